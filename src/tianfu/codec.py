@@ -1,0 +1,83 @@
+"""Canonical encoding and domain-separated hashing for everything that is hashed or signed.
+
+Every object has exactly one byte form: msgspec msgpack, structs encoded as arrays, map
+keys sorted. `decode` rejects oversize input, trailing bytes, oversize fields (declared
+with `msgspec.Meta(max_length=...)`), unknown versions (via each struct's `validate()`)
+and any encoding that does not re-encode to the very same bytes (non-canonical forms).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, TypeVar
+
+import msgspec
+
+T = TypeVar("T")
+
+DEFAULT_MAX_SIZE = 1 << 20  # 1 MiB
+HASH_SIZE = 32
+
+
+class CodecError(ValueError):
+    """Raised for any input that is not the canonical encoding of a valid object."""
+
+
+_encoder = msgspec.msgpack.Encoder(order="sorted")
+
+
+def encode(obj: Any) -> bytes:
+    """Return the canonical msgpack bytes of `obj`."""
+    return _encoder.encode(obj)
+
+
+def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
+    """Decode canonical bytes into `typ`, or raise `CodecError` with a clear reason."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CodecError("expected bytes")
+    if len(data) > max_size:
+        raise CodecError(f"message of {len(data)} bytes exceeds the limit of {max_size}")
+    try:
+        obj = msgspec.msgpack.decode(data, type=typ)
+    except msgspec.ValidationError as exc:
+        raise CodecError(f"invalid {getattr(typ, '__name__', typ)}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"malformed {getattr(typ, '__name__', typ)}: {exc}") from None
+    if encode(obj) != bytes(data):
+        raise CodecError(f"non-canonical encoding of {getattr(typ, '__name__', typ)}")
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        try:
+            validate()
+        except CodecError:
+            raise
+        except ValueError as exc:
+            raise CodecError(str(exc)) from None
+    return obj
+
+
+def to_builtins(obj: Any) -> Any:
+    """Plain Python (JSON-friendly except bytes) form of a struct."""
+    return msgspec.to_builtins(obj)
+
+
+def hash_domain(tag: str, *parts: bytes) -> bytes:
+    """SHA-256 over a domain tag and length-prefixed parts.
+
+    The tag (e.g. "tianfu/tx/v1") separates object types; the explicit lengths make the
+    boundaries between parts unambiguous, so no two different inputs share a hash.
+    """
+    h = hashlib.sha256()
+    tb = tag.encode()
+    h.update(len(tb).to_bytes(1, "big"))
+    h.update(tb)
+    for p in parts:
+        h.update(len(p).to_bytes(8, "big"))
+        h.update(p)
+    return h.digest()
+
+
+def check_version(obj: Any, expected: int = 1) -> None:
+    """Raise `CodecError` unless `obj.version == expected`."""
+    if obj.version != expected:
+        raise CodecError(f"unknown {type(obj).__name__} version {obj.version}")

@@ -1,0 +1,77 @@
+"""Signing and verifying transactions, votes and commit certificates."""
+
+from __future__ import annotations
+
+from tianfu.crypto.keys import KeyPair
+from tianfu.crypto.suite import verify
+from tianfu.types import (
+    PRECOMMIT,
+    CommitCertificate,
+    Transaction,
+    TxBody,
+    ValidatorSet,
+    Vote,
+    vote_signing_bytes,
+)
+
+
+class CertificateError(ValueError):
+    """A commit certificate that does not prove a block was committed."""
+
+
+def sign_tx(keypair: KeyPair, body: TxBody) -> Transaction:
+    if body.signer != keypair.public_key or body.scheme != keypair.scheme:
+        raise ValueError("transaction signer does not match the signing key")
+    tx = Transaction(body, b"")
+    return Transaction(body, keypair.sign(tx.signing_hash()))
+
+
+def verify_tx(tx: Transaction) -> bool:
+    return verify(tx.body.scheme, tx.body.signer, tx.signing_hash(), tx.signature)
+
+
+def sign_vote(
+    keypair: KeyPair, chain_id: str, height: int, round: int, type: int, block_hash: bytes
+) -> Vote:
+    sig = keypair.sign(vote_signing_bytes(chain_id, height, round, type, block_hash))
+    return Vote(1, chain_id, height, round, type, block_hash, keypair.public_key, sig)
+
+
+def verify_vote(vote: Vote, validators: ValidatorSet) -> bool:
+    v = validators.by_key(vote.validator)
+    if v is None:
+        return False
+    return verify(v.scheme, v.public_key, vote.signing_bytes(), vote.signature)
+
+
+def verify_commit(
+    cert: CommitCertificate, block_hash: bytes, height: int, validators: ValidatorSet, chain_id: str
+) -> None:
+    """Raise `CertificateError` unless `cert` carries >2/3 valid precommits for `block_hash`.
+
+    This is the light-client check: it needs only the validator set of that height.
+    """
+    if cert.chain_id != chain_id:
+        raise CertificateError(f"certificate is for chain {cert.chain_id!r}, not {chain_id!r}")
+    if cert.height != height:
+        raise CertificateError(f"certificate is for height {cert.height}, not {height}")
+    if cert.block_hash != block_hash:
+        raise CertificateError("certificate signs a different block hash")
+    msg = vote_signing_bytes(chain_id, height, cert.round, PRECOMMIT, block_hash)
+    seen: set[bytes] = set()
+    power = 0
+    for cs in cert.signatures:
+        if cs.validator in seen:
+            raise CertificateError("certificate lists a validator twice")
+        seen.add(cs.validator)
+        v = validators.by_key(cs.validator)
+        if v is None:
+            raise CertificateError("certificate is signed by a key outside the validator set")
+        if not verify(v.scheme, v.public_key, msg, cs.signature):
+            raise CertificateError(f"invalid signature of validator {v.name}")
+        power += v.power
+    if power < validators.quorum():
+        raise CertificateError(
+            f"signatures carry {power} of {validators.total_power} voting power; "
+            f"more than 2/3 ({validators.quorum()}) is needed"
+        )

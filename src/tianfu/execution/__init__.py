@@ -1,0 +1,1 @@
+"""Contract execution: the sandbox, the context and the block executor."""

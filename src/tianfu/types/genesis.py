@@ -1,0 +1,64 @@
+"""Genesis: the consortium configuration every node starts from."""
+
+from __future__ import annotations
+
+import msgspec
+
+from tianfu.codec import check_version, encode, hash_domain
+from tianfu.types.block import Validator, ValidatorSet
+
+
+class OrgConfig(msgspec.Struct, array_like=True, frozen=True):
+    name: str
+    ca_cert: bytes  # DER of the organisation's CA certificate
+
+
+class ConsensusParams(msgspec.Struct, array_like=True, frozen=True):
+    max_block_txs: int = 5000
+    max_block_bytes: int = 8 << 20
+    block_interval_ms: int = 100  # shortest time between blocks when transactions wait
+    timeout_propose_ms: int = 1000
+    timeout_vote_ms: int = 500
+    timeout_delta_ms: int = 500  # added per round
+    tx_expiry_window: int = 1000  # a tx may name an expiry at most this many blocks ahead
+    max_gas_per_tx: int = 1_000_000
+
+
+class Policies(msgspec.Struct, array_like=True, frozen=True):
+    # "majority": admins of more than half of the member organisations;
+    # "two_thirds": admins of more than two thirds of them.
+    contract_approval: str = "majority"
+    governance: str = "two_thirds"
+
+
+class Genesis(msgspec.Struct, array_like=True, frozen=True):
+    version: int
+    chain_id: str
+    time_ms: int
+    orgs: list[OrgConfig]
+    validators: list[Validator]
+    params: ConsensusParams = ConsensusParams()
+    policies: Policies = Policies()
+
+    def validate(self) -> None:
+        check_version(self)
+        if not self.orgs:
+            raise ValueError("genesis lists no organisation")
+        if not self.validators:
+            raise ValueError("genesis lists no validator")
+        names = [o.name for o in self.orgs]
+        if len(set(names)) != len(names):
+            raise ValueError("duplicate organisation in genesis")
+        for v in self.validators:
+            if v.org not in names:
+                raise ValueError(f"validator {v.name} belongs to unknown organisation {v.org}")
+            if v.power <= 0:
+                raise ValueError(f"validator {v.name} has no voting power")
+
+    @property
+    def hash(self) -> bytes:
+        return hash_domain("tianfu/genesis/v1", encode(self))
+
+    @property
+    def validator_set(self) -> ValidatorSet:
+        return ValidatorSet(list(self.validators))
