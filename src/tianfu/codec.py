@@ -56,6 +56,14 @@ def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
     return obj
 
 
+_value_decoder = msgspec.msgpack.Decoder()
+
+
+def decode_value(data: bytes) -> Any:
+    """Decode stored contract-value bytes (trusted: written by this node's own execution)."""
+    return _value_decoder.decode(data)
+
+
 def to_builtins(obj: Any) -> Any:
     """Plain Python (JSON-friendly except bytes) form of a struct."""
     return msgspec.to_builtins(obj)

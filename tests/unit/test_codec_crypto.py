@@ -4,13 +4,22 @@ import msgspec
 import pytest
 
 from tianfu.codec import CodecError, decode, encode, hash_domain
-from tianfu.crypto import ECDSA_P256, ED25519, generate_keypair, load_private_key_pem, sign_tx, verify_tx
+from tianfu.crypto import (
+    ECDSA_P256,
+    ED25519,
+    generate_keypair,
+    load_private_key_pem,
+    sign_tx,
+    verify_tx,
+)
 from tianfu.crypto.merkle import merkle_proof, merkle_root, verify_merkle_proof
 from tianfu.types import Transaction, TxBody
 
 
 def body(kp, args=None, version=1):
-    return TxBody(version, "test", kp.scheme, kp.public_key, 7, 100, "asset", "transfer", args or ["bob", 5])
+    return TxBody(
+        version, "test", kp.scheme, kp.public_key, 7, 100, "asset", "transfer", args or ["bob", 5]
+    )
 
 
 @pytest.mark.parametrize("scheme", [ED25519, ECDSA_P256])
@@ -37,7 +46,9 @@ def test_decoder_rejects_bad_input():
         decode(encode(body(kp, version=9)), TxBody)
     with pytest.raises(CodecError, match="float"):
         decode(encode(body(kp, args=[1.5])), TxBody)
-    unsorted = msgspec.msgpack.encode([1, "test", 1, kp.public_key, 7, 100, "asset", "m", [{"b": 1, "a": 2}], b""])
+    unsorted = msgspec.msgpack.encode(
+        [1, "test", 1, kp.public_key, 7, 100, "asset", "m", [{"b": 1, "a": 2}], b""]
+    )
     with pytest.raises(CodecError, match="non-canonical"):
         decode(unsorted, TxBody)
     big = TxBody(1, "test", 1, b"x" * 100, 7, 100, "asset", "m", [])

@@ -1,1 +1,47 @@
-"""client package."""
+"""Python SDK and light client for Tianfu Chain nodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tianfu.client.client import DEFAULT_URL, Client, Result, TxInfo
+from tianfu.client.errors import ApiError, ClientError, ConnectionFailed, TxFailed, TxTimeout
+from tianfu.client.verify import (
+    LightClient,
+    VerificationError,
+    VerifiedTx,
+    VerifiedValue,
+    verify_state_json,
+    verify_state_read,
+    verify_tx_proof,
+    verify_tx_proof_json,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "ApiError",
+    "Client",
+    "ClientError",
+    "ConnectionFailed",
+    "Identity",
+    "LightClient",
+    "Result",
+    "TxFailed",
+    "TxInfo",
+    "TxTimeout",
+    "VerificationError",
+    "VerifiedTx",
+    "VerifiedValue",
+    "verify_state_json",
+    "verify_state_read",
+    "verify_tx_proof",
+    "verify_tx_proof_json",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Identity":  # re-exported lazily: tianfu.identity pulls in X.509 tooling
+        from tianfu.identity import Identity
+
+        return Identity
+    raise AttributeError(f"module 'tianfu.client' has no attribute {name!r}")

@@ -1,1 +1,5 @@
-"""mempool package."""
+"""Pending transactions waiting for a block."""
+
+from tianfu.mempool.pool import Mempool, MempoolFull
+
+__all__ = ["Mempool", "MempoolFull"]

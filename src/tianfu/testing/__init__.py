@@ -1,1 +1,1 @@
-"""testing package."""
+"""Test helpers: the deterministic consensus simulator and Byzantine node behaviours."""

@@ -13,8 +13,8 @@ from tianfu.types.block import (
     Vote,
     vote_signing_bytes,
 )
-from tianfu.types.tx import FAILED, OK, Event, Receipt, Transaction, TxBody, tx_hash
 from tianfu.types.genesis import ConsensusParams, Genesis, OrgConfig, Policies
+from tianfu.types.tx import FAILED, OK, Event, Receipt, Transaction, TxBody, tx_hash
 from tianfu.types.values import ValueTypeError, check_value
 
 __all__ = [

@@ -89,8 +89,12 @@ class VoteBody(msgspec.Struct, array_like=True, frozen=True):
     block_hash: Hash  # NO_HASH for nil
 
 
-def vote_signing_bytes(chain_id: str, height: int, round: int, type: int, block_hash: bytes) -> bytes:
-    return hash_domain("tianfu/vote/v1", encode(VoteBody(chain_id, height, round, type, block_hash)))
+def vote_signing_bytes(
+    chain_id: str, height: int, round: int, type: int, block_hash: bytes
+) -> bytes:
+    return hash_domain(
+        "tianfu/vote/v1", encode(VoteBody(chain_id, height, round, type, block_hash))
+    )
 
 
 class Vote(msgspec.Struct, array_like=True, frozen=True):
@@ -111,7 +115,9 @@ class Vote(msgspec.Struct, array_like=True, frozen=True):
             raise ValueError("vote height must be >= 1 and round >= 0")
 
     def signing_bytes(self) -> bytes:
-        return vote_signing_bytes(self.chain_id, self.height, self.round, self.type, self.block_hash)
+        return vote_signing_bytes(
+            self.chain_id, self.height, self.round, self.type, self.block_hash
+        )
 
 
 class CommitSig(msgspec.Struct, array_like=True, frozen=True):

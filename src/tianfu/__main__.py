@@ -1,0 +1,5 @@
+"""`python -m tianfu` runs the CLI."""
+
+from tianfu.cli.main import app
+
+app()

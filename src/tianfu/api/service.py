@@ -1,0 +1,115 @@
+"""The node-side interface the REST API serves: what a node offers to clients.
+
+`tianfu.node` implements `ChainService`; `tianfu.api.app.create_app(service)` serves it.
+Everything returned here is already validated chain data; the API renders it as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tianfu.types import Block, BlockHeader, CommitCertificate, Event, Receipt, Transaction
+
+
+class TxRejected(ValueError):
+    """A submitted transaction refused before it reached the mempool (HTTP 400)."""
+
+
+class TxDuplicate(TxRejected):
+    """The transaction is already pending or committed (HTTP 409)."""
+
+
+class NotFound(LookupError):
+    """No such block, transaction, contract or method (HTTP 404)."""
+
+
+class QueryFailed(ValueError):
+    """A read-only call that failed: unknown method, bad arguments, contract error (HTTP 400)."""
+
+
+@dataclass(frozen=True)
+class TxRecord:
+    tx: Transaction
+    receipt: Receipt
+    height: int
+    index: int
+
+
+@dataclass(frozen=True)
+class TxProof:
+    """Inclusion of a transaction in a block's transaction root (binary Merkle)."""
+
+    height: int
+    index: int
+    size: int  # number of transactions in the block
+    path: list[bytes]  # tianfu.crypto.merkle.merkle_proof order
+    tx: Transaction
+    header: BlockHeader
+    certificate: CommitCertificate
+
+
+@dataclass(frozen=True)
+class StateRead:
+    contract: str
+    key: str
+    height: int
+    value: Any  # decoded contract value, None when absent
+    value_bytes: bytes | None  # the exact stored bytes (codec.encode of value), None when absent
+    proof: bytes | None  # codec.encode(tianfu.state.StateProof), when asked
+    header: BlockHeader
+    certificate: CommitCertificate | None
+
+
+@dataclass(frozen=True)
+class CommittedEvent:
+    height: int
+    tx_index: int
+    tx_hash: bytes
+    event: Event
+
+
+class ChainService(Protocol):
+    chain_id: str
+    max_body_bytes: int
+
+    def status(self) -> dict[str, Any]:
+        """chain_id, height, latest_hash (hex), time_ms, node, org, validator (bool), genesis_hash (hex)."""
+        ...
+
+    async def submit(self, tx: Transaction) -> bytes:
+        """Check and admit a decoded transaction; return its hash. Raises TxRejected / TxDuplicate."""
+        ...
+
+    async def wait_committed(self, tx_hash: bytes, timeout_s: float) -> TxRecord | None:
+        """Wait until the transaction is committed (None on timeout)."""
+        ...
+
+    def get_tx(self, tx_hash: bytes) -> TxRecord | None: ...
+    def tx_proof(self, tx_hash: bytes) -> TxProof | None: ...
+    def get_block(self, height: int) -> Block | None: ...
+    def get_receipts(self, height: int) -> list[Receipt] | None: ...
+    def get_headers(self, start: int, limit: int) -> list[BlockHeader]: ...
+    def get_certificate(self, height: int) -> CommitCertificate | None: ...
+
+    def read_state(self, contract: str, key: str, height: int | None, prove: bool) -> StateRead:
+        """Value of `key` in `contract` at `height` (latest when None). NotFound for unknown height."""
+        ...
+
+    def query(self, contract: str, method: str, args: list[Any]) -> Any:
+        """Read-only contract call on the latest state. NotFound / QueryFailed."""
+        ...
+
+    def validators(self) -> list[dict[str, Any]]: ...
+    def orgs(self) -> list[dict[str, Any]]: ...
+    def contracts(self) -> list[dict[str, Any]]: ...
+    def genesis(self) -> bytes: ...
+
+    def subscribe(self) -> AsyncIterator[CommittedEvent]:
+        """Committed events from now on, in commit order; bounded queue (slow consumers are dropped)."""
+        ...
+
+    def metrics(self) -> bytes:
+        """Prometheus text exposition."""
+        ...

@@ -1,0 +1,309 @@
+"""The `tianfu` command: run a dev chain, send transactions, read and verify chain data.
+
+Every command takes `--help`; node commands take `--url` (env TIANFU_URL) and signing
+commands `--identity DIR` (env TIANFU_IDENTITY); `--json` prints JSON only. Exit codes:
+0 success, 1 failed transaction / verification / error, 2 usage error.
+"""
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tianfu.api.render import jsonable
+from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
+from tianfu.cli.common import (
+    CommandFailed,
+    GenesisOpt,
+    IdentityOpt,
+    JsonOpt,
+    UrlOpt,
+    handle_errors,
+    load_genesis_file,
+    make_client,
+    parse_arg,
+    print_fields,
+    print_json,
+    print_rows,
+    report_result,
+    trusted_genesis,
+)
+from tianfu.client import DEFAULT_URL, LightClient
+from tianfu.client.verify import verify_state_json, verify_tx_proof_json
+
+app = typer.Typer(
+    help="Tianfu Chain: a consortium blockchain. Run `tianfu dev` to start a local chain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+contract_app = typer.Typer(help="Contract lifecycle: propose, approve, list.", no_args_is_help=True)
+tx_app = typer.Typer(help="Transactions.", no_args_is_help=True)
+block_app = typer.Typer(help="Blocks.", no_args_is_help=True)
+app.add_typer(ca_app, name="ca")
+app.add_typer(identity_app, name="identity")
+app.add_typer(contract_app, name="contract")
+app.add_typer(tx_app, name="tx")
+app.add_typer(block_app, name="block")
+app.add_typer(role_app, name="role")
+app.add_typer(cert_app, name="cert")
+
+ArgsArg = Annotated[
+    Optional[list[str]],  # noqa: UP045
+    typer.Argument(help="Arguments, each parsed as JSON or else taken as a string."),
+]
+
+
+@app.command()
+def dev(
+    home: Annotated[Path, typer.Option("--home", help="Home directory of the dev chain.")] = Path(
+        ".tianfu/dev"
+    ),
+    port: Annotated[int, typer.Option("--port", help="API port.")] = 8701,
+    host: Annotated[str, typer.Option("--host", help="API host.")] = "127.0.0.1",
+) -> None:
+    """Run a one-validator development chain (created on first run)."""
+    with handle_errors():
+        from tianfu.node.dev import run_dev
+
+        run_dev(home, host, port)
+
+
+@app.command()
+def status(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """Show the node's chain id, height and latest block."""
+    with handle_errors():
+        doc = make_client(url).status()
+        if as_json:
+            print_json(doc)
+        else:
+            print_fields(f"node at {url}", doc)
+
+
+@contract_app.command("propose")
+def contract_propose(
+    name: str,
+    file: Annotated[Path, typer.Argument(help="The contract's Python source.")],
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose a contract; prints the proposal id (the result)."""
+    with handle_errors():
+        source = file.read_text(encoding="utf-8")
+        client = make_client(url, identity, need_identity=True)
+        report_result(
+            client.invoke("governance", "propose_contract", name, source, check=False), as_json
+        )
+
+
+@contract_app.command("approve")
+def contract_approve(
+    proposal_id: str,
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a contract proposal as your organisation's admin."""
+    with handle_errors():
+        client = make_client(url, identity, need_identity=True)
+        report_result(client.invoke("governance", "approve", proposal_id, check=False), as_json)
+
+
+@contract_app.command("list")
+def contract_list(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """List deployed contracts."""
+    with handle_errors():
+        items = make_client(url).contracts()
+        if as_json:
+            print_json(items)
+        else:
+            cols = sorted(
+                {k for c in items for k in c if k != "source"}, key=lambda k: (k != "name", k)
+            )
+            print_rows("contracts", cols, [[c.get(k, "") for k in cols] for c in items])
+
+
+@app.command()
+def invoke(
+    contract: str,
+    method: str,
+    args: ArgsArg = None,
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the commit.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a signed transaction calling CONTRACT.METHOD(ARGS...)."""
+    with handle_errors():
+        values = [parse_arg(a) for a in args or []]
+        client = make_client(url, identity, need_identity=True)
+        report_result(client.invoke(contract, method, *values, wait=wait, check=False), as_json)
+
+
+@app.command()
+def query(
+    contract: str,
+    method: str,
+    args: ArgsArg = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Call a read-only contract method on the latest state."""
+    with handle_errors():
+        values = [parse_arg(a) for a in args or []]
+        result = make_client(url).query(contract, method, *values)
+        if as_json:
+            print_json({"result": result})
+        else:
+            typer.echo(json.dumps(jsonable(result), indent=2))
+
+
+@app.command()
+def state(
+    contract: str,
+    key: str,
+    height: Annotated[Optional[int], typer.Option("--height", min=1)] = None,  # noqa: UP045
+    prove: Annotated[bool, typer.Option("--prove", help="Verify with the light client.")] = False,
+    genesis: GenesisOpt = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read a contract's state entry; with --prove, verify it against the validators."""
+    with handle_errors():
+        client = make_client(url)
+        doc = client.state_raw(contract, key, height, prove=prove)
+        verified = None
+        if prove:
+            trust = trusted_genesis(client, genesis)
+            verified = verify_state_json(trust, doc, contract=contract, key=key, height=height)
+        if as_json:
+            print_json({**doc, "verified": verified is not None})
+            return
+        print_fields(
+            f"{contract}/{key}",
+            {
+                "value": doc.get("value"),
+                "present": doc.get("value_raw") is not None,
+                "height": doc.get("height"),
+                "state_root": doc.get("header", {}).get("state_root"),
+            },
+        )
+        if verified is not None:
+            typer.echo(
+                f"verified: value proven at height {verified.height} by a commit certificate"
+            )
+
+
+@app.command("verify-proof")
+def verify_proof(
+    file: Annotated[Path, typer.Argument(help="Output of `tianfu state ... --prove --json`.")],
+    genesis: Annotated[Path, typer.Option("--genesis", help="Trusted genesis file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a saved state read offline against a trusted genesis."""
+    with handle_errors():
+        try:
+            doc = json.loads(file.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise CommandFailed(f"{file} is not JSON: {exc}") from None
+        light = LightClient.from_genesis(load_genesis_file(genesis))
+        v = verify_state_json(light, doc)
+        out = {
+            "verified": True,
+            "contract": v.contract,
+            "key": v.key,
+            "present": v.present,
+            "value": v.value,
+            "height": v.height,
+            "header_hash": v.header_hash.hex(),
+        }
+        if as_json:
+            print_json(out)
+        else:
+            print_fields("verified", out)
+
+
+@tx_app.command("show")
+def tx_show(tx_hash: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """Show a committed transaction and its receipt."""
+    with handle_errors():
+        client = make_client(url)
+        info = client.get_tx(tx_hash)
+        body = info.tx.body
+        doc = {
+            "hash": info.tx_hash,
+            "height": info.height,
+            "index": info.index,
+            "contract": body.contract,
+            "method": body.method,
+            "args": body.args,
+            "signer": body.signer.hex(),
+            "status": "ok" if info.receipt.ok else "failed",
+            "result": info.receipt.result,
+            "error": info.receipt.error,
+            "gas_used": info.receipt.gas_used,
+        }
+        if as_json:
+            print_json(doc)
+        else:
+            print_fields("transaction", doc)
+
+
+@tx_app.command("proof")
+def tx_proof(
+    tx_hash: str, genesis: GenesisOpt = None, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
+) -> None:
+    """Fetch and verify a transaction's inclusion proof."""
+    with handle_errors():
+        client = make_client(url)
+        doc = client.tx_proof_raw(tx_hash)
+        trust = trusted_genesis(client, genesis)
+        v = verify_tx_proof_json(trust, doc, tx_hash=bytes.fromhex(tx_hash))
+        out = {
+            "verified": True,
+            "hash": tx_hash,
+            "height": v.height,
+            "index": v.index,
+            "header_hash": v.header_hash.hex(),
+        }
+        if as_json:
+            print_json(out)
+        else:
+            print_fields("verified inclusion", out)
+
+
+@block_app.command("show")
+def block_show(height: int, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """Show a block's header and transaction hashes."""
+    with handle_errors():
+        doc = make_client(url).block_raw(height)
+        if as_json:
+            print_json(doc)
+            return
+        header = {k: v for k, v in doc["header"].items() if k != "raw"}
+        print_fields(f"block {height}", {**header, "txs": doc.get("txs", [])})
+
+
+@block_app.command("list")
+def block_list(
+    from_: Annotated[Optional[int], typer.Option("--from", min=1, help="First height.")] = None,  # noqa: UP045
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 20,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """List block headers (the latest ones unless --from is given)."""
+    with handle_errors():
+        headers = make_client(url).blocks(from_, limit)
+        rows = [[h.height, h.hash.hex(), h.tx_count, h.time_ms] for h in headers]
+        if as_json:
+            print_json(
+                [dict(zip(["height", "hash", "tx_count", "time_ms"], r, strict=True)) for r in rows]
+            )
+        else:
+            print_rows("blocks", ["height", "hash", "txs", "time_ms"], rows)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

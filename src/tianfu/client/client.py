@@ -1,0 +1,387 @@
+"""The Python SDK: build, sign and submit transactions, query, read and verify chain data.
+
+Readable JSON fields are for display only; everything the SDK returns as a chain object is
+decoded from the `raw` canonical bytes the node sends, and `read_state(verify=True)` /
+`verify_tx_inclusion` check those bytes against a trusted validator set (see
+`tianfu.client.verify` and docs/adr/0008-api-sdk-cli.md for the trust model).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tianfu.client.errors import ApiError, ClientError, ConnectionFailed, TxFailed, TxTimeout
+from tianfu.client.verify import (
+    LightClient,
+    VerificationError,
+    VerifiedTx,
+    VerifiedValue,
+    decode_value,
+    verify_state_json,
+    verify_tx_proof_json,
+)
+from tianfu.codec import CodecError, decode, encode
+from tianfu.crypto import sign_tx
+from tianfu.types import Block, BlockHeader, Event, Genesis, Receipt, Transaction, TxBody
+
+if TYPE_CHECKING:
+    from tianfu.identity import Identity
+
+DEFAULT_URL = "http://127.0.0.1:8701"
+HEIGHT_TTL_S = 5.0  # how long a fetched chain height is reused for expiry computation
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of `invoke`: committed (with its receipt) or still pending."""
+
+    tx_hash: str
+    committed: bool
+    ok: bool = False
+    error: str = ""
+    result: Any = None
+    events: list[Event] = field(default_factory=list)
+    height: int | None = None
+    index: int | None = None
+    gas_used: int = 0
+
+
+@dataclass(frozen=True)
+class TxInfo:
+    tx_hash: str
+    tx: Transaction
+    receipt: Receipt
+    height: int
+    index: int
+
+
+def _hex_field(doc: Any, *names: str) -> bytes:
+    obj = doc
+    for n in names:
+        if not isinstance(obj, dict) or n not in obj:
+            raise ClientError(f"malformed node response: no field {'.'.join(names)}")
+        obj = obj[n]
+    try:
+        return bytes.fromhex(obj)
+    except (TypeError, ValueError):
+        raise ClientError(f"malformed node response: {'.'.join(names)} is not hex") from None
+
+
+def _decode_raw(doc: Any, typ: type[Any], *names: str) -> Any:
+    try:
+        return decode(_hex_field(doc, *names), typ)
+    except CodecError as exc:
+        raise ClientError(f"malformed {typ.__name__} from node: {exc}") from None
+
+
+def _hash_hex(tx_hash: str | bytes) -> str:
+    return tx_hash.hex() if isinstance(tx_hash, bytes) else tx_hash
+
+
+class Client:
+    """A connection to one node's REST API.
+
+    `identity` signs transactions. The trust anchor for verified reads is `genesis` (a
+    genesis you already hold) or `trust_genesis_hash` (the genesis is then fetched once from
+    the node and accepted only if its hash matches). Without either, verified reads fail.
+    `http` lets tests pass any `httpx.Client` (e.g. a FastAPI TestClient).
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        identity: Identity | None = None,
+        timeout: float = 30.0,
+        genesis: Genesis | None = None,
+        *,
+        trust_genesis_hash: bytes | str | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.identity = identity
+        self.timeout = timeout
+        self.genesis = genesis
+        if isinstance(trust_genesis_hash, str):
+            trust_genesis_hash = bytes.fromhex(trust_genesis_hash)
+        self.trust_genesis_hash = trust_genesis_hash
+        self._http = http if http is not None else httpx.Client(base_url=self.url, timeout=timeout)
+        self._own_http = http is None
+        self._chain_id: str | None = genesis.chain_id if genesis else None
+        self._height: tuple[int, float] | None = None
+        self._cert_registered = False
+        self._light: LightClient | None = None
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, **kw)
+        except httpx.ConnectError as exc:
+            raise ConnectionFailed(f"cannot connect to {self.url}: {exc}") from None
+        except httpx.TimeoutException:
+            raise ConnectionFailed(f"request to {self.url}{path} timed out") from None
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(f"request to {self.url}{path} failed: {exc}") from None
+        if resp.status_code >= 400:
+            try:
+                message = str(resp.json()["error"])
+            except (ValueError, KeyError, TypeError):
+                message = resp.text[:200] or resp.reason_phrase
+            raise ApiError(resp.status_code, message)
+        return resp
+
+    def _get(self, path: str, **params: Any) -> Any:
+        params = {k: v for k, v in params.items() if v is not None}
+        try:
+            return self._request("GET", path, params=params).json()
+        except ValueError:
+            raise ClientError(f"node sent a non-JSON answer for {path}") from None
+
+    # --- chain information ----------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        doc = self._get("/v1/status")
+        if isinstance(doc.get("height"), int):
+            self._height = (doc["height"], time.monotonic())
+        return doc
+
+    @property
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = str(self.status()["chain_id"])
+        return self._chain_id
+
+    def _current_height(self) -> int:
+        if self._height is None or time.monotonic() - self._height[1] > HEIGHT_TTL_S:
+            self.status()
+        assert self._height is not None
+        return self._height[0]
+
+    def fetch_genesis(self) -> Genesis:
+        """The node's genesis, decoded from its raw bytes (not trusted by itself)."""
+        return _decode_raw(self._get("/v1/genesis"), Genesis, "raw")
+
+    def validators(self) -> list[dict[str, Any]]:
+        return list(self._get("/v1/validators")["validators"])
+
+    def orgs(self) -> list[dict[str, Any]]:
+        return list(self._get("/v1/orgs")["orgs"])
+
+    def contracts(self) -> list[dict[str, Any]]:
+        return list(self._get("/v1/contracts")["contracts"])
+
+    def metrics(self) -> str:
+        return self._request("GET", "/metrics").text
+
+    # --- transactions ----------------------------------------------------------------------
+
+    def build_tx(
+        self, contract: str, method: str, *args: Any, expiry_blocks: int = 100
+    ) -> Transaction:
+        """A signed transaction; carries the signer's certificate until one has committed."""
+        if self.identity is None:
+            raise ClientError("an identity is needed to sign transactions")
+        kp = self.identity.keypair
+        body = TxBody(
+            1,
+            self.chain_id,
+            kp.scheme,
+            kp.public_key,
+            secrets.randbits(63),
+            self._current_height() + expiry_blocks,
+            contract,
+            method,
+            list(args),
+            b"" if self._cert_registered else self.identity.cert_der,
+        )
+        body.validate()  # bad argument types fail here, before signing
+        return sign_tx(kp, body)
+
+    def submit(self, tx: Transaction) -> str:
+        """Send a signed transaction; return its hash (hex). It is pending until committed."""
+        doc = self._request(
+            "POST",
+            "/v1/txs",
+            content=encode(tx),
+            headers={"content-type": "application/octet-stream"},
+        ).json()
+        return str(doc["hash"])
+
+    def _result(self, doc: dict[str, Any], tx_hash: str) -> Result:
+        receipt: Receipt = _decode_raw(doc, Receipt, "receipt", "raw")
+        return Result(
+            tx_hash=tx_hash,
+            committed=True,
+            ok=receipt.ok,
+            error=receipt.error,
+            result=receipt.result,
+            events=list(receipt.events),
+            height=int(doc["height"]),
+            index=int(doc["index"]),
+            gas_used=receipt.gas_used,
+        )
+
+    def send(self, tx: Transaction, *, wait: bool = True, check: bool = True) -> Result:
+        """Submit `tx`; with `wait`, wait for its receipt (raise `TxFailed` if failed and `check`)."""
+        tx_hash = tx.hash.hex()
+        if not wait:
+            return Result(tx_hash=self.submit(tx), committed=False)
+        resp = self._request(
+            "POST",
+            "/v1/txs",
+            params={"wait": "commit", "timeout": self.timeout},
+            content=encode(tx),
+            headers={"content-type": "application/octet-stream"},
+            **({"timeout": self.timeout + 10} if self._own_http else {}),
+        )
+        doc = resp.json()
+        if resp.status_code == 202:
+            raise TxTimeout(tx_hash, self.timeout)
+        result = self._result(doc, tx_hash)
+        if result.ok:
+            self._cert_registered = True
+        if check and not result.ok:
+            raise TxFailed(result)
+        return result
+
+    def invoke(
+        self,
+        contract: str,
+        method: str,
+        *args: Any,
+        wait: bool = True,
+        check: bool = True,
+        expiry_blocks: int = 100,
+    ) -> Result:
+        """Build, sign and send a call; see `send`."""
+        tx = self.build_tx(contract, method, *args, expiry_blocks=expiry_blocks)
+        return self.send(tx, wait=wait, check=check)
+
+    def get_tx(self, tx_hash: str | bytes) -> TxInfo:
+        h = _hash_hex(tx_hash)
+        doc = self._get(f"/v1/txs/{h}")
+        tx: Transaction = _decode_raw(doc, Transaction, "tx", "raw")
+        if tx.hash.hex() != h.lower():
+            raise ClientError("node returned a different transaction than the one asked for")
+        receipt: Receipt = _decode_raw(doc, Receipt, "receipt", "raw")
+        return TxInfo(h, tx, receipt, int(doc["height"]), int(doc["index"]))
+
+    def query(self, contract: str, method: str, *args: Any) -> Any:
+        """A read-only call on the latest state (not verified: the node computes it)."""
+        resp = self._request(
+            "POST", "/v1/query", json={"contract": contract, "method": method, "args": list(args)}
+        )
+        doc = resp.json()
+        if isinstance(doc.get("raw"), str):
+            try:
+                return decode_value(bytes.fromhex(doc["raw"]))
+            except (ValueError, VerificationError):
+                raise ClientError("malformed query result from node") from None
+        return doc.get("result")
+
+    # --- blocks -----------------------------------------------------------------------------
+
+    def block(self, height: int) -> Block:
+        block: Block = _decode_raw(self._get(f"/v1/blocks/{int(height)}"), Block, "raw")
+        if block.header.height != height:
+            raise ClientError(f"node returned block {block.header.height} for height {height}")
+        return block
+
+    def blocks(self, from_: int | None = None, limit: int = 20) -> list[BlockHeader]:
+        doc = self._get("/v1/blocks", **{"from": from_, "limit": limit})
+        return [_decode_raw(h, BlockHeader, "raw") for h in doc["blocks"]]
+
+    def block_raw(self, height: int) -> dict[str, Any]:
+        return dict(self._get(f"/v1/blocks/{int(height)}"))
+
+    # --- light client -------------------------------------------------------------------------
+
+    @property
+    def light_client(self) -> LightClient:
+        """The light client over the trusted validator set (see the class docstring)."""
+        if self._light is None:
+            if self.genesis is None and self.trust_genesis_hash is not None:
+                genesis = self.fetch_genesis()
+                if genesis.hash != self.trust_genesis_hash:
+                    raise VerificationError(
+                        f"the node's genesis hash {genesis.hash.hex()} is not the trusted "
+                        f"{self.trust_genesis_hash.hex()}"
+                    )
+                self.genesis = genesis
+            if self.genesis is None:
+                raise VerificationError(
+                    "no trust anchor: give Client a genesis= or trust_genesis_hash= to verify reads"
+                )
+            self._light = LightClient.from_genesis(self.genesis)
+        return self._light
+
+    def state_raw(
+        self, contract: str, key: str, height: int | None = None, prove: bool = False
+    ) -> dict[str, Any]:
+        """The node's JSON answer for a state read (readable fields plus raw bytes)."""
+        params: dict[str, Any] = {"height": height}
+        if prove:
+            params["prove"] = "true"
+        return dict(self._get(f"/v1/state/{contract}/{key}", **params))
+
+    def read_state(
+        self, contract: str, key: str, height: int | None = None, verify: bool = True
+    ) -> VerifiedValue:
+        """The value of `key` in `contract`; with `verify`, proven against the trust anchor."""
+        doc = self.state_raw(contract, key, height, prove=verify)
+        if verify:
+            return verify_state_json(
+                self.light_client, doc, contract=contract, key=key, height=height
+            )
+        raw = doc.get("value_raw")
+        value = None if raw is None else decode_value(bytes.fromhex(raw))
+        header: BlockHeader = _decode_raw(doc, BlockHeader, "header", "raw")
+        return VerifiedValue(
+            contract, key, value, raw is not None, header.height, header.hash, header.state_root
+        )
+
+    def tx_proof_raw(self, tx_hash: str | bytes) -> dict[str, Any]:
+        """The node's JSON inclusion proof of a transaction (unverified)."""
+        return dict(self._get(f"/v1/txs/{_hash_hex(tx_hash)}/proof"))
+
+    def verify_tx_inclusion(self, tx_hash: str | bytes) -> VerifiedTx:
+        """Prove that a transaction is in a block committed by the trusted validators."""
+        h = _hash_hex(tx_hash)
+        doc = self.tx_proof_raw(h)
+        return verify_tx_proof_json(self.light_client, doc, tx_hash=bytes.fromhex(h))
+
+    # --- contract lifecycle and governance ------------------------------------------------------
+
+    def propose_contract(self, name: str, source: str) -> Any:
+        """Propose a contract's source; returns the proposal id."""
+        return self.invoke("governance", "propose_contract", name, source).result
+
+    def approve_contract(self, proposal_id: str) -> Result:
+        return self.invoke("governance", "approve", proposal_id)
+
+    def grant_role(self, address: str, role: str) -> Result:
+        return self.invoke("governance", "grant_role", address, role)
+
+    def revoke_role(self, address: str, role: str) -> Result:
+        return self.invoke("governance", "revoke_role", address, role)
+
+    def revoke_cert(self, address: str) -> Result:
+        return self.invoke("governance", "revoke_cert", address)
+
+
+__all__ = ["Client", "Result", "TxInfo"]

@@ -1,0 +1,538 @@
+"""Sans-I/O Tendermint consensus core: a pure state machine `handle(event) -> list[Action]`.
+
+Algorithm 1 of Buchman, Kwon, Milosevic, "The latest gossip on BFT consensus"
+(arXiv 1807.04938), with execute-before-vote. No I/O, no clock, no randomness, no
+threads: the driver feeds events (facts) and carries out the returned actions (commands),
+in order. Everything is in `tianfu.consensus.messages`.
+
+Events -> what the core does
+  Start                      start round 0 of the current height (once).
+  ProposalReceived(p)        a proposal from the network, or our own signed one fed back.
+  VoteReceived(v)            a vote from the network, or our own signed one fed back.
+  TimeoutFired(h, r, step)   a timeout the core scheduled has expired.
+  BlockExecuted(h, hash, ok) answer to ExecuteBlock.
+  ProposalBlockReady(h,r,hash,block) answer to CreateProposalBlock (the driver built and
+                             executed the block, so the core treats it as valid).
+  CommitReceived(block, cert) a block with a commit certificate for our height (sync).
+  BlockCommitted(h, valset)  the driver has durably stored block h: go to h+1.
+
+Actions the driver must carry out
+  SignVote(h, r, type, hash) / SignProposal(h, r, pol_round, hash, block):
+      persist the last signed (h, r, step) and fsync, refuse to sign anything that goes
+      back, sign, then feed the signed message back with VoteReceived / ProposalReceived.
+      The core then accepts it and answers with Broadcast(message): the driver never
+      broadcasts a signed message on its own, so the WAL sees one path.
+  Broadcast(message)         send to all peers (and keep gossiping it while the core
+                             stays at that height, as the network may drop it).
+  ScheduleTimeout(h, r, step, delay_ms) -> later TimeoutFired(h, r, step).
+  ExecuteBlock(h, r, hash, block) -> BlockExecuted. `block` may be b"" if the proposal
+      carried none; the driver then resolves it by hash. valid=False for a block that
+      does not decode, does not hash to `hash`, or whose roots differ from ours.
+  CreateProposalBlock(h, r)  -> ProposalBlockReady (our turn to propose a new block).
+  CommitBlock(h, hash, block, certificate): store atomically, then BlockCommitted.
+  RecordEvidence(evidence)   keep equivocation evidence.
+
+Execute before vote: the core prevotes for a proposal's block, locks on it or commits it
+only once `BlockExecuted(valid=True)` said so; until then it waits (the propose timeout
+still runs, so a slow execution leads to a nil prevote, never to a vote for an unchecked
+block). Signatures are verified here, with an injected pure `verifier`
+(default `tianfu.crypto.verify`; drivers may pass a cached one).
+
+Bounds: messages for height+1 are buffered (at most `MAX_BUFFER_PER_SIGNER` per signer,
+`MAX_BUFFER_UNKNOWN` for signers outside the current set); other heights are dropped.
+Rounds above round + `MAX_FUTURE_ROUNDS` are not stored; they only record the highest
+round seen per validator, used for the round skip (line 55): we jump to the highest
+round R such that validators with more than 1/3 of the power were seen at rounds >= R
+(so at least one honest validator is at R or beyond).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+
+from tianfu.codec import CodecError
+from tianfu.consensus.messages import (
+    Action,
+    BlockCommitted,
+    BlockExecuted,
+    Broadcast,
+    CommitBlock,
+    CommitReceived,
+    ConflictingProposalEvidence,
+    CreateProposalBlock,
+    Event,
+    ExecuteBlock,
+    Proposal,
+    ProposalBlockReady,
+    ProposalReceived,
+    RecordEvidence,
+    ScheduleTimeout,
+    SignProposal,
+    SignVote,
+    Start,
+    Step,
+    TimeoutFired,
+    VoteReceived,
+)
+from tianfu.consensus.votes import AddStatus, HeightVoteSet, one_third_plus
+from tianfu.crypto.suite import verify as crypto_verify
+from tianfu.types import (
+    NO_HASH,
+    PRECOMMIT,
+    PREVOTE,
+    CommitCertificate,
+    ConsensusParams,
+    ValidatorSet,
+    Vote,
+    vote_signing_bytes,
+)
+
+MAX_FUTURE_ROUNDS = 8
+MAX_PROPOSALS_PER_ROUND = 2
+MAX_BUFFER_PER_SIGNER = 4 * (MAX_FUTURE_ROUNDS + 1)
+MAX_BUFFER_UNKNOWN = 64
+
+Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, pubkey, message, sig)
+ProposerSelection = Callable[[ValidatorSet, int, int], bytes]
+
+
+@lru_cache(maxsize=64)
+def _rotation(powers: tuple[int, ...]) -> tuple[int, ...]:
+    """One cycle of smooth weighted round robin (CometBFT-style priorities from zero).
+
+    Each step adds every validator's power to its priority, picks the highest (lowest
+    index on ties) and subtracts the total from it. Over a cycle of total/gcd steps each
+    validator is picked exactly power/gcd times, interleaved rather than in a row.
+    """
+    from math import gcd
+
+    g = 0
+    for p in powers:
+        g = gcd(g, p)
+    weights = [p // g for p in powers]
+    total = sum(weights)
+    prio = [0] * len(weights)
+    seq = []
+    for _ in range(total):
+        for i, w in enumerate(weights):
+            prio[i] += w
+        best = max(range(len(prio)), key=lambda i: (prio[i], -i))
+        prio[best] -= total
+        seq.append(best)
+    return tuple(seq)
+
+
+def weighted_round_robin(validators: ValidatorSet, height: int, round: int) -> bytes:
+    """Proposer of (height, round): slot height+round of the weighted rotation cycle."""
+    seq = _rotation(tuple(v.power for v in validators.validators))
+    return validators.validators[seq[(height + round) % len(seq)]].public_key
+
+
+class ConsensusCore:
+    """Tendermint for one node, one height at a time. See the module docstring."""
+
+    def __init__(
+        self,
+        chain_id: str,
+        height: int,
+        validator_set: ValidatorSet,
+        my_key: bytes | None,
+        proposer_selection: ProposerSelection = weighted_round_robin,
+        params: ConsensusParams | None = None,
+        verifier: Verifier = crypto_verify,
+    ) -> None:
+        self.chain_id = chain_id
+        self.my_key = my_key
+        self.proposer_selection = proposer_selection
+        self.params = params or ConsensusParams()
+        self.verifier = verifier
+        self.started = False
+        self._future: dict[bytes, list[Event]] = {}
+        self._enter_height(height, validator_set)
+
+    # ------------------------------------------------------------ state
+
+    def _enter_height(self, height: int, validators: ValidatorSet) -> None:
+        self.height = height
+        self.validators = validators
+        self._vals = {v.public_key: v for v in validators.validators}
+        self.round = -1
+        self.step = Step.PROPOSE
+        self.locked_value: bytes | None = None
+        self.locked_round = -1
+        self.valid_value: bytes | None = None
+        self.valid_round = -1
+        self.decided: bytes | None = None
+        self.votes = HeightVoteSet(self.chain_id, height, validators)
+        self.proposals: dict[int, list[Proposal]] = {}
+        self.blocks: dict[bytes, bytes] = {}
+        self.executed: dict[bytes, bool] = {}
+        self._exec_requested: set[bytes] = set()
+        self._certs: dict[bytes, CommitCertificate] = {}
+        self._max_round: dict[bytes, int] = {}
+        self._signed: set[tuple[int, int]] = set()
+        self._proposed: set[int] = set()
+        self._prevote_timeout: set[int] = set()
+        self._precommit_timeout: set[int] = set()
+        self._pol_done: set[int] = set()
+
+    def proposer(self, round: int) -> bytes:
+        return self.proposer_selection(self.validators, self.height, round)
+
+    def _timeout(self, step: Step, round: int) -> int:
+        base = (
+            self.params.timeout_propose_ms if step == Step.PROPOSE else self.params.timeout_vote_ms
+        )
+        return base + round * self.params.timeout_delta_ms
+
+    # ------------------------------------------------------------ dispatch
+
+    def handle(self, event: Event) -> list[Action]:
+        out: list[Action] = []
+        if isinstance(event, VoteReceived):
+            self._on_vote(event, out)
+        elif isinstance(event, ProposalReceived):
+            self._on_proposal(event, out)
+        elif isinstance(event, TimeoutFired):
+            self._on_timeout(event, out)
+        elif isinstance(event, BlockExecuted):
+            if event.height == self.height and self.decided is None:
+                self.executed[event.block_hash] = event.valid
+        elif isinstance(event, ProposalBlockReady):
+            self._on_block_ready(event, out)
+        elif isinstance(event, CommitReceived):
+            self._on_commit_received(event, out)
+        elif isinstance(event, BlockCommitted):
+            return self._on_block_committed(event)
+        elif isinstance(event, Start):
+            if not self.started:
+                self.started = True
+                self._start_round(0, out)
+        else:
+            raise TypeError(f"unknown consensus event {type(event).__name__}")
+        if self.started and self.decided is None:
+            self._process(out)
+        return out
+
+    # ------------------------------------------------------------ inputs
+
+    def _buffer(self, signer: bytes, event: Event, sig_ok: Callable[[], bool]) -> None:
+        if signer in self._vals:
+            if not sig_ok():  # same key next height is the common case: check early
+                return
+            key = signer
+            limit = MAX_BUFFER_PER_SIGNER
+        else:
+            key = b""
+            limit = MAX_BUFFER_UNKNOWN
+        buf = self._future.setdefault(key, [])
+        if len(buf) < limit:
+            buf.append(event)
+
+    def _vote_sig_ok(self, vote: Vote) -> bool:
+        v = self._vals.get(vote.validator)
+        return v is not None and self.verifier(
+            v.scheme, v.public_key, vote.signing_bytes(), vote.signature
+        )
+
+    def _proposal_sig_ok(self, p: Proposal) -> bool:
+        v = self._vals.get(p.proposer)
+        return v is not None and self.verifier(
+            v.scheme, v.public_key, p.signing_bytes(), p.signature
+        )
+
+    def _on_vote(self, event: VoteReceived, out: list[Action]) -> None:
+        vote = event.vote
+        if vote.chain_id != self.chain_id:
+            return
+        try:
+            vote.validate()
+        except (ValueError, CodecError):
+            return
+        if vote.height == self.height + 1:
+            self._buffer(vote.validator, event, lambda: self._vote_sig_ok(vote))
+            return
+        if vote.height != self.height or self.decided is not None:
+            return
+        if vote.validator not in self._vals:
+            return
+        if vote.round > max(self.round, 0) + MAX_FUTURE_ROUNDS:
+            if self._vote_sig_ok(vote):
+                self._saw_round(vote.validator, vote.round)
+            return
+        vs = self.votes.get(vote.round, vote.type)
+        if vs.contains(vote):
+            return  # exact duplicate: no need to verify again
+        if not self._vote_sig_ok(vote):
+            return
+        result = vs.add(vote)
+        if result.evidence is not None:
+            out.append(RecordEvidence(result.evidence))
+        if result.status is AddStatus.DUPLICATE:
+            return
+        self._saw_round(vote.validator, vote.round)
+        if vote.validator == self.my_key and result.added:
+            out.append(Broadcast(vote))
+
+    def _on_proposal(self, event: ProposalReceived, out: list[Action]) -> None:
+        p = event.proposal
+        if p.chain_id != self.chain_id:
+            return
+        try:
+            p.validate()
+        except (ValueError, CodecError):
+            return
+        if p.height == self.height + 1:
+            self._buffer(p.proposer, event, lambda: self._proposal_sig_ok(p))
+            return
+        if p.height != self.height or self.decided is not None:
+            return
+        if p.round > max(self.round, 0) + MAX_FUTURE_ROUNDS:
+            return
+        if p.proposer != self.proposer(p.round):
+            return
+        existing = self.proposals.setdefault(p.round, [])
+        if any(q == p for q in existing):
+            return
+        if not self._proposal_sig_ok(p):
+            return
+        same = [q for q in existing if q.block_hash == p.block_hash]
+        if existing and not same:
+            out.append(RecordEvidence(ConflictingProposalEvidence(existing[0], p)))
+        if same or len(existing) >= MAX_PROPOSALS_PER_ROUND:
+            if same and p.block and not self.blocks.get(p.block_hash):
+                self.blocks[p.block_hash] = p.block
+            return
+        existing.append(p)
+        if p.block or p.block_hash not in self.blocks:
+            self.blocks[p.block_hash] = p.block
+        self._saw_round(p.proposer, p.round)
+        if p.proposer == self.my_key:
+            out.append(Broadcast(p))
+
+    def _on_timeout(self, t: TimeoutFired, out: list[Action]) -> None:
+        if t.height != self.height or t.round != self.round or self.decided is not None:
+            return
+        if t.step == Step.PROPOSE and self.step == Step.PROPOSE:
+            self._vote(PREVOTE, NO_HASH, out)
+        elif t.step == Step.PREVOTE and self.step == Step.PREVOTE:
+            self._vote(PRECOMMIT, NO_HASH, out)
+        elif t.step == Step.PRECOMMIT:
+            self._start_round(self.round + 1, out)
+
+    def _on_block_ready(self, e: ProposalBlockReady, out: list[Action]) -> None:
+        if (e.height, e.round) != (self.height, self.round) or self.decided is not None:
+            return
+        if self.step != Step.PROPOSE or self.my_key != self.proposer(e.round):
+            return
+        if e.round in self._proposed:
+            return
+        self._proposed.add(e.round)
+        self.blocks.setdefault(e.block_hash, e.block)
+        self.executed[e.block_hash] = True
+        out.append(SignProposal(e.height, e.round, -1, e.block_hash, e.block))
+
+    def _on_commit_received(self, e: CommitReceived, out: list[Action]) -> None:
+        cert = e.certificate
+        if cert.height != self.height or self.decided is not None or cert.block_hash in self._certs:
+            return
+        if cert.chain_id != self.chain_id or len(cert.block_hash) != 32:
+            return
+        msg = vote_signing_bytes(self.chain_id, cert.height, cert.round, PRECOMMIT, cert.block_hash)
+        seen: set[bytes] = set()
+        power = 0
+        for cs in cert.signatures:
+            v = self._vals.get(cs.validator)
+            if v is None or cs.validator in seen:
+                return
+            if not self.verifier(v.scheme, v.public_key, msg, cs.signature):
+                return
+            seen.add(cs.validator)
+            power += v.power
+        if power < self.validators.quorum():
+            return
+        self._certs[cert.block_hash] = cert
+        if e.block or cert.block_hash not in self.blocks:
+            self.blocks[cert.block_hash] = e.block
+
+    def _on_block_committed(self, e: BlockCommitted) -> list[Action]:
+        if e.height != self.height or self.decided is None:
+            return []
+        self._enter_height(self.height + 1, e.next_validator_set)
+        out: list[Action] = []
+        self._start_round(0, out)
+        self._process(out)
+        buffered, self._future = self._future, {}
+        for events in buffered.values():
+            for ev in events:
+                out.extend(self.handle(ev))
+        return out
+
+    # ------------------------------------------------------------ algorithm 1
+
+    def _start_round(self, round: int, out: list[Action]) -> None:
+        self.round = round
+        self.step = Step.PROPOSE
+        if self.my_key is not None and self.proposer(round) == self.my_key:
+            if self.valid_value is not None:
+                self._proposed.add(round)
+                out.append(
+                    SignProposal(
+                        self.height,
+                        round,
+                        self.valid_round,
+                        self.valid_value,
+                        self.blocks.get(self.valid_value, b""),
+                    )
+                )
+            else:
+                out.append(CreateProposalBlock(self.height, round))
+        out.append(
+            ScheduleTimeout(self.height, round, Step.PROPOSE, self._timeout(Step.PROPOSE, round))
+        )
+
+    def _vote(self, type: int, block_hash: bytes, out: list[Action]) -> None:
+        key = (self.round, type)
+        self.step = Step.PREVOTE if type == PREVOTE else Step.PRECOMMIT
+        if self.my_key is None or self.my_key not in self._vals or key in self._signed:
+            return
+        self._signed.add(key)
+        out.append(SignVote(self.height, self.round, type, block_hash))
+
+    def _set_lock(self, block_hash: bytes, round: int) -> None:
+        self.locked_value = block_hash
+        self.locked_round = round
+
+    def _valid(self, block_hash: bytes, round: int, out: list[Action]) -> bool | None:
+        """valid(v) of the paper: True/False once executed, None while waiting."""
+        result = self.executed.get(block_hash)
+        if result is None and block_hash not in self._exec_requested:
+            self._exec_requested.add(block_hash)
+            out.append(
+                ExecuteBlock(self.height, round, block_hash, self.blocks.get(block_hash, b""))
+            )
+        return result
+
+    def _process(self, out: list[Action]) -> None:
+        """Apply the upon-rules until none fires (each fires at most once per round)."""
+        while self.decided is None:
+            if self._rule_commit(out):
+                return
+            if self._rule_round_skip(out):
+                continue
+            if self._rule_propose(out) or self._rule_prevote(out):
+                continue
+            self._rule_precommit_timeout(out)
+            return
+
+    def _proposal_with(self, round: int, block_hash: bytes) -> Proposal | None:
+        for p in self.proposals.get(round, ()):
+            if p.block_hash == block_hash:
+                return p
+        return None
+
+    def _rule_commit(self, out: list[Action]) -> bool:
+        """Line 49: a proposal and 2f+1 precommits for v in any round, v valid: decide."""
+        candidates: list[tuple[bytes, CommitCertificate | None, int]] = []
+        for r in self.votes.precommit_rounds():
+            h = self.votes.precommits(r).two_thirds_hash()
+            if h and self._proposal_with(r, h) is not None:
+                candidates.append((h, None, r))
+        for h, cert in self._certs.items():
+            candidates.append((h, cert, cert.round))
+        for h, maybe_cert, r in candidates:
+            if self._valid(h, r, out):
+                cert = maybe_cert or self.votes.precommits(r).make_certificate(h)
+                self.decided = h
+                self.step = Step.COMMIT
+                out.append(CommitBlock(self.height, h, self.blocks.get(h, b""), cert))
+                return True
+        return False
+
+    def _saw_round(self, validator: bytes, round: int) -> None:
+        if round > self._max_round.get(validator, -1):
+            self._max_round[validator] = round
+
+    def _rule_round_skip(self, out: list[Action]) -> bool:
+        """Line 55: f+1 power seen at rounds above ours: go to the highest such round."""
+        if not self._max_round or max(self._max_round.values()) <= self.round:
+            return False
+        need = one_third_plus(self.validators.total_power)
+        power = 0
+        for val, r in sorted(self._max_round.items(), key=lambda kv: -kv[1]):
+            power += self._vals[val].power
+            if power >= need:
+                if r > self.round:
+                    self._start_round(r, out)
+                    return True
+                return False
+        return False
+
+    def _rule_propose(self, out: list[Action]) -> bool:
+        """Lines 22 and 28: prevote on the round's (first) proposal."""
+        if self.step != Step.PROPOSE or not self.proposals.get(self.round):
+            return False
+        p = self.proposals[self.round][0]
+        v = p.block_hash
+        if p.pol_round == -1:  # line 22
+            if self.locked_round != -1 and self.locked_value != v:
+                self._vote(PREVOTE, NO_HASH, out)
+                return True
+        else:  # line 28
+            if not self.votes.prevotes(p.pol_round).has_two_thirds_for(v):
+                return False  # wait for the POL or the propose timeout
+            if not (self.locked_round <= p.pol_round or self.locked_value == v):
+                self._vote(PREVOTE, NO_HASH, out)
+                return True
+        ok = self._valid(v, self.round, out)
+        if ok is None:
+            return False
+        self._vote(PREVOTE, v if ok else NO_HASH, out)
+        return True
+
+    def _rule_prevote(self, out: list[Action]) -> bool:
+        """Lines 34, 36 and 44 for the current round."""
+        r = self.round
+        prevotes = self.votes.prevotes(r)
+        if self.step == Step.PREVOTE and r not in self._prevote_timeout:
+            if prevotes.has_two_thirds_any():  # line 34
+                self._prevote_timeout.add(r)
+                out.append(
+                    ScheduleTimeout(self.height, r, Step.PREVOTE, self._timeout(Step.PREVOTE, r))
+                )
+        h = prevotes.two_thirds_hash()
+        if h is None:
+            return False
+        if h == NO_HASH:  # line 44
+            if self.step == Step.PREVOTE:
+                self._vote(PRECOMMIT, NO_HASH, out)
+                return True
+            return False
+        if self.step < Step.PREVOTE or r in self._pol_done:  # line 36
+            return False
+        if self._proposal_with(r, h) is None:
+            return False
+        ok = self._valid(h, r, out)
+        if not ok:
+            return False
+        self._pol_done.add(r)
+        if self.step == Step.PREVOTE:
+            self._set_lock(h, r)
+            self._vote(PRECOMMIT, h, out)
+        self.valid_value = h
+        self.valid_round = r
+        return True
+
+    def _rule_precommit_timeout(self, out: list[Action]) -> None:
+        """Line 47: 2f+1 precommits of any kind in our round: schedule timeoutPrecommit."""
+        r = self.round
+        if (
+            r >= 0
+            and r not in self._precommit_timeout
+            and self.votes.precommits(r).has_two_thirds_any()
+        ):
+            self._precommit_timeout.add(r)
+            out.append(
+                ScheduleTimeout(self.height, r, Step.PRECOMMIT, self._timeout(Step.PRECOMMIT, r))
+            )

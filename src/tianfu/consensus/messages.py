@@ -1,0 +1,277 @@
+"""Consensus messages: the signed Proposal, evidence, and the core's events and actions.
+
+`Proposal` is the only wire message defined here; votes are `tianfu.types.Vote`. The
+events (facts the driver tells the core) and actions (commands the core gives the
+driver) are frozen dataclasses; `tianfu.consensus.core` documents the protocol between
+them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Annotated
+
+import msgspec
+
+from tianfu.codec import check_version, encode, hash_domain
+from tianfu.crypto.keys import KeyPair
+from tianfu.crypto.suite import verify
+from tianfu.types import CommitCertificate, ValidatorSet, Vote
+from tianfu.types.block import Hash
+from tianfu.types.tx import ChainId, PubKey, Sig
+
+MAX_BLOCK_BYTES = 16 << 20
+
+
+class Step(IntEnum):
+    """A round's steps; COMMIT means the height is decided and waits for `BlockCommitted`."""
+
+    PROPOSE = 0
+    PREVOTE = 1
+    PRECOMMIT = 2
+    COMMIT = 3
+
+
+class ProposalBody(msgspec.Struct, array_like=True, frozen=True):
+    chain_id: ChainId
+    height: int
+    round: int
+    pol_round: int
+    block_hash: Hash
+
+
+def proposal_signing_bytes(
+    chain_id: str, height: int, round: int, pol_round: int, block_hash: bytes
+) -> bytes:
+    """What a proposer signs: the block is bound through its hash, not its bytes."""
+    body = ProposalBody(chain_id, height, round, pol_round, block_hash)
+    return hash_domain("tianfu/proposal/v1", encode(body))
+
+
+class Proposal(msgspec.Struct, array_like=True, frozen=True):
+    """A proposer's signed block proposal for (height, round).
+
+    `pol_round` is Tendermint's valid round (-1 if none): the round in which 2f+1
+    prevotes were seen for this block. `block` is the encoded block; it may be b"" when
+    the receivers are known to hold it already (the driver then resolves it by hash).
+    """
+
+    version: int
+    chain_id: ChainId
+    height: int
+    round: int
+    pol_round: int
+    block_hash: Hash
+    block: Annotated[bytes, msgspec.Meta(max_length=MAX_BLOCK_BYTES)]
+    proposer: PubKey
+    signature: Sig
+
+    def validate(self) -> None:
+        check_version(self)
+        if self.height < 1 or self.round < 0:
+            raise ValueError("proposal height must be >= 1 and round >= 0")
+        if not -1 <= self.pol_round < self.round:
+            raise ValueError("proposal pol_round must be -1 or lower than its round")
+        if len(self.block_hash) != 32:
+            raise ValueError("proposal block hash must be 32 bytes")
+
+    def signing_bytes(self) -> bytes:
+        return proposal_signing_bytes(
+            self.chain_id, self.height, self.round, self.pol_round, self.block_hash
+        )
+
+
+def sign_proposal(
+    keypair: KeyPair,
+    chain_id: str,
+    height: int,
+    round: int,
+    pol_round: int,
+    block_hash: bytes,
+    block: bytes,
+) -> Proposal:
+    sig = keypair.sign(proposal_signing_bytes(chain_id, height, round, pol_round, block_hash))
+    return Proposal(
+        1, chain_id, height, round, pol_round, block_hash, block, keypair.public_key, sig
+    )
+
+
+def verify_proposal(proposal: Proposal, validators: ValidatorSet) -> bool:
+    v = validators.by_key(proposal.proposer)
+    if v is None:
+        return False
+    return verify(v.scheme, v.public_key, proposal.signing_bytes(), proposal.signature)
+
+
+# ---------------------------------------------------------------- evidence
+
+
+@dataclass(frozen=True)
+class DuplicateVoteEvidence:
+    """Two votes of one validator for the same (height, round, type), different blocks."""
+
+    vote_a: Vote
+    vote_b: Vote
+
+
+@dataclass(frozen=True)
+class ConflictingProposalEvidence:
+    """Two proposals of one proposer for the same (height, round), different blocks."""
+
+    proposal_a: Proposal
+    proposal_b: Proposal
+
+
+Evidence = DuplicateVoteEvidence | ConflictingProposalEvidence
+
+
+# ---------------------------------------------------------------- events (facts)
+
+
+@dataclass(frozen=True)
+class Start:
+    """The driver is ready: start round 0 of the core's height."""
+
+
+@dataclass(frozen=True)
+class ProposalReceived:
+    proposal: Proposal
+
+
+@dataclass(frozen=True)
+class VoteReceived:
+    vote: Vote
+
+
+@dataclass(frozen=True)
+class TimeoutFired:
+    height: int
+    round: int
+    step: Step
+
+
+@dataclass(frozen=True)
+class BlockExecuted:
+    """Answer to `ExecuteBlock`: `valid` iff the block decodes, hashes to `block_hash`
+    and executing it yields the roots its header claims."""
+
+    height: int
+    block_hash: bytes
+    valid: bool
+
+
+@dataclass(frozen=True)
+class ProposalBlockReady:
+    """Answer to `CreateProposalBlock`: a block the driver built and executed."""
+
+    height: int
+    round: int
+    block_hash: bytes
+    block: bytes
+
+
+@dataclass(frozen=True)
+class CommitReceived:
+    """A block with its commit certificate for the core's height (catch-up / sync)."""
+
+    block: bytes
+    certificate: CommitCertificate
+
+
+@dataclass(frozen=True)
+class BlockCommitted:
+    """The driver has durably stored the decided block of `height`; move to height+1."""
+
+    height: int
+    next_validator_set: ValidatorSet
+
+
+Event = (
+    Start
+    | ProposalReceived
+    | VoteReceived
+    | TimeoutFired
+    | BlockExecuted
+    | ProposalBlockReady
+    | CommitReceived
+    | BlockCommitted
+)
+
+
+# ---------------------------------------------------------------- actions (commands)
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """Send a signed message (our own, already accepted by the core) to all peers."""
+
+    message: Proposal | Vote
+
+
+@dataclass(frozen=True)
+class SignProposal:
+    """Persist last-signed (h, r, PROPOSE), sign, then feed back `ProposalReceived`."""
+
+    height: int
+    round: int
+    pol_round: int
+    block_hash: bytes
+    block: bytes
+
+
+@dataclass(frozen=True)
+class SignVote:
+    """Persist last-signed (h, r, type), sign, then feed back `VoteReceived`."""
+
+    height: int
+    round: int
+    type: int
+    block_hash: bytes
+
+
+@dataclass(frozen=True)
+class ScheduleTimeout:
+    height: int
+    round: int
+    step: Step
+    delay_ms: int
+
+
+@dataclass(frozen=True)
+class ExecuteBlock:
+    height: int
+    round: int
+    block_hash: bytes
+    block: bytes
+
+
+@dataclass(frozen=True)
+class CreateProposalBlock:
+    height: int
+    round: int
+
+
+@dataclass(frozen=True)
+class CommitBlock:
+    height: int
+    block_hash: bytes
+    block: bytes
+    certificate: CommitCertificate
+
+
+@dataclass(frozen=True)
+class RecordEvidence:
+    evidence: Evidence
+
+
+Action = (
+    Broadcast
+    | SignProposal
+    | SignVote
+    | ScheduleTimeout
+    | ExecuteBlock
+    | CreateProposalBlock
+    | CommitBlock
+    | RecordEvidence
+)

@@ -1,0 +1,117 @@
+"""Single-validator block production for the dev chain.
+
+One validator holding all the voting power: it builds a block from the mempool, signs
+its precommit (which alone is more than 2/3 of the power) and commits block and
+certificate together. Blocks, headers and certificates are exactly those a
+multi-validator network produces; only the agreement step is trivial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from tianfu.crypto import KeyPair, sign_vote
+from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig
+
+log = logging.getLogger(__name__)
+
+
+class BlockBuilder(Protocol):
+    chain_id: str
+
+    def build_block(
+        self, txs: list, time_ms: int, proposer: bytes, verified: Any = None
+    ) -> Any: ...
+    def commit(self, executed: Any, cert: CommitCertificate) -> None: ...
+    @property
+    def height(self) -> int: ...
+
+
+class TxSource(Protocol):
+    def take(self, max_txs: int, max_bytes: int) -> list: ...
+    def remove(self, hashes: Any) -> None: ...
+    def __len__(self) -> int: ...
+
+
+class SoloDriver:
+    def __init__(
+        self,
+        ledger: BlockBuilder,
+        mempool: TxSource,
+        key: KeyPair,
+        *,
+        max_block_txs: int,
+        max_block_bytes: int,
+        interval_ms: int,
+        verified: Callable[[bytes], bool] | None = None,
+        on_commit: Callable[[Any], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ledger = ledger
+        self.mempool = mempool
+        self.key = key
+        self.max_block_txs = max_block_txs
+        self.max_block_bytes = max_block_bytes
+        self.interval = interval_ms / 1000
+        self.verified = verified
+        self.on_commit = on_commit
+        self.clock = clock
+        self.wakeup = asyncio.Event()
+        self._inflight: asyncio.Future[Any] | None = None
+
+    def notify(self) -> None:
+        """A transaction arrived."""
+        self.wakeup.set()
+
+    def produce_one(self, txs: list) -> Any:
+        """Build, sign and commit one block of the candidate `txs` (blocking; any thread)."""
+        executed = self.ledger.build_block(
+            txs, int(self.clock() * 1000), self.key.public_key, self.verified
+        )
+        header = executed.block.header
+        vote = sign_vote(self.key, self.ledger.chain_id, header.height, 0, PRECOMMIT, header.hash)
+        cert = CommitCertificate(
+            1,
+            self.ledger.chain_id,
+            header.height,
+            0,
+            header.hash,
+            [CommitSig(vote.validator, vote.signature)],
+        )
+        self.ledger.commit(executed, cert)
+        return executed
+
+    async def run(self) -> None:
+        if self.ledger.height == 0:
+            await self._produce()  # a first (empty) block anchors state proofs at height 1
+        while True:
+            await self.wakeup.wait()
+            self.wakeup.clear()
+            await asyncio.sleep(self.interval)  # let a batch gather
+            while len(self.mempool):
+                await self._produce()
+
+    async def drain(self) -> None:
+        """Wait for a block being built or stored to finish (on shutdown, after cancel)."""
+        if self._inflight is not None:
+            with contextlib.suppress(Exception):
+                await self._inflight
+
+    async def _produce(self) -> None:
+        # The mempool is only touched on the event loop; execution runs in a worker thread.
+        txs = self.mempool.take(self.max_block_txs, self.max_block_bytes)
+        try:
+            self._inflight = asyncio.ensure_future(asyncio.to_thread(self.produce_one, txs))
+            executed = await asyncio.shield(self._inflight)
+        except Exception:  # a task's top level: log and keep the node alive
+            log.exception("block production failed")
+            await asyncio.sleep(self.interval)
+            return
+        self.mempool.remove([t.hash for t in txs])
+        if self.on_commit is not None:
+            self.on_commit(executed)

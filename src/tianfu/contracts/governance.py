@@ -1,0 +1,323 @@
+"""The `governance` system contract: organisations, member certificates, roles, revocations
+and the contract lifecycle (propose -> approve by policy -> activate, pinned by source hash).
+
+State layout (all under the contract name `governance`):
+  orgs                  list of organisation names (admission order)
+  org/<name>            {"name", "ca_cert": DER, "status": "active"}
+  cert/<address>        {"org", "name", "kind", "serial", "scheme", "public_key", "cert", "height"}
+  revoked/<address>     {"height", "by"}              (certificate revocation list)
+  roles/<address>       sorted list of on-chain roles
+  contracts             list of activated contract names
+  contract/<name>       {"name", "source_hash", "version", "activated_height", "proposal"}
+  source/<hash hex>     contract source text
+  proposal/<id>         {"id", "kind", "name", "source_hash", "proposer", "approvals": [org...], "status", "height"}
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tianfu.execution.api import Caller, Context, ContractError, address_of, view
+from tianfu.types import Genesis
+
+NAME = "governance"
+SYSTEM_CONTRACTS = frozenset({NAME})
+CONTRACT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+ROLE_RE = re.compile(r"^[a-z][a-z0-9_:-]{0,63}$")
+
+
+class AuthError(ContractError):
+    """The signer is not (or no longer) an admitted member of the consortium."""
+
+
+def genesis_entries(genesis: Genesis) -> dict[str, Any]:
+    """Governance state at height 0, as key -> value."""
+    entries: dict[str, Any] = {
+        "orgs": [o.name for o in genesis.orgs],
+        "contracts": [],
+        "policies": {
+            "contract_approval": genesis.policies.contract_approval,
+            "governance": genesis.policies.governance,
+        },
+    }
+    for org in genesis.orgs:
+        entries[f"org/{org.name}"] = {"name": org.name, "ca_cert": org.ca_cert, "status": "active"}
+    return entries
+
+
+def threshold_met(policy: str, approvals: int, members: int) -> bool:
+    """Whether `approvals` distinct organisations satisfy `policy` out of `members`."""
+    if policy == "majority":
+        return approvals * 2 > members
+    if policy == "two_thirds":
+        return approvals * 3 > members * 2
+    if policy == "all":
+        return approvals == members
+    raise ContractError(f"unknown approval policy {policy!r}")
+
+
+def required_approvals(policy: str, members: int) -> int:
+    for k in range(members + 1):
+        if threshold_met(policy, k, members):
+            return k
+    return members
+
+
+def resolve_caller(
+    read: Any, scheme: int, public_key: bytes, cert_der: bytes, time_ms: int
+) -> tuple[Caller, dict[str, Any]]:
+    """Identify a transaction's signer from governance state.
+
+    `read(key)` returns a governance value or None. Returns the caller and the state entries
+    to write when the signer registers its certificate on first use. Raises AuthError.
+    """
+    from tianfu.identity import IdentityError, cert_info, verify_cert
+
+    address = address_of(scheme, public_key)
+    if read(f"revoked/{address}") is not None:
+        raise AuthError(f"signer {address} has a revoked certificate")
+    record = read(f"cert/{address}")
+    writes: dict[str, Any] = {}
+    if record is None:
+        if not cert_der:
+            raise AuthError(
+                f"unknown signer {address}: include the signer's certificate (cert) "
+                "in its first transaction"
+            )
+        try:
+            info = cert_info(cert_der)
+        except IdentityError as exc:
+            raise AuthError(f"bad certificate: {exc}") from None
+        org = read(f"org/{info.org}")
+        if org is None or org.get("status") != "active":
+            raise AuthError(
+                f"certificate issued by {info.org!r}, which is not a member organisation"
+            )
+        try:
+            info = verify_cert(cert_der, org["ca_cert"], at_ms=time_ms)
+        except IdentityError as exc:
+            raise AuthError(f"certificate not valid for organisation {info.org}: {exc}") from None
+        if info.scheme != scheme or info.public_key != public_key:
+            raise AuthError("the certificate's public key is not the transaction's signer")
+        record = {
+            "org": info.org,
+            "name": info.name,
+            "kind": info.kind,
+            "serial": str(info.serial),
+            "scheme": info.scheme,
+            "public_key": info.public_key,
+            "cert": cert_der,
+        }
+        writes[f"cert/{address}"] = record
+    else:
+        org = read(f"org/{record['org']}")
+        if org is None or org.get("status") != "active":
+            raise AuthError(f"organisation {record['org']} is no longer a member")
+    roles = read(f"roles/{address}") or []
+    caller = Caller(
+        address=address,
+        org=record["org"],
+        name=record["name"],
+        kind=record["kind"],
+        roles=frozenset([*roles, record["kind"]]),
+    )
+    return caller, writes
+
+
+def _require_admin(ctx: Context) -> None:
+    if ctx.sender.kind != "admin":
+        raise ContractError(
+            f"only an organisation admin may do this ({ctx.sender.name} is {ctx.sender.kind})"
+        )
+
+
+def _member_count(ctx: Context) -> int:
+    return sum(
+        1 for o in ctx.get("orgs", []) if (ctx.get(f"org/{o}") or {}).get("status") == "active"
+    )
+
+
+def _policy(ctx: Context, which: str) -> str:
+    policies = ctx.get("policies") or {}
+    return str(policies.get(which, "majority" if which == "contract_approval" else "two_thirds"))
+
+
+class Governance:
+    """Native system contract; every method is `method(ctx, *args)` like a user contract."""
+
+    name = NAME
+
+    # -- contract lifecycle -------------------------------------------------------------
+    def propose_contract(self, ctx: Context, name: str, source: str) -> str:
+        from tianfu.execution.sandbox import ContractRejected, compile_contract
+
+        _require_admin(ctx)
+        if not isinstance(name, str) or not CONTRACT_NAME_RE.match(name):
+            raise ContractError("contract name must match [a-z][a-z0-9_]{0,63}")
+        if name in SYSTEM_CONTRACTS:
+            raise ContractError(f"{name!r} is a system contract")
+        if not isinstance(source, str):
+            raise ContractError("source must be a string")
+        try:
+            compiled = compile_contract(source)
+        except ContractRejected as exc:
+            raise ContractError(f"contract rejected: {exc}") from None
+        source_hash = compiled.source_hash.hex()
+        pid = ctx.tx_hash[:16]
+        ctx.put(f"source/{source_hash}", source)
+        proposal = {
+            "id": pid,
+            "kind": "contract",
+            "name": name,
+            "source_hash": source_hash,
+            "proposer": ctx.sender.address,
+            "proposer_org": ctx.sender.org,
+            "approvals": [],
+            "status": "pending",
+            "height": ctx.height,
+        }
+        ctx.put(f"proposal/{pid}", proposal)
+        ctx.emit("ContractProposed", id=pid, name=name, source_hash=source_hash, org=ctx.sender.org)
+        return pid
+
+    def approve(self, ctx: Context, proposal_id: str) -> dict[str, Any]:
+        _require_admin(ctx)
+        if not isinstance(proposal_id, str):
+            raise ContractError("proposal id must be a string")
+        proposal = ctx.get(f"proposal/{proposal_id}")
+        if proposal is None:
+            raise ContractError(f"no proposal {proposal_id}")
+        if proposal["status"] != "pending":
+            raise ContractError(f"proposal {proposal_id} is already {proposal['status']}")
+        if ctx.sender.org in proposal["approvals"]:
+            raise ContractError(f"organisation {ctx.sender.org} has already approved {proposal_id}")
+        proposal["approvals"] = sorted([*proposal["approvals"], ctx.sender.org])
+        members = _member_count(ctx)
+        policy = _policy(ctx, "contract_approval")
+        ctx.emit("ProposalApproved", id=proposal_id, org=ctx.sender.org)
+        if threshold_met(policy, len(proposal["approvals"]), members):
+            proposal["status"] = "activated"
+            self._activate(ctx, proposal)
+        ctx.put(f"proposal/{proposal_id}", proposal)
+        return {
+            "id": proposal_id,
+            "status": proposal["status"],
+            "approvals": len(proposal["approvals"]),
+            "required": required_approvals(policy, members),
+        }
+
+    def _activate(self, ctx: Context, proposal: dict[str, Any]) -> None:
+        name = proposal["name"]
+        current = ctx.get(f"contract/{name}")
+        version = 1 if current is None else current["version"] + 1
+        ctx.put(
+            f"contract/{name}",
+            {
+                "name": name,
+                "source_hash": proposal["source_hash"],
+                "version": version,
+                "activated_height": ctx.height,
+                "proposal": proposal["id"],
+            },
+        )
+        if current is None:
+            ctx.put("contracts", [*ctx.get("contracts", []), name])
+        ctx.emit(
+            "ContractActivated", name=name, source_hash=proposal["source_hash"], version=version
+        )
+
+    # -- identities and roles -------------------------------------------------------------
+    def _same_org_identity(self, ctx: Context, address: str) -> dict[str, Any]:
+        _require_admin(ctx)
+        if not isinstance(address, str):
+            raise ContractError("address must be a string")
+        record = ctx.get(f"cert/{address}")
+        if record is None:
+            raise ContractError(
+                f"unknown identity {address} (it registers with its first transaction)"
+            )
+        if record["org"] != ctx.sender.org:
+            raise ContractError(
+                f"identity {address} belongs to {record['org']}; only its own organisation's admin may do this"
+            )
+        return record
+
+    def grant_role(self, ctx: Context, address: str, role: str) -> list[str]:
+        self._same_org_identity(ctx, address)
+        if not isinstance(role, str) or not ROLE_RE.match(role):
+            raise ContractError("role must match [a-z][a-z0-9_:-]{0,63}")
+        roles = sorted(set(ctx.get(f"roles/{address}", [])) | {role})
+        ctx.put(f"roles/{address}", roles)
+        ctx.emit("RoleGranted", address=address, role=role, by=ctx.sender.address)
+        return roles
+
+    def revoke_role(self, ctx: Context, address: str, role: str) -> list[str]:
+        self._same_org_identity(ctx, address)
+        roles = ctx.get(f"roles/{address}", [])
+        if role not in roles:
+            raise ContractError(f"identity {address} does not hold role {role!r}")
+        roles = [r for r in roles if r != role]
+        ctx.put(f"roles/{address}", roles)
+        ctx.emit("RoleRevoked", address=address, role=role, by=ctx.sender.address)
+        return roles
+
+    def revoke_cert(self, ctx: Context, address: str) -> None:
+        self._same_org_identity(ctx, address)
+        if ctx.has(f"revoked/{address}"):
+            raise ContractError(f"identity {address} is already revoked")
+        ctx.put(f"revoked/{address}", {"height": ctx.height, "by": ctx.sender.address})
+        ctx.emit("CertificateRevoked", address=address, by=ctx.sender.address)
+
+    # -- views -----------------------------------------------------------------------------
+    @view
+    def list_orgs(self, ctx: Context) -> list[dict[str, Any]]:
+        out = []
+        for name in ctx.get("orgs", []):
+            org = ctx.get(f"org/{name}")
+            out.append({"name": name, "status": org["status"], "ca_cert": org["ca_cert"]})
+        return out
+
+    @view
+    def get_identity(self, ctx: Context, address: str) -> dict[str, Any] | None:
+        record = ctx.get(f"cert/{address}")
+        if record is None:
+            return None
+        return {
+            "address": address,
+            "org": record["org"],
+            "name": record["name"],
+            "kind": record["kind"],
+            "roles": ctx.get(f"roles/{address}", []),
+            "revoked": ctx.has(f"revoked/{address}"),
+        }
+
+    @view
+    def list_contracts(self, ctx: Context) -> list[dict[str, Any]]:
+        return [ctx.get(f"contract/{n}") for n in ctx.get("contracts", [])]
+
+    @view
+    def get_contract(self, ctx: Context, name: str) -> dict[str, Any] | None:
+        return ctx.get(f"contract/{name}")
+
+    @view
+    def get_source(self, ctx: Context, name: str) -> str | None:
+        record = ctx.get(f"contract/{name}")
+        return None if record is None else ctx.get(f"source/{record['source_hash']}")
+
+    @view
+    def get_proposal(self, ctx: Context, proposal_id: str) -> dict[str, Any] | None:
+        return ctx.get(f"proposal/{proposal_id}")
+
+
+def native_methods(obj: object) -> tuple[frozenset[str], frozenset[str]]:
+    """(public methods, view methods) of a native contract object."""
+    from tianfu.execution.api import is_view
+
+    methods = {
+        n
+        for n in dir(type(obj))
+        if not n.startswith("_") and callable(getattr(obj, n)) and n != "name"
+    }
+    views = {n for n in methods if is_view(getattr(obj, n))}
+    return frozenset(methods), frozenset(views)

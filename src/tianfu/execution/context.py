@@ -1,0 +1,153 @@
+"""The execution context a contract call runs in: buffered writes, events, gas for state access."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from tianfu.codec import decode_value, encode
+from tianfu.execution.api import Caller, ContractError, OutOfGas, state_key
+from tianfu.types import Event, ValueTypeError, check_value
+
+MAX_KEY_BYTES = 256
+MAX_VALUE_BYTES = 256 * 1024
+MAX_EVENTS = 256
+GAS_READ = 20
+GAS_WRITE = 100
+GAS_PER_BYTE = 1
+GAS_EVENT = 50
+
+# Reads a raw state key and returns its bytes (or None): the block overlay over committed state.
+RawReader = Callable[[bytes], bytes | None]
+
+
+class GasMeter:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def charge(self, amount: int) -> None:
+        self.used += amount
+        if self.used > self.limit:
+            raise OutOfGas(f"out of gas: limit {self.limit} exceeded")
+
+
+class CallContext:
+    """What `ctx` is inside a contract method. Writes stay in `self.writes` until the caller
+    merges them (success) or drops them (failure)."""
+
+    def __init__(
+        self,
+        *,
+        contract: str,
+        sender: Caller,
+        height: int,
+        time_ms: int,
+        tx_hash: str,
+        reader: RawReader,
+        gas: GasMeter,
+        read_only: bool = False,
+    ) -> None:
+        self.contract = contract
+        self.sender = sender
+        self.height = height
+        self.time_ms = time_ms
+        self.tx_hash = tx_hash
+        self._reader = reader
+        self._gas = gas
+        self._read_only = read_only
+        self.writes: dict[bytes, bytes | None] = {}
+        self.events: list[Event] = []
+
+    # -- state ---------------------------------------------------------------------------
+    def _raw(self, contract: str, key: str) -> bytes | None:
+        if not isinstance(key, str):
+            raise ContractError("state keys must be strings")
+        k = state_key(contract, key)
+        if len(k) > MAX_KEY_BYTES:
+            raise ContractError(f"state key longer than {MAX_KEY_BYTES} bytes")
+        self._gas.charge(GAS_READ)
+        if k in self.writes:
+            raw = self.writes[k]
+        else:
+            raw = self._reader(k)
+        if raw is not None:
+            self._gas.charge(len(raw) * GAS_PER_BYTE // 8)
+        return raw
+
+    def get(self, key: str, default: Any = None) -> Any:
+        raw = self._raw(self.contract, key)
+        return default if raw is None else decode_value(raw)
+
+    def has(self, key: str) -> bool:
+        return self._raw(self.contract, key) is not None
+
+    def read(self, contract: str, key: str, default: Any = None) -> Any:
+        """Read (only) another contract's state."""
+        if not isinstance(contract, str):
+            raise ContractError("contract name must be a string")
+        raw = self._raw(contract, key)
+        return default if raw is None else decode_value(raw)
+
+    def put(self, key: str, value: Any) -> None:
+        if self._read_only:
+            raise ContractError("a read-only call cannot write state")
+        if not isinstance(key, str) or not key:
+            raise ContractError("state keys must be non-empty strings")
+        try:
+            check_value(value)
+        except ValueTypeError as exc:
+            raise ContractError(f"cannot store value under {key!r}: {exc}") from None
+        raw = encode(value)
+        if len(raw) > MAX_VALUE_BYTES:
+            raise ContractError(f"value under {key!r} is larger than {MAX_VALUE_BYTES} bytes")
+        k = state_key(self.contract, key)
+        if len(k) > MAX_KEY_BYTES:
+            raise ContractError(f"state key longer than {MAX_KEY_BYTES} bytes")
+        self._gas.charge(GAS_WRITE + len(raw) * GAS_PER_BYTE)
+        self.writes[k] = raw
+
+    def delete(self, key: str) -> None:
+        if self._read_only:
+            raise ContractError("a read-only call cannot write state")
+        if not isinstance(key, str):
+            raise ContractError("state keys must be strings")
+        self._gas.charge(GAS_WRITE)
+        self.writes[state_key(self.contract, key)] = None
+
+    # -- events, checks, helpers ------------------------------------------------------------
+    def emit(self, event: str, /, **data: Any) -> None:
+        if self._read_only:
+            return
+        if not isinstance(event, str) or not event:
+            raise ContractError("event name must be a non-empty string")
+        if len(self.events) >= MAX_EVENTS:
+            raise ContractError(f"more than {MAX_EVENTS} events in one call")
+        try:
+            check_value(data)
+        except ValueTypeError as exc:
+            raise ContractError(f"bad event data: {exc}") from None
+        self._gas.charge(GAS_EVENT + len(encode(data)))
+        self.events.append(Event(self.contract, event, data))
+
+    def require(self, condition: object, message: str) -> None:
+        if not condition:
+            raise ContractError(str(message))
+
+    def has_role(self, role: str) -> bool:
+        return self.sender.has_role(role)
+
+    def require_role(self, role: str) -> None:
+        if not self.sender.has_role(role):
+            raise ContractError(
+                f"caller {self.sender.address} ({self.sender.org}) lacks role {role!r}"
+            )
+
+    def sha256(self, data: bytes | str) -> str:
+        if isinstance(data, str):
+            data = data.encode()
+        if not isinstance(data, bytes):
+            raise ContractError("sha256 takes bytes or str")
+        self._gas.charge(30 + len(data) // 64)
+        return hashlib.sha256(data).hexdigest()

@@ -1,0 +1,643 @@
+"""Runtime of sandboxed contract code: the deterministic step meter and the checked helpers.
+
+The sandbox (`tianfu.execution.sandbox`) rewrites a contract's AST so that loops,
+function entries, operators, comparisons, slices and attribute reads call the methods of
+one `Runtime` per call. Everything here counts steps ("gas") by what the code does, never
+by wall time, so the same call uses the same gas, or runs out at the same point, on every
+node. Operations that could allocate or compute a lot in one step check their result size
+before doing the work.
+"""
+
+from __future__ import annotations
+
+import builtins as _b
+import operator
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from tianfu.execution.api import ContractError, OutOfGas, view
+from tianfu.types.values import MAX_DEPTH
+from tianfu.types.values import MAX_INT_BITS as VALUE_INT_BITS
+
+MAX_SEQ_LEN = 1_000_000  # elements or bytes of any str/bytes/list/tuple a checked op builds
+MAX_INT_BITS = 4096  # working integers (stored ones are capped lower by check_value)
+MAX_INT_STR = 1300  # digits accepted by int(str): ~MAX_INT_BITS bits
+MAX_RANGE = 1_000_000
+MAX_CALL_DEPTH = 64
+MAX_VALUE_ITEMS = 100_000  # nodes walked when a value crosses the sandbox boundary
+BYTES_PER_GAS = 64  # memcpy-like work: one step per 64 bytes
+ITEMS_PER_GAS = 16  # C-level work per element: one step per 16 elements
+CALL_GAS = 1  # every contract function entry
+LOOP_GAS = 1  # every loop iteration / iterated item
+CTX_GAS = 1  # every ctx method call (the Context charges state access itself)
+TEXT_ENCODINGS = frozenset({"utf-8", "utf8", "ascii", "latin-1", "latin1"})
+
+_ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
+_SEQ = (str, bytes, list, tuple)
+
+
+def sanitize(message: str, limit: int = 1000) -> str:
+    """Strip memory addresses (they differ between nodes) and bound the length."""
+    message = _ADDRESS_RE.sub("", message)
+    return message if len(message) <= limit else message[:limit] + "..."
+
+
+def _too_big(what: str, n: int, cap: int) -> ContractError:
+    return ContractError(f"{what} would have {n} elements; the limit is {cap}")
+
+
+_TEXT_COMMON = (
+    "startswith endswith find rfind index rindex count split rsplit splitlines strip lstrip "
+    "rstrip lower upper swapcase title capitalize isdigit isalpha isalnum isspace islower "
+    "isupper isascii istitle replace join partition rpartition removeprefix removesuffix "
+    "zfill ljust rjust center"
+).split()
+METHODS: dict[type, frozenset[str]] = {
+    str: frozenset(
+        _TEXT_COMMON + "encode casefold isdecimal isnumeric isidentifier isprintable".split()
+    ),
+    bytes: frozenset(_TEXT_COMMON + ["decode", "hex", "fromhex"]),
+    list: frozenset("append extend insert pop remove index count reverse sort copy clear".split()),
+    tuple: frozenset({"index", "count"}),
+    dict: frozenset("get keys values items pop setdefault update copy clear popitem".split()),
+    int: frozenset({"bit_length", "to_bytes", "from_bytes"}),
+    bool: frozenset({"bit_length", "to_bytes"}),
+}
+_CHEAP = frozenset("append pop get keys values items setdefault clear popitem bit_length".split())
+
+# Comparison operators, indexed by the code the sandbox's rewriter emits.
+CMP_OPS: tuple[Callable[[Any, Any], Any], ...] = (
+    operator.eq,
+    operator.ne,
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+    operator.is_,
+    operator.is_not,
+    lambda a, b: a in b,
+    lambda a, b: a not in b,
+)
+CMP_IN = 8
+
+
+def _int_check(r: int) -> int:
+    if r.bit_length() > MAX_INT_BITS:
+        raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
+    return r
+
+
+class Runtime:
+    """The meter and helpers of one contract call. `left` may go negative: once it does,
+    every further step raises `OutOfGas` again, so catching it cannot buy more time."""
+
+    def __init__(self, gas_limit: int) -> None:
+        if not isinstance(gas_limit, int) or gas_limit < 0:
+            raise ValueError("gas_limit must be a non-negative integer")
+        self.limit = gas_limit
+        self.left = gas_limit
+        self.depth = 0
+
+    # -- metering -------------------------------------------------------------------------
+    @property
+    def used(self) -> int:
+        return min(self.limit, self.limit - self.left)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.left < 0
+
+    def out_of_gas(self) -> OutOfGas:
+        return OutOfGas(f"out of gas: the call used more than its {self.limit} steps")
+
+    def tick(self) -> None:
+        self.left -= LOOP_GAS
+        if self.left < 0:
+            raise self.out_of_gas()
+
+    def charge(self, n: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise self.out_of_gas()
+
+    def enter(self) -> None:
+        self.left -= CALL_GAS
+        if self.left < 0:
+            raise self.out_of_gas()
+        if self.depth >= MAX_CALL_DEPTH:
+            raise ContractError(
+                f"maximum call depth of {MAX_CALL_DEPTH} exceeded (too deep recursion)"
+            )
+        self.depth += 1
+
+    def leave(self) -> None:
+        self.depth -= 1
+
+    def wrap_lambda(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def lam(*args: Any, **kwargs: Any) -> Any:
+            self.enter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.depth -= 1
+
+        return lam
+
+    def iterate(self, obj: Any) -> Iterator[Any]:
+        """What every `for` loop and comprehension iterates through: one step per item."""
+        for item in obj:
+            self.left -= LOOP_GAS
+            if self.left < 0:
+                raise self.out_of_gas()
+            yield item
+
+    def charged(self, obj: Any) -> Iterable[Any]:
+        """Charge for a C-level pass over `obj`: by length when it has one, else per item."""
+        if isinstance(obj, (*_SEQ, dict, range)):
+            self.charge(1 + len(obj) // ITEMS_PER_GAS)
+            return obj
+        return self.iterate(obj)
+
+    def materialize(self, obj: Any) -> list[Any] | tuple[Any, ...] | str | bytes:
+        if isinstance(obj, _SEQ):
+            self.charge(1 + len(obj) // ITEMS_PER_GAS)
+            return obj
+        out = []
+        for item in self.iterate(obj):
+            out.append(item)
+            if len(out) > MAX_SEQ_LEN:
+                raise _too_big("a sequence", len(out), MAX_SEQ_LEN)
+        return out
+
+    def sized(self, obj: Any) -> None:
+        """Charge for a C-level pass over a str/bytes (per 64 bytes) or container (per 16)."""
+        if isinstance(obj, str | bytes):
+            self.charge(len(obj) // BYTES_PER_GAS)
+        elif isinstance(obj, list | tuple | dict):
+            self.charge(len(obj) // ITEMS_PER_GAS)
+
+    # -- values crossing the boundary -----------------------------------------------------
+    def copy_value(self, value: Any, what: str) -> Any:
+        """A deep copy of a contract value, walked with a bounded budget (so shared
+        references cannot make a huge logical value), one step per node."""
+        budget = [MAX_VALUE_ITEMS]
+
+        def walk(v: Any, depth: int) -> Any:
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise ContractError(f"{what} has more than {MAX_VALUE_ITEMS} elements")
+            if depth > MAX_DEPTH:
+                raise ContractError(f"{what} is nested deeper than {MAX_DEPTH} levels")
+            if v is None or isinstance(v, bool | str | bytes):
+                return v
+            if isinstance(v, int):
+                if v.bit_length() > VALUE_INT_BITS:
+                    raise ContractError(f"{what}: integer wider than {VALUE_INT_BITS} bits")
+                return v
+            if isinstance(v, list | tuple):
+                return type(v)([walk(x, depth + 1) for x in v])
+            if isinstance(v, dict):
+                out = {}
+                for k, x in v.items():
+                    if not isinstance(k, str):
+                        raise ContractError(f"{what}: dict keys must be str")
+                    out[k] = walk(x, depth + 1)
+                return out
+            if isinstance(v, float):
+                raise ContractError(f"{what}: floats are not allowed (use integers)")
+            raise ContractError(f"{what}: type {type(v).__name__} is not a contract value")
+
+        result = walk(value, 0)
+        self.charge(MAX_VALUE_ITEMS - budget[0])
+        return result
+
+    def text(self, value: Any = "", *encoding: Any) -> str:
+        """`str(x)` and f-string fields: only for contract values and exceptions."""
+        if encoding:
+            if not isinstance(value, bytes):
+                raise TypeError("str() with an encoding takes bytes")
+            _check_encoding(encoding[0])
+            self.sized(value)
+            return str(value, *encoding)
+        if isinstance(value, str):
+            return value
+        if value is None or isinstance(value, int | bytes):
+            return str(value)
+        if isinstance(value, BaseException):
+            s = sanitize(str(value))
+        elif isinstance(value, list | tuple | dict):
+            s = str(self.copy_value(value, "str() argument"))
+        else:
+            raise ContractError(f"cannot convert {type(value).__name__} to str")
+        self.charge(len(s) // BYTES_PER_GAS)
+        return s
+
+    # -- operators ------------------------------------------------------------------------
+    def _concat(self, a: Any, b: Any) -> None:
+        if isinstance(a, _SEQ) and isinstance(b, _SEQ):
+            n = len(a) + len(b)
+            if n > MAX_SEQ_LEN:
+                raise _too_big("a concatenation", n, MAX_SEQ_LEN)
+            self.charge(n // (BYTES_PER_GAS if isinstance(a, str | bytes) else ITEMS_PER_GAS))
+
+    def add(self, a: Any, b: Any) -> Any:
+        if type(a) is int and type(b) is int:
+            return _int_check(a + b)
+        self._concat(a, b)
+        r = a + b
+        return _int_check(r) if isinstance(r, int) else r
+
+    def iadd(self, a: Any, b: Any) -> Any:
+        if type(a) is list:
+            b = self.materialize(b)
+            self._concat(a, b)
+            a += b
+            return a
+        return self.add(a, b)
+
+    def sub(self, a: Any, b: Any) -> Any:
+        if not (isinstance(a, int) and isinstance(b, int)):
+            raise TypeError(
+                f"'-' is only for integers, not {type(a).__name__} and {type(b).__name__}"
+            )
+        return _int_check(a - b)
+
+    def mul(self, a: Any, b: Any) -> Any:
+        if isinstance(a, int) and isinstance(b, int):
+            if a.bit_length() + b.bit_length() > MAX_INT_BITS + 1:
+                raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
+            return _int_check(a * b)
+        seq, n = (a, b) if isinstance(a, _SEQ) else (b, a)
+        if isinstance(seq, _SEQ) and isinstance(n, int):
+            size = len(seq) * max(n, 0)
+            if size > MAX_SEQ_LEN:
+                raise _too_big("a repetition", size, MAX_SEQ_LEN)
+            self.charge(size // (BYTES_PER_GAS if isinstance(seq, str | bytes) else ITEMS_PER_GAS))
+        return a * b
+
+    def imul(self, a: Any, b: Any) -> Any:
+        r = self.mul(a, b)
+        if type(a) is list:
+            a[:] = r
+            return a
+        return r
+
+    def floordiv(self, a: Any, b: Any) -> Any:
+        if not (isinstance(a, int) and isinstance(b, int)):
+            raise TypeError(
+                f"'//' is only for integers, not {type(a).__name__} and {type(b).__name__}"
+            )
+        return a // b
+
+    def mod(self, a: Any, b: Any) -> Any:
+        if not (isinstance(a, int) and isinstance(b, int)):
+            raise TypeError(
+                "'%' is only for integers (%-formatting is not allowed: use + and str())"
+            )
+        return a % b
+
+    def pow(self, a: Any, b: Any, m: Any = None) -> Any:
+        if not (isinstance(a, int) and isinstance(b, int) and (m is None or isinstance(m, int))):
+            raise TypeError("'**' is only for integers")
+        if b < 0:
+            raise ContractError("negative exponents are not allowed (they produce floats)")
+        if m is not None:
+            if m == 0:
+                raise ZeroDivisionError("pow() 3rd argument cannot be 0")
+            if m.bit_length() > MAX_INT_BITS:
+                raise ContractError(f"integer wider than {MAX_INT_BITS} bits")
+            self.charge(b.bit_length())
+            return _int_check(_b.pow(a, b, m))
+        if abs(a) > 1 and (a.bit_length() - 1) * b > MAX_INT_BITS:
+            raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
+        return _int_check(a**b) if abs(a) > 1 else a**b
+
+    def lshift(self, a: Any, b: Any) -> Any:
+        self._ints_only("<<", a, b)
+        if a and b > 0 and a.bit_length() + b > MAX_INT_BITS:
+            raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
+        return 0 if not a and b >= 0 else a << b
+
+    def _ints_only(self, sym: str, a: Any, b: Any) -> None:
+        if not (isinstance(a, int) and isinstance(b, int)):
+            raise TypeError(
+                f"'{sym}' is only for integers, not {type(a).__name__} and {type(b).__name__}"
+            )
+
+    def rshift(self, a: Any, b: Any) -> Any:
+        self._ints_only(">>", a, b)
+        return a >> b
+
+    def and_(self, a: Any, b: Any) -> Any:
+        self._ints_only("&", a, b)
+        return a & b
+
+    def xor(self, a: Any, b: Any) -> Any:
+        self._ints_only("^", a, b)
+        return a ^ b
+
+    def or_(self, a: Any, b: Any) -> Any:
+        if type(a) is dict and type(b) is dict:
+            self.charge(1 + (len(a) + len(b)) // ITEMS_PER_GAS)
+            return a | b
+        self._ints_only("|", a, b)
+        return a | b
+
+    def ior(self, a: Any, b: Any) -> Any:
+        if type(a) is dict and type(b) is dict:
+            self.charge(1 + len(b) // ITEMS_PER_GAS)
+            a |= b
+            return a
+        return self.or_(a, b)
+
+    def cmp(self, op: int, a: Any, b: Any) -> Any:
+        if type(a) is not int or type(b) is not int:
+            if op >= CMP_IN:
+                if type(b) is not dict:
+                    self.sized(b)
+                self.sized(a)  # hashing or comparing the needle
+            elif op < 6:
+                self.sized(a)
+                self.sized(b)
+        return CMP_OPS[op](a, b)
+
+    def slice(self, obj: Any, lo: Any, hi: Any, step: Any) -> Any:
+        r = obj[lo:hi:step]
+        self.sized(r)
+        return r
+
+    # -- attributes -----------------------------------------------------------------------
+    def getattr(self, obj: Any, name: str) -> Any:
+        """Every `obj.name` in a contract: host objects expose what their class lists in
+        `_tf_exposed`; values expose an allow-list of methods, metered and size-checked."""
+        t = type(obj)
+        exposed = _b.getattr(t, "_tf_exposed", None)
+        if exposed is not None:
+            if name in exposed:
+                return _b.getattr(obj, name)
+        elif name in METHODS.get(t, ()):
+            return self._method(obj, name)
+        raise AttributeError(
+            f"'{t.__name__}' object has no attribute '{name}' available to contracts"
+        )
+
+    def _method(self, obj: Any, name: str) -> Callable[..., Any]:
+        method = _b.getattr(obj, name)
+        check = _METHOD_CHECKS.get(name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.charge(1)
+            if name not in _CHEAP:
+                self.sized(obj)
+            elif args and type(args[0]) is tuple:
+                self.sized(args[0])  # hashing a tuple key is a pass over it
+            if check is not None:
+                args = check(self, obj, args, kwargs)
+            return method(*args, **kwargs)
+
+        return call
+
+    # -- builtins -------------------------------------------------------------------------
+    def b_int(self, x: Any = 0, *base: Any) -> int:
+        if isinstance(x, str | bytes) and len(x) > MAX_INT_STR:
+            raise ContractError(f"int() of a string longer than {MAX_INT_STR} characters")
+        if not base and not isinstance(x, int | str | bytes):
+            raise TypeError(f"int() argument must be int, str or bytes, not {type(x).__name__}")
+        return int(x, *base)
+
+    def b_bytes(self, x: Any = b"", *enc: Any) -> bytes:
+        if isinstance(x, int):
+            if x > MAX_SEQ_LEN:
+                raise _too_big("bytes()", x, MAX_SEQ_LEN)
+            return bytes(x)
+        if isinstance(x, str):
+            _check_encoding(enc[0] if enc else None)
+            self.sized(x)
+            return bytes(x, *enc)
+        return bytes(self.materialize(x))  # type: ignore[arg-type]
+
+    def b_list(self, x: Any = ()) -> list[Any]:
+        return list(self.materialize(x) if not isinstance(x, dict) else self.charged(x))
+
+    def b_tuple(self, x: Any = ()) -> tuple[Any, ...]:
+        return tuple(self.materialize(x) if not isinstance(x, dict) else self.charged(x))
+
+    def b_dict(self, x: Any = (), **kwargs: Any) -> dict[Any, Any]:
+        self.charge(1 + len(kwargs) // ITEMS_PER_GAS)
+        return dict(self.charged(x), **kwargs)
+
+    def b_range(self, *args: Any) -> range:
+        r = range(*args)
+        if len(r) > MAX_RANGE:
+            raise _too_big("range()", len(r), MAX_RANGE)
+        return r
+
+    def b_sorted(self, x: Any, *, key: Any = None, reverse: Any = False) -> list[Any]:
+        items = list(self.materialize(x))
+        self.charge(len(items) * max(1, len(items).bit_length()) // ITEMS_PER_GAS)
+        return sorted(items, key=key, reverse=reverse)
+
+    def b_sum(self, x: Any, start: Any = 0) -> Any:
+        total = start
+        for item in self.iterate(x):
+            total = self.add(total, item)
+        return total
+
+    def b_min(self, *args: Any, **kwargs: Any) -> Any:
+        return min(self.charged(args[0]) if len(args) == 1 else args, **kwargs)
+
+    def b_max(self, *args: Any, **kwargs: Any) -> Any:
+        return max(self.charged(args[0]) if len(args) == 1 else args, **kwargs)
+
+    def b_any(self, x: Any) -> bool:
+        return any(self.charged(x))
+
+    def b_all(self, x: Any) -> bool:
+        return all(self.charged(x))
+
+    def b_isinstance(self, obj: Any, spec: Any) -> bool:
+        types = self._types
+        if isinstance(spec, tuple):
+            spec = tuple(types.get(s, s) for s in spec)
+        else:
+            spec = types.get(spec, spec)
+        return isinstance(obj, spec)
+
+    def builtins(self) -> dict[str, Any]:
+        """The only builtins a contract sees."""
+        checked = {
+            "int": self.b_int,
+            "str": self.text,
+            "bytes": self.b_bytes,
+            "list": self.b_list,
+            "tuple": self.b_tuple,
+            "dict": self.b_dict,
+        }
+        self._types = {fn: _b.getattr(_b, name) for name, fn in checked.items()}
+        return {
+            **checked,
+            **{name: _b.getattr(_b, name) for name in SAFE_NATIVE_BUILTINS},
+            "range": self.b_range,
+            "sorted": self.b_sorted,
+            "sum": self.b_sum,
+            "min": self.b_min,
+            "max": self.b_max,
+            "any": self.b_any,
+            "all": self.b_all,
+            "pow": self.pow,
+            "isinstance": self.b_isinstance,
+            "ContractError": ContractError,
+            "view": view,
+        }
+
+    def module_globals(self) -> dict[str, Any]:
+        """Fresh globals for one execution of the instrumented module."""
+        return {
+            "__builtins__": self.builtins(),
+            "__name__": "contract",
+            "__tf_tick": self.tick,
+            "__tf_enter": self.enter,
+            "__tf_leave": self.leave,
+            "__tf_lambda": self.wrap_lambda,
+            "__tf_iter": self.iterate,
+            "__tf_str": self.text,
+            "__tf_cmp": self.cmp,
+            "__tf_slice": self.slice,
+            "__tf_getattr": self.getattr,
+            **{f"__tf_{name}": _b.getattr(self, attr) for name, attr in BINOP_HELPERS.items()},
+        }
+
+
+# Builtins handed to contracts as they are: O(1), or lazy (their items are charged by
+# whoever consumes them), or exception classes contracts may raise and catch.
+SAFE_NATIVE_BUILTINS = (
+    "len abs bool divmod chr ord hex bin oct enumerate zip reversed ValueError KeyError "
+    "IndexError TypeError ZeroDivisionError ArithmeticError LookupError AssertionError "
+    "OverflowError"
+).split()
+CATCHABLE = frozenset(
+    "ContractError ValueError KeyError IndexError TypeError ZeroDivisionError ArithmeticError "
+    "LookupError AssertionError OverflowError".split()
+)
+
+# Helper suffix -> Runtime method; the sandbox emits `__tf_<suffix>(a, b)`.
+BINOP_HELPERS = {
+    "add": "add",
+    "sub": "sub",
+    "mul": "mul",
+    "floordiv": "floordiv",
+    "mod": "mod",
+    "pow": "pow",
+    "lshift": "lshift",
+    "rshift": "rshift",
+    "bitand": "and_",
+    "bitor": "or_",
+    "bitxor": "xor",
+    "iadd": "iadd",
+    "imul": "imul",
+    "ibitor": "ior",
+}
+
+
+def _check_encoding(enc: Any) -> None:
+    if enc is not None and (not isinstance(enc, str) or enc.lower() not in TEXT_ENCODINGS):
+        raise ContractError(f"encoding {enc!r} is not allowed (use utf-8, ascii or latin-1)")
+
+
+def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], i: int, name: str, default: Any) -> Any:
+    return args[i] if len(args) > i else kwargs.get(name, default)
+
+
+def _chk_replace(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
+    old, new = _arg(args, kw, 0, "old", None), _arg(args, kw, 1, "new", None)
+    count = _arg(args, kw, 2, "count", -1)
+    if isinstance(old, type(s)) and isinstance(new, type(s)) and isinstance(count, int):
+        n = len(s) + 1 if not old else s.count(old)
+        if count >= 0:
+            n = min(n, count)
+        size = len(s) + n * (len(new) - len(old))
+        if size > MAX_SEQ_LEN:
+            raise _too_big("replace()", size, MAX_SEQ_LEN)
+        rt.charge(size // BYTES_PER_GAS)
+    return args
+
+
+def _chk_join(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
+    items = rt.materialize(_arg(args, kw, 0, "iterable", ()))
+    size = len(s) * max(len(items) - 1, 0) + sum(
+        len(x) for x in items if isinstance(x, str | bytes)
+    )
+    if size > MAX_SEQ_LEN:
+        raise _too_big("join()", size, MAX_SEQ_LEN)
+    rt.charge(size // BYTES_PER_GAS)
+    return (items,)
+
+
+def _chk_width(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
+    width = _arg(args, kw, 0, "width", 0)
+    if isinstance(width, int) and width > MAX_SEQ_LEN:
+        raise _too_big("padding", width, MAX_SEQ_LEN)
+    if isinstance(width, int):
+        rt.charge(max(width, 0) // BYTES_PER_GAS)
+    return args
+
+
+def _chk_extend(
+    rt: Runtime, lst: Any, args: tuple[Any, ...], kw: dict[str, Any]
+) -> tuple[Any, ...]:
+    items = rt.materialize(_arg(args, kw, 0, "iterable", ()))
+    if len(lst) + len(items) > MAX_SEQ_LEN:
+        raise _too_big("extend()", len(lst) + len(items), MAX_SEQ_LEN)
+    return (items,)
+
+
+def _chk_update(rt: Runtime, d: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(rt.charged(a) for a in args)
+
+
+def _chk_sort(rt: Runtime, lst: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
+    rt.charge(len(lst) * max(1, len(lst).bit_length()) // ITEMS_PER_GAS)
+    return args
+
+
+def _chk_to_bytes(
+    rt: Runtime, n: Any, args: tuple[Any, ...], kw: dict[str, Any]
+) -> tuple[Any, ...]:
+    length = _arg(args, kw, 0, "length", 1)
+    if isinstance(length, int) and length > MAX_INT_BITS // 8 + 1:
+        raise ContractError(f"to_bytes() length above {MAX_INT_BITS // 8 + 1}")
+    return args
+
+
+def _chk_from_bytes(
+    rt: Runtime, n: Any, args: tuple[Any, ...], kw: dict[str, Any]
+) -> tuple[Any, ...]:
+    data = _arg(args, kw, 0, "bytes", b"")
+    if not isinstance(data, bytes) or len(data) > MAX_INT_BITS // 8:
+        raise ContractError(f"from_bytes() takes bytes of at most {MAX_INT_BITS // 8} bytes")
+    return args
+
+
+def _chk_codec(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
+    _check_encoding(_arg(args, kw, 0, "encoding", None))
+    return args
+
+
+_METHOD_CHECKS: dict[
+    str, Callable[[Runtime, Any, tuple[Any, ...], dict[str, Any]], tuple[Any, ...]]
+] = {
+    "replace": _chk_replace,
+    "join": _chk_join,
+    "zfill": _chk_width,
+    "ljust": _chk_width,
+    "rjust": _chk_width,
+    "center": _chk_width,
+    "extend": _chk_extend,
+    "update": _chk_update,
+    "sort": _chk_sort,
+    "to_bytes": _chk_to_bytes,
+    "from_bytes": _chk_from_bytes,
+    "encode": _chk_codec,
+    "decode": _chk_codec,
+}

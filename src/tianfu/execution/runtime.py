@@ -1,0 +1,293 @@
+"""The block executor: admits transactions and runs a block's transactions against state.
+
+Given the committed state (a raw key reader) it executes transactions one by one, each in
+its own `CallContext`; a successful call's writes are merged into the block's overlay, a
+failing one's are dropped and a failed receipt recorded. The result is the block's
+receipts and its key-sorted state updates, ready for the Merkle tree and the store.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tianfu.codec import decode_value, encode
+from tianfu.contracts import governance
+from tianfu.crypto import verify_tx
+from tianfu.execution.api import Caller, ContractError, state_key
+from tianfu.execution.context import CallContext, GasMeter, RawReader
+from tianfu.types import FAILED, OK, Genesis, Receipt, Transaction, ValueTypeError, check_value
+
+GAS_BASE = 1_000  # every transaction
+GAS_NATIVE_CALL = 500
+
+
+class TxInvalid(ValueError):
+    """A transaction that can never be included in a block (bad signature, wrong chain,
+    expired, replayed). A block holding one is invalid."""
+
+
+class UnknownContract(LookupError):
+    pass
+
+
+@dataclass
+class BlockResult:
+    txs: list[Transaction]
+    receipts: list[Receipt]
+    updates: dict[bytes, bytes | None]  # key-sorted
+    dropped: list[tuple[bytes, str]] = field(
+        default_factory=list
+    )  # (tx hash, why) in proposer mode
+
+
+class Executor:
+    """Executes transactions deterministically. One instance per node; not thread-safe."""
+
+    def __init__(self, genesis: Genesis, compile_cache_size: int = 64) -> None:
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.params = genesis.params
+        self.native: dict[str, Any] = {governance.NAME: governance.Governance()}
+        self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
+        self._compiled: OrderedDict[bytes, Any] = OrderedDict()
+        self._cache_size = compile_cache_size
+
+    # -- genesis --------------------------------------------------------------------------
+    def genesis_updates(self) -> dict[bytes, bytes | None]:
+        entries = governance.genesis_entries(self.genesis)
+        return dict(sorted((state_key(governance.NAME, k), encode(v)) for k, v in entries.items()))
+
+    # -- admission ------------------------------------------------------------------------
+    def check_static(self, tx: Transaction, next_height: int) -> None:
+        """Checks that need no state: chain, expiry window, signature. Raises TxInvalid."""
+        body = tx.body
+        if body.chain_id != self.chain_id:
+            raise TxInvalid(f"wrong chain id {body.chain_id!r} (this chain is {self.chain_id!r})")
+        if body.expiry < next_height:
+            raise TxInvalid(
+                f"transaction expired at height {body.expiry} (next block is {next_height})"
+            )
+        if body.expiry > next_height + self.params.tx_expiry_window:
+            raise TxInvalid(
+                f"expiry {body.expiry} is too far ahead: at most {self.params.tx_expiry_window} "
+                f"blocks after {next_height}"
+            )
+        if not verify_tx(tx):
+            raise TxInvalid("bad signature")
+
+    def check_tx(self, tx: Transaction, next_height: int, time_ms: int, reader: RawReader) -> None:
+        """Mempool admission against committed state. Raises TxInvalid or ContractError."""
+        self.check_static(tx, next_height)
+        gov = self._gov_reader(reader)
+        governance.resolve_caller(gov, tx.body.scheme, tx.body.signer, tx.body.cert, time_ms)
+        methods, _views = self._methods(tx.body.contract, reader)
+        if tx.body.method not in methods:
+            raise ContractError(f"contract {tx.body.contract!r} has no method {tx.body.method!r}")
+
+    # -- blocks ---------------------------------------------------------------------------
+    def execute_block(
+        self,
+        height: int,
+        time_ms: int,
+        txs: list[Transaction],
+        reader: RawReader,
+        seen: Callable[[bytes], bool],
+        *,
+        proposer_mode: bool = False,
+        verified: Callable[[bytes], bool] | None = None,
+    ) -> BlockResult:
+        """Execute `txs` as block `height`.
+
+        Validators (proposer_mode=False) raise TxInvalid for a transaction that may never be
+        in a block; a proposer drops those instead and reports them in `dropped`.
+        `seen(hash)` says whether a transaction is already committed (replay protection);
+        `verified(hash)` may say a signature was already checked at admission.
+        """
+        overlay: dict[bytes, bytes | None] = {}
+
+        def read(k: bytes) -> bytes | None:
+            if k in overlay:
+                return overlay[k]
+            return reader(k)
+
+        included: list[Transaction] = []
+        receipts: list[Receipt] = []
+        dropped: list[tuple[bytes, str]] = []
+        in_block: set[bytes] = set()
+        for tx in txs:
+            h = tx.hash
+            try:
+                if h in in_block or seen(h):
+                    raise TxInvalid("transaction already committed (replay)")
+                if verified is not None and verified(h):
+                    self._check_window(tx, height)
+                else:
+                    self.check_static(tx, height)
+            except TxInvalid as exc:
+                if proposer_mode:
+                    dropped.append((h, str(exc)))
+                    continue
+                raise
+            in_block.add(h)
+            included.append(tx)
+            receipts.append(self._execute_tx(tx, height, time_ms, read, overlay))
+        return BlockResult(included, receipts, dict(sorted(overlay.items())), dropped)
+
+    def _check_window(self, tx: Transaction, height: int) -> None:
+        if tx.body.expiry < height or tx.body.expiry > height + self.params.tx_expiry_window:
+            raise TxInvalid(
+                f"transaction expiry {tx.body.expiry} is outside the window at {height}"
+            )
+
+    def _execute_tx(
+        self,
+        tx: Transaction,
+        height: int,
+        time_ms: int,
+        read: RawReader,
+        overlay: dict[bytes, bytes | None],
+    ) -> Receipt:
+        body = tx.body
+        gas = GasMeter(self.params.max_gas_per_tx)
+        try:
+            gas.charge(GAS_BASE + len(body.cert))
+            caller, registration = governance.resolve_caller(
+                self._gov_reader(read), body.scheme, body.signer, body.cert, time_ms
+            )
+        except ContractError as exc:
+            return Receipt(FAILED, gas.used, None, str(exc), [])
+        # Registration of a first-use certificate stands even if the call then fails.
+        for k, v in registration.items():
+            overlay[state_key(governance.NAME, k)] = encode(v)
+        ctx = CallContext(
+            contract=body.contract,
+            sender=caller,
+            height=height,
+            time_ms=time_ms,
+            tx_hash=tx.hash.hex(),
+            reader=read,
+            gas=gas,
+        )
+        try:
+            result, steps = self._call(ctx, body.contract, body.method, list(body.args), gas, read)
+            gas.charge(steps)
+            check_value(result)
+        except ContractError as exc:
+            return Receipt(FAILED, min(gas.used, gas.limit), None, str(exc), [])
+        except ValueTypeError as exc:
+            return Receipt(FAILED, gas.used, None, f"bad return value: {exc}", [])
+        except RecursionError:
+            return Receipt(
+                FAILED, gas.used, None, "RecursionError: maximum call depth exceeded", []
+            )
+        overlay.update(ctx.writes)
+        return Receipt(OK, gas.used, result, "", ctx.events)
+
+    def _call(
+        self,
+        ctx: CallContext,
+        contract: str,
+        method: str,
+        args: list[Any],
+        gas: GasMeter,
+        read: RawReader,
+    ) -> tuple[Any, int]:
+        native = self.native.get(contract)
+        if native is not None:
+            methods, views = self._native_methods[contract]
+            if method not in methods:
+                raise ContractError(f"contract {contract!r} has no method {method!r}")
+            if ctx._read_only and method not in views:
+                raise ContractError(f"{contract}.{method} is not a view")
+            gas.charge(GAS_NATIVE_CALL)
+            try:
+                return getattr(native, method)(ctx, *args), 0
+            except TypeError as exc:
+                raise ContractError(f"bad arguments for {contract}.{method}: {exc}") from None
+            except (KeyError, AttributeError, ValueError) as exc:
+                raise ContractError(
+                    f"{contract}.{method} failed: {type(exc).__name__}: {exc}"
+                ) from None
+        compiled = self._compiled_contract(contract, read)
+        if ctx._read_only and method not in compiled.views:
+            raise ContractError(f"{contract}.{method} is not a view")
+        remaining = max(gas.limit - gas.used, 0)
+        return compiled.call(ctx, method, args, remaining)
+
+    # -- contracts ------------------------------------------------------------------------
+    @staticmethod
+    def _gov_reader(read: RawReader) -> Callable[[str], Any]:
+        def gov(key: str) -> Any:
+            raw = read(state_key(governance.NAME, key))
+            return None if raw is None else decode_value(raw)
+
+        return gov
+
+    def _compiled_contract(self, contract: str, read: RawReader) -> Any:
+        from tianfu.execution.sandbox import ContractRejected, compile_contract
+
+        gov = self._gov_reader(read)
+        record = gov(f"contract/{contract}")
+        if record is None:
+            raise ContractError(f"unknown contract {contract!r}")
+        source_hash = bytes.fromhex(record["source_hash"])
+        compiled = self._compiled.get(source_hash)
+        if compiled is None:
+            source = gov(f"source/{record['source_hash']}")
+            if source is None:
+                raise ContractError(f"source of contract {contract!r} is missing")
+            try:
+                compiled = compile_contract(source)
+            except ContractRejected as exc:  # cannot happen for an activated contract
+                raise ContractError(f"contract {contract!r} does not compile: {exc}") from None
+            self._compiled[source_hash] = compiled
+            if len(self._compiled) > self._cache_size:
+                self._compiled.popitem(last=False)
+        else:
+            self._compiled.move_to_end(source_hash)
+        return compiled
+
+    def _methods(self, contract: str, read: RawReader) -> tuple[frozenset[str], frozenset[str]]:
+        if contract in self._native_methods:
+            return self._native_methods[contract]
+        compiled = self._compiled_contract(contract, read)
+        return compiled.methods, compiled.views
+
+    # -- queries --------------------------------------------------------------------------
+    def query(
+        self,
+        contract: str,
+        method: str,
+        args: list[Any],
+        reader: RawReader,
+        height: int,
+        time_ms: int,
+    ) -> Any:
+        """Run a view read-only on committed state. Raises ContractError."""
+        try:
+            check_value(args)
+        except ValueTypeError as exc:
+            raise ContractError(f"bad argument: {exc}") from None
+        gas = GasMeter(self.params.max_gas_per_tx)
+        anonymous = Caller(address="", org="", name="query", kind="query")
+        ctx = CallContext(
+            contract=contract,
+            sender=anonymous,
+            height=height,
+            time_ms=time_ms,
+            tx_hash="",
+            reader=reader,
+            gas=gas,
+            read_only=True,
+        )
+        methods, views = self._methods(contract, reader)
+        if method not in methods:
+            raise ContractError(f"contract {contract!r} has no method {method!r}")
+        if method not in views:
+            raise ContractError(f"{contract}.{method} changes state; only views can be queried")
+        result, _ = self._call(ctx, contract, method, args, gas, reader)
+        check_value(result)
+        return result

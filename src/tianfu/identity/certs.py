@@ -1,0 +1,352 @@
+"""X.509 certificates of member organisations: CA creation, issuing, parsing and verification.
+
+Each organisation has its own CA. A leaf certificate names its holder in the subject:
+O = organisation, CN = the identity's name, OU = its kind (Fabric "NodeOU" style):
+`admin`, `member` or `node`. Keys are Ed25519 (default) or ECDSA P-256.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tianfu.crypto.keys import KeyPair, generate_keypair, public_key_from_x509
+from tianfu.crypto.suite import ED25519, CryptoError
+from tianfu.execution.api import address_of
+
+KINDS = ("admin", "member", "node")
+MAX_CERT_SIZE = 4096  # bytes of DER; same bound as a transaction's embedded certificate
+MAX_NAME_LENGTH = 64  # X.509 upper bound for CN / O / OU
+CLOCK_SKEW = dt.timedelta(minutes=5)  # not_before is back-dated by this much
+
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+
+class IdentityError(ValueError):
+    """A certificate or identity file that is malformed, unsupported or not trusted."""
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """What the chain needs to know from a certificate."""
+
+    org: str  # subject O
+    name: str  # subject CN
+    kind: str  # subject OU ("" when absent, as in a CA certificate)
+    scheme: int
+    public_key: bytes  # raw bytes, as in transactions (Ed25519 32, P-256 compressed 33)
+    serial: int
+    not_before_ms: int
+    not_after_ms: int
+    der: bytes
+    is_ca: bool = False
+
+    @property
+    def address(self) -> str:
+        return address_of(self.scheme, self.public_key)
+
+
+def _check_label(what: str, value: str) -> None:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_NAME_LENGTH:
+        raise IdentityError(f"{what} must be a string of 1 to {MAX_NAME_LENGTH} characters")
+    if not value.isprintable() or value != value.strip():
+        raise IdentityError(f"{what} {value!r} has control characters or surrounding spaces")
+
+
+def _sign_algorithm(key: KeyPair) -> hashes.SHA256 | None:
+    return None if key.scheme == ED25519 else hashes.SHA256()
+
+
+def _ms(t: dt.datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def create_ca(org: str, scheme: int = ED25519, days: int = 3650) -> tuple[KeyPair, bytes]:
+    """A new self-signed organisation CA: (CA key, CA certificate DER)."""
+    _check_label("organisation name", org)
+    if len(org) + 3 > MAX_NAME_LENGTH:
+        raise IdentityError(f"organisation name is longer than {MAX_NAME_LENGTH - 3} characters")
+    try:
+        key = generate_keypair(scheme)
+    except CryptoError as exc:
+        raise IdentityError(str(exc)) from None
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{org} CA"),
+        ]
+    )
+    now = _now()
+    public = key.private.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .sign(key.private, _sign_algorithm(key))
+    )
+    return key, cert.public_bytes(serialization.Encoding.DER)
+
+
+def _public_of(public_key: KeyPair | PublicKey) -> PublicKey:
+    if isinstance(public_key, KeyPair):
+        return public_key.private.public_key()
+    if isinstance(public_key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+        try:
+            public_key_from_x509(public_key)  # rejects curves other than P-256
+        except CryptoError as exc:
+            raise IdentityError(str(exc)) from None
+        return public_key
+    raise IdentityError(f"unsupported public key type {type(public_key).__name__}")
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, content start, content end) of the DER element at `pos`."""
+    if pos + 2 > len(data):
+        raise IdentityError("truncated DER element")
+    tag, first = data[pos], data[pos + 1]
+    pos += 2
+    if first < 0x80:
+        length = first
+    else:
+        n = first & 0x7F
+        if not 1 <= n <= 2 or pos + n > len(data):
+            raise IdentityError("bad DER length")
+        length = int.from_bytes(data[pos : pos + n], "big")
+        pos += n
+    if pos + length > len(data):
+        raise IdentityError("DER element overruns its container")
+    return tag, pos, pos + length
+
+
+def _check_signature_bits(der: bytes) -> None:
+    """Reject a signature BIT STRING with unused bits: a second byte form of the same
+    certificate that cryptography would otherwise accept (DER malleability)."""
+    _, start, end = _tlv(der, 0)
+    _, _, pos = _tlv(der, start)  # tbsCertificate
+    _, _, pos = _tlv(der, pos)  # signatureAlgorithm
+    tag, bits, bits_end = _tlv(der, pos)
+    if end != len(der) or bits_end != end or tag != 0x03 or bits == bits_end or der[bits] != 0:
+        raise IdentityError("non-canonical certificate signature encoding")
+
+
+def _load(der: bytes, what: str) -> x509.Certificate:
+    if not isinstance(der, bytes | bytearray):
+        raise IdentityError(f"{what} must be DER bytes")
+    if len(der) > MAX_CERT_SIZE:
+        raise IdentityError(f"{what} of {len(der)} bytes exceeds the limit of {MAX_CERT_SIZE}")
+    try:
+        cert = x509.load_der_x509_certificate(bytes(der))
+        # Parts of the certificate are parsed lazily: touch them all here, so that a
+        # malformed field surfaces as IdentityError now, not as a stray error later.
+        cert.issuer, cert.subject, cert.extensions, cert.public_key()  # noqa: B018
+        cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature  # noqa: B018
+    except Exception as exc:  # untrusted bytes: cryptography raises many unrelated types
+        # (ValueError, InvalidVersion, DuplicateExtension, UnsupportedGeneralNameType, ...)
+        raise IdentityError(f"malformed {what}: {exc}") from None
+    try:
+        _check_signature_bits(bytes(der))
+    except IdentityError as exc:
+        raise IdentityError(f"malformed {what}: {exc}") from None
+    return cert
+
+
+def _one(name: x509.Name, oid: x509.ObjectIdentifier, label: str, *, required: bool) -> str:
+    attrs = name.get_attributes_for_oid(oid)
+    if len(attrs) > 1:
+        raise IdentityError(f"certificate subject has {len(attrs)} {label} attributes")
+    if not attrs:
+        if required:
+            raise IdentityError(f"certificate subject has no {label}")
+        return ""
+    value = attrs[0].value
+    if not isinstance(value, str):
+        raise IdentityError(f"certificate subject {label} is not a string")
+    return value
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return bool(bc.ca)
+
+
+def issue_cert(
+    ca_key: KeyPair,
+    ca_cert_der: bytes,
+    name: str,
+    kind: str,
+    public_key: KeyPair | PublicKey,
+    days: int = 825,
+) -> bytes:
+    """Issue a leaf certificate (DER) of `kind` for `name`, signed by the organisation CA."""
+    _check_label("name", name)
+    if kind not in KINDS:
+        raise IdentityError(f"certificate kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    ca = _load(ca_cert_der, "CA certificate")
+    if not _is_ca(ca):
+        raise IdentityError("the issuing certificate is not a CA certificate")
+    ca_public = ca.public_key()
+    try:
+        ca_scheme_key = public_key_from_x509(ca_public)
+    except CryptoError as exc:
+        raise IdentityError(f"unsupported CA key: {exc}") from None
+    if ca_scheme_key != (ca_key.scheme, ca_key.public_key):
+        raise IdentityError("the CA key does not match the CA certificate")
+    org = _one(ca.subject, NameOID.ORGANIZATION_NAME, "O", required=True)
+    public = _public_of(public_key)
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, kind),
+            x509.NameAttribute(NameOID.COMMON_NAME, name),
+        ]
+    )
+    now = _now()
+    not_after = min(now + dt.timedelta(days=days), ca.not_valid_after_utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca.subject)
+        .public_key(public)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - CLOCK_SKEW)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage(
+                [ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.SERVER_AUTH]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_public),  # type: ignore[arg-type]
+            critical=False,
+        )
+    )
+    cert = builder.sign(ca_key.private, _sign_algorithm(ca_key))
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _info(cert: x509.Certificate, der: bytes) -> CertInfo:
+    try:
+        scheme, raw = public_key_from_x509(cert.public_key())
+    except (CryptoError, ValueError) as exc:
+        raise IdentityError(f"unsupported certificate key: {exc}") from None
+    try:
+        org = _one(cert.subject, NameOID.ORGANIZATION_NAME, "O", required=True)
+        name = _one(cert.subject, NameOID.COMMON_NAME, "CN", required=True)
+        kind = _one(cert.subject, NameOID.ORGANIZATIONAL_UNIT_NAME, "OU", required=False)
+        is_ca = _is_ca(cert)
+        not_before = _ms(cert.not_valid_before_utc)
+        not_after = _ms(cert.not_valid_after_utc)
+    except (ValueError, TypeError) as exc:  # e.g. a malformed extension, parsed lazily
+        raise IdentityError(f"malformed certificate: {exc}") from None
+    return CertInfo(
+        org, name, kind, scheme, raw, cert.serial_number, not_before, not_after, bytes(der), is_ca
+    )
+
+
+def cert_info(der: bytes) -> CertInfo:
+    """Parse a certificate; `IdentityError` if it is malformed or its key is unsupported."""
+    return _info(_load(der, "certificate"), der)
+
+
+def verify_cert(der: bytes, ca_cert_der: bytes, at_ms: int | None = None) -> CertInfo:
+    """Check that `der` is a leaf certificate validly issued by the CA `ca_cert_der`.
+
+    Raises `IdentityError` unless the issuer is the CA's subject, the CA's signature
+    verifies, the subject O is the CA's O, the OU is one of `KINDS`, the certificate is
+    not itself a CA, and (when `at_ms` is given) both it and the CA are valid at `at_ms`.
+    """
+    ca = _load(ca_cert_der, "CA certificate")
+    cert = _load(der, "certificate")
+    ca_info = _info(ca, ca_cert_der)
+    info = _info(cert, der)
+    if not ca_info.is_ca:
+        raise IdentityError("the trust anchor is not a CA certificate")
+    if cert.issuer != ca.subject:
+        raise IdentityError(
+            f"certificate is issued by {cert.issuer.rfc4514_string()!r}, "
+            f"not by {ca.subject.rfc4514_string()!r}"
+        )
+    try:
+        cert.verify_directly_issued_by(ca)
+    except InvalidSignature:
+        raise IdentityError("the CA signature on the certificate does not verify") from None
+    except (ValueError, TypeError) as exc:
+        raise IdentityError(f"cannot verify the certificate signature: {exc}") from None
+    if info.org != ca_info.org:
+        raise IdentityError(
+            f"certificate organisation {info.org!r} is not the CA's {ca_info.org!r}"
+        )
+    if info.is_ca:
+        raise IdentityError("a CA certificate cannot be used as an identity")
+    if info.kind not in KINDS:
+        raise IdentityError(f"certificate OU {info.kind!r} is not one of {', '.join(KINDS)}")
+    if at_ms is not None:
+        if not info.not_before_ms <= at_ms <= info.not_after_ms:
+            raise IdentityError("certificate is not valid at this time (not yet valid or expired)")
+        if not ca_info.not_before_ms <= at_ms <= ca_info.not_after_ms:
+            raise IdentityError("the CA certificate is not valid at this time")
+    return info
+
+
+def der_to_pem(der: bytes) -> bytes:
+    """PEM form of a DER certificate."""
+    return _load(der, "certificate").public_bytes(serialization.Encoding.PEM)
+
+
+def pem_to_der(pem: bytes) -> bytes:
+    """DER form of a PEM certificate; `IdentityError` if it is not one."""
+    try:
+        cert = x509.load_pem_x509_certificate(pem)
+    except ValueError as exc:
+        raise IdentityError(f"malformed PEM certificate: {exc}") from None
+    return cert.public_bytes(serialization.Encoding.DER)

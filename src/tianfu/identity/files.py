@@ -1,0 +1,143 @@
+"""Identities and organisation CAs on disk: PEM key and certificate files, loaded and checked.
+
+An identity directory holds `key.pem` (PKCS#8, mode 0600), `cert.pem` and `ca.pem`;
+an organisation CA directory holds `ca-key.pem` (mode 0600) and `ca.pem`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from tianfu.crypto.keys import KeyPair, generate_keypair, load_private_key_pem
+from tianfu.crypto.suite import ED25519, CryptoError
+from tianfu.identity.certs import (
+    CertInfo,
+    IdentityError,
+    cert_info,
+    create_ca,
+    der_to_pem,
+    issue_cert,
+    pem_to_der,
+    verify_cert,
+)
+
+KEY_FILE = "key.pem"
+CERT_FILE = "cert.pem"
+CA_FILE = "ca.pem"
+CA_KEY_FILE = "ca-key.pem"
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    """Write `data` atomically (temporary file, fsync, rename) with permission `mode`."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(fd, mode)  # in case a stale temporary file had wider permissions
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _read(directory: Path, name: str) -> bytes:
+    path = Path(directory) / name
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise IdentityError(f"missing identity file {path}") from None
+    except OSError as exc:
+        raise IdentityError(f"cannot read {path}: {exc}") from None
+
+
+def _read_key(directory: Path, name: str) -> KeyPair:
+    try:
+        return load_private_key_pem(_read(directory, name))
+    except CryptoError as exc:
+        raise IdentityError(f"{Path(directory) / name}: {exc}") from None
+
+
+def _check_key_matches(keypair: KeyPair, info: CertInfo, where: Path) -> None:
+    if (keypair.scheme, keypair.public_key) != (info.scheme, info.public_key):
+        raise IdentityError(f"{where}: the private key does not match the certificate")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A user's, admin's or node's key with its certificate and its organisation's CA."""
+
+    keypair: KeyPair
+    cert_der: bytes
+    ca_cert_der: bytes
+
+    @cached_property
+    def info(self) -> CertInfo:
+        return cert_info(self.cert_der)
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        _write(directory / KEY_FILE, self.keypair.private_pem(), 0o600)
+        _write(directory / CERT_FILE, der_to_pem(self.cert_der), 0o644)
+        _write(directory / CA_FILE, der_to_pem(self.ca_cert_der), 0o644)
+
+    @classmethod
+    def load(cls, directory: Path) -> Identity:
+        """Load and check: the certificate is issued by `ca.pem` and matches `key.pem`."""
+        directory = Path(directory)
+        keypair = _read_key(directory, KEY_FILE)
+        cert = pem_to_der(_read(directory, CERT_FILE))
+        ca = pem_to_der(_read(directory, CA_FILE))
+        try:
+            info = verify_cert(cert, ca)
+        except IdentityError as exc:
+            raise IdentityError(f"{directory}: {exc}") from None
+        _check_key_matches(keypair, info, directory)
+        return cls(keypair, cert, ca)
+
+
+@dataclass(frozen=True)
+class OrgCA:
+    """An organisation's certificate authority: its key and self-signed certificate."""
+
+    org: str
+    keypair: KeyPair
+    cert_der: bytes
+
+    @classmethod
+    def create(cls, org: str, scheme: int = ED25519) -> OrgCA:
+        key, cert = create_ca(org, scheme)
+        return cls(org, key, cert)
+
+    @cached_property
+    def info(self) -> CertInfo:
+        return cert_info(self.cert_der)
+
+    def save(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        _write(directory / CA_KEY_FILE, self.keypair.private_pem(), 0o600)
+        _write(directory / CA_FILE, der_to_pem(self.cert_der), 0o644)
+
+    @classmethod
+    def load(cls, directory: Path) -> OrgCA:
+        directory = Path(directory)
+        keypair = _read_key(directory, CA_KEY_FILE)
+        cert = pem_to_der(_read(directory, CA_FILE))
+        info = cert_info(cert)
+        if not info.is_ca:
+            raise IdentityError(f"{directory / CA_FILE} is not a CA certificate")
+        _check_key_matches(keypair, info, directory)
+        return cls(info.org, keypair, cert)
+
+    def issue(self, name: str, kind: str, scheme: int = ED25519) -> Identity:
+        """A new identity of `kind` ("admin", "member" or "node"): fresh key + certificate."""
+        try:
+            keypair = generate_keypair(scheme)
+        except CryptoError as exc:
+            raise IdentityError(str(exc)) from None
+        cert = issue_cert(self.keypair, self.cert_der, name, kind, keypair)
+        return Identity(keypair, cert, self.cert_der)

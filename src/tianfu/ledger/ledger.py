@@ -1,0 +1,186 @@
+"""The ledger of one node: build, verify and commit blocks; read state at any height.
+
+It composes the executor, the Merkle state and the store. A block is committed with its
+certificate, receipts, new tree nodes and state updates in one store transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tianfu.codec import decode, encode
+from tianfu.crypto.merkle import merkle_root
+from tianfu.execution.runtime import BlockResult, Executor, TxInvalid
+from tianfu.state import MerkleState, TreeBatch
+from tianfu.store import Store
+from tianfu.types import Block, BlockHeader, CommitCertificate, Genesis
+
+
+class InvalidBlock(ValueError):
+    """A block whose contents or roots this node does not agree with."""
+
+
+@dataclass
+class ExecutedBlock:
+    block: Block
+    result: BlockResult
+    batch: TreeBatch
+
+
+class _LatestCache:
+    """A bounded LRU cache of committed state values in front of the store."""
+
+    def __init__(self, store: Store, size: int = 200_000) -> None:
+        self._store = store
+        self._size = size
+        self._data: OrderedDict[bytes, bytes | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes) -> bytes | None:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        value = self._store.get_latest(key)
+        with self._lock:
+            self._data[key] = value
+            if len(self._data) > self._size:
+                self._data.popitem(last=False)
+        return value
+
+    def update(self, updates: dict[bytes, bytes | None]) -> None:
+        with self._lock:
+            for k, v in updates.items():
+                self._data[k] = v
+                self._data.move_to_end(k)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+class Ledger:
+    def __init__(self, store: Store, genesis: Genesis) -> None:
+        self.store = store
+        self.genesis = genesis
+        self.chain_id = genesis.chain_id
+        self.executor = Executor(genesis)
+        self.state = MerkleState(store)
+        self.latest = _LatestCache(store)
+        self._init_genesis()
+
+    def _init_genesis(self) -> None:
+        stored = self.store.load_genesis()
+        if stored is not None:
+            if decode(stored, Genesis).hash != self.genesis.hash:
+                raise InvalidBlock("the store holds a different genesis than the one configured")
+            return
+        updates = self.executor.genesis_updates()
+        batch = self.state.apply(0, updates)
+        self.store.save_state_nodes(batch.new_nodes, updates)
+        self.store.save_genesis(encode(self.genesis))
+
+    # -- reads -----------------------------------------------------------------------------
+    @property
+    def height(self) -> int:
+        return self.store.height()
+
+    def head(self) -> BlockHeader | None:
+        h = self.store.height()
+        return self.store.load_header(h) if h else None
+
+    def prev_hash(self, height: int) -> bytes:
+        if height == 1:
+            return self.genesis.hash
+        header = self.store.load_header(height - 1)
+        if header is None:
+            raise InvalidBlock(f"no header at height {height - 1}")
+        return header.hash
+
+    # -- blocks ----------------------------------------------------------------------------
+    def build_block(
+        self,
+        txs: list,
+        time_ms: int,
+        proposer: bytes,
+        verified: Callable[[bytes], bool] | None = None,
+    ) -> ExecutedBlock:
+        """As proposer: execute the candidate transactions (dropping invalid ones) into a block."""
+        height = self.store.height() + 1
+        head = self.head()
+        time_ms = max(time_ms, (head.time_ms + 1) if head else self.genesis.time_ms + 1)
+        result = self.executor.execute_block(
+            height,
+            time_ms,
+            txs,
+            self.latest.get,
+            self.store.has_tx,
+            proposer_mode=True,
+            verified=verified,
+        )
+        batch = self.state.apply(height, result.updates)
+        header = BlockHeader(
+            version=1,
+            chain_id=self.chain_id,
+            height=height,
+            time_ms=time_ms,
+            prev_hash=self.prev_hash(height),
+            tx_root=merkle_root([encode(t) for t in result.txs]),
+            state_root=batch.root,
+            receipts_root=merkle_root([encode(r) for r in result.receipts]),
+            validators_hash=self.genesis.validator_set.hash,
+            proposer=proposer,
+            tx_count=len(result.txs),
+        )
+        return ExecutedBlock(Block(header, result.txs), result, batch)
+
+    def execute(
+        self, block: Block, verified: Callable[[bytes], bool] | None = None
+    ) -> ExecutedBlock:
+        """As validator (or when syncing / replaying): re-execute and check every root."""
+        height = self.store.height() + 1
+        h = block.header
+        if h.chain_id != self.chain_id:
+            raise InvalidBlock(f"block for chain {h.chain_id!r}")
+        if h.height != height:
+            raise InvalidBlock(f"block height {h.height}, expected {height}")
+        if h.prev_hash != self.prev_hash(height):
+            raise InvalidBlock("block does not extend this chain (prev_hash)")
+        head = self.head()
+        if head is not None and h.time_ms <= head.time_ms:
+            raise InvalidBlock("block time does not increase")
+        if h.tx_count != len(block.txs):
+            raise InvalidBlock("tx_count does not match the block body")
+        if h.validators_hash != self.genesis.validator_set.hash:
+            raise InvalidBlock("block names a different validator set")
+        if h.tx_root != merkle_root([encode(t) for t in block.txs]):
+            raise InvalidBlock("transaction root mismatch")
+        try:
+            result = self.executor.execute_block(
+                height,
+                h.time_ms,
+                list(block.txs),
+                self.latest.get,
+                self.store.has_tx,
+                verified=verified,
+            )
+        except TxInvalid as exc:
+            raise InvalidBlock(f"block holds an invalid transaction: {exc}") from None
+        batch = self.state.apply(height, result.updates)
+        if batch.root != h.state_root:
+            raise InvalidBlock("state root mismatch: this node computes a different state")
+        if merkle_root([encode(r) for r in result.receipts]) != h.receipts_root:
+            raise InvalidBlock("receipts root mismatch")
+        return ExecutedBlock(block, result, batch)
+
+    def commit(self, executed: ExecutedBlock, cert: CommitCertificate) -> None:
+        """Store the block with its certificate, receipts and state, atomically."""
+        self.store.save_block(
+            executed.block,
+            cert,
+            executed.result.receipts,
+            executed.batch.new_nodes,
+            executed.result.updates,
+        )
+        self.latest.update(executed.result.updates)

@@ -1,0 +1,80 @@
+"""`tianfu dev`: a one-validator chain for development, kept under one home directory.
+
+Layout of the home directory (default `.tianfu/dev`):
+  genesis.bin / genesis.json    the consortium configuration (canonical bytes / readable)
+  ca/                           the dev organisation's CA (ca.pem, ca-key.pem)
+  identities/{admin,user,node}  key.pem, cert.pem, ca.pem of each identity
+  data/chain.db                 blocks, certificates, state (SQLite)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from tianfu.codec import decode, encode, to_builtins
+from tianfu.identity import Identity, OrgCA
+from tianfu.types import Genesis, OrgConfig, Validator
+
+DEV_ORG = "devorg"
+DEV_CHAIN_ID = "tianfu-dev"
+
+
+def write_genesis(home: Path, genesis: Genesis) -> None:
+    (home / "genesis.bin").write_bytes(encode(genesis))
+    readable = to_builtins(genesis)
+    (home / "genesis.json").write_text(json.dumps(_hexify(readable), indent=2) + "\n")
+
+
+def _hexify(obj: object) -> object:
+    if isinstance(obj, bytes):
+        return obj.hex()
+    if isinstance(obj, list):
+        return [_hexify(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _hexify(v) for k, v in obj.items()}
+    return obj
+
+
+def load_genesis(home: Path) -> Genesis:
+    return decode((home / "genesis.bin").read_bytes(), Genesis)
+
+
+def init_dev(home: Path) -> bool:
+    """Create the dev chain's identities and genesis unless they exist. True if created."""
+    if (home / "genesis.bin").exists():
+        return False
+    home.mkdir(parents=True, exist_ok=True)
+    ca = OrgCA.create(DEV_ORG)
+    ca.save(home / "ca")
+    ids = {}
+    for name, kind in (("admin", "admin"), ("user", "member"), ("node", "node")):
+        ident = ca.issue(name, kind)
+        ident.save(home / "identities" / name)
+        ids[name] = ident
+    node = ids["node"]
+    genesis = Genesis(
+        version=1,
+        chain_id=DEV_CHAIN_ID,
+        time_ms=int(time.time() * 1000),
+        orgs=[OrgConfig(DEV_ORG, ca.cert_der)],
+        validators=[Validator("node0", DEV_ORG, node.keypair.scheme, node.keypair.public_key, 1)],
+    )
+    write_genesis(home, genesis)
+    return True
+
+
+def run_dev(home: Path, host: str = "127.0.0.1", port: int = 8701) -> None:
+    """Create (first time) and run the dev chain until interrupted."""
+    from tianfu.node.runner import run_solo_node
+
+    created = init_dev(home)
+    genesis = load_genesis(home)
+    node_id = Identity.load(home / "identities" / "node")
+    print(f"Tianfu dev chain {genesis.chain_id} ({'new' if created else 'resumed'}) in {home}")
+    print(f"  API        http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    print(f"  admin      {home / 'identities' / 'admin'}")
+    print(f"  user       {home / 'identities' / 'user'}")
+    print("  stop with Ctrl-C", flush=True)
+    run_solo_node(home / "data", genesis, node_id, host=host, port=port)

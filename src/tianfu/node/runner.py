@@ -1,0 +1,79 @@
+"""Wires a node together: store, ledger, mempool, block producer, API server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import uvicorn
+
+from tianfu.api.app import create_app
+from tianfu.consensus.solo import SoloDriver
+from tianfu.identity import Identity
+from tianfu.ledger import Ledger
+from tianfu.mempool import Mempool
+from tianfu.node.service import NodeService
+from tianfu.store import Store
+from tianfu.types import Genesis
+
+log = logging.getLogger(__name__)
+
+
+def open_ledger(data_dir: Path, genesis: Genesis) -> Ledger:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Ledger(Store(data_dir / "chain.db"), genesis)
+
+
+async def serve_solo(
+    data_dir: Path,
+    genesis: Genesis,
+    node: Identity,
+    host: str,
+    port: int,
+    max_body_bytes: int = 1 << 20,
+) -> None:
+    ledger = open_ledger(data_dir, genesis)
+    mempool = Mempool()
+    info = node.info
+    service = NodeService(
+        ledger,
+        mempool,
+        node_name=info.name,
+        org=info.org,
+        is_validator=True,
+        max_body_bytes=max_body_bytes,
+    )
+    params = genesis.params
+    driver = SoloDriver(
+        ledger,
+        mempool,
+        node.keypair,
+        max_block_txs=params.max_block_txs,
+        max_block_bytes=params.max_block_bytes,
+        interval_ms=params.block_interval_ms,
+        verified=service.verified.__contains__,
+        on_commit=service.block_committed,
+    )
+    service.on_tx = lambda _tx: driver.notify()
+    app = create_app(service)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    producer = asyncio.create_task(driver.run(), name="block-producer")
+    try:
+        await server.serve()
+    finally:
+        producer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await producer
+        await driver.drain()  # never close the store under a block being written
+        ledger.store.close()
+
+
+def run_solo_node(data_dir: Path, genesis: Genesis, node: Identity, host: str, port: int) -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_solo(data_dir, genesis, node, host, port))

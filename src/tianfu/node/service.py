@@ -1,0 +1,292 @@
+"""NodeService: the node's ChainService — admits transactions, answers reads, streams events."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from tianfu.api.service import (
+    CommittedEvent,
+    NotFound,
+    QueryFailed,
+    StateRead,
+    TxDuplicate,
+    TxProof,
+    TxRecord,
+    TxRejected,
+)
+from tianfu.codec import decode_value, encode
+from tianfu.crypto.merkle import merkle_proof
+from tianfu.execution.api import ContractError, state_key
+from tianfu.execution.runtime import TxInvalid
+from tianfu.ledger import Ledger
+from tianfu.mempool import Mempool, MempoolFull
+from tianfu.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
+
+log = logging.getLogger(__name__)
+SUBSCRIBER_QUEUE = 10_000
+
+
+class NodeService:
+    def __init__(
+        self,
+        ledger: Ledger,
+        mempool: Mempool,
+        *,
+        node_name: str,
+        org: str,
+        is_validator: bool,
+        max_body_bytes: int = 1 << 20,
+        on_tx: Callable[[Transaction], None] | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.store = ledger.store
+        self.mempool = mempool
+        self.chain_id = ledger.chain_id
+        self.node_name = node_name
+        self.org = org
+        self.is_validator = is_validator
+        self.max_body_bytes = max_body_bytes
+        self.on_tx = on_tx
+        self.verified: set[bytes] = set()  # signatures checked at admission, until committed
+        self._waiters: dict[bytes, list[asyncio.Future[TxRecord]]] = {}
+        self._subscribers: set[asyncio.Queue[CommittedEvent | None]] = set()
+        self.registry = CollectorRegistry()
+        self.m_height = Gauge("tianfu_height", "Latest committed height", registry=self.registry)
+        self.m_txs = Counter(
+            "tianfu_txs_committed", "Committed transactions", registry=self.registry
+        )
+        self.m_failed = Counter(
+            "tianfu_txs_failed",
+            "Committed transactions with a failed receipt",
+            registry=self.registry,
+        )
+        self.m_rejected = Counter(
+            "tianfu_txs_rejected", "Transactions refused at admission", registry=self.registry
+        )
+        self.m_mempool = Gauge(
+            "tianfu_mempool_size", "Pending transactions", registry=self.registry
+        )
+        self.m_block_txs = Histogram(
+            "tianfu_block_txs",
+            "Transactions per block",
+            registry=self.registry,
+            buckets=(0, 1, 10, 100, 500, 1000, 2000, 5000),
+        )
+        self.m_height.set(self.store.height())
+
+    # -- status ----------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        head = self.ledger.head()
+        return {
+            "chain_id": self.chain_id,
+            "height": head.height if head else 0,
+            "latest_hash": head.hash.hex() if head else "",
+            "time_ms": head.time_ms if head else 0,
+            "node": self.node_name,
+            "org": self.org,
+            "validator": self.is_validator,
+            "genesis_hash": self.ledger.genesis.hash.hex(),
+            "mempool": len(self.mempool),
+        }
+
+    # -- transactions ----------------------------------------------------------------------
+    async def submit(self, tx: Transaction) -> bytes:
+        h = tx.hash
+        if h in self.mempool:
+            raise TxDuplicate("transaction is already pending")
+        if self.store.has_tx(h):
+            raise TxDuplicate("transaction is already committed (replay)")
+        try:
+            self.ledger.executor.check_tx(
+                tx, self.store.height() + 1, int(time.time() * 1000), self.ledger.latest.get
+            )
+        except (TxInvalid, ContractError) as exc:
+            self.m_rejected.inc()
+            raise TxRejected(str(exc)) from None
+        try:
+            self.mempool.add(tx)
+        except MempoolFull as exc:
+            self.m_rejected.inc()
+            raise TxRejected(str(exc)) from None
+        self.verified.add(h)
+        self.m_mempool.set(len(self.mempool))
+        if self.on_tx is not None:
+            self.on_tx(tx)
+        return h
+
+    async def wait_committed(self, tx_hash: bytes, timeout_s: float) -> TxRecord | None:
+        record = self.get_tx(tx_hash)
+        if record is not None:
+            return record
+        fut: asyncio.Future[TxRecord] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(tx_hash, []).append(fut)
+        try:
+            return await asyncio.wait_for(fut, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            waiters = self._waiters.get(tx_hash)
+            if waiters is not None:
+                if fut in waiters:
+                    waiters.remove(fut)
+                if not waiters:
+                    self._waiters.pop(tx_hash, None)
+
+    def block_committed(self, executed: Any) -> None:
+        """Called on the event loop after a block is durably stored."""
+        block: Block = executed.block
+        receipts: list[Receipt] = executed.result.receipts
+        height = block.header.height
+        self.m_height.set(height)
+        self.m_block_txs.observe(len(block.txs))
+        for i, (tx, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
+            h = tx.hash
+            self.verified.discard(h)
+            self.m_txs.inc()
+            if not receipt.ok:
+                self.m_failed.inc()
+            for fut in self._waiters.pop(h, []):
+                if not fut.done():
+                    fut.set_result(TxRecord(tx, receipt, height, i))
+            for ev in receipt.events:
+                self._publish(CommittedEvent(height, i, h, ev))
+        self.m_mempool.set(len(self.mempool))
+
+    def _publish(self, event: CommittedEvent) -> None:
+        for q in list(self._subscribers):
+            try:
+                q.put_nowait(event)
+            except asyncio.QueueFull:  # a slow consumer is dropped, never the node
+                self._subscribers.discard(q)
+                try:  # make room for the end marker so the reader stops cleanly
+                    q.get_nowait()
+                    q.put_nowait(None)
+                except (asyncio.QueueEmpty, asyncio.QueueFull):
+                    pass
+
+    async def subscribe(self) -> AsyncIterator[CommittedEvent]:
+        q: asyncio.Queue[CommittedEvent | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
+        self._subscribers.add(q)
+        try:
+            while True:
+                item = await q.get()
+                if item is None:
+                    return
+                yield item
+        finally:
+            self._subscribers.discard(q)
+
+    def get_tx(self, tx_hash: bytes) -> TxRecord | None:
+        rec = self.store.load_tx(tx_hash)
+        if rec is None:
+            return None
+        return TxRecord(rec.tx, rec.receipt, rec.height, rec.index)
+
+    def tx_proof(self, tx_hash: bytes) -> TxProof | None:
+        rec = self.store.load_tx(tx_hash)
+        if rec is None:
+            return None
+        block = self.store.load_block(rec.height)
+        cert = self.store.load_cert(rec.height)
+        assert block is not None and cert is not None
+        items = [encode(t) for t in block.txs]
+        return TxProof(
+            rec.height,
+            rec.index,
+            len(items),
+            merkle_proof(items, rec.index),
+            rec.tx,
+            block.header,
+            cert,
+        )
+
+    # -- blocks ----------------------------------------------------------------------------
+    def get_block(self, height: int) -> Block | None:
+        return self.store.load_block(height)
+
+    def get_receipts(self, height: int) -> list[Receipt] | None:
+        return self.store.load_receipts(height)
+
+    def get_headers(self, start: int, limit: int) -> list[BlockHeader]:
+        return self.store.headers(start, limit)
+
+    def get_certificate(self, height: int) -> CommitCertificate | None:
+        return self.store.load_cert(height)
+
+    # -- state -----------------------------------------------------------------------------
+    def read_state(self, contract: str, key: str, height: int | None, prove: bool) -> StateRead:
+        latest = self.store.height()
+        if height is None:
+            height = latest
+        if height < 1 or height > latest:
+            raise NotFound(f"no block at height {height} (latest is {latest})")
+        header = self.store.load_header(height)
+        if header is None:
+            raise NotFound(f"no block at height {height}")
+        k = state_key(contract, key)
+        raw = self.ledger.latest.get(k) if height == latest else self.ledger.state.get(k, height)
+        proof = encode(self.ledger.state.prove(k, height)) if prove else None
+        return StateRead(
+            contract=contract,
+            key=key,
+            height=height,
+            value=None if raw is None else decode_value(raw),
+            value_bytes=raw,
+            proof=proof,
+            header=header,
+            certificate=self.store.load_cert(height),
+        )
+
+    def query(self, contract: str, method: str, args: list[Any]) -> Any:
+        head = self.ledger.head()
+        try:
+            return self.ledger.executor.query(
+                contract,
+                method,
+                args,
+                self.ledger.latest.get,
+                head.height if head else 0,
+                head.time_ms if head else 0,
+            )
+        except ContractError as exc:
+            msg = str(exc)
+            if msg.startswith("unknown contract") or "has no method" in msg:
+                raise NotFound(msg) from None
+            raise QueryFailed(msg) from None
+
+    def _gov(self, method: str, *args: Any) -> Any:
+        return self.query("governance", method, list(args))
+
+    def validators(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": v.name,
+                "org": v.org,
+                "scheme": v.scheme,
+                "public_key": v.public_key.hex(),
+                "power": v.power,
+            }
+            for v in self.ledger.genesis.validators
+        ]
+
+    def orgs(self) -> list[dict[str, Any]]:
+        return [
+            {"name": o["name"], "status": o["status"], "ca_cert": o["ca_cert"].hex()}
+            for o in self._gov("list_orgs")
+        ]
+
+    def contracts(self) -> list[dict[str, Any]]:
+        return list(self._gov("list_contracts"))
+
+    def genesis(self) -> bytes:
+        return encode(self.ledger.genesis)
+
+    def metrics(self) -> bytes:
+        self.m_mempool.set(len(self.mempool))
+        return generate_latest(self.registry)

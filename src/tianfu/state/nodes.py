@@ -1,0 +1,118 @@
+"""Node types, node keys and hashing of the Jellyfish-style sparse Merkle state tree.
+
+A key's path is the 64 nibbles of `hash_domain("tianfu/state/key/v1", key)`. Three kinds of
+node are stored: an internal node (up to 16 children), a leaf (key hash and value) and a
+null node (the root of an empty tree, so that every version has a root entry). Each is
+stored under a node key that encodes (version, nibble path), so versions never overwrite
+each other and unchanged subtrees are shared between versions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from tianfu.codec import hash_domain
+
+KEY_TAG = "tianfu/state/key/v1"
+VALUE_TAG = "tianfu/state/value/v1"
+LEAF_TAG = "tianfu/state/leaf/v1"
+INTERNAL_TAG = "tianfu/state/internal/v1"
+
+EMPTY_ROOT: bytes = hash_domain("tianfu/state/empty/v1")
+"""Root of the empty tree; also the placeholder hash of an empty child."""
+
+EMPTY_CHILD = EMPTY_ROOT
+MAX_DEPTH = 64  # nibbles in a key path
+RADIX = 16
+MAX_VERSION = (1 << 64) - 1
+
+
+class StateError(ValueError):
+    """Raised for a misuse of the state tree (bad version, missing node)."""
+
+
+def key_hash(key: bytes) -> bytes:
+    """The 32-byte path of a raw state key."""
+    return hash_domain(KEY_TAG, key)
+
+
+def value_hash(value: bytes) -> bytes:
+    return hash_domain(VALUE_TAG, value)
+
+
+def leaf_hash(khash: bytes, vhash: bytes) -> bytes:
+    return hash_domain(LEAF_TAG, khash, vhash)
+
+
+def internal_hash(children: Sequence[bytes]) -> bytes:
+    """Hash of an internal node over its 16 child hashes (EMPTY_CHILD where absent)."""
+    return hash_domain(INTERNAL_TAG, *children)
+
+
+def nibble(khash: bytes, depth: int) -> int:
+    """The nibble of a key path at `depth` (0 = most significant nibble of byte 0)."""
+    b = khash[depth >> 1]
+    return b & 0x0F if depth & 1 else b >> 4
+
+
+def path_of(khash: bytes, depth: int) -> bytes:
+    """The first `depth` nibbles of a key path, one nibble per byte."""
+    return bytes(nibble(khash, i) for i in range(depth))
+
+
+def node_key(version: int, path: bytes) -> bytes:
+    """Storage key of the node at `path` (one nibble per byte) written at `version`.
+
+    Layout: version (8 bytes big-endian) | nibble count (1 byte) | nibbles packed two per
+    byte (a trailing half byte is zero). Keys sort by version, then by path.
+    """
+    n = len(path)
+    packed = bytes((path[i] << 4) | (path[i + 1] if i + 1 < n else 0) for i in range(0, n, 2))
+    return version.to_bytes(8, "big") + bytes((n,)) + packed
+
+
+class Child(msgspec.Struct, array_like=True, frozen=True):
+    """Reference from an internal node to one child: where it is stored and its hash."""
+
+    nibble: int
+    version: int  # the child lives at node_key(version, parent_path + nibble)
+    hash: bytes
+    leaf: bool
+
+
+class InternalNode(msgspec.Struct, array_like=True, frozen=True, tag=1):
+    children: tuple[Child, ...]  # sorted by nibble; never empty, never a lone leaf
+
+    def hash(self) -> bytes:
+        hashes = [EMPTY_CHILD] * RADIX
+        for c in self.children:
+            hashes[c.nibble] = c.hash
+        return internal_hash(hashes)
+
+
+class LeafNode(msgspec.Struct, array_like=True, frozen=True, tag=2):
+    key_hash: bytes
+    value: bytes
+
+    def hash(self) -> bytes:
+        return leaf_hash(self.key_hash, value_hash(self.value))
+
+
+class NullNode(msgspec.Struct, array_like=True, frozen=True, tag=0):
+    """Root entry of a version whose tree is empty."""
+
+    def hash(self) -> bytes:
+        return EMPTY_ROOT
+
+
+Node = InternalNode | LeafNode | NullNode
+
+# Stored nodes come from our own database, so a plain (fast) typed decoder is enough here;
+# anything that comes from outside (proofs) goes through tianfu.codec.decode instead.
+_node_decoder = msgspec.msgpack.Decoder(Node)
+
+
+def decode_node(data: bytes) -> Node:
+    return _node_decoder.decode(data)

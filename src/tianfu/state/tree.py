@@ -1,0 +1,282 @@
+"""Versioned 16-ary sparse Merkle tree (Jellyfish style): batch updates, reads and proofs.
+
+`MerkleState` never writes: `apply` returns the nodes of the new version in a `TreeBatch`
+and the caller persists them (in the same DB transaction as the block) or drops them.
+Every version gets a root entry at node_key(version, b""), so `root(v)` and `get(k, v)`
+work for any version that was applied and persisted, including versions with no change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import groupby
+from typing import NamedTuple, Protocol
+
+from tianfu.codec import encode
+from tianfu.state.nodes import (
+    EMPTY_CHILD,
+    EMPTY_ROOT,
+    MAX_VERSION,
+    RADIX,
+    Child,
+    InternalNode,
+    LeafNode,
+    Node,
+    NullNode,
+    StateError,
+    decode_node,
+    internal_hash,
+    key_hash,
+    leaf_hash,
+    nibble,
+    node_key,
+    value_hash,
+)
+from tianfu.state.proof import ProofLeaf, StateProof
+
+ROOT_PATH = b""
+
+
+class NodeReader(Protocol):
+    def get_node(self, node_key: bytes) -> bytes | None:
+        """The encoded node stored under `node_key`, or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class TreeBatch:
+    version: int
+    root: bytes  # 32-byte root after the update
+    new_nodes: dict[bytes, bytes]  # node_key -> encoded node, for the caller to persist
+
+
+@dataclass
+class InMemoryNodes:
+    """A dict-backed NodeReader, for tests and simple uses."""
+
+    nodes: dict[bytes, bytes] = field(default_factory=dict)
+
+    def get_node(self, node_key: bytes) -> bytes | None:
+        return self.nodes.get(node_key)
+
+    def put_batch(self, batch: TreeBatch) -> None:
+        self.nodes.update(batch.new_nodes)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+
+class _Ref(NamedTuple):
+    """A node already stored at node_key(version, its path)."""
+
+    version: int
+    hash: bytes
+    leaf: bool
+
+
+class _Pending(NamedTuple):
+    """A leaf whose final position is not known yet (it is written once placed)."""
+
+    key_hash: bytes
+    value: bytes
+    hash: bytes
+
+
+_Result = _Ref | _Pending | None
+_Update = tuple[bytes, bytes | None]  # (key hash, new value or None to delete)
+
+
+def _by_nibble(items: list[_Update], depth: int) -> list[tuple[int, list[_Update]]]:
+    """Split key-hash-sorted items into runs sharing the nibble at `depth`."""
+    return [(n, list(g)) for n, g in groupby(items, key=lambda u: nibble(u[0], depth))]
+
+
+class _Builder:
+    """One batch update: walks the touched subtrees and collects the new nodes."""
+
+    def __init__(self, reader: NodeReader, version: int) -> None:
+        self.reader = reader
+        self.version = version
+        self.new_nodes: dict[bytes, bytes] = {}
+
+    def load(self, version: int, path: bytes) -> Node:
+        data = self.reader.get_node(node_key(version, path))
+        if data is None:
+            raise StateError(f"missing state node at version {version}, depth {len(path)}")
+        return decode_node(data)
+
+    def update(self, ref: _Ref | None, path: bytes, ups: list[_Update]) -> _Result:
+        """Apply `ups` (sorted, all under `path`) to the subtree `ref` stored at `path`."""
+        if ref is None:
+            return self.build([u for u in ups if u[1] is not None], path)
+        node = self.load(ref.version, path)
+        if isinstance(node, LeafNode):
+            entries: dict[bytes, bytes | None] = {node.key_hash: node.value}
+            changed = False
+            for k, v in ups:
+                if v is not None:
+                    entries[k] = v
+                    changed = True
+                elif k in entries:
+                    del entries[k]
+                    changed = True
+            if not changed:
+                return ref
+            return self.build(sorted(entries.items()), path)
+        if not isinstance(node, InternalNode):
+            raise StateError("a null node can only be a root")
+        depth = len(path)
+        children = {c.nibble: _Ref(c.version, c.hash, c.leaf) for c in node.children}
+        results: dict[int, _Ref | _Pending] = dict(children)
+        changed = False
+        for n, group in _by_nibble(ups, depth):
+            old = children.get(n)
+            res = self.update(old, path + bytes((n,)), group)
+            if res is not old:
+                changed = True
+                if res is None:
+                    del results[n]
+                else:
+                    results[n] = res
+        if not changed:
+            return ref
+        return self.finish(results, path)
+
+    def build(self, entries: list[_Update], path: bytes) -> _Result:
+        """A fresh subtree at `path` holding `entries` (sorted, all with a value)."""
+        if not entries:
+            return None
+        if len(entries) == 1:
+            k, v = entries[0]
+            assert v is not None
+            return _Pending(k, v, leaf_hash(k, value_hash(v)))
+        depth = len(path)
+        results: dict[int, _Ref | _Pending] = {}
+        for n, group in _by_nibble(entries, depth):
+            res = self.build(group, path + bytes((n,)))
+            assert res is not None
+            results[n] = res
+        return self.finish(results, path)
+
+    def finish(self, results: dict[int, _Ref | _Pending], path: bytes) -> _Result:
+        """The subtree at `path` with these children, in canonical (compressed) form."""
+        if not results:
+            return None
+        if len(results) == 1:
+            ((n, only),) = results.items()
+            if isinstance(only, _Pending):
+                return only  # a lone leaf moves up
+            if only.leaf:
+                leaf = self.load(only.version, path + bytes((n,)))
+                assert isinstance(leaf, LeafNode)
+                return _Pending(leaf.key_hash, leaf.value, only.hash)
+        children = []
+        hashes = [EMPTY_CHILD] * RADIX
+        for n in sorted(results):
+            r = results[n]
+            if isinstance(r, _Pending):
+                r = self.place(r, path + bytes((n,)))
+            children.append(Child(n, r.version, r.hash, r.leaf))
+            hashes[n] = r.hash
+        self.new_nodes[node_key(self.version, path)] = encode(InternalNode(tuple(children)))
+        return _Ref(self.version, internal_hash(hashes), False)
+
+    def place(self, p: _Pending, path: bytes) -> _Ref:
+        self.new_nodes[node_key(self.version, path)] = encode(LeafNode(p.key_hash, p.value))
+        return _Ref(self.version, p.hash, True)
+
+
+class MerkleState:
+    """Reads, proofs and batch updates over the versioned tree stored behind `reader`."""
+
+    def __init__(self, reader: NodeReader) -> None:
+        self.reader = reader
+
+    def _root_node(self, version: int) -> Node | None:
+        if version < 0:
+            return None
+        data = self.reader.get_node(node_key(version, ROOT_PATH))
+        return None if data is None else decode_node(data)
+
+    def root(self, version: int) -> bytes:
+        """Root hash at `version` (EMPTY_ROOT if no root was persisted for it)."""
+        node = self._root_node(version)
+        return EMPTY_ROOT if node is None else node.hash()
+
+    def apply(
+        self,
+        version: int,
+        updates: dict[bytes, bytes | None],
+        base_version: int | None = None,
+    ) -> TreeBatch:
+        """Apply `updates` (key -> value, None deletes) on top of `base_version` as one batch.
+
+        Nothing is written: the returned batch holds the new nodes, including a root
+        entry for `version` even when nothing changed.
+        """
+        if base_version is None:
+            base_version = version - 1
+        if not 0 <= version <= MAX_VERSION:
+            raise StateError(f"version {version} out of range")
+        if base_version >= version:
+            raise StateError(f"base version {base_version} must be below version {version}")
+        for k, v in updates.items():
+            if not isinstance(k, bytes) or not (v is None or isinstance(v, bytes)):
+                raise StateError("state keys and values must be bytes (None deletes)")
+        builder = _Builder(self.reader, version)
+        base_node = self._root_node(base_version)
+        base: _Ref | None = None
+        if base_node is not None and not isinstance(base_node, NullNode):
+            base = _Ref(base_version, base_node.hash(), isinstance(base_node, LeafNode))
+        ups = sorted((key_hash(k), v) for k, v in updates.items())
+        res = builder.update(base, ROOT_PATH, ups) if ups else base
+        root_key = node_key(version, ROOT_PATH)
+        if res is None:
+            builder.new_nodes[root_key] = encode(NullNode())
+            root = EMPTY_ROOT
+        elif isinstance(res, _Pending):
+            root = builder.place(res, ROOT_PATH).hash
+        else:
+            root = res.hash
+            if res.version != version:  # unchanged root: re-point this version at it
+                assert base_node is not None
+                builder.new_nodes[root_key] = encode(base_node)
+        return TreeBatch(version, root, builder.new_nodes)
+
+    def _walk(self, key: bytes, version: int) -> tuple[list[tuple[bytes, ...]], LeafNode | None]:
+        """Siblings along the path of `key` and the leaf it ends at (if any)."""
+        khash = key_hash(key)
+        siblings: list[tuple[bytes, ...]] = []
+        node = self._root_node(version)
+        path = ROOT_PATH
+        while isinstance(node, InternalNode):
+            depth = len(path)
+            n = nibble(khash, depth)
+            hashes = [EMPTY_CHILD] * RADIX
+            nxt: Child | None = None
+            for c in node.children:
+                hashes[c.nibble] = c.hash
+                if c.nibble == n:
+                    nxt = c
+            siblings.append((*hashes[:n], *hashes[n + 1 :]))
+            if nxt is None:
+                return siblings, None
+            path += bytes((n,))
+            data = self.reader.get_node(node_key(nxt.version, path))
+            if data is None:
+                raise StateError(f"missing state node at version {nxt.version}, depth {depth + 1}")
+            node = decode_node(data)
+        return siblings, node if isinstance(node, LeafNode) else None
+
+    def get(self, key: bytes, version: int) -> bytes | None:
+        """Value of `key` at `version`, or None if absent."""
+        _, leaf = self._walk(key, version)
+        if leaf is None or leaf.key_hash != key_hash(key):
+            return None
+        return leaf.value
+
+    def prove(self, key: bytes, version: int) -> StateProof:
+        """Inclusion proof if `key` is present at `version`, exclusion proof otherwise."""
+        siblings, leaf = self._walk(key, version)
+        pleaf = None if leaf is None else ProofLeaf(leaf.key_hash, value_hash(leaf.value))
+        return StateProof(1, tuple(siblings), pleaf)

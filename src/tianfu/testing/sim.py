@@ -1,0 +1,424 @@
+"""Deterministic multi-node consensus simulator: seeded faulty network, manual clock, checkers.
+
+N validators each run a `ConsensusCore`; a seeded `random.Random` network drops, delays,
+duplicates and reorders messages and can partition the nodes until a heal time; a manual
+clock (a priority queue of timed deliveries, timeouts and executions) replaces real time.
+The fake application's blocks are bytes like b"h3-r0-v1"; their hash is domain-tagged
+SHA-256. Signatures are real Ed25519 (deterministic keys); sign and verify results are
+memoised by (key, message[, signature]) since the same messages recur across seeds.
+
+The driver role played here per node: sign and feed back own messages, broadcast what the
+core says, re-send own messages of the current height when the node made no progress for
+a gossip interval, and answer a message from a lower height with that height's block and
+commit certificate (the sync path, `CommitReceived`).
+
+`check_safety()` lists forks (two honest nodes committing different blocks at a height)
+and commits whose certificate fails `tianfu.crypto.verify_commit`; `check_liveness()`
+lists honest nodes that did not reach the target height.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from tianfu.codec import encode, hash_domain
+from tianfu.consensus.core import ConsensusCore
+from tianfu.consensus.messages import (
+    Action,
+    BlockCommitted,
+    BlockExecuted,
+    Broadcast,
+    CommitBlock,
+    CommitReceived,
+    CreateProposalBlock,
+    Event,
+    ExecuteBlock,
+    Proposal,
+    ProposalBlockReady,
+    ProposalReceived,
+    RecordEvidence,
+    ScheduleTimeout,
+    SignProposal,
+    SignVote,
+    Start,
+    TimeoutFired,
+    VoteReceived,
+    proposal_signing_bytes,
+)
+from tianfu.crypto import ED25519, CertificateError, KeyPair, verify, verify_commit
+from tianfu.types import (
+    CommitCertificate,
+    ConsensusParams,
+    Validator,
+    ValidatorSet,
+    Vote,
+    vote_signing_bytes,
+)
+
+CHAIN_ID = "sim"
+SIM_PARAMS = ConsensusParams(timeout_propose_ms=300, timeout_vote_ms=150, timeout_delta_ms=100)
+
+_SIGN_CACHE: dict[tuple[bytes, bytes], bytes] = {}
+_VERIFY_CACHE: dict[tuple[bytes, bytes, bytes], bool] = {}
+_CERT_CACHE: dict[tuple[bytes, bytes, int, bytes], str | None] = {}
+_KEYS: dict[int, KeyPair] = {}
+
+
+def sim_key(index: int) -> KeyPair:
+    """The deterministic Ed25519 key of validator `index`."""
+    kp = _KEYS.get(index)
+    if kp is None:
+        seed = hashlib.sha256(b"tianfu-sim-key-%d" % index).digest()
+        kp = KeyPair.from_private(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+        _KEYS[index] = kp
+    return kp
+
+
+def cached_sign(kp: KeyPair, msg: bytes) -> bytes:
+    key = (kp.public_key, msg)
+    sig = _SIGN_CACHE.get(key)
+    if sig is None:
+        sig = kp.sign(msg)
+        _SIGN_CACHE[key] = sig
+    return sig
+
+
+def cached_verify(scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
+    key = (public_key, msg, sig)
+    ok = _VERIFY_CACHE.get(key)
+    if ok is None:
+        ok = verify(scheme, public_key, msg, sig)
+        _VERIFY_CACHE[key] = ok
+    return ok
+
+
+def block_hash(block: bytes) -> bytes:
+    return hash_domain("tianfu/sim-block/v1", block)
+
+
+def make_block(height: int, round: int, name: str, tag: str = "") -> tuple[bytes, bytes]:
+    b = f"h{height}-r{round}-{name}{tag}".encode()
+    return block_hash(b), b
+
+
+@dataclass
+class NetConfig:
+    drop: float = 0.0
+    duplicate: float = 0.0
+    min_delay_ms: int = 1
+    max_delay_ms: int = 30
+    partition: list[list[int]] = field(default_factory=list)  # node ids; healed at heal_at_ms
+    heal_at_ms: int = 0
+    blocked: set[tuple[int, int]] = field(default_factory=set)  # permanent, both directions
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    block_hash: bytes
+    block: bytes
+    certificate: CommitCertificate
+
+
+@dataclass(frozen=True)
+class Net:
+    """A network envelope: `payload` is a Vote, a Proposal or a (block, certificate)."""
+
+    src: int
+    payload: Any
+
+
+class SimNode:
+    """An honest node: a core plus the driver duties. Byzantine nodes subclass this."""
+
+    honest = True
+    core_class: type[ConsensusCore] = ConsensusCore
+
+    def __init__(self, sim: Simulation, node_id: int, val_index: int, name: str) -> None:
+        self.sim = sim
+        self.id = node_id
+        self.val_index = val_index
+        self.name = name
+        self.key = sim.keys[val_index]
+        self.core = self.core_class(
+            CHAIN_ID,
+            1,
+            sim.validators,
+            self.key.public_key,
+            params=sim.params,
+            verifier=cached_verify,
+        )
+        self.commits: dict[int, CommitRecord] = {}
+        self.evidence: list[Any] = []
+        self.own: dict[int, list[tuple[Any, list[int] | None]]] = {}
+        self.done = False
+        self._progress: tuple[int, int, int] = (0, -1, 0)
+        self._answered: dict[tuple[int, int], int] = {}
+
+    # -------------------------------------------------------- driver loop
+
+    def feed(self, event: Event) -> None:
+        queue: list[Event] = [event]
+        while queue:
+            ev = queue.pop(0)
+            for action in self.core.handle(ev):
+                queue.extend(self.act(action))
+
+    def act(self, a: Action) -> list[Event]:
+        """Carry out one action; return events to feed back to the core at once."""
+        sim = self.sim
+        if isinstance(a, SignVote):
+            return [VoteReceived(self.sign_vote(a.height, a.round, a.type, a.block_hash))]
+        if isinstance(a, SignProposal):
+            return self.on_sign_proposal(a)
+        if isinstance(a, Broadcast):
+            self.send_own(a.message, None)
+        elif isinstance(a, ScheduleTimeout):
+            sim.schedule(a.delay_ms, self.id, TimeoutFired(a.height, a.round, a.step))
+        elif isinstance(a, ExecuteBlock):
+            block = a.block or sim.known_blocks.get(a.block_hash, b"")
+            ok = bool(block) and block_hash(block) == a.block_hash
+            ok = ok and block.startswith(f"h{a.height}-".encode())
+            delay = sim.rng.randint(1, 10)
+            sim.schedule(delay, self.id, BlockExecuted(a.height, a.block_hash, ok))
+        elif isinstance(a, CreateProposalBlock):
+            h, b = make_block(a.height, a.round, self.name)
+            sim.known_blocks[h] = b
+            sim.schedule(
+                sim.rng.randint(1, 5), self.id, ProposalBlockReady(a.height, a.round, h, b)
+            )
+        elif isinstance(a, CommitBlock):
+            self.commits[a.height] = CommitRecord(a.block_hash, a.block, a.certificate)
+            if a.height >= sim.target_height:
+                self.done = True
+                sim.done_count += self.honest
+            else:
+                return [BlockCommitted(a.height, sim.validators)]
+        elif isinstance(a, RecordEvidence):
+            self.evidence.append(a.evidence)
+        return []
+
+    def sign_vote(self, height: int, round: int, type: int, h: bytes) -> Vote:
+        sig = cached_sign(self.key, vote_signing_bytes(CHAIN_ID, height, round, type, h))
+        return Vote(1, CHAIN_ID, height, round, type, h, self.key.public_key, sig)
+
+    def sign_proposal(
+        self, height: int, round: int, pol_round: int, h: bytes, block: bytes
+    ) -> Proposal:
+        sig = cached_sign(self.key, proposal_signing_bytes(CHAIN_ID, height, round, pol_round, h))
+        return Proposal(1, CHAIN_ID, height, round, pol_round, h, block, self.key.public_key, sig)
+
+    def on_sign_proposal(self, a: SignProposal) -> list[Event]:
+        p = self.sign_proposal(a.height, a.round, a.pol_round, a.block_hash, a.block)
+        return [ProposalReceived(p)]
+
+    def send_own(self, msg: Any, targets: list[int] | None) -> None:
+        """Send one of our signed messages and remember it for re-sending."""
+        self.own.setdefault(msg.height, []).append((msg, targets))
+        self.sim.send(self.id, msg, targets)
+
+    # -------------------------------------------------------- network input
+
+    def receive(self, item: Any) -> None:
+        if self.done and not isinstance(item, Net):
+            return
+        if isinstance(item, str):  # gossip tick
+            self.gossip()
+            return
+        if not isinstance(item, Net):
+            self.feed(item)
+            return
+        payload = item.payload
+        if isinstance(payload, tuple):
+            if not self.done:
+                self.feed(CommitReceived(payload[0], payload[1]))
+            return
+        height = payload.height
+        if height < self.core.height or (self.done and height in self.commits):
+            self.answer_lagging(item.src, height)
+            return
+        if self.done:
+            return
+        if isinstance(payload, Vote):
+            self.feed(VoteReceived(payload))
+        else:
+            self.feed(ProposalReceived(payload))
+
+    def answer_lagging(self, dst: int, height: int) -> None:
+        rec = self.commits.get(height)
+        last = self._answered.get((dst, height))
+        if rec is None or (last is not None and self.sim.now - last < self.sim.gossip_ms):
+            return
+        self._answered[(dst, height)] = self.sim.now
+        self.sim.send(self.id, (rec.block, rec.certificate), [dst])
+
+    def relay(self) -> None:
+        """Relay what peers need to catch up in our round: its proposal, its votes, and
+        the prevotes of the proposal's POL round (as Tendermint's gossip does)."""
+        core = self.core
+        proposals = core.proposals.get(core.round, [])[:1]
+        msgs: list[Any] = list(proposals)
+        msgs += core.votes.prevotes(core.round).votes()
+        msgs += core.votes.precommits(core.round).votes()
+        for p in proposals:
+            if p.pol_round >= 0:
+                msgs += core.votes.prevotes(p.pol_round).votes()
+        own = self.key.public_key
+        for m in msgs:
+            if getattr(m, "validator", None) != own:
+                self.sim.send(self.id, m, None)
+
+    def gossip(self) -> None:
+        core = self.core
+        state = (core.height, core.round, int(core.step))
+        if state == self._progress:
+            for msg, targets in self.own.get(core.height, []):
+                self.sim.send(self.id, msg, targets)
+            self.relay()
+        self._progress = state
+        self.sim.schedule(self.sim.gossip_ms, self.id, "gossip")
+
+
+class Simulation:
+    """One seeded run: nodes, network, clock. `run()` then the checkers."""
+
+    def __init__(
+        self,
+        n: int,
+        seed: int,
+        *,
+        target_height: int = 3,
+        net: NetConfig | None = None,
+        node_classes: dict[int, type[SimNode]] | None = None,
+        twins: set[int] | frozenset[int] = frozenset(),
+        params: ConsensusParams = SIM_PARAMS,
+        max_time_ms: int = 120_000,
+        gossip_ms: int = 250,
+    ) -> None:
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.target_height = target_height
+        self.net = net or NetConfig()
+        self.params = params
+        self.max_time_ms = max_time_ms
+        self.gossip_ms = gossip_ms
+        self.keys = [sim_key(i) for i in range(n)]
+        self.validators = ValidatorSet(
+            [
+                Validator(f"v{i}", f"org{i}", ED25519, k.public_key, 1)
+                for i, k in enumerate(self.keys)
+            ]
+        )
+        self.known_blocks: dict[bytes, bytes] = {}
+        self.now = 0
+        self._queue: list[tuple[int, int, int, Any]] = []
+        self._seq = 0
+        self.delivered = 0
+        self.done_count = 0
+        self.nodes: list[SimNode] = []
+        classes = node_classes or {}
+        for i in range(n):
+            cls = classes.get(i, SimNode)
+            if i in twins:
+                self.nodes.append(cls(self, len(self.nodes), i, f"v{i}a"))
+                self.nodes.append(cls(self, len(self.nodes), i, f"v{i}b"))
+            else:
+                self.nodes.append(cls(self, len(self.nodes), i, f"v{i}"))
+
+        self.honest_count = len(self.honest)
+
+    @property
+    def honest(self) -> list[SimNode]:
+        return [nd for nd in self.nodes if nd.honest]
+
+    # -------------------------------------------------------- clock and network
+
+    def schedule(self, delay_ms: int, node_id: int, item: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, (self.now + delay_ms, self._seq, node_id, item))
+
+    def connected(self, a: int, b: int) -> bool:
+        if (a, b) in self.net.blocked or (b, a) in self.net.blocked:
+            return False
+        if self.net.partition and self.now < self.net.heal_at_ms:
+            for group in self.net.partition:
+                if a in group:
+                    return b in group
+            return False
+        return True
+
+    def send(self, src: int, payload: Any, targets: list[int] | None) -> None:
+        net, rng = self.net, self.rng
+        dsts = targets if targets is not None else [nd.id for nd in self.nodes if nd.id != src]
+        for dst in dsts:
+            if not self.connected(src, dst) or rng.random() < net.drop:
+                continue
+            copies = 2 if rng.random() < net.duplicate else 1
+            for _ in range(copies):
+                delay = rng.randint(net.min_delay_ms, net.max_delay_ms)
+                self.schedule(delay, dst, Net(src, payload))
+
+    # -------------------------------------------------------- run
+
+    def run(self, max_events: int = 300_000) -> Simulation:
+        for nd in self.nodes:
+            self.schedule(0, nd.id, Start())
+            self.schedule(self.rng.randint(1, self.gossip_ms), nd.id, "gossip")
+        while self._queue and self.delivered < max_events:
+            t, _, node_id, item = heapq.heappop(self._queue)
+            if t > self.max_time_ms:
+                break
+            self.now = t
+            self.delivered += 1
+            self.nodes[node_id].receive(item)
+            if self.done_count >= self.honest_count:
+                break
+        return self
+
+    # -------------------------------------------------------- checkers
+
+    def check_safety(self) -> list[str]:
+        """Violations: forks between honest nodes, and commits without a valid certificate."""
+        problems: list[str] = []
+        first: dict[int, tuple[str, bytes]] = {}
+        for nd in self.honest:
+            for height, rec in sorted(nd.commits.items()):
+                err = self._check_cert(height, rec)
+                if err is not None:
+                    problems.append(f"{nd.name} height {height}: bad certificate: {err}")
+                if height not in first:
+                    first[height] = (nd.name, rec.block_hash)
+                elif first[height][1] != rec.block_hash:
+                    problems.append(
+                        f"fork at height {height}: {first[height][0]} committed "
+                        f"{first[height][1].hex()[:12]}, {nd.name} committed {rec.block_hash.hex()[:12]}"
+                    )
+            heights = sorted(nd.commits)
+            if heights != list(range(1, len(heights) + 1)):
+                problems.append(f"{nd.name} committed non-contiguous heights {heights}")
+        return problems
+
+    def _check_cert(self, height: int, rec: CommitRecord) -> str | None:
+        key = (encode(rec.certificate), rec.block_hash + rec.block, height, self.validators.hash)
+        if key not in _CERT_CACHE:
+            try:
+                verify_commit(rec.certificate, rec.block_hash, height, self.validators, CHAIN_ID)
+                if block_hash(rec.block) != rec.block_hash:
+                    raise CertificateError("committed block bytes do not match the hash")
+                _CERT_CACHE[key] = None
+            except CertificateError as exc:
+                _CERT_CACHE[key] = str(exc)
+        return _CERT_CACHE[key]
+
+    def check_liveness(self) -> list[str]:
+        """Honest nodes that did not commit every height up to the target."""
+        return [
+            f"{nd.name} stopped at height {nd.core.height} round {nd.core.round} (t={self.now})"
+            for nd in self.honest
+            if len(nd.commits) < self.target_height
+        ]

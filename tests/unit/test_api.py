@@ -1,0 +1,292 @@
+"""Unit tests: the REST API over an in-memory ChainService (routes, encodings, error statuses, events)."""
+
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tianfu.api.app import create_app
+from tianfu.api.memory import MemoryChain
+from tianfu.codec import decode, encode
+from tianfu.crypto import generate_keypair, sign_tx
+from tianfu.types import (
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    Genesis,
+    Receipt,
+    Transaction,
+    TxBody,
+)
+
+KP = generate_keypair()
+
+
+def make_tx(chain, contract="kv", method="put", args=None, nonce=1, kp=KP, expiry=1000):
+    body = TxBody(
+        1,
+        chain.chain_id,
+        kp.scheme,
+        kp.public_key,
+        nonce,
+        expiry,
+        contract,
+        method,
+        ["k", 1] if args is None else args,
+    )
+    return sign_tx(kp, body)
+
+
+@pytest.fixture
+def chain():
+    return MemoryChain()
+
+
+@pytest.fixture
+def api(chain):
+    return TestClient(create_app(chain))
+
+
+def post_raw(api, data, **params):
+    return api.post(
+        "/v1/txs", content=data, params=params, headers={"content-type": "application/octet-stream"}
+    )
+
+
+def test_status_genesis_and_consortium_routes(api, chain):
+    st = api.get("/v1/status").json()
+    assert st["chain_id"] == "memory" and st["height"] == 0
+    g = api.get("/v1/genesis").json()
+    assert decode(bytes.fromhex(g["raw"]), Genesis) == chain.genesis_obj
+    assert g["hash"] == chain.genesis_obj.hash.hex()
+    assert g["genesis"]["chain_id"] == "memory"
+    vals = api.get("/v1/validators").json()["validators"]
+    assert [v["public_key"] for v in vals] == [k.public_key.hex() for k in chain.keys]
+    assert api.get("/v1/orgs").json()["orgs"][0]["name"] == "org1"
+    assert {c["name"] for c in api.get("/v1/contracts").json()["contracts"]} == {"kv", "governance"}
+    m = api.get("/metrics")
+    assert m.status_code == 200
+    assert m.headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "tianfu_height 0" in m.text
+    assert api.get("/openapi.json").json()["paths"]["/v1/txs"]["post"]
+    assert api.get("/docs").status_code == 200
+
+
+def test_submit_wait_commit_and_read_back(api, chain):
+    tx = make_tx(chain, args=["greeting", {"b": b"\x01\x02", "n": 5}])
+    r = post_raw(api, encode(tx), wait="commit")
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["status"] == "committed" and doc["height"] == 1 and doc["index"] == 0
+    assert doc["hash"] == tx.hash.hex()
+    assert decode(bytes.fromhex(doc["receipt"]["raw"]), Receipt).ok
+    assert doc["receipt"]["events"][0] == {
+        "contract": "kv",
+        "name": "put",
+        "data": {"key": "greeting"},
+    }
+
+    got = api.get(f"/v1/txs/{tx.hash.hex()}").json()
+    assert decode(bytes.fromhex(got["tx"]["raw"]), Transaction) == tx
+    assert got["tx"]["args"] == ["greeting", {"b": "0102", "n": 5}]  # bytes shown as hex
+
+    st = api.get("/v1/state/kv/greeting", params={"prove": "true"}).json()
+    assert st["value"] == {"b": "0102", "n": 5}
+    assert bytes.fromhex(st["value_raw"]) == encode({"b": b"\x01\x02", "n": 5})
+    assert st["proof"] and st["certificate"]["raw"]
+    header = decode(bytes.fromhex(st["header"]["raw"]), BlockHeader)
+    assert header.height == 1 and st["header"]["hash"] == header.hash.hex()
+    no_proof = api.get("/v1/state/kv/greeting").json()
+    assert no_proof["proof"] is None
+    missing = api.get("/v1/state/kv/nothing/with/slashes", params={"prove": "1"}).json()
+    assert (
+        missing["value"] is None
+        and missing["value_raw"] is None
+        and missing["key"] == "nothing/with/slashes"
+    )
+
+    proof = api.get(f"/v1/txs/{tx.hash.hex()}/proof").json()
+    assert proof["size"] == 1 and proof["index"] == 0 and proof["path"] == []
+    assert decode(bytes.fromhex(proof["tx"]["raw"]), Transaction) == tx
+    assert decode(bytes.fromhex(proof["certificate"]["raw"]), CommitCertificate).height == 1
+
+
+def test_submit_json_body_pending_then_blocks(chain):
+    chain.auto_commit = False
+    api = TestClient(create_app(chain))
+    tx = make_tx(chain)
+    r = api.post("/v1/txs", json={"tx": encode(tx).hex()})
+    assert r.status_code == 202
+    assert r.json() == {"hash": tx.hash.hex(), "status": "pending"}
+    t0 = time.monotonic()
+    tx2 = make_tx(chain, nonce=2)
+    r = post_raw(api, encode(tx2), wait="commit", timeout="0.05")
+    assert r.status_code == 202 and r.json()["status"] == "pending"
+    assert time.monotonic() - t0 < 5
+    assert api.get(f"/v1/txs/{tx.hash.hex()}").status_code == 404
+    chain.commit_pending()
+    assert api.get(f"/v1/txs/{tx.hash.hex()}").json()["height"] == 1
+
+    for n in range(3, 6):
+        chain.commit([make_tx(chain, nonce=n)])
+    blk = api.get("/v1/blocks/1").json()
+    assert blk["txs"] == [tx.hash.hex(), tx2.hash.hex()]
+    assert decode(bytes.fromhex(blk["raw"]), Block).header.tx_count == 2
+    assert blk["hash"] == blk["header"]["hash"]
+    heights = [
+        h["height"] for h in api.get("/v1/blocks", params={"from": 2, "limit": 2}).json()["blocks"]
+    ]
+    assert heights == [2, 3]
+    latest = [h["height"] for h in api.get("/v1/blocks", params={"limit": 2}).json()["blocks"]]
+    assert latest == [3, 4]
+    commit = api.get("/v1/blocks/2/commit").json()
+    assert commit["certificate"]["block_hash"] == api.get("/v1/blocks/2").json()["hash"]
+    assert len(commit["certificate"]["signatures"]) == 4
+
+
+def test_block_list_limit_is_capped(api, chain):
+    for n in range(105):
+        chain.commit([make_tx(chain, nonce=n + 1)]) if n < 3 else chain.commit([])
+    r = api.get("/v1/blocks", params={"from": 1, "limit": 1000})
+    assert r.status_code == 200 and len(r.json()["blocks"]) == 100
+
+
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        (b"garbage", "invalid transaction"),
+        (b"", "empty request body"),
+    ],
+)
+def test_malformed_bodies_are_400(api, data, fragment):
+    r = post_raw(api, data)
+    assert r.status_code == 400 and fragment in r.json()["error"]
+
+
+def test_truncated_and_trailing_bytes_are_400(api, chain):
+    raw = encode(make_tx(chain))
+    for bad in (raw[:-5], raw + b"\x00", raw[:1]):
+        r = post_raw(api, bad)
+        assert r.status_code == 400, bad
+        assert r.json()["error"].startswith("invalid transaction")
+
+
+def test_json_body_errors(api):
+    assert api.post("/v1/txs", json={"tx": "zz"}).json()["error"] == "field tx is not valid hex"
+    r = api.post("/v1/txs", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "malformed JSON" in r.json()["error"]
+    r = api.post("/v1/txs", json={"nope": 1})
+    assert r.status_code == 400 and "tx" in r.json()["error"]
+
+
+def test_oversize_body_is_413(chain):
+    chain.max_body_bytes = 300
+    api = TestClient(create_app(chain))
+    r = post_raw(api, b"\x00" * 301)
+    assert r.status_code == 413 and "exceeds the limit of 300" in r.json()["error"]
+    # No Content-Length (chunked): refused while streaming.
+    chunks_sent = []
+
+    def gen():
+        for _ in range(100):
+            chunks_sent.append(1)
+            yield b"\x00" * 100
+
+    r = api.post("/v1/txs", content=gen(), headers={"content-type": "application/octet-stream"})
+    assert r.status_code == 413
+    r = api.post("/v1/txs", json={"tx": "00" * 301})
+    assert r.status_code == 413
+    r = api.post(
+        "/v1/txs",
+        content=b"x",
+        headers={"content-length": "abc", "content-type": "application/octet-stream"},
+    )
+    assert r.status_code == 400
+
+
+def test_rejected_and_duplicate(api, chain):
+    tx = make_tx(chain)
+    forged = Transaction(tx.body, bytes(64))
+    r = post_raw(api, encode(forged))
+    assert r.status_code == 400 and "invalid signature" in r.json()["error"]
+    assert post_raw(api, encode(tx)).status_code == 202
+    r = post_raw(api, encode(tx))
+    assert r.status_code == 409 and "duplicate" in r.json()["error"]
+    r = post_raw(api, encode(make_tx(chain, nonce=9)), wait="forever")
+    assert r.status_code == 400 and "wait mode" in r.json()["error"]
+    r = post_raw(api, encode(make_tx(chain, nonce=9)), timeout="-1")
+    assert r.status_code == 400 and "timeout" in r.json()["error"]
+
+
+def test_lookup_errors(api):
+    assert api.get("/v1/txs/" + "ab" * 32).status_code == 404
+    assert api.get("/v1/txs/" + "ab" * 32 + "/proof").status_code == 404
+    r = api.get("/v1/txs/xyz")
+    assert r.status_code == 400 and "malformed hash" in r.json()["error"]
+    assert api.get("/v1/txs/abcd").status_code == 400
+    assert api.get("/v1/blocks/1").status_code == 404
+    assert api.get("/v1/blocks/0").status_code == 404
+    assert api.get("/v1/blocks/1/commit").status_code == 404
+    r = api.get("/v1/blocks/notanumber")
+    assert r.status_code == 400 and "error" in r.json()
+    assert api.get("/v1/state/kv/x").status_code == 404  # no block yet
+    assert api.get("/v1/state/kv/x", params={"height": "0"}).status_code == 400
+    r = api.get("/v1/nothing-here")
+    assert r.status_code == 404 and "error" in r.json()
+
+
+def test_query(api, chain):
+    chain.commit([make_tx(chain, args=["k", b"\xff"])])
+    r = api.post("/v1/query", json={"contract": "kv", "method": "get", "args": ["k"]})
+    assert r.status_code == 200
+    assert r.json()["result"] == "ff" and bytes.fromhex(r.json()["raw"]) == encode(b"\xff")
+    r = api.post("/v1/query", json={"contract": "kv", "method": "nope", "args": []})
+    assert r.status_code == 404
+    r = api.post("/v1/query", json={"contract": "kv", "method": "get", "args": [1, 2]})
+    assert r.status_code == 400 and r.json()["error"].startswith("query failed")
+    r = api.post("/v1/query", json={"contract": "kv", "method": "get", "args": [1.5]})
+    assert r.status_code == 400 and "float" in r.json()["error"]
+    r = api.post("/v1/query", json={"method": "get"})
+    assert r.status_code == 400 and "contract" in r.json()["error"]
+    r = api.post("/v1/query", content=b"[[[", headers={"content-type": "application/json"})
+    assert r.status_code == 400
+
+
+def _wait_subscribers(chain, n):
+    deadline = time.monotonic() + 5
+    while chain.subscriber_count < n:
+        assert time.monotonic() < deadline, "websocket never subscribed"
+        time.sleep(0.005)
+
+
+@pytest.mark.timeout(30)
+def test_websocket_events_are_filtered(api, chain):
+    gov = make_tx(chain, "governance", "propose_contract", ["token", "x = 1"], nonce=1)
+    put = make_tx(chain, "kv", "put", ["a", 1], nonce=2)
+    put2 = make_tx(chain, "kv", "put", ["b", 2], nonce=3)
+    with (
+        api.websocket_connect("/v1/events?contract=kv") as ws_kv,
+        api.websocket_connect("/v1/events?name=contract_proposed") as ws_name,
+        api.websocket_connect("/v1/events") as ws_all,
+    ):
+        _wait_subscribers(chain, 3)
+        threading.Thread(target=lambda: [chain.commit([t]) for t in (gov, put, put2)]).start()
+        first, second = ws_kv.receive_json(), ws_kv.receive_json()
+        assert [first["data"]["key"], second["data"]["key"]] == ["a", "b"]
+        assert first == {
+            "height": 2,
+            "tx_index": 0,
+            "tx_hash": put.hash.hex(),
+            "contract": "kv",
+            "name": "put",
+            "data": {"key": "a"},
+        }
+        named = ws_name.receive_json()
+        assert named["contract"] == "governance" and named["data"]["name"] == "token"
+        everything = [ws_all.receive_json()["name"] for _ in range(3)]
+        assert everything == ["contract_proposed", "put", "put"]
+    deadline = time.monotonic() + 5
+    while chain.subscriber_count:  # disconnecting clients unsubscribe
+        assert time.monotonic() < deadline
+        time.sleep(0.005)

@@ -1,0 +1,218 @@
+"""Unit tests: the `tianfu` command line (offline commands, usage errors, and chain commands in-process)."""
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from tianfu.api.app import create_app
+from tianfu.api.memory import MemoryChain
+from tianfu.cli import common
+from tianfu.cli.main import app
+from tianfu.client import Client
+from tianfu.codec import encode
+
+runner = CliRunner()
+
+COMMANDS = [
+    [],
+    ["dev"],
+    ["status"],
+    ["ca"],
+    ["ca", "create"],
+    ["identity"],
+    ["identity", "issue"],
+    ["identity", "show"],
+    ["contract"],
+    ["contract", "propose"],
+    ["contract", "approve"],
+    ["contract", "list"],
+    ["invoke"],
+    ["query"],
+    ["state"],
+    ["tx", "show"],
+    ["tx", "proof"],
+    ["block", "show"],
+    ["block", "list"],
+    ["role", "grant"],
+    ["role", "revoke"],
+    ["cert", "revoke"],
+    ["verify-proof"],
+]
+
+
+def run(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env)
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=lambda c: " ".join(c) or "root")
+def test_help_everywhere(cmd):
+    r = run(*cmd, "--help")
+    assert r.exit_code == 0, r.output
+    assert "Usage" in r.output
+
+
+def test_ca_and_identity_lifecycle(tmp_path):
+    ca = tmp_path / "ca"
+    r = run("ca", "create", "acme", "--out", ca, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"org": "acme", "scheme": "ed25519", "dir": str(ca)}
+    assert (ca / "ca-key.pem").exists()
+    r = run("ca", "create", "acme", "--out", ca)
+    assert r.exit_code == 1 and "refusing to overwrite" in r.stderr
+
+    out = tmp_path / "bob"
+    r = run(
+        "identity",
+        "issue",
+        "--ca",
+        ca,
+        "--name",
+        "bob",
+        "--kind",
+        "admin",
+        "--out",
+        out,
+        "--scheme",
+        "ecdsa-p256",
+        "--json",
+    )
+    assert r.exit_code == 0, r.output
+    issued = json.loads(r.stdout)
+    assert issued["org"] == "acme" and issued["kind"] == "admin" and len(issued["address"]) == 40
+    r = run("identity", "show", out, "--json")
+    shown = json.loads(r.stdout)
+    assert shown["address"] == issued["address"] and shown["scheme"] == "ecdsa-p256"
+    r = run("identity", "show", out)
+    assert r.exit_code == 0 and "bob" in r.stdout and issued["address"] in r.stdout
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert run("ca", "create", "acme").exit_code == 2  # --out missing
+    r = run("ca", "create", "acme", "--out", tmp_path / "x", "--scheme", "rsa")
+    assert r.exit_code == 2 and "unknown scheme" in r.stderr
+    run("ca", "create", "acme", "--out", tmp_path / "ca")
+    r = run(
+        "identity",
+        "issue",
+        "--ca",
+        tmp_path / "ca",
+        "--name",
+        "n",
+        "--kind",
+        "boss",
+        "--out",
+        tmp_path / "n",
+    )
+    assert r.exit_code == 2 and "unknown kind" in r.stderr
+    assert run("block", "show", "notanumber").exit_code == 2
+    assert run("nonsense").exit_code == 2
+    r = run(
+        "invoke", "kv", "put", "a", "1", "--url", "http://127.0.0.1:1", env={"TIANFU_IDENTITY": ""}
+    )
+    assert r.exit_code == 2 and "no identity" in r.stderr
+
+
+def test_clean_errors_exit_1(tmp_path):
+    r = run("status", "--url", "http://127.0.0.1:1")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: cannot connect to http://127.0.0.1:1")
+    assert "Traceback" not in r.output and r.stdout == ""
+    r = run("status", env={"TIANFU_URL": "http://127.0.0.1:1"})
+    assert r.exit_code == 1 and "127.0.0.1:1" in r.stderr
+    r = run("identity", "show", tmp_path / "nope")
+    assert r.exit_code == 1 and "missing identity file" in r.stderr and "Traceback" not in r.output
+    r = run("verify-proof", tmp_path / "nope.json", "--genesis", tmp_path / "g.bin")
+    assert r.exit_code == 1 and "no such file" in r.stderr
+
+
+@pytest.fixture
+def node(tmp_path, monkeypatch):
+    """The CLI talking to an in-memory chain through the real API; plus an identity directory."""
+    chain = MemoryChain()
+    http = TestClient(create_app(chain))
+    monkeypatch.setattr(
+        common,
+        "client_factory",
+        lambda url, identity=None, genesis=None: Client(url, identity, genesis=genesis, http=http),
+    )
+    run("ca", "create", "org1", "--out", tmp_path / "ca")
+    run(
+        "identity",
+        "issue",
+        "--ca",
+        tmp_path / "ca",
+        "--name",
+        "u",
+        "--kind",
+        "member",
+        "--out",
+        tmp_path / "u",
+    )
+    monkeypatch.setenv("TIANFU_IDENTITY", str(tmp_path / "u"))
+    (tmp_path / "genesis.bin").write_bytes(encode(chain.genesis_obj))
+    return chain
+
+
+def test_chain_commands(node, tmp_path):
+    r = run("invoke", "kv", "put", "color", '{"r": 1, "name": "red"}', "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["ok"] and doc["status"] == "committed" and doc["height"] == 1
+    assert node.value("kv", "color") == {"r": 1, "name": "red"}
+    r = run("invoke", "kv", "put", "plain", "not json")
+    assert r.exit_code == 0 and node.value("kv", "plain") == "not json"
+    r = run("invoke", "kv", "fail", "boom", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["error"] == "boom"
+    r = run("invoke", "kv", "put", "f", "1.5")
+    assert r.exit_code == 2 and "float" in r.stderr
+    r = run("query", "kv", "get", "color", "--json")
+    assert json.loads(r.stdout) == {"result": {"r": 1, "name": "red"}}
+    r = run("tx", "show", doc["hash"], "--json")
+    assert json.loads(r.stdout)["args"] == ["color", {"r": 1, "name": "red"}]
+    r = run("tx", "proof", doc["hash"], "--genesis", tmp_path / "genesis.bin", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["verified"] is True
+    r = run("tx", "proof", doc["hash"])
+    assert r.exit_code == 0 and "warning" in r.stderr
+    r = run("block", "list", "--json")
+    assert [b["height"] for b in json.loads(r.stdout)] == [1, 2, 3]
+    assert json.loads(run("block", "show", "1", "--json").stdout)["txs"] == [doc["hash"]]
+    r = run("contract", "propose", "token", tmp_path / "missing.py")
+    assert r.exit_code == 1 and "no such file" in r.stderr
+    src = tmp_path / "token.py"
+    src.write_text("x = 1\n")
+    r = run("contract", "propose", "token", src, "--json")
+    pid = json.loads(r.stdout)["result"]
+    assert r.exit_code == 0 and pid == "p1"
+    assert run("contract", "approve", pid).exit_code == 0
+    names = [c["name"] for c in json.loads(run("contract", "list", "--json").stdout)]
+    assert "token" in names
+    assert run("role", "grant", "ab" * 20, "auditor").exit_code == 0
+    assert node.value("governance", f"role/{'ab' * 20}/auditor") is True
+    assert run("cert", "revoke", "ab" * 20).exit_code == 0
+    assert node.value("governance", f"revoked/{'ab' * 20}") is True
+
+
+def test_state_prove_and_offline_verify(node, tmp_path):
+    run("invoke", "kv", "put", "doc", '{"v": 7}')
+    r = run("state", "kv", "doc", "--prove", "--json", "--genesis", tmp_path / "genesis.bin")
+    assert r.exit_code == 0, r.output
+    saved = json.loads(r.stdout)
+    assert saved["verified"] is True and saved["value"] == {"v": 7}
+    proof_file = tmp_path / "read.json"
+    proof_file.write_text(r.stdout)
+    r = run("verify-proof", proof_file, "--genesis", tmp_path / "genesis.bin", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["value"] == {"v": 7}
+    r = run("state", "kv", "doc", "--prove")
+    assert r.exit_code == 0 and "verified" in r.stdout and "warning" in r.stderr
+
+    tampered = dict(saved, value_raw=encode({"v": 8}).hex())
+    proof_file.write_text(json.dumps(tampered))
+    r = run("verify-proof", proof_file, "--genesis", tmp_path / "genesis.bin")
+    assert r.exit_code == 1 and "verification failed" in r.stderr
+    other = MemoryChain()
+    (tmp_path / "other.bin").write_bytes(encode(other.genesis_obj))
+    proof_file.write_text(json.dumps(saved))
+    r = run("verify-proof", proof_file, "--genesis", tmp_path / "other.bin")
+    assert r.exit_code == 1 and "verification failed" in r.stderr

@@ -1,0 +1,335 @@
+"""Unit tests of the sans-I/O consensus core: Algorithm 1 rules, execute-before-vote, bounds."""
+
+from collections import Counter
+
+import pytest
+
+from tianfu.codec import CodecError, decode, encode
+from tianfu.consensus.core import MAX_FUTURE_ROUNDS, ConsensusCore, weighted_round_robin
+from tianfu.consensus.messages import (
+    BlockCommitted,
+    BlockExecuted,
+    Broadcast,
+    CommitBlock,
+    CommitReceived,
+    ConflictingProposalEvidence,
+    CreateProposalBlock,
+    DuplicateVoteEvidence,
+    ExecuteBlock,
+    Proposal,
+    ProposalBlockReady,
+    ProposalReceived,
+    RecordEvidence,
+    ScheduleTimeout,
+    SignProposal,
+    SignVote,
+    Start,
+    Step,
+    TimeoutFired,
+    VoteReceived,
+    sign_proposal,
+    verify_proposal,
+)
+from tianfu.crypto import ED25519, sign_vote, verify_commit
+from tianfu.testing.sim import block_hash, sim_key
+from tianfu.types import NO_HASH, PRECOMMIT, PREVOTE, ConsensusParams, Validator, ValidatorSet
+
+CHAIN = "unit"
+KEYS = [sim_key(i) for i in range(4)]
+VALS = ValidatorSet(
+    [Validator(f"v{i}", f"o{i}", ED25519, k.public_key, 1) for i, k in enumerate(KEYS)]
+)
+PARAMS = ConsensusParams(timeout_propose_ms=1000, timeout_vote_ms=500, timeout_delta_ms=250)
+BLOCK_A = b"block-a"
+BLOCK_B = b"block-b"
+A, B = block_hash(BLOCK_A), block_hash(BLOCK_B)
+
+
+def key_of(pub):
+    return next(k for k in KEYS if k.public_key == pub)
+
+
+def proposer_key(height, round):
+    return key_of(weighted_round_robin(VALS, height, round))
+
+
+def non_proposer(height, round):
+    return next(k for k in KEYS if k.public_key != weighted_round_robin(VALS, height, round))
+
+
+def make_core(me=None, height=1, round=0):
+    kp = me or non_proposer(height, round)
+    core = ConsensusCore(CHAIN, height, VALS, kp.public_key, params=PARAMS)
+    return core, kp
+
+
+def proposal(height, round, block=BLOCK_A, pol_round=-1, key=None):
+    kp = key or proposer_key(height, round)
+    return sign_proposal(kp, CHAIN, height, round, pol_round, block_hash(block), block)
+
+
+def vote(kp, type, h, height=1, round=0):
+    return VoteReceived(sign_vote(kp, CHAIN, height, round, type, h))
+
+
+def others(me):
+    return [k for k in KEYS if k.public_key != me.public_key]
+
+
+def of(actions, cls):
+    return [a for a in actions if isinstance(a, cls)]
+
+
+def feed_own(core, kp, actions):
+    """Play the driver: sign what the core asks and feed it back."""
+    out = []
+    for a in actions:
+        if isinstance(a, SignVote):
+            v = sign_vote(kp, CHAIN, a.height, a.round, a.type, a.block_hash)
+            out += core.handle(VoteReceived(v))
+    return out
+
+
+def test_happy_path_executes_before_prevote_and_commits_with_valid_certificate():
+    core, me = make_core()
+    acts = core.handle(Start())
+    assert of(acts, ScheduleTimeout)[0] == ScheduleTimeout(1, 0, Step.PROPOSE, 1000)
+    acts = core.handle(ProposalReceived(proposal(1, 0)))
+    assert of(acts, ExecuteBlock) == [ExecuteBlock(1, 0, A, BLOCK_A)]
+    assert not of(acts, SignVote)  # waits for execution
+    acts = core.handle(BlockExecuted(1, A, True))
+    assert of(acts, SignVote) == [SignVote(1, 0, PREVOTE, A)]
+    acts = feed_own(core, me, acts)
+    assert [type(a.message).__name__ for a in of(acts, Broadcast)] == ["Vote"]
+    peers = others(me)
+    core.handle(vote(peers[0], PREVOTE, A))
+    acts = core.handle(vote(peers[1], PREVOTE, A))
+    assert of(acts, SignVote) == [SignVote(1, 0, PRECOMMIT, A)]
+    assert core.locked_value == A and core.locked_round == 0 and core.valid_round == 0
+    feed_own(core, me, acts)
+    core.handle(vote(peers[0], PRECOMMIT, A))
+    acts = core.handle(vote(peers[1], PRECOMMIT, A))
+    commits = of(acts, CommitBlock)
+    assert len(commits) == 1 and commits[0].block_hash == A and commits[0].block == BLOCK_A
+    verify_commit(commits[0].certificate, A, 1, VALS, CHAIN)
+    assert core.step == Step.COMMIT
+    acts = core.handle(BlockCommitted(1, VALS))
+    assert core.height == 2 and core.round == 0
+
+
+def test_invalid_block_gets_nil_prevote():
+    core, _ = make_core()
+    core.handle(Start())
+    core.handle(ProposalReceived(proposal(1, 0)))
+    acts = core.handle(BlockExecuted(1, A, False))
+    assert of(acts, SignVote) == [SignVote(1, 0, PREVOTE, NO_HASH)]
+
+
+def test_propose_timeout_prevotes_nil_and_timeouts_grow_per_round():
+    core, _ = make_core()
+    core.handle(Start())
+    acts = core.handle(TimeoutFired(1, 0, Step.PROPOSE))
+    assert of(acts, SignVote) == [SignVote(1, 0, PREVOTE, NO_HASH)]
+    assert core.handle(TimeoutFired(1, 0, Step.PROPOSE)) == []  # stale/duplicate timeout
+    acts = core.handle(TimeoutFired(1, 0, Step.PRECOMMIT))
+    assert core.round == 1
+    assert ScheduleTimeout(1, 1, Step.PROPOSE, 1250) in acts
+    core.handle(TimeoutFired(1, 1, Step.PRECOMMIT))
+    core.handle(TimeoutFired(1, 2, Step.PRECOMMIT))
+    assert core.round == 3
+
+
+def test_nil_quorum_precommits_nil_and_vote_timeouts_scheduled():
+    core, me = make_core()
+    core.handle(Start())
+    feed_own(core, me, core.handle(TimeoutFired(1, 0, Step.PROPOSE)))
+    peers = others(me)
+    acts = core.handle(vote(peers[0], PREVOTE, A))
+    acts = core.handle(vote(peers[1], PREVOTE, NO_HASH))
+    assert ScheduleTimeout(1, 0, Step.PREVOTE, 500) in acts  # line 34: 2f+1 any
+    acts = core.handle(vote(peers[2], PREVOTE, NO_HASH))
+    assert of(acts, SignVote) == [SignVote(1, 0, PRECOMMIT, NO_HASH)]  # line 44
+    feed_own(core, me, acts)
+    core.handle(vote(peers[0], PRECOMMIT, NO_HASH))
+    acts = core.handle(vote(peers[1], PRECOMMIT, A))
+    assert ScheduleTimeout(1, 0, Step.PRECOMMIT, 500) in acts  # line 47
+
+
+def lock_on_a_in_round_0():
+    core, me = make_core()
+    core.handle(Start())
+    core.handle(ProposalReceived(proposal(1, 0)))
+    feed_own(core, me, core.handle(BlockExecuted(1, A, True)))
+    peers = others(me)
+    core.handle(vote(peers[0], PREVOTE, A))
+    feed_own(core, me, core.handle(vote(peers[1], PREVOTE, A)))
+    assert core.locked_value == A
+    core.handle(TimeoutFired(1, 0, Step.PRECOMMIT))
+    assert core.round == 1
+    return core, me
+
+
+def test_locked_validator_prevotes_nil_for_other_fresh_proposal():
+    core, me = lock_on_a_in_round_0()
+    if proposer_key(1, 1).public_key == me.public_key:
+        pytest.skip("fixture keys make us the round-1 proposer")  # pragma: no cover
+    acts = core.handle(ProposalReceived(proposal(1, 1, BLOCK_B)))
+    assert of(acts, SignVote) == [SignVote(1, 1, PREVOTE, NO_HASH)]
+    assert not of(acts, ExecuteBlock)
+
+
+def test_line_28_unlocks_on_newer_pol_and_keeps_lock_against_older():
+    core, me = lock_on_a_in_round_0()
+    # Our lock (round 0 on A) yields to a proposal for B whose POL round (1) is >= the
+    # lock round, once 2f+1 prevotes for B in round 1 are seen and B is executed.
+    core.handle(TimeoutFired(1, 1, Step.PRECOMMIT))
+    assert core.round == 2
+    p = proposal(1, 2, BLOCK_B, pol_round=1)
+    acts = core.handle(ProposalReceived(p))
+    assert not of(acts, SignVote)  # waits for the POL of round 1
+    acts = []
+    for k in others(me)[:3]:
+        acts += core.handle(vote(k, PREVOTE, B, round=1))
+    assert of(acts, ExecuteBlock) == [ExecuteBlock(1, 2, B, BLOCK_B)] and not of(acts, SignVote)
+    acts = core.handle(BlockExecuted(1, B, True))
+    assert of(acts, SignVote) == [SignVote(1, 2, PREVOTE, B)]
+
+
+def test_lock_holds_against_pol_older_than_lock():
+    core, me = lock_on_a_in_round_0()
+    core.handle(TimeoutFired(1, 1, Step.PRECOMMIT))
+    core.locked_round = 1  # as if re-locked on A in round 1
+    acts = core.handle(ProposalReceived(proposal(1, 2, BLOCK_B, pol_round=0)))
+    for k in KEYS:
+        acts += core.handle(vote(k, PREVOTE, B, round=0))
+    assert SignVote(1, 2, PREVOTE, NO_HASH) in acts
+
+
+def test_bad_signature_wrong_chain_and_outsiders_are_dropped():
+    core, me = make_core()
+    core.handle(Start())
+    peer = others(me)[0]
+    good = sign_vote(peer, CHAIN, 1, 0, PREVOTE, A)
+    forged = type(good)(1, CHAIN, 1, 0, PREVOTE, B, peer.public_key, good.signature)
+    core.handle(VoteReceived(forged))
+    assert core.votes.prevotes(0).power_any() == 0
+    outsider = sim_key(99)
+    core.handle(VoteReceived(sign_vote(outsider, CHAIN, 1, 0, PREVOTE, A)))
+    core.handle(VoteReceived(sign_vote(peer, "other-chain", 1, 0, PREVOTE, A)))
+    assert core.votes.prevotes(0).power_any() == 0
+    core.handle(VoteReceived(good))
+    assert core.votes.prevotes(0).power_for(A) == 1
+    wrong_proposer = non_proposer(1, 0)
+    core.handle(ProposalReceived(proposal(1, 0, key=wrong_proposer)))
+    assert not core.proposals.get(0)
+
+
+def test_equivocation_is_recorded_as_evidence():
+    core, me = make_core()
+    core.handle(Start())
+    peer = others(me)[0]
+    core.handle(vote(peer, PREVOTE, A))
+    acts = core.handle(vote(peer, PREVOTE, B))
+    ev = of(acts, RecordEvidence)
+    assert len(ev) == 1 and isinstance(ev[0].evidence, DuplicateVoteEvidence)
+    assert {ev[0].evidence.vote_a.block_hash, ev[0].evidence.vote_b.block_hash} == {A, B}
+    core.handle(ProposalReceived(proposal(1, 0, BLOCK_A)))
+    acts = core.handle(ProposalReceived(proposal(1, 0, BLOCK_B)))
+    assert isinstance(of(acts, RecordEvidence)[0].evidence, ConflictingProposalEvidence)
+
+
+def test_future_height_buffered_and_replayed_further_dropped():
+    core, me = make_core()
+    core.handle(Start())
+    peer = others(me)[0]
+    core.handle(vote(peer, PREVOTE, A, height=2))
+    core.handle(vote(peer, PREVOTE, A, height=3))
+    core.handle(ProposalReceived(proposal(1, 0)))
+    core.handle(BlockExecuted(1, A, True))
+    cert_votes = [sign_vote(k, CHAIN, 1, 0, PRECOMMIT, A) for k in KEYS[:3]]
+    from tianfu.types import CommitCertificate, CommitSig
+
+    cert = CommitCertificate(
+        1, CHAIN, 1, 0, A, [CommitSig(v.validator, v.signature) for v in cert_votes]
+    )
+    acts = core.handle(CommitReceived(BLOCK_A, cert))
+    assert of(acts, CommitBlock)[0].certificate == cert
+    core.handle(BlockCommitted(1, VALS))
+    assert core.height == 2
+    assert core.votes.prevotes(0).power_for(A) == 1  # the buffered height-2 vote
+    assert core.votes.prevotes(0).power_any() == 1  # the height-3 vote was dropped
+
+
+def test_commit_received_with_bad_certificate_is_ignored():
+    core, _ = make_core()
+    core.handle(Start())
+    from tianfu.types import CommitCertificate, CommitSig
+
+    sigs = [sign_vote(k, CHAIN, 1, 0, PRECOMMIT, A) for k in KEYS[:2]]  # only 2 of 4
+    cert = CommitCertificate(1, CHAIN, 1, 0, A, [CommitSig(v.validator, v.signature) for v in sigs])
+    core.handle(BlockExecuted(1, A, True))
+    assert not of(core.handle(CommitReceived(BLOCK_A, cert)), CommitBlock)
+
+
+def test_round_skip_on_f_plus_one_and_far_rounds_bounded():
+    core, me = make_core()
+    core.handle(Start())
+    peers = others(me)
+    far = MAX_FUTURE_ROUNDS + 5
+    core.handle(vote(peers[0], PREVOTE, NO_HASH, round=far))
+    assert core.round == 0
+    assert all(r <= MAX_FUTURE_ROUNDS for r in core.votes.rounds())  # far round not stored
+    acts = core.handle(vote(peers[1], PREVOTE, NO_HASH, round=far))
+    assert core.round == far
+    assert ScheduleTimeout(1, far, Step.PROPOSE, 1000 + far * 250) in acts
+
+
+def test_our_turn_to_propose_builds_and_signs_proposal():
+    me = proposer_key(1, 0)
+    core = ConsensusCore(CHAIN, 1, VALS, me.public_key, params=PARAMS)
+    acts = core.handle(Start())
+    assert of(acts, CreateProposalBlock) == [CreateProposalBlock(1, 0)]
+    acts = core.handle(ProposalBlockReady(1, 0, A, BLOCK_A))
+    assert of(acts, SignProposal) == [SignProposal(1, 0, -1, A, BLOCK_A)]
+    acts = core.handle(ProposalReceived(proposal(1, 0)))
+    assert Broadcast(proposal(1, 0)) in acts
+    assert SignVote(1, 0, PREVOTE, A) in acts  # own block counts as executed
+    assert not of(acts, ExecuteBlock)
+
+
+def test_non_validator_follows_without_signing():
+    core = ConsensusCore(CHAIN, 1, VALS, None, params=PARAMS)
+    acts = core.handle(Start())
+    acts += core.handle(ProposalReceived(proposal(1, 0)))
+    acts += core.handle(BlockExecuted(1, A, True))
+    for k in KEYS[:3]:
+        acts += core.handle(vote(k, PREVOTE, A))
+    for k in KEYS[:3]:
+        acts += core.handle(vote(k, PRECOMMIT, A))
+    assert not of(acts, SignVote) and not of(acts, SignProposal)
+    assert of(acts, CommitBlock)[0].block_hash == A
+
+
+def test_proposer_rotation_is_weighted_and_deterministic():
+    vals = ValidatorSet(
+        [
+            Validator(f"v{i}", "o", ED25519, KEYS[i].public_key, p)
+            for i, p in enumerate([1, 2, 3, 4])
+        ]
+    )
+    picks = Counter(weighted_round_robin(vals, h, 0) for h in range(1, 101))
+    assert [picks[k.public_key] for k in KEYS] == [10, 20, 30, 40]
+    seq = [weighted_round_robin(vals, 5, r) for r in range(10)]
+    assert seq == [weighted_round_robin(vals, 5, r) for r in range(10)]
+    assert all(seq[i] != seq[i + 1] for i in range(3))  # interleaved, not in a row
+
+
+def test_proposal_encoding_and_validation():
+    p = proposal(1, 2, pol_round=1)
+    assert decode(encode(p), Proposal) == p
+    assert verify_proposal(p, VALS)
+    bad = Proposal(1, CHAIN, 1, 2, 2, p.block_hash, p.block, p.proposer, p.signature)
+    with pytest.raises(CodecError):
+        decode(encode(bad), Proposal)
+    tampered = Proposal(1, CHAIN, 1, 2, 0, p.block_hash, p.block, p.proposer, p.signature)
+    assert not verify_proposal(tampered, VALS)
