@@ -16,7 +16,7 @@ from tianfu.crypto.merkle import merkle_root
 from tianfu.execution.runtime import BlockResult, Executor, TxInvalid
 from tianfu.state import MerkleState, TreeBatch
 from tianfu.store import Store
-from tianfu.types import Block, BlockHeader, CommitCertificate, Genesis
+from tianfu.types import Block, BlockHeader, CommitCertificate, Genesis, ValidatorSet
 
 
 class InvalidBlock(ValueError):
@@ -90,6 +90,10 @@ class Ledger:
         h = self.store.height()
         return self.store.load_header(h) if h else None
 
+    def validator_set(self, height: int) -> ValidatorSet:
+        """The validators that sign block `height`."""
+        return self.genesis.validator_set
+
     def prev_hash(self, height: int) -> bytes:
         if height == 1:
             return self.genesis.hash
@@ -129,7 +133,7 @@ class Ledger:
             tx_root=merkle_root([encode(t) for t in result.txs]),
             state_root=batch.root,
             receipts_root=merkle_root([encode(r) for r in result.receipts]),
-            validators_hash=self.genesis.validator_set.hash,
+            validators_hash=self.validator_set(height).hash,
             proposer=proposer,
             tx_count=len(result.txs),
         )
@@ -152,7 +156,7 @@ class Ledger:
             raise InvalidBlock("block time does not increase")
         if h.tx_count != len(block.txs):
             raise InvalidBlock("tx_count does not match the block body")
-        if h.validators_hash != self.genesis.validator_set.hash:
+        if h.validators_hash != self.validator_set(height).hash:
             raise InvalidBlock("block names a different validator set")
         if h.tx_root != merkle_root([encode(t) for t in block.txs]):
             raise InvalidBlock("transaction root mismatch")
