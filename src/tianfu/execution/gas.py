@@ -18,7 +18,8 @@ from typing import Any
 
 from tianfu.execution.api import ContractError, OutOfGas, view
 from tianfu.types.values import MAX_DEPTH
-from tianfu.types.values import MAX_INT_BITS as VALUE_INT_BITS
+from tianfu.types.values import MAX_INT as VALUE_MAX_INT
+from tianfu.types.values import MIN_INT as VALUE_MIN_INT
 
 MAX_SEQ_LEN = 1_000_000  # elements or bytes of any str/bytes/list/tuple a checked op builds
 MAX_INT_BITS = 4096  # working integers (stored ones are capped lower by check_value)
@@ -192,8 +193,8 @@ class Runtime:
             if v is None or isinstance(v, bool | str | bytes):
                 return v
             if isinstance(v, int):
-                if v.bit_length() > VALUE_INT_BITS:
-                    raise ContractError(f"{what}: integer wider than {VALUE_INT_BITS} bits")
+                if not VALUE_MIN_INT <= v <= VALUE_MAX_INT:
+                    raise ContractError(f"{what}: integer out of range (-2**63 .. 2**64 - 1)")
                 return v
             if isinstance(v, list | tuple):
                 return type(v)([walk(x, depth + 1) for x in v])

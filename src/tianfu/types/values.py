@@ -1,6 +1,6 @@
 """Contract values: the only data that may be passed as arguments, stored, returned or emitted.
 
-Allowed: None, bool, int (signed 64-bit range... and beyond up to 256 bits), str, bytes,
+Allowed: None, bool, int (from -2**63 to 2**64 - 1, what msgpack encodes), str, bytes,
 list, and dict with str keys. Floats, sets and foreign objects are rejected so that every
 node computes and stores the very same bytes.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 MAX_DEPTH = 32
-MAX_INT_BITS = 256
+MIN_INT = -(1 << 63)
+MAX_INT = (1 << 64) - 1
 
 
 class ValueTypeError(TypeError):
@@ -24,8 +25,8 @@ def check_value(value: Any, *, _depth: int = 0) -> None:
     if value is None or isinstance(value, bool | str | bytes):
         return
     if isinstance(value, int):
-        if value.bit_length() > MAX_INT_BITS:
-            raise ValueTypeError(f"integer wider than {MAX_INT_BITS} bits")
+        if not MIN_INT <= value <= MAX_INT:
+            raise ValueTypeError("integer out of range (from -2**63 to 2**64 - 1)")
         return
     if isinstance(value, list | tuple):
         for item in value:

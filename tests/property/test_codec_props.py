@@ -1,0 +1,113 @@
+"""Property tests of the canonical codec: round trips, one byte form, strict decoding."""
+
+from __future__ import annotations
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tianfu.codec import CodecError, decode, encode
+from tianfu.types import (
+    BlockHeader,
+    CommitCertificate,
+    CommitSig,
+    Receipt,
+    Transaction,
+    TxBody,
+    Vote,
+)
+
+names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
+i64 = st.integers(min_value=0, max_value=(1 << 63) - 1)
+h32 = st.binary(min_size=32, max_size=32)
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(1 << 63), (1 << 64) - 1) | st.text(max_size=20) | st.binary(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+bodies = st.builds(
+    TxBody,
+    version=st.just(1),
+    chain_id=st.text(min_size=1, max_size=20),
+    scheme=st.sampled_from([1, 2]),
+    signer=st.binary(max_size=33),
+    nonce=i64,
+    expiry=i64,
+    contract=names,
+    method=st.text(min_size=1, max_size=20),
+    args=st.lists(values, max_size=5),
+    cert=st.binary(max_size=50),
+)
+txs = st.builds(Transaction, body=bodies, signature=st.binary(max_size=64))
+headers = st.builds(
+    BlockHeader,
+    version=st.just(1),
+    chain_id=st.text(min_size=1, max_size=20),
+    height=i64,
+    time_ms=i64,
+    prev_hash=h32,
+    tx_root=h32,
+    state_root=h32,
+    receipts_root=h32,
+    validators_hash=h32,
+    proposer=st.binary(max_size=33),
+    tx_count=st.integers(0, 10_000),
+)
+certs = st.builds(
+    CommitCertificate,
+    version=st.just(1),
+    chain_id=st.text(min_size=1, max_size=20),
+    height=i64,
+    round=st.integers(0, 100),
+    block_hash=h32,
+    signatures=st.lists(st.builds(CommitSig, st.binary(max_size=33), st.binary(max_size=64)), max_size=5),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(txs, headers, certs))
+def test_round_trip_and_single_byte_form(obj):
+    data = encode(obj)
+    back = decode(data, type(obj))
+    assert back == obj
+    assert encode(back) == data
+
+
+@settings(max_examples=150, deadline=None)
+@given(txs)
+def test_hash_changes_with_any_body_field(tx):
+    other = msgspec.structs.replace(tx.body, nonce=(tx.body.nonce + 1) % (1 << 63))
+    assert Transaction(other, tx.signature).hash != tx.hash
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from([Transaction, BlockHeader, CommitCertificate, Vote, Receipt]))
+def test_random_bytes_never_escape_as_other_errors(data, typ):
+    try:
+        decode(data, typ)
+    except CodecError:
+        pass
+
+
+@settings(max_examples=150, deadline=None)
+@given(txs, st.binary(min_size=1, max_size=8))
+def test_trailing_bytes_and_truncation_rejected(tx, extra):
+    data = encode(tx)
+    for bad in (data + extra, data[: len(data) - 1]):
+        try:
+            decode(bad, Transaction)
+        except CodecError:
+            continue
+        raise AssertionError("accepted a non-canonical or truncated encoding")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.one_of(st.integers(max_value=-(1 << 63) - 1), st.integers(min_value=1 << 64)))
+def test_out_of_range_integers_are_refused_as_values(v):
+    from tianfu.types import ValueTypeError, check_value
+
+    try:
+        check_value([v])
+    except ValueTypeError:
+        return
+    raise AssertionError("an integer msgpack cannot encode was accepted")
