@@ -21,8 +21,14 @@ names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
 i64 = st.integers(min_value=0, max_value=(1 << 63) - 1)
 h32 = st.binary(min_size=32, max_size=32)
 values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(1 << 63), (1 << 64) - 1) | st.text(max_size=20) | st.binary(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-(1 << 63), (1 << 64) - 1)
+    | st.text(max_size=20)
+    | st.binary(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 bodies = st.builds(
@@ -60,7 +66,9 @@ certs = st.builds(
     height=i64,
     round=st.integers(0, 100),
     block_hash=h32,
-    signatures=st.lists(st.builds(CommitSig, st.binary(max_size=33), st.binary(max_size=64)), max_size=5),
+    signatures=st.lists(
+        st.builds(CommitSig, st.binary(max_size=33), st.binary(max_size=64)), max_size=5
+    ),
 )
 
 
@@ -81,7 +89,10 @@ def test_hash_changes_with_any_body_field(tx):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300), st.sampled_from([Transaction, BlockHeader, CommitCertificate, Vote, Receipt]))
+@given(
+    st.binary(max_size=300),
+    st.sampled_from([Transaction, BlockHeader, CommitCertificate, Vote, Receipt]),
+)
 def test_random_bytes_never_escape_as_other_errors(data, typ):
     try:
         decode(data, typ)

@@ -15,7 +15,9 @@ def test_appchain_deploy_call_and_sdk(tmp_path):
         assert r.ok, r.error
         assert chain.query("asset", "balance", alice.info.address) == 100
         # Approval needs more than half of 4 organisations: 3 approvals.
-        proposals = [e for e in chain.ledger.store.events(contract="governance", name="ProposalApproved")]
+        proposals = [
+            e for e in chain.ledger.store.events(contract="governance", name="ProposalApproved")
+        ]
         assert len(proposals) == 3
         c = chain.client(alice)
         res = c.invoke("asset", "transfer", admin.info.address, 40)

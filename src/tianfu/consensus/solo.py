@@ -89,11 +89,17 @@ class SoloDriver:
     async def run(self) -> None:
         if self.ledger.height == 0:
             await self._produce()  # a first (empty) block anchors state proofs at height 1
+        last_start = 0.0
         while True:
             await self.wakeup.wait()
             self.wakeup.clear()
-            await asyncio.sleep(self.interval)  # let a batch gather
             while len(self.mempool):
+                # At most one block per interval: under load, transactions gather into the
+                # next block while this one is built; after idle, the first goes at once.
+                gap = last_start + self.interval - asyncio.get_running_loop().time()
+                if gap > 0:
+                    await asyncio.sleep(gap)
+                last_start = asyncio.get_running_loop().time()
                 await self._produce()
 
     async def drain(self) -> None:

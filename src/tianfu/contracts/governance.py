@@ -10,7 +10,15 @@ State layout (all under the contract name `governance`):
   contracts             list of activated contract names
   contract/<name>       {"name", "source_hash", "version", "activated_height", "proposal"}
   source/<hash hex>     contract source text
-  proposal/<id>         {"id", "kind", "name", "source_hash", "proposer", "approvals": [org...], "status", "height"}
+  proposal/<id>         {"id", "kind", "proposer", "proposer_org", "approvals": [org...],
+                        "rejections": [org...], "status", "height", "expires", and either
+                        "name", "source_hash" (kind "contract") or "args" (admission kinds)}
+  pending               ids of proposals still open (pruned when a proposal is made)
+
+Admission proposals (organisations, validators, voting power, parameters), the validator
+set and double-sign evidence: see `tianfu.contracts.admission` and ADR 0012.
+Proposal status: pending -> activated | rejected | failed (approved, but no longer
+applicable); a pending proposal past its `expires` height reads as "expired".
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from tianfu.contracts import admission
 from tianfu.execution.api import Caller, Context, ContractError, address_of, view
 from tianfu.types import Genesis
 
@@ -25,6 +34,7 @@ NAME = "governance"
 SYSTEM_CONTRACTS = frozenset({NAME})
 CONTRACT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ROLE_RE = re.compile(r"^[a-z][a-z0-9_:-]{0,63}$")
+MAX_PENDING = 256  # open proposals at any time
 
 
 class AuthError(ContractError):
@@ -40,6 +50,8 @@ def genesis_entries(genesis: Genesis) -> dict[str, Any]:
             "contract_approval": genesis.policies.contract_approval,
             "governance": genesis.policies.governance,
         },
+        "pending": [],
+        **admission.genesis_entries(genesis),
     }
     for org in genesis.orgs:
         entries[f"org/{org.name}"] = {"name": org.name, "ca_cert": org.ca_cert, "status": "active"}
@@ -138,6 +150,56 @@ def _member_count(ctx: Context) -> int:
     )
 
 
+def _is_active(ctx: Context, org: str) -> bool:
+    return (ctx.get(f"org/{org}") or {}).get("status") == "active"
+
+
+def _kind_policy(ctx: Context, kind: str) -> str:
+    return _policy(ctx, "contract_approval" if kind == "contract" else "governance")
+
+
+def _open_proposal(ctx: Context, kind: str, fields: dict[str, Any]) -> str:
+    """Store a new pending proposal (id: the transaction hash prefix) and index it."""
+    pid = ctx.tx_hash[:16]
+    if ctx.has(f"proposal/{pid}"):
+        raise ContractError("one proposal per transaction")
+    pending = [
+        p
+        for p in ctx.get("pending", [])
+        if (q := ctx.get(f"proposal/{p}")) is not None
+        and q["status"] == "pending"
+        and ctx.height <= q.get("expires", ctx.height)
+    ]
+    if len(pending) >= MAX_PENDING:
+        raise ContractError(f"{MAX_PENDING} proposals are already open; decide some first")
+    expiry = int(admission.params(ctx)["proposal_expiry_blocks"])
+    proposal = {
+        "id": pid,
+        "kind": kind,
+        **fields,
+        "proposer": ctx.sender.address,
+        "proposer_org": ctx.sender.org,
+        "approvals": [],
+        "rejections": [],
+        "status": "pending",
+        "height": ctx.height,
+        "expires": ctx.height + expiry,
+    }
+    ctx.put(f"proposal/{pid}", proposal)
+    ctx.put("pending", [*pending, pid])
+    return pid
+
+
+def _shown(ctx: Context, proposal: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A proposal as a view shows it: a pending one past its expiry reads as expired."""
+    if proposal is None:
+        return None
+    expires = proposal.get("expires")
+    if proposal["status"] == "pending" and expires is not None and ctx.height > expires:
+        return {**proposal, "status": "expired"}
+    return proposal
+
+
 def _policy(ctx: Context, which: str) -> str:
     policies = ctx.get("policies") or {}
     return str(policies.get(which, "majority" if which == "contract_approval" else "two_thirds"))
@@ -164,48 +226,86 @@ class Governance:
         except ContractRejected as exc:
             raise ContractError(f"contract rejected: {exc}") from None
         source_hash = compiled.source_hash.hex()
-        pid = ctx.tx_hash[:16]
         ctx.put(f"source/{source_hash}", source)
-        proposal = {
-            "id": pid,
-            "kind": "contract",
-            "name": name,
-            "source_hash": source_hash,
-            "proposer": ctx.sender.address,
-            "proposer_org": ctx.sender.org,
-            "approvals": [],
-            "status": "pending",
-            "height": ctx.height,
-        }
-        ctx.put(f"proposal/{pid}", proposal)
+        pid = _open_proposal(ctx, "contract", {"name": name, "source_hash": source_hash})
         ctx.emit("ContractProposed", id=pid, name=name, source_hash=source_hash, org=ctx.sender.org)
         return pid
 
     def approve(self, ctx: Context, proposal_id: str) -> dict[str, Any]:
+        """Approve a proposal (of any kind) as your organisation's admin."""
+        return self.vote(ctx, proposal_id, True)
+
+    def reject(self, ctx: Context, proposal_id: str) -> dict[str, Any]:
+        """Vote against a proposal as your organisation's admin."""
+        return self.vote(ctx, proposal_id, False)
+
+    def vote(self, ctx: Context, proposal_id: str, approve: bool = True) -> dict[str, Any]:
+        """One vote per member organisation, by one of its admins; decides when it can."""
         _require_admin(ctx)
         if not isinstance(proposal_id, str):
             raise ContractError("proposal id must be a string")
+        if not isinstance(approve, bool):
+            raise ContractError("approve must be true or false")
         proposal = ctx.get(f"proposal/{proposal_id}")
         if proposal is None:
             raise ContractError(f"no proposal {proposal_id}")
         if proposal["status"] != "pending":
             raise ContractError(f"proposal {proposal_id} is already {proposal['status']}")
-        if ctx.sender.org in proposal["approvals"]:
-            raise ContractError(f"organisation {ctx.sender.org} has already approved {proposal_id}")
-        proposal["approvals"] = sorted([*proposal["approvals"], ctx.sender.org])
+        expires = proposal.get("expires")
+        if expires is not None and ctx.height > expires:
+            raise ContractError(f"proposal {proposal_id} expired at height {expires}")
+        org = ctx.sender.org
+        approvals = list(proposal["approvals"])
+        rejections = list(proposal.get("rejections", []))
+        if org in approvals or org in rejections:
+            raise ContractError(f"organisation {org} has already voted on {proposal_id}")
+        if approve:
+            approvals = sorted([*approvals, org])
+            ctx.emit("ProposalApproved", id=proposal_id, org=org)
+        else:
+            rejections = sorted([*rejections, org])
+            ctx.emit("ProposalOpposed", id=proposal_id, org=org)
+        proposal["approvals"], proposal["rejections"] = approvals, rejections
         members = _member_count(ctx)
-        policy = _policy(ctx, "contract_approval")
-        ctx.emit("ProposalApproved", id=proposal_id, org=ctx.sender.org)
-        if threshold_met(policy, len(proposal["approvals"]), members):
-            proposal["status"] = "activated"
-            self._activate(ctx, proposal)
+        policy = _kind_policy(ctx, proposal["kind"])
+        yes = sum(1 for o in approvals if _is_active(ctx, o))
+        no = sum(1 for o in rejections if _is_active(ctx, o))
+        if threshold_met(policy, yes, members):
+            self._decide(ctx, proposal)
+        elif not threshold_met(policy, members - no, members):
+            proposal["status"] = "rejected"
+            ctx.emit("ProposalRejected", id=proposal_id, kind=proposal["kind"])
+        if proposal["status"] != "pending":
+            ctx.put("pending", [p for p in ctx.get("pending", []) if p != proposal_id])
         ctx.put(f"proposal/{proposal_id}", proposal)
-        return {
+        out = {
             "id": proposal_id,
             "status": proposal["status"],
-            "approvals": len(proposal["approvals"]),
+            "approvals": yes,
+            "rejections": no,
             "required": required_approvals(policy, members),
         }
+        if "error" in proposal:
+            out["error"] = proposal["error"]
+        return out
+
+    def _decide(self, ctx: Context, proposal: dict[str, Any]) -> None:
+        """The proposal has its approvals: carry it out (or mark it failed, changing nothing)."""
+        kind = proposal["kind"]
+        if kind == "contract":
+            proposal["status"] = "activated"
+            self._activate(ctx, proposal)
+            return
+        try:
+            admission.apply_proposal(ctx, kind, proposal["args"])
+        except ContractError as exc:  # apply checks everything before its first write
+            proposal["status"] = "failed"
+            proposal["error"] = str(exc)
+            ctx.emit("ProposalFailed", id=proposal["id"], kind=kind, error=str(exc))
+            return
+        proposal["status"] = "activated"
+        proposal["activated_height"] = ctx.height
+        ctx.emit("ProposalActivated", id=proposal["id"], kind=kind)
 
     def _activate(self, ctx: Context, proposal: dict[str, Any]) -> None:
         name = proposal["name"]
@@ -269,6 +369,39 @@ class Governance:
         ctx.put(f"revoked/{address}", {"height": ctx.height, "by": ctx.sender.address})
         ctx.emit("CertificateRevoked", address=address, by=ctx.sender.address)
 
+    # -- reviewed admission (ADR 0012) ------------------------------------------------------
+    def _propose(self, ctx: Context, kind: str, args: dict[str, Any]) -> str:
+        _require_admin(ctx)
+        checked = admission.check_proposal(ctx, kind, args)
+        pid = _open_proposal(ctx, kind, {"args": checked})
+        ctx.emit("ProposalMade", id=pid, kind=kind, org=ctx.sender.org)
+        return pid
+
+    def propose_add_org(self, ctx: Context, name: str, ca_cert_der: bytes) -> str:
+        return self._propose(ctx, admission.ADD_ORG, {"name": name, "ca_cert": ca_cert_der})
+
+    def propose_remove_org(self, ctx: Context, name: str) -> str:
+        return self._propose(ctx, admission.REMOVE_ORG, {"name": name})
+
+    def propose_add_validator(
+        self, ctx: Context, name: str, org: str, scheme: int, public_key: bytes, power: int
+    ) -> str:
+        args = {"name": name, "org": org, "scheme": scheme, "public_key": public_key}
+        return self._propose(ctx, admission.ADD_VALIDATOR, {**args, "power": power})
+
+    def propose_remove_validator(self, ctx: Context, name: str) -> str:
+        return self._propose(ctx, admission.REMOVE_VALIDATOR, {"name": name})
+
+    def propose_set_power(self, ctx: Context, name: str, power: int) -> str:
+        return self._propose(ctx, admission.SET_POWER, {"name": name, "power": power})
+
+    def propose_set_params(self, ctx: Context, params: dict[str, Any]) -> str:
+        return self._propose(ctx, admission.SET_PARAMS, {"params": params})
+
+    def submit_evidence(self, ctx: Context, vote_a: bytes, vote_b: bytes) -> dict[str, Any]:
+        """Record that a validator signed two different blocks at one height/round/type."""
+        return admission.submit_evidence(ctx, vote_a, vote_b)
+
     # -- views -----------------------------------------------------------------------------
     @view
     def list_orgs(self, ctx: Context) -> list[dict[str, Any]]:
@@ -307,7 +440,34 @@ class Governance:
 
     @view
     def get_proposal(self, ctx: Context, proposal_id: str) -> dict[str, Any] | None:
-        return ctx.get(f"proposal/{proposal_id}")
+        return _shown(ctx, ctx.get(f"proposal/{proposal_id}"))
+
+    @view
+    def list_proposals(self, ctx: Context) -> list[dict[str, Any]]:
+        """The open proposals (including those that expired and were not yet pruned)."""
+        shown = (_shown(ctx, ctx.get(f"proposal/{p}")) for p in ctx.get("pending", []))
+        return [p for p in shown if p is not None]
+
+    @view
+    def list_validators(self, ctx: Context) -> list[dict[str, Any]]:
+        """The latest validator set in state (it signs from `validators_from` on)."""
+        return list(ctx.get("validators") or [])
+
+    @view
+    def validators_from(self, ctx: Context) -> int:
+        """The height from which the latest validator set signs."""
+        heights = ctx.get("valset_heights") or [1]
+        return int(heights[-1])
+
+    @view
+    def get_params(self, ctx: Context) -> dict[str, Any]:
+        return admission.params(ctx)
+
+    @view
+    def get_evidence(
+        self, ctx: Context, validator: str, height: int, round: int, type: int
+    ) -> dict[str, Any] | None:
+        return ctx.get(f"evidence/{validator}/{height}/{round}/{type}")
 
 
 def native_methods(obj: object) -> tuple[frozenset[str], frozenset[str]]:

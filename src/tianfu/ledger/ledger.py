@@ -11,12 +11,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tianfu.codec import decode, encode
+from tianfu.codec import decode, decode_value, encode
+from tianfu.contracts import governance
+from tianfu.contracts.admission import validator_set_from_records
 from tianfu.crypto.merkle import merkle_root
+from tianfu.execution.api import state_key
 from tianfu.execution.runtime import BlockResult, Executor, TxInvalid
 from tianfu.state import MerkleState, TreeBatch
 from tianfu.store import Store
 from tianfu.types import Block, BlockHeader, CommitCertificate, Genesis, ValidatorSet
+
+_VALSET_CACHE = 256  # validator sets kept in memory, one per recent state version
 
 
 class InvalidBlock(ValueError):
@@ -68,6 +73,8 @@ class Ledger:
         self.executor = Executor(genesis)
         self.state = MerkleState(store)
         self.latest = _LatestCache(store)
+        self._valsets: OrderedDict[int, ValidatorSet] = OrderedDict()  # by state version
+        self._valsets_lock = threading.Lock()
         self._init_genesis()
 
     def _init_genesis(self) -> None:
@@ -91,8 +98,36 @@ class Ledger:
         return self.store.load_header(h) if h else None
 
     def validator_set(self, height: int) -> ValidatorSet:
-        """The validators that sign block `height`."""
-        return self.genesis.validator_set
+        """The validators that sign block `height` (ADR 0012).
+
+        It is the `governance/validators` value of the committed state of height
+        `height - 2` (the genesis state for heights 1 and 2): a change written by block H
+        signs from H + 2 on. Known up to the committed height + 2; raises InvalidBlock
+        beyond. Cached per state version (bounded); committed state never changes.
+        """
+        if height < 1:
+            raise InvalidBlock(f"no validator set for height {height}")
+        version = max(height - 2, 0)
+        with self._valsets_lock:
+            cached = self._valsets.get(version)
+            if cached is not None:
+                self._valsets.move_to_end(version)
+                return cached
+        if version > self.store.height():
+            raise InvalidBlock(
+                f"the validator set of height {height} is not determined yet "
+                f"(committed height {self.store.height()})"
+            )
+        raw = self.state.get(state_key(governance.NAME, "validators"), version)
+        if raw is None:  # a state written before validator sets were kept in governance
+            valset = self.genesis.validator_set
+        else:
+            valset = validator_set_from_records(decode_value(raw))
+        with self._valsets_lock:
+            self._valsets[version] = valset
+            while len(self._valsets) > _VALSET_CACHE:
+                self._valsets.popitem(last=False)
+        return valset
 
     def prev_hash(self, height: int) -> bytes:
         if height == 1:

@@ -39,7 +39,9 @@ class AppChain:
             chain_id="tianfu-apptest",
             time_ms=int(time.time() * 1000),
             orgs=[OrgConfig(o, ca.cert_der) for o, ca in self.cas.items()],
-            validators=[Validator("node0", orgs[0], node.keypair.scheme, node.keypair.public_key, 1)],
+            validators=[
+                Validator("node0", orgs[0], node.keypair.scheme, node.keypair.public_key, 1)
+            ],
         )
         self.ledger = Ledger(Store(self.dir / "chain.db"), self.genesis)
         self.mempool = Mempool()
@@ -47,8 +49,12 @@ class AppChain:
             self.ledger, self.mempool, node_name="node0", org=orgs[0], is_validator=True
         )
         self.driver = SoloDriver(
-            self.ledger, self.mempool, node.keypair,
-            max_block_txs=1000, max_block_bytes=8 << 20, interval_ms=0,
+            self.ledger,
+            self.mempool,
+            node.keypair,
+            max_block_txs=1000,
+            max_block_bytes=8 << 20,
+            interval_ms=0,
             verified=self.service.verified.__contains__,
         )
         self.service.on_tx = self._commit_now
@@ -88,8 +94,16 @@ class AppChain:
         address = who.info.address
         cert = b"" if address in self._registered else who.cert_der
         body = TxBody(
-            1, self.genesis.chain_id, who.keypair.scheme, who.keypair.public_key, self._nonce,
-            self.ledger.height + 10, contract, method, list(args), cert,
+            1,
+            self.genesis.chain_id,
+            who.keypair.scheme,
+            who.keypair.public_key,
+            self._nonce,
+            self.ledger.height + 10,
+            contract,
+            method,
+            list(args),
+            cert,
         )
         return sign_tx(who.keypair, body)
 

@@ -22,6 +22,12 @@ class ConsensusParams(msgspec.Struct, array_like=True, frozen=True):
     timeout_delta_ms: int = 500  # added per round
     tx_expiry_window: int = 1000  # a tx may name an expiry at most this many blocks ahead
     max_gas_per_tx: int = 1_000_000
+    # Governance (ADR 0012): a proposal not decided within this many blocks expires;
+    # bounds on the validator set; whether double-sign evidence removes the validator.
+    proposal_expiry_blocks: int = 10_000
+    max_validator_power: int = 1_000_000
+    max_validators: int = 100
+    slash_double_sign: bool = False
 
 
 class Policies(msgspec.Struct, array_like=True, frozen=True):
@@ -49,6 +55,12 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True):
         names = [o.name for o in self.orgs]
         if len(set(names)) != len(names):
             raise ValueError("duplicate organisation in genesis")
+        vnames = [v.name for v in self.validators]
+        if len(set(vnames)) != len(vnames):
+            raise ValueError("duplicate validator name in genesis")
+        keys = [v.public_key for v in self.validators]
+        if len(set(keys)) != len(keys):
+            raise ValueError("duplicate validator public key in genesis")
         for v in self.validators:
             if v.org not in names:
                 raise ValueError(f"validator {v.name} belongs to unknown organisation {v.org}")

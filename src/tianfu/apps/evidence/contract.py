@@ -1,0 +1,150 @@
+# ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+"""Evidence: time-stamped deposits of file hashes, notary attestations, court verifications.
+
+A sandboxed contract (see docs/contracts.md and docs/apps/ip_rights.md).
+
+State:
+  seq                 int, the last deposit number
+  dep:<id>            {"id", "file_hash", "title", "meta", "depositor", "org", "name",
+                       "height", "time_ms", "tx"}   written once, never changed
+  hash:<sha256>       [deposit ids with this file hash, oldest first]
+  natt:<id> / att:<id>:<n>      notary attestations of a deposit
+  ncv:<id>  / cv:<id>:<n>       court verification records of a deposit
+
+Roles: depositor (deposit), notary (attest), court (record a verification). The deposit
+record is immutable, so an evidence certificate's state proof stays true forever.
+"""
+
+MAX_ATTACHED = 100
+RESULTS = ["verified", "rejected"]
+
+
+def _text(ctx, value, what, limit=200):
+    ctx.require(isinstance(value, str), f"{what} must be a string")
+    ctx.require(len(value.strip()) > 0, f"{what} must not be empty")
+    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
+
+
+def _sha256(ctx, h):
+    ctx.require(
+        isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h),
+        "file_hash must be a SHA-256 hex digest (64 lower-case hex characters)",
+    )
+
+
+def _deposit_of(ctx, deposit_id):
+    ctx.require(isinstance(deposit_id, str), "a deposit id is a string")
+    d = ctx.get("dep:" + deposit_id)
+    if d is None:
+        raise ContractError(f"unknown deposit {deposit_id}")
+    return d
+
+
+def _stamp(ctx):
+    return {
+        "by": ctx.sender.address,
+        "name": ctx.sender.name,
+        "org": ctx.sender.org,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+        "tx": ctx.tx_hash,
+    }
+
+
+def deposit(ctx, file_hash, title, meta):
+    ctx.require_role("depositor")
+    _sha256(ctx, file_hash)
+    _text(ctx, title, "title")
+    ctx.require(isinstance(meta, dict), "meta must be an object")
+    ctx.require(len(meta) <= 20, "meta has more than 20 fields")
+    for k, v in meta.items():
+        ctx.require(len(k) <= 64, "meta field names are at most 64 characters")
+        ctx.require(
+            v is None or isinstance(v, (str, int, bool)),
+            f"meta field {k} must be a string, integer or boolean",
+        )
+        ctx.require(not isinstance(v, str) or len(v) <= 500, f"meta field {k} is too long")
+    n = ctx.get("seq", 0) + 1
+    ctx.put("seq", n)
+    deposit_id = "EV" + str(n).zfill(6)
+    same = ctx.get("hash:" + file_hash, [])
+    ctx.require(len(same) < MAX_ATTACHED, "too many deposits of this file hash")
+    record = {
+        "id": deposit_id,
+        "file_hash": file_hash,
+        "title": title,
+        "meta": meta,
+        "depositor": ctx.sender.address,
+        "org": ctx.sender.org,
+        "name": ctx.sender.name,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+        "tx": ctx.tx_hash,
+    }
+    ctx.put("dep:" + deposit_id, record)
+    ctx.put("hash:" + file_hash, same + [deposit_id])
+    ctx.emit("EvidenceDeposited", id=deposit_id, file_hash=file_hash, org=ctx.sender.org)
+    return deposit_id
+
+
+def attest(ctx, deposit_id, statement):
+    ctx.require_role("notary")
+    _text(ctx, statement, "statement", 1000)
+    d = _deposit_of(ctx, deposit_id)
+    ctx.require(d["depositor"] != ctx.sender.address, "a depositor cannot attest its own deposit")
+    n = ctx.get("natt:" + deposit_id, 0)
+    for i in range(1, n + 1):
+        prev = ctx.get("att:" + deposit_id + ":" + str(i))
+        ctx.require(prev["by"] != ctx.sender.address, f"this notary already attested {deposit_id}")
+    ctx.require(n < MAX_ATTACHED, "too many attestations")
+    rec = _stamp(ctx)
+    rec["statement"] = statement
+    ctx.put("att:" + deposit_id + ":" + str(n + 1), rec)
+    ctx.put("natt:" + deposit_id, n + 1)
+    ctx.emit("EvidenceAttested", id=deposit_id, notary_org=ctx.sender.org)
+    return n + 1
+
+
+def record_verification(ctx, deposit_id, case_no, result, note):
+    ctx.require_role("court")
+    _text(ctx, case_no, "case number", 100)
+    ctx.require(result in RESULTS, f"result must be one of {RESULTS}")
+    ctx.require(isinstance(note, str) and len(note) <= 1000, "note must be a string")
+    _deposit_of(ctx, deposit_id)
+    n = ctx.get("ncv:" + deposit_id, 0)
+    ctx.require(n < MAX_ATTACHED, "too many verification records")
+    rec = _stamp(ctx)
+    rec["case"] = case_no
+    rec["result"] = result
+    rec["note"] = note
+    ctx.put("cv:" + deposit_id + ":" + str(n + 1), rec)
+    ctx.put("ncv:" + deposit_id, n + 1)
+    ctx.emit("EvidenceVerified", id=deposit_id, case=case_no, result=result)
+    return n + 1
+
+
+@view
+def get(ctx, deposit_id):
+    return ctx.get("dep:" + deposit_id)
+
+
+@view
+def by_hash(ctx, file_hash):
+    return ctx.get("hash:" + file_hash, [])
+
+
+@view
+def attestations(ctx, deposit_id):
+    n = ctx.get("natt:" + deposit_id, 0)
+    return [ctx.get("att:" + deposit_id + ":" + str(i)) for i in range(1, n + 1)]
+
+
+@view
+def verifications(ctx, deposit_id):
+    n = ctx.get("ncv:" + deposit_id, 0)
+    return [ctx.get("cv:" + deposit_id + ":" + str(i)) for i in range(1, n + 1)]
+
+
+@view
+def count(ctx):
+    return ctx.get("seq", 0)

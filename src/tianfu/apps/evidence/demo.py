@@ -1,0 +1,48 @@
+"""Demo data for evidence: a deposited contract, attested by a notary, checked by a court."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tianfu.apps.env import AppEnv
+from tianfu.apps.evidence import NAME, source
+from tianfu.apps.evidence.sdk import Evidence
+from tianfu.apps.traceability.support import enrol, ensure_deployed
+
+DEMO_FILE = (
+    b"Software licence agreement between Chengdu Panda Games Co. and Tianfu Music Ltd.\n"
+    b"Signed 2024-05-20. Licensed work: soundtrack 'Bamboo Dawn'.\n"
+)
+
+
+def cast(env: AppEnv, suffix: str = "") -> dict[str, Any]:
+    orgs = env.orgs
+    return {
+        "depositor": enrol(env, env.identity(orgs[0], f"ev-lawyer{suffix}"), "depositor"),
+        "notary": enrol(env, env.identity(orgs[1 % len(orgs)], f"ev-notary{suffix}"), "notary"),
+        "court": enrol(env, env.identity(orgs[2 % len(orgs)], f"ev-court{suffix}"), "court"),
+    }
+
+
+def create_demo(env: AppEnv) -> dict[str, Any]:
+    """Deploy `evidence` and create one deposit with an attestation and a court record."""
+    p = cast(env)
+    ev = Evidence(env.client(p["depositor"]))
+    ensure_deployed(env, ev.client, NAME, source())
+    deposit_id = ev.deposit(
+        DEMO_FILE, "Licence agreement, signed PDF", {"case": "demo", "pages": 12}
+    )
+    Evidence(env.client(p["notary"])).attest(
+        deposit_id, "Original signed copy inspected at Chengdu Notary Office No. 3"
+    )
+    Evidence(env.client(p["court"])).record_verification(
+        deposit_id, "(2024) Chuan 01 Min Chu 1234", "verified", "hash and proofs checked"
+    )
+    return {
+        "contract": NAME,
+        "deposit_id": deposit_id,
+        "file_sha256": ev.get(deposit_id)["file_hash"],
+        "participants": {
+            role: f"{who.info.org}/{who.info.name} {who.info.address}" for role, who in p.items()
+        },
+    }

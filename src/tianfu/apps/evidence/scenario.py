@@ -1,0 +1,104 @@
+"""End-to-end evidence flow: deposit, certificate, offline verification, notary and court.
+
+Tampered files, tampered certificates, a wrong genesis and every forbidden call must be
+refused with a clear error and (for calls) no state change.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+
+from tianfu.apps.env import AppEnv
+from tianfu.apps.evidence import NAME, source
+from tianfu.apps.evidence.certificate import EvidenceCertificateError, FileMismatch
+from tianfu.apps.evidence.demo import cast
+from tianfu.apps.evidence.sdk import Evidence, file_sha256
+from tianfu.apps.traceability.support import check, ensure_deployed, expect_refused
+from tianfu.types import Genesis
+
+
+def _refuses(cert: object, data: bytes, genesis: Genesis, needle: str, exc: type) -> None:
+    try:
+        Evidence.verify(cert, data, genesis)  # type: ignore[arg-type]
+    except exc as err:
+        check(needle in str(err), f"error {err} should mention {needle!r}")
+        return
+    raise AssertionError(f"a bad certificate verified (expected {needle!r})")
+
+
+def run_scenario(env: AppEnv) -> None:
+    p = cast(env, "-s")
+    lawyer = Evidence(env.client(p["depositor"]))
+    ensure_deployed(env, lawyer.client, NAME, source())
+    notary = Evidence(env.client(p["notary"]))
+    court = Evidence(env.client(p["court"]))
+    outsider = Evidence(env.client(env.identity(env.orgs[-1], "ev-outsider")))
+    data = b"screenshot of infringing page " + secrets.token_bytes(16)
+
+    did = lawyer.deposit(data, "Infringing web page, 2024-06-01", {"url": "https://x.example"})
+    record = lawyer.get(did)
+    check(record["file_hash"] == file_sha256(data), "the deposited hash is the file's")
+    check(record["org"] == p["depositor"].info.org and record["height"] >= 1, "stamped")
+    check(did in lawyer.by_hash(file_sha256(data)), "the deposit is found by its hash")
+
+    def snap() -> object:
+        return (lawyer.get(did), lawyer.attestations(did), lawyer.verifications(did))
+
+    expect_refused(lambda: outsider.deposit(b"x", "t"), lambda: lawyer.count(), "depositor")
+    expect_refused(lambda: lawyer.deposit_hash("ab" * 31, "t"), lambda: lawyer.count(), "SHA-256")
+    expect_refused(lambda: lawyer.attest(did, "self"), snap, "notary")
+    expect_refused(lambda: outsider.record_verification(did, "case"), snap, "court")
+    expect_refused(lambda: notary.attest("EV999999", "x"), snap, "unknown deposit")
+
+    notary.attest(did, "Page content witnessed live by the notary")
+    expect_refused(lambda: notary.attest(did, "again"), snap, "already attested")
+    expect_refused(lambda: court.record_verification(did, "c-1", "maybe"), snap, "result")
+
+    # The certificate verifies offline against the genesis alone.
+    genesis = lawyer.client.genesis or lawyer.client.fetch_genesis()
+    cert = json.loads(json.dumps(lawyer.certificate(did)))
+    proven = Evidence.verify(cert, data, genesis)
+    check(proven.deposit_id == did and proven.height == record["height"], "proven deposit")
+    check(proven.time_ms == record["time_ms"], "the time stamp is the block's time")
+
+    # Tampering is caught: the file, each part of the certificate, the trust anchor.
+    _refuses(cert, data + b" ", genesis, "does not match the deposited hash", FileMismatch)
+    for path, why in [
+        (("deposit", "time_ms"), "readable field"),
+        (("title",), "readable field"),
+        (("file_sha256",), "readable field"),
+        (("tx", "index"), "proof rejected"),
+    ]:
+        bad = copy.deepcopy(cert)
+        obj = bad
+        for k in path[:-1]:
+            obj = obj[k]
+        last = obj[path[-1]]
+        obj[path[-1]] = last + 1 if isinstance(last, int) else "0" * 64
+        _refuses(bad, data, genesis, why, EvidenceCertificateError)
+    for part in ("header", "commit_certificate"):
+        bad = copy.deepcopy(cert)
+        raw = bytearray(bytes.fromhex(bad[part]["raw"]))
+        raw[-5] ^= 1
+        bad[part]["raw"] = raw.hex()
+        _refuses(bad, data, genesis, "", EvidenceCertificateError)
+    bad = copy.deepcopy(cert)
+    raw = bytearray(bytes.fromhex(bad["state_proof"]["value_raw"]))
+    raw[-3] ^= 1
+    bad["state_proof"]["value_raw"] = raw.hex()
+    _refuses(bad, data, genesis, "", EvidenceCertificateError)
+    other = Genesis(
+        version=genesis.version,
+        chain_id=genesis.chain_id + "-other",
+        time_ms=genesis.time_ms,
+        orgs=genesis.orgs,
+        validators=genesis.validators,
+    )
+    _refuses(cert, data, other, "chain", EvidenceCertificateError)
+
+    court.record_verification(did, "(2024) Chuan 01 Min Chu 88", "verified", "certificate ok")
+    verifications = court.verifications(did)
+    check(len(verifications) == 1 and verifications[0]["org"] == p["court"].info.org, "court")
+    check(lawyer.get(did) == record, "the deposit record is never changed")

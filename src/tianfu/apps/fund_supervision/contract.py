@@ -1,0 +1,677 @@
+# ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+"""Fund supervision: earmarked public funds allocated down a hierarchy and paid to beneficiaries.
+
+A sandboxed contract (see docs/contracts.md and docs/apps/fund_supervision.md). Amounts
+are integer fen. Roles (granted on chain by each organisation's admin): "fund_authority"
+creates funds and registers top-level accounts, "fund_officer" manages an account,
+"regulator" reads the report (it is a view, so anyone in the consortium can read it).
+
+Refused attempts: `allocate` and `disburse` fail (and write nothing) when refused;
+`attempt_allocate` and `attempt_disburse` run the same checks but, when refused, record
+the refusal on chain and return {"ok": False, "code", "reason"} instead of failing.
+
+State:
+  "party:<address>"        -> enrolment record
+  "acct:<id>"              -> a registered account (level, parent, manager, children)
+  "top"                    -> ids of the top-level (province) accounts
+  "ben:<hash>"             -> a beneficiary, known only by a salted SHA-256 of its identity
+  "fund:<id>"              -> a fund: purpose, total, period, pool balance, totals
+  "funds"                  -> ids of every fund
+  "fa:<fund>:<account>"    -> an account's books for a fund (received, out, disbursed, balance)
+  "mv:<fund>:<n>"          -> movement n of a fund (allocation or disbursement)
+  "rf:<n>", "rf_seq"       -> refusal n; "rf_fund:<fund>" -> the refusal numbers of a fund
+"""
+
+LEVELS = ["province", "city", "county", "township", "village"]
+MAX_AMOUNT = 10**18
+HEX = "0123456789abcdef"
+ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."
+DEFAULT_IDLE_MS = 30 * 24 * 3600 * 1000
+POOL = ""
+
+
+# -- checks -------------------------------------------------------------------------------
+def _is_amount(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_AMOUNT
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_address(who):
+    return isinstance(who, str) and len(who) == 40 and all(c in HEX for c in who)
+
+
+def _is_hash(value):
+    return isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value)
+
+
+def _is_id(value):
+    return (
+        isinstance(value, str)
+        and len(value) > 0
+        and len(value) <= 64
+        and all(c in ID_CHARS for c in value)
+    )
+
+
+def _text(ctx, value, what, limit):
+    ctx.require(
+        isinstance(value, str) and len(value) <= limit,
+        f"{what} must be text of at most {limit} characters",
+    )
+
+
+def _has_role(ctx, address, role):
+    return role in ctx.read("governance", "roles/" + address, [])
+
+
+def _account(ctx, account_id):
+    record = ctx.get("acct:" + account_id) if _is_id(account_id) else None
+    if record is None:
+        raise ContractError(f"unknown account {account_id}")
+    return record
+
+
+def _fund(ctx, fund_id):
+    record = ctx.get("fund:" + fund_id) if _is_id(fund_id) else None
+    if record is None:
+        raise ContractError(f"unknown fund {fund_id}")
+    return record
+
+
+def _books(ctx, fund_id, account_id):
+    return ctx.get(
+        "fa:" + fund_id + ":" + account_id,
+        {"received": 0, "allocated_out": 0, "disbursed": 0, "balance": 0, "last_move_ms": 0},
+    )
+
+
+def _balance(ctx, fund, account_id):
+    if account_id == POOL:
+        return fund["pool"]
+    return _books(ctx, fund["id"], account_id)["balance"]
+
+
+# -- participants and registry ------------------------------------------------------------
+def enrol(ctx, display_name):
+    """Enrol the caller (an office or officer) under a display name."""
+    _text(ctx, display_name, "display name", 100)
+    ctx.require(len(display_name) > 0, "display name must not be empty")
+    me = ctx.sender.address
+    record = {
+        "address": me,
+        "org": ctx.sender.org,
+        "name": ctx.sender.name,
+        "display_name": display_name,
+        "height": ctx.height,
+    }
+    ctx.put("party:" + me, record)
+    ctx.emit("Enrolled", address=me, org=ctx.sender.org, display_name=display_name)
+    return record
+
+
+def register_account(ctx, account_id, name, level, parent_id, manager):
+    """Register an account. Top-level (parent "") accounts are provinces registered by a
+    fund authority; a sub-account is registered by the parent's manager or an authority."""
+    ctx.require(_is_id(account_id), "account id must be 1-64 characters of a-z 0-9 - _ .")
+    ctx.require(ctx.get("acct:" + account_id) is None, f"account {account_id} already exists")
+    _text(ctx, name, "name", 100)
+    ctx.require(level in LEVELS, f"level must be one of {', '.join(LEVELS)}")
+    ctx.require(_is_address(manager), "manager must be an address of 40 lowercase hex characters")
+    ctx.require(
+        _has_role(ctx, manager, "fund_officer"),
+        f"manager {manager} does not hold the on-chain role 'fund_officer'",
+    )
+    me = ctx.sender.address
+    authority = ctx.has_role("fund_authority")
+    if parent_id == POOL:
+        ctx.require(authority, "only a fund authority may register a top-level account")
+        ctx.require(level == "province", "a top-level account must be at province level")
+    else:
+        parent = _account(ctx, parent_id)
+        ctx.require(
+            authority or parent["manager"] == me,
+            f"only the manager of {parent_id} or a fund authority may register its sub-accounts",
+        )
+        ctx.require(
+            LEVELS.index(level) > LEVELS.index(parent["level"]),
+            f"a sub-account of a {parent['level']} account must be at a lower level, not {level}",
+        )
+        parent["children"].append(account_id)
+        ctx.put("acct:" + parent_id, parent)
+    record = {
+        "id": account_id,
+        "name": name,
+        "level": level,
+        "parent": parent_id,
+        "manager": manager,
+        "children": [],
+        "beneficiaries": 0,
+        "registered_by": me,
+        "height": ctx.height,
+    }
+    ctx.put("acct:" + account_id, record)
+    if parent_id == POOL:
+        top = ctx.get("top", [])
+        top.append(account_id)
+        ctx.put("top", top)
+    ctx.emit("AccountRegistered", id=account_id, level=level, parent=parent_id, manager=manager)
+    return record
+
+
+def register_beneficiary(ctx, account_id, id_hash, purposes):
+    """Register a beneficiary at an account by the salted hash of its identity (never the
+    identity itself) with the purposes it is eligible for."""
+    account = _account(ctx, account_id)
+    ctx.require(
+        account["manager"] == ctx.sender.address,
+        f"only the manager of {account_id} may register its beneficiaries",
+    )
+    ctx.require(
+        _is_hash(id_hash),
+        "id_hash must be a salted SHA-256 of 64 lowercase hex characters (never a plain identity)",
+    )
+    existing = ctx.get("ben:" + id_hash)
+    if existing is not None:
+        raise ContractError(f"beneficiary {id_hash} is already registered at {existing['account']}")
+    ctx.require(
+        isinstance(purposes, list) and len(purposes) > 0 and len(purposes) <= 10,
+        "purposes must be a list of 1 to 10 purposes",
+    )
+    for p in purposes:
+        ctx.require(_is_id(p), "each purpose must be 1-64 characters of a-z 0-9 - _ .")
+    record = {
+        "hash": id_hash,
+        "account": account_id,
+        "purposes": sorted(purposes),
+        "registered_by": ctx.sender.address,
+        "height": ctx.height,
+        "received": 0,
+    }
+    ctx.put("ben:" + id_hash, record)
+    account["beneficiaries"] = account["beneficiaries"] + 1
+    ctx.put("acct:" + account_id, account)
+    ctx.emit("BeneficiaryRegistered", account=account_id, hash=id_hash, purposes=record["purposes"])
+    return record
+
+
+# -- funds --------------------------------------------------------------------------------
+def create_fund(ctx, fund_id, purpose, total, start_ms, end_ms):
+    """A funding authority creates an earmarked fund; its total starts in the fund's pool."""
+    ctx.require_role("fund_authority")
+    ctx.require(_is_id(fund_id), "fund id must be 1-64 characters of a-z 0-9 - _ .")
+    ctx.require(ctx.get("fund:" + fund_id) is None, f"fund {fund_id} already exists")
+    ctx.require(_is_id(purpose), "purpose must be 1-64 characters of a-z 0-9 - _ .")
+    ctx.require(
+        _is_amount(total), f"total must be a positive integer number of fen (at most {MAX_AMOUNT})"
+    )
+    ctx.require(_is_int(start_ms) and _is_int(end_ms), "start_ms and end_ms must be integers")
+    ctx.require(end_ms > start_ms, "the period must end after it starts")
+    ctx.require(end_ms > ctx.time_ms, f"the period end {end_ms} is already past")
+    fund = {
+        "id": fund_id,
+        "purpose": purpose,
+        "total": total,
+        "start_ms": start_ms,
+        "end_ms": end_ms,
+        "authority": ctx.sender.address,
+        "pool": total,
+        "allocated": 0,
+        "disbursed": 0,
+        "accounts": [],
+        "moves": 0,
+        "created_height": ctx.height,
+        "created_ms": ctx.time_ms,
+        "last_move_ms": ctx.time_ms,
+    }
+    ctx.put("fund:" + fund_id, fund)
+    funds = ctx.get("funds", [])
+    funds.append(fund_id)
+    ctx.put("funds", funds)
+    ctx.emit(
+        "FundCreated", id=fund_id, purpose=purpose, total=total, start_ms=start_ms, end_ms=end_ms
+    )
+    return fund
+
+
+def _refusal(code, reason):
+    return {"code": code, "reason": reason}
+
+
+def _open_check(ctx, fund):
+    if ctx.time_ms < fund["start_ms"]:
+        return _refusal("fund_not_open", f"fund {fund['id']} opens at {fund['start_ms']}")
+    if ctx.time_ms > fund["end_ms"]:
+        return _refusal("fund_not_open", f"fund {fund['id']} closed at {fund['end_ms']}")
+    return None
+
+
+def _check_allocate(ctx, fund_id, from_id, to_id, amount):
+    fund = ctx.get("fund:" + fund_id) if _is_id(fund_id) else None
+    if fund is None:
+        return _refusal("unknown_fund", f"unknown fund {fund_id}")
+    me = ctx.sender.address
+    if from_id == POOL:
+        if fund["authority"] != me:
+            return _refusal(
+                "unauthorized", f"only the fund's authority may allocate from fund {fund_id}'s pool"
+            )
+    else:
+        source = ctx.get("acct:" + from_id) if _is_id(from_id) else None
+        if source is None:
+            return _refusal("unregistered_account", f"unknown source account {from_id}")
+        if source["manager"] != me:
+            return _refusal("unauthorized", f"only the manager of {from_id} may allocate from it")
+    if not _is_amount(amount):
+        return _refusal("invalid", "amount must be a positive integer number of fen")
+    target = ctx.get("acct:" + to_id) if _is_id(to_id) else None
+    if target is None:
+        return _refusal("unregistered_recipient", f"{to_id} is not a registered account")
+    if target["parent"] != from_id:
+        where = "the fund's pool" if from_id == POOL else from_id
+        return _refusal(
+            "unregistered_recipient", f"{to_id} is not a registered sub-account of {where}"
+        )
+    closed = _open_check(ctx, fund)
+    if closed is not None:
+        return closed
+    have = _balance(ctx, fund, from_id)
+    if amount > have:
+        where = "the fund's pool" if from_id == POOL else from_id
+        return _refusal(
+            "over_allocation",
+            f"allocation of {amount} exceeds the balance {have} of {where} in {fund_id}",
+        )
+    return None
+
+
+def _record_move(ctx, fund, kind, from_id, to_id, amount, purpose, doc_hash, memo):
+    seq = fund["moves"] + 1
+    fund["moves"] = seq
+    fund["last_move_ms"] = ctx.time_ms
+    move = {
+        "seq": seq,
+        "kind": kind,
+        "fund": fund["id"],
+        "from": from_id,
+        "to": to_id,
+        "amount": amount,
+        "purpose": purpose,
+        "doc_hash": doc_hash,
+        "memo": memo,
+        "by": ctx.sender.address,
+        "org": ctx.sender.org,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+        "tx": ctx.tx_hash,
+    }
+    ctx.put("mv:" + fund["id"] + ":" + str(seq), move)
+    return move
+
+
+def _debit(ctx, fund, from_id, amount, field):
+    if from_id == POOL:
+        fund["pool"] = fund["pool"] - amount
+        fund["allocated"] = fund["allocated"] + amount
+        return
+    books = _books(ctx, fund["id"], from_id)
+    books["balance"] = books["balance"] - amount
+    books[field] = books[field] + amount
+    books["last_move_ms"] = ctx.time_ms
+    ctx.put("fa:" + fund["id"] + ":" + from_id, books)
+
+
+def _do_allocate(ctx, fund_id, from_id, to_id, amount, memo):
+    fund = ctx.get("fund:" + fund_id)
+    _debit(ctx, fund, from_id, amount, "allocated_out")
+    books = _books(ctx, fund_id, to_id)
+    books["received"] = books["received"] + amount
+    books["balance"] = books["balance"] + amount
+    books["last_move_ms"] = ctx.time_ms
+    ctx.put("fa:" + fund_id + ":" + to_id, books)
+    if to_id not in fund["accounts"]:
+        fund["accounts"].append(to_id)
+    move = _record_move(ctx, fund, "allocate", from_id, to_id, amount, fund["purpose"], None, memo)
+    ctx.put("fund:" + fund_id, fund)
+    ctx.emit("Allocated", fund=fund_id, source=from_id, to=to_id, amount=amount, seq=move["seq"])
+    return move
+
+
+def _check_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash):
+    fund = ctx.get("fund:" + fund_id) if _is_id(fund_id) else None
+    if fund is None:
+        return _refusal("unknown_fund", f"unknown fund {fund_id}")
+    account = ctx.get("acct:" + account_id) if _is_id(account_id) else None
+    if account is None:
+        return _refusal("unregistered_account", f"unknown account {account_id}")
+    if account["manager"] != ctx.sender.address:
+        return _refusal("unauthorized", f"only the manager of {account_id} may disburse from it")
+    if not _is_amount(amount):
+        return _refusal("invalid", "amount must be a positive integer number of fen")
+    if not _is_hash(doc_hash):
+        return _refusal("invalid", "doc_hash must be a SHA-256 of 64 lowercase hex characters")
+    ben = ctx.get("ben:" + id_hash) if _is_hash(id_hash) else None
+    if ben is None:
+        return _refusal("unregistered_recipient", "the recipient is not a registered beneficiary")
+    if ben["account"] != account_id:
+        return _refusal(
+            "unregistered_recipient",
+            f"the beneficiary is registered at {ben['account']}, not at {account_id}",
+        )
+    if purpose != fund["purpose"]:
+        return _refusal(
+            "wrong_purpose", f"fund {fund_id} is earmarked for {fund['purpose']}, not for {purpose}"
+        )
+    if purpose not in ben["purposes"]:
+        return _refusal("wrong_purpose", f"the beneficiary is not eligible for {purpose}")
+    closed = _open_check(ctx, fund)
+    if closed is not None:
+        return closed
+    have = _balance(ctx, fund, account_id)
+    if amount > have:
+        return _refusal(
+            "over_allocation",
+            f"disbursement of {amount} exceeds the balance {have} of {account_id} in {fund_id}",
+        )
+    return None
+
+
+def _do_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash):
+    fund = ctx.get("fund:" + fund_id)
+    _debit(ctx, fund, account_id, amount, "disbursed")
+    fund["disbursed"] = fund["disbursed"] + amount
+    ben = ctx.get("ben:" + id_hash)
+    ben["received"] = ben["received"] + amount
+    ctx.put("ben:" + id_hash, ben)
+    move = _record_move(ctx, fund, "disburse", account_id, id_hash, amount, purpose, doc_hash, "")
+    ctx.put("fund:" + fund_id, fund)
+    ctx.emit(
+        "Disbursed", fund=fund_id, account=account_id, to=id_hash, amount=amount, seq=move["seq"]
+    )
+    return move
+
+
+def _clip(value):
+    if isinstance(value, str):
+        return value[:80]
+    return None
+
+
+def _record_refusal(ctx, kind, refusal, fund_id, from_id, to_id, amount, purpose):
+    seq = ctx.get("rf_seq", 0) + 1
+    ctx.put("rf_seq", seq)
+    fund_key = fund_id if _is_id(fund_id) and ctx.get("fund:" + fund_id) is not None else ""
+    record = {
+        "seq": seq,
+        "kind": kind,
+        "code": refusal["code"],
+        "reason": refusal["reason"],
+        "fund": _clip(fund_id),
+        "from": _clip(from_id),
+        "to": _clip(to_id),
+        "amount": amount if _is_int(amount) and abs(amount) <= MAX_AMOUNT else None,
+        "purpose": _clip(purpose),
+        "by": ctx.sender.address,
+        "org": ctx.sender.org,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+        "tx": ctx.tx_hash,
+    }
+    ctx.put("rf:" + str(seq), record)
+    listed = ctx.get("rf_fund:" + fund_key, [])
+    listed.append(seq)
+    ctx.put("rf_fund:" + fund_key, listed)
+    ctx.emit("AttemptRefused", kind=kind, code=refusal["code"], fund=record["fund"], seq=seq)
+    return {"ok": False, "code": refusal["code"], "reason": refusal["reason"], "refusal": seq}
+
+
+def allocate(ctx, fund_id, from_id, to_id, amount, memo):
+    """Allocate `amount` of a fund from an account (or "" = the fund's pool) to one of its
+    registered sub-accounts. Fails, writing nothing, when refused."""
+    _text(ctx, memo, "memo", 200)
+    refused = _check_allocate(ctx, fund_id, from_id, to_id, amount)
+    if refused is not None:
+        raise ContractError(refused["reason"])
+    return _do_allocate(ctx, fund_id, from_id, to_id, amount, memo)
+
+
+def attempt_allocate(ctx, fund_id, from_id, to_id, amount, memo):
+    """Like `allocate`, but a refusal is recorded on chain and returned as {"ok": False, ...}."""
+    refused = _check_allocate(ctx, fund_id, from_id, to_id, amount)
+    if refused is None and not (isinstance(memo, str) and len(memo) <= 200):
+        refused = _refusal("invalid", "memo must be text of at most 200 characters")
+    if refused is not None:
+        return _record_refusal(ctx, "allocate", refused, fund_id, from_id, to_id, amount, None)
+    move = _do_allocate(ctx, fund_id, from_id, to_id, amount, memo)
+    return {"ok": True, "move": move}
+
+
+def disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash):
+    """Pay `amount` from an account to a beneficiary registered there, for the fund's
+    purpose, with the hash of the supporting documents. Fails, writing nothing, when refused."""
+    refused = _check_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash)
+    if refused is not None:
+        raise ContractError(refused["reason"])
+    return _do_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash)
+
+
+def attempt_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash):
+    """Like `disburse`, but a refusal is recorded on chain and returned as {"ok": False, ...}."""
+    refused = _check_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash)
+    if refused is not None:
+        return _record_refusal(
+            ctx, "disburse", refused, fund_id, account_id, id_hash, amount, purpose
+        )
+    move = _do_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash)
+    return {"ok": True, "move": move}
+
+
+# -- views --------------------------------------------------------------------------------
+@view
+def account(ctx, account_id):
+    return _account(ctx, account_id)
+
+
+@view
+def party(ctx, address):
+    return ctx.get("party:" + address) if isinstance(address, str) else None
+
+
+@view
+def accounts(ctx):
+    """Every registered account, parents before children."""
+    out = [_account(ctx, a) for a in ctx.get("top", [])]
+    i = 0
+    while i < len(out):
+        for c in out[i]["children"]:
+            out.append(_account(ctx, c))
+        i += 1
+    return out
+
+
+@view
+def fund(ctx, fund_id):
+    return _fund(ctx, fund_id)
+
+
+@view
+def funds(ctx):
+    return ctx.get("funds", [])
+
+
+@view
+def balance(ctx, fund_id, account_id):
+    """An account's books for a fund ("" = the fund's pool: its balance only)."""
+    f = _fund(ctx, fund_id)
+    if account_id == POOL:
+        return {"balance": f["pool"], "allocated_out": f["allocated"]}
+    _account(ctx, account_id)
+    return _books(ctx, fund_id, account_id)
+
+
+@view
+def beneficiary(ctx, id_hash):
+    return ctx.get("ben:" + id_hash) if _is_hash(id_hash) else None
+
+
+@view
+def movements(ctx, fund_id, start, limit):
+    """Movements `start`.. (1-based) of a fund, at most `limit` (<= 200)."""
+    f = _fund(ctx, fund_id)
+    ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
+    ctx.require(_is_int(limit) and limit >= 1 and limit <= 200, "limit must be 1..200")
+    last = min(f["moves"], start + limit - 1)
+    return [ctx.get("mv:" + fund_id + ":" + str(n)) for n in range(start, last + 1)]
+
+
+def _path(ctx, account_id):
+    chain = []
+    cur = account_id
+    while cur != POOL:
+        a = _account(ctx, cur)
+        chain.append(a)
+        cur = a["parent"]
+    return list(reversed(chain))
+
+
+@view
+def trace(ctx, fund_id, id_hash):
+    """Every fen a beneficiary received from a fund, with the account path from the fund
+    and the allocations that fed each account on that path."""
+    f = _fund(ctx, fund_id)
+    moves = [ctx.get("mv:" + fund_id + ":" + str(n)) for n in range(1, f["moves"] + 1)]
+    payments = [m for m in moves if m["kind"] == "disburse" and m["to"] == id_hash]
+    out = []
+    for p in payments:
+        path = _path(ctx, p["from"])
+        hops = []
+        for a in path:
+            hops.append(
+                {
+                    "account": a["id"],
+                    "level": a["level"],
+                    "allocations_in": [
+                        {
+                            "seq": m["seq"],
+                            "from": m["from"],
+                            "amount": m["amount"],
+                            "height": m["height"],
+                        }
+                        for m in moves
+                        if m["kind"] == "allocate" and m["to"] == a["id"] and m["seq"] < p["seq"]
+                    ],
+                }
+            )
+        out.append({"payment": p, "path": hops})
+    return {
+        "fund": fund_id,
+        "purpose": f["purpose"],
+        "beneficiary": id_hash,
+        "total": sum(p["amount"] for p in payments),
+        "payments": out,
+    }
+
+
+def _refusals(ctx, fund_id):
+    if not isinstance(fund_id, str):
+        return []
+    return [ctx.get("rf:" + str(n)) for n in ctx.get("rf_fund:" + fund_id, [])]
+
+
+@view
+def refusals(ctx, fund_id):
+    """Refused attempts recorded for a fund ("" = attempts naming no known fund)."""
+    return _refusals(ctx, fund_id)
+
+
+@view
+def report(ctx, fund_id, idle_ms):
+    """The regulator's report: per-level balances, conservation, idle funds, refusals.
+
+    A balance is idle when the fund's period has ended, or when it has not moved for
+    `idle_ms` milliseconds of block time (None = 30 days)."""
+    f = _fund(ctx, fund_id)
+    if idle_ms is None:
+        idle_ms = DEFAULT_IDLE_MS
+    ctx.require(_is_int(idle_ms) and idle_ms >= 0, "idle_ms must be a non-negative integer")
+    now = ctx.time_ms
+    ended = now > f["end_ms"]
+    levels = {}
+    for lv in LEVELS:
+        levels[lv] = {
+            "level": lv,
+            "accounts": 0,
+            "received": 0,
+            "allocated_out": 0,
+            "disbursed": 0,
+            "balance": 0,
+        }
+    rows = []
+    idle = []
+    conserved = f["pool"] + f["allocated"] == f["total"]
+    held = f["pool"]
+    for aid in f["accounts"]:
+        a = _account(ctx, aid)
+        b = _books(ctx, fund_id, aid)
+        if b["received"] != b["balance"] + b["allocated_out"] + b["disbursed"]:
+            conserved = False
+        held += b["balance"]
+        lv = levels[a["level"]]
+        lv["accounts"] = lv["accounts"] + 1
+        for k in ["received", "allocated_out", "disbursed", "balance"]:
+            lv[k] = lv[k] + b[k]
+        rows.append(
+            {
+                "account": aid,
+                "name": a["name"],
+                "level": a["level"],
+                "parent": a["parent"],
+                "received": b["received"],
+                "allocated_out": b["allocated_out"],
+                "disbursed": b["disbursed"],
+                "balance": b["balance"],
+                "last_move_ms": b["last_move_ms"],
+            }
+        )
+        if b["balance"] > 0 and (ended or now - b["last_move_ms"] >= idle_ms):
+            idle.append(
+                {
+                    "account": aid,
+                    "level": a["level"],
+                    "balance": b["balance"],
+                    "since_ms": b["last_move_ms"],
+                    "idle_for_ms": now - b["last_move_ms"],
+                    "why": "fund period ended" if ended else "not moved for at least idle_ms",
+                }
+            )
+    if f["pool"] > 0 and (ended or now - f["last_move_ms"] >= idle_ms):
+        idle.insert(
+            0,
+            {
+                "account": POOL,
+                "level": "fund",
+                "balance": f["pool"],
+                "since_ms": f["last_move_ms"],
+                "idle_for_ms": now - f["last_move_ms"],
+                "why": "fund period ended" if ended else "not moved for at least idle_ms",
+            },
+        )
+    if held + f["disbursed"] != f["total"]:
+        conserved = False
+    return {
+        "fund": fund_id,
+        "purpose": f["purpose"],
+        "total": f["total"],
+        "pool": f["pool"],
+        "disbursed": f["disbursed"],
+        "held_in_accounts": held - f["pool"],
+        "conserved": conserved,
+        "now_ms": now,
+        "period_ended": ended,
+        "levels": [levels[lv] for lv in LEVELS if levels[lv]["accounts"] > 0],
+        "accounts": rows,
+        "idle": idle,
+        "refusals": _refusals(ctx, fund_id),
+    }

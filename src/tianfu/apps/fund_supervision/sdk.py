@@ -1,0 +1,137 @@
+"""SDK helpers for fund supervision: one method per contract operation and query."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from tianfu.apps.fund_supervision import NAME
+from tianfu.client import Client
+
+POOL = ""  # the source account meaning "the fund's own pool"
+
+
+def beneficiary_hash(identity_number: str, salt: str) -> str:
+    """The salted SHA-256 (hex) under which a beneficiary is registered. The salt is a secret
+    kept by the registering office; only the hash goes on chain."""
+    if not salt:
+        raise ValueError("a non-empty salt is required: an unsalted ID number hash is guessable")
+    return hashlib.sha256(f"tianfu/beneficiary/v1|{salt}|{identity_number}".encode()).hexdigest()
+
+
+def doc_hash(data: bytes | str) -> str:
+    """The SHA-256 (hex) of a supporting document."""
+    raw = data.encode() if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+class FundSupervision:
+    """Calls the `fund_supervision` contract through `client`; a refused call raises
+    `tianfu.client.errors.TxFailed`, except the `attempt_*` calls, which record a refusal and
+    return {"ok": False, "code", "reason", "refusal"}."""
+
+    def __init__(self, client: Client, contract: str = NAME) -> None:
+        self.client = client
+        self.contract = contract
+
+    def _invoke(self, method: str, *args: Any) -> Any:
+        return self.client.invoke(self.contract, method, *args).result
+
+    def _query(self, method: str, *args: Any) -> Any:
+        return self.client.query(self.contract, method, *args)
+
+    # -- operations ------------------------------------------------------------------------
+    def enrol(self, display_name: str) -> dict[str, Any]:
+        return dict(self._invoke("enrol", display_name))
+
+    def register_account(
+        self, account_id: str, name: str, level: str, parent_id: str, manager: str
+    ) -> dict[str, Any]:
+        return dict(self._invoke("register_account", account_id, name, level, parent_id, manager))
+
+    def register_beneficiary(
+        self, account_id: str, id_hash: str, purposes: list[str]
+    ) -> dict[str, Any]:
+        return dict(self._invoke("register_beneficiary", account_id, id_hash, list(purposes)))
+
+    def create_fund(
+        self, fund_id: str, purpose: str, total: int, start_ms: int, end_ms: int
+    ) -> dict[str, Any]:
+        return dict(self._invoke("create_fund", fund_id, purpose, total, start_ms, end_ms))
+
+    def allocate(
+        self, fund_id: str, from_id: str, to_id: str, amount: int, memo: str = ""
+    ) -> dict[str, Any]:
+        return dict(self._invoke("allocate", fund_id, from_id, to_id, amount, memo))
+
+    def attempt_allocate(
+        self, fund_id: str, from_id: str, to_id: str, amount: int, memo: str = ""
+    ) -> dict[str, Any]:
+        return dict(self._invoke("attempt_allocate", fund_id, from_id, to_id, amount, memo))
+
+    def disburse(
+        self,
+        fund_id: str,
+        account_id: str,
+        id_hash: str,
+        amount: int,
+        purpose: str,
+        document_hash: str,
+    ) -> dict[str, Any]:
+        return dict(
+            self._invoke("disburse", fund_id, account_id, id_hash, amount, purpose, document_hash)
+        )
+
+    def attempt_disburse(
+        self,
+        fund_id: str,
+        account_id: str,
+        id_hash: str,
+        amount: int,
+        purpose: str,
+        document_hash: str,
+    ) -> dict[str, Any]:
+        return dict(
+            self._invoke(
+                "attempt_disburse", fund_id, account_id, id_hash, amount, purpose, document_hash
+            )
+        )
+
+    # -- queries ---------------------------------------------------------------------------
+    def party(self, address: str) -> dict[str, Any] | None:
+        result = self._query("party", address)
+        return None if result is None else dict(result)
+
+    def account(self, account_id: str) -> dict[str, Any]:
+        return dict(self._query("account", account_id))
+
+    def accounts(self) -> list[dict[str, Any]]:
+        return list(self._query("accounts"))
+
+    def fund(self, fund_id: str) -> dict[str, Any]:
+        return dict(self._query("fund", fund_id))
+
+    def funds(self) -> list[str]:
+        return list(self._query("funds"))
+
+    def balance(self, fund_id: str, account_id: str) -> dict[str, Any]:
+        return dict(self._query("balance", fund_id, account_id))
+
+    def beneficiary(self, id_hash: str) -> dict[str, Any] | None:
+        result = self._query("beneficiary", id_hash)
+        return None if result is None else dict(result)
+
+    def movements(self, fund_id: str, start: int = 1, limit: int = 200) -> list[dict[str, Any]]:
+        return list(self._query("movements", fund_id, start, limit))
+
+    def trace(self, fund_id: str, id_hash: str) -> dict[str, Any]:
+        return dict(self._query("trace", fund_id, id_hash))
+
+    def refusals(self, fund_id: str) -> list[dict[str, Any]]:
+        return list(self._query("refusals", fund_id))
+
+    def report(self, fund_id: str, idle_ms: int | None = None) -> dict[str, Any]:
+        return dict(self._query("report", fund_id, idle_ms))
+
+
+__all__ = ["POOL", "FundSupervision", "beneficiary_hash", "doc_hash"]

@@ -1,0 +1,396 @@
+# ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+"""IP rights: works, ownership transfers, licences, infringement evidence, disputes.
+
+A sandboxed contract (see docs/contracts.md and docs/apps/ip_rights.md).
+
+State:
+  seq:work / seq:lic / seq:dispute    counters
+  work:<id>      {"id", "content_hash", "title", "authors", "type", "owner", "owner_org",
+                  "licences", "evidence", "disputes", "history", "height", "time_ms"}
+  hash:<sha256>  the work id registered with that content hash
+  lic:<id>       {"id", "work", "licensee", "licensee_org", "exclusive", "scope", "start",
+                  "end", "fee_fen", "status", "granted_by", "height", "time_ms"}
+  dispute:<id>   {"id", "work", "kind", "claimant", "claimant_org", "claim", "evidence",
+                  "status", "outcome", "ruling", "arbiter", ...}
+  hist:<work>:<n>  one history entry (registered, transferred, licence_*, evidence_linked,
+                   dispute_opened, dispute_resolved), each with signer, org, height, time
+
+Roles: creator (register works), arbitrator (resolve disputes). Only a work's owner
+transfers it, grants licences and links evidence; only a licensee surrenders its licence.
+Periods are ISO dates "YYYY-MM-DD", inclusive. An exclusive licence excludes any other
+active licence of the same scope whose period overlaps. Evidence ids are deposits of the
+`evidence` contract, read with ctx.read. Fees are integer fen.
+"""
+
+EVIDENCE = "evidence"
+WORK_TYPES = ["literary", "music", "film", "software", "art", "photo", "design", "patent", "other"]
+KINDS = ["ownership", "infringement", "licence"]
+OUTCOMES = ["upheld", "dismissed", "settled"]
+MAX_LIST = 200
+
+
+def _text(ctx, value, what, limit=200):
+    ctx.require(isinstance(value, str), f"{what} must be a string")
+    ctx.require(len(value.strip()) > 0, f"{what} must not be empty")
+    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
+
+
+def _sha256(ctx, h, what):
+    ctx.require(
+        isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h),
+        f"{what} must be a SHA-256 hex digest (64 lower-case hex characters)",
+    )
+
+
+def _address(ctx, who):
+    ctx.require(
+        isinstance(who, str) and len(who) == 40 and all(c in "0123456789abcdef" for c in who),
+        "an address is 40 lower-case hex characters",
+    )
+
+
+def _date(ctx, d, what):
+    ok = isinstance(d, str) and len(d) == 10 and d[4] == "-" and d[7] == "-"
+    ok = ok and all(c in "0123456789" for c in d[:4] + d[5:7] + d[8:])
+    if ok:
+        month = int(d[5:7])
+        day = int(d[8:])
+        ok = 1 <= month <= 12 and 1 <= day <= 31
+    ctx.require(ok, f"{what} must be a date YYYY-MM-DD")
+
+
+def _next(ctx, name, prefix):
+    n = ctx.get("seq:" + name, 0) + 1
+    ctx.put("seq:" + name, n)
+    return prefix + str(n).zfill(6)
+
+
+def _work(ctx, work_id):
+    ctx.require(isinstance(work_id, str), "a work id is a string")
+    w = ctx.get("work:" + work_id)
+    if w is None:
+        raise ContractError(f"unknown work {work_id}")
+    return w
+
+
+def _owner_only(ctx, w, what):
+    ctx.require(
+        w["owner"] == ctx.sender.address,
+        f"only the owner of work {w['id']} may {what} (owner is {w['owner_org']}/{w['owner']})",
+    )
+
+
+def _history(ctx, w, event, data):
+    n = w["history"] + 1
+    w["history"] = n
+    ctx.put(
+        "hist:" + w["id"] + ":" + str(n).zfill(6),
+        {
+            "n": n,
+            "event": event,
+            "data": data,
+            "by": ctx.sender.address,
+            "org": ctx.sender.org,
+            "name": ctx.sender.name,
+            "height": ctx.height,
+            "time_ms": ctx.time_ms,
+            "tx": ctx.tx_hash,
+        },
+    )
+
+
+def _evidence_ids(ctx, ids):
+    ctx.require(isinstance(ids, list) and len(ids) <= 20, "evidence is a list of at most 20 ids")
+    for e in ids:
+        ctx.require(isinstance(e, str), "an evidence id is a string")
+        ctx.require(
+            ctx.read(EVIDENCE, "dep:" + e) is not None,
+            f"unknown evidence deposit {e} (deposit it with the evidence contract first)",
+        )
+
+
+def register_work(ctx, content_hash, title, authors, work_type):
+    ctx.require_role("creator")
+    _sha256(ctx, content_hash, "content_hash")
+    _text(ctx, title, "title")
+    ctx.require(isinstance(authors, list), "authors must be a list of names")
+    n = len(authors)
+    ctx.require(1 <= n <= 50, "a work has 1-50 authors")
+    for a in authors:
+        _text(ctx, a, "an author's name", 100)
+    ctx.require(work_type in WORK_TYPES, f"type must be one of {WORK_TYPES}")
+    existing = ctx.get("hash:" + content_hash)
+    ctx.require(
+        existing is None, f"a work with this content hash is already registered as {existing}"
+    )
+    work_id = _next(ctx, "work", "W")
+    w = {
+        "id": work_id,
+        "content_hash": content_hash,
+        "title": title,
+        "authors": authors,
+        "type": work_type,
+        "owner": ctx.sender.address,
+        "owner_org": ctx.sender.org,
+        "licences": [],
+        "evidence": [],
+        "disputes": [],
+        "history": 0,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+    }
+    _history(ctx, w, "registered", {"owner": ctx.sender.address, "owner_org": ctx.sender.org})
+    ctx.put("work:" + work_id, w)
+    ctx.put("hash:" + content_hash, work_id)
+    ctx.emit("WorkRegistered", id=work_id, content_hash=content_hash, org=ctx.sender.org)
+    return work_id
+
+
+def _open_ownership_dispute(ctx, w):
+    for d in w["disputes"]:
+        rec = ctx.get("dispute:" + d)
+        if rec["status"] == "open" and rec["kind"] == "ownership":
+            return d
+    return None
+
+
+def transfer_work(ctx, work_id, to, to_org, price_fen):
+    _address(ctx, to)
+    _text(ctx, to_org, "receiving organisation", 64)
+    ctx.require(
+        isinstance(price_fen, int) and not isinstance(price_fen, bool) and price_fen >= 0,
+        "price_fen must be a non-negative integer (fen)",
+    )
+    w = _work(ctx, work_id)
+    _owner_only(ctx, w, "transfer it")
+    ctx.require(to != w["owner"], "the work already belongs to that address")
+    d = _open_ownership_dispute(ctx, w)
+    ctx.require(d is None, f"work {work_id} has an open ownership dispute {d}")
+    _history(
+        ctx,
+        w,
+        "transferred",
+        {"from": w["owner"], "from_org": w["owner_org"], "to": to, "to_org": to_org,
+         "price_fen": price_fen},
+    )
+    w["owner"] = to
+    w["owner_org"] = to_org
+    ctx.put("work:" + work_id, w)
+    ctx.emit("WorkTransferred", id=work_id, to=to, to_org=to_org)
+    return True
+
+
+def _overlaps(a_start, a_end, b_start, b_end):
+    return a_start <= b_end and b_start <= a_end
+
+
+def grant_licence(ctx, work_id, licensee, licensee_org, exclusive, scope, start, end, fee_fen):
+    _address(ctx, licensee)
+    _text(ctx, licensee_org, "licensee organisation", 64)
+    ctx.require(isinstance(exclusive, bool), "exclusive must be true or false")
+    _text(ctx, scope, "scope", 100)
+    scope = scope.strip().lower()
+    _date(ctx, start, "start")
+    _date(ctx, end, "end")
+    ctx.require(start <= end, "a licence period must not end before it starts")
+    ctx.require(
+        isinstance(fee_fen, int) and not isinstance(fee_fen, bool) and fee_fen >= 0,
+        "fee_fen must be a non-negative integer (fen)",
+    )
+    w = _work(ctx, work_id)
+    _owner_only(ctx, w, "grant licences")
+    ctx.require(licensee != w["owner"], "the owner cannot license the work to itself")
+    ctx.require(len(w["licences"]) < MAX_LIST, "too many licences on this work")
+    for lid in w["licences"]:
+        other = ctx.get("lic:" + lid)
+        if other["status"] != "active" or other["scope"] != scope:
+            continue
+        if not _overlaps(start, end, other["start"], other["end"]):
+            continue
+        if other["exclusive"]:
+            raise ContractError(
+                f"licence overlaps exclusive licence {lid} ({scope}, "
+                f"{other['start']}..{other['end']}) held by {other['licensee_org']}"
+            )
+        if exclusive:
+            raise ContractError(
+                f"an exclusive licence cannot overlap licence {lid} ({scope}, "
+                f"{other['start']}..{other['end']})"
+            )
+    lic_id = _next(ctx, "lic", "L")
+    lic = {
+        "id": lic_id,
+        "work": work_id,
+        "licensee": licensee,
+        "licensee_org": licensee_org,
+        "exclusive": exclusive,
+        "scope": scope,
+        "start": start,
+        "end": end,
+        "fee_fen": fee_fen,
+        "status": "active",
+        "granted_by": ctx.sender.address,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+    }
+    ctx.put("lic:" + lic_id, lic)
+    w["licences"] = w["licences"] + [lic_id]
+    _history(
+        ctx,
+        w,
+        "licence_granted",
+        {"licence": lic_id, "licensee_org": licensee_org, "exclusive": exclusive,
+         "scope": scope, "start": start, "end": end, "fee_fen": fee_fen},
+    )
+    ctx.put("work:" + work_id, w)
+    ctx.emit("LicenceGranted", id=lic_id, work=work_id, exclusive=exclusive, scope=scope)
+    return lic_id
+
+
+def surrender_licence(ctx, lic_id):
+    ctx.require(isinstance(lic_id, str), "a licence id is a string")
+    lic = ctx.get("lic:" + lic_id)
+    if lic is None:
+        raise ContractError(f"unknown licence {lic_id}")
+    ctx.require(lic["licensee"] == ctx.sender.address, "only the licensee may surrender a licence")
+    ctx.require(lic["status"] == "active", f"licence {lic_id} is already {lic['status']}")
+    lic["status"] = "surrendered"
+    ctx.put("lic:" + lic_id, lic)
+    w = _work(ctx, lic["work"])
+    _history(ctx, w, "licence_surrendered", {"licence": lic_id})
+    ctx.put("work:" + w["id"], w)
+    ctx.emit("LicenceSurrendered", id=lic_id, work=w["id"])
+    return True
+
+
+def link_evidence(ctx, work_id, deposit_id, note):
+    _text(ctx, note, "note", 500)
+    w = _work(ctx, work_id)
+    _owner_only(ctx, w, "link infringement evidence")
+    _evidence_ids(ctx, [deposit_id])
+    ctx.require(deposit_id not in w["evidence"], f"evidence {deposit_id} is already linked")
+    ctx.require(len(w["evidence"]) < MAX_LIST, "too much evidence on this work")
+    w["evidence"] = w["evidence"] + [deposit_id]
+    dep = ctx.read(EVIDENCE, "dep:" + deposit_id)
+    _history(
+        ctx,
+        w,
+        "evidence_linked",
+        {"deposit": deposit_id, "file_hash": dep["file_hash"], "deposited_height": dep["height"],
+         "note": note},
+    )
+    ctx.put("work:" + work_id, w)
+    ctx.emit("EvidenceLinked", work=work_id, deposit=deposit_id)
+    return len(w["evidence"])
+
+
+def open_dispute(ctx, work_id, kind, claim, evidence):
+    ctx.require(kind in KINDS, f"kind must be one of {KINDS}")
+    _text(ctx, claim, "claim", 1000)
+    _evidence_ids(ctx, evidence)
+    w = _work(ctx, work_id)
+    ctx.require(
+        kind != "ownership" or w["owner"] != ctx.sender.address,
+        "the owner cannot dispute its own ownership",
+    )
+    ctx.require(len(w["disputes"]) < MAX_LIST, "too many disputes on this work")
+    dispute_id = _next(ctx, "dispute", "D")
+    ctx.put(
+        "dispute:" + dispute_id,
+        {
+            "id": dispute_id,
+            "work": work_id,
+            "kind": kind,
+            "claimant": ctx.sender.address,
+            "claimant_org": ctx.sender.org,
+            "claim": claim,
+            "evidence": evidence,
+            "status": "open",
+            "outcome": None,
+            "ruling": None,
+            "arbiter": None,
+            "height": ctx.height,
+            "time_ms": ctx.time_ms,
+        },
+    )
+    w["disputes"] = w["disputes"] + [dispute_id]
+    _history(ctx, w, "dispute_opened", {"dispute": dispute_id, "kind": kind})
+    ctx.put("work:" + work_id, w)
+    ctx.emit("DisputeOpened", id=dispute_id, work=work_id, kind=kind)
+    return dispute_id
+
+
+def resolve_dispute(ctx, dispute_id, outcome, ruling):
+    ctx.require_role("arbitrator")
+    ctx.require(outcome in OUTCOMES, f"outcome must be one of {OUTCOMES}")
+    _text(ctx, ruling, "ruling", 1000)
+    ctx.require(isinstance(dispute_id, str), "a dispute id is a string")
+    d = ctx.get("dispute:" + dispute_id)
+    if d is None:
+        raise ContractError(f"unknown dispute {dispute_id}")
+    ctx.require(d["status"] == "open", f"dispute {dispute_id} is already resolved")
+    w = _work(ctx, d["work"])
+    ctx.require(
+        ctx.sender.address not in (d["claimant"], w["owner"]),
+        "a party to the dispute cannot resolve it",
+    )
+    d["status"] = "resolved"
+    d["outcome"] = outcome
+    d["ruling"] = ruling
+    d["arbiter"] = ctx.sender.address
+    d["arbiter_org"] = ctx.sender.org
+    d["resolved_height"] = ctx.height
+    ctx.put("dispute:" + dispute_id, d)
+    _history(ctx, w, "dispute_resolved", {"dispute": dispute_id, "outcome": outcome})
+    if d["kind"] == "ownership" and outcome == "upheld":
+        _history(
+            ctx,
+            w,
+            "transferred",
+            {"from": w["owner"], "from_org": w["owner_org"], "to": d["claimant"],
+             "to_org": d["claimant_org"], "by_ruling": dispute_id},
+        )
+        w["owner"] = d["claimant"]
+        w["owner_org"] = d["claimant_org"]
+    ctx.put("work:" + w["id"], w)
+    ctx.emit("DisputeResolved", id=dispute_id, work=w["id"], outcome=outcome)
+    return d
+
+
+@view
+def work(ctx, work_id):
+    return ctx.get("work:" + work_id)
+
+
+@view
+def work_by_hash(ctx, content_hash):
+    return ctx.get("hash:" + content_hash)
+
+
+@view
+def licence(ctx, lic_id):
+    return ctx.get("lic:" + lic_id)
+
+
+@view
+def licences(ctx, work_id):
+    w = ctx.get("work:" + work_id)
+    return [] if w is None else [ctx.get("lic:" + i) for i in w["licences"]]
+
+
+@view
+def dispute(ctx, dispute_id):
+    return ctx.get("dispute:" + dispute_id)
+
+
+@view
+def history(ctx, work_id):
+    w = ctx.get("work:" + work_id)
+    if w is None:
+        return []
+    return [ctx.get("hist:" + work_id + ":" + str(i).zfill(6)) for i in range(1, w["history"] + 1)]
+
+
+@view
+def ownership_history(ctx, work_id):
+    return [h for h in history(ctx, work_id) if h["event"] in ("registered", "transferred")]

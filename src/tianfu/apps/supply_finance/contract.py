@@ -1,0 +1,632 @@
+# ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+"""Supply-chain finance: receivables issued by a core enterprise, split, transferred, pledged, repaid.
+
+A sandboxed contract (see docs/contracts.md and docs/apps/supply_finance.md). Amounts are
+integer fen. Roles (granted on chain by each organisation's admin): "core_enterprise"
+issues and repays, "bank" finances pledged receivables, "regulator" audits. Suppliers
+need no role but must enrol (`enrol`) before they can receive a receivable.
+
+State:
+  "party:<address>"  -> enrolment record of a participant
+  "seq"              -> number of receivables issued so far
+  "r:<id>"           -> a receivable or a part of one (ids "RCV-7", "RCV-7.2", "RCV-7.2.1")
+  "doc:<hash>"       -> id of the receivable backed by that contract/invoice hash
+  "held:<address>"   -> ids held by that address (parts that were split are removed)
+  "open"             -> ids of the original receivables not yet fully repaid
+"""
+
+MAX_AMOUNT = 10**18
+MAX_PARTS = 20
+MAX_DEPTH = 40
+MAX_RATE_BP = 10000
+HEX = "0123456789abcdef"
+PREFIX = "RCV-"
+
+
+# -- checks -------------------------------------------------------------------------------
+def _amount(ctx, value, what):
+    ctx.require(
+        isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_AMOUNT,
+        f"{what} must be a positive integer number of fen (at most {MAX_AMOUNT})",
+    )
+
+
+def _address(ctx, who, what):
+    ctx.require(
+        isinstance(who, str) and len(who) == 40 and all(c in HEX for c in who),
+        f"{what} must be an address of 40 lowercase hex characters",
+    )
+
+
+def _hash(ctx, value, what):
+    ctx.require(
+        isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value),
+        f"{what} must be a SHA-256 hash of 64 lowercase hex characters",
+    )
+
+
+def _text(ctx, value, what, limit):
+    ctx.require(
+        isinstance(value, str) and len(value) <= limit,
+        f"{what} must be text of at most {limit} characters",
+    )
+
+
+def _load(ctx, rid):
+    record = ctx.get("r:" + rid) if isinstance(rid, str) and len(rid) <= 200 else None
+    if record is None:
+        raise ContractError(f"unknown receivable {rid}")
+    return record
+
+
+def _save(ctx, record):
+    ctx.put("r:" + record["id"], record)
+
+
+def _enrolled(ctx, address, what):
+    _address(ctx, address, what)
+    if ctx.get("party:" + address) is None:
+        raise ContractError(f"{what} {address} has not enrolled in supply_finance (enrol first)")
+
+
+def _holder_only(ctx, record, action):
+    if record["holder"] != ctx.sender.address:
+        raise ContractError(
+            f"only the holder of {record['id']} may {action} it; it is held by {record['holder']}"
+        )
+
+
+def _movable(ctx, record, action):
+    """The receivable is accepted, unsplit, unpaid, unpledged and not yet mature."""
+    rid = record["id"]
+    status = record["status"]
+    if status == "issued":
+        raise ContractError(f"{rid} has not been accepted yet; it cannot be {action}")
+    if status == "split":
+        raise ContractError(
+            f"{rid} was already split into {', '.join(record['children'])}; act on its parts"
+        )
+    if status == "paid":
+        raise ContractError(f"{rid} has already been repaid; it cannot be {action}")
+    if status == "rejected":
+        raise ContractError(f"{rid} was rejected by its supplier; it cannot be {action}")
+    pledge = record["pledge"]
+    if pledge is not None:
+        raise ContractError(
+            f"{rid} is pledged to bank {pledge['bank']} ({pledge['status']}); "
+            f"it cannot be {action} until the pledge is released"
+        )
+    if ctx.time_ms >= record["maturity_ms"]:
+        raise ContractError(f"{rid} matured at {record['maturity_ms']}; it cannot be {action}")
+
+
+def _held_add(ctx, address, rid):
+    held = ctx.get("held:" + address, [])
+    held.append(rid)
+    ctx.put("held:" + address, held)
+
+
+def _held_remove(ctx, address, rid):
+    ctx.put("held:" + address, [x for x in ctx.get("held:" + address, []) if x != rid])
+
+
+def _subtree(ctx, record):
+    """Every record under `record` (itself included), parents before children."""
+    out = [record]
+    i = 0
+    while i < len(out):
+        for cid in out[i]["children"]:
+            out.append(_load(ctx, cid))
+        i += 1
+    return out
+
+
+# -- participants -------------------------------------------------------------------------
+def enrol(ctx, display_name):
+    """Enrol the caller as a participant (company) under a display name."""
+    _text(ctx, display_name, "display name", 100)
+    ctx.require(len(display_name) > 0, "display name must not be empty")
+    me = ctx.sender.address
+    record = {
+        "address": me,
+        "org": ctx.sender.org,
+        "name": ctx.sender.name,
+        "display_name": display_name,
+        "height": ctx.height,
+    }
+    ctx.put("party:" + me, record)
+    ctx.emit("Enrolled", address=me, org=ctx.sender.org, display_name=display_name)
+    return record
+
+
+# -- issuance -----------------------------------------------------------------------------
+def issue(ctx, supplier, amount, maturity_ms, doc_hash):
+    """A core enterprise issues a receivable to its tier-1 supplier, who must accept it."""
+    ctx.require_role("core_enterprise")
+    me = ctx.sender.address
+    _enrolled(ctx, me, "the issuer")
+    _enrolled(ctx, supplier, "supplier")
+    ctx.require(supplier != me, "a core enterprise cannot issue a receivable to itself")
+    _amount(ctx, amount, "amount")
+    ctx.require(
+        isinstance(maturity_ms, int) and not isinstance(maturity_ms, bool),
+        "maturity_ms must be an integer time in milliseconds",
+    )
+    ctx.require(
+        maturity_ms > ctx.time_ms, f"maturity {maturity_ms} must be after now ({ctx.time_ms})"
+    )
+    _hash(ctx, doc_hash, "doc_hash")
+    used = ctx.get("doc:" + doc_hash)
+    if used is not None:
+        raise ContractError(f"the contract/invoice {doc_hash} already backs receivable {used}")
+    seq = ctx.get("seq", 0) + 1
+    ctx.put("seq", seq)
+    rid = PREFIX + str(seq)
+    record = {
+        "id": rid,
+        "root": rid,
+        "parent": None,
+        "children": [],
+        "depth": 0,
+        "issuer": me,
+        "holder": supplier,
+        "amount": amount,
+        "maturity_ms": maturity_ms,
+        "doc_hash": doc_hash,
+        "status": "issued",
+        "created_height": ctx.height,
+        "created_ms": ctx.time_ms,
+        "transfers": [],
+        "pledge": None,
+        "pledges": [],
+        "payment": None,
+    }
+    _save(ctx, record)
+    ctx.put("doc:" + doc_hash, rid)
+    _held_add(ctx, supplier, rid)
+    opened = ctx.get("open", [])
+    opened.append(rid)
+    ctx.put("open", opened)
+    ctx.emit("Issued", id=rid, issuer=me, supplier=supplier, amount=amount, maturity_ms=maturity_ms)
+    return rid
+
+
+def accept(ctx, rid):
+    """The supplier accepts an issued receivable; it becomes active."""
+    record = _load(ctx, rid)
+    _holder_only(ctx, record, "accept")
+    ctx.require(
+        record["status"] == "issued", f"{rid} is {record['status']}, not awaiting acceptance"
+    )
+    record["status"] = "active"
+    _save(ctx, record)
+    ctx.emit("Accepted", id=rid, holder=record["holder"])
+    return rid
+
+
+def reject(ctx, rid, reason):
+    """The supplier refuses an issued receivable (e.g. wrong amount); the invoice is freed."""
+    _text(ctx, reason, "reason", 200)
+    record = _load(ctx, rid)
+    _holder_only(ctx, record, "reject")
+    ctx.require(
+        record["status"] == "issued", f"{rid} is {record['status']}, not awaiting acceptance"
+    )
+    record["status"] = "rejected"
+    record["rejected_reason"] = reason
+    _save(ctx, record)
+    ctx.delete("doc:" + record["doc_hash"])
+    _held_remove(ctx, record["holder"], rid)
+    ctx.put("open", [x for x in ctx.get("open", []) if x != rid])
+    ctx.emit("Rejected", id=rid, holder=record["holder"], reason=reason)
+    return rid
+
+
+# -- holder actions -----------------------------------------------------------------------
+def _split(ctx, record, amounts):
+    rid = record["id"]
+    ctx.require(
+        isinstance(amounts, list) and len(amounts) >= 2 and len(amounts) <= MAX_PARTS,
+        f"amounts must be a list of 2 to {MAX_PARTS} parts",
+    )
+    for a in amounts:
+        _amount(ctx, a, "every part")
+    total = sum(amounts)
+    if total != record["amount"]:
+        raise ContractError(
+            f"the parts sum to {total} but {rid} is {record['amount']}; parts must sum exactly to the whole"
+        )
+    ctx.require(record["depth"] < MAX_DEPTH, f"{rid} is split {MAX_DEPTH} levels deep already")
+    holder = record["holder"]
+    children = []
+    for i, a in enumerate(amounts):
+        cid = rid + "." + str(i + 1)
+        child = {
+            "id": cid,
+            "root": record["root"],
+            "parent": rid,
+            "children": [],
+            "depth": record["depth"] + 1,
+            "issuer": record["issuer"],
+            "holder": holder,
+            "amount": a,
+            "maturity_ms": record["maturity_ms"],
+            "doc_hash": record["doc_hash"],
+            "status": "active",
+            "created_height": ctx.height,
+            "created_ms": ctx.time_ms,
+            "transfers": [],
+            "pledge": None,
+            "pledges": [],
+            "payment": None,
+        }
+        _save(ctx, child)
+        children.append(cid)
+    record["status"] = "split"
+    record["children"] = children
+    _save(ctx, record)
+    held = [x for x in ctx.get("held:" + holder, []) if x != rid]
+    ctx.put("held:" + holder, held + children)
+    ctx.emit("Split", id=rid, holder=holder, parts=children, amounts=amounts)
+    return children
+
+
+def _transfer(ctx, record, to):
+    rid = record["id"]
+    _enrolled(ctx, to, "the recipient")
+    ctx.require(to != record["holder"], f"{rid} is already held by {to}")
+    old = record["holder"]
+    record["holder"] = to
+    record["transfers"].append(
+        {"from": old, "to": to, "height": ctx.height, "time_ms": ctx.time_ms}
+    )
+    _save(ctx, record)
+    _held_remove(ctx, old, rid)
+    _held_add(ctx, to, rid)
+    ctx.emit("Transferred", id=rid, sender=old, to=to, amount=record["amount"])
+    return rid
+
+
+def split(ctx, rid, amounts):
+    """Split a receivable into parts that sum exactly to it; returns the new part ids."""
+    record = _load(ctx, rid)
+    _holder_only(ctx, record, "split")
+    _movable(ctx, record, "split")
+    return _split(ctx, record, amounts)
+
+
+def transfer(ctx, rid, to):
+    """Transfer a whole receivable (or part) to another enrolled participant."""
+    record = _load(ctx, rid)
+    _holder_only(ctx, record, "transfer")
+    _movable(ctx, record, "transferred")
+    return _transfer(ctx, record, to)
+
+
+def split_transfer(ctx, rid, amount, to):
+    """Split off `amount` and transfer that part to `to` in one step (the whole if equal)."""
+    record = _load(ctx, rid)
+    _holder_only(ctx, record, "transfer")
+    _movable(ctx, record, "transferred")
+    _amount(ctx, amount, "amount")
+    ctx.require(
+        amount <= record["amount"], f"amount {amount} exceeds {rid}'s amount {record['amount']}"
+    )
+    _enrolled(ctx, to, "the recipient")
+    if amount == record["amount"]:
+        return {"transferred": _transfer(ctx, record, to), "kept": None}
+    first, rest = _split(ctx, record, [amount, record["amount"] - amount])
+    _transfer(ctx, _load(ctx, first), to)
+    return {"transferred": first, "kept": rest}
+
+
+# -- pledge financing ---------------------------------------------------------------------
+def apply_pledge(ctx, rid, bank):
+    """The holder applies to `bank` to finance the receivable; it is locked from now on."""
+    record = _load(ctx, rid)
+    _holder_only(ctx, record, "pledge")
+    _movable(ctx, record, "pledged again")
+    _address(ctx, bank, "bank")
+    roles = ctx.read("governance", "roles/" + bank, [])
+    ctx.require("bank" in roles, f"{bank} does not hold the on-chain role 'bank'")
+    ctx.require(bank != record["holder"], "a holder cannot pledge to itself")
+    record["pledge"] = {
+        "bank": bank,
+        "status": "applied",
+        "applied_height": ctx.height,
+        "applied_ms": ctx.time_ms,
+        "amount": None,
+        "rate_bp": None,
+        "payment_ref": None,
+    }
+    _save(ctx, record)
+    ctx.emit("PledgeApplied", id=rid, holder=record["holder"], bank=bank, amount=record["amount"])
+    return rid
+
+
+def _close_pledge(ctx, record, outcome):
+    pledge = record["pledge"]
+    pledge["outcome"] = outcome
+    pledge["closed_height"] = ctx.height
+    record["pledges"].append(pledge)
+    record["pledge"] = None
+
+
+def cancel_pledge(ctx, rid):
+    """The holder withdraws a pledge application the bank has not approved yet."""
+    record = _load(ctx, rid)
+    _holder_only(ctx, record, "cancel a pledge of")
+    pledge = record["pledge"]
+    ctx.require(pledge is not None, f"{rid} is not pledged")
+    ctx.require(
+        pledge["status"] == "applied",
+        f"the pledge of {rid} is {pledge['status']}; only the bank can release it now",
+    )
+    _close_pledge(ctx, record, "cancelled")
+    _save(ctx, record)
+    ctx.emit("PledgeCancelled", id=rid)
+    return rid
+
+
+def _bank_pledge(ctx, rid, wanted):
+    ctx.require_role("bank")
+    record = _load(ctx, rid)
+    pledge = record["pledge"]
+    ctx.require(pledge is not None, f"{rid} has no pledge")
+    ctx.require(
+        pledge["bank"] == ctx.sender.address,
+        f"the pledge of {rid} was made to bank {pledge['bank']}, not to you",
+    )
+    ctx.require(
+        pledge["status"] in wanted,
+        f"the pledge of {rid} is {pledge['status']}; expected {' or '.join(wanted)}",
+    )
+    return record
+
+
+def approve_pledge(ctx, rid, amount, rate_bp):
+    """The bank approves financing of `amount` fen at `rate_bp` basis points a year."""
+    record = _bank_pledge(ctx, rid, ["applied"])
+    _amount(ctx, amount, "financing amount")
+    ctx.require(
+        amount <= record["amount"],
+        f"financing amount {amount} exceeds the receivable's {record['amount']}",
+    )
+    ctx.require(
+        isinstance(rate_bp, int) and not isinstance(rate_bp, bool) and 0 <= rate_bp <= MAX_RATE_BP,
+        f"rate_bp must be an integer from 0 to {MAX_RATE_BP} basis points",
+    )
+    pledge = record["pledge"]
+    pledge["status"] = "approved"
+    pledge["amount"] = amount
+    pledge["rate_bp"] = rate_bp
+    pledge["approved_height"] = ctx.height
+    _save(ctx, record)
+    ctx.emit("PledgeApproved", id=rid, bank=ctx.sender.address, amount=amount, rate_bp=rate_bp)
+    return rid
+
+
+def reject_pledge(ctx, rid, reason):
+    """The bank declines a pledge application; the receivable is unlocked."""
+    _text(ctx, reason, "reason", 200)
+    record = _bank_pledge(ctx, rid, ["applied"])
+    record["pledge"]["reason"] = reason
+    _close_pledge(ctx, record, "rejected")
+    _save(ctx, record)
+    ctx.emit("PledgeRejected", id=rid, bank=ctx.sender.address, reason=reason)
+    return rid
+
+
+def disburse(ctx, rid, payment_ref):
+    """The bank records that it paid the financing amount to the holder."""
+    _text(ctx, payment_ref, "payment reference", 128)
+    record = _bank_pledge(ctx, rid, ["approved"])
+    pledge = record["pledge"]
+    pledge["status"] = "disbursed"
+    pledge["payment_ref"] = payment_ref
+    pledge["disbursed_height"] = ctx.height
+    pledge["disbursed_ms"] = ctx.time_ms
+    _save(ctx, record)
+    ctx.emit(
+        "Disbursed", id=rid, bank=ctx.sender.address, to=record["holder"], amount=pledge["amount"]
+    )
+    return rid
+
+
+def release_pledge(ctx, rid):
+    """The bank releases the pledge (its loan was settled); the receivable is unlocked."""
+    record = _bank_pledge(ctx, rid, ["approved", "disbursed"])
+    _close_pledge(ctx, record, "released")
+    _save(ctx, record)
+    ctx.emit("PledgeReleased", id=rid, bank=ctx.sender.address)
+    return rid
+
+
+# -- repayment ----------------------------------------------------------------------------
+def repay(ctx, rid, payment_ref):
+    """The core enterprise repays every unpaid part under `rid`; payee = holder, or the bank
+    for parts whose financing was disbursed. Returns the payments."""
+    ctx.require_role("core_enterprise")
+    _text(ctx, payment_ref, "payment reference", 128)
+    record = _load(ctx, rid)
+    ctx.require(
+        record["issuer"] == ctx.sender.address,
+        f"only the issuer {record['issuer']} of {rid} may repay it",
+    )
+    ctx.require(
+        record["status"] in ["active", "split"],
+        f"{rid} is {record['status']}; nothing to repay",
+    )
+    payments = []
+    late = ctx.time_ms > record["maturity_ms"]
+    for part in _subtree(ctx, record):
+        if part["status"] != "active":
+            continue
+        pledge = part["pledge"]
+        if pledge is not None and pledge["status"] == "disbursed":
+            payee, kind = pledge["bank"], "bank"
+            _close_pledge(ctx, part, "repaid_to_bank")
+        else:
+            payee, kind = part["holder"], "holder"
+            if pledge is not None:
+                _close_pledge(ctx, part, "closed_by_repayment")
+        payment = {
+            "id": part["id"],
+            "payee": payee,
+            "payee_kind": kind,
+            "amount": part["amount"],
+            "height": ctx.height,
+            "time_ms": ctx.time_ms,
+            "late": late,
+            "ref": payment_ref,
+        }
+        part["status"] = "paid"
+        part["payment"] = payment
+        _save(ctx, part)
+        payments.append(payment)
+        ctx.emit("Repaid", id=part["id"], payee=payee, payee_kind=kind, amount=part["amount"])
+    ctx.require(len(payments) > 0, f"every part of {rid} is already repaid")
+    root = _load(ctx, record["root"])
+    if all(p["status"] != "active" for p in _subtree(ctx, root)):
+        ctx.put("open", [x for x in ctx.get("open", []) if x != root["id"]])
+    return payments
+
+
+# -- audit --------------------------------------------------------------------------------
+def _tree_summary(ctx, rid):
+    record = _load(ctx, rid)
+    root = _load(ctx, record["root"])
+    nodes = _subtree(ctx, root)
+    conserved = True
+    outstanding = 0
+    paid = 0
+    financed = 0
+    by_id = {}
+    for n in nodes:
+        by_id[n["id"]] = n
+    flat = []
+    for n in nodes:
+        if n["children"]:
+            if sum(by_id[c]["amount"] for c in n["children"]) != n["amount"]:
+                conserved = False
+        elif n["status"] == "paid":
+            paid += n["amount"]
+        elif n["status"] == "active":
+            outstanding += n["amount"]
+            if n["pledge"] is not None and n["pledge"]["status"] == "disbursed":
+                financed += n["pledge"]["amount"]
+        flat.append(
+            {
+                "id": n["id"],
+                "parent": n["parent"],
+                "depth": n["depth"],
+                "amount": n["amount"],
+                "holder": n["holder"],
+                "status": n["status"],
+                "pledge": n["pledge"],
+                "pledges": n["pledges"],
+                "transfers": n["transfers"],
+                "payment": n["payment"],
+            }
+        )
+    leaves = sum(n["amount"] for n in nodes if not n["children"] and n["status"] != "rejected")
+    if root["status"] != "rejected" and leaves != root["amount"]:
+        conserved = False
+    return {
+        "root": root["id"],
+        "issuer": root["issuer"],
+        "amount": root["amount"],
+        "maturity_ms": root["maturity_ms"],
+        "doc_hash": root["doc_hash"],
+        "conserved": conserved,
+        "outstanding": outstanding,
+        "paid": paid,
+        "financed": financed,
+        "nodes": flat,
+    }
+
+
+def audit(ctx, rid):
+    """A regulator's recorded audit of the whole tree that `rid` belongs to."""
+    ctx.require_role("regulator")
+    summary = _tree_summary(ctx, rid)
+    ctx.emit("Audited", root=summary["root"], by=ctx.sender.address, conserved=summary["conserved"])
+    return summary
+
+
+# -- views --------------------------------------------------------------------------------
+@view
+def get(ctx, rid):
+    return _load(ctx, rid)
+
+
+@view
+def party(ctx, address):
+    return ctx.get("party:" + address) if isinstance(address, str) else None
+
+
+@view
+def lineage(ctx, rid):
+    """The chain of parts from the original receivable down to `rid`."""
+    out = [_load(ctx, rid)]
+    while out[-1]["parent"] is not None:
+        out.append(_load(ctx, out[-1]["parent"]))
+    return [
+        {"id": r["id"], "amount": r["amount"], "holder": r["holder"], "status": r["status"]}
+        for r in reversed(out)
+    ]
+
+
+@view
+def holdings(ctx, address):
+    """What `address` holds now (issued, active, pledged or paid parts)."""
+    if not isinstance(address, str):
+        return []
+    return [_load(ctx, x) for x in ctx.get("held:" + address, [])]
+
+
+@view
+def overdue(ctx):
+    """Unpaid parts past their maturity (by block time), with who is owed."""
+    out = []
+    for rid in ctx.get("open", []):
+        root = _load(ctx, rid)
+        if root["maturity_ms"] >= ctx.time_ms or root["status"] == "issued":
+            continue
+        for part in _subtree(ctx, root):
+            if part["status"] != "active":
+                continue
+            pledge = part["pledge"]
+            financed = pledge is not None and pledge["status"] == "disbursed"
+            out.append(
+                {
+                    "id": part["id"],
+                    "root": rid,
+                    "issuer": part["issuer"],
+                    "holder": part["holder"],
+                    "payee": pledge["bank"] if financed else part["holder"],
+                    "amount": part["amount"],
+                    "maturity_ms": part["maturity_ms"],
+                    "overdue_ms": ctx.time_ms - part["maturity_ms"],
+                }
+            )
+    return out
+
+
+@view
+def open_receivables(ctx):
+    return ctx.get("open", [])
+
+
+@view
+def tree_totals(ctx, rid):
+    """Conservation figures of a receivable's tree (no holders or pledge details)."""
+    s = _tree_summary(ctx, rid)
+    return {
+        "root": s["root"],
+        "amount": s["amount"],
+        "conserved": s["conserved"],
+        "outstanding": s["outstanding"],
+        "paid": s["paid"],
+        "parts": len(s["nodes"]),
+    }

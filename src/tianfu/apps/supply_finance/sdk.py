@@ -1,0 +1,103 @@
+"""SDK helpers for supply-chain finance: one method per contract operation and query."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from tianfu.apps.supply_finance import NAME
+from tianfu.client import Client
+
+
+def doc_hash(data: bytes | str) -> str:
+    """The SHA-256 (hex) of a contract or invoice document, as `issue` expects it."""
+    raw = data.encode() if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()
+
+
+class SupplyFinance:
+    """Calls the `supply_finance` contract through `client`; a refused call raises
+    `tianfu.client.errors.TxFailed` (its `.error` is the contract's message)."""
+
+    def __init__(self, client: Client, contract: str = NAME) -> None:
+        self.client = client
+        self.contract = contract
+
+    def _invoke(self, method: str, *args: Any) -> Any:
+        return self.client.invoke(self.contract, method, *args).result
+
+    def _query(self, method: str, *args: Any) -> Any:
+        return self.client.query(self.contract, method, *args)
+
+    # -- operations ------------------------------------------------------------------------
+    def enrol(self, display_name: str) -> dict[str, Any]:
+        return dict(self._invoke("enrol", display_name))
+
+    def issue(self, supplier: str, amount: int, maturity_ms: int, document_hash: str) -> str:
+        return str(self._invoke("issue", supplier, amount, maturity_ms, document_hash))
+
+    def accept(self, rid: str) -> str:
+        return str(self._invoke("accept", rid))
+
+    def reject(self, rid: str, reason: str) -> str:
+        return str(self._invoke("reject", rid, reason))
+
+    def split(self, rid: str, amounts: list[int]) -> list[str]:
+        return list(self._invoke("split", rid, list(amounts)))
+
+    def transfer(self, rid: str, to: str) -> str:
+        return str(self._invoke("transfer", rid, to))
+
+    def split_transfer(self, rid: str, amount: int, to: str) -> dict[str, Any]:
+        return dict(self._invoke("split_transfer", rid, amount, to))
+
+    def apply_pledge(self, rid: str, bank: str) -> str:
+        return str(self._invoke("apply_pledge", rid, bank))
+
+    def cancel_pledge(self, rid: str) -> str:
+        return str(self._invoke("cancel_pledge", rid))
+
+    def approve_pledge(self, rid: str, amount: int, rate_bp: int) -> str:
+        return str(self._invoke("approve_pledge", rid, amount, rate_bp))
+
+    def reject_pledge(self, rid: str, reason: str) -> str:
+        return str(self._invoke("reject_pledge", rid, reason))
+
+    def disburse(self, rid: str, payment_ref: str) -> str:
+        return str(self._invoke("disburse", rid, payment_ref))
+
+    def release_pledge(self, rid: str) -> str:
+        return str(self._invoke("release_pledge", rid))
+
+    def repay(self, rid: str, payment_ref: str = "") -> list[dict[str, Any]]:
+        return list(self._invoke("repay", rid, payment_ref))
+
+    def audit(self, rid: str) -> dict[str, Any]:
+        """The regulator's recorded audit of the full tree of `rid`."""
+        return dict(self._invoke("audit", rid))
+
+    # -- queries ---------------------------------------------------------------------------
+    def get(self, rid: str) -> dict[str, Any]:
+        return dict(self._query("get", rid))
+
+    def party(self, address: str) -> dict[str, Any] | None:
+        result = self._query("party", address)
+        return None if result is None else dict(result)
+
+    def lineage(self, rid: str) -> list[dict[str, Any]]:
+        return list(self._query("lineage", rid))
+
+    def holdings(self, address: str) -> list[dict[str, Any]]:
+        return list(self._query("holdings", address))
+
+    def overdue(self) -> list[dict[str, Any]]:
+        return list(self._query("overdue"))
+
+    def open_receivables(self) -> list[str]:
+        return list(self._query("open_receivables"))
+
+    def tree_totals(self, rid: str) -> dict[str, Any]:
+        return dict(self._query("tree_totals", rid))
+
+
+__all__ = ["SupplyFinance", "doc_hash"]

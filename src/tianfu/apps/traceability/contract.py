@@ -1,0 +1,393 @@
+# ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+"""Traceability: products, batches, signed supply-chain events, splits, merges and recalls.
+
+A sandboxed contract (see docs/contracts.md and docs/apps/traceability.md).
+
+State (every entry is a public record; each can be read with a Merkle proof):
+  product:<id>      {"id", "name", "category", "unit", "owner", "org", "height", "time_ms"}
+  batch:<code>      {"code", "product", "quantity", "unit", "origin", "holder", "holder_org",
+                     "producer_org", "status", "parents", "children", "events", "recall",
+                     "height", "time_ms", "tx"}
+  ev:<code>:<seq8>  {"seq", "type", "data", "by", "name", "org", "height", "time_ms", "tx"}
+
+Roles: producer (products, batches, farm events), processor (products, processing),
+inspector (inspection with a report hash), logistics (storage, transport), retailer
+(retail), regulator (recall). Only a batch's holder may transfer, split or merge it.
+Quantities are integers in the product's smallest unit.
+"""
+
+EVENT_ROLES = {
+    "planting": ["producer"],
+    "raising": ["producer"],
+    "input": ["producer"],
+    "harvest": ["producer"],
+    "processing": ["processor"],
+    "inspection": ["inspector"],
+    "storage": ["logistics", "processor", "retailer"],
+    "transport": ["logistics"],
+    "retail": ["retailer"],
+}
+INPUT_KINDS = ["fertiliser", "pesticide", "feed", "veterinary_drug", "other"]
+MAX_PARTS = 100
+MAX_MERGE = 50
+MAX_RECALL = 2000
+CODE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
+
+def _text(ctx, value, what, limit=200, empty=False):
+    ctx.require(isinstance(value, str), f"{what} must be a string")
+    ctx.require(empty or len(value.strip()) > 0, f"{what} must not be empty")
+    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
+
+
+def _code(ctx, code, what="batch code"):
+    ctx.require(isinstance(code, str), f"{what} must be a string")
+    n = len(code)
+    ctx.require(0 < n <= 64, f"{what} must be 1-64 characters")
+    ctx.require(
+        all(c in CODE_CHARS for c in code), f"{what} may hold only letters, digits and - _ ."
+    )
+
+
+def _quantity(ctx, q):
+    ctx.require(
+        isinstance(q, int) and not isinstance(q, bool) and q > 0,
+        "quantity must be a positive integer (in the product's smallest unit)",
+    )
+
+
+def _hash(ctx, h, what):
+    ctx.require(
+        isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h),
+        f"{what} must be a SHA-256 hex digest (64 lower-case hex characters)",
+    )
+
+
+def _load(ctx, code):
+    b = ctx.get("batch:" + code)
+    if b is None:
+        raise ContractError(f"unknown batch {code}")
+    return b
+
+
+def _require_active(ctx, b):
+    if b["recall"] is not None:
+        raise ContractError(f"batch {b['code']} is recalled: {b['recall']['reason']}")
+    ctx.require(
+        b["status"] == "active", f"batch {b['code']} is {b['status']} and can no longer change"
+    )
+
+
+def _require_holder(ctx, b):
+    ctx.require(
+        b["holder"] == ctx.sender.address,
+        f"only the holder of batch {b['code']} may do this (holder is {b['holder_org']})",
+    )
+
+
+def _new_batch(ctx, code, product, quantity, origin, parents):
+    ctx.require(not ctx.has("batch:" + code), f"batch {code} already exists")
+    return {
+        "code": code,
+        "product": product["id"],
+        "quantity": quantity,
+        "unit": product["unit"],
+        "origin": origin,
+        "holder": ctx.sender.address,
+        "holder_org": ctx.sender.org,
+        "producer_org": ctx.sender.org,
+        "status": "active",
+        "parents": parents,
+        "children": [],
+        "events": 0,
+        "recall": None,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+        "tx": ctx.tx_hash,
+    }
+
+
+def _append(ctx, b, kind, data):
+    seq = b["events"] + 1
+    b["events"] = seq
+    ctx.put(
+        "ev:" + b["code"] + ":" + str(seq).zfill(8),
+        {
+            "seq": seq,
+            "type": kind,
+            "data": data,
+            "by": ctx.sender.address,
+            "name": ctx.sender.name,
+            "org": ctx.sender.org,
+            "height": ctx.height,
+            "time_ms": ctx.time_ms,
+            "tx": ctx.tx_hash,
+        },
+    )
+    return seq
+
+
+def register_product(ctx, product_id, name, category, unit):
+    ctx.require(
+        ctx.has_role("producer") or ctx.has_role("processor"),
+        "only a producer or a processor may register products",
+    )
+    _code(ctx, product_id, "product id")
+    _text(ctx, name, "name")
+    _text(ctx, category, "category", 64)
+    _text(ctx, unit, "unit", 16)
+    ctx.require(not ctx.has("product:" + product_id), f"product {product_id} already exists")
+    product = {
+        "id": product_id,
+        "name": name,
+        "category": category,
+        "unit": unit,
+        "owner": ctx.sender.address,
+        "org": ctx.sender.org,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+    }
+    ctx.put("product:" + product_id, product)
+    ctx.emit("ProductRegistered", id=product_id, org=ctx.sender.org)
+    return product
+
+
+def create_batch(ctx, code, product_id, quantity, origin):
+    ctx.require_role("producer")
+    _code(ctx, code)
+    _quantity(ctx, quantity)
+    _text(ctx, origin, "origin")
+    product = ctx.get("product:" + str(product_id))
+    ctx.require(product is not None, f"unknown product {product_id}")
+    ctx.require(
+        product["owner"] == ctx.sender.address,
+        f"product {product_id} belongs to {product['org']}; only its owner may create batches",
+    )
+    b = _new_batch(ctx, code, product, quantity, origin, [])
+    _append(ctx, b, "created", {"quantity": quantity, "origin": origin})
+    ctx.put("batch:" + code, b)
+    ctx.emit("BatchCreated", code=code, product=product_id, quantity=quantity)
+    return b
+
+
+def record_event(ctx, code, kind, data):
+    _code(ctx, code)
+    ctx.require(kind in EVENT_ROLES, f"unknown event type {kind}; use one of {sorted(EVENT_ROLES)}")
+    roles = EVENT_ROLES[kind]
+    ctx.require(
+        any(ctx.has_role(r) for r in roles),
+        f"a {kind} event needs the role {' or '.join(roles)}",
+    )
+    ctx.require(isinstance(data, dict), "event data must be an object")
+    ctx.require(len(data) <= 20, "event data has more than 20 fields")
+    for k, v in data.items():
+        ctx.require(len(k) <= 64, "event data field names are at most 64 characters")
+        ctx.require(
+            v is None or isinstance(v, (str, int, bool)),
+            f"event data field {k} must be a string, integer or boolean",
+        )
+        ctx.require(not isinstance(v, str) or len(v) <= 500, f"event data field {k} is too long")
+    if kind == "inspection":
+        _hash(ctx, data.get("report_hash"), "an inspection's report_hash")
+        ctx.require(
+            data.get("result") in ("pass", "fail"), "an inspection's result is 'pass' or 'fail'"
+        )
+    if kind == "input":
+        ctx.require(
+            data.get("input") in INPUT_KINDS,
+            f"an input event names its input: one of {INPUT_KINDS}",
+        )
+        _text(ctx, data.get("product"), "the input's product name")
+    b = _load(ctx, code)
+    _require_active(ctx, b)
+    if kind in ("planting", "raising", "input", "harvest"):
+        _require_holder(ctx, b)
+    seq = _append(ctx, b, kind, data)
+    ctx.put("batch:" + code, b)
+    ctx.emit("EventRecorded", code=code, type=kind, seq=seq, org=ctx.sender.org)
+    return seq
+
+
+def transfer_batch(ctx, code, to, to_org):
+    _code(ctx, code)
+    ctx.require(isinstance(to, str) and len(to) == 40, "an address is 40 hex characters")
+    _text(ctx, to_org, "receiving organisation", 64)
+    b = _load(ctx, code)
+    _require_active(ctx, b)
+    _require_holder(ctx, b)
+    ctx.require(to != b["holder"], "the batch is already held by that address")
+    _append(ctx, b, "custody", {"from_org": b["holder_org"], "to_org": to_org, "to": to})
+    b["holder"] = to
+    b["holder_org"] = to_org
+    ctx.put("batch:" + code, b)
+    ctx.emit("BatchTransferred", code=code, to=to, to_org=to_org)
+    return True
+
+
+def split_batch(ctx, code, parts):
+    _code(ctx, code)
+    ctx.require(isinstance(parts, list), "parts must be a list")
+    n = len(parts)
+    ctx.require(2 <= n <= MAX_PARTS, "split into 2-100 parts")
+    b = _load(ctx, code)
+    _require_active(ctx, b)
+    _require_holder(ctx, b)
+    product = ctx.get("product:" + b["product"])
+    total = 0
+    codes = []
+    for part in parts:
+        ctx.require(isinstance(part, dict), "each part is {'code': ..., 'quantity': ...}")
+        _code(ctx, part.get("code"))
+        _quantity(ctx, part.get("quantity"))
+        ctx.require(part["code"] not in codes, f"part code {part['code']} is repeated")
+        codes.append(part["code"])
+        total += part["quantity"]
+    ctx.require(
+        total == b["quantity"],
+        f"the parts sum to {total}, not to the batch quantity {b['quantity']}",
+    )
+    for part in parts:
+        child = _new_batch(ctx, part["code"], product, part["quantity"], b["origin"], [code])
+        child["producer_org"] = b["producer_org"]
+        _append(ctx, child, "split_from", {"parent": code, "quantity": part["quantity"]})
+        ctx.put("batch:" + part["code"], child)
+    _append(ctx, b, "split", {"into": ",".join(codes)})
+    b["children"] = codes
+    b["status"] = "split"
+    ctx.put("batch:" + code, b)
+    ctx.emit("BatchSplit", code=code, into=codes)
+    return codes
+
+
+def merge_batches(ctx, new_code, codes, product_id):
+    _code(ctx, new_code)
+    ctx.require(isinstance(codes, list), "codes must be a list")
+    n = len(codes)
+    ctx.require(2 <= n <= MAX_MERGE, "merge 2-50 batches")
+    product = ctx.get("product:" + str(product_id))
+    ctx.require(product is not None, f"unknown product {product_id}")
+    total = 0
+    seen = []
+    origins = []
+    inputs = []
+    for c in codes:
+        _code(ctx, c)
+        ctx.require(c not in seen, f"batch {c} is listed twice")
+        seen.append(c)
+        b = _load(ctx, c)
+        _require_active(ctx, b)
+        _require_holder(ctx, b)
+        ctx.require(
+            b["unit"] == product["unit"],
+            f"batch {c} is measured in {b['unit']}, the product in {product['unit']}",
+        )
+        total += b["quantity"]
+        if b["origin"] not in origins:
+            origins.append(b["origin"])
+        inputs.append(b)
+    merged = _new_batch(ctx, new_code, product, total, "; ".join(origins), list(codes))
+    _append(ctx, merged, "merged_from", {"parents": ",".join(codes), "quantity": total})
+    for b in inputs:
+        _append(ctx, b, "merged", {"into": new_code})
+        b["children"] = [new_code]
+        b["status"] = "merged"
+        ctx.put("batch:" + b["code"], b)
+    ctx.put("batch:" + new_code, merged)
+    ctx.emit("BatchesMerged", code=new_code, parents=list(codes), quantity=total)
+    return merged
+
+
+def recall(ctx, code, reason):
+    ctx.require_role("regulator")
+    _code(ctx, code)
+    _text(ctx, reason, "reason", 500)
+    root = _load(ctx, code)
+    ctx.require(root["recall"] is None, f"batch {code} is already recalled")
+    notice = {
+        "root": code,
+        "reason": reason,
+        "by": ctx.sender.address,
+        "org": ctx.sender.org,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+    }
+    queue = [code]
+    done = []
+    while queue:
+        c = queue.pop(0)
+        if c in done:
+            continue
+        done.append(c)
+        ctx.require(len(done) <= MAX_RECALL, f"more than {MAX_RECALL} batches to recall")
+        b = root if c == code else _load(ctx, c)
+        if b["recall"] is None:
+            b["recall"] = notice
+            _append(ctx, b, "recall", {"root": code, "reason": reason})
+            ctx.put("batch:" + c, b)
+        queue.extend(b["children"])
+    ctx.emit("BatchRecalled", code=code, flagged=done, reason=reason)
+    return done
+
+
+@view
+def product(ctx, product_id):
+    return ctx.get("product:" + product_id)
+
+
+@view
+def batch(ctx, code):
+    return ctx.get("batch:" + code)
+
+
+@view
+def events(ctx, code):
+    b = ctx.get("batch:" + code)
+    if b is None:
+        return []
+    return [ctx.get("ev:" + code + ":" + str(i).zfill(8)) for i in range(1, b["events"] + 1)]
+
+
+@view
+def provenance(ctx, code):
+    b = ctx.get("batch:" + code)
+    if b is None:
+        raise ContractError(f"unknown batch {code}")
+    out = []
+    queue = [code]
+    while queue:
+        c = queue.pop(0)
+        if any(x["batch"]["code"] == c for x in out):
+            continue
+        cur = ctx.get("batch:" + c)
+        out.append(
+            {
+                "batch": cur,
+                "product": ctx.get("product:" + cur["product"]),
+                "events": [
+                    ctx.get("ev:" + c + ":" + str(i).zfill(8)) for i in range(1, cur["events"] + 1)
+                ],
+            }
+        )
+        queue.extend(cur["parents"])
+    return {
+        "code": code,
+        "recalled": b["recall"] is not None,
+        "recall": b["recall"],
+        "lineage": out,
+    }
+
+
+@view
+def descendants(ctx, code):
+    out = []
+    queue = [code]
+    while queue:
+        c = queue.pop(0)
+        if c in out:
+            continue
+        b = ctx.get("batch:" + c)
+        if b is None:
+            raise ContractError(f"unknown batch {c}")
+        out.append(c)
+        queue.extend(b["children"])
+    return out

@@ -1,0 +1,75 @@
+"""Demo data for traceability: a tea harvest from farm to shelf, shown by `tianfu up --demo`."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from tianfu.apps.env import AppEnv
+from tianfu.apps.traceability import NAME, source
+from tianfu.apps.traceability.sdk import Traceability
+from tianfu.apps.traceability.support import enrol, ensure_deployed
+
+ROLES = {
+    "producer": (0, "farmer"),
+    "processor": (1, "factory"),
+    "logistics": (1, "carrier"),
+    "inspector": (2, "lab"),
+    "retailer": (2, "shop"),
+    "regulator": (3, "regulator"),
+}
+
+
+def cast(env: AppEnv, suffix: str = "") -> dict[str, Any]:
+    """The participants: identities of different organisations, each with its role granted."""
+    people: dict[str, Any] = {}
+    for role, (i, name) in ROLES.items():
+        org = env.orgs[i % len(env.orgs)]
+        people[role] = enrol(env, env.identity(org, f"trace-{name}{suffix}"), role)
+    return people
+
+
+def create_demo(env: AppEnv) -> dict[str, Any]:
+    """Deploy the contract and trace one tea harvest: split, processed, merged, inspected."""
+    p = cast(env)
+    farm = Traceability(env.client(p["producer"]))
+    ensure_deployed(env, farm.client, NAME, source())
+    farm.register_product("longjing-green", "Longjing green tea, loose leaf", "tea", "g")
+    farm.create_batch("TEA-2024-001", "longjing-green", 120_000, "Meijiawu, Hangzhou plot 7")
+    farm.record_event("TEA-2024-001", "planting", {"variety": "Longjing #43", "area_mu": 12})
+    farm.record_event(
+        "TEA-2024-001",
+        "input",
+        {"input": "fertiliser", "product": "rapeseed cake (organic)", "dose_kg": 300},
+    )
+    farm.record_event("TEA-2024-001", "harvest", {"date": "2024-04-02", "pickers": 40})
+    farm.create_batch("TEA-2024-002", "longjing-green", 80_000, "Meijiawu, Hangzhou plot 9")
+    farm.record_event("TEA-2024-002", "harvest", {"date": "2024-04-03", "pickers": 25})
+    factory = Traceability(env.client(p["processor"]))
+    for code in ("TEA-2024-001", "TEA-2024-002"):
+        farm.transfer_batch(code, p["processor"].info.address, p["processor"].info.org)
+    factory.register_product("longjing-250g", "Longjing 250 g gift tin", "tea", "g")
+    factory.merge_batches("LJ-LOT-0415", ["TEA-2024-001", "TEA-2024-002"], "longjing-250g")
+    factory.record_event("LJ-LOT-0415", "processing", {"step": "pan-firing", "line": "A2"})
+    report = hashlib.sha256(b"demo inspection report LJ-LOT-0415").hexdigest()
+    lab = Traceability(env.client(p["inspector"]))
+    lab.record_event(
+        "LJ-LOT-0415",
+        "inspection",
+        {"report_hash": report, "result": "pass", "standard": "GB 2763-2021 residues"},
+    )
+    parts = [(f"LJ-TIN-{i:03d}", 250) for i in range(1, 5)] + [("LJ-BULK-01", 199_000)]
+    factory.split_batch("LJ-LOT-0415", parts)
+    carrier = Traceability(env.client(p["logistics"]))
+    carrier.record_event("LJ-TIN-001", "transport", {"from": "Hangzhou", "to": "Chengdu"})
+    factory.transfer_batch("LJ-TIN-001", p["retailer"].info.address, p["retailer"].info.org)
+    shop = Traceability(env.client(p["retailer"]))
+    shop.record_event("LJ-TIN-001", "retail", {"store": "Chunxi Road shop", "price_fen": 68800})
+    return {
+        "contract": NAME,
+        "lookup": "tianfu app traceability lookup LJ-TIN-001",
+        "batches": ["TEA-2024-001", "TEA-2024-002", "LJ-LOT-0415", "LJ-TIN-001..004", "LJ-BULK-01"],
+        "participants": {
+            role: f"{who.info.org}/{who.info.name} {who.info.address}" for role, who in p.items()
+        },
+    }

@@ -1,0 +1,136 @@
+"""SDK helpers for the traceability contract, including the verified public batch lookup."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tianfu.client import Client, Result, VerificationError
+
+CONTRACT = "traceability"
+
+
+def event_key(code: str, seq: int) -> str:
+    return f"ev:{code}:{seq:08d}"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """A batch's full provenance, every record proven against a certified block header.
+
+    `lineage` starts with the batch itself, then its ancestors (breadth first); each entry
+    is {"batch": record, "product": record, "events": [event records]}; every event names
+    its organisation, signer, block time and block height.
+    """
+
+    code: str
+    height: int  # the certified height at which every record was proven
+    state_root: bytes
+    recalled: bool
+    recall: dict[str, Any] | None
+    lineage: list[dict[str, Any]] = field(default_factory=list)
+    proofs: int = 0  # how many Merkle proofs were checked
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "verified_at_height": self.height,
+            "state_root": self.state_root.hex(),
+            "recalled": self.recalled,
+            "recall": self.recall,
+            "proofs_checked": self.proofs,
+            "lineage": self.lineage,
+        }
+
+
+class Traceability:
+    """Operations and queries of the `traceability` contract through an SDK `Client`."""
+
+    def __init__(self, client: Client, contract: str = CONTRACT) -> None:
+        self.client = client
+        self.contract = contract
+
+    def _invoke(self, method: str, *args: Any) -> Result:
+        return self.client.invoke(self.contract, method, *args)
+
+    # -- operations -------------------------------------------------------------------------
+    def register_product(self, product_id: str, name: str, category: str, unit: str) -> Any:
+        return self._invoke("register_product", product_id, name, category, unit).result
+
+    def create_batch(self, code: str, product_id: str, quantity: int, origin: str) -> Any:
+        return self._invoke("create_batch", code, product_id, quantity, origin).result
+
+    def record_event(self, code: str, kind: str, data: dict[str, Any] | None = None) -> int:
+        return int(self._invoke("record_event", code, kind, dict(data or {})).result)
+
+    def transfer_batch(self, code: str, to: str, to_org: str) -> Any:
+        return self._invoke("transfer_batch", code, to, to_org).result
+
+    def split_batch(self, code: str, parts: list[tuple[str, int]]) -> list[str]:
+        items = [{"code": c, "quantity": q} for c, q in parts]
+        return list(self._invoke("split_batch", code, items).result)
+
+    def merge_batches(self, new_code: str, codes: list[str], product_id: str) -> Any:
+        return self._invoke("merge_batches", new_code, list(codes), product_id).result
+
+    def recall(self, code: str, reason: str) -> list[str]:
+        return list(self._invoke("recall", code, reason).result)
+
+    # -- queries (computed by the node) -----------------------------------------------------
+    def product(self, product_id: str) -> Any:
+        return self.client.query(self.contract, "product", product_id)
+
+    def batch(self, code: str) -> Any:
+        return self.client.query(self.contract, "batch", code)
+
+    def events(self, code: str) -> list[Any]:
+        return list(self.client.query(self.contract, "events", code))
+
+    def provenance(self, code: str) -> Any:
+        return self.client.query(self.contract, "provenance", code)
+
+    def descendants(self, code: str) -> list[str]:
+        return list(self.client.query(self.contract, "descendants", code))
+
+    # -- the public, verified lookup ----------------------------------------------------------
+    def lookup(self, code: str, height: int | None = None) -> Provenance:
+        """The full provenance of batch `code`, each record proven by a Merkle proof.
+
+        Needs no identity: a `Client(url, None, genesis=...)` is enough. Every record is
+        read at one height and checked against that height's header and commit certificate
+        signed by the trusted validators, so a lying node is caught. Raises `LookupError`
+        for an unknown batch and `VerificationError` for any data that does not verify.
+        """
+        first = self.client.read_state(self.contract, "batch:" + code, height)
+        if not first.present:
+            raise LookupError(f"unknown batch {code}")
+        h, root = first.height, first.state_root
+        proofs = 1
+
+        def read(key: str) -> Any:
+            nonlocal proofs
+            v = self.client.read_state(self.contract, key, h)
+            if v.state_root != root:
+                raise VerificationError("records were proven against different state roots")
+            proofs += 1
+            return v.value
+
+        lineage: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        queue = [code]
+        while queue:
+            c = queue.pop(0)
+            if c in seen:
+                continue
+            seen.add(c)
+            b = first.value if c == code else read("batch:" + c)
+            if b is None:
+                raise VerificationError(f"ancestor batch {c} is proven absent")
+            product = read("product:" + b["product"])
+            evs = [read(event_key(c, i)) for i in range(1, int(b["events"]) + 1)]
+            if any(e is None for e in evs):
+                raise VerificationError(f"an event of batch {c} is proven absent")
+            lineage.append({"batch": b, "product": product, "events": evs})
+            queue.extend(b["parents"])
+        rec = first.value.get("recall")
+        return Provenance(code, h, root, rec is not None, rec, lineage, proofs)

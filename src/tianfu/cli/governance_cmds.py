@@ -1,0 +1,241 @@
+"""`tianfu gov`: propose and vote on organisations, validators, voting power and chain
+parameters (reviewed admission, ADR 0012); show and list proposals and validators.
+
+Conventions as in `tianfu.cli.main`: `--url`, `--identity` (an admin's) and `--json`;
+exit codes 0 success, 1 failed transaction or error, 2 usage error.
+"""
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from tianfu.cli.common import (
+    CommandFailed,
+    IdentityOpt,
+    JsonOpt,
+    SchemeOpt,
+    UrlOpt,
+    UsageProblem,
+    handle_errors,
+    make_client,
+    print_fields,
+    print_json,
+    print_rows,
+    report_result,
+    scheme_of,
+)
+from tianfu.client import DEFAULT_URL
+from tianfu.contracts.admission import BOOL_PARAMS, PARAM_KEYS
+
+gov_app = typer.Typer(
+    help="Governance: propose and vote on members, validators and parameters.",
+    no_args_is_help=True,
+)
+propose_app = typer.Typer(help="Make a governance proposal (as an admin).", no_args_is_help=True)
+gov_app.add_typer(propose_app, name="propose")
+
+
+def _read_cert(path: Path) -> bytes:
+    """A certificate file as DER (PEM or DER accepted)."""
+    from tianfu.identity.certs import pem_to_der
+
+    data = path.read_bytes()
+    return pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else data
+
+
+def _submit(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> None:
+    client = make_client(url, identity, need_identity=True)
+    report_result(client.invoke("governance", method, *args, check=False), as_json)
+
+
+@propose_app.command("add-org")
+def propose_add_org(
+    name: str,
+    ca: Annotated[Path, typer.Option("--ca", help="The organisation's CA certificate (PEM/DER).")],
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose admitting organisation NAME; prints the proposal id (the result)."""
+    with handle_errors():
+        _submit(url, identity, as_json, "propose_add_org", name, _read_cert(ca))
+
+
+@propose_app.command("remove-org")
+def propose_remove_org(
+    name: str, url: UrlOpt = DEFAULT_URL, identity: IdentityOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Propose removing organisation NAME and its validators."""
+    with handle_errors():
+        _submit(url, identity, as_json, "propose_remove_org", name)
+
+
+@propose_app.command("add-validator")
+def propose_add_validator(
+    name: str,
+    org: Annotated[str, typer.Option("--org", help="The validator's organisation.")],
+    power: Annotated[int, typer.Option("--power", min=1, help="Voting power.")] = 1,
+    pubkey: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--pubkey", help="The validator's public key, hex."),
+    ] = None,
+    cert: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--cert", help="The node's certificate (PEM/DER) instead of --pubkey."),
+    ] = None,
+    scheme: SchemeOpt = "ed25519",
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose validator NAME of --org with --pubkey (or the key of --cert) and --power."""
+    with handle_errors():
+        if (pubkey is None) == (cert is None):
+            raise UsageProblem("give exactly one of --pubkey HEX or --cert FILE")
+        if cert is not None:
+            from tianfu.identity import cert_info
+
+            info = cert_info(_read_cert(cert))
+            if info.org != org:
+                raise UsageProblem(f"the certificate belongs to {info.org!r}, not --org {org!r}")
+            key, scheme_id = info.public_key, info.scheme
+        else:
+            try:
+                key = bytes.fromhex(pubkey or "")
+            except ValueError:
+                raise UsageProblem("--pubkey must be hex") from None
+            scheme_id = scheme_of(scheme)
+        _submit(url, identity, as_json, "propose_add_validator", name, org, scheme_id, key, power)
+
+
+@propose_app.command("remove-validator")
+def propose_remove_validator(
+    name: str, url: UrlOpt = DEFAULT_URL, identity: IdentityOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Propose removing validator NAME from the set."""
+    with handle_errors():
+        _submit(url, identity, as_json, "propose_remove_validator", name)
+
+
+@propose_app.command("set-power")
+def propose_set_power(
+    name: str,
+    power: int,
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose a new voting POWER for validator NAME."""
+    with handle_errors():
+        _submit(url, identity, as_json, "propose_set_power", name, power)
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs of chain parameters: integers, or true/false for flags."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in PARAM_KEYS:
+            raise UsageProblem(
+                f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(PARAM_KEYS))}"
+            )
+        if key in BOOL_PARAMS:
+            if text.lower() not in ("true", "false"):
+                raise UsageProblem(f"{key} takes true or false")
+            out[key] = text.lower() == "true"
+        else:
+            try:
+                out[key] = int(text.replace("_", ""))
+            except ValueError:
+                raise UsageProblem(f"{key} takes an integer, not {text!r}") from None
+    return out
+
+
+@propose_app.command("set-params")
+def propose_set_params(
+    params: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs, e.g. max_block_txs=2000.")],
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose new values for chain parameters."""
+    with handle_errors():
+        _submit(url, identity, as_json, "propose_set_params", parse_params(params))
+
+
+@gov_app.command("vote")
+def vote(
+    proposal_id: str,
+    reject: Annotated[bool, typer.Option("--reject", help="Vote against.")] = False,
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Vote for a proposal (or against it with --reject) as your organisation's admin."""
+    with handle_errors():
+        _submit(url, identity, as_json, "vote", proposal_id, not reject)
+
+
+def _summary(p: dict[str, Any]) -> dict[str, Any]:
+    fields = {k: p.get(k) for k in ("id", "kind", "status", "proposer_org", "height", "expires")}
+    fields["approvals"] = p.get("approvals", [])
+    fields["rejections"] = p.get("rejections", [])
+    args = dict(p.get("args") or {k: p[k] for k in ("name", "source_hash") if k in p})
+    for k, v in list(args.items()):
+        if isinstance(v, bytes):
+            args[k] = v.hex() if len(v) <= 64 else f"<{len(v)} bytes>"
+    fields["args"] = args
+    if "error" in p:
+        fields["error"] = p["error"]
+    return fields
+
+
+@gov_app.command("show")
+def show(proposal_id: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """Show one proposal and its votes."""
+    with handle_errors():
+        p = make_client(url).query("governance", "get_proposal", proposal_id)
+        if p is None:
+            raise CommandFailed(f"no proposal {proposal_id}")
+        if as_json:
+            print_json(p)
+        else:
+            print_fields(f"proposal {proposal_id}", _summary(p))
+
+
+@gov_app.command("list")
+def list_(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """List the open proposals."""
+    with handle_errors():
+        items = make_client(url).query("governance", "list_proposals")
+        if as_json:
+            print_json(items)
+            return
+        cols = ["id", "kind", "status", "approvals", "rejections", "expires", "args"]
+        rows = [
+            [json.dumps(v) if not isinstance(v, str) else v for v in _row(p, cols)] for p in items
+        ]
+        print_rows("open proposals", cols, rows)
+
+
+def _row(p: dict[str, Any], cols: list[str]) -> list[Any]:
+    s = _summary(p)
+    return [s.get(c, "") for c in cols]
+
+
+@gov_app.command("validators")
+def validators(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """List the latest validator set in state and the height it signs from."""
+    with handle_errors():
+        client = make_client(url)
+        items = client.query("governance", "list_validators")
+        start = client.query("governance", "validators_from")
+        if as_json:
+            print_json({"from_height": start, "validators": items})
+            return
+        rows = [[v["name"], v["org"], v["power"], v["public_key"].hex()] for v in items]
+        print_rows(
+            f"validators (signing from height {start})", ["name", "org", "power", "key"], rows
+        )

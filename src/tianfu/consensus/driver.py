@@ -1,0 +1,717 @@
+"""The networked consensus driver: runs a `ConsensusCore` on asyncio with ledger, signer, WAL and peers.
+
+One consumer task feeds the core one event at a time and carries out its actions in order
+(the contract is the docstring of `tianfu.consensus.core`). Slow work runs in worker
+threads: block building and execution (`ledger.build_block` / `ledger.execute`, one at a
+time under a lock), signing (the privval fsyncs) and committing. Their results come back
+as events through an internal queue that has priority over network input.
+
+Signing: `SignVote` / `SignProposal` -> `FilePrivValidator` (persists before it returns)
+-> WAL append + fsync -> the signed message is fed back to the core, which answers with
+`Broadcast`. Inbound frames (`handle_frame`, the p2p handler) are untrusted: rate-limited
+per peer (token bucket), decoded with size limits, dropped if malformed, of another
+chain, from a non-validator, wrongly signed, for a far-future height or already known;
+drops are counted in `stats`. Liveness: while the core makes no progress for a gossip
+interval it re-broadcasts its own messages of the height and relays the round's
+proposal and votes. Catch-up: a message from a lower height is answered with a
+`KIND_COMMIT` frame (block + certificate); a node that sees messages from higher heights
+asks for its own height's commit with a `KIND_COMMIT` request frame.
+
+Layering: consensus does not import p2p; the kind numbers below equal
+`tianfu.p2p.api.KIND_*` (a test checks it) and `network` is any object with
+`broadcast(kind, payload)` and `send(address, kind, payload)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, Protocol
+
+import msgspec
+
+from tianfu.codec import CodecError, check_version, decode, encode
+from tianfu.consensus.core import MAX_FUTURE_ROUNDS, ConsensusCore
+from tianfu.consensus.messages import (
+    MAX_BLOCK_BYTES,
+    BlockCommitted,
+    BlockExecuted,
+    Broadcast,
+    CommitBlock,
+    CommitReceived,
+    CreateProposalBlock,
+    Event,
+    ExecuteBlock,
+    Proposal,
+    ProposalBlockReady,
+    ProposalReceived,
+    RecordEvidence,
+    ScheduleTimeout,
+    SignProposal,
+    SignVote,
+    Start,
+    Step,
+    TimeoutFired,
+    VoteReceived,
+)
+from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
+from tianfu.consensus.wal import (
+    ConsensusWAL,
+    WalEntry,
+    WalExecuted,
+    WalProposal,
+    WalTimeout,
+    WalVote,
+)
+from tianfu.crypto.suite import verify as crypto_verify
+from tianfu.types import PREVOTE, Block, CommitCertificate, ConsensusParams, ValidatorSet, Vote
+
+log = logging.getLogger(__name__)
+
+KIND_PROPOSAL = 2  # == tianfu.p2p.api.KIND_PROPOSAL
+KIND_VOTE = 3  # == tianfu.p2p.api.KIND_VOTE
+KIND_COMMIT = 8  # == tianfu.p2p.api.KIND_COMMIT
+MAX_VOTE_FRAME = 1024
+MAX_PROPOSAL_FRAME = MAX_BLOCK_BYTES + 4096
+MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)
+MAX_RELAY = 64
+MAX_OWN_KEPT = 12
+
+NET, OWN, INTERNAL, REPLAY = "net", "own", "internal", "replay"
+
+
+class CommitFrame(msgspec.Struct, array_like=True, frozen=True):
+    """KIND_COMMIT payload: a committed block with its certificate, or (block=b"",
+    certificate=None) a request for the commit of `height`."""
+
+    version: int
+    height: int
+    block: Annotated[bytes, msgspec.Meta(max_length=MAX_BLOCK_BYTES)] = b""
+    certificate: CommitCertificate | None = None
+
+    def validate(self) -> None:
+        check_version(self)
+        if self.height < 1:
+            raise ValueError("commit frame height must be >= 1")
+        if self.certificate is None:
+            if self.block:
+                raise ValueError("a commit frame with a block needs its certificate")
+            return
+        self.certificate.validate()
+        if self.certificate.height != self.height or not self.block:
+            raise ValueError("commit frame certificate does not match its height or block")
+
+
+class DriverError(Exception):
+    """The driver cannot go on (a decided block could not be stored)."""
+
+
+class LedgerLike(Protocol):
+    chain_id: str
+    genesis: Any
+    store: Any  # load_block(h), load_cert(h)
+
+    @property
+    def height(self) -> int: ...
+    def validator_set(self, height: int) -> ValidatorSet: ...
+    def build_block(
+        self, txs: list, time_ms: int, proposer: bytes, verified: Any = None
+    ) -> Any: ...
+    def execute(self, block: Block, verified: Any = None) -> Any: ...
+    def commit(self, executed: Any, cert: CommitCertificate) -> None: ...
+
+
+class FrameNetwork(Protocol):
+    def broadcast(self, kind: int, payload: bytes) -> None: ...
+    def send(self, peer: str, kind: int, payload: bytes) -> None: ...
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.last = rate, burst, burst, now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+CoreFactory = Callable[[int, ValidatorSet], ConsensusCore]
+
+
+class ConsensusDriver:
+    def __init__(
+        self,
+        ledger: LedgerLike,
+        mempool: Any,
+        privval: FilePrivValidator | None,
+        wal: ConsensusWAL,
+        network: FrameNetwork,
+        *,
+        params: ConsensusParams | None = None,
+        core_factory: CoreFactory | None = None,
+        clock: Callable[[], float] = time.time,
+        on_commit: Callable[[Any], None] | None = None,
+        verified: Callable[[bytes], bool] | None = None,
+        gossip_interval_ms: int | None = None,
+        min_block_interval_ms: int | None = None,
+        peer_rate: float = 500.0,
+        peer_burst: float = 1000.0,
+        max_inbound: int = 10_000,
+        max_evidence: int = 256,
+    ) -> None:
+        self.ledger = ledger
+        self.mempool = mempool
+        self.privval = privval
+        self.wal = wal
+        self.network = network
+        self.params = params or ledger.genesis.params
+        self.chain_id = ledger.chain_id
+        self.clock = clock
+        self.on_commit = on_commit
+        self.verified = verified
+        self.my_key = privval.public_key if privval is not None else None
+        self._core_factory = core_factory or self._default_core
+        self.gossip_interval = (gossip_interval_ms or self.params.timeout_vote_ms) / 1000
+        interval = (
+            self.params.block_interval_ms
+            if min_block_interval_ms is None
+            else min_block_interval_ms
+        )
+        self.min_block_interval = interval / 1000
+        self.peer_rate, self.peer_burst = peer_rate, peer_burst
+        self.max_inbound = max_inbound
+        self.core: ConsensusCore | None = None
+        self.stats: Counter[str] = Counter()
+        self.replayed = 0
+        self.failed: BaseException | None = None
+        self._evidence: deque[Any] = deque(maxlen=max_evidence)
+        self._verify_cache: OrderedDict[tuple[bytes, bytes, bytes], bool] = OrderedDict()
+        self._buckets: dict[str, TokenBucket] = {}
+        self._answered: dict[tuple[str, int], float] = {}
+        self._requested: dict[tuple[str, int], float] = {}
+        self._internal: deque[tuple[Event, str]] = deque()
+        self._inbound: deque[tuple[Event, str]] = deque()
+        self._wake: asyncio.Event | None = None
+        self._timers: dict[tuple[int, int, int], asyncio.TimerHandle] = {}
+        self._executed: dict[bytes, Any] = {}
+        self._own: list[tuple[int, int, bytes]] = []  # (round, kind, payload) of this height
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._spawned: set[asyncio.Task[Any]] = set()
+        self._inflight: set[asyncio.Future[Any]] = set()
+        self._ledger_lock: asyncio.Lock | None = None
+        self._progress: tuple[int, int, int] = (0, -1, 0)
+        self._height_since = 0.0
+        self._last_commit = 0.0
+        self._stopping = False
+
+    # ------------------------------------------------------------ public
+
+    def _default_core(self, height: int, validators: ValidatorSet) -> ConsensusCore:
+        return ConsensusCore(
+            self.chain_id,
+            height,
+            validators,
+            self.my_key,
+            params=self.params,
+            verifier=self._verify,
+        )
+
+    @property
+    def height(self) -> int:
+        """The height being decided (committed height + 1)."""
+        return self.core.height if self.core is not None else self.ledger.height + 1
+
+    def pending_evidence(self) -> list[Any]:
+        return list(self._evidence)
+
+    async def start(self) -> None:
+        """Build the core for ledger.height + 1, replay the WAL into it, then go live."""
+        loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._ledger_lock = asyncio.Lock()
+        self._height_since = self._last_commit = loop.time()
+        h = self.ledger.height + 1
+        self.core = self._core_factory(h, self.ledger.validator_set(h))
+        await self._feed(Start(), INTERNAL)
+        _, entries = self.wal.records()
+        for entry in entries:
+            if entry.height != self.core.height:
+                continue
+            event = _entry_event(entry)
+            self.replayed += 1
+            await self._feed(event, REPLAY)
+        self._tasks = [
+            asyncio.create_task(self._consume(), name="consensus-loop"),
+            asyncio.create_task(self._gossip(), name="consensus-gossip"),
+        ]
+
+    async def run(self) -> None:
+        """Start and run until stopped; raises `DriverError` if the driver fails."""
+        if not self._tasks:
+            await self.start()
+        await self._tasks[0]
+
+    async def stop(self) -> None:
+        """Stop all tasks and timers and wait for ledger work in worker threads to finish."""
+        self._stopping = True
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        tasks = [*self._tasks, *self._spawned]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    # ------------------------------------------------------------ inbound frames
+
+    def handle_frame(self, peer: Any, kind: int, payload: bytes) -> None:
+        """The p2p handler for KIND_PROPOSAL / KIND_VOTE / KIND_COMMIT (never raises)."""
+        core = self.core
+        if core is None or self._stopping or self._wake is None:
+            return
+        if kind not in (KIND_PROPOSAL, KIND_VOTE, KIND_COMMIT):
+            self.stats["dropped_kind"] += 1
+            return
+        now = asyncio.get_running_loop().time()
+        address = str(getattr(peer, "address", peer))
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            if len(self._buckets) > 4096:
+                self._buckets.clear()
+            bucket = self._buckets[address] = TokenBucket(self.peer_rate, self.peer_burst, now)
+        if not bucket.take(now):
+            self.stats["dropped_rate_limited"] += 1
+            return
+        msg: Vote | Proposal | CommitFrame
+        try:
+            if kind == KIND_VOTE:
+                msg = decode(payload, Vote, max_size=MAX_VOTE_FRAME)
+            elif kind == KIND_PROPOSAL:
+                msg = decode(payload, Proposal, max_size=MAX_PROPOSAL_FRAME)
+            else:
+                msg = decode(payload, CommitFrame, max_size=MAX_COMMIT_FRAME)
+        except (CodecError, ValueError):
+            self.stats["dropped_malformed"] += 1
+            return
+        if isinstance(msg, CommitFrame):
+            self._on_commit_frame(address, msg, now)
+            return
+        if msg.chain_id != self.chain_id:
+            self.stats["dropped_wrong_chain"] += 1
+            return
+        h = core.height
+        if msg.height < h:
+            self.stats["dropped_old_height"] += 1
+            self._answer(address, msg.height, now)
+            return
+        if msg.height > h + 1 or (
+            msg.height == h + 1 and now - self._height_since > self.gossip_interval
+        ):
+            self._request(address, h, now)  # the peer is ahead of us: ask for our commit
+        if msg.height > h + 1:
+            self.stats["dropped_future_height"] += 1
+            return
+        signer = msg.validator if isinstance(msg, Vote) else msg.proposer
+        val = next((v for v in core.validators.validators if v.public_key == signer), None)
+        if val is None:
+            self.stats["dropped_not_validator"] += 1
+            return
+        if msg.height == h:
+            if self._known(msg):
+                self.stats["duplicate"] += 1
+                return
+            if not self._verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
+                self.stats["dropped_bad_signature"] += 1
+                return
+        if len(self._inbound) >= self.max_inbound:
+            self.stats["dropped_queue_full"] += 1
+            return
+        event = VoteReceived(msg) if isinstance(msg, Vote) else ProposalReceived(msg)
+        self._inbound.append((event, NET))
+        self.stats["accepted"] += 1
+        self._wake.set()
+
+    def _on_commit_frame(self, address: str, f: CommitFrame, now: float) -> None:
+        core = self.core
+        assert core is not None and self._wake is not None
+        if f.certificate is None:
+            if f.height < core.height:
+                self._answer(address, f.height, now)
+            return
+        if f.height != core.height or core.decided is not None:
+            self.stats["dropped_commit_frame"] += 1
+            return
+        if f.certificate.chain_id != self.chain_id:
+            self.stats["dropped_wrong_chain"] += 1
+            return
+        self._internal.append((CommitReceived(f.block, f.certificate), NET))
+        self.stats["commit_frames"] += 1
+        self._wake.set()
+
+    def _answer(self, address: str, height: int, now: float) -> None:
+        """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
+        key = (address, height)
+        last = self._answered.get(key)
+        if last is not None and now - last < self.gossip_interval:
+            return
+        if len(self._answered) > 4096:
+            self._answered.clear()
+        self._answered[key] = now
+        block = self.ledger.store.load_block(height)
+        cert = self.ledger.store.load_cert(height)
+        if block is None or cert is None:
+            return
+        frame = CommitFrame(1, height, encode(block), cert)
+        self.network.send(address, KIND_COMMIT, encode(frame))
+        self.stats["commits_sent"] += 1
+
+    def _request(self, address: str, height: int, now: float) -> None:
+        key = (address, height)
+        last = self._requested.get(key)
+        if last is not None and now - last < self.gossip_interval:
+            return
+        if len(self._requested) > 4096:
+            self._requested.clear()
+        self._requested[key] = now
+        self.network.send(address, KIND_COMMIT, encode(CommitFrame(1, height)))
+        self.stats["commits_requested"] += 1
+
+    def _known(self, msg: Vote | Proposal) -> bool:
+        """Is this exact message already in the core's state (current height)?"""
+        core = self.core
+        assert core is not None
+        if msg.height != core.height or msg.round > max(core.round, 0) + MAX_FUTURE_ROUNDS:
+            return False
+        if isinstance(msg, Vote):
+            return core.votes.get(msg.round, msg.type).contains(msg)
+        return any(q == msg for q in core.proposals.get(msg.round, ()))
+
+    def _verify(self, scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
+        key = (public_key, msg, sig)
+        ok = self._verify_cache.get(key)
+        if ok is None:
+            ok = crypto_verify(scheme, public_key, msg, sig)
+            self._verify_cache[key] = ok
+            if len(self._verify_cache) > 8192:
+                self._verify_cache.popitem(last=False)
+        return ok
+
+    # ------------------------------------------------------------ the loop
+
+    def _post(self, event: Event) -> None:
+        if self._stopping or self._wake is None:
+            return
+        self._internal.append((event, INTERNAL))
+        self._wake.set()
+
+    async def _consume(self) -> None:
+        assert self._wake is not None
+        while not self._stopping:
+            if self._internal:
+                event, origin = self._internal.popleft()
+            elif self._inbound:
+                event, origin = self._inbound.popleft()
+            else:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                await self._feed(event, origin)
+            except DriverError:
+                raise
+            except Exception:  # a task's top level: log, drop the event, keep deciding
+                log.exception("consensus event %s failed", type(event).__name__)
+                self.stats["event_errors"] += 1
+            await asyncio.sleep(0)  # let the network and timers run between events
+
+    async def _feed(self, event: Event, origin: str) -> None:
+        queue: deque[tuple[Event, str]] = deque([(event, origin)])
+        while queue and not self._stopping:
+            ev, org = queue.popleft()
+            for action in self._handle(ev, org):
+                queue.extend(await self._act(action, org == REPLAY))
+
+    def _handle(self, ev: Event, origin: str) -> list[Any]:
+        core = self.core
+        assert core is not None
+        entry: WalEntry | None = None
+        if origin == NET and isinstance(ev, VoteReceived | ProposalReceived):
+            msg = ev.vote if isinstance(ev, VoteReceived) else ev.proposal
+            if msg.height == core.height and not self._known(msg):
+                entry = WalVote(msg) if isinstance(msg, Vote) else WalProposal(msg)
+        elif origin == INTERNAL and isinstance(ev, TimeoutFired):
+            if (ev.height, ev.round) == (core.height, core.round) and core.decided is None:
+                entry = WalTimeout(ev.height, ev.round, int(ev.step))
+        elif origin == INTERNAL and isinstance(ev, BlockExecuted):
+            if ev.height == core.height and core.decided is None:
+                entry = WalExecuted(ev.height, ev.block_hash, ev.valid)
+        actions = core.handle(ev)
+        if entry is not None:
+            if isinstance(entry, WalVote | WalProposal) and not self._known(
+                entry.vote if isinstance(entry, WalVote) else entry.proposal
+            ):
+                entry = None  # the core did not keep it: nothing to replay
+            if entry is not None:
+                self._wal_append(entry, sync=False)
+        return actions
+
+    def _append_sync(self, entry: WalEntry) -> None:
+        self.wal.append(entry, sync=True)
+
+    def _wal_append(self, entry: WalEntry, *, sync: bool) -> None:
+        try:
+            self.wal.append(entry, sync=sync)
+        except OSError:
+            log.exception("consensus WAL write failed")
+            self.stats["wal_errors"] += 1
+
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run `fn` in a worker thread; a cancelled caller does not abandon the thread."""
+        fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        self._inflight.add(fut)
+        fut.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(fut)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
+    async def _act(self, a: Any, replay: bool) -> list[tuple[Event, str]]:
+        if isinstance(a, SignVote | SignProposal):
+            return await self._sign(a, replay)
+        if isinstance(a, Broadcast):
+            self._broadcast(a.message)
+        elif isinstance(a, ScheduleTimeout):
+            self._schedule(a)
+        elif isinstance(a, ExecuteBlock):
+            self._spawn(self._execute(a))
+        elif isinstance(a, CreateProposalBlock):
+            self._spawn(self._build(a))
+        elif isinstance(a, CommitBlock):
+            return await self._commit(a)
+        elif isinstance(a, RecordEvidence):
+            self._evidence.append(a.evidence)
+            self.stats["evidence"] += 1
+        return []
+
+    # ------------------------------------------------------------ signing and sending
+
+    async def _sign(self, a: SignVote | SignProposal, replay: bool) -> list[tuple[Event, str]]:
+        pv = self.privval
+        if pv is None:
+            return []
+        if isinstance(a, SignVote):
+            step = 1 if a.type == PREVOTE else 2
+        else:
+            step = STEP_PROPOSAL
+        last = pv.last_hrs()
+        if replay and last is not None and (a.height, a.round, step) < last:
+            return []  # signed before the crash; the WAL holds that message, replayed next
+        try:
+            if isinstance(a, SignVote):
+                vote = await self._in_thread(
+                    pv.sign_vote, self.chain_id, a.height, a.round, a.type, a.block_hash
+                )
+                entry: WalEntry = WalVote(vote)
+                event: Event = VoteReceived(vote)
+            else:
+                p = await self._in_thread(
+                    pv.sign_proposal,
+                    self.chain_id,
+                    a.height,
+                    a.round,
+                    a.pol_round,
+                    a.block_hash,
+                    a.block,
+                )
+                entry, event = WalProposal(p), ProposalReceived(p)
+        except DoubleSignRefused as exc:
+            log.warning("signer refused: %s", exc)
+            self.stats["sign_refused"] += 1
+            return []
+        try:  # durable before the core answers with Broadcast
+            await self._in_thread(self._append_sync, entry)
+        except OSError:
+            log.exception("consensus WAL write failed")
+            self.stats["wal_errors"] += 1
+        self.stats["signed"] += 1
+        return [(event, OWN)]
+
+    def _broadcast(self, msg: Vote | Proposal) -> None:
+        kind = KIND_VOTE if isinstance(msg, Vote) else KIND_PROPOSAL
+        payload = encode(msg)
+        self.network.broadcast(kind, payload)
+        self._own.append((msg.round, kind, payload))
+        if len(self._own) > MAX_OWN_KEPT:
+            del self._own[0]
+
+    def _schedule(self, a: ScheduleTimeout) -> None:
+        core = self.core
+        assert core is not None
+        loop = asyncio.get_running_loop()
+        for key in [k for k in self._timers if k[:2] < (core.height, core.round)]:
+            self._timers.pop(key).cancel()
+        key = (a.height, a.round, int(a.step))
+        old = self._timers.pop(key, None)
+        if old is not None:
+            old.cancel()
+        event = TimeoutFired(a.height, a.round, a.step)
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            self._post(event)
+
+        self._timers[key] = loop.call_later(a.delay_ms / 1000, fire)
+
+    async def _gossip(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.gossip_interval)
+            try:
+                self._gossip_tick()
+            except Exception:  # a task's top level: log and keep gossiping
+                log.exception("consensus gossip failed")
+
+    def _gossip_tick(self) -> None:
+        """No progress for an interval: re-send our messages, relay the round's messages."""
+        core = self.core
+        if core is None or core.decided is not None:
+            return
+        state = (core.height, core.round, int(core.step))
+        stuck, self._progress = state == self._progress, state
+        if not stuck:
+            return
+        self.stats["gossip_resends"] += 1
+        for round, kind, payload in self._own:
+            if round >= core.round - 1:
+                self.network.broadcast(kind, payload)
+        msgs: list[Vote | Proposal] = list(core.proposals.get(core.round, [])[:1])
+        msgs += core.votes.prevotes(core.round).votes()
+        msgs += core.votes.precommits(core.round).votes()
+        for p in msgs[:1]:
+            if isinstance(p, Proposal) and p.pol_round >= 0:
+                msgs += core.votes.prevotes(p.pol_round).votes()
+        sent = 0
+        for m in msgs:
+            signer = m.validator if isinstance(m, Vote) else m.proposer
+            if signer == self.my_key or sent >= MAX_RELAY:
+                continue
+            self.network.broadcast(KIND_VOTE if isinstance(m, Vote) else KIND_PROPOSAL, encode(m))
+            sent += 1
+
+    # ------------------------------------------------------------ ledger work
+
+    def _execute_sync(self, block_bytes: bytes, block_hash: bytes) -> Any:
+        block = decode(block_bytes, Block, max_size=MAX_BLOCK_BYTES)
+        if block.hash != block_hash:
+            raise ValueError("block does not hash to the proposal's hash")
+        return self.ledger.execute(block, self.verified)
+
+    async def _execute(self, a: ExecuteBlock) -> None:
+        assert self._ledger_lock is not None and self.core is not None
+        valid = False
+        if a.block:
+            try:
+                async with self._ledger_lock:
+                    if self.core.height != a.height:
+                        return
+                    executed = await self._in_thread(self._execute_sync, a.block, a.block_hash)
+                valid = True
+                if self.core.height == a.height:
+                    self._executed[a.block_hash] = executed
+            except ValueError as exc:  # CodecError and the ledger's InvalidBlock
+                log.info("block %d %s is invalid: %s", a.height, a.block_hash.hex()[:12], exc)
+            except Exception:  # a task's top level: treat as invalid, log
+                log.exception("executing block %d failed", a.height)
+        self.stats["executed"] += 1
+        self._post(BlockExecuted(a.height, a.block_hash, valid))
+
+    def _build_sync(self, txs: list, time_ms: int) -> tuple[Any, bytes]:
+        assert self.my_key is not None
+        executed = self.ledger.build_block(txs, time_ms, self.my_key, self.verified)
+        return executed, encode(executed.block)
+
+    async def _build(self, a: CreateProposalBlock) -> None:
+        assert self._ledger_lock is not None and self.core is not None
+        last = self.privval.last_hrs() if self.privval is not None else None
+        if last is not None and last >= (a.height, a.round, STEP_PROPOSAL):
+            return  # already signed at or past this proposal: the signer would refuse
+        p = self.params
+        txs = self.mempool.take(p.max_block_txs, p.max_block_bytes)
+        try:
+            async with self._ledger_lock:
+                if self.core.height != a.height:
+                    return
+                executed, data = await self._in_thread(
+                    self._build_sync, txs, int(self.clock() * 1000)
+                )
+        except Exception:  # a task's top level: no proposal this round, log
+            log.exception("building block %d failed", a.height)
+            return
+        dropped = [h for h, _ in getattr(executed.result, "dropped", [])]
+        if dropped:
+            self.mempool.remove(dropped)
+        if self.core.height != a.height:
+            return
+        block_hash = executed.block.hash
+        self._executed[block_hash] = executed
+        self.stats["built"] += 1
+        self._post(ProposalBlockReady(a.height, a.round, block_hash, data))
+
+    async def _commit(self, a: CommitBlock) -> list[tuple[Event, str]]:
+        assert self._ledger_lock is not None
+        executed = self._executed.get(a.block_hash)
+        try:
+            async with self._ledger_lock:
+                if executed is None or executed.block.hash != a.block_hash:
+                    executed = await self._in_thread(self._execute_sync, a.block, a.block_hash)
+                await self._in_thread(self.ledger.commit, executed, a.certificate)
+        except Exception as exc:
+            self.failed = exc
+            self._stopping = True
+            log.exception("could not store decided block %d: stopping", a.height)
+            raise DriverError(f"could not store decided block {a.height}: {exc}") from exc
+        self.mempool.remove([t.hash for t in executed.block.txs])
+        try:
+            await self._in_thread(self.wal.end_height, a.height)
+        except OSError:
+            log.exception("consensus WAL rotation failed")
+            self.stats["wal_errors"] += 1
+        self._executed.clear()
+        self._own.clear()
+        self.stats["committed"] += 1
+        if self.on_commit is not None:
+            try:
+                self.on_commit(executed)
+            except Exception:  # a callback's failure must not stop consensus
+                log.exception("on_commit callback failed")
+        loop = asyncio.get_running_loop()
+        wait = self._last_commit + self.min_block_interval - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_commit = self._height_since = loop.time()
+        return [(BlockCommitted(a.height, self.ledger.validator_set(a.height + 1)), INTERNAL)]
+
+
+def _entry_event(entry: WalEntry) -> Event:
+    if isinstance(entry, WalVote):
+        return VoteReceived(entry.vote)
+    if isinstance(entry, WalProposal):
+        return ProposalReceived(entry.proposal)
+    if isinstance(entry, WalTimeout):
+        return TimeoutFired(entry.height, entry.round, Step(entry.step))
+    if isinstance(entry, WalExecuted):
+        return BlockExecuted(entry.height, entry.block_hash, entry.valid)
+    raise ValueError(f"no event for WAL entry {type(entry).__name__}")

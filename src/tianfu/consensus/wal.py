@@ -1,0 +1,199 @@
+"""The consensus write-ahead log: what the core saw and signed at the current height.
+
+File format: a sequence of records, each `length (4 bytes, big-endian) | crc32 of the
+payload (4 bytes) | payload`, the payload being the canonical msgpack of one `WalEntry`
+(`tianfu.codec`). Entries: proposals and votes that changed the core's state (received,
+or our own signed ones), the timeouts and execution results the core acted on, and
+`EndHeight(h)` markers.
+
+Writes go straight to the file descriptor (no user-space buffer), so a process crash
+loses nothing written; `sync=True` also fsyncs, which the driver does for its own signed
+messages before they are broadcast. On open the file is scanned; a torn or corrupted tail
+(a crash in the middle of a write) fails its length or checksum and is truncated away.
+
+At each new height the file is replaced atomically by one holding only `EndHeight(h)`
+(temp file, fsync, rename, fsync of the directory), so it stays small: `records()` is
+then what to replay into a core at height h+1.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import msgspec
+
+from tianfu.codec import CodecError, decode, encode
+from tianfu.consensus.messages import MAX_BLOCK_BYTES, Proposal
+from tianfu.types import Vote
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct(">II")
+MAX_RECORD = MAX_BLOCK_BYTES + (1 << 16)
+
+
+class WALError(Exception):
+    """The WAL cannot be opened or written."""
+
+
+class WalProposal(msgspec.Struct, array_like=True, frozen=True, tag=1):
+    proposal: Proposal
+
+    @property
+    def height(self) -> int:
+        return self.proposal.height
+
+
+class WalVote(msgspec.Struct, array_like=True, frozen=True, tag=2):
+    vote: Vote
+
+    @property
+    def height(self) -> int:
+        return self.vote.height
+
+
+class WalTimeout(msgspec.Struct, array_like=True, frozen=True, tag=3):
+    height: int
+    round: int
+    step: int
+
+
+class WalExecuted(msgspec.Struct, array_like=True, frozen=True, tag=4):
+    height: int
+    block_hash: bytes
+    valid: bool
+
+
+class EndHeight(msgspec.Struct, array_like=True, frozen=True, tag=5):
+    """Height `height` is committed: what follows belongs to height + 1."""
+
+    height: int
+
+
+WalEntry = WalProposal | WalVote | WalTimeout | WalExecuted | EndHeight
+
+
+def encode_record(entry: WalEntry) -> bytes:
+    payload = encode(entry)
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def scan(data: bytes) -> tuple[list[WalEntry], int]:
+    """Decode records from `data`; return them and the length of the intact prefix."""
+    entries: list[WalEntry] = []
+    pos = 0
+    while pos + _HEADER.size <= len(data):
+        length, crc = _HEADER.unpack_from(data, pos)
+        end = pos + _HEADER.size + length
+        if length > MAX_RECORD or end > len(data):
+            break
+        payload = data[pos + _HEADER.size : end]
+        if zlib.crc32(payload) != crc:
+            break
+        try:
+            entry: WalEntry = decode(payload, WalEntry, max_size=MAX_RECORD)  # type: ignore[arg-type]
+        except CodecError:
+            break
+        entries.append(entry)
+        pos = end
+    return entries, pos
+
+
+class ConsensusWAL:
+    """An append-only log file; see the module docstring."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.truncated_bytes = 0
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        except OSError as exc:
+            raise WALError(f"cannot read WAL {self.path}: {exc}") from None
+        entries, good = scan(data)
+        self._entries = entries
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if good < len(data):
+            self.truncated_bytes = len(data) - good
+            log.warning(
+                "WAL %s: dropping %d bytes of torn or corrupted tail", self.path, len(data) - good
+            )
+            os.ftruncate(self._fd, good)
+            os.fsync(self._fd)
+
+    # ---------------------------------------------------------------- reading
+
+    def all_entries(self) -> list[WalEntry]:
+        """Every intact entry found when the file was opened."""
+        return list(self._entries)
+
+    def records(self) -> tuple[int | None, list[WalEntry]]:
+        """(last EndHeight or None, the entries after it), as found when opened."""
+        last: int | None = None
+        start = 0
+        for i, e in enumerate(self._entries):
+            if isinstance(e, EndHeight):
+                last = e.height
+                start = i + 1
+        return last, self._entries[start:]
+
+    # ---------------------------------------------------------------- writing
+
+    def append(self, entry: WalEntry, *, sync: bool = False) -> None:
+        data = encode_record(entry)
+        if len(data) > MAX_RECORD + _HEADER.size:
+            raise WALError(f"WAL record of {len(data)} bytes is too large")
+        if self._fd < 0:
+            raise WALError("WAL is closed")
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        if sync:
+            os.fsync(self._fd)
+
+    def sync(self) -> None:
+        if self._fd >= 0:
+            os.fsync(self._fd)
+
+    def end_height(self, height: int) -> None:
+        """Mark `height` committed and start a fresh file holding only that marker."""
+        if self._fd < 0:
+            raise WALError("WAL is closed")
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, encode_record(EndHeight(height)))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        _fsync_dir(self.path.parent)
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        self._entries = [EndHeight(height)]
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> ConsensusWAL:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,406 @@
+"""Reviewed admission: the governance proposals that change who keeps the books (organisations,
+validators, voting power, chain parameters), the validator set in state, and double-sign evidence.
+
+Pure state reads and writes through `ctx`; the voting machinery lives in
+`tianfu.contracts.governance`, which calls `check_proposal` when a proposal is made and
+`apply_proposal` when it is approved. See docs/adr/0012-reviewed-admission.md.
+
+State layout (under the contract name `governance`, next to governance.py's keys):
+  chain_id              the chain id (evidence votes must name it)
+  validators            list of validator records {"name", "org", "scheme", "public_key",
+                        "power"}: the latest set. The set that signs block h is the value of
+                        this key in the committed state of height h-2 (genesis state for h<=2).
+  valset_heights        ascending heights from which a recorded set signs
+  valset/<height>       the validator records that sign from <height> on (until the next)
+  params                the chain parameters (fields of ConsensusParams) as a dict
+  evidence/<validator>/<height>/<round>/<type>   a recorded double sign
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from typing import Any
+
+import msgspec
+
+from tianfu.execution.api import Context, ContractError
+from tianfu.types import ConsensusParams, Genesis, Validator, ValidatorSet
+
+# Proposal kinds handled here (governance.py also has "contract").
+ADD_ORG = "add_org"
+REMOVE_ORG = "remove_org"
+ADD_VALIDATOR = "add_validator"
+REMOVE_VALIDATOR = "remove_validator"
+SET_POWER = "set_power"
+SET_PARAMS = "set_params"
+KINDS = frozenset({ADD_ORG, REMOVE_ORG, ADD_VALIDATOR, REMOVE_VALIDATOR, SET_POWER, SET_PARAMS})
+
+# A change written in block H signs from H + ACTIVATION_DELAY.
+ACTIVATION_DELAY = 2
+VALIDATOR_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_CA_CERT_BYTES = 4096
+
+# Allowed range of each chain parameter (inclusive); booleans are listed in BOOL_PARAMS.
+PARAM_BOUNDS: dict[str, tuple[int, int]] = {
+    "max_block_txs": (1, 100_000),
+    "max_block_bytes": (1024, 64 << 20),
+    "block_interval_ms": (0, 60_000),
+    "timeout_propose_ms": (10, 600_000),
+    "timeout_vote_ms": (10, 600_000),
+    "timeout_delta_ms": (0, 600_000),
+    "tx_expiry_window": (1, 1_000_000),
+    "max_gas_per_tx": (10_000, 1_000_000_000),
+    "proposal_expiry_blocks": (1, 10_000_000),
+    "max_validator_power": (1, 10**12),
+    "max_validators": (1, 1000),
+}
+BOOL_PARAMS = frozenset({"slash_double_sign"})
+PARAM_KEYS = frozenset(PARAM_BOUNDS) | BOOL_PARAMS
+assert PARAM_KEYS == frozenset(msgspec.structs.asdict(ConsensusParams())), "bounds cover params"
+
+
+# -- conversions ------------------------------------------------------------------------------
+def validator_record(v: Validator) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "org": v.org,
+        "scheme": v.scheme,
+        "public_key": v.public_key,
+        "power": v.power,
+    }
+
+
+def validator_set_from_records(records: Any) -> ValidatorSet:
+    """The `ValidatorSet` of a `validators` state value (ledger, light client and evidence)."""
+    if not isinstance(records, list):
+        raise ValueError("validator records must be a list")
+    return ValidatorSet(
+        [
+            Validator(r["name"], r["org"], r["scheme"], bytes(r["public_key"]), r["power"])
+            for r in records
+        ]
+    )
+
+
+def params_from_value(value: Any, default: ConsensusParams | None = None) -> ConsensusParams:
+    """The `ConsensusParams` of a `params` state value (unknown keys ignored)."""
+    base = msgspec.structs.asdict(default or ConsensusParams())
+    if isinstance(value, dict):
+        base.update({k: v for k, v in value.items() if k in PARAM_KEYS})
+    return ConsensusParams(**base)
+
+
+def genesis_entries(genesis: Genesis) -> dict[str, Any]:
+    """The admission part of governance state at height 0."""
+    records = [validator_record(v) for v in genesis.validators]
+    return {
+        "chain_id": genesis.chain_id,
+        "validators": records,
+        "valset_heights": [1],
+        "valset/1": records,
+        "params": msgspec.structs.asdict(genesis.params),
+    }
+
+
+def params(ctx: Context) -> dict[str, Any]:
+    current = msgspec.structs.asdict(ConsensusParams())
+    current.update(ctx.get("params") or {})
+    return current
+
+
+# -- checks -----------------------------------------------------------------------------------
+def _active(ctx: Context, org: Any) -> bool:
+    return isinstance(org, str) and (ctx.get(f"org/{org}") or {}).get("status") == "active"
+
+
+def _int(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ContractError(f"{what} must be an integer")
+    return value
+
+
+def _str(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ContractError(f"{what} must be a string")
+    return value
+
+
+def check_validator_set(ctx: Context, records: list[dict[str, Any]]) -> None:
+    """The safety rules every validator set written to state satisfies."""
+    p = params(ctx)
+    if not records:
+        raise ContractError("the change would leave the validator set empty")
+    if len(records) > p["max_validators"]:
+        raise ContractError(f"at most {p['max_validators']} validators are allowed")
+    names: set[str] = set()
+    keys: set[bytes] = set()
+    for r in records:
+        if r["name"] in names:
+            raise ContractError(f"validator name {r['name']!r} is already taken")
+        if r["public_key"] in keys:
+            raise ContractError(f"validator {r['name']}: public key already used by a validator")
+        names.add(r["name"])
+        keys.add(r["public_key"])
+        if not _active(ctx, r["org"]):
+            raise ContractError(
+                f"validator {r['name']} belongs to {r['org']!r}, not an active member organisation"
+            )
+        if not 1 <= r["power"] <= p["max_validator_power"]:
+            raise ContractError(
+                f"validator {r['name']}: power must be between 1 and {p['max_validator_power']}"
+            )
+
+
+def _find(records: list[dict[str, Any]], name: Any) -> int:
+    for i, r in enumerate(records):
+        if r["name"] == name:
+            return i
+    raise ContractError(f"no validator named {name!r}")
+
+
+def _check_org_name(name: Any) -> str:
+    if not isinstance(name, str) or not 1 <= len(name) <= 64:
+        raise ContractError("organisation name must be a string of 1 to 64 characters")
+    if not name.isprintable() or name != name.strip() or "/" in name:
+        raise ContractError(f"organisation name {name!r} has control characters, '/' or spaces")
+    return name
+
+
+def _check_ca(ctx: Context, name: str, ca_cert_der: Any) -> bytes:
+    from tianfu.identity import IdentityError, cert_info
+
+    if not isinstance(ca_cert_der, bytes) or not 0 < len(ca_cert_der) <= MAX_CA_CERT_BYTES:
+        raise ContractError(f"ca_cert_der must be 1 to {MAX_CA_CERT_BYTES} bytes of DER")
+    try:
+        info = cert_info(ca_cert_der)
+    except IdentityError as exc:
+        raise ContractError(f"bad CA certificate: {exc}") from None
+    if not info.is_ca:
+        raise ContractError("the certificate is not a CA certificate")
+    if info.org != name:
+        raise ContractError(f"the CA certificate is for organisation {info.org!r}, not {name!r}")
+    if not info.not_before_ms <= ctx.time_ms <= info.not_after_ms:
+        raise ContractError("the CA certificate is not valid at this block's time")
+    return ca_cert_der
+
+
+def _new_validators(ctx: Context, kind: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """The validator records after a validator change (checked, not written)."""
+    records = list(ctx.get("validators") or [])
+    if kind == ADD_VALIDATOR:
+        records.append(dict(args))
+    elif kind == REMOVE_VALIDATOR:
+        records.pop(_find(records, args["name"]))
+    elif kind == SET_POWER:
+        i = _find(records, args["name"])
+        records[i] = {**records[i], "power": args["power"]}
+    elif kind == REMOVE_ORG:
+        records = [r for r in records if r["org"] != args["name"]]
+    check_validator_set(ctx, records)
+    return records
+
+
+def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
+    """Validate a proposal's arguments against the current state; return them normalised.
+
+    Raises ContractError. Called when the proposal is made and again when it is applied.
+    """
+    if not isinstance(raw, dict):
+        raise ContractError("proposal arguments must be a dict")
+    if kind == ADD_ORG:
+        name = _check_org_name(raw.get("name"))
+        if ctx.get(f"org/{name}") is not None:
+            raise ContractError(f"organisation {name!r} exists (or existed) already")
+        return {"name": name, "ca_cert": _check_ca(ctx, name, raw.get("ca_cert"))}
+    if kind == REMOVE_ORG:
+        name = _str(raw.get("name"), "organisation name")
+        if not _active(ctx, name):
+            raise ContractError(f"{name!r} is not an active member organisation")
+        members = [o for o in ctx.get("orgs", []) if _active(ctx, o)]
+        if len(members) <= 1:
+            raise ContractError("the last member organisation cannot be removed")
+        args: dict[str, Any] = {"name": name}
+    elif kind == ADD_VALIDATOR:
+        from tianfu.crypto import CryptoError, get_suite
+
+        name = _str(raw.get("name"), "validator name")
+        if not VALIDATOR_NAME_RE.match(name):
+            raise ContractError("validator name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+        scheme = _int(raw.get("scheme"), "scheme")
+        key = raw.get("public_key")
+        try:
+            size = get_suite(scheme).public_key_size
+        except CryptoError as exc:
+            raise ContractError(str(exc)) from None
+        if not isinstance(key, bytes) or len(key) != size:
+            raise ContractError(f"public_key must be {size} bytes for scheme {scheme}")
+        args = {
+            "name": name,
+            "org": _str(raw.get("org"), "organisation"),
+            "scheme": scheme,
+            "public_key": key,
+            "power": _int(raw.get("power"), "power"),
+        }
+    elif kind == REMOVE_VALIDATOR:
+        args = {"name": _str(raw.get("name"), "validator name")}
+    elif kind == SET_POWER:
+        args = {
+            "name": _str(raw.get("name"), "validator name"),
+            "power": _int(raw.get("power"), "power"),
+        }
+    elif kind == SET_PARAMS:
+        return {"params": _check_params(ctx, raw.get("params"))}
+    else:
+        raise ContractError(f"unknown proposal kind {kind!r}")
+    _new_validators(ctx, kind, args)
+    return args
+
+
+def _check_params(ctx: Context, changes: Any) -> dict[str, Any]:
+    if not isinstance(changes, dict) or not changes:
+        raise ContractError("set_params needs a non-empty dict of parameter -> value")
+    for k, v in changes.items():
+        if k not in PARAM_KEYS:
+            raise ContractError(f"unknown parameter {k!r}; known: {', '.join(sorted(PARAM_KEYS))}")
+        if k in BOOL_PARAMS:
+            if not isinstance(v, bool):
+                raise ContractError(f"parameter {k} must be true or false")
+            continue
+        lo, hi = PARAM_BOUNDS[k]
+        if not lo <= _int(v, f"parameter {k}") <= hi:
+            raise ContractError(f"parameter {k} must be between {lo} and {hi}")
+    merged = {**params(ctx), **changes}
+    records = ctx.get("validators") or []
+    if len(records) > merged["max_validators"]:
+        raise ContractError(f"max_validators below the current {len(records)} validators")
+    if any(r["power"] > merged["max_validator_power"] for r in records):
+        raise ContractError("max_validator_power below a current validator's power")
+    return dict(sorted(changes.items()))
+
+
+# -- applying ---------------------------------------------------------------------------------
+def write_validators(ctx: Context, records: list[dict[str, Any]]) -> int:
+    """Store a (checked) new validator set; it signs from ctx.height + 2. Returns that height."""
+    effective = ctx.height + ACTIVATION_DELAY
+    ctx.put("validators", records)
+    heights = list(ctx.get("valset_heights") or [])
+    if not heights or heights[-1] != effective:
+        heights.append(effective)
+        ctx.put("valset_heights", heights)
+    ctx.put(f"valset/{effective}", records)
+    vs = validator_set_from_records(records)
+    ctx.emit(
+        "ValidatorSetChanged",
+        effective_height=effective,
+        validators=[r["name"] for r in records],
+        total_power=vs.total_power,
+        hash=vs.hash.hex(),
+    )
+    return effective
+
+
+def apply_proposal(ctx: Context, kind: str, raw: dict[str, Any]) -> None:
+    """Carry out an approved proposal. Everything is checked before the first write."""
+    args = check_proposal(ctx, kind, raw)
+    if kind == ADD_ORG:
+        name = args["name"]
+        ctx.put(f"org/{name}", {"name": name, "ca_cert": args["ca_cert"], "status": "active"})
+        ctx.put("orgs", [*ctx.get("orgs", []), name])
+        ctx.emit("OrgAdded", name=name)
+    elif kind == SET_PARAMS:
+        ctx.put("params", {**params(ctx), **args["params"]})
+        ctx.emit("ParamsChanged", params=args["params"], effective_height=ctx.height + 2)
+    else:
+        records = _new_validators(ctx, kind, args)
+        if kind == REMOVE_ORG:
+            org = ctx.get(f"org/{args['name']}")
+            ctx.put(f"org/{args['name']}", {**org, "status": "removed", "removed": ctx.height})
+            ctx.emit("OrgRemoved", name=args["name"])
+        if records != (ctx.get("validators") or []):
+            write_validators(ctx, records)
+
+
+# -- evidence ---------------------------------------------------------------------------------
+def valset_at(ctx: Context, height: int) -> list[dict[str, Any]]:
+    """The validator records that signed (or sign) block `height`, from the recorded history."""
+    heights = ctx.get("valset_heights") or []
+    i = bisect.bisect_right(heights, height)
+    if i == 0:
+        raise ContractError(f"no validator set is recorded for height {height}")
+    return list(ctx.get(f"valset/{heights[i - 1]}") or [])
+
+
+def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[str, Any]:
+    """Record proof that one validator signed two different blocks for one (height, round, type)."""
+    from tianfu.codec import CodecError, decode
+    from tianfu.crypto import verify_vote
+    from tianfu.types import Vote
+
+    if ctx.sender.kind not in ("node", "admin"):
+        raise ContractError("only a member organisation's node or admin may submit evidence")
+    votes: list[Vote] = []
+    for raw in (vote_a_bytes, vote_b_bytes):
+        if not isinstance(raw, bytes):
+            raise ContractError("evidence votes must be the canonical bytes of two votes")
+        try:
+            vote = decode(raw, Vote)
+            vote.validate()
+        except (CodecError, ValueError) as exc:
+            raise ContractError(f"malformed vote: {exc}") from None
+        votes.append(vote)
+    a, b = votes
+    if a.chain_id != ctx.get("chain_id") or b.chain_id != a.chain_id:
+        raise ContractError("the votes are not for this chain")
+    if a.validator != b.validator:
+        raise ContractError("the votes are from different validators")
+    if (a.height, a.round, a.type) != (b.height, b.round, b.type):
+        raise ContractError("the votes are for different heights, rounds or types")
+    if a.block_hash == b.block_hash:
+        raise ContractError("the votes are for the same block: no double sign")
+    if a.height > ctx.height + 1:
+        raise ContractError(f"height {a.height} is beyond the chain (at {ctx.height})")
+    vs = validator_set_from_records(valset_at(ctx, a.height))
+    validator = vs.by_key(a.validator)
+    if validator is None:
+        raise ContractError(f"the signer was not a validator at height {a.height}")
+    if not (verify_vote(a, vs) and verify_vote(b, vs)):
+        raise ContractError("a vote's signature is not valid")
+    key = f"evidence/{validator.name}/{a.height}/{a.round}/{a.type}"
+    if ctx.has(key):
+        raise ContractError(f"this double sign is already recorded ({key})")
+    first, second = sorted([vote_a_bytes, vote_b_bytes])
+    record = {
+        "validator": validator.name,
+        "org": validator.org,
+        "height": a.height,
+        "round": a.round,
+        "type": a.type,
+        "votes": [first, second],
+        "submitted_by": ctx.sender.address,
+        "recorded_height": ctx.height,
+        "slashed": False,
+    }
+    ctx.emit(
+        "DoubleSignEvidence",
+        validator=validator.name,
+        org=validator.org,
+        height=a.height,
+        round=a.round,
+        type=a.type,
+    )
+    if params(ctx)["slash_double_sign"]:
+        record["slashed"] = _slash(ctx, validator.name)
+    ctx.put(key, record)
+    return {"key": key, "validator": validator.name, "slashed": record["slashed"]}
+
+
+def _slash(ctx: Context, name: str) -> bool:
+    """Take the validator out of the set (power 0) from ctx.height + 2, if that is safe."""
+    records = list(ctx.get("validators") or [])
+    remaining = [r for r in records if r["name"] != name]
+    if len(remaining) == len(records) or not remaining:
+        return False
+    write_validators(ctx, remaining)
+    ctx.emit("ValidatorSlashed", validator=name, effective_height=ctx.height + ACTIVATION_DELAY)
+    return True

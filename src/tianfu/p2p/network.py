@@ -1,0 +1,579 @@
+"""TlsNetwork: the node's p2p transport — asyncio TCP with mutual TLS 1.3 and framed messages.
+
+Connections (see ADR 0011):
+- Both ends present node certificates of member organisations and require one from the
+  other; a peer's `PeerId` is read from its certificate (`tls.verify_peer`), never from
+  anything it says. The trusted CAs are read from `trusted_cas()` at every handshake, so
+  organisations admitted later are accepted without a restart.
+- After TLS, each end checks the other's certificate and only then sends HELLO; a
+  connection counts once both HELLOs crossed (under TLS 1.3 the client finishes its
+  handshake before the server has checked the client certificate).
+- One connection per pair of nodes (`queues.keep_new_connection`).
+- Outbound: one bounded queue per peer (drop oldest on overflow) drained by a writer task.
+  Inbound: frames over `max_frame` close the connection; a token bucket per peer drops
+  excess frames; a revoked peer's frames are ignored and its connection closed.
+- Configured peers are redialed with exponential back-off and jitter.
+
+All methods are meant to be called on the event loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import ssl
+import time
+from collections.abc import Callable
+
+from tianfu.identity import Identity, cert_info
+from tianfu.p2p.api import Handler, PeerId
+from tianfu.p2p.framing import (
+    HELLO_PAYLOAD,
+    KIND_HELLO,
+    FrameTooLargeError,
+    MalformedFrameError,
+    PeerRejectedError,
+    SelfConnectionError,
+    check_kind,
+    encode_frame,
+    encode_header,
+    read_frame,
+)
+from tianfu.p2p.queues import OutboundQueue, TokenBucket, keep_new_connection
+from tianfu.p2p.tls import ContextCache, TrustedCas, verify_peer
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+
+STAT_KEYS = (
+    "frames_in",  # frames read from authenticated peers
+    "frames_out",  # frames written to peers
+    "bytes_in",
+    "bytes_out",
+    "dropped_overflow",  # outbound frames dropped because a peer's queue was full
+    "dropped_no_peer",  # `send` to a peer that is not connected
+    "dropped_oversize",  # inbound frames over max_frame (the connection was closed)
+    "dropped_revoked",  # inbound frames from a peer found revoked (the connection was closed)
+    "dropped_malformed",  # inbound frames breaking the protocol (the connection was closed)
+    "dropped_rate",  # inbound frames over the peer's rate limit
+    "handler_errors",  # exceptions raised by the handler
+    "handshakes_failed",  # TLS or HELLO failures: untrusted CA, garbage, timeouts
+    "peers_rejected",  # valid TLS but refused: not a node certificate, revoked, non-member
+    "peers_evicted",  # connected peers dropped by the periodic check (revoked, org removed)
+    "duplicates_closed",  # connections closed to keep one per pair
+    "dial_failures",
+    "reconnects",  # successful dials to a target that had been connected before
+)
+
+WRITE_BATCH = 256 << 10  # bytes handed to the transport per drain
+
+
+class _Connection:
+    """One authenticated connection and its tasks."""
+
+    def __init__(
+        self,
+        peer: PeerId,
+        ca_der: bytes,
+        not_after_ms: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        dialer: str,
+        queue: OutboundQueue,
+        bucket: TokenBucket,
+    ) -> None:
+        self.peer = peer
+        self.ca_der = ca_der
+        self.not_after_ms = not_after_ms
+        self.reader = reader
+        self.writer = writer
+        self.dialer = dialer  # address of the side that dialed
+        self.queue = queue
+        self.bucket = bucket
+        self.wake = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+
+def _abort(writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(Exception):
+        writer.transport.abort()
+
+
+class _Accepting(asyncio.Protocol):
+    """A new inbound TCP connection: pause reading at once, so that no byte of the TLS
+    handshake is consumed before `loop.start_tls` takes the transport over."""
+
+    def __init__(self, network: TlsNetwork) -> None:
+        self._network = network
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.pause_reading()  # type: ignore[attr-defined]
+        self._network._accept(transport)
+
+
+class TlsNetwork:
+    """The p2p transport: implements `tianfu.p2p.api.Network`."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        trusted_cas: Callable[[], TrustedCas],
+        is_revoked: Callable[[str], bool],
+        handler: Handler,
+        listen: Address,
+        peers: list[Address],
+        *,
+        max_frame: int = 4 << 20,
+        queue_frames: int = 10_000,
+        queue_bytes: int = 64 << 20,
+        dial_backoff: tuple[float, float] = (0.2, 5.0),
+        on_peer: Callable[[PeerId, bool], None] | None = None,
+        rate_limit: tuple[float, float] = (10_000.0, 20_000.0),
+        handshake_timeout: float = 5.0,
+        check_interval: float = 1.0,
+        max_pending_handshakes: int = 64,
+    ) -> None:
+        if max_frame < 1 or queue_frames < 1 or queue_bytes < max_frame:
+            raise ValueError("need max_frame >= 1, queue_frames >= 1, queue_bytes >= max_frame")
+        if not 0 < dial_backoff[0] <= dial_backoff[1]:
+            raise ValueError("dial_backoff must be (initial, maximum) with 0 < initial <= maximum")
+        OutboundQueue(queue_frames, queue_bytes)  # validates the bounds
+        TokenBucket(*rate_limit, now=0.0)  # validates the rate
+        self._identity = identity
+        self._address = identity.info.address
+        self._trusted_cas = trusted_cas
+        self._is_revoked = is_revoked
+        self._handler = handler
+        self._listen = listen
+        self._targets: list[Address] = list(dict.fromkeys(peers))
+        self._max_frame = max_frame
+        self._queue_frames = queue_frames
+        self._queue_bytes = queue_bytes
+        self._backoff = dial_backoff
+        self._on_peer = on_peer
+        self._rate = rate_limit
+        self._handshake_timeout = handshake_timeout
+        self._check_interval = check_interval
+        self._max_pending = max_pending_handshakes
+        self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
+        self._contexts = ContextCache(identity)
+        self._conns: dict[str, _Connection] = {}
+        self._dialers: dict[Address, asyncio.Task[None]] = {}
+        self._target_peer: dict[Address, str] = {}  # dial target -> peer address found there
+        self._tasks: set[asyncio.Task[None]] = set()  # handshakes, readers, writers, monitor
+        self._server: asyncio.Server | None = None
+        self._pending = 0
+        self._running = False
+        self._rng = random.Random()
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        """This node's address (from its certificate)."""
+        return self._address
+
+    @property
+    def listen_address(self) -> Address:
+        """The address the server is bound to (the real port when started with port 0)."""
+        if self._server is None or not self._server.sockets:
+            return self._listen
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return host, port
+
+    async def start(self) -> None:
+        if self._running:
+            return
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Accepting(self), *self._listen)
+        self._running = True
+        for target in self._targets:
+            self._start_dialer(target)
+        self._spawn(self._monitor(), "p2p-monitor")
+
+    async def stop(self) -> None:
+        self._running = False
+        if self._server is not None:
+            self._server.close()
+        for task in self._dialers.values():
+            task.cancel()
+        conns = list(self._conns.values())
+        for conn in conns:
+            self._close(conn)
+            _abort(conn.writer)
+        tasks = [*self._dialers.values(), *self._tasks]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._dialers.clear()
+        if self._server is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            self._server = None
+
+    def set_peers(self, peers: list[Address]) -> None:
+        """Replace the list of addresses to dial (existing connections stay)."""
+        new = list(dict.fromkeys(peers))
+        for target in set(self._targets) - set(new):
+            task = self._dialers.pop(target, None)
+            if task is not None:
+                task.cancel()
+        self._targets = new
+        if self._running:
+            for target in new:
+                self._start_dialer(target)
+
+    # ---- the Network interface ----------------------------------------------------
+
+    def broadcast(self, kind: int, payload: bytes) -> None:
+        self._check_out(kind, payload)
+        for conn in self._conns.values():
+            self._enqueue(conn, kind, payload)
+
+    def send(self, peer_address: str, kind: int, payload: bytes) -> None:
+        self._check_out(kind, payload)
+        conn = self._conns.get(peer_address)
+        if conn is None:
+            self.stats["dropped_no_peer"] += 1
+            return
+        self._enqueue(conn, kind, payload)
+
+    def peers(self) -> list[PeerId]:
+        return [conn.peer for conn in self._conns.values()]
+
+    def connections(self) -> dict[str, str]:
+        """Peer address -> address of the side that dialed that connection."""
+        return {addr: conn.dialer for addr, conn in self._conns.items()}
+
+    def queued(self, peer_address: str) -> tuple[int, int]:
+        """(frames, bytes) waiting in the outbound queue of a peer."""
+        conn = self._conns.get(peer_address)
+        return (0, 0) if conn is None else (len(conn.queue), conn.queue.nbytes)
+
+    def check_peers(self) -> None:
+        """Disconnect peers that are now revoked, whose organisation is no longer trusted
+        (or whose CA changed), or whose certificate expired. Runs every `check_interval`."""
+        cas = self._trusted_cas()
+        now_ms = int(time.time() * 1000)
+        for conn in list(self._conns.values()):
+            peer = conn.peer
+            reason = None
+            if self._is_revoked(peer.address):
+                reason = "revoked"
+            elif cas.get(peer.org) != conn.ca_der:
+                reason = "its organisation's CA is no longer trusted"
+            elif now_ms > conn.not_after_ms:
+                reason = "its certificate expired"
+            if reason is not None:
+                self.stats["peers_evicted"] += 1
+                log.warning(
+                    "disconnecting peer %s (%s/%s): %s", peer.address, peer.org, peer.name, reason
+                )
+                self._close(conn)
+
+    # ---- internals: outbound --------------------------------------------------------
+
+    def _check_out(self, kind: int, payload: bytes) -> None:
+        check_kind(kind)
+        if len(payload) > self._max_frame:
+            raise FrameTooLargeError(
+                f"payload of {len(payload)} bytes exceeds the frame limit of {self._max_frame}"
+            )
+
+    def _enqueue(self, conn: _Connection, kind: int, payload: bytes) -> None:
+        dropped = conn.queue.push(kind, payload)
+        if dropped:
+            self.stats["dropped_overflow"] += dropped
+        conn.wake.set()
+
+    async def _write_loop(self, conn: _Connection) -> None:
+        try:
+            while True:
+                batch = conn.queue.pop_batch(WRITE_BATCH)
+                if not batch:
+                    conn.wake.clear()
+                    await conn.wake.wait()
+                    continue
+                parts: list[bytes] = []
+                size = 0
+                for kind, payload in batch:
+                    parts.append(encode_header(kind, len(payload)))
+                    parts.append(payload)
+                    size += len(payload)
+                conn.writer.writelines(parts)
+                self.stats["frames_out"] += len(batch)
+                self.stats["bytes_out"] += size
+                await conn.writer.drain()
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            log.debug("write to %s failed: %r", conn.peer.address, exc)
+        except Exception:  # a task's top level: log, never crash the node
+            log.exception("writer of peer %s failed", conn.peer.address)
+        finally:
+            self._close(conn)
+
+    # ---- internals: inbound ---------------------------------------------------------
+
+    async def _read_loop(self, conn: _Connection) -> None:
+        peer = conn.peer
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                kind, payload = await read_frame(conn.reader, self._max_frame)
+                self.stats["frames_in"] += 1
+                self.stats["bytes_in"] += len(payload)
+                if self._is_revoked(peer.address):
+                    self.stats["dropped_revoked"] += 1
+                    log.warning("peer %s is revoked: disconnecting", peer.address)
+                    return
+                if kind == KIND_HELLO:
+                    self.stats["dropped_malformed"] += 1
+                    log.warning("peer %s sent a second HELLO: disconnecting", peer.address)
+                    return
+                if not conn.bucket.take(loop.time()):
+                    self.stats["dropped_rate"] += 1
+                    continue
+                try:
+                    self._handler(peer, kind, payload)
+                except Exception:  # the handler's bug must not kill the connection
+                    self.stats["handler_errors"] += 1
+                    log.exception(
+                        "handler failed on a frame of kind %d from %s", kind, peer.address
+                    )
+        except FrameTooLargeError as exc:
+            self.stats["dropped_oversize"] += 1
+            log.warning("peer %s: %s: disconnecting", peer.address, exc)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, ssl.SSLError) as exc:
+            log.debug("connection to %s ended: %r", peer.address, exc)
+        except Exception:  # a task's top level: log, never crash the node
+            log.exception("reader of peer %s failed", peer.address)
+        finally:
+            self._close(conn)
+
+    def _accept(self, transport: asyncio.BaseTransport) -> None:
+        """A TCP connection came in (reading paused): start its TLS handshake, or refuse it."""
+        if not self._running or self._pending >= self._max_pending:
+            self.stats["handshakes_failed"] += 1
+            transport.abort()  # type: ignore[attr-defined]
+            return
+        self._pending += 1
+        self._spawn(self._on_inbound(transport), "p2p-accept")
+
+    async def _on_inbound(self, transport: asyncio.BaseTransport) -> None:
+        """TLS as the server, then authentication; the TLS trust is read anew each time."""
+        loop = asyncio.get_running_loop()
+        writer: asyncio.StreamWriter | None = None
+        try:
+            cas = dict(self._trusted_cas())
+            ctx = self._contexts.get(cas, server=True)
+            timeout = self._handshake_timeout
+            reader = asyncio.StreamReader(loop=loop)
+            protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+            tls = await asyncio.wait_for(
+                loop.start_tls(
+                    transport,  # type: ignore[arg-type]
+                    protocol,
+                    ctx,
+                    server_side=True,
+                    ssl_handshake_timeout=timeout,
+                ),
+                timeout,
+            )
+            if tls is None:
+                raise ConnectionResetError("connection closed during the TLS handshake")
+            protocol.connection_made(tls)
+            writer = asyncio.StreamWriter(tls, protocol, reader, loop)
+            peer, not_after = await self._authenticate(reader, writer, cas)
+        except Exception as exc:  # untrusted input: whatever it did, close and count
+            if not isinstance(exc, PeerRejectedError):
+                self.stats["handshakes_failed"] += 1
+            log.debug(
+                "inbound handshake from %s failed: %r", transport.get_extra_info("peername"), exc
+            )
+            if writer is not None:
+                _abort(writer)
+            transport.abort()  # type: ignore[attr-defined]
+            return
+        except BaseException:  # cancelled by stop()
+            transport.abort()  # type: ignore[attr-defined]
+            raise
+        finally:
+            self._pending -= 1
+        self._register(peer, cas[peer.org], not_after, reader, writer, dialer=peer.address)
+
+    async def _authenticate(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cas: TrustedCas
+    ) -> tuple[PeerId, int]:
+        """Check the peer's certificate, then exchange HELLOs. (peer, cert not_after ms)."""
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        try:
+            peer = verify_peer(der, cas, self._is_revoked, self._address)
+        except PeerRejectedError as exc:
+            self.stats["peers_rejected"] += 1
+            log.info("refused a peer: %s", exc)
+            raise
+        assert der is not None
+        writer.write(encode_frame(KIND_HELLO, HELLO_PAYLOAD))
+        await writer.drain()
+        kind, payload = await asyncio.wait_for(
+            read_frame(reader, len(HELLO_PAYLOAD)), self._handshake_timeout
+        )
+        if kind != KIND_HELLO or payload != HELLO_PAYLOAD:
+            raise MalformedFrameError("the peer's first frame is not our protocol's HELLO")
+        return peer, cert_info(der).not_after_ms
+
+    # ---- internals: dialing ---------------------------------------------------------
+
+    def _start_dialer(self, target: Address) -> None:
+        task = self._dialers.get(target)
+        if task is None or task.done():
+            self._dialers[target] = asyncio.get_running_loop().create_task(
+                self._dial_loop(target), name=f"p2p-dial-{target[0]}:{target[1]}"
+            )
+
+    def _jitter(self, delay: float) -> float:
+        return delay * (0.5 + 0.5 * self._rng.random())
+
+    async def _dial_loop(self, target: Address) -> None:
+        low, high = self._backoff
+        delay = low
+        connected_before = False
+        while self._running:
+            addr = self._target_peer.get(target)
+            conn = self._conns.get(addr) if addr is not None else None
+            if conn is not None:  # connected (either direction): wait until that ends
+                await conn.closed.wait()
+                await asyncio.sleep(self._jitter(low))
+                continue
+            try:
+                await self._dial(target)
+            except asyncio.CancelledError:
+                raise
+            except SelfConnectionError:
+                log.info("dial target %s:%d is this node itself: not dialing it", *target)
+                return
+            except Exception as exc:  # a task's top level: any failure means retry later
+                self.stats["dial_failures"] += 1
+                log.debug("dial %s:%d failed: %r", target[0], target[1], exc)
+                await asyncio.sleep(self._jitter(delay))
+                delay = min(delay * 2, high)
+                continue
+            if connected_before:
+                self.stats["reconnects"] += 1
+            connected_before = True
+            delay = low
+
+    async def _dial(self, target: Address) -> None:
+        cas = dict(self._trusted_cas())
+        ctx = self._contexts.get(cas, server=False)
+        timeout = self._handshake_timeout
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(
+                target[0], target[1], ssl=ctx, server_hostname="", ssl_handshake_timeout=timeout
+            ),
+            timeout,
+        )
+        try:
+            peer, not_after = await self._authenticate(reader, writer, cas)
+        except PeerRejectedError:
+            _abort(writer)
+            raise
+        except BaseException:
+            self.stats["handshakes_failed"] += 1
+            _abort(writer)
+            raise
+        self._target_peer[target] = peer.address
+        self._register(peer, cas[peer.org], not_after, reader, writer, dialer=self._address)
+
+    # ---- internals: connection table --------------------------------------------------
+
+    def _register(
+        self,
+        peer: PeerId,
+        ca_der: bytes,
+        not_after_ms: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        dialer: str,
+    ) -> None:
+        if not self._running:
+            _abort(writer)
+            return
+        loop = asyncio.get_running_loop()
+        conn = _Connection(
+            peer,
+            ca_der,
+            not_after_ms,
+            reader,
+            writer,
+            dialer,
+            OutboundQueue(self._queue_frames, self._queue_bytes),
+            TokenBucket(*self._rate, now=loop.time()),
+        )
+        old = self._conns.get(peer.address)
+        if old is not None:
+            self.stats["duplicates_closed"] += 1
+            if not keep_new_connection(self._address, peer.address, old.dialer, dialer):
+                log.debug("closing a duplicate connection to %s", peer.address)
+                writer.close()
+                return
+            for kind, payload in old.queue.take_all():
+                conn.queue.push(kind, payload)
+            self._conns[peer.address] = conn  # first, so closing `old` keeps the peer listed
+            self._close(old)
+        else:
+            self._conns[peer.address] = conn
+        conn.tasks.append(self._spawn(self._read_loop(conn), f"p2p-read-{peer.name}"))
+        conn.tasks.append(self._spawn(self._write_loop(conn), f"p2p-write-{peer.name}"))
+        if len(conn.queue):
+            conn.wake.set()
+        if old is None:
+            log.info("connected to peer %s (%s/%s)", peer.address, peer.org, peer.name)
+            self._notify(peer, True)
+
+    def _close(self, conn: _Connection) -> None:
+        """Close a connection (idempotent); forget the peer unless a newer one replaced it."""
+        if conn.closed.is_set():
+            return
+        conn.closed.set()
+        current = asyncio.current_task()
+        for task in conn.tasks:
+            if task is not current:
+                task.cancel()
+        with contextlib.suppress(Exception):
+            conn.writer.close()
+        if self._conns.get(conn.peer.address) is conn:
+            del self._conns[conn.peer.address]
+            log.info(
+                "disconnected from peer %s (%s/%s)",
+                conn.peer.address,
+                conn.peer.org,
+                conn.peer.name,
+            )
+            self._notify(conn.peer, False)
+
+    def _notify(self, peer: PeerId, connected: bool) -> None:
+        if self._on_peer is None:
+            return
+        try:
+            self._on_peer(peer, connected)
+        except Exception:  # the callback's bug must not break the transport
+            log.exception("on_peer callback failed")
+
+    def _spawn(self, coro: object, name: str) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _monitor(self) -> None:
+        while True:
+            await asyncio.sleep(self._check_interval)
+            try:
+                self.check_peers()
+            except Exception:  # a task's top level
+                log.exception("periodic peer check failed")

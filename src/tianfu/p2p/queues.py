@@ -1,0 +1,104 @@
+"""Per-peer flow control of the p2p transport: bounded outbound queues and inbound token buckets."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from tianfu.p2p.framing import HEADER_SIZE
+
+Frame = tuple[int, bytes]  # (kind, payload)
+
+
+class OutboundQueue:
+    """Frames waiting to be written to one peer, bounded by count and bytes.
+
+    `push` never blocks and never grows the queue past its bounds: when a new frame does
+    not fit, the OLDEST frames are dropped (newer consensus messages supersede older
+    ones). A frame that could never fit on its own is dropped itself.
+    """
+
+    def __init__(self, max_frames: int, max_bytes: int) -> None:
+        if max_frames < 1 or max_bytes < HEADER_SIZE:
+            raise ValueError("queue bounds must allow at least one frame")
+        self.max_frames = max_frames
+        self.max_bytes = max_bytes
+        self._frames: deque[Frame] = deque()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes on the wire of the queued frames (headers included)."""
+        return self._bytes
+
+    def push(self, kind: int, payload: bytes) -> int:
+        """Queue a frame; return how many frames were dropped to stay within bounds."""
+        size = HEADER_SIZE + len(payload)
+        if size > self.max_bytes:
+            return 1
+        dropped = 0
+        while self._frames and (
+            len(self._frames) >= self.max_frames or self._bytes + size > self.max_bytes
+        ):
+            _, old = self._frames.popleft()
+            self._bytes -= HEADER_SIZE + len(old)
+            dropped += 1
+        self._frames.append((kind, payload))
+        self._bytes += size
+        return dropped
+
+    def pop_batch(self, max_bytes: int) -> list[Frame]:
+        """Take frames from the front, at least one (if any) and up to about `max_bytes`."""
+        batch: list[Frame] = []
+        taken = 0
+        while self._frames and (
+            not batch or taken + HEADER_SIZE + len(self._frames[0][1]) <= max_bytes
+        ):
+            kind, payload = self._frames.popleft()
+            size = HEADER_SIZE + len(payload)
+            self._bytes -= size
+            taken += size
+            batch.append((kind, payload))
+        return batch
+
+    def take_all(self) -> list[Frame]:
+        frames = list(self._frames)
+        self._frames.clear()
+        self._bytes = 0
+        return frames
+
+
+class TokenBucket:
+    """`rate` tokens per second up to `burst`; one token per inbound frame."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._last = now
+
+    def take(self, now: float) -> bool:
+        """Spend a token if one is available at time `now` (seconds, monotonic)."""
+        if now > self._last:
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+
+def keep_new_connection(own: str, peer: str, existing_dialer: str, new_dialer: str) -> bool:
+    """Whether a new connection to `peer` replaces the existing one (one connection per pair).
+
+    Both ends decide the same: of two connections dialed by different sides, the one
+    dialed by the lower address stays; of two dialed by the same side, the newer one
+    stays (the older is a stale connection its dialer already gave up on).
+    """
+    if existing_dialer == new_dialer:
+        return True
+    return new_dialer == min(own, peer)

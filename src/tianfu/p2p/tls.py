@@ -1,0 +1,114 @@
+"""Mutual-TLS material of the p2p transport: TLS 1.3 contexts and the peer-certificate check.
+
+Both sides present a node certificate and require one from the other (`CERT_REQUIRED`).
+OpenSSL checks the chain against the member organisations' CA certificates; then
+`verify_peer` re-checks the certificate with `tianfu.identity.verify_cert` against the
+CA of the organisation it names, requires kind "node", refuses revoked addresses and our
+own address, and returns the `PeerId` read from the certificate. Hostnames are not
+checked: a node's identity is its certificate, not a DNS name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+
+from tianfu.identity import Identity, IdentityError, cert_info, der_to_pem, verify_cert
+from tianfu.p2p.api import PeerId
+from tianfu.p2p.framing import PeerRejectedError, SelfConnectionError
+
+log = logging.getLogger(__name__)
+
+TrustedCas = Mapping[str, bytes]  # organisation name -> CA certificate DER
+
+
+def _ca_pem(cas: TrustedCas) -> str:
+    pems = []
+    for org in sorted(cas):
+        try:
+            pems.append(der_to_pem(cas[org]).decode("ascii"))
+        except IdentityError as exc:  # one malformed CA on chain must not stop the others
+            log.warning("ignoring the unusable CA certificate of %r: %s", org, exc)
+    if not pems:
+        raise PeerRejectedError("no usable organisation CA: cannot authenticate any peer")
+    return "".join(pems)
+
+
+def make_context(identity: Identity, cas: TrustedCas, *, server: bool) -> ssl.SSLContext:
+    """A TLS 1.3-only context presenting `identity` and trusting exactly `cas`."""
+    if not cas:
+        raise PeerRejectedError("no trusted organisation CA: cannot authenticate any peer")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    ctx.check_hostname = False  # identity is the certificate, not DNS (ADR 0011)
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    if server:
+        ctx.num_tickets = 0  # no session resumption: every connection shows its certificate
+    # ssl can only load a key from a file: write it to a private temporary directory
+    # (mode 0700, key 0600) for the duration of the call.
+    with tempfile.TemporaryDirectory(prefix="tianfu-tls-") as tmp:
+        key_path = os.path.join(tmp, "key.pem")
+        cert_path = os.path.join(tmp, "cert.pem")
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(identity.keypair.private_pem())
+        with open(cert_path, "wb") as f:
+            f.write(der_to_pem(identity.cert_der))
+        ctx.load_cert_chain(cert_path, key_path)
+    ctx.load_verify_locations(cadata=_ca_pem(cas))
+    return ctx
+
+
+class ContextCache:
+    """Server and client contexts for the current set of trusted CAs, rebuilt when it changes."""
+
+    def __init__(self, identity: Identity) -> None:
+        self._identity = identity
+        self._key: tuple[tuple[str, bytes], ...] | None = None
+        self._server: ssl.SSLContext | None = None
+        self._client: ssl.SSLContext | None = None
+
+    def get(self, cas: TrustedCas, *, server: bool) -> ssl.SSLContext:
+        key = tuple(sorted((org, bytes(der)) for org, der in cas.items()))
+        if key != self._key or self._server is None or self._client is None:
+            self._server = make_context(self._identity, cas, server=True)
+            self._client = make_context(self._identity, cas, server=False)
+            self._key = key
+        return self._server if server else self._client
+
+
+def verify_peer(
+    der: bytes | None,
+    cas: TrustedCas,
+    is_revoked: Callable[[str], bool],
+    own_address: str,
+    at_ms: int | None = None,
+) -> PeerId:
+    """The `PeerId` named by a peer's certificate, or `PeerRejectedError` saying why not."""
+    if not der:
+        raise PeerRejectedError("peer presented no certificate")
+    try:
+        org = cert_info(der).org
+    except IdentityError as exc:
+        raise PeerRejectedError(f"unreadable peer certificate: {exc}") from None
+    ca = cas.get(org)
+    if ca is None:
+        raise PeerRejectedError(f"organisation {org!r} is not a member")
+    now = int(time.time() * 1000) if at_ms is None else at_ms
+    try:
+        info = verify_cert(der, ca, at_ms=now)
+    except IdentityError as exc:
+        raise PeerRejectedError(f"peer certificate not valid: {exc}") from None
+    if info.kind != "node":
+        raise PeerRejectedError(f"certificate of kind {info.kind!r} is not a node certificate")
+    address = info.address
+    if address == own_address:
+        raise SelfConnectionError("connected to ourselves")
+    if is_revoked(address):
+        raise PeerRejectedError(f"peer {address} is revoked")
+    return PeerId(address=address, org=info.org, name=info.name, public_key=info.public_key)

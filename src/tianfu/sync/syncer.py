@@ -1,0 +1,483 @@
+"""Block sync: catch up with peers by fetching blocks with commit certificates and checking each.
+
+A node that is behind asks a peer that is ahead for the next blocks. Nothing a peer says
+is trusted: every block must be exactly the next height, carry a commit certificate with
+more than 2/3 of the validators' power for that very header (`verify_commit`), and
+re-execute to the header's roots (`Ledger.execute`) before it is committed. A peer that
+sends anything else is banned for a while and the rest of its batch is discarded.
+
+The same object answers other peers' requests from the local store, with a bounded
+number of blocks and bytes per response and a per-peer rate limit, and broadcasts this
+node's status (height, head hash) every `status_interval_s` and after each commit.
+
+Coordination with consensus (docs/adr/0013-block-sync.md): consensus handles a gap of
+one height (`KIND_COMMIT`); this syncer takes over when the best peer is more than
+`consensus_gap` heights ahead. `on_sync_started(height, target)` tells the node to
+abandon consensus for the old height, `on_caught_up(height)` to restart it at height+1.
+Blocks are verified, executed and committed in a worker thread under `commit_lock`, the
+lock the consensus driver must also hold while it commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tianfu.codec import CodecError, decode, encode
+from tianfu.crypto import CertificateError, verify_commit
+from tianfu.ledger import InvalidBlock, Ledger
+from tianfu.ledger.ledger import ExecutedBlock
+from tianfu.p2p.api import (
+    KIND_BLOCKS_REQUEST,
+    KIND_BLOCKS_RESPONSE,
+    KIND_STATUS,
+    Network,
+    PeerId,
+)
+from tianfu.sync.messages import (
+    MAX_BLOCKS_PER_MESSAGE,
+    BlocksRequest,
+    BlocksResponse,
+    BlockWithCert,
+    Status,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_STATUS_BYTES = 128
+MAX_REQUEST_BYTES = 64
+RESPONSE_SLACK_BYTES = 1 << 20  # headers, certificates and framing beyond the block bytes
+
+
+class SyncError(Exception):
+    """Base class of block-sync errors."""
+
+
+class PeerMisbehaved(SyncError):
+    """A peer sent something that no honest peer sends (bad block, certificate, encoding)."""
+
+
+class _Stale(SyncError):
+    """The ledger moved on (another component committed) while a batch was in flight."""
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """Tuning knobs of the syncer (timeouts in seconds)."""
+
+    status_interval_s: float = 1.0
+    # Sync when the best peer is more than this many heights ahead: 1 while consensus runs
+    # (it handles being one height behind itself), 0 on a node without consensus.
+    consensus_gap: int = 1
+    ban_s: float = 60.0  # a peer that lied is ignored this long
+    cooldown_s: float = 5.0  # a peer that timed out is not asked again for this long
+    retry_pause_s: float = 0.1  # pause after an attempt that applied nothing
+    max_response_bytes: int = 4 << 20  # soft limit on the blocks of one response we send
+    serve_rate: float = 10.0  # requests per second answered per peer (token bucket)
+    serve_burst: int = 20
+
+
+@dataclass
+class _Peer:
+    height: int = 0
+    head_hash: bytes = b""
+    banned_until: float = 0.0
+    ban_reason: str = ""
+    cooldown_until: float = 0.0
+    tokens: float = 0.0
+    tokens_at: float = 0.0
+    serving: bool = False
+
+
+@dataclass
+class _Pending:
+    request: BlocksRequest
+    future: asyncio.Future[BlocksResponse]
+
+
+@dataclass
+class _Session:
+    start_height: int
+    started_at: float
+    applied: int = 0
+    rates: list[float] = field(default_factory=list)
+
+
+class BlockSyncer:
+    def __init__(
+        self,
+        ledger: Ledger,
+        network: Network,
+        *,
+        on_commit: Callable[[ExecutedBlock], None],
+        max_batch: int = 50,
+        request_timeout_s: float = 5.0,
+        config: SyncConfig | None = None,
+        on_sync_started: Callable[[int, int], None] | None = None,
+        on_caught_up: Callable[[int], None] | None = None,
+        commit_lock: threading.Lock | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not 1 <= max_batch <= MAX_BLOCKS_PER_MESSAGE:
+            raise ValueError(f"max_batch must be between 1 and {MAX_BLOCKS_PER_MESSAGE}")
+        self.ledger = ledger
+        self.network = network
+        self.on_commit = on_commit
+        self.max_batch = max_batch
+        self.request_timeout_s = request_timeout_s
+        self.config = config or SyncConfig()
+        self.on_sync_started = on_sync_started
+        self.on_caught_up = on_caught_up
+        self.commit_lock = commit_lock or threading.Lock()
+        self.clock = clock
+        self.max_response_in = (
+            self.config.max_response_bytes
+            + ledger.genesis.params.max_block_bytes
+            + RESPONSE_SLACK_BYTES
+        )
+        self._peers: dict[str, _Peer] = {}
+        self._pending: dict[str, _Pending] = {}
+        self._rr = 0
+        self._syncing = False
+        self._session: _Session | None = None
+        self._applied_total = 0
+        self._last_rate = 0.0
+        self._wakeup: asyncio.Event | None = None
+        self._inflight: asyncio.Future[ExecutedBlock] | None = None
+        self._serving: set[asyncio.Task[None]] = set()
+
+    # -- state the node reads ---------------------------------------------------------------
+    @property
+    def syncing(self) -> bool:
+        """True from the moment a long gap is seen until this node has caught up."""
+        return self._syncing
+
+    def target_height(self) -> int:
+        """The highest height reported by a connected peer that is not banned."""
+        now = self.clock()
+        return max((p.height for p in self._peers.values() if p.banned_until <= now), default=0)
+
+    def behind_by(self) -> int:
+        return max(0, self.target_height() - self.ledger.height)
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """Height, target, blocks applied by sync (in total) and the rate of the last session."""
+        rate = self._last_rate
+        s = self._session
+        if s is not None and s.applied:
+            rate = s.applied / max(self.clock() - s.started_at, 1e-9)
+        return {
+            "syncing": self._syncing,
+            "height": self.ledger.height,
+            "target": self.target_height(),
+            "applied": self._applied_total,
+            "rate": rate,  # blocks per second
+        }
+
+    def peer_heights(self) -> dict[str, int]:
+        return {addr: p.height for addr, p in self._peers.items()}
+
+    def banned_peers(self) -> dict[str, str]:
+        """Peers banned now, with the reason."""
+        now = self.clock()
+        return {a: p.ban_reason for a, p in self._peers.items() if p.banned_until > now}
+
+    # -- frames from the router -------------------------------------------------------------
+    def handle(self, peer: PeerId, kind: int, payload: bytes) -> None:
+        """Take one frame of a sync kind from an authenticated peer (on the event loop)."""
+        addr = peer.address
+        if kind == KIND_STATUS:
+            self._on_status(addr, payload)
+        elif kind == KIND_BLOCKS_REQUEST:
+            self._on_request(addr, payload)
+        elif kind == KIND_BLOCKS_RESPONSE:
+            self._on_response(addr, payload)
+
+    def _peer(self, addr: str) -> _Peer:
+        p = self._peers.get(addr)
+        if p is None:
+            p = self._peers[addr] = _Peer(
+                tokens=float(self.config.serve_burst), tokens_at=self.clock()
+            )
+        return p
+
+    def _on_status(self, addr: str, payload: bytes) -> None:
+        try:
+            st = decode(payload, Status, max_size=MAX_STATUS_BYTES)
+        except CodecError as exc:
+            log.debug("malformed status from %s: %s", addr, exc)
+            return
+        p = self._peer(addr)
+        p.height, p.head_hash = st.height, st.head_hash
+        if st.height > self.ledger.height and self._wakeup is not None:
+            self._wakeup.set()
+
+    def _on_response(self, addr: str, payload: bytes) -> None:
+        pending = self._pending.get(addr)
+        if pending is None or pending.future.done():
+            log.debug("unsolicited blocks response from %s dropped", addr)
+            return
+        try:
+            resp = decode(payload, BlocksResponse, max_size=self.max_response_in)
+        except CodecError as exc:
+            pending.future.set_exception(PeerMisbehaved(f"malformed blocks response: {exc}"))
+            return
+        pending.future.set_result(resp)
+
+    # -- answering requests -----------------------------------------------------------------
+    def _on_request(self, addr: str, payload: bytes) -> None:
+        try:
+            req = decode(payload, BlocksRequest, max_size=MAX_REQUEST_BYTES)
+        except CodecError as exc:
+            log.debug("malformed blocks request from %s: %s", addr, exc)
+            return
+        p = self._peer(addr)
+        now = self.clock()
+        if p.banned_until > now or p.serving:
+            return
+        cfg = self.config
+        p.tokens = min(float(cfg.serve_burst), p.tokens + (now - p.tokens_at) * cfg.serve_rate)
+        p.tokens_at = now
+        if p.tokens < 1.0:
+            log.debug("blocks request from %s over the rate limit", addr)
+            return
+        p.tokens -= 1.0
+        p.serving = True
+        task = asyncio.get_running_loop().create_task(self._serve(addr, req))
+        self._serving.add(task)
+        task.add_done_callback(self._serving.discard)
+
+    async def _serve(self, addr: str, req: BlocksRequest) -> None:
+        try:
+            payload = await asyncio.to_thread(self.response_for, req)
+            self.network.send(addr, KIND_BLOCKS_RESPONSE, payload)
+        except Exception:  # a task's top level: log and keep the node alive
+            log.exception("answering a blocks request from %s failed", addr)
+        finally:
+            p = self._peers.get(addr)
+            if p is not None:
+                p.serving = False
+
+    def response_for(self, req: BlocksRequest) -> bytes:
+        """The encoded response to `req` from the local store: consecutive blocks from
+        `req.from_height`, at most `req.count`, stopping before `max_response_bytes` (but
+        always at least one block, if we have it)."""
+        store = self.ledger.store
+        top = min(store.height(), req.from_height + req.count - 1)
+        items: list[BlockWithCert] = []
+        size = 0
+        for h in range(req.from_height, top + 1):
+            block, cert = store.load_block(h), store.load_cert(h)
+            if block is None or cert is None:
+                break
+            item = BlockWithCert(block, cert)
+            n = len(encode(item))
+            if items and size + n > self.config.max_response_bytes:
+                break
+            items.append(item)
+            size += n
+        return encode(BlocksResponse(items))
+
+    # -- status -----------------------------------------------------------------------------
+    def status(self) -> Status:
+        head = self.ledger.head()
+        return Status(head.height, head.hash) if head is not None else Status(0, b"")
+
+    def broadcast_status(self) -> None:
+        self.network.broadcast(KIND_STATUS, encode(self.status()))
+
+    def notify_committed(self, height: int) -> None:
+        """Another component (consensus) committed `height`: tell the peers at once."""
+        self.broadcast_status()
+
+    def _prune_peers(self) -> None:
+        connected = {p.address for p in self.network.peers()}
+        for addr in [a for a in self._peers if a not in connected]:
+            del self._peers[addr]
+
+    # -- syncing ----------------------------------------------------------------------------
+    def _update_mode(self) -> bool:
+        """Start or end a sync session as the gap says; True while syncing."""
+        height = self.ledger.height
+        target = self.target_height()
+        if self._syncing:
+            if target <= height:
+                self._finish(height)
+            return self._syncing
+        if target - height > self.config.consensus_gap:
+            self._syncing = True
+            self._session = _Session(height, self.clock())
+            log.info("syncing: at height %d, peers are at %d", height, target)
+            if self.on_sync_started is not None:
+                self.on_sync_started(height, target)
+        return self._syncing
+
+    def _finish(self, height: int) -> None:
+        s = self._session
+        if s is not None and s.applied:
+            self._last_rate = s.applied / max(self.clock() - s.started_at, 1e-9)
+        self._syncing = False
+        self._session = None
+        log.info("caught up at height %d", height)
+        if self.on_caught_up is not None:
+            self.on_caught_up(height)
+
+    def _pick_peer(self, height: int) -> str | None:
+        now = self.clock()
+        connected = {p.address for p in self.network.peers()}
+        ahead = sorted(
+            addr
+            for addr, p in self._peers.items()
+            if p.height > height
+            and p.banned_until <= now
+            and p.cooldown_until <= now
+            and addr in connected
+            and addr not in self._pending
+        )
+        if not ahead:
+            return None
+        self._rr += 1
+        return ahead[self._rr % len(ahead)]
+
+    def ban(self, addr: str, reason: str) -> None:
+        p = self._peer(addr)
+        p.banned_until = self.clock() + self.config.ban_s
+        p.ban_reason = reason
+        log.warning("peer %s banned for %.0f s: %s", addr, self.config.ban_s, reason)
+
+    async def sync_from_peers_once(self) -> int:
+        """Fetch and apply one batch from one peer that is ahead; return blocks applied."""
+        self._update_mode()
+        height = self.ledger.height
+        addr = self._pick_peer(height)
+        if addr is None:
+            return 0
+        peer = self._peers[addr]
+        req = BlocksRequest(height + 1, min(self.max_batch, peer.height - height))
+        future: asyncio.Future[BlocksResponse] = asyncio.get_running_loop().create_future()
+        pending = _Pending(req, future)
+        self._pending[addr] = pending
+        try:
+            self.network.send(addr, KIND_BLOCKS_REQUEST, encode(req))
+            resp = await asyncio.wait_for(future, self.request_timeout_s)
+        except TimeoutError:
+            log.info("peer %s did not answer blocks from %d in time", addr, req.from_height)
+            peer.cooldown_until = self.clock() + self.config.cooldown_s
+            return 0
+        except PeerMisbehaved as exc:
+            self.ban(addr, str(exc))
+            return 0
+        finally:
+            if self._pending.get(addr) is pending:
+                del self._pending[addr]
+        if not resp.items:
+            # It does not have what it claimed: believe its next status, not the last one.
+            peer.height = min(peer.height, height)
+            return 0
+        applied = await self._apply_batch(addr, req, resp.items)
+        self._update_mode()
+        return applied
+
+    async def _apply_batch(self, addr: str, req: BlocksRequest, items: list[BlockWithCert]) -> int:
+        if len(items) > req.count:
+            self.ban(addr, f"sent {len(items)} blocks for a request of {req.count}")
+            return 0
+        applied = 0
+        for i, item in enumerate(items):
+            h = req.from_height + i
+            if item.block.header.height != h:  # the certificate's height: verify_commit
+                self.ban(addr, f"sent block {item.block.header.height} where {h} was due")
+                break
+            try:
+                await self._apply_one(item, h)
+            except _Stale:
+                break
+            except (CertificateError, InvalidBlock) as exc:
+                self.ban(addr, f"block {h}: {exc}")
+                break
+            applied += 1
+        return applied
+
+    async def _apply_one(self, item: BlockWithCert, height: int) -> ExecutedBlock:
+        # Verification and execution run in a worker thread; the shield lets a block that
+        # is being written finish (and be announced) even if run() is cancelled meanwhile.
+        self._inflight = asyncio.ensure_future(
+            asyncio.to_thread(self._verify_and_commit, item, height)
+        )
+        inflight = self._inflight
+        try:
+            executed = await asyncio.shield(inflight)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                self._committed(await inflight)
+            raise
+        self._committed(executed)
+        return executed
+
+    def _verify_and_commit(self, item: BlockWithCert, height: int) -> ExecutedBlock:
+        ledger = self.ledger
+        with self.commit_lock:
+            if ledger.height + 1 != height:
+                raise _Stale(f"ledger is at {ledger.height}, block {height} is no longer next")
+            block = item.block
+            verify_commit(
+                item.cert, block.hash, height, ledger.validator_set(height), ledger.chain_id
+            )
+            executed = ledger.execute(block)
+            ledger.commit(executed, item.cert)
+            return executed
+
+    def _committed(self, executed: ExecutedBlock) -> None:
+        self._applied_total += 1
+        if self._session is not None:
+            self._session.applied += 1
+        try:
+            self.on_commit(executed)
+        except Exception:  # the block is stored; a failing listener must not stop sync
+            log.exception("on_commit failed for block %d", executed.block.header.height)
+
+    # -- the task ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Broadcast status periodically; sync whenever a peer is far enough ahead."""
+        self._wakeup = asyncio.Event()
+        next_status = 0.0
+        interval = self.config.status_interval_s
+        while True:
+            try:
+                now = time.monotonic()
+                if now >= next_status:
+                    self._prune_peers()
+                    self.broadcast_status()
+                    next_status = now + interval
+                if self._update_mode():
+                    applied = await self.sync_from_peers_once()
+                    if applied:
+                        self.broadcast_status()
+                        continue
+                    pause = self.config.retry_pause_s
+                else:
+                    pause = next_status - time.monotonic()
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), max(pause, 0.0))
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a task's top level: log and keep the node alive
+                log.exception("block sync step failed")
+                await asyncio.sleep(interval)
+
+    async def drain(self) -> None:
+        """Wait for a block being written and for answers being prepared (on shutdown)."""
+        if self._inflight is not None:
+            with contextlib.suppress(Exception):
+                await self._inflight
+        for task in list(self._serving):
+            with contextlib.suppress(Exception):
+                await task
