@@ -43,6 +43,8 @@ def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
         raise CodecError(f"invalid {getattr(typ, '__name__', typ)}: {exc}") from None
     except msgspec.DecodeError as exc:
         raise CodecError(f"malformed {getattr(typ, '__name__', typ)}: {exc}") from None
+    except UnicodeDecodeError:
+        raise CodecError(f"malformed {getattr(typ, '__name__', typ)}: invalid UTF-8 in a string") from None
     if encode(obj) != bytes(data):
         raise CodecError(f"non-canonical encoding of {getattr(typ, '__name__', typ)}")
     validate = getattr(obj, "validate", None)

@@ -71,3 +71,12 @@ def test_binary_merkle_proofs(n):
         assert not verify_merkle_proof(root, b"zz", i, n, path)
         if n > 1:
             assert not verify_merkle_proof(root, items[i], (i + 1) % n, n, path)
+
+
+def test_invalid_utf8_is_a_codec_error():
+    kp = generate_keypair()
+    data = bytearray(encode(sign_tx(kp, body(kp))))
+    i = data.index(b"test")
+    data[i] |= 0x80  # no longer valid UTF-8
+    with pytest.raises(CodecError, match="UTF-8|malformed"):
+        decode(bytes(data), Transaction)

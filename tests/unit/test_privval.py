@@ -33,7 +33,9 @@ def test_signs_valid_votes_and_proposals_and_persists(tmp_path, kp):
     assert verify(kp.scheme, kp.public_key, p.signing_bytes(), p.signature)
     assert p.signing_bytes() == proposal_signing_bytes(CHAIN, 1, 0, -1, H1)
     v = pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
-    assert verify(kp.scheme, kp.public_key, vote_signing_bytes(CHAIN, 1, 0, PREVOTE, H1), v.signature)
+    assert verify(
+        kp.scheme, kp.public_key, vote_signing_bytes(CHAIN, 1, 0, PREVOTE, H1), v.signature
+    )
     assert pv.last_hrs() == (1, 0, STEP_PREVOTE)
     # a fresh instance (after a "crash") sees the same position
     assert FilePrivValidator(kp, tmp_path / "pv.bin").last_hrs() == (1, 0, STEP_PREVOTE)

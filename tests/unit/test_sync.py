@@ -489,10 +489,9 @@ def test_requests_are_rate_limited_per_peer(world) -> None:
     async def ask() -> int:
         before = len(got)
         net.send(a.id.address, KIND_BLOCKS_REQUEST, req)
-        for _ in range(50):
-            await asyncio.sleep(0.002)
-            if len(got) > before:
-                break
+        await settle()  # delivered; an accepted request now has an answer in preparation
+        await a.syncer.drain()
+        await settle()  # the answer delivered
         return len(got) - before
 
     async def main() -> None:
@@ -504,8 +503,9 @@ def test_requests_are_rate_limited_per_peer(world) -> None:
         clock.t += 10.0
         for _ in range(5):
             net.send(a.id.address, KIND_BLOCKS_REQUEST, req)
-        await asyncio.sleep(0.2)
+        await settle()
         await a.syncer.drain()
+        await settle()
 
     asyncio.run(main())
     assert len(got) == 5

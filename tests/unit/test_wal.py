@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tianfu.consensus.core import ConsensusCore, weighted_round_robin
-from tianfu.consensus.driver import _entry_event
 from tianfu.consensus.messages import (
     BlockExecuted,
     ProposalReceived,
@@ -30,6 +29,7 @@ from tianfu.consensus.wal import (
     WalTimeout,
     WalVote,
     encode_record,
+    entry_event,
     scan,
 )
 from tianfu.crypto import ED25519, sign_vote
@@ -38,7 +38,9 @@ from tianfu.types import PRECOMMIT, PREVOTE, ConsensusParams, Validator, Validat
 
 CHAIN = "sim"
 KEYS = [sim_key(i) for i in range(4)]
-VALS = ValidatorSet([Validator(f"v{i}", f"o{i}", ED25519, k.public_key, 1) for i, k in enumerate(KEYS)])
+VALS = ValidatorSet(
+    [Validator(f"v{i}", f"o{i}", ED25519, k.public_key, 1) for i, k in enumerate(KEYS)]
+)
 
 
 def test_round_trip_and_end_height_rotation(tmp_path):
@@ -136,9 +138,7 @@ class Node:
 def test_replay_restores_round_lock_and_own_votes(tmp_path):
     proposer = weighted_round_robin(VALS, 1, 0)
     p_idx = next(i for i, k in enumerate(KEYS) if k.public_key == proposer)
-    p1_idx = next(
-        i for i, k in enumerate(KEYS) if k.public_key == weighted_round_robin(VALS, 1, 1)
-    )
+    p1_idx = next(i for i, k in enumerate(KEYS) if k.public_key == weighted_round_robin(VALS, 1, 1))
     me = next(i for i in range(4) if i not in (p_idx, p1_idx))
     others = [i for i in range(4) if i != me]
     node = Node(tmp_path, me)
@@ -167,7 +167,7 @@ def test_replay_restores_round_lock_and_own_votes(tmp_path):
     _, entries = again.wal.records()
     again.feed(Start(), log=False)
     for e in entries:
-        again.feed(_entry_event(e), log=False)
+        again.feed(entry_event(e), log=False)
     c2 = again.core
     assert (c2.height, c2.round, c2.step) == (1, 1, Step.PRECOMMIT)
     assert (c2.locked_value, c2.locked_round) == (h, 1)
@@ -186,7 +186,7 @@ def _own_votes(core, key):
     return out
 
 
-def test_record_too_large_is_refused(tmp_path):
+def test_append_after_close_is_an_error(tmp_path):
     from tianfu.consensus.wal import WALError
 
     wal = ConsensusWAL(tmp_path / "w")

@@ -29,6 +29,8 @@ from tianfu.cli.common import (
     report_result,
     trusted_genesis,
 )
+from tianfu.cli.governance_cmds import gov_app
+from tianfu.cli.network_cmds import network_app, node_app, up
 from tianfu.client import DEFAULT_URL, LightClient
 from tianfu.client.verify import verify_state_json, verify_tx_proof_json
 
@@ -48,6 +50,29 @@ app.add_typer(tx_app, name="tx")
 app.add_typer(block_app, name="block")
 app.add_typer(role_app, name="role")
 app.add_typer(cert_app, name="cert")
+app.add_typer(gov_app, name="gov", help="Governance: admit organisations and validators by vote.")
+app.add_typer(network_app, name="network")
+app.add_typer(node_app, name="node")
+app.command("up")(up)
+
+
+def _register_apps() -> None:
+    """`tianfu app <name> ...` for every shipped application (and `tianfu evidence ...`)."""
+    import importlib
+
+    apps = typer.Typer(help="The industry applications.", no_args_is_help=True)
+    for name in ("supply_finance", "fund_supervision", "traceability", "evidence", "ip_rights"):
+        try:
+            module = importlib.import_module(f"tianfu.apps.{name}.cli")
+        except ModuleNotFoundError:
+            continue
+        apps.add_typer(module.app, name=name)
+        if name == "evidence":
+            app.add_typer(module.app, name="evidence", help="Evidence deposits and certificates.")
+    app.add_typer(apps, name="app")
+
+
+_register_apps()
 
 ArgsArg = Annotated[
     Optional[list[str]],  # noqa: UP045

@@ -54,7 +54,6 @@ from tianfu.consensus.messages import (
     SignProposal,
     SignVote,
     Start,
-    Step,
     TimeoutFired,
     VoteReceived,
 )
@@ -66,6 +65,7 @@ from tianfu.consensus.wal import (
     WalProposal,
     WalTimeout,
     WalVote,
+    entry_event,
 )
 from tianfu.crypto.suite import verify as crypto_verify
 from tianfu.types import PREVOTE, Block, CommitCertificate, ConsensusParams, ValidatorSet, Vote
@@ -180,12 +180,10 @@ class ConsensusDriver:
         self.my_key = privval.public_key if privval is not None else None
         self._core_factory = core_factory or self._default_core
         self.gossip_interval = (gossip_interval_ms or self.params.timeout_vote_ms) / 1000
-        interval = (
-            self.params.block_interval_ms
-            if min_block_interval_ms is None
-            else min_block_interval_ms
-        )
-        self.min_block_interval = interval / 1000
+        interval = min_block_interval_ms
+        self.min_block_interval = (
+            self.params.block_interval_ms if interval is None else interval
+        ) / 1000
         self.peer_rate, self.peer_burst = peer_rate, peer_burst
         self.max_inbound = max_inbound
         self.core: ConsensusCore | None = None
@@ -245,7 +243,7 @@ class ConsensusDriver:
         for entry in entries:
             if entry.height != self.core.height:
                 continue
-            event = _entry_event(entry)
+            event = entry_event(entry)
             self.replayed += 1
             await self._feed(event, REPLAY)
         self._tasks = [
@@ -362,13 +360,8 @@ class ConsensusDriver:
 
     def _answer(self, address: str, height: int, now: float) -> None:
         """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
-        key = (address, height)
-        last = self._answered.get(key)
-        if last is not None and now - last < self.gossip_interval:
+        if not self._once_per_interval(self._answered, (address, height), now):
             return
-        if len(self._answered) > 4096:
-            self._answered.clear()
-        self._answered[key] = now
         block = self.ledger.store.load_block(height)
         cert = self.ledger.store.load_cert(height)
         if block is None or cert is None:
@@ -378,15 +371,19 @@ class ConsensusDriver:
         self.stats["commits_sent"] += 1
 
     def _request(self, address: str, height: int, now: float) -> None:
-        key = (address, height)
-        last = self._requested.get(key)
-        if last is not None and now - last < self.gossip_interval:
+        if not self._once_per_interval(self._requested, (address, height), now):
             return
-        if len(self._requested) > 4096:
-            self._requested.clear()
-        self._requested[key] = now
         self.network.send(address, KIND_COMMIT, encode(CommitFrame(1, height)))
         self.stats["commits_requested"] += 1
+
+    def _once_per_interval(self, seen: dict[Any, float], key: Any, now: float) -> bool:
+        last = seen.get(key)
+        if last is not None and now - last < self.gossip_interval:
+            return False
+        if len(seen) > 4096:
+            seen.clear()
+        seen[key] = now
+        return True
 
     def _known(self, msg: Vote | Proposal) -> bool:
         """Is this exact message already in the core's state (current height)?"""
@@ -703,15 +700,3 @@ class ConsensusDriver:
             await asyncio.sleep(wait)
         self._last_commit = self._height_since = loop.time()
         return [(BlockCommitted(a.height, self.ledger.validator_set(a.height + 1)), INTERNAL)]
-
-
-def _entry_event(entry: WalEntry) -> Event:
-    if isinstance(entry, WalVote):
-        return VoteReceived(entry.vote)
-    if isinstance(entry, WalProposal):
-        return ProposalReceived(entry.proposal)
-    if isinstance(entry, WalTimeout):
-        return TimeoutFired(entry.height, entry.round, Step(entry.step))
-    if isinstance(entry, WalExecuted):
-        return BlockExecuted(entry.height, entry.block_hash, entry.valid)
-    raise ValueError(f"no event for WAL entry {type(entry).__name__}")

@@ -27,7 +27,16 @@ from pathlib import Path
 import msgspec
 
 from tianfu.codec import CodecError, decode, encode
-from tianfu.consensus.messages import MAX_BLOCK_BYTES, Proposal
+from tianfu.consensus.messages import (
+    MAX_BLOCK_BYTES,
+    BlockExecuted,
+    Event,
+    Proposal,
+    ProposalReceived,
+    Step,
+    TimeoutFired,
+    VoteReceived,
+)
 from tianfu.types import Vote
 
 log = logging.getLogger(__name__)
@@ -75,6 +84,19 @@ class EndHeight(msgspec.Struct, array_like=True, frozen=True, tag=5):
 
 
 WalEntry = WalProposal | WalVote | WalTimeout | WalExecuted | EndHeight
+
+
+def entry_event(entry: WalEntry) -> Event:
+    """The core event that replays `entry` (not for `EndHeight`)."""
+    if isinstance(entry, WalVote):
+        return VoteReceived(entry.vote)
+    if isinstance(entry, WalProposal):
+        return ProposalReceived(entry.proposal)
+    if isinstance(entry, WalTimeout):
+        return TimeoutFired(entry.height, entry.round, Step(entry.step))
+    if isinstance(entry, WalExecuted):
+        return BlockExecuted(entry.height, entry.block_hash, entry.valid)
+    raise ValueError(f"no event for WAL entry {type(entry).__name__}")
 
 
 def encode_record(entry: WalEntry) -> bytes:

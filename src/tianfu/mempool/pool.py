@@ -61,3 +61,9 @@ class Mempool:
             entry = self._txs.pop(h, None)
             if entry is not None:
                 self._bytes -= entry[1]
+
+    def evict_expired(self, next_height: int) -> list[bytes]:
+        """Drop transactions that can no longer be included (expiry below `next_height`)."""
+        stale = [h for h, (tx, _) in self._txs.items() if tx.body.expiry < next_height]
+        self.remove(stale)
+        return stale

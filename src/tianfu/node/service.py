@@ -97,6 +97,13 @@ class NodeService:
 
     # -- transactions ----------------------------------------------------------------------
     async def submit(self, tx: Transaction) -> bytes:
+        h = self.admit(tx)
+        if self.on_tx is not None:
+            self.on_tx(tx)
+        return h
+
+    def admit(self, tx: Transaction) -> bytes:
+        """Check a transaction against committed state and add it to the mempool."""
         h = tx.hash
         if h in self.mempool:
             raise TxDuplicate("transaction is already pending")
@@ -116,8 +123,6 @@ class NodeService:
             raise TxRejected(str(exc)) from None
         self.verified.add(h)
         self.m_mempool.set(len(self.mempool))
-        if self.on_tx is not None:
-            self.on_tx(tx)
         return h
 
     async def wait_committed(self, tx_hash: bytes, timeout_s: float) -> TxRecord | None:
@@ -156,6 +161,9 @@ class NodeService:
                     fut.set_result(TxRecord(tx, receipt, height, i))
             for ev in receipt.events:
                 self._publish(CommittedEvent(height, i, h, ev))
+        self.mempool.remove([tx.hash for tx in block.txs])
+        for stale in self.mempool.evict_expired(height + 1):
+            self.verified.discard(stale)
         self.m_mempool.set(len(self.mempool))
 
     def _publish(self, event: CommittedEvent) -> None:

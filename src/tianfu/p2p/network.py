@@ -367,10 +367,12 @@ class TlsNetwork:
         loop = asyncio.get_running_loop()
         writer: asyncio.StreamWriter | None = None
         try:
+            if transport.is_closing():
+                raise ConnectionResetError("closed before the TLS handshake")
             cas = dict(self._trusted_cas())
             ctx = self._contexts.get(cas, server=True)
             timeout = self._handshake_timeout
-            reader = asyncio.StreamReader(loop=loop)
+            reader = asyncio.StreamReader()
             protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
             tls = await asyncio.wait_for(
                 loop.start_tls(
@@ -479,7 +481,7 @@ class TlsNetwork:
         )
         try:
             peer, not_after = await self._authenticate(reader, writer, cas)
-        except PeerRejectedError:
+        except (PeerRejectedError, asyncio.CancelledError):
             _abort(writer)
             raise
         except BaseException:

@@ -26,7 +26,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from tianfu.codec import CodecError, decode, encode
@@ -106,10 +106,11 @@ class _Session:
     start_height: int
     started_at: float
     applied: int = 0
-    rates: list[float] = field(default_factory=list)
 
 
 class BlockSyncer:
+    """Fetches, checks and applies blocks from peers; answers their requests; see module doc."""
+
     def __init__(
         self,
         ledger: Ledger,

@@ -144,7 +144,12 @@ class AppChain:
         raise RuntimeError(f"contract {name} was not activated")
 
     def grant(self, who: Identity, role: str) -> None:
-        """Grant an on-chain role to `who` by its own organisation's admin."""
+        """Grant an on-chain role to `who` by its own organisation's admin (registering
+        `who`'s certificate first if it has not transacted yet)."""
+        if who.info.address not in self._registered:
+            r = self.call(who, "governance", "get_identity", who.info.address)
+            if not r.ok:
+                raise RuntimeError(f"registration of {who.info.name} failed: {r.error}")
         r = self.call(self.admins[who.info.org], "governance", "grant_role", who.info.address, role)
         if not r.ok:
             raise RuntimeError(f"grant of {role} failed: {r.error}")

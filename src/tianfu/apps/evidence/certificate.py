@@ -195,6 +195,8 @@ def verify_certificate(
         raise EvidenceCertificateError(f"proof rejected: {exc}") from None
     except TypeError:
         raise EvidenceCertificateError("malformed certificate: tx.path is not a list") from None
+    except ValueError as exc:  # e.g. invalid UTF-8 inside tampered bytes, missed by the codec
+        raise EvidenceCertificateError(f"malformed certificate bytes: {exc}") from None
     header = decode(header_raw, BlockHeader)
     record = vstate.value
     tx = vtx.tx

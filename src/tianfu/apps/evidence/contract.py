@@ -1,4 +1,5 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+# mypy: ignore-errors
 """Evidence: time-stamped deposits of file hashes, notary attestations, court verifications.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/ip_rights.md).

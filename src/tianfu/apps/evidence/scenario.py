@@ -10,6 +10,8 @@ import copy
 import json
 import secrets
 
+import msgspec
+
 from tianfu.apps.env import AppEnv
 from tianfu.apps.evidence import NAME, source
 from tianfu.apps.evidence.certificate import EvidenceCertificateError, FileMismatch
@@ -19,7 +21,9 @@ from tianfu.apps.traceability.support import check, ensure_deployed, expect_refu
 from tianfu.types import Genesis
 
 
-def _refuses(cert: object, data: bytes, genesis: Genesis, needle: str, exc: type) -> None:
+def _refuses(
+    cert: object, data: bytes, genesis: Genesis, needle: str, exc: type[Exception]
+) -> None:
     try:
         Evidence.verify(cert, data, genesis)  # type: ignore[arg-type]
     except exc as err:
@@ -89,13 +93,7 @@ def run_scenario(env: AppEnv) -> None:
     raw[-3] ^= 1
     bad["state_proof"]["value_raw"] = raw.hex()
     _refuses(bad, data, genesis, "", EvidenceCertificateError)
-    other = Genesis(
-        version=genesis.version,
-        chain_id=genesis.chain_id + "-other",
-        time_ms=genesis.time_ms,
-        orgs=genesis.orgs,
-        validators=genesis.validators,
-    )
+    other = msgspec.structs.replace(genesis, chain_id=genesis.chain_id + "-other")
     _refuses(cert, data, other, "chain", EvidenceCertificateError)
 
     court.record_verification(did, "(2024) Chuan 01 Min Chu 88", "verified", "certificate ok")

@@ -1,4 +1,5 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+# mypy: ignore-errors
 """IP rights: works, ownership transfers, licences, infringement evidence, disputes.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/ip_rights.md).
@@ -170,8 +171,13 @@ def transfer_work(ctx, work_id, to, to_org, price_fen):
         ctx,
         w,
         "transferred",
-        {"from": w["owner"], "from_org": w["owner_org"], "to": to, "to_org": to_org,
-         "price_fen": price_fen},
+        {
+            "from": w["owner"],
+            "from_org": w["owner_org"],
+            "to": to,
+            "to_org": to_org,
+            "price_fen": price_fen,
+        },
     )
     w["owner"] = to
     w["owner_org"] = to_org
@@ -239,8 +245,15 @@ def grant_licence(ctx, work_id, licensee, licensee_org, exclusive, scope, start,
         ctx,
         w,
         "licence_granted",
-        {"licence": lic_id, "licensee_org": licensee_org, "exclusive": exclusive,
-         "scope": scope, "start": start, "end": end, "fee_fen": fee_fen},
+        {
+            "licence": lic_id,
+            "licensee_org": licensee_org,
+            "exclusive": exclusive,
+            "scope": scope,
+            "start": start,
+            "end": end,
+            "fee_fen": fee_fen,
+        },
     )
     ctx.put("work:" + work_id, w)
     ctx.emit("LicenceGranted", id=lic_id, work=work_id, exclusive=exclusive, scope=scope)
@@ -276,8 +289,12 @@ def link_evidence(ctx, work_id, deposit_id, note):
         ctx,
         w,
         "evidence_linked",
-        {"deposit": deposit_id, "file_hash": dep["file_hash"], "deposited_height": dep["height"],
-         "note": note},
+        {
+            "deposit": deposit_id,
+            "file_hash": dep["file_hash"],
+            "deposited_height": dep["height"],
+            "note": note,
+        },
     )
     ctx.put("work:" + work_id, w)
     ctx.emit("EvidenceLinked", work=work_id, deposit=deposit_id)
@@ -347,8 +364,13 @@ def resolve_dispute(ctx, dispute_id, outcome, ruling):
             ctx,
             w,
             "transferred",
-            {"from": w["owner"], "from_org": w["owner_org"], "to": d["claimant"],
-             "to_org": d["claimant_org"], "by_ruling": dispute_id},
+            {
+                "from": w["owner"],
+                "from_org": w["owner_org"],
+                "to": d["claimant"],
+                "to_org": d["claimant_org"],
+                "by_ruling": dispute_id,
+            },
         )
         w["owner"] = d["claimant"]
         w["owner_org"] = d["claimant_org"]

@@ -40,13 +40,25 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
     )
     games = p["licensee"].info
     lic = ip.grant_licence(
-        work, games.address, games.org, exclusive=True, scope="mobile-games/CN",
-        start="2024-06-01", end="2026-05-31", fee_fen=8_000_000,
+        work,
+        games.address,
+        games.org,
+        exclusive=True,
+        scope="mobile-games/CN",
+        start="2024-06-01",
+        end="2026-05-31",
+        fee_fen=8_000_000,
     )
     video = p["licensee2"].info
     ip.grant_licence(
-        work, video.address, video.org, exclusive=False, scope="online-video/CN",
-        start="2024-06-01", end="2025-05-31", fee_fen=500_000,
+        work,
+        video.address,
+        video.org,
+        exclusive=False,
+        scope="online-video/CN",
+        start="2024-06-01",
+        end="2025-05-31",
+        fee_fen=500_000,
     )
     deposit = Evidence(ip.client).deposit(
         b"demo screenshot: unlicensed game using Bamboo Dawn", "Infringing app store page"

@@ -23,7 +23,9 @@ class IpRights:
     def register_work(
         self, content_hash: str, title: str, authors: list[str], work_type: str
     ) -> str:
-        return str(self._invoke("register_work", content_hash, title, list(authors), work_type).result)
+        return str(
+            self._invoke("register_work", content_hash, title, list(authors), work_type).result
+        )
 
     def transfer_work(self, work_id: str, to: str, to_org: str, price_fen: int = 0) -> bool:
         return bool(self._invoke("transfer_work", work_id, to, to_org, price_fen).result)
@@ -42,7 +44,14 @@ class IpRights:
     ) -> str:
         return str(
             self._invoke(
-                "grant_licence", work_id, licensee, licensee_org, exclusive, scope, start, end,
+                "grant_licence",
+                work_id,
+                licensee,
+                licensee_org,
+                exclusive,
+                scope,
+                start,
+                end,
                 fee_fen,
             ).result
         )

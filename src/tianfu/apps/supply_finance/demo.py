@@ -95,8 +95,12 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
             parts[1]: "pledged to the bank, 240,000.00 yuan disbursed at 4.50%",
         },
         "who": {
-            k: {"org": v.identity.info.org, "name": v.identity.info.name, "address": v.address,
-                "company": v.display_name}
+            k: {
+                "org": v.identity.info.org,
+                "name": v.identity.info.name,
+                "address": v.address,
+                "company": v.display_name,
+            }
             for k, v in p.items()
         },
     }

@@ -49,7 +49,9 @@ def expect_refused(
 
 def run_scenario(env: AppEnv) -> None:
     p = setup_parties(env, prefix="s" + secrets.token_hex(3) + "-")
-    core, t1, t2, t3, bank, reg = (p[k] for k in ("core", "tier1", "tier2", "tier3", "bank", "regulator"))
+    core, t1, t2, t3, bank, reg = (
+        p[k] for k in ("core", "tier1", "tier2", "tier3", "bank", "regulator")
+    )
     ids: list[str] = []
 
     def snap() -> Any:

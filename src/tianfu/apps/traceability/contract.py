@@ -1,4 +1,5 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+# mypy: ignore-errors
 """Traceability: products, batches, signed supply-chain events, splits, merges and recalls.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/traceability.md).

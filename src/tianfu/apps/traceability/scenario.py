@@ -124,5 +124,6 @@ def run_scenario(env: AppEnv) -> None:
         "recalled",
     )
     prov = public.lookup(bag)
-    check(prov.recalled and prov.recall is not None, "the public lookup shows the recall")
-    check(prov.recall["root"] == lot and "residue" in prov.recall["reason"], "recall notice")
+    notice = prov.recall or {}
+    check(prov.recalled and bool(notice), "the public lookup shows the recall")
+    check(notice.get("root") == lot and "residue" in notice.get("reason", ""), "recall notice")

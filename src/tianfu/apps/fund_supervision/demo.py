@@ -1,0 +1,144 @@
+"""Demo data for fund supervision: a rural housing fund allocated from province to village."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from tianfu.apps.env import AppEnv
+from tianfu.apps.fund_supervision import NAME, source
+from tianfu.apps.fund_supervision.sdk import POOL, FundSupervision, beneficiary_hash, doc_hash
+from tianfu.identity import Identity
+
+DAY_MS = 24 * 3600 * 1000
+PURPOSE = "housing-renovation"
+
+
+@dataclass(frozen=True)
+class Office:
+    """One participant: its identity, its SDK handle and the office it plays."""
+
+    identity: Identity
+    fs: FundSupervision
+    display_name: str
+
+    @property
+    def address(self) -> str:
+        return self.identity.info.address
+
+
+# (key, org, certificate name, office, on-chain role)
+CAST = [
+    (
+        "authority",
+        "org1",
+        "sc-finance-dept",
+        "Sichuan Provincial Department of Finance",
+        "fund_authority",
+    ),
+    ("province", "org1", "sc-rural-office", "Sichuan Rural Revitalisation Office", "fund_officer"),
+    ("city", "org2", "cd-rural-office", "Chengdu Rural Affairs Bureau", "fund_officer"),
+    ("county", "org2", "pujiang-office", "Pujiang County Finance Bureau", "fund_officer"),
+    ("township", "org3", "ganxi-office", "Ganxi Township Government", "fund_officer"),
+    ("village", "org3", "mingyue-office", "Mingyue Village Committee", "fund_officer"),
+    ("regulator", "org4", "audit-office", "Sichuan Provincial Audit Office", "regulator"),
+]
+# (key, account id, name, level, parent key or None)
+HIERARCHY = [
+    ("province", "sc", "Sichuan Province", "province", None),
+    ("city", "cd", "Chengdu City", "city", "province"),
+    ("county", "pujiang", "Pujiang County", "county", "city"),
+    ("township", "ganxi", "Ganxi Township", "township", "county"),
+    ("village", "mingyue", "Mingyue Village", "village", "township"),
+]
+
+
+def ensure_deployed(env: AppEnv, who: Identity) -> None:
+    """Deploy the contract unless this exact source is already active."""
+    if env.client(who).query("governance", "get_source", NAME) != source():
+        env.deploy(NAME, source())
+
+
+def setup_offices(env: AppEnv, prefix: str = "") -> dict[str, Office]:
+    """Deploy if needed; issue, enrol and grant roles to the cast (`prefix` makes a new cast)."""
+    orgs = env.orgs
+    offices: dict[str, Office] = {}
+    for key, org, name, office, _role in CAST:
+        org = org if org in orgs else orgs[(int(org[3:]) - 1) % len(orgs)]
+        ident = env.identity(org, prefix + name, "member")
+        offices[key] = Office(ident, FundSupervision(env.client(ident)), office)
+    ensure_deployed(env, offices["authority"].identity)
+    for key, *_rest, role in CAST:
+        o = offices[key]
+        o.fs.enrol(o.display_name)  # also registers the certificate, so roles can be granted
+        env.grant(o.identity, role)
+    return offices
+
+
+def register_hierarchy(offices: dict[str, Office], suffix: str = "") -> dict[str, str]:
+    """Register province -> city -> county -> township -> village; returns key -> account id."""
+    ids: dict[str, str] = {}
+    for key, account_id, name, level, parent in HIERARCHY:
+        ids[key] = account_id + suffix
+        registrar = offices["authority"] if parent is None else offices[parent]
+        parent_id = POOL if parent is None else ids[parent]
+        registrar.fs.register_account(ids[key], name, level, parent_id, offices[key].address)
+    return ids
+
+
+def create_demo(env: AppEnv) -> dict[str, Any]:
+    """A 5,000,000.00 yuan housing fund allocated down to a village and paid to two households."""
+    o = setup_offices(env)
+    acct = register_hierarchy(o)
+    now = int(time.time() * 1000)
+    fund_id = "rural-housing-2024"
+    o["authority"].fs.create_fund(fund_id, PURPOSE, 500_000_000, now - DAY_MS, now + 365 * DAY_MS)
+    chain = [
+        ("authority", POOL, "province", 500_000_000),
+        ("province", "province", "city", 200_000_000),
+        ("city", "city", "county", 120_000_000),
+        ("county", "county", "township", 80_000_000),
+        ("township", "township", "village", 30_000_000),
+    ]
+    for who, src, dst, amount in chain:
+        source_id = POOL if src == POOL else acct[src]
+        o[who].fs.allocate(fund_id, source_id, acct[dst], amount, f"2024 quota for {acct[dst]}")
+    salt = "mingyue-2024-salt"  # kept by the village office, never on chain
+    households = {}
+    for label, id_number in [
+        ("household A", "510131198203150021"),
+        ("household B", "510131197511020318"),
+    ]:
+        h = beneficiary_hash(id_number, salt)
+        o["village"].fs.register_beneficiary(acct["village"], h, [PURPOSE])
+        o["village"].fs.disburse(
+            fund_id, acct["village"], h, 3_500_000, PURPOSE, doc_hash(f"approval form {label}")
+        )
+        households[label] = h
+    refused = o["village"].fs.attempt_disburse(
+        fund_id,
+        acct["village"],
+        beneficiary_hash("510131199001010000", salt),
+        3_500_000,
+        PURPOSE,
+        doc_hash("approval form unregistered"),
+    )
+    return {
+        "contract": NAME,
+        "fund": fund_id,
+        "purpose": PURPOSE,
+        "total_fen": 500_000_000,
+        "accounts": acct,
+        "beneficiaries": households,
+        "refused_attempt": refused,
+        "who": {
+            k: {
+                "org": v.identity.info.org,
+                "name": v.identity.info.name,
+                "address": v.address,
+                "office": v.display_name,
+            }
+            for k, v in o.items()
+        },
+    }

@@ -1,0 +1,275 @@
+"""End-to-end fund supervision flow, with every forbidden action tried and refused."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tianfu.apps.env import AppEnv
+from tianfu.apps.fund_supervision.demo import (
+    DAY_MS,
+    PURPOSE,
+    register_hierarchy,
+    setup_offices,
+)
+from tianfu.apps.fund_supervision.sdk import POOL, FundSupervision, beneficiary_hash, doc_hash
+from tianfu.client.errors import TxFailed
+
+
+class ScenarioFailed(AssertionError):
+    """An expected outcome of the scenario did not happen."""
+
+
+def check(condition: object, message: str) -> None:
+    if not condition:
+        raise ScenarioFailed(message)
+
+
+def expect_refused(call: Callable[[], Any], expect: str, snapshot: Callable[[], Any]) -> str:
+    """`call` must fail with a message containing `expect` and leave `snapshot()` unchanged."""
+    before = snapshot()
+    try:
+        call()
+    except TxFailed as exc:
+        check(expect in exc.error, f"refused with {exc.error!r}, expected {expect!r}")
+        check(snapshot() == before, f"a refused call ({expect}) changed the state")
+        return exc.error
+    raise ScenarioFailed(f"a forbidden action was accepted (expected refusal: {expect})")
+
+
+def _books(fs: FundSupervision, fund_id: str, accounts: list[str]) -> Any:
+    return {a: fs.balance(fund_id, a) for a in [POOL, *accounts]}
+
+
+def run_scenario(env: AppEnv) -> None:
+    tag = secrets.token_hex(3)
+    o = setup_offices(env, prefix="s" + tag + "-")
+    auth, prov, city, county, town, vill, reg = (
+        o[k]
+        for k in ("authority", "province", "city", "county", "township", "village", "regulator")
+    )
+    fs = reg.fs  # any identity can read
+    now = int(time.time() * 1000)
+    fund_id = "housing-" + tag
+
+    # Only a fund authority creates funds; bad funds are refused.
+    def registry() -> Any:
+        return (fs.accounts(), fs.funds())
+
+    expect_refused(
+        lambda: prov.fs.create_fund(fund_id, PURPOSE, 10_000, now, now + DAY_MS),
+        "lacks role",
+        registry,
+    )
+    expect_refused(
+        lambda: auth.fs.create_fund(fund_id, PURPOSE, 0, now, now + DAY_MS),
+        "positive integer",
+        registry,
+    )
+    expect_refused(
+        lambda: auth.fs.create_fund(fund_id, PURPOSE, 10_000, now, now - 1), "end after", registry
+    )
+
+    # The hierarchy: only authorities register provinces, only parents' managers sub-accounts.
+    sfx = "-" + tag
+    expect_refused(
+        lambda: prov.fs.register_account("sc" + sfx, "Sichuan", "province", POOL, prov.address),
+        "only a fund authority",
+        registry,
+    )
+    expect_refused(
+        lambda: auth.fs.register_account("sc" + sfx, "Sichuan", "province", POOL, reg.address),
+        "fund_officer",
+        registry,
+    )
+    acct = register_hierarchy(o, sfx)
+    path = [acct[k] for k in ("province", "city", "county", "township", "village")]
+    expect_refused(
+        lambda: city.fs.register_account("x" + sfx, "X", "city", acct["county"], city.address),
+        "only the manager of",
+        registry,
+    )
+    expect_refused(
+        lambda: county.fs.register_account("x" + sfx, "X", "city", acct["county"], county.address),
+        "must be at a lower level",
+        registry,
+    )
+    expect_refused(
+        lambda: auth.fs.register_account(
+            acct["city"], "again", "city", acct["province"], city.address
+        ),
+        "already exists",
+        registry,
+    )
+
+    total = 100_000_000
+    auth.fs.create_fund(fund_id, PURPOSE, total, now - DAY_MS, now + 30 * DAY_MS)
+    expect_refused(
+        lambda: auth.fs.create_fund(fund_id, PURPOSE, 1, now, now + DAY_MS),
+        "already exists",
+        registry,
+    )
+
+    def books() -> Any:
+        return (_books(fs, fund_id, path), fs.fund(fund_id), fs.refusals(fund_id))
+
+    def refused(call: Callable[[], Any], expect: str) -> str:
+        return expect_refused(call, expect, books)
+
+    # Allocation: within the balance, only to registered sub-accounts, only by the manager.
+    refused(
+        lambda: auth.fs.allocate(fund_id, POOL, acct["province"], total + 1, ""),
+        "exceeds the balance",
+    )
+    refused(
+        lambda: auth.fs.allocate(fund_id, POOL, acct["city"], 1000, ""),
+        "not a registered sub-account",
+    )
+    refused(
+        lambda: prov.fs.allocate(fund_id, POOL, acct["province"], 1000, ""),
+        "only the fund's authority",
+    )
+    auth.fs.allocate(fund_id, POOL, acct["province"], total, "full quota")
+    refused(
+        lambda: prov.fs.allocate(fund_id, acct["province"], acct["county"], 1000, ""),
+        "not a registered sub-account",
+    )
+    refused(
+        lambda: prov.fs.allocate(fund_id, acct["province"], "nowhere" + sfx, 1000, ""),
+        "not a registered account",
+    )
+    refused(
+        lambda: city.fs.allocate(fund_id, acct["province"], acct["city"], 1000, ""),
+        "only the manager",
+    )
+    prov.fs.allocate(fund_id, acct["province"], acct["city"], 60_000_000, "")
+    city.fs.allocate(fund_id, acct["city"], acct["county"], 40_000_000, "")
+    refused(
+        lambda: county.fs.allocate(fund_id, acct["county"], acct["township"], 40_000_001, ""),
+        "exceeds the balance",
+    )
+    county.fs.allocate(fund_id, acct["county"], acct["township"], 25_000_000, "")
+    town.fs.allocate(fund_id, acct["township"], acct["village"], 10_000_000, "")
+
+    # Beneficiaries: registered by the village only, as salted hashes, never plain identities.
+    salt = "village-secret-" + tag
+    plain = "510131198203150021"
+    alice = beneficiary_hash(plain, salt)
+    bob = beneficiary_hash("510131197511020318", salt)
+    refused(
+        lambda: vill.fs.register_beneficiary(acct["village"], plain, [PURPOSE]),
+        "never a plain identity",
+    )
+    refused(
+        lambda: town.fs.register_beneficiary(acct["village"], alice, [PURPOSE]), "only the manager"
+    )
+    vill.fs.register_beneficiary(acct["village"], alice, [PURPOSE])
+    vill.fs.register_beneficiary(acct["village"], bob, ["education-aid"])
+    refused(
+        lambda: vill.fs.register_beneficiary(acct["village"], alice, [PURPOSE]),
+        "already registered",
+    )
+
+    # Disbursement: registered beneficiary, fund's purpose, within balance, by the manager.
+    form = doc_hash("renovation approval form, household A")
+    stranger = beneficiary_hash("510131199001010000", salt)
+    refused(
+        lambda: vill.fs.disburse(fund_id, acct["village"], stranger, 1000, PURPOSE, form),
+        "not a registered beneficiary",
+    )
+    refused(
+        lambda: vill.fs.disburse(fund_id, acct["village"], bob, 1000, PURPOSE, form), "not eligible"
+    )
+    refused(
+        lambda: vill.fs.disburse(fund_id, acct["village"], alice, 1000, "education-aid", form),
+        "earmarked for",
+    )
+    refused(
+        lambda: vill.fs.disburse(fund_id, acct["village"], alice, 10_000_001, PURPOSE, form),
+        "exceeds the balance",
+    )
+    refused(
+        lambda: town.fs.disburse(fund_id, acct["village"], alice, 1000, PURPOSE, form),
+        "only the manager",
+    )
+    refused(
+        lambda: vill.fs.disburse(fund_id, acct["village"], alice, 1000, PURPOSE, "nohash"),
+        "doc_hash",
+    )
+    refused(
+        lambda: town.fs.disburse(fund_id, acct["township"], alice, 1000, PURPOSE, form),
+        "registered at",
+    )
+    vill.fs.disburse(fund_id, acct["village"], alice, 3_000_000, PURPOSE, form)
+    vill.fs.disburse(
+        fund_id, acct["village"], alice, 500_000, PURPOSE, doc_hash("second instalment")
+    )
+
+    # Refused attempts through the recording path: state unchanged except the refusal log.
+    before = _books(fs, fund_id, path)
+    codes = []
+    for call in [
+        lambda: county.fs.attempt_allocate(
+            fund_id, acct["county"], acct["township"], 15_000_001, ""
+        ),
+        lambda: vill.fs.attempt_disburse(fund_id, acct["village"], stranger, 1000, PURPOSE, form),
+        lambda: vill.fs.attempt_disburse(
+            fund_id, acct["village"], alice, 1000, "education-aid", form
+        ),
+    ]:
+        out = call()
+        check(out["ok"] is False and out["reason"], f"a refused attempt returns ok=False: {out}")
+        codes.append(out["code"])
+    check(
+        codes == ["over_allocation", "unregistered_recipient", "wrong_purpose"], f"codes: {codes}"
+    )
+    check(_books(fs, fund_id, path) == before, "refused attempts move no money")
+    ok = vill.fs.attempt_disburse(fund_id, acct["village"], alice, 500_000, PURPOSE, form)
+    check(ok["ok"] is True and ok["move"]["amount"] == 500_000, "an allowed attempt pays")
+
+    # Trace: every fen from the fund to the beneficiary, through each level.
+    tr = fs.trace(fund_id, alice)
+    check(tr["total"] == 4_000_000 and len(tr["payments"]) == 3, f"trace total: {tr['total']}")
+    hops = [h["account"] for h in tr["payments"][0]["path"]]
+    check(hops == path, f"trace path: {hops}")
+    check(all(h["allocations_in"] for h in tr["payments"][0]["path"]), "each level was funded")
+
+    # The regulator's report: conservation, per-level balances, idle funds, refusals.
+    rep = fs.report(fund_id, DAY_MS)
+    check(rep["conserved"], "totals are conserved")
+    levels = {lv["level"]: lv["balance"] for lv in rep["levels"]}
+    expected = {
+        "province": 40_000_000,
+        "city": 20_000_000,
+        "county": 15_000_000,
+        "township": 15_000_000,
+        "village": 6_000_000,
+    }
+    check(levels == expected, f"level balances: {levels}")
+    check(rep["pool"] + sum(levels.values()) + rep["disbursed"] == total, "every fen accounted for")
+    check(rep["idle"] == [], "nothing is idle within a day")
+    idle = {x["account"]: x["balance"] for x in fs.report(fund_id, 0)["idle"]}
+    check(idle == dict(zip(path, expected.values(), strict=True)), f"idle with idle_ms=0: {idle}")
+    rcodes = [r["code"] for r in rep["refusals"]]
+    check(rcodes == codes, f"the report lists refused attempts: {rcodes}")
+    everything = json.dumps([rep, tr, fs.movements(fund_id), fs.beneficiary(alice)])
+    check(plain not in everything and salt not in everything, "no plain identity on chain")
+
+    # Past the fund's period: balances are idle and nothing more moves.
+    short = "short-" + tag
+    auth.fs.create_fund(short, PURPOSE, 1_000_000, now - DAY_MS, int(time.time() * 1000) + 1500)
+    auth.fs.allocate(short, POOL, acct["province"], 400_000, "")
+    time.sleep(max(0.0, (fs.fund(short)["end_ms"] + 300) / 1000 - time.time()))
+    reg.fs.enrol(reg.display_name)  # any transaction: a block with a later time
+    rep2 = fs.report(short, 365 * DAY_MS)
+    check(rep2["period_ended"], "the period has ended")
+    idle2 = {x["account"]: x["balance"] for x in rep2["idle"]}
+    check(idle2 == {POOL: 600_000, acct["province"]: 400_000}, f"idle after the period: {idle2}")
+    expect_refused(
+        lambda: prov.fs.allocate(short, acct["province"], acct["city"], 1, ""),
+        "closed at",
+        lambda: (_books(fs, short, path), fs.fund(short)),
+    )

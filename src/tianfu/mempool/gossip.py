@@ -1,0 +1,81 @@
+"""Transaction gossip: batch newly admitted transactions into KIND_TXS frames for peers, and
+admit the transactions peers send (each checked like one from the API)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import msgspec
+
+from tianfu.codec import CodecError, decode, encode
+from tianfu.types import Transaction
+
+log = logging.getLogger(__name__)
+
+KIND_TXS = 1  # == tianfu.p2p.api.KIND_TXS
+MAX_BATCH_TXS = 2000
+MAX_BATCH_BYTES = 8 << 20
+
+
+class TxBatch(msgspec.Struct, array_like=True, frozen=True):
+    txs: Annotated[list[bytes], msgspec.Meta(max_length=MAX_BATCH_TXS)]
+
+
+class TxGossip:
+    def __init__(
+        self,
+        network: Any,
+        admit: Callable[[Transaction], bool],  # True if admitted; never raises
+        *,
+        flush_interval_s: float = 0.01,
+    ) -> None:
+        self.network = network
+        self.admit = admit
+        self.flush_interval = flush_interval_s
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._scheduled = False
+        self.stats = {"sent": 0, "received": 0, "admitted": 0, "refused": 0, "malformed": 0}
+
+    def publish(self, tx: Transaction) -> None:
+        """Queue a transaction admitted locally (from the API) for the next batch."""
+        raw = encode(tx)
+        self._pending.append(raw)
+        self._pending_bytes += len(raw)
+        if len(self._pending) >= MAX_BATCH_TXS or self._pending_bytes >= MAX_BATCH_BYTES // 2:
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(self.flush_interval, self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._pending:
+            return
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        self.network.broadcast(KIND_TXS, encode(TxBatch(batch)))
+        self.stats["sent"] += len(batch)
+
+    def handle(self, _peer: Any, kind: int, payload: bytes) -> None:
+        """Frames of kind KIND_TXS from a peer: admit each valid transaction, drop the rest."""
+        if kind != KIND_TXS:
+            return
+        try:
+            batch = decode(payload, TxBatch, max_size=MAX_BATCH_BYTES)
+        except CodecError:
+            self.stats["malformed"] += 1
+            return
+        for raw in batch.txs:
+            self.stats["received"] += 1
+            try:
+                tx = decode(raw, Transaction)
+            except CodecError:
+                self.stats["malformed"] += 1
+                continue
+            if self.admit(tx):
+                self.stats["admitted"] += 1
+            else:
+                self.stats["refused"] += 1

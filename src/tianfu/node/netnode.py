@@ -1,0 +1,127 @@
+"""Wires a network node: store, ledger, mempool, p2p (mutual TLS), consensus driver, block
+sync, transaction gossip and the REST API. Composition only — no logic of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from tianfu.api.app import create_app
+from tianfu.api.service import TxRejected
+from tianfu.codec import decode, decode_value
+from tianfu.consensus.driver import ConsensusDriver
+from tianfu.consensus.privval import FilePrivValidator
+from tianfu.consensus.wal import ConsensusWAL
+from tianfu.execution.api import state_key
+from tianfu.identity import Identity
+from tianfu.mempool import Mempool
+from tianfu.mempool.gossip import TxGossip
+from tianfu.node.config import NodeConfig
+from tianfu.node.runner import open_ledger
+from tianfu.node.service import NodeService
+from tianfu.p2p import api as p2p
+from tianfu.p2p.network import TlsNetwork
+from tianfu.sync import BlockSyncer
+from tianfu.types import Genesis, Transaction
+
+log = logging.getLogger(__name__)
+MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_block_bytes + slack
+
+
+async def serve_network_node(cfg: NodeConfig) -> None:
+    genesis = decode(cfg.genesis.read_bytes(), Genesis)
+    ident = Identity.load(cfg.identity)
+    ledger = open_ledger(cfg.data, genesis)
+    mempool = Mempool()
+    service = NodeService(
+        ledger, mempool, node_name=cfg.name, org=cfg.org, is_validator=cfg.validator,
+        max_body_bytes=cfg.max_body_bytes,
+    )
+
+    def gov(key: str) -> Any:
+        raw = ledger.latest.get(state_key("governance", key))
+        return None if raw is None else decode_value(raw)
+
+    def trusted_cas() -> dict[str, bytes]:
+        orgs = (gov(f"org/{name}") for name in gov("orgs") or [])
+        return {o["name"]: o["ca_cert"] for o in orgs if o and o.get("status") == "active"}
+
+    def is_revoked(address: str) -> bool:
+        return gov(f"revoked/{address}") is not None
+
+    handlers: dict[int, Any] = {}
+
+    def route(peer: p2p.PeerId, kind: int, payload: bytes) -> None:
+        handler = handlers.get(kind)
+        if handler is not None:
+            handler(peer, kind, payload)
+
+    network = TlsNetwork(
+        ident, trusted_cas, is_revoked, route,
+        listen=(cfg.p2p_host, cfg.p2p_port), peers=cfg.peers, max_frame=MAX_FRAME,
+    )
+
+    def admit_from_peer(tx: Transaction) -> bool:
+        try:
+            service.admit(tx)
+            return True
+        except TxRejected:
+            return False
+
+    gossip = TxGossip(network, admit_from_peer)
+    service.on_tx = gossip.publish
+    commit_lock = threading.Lock()
+    syncer: BlockSyncer | None = None
+
+    def committed(executed: Any) -> None:
+        service.block_committed(executed)
+        if syncer is not None:
+            syncer.notify_committed(executed.block.header.height)
+
+    privval = FilePrivValidator(ident.keypair, cfg.data / "privval.json") if cfg.validator else None
+    driver = ConsensusDriver(
+        ledger, mempool, privval, ConsensusWAL(cfg.data / "consensus.wal"), network,
+        on_commit=committed, verified=service.verified.__contains__,
+    )
+    syncer = BlockSyncer(
+        ledger, network, on_commit=service.block_committed, commit_lock=commit_lock,
+        on_caught_up=lambda h: driver.jump_to(h),
+    )
+    for kind in (p2p.KIND_PROPOSAL, p2p.KIND_VOTE, p2p.KIND_COMMIT):
+        handlers[kind] = driver.handle_frame
+    for kind in (p2p.KIND_STATUS, p2p.KIND_BLOCKS_REQUEST, p2p.KIND_BLOCKS_RESPONSE):
+        handlers[kind] = syncer.handle
+    handlers[p2p.KIND_TXS] = gossip.handle
+
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(service), host=cfg.api_host, port=cfg.api_port,
+                       log_level="warning", lifespan="off")
+    )
+    await network.start()
+    await driver.start()
+    sync_task = asyncio.create_task(syncer.run(), name="block-sync")
+    log.info("%s (%s) up: api %s:%d p2p %s:%d", cfg.name, cfg.org, cfg.api_host, cfg.api_port,
+             cfg.p2p_host, cfg.p2p_port)
+    try:
+        await server.serve()
+    finally:
+        sync_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sync_task
+        await syncer.drain()
+        await driver.stop()
+        await network.stop()
+        ledger.store.close()
+
+
+def run_network_node(home: Path) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    cfg = NodeConfig.load(home)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_network_node(cfg))

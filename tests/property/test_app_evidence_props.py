@@ -1,0 +1,80 @@
+"""Property: an evidence certificate verifies only untouched — any changed byte of the file
+or of any proof field, or any changed readable field, is refused."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tianfu.apps import evidence
+from tianfu.apps.evidence.certificate import EvidenceCertificateError, verify_certificate
+from tianfu.apps.evidence.demo import cast
+from tianfu.apps.evidence.sdk import Evidence
+from tianfu.testing.appchain import AppChain
+
+FILE = b"minutes of the board meeting, 2024-03-01, signed by all directors"
+RAW_FIELDS = [
+    ("tx", "raw"),
+    ("header", "raw"),
+    ("commit_certificate", "raw"),
+    ("state_proof", "value_raw"),
+    ("state_proof", "proof"),
+]
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory):
+    chain = AppChain(tmp_path_factory.mktemp("evprops"))
+    chain.deploy(evidence.NAME, evidence.source())
+    ev = Evidence(chain.client(cast(chain)["depositor"]))
+    ev.deposit(b"an earlier deposit", "padding")  # so the state proof has siblings
+    did = ev.deposit(FILE, "Board minutes", {"company": "Tianfu Co."})
+    ev.deposit(b"a later deposit", "padding")
+    cert = ev.certificate(did)
+    yield cert, chain.genesis
+    chain.close()
+
+
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@SETTINGS
+@given(field=st.sampled_from(RAW_FIELDS), pos=st.integers(0, 10_000), bit=st.integers(0, 7))
+def test_any_flipped_proof_bit_is_refused(issued, field, pos, bit):
+    cert, genesis = issued
+    assert verify_certificate(cert, FILE, genesis).title == "Board minutes"
+    bad = copy.deepcopy(cert)
+    raw = bytearray(bytes.fromhex(bad[field[0]][field[1]]))
+    raw[pos % len(raw)] ^= 1 << bit
+    bad[field[0]][field[1]] = raw.hex()
+    with pytest.raises(EvidenceCertificateError):
+        verify_certificate(bad, FILE, genesis)
+
+
+@SETTINGS
+@given(pos=st.integers(0, len(FILE) - 1), bit=st.integers(0, 7))
+def test_any_flipped_file_bit_is_refused(issued, pos, bit):
+    cert, genesis = issued
+    data = bytearray(FILE)
+    data[pos] ^= 1 << bit
+    with pytest.raises(EvidenceCertificateError, match="does not match the deposited hash"):
+        verify_certificate(cert, bytes(data), genesis)
+
+
+@SETTINGS
+@given(
+    name=st.sampled_from(["file_sha256", "title", "org", "height", "time_ms", "block_hash"]),
+    value=st.one_of(st.integers(), st.text(max_size=70)),
+)
+def test_any_changed_readable_field_is_refused(issued, name, value):
+    cert, genesis = issued
+    if cert[name] == value:
+        return
+    bad = {**cert, name: value}
+    with pytest.raises(EvidenceCertificateError, match="readable field"):
+        verify_certificate(bad, FILE, genesis)

@@ -1,0 +1,114 @@
+"""Property tests of fund supervision invariants: random allocations and disbursements by
+random offices, checked against a reference model (balances, conservation, recorded refusals)."""
+
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tianfu.apps.fund_supervision import NAME
+from tianfu.apps.fund_supervision.demo import DAY_MS, PURPOSE, register_hierarchy, setup_offices
+from tianfu.apps.fund_supervision.sdk import POOL, beneficiary_hash, doc_hash
+
+KEYS = ["pool", "province", "city", "county", "township", "village"]
+MANAGER = {"pool": "authority", **{k: k for k in KEYS[1:]}}
+FORM = doc_hash("form")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from tianfu.testing.appchain import AppChain
+
+    chain = AppChain(tmp_path_factory.mktemp("fsprops"))
+    offices = setup_offices(chain)
+    accounts = register_hierarchy(offices)
+    good = beneficiary_hash("1", "salt")
+    other = beneficiary_hash("2", "salt")
+    chain.call(offices["village"].identity, NAME, "register_beneficiary", accounts["village"], good, [PURPOSE])
+    chain.call(offices["village"].identity, NAME, "register_beneficiary", accounts["village"], other, ["school"])
+    yield chain, offices, accounts, [good, other, beneficiary_hash("3", "salt")]
+    chain.close()
+
+
+op = st.tuples(
+    st.sampled_from(["allocate", "attempt_allocate", "disburse", "attempt_disburse"]),
+    st.integers(0, 5),  # source level
+    st.integers(0, 9),  # destination: 0-3 the next level down, else level n-4
+    st.integers(0, 9),  # actor: 0-3 the source's manager, else office n-4 (6th = regulator)
+    st.integers(1, 1_200),  # amount
+    st.integers(0, 4),  # beneficiary: 0-2 eligible, 3 not eligible, 4 unregistered
+    st.integers(0, 3),  # 0: wrong purpose
+)
+_ids = iter(range(10**6))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    total=st.integers(1, 2_000),
+    share=st.integers(0, 100),
+    ops=st.lists(op, min_size=2, max_size=16),
+)
+def test_random_flows_conserve_and_record(world, total, share, ops):
+    chain, o, acct, bens = world
+    fund_id = f"p{next(_ids)}"
+    now = int(time.time() * 1000)
+    assert chain.call(o["authority"].identity, NAME, "create_fund", fund_id, PURPOSE, total, now - DAY_MS, now + DAY_MS).ok
+    ident = {k: acct[k] for k in KEYS[1:]}
+    ident["pool"] = POOL
+    bal = {k: 0 for k in KEYS}
+    bal["pool"] = total
+    paid = 0
+    refusals = 0
+    seed = total * share // 100  # first move this much straight down to the village
+    for i in range(5 if seed else 0):
+        src, dst = KEYS[i], KEYS[i + 1]
+        r = chain.call(o[MANAGER[src]].identity, NAME, "allocate", fund_id, ident[src], ident[dst], seed, "")
+        assert r.ok, r.error
+    bal["pool"] -= seed
+    bal["village"] += seed
+    for kind, src_i, dst_i, actor_i, amount, ben_n, wrong_n in ops:
+        ben_i, wrong = max(0, ben_n - 2), wrong_n == 0
+        funded = [k for k in KEYS if bal[k] > 0]
+        src = funded[-1] if src_i >= 2 and funded else KEYS[src_i]  # mostly move money down
+        if not kind.endswith("allocate") and src_i % 2:
+            src = "village"  # mostly from where the beneficiaries live
+        src_i = KEYS.index(src)
+        if amount % 3 and bal[src] > 0:
+            amount = min(amount, bal[src])  # mostly within the balance
+        actor = MANAGER[src] if actor_i < 4 else (["regulator"] + list(MANAGER.values()))[actor_i - 4]
+        purpose = "school" if wrong else PURPOSE
+        if kind.endswith("allocate"):
+            dst = KEYS[min(src_i + 1, 5)] if dst_i < 4 else KEYS[dst_i - 4]
+            allowed = actor == MANAGER[src] and KEYS.index(dst) == src_i + 1 and amount <= bal[src]
+            args = (fund_id, ident[src], ident[dst], amount, "")
+        else:
+            allowed = (
+                actor == MANAGER[src] and src == "village" and ben_i == 0 and not wrong
+                and amount <= bal[src]
+            )
+            args = (fund_id, ident[src], bens[ben_i], amount, purpose, FORM)
+        before = chain.state_root()
+        r = chain.call(o[actor].identity, NAME, kind, *args)
+        if kind.startswith("attempt"):
+            assert r.ok
+            assert r.result["ok"] == allowed, (kind, args, r.result)
+            if not allowed:
+                refusals += 1
+        else:
+            assert r.ok == allowed, (kind, args, r.error)
+            if not allowed:
+                assert chain.state_root() == before
+        if allowed:
+            bal[src] -= amount
+            if kind.endswith("allocate"):
+                bal[dst] += amount
+            else:
+                paid += amount
+    rep = chain.query(NAME, "report", fund_id, None)
+    assert rep["conserved"]
+    assert rep["pool"] == bal["pool"] and rep["disbursed"] == paid
+    got = {row["account"]: row["balance"] for row in rep["accounts"]}
+    assert all(got.get(ident[k], 0) == bal[k] for k in KEYS[1:])
+    assert rep["pool"] + sum(got.values()) + paid == total
+    assert len(rep["refusals"]) == refusals

@@ -1,0 +1,103 @@
+"""Property: the ip_rights contract grants exactly the licences a reference model allows,
+and no exclusive licence ever overlaps another active licence of the same scope."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tianfu.apps.ip_rights.demo import cast, deploy_both
+from tianfu.apps.ip_rights.sdk import IpRights
+from tianfu.testing.appchain import AppChain
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    chain = AppChain(tmp_path_factory.mktemp("ipprops"))
+    people = cast(chain, "-p")
+    deploy_both(chain, chain.client(people["creator"]))
+    yield chain, people
+    chain.close()
+
+
+DAYS = [f"2025-0{m}-{d:02d}" for m in range(1, 4) for d in (1, 10, 20, 28)]
+grant = st.tuples(
+    st.just("grant"),
+    st.booleans(),
+    st.sampled_from(["film", "music"]),
+    st.integers(0, len(DAYS) - 1),
+    st.integers(0, 5),
+    st.integers(0, 1),
+)
+surrender = st.tuples(st.just("surrender"), st.integers(0, 20))
+
+
+def _clash(a: dict, b: dict) -> bool:
+    return (
+        a["scope"] == b["scope"]
+        and a["start"] <= b["end"]
+        and b["start"] <= a["end"]
+        and (a["exclusive"] or b["exclusive"])
+    )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=st.lists(st.one_of(grant, grant, surrender), min_size=1, max_size=8))
+def test_licences_follow_the_model(env, ops):
+    chain, p = env
+    owner = IpRights(chain.client(p["creator"]))
+    holders = [p["licensee"], p["licensee2"]]
+    wid = owner.register_work(
+        hashlib.sha256(f"prop-work-{next(_counter)}".encode()).hexdigest(), "W", ["A"], "other"
+    )
+    model: list[dict] = []  # granted licences, in order
+    for op in ops:
+        if op[0] == "grant":
+            _, exclusive, scope, i, span, who = op
+            new = {
+                "scope": scope,
+                "start": DAYS[i],
+                "end": DAYS[min(i + span, len(DAYS) - 1)],
+                "exclusive": exclusive,
+            }
+            allowed = not any(_clash(new, m) for m in model if m["status"] == "active")
+            h = holders[who].info
+            r = owner.client.invoke(
+                "ip_rights",
+                "grant_licence",
+                wid,
+                h.address,
+                h.org,
+                exclusive,
+                scope,
+                new["start"],
+                new["end"],
+                0,
+                check=False,
+            )
+            assert r.ok == allowed, (new, model, r.error)
+            if allowed:
+                model.append({**new, "status": "active", "id": r.result, "who": who})
+            else:
+                assert "overlap" in r.error
+        else:
+            active = [m for m in model if m["status"] == "active"]
+            if not active:
+                continue
+            m = active[op[1] % len(active)]
+            IpRights(chain.client(holders[m["who"]])).surrender_licence(m["id"])
+            m["status"] = "surrendered"
+    chain_lics = owner.licences(wid)
+    assert [x["id"] for x in chain_lics] == [m["id"] for m in model]
+    assert [x["status"] for x in chain_lics] == [m["status"] for m in model]
+    active = [x for x in chain_lics if x["status"] == "active"]
+    for a, b in itertools.combinations(active, 2):
+        assert not _clash(a, b)

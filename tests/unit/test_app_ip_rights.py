@@ -1,0 +1,190 @@
+"""IP rights on the in-process chain: licence exclusivity, evidence links, disputes, CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tianfu.apps.evidence.sdk import Evidence
+from tianfu.apps.ip_rights.cli import app
+from tianfu.apps.ip_rights.demo import cast, create_demo, deploy_both
+from tianfu.apps.ip_rights.scenario import run_scenario
+from tianfu.apps.ip_rights.sdk import IpRights
+from tianfu.cli import common
+from tianfu.client import Client, TxFailed
+from tianfu.testing.appchain import AppChain
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    c = AppChain(tmp_path_factory.mktemp("ip"))
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def people(chain):
+    p = cast(chain, "-t")
+    deploy_both(chain, chain.client(p["creator"]))
+    return p
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_scenario(chain, people):
+    run_scenario(chain)
+
+
+def test_demo(chain, people):
+    s = create_demo(chain)
+    ip = IpRights(chain.client(people["creator"]))
+    w = ip.work(s["work_id"])
+    assert w["owner_org"] == "org2" and s["evidence_deposit"] in w["evidence"]
+    assert ip.licence(s["exclusive_licence"])["exclusive"] is True
+
+
+def test_licence_rules(chain, people):
+    ip = IpRights(chain.client(people["creator"]))
+    lic = people["licensee"].info
+    wid = ip.register_work(_hash("song-1"), "Song", ["A"], "music")
+
+    def grant(exclusive, scope, start, end):
+        return ip.grant_licence(
+            wid, lic.address, lic.org, exclusive=exclusive, scope=scope, start=start, end=end
+        )
+
+    grant(False, "radio", "2025-01-01", "2025-06-30")
+    grant(False, "radio", "2025-03-01", "2025-12-31")  # non-exclusive may overlap each other
+    with pytest.raises(TxFailed, match="cannot overlap"):
+        grant(True, "radio", "2025-06-30", "2025-07-31")  # touching the last day overlaps
+    grant(True, "radio", "2026-01-01", "2026-12-31")
+    with pytest.raises(TxFailed, match="overlaps exclusive"):
+        grant(False, " RADIO ", "2026-12-31", "2027-01-31")
+    grant(False, "tv", "2026-01-01", "2026-12-31")
+    for bad, needle in [
+        (("radio", "2027-13-01", "2027-12-31"), "YYYY-MM-DD"),
+        (("radio", "2027/01/01", "2027-12-31"), "YYYY-MM-DD"),
+        (("radio", "2027-02-01", "2027-01-01"), "end before"),
+        (("", "2027-01-01", "2027-12-31"), "scope"),
+    ]:
+        with pytest.raises(TxFailed, match=needle):
+            grant(False, *bad)
+    with pytest.raises(TxFailed, match="non-negative"):
+        ip.grant_licence(
+            wid,
+            lic.address,
+            lic.org,
+            exclusive=False,
+            scope="x",
+            start="2030-01-01",
+            end="2030-01-02",
+            fee_fen=-1,
+        )
+    with pytest.raises(TxFailed, match="to itself"):
+        ip.grant_licence(
+            wid,
+            people["creator"].info.address,
+            "org1",
+            exclusive=False,
+            scope="x",
+            start="2030-01-01",
+            end="2030-01-02",
+        )
+    assert [x["scope"] for x in ip.licences(wid)] == ["radio", "radio", "radio", "tv"]
+
+
+def test_evidence_links_and_history(chain, people):
+    ip = IpRights(chain.client(people["creator"]))
+    wid = ip.register_work(_hash("code-1"), "Engine", ["B", "C"], "software")
+    dep = Evidence(ip.client).deposit(b"copied source", "Copied repository")
+    root = chain.state_root()
+    with pytest.raises(TxFailed, match="unknown evidence deposit EV123456"):
+        ip.link_evidence(wid, "EV123456", "x")
+    with pytest.raises(TxFailed, match="unknown evidence"):
+        ip.open_dispute(wid, "infringement", "copied", ["EV123456"])
+    with pytest.raises(TxFailed, match="type must be one of"):
+        ip.register_work(_hash("code-2"), "X", ["B"], "poem")
+    with pytest.raises(TxFailed, match="1-50 authors"):
+        ip.register_work(_hash("code-2"), "X", [], "software")
+    with pytest.raises(TxFailed, match="own ownership"):
+        ip.open_dispute(wid, "ownership", "it is mine", [])
+    assert chain.state_root() == root
+    assert ip.link_evidence(wid, dep, "copied module") == 1
+    did = ip.open_dispute(wid, "infringement", "code copied", [dep])
+    court = IpRights(chain.client(people["arbitrator"]))
+    d = court.resolve_dispute(did, "settled", "licence fee paid")
+    assert d["status"] == "resolved" and d["arbiter_org"] == people["arbitrator"].info.org
+    assert ip.work(wid)["owner"] == people["creator"].info.address  # no ownership change
+    events = [h["event"] for h in ip.history(wid)]
+    assert events == ["registered", "evidence_linked", "dispute_opened", "dispute_resolved"]
+    h = ip.history(wid)[1]
+    assert h["data"]["deposit"] == dep and h["org"] == people["creator"].info.org
+
+
+def test_cli(chain, people, tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        common,
+        "client_factory",
+        lambda url, identity=None, genesis=None: Client(
+            url, identity, genesis=genesis, http=chain.http
+        ),
+    )
+    people["creator"].save(tmp_path / "creator")
+    people["licensee"].save(tmp_path / "lic")
+    lic = people["licensee"].info
+    work_file = tmp_path / "poem.txt"
+    work_file.write_text("spring rain on the Jinjiang")
+
+    def run(*args, who="creator"):
+        return runner.invoke(app, [*map(str, args), "--identity", str(tmp_path / who)])
+
+    r = run("register", "Spring Rain", "Du Fu", "--file", work_file, "--type", "literary", "--json")
+    assert r.exit_code == 0, r.output
+    wid = json.loads(r.stdout)["result"]
+    assert run("register", "Spring Rain", "Du Fu").exit_code == 2
+    r = run(
+        "license",
+        wid,
+        lic.address,
+        lic.org,
+        "--scope",
+        "print/CN",
+        "--start",
+        "2025-01-01",
+        "--end",
+        "2025-12-31",
+        "--exclusive",
+        "--fee-fen",
+        100000,
+    )
+    assert r.exit_code == 0, r.output
+    r = run(
+        "license",
+        wid,
+        lic.address,
+        lic.org,
+        "--scope",
+        "print/CN",
+        "--start",
+        "2025-05-01",
+        "--end",
+        "2026-12-31",
+    )
+    assert r.exit_code == 1 and "overlaps exclusive" in r.stderr
+    r = run("transfer", wid, lic.address, lic.org, who="lic")
+    assert r.exit_code == 1 and "only the owner" in r.stderr
+    assert run("transfer", wid, lic.address, lic.org, "--price-fen", 5).exit_code == 0
+    r = runner.invoke(app, ["history", wid, "--ownership", "--json"])
+    assert [h["event"] for h in json.loads(r.stdout)] == ["registered", "transferred"]
+    r = runner.invoke(app, ["show", wid, "--json"])
+    doc = json.loads(r.stdout)
+    assert doc["owner"] == lic.address and doc["licence_records"][0]["exclusive"] is True
+    assert runner.invoke(app, ["show", "W999999"]).exit_code == 1
+    assert runner.invoke(app, ["history", wid]).exit_code == 0

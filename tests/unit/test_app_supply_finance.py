@@ -1,0 +1,212 @@
+"""Supply-chain finance on the in-process chain: contract rules, demo, scenario and CLI."""
+
+import json
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from tianfu.apps.supply_finance import NAME, source
+from tianfu.apps.supply_finance.cli import app, parse_time_ms
+from tianfu.apps.supply_finance.demo import DAY_MS, create_demo, invoice_hash, setup_parties
+from tianfu.apps.supply_finance.scenario import run_scenario
+from tianfu.cli import common
+from tianfu.client import Client
+from tianfu.execution.sandbox import compile_contract
+from tianfu.testing.appchain import AppChain
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    chain = AppChain(tmp_path_factory.mktemp("sf"))
+    parties = setup_parties(chain)
+    yield chain, parties
+    chain.close()
+
+
+def _issue(chain, parties, amount=1_000_000, accept=True):
+    core, t1 = parties["core"], parties["tier1"]
+    rid = core.sf.issue(t1.address, amount, int(time.time() * 1000) + 30 * DAY_MS, invoice_hash("x"))
+    if accept:
+        t1.sf.accept(rid)
+    return rid
+
+
+def _refused(chain, who, method, *args, expect):
+    """A refused call fails with `expect` in its message and leaves the state root unchanged."""
+    before = chain.state_root()
+    receipt = chain.call(who.identity, NAME, method, *args)
+    assert not receipt.ok
+    assert expect in receipt.error, receipt.error
+    assert chain.state_root() == before
+    return receipt.error
+
+
+def test_contract_compiles_with_expected_api():
+    compiled = compile_contract(source())
+    assert {"issue", "accept", "split", "transfer", "apply_pledge", "repay", "audit"} <= compiled.methods
+    assert compiled.views == {
+        "get",
+        "party",
+        "lineage",
+        "holdings",
+        "overdue",
+        "open_receivables",
+        "tree_totals",
+    }
+
+
+def test_split_conserves_and_keeps_lineage(world):
+    chain, p = world
+    rid = _issue(chain, p, 1_000_000)
+    parts = p["tier1"].sf.split(rid, [1, 299_999, 700_000])
+    assert parts == [rid + ".1", rid + ".2", rid + ".3"]
+    assert sum(p["core"].sf.get(x)["amount"] for x in parts) == 1_000_000
+    sub = p["tier1"].sf.split(parts[2], [350_000, 350_000])
+    assert [x["id"] for x in p["core"].sf.lineage(sub[1])] == [rid, parts[2], sub[1]]
+    totals = p["core"].sf.tree_totals(sub[0])
+    assert totals == {
+        "root": rid,
+        "amount": 1_000_000,
+        "conserved": True,
+        "outstanding": 1_000_000,
+        "paid": 0,
+        "parts": 6,
+    }
+    held = [r["id"] for r in p["tier1"].sf.holdings(p["tier1"].address)]
+    assert rid not in held and parts[2] not in held and set(sub) <= set(held)
+
+
+def test_forbidden_actions_change_nothing(world):
+    chain, p = world
+    rid = _issue(chain, p, 500_000)
+    t1, t2, bank = p["tier1"], p["tier2"], p["bank"]
+    _refused(chain, t1, "split", rid, [100, 200], expect="sum exactly to the whole")
+    _refused(chain, t1, "split", rid, [600_000, -100_000], expect="positive integer")
+    _refused(chain, t1, "split", rid, [True, 499_999], expect="positive integer")
+    _refused(chain, t2, "transfer", rid, t2.address, expect="only the holder")
+    _refused(chain, t2, "apply_pledge", rid, bank.address, expect="only the holder")
+    _refused(chain, t1, "issue", t2.address, 5, int(time.time() * 1000) + DAY_MS, "ab" * 32, expect="lacks role")
+    _refused(chain, t1, "audit", rid, expect="lacks role 'regulator'")
+    _refused(chain, t1, "approve_pledge", rid, 1, 1, expect="lacks role 'bank'")
+    _refused(chain, t1, "get_nothing", expect="unknown method")
+    _refused(chain, t1, "transfer", "RCV-999999", t2.address, expect="unknown receivable")
+    t1.sf.apply_pledge(rid, bank.address)
+    _refused(chain, t1, "apply_pledge", rid, bank.address, expect="cannot be pledged again")
+    _refused(chain, t1, "split", rid, [1, 499_999], expect="pledged to bank")
+    _refused(chain, t1, "transfer", rid, t2.address, expect="pledged to bank")
+    parts_before = p["core"].sf.get(rid)
+    assert parts_before["pledge"]["status"] == "applied"
+    t1.sf.cancel_pledge(rid)
+    t1.sf.transfer(rid, t2.address)
+    _refused(chain, t1, "transfer", rid, t1.address, expect="only the holder")
+
+
+def test_repay_pays_holders_and_bank(world):
+    chain, p = world
+    rid = _issue(chain, p, 900_000)
+    a, b = p["tier1"].sf.split(rid, [400_000, 500_000])
+    p["tier1"].sf.transfer(a, p["tier2"].address)
+    p["tier2"].sf.apply_pledge(a, p["bank"].address)
+    p["bank"].sf.approve_pledge(a, 380_000, 300)
+    p["bank"].sf.disburse(a, "L-9")
+    p["tier1"].sf.apply_pledge(b, p["bank"].address)  # applied only: the holder is still payee
+    _refused(chain, p["tier2"], "repay", rid, "", expect="lacks role")
+    payments = p["core"].sf.repay(rid, "W-1")
+    assert {(x["id"], x["payee"], x["payee_kind"], x["amount"]) for x in payments} == {
+        (a, p["bank"].address, "bank", 400_000),
+        (b, p["tier1"].address, "holder", 500_000),
+    }
+    assert p["core"].sf.get(b)["pledges"][0]["outcome"] == "closed_by_repayment"
+    assert rid not in p["core"].sf.open_receivables()
+    audit = p["regulator"].sf.audit(b)
+    assert audit["paid"] == 900_000 and audit["outstanding"] == 0 and audit["conserved"]
+
+
+def test_same_block_double_spend_only_one_wins(world):
+    chain, p = world
+    rid = _issue(chain, p, 10_000)
+    t1 = p["tier1"].identity
+    receipts = chain.call_many(
+        [
+            (t1, NAME, "transfer", (rid, p["tier2"].address)),
+            (t1, NAME, "transfer", (rid, p["tier3"].address)),
+            (t1, NAME, "split", (rid, [5_000, 5_000])),
+        ]
+    )
+    assert [r.ok for r in receipts] == [True, False, False]
+    assert p["core"].sf.get(rid)["holder"] == p["tier2"].address
+
+
+def test_demo_and_scenario(tmp_path):
+    chain = AppChain(tmp_path)
+    try:
+        summary = create_demo(chain)
+        rid = summary["receivable"]
+        assert summary["amount_fen"] == 100_000_000
+        query = chain.client(chain.admin("org1"))
+        totals = query.query(NAME, "tree_totals", rid)
+        assert totals["conserved"] and totals["outstanding"] == 100_000_000
+        pledged = [k for k, v in summary["parts"].items() if "pledged" in v][0]
+        assert query.query(NAME, "get", pledged)["pledge"]["status"] == "disbursed"
+        run_scenario(chain)
+    finally:
+        chain.close()
+
+
+def test_parse_time_ms():
+    assert parse_time_ms("1700000000000") == 1_700_000_000_000
+    assert parse_time_ms("2024-01-01") == 1_704_067_200_000
+    now = int(time.time() * 1000)
+    assert abs(parse_time_ms("+1d") - (now + DAY_MS)) < 5_000
+
+
+def test_cli_flow(world, tmp_path, monkeypatch):
+    chain, p = world
+    monkeypatch.setattr(
+        common,
+        "client_factory",
+        lambda url, identity=None, genesis=None: Client(url, identity, genesis=chain.genesis, http=chain.http),
+    )
+    dirs = {}
+    for key in ("core", "tier1", "tier2", "bank", "regulator"):
+        dirs[key] = tmp_path / key
+        p[key].identity.save(dirs[key])
+
+    def run(*args, who=None):
+        extra = ["--identity", str(dirs[who])] if who else []
+        return runner.invoke(app, [str(a) for a in args] + extra)
+
+    doc = tmp_path / "invoice.pdf"
+    doc.write_bytes(b"invoice 2024-113 " + str(time.time()).encode())
+    r = run("issue", dirs["tier1"], 300_000, "--maturity", "+60d", "--doc", doc, "--json", who="core")
+    assert r.exit_code == 0, r.output
+    rid = json.loads(r.stdout)["result"]
+    r = run("issue", dirs["tier1"], 300_000, "--maturity", "+60d", "--doc", doc, who="core")
+    assert r.exit_code == 1 and "already backs" in r.output
+    assert run("accept", rid, who="tier1").exit_code == 0
+    r = run("split", rid, 100_000, 100_001, who="tier1")
+    assert r.exit_code == 1 and "sum exactly" in r.output
+    r = run("split-transfer", rid, 100_000, dirs["tier2"], "--json", who="tier1")
+    assert r.exit_code == 0, r.output
+    part = json.loads(r.stdout)["result"]["transferred"]
+    assert run("pledge", part, dirs["bank"], who="tier2").exit_code == 0
+    assert run("approve-pledge", part, 90_000, 450, who="bank").exit_code == 0
+    assert run("disburse", part, "LOAN-7", who="bank").exit_code == 0
+    r = run("transfer", part, dirs["tier1"], who="tier2")
+    assert r.exit_code == 1 and "pledged to bank" in r.output
+    r = run("audit", rid, "--json", who="regulator")
+    assert r.exit_code == 0 and json.loads(r.stdout)["result"]["financed"] == 90_000
+    r = run("lineage", part, "--json")
+    assert [x["id"] for x in json.loads(r.stdout)["result"]] == [rid, part]
+    r = run("show", part)
+    assert r.exit_code == 0 and "disbursed" in r.stdout
+    assert run("holdings", dirs["tier2"]).exit_code == 0
+    assert run("overdue").exit_code == 0
+    r = run("repay", rid, "--ref", "W-77", "--json", who="core")
+    assert r.exit_code == 0, r.output
+    assert sum(x["amount"] for x in json.loads(r.stdout)["result"]) == 300_000
+    r = run("transfer", part, "not-an-address", who="tier2")
+    assert r.exit_code == 2 and "neither an address" in r.output
