@@ -19,7 +19,7 @@ run: install
 	$(VENV)/bin/tianfu dev
 
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 test-slow: install
 	$(PY) -m pytest -m slow

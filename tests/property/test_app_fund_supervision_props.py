@@ -25,8 +25,22 @@ def world(tmp_path_factory):
     accounts = register_hierarchy(offices)
     good = beneficiary_hash("1", "salt")
     other = beneficiary_hash("2", "salt")
-    chain.call(offices["village"].identity, NAME, "register_beneficiary", accounts["village"], good, [PURPOSE])
-    chain.call(offices["village"].identity, NAME, "register_beneficiary", accounts["village"], other, ["school"])
+    chain.call(
+        offices["village"].identity,
+        NAME,
+        "register_beneficiary",
+        accounts["village"],
+        good,
+        [PURPOSE],
+    )
+    chain.call(
+        offices["village"].identity,
+        NAME,
+        "register_beneficiary",
+        accounts["village"],
+        other,
+        ["school"],
+    )
     yield chain, offices, accounts, [good, other, beneficiary_hash("3", "salt")]
     chain.close()
 
@@ -53,7 +67,16 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
     chain, o, acct, bens = world
     fund_id = f"p{next(_ids)}"
     now = int(time.time() * 1000)
-    assert chain.call(o["authority"].identity, NAME, "create_fund", fund_id, PURPOSE, total, now - DAY_MS, now + DAY_MS).ok
+    assert chain.call(
+        o["authority"].identity,
+        NAME,
+        "create_fund",
+        fund_id,
+        PURPOSE,
+        total,
+        now - DAY_MS,
+        now + DAY_MS,
+    ).ok
     ident = {k: acct[k] for k in KEYS[1:]}
     ident["pool"] = POOL
     bal = {k: 0 for k in KEYS}
@@ -63,7 +86,9 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
     seed = total * share // 100  # first move this much straight down to the village
     for i in range(5 if seed else 0):
         src, dst = KEYS[i], KEYS[i + 1]
-        r = chain.call(o[MANAGER[src]].identity, NAME, "allocate", fund_id, ident[src], ident[dst], seed, "")
+        r = chain.call(
+            o[MANAGER[src]].identity, NAME, "allocate", fund_id, ident[src], ident[dst], seed, ""
+        )
         assert r.ok, r.error
     bal["pool"] -= seed
     bal["village"] += seed
@@ -76,7 +101,9 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
         src_i = KEYS.index(src)
         if amount % 3 and bal[src] > 0:
             amount = min(amount, bal[src])  # mostly within the balance
-        actor = MANAGER[src] if actor_i < 4 else (["regulator"] + list(MANAGER.values()))[actor_i - 4]
+        actor = (
+            MANAGER[src] if actor_i < 4 else (["regulator"] + list(MANAGER.values()))[actor_i - 4]
+        )
         purpose = "school" if wrong else PURPOSE
         if kind.endswith("allocate"):
             dst = KEYS[min(src_i + 1, 5)] if dst_i < 4 else KEYS[dst_i - 4]
@@ -84,7 +111,10 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
             args = (fund_id, ident[src], ident[dst], amount, "")
         else:
             allowed = (
-                actor == MANAGER[src] and src == "village" and ben_i == 0 and not wrong
+                actor == MANAGER[src]
+                and src == "village"
+                and ben_i == 0
+                and not wrong
                 and amount <= bal[src]
             )
             args = (fund_id, ident[src], bens[ben_i], amount, purpose, FORM)

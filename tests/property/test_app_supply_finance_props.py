@@ -24,7 +24,11 @@ def world(tmp_path_factory):
 
 op = st.tuples(
     st.sampled_from(
-        ["split"] * 3 + ["transfer"] * 3 + ["pledge"] * 3 + ["approve"] * 2 + ["disburse"] * 2
+        ["split"] * 3
+        + ["transfer"] * 3
+        + ["pledge"] * 3
+        + ["approve"] * 2
+        + ["disburse"] * 2
         + ["cancel", "release", "repay"]
     ),
     st.integers(0, 4),  # actor: 0-2 the node's holder, 3-4 someone else
@@ -42,7 +46,13 @@ class Model:
 
     @staticmethod
     def _node(amount, holder):
-        return {"amount": amount, "holder": holder, "status": "active", "pledge": None, "children": []}
+        return {
+            "amount": amount,
+            "holder": holder,
+            "status": "active",
+            "pledge": None,
+            "children": [],
+        }
 
     def leaves_under(self, rid):
         n = self.nodes[rid]
@@ -136,7 +146,9 @@ def _apply(chain, p, model, o):
 def test_random_operations_keep_invariants(world, amount, ops):
     chain, p = world
     maturity = int(time.time() * 1000) + DAY_MS
-    r = chain.call(p["core"].identity, NAME, "issue", p["tier1"].address, amount, maturity, invoice_hash("p"))
+    r = chain.call(
+        p["core"].identity, NAME, "issue", p["tier1"].address, amount, maturity, invoice_hash("p")
+    )
     rid = r.result
     assert r.ok and chain.call(p["tier1"].identity, NAME, "accept", rid).ok
     model = Model(rid, amount, p["tier1"].address)

@@ -8,7 +8,13 @@ from typer.testing import CliRunner
 
 from tianfu.apps.fund_supervision import NAME, source
 from tianfu.apps.fund_supervision.cli import app, parse_time_ms
-from tianfu.apps.fund_supervision.demo import DAY_MS, PURPOSE, create_demo, register_hierarchy, setup_offices
+from tianfu.apps.fund_supervision.demo import (
+    DAY_MS,
+    PURPOSE,
+    create_demo,
+    register_hierarchy,
+    setup_offices,
+)
 from tianfu.apps.fund_supervision.scenario import run_scenario
 from tianfu.apps.fund_supervision.sdk import POOL, beneficiary_hash, doc_hash
 from tianfu.cli import common
@@ -49,7 +55,13 @@ def _refused(chain, who, method, *args, expect):
 
 def test_contract_compiles():
     compiled = compile_contract(source())
-    assert {"allocate", "attempt_allocate", "disburse", "attempt_disburse", "create_fund"} <= compiled.methods
+    assert {
+        "allocate",
+        "attempt_allocate",
+        "disburse",
+        "attempt_disburse",
+        "create_fund",
+    } <= compiled.methods
     assert {"report", "trace", "refusals", "balance", "movements"} <= compiled.views
     assert "attempt_disburse" not in compiled.views
 
@@ -57,14 +69,60 @@ def test_contract_compiles():
 def test_allocation_rules(world):
     chain, o, a = world
     f = _fund(o, 1_000)
-    _refused(chain, o["authority"], "allocate", f, POOL, a["province"], 1_001, "", expect="exceeds the balance")
-    _refused(chain, o["authority"], "allocate", f, POOL, a["city"], 1, "", expect="not a registered sub-account")
-    _refused(chain, o["province"], "allocate", f, POOL, a["province"], 1, "", expect="only the fund's authority")
-    _refused(chain, o["authority"], "allocate", f, POOL, a["province"], 0, "", expect="positive integer")
-    _refused(chain, o["authority"], "allocate", "nofund", POOL, a["province"], 1, "", expect="unknown fund")
+    _refused(
+        chain,
+        o["authority"],
+        "allocate",
+        f,
+        POOL,
+        a["province"],
+        1_001,
+        "",
+        expect="exceeds the balance",
+    )
+    _refused(
+        chain,
+        o["authority"],
+        "allocate",
+        f,
+        POOL,
+        a["city"],
+        1,
+        "",
+        expect="not a registered sub-account",
+    )
+    _refused(
+        chain,
+        o["province"],
+        "allocate",
+        f,
+        POOL,
+        a["province"],
+        1,
+        "",
+        expect="only the fund's authority",
+    )
+    _refused(
+        chain, o["authority"], "allocate", f, POOL, a["province"], 0, "", expect="positive integer"
+    )
+    _refused(
+        chain,
+        o["authority"],
+        "allocate",
+        "nofund",
+        POOL,
+        a["province"],
+        1,
+        "",
+        expect="unknown fund",
+    )
     o["authority"].fs.allocate(f, POOL, a["province"], 1_000, "all")
-    _refused(chain, o["province"], "allocate", f, a["province"], a["county"], 1, "", expect="sub-account")
-    _refused(chain, o["city"], "allocate", f, a["province"], a["city"], 1, "", expect="only the manager")
+    _refused(
+        chain, o["province"], "allocate", f, a["province"], a["county"], 1, "", expect="sub-account"
+    )
+    _refused(
+        chain, o["city"], "allocate", f, a["province"], a["city"], 1, "", expect="only the manager"
+    )
     o["province"].fs.allocate(f, a["province"], a["city"], 600, "")
     rep = o["regulator"].fs.report(f)
     assert rep["conserved"] and rep["pool"] == 0
@@ -95,7 +153,15 @@ def test_attempt_records_refusal_without_moving_money(world):
 def test_beneficiary_identity_is_only_a_hash(world):
     chain, o, a = world
     village = o["village"]
-    _refused(chain, village, "register_beneficiary", a["village"], "510131198203150021", [PURPOSE], expect="hash")
+    _refused(
+        chain,
+        village,
+        "register_beneficiary",
+        a["village"],
+        "510131198203150021",
+        [PURPOSE],
+        expect="hash",
+    )
     h = beneficiary_hash("510131198203150021", "s1")
     assert h != beneficiary_hash("510131198203150021", "s2")
     with pytest.raises(ValueError):
@@ -112,8 +178,30 @@ def test_beneficiary_identity_is_only_a_hash(world):
     ]:
         o[who].fs.allocate(f, POOL if src == POOL else a[src], a[dst], 100, "")
     paper = doc_hash("form")
-    _refused(chain, village, "disburse", f, a["village"], h, 10, "education-aid", paper, expect="earmarked for")
-    _refused(chain, village, "disburse", f, a["village"], h, 101, PURPOSE, paper, expect="exceeds the balance")
+    _refused(
+        chain,
+        village,
+        "disburse",
+        f,
+        a["village"],
+        h,
+        10,
+        "education-aid",
+        paper,
+        expect="earmarked for",
+    )
+    _refused(
+        chain,
+        village,
+        "disburse",
+        f,
+        a["village"],
+        h,
+        101,
+        PURPOSE,
+        paper,
+        expect="exceeds the balance",
+    )
     village.fs.disburse(f, a["village"], h, 60, PURPOSE, paper)
     tr = village.fs.trace(f, h)
     assert tr["total"] == 60
@@ -152,7 +240,9 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     monkeypatch.setattr(
         common,
         "client_factory",
-        lambda url, identity=None, genesis=None: Client(url, identity, genesis=chain.genesis, http=chain.http),
+        lambda url, identity=None, genesis=None: Client(
+            url, identity, genesis=chain.genesis, http=chain.http
+        ),
     )
     dirs = {}
     for key in ("authority", "province", "village", "township"):

@@ -28,7 +28,9 @@ def world(tmp_path_factory):
 
 def _issue(chain, parties, amount=1_000_000, accept=True):
     core, t1 = parties["core"], parties["tier1"]
-    rid = core.sf.issue(t1.address, amount, int(time.time() * 1000) + 30 * DAY_MS, invoice_hash("x"))
+    rid = core.sf.issue(
+        t1.address, amount, int(time.time() * 1000) + 30 * DAY_MS, invoice_hash("x")
+    )
     if accept:
         t1.sf.accept(rid)
     return rid
@@ -46,7 +48,15 @@ def _refused(chain, who, method, *args, expect):
 
 def test_contract_compiles_with_expected_api():
     compiled = compile_contract(source())
-    assert {"issue", "accept", "split", "transfer", "apply_pledge", "repay", "audit"} <= compiled.methods
+    assert {
+        "issue",
+        "accept",
+        "split",
+        "transfer",
+        "apply_pledge",
+        "repay",
+        "audit",
+    } <= compiled.methods
     assert compiled.views == {
         "get",
         "party",
@@ -88,7 +98,16 @@ def test_forbidden_actions_change_nothing(world):
     _refused(chain, t1, "split", rid, [True, 499_999], expect="positive integer")
     _refused(chain, t2, "transfer", rid, t2.address, expect="only the holder")
     _refused(chain, t2, "apply_pledge", rid, bank.address, expect="only the holder")
-    _refused(chain, t1, "issue", t2.address, 5, int(time.time() * 1000) + DAY_MS, "ab" * 32, expect="lacks role")
+    _refused(
+        chain,
+        t1,
+        "issue",
+        t2.address,
+        5,
+        int(time.time() * 1000) + DAY_MS,
+        "ab" * 32,
+        expect="lacks role",
+    )
     _refused(chain, t1, "audit", rid, expect="lacks role 'regulator'")
     _refused(chain, t1, "approve_pledge", rid, 1, 1, expect="lacks role 'bank'")
     _refused(chain, t1, "get_nothing", expect="unknown method")
@@ -168,7 +187,9 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     monkeypatch.setattr(
         common,
         "client_factory",
-        lambda url, identity=None, genesis=None: Client(url, identity, genesis=chain.genesis, http=chain.http),
+        lambda url, identity=None, genesis=None: Client(
+            url, identity, genesis=chain.genesis, http=chain.http
+        ),
     )
     dirs = {}
     for key in ("core", "tier1", "tier2", "bank", "regulator"):
@@ -181,7 +202,9 @@ def test_cli_flow(world, tmp_path, monkeypatch):
 
     doc = tmp_path / "invoice.pdf"
     doc.write_bytes(b"invoice 2024-113 " + str(time.time()).encode())
-    r = run("issue", dirs["tier1"], 300_000, "--maturity", "+60d", "--doc", doc, "--json", who="core")
+    r = run(
+        "issue", dirs["tier1"], 300_000, "--maturity", "+60d", "--doc", doc, "--json", who="core"
+    )
     assert r.exit_code == 0, r.output
     rid = json.loads(r.stdout)["result"]
     r = run("issue", dirs["tier1"], 300_000, "--maturity", "+60d", "--doc", doc, who="core")

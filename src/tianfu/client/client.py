@@ -270,7 +270,15 @@ class Client:
     ) -> Result:
         """Build, sign and send a call; see `send`."""
         tx = self.build_tx(contract, method, *args, expiry_blocks=expiry_blocks)
-        return self.send(tx, wait=wait, check=check)
+        try:
+            return self.send(tx, wait=wait, check=check)
+        except ApiError as exc:
+            if exc.status != 400 or "expir" not in str(exc):
+                raise
+            # The cached chain height was stale (a fast chain): refresh it and sign anew.
+            self._height = None
+            tx = self.build_tx(contract, method, *args, expiry_blocks=expiry_blocks)
+            return self.send(tx, wait=wait, check=check)
 
     def get_tx(self, tx_hash: str | bytes) -> TxInfo:
         h = _hash_hex(tx_hash)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Coroutine
@@ -106,6 +107,13 @@ class CommitFrame(msgspec.Struct, array_like=True, frozen=True):
             raise ValueError("commit frame certificate does not match its height or block")
 
 
+class _JumpTo:
+    """Internal marker: block sync has stored blocks up to `height`."""
+
+    def __init__(self, height: int) -> None:
+        self.height = height
+
+
 class DriverError(Exception):
     """The driver cannot go on (a decided block could not be stored)."""
 
@@ -166,6 +174,7 @@ class ConsensusDriver:
         peer_burst: float = 1000.0,
         max_inbound: int = 10_000,
         max_evidence: int = 256,
+        commit_lock: threading.Lock | None = None,
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
@@ -209,6 +218,8 @@ class ConsensusDriver:
         self._height_since = 0.0
         self._last_commit = 0.0
         self._stopping = False
+        # Shared with block sync: whoever stores height h first wins, the other skips it.
+        self.commit_lock = commit_lock or threading.Lock()
 
     # ------------------------------------------------------------ public
 
@@ -425,13 +436,54 @@ class ConsensusDriver:
                 await self._wake.wait()
                 continue
             try:
-                await self._feed(event, origin)
+                if isinstance(event, _JumpTo):
+                    await self._jump(event.height)
+                else:
+                    await self._feed(event, origin)
             except DriverError:
                 raise
             except Exception:  # a task's top level: log, drop the event, keep deciding
                 log.exception("consensus event %s failed", type(event).__name__)
                 self.stats["event_errors"] += 1
             await asyncio.sleep(0)  # let the network and timers run between events
+
+    def jump_to(self, height: int) -> None:
+        """Block sync stored blocks up to `height`: abandon older heights, decide height + 1."""
+        if self._stopping or self._wake is None:
+            return
+        self._internal.append((_JumpTo(height), INTERNAL))  # type: ignore[arg-type]
+        self._wake.set()
+
+    async def _jump(self, height: int) -> None:
+        core = self.core
+        if core is None or core.height > height or self.ledger.height < height:
+            return
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self._executed.clear()
+        self._own.clear()
+        try:
+            await self._in_thread(self.wal.end_height, height)
+        except OSError:
+            log.exception("consensus WAL rotation failed")
+        self.core = self._core_factory(height + 1, self.ledger.validator_set(height + 1))
+        self._height_since = self._last_commit = asyncio.get_running_loop().time()
+        self.stats["jumps"] += 1
+        log.info("block sync reached height %d: consensus continues at %d", height, height + 1)
+        await self._feed(Start(), INTERNAL)
+
+    def _store(self, executed: Any, certificate: CommitCertificate) -> bool:
+        """Store a decided block unless block sync already stored it; False if it had."""
+        header = executed.block.header
+        with self.commit_lock:
+            if self.ledger.height >= header.height:
+                stored = self.ledger.store.load_header(header.height)
+                if stored is not None and stored.hash == header.hash:
+                    return False
+                raise DriverError(f"a different block is already stored at height {header.height}")
+            self.ledger.commit(executed, certificate)
+            return True
 
     async def _feed(self, event: Event, origin: str) -> None:
         queue: deque[tuple[Event, str]] = deque([(event, origin)])
@@ -646,6 +698,14 @@ class ConsensusDriver:
         if last is not None and last >= (a.height, a.round, STEP_PROPOSAL):
             return  # already signed at or past this proposal: the signer would refuse
         p = self.params
+        # Idle chain: wait (bounded, well inside the others' propose timeout) for transactions
+        # rather than fill the ledger with empty blocks.
+        loop = asyncio.get_running_loop()
+        deadline = self._last_commit + p.empty_block_interval_ms / 1000
+        while not len(self.mempool) and loop.time() < deadline and not self._stopping:
+            if self.core is None or self.core.height != a.height:
+                return
+            await asyncio.sleep(0.01)
         txs = self.mempool.take(p.max_block_txs, p.max_block_bytes)
         try:
             async with self._ledger_lock:
@@ -674,7 +734,7 @@ class ConsensusDriver:
             async with self._ledger_lock:
                 if executed is None or executed.block.hash != a.block_hash:
                     executed = await self._in_thread(self._execute_sync, a.block, a.block_hash)
-                await self._in_thread(self.ledger.commit, executed, a.certificate)
+                stored_here = await self._in_thread(self._store, executed, a.certificate)
         except Exception as exc:
             self.failed = exc
             self._stopping = True
@@ -689,7 +749,7 @@ class ConsensusDriver:
         self._executed.clear()
         self._own.clear()
         self.stats["committed"] += 1
-        if self.on_commit is not None:
+        if self.on_commit is not None and stored_here:
             try:
                 self.on_commit(executed)
             except Exception:  # a callback's failure must not stop consensus

@@ -46,6 +46,7 @@ PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     "max_block_txs": (1, 100_000),
     "max_block_bytes": (1024, 64 << 20),
     "block_interval_ms": (0, 60_000),
+    "empty_block_interval_ms": (0, 600_000),
     "timeout_propose_ms": (10, 600_000),
     "timeout_vote_ms": (10, 600_000),
     "timeout_delta_ms": (0, 600_000),

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.console import Console
 
-from tianfu.node.localnet import LocalNetwork, LocalnetEnv
+from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 
 APPS = ("supply_finance", "fund_supervision", "traceability", "evidence", "ip_rights")
 

@@ -108,11 +108,38 @@ class LocalNetwork:
             proc.wait(10)
 
     def stop(self) -> None:
-        for name, proc in self.procs.items():
+        for proc in self.procs.values():
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGINT)
         for name in list(self.procs):
             self.stop_node(name)
+
+
+class _AllNodesClient(Client):
+    """A client whose committed writes are visible on every node before `send` returns, so a
+    scenario may write through one organisation's node and read through another's."""
+
+    def __init__(self, *args: Any, others: list[str], **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._others = others
+
+    def send(self, tx: Any, *, wait: bool = True, check: bool = True) -> Any:
+        result = super().send(tx, wait=wait, check=False)
+        if result.committed and result.height is not None:
+            deadline = time.monotonic() + 30
+            for url in self._others:
+                while time.monotonic() < deadline:
+                    try:
+                        if httpx.get(url + "/v1/status", timeout=2).json()["height"] >= result.height:
+                            break
+                    except (httpx.HTTPError, KeyError, ValueError):
+                        pass
+                    time.sleep(0.02)
+        if check and result.committed and not result.ok:
+            from tianfu.client.errors import TxFailed
+
+            raise TxFailed(result)
+        return result
 
 
 class LocalnetEnv:
@@ -134,7 +161,8 @@ class LocalnetEnv:
 
     def client(self, identity: Identity) -> Client:
         cfg = self._by_org.get(identity.info.org, self.net.configs[0])
-        return Client(self.net.url(cfg), identity, genesis=self.genesis)
+        others = [self.net.url(c) for c in self.net.configs if c is not cfg]
+        return _AllNodesClient(self.net.url(cfg), identity, genesis=self.genesis, others=others)
 
     def admin(self, org: str) -> Client:
         return self.client(Identity.load(self.net.home / org / "identities" / "admin"))

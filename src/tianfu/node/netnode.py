@@ -28,6 +28,7 @@ from tianfu.node.service import NodeService
 from tianfu.p2p import api as p2p
 from tianfu.p2p.network import TlsNetwork
 from tianfu.sync import BlockSyncer
+from tianfu.testing import faults
 from tianfu.types import Genesis, Transaction
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,12 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         if handler is not None:
             handler(peer, kind, payload)
 
-    network = TlsNetwork(
-        ident, trusted_cas, is_revoked, route,
+    partition = faults.PartitionFilter(cfg.data / "partition") if faults.enabled() else None
+    transport = TlsNetwork(
+        ident, trusted_cas, is_revoked, partition.wrap_handler(route) if partition else route,
         listen=(cfg.p2p_host, cfg.p2p_port), peers=cfg.peers, max_frame=MAX_FRAME,
     )
+    network: Any = partition.wrap_network(transport) if partition else transport
 
     def admit_from_peer(tx: Transaction) -> bool:
         try:
@@ -87,7 +90,7 @@ async def serve_network_node(cfg: NodeConfig) -> None:
     privval = FilePrivValidator(ident.keypair, cfg.data / "privval.json") if cfg.validator else None
     driver = ConsensusDriver(
         ledger, mempool, privval, ConsensusWAL(cfg.data / "consensus.wal"), network,
-        on_commit=committed, verified=service.verified.__contains__,
+        on_commit=committed, verified=service.verified.__contains__, commit_lock=commit_lock,
     )
     syncer = BlockSyncer(
         ledger, network, on_commit=service.block_committed, commit_lock=commit_lock,
@@ -103,7 +106,7 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         uvicorn.Config(create_app(service), host=cfg.api_host, port=cfg.api_port,
                        log_level="warning", lifespan="off")
     )
-    await network.start()
+    await transport.start()
     await driver.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
     log.info("%s (%s) up: api %s:%d p2p %s:%d", cfg.name, cfg.org, cfg.api_host, cfg.api_port,
@@ -116,7 +119,7 @@ async def serve_network_node(cfg: NodeConfig) -> None:
             await sync_task
         await syncer.drain()
         await driver.stop()
-        await network.stop()
+        await transport.stop()
         ledger.store.close()
 
 

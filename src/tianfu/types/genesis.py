@@ -17,7 +17,8 @@ class ConsensusParams(msgspec.Struct, array_like=True, frozen=True):
     max_block_txs: int = 5000
     max_block_bytes: int = 8 << 20
     block_interval_ms: int = 100  # shortest time between blocks when transactions wait
-    timeout_propose_ms: int = 1000
+    empty_block_interval_ms: int = 1000  # when idle, a proposer waits this long for transactions
+    timeout_propose_ms: int = 2000
     timeout_vote_ms: int = 500
     timeout_delta_ms: int = 500  # added per round
     tx_expiry_window: int = 1000  # a tx may name an expiry at most this many blocks ahead

@@ -1,4 +1,5 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+# mypy: ignore-errors
 """Fund supervision: earmarked public funds allocated down a hierarchy and paid to beneficiaries.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/fund_supervision.md). Amounts

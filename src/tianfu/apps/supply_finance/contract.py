@@ -1,4 +1,5 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+# mypy: ignore-errors
 """Supply-chain finance: receivables issued by a core enterprise, split, transferred, pledged, repaid.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/supply_finance.md). Amounts are
