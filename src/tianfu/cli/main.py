@@ -30,7 +30,7 @@ from tianfu.cli.common import (
     trusted_genesis,
 )
 from tianfu.cli.governance_cmds import gov_app
-from tianfu.cli.network_cmds import network_app, node_app, up
+from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
 from tianfu.client import DEFAULT_URL, LightClient
 from tianfu.client.verify import verify_state_json, verify_tx_proof_json
 
@@ -53,6 +53,7 @@ app.add_typer(cert_app, name="cert")
 app.add_typer(gov_app, name="gov", help="Governance: admit organisations and validators by vote.")
 app.add_typer(network_app, name="network")
 app.add_typer(node_app, name="node")
+app.add_typer(genesis_app, name="genesis")
 app.command("up")(up)
 
 

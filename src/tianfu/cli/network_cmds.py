@@ -117,3 +117,105 @@ def up(
             console.print("stopping ...")
             net.stop()
             console.print("stopped.")
+
+
+genesis_app = typer.Typer(help="Assemble a consortium's genesis from the members' files.", no_args_is_help=True)
+
+
+def _cert_der(path: Path) -> bytes:
+    from tianfu.identity import pem_to_der
+
+    data = path.read_bytes()
+    return pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else data
+
+
+@genesis_app.command("create")
+def genesis_create(
+    org: Annotated[list[str], typer.Option("--org", help="NAME=CA_CERT_FILE, once per member organisation.")],
+    validator: Annotated[
+        list[str], typer.Option("--validator", help="NODE_CERT_FILE[:POWER], once per validator (its org is in the cert).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Where to write genesis.bin (genesis.json beside it).")] = Path(
+        "genesis.bin"
+    ),
+    chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id.")] = "tianfu",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create the genesis from the organisations' CA certificates and their nodes' certificates."""
+    with handle_errors():
+        from tianfu.cli.common import UsageProblem
+        from tianfu.identity import verify_cert
+        from tianfu.node.dev import write_genesis
+        from tianfu.types import Genesis, OrgConfig, Validator
+
+        orgs: dict[str, bytes] = {}
+        for spec in org:
+            name, sep, file = spec.partition("=")
+            if not sep:
+                raise UsageProblem(f"--org {spec!r}: expected NAME=CA_CERT_FILE")
+            orgs[name] = _cert_der(Path(file))
+        validators = []
+        for spec in validator:
+            file, _, power = spec.partition(":")
+            der = _cert_der(Path(file))
+            from tianfu.identity import cert_info
+
+            info = cert_info(der)
+            if info.org not in orgs:
+                raise UsageProblem(f"{file}: node of {info.org!r}, which is not among the --org entries")
+            info = verify_cert(der, orgs[info.org])
+            if info.kind != "node":
+                raise UsageProblem(f"{file}: a {info.kind} certificate, not a node certificate")
+            validators.append(Validator(info.name, info.org, info.scheme, info.public_key, int(power or 1)))
+        genesis = Genesis(
+            version=1, chain_id=chain_id, time_ms=int(time.time() * 1000),
+            orgs=[OrgConfig(n, der) for n, der in orgs.items()], validators=validators,
+        )
+        genesis.validate()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_genesis(out.parent, genesis)
+        if out.name != "genesis.bin":
+            (out.parent / "genesis.bin").rename(out)
+        if as_json:
+            print_json({"genesis": str(out), "hash": genesis.hash.hex(), "chain_id": chain_id})
+        else:
+            console.print(f"genesis {out} (hash {genesis.hash.hex()}): {len(orgs)} organisations, "
+                          f"{len(validators)} validators — give this file to every member")
+
+
+@node_app.command("init")
+def node_init(
+    home: Annotated[Path, typer.Option("--home", help="The node's directory to create.")],
+    identity: Annotated[Path, typer.Option("--identity", help="The node's identity directory (kind node).")],
+    genesis: Annotated[Path, typer.Option("--genesis", help="The consortium's genesis.bin.")],
+    api: Annotated[str, typer.Option("--api", help="API listen HOST:PORT.")] = "127.0.0.1:8701",
+    p2p: Annotated[str, typer.Option("--p2p", help="P2P listen HOST:PORT.")] = "0.0.0.0:9701",
+    peer: Annotated[list[str], typer.Option("--peer", help="HOST:PORT of another node; repeatable.")] = [],  # noqa: B006
+    validator: Annotated[bool, typer.Option("--validator/--full-node", help="Vote if in the validator set.")] = True,
+) -> None:
+    """Write a node's node.toml (copying its identity and the genesis into HOME)."""
+    with handle_errors():
+        import shutil
+
+        from tianfu.identity import Identity
+        from tianfu.node.config import NodeConfig, parse_hostport
+
+        ident = Identity.load(identity)
+        if ident.info.kind != "node":
+            from tianfu.cli.common import UsageProblem
+
+            raise UsageProblem(f"{identity} holds a {ident.info.kind} certificate; a node needs kind node")
+        home.mkdir(parents=True, exist_ok=True)
+        ident.save(home / "identity")
+        shutil.copyfile(genesis, home / "genesis.bin")
+        api_host, api_port = parse_hostport(api)
+        p2p_host, p2p_port = parse_hostport(p2p)
+        cfg = NodeConfig(
+            home=home, name=ident.info.name, org=ident.info.org, validator=validator,
+            genesis=(home / "genesis.bin").resolve(), identity=(home / "identity").resolve(),
+            data=(home / "data").resolve(), api_host=api_host, api_port=api_port,
+            p2p_host=p2p_host, p2p_port=p2p_port, peers=[parse_hostport(p) for p in peer],
+        )
+        cfg.save()
+        console.print(f"node {cfg.name} of {cfg.org} configured in {home}: start it with "
+                      f"`tianfu node start --home {home}`")

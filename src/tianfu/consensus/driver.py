@@ -17,6 +17,11 @@ proposal and votes. Catch-up: a message from a lower height is answered with a
 `KIND_COMMIT` frame (block + certificate); a node that sees messages from higher heights
 asks for its own height's commit with a `KIND_COMMIT` request frame.
 
+Parameters: the timeouts, block limits and intervals of height h are `ledger.params(h)`
+(governance state of h - 2, ADR 0012), taken when the core is built for h and again
+before each `BlockCommitted` moves it to the next height; a `params` given to the
+constructor overrides them at every height (tests and simulations).
+
 Layering: consensus does not import p2p; the kind numbers below equal
 `tianfu.p2p.api.KIND_*` (a test checks it) and `network` is any object with
 `broadcast(kind, payload)` and `send(address, kind, payload)`.
@@ -126,6 +131,7 @@ class LedgerLike(Protocol):
     @property
     def height(self) -> int: ...
     def validator_set(self, height: int) -> ValidatorSet: ...
+    # Optional: `params(height) -> ConsensusParams` (else the genesis parameters are used).
     def build_block(
         self, txs: list, time_ms: int, proposer: bytes, verified: Any = None
     ) -> Any: ...
@@ -181,18 +187,20 @@ class ConsensusDriver:
         self.privval = privval
         self.wal = wal
         self.network = network
-        self.params = params or ledger.genesis.params
+        self._fixed_params = params
+        self.params = params or ledger.genesis.params  # those of the height being decided
         self.chain_id = ledger.chain_id
         self.clock = clock
         self.on_commit = on_commit
         self.verified = verified
         self.my_key = privval.public_key if privval is not None else None
+        self._custom_core = core_factory is not None
         self._core_factory = core_factory or self._default_core
-        self.gossip_interval = (gossip_interval_ms or self.params.timeout_vote_ms) / 1000
-        interval = min_block_interval_ms
-        self.min_block_interval = (
-            self.params.block_interval_ms if interval is None else interval
-        ) / 1000
+        self._gossip_ms = gossip_interval_ms
+        self._min_interval_ms = min_block_interval_ms
+        self.gossip_interval = 0.0
+        self.min_block_interval = 0.0
+        self._apply_params(self.params)
         self.peer_rate, self.peer_burst = peer_rate, peer_burst
         self.max_inbound = max_inbound
         self.core: ConsensusCore | None = None
@@ -223,13 +231,40 @@ class ConsensusDriver:
 
     # ------------------------------------------------------------ public
 
+    def params_at(self, height: int) -> ConsensusParams:
+        """The parameters of `height`: the constructor's override, else `ledger.params`."""
+        if self._fixed_params is not None:
+            return self._fixed_params
+        per_height = getattr(self.ledger, "params", None)
+        if callable(per_height):
+            params: ConsensusParams = per_height(height)
+            return params
+        params = self.ledger.genesis.params
+        return params
+
+    def _apply_params(self, params: ConsensusParams) -> None:
+        self.params = params
+        self.gossip_interval = (self._gossip_ms or params.timeout_vote_ms) / 1000
+        interval = self._min_interval_ms
+        self.min_block_interval = (
+            params.block_interval_ms if interval is None else interval
+        ) / 1000
+
+    def use_params_of(self, height: int) -> ConsensusParams:
+        """Switch to the parameters of `height` (the driver's and the default core's)."""
+        params = self.params_at(height)
+        self._apply_params(params)
+        if self.core is not None and not self._custom_core:
+            self.core.params = params  # read by the core only when it schedules a timeout
+        return params
+
     def _default_core(self, height: int, validators: ValidatorSet) -> ConsensusCore:
         return ConsensusCore(
             self.chain_id,
             height,
             validators,
             self.my_key,
-            params=self.params,
+            params=self.params_at(height),
             verifier=self._verify,
         )
 
@@ -248,6 +283,7 @@ class ConsensusDriver:
         self._ledger_lock = asyncio.Lock()
         self._height_since = self._last_commit = loop.time()
         h = self.ledger.height + 1
+        self._apply_params(self.params_at(h))
         self.core = self._core_factory(h, self.ledger.validator_set(h))
         await self._feed(Start(), INTERNAL)
         _, entries = self.wal.records()
@@ -467,6 +503,7 @@ class ConsensusDriver:
             await self._in_thread(self.wal.end_height, height)
         except OSError:
             log.exception("consensus WAL rotation failed")
+        self._apply_params(self.params_at(height + 1))
         self.core = self._core_factory(height + 1, self.ledger.validator_set(height + 1))
         self._height_since = self._last_commit = asyncio.get_running_loop().time()
         self.stats["jumps"] += 1
@@ -697,7 +734,7 @@ class ConsensusDriver:
         last = self.privval.last_hrs() if self.privval is not None else None
         if last is not None and last >= (a.height, a.round, STEP_PROPOSAL):
             return  # already signed at or past this proposal: the signer would refuse
-        p = self.params
+        p = self.params_at(a.height)
         # Idle chain: wait (bounded, well inside the others' propose timeout) for transactions
         # rather than fill the ledger with empty blocks.
         loop = asyncio.get_running_loop()
@@ -749,6 +786,10 @@ class ConsensusDriver:
         self._executed.clear()
         self._own.clear()
         self.stats["committed"] += 1
+        try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
+            self.use_params_of(a.height + 1)
+        except Exception:  # a task's top level: keep the current parameters, log
+            log.exception("reading the parameters of height %d failed", a.height + 1)
         if self.on_commit is not None and stored_here:
             try:
                 self.on_commit(executed)

@@ -4,6 +4,10 @@ Given the committed state (a raw key reader) it executes transactions one by one
 its own `CallContext`; a successful call's writes are merged into the block's overlay, a
 failing one's are dropped and a failed receipt recorded. The result is the block's
 receipts and its key-sorted state updates, ready for the Merkle tree and the store.
+
+Chain parameters (gas limit per transaction, expiry window) are those of the block's
+height: the ledger passes them in (`Ledger.params(h)`, read from committed state, so every
+node uses the same ones for height h) or sets `params_at` for calls that pass none.
 """
 
 from __future__ import annotations
@@ -18,7 +22,16 @@ from tianfu.contracts import governance
 from tianfu.crypto import verify_tx
 from tianfu.execution.api import Caller, ContractError, state_key
 from tianfu.execution.context import CallContext, GasMeter, RawReader
-from tianfu.types import FAILED, OK, Genesis, Receipt, Transaction, ValueTypeError, check_value
+from tianfu.types import (
+    FAILED,
+    OK,
+    ConsensusParams,
+    Genesis,
+    Receipt,
+    Transaction,
+    ValueTypeError,
+    check_value,
+)
 
 GAS_BASE = 1_000  # every transaction
 GAS_NATIVE_CALL = 500
@@ -49,7 +62,9 @@ class Executor:
     def __init__(self, genesis: Genesis, compile_cache_size: int = 64) -> None:
         self.genesis = genesis
         self.chain_id = genesis.chain_id
-        self.params = genesis.params
+        self.params = genesis.params  # the genesis parameters: used when no others are known
+        # The parameters in force for a height (set by the ledger); None: always `params`.
+        self.params_at: Callable[[int], ConsensusParams] | None = None
         self.native: dict[str, Any] = {governance.NAME: governance.Governance()}
         self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
         self._compiled: OrderedDict[bytes, Any] = OrderedDict()
@@ -60,9 +75,16 @@ class Executor:
         entries = governance.genesis_entries(self.genesis)
         return dict(sorted((state_key(governance.NAME, k), encode(v)) for k, v in entries.items()))
 
+    def params_for(self, height: int) -> ConsensusParams:
+        """The parameters in force for block `height` (the genesis ones without `params_at`)."""
+        return self.params if self.params_at is None else self.params_at(height)
+
     # -- admission ------------------------------------------------------------------------
-    def check_static(self, tx: Transaction, next_height: int) -> None:
+    def check_static(
+        self, tx: Transaction, next_height: int, params: ConsensusParams | None = None
+    ) -> None:
         """Checks that need no state: chain, expiry window, signature. Raises TxInvalid."""
+        window = (params or self.params_for(next_height)).tx_expiry_window
         body = tx.body
         if body.chain_id != self.chain_id:
             raise TxInvalid(f"wrong chain id {body.chain_id!r} (this chain is {self.chain_id!r})")
@@ -70,17 +92,27 @@ class Executor:
             raise TxInvalid(
                 f"transaction expired at height {body.expiry} (next block is {next_height})"
             )
-        if body.expiry > next_height + self.params.tx_expiry_window:
+        if body.expiry > next_height + window:
             raise TxInvalid(
-                f"expiry {body.expiry} is too far ahead: at most {self.params.tx_expiry_window} "
+                f"expiry {body.expiry} is too far ahead: at most {window} "
                 f"blocks after {next_height}"
             )
         if not verify_tx(tx):
             raise TxInvalid("bad signature")
 
-    def check_tx(self, tx: Transaction, next_height: int, time_ms: int, reader: RawReader) -> None:
-        """Mempool admission against committed state. Raises TxInvalid or ContractError."""
-        self.check_static(tx, next_height)
+    def check_tx(
+        self,
+        tx: Transaction,
+        next_height: int,
+        time_ms: int,
+        reader: RawReader,
+        params: ConsensusParams | None = None,
+    ) -> None:
+        """Mempool admission against committed state. Raises TxInvalid or ContractError.
+
+        `params`: those of block `next_height` (default `params_for(next_height)`).
+        """
+        self.check_static(tx, next_height, params)
         gov = self._gov_reader(reader)
         governance.resolve_caller(gov, tx.body.scheme, tx.body.signer, tx.body.cert, time_ms)
         methods, _views = self._methods(tx.body.contract, reader)
@@ -98,14 +130,16 @@ class Executor:
         *,
         proposer_mode: bool = False,
         verified: Callable[[bytes], bool] | None = None,
+        params: ConsensusParams | None = None,
     ) -> BlockResult:
-        """Execute `txs` as block `height`.
+        """Execute `txs` as block `height`, under `params` (default `params_for(height)`).
 
         Validators (proposer_mode=False) raise TxInvalid for a transaction that may never be
         in a block; a proposer drops those instead and reports them in `dropped`.
         `seen(hash)` says whether a transaction is already committed (replay protection);
         `verified(hash)` may say a signature was already checked at admission.
         """
+        p = params or self.params_for(height)
         overlay: dict[bytes, bytes | None] = {}
 
         def read(k: bytes) -> bytes | None:
@@ -123,9 +157,9 @@ class Executor:
                 if h in in_block or seen(h):
                     raise TxInvalid("transaction already committed (replay)")
                 if verified is not None and verified(h):
-                    self._check_window(tx, height)
+                    self._check_window(tx, height, p)
                 else:
-                    self.check_static(tx, height)
+                    self.check_static(tx, height, p)
             except TxInvalid as exc:
                 if proposer_mode:
                     dropped.append((h, str(exc)))
@@ -133,11 +167,11 @@ class Executor:
                 raise
             in_block.add(h)
             included.append(tx)
-            receipts.append(self._execute_tx(tx, height, time_ms, read, overlay))
+            receipts.append(self._execute_tx(tx, height, time_ms, read, overlay, p))
         return BlockResult(included, receipts, dict(sorted(overlay.items())), dropped)
 
-    def _check_window(self, tx: Transaction, height: int) -> None:
-        if tx.body.expiry < height or tx.body.expiry > height + self.params.tx_expiry_window:
+    def _check_window(self, tx: Transaction, height: int, params: ConsensusParams) -> None:
+        if tx.body.expiry < height or tx.body.expiry > height + params.tx_expiry_window:
             raise TxInvalid(
                 f"transaction expiry {tx.body.expiry} is outside the window at {height}"
             )
@@ -149,9 +183,10 @@ class Executor:
         time_ms: int,
         read: RawReader,
         overlay: dict[bytes, bytes | None],
+        params: ConsensusParams,
     ) -> Receipt:
         body = tx.body
-        gas = GasMeter(self.params.max_gas_per_tx)
+        gas = GasMeter(params.max_gas_per_tx)
         try:
             gas.charge(GAS_BASE + len(body.cert))
             caller, registration = governance.resolve_caller(
@@ -271,7 +306,11 @@ class Executor:
             check_value(args)
         except ValueTypeError as exc:
             raise ContractError(f"bad argument: {exc}") from None
-        gas = GasMeter(self.params.max_gas_per_tx)
+        try:  # a view gets the gas limit of the next block
+            limit = self.params_for(height + 1).max_gas_per_tx
+        except ValueError:  # a height the ledger cannot tell the parameters of
+            limit = self.params.max_gas_per_tx
+        gas = GasMeter(limit)
         anonymous = Caller(address="", org="", name="query", kind="query")
         ctx = CallContext(
             contract=contract,

@@ -13,15 +13,23 @@ from dataclasses import dataclass
 
 from tianfu.codec import decode, decode_value, encode
 from tianfu.contracts import governance
-from tianfu.contracts.admission import validator_set_from_records
+from tianfu.contracts.admission import params_from_value, validator_set_from_records
 from tianfu.crypto.merkle import merkle_root
 from tianfu.execution.api import state_key
 from tianfu.execution.runtime import BlockResult, Executor, TxInvalid
 from tianfu.state import MerkleState, TreeBatch
 from tianfu.store import Store
-from tianfu.types import Block, BlockHeader, CommitCertificate, Genesis, ValidatorSet
+from tianfu.types import (
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    ConsensusParams,
+    Genesis,
+    ValidatorSet,
+)
 
 _VALSET_CACHE = 256  # validator sets kept in memory, one per recent state version
+_PARAMS_CACHE = 256  # chain parameters kept in memory, one per recent state version
 
 
 class InvalidBlock(ValueError):
@@ -75,7 +83,11 @@ class Ledger:
         self.latest = _LatestCache(store)
         self._valsets: OrderedDict[int, ValidatorSet] = OrderedDict()  # by state version
         self._valsets_lock = threading.Lock()
+        self._params: OrderedDict[int, ConsensusParams] = OrderedDict()  # by state version
+        self._params_lock = threading.Lock()
         self._init_genesis()
+        # Admission and queries (which pass no parameters) use those of the height asked.
+        self.executor.params_at = self.params
 
     def _init_genesis(self) -> None:
         stored = self.store.load_genesis()
@@ -129,6 +141,38 @@ class Ledger:
                 self._valsets.popitem(last=False)
         return valset
 
+    def params(self, height: int) -> ConsensusParams:
+        """The chain parameters in force for block `height` (ADR 0012).
+
+        The same rule as `validator_set`: the `governance/params` value of the committed
+        state of height `height - 2` (the genesis state for heights 1 and 2), so a change
+        approved in block H applies from H + 2 on every node alike. Known up to the
+        committed height + 2; raises InvalidBlock beyond. Cached per state version.
+        """
+        if height < 1:
+            raise InvalidBlock(f"no chain parameters for height {height}")
+        version = max(height - 2, 0)
+        with self._params_lock:
+            cached = self._params.get(version)
+            if cached is not None:
+                self._params.move_to_end(version)
+                return cached
+        if version > self.store.height():
+            raise InvalidBlock(
+                f"the parameters of height {height} are not determined yet "
+                f"(committed height {self.store.height()})"
+            )
+        raw = self.state.get(state_key(governance.NAME, "params"), version)
+        if raw is None:  # a state written before parameters were kept in governance
+            params = self.genesis.params
+        else:
+            params = params_from_value(decode_value(raw), self.genesis.params)
+        with self._params_lock:
+            self._params[version] = params
+            while len(self._params) > _PARAMS_CACHE:
+                self._params.popitem(last=False)
+        return params
+
     def prev_hash(self, height: int) -> bytes:
         if height == 1:
             return self.genesis.hash
@@ -157,6 +201,7 @@ class Ledger:
             self.store.has_tx,
             proposer_mode=True,
             verified=verified,
+            params=self.params(height),
         )
         batch = self.state.apply(height, result.updates)
         header = BlockHeader(
@@ -203,6 +248,7 @@ class Ledger:
                 self.latest.get,
                 self.store.has_tx,
                 verified=verified,
+                params=self.params(height),
             )
         except TxInvalid as exc:
             raise InvalidBlock(f"block holds an invalid transaction: {exc}") from None

@@ -79,3 +79,174 @@ async def post_all(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     result.elapsed = time.perf_counter() - start
     return result
+
+
+
+Target = tuple[str, int]  # (host, port)
+_NET_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
+
+
+@dataclass
+class StreamStats:
+    """What `post_until` could not do: sends that found no free connection at their
+    scheduled time (open loop), requests still unanswered after the grace period, and
+    connection failures."""
+
+    late: int = 0
+    unfinished: int = 0
+    conn_errors: int = 0
+
+
+@dataclass
+class _Conn:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+
+async def post_until(
+    targets: list[Target],
+    path: str,
+    next_payload: Callable[[], bytes | None],
+    stop_at: float,
+    on_done: Callable[[float, float, int, bytes], None],
+    *,
+    concurrency: int,
+    rate: float | None = None,
+    start_at: float | None = None,
+    grace: float = 10.0,
+    content_type: str = "application/octet-stream",
+) -> StreamStats:
+    """POST payloads from `next_payload()` to `targets` (spread evenly) until `stop_at`.
+
+    Times are `time.time()` seconds. Closed loop (`rate=None`): `concurrency` keep-alive
+    connections, each sending its next request as soon as the previous one is answered.
+    Open loop: request k is due at `start_at + k / rate` whatever the answers; at most
+    `concurrency` are in flight, and a request that finds none free waits and counts as
+    late. `on_done(t_start, t_end, status, body)` gets each answer, where `t_start` is the
+    send time (closed loop) or the scheduled time (open loop, so that a slow server cannot
+    hide its queueing by slowing the client down). Status 0: the connection failed.
+    Requests unanswered `grace` seconds after `stop_at` are abandoned (`unfinished`).
+    """
+    streamer = _Streamer(targets, path, content_type, next_payload, on_done)
+    start = time.time() if start_at is None else start_at
+    if start > time.time():
+        await asyncio.sleep(start - time.time())
+    if rate is None:
+        await streamer.closed_loop(stop_at, concurrency, grace)
+    else:
+        await streamer.open_loop(start, stop_at, rate, concurrency, grace)
+    return streamer.stats
+
+
+class _Streamer:
+    def __init__(
+        self,
+        targets: list[Target],
+        path: str,
+        content_type: str,
+        next_payload: Callable[[], bytes | None],
+        on_done: Callable[[float, float, int, bytes], None],
+    ) -> None:
+        if not targets:
+            raise ValueError("no target to send to")
+        self.targets = targets
+        self.next_payload = next_payload
+        self.on_done = on_done
+        self.stats = StreamStats()
+        self.prefix = {
+            t: (
+                f"POST {path} HTTP/1.1\r\nHost: {t[0]}:{t[1]}\r\nContent-Type: {content_type}\r\n"
+                "Content-Length: "
+            ).encode()
+            for t in targets
+        }
+
+    async def _connect(self, target: Target) -> _Conn:
+        reader, writer = await asyncio.open_connection(target[0], target[1], limit=1 << 22)
+        return _Conn(reader, writer)
+
+    async def _exchange(self, target: Target, conn: _Conn, body: bytes) -> tuple[int, bytes]:
+        conn.writer.write(self.prefix[target] + str(len(body)).encode() + b"\r\n\r\n" + body)
+        return await _read_response(conn.reader)
+
+    async def _send(self, target: Target, conn: _Conn | None, body: bytes, t0: float) -> _Conn | None:
+        """One request; the connection to reuse afterwards, or None if it failed."""
+        try:
+            if conn is None:
+                conn = await self._connect(target)
+            status, reply = await self._exchange(target, conn, body)
+        except _NET_ERRORS:
+            self.stats.conn_errors += 1
+            if conn is not None:
+                conn.writer.close()
+            self.on_done(t0, time.time(), 0, b"")
+            return None
+        self.on_done(t0, time.time(), status, reply)
+        return conn
+
+    async def closed_loop(self, stop_at: float, concurrency: int, grace: float) -> None:
+        async def worker(i: int) -> None:
+            target = self.targets[i % len(self.targets)]
+            conn: _Conn | None = None
+            try:
+                while time.time() < stop_at:
+                    body = self.next_payload()
+                    if body is None:
+                        return
+                    conn = await self._send(target, conn, body, time.time())
+                    if conn is None:
+                        await asyncio.sleep(0.1)
+            finally:
+                if conn is not None:
+                    conn.writer.close()
+
+        tasks = [asyncio.ensure_future(worker(i)) for i in range(concurrency)]
+        await self._finish(tasks, stop_at + grace)
+
+    async def open_loop(
+        self, start: float, stop_at: float, rate: float, concurrency: int, grace: float
+    ) -> None:
+        idle: dict[Target, list[_Conn]] = {t: [] for t in self.targets}
+        slots = asyncio.Semaphore(concurrency)
+        inflight: set[asyncio.Future[None]] = set()
+
+        async def one(target: Target, body: bytes, due: float) -> None:
+            try:
+                conn = idle[target].pop() if idle[target] else None
+                conn = await self._send(target, conn, body, due)
+                if conn is not None:
+                    idle[target].append(conn)
+            finally:
+                slots.release()
+
+        k = 0
+        while (due := start + k / rate) < stop_at:
+            now = time.time()
+            if due > now:
+                await asyncio.sleep(due - now)
+            elif k % 64 == 0:
+                await asyncio.sleep(0)  # behind schedule: still let answers in
+            body = self.next_payload()
+            if body is None:
+                break
+            if slots.locked():
+                self.stats.late += 1
+            await slots.acquire()
+            task = asyncio.ensure_future(one(self.targets[k % len(self.targets)], body, due))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+            k += 1
+        await self._finish(list(inflight), stop_at + grace)
+        for conns in idle.values():
+            for c in conns:
+                c.writer.close()
+
+    async def _finish(self, tasks: list[asyncio.Future[None]], deadline: float) -> None:
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.time()))
+        self.stats.unfinished += len(pending)
+        for t in pending:
+            t.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -38,6 +38,12 @@ class NodeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> NodeProcess:
+        self.start_process()
+        self.wait_ready(timeout)
+        return self
+
+    def start_process(self) -> None:
+        """Start the process without waiting for it to answer."""
         self.home.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
         env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -49,8 +55,6 @@ class NodeProcess:
             start_new_session=True,
         )
         log.close()
-        self.wait_ready(timeout)
-        return self
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
