@@ -23,6 +23,7 @@ from tianfu.identity import Identity
 from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
 from tianfu.node.config import NodeConfig
+from tianfu.node.evidence import EvidenceReporter
 from tianfu.node.runner import open_ledger
 from tianfu.node.service import NodeService
 from tianfu.p2p import api as p2p
@@ -109,14 +110,17 @@ async def serve_network_node(cfg: NodeConfig) -> None:
     await transport.start()
     await driver.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
+    reporter = EvidenceReporter(ident, service, driver.pending_evidence)
+    evidence_task = asyncio.create_task(reporter.run(), name="evidence-reporter")
     log.info("%s (%s) up: api %s:%d p2p %s:%d", cfg.name, cfg.org, cfg.api_host, cfg.api_port,
              cfg.p2p_host, cfg.p2p_port)
     try:
         await server.serve()
     finally:
-        sync_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sync_task
+        for task in (evidence_task, sync_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await syncer.drain()
         await driver.stop()
         await transport.stop()

@@ -4,6 +4,8 @@ concurrency, so that the client is not the bottleneck when measuring a node.
 General-purpose HTTP clients (httpx) spend milliseconds of CPU per request under high
 concurrency; a benchmark on a 2-core machine cannot afford that on the client side.
 This speaks just enough HTTP/1.1 for `POST` with a body and a `Content-Length` reply.
+`post_all` sends a fixed list (closed loop); `post_until` sends until a deadline, closed
+loop or open loop at a fixed rate, over several servers (used by `tianfu bench`).
 """
 
 from __future__ import annotations

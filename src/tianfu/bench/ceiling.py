@@ -1,0 +1,31 @@
+"""The machine's ceiling: Ed25519 verifications per second per core, with the library the
+node uses (libsodium through PyNaCl), turned into a transactions-per-second bound."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import nacl.bindings
+
+
+def verifies_per_core(seconds: float = 1.0) -> float:
+    """Ed25519 signature verifications per second on one core (`crypto_sign_open`)."""
+    pk, sk = nacl.bindings.crypto_sign_keypair()
+    signed = nacl.bindings.crypto_sign(os.urandom(120), sk)  # about a transaction body
+    n = 0
+    start = time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(100):
+            nacl.bindings.crypto_sign_open(signed, pk)
+        n += 100
+    return n / elapsed
+
+
+def ceiling_tps(verifies_per_s_per_core: float, cores: int, validators: int) -> float:
+    """Transactions per second the machine could finalize if verifying each transaction's
+    signature once on every validator were the only cost: all cores verify, and every
+    validator (all on this machine) must verify every transaction."""
+    if cores < 1 or validators < 1:
+        raise ValueError("cores and validators must be at least 1")
+    return verifies_per_s_per_core * cores / validators

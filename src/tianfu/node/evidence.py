@@ -1,0 +1,166 @@
+"""Reports the double signs the consensus driver saw to governance, as signed transactions.
+
+Every second (by default) the `EvidenceReporter` takes the driver's pending evidence
+(`ConsensusDriver.pending_evidence`), and for each `DuplicateVoteEvidence` not yet recorded
+on chain (`governance.get_evidence` view) signs a `governance.submit_evidence(vote_a,
+vote_b)` transaction with the node's identity and submits it through the node's service
+(mempool + gossip). A submitted one is not sent again while its transaction can still
+commit; if it expires unseen it is sent again, and if it commits without the evidence being
+recorded (the contract refused it) the reporter gives up on it. What it remembers is
+bounded. Conflicting proposals are not evidence the contract takes, so they are skipped.
+See docs/adr/0012-reviewed-admission.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from tianfu.api.service import TxRejected
+from tianfu.codec import encode
+from tianfu.consensus.messages import DuplicateVoteEvidence
+from tianfu.crypto import sign_tx
+from tianfu.identity import Identity
+from tianfu.types import Transaction, TxBody, Vote
+
+log = logging.getLogger(__name__)
+
+GOV = "governance"
+EvidenceKey = tuple[bytes, int, int, int]  # (validator key, height, round, type)
+
+
+class ChainService(Protocol):
+    """What the reporter needs of `tianfu.node.service.NodeService`."""
+
+    ledger: Any  # height, validator_set(h), params(h)
+    chain_id: str
+
+    async def submit(self, tx: Transaction) -> bytes: ...
+    def query(self, contract: str, method: str, args: list[Any]) -> Any: ...
+    def get_tx(self, tx_hash: bytes) -> Any: ...
+
+
+class EvidenceReporter:
+    """Submits each double sign once (see the module docstring). Run `run()` as a task."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        service: ChainService,
+        pending: Callable[[], list[Any]],
+        *,
+        interval_s: float = 1.0,
+        expiry_blocks: int = 20,
+        max_remembered: int = 1024,
+    ) -> None:
+        self.identity = identity
+        self.service = service
+        self.pending = pending
+        self.interval_s = interval_s
+        self.expiry_blocks = expiry_blocks
+        self.max_remembered = max_remembered
+        self.stats: Counter[str] = Counter()
+        self._done: OrderedDict[EvidenceKey, None] = OrderedDict()
+        self._sent: OrderedDict[EvidenceKey, tuple[bytes, int]] = OrderedDict()  # hash, expiry
+
+    async def run(self) -> None:
+        """Report every `interval_s` until cancelled."""
+        if self.identity.info.kind not in ("node", "admin"):
+            log.warning("evidence reporting is off: a %r identity may not submit evidence",
+                        self.identity.info.kind)
+            return
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await self.report_once()
+            except Exception:  # a task's top level: log, try again next time
+                log.exception("reporting double-sign evidence failed")
+
+    async def report_once(self) -> int:
+        """One pass over the pending evidence; returns how many transactions it submitted."""
+        submitted = 0
+        for ev in self.pending():
+            if not isinstance(ev, DuplicateVoteEvidence):
+                continue
+            a, b = ev.vote_a, ev.vote_b
+            key: EvidenceKey = (a.validator, a.height, a.round, a.type)
+            if key in self._done or a.chain_id != self.service.chain_id:
+                continue
+            name = self._validator_name(a)
+            if name is None:  # the set of that height is not known here (yet)
+                continue
+            if self._recorded(name, a):
+                self._remember_done(key)
+                continue
+            sent = self._sent.get(key)
+            if sent is not None:
+                tx_hash, expiry = sent
+                if self.service.get_tx(tx_hash) is not None:  # committed, yet not recorded
+                    log.warning("governance refused the evidence against %s at %d", name, a.height)
+                    self.stats["refused"] += 1
+                    self._remember_done(key)
+                    continue
+                if self.service.ledger.height < expiry:
+                    continue  # may still commit
+                del self._sent[key]  # expired unseen: send it again
+            tx = self._transaction(a, b)
+            try:
+                await self.service.submit(tx)
+            except TxRejected as exc:
+                log.warning("evidence against %s at %d not admitted: %s", name, a.height, exc)
+                self.stats["rejected"] += 1
+                self._remember_done(key)
+                continue
+            self._sent[key] = (tx.hash, tx.body.expiry)
+            self._trim(self._sent)
+            self.stats["submitted"] += 1
+            submitted += 1
+            log.warning("submitted double-sign evidence against %s at height %d round %d",
+                        name, a.height, a.round)
+        return submitted
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _validator_name(self, vote: Vote) -> str | None:
+        try:
+            validator = self.service.ledger.validator_set(vote.height).by_key(vote.validator)
+        except ValueError:  # InvalidBlock: a height beyond what this node has committed
+            return None
+        return None if validator is None else str(validator.name)
+
+    def _recorded(self, name: str, vote: Vote) -> bool:
+        args = [name, vote.height, vote.round, vote.type]
+        return self.service.query(GOV, "get_evidence", args) is not None
+
+    def _transaction(self, a: Vote, b: Vote) -> Transaction:
+        kp = self.identity.keypair
+        address = self.identity.info.address
+        registered = self.service.query(GOV, "get_identity", [address]) is not None
+        ledger = self.service.ledger
+        next_height = ledger.height + 1
+        window = ledger.params(next_height).tx_expiry_window
+        body = TxBody(
+            1,
+            self.service.chain_id,
+            kp.scheme,
+            kp.public_key,
+            secrets.randbits(63),
+            next_height + min(self.expiry_blocks, window),
+            GOV,
+            "submit_evidence",
+            [encode(a), encode(b)],
+            b"" if registered else self.identity.cert_der,
+        )
+        return sign_tx(kp, body)
+
+    def _remember_done(self, key: EvidenceKey) -> None:
+        self._sent.pop(key, None)
+        self._done[key] = None
+        self._trim(self._done)
+
+    def _trim(self, remembered: OrderedDict[Any, Any]) -> None:
+        while len(remembered) > self.max_remembered:
+            remembered.popitem(last=False)
