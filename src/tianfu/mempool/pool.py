@@ -24,7 +24,7 @@ class Mempool:
         return len(self._txs)
 
     @property
-    def bytes(self) -> int:
+    def size_bytes(self) -> int:
         return self._bytes
 
     def __contains__(self, tx_hash: bytes) -> bool:

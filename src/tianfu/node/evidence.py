@@ -70,8 +70,10 @@ class EvidenceReporter:
     async def run(self) -> None:
         """Report every `interval_s` until cancelled."""
         if self.identity.info.kind not in ("node", "admin"):
-            log.warning("evidence reporting is off: a %r identity may not submit evidence",
-                        self.identity.info.kind)
+            log.warning(
+                "evidence reporting is off: a %r identity may not submit evidence",
+                self.identity.info.kind,
+            )
             return
         while True:
             await asyncio.sleep(self.interval_s)
@@ -119,8 +121,12 @@ class EvidenceReporter:
             self._trim(self._sent)
             self.stats["submitted"] += 1
             submitted += 1
-            log.warning("submitted double-sign evidence against %s at height %d round %d",
-                        name, a.height, a.round)
+            log.warning(
+                "submitted double-sign evidence against %s at height %d round %d",
+                name,
+                a.height,
+                a.round,
+            )
         return submitted
 
     # -- helpers ---------------------------------------------------------------------------
