@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import signal
@@ -31,6 +32,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import tianfu
 from tianfu.client import Client
 from tianfu.contracts.examples import example_source
 from tianfu.identity import Identity
@@ -82,6 +84,10 @@ class Faults:
             self._next_kill = now + self.rng.uniform(*self.every)
         elif self.down is not None and now >= self._restart_at:
             self.restart(now, heights)
+        self.note_heights(now, heights)
+
+    def note_heights(self, now: float, heights: dict[str, int]) -> None:
+        """Record when restarted nodes reach the height the others had at their restart."""
         for name, (target, since, rec) in list(self._catching_up.items()):
             if heights.get(name, -1) >= target:
                 rec["caught_up_s"] = round(now - since, 1)
@@ -150,8 +156,22 @@ def converge(urls: list[str], timeout: float) -> tuple[bool, float, list[int]]:
     return False, time.monotonic() - t0, [height(u) for u in urls]
 
 
+def snapshot_source(home: Path) -> Path:
+    """Copy the `tianfu` package the nodes will run, so that a node restarted mid-run runs the
+    same code as the others even while the working tree is being edited."""
+    src = Path(tianfu.__file__).resolve().parent
+    dst = home / "src" / "tianfu"
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__"))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(dst.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    return dst.parent
+
+
 def run(args: argparse.Namespace, home: Path, console: Console) -> dict[str, Any]:
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
+    if not args.live_source:
+        console.print(f"nodes run a snapshot of the source: {snapshot_source(home)}")
     api, p2p = free_base_ports(args.orgs)
     net, _ = LocalNetwork.prepare(
         home / "net", args.orgs, True, api_base_port=api, p2p_base_port=p2p
@@ -188,16 +208,19 @@ def run(args: argparse.Namespace, home: Path, console: Console) -> dict[str, Any
             transient=not console.is_terminal,
         ) as progress:
             task = progress.add_task("run", total=args.duration, info="")
+            next_line = t0
             while (now := time.monotonic()) - t0 < args.duration:
                 heights = faults.urls_heights()
                 faults.tick(now, heights)
                 down = faults.down.name if faults.down else "-"
-                progress.update(
-                    task,
-                    completed=now - t0,
-                    info=f"height {max(heights.values())}  committed {len(load.acked)}  "
-                    f"kills {len(faults.kills)}  down {down}  errors {load.errors}",
+                info = (
+                    f"height {max(heights.values())}  committed {len(load.acked)}  "
+                    f"kills {len(faults.kills)}  down {down}  errors {load.errors}"
                 )
+                progress.update(task, completed=now - t0, info=info)
+                if not console.is_terminal and now >= next_line:  # logs get a line now and then
+                    console.print(f"{now - t0:5.0f} s  {info}")
+                    next_line = now + 15
                 time.sleep(1.0)
             progress.update(task, completed=args.duration)
         faults.restart(time.monotonic(), faults.urls_heights())
@@ -205,7 +228,8 @@ def run(args: argparse.Namespace, home: Path, console: Console) -> dict[str, Any
         console.print("stopping the load, waiting for every node to reach the same height ...")
         acked = load.stop()
         ok, catchup_s, end_heights = converge(urls, args.converge_timeout)
-        check = check_chains(urls) if min(end_heights) >= 1 else None
+        faults.note_heights(time.monotonic(), faults.urls_heights())
+        check = check_chains(urls) if max(end_heights) >= 1 else None
     finally:
         net.stop()
     logs = scan_logs(sorted((net.home / "logs").glob("*.log")))
@@ -315,13 +339,22 @@ def main() -> int:
     )
     ap.add_argument("--converge-timeout", type=float, default=120.0)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    ap.add_argument(
+        "--live-source",
+        action="store_true",
+        help="restart nodes from the working tree instead of a snapshot taken at start",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the network's directory")
     args = ap.parse_args()
     if args.orgs < 4:
         ap.error("killing one validator needs at least 4 organisations (n >= 3f + 1)")
     console = Console()
     home = Path(tempfile.mkdtemp(prefix="tianfu-fault-"))
-    fig = run(args, home, console)
+    try:
+        fig = run(args, home, console)
+    except BaseException:
+        console.print(f"the run broke off; network directory kept: {home}")
+        raise
     print_table(console, fig)
     bad = failed(fig)
     if args.json:

@@ -28,7 +28,7 @@ from tianfu.testing.loadgen import StreamStats, Target, post_until
 EXPIRY_BLOCKS = 900  # a signed transaction stays valid this many blocks (window: 1000)
 EXPIRY_MARGIN = 150  # a batch is re-signed once the chain is this close to its expiry
 BATCH = 1000  # transactions signed at a time during the run
-WAIT_TIMEOUT_S = 30.0  # how long the node holds a `wait=commit` request
+WAIT_TIMEOUT_S = 20.0  # how long the node holds a `wait=commit` request
 
 
 @dataclass(frozen=True)
@@ -151,9 +151,6 @@ def run_worker(
     results.put(("done", spec.index, out))
 
 
-_Answer = msgspec.Struct  # (documentation only: answers are decoded as dicts below)
-
-
 async def _send(
     spec: WorkerSpec,
     stock: TxStock,
@@ -188,5 +185,5 @@ async def _send(
         concurrency=spec.concurrency,
         rate=spec.rate,
         start_at=begin,
-        grace=WAIT_TIMEOUT_S + 5,
+        grace=WAIT_TIMEOUT_S + 2,
     )

@@ -54,3 +54,14 @@ def cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover (not Linux)
         return os.cpu_count() or 1
+
+
+def machine_cpu_seconds() -> tuple[float, float] | None:
+    """(busy, total) CPU seconds of the whole machine so far, summed over all cores."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except (OSError, IndexError):
+        return None
+    ticks = [int(v) for v in first[1:9]]  # user nice system idle iowait irq softirq steal
+    total = sum(ticks)
+    return (total - ticks[3] - ticks[4]) / _TICKS, total / _TICKS

@@ -335,7 +335,7 @@ class Client:
                 raise VerificationError(
                     "no trust anchor: give Client a genesis= or trust_genesis_hash= to verify reads"
                 )
-            self._light = LightClient.from_genesis(self.genesis)
+            self._light = LightClient.from_genesis(self.genesis, source=self)
         return self._light
 
     def state_raw(

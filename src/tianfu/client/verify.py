@@ -1,7 +1,9 @@
 """Light-client verification: headers against a trusted validator set, state and tx proofs.
 
-Pure functions over canonical bytes; no node, no I/O. The trust anchor is a validator set
-and chain id, normally taken from a genesis the user already trusts. A header is believed
+Pure functions over canonical bytes; no I/O except `LightClient.sync`, which fetches the
+validator-change history through a node's API client and verifies every step. The trust
+anchor is a validator set and chain id, normally taken from a genesis the user already
+trusts; the light client follows validator-set changes from there (ADR 0012). A header is believed
 only when a commit certificate carries precommits of more than 2/3 of that set's voting
 power for exactly that header's hash; a state value or a transaction is believed only
 when a Merkle proof links it to such a header's state root or transaction root.
@@ -9,8 +11,9 @@ when a Merkle proof links it to such a header's state root or transaction root.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 
@@ -44,38 +47,239 @@ class VerifiedTx:
     header_hash: bytes
 
 
-class LightClient:
-    """Verifies headers with their commit certificates against a fixed trusted validator set.
+class StateSource(Protocol):
+    """Where a light client fetches proven state reads (`tianfu.client.Client` is one)."""
 
-    This light client follows no validator-set changes: a header signed by a different
-    validator set (its `validators_hash` differs from the trusted set's hash) is refused.
+    def state_raw(
+        self, contract: str, key: str, height: int | None = None, prove: bool = False
+    ) -> dict[str, Any]: ...
+
+
+class LightClient:
+    """Verifies headers with their commit certificates against the validator set in force.
+
+    It keeps the validator sets it trusts by the height they sign from, starting with the
+    trust anchor (the genesis set, from height 1), and the height `known_until` up to
+    which that history is proven complete. A header at a height up to `known_until` must
+    be signed by exactly the set of its height. Beyond it, a header signed by the latest
+    trusted set is accepted (the set is assumed unchanged until shown otherwise, as any
+    light client that does not fetch every header must); a header naming another set is
+    refused, unless the client has a `source` (a node's API client): it then walks the
+    validator-change history up to that height with `sync` and checks again.
+
+    The history walk (ADR 0012): the set that signs block h is `governance/validators` of
+    state h - 2, and every change is also recorded under `governance/valset_heights` and
+    `governance/valset/<from height>`. For the next change f the client verifies header
+    f - 2 with the set it trusts for that height, then Merkle proofs of `valset_heights`
+    (which must extend the history it knows, unchanged) and of each new `valset/<f>`
+    against that header's state root. Every step is proven by the previous trusted set.
     """
 
-    def __init__(self, validators: ValidatorSet, chain_id: str) -> None:
+    def __init__(
+        self, validators: ValidatorSet, chain_id: str, *, source: StateSource | None = None
+    ) -> None:
         if not validators.validators:
             raise VerificationError("the trusted validator set is empty")
-        self.validators = validators
+        self.validators = validators  # the trust anchor (signs from height 1)
         self.chain_id = chain_id
+        self.source = source
+        self._changes: list[int] = [1]  # heights from which a trusted set signs
+        self._sets: dict[int, ValidatorSet] = {1: validators}
+        self._known_until = 2  # the genesis state fixes the sets of heights 1 and 2
 
     @classmethod
-    def from_genesis(cls, genesis: Genesis) -> LightClient:
-        return cls(genesis.validator_set, genesis.chain_id)
+    def from_genesis(cls, genesis: Genesis, *, source: StateSource | None = None) -> LightClient:
+        return cls(genesis.validator_set, genesis.chain_id, source=source)
 
+    # -- the trusted history -----------------------------------------------------------------
+    @property
+    def known_until(self) -> int:
+        """The validator sets of all heights up to this one are proven."""
+        return self._known_until
+
+    def trusted_sets(self) -> dict[int, ValidatorSet]:
+        """The trusted validator sets by the height from which each signs."""
+        return {f: self._sets[f] for f in self._changes}
+
+    def validator_set_at(self, height: int) -> ValidatorSet | None:
+        """The proven set that signs block `height`; None beyond `known_until`."""
+        if height < 1 or height > self._known_until:
+            return None
+        return self._set_for(height)
+
+    def _set_for(self, height: int) -> ValidatorSet:
+        """The set of `height` (beyond `known_until`: the latest trusted set)."""
+        i = max(bisect.bisect_right(self._changes, height), 1)
+        return self._sets[self._changes[i - 1]]
+
+    # -- headers ---------------------------------------------------------------------------
     def verify_header(self, header: BlockHeader, certificate: CommitCertificate) -> None:
-        """Raise `VerificationError` unless `certificate` commits exactly `header`."""
+        """Raise `VerificationError` unless `certificate` commits exactly `header`, signed by
+        more than 2/3 of the validator set in force at its height."""
         if header.chain_id != self.chain_id:
             raise VerificationError(
                 f"header is for chain {header.chain_id!r}, not {self.chain_id!r}"
             )
-        if header.validators_hash != self.validators.hash:
+        if header.height < 1:
+            raise VerificationError(f"no header at height {header.height}")
+        valset = self._set_for(header.height)
+        if (
+            header.validators_hash != valset.hash
+            and header.height > self._known_until
+            and self.source is not None
+        ):
+            self.sync(self.source, header.height)
+            valset = self._set_for(header.height)
+        if header.validators_hash != valset.hash:
             raise VerificationError(
-                "header names a validator set other than the trusted one "
-                "(the validator set changed; this light client does not follow changes)"
+                f"header {header.height} names a validator set other than the trusted one "
+                f"of its height (proven up to height {self._known_until})"
             )
+        _verify_commit(certificate, header, valset, self.chain_id)
+
+    # -- following validator-set changes -------------------------------------------------------
+    def sync(self, source: StateSource, up_to_height: int) -> None:
+        """Walk the validator-change history until the sets up to `up_to_height` are proven.
+
+        `source` answers proven state reads (a `Client`); what it sends is only a hint until
+        verified. Raises `VerificationError` if the history does not verify.
+        """
+        hint: list[int] | None = None
+        while self._known_until < up_to_height:
+            if hint is None:
+                hint = _heights_hint(source)
+            step = up_to_height - 2
+            upcoming = [f for f in hint if f > self._known_until]
+            if upcoming:
+                step = min(step, upcoming[0] - 2)
+            step = max(step, 1)
+            heights_doc = source.state_raw(GOV, VALSET_HEIGHTS, step, prove=True)
+            heights = self._proven_heights(heights_doc, step)
+            docs = {
+                f: source.state_raw(GOV, f"valset/{f}", step, prove=True)
+                for f in heights
+                if f > self._known_until
+            }
+            self.update_validators(heights_doc, docs, height=step)
+
+    def update_validators(
+        self,
+        heights_doc: dict[str, Any],
+        valset_docs: dict[int, dict[str, Any]],
+        *,
+        height: int | None = None,
+    ) -> int:
+        """One proven step of the history walk; returns the new `known_until`.
+
+        `heights_doc` is a proven read (`/v1/state/governance/valset_heights?prove=true`) at
+        some height X whose validator set this client knows (X <= `known_until`, or the
+        latest trusted set still signs X); `valset_docs[f]` the proven read of
+        `valset/<f>` at the same height for every change f in it after `known_until`.
+        Afterwards the sets of all heights up to X + 2 are known.
+        """
+        if not isinstance(heights_doc, dict):
+            raise VerificationError("a state read must be a JSON object")
+        raw_height = heights_doc.get("height") if height is None else height
+        if not isinstance(raw_height, int) or raw_height < 1:
+            raise VerificationError("the history step names no height")
+        x = raw_height
+        signer = self._set_for(x)
+        step_client = LightClient(signer, self.chain_id)
+        heights = self._proven_heights(heights_doc, x, step_client)
+        header = _decode(_hex(heights_doc, "header", "raw"), BlockHeader, "header")
+        known = [f for f in heights if f <= self._known_until]
+        if known != self._changes:
+            raise VerificationError(
+                f"the proven validator history at height {x} ({heights}) contradicts the "
+                f"trusted one ({self._changes})"
+            )
+        new_sets: dict[int, ValidatorSet] = {}
+        for f in heights:
+            if f <= self._known_until:
+                continue
+            doc = valset_docs.get(f)
+            if doc is None:
+                raise VerificationError(f"the validator set recorded from height {f} is missing")
+            value = verify_state_json(step_client, doc, contract=GOV, key=f"valset/{f}", height=x)
+            if value.header_hash != header.hash:
+                raise VerificationError("the validator set was read from another header")
+            if not value.present:
+                raise VerificationError(f"no validator set is recorded from height {f}")
+            new_sets[f] = _valset(value.value, f)
+        changes = [*self._changes, *new_sets]
+        sets = {**self._sets, **new_sets}
+        i = bisect.bisect_right(changes, x)
+        if sets[changes[i - 1]].hash != header.validators_hash:
+            raise VerificationError(
+                f"header {x} was signed by a set other than the one the history puts there"
+            )
+        self._changes, self._sets = changes, sets
+        self._known_until = max(self._known_until, x + ACTIVATION_DELAY)
+        return self._known_until
+
+    def _proven_heights(
+        self, doc: dict[str, Any], height: int, light: LightClient | None = None
+    ) -> list[int]:
+        """The proven `valset_heights` of a state read at `height` (checked, ascending)."""
+        light = light or LightClient(self._set_for(height), self.chain_id)
         try:
-            verify_commit(certificate, header.hash, header.height, self.validators, self.chain_id)
-        except CertificateError as exc:
-            raise VerificationError(f"commit certificate rejected: {exc}") from None
+            value = verify_state_json(light, doc, contract=GOV, key=VALSET_HEIGHTS, height=height)
+        except VerificationError as exc:
+            raise VerificationError(f"validator history at height {height}: {exc}") from None
+        if not value.present:  # a state from before the history was kept: genesis set only
+            return [1]
+        heights = value.value
+        if (
+            not isinstance(heights, list)
+            or not heights
+            or heights[0] != 1
+            or any(not isinstance(f, int) or isinstance(f, bool) for f in heights)
+            or any(b <= a for a, b in zip(heights, heights[1:], strict=False))
+            or heights[-1] > height + ACTIVATION_DELAY
+        ):
+            raise VerificationError(f"malformed validator history at height {height}")
+        return heights
+
+
+GOV = "governance"
+VALSET_HEIGHTS = "valset_heights"
+ACTIVATION_DELAY = 2  # == tianfu.contracts.admission.ACTIVATION_DELAY
+
+
+def _verify_commit(
+    certificate: CommitCertificate, header: BlockHeader, valset: ValidatorSet, chain_id: str
+) -> None:
+    try:
+        verify_commit(certificate, header.hash, header.height, valset, chain_id)
+    except CertificateError as exc:
+        raise VerificationError(f"commit certificate rejected: {exc}") from None
+
+
+def _valset(records: Any, height: int) -> ValidatorSet:
+    from tianfu.contracts.admission import validator_set_from_records
+
+    try:
+        valset = validator_set_from_records(records)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerificationError(f"malformed validator set from height {height}: {exc}") from None
+    if not valset.validators:
+        raise VerificationError(f"the validator set from height {height} is empty")
+    return valset
+
+
+def _heights_hint(source: StateSource) -> list[int]:
+    """The node's latest validator history, unverified: it only picks the steps."""
+    doc = source.state_raw(GOV, VALSET_HEIGHTS)
+    raw = doc.get("value_raw") if isinstance(doc, dict) else None
+    if not isinstance(raw, str):
+        return []
+    try:
+        value = decode_value(bytes.fromhex(raw))
+    except (ValueError, VerificationError):
+        return []
+    if not isinstance(value, list):
+        return []
+    return sorted({f for f in value if isinstance(f, int) and not isinstance(f, bool)})
 
 
 def as_light_client(

@@ -83,7 +83,6 @@ async def post_all(
     return result
 
 
-
 Target = tuple[str, int]  # (host, port)
 _NET_ERRORS = (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError)
 
@@ -171,7 +170,9 @@ class _Streamer:
         conn.writer.write(self.prefix[target] + str(len(body)).encode() + b"\r\n\r\n" + body)
         return await _read_response(conn.reader)
 
-    async def _send(self, target: Target, conn: _Conn | None, body: bytes, t0: float) -> _Conn | None:
+    async def _send(
+        self, target: Target, conn: _Conn | None, body: bytes, t0: float
+    ) -> _Conn | None:
         """One request; the connection to reuse afterwards, or None if it failed."""
         try:
             if conn is None:

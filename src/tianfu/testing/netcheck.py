@@ -103,11 +103,13 @@ def committed_tx_counts(url: str) -> Counter[str]:
 
 @dataclass
 class ChainCheck:
-    """What `check_chains` found on the nodes' chains up to `top` (their lowest height)."""
+    """What `check_chains` found: heights compared up to `top`, disagreements counted."""
 
     top: int
+    heights: list[int]  # each node's height when checked
     forks: list[dict[str, Any]]  # one per height where the nodes disagree: height + per-node views
-    tx_counts: Counter[str]  # tx hash -> occurrences in the chain (of the first node)
+    ref_url: str  # the node whose chain (a longest one) gave the transactions and times
+    tx_counts: Counter[str]  # tx hash -> occurrences in the reference chain
     tx_heights: dict[str, list[int]]  # tx hash -> heights it appears at
     gaps_ms: list[int]  # time_ms(h) - time_ms(h-1) for h = 2..top
     largest_gap_at: int  # the height that ends the largest gap (0 if none)
@@ -131,41 +133,39 @@ class ChainCheck:
 
 
 def check_chains(urls: list[str], top: int | None = None) -> ChainCheck:
-    """Compare every node's headers (hash, state root) at each height up to `top` (default: the
-    lowest height), counting disagreements instead of stopping at the first; then read the
-    transactions and block times of the first node's chain."""
+    """Compare the nodes' headers (hash, state root) at every height up to `top` (default: the
+    highest node's height) among the nodes that have it, counting the heights where they
+    disagree instead of stopping at the first; then read the transactions and block times
+    of a longest chain. A node that lags is not a fork: compare its height separately."""
+    heights = [height(u) for u in urls]
     if top is None:
-        top = min(height(u) for u in urls)
+        top = max(heights)
     if top < 1:
-        raise RuntimeError(f"a node is not answering: {[height(u) for u in urls]}")
-    views = [header_docs(u, top) for u in urls]
+        raise RuntimeError(f"no node is answering: {heights}")
+    views = [
+        header_docs(u, min(h, top)) if h >= 1 else [] for u, h in zip(urls, heights, strict=True)
+    ]
     forks: list[dict[str, Any]] = []
     for i in range(top):
-        seen = {(v[i]["hash"], v[i]["state_root"]) for v in views}
-        if len(seen) > 1:
-            forks.append(
-                {
-                    "height": i + 1,
-                    "nodes": {
-                        u: {"hash": v[i]["hash"], "state_root": v[i]["state_root"]}
-                        for u, v in zip(urls, views, strict=True)
-                    },
-                }
-            )
-    docs = views[0]
+        have = [(u, v[i]) for u, v in zip(urls, views, strict=True) if len(v) > i]
+        if len({(b["hash"], b["state_root"]) for _, b in have}) > 1:
+            nodes = {u: {"hash": b["hash"], "state_root": b["state_root"]} for u, b in have}
+            forks.append({"height": i + 1, "nodes": nodes})
+    ref = max(range(len(urls)), key=lambda j: len(views[j]))
+    docs = views[ref]
     counts: Counter[str] = Counter()
     where: dict[str, list[int]] = {}
     for b in docs:
         if not b.get("tx_count"):
             continue
-        resp = httpx.get(f"{urls[0]}/v1/blocks/{b['height']}", timeout=10)
+        resp = httpx.get(f"{urls[ref]}/v1/blocks/{b['height']}", timeout=10)
         resp.raise_for_status()
         for tx in resp.json()["txs"]:
             counts[tx] += 1
             where.setdefault(tx, []).append(b["height"])
     gaps = [docs[i]["time_ms"] - docs[i - 1]["time_ms"] for i in range(1, len(docs))]
     at = gaps.index(max(gaps)) + 2 if gaps else 0
-    return ChainCheck(top, forks, counts, where, gaps, at)
+    return ChainCheck(len(docs), heights, forks, urls[ref], counts, where, gaps, at)
 
 
 _SUSPECT = re.compile(r"Traceback|\bCRITICAL\b|\bERROR\b|Exception|double.?sign", re.IGNORECASE)

@@ -6,7 +6,7 @@ from typing import Any
 
 from tianfu.apps.env import AppEnv
 from tianfu.apps.evidence import NAME, source
-from tianfu.apps.evidence.sdk import Evidence
+from tianfu.apps.evidence.sdk import Evidence, file_sha256
 from tianfu.apps.traceability.support import enrol, ensure_deployed
 
 DEMO_FILE = (
@@ -25,19 +25,25 @@ def cast(env: AppEnv, suffix: str = "") -> dict[str, Any]:
 
 
 def create_demo(env: AppEnv) -> dict[str, Any]:
-    """Deploy `evidence` and create one deposit with an attestation and a court record."""
+    """Deploy `evidence` and create one deposit with an attestation and a court record.
+
+    Idempotent: if the demo file was deposited before, that deposit is described again."""
     p = cast(env)
     ev = Evidence(env.client(p["depositor"]))
     ensure_deployed(env, ev.client, NAME, source())
-    deposit_id = ev.deposit(
-        DEMO_FILE, "Licence agreement, signed PDF", {"case": "demo", "pages": 12}
-    )
-    Evidence(env.client(p["notary"])).attest(
-        deposit_id, "Original signed copy inspected at Chengdu Notary Office No. 3"
-    )
-    Evidence(env.client(p["court"])).record_verification(
-        deposit_id, "(2024) Chuan 01 Min Chu 1234", "verified", "hash and proofs checked"
-    )
+    existing = ev.by_hash(file_sha256(DEMO_FILE))
+    if existing:
+        deposit_id = existing[0]
+    else:
+        deposit_id = ev.deposit(
+            DEMO_FILE, "Licence agreement, signed PDF", {"case": "demo", "pages": 12}
+        )
+        Evidence(env.client(p["notary"])).attest(
+            deposit_id, "Original signed copy inspected at Chengdu Notary Office No. 3"
+        )
+        Evidence(env.client(p["court"])).record_verification(
+            deposit_id, "(2024) Chuan 01 Min Chu 1234", "verified", "hash and proofs checked"
+        )
     return {
         "contract": NAME,
         "deposit_id": deposit_id,
@@ -46,3 +52,17 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
             role: f"{who.info.org}/{who.info.name} {who.info.address}" for role, who in p.items()
         },
     }
+
+
+def describe(summary: dict[str, Any]) -> list[str]:
+    """Readable lines about the demo data, for `tianfu up --demo`."""
+    who = summary["participants"]
+    did = summary["deposit_id"]
+    return [
+        f"a signed licence agreement deposited as {did} "
+        f"(SHA-256 {summary['file_sha256'][:16]}...), attested by a notary, verified by a court",
+        "participants: " + ", ".join(f"{role} {v.split()[0]}" for role, v in who.items()),
+        f"try: tianfu evidence show {did}",
+        f"     tianfu evidence certificate {did} --out cert.json "
+        "--genesis .tianfu/localnet/genesis.bin",
+    ]

@@ -71,8 +71,11 @@ def setup_offices(env: AppEnv, prefix: str = "") -> dict[str, Office]:
     ensure_deployed(env, offices["authority"].identity)
     for key, *_rest, role in CAST:
         o = offices[key]
-        o.fs.enrol(o.display_name)  # also registers the certificate, so roles can be granted
-        env.grant(o.identity, role)
+        if o.fs.party(o.address) is None:
+            o.fs.enrol(o.display_name)  # also registers the certificate, so roles can be granted
+        record = o.fs.client.query("governance", "get_identity", o.address)
+        if record is None or role not in record.get("roles", []):
+            env.grant(o.identity, role)
     return offices
 
 
@@ -87,51 +90,32 @@ def register_hierarchy(offices: dict[str, Office], suffix: str = "") -> dict[str
     return ids
 
 
+FUND_ID = "rural-housing-2024"
+SALT = "mingyue-2024-salt"  # kept by the village office, never on chain
+HOUSEHOLDS = [("household A", "510131198203150021"), ("household B", "510131197511020318")]
+UNREGISTERED = "510131199001010000"
+
+
 def create_demo(env: AppEnv) -> dict[str, Any]:
-    """A 5,000,000.00 yuan housing fund allocated down to a village and paid to two households."""
+    """A 5,000,000.00 yuan housing fund allocated down to a village and paid to two households.
+
+    Idempotent: if the fund exists already, it is described, not recreated."""
     o = setup_offices(env)
-    acct = register_hierarchy(o)
-    now = int(time.time() * 1000)
-    fund_id = "rural-housing-2024"
-    o["authority"].fs.create_fund(fund_id, PURPOSE, 500_000_000, now - DAY_MS, now + 365 * DAY_MS)
-    chain = [
-        ("authority", POOL, "province", 500_000_000),
-        ("province", "province", "city", 200_000_000),
-        ("city", "city", "county", 120_000_000),
-        ("county", "county", "township", 80_000_000),
-        ("township", "township", "village", 30_000_000),
-    ]
-    for who, src, dst, amount in chain:
-        source_id = POOL if src == POOL else acct[src]
-        o[who].fs.allocate(fund_id, source_id, acct[dst], amount, f"2024 quota for {acct[dst]}")
-    salt = "mingyue-2024-salt"  # kept by the village office, never on chain
-    households = {}
-    for label, id_number in [
-        ("household A", "510131198203150021"),
-        ("household B", "510131197511020318"),
-    ]:
-        h = beneficiary_hash(id_number, salt)
-        o["village"].fs.register_beneficiary(acct["village"], h, [PURPOSE])
-        o["village"].fs.disburse(
-            fund_id, acct["village"], h, 3_500_000, PURPOSE, doc_hash(f"approval form {label}")
-        )
-        households[label] = h
-    refused = o["village"].fs.attempt_disburse(
-        fund_id,
-        acct["village"],
-        beneficiary_hash("510131199001010000", salt),
-        3_500_000,
-        PURPOSE,
-        doc_hash("approval form unregistered"),
-    )
+    acct = {key: account_id for key, account_id, *_rest in HIERARCHY}
+    households = {label: beneficiary_hash(n, SALT) for label, n in HOUSEHOLDS}
+    if FUND_ID not in o["authority"].fs.funds():
+        _create(o, acct, households)
+    refused = o["authority"].fs.refusals(FUND_ID)
     return {
         "contract": NAME,
-        "fund": fund_id,
+        "fund": FUND_ID,
         "purpose": PURPOSE,
-        "total_fen": 500_000_000,
+        "total_fen": o["authority"].fs.fund(FUND_ID)["total"],
         "accounts": acct,
         "beneficiaries": households,
-        "refused_attempt": refused,
+        "refused_attempt": {"code": refused[0]["code"], "reason": refused[0]["reason"]}
+        if refused
+        else None,
         "who": {
             k: {
                 "org": v.identity.info.org,
@@ -142,3 +126,56 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
             for k, v in o.items()
         },
     }
+
+
+def _create(o: dict[str, Office], acct: dict[str, str], households: dict[str, str]) -> None:
+    existing = {a["id"] for a in o["authority"].fs.accounts()}
+    if acct["village"] not in existing:
+        register_hierarchy(o)
+    now = int(time.time() * 1000)
+    o["authority"].fs.create_fund(FUND_ID, PURPOSE, 500_000_000, now - DAY_MS, now + 365 * DAY_MS)
+    chain = [
+        ("authority", POOL, "province", 500_000_000),
+        ("province", "province", "city", 200_000_000),
+        ("city", "city", "county", 120_000_000),
+        ("county", "county", "township", 80_000_000),
+        ("township", "township", "village", 30_000_000),
+    ]
+    for who, src, dst, amount in chain:
+        source_id = POOL if src == POOL else acct[src]
+        o[who].fs.allocate(FUND_ID, source_id, acct[dst], amount, f"2024 quota for {acct[dst]}")
+    village = o["village"].fs
+    for label, h in households.items():
+        if village.beneficiary(h) is None:
+            village.register_beneficiary(acct["village"], h, [PURPOSE])
+        village.disburse(
+            FUND_ID, acct["village"], h, 3_500_000, PURPOSE, doc_hash(f"approval form {label}")
+        )
+    village.attempt_disburse(
+        FUND_ID,
+        acct["village"],
+        beneficiary_hash(UNREGISTERED, SALT),
+        3_500_000,
+        PURPOSE,
+        doc_hash("approval form unregistered"),
+    )
+
+
+def describe(summary: dict[str, Any]) -> list[str]:
+    """Readable lines about the demo data, for `tianfu up --demo`."""
+    who = summary["who"]
+    fund, total = summary["fund"], summary["total_fen"]
+    path = " -> ".join(summary["accounts"].values())
+    lines = [
+        f"{who['authority']['office']} created fund {fund} ({summary['purpose']}), "
+        f"{total // 100:,}.{total % 100:02d} yuan, allocated down the accounts {path}",
+        f"{who['village']['office']} paid {len(summary['beneficiaries'])} registered households "
+        "(identified on chain only by salted hashes)",
+    ]
+    if summary["refused_attempt"]:
+        r = summary["refused_attempt"]
+        lines.append(
+            f"a payment to an unregistered household was refused and recorded: {r['code']}"
+        )
+    lines.append(f"try: tianfu app fund_supervision report {fund}")
+    return lines

@@ -29,17 +29,42 @@ def deploy_both(env: AppEnv, client: Any) -> None:
     ensure_deployed(env, client, NAME, source())
 
 
+AUDIO = b"demo master recording: Bamboo Dawn (FLAC)"
+SCREENSHOT = b"demo screenshot: unlicensed game using Bamboo Dawn"
+
+
 def create_demo(env: AppEnv) -> dict[str, Any]:
-    """Deploy `evidence` and `ip_rights`; register, license, transfer and defend one work."""
+    """Deploy `evidence` and `ip_rights`; register, license, transfer and defend one work.
+
+    Idempotent: if the demo work is registered already, it is described, not recreated."""
     p = cast(env)
     ip = IpRights(env.client(p["creator"]))
     deploy_both(env, ip.client)
-    audio = b"demo master recording: Bamboo Dawn (FLAC)"
+    work = ip.work_by_hash(hashlib.sha256(AUDIO).hexdigest())
+    if work is None:
+        work = _create(p, ip)
+    record = ip.work(work)
+    exclusive = [x["id"] for x in ip.licences(work) if x["exclusive"]]
+    return {
+        "contracts": [evidence.NAME, NAME],
+        "work_id": work,
+        "title": record["title"],
+        "owner_org": record["owner_org"],
+        "licences": len(ip.licences(work)),
+        "exclusive_licence": exclusive[0] if exclusive else None,
+        "evidence_deposit": record["evidence"][0] if record["evidence"] else None,
+        "participants": {
+            role: f"{who.info.org}/{who.info.name} {who.info.address}" for role, who in p.items()
+        },
+    }
+
+
+def _create(p: dict[str, Any], ip: IpRights) -> str:
     work = ip.register_work(
-        hashlib.sha256(audio).hexdigest(), "Bamboo Dawn", ["Li Wei", "Zhang Min"], "music"
+        hashlib.sha256(AUDIO).hexdigest(), "Bamboo Dawn", ["Li Wei", "Zhang Min"], "music"
     )
     games = p["licensee"].info
-    lic = ip.grant_licence(
+    ip.grant_licence(
         work,
         games.address,
         games.org,
@@ -60,18 +85,22 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
         end="2025-05-31",
         fee_fen=500_000,
     )
-    deposit = Evidence(ip.client).deposit(
-        b"demo screenshot: unlicensed game using Bamboo Dawn", "Infringing app store page"
-    )
+    deposit = Evidence(ip.client).deposit(SCREENSHOT, "Infringing app store page")
     ip.link_evidence(work, deposit, "unlicensed use in a third-party game")
     buyer = p["buyer"].info
     ip.transfer_work(work, buyer.address, buyer.org, 30_000_000)
-    return {
-        "contracts": [evidence.NAME, NAME],
-        "work_id": work,
-        "exclusive_licence": lic,
-        "evidence_deposit": deposit,
-        "participants": {
-            role: f"{who.info.org}/{who.info.name} {who.info.address}" for role, who in p.items()
-        },
-    }
+    return work
+
+
+def describe(summary: dict[str, Any]) -> list[str]:
+    """Readable lines about the demo data, for `tianfu up --demo`."""
+    who = summary["participants"]
+    w = summary["work_id"]
+    return [
+        f'the soundtrack "{summary["title"]}" registered as {w}, licensed '
+        f"{summary['licences']} times (exclusive: {summary['exclusive_licence']}), "
+        f"infringement evidence {summary['evidence_deposit']} linked, sold to {summary['owner_org']}",
+        "participants: " + ", ".join(f"{role} {v.split()[0]}" for role, v in who.items()),
+        f"try: tianfu app ip_rights show {w}",
+        f"     tianfu app ip_rights history {w} --ownership",
+    ]

@@ -48,7 +48,9 @@ def ensure_deployed(env: AppEnv, who: Identity) -> None:
 
 
 def setup_parties(env: AppEnv, prefix: str = "") -> dict[str, Party]:
-    """Deploy if needed; issue, enrol and grant roles to the cast (`prefix` makes a new cast)."""
+    """Deploy if needed; issue, enrol and grant roles to the cast (`prefix` makes a new cast).
+
+    Enrolments and roles already on chain are left alone, so this can run again."""
     orgs = env.orgs
     parties: dict[str, Party] = {}
     for key, org, name, company, _role in CAST:
@@ -58,10 +60,16 @@ def setup_parties(env: AppEnv, prefix: str = "") -> dict[str, Party]:
     ensure_deployed(env, parties["core"].identity)
     for key, *_rest, role in CAST:
         p = parties[key]
-        p.sf.enrol(p.display_name)  # also registers the certificate, so roles can be granted
-        if role:
+        if p.sf.party(p.address) is None:
+            p.sf.enrol(p.display_name)  # also registers the certificate, so roles can be granted
+        if role and not _has_role(p, role):
             env.grant(p.identity, role)
     return parties
+
+
+def _has_role(p: Party, role: str) -> bool:
+    record = p.sf.client.query("governance", "get_identity", p.address)
+    return record is not None and role in record.get("roles", [])
 
 
 def invoice_hash(label: str) -> str:
@@ -69,30 +77,55 @@ def invoice_hash(label: str) -> str:
     return hashlib.sha256(f"{label}|{secrets.token_hex(8)}".encode()).hexdigest()
 
 
+DEMO_INVOICE = "demo purchase order PO-2024-0917, brake systems"
+
+
+def _existing_demo(p: dict[str, Party]) -> dict[str, str] | None:
+    """The demo's receivable and parts if an earlier run created them, else None."""
+    sf = p["core"].sf
+    doc = hashlib.sha256(DEMO_INVOICE.encode()).hexdigest()
+    for held in p["tier1"].sf.holdings(p["tier1"].address):
+        root = sf.get(held["root"])
+        if root["doc_hash"] != doc or root["issuer"] != p["core"].address:
+            continue
+        parts = {"root": root["id"], "kept": held["id"]}
+        for key in ("tier3", "tier2"):
+            mine = [r["id"] for r in sf.holdings(p[key].address) if r["root"] == root["id"]]
+            if not mine:
+                return None
+            parts[key] = mine[0]
+        return parts
+    return None
+
+
 def create_demo(env: AppEnv) -> dict[str, Any]:
-    """Issue 1,000,000.00 yuan to the tier-1 supplier, split it down to tier 3, pledge one part."""
+    """Issue 1,000,000.00 yuan to the tier-1 supplier, split it down to tier 3, pledge one part.
+
+    Idempotent: if an earlier run created the demo receivable, it is described, not recreated."""
     p = setup_parties(env)
-    maturity = int(time.time() * 1000) + 90 * DAY_MS
-    rid = p["core"].sf.issue(
-        p["tier1"].address, 100_000_000, maturity, invoice_hash("PO-2024-0917 brake systems")
-    )
-    p["tier1"].sf.accept(rid)
-    moved = p["tier1"].sf.split_transfer(rid, 40_000_000, p["tier2"].address)
-    tier2_part = moved["transferred"]
-    parts = p["tier2"].sf.split(tier2_part, [15_000_000, 25_000_000])
-    p["tier2"].sf.transfer(parts[0], p["tier3"].address)
-    p["tier2"].sf.apply_pledge(parts[1], p["bank"].address)
-    p["bank"].sf.approve_pledge(parts[1], 24_000_000, 450)
-    p["bank"].sf.disburse(parts[1], "BOS-LOAN-0001")
+    found = _existing_demo(p)
+    if found is None:
+        maturity = int(time.time() * 1000) + 90 * DAY_MS
+        doc = hashlib.sha256(DEMO_INVOICE.encode()).hexdigest()
+        rid = p["core"].sf.issue(p["tier1"].address, 100_000_000, maturity, doc)
+        p["tier1"].sf.accept(rid)
+        moved = p["tier1"].sf.split_transfer(rid, 40_000_000, p["tier2"].address)
+        parts = p["tier2"].sf.split(moved["transferred"], [15_000_000, 25_000_000])
+        p["tier2"].sf.transfer(parts[0], p["tier3"].address)
+        p["tier2"].sf.apply_pledge(parts[1], p["bank"].address)
+        p["bank"].sf.approve_pledge(parts[1], 24_000_000, 450)
+        p["bank"].sf.disburse(parts[1], "BOS-LOAN-0001")
+        found = {"root": rid, "kept": moved["kept"], "tier3": parts[0], "tier2": parts[1]}
+    root = p["core"].sf.get(found["root"])
     return {
         "contract": NAME,
-        "receivable": rid,
-        "amount_fen": 100_000_000,
-        "maturity_ms": maturity,
+        "receivable": found["root"],
+        "amount_fen": root["amount"],
+        "maturity_ms": root["maturity_ms"],
         "parts": {
-            moved["kept"]: "held by the tier-1 supplier",
-            parts[0]: "transferred to the tier-3 supplier",
-            parts[1]: "pledged to the bank, 240,000.00 yuan disbursed at 4.50%",
+            found["kept"]: "held by the tier-1 supplier",
+            found["tier3"]: "transferred to the tier-3 supplier",
+            found["tier2"]: "pledged to the bank, 240,000.00 yuan disbursed at 4.50%",
         },
         "who": {
             k: {
@@ -104,3 +137,24 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
             for k, v in p.items()
         },
     }
+
+
+def describe(summary: dict[str, Any]) -> list[str]:
+    """Readable lines about the demo data, for `tianfu up --demo`."""
+    who = summary["who"]
+    rid = summary["receivable"]
+    lines = [
+        f"{who['core']['company']} issued receivable {rid} of "
+        f"{yuan(summary['amount_fen'])} yuan to {who['tier1']['company']}, due "
+        f"{time.strftime('%Y-%m-%d', time.gmtime(summary['maturity_ms'] / 1000))}; its parts:",
+    ]
+    lines += [f"  {part}: {what}" for part, what in summary["parts"].items()]
+    lines.append("participants: " + ", ".join(f"{v['org']}/{v['name']}" for v in who.values()))
+    lines.append(f"try: tianfu app supply_finance lineage {next(reversed(summary['parts']))}")
+    lines.append(f"     tianfu app supply_finance totals {rid}")
+    return lines
+
+
+def yuan(fen: int) -> str:
+    """100000000 -> '1,000,000.00'."""
+    return f"{fen // 100:,}.{fen % 100:02d}"

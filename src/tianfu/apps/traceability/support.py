@@ -24,7 +24,9 @@ def enrol(env: AppEnv, who: Identity, *roles: str) -> Identity:
     """Register `who` on chain (its first transaction carries its certificate) and grant
     the roles it does not hold yet. Idempotent, so demos and scenarios can run again."""
     client = env.client(who)
-    record = client.invoke("governance", "get_identity", who.info.address).result
+    record = client.query("governance", "get_identity", who.info.address)
+    if record is None:  # not on chain yet: the first transaction registers the certificate
+        record = client.invoke("governance", "get_identity", who.info.address).result
     for role in roles:
         if role not in (record or {}).get("roles", []):
             env.grant(who, role)

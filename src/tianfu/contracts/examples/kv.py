@@ -9,7 +9,9 @@ MAX_KEY = 128
 
 
 def put(ctx, key, value):
-    ctx.require(isinstance(key, str) and 0 < len(key) <= MAX_KEY, "a key is 1..128 characters")
+    ctx.require(isinstance(key, str), "a key is a string")
+    size = len(key)
+    ctx.require(0 < size <= MAX_KEY, "a key is 1..128 characters")
     ctx.put("k:" + key, value)
 
 

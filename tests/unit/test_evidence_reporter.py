@@ -1,0 +1,172 @@
+"""Unit tests: the node's EvidenceReporter submits each double sign the driver saw once,
+through the node service, and governance records it."""
+
+import asyncio
+
+import pytest
+from test_governance_admission import Chain
+
+from tianfu.codec import encode
+from tianfu.consensus.messages import ConflictingProposalEvidence, DuplicateVoteEvidence
+from tianfu.crypto import sign_vote
+from tianfu.mempool import Mempool
+from tianfu.node.evidence import EvidenceReporter
+from tianfu.node.service import NodeService
+from tianfu.types import PRECOMMIT, PREVOTE, Vote
+
+
+class Node:
+    """A NodeService over the test chain's ledger; `commit()` puts its mempool in a block."""
+
+    def __init__(self, chain):
+        self.chain = chain
+        self.mempool = Mempool()
+        self.service = NodeService(
+            chain.ledger, self.mempool, node_name="n", org="org2", is_validator=True
+        )
+        self.identity = chain.cas["org2"].issue("org2-reporter", "node")
+
+    def commit(self):
+        txs = self.mempool.take(100, 1 << 20)
+        receipts = self.chain.block(txs)
+        self.mempool.remove([t.hash for t in txs])
+        return receipts
+
+
+@pytest.fixture
+def node(tmp_path):
+    chain = Chain(tmp_path)
+    chain.block()
+    yield Node(chain)
+    chain.close()
+
+
+def double_sign(chain, validator, height, round_=0, typ=PREVOTE):
+    key = chain.keys[validator.public_key]
+    a = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xaa" * 32)
+    b = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xbb" * 32)
+    return DuplicateVoteEvidence(a, b)
+
+
+def test_submits_once_and_governance_records_it(node):
+    chain = node.chain
+    offender = chain.genesis.validators[2]
+    ev = double_sign(chain, offender, 2)
+    swapped = DuplicateVoteEvidence(ev.vote_b, ev.vote_a)
+    other = object()  # anything that is not vote evidence is skipped
+    pending = [ev, swapped, other]
+    reporter = EvidenceReporter(node.identity, node.service, lambda: list(pending))
+
+    assert asyncio.run(reporter.report_once()) == 1
+    assert len(node.mempool) == 1
+    (tx,) = list(node.mempool.take(10, 1 << 20))
+    node.mempool.add(tx)
+    assert tx.body.method == "submit_evidence" and tx.body.cert == node.identity.cert_der
+    assert asyncio.run(reporter.report_once()) == 0  # in flight: not sent again
+    (receipt,) = node.commit()
+    assert receipt.ok, receipt.error
+    assert receipt.result["validator"] == offender.name
+    record = chain.query("get_evidence", offender.name, 2, 0, PREVOTE)
+    assert record["submitted_by"] == node.identity.info.address
+    assert sorted(record["votes"]) == record["votes"]
+    for _ in range(3):
+        assert asyncio.run(reporter.report_once()) == 0
+    assert len(node.mempool) == 0 and reporter.stats["submitted"] == 1
+
+    # A second double sign: the identity is registered now, so no certificate is sent.
+    pending.append(double_sign(chain, offender, 3, 1, PRECOMMIT))
+    assert asyncio.run(reporter.report_once()) == 1
+    (tx2,) = node.mempool.take(10, 1 << 20)
+    node.mempool.add(tx2)
+    assert tx2.body.cert == b""
+    assert node.commit()[0].ok
+    assert chain.query("get_evidence", offender.name, 3, 1, PRECOMMIT) is not None
+    assert asyncio.run(reporter.report_once()) == 0
+
+
+def test_skips_evidence_already_on_chain(node):
+    chain = node.chain
+    offender = chain.genesis.validators[0]
+    ev = double_sign(chain, offender, 1)
+    assert chain.ok(chain.admins["org1"], "submit_evidence", encode(ev.vote_a), encode(ev.vote_b))
+    reporter = EvidenceReporter(node.identity, node.service, lambda: [ev])
+    assert asyncio.run(reporter.report_once()) == 0
+    assert len(node.mempool) == 0
+
+
+def test_resubmits_after_expiry_and_gives_up_when_refused(node):
+    chain = node.chain
+    offender = chain.genesis.validators[1]
+    ev = double_sign(chain, offender, 1)
+    reporter = EvidenceReporter(node.identity, node.service, lambda: [ev], expiry_blocks=2)
+    assert asyncio.run(reporter.report_once()) == 1
+    node.mempool.take(10, 1 << 20)  # lost: never makes it into a block
+    for _ in range(3):
+        chain.block()
+    assert asyncio.run(reporter.report_once()) == 1  # expired unseen: sent again
+    assert node.commit()[0].ok
+    assert chain.query("get_evidence", offender.name, 1, 0, PREVOTE) is not None
+
+    # A pair the contract refuses (a forged signature): it commits as failed, then the
+    # reporter stops sending it.
+    good = double_sign(chain, offender, 2)
+    forged = DuplicateVoteEvidence(
+        good.vote_a,
+        Vote(
+            1,
+            chain.genesis.chain_id,
+            2,
+            0,
+            PREVOTE,
+            b"\xcc" * 32,
+            offender.public_key,
+            b"\x01" * 64,
+        ),
+    )
+    refused = EvidenceReporter(node.identity, node.service, lambda: [forged])
+    assert asyncio.run(refused.report_once()) == 1
+    (receipt,) = node.commit()
+    assert not receipt.ok and "signature" in receipt.error
+    assert asyncio.run(refused.report_once()) == 0
+    assert refused.stats["refused"] == 1
+    assert asyncio.run(refused.report_once()) == 0 and len(node.mempool) == 0
+
+
+def test_conflicting_proposals_and_unknown_heights_are_skipped(node):
+    chain = node.chain
+    far = double_sign(chain, chain.genesis.validators[0], chain.ledger.height + 10)
+    reporter = EvidenceReporter(
+        node.identity, node.service, lambda: [far, ConflictingProposalEvidence(None, None)]
+    )
+    assert asyncio.run(reporter.report_once()) == 0
+    assert len(node.mempool) == 0
+
+
+def test_run_loop_reports_periodically_and_stops_on_cancel(node):
+    chain = node.chain
+    ev = double_sign(chain, chain.genesis.validators[3], 1)
+    reporter = EvidenceReporter(node.identity, node.service, lambda: [ev], interval_s=0.01)
+
+    async def main():
+        task = asyncio.create_task(reporter.run())
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if len(node.mempool):
+                break
+        await asyncio.sleep(0.05)  # several more passes: still one transaction
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert len(node.mempool) == 1 and reporter.stats["submitted"] == 1
+
+
+def test_bounded_memory(node):
+    chain = node.chain
+    evs = [double_sign(chain, v, 1, r) for v in chain.genesis.validators for r in range(2)]
+    for ev in evs:
+        chain.ok(chain.admins["org1"], "submit_evidence", encode(ev.vote_a), encode(ev.vote_b))
+    reporter = EvidenceReporter(node.identity, node.service, lambda: evs, max_remembered=3)
+    assert asyncio.run(reporter.report_once()) == 0
+    assert len(reporter._done) == 3
