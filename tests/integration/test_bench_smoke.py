@@ -19,8 +19,22 @@ REQUIRED = {"tps", "p50_ms", "p95_ms", "p99_ms", "ceiling_tps", "validators", "d
 @pytest.mark.parametrize("contract", ["asset", "kv"])
 def test_bench_short_run(tmp_path, contract):
     out = tmp_path / "bench.json"
-    args = ["--validators", "1", "--duration", "3", "--warmup", "1", "--contract", contract,
-            "--concurrency", "64", "--senders", "3", "--json", str(out)]
+    args = [
+        "--validators",
+        "1",
+        "--duration",
+        "3",
+        "--warmup",
+        "1",
+        "--contract",
+        contract,
+        "--concurrency",
+        "64",
+        "--senders",
+        "3",
+        "--json",
+        str(out),
+    ]
     result = CliRunner().invoke(bench_app, args)
     assert result.exit_code == 0, result.output
     fig = json.loads(out.read_text())

@@ -107,7 +107,9 @@ def test_block_stats_and_timeline():
     s = block_stats(blocks, 11.0, 13.0)  # heights 2, 3, 4, 5
     assert s == {"blocks": 4, "blocks_per_s": 2.0, "txs_per_block": 35.0, "chain_tps": 70.0}
     assert block_stats([], 0, 1)["txs_per_block"] == 0.0
-    req = _requests([(0.0, 0.2, 200, 1), (0.1, 0.5, 200, 1), (0.5, 1.5, 200, 1), (1.0, 1.2, 200, 0)])
+    req = _requests(
+        [(0.0, 0.2, 200, 1), (0.1, 0.5, 200, 1), (0.5, 1.5, 200, 1), (1.0, 1.2, 200, 0)]
+    )
     tl = timeline(req, 0.0, 2.0)
     assert [p["tps"] for p in tl] == [2.0, 1.0]
     assert tl[0]["p50_ms"] == 300.0 and tl[1]["p99_ms"] == 1000.0
@@ -124,8 +126,12 @@ def _run(rate=None, validators=4):
         w.ok.append(1)
     w.presigned = 500
     samples = [
-        {"t": 100.0 + s, "nodes": {"node1": 1.0 + 0.5 * s, "node2": 2.0 + 0.4 * s},
-         "clients": [0.1 * s], "machine": (3.0 * s, 4.0 * s)}
+        {
+            "t": 100.0 + s,
+            "nodes": {"node1": 1.0 + 0.5 * s, "node2": 2.0 + 0.4 * s},
+            "clients": [0.1 * s],
+            "machine": (3.0 * s, 4.0 * s),
+        }
         for s in range(6)
     ]
     return RunData(
@@ -150,7 +156,11 @@ def test_summarize_writes_every_required_key_as_plain_json():
     assert doc["ceiling_tps"] == 5000.0 and doc["fraction_of_ceiling"] == 0.016
     assert doc["p99_ms"] == pytest.approx(200.0)
     assert doc["nodes"][0] == {"name": "node1", "cpu_percent": 50.0, "rss_peak_mb": 90.5}
-    assert doc["machine"] == {"capacity_percent": 200, "busy_percent": 150.0, "others_percent": 50.0}
+    assert doc["machine"] == {
+        "capacity_percent": 200,
+        "busy_percent": 150.0,
+        "others_percent": 50.0,
+    }
     assert doc["identical_chains"]["ok"] is True
     assert "ahead" in doc["load"]["signing"]
     assert doc["node_cpu_timeline"][0]["cpu_percent"] == {"node1": 50.0, "node2": 40.0}
@@ -197,7 +207,13 @@ def test_config_validation_and_connections():
     assert BenchConfig(rate=1000).connections() == 2000
     assert BenchConfig(rate=1).connections() == 64
     assert BenchConfig(concurrency=7).connections() == 7
-    for bad in (dict(validators=0), dict(duration=0), dict(rate=-1), dict(contract="x"), dict(clients=0)):
+    for bad in (
+        dict(validators=0),
+        dict(duration=0),
+        dict(rate=-1),
+        dict(contract="x"),
+        dict(clients=0),
+    ):
         with pytest.raises(ValueError):
             BenchConfig(**bad).validate()
 

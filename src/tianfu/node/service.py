@@ -280,7 +280,7 @@ class NodeService:
                 "public_key": v.public_key.hex(),
                 "power": v.power,
             }
-            for v in self.ledger.genesis.validators
+            for v in self.ledger.validator_set(self.store.height() + 1).validators
         ]
 
     def orgs(self) -> list[dict[str, Any]]:
