@@ -5,12 +5,15 @@ same blocks and state roots."""
 from __future__ import annotations
 
 import importlib
+import io
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
+from rich.console import Console
 
-from tianfu.node.demo import APPS
+from tianfu.node.demo import APPS, create_demos
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing.netcheck import assert_identical, free_base_ports, height, wait_height
 
@@ -45,6 +48,31 @@ def test_demo_then_scenario(env: LocalnetEnv, app: str) -> None:
     t1 = time.monotonic()
     scenario.run_scenario(env)
     print(f"{app}: demo {t1 - t0:.1f}s, scenario {time.monotonic() - t1:.1f}s")
+
+
+def committed_txs_after(url: str, start: int) -> int:
+    """Transactions in the blocks after height `start` (the chain also makes empty blocks)."""
+    total, h = 0, start + 1
+    while h <= height(url):
+        doc = httpx.get(url + "/v1/blocks", params={"from": h, "limit": 100}, timeout=10).json()
+        total += sum(b["tx_count"] for b in doc["blocks"])
+        h += 100
+    return total
+
+
+def test_up_demo_again_finds_the_data_and_writes_nothing(net: LocalNetwork) -> None:
+    """What `tianfu up --demo` does on a resumed chain: every demo is found, none recreated."""
+    url = net.url(net.configs[0])
+    start = height(url)
+    console = Console(record=True, width=120, file=io.StringIO())
+    summaries = create_demos(net, console)
+    out = console.export_text()
+    assert list(summaries) == list(APPS), out
+    assert "failed" not in out, out
+    assert all(app in out for app in APPS), out
+    assert out.count("try: tianfu ") == len(APPS), "each app should say what to try next"
+    time.sleep(1.0)  # a transaction sent by mistake would be committed by now
+    assert committed_txs_after(url, start) == 0, "a second demo run wrote transactions"
 
 
 def test_all_nodes_hold_the_same_chain(net: LocalNetwork) -> None:

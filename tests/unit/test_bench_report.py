@@ -26,8 +26,8 @@ from tianfu.bench.report import (
     plot_latency_vs_throughput,
     plot_run,
     plot_validators,
-    sweep_table,
     summarize,
+    sweep_table,
     timeline,
     window_stats,
 )

@@ -332,6 +332,8 @@ def plot_run(path: Path, fig: dict[str, Any]) -> None:
     ax1.plot(xs, [p["tps"] for p in tl], color="tab:blue", label="finalized tx/s")
     if fig["ceiling_tps"] <= 3 * max([p["tps"] for p in tl] + [1.0]):
         ax1.axhline(fig["ceiling_tps"], color="tab:red", ls="--", lw=1, label="ceiling")
+    else:
+        ax1.plot([], [], " ", label=f"ceiling {fig['ceiling_tps']:,.0f} tx/s (off scale)")
     ax1.axhline(fig["tps"], color="tab:blue", ls=":", lw=1, label=f"mean {fig['tps']:,.0f} tx/s")
     ax1.set_ylabel("tx/s")
     ax1.legend(loc="best", fontsize=8)
@@ -417,17 +419,17 @@ def plot_validators(path: Path, runs: list[dict[str, Any]]) -> None:
 
 
 def sweep_table(title: str, runs: list[dict[str, Any]]) -> Table:
-    t = Table(title=title)
+    t = Table(title=title + " (latency in ms)")
     for col in (
-        "validators",
+        "vals",
         "load",
         "tx/s",
-        "% ceiling",
-        "p50 ms",
-        "p95 ms",
-        "p99 ms",
-        "txs/block",
-        "identical",
+        "% ceil",
+        "p50",
+        "p95",
+        "p99",
+        "tx/blk",
+        "same",
     ):
         t.add_column(col, justify="right")
     for r in runs:

@@ -29,6 +29,7 @@ from tianfu.cli.common import (
     report_result,
     trusted_genesis,
 )
+from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
 from tianfu.client import DEFAULT_URL, LightClient
@@ -54,6 +55,7 @@ app.add_typer(gov_app, name="gov", help="Governance: admit organisations and val
 app.add_typer(network_app, name="network")
 app.add_typer(node_app, name="node")
 app.add_typer(genesis_app, name="genesis")
+app.add_typer(bench_app, name="bench")
 app.command("up")(up)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 
@@ -244,7 +244,7 @@ class _Streamer:
             for c in conns:
                 c.writer.close()
 
-    async def _finish(self, tasks: list[asyncio.Future[None]], deadline: float) -> None:
+    async def _finish(self, tasks: Sequence[asyncio.Future[None]], deadline: float) -> None:
         if not tasks:
             return
         _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.time()))
