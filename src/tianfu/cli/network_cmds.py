@@ -75,12 +75,16 @@ def up(
     ),
     fresh: Annotated[bool, typer.Option("--fresh", help="Start a new chain (deletes the old one).")] = False,
     demo: Annotated[bool, typer.Option("--demo", help="Create the applications' demo data.")] = False,
+    api_base: Annotated[int, typer.Option("--api-base-port", help="Node i's API port is this + i (new networks).")] = 8700,
+    p2p_base: Annotated[int, typer.Option("--p2p-base-port", help="Node i's p2p port is this + i (new networks).")] = 9700,
 ) -> None:
     """Run a local network: one validator process per organisation, on 127.0.0.1."""
     with handle_errors():
         from tianfu.node.localnet import LocalNetwork
 
-        net, created = LocalNetwork.prepare(home, orgs, fresh)
+        net, created = LocalNetwork.prepare(
+            home, orgs, fresh, api_base_port=api_base, p2p_base_port=p2p_base
+        )
         console.print(f"[bold]Tianfu local network[/] ({'new' if created else 'resumed'}) in {home}")
         net.start()
         stopping = False
@@ -90,6 +94,8 @@ def up(
             stopping = True
 
         signal.signal(signal.SIGTERM, on_signal)
+        # A shell starts background jobs with SIGINT ignored; Ctrl-C must always stop us.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             with console.status("waiting for the nodes to commit a block ..."):
                 net.wait_ready(timeout=90)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import threading
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType
 from typing import Any
@@ -550,7 +551,14 @@ def compile_contract(source: str, max_source_bytes: int = MAX_SOURCE_BYTES) -> C
     of its arguments (and cached)."""
     if not isinstance(source, str):
         raise ContractRejected("contract source must be a str")
-    return _compile(source, max_source_bytes)
+    # One compilation at a time in the process: CPython's AST constructor is not safe to
+    # run from several threads at once (it failed spuriously on a node: "AST constructor
+    # recursion depth mismatch"), and the API thread and the consensus worker both compile.
+    with _COMPILE_LOCK:
+        return _compile(source, max_source_bytes)
+
+
+_COMPILE_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=128)
