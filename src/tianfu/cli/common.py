@@ -228,3 +228,33 @@ def report_result(result: Result, as_json: bool) -> None:
         if not as_json:
             typer.echo(f"error: transaction failed: {result.error}", err=True)
         raise typer.Exit(1)
+
+
+def send_tx(
+    contract: str, url: str, identity: Path | None, as_json: bool, method: str, *args: Any
+) -> Any:
+    """`tianfu app ...` commands that send a transaction: invoke, report, return the result."""
+    with handle_errors():
+        client = make_client(url, identity, need_identity=True)
+        result = client.invoke(contract, method, *args, check=False)
+        report_result(result, as_json)
+        return result.result
+
+
+def show_view(
+    contract: str,
+    url: str,
+    as_json: bool,
+    method: str,
+    *args: Any,
+    columns: list[str] | None = None,
+) -> None:
+    """`tianfu app ...` commands that call a view: print its result as JSON, rows or a document."""
+    with handle_errors():
+        result = make_client(url).query(contract, method, *args)
+        if as_json:
+            print_json({"result": result})
+        elif columns and isinstance(result, list):
+            print_rows(method, columns, [[row.get(c, "") for c in columns] for row in result])
+        else:
+            typer.echo(json.dumps(jsonable(result), indent=2))

@@ -13,6 +13,7 @@ import typer
 
 from tianfu.api.render import jsonable
 from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
+from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
     CommandFailed,
     GenesisOpt,
@@ -29,7 +30,6 @@ from tianfu.cli.common import (
     report_result,
     trusted_genesis,
 )
-from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
 from tianfu.client import DEFAULT_URL, LightClient

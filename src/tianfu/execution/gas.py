@@ -182,6 +182,12 @@ class Runtime:
     def copy_value(self, value: Any, what: str) -> Any:
         """A deep copy of a contract value, walked with a bounded budget (so shared
         references cannot make a huge logical value), one step per node."""
+        t = type(value)
+        if t in _IMMUTABLE_SCALARS or (t is int and VALUE_MIN_INT <= value <= VALUE_MAX_INT):
+            # Fast path, same result and charge as the walk: an immutable scalar is one
+            # node, and it needs no copy.
+            self.charge(1)
+            return value
         budget = [MAX_VALUE_ITEMS]
 
         def walk(v: Any, depth: int) -> Any:
@@ -475,10 +481,10 @@ class Runtime:
             "tuple": self.b_tuple,
             "dict": self.b_dict,
         }
-        self._types = {fn: _b.getattr(_b, name) for name, fn in checked.items()}
+        self._types = {fn: _CHECKED_TYPES[name] for name, fn in checked.items()}
         return {
             **checked,
-            **{name: _b.getattr(_b, name) for name in SAFE_NATIVE_BUILTINS},
+            **_NATIVE_BUILTINS,
             "range": self.b_range,
             "sorted": self.b_sorted,
             "sum": self.b_sum,
@@ -506,7 +512,7 @@ class Runtime:
             "__tf_cmp": self.cmp,
             "__tf_slice": self.slice,
             "__tf_getattr": self.getattr,
-            **{f"__tf_{name}": _b.getattr(self, attr) for name, attr in BINOP_HELPERS.items()},
+            **{key: _b.getattr(self, attr) for key, attr in _BINOP_GLOBALS},
         }
 
 
@@ -517,6 +523,13 @@ SAFE_NATIVE_BUILTINS = (
     "IndexError TypeError ZeroDivisionError ArithmeticError LookupError AssertionError "
     "OverflowError"
 ).split()
+# Built once: the builtin objects are the same for every call (each call still gets its
+# own fresh dict of them).
+_NATIVE_BUILTINS = {name: _b.getattr(_b, name) for name in SAFE_NATIVE_BUILTINS}
+_CHECKED_TYPES = {
+    name: _b.getattr(_b, name) for name in ("int", "str", "bytes", "list", "tuple", "dict")
+}
+_IMMUTABLE_SCALARS = frozenset({type(None), bool, str, bytes})
 CATCHABLE = frozenset(
     "ContractError ValueError KeyError IndexError TypeError ZeroDivisionError ArithmeticError "
     "LookupError AssertionError OverflowError".split()
@@ -539,6 +552,9 @@ BINOP_HELPERS = {
     "imul": "imul",
     "ibitor": "ior",
 }
+
+
+_BINOP_GLOBALS = tuple((f"__tf_{name}", attr) for name, attr in BINOP_HELPERS.items())
 
 
 def _check_encoding(enc: Any) -> None:

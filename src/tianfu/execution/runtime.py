@@ -35,6 +35,10 @@ from tianfu.types import (
 
 GAS_BASE = 1_000  # every transaction
 GAS_NATIVE_CALL = 500
+_GOV_PREFIX = state_key(governance.NAME, "")  # every governance key starts with it
+_GOV_MEMO_SIZE = 4096  # decoded governance values kept (emptied when full)
+_GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
+_MISSING = object()
 
 
 class TxInvalid(ValueError):
@@ -68,6 +72,10 @@ class Executor:
         self.native: dict[str, Any] = {governance.NAME: governance.Governance()}
         self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
         self._compiled: OrderedDict[bytes, Any] = OrderedDict()
+        # Decoded governance values by their raw bytes (see `_gov_reader`). Shared by the
+        # API thread and the consensus worker: dict operations are atomic, and every entry
+        # is a pure function of its key, so no interleaving gives a wrong value.
+        self._gov_values: dict[bytes, Any] = {}
         self._cache_size = compile_cache_size
 
     # -- genesis --------------------------------------------------------------------------
@@ -253,11 +261,24 @@ class Executor:
         return compiled.call(ctx, method, args, remaining)
 
     # -- contracts ------------------------------------------------------------------------
-    @staticmethod
-    def _gov_reader(read: RawReader) -> Callable[[str], Any]:
+    def _gov_reader(self, read: RawReader) -> Callable[[str], Any]:
+        """Governance values through `read`, decoded. Decoding is memoised by the raw bytes
+        (a pure function of them), so the values returned are shared: never mutate them."""
+        memo = self._gov_values
+
         def gov(key: str) -> Any:
-            raw = read(state_key(governance.NAME, key))
-            return None if raw is None else decode_value(raw)
+            raw = read(_GOV_PREFIX + key.encode())
+            if raw is None:
+                return None
+            if len(raw) > _GOV_MEMO_MAX_BYTES:  # e.g. a contract's source: not kept
+                return decode_value(raw)
+            value = memo.get(raw, _MISSING)
+            if value is _MISSING:
+                value = decode_value(raw)
+                if len(memo) >= _GOV_MEMO_SIZE:
+                    memo.clear()
+                memo[raw] = value
+            return value
 
         return gov
 

@@ -182,6 +182,14 @@ class Ledger:
         return header.hash
 
     # -- blocks ----------------------------------------------------------------------------
+    def _committed_lookup(self, txs: list) -> Callable[[bytes], bool]:
+        """`store.has_tx` for a block's transactions, answered by one batched lookup.
+
+        A block executes on top of the committed height it extends, whose set of committed
+        transactions is fixed: the set taken here answers as per-transaction queries would.
+        """
+        return self.store.committed_txs([t.hash for t in txs]).__contains__
+
     def build_block(
         self,
         txs: list,
@@ -198,7 +206,7 @@ class Ledger:
             time_ms,
             txs,
             self.latest.get,
-            self.store.has_tx,
+            self._committed_lookup(txs),
             proposer_mode=True,
             verified=verified,
             params=self.params(height),
@@ -246,7 +254,7 @@ class Ledger:
                 h.time_ms,
                 list(block.txs),
                 self.latest.get,
-                self.store.has_tx,
+                self._committed_lookup(block.txs),
                 verified=verified,
                 params=self.params(height),
             )

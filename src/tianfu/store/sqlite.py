@@ -70,6 +70,9 @@ def _prefix_end(prefix: bytes) -> bytes | None:
     return bytes(p)
 
 
+_IN_CHUNK = 500  # host parameters per IN (...) query, well under SQLite's limit
+
+
 class Store:
     """One node's durable ledger (see the module docstring for atomicity and threads)."""
 
@@ -320,6 +323,17 @@ class Store:
 
     def has_tx(self, tx_hash: bytes) -> bool:
         return self._one("SELECT 1 FROM tx_index WHERE hash = ?", (tx_hash,)) is not None
+
+    def committed_txs(self, tx_hashes: list[bytes]) -> set[bytes]:
+        """Which of `tx_hashes` are committed: `has_tx` for many, a few queries in all."""
+        found: set[bytes] = set()
+        unique = sorted(set(tx_hashes))
+        for i in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[i : i + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._all(f"SELECT hash FROM tx_index WHERE hash IN ({marks})", tuple(chunk))
+            found.update(bytes(r[0]) for r in rows)
+        return found
 
     def events(
         self,

@@ -9,7 +9,6 @@ and exit 1 when refused.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from datetime import UTC, datetime
@@ -18,7 +17,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tianfu.api.render import jsonable
 from tianfu.apps.fund_supervision import NAME
 from tianfu.apps.fund_supervision.sdk import POOL, beneficiary_hash, doc_hash
 from tianfu.cli.common import (
@@ -29,9 +27,9 @@ from tianfu.cli.common import (
     UsageProblem,
     handle_errors,
     make_client,
-    print_json,
     print_rows,
-    report_result,
+    send_tx,
+    show_view,
 )
 from tianfu.client import DEFAULT_URL
 
@@ -92,24 +90,13 @@ def document_hash(text: str) -> str:
 
 
 def _tx(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> Any:
-    with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        result = client.invoke(NAME, method, *args, check=False)
-        report_result(result, as_json)
-        return result.result
+    return send_tx(NAME, url, identity, as_json, method, *args)
 
 
 def _view(
     url: str, as_json: bool, method: str, *args: Any, columns: list[str] | None = None
 ) -> None:
-    with handle_errors():
-        result = make_client(url).query(NAME, method, *args)
-        if as_json:
-            print_json({"result": result})
-        elif columns and isinstance(result, list):
-            print_rows(method, columns, [[row.get(c, "") for c in columns] for row in result])
-        else:
-            typer.echo(json.dumps(jsonable(result), indent=2))
+    show_view(NAME, url, as_json, method, *args, columns=columns)
 
 
 @app.command()

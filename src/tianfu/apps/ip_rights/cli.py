@@ -20,7 +20,7 @@ from tianfu.cli.common import (
     print_fields,
     print_json,
     print_rows,
-    report_result,
+    send_tx,
 )
 from tianfu.client import DEFAULT_URL
 
@@ -30,9 +30,8 @@ app = typer.Typer(
 )
 
 
-def _send(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> None:
-    client = make_client(url, identity, need_identity=True)
-    report_result(client.invoke(CONTRACT, method, *args, check=False), as_json)
+def _send(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> Any:
+    return send_tx(CONTRACT, url, identity, as_json, method, *args)
 
 
 @app.command("register")

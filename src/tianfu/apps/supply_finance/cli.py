@@ -7,7 +7,6 @@ exit codes 0 ok, 1 refused or failed, 2 usage error.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from datetime import UTC, datetime
@@ -16,7 +15,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tianfu.api.render import jsonable
 from tianfu.apps.supply_finance import NAME
 from tianfu.apps.supply_finance.sdk import doc_hash
 from tianfu.cli.common import (
@@ -25,10 +23,8 @@ from tianfu.cli.common import (
     UrlOpt,
     UsageProblem,
     handle_errors,
-    make_client,
-    print_json,
-    print_rows,
-    report_result,
+    send_tx,
+    show_view,
 )
 from tianfu.client import DEFAULT_URL
 
@@ -79,23 +75,14 @@ def parse_time_ms(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _tx(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> None:
-    with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke(NAME, method, *args, check=False), as_json)
+def _tx(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> Any:
+    return send_tx(NAME, url, identity, as_json, method, *args)
 
 
 def _view(
     url: str, as_json: bool, method: str, *args: Any, columns: list[str] | None = None
 ) -> None:
-    with handle_errors():
-        result = make_client(url).query(NAME, method, *args)
-        if as_json:
-            print_json({"result": result})
-        elif columns and isinstance(result, list):
-            print_rows(method, columns, [[row.get(c, "") for c in columns] for row in result])
-        else:
-            typer.echo(json.dumps(jsonable(result), indent=2))
+    show_view(NAME, url, as_json, method, *args, columns=columns)
 
 
 @app.command()

@@ -22,7 +22,7 @@ from tianfu.cli.common import (
     print_fields,
     print_json,
     print_rows,
-    report_result,
+    send_tx,
 )
 from tianfu.client import DEFAULT_URL
 
@@ -33,9 +33,8 @@ app = typer.Typer(
 CONTRACT = "traceability"
 
 
-def _send(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> None:
-    client = make_client(url, identity, need_identity=True)
-    report_result(client.invoke(CONTRACT, method, *args, check=False), as_json)
+def _send(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> Any:
+    return send_tx(CONTRACT, url, identity, as_json, method, *args)
 
 
 def _show(value: Any, as_json: bool, title: str) -> None:
