@@ -7,7 +7,10 @@ errors always go to stderr as one plain line.
 
 import contextlib
 import json
+import re
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -258,3 +261,37 @@ def show_view(
             print_rows(method, columns, [[row.get(c, "") for c in columns] for row in result])
         else:
             typer.echo(json.dumps(jsonable(result), indent=2))
+
+
+def resolve_address(text: str) -> str:
+    """A 40-hex address as given, or the address of an identity directory."""
+    if ADDRESS_RE.match(text):
+        return text
+    path = Path(text)
+    if path.is_dir():
+        from tianfu.identity import Identity
+
+        return str(Identity.load(path).info.address)
+    raise UsageProblem(f"{text!r} is neither an address (40 hex) nor an identity directory")
+
+
+def parse_time_ms(text: str) -> int:
+    """Milliseconds since the epoch: an integer, an ISO date/time (UTC), or +N d|h|m|s from now."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    m = re.fullmatch(r"([+-])(\d+)([dhms])", text)
+    if m:
+        unit = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}[m.group(3)]
+        sign = 1 if m.group(1) == "+" else -1
+        return int(time.time() * 1000) + sign * int(m.group(2)) * unit
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageProblem(f"bad time {text!r}: use ms, YYYY-MM-DD[THH:MM], +30d or -1d") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")

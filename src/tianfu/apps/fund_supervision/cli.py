@@ -10,8 +10,6 @@ and exit 1 when refused.
 from __future__ import annotations
 
 import re
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -27,7 +25,9 @@ from tianfu.cli.common import (
     UsageProblem,
     handle_errors,
     make_client,
+    parse_time_ms,
     print_rows,
+    resolve_address,
     send_tx,
     show_view,
 )
@@ -39,40 +39,8 @@ app = typer.Typer(
     add_completion=False,
 )
 
-ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 MemoOpt = Annotated[str, typer.Option("--memo", help="A note recorded with the allocation.")]
-
-
-def resolve_address(text: str) -> str:
-    """A 40-hex address as given, or the address of an identity directory."""
-    if ADDRESS_RE.match(text):
-        return text
-    path = Path(text)
-    if path.is_dir():
-        from tianfu.identity import Identity
-
-        return str(Identity.load(path).info.address)
-    raise UsageProblem(f"{text!r} is neither an address (40 hex) nor an identity directory")
-
-
-def parse_time_ms(text: str) -> int:
-    """Milliseconds since the epoch: an integer, an ISO date/time (UTC), or +N d|h|m|s from now."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    m = re.fullmatch(r"([+-])(\d+)([dhms])", text)
-    if m:
-        unit = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}[m.group(3)]
-        sign = 1 if m.group(1) == "+" else -1
-        return int(time.time() * 1000) + sign * int(m.group(2)) * unit
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageProblem(f"bad time {text!r}: use ms, YYYY-MM-DD[THH:MM], +30d or -1d") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def source_account(text: str) -> str:

@@ -7,9 +7,6 @@ exit codes 0 ok, 1 refused or failed, 2 usage error.
 
 from __future__ import annotations
 
-import re
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -23,6 +20,8 @@ from tianfu.cli.common import (
     UrlOpt,
     UsageProblem,
     handle_errors,
+    parse_time_ms,
+    resolve_address,
     send_tx,
     show_view,
 )
@@ -34,7 +33,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
 DocOpt = Annotated[
     Optional[Path],  # noqa: UP045
     typer.Option("--doc", help="The contract/invoice file; its SHA-256 is recorded."),
@@ -43,36 +41,6 @@ DocHashOpt = Annotated[
     Optional[str],  # noqa: UP045
     typer.Option("--doc-hash", help="The SHA-256 (hex) of the contract/invoice."),
 ]
-
-
-def resolve_address(text: str) -> str:
-    """A 40-hex address as given, or the address of an identity directory."""
-    if ADDRESS_RE.match(text):
-        return text
-    path = Path(text)
-    if path.is_dir():
-        from tianfu.identity import Identity
-
-        return str(Identity.load(path).info.address)
-    raise UsageProblem(f"{text!r} is neither an address (40 hex) nor an identity directory")
-
-
-def parse_time_ms(text: str) -> int:
-    """Milliseconds since the epoch: an integer, an ISO date/time (UTC), or +N d|h|m|s from now."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    m = re.fullmatch(r"\+(\d+)([dhms])", text)
-    if m:
-        unit = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}[m.group(2)]
-        return int(time.time() * 1000) + int(m.group(1)) * unit
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageProblem(f"bad time {text!r}: use ms, YYYY-MM-DD[THH:MM], or +30d") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def _tx(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> Any:
