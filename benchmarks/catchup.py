@@ -17,11 +17,10 @@ in one SQLite transaction. Both nodes share one process (A serves from its store
 TCP/TLS.
 
 **network** (real processes, as `tianfu up` runs them): a 4-validator `LocalNetwork`
-whose genesis has fast block parameters (`FAST_PARAMS`: 10 ms block intervals, 50 ms
-propose timeout, at most `--txs-per-block` transactions per block), client threads
-sending `asset.transfer`s through the API (3 x `--txs-per-block` threads, each waiting
-for its commit), validator
-node4 stopped with SIGINT; the other three commit until `--blocks` blocks were added or
+whose genesis has fast block parameters (`fast_params`: 10 ms block intervals, 50 ms
+propose timeout, at most `--txs-per-block` transactions per block), 3 x `--txs-per-block`
+client threads sending `asset.transfer`s through the API (each waits for its commit),
+validator node4 stopped with SIGINT; the other three commit until `--blocks` blocks were added or
 `--network-seconds` passed, whichever comes first (with node4's turns as proposer lost to
 the propose timeout, three validators on this 2-core machine commit ~15 empty blocks/s,
 fewer with transactions, so 10,000 blocks would take over ten minutes). node4 is started
@@ -29,7 +28,7 @@ again while the load goes on; reported: seconds until its API answers, until it 
 height the others had at the restart (`target`), and until its height equals theirs
 (`level`), and the blocks/s of catch-up. Then the load stops and all four nodes' block
 hashes and state roots are compared. The nodes run a snapshot of the source taken at the
-start.
+start. Ports are chosen below the kernel's ephemeral range (see `ports_below_ephemeral`).
 """
 
 from __future__ import annotations
@@ -41,6 +40,7 @@ import json
 import random
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -205,16 +205,45 @@ def fast_params(txs_per_block: int) -> ConsensusParams:
     )
 
 
+def ports_below_ephemeral(n: int) -> tuple[int, int]:
+    """API and p2p port bases with base+1..base+n free, below the kernel's ephemeral range.
+
+    A validator that is down for minutes is dialled again and again by its peers; if its
+    port lies in the ephemeral range (as `netcheck.free_base_ports`' 20000-40000 partly
+    does), one of those dials can be given that very port as its source and connect to
+    itself (TCP self-connect), and the restarted node then cannot bind it.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        api = random.randrange(10000, max(low - 200, 10100), 100)
+        p2p = api + 50
+        socks = []
+        try:
+            for port in [api + i for i in range(1, n + 1)] + [p2p + i for i in range(1, n + 1)]:
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+        return api, p2p
+    raise RuntimeError("no free ports below the ephemeral range")
+
+
 def run_network(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from fault_run import setup_workload, snapshot_source
     from rich.console import Console
 
     from tianfu.node.localnet import LocalNetwork
-    from tianfu.testing.netcheck import Load, assert_identical, free_base_ports, height
+    from tianfu.testing.netcheck import Load, assert_identical, height
 
     console = Console()
     snapshot_source(work)
-    api, p2p = free_base_ports(4)
+    api, p2p = ports_below_ephemeral(4)
     params = fast_params(args.txs_per_block)
     net, _ = LocalNetwork.prepare(
         work / "net", 4, True, api_base_port=api, p2p_base_port=p2p, params=params
@@ -265,6 +294,8 @@ def run_network(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         h_api = -1
         level_at = -1
         while time.monotonic() - t_restart < args.catchup_timeout:
+            if net.procs[victim.name].poll() is not None:
+                raise RuntimeError(f"{victim.name} exited; see {net.log_path(victim)}")
             hv = height(urls[3])
             now = time.monotonic()
             if hv >= 0 and t_api is None:

@@ -25,7 +25,9 @@ from tianfu.identity import Identity
 def free_base_ports(n: int) -> tuple[int, int]:
     """Two port bases such that base+1 .. base+n are free for both the API and p2p."""
     for _ in range(200):
-        api = random.randrange(20000, 40000, 100)
+        # Below the kernel's ephemeral range (32768+): a peer redialling a down node must
+        # never get that node's port as its own source port.
+        api = random.randrange(10000, 32000, 100)
         p2p = api + 50
         ports = [api + i for i in range(1, n + 1)] + [p2p + i for i in range(1, n + 1)]
         try:
