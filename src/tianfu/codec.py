@@ -8,6 +8,7 @@ and any encoding that does not re-encode to the very same bytes (non-canonical f
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any, TypeVar
 
@@ -44,7 +45,9 @@ def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
     except msgspec.DecodeError as exc:
         raise CodecError(f"malformed {getattr(typ, '__name__', typ)}: {exc}") from None
     except UnicodeDecodeError:
-        raise CodecError(f"malformed {getattr(typ, '__name__', typ)}: invalid UTF-8 in a string") from None
+        raise CodecError(
+            f"malformed {getattr(typ, '__name__', typ)}: invalid UTF-8 in a string"
+        ) from None
     if encode(obj) != bytes(data):
         raise CodecError(f"non-canonical encoding of {getattr(typ, '__name__', typ)}")
     validate = getattr(obj, "validate", None)
@@ -77,14 +80,26 @@ def hash_domain(tag: str, *parts: bytes) -> bytes:
     The tag (e.g. "tianfu/tx/v1") separates object types; the explicit lengths make the
     boundaries between parts unambiguous, so no two different inputs share a hash.
     """
-    h = hashlib.sha256()
-    tb = tag.encode()
-    h.update(len(tb).to_bytes(1, "big"))
-    h.update(tb)
+    prefix = _tag_prefix(tag)
+    if len(parts) == 1 and len(parts[0]) <= _JOIN_MAX:  # the hot case: one small part
+        p = parts[0]
+        return _sha256(prefix + len(p).to_bytes(8, "big") + p).digest()
+    h = _sha256(prefix)
     for p in parts:
         h.update(len(p).to_bytes(8, "big"))
         h.update(p)
     return h.digest()
+
+
+_sha256 = hashlib.sha256
+_JOIN_MAX = 16 << 10  # above this a part is fed to the hash rather than copied
+
+
+@functools.lru_cache(maxsize=256)
+def _tag_prefix(tag: str) -> bytes:
+    """The hashed bytes of a domain tag: its length (one byte) then its UTF-8."""
+    tb = tag.encode()
+    return len(tb).to_bytes(1, "big") + tb
 
 
 def check_version(obj: Any, expected: int = 1) -> None:

@@ -6,6 +6,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_store import Chain, fill
 
 from tianfu.execution import gas as g
@@ -80,3 +82,59 @@ def test_fast_json_is_the_same_document() -> None:
     assert json.loads(_fast_json(doc).body) == doc
     big = {"n": 2**70}  # beyond msgspec's integers: falls back to the generic encoder
     assert json.loads(_fast_json(big).body) == big
+
+
+def _hash_domain_reference(tag: str, *parts: bytes) -> bytes:
+    import hashlib
+
+    h = hashlib.sha256()
+    tb = tag.encode()
+    h.update(len(tb).to_bytes(1, "big"))
+    h.update(tb)
+    for p in parts:
+        h.update(len(p).to_bytes(8, "big"))
+        h.update(p)
+    return h.digest()
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    st.text(max_size=60),
+    st.lists(st.binary(max_size=300) | st.binary(min_size=16_000, max_size=17_000), max_size=3),
+)
+def test_hash_domain_fast_path_hashes_the_same_bytes(tag: str, parts: list[bytes]) -> None:
+    from tianfu.codec import hash_domain
+
+    if len(tag.encode()) > 255:
+        return
+    assert hash_domain(tag, *parts) == _hash_domain_reference(tag, *parts)
+
+
+def test_admit_many_gives_the_verdicts_of_admit(tmp_path: Path) -> None:
+    import msgspec
+
+    from tianfu.api.service import TxRejected
+    from tianfu.contracts.examples import example_source
+    from tianfu.testing.appchain import AppChain
+
+    chain = AppChain(tmp_path)
+    try:
+        chain.deploy("kv", example_source("kv"))
+        u = chain.admin("org1")
+        committed = chain.sign(u, "kv", "put", "a", 1)
+        chain.driver.produce_one([committed])
+        chain._registered.add(u.info.address)
+        fresh = [chain.sign(u, "kv", "put", f"k{i}", i) for i in range(3)]
+        pending = chain.sign(u, "kv", "put", "p", 1)
+        chain.service.admit(pending)
+        forged = msgspec.structs.replace(fresh[0], signature=bytes(64))
+        no_method = chain.sign(u, "kv", "nope")
+        batch = [fresh[0], fresh[0], committed, pending, forged, no_method, fresh[1], fresh[2]]
+        verdicts = chain.service.admit_many(batch)
+        assert verdicts == [True, False, False, False, False, False, True, True]
+        assert all(t.hash in chain.service.mempool for t in fresh)
+        assert no_method.hash not in chain.service.mempool
+        with pytest.raises(TxRejected):  # admit agrees, one at a time
+            chain.service.admit(committed)
+    finally:
+        chain.close()

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
+from tianfu.api.fastpath import FastSubmit
 from tianfu.api.render import (
     jsonable,
     render_block,
@@ -200,6 +201,10 @@ def create_app(service: ChainService) -> FastAPI:
     )
     _install_error_handlers(app)
     limit = int(getattr(service, "max_body_bytes", DEFAULT_MAX_BODY) or DEFAULT_MAX_BODY)
+    # The hot path of submissions, answered without FastAPI's routing (docs/performance.md).
+    app.add_middleware(
+        FastSubmit, service=service, limit=limit, default_wait_s=30.0, max_wait_s=MAX_WAIT_S
+    )
 
     @app.get("/v1/status", tags=["chain"])
     def status() -> dict[str, Any]:

@@ -31,9 +31,12 @@ class TxGossip:
         admit: Callable[[Transaction], bool],  # True if admitted; never raises
         *,
         flush_interval_s: float = 0.01,
+        admit_many: Callable[[list[Transaction]], list[bool]] | None = None,
     ) -> None:
         self.network = network
         self.admit = admit
+        # The same check for a whole received batch at once (one store lookup), if given.
+        self.admit_many = admit_many
         self.flush_interval = flush_interval_s
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -68,14 +71,17 @@ class TxGossip:
         except CodecError:
             self.stats["malformed"] += 1
             return
+        txs: list[Transaction] = []
         for raw in batch.txs:
             self.stats["received"] += 1
             try:
-                tx = decode(raw, Transaction)
+                txs.append(decode(raw, Transaction))
             except CodecError:
                 self.stats["malformed"] += 1
-                continue
-            if self.admit(tx):
-                self.stats["admitted"] += 1
-            else:
-                self.stats["refused"] += 1
+        if self.admit_many is not None:
+            verdicts = self.admit_many(txs)
+        else:
+            verdicts = [self.admit(tx) for tx in txs]
+        admitted = sum(1 for ok in verdicts if ok)
+        self.stats["admitted"] += admitted
+        self.stats["refused"] += len(txs) - admitted

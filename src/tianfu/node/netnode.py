@@ -42,7 +42,11 @@ async def serve_network_node(cfg: NodeConfig) -> None:
     ledger = open_ledger(cfg.data, genesis)
     mempool = Mempool()
     service = NodeService(
-        ledger, mempool, node_name=cfg.name, org=cfg.org, is_validator=cfg.validator,
+        ledger,
+        mempool,
+        node_name=cfg.name,
+        org=cfg.org,
+        is_validator=cfg.validator,
         max_body_bytes=cfg.max_body_bytes,
     )
 
@@ -66,8 +70,13 @@ async def serve_network_node(cfg: NodeConfig) -> None:
 
     partition = faults.PartitionFilter(cfg.data / "partition") if faults.enabled() else None
     transport = TlsNetwork(
-        ident, trusted_cas, is_revoked, partition.wrap_handler(route) if partition else route,
-        listen=(cfg.p2p_host, cfg.p2p_port), peers=cfg.peers, max_frame=MAX_FRAME,
+        ident,
+        trusted_cas,
+        is_revoked,
+        partition.wrap_handler(route) if partition else route,
+        listen=(cfg.p2p_host, cfg.p2p_port),
+        peers=cfg.peers,
+        max_frame=MAX_FRAME,
     )
     network: Any = partition.wrap_network(transport) if partition else transport
 
@@ -78,7 +87,7 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         except TxRejected:
             return False
 
-    gossip = TxGossip(network, admit_from_peer)
+    gossip = TxGossip(network, admit_from_peer, admit_many=service.admit_many)
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()
     syncer: BlockSyncer | None = None
@@ -90,11 +99,20 @@ async def serve_network_node(cfg: NodeConfig) -> None:
 
     privval = FilePrivValidator(ident.keypair, cfg.data / "privval.json") if cfg.validator else None
     driver = ConsensusDriver(
-        ledger, mempool, privval, ConsensusWAL(cfg.data / "consensus.wal"), network,
-        on_commit=committed, verified=service.verified.__contains__, commit_lock=commit_lock,
+        ledger,
+        mempool,
+        privval,
+        ConsensusWAL(cfg.data / "consensus.wal"),
+        network,
+        on_commit=committed,
+        verified=service.verified.__contains__,
+        commit_lock=commit_lock,
     )
     syncer = BlockSyncer(
-        ledger, network, on_commit=service.block_committed, commit_lock=commit_lock,
+        ledger,
+        network,
+        on_commit=service.block_committed,
+        commit_lock=commit_lock,
         on_caught_up=lambda h: driver.jump_to(h),
     )
     for kind in (p2p.KIND_PROPOSAL, p2p.KIND_VOTE, p2p.KIND_COMMIT):
@@ -104,16 +122,28 @@ async def serve_network_node(cfg: NodeConfig) -> None:
     handlers[p2p.KIND_TXS] = gossip.handle
 
     server = uvicorn.Server(
-        uvicorn.Config(create_app(service), host=cfg.api_host, port=cfg.api_port,
-                       log_level="warning", lifespan="off")
+        uvicorn.Config(
+            create_app(service),
+            host=cfg.api_host,
+            port=cfg.api_port,
+            log_level="warning",
+            lifespan="off",
+        )
     )
     await transport.start()
     await driver.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
     reporter = EvidenceReporter(ident, service, driver.pending_evidence)
     evidence_task = asyncio.create_task(reporter.run(), name="evidence-reporter")
-    log.info("%s (%s) up: api %s:%d p2p %s:%d", cfg.name, cfg.org, cfg.api_host, cfg.api_port,
-             cfg.p2p_host, cfg.p2p_port)
+    log.info(
+        "%s (%s) up: api %s:%d p2p %s:%d",
+        cfg.name,
+        cfg.org,
+        cfg.api_host,
+        cfg.api_port,
+        cfg.p2p_host,
+        cfg.p2p_port,
+    )
     try:
         await server.serve()
     finally:
@@ -128,7 +158,9 @@ async def serve_network_node(cfg: NodeConfig) -> None:
 
 
 def run_network_node(home: Path) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     cfg = NodeConfig.load(home)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_network_node(cfg))

@@ -107,17 +107,40 @@ class NodeService:
         h = tx.hash
         if h in self.mempool:
             raise TxDuplicate("transaction is already pending")
-        if self.store.has_tx(h):
+        return self._admit(tx, h, self.store.has_tx(h), self.store.height() + 1)
+
+    def admit_many(self, txs: list[Transaction]) -> list[bool]:
+        """`admit` for a batch (gossip): whether each was admitted; never raises.
+
+        The replay check and the next height come from one store lookup for the batch
+        (the store only grows, and the execution of every block checks replays again).
+        """
+        hashes = [tx.hash for tx in txs]
+        committed = self.store.committed_txs([h for h in hashes if h not in self.mempool])
+        next_height = self.store.height() + 1
+        out: list[bool] = []
+        for tx, h in zip(txs, hashes, strict=True):
+            try:
+                if h in self.mempool:
+                    raise TxDuplicate("transaction is already pending")
+                self._admit(tx, h, h in committed, next_height)
+                out.append(True)
+            except (TxDuplicate, TxRejected):
+                out.append(False)
+        return out
+
+    def _admit(self, tx: Transaction, h: bytes, committed: bool, next_height: int) -> bytes:
+        if committed:
             raise TxDuplicate("transaction is already committed (replay)")
         try:
             self.ledger.executor.check_tx(
-                tx, self.store.height() + 1, int(time.time() * 1000), self.ledger.latest.get
+                tx, next_height, int(time.time() * 1000), self.ledger.latest.get
             )
         except (TxInvalid, ContractError) as exc:
             self.m_rejected.inc()
             raise TxRejected(str(exc)) from None
         try:
-            self.mempool.add(tx)
+            self.mempool.add(tx)  # raises nothing else: h is not pending (checked above)
         except MempoolFull as exc:
             self.m_rejected.inc()
             raise TxRejected(str(exc)) from None

@@ -1,0 +1,56 @@
+"""Unit tests: the `POST /v1/txs` fast path answers as the application does, and hands
+everything it does not handle to the application."""
+
+from fastapi.testclient import TestClient
+from test_api import make_tx, post_raw
+
+from tianfu.api.app import create_app
+from tianfu.api.fastpath import FastSubmit
+from tianfu.api.memory import MemoryChain
+from tianfu.codec import encode
+
+
+class CountingChain(MemoryChain):
+    def __init__(self) -> None:
+        super().__init__()
+        self.submits = 0
+
+    async def submit(self, tx):
+        self.submits += 1
+        return await super().submit(tx)
+
+
+def test_fast_path_is_installed_and_answers_like_the_app() -> None:
+    chain = CountingChain()
+    app = create_app(chain)
+    assert any(m.cls is FastSubmit for m in app.user_middleware)
+    api = TestClient(app)
+    tx = make_tx(chain, args=["k", {"b": b"\x01", "n": 2**64 - 1}])
+    r = post_raw(api, encode(tx), wait="commit", timeout="5")
+    assert r.status_code == 200 and chain.submits == 1  # handled once, not handed on
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == api.get(f"/v1/txs/{tx.hash.hex()}").json()  # the app's document
+
+    pending = post_raw(api, encode(make_tx(chain, nonce=2)))  # no wait: 202 pending
+    assert pending.status_code == 202 and pending.json()["status"] == "pending"
+    assert chain.submits == 2
+
+
+def test_what_the_fast_path_does_not_handle_gets_the_apps_answer() -> None:
+    chain = CountingChain()
+    api = TestClient(create_app(chain))
+    tx = make_tx(chain)
+    assert post_raw(api, encode(tx), wait="commit").status_code == 200
+    dup = post_raw(api, encode(tx), wait="commit")
+    assert dup.status_code == 409 and "duplicate" in dup.json()["error"]
+    bad_wait = post_raw(api, encode(make_tx(chain, nonce=3)), wait="soon")
+    assert bad_wait.status_code == 400 and "wait mode" in bad_wait.json()["error"]
+    bad_timeout = post_raw(api, encode(make_tx(chain, nonce=4)), wait="commit", timeout="-1")
+    assert bad_timeout.status_code == 400
+    junk = post_raw(api, b"\x93\x01\x02")
+    assert junk.status_code == 400
+    empty = post_raw(api, b"")
+    assert empty.status_code == 400 and "empty" in empty.json()["error"]
+    as_json = api.post("/v1/txs", json={"tx": encode(make_tx(chain, nonce=5)).hex()})
+    assert as_json.status_code in (200, 202)
+    assert api.get("/v1/status").status_code == 200  # other routes untouched
