@@ -244,9 +244,15 @@ class Ledger:
             raise InvalidBlock("block time does not increase")
         if h.tx_count != len(block.txs):
             raise InvalidBlock("tx_count does not match the block body")
+        params = self.params(height)
+        if len(block.txs) > params.max_block_txs:
+            raise InvalidBlock(f"block holds {len(block.txs)} transactions; the limit is {params.max_block_txs}")
+        encoded = [encode(t) for t in block.txs]
+        if sum(len(e) for e in encoded) > params.max_block_bytes:
+            raise InvalidBlock(f"block transactions exceed {params.max_block_bytes} bytes")
         if h.validators_hash != self.validator_set(height).hash:
             raise InvalidBlock("block names a different validator set")
-        if h.tx_root != merkle_root([encode(t) for t in block.txs]):
+        if h.tx_root != merkle_root(encoded):
             raise InvalidBlock("transaction root mismatch")
         try:
             result = self.executor.execute_block(
@@ -256,7 +262,7 @@ class Ledger:
                 self.latest.get,
                 self._committed_lookup(block.txs),
                 verified=verified,
-                params=self.params(height),
+                params=params,
             )
         except TxInvalid as exc:
             raise InvalidBlock(f"block holds an invalid transaction: {exc}") from None
