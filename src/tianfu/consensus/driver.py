@@ -84,6 +84,7 @@ KIND_COMMIT = 8  # == tianfu.p2p.api.KIND_COMMIT
 MAX_VOTE_FRAME = 1024
 MAX_PROPOSAL_FRAME = MAX_BLOCK_BYTES + 4096
 MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)
+MAX_CLOCK_DRIFT_MS = 10_000  # how far ahead of our clock a proposed block may be dated
 MAX_RELAY = 64
 MAX_OWN_KEPT = 12
 
@@ -699,10 +700,20 @@ class ConsensusDriver:
 
     # ------------------------------------------------------------ ledger work
 
-    def _execute_sync(self, block_bytes: bytes, block_hash: bytes) -> Any:
+    def _execute_sync(self, block_bytes: bytes, block_hash: bytes, check_time: bool = False) -> Any:
         block = decode(block_bytes, Block, max_size=MAX_BLOCK_BYTES)
         if block.hash != block_hash:
             raise ValueError("block does not hash to the proposal's hash")
+        if check_time:
+            # A proposal may not date its block in the future (applications time-stamp with
+            # it): beyond our clock plus the allowed drift we prevote nil. A decided block is
+            # applied whatever its time (the check is for voting, not for committing).
+            now_ms = int(self.clock() * 1000)
+            if block.header.time_ms > now_ms + MAX_CLOCK_DRIFT_MS:
+                raise ValueError(
+                    f"block time {block.header.time_ms} is more than {MAX_CLOCK_DRIFT_MS} ms "
+                    f"ahead of this node's clock ({now_ms})"
+                )
         return self.ledger.execute(block, self.verified)
 
     async def _execute(self, a: ExecuteBlock) -> None:
@@ -713,7 +724,9 @@ class ConsensusDriver:
                 async with self._ledger_lock:
                     if self.core.height != a.height:
                         return
-                    executed = await self._in_thread(self._execute_sync, a.block, a.block_hash)
+                    executed = await self._in_thread(
+                        self._execute_sync, a.block, a.block_hash, True
+                    )
                 valid = True
                 if self.core.height == a.height:
                     self._executed[a.block_hash] = executed
