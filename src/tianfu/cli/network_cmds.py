@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tianfu.cli.common import JsonOpt, SchemeOpt, handle_errors, print_json, scheme_of
+from tianfu.cli.common import CommandFailed, JsonOpt, SchemeOpt, handle_errors, print_json, scheme_of
 
 network_app = typer.Typer(help="Create the files of a multi-organisation network.", no_args_is_help=True)
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
@@ -86,7 +86,13 @@ def up(
             home, orgs, fresh, api_base_port=api_base, p2p_base_port=p2p_base
         )
         console.print(f"[bold]Tianfu local network[/] ({'new' if created else 'resumed'}) in {home}")
-        net.start()
+        busy = net.busy_ports()
+        if busy:
+            raise CommandFailed(
+                f"port(s) {', '.join(map(str, busy))} already in use — is another network "
+                "running? Stop it, or start this one with --api-base-port/--p2p-base-port "
+                "(with --fresh)"
+            )
         stopping = False
 
         def on_signal(_sig: int, _frame: object) -> None:
@@ -94,8 +100,10 @@ def up(
             stopping = True
 
         signal.signal(signal.SIGTERM, on_signal)
-        # A shell starts background jobs with SIGINT ignored; Ctrl-C must always stop us.
+        # A shell starts background jobs with SIGINT ignored, and children inherit that:
+        # restore it before starting the nodes so Ctrl-C always stops every process.
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        net.start()
         try:
             with console.status("waiting for the nodes to commit a block ..."):
                 net.wait_ready(timeout=90)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,6 +56,20 @@ class LocalNetwork:
     @property
     def genesis(self) -> Genesis:
         return load_genesis(self.home)
+
+    def busy_ports(self) -> list[int]:
+        """The API and p2p ports of this network that something else already listens on."""
+        busy = []
+        for cfg in self.configs:
+            for host, port in ((cfg.api_host, cfg.api_port), (cfg.p2p_host, cfg.p2p_port)):
+                with socket.socket() as s:
+                    # As the servers do: a port in TIME_WAIT is free, a listening one is not.
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    try:
+                        s.bind((host, port))
+                    except OSError:
+                        busy.append(port)
+        return busy
 
     def url(self, cfg: NodeConfig) -> str:
         return f"http://{cfg.api_host}:{cfg.api_port}"

@@ -1,0 +1,123 @@
+"""Tests that calls of one compiled contract stay isolated and metered exactly alike,
+whether the sandbox runs the contract module afresh or reuses what an earlier call built:
+no module-level value a call mutates is seen by the next, functions use the calling
+runtime, and gas is the same as it was before module reuse existed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tianfu.contracts.examples import example_source
+from tianfu.execution.api import Caller, ContractError, OutOfGas
+from tianfu.execution.sandbox import compile_contract
+from tests.unit.test_sandbox import ALICE, BOB, FakeContext, admin, member
+
+GAS = 100_000
+
+# (caller, method, args) -> (result, gas used), recorded on the sandbox that re-ran the
+# whole module on every call (before module reuse).
+ASSET_CALLS: list[tuple[Caller, str, list[Any], Any, int]] = [
+    (admin(), "mint", [ALICE, 100], 100, 22),
+    (admin(), "transfer", [BOB, 30], True, 21),
+    (admin(), "approve", [BOB, 20], None, 14),
+    (member(), "transfer_from", [ALICE, BOB, 15], True, 30),
+    (member(), "burn", [5], None, 17),
+    (admin(), "balance", [BOB], 40, 5),
+    (admin(), "allowance", [ALICE, BOB], 5, 7),
+    (admin(), "total_supply", [], 95, 4),
+    (admin(), "info", [], {"name": "Tianfu Asset", "symbol": "TFA", "supply": 95}, 7),
+]
+
+
+def test_asset_gas_is_what_it_was_before_module_reuse() -> None:
+    asset = compile_contract(example_source("asset"))
+    for _ in range(3):  # the first pass may build the module, later ones reuse it
+        state: dict[str, Any] = {}
+        for caller, method, args, result, used in ASSET_CALLS:
+            assert asset.call(FakeContext(caller, state), method, args, GAS) == (result, used)
+    kv = compile_contract(example_source("kv"))
+    for _ in range(3):
+        assert kv.call(FakeContext(admin(), {}), "put", ["a", 1], GAS) == (None, 8)
+
+
+def test_asset_out_of_gas_in_module_setup_after_reuse() -> None:
+    """`MAX_SUPPLY = 10**30` costs a step at module level: a budget too small for it
+    fails the same way before and after the module has been reused."""
+    asset = compile_contract(example_source("asset"))
+    asset.call(FakeContext(admin(), {}), "balance", [BOB], GAS)
+    for _ in range(2):
+        with pytest.raises(OutOfGas) as info:
+            asset.call(FakeContext(admin(), {}), "balance", [BOB], 1)
+        assert info.value.gas_used == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("SEEN = []\ndef f(ctx):\n    SEEN.append(1)\n    return len(SEEN)\n", 1),
+        ("D = {'a': 1}\ndef f(ctx):\n    D['a'] += 1\n    D['b'] = 2\n    return D\n",
+         {"a": 2, "b": 2}),
+        ("T = ([],)\ndef f(ctx):\n    T[0].append(1)\n    return len(T[0])\n", 1),
+        ("def f(ctx, acc=[]):\n    acc.append(1)\n    return len(acc)\n", 1),
+        ("def f(ctx, *, acc={}):\n    acc[len(acc)] = 1\n    return len(acc)\n", 1),
+        ("N = [1]\nM = N\ndef f(ctx):\n    M.append(2)\n    return N\n", [1, 2]),
+        ("def _mk():\n    return [0]\nL = _mk()\ndef f(ctx):\n    L.append(1)\n"
+         "    return L\n", [0, 1]),
+    ],
+)
+def test_mutations_of_module_values_never_reach_the_next_call(source: str, expected: Any) -> None:
+    compiled = compile_contract(source)
+    ctx = FakeContext(admin())
+    results = [compiled.call(ctx, "f", [], GAS) for _ in range(4)]
+    assert [r for r, _ in results] == [expected] * 4
+    assert len({used for _, used in results}) == 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # the loop is in a module-level function the method calls
+        "def _loop(n):\n    return [i for i in range(n)]\ndef f(ctx, n):\n"
+        "    return len(_loop(n))\n",
+        # the loop is in a module-level lambda (wrapped by the runtime that built it)
+        "LOOP = lambda n: [i for i in range(n)]\ndef f(ctx, n):\n    return len(LOOP(n))\n",
+        # a module-level alias of a function
+        "def _loop(n):\n    return [i for i in range(n)]\nALIAS = _loop\ndef f(ctx, n):\n"
+        "    return len(ALIAS(n))\n",
+    ],
+)
+def test_functions_charge_the_runtime_of_the_current_call(source: str) -> None:
+    compiled = compile_contract(source)
+    first = compiled.call(FakeContext(admin()), "f", [10], GAS)
+    assert first[0] == 10 and first[1] > 10
+    with pytest.raises(OutOfGas) as info:
+        compiled.call(FakeContext(admin()), "f", [100_000], 1_000)
+    assert info.value.gas_used == 1_000  # type: ignore[attr-defined]
+    assert compiled.call(FakeContext(admin()), "f", [10], GAS) == first
+
+
+def test_module_level_work_is_charged_on_every_call() -> None:
+    source = (
+        "def _sum(n):\n    t = 0\n    for i in range(n):\n        t += i\n    return t\n"
+        "TOTAL = _sum(50)\nPAIR = (TOTAL, 'x' * 3, -TOTAL)\n"
+        "def f(ctx):\n    return [TOTAL, PAIR[2], PAIR[1]]\n"
+    )
+    compiled = compile_contract(source)
+    calls = [compiled.call(FakeContext(admin()), "f", [], GAS) for _ in range(3)]
+    assert calls[0][0] == [1225, -1225, "xxx"]
+    assert len(set(map(repr, calls))) == 1
+    used = calls[0][1]
+    assert used > 50  # the module's own loop is counted
+    for budget in (1, 30, used - 1):  # running out during module setup, after reuse too
+        with pytest.raises(OutOfGas) as info:
+            compiled.call(FakeContext(admin()), "f", [], budget)
+        assert info.value.gas_used == budget  # type: ignore[attr-defined]
+
+
+def test_a_failing_module_setup_fails_every_call() -> None:
+    compiled = compile_contract("X = 1 // 0\ndef f(ctx):\n    return X\n")
+    for _ in range(3):
+        with pytest.raises(ContractError, match="ZeroDivisionError"):
+            compiled.call(FakeContext(admin()), "f", [], GAS)
