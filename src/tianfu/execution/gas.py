@@ -251,6 +251,12 @@ class Runtime:
     def add(self, a: Any, b: Any) -> Any:
         if type(a) is int and type(b) is int:
             return _int_check(a + b)
+        if type(a) is str and type(b) is str:  # the common key building: same as _concat
+            n = len(a) + len(b)
+            if n > MAX_SEQ_LEN:
+                raise _too_big("a concatenation", n, MAX_SEQ_LEN)
+            self.charge(n // BYTES_PER_GAS)
+            return a + b
         self._concat(a, b)
         r = a + b
         return _int_check(r) if isinstance(r, int) else r
@@ -473,17 +479,23 @@ class Runtime:
 
     def builtins(self) -> dict[str, Any]:
         """The only builtins a contract sees."""
-        checked = {
-            "int": self.b_int,
-            "str": self.text,
-            "bytes": self.b_bytes,
-            "list": self.b_list,
-            "tuple": self.b_tuple,
-            "dict": self.b_dict,
+        b_int, text, b_bytes = self.b_int, self.text, self.b_bytes
+        b_list, b_tuple, b_dict = self.b_list, self.b_tuple, self.b_dict
+        self._types = {
+            b_int: int,
+            text: str,
+            b_bytes: bytes,
+            b_list: list,
+            b_tuple: tuple,
+            b_dict: dict,
         }
-        self._types = {fn: _CHECKED_TYPES[name] for name, fn in checked.items()}
         return {
-            **checked,
+            "int": b_int,
+            "str": text,
+            "bytes": b_bytes,
+            "list": b_list,
+            "tuple": b_tuple,
+            "dict": b_dict,
             **_NATIVE_BUILTINS,
             "range": self.b_range,
             "sorted": self.b_sorted,
@@ -499,7 +511,8 @@ class Runtime:
         }
 
     def module_globals(self) -> dict[str, Any]:
-        """Fresh globals for one execution of the instrumented module."""
+        """Fresh globals for one execution of the instrumented module (one literal: this
+        runs for every call; `BINOP_HELPERS` names the same methods)."""
         return {
             "__builtins__": self.builtins(),
             "__name__": "contract",
@@ -512,7 +525,20 @@ class Runtime:
             "__tf_cmp": self.cmp,
             "__tf_slice": self.slice,
             "__tf_getattr": self.getattr,
-            **{key: _b.getattr(self, attr) for key, attr in _BINOP_GLOBALS},
+            "__tf_add": self.add,
+            "__tf_sub": self.sub,
+            "__tf_mul": self.mul,
+            "__tf_floordiv": self.floordiv,
+            "__tf_mod": self.mod,
+            "__tf_pow": self.pow,
+            "__tf_lshift": self.lshift,
+            "__tf_rshift": self.rshift,
+            "__tf_bitand": self.and_,
+            "__tf_bitor": self.or_,
+            "__tf_bitxor": self.xor,
+            "__tf_iadd": self.iadd,
+            "__tf_imul": self.imul,
+            "__tf_ibitor": self.ior,
         }
 
 
@@ -552,9 +578,6 @@ BINOP_HELPERS = {
     "imul": "imul",
     "ibitor": "ior",
 }
-
-
-_BINOP_GLOBALS = tuple((f"__tf_{name}", attr) for name, attr in BINOP_HELPERS.items())
 
 
 def _check_encoding(enc: Any) -> None:

@@ -4,8 +4,7 @@
 of Python (with the line and the reason), rewrites the tree so that every step is metered
 and every size-amplifying operation is checked (see `tianfu.execution.gas`), and compiles
 it once. `CompiledContract.call` executes the module afresh in new globals with only the
-safe builtins (or rebuilds what it produced, see `tianfu.execution.modcache`), then calls
-the method; every failure comes out as a `ContractError`.
+safe builtins, then calls the method; every failure comes out as a `ContractError`.
 See docs/adr/0005-contract-sandbox.md for the rules and the reasons.
 """
 
@@ -21,7 +20,6 @@ from typing import Any
 from tianfu.codec import hash_domain
 from tianfu.execution import gas as g
 from tianfu.execution.api import Caller, ContractError, OutOfGas
-from tianfu.execution.modcache import ModuleTemplate
 from tianfu.types.values import check_value
 
 SOURCE_TAG = "tianfu/contract/source/v1"
@@ -115,8 +113,6 @@ class CompiledContract:
     methods: frozenset[str]
     views: frozenset[str]
     code: CodeType = field(repr=False, compare=False)
-    # [ModuleTemplate | None] once a call has executed the module (None: not reusable).
-    _module: list[ModuleTemplate | None] = field(default_factory=list, repr=False, compare=False)
 
     def call(self, ctx: Any, method: str, args: list[Any], gas_limit: int) -> tuple[Any, int]:
         """Run `method(ctx, *args)`; return (result, gas used) or raise `ContractError`
@@ -140,15 +136,7 @@ class CompiledContract:
         args = [rt.copy_value(a, f"argument {i + 1}") for i, a in enumerate(args)]
         proxy = ContextProxy(ctx, rt)
         namespace = rt.module_globals()
-        template = self._module[0] if self._module else None
-        if template is not None and rt.left >= template.gas:
-            rt.charge(template.gas)  # exactly what executing the module charges
-            template.instantiate(namespace)
-        else:
-            base, before = set(namespace), rt.left
-            exec(self.code, namespace)  # noqa: S102 - the instrumented, validated contract
-            if not self._module and rt.left >= 0:
-                self._module.append(ModuleTemplate.capture(namespace, base, before - rt.left))
+        exec(self.code, namespace)  # noqa: S102 - the instrumented, validated contract
         fn = namespace.get(method)
         if not isinstance(fn, FunctionType):
             raise ContractError(f"unknown method {method!r}")
