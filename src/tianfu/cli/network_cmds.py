@@ -11,7 +11,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from tianfu.cli.common import CommandFailed, JsonOpt, SchemeOpt, handle_errors, print_json, scheme_of
+from tianfu.cli.common import (
+    CommandFailed,
+    JsonOpt,
+    SchemeOpt,
+    handle_errors,
+    print_json,
+    scheme_of,
+)
 
 network_app = typer.Typer(help="Create the files of a multi-organisation network.", no_args_is_help=True)
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
