@@ -43,6 +43,7 @@ def test_what_the_fast_path_does_not_handle_gets_the_apps_answer() -> None:
     assert post_raw(api, encode(tx), wait="commit").status_code == 200
     dup = post_raw(api, encode(tx), wait="commit")
     assert dup.status_code == 409 and "duplicate" in dup.json()["error"]
+    assert chain.submits == 2  # the refusal is answered once, not admitted again by the app
     bad_wait = post_raw(api, encode(make_tx(chain, nonce=3)), wait="soon")
     assert bad_wait.status_code == 400 and "wait mode" in bad_wait.json()["error"]
     bad_timeout = post_raw(api, encode(make_tx(chain, nonce=4)), wait="commit", timeout="-1")

@@ -24,6 +24,7 @@ from starlette.websockets import WebSocketDisconnect
 from tianfu.api.fastpath import FastSubmit
 from tianfu.api.render import (
     jsonable,
+    refusal,
     render_block,
     render_certificate,
     render_committed_event,
@@ -115,11 +116,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ApiError)
         return _error(exc.status, exc.message)
 
-    async def duplicate(_: Request, exc: Exception) -> JSONResponse:
-        return _error(409, f"duplicate transaction: {exc}")
-
-    async def rejected(_: Request, exc: Exception) -> JSONResponse:
-        return _error(400, f"transaction rejected: {exc}")
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        status, body = refusal(exc)
+        return JSONResponse(body, status_code=status)
 
     async def not_found(_: Request, exc: Exception) -> JSONResponse:
         return _error(404, str(exc) or "not found")
@@ -145,8 +144,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal error")
 
     app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(TxDuplicate, duplicate)
-    app.add_exception_handler(TxRejected, rejected)
+    app.add_exception_handler(TxDuplicate, refused)
+    app.add_exception_handler(TxRejected, refused)
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(QueryFailed, query_failed)
     app.add_exception_handler(CodecError, codec_error)

@@ -2,11 +2,12 @@
 
 Under load nearly every request is a transaction submission; FastAPI's routing, parameter
 parsing, exception middleware and response encoding cost more CPU than admitting the
-transaction. This middleware answers the *successful* common case itself: a body of
+transaction. This middleware answers the common case itself: a body of
 canonical transaction bytes (`application/octet-stream`), query `wait=commit` (or none) and
-an optional `timeout`, a transaction the node admits. Anything else — another route, JSON
-bodies, unknown or malformed parameters, an oversize or undecodable body, a transaction
-the node refuses — goes to the application unchanged, with the body already read handed
+an optional `timeout`, a decodable transaction (a refusal is answered here, with the
+application's own status and message, so admission runs once). Anything else — another
+route, JSON bodies, unknown or malformed parameters, an oversize or undecodable body —
+goes to the application unchanged, with the body already read handed
 back to it, so every error response is the application's own. The answers it gives are
 those of `submit_tx` in `tianfu.api.app`: the committed record, or 202 pending.
 """
@@ -20,8 +21,8 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
-from tianfu.api.render import render_record
-from tianfu.api.service import ChainService
+from tianfu.api.render import refusal, render_record
+from tianfu.api.service import ChainService, TxRejected
 from tianfu.codec import CodecError, decode
 from tianfu.types import Transaction
 
@@ -80,14 +81,14 @@ class FastSubmit:
                     tx = decode(bytes(body), Transaction, max_size=self.limit)
                 except CodecError:
                     tx = None
-        tx_hash = None
-        if tx is not None:
-            try:
-                tx_hash = await self.service.submit(tx)
-            except Exception:  # refused: the application answers (and says why)
-                tx_hash = None
-        if tx_hash is None:
+        if tx is None:  # not a decodable transaction: the application explains why
             await self.app(scope, _replay(messages, receive), send)
+            return
+        try:
+            tx_hash = await self.service.submit(tx)
+        except TxRejected as exc:  # answered here: admission must not run twice
+            status, content = refusal(exc)
+            await _respond(send, status, content)
             return
         if wait >= 0:
             record = await self.service.wait_committed(tx_hash, wait)

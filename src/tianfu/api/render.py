@@ -166,3 +166,12 @@ def render_committed_event(ev: CommittedEvent) -> dict[str, Any]:
         "name": ev.event.name,
         "data": jsonable(ev.event.data),
     }
+
+
+def refusal(exc: Exception) -> tuple[int, dict[str, Any]]:
+    """Status and body for a transaction the node refused (TxDuplicate: 409, else 400)."""
+    from tianfu.api.service import TxDuplicate
+
+    if isinstance(exc, TxDuplicate):
+        return 409, {"error": f"duplicate transaction: {exc}"}
+    return 400, {"error": f"transaction rejected: {exc}"}
