@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tianfu.api.app import create_app
-from tianfu.api.memory import MemoryChain
+from tianfu.testing.memorychain import MemoryChain
 from tianfu.codec import decode, encode
 from tianfu.crypto import generate_keypair, sign_tx
 from tianfu.types import (

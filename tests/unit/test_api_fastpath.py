@@ -6,7 +6,7 @@ from test_api import make_tx, post_raw
 
 from tianfu.api.app import create_app
 from tianfu.api.fastpath import FastSubmit
-from tianfu.api.memory import MemoryChain
+from tianfu.testing.memorychain import MemoryChain
 from tianfu.codec import encode
 
 

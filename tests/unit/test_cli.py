@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tianfu.api.app import create_app
-from tianfu.api.memory import MemoryChain
+from tianfu.testing.memorychain import MemoryChain
 from tianfu.cli import common
 from tianfu.cli.main import app
 from tianfu.client import Client

@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tianfu.api.app import create_app
-from tianfu.api.memory import MemoryChain
+from tianfu.testing.memorychain import MemoryChain
 from tianfu.api.service import StateRead
 from tianfu.client import (
     ApiError,

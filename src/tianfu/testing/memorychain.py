@@ -1,4 +1,4 @@
-"""An in-memory `ChainService`: real signed blocks, commit certificates and state proofs, no network.
+"""A test double of `ChainService`: real signed blocks, commit certificates and state proofs, no node.
 
 For tests and demos of the API, the SDK and the CLI without a node. Each submitted
 transaction is executed by a small table of built-in contracts (`kv`, and a stand-in for
