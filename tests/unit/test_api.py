@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tianfu.api.app import create_app
-from tianfu.testing.memorychain import MemoryChain
 from tianfu.codec import decode, encode
 from tianfu.crypto import generate_keypair, sign_tx
+from tianfu.testing.memorychain import MemoryChain
 from tianfu.types import (
     Block,
     BlockHeader,

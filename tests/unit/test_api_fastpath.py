@@ -6,8 +6,8 @@ from test_api import make_tx, post_raw
 
 from tianfu.api.app import create_app
 from tianfu.api.fastpath import FastSubmit
-from tianfu.testing.memorychain import MemoryChain
 from tianfu.codec import encode
+from tianfu.testing.memorychain import MemoryChain
 
 
 class CountingChain(MemoryChain):

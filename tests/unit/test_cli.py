@@ -7,11 +7,11 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from tianfu.api.app import create_app
-from tianfu.testing.memorychain import MemoryChain
 from tianfu.cli import common
 from tianfu.cli.main import app
 from tianfu.client import Client
 from tianfu.codec import encode
+from tianfu.testing.memorychain import MemoryChain
 
 runner = CliRunner()
 

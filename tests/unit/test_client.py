@@ -4,7 +4,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tianfu.api.app import create_app
-from tianfu.testing.memorychain import MemoryChain
 from tianfu.api.service import StateRead
 from tianfu.client import (
     ApiError,
@@ -16,6 +15,7 @@ from tianfu.client import (
 from tianfu.codec import encode
 from tianfu.crypto import verify_tx
 from tianfu.identity import OrgCA
+from tianfu.testing.memorychain import MemoryChain
 
 ALICE = OrgCA.create("org1").issue("alice", "member")
 
