@@ -1,6 +1,7 @@
 """Unit tests: the `POST /v1/txs` fast path answers as the application does, and hands
 everything it does not handle to the application."""
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from test_api import make_tx, post_raw
 
@@ -20,10 +21,25 @@ class CountingChain(MemoryChain):
         return await super().submit(tx)
 
 
+def _count_stack_calls(app):
+    """Count the requests that reach the FastAPI stack behind the fast path."""
+    calls = []
+    stack = app.fast.app
+
+    async def counting(scope, receive, send):
+        calls.append(scope["path"])
+        await stack(scope, receive, send)
+
+    app.fast.app = counting
+    return calls
+
+
 def test_fast_path_is_installed_and_answers_like_the_app() -> None:
     chain = CountingChain()
     app = create_app(chain)
-    assert any(m.cls is FastSubmit for m in app.user_middleware)
+    assert isinstance(app, FastAPI) and isinstance(app.fast, FastSubmit)
+    assert not any(m.cls is FastSubmit for m in app.user_middleware)  # in front, not inside
+    stack_calls = _count_stack_calls(app)
     api = TestClient(app)
     tx = make_tx(chain, args=["k", {"b": b"\x01", "n": 2**64 - 1}])
     r = post_raw(api, encode(tx), wait="commit", timeout="5")
@@ -34,6 +50,19 @@ def test_fast_path_is_installed_and_answers_like_the_app() -> None:
     pending = post_raw(api, encode(make_tx(chain, nonce=2)))  # no wait: 202 pending
     assert pending.status_code == 202 and pending.json()["status"] == "pending"
     assert chain.submits == 2
+    assert stack_calls == [f"/v1/txs/{tx.hash.hex()}"]  # the submissions never entered FastAPI
+
+
+def test_unexpected_error_in_the_fast_path_is_a_logged_500() -> None:
+    class Broken(MemoryChain):
+        async def submit(self, tx):
+            raise RuntimeError("boom")
+
+    chain = Broken()
+    api = TestClient(create_app(chain), raise_server_exceptions=False)
+    r = post_raw(api, encode(make_tx(chain)), wait="commit")
+    assert r.status_code == 500 and r.json() == {"error": "internal error"}
+    assert api.get("/openapi.json").status_code == 200  # the app itself still serves
 
 
 def test_what_the_fast_path_does_not_handle_gets_the_apps_answer() -> None:

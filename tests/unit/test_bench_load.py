@@ -6,12 +6,20 @@ from __future__ import annotations
 import asyncio
 import time
 
+import msgspec
+import pytest
+from fastapi.testclient import TestClient
+from test_api import make_tx
 from typer.testing import CliRunner
 
+from tianfu.api.app import create_app
+from tianfu.bench.runner import BenchConfig
 from tianfu.cli.bench_cmds import bench_app
+from tianfu.codec import encode
 from tianfu.contracts.examples import example_source
 from tianfu.testing.appchain import AppChain
-from tianfu.testing.loadgen import post_until
+from tianfu.testing.loadgen import TxAnswer, batch_answers, batched, post_until
+from tianfu.testing.memorychain import MemoryChain
 
 
 async def _server(delay: float) -> tuple[asyncio.base_events.Server, int, list[bytes]]:
@@ -129,3 +137,97 @@ def test_bench_usage_errors_exit_2():
     assert r.exit_code == 2
     r = runner.invoke(bench_app, ["--help"])
     assert r.exit_code == 0 and "--validators" in r.output and "sweep" in r.output
+
+
+def test_batched_payloads_carry_exactly_n_transactions():
+    stock = iter([b"a", b"bb", b"ccc", b"d", b"e"])
+    payload = batched(lambda: next(stock, None), 2)
+    assert msgspec.msgpack.decode(payload()) == [b"a", b"bb"]
+    assert payload() == encode([b"ccc", b"d"])  # the canonical array the node expects
+    assert payload() is None  # one left: no partial batch
+
+
+def test_batch_answers_from_the_real_route():
+    chain = MemoryChain()
+    api = TestClient(create_app(chain))
+    good, bad = make_tx(chain, nonce=1), make_tx(chain, nonce=2, expiry=0)
+    failing = make_tx(chain, method="fail", args=["no"], nonce=3)
+    body = encode([encode(t) for t in (good, good, bad, failing)])
+    r = api.post("/v1/txs/batch", content=body, params={"wait": "commit"})
+    answers = batch_answers(r.status_code, r.content, 4)
+    assert answers == [
+        TxAnswer(200, True, 1),
+        TxAnswer(409, False, 0),
+        TxAnswer(400, False, 0),
+        TxAnswer(200, False, 1),  # committed, failed receipt
+    ]
+    pending = MemoryChain(auto_commit=False)
+    r = TestClient(create_app(pending)).post(
+        "/v1/txs/batch", content=encode([encode(make_tx(pending))])
+    )
+    assert batch_answers(r.status_code, r.content, 1) == [TxAnswer(202, False, 0)]
+    assert batch_answers(0, b"", 3) == [TxAnswer(0, False, 0)] * 3  # connection failed
+    assert batch_answers(413, b'{"error": "x"}', 2) == [TxAnswer(413, False, 0)] * 2
+    assert batch_answers(200, b"junk", 2) == [TxAnswer(502, False, 0)] * 2
+    assert batch_answers(200, r.content, 2) == [TxAnswer(502, False, 0)] * 2  # wrong count
+
+
+def test_closed_loop_batches_over_http_to_a_served_app():
+    """post_until + batched against the real application served by uvicorn on loopback:
+    every transaction committed and answered per transaction."""
+    import uvicorn
+
+    chain = MemoryChain()
+    kp_nonce = iter(range(1, 10**6))
+
+    def next_tx():
+        return encode(make_tx(chain, nonce=next(kp_nonce)))
+
+    async def main():
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(chain), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+            )
+        )
+        task = asyncio.ensure_future(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        answers: list[TxAnswer] = []
+        start = time.time() + 0.05
+        stats = await post_until(
+            [("127.0.0.1", port)],
+            "/v1/txs/batch?wait=commit&timeout=5",
+            batched(next_tx, 5),
+            start + 0.5,
+            lambda t0, t1, st, body: answers.extend(batch_answers(st, body, 5)),
+            concurrency=2,
+            start_at=start,
+            grace=5.0,
+        )
+        server.should_exit = True
+        await task
+        return answers, stats
+
+    answers, stats = asyncio.run(main())
+    assert answers and len(answers) % 5 == 0
+    assert all(a.status == 200 and a.ok for a in answers)
+    assert stats.conn_errors == 0 and stats.unfinished == 0
+    assert max(len(b.txs) for b in chain.blocks) == 5  # one block per request of 5
+    assert sum(len(b.txs) for b in chain.blocks) == len(answers)
+
+
+def test_bench_batch_option():
+    runner = CliRunner()
+    r = runner.invoke(bench_app, ["--batch", "0", "--duration", "1"])
+    assert r.exit_code == 2
+    r = runner.invoke(bench_app, ["--batch", "1001", "--duration", "1"])
+    assert r.exit_code == 2
+    assert "--batch" in runner.invoke(bench_app, ["--help"]).output
+    assert "--batch" in runner.invoke(bench_app, ["sweep", "--help"]).output
+    assert BenchConfig().connections() == 512 and BenchConfig().batch == 1
+    assert BenchConfig(batch=50).connections() == 48
+    assert BenchConfig(batch=1000, validators=1).connections() == 4  # 2 clients × 1 node × 2 each
+    assert BenchConfig(batch=10, rate=1000.0).connections() == 200  # 2 s of requests
+    with pytest.raises(ValueError):
+        BenchConfig(batch=0).validate()

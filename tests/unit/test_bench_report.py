@@ -7,6 +7,7 @@ import json
 import os
 import statistics
 from array import array
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -163,9 +164,21 @@ def test_summarize_writes_every_required_key_as_plain_json():
     }
     assert doc["identical_chains"]["ok"] is True
     assert "ahead" in doc["load"]["signing"]
+    assert doc["load"]["batch"] == 1 and doc["load"]["connections"] == 512
     assert doc["node_cpu_timeline"][0]["cpu_percent"] == {"node1": 50.0, "node2": 40.0}
     text = _render(bench_table(fig))
     assert "finalized tx/s" in text and "80.0" in text and "identical" in text
+    assert "per request" not in text
+
+
+def test_batched_run_reports_its_batch_and_keeps_per_transaction_figures():
+    data = _run()
+    data.cfg = replace(data.cfg, batch=50)
+    fig = summarize(data, 10_000.0, 2, {"ok": True, "height": 10, "message": "identical"})
+    assert fig["load"]["batch"] == 50
+    assert fig["load"]["connections"] == 48  # ~2,048 txs in flight, 2 clients × 4 nodes
+    assert fig["tps"] == 80.0  # per transaction, as with one per request
+    assert "50 txs per request" in _render(bench_table(fig))
 
 
 def _render(table) -> str:

@@ -16,6 +16,7 @@ from tianfu.codec import encode
 from tianfu.crypto import verify_tx
 from tianfu.identity import OrgCA
 from tianfu.testing.memorychain import MemoryChain
+from tianfu.types import Transaction
 
 ALICE = OrgCA.create("org1").issue("alice", "member")
 
@@ -122,3 +123,51 @@ def test_http_errors_and_connection_refused(chain):
         Client("http://testserver", http=TestClient(create_app(chain))).build_tx(
             "kv", "put", "a", 1
         )
+
+
+def test_submit_many_per_transaction_results(chain):
+    c = connect(chain, genesis=chain.genesis_obj)
+    txs = [c.build_tx("kv", "put", f"k{i}", i) for i in range(3)]
+    failing = c.build_tx("kv", "fail", "nope")
+    forged = Transaction(txs[0].body, bytes([txs[0].signature[0] ^ 1]) + txs[0].signature[1:])
+    out = c.submit_many([*txs, failing, txs[1], forged])
+    assert [type(r).__name__ for r in out] == ["Result"] * 4 + ["ApiError"] * 2
+    assert all(r.committed for r in out[:4])
+    assert [r.tx_hash for r in out[:4]] == [t.hash.hex() for t in [*txs, failing]]
+    assert [r.ok for r in out[:4]] == [True, True, True, False] and out[3].error == "nope"
+    assert out[0].height == out[3].height and [r.index for r in out[:4]] == [0, 1, 2, 3]
+    assert out[4].status == 409 and "duplicate" in out[4].message
+    assert out[5].status == 400 and out[5].message == "transaction rejected: invalid signature"
+    assert c.query("kv", "get", "k2") == 2
+    assert c.submit_many([]) == []
+
+
+def test_submit_many_pending_and_chunked(monkeypatch):
+    import tianfu.client.client as client_mod
+
+    chain = MemoryChain(auto_commit=False)
+    c = connect(chain, genesis=chain.genesis_obj, timeout=0.05)
+    monkeypatch.setattr(client_mod, "BATCH_MAX_TXS", 2)
+    txs = [c.build_tx("kv", "put", f"p{i}", i) for i in range(5)]
+    out = c.submit_many(txs, wait=False)
+    assert [(r.tx_hash, r.committed) for r in out] == [(t.hash.hex(), False) for t in txs]
+    assert set(chain.pending) == {t.hash for t in txs}  # three requests of at most 2
+    more = c.submit_many([c.build_tx("kv", "put", "late", 1)])  # waits 0.05 s: pending
+    assert not more[0].committed
+
+
+def test_submit_many_against_a_node_service(tmp_path):
+    from tianfu.contracts.examples import example_source
+    from tianfu.testing.appchain import AppChain
+
+    app = AppChain(tmp_path)
+    try:
+        app.deploy("kv", example_source("kv"))
+        c = app.client(app.identity("org1", "bob"))
+        txs = [c.build_tx("kv", "put", f"b{i}", i) for i in range(3)]
+        out = c.submit_many([*txs, txs[0]])
+        assert [r.committed and r.ok for r in out[:3]] == [True, True, True]
+        assert isinstance(out[3], ApiError) and out[3].status == 409
+        assert app.query("kv", "get", "b2") == 2
+    finally:
+        app.close()

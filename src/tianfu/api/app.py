@@ -21,7 +21,15 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
-from tianfu.api.fastpath import FastSubmit
+from tianfu.api.batch import (
+    BATCH_BODY_DOC,
+    MAX_BATCH_TXS,
+    BatchError,
+    decode_batch,
+    json_body_limit,
+    run_batch,
+)
+from tianfu.api.fastpath import FastSubmit, Receive, Scope, Send
 from tianfu.api.render import (
     jsonable,
     refusal,
@@ -143,7 +151,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error in API handler", exc_info=exc)
         return _error(500, "internal error")
 
+    async def batch_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BatchError)
+        return _error(exc.status, exc.message)
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(BatchError, batch_error)
     app.add_exception_handler(TxDuplicate, refused)
     app.add_exception_handler(TxRejected, refused)
     app.add_exception_handler(NotFound, not_found)
@@ -190,9 +203,34 @@ def _tx_bytes(body: bytes, content_type: str, limit: int) -> bytes:
     return data
 
 
-def create_app(service: ChainService) -> FastAPI:
-    """The FastAPI application serving `service`."""
-    app = FastAPI(
+class NodeAPI(FastAPI):
+    """The FastAPI application with the submission fast path (`FastSubmit`) in front of
+    its whole stack: a served `NodeAPI` hands every request to `fast` first, which answers
+    the hot submissions itself and passes everything else to `call_stack` — FastAPI as
+    usual (telemetry, middleware, routing, error handlers, OpenAPI)."""
+
+    fast: FastSubmit | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast = self.fast
+        if fast is not None:
+            await fast(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+    async def call_stack(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The FastAPI application itself, without the fast path."""
+        await super().__call__(scope, receive, send)
+
+
+def _wait_mode(wait: str | None) -> None:
+    if wait not in (None, "", "commit"):
+        raise ApiError(400, f"unknown wait mode {wait!r}; the only mode is 'commit'")
+
+
+def create_app(service: ChainService) -> NodeAPI:
+    """The application serving `service` (a FastAPI app with the fast path in front)."""
+    app = NodeAPI(
         title="Tianfu Chain node API",
         version="1",
         description="Bytes are hex strings; every chain object carries `raw`, its canonical "
@@ -200,9 +238,9 @@ def create_app(service: ChainService) -> FastAPI:
     )
     _install_error_handlers(app)
     limit = int(getattr(service, "max_body_bytes", DEFAULT_MAX_BODY) or DEFAULT_MAX_BODY)
-    # The hot path of submissions, answered without FastAPI's routing (docs/performance.md).
-    app.add_middleware(
-        FastSubmit, service=service, limit=limit, default_wait_s=30.0, max_wait_s=MAX_WAIT_S
+    # The hot path of submissions, answered before FastAPI's stack (docs/performance.md).
+    app.fast = FastSubmit(
+        app.call_stack, service=service, limit=limit, default_wait_s=30.0, max_wait_s=MAX_WAIT_S
     )
 
     @app.get("/v1/status", tags=["chain"])
@@ -215,8 +253,7 @@ def create_app(service: ChainService) -> FastAPI:
         wait: str | None = Query(None, description='"commit" to wait for the receipt'),
         timeout: float = Query(30.0, ge=0, description=f"seconds to wait, at most {MAX_WAIT_S}"),
     ) -> Any:
-        if wait not in (None, "", "commit"):
-            raise ApiError(400, f"unknown wait mode {wait!r}; the only mode is 'commit'")
+        _wait_mode(wait)
         ctype = request.headers.get("content-type", "application/octet-stream")
         body = await read_body(request, 2 * limit + 1024 if "json" in ctype.lower() else limit)
         data = _tx_bytes(body, ctype, limit)
@@ -232,6 +269,26 @@ def create_app(service: ChainService) -> FastAPI:
             if record is not None:
                 return _fast_json(render_record(record))
         return JSONResponse({"hash": tx_hash.hex(), "status": "pending"}, status_code=202)
+
+    @app.post(
+        "/v1/txs/batch",
+        tags=["transactions"],
+        openapi_extra=BATCH_BODY_DOC,
+        response_model=None,
+        summary=f"Submit up to {MAX_BATCH_TXS} transactions",
+    )
+    async def submit_batch(
+        request: Request,
+        wait: str | None = Query(None, description='"commit" to wait for every receipt'),
+        timeout: float = Query(30.0, ge=0, description=f"seconds to wait, at most {MAX_WAIT_S}"),
+    ) -> Any:
+        """Per transaction, in order: its committed record, pending, or its refusal."""
+        _wait_mode(wait)
+        is_json = request.headers.get("content-type", "").lower().startswith("application/json")
+        body = await read_body(request, json_body_limit(limit) if is_json else limit)
+        txs = decode_batch(body, is_json, limit)
+        doc = await run_batch(service, txs, min(timeout, MAX_WAIT_S) if wait == "commit" else None)
+        return _fast_json(doc)
 
     @app.get("/v1/txs/{tx_hash}", tags=["transactions"])
     def get_tx(tx_hash: str) -> dict[str, Any]:

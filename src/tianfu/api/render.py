@@ -47,10 +47,11 @@ def render_header(header: BlockHeader) -> dict[str, Any]:
     return out
 
 
-def render_tx(tx: Transaction) -> dict[str, Any]:
+def render_tx(tx: Transaction, tx_hash: str | None = None) -> dict[str, Any]:
+    """`tx_hash`: its hash in hex when the caller has it already (saves hashing again)."""
     body = tx.body
     return {
-        "hash": tx.hash.hex(),
+        "hash": tx.hash.hex() if tx_hash is None else tx_hash,
         "chain_id": body.chain_id,
         "scheme": body.scheme,
         "signer": body.signer.hex(),
@@ -96,12 +97,13 @@ def render_certificate(cert: CommitCertificate) -> dict[str, Any]:
 
 
 def render_record(record: TxRecord) -> dict[str, Any]:
+    h = record.tx.hash.hex()
     return {
-        "hash": record.tx.hash.hex(),
+        "hash": h,
         "status": "committed",
         "height": record.height,
         "index": record.index,
-        "tx": render_tx(record.tx),
+        "tx": render_tx(record.tx, h),
         "receipt": render_receipt(record.receipt),
     }
 

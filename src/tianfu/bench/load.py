@@ -1,5 +1,7 @@
 """Load-generator processes of `tianfu bench`: each signs its transactions ahead, then
-submits them over the public API (`POST /v1/txs?wait=commit`) and records every answer.
+submits them over the public API (`POST /v1/txs?wait=commit`, or with `batch` > 1
+`POST /v1/txs/batch?wait=commit` with that many per request) and records every
+transaction's answer.
 
 A worker runs in its own process (multiprocessing, spawn), so that signing, HTTP and JSON
 parsing on the client side never share an interpreter with a node. It signs its whole
@@ -23,7 +25,7 @@ from typing import Any
 import msgspec
 
 from tianfu.codec import encode
-from tianfu.testing.loadgen import StreamStats, Target, post_until
+from tianfu.testing.loadgen import StreamStats, Target, batch_answers, batched, post_until
 
 EXPIRY_BLOCKS = 900  # a signed transaction stays valid this many blocks (window: 1000)
 EXPIRY_MARGIN = 150  # a batch is re-signed once the chain is this close to its expiry
@@ -46,11 +48,14 @@ class WorkerSpec:
     rate: float | None  # open loop: this worker's requests per second; None: closed loop
     run_s: float  # warm-up + measured duration
     status_url: str  # where the SDK reads the chain height for expiry
+    batch: int = 1  # transactions per request (1: `POST /v1/txs`, else `/v1/txs/batch`)
 
 
 @dataclass
 class WorkerResult:
-    """Every answer a worker got (parallel arrays) and what it had to do besides sending."""
+    """Every transaction's answer (parallel arrays; a batch request gives one entry per
+    transaction, all with the request's send and answer times) and what the worker had to
+    do besides sending."""
 
     index: int
     t_start: array[float] = field(default_factory=lambda: array("d"))  # time.time() s
@@ -160,6 +165,12 @@ async def _send(
 ) -> StreamStats:
     decoder = msgspec.json.Decoder()
 
+    def record(t0: float, t1: float, status: int, ok: int) -> None:
+        out.t_start.append(t0)
+        out.t_end.append(t1)
+        out.status.append(min(status, 65535))
+        out.ok.append(ok)
+
     def on_done(t0: float, t1: float, status: int, body: bytes) -> None:
         ok = 0
         if status == 200:
@@ -169,21 +180,31 @@ async def _send(
                 stock.height = max(stock.height, int(doc["height"]))
             except (msgspec.DecodeError, KeyError, TypeError, ValueError):
                 ok = 0
-        out.t_start.append(t0)
-        out.t_end.append(t1)
-        out.status.append(min(status, 65535))
-        out.ok.append(ok)
+        record(t0, t1, status, ok)
         if ok:
             committed.value += 1
 
+    def on_batch_done(t0: float, t1: float, status: int, body: bytes) -> None:
+        n_ok = 0
+        for answer in batch_answers(status, body, spec.batch):
+            record(t0, t1, answer.status, 1 if answer.ok else 0)
+            if answer.ok:
+                n_ok += 1
+            if answer.height > stock.height:
+                stock.height = answer.height
+        if n_ok:
+            committed.value += n_ok
+
+    query = f"?wait=commit&timeout={WAIT_TIMEOUT_S:g}"
+    single = spec.batch <= 1
     return await post_until(
         spec.targets,
-        f"/v1/txs?wait=commit&timeout={WAIT_TIMEOUT_S:g}",
-        stock.next,
+        ("/v1/txs" if single else "/v1/txs/batch") + query,
+        stock.next if single else batched(stock.next, spec.batch),
         begin + spec.run_s,
-        on_done,
+        on_done if single else on_batch_done,
         concurrency=spec.concurrency,
-        rate=spec.rate,
+        rate=spec.rate if spec.rate is None or single else spec.rate / spec.batch,
         start_at=begin,
         grace=WAIT_TIMEOUT_S + 2,
     )

@@ -191,6 +191,7 @@ def summarize(
         "load": {
             "processes": cfg.clients,
             "connections": cfg.connections(),
+            "batch": cfg.batch,
             "senders": cfg.senders,
             "signing": SIGNING_NOTE,
             "presigned": sum(w.presigned for w in workers),
@@ -252,6 +253,9 @@ def _fmt(v: Any) -> str:
 def bench_table(fig: dict[str, Any]) -> Table:
     """The readable summary of one run."""
     mode = "closed loop" if fig["mode"] == "closed" else f"open loop at {fig['rate']:g} tx/s"
+    batch = fig["load"].get("batch", 1)
+    if batch > 1:
+        mode += f", {batch} txs per request"
     t = Table(
         title=f"tianfu bench — {fig['validators']} validator(s), {fig['contract']}, {mode}, "
         f"{fig['duration_s']:g} s measured after {fig['warmup_s']:g} s warm-up"

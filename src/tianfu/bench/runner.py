@@ -34,6 +34,8 @@ from tianfu.testing import netcheck
 CONTRACTS = ("asset", "kv")
 MINT = 10**15
 CLOSED_LOOP_GUESS = 5000.0  # tx/s signed ahead for a closed loop (twice the design goal)
+MAX_BATCH = 1000  # transactions per request at most (the node's `POST /v1/txs/batch` limit)
+BATCH_IN_FLIGHT = 2048  # closed loop with --batch N > 1: about this many txs in flight
 Say = Callable[[str], None]
 
 
@@ -52,6 +54,7 @@ class BenchConfig:
     concurrency: int | None = None  # closed: connections in all; open: requests in flight
     senders: int = 8  # member identities, spread over the organisations
     ceiling_s: float = 1.0  # how long the Ed25519 ceiling is measured
+    batch: int = 1  # transactions per request: 1 = `POST /v1/txs`, N > 1 = `/v1/txs/batch`
 
     def validate(self) -> None:
         if self.validators < 1:
@@ -66,14 +69,21 @@ class BenchConfig:
             raise ValueError("at least one client process and one sender")
         if self.concurrency is not None and self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if not 1 <= self.batch <= MAX_BATCH:
+            raise ValueError(f"the batch must be 1..{MAX_BATCH} transactions per request")
 
     def connections(self) -> int:
         """Closed loop: connections in all; open loop: requests in flight at most."""
         if self.concurrency is not None:
             return self.concurrency
         if self.rate is None:
-            return 512  # enough in flight to fill blocks: Little's law, ~1000 tx/s × 0.5 s
-        return min(4000, max(64, math.ceil(self.rate * 2)))  # 2 s of latency absorbed
+            if self.batch == 1:
+                return 512  # enough in flight to fill blocks: Little's law, ~1000 tx/s × 0.5 s
+            # Batches: ~BATCH_IN_FLIGHT txs in flight, spread evenly over clients and nodes.
+            spread = self.clients * self.validators
+            return spread * max(1, math.ceil(BATCH_IN_FLIGHT / self.batch / spread))
+        requests_per_s = self.rate / self.batch
+        return min(4000, max(64, math.ceil(requests_per_s * 2)))  # 2 s of latency absorbed
 
 
 @dataclass(frozen=True)
@@ -288,6 +298,7 @@ def run_load(
                 rate=None if cfg.rate is None else cfg.rate / cfg.clients,
                 run_s=run_s,
                 status_url=bn.urls[i % len(bn.urls)],
+                batch=cfg.batch,
             )
         )
     procs = [

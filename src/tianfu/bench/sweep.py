@@ -73,6 +73,7 @@ def run_rate_sweep(
         "kind": "rates",
         "validators": cfg.validators,
         "contract": cfg.contract,
+        "batch": cfg.batch,
         "max_tps": max_tps,
         "at_half_load": None
         if half is None
@@ -95,6 +96,7 @@ def run_validator_sweep(
     return {
         "kind": "validators",
         "contract": cfg.contract,
+        "batch": cfg.batch,
         "runs": [_light(r) for r in runs],
         "tps_by_validators": {str(r["validators"]): r["tps"] for r in runs},
     }

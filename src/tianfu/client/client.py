@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "http://127.0.0.1:8701"
 HEIGHT_TTL_S = 5.0  # how long a fetched chain height is reused for expiry computation
+BATCH_MAX_TXS = 1000  # the node's limit per `POST /v1/txs/batch` (tianfu.api.batch)
+BATCH_MAX_BYTES = 1 << 20  # transaction bytes per request: the node's default body limit
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,19 @@ def _decode_raw(doc: Any, typ: type[Any], *names: str) -> Any:
 
 def _hash_hex(tx_hash: str | bytes) -> str:
     return tx_hash.hex() if isinstance(tx_hash, bytes) else tx_hash
+
+
+def _chunks(raws: list[bytes]) -> list[list[bytes]]:
+    """`raws` in order, split into batches within the node's limits."""
+    out: list[list[bytes]] = []
+    size = 0
+    for raw in raws:
+        if not out or len(out[-1]) >= BATCH_MAX_TXS or size + len(raw) > BATCH_MAX_BYTES - 8192:
+            out.append([])
+            size = 0
+        out[-1].append(raw)
+        size += len(raw)
+    return out
 
 
 class Client:
@@ -258,6 +273,52 @@ class Client:
         if check and not result.ok:
             raise TxFailed(result)
         return result
+
+    def submit_many(self, txs: list[Transaction], *, wait: bool = True) -> list[Result | ApiError]:
+        """Send many signed transactions through `POST /v1/txs/batch` (in requests of at most
+        1,000 transactions and 1 MiB); per transaction, in order: a `Result` — committed,
+        with its receipt, or pending (`committed=False`: not committed within the client's
+        timeout, or `wait=False`) — or the `ApiError` the node refused it with (status and
+        message as `submit` would raise). Failed receipts are results, not exceptions."""
+        out: list[Result | ApiError] = []
+        for chunk in _chunks([encode(tx) for tx in txs]):
+            out += self._submit_chunk(chunk, wait)
+        return out
+
+    def _submit_chunk(self, raws: list[bytes], wait: bool) -> list[Result | ApiError]:
+        params: dict[str, Any] = {"wait": "commit", "timeout": self.timeout} if wait else {}
+        resp = self._request(
+            "POST",
+            "/v1/txs/batch",
+            params=params,
+            content=encode(raws),
+            headers={"content-type": "application/octet-stream"},
+            **({"timeout": self.timeout + 10} if self._own_http and wait else {}),
+        )
+        try:
+            items = resp.json()["results"]
+        except (ValueError, KeyError, TypeError):
+            raise ClientError("malformed node response to a batch: no results") from None
+        if not isinstance(items, list) or len(items) != len(raws):
+            raise ClientError("node answered a batch with a different number of results")
+        out: list[Result | ApiError] = []
+        for raw, doc in zip(raws, items, strict=True):
+            tx_hash = decode(raw, Transaction).hash.hex()
+            if not isinstance(doc, dict) or doc.get("hash") != tx_hash:
+                raise ClientError("node answered a batch out of order or for other transactions")
+            status = doc.get("status")
+            if status == "committed":
+                result = self._result(doc, tx_hash)
+                if result.ok:
+                    self._cert_registered = True
+                out.append(result)
+            elif status == "pending":
+                out.append(Result(tx_hash=tx_hash, committed=False))
+            elif status == "rejected":
+                out.append(ApiError(int(doc.get("code", 400)), str(doc.get("error", ""))))
+            else:
+                raise ClientError(f"malformed node response to a batch: status {status!r}")
+        return out
 
     def invoke(
         self,

@@ -32,6 +32,26 @@ log = logging.getLogger(__name__)
 SUBSCRIBER_QUEUE = 10_000
 
 
+class _Waiter:
+    """A wait for the commit of `hashes`: one future, resolved when the last one commits."""
+
+    __slots__ = ("future", "hashes", "records", "remaining")
+
+    def __init__(self, hashes: list[bytes]) -> None:
+        self.future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.hashes = hashes
+        self.records: dict[bytes, TxRecord] = {}
+        self.remaining = len(hashes)
+
+    def committed(self, tx_hash: bytes, record: TxRecord) -> None:
+        if tx_hash in self.records:
+            return
+        self.records[tx_hash] = record
+        self.remaining -= 1
+        if self.remaining == 0 and not self.future.done():
+            self.future.set_result(None)
+
+
 class NodeService:
     def __init__(
         self,
@@ -54,7 +74,7 @@ class NodeService:
         self.max_body_bytes = max_body_bytes
         self.on_tx = on_tx
         self.verified: set[bytes] = set()  # signatures checked at admission, until committed
-        self._waiters: dict[bytes, list[asyncio.Future[TxRecord]]] = {}
+        self._waiters: dict[bytes, list[_Waiter]] = {}  # tx hash -> waits for its commit
         self._subscribers: set[asyncio.Queue[CommittedEvent | None]] = set()
         self.registry = CollectorRegistry()
         self.m_height = Gauge("tianfu_height", "Latest committed height", registry=self.registry)
@@ -102,6 +122,18 @@ class NodeService:
             self.on_tx(tx)
         return h
 
+    async def submit_many(self, txs: list[Transaction]) -> list[bytes | TxRejected]:
+        """`submit` for a batch (the API's batch route): per transaction, its hash or the
+        refusal `submit` would have raised; the admitted ones go to `on_tx` (the gossip
+        batches them into frames)."""
+        outcomes = self._admit_batch(txs)
+        on_tx = self.on_tx
+        if on_tx is not None:
+            for tx, outcome in zip(txs, outcomes, strict=True):
+                if isinstance(outcome, bytes):
+                    on_tx(tx)
+        return outcomes
+
     def admit(self, tx: Transaction) -> bytes:
         """Check a transaction against committed state and add it to the mempool."""
         h = tx.hash
@@ -110,7 +142,11 @@ class NodeService:
         return self._admit(tx, h, self.store.has_tx(h), self.store.height() + 1)
 
     def admit_many(self, txs: list[Transaction]) -> list[bool]:
-        """`admit` for a batch (gossip): whether each was admitted; never raises.
+        """`admit` for a batch (gossip): whether each was admitted; never raises."""
+        return [isinstance(o, bytes) for o in self._admit_batch(txs)]
+
+    def _admit_batch(self, txs: list[Transaction]) -> list[bytes | TxRejected]:
+        """`admit` for each of `txs`: its hash, or the refusal `admit` would have raised.
 
         The replay check and the next height come from one store lookup for the batch
         (the store only grows, and the execution of every block checks replays again).
@@ -118,15 +154,14 @@ class NodeService:
         hashes = [tx.hash for tx in txs]
         committed = self.store.committed_txs([h for h in hashes if h not in self.mempool])
         next_height = self.store.height() + 1
-        out: list[bool] = []
+        out: list[bytes | TxRejected] = []
         for tx, h in zip(txs, hashes, strict=True):
             try:
                 if h in self.mempool:
                     raise TxDuplicate("transaction is already pending")
-                self._admit(tx, h, h in committed, next_height)
-                out.append(True)
-            except (TxDuplicate, TxRejected):
-                out.append(False)
+                out.append(self._admit(tx, h, h in committed, next_height))
+            except TxRejected as exc:  # TxDuplicate included
+                out.append(exc)
         return out
 
     def _admit(self, tx: Transaction, h: bytes, committed: bool, next_height: int) -> bytes:
@@ -152,41 +187,86 @@ class NodeService:
         record = self.get_tx(tx_hash)
         if record is not None:
             return record
-        fut: asyncio.Future[TxRecord] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(tx_hash, []).append(fut)
+        waiter = _Waiter([tx_hash])
+        await self._wait(waiter, timeout_s)
+        return waiter.records.get(tx_hash)
+
+    async def wait_committed_many(
+        self, tx_hashes: list[bytes], timeout_s: float
+    ) -> list[TxRecord | None]:
+        """`wait_committed` for many: one store lookup and one future for all of them."""
+        unique = list(dict.fromkeys(tx_hashes))
+        records: dict[bytes, TxRecord] = {}
+        for h in self.store.committed_txs(unique) if unique else ():
+            record = self.get_tx(h)
+            if record is not None:
+                records[h] = record
+        missing = [h for h in unique if h not in records]
+        if missing:
+            waiter = _Waiter(missing)
+            await self._wait(waiter, timeout_s)
+            records.update(waiter.records)
+        return [records.get(h) for h in tx_hashes]
+
+    async def _wait(self, waiter: _Waiter, timeout_s: float) -> None:
+        """Register `waiter` for its hashes; return when all are committed or at the timeout."""
+        if timeout_s <= 0:
+            return
+        waiters = self._waiters
+        for h in waiter.hashes:
+            waiters.setdefault(h, []).append(waiter)
         try:
-            return await asyncio.wait_for(fut, timeout_s)
+            await asyncio.wait_for(waiter.future, timeout_s)
         except TimeoutError:
-            return None
+            pass
         finally:
-            waiters = self._waiters.get(tx_hash)
-            if waiters is not None:
-                if fut in waiters:
-                    waiters.remove(fut)
-                if not waiters:
-                    self._waiters.pop(tx_hash, None)
+            if waiter.remaining:  # timed out or cancelled: unregister what is still waited
+                for h in waiter.hashes:
+                    if h in waiter.records:
+                        continue
+                    listed = waiters.get(h)
+                    if listed is not None:
+                        if waiter in listed:
+                            listed.remove(waiter)
+                        if not listed:
+                            del waiters[h]
 
     def block_committed(self, executed: Any) -> None:
-        """Called on the event loop after a block is durably stored."""
+        """Called on the event loop after a block is durably stored.
+
+        The per-transaction work is kept to what is needed: each hash computed once,
+        counters bumped once per block, a record built only for a waited transaction, an
+        event only when someone subscribes.
+        """
         block: Block = executed.block
+        txs = block.txs
         receipts: list[Receipt] = executed.result.receipts
         height = block.header.height
+        hashes = [tx.hash for tx in txs]
         self.m_height.set(height)
-        self.m_block_txs.observe(len(block.txs))
-        for i, (tx, receipt) in enumerate(zip(block.txs, receipts, strict=True)):
-            h = tx.hash
-            self.verified.discard(h)
-            self.m_txs.inc()
-            if not receipt.ok:
-                self.m_failed.inc()
-            for fut in self._waiters.pop(h, []):
-                if not fut.done():
-                    fut.set_result(TxRecord(tx, receipt, height, i))
-            for ev in receipt.events:
-                self._publish(CommittedEvent(height, i, h, ev))
-        self.mempool.remove([tx.hash for tx in block.txs])
-        for stale in self.mempool.evict_expired(height + 1):
-            self.verified.discard(stale)
+        self.m_block_txs.observe(len(txs))
+        if hashes:
+            self.m_txs.inc(len(hashes))
+            failed = sum(1 for r in receipts if not r.ok)
+            if failed:
+                self.m_failed.inc(failed)
+            self.verified.difference_update(hashes)
+        waiters = self._waiters
+        if waiters:
+            for i, h in enumerate(hashes):
+                listed = waiters.pop(h, None)
+                if listed is not None:
+                    record = TxRecord(txs[i], receipts[i], height, i)
+                    for waiter in listed:
+                        waiter.committed(h, record)
+        if self._subscribers:
+            for i, (h, receipt) in enumerate(zip(hashes, receipts, strict=True)):
+                for ev in receipt.events:
+                    self._publish(CommittedEvent(height, i, h, ev))
+        self.mempool.remove(hashes)
+        stale = self.mempool.evict_expired(height + 1)
+        if stale:
+            self.verified.difference_update(stale)
         self.m_mempool.set(len(self.mempool))
 
     def _publish(self, event: CommittedEvent) -> None:

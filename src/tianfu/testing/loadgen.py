@@ -6,6 +6,8 @@ concurrency; a benchmark on a 2-core machine cannot afford that on the client si
 This speaks just enough HTTP/1.1 for `POST` with a body and a `Content-Length` reply.
 `post_all` sends a fixed list (closed loop); `post_until` sends until a deadline, closed
 loop or open loop at a fixed rate, over several servers (used by `tianfu bench`).
+`batched` and `batch_answers` turn it into a sender of `POST /v1/txs/batch` requests of
+N transactions each, with one answer per transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+
+import msgspec
 
 
 @dataclass
@@ -81,6 +85,76 @@ async def post_all(
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     result.elapsed = time.perf_counter() - start
     return result
+
+
+class _Receipt(msgspec.Struct):
+    ok: bool = False
+
+
+class _Item(msgspec.Struct):
+    status: str
+    height: int = 0
+    code: int = 0
+    receipt: _Receipt | None = None
+
+
+class _BatchAnswer(msgspec.Struct):
+    results: list[_Item]
+
+
+_batch_decoder = msgspec.json.Decoder(_BatchAnswer)  # skips the records' other fields
+
+
+@dataclass(frozen=True)
+class TxAnswer:
+    """One transaction's part of an answer: the status the single route would have given
+    (200 committed, 202 pending, 4xx refused, else the request's own failure), whether
+    its receipt is ok, and the committed height (0 if none)."""
+
+    status: int
+    ok: bool
+    height: int
+
+
+def batched(next_tx: Callable[[], bytes | None], n: int) -> Callable[[], bytes | None]:
+    """A `next_payload` for `POST /v1/txs/batch`: the canonical msgpack array of the next
+    `n` transactions from `next_tx`; None once it cannot fill a whole batch (so that every
+    request carries exactly `n`, which `batch_answers` relies on)."""
+    encoder = msgspec.msgpack.Encoder()
+
+    def payload() -> bytes | None:
+        raws: list[bytes] = []
+        while len(raws) < n:
+            raw = next_tx()
+            if raw is None:
+                return None
+            raws.append(raw)
+        return encoder.encode(raws)
+
+    return payload
+
+
+def batch_answers(status: int, body: bytes, n: int) -> list[TxAnswer]:
+    """Per transaction, the answer to a batch request of `n` transactions: the results of a
+    200, or the request's status for each of them if it failed or cannot be read."""
+    if status == 200:
+        try:
+            items = _batch_decoder.decode(body).results
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            items = None
+        if items is not None and len(items) == n:
+            out = []
+            for item in items:
+                if item.status == "committed":
+                    ok = item.receipt is not None and item.receipt.ok
+                    out.append(TxAnswer(200, ok, item.height))
+                elif item.status == "pending":
+                    out.append(TxAnswer(202, False, 0))
+                else:
+                    out.append(TxAnswer(item.code or 400, False, 0))
+            return out
+        status = 502  # an unreadable answer: counted as an error, not as a commit
+    return [TxAnswer(status, False, 0)] * n
 
 
 Target = tuple[str, int]  # (host, port)

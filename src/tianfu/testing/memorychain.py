@@ -256,7 +256,7 @@ class MemoryChain:
             "genesis_hash": self.genesis_obj.hash.hex(),
         }
 
-    async def submit(self, tx: Transaction) -> bytes:
+    def _check(self, tx: Transaction) -> bytes:
         if tx.body.chain_id != self.chain_id:
             raise TxRejected(f"transaction is for chain {tx.body.chain_id!r}")
         if not verify_tx(tx):
@@ -265,10 +265,31 @@ class MemoryChain:
             raise TxDuplicate(f"transaction {tx.hash.hex()} is already known")
         if tx.body.expiry < self.height + 1:
             raise TxRejected(f"transaction expired at height {tx.body.expiry}")
-        self.pending[tx.hash] = tx
+        return tx.hash
+
+    async def submit(self, tx: Transaction) -> bytes:
+        h = self._check(tx)
+        self.pending[h] = tx
         if self.auto_commit:
             self.commit([tx])
-        return tx.hash
+        return h
+
+    async def submit_many(self, txs: list[Transaction]) -> list[bytes | TxRejected]:
+        """`submit` for each; with `auto_commit`, the admitted ones commit in one block."""
+        out: list[bytes | TxRejected] = []
+        admitted: list[Transaction] = []
+        for tx in txs:
+            try:
+                h = self._check(tx)
+            except TxRejected as exc:
+                out.append(exc)
+                continue
+            self.pending[h] = tx
+            admitted.append(tx)
+            out.append(h)
+        if self.auto_commit and admitted:
+            self.commit(admitted)
+        return out
 
     async def wait_committed(self, tx_hash: bytes, timeout_s: float) -> TxRecord | None:
         deadline = time.monotonic() + timeout_s
@@ -276,6 +297,16 @@ class MemoryChain:
             record = self.get_tx(tx_hash)
             if record is not None or time.monotonic() >= deadline:
                 return record
+            await asyncio.sleep(0.01)
+
+    async def wait_committed_many(
+        self, tx_hashes: list[bytes], timeout_s: float
+    ) -> list[TxRecord | None]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            records = [self.get_tx(h) for h in tx_hashes]
+            if all(r is not None for r in records) or time.monotonic() >= deadline:
+                return records
             await asyncio.sleep(0.01)
 
     def get_tx(self, tx_hash: bytes) -> TxRecord | None:

@@ -1,0 +1,201 @@
+"""`POST /v1/txs/batch`: many transactions in one request — decoding the body, admitting
+and waiting through the service, and the per-transaction answer.
+
+The body is the canonical msgpack array of the transactions' canonical bytes
+(`application/octet-stream`), or JSON `{"txs": ["<hex>", ...]}`; at most
+`MAX_BATCH_TXS` transactions and the node's body limit (`max_body_bytes`) of transaction
+bytes in all. A body that is not a well-formed batch is refused as a whole (400 / 413)
+before anything is admitted. Otherwise the answer is 200 with one result per transaction,
+in the order sent: the committed record (as `POST /v1/txs?wait=commit` renders it),
+`{"hash", "status": "pending"}`, or `{"hash", "status": "rejected", "code", "error"}` with
+the status and message the single route would have answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import msgspec
+
+from tianfu.api.render import refusal, render_record
+from tianfu.api.service import ChainService, TxRecord, TxRejected
+from tianfu.codec import CodecError, decode, encode
+from tianfu.types import Transaction
+
+MAX_BATCH_TXS = 1000
+BATCH_PATH = "/v1/txs/batch"
+
+_raw_list = msgspec.msgpack.Decoder(list[bytes])
+
+Outcome = bytes | TxRejected  # a transaction's hash when admitted, else why it was refused
+
+
+class BatchError(Exception):
+    """A request body that is not a well-formed batch (answered as `{"error": message}`)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def json_body_limit(limit: int) -> int:
+    """The largest JSON batch body read: hex doubles `limit`, plus quotes and commas."""
+    return 2 * limit + 4 * MAX_BATCH_TXS + 1024
+
+
+def _check_count(n: int) -> None:
+    if n > MAX_BATCH_TXS:
+        raise BatchError(413, f"batch of {n} transactions exceeds the limit of {MAX_BATCH_TXS}")
+
+
+def _raw_txs(body: bytes, json_body: bool, limit: int) -> list[bytes]:
+    if not body:
+        raise BatchError(400, "empty request body: send a msgpack array of canonical transactions")
+    if json_body:
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise BatchError(400, "malformed JSON body") from None
+        items = doc.get("txs") if isinstance(doc, dict) else None
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            raise BatchError(
+                400, 'JSON body must be {"txs": ["<hex of a canonical transaction>", ...]}'
+            )
+        _check_count(len(items))
+        raws: list[bytes] = []
+        for i, text in enumerate(items):
+            try:
+                raws.append(bytes.fromhex(text))
+            except ValueError:
+                raise BatchError(400, f"txs[{i}] is not valid hex") from None
+        total = sum(len(r) for r in raws)
+        if total > limit:
+            raise BatchError(
+                413, f"batch of {total} transaction bytes exceeds the limit of {limit}"
+            )
+        return raws
+    if len(body) > limit:
+        raise BatchError(413, f"request body of {len(body)} bytes exceeds the limit of {limit}")
+    try:
+        raws = _raw_list.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BatchError(
+            400, f"malformed batch: expected a msgpack array of bytes ({exc})"
+        ) from None
+    _check_count(len(raws))
+    if encode(raws) != body:
+        raise BatchError(400, "non-canonical encoding of the batch array")
+    return raws
+
+
+def decode_batch(body: bytes, json_body: bool, limit: int) -> list[Transaction]:
+    """The transactions of a batch body, or `BatchError` (nothing of it is admitted)."""
+    txs: list[Transaction] = []
+    for i, raw in enumerate(_raw_txs(body, json_body, limit)):
+        if not raw:
+            raise BatchError(400, f"invalid transaction at index {i}: empty")
+        try:
+            txs.append(decode(raw, Transaction, max_size=limit))
+        except CodecError as exc:
+            raise BatchError(400, f"invalid transaction at index {i}: {exc}") from None
+    return txs
+
+
+async def submit_all(service: ChainService, txs: list[Transaction]) -> list[Outcome]:
+    """Admit a batch through the service's `submit_many` (one call), or one by one."""
+    many = getattr(service, "submit_many", None)
+    if many is not None:
+        return list(await many(txs))
+    out: list[Outcome] = []
+    for tx in txs:
+        try:
+            out.append(await service.submit(tx))
+        except TxRejected as exc:
+            out.append(exc)
+    return out
+
+
+async def wait_all(
+    service: ChainService, hashes: list[bytes], timeout_s: float
+) -> list[TxRecord | None]:
+    """The committed record of each hash, waiting up to `timeout_s` for all of them."""
+    many = getattr(service, "wait_committed_many", None)
+    if many is not None:
+        return list(await many(hashes, timeout_s))
+    return list(await asyncio.gather(*(service.wait_committed(h, timeout_s) for h in hashes)))
+
+
+async def run_batch(
+    service: ChainService, txs: list[Transaction], wait_s: float | None
+) -> dict[str, Any]:
+    """Admit `txs`, wait for the admitted ones' commit when `wait_s` is not None, and
+    return the answer document."""
+    outcomes = await submit_all(service, txs)
+    admitted = [o for o in outcomes if isinstance(o, bytes)]
+    records: dict[bytes, TxRecord] = {}
+    if wait_s is not None and admitted:
+        for h, rec in zip(admitted, await wait_all(service, admitted, wait_s), strict=True):
+            if rec is not None:
+                records[h] = rec
+    return render_batch(txs, outcomes, records)
+
+
+def render_batch(
+    txs: list[Transaction], outcomes: list[Outcome], records: dict[bytes, TxRecord]
+) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    counts = {"committed": 0, "pending": 0, "rejected": 0}
+    for tx, outcome in zip(txs, outcomes, strict=True):
+        if isinstance(outcome, bytes):
+            record = records.get(outcome)
+            if record is not None:
+                results.append(render_record(record))
+                counts["committed"] += 1
+            else:
+                results.append({"hash": outcome.hex(), "status": "pending"})
+                counts["pending"] += 1
+        else:
+            code, doc = refusal(outcome)
+            results.append(
+                {"hash": tx.hash.hex(), "status": "rejected", "code": code, "error": doc["error"]}
+            )
+            counts["rejected"] += 1
+    return {"results": results, **counts}
+
+
+BATCH_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": f"At most {MAX_BATCH_TXS} transactions and the node's body limit of "
+        "transaction bytes: the canonical msgpack array of the transactions' canonical bytes, "
+        'or JSON {"txs": ["<hex>", ...]}. A malformed batch is refused whole (400/413), '
+        "nothing admitted.",
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "txs": {
+                            "type": "array",
+                            "items": {"type": "string", "description": "hex"},
+                            "maxItems": MAX_BATCH_TXS,
+                        }
+                    },
+                    "required": ["txs"],
+                }
+            },
+        },
+    },
+    "responses": {
+        "200": {
+            "description": "One result per transaction, in order: the committed record "
+            '(as `POST /v1/txs?wait=commit`), {"hash", "status": "pending"}, or '
+            '{"hash", "status": "rejected", "code": 400|409, "error"}; plus the counts '
+            "`committed`, `pending`, `rejected`."
+        }
+    },
+}

@@ -1,0 +1,127 @@
+"""Unit tests: `NodeService.submit_many` / `wait_committed_many` on a real ledger (AppChain):
+each refusal keeps its message, the admitted ones reach `on_tx`, one wait for a whole
+batch, and the per-block bookkeeping of `block_committed`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tianfu.api.service import TxDuplicate, TxRejected
+from tianfu.contracts.examples import example_source
+from tianfu.testing.appchain import AppChain
+from tianfu.types import Transaction
+
+
+@pytest.fixture
+def chain(tmp_path):
+    c = AppChain(tmp_path)
+    c.deploy("kv", example_source("kv"))
+    yield c
+    c.close()
+
+
+def _forged(tx: Transaction) -> Transaction:
+    return Transaction(tx.body, bytes([tx.signature[0] ^ 1]) + tx.signature[1:])
+
+
+def test_submit_many_answers_per_transaction_with_the_single_messages(chain):
+    alice = chain.identity("org1", "alice")
+    assert chain.call(alice, "kv", "put", "first", 0).ok  # registers alice
+    replay = chain.sign(alice, "kv", "put", "r", 1)
+    assert asyncio.run(chain.service.submit(replay)) == replay.hash  # committed now
+    good = chain.sign(alice, "kv", "put", "a", 1)
+    forged = _forged(chain.sign(alice, "kv", "put", "b", 2))
+    single_forged = None
+    try:
+        chain.service.admit(forged)
+    except TxRejected as exc:
+        single_forged = str(exc)
+    assert single_forged
+
+    gossiped: list[bytes] = []
+    commit_now = chain.service.on_tx
+
+    def on_tx(tx):
+        gossiped.append(tx.hash)
+        commit_now(tx)
+
+    chain.service.on_tx = None  # admit only: keep `good` pending for the duplicate check
+    out = asyncio.run(chain.service.submit_many([good, replay, forged, good]))
+    assert out[0] == good.hash
+    assert (
+        isinstance(out[1], TxDuplicate)
+        and str(out[1]) == "transaction is already committed (replay)"
+    )
+    assert type(out[2]) is TxRejected and str(out[2]) == single_forged
+    assert isinstance(out[3], TxDuplicate) and str(out[3]) == "transaction is already pending"
+    assert good.hash in chain.mempool and good.hash in chain.service.verified
+
+    chain.service.on_tx = on_tx
+    more = [chain.sign(alice, "kv", "put", f"m{i}", i) for i in range(3)]
+    out = asyncio.run(chain.service.submit_many([*more, forged]))
+    assert out[:3] == [t.hash for t in more] and isinstance(out[3], TxRejected)
+    assert gossiped == [t.hash for t in more]  # only the admitted reach the hook
+    assert chain.service.admit_many([forged, more[0]]) == [False, False]
+
+
+def test_wait_committed_many_one_wait_for_a_batch(chain):
+    alice = chain.identity("org1", "alice")
+    assert chain.call(alice, "kv", "put", "first", 0).ok
+    service = chain.service
+    done = chain.sign(alice, "kv", "put", "done", 1)
+    asyncio.run(service.submit(done))  # committed at once (AppChain's on_tx)
+    txs = [chain.sign(alice, "kv", "put", f"k{i}", i) for i in range(3)]
+    never = chain.sign(alice, "kv", "put", "never", 9).hash
+
+    async def main():
+        for tx in txs:
+            service.admit(tx)  # pending, not committed yet
+        hashes = [done.hash, *(t.hash for t in txs), txs[0].hash]
+        task = asyncio.ensure_future(service.wait_committed_many(hashes, 5))
+        await asyncio.sleep(0.01)
+        assert set(service._waiters) == {t.hash for t in txs}
+        assert len({id(w) for ws in service._waiters.values() for w in ws}) == 1  # one wait
+        chain._commit_now(None)  # the block with the three
+        records = await task
+        assert service._waiters == {}
+        timed_out = await service.wait_committed_many([never, done.hash], 0.05)
+        assert service._waiters == {}  # unregistered at the timeout
+        return records, timed_out
+
+    records, timed_out = asyncio.run(main())
+    assert [r.tx.hash for r in records] == [done.hash, *(t.hash for t in txs), txs[0].hash]
+    assert records[1].height == records[3].height and [r.index for r in records[1:4]] == [0, 1, 2]
+    assert timed_out[0] is None and timed_out[1].tx.hash == done.hash
+    assert asyncio.run(service.wait_committed_many([], 1)) == []
+
+
+def test_block_committed_bookkeeping(chain):
+    alice = chain.identity("org1", "alice")
+    assert chain.call(alice, "kv", "put", "first", 0).ok
+    service = chain.service
+    before = service.registry.get_sample_value("tianfu_txs_committed_total")
+    failed_before = service.registry.get_sample_value("tianfu_txs_failed_total")
+
+    async def main():
+        events = service.subscribe()
+        first = asyncio.ensure_future(events.__anext__())
+        await asyncio.sleep(0)
+        admin = chain.admin("org1")
+        receipts = chain.call_many(
+            [
+                (alice, "kv", "put", ("", 1)),  # fails: an empty key
+                (admin, "governance", "propose_contract", ("kv2", example_source("kv"))),
+            ]
+        )
+        ev = await asyncio.wait_for(first, 1)
+        await events.aclose()
+        return receipts, ev
+
+    receipts, ev = asyncio.run(main())
+    assert not receipts[0].ok and receipts[1].ok
+    assert ev.tx_index == 1 and ev.event.name == "ContractProposed"
+    assert service.registry.get_sample_value("tianfu_txs_committed_total") == before + 2
+    assert service.registry.get_sample_value("tianfu_txs_failed_total") == failed_before + 1
+    assert not service.verified and len(chain.mempool) == 0
