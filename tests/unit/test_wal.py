@@ -45,7 +45,7 @@ VALS = ValidatorSet(
 
 def test_round_trip_and_end_height_rotation(tmp_path):
     path = tmp_path / "cs.wal"
-    wal = ConsensusWAL(path)
+    wal = ConsensusWAL(path, rotate_bytes=0)  # rotate at every height
     assert wal.records() == (None, [])
     v = sign_vote(KEYS[0], CHAIN, 1, 0, PREVOTE, b"\x01" * 32)
     h, b = make_block(1, 0, "v0")
@@ -54,7 +54,7 @@ def test_round_trip_and_end_height_rotation(tmp_path):
     for i, e in enumerate(entries):
         wal.append(e, sync=i % 2 == 0)
     wal.close()
-    wal = ConsensusWAL(path)
+    wal = ConsensusWAL(path, rotate_bytes=0)
     assert wal.records() == (None, entries) and wal.truncated_bytes == 0
     wal.end_height(1)
     wal.append(WalTimeout(2, 0, 0))

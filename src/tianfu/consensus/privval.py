@@ -1,22 +1,37 @@
 """The signing guard: signs the node's votes and proposals, never twice for one (h, r, step).
 
 `FilePrivValidator` keeps the last signed (height, round, step) with the hash of the
-signed bytes and the signature in one small file. Before a signature is returned, that
-file is replaced atomically and durably (temp file, fsync, rename, fsync of the
-directory). It refuses (`DoubleSignRefused`) to sign for an earlier (h, r, step), and for
+signed bytes and the signature in one small file, and makes it durable before a signature
+is returned. It refuses (`DoubleSignRefused`) to sign for an earlier (h, r, step), and for
 the same (h, r, step) it hands back the stored signature only when the bytes are the very
 same (an idempotent re-sign after a crash); anything else is refused. Steps order:
 proposal < prevote < precommit (CometBFT's privval rule).
 
-A missing file means "never signed". A file that exists but cannot be read back exactly
-(truncated, bit-flipped, another key's) raises `PrivValStateError`: it is never reset to
-zero silently, since that would allow signing twice.
+File format 2 (this version writes it): two fixed slots of `SLOT` bytes, each aligned on
+its own 4 KiB block. A slot is `MAGIC2 | seq (8) | length (4) | sha256 | body | zeros`,
+the sha256 over everything else of the slot (seq, length, body and padding), the body the
+canonical `LastSigned`. A save writes the next seq into the slot that does NOT hold the
+current state (`pwrite` in place) and `fdatasync`s it: one sync, no metadata change, and
+the current state is never touched while the new one is written. On load the valid slot
+with the highest seq wins. A crash in the middle of a save can only tear the slot being
+written, whose signature was never returned: the other slot holds the last state whose
+signature may have left, so nothing that could be double signed is lost. The file is
+created (and a format 1 file converted) once, atomically: temp file, fsync, rename, fsync
+of the directory, both slots holding the same state.
+
+Format 1 (`TFPV1`: one record, replaced by rename on every save) is still read; the first
+save after an upgrade converts it. A missing file means "never signed". A file that
+exists but has no readable slot (truncated, garbage, another key's) raises
+`PrivValStateError`: it is never reset to zero silently, since that would allow signing
+twice. One slot unreadable is what a torn save leaves; it is logged and the other used.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import struct
 import threading
 from pathlib import Path
 
@@ -31,8 +46,16 @@ STEP_PROPOSAL = 0
 STEP_PREVOTE = 1
 STEP_PRECOMMIT = 2
 
-_MAGIC = b"TFPV1\n"
+_MAGIC = b"TFPV1\n"  # format 1: magic | sha256(body) | body
+MAGIC2 = b"TFPV2\n"
+SLOT = 4096
+FILE_SIZE = 2 * SLOT
+_SLOT_HEAD = struct.Struct(">6sQI32s")  # magic, seq, body length, digest
+_MAX_BODY = SLOT - _SLOT_HEAD.size
 _VOTE_STEPS = {PREVOTE: STEP_PREVOTE, PRECOMMIT: STEP_PRECOMMIT}
+_fdatasync = getattr(os, "fdatasync", os.fsync)  # (macOS has no fdatasync)
+
+log = logging.getLogger(__name__)
 
 
 class DoubleSignRefused(Exception):
@@ -74,6 +97,39 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _slot_digest(seq: int, body: bytes) -> bytes:
+    """sha256 over a slot's seq, length, body and zero padding (all but magic and digest)."""
+    h = hashlib.sha256(struct.pack(">QI", seq, len(body)))
+    h.update(body)
+    h.update(bytes(_MAX_BODY - len(body)))
+    return h.digest()
+
+
+def encode_slot(seq: int, last: LastSigned) -> bytes:
+    """One slot's `SLOT` bytes holding `last` as save number `seq`."""
+    body = encode(last)
+    if len(body) > _MAX_BODY:
+        raise ValueError(f"signer state of {len(body)} bytes does not fit a slot")
+    head = _SLOT_HEAD.pack(MAGIC2, seq, len(body), _slot_digest(seq, body))
+    return head + body + bytes(_MAX_BODY - len(body))
+
+
+def decode_slot(slot: bytes) -> tuple[int, LastSigned] | None:
+    """(seq, state) of an intact slot, None if it is torn or damaged in any way."""
+    if len(slot) != SLOT:
+        return None
+    magic, seq, length, digest = _SLOT_HEAD.unpack_from(slot)
+    if magic != MAGIC2 or length > _MAX_BODY:
+        return None
+    body = slot[_SLOT_HEAD.size : _SLOT_HEAD.size + length]
+    if _slot_digest(seq, body) != digest or any(slot[_SLOT_HEAD.size + length :]):
+        return None
+    try:
+        return seq, decode(body, LastSigned, max_size=_MAX_BODY)
+    except CodecError:
+        return None
+
+
 class FilePrivValidator:
     """A key plus its durable double-sign guard. Thread-safe."""
 
@@ -81,7 +137,20 @@ class FilePrivValidator:
         self.keypair = keypair
         self.path = Path(state_path)
         self._lock = threading.Lock()
+        self._fd = -1  # the format 2 file, open for in-place saves
+        self._seq = 0  # save number of the state in the file (format 2)
         self._last = self._load()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", -1)
+        if fd >= 0:
+            os.close(fd)
 
     @property
     def public_key(self) -> bytes:
@@ -103,6 +172,8 @@ class FilePrivValidator:
             return None
         except OSError as exc:
             raise PrivValStateError(f"cannot read signer state {self.path}: {exc}") from None
+        if data.startswith(MAGIC2):
+            return self._load_slots(data)
         if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 32:
             raise PrivValStateError(
                 f"signer state {self.path} is corrupted (bad header); refusing to start: "
@@ -118,11 +189,57 @@ class FilePrivValidator:
             raise PrivValStateError(f"signer state {self.path} is corrupted: {exc}") from None
         if last.public_key != self.keypair.public_key:
             raise PrivValStateError(f"signer state {self.path} belongs to another key")
+        return last  # format 1: the first save converts the file (self._fd stays -1)
+
+    def _load_slots(self, data: bytes) -> LastSigned:
+        if len(data) != FILE_SIZE:
+            raise PrivValStateError(
+                f"signer state {self.path} is corrupted ({len(data)} bytes, expected "
+                f"{FILE_SIZE}); refusing to start: restore it from a backup, never delete it "
+                "while the key is in use"
+            )
+        slots = [decode_slot(data[i * SLOT : (i + 1) * SLOT]) for i in range(2)]
+        good = [s for s in slots if s is not None]
+        if not good:
+            raise PrivValStateError(
+                f"signer state {self.path} is corrupted (no intact slot); refusing to start: "
+                "restore it from a backup, never delete it while the key is in use"
+            )
+        seq, last = max(good, key=lambda s: s[0])
+        if any(s[1].public_key != self.keypair.public_key for s in good):
+            raise PrivValStateError(f"signer state {self.path} belongs to another key")
+        if len(good) == 1:
+            log.warning(
+                "signer state %s: one slot is torn or damaged (an interrupted save); "
+                "using the intact one, last signed %s",
+                self.path,
+                last.hrs,
+            )
+        try:
+            self._fd = os.open(self.path, os.O_RDWR)
+        except OSError as exc:
+            raise PrivValStateError(f"cannot open signer state {self.path}: {exc}") from None
+        self._seq = seq
         return last
 
     def _save(self, last: LastSigned) -> None:
-        body = encode(last)
-        data = _MAGIC + hashlib.sha256(body).digest() + body
+        seq = self._seq + 1
+        slot = encode_slot(seq, last)
+        if self._fd < 0:
+            self._create(seq, last)
+        else:
+            # the slot not holding the current state (seq - 1 is in the other one)
+            n = os.pwrite(self._fd, slot, (seq % 2) * SLOT)
+            if n != SLOT:
+                raise OSError(f"short write of signer state {self.path} ({n} bytes)")
+            _fdatasync(self._fd)
+        self._seq = seq
+
+    def _create(self, seq: int, last: LastSigned) -> None:
+        """Write a new format 2 file holding `last` in both slots, atomically and durably."""
+        data = encode_slot(seq - 1, last) + encode_slot(seq, last)
+        if seq % 2 == 0:  # keep seq in slot seq % 2, as in-place saves do
+            data = data[SLOT:] + data[:SLOT]
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -135,6 +252,7 @@ class FilePrivValidator:
             os.close(fd)
         os.replace(tmp, self.path)
         _fsync_dir(self.path.parent)
+        self._fd = os.open(self.path, os.O_RDWR)
 
     # ---------------------------------------------------------------- signing
 

@@ -7,17 +7,24 @@ or our own signed ones), the timeouts and execution results the core acted on, a
 `EndHeight(h)` markers.
 
 Writes go straight to the file descriptor (no user-space buffer), so a process crash
-loses nothing written; `sync=True` also fsyncs, which the driver does for its own signed
+loses nothing written; `sync=True` also makes the file durable (`fdatasync`: the data and
+the file's new size, all one an append needs), which the driver does for its own signed
 messages before they are broadcast. On open the file is scanned; a torn or corrupted tail
 (a crash in the middle of a write) fails its length or checksum and is truncated away.
 
-At each new height the file is replaced atomically by one holding only `EndHeight(h)`
-(temp file, fsync, rename, fsync of the directory), so it stays small: `records()` is
-then what to replay into a core at height h+1.
+At each new height `end_height(h)` appends an `EndHeight(h)` marker: `records()` is what
+follows the last marker, what to replay into a core at height h+1. The marker needs no
+sync of its own: the next synced append makes it durable with everything before it, and a
+marker lost in a crash only leaves height-h entries after the previous marker, which the
+driver skips (it replays the entries of the height it resumes at, h+1, only). Once the
+file has grown past `rotate_bytes`, `end_height` instead replaces it atomically by one
+holding only the marker (temp file, fsync, rename, fsync of the directory), so it stays
+bounded; a crash during the rotation leaves either the old file or the new one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import struct
@@ -43,6 +50,9 @@ log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">II")
 MAX_RECORD = MAX_BLOCK_BYTES + (1 << 16)
+ROTATE_BYTES = 8 << 20  # end_height rewrites the file once it is larger than this
+
+_fdatasync = getattr(os, "fdatasync", os.fsync)  # (macOS has no fdatasync)
 
 
 class WALError(Exception):
@@ -136,8 +146,9 @@ def scan(data: bytes) -> tuple[list[WalEntry], int]:
 class ConsensusWAL:
     """An append-only log file; see the module docstring."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, rotate_bytes: int = ROTATE_BYTES) -> None:
         self.path = Path(path)
+        self.rotate_bytes = rotate_bytes
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.truncated_bytes = 0
         try:
@@ -156,6 +167,7 @@ class ConsensusWAL:
             )
             os.ftruncate(self._fd, good)
             os.fsync(self._fd)
+        self._size = good
 
     # ---------------------------------------------------------------- reading
 
@@ -181,21 +193,36 @@ class ConsensusWAL:
             raise WALError(f"WAL record of {len(data)} bytes is too large")
         if self._fd < 0:
             raise WALError("WAL is closed")
-        view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        self._write(data)
         if sync:
-            os.fsync(self._fd)
+            _fdatasync(self._fd)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        except OSError:
+            # (disk full, ...): cut the partial record off, so that records appended once
+            # the error clears are not hidden behind it on the next scan
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise
+        self._size += len(data)
 
     def sync(self) -> None:
         if self._fd >= 0:
-            os.fsync(self._fd)
+            _fdatasync(self._fd)
 
     def end_height(self, height: int) -> None:
-        """Mark `height` committed and start a fresh file holding only that marker."""
+        """Mark `height` committed: append the marker, or rotate (see the module docstring)."""
         if self._fd < 0:
             raise WALError("WAL is closed")
+        if self._size < self.rotate_bytes:
+            self._write(encode_record(EndHeight(height)))
+            self._entries = [EndHeight(height)]  # what `records()` means from here on
+            return
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -207,6 +234,7 @@ class ConsensusWAL:
         _fsync_dir(self.path.parent)
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        self._size = os.fstat(self._fd).st_size
         self._entries = [EndHeight(height)]
 
     def close(self) -> None:

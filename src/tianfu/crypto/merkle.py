@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from tianfu.codec import hash_domain
 
 EMPTY_ROOT = hash_domain("tianfu/merkle/empty/v1")
 
+_LEAF_TAG = "tianfu/merkle/leaf/v1"
+_NODE_TAG = "tianfu/merkle/node/v1"
+_sha256 = hashlib.sha256
+_LEN32 = (32).to_bytes(8, "big")
+# `hash_domain(_NODE_TAG, left, right)` for two 32-byte hashes, in one call over the same
+# bytes (tag length | tag | len | left | len | right); other lengths take the generic path.
+_NODE_PREFIX = len(_NODE_TAG).to_bytes(1, "big") + _NODE_TAG.encode() + _LEN32
+
 
 def leaf_hash(data: bytes) -> bytes:
-    return hash_domain("tianfu/merkle/leaf/v1", data)
+    return hash_domain(_LEAF_TAG, data)
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return hash_domain("tianfu/merkle/node/v1", left, right)
+    if len(left) == 32 and len(right) == 32:
+        return _sha256(_NODE_PREFIX + left + _LEN32 + right).digest()
+    return hash_domain(_NODE_TAG, left, right)
 
 
 def _split(n: int) -> int:
@@ -30,11 +42,25 @@ def _root(leaves: list[bytes]) -> bytes:
     return node_hash(_root(leaves[:k]), _root(leaves[k:]))
 
 
+def _root_levels(level: list[bytes]) -> bytes:
+    """`_root` bottom-up: pair neighbours level by level, an odd last node moves up.
+
+    For RFC 6962's shape (left subtree = the largest power of two below n) this pairing
+    gives the same tree: every left subtree is complete, so it is built from aligned pairs.
+    """
+    while len(level) > 1:
+        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) & 1:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
 def merkle_root(items: list[bytes]) -> bytes:
     """Root over the leaf hashes of `items` (each item is already-encoded bytes)."""
     if not items:
         return EMPTY_ROOT
-    return _root([leaf_hash(i) for i in items])
+    return _root_levels([leaf_hash(i) for i in items])
 
 
 def merkle_proof(items: list[bytes], index: int) -> list[bytes]:

@@ -25,8 +25,13 @@ from tianfu.types import (
     CommitCertificate,
     ConsensusParams,
     Genesis,
+    Transaction,
     ValidatorSet,
 )
+
+# A transaction's canonical bytes: `Transaction.encoded()` keeps them on the object (computed
+# once, or taken from the bytes it was decoded from) where the type offers it.
+_tx_bytes: Callable[[Transaction], bytes] = getattr(Transaction, "encoded", encode)
 
 _VALSET_CACHE = 256  # validator sets kept in memory, one per recent state version
 _PARAMS_CACHE = 256  # chain parameters kept in memory, one per recent state version
@@ -41,36 +46,71 @@ class ExecutedBlock:
     block: Block
     result: BlockResult
     batch: TreeBatch
+    # Computed once on the way (roots, size check, replay lookup) and reused by `commit`:
+    # the canonical bytes of each transaction and receipt, and each transaction's hash.
+    encoded_txs: list[bytes] | None = None
+    encoded_receipts: list[bytes] | None = None
+    tx_hashes: list[bytes] | None = None
+
+
+_MISS = object()
 
 
 class _LatestCache:
-    """A bounded LRU cache of committed state values in front of the store."""
+    """A bounded cache of committed state values in front of the store.
+
+    Two generations of plain dicts (`size` entries in all, at most): a hit in the young
+    one is one dict lookup without a lock; a hit in the old one moves the entry to the
+    young one; when the young one is full it becomes the old one and the oldest
+    generation is dropped (an approximate LRU). A value read from the store is kept only
+    if no `update` ran while it was being read (`_epoch`), so a store read from before a
+    commit can never overwrite the committed value `update` put in.
+    """
 
     def __init__(self, store: Store, size: int = 200_000) -> None:
         self._store = store
-        self._size = size
-        self._data: OrderedDict[bytes, bytes | None] = OrderedDict()
+        self._half = max(1, size // 2)
+        self._young: dict[bytes, bytes | None] = {}
+        self._old: dict[bytes, bytes | None] = {}
+        self._epoch = 0
         self._lock = threading.Lock()
 
     def get(self, key: bytes) -> bytes | None:
+        value = self._young.get(key, _MISS)
+        if value is not _MISS:
+            return value  # type: ignore[return-value]
         with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
+            value = self._young.get(key, _MISS)
+            if value is _MISS:
+                value = self._old.get(key, _MISS)
+                if value is not _MISS:
+                    self._put(key, value)  # type: ignore[arg-type]
+            if value is not _MISS:
+                return value  # type: ignore[return-value]
+            epoch = self._epoch
         value = self._store.get_latest(key)
         with self._lock:
-            self._data[key] = value
-            if len(self._data) > self._size:
-                self._data.popitem(last=False)
+            if self._epoch == epoch:
+                self._put(key, value)
         return value
+
+    def _put(self, key: bytes, value: bytes | None) -> None:
+        """Insert into the young generation (under the lock)."""
+        if len(self._young) >= self._half:
+            self._old = self._young
+            self._young = {}
+        self._young[key] = value
 
     def update(self, updates: dict[bytes, bytes | None]) -> None:
         with self._lock:
+            self._epoch += 1
             for k, v in updates.items():
-                self._data[k] = v
-                self._data.move_to_end(k)
-            while len(self._data) > self._size:
-                self._data.popitem(last=False)
+                self._old.pop(k, None)
+                self._put(k, v)
+
+
+def _never(_tx_hash: bytes) -> bool:
+    return False
 
 
 class Ledger:
@@ -98,6 +138,7 @@ class Ledger:
         updates = self.executor.genesis_updates()
         batch = self.state.apply(0, updates)
         self.store.save_state_nodes(batch.new_nodes, updates)
+        self.state.committed(batch)
         self.store.save_genesis(encode(self.genesis))
 
     # -- reads -----------------------------------------------------------------------------
@@ -182,13 +223,16 @@ class Ledger:
         return header.hash
 
     # -- blocks ----------------------------------------------------------------------------
-    def _committed_lookup(self, txs: list) -> Callable[[bytes], bool]:
+    def _committed_lookup(self, tx_hashes: list[bytes]) -> Callable[[bytes], bool]:
         """`store.has_tx` for a block's transactions, answered by one batched lookup.
 
         A block executes on top of the committed height it extends, whose set of committed
         transactions is fixed: the set taken here answers as per-transaction queries would.
         """
-        return self.store.committed_txs([t.hash for t in txs]).__contains__
+        found = self.store.committed_txs(tx_hashes)
+        if not found:
+            return _never
+        return found.__contains__
 
     def build_block(
         self,
@@ -206,26 +250,31 @@ class Ledger:
             time_ms,
             txs,
             self.latest.get,
-            self._committed_lookup(txs),
+            self._committed_lookup([t.hash for t in txs]),
             proposer_mode=True,
             verified=verified,
             params=self.params(height),
         )
         batch = self.state.apply(height, result.updates)
+        encoded_txs = [_tx_bytes(t) for t in result.txs]
+        encoded_receipts = [encode(r) for r in result.receipts]
         header = BlockHeader(
             version=1,
             chain_id=self.chain_id,
             height=height,
             time_ms=time_ms,
             prev_hash=self.prev_hash(height),
-            tx_root=merkle_root([encode(t) for t in result.txs]),
+            tx_root=merkle_root(encoded_txs),
             state_root=batch.root,
-            receipts_root=merkle_root([encode(r) for r in result.receipts]),
+            receipts_root=merkle_root(encoded_receipts),
             validators_hash=self.validator_set(height).hash,
             proposer=proposer,
             tx_count=len(result.txs),
         )
-        return ExecutedBlock(Block(header, result.txs), result, batch)
+        # (the transactions' hashes are not kept: result.txs is a subset of `txs`)
+        return ExecutedBlock(
+            Block(header, result.txs), result, batch, encoded_txs, encoded_receipts
+        )
 
     def execute(
         self, block: Block, verified: Callable[[bytes], bool] | None = None
@@ -246,21 +295,24 @@ class Ledger:
             raise InvalidBlock("tx_count does not match the block body")
         params = self.params(height)
         if len(block.txs) > params.max_block_txs:
-            raise InvalidBlock(f"block holds {len(block.txs)} transactions; the limit is {params.max_block_txs}")
-        encoded = [encode(t) for t in block.txs]
+            raise InvalidBlock(
+                f"block holds {len(block.txs)} transactions; the limit is {params.max_block_txs}"
+            )
+        encoded = [_tx_bytes(t) for t in block.txs]
         if sum(len(e) for e in encoded) > params.max_block_bytes:
             raise InvalidBlock(f"block transactions exceed {params.max_block_bytes} bytes")
         if h.validators_hash != self.validator_set(height).hash:
             raise InvalidBlock("block names a different validator set")
         if h.tx_root != merkle_root(encoded):
             raise InvalidBlock("transaction root mismatch")
+        tx_hashes = [t.hash for t in block.txs]
         try:
             result = self.executor.execute_block(
                 height,
                 h.time_ms,
                 list(block.txs),
                 self.latest.get,
-                self._committed_lookup(block.txs),
+                self._committed_lookup(tx_hashes),
                 verified=verified,
                 params=params,
             )
@@ -269,9 +321,10 @@ class Ledger:
         batch = self.state.apply(height, result.updates)
         if batch.root != h.state_root:
             raise InvalidBlock("state root mismatch: this node computes a different state")
-        if merkle_root([encode(r) for r in result.receipts]) != h.receipts_root:
+        encoded_receipts = [encode(r) for r in result.receipts]
+        if merkle_root(encoded_receipts) != h.receipts_root:
             raise InvalidBlock("receipts root mismatch")
-        return ExecutedBlock(block, result, batch)
+        return ExecutedBlock(block, result, batch, encoded, encoded_receipts, tx_hashes)
 
     def commit(self, executed: ExecutedBlock, cert: CommitCertificate) -> None:
         """Store the block with its certificate, receipts and state, atomically."""
@@ -281,5 +334,9 @@ class Ledger:
             executed.result.receipts,
             executed.batch.new_nodes,
             executed.result.updates,
+            encoded_txs=executed.encoded_txs,
+            encoded_receipts=executed.encoded_receipts,
+            tx_hashes=executed.tx_hashes,
         )
+        self.state.committed(executed.batch)
         self.latest.update(executed.result.updates)

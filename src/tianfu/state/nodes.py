@@ -9,6 +9,7 @@ each other and unchanged subtrees are shared between versions.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import msgspec
@@ -42,12 +43,34 @@ def value_hash(value: bytes) -> bytes:
     return hash_domain(VALUE_TAG, value)
 
 
+# The hot hashes below are `hash_domain(tag, *parts)` with every part 32 bytes long, computed
+# in one call over one joined buffer: the same bytes (tag prefix, then length | part for each
+# part), so the same digests; anything not 32 bytes long takes the generic path.
+_sha256 = hashlib.sha256
+_LEN32 = (32).to_bytes(8, "big")
+
+
+def _tag_prefix(tag: str) -> bytes:
+    """What `hash_domain` hashes first for `tag`: its length (one byte), then its UTF-8."""
+    tb = tag.encode()
+    return len(tb).to_bytes(1, "big") + tb
+
+
+_LEAF_PREFIX = _tag_prefix(LEAF_TAG) + _LEN32
+_INTERNAL_PREFIX = _tag_prefix(INTERNAL_TAG) + _LEN32
+
+
 def leaf_hash(khash: bytes, vhash: bytes) -> bytes:
+    if len(khash) == 32 and len(vhash) == 32:
+        return _sha256(_LEAF_PREFIX + khash + _LEN32 + vhash).digest()
     return hash_domain(LEAF_TAG, khash, vhash)
 
 
 def internal_hash(children: Sequence[bytes]) -> bytes:
     """Hash of an internal node over its 16 child hashes (EMPTY_CHILD where absent)."""
+    lens = list(map(len, children))
+    if min(lens, default=0) == 32 and max(lens) == 32:
+        return _sha256(_INTERNAL_PREFIX + _LEN32.join(children)).digest()
     return hash_domain(INTERNAL_TAG, *children)
 
 
@@ -69,8 +92,14 @@ def node_key(version: int, path: bytes) -> bytes:
     byte (a trailing half byte is zero). Keys sort by version, then by path.
     """
     n = len(path)
-    packed = bytes((path[i] << 4) | (path[i + 1] if i + 1 < n else 0) for i in range(0, n, 2))
+    if n & 1:
+        path += b"\x00"
+    packed = bytes(map(_pack_pair, path[0::2], path[1::2]))
     return version.to_bytes(8, "big") + bytes((n,)) + packed
+
+
+def _pack_pair(hi: int, lo: int) -> int:
+    return (hi << 4) | lo
 
 
 class Child(msgspec.Struct, array_like=True, frozen=True):

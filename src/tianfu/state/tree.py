@@ -4,12 +4,18 @@
 and the caller persists them (in the same DB transaction as the block) or drops them.
 Every version gets a root entry at node_key(version, b""), so `root(v)` and `get(k, v)`
 work for any version that was applied and persisted, including versions with no change.
+
+The top of the tree (nodes at depth <= HOT_DEPTH, at most 4,369 paths) is kept decoded in
+memory, one entry per path with the version it was stored at: every batch update walks
+those nodes, so reading and decoding them from the store on every block is wasted work.
+Only persisted nodes enter it: those read from the reader, and those of a batch the caller
+reports persisted with `committed(batch)`. A node key's content never changes once
+persisted (versions are never rewritten), so a hit (same path and version) is exact.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import groupby
 from typing import NamedTuple, Protocol
 
 from tianfu.codec import encode
@@ -43,11 +49,16 @@ class NodeReader(Protocol):
         ...
 
 
+HOT_DEPTH = 3  # nodes at nibble depth <= 3 are cached decoded (see the module docstring)
+
+
 @dataclass(frozen=True)
 class TreeBatch:
     version: int
     root: bytes  # 32-byte root after the update
     new_nodes: dict[bytes, bytes]  # node_key -> encoded node, for the caller to persist
+    # nibble path -> decoded node, for new nodes at depth <= HOT_DEPTH (see `committed`)
+    hot: dict[bytes, Node] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass
@@ -82,30 +93,49 @@ class _Pending(NamedTuple):
     hash: bytes
 
 
-_Result = _Ref | _Pending | None
+_Result = Child | _Ref | _Pending | None
 _Update = tuple[bytes, bytes | None]  # (key hash, new value or None to delete)
 
 
 def _by_nibble(items: list[_Update], depth: int) -> list[tuple[int, list[_Update]]]:
     """Split key-hash-sorted items into runs sharing the nibble at `depth`."""
-    return [(n, list(g)) for n, g in groupby(items, key=lambda u: nibble(u[0], depth))]
+    i = depth >> 1
+    odd = depth & 1
+    out: list[tuple[int, list[_Update]]] = []
+    current = -1
+    group: list[_Update] = []
+    for u in items:
+        b = u[0][i]
+        n = b & 0x0F if odd else b >> 4
+        if n != current:
+            current = n
+            group = []
+            out.append((n, group))
+        group.append(u)
+    return out
 
 
 class _Builder:
     """One batch update: walks the touched subtrees and collects the new nodes."""
 
-    def __init__(self, reader: NodeReader, version: int) -> None:
-        self.reader = reader
+    def __init__(self, state: MerkleState, version: int) -> None:
+        self.state = state
         self.version = version
         self.new_nodes: dict[bytes, bytes] = {}
+        self.hot: dict[bytes, Node] = {}
 
     def load(self, version: int, path: bytes) -> Node:
-        data = self.reader.get_node(node_key(version, path))
-        if data is None:
+        node = self.state._load(version, path)
+        if node is None:
             raise StateError(f"missing state node at version {version}, depth {len(path)}")
-        return decode_node(data)
+        return node
 
-    def update(self, ref: _Ref | None, path: bytes, ups: list[_Update]) -> _Result:
+    def put(self, path: bytes, node: Node) -> None:
+        self.new_nodes[node_key(self.version, path)] = encode(node)
+        if len(path) <= HOT_DEPTH:
+            self.hot[path] = node
+
+    def update(self, ref: Child | _Ref | None, path: bytes, ups: list[_Update]) -> _Result:
         """Apply `ups` (sorted, all under `path`) to the subtree `ref` stored at `path`."""
         if ref is None:
             return self.build([u for u in ups if u[1] is not None], path)
@@ -126,8 +156,9 @@ class _Builder:
         if not isinstance(node, InternalNode):
             raise StateError("a null node can only be a root")
         depth = len(path)
-        children = {c.nibble: _Ref(c.version, c.hash, c.leaf) for c in node.children}
-        results: dict[int, _Ref | _Pending] = dict(children)
+        # (a stored Child is a reference to an existing subtree, like a _Ref)
+        children: dict[int, Child] = {c.nibble: c for c in node.children}
+        results: dict[int, Child | _Ref | _Pending] = dict(children)
         changed = False
         for n, group in _by_nibble(ups, depth):
             old = children.get(n)
@@ -151,14 +182,14 @@ class _Builder:
             assert v is not None
             return _Pending(k, v, leaf_hash(k, value_hash(v)))
         depth = len(path)
-        results: dict[int, _Ref | _Pending] = {}
+        results: dict[int, Child | _Ref | _Pending] = {}
         for n, group in _by_nibble(entries, depth):
             res = self.build(group, path + bytes((n,)))
             assert res is not None
             results[n] = res
         return self.finish(results, path)
 
-    def finish(self, results: dict[int, _Ref | _Pending], path: bytes) -> _Result:
+    def finish(self, results: dict[int, Child | _Ref | _Pending], path: bytes) -> _Result:
         """The subtree at `path` with these children, in canonical (compressed) form."""
         if not results:
             return None
@@ -174,15 +205,19 @@ class _Builder:
         hashes = [EMPTY_CHILD] * RADIX
         for n in sorted(results):
             r = results[n]
+            if type(r) is Child:  # unchanged: the stored reference as it was
+                children.append(r)
+                hashes[n] = r.hash
+                continue
             if isinstance(r, _Pending):
                 r = self.place(r, path + bytes((n,)))
             children.append(Child(n, r.version, r.hash, r.leaf))
             hashes[n] = r.hash
-        self.new_nodes[node_key(self.version, path)] = encode(InternalNode(tuple(children)))
+        self.put(path, InternalNode(tuple(children)))
         return _Ref(self.version, internal_hash(hashes), False)
 
     def place(self, p: _Pending, path: bytes) -> _Ref:
-        self.new_nodes[node_key(self.version, path)] = encode(LeafNode(p.key_hash, p.value))
+        self.put(path, LeafNode(p.key_hash, p.value))
         return _Ref(self.version, p.hash, True)
 
 
@@ -191,12 +226,42 @@ class MerkleState:
 
     def __init__(self, reader: NodeReader) -> None:
         self.reader = reader
+        # path -> (version, node) of persisted nodes at depth <= HOT_DEPTH, newest seen.
+        # Entries are replaced whole (one dict store), so concurrent readers stay exact.
+        self._hot: dict[bytes, tuple[int, Node]] = {}
+
+    def _load(self, version: int, path: bytes) -> Node | None:
+        """The persisted node at (version, path), from the hot cache or the reader."""
+        hot = len(path) <= HOT_DEPTH
+        if hot:
+            entry = self._hot.get(path)
+            if entry is not None and entry[0] == version:
+                return entry[1]
+        data = self.reader.get_node(node_key(version, path))
+        if data is None:
+            return None
+        node = decode_node(data)
+        if hot:
+            entry = self._hot.get(path)
+            if entry is None or entry[0] < version:
+                self._hot[path] = (version, node)
+        return node
+
+    def committed(self, batch: TreeBatch) -> None:
+        """Tell the tree that `batch` is persisted: its top nodes join the hot cache.
+
+        Call it only once the batch's nodes are durably stored (never for a batch that
+        may still be dropped); it is only a cache, so not calling it is always safe.
+        """
+        for path, node in batch.hot.items():
+            entry = self._hot.get(path)
+            if entry is None or entry[0] <= batch.version:
+                self._hot[path] = (batch.version, node)
 
     def _root_node(self, version: int) -> Node | None:
         if version < 0:
             return None
-        data = self.reader.get_node(node_key(version, ROOT_PATH))
-        return None if data is None else decode_node(data)
+        return self._load(version, ROOT_PATH)
 
     def root(self, version: int) -> bytes:
         """Root hash at `version` (EMPTY_ROOT if no root was persisted for it)."""
@@ -223,7 +288,7 @@ class MerkleState:
         for k, v in updates.items():
             if not isinstance(k, bytes) or not (v is None or isinstance(v, bytes)):
                 raise StateError("state keys and values must be bytes (None deletes)")
-        builder = _Builder(self.reader, version)
+        builder = _Builder(self, version)
         base_node = self._root_node(base_version)
         base: _Ref | None = None
         if base_node is not None and not isinstance(base_node, NullNode):
@@ -232,7 +297,7 @@ class MerkleState:
         res = builder.update(base, ROOT_PATH, ups) if ups else base
         root_key = node_key(version, ROOT_PATH)
         if res is None:
-            builder.new_nodes[root_key] = encode(NullNode())
+            builder.put(ROOT_PATH, NullNode())
             root = EMPTY_ROOT
         elif isinstance(res, _Pending):
             root = builder.place(res, ROOT_PATH).hash
@@ -240,8 +305,9 @@ class MerkleState:
             root = res.hash
             if res.version != version:  # unchanged root: re-point this version at it
                 assert base_node is not None
-                builder.new_nodes[root_key] = encode(base_node)
-        return TreeBatch(version, root, builder.new_nodes)
+                builder.put(ROOT_PATH, base_node)
+        assert root_key in builder.new_nodes
+        return TreeBatch(version, root, builder.new_nodes, builder.hot)
 
     def _walk(self, key: bytes, version: int) -> tuple[list[tuple[bytes, ...]], LeafNode | None]:
         """Siblings along the path of `key` and the leaf it ends at (if any)."""
@@ -262,10 +328,9 @@ class MerkleState:
             if nxt is None:
                 return siblings, None
             path += bytes((n,))
-            data = self.reader.get_node(node_key(nxt.version, path))
-            if data is None:
+            node = self._load(nxt.version, path)
+            if node is None:
                 raise StateError(f"missing state node at version {nxt.version}, depth {depth + 1}")
-            node = decode_node(data)
         return siblings, node if isinstance(node, LeafNode) else None
 
     def get(self, key: bytes, version: int) -> bytes | None:

@@ -73,6 +73,22 @@ def _prefix_end(prefix: bytes) -> bytes | None:
 _IN_CHUNK = 500  # host parameters per IN (...) query, well under SQLite's limit
 
 
+def encode_list(encoded: list[bytes]) -> bytes:
+    """`encode(items)` from the items' own canonical encodings, without re-encoding them.
+
+    A msgpack array is its header (the shortest form for its length) followed by its
+    items' encodings, so this is byte for byte what `tianfu.codec.encode` gives.
+    """
+    n = len(encoded)
+    if n < 16:
+        head = bytes((0x90 | n,))
+    elif n < 1 << 16:
+        head = b"\xdc" + n.to_bytes(2, "big")
+    else:
+        head = b"\xdd" + n.to_bytes(4, "big")
+    return head + b"".join(encoded)
+
+
 class Store:
     """One node's durable ledger (see the module docstring for atomicity and threads)."""
 
@@ -84,8 +100,14 @@ class Store:
         self._write_lock = threading.Lock()
         self._closed = False
         self._writer: sqlite3.Connection | None = None
+        # The committed height, kept in memory: this object is the file's only writer (one
+        # database per node, writes serialised here), and `save_block` still checks the
+        # stored height inside its own transaction before it writes.
+        self._height = 0
         try:
             init_schema(self._writer_conn())
+            top = self._writer_conn().execute("SELECT MAX(height) FROM blocks").fetchone()[0]
+            self._height = int(top or 0)
         except sqlite3.Error as exc:
             self.close()
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
@@ -216,15 +238,23 @@ class Store:
         tree_nodes: dict[bytes, bytes],
         state_updates: dict[bytes, bytes | None],
         meta: dict[str, bytes] | None = None,
+        *,
+        encoded_txs: list[bytes] | None = None,
+        encoded_receipts: list[bytes] | None = None,
+        tx_hashes: list[bytes] | None = None,
     ) -> None:
         """Commit one height atomically. Refused unless it is the next height.
 
         A transaction hash already indexed (at an earlier height or earlier in this block)
         keeps its first position; the store does not judge replays, execution does.
+        `encoded_txs`, `encoded_receipts` and `tx_hashes`, when given, are the canonical
+        encodings of `block.txs` and `receipts` and the transactions' hashes, already
+        computed by the caller (the ledger): they are used instead of computing them again.
         """
         height = block.header.height
-        if len(receipts) != len(block.txs):
-            raise StoreError(f"{len(receipts)} receipts for {len(block.txs)} transactions")
+        n = len(block.txs)
+        if len(receipts) != n:
+            raise StoreError(f"{len(receipts)} receipts for {n} transactions")
         block_hash = block.hash
         if cert.height != height or cert.block_hash != block_hash:
             raise StoreError(f"the commit certificate is not for block {height}")
@@ -233,11 +263,17 @@ class Store:
             height,
             block_hash,
             encode(block.header),
-            encode(block.txs),
+            encode_list(encoded_txs)
+            if encoded_txs and len(encoded_txs) == n
+            else encode(block.txs),
             encode(cert),
-            encode(receipts),
+            encode_list(encoded_receipts)
+            if encoded_receipts and len(encoded_receipts) == n
+            else encode(receipts),
         )
-        tx_rows = sorted((tx.hash, height, i) for i, tx in enumerate(block.txs))
+        if tx_hashes is None or len(tx_hashes) != n:
+            tx_hashes = [tx.hash for tx in block.txs]
+        tx_rows = sorted(zip(tx_hashes, [height] * n, range(n), strict=True))
         event_rows = [
             (height, i, j, ev.contract, ev.name, encode(ev.data))
             for i, r in enumerate(receipts)
@@ -246,6 +282,7 @@ class Store:
         with self._write() as conn:
             current = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0
             if height != current + 1:
+                self._height = current
                 raise StoreError(f"cannot store block {height}: the store is at height {current}")
             conn.execute(
                 "INSERT INTO blocks (height, hash, header, txs, cert, receipts) "
@@ -267,6 +304,7 @@ class Store:
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(meta.items())
                 )
+        self._height = height  # committed: only now may readers be told
 
     def save_state_nodes(
         self, nodes: dict[bytes, bytes], state_updates: dict[bytes, bytes | None]
@@ -278,8 +316,10 @@ class Store:
     # ------------------------------------------------------------------ block reads
 
     def height(self) -> int:
-        """Latest committed height, 0 when no block is stored."""
-        return int(self._one("SELECT MAX(height) FROM blocks")[0] or 0)
+        """Latest committed height, 0 when no block is stored (kept in memory)."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        return self._height
 
     def load_block(self, height: int) -> Block | None:
         row = self._one("SELECT header, txs FROM blocks WHERE height = ?", (height,))
