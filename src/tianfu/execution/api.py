@@ -23,8 +23,20 @@ class OutOfGas(ContractError):
 
 
 def address_of(scheme: int, public_key: bytes) -> str:
-    """An account address: 40 hex characters derived from the signer's public key."""
-    return hash_domain("tianfu/address/v1", bytes([scheme]), public_key)[:20].hex()
+    """An account address: 40 hex characters derived from the signer's public key.
+    Memoised (a pure function; every admission and execution of a transaction asks)."""
+    key = (scheme, public_key)
+    address = _ADDRESSES.get(key)
+    if address is None:
+        address = hash_domain("tianfu/address/v1", bytes([scheme]), public_key)[:20].hex()
+        if len(_ADDRESSES) >= _ADDRESSES_MAX:
+            _ADDRESSES.clear()
+        _ADDRESSES[key] = address
+    return address
+
+
+_ADDRESSES: dict[tuple[int, bytes], str] = {}
+_ADDRESSES_MAX = 65_536
 
 
 @dataclass(frozen=True)

@@ -12,60 +12,36 @@ from __future__ import annotations
 
 import builtins as _b
 import operator
-import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from tianfu.execution.api import ContractError, OutOfGas, view
+from tianfu.execution.api import ContractError, OutOfGas
+from tianfu.execution.limits import (  # re-exported: the sandbox and tests read them here
+    BYTES_PER_GAS,
+    CALL_GAS,
+    ITEMS_PER_GAS,
+    LOOP_GAS,
+    MAX_CALL_DEPTH,
+    MAX_INT_BITS,
+    MAX_INT_STR,
+    MAX_RANGE,
+    MAX_SEQ_LEN,
+    MAX_VALUE_ITEMS,
+    SEQ,
+    check_encoding,
+    sanitize,
+    too_big,
+)
+from tianfu.execution.limits import (
+    CTX_GAS as CTX_GAS,
+)
+from tianfu.execution.limits import (
+    TEXT_ENCODINGS as TEXT_ENCODINGS,
+)
+from tianfu.execution.methods import CHEAP, METHOD_CHECKS, METHODS
 from tianfu.types.values import MAX_DEPTH
 from tianfu.types.values import MAX_INT as VALUE_MAX_INT
 from tianfu.types.values import MIN_INT as VALUE_MIN_INT
-
-MAX_SEQ_LEN = 1_000_000  # elements or bytes of any str/bytes/list/tuple a checked op builds
-MAX_INT_BITS = 4096  # working integers (stored ones are capped lower by check_value)
-MAX_INT_STR = 1300  # digits accepted by int(str): ~MAX_INT_BITS bits
-MAX_RANGE = 1_000_000
-MAX_CALL_DEPTH = 64
-MAX_VALUE_ITEMS = 100_000  # nodes walked when a value crosses the sandbox boundary
-BYTES_PER_GAS = 64  # memcpy-like work: one step per 64 bytes
-ITEMS_PER_GAS = 16  # C-level work per element: one step per 16 elements
-CALL_GAS = 1  # every contract function entry
-LOOP_GAS = 1  # every loop iteration / iterated item
-CTX_GAS = 1  # every ctx method call (the Context charges state access itself)
-TEXT_ENCODINGS = frozenset({"utf-8", "utf8", "ascii", "latin-1", "latin1"})
-
-_ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
-_SEQ = (str, bytes, list, tuple)
-
-
-def sanitize(message: str, limit: int = 1000) -> str:
-    """Strip memory addresses (they differ between nodes) and bound the length."""
-    message = _ADDRESS_RE.sub("", message)
-    return message if len(message) <= limit else message[:limit] + "..."
-
-
-def _too_big(what: str, n: int, cap: int) -> ContractError:
-    return ContractError(f"{what} would have {n} elements; the limit is {cap}")
-
-
-_TEXT_COMMON = (
-    "startswith endswith find rfind index rindex count split rsplit splitlines strip lstrip "
-    "rstrip lower upper swapcase title capitalize isdigit isalpha isalnum isspace islower "
-    "isupper isascii istitle replace join partition rpartition removeprefix removesuffix "
-    "zfill ljust rjust center"
-).split()
-METHODS: dict[type, frozenset[str]] = {
-    str: frozenset(
-        _TEXT_COMMON + "encode casefold isdecimal isnumeric isidentifier isprintable".split()
-    ),
-    bytes: frozenset(_TEXT_COMMON + ["decode", "hex", "fromhex"]),
-    list: frozenset("append extend insert pop remove index count reverse sort copy clear".split()),
-    tuple: frozenset({"index", "count"}),
-    dict: frozenset("get keys values items pop setdefault update copy clear popitem".split()),
-    int: frozenset({"bit_length", "to_bytes", "from_bytes"}),
-    bool: frozenset({"bit_length", "to_bytes"}),
-}
-_CHEAP = frozenset("append pop get keys values items setdefault clear popitem bit_length".split())
 
 # Comparison operators, indexed by the code the sandbox's rewriter emits.
 CMP_OPS: tuple[Callable[[Any, Any], Any], ...] = (
@@ -94,6 +70,15 @@ class Runtime:
     every further step raises `OutOfGas` again, so catching it cannot buy more time."""
 
     def __init__(self, gas_limit: int) -> None:
+        if not isinstance(gas_limit, int) or gas_limit < 0:
+            raise ValueError("gas_limit must be a non-negative integer")
+        self.limit = gas_limit
+        self.left = gas_limit
+        self.depth = 0
+
+    def reset(self, gas_limit: int) -> None:
+        """Arm the meter for a new call (a runtime is reused by the module instance it is
+        bound to, one call at a time; see `tianfu.execution.sandbox`)."""
         if not isinstance(gas_limit, int) or gas_limit < 0:
             raise ValueError("gas_limit must be a non-negative integer")
         self.limit = gas_limit
@@ -155,20 +140,20 @@ class Runtime:
 
     def charged(self, obj: Any) -> Iterable[Any]:
         """Charge for a C-level pass over `obj`: by length when it has one, else per item."""
-        if isinstance(obj, (*_SEQ, dict, range)):
+        if isinstance(obj, (*SEQ, dict, range)):
             self.charge(1 + len(obj) // ITEMS_PER_GAS)
             return obj
         return self.iterate(obj)
 
     def materialize(self, obj: Any) -> list[Any] | tuple[Any, ...] | str | bytes:
-        if isinstance(obj, _SEQ):
+        if isinstance(obj, SEQ):
             self.charge(1 + len(obj) // ITEMS_PER_GAS)
             return obj
         out = []
         for item in self.iterate(obj):
             out.append(item)
             if len(out) > MAX_SEQ_LEN:
-                raise _too_big("a sequence", len(out), MAX_SEQ_LEN)
+                raise too_big("a sequence", len(out), MAX_SEQ_LEN)
         return out
 
     def sized(self, obj: Any) -> None:
@@ -224,7 +209,7 @@ class Runtime:
         if encoding:
             if not isinstance(value, bytes):
                 raise TypeError("str() with an encoding takes bytes")
-            _check_encoding(encoding[0])
+            check_encoding(encoding[0])
             self.sized(value)
             return str(value, *encoding)
         if isinstance(value, str):
@@ -242,10 +227,10 @@ class Runtime:
 
     # -- operators ------------------------------------------------------------------------
     def _concat(self, a: Any, b: Any) -> None:
-        if isinstance(a, _SEQ) and isinstance(b, _SEQ):
+        if isinstance(a, SEQ) and isinstance(b, SEQ):
             n = len(a) + len(b)
             if n > MAX_SEQ_LEN:
-                raise _too_big("a concatenation", n, MAX_SEQ_LEN)
+                raise too_big("a concatenation", n, MAX_SEQ_LEN)
             self.charge(n // (BYTES_PER_GAS if isinstance(a, str | bytes) else ITEMS_PER_GAS))
 
     def add(self, a: Any, b: Any) -> Any:
@@ -254,7 +239,7 @@ class Runtime:
         if type(a) is str and type(b) is str:  # the common key building: same as _concat
             n = len(a) + len(b)
             if n > MAX_SEQ_LEN:
-                raise _too_big("a concatenation", n, MAX_SEQ_LEN)
+                raise too_big("a concatenation", n, MAX_SEQ_LEN)
             self.charge(n // BYTES_PER_GAS)
             return a + b
         self._concat(a, b)
@@ -281,11 +266,11 @@ class Runtime:
             if a.bit_length() + b.bit_length() > MAX_INT_BITS + 1:
                 raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
             return _int_check(a * b)
-        seq, n = (a, b) if isinstance(a, _SEQ) else (b, a)
-        if isinstance(seq, _SEQ) and isinstance(n, int):
+        seq, n = (a, b) if isinstance(a, SEQ) else (b, a)
+        if isinstance(seq, SEQ) and isinstance(n, int):
             size = len(seq) * max(n, 0)
             if size > MAX_SEQ_LEN:
-                raise _too_big("a repetition", size, MAX_SEQ_LEN)
+                raise too_big("a repetition", size, MAX_SEQ_LEN)
             self.charge(size // (BYTES_PER_GAS if isinstance(seq, str | bytes) else ITEMS_PER_GAS))
         return a * b
 
@@ -397,11 +382,11 @@ class Runtime:
 
     def _method(self, obj: Any, name: str) -> Callable[..., Any]:
         method = _b.getattr(obj, name)
-        check = _METHOD_CHECKS.get(name)
+        check = METHOD_CHECKS.get(name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
             self.charge(1)
-            if name not in _CHEAP:
+            if name not in CHEAP:
                 self.sized(obj)
             elif args and type(args[0]) is tuple:
                 self.sized(args[0])  # hashing a tuple key is a pass over it
@@ -422,10 +407,10 @@ class Runtime:
     def b_bytes(self, x: Any = b"", *enc: Any) -> bytes:
         if isinstance(x, int):
             if x > MAX_SEQ_LEN:
-                raise _too_big("bytes()", x, MAX_SEQ_LEN)
+                raise too_big("bytes()", x, MAX_SEQ_LEN)
             return bytes(x)
         if isinstance(x, str):
-            _check_encoding(enc[0] if enc else None)
+            check_encoding(enc[0] if enc else None)
             self.sized(x)
             return bytes(x, *enc)
         return bytes(self.materialize(x))  # type: ignore[arg-type]
@@ -443,7 +428,7 @@ class Runtime:
     def b_range(self, *args: Any) -> range:
         r = range(*args)
         if len(r) > MAX_RANGE:
-            raise _too_big("range()", len(r), MAX_RANGE)
+            raise too_big("range()", len(r), MAX_RANGE)
         return r
 
     def b_sorted(self, x: Any, *, key: Any = None, reverse: Any = False) -> list[Any]:
@@ -507,7 +492,7 @@ class Runtime:
             "pow": self.pow,
             "isinstance": self.b_isinstance,
             "ContractError": ContractError,
-            "view": view,
+            "view": sandbox_view,
         }
 
     def module_globals(self) -> dict[str, Any]:
@@ -540,6 +525,13 @@ class Runtime:
             "__tf_imul": self.imul,
             "__tf_ibitor": self.ior,
         }
+
+
+def sandbox_view(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`@view` as contracts see it: the validator already knows the views from the source, so
+    the decorator returns the function unchanged (it must not mark a function object that
+    later calls share; `tianfu.execution.api.view` is for native contracts)."""
+    return fn
 
 
 # Builtins handed to contracts as they are: O(1), or lazy (their items are charged by
@@ -577,107 +569,4 @@ BINOP_HELPERS = {
     "iadd": "iadd",
     "imul": "imul",
     "ibitor": "ior",
-}
-
-
-def _check_encoding(enc: Any) -> None:
-    if enc is not None and (not isinstance(enc, str) or enc.lower() not in TEXT_ENCODINGS):
-        raise ContractError(f"encoding {enc!r} is not allowed (use utf-8, ascii or latin-1)")
-
-
-def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], i: int, name: str, default: Any) -> Any:
-    return args[i] if len(args) > i else kwargs.get(name, default)
-
-
-def _chk_replace(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    old, new = _arg(args, kw, 0, "old", None), _arg(args, kw, 1, "new", None)
-    count = _arg(args, kw, 2, "count", -1)
-    if isinstance(old, type(s)) and isinstance(new, type(s)) and isinstance(count, int):
-        n = len(s) + 1 if not old else s.count(old)
-        if count >= 0:
-            n = min(n, count)
-        size = len(s) + n * (len(new) - len(old))
-        if size > MAX_SEQ_LEN:
-            raise _too_big("replace()", size, MAX_SEQ_LEN)
-        rt.charge(size // BYTES_PER_GAS)
-    return args
-
-
-def _chk_join(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    items = rt.materialize(_arg(args, kw, 0, "iterable", ()))
-    size = len(s) * max(len(items) - 1, 0) + sum(
-        len(x) for x in items if isinstance(x, str | bytes)
-    )
-    if size > MAX_SEQ_LEN:
-        raise _too_big("join()", size, MAX_SEQ_LEN)
-    rt.charge(size // BYTES_PER_GAS)
-    return (items,)
-
-
-def _chk_width(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    width = _arg(args, kw, 0, "width", 0)
-    if isinstance(width, int) and width > MAX_SEQ_LEN:
-        raise _too_big("padding", width, MAX_SEQ_LEN)
-    if isinstance(width, int):
-        rt.charge(max(width, 0) // BYTES_PER_GAS)
-    return args
-
-
-def _chk_extend(
-    rt: Runtime, lst: Any, args: tuple[Any, ...], kw: dict[str, Any]
-) -> tuple[Any, ...]:
-    items = rt.materialize(_arg(args, kw, 0, "iterable", ()))
-    if len(lst) + len(items) > MAX_SEQ_LEN:
-        raise _too_big("extend()", len(lst) + len(items), MAX_SEQ_LEN)
-    return (items,)
-
-
-def _chk_update(rt: Runtime, d: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(rt.charged(a) for a in args)
-
-
-def _chk_sort(rt: Runtime, lst: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    rt.charge(len(lst) * max(1, len(lst).bit_length()) // ITEMS_PER_GAS)
-    return args
-
-
-def _chk_to_bytes(
-    rt: Runtime, n: Any, args: tuple[Any, ...], kw: dict[str, Any]
-) -> tuple[Any, ...]:
-    length = _arg(args, kw, 0, "length", 1)
-    if isinstance(length, int) and length > MAX_INT_BITS // 8 + 1:
-        raise ContractError(f"to_bytes() length above {MAX_INT_BITS // 8 + 1}")
-    return args
-
-
-def _chk_from_bytes(
-    rt: Runtime, n: Any, args: tuple[Any, ...], kw: dict[str, Any]
-) -> tuple[Any, ...]:
-    data = _arg(args, kw, 0, "bytes", b"")
-    if not isinstance(data, bytes) or len(data) > MAX_INT_BITS // 8:
-        raise ContractError(f"from_bytes() takes bytes of at most {MAX_INT_BITS // 8} bytes")
-    return args
-
-
-def _chk_codec(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    _check_encoding(_arg(args, kw, 0, "encoding", None))
-    return args
-
-
-_METHOD_CHECKS: dict[
-    str, Callable[[Runtime, Any, tuple[Any, ...], dict[str, Any]], tuple[Any, ...]]
-] = {
-    "replace": _chk_replace,
-    "join": _chk_join,
-    "zfill": _chk_width,
-    "ljust": _chk_width,
-    "rjust": _chk_width,
-    "center": _chk_width,
-    "extend": _chk_extend,
-    "update": _chk_update,
-    "sort": _chk_sort,
-    "to_bytes": _chk_to_bytes,
-    "from_bytes": _chk_from_bytes,
-    "encode": _chk_codec,
-    "decode": _chk_codec,
 }

@@ -50,6 +50,26 @@ class UnknownContract(LookupError):
     pass
 
 
+class _BlockGov:
+    """Governance answers within one block: the resolved callers by (scheme, signer, cert)
+    and the compiled contracts by name. `resolve_caller` and the contract lookup are pure
+    functions of governance state, the block's time and their arguments, and governance
+    state changes within a block only by writes under the governance prefix to the block's
+    overlay (registrations, governance calls): `_execute_tx` empties both maps after any such
+    write, so every answer is the one a fresh lookup would give at that point."""
+
+    __slots__ = ("gov", "callers", "contracts")
+
+    def __init__(self, gov: Callable[[str], Any]) -> None:
+        self.gov = gov
+        self.callers: dict[tuple[int, bytes, bytes], Caller] = {}
+        self.contracts: dict[str, Any] = {}
+
+    def changed(self) -> None:
+        self.callers.clear()
+        self.contracts.clear()
+
+
 @dataclass
 class BlockResult:
     txs: list[Transaction]
@@ -159,6 +179,7 @@ class Executor:
         receipts: list[Receipt] = []
         dropped: list[tuple[bytes, str]] = []
         in_block: set[bytes] = set()
+        block_gov = _BlockGov(self._gov_reader(read))
         for tx in txs:
             h = tx.hash
             try:
@@ -175,7 +196,7 @@ class Executor:
                 raise
             in_block.add(h)
             included.append(tx)
-            receipts.append(self._execute_tx(tx, height, time_ms, read, overlay, p))
+            receipts.append(self._execute_tx(tx, height, time_ms, read, overlay, p, block_gov))
         return BlockResult(included, receipts, dict(sorted(overlay.items())), dropped)
 
     def _check_window(self, tx: Transaction, height: int, params: ConsensusParams) -> None:
@@ -192,19 +213,27 @@ class Executor:
         read: RawReader,
         overlay: dict[bytes, bytes | None],
         params: ConsensusParams,
+        block_gov: _BlockGov | None = None,
     ) -> Receipt:
         body = tx.body
         gas = GasMeter(params.max_gas_per_tx)
+        if block_gov is None:
+            block_gov = _BlockGov(self._gov_reader(read))
+        who = (body.scheme, body.signer, body.cert)
         try:
             gas.charge(GAS_BASE + len(body.cert))
-            caller, registration = governance.resolve_caller(
-                self._gov_reader(read), body.scheme, body.signer, body.cert, time_ms
-            )
+            caller = block_gov.callers.get(who)
+            if caller is None:
+                caller, registration = governance.resolve_caller(block_gov.gov, *who, time_ms)
+                if registration:
+                    # Registration of a first-use certificate stands even if the call fails.
+                    for k, v in registration.items():
+                        overlay[state_key(governance.NAME, k)] = encode(v)
+                    block_gov.changed()
+                else:
+                    block_gov.callers[who] = caller
         except ContractError as exc:
             return Receipt(FAILED, gas.used, None, str(exc), [])
-        # Registration of a first-use certificate stands even if the call then fails.
-        for k, v in registration.items():
-            overlay[state_key(governance.NAME, k)] = encode(v)
         ctx = CallContext(
             contract=body.contract,
             sender=caller,
@@ -215,7 +244,9 @@ class Executor:
             gas=gas,
         )
         try:
-            result, steps = self._call(ctx, body.contract, body.method, list(body.args), gas, read)
+            result, steps = self._call(
+                ctx, body.contract, body.method, list(body.args), gas, read, block_gov
+            )
             gas.charge(steps)
             check_value(result)
         except ContractError as exc:
@@ -226,7 +257,12 @@ class Executor:
             return Receipt(
                 FAILED, gas.used, None, "RecursionError: maximum call depth exceeded", []
             )
-        overlay.update(ctx.writes)
+        writes = ctx.writes
+        overlay.update(writes)
+        for written in writes:
+            if written.startswith(_GOV_PREFIX):
+                block_gov.changed()
+                break
         return Receipt(OK, gas.used, result, "", ctx.events)
 
     def _call(
@@ -237,6 +273,7 @@ class Executor:
         args: list[Any],
         gas: GasMeter,
         read: RawReader,
+        block_gov: _BlockGov | None = None,
     ) -> tuple[Any, int]:
         native = self.native.get(contract)
         if native is not None:
@@ -254,7 +291,14 @@ class Executor:
                 raise ContractError(
                     f"{contract}.{method} failed: {type(exc).__name__}: {exc}"
                 ) from None
-        compiled = self._compiled_contract(contract, read)
+        if block_gov is None:
+            compiled = self._compiled_contract(contract, read)
+        else:
+            compiled = block_gov.contracts.get(contract)
+            if compiled is None:
+                compiled = block_gov.contracts[contract] = self._compiled_contract(
+                    contract, read, block_gov.gov
+                )
         if ctx._read_only and method not in compiled.views:
             raise ContractError(f"{contract}.{method} is not a view")
         remaining = max(gas.limit - gas.used, 0)
@@ -282,10 +326,12 @@ class Executor:
 
         return gov
 
-    def _compiled_contract(self, contract: str, read: RawReader) -> Any:
+    def _compiled_contract(
+        self, contract: str, read: RawReader, gov: Callable[[str], Any] | None = None
+    ) -> Any:
         from tianfu.execution.sandbox import ContractRejected, compile_contract
 
-        gov = self._gov_reader(read)
+        gov = gov or self._gov_reader(read)
         record = gov(f"contract/{contract}")
         if record is None:
             raise ContractError(f"unknown contract {contract!r}")

@@ -3,9 +3,13 @@
 `compile_contract(source)` parses a contract, refuses anything outside the allowed subset
 of Python (with the line and the reason), rewrites the tree so that every step is metered
 and every size-amplifying operation is checked (see `tianfu.execution.gas`), and compiles
-it once. `CompiledContract.call` executes the module afresh in new globals with only the
-safe builtins, then calls the method; every failure comes out as a `ContractError`.
-See docs/adr/0005-contract-sandbox.md for the rules and the reasons.
+it once. `CompiledContract.call` runs the method in an instance of the module: one whose
+top level bound only immutable values is executed once and reused by later calls, each
+re-arming its meter and paying the module's setup gas again (`tianfu.execution.instances`,
+docs/adr/0015); any other module is executed afresh in new globals for every call. Either
+way the globals hold only the safe builtins and this call's helpers, and every failure
+comes out as a `ContractError`. See docs/adr/0005-contract-sandbox.md for the rules and
+the reasons.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from typing import Any
 
 from tianfu.codec import hash_domain
 from tianfu.execution import gas as g
-from tianfu.execution.api import Caller, ContractError, OutOfGas
+from tianfu.execution.api import ContractError, OutOfGas
+from tianfu.execution.instances import ModuleInstance, ModuleInstances
+from tianfu.execution.proxy import ContextProxy
 from tianfu.types.values import check_value
 
 SOURCE_TAG = "tianfu/contract/source/v1"
@@ -113,15 +119,26 @@ class CompiledContract:
     methods: frozenset[str]
     views: frozenset[str]
     code: CodeType = field(repr=False, compare=False)
+    # Executed modules kept for reuse by later calls (`tianfu.execution.instances`).
+    instances: ModuleInstances = field(
+        default_factory=ModuleInstances, init=False, repr=False, compare=False
+    )
 
     def call(self, ctx: Any, method: str, args: list[Any], gas_limit: int) -> tuple[Any, int]:
         """Run `method(ctx, *args)`; return (result, gas used) or raise `ContractError`
         (`OutOfGas` when the budget ran out). A raised error carries `gas_used`."""
         if not isinstance(method, str) or method not in self.methods:
             raise ContractError(f"unknown method {method!r}")
-        rt = g.Runtime(gas_limit)
+        pool = self.instances
+        instance = pool.take()
+        if instance is None:
+            rt = g.Runtime(gas_limit)
+        else:
+            rt = instance.rt
+            rt.reset(gas_limit)
+        held = [instance]  # the instance this call uses, once there is one
         try:
-            result = self._run(rt, ctx, method, list(args))
+            result = self._run(rt, held, ctx, method, args)
         except ContractError as exc:
             raise _failure(rt, exc) from None
         except RecursionError:
@@ -130,21 +147,39 @@ class CompiledContract:
             raise _failure(rt, "MemoryError: out of memory") from None
         except Exception as exc:
             raise _failure(rt, f"{type(exc).__name__}: {g.sanitize(str(exc))}") from None
+        finally:
+            if held[0] is not None:
+                pool.give(held[0])
         return result, rt.used
 
-    def _run(self, rt: g.Runtime, ctx: Any, method: str, args: list[Any]) -> Any:
-        args = [rt.copy_value(a, f"argument {i + 1}") for i, a in enumerate(args)]
-        proxy = ContextProxy(ctx, rt)
-        namespace = rt.module_globals()
-        exec(self.code, namespace)  # noqa: S102 - the instrumented, validated contract
-        fn = namespace.get(method)
-        if not isinstance(fn, FunctionType):
-            raise ContractError(f"unknown method {method!r}")
+    def _run(
+        self,
+        rt: g.Runtime,
+        held: list[ModuleInstance | None],
+        ctx: Any,
+        method: str,
+        args: list[Any],
+    ) -> Any:
+        copy = rt.copy_value
+        args = [copy(a, f"argument {i + 1}") for i, a in enumerate(args)]
+        instance = held[0]
+        if instance is not None:  # the module's top level ran when the instance was set up
+            if instance.setup_gas:
+                rt.charge(instance.setup_gas)
+            fn: Any = instance.functions[method]
+        else:
+            namespace = rt.module_globals()
+            before = rt.left
+            exec(self.code, namespace)  # noqa: S102 - the instrumented, validated contract
+            held[0] = self.instances.adopt(namespace, rt, before - rt.left, self.methods)
+            fn = namespace.get(method)
+            if not isinstance(fn, FunctionType):
+                raise ContractError(f"unknown method {method!r}")
         _check_arity(fn, method, len(args))
-        result = fn(proxy, *args)
+        result = fn(ContextProxy(ctx, rt), *args)
         if rt.exhausted:
             raise rt.out_of_gas()
-        result = rt.copy_value(result, "return value")
+        result = copy(result, "return value")
         check_value(result)
         return result
 
@@ -175,91 +210,6 @@ def _check_arity(fn: FunctionType, method: str, n: int) -> None:
             expected = f"at least {required}"
         names = ", ".join(params)
         raise ContractError(f"method {method}({names}) takes {expected} argument(s), got {n}")
-
-
-# -- what the contract sees as ctx -------------------------------------------------------
-
-
-class SenderView:
-    """`ctx.sender` as contracts see it: plain fields, roles as a sorted tuple (a set's
-    iteration order would differ between nodes)."""
-
-    __slots__ = ("address", "org", "name", "kind", "roles")
-    _tf_exposed = frozenset({"address", "org", "name", "kind", "roles", "has_role"})
-
-    def __init__(self, caller: Caller) -> None:
-        self.address = caller.address
-        self.org = caller.org
-        self.name = caller.name
-        self.kind = caller.kind
-        self.roles = tuple(sorted(caller.roles))
-
-    def has_role(self, role: str) -> bool:
-        return role in self.roles or role == self.kind
-
-
-class ContextProxy:
-    """The `ctx` a sandboxed contract receives: only the `Context` protocol, never the host
-    object, with values crossing the boundary size-checked and counted."""
-
-    __slots__ = ("_ctx", "_rt", "sender")
-    _tf_exposed = frozenset(
-        "contract sender height time_ms tx_hash get has put delete emit require require_role "
-        "has_role sha256 read".split()
-    )
-
-    def __init__(self, ctx: Any, rt: g.Runtime) -> None:
-        self._ctx = ctx
-        self._rt = rt
-        self.sender = SenderView(ctx.sender)
-
-    contract = property(lambda self: self._ctx.contract)
-    height = property(lambda self: self._ctx.height)
-    time_ms = property(lambda self: self._ctx.time_ms)
-    tx_hash = property(lambda self: self._ctx.tx_hash)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        self._rt.charge(g.CTX_GAS)
-        return self._ctx.get(key, self._rt.copy_value(default, "default"))
-
-    def has(self, key: str) -> bool:
-        self._rt.charge(g.CTX_GAS)
-        return bool(self._ctx.has(key))
-
-    def put(self, key: str, value: Any) -> None:
-        self._rt.charge(g.CTX_GAS)
-        self._ctx.put(key, self._rt.copy_value(value, "stored value"))
-
-    def delete(self, key: str) -> None:
-        self._rt.charge(g.CTX_GAS)
-        self._ctx.delete(key)
-
-    def emit(self, event: str, /, **data: Any) -> None:
-        self._rt.charge(g.CTX_GAS)
-        self._ctx.emit(event, **{k: self._rt.copy_value(v, "event data") for k, v in data.items()})
-
-    def require(self, condition: object, message: str = "requirement failed") -> None:
-        self._rt.charge(g.CTX_GAS)
-        if not condition:
-            raise ContractError(self._rt.text(message))
-
-    def require_role(self, role: str) -> None:
-        self._rt.charge(g.CTX_GAS)
-        self._ctx.require_role(role)
-
-    def has_role(self, role: str) -> bool:
-        self._rt.charge(g.CTX_GAS)
-        return bool(self._ctx.has_role(role))
-
-    def sha256(self, data: bytes | str) -> str:
-        self._rt.charge(
-            g.CTX_GAS + (len(data) // g.BYTES_PER_GAS if isinstance(data, str | bytes) else 0)
-        )
-        return self._ctx.sha256(data)
-
-    def read(self, contract: str, key: str, default: Any = None) -> Any:
-        self._rt.charge(g.CTX_GAS)
-        return self._ctx.read(contract, key, self._rt.copy_value(default, "default"))
 
 
 # -- validation --------------------------------------------------------------------------

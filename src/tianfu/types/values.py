@@ -18,10 +18,33 @@ class ValueTypeError(TypeError):
     """A value that cannot be stored, passed or emitted by a contract."""
 
 
+_FLAT = frozenset({type(None), bool, str, bytes})
+
+
 def check_value(value: Any, *, _depth: int = 0) -> None:
     """Raise `ValueTypeError` unless `value` is a deterministic contract value."""
+    # Fast path for the common small values, by exact type (subclasses take the full
+    # checks below): the same answers, without the isinstance chain or a call per item.
     if _depth > MAX_DEPTH:
         raise ValueTypeError(f"value nested deeper than {MAX_DEPTH} levels")
+    t = type(value)
+    if t is int:
+        if not MIN_INT <= value <= MAX_INT:
+            raise ValueTypeError("integer out of range (from -2**63 to 2**64 - 1)")
+        return
+    if t in _FLAT:
+        return
+    if t is dict and _depth < MAX_DEPTH:
+        for k, v in value.items():
+            if type(k) is not str and not isinstance(k, str):
+                raise ValueTypeError("dict keys must be str")
+            tv = type(v)
+            if tv is int:
+                if not MIN_INT <= v <= MAX_INT:
+                    raise ValueTypeError("integer out of range (from -2**63 to 2**64 - 1)")
+            elif tv not in _FLAT:
+                check_value(v, _depth=_depth + 1)
+        return
     if value is None or isinstance(value, bool | str | bytes):
         return
     if isinstance(value, int):

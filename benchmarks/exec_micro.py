@@ -1,0 +1,167 @@
+"""Execution-only cost of an asset transfer: µs per transaction of `Executor.execute_block`.
+
+    .venv/bin/python benchmarks/exec_micro.py [--txs 2000] [--rounds 7] [--senders 16]
+        [--baseline-src DIR] [--pairs 3]
+
+One node's ledger of a 4-organisation consortium in process (`benchchain.py`): the asset
+contract is deployed through governance, 16 members are registered and funded, then
+`--txs` `asset.transfer` transactions between them are signed before any clock starts.
+Each round times, over the same block of transactions on the same committed state:
+
+- `exec`: `Executor.execute_block` with every signature marked as already verified (what a
+  validator spends executing a block after admission: replay and expiry checks, caller
+  resolution, the sandboxed call, state reads through the ledger's cache, receipts);
+- `build`: `Ledger.build_block` likewise, i.e. `exec` plus the Merkle update and the roots.
+
+Nothing is committed, so every round executes the very same block; the best and the
+median round are printed. With `--baseline-src DIR` (a copy of another version's `src/`
+directory) the script runs itself alternately in child processes on that code and on
+this tree, `--pairs` times, and prints both (an interleaved A/B on the same machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchchain import ORGS, BenchChain  # noqa: E402
+
+from tianfu.contracts.examples import example_source  # noqa: E402
+
+
+def measure(n_txs: int, rounds: int, n_senders: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="tianfu-exec-micro-") as tmp:
+        chain = BenchChain(Path(tmp))
+        admin = chain.admins[ORGS[0]]
+        chain.deploy("asset", example_source("asset"))
+        per_org = max(1, n_senders // len(ORGS))
+        senders = [chain.identity(o, f"s{o}-{j}") for o in ORGS for j in range(per_org)]
+        chain.register(senders)
+        for s in senders:
+            r = chain.call(admin, "asset", "mint", s.info.address, 10**12)
+            assert r.ok, r.error
+        txs = [
+            chain.sign(
+                senders[i % len(senders)],
+                "asset",
+                "transfer",
+                [senders[(i * 7 + 3) % len(senders)].info.address, 1 + i % 5],
+                expiry_ahead=500,
+            )
+            for i in range(n_txs)
+        ]
+        led = chain.ledger
+        ex = led.executor
+        height = led.height + 1
+        params = led.params(height)
+        time_ms = chain.next_time_ms()
+
+        def all_verified(_h: bytes) -> bool:
+            return True
+
+        def seen(_h: bytes) -> bool:  # fresh transactions: none is committed
+            return False
+
+        def run_exec() -> Any:
+            return ex.execute_block(
+                height,
+                time_ms,
+                txs,
+                led.latest.get,
+                seen,
+                verified=all_verified,
+                params=params,
+            )
+
+        first = run_exec()
+        bad = [r.error for r in first.receipts if not r.ok]
+        if bad:
+            raise RuntimeError(f"{len(bad)} failed transfers, first: {bad[0]}")
+        gas = sum(r.gas_used for r in first.receipts)
+        exec_us, build_us = [], []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            result = run_exec()
+            exec_us.append((time.perf_counter() - t) / n_txs * 1e6)
+            assert result.updates == first.updates and result.receipts == first.receipts
+            t = time.perf_counter()
+            executed = led.build_block(txs, time_ms, chain.keys[0].public_key, all_verified)
+            build_us.append((time.perf_counter() - t) / n_txs * 1e6)
+            assert len(executed.block.txs) == n_txs
+        chain.close()
+    return {
+        "txs": n_txs,
+        "exec_best": min(exec_us),
+        "exec_median": statistics.median(exec_us),
+        "build_best": min(build_us),
+        "build_median": statistics.median(build_us),
+        "gas_total": gas,
+        "state_root": executed.block.header.state_root.hex(),
+    }
+
+
+def show(label: str, fig: dict[str, Any]) -> None:
+    print(
+        f"{label:>10}: exec {fig['exec_best']:6.1f} µs/tx best, {fig['exec_median']:6.1f} median"
+        f" | build_block {fig['build_best']:6.1f} best, {fig['build_median']:6.1f} median"
+        f" | gas {fig['gas_total']} root {fig['state_root'][:16]}"
+    )
+
+
+def compare(args: argparse.Namespace) -> None:
+    here = [sys.executable, __file__, "--txs", str(args.txs), "--rounds", str(args.rounds)]
+    here += ["--senders", str(args.senders), "--json"]
+    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this tree": []}
+    for _ in range(args.pairs):
+        for label in runs:
+            env = dict(os.environ)
+            if label == "baseline":
+                env["PYTHONPATH"] = str(Path(args.baseline_src).resolve())
+            out = subprocess.run(here, env=env, check=True, capture_output=True, text=True)
+            fig = json.loads(out.stdout.strip().splitlines()[-1])
+            runs[label].append(fig)
+            show(label, fig)
+    print()
+    for label, figs in runs.items():
+        print(
+            f"{label:>10}: exec best-of-all {min(f['exec_best'] for f in figs):6.1f} µs/tx, "
+            f"median of medians {statistics.median(f['exec_median'] for f in figs):6.1f}; "
+            f"build_block best {min(f['build_best'] for f in figs):6.1f}"
+        )
+    gases = {f["gas_total"] for figs in runs.values() for f in figs}
+    print(
+        f"same total gas in every run: {len(gases) == 1} (state roots differ: fresh keys per run)"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--txs", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--senders", type=int, default=16)
+    ap.add_argument("--baseline-src", default=None, help="another version's src/ directory")
+    ap.add_argument("--pairs", type=int, default=3)
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    args = ap.parse_args()
+    if args.baseline_src:
+        compare(args)
+        return
+    fig = measure(args.txs, args.rounds, args.senders)
+    if args.json:
+        print(json.dumps(fig))
+    else:
+        show("exec_micro", fig)
+
+
+if __name__ == "__main__":
+    main()

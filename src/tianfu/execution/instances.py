@@ -1,0 +1,148 @@
+"""Contract module instances shared between calls: set up once, proven immutable, reused.
+
+Executing a contract's module (its top level: constants, `def`s) is most of the fixed cost
+of a call. A *module instance* is one such execution — its globals, function objects and
+the `Runtime` their helpers are bound to — kept after the call and reused by later calls
+of the same compiled contract, one call at a time (`ModuleInstances.take`/`give`; a call
+running while all instances are busy, e.g. a query on the API thread, sets up its own).
+
+Why reuse cannot leak anything from one call into another (docs/adr/0015):
+
+- An instance is kept only if, right after its module was executed and *before any method
+  ran*, every value its top level bound is **deeply immutable** (`frozen_namespace`):
+  None/bool/int/str/bytes, tuples of them, the module's own functions — without closure,
+  without attributes, with immutable defaults — module-level lambdas wrapped by this
+  instance's runtime, and the sandbox's own builtins and helpers. A module-level list,
+  dict, iterator, a mutable default, anything else: the contract is marked not shareable
+  and every call executes its module afresh, exactly as before.
+- Contract code cannot rebind module names (`global`/`nonlocal` are refused), cannot
+  assign or delete attributes, cannot reach `__builtins__`, `globals()`, function
+  internals (`__defaults__`, `__dict__`: names and attributes starting with `_` are
+  refused), and `@view` no longer marks the function (`gas.sandbox_view`). So no call can
+  change what the next one finds in the instance; the `Runtime` is re-armed by
+  `Runtime.reset` (limit, gas left, call depth) for every call.
+
+Gas is unchanged: the steps the module's top level used when the instance was set up (a
+deterministic function of the code: the top level has no `ctx`) are charged at the start
+of every call that reuses it, at the point where the module used to run — after the
+arguments are copied, before the method is entered — so a budget too small for the setup
+runs out with `gas_used` equal to the budget, as before.
+"""
+
+from __future__ import annotations
+
+from types import CellType, CodeType, FunctionType
+from typing import Any
+
+from tianfu.execution import gas as g
+
+MAX_FREE = 4  # idle instances kept per compiled contract
+_MAX_NODES = 10_000  # module values walked by the immutability check (else: not shared)
+_MAX_NESTING = 32
+_SCALARS = frozenset({type(None), bool, int, str, bytes})
+# The code object of the wrapper `Runtime.wrap_lambda` puts around every lambda.
+_LAMBDA_WRAPPER: CodeType = g.Runtime(0).wrap_lambda(lambda: None).__code__
+
+
+class ModuleInstance:
+    """One executed module: its runtime, its methods, and the gas its top level used."""
+
+    __slots__ = ("rt", "functions", "setup_gas")
+
+    def __init__(self, rt: g.Runtime, functions: dict[str, FunctionType], setup_gas: int) -> None:
+        self.rt = rt
+        self.functions = functions
+        self.setup_gas = setup_gas
+
+
+class ModuleInstances:
+    """The idle instances of one compiled contract. `take`/`give` are single list
+    operations (atomic under the GIL), so the API thread and the consensus worker can call
+    the same contract at once: each call holds its own instance."""
+
+    __slots__ = ("_free", "shareable")
+
+    def __init__(self) -> None:
+        self._free: list[ModuleInstance] = []
+        # None: not known yet; False: the module's top level binds something mutable.
+        self.shareable: bool | None = None
+
+    def take(self) -> ModuleInstance | None:
+        try:
+            return self._free.pop()
+        except IndexError:
+            return None
+
+    def give(self, instance: ModuleInstance) -> None:
+        if len(self._free) < MAX_FREE:
+            self._free.append(instance)
+
+    def adopt(
+        self,
+        namespace: dict[str, Any],
+        rt: g.Runtime,
+        setup_gas: int,
+        methods: frozenset[str],
+    ) -> ModuleInstance | None:
+        """An instance of the module just executed into `namespace` (by `rt`, using
+        `setup_gas` steps), if it may be shared; None otherwise. Call before any method."""
+        if self.shareable is False or rt.exhausted or rt.depth != 0:
+            return None
+        if not frozen_namespace(namespace, rt):
+            self.shareable = False
+            return None
+        functions = {}
+        for name in methods:
+            fn = namespace.get(name)
+            if type(fn) is not FunctionType:
+                return None  # cannot happen (methods are top-level `def`s): not shared
+            functions[name] = fn
+        self.shareable = True
+        return ModuleInstance(rt, functions, setup_gas)
+
+
+def frozen_namespace(namespace: dict[str, Any], rt: g.Runtime) -> bool:
+    """Whether every value the module's top level bound is deeply immutable (see the module
+    docstring). The `__`-names are the sandbox's own (contract names cannot start so)."""
+    host = {id(v) for k, v in namespace.items() if k.startswith("__")}
+    builtins = namespace.get("__builtins__")
+    if not isinstance(builtins, dict):
+        return False
+    host.update(id(v) for v in builtins.values())
+    budget = [_MAX_NODES]
+
+    def frozen(v: Any, depth: int) -> bool:
+        budget[0] -= 1
+        if budget[0] < 0 or depth > _MAX_NESTING:
+            return False
+        t = type(v)
+        if t in _SCALARS:
+            return True
+        if t is tuple:
+            return all(frozen(x, depth + 1) for x in v)
+        if t is FunctionType:
+            if v.__code__ is _LAMBDA_WRAPPER:  # a lambda, wrapped by a runtime's helper
+                cells = dict(zip(v.__code__.co_freevars, v.__closure__ or (), strict=True))
+                return _cell(cells, "self") is rt and own_function(_cell(cells, "fn"), depth)
+            return own_function(v, depth)
+        return id(v) in host
+
+    def own_function(fn: Any, depth: int) -> bool:
+        return (
+            type(fn) is FunctionType
+            and fn.__globals__ is namespace
+            and fn.__closure__ is None
+            and not fn.__dict__
+            and frozen(fn.__defaults__ or (), depth + 1)
+            and frozen(tuple((fn.__kwdefaults__ or {}).values()), depth + 1)
+        )
+
+    return all(frozen(v, 0) for k, v in namespace.items() if not k.startswith("__"))
+
+
+def _cell(cells: dict[str, CellType], name: str) -> Any:
+    cell = cells.get(name)
+    try:
+        return None if cell is None else cell.cell_contents
+    except ValueError:  # an empty cell
+        return None

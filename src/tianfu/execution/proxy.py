@@ -1,0 +1,120 @@
+"""What a sandboxed contract sees as `ctx`: the `Context` protocol, metered, values copied.
+
+`ContextProxy` stands between contract code and the host's `Context` (a `CallContext` in a
+block): only the names in `_tf_exposed` are reachable (`Runtime.getattr` enforces it),
+every method charges `CTX_GAS` to the call's `Runtime`, and every value that crosses the
+boundary is deep-copied and size-checked by `Runtime.copy_value` (ADR 0005, point 5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tianfu.execution.api import Caller, ContractError
+from tianfu.execution.gas import Runtime
+from tianfu.execution.limits import BYTES_PER_GAS, CTX_GAS
+
+
+class SenderView:
+    """`ctx.sender` as contracts see it: plain fields, roles as a sorted tuple (a set's
+    iteration order would differ between nodes)."""
+
+    __slots__ = ("address", "org", "name", "kind", "roles")
+    _tf_exposed = frozenset({"address", "org", "name", "kind", "roles", "has_role"})
+
+    def __init__(self, caller: Caller) -> None:
+        self.address = caller.address
+        self.org = caller.org
+        self.name = caller.name
+        self.kind = caller.kind
+        self.roles = tuple(sorted(caller.roles))
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles or role == self.kind
+
+
+class ContextProxy:
+    """The `ctx` a sandboxed contract receives: only the `Context` protocol, never the host
+    object, with values crossing the boundary size-checked and counted. One per call.
+
+    Each method charges `CTX_GAS` exactly as `Runtime.charge` does (inlined: these are the
+    hottest calls of a typical contract)."""
+
+    __slots__ = ("_ctx", "_rt", "_sender")
+    _tf_exposed = frozenset(
+        "contract sender height time_ms tx_hash get has put delete emit require require_role "
+        "has_role sha256 read".split()
+    )
+
+    def __init__(self, ctx: Any, rt: Runtime) -> None:
+        self._ctx = ctx
+        self._rt = rt
+        self._sender: SenderView | None = None
+
+    @property
+    def sender(self) -> SenderView:
+        view = self._sender
+        if view is None:
+            view = self._sender = SenderView(self._ctx.sender)
+        return view
+
+    contract = property(lambda self: self._ctx.contract)
+    height = property(lambda self: self._ctx.height)
+    time_ms = property(lambda self: self._ctx.time_ms)
+    tx_hash = property(lambda self: self._ctx.tx_hash)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        rt = self._rt
+        rt.left -= CTX_GAS
+        if rt.left < 0:
+            raise rt.out_of_gas()
+        return self._ctx.get(key, rt.copy_value(default, "default"))
+
+    def has(self, key: str) -> bool:
+        self._rt.charge(CTX_GAS)
+        return bool(self._ctx.has(key))
+
+    def put(self, key: str, value: Any) -> None:
+        rt = self._rt
+        rt.left -= CTX_GAS
+        if rt.left < 0:
+            raise rt.out_of_gas()
+        self._ctx.put(key, rt.copy_value(value, "stored value"))
+
+    def delete(self, key: str) -> None:
+        self._rt.charge(CTX_GAS)
+        self._ctx.delete(key)
+
+    def emit(self, event: str, /, **data: Any) -> None:
+        rt = self._rt
+        rt.left -= CTX_GAS
+        if rt.left < 0:
+            raise rt.out_of_gas()
+        copy = rt.copy_value
+        self._ctx.emit(event, **{k: copy(v, "event data") for k, v in data.items()})
+
+    def require(self, condition: object, message: str = "requirement failed") -> None:
+        rt = self._rt
+        rt.left -= CTX_GAS
+        if rt.left < 0:
+            raise rt.out_of_gas()
+        if not condition:
+            raise ContractError(rt.text(message))
+
+    def require_role(self, role: str) -> None:
+        self._rt.charge(CTX_GAS)
+        self._ctx.require_role(role)
+
+    def has_role(self, role: str) -> bool:
+        self._rt.charge(CTX_GAS)
+        return bool(self._ctx.has_role(role))
+
+    def sha256(self, data: bytes | str) -> str:
+        self._rt.charge(
+            CTX_GAS + (len(data) // BYTES_PER_GAS if isinstance(data, str | bytes) else 0)
+        )
+        return self._ctx.sha256(data)
+
+    def read(self, contract: str, key: str, default: Any = None) -> Any:
+        self._rt.charge(CTX_GAS)
+        return self._ctx.read(contract, key, self._rt.copy_value(default, "default"))
