@@ -8,7 +8,6 @@ and any encoding that does not re-encode to the very same bytes (non-canonical f
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from typing import Any, TypeVar
 
@@ -48,7 +47,7 @@ def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
         raise CodecError(
             f"malformed {getattr(typ, '__name__', typ)}: invalid UTF-8 in a string"
         ) from None
-    if encode(obj) != bytes(data):
+    if try_encode(obj) != bytes(data):
         raise CodecError(f"non-canonical encoding of {getattr(typ, '__name__', typ)}")
     validate = getattr(obj, "validate", None)
     if validate is not None:
@@ -59,6 +58,15 @@ def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
         except ValueError as exc:
             raise CodecError(str(exc)) from None
     return obj
+
+
+def try_encode(obj: Any) -> bytes | None:
+    """`encode(obj)`, or None for a decoded object that has no canonical form (a map with
+    keys that are not strings cannot be encoded with sorted keys)."""
+    try:
+        return _encoder.encode(obj)
+    except (TypeError, msgspec.EncodeError):
+        return None
 
 
 _value_decoder = msgspec.msgpack.Decoder()
@@ -80,10 +88,16 @@ def hash_domain(tag: str, *parts: bytes) -> bytes:
     The tag (e.g. "tianfu/tx/v1") separates object types; the explicit lengths make the
     boundaries between parts unambiguous, so no two different inputs share a hash.
     """
-    prefix = _tag_prefix(tag)
-    if len(parts) == 1 and len(parts[0]) <= _JOIN_MAX:  # the hot case: one small part
+    prefix = _prefixes.get(tag)
+    if prefix is None:
+        prefix = _tag_prefix(tag)
+        if len(_prefixes) < 256:
+            _prefixes[tag] = prefix
+    if len(parts) == 1:  # the hot case: one small part
         p = parts[0]
-        return _sha256(prefix + len(p).to_bytes(8, "big") + p).digest()
+        n = len(p)
+        if n <= _JOIN_MAX:
+            return _sha256(prefix + n.to_bytes(8, "big") + p).digest()
     h = _sha256(prefix)
     for p in parts:
         h.update(len(p).to_bytes(8, "big"))
@@ -93,9 +107,9 @@ def hash_domain(tag: str, *parts: bytes) -> bytes:
 
 _sha256 = hashlib.sha256
 _JOIN_MAX = 16 << 10  # above this a part is fed to the hash rather than copied
+_prefixes: dict[str, bytes] = {}  # tag -> _tag_prefix(tag), for the tags in use
 
 
-@functools.lru_cache(maxsize=256)
 def _tag_prefix(tag: str) -> bytes:
     """The hashed bytes of a domain tag: its length (one byte) then its UTF-8."""
     tb = tag.encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -122,3 +123,21 @@ def test_out_of_range_integers_are_refused_as_values(v):
     except ValueTypeError:
         return
     raise AssertionError("an integer msgpack cannot encode was accepted")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    txs,
+    st.dictionaries(
+        st.one_of(st.integers(-(1 << 63), (1 << 64) - 1), st.binary(max_size=4)),
+        st.integers(0, 9),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_maps_with_non_string_keys_are_refused_as_codec_errors(tx, bad_map):
+    # Decodable msgpack, but with no canonical (sorted-key) form: a CodecError, never a TypeError.
+    body = msgspec.structs.replace(tx.body, args=[*tx.body.args, bad_map])
+    data = msgspec.msgpack.encode(Transaction(body, tx.signature))
+    with pytest.raises(CodecError):
+        decode(data, Transaction)

@@ -8,23 +8,17 @@ as events through an internal queue that has priority over network input.
 
 Signing: `SignVote` / `SignProposal` -> `FilePrivValidator` (persists before it returns)
 -> WAL append + fsync -> the signed message is fed back to the core, which answers with
-`Broadcast`. Inbound frames (`handle_frame`, the p2p handler) are untrusted: rate-limited
-per peer (token bucket), decoded with size limits, dropped if malformed, of another
-chain, from a non-validator, wrongly signed, for a far-future height or already known;
-drops are counted in `stats`. Liveness: while the core makes no progress for a gossip
-interval it re-broadcasts its own messages of the height and relays the round's
-proposal and votes. Catch-up: a message from a lower height is answered with a
-`KIND_COMMIT` frame (block + certificate); a node that sees messages from higher heights
-asks for its own height's commit with a `KIND_COMMIT` request frame.
+`Broadcast`. Inbound frames (`handle_frame`, the p2p handler), catch-up answers and
+gossip are in `tianfu.consensus.peers` (the `PeerMessages` mixin of the driver).
 
 Parameters: the timeouts, block limits and intervals of height h are `ledger.params(h)`
 (governance state of h - 2, ADR 0012), taken when the core is built for h and again
 before each `BlockCommitted` moves it to the next height; a `params` given to the
 constructor overrides them at every height (tests and simulations).
 
-Layering: consensus does not import p2p; the kind numbers below equal
-`tianfu.p2p.api.KIND_*` (a test checks it) and `network` is any object with
-`broadcast(kind, payload)` and `send(address, kind, payload)`.
+Layering: consensus does not import p2p; the kind numbers (`tianfu.consensus.peers`,
+re-exported here) equal `tianfu.p2p.api.KIND_*` (a test checks it) and `network` is any
+object with `broadcast(kind, payload)` and `send(address, kind, payload)`.
 """
 
 from __future__ import annotations
@@ -36,23 +30,19 @@ import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
-import msgspec
-
-from tianfu.codec import CodecError, check_version, decode, encode
-from tianfu.consensus.core import MAX_FUTURE_ROUNDS, ConsensusCore
+from tianfu.codec import decode, encode
+from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     BlockCommitted,
     BlockExecuted,
     Broadcast,
     CommitBlock,
-    CommitReceived,
     CreateProposalBlock,
     Event,
     ExecuteBlock,
-    Proposal,
     ProposalBlockReady,
     ProposalReceived,
     RecordEvidence,
@@ -62,6 +52,23 @@ from tianfu.consensus.messages import (
     Start,
     TimeoutFired,
     VoteReceived,
+)
+from tianfu.consensus.peers import (  # noqa: F401 (re-exported: this module's interface)
+    INTERNAL,
+    KIND_COMMIT,
+    KIND_PROPOSAL,
+    KIND_VOTE,
+    MAX_COMMIT_FRAME,
+    MAX_OWN_KEPT,
+    MAX_PROPOSAL_FRAME,
+    MAX_RELAY,
+    MAX_VOTE_FRAME,
+    NET,
+    OWN,
+    REPLAY,
+    CommitFrame,
+    PeerMessages,
+    TokenBucket,
 )
 from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
 from tianfu.consensus.wal import (
@@ -73,44 +80,11 @@ from tianfu.consensus.wal import (
     WalVote,
     entry_event,
 )
-from tianfu.crypto.suite import verify as crypto_verify
 from tianfu.types import PREVOTE, Block, CommitCertificate, ConsensusParams, ValidatorSet, Vote
 
 log = logging.getLogger(__name__)
 
-KIND_PROPOSAL = 2  # == tianfu.p2p.api.KIND_PROPOSAL
-KIND_VOTE = 3  # == tianfu.p2p.api.KIND_VOTE
-KIND_COMMIT = 8  # == tianfu.p2p.api.KIND_COMMIT
-MAX_VOTE_FRAME = 1024
-MAX_PROPOSAL_FRAME = MAX_BLOCK_BYTES + 4096
-MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)
 MAX_CLOCK_DRIFT_MS = 10_000  # how far ahead of our clock a proposed block may be dated
-MAX_RELAY = 64
-MAX_OWN_KEPT = 12
-
-NET, OWN, INTERNAL, REPLAY = "net", "own", "internal", "replay"
-
-
-class CommitFrame(msgspec.Struct, array_like=True, frozen=True):
-    """KIND_COMMIT payload: a committed block with its certificate, or (block=b"",
-    certificate=None) a request for the commit of `height`."""
-
-    version: int
-    height: int
-    block: Annotated[bytes, msgspec.Meta(max_length=MAX_BLOCK_BYTES)] = b""
-    certificate: CommitCertificate | None = None
-
-    def validate(self) -> None:
-        check_version(self)
-        if self.height < 1:
-            raise ValueError("commit frame height must be >= 1")
-        if self.certificate is None:
-            if self.block:
-                raise ValueError("a commit frame with a block needs its certificate")
-            return
-        self.certificate.validate()
-        if self.certificate.height != self.height or not self.block:
-            raise ValueError("commit frame certificate does not match its height or block")
 
 
 class _JumpTo:
@@ -145,23 +119,10 @@ class FrameNetwork(Protocol):
     def send(self, peer: str, kind: int, payload: bytes) -> None: ...
 
 
-class TokenBucket:
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate, self.burst, self.tokens, self.last = rate, burst, burst, now
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
 CoreFactory = Callable[[int, ValidatorSet], ConsensusCore]
 
 
-class ConsensusDriver:
+class ConsensusDriver(PeerMessages):
     def __init__(
         self,
         ledger: LedgerLike,
@@ -319,139 +280,6 @@ class ConsensusDriver:
                 await t
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
-
-    # ------------------------------------------------------------ inbound frames
-
-    def handle_frame(self, peer: Any, kind: int, payload: bytes) -> None:
-        """The p2p handler for KIND_PROPOSAL / KIND_VOTE / KIND_COMMIT (never raises)."""
-        core = self.core
-        if core is None or self._stopping or self._wake is None:
-            return
-        if kind not in (KIND_PROPOSAL, KIND_VOTE, KIND_COMMIT):
-            self.stats["dropped_kind"] += 1
-            return
-        now = asyncio.get_running_loop().time()
-        address = str(getattr(peer, "address", peer))
-        bucket = self._buckets.get(address)
-        if bucket is None:
-            if len(self._buckets) > 4096:
-                self._buckets.clear()
-            bucket = self._buckets[address] = TokenBucket(self.peer_rate, self.peer_burst, now)
-        if not bucket.take(now):
-            self.stats["dropped_rate_limited"] += 1
-            return
-        msg: Vote | Proposal | CommitFrame
-        try:
-            if kind == KIND_VOTE:
-                msg = decode(payload, Vote, max_size=MAX_VOTE_FRAME)
-            elif kind == KIND_PROPOSAL:
-                msg = decode(payload, Proposal, max_size=MAX_PROPOSAL_FRAME)
-            else:
-                msg = decode(payload, CommitFrame, max_size=MAX_COMMIT_FRAME)
-        except (CodecError, ValueError):
-            self.stats["dropped_malformed"] += 1
-            return
-        if isinstance(msg, CommitFrame):
-            self._on_commit_frame(address, msg, now)
-            return
-        if msg.chain_id != self.chain_id:
-            self.stats["dropped_wrong_chain"] += 1
-            return
-        h = core.height
-        if msg.height < h:
-            self.stats["dropped_old_height"] += 1
-            self._answer(address, msg.height, now)
-            return
-        if msg.height > h + 1 or (
-            msg.height == h + 1 and now - self._height_since > self.gossip_interval
-        ):
-            self._request(address, h, now)  # the peer is ahead of us: ask for our commit
-        if msg.height > h + 1:
-            self.stats["dropped_future_height"] += 1
-            return
-        signer = msg.validator if isinstance(msg, Vote) else msg.proposer
-        val = next((v for v in core.validators.validators if v.public_key == signer), None)
-        if val is None:
-            self.stats["dropped_not_validator"] += 1
-            return
-        if msg.height == h:
-            if self._known(msg):
-                self.stats["duplicate"] += 1
-                return
-            if not self._verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
-                self.stats["dropped_bad_signature"] += 1
-                return
-        if len(self._inbound) >= self.max_inbound:
-            self.stats["dropped_queue_full"] += 1
-            return
-        event = VoteReceived(msg) if isinstance(msg, Vote) else ProposalReceived(msg)
-        self._inbound.append((event, NET))
-        self.stats["accepted"] += 1
-        self._wake.set()
-
-    def _on_commit_frame(self, address: str, f: CommitFrame, now: float) -> None:
-        core = self.core
-        assert core is not None and self._wake is not None
-        if f.certificate is None:
-            if f.height < core.height:
-                self._answer(address, f.height, now)
-            return
-        if f.height != core.height or core.decided is not None:
-            self.stats["dropped_commit_frame"] += 1
-            return
-        if f.certificate.chain_id != self.chain_id:
-            self.stats["dropped_wrong_chain"] += 1
-            return
-        self._internal.append((CommitReceived(f.block, f.certificate), NET))
-        self.stats["commit_frames"] += 1
-        self._wake.set()
-
-    def _answer(self, address: str, height: int, now: float) -> None:
-        """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
-        if not self._once_per_interval(self._answered, (address, height), now):
-            return
-        block = self.ledger.store.load_block(height)
-        cert = self.ledger.store.load_cert(height)
-        if block is None or cert is None:
-            return
-        frame = CommitFrame(1, height, encode(block), cert)
-        self.network.send(address, KIND_COMMIT, encode(frame))
-        self.stats["commits_sent"] += 1
-
-    def _request(self, address: str, height: int, now: float) -> None:
-        if not self._once_per_interval(self._requested, (address, height), now):
-            return
-        self.network.send(address, KIND_COMMIT, encode(CommitFrame(1, height)))
-        self.stats["commits_requested"] += 1
-
-    def _once_per_interval(self, seen: dict[Any, float], key: Any, now: float) -> bool:
-        last = seen.get(key)
-        if last is not None and now - last < self.gossip_interval:
-            return False
-        if len(seen) > 4096:
-            seen.clear()
-        seen[key] = now
-        return True
-
-    def _known(self, msg: Vote | Proposal) -> bool:
-        """Is this exact message already in the core's state (current height)?"""
-        core = self.core
-        assert core is not None
-        if msg.height != core.height or msg.round > max(core.round, 0) + MAX_FUTURE_ROUNDS:
-            return False
-        if isinstance(msg, Vote):
-            return core.votes.get(msg.round, msg.type).contains(msg)
-        return any(q == msg for q in core.proposals.get(msg.round, ()))
-
-    def _verify(self, scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
-        key = (public_key, msg, sig)
-        ok = self._verify_cache.get(key)
-        if ok is None:
-            ok = crypto_verify(scheme, public_key, msg, sig)
-            self._verify_cache[key] = ok
-            if len(self._verify_cache) > 8192:
-                self._verify_cache.popitem(last=False)
-        return ok
 
     # ------------------------------------------------------------ the loop
 
@@ -637,14 +465,6 @@ class ConsensusDriver:
         self.stats["signed"] += 1
         return [(event, OWN)]
 
-    def _broadcast(self, msg: Vote | Proposal) -> None:
-        kind = KIND_VOTE if isinstance(msg, Vote) else KIND_PROPOSAL
-        payload = encode(msg)
-        self.network.broadcast(kind, payload)
-        self._own.append((msg.round, kind, payload))
-        if len(self._own) > MAX_OWN_KEPT:
-            del self._own[0]
-
     def _schedule(self, a: ScheduleTimeout) -> None:
         core = self.core
         assert core is not None
@@ -662,41 +482,6 @@ class ConsensusDriver:
             self._post(event)
 
         self._timers[key] = loop.call_later(a.delay_ms / 1000, fire)
-
-    async def _gossip(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(self.gossip_interval)
-            try:
-                self._gossip_tick()
-            except Exception:  # a task's top level: log and keep gossiping
-                log.exception("consensus gossip failed")
-
-    def _gossip_tick(self) -> None:
-        """No progress for an interval: re-send our messages, relay the round's messages."""
-        core = self.core
-        if core is None or core.decided is not None:
-            return
-        state = (core.height, core.round, int(core.step))
-        stuck, self._progress = state == self._progress, state
-        if not stuck:
-            return
-        self.stats["gossip_resends"] += 1
-        for round, kind, payload in self._own:
-            if round >= core.round - 1:
-                self.network.broadcast(kind, payload)
-        msgs: list[Vote | Proposal] = list(core.proposals.get(core.round, [])[:1])
-        msgs += core.votes.prevotes(core.round).votes()
-        msgs += core.votes.precommits(core.round).votes()
-        for p in msgs[:1]:
-            if isinstance(p, Proposal) and p.pol_round >= 0:
-                msgs += core.votes.prevotes(p.pol_round).votes()
-        sent = 0
-        for m in msgs:
-            signer = m.validator if isinstance(m, Vote) else m.proposer
-            if signer == self.my_key or sent >= MAX_RELAY:
-                continue
-            self.network.broadcast(KIND_VOTE if isinstance(m, Vote) else KIND_PROPOSAL, encode(m))
-            sent += 1
 
     # ------------------------------------------------------------ ledger work
 

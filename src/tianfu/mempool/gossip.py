@@ -12,6 +12,7 @@ import msgspec
 
 from tianfu.codec import CodecError, decode, encode
 from tianfu.types import Transaction
+from tianfu.types.tx import decode_tx
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class TxGossip:
 
     def publish(self, tx: Transaction) -> None:
         """Queue a transaction admitted locally (from the API) for the next batch."""
-        raw = encode(tx)
+        raw = tx.encoded()
         self._pending.append(raw)
         self._pending_bytes += len(raw)
         if len(self._pending) >= MAX_BATCH_TXS or self._pending_bytes >= MAX_BATCH_BYTES // 2:
@@ -72,10 +73,10 @@ class TxGossip:
             self.stats["malformed"] += 1
             return
         txs: list[Transaction] = []
+        self.stats["received"] += len(batch.txs)
         for raw in batch.txs:
-            self.stats["received"] += 1
-            try:
-                txs.append(decode(raw, Transaction))
+            try:  # strict like codec.decode; the hash is taken from `raw`, not re-encoded
+                txs.append(decode_tx(raw))
             except CodecError:
                 self.stats["malformed"] += 1
         if self.admit_many is not None:

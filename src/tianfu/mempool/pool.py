@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from tianfu.codec import encode
 from tianfu.types import Transaction
 
 
@@ -36,7 +35,7 @@ class Mempool:
         if h in self._txs:
             return False
         if size is None:
-            size = len(encode(tx))
+            size = len(tx.encoded())
         if len(self._txs) >= self.max_txs or self._bytes + size > self.max_bytes:
             raise MempoolFull(
                 f"mempool is full ({len(self._txs)} transactions, {self._bytes} bytes)"

@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 import msgspec
 
-from tianfu.codec import CodecError, check_version, encode, hash_domain
+from tianfu.codec import (
+    DEFAULT_MAX_SIZE,
+    CodecError,
+    check_version,
+    decode,
+    encode,
+    hash_domain,
+    try_encode,
+)
 from tianfu.types.values import ValueTypeError, check_value
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -36,12 +44,30 @@ class TxBody(msgspec.Struct, array_like=True, frozen=True):
     def validate(self) -> None:
         check_version(self)
         try:
-            check_value(self.args)
+            # The same answer as `check_value(self.args)`, with flat str/bytes arguments (the
+            # usual case) checked inline; anything else gets the full walk, one level down.
+            args = self.args
+            if type(args) is not list:
+                check_value(args)
+                return
+            for arg in args:
+                t = type(arg)
+                if t is not str and t is not bytes:
+                    check_value(arg, _depth=1)
         except ValueTypeError as exc:
             raise CodecError(f"bad argument: {exc}") from None
 
 
-class Transaction(msgspec.Struct, array_like=True, frozen=True):
+class Transaction(msgspec.Struct, array_like=True, frozen=True, dict=True):
+    """A signed transaction.
+
+    Its hash (the signed 32 bytes, also its id) and its canonical bytes are computed at
+    most once per object and kept in the instance's `__dict__`, which is not a field:
+    equality, `hash()` and the encoding see `body` and `signature` only. The cache is
+    sound because the struct is frozen; its argument lists must not be mutated in place
+    (a mutated transaction would no longer match its signature anyway).
+    """
+
     body: TxBody
     signature: Sig
 
@@ -50,15 +76,69 @@ class Transaction(msgspec.Struct, array_like=True, frozen=True):
 
     def signing_hash(self) -> bytes:
         """The 32 bytes that are signed, also the transaction's hash (id)."""
-        return tx_hash(self.body)
+        return self.hash
 
     @property
     def hash(self) -> bytes:
-        return tx_hash(self.body)
+        cache = self.__dict__
+        h: bytes | None = cache.get("_hash")
+        if h is None:
+            h = cache["_hash"] = tx_hash(self.body)
+        return h
+
+    def encoded(self) -> bytes:
+        """`codec.encode(self)`, computed once per object."""
+        cache = self.__dict__
+        raw: bytes | None = cache.get("_raw")
+        if raw is None:
+            raw = cache["_raw"] = encode(self)
+        return raw
+
+
+TX_TAG = "tianfu/tx/v1"
 
 
 def tx_hash(body: TxBody) -> bytes:
-    return hash_domain("tianfu/tx/v1", encode(body))
+    return hash_domain(TX_TAG, encode(body))
+
+
+_tx_decoder = msgspec.msgpack.Decoder(Transaction)
+
+
+def decode_tx(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> Transaction:
+    """`codec.decode(data, Transaction, max_size=...)`, as strict, faster, and with the
+    transaction's hash and canonical bytes taken from `data` (no re-encoding later)."""
+    if type(data) is not bytes:
+        return _primed(decode(data, Transaction, max_size=max_size), bytes(data))
+    if len(data) > max_size:
+        raise CodecError(f"message of {len(data)} bytes exceeds the limit of {max_size}")
+    try:
+        tx = _tx_decoder.decode(data)
+    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError included
+        return decode(data, Transaction, max_size=max_size)  # raises with its message
+    if try_encode(tx) != data:
+        raise CodecError("non-canonical encoding of Transaction")
+    try:
+        tx.validate()
+    except CodecError:
+        raise
+    except ValueError as exc:
+        raise CodecError(str(exc)) from None
+    return _primed(tx, data)
+
+
+def _primed(tx: Transaction, data: bytes) -> Transaction:
+    """Cache the hash and bytes of `tx` decoded from its canonical encoding `data`.
+
+    `data` is 0x92 (an array of two) + encode(body) + the signature as msgpack bin 8 (two
+    header bytes, the signature being at most 72 bytes): the body's bytes are a slice.
+    """
+    cache = tx.__dict__
+    cache["_raw"] = data
+    n = len(tx.signature)
+    if n < 256:
+        cache["_hash"] = hash_domain(TX_TAG, data[1 : len(data) - 2 - n])
+    return tx
 
 
 class Event(msgspec.Struct, array_like=True, frozen=True):
