@@ -17,7 +17,7 @@ record is immutable, so an evidence certificate's state proof stays true forever
 """
 
 MAX_ATTACHED = 100
-RESULTS = ["verified", "rejected"]
+RESULTS = ("verified", "rejected")
 
 
 def _text(ctx, value, what, limit=200):
@@ -109,7 +109,7 @@ def attest(ctx, deposit_id, statement):
 def record_verification(ctx, deposit_id, case_no, result, note):
     ctx.require_role("court")
     _text(ctx, case_no, "case number", 100)
-    ctx.require(result in RESULTS, f"result must be one of {RESULTS}")
+    ctx.require(result in RESULTS, f"result must be one of {list(RESULTS)}")
     ctx.require(isinstance(note, str) and len(note) <= 1000, "note must be a string")
     _deposit_of(ctx, deposit_id)
     n = ctx.get("ncv:" + deposit_id, 0)

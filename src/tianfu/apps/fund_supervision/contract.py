@@ -23,7 +23,7 @@ State:
   "rf:<n>", "rf_seq"       -> refusal n; "rf_fund:<fund>" -> the refusal numbers of a fund
 """
 
-LEVELS = ["province", "city", "county", "township", "village"]
+LEVELS = ("province", "city", "county", "township", "village")
 MAX_AMOUNT = 10**18
 HEX = "0123456789abcdef"
 ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."

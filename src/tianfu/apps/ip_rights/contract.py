@@ -24,9 +24,9 @@ active licence of the same scope whose period overlaps. Evidence ids are deposit
 """
 
 EVIDENCE = "evidence"
-WORK_TYPES = ["literary", "music", "film", "software", "art", "photo", "design", "patent", "other"]
-KINDS = ["ownership", "infringement", "licence"]
-OUTCOMES = ["upheld", "dismissed", "settled"]
+WORK_TYPES = ("literary", "music", "film", "software", "art", "photo", "design", "patent", "other")
+KINDS = ("ownership", "infringement", "licence")
+OUTCOMES = ("upheld", "dismissed", "settled")
 MAX_LIST = 200
 
 
@@ -119,7 +119,7 @@ def register_work(ctx, content_hash, title, authors, work_type):
     ctx.require(1 <= n <= 50, "a work has 1-50 authors")
     for a in authors:
         _text(ctx, a, "an author's name", 100)
-    ctx.require(work_type in WORK_TYPES, f"type must be one of {WORK_TYPES}")
+    ctx.require(work_type in WORK_TYPES, f"type must be one of {list(WORK_TYPES)}")
     existing = ctx.get("hash:" + content_hash)
     ctx.require(
         existing is None, f"a work with this content hash is already registered as {existing}"
@@ -302,7 +302,7 @@ def link_evidence(ctx, work_id, deposit_id, note):
 
 
 def open_dispute(ctx, work_id, kind, claim, evidence):
-    ctx.require(kind in KINDS, f"kind must be one of {KINDS}")
+    ctx.require(kind in KINDS, f"kind must be one of {list(KINDS)}")
     _text(ctx, claim, "claim", 1000)
     _evidence_ids(ctx, evidence)
     w = _work(ctx, work_id)
@@ -339,7 +339,7 @@ def open_dispute(ctx, work_id, kind, claim, evidence):
 
 def resolve_dispute(ctx, dispute_id, outcome, ruling):
     ctx.require_role("arbitrator")
-    ctx.require(outcome in OUTCOMES, f"outcome must be one of {OUTCOMES}")
+    ctx.require(outcome in OUTCOMES, f"outcome must be one of {list(OUTCOMES)}")
     _text(ctx, ruling, "ruling", 1000)
     ctx.require(isinstance(dispute_id, str), "a dispute id is a string")
     d = ctx.get("dispute:" + dispute_id)
