@@ -22,6 +22,7 @@ from tianfu.execution.api import state_key
 from tianfu.identity import Identity
 from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
+from tianfu.node import loop as event_loop
 from tianfu.node.config import NodeConfig
 from tianfu.node.evidence import EvidenceReporter
 from tianfu.node.runner import open_ledger
@@ -163,4 +164,4 @@ def run_network_node(home: Path) -> None:
     )
     cfg = NodeConfig.load(home)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_network_node(cfg))
+        event_loop.run(serve_network_node(cfg))

@@ -14,6 +14,7 @@ from tianfu.consensus.solo import SoloDriver
 from tianfu.identity import Identity
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
+from tianfu.node import loop as event_loop
 from tianfu.node.service import NodeService
 from tianfu.store import Store
 from tianfu.types import Genesis
@@ -76,4 +77,4 @@ def run_solo_node(data_dir: Path, genesis: Genesis, node: Identity, host: str, p
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve_solo(data_dir, genesis, node, host, port))
+        event_loop.run(serve_solo(data_dir, genesis, node, host, port))

@@ -1,0 +1,26 @@
+"""The node's event loop choice (tianfu.node.loop)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tianfu.node import loop as event_loop
+
+
+async def _loop_type() -> str:
+    return type(asyncio.get_running_loop()).__module__
+
+
+def test_uvloop_by_default_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("uvloop")
+    monkeypatch.delenv("TIANFU_LOOP", raising=False)
+    assert event_loop.loop_name() == "uvloop"
+    assert event_loop.run(_loop_type()).startswith("uvloop")
+
+
+def test_asyncio_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIANFU_LOOP", "asyncio")
+    assert event_loop.loop_name() == "asyncio"
+    assert event_loop.run(_loop_type()).startswith("asyncio")
