@@ -26,7 +26,7 @@ def _rows(path):
     try:
         return [
             conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
-            for t in ("blocks", "tx_index", "events", "tree_nodes", "state")
+            for t in ("blocks", "tx_index", "tx_recent", "event_index", "tree_nodes", "state")
         ]
     finally:
         conn.close()

@@ -23,6 +23,7 @@ from tianfu.codec import encode
 from tianfu.crypto import generate_keypair, sign_tx, sign_vote
 from tianfu.crypto.merkle import merkle_root
 from tianfu.store import Store, StoreError, TxRecord
+from tianfu.store import sqlite as store_sqlite
 from tianfu.types import (
     PRECOMMIT,
     Block,
@@ -316,7 +317,8 @@ def check_consistent(path: Path) -> int:
     """Every stored height is complete and nothing of a later height exists; return height."""
     with Store(path) as store:
         top = store.height()
-        total_txs = total_events = 0
+        total_txs = 0
+        event_keys: set[tuple[str, int, str]] = set()
         for h in range(1, top + 1):
             block, cert, receipts = store.load_block(h), store.load_cert(h), store.load_receipts(h)
             assert block is not None and cert is not None and receipts is not None, h
@@ -325,7 +327,7 @@ def check_consistent(path: Path) -> int:
             for i, tx in enumerate(block.txs):
                 assert store.load_tx(tx.hash) == TxRecord(tx, receipts[i], h, i)
             total_txs += len(block.txs)
-            total_events += sum(len(r.events) for r in receipts)
+            event_keys.update((e.contract, h, e.name) for r in receipts for e in r.events)
             assert store.get_node(nkey(h)) == b"node-of-%d" % h
             assert store.get_latest(hkey(h)) == (b"v%d" % h if h > top - KEEP else None)
         assert store.get_node(nkey(top + 1)) is None and store.get_latest(hkey(top + 1)) is None
@@ -334,16 +336,18 @@ def check_consistent(path: Path) -> int:
             assert store.get_meta("last") == str(top).encode()
     conn = sqlite3.connect(path)
     try:
-        assert conn.execute("SELECT COUNT(*) FROM tx_index").fetchone()[0] == total_txs
-        assert conn.execute("SELECT COUNT(*) FROM events").fetchone()[0] == total_events
-        assert conn.execute("SELECT COALESCE(MAX(height), 0) FROM events").fetchone()[0] <= top
+        both = "SELECT (SELECT COUNT(*) FROM tx_index) + (SELECT COUNT(*) FROM tx_recent)"
+        assert conn.execute(both).fetchone()[0] == total_txs
+        rows = conn.execute("SELECT contract, height, name FROM event_index").fetchall()
+        assert set(rows) == event_keys and len(rows) == len(event_keys)
         assert conn.execute("SELECT COUNT(*) FROM blocks").fetchone()[0] == top
     finally:
         conn.close()
     return top
 
 
-def child_main(path: str, n_txs: int) -> None:
+def child_main(path: str, n_txs: int, merge_rows: int) -> None:
+    store_sqlite.TX_MERGE_ROWS = merge_rows  # small: tx-index merges happen during the test
     store = Store(path)
     chain = Chain()
     h = store.height()
@@ -361,7 +365,13 @@ def test_crash_atomicity_under_kill_9(tmp_path, seed):
     acked = 0
     for _ in range(3):  # kill, reopen, continue in the same file, kill again
         proc = subprocess.Popen(
-            [sys.executable, __file__, str(path), str(rng.choice([5, 40, 120]))],
+            [
+                sys.executable,
+                __file__,
+                str(path),
+                str(rng.choice([5, 40, 120])),
+                str(rng.choice([64, 16_384])),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -400,4 +410,4 @@ def test_save_block_of_2000_transactions_timing(db):
 
 
 if __name__ == "__main__":
-    child_main(sys.argv[1], int(sys.argv[2]))
+    child_main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

@@ -1,10 +1,21 @@
-"""SQLite schema of the block store and the per-connection settings (WAL, synchronous=FULL)."""
+"""SQLite schema of the block store and the per-connection settings (WAL, synchronous=FULL).
+
+Schema versions (in `PRAGMA user_version`; ADR 0006, ADR 0016):
+1. events stored as rows ((height, tx, event) -> contract, name, data, plus an index by
+   contract), a copy of what the receipts already hold.
+2. events are read from the block's receipts; `event_index` keeps one row per
+   (contract, height, name) that occurs, to find the blocks. The tx index is in two
+   parts: `tx_recent` takes each block's rows and is merged into `tx_index` in bulk.
+   A version-1 file is migrated at open, in one transaction. Any other version is refused.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+PAGE_SIZE = 4096  # of new files
+WAL_AUTOCHECKPOINT = 1000  # pages
 
 # Every table keyed by what it is read by; WITHOUT ROWID keeps each row in its primary key's
 # B-tree, so one key-sorted batch per block appends to a few pages instead of many.
@@ -25,21 +36,23 @@ CREATE TABLE IF NOT EXISTS blocks (
     cert BLOB NOT NULL,       -- encoded CommitCertificate
     receipts BLOB NOT NULL    -- encoded list[Receipt]
 );
-CREATE TABLE IF NOT EXISTS tx_index (
+CREATE TABLE IF NOT EXISTS tx_index (  -- tx hash -> position, merged from tx_recent
     hash BLOB PRIMARY KEY,
     height INTEGER NOT NULL,
     idx INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS tx_recent (  -- the latest blocks' part of the tx index (ADR 0016)
+    hash BLOB PRIMARY KEY,
     height INTEGER NOT NULL,
-    tx_idx INTEGER NOT NULL,
-    ev_idx INTEGER NOT NULL,
-    contract TEXT NOT NULL,
-    name TEXT NOT NULL,
-    data BLOB NOT NULL,       -- encoded dict
-    PRIMARY KEY (height, tx_idx, ev_idx)
+    idx INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_by_contract ON events (contract, height, tx_idx, ev_idx);
+CREATE TABLE IF NOT EXISTS event_index (  -- blocks whose receipts hold such events
+    contract TEXT NOT NULL,
+    height INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (contract, height, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_index_by_height ON event_index (height, name);
 CREATE TABLE IF NOT EXISTS tree_nodes (
     key BLOB PRIMARY KEY,
     value BLOB NOT NULL
@@ -58,23 +71,47 @@ def connect(path: str) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA cache_size=-32768")  # 32 MiB page cache
     conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
     return conn
 
 
+# Version 1 -> 2: the blocks' (contract, name) pairs from the event rows, then drop them.
+MIGRATE_1_TO_2 = """
+INSERT OR IGNORE INTO event_index (contract, height, name)
+    SELECT DISTINCT contract, height, name FROM events;
+DROP INDEX IF EXISTS events_by_contract;
+DROP TABLE events;
+"""
+
+
+class SchemaVersionError(sqlite3.DatabaseError):
+    """The file was written by an unknown (newer, or foreign) version of the store."""
+
+
 def init_schema(conn: sqlite3.Connection) -> None:
-    """Switch the file to WAL (persistent), create the tables, check the schema version."""
+    """Switch the file to WAL (persistent), create or migrate the tables, check the version."""
+    # Takes effect only while the file is still empty, i.e. for a new store.
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise sqlite3.OperationalError(f"cannot switch the database to WAL mode (got {mode})")
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
-            raise sqlite3.DatabaseError(f"unknown store schema version {version}")
+        if version not in (0, 1, SCHEMA_VERSION):
+            raise SchemaVersionError(
+                f"store schema version {version} is not supported: this node reads version "
+                f"{SCHEMA_VERSION} (and migrates version 1)"
+            )
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if version == 1:
+            for statement in MIGRATE_1_TO_2.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        if version != SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -5,6 +5,11 @@ certificate, receipts, tx and event indexes, Merkle tree nodes, latest state val
 optional meta rows) is written in ONE SQLite transaction, so after a crash at any moment
 (kill -9, power loss) a height is either wholly present or wholly absent.
 
+Rows per block (ADR 0016): the block row (header, transactions, certificate and receipts,
+events included, as blobs), one tx-index row per transaction, one event-index row per
+(contract, event name) occurring in the block, the tree nodes and the latest values. The
+many-row batches go in as one statement each (`tianfu.store.bulk`), key-sorted.
+
 Threads: writes go through one writer connection, serialised by a lock, each as
 `BEGIN IMMEDIATE ... COMMIT`. Reads go through a connection per thread (`threading.local`),
 never the writer's: in WAL mode a reader keeps reading the last committed snapshot while a
@@ -30,6 +35,7 @@ from typing import Any
 import msgspec
 
 from tianfu.codec import encode
+from tianfu.store.bulk import HASHES_SELECT, PAIRS_SELECT, pack_hashes, pack_pairs
 from tianfu.store.schema import connect, init_schema
 from tianfu.types import Block, BlockHeader, CommitCertificate, Event, Receipt, Transaction
 
@@ -40,9 +46,24 @@ _dec_cert = msgspec.msgpack.Decoder(CommitCertificate)
 _dec_receipts = msgspec.msgpack.Decoder(list[Receipt])
 _dec_receipt = msgspec.msgpack.Decoder(Receipt)
 _dec_raw_list = msgspec.msgpack.Decoder(list[msgspec.Raw])
-_dec_data = msgspec.msgpack.Decoder(dict[str, Any])
 
 _SCAN_BATCH = 512
+
+# `tx_recent` is merged into `tx_index` once it holds this many rows (ADR 0016): a block's
+# rows land in a small table (few pages to rewrite), the big one gets key-sorted runs.
+TX_MERGE_ROWS = 16_384
+
+# A hash's first position in either part of the tx index (tx_index holds older heights).
+_TX_POSITION = (
+    "SELECT height, idx FROM tx_index WHERE hash = ?1 UNION ALL "
+    "SELECT height, idx FROM tx_recent WHERE hash = ?1 ORDER BY height, idx LIMIT 1"
+)
+# The committed ones of 32-byte hashes packed by `pack_hashes` (?1 blob, ?2 JSON array).
+_COMMITTED_OF_PACKED = (
+    "SELECT h FROM (SELECT substr(?1, key * 32 + 2, 32) AS h FROM json_each(?2)) "
+    "WHERE EXISTS (SELECT 1 FROM tx_index WHERE hash = h) "
+    "OR EXISTS (SELECT 1 FROM tx_recent WHERE hash = h)"
+)
 
 
 class StoreError(Exception):
@@ -104,10 +125,13 @@ class Store:
         # database per node, writes serialised here), and `save_block` still checks the
         # stored height inside its own transaction before it writes.
         self._height = 0
+        self._recent_rows = 0  # rows in tx_recent (writer's view, see `save_block`)
         try:
             init_schema(self._writer_conn())
             top = self._writer_conn().execute("SELECT MAX(height) FROM blocks").fetchone()[0]
             self._height = int(top or 0)
+            recent = self._writer_conn().execute("SELECT COUNT(*) FROM tx_recent").fetchone()[0]
+            self._recent_rows = int(recent)
         except sqlite3.Error as exc:
             self.close()
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
@@ -213,20 +237,27 @@ class Store:
     # ------------------------------------------------------------------ writes
 
     @staticmethod
+    def _put_pairs(conn: sqlite3.Connection, table: str, pairs: list[tuple[bytes, bytes]]) -> None:
+        """`INSERT OR REPLACE` key-sorted (key, value) rows, in one statement when they fit."""
+        if not pairs:
+            return
+        packed = pack_pairs(pairs)
+        if packed is None:
+            conn.executemany(f"INSERT OR REPLACE INTO {table} (key, value) VALUES (?, ?)", pairs)
+        else:
+            conn.execute(f"INSERT OR REPLACE INTO {table} (key, value) {PAIRS_SELECT}", packed)
+
+    @classmethod
     def _write_state(
+        cls,
         conn: sqlite3.Connection,
         nodes: dict[bytes, bytes],
         state_updates: dict[bytes, bytes | None],
     ) -> None:
-        if nodes:
-            conn.executemany(
-                "INSERT OR REPLACE INTO tree_nodes (key, value) VALUES (?, ?)",
-                sorted(nodes.items()),
-            )
+        cls._put_pairs(conn, "tree_nodes", sorted(nodes.items()))
         puts = sorted((k, v) for k, v in state_updates.items() if v is not None)
         deletes = sorted((k,) for k, v in state_updates.items() if v is None)
-        if puts:
-            conn.executemany("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)", puts)
+        cls._put_pairs(conn, "state", puts)
         if deletes:
             conn.executemany("DELETE FROM state WHERE key = ?", deletes)
 
@@ -273,12 +304,10 @@ class Store:
         )
         if tx_hashes is None or len(tx_hashes) != n:
             tx_hashes = [tx.hash for tx in block.txs]
-        tx_rows = sorted(zip(tx_hashes, [height] * n, range(n), strict=True))
-        event_rows = [
-            (height, i, j, ev.contract, ev.name, encode(ev.data))
-            for i, r in enumerate(receipts)
-            for j, ev in enumerate(r.events)
-        ]
+        # (hash, index) sorted: a hash repeated in the block keeps its first index
+        tx_rows = sorted(zip(tx_hashes, range(n), strict=True))
+        tx_packed = pack_hashes(tx_rows)
+        event_rows = sorted({(ev.contract, height, ev.name) for r in receipts for ev in r.events})
         with self._write() as conn:
             current = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0
             if height != current + 1:
@@ -289,14 +318,28 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 row,
             )
-            if tx_rows:
-                conn.executemany(
-                    "INSERT OR IGNORE INTO tx_index (hash, height, idx) VALUES (?, ?, ?)", tx_rows
+            if tx_packed is not None and tx_rows:
+                conn.execute(
+                    f"INSERT OR IGNORE INTO tx_recent (hash, height, idx) {HASHES_SELECT}",
+                    (*tx_packed, height),
                 )
+            elif tx_rows:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO tx_recent (hash, height, idx) VALUES (?, ?, ?)",
+                    [(h, height, i) for h, i in tx_rows],
+                )
+            recent_rows = self._recent_rows + n
+            if recent_rows >= TX_MERGE_ROWS:
+                # Older positions are in tx_index already and stay (first position wins).
+                conn.execute(
+                    "INSERT OR IGNORE INTO tx_index (hash, height, idx) "
+                    "SELECT hash, height, idx FROM tx_recent ORDER BY hash"
+                )
+                conn.execute("DELETE FROM tx_recent")
+                recent_rows = 0
             if event_rows:
                 conn.executemany(
-                    "INSERT INTO events (height, tx_idx, ev_idx, contract, name, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO event_index (contract, height, name) VALUES (?, ?, ?)",
                     event_rows,
                 )
             self._write_state(conn, tree_nodes, state_updates)
@@ -305,6 +348,7 @@ class Store:
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(meta.items())
                 )
         self._height = height  # committed: only now may readers be told
+        self._recent_rows = recent_rows
 
     def save_state_nodes(
         self, nodes: dict[bytes, bytes], state_updates: dict[bytes, bytes | None]
@@ -349,8 +393,8 @@ class Store:
 
     def load_tx(self, tx_hash: bytes) -> TxRecord | None:
         row = self._one(
-            "SELECT t.height, t.idx, b.txs, b.receipts FROM tx_index t "
-            "JOIN blocks b ON b.height = t.height WHERE t.hash = ?",
+            f"SELECT t.height, t.idx, b.txs, b.receipts FROM ({_TX_POSITION}) t "
+            "JOIN blocks b ON b.height = t.height",
             (tx_hash,),
         )
         if row is None:
@@ -362,16 +406,27 @@ class Store:
         return TxRecord(tx, receipt, height, idx)
 
     def has_tx(self, tx_hash: bytes) -> bool:
-        return self._one("SELECT 1 FROM tx_index WHERE hash = ?", (tx_hash,)) is not None
+        return self._one(_TX_POSITION, (tx_hash,)) is not None
 
     def committed_txs(self, tx_hashes: list[bytes]) -> set[bytes]:
-        """Which of `tx_hashes` are committed: `has_tx` for many, a few queries in all."""
-        found: set[bytes] = set()
+        """Which of `tx_hashes` are committed: `has_tx` for many, in one statement (one
+        snapshot: a merge cannot move a hash between the two parts of the index unseen)."""
         unique = sorted(set(tx_hashes))
-        for i in range(0, len(unique), _IN_CHUNK):
+        if not unique:
+            return set()
+        packed = pack_hashes([(h, 0) for h in unique])
+        if packed is not None:
+            rows = self._all(_COMMITTED_OF_PACKED, packed)
+            return {bytes(r[0]) for r in rows}
+        found: set[bytes] = set()
+        for i in range(0, len(unique), _IN_CHUNK):  # hashes that are not 32 bytes long
             chunk = unique[i : i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self._all(f"SELECT hash FROM tx_index WHERE hash IN ({marks})", tuple(chunk))
+            marks = ",".join(f"?{j}" for j in range(1, len(chunk) + 1))
+            rows = self._all(
+                f"SELECT hash FROM tx_index WHERE hash IN ({marks}) UNION ALL "
+                f"SELECT hash FROM tx_recent WHERE hash IN ({marks})",
+                tuple(chunk),
+            )
             found.update(bytes(r[0]) for r in rows)
         return found
 
@@ -383,7 +438,16 @@ class Store:
         name: str | None = None,
         limit: int = 100,
     ) -> list[tuple[int, int, Event]]:
-        """Events from `from_height` on, in chain order: (height, tx index, event)."""
+        """Events from `from_height` on, in chain order: (height, tx index, event).
+
+        The event index names the blocks holding a matching event (each such block gives
+        at least one, so at most `limit` blocks are read); the events themselves come from
+        those blocks' receipts, read by one statement, so from one snapshot.
+        """
+        limit = max(0, limit)
+        out: list[tuple[int, int, Event]] = []
+        if limit == 0:
+            return out
         where = ["height >= ?"]
         params: list[Any] = [from_height]
         if contract is not None:
@@ -392,14 +456,35 @@ class Store:
         if name is not None:
             where.append("name = ?")
             params.append(name)
-        params.append(max(0, limit))
-        rows = self._all(
-            "SELECT height, tx_idx, contract, name, data FROM events WHERE "
+        params.append(limit)
+        sql = (
+            "SELECT height, receipts FROM blocks WHERE height IN "
+            "(SELECT DISTINCT height FROM event_index WHERE "
             + " AND ".join(where)
-            + " ORDER BY height, tx_idx, ev_idx LIMIT ?",
-            tuple(params),
+            + " ORDER BY height LIMIT ?) ORDER BY height"
         )
-        return [(h, i, Event(c, n, _dec_data.decode(d))) for h, i, c, n, d in rows]
+        try:
+            cur = self._conn().execute(sql, tuple(params))
+        except sqlite3.Error as exc:
+            raise StoreError(f"read failed: {exc}") from None
+        try:
+            while len(out) < limit:
+                try:
+                    row = cur.fetchone()
+                except sqlite3.Error as exc:
+                    raise StoreError(f"read failed: {exc}") from None
+                if row is None:
+                    break
+                height = row[0]
+                for i, receipt in enumerate(_dec_receipts.decode(row[1])):
+                    for ev in receipt.events:
+                        if (contract is None or ev.contract == contract) and (
+                            name is None or ev.name == name
+                        ):
+                            out.append((height, i, ev))
+        finally:
+            cur.close()
+        return out[:limit]
 
     # ------------------------------------------------------------------ state reads
 
