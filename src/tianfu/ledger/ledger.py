@@ -30,8 +30,8 @@ from tianfu.types import (
 )
 
 # A transaction's canonical bytes: `Transaction.encoded()` keeps them on the object (computed
-# once, or taken from the bytes it was decoded from) where the type offers it.
-_tx_bytes: Callable[[Transaction], bytes] = getattr(Transaction, "encoded", encode)
+# once, or taken from the bytes it was decoded from).
+_tx_bytes: Callable[[Transaction], bytes] = Transaction.encoded
 
 _VALSET_CACHE = 256  # validator sets kept in memory, one per recent state version
 _PARAMS_CACHE = 256  # chain parameters kept in memory, one per recent state version
