@@ -11,7 +11,11 @@ Each round times, over the same block of transactions on the same committed stat
 - `exec`: `Executor.execute_block` with every signature marked as already verified (what a
   validator spends executing a block after admission: replay and expiry checks, caller
   resolution, the sandboxed call, state reads through the ledger's cache, receipts);
-- `build`: `Ledger.build_block` likewise, i.e. `exec` plus the Merkle update and the roots.
+- `build`: `Ledger.build_block` likewise, i.e. `exec` plus the Merkle update and the roots;
+- `admit`: mempool admission, `NodeService._admit_batch` over batches of 50 fresh transfers
+  from 8 senders (what the API's batch route and the gossip do), into an empty mempool, and
+  `verify`: the Ed25519 verifies of the same transactions alone, so that `admit - verify` is
+  what admission costs beyond the one unavoidable verify.
 
 Nothing is committed, so every round executes the very same block; the best and the
 median round are printed. With `--baseline-src DIR` (a copy of another version's `src/`
@@ -37,9 +41,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchchain import ORGS, BenchChain  # noqa: E402
 
 from tianfu.contracts.examples import example_source  # noqa: E402
+from tianfu.crypto import verify_tx  # noqa: E402
+from tianfu.mempool import Mempool  # noqa: E402
+from tianfu.node.service import NodeService  # noqa: E402
 
 
-def measure(n_txs: int, rounds: int, n_senders: int) -> dict[str, Any]:
+def measure(n_txs: int, rounds: int, n_senders: int, n_admit: int = 1000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tianfu-exec-micro-") as tmp:
         chain = BenchChain(Path(tmp))
         admin = chain.admins[ORGS[0]]
@@ -83,13 +90,46 @@ def measure(n_txs: int, rounds: int, n_senders: int) -> dict[str, Any]:
                 params=params,
             )
 
+        admit_txs = [
+            chain.sign(
+                senders[i % 8],
+                "asset",
+                "transfer",
+                [senders[(i * 5 + 1) % len(senders)].info.address, 1],
+                expiry_ahead=500,
+            )
+            for i in range(n_admit)
+        ]
+        batches = [admit_txs[i : i + 50] for i in range(0, n_admit, 50)]
+        service = NodeService(led, Mempool(), node_name="n", org=ORGS[0], is_validator=True)
+
+        def run_admit() -> float:
+            service.mempool = Mempool()
+            service.verified.clear()
+            t = time.perf_counter()
+            for batch in batches:
+                outcomes = service._admit_batch(batch)
+            elapsed = time.perf_counter() - t
+            assert all(isinstance(o, bytes) for o in outcomes), outcomes[:1]
+            assert len(service.mempool) == n_admit
+            return elapsed / n_admit * 1e6
+
+        def run_verify() -> float:
+            t = time.perf_counter()
+            for tx in admit_txs:
+                verify_tx(tx)
+            return (time.perf_counter() - t) / n_admit * 1e6
+
+        run_admit()
         first = run_exec()
         bad = [r.error for r in first.receipts if not r.ok]
         if bad:
             raise RuntimeError(f"{len(bad)} failed transfers, first: {bad[0]}")
         gas = sum(r.gas_used for r in first.receipts)
-        exec_us, build_us = [], []
+        exec_us, build_us, admit_us, verify_us = [], [], [], []
         for _ in range(rounds):
+            admit_us.append(run_admit())
+            verify_us.append(run_verify())
             t = time.perf_counter()
             result = run_exec()
             exec_us.append((time.perf_counter() - t) / n_txs * 1e6)
@@ -105,6 +145,9 @@ def measure(n_txs: int, rounds: int, n_senders: int) -> dict[str, Any]:
         "exec_median": statistics.median(exec_us),
         "build_best": min(build_us),
         "build_median": statistics.median(build_us),
+        "admit_best": min(admit_us),
+        "verify_best": min(verify_us),
+        "beyond_best": min(admit_us) - min(verify_us),
         "gas_total": gas,
         "state_root": executed.block.header.state_root.hex(),
     }
@@ -115,6 +158,10 @@ def show(label: str, fig: dict[str, Any]) -> None:
         f"{label:>10}: exec {fig['exec_best']:6.1f} µs/tx best, {fig['exec_median']:6.1f} median"
         f" | build_block {fig['build_best']:6.1f} best, {fig['build_median']:6.1f} median"
         f" | gas {fig['gas_total']} root {fig['state_root'][:16]}"
+    )
+    print(
+        f"{'':>10}  admit {fig['admit_best']:6.1f} µs/tx best, verify {fig['verify_best']:6.1f}"
+        f", admit beyond verify {fig['beyond_best']:5.1f} (difference of the bests)"
     )
 
 
@@ -136,7 +183,8 @@ def compare(args: argparse.Namespace) -> None:
         print(
             f"{label:>10}: exec best-of-all {min(f['exec_best'] for f in figs):6.1f} µs/tx, "
             f"median of medians {statistics.median(f['exec_median'] for f in figs):6.1f}; "
-            f"build_block best {min(f['build_best'] for f in figs):6.1f}"
+            f"build_block best {min(f['build_best'] for f in figs):6.1f}; "
+            f"admit beyond verify best {min(f['beyond_best'] for f in figs):5.1f}"
         )
     gases = {f["gas_total"] for figs in runs.values() for f in figs}
     print(

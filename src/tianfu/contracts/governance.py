@@ -83,15 +83,20 @@ def resolve_caller(
 
     `read(key)` returns a governance value or None. Returns the caller and the state entries
     to write when the signer registers its certificate on first use. Raises AuthError.
-    """
-    from tianfu.identity import IdentityError, cert_info, verify_cert
 
+    Callers memoise the answer with the values `read` returned (`tianfu.execution.admission`,
+    `_BlockGov`): it must stay a function of those, the arguments and, for a registration
+    only, `time_ms`.
+    """
     address = address_of(scheme, public_key)
     if read(f"revoked/{address}") is not None:
         raise AuthError(f"signer {address} has a revoked certificate")
     record = read(f"cert/{address}")
     writes: dict[str, Any] = {}
     if record is None:
+        # Imported here: only a first-use certificate needs X.509 (and `cryptography`).
+        from tianfu.identity import IdentityError, cert_info, verify_cert
+
         if not cert_der:
             raise AuthError(
                 f"unknown signer {address}: include the signer's certificate (cert) "

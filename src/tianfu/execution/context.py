@@ -57,6 +57,7 @@ class CallContext:
         self._reader = reader
         self._gas = gas
         self._read_only = read_only
+        self._prefix = contract.encode() + b"/"  # state_key(contract, key) = prefix + key
         self.writes: dict[bytes, bytes | None] = {}
         self.events: list[Event] = []
 
@@ -64,16 +65,15 @@ class CallContext:
     def _raw(self, contract: str, key: str) -> bytes | None:
         if not isinstance(key, str):
             raise ContractError("state keys must be strings")
-        k = state_key(contract, key)
+        k = self._prefix + key.encode() if contract is self.contract else state_key(contract, key)
         if len(k) > MAX_KEY_BYTES:
             raise ContractError(f"state key longer than {MAX_KEY_BYTES} bytes")
-        self._gas.charge(GAS_READ)
-        if k in self.writes:
-            raw = self.writes[k]
-        else:
-            raw = self._reader(k)
+        gas = self._gas
+        gas.charge(GAS_READ)
+        writes = self.writes
+        raw = writes[k] if k in writes else self._reader(k)
         if raw is not None:
-            self._gas.charge(len(raw) * GAS_PER_BYTE // 8)
+            gas.charge(len(raw) * GAS_PER_BYTE // 8)
         return raw
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -99,10 +99,22 @@ class CallContext:
             check_value(value)
         except ValueTypeError as exc:
             raise ContractError(f"cannot store value under {key!r}: {exc}") from None
+        self._store(key, value)
+
+    def put_checked(self, key: str, value: Any) -> None:
+        """`put` of a value known to pass `check_value` (the sandbox's copy of it, see
+        `tianfu.execution.proxy`): the same checks, charges and failures otherwise."""
+        if self._read_only:
+            raise ContractError("a read-only call cannot write state")
+        if not isinstance(key, str) or not key:
+            raise ContractError("state keys must be non-empty strings")
+        self._store(key, value)
+
+    def _store(self, key: str, value: Any) -> None:
         raw = encode(value)
         if len(raw) > MAX_VALUE_BYTES:
             raise ContractError(f"value under {key!r} is larger than {MAX_VALUE_BYTES} bytes")
-        k = state_key(self.contract, key)
+        k = self._prefix + key.encode()
         if len(k) > MAX_KEY_BYTES:
             raise ContractError(f"state key longer than {MAX_KEY_BYTES} bytes")
         self._gas.charge(GAS_WRITE + len(raw) * GAS_PER_BYTE)
@@ -114,7 +126,7 @@ class CallContext:
         if not isinstance(key, str):
             raise ContractError("state keys must be strings")
         self._gas.charge(GAS_WRITE)
-        self.writes[state_key(self.contract, key)] = None
+        self.writes[self._prefix + key.encode()] = None
 
     # -- events, checks, helpers ------------------------------------------------------------
     def emit(self, event: str, /, **data: Any) -> None:
@@ -128,6 +140,19 @@ class CallContext:
             check_value(data)
         except ValueTypeError as exc:
             raise ContractError(f"bad event data: {exc}") from None
+        self._gas.charge(GAS_EVENT + len(encode(data)))
+        self.events.append(Event(self.contract, event, data))
+
+    def emit_checked(self, event: str, data: dict[str, Any]) -> None:
+        """`emit(event, **data)` for a fresh dict known to pass `check_value` (the sandbox's,
+        of immutable scalars only): the same checks, charges and failures otherwise; the
+        event keeps `data` itself."""
+        if self._read_only:
+            return
+        if not isinstance(event, str) or not event:
+            raise ContractError("event name must be a non-empty string")
+        if len(self.events) >= MAX_EVENTS:
+            raise ContractError(f"more than {MAX_EVENTS} events in one call")
         self._gas.charge(GAS_EVENT + len(encode(data)))
         self.events.append(Event(self.contract, event, data))
 

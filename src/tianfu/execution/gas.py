@@ -240,7 +240,9 @@ class Runtime:
             n = len(a) + len(b)
             if n > MAX_SEQ_LEN:
                 raise too_big("a concatenation", n, MAX_SEQ_LEN)
-            self.charge(n // BYTES_PER_GAS)
+            self.left -= n // BYTES_PER_GAS  # `charge`, inlined (a zero charge still fails
+            if self.left < 0:  # once the budget is spent)
+                raise self.out_of_gas()
             return a + b
         self._concat(a, b)
         r = a + b
@@ -370,8 +372,10 @@ class Runtime:
         """Every `obj.name` in a contract: host objects expose what their class lists in
         `_tf_exposed`; values expose an allow-list of methods, metered and size-checked."""
         t = type(obj)
-        exposed = _b.getattr(t, "_tf_exposed", None)
-        if exposed is not None:
+        exposed: Any = _EXPOSED.get(t)
+        if exposed is None:
+            exposed = _exposed(t)
+        if exposed is not False:
             if name in exposed:
                 return _b.getattr(obj, name)
         elif name in METHODS.get(t, ()):
@@ -525,6 +529,36 @@ class Runtime:
             "__tf_imul": self.imul,
             "__tf_ibitor": self.ior,
         }
+
+
+def all_scalars(values: Iterable[Any]) -> bool:
+    """Whether every one of `values` is an immutable scalar contract value (None, bool, str,
+    bytes, an int in range): each one's copy by `Runtime.copy_value` is itself, for one
+    step, and it can never fail. The callers charge one step per value at once."""
+    for v in values:
+        t = type(v)
+        if t is int:
+            if not VALUE_MIN_INT <= v <= VALUE_MAX_INT:
+                return False
+        elif t not in _IMMUTABLE_SCALARS:
+            return False
+    return True
+
+
+def _exposed(t: type) -> Any:
+    """What `Runtime.getattr` reads from the class of an object: its `_tf_exposed` names
+    (a host object), or False (a value). Memoised by exact type: class attributes of the
+    host classes never change, and the types contract code can reach are few."""
+    exposed = _b.getattr(t, "_tf_exposed", None)
+    if exposed is None:
+        exposed = False
+    if len(_EXPOSED) < _EXPOSED_MAX:
+        _EXPOSED[t] = exposed
+    return exposed
+
+
+_EXPOSED: dict[type, Any] = {}
+_EXPOSED_MAX = 512
 
 
 def sandbox_view(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -31,6 +31,7 @@ runs out with `gas_used` equal to the budget, as before.
 
 from __future__ import annotations
 
+import sys
 from types import CellType, CodeType, FunctionType
 from typing import Any
 
@@ -45,14 +46,23 @@ _LAMBDA_WRAPPER: CodeType = g.Runtime(0).wrap_lambda(lambda: None).__code__
 
 
 class ModuleInstance:
-    """One executed module: its runtime, its methods, and the gas its top level used."""
+    """One executed module: its runtime, its methods (with the numbers of arguments each
+    accepts besides ctx: least, most), and the gas its top level used."""
 
-    __slots__ = ("rt", "functions", "setup_gas")
+    __slots__ = ("rt", "functions", "arity", "setup_gas")
 
     def __init__(self, rt: g.Runtime, functions: dict[str, FunctionType], setup_gas: int) -> None:
         self.rt = rt
         self.functions = functions
+        self.arity = {name: _arity(fn) for name, fn in functions.items()}
         self.setup_gas = setup_gas
+
+
+def _arity(fn: FunctionType) -> tuple[int, int]:
+    code = fn.__code__
+    params = code.co_argcount - 1
+    most = sys.maxsize if code.co_flags & 0x04 else params  # 0x04: takes *args
+    return params - len(fn.__defaults__ or ()), most
 
 
 class ModuleInstances:

@@ -11,8 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from tianfu.execution.api import Caller, ContractError
+from tianfu.execution.context import CallContext
 from tianfu.execution.gas import Runtime
 from tianfu.execution.limits import BYTES_PER_GAS, CTX_GAS
+from tianfu.types.values import MAX_INT, MIN_INT
+
+_SCALARS = frozenset({type(None), bool, str, bytes})  # immutable: `copy_value` returns them
 
 
 class SenderView:
@@ -33,14 +37,31 @@ class SenderView:
         return role in self.roles or role == self.kind
 
 
+def sender_view(caller: Caller) -> SenderView:
+    """The `SenderView` of `caller`, built once per `Caller` object and kept on it (a
+    `Caller` is frozen, and so is a view for contract code: it cannot assign attributes,
+    and `roles` is a tuple), so every call of the same resolved caller shares it."""
+    cache = getattr(caller, "__dict__", None)
+    if cache is None:
+        return SenderView(caller)
+    view: SenderView | None = cache.get("_tf_view")
+    if view is None:
+        view = cache["_tf_view"] = SenderView(caller)
+    return view
+
+
 class ContextProxy:
     """The `ctx` a sandboxed contract receives: only the `Context` protocol, never the host
     object, with values crossing the boundary size-checked and counted. One per call.
 
     Each method charges `CTX_GAS` exactly as `Runtime.charge` does (inlined: these are the
-    hottest calls of a typical contract)."""
+    hottest calls of a typical contract). An immutable scalar needs no copy (`copy_value`
+    returns it for one step), so `get`/`put`/`emit` charge its step together with
+    `CTX_GAS` and pass it on as it is; when the host is a `CallContext`, `put`/`emit` hand
+    it values already checked (`put_checked`, `emit_checked`) instead of checking again.
+    Same results, gas and failures as copying every value one by one."""
 
-    __slots__ = ("_ctx", "_rt", "_sender")
+    __slots__ = ("_ctx", "_rt", "_sender", "_host")
     _tf_exposed = frozenset(
         "contract sender height time_ms tx_hash get has put delete emit require require_role "
         "has_role sha256 read".split()
@@ -50,12 +71,13 @@ class ContextProxy:
         self._ctx = ctx
         self._rt = rt
         self._sender: SenderView | None = None
+        self._host: CallContext | None = ctx if type(ctx) is CallContext else None
 
     @property
     def sender(self) -> SenderView:
         view = self._sender
         if view is None:
-            view = self._sender = SenderView(self._ctx.sender)
+            view = self._sender = sender_view(self._ctx.sender)
         return view
 
     contract = property(lambda self: self._ctx.contract)
@@ -65,6 +87,12 @@ class ContextProxy:
 
     def get(self, key: str, default: Any = None) -> Any:
         rt = self._rt
+        t = type(default)
+        if t in _SCALARS or (t is int and MIN_INT <= default <= MAX_INT):
+            rt.left -= CTX_GAS + 1  # the call, and the default's copy: itself
+            if rt.left < 0:
+                raise rt.out_of_gas()
+            return self._ctx.get(key, default)
         rt.left -= CTX_GAS
         if rt.left < 0:
             raise rt.out_of_gas()
@@ -76,10 +104,21 @@ class ContextProxy:
 
     def put(self, key: str, value: Any) -> None:
         rt = self._rt
-        rt.left -= CTX_GAS
-        if rt.left < 0:
-            raise rt.out_of_gas()
-        self._ctx.put(key, rt.copy_value(value, "stored value"))
+        t = type(value)
+        if t in _SCALARS or (t is int and MIN_INT <= value <= MAX_INT):
+            rt.left -= CTX_GAS + 1  # the call, and the value's copy: itself
+            if rt.left < 0:
+                raise rt.out_of_gas()
+        else:
+            rt.left -= CTX_GAS
+            if rt.left < 0:
+                raise rt.out_of_gas()
+            value = rt.copy_value(value, "stored value")
+        host = self._host
+        if host is not None:  # `copy_value` checked the value as `check_value` does
+            host.put_checked(key, value)
+        else:
+            self._ctx.put(key, value)
 
     def delete(self, key: str) -> None:
         self._rt.charge(CTX_GAS)
@@ -87,6 +126,23 @@ class ContextProxy:
 
     def emit(self, event: str, /, **data: Any) -> None:
         rt = self._rt
+        for v in data.values():
+            t = type(v)
+            if t is int:
+                if not MIN_INT <= v <= MAX_INT:
+                    break
+            elif t not in _SCALARS:
+                break
+        else:  # only immutable scalars: `data` (this call's own dict) is its copy
+            rt.left -= CTX_GAS + len(data)
+            if rt.left < 0:
+                raise rt.out_of_gas()
+            host = self._host
+            if host is not None:
+                host.emit_checked(event, data)
+            else:
+                self._ctx.emit(event, **data)
+            return
         rt.left -= CTX_GAS
         if rt.left < 0:
             raise rt.out_of_gas()

@@ -20,6 +20,7 @@ from typing import Any
 from tianfu.codec import decode_value, encode
 from tianfu.contracts import governance
 from tianfu.crypto import verify_tx
+from tianfu.execution.admission import AdmissionMemo
 from tianfu.execution.api import Caller, ContractError, state_key
 from tianfu.execution.context import CallContext, GasMeter, RawReader
 from tianfu.types import (
@@ -97,6 +98,7 @@ class Executor:
         # is a pure function of its key, so no interleaving gives a wrong value.
         self._gov_values: dict[bytes, Any] = {}
         self._cache_size = compile_cache_size
+        self._admission = AdmissionMemo()  # `check_tx`'s answers for one next height
 
     # -- genesis --------------------------------------------------------------------------
     def genesis_updates(self) -> dict[bytes, bytes | None]:
@@ -140,12 +142,28 @@ class Executor:
 
         `params`: those of block `next_height` (default `params_for(next_height)`).
         """
+        memo = self._admission
+        if memo.height != next_height:  # a block was committed: start afresh
+            memo = self._admission = AdmissionMemo(next_height)
+        if params is None:
+            params = memo.params
+            if params is None:
+                params = memo.params = self.params_for(next_height)
         self.check_static(tx, next_height, params)
-        gov = self._gov_reader(reader)
-        governance.resolve_caller(gov, tx.body.scheme, tx.body.signer, tx.body.cert, time_ms)
-        methods, _views = self._methods(tx.body.contract, reader)
-        if tx.body.method not in methods:
-            raise ContractError(f"contract {tx.body.contract!r} has no method {tx.body.method!r}")
+        body = tx.body
+        # The resolved caller, kept with its read set (`tianfu.execution.admission`). For a
+        # registered signer it does not depend on the certificate sent along.
+        who = (body.scheme, body.signer)
+        if memo.lookup(memo.callers, who, reader) is None:
+            reads: list[tuple[bytes, bytes | None]] = []
+            caller, registration = governance.resolve_caller(
+                self._gov_reader(reader, reads), body.scheme, body.signer, body.cert, time_ms
+            )
+            if not registration:  # a registration depends on the time too: never kept
+                memo.keep(memo.callers, who, tuple(reads), caller)
+        methods, _views = self._methods(body.contract, reader, memo)
+        if body.method not in methods:
+            raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
 
     # -- blocks ---------------------------------------------------------------------------
     def execute_block(
@@ -196,7 +214,7 @@ class Executor:
                 raise
             in_block.add(h)
             included.append(tx)
-            receipts.append(self._execute_tx(tx, height, time_ms, read, overlay, p, block_gov))
+            receipts.append(self._execute_tx(tx, height, time_ms, read, overlay, p, block_gov, h))
         return BlockResult(included, receipts, dict(sorted(overlay.items())), dropped)
 
     def _check_window(self, tx: Transaction, height: int, params: ConsensusParams) -> None:
@@ -214,6 +232,7 @@ class Executor:
         overlay: dict[bytes, bytes | None],
         params: ConsensusParams,
         block_gov: _BlockGov | None = None,
+        tx_hash: bytes | None = None,  # tx.hash, when the caller has it at hand
     ) -> Receipt:
         body = tx.body
         gas = GasMeter(params.max_gas_per_tx)
@@ -239,7 +258,7 @@ class Executor:
             sender=caller,
             height=height,
             time_ms=time_ms,
-            tx_hash=tx.hash.hex(),
+            tx_hash=(tx_hash or tx.hash).hex(),
             reader=read,
             gas=gas,
         )
@@ -305,10 +324,22 @@ class Executor:
         return compiled.call(ctx, method, args, remaining)
 
     # -- contracts ------------------------------------------------------------------------
-    def _gov_reader(self, read: RawReader) -> Callable[[str], Any]:
+    def _gov_reader(
+        self, read: RawReader, reads: list[tuple[bytes, bytes | None]] | None = None
+    ) -> Callable[[str], Any]:
         """Governance values through `read`, decoded. Decoding is memoised by the raw bytes
-        (a pure function of them), so the values returned are shared: never mutate them."""
+        (a pure function of them), so the values returned are shared: never mutate them.
+        With `reads`, every (state key, raw bytes) read is appended to it."""
         memo = self._gov_values
+        if reads is not None:
+            source, record = read, reads.append
+
+            def recorded(k: bytes) -> bytes | None:
+                raw = source(k)
+                record((k, raw))
+                return raw
+
+            read = recorded
 
         def gov(key: str) -> Any:
             raw = read(_GOV_PREFIX + key.encode())
@@ -352,11 +383,26 @@ class Executor:
             self._compiled.move_to_end(source_hash)
         return compiled
 
-    def _methods(self, contract: str, read: RawReader) -> tuple[frozenset[str], frozenset[str]]:
-        if contract in self._native_methods:
-            return self._native_methods[contract]
-        compiled = self._compiled_contract(contract, read)
-        return compiled.methods, compiled.views
+    def _methods(
+        self, contract: str, read: RawReader, memo: AdmissionMemo | None = None
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """A contract's (methods, views); with `memo`, kept there with the read set of the
+        lookup (the contract record, and the source when it was not compiled yet)."""
+        native = self._native_methods.get(contract)
+        if native is not None:
+            return native
+        if memo is None:
+            compiled = self._compiled_contract(contract, read)
+            return compiled.methods, compiled.views
+        table: tuple[frozenset[str], frozenset[str]] | None = memo.lookup(
+            memo.contracts, contract, read
+        )
+        if table is None:
+            reads: list[tuple[bytes, bytes | None]] = []
+            compiled = self._compiled_contract(contract, read, self._gov_reader(read, reads))
+            table = (compiled.methods, compiled.views)
+            memo.keep(memo.contracts, contract, tuple(reads), table)
+        return table
 
     # -- queries --------------------------------------------------------------------------
     def query(

@@ -26,7 +26,7 @@ from tianfu.execution import gas as g
 from tianfu.execution.api import ContractError, OutOfGas
 from tianfu.execution.instances import ModuleInstance, ModuleInstances
 from tianfu.execution.proxy import ContextProxy
-from tianfu.types.values import check_value
+from tianfu.types.values import MAX_INT, MIN_INT, check_value
 
 SOURCE_TAG = "tianfu/contract/source/v1"
 MAX_SOURCE_BYTES = 256 * 1024
@@ -150,7 +150,8 @@ class CompiledContract:
         finally:
             if held[0] is not None:
                 pool.give(held[0])
-        return result, rt.used
+        left = rt.left  # `rt.used`, inlined: left >= 0 here (`_run` checked it)
+        return result, rt.limit - left if left >= 0 else rt.limit
 
     def _run(
         self,
@@ -161,12 +162,25 @@ class CompiledContract:
         args: list[Any],
     ) -> Any:
         copy = rt.copy_value
-        args = [copy(a, f"argument {i + 1}") for i, a in enumerate(args)]
+        n = len(args)
+        if g.all_scalars(args):  # each copy is the value itself, one step: charged at once
+            if n:
+                rt.left -= n
+                if rt.left < 0:
+                    raise rt.out_of_gas()
+        else:
+            args = [copy(a, f"argument {i + 1}") for i, a in enumerate(args)]
         instance = held[0]
         if instance is not None:  # the module's top level ran when the instance was set up
-            if instance.setup_gas:
-                rt.charge(instance.setup_gas)
+            setup_gas = instance.setup_gas
+            if setup_gas:
+                rt.left -= setup_gas
+                if rt.left < 0:
+                    raise rt.out_of_gas()
             fn: Any = instance.functions[method]
+            low, high = instance.arity[method]
+            if n < low or n > high:
+                _check_arity(fn, method, n)  # raises, with the message
         else:
             namespace = rt.module_globals()
             before = rt.left
@@ -175,10 +189,16 @@ class CompiledContract:
             fn = namespace.get(method)
             if not isinstance(fn, FunctionType):
                 raise ContractError(f"unknown method {method!r}")
-        _check_arity(fn, method, len(args))
+            _check_arity(fn, method, n)
         result = fn(ContextProxy(ctx, rt), *args)
-        if rt.exhausted:
+        if rt.left < 0:
             raise rt.out_of_gas()
+        t = type(result)
+        if t in _SCALARS or (t is int and _MIN_INT <= result <= _MAX_INT):
+            rt.left -= 1  # `copy_value` of an immutable scalar: itself, one step
+            if rt.left < 0:
+                raise rt.out_of_gas()
+            return result
         result = copy(result, "return value")
         check_value(result)
         return result
@@ -196,6 +216,10 @@ def _failure(rt: g.Runtime, cause: ContractError | str) -> ContractError:
         err = ContractError(cause)
     err.gas_used = rt.limit if rt.exhausted else rt.used  # type: ignore[attr-defined]
     return err
+
+
+_SCALARS = frozenset({type(None), bool, str, bytes})
+_MIN_INT, _MAX_INT = MIN_INT, MAX_INT
 
 
 def _check_arity(fn: FunctionType, method: str, n: int) -> None:

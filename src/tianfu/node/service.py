@@ -148,28 +148,46 @@ class NodeService:
     def _admit_batch(self, txs: list[Transaction]) -> list[bytes | TxRejected]:
         """`admit` for each of `txs`: its hash, or the refusal `admit` would have raised.
 
-        The replay check and the next height come from one store lookup for the batch
-        (the store only grows, and the execution of every block checks replays again).
+        The replay check, the next height and the clock (which only a first-use
+        certificate's validity period reads) come once for the batch (the store only grows,
+        and the execution of every block checks replays again); the mempool gauge is set
+        once at the end. `Executor.check_tx` keeps the callers and method tables it resolved
+        (`tianfu.execution.admission`), so a batch from a few senders costs about one
+        signature verify per transaction.
         """
+        mempool = self.mempool
         hashes = [tx.hash for tx in txs]
-        committed = self.store.committed_txs([h for h in hashes if h not in self.mempool])
+        committed = self.store.committed_txs([h for h in hashes if h not in mempool])
         next_height = self.store.height() + 1
+        time_ms = int(time.time() * 1000)
         out: list[bytes | TxRejected] = []
         for tx, h in zip(txs, hashes, strict=True):
             try:
-                if h in self.mempool:
+                if h in mempool:
                     raise TxDuplicate("transaction is already pending")
-                out.append(self._admit(tx, h, h in committed, next_height))
+                out.append(self._admit(tx, h, h in committed, next_height, time_ms, False))
             except TxRejected as exc:  # TxDuplicate included
                 out.append(exc)
+        self.m_mempool.set(len(mempool))
         return out
 
-    def _admit(self, tx: Transaction, h: bytes, committed: bool, next_height: int) -> bytes:
+    def _admit(
+        self,
+        tx: Transaction,
+        h: bytes,
+        committed: bool,
+        next_height: int,
+        time_ms: int | None = None,
+        gauge: bool = True,
+    ) -> bytes:
         if committed:
             raise TxDuplicate("transaction is already committed (replay)")
         try:
             self.ledger.executor.check_tx(
-                tx, next_height, int(time.time() * 1000), self.ledger.latest.get
+                tx,
+                next_height,
+                int(time.time() * 1000) if time_ms is None else time_ms,
+                self.ledger.latest.get,
             )
         except (TxInvalid, ContractError) as exc:
             self.m_rejected.inc()
@@ -180,7 +198,8 @@ class NodeService:
             self.m_rejected.inc()
             raise TxRejected(str(exc)) from None
         self.verified.add(h)
-        self.m_mempool.set(len(self.mempool))
+        if gauge:
+            self.m_mempool.set(len(self.mempool))
         return h
 
     async def wait_committed(self, tx_hash: bytes, timeout_s: float) -> TxRecord | None:
