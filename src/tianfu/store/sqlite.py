@@ -37,6 +37,7 @@ import msgspec
 from tianfu.codec import encode
 from tianfu.store.bulk import HASHES_SELECT, PAIRS_SELECT, pack_hashes, pack_pairs
 from tianfu.store.schema import connect, init_schema
+from tianfu.store.seen import TxHashFilter
 from tianfu.types import Block, BlockHeader, CommitCertificate, Event, Receipt, Transaction
 
 _dec_header = msgspec.msgpack.Decoder(BlockHeader)
@@ -126,17 +127,34 @@ class Store:
         # stored height inside its own transaction before it writes.
         self._height = 0
         self._recent_rows = 0  # rows in tx_recent (writer's view, see `save_block`)
+        # Every indexed tx hash, in memory: "never committed" without a query (`seen.py`).
+        self._seen = TxHashFilter()
         try:
-            init_schema(self._writer_conn())
-            top = self._writer_conn().execute("SELECT MAX(height) FROM blocks").fetchone()[0]
+            conn = self._writer_conn()
+            init_schema(conn)
+            top = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0]
             self._height = int(top or 0)
-            recent = self._writer_conn().execute("SELECT COUNT(*) FROM tx_recent").fetchone()[0]
+            recent = conn.execute("SELECT COUNT(*) FROM tx_recent").fetchone()[0]
             self._recent_rows = int(recent)
+            self._seen = self._load_seen(conn)
         except sqlite3.Error as exc:
             self.close()
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
 
     # ------------------------------------------------------------------ plumbing
+
+    @staticmethod
+    def _load_seen(conn: sqlite3.Connection) -> TxHashFilter:
+        """The filter of every hash in both parts of the tx index (at open: no writer yet)."""
+        total = conn.execute(
+            "SELECT (SELECT COUNT(*) FROM tx_index) + (SELECT COUNT(*) FROM tx_recent)"
+        ).fetchone()[0]
+        seen = TxHashFilter(int(total))
+        for table in ("tx_index", "tx_recent"):
+            cur = conn.execute(f"SELECT hash FROM {table}")
+            while batch := cur.fetchmany(4096):
+                seen.add([r[0] for r in batch])  # BLOB columns come back as bytes
+        return seen
 
     def _open(self) -> sqlite3.Connection:
         try:
@@ -347,6 +365,9 @@ class Store:
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(meta.items())
                 )
+            # Before COMMIT: a hash readable in the index always has its bit (a rolled back
+            # block leaves bits that only cost a query).
+            self._seen.add(tx_hashes)
         self._height = height  # committed: only now may readers be told
         self._recent_rows = recent_rows
 
@@ -371,6 +392,15 @@ class Store:
             return None
         return Block(_dec_header.decode(row[0]), _dec_txs.decode(row[1]))
 
+    def load_block_encoded(self, height: int) -> bytes | None:
+        """`codec.encode(load_block(height))`, from the stored bytes without decoding them.
+
+        For serving blocks to peers (commit frames, sync): a `Block` is a msgpack array of
+        two, its header and its transaction list, each stored in its canonical encoding.
+        """
+        row = self._one("SELECT header, txs FROM blocks WHERE height = ?", (height,))
+        return None if row is None else b"\x92" + row[0] + row[1]
+
     def load_header(self, height: int) -> BlockHeader | None:
         row = self._one("SELECT header FROM blocks WHERE height = ?", (height,))
         return None if row is None else _dec_header.decode(row[0])
@@ -392,6 +422,12 @@ class Store:
         return [_dec_header.decode(r[0]) for r in rows]
 
     def load_tx(self, tx_hash: bytes) -> TxRecord | None:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if type(tx_hash) is not bytes:
+            tx_hash = bytes(tx_hash)
+        if not self._seen.might_contain(tx_hash):
+            return None
         row = self._one(
             f"SELECT t.height, t.idx, b.txs, b.receipts FROM ({_TX_POSITION}) t "
             "JOIN blocks b ON b.height = t.height",
@@ -406,14 +442,37 @@ class Store:
         return TxRecord(tx, receipt, height, idx)
 
     def has_tx(self, tx_hash: bytes) -> bool:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if type(tx_hash) is not bytes:
+            tx_hash = bytes(tx_hash)
+        if not self._seen.might_contain(tx_hash):
+            return False
         return self._one(_TX_POSITION, (tx_hash,)) is not None
 
     def committed_txs(self, tx_hashes: list[bytes]) -> set[bytes]:
-        """Which of `tx_hashes` are committed: `has_tx` for many, in one statement (one
-        snapshot: a merge cannot move a hash between the two parts of the index unseen)."""
-        unique = sorted(set(tx_hashes))
-        if not unique:
-            return set()
+        """Which of `tx_hashes` are committed: `has_tx` for many, as of one snapshot.
+
+        The hash filter rules out the never-indexed ones; the others are looked up in one
+        statement (one snapshot: a merge cannot move a hash between the two parts of the
+        index unseen). If a block began committing meanwhile, a hash ruled out before it may
+        be in that statement's snapshot: then all are looked up again, in one statement.
+        """
+        if self._closed:
+            raise StoreError("the store is closed")
+        seen = self._seen
+        generation = seen.generation
+        unique = set(tx_hashes)
+        maybe = seen.maybe(unique)
+        if not maybe:
+            return set()  # = the index at the filter's look (every committed hash has a bit)
+        found = self._committed(sorted(maybe))
+        if seen.generation != generation:
+            found = self._committed(sorted(unique))
+        return found
+
+    def _committed(self, unique: list[bytes]) -> set[bytes]:
+        """The committed ones of `unique` (sorted, distinct), in one snapshot."""
         packed = pack_hashes([(h, 0) for h in unique])
         if packed is not None:
             rows = self._all(_COMMITTED_OF_PACKED, packed)
