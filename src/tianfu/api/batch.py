@@ -21,8 +21,9 @@ import msgspec
 
 from tianfu.api.render import refusal, render_record
 from tianfu.api.service import ChainService, TxRecord, TxRejected
-from tianfu.codec import CodecError, decode, encode
+from tianfu.codec import CodecError, encode
 from tianfu.types import Transaction
+from tianfu.types.tx import decode_tx
 
 MAX_BATCH_TXS = 1000
 BATCH_PATH = "/v1/txs/batch"
@@ -98,7 +99,7 @@ def decode_batch(body: bytes, json_body: bool, limit: int) -> list[Transaction]:
         if not raw:
             raise BatchError(400, f"invalid transaction at index {i}: empty")
         try:
-            txs.append(decode(raw, Transaction, max_size=limit))
+            txs.append(decode_tx(raw, max_size=limit))
         except CodecError as exc:
             raise BatchError(400, f"invalid transaction at index {i}: {exc}") from None
     return txs

@@ -29,8 +29,9 @@ import msgspec
 from tianfu.api.batch import BATCH_PATH, BatchError, decode_batch, json_body_limit, run_batch
 from tianfu.api.render import refusal, render_record
 from tianfu.api.service import ChainService, TxRejected
-from tianfu.codec import CodecError, decode
+from tianfu.codec import CodecError
 from tianfu.types import Transaction
+from tianfu.types.tx import decode_tx
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -85,7 +86,7 @@ class FastSubmit:
         tx = None
         if _complete(messages) and body and len(body) <= self.limit:
             try:
-                tx = decode(bytes(body), Transaction, max_size=self.limit)
+                tx = decode_tx(bytes(body), max_size=self.limit)
             except CodecError:
                 tx = None
         if tx is None:  # not a decodable transaction: the application explains why

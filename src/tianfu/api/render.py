@@ -27,6 +27,21 @@ from tianfu.types import (
 
 def jsonable(value: Any) -> Any:
     """Plain JSON form of a contract value or struct: bytes become hex strings."""
+    # The exact built-in types (nearly every contract value) first, by type identity; any
+    # subclass or other type takes the general walk below, which gives the same answer.
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is bytes:
+        return value.hex()
+    if t is list:
+        return [jsonable(v) for v in value]
+    if t is dict:
+        return {(k if type(k) is str else str(k)): jsonable(v) for k, v in value.items()}
+    return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
@@ -62,7 +77,7 @@ def render_tx(tx: Transaction, tx_hash: str | None = None) -> dict[str, Any]:
         "args": jsonable(body.args),
         "has_cert": bool(body.cert),
         "signature": tx.signature.hex(),
-        "raw": encode(tx).hex(),
+        "raw": tx.encoded().hex(),
     }
 
 

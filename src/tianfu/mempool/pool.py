@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import OrderedDict
 from collections.abc import Iterable
 
@@ -13,11 +14,21 @@ class MempoolFull(Exception):
 
 
 class Mempool:
+    """Pending transactions in arrival order, plus an index by expiry height.
+
+    The index (hashes bucketed by expiry, and a heap of the expiries) makes
+    `evict_expired` cost what it evicts, not a scan of the whole pool, at every block. The
+    heap may hold expiries whose bucket is gone (dropped lazily); it is rebuilt when those
+    outnumber the live ones, so its size stays within twice the pool's plus a constant.
+    """
+
     def __init__(self, max_txs: int = 50_000, max_bytes: int = 128 << 20) -> None:
         self.max_txs = max_txs
         self.max_bytes = max_bytes
         self._txs: OrderedDict[bytes, tuple[Transaction, int]] = OrderedDict()
         self._bytes = 0
+        self._by_expiry: dict[int, dict[bytes, None]] = {}  # expiry -> hashes, in order
+        self._expiries: list[int] = []  # heap of expiries (some maybe without a bucket)
 
     def __len__(self) -> int:
         return len(self._txs)
@@ -42,6 +53,17 @@ class Mempool:
             )
         self._txs[h] = (tx, size)
         self._bytes += size
+        expiry = tx.body.expiry
+        bucket = self._by_expiry.get(expiry)
+        if bucket is None:
+            bucket = self._by_expiry[expiry] = {}
+            expiries = self._expiries
+            if len(expiries) > 2 * len(self._by_expiry) + 64:  # mostly dropped buckets
+                expiries[:] = self._by_expiry
+                heapq.heapify(expiries)
+            else:
+                heapq.heappush(expiries, expiry)
+        bucket[h] = None
         return True
 
     def take(self, max_txs: int, max_bytes: int) -> list[Transaction]:
@@ -56,13 +78,28 @@ class Mempool:
         return out
 
     def remove(self, hashes: Iterable[bytes]) -> None:
+        txs = self._txs
+        by_expiry = self._by_expiry
         for h in hashes:
-            entry = self._txs.pop(h, None)
+            entry = txs.pop(h, None)
             if entry is not None:
                 self._bytes -= entry[1]
+                expiry = entry[0].body.expiry
+                bucket = by_expiry[expiry]
+                del bucket[h]
+                if not bucket:
+                    del by_expiry[expiry]
 
     def evict_expired(self, next_height: int) -> list[bytes]:
         """Drop transactions that can no longer be included (expiry below `next_height`)."""
-        stale = [h for h, (tx, _) in self._txs.items() if tx.body.expiry < next_height]
-        self.remove(stale)
+        stale: list[bytes] = []
+        expiries = self._expiries
+        by_expiry = self._by_expiry
+        while expiries and expiries[0] < next_height:
+            bucket = by_expiry.pop(heapq.heappop(expiries), None)
+            if bucket:
+                stale.extend(bucket)
+        txs = self._txs
+        for h in stale:
+            self._bytes -= txs.pop(h)[1]
         return stale
