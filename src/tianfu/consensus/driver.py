@@ -71,9 +71,11 @@ from tianfu.consensus.peers import (  # noqa: F401 (re-exported: this module's i
     TokenBucket,
 )
 from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
+from tianfu.consensus.timeline import HeightTimeline
 from tianfu.consensus.wal import (
     ConsensusWAL,
     WalEntry,
+    WALError,
     WalExecuted,
     WalProposal,
     WalTimeout,
@@ -188,6 +190,7 @@ class ConsensusDriver(PeerMessages):
         self._height_since = 0.0
         self._last_commit = 0.0
         self._stopping = False
+        self.timeline = HeightTimeline()
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
 
@@ -244,6 +247,7 @@ class ConsensusDriver(PeerMessages):
         self._wake = asyncio.Event()
         self._ledger_lock = asyncio.Lock()
         self._height_since = self._last_commit = loop.time()
+        self.timeline.begin(self._height_since)
         h = self.ledger.height + 1
         self._apply_params(self.params_at(h))
         self.core = self._core_factory(h, self.ledger.validator_set(h))
@@ -335,6 +339,7 @@ class ConsensusDriver(PeerMessages):
         self._apply_params(self.params_at(height + 1))
         self.core = self._core_factory(height + 1, self.ledger.validator_set(height + 1))
         self._height_since = self._last_commit = asyncio.get_running_loop().time()
+        self.timeline.begin(self._height_since)
         self.stats["jumps"] += 1
         log.info("block sync reached height %d: consensus continues at %d", height, height + 1)
         await self._feed(Start(), INTERNAL)
@@ -366,6 +371,8 @@ class ConsensusDriver(PeerMessages):
             msg = ev.vote if isinstance(ev, VoteReceived) else ev.proposal
             if msg.height == core.height and not self._known(msg):
                 entry = WalVote(msg) if isinstance(msg, Vote) else WalProposal(msg)
+                if entry.__class__ is WalProposal:
+                    self._mark("proposal_fed")
         elif origin == INTERNAL and isinstance(ev, TimeoutFired):
             if (ev.height, ev.round) == (core.height, core.round) and core.decided is None:
                 entry = WalTimeout(ev.height, ev.round, int(ev.step))
@@ -382,9 +389,6 @@ class ConsensusDriver(PeerMessages):
                 self._wal_append(entry, sync=False)
         return actions
 
-    def _append_sync(self, entry: WalEntry) -> None:
-        self.wal.append(entry, sync=True)
-
     def _wal_append(self, entry: WalEntry, *, sync: bool) -> None:
         try:
             self.wal.append(entry, sync=sync)
@@ -394,6 +398,7 @@ class ConsensusDriver(PeerMessages):
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run `fn` in a worker thread; a cancelled caller does not abandon the thread."""
+        self.stats["thread_hops"] += 1
         fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
         self._inflight.add(fut)
         fut.add_done_callback(self._inflight.discard)
@@ -404,11 +409,22 @@ class ConsensusDriver(PeerMessages):
         self._spawned.add(task)
         task.add_done_callback(self._spawned.discard)
 
+    def _mark(self, point: str) -> None:
+        """Timeline point of the current height (see `HeightTimeline`)."""
+        self.timeline.mark(point, asyncio.get_running_loop().time())
+
     async def _act(self, a: Any, replay: bool) -> list[tuple[Event, str]]:
         if isinstance(a, SignVote | SignProposal):
+            if isinstance(a, SignVote) and a.type != PREVOTE:
+                self._mark("prevote_quorum")
             return await self._sign(a, replay)
         if isinstance(a, Broadcast):
             self._broadcast(a.message)
+            msg = a.message
+            if isinstance(msg, Vote):
+                self._mark("prevote_sent" if msg.type == PREVOTE else "precommit_sent")
+            else:
+                self._mark("proposal_sent")
         elif isinstance(a, ScheduleTimeout):
             self._schedule(a)
         elif isinstance(a, ExecuteBlock):
@@ -435,35 +451,37 @@ class ConsensusDriver(PeerMessages):
         last = pv.last_hrs()
         if replay and last is not None and (a.height, a.round, step) < last:
             return []  # signed before the crash; the WAL holds that message, replayed next
-        try:
-            if isinstance(a, SignVote):
-                vote = await self._in_thread(
-                    pv.sign_vote, self.chain_id, a.height, a.round, a.type, a.block_hash
-                )
-                entry: WalEntry = WalVote(vote)
-                event: Event = VoteReceived(vote)
-            else:
-                p = await self._in_thread(
-                    pv.sign_proposal,
-                    self.chain_id,
-                    a.height,
-                    a.round,
-                    a.pol_round,
-                    a.block_hash,
-                    a.block,
-                )
-                entry, event = WalProposal(p), ProposalReceived(p)
+        try:  # one worker-thread trip for the signer's fsync and the WAL's
+            event, wal_error = await self._in_thread(self._sign_sync, pv, a)
         except DoubleSignRefused as exc:
             log.warning("signer refused: %s", exc)
             self.stats["sign_refused"] += 1
             return []
-        try:  # durable before the core answers with Broadcast
-            await self._in_thread(self._append_sync, entry)
-        except OSError:
-            log.exception("consensus WAL write failed")
+        if wal_error is not None:
+            log.error("consensus WAL write failed: %s", wal_error)
             self.stats["wal_errors"] += 1
         self.stats["signed"] += 1
         return [(event, OWN)]
+
+    def _sign_sync(
+        self, pv: FilePrivValidator, a: SignVote | SignProposal
+    ) -> tuple[Event, OSError | None]:
+        """(worker thread) Sign (the signer persists first), then append to the WAL and
+        fsync: both durable before the message is fed back, hence before `Broadcast`."""
+        if isinstance(a, SignVote):
+            vote = pv.sign_vote(self.chain_id, a.height, a.round, a.type, a.block_hash)
+            entry: WalEntry = WalVote(vote)
+            event: Event = VoteReceived(vote)
+        else:
+            p = pv.sign_proposal(
+                self.chain_id, a.height, a.round, a.pol_round, a.block_hash, a.block
+            )
+            entry, event = WalProposal(p), ProposalReceived(p)
+        try:
+            self.wal.append(entry, sync=True)
+        except OSError as exc:  # logged by the caller; the signature stands
+            return event, exc
+        return event, None
 
     def _schedule(self, a: ScheduleTimeout) -> None:
         core = self.core
@@ -509,9 +527,11 @@ class ConsensusDriver(PeerMessages):
                 async with self._ledger_lock:
                     if self.core.height != a.height:
                         return
+                    self._mark("exec_begin")
                     executed = await self._in_thread(
                         self._execute_sync, a.block, a.block_hash, True
                     )
+                    self._mark("executed")
                 valid = True
                 if self.core.height == a.height:
                     self._executed[a.block_hash] = executed
@@ -541,6 +561,7 @@ class ConsensusDriver(PeerMessages):
             if self.core is None or self.core.height != a.height:
                 return
             await asyncio.sleep(0.01)
+        self._mark("build")
         txs = self.mempool.take(p.max_block_txs, p.max_block_bytes)
         try:
             async with self._ledger_lock:
@@ -549,6 +570,7 @@ class ConsensusDriver(PeerMessages):
                 executed, data = await self._in_thread(
                     self._build_sync, txs, int(self.clock() * 1000)
                 )
+                self._mark("built")
         except Exception:  # a task's top level: no proposal this round, log
             log.exception("building block %d failed", a.height)
             return
@@ -562,25 +584,37 @@ class ConsensusDriver(PeerMessages):
         self.stats["built"] += 1
         self._post(ProposalBlockReady(a.height, a.round, block_hash, data))
 
+    def _commit_sync(self, executed: Any, a: CommitBlock) -> tuple[Any, bool, Exception | None]:
+        """(worker thread) Re-execute if the decided block is not the one executed, store
+        it, then mark the height ended in the WAL — in that order, in one thread trip."""
+        if executed is None or executed.block.hash != a.block_hash:
+            executed = self._execute_sync(a.block, a.block_hash)
+        stored_here = self._store(executed, a.certificate)
+        try:
+            self.wal.end_height(a.height)
+        except (OSError, WALError) as exc:  # the block is stored: not fatal
+            return executed, stored_here, exc
+        return executed, stored_here, None
+
     async def _commit(self, a: CommitBlock) -> list[tuple[Event, str]]:
         assert self._ledger_lock is not None
         executed = self._executed.get(a.block_hash)
+        self._mark("decided")
         try:
             async with self._ledger_lock:
-                if executed is None or executed.block.hash != a.block_hash:
-                    executed = await self._in_thread(self._execute_sync, a.block, a.block_hash)
-                stored_here = await self._in_thread(self._store, executed, a.certificate)
+                executed, stored_here, wal_error = await self._in_thread(
+                    self._commit_sync, executed, a
+                )
+            self._mark("stored")
         except Exception as exc:
             self.failed = exc
             self._stopping = True
             log.exception("could not store decided block %d: stopping", a.height)
             raise DriverError(f"could not store decided block {a.height}: {exc}") from exc
-        self.mempool.remove([t.hash for t in executed.block.txs])
-        try:
-            await self._in_thread(self.wal.end_height, a.height)
-        except OSError:
-            log.exception("consensus WAL rotation failed")
+        if wal_error is not None:
+            log.error("consensus WAL rotation failed: %s", wal_error)
             self.stats["wal_errors"] += 1
+        self.mempool.remove([t.hash for t in executed.block.txs])
         self._executed.clear()
         self._own.clear()
         self.stats["committed"] += 1
@@ -593,9 +627,15 @@ class ConsensusDriver(PeerMessages):
                 self.on_commit(executed)
             except Exception:  # a callback's failure must not stop consensus
                 log.exception("on_commit callback failed")
+        self._mark("callbacks_done")
         loop = asyncio.get_running_loop()
         wait = self._last_commit + self.min_block_interval - loop.time()
         if wait > 0:
             await asyncio.sleep(wait)
-        self._last_commit = self._height_since = loop.time()
+        self._last_commit = self._height_since = now = loop.time()
+        self.timeline.end(now)
+        line = self.timeline.line(now)
+        if line:
+            log.info("consensus timeline: %s", line)
+        self.timeline.begin(now)
         return [(BlockCommitted(a.height, self.ledger.validator_set(a.height + 1)), INTERNAL)]

@@ -111,6 +111,7 @@ class PeerMessages:
     _own: list[tuple[int, int, bytes]]
     _progress: tuple[int, int, int]
     _height_since: float
+    timeline: Any  # HeightTimeline
 
     # ------------------------------------------------------------ inbound frames
 
@@ -152,7 +153,11 @@ class PeerMessages:
         h = core.height
         if msg.height < h:
             self.stats["dropped_old_height"] += 1
-            self._answer(address, msg.height, now)
+            # A vote of the height we have just decided is normally only late (the last
+            # precommits arrive after the quorum): its sender decides too. Only a peer still
+            # voting there a gossip interval later, or further behind, is sent the commit.
+            if msg.height < h - 1 or now - self._height_since > self.gossip_interval:
+                self._answer(address, msg.height, now)
             return
         if msg.height > h + 1 or (
             msg.height == h + 1 and now - self._height_since > self.gossip_interval
@@ -176,7 +181,12 @@ class PeerMessages:
         if len(self._inbound) >= self.max_inbound:
             self.stats["dropped_queue_full"] += 1
             return
-        event = VoteReceived(msg) if isinstance(msg, Vote) else ProposalReceived(msg)
+        if isinstance(msg, Vote):
+            event: VoteReceived | ProposalReceived = VoteReceived(msg)
+        else:
+            event = ProposalReceived(msg)
+            if msg.height == h:
+                self.timeline.mark("proposal_in", now)
         self._inbound.append((event, NET))
         self.stats["accepted"] += 1
         self._wake.set()
@@ -202,11 +212,11 @@ class PeerMessages:
         """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
         if not self._once_per_interval(self._answered, (address, height), now):
             return
-        block = self.ledger.store.load_block(height)
+        block = self.ledger.store.load_block_encoded(height)  # its stored bytes, not re-encoded
         cert = self.ledger.store.load_cert(height)
         if block is None or cert is None:
             return
-        frame = CommitFrame(1, height, encode(block), cert)
+        frame = CommitFrame(1, height, block, cert)
         self.network.send(address, KIND_COMMIT, encode(frame))
         self.stats["commits_sent"] += 1
 
