@@ -15,10 +15,12 @@ _LEN32 = (32).to_bytes(8, "big")
 # `hash_domain(_NODE_TAG, left, right)` for two 32-byte hashes, in one call over the same
 # bytes (tag length | tag | len | left | len | right); other lengths take the generic path.
 _NODE_PREFIX = len(_NODE_TAG).to_bytes(1, "big") + _NODE_TAG.encode() + _LEN32
+# Likewise `hash_domain(_LEAF_TAG, data)` = SHA-256(tag length | tag | len(data) | data).
+_LEAF_PREFIX = len(_LEAF_TAG).to_bytes(1, "big") + _LEAF_TAG.encode()
 
 
 def leaf_hash(data: bytes) -> bytes:
-    return hash_domain(_LEAF_TAG, data)
+    return _sha256(_LEAF_PREFIX + len(data).to_bytes(8, "big") + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -57,10 +59,23 @@ def _root_levels(level: list[bytes]) -> bytes:
 
 
 def merkle_root(items: list[bytes]) -> bytes:
-    """Root over the leaf hashes of `items` (each item is already-encoded bytes)."""
+    """Root over the leaf hashes of `items` (each item is already-encoded bytes).
+
+    `_root_levels([leaf_hash(i) for i in items])` with both hashes inlined (one SHA-256
+    per leaf and per inner node, no call per hash): every node is over two 32-byte hashes.
+    """
     if not items:
         return EMPTY_ROOT
-    return _root_levels([leaf_hash(i) for i in items])
+    sha, leaf = _sha256, _LEAF_PREFIX
+    level = [sha(leaf + len(i).to_bytes(8, "big") + i).digest() for i in items]
+    node, len32 = _NODE_PREFIX, _LEN32
+    while len(level) > 1:
+        pairs = iter(level)  # zip(pairs, pairs): neighbours (0, 1), (2, 3), ...
+        nxt = [sha(node + a + len32 + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+        if len(level) & 1:  # an odd last node moves up
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
 
 
 def merkle_proof(items: list[bytes], index: int) -> list[bytes]:

@@ -22,7 +22,14 @@ GAS_EVENT = 50
 RawReader = Callable[[bytes], bytes | None]
 
 
+# contract name -> its state key prefix (a pure function of the name), for the names in use
+_PREFIXES: dict[str, bytes] = {}
+_PREFIXES_MAX = 1024
+
+
 class GasMeter:
+    __slots__ = ("limit", "used")
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
@@ -36,6 +43,20 @@ class GasMeter:
 class CallContext:
     """What `ctx` is inside a contract method. Writes stay in `self.writes` until the caller
     merges them (success) or drops them (failure)."""
+
+    __slots__ = (
+        "contract",
+        "sender",
+        "height",
+        "time_ms",
+        "tx_hash",
+        "_reader",
+        "_gas",
+        "_read_only",
+        "_prefix",
+        "writes",
+        "events",
+    )
 
     def __init__(
         self,
@@ -57,7 +78,13 @@ class CallContext:
         self._reader = reader
         self._gas = gas
         self._read_only = read_only
-        self._prefix = contract.encode() + b"/"  # state_key(contract, key) = prefix + key
+        prefix = _PREFIXES.get(contract)
+        if prefix is None:  # state_key(contract, key) = prefix + key
+            prefix = contract.encode() + b"/"
+            if len(_PREFIXES) >= _PREFIXES_MAX:
+                _PREFIXES.clear()
+            _PREFIXES[contract] = prefix
+        self._prefix = prefix
         self.writes: dict[bytes, bytes | None] = {}
         self.events: list[Event] = []
 
@@ -69,16 +96,38 @@ class CallContext:
         if len(k) > MAX_KEY_BYTES:
             raise ContractError(f"state key longer than {MAX_KEY_BYTES} bytes")
         gas = self._gas
-        gas.charge(GAS_READ)
+        # `gas.charge(n)`, inlined (the hottest host calls): the same sum, and past the limit
+        # `charge(0)` raises the very error `charge(n)` would have.
+        gas.used += GAS_READ
+        if gas.used > gas.limit:
+            gas.charge(0)
         writes = self.writes
         raw = writes[k] if k in writes else self._reader(k)
         if raw is not None:
-            gas.charge(len(raw) * GAS_PER_BYTE // 8)
+            gas.used += len(raw) * GAS_PER_BYTE // 8
+            if gas.used > gas.limit:
+                gas.charge(0)
         return raw
 
     def get(self, key: str, default: Any = None) -> Any:
-        raw = self._raw(self.contract, key)
-        return default if raw is None else decode_value(raw)
+        # `_raw(self.contract, key)`, inlined (the contract's own key: its prefix + key).
+        if not isinstance(key, str):
+            raise ContractError("state keys must be strings")
+        k = self._prefix + key.encode()
+        if len(k) > MAX_KEY_BYTES:
+            raise ContractError(f"state key longer than {MAX_KEY_BYTES} bytes")
+        gas = self._gas
+        gas.used += GAS_READ
+        if gas.used > gas.limit:
+            gas.charge(0)
+        writes = self.writes
+        raw = writes[k] if k in writes else self._reader(k)
+        if raw is None:
+            return default
+        gas.used += len(raw) * GAS_PER_BYTE // 8
+        if gas.used > gas.limit:
+            gas.charge(0)
+        return decode_value(raw)
 
     def has(self, key: str) -> bool:
         return self._raw(self.contract, key) is not None
@@ -117,7 +166,10 @@ class CallContext:
         k = self._prefix + key.encode()
         if len(k) > MAX_KEY_BYTES:
             raise ContractError(f"state key longer than {MAX_KEY_BYTES} bytes")
-        self._gas.charge(GAS_WRITE + len(raw) * GAS_PER_BYTE)
+        gas = self._gas
+        gas.used += GAS_WRITE + len(raw) * GAS_PER_BYTE  # `gas.charge`, inlined (see `_raw`)
+        if gas.used > gas.limit:
+            gas.charge(0)
         self.writes[k] = raw
 
     def delete(self, key: str) -> None:

@@ -372,12 +372,12 @@ class Runtime:
         """Every `obj.name` in a contract: host objects expose what their class lists in
         `_tf_exposed`; values expose an allow-list of methods, metered and size-checked."""
         t = type(obj)
-        exposed: Any = _EXPOSED.get(t)
+        exposed: Any = _exposed_of(t)
         if exposed is None:
             exposed = _exposed(t)
         if exposed is not False:
             if name in exposed:
-                return _b.getattr(obj, name)
+                return _getattr(obj, name)
         elif name in METHODS.get(t, ()):
             return self._method(obj, name)
         raise AttributeError(
@@ -528,6 +528,15 @@ class Runtime:
             "__tf_iadd": self.iadd,
             "__tf_imul": self.imul,
             "__tf_ibitor": self.ior,
+            # `isinstance(x, str)` and the like, rewritten at compile time (the sandbox's
+            # `_Instrumenter.visit_Call`): the real builtin and the wrapped types.
+            "__tf_isinstance": isinstance,
+            "__tf_type_int": int,
+            "__tf_type_str": str,
+            "__tf_type_bytes": bytes,
+            "__tf_type_list": list,
+            "__tf_type_tuple": tuple,
+            "__tf_type_dict": dict,
         }
 
 
@@ -559,6 +568,8 @@ def _exposed(t: type) -> Any:
 
 _EXPOSED: dict[type, Any] = {}
 _EXPOSED_MAX = 512
+_exposed_of = _EXPOSED.get  # bound once: `Runtime.getattr` runs for every `obj.name`
+_getattr = _b.getattr
 
 
 def sandbox_view(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -578,9 +589,9 @@ SAFE_NATIVE_BUILTINS = (
 # Built once: the builtin objects are the same for every call (each call still gets its
 # own fresh dict of them).
 _NATIVE_BUILTINS = {name: _b.getattr(_b, name) for name in SAFE_NATIVE_BUILTINS}
-_CHECKED_TYPES = {
-    name: _b.getattr(_b, name) for name in ("int", "str", "bytes", "list", "tuple", "dict")
-}
+# The builtin types contracts see as checked wrappers (`Runtime.builtins`, `_types`).
+CHECKED_TYPE_NAMES = ("int", "str", "bytes", "list", "tuple", "dict")
+_CHECKED_TYPES = {name: _b.getattr(_b, name) for name in CHECKED_TYPE_NAMES}
 _IMMUTABLE_SCALARS = frozenset({type(None), bool, str, bytes})
 CATCHABLE = frozenset(
     "ContractError ValueError KeyError IndexError TypeError ZeroDivisionError ArithmeticError "

@@ -40,6 +40,7 @@ _GOV_PREFIX = state_key(governance.NAME, "")  # every governance key starts with
 _GOV_MEMO_SIZE = 4096  # decoded governance values kept (emptied when full)
 _GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
 _MISSING = object()
+_FLAT_RESULTS = frozenset({type(None), bool, str, bytes})  # always valid contract values
 
 
 class TxInvalid(ValueError):
@@ -263,11 +264,20 @@ class Executor:
             gas=gas,
         )
         try:
-            result, steps = self._call(
-                ctx, body.contract, body.method, list(body.args), gas, read, block_gov
-            )
+            # A compiled contract already looked up in this block: `_call`'s sandbox path
+            # (only sandboxed contracts are kept there; this context is not read-only).
+            compiled = block_gov.contracts.get(body.contract)
+            if compiled is not None:
+                result, steps = compiled.call(
+                    ctx, body.method, list(body.args), max(gas.limit - gas.used, 0)
+                )
+            else:
+                result, steps = self._call(
+                    ctx, body.contract, body.method, list(body.args), gas, read, block_gov
+                )
             gas.charge(steps)
-            check_value(result)
+            if type(result) not in _FLAT_RESULTS:  # those pass `check_value` as they are
+                check_value(result)
         except ContractError as exc:
             return Receipt(FAILED, min(gas.used, gas.limit), None, str(exc), [])
         except ValueTypeError as exc:

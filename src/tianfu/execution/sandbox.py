@@ -24,7 +24,7 @@ from typing import Any
 from tianfu.codec import hash_domain
 from tianfu.execution import gas as g
 from tianfu.execution.api import ContractError, OutOfGas
-from tianfu.execution.instances import ModuleInstance, ModuleInstances
+from tianfu.execution.instances import MAX_FREE, ModuleInstance, ModuleInstances
 from tianfu.execution.proxy import ContextProxy
 from tianfu.types.values import MAX_INT, MIN_INT, check_value
 
@@ -129,13 +129,20 @@ class CompiledContract:
         (`OutOfGas` when the budget ran out). A raised error carries `gas_used`."""
         if not isinstance(method, str) or method not in self.methods:
             raise ContractError(f"unknown method {method!r}")
-        pool = self.instances
-        instance = pool.take()
+        free = self.instances._free  # `ModuleInstances.take`/`give`, inlined: one list
+        try:  # operation each, atomic under the GIL (the API thread may call at once)
+            instance: ModuleInstance | None = free.pop()
+        except IndexError:
+            instance = None
         if instance is None:
             rt = g.Runtime(gas_limit)
         else:
             rt = instance.rt
-            rt.reset(gas_limit)
+            if type(gas_limit) is int and gas_limit >= 0:  # `rt.reset(gas_limit)`, inlined
+                rt.limit = rt.left = gas_limit
+                rt.depth = 0
+            else:
+                rt.reset(gas_limit)  # raises
         held = [instance]  # the instance this call uses, once there is one
         try:
             result = self._run(rt, held, ctx, method, args)
@@ -148,8 +155,8 @@ class CompiledContract:
         except Exception as exc:
             raise _failure(rt, f"{type(exc).__name__}: {g.sanitize(str(exc))}") from None
         finally:
-            if held[0] is not None:
-                pool.give(held[0])
+            if held[0] is not None and len(free) < MAX_FREE:
+                free.append(held[0])
         left = rt.left  # `rt.used`, inlined: left >= 0 here (`_run` checked it)
         return result, rt.limit - left if left >= 0 else rt.limit
 
@@ -515,6 +522,45 @@ class _Instrumenter(ast.NodeTransformer):
         self.generic_visit(node)
         node.value = _call("str", node.value)
         return node
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        """`isinstance(x, T)` with T a builtin's name, or a flat tuple of them, calls the
+        real `isinstance` with the types the sandbox's wrappers stand for (`int` -> int,
+        `str` -> str, ...), as `Runtime.b_isinstance` would at run time: a builtin name
+        always means the builtin (validation refuses rebinding it, and `isinstance`
+        itself), and neither path charges gas. Anything else (a variable, an attribute,
+        a nested tuple) still goes through `b_isinstance`."""
+        self.generic_visit(node)
+        func, args = node.func, node.args
+        if (
+            isinstance(func, ast.Name)
+            and func.id == "isinstance"
+            and len(args) == 2
+            and not node.keywords
+            and not isinstance(args[0], ast.Starred)
+        ):
+            spec = _static_spec(args[1])
+            if spec is not None:
+                node.func = _helper("isinstance")
+                node.args = [args[0], spec]
+        return node
+
+
+def _static_spec(node: ast.expr) -> ast.expr | None:
+    """The second argument of a rewritten `isinstance` (see `visit_Call`), or None."""
+    if isinstance(node, ast.Name) and node.id in BUILTIN_NAMES:
+        if node.id in g.CHECKED_TYPE_NAMES:
+            return _helper("type_" + node.id)
+        return node  # its value as it is (`b_isinstance` maps only the wrappers)
+    if isinstance(node, ast.Tuple) and isinstance(node.ctx, ast.Load):
+        elts: list[ast.expr] = []
+        for e in node.elts:
+            mapped = _static_spec(e) if isinstance(e, ast.Name) else None
+            if mapped is None:  # nested tuples are not mapped by `b_isinstance` either
+                return None
+            elts.append(mapped)
+        return ast.Tuple(elts=elts, ctx=ast.Load())
+    return None
 
 
 # -- compile --------------------------------------------------------------------------------
