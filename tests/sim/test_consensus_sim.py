@@ -33,6 +33,7 @@ def test_safety_and_liveness_1000_seeds(n):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 10,000 scenarios of 10 nodes: minutes, more on a shared machine
 @pytest.mark.parametrize("n", [4, 7, 10])
 def test_safety_and_liveness_many_seeds(n):
     assert run_seeds(n, range(SEEDS, SEEDS + 10_000)) == []
