@@ -32,7 +32,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from tianfu.codec import decode, encode
+from tianfu.codec import encode
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
@@ -83,6 +83,7 @@ from tianfu.consensus.wal import (
     entry_event,
 )
 from tianfu.types import PREVOTE, Block, CommitCertificate, ConsensusParams, ValidatorSet, Vote
+from tianfu.types.block import decode_block
 
 log = logging.getLogger(__name__)
 
@@ -504,7 +505,10 @@ class ConsensusDriver(PeerMessages):
     # ------------------------------------------------------------ ledger work
 
     def _execute_sync(self, block_bytes: bytes, block_hash: bytes, check_time: bool = False) -> Any:
-        block = decode(block_bytes, Block, max_size=MAX_BLOCK_BYTES)
+        # Transactions already in our mempool (decoded, checked, hashed) are reused.
+        block = decode_block(
+            block_bytes, getattr(self.mempool, "get", None), max_size=MAX_BLOCK_BYTES
+        )
         if block.hash != block_hash:
             raise ValueError("block does not hash to the proposal's hash")
         if check_time:

@@ -40,6 +40,11 @@ class Mempool:
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._txs
 
+    def get(self, tx_hash: bytes) -> Transaction | None:
+        """The pending transaction of this hash, if any (safe from any thread)."""
+        entry = self._txs.get(tx_hash)
+        return entry[0] if entry is not None else None
+
     def add(self, tx: Transaction, size: int | None = None) -> bool:
         """Add an already-checked transaction; False if it is already pending."""
         h = tx.hash

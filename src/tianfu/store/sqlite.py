@@ -34,7 +34,7 @@ from typing import Any
 
 import msgspec
 
-from tianfu.codec import encode
+from tianfu.codec import encode, encode_list
 from tianfu.store.bulk import HASHES_SELECT, PAIRS_SELECT, pack_hashes, pack_pairs
 from tianfu.store.schema import connect, init_schema
 from tianfu.store.seen import TxHashFilter
@@ -93,22 +93,6 @@ def _prefix_end(prefix: bytes) -> bytes | None:
 
 
 _IN_CHUNK = 500  # host parameters per IN (...) query, well under SQLite's limit
-
-
-def encode_list(encoded: list[bytes]) -> bytes:
-    """`encode(items)` from the items' own canonical encodings, without re-encoding them.
-
-    A msgpack array is its header (the shortest form for its length) followed by its
-    items' encodings, so this is byte for byte what `tianfu.codec.encode` gives.
-    """
-    n = len(encoded)
-    if n < 16:
-        head = bytes((0x90 | n,))
-    elif n < 1 << 16:
-        head = b"\xdc" + n.to_bytes(2, "big")
-    else:
-        head = b"\xdd" + n.to_bytes(4, "big")
-    return head + b"".join(encoded)
 
 
 class Store:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import msgspec
 
-from tianfu.codec import check_version, encode, hash_domain
-from tianfu.types.tx import ChainId, PubKey, Sig, Transaction
+from tianfu.codec import CodecError, check_version, decode, encode, encode_list, hash_domain
+from tianfu.types.tx import ChainId, PubKey, Sig, Transaction, decode_tx, tx_hash_of_body
 
 Hash = Annotated[bytes, msgspec.Meta(max_length=32)]
 NO_HASH = b""
@@ -137,3 +138,56 @@ class CommitCertificate(msgspec.Struct, array_like=True, frozen=True):
 
     def validate(self) -> None:
         check_version(self)
+
+
+class _BlockParts(msgspec.Struct, array_like=True):
+    """A `Block` with its header and transactions left as their bytes (`decode_block`)."""
+
+    header: msgspec.Raw
+    txs: list[msgspec.Raw]
+
+
+_parts_decoder = msgspec.msgpack.Decoder(_BlockParts)
+
+
+def decode_block(
+    data: bytes,
+    known: Callable[[bytes], Transaction | None] | None = None,
+    *,
+    max_size: int,
+) -> Block:
+    """`codec.decode(data, Block, max_size=...)`, as strict, reusing transactions already held.
+
+    A validator has nearly every transaction of a proposal in its mempool, decoded, checked
+    and hashed on arrival. `known(tx_hash)` may return such a transaction: it is used in
+    place of decoding the block's copy only when its canonical bytes are the very bytes in
+    the block (so the result is the same object a fresh decode would equal). Every other
+    transaction is decoded with `decode_tx` (strict, canonical, validated); the header with
+    `codec.decode`; and the block's bytes must be exactly the canonical encoding of the
+    parts, as `codec.decode` requires. Whatever `decode` refuses is refused here with its
+    own message (the slow path is taken to report it).
+    """
+    if known is None or type(data) is not bytes or len(data) > max_size:
+        return decode(data, Block, max_size=max_size)
+    try:
+        parts = _parts_decoder.decode(data)
+        head = bytes(parts.header)
+        header = decode(head, BlockHeader)
+        raws = [bytes(r) for r in parts.txs]
+        txs = [_known_or_decoded(raw, known) for raw in raws]
+    except (msgspec.DecodeError, CodecError):
+        return decode(data, Block, max_size=max_size)  # refuses, with decode's message
+    if data != b"\x92" + head + encode_list(raws):  # canonical as a whole, not only in parts
+        return decode(data, Block, max_size=max_size)
+    return Block(header, txs)
+
+
+def _known_or_decoded(raw: bytes, known: Callable[[bytes], Transaction | None]) -> Transaction:
+    # The hash from the bytes: 0x92 + body + signature as msgpack bin 8 (0xc4, length).
+    # A wrong guess of the layout only misses: a reused transaction must match byte for byte.
+    n = raw[-65] if len(raw) > 66 and raw[-66] == 0xC4 else -1
+    if n == 64:
+        tx = known(tx_hash_of_body(raw[1:-66]))
+        if tx is not None and tx.encoded() == raw:
+            return tx
+    return decode_tx(raw)

@@ -102,6 +102,11 @@ def tx_hash(body: TxBody) -> bytes:
     return hash_domain(TX_TAG, encode(body))
 
 
+def tx_hash_of_body(body_bytes: bytes) -> bytes:
+    """`tx_hash` of the body whose canonical encoding is `body_bytes`."""
+    return hash_domain(TX_TAG, body_bytes)
+
+
 _tx_decoder = msgspec.msgpack.Decoder(Transaction)
 
 
