@@ -24,3 +24,16 @@ def test_asyncio_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIANFU_LOOP", "asyncio")
     assert event_loop.loop_name() == "asyncio"
     assert event_loop.run(_loop_type()).startswith("asyncio")
+
+
+def test_gc_thresholds_for_a_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    saved = gc.get_threshold()
+    try:
+        monkeypatch.delenv("TIANFU_GC_THRESHOLD", raising=False)
+        assert event_loop.tune_gc() == event_loop.GC_THRESHOLD
+        monkeypatch.setenv("TIANFU_GC_THRESHOLD", "700")
+        assert event_loop.tune_gc()[0] == 700
+    finally:
+        gc.set_threshold(*saved)
