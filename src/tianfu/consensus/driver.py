@@ -507,7 +507,9 @@ class ConsensusDriver(PeerMessages):
     def _execute_sync(self, block_bytes: bytes, block_hash: bytes, check_time: bool = False) -> Any:
         # Transactions already in our mempool (decoded, checked, hashed) are reused.
         block = decode_block(
-            block_bytes, getattr(self.mempool, "get", None), max_size=MAX_BLOCK_BYTES
+            block_bytes,
+            getattr(getattr(self, "mempool", None), "get", None),
+            max_size=MAX_BLOCK_BYTES,
         )
         if block.hash != block_hash:
             raise ValueError("block does not hash to the proposal's hash")
