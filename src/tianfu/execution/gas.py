@@ -117,6 +117,11 @@ class Runtime:
             )
         self.depth += 1
 
+    def too_deep(self) -> None:
+        """The error `enter` raises past `MAX_CALL_DEPTH` (after its charge): the sandbox
+        inlines `enter` into every function and calls this only to fail."""
+        raise ContractError(f"maximum call depth of {MAX_CALL_DEPTH} exceeded (too deep recursion)")
+
     def leave(self) -> None:
         self.depth -= 1
 
@@ -372,6 +377,8 @@ class Runtime:
         """Every `obj.name` in a contract: host objects expose what their class lists in
         `_tf_exposed`; values expose an allow-list of methods, metered and size-checked."""
         t = type(obj)
+        if t is _hot_type and name in _hot_names:  # `ctx.get`, `ctx.put`, ...: see `hot_host`
+            return _getattr(obj, name)
         exposed: Any = _exposed_of(t)
         if exposed is None:
             exposed = _exposed(t)
@@ -506,14 +513,20 @@ class Runtime:
             "__builtins__": self.builtins(),
             "__name__": "contract",
             "__tf_tick": self.tick,
-            "__tf_enter": self.enter,
-            "__tf_leave": self.leave,
+            # `enter`/`leave`, inlined into every function by the sandbox's instrumenter
+            # (`sandbox._ENTRY`): they read and write this runtime's meter directly.
+            "__tf_rt": self,
+            "__tf_too_deep": self.too_deep,
             "__tf_lambda": self.wrap_lambda,
             "__tf_iter": self.iterate,
             "__tf_str": self.text,
             "__tf_cmp": self.cmp,
             "__tf_slice": self.slice,
             "__tf_getattr": self.getattr,
+            # `ctx.name` for a name the hot host class exposes (see `hot_host` and the
+            # sandbox's `_Instrumenter.visit_Attribute`): the exact-type test, inline.
+            "__tf_type": _b.type,
+            "__tf_hot": _hot_type,
             "__tf_add": self.add,
             "__tf_sub": self.sub,
             "__tf_mul": self.mul,
@@ -570,6 +583,27 @@ _EXPOSED: dict[type, Any] = {}
 _EXPOSED_MAX = 512
 _exposed_of = _EXPOSED.get  # bound once: `Runtime.getattr` runs for every `obj.name`
 _getattr = _b.getattr
+# The host class contracts reach most (`ContextProxy`: every `ctx.name`) and its exposed
+# names, tested first by `Runtime.getattr` with one identity check and one set lookup
+# (`hot_host`). Exactly what the general path answers for that type: its `_tf_exposed`.
+_hot_type: type | None = None
+_hot_names: frozenset[str] = frozenset()
+
+
+def hot_host(cls: type) -> None:
+    """Make `cls` (a host class with a frozenset `_tf_exposed`) the one `Runtime.getattr`
+    checks first, and the sandbox compiles `name.attr` for (once per process). The answer is the same as the general path's: a name in the class's own
+    `_tf_exposed` is read with `getattr`, any other name takes the general path (and its
+    error). Only faster: no memo lookup, one `is` and one `in`."""
+    global _hot_type, _hot_names
+    exposed = _b.getattr(cls, "_tf_exposed", None)
+    if type(exposed) is not frozenset:
+        raise TypeError(f"{cls.__name__}._tf_exposed must be a frozenset")
+    if _hot_type is not None and (_hot_type is not cls or _hot_names is not exposed):
+        # contracts compiled already test for the first class inline (the sandbox's
+        # `_Instrumenter.visit_Attribute`): it cannot change in a running process
+        raise RuntimeError(f"the hot host class is {_hot_type.__name__} already")
+    _hot_type, _hot_names = cls, exposed
 
 
 def sandbox_view(fn: Callable[..., Any]) -> Callable[..., Any]:

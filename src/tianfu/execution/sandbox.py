@@ -424,11 +424,14 @@ class _Instrumenter(ast.NodeTransformer):
         return f"{HELPER_PREFIX}t{self.temps}"
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        """Every function body becomes `Runtime.enter()`; try: body; finally: `leave()`,
+        both inlined as statements on the runtime (`__tf_rt`; see `_ENTRY`): the same
+        charge, checks, order and errors, without two Python calls per function call."""
         self.generic_visit(node)
         node.returns = None
         node.body = [
-            ast.Expr(_call("enter")),
-            ast.Try(body=node.body, handlers=[], orelse=[], finalbody=[ast.Expr(_call("leave"))]),
+            *_template(_ENTRY),
+            ast.Try(body=node.body, handlers=[], orelse=[], finalbody=_template(_EXIT)),
         ]
         return node
 
@@ -514,9 +517,30 @@ class _Instrumenter(ast.NodeTransformer):
             return _call("slice", node.value, s.lower or none, s.upper or none, s.step or none)
         return node
 
-    def visit_Attribute(self, node: ast.Attribute) -> ast.Call:
+    def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        """`obj.name` becomes `Runtime.getattr(obj, "name")`. When `obj` is a plain name and
+        `name` one the hot host class exposes (`ctx.get`, `ctx.put`, ...: `g.hot_host`),
+        it becomes `obj.name if type(obj) is HOT else Runtime.getattr(obj, "name")`: what
+        `getattr` answers for that class, without calling it (a name can be read twice:
+        nothing runs between the reads, and an unbound one fails at the first)."""
         self.generic_visit(node)
-        return _call("getattr", node.value, ast.Constant(node.attr))
+        call = _call("getattr", node.value, ast.Constant(node.attr))
+        value = node.value
+        if not (isinstance(value, ast.Name) and node.attr in g._hot_names):
+            return call
+        return ast.IfExp(
+            test=ast.Compare(
+                left=ast.Call(
+                    func=_helper("type"), args=[ast.Name(id=value.id, ctx=ast.Load())], keywords=[]
+                ),
+                ops=[ast.Is()],
+                comparators=[_helper("hot")],
+            ),
+            body=ast.Attribute(
+                value=ast.Name(id=value.id, ctx=ast.Load()), attr=node.attr, ctx=ast.Load()
+            ),
+            orelse=call,
+        )
 
     def visit_FormattedValue(self, node: ast.FormattedValue) -> ast.FormattedValue:
         self.generic_visit(node)
@@ -544,6 +568,34 @@ class _Instrumenter(ast.NodeTransformer):
                 node.func = _helper("isinstance")
                 node.args = [args[0], spec]
         return node
+
+
+# `Runtime.enter()` and `Runtime.leave()`, statement for statement, on the call's runtime
+# (`__tf_rt` in the module globals; contract names cannot start with `__`). Built after
+# the instrumenter visited the function, so these attribute reads are not rewritten.
+_ENTRY = ast.parse(
+    f"{HELPER_PREFIX}rt.left -= {g.CALL_GAS}\n"
+    f"if {HELPER_PREFIX}rt.left < 0:\n"
+    f"    raise {HELPER_PREFIX}rt.out_of_gas()\n"
+    f"if {HELPER_PREFIX}rt.depth >= {g.MAX_CALL_DEPTH}:\n"
+    f"    {HELPER_PREFIX}too_deep()\n"
+    f"{HELPER_PREFIX}rt.depth += 1\n"
+).body
+_EXIT = ast.parse(f"{HELPER_PREFIX}rt.depth -= 1\n").body
+
+
+def _template(stmts: list[ast.stmt]) -> list[ast.stmt]:
+    """Fresh copies of `stmts` without source positions (`ast.fix_missing_locations`
+    gives them the function's, as it did to the helper calls they replace)."""
+    out = []
+    for stmt in stmts:
+        copy = ast.parse(ast.unparse(stmt)).body[0]
+        for n in ast.walk(copy):
+            for attr in ("lineno", "col_offset", "end_lineno", "end_col_offset"):
+                if attr in n._attributes:
+                    delattr(n, attr)
+        out.append(copy)
+    return out
 
 
 def _static_spec(node: ast.expr) -> ast.expr | None:
