@@ -13,7 +13,6 @@ the status and message the single route would have answered.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -105,40 +104,17 @@ def decode_batch(body: bytes, json_body: bool, limit: int) -> list[Transaction]:
     return txs
 
 
-async def submit_all(service: ChainService, txs: list[Transaction]) -> list[Outcome]:
-    """Admit a batch through the service's `submit_many` (one call), or one by one."""
-    many = getattr(service, "submit_many", None)
-    if many is not None:
-        return list(await many(txs))
-    out: list[Outcome] = []
-    for tx in txs:
-        try:
-            out.append(await service.submit(tx))
-        except TxRejected as exc:
-            out.append(exc)
-    return out
-
-
-async def wait_all(
-    service: ChainService, hashes: list[bytes], timeout_s: float
-) -> list[TxRecord | None]:
-    """The committed record of each hash, waiting up to `timeout_s` for all of them."""
-    many = getattr(service, "wait_committed_many", None)
-    if many is not None:
-        return list(await many(hashes, timeout_s))
-    return list(await asyncio.gather(*(service.wait_committed(h, timeout_s) for h in hashes)))
-
-
 async def run_batch(
     service: ChainService, txs: list[Transaction], wait_s: float | None
 ) -> dict[str, Any]:
     """Admit `txs`, wait for the admitted ones' commit when `wait_s` is not None, and
     return the answer document."""
-    outcomes = await submit_all(service, txs)
+    outcomes = list(await service.submit_many(txs))
     admitted = [o for o in outcomes if isinstance(o, bytes)]
     records: dict[bytes, TxRecord] = {}
     if wait_s is not None and admitted:
-        for h, rec in zip(admitted, await wait_all(service, admitted, wait_s), strict=True):
+        waited = await service.wait_committed_many(admitted, wait_s)
+        for h, rec in zip(admitted, waited, strict=True):
             if rec is not None:
                 records[h] = rec
     return render_batch(txs, outcomes, records)
