@@ -9,6 +9,7 @@ from tianfu.codec import encode
 from tianfu.consensus.driver import MAX_CLOCK_DRIFT_MS, ConsensusDriver
 from tianfu.identity import OrgCA
 from tianfu.ledger import Ledger
+from tianfu.mempool import Mempool
 from tianfu.store import Store
 from tianfu.types import Genesis, OrgConfig, Validator
 
@@ -27,7 +28,7 @@ def test_future_dated_proposal_is_not_voted_for_but_applies_when_decided(tmp_pat
     replica = Ledger(Store(tmp_path / "b.db"), genesis)
     now = time.time()
     future = proposer.build_block([], int((now + 60) * 1000), node.keypair.public_key).block
-    fake = SimpleNamespace(ledger=replica, verified=None, clock=lambda: now)
+    fake = SimpleNamespace(ledger=replica, mempool=Mempool(), verified=None, clock=lambda: now)
     with pytest.raises(ValueError, match="ahead of this node's clock"):
         ConsensusDriver._execute_sync(fake, encode(future), future.hash, True)  # type: ignore[arg-type]
     # The same block, once decided by the network, is applied (no clock check).
@@ -41,7 +42,10 @@ def test_future_dated_proposal_is_not_voted_for_but_applies_when_decided(tmp_pat
     )
     ConsensusDriver._execute_sync(
         SimpleNamespace(
-            ledger=Ledger(Store(tmp_path / "d.db"), genesis), verified=None, clock=lambda: now
+            ledger=Ledger(Store(tmp_path / "d.db"), genesis),
+            mempool=Mempool(),
+            verified=None,
+            clock=lambda: now,
         ),
         encode(near),
         near.hash,

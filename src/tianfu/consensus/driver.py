@@ -508,7 +508,7 @@ class ConsensusDriver(PeerMessages):
         # Transactions already in our mempool (decoded, checked, hashed) are reused.
         block = decode_block(
             block_bytes,
-            getattr(getattr(self, "mempool", None), "get", None),
+            self.mempool.get,
             max_size=MAX_BLOCK_BYTES,
         )
         if block.hash != block_hash:
