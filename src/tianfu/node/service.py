@@ -140,11 +140,12 @@ class NodeService:
         return outcomes
 
     def admit(self, tx: Transaction) -> bytes:
-        """Check a transaction against committed state and add it to the mempool."""
-        h = tx.hash
-        if h in self.mempool:
-            raise TxDuplicate("transaction is already pending")
-        return self._admit(tx, h, self.store.has_tx(h), self.store.height() + 1)
+        """Check a transaction against committed state and add it to the mempool; its hash,
+        or the refusal (`TxDuplicate` / `TxRejected`) raised."""
+        outcome = self._admit_batch([tx])[0]
+        if isinstance(outcome, bytes):
+            return outcome
+        raise outcome
 
     def admit_many(self, txs: list[Transaction]) -> list[bool]:
         """`admit` for a batch (gossip): whether each was admitted; never raises."""
@@ -165,7 +166,6 @@ class NodeService:
         committed = self.store.committed_txs([h for h in hashes if h not in mempool])
         next_height = self.store.height() + 1
         time_ms = int(time.time() * 1000)
-        # `_admit` inlined (same checks, order and messages), its lookups hoisted.
         check_tx = self.ledger.executor.check_tx
         reader = self.ledger.latest.get
         add = mempool.add
@@ -189,37 +189,6 @@ class NodeService:
             out.append(h)
         self.m_mempool.set(len(mempool))
         return out
-
-    def _admit(
-        self,
-        tx: Transaction,
-        h: bytes,
-        committed: bool,
-        next_height: int,
-        time_ms: int | None = None,
-        gauge: bool = True,
-    ) -> bytes:
-        if committed:
-            raise TxDuplicate("transaction is already committed (replay)")
-        try:
-            self.ledger.executor.check_tx(
-                tx,
-                next_height,
-                int(time.time() * 1000) if time_ms is None else time_ms,
-                self.ledger.latest.get,
-            )
-        except (TxInvalid, ContractError) as exc:
-            self.m_rejected.inc()
-            raise TxRejected(str(exc)) from None
-        try:
-            self.mempool.add(tx)  # raises nothing else: h is not pending (checked above)
-        except MempoolFull as exc:
-            self.m_rejected.inc()
-            raise TxRejected(str(exc)) from None
-        self.verified.add(h)
-        if gauge:
-            self.m_mempool.set(len(self.mempool))
-        return h
 
     async def wait_committed(self, tx_hash: bytes, timeout_s: float) -> TxRecord | None:
         record = self.get_tx(tx_hash)
