@@ -9,6 +9,7 @@ and any encoding that does not re-encode to the very same bytes (non-canonical f
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -26,9 +27,9 @@ class CodecError(ValueError):
 _encoder = msgspec.msgpack.Encoder(order="sorted")
 
 
-def encode(obj: Any) -> bytes:
-    """Return the canonical msgpack bytes of `obj`."""
-    return _encoder.encode(obj)
+# `encode(obj)`: the canonical msgpack bytes of `obj`. The encoder's own method, not a
+# wrapper: it is called several times per transaction on every node.
+encode: Callable[[Any], bytes] = _encoder.encode
 
 
 def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
@@ -72,9 +73,9 @@ def try_encode(obj: Any) -> bytes | None:
 _value_decoder = msgspec.msgpack.Decoder()
 
 
-def decode_value(data: bytes) -> Any:
-    """Decode stored contract-value bytes (trusted: written by this node's own execution)."""
-    return _value_decoder.decode(data)
+# `decode_value(data)`: stored contract-value bytes decoded (trusted: written by this node's
+# own execution). The decoder's own method, like `encode`.
+decode_value: Callable[[bytes], Any] = _value_decoder.decode
 
 
 def to_builtins(obj: Any) -> Any:

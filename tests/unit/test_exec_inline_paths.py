@@ -14,16 +14,15 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+import msgspec
 import pytest
 
 from tianfu.codec import decode_value, encode
-from tianfu.execution import context as context_mod
 from tianfu.execution import gas as g
 from tianfu.execution import sandbox
 from tianfu.execution.api import Caller, ContractError
 from tianfu.execution.context import CallContext, GasMeter
 from tianfu.execution.proxy import ContextProxy
-from tianfu.ledger import ledger as ledger_mod
 from tianfu.types.tx import Receipt
 
 CALLER = Caller("a" * 40, "org1", "alice", "member", frozenset({"x", "member"}))
@@ -256,10 +255,14 @@ def test_the_entry_is_not_reachable_from_contract_code() -> None:
 VALUES: list[Any] = [None, True, 0, -1, 2**64 - 1, -(2**63), "", "x" * 70, b"\x00", [1, "a"]]
 
 
-def test_direct_codec_methods_give_the_same_bytes() -> None:
+def test_codec_encode_is_the_canonical_encoder_itself() -> None:
+    """`encode` / `decode_value` are the codec's encoder and decoder methods (no wrapper):
+    key-sorted canonical bytes, values round-tripping, receipts as a sorted encoder gives."""
+    sorted_encoder = msgspec.msgpack.Encoder(order="sorted")
     for v in [*VALUES, {"b": 1, "a": [None, {"z": b"", "y": 2}]}]:
-        assert context_mod._encode(v) == encode(v)
-        assert context_mod._decode_value(encode(v)) == decode_value(encode(v))
+        assert encode(v) == sorted_encoder.encode(v)
+        assert decode_value(encode(v)) == v
+    assert encode({"b": 1, "a": 2}) == b"\x82\xa1a\x02\xa1b\x01"  # keys sorted
     receipts = [
         Receipt(0, 0),
         Receipt(1, 123, {"k": [1, 2]}, "", []),
@@ -268,7 +271,7 @@ def test_direct_codec_methods_give_the_same_bytes() -> None:
     ctx = _ctx()
     ctx.emit_checked("E", {"a": 1, "b": "x"})
     receipts.append(Receipt(1, 9, True, "", ctx.events))
-    assert [ledger_mod._encode_one(r) for r in receipts] == [encode(r) for r in receipts]
+    assert [encode(r) for r in receipts] == [sorted_encoder.encode(r) for r in receipts]
 
 
 def test_put_checked_and_emit_checked_charge_as_before() -> None:

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from tianfu import codec as _codec
 from tianfu.codec import decode_value, encode
 from tianfu.execution.api import Caller, ContractError, OutOfGas, state_key
 from tianfu.types import Event, ValueTypeError, check_value
@@ -19,11 +18,6 @@ GAS_WRITE = 100
 GAS_PER_BYTE = 1
 GAS_EVENT = 50
 
-# `encode` and `decode_value` themselves, without the Python call around each (the codec's
-# own canonical encoder and value decoder: the very same bytes and values), for the hot
-# paths below (`get`, `_store`, `put_checked`, `emit_checked`).
-_encode = _codec._encoder.encode
-_decode_value = _codec._value_decoder.decode
 
 # Reads a raw state key and returns its bytes (or None): the block overlay over committed state.
 RawReader = Callable[[bytes], bytes | None]
@@ -134,7 +128,7 @@ class CallContext:
         gas.used += len(raw) * GAS_PER_BYTE // 8
         if gas.used > gas.limit:
             gas.charge(0)
-        return _decode_value(raw)
+        return decode_value(raw)
 
     def has(self, key: str) -> bool:
         return self._raw(self.contract, key) is not None
@@ -165,7 +159,7 @@ class CallContext:
         if not isinstance(key, str) or not key:
             raise ContractError("state keys must be non-empty strings")
         # `self._store(key, value)`, inlined (every `ctx.put` of a sandboxed contract).
-        raw = _encode(value)
+        raw = encode(value)
         if len(raw) > MAX_VALUE_BYTES:
             raise ContractError(f"value under {key!r} is larger than {MAX_VALUE_BYTES} bytes")
         k = self._prefix + key.encode()
@@ -178,7 +172,7 @@ class CallContext:
         self.writes[k] = raw
 
     def _store(self, key: str, value: Any) -> None:
-        raw = _encode(value)
+        raw = encode(value)
         if len(raw) > MAX_VALUE_BYTES:
             raise ContractError(f"value under {key!r} is larger than {MAX_VALUE_BYTES} bytes")
         k = self._prefix + key.encode()
@@ -225,7 +219,7 @@ class CallContext:
         if len(events) >= MAX_EVENTS:
             raise ContractError(f"more than {MAX_EVENTS} events in one call")
         gas = self._gas
-        gas.used += GAS_EVENT + len(_encode(data))  # `gas.charge`, inlined (see `_raw`)
+        gas.used += GAS_EVENT + len(encode(data))  # `gas.charge`, inlined (see `_raw`)
         if gas.used > gas.limit:
             gas.charge(0)
         events.append(Event(self.contract, event, data))

@@ -11,7 +11,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tianfu import codec as _codec
 from tianfu.codec import decode, decode_value, encode
 from tianfu.contracts import governance
 from tianfu.contracts.admission import params_from_value, validator_set_from_records
@@ -33,9 +32,6 @@ from tianfu.types import (
 # A transaction's canonical bytes: `Transaction.encoded()` keeps them on the object (computed
 # once, or taken from the bytes it was decoded from).
 _tx_bytes: Callable[[Transaction], bytes] = Transaction.encoded
-# `encode` itself, without the Python call around it (the canonical encoder's own method:
-# the very same bytes), for the receipts of a block: mapped over them, once per block.
-_encode_one: Callable[[object], bytes] = _codec._encoder.encode
 
 _VALSET_CACHE = 256  # validator sets kept in memory, one per recent state version
 _PARAMS_CACHE = 256  # chain parameters kept in memory, one per recent state version
@@ -261,7 +257,7 @@ class Ledger:
         )
         batch = self.state.apply(height, result.updates)
         encoded_txs = list(map(_tx_bytes, result.txs))
-        encoded_receipts = list(map(_encode_one, result.receipts))
+        encoded_receipts = list(map(encode, result.receipts))
         header = BlockHeader(
             version=1,
             chain_id=self.chain_id,
@@ -325,7 +321,7 @@ class Ledger:
         batch = self.state.apply(height, result.updates)
         if batch.root != h.state_root:
             raise InvalidBlock("state root mismatch: this node computes a different state")
-        encoded_receipts = list(map(_encode_one, result.receipts))
+        encoded_receipts = list(map(encode, result.receipts))
         if merkle_root(encoded_receipts) != h.receipts_root:
             raise InvalidBlock("receipts root mismatch")
         return ExecutedBlock(block, result, batch, encoded, encoded_receipts, tx_hashes)
