@@ -26,6 +26,7 @@ import msgspec
 
 from tianfu.execution.api import Context, ContractError
 from tianfu.types import ConsensusParams, Genesis, Validator, ValidatorSet
+from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES
 
 # Proposal kinds handled here (governance.py also has "contract").
 ADD_ORG = "add_org"
@@ -55,6 +56,8 @@ PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     "proposal_expiry_blocks": (1, 10_000_000),
     "max_validator_power": (1, 10**12),
     "max_validators": (1, 1000),
+    "max_block_gas": (10_000, 10**12),  # and at least max_gas_per_tx
+    "max_block_receipt_bytes": (MAX_TX_RECEIPT_BYTES, 256 << 20),  # SQLite stores one blob
 }
 BOOL_PARAMS = frozenset({"slash_double_sign"})
 PARAM_KEYS = frozenset(PARAM_BOUNDS) | BOOL_PARAMS
@@ -272,12 +275,21 @@ def _check_params(ctx: Context, changes: Any) -> dict[str, Any]:
         if not lo <= _int(v, f"parameter {k}") <= hi:
             raise ContractError(f"parameter {k} must be between {lo} and {hi}")
     merged = {**params(ctx), **changes}
+    check_params_consistent(merged)
     records = ctx.get("validators") or []
     if len(records) > merged["max_validators"]:
         raise ContractError(f"max_validators below the current {len(records)} validators")
     if any(r["power"] > merged["max_validator_power"] for r in records):
         raise ContractError("max_validator_power below a current validator's power")
     return dict(sorted(changes.items()))
+
+
+def check_params_consistent(p: dict[str, Any]) -> None:
+    """The rules between parameters (each is within its bounds already). Raises ContractError."""
+    try:
+        ConsensusParams(**{k: v for k, v in p.items() if k in PARAM_KEYS}).validate()
+    except ValueError as exc:
+        raise ContractError(str(exc)) from None
 
 
 # -- applying ---------------------------------------------------------------------------------

@@ -84,10 +84,11 @@ class AppChain:
 
     # -- direct calls (no HTTP) -------------------------------------------------------------
     def _commit_now(self, _tx: Any) -> None:
-        txs = self.mempool.take(10_000, 64 << 20)
-        executed = self.driver.produce_one(txs)
-        self.mempool.remove([t.hash for t in txs])
-        self.service.block_committed(executed)
+        while len(self.mempool):  # candidates left out of a full block go in the next
+            txs = self.mempool.take(10_000, 64 << 20)
+            executed, done = self.driver.produce(txs)
+            self.mempool.remove(done)
+            self.service.block_committed(executed)
 
     def sign(self, who: Identity, contract: str, method: str, *args: Any) -> Any:
         self._nonce += 1
