@@ -24,6 +24,7 @@ from typing import Any
 
 import msgspec
 
+from tianfu.contracts import identity
 from tianfu.execution.api import Context, ContractError
 from tianfu.types import ConsensusParams, Genesis, Validator, ValidatorSet
 from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES
@@ -35,7 +36,9 @@ ADD_VALIDATOR = "add_validator"
 REMOVE_VALIDATOR = "remove_validator"
 SET_POWER = "set_power"
 SET_PARAMS = "set_params"
-KINDS = frozenset({ADD_ORG, REMOVE_ORG, ADD_VALIDATOR, REMOVE_VALIDATOR, SET_POWER, SET_PARAMS})
+KINDS = frozenset(
+    {ADD_ORG, REMOVE_ORG, ADD_VALIDATOR, REMOVE_VALIDATOR, SET_POWER, SET_PARAMS} | identity.KINDS
+)
 
 # A change written in block H signs from H + ACTIVATION_DELAY.
 ACTIVATION_DELAY = 2
@@ -212,6 +215,8 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
     """
     if not isinstance(raw, dict):
         raise ContractError("proposal arguments must be a dict")
+    if kind in identity.KINDS:  # roles: identity.py
+        return identity.check_proposal(ctx, kind, raw)
     if kind == ADD_ORG:
         name = _check_org_name(raw.get("name"))
         if ctx.get(f"org/{name}") is not None:
@@ -316,7 +321,9 @@ def write_validators(ctx: Context, records: list[dict[str, Any]]) -> int:
 def apply_proposal(ctx: Context, kind: str, raw: dict[str, Any]) -> None:
     """Carry out an approved proposal. Everything is checked before the first write."""
     args = check_proposal(ctx, kind, raw)
-    if kind == ADD_ORG:
+    if kind in identity.KINDS:
+        identity.apply_proposal(ctx, kind, args)
+    elif kind == ADD_ORG:
         name = args["name"]
         ctx.put(f"org/{name}", {"name": name, "ca_cert": args["ca_cert"], "status": "active"})
         ctx.put("orgs", [*ctx.get("orgs", []), name])

@@ -162,14 +162,16 @@ class Executor:
         body = tx.body
         # The resolved caller, kept with its read set (`tianfu.execution.admission`). For a
         # registered signer it does not depend on the certificate sent along.
+        # The answer holds within the certificate's validity period, checked at each use.
         who = (body.scheme, body.signer)
-        if memo.lookup(memo.callers, who, reader) is None:
+        kept = memo.lookup(memo.callers, who, reader)
+        if kept is None or not kept.not_before_ms <= time_ms <= kept.not_after_ms:
             reads: list[tuple[bytes, bytes | None]] = []
-            caller, registration = governance.resolve_caller(
+            resolved = governance.resolve_caller(
                 self._gov_reader(reader, reads), body.scheme, body.signer, body.cert, time_ms
             )
-            if not registration:  # a registration depends on the time too: never kept
-                memo.keep(memo.callers, who, tuple(reads), caller)
+            if not resolved.writes:  # a registration depends on the CA's period too
+                memo.keep(memo.callers, who, tuple(reads), resolved)
         methods, _views = self._methods(body.contract, reader, memo)
         if body.method not in methods:
             raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
@@ -317,9 +319,9 @@ class Executor:
             gas.used += GAS_BASE + len(body.cert)  # `gas.charge`, inlined: past the limit
             if gas.used > gas.limit:  # `charge(0)` raises the very error `charge(n)` would
                 gas.charge(0)
-            caller = block_gov.callers.get(who)
+            caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
             if caller is None:
-                caller, registration = governance.resolve_caller(block_gov.gov, *who, time_ms)
+                caller, registration, _, _ = governance.resolve_caller(block_gov.gov, *who, time_ms)
                 if registration:
                     # Registration of a first-use certificate stands even if the call fails.
                     for k, v in registration.items():

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from tianfu.client import Client
+from tianfu.client.governance import grant_role
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.dev import load_genesis
@@ -210,4 +211,5 @@ class LocalnetEnv:
         admin = self.admin(identity.info.org)
         if admin.query("governance", "get_identity", identity.info.address) is None:
             self.client(identity).invoke("governance", "get_identity", identity.info.address)
-        admin.grant_role(identity.info.address, role)
+        admins = [admin] + [self.admin(o) for o in self.orgs if o != identity.info.org]
+        grant_role(admins, identity.info.address, role)  # supervisory: by a vote of all
