@@ -4,10 +4,9 @@ role change or contract upgrade is seen by the very next admission."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
-
-import time
 
 import pytest
 

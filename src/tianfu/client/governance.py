@@ -121,7 +121,8 @@ def revoke_serial(client: Client, serial: int | str, *, check: bool = True) -> R
 
 
 def is_revoked(client: Client, cert_der: bytes) -> bool:
-    return bool(client.query(GOV, "is_revoked", cert_der))
+    """Whether a certificate (DER) is revoked, by its key, fingerprint or serial."""
+    return bool(client.query(GOV, "is_revoked", cert_der.hex()))
 
 
 def vote(client: Client, proposal_id: str, approve: bool = True, *, check: bool = True) -> Result:

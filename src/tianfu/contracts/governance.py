@@ -390,8 +390,8 @@ class Governance:
         }
 
     @view
-    def is_revoked(self, ctx: Context, cert: bytes) -> bool:
-        """Whether a certificate (DER) is revoked (by its key, fingerprint or serial)."""
+    def is_revoked(self, ctx: Context, cert: bytes | str) -> bool:
+        """Whether a certificate (DER, or its hex) is revoked (by key, fingerprint or serial)."""
         return identity.is_revoked(ctx, cert)
 
     @view

@@ -259,10 +259,17 @@ def revoke_serial(ctx: Context, serial: Any) -> dict[str, Any]:
     return {"org": org, "serial": serial}
 
 
-def is_revoked(ctx: Context, cert: bytes) -> bool:
-    """Whether a certificate (DER) is revoked in any of the three ways."""
+def is_revoked(ctx: Context, cert: bytes | str) -> bool:
+    """Whether a certificate (DER, or its hex for a JSON query) is revoked in any way."""
     from tianfu.identity import IdentityError, cert_info
 
+    if isinstance(cert, str):
+        try:
+            cert = bytes.fromhex(cert)
+        except ValueError:
+            raise ContractError("give the certificate's DER (bytes, or hex)") from None
+    if not isinstance(cert, bytes):
+        raise ContractError("give the certificate's DER (bytes, or hex)")
     try:
         info = cert_info(cert)
     except IdentityError as exc:
