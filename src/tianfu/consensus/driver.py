@@ -598,7 +598,10 @@ class ConsensusDriver(PeerMessages):
         except Exception:  # even an empty block failed (a task's top level): no proposal
             log.exception("building block %d failed", a.height)
             return
-        dropped = [h for h, _ in getattr(executed.result, "dropped", [])]
+        dropped = []
+        for h, why in getattr(executed.result, "dropped", []):
+            log.info("dropping transaction %s: %s", h.hex(), why)
+            dropped.append(h)
         if culprit is not None:
             log.warning(
                 "dropping transaction %s: a block holding it cannot be built (%s)",

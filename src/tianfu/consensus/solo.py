@@ -98,7 +98,9 @@ class SoloDriver:
         built = build_dropping_culprit(self.produce_one, txs, stop_at_success=True)
         executed = built.result
         done = [t.hash for t in executed.block.txs]
-        done += [h for h, _why in getattr(executed.result, "dropped", [])]
+        for h, why in getattr(executed.result, "dropped", []):
+            log.info("dropping transaction %s: %s", h.hex(), why)
+            done.append(h)
         if built.culprit is not None:
             log.warning(
                 "dropping transaction %s: a block holding it cannot be built or stored (%s)",
