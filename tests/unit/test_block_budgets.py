@@ -219,3 +219,10 @@ def test_genesis_checks_the_budgets_and_old_genesis_encodings_decode():
     raw[5] = raw[5][:-1]
     with pytest.raises(CodecError, match="non-canonical"):
         decode(msgspec.msgpack.encode(raw), Genesis)
+
+
+def test_max_block_bytes_cannot_be_voted_past_a_proposal_frame():
+    from tianfu.consensus.messages import MAX_BLOCK_BYTES
+
+    lo, hi = PARAM_BOUNDS["max_block_bytes"]
+    assert hi + (1 << 20) <= MAX_BLOCK_BYTES  # room for the header and the array framing

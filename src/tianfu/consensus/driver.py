@@ -550,26 +550,24 @@ class ConsensusDriver(PeerMessages):
         self._post(BlockExecuted(a.height, a.block_hash, valid))
 
     def _build_sync(self, txs: list, time_ms: int) -> tuple[Any, bytes, Any, str]:
-        """(worker thread) The proposal block of `txs` and its bytes, checked to fit a
-        proposal frame. If no block of them builds, the longest prefix before the
-        transaction that makes building fail; that transaction is returned too (to drop,
-        with the error), else None (`tianfu.consensus.culprit`)."""
+        """(worker thread) The proposal block of `txs` and its bytes. If no block of them
+        builds, the longest prefix before the transaction that makes building fail; that
+        transaction is returned too (to drop, with the error), else None
+        (`tianfu.consensus.culprit`)."""
         assert self.my_key is not None
         key = self.my_key
 
-        def attempt(candidates: list) -> tuple[Any, bytes]:
-            executed = self.ledger.build_block(candidates, time_ms, key, self.verified)
-            data = encode(executed.block)
-            if len(data) > MAX_BLOCK_BYTES:
-                raise ValueError(
-                    f"the block encodes to {len(data)} bytes; a proposal carries at most "
-                    f"{MAX_BLOCK_BYTES}"
-                )
-            return executed, data
+        def attempt(candidates: list) -> Any:
+            return self.ledger.build_block(candidates, time_ms, key, self.verified)
 
         built = build_dropping_culprit(attempt, txs)
-        executed, data = built.result
-        return executed, data, built.culprit, built.error
+        data = encode(built.result.block)
+        if len(data) > MAX_BLOCK_BYTES:  # no one transaction's fault: max_block_bytes bounds it
+            raise ValueError(
+                f"the block encodes to {len(data)} bytes; a proposal carries at most "
+                f"{MAX_BLOCK_BYTES}"
+            )
+        return built.result, data, built.culprit, built.error
 
     async def _build(self, a: CreateProposalBlock) -> None:
         assert self._ledger_lock is not None and self.core is not None

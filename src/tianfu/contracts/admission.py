@@ -48,7 +48,8 @@ MAX_CA_CERT_BYTES = 4096
 # Allowed range of each chain parameter (inclusive); booleans are listed in BOOL_PARAMS.
 PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     "max_block_txs": (1, 100_000),
-    "max_block_bytes": (1024, 64 << 20),
+    # A block travels in one proposal frame of at most 16 MiB (consensus.messages).
+    "max_block_bytes": (1024, 15 << 20),
     "block_interval_ms": (0, 60_000),
     "empty_block_interval_ms": (0, 600_000),
     "timeout_propose_ms": (10, 600_000),
