@@ -28,5 +28,7 @@ class AppEnv(Protocol):
         ...
 
     def grant(self, identity: Identity, role: str) -> None:
-        """Grant an on-chain role to `identity` by its own organisation's admin."""
+        """Grant an on-chain role to `identity`: an ordinary role by its own organisation's
+        admin; a supervisory one (regulator, court, notary, ...: `supervisory_roles`) by a
+        governance vote, which the demo environment's organisations all approve."""
         ...

@@ -1,7 +1,8 @@
 """CLI commands for identities and governance: CAs, certificates, roles, revocations."""
 
+import hashlib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -24,7 +25,9 @@ from tianfu.client import DEFAULT_URL
 ca_app = typer.Typer(help="Organisation certificate authorities.", no_args_is_help=True)
 identity_app = typer.Typer(help="Identities: keys with certificates.", no_args_is_help=True)
 role_app = typer.Typer(
-    help="On-chain roles (granted by an organisation admin).", no_args_is_help=True
+    help="On-chain roles: ordinary ones granted by an organisation admin, supervisory ones "
+    "(see `tianfu gov supervisory-roles`) by a governance vote (`tianfu gov propose grant-role`).",
+    no_args_is_help=True,
 )
 cert_app = typer.Typer(help="On-chain certificate revocation.", no_args_is_help=True)
 
@@ -115,6 +118,7 @@ def identity_show(
             "scheme": _scheme_name(info.scheme),
             "public_key": info.public_key.hex(),
             "serial": str(info.serial),
+            "fingerprint": hashlib.sha256(info.der).hexdigest(),
             "not_after_ms": info.not_after_ms,
         }
         if as_json:
@@ -137,7 +141,8 @@ def role_grant(
     identity: IdentityOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Grant an on-chain role to an address of your organisation."""
+    """Grant an ordinary on-chain role to an address of your organisation (a supervisory
+    role is granted by a vote: `tianfu gov propose grant-role`)."""
     _governance(url, identity, as_json, "grant_role", address, role)
 
 
@@ -153,12 +158,89 @@ def role_revoke(
     _governance(url, identity, as_json, "revoke_role", address, role)
 
 
+def _revoke(
+    url: str,
+    identity: Path | None,
+    as_json: bool,
+    address: str | None,
+    cert: Path | None,
+    fingerprint: str | None,
+    serial: str | None,
+) -> None:
+    with handle_errors():
+        given = [x for x in (address, cert, fingerprint, serial) if x is not None]
+        if len(given) != 1:
+            raise UsageProblem(
+                "give exactly one of ADDRESS, --cert FILE, --fingerprint or --serial"
+            )
+        if address is not None:
+            _governance(url, identity, as_json, "revoke_cert", address)
+            return
+        from tianfu.client.governance import revoke_certificate, revoke_serial
+
+        client = make_client(url, identity, need_identity=True)
+        if cert is not None:
+            try:
+                data = cert.read_bytes()
+            except OSError as exc:
+                raise UsageProblem(f"cannot read {cert}: {exc.strerror}") from None
+            result = revoke_certificate(client, data, check=False)
+        elif fingerprint is not None:
+            fp = fingerprint.replace(":", "").strip().lower()
+            if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
+                raise UsageProblem("--fingerprint is the certificate's SHA-256: 64 hex characters")
+            result = revoke_certificate(client, fp, check=False)
+        else:
+            try:
+                number = int(serial or "", 0)
+            except ValueError:
+                raise UsageProblem("--serial is a decimal or 0x-hex integer") from None
+            result = revoke_serial(client, number, check=False)
+        report_result(result, as_json)
+
+
+CertFileOpt = Annotated[
+    Optional[Path],  # noqa: UP045
+    typer.Option("--cert", help="The certificate file (PEM or DER); it need not have transacted."),
+]
+FingerprintOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--fingerprint", help="The certificate's SHA-256 fingerprint (hex)."),
+]
+SerialOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option("--serial", help="The certificate's serial number (decimal or 0x-hex)."),
+]
+AddressArg = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Argument(help="The address of a registered identity (or use an option)."),
+]
+
+
 @cert_app.command("revoke")
 def cert_revoke(
-    address: str,
+    address: AddressArg = None,
+    cert: CertFileOpt = None,
+    fingerprint: FingerprintOpt = None,
+    serial: SerialOpt = None,
     url: UrlOpt = DEFAULT_URL,
     identity: IdentityOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Revoke the certificate of an address (effective from the next block)."""
-    _governance(url, identity, as_json, "revoke_cert", address)
+    """Revoke a certificate your organisation issued: by ADDRESS (a registered identity),
+    --cert FILE, --fingerprint or --serial. Effective for the next transaction."""
+    _revoke(url, identity, as_json, address, cert, fingerprint, serial)
+
+
+@identity_app.command("revoke")
+def identity_revoke(
+    address: AddressArg = None,
+    cert: CertFileOpt = None,
+    fingerprint: FingerprintOpt = None,
+    serial: SerialOpt = None,
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke an identity's certificate (the same as `tianfu cert revoke`)."""
+    _revoke(url, identity, as_json, address, cert, fingerprint, serial)

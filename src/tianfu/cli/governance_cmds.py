@@ -1,5 +1,6 @@
-"""`tianfu gov`: propose and vote on organisations, validators, voting power and chain
-parameters (reviewed admission, ADR 0012); show and list proposals and validators.
+"""`tianfu gov`: propose and vote on organisations, validators, voting power, chain
+parameters and supervisory roles (reviewed admission, ADR 0012); show and list proposals,
+validators and the supervisory roles.
 
 Conventions as in `tianfu.cli.main`: `--url`, `--identity` (an admin's) and `--json`;
 exit codes 0 success, 1 failed transaction or error, 2 usage error.
@@ -163,6 +164,58 @@ def propose_set_params(
     """Propose new values for chain parameters."""
     with handle_errors():
         _submit(url, identity, as_json, "propose_set_params", parse_params(params))
+
+
+@propose_app.command("grant-role")
+def propose_grant_role(
+    address: str,
+    role: str,
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose granting ROLE (e.g. a supervisory one: regulator, court...) to ADDRESS."""
+    with handle_errors():
+        _submit(url, identity, as_json, "propose_grant_role", address, role)
+
+
+@propose_app.command("revoke-role")
+def propose_revoke_role(
+    address: str,
+    role: str,
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose taking ROLE from ADDRESS (any organisation's identity)."""
+    with handle_errors():
+        _submit(url, identity, as_json, "propose_revoke_role", address, role)
+
+
+@propose_app.command("supervisory-roles")
+def propose_supervisory_roles(
+    roles: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Argument(help="The roles only a vote may grant (none: every role is ordinary)."),
+    ] = None,
+    url: UrlOpt = DEFAULT_URL,
+    identity: IdentityOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose the complete list of supervisory roles (granted only by a governance vote)."""
+    with handle_errors():
+        _submit(url, identity, as_json, "propose_set_supervisory_roles", sorted(roles or []))
+
+
+@gov_app.command("supervisory-roles")
+def supervisory_roles(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+    """Show the roles that only a governance vote grants (an org admin grants the others)."""
+    with handle_errors():
+        roles = make_client(url).query("governance", "supervisory_roles")
+        if as_json:
+            print_json(roles)
+        else:
+            print_rows("supervisory roles", ["role"], [[r] for r in roles])
 
 
 @gov_app.command("vote")

@@ -444,6 +444,8 @@ class Client:
         return self.invoke("governance", "approve", proposal_id)
 
     def grant_role(self, address: str, role: str) -> Result:
+        """Grant an ordinary role to an identity of your organisation (a supervisory role
+        needs a governance vote: `tianfu.client.governance.grant_role`)."""
         return self.invoke("governance", "grant_role", address, role)
 
     def revoke_role(self, address: str, role: str) -> Result:

@@ -1,5 +1,6 @@
 """SDK helpers for reviewed admission: propose and vote on organisations, validators, voting
-power and chain parameters; submit double-sign evidence; read the validator set.
+power, chain parameters and supervisory roles; revoke certificates; submit double-sign
+evidence; read the validator set.
 
 Each function takes a `tianfu.client.Client` (with an admin identity for proposals and
 votes). Proposals return the proposal id; votes return the transaction `Result`, whose
@@ -9,9 +10,12 @@ votes). Proposals return the proposal id; votes return the transaction `Result`,
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from tianfu.client.client import Client, Result
+from tianfu.client.errors import ClientError
 from tianfu.client.verify import LightClient, VerificationError
 from tianfu.codec import encode
 from tianfu.contracts.admission import validator_set_from_records
@@ -53,6 +57,72 @@ def propose_set_power(client: Client, name: str, power: int) -> str:
 def propose_set_params(client: Client, params: dict[str, Any]) -> str:
     """Propose new values for chain parameters (fields of `ConsensusParams`)."""
     return str(_propose(client, "propose_set_params", dict(params)))
+
+
+def propose_grant_role(client: Client, address: str, role: str) -> str:
+    """Propose granting `role` (e.g. a supervisory one, such as "regulator") to `address`."""
+    return str(_propose(client, "propose_grant_role", address, role))
+
+
+def propose_revoke_role(client: Client, address: str, role: str) -> str:
+    return str(_propose(client, "propose_revoke_role", address, role))
+
+
+def propose_set_supervisory_roles(client: Client, roles: list[str]) -> str:
+    """Propose the list of roles that only a governance vote grants."""
+    return str(_propose(client, "propose_set_supervisory_roles", sorted(roles)))
+
+
+def supervisory_roles(client: Client) -> list[str]:
+    """The roles that only a governance vote grants (an org admin grants the others)."""
+    return list(client.query(GOV, "supervisory_roles"))
+
+
+def grant_role(admins: Sequence[Client], address: str, role: str) -> Result | str:
+    """Grant `role` to `address`: by the first admin alone for an ordinary role; for a
+    supervisory one, proposed by the first admin and approved by the admins in turn until
+    the consortium's policy is met. Returns the grant's `Result`, or the proposal id."""
+    first = admins[0]
+    if role not in supervisory_roles(first):
+        return first.grant_role(address, role)
+    pid = propose_grant_role(first, address, role)
+    for admin in admins:
+        status = vote(admin, pid).result["status"]
+        if status != "pending":
+            if status != "activated":
+                raise ClientError(f"the grant of {role!r} to {address} was {status}")
+            return pid
+    raise ClientError(f"the grant of {role!r} to {address} did not get enough approvals")
+
+
+def fingerprint(cert_der: bytes) -> str:
+    """A certificate's SHA-256 fingerprint (hex), as revocation names it."""
+    return hashlib.sha256(cert_der).hexdigest()
+
+
+def revoke_certificate(client: Client, cert: bytes | str, *, check: bool = True) -> Result:
+    """Revoke a certificate your organisation issued: its DER (bytes; PEM is converted) or
+    its SHA-256 fingerprint (hex). It need not have transacted."""
+    if isinstance(cert, bytes) and cert.lstrip().startswith(b"-----BEGIN"):
+        from tianfu.identity import pem_to_der
+
+        cert = pem_to_der(cert)
+    if isinstance(cert, str):
+        cert = cert.replace(":", "").strip().lower()
+    return client.invoke(GOV, "revoke_certificate", cert, check=check)
+
+
+def revoke_serial(client: Client, serial: int | str, *, check: bool = True) -> Result:
+    """Revoke the certificate your organisation issued with this serial number (decimal or
+    0x-hex)."""
+    if isinstance(serial, str) and serial.lower().startswith("0x"):
+        serial = int(serial, 16)
+    return client.invoke(GOV, "revoke_serial", str(serial), check=check)
+
+
+def is_revoked(client: Client, cert_der: bytes) -> bool:
+    """Whether a certificate (DER) is revoked, by its key, fingerprint or serial."""
+    return bool(client.query(GOV, "is_revoked", cert_der.hex()))
 
 
 def vote(client: Client, proposal_id: str, approve: bool = True, *, check: bool = True) -> Result:

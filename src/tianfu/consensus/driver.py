@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 from tianfu.codec import encode
 from tianfu.consensus.core import ConsensusCore
+from tianfu.consensus.culprit import build_dropping_culprit
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     BlockCommitted,
@@ -548,10 +549,25 @@ class ConsensusDriver(PeerMessages):
         self.stats["executed"] += 1
         self._post(BlockExecuted(a.height, a.block_hash, valid))
 
-    def _build_sync(self, txs: list, time_ms: int) -> tuple[Any, bytes]:
+    def _build_sync(self, txs: list, time_ms: int) -> tuple[Any, bytes, Any, str]:
+        """(worker thread) The proposal block of `txs` and its bytes. If no block of them
+        builds, the longest prefix before the transaction that makes building fail; that
+        transaction is returned too (to drop, with the error), else None
+        (`tianfu.consensus.culprit`)."""
         assert self.my_key is not None
-        executed = self.ledger.build_block(txs, time_ms, self.my_key, self.verified)
-        return executed, encode(executed.block)
+        key = self.my_key
+
+        def attempt(candidates: list) -> Any:
+            return self.ledger.build_block(candidates, time_ms, key, self.verified)
+
+        built = build_dropping_culprit(attempt, txs)
+        data = encode(built.result.block)
+        if len(data) > MAX_BLOCK_BYTES:  # no one transaction's fault: max_block_bytes bounds it
+            raise ValueError(
+                f"the block encodes to {len(data)} bytes; a proposal carries at most "
+                f"{MAX_BLOCK_BYTES}"
+            )
+        return built.result, data, built.culprit, built.error
 
     async def _build(self, a: CreateProposalBlock) -> None:
         assert self._ledger_lock is not None and self.core is not None
@@ -573,14 +589,24 @@ class ConsensusDriver(PeerMessages):
             async with self._ledger_lock:
                 if self.core.height != a.height:
                     return
-                executed, data = await self._in_thread(
+                executed, data, culprit, error = await self._in_thread(
                     self._build_sync, txs, int(self.clock() * 1000)
                 )
                 self._mark("built")
-        except Exception:  # a task's top level: no proposal this round, log
+        except Exception:  # even an empty block failed (a task's top level): no proposal
             log.exception("building block %d failed", a.height)
             return
-        dropped = [h for h, _ in getattr(executed.result, "dropped", [])]
+        dropped = []
+        for h, why in getattr(executed.result, "dropped", []):
+            log.info("dropping transaction %s: %s", h.hex(), why)
+            dropped.append(h)
+        if culprit is not None:
+            log.warning(
+                "dropping transaction %s: a block holding it cannot be built (%s)",
+                culprit.hash.hex(),
+                error,
+            )
+            dropped.append(culprit.hash)
         if dropped:
             self.mempool.remove(dropped)
         if self.core.height != a.height:

@@ -4,6 +4,9 @@ One validator holding all the voting power: it builds a block from the mempool, 
 its precommit (which alone is more than 2/3 of the power) and commits block and
 certificate together. Blocks, headers and certificates are exactly those a
 multi-validator network produces; only the agreement step is trivial.
+
+If a block cannot be built or stored, the transaction that causes it is found by
+bisection and dropped (`tianfu.consensus.culprit`): the chain goes on without it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from tianfu.consensus.culprit import build_dropping_culprit
 from tianfu.crypto import KeyPair, sign_vote
 from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig
 
@@ -86,6 +90,33 @@ class SoloDriver:
         self.ledger.commit(executed, cert)
         return executed
 
+    def produce(self, txs: list) -> tuple[Any, list[bytes]]:
+        """`produce_one`, or if that fails, blocks of shorter prefixes of `txs` until one
+        commits; a transaction that fails a block on its own is dropped (logged). Returns
+        the executed block and the hashes to take out of the mempool: those committed, those
+        execution refused, and the culprit. Raises if even an empty block fails."""
+        built = build_dropping_culprit(self.produce_one, txs, stop_at_success=True)
+        executed = built.result
+        done = [t.hash for t in executed.block.txs]
+        for h, why in getattr(executed.result, "dropped", []):
+            log.info("dropping transaction %s: %s", h.hex(), why)
+            done.append(h)
+        if built.culprit is not None:
+            log.warning(
+                "dropping transaction %s: a block holding it cannot be built or stored (%s)",
+                built.culprit.hash.hex(),
+                built.error,
+            )
+            done.append(built.culprit.hash)
+        elif built.attempts > 1:
+            log.warning(
+                "block %d holds %d of %d candidates: a block of all of them failed",
+                executed.block.header.height,
+                built.used,
+                len(txs),
+            )
+        return executed, done
+
     async def run(self) -> None:
         if self.ledger.height == 0:
             await self._produce()  # a first (empty) block anchors state proofs at height 1
@@ -112,12 +143,13 @@ class SoloDriver:
         # The mempool is only touched on the event loop; execution runs in a worker thread.
         txs = self.mempool.take(self.max_block_txs, self.max_block_bytes)
         try:
-            self._inflight = asyncio.ensure_future(asyncio.to_thread(self.produce_one, txs))
-            executed = await asyncio.shield(self._inflight)
-        except Exception:  # a task's top level: log and keep the node alive
+            self._inflight = asyncio.ensure_future(asyncio.to_thread(self.produce, txs))
+            executed, done = await asyncio.shield(self._inflight)
+        except Exception:  # even an empty block failed (a task's top level): log, go on
             log.exception("block production failed")
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(max(self.interval, 0.1))
             return
-        self.mempool.remove([t.hash for t in txs])
+        # Candidates left out (the block's gas or receipt budget was full) stay pending.
+        self.mempool.remove(done)
         if self.on_commit is not None:
             self.on_commit(executed)

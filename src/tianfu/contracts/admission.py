@@ -24,8 +24,10 @@ from typing import Any
 
 import msgspec
 
+from tianfu.contracts import identity
 from tianfu.execution.api import Context, ContractError
 from tianfu.types import ConsensusParams, Genesis, Validator, ValidatorSet
+from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES
 
 # Proposal kinds handled here (governance.py also has "contract").
 ADD_ORG = "add_org"
@@ -34,7 +36,9 @@ ADD_VALIDATOR = "add_validator"
 REMOVE_VALIDATOR = "remove_validator"
 SET_POWER = "set_power"
 SET_PARAMS = "set_params"
-KINDS = frozenset({ADD_ORG, REMOVE_ORG, ADD_VALIDATOR, REMOVE_VALIDATOR, SET_POWER, SET_PARAMS})
+KINDS = frozenset(
+    {ADD_ORG, REMOVE_ORG, ADD_VALIDATOR, REMOVE_VALIDATOR, SET_POWER, SET_PARAMS} | identity.KINDS
+)
 
 # A change written in block H signs from H + ACTIVATION_DELAY.
 ACTIVATION_DELAY = 2
@@ -44,7 +48,8 @@ MAX_CA_CERT_BYTES = 4096
 # Allowed range of each chain parameter (inclusive); booleans are listed in BOOL_PARAMS.
 PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     "max_block_txs": (1, 100_000),
-    "max_block_bytes": (1024, 64 << 20),
+    # A block travels in one proposal frame of at most 16 MiB (consensus.messages).
+    "max_block_bytes": (1024, 15 << 20),
     "block_interval_ms": (0, 60_000),
     "empty_block_interval_ms": (0, 600_000),
     "timeout_propose_ms": (10, 600_000),
@@ -55,6 +60,8 @@ PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     "proposal_expiry_blocks": (1, 10_000_000),
     "max_validator_power": (1, 10**12),
     "max_validators": (1, 1000),
+    "max_block_gas": (10_000, 10**12),  # and at least max_gas_per_tx
+    "max_block_receipt_bytes": (MAX_TX_RECEIPT_BYTES, 256 << 20),  # SQLite stores one blob
 }
 BOOL_PARAMS = frozenset({"slash_double_sign"})
 PARAM_KEYS = frozenset(PARAM_BOUNDS) | BOOL_PARAMS
@@ -209,6 +216,8 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
     """
     if not isinstance(raw, dict):
         raise ContractError("proposal arguments must be a dict")
+    if kind in identity.KINDS:  # roles: identity.py
+        return identity.check_proposal(ctx, kind, raw)
     if kind == ADD_ORG:
         name = _check_org_name(raw.get("name"))
         if ctx.get(f"org/{name}") is not None:
@@ -272,12 +281,21 @@ def _check_params(ctx: Context, changes: Any) -> dict[str, Any]:
         if not lo <= _int(v, f"parameter {k}") <= hi:
             raise ContractError(f"parameter {k} must be between {lo} and {hi}")
     merged = {**params(ctx), **changes}
+    check_params_consistent(merged)
     records = ctx.get("validators") or []
     if len(records) > merged["max_validators"]:
         raise ContractError(f"max_validators below the current {len(records)} validators")
     if any(r["power"] > merged["max_validator_power"] for r in records):
         raise ContractError("max_validator_power below a current validator's power")
     return dict(sorted(changes.items()))
+
+
+def check_params_consistent(p: dict[str, Any]) -> None:
+    """The rules between parameters (each is within its bounds already). Raises ContractError."""
+    try:
+        ConsensusParams(**{k: v for k, v in p.items() if k in PARAM_KEYS}).validate()
+    except ValueError as exc:
+        raise ContractError(str(exc)) from None
 
 
 # -- applying ---------------------------------------------------------------------------------
@@ -304,7 +322,9 @@ def write_validators(ctx: Context, records: list[dict[str, Any]]) -> int:
 def apply_proposal(ctx: Context, kind: str, raw: dict[str, Any]) -> None:
     """Carry out an approved proposal. Everything is checked before the first write."""
     args = check_proposal(ctx, kind, raw)
-    if kind == ADD_ORG:
+    if kind in identity.KINDS:
+        identity.apply_proposal(ctx, kind, args)
+    elif kind == ADD_ORG:
         name = args["name"]
         ctx.put(f"org/{name}", {"name": name, "ca_cert": args["ca_cert"], "status": "active"})
         ctx.put("orgs", [*ctx.get("orgs", []), name])

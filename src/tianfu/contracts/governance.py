@@ -4,9 +4,11 @@ and the contract lifecycle (propose -> approve by policy -> activate, pinned by 
 State layout (all under the contract name `governance`):
   orgs                  list of organisation names (admission order)
   org/<name>            {"name", "ca_cert": DER, "status": "active"}
-  cert/<address>        {"org", "name", "kind", "serial", "scheme", "public_key", "cert", "height"}
-  revoked/<address>     {"height", "by"}              (certificate revocation list)
+  cert/<address>        the certificate a signer registered with (see identity.py)
+  revoked/<address>, revoked_cert/<fingerprint>, revoked_serial/<org>/<serial>
+                        the certificate revocation list (see identity.py)
   roles/<address>       sorted list of on-chain roles
+  supervisory_roles     roles only a governance vote grants (see identity.py)
   contracts             list of activated contract names
   contract/<name>       {"name", "source_hash", "version", "activated_height", "proposal"}
   source/<hash hex>     contract source text
@@ -15,8 +17,9 @@ State layout (all under the contract name `governance`):
                         "name", "source_hash" (kind "contract") or "args" (admission kinds)}
   pending               ids of proposals still open (pruned when a proposal is made)
 
-Admission proposals (organisations, validators, voting power, parameters), the validator
-set and double-sign evidence: see `tianfu.contracts.admission` and ADR 0012.
+Admission proposals (organisations, validators, voting power, parameters, supervisory
+roles), the validator set and double-sign evidence: see `tianfu.contracts.admission` and
+ADR 0012. Signers, revocation and roles: `tianfu.contracts.identity`.
 Proposal status: pending -> activated | rejected | failed (approved, but no longer
 applicable); a pending proposal past its `expires` height reads as "expired".
 """
@@ -26,19 +29,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tianfu.contracts import admission
-from tianfu.execution.api import Caller, Context, ContractError, address_of, view
+from tianfu.contracts import admission, identity
+from tianfu.contracts.identity import (  # noqa: F401 (this module's interface)
+    AuthError,
+    Resolved,
+    resolve_caller,
+)
+from tianfu.execution.api import Context, ContractError, view
 from tianfu.types import Genesis
 
 NAME = "governance"
 SYSTEM_CONTRACTS = frozenset({NAME})
 CONTRACT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-ROLE_RE = re.compile(r"^[a-z][a-z0-9_:-]{0,63}$")
+ROLE_RE = identity.ROLE_RE
 MAX_PENDING = 256  # open proposals at any time
-
-
-class AuthError(ContractError):
-    """The signer is not (or no longer) an admitted member of the consortium."""
 
 
 def genesis_entries(genesis: Genesis) -> dict[str, Any]:
@@ -74,72 +78,6 @@ def required_approvals(policy: str, members: int) -> int:
         if threshold_met(policy, k, members):
             return k
     return members
-
-
-def resolve_caller(
-    read: Any, scheme: int, public_key: bytes, cert_der: bytes, time_ms: int
-) -> tuple[Caller, dict[str, Any]]:
-    """Identify a transaction's signer from governance state.
-
-    `read(key)` returns a governance value or None. Returns the caller and the state entries
-    to write when the signer registers its certificate on first use. Raises AuthError.
-
-    Callers memoise the answer with the values `read` returned (`tianfu.execution.admission`,
-    `_BlockGov`): it must stay a function of those, the arguments and, for a registration
-    only, `time_ms`.
-    """
-    address = address_of(scheme, public_key)
-    if read(f"revoked/{address}") is not None:
-        raise AuthError(f"signer {address} has a revoked certificate")
-    record = read(f"cert/{address}")
-    writes: dict[str, Any] = {}
-    if record is None:
-        # Imported here: only a first-use certificate needs X.509 (and `cryptography`).
-        from tianfu.identity import IdentityError, cert_info, verify_cert
-
-        if not cert_der:
-            raise AuthError(
-                f"unknown signer {address}: include the signer's certificate (cert) "
-                "in its first transaction"
-            )
-        try:
-            info = cert_info(cert_der)
-        except IdentityError as exc:
-            raise AuthError(f"bad certificate: {exc}") from None
-        org = read(f"org/{info.org}")
-        if org is None or org.get("status") != "active":
-            raise AuthError(
-                f"certificate issued by {info.org!r}, which is not a member organisation"
-            )
-        try:
-            info = verify_cert(cert_der, org["ca_cert"], at_ms=time_ms)
-        except IdentityError as exc:
-            raise AuthError(f"certificate not valid for organisation {info.org}: {exc}") from None
-        if info.scheme != scheme or info.public_key != public_key:
-            raise AuthError("the certificate's public key is not the transaction's signer")
-        record = {
-            "org": info.org,
-            "name": info.name,
-            "kind": info.kind,
-            "serial": str(info.serial),
-            "scheme": info.scheme,
-            "public_key": info.public_key,
-            "cert": cert_der,
-        }
-        writes[f"cert/{address}"] = record
-    else:
-        org = read(f"org/{record['org']}")
-        if org is None or org.get("status") != "active":
-            raise AuthError(f"organisation {record['org']} is no longer a member")
-    roles = read(f"roles/{address}") or []
-    caller = Caller(
-        address=address,
-        org=record["org"],
-        name=record["name"],
-        kind=record["kind"],
-        roles=frozenset([*roles, record["kind"]]),
-    )
-    return caller, writes
 
 
 def _require_admin(ctx: Context) -> None:
@@ -349,30 +287,49 @@ class Governance:
         return record
 
     def grant_role(self, ctx: Context, address: str, role: str) -> list[str]:
+        """Grant an ordinary application role to an identity of your organisation (a
+        supervisory role is granted only by a vote: `propose_grant_role`)."""
         self._same_org_identity(ctx, address)
-        if not isinstance(role, str) or not ROLE_RE.match(role):
-            raise ContractError("role must match [a-z][a-z0-9_:-]{0,63}")
-        roles = sorted(set(ctx.get(f"roles/{address}", [])) | {role})
-        ctx.put(f"roles/{address}", roles)
-        ctx.emit("RoleGranted", address=address, role=role, by=ctx.sender.address)
-        return roles
+        identity.check_role(role)
+        if role in identity.supervisory_roles(ctx):
+            raise ContractError(
+                f"role {role!r} is supervisory: only a governance vote of the consortium "
+                "grants it (propose_grant_role)"
+            )
+        return identity.add_role(ctx, address, role, ctx.sender.address)
 
     def revoke_role(self, ctx: Context, address: str, role: str) -> list[str]:
+        """Take a role (ordinary or supervisory) from an identity of your organisation."""
         self._same_org_identity(ctx, address)
-        roles = ctx.get(f"roles/{address}", [])
-        if role not in roles:
-            raise ContractError(f"identity {address} does not hold role {role!r}")
-        roles = [r for r in roles if r != role]
-        ctx.put(f"roles/{address}", roles)
-        ctx.emit("RoleRevoked", address=address, role=role, by=ctx.sender.address)
-        return roles
+        return identity.remove_role(ctx, address, role, ctx.sender.address)
 
     def revoke_cert(self, ctx: Context, address: str) -> None:
+        """Revoke a registered identity (every certificate of its key) of your organisation."""
         self._same_org_identity(ctx, address)
         if ctx.has(f"revoked/{address}"):
             raise ContractError(f"identity {address} is already revoked")
         ctx.put(f"revoked/{address}", {"height": ctx.height, "by": ctx.sender.address})
         ctx.emit("CertificateRevoked", address=address, by=ctx.sender.address)
+
+    def revoke_certificate(self, ctx: Context, cert: bytes | str) -> dict[str, Any]:
+        """Revoke a certificate your organisation issued, by its DER or SHA-256 fingerprint
+        (hex), whether or not it ever transacted."""
+        return identity.revoke_certificate(ctx, cert)
+
+    def revoke_serial(self, ctx: Context, serial: str) -> dict[str, Any]:
+        """Revoke the certificate your organisation issued with this serial number."""
+        return identity.revoke_serial(ctx, serial)
+
+    def propose_grant_role(self, ctx: Context, address: str, role: str) -> str:
+        """Propose granting a role (typically a supervisory one) to any member identity."""
+        return self._propose(ctx, identity.GRANT_ROLE, {"address": address, "role": role})
+
+    def propose_revoke_role(self, ctx: Context, address: str, role: str) -> str:
+        return self._propose(ctx, identity.REVOKE_ROLE, {"address": address, "role": role})
+
+    def propose_set_supervisory_roles(self, ctx: Context, roles: list[str]) -> str:
+        """Propose the list of roles that only a governance vote grants."""
+        return self._propose(ctx, identity.SET_SUPERVISORY_ROLES, {"roles": roles})
 
     # -- reviewed admission (ADR 0012) ------------------------------------------------------
     def _propose(self, ctx: Context, kind: str, args: dict[str, Any]) -> str:
@@ -427,8 +384,20 @@ class Governance:
             "name": record["name"],
             "kind": record["kind"],
             "roles": ctx.get(f"roles/{address}", []),
-            "revoked": ctx.has(f"revoked/{address}"),
+            "revoked": ctx.has(f"revoked/{address}") or identity.is_revoked(ctx, record["cert"]),
+            "serial": record["serial"],
+            "fingerprint": identity.fingerprint(record["cert"]),
         }
+
+    @view
+    def is_revoked(self, ctx: Context, cert: bytes | str) -> bool:
+        """Whether a certificate (DER, or its hex) is revoked (by key, fingerprint or serial)."""
+        return identity.is_revoked(ctx, cert)
+
+    @view
+    def supervisory_roles(self, ctx: Context) -> list[str]:
+        """The roles that only a governance vote grants."""
+        return identity.supervisory_roles(ctx)
 
     @view
     def list_contracts(self, ctx: Context) -> list[dict[str, Any]]:

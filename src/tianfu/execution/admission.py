@@ -3,16 +3,19 @@ each with the governance values it was computed from, checked again on every use
 
 Mempool admission (`Executor.check_tx`) runs outside any block, so the per-block memo of
 `tianfu.execution.runtime` does not help it, yet a batch of 50 transactions from 8 senders
-asks the same few questions again and again: who is this signer (`resolve_caller`: four
+asks the same few questions again and again: who is this signer (`resolve_caller`: six
 governance reads, the address, a new `Caller`), and which methods has this contract (the
 contract record, the compiled contract). Both answers are pure functions of the governance
-values they read (a caller that *registers* a first-use certificate also depends on the
-time: never kept). So an answer is kept with its *read set* — every state key it read and
+values they read, except that a signer's answer also depends on the time: it holds only
+within the certificate's validity period, which is kept with it and checked against the
+admission time at every use (a caller that *registers* a first-use certificate also depends
+on its CA's period: never kept). So an answer is kept with its *read set* — every state key it read and
 the raw bytes it found — and is used again only while every one of those keys still holds
 the same bytes (`lookup` reads them again; a commit gives a changed value new bytes). A
 revoked certificate, a removed role or organisation, an upgraded contract: the next
 admission reads the changed value and computes the answer afresh, from the very first
-admission that sees the committed change, exactly as without the memo. Besides, the whole
+admission that sees the committed change, exactly as without the memo; an expired
+certificate is refused from the first admission past its `not_after`. Besides, the whole
 memo is dropped whenever the next height changes (a block was committed), which also
 bounds it.
 

@@ -48,6 +48,10 @@ class TxInvalid(ValueError):
     expired, replayed). A block holding one is invalid."""
 
 
+class BlockOverLimit(ValueError):
+    """A block whose receipts use more gas or bytes than the block limits allow."""
+
+
 class UnknownContract(LookupError):
     pass
 
@@ -80,6 +84,10 @@ class BlockResult:
     dropped: list[tuple[bytes, str]] = field(
         default_factory=list
     )  # (tx hash, why) in proposer mode
+    # The canonical encoding of each receipt (the block's budget counts these bytes).
+    encoded_receipts: list[bytes] | None = None
+    gas_used: int = 0  # the receipts' gas_used, summed
+    deferred: int = 0  # proposer mode: candidates left out for the next block (budgets full)
 
 
 class Executor:
@@ -154,14 +162,16 @@ class Executor:
         body = tx.body
         # The resolved caller, kept with its read set (`tianfu.execution.admission`). For a
         # registered signer it does not depend on the certificate sent along.
+        # The answer holds within the certificate's validity period, checked at each use.
         who = (body.scheme, body.signer)
-        if memo.lookup(memo.callers, who, reader) is None:
+        kept = memo.lookup(memo.callers, who, reader)
+        if kept is None or not kept.not_before_ms <= time_ms <= kept.not_after_ms:
             reads: list[tuple[bytes, bytes | None]] = []
-            caller, registration = governance.resolve_caller(
+            resolved = governance.resolve_caller(
                 self._gov_reader(reader, reads), body.scheme, body.signer, body.cert, time_ms
             )
-            if not registration:  # a registration depends on the time too: never kept
-                memo.keep(memo.callers, who, tuple(reads), caller)
+            if not resolved.writes:  # a registration depends on the CA's period too
+                memo.keep(memo.callers, who, tuple(reads), resolved)
         methods, _views = self._methods(body.contract, reader, memo)
         if body.method not in methods:
             raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
@@ -182,24 +192,50 @@ class Executor:
         """Execute `txs` as block `height`, under `params` (default `params_for(height)`).
 
         Validators (proposer_mode=False) raise TxInvalid for a transaction that may never be
-        in a block; a proposer drops those instead and reports them in `dropped`.
+        in a block, and BlockOverLimit when the receipts' gas or canonical bytes add up past
+        `max_block_gas` / `max_block_receipt_bytes`. A proposer drops invalid transactions
+        instead and reports them in `dropped`; it stops at the first transaction that would
+        take the block past a limit (that one and the rest wait for a later block:
+        `deferred`), and drops one that would exceed a limit even alone.
         `seen(hash)` says whether a transaction is already committed (replay protection);
         `verified(hash)` may say a signature was already checked at admission.
         """
         p = params or self.params_for(height)
+        max_gas, max_bytes = p.max_block_gas, p.max_block_receipt_bytes
         overlay: dict[bytes, bytes | None] = {}
+        # A proposer executes each transaction into `staged` first and merges it into the
+        # overlay only once the block's budgets allow it; a validator writes straight into
+        # the overlay (a block over its budgets is refused whole). Reads see the same values.
+        staged: dict[bytes, bytes | None] = {}
 
-        def read(k: bytes) -> bytes | None:
-            if k in overlay:
-                return overlay[k]
-            return reader(k)
+        if proposer_mode:
+
+            def read(k: bytes) -> bytes | None:
+                if k in staged:
+                    return staged[k]
+                if k in overlay:
+                    return overlay[k]
+                return reader(k)
+
+            target = staged
+        else:
+
+            def read(k: bytes) -> bytes | None:
+                if k in overlay:
+                    return overlay[k]
+                return reader(k)
+
+            target = overlay
 
         included: list[Transaction] = []
         receipts: list[Receipt] = []
+        encoded: list[bytes] = []
         dropped: list[tuple[bytes, str]] = []
         in_block: set[bytes] = set()
         block_gov = _BlockGov(self._gov_reader(read))
-        for tx in txs:
+        gas_total = bytes_total = 0
+        deferred = 0
+        for i, tx in enumerate(txs):
             h = tx.hash
             try:
                 if h in in_block or seen(h):
@@ -213,10 +249,49 @@ class Executor:
                     dropped.append((h, str(exc)))
                     continue
                 raise
+            receipt = self._execute_tx(tx, height, time_ms, read, target, p, block_gov, h)
+            raw = encode(receipt)
+            gas_total += receipt.gas_used
+            bytes_total += len(raw)
+            if gas_total > max_gas or bytes_total > max_bytes:
+                if not proposer_mode:
+                    raise BlockOverLimit(
+                        f"transactions 0..{len(included)} use {gas_total} gas and "
+                        f"{bytes_total} receipt bytes; the block limits are {max_gas} gas "
+                        f"and {max_bytes} bytes"
+                    )
+                staged.clear()
+                block_gov.changed()  # its answers may rest on the writes just discarded
+                gas_total -= receipt.gas_used
+                bytes_total -= len(raw)
+                if receipt.gas_used > max_gas or len(raw) > max_bytes:
+                    # Alone over a block's budget: it can never be in a block.
+                    dropped.append(
+                        (
+                            h,
+                            f"its receipt ({receipt.gas_used} gas, {len(raw)} bytes) exceeds "
+                            f"a block's limits ({max_gas} gas, {max_bytes} bytes)",
+                        )
+                    )
+                    continue
+                deferred = len(txs) - i  # it and the rest wait for the next block
+                break
+            if proposer_mode:
+                overlay.update(staged)
+                staged.clear()
             in_block.add(h)
             included.append(tx)
-            receipts.append(self._execute_tx(tx, height, time_ms, read, overlay, p, block_gov, h))
-        return BlockResult(included, receipts, dict(sorted(overlay.items())), dropped)
+            receipts.append(receipt)
+            encoded.append(raw)
+        return BlockResult(
+            included,
+            receipts,
+            dict(sorted(overlay.items())),
+            dropped,
+            encoded,
+            gas_total,
+            deferred,
+        )
 
     def _check_window(self, tx: Transaction, height: int, params: ConsensusParams) -> None:
         if tx.body.expiry < height or tx.body.expiry > height + params.tx_expiry_window:
@@ -244,9 +319,9 @@ class Executor:
             gas.used += GAS_BASE + len(body.cert)  # `gas.charge`, inlined: past the limit
             if gas.used > gas.limit:  # `charge(0)` raises the very error `charge(n)` would
                 gas.charge(0)
-            caller = block_gov.callers.get(who)
+            caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
             if caller is None:
-                caller, registration = governance.resolve_caller(block_gov.gov, *who, time_ms)
+                caller, registration, _, _ = governance.resolve_caller(block_gov.gov, *who, time_ms)
                 if registration:
                     # Registration of a first-use certificate stands even if the call fails.
                     for k, v in registration.items():

@@ -16,7 +16,7 @@ from tianfu.contracts import governance
 from tianfu.contracts.admission import params_from_value, validator_set_from_records
 from tianfu.crypto.merkle import merkle_root
 from tianfu.execution.api import state_key
-from tianfu.execution.runtime import BlockResult, Executor, TxInvalid
+from tianfu.execution.runtime import BlockOverLimit, BlockResult, Executor, TxInvalid
 from tianfu.state import MerkleState, TreeBatch
 from tianfu.store import Store
 from tianfu.types import (
@@ -35,10 +35,32 @@ _tx_bytes: Callable[[Transaction], bytes] = Transaction.encoded
 
 _VALSET_CACHE = 256  # validator sets kept in memory, one per recent state version
 _PARAMS_CACHE = 256  # chain parameters kept in memory, one per recent state version
+# The largest state value a block may write: far below SQLite's largest value (1e9 bytes),
+# so a block that passes this check stores. Contracts' own caps are much lower.
+MAX_STATE_VALUE_BYTES = 64 << 20
 
 
 class InvalidBlock(ValueError):
     """A block whose contents or roots this node does not agree with."""
+
+
+def check_storable(
+    result: BlockResult, encoded_receipts: list[bytes], params: ConsensusParams
+) -> None:
+    """The size rules that make a block storable, on top of execution's own budgets (a
+    proposer checks them before it proposes, every validator before it votes). Raises
+    InvalidBlock."""
+    total = sum(map(len, encoded_receipts))
+    if total > params.max_block_receipt_bytes:
+        raise InvalidBlock(
+            f"block receipts take {total} bytes; the limit is {params.max_block_receipt_bytes}"
+        )
+    for key, value in result.updates.items():
+        if value is not None and len(value) > MAX_STATE_VALUE_BYTES:
+            raise InvalidBlock(
+                f"block writes a state value of {len(value)} bytes (key {key[:64]!r}); "
+                f"the limit is {MAX_STATE_VALUE_BYTES}"
+            )
 
 
 @dataclass
@@ -107,6 +129,13 @@ class _LatestCache:
             for k, v in updates.items():
                 self._old.pop(k, None)
                 self._put(k, v)
+
+
+def _encoded_receipts(result: BlockResult) -> list[bytes]:
+    """The receipts' canonical bytes (execution encodes them to count the block's budget)."""
+    if result.encoded_receipts is not None and len(result.encoded_receipts) == len(result.receipts):
+        return result.encoded_receipts
+    return list(map(encode, result.receipts))
 
 
 def _never(_tx_hash: bytes) -> bool:
@@ -245,6 +274,7 @@ class Ledger:
         height = self.store.height() + 1
         head = self.head()
         time_ms = max(time_ms, (head.time_ms + 1) if head else self.genesis.time_ms + 1)
+        params = self.params(height)
         result = self.executor.execute_block(
             height,
             time_ms,
@@ -253,11 +283,12 @@ class Ledger:
             self._committed_lookup([t.hash for t in txs]),
             proposer_mode=True,
             verified=verified,
-            params=self.params(height),
+            params=params,
         )
+        encoded_receipts = _encoded_receipts(result)
+        check_storable(result, encoded_receipts, params)
         batch = self.state.apply(height, result.updates)
         encoded_txs = list(map(_tx_bytes, result.txs))
-        encoded_receipts = list(map(encode, result.receipts))
         header = BlockHeader(
             version=1,
             chain_id=self.chain_id,
@@ -318,10 +349,13 @@ class Ledger:
             )
         except TxInvalid as exc:
             raise InvalidBlock(f"block holds an invalid transaction: {exc}") from None
+        except BlockOverLimit as exc:
+            raise InvalidBlock(f"block over its limits: {exc}") from None
+        encoded_receipts = _encoded_receipts(result)
+        check_storable(result, encoded_receipts, params)
         batch = self.state.apply(height, result.updates)
         if batch.root != h.state_root:
             raise InvalidBlock("state root mismatch: this node computes a different state")
-        encoded_receipts = list(map(encode, result.receipts))
         if merkle_root(encoded_receipts) != h.receipts_root:
             raise InvalidBlock("receipts root mismatch")
         return ExecutedBlock(block, result, batch, encoded, encoded_receipts, tx_hashes)

@@ -84,10 +84,11 @@ class AppChain:
 
     # -- direct calls (no HTTP) -------------------------------------------------------------
     def _commit_now(self, _tx: Any) -> None:
-        txs = self.mempool.take(10_000, 64 << 20)
-        executed = self.driver.produce_one(txs)
-        self.mempool.remove([t.hash for t in txs])
-        self.service.block_committed(executed)
+        while len(self.mempool):  # candidates left out of a full block go in the next
+            txs = self.mempool.take(10_000, 64 << 20)
+            executed, done = self.driver.produce(txs)
+            self.mempool.remove(done)
+            self.service.block_committed(executed)
 
     def sign(self, who: Identity, contract: str, method: str, *args: Any) -> Any:
         self._nonce += 1
@@ -144,15 +145,32 @@ class AppChain:
         raise RuntimeError(f"contract {name} was not activated")
 
     def grant(self, who: Identity, role: str) -> None:
-        """Grant an on-chain role to `who` by its own organisation's admin (registering
-        `who`'s certificate first if it has not transacted yet)."""
+        """Grant an on-chain role to `who`: an ordinary role by its own organisation's
+        admin, a supervisory one by a governance vote that every organisation's admin
+        approves in turn (registering `who`'s certificate first if it has not transacted)."""
         if who.info.address not in self._registered:
             r = self.call(who, "governance", "get_identity", who.info.address)
             if not r.ok:
                 raise RuntimeError(f"registration of {who.info.name} failed: {r.error}")
-        r = self.call(self.admins[who.info.org], "governance", "grant_role", who.info.address, role)
+        admin = self.admins[who.info.org]
+        if role not in self.query("governance", "supervisory_roles"):
+            r = self.call(admin, "governance", "grant_role", who.info.address, role)
+            if not r.ok:
+                raise RuntimeError(f"grant of {role} failed: {r.error}")
+            return
+        # A supervisory role: proposed by the org's admin, approved by the consortium.
+        r = self.call(admin, "governance", "propose_grant_role", who.info.address, role)
         if not r.ok:
-            raise RuntimeError(f"grant of {role} failed: {r.error}")
+            raise RuntimeError(f"proposal to grant {role} failed: {r.error}")
+        pid = r.result
+        for org in self.admins:
+            r = self.call(self.admins[org], "governance", "approve", pid)
+            if not r.ok:
+                raise RuntimeError(f"approval of the {role} grant by {org} failed: {r.error}")
+            if r.result["status"] != "pending":
+                break
+        if r.result["status"] != "activated":
+            raise RuntimeError(f"the grant of {role} was {r.result['status']}")
 
     def close(self) -> None:
         self.http.close()

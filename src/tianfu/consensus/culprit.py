@@ -1,0 +1,66 @@
+"""Building a block around a transaction that makes building or storing fail: find it, drop it.
+
+A proposer's block of candidate transactions may fail to build or store for a reason one
+transaction carries (a receipt or a state value too large to store, a fault that execution
+did not turn into a failed receipt). Retrying the same candidates would fail forever and
+halt the chain, so the proposer bisects: the shortest failing prefix of the candidates
+ends with the culprit. The block proposed is the longest prefix that builds; the
+transactions after the culprit stay pending for a later block.
+
+`attempt(txs)` builds a block of exactly `txs` (the solo driver also stores it, so an
+attempt that succeeds is final: `stop_at_success=True` stops the search there). An empty
+candidate list that fails is not a transaction's fault: the error is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class Built(Generic[T]):
+    result: T  # the block built from `txs[:used]`
+    used: int  # how many of the candidates it holds (a prefix)
+    culprit: Any = None  # the transaction found to make the block fail, to drop
+    error: str = ""  # what the failure was
+    attempts: int = 1  # blocks tried
+
+
+def build_dropping_culprit(
+    attempt: Callable[[list[Any]], T], txs: list[Any], *, stop_at_success: bool = False
+) -> Built[T]:
+    """Build from `txs`, or from the longest prefix before the transaction that makes
+    building fail (reported as `culprit`). Raises what the empty block raises."""
+    try:
+        return Built(attempt(txs), len(txs))
+    except Exception as exc:  # any failure: the search below decides whose it is
+        if not txs:
+            raise
+        error = f"{type(exc).__name__}: {exc}"
+    # Invariant: the prefix of length `bad` fails; the prefix of length `good` built
+    # (`good_result`), or good == 0 and the empty prefix has not been tried yet.
+    good, bad = 0, len(txs)
+    good_result: T | None = None
+    tried = 1
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        tried += 1
+        try:
+            result = attempt(txs[:mid])
+        except Exception as exc:
+            bad, error = mid, f"{type(exc).__name__}: {exc}"
+            continue
+        if stop_at_success:  # stored already: nothing more goes in this time
+            if mid == bad - 1:  # the next one alone made the block fail
+                return Built(result, mid, txs[mid], error, tried)
+            return Built(result, mid, attempts=tried)
+        good, good_result = mid, result
+    if good_result is None:
+        tried += 1
+        good_result = attempt([])  # raises if even an empty block fails: not the tx's fault
+    culprit = txs[bad - 1]
+    return Built(good_result, good, culprit=culprit, error=error, attempts=tried)

@@ -1,0 +1,214 @@
+"""A block that cannot be built or stored never halts the chain: the proposer finds the
+transaction that causes it, drops it with a log line, and goes on (dev chain and network)."""
+
+import asyncio
+import logging
+import sqlite3
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_dynamic_params import make_driver, tx_with_expiry
+from test_governance_admission import Chain
+
+from tianfu.consensus.culprit import build_dropping_culprit
+from tianfu.consensus.messages import CreateProposalBlock, ProposalBlockReady
+from tianfu.consensus.solo import SoloDriver
+from tianfu.ledger import InvalidBlock
+from tianfu.ledger import ledger as ledger_module
+from tianfu.mempool import Mempool
+
+WRITER = "def put(ctx, key, size):\n    ctx.put(key, 'v' * size)\n    return size\n"
+
+
+# -- the search ---------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    data=st.data(),
+    stop_at_success=st.booleans(),
+)
+def test_the_search_finds_the_first_culprit(n, data, stop_at_success):
+    bad = set(data.draw(st.sets(st.integers(0, n - 1), min_size=1, max_size=4)))
+    txs = list(range(n))
+    tried = []
+
+    def attempt(candidates):
+        tried.append(len(candidates))
+        if bad & set(candidates):
+            raise RuntimeError(f"cannot store {sorted(bad & set(candidates))}")
+        return list(candidates)
+
+    built = build_dropping_culprit(attempt, txs, stop_at_success=stop_at_success)
+    first = min(bad)
+    assert built.result == txs[: built.used]
+    assert not bad & set(built.result)
+    assert built.attempts == len(tried) <= 2 + n.bit_length()
+    if stop_at_success and built.culprit is None:
+        assert 0 < built.used <= first  # a shorter block went in; the rest is retried
+        assert built.error == ""
+    else:
+        assert built.culprit == first and built.used == first
+        assert "cannot store" in built.error
+
+
+def test_the_search_blames_no_transaction_when_an_empty_block_fails():
+    def attempt(candidates):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        build_dropping_culprit(attempt, [1, 2, 3])
+    assert build_dropping_culprit(lambda c: c, []).result == []
+
+
+# -- the dev chain (solo driver) ------------------------------------------------------------
+@pytest.fixture
+def chain(tmp_path):
+    c = Chain(tmp_path)
+    c.block()
+    yield c
+    c.close()
+
+
+def _txs(chain, n):
+    user = chain.cas["org2"].issue("user", "member")
+    expiry = chain.ledger.height + 50
+    return [tx_with_expiry(chain, user, expiry, "list_orgs") for _ in range(n)]
+
+
+def test_dev_chain_drops_a_transaction_whose_block_cannot_be_stored(chain, caplog):
+    ledger = chain.ledger
+    txs = _txs(chain, 6)
+    poison = txs[3].hash
+    save_block = ledger.store.save_block
+
+    def failing_save_block(block, *args, **kw):
+        if any(t.hash == poison for t in block.txs):
+            raise sqlite3.DataError("string or blob too big")
+        return save_block(block, *args, **kw)
+
+    ledger.store.save_block = failing_save_block
+    mempool = Mempool()
+    for tx in txs:
+        mempool.add(tx)
+    node = chain.cas["org1"].issue("solo", "node").keypair
+    committed = []
+    driver = SoloDriver(
+        ledger,
+        mempool,
+        node,
+        max_block_txs=100,
+        max_block_bytes=1 << 20,
+        interval_ms=0,
+        on_commit=committed.append,
+    )
+    start = ledger.height
+
+    async def run():
+        task = asyncio.create_task(driver.run())
+        driver.notify()
+        deadline = time.monotonic() + 60
+        while len(mempool) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await driver.drain()
+
+    with caplog.at_level(logging.WARNING, logger="tianfu.consensus.solo"):
+        asyncio.run(run())
+    assert len(mempool) == 0, "the chain stopped making progress"
+    stored = [
+        t.hash for h in range(start + 1, ledger.height + 1) for t in ledger.store.load_block(h).txs
+    ]
+    assert stored == [t.hash for t in txs if t.hash != poison]
+    assert not ledger.store.has_tx(poison)
+    assert f"dropping transaction {poison.hex()}" in caplog.text
+    assert "string or blob too big" in caplog.text
+    # The chain goes on afterwards.
+    more = _txs(chain, 1)
+    executed, done = driver.produce(more)
+    assert [t.hash for t in executed.block.txs] == done == [more[0].hash]
+
+
+# -- the network driver ----------------------------------------------------------------------
+def _build(driver, chain, height):
+    posted = []
+    driver._post = posted.append
+
+    async def go():
+        driver._ledger_lock = asyncio.Lock()
+        driver.core = driver._default_core(height, chain.ledger.validator_set(height))
+        await driver._build(CreateProposalBlock(height, 0))
+
+    asyncio.run(go())
+    return posted
+
+
+def test_network_proposer_drops_a_transaction_that_makes_building_fail(chain, tmp_path, caplog):
+    txs = _txs(chain, 7)
+    poison = txs[4].hash
+    ledger = chain.ledger
+    build_block = ledger.build_block
+
+    def failing_build(candidates, *args, **kw):
+        if any(t.hash == poison for t in candidates):
+            raise MemoryError("out of memory in execution")
+        return build_block(candidates, *args, **kw)
+
+    ledger.build_block = failing_build
+    mempool = Mempool()
+    for tx in txs:
+        mempool.add(tx)
+    node = chain.cas["org1"].issue("org1-node", "node")
+    driver = make_driver(chain, tmp_path, mempool=mempool)
+    driver.my_key = node.keypair.public_key
+    height = ledger.height + 1
+    with caplog.at_level(logging.WARNING, logger="tianfu.consensus.driver"):
+        posted = _build(driver, chain, height)
+    (ready,) = [e for e in posted if isinstance(e, ProposalBlockReady)]
+    executed = driver._executed[ready.block_hash]
+    assert [t.hash for t in executed.block.txs] == [t.hash for t in txs[:4]]
+    assert poison not in mempool  # dropped
+    assert all(t.hash in mempool for t in txs[5:])  # waiting for the next block
+    assert f"dropping transaction {poison.hex()}" in caplog.text
+    assert "out of memory" in caplog.text
+    # Validators accept the block proposed without it.
+    assert chain.replica.execute(executed.block).batch.root == executed.block.header.state_root
+
+
+def test_network_proposer_checks_the_block_is_storable_before_proposing(
+    chain, tmp_path, caplog, monkeypatch
+):
+    pid = chain.ok(chain.admins["org1"], "propose_contract", "writer", WRITER)
+    chain.pass_proposal(pid)
+    user = chain.cas["org2"].issue("writer", "member")
+    expiry = chain.ledger.height + 50
+    sizes = [10, 20, 5000, 30]
+    txs = [
+        tx_with_expiry(chain, user, expiry, "put", f"k{i}", n, contract="writer")
+        for i, n in enumerate(sizes)
+    ]
+    # A state value too large to store (the store's limit made small for the test).
+    monkeypatch.setattr(ledger_module, "MAX_STATE_VALUE_BYTES", 1000)
+    with pytest.raises(InvalidBlock, match="state value"):
+        chain.ledger.build_block(txs, chain.time_ms + 1, b"")
+    mempool = Mempool()
+    for tx in txs:
+        mempool.add(tx)
+    driver = make_driver(chain, tmp_path, mempool=mempool)
+    driver.my_key = chain.cas["org1"].issue("org1-node", "node").keypair.public_key
+    with caplog.at_level(logging.WARNING, logger="tianfu.consensus.driver"):
+        posted = _build(driver, chain, chain.ledger.height + 1)
+    (ready,) = [e for e in posted if isinstance(e, ProposalBlockReady)]
+    assert [t.hash for t in driver._executed[ready.block_hash].block.txs] == [
+        txs[0].hash,
+        txs[1].hash,
+    ]
+    assert txs[2].hash not in mempool and txs[3].hash in mempool
+    assert "state value of" in caplog.text
+    # A validator refuses a block holding it, before it votes.
+    monkeypatch.setattr(ledger_module, "MAX_STATE_VALUE_BYTES", 64 << 20)
+    over = chain.replica.build_block(txs[:3], chain.time_ms + 1, b"")
+    monkeypatch.setattr(ledger_module, "MAX_STATE_VALUE_BYTES", 1000)
+    with pytest.raises(InvalidBlock, match="state value"):
+        chain.ledger.execute(over.block)
