@@ -49,11 +49,7 @@ def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
             f"malformed {getattr(typ, '__name__', typ)}: invalid UTF-8 in a string"
         ) from None
     if try_encode(obj) != bytes(data):
-        # A type that grew trailing fields may accept the one encoding it had before
-        # (`legacy_encoding(obj)`: those fields omitted while at their defaults).
-        legacy = getattr(obj, "legacy_encoding", None)
-        if legacy is None or legacy() != bytes(data):
-            raise CodecError(f"non-canonical encoding of {getattr(typ, '__name__', typ)}")
+        raise CodecError(f"non-canonical encoding of {getattr(typ, '__name__', typ)}")
     validate = getattr(obj, "validate", None)
     if validate is not None:
         try:

@@ -37,8 +37,7 @@ class ConsensusParams(msgspec.Struct, array_like=True, frozen=True):
     slash_double_sign: bool = False
     # Per-block budgets (ADR 0009): the sum of the receipts' gas_used, and the sum of the
     # receipts' canonical encodings. A proposer stops adding transactions before either is
-    # exceeded; every validator refuses a block over them. Appended last: genesis files
-    # encoded before they existed decode with the defaults.
+    # exceeded; every validator refuses a block over them.
     max_block_gas: int = 100_000_000
     max_block_receipt_bytes: int = 32 << 20
 
@@ -54,11 +53,6 @@ class ConsensusParams(msgspec.Struct, array_like=True, frozen=True):
                 f"max_block_receipt_bytes ({self.max_block_receipt_bytes}) must be at least "
                 f"{MAX_TX_RECEIPT_BYTES} (the largest receipt of one transaction)"
             )
-
-
-_LEGACY_PARAMS = 13  # fields of ConsensusParams before max_block_gas
-_BUDGET_DEFAULTS = (ConsensusParams().max_block_gas, ConsensusParams().max_block_receipt_bytes)
-_PARAMS_INDEX = 5  # position of `params` in an encoded Genesis
 
 
 class Policies(msgspec.Struct, array_like=True, frozen=True):
@@ -99,25 +93,10 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True):
             if v.power <= 0:
                 raise ValueError(f"validator {v.name} has no voting power")
 
-    def legacy_encoding(self) -> bytes | None:
-        """The encoding from before `ConsensusParams` had its block budgets, if they are at
-        their defaults (else None): a genesis file written then decodes, and hashes, as it
-        did (`decode` accepts it; `hash` is over it)."""
-        p = self.params
-        if (p.max_block_gas, p.max_block_receipt_bytes) != _BUDGET_DEFAULTS:
-            return None
-        fields = msgspec.msgpack.decode(encode(self))
-        fields[_PARAMS_INDEX] = fields[_PARAMS_INDEX][:_LEGACY_PARAMS]
-        return msgspec.msgpack.encode(fields)
-
     @property
     def hash(self) -> bytes:
-        return hash_domain("tianfu/genesis/v1", self.legacy_encoding() or encode(self))
+        return hash_domain("tianfu/genesis/v1", encode(self))
 
     @property
     def validator_set(self) -> ValidatorSet:
         return ValidatorSet(list(self.validators))
-
-
-assert Genesis.__struct_fields__[_PARAMS_INDEX] == "params"
-assert ConsensusParams.__struct_fields__[_LEGACY_PARAMS] == "max_block_gas"
