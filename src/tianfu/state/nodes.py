@@ -1,10 +1,15 @@
 """Node types, node keys and hashing of the Jellyfish-style sparse Merkle state tree.
 
 A key's path is the 64 nibbles of `hash_domain("tianfu/state/key/v1", key)`. Three kinds of
-node are stored: an internal node (up to 16 children), a leaf (key hash and value) and a
-null node (the root of an empty tree, so that every version has a root entry). Each is
-stored under a node key that encodes (version, nibble path), so versions never overwrite
-each other and unchanged subtrees are shared between versions.
+node are stored: an internal node (up to 16 children), a leaf and a null node (the root of
+an empty tree, so that every version has a root entry). Each is stored under a node key
+that encodes (version, nibble path), so versions never overwrite each other and unchanged
+subtrees are shared between versions.
+
+A leaf holds one entry's latest version: its key hash, its value (None once deleted: a
+deletion leaves a tombstone, so the versions of a key form an unbroken chain), the version
+(block height) of that change and the version of the change before it (None for the
+entry's first version). The tree sets both heights itself; a writer only gives values.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from tianfu.codec import hash_domain
 
 KEY_TAG = "tianfu/state/key/v1"
 VALUE_TAG = "tianfu/state/value/v1"
-LEAF_TAG = "tianfu/state/leaf/v1"
+LEAF_TAG = "tianfu/state/leaf/v2"
 INTERNAL_TAG = "tianfu/state/internal/v1"
 
 EMPTY_ROOT: bytes = hash_domain("tianfu/state/empty/v1")
@@ -58,12 +63,32 @@ def _tag_prefix(tag: str) -> bytes:
 
 _LEAF_PREFIX = _tag_prefix(LEAF_TAG) + _LEN32
 _INTERNAL_PREFIX = _tag_prefix(INTERNAL_TAG) + _LEN32
+_LEN0 = (0).to_bytes(8, "big")
+_LEN8 = (8).to_bytes(8, "big")
+
+DELETED = b""
+"""The value-hash part of a tombstone leaf (a deleted entry): empty, unlike any value hash."""
 
 
-def leaf_hash(khash: bytes, vhash: bytes) -> bytes:
+def height_bytes(height: int) -> bytes:
+    """A version (block height) as hashed in a leaf: 8 bytes big-endian."""
+    return height.to_bytes(8, "big")
+
+
+def leaf_hash(khash: bytes, vhash: bytes, height: int, prev: int | None) -> bytes:
+    """Hash of a leaf: `hash_domain(LEAF_TAG, key_hash, value_hash, height, prev)`.
+
+    `vhash` is `value_hash(value)`, or `DELETED` (empty) for a tombstone; `height` and `prev`
+    are 8 bytes big-endian each, and `prev` is the empty part when the entry has no earlier
+    version. The lengths are explicit (as in every `hash_domain`), so the parts never blur.
+    """
+    prev_part = _LEN0 if prev is None else _LEN8 + prev.to_bytes(8, "big")
     if len(khash) == 32 and len(vhash) == 32:
-        return _sha256(_LEAF_PREFIX + khash + _LEN32 + vhash).digest()
-    return hash_domain(LEAF_TAG, khash, vhash)
+        return _sha256(
+            _LEAF_PREFIX + khash + _LEN32 + vhash + _LEN8 + height.to_bytes(8, "big") + prev_part
+        ).digest()
+    parts = (khash, vhash, height_bytes(height), b"" if prev is None else height_bytes(prev))
+    return hash_domain(LEAF_TAG, *parts)
 
 
 def internal_hash(children: Sequence[bytes]) -> bytes:
@@ -121,12 +146,19 @@ class InternalNode(msgspec.Struct, array_like=True, frozen=True, tag=1):
         return internal_hash(hashes)
 
 
-class LeafNode(msgspec.Struct, array_like=True, frozen=True, tag=2):
+class LeafNode(msgspec.Struct, array_like=True, frozen=True, tag=3):
+    """An entry's latest version (tag 3: the leaf with history; tag 2 was the leaf without)."""
+
     key_hash: bytes
-    value: bytes
+    value: bytes | None  # None: deleted (a tombstone)
+    height: int  # the version that wrote this value (or deleted it)
+    prev: int | None  # the version of the entry's previous change; None: first version
+
+    def value_part(self) -> bytes:
+        return DELETED if self.value is None else value_hash(self.value)
 
     def hash(self) -> bytes:
-        return leaf_hash(self.key_hash, value_hash(self.value))
+        return leaf_hash(self.key_hash, self.value_part(), self.height, self.prev)
 
 
 class NullNode(msgspec.Struct, array_like=True, frozen=True, tag=0):
