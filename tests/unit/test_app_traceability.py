@@ -88,7 +88,7 @@ def test_forbidden_actions_change_nothing(chain, people):
     shop = Traceability(chain.client(people["retailer"]))
     farm.register_product("pear-t", "Pears", "fruit", "g")
     farm.create_batch("PEAR-1", "pear-t", 10, "Korla")
-    root = chain.state_root()
+    root = chain.contract_state()
     cases = [
         (shop, "register_product", ("pear-x", "x", "fruit", "g"), "producer or a processor"),
         (shop, "create_batch", ("PEAR-2", "pear-t", 1, "x"), "producer"),
@@ -105,7 +105,7 @@ def test_forbidden_actions_change_nothing(chain, people):
     for who, method, args, needle in cases:
         r = who.client.invoke("traceability", method, *args, check=False)
         assert not r.ok and needle in r.error, (method, r.error)
-    assert chain.state_root() == root
+    assert chain.contract_state() == root
     other = chain.identity("org2", "trace-other-producer")
     from tianfu.apps.traceability.support import enrol
 
