@@ -465,50 +465,73 @@ class Client:
         """Verify a proof document strictly against the trusted genesis (no node needed)."""
         return verify_document(doc, self.trusted_genesis(), kind=kind)
 
-    def _document(self, kind: str, path: str, **params: Any) -> VerifiedDocument:
-        return self.verify_document(self._get(path, **params), kind)
-
     def prove_state(
         self, contract: str, key: str, height: int | None = None, mode: str | None = None
     ) -> VerifiedDocument:
         """A state entry (or its absence) as a verified, self-contained proof document."""
-        return self._document(
-            "state", f"/v1/proofs/state/{contract}/{key}", height=height, mode=mode
+        return self.verify_document(self.state_proof_raw(contract, key, height, mode), "state")
+
+    def history_proof_raw(
+        self, contract: str, key: str, height: int | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """The node's history proof document of a state entry (unverified)."""
+        return dict(
+            self._get(f"/v1/proofs/history/{contract}/{key}", height=height, limit=limit)
         )
+
+    def absence_proof_raw(self, tx_hash: str | bytes, height: int | None = None) -> dict[str, Any]:
+        """The node's absence proof document of a transaction (unverified)."""
+        return dict(self._get(f"/v1/proofs/absence/{_hash_hex(tx_hash)}", height=height))
+
+    def validators_proof_raw(self, height: int | None = None, mode: str | None = None) -> dict[str, Any]:
+        """The node's proof document of the validator set of a block (unverified)."""
+        return dict(self._get("/v1/proofs/validators", height=height, mode=mode))
+
+    def block_events_raw(
+        self, height: int, contract: str | None = None, name: str | None = None
+    ) -> dict[str, Any]:
+        """The node's event batch of one block (unverified)."""
+        return dict(self._get(f"/v1/blocks/{int(height)}/events", contract=contract, name=name))
+
+    def state_proofs_raw(
+        self, reads: list[tuple[str, str]], height: int | None = None
+    ) -> dict[str, Any]:
+        """The node's proof document of several state entries at one height (unverified)."""
+        body: dict[str, Any] = {"reads": [{"contract": c, "key": k} for c, k in reads]}
+        if height is not None:
+            body["height"] = height
+        try:
+            return dict(self._request("POST", "/v1/proofs/state", json=body).json())
+        except ValueError:
+            raise ClientError("node sent a non-JSON answer for /v1/proofs/state") from None
 
     def prove_states(
         self, reads: list[tuple[str, str]], height: int | None = None
     ) -> VerifiedDocument:
         """Several state entries at one height in one verified proof document."""
-        body: dict[str, Any] = {"reads": [{"contract": c, "key": k} for c, k in reads]}
-        if height is not None:
-            body["height"] = height
-        doc = self._request("POST", "/v1/proofs/state", json=body).json()
-        return self.verify_document(doc, "state")
+        return self.verify_document(self.state_proofs_raw(reads, height), "state")
 
     def prove_tx(self, tx_hash: str | bytes, mode: str | None = None) -> VerifiedDocument:
         """A committed transaction and its receipt as a verified proof document."""
-        return self._document("tx", f"/v1/txs/{_hash_hex(tx_hash)}/proof", mode=mode)
+        return self.verify_document(self.tx_proof_raw(tx_hash, mode), "tx")
 
     def prove_absence(self, tx_hash: str | bytes, height: int | None = None) -> VerifiedDocument:
         """Proof that a transaction was not committed up to `height` (latest when None).
         A committed transaction gets `ApiError` 409."""
-        return self._document("absence", f"/v1/proofs/absence/{_hash_hex(tx_hash)}", height=height)
+        return self.verify_document(self.absence_proof_raw(tx_hash, height), "absence")
 
     def prove_history(
         self, contract: str, key: str, height: int | None = None, limit: int | None = None
     ) -> VerifiedDocument:
         """Every version of a state entry up to `height` (newest first, at most `limit`),
         each proven, linked so that none is left out."""
-        return self._document(
-            "history", f"/v1/proofs/history/{contract}/{key}", height=height, limit=limit
-        )
+        return self.verify_document(self.history_proof_raw(contract, key, height, limit), "history")
 
     def prove_validators(
         self, height: int | None = None, mode: str | None = None
     ) -> VerifiedDocument:
         """The validator set of block `height`, proven from the genesis through every change."""
-        return self._document("validators", "/v1/proofs/validators", height=height, mode=mode)
+        return self.verify_document(self.validators_proof_raw(height, mode), "validators")
 
     # --- block event batches (complete per block) -----------------------------------------------
 
@@ -516,7 +539,7 @@ class Client:
         self, height: int, contract: str | None = None, name: str | None = None
     ) -> VerifiedBlockEvents:
         """Every event of block `height` (matching the filter), proven complete."""
-        batch = self._get(f"/v1/blocks/{int(height)}/events", contract=contract, name=name)
+        batch = self.block_events_raw(height, contract, name)
         return verify_block_events(self.light_client, batch, contract=contract, name=name)
 
     def stream_block_events(
