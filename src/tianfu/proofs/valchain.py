@@ -151,6 +151,52 @@ def prove_validators(
     return ValidatorsEntry(valset, entry.height, entry.prev)
 
 
+@dataclass(frozen=True)
+class PreparedLink:
+    """A link decoded and checked against its own header, not yet trusted."""
+
+    header: BlockHeader
+    cert: CommitCertificate
+    entry: ValidatorsEntry
+    own: ValidatorSet | None  # the header's set, on a skipping link
+
+
+def _decode_block(block: LightBlock, what: str) -> tuple[BlockHeader, CommitCertificate]:
+    header: BlockHeader = decode_part(block.header, BlockHeader, f"{what} header")
+    cert: CommitCertificate = decode_part(
+        block.certificate, CommitCertificate, "commit certificate"
+    )
+    if cert.height != header.height:
+        raise TrustError(f"the commit certificate is for height {cert.height}, not {header.height}")
+    if cert.block_hash != header.hash:
+        raise TrustError(
+            f"commit certificate of block {header.height} rejected: the commit certificate "
+            "signs a different block hash"
+        )
+    return header, cert
+
+
+def decode_target(block: LightBlock, what: str = "block") -> tuple[BlockHeader, CommitCertificate]:
+    """Decode a proven (target) block: no `signers`, a certificate of exactly its header."""
+    if block.signers:
+        raise TrustError(f"the {what} carries a validator set it does not need")
+    return _decode_block(block, what)
+
+
+def prepare_link(link: ValidatorLink, genesis_set: ValidatorSet) -> PreparedLink:
+    """Decode a link and check its proof against its own header's state root."""
+    header, cert = _decode_block(link.block, "validator-chain")
+    own = None
+    if link.block.signers:
+        own = decode_part(link.block.signers, ValidatorSet, "skipping link's set")
+        if not own.validators:
+            raise TrustError("a skipping link names an empty validator set")
+        if own.hash != header.validators_hash:
+            raise TrustError(f"the skipping link's set is not the one header {header.height} names")
+    entry = prove_validators(header, link.value, link.proof, genesis_set)
+    return PreparedLink(header, cert, entry, own)
+
+
 @dataclass
 class TrustedHistory:
     """What a light client knows of the validator sets (see the module docstring)."""
@@ -277,12 +323,7 @@ class TrustedHistory:
     # -- headers ----------------------------------------------------------------------------
     def verify_block(self, block: LightBlock, *, what: str = "block") -> BlockHeader:
         """Decode and check a target block (no `signers`) against the set of its height."""
-        header: BlockHeader = decode_part(block.header, BlockHeader, f"{what} header")
-        cert: CommitCertificate = decode_part(
-            block.certificate, CommitCertificate, "commit certificate"
-        )
-        if block.signers:
-            raise TrustError(f"the {what} carries a validator set it does not need")
+        header, cert = decode_target(block, what)
         self.check_header(header, cert, self.set_at(header.height))
         return header
 
@@ -308,18 +349,17 @@ class TrustedHistory:
     # -- links ------------------------------------------------------------------------------
     def apply_link(self, link: ValidatorLink) -> Change | None:
         """Check one link and extend the history; returns the change it proves, if new."""
-        block = link.block
-        header: BlockHeader = decode_part(block.header, BlockHeader, "validator-chain header")
-        cert: CommitCertificate = decode_part(
-            block.certificate, CommitCertificate, "commit certificate"
-        )
+        return self.apply_prepared(prepare_link(link, self.genesis_set))
+
+    def apply_prepared(self, link: PreparedLink) -> Change | None:
+        """`apply_link` of a link already decoded and checked against its own state root."""
+        header, cert, entry = link.header, link.cert, link.entry
         h = header.height
         if h <= self.last_link_height:
             raise TrustError("the validator chain's links must ascend in height")
-        if block.signers:
-            return self._apply_skip(link, header, cert)
+        if link.own is not None:
+            return self._apply_skip(link)
         self.check_header(header, cert, self.set_at(h))
-        entry = prove_validators(header, link.value, link.proof, self.genesis_set)
         c, v = entry.changed_in, entry.valset
         latest = self.latest
         assert latest is not None
@@ -358,16 +398,13 @@ class TrustedHistory:
         self.last_link_height = h
         return new
 
-    def _apply_skip(
-        self, link: ValidatorLink, header: BlockHeader, cert: CommitCertificate
-    ) -> Change | None:
+    def _apply_skip(self, link: PreparedLink) -> Change | None:
+        header, cert, entry, own = link.header, link.cert, link.entry, link.own
+        assert own is not None
         opts = self.options
         h = header.height
         if not opts.allow_skipping:
             raise TrustError(f"the validator chain skips to block {h}, and skipping is not allowed")
-        own: ValidatorSet = decode_part(link.block.signers, ValidatorSet, "skipping link's set")
-        if not own.validators:
-            raise TrustError("a skipping link names an empty validator set")
         latest = self.latest
         assert latest is not None
         presumed = self.exact_set(h) or (latest if h > self.proven_until else None)
@@ -390,7 +427,6 @@ class TrustedHistory:
                 f"block {h} is signed by {power} of the trusted set's {latest.total_power} "
                 f"voting power; more than {opts.trust_level} is needed to skip to it"
             )
-        entry = prove_validators(header, link.value, link.proof, self.genesis_set)
         c = 0 if entry.changed_in is None else entry.changed_in
         last = max(self.last_change, 0)
         if c < last:
@@ -412,5 +448,13 @@ class TrustedHistory:
         return new
 
     def apply_links(self, links: list[ValidatorLink]) -> list[Change]:
-        """Apply links in order; stop at the first that fails (raises `TrustError`)."""
-        return [c for c in (self.apply_link(link) for link in links) if c is not None]
+        """Apply links in order; stop at the first that fails (raises `TrustError`).
+
+        Every link is decoded and checked against its own header first (cheap), and only
+        then are signatures checked, link by link.
+        """
+        prepared = [prepare_link(link, self.genesis_set) for link in links]
+        return self.apply_all(prepared)
+
+    def apply_all(self, links: list[PreparedLink]) -> list[Change]:
+        return [c for c in (self.apply_prepared(link) for link in links) if c is not None]

@@ -20,10 +20,17 @@ from tianfu.proofs.formats import (
     ProofBundle,
     TxInclusion,
 )
-from tianfu.proofs.valchain import Change, TrustedHistory, TrustError, decode_part
+from tianfu.proofs.valchain import (
+    Change,
+    TrustedHistory,
+    TrustError,
+    decode_part,
+    decode_target,
+    prepare_link,
+)
 from tianfu.proofs.values import decode_value_strict
 from tianfu.state import StateProof, check_proof
-from tianfu.types import BlockHeader, Receipt, Transaction, ValidatorSet
+from tianfu.types import BlockHeader, CommitCertificate, Receipt, Transaction, ValidatorSet
 
 
 @dataclass(frozen=True)
@@ -76,14 +83,29 @@ def decode_bundle(data: bytes) -> ProofBundle:
 
 def verify_bundle(bundle: ProofBundle, history: TrustedHistory) -> VerifiedBundle:
     """Apply the bundle's validator chain to `history` (which it extends), then verify each
-    proven block against it."""
-    history.apply_links(bundle.validators)
-    blocks = [_verify_block(bp, history) for bp in bundle.blocks]
-    return VerifiedBundle(bundle, list(history.changes), blocks)
+    proven block against it.
+
+    Two passes: first everything is decoded and every Merkle proof and path is checked
+    against its (not yet trusted) header; then, in order, the links and the blocks'
+    commit certificates are checked against the validator history. A bundle is accepted
+    only if both pass; the cheap pass first makes malformed input cheap to refuse.
+    """
+    links = [prepare_link(link, history.genesis_set) for link in bundle.validators]
+    blocks = [_prepare_block(bp) for bp in bundle.blocks]
+    history.apply_all(links)
+    for header, cert, _txs, _entries in blocks:
+        history.check_header(header, cert, history.set_at(header.height))
+    proven = [
+        ProvenBlock(header, history.set_at(header.height), txs, entries)
+        for header, _cert, txs, entries in blocks
+    ]
+    return VerifiedBundle(bundle, list(history.changes), proven)
 
 
-def _verify_block(bp: BlockProof, history: TrustedHistory) -> ProvenBlock:
-    header = history.verify_block(bp.block)
+def _prepare_block(
+    bp: BlockProof,
+) -> tuple[BlockHeader, CommitCertificate, list[ProvenTx], list[ProvenEntry]]:
+    header, cert = decode_target(bp.block)
     txs: list[ProvenTx] = []
     last = -1
     for inc in bp.txs:
@@ -98,7 +120,7 @@ def _verify_block(bp: BlockProof, history: TrustedHistory) -> ProvenBlock:
             raise TrustError("a block proves the same state entry twice")
         keys.add(ep.key)
         entries.append(_verify_entry(ep, header))
-    return ProvenBlock(header, history.set_at(header.height), txs, entries)
+    return header, cert, txs, entries
 
 
 def _verify_tx(inc: TxInclusion, header: BlockHeader) -> ProvenTx:
