@@ -72,6 +72,9 @@ class _Exec:
     def put(self, key: str, value: Any) -> None:
         self.writes[state_key(self.contract, key)] = encode(value)
 
+    def delete(self, key: str) -> None:
+        self.writes[state_key(self.contract, key)] = None
+
     def emit(self, event: str, /, **data: Any) -> None:
         self.events.append(Event(self.contract, event, data))
 
@@ -82,6 +85,11 @@ Method = Callable[..., Any]
 def _kv_put(ctx: _Exec, key: str, value: Any) -> None:
     ctx.put(key, value)
     ctx.emit("put", key=key)
+
+
+def _kv_delete(ctx: _Exec, key: str) -> None:
+    ctx.delete(key)
+    ctx.emit("delete", key=key)
 
 
 def _kv_fail(ctx: _Exec, message: str = "failed on purpose") -> None:
@@ -122,6 +130,7 @@ def _revoke_cert(ctx: _Exec, address: str) -> None:
 
 BUILTINS: dict[tuple[str, str], Method] = {
     ("kv", "put"): _kv_put,
+    ("kv", "delete"): _kv_delete,
     ("kv", "fail"): _kv_fail,
     ("governance", "propose_contract"): _propose,
     ("governance", "approve"): _approve,
