@@ -117,14 +117,11 @@ def node_key(version: int, path: bytes) -> bytes:
     byte (a trailing half byte is zero). Keys sort by version, then by path.
     """
     n = len(path)
-    if n & 1:
-        path += b"\x00"
-    packed = bytes(map(_pack_pair, path[0::2], path[1::2]))
+    # Packing in C: the hex text of a nibble path is "0a0b03..."; its odd characters are
+    # the nibbles themselves ("ab3"), which `fromhex` packs two per byte ("ab30").
+    digits = path.hex()[1::2]
+    packed = bytes.fromhex(digits + "0" if n & 1 else digits)
     return version.to_bytes(8, "big") + bytes((n,)) + packed
-
-
-def _pack_pair(hi: int, lo: int) -> int:
-    return (hi << 4) | lo
 
 
 class Child(msgspec.Struct, array_like=True, frozen=True):
