@@ -104,6 +104,11 @@ def test_history_with_deletions_and_limits(env):
     with pytest.raises(VerificationError, match="wrong height"):
         verify_document({**doc, "raw": encode(gap).hex()}, chain.genesis_obj)
     assert http.get("/v1/proofs/history/kv/k", params={"limit": 0}).status_code == 400
+    assert http.get("/v1/proofs/history/Bad/k").status_code == 400
+    assert http.get("/v1/proofs/state/x%01/k").status_code == 400
+    r = http.post("/v1/proofs/state", json={"reads": [{"contract": "Kv", "key": "k"}]})
+    assert r.status_code == 400
+    assert http.get("/v1/proofs/state/kv/k", params={"mode": "other"}).status_code == 400
 
 
 def test_block_events_are_proven_complete(env):

@@ -11,6 +11,7 @@ certificate and every receipt, so a client can check it received every event of 
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 import anyio
@@ -20,7 +21,15 @@ from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect
 
 from tianfu.codec import encode
-from tianfu.proofs.build import SEQUENTIAL, SKIPPING, Committed, ProofBuilder, ProofUnavailable
+from tianfu.proofs.build import (
+    DEFAULT_HISTORY_LIMIT,
+    MAX_HISTORY_LIMIT,
+    SEQUENTIAL,
+    SKIPPING,
+    Committed,
+    ProofBuilder,
+    ProofUnavailable,
+)
 from tianfu.proofs.formats import MAX_ITEMS
 from tianfu.proofs.values import readable
 
@@ -28,8 +37,11 @@ MAX_READS = MAX_ITEMS
 POLL_S = 0.1  # how often the block stream looks for a new committed height
 
 
+CONTRACT_NAME = r"^[a-z][a-z0-9_]*$"
+
+
 class StateReadItem(BaseModel):
-    contract: str = Field(min_length=1, max_length=64)
+    contract: str = Field(min_length=1, max_length=64, pattern=CONTRACT_NAME)
     key: str = Field(min_length=0, max_length=1024)
 
 
@@ -47,6 +59,12 @@ def _mode(mode: str) -> str:
     if mode not in (SEQUENTIAL, SKIPPING):
         raise ValueError(f"unknown mode {mode!r}: use {SEQUENTIAL} or {SKIPPING}")
     return mode
+
+
+def _contract(name: str) -> str:
+    if not re.fullmatch(CONTRACT_NAME, name) or len(name) > 64:
+        raise ValueError(f"malformed contract name {name[:80]!r}")
+    return name
 
 
 def _hash(text: str) -> bytes:
@@ -140,7 +158,9 @@ def proofs_router(service: Any) -> APIRouter:
         contract: str, key: str, height: int | None = Query(None, ge=1), mode: str = SEQUENTIAL
     ) -> Any:
         """A state entry (or its absence) at `height`, as a self-contained proof document."""
-        return _answer(lambda: builder().state_document([(contract, key)], height, _mode(mode)))
+        return _answer(
+            lambda: builder().state_document([(_contract(contract), key)], height, _mode(mode))
+        )
 
     @router.post("/v1/proofs/state", tags=["proofs"])
     def state_proofs(req: StateProofRequest) -> Any:
@@ -166,11 +186,16 @@ def proofs_router(service: Any) -> APIRouter:
         contract: str,
         key: str,
         height: int | None = Query(None, ge=1),
-        limit: int = Query(100, ge=1, le=1024, description="at most this many versions"),
+        limit: int = Query(
+            DEFAULT_HISTORY_LIMIT,
+            ge=1,
+            le=MAX_HISTORY_LIMIT,
+            description="at most this many versions",
+        ),
     ) -> Any:
         """Every version of a state entry up to `height`, newest first, each proven in the
         block that wrote it, linked so that none can be left out."""
-        return _answer(lambda: builder().history_document(contract, key, height, limit))
+        return _answer(lambda: builder().history_document(_contract(contract), key, height, limit))
 
     @router.get("/v1/blocks/{height}/events", tags=["blocks"])
     def block_events_batch(

@@ -134,7 +134,7 @@ def history(
     key: str,
     height: Annotated[Optional[int], typer.Option("--height", min=1)] = None,  # noqa: UP045
     limit: Annotated[
-        int, typer.Option("--limit", min=1, max=1024, help="At most this many versions.")
+        int, typer.Option("--limit", min=1, max=256, help="At most this many versions.")
     ] = 100,
     genesis: GenesisOpt = None,
     out: OutOpt = None,

@@ -18,7 +18,6 @@ from tianfu.proofs.commit import check_commit, trusted_power
 from tianfu.proofs.documents import make_document
 from tianfu.proofs.formats import (
     BUNDLE_VERSION,
-    MAX_BLOCKS,
     MAX_ITEMS,
     BlockProof,
     EntryProof,
@@ -36,6 +35,7 @@ from tianfu.types import Block, BlockHeader, CommitCertificate, Genesis, Receipt
 SEQUENTIAL = "sequential"
 SKIPPING = "skipping"
 DEFAULT_HISTORY_LIMIT = 100
+MAX_HISTORY_LIMIT = 256  # versions per history document (each is a certified block to check)
 
 
 class ProofUnavailable(LookupError):
@@ -232,7 +232,7 @@ class ProofBuilder:
     ) -> ProofBundle:
         h = self.reader.height() if height is None else height
         self.check_height(h)
-        limit = max(1, min(limit, MAX_BLOCKS))
+        limit = max(1, min(limit, MAX_HISTORY_LIMIT))
         skey = state_key(contract, key)
         blocks = [BlockProof(self.light_block(h), [], [self.entry(skey, h)])]
         leaf = self.reader.state.entry(skey, h)
