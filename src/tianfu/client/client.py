@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -554,7 +555,7 @@ class Client:
         from websockets.sync.client import connect
 
         params = {"from": from_height, "to": to_height, "contract": contract, "name": name}
-        query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+        query = urlencode({k: v for k, v in params.items() if v is not None})
         url = self.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         expected = from_height
         with connect(f"{url}/v1/events/blocks?{query}", open_timeout=self.timeout) as ws:
