@@ -40,12 +40,13 @@ class StateError(ValueError):
 
 
 def key_hash(key: bytes) -> bytes:
-    """The 32-byte path of a raw state key."""
-    return hash_domain(KEY_TAG, key)
+    """The 32-byte path of a raw state key: `hash_domain(KEY_TAG, key)`."""
+    return _sha256(_KEY_PREFIX + len(key).to_bytes(8, "big") + key).digest()
 
 
 def value_hash(value: bytes) -> bytes:
-    return hash_domain(VALUE_TAG, value)
+    """`hash_domain(VALUE_TAG, value)`."""
+    return _sha256(_VALUE_PREFIX + len(value).to_bytes(8, "big") + value).digest()
 
 
 # The hot hashes below are `hash_domain(tag, *parts)` with every part 32 bytes long, computed
@@ -63,6 +64,8 @@ def _tag_prefix(tag: str) -> bytes:
 
 _LEAF_PREFIX = _tag_prefix(LEAF_TAG) + _LEN32
 _INTERNAL_PREFIX = _tag_prefix(INTERNAL_TAG) + _LEN32
+_KEY_PREFIX = _tag_prefix(KEY_TAG)
+_VALUE_PREFIX = _tag_prefix(VALUE_TAG)
 _LEN0 = (0).to_bytes(8, "big")
 _LEN8 = (8).to_bytes(8, "big")
 
@@ -89,6 +92,11 @@ def leaf_hash(khash: bytes, vhash: bytes, height: int, prev: int | None) -> byte
         ).digest()
     parts = (khash, vhash, height_bytes(height), b"" if prev is None else height_bytes(prev))
     return hash_domain(LEAF_TAG, *parts)
+
+
+def internal_hash_32(children: Sequence[bytes]) -> bytes:
+    """`internal_hash` of 16 hashes that are all 32 bytes long (the tree's own nodes)."""
+    return _sha256(_INTERNAL_PREFIX + _LEN32.join(children)).digest()
 
 
 def internal_hash(children: Sequence[bytes]) -> bytes:

@@ -32,7 +32,7 @@ from tianfu.state.nodes import (
     NullNode,
     StateError,
     decode_node,
-    internal_hash,
+    internal_hash_32,
     key_hash,
     leaf_hash,
     nibble,
@@ -100,7 +100,8 @@ class _Pending(NamedTuple):
 
 _Result = Child | _Ref | _Pending | None
 _Update = tuple[bytes, bytes | None]  # (key hash, new value or None to delete)
-_Entry = tuple[bytes, bytes | None, int, int | None]  # a leaf: key hash, value, height, prev
+# a leaf: key hash, value, height, prev, and its hash when known (an unchanged leaf that moves)
+_Entry = tuple[bytes, bytes | None, int, int | None, bytes | None]
 
 
 def _by_nibble(items: list[_U], depth: int) -> list[tuple[int, list[_U]]]:
@@ -122,7 +123,9 @@ def _by_nibble(items: list[_U], depth: int) -> list[tuple[int, list[_U]]]:
 
 
 def _pending(entry: _Entry) -> _Pending:
-    k, v, height, prev = entry
+    k, v, height, prev, known = entry
+    if known is not None:
+        return _Pending(k, v, height, prev, known)
     vhash = DELETED if v is None else value_hash(v)
     return _Pending(k, v, height, prev, leaf_hash(k, vhash, height, prev))
 
@@ -141,6 +144,7 @@ class _Builder:
         self.version = version
         self.new_nodes: dict[bytes, bytes] = {}
         self.hot: dict[bytes, Node] = {}
+        self._version_key = version.to_bytes(8, "big")  # node_key(version, ...)'s prefix
 
     def load(self, version: int, path: bytes) -> Node:
         node = self.state._load(version, path)
@@ -149,27 +153,33 @@ class _Builder:
         return node
 
     def put(self, path: bytes, node: Node) -> None:
-        self.new_nodes[node_key(self.version, path)] = encode(node)
-        if len(path) <= HOT_DEPTH:
+        # node_key(self.version, path), with the version's bytes computed once per batch
+        n = len(path)
+        digits = path.hex()[1::2]
+        packed = bytes.fromhex(digits + "0" if n & 1 else digits)
+        self.new_nodes[self._version_key + bytes((n,)) + packed] = encode(node)
+        if n <= HOT_DEPTH:
             self.hot[path] = node
 
     def update(self, ref: Child | _Ref | None, path: bytes, ups: list[_Update]) -> _Result:
         """Apply `ups` (sorted, all under `path`) to the subtree `ref` stored at `path`."""
         version = self.version
         if ref is None:  # new keys only: deleting a key that was never written is no change
-            return self.build([(k, v, version, None) for k, v in ups if v is not None], path)
+            return self.build([(k, v, version, None, None) for k, v in ups if v is not None], path)
         node = self.load(ref.version, path)
         if isinstance(node, LeafNode):
             old = node.key_hash
-            entries: dict[bytes, _Entry] = {old: (old, node.value, node.height, node.prev)}
+            entries: dict[bytes, _Entry] = {
+                old: (old, node.value, node.height, node.prev, ref.hash)
+            }
             changed = False
             for k, v in ups:
                 if k == old:
                     if v != node.value:  # a new value, or the tombstone of a deletion
-                        entries[k] = (k, v, version, node.height)
+                        entries[k] = (k, v, version, node.height, None)
                         changed = True
                 elif v is not None:
-                    entries[k] = (k, v, version, None)
+                    entries[k] = (k, v, version, None, None)
                     changed = True
             if not changed:
                 return ref
@@ -183,6 +193,13 @@ class _Builder:
         changed = False
         for n, group in _by_nibble(ups, depth):
             old_child = children.get(n)
+            if old_child is None and len(group) == 1:  # one new key in an empty slot
+                k, v = group[0]
+                if v is None:
+                    continue  # deleting a key that was never written: no change
+                results[n] = _pending((k, v, version, None, None))
+                changed = True
+                continue
             res = self.update(old_child, path + bytes((n,)), group)
             if res is not old_child:
                 changed = True
@@ -233,7 +250,7 @@ class _Builder:
             children.append(Child(n, r.version, r.hash, r.leaf))
             hashes[n] = r.hash
         self.put(path, InternalNode(tuple(children)))
-        return _Ref(self.version, internal_hash(hashes), False)
+        return _Ref(self.version, internal_hash_32(hashes), False)
 
     def place(self, p: _Pending, path: bytes) -> _Ref:
         self.put(path, LeafNode(p.key_hash, p.value, p.height, p.prev))
