@@ -476,15 +476,15 @@ class Client:
         self, contract: str, key: str, height: int | None = None, limit: int | None = None
     ) -> dict[str, Any]:
         """The node's history proof document of a state entry (unverified)."""
-        return dict(
-            self._get(f"/v1/proofs/history/{contract}/{key}", height=height, limit=limit)
-        )
+        return dict(self._get(f"/v1/proofs/history/{contract}/{key}", height=height, limit=limit))
 
     def absence_proof_raw(self, tx_hash: str | bytes, height: int | None = None) -> dict[str, Any]:
         """The node's absence proof document of a transaction (unverified)."""
         return dict(self._get(f"/v1/proofs/absence/{_hash_hex(tx_hash)}", height=height))
 
-    def validators_proof_raw(self, height: int | None = None, mode: str | None = None) -> dict[str, Any]:
+    def validators_proof_raw(
+        self, height: int | None = None, mode: str | None = None
+    ) -> dict[str, Any]:
         """The node's proof document of the validator set of a block (unverified)."""
         return dict(self._get("/v1/proofs/validators", height=height, mode=mode))
 
