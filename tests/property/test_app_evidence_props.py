@@ -16,13 +16,6 @@ from tianfu.apps.evidence.sdk import Evidence
 from tianfu.testing.appchain import AppChain
 
 FILE = b"minutes of the board meeting, 2024-03-01, signed by all directors"
-RAW_FIELDS = [
-    ("tx", "raw"),
-    ("header", "raw"),
-    ("commit_certificate", "raw"),
-    ("state_proof", "value_raw"),
-    ("state_proof", "proof"),
-]
 
 
 @pytest.fixture(scope="module")
@@ -44,14 +37,16 @@ SETTINGS = settings(
 
 
 @SETTINGS
-@given(field=st.sampled_from(RAW_FIELDS), pos=st.integers(0, 10_000), bit=st.integers(0, 7))
-def test_any_flipped_proof_bit_is_refused(issued, field, pos, bit):
+@given(pos=st.integers(0, 100_000), bit=st.integers(0, 7))
+def test_any_flipped_proof_bit_is_refused(issued, pos, bit):
+    """Any bit of the proven bundle (tx, receipt, header, certificate, record, proofs,
+    validator chain); tests/unit/test_tamper_sweep.py flips every byte of it."""
     cert, genesis = issued
     assert verify_certificate(cert, FILE, genesis).title == "Board minutes"
     bad = copy.deepcopy(cert)
-    raw = bytearray(bytes.fromhex(bad[field[0]][field[1]]))
+    raw = bytearray(bytes.fromhex(bad["raw"]))
     raw[pos % len(raw)] ^= 1 << bit
-    bad[field[0]][field[1]] = raw.hex()
+    bad["raw"] = raw.hex()
     with pytest.raises(EvidenceCertificateError):
         verify_certificate(bad, FILE, genesis)
 
@@ -76,5 +71,5 @@ def test_any_changed_readable_field_is_refused(issued, name, value):
     if cert[name] == value:
         return
     bad = {**cert, name: value}
-    with pytest.raises(EvidenceCertificateError, match="readable field"):
+    with pytest.raises(EvidenceCertificateError, match="readable part"):
         verify_certificate(bad, FILE, genesis)

@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from tianfu.api.app import create_app
 from tianfu.codec import decode, encode
 from tianfu.crypto import generate_keypair, sign_tx
+from tianfu.proofs.documents import verify_document
+from tianfu.proofs.formats import ProofBundle
 from tianfu.testing.memorychain import MemoryChain
 from tianfu.types import (
     Block,
@@ -106,10 +108,16 @@ def test_submit_wait_commit_and_read_back(api, chain):
         and missing["key"] == "nothing/with/slashes"
     )
 
+    # The transaction proof is a self-contained document: transaction and receipt, both
+    # Merkle paths, the certified header and the validator chain (tianfu.proofs).
     proof = api.get(f"/v1/txs/{tx.hash.hex()}/proof").json()
-    assert proof["size"] == 1 and proof["index"] == 0 and proof["path"] == []
-    assert decode(bytes.fromhex(proof["tx"]["raw"]), Transaction) == tx
-    assert decode(bytes.fromhex(proof["certificate"]["raw"]), CommitCertificate).height == 1
+    assert proof["kind"] == "tx" and proof["index"] == 0 and proof["tx"]["hash"] == tx.hash.hex()
+    assert proof["receipt"]["ok"] is True and proof["height"] == 1
+    bundle = decode(bytes.fromhex(proof["raw"]), ProofBundle)
+    (block,) = bundle.blocks
+    assert decode(block.txs[0].tx, Transaction) == tx and block.txs[0].tx_path == []
+    assert decode(block.block.certificate, CommitCertificate).height == 1
+    assert verify_document(proof, chain.genesis_obj).kind == "tx"
 
 
 def test_submit_json_body_pending_then_blocks(chain):

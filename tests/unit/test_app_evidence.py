@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import msgspec
@@ -22,7 +21,8 @@ from tianfu.apps.evidence.sdk import Evidence, file_sha256
 from tianfu.apps.traceability.support import enrol
 from tianfu.cli import common
 from tianfu.client import Client, TxFailed
-from tianfu.codec import encode
+from tianfu.codec import decode, encode
+from tianfu.proofs.formats import BlockProof, ProofBundle
 from tianfu.testing.appchain import AppChain
 
 runner = CliRunner()
@@ -72,23 +72,34 @@ def test_certificate_is_offline_and_catches_tampering(chain, people, other_chain
     assert proven.height == cert["height"] and proven.time_ms == cert["time_ms"]
     with pytest.raises(FileMismatch, match="does not match the deposited hash"):
         verify_certificate(cert, data[:-1], chain.genesis)
-    with pytest.raises(EvidenceCertificateError, match="validator set"):
+    with pytest.raises(EvidenceCertificateError, match="genesis"):
         verify_certificate(cert, data, other_chain.genesis)
     renamed = msgspec.structs.replace(chain.genesis, chain_id="elsewhere")
-    with pytest.raises(EvidenceCertificateError, match="chain"):
+    with pytest.raises(EvidenceCertificateError, match="genesis"):
         verify_certificate(cert, data, renamed)
-    # Swap in another deposit's (valid) state proof: the record is not this tx's.
+    # Swap in another deposit's (valid) proofs: the record is not this tx's.
     did2 = ev.deposit(b"another file", "Other")
     cert2 = ev.certificate(did2)
-    mixed = copy.deepcopy(cert)
-    mixed["state_proof"] = cert2["state_proof"]
-    with pytest.raises(EvidenceCertificateError):
-        verify_certificate(mixed, data, chain.genesis)
-    mixed = copy.deepcopy(cert)
-    mixed["tx"] = cert2["tx"]
-    with pytest.raises(EvidenceCertificateError):
-        verify_certificate(mixed, data, chain.genesis)
-    for bad in ({}, {"format": "x"}, {**cert, "header": {"raw": "zz"}}, {**cert, "tx": {}}):
+    b1, b2 = (decode(bytes.fromhex(c["raw"]), ProofBundle) for c in (cert, cert2))
+    for txs, entries in (
+        (b1.blocks[0].txs, b2.blocks[0].entries),
+        (b2.blocks[0].txs, b1.blocks[0].entries),
+    ):
+        for block in (b1.blocks[0].block, b2.blocks[0].block):
+            mixed = msgspec.structs.replace(b1, blocks=[BlockProof(block, txs, entries)])
+            with pytest.raises(EvidenceCertificateError):
+                verify_certificate({**cert, "raw": encode(mixed).hex()}, data, chain.genesis)
+    for bad in (
+        {},
+        {"format": "x"},
+        {**cert, "raw": "zz"},
+        {**cert, "raw": cert["raw"][:-2]},
+        {**cert, "raw": cert2["raw"]},
+        {**cert, "height": cert["height"] + 1},
+        {**cert, "extra": 1},
+        {k: v for k, v in cert.items() if k != "title"},
+        {**{k: v for k, v in cert.items() if k != "title"}, "Title": cert["title"]},
+    ):
         with pytest.raises(EvidenceCertificateError):
             verify_certificate(bad, data, chain.genesis)
     with pytest.raises(EvidenceCertificateError, match="not JSON"):
@@ -100,7 +111,7 @@ def test_forbidden_actions(chain, people):
     did = ev.deposit(b"x", "X")
     outsider = Evidence(chain.client(enrol(chain, chain.identity("org4", "ev-nobody"))))
     notary = Evidence(chain.client(people["notary"]))
-    root = chain.state_root()
+    root = chain.contract_state()
     for call, needle in [
         (lambda: outsider.deposit(b"y", "Y"), "depositor"),
         (lambda: ev.deposit_hash("A" * 64, "T"), "SHA-256"),
@@ -112,7 +123,7 @@ def test_forbidden_actions(chain, people):
     ]:
         with pytest.raises(TxFailed, match=needle):
             call()
-    assert chain.state_root() == root
+    assert chain.contract_state() == root
 
 
 def test_cli_deposit_certificate_verify(chain, people, tmp_path, monkeypatch):

@@ -45,11 +45,11 @@ def _fund(o, total=1_000_000):
 
 
 def _refused(chain, who, method, *args, expect):
-    before = chain.state_root()
+    before = chain.contract_state()
     receipt = chain.call(who.identity, NAME, method, *args)
     assert not receipt.ok
     assert expect in receipt.error, receipt.error
-    assert chain.state_root() == before
+    assert chain.contract_state() == before
     return receipt.error
 
 

@@ -104,7 +104,7 @@ def test_evidence_links_and_history(chain, people):
     ip = IpRights(chain.client(people["creator"]))
     wid = ip.register_work(_hash("code-1"), "Engine", ["B", "C"], "software")
     dep = Evidence(ip.client).deposit(b"copied source", "Copied repository")
-    root = chain.state_root()
+    root = chain.contract_state()
     with pytest.raises(TxFailed, match="unknown evidence deposit EV123456"):
         ip.link_evidence(wid, "EV123456", "x")
     with pytest.raises(TxFailed, match="unknown evidence"):
@@ -115,7 +115,7 @@ def test_evidence_links_and_history(chain, people):
         ip.register_work(_hash("code-2"), "X", [], "software")
     with pytest.raises(TxFailed, match="own ownership"):
         ip.open_dispute(wid, "ownership", "it is mine", [])
-    assert chain.state_root() == root
+    assert chain.contract_state() == root
     assert ip.link_evidence(wid, dep, "copied module") == 1
     did = ip.open_dispute(wid, "infringement", "code copied", [dep])
     court = IpRights(chain.client(people["arbitrator"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import msgspec
 import pytest
 from typer.testing import CliRunner
 
@@ -15,7 +16,9 @@ from tianfu.apps.traceability.scenario import public_client, run_scenario
 from tianfu.apps.traceability.sdk import Traceability, event_key
 from tianfu.cli import common
 from tianfu.client import Client, TxFailed, VerificationError
-from tianfu.codec import encode
+from tianfu.codec import decode, encode
+from tianfu.execution.api import state_key
+from tianfu.proofs.formats import ProofBundle
 from tianfu.testing.appchain import AppChain
 
 runner = CliRunner()
@@ -88,7 +91,7 @@ def test_forbidden_actions_change_nothing(chain, people):
     shop = Traceability(chain.client(people["retailer"]))
     farm.register_product("pear-t", "Pears", "fruit", "g")
     farm.create_batch("PEAR-1", "pear-t", 10, "Korla")
-    root = chain.state_root()
+    root = chain.contract_state()
     cases = [
         (shop, "register_product", ("pear-x", "x", "fruit", "g"), "producer or a processor"),
         (shop, "create_batch", ("PEAR-2", "pear-t", 1, "x"), "producer"),
@@ -105,7 +108,7 @@ def test_forbidden_actions_change_nothing(chain, people):
     for who, method, args, needle in cases:
         r = who.client.invoke("traceability", method, *args, check=False)
         assert not r.ok and needle in r.error, (method, r.error)
-    assert chain.state_root() == root
+    assert chain.contract_state() == root
     other = chain.identity("org2", "trace-other-producer")
     from tianfu.apps.traceability.support import enrol
 
@@ -138,20 +141,25 @@ def test_lookup_detects_a_lying_node(chain, people):
     farm.register_product("milk-t", "Milk", "dairy", "ml")
     farm.create_batch("MILK-1", "milk-t", 1000, "Hohhot")
     anon = Client("http://testserver", None, genesis=chain.genesis, http=chain.http)
-    real = anon.state_raw
+    real = anon.state_proofs_raw
+    target = state_key("traceability", event_key("MILK-1", 1))
 
-    def lying(contract, key, height=None, prove=False):
-        doc = real(contract, key, height, prove)
-        if key == event_key("MILK-1", 1):
-            value = dict(doc["value"])
-            value["org"] = "org9"
-            doc["value_raw"] = encode(value).hex()
-        return doc
+    def lying(reads, height=None):
+        doc = real(reads, height)
+        bundle = decode(bytes.fromhex(doc["raw"]), ProofBundle)
+        entries = []
+        for e in bundle.blocks[0].entries:
+            if e.key == target:
+                value = {**msgspec.msgpack.decode(e.value), "org": "org9"}
+                e = msgspec.structs.replace(e, value=encode(value))
+            entries.append(e)
+        block = msgspec.structs.replace(bundle.blocks[0], entries=entries)
+        return {**doc, "raw": encode(msgspec.structs.replace(bundle, blocks=[block])).hex()}
 
-    anon.state_raw = lying  # type: ignore[method-assign]
+    anon.state_proofs_raw = lying  # type: ignore[method-assign]
     with pytest.raises(VerificationError):
         Traceability(anon).lookup("MILK-1")
-    anon.state_raw = real  # type: ignore[method-assign]
+    anon.state_proofs_raw = real  # type: ignore[method-assign]
     with pytest.raises(LookupError):
         Traceability(anon).lookup("NO-SUCH-BATCH")
 
@@ -194,8 +202,15 @@ def test_cli(chain, people, tmp_path, monkeypatch):
     assert doc["recalled"] and [e["batch"]["code"] for e in doc["lineage"]] == ["C-1b", "C-1"]
     events = doc["lineage"][1]["events"]
     assert events[1]["data"] == {"date": "2024-05-01", "pickers": 3}
-    r = run("lookup", "C-1b", "--genesis", tmp_path / "genesis.bin")
+    r = run("lookup", "C-1b", "--genesis", tmp_path / "genesis.bin", "--out", tmp_path / "l.json")
     assert r.exit_code == 0 and "RECALLED" in r.stdout and "verified" in r.stdout
+    r = run("verify", tmp_path / "l.json", "--genesis", tmp_path / "genesis.bin", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["code"] == "C-1b", r.output
+    saved = json.loads((tmp_path / "l.json").read_text())
+    saved["lineage"][1]["events"][1]["data"]["pickers"] = 4  # a readable copy changed
+    (tmp_path / "l.json").write_text(json.dumps(saved))
+    r = run("verify", tmp_path / "l.json", "--genesis", tmp_path / "genesis.bin")
+    assert r.exit_code == 1 and "verification failed" in r.stderr
     r = run("lookup", "NOPE", "--genesis", tmp_path / "genesis.bin")
     assert r.exit_code == 1 and "unknown batch" in r.stderr
     assert json.loads(run("batch", "C-1", "--json").stdout)["status"] == "split"

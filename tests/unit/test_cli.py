@@ -39,6 +39,10 @@ COMMANDS = [
     ["role", "revoke"],
     ["cert", "revoke"],
     ["verify-proof"],
+    ["history"],
+    ["validators"],
+    ["tx", "absent"],
+    ["block", "events"],
 ]
 
 
@@ -172,7 +176,9 @@ def test_chain_commands(node, tmp_path):
     r = run("tx", "show", doc["hash"], "--json")
     assert json.loads(r.stdout)["args"] == ["color", {"r": 1, "name": "red"}]
     r = run("tx", "proof", doc["hash"], "--genesis", tmp_path / "genesis.bin", "--json")
-    assert r.exit_code == 0 and json.loads(r.stdout)["verified"] is True
+    proof = json.loads(r.stdout)  # the verified proof document: transaction and receipt
+    assert r.exit_code == 0 and proof["kind"] == "tx" and proof["tx"]["hash"] == doc["hash"]
+    assert proof["receipt"]["ok"] is True
     r = run("tx", "proof", doc["hash"])
     assert r.exit_code == 0 and "warning" in r.stderr
     r = run("block", "list", "--json")
@@ -198,21 +204,48 @@ def test_state_prove_and_offline_verify(node, tmp_path):
     run("invoke", "kv", "put", "doc", '{"v": 7}')
     r = run("state", "kv", "doc", "--prove", "--json", "--genesis", tmp_path / "genesis.bin")
     assert r.exit_code == 0, r.output
-    saved = json.loads(r.stdout)
-    assert saved["verified"] is True and saved["value"] == {"v": 7}
+    saved = json.loads(r.stdout)  # the proof document itself
+    assert saved["kind"] == "state" and saved["entries"][0]["value"] == {"v": 7}
     proof_file = tmp_path / "read.json"
     proof_file.write_text(r.stdout)
     r = run("verify-proof", proof_file, "--genesis", tmp_path / "genesis.bin", "--json")
-    assert r.exit_code == 0 and json.loads(r.stdout)["value"] == {"v": 7}
-    r = run("state", "kv", "doc", "--prove")
+    assert r.exit_code == 0 and json.loads(r.stdout)["entries"][0]["value"] == {"v": 7}
+    r = run("state", "kv", "doc", "--prove", "--out", tmp_path / "saved.json")
     assert r.exit_code == 0 and "verified" in r.stdout and "warning" in r.stderr
+    assert json.loads((tmp_path / "saved.json").read_text())["raw"] == saved["raw"]
 
-    tampered = dict(saved, value_raw=encode({"v": 8}).hex())
+    # The readable copy is held to the proven bytes: a changed value fails.
+    tampered = {**saved, "entries": [{**saved["entries"][0], "value": {"v": 8}}]}
     proof_file.write_text(json.dumps(tampered))
     r = run("verify-proof", proof_file, "--genesis", tmp_path / "genesis.bin")
-    assert r.exit_code == 1 and "verification failed" in r.stderr
+    assert r.exit_code == 1 and "verification failed" in r.stderr and "entries[0].value" in r.stderr
     other = MemoryChain()
     (tmp_path / "other.bin").write_bytes(encode(other.genesis_obj))
     proof_file.write_text(json.dumps(saved))
     r = run("verify-proof", proof_file, "--genesis", tmp_path / "other.bin")
     assert r.exit_code == 1 and "verification failed" in r.stderr
+
+
+def test_tx_absent_history_validators_and_block_events(node, tmp_path):
+    g = tmp_path / "genesis.bin"
+    first = json.loads(run("invoke", "kv", "put", "h", "1", "--json").stdout)
+    run("invoke", "kv", "put", "h", "2")
+    r = run("history", "kv", "h", "--genesis", g, "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert [v["value"] for v in doc["versions"]] == [2, 1] and doc["complete"] is True
+    r = run("tx", "proof", first["hash"], "--genesis", g, "--out", tmp_path / "tx.json")
+    assert r.exit_code == 0 and "receipt" in r.stdout, r.output
+    r = run("verify-proof", tmp_path / "tx.json", "--genesis", g, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["receipt"]["ok"] is True
+    r = run("tx", "absent", "ab" * 32, "--genesis", g, "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["committed"] is False, r.output
+    r = run("tx", "absent", first["hash"], "--genesis", g)
+    assert r.exit_code == 1 and "committed" in r.stderr
+    r = run("validators", "--genesis", g, "--json")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)["validators"]) == 4
+    r = run("block", "events", first["height"], "--genesis", g, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["events"] == [
+        {"tx_index": 0, "contract": "kv", "name": "put", "data": {"key": "h"}}
+    ]

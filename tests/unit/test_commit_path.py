@@ -86,7 +86,15 @@ def test_fast_hashes_equal_hash_domain():
     for _ in range(50):
         hs = [rng.randbytes(32) for _ in range(16)]
         assert internal_hash(hs) == hash_domain(INTERNAL_TAG, *hs)
-        assert state_leaf_hash(hs[0], hs[1]) == hash_domain(LEAF_TAG, hs[0], hs[1])
+        h, p = rng.randrange(1, 1 << 62), rng.randrange(0, 1 << 62)
+        b8 = lambda n: n.to_bytes(8, "big")  # noqa: E731
+        assert state_leaf_hash(hs[0], hs[1], h, p) == hash_domain(
+            LEAF_TAG, hs[0], hs[1], b8(h), b8(p)
+        )
+        assert state_leaf_hash(hs[0], hs[1], h, None) == hash_domain(
+            LEAF_TAG, hs[0], hs[1], b8(h), b""
+        )
+        assert state_leaf_hash(hs[0], b"", h, p) == hash_domain(LEAF_TAG, hs[0], b"", b8(h), b8(p))
         assert node_hash(hs[2], hs[3]) == hash_domain("tianfu/merkle/node/v1", hs[2], hs[3])
     # other lengths take the generic path, still the same function
     assert internal_hash([b"x"] * 16) == hash_domain(INTERNAL_TAG, *([b"x"] * 16))

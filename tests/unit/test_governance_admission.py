@@ -27,7 +27,7 @@ ORGS = ("org1", "org2", "org3", "org4")
 
 
 class Chain:
-    def __init__(self, directory, params=None):
+    def __init__(self, directory, params=None, genesis_age_ms=10_000):
         self.cas = {o: OrgCA.create(o) for o in ORGS}
         self.admins = {o: ca.issue(f"{o}-admin", "admin") for o, ca in self.cas.items()}
         self.keys = {}
@@ -41,7 +41,7 @@ class Chain:
         self.genesis = Genesis(
             1,
             "tianfu-gov-test",
-            int(time.time() * 1000) - 10_000,
+            int(time.time() * 1000) - genesis_age_ms,
             [OrgConfig(o, ca.cert_der) for o, ca in self.cas.items()],
             validators,
             params or ConsensusParams(),

@@ -1,4 +1,4 @@
-"""Unit tests: the Jellyfish-style state tree — updates, versions, compression, proofs."""
+"""Unit tests: the Jellyfish-style state tree — updates, versions, history, compression, proofs."""
 
 import pytest
 
@@ -10,10 +10,12 @@ from tianfu.state import (
     ProofLeaf,
     StateError,
     StateProof,
+    check_proof,
     key_hash,
     verify_proof,
 )
 from tianfu.state.nodes import (
+    DELETED,
     EMPTY_CHILD,
     NullNode,
     decode_node,
@@ -69,37 +71,71 @@ def test_insert_update_delete_and_history():
     assert [st.get(k, 2) for k in (b"a", b"b", b"c", b"d")] == [b"10", b"2", b"3", b"4"]
     assert [st.get(k, 3) for k in (b"a", b"b", b"c", b"d")] == [b"10", None, b"3", b"4"]
     assert st.root(1) == r1 and len({st.root(1), st.root(2), st.root(3)}) == 3
-    # Reverting to the version-1 content gives the version-1 root.
+    # Reverting to the version-1 content is a new version of each entry: the root records
+    # the history, so it differs from the version-1 root.
     commit(store, st, 4, {b"a": b"1", b"b": b"2", b"d": None})
-    assert st.root(4) == r1
+    assert [st.get(k, 4) for k in (b"a", b"b", b"c", b"d")] == [b"1", b"2", b"3", None]
+    assert st.root(4) != r1
 
 
-def test_delete_back_to_empty():
+def test_every_leaf_records_its_change_and_the_previous_one():
+    store, st = fresh()
+    commit(store, st, 1, {b"a": b"1", b"b": b"x"})
+    commit(store, st, 2, {b"a": b"1"})  # the same value again: no new version
+    assert st.root(2) == st.root(1)
+    commit(store, st, 5, {b"a": b"2"}, base_version=2)
+    commit(store, st, 6, {b"a": None})  # a deletion leaves a tombstone
+    commit(store, st, 7, {b"a": None})  # deleting it again changes nothing
+    commit(store, st, 9, {b"a": b"3"}, base_version=7)
+    versions = [(e.value, e.height, e.prev) for e in (st.entry(b"a", v) for v in (1, 5, 6, 7, 9))]
+    assert versions == [(b"1", 1, None), (b"2", 5, 1), (None, 6, 5), (None, 6, 5), (b"3", 9, 6)]
+    assert st.root(7) == st.root(6)
+    assert st.entry(b"never", 9) is None and st.entry(b"b", 9).height == 1
+    # Each version's proof shows the same heights; a tombstone proves absence.
+    for v, (value, height, prev) in zip(
+        (1, 5, 6, 9), [versions[i] for i in (0, 1, 2, 4)], strict=True
+    ):
+        e = check_proof(st.root(v), b"a", st.prove(b"a", v))
+        assert (e.height, e.prev, e.present) == (height, prev, value is not None)
+        assert verify_proof(st.root(v), b"a", value, st.prove(b"a", v))
+    p = st.prove(b"a", 6)
+    assert p.leaf.value_hash == DELETED and p.leaf.key_hash == key_hash(b"a")
+    assert verify_proof(st.root(6), b"a", None, p) and not verify_proof(st.root(6), b"a", b"", p)
+    # The heights are hashed: a proof with other heights does not verify.
+    for forged in (
+        ProofLeaf(p.leaf.key_hash, DELETED, 7, 5),
+        ProofLeaf(p.leaf.key_hash, DELETED, 6, None),
+    ):
+        assert check_proof(st.root(6), b"a", StateProof(2, p.siblings, forged)) is None
+
+
+def test_deleting_everything_leaves_tombstones():
     store, st = fresh()
     commit(store, st, 1, {b"k%d" % i: b"v" for i in range(50)})
     assert st.root(1) != EMPTY_ROOT
     commit(store, st, 2, {b"k%d" % i: None for i in range(50)})
-    assert st.root(2) == EMPTY_ROOT
+    assert st.root(2) not in (EMPTY_ROOT, st.root(1))
     assert st.get(b"k3", 2) is None and st.get(b"k3", 1) == b"v"
+    assert (st.entry(b"k3", 2).height, st.entry(b"k3", 2).prev) == (2, 1)
     commit(store, st, 3, {b"k1": b"again"})
     assert st.get(b"k1", 3) == b"again"
-    assert st.root(3) == leaf_hash(key_hash(b"k1"), value_hash(b"again"))
+    assert st.entry(b"k1", 3).prev == 2
+    # A lone leaf is the root: its hash covers the value and both heights.
+    store2, st2 = fresh()
+    commit(store2, st2, 4, {b"k1": b"again"})
+    assert st2.root(4) == leaf_hash(key_hash(b"k1"), value_hash(b"again"), 4, None)
 
 
-def test_root_independent_of_order_and_batching():
+def test_root_independent_of_order_within_a_batch():
     items = {b"key%d" % i: b"val%d" % (i * 7) for i in range(300)}
     store1, st1 = fresh()
-    one = commit(store1, st1, 0, items).root
+    one = commit(store1, st1, 3, items).root
     store2, st2 = fresh()
-    keys = list(items)[::-1]
-    for v, start in enumerate(range(0, 300, 37)):
-        commit(store2, st2, v, {k: items[k] for k in keys[start : start + 37]})
-    assert st2.root(v) == one
-    # Extra keys inserted then deleted leave no trace.
+    two = commit(store2, st2, 3, dict(reversed(list(items.items())))).root
+    assert one == two
+    # The same content written at another height is another history: another root.
     store3, st3 = fresh()
-    commit(store3, st3, 0, {**items, b"extra1": b"x", b"extra2": b"y"})
-    commit(store3, st3, 1, {b"extra1": None, b"extra2": None})
-    assert st3.root(1) == one
+    assert commit(store3, st3, 4, items).root != one
 
 
 def test_path_compression_and_hoisting():
@@ -108,14 +144,14 @@ def test_path_compression_and_hoisting():
     c = groups[9][0]
     store, st = fresh()
     commit(store, st, 1, {a: b"A"})
-    assert st.root(1) == leaf_hash(key_hash(a), value_hash(b"A"))  # a lone leaf is the root
+    assert st.root(1) == leaf_hash(key_hash(a), value_hash(b"A"), 1, None)  # a lone leaf
     assert st.prove(a, 1).siblings == ()
     commit(store, st, 2, {b: b"B", c: b"C"})
     assert len(st.prove(c, 2).siblings) == 1  # c is unique at depth 1
     assert len(st.prove(a, 2).siblings) >= 2
-    commit(store, st, 3, {b: None, c: None})  # a moves back up to the root
-    assert st.root(3) == st.root(1)
-    assert st.prove(a, 3).siblings == ()
+    commit(store, st, 3, {b: None, c: None})  # deleted: their tombstones keep their places
+    assert len(st.prove(c, 3).siblings) == 1 and st.prove(c, 3).leaf.value_hash == DELETED
+    assert verify_proof(st.root(3), c, None, st.prove(c, 3))
 
 
 def test_exclusion_proofs_both_cases():
@@ -151,16 +187,18 @@ def test_tampering_fails():
     assert not verify_proof(root[:-1] + bytes([root[-1] ^ 1]), b"k7", b"v7", p)
     levels = [list(level) for level in p.siblings]
     levels[0][3] = bytes(32)
-    assert not verify_proof(root, b"k7", b"v7", StateProof(1, tuple(map(tuple, levels)), p.leaf))
-    assert not verify_proof(root, b"k7", b"v7", StateProof(1, p.siblings[1:], p.leaf))
+    assert not verify_proof(root, b"k7", b"v7", StateProof(2, tuple(map(tuple, levels)), p.leaf))
+    assert not verify_proof(root, b"k7", b"v7", StateProof(2, p.siblings[1:], p.leaf))
     assert not verify_proof(
-        root, b"k7", b"v7", StateProof(1, p.siblings + (p.siblings[-1],), p.leaf)
+        root, b"k7", b"v7", StateProof(2, p.siblings + (p.siblings[-1],), p.leaf)
     )
-    bad_leaf = ProofLeaf(p.leaf.key_hash, value_hash(b"v8"))
-    assert not verify_proof(root, b"k7", b"v8", StateProof(1, p.siblings, bad_leaf))
-    assert not verify_proof(root, b"k7", b"v7", StateProof(2, p.siblings, p.leaf))
-    # An exclusion proof cannot be forged by dropping the leaf.
-    assert not verify_proof(root, b"k7", None, StateProof(1, p.siblings, None))
+    bad_leaf = ProofLeaf(p.leaf.key_hash, value_hash(b"v8"), 1, None)
+    assert not verify_proof(root, b"k7", b"v8", StateProof(2, p.siblings, bad_leaf))
+    assert not verify_proof(root, b"k7", b"v7", StateProof(1, p.siblings, p.leaf))
+    # An exclusion proof cannot be forged by dropping the leaf, nor by a tombstone.
+    assert not verify_proof(root, b"k7", None, StateProof(2, p.siblings, None))
+    tomb = ProofLeaf(p.leaf.key_hash, DELETED, 1, None)
+    assert not verify_proof(root, b"k7", None, StateProof(2, p.siblings, tomb))
 
 
 def test_malformed_proofs_are_rejected_without_raising():
@@ -169,13 +207,17 @@ def test_malformed_proofs_are_rejected_without_raising():
     p = st.prove(b"a", 1)
     assert verify_proof(root, b"a", b"1", p)
     short_level = (p.siblings[0][:14],)
-    assert not verify_proof(root, b"a", b"1", StateProof(1, short_level, p.leaf))
+    assert not verify_proof(root, b"a", b"1", StateProof(2, short_level, p.leaf))
     bad_hash = ((b"x",) * 15,)
-    assert not verify_proof(root, b"a", b"1", StateProof(1, bad_hash, p.leaf))
+    assert not verify_proof(root, b"a", b"1", StateProof(2, bad_hash, p.leaf))
     too_deep = ((EMPTY_CHILD,) * 15,) * 65
-    assert not verify_proof(root, b"a", b"1", StateProof(1, too_deep, p.leaf))
-    assert not verify_proof(root, b"a", b"1", StateProof(1, p.siblings, ProofLeaf(b"k", b"v")))
-    assert not verify_proof(root, b"a", b"1", StateProof(1, None, p.leaf))  # type: ignore[arg-type]
+    assert not verify_proof(root, b"a", b"1", StateProof(2, too_deep, p.leaf))
+    assert not verify_proof(
+        root, b"a", b"1", StateProof(2, p.siblings, ProofLeaf(b"k", b"v", 1, None))
+    )
+    bad_prev = ProofLeaf(p.leaf.key_hash, p.leaf.value_hash, 1, 1)  # not older than itself
+    assert not verify_proof(root, b"a", b"1", StateProof(2, p.siblings, bad_prev))
+    assert not verify_proof(root, b"a", b"1", StateProof(2, None, p.leaf))  # type: ignore[arg-type]
     assert not verify_proof(root, b"a", b"1", "proof")  # type: ignore[arg-type]
     assert not verify_proof(root, "a", b"1", p)  # type: ignore[arg-type]
     assert not verify_proof(root, b"a", 1, p)  # type: ignore[arg-type]
@@ -184,11 +226,11 @@ def test_malformed_proofs_are_rejected_without_raising():
     # (Checked against a root forged to match, so only the shape check can reject it.)
     lone = ((EMPTY_CHILD,) * 15,)
     n = nibble(key_hash(b"a"), 0)
-    leaf = leaf_hash(key_hash(b"a"), value_hash(b"1"))
+    leaf = leaf_hash(key_hash(b"a"), value_hash(b"1"), 1, None)
     forged = internal_hash([EMPTY_CHILD] * n + [leaf] + [EMPTY_CHILD] * (15 - n))
-    assert not verify_proof(forged, b"a", b"1", StateProof(1, lone, p.leaf))
+    assert not verify_proof(forged, b"a", b"1", StateProof(2, lone, p.leaf))
     assert not verify_proof(
-        internal_hash([EMPTY_CHILD] * 16), b"zz", None, StateProof(1, lone, None)
+        internal_hash([EMPTY_CHILD] * 16), b"zz", None, StateProof(2, lone, None)
     )
 
 
@@ -206,13 +248,20 @@ def test_proof_codec_round_trip_and_rejects_bad_bytes():
     with pytest.raises(CodecError):
         decode(data[:-1], StateProof)
     with pytest.raises(CodecError):
-        decode(encode(StateProof(1, ((b"x",) * 15,), None)), StateProof)
+        decode(encode(StateProof(2, ((b"x",) * 15,), None)), StateProof)
     with pytest.raises(CodecError):
-        decode(encode(StateProof(1, ((EMPTY_CHILD,) * 14,), None)), StateProof)
+        decode(encode(StateProof(2, ((EMPTY_CHILD,) * 14,), None)), StateProof)
     with pytest.raises(CodecError):
-        decode(encode(StateProof(1, ((EMPTY_CHILD,) * 15,) * 65, None)), StateProof)
+        decode(encode(StateProof(2, ((EMPTY_CHILD,) * 15,) * 65, None)), StateProof)
     with pytest.raises(CodecError, match="version"):
-        decode(encode(StateProof(3, (), None)), StateProof)
+        decode(encode(StateProof(1, (), None)), StateProof)
+    for bad_leaf in (
+        ProofLeaf(bytes(32), b"\x01" * 31, 1, None),  # a value hash is 32 bytes or empty
+        ProofLeaf(bytes(32), bytes(32), 3, 3),  # the previous change is older
+        ProofLeaf(bytes(32), bytes(32), -1, None),
+    ):
+        with pytest.raises(CodecError):
+            decode(encode(StateProof(2, (), bad_leaf)), StateProof)
 
 
 def test_apply_does_not_write_and_can_be_discarded():
@@ -238,6 +287,7 @@ def test_skipped_versions_and_explicit_base():
     commit(store, st, 3, {b"k5": None})
     commit(store, st, 10, {b"k6": b"w"}, base_version=3)
     assert st.get(b"k5", 10) is None and st.get(b"k6", 10) == b"w" and st.get(b"k7", 10) == b"v"
+    assert (st.entry(b"k6", 10).height, st.entry(b"k6", 10).prev) == (10, 1)
     assert st.root(5) == EMPTY_ROOT  # never applied
     with pytest.raises(StateError):
         st.apply(10, {}, base_version=10)
@@ -276,7 +326,7 @@ def test_verifier_rejects_a_leaf_off_its_own_path():
     commit(store, st, 1, {x: b"X", sibling: b"S"})
     p = st.prove(x, 1)
     y = groups[11][0]  # its path leaves the root through nibble 11, not 2
-    h = leaf_hash(p.leaf.key_hash, p.leaf.value_hash)
+    h = p.leaf.hash()
     forged = internal_hash(
         (*p.siblings[0][: nibble(key_hash(y), 0)], h, *p.siblings[0][nibble(key_hash(y), 0) :])
     )

@@ -30,6 +30,7 @@ from tianfu.api.batch import (
     run_batch,
 )
 from tianfu.api.fastpath import FastSubmit, Receive, Scope, Send
+from tianfu.api.proofs import proofs_router
 from tianfu.api.render import (
     jsonable,
     refusal,
@@ -38,7 +39,6 @@ from tianfu.api.render import (
     render_committed_event,
     render_genesis,
     render_header,
-    render_proof,
     render_record,
     render_state,
 )
@@ -237,6 +237,7 @@ def create_app(service: ChainService) -> NodeAPI:
         "encoding, which clients verify.",
     )
     _install_error_handlers(app)
+    app.include_router(proofs_router(service))  # proof documents (tianfu.api.proofs)
     limit = int(getattr(service, "max_body_bytes", DEFAULT_MAX_BODY) or DEFAULT_MAX_BODY)
     # The hot path of submissions, answered before FastAPI's stack (docs/performance.md).
     app.fast = FastSubmit(
@@ -296,13 +297,6 @@ def create_app(service: ChainService) -> NodeAPI:
         if record is None:
             raise NotFound(f"transaction {tx_hash} not found")
         return render_record(record)
-
-    @app.get("/v1/txs/{tx_hash}/proof", tags=["transactions"])
-    def get_tx_proof(tx_hash: str) -> dict[str, Any]:
-        proof = service.tx_proof(parse_hash(tx_hash))
-        if proof is None:
-            raise NotFound(f"transaction {tx_hash} not found")
-        return render_proof(proof)
 
     @app.get("/v1/blocks", tags=["blocks"])
     def list_blocks(

@@ -12,28 +12,24 @@ from typing import Annotated, Optional
 import typer
 
 from tianfu.api.render import jsonable
+from tianfu.cli import proof_cmds
 from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
-    CommandFailed,
-    GenesisOpt,
     IdentityOpt,
     JsonOpt,
     UrlOpt,
     handle_errors,
-    load_genesis_file,
     make_client,
     parse_arg,
     print_fields,
     print_json,
     print_rows,
     report_result,
-    trusted_genesis,
 )
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
-from tianfu.client import DEFAULT_URL, LightClient
-from tianfu.client.verify import verify_state_json, verify_tx_proof_json
+from tianfu.client import DEFAULT_URL
 
 app = typer.Typer(
     help="Tianfu Chain: a consortium blockchain. Run `tianfu dev` to start a local chain.",
@@ -188,71 +184,6 @@ def query(
             typer.echo(json.dumps(jsonable(result), indent=2))
 
 
-@app.command()
-def state(
-    contract: str,
-    key: str,
-    height: Annotated[Optional[int], typer.Option("--height", min=1)] = None,  # noqa: UP045
-    prove: Annotated[bool, typer.Option("--prove", help="Verify with the light client.")] = False,
-    genesis: GenesisOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
-) -> None:
-    """Read a contract's state entry; with --prove, verify it against the validators."""
-    with handle_errors():
-        client = make_client(url)
-        doc = client.state_raw(contract, key, height, prove=prove)
-        verified = None
-        if prove:
-            trust = trusted_genesis(client, genesis)
-            verified = verify_state_json(trust, doc, contract=contract, key=key, height=height)
-        if as_json:
-            print_json({**doc, "verified": verified is not None})
-            return
-        print_fields(
-            f"{contract}/{key}",
-            {
-                "value": doc.get("value"),
-                "present": doc.get("value_raw") is not None,
-                "height": doc.get("height"),
-                "state_root": doc.get("header", {}).get("state_root"),
-            },
-        )
-        if verified is not None:
-            typer.echo(
-                f"verified: value proven at height {verified.height} by a commit certificate"
-            )
-
-
-@app.command("verify-proof")
-def verify_proof(
-    file: Annotated[Path, typer.Argument(help="Output of `tianfu state ... --prove --json`.")],
-    genesis: Annotated[Path, typer.Option("--genesis", help="Trusted genesis file.")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Verify a saved state read offline against a trusted genesis."""
-    with handle_errors():
-        try:
-            doc = json.loads(file.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise CommandFailed(f"{file} is not JSON: {exc}") from None
-        light = LightClient.from_genesis(load_genesis_file(genesis))
-        v = verify_state_json(light, doc)
-        out = {
-            "verified": True,
-            "contract": v.contract,
-            "key": v.key,
-            "present": v.present,
-            "value": v.value,
-            "height": v.height,
-            "header_hash": v.header_hash.hex(),
-        }
-        if as_json:
-            print_json(out)
-        else:
-            print_fields("verified", out)
-
-
 @tx_app.command("show")
 def tx_show(tx_hash: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
     """Show a committed transaction and its receipt."""
@@ -277,29 +208,6 @@ def tx_show(tx_hash: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -
             print_json(doc)
         else:
             print_fields("transaction", doc)
-
-
-@tx_app.command("proof")
-def tx_proof(
-    tx_hash: str, genesis: GenesisOpt = None, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False
-) -> None:
-    """Fetch and verify a transaction's inclusion proof."""
-    with handle_errors():
-        client = make_client(url)
-        doc = client.tx_proof_raw(tx_hash)
-        trust = trusted_genesis(client, genesis)
-        v = verify_tx_proof_json(trust, doc, tx_hash=bytes.fromhex(tx_hash))
-        out = {
-            "verified": True,
-            "hash": tx_hash,
-            "height": v.height,
-            "index": v.index,
-            "header_hash": v.header_hash.hex(),
-        }
-        if as_json:
-            print_json(out)
-        else:
-            print_fields("verified inclusion", out)
 
 
 @block_app.command("show")
@@ -331,6 +239,17 @@ def block_list(
             )
         else:
             print_rows("blocks", ["height", "hash", "txs", "time_ms"], rows)
+
+
+# Reading with proofs (tianfu.cli.proof_cmds): state, history, validators, tx proof/absent,
+# block events, verify-proof.
+app.command()(proof_cmds.state)
+app.command()(proof_cmds.history)
+app.command("validators")(proof_cmds.validators_cmd)
+app.command("verify-proof")(proof_cmds.verify_proof)
+tx_app.command("proof")(proof_cmds.tx_proof)
+tx_app.command("absent")(proof_cmds.tx_absent)
+block_app.command("events")(proof_cmds.block_events)
 
 
 if __name__ == "__main__":  # pragma: no cover

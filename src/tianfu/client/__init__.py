@@ -9,13 +9,16 @@ from tianfu.client.errors import ApiError, ClientError, ConnectionFailed, TxFail
 from tianfu.client.verify import (
     LightClient,
     VerificationError,
+    VerifiedBlockEvents,
     VerifiedTx,
     VerifiedValue,
+    verify_block_events,
     verify_state_json,
     verify_state_read,
     verify_tx_proof,
     verify_tx_proof_json,
 )
+from tianfu.proofs.documents import VerifiedDocument
 
 __all__ = [
     "DEFAULT_URL",
@@ -30,8 +33,11 @@ __all__ = [
     "TxInfo",
     "TxTimeout",
     "VerificationError",
+    "VerifiedBlockEvents",
+    "VerifiedDocument",
     "VerifiedTx",
     "VerifiedValue",
+    "verify_block_events",
     "verify_state_json",
     "verify_state_read",
     "verify_tx_proof",

@@ -8,10 +8,13 @@ decoded from the `raw` canonical bytes the node sends, and `read_state(verify=Tr
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 
@@ -19,14 +22,17 @@ from tianfu.client.errors import ApiError, ClientError, ConnectionFailed, TxFail
 from tianfu.client.verify import (
     LightClient,
     VerificationError,
+    VerifiedBlockEvents,
     VerifiedTx,
     VerifiedValue,
     decode_value,
+    verify_block_events,
     verify_state_json,
     verify_tx_proof_json,
 )
 from tianfu.codec import CodecError, decode, encode
 from tianfu.crypto import sign_tx
+from tianfu.proofs.documents import VerifiedDocument, verify_document
 from tianfu.types import Block, BlockHeader, Event, Genesis, Receipt, Transaction, TxBody
 
 if TYPE_CHECKING:
@@ -424,15 +430,146 @@ class Client:
             contract, key, value, raw is not None, header.height, header.hash, header.state_root
         )
 
-    def tx_proof_raw(self, tx_hash: str | bytes) -> dict[str, Any]:
-        """The node's JSON inclusion proof of a transaction (unverified)."""
-        return dict(self._get(f"/v1/txs/{_hash_hex(tx_hash)}/proof"))
+    def tx_proof_raw(self, tx_hash: str | bytes, mode: str | None = None) -> dict[str, Any]:
+        """The node's proof document of a transaction and its receipt (unverified)."""
+        return dict(self._get(f"/v1/txs/{_hash_hex(tx_hash)}/proof", mode=mode))
 
     def verify_tx_inclusion(self, tx_hash: str | bytes) -> VerifiedTx:
-        """Prove that a transaction is in a block committed by the trusted validators."""
+        """Prove that a transaction, with its receipt, is in a block committed by the
+        trusted validators."""
         h = _hash_hex(tx_hash)
         doc = self.tx_proof_raw(h)
         return verify_tx_proof_json(self.light_client, doc, tx_hash=bytes.fromhex(h))
+
+    # --- proof documents (self-contained: verifiable against the genesis alone) ---------------
+
+    def validator_chain_raw(self, height: int, after: int = 0) -> dict[str, Any]:
+        """The validator-set changes after change `after` needed for block `height`."""
+        return dict(self._get("/v1/proofs/chain", height=height, after=after))
+
+    def trusted_genesis(self) -> Genesis:
+        """The trusted genesis (fetched and checked against `trust_genesis_hash` if needed)."""
+        self.light_client  # noqa: B018 (fetches and checks the genesis when only its hash is trusted)
+        if self.genesis is None:
+            raise VerificationError("no trusted genesis to verify against")
+        return self.genesis
+
+    def state_proof_raw(
+        self, contract: str, key: str, height: int | None = None, mode: str | None = None
+    ) -> dict[str, Any]:
+        """The node's proof document of one state entry (unverified)."""
+        return dict(self._get(f"/v1/proofs/state/{contract}/{key}", height=height, mode=mode))
+
+    def verify_document(
+        self, doc: dict[str, Any] | str | bytes, kind: str | None = None
+    ) -> VerifiedDocument:
+        """Verify a proof document strictly against the trusted genesis (no node needed)."""
+        return verify_document(doc, self.trusted_genesis(), kind=kind)
+
+    def prove_state(
+        self, contract: str, key: str, height: int | None = None, mode: str | None = None
+    ) -> VerifiedDocument:
+        """A state entry (or its absence) as a verified, self-contained proof document."""
+        return self.verify_document(self.state_proof_raw(contract, key, height, mode), "state")
+
+    def history_proof_raw(
+        self, contract: str, key: str, height: int | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """The node's history proof document of a state entry (unverified)."""
+        return dict(self._get(f"/v1/proofs/history/{contract}/{key}", height=height, limit=limit))
+
+    def absence_proof_raw(self, tx_hash: str | bytes, height: int | None = None) -> dict[str, Any]:
+        """The node's absence proof document of a transaction (unverified)."""
+        return dict(self._get(f"/v1/proofs/absence/{_hash_hex(tx_hash)}", height=height))
+
+    def validators_proof_raw(
+        self, height: int | None = None, mode: str | None = None
+    ) -> dict[str, Any]:
+        """The node's proof document of the validator set of a block (unverified)."""
+        return dict(self._get("/v1/proofs/validators", height=height, mode=mode))
+
+    def block_events_raw(
+        self, height: int, contract: str | None = None, name: str | None = None
+    ) -> dict[str, Any]:
+        """The node's event batch of one block (unverified)."""
+        return dict(self._get(f"/v1/blocks/{int(height)}/events", contract=contract, name=name))
+
+    def state_proofs_raw(
+        self, reads: list[tuple[str, str]], height: int | None = None
+    ) -> dict[str, Any]:
+        """The node's proof document of several state entries at one height (unverified)."""
+        body: dict[str, Any] = {"reads": [{"contract": c, "key": k} for c, k in reads]}
+        if height is not None:
+            body["height"] = height
+        try:
+            return dict(self._request("POST", "/v1/proofs/state", json=body).json())
+        except ValueError:
+            raise ClientError("node sent a non-JSON answer for /v1/proofs/state") from None
+
+    def prove_states(
+        self, reads: list[tuple[str, str]], height: int | None = None
+    ) -> VerifiedDocument:
+        """Several state entries at one height in one verified proof document."""
+        return self.verify_document(self.state_proofs_raw(reads, height), "state")
+
+    def prove_tx(self, tx_hash: str | bytes, mode: str | None = None) -> VerifiedDocument:
+        """A committed transaction and its receipt as a verified proof document."""
+        return self.verify_document(self.tx_proof_raw(tx_hash, mode), "tx")
+
+    def prove_absence(self, tx_hash: str | bytes, height: int | None = None) -> VerifiedDocument:
+        """Proof that a transaction was not committed up to `height` (latest when None).
+        A committed transaction gets `ApiError` 409."""
+        return self.verify_document(self.absence_proof_raw(tx_hash, height), "absence")
+
+    def prove_history(
+        self, contract: str, key: str, height: int | None = None, limit: int | None = None
+    ) -> VerifiedDocument:
+        """Every version of a state entry up to `height` (newest first, at most `limit`),
+        each proven, linked so that none is left out."""
+        return self.verify_document(self.history_proof_raw(contract, key, height, limit), "history")
+
+    def prove_validators(
+        self, height: int | None = None, mode: str | None = None
+    ) -> VerifiedDocument:
+        """The validator set of block `height`, proven from the genesis through every change."""
+        return self.verify_document(self.validators_proof_raw(height, mode), "validators")
+
+    # --- block event batches (complete per block) -----------------------------------------------
+
+    def block_events(
+        self, height: int, contract: str | None = None, name: str | None = None
+    ) -> VerifiedBlockEvents:
+        """Every event of block `height` (matching the filter), proven complete."""
+        batch = self.block_events_raw(height, contract, name)
+        return verify_block_events(self.light_client, batch, contract=contract, name=name)
+
+    def stream_block_events(
+        self,
+        from_height: int | None = None,
+        to_height: int | None = None,
+        contract: str | None = None,
+        name: str | None = None,
+    ) -> Iterator[VerifiedBlockEvents]:
+        """Verified event batches from the WebSocket `/v1/events/blocks`, one per block in
+        height order (from the next block when `from_height` is None)."""
+        from websockets.sync.client import connect
+
+        params = {"from": from_height, "to": to_height, "contract": contract, "name": name}
+        query = urlencode({k: v for k, v in params.items() if v is not None})
+        url = self.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        expected = from_height
+        with connect(f"{url}/v1/events/blocks?{query}", open_timeout=self.timeout) as ws:
+            for message in ws:
+                batch = json.loads(message)
+                verified = verify_block_events(
+                    self.light_client, batch, contract=contract, name=name
+                )
+                if expected is not None and verified.height != expected:
+                    raise VerificationError(
+                        f"the stream skipped from block {expected} to {verified.height}"
+                    )
+                expected = verified.height + 1
+                yield verified
 
     # --- contract lifecycle and governance ------------------------------------------------------
 

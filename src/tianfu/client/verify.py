@@ -1,31 +1,56 @@
-"""Light-client verification: headers against a trusted validator set, state and tx proofs.
+"""Light-client verification: headers against the trusted validator history, state, tx and
+receipt proofs, proof documents and block event batches.
 
 Pure functions over canonical bytes; no I/O except `LightClient.sync`, which fetches the
-validator-change history through a node's API client and verifies every step. The trust
-anchor is a validator set and chain id, normally taken from a genesis the user already
-trusts; the light client follows validator-set changes from there (ADR 0012). A header is believed
-only when a commit certificate carries precommits of more than 2/3 of that set's voting
-power for exactly that header's hash; a state value or a transaction is believed only
-when a Merkle proof links it to such a header's state root or transaction root.
+chain of validator-set changes through a node's API client and verifies every link. The
+trust anchor is a genesis the user already trusts (or a bare validator set and chain id);
+the light client follows validator-set changes from there (`tianfu.proofs.valchain`, ADR
+0017). A header is believed only when a commit certificate carries precommits of more
+than 2/3 of the power of the set its height is signed by; a state value, a transaction or
+a receipt only when a Merkle proof links it to such a header's roots.
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgspec
 
-from tianfu.codec import CodecError, decode, encode
-from tianfu.crypto import CertificateError, verify_commit
-from tianfu.crypto.merkle import verify_merkle_proof
+from tianfu.codec import CodecError, decode
+from tianfu.crypto.merkle import merkle_root, verify_merkle_proof
 from tianfu.execution.api import state_key
-from tianfu.types import BlockHeader, CommitCertificate, Genesis, Transaction, ValidatorSet
+from tianfu.proofs.documents import VerifiedDocument, canonical_json, verify_document
+from tianfu.proofs.errors import VerificationError
+from tianfu.proofs.formats import ProofBundle, ValidatorLink
+from tianfu.proofs.valchain import TrustedHistory, TrustError, TrustOptions
+from tianfu.proofs.values import decode_value_strict, readable
+from tianfu.proofs.verify import VerifiedBundle, decode_bundle, verify_bundle
+from tianfu.state import StateProof, check_proof
+from tianfu.types import (
+    BlockHeader,
+    CommitCertificate,
+    Event,
+    Genesis,
+    Receipt,
+    Transaction,
+    ValidatorSet,
+)
 
-
-class VerificationError(Exception):
-    """Data from a node that does not verify against the trusted validator set."""
+__all__ = [
+    "LightClient",
+    "VerificationError",
+    "VerifiedBlockEvents",
+    "VerifiedTx",
+    "VerifiedValue",
+    "decode_value",
+    "verify_block_events",
+    "verify_header_bytes",
+    "verify_state_json",
+    "verify_state_read",
+    "verify_tx_proof",
+    "verify_tx_proof_json",
+]
 
 
 @dataclass(frozen=True)
@@ -37,6 +62,8 @@ class VerifiedValue:
     height: int
     header_hash: bytes
     state_root: bytes
+    changed_at: int | None = None  # the height of the entry's last change (None: never)
+    previous_change: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,72 +72,82 @@ class VerifiedTx:
     height: int
     index: int
     header_hash: bytes
+    receipt: Receipt | None = None  # proven too when the proof carries it
+
+
+@dataclass(frozen=True)
+class VerifiedBlockEvents:
+    """Every (matching) event of one block, proven complete by the block's receipts root."""
+
+    height: int
+    header_hash: bytes
+    receipts: list[Receipt]
+    events: list[tuple[int, Event]]  # (tx index, event), in block order
 
 
 class StateSource(Protocol):
-    """Where a light client fetches proven state reads (`tianfu.client.Client` is one)."""
+    """Where a light client fetches the validator chain (`tianfu.client.Client` is one)."""
 
-    def state_raw(
-        self, contract: str, key: str, height: int | None = None, prove: bool = False
-    ) -> dict[str, Any]: ...
+    def validator_chain_raw(self, height: int, after: int = 0) -> dict[str, Any]: ...
 
 
 class LightClient:
-    """Verifies headers with their commit certificates against the validator set in force.
+    """Verifies headers against the validator history it trusts (`TrustedHistory`).
 
-    It keeps the validator sets it trusts by the height they sign from, starting with the
-    trust anchor (the genesis set, from height 1), and the height `known_until` up to
-    which that history is proven complete. A header at a height up to `known_until` must
-    be signed by exactly the set of its height. Beyond it, a header signed by the latest
-    trusted set is accepted (the set is assumed unchanged until shown otherwise, as any
-    light client that does not fetch every header must); a header naming another set is
-    refused, unless the client has a `source` (a node's API client): it then walks the
-    validator-change history up to that height with `sync` and checks again.
-
-    The history walk (ADR 0012): the set that signs block h is `governance/validators` of
-    state h - 2, and every change is also recorded under `governance/valset_heights` and
-    `governance/valset/<from height>`. For the next change f the client verifies header
-    f - 2 with the set it trusts for that height, then Merkle proofs of `valset_heights`
-    (which must extend the history it knows, unchanged) and of each new `valset/<f>`
-    against that header's state root. Every step is proven by the previous trusted set.
+    The history starts at the trust anchor (the genesis set, from height 1) and grows by
+    verified links of the validator chain. A header at a height up to `known_until` must
+    be signed by exactly the set of its height; beyond it, by the latest trusted set
+    (presumed unchanged until shown otherwise). A header naming another set is refused,
+    unless the client has a `source` (a node's API client): it then fetches the chain of
+    changes up to that height (`sync`), verifies every link, and checks again.
     """
 
     def __init__(
-        self, validators: ValidatorSet, chain_id: str, *, source: StateSource | None = None
+        self,
+        validators: ValidatorSet,
+        chain_id: str,
+        *,
+        source: StateSource | None = None,
+        history: TrustedHistory | None = None,
+        genesis: Genesis | None = None,
     ) -> None:
-        if not validators.validators:
-            raise VerificationError("the trusted validator set is empty")
-        self.validators = validators  # the trust anchor (signs from height 1)
+        if history is None:
+            try:
+                history = TrustedHistory.from_validator_set(validators, chain_id)
+            except TrustError as exc:
+                raise VerificationError(str(exc)) from None
+        self.history = history
+        self.validators = validators  # the trust anchor's set (signs from height 1)
         self.chain_id = chain_id
         self.source = source
-        self._changes: list[int] = [1]  # heights from which a trusted set signs
-        self._sets: dict[int, ValidatorSet] = {1: validators}
-        self._known_until = 2  # the genesis state fixes the sets of heights 1 and 2
+        self.genesis = genesis
 
     @classmethod
-    def from_genesis(cls, genesis: Genesis, *, source: StateSource | None = None) -> LightClient:
-        return cls(genesis.validator_set, genesis.chain_id, source=source)
+    def from_genesis(
+        cls,
+        genesis: Genesis,
+        *,
+        source: StateSource | None = None,
+        options: TrustOptions | None = None,
+    ) -> LightClient:
+        history = TrustedHistory.from_genesis(genesis, options)
+        return cls(
+            genesis.validator_set, genesis.chain_id, source=source, history=history, genesis=genesis
+        )
 
-    # -- the trusted history -----------------------------------------------------------------
+    # -- the trusted history ---------------------------------------------------------------
     @property
     def known_until(self) -> int:
-        """The validator sets of all heights up to this one are proven."""
-        return self._known_until
+        """The validator sets of the heights up to this one are proven (but for skipped ones)."""
+        return self.history.proven_until
 
     def trusted_sets(self) -> dict[int, ValidatorSet]:
-        """The trusted validator sets by the height from which each signs."""
-        return {f: self._sets[f] for f in self._changes}
+        """The trusted sets by the height from which each signs (the anchor's from 1)."""
+        return {c.effective: c.validators for c in self.history.changes}
 
     def validator_set_at(self, height: int) -> ValidatorSet | None:
-        """The proven set that signs block `height`; None beyond `known_until`."""
-        if height < 1 or height > self._known_until:
-            return None
-        return self._set_for(height)
-
-    def _set_for(self, height: int) -> ValidatorSet:
-        """The set of `height` (beyond `known_until`: the latest trusted set)."""
-        i = max(bisect.bisect_right(self._changes, height), 1)
-        return self._sets[self._changes[i - 1]]
+        """The proven set that signs block `height`; None if it is not proven."""
+        return self.history.exact_set(height) if height >= 1 else None
 
     # -- headers ---------------------------------------------------------------------------
     def verify_header(self, header: BlockHeader, certificate: CommitCertificate) -> None:
@@ -120,166 +157,45 @@ class LightClient:
             raise VerificationError(
                 f"header is for chain {header.chain_id!r}, not {self.chain_id!r}"
             )
-        if header.height < 1:
-            raise VerificationError(f"no header at height {header.height}")
-        valset = self._set_for(header.height)
+        hist = self.history
         if (
-            header.validators_hash != valset.hash
-            and header.height > self._known_until
-            and self.source is not None
+            self.source is not None
+            and header.height > hist.proven_until
+            and header.validators_hash != hist.set_at(header.height).hash
         ):
             self.sync(self.source, header.height)
-            valset = self._set_for(header.height)
-        if header.validators_hash != valset.hash:
-            raise VerificationError(
-                f"header {header.height} names a validator set other than the trusted one "
-                f"of its height (proven up to height {self._known_until})"
-            )
-        _verify_commit(certificate, header, valset, self.chain_id)
+        hist.check_header(header, certificate, hist.set_at(header.height))
 
-    # -- following validator-set changes -------------------------------------------------------
+    # -- following validator-set changes ------------------------------------------------------
+    def apply_links(self, links: list[ValidatorLink]) -> None:
+        """Extend the history by the links above the last one applied (each verified)."""
+        fresh = [link for link in links if _link_height(link) > self.history.last_link_height]
+        self.history.apply_links(fresh)
+
     def sync(self, source: StateSource, up_to_height: int) -> None:
-        """Walk the validator-change history until the sets up to `up_to_height` are proven.
-
-        `source` answers proven state reads (a `Client`); what it sends is only a hint until
-        verified. Raises `VerificationError` if the history does not verify.
-        """
-        hint: list[int] | None = None
-        while self._known_until < up_to_height:
-            if hint is None:
-                hint = _heights_hint(source)
-            step = up_to_height - 2
-            upcoming = [f for f in hint if f > self._known_until]
-            if upcoming:
-                step = min(step, upcoming[0] - 2)
-            step = max(step, 1)
-            heights_doc = source.state_raw(GOV, VALSET_HEIGHTS, step, prove=True)
-            heights = self._proven_heights(heights_doc, step)
-            docs = {
-                f: source.state_raw(GOV, f"valset/{f}", step, prove=True)
-                for f in heights
-                if f > self._known_until
-            }
-            self.update_validators(heights_doc, docs, height=step)
-
-    def update_validators(
-        self,
-        heights_doc: dict[str, Any],
-        valset_docs: dict[int, dict[str, Any]],
-        *,
-        height: int | None = None,
-    ) -> int:
-        """One proven step of the history walk; returns the new `known_until`.
-
-        `heights_doc` is a proven read (`/v1/state/governance/valset_heights?prove=true`) at
-        some height X whose validator set this client knows (X <= `known_until`, or the
-        latest trusted set still signs X); `valset_docs[f]` the proven read of
-        `valset/<f>` at the same height for every change f in it after `known_until`.
-        Afterwards the sets of all heights up to X + 2 are known.
-        """
-        if not isinstance(heights_doc, dict):
-            raise VerificationError("a state read must be a JSON object")
-        raw_height = heights_doc.get("height") if height is None else height
-        if not isinstance(raw_height, int) or raw_height < 1:
-            raise VerificationError("the history step names no height")
-        x = raw_height
-        signer = self._set_for(x)
-        step_client = LightClient(signer, self.chain_id)
-        heights = self._proven_heights(heights_doc, x, step_client)
-        header = _decode(_hex(heights_doc, "header", "raw"), BlockHeader, "header")
-        known = [f for f in heights if f <= self._known_until]
-        if known != self._changes:
-            raise VerificationError(
-                f"the proven validator history at height {x} ({heights}) contradicts the "
-                f"trusted one ({self._changes})"
-            )
-        new_sets: dict[int, ValidatorSet] = {}
-        for f in heights:
-            if f <= self._known_until:
-                continue
-            doc = valset_docs.get(f)
-            if doc is None:
-                raise VerificationError(f"the validator set recorded from height {f} is missing")
-            value = verify_state_json(step_client, doc, contract=GOV, key=f"valset/{f}", height=x)
-            if value.header_hash != header.hash:
-                raise VerificationError("the validator set was read from another header")
-            if not value.present:
-                raise VerificationError(f"no validator set is recorded from height {f}")
-            new_sets[f] = _valset(value.value, f)
-        changes = [*self._changes, *new_sets]
-        sets = {**self._sets, **new_sets}
-        i = bisect.bisect_right(changes, x)
-        if sets[changes[i - 1]].hash != header.validators_hash:
-            raise VerificationError(
-                f"header {x} was signed by a set other than the one the history puts there"
-            )
-        self._changes, self._sets = changes, sets
-        self._known_until = max(self._known_until, x + ACTIVATION_DELAY)
-        return self._known_until
-
-    def _proven_heights(
-        self, doc: dict[str, Any], height: int, light: LightClient | None = None
-    ) -> list[int]:
-        """The proven `valset_heights` of a state read at `height` (checked, ascending)."""
-        light = light or LightClient(self._set_for(height), self.chain_id)
+        """Fetch and verify the validator chain needed for headers up to `up_to_height`."""
+        doc = source.validator_chain_raw(up_to_height, after=max(self.history.last_change, 0))
+        raw = doc.get("links") if isinstance(doc, dict) else None
+        if not isinstance(raw, str):
+            raise VerificationError("the node sent no validator chain")
         try:
-            value = verify_state_json(light, doc, contract=GOV, key=VALSET_HEIGHTS, height=height)
-        except VerificationError as exc:
-            raise VerificationError(f"validator history at height {height}: {exc}") from None
-        if not value.present:  # a state from before the history was kept: genesis set only
-            return [1]
-        heights = value.value
-        if (
-            not isinstance(heights, list)
-            or not heights
-            or heights[0] != 1
-            or any(not isinstance(f, int) or isinstance(f, bool) for f in heights)
-            or any(b <= a for a, b in zip(heights, heights[1:], strict=False))
-            or heights[-1] > height + ACTIVATION_DELAY
-        ):
-            raise VerificationError(f"malformed validator history at height {height}")
-        return heights
+            links = decode(bytes.fromhex(raw), list[ValidatorLink], max_size=16 << 20)
+        except (ValueError, CodecError) as exc:
+            raise VerificationError(f"malformed validator chain: {exc}") from None
+        self.apply_links(links)
+
+    # -- bundles ---------------------------------------------------------------------------
+    def verify_bundle(self, bundle: ProofBundle) -> VerifiedBundle:
+        """Verify a proof bundle against this client's history (extended by its chain)."""
+        self.apply_links(list(bundle.validators))
+        return verify_bundle(msgspec.structs.replace(bundle, validators=[]), self.history)
 
 
-GOV = "governance"
-VALSET_HEIGHTS = "valset_heights"
-ACTIVATION_DELAY = 2  # == tianfu.contracts.admission.ACTIVATION_DELAY
-
-
-def _verify_commit(
-    certificate: CommitCertificate, header: BlockHeader, valset: ValidatorSet, chain_id: str
-) -> None:
+def _link_height(link: ValidatorLink) -> int:
     try:
-        verify_commit(certificate, header.hash, header.height, valset, chain_id)
-    except CertificateError as exc:
-        raise VerificationError(f"commit certificate rejected: {exc}") from None
-
-
-def _valset(records: Any, height: int) -> ValidatorSet:
-    from tianfu.contracts.admission import validator_set_from_records
-
-    try:
-        valset = validator_set_from_records(records)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VerificationError(f"malformed validator set from height {height}: {exc}") from None
-    if not valset.validators:
-        raise VerificationError(f"the validator set from height {height} is empty")
-    return valset
-
-
-def _heights_hint(source: StateSource) -> list[int]:
-    """The node's latest validator history, unverified: it only picks the steps."""
-    doc = source.state_raw(GOV, VALSET_HEIGHTS)
-    raw = doc.get("value_raw") if isinstance(doc, dict) else None
-    if not isinstance(raw, str):
-        return []
-    try:
-        value = decode_value(bytes.fromhex(raw))
-    except (ValueError, VerificationError):
-        return []
-    if not isinstance(value, list):
-        return []
-    return sorted({f for f in value if isinstance(f, int) and not isinstance(f, bool)})
+        return decode(link.block.header, BlockHeader).height
+    except CodecError as exc:
+        raise VerificationError(f"malformed validator-chain header: {exc}") from None
 
 
 def as_light_client(
@@ -306,12 +222,9 @@ def _decode(data: bytes, typ: type[Any], what: str) -> Any:
 def decode_value(value_bytes: bytes) -> Any:
     """A contract value from its stored bytes; refuses any non-canonical encoding."""
     try:
-        value = msgspec.msgpack.decode(value_bytes)
-    except msgspec.DecodeError as exc:
-        raise VerificationError(f"malformed value bytes: {exc}") from None
-    if encode(value) != value_bytes:
-        raise VerificationError("value bytes are not the canonical encoding of a value")
-    return value
+        return decode_value_strict(value_bytes)
+    except ValueError as exc:
+        raise VerificationError(str(exc)) from None
 
 
 def verify_header_bytes(
@@ -338,19 +251,26 @@ def verify_state_read(
     height: int | None = None,
 ) -> VerifiedValue:
     """Check a state read end to end and return the proven value (None when proven absent)."""
-    from tianfu.state import StateProof, verify_proof
-
     light = as_light_client(trust, chain_id)
     header = verify_header_bytes(light, header_bytes, cert_bytes, height)
     proof = _decode(proof_bytes, StateProof, "state proof")
-    if not verify_proof(header.state_root, state_key(contract, key), value_bytes, proof):
+    entry = check_proof(header.state_root, state_key(contract, key), proof)
+    if entry is None or not entry.holds(value_bytes):
         what = "absence" if value_bytes is None else "value"
         raise VerificationError(
             f"state proof does not prove this {what} of {contract}/{key} at height {header.height}"
         )
     value = None if value_bytes is None else decode_value(value_bytes)
     return VerifiedValue(
-        contract, key, value, value_bytes is not None, header.height, header.hash, header.state_root
+        contract,
+        key,
+        value,
+        value_bytes is not None,
+        header.height,
+        header.hash,
+        header.state_root,
+        entry.height,
+        entry.prev,
     )
 
 
@@ -366,8 +286,10 @@ def verify_tx_proof(
     *,
     tx_hash: bytes | None = None,
     height: int | None = None,
+    receipt_bytes: bytes | None = None,
+    receipt_path: list[bytes] | None = None,
 ) -> VerifiedTx:
-    """Check that a transaction is in a committed block; return it."""
+    """Check that a transaction (and, if given, its receipt) is in a committed block."""
     light = as_light_client(trust, chain_id)
     tx: Transaction = _decode(tx_bytes, Transaction, "transaction")
     if tx_hash is not None and tx.hash != tx_hash:
@@ -379,7 +301,14 @@ def verify_tx_proof(
         )
     if not verify_merkle_proof(header.tx_root, tx_bytes, index, size, path):
         raise VerificationError("transaction inclusion proof does not match the block's tx root")
-    return VerifiedTx(tx, header.height, index, header.hash)
+    receipt = None
+    if receipt_bytes is not None:
+        receipt = _decode(receipt_bytes, Receipt, "receipt")
+        if not verify_merkle_proof(
+            header.receipts_root, receipt_bytes, index, size, list(receipt_path or [])
+        ):
+            raise VerificationError("receipt proof does not match the block's receipts root")
+    return VerifiedTx(tx, header.height, index, header.hash, receipt)
 
 
 def _hex(doc: dict[str, Any], *names: str) -> bytes:
@@ -405,7 +334,8 @@ def verify_state_json(
     key: str | None = None,
     height: int | None = None,
 ) -> VerifiedValue:
-    """Verify a `/v1/state/...?prove=true` response (or its saved JSON) from its raw fields."""
+    """Verify a `/v1/state/...?prove=true` response from its raw fields (its readable
+    fields are never looked at)."""
     if not isinstance(doc, dict):
         raise VerificationError("a state read must be a JSON object")
     c, k = doc.get("contract"), doc.get("key")
@@ -438,22 +368,67 @@ def verify_tx_proof_json(
     chain_id: str | None = None,
     tx_hash: bytes | None = None,
 ) -> VerifiedTx:
-    """Verify a `/v1/txs/{hash}/proof` response from its raw fields."""
+    """Verify a `GET /v1/txs/{hash}/proof` document (transaction and receipt)."""
+    light = as_light_client(trust, chain_id)
+    if not isinstance(doc, dict) or doc.get("kind") != "tx":
+        raise VerificationError("not a transaction proof document")
+    bundle = decode_bundle(_hex(doc, "raw"))
+    verified = light.verify_bundle(bundle)
+    if len(verified.blocks) != 1 or len(verified.blocks[0].txs) != 1:
+        raise VerificationError("a transaction proof holds exactly one transaction")
+    block = verified.blocks[0]
+    p = block.txs[0]
+    if tx_hash is not None and p.tx.hash != tx_hash:
+        raise VerificationError("the proven transaction is not the one asked for")
+    return VerifiedTx(p.tx, block.header.height, p.index, block.header.hash, p.receipt)
+
+
+def verify_document_json(
+    doc: dict[str, Any] | str | bytes, genesis: Genesis, *, kind: str | None = None
+) -> VerifiedDocument:
+    """Verify a saved proof document strictly against `genesis` alone."""
+    return verify_document(doc, genesis, kind=kind)
+
+
+def verify_block_events(
+    trust: LightClient | Genesis | ValidatorSet,
+    batch: dict[str, Any],
+    *,
+    chain_id: str | None = None,
+    contract: str | None = None,
+    name: str | None = None,
+) -> VerifiedBlockEvents:
+    """Verify one block's event batch (`/v1/events/blocks`, `/v1/blocks/{h}/events`): the
+    header is certified, the receipts are all of the block's (their Merkle root is the
+    header's receipts root) and `events` are exactly their events matching the filter."""
+    light = as_light_client(trust, chain_id)
+    if not isinstance(batch, dict):
+        raise VerificationError("an event batch must be a JSON object")
+    header = verify_header_bytes(light, _hex(batch, "header"), _hex(batch, "certificate"))
+    if batch.get("height") != header.height:
+        raise VerificationError("the batch's height is not its header's")
+    raw = batch.get("receipts")
+    if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+        raise VerificationError("the batch lists no receipts")
     try:
-        index, size = int(doc["index"]), int(doc["size"])
-        path = [bytes.fromhex(p) for p in doc["path"]]
-        height = int(doc["height"])
-    except (KeyError, TypeError, ValueError):
-        raise VerificationError("malformed transaction proof response") from None
-    return verify_tx_proof(
-        trust,
-        chain_id,
-        _hex(doc, "tx", "raw"),
-        index,
-        size,
-        path,
-        _hex(doc, "header", "raw"),
-        _hex(doc, "certificate", "raw"),
-        tx_hash=tx_hash,
-        height=height,
-    )
+        encoded = [bytes.fromhex(r) for r in raw]
+    except ValueError:
+        raise VerificationError("a receipt is not valid hex") from None
+    if len(encoded) != header.tx_count or merkle_root(encoded) != header.receipts_root:
+        raise VerificationError(
+            f"the receipts are not all of block {header.height}'s (receipts root differs)"
+        )
+    receipts = [_decode(r, Receipt, "receipt") for r in encoded]
+    events = [
+        (i, ev)
+        for i, r in enumerate(receipts)
+        for ev in r.events
+        if (contract is None or ev.contract == contract) and (name is None or ev.name == name)
+    ]
+    expected = [
+        {"tx_index": i, "contract": ev.contract, "name": ev.name, "data": readable(ev.data)}
+        for i, ev in events
+    ]
+    if canonical_json(batch.get("events")) != canonical_json(expected):
+        raise VerificationError(f"the batch's events differ from block {header.height}'s receipts")
+    return VerifiedBlockEvents(header.height, header.hash, receipts, events)

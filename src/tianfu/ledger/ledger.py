@@ -2,6 +2,11 @@
 
 It composes the executor, the Merkle state and the store. A block is committed with its
 certificate, receipts, new tree nodes and state updates in one store transaction.
+
+Beside the contracts' writes, the state tree of every block records each transaction it
+commits under the reserved key `0x01 ‖ tx hash` (`tianfu.state.keys`), so the absence of
+a transaction up to a certified height can be proven. Those entries go to the tree only,
+not to the store's table of latest contract values.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from tianfu.crypto.merkle import merkle_root
 from tianfu.execution.api import state_key
 from tianfu.execution.runtime import BlockOverLimit, BlockResult, Executor, TxInvalid
 from tianfu.state import MerkleState, TreeBatch
+from tianfu.state.keys import tree_updates
 from tianfu.store import Store
 from tianfu.types import (
     Block,
@@ -32,6 +38,11 @@ from tianfu.types import (
 # A transaction's canonical bytes: `Transaction.encoded()` keeps them on the object (computed
 # once, or taken from the bytes it was decoded from).
 _tx_bytes: Callable[[Transaction], bytes] = Transaction.encoded
+
+# The state format this ledger writes (leaves with history, committed-transaction entries),
+# recorded in the store's meta table: a store written in another format is refused.
+STATE_FORMAT = b"2"
+STATE_FORMAT_META = "state_format"
 
 _VALSET_CACHE = 256  # validator sets kept in memory, one per recent state version
 _PARAMS_CACHE = 256  # chain parameters kept in memory, one per recent state version
@@ -163,11 +174,18 @@ class Ledger:
         if stored is not None:
             if decode(stored, Genesis).hash != self.genesis.hash:
                 raise InvalidBlock("the store holds a different genesis than the one configured")
+            found = self.store.get_meta(STATE_FORMAT_META)
+            if found != STATE_FORMAT:
+                raise InvalidBlock(
+                    f"the store's state tree is in format {(found or b'1').decode()!r}, this "
+                    f"node writes format {STATE_FORMAT.decode()!r}: start from a new store"
+                )
             return
         updates = self.executor.genesis_updates()
         batch = self.state.apply(0, updates)
         self.store.save_state_nodes(batch.new_nodes, updates)
         self.state.committed(batch)
+        self.store.set_meta(STATE_FORMAT_META, STATE_FORMAT)
         self.store.save_genesis(encode(self.genesis))
 
     # -- reads -----------------------------------------------------------------------------
@@ -287,7 +305,8 @@ class Ledger:
         )
         encoded_receipts = _encoded_receipts(result)
         check_storable(result, encoded_receipts, params)
-        batch = self.state.apply(height, result.updates)
+        tx_hashes = [t.hash for t in result.txs]
+        batch = self.state.apply(height, tree_updates(result.updates, tx_hashes))
         encoded_txs = list(map(_tx_bytes, result.txs))
         header = BlockHeader(
             version=1,
@@ -302,9 +321,8 @@ class Ledger:
             proposer=proposer,
             tx_count=len(result.txs),
         )
-        # (the transactions' hashes are not kept: result.txs is a subset of `txs`)
         return ExecutedBlock(
-            Block(header, result.txs), result, batch, encoded_txs, encoded_receipts
+            Block(header, result.txs), result, batch, encoded_txs, encoded_receipts, tx_hashes
         )
 
     def execute(
@@ -353,7 +371,7 @@ class Ledger:
             raise InvalidBlock(f"block over its limits: {exc}") from None
         encoded_receipts = _encoded_receipts(result)
         check_storable(result, encoded_receipts, params)
-        batch = self.state.apply(height, result.updates)
+        batch = self.state.apply(height, tree_updates(result.updates, tx_hashes))
         if batch.root != h.state_root:
             raise InvalidBlock("state root mismatch: this node computes a different state")
         if merkle_root(encoded_receipts) != h.receipts_root:

@@ -25,7 +25,9 @@ from tianfu.crypto.merkle import merkle_proof
 from tianfu.execution.api import ContractError, state_key
 from tianfu.execution.runtime import TxInvalid
 from tianfu.ledger import Ledger
+from tianfu.ledger.proofs import ledger_proofs
 from tianfu.mempool import Mempool, MempoolFull
+from tianfu.proofs.build import ProofBuilder
 from tianfu.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,7 @@ class NodeService:
         self.verified: set[bytes] = set()  # signatures checked at admission, until committed
         self._waiters: dict[bytes, list[_Waiter]] = {}  # tx hash -> waits for its commit
         self._subscribers: set[asyncio.Queue[CommittedEvent | None]] = set()
+        self._proofs: ProofBuilder | None = None
         self.registry = CollectorRegistry()
         self.m_height = Gauge("tianfu_height", "Latest committed height", registry=self.registry)
         self.m_txs = Counter(
@@ -419,6 +422,12 @@ class NodeService:
 
     def genesis(self) -> bytes:
         return encode(self.ledger.genesis)
+
+    def proof_builder(self) -> ProofBuilder:
+        """The source of proof documents (`tianfu.api.proofs`)."""
+        if self._proofs is None:
+            self._proofs = ledger_proofs(self.ledger)
+        return self._proofs
 
     def metrics(self) -> bytes:
         self.m_mempool.set(len(self.mempool))

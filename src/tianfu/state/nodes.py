@@ -1,10 +1,15 @@
 """Node types, node keys and hashing of the Jellyfish-style sparse Merkle state tree.
 
 A key's path is the 64 nibbles of `hash_domain("tianfu/state/key/v1", key)`. Three kinds of
-node are stored: an internal node (up to 16 children), a leaf (key hash and value) and a
-null node (the root of an empty tree, so that every version has a root entry). Each is
-stored under a node key that encodes (version, nibble path), so versions never overwrite
-each other and unchanged subtrees are shared between versions.
+node are stored: an internal node (up to 16 children), a leaf and a null node (the root of
+an empty tree, so that every version has a root entry). Each is stored under a node key
+that encodes (version, nibble path), so versions never overwrite each other and unchanged
+subtrees are shared between versions.
+
+A leaf holds one entry's latest version: its key hash, its value (None once deleted: a
+deletion leaves a tombstone, so the versions of a key form an unbroken chain), the version
+(block height) of that change and the version of the change before it (None for the
+entry's first version). The tree sets both heights itself; a writer only gives values.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from tianfu.codec import hash_domain
 
 KEY_TAG = "tianfu/state/key/v1"
 VALUE_TAG = "tianfu/state/value/v1"
-LEAF_TAG = "tianfu/state/leaf/v1"
+LEAF_TAG = "tianfu/state/leaf/v2"
 INTERNAL_TAG = "tianfu/state/internal/v1"
 
 EMPTY_ROOT: bytes = hash_domain("tianfu/state/empty/v1")
@@ -35,12 +40,13 @@ class StateError(ValueError):
 
 
 def key_hash(key: bytes) -> bytes:
-    """The 32-byte path of a raw state key."""
-    return hash_domain(KEY_TAG, key)
+    """The 32-byte path of a raw state key: `hash_domain(KEY_TAG, key)`."""
+    return _sha256(_KEY_PREFIX + len(key).to_bytes(8, "big") + key).digest()
 
 
 def value_hash(value: bytes) -> bytes:
-    return hash_domain(VALUE_TAG, value)
+    """`hash_domain(VALUE_TAG, value)`."""
+    return _sha256(_VALUE_PREFIX + len(value).to_bytes(8, "big") + value).digest()
 
 
 # The hot hashes below are `hash_domain(tag, *parts)` with every part 32 bytes long, computed
@@ -58,12 +64,39 @@ def _tag_prefix(tag: str) -> bytes:
 
 _LEAF_PREFIX = _tag_prefix(LEAF_TAG) + _LEN32
 _INTERNAL_PREFIX = _tag_prefix(INTERNAL_TAG) + _LEN32
+_KEY_PREFIX = _tag_prefix(KEY_TAG)
+_VALUE_PREFIX = _tag_prefix(VALUE_TAG)
+_LEN0 = (0).to_bytes(8, "big")
+_LEN8 = (8).to_bytes(8, "big")
+
+DELETED = b""
+"""The value-hash part of a tombstone leaf (a deleted entry): empty, unlike any value hash."""
 
 
-def leaf_hash(khash: bytes, vhash: bytes) -> bytes:
+def height_bytes(height: int) -> bytes:
+    """A version (block height) as hashed in a leaf: 8 bytes big-endian."""
+    return height.to_bytes(8, "big")
+
+
+def leaf_hash(khash: bytes, vhash: bytes, height: int, prev: int | None) -> bytes:
+    """Hash of a leaf: `hash_domain(LEAF_TAG, key_hash, value_hash, height, prev)`.
+
+    `vhash` is `value_hash(value)`, or `DELETED` (empty) for a tombstone; `height` and `prev`
+    are 8 bytes big-endian each, and `prev` is the empty part when the entry has no earlier
+    version. The lengths are explicit (as in every `hash_domain`), so the parts never blur.
+    """
+    prev_part = _LEN0 if prev is None else _LEN8 + prev.to_bytes(8, "big")
     if len(khash) == 32 and len(vhash) == 32:
-        return _sha256(_LEAF_PREFIX + khash + _LEN32 + vhash).digest()
-    return hash_domain(LEAF_TAG, khash, vhash)
+        return _sha256(
+            _LEAF_PREFIX + khash + _LEN32 + vhash + _LEN8 + height.to_bytes(8, "big") + prev_part
+        ).digest()
+    parts = (khash, vhash, height_bytes(height), b"" if prev is None else height_bytes(prev))
+    return hash_domain(LEAF_TAG, *parts)
+
+
+def internal_hash_32(children: Sequence[bytes]) -> bytes:
+    """`internal_hash` of 16 hashes that are all 32 bytes long (the tree's own nodes)."""
+    return _sha256(_INTERNAL_PREFIX + _LEN32.join(children)).digest()
 
 
 def internal_hash(children: Sequence[bytes]) -> bytes:
@@ -92,14 +125,11 @@ def node_key(version: int, path: bytes) -> bytes:
     byte (a trailing half byte is zero). Keys sort by version, then by path.
     """
     n = len(path)
-    if n & 1:
-        path += b"\x00"
-    packed = bytes(map(_pack_pair, path[0::2], path[1::2]))
+    # Packing in C: the hex text of a nibble path is "0a0b03..."; its odd characters are
+    # the nibbles themselves ("ab3"), which `fromhex` packs two per byte ("ab30").
+    digits = path.hex()[1::2]
+    packed = bytes.fromhex(digits + "0" if n & 1 else digits)
     return version.to_bytes(8, "big") + bytes((n,)) + packed
-
-
-def _pack_pair(hi: int, lo: int) -> int:
-    return (hi << 4) | lo
 
 
 class Child(msgspec.Struct, array_like=True, frozen=True):
@@ -121,12 +151,19 @@ class InternalNode(msgspec.Struct, array_like=True, frozen=True, tag=1):
         return internal_hash(hashes)
 
 
-class LeafNode(msgspec.Struct, array_like=True, frozen=True, tag=2):
+class LeafNode(msgspec.Struct, array_like=True, frozen=True, tag=3):
+    """An entry's latest version (tag 3: the leaf with history; tag 2 was the leaf without)."""
+
     key_hash: bytes
-    value: bytes
+    value: bytes | None  # None: deleted (a tombstone)
+    height: int  # the version that wrote this value (or deleted it)
+    prev: int | None  # the version of the entry's previous change; None: first version
+
+    def value_part(self) -> bytes:
+        return DELETED if self.value is None else value_hash(self.value)
 
     def hash(self) -> bytes:
-        return leaf_hash(self.key_hash, value_hash(self.value))
+        return leaf_hash(self.key_hash, self.value_part(), self.height, self.prev)
 
 
 class NullNode(msgspec.Struct, array_like=True, frozen=True, tag=0):

@@ -16,10 +16,11 @@ persisted (versions are never rewritten), so a hit (same path and version) is ex
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar
 
 from tianfu.codec import encode
 from tianfu.state.nodes import (
+    DELETED,
     EMPTY_CHILD,
     EMPTY_ROOT,
     MAX_VERSION,
@@ -31,14 +32,14 @@ from tianfu.state.nodes import (
     NullNode,
     StateError,
     decode_node,
-    internal_hash,
+    internal_hash_32,
     key_hash,
     leaf_hash,
     nibble,
     node_key,
     value_hash,
 )
-from tianfu.state.proof import ProofLeaf, StateProof
+from tianfu.state.proof import PROOF_VERSION, ProofLeaf, StateProof
 
 ROOT_PATH = b""
 
@@ -48,6 +49,8 @@ class NodeReader(Protocol):
         """The encoded node stored under `node_key`, or None."""
         ...
 
+
+_U = TypeVar("_U", bound=tuple)  # type: ignore[type-arg]
 
 HOT_DEPTH = 3  # nodes at nibble depth <= 3 are cached decoded (see the module docstring)
 
@@ -89,21 +92,25 @@ class _Pending(NamedTuple):
     """A leaf whose final position is not known yet (it is written once placed)."""
 
     key_hash: bytes
-    value: bytes
+    value: bytes | None  # None: a tombstone
+    height: int
+    prev: int | None
     hash: bytes
 
 
 _Result = Child | _Ref | _Pending | None
 _Update = tuple[bytes, bytes | None]  # (key hash, new value or None to delete)
+# a leaf: key hash, value, height, prev, and its hash when known (an unchanged leaf that moves)
+_Entry = tuple[bytes, bytes | None, int, int | None, bytes | None]
 
 
-def _by_nibble(items: list[_Update], depth: int) -> list[tuple[int, list[_Update]]]:
+def _by_nibble(items: list[_U], depth: int) -> list[tuple[int, list[_U]]]:
     """Split key-hash-sorted items into runs sharing the nibble at `depth`."""
     i = depth >> 1
     odd = depth & 1
-    out: list[tuple[int, list[_Update]]] = []
+    out: list[tuple[int, list[_U]]] = []
     current = -1
-    group: list[_Update] = []
+    group: list[_U] = []
     for u in items:
         b = u[0][i]
         n = b & 0x0F if odd else b >> 4
@@ -115,14 +122,29 @@ def _by_nibble(items: list[_Update], depth: int) -> list[tuple[int, list[_Update
     return out
 
 
+def _pending(entry: _Entry) -> _Pending:
+    k, v, height, prev, known = entry
+    if known is not None:
+        return _Pending(k, v, height, prev, known)
+    vhash = DELETED if v is None else value_hash(v)
+    return _Pending(k, v, height, prev, leaf_hash(k, vhash, height, prev))
+
+
 class _Builder:
-    """One batch update: walks the touched subtrees and collects the new nodes."""
+    """One batch update: walks the touched subtrees and collects the new nodes.
+
+    Every leaf it writes for a changed entry gets `height = version` and `prev` = the
+    height of the entry's previous leaf (None for a new key); a deletion of a present
+    entry writes a tombstone leaf the same way. An update that leaves an entry as it was
+    (the same value, or deleting what is absent) is no change at all.
+    """
 
     def __init__(self, state: MerkleState, version: int) -> None:
         self.state = state
         self.version = version
         self.new_nodes: dict[bytes, bytes] = {}
         self.hot: dict[bytes, Node] = {}
+        self._version_key = version.to_bytes(8, "big")  # node_key(version, ...)'s prefix
 
     def load(self, version: int, path: bytes) -> Node:
         node = self.state._load(version, path)
@@ -131,28 +153,37 @@ class _Builder:
         return node
 
     def put(self, path: bytes, node: Node) -> None:
-        self.new_nodes[node_key(self.version, path)] = encode(node)
-        if len(path) <= HOT_DEPTH:
+        # node_key(self.version, path), with the version's bytes computed once per batch
+        n = len(path)
+        digits = path.hex()[1::2]
+        packed = bytes.fromhex(digits + "0" if n & 1 else digits)
+        self.new_nodes[self._version_key + bytes((n,)) + packed] = encode(node)
+        if n <= HOT_DEPTH:
             self.hot[path] = node
 
     def update(self, ref: Child | _Ref | None, path: bytes, ups: list[_Update]) -> _Result:
         """Apply `ups` (sorted, all under `path`) to the subtree `ref` stored at `path`."""
-        if ref is None:
-            return self.build([u for u in ups if u[1] is not None], path)
+        version = self.version
+        if ref is None:  # new keys only: deleting a key that was never written is no change
+            return self.build([(k, v, version, None, None) for k, v in ups if v is not None], path)
         node = self.load(ref.version, path)
         if isinstance(node, LeafNode):
-            entries: dict[bytes, bytes | None] = {node.key_hash: node.value}
+            old = node.key_hash
+            entries: dict[bytes, _Entry] = {
+                old: (old, node.value, node.height, node.prev, ref.hash)
+            }
             changed = False
             for k, v in ups:
-                if v is not None:
-                    entries[k] = v
-                    changed = True
-                elif k in entries:
-                    del entries[k]
+                if k == old:
+                    if v != node.value:  # a new value, or the tombstone of a deletion
+                        entries[k] = (k, v, version, node.height, None)
+                        changed = True
+                elif v is not None:
+                    entries[k] = (k, v, version, None, None)
                     changed = True
             if not changed:
                 return ref
-            return self.build(sorted(entries.items()), path)
+            return self.build(sorted(entries.values()), path)
         if not isinstance(node, InternalNode):
             raise StateError("a null node can only be a root")
         depth = len(path)
@@ -161,9 +192,16 @@ class _Builder:
         results: dict[int, Child | _Ref | _Pending] = dict(children)
         changed = False
         for n, group in _by_nibble(ups, depth):
-            old = children.get(n)
-            res = self.update(old, path + bytes((n,)), group)
-            if res is not old:
+            old_child = children.get(n)
+            if old_child is None and len(group) == 1:  # one new key in an empty slot
+                k, v = group[0]
+                if v is None:
+                    continue  # deleting a key that was never written: no change
+                results[n] = _pending((k, v, version, None, None))
+                changed = True
+                continue
+            res = self.update(old_child, path + bytes((n,)), group)
+            if res is not old_child:
                 changed = True
                 if res is None:
                     del results[n]
@@ -173,14 +211,12 @@ class _Builder:
             return ref
         return self.finish(results, path)
 
-    def build(self, entries: list[_Update], path: bytes) -> _Result:
-        """A fresh subtree at `path` holding `entries` (sorted, all with a value)."""
+    def build(self, entries: list[_Entry], path: bytes) -> _Result:
+        """A fresh subtree at `path` holding the leaves `entries` (sorted by key hash)."""
         if not entries:
             return None
         if len(entries) == 1:
-            k, v = entries[0]
-            assert v is not None
-            return _Pending(k, v, leaf_hash(k, value_hash(v)))
+            return _pending(entries[0])
         depth = len(path)
         results: dict[int, Child | _Ref | _Pending] = {}
         for n, group in _by_nibble(entries, depth):
@@ -200,7 +236,7 @@ class _Builder:
             if only.leaf:
                 leaf = self.load(only.version, path + bytes((n,)))
                 assert isinstance(leaf, LeafNode)
-                return _Pending(leaf.key_hash, leaf.value, only.hash)
+                return _Pending(leaf.key_hash, leaf.value, leaf.height, leaf.prev, only.hash)
         children = []
         hashes = [EMPTY_CHILD] * RADIX
         for n in sorted(results):
@@ -214,10 +250,10 @@ class _Builder:
             children.append(Child(n, r.version, r.hash, r.leaf))
             hashes[n] = r.hash
         self.put(path, InternalNode(tuple(children)))
-        return _Ref(self.version, internal_hash(hashes), False)
+        return _Ref(self.version, internal_hash_32(hashes), False)
 
     def place(self, p: _Pending, path: bytes) -> _Ref:
-        self.put(path, LeafNode(p.key_hash, p.value))
+        self.put(path, LeafNode(p.key_hash, p.value, p.height, p.prev))
         return _Ref(self.version, p.hash, True)
 
 
@@ -334,14 +370,25 @@ class MerkleState:
         return siblings, node if isinstance(node, LeafNode) else None
 
     def get(self, key: bytes, version: int) -> bytes | None:
-        """Value of `key` at `version`, or None if absent."""
+        """Value of `key` at `version`, or None if absent (never written, or deleted)."""
         _, leaf = self._walk(key, version)
         if leaf is None or leaf.key_hash != key_hash(key):
             return None
         return leaf.value
 
+    def entry(self, key: bytes, version: int) -> LeafNode | None:
+        """The leaf of `key` at `version` (its value, or a tombstone, with the height of
+        that change and of the one before); None if the key was never written."""
+        _, leaf = self._walk(key, version)
+        if leaf is None or leaf.key_hash != key_hash(key):
+            return None
+        return leaf
+
     def prove(self, key: bytes, version: int) -> StateProof:
-        """Inclusion proof if `key` is present at `version`, exclusion proof otherwise."""
+        """Inclusion proof if `key` has a leaf at `version` (a value or a tombstone),
+        exclusion proof otherwise."""
         siblings, leaf = self._walk(key, version)
-        pleaf = None if leaf is None else ProofLeaf(leaf.key_hash, value_hash(leaf.value))
-        return StateProof(1, tuple(siblings), pleaf)
+        pleaf = None
+        if leaf is not None:
+            pleaf = ProofLeaf(leaf.key_hash, leaf.value_part(), leaf.height, leaf.prev)
+        return StateProof(PROOF_VERSION, tuple(siblings), pleaf)

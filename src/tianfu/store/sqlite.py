@@ -425,6 +425,17 @@ class Store:
         receipt = _dec_receipt.decode(_dec_raw_list.decode(receipts)[idx])
         return TxRecord(tx, receipt, height, idx)
 
+    def tx_position(self, tx_hash: bytes) -> tuple[int, int] | None:
+        """(height, index) of a committed transaction, or None."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        if type(tx_hash) is not bytes:
+            tx_hash = bytes(tx_hash)
+        if not self._seen.might_contain(tx_hash):
+            return None
+        row = self._one(_TX_POSITION, (tx_hash,))
+        return None if row is None else (int(row[0]), int(row[1]))
+
     def has_tx(self, tx_hash: bytes) -> bool:
         if self._closed:
             raise StoreError("the store is closed")

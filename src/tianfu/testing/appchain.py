@@ -8,6 +8,7 @@ unchanged: `chain.client(identity)` is a `tianfu.client.Client`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,17 @@ class AppChain:
         head = self.ledger.head()
         assert head is not None
         return head.state_root
+
+    def contract_state(self) -> bytes:
+        """A digest of every contract's latest state (the store's latest values).
+
+        Unlike the state root it does not move when a failed transaction commits: the
+        root also covers the ledger's record of every committed transaction.
+        """
+        h = hashlib.sha256()
+        for key, value in self.ledger.store.iter_latest(b""):
+            h.update(len(key).to_bytes(4, "big") + key + len(value).to_bytes(4, "big") + value)
+        return h.digest()
 
     # -- governance shortcuts ---------------------------------------------------------------
     def deploy(self, name: str, source: str) -> None:

@@ -31,7 +31,9 @@ from tianfu.codec import encode
 from tianfu.crypto import KeyPair, generate_keypair, sign_vote, verify_tx
 from tianfu.crypto.merkle import merkle_proof, merkle_root
 from tianfu.execution.api import ContractError, state_key
+from tianfu.proofs.build import ProofBuilder
 from tianfu.state import InMemoryNodes, MerkleState
+from tianfu.state.keys import tree_updates
 from tianfu.types import (
     FAILED,
     OK,
@@ -70,6 +72,9 @@ class _Exec:
     def put(self, key: str, value: Any) -> None:
         self.writes[state_key(self.contract, key)] = encode(value)
 
+    def delete(self, key: str) -> None:
+        self.writes[state_key(self.contract, key)] = None
+
     def emit(self, event: str, /, **data: Any) -> None:
         self.events.append(Event(self.contract, event, data))
 
@@ -80,6 +85,11 @@ Method = Callable[..., Any]
 def _kv_put(ctx: _Exec, key: str, value: Any) -> None:
     ctx.put(key, value)
     ctx.emit("put", key=key)
+
+
+def _kv_delete(ctx: _Exec, key: str) -> None:
+    ctx.delete(key)
+    ctx.emit("delete", key=key)
 
 
 def _kv_fail(ctx: _Exec, message: str = "failed on purpose") -> None:
@@ -120,6 +130,7 @@ def _revoke_cert(ctx: _Exec, address: str) -> None:
 
 BUILTINS: dict[tuple[str, str], Method] = {
     ("kv", "put"): _kv_put,
+    ("kv", "delete"): _kv_delete,
     ("kv", "fail"): _kv_fail,
     ("governance", "propose_contract"): _propose,
     ("governance", "approve"): _approve,
@@ -192,7 +203,7 @@ class MemoryChain:
             receipt, w = self._execute(tx)
             receipts.append(receipt)
             writes.update(w)
-        batch = self.tree.apply(height, writes)
+        batch = self.tree.apply(height, tree_updates(writes, [t.hash for t in txs]))
         self.nodes.put_batch(batch)
         prev = self.blocks[-1].header.hash if self.blocks else self.genesis_obj.hash
         header = BlockHeader(
@@ -381,6 +392,10 @@ class MemoryChain:
     def genesis(self) -> bytes:
         return encode(self.genesis_obj)
 
+    def proof_builder(self) -> ProofBuilder:
+        """Proof documents over this chain (`tianfu.api.proofs`)."""
+        return ProofBuilder(_Reader(self))
+
     async def subscribe(self) -> AsyncIterator[CommittedEvent]:  # type: ignore[override]
         queue: asyncio.Queue[CommittedEvent] = asyncio.Queue(maxsize=1000)
         entry = (asyncio.get_running_loop(), queue)
@@ -394,3 +409,31 @@ class MemoryChain:
 
     def metrics(self) -> bytes:
         return f"# TYPE tianfu_height gauge\ntianfu_height {self.height}\n".encode()
+
+
+class _Reader:
+    """`tianfu.proofs.build.ChainReader` over a `MemoryChain`."""
+
+    def __init__(self, chain: MemoryChain) -> None:
+        self.chain = chain
+        self.genesis = chain.genesis_obj
+        self.state = chain.tree
+
+    def height(self) -> int:
+        return self.chain.height
+
+    def header(self, height: int) -> BlockHeader | None:
+        block = self.chain.get_block(height)
+        return None if block is None else block.header
+
+    def certificate(self, height: int) -> CommitCertificate | None:
+        return self.chain.get_certificate(height)
+
+    def block(self, height: int) -> Block | None:
+        return self.chain.get_block(height)
+
+    def receipts(self, height: int) -> list[Receipt] | None:
+        return self.chain.get_receipts(height)
+
+    def tx_position(self, tx_hash: bytes) -> tuple[int, int] | None:
+        return self.chain.index.get(tx_hash)

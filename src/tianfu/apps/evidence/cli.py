@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -28,6 +27,7 @@ from tianfu.cli.common import (
     trusted_genesis,
 )
 from tianfu.client import DEFAULT_URL
+from tianfu.proofs.documents import dump_document
 
 app = typer.Typer(
     help="Judicial evidence: deposit file hashes, get evidence certificates, verify offline.",
@@ -147,7 +147,7 @@ def certificate(
         client = make_client(url)
         client.genesis = trusted_genesis(client, genesis)
         cert = Evidence(client).certificate(deposit_id)
-        out.write_text(json.dumps(cert, indent=2) + "\n", encoding="utf-8")
+        out.write_text(dump_document(cert), encoding="utf-8")
         summary = {
             "deposit_id": deposit_id,
             "file_sha256": cert["file_sha256"],
@@ -190,7 +190,8 @@ def verify(
         typer.echo(
             f"verified: {file} (SHA-256 {proven.file_sha256}) was deposited as "
             f"{proven.deposit_id} in block {proven.height} at time_ms {proven.time_ms}, "
-            f"committed by the validators of chain {proven.chain_id}"
+            f"committed by the validators of chain {proven.chain_id} (proven from the "
+            f"genesis through {proven.validator_changes} validator-set changes)"
         )
 
 

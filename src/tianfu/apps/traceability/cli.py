@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from tianfu.apps.traceability.proof import KIND
 from tianfu.apps.traceability.sdk import Traceability
 from tianfu.cli.common import (
     CommandFailed,
@@ -25,6 +26,7 @@ from tianfu.cli.common import (
     send_tx,
 )
 from tianfu.client import DEFAULT_URL
+from tianfu.proofs.documents import dump_document, verify_document
 
 app = typer.Typer(
     help="Product traceability: batches from origin to shelf, splits, merges, recalls.",
@@ -216,13 +218,19 @@ def lookup(
     code: str,
     genesis: GenesisOpt = None,
     height: Annotated[Optional[int], typer.Option("--height", min=1)] = None,  # noqa: UP045
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--out", help="Write the lookup's proof document to this file."),
+    ] = None,
     url: UrlOpt = DEFAULT_URL,
     as_json: JsonOpt = False,
 ) -> None:
     """Public lookup: the full provenance of a batch, every record verified by proofs.
 
     Needs no identity. Pass --genesis FILE to verify against a genesis you hold; without
-    it the node's genesis is fetched and trusted for it (a warning says so).
+    it the node's genesis is fetched and trusted for it (a warning says so). --out saves
+    the proof document: `tianfu app traceability verify FILE --genesis GENESIS` (or
+    `tianfu verify-proof`) checks it offline, against the genesis alone.
     """
     with handle_errors():
         client = make_client(url)
@@ -236,27 +244,51 @@ def lookup(
             )
             client.genesis = client.fetch_genesis()
         try:
-            prov = Traceability(client).lookup(code, height)
+            doc = Traceability(client).lookup_document(code, height)
         except LookupError as exc:
             raise CommandFailed(str(exc)) from None
+        if out is not None:
+            out.write_text(dump_document(doc), encoding="utf-8")
         if as_json:
-            print_json(prov.as_dict())
+            print_json(doc)
             return
-        if prov.recalled and prov.recall is not None:
-            r = prov.recall
-            typer.echo(
-                f"RECALLED: {r['reason']} (recall of {r['root']} by {r['org']} "
-                f"at block {r['height']})"
-            )
-        for entry in prov.lineage:
-            b, prod = entry["batch"], entry["product"] or {}
-            typer.echo(
-                f"batch {b['code']}: {prod.get('name', b['product'])}, {b['quantity']} "
-                f"{b['unit']}, origin {b['origin']}, status {b['status']}, holder "
-                f"{b['holder_org']}, parents {b['parents'] or '-'}"
-            )
-            _event_rows(b["code"], entry["events"])
+        _print_lookup(doc)
+        if out is not None:
+            typer.echo(f"proof document written to {out}")
+
+
+def _print_lookup(doc: dict[str, Any]) -> None:
+    if doc["recalled"] and doc["recall"] is not None:
+        r = doc["recall"]
         typer.echo(
-            f"verified: {prov.proofs} records proven at height {prov.height} by a commit "
-            "certificate of the trusted validators"
+            f"RECALLED: {r['reason']} (recall of {r['root']} by {r['org']} at block {r['height']})"
         )
+    for entry in doc["lineage"]:
+        b, prod = entry["batch"], entry["product"] or {}
+        typer.echo(
+            f"batch {b['code']}: {prod.get('name', b['product'])}, {b['quantity']} "
+            f"{b['unit']}, origin {b['origin']}, status {b['status']}, holder "
+            f"{b['holder_org']}, parents {b['parents'] or '-'}"
+        )
+        _event_rows(b["code"], entry["events"])
+    changes = len(doc["validator_changes"]) - 1
+    typer.echo(
+        f"verified: {doc['records_proven']} records proven at height {doc['height']} by a "
+        f"commit certificate of the validators of that height (through {changes} "
+        "validator-set changes from the genesis)"
+    )
+
+
+@app.command("verify")
+def verify(
+    file: Annotated[Path, typer.Argument(help="A lookup's proof document (lookup --out).")],
+    genesis: Annotated[Path, typer.Option("--genesis", help="The trusted genesis file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Verify a saved lookup offline, against the genesis alone."""
+    with handle_errors():
+        proven = verify_document(file.read_bytes(), load_genesis_file(genesis), kind=KIND)
+        if as_json:
+            print_json({"verified": True, **proven.readable})
+        else:
+            _print_lookup(proven.document)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tianfu.client import Client, Result, VerificationError
+from tianfu.apps.traceability.proof import event_key
+from tianfu.client import Client, Result
 
 CONTRACT = "traceability"
-
-
-def event_key(code: str, seq: int) -> str:
-    return f"ev:{code}:{seq:08d}"
+__all__ = ["CONTRACT", "Provenance", "Traceability", "event_key"]
 
 
 @dataclass(frozen=True)
@@ -93,44 +91,29 @@ class Traceability:
         return list(self.client.query(self.contract, "descendants", code))
 
     # -- the public, verified lookup ----------------------------------------------------------
+    def lookup_document(self, code: str, height: int | None = None) -> dict[str, Any]:
+        """The lookup as a proof document (kind "traceability"): it verifies offline against
+        the genesis alone (`tianfu verify-proof FILE --genesis GENESIS`)."""
+        from tianfu.apps.traceability.proof import lookup_document
+
+        return lookup_document(self.client, code, height, self.contract)
+
     def lookup(self, code: str, height: int | None = None) -> Provenance:
         """The full provenance of batch `code`, each record proven by a Merkle proof.
 
         Needs no identity: a `Client(url, None, genesis=...)` is enough. Every record is
-        read at one height and checked against that height's header and commit certificate
-        signed by the trusted validators, so a lying node is caught. Raises `LookupError`
-        for an unknown batch and `VerificationError` for any data that does not verify.
+        read at one height and checked against that height's header, its commit certificate
+        and the validator chain from the trusted genesis, so a lying node is caught. Raises
+        `LookupError` for an unknown batch and `VerificationError` for any data that does not
+        verify.
         """
-        first = self.client.read_state(self.contract, "batch:" + code, height)
-        if not first.present:
-            raise LookupError(f"unknown batch {code}")
-        h, root = first.height, first.state_root
-        proofs = 1
-
-        def read(key: str) -> Any:
-            nonlocal proofs
-            v = self.client.read_state(self.contract, key, h)
-            if v.state_root != root:
-                raise VerificationError("records were proven against different state roots")
-            proofs += 1
-            return v.value
-
-        lineage: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        queue = [code]
-        while queue:
-            c = queue.pop(0)
-            if c in seen:
-                continue
-            seen.add(c)
-            b = first.value if c == code else read("batch:" + c)
-            if b is None:
-                raise VerificationError(f"ancestor batch {c} is proven absent")
-            product = read("product:" + b["product"])
-            evs = [read(event_key(c, i)) for i in range(1, int(b["events"]) + 1)]
-            if any(e is None for e in evs):
-                raise VerificationError(f"an event of batch {c} is proven absent")
-            lineage.append({"batch": b, "product": product, "events": evs})
-            queue.extend(b["parents"])
-        rec = first.value.get("recall")
-        return Provenance(code, h, root, rec is not None, rec, lineage, proofs)
+        doc = self.lookup_document(code, height)
+        return Provenance(
+            code=doc["code"],
+            height=doc["height"],
+            state_root=bytes.fromhex(doc["state_root"]),
+            recalled=doc["recalled"],
+            recall=doc["recall"],
+            lineage=doc["lineage"],
+            proofs=doc["records_proven"],
+        )

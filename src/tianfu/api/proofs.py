@@ -1,0 +1,250 @@
+"""Proof routes: self-contained proof documents, the validator chain, and block event batches.
+
+Every document (`tianfu.proofs.documents`) verifies against the genesis alone: it carries
+the chain of validator-set changes up to its blocks. `mode=skipping` asks for a chain that
+skips changes where more than 1/3 of a trusted set signed a later one (CometBFT-style;
+verifiers accept it only within their trusting period); the default is one link per change.
+`/v1/events/blocks` streams, per committed block in order, the block's header, commit
+certificate and every receipt, so a client can check it received every event of the block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Query, WebSocket
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.websockets import WebSocketDisconnect
+
+from tianfu.codec import encode
+from tianfu.proofs.build import (
+    DEFAULT_HISTORY_LIMIT,
+    MAX_HISTORY_LIMIT,
+    SEQUENTIAL,
+    SKIPPING,
+    Committed,
+    ProofBuilder,
+    ProofUnavailable,
+)
+from tianfu.proofs.formats import MAX_ITEMS
+from tianfu.proofs.values import readable
+
+MAX_READS = MAX_ITEMS
+POLL_S = 0.1  # how often the block stream looks for a new committed height
+
+
+CONTRACT_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class StateReadItem(BaseModel):
+    contract: str = Field(min_length=1, max_length=64, pattern=CONTRACT_NAME)
+    key: str = Field(min_length=0, max_length=1024)
+
+
+class StateProofRequest(BaseModel):
+    reads: list[StateReadItem] = Field(min_length=1, max_length=MAX_READS)
+    height: int | None = Field(default=None, ge=1)
+    mode: str = SEQUENTIAL
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _mode(mode: str) -> str:
+    if mode not in (SEQUENTIAL, SKIPPING):
+        raise ValueError(f"unknown mode {mode!r}: use {SEQUENTIAL} or {SKIPPING}")
+    return mode
+
+
+def _contract(name: str) -> str:
+    if not re.fullmatch(CONTRACT_NAME, name) or len(name) > 64:
+        raise ValueError(f"malformed contract name {name[:80]!r}")
+    return name
+
+
+def _hash(text: str) -> bytes:
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(f"malformed hash {text[:80]!r}: expected 64 hex characters") from None
+    if len(value) != 32:
+        raise ValueError(f"malformed hash: expected 32 bytes, got {len(value)}")
+    return value
+
+
+def _answer(build: Any) -> Any:
+    """Run a builder call; map its refusals to 4xx answers."""
+    try:
+        return build()
+    except Committed as exc:
+        return _error(409, str(exc))
+    except ProofUnavailable as exc:
+        return _error(404, str(exc))
+    except ValueError as exc:
+        return _error(400, str(exc))
+
+
+def block_batch(
+    service: Any, height: int, contract: str | None, name: str | None
+) -> dict[str, Any] | None:
+    """One block's event batch, or None if the block is not committed (yet)."""
+    block = service.get_block(height)
+    receipts = service.get_receipts(height)
+    cert = service.get_certificate(height)
+    if block is None or receipts is None or cert is None:
+        return None
+    events = []
+    for i, r in enumerate(receipts):
+        for ev in r.events:
+            if (contract is None or ev.contract == contract) and (name is None or ev.name == name):
+                events.append(
+                    {
+                        "tx_index": i,
+                        "contract": ev.contract,
+                        "name": ev.name,
+                        "data": readable(ev.data),
+                    }
+                )
+    return {
+        "height": height,
+        "header": encode(block.header).hex(),
+        "certificate": encode(cert).hex(),
+        "receipts": [encode(r).hex() for r in receipts],
+        "events": events,
+    }
+
+
+def proofs_router(service: Any) -> APIRouter:
+    """The routes above over `service.proof_builder()` (a `ProofBuilder`)."""
+    router = APIRouter()
+
+    def builder() -> ProofBuilder:
+        make = getattr(service, "proof_builder", None)
+        if make is None:
+            raise ProofUnavailable("this node serves no proofs")
+        result: ProofBuilder = make()
+        return result
+
+    @router.get("/v1/proofs/validators", tags=["proofs"])
+    def validators_proof(height: int | None = Query(None, ge=1), mode: str = SEQUENTIAL) -> Any:
+        """The validator set that signs block `height` (latest when omitted), proven from the
+        genesis by the chain of every change."""
+        return _answer(lambda: builder().validators_document(height, _mode(mode)))
+
+    @router.get("/v1/proofs/chain", tags=["proofs"])
+    def validator_chain(
+        height: int = Query(..., ge=1),
+        after: int = Query(0, ge=0, description="the last change the client already trusts"),
+        mode: str = SEQUENTIAL,
+    ) -> Any:
+        """The links (hex of the canonical `list[ValidatorLink]`) of the validator-set changes
+        after change `after` that a light client needs to verify block `height`."""
+
+        def links() -> dict[str, Any]:
+            b = builder()
+            b.check_height(height)
+            chain = b.validator_chain(height, after=after, mode=_mode(mode))
+            return {"height": height, "after": after, "links": encode(chain).hex()}
+
+        return _answer(links)
+
+    @router.get("/v1/proofs/state/{contract}/{key:path}", tags=["proofs"])
+    def state_proof(
+        contract: str, key: str, height: int | None = Query(None, ge=1), mode: str = SEQUENTIAL
+    ) -> Any:
+        """A state entry (or its absence) at `height`, as a self-contained proof document."""
+        return _answer(
+            lambda: builder().state_document([(_contract(contract), key)], height, _mode(mode))
+        )
+
+    @router.post("/v1/proofs/state", tags=["proofs"])
+    def state_proofs(req: StateProofRequest) -> Any:
+        """Several state entries at one height, in one proof document."""
+        reads = [(r.contract, r.key) for r in req.reads]
+        return _answer(lambda: builder().state_document(reads, req.height, _mode(req.mode)))
+
+    @router.get("/v1/txs/{tx_hash}/proof", tags=["transactions"])
+    def tx_proof(tx_hash: str, mode: str = SEQUENTIAL) -> Any:
+        """A committed transaction and its receipt, with both Merkle paths, the certified
+        header and the validator chain: a self-contained proof document."""
+        return _answer(lambda: builder().tx_document(_hash(tx_hash), _mode(mode)))
+
+    @router.get("/v1/proofs/absence/{tx_hash}", tags=["proofs"])
+    def absence_proof(
+        tx_hash: str, height: int | None = Query(None, ge=1), mode: str = SEQUENTIAL
+    ) -> Any:
+        """Proof that a transaction was not committed up to `height` (409 if it was)."""
+        return _answer(lambda: builder().absence_document(_hash(tx_hash), height, _mode(mode)))
+
+    @router.get("/v1/proofs/history/{contract}/{key:path}", tags=["proofs"])
+    def history_proof(
+        contract: str,
+        key: str,
+        height: int | None = Query(None, ge=1),
+        limit: int = Query(
+            DEFAULT_HISTORY_LIMIT,
+            ge=1,
+            le=MAX_HISTORY_LIMIT,
+            description="at most this many versions",
+        ),
+    ) -> Any:
+        """Every version of a state entry up to `height`, newest first, each proven in the
+        block that wrote it, linked so that none can be left out."""
+        return _answer(lambda: builder().history_document(_contract(contract), key, height, limit))
+
+    @router.get("/v1/blocks/{height}/events", tags=["blocks"])
+    def block_events_batch(
+        height: int, contract: str | None = None, name: str | None = None
+    ) -> Any:
+        """One block's event batch, as the WebSocket `/v1/events/blocks` sends it."""
+        batch = block_batch(service, height, contract, name) if height >= 1 else None
+        if batch is None:
+            return _error(404, f"block {height} not found")
+        return batch
+
+    @router.websocket("/v1/events/blocks")
+    async def block_events(
+        ws: WebSocket,
+        from_: int | None = Query(None, alias="from", ge=1),
+        to: int | None = Query(None, ge=1),
+        contract: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Per committed block, in height order from `from` (default: the next block) up to
+        `to` (default: forever): {height, header, certificate, receipts, events}. The
+        receipts (hex of their canonical bytes) hash to the header's receipts root, so a
+        client can check that `events` are all of the block's (matching) events."""
+        await ws.accept()
+        start = from_ if from_ is not None else int(service.status().get("height", 0)) + 1
+
+        async def pump() -> None:
+            h = start
+            while to is None or h <= to:
+                batch = await anyio.to_thread.run_sync(block_batch, service, h, contract, name)
+                if batch is None:
+                    await anyio.sleep(POLL_S)
+                    continue
+                await ws.send_json(batch)
+                h += 1
+            tg.cancel_scope.cancel()
+
+        async def watch() -> None:
+            while (await ws.receive())["type"] != "websocket.disconnect":
+                pass
+            tg.cancel_scope.cancel()
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(pump)
+                tg.start_soon(watch)
+        except* (WebSocketDisconnect, RuntimeError, OSError):
+            pass
+        with contextlib.suppress(Exception):
+            await ws.close(code=1000)
+
+    return router

@@ -1,0 +1,273 @@
+"""Building proof bundles on a node: from its stored blocks and its versioned state tree.
+
+`ProofBuilder` reads through a `ChainReader` (the ledger's store and state on a node, or the
+in-memory test chain) and assembles `ProofBundle`s; `document(...)` methods return the JSON
+documents (`tianfu.proofs.documents`), verified against the genesis before they are served.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tianfu.codec import encode
+from tianfu.crypto.merkle import merkle_proof
+from tianfu.execution.api import state_key
+from tianfu.proofs.commit import check_commit, trusted_power
+from tianfu.proofs.documents import make_document
+from tianfu.proofs.formats import (
+    BUNDLE_VERSION,
+    MAX_ITEMS,
+    BlockProof,
+    EntryProof,
+    LightBlock,
+    ProofBundle,
+    TxInclusion,
+    ValidatorLink,
+)
+from tianfu.proofs.valchain import ACTIVATION_DELAY, VALIDATORS_KEY, TrustOptions, validators_value
+from tianfu.proofs.values import decode_value_strict
+from tianfu.state import MerkleState
+from tianfu.state.keys import committed_tx_key
+from tianfu.types import Block, BlockHeader, CommitCertificate, Genesis, Receipt, ValidatorSet
+
+SEQUENTIAL = "sequential"
+SKIPPING = "skipping"
+DEFAULT_HISTORY_LIMIT = 100
+MAX_HISTORY_LIMIT = 256  # versions per history document (each is a certified block to check)
+
+
+class ProofUnavailable(LookupError):
+    """What was asked cannot be proven here (unknown height or transaction)."""
+
+
+class Committed(ProofUnavailable):
+    """An absence proof was asked for a transaction that is committed."""
+
+    def __init__(self, height: int, index: int) -> None:
+        super().__init__(f"the transaction is committed, in block {height} at index {index}")
+        self.height = height
+        self.index = index
+
+
+class ChainReader(Protocol):
+    """Read access to a node's committed chain."""
+
+    genesis: Genesis
+    state: MerkleState
+
+    def height(self) -> int: ...
+    def header(self, height: int) -> BlockHeader | None: ...
+    def certificate(self, height: int) -> CommitCertificate | None: ...
+    def block(self, height: int) -> Block | None: ...
+    def receipts(self, height: int) -> list[Receipt] | None: ...
+    def tx_position(self, tx_hash: bytes) -> tuple[int, int] | None: ...
+
+
+@dataclass
+class ProofBuilder:
+    reader: ChainReader
+
+    def __post_init__(self) -> None:
+        # change height -> the change before it (None: the first), read once per change
+        self._prev_change: dict[int, int | None] = {}
+        self._lock = threading.Lock()
+
+    # -- parts ---------------------------------------------------------------------------------
+    def check_height(self, height: int) -> None:
+        top = self.reader.height()
+        if not 1 <= height <= top:
+            raise ProofUnavailable(f"no block at height {height} (latest is {top})")
+
+    def light_block(self, height: int, signers: ValidatorSet | None = None) -> LightBlock:
+        self.check_height(height)
+        header = self.reader.header(height)
+        cert = self.reader.certificate(height)
+        if header is None or cert is None:
+            raise ProofUnavailable(f"no certified block at height {height}")
+        return LightBlock(encode(header), encode(cert), b"" if signers is None else encode(signers))
+
+    def entry(self, key: bytes, height: int) -> EntryProof:
+        state = self.reader.state
+        return EntryProof(key, state.get(key, height), encode(state.prove(key, height)))
+
+    def tx_inclusion(self, height: int, index: int) -> TxInclusion:
+        block = self.reader.block(height)
+        receipts = self.reader.receipts(height)
+        if block is None or receipts is None or not 0 <= index < len(block.txs):
+            raise ProofUnavailable(f"no transaction {index} in block {height}")
+        txs = [t.encoded() for t in block.txs]
+        encoded_receipts = [encode(r) for r in receipts]
+        return TxInclusion(
+            index,
+            txs[index],
+            merkle_proof(txs, index),
+            encoded_receipts[index],
+            merkle_proof(encoded_receipts, index),
+        )
+
+    # -- the validator chain ----------------------------------------------------------------------
+    def changes_until(self, version: int) -> list[int]:
+        """Heights (>= 1) of the validator-set changes in the states up to `version`,
+        ascending, from the leaf history of `governance/validators`."""
+        state = self.reader.state
+        leaf = state.entry(VALIDATORS_KEY, max(version, 0))
+        out: list[int] = []
+        c = None if leaf is None else leaf.height
+        while c is not None and c >= 1:
+            out.append(c)
+            with self._lock:
+                known = c in self._prev_change
+                prev = self._prev_change.get(c)
+            if not known:
+                at = state.entry(VALIDATORS_KEY, c)
+                prev = None if at is None else at.prev
+                with self._lock:
+                    self._prev_change[c] = prev
+            c = prev
+        return out[::-1]
+
+    def link(self, change: int, signers: ValidatorSet | None = None) -> ValidatorLink:
+        e = self.entry(VALIDATORS_KEY, change)
+        return ValidatorLink(self.light_block(change, signers), e.value, e.proof)
+
+    def _set_after(self, change: int) -> ValidatorSet:
+        """The set written by change `change` (0: the genesis set)."""
+        gset = self.reader.genesis.validator_set
+        if change <= 0:
+            return gset
+        return validators_value(self.reader.state.get(VALIDATORS_KEY, change), gset, "in state")
+
+    def validator_chain(
+        self,
+        target: int,
+        *,
+        after: int = 0,
+        mode: str = SEQUENTIAL,
+        trust_level: tuple[int, int] = (1, 3),
+    ) -> list[ValidatorLink]:
+        """Links proving the validator set of block `target` from the change `after` (0: the
+        genesis). Sequential: one link per change. Skipping: from each trusted set, jump to the
+        furthest change whose block more than `trust_level` of that set signed."""
+        changes = [c for c in self.changes_until(target - ACTIVATION_DELAY) if c > after]
+        if mode == SEQUENTIAL:
+            return [self.link(c) for c in changes]
+        if mode != SKIPPING:
+            raise ValueError(f"unknown chain mode {mode!r}")
+        num, den = trust_level
+        links: list[ValidatorLink] = []
+        trusted = self._set_after(after)
+        i = 0
+        while i < len(changes):
+            jump = None
+            for j in range(len(changes) - 1, i, -1):
+                c = changes[j]
+                cert, header = self.reader.certificate(c), self.reader.header(c)
+                if cert is None or header is None:
+                    continue
+                own = self._set_at(c)
+                signers = check_commit(cert, header, own, self.reader.genesis.chain_id)
+                if trusted_power(signers, trusted) * den > trusted.total_power * num:
+                    jump = j
+                    break
+            if jump is None:
+                links.append(self.link(changes[i]))
+                trusted = self._set_after(changes[i])
+                i += 1
+            else:
+                c = changes[jump]
+                links.append(self.link(c, self._set_at(c)))
+                trusted = self._set_after(c)
+                i = jump + 1
+        return links
+
+    def _set_at(self, height: int) -> ValidatorSet:
+        """The set that signs block `height` (the ledger's rule)."""
+        version = max(height - ACTIVATION_DELAY, 0)
+        raw = self.reader.state.get(VALIDATORS_KEY, version)
+        return validators_value(raw, self.reader.genesis.validator_set, "in state")
+
+    def _bundle(self, target: int, blocks: list[BlockProof], mode: str = SEQUENTIAL) -> ProofBundle:
+        return ProofBundle(BUNDLE_VERSION, self.validator_chain(target, mode=mode), blocks)
+
+    def _doc(self, kind: str, bundle: ProofBundle) -> dict[str, Any]:
+        return make_document(kind, bundle, self.reader.genesis, TrustOptions())
+
+    # -- bundles ------------------------------------------------------------------------------------
+    def state_bundle(
+        self, reads: list[tuple[str, str]], height: int | None = None, mode: str = SEQUENTIAL
+    ) -> ProofBundle:
+        h = self.reader.height() if height is None else height
+        self.check_height(h)
+        if not 1 <= len(reads) <= MAX_ITEMS:
+            raise ProofUnavailable(f"a state proof holds 1 to {MAX_ITEMS} entries")
+        keys = list(dict.fromkeys(state_key(c, k) for c, k in reads))
+        block = BlockProof(self.light_block(h), [], [self.entry(k, h) for k in keys])
+        return self._bundle(h, [block], mode)
+
+    def tx_bundle(self, tx_hash: bytes, mode: str = SEQUENTIAL) -> ProofBundle:
+        pos = self.reader.tx_position(tx_hash)
+        if pos is None:
+            raise ProofUnavailable(f"transaction {tx_hash.hex()} is not committed")
+        height, index = pos
+        block = BlockProof(self.light_block(height), [self.tx_inclusion(height, index)], [])
+        return self._bundle(height, [block], mode)
+
+    def absence_bundle(
+        self, tx_hash: bytes, height: int | None = None, mode: str = SEQUENTIAL
+    ) -> ProofBundle:
+        h = self.reader.height() if height is None else height
+        self.check_height(h)
+        key = committed_tx_key(tx_hash)
+        e = self.entry(key, h)
+        leaf = self.reader.state.entry(key, h)
+        if leaf is not None:
+            index = decode_value_strict(leaf.value) if leaf.value is not None else -1
+            raise Committed(leaf.height, index if isinstance(index, int) else -1)
+        return self._bundle(h, [BlockProof(self.light_block(h), [], [e])], mode)
+
+    def history_bundle(
+        self, contract: str, key: str, height: int | None = None, limit: int = DEFAULT_HISTORY_LIMIT
+    ) -> ProofBundle:
+        h = self.reader.height() if height is None else height
+        self.check_height(h)
+        limit = max(1, min(limit, MAX_HISTORY_LIMIT))
+        skey = state_key(contract, key)
+        blocks = [BlockProof(self.light_block(h), [], [self.entry(skey, h)])]
+        leaf = self.reader.state.entry(skey, h)
+        prev = None if leaf is None else leaf.prev
+        while prev is not None and len(blocks) < limit and prev >= 1:
+            blocks.append(BlockProof(self.light_block(prev), [], [self.entry(skey, prev)]))
+            at = self.reader.state.entry(skey, prev)
+            prev = None if at is None else at.prev
+        return self._bundle(h, blocks)
+
+    def validators_bundle(self, height: int | None = None, mode: str = SEQUENTIAL) -> ProofBundle:
+        h = self.reader.height() if height is None else height
+        self.check_height(h)
+        return self._bundle(h, [BlockProof(self.light_block(h), [], [])], mode)
+
+    # -- documents ----------------------------------------------------------------------------------
+    def state_document(
+        self, reads: list[tuple[str, str]], height: int | None = None, mode: str = SEQUENTIAL
+    ) -> dict[str, Any]:
+        return self._doc("state", self.state_bundle(reads, height, mode))
+
+    def tx_document(self, tx_hash: bytes, mode: str = SEQUENTIAL) -> dict[str, Any]:
+        return self._doc("tx", self.tx_bundle(tx_hash, mode))
+
+    def absence_document(
+        self, tx_hash: bytes, height: int | None = None, mode: str = SEQUENTIAL
+    ) -> dict[str, Any]:
+        return self._doc("absence", self.absence_bundle(tx_hash, height, mode))
+
+    def history_document(
+        self, contract: str, key: str, height: int | None = None, limit: int = DEFAULT_HISTORY_LIMIT
+    ) -> dict[str, Any]:
+        return self._doc("history", self.history_bundle(contract, key, height, limit))
+
+    def validators_document(
+        self, height: int | None = None, mode: str = SEQUENTIAL
+    ) -> dict[str, Any]:
+        return self._doc("validators", self.validators_bundle(height, mode))

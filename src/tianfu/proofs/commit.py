@@ -1,0 +1,84 @@
+"""Checking commit certificates for a light client: quorum of a set, and trust in another.
+
+`commit_sign_bytes` is the one place that says which bytes a commit signature signs; the
+rest of the verifier never builds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tianfu.crypto import verify
+from tianfu.types import PRECOMMIT, BlockHeader, CommitCertificate, CommitSig, ValidatorSet
+from tianfu.types import vote_signing_bytes as _vote_signing_bytes
+
+
+class CommitError(ValueError):
+    """A commit certificate that does not certify the header for the given set."""
+
+
+def commit_sign_bytes(cert: CommitCertificate, sig: CommitSig) -> bytes:
+    """The bytes that `sig` (one precommit of `cert`) signs."""
+    return _vote_signing_bytes(cert.chain_id, cert.height, cert.round, PRECOMMIT, cert.block_hash)
+
+
+@dataclass(frozen=True)
+class Fraction:
+    """A share of voting power: more than `numerator / denominator` of a set's total."""
+
+    numerator: int
+    denominator: int
+
+    def exceeded_by(self, power: int, total: int) -> bool:
+        return power * self.denominator > total * self.numerator
+
+    def __str__(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
+
+TWO_THIRDS = Fraction(2, 3)
+ONE_THIRD = Fraction(1, 3)
+
+
+def check_commit(
+    cert: CommitCertificate, header: BlockHeader, valset: ValidatorSet, chain_id: str
+) -> list[tuple[int, bytes]]:
+    """Raise `CommitError` unless `cert` carries valid precommits for exactly `header` of
+    validators of `valset` holding more than 2/3 of its power. Every signature listed must
+    be valid and from a distinct member of the set (none is ignored). Returns the signers'
+    (scheme, public key)."""
+    if cert.chain_id != chain_id or header.chain_id != chain_id:
+        raise CommitError(f"the commit certificate is not for chain {chain_id!r}")
+    if cert.height != header.height:
+        raise CommitError(
+            f"the commit certificate is for height {cert.height}, not {header.height}"
+        )
+    if cert.block_hash != header.hash:
+        raise CommitError("the commit certificate signs a different block hash")
+    members = {v.public_key: v for v in valset.validators}
+    signers: list[tuple[int, bytes]] = []
+    seen: set[bytes] = set()
+    power = 0
+    for sig in cert.signatures:
+        if sig.validator in seen:
+            raise CommitError("the commit certificate lists a validator twice")
+        seen.add(sig.validator)
+        v = members.get(sig.validator)
+        if v is None:
+            raise CommitError("the commit certificate is signed by a key outside the validator set")
+        if not verify(v.scheme, v.public_key, commit_sign_bytes(cert, sig), sig.signature):
+            raise CommitError(f"invalid signature of validator {v.name}")
+        power += v.power
+        signers.append((v.scheme, v.public_key))
+    total = valset.total_power
+    if not TWO_THIRDS.exceeded_by(power, total):
+        raise CommitError(
+            f"the signatures carry {power} of {total} voting power; more than 2/3 is needed"
+        )
+    return signers
+
+
+def trusted_power(signers: list[tuple[int, bytes]], trusted: ValidatorSet) -> int:
+    """The power of `trusted` validators among `signers` (matched by scheme and key)."""
+    signed = set(signers)
+    return sum(v.power for v in trusted.validators if (v.scheme, v.public_key) in signed)

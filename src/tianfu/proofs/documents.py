@@ -1,0 +1,466 @@
+"""Proof documents: JSON around a `ProofBundle`, parsed strictly against the proven data.
+
+A document is `{"format": "tianfu-proof/v1", "kind": ..., "raw": hex(bundle), ...}` plus
+readable fields that are a pure function of what the bundle proves. A verifier decodes
+`raw`, verifies it against the genesis it trusts, renders the whole document again from the
+proven data and requires the given document to be exactly that (same keys, same values,
+same JSON types, no duplicate keys): no readable field can be added, dropped, renamed or
+changed without failing. Kinds: state, tx, absence, history, validators (here) and the
+applications' own (evidence, traceability), each with its shape rules and readable fields.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tianfu.codec import encode
+from tianfu.proofs.errors import VerificationError
+from tianfu.proofs.formats import BlockProof, ProofBundle
+from tianfu.proofs.valchain import Change, TrustedHistory, TrustOptions
+from tianfu.proofs.values import readable
+from tianfu.proofs.verify import (
+    ProvenBlock,
+    ProvenEntry,
+    ProvenTx,
+    VerifiedBundle,
+    decode_bundle,
+    verify_bundle,
+)
+from tianfu.state.keys import COMMITTED_TX_PREFIX
+from tianfu.types import Genesis, ValidatorSet
+
+FORMAT = "tianfu-proof/v1"
+MAX_DOCUMENT_BYTES = 40 << 20
+_CONTRACT = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class DocumentError(VerificationError):
+    """A proof document that is malformed or whose readable fields differ from the proof."""
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A document kind: its shape rules over the proven bundle and its readable fields."""
+
+    name: str
+    check: Callable[[VerifiedBundle], None]
+    render: Callable[[VerifiedBundle, Genesis], dict[str, Any]]
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def register(kind: Kind) -> Kind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+@dataclass(frozen=True)
+class VerifiedDocument:
+    kind: str
+    verified: VerifiedBundle
+    document: dict[str, Any]  # the document as rendered from the proven data
+
+    @property
+    def readable(self) -> dict[str, Any]:
+        """The readable fields (the document without `raw`)."""
+        return {k: v for k, v in self.document.items() if k != "raw"}
+
+
+# -- JSON ------------------------------------------------------------------------------------
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise DocumentError(f"the document repeats the key {k!r}")
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise DocumentError(f"the document holds {name}, which is not JSON")
+
+
+def load_document(data: str | bytes) -> dict[str, Any]:
+    """Parse a document's JSON strictly: an object, no duplicate keys, no NaN/Infinity."""
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+    try:
+        doc = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except DocumentError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise DocumentError(f"the document is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise DocumentError("the document is not a JSON object")
+    return doc
+
+
+def canonical_json(doc: Any) -> str:
+    return json.dumps(
+        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
+def dump_document(doc: dict[str, Any]) -> str:
+    """The document as a file's text (indented; any JSON layout verifies the same)."""
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _difference(given: Any, expected: Any, path: str) -> str | None:
+    """Where `given` differs from `expected` (a readable path), or None."""
+    if isinstance(expected, dict) and isinstance(given, dict):
+        for k in expected:
+            if k not in given:
+                return f"missing field {path}{k}"
+        for k in given:
+            if k not in expected:
+                return f"unknown field {path}{k}"
+        for k in expected:
+            d = _difference(given[k], expected[k], f"{path}{k}.")
+            if d is not None:
+                return d
+        return None
+    if isinstance(expected, list) and isinstance(given, list):
+        if len(given) != len(expected):
+            return f"field {path.rstrip('.')} has {len(given)} items, the proof {len(expected)}"
+        for i, (g, e) in enumerate(zip(given, expected, strict=True)):
+            d = _difference(g, e, f"{path.rstrip('.')}[{i}].")
+            if d is not None:
+                return d
+        return None
+    if canonical_json(given) != canonical_json(expected):
+        return f"field {path.rstrip('.')} differs from the proven data"
+    return None
+
+
+# -- rendering --------------------------------------------------------------------------------
+def render_validators(valset: ValidatorSet) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": v.name,
+            "org": v.org,
+            "power": v.power,
+            "scheme": v.scheme,
+            "public_key": v.public_key.hex(),
+        }
+        for v in valset.validators
+    ]
+
+
+def render_change(c: Change) -> dict[str, Any]:
+    return {
+        "changed_in": c.changed_in,
+        "effective_from": c.effective,
+        "skipped_to": c.skipped,
+        "validators": render_validators(c.validators),
+    }
+
+
+def render_block(b: ProvenBlock) -> dict[str, Any]:
+    h = b.header
+    return {
+        "height": h.height,
+        "block_hash": h.hash.hex(),
+        "time_ms": h.time_ms,
+        "state_root": h.state_root.hex(),
+    }
+
+
+def split_state_key(key: bytes) -> tuple[str, str]:
+    """(contract, key) of a contract's state key; refuses reserved and malformed keys."""
+    try:
+        text = key.decode()
+    except UnicodeDecodeError:
+        raise DocumentError("a proven state key is not text") from None
+    contract, sep, k = text.partition("/")
+    if not sep or not _CONTRACT.fullmatch(contract) or len(contract) > 64:
+        raise DocumentError("a proven state key is not a contract's key")
+    return contract, k
+
+
+def render_entry(e: ProvenEntry) -> dict[str, Any]:
+    contract, key = split_state_key(e.key)
+    return {
+        "contract": contract,
+        "key": key,
+        "present": e.present,
+        "value": readable(e.value),
+        "changed_at": e.height,
+        "previous_change": e.prev,
+    }
+
+
+def render_tx(p: ProvenTx) -> dict[str, Any]:
+    body = p.tx.body
+    r = p.receipt
+    return {
+        "index": p.index,
+        "tx": {
+            "hash": p.tx.hash.hex(),
+            "chain_id": body.chain_id,
+            "scheme": body.scheme,
+            "signer": body.signer.hex(),
+            "nonce": body.nonce,
+            "expiry": body.expiry,
+            "contract": body.contract,
+            "method": body.method,
+            "args": readable(body.args),
+            "has_cert": bool(body.cert),
+        },
+        "receipt": {
+            "ok": r.ok,
+            "gas_used": r.gas_used,
+            "result": readable(r.result),
+            "error": r.error,
+            "events": [
+                {"contract": e.contract, "name": e.name, "data": readable(e.data)} for e in r.events
+            ],
+        },
+    }
+
+
+def render_document(kind: str, verified: VerifiedBundle, genesis: Genesis) -> dict[str, Any]:
+    k = KINDS.get(kind)
+    if k is None:
+        raise DocumentError(f"unknown proof kind {kind!r}")
+    k.check(verified)
+    return {
+        "format": FORMAT,
+        "kind": kind,
+        "chain_id": genesis.chain_id,
+        "genesis_hash": genesis.hash.hex(),
+        "validator_changes": [render_change(c) for c in verified.changes],
+        **k.render(verified, genesis),
+        "raw": encode(verified.bundle).hex(),
+    }
+
+
+def make_document(
+    kind: str, bundle: ProofBundle, genesis: Genesis, options: TrustOptions | None = None
+) -> dict[str, Any]:
+    """The document of `bundle` (verified first: a document is only made of what verifies)."""
+    verified = verify_bundle(bundle, TrustedHistory.from_genesis(genesis, options))
+    return render_document(kind, verified, genesis)
+
+
+def verify_document(
+    doc: dict[str, Any] | str | bytes,
+    genesis: Genesis,
+    *,
+    kind: str | None = None,
+    options: TrustOptions | None = None,
+) -> VerifiedDocument:
+    """Verify a document against `genesis` alone; raise `VerificationError` otherwise."""
+    if not isinstance(doc, dict):
+        doc = load_document(doc)
+    if doc.get("format") != FORMAT:
+        raise DocumentError(f"not a proof document (format is not {FORMAT})")
+    name = doc.get("kind")
+    if not isinstance(name, str) or name not in KINDS:
+        raise DocumentError(f"unknown proof kind {name!r}")
+    if kind is not None and name != kind:
+        raise DocumentError(f"the document proves a {name!r}, not a {kind!r}")
+    if doc.get("genesis_hash") != genesis.hash.hex():
+        raise DocumentError(
+            f"the document was issued for chain {str(doc.get('chain_id'))[:64]!r} with genesis "
+            f"{str(doc.get('genesis_hash'))[:80]}, not for the trusted genesis "
+            f"{genesis.hash.hex()} of chain {genesis.chain_id!r}"
+        )
+    raw = doc.get("raw")
+    if not isinstance(raw, str) or not re.fullmatch(r"(?:[0-9a-f]{2})*", raw):
+        raise DocumentError("the document's raw field is not lowercase hex")
+    bundle = decode_bundle(bytes.fromhex(raw))
+    verified = verify_bundle(bundle, TrustedHistory.from_genesis(genesis, options))
+    expected = render_document(name, verified, genesis)
+    diff = _difference(doc, expected, "")
+    if diff is not None:
+        raise DocumentError(f"the document's readable part does not match the proof: {diff}")
+    return VerifiedDocument(name, verified, expected)
+
+
+def bundle_of(doc: dict[str, Any]) -> ProofBundle:
+    """The (not yet verified) bundle of a document."""
+    raw = doc.get("raw") if isinstance(doc, dict) else None
+    if not isinstance(raw, str):
+        raise DocumentError("the document has no raw bundle")
+    try:
+        data = bytes.fromhex(raw)
+    except ValueError:
+        raise DocumentError("the document's raw field is not hex") from None
+    return decode_bundle(data)
+
+
+def merge_single_blocks(docs: list[dict[str, Any]]) -> ProofBundle:
+    """One bundle proving everything several one-block documents of the same block prove
+    (e.g. a transaction and a state entry of its block): the block, the validator chain,
+    and the union of their transactions and entries."""
+    bundles = [bundle_of(d) for d in docs]
+    if not bundles:
+        raise DocumentError("nothing to merge")
+    first = bundles[0]
+    if any(len(b.blocks) != 1 for b in bundles):
+        raise DocumentError("only one-block documents can be merged")
+    block = first.blocks[0].block
+    if any(b.blocks[0].block != block or b.validators != first.validators for b in bundles):
+        raise DocumentError("the documents are for different blocks or validator chains")
+    txs = {t.index: t for b in bundles for t in b.blocks[0].txs}
+    entries = {e.key: e for b in bundles for e in b.blocks[0].entries}
+    merged = BlockProof(block, [txs[i] for i in sorted(txs)], list(entries.values()))
+    return ProofBundle(first.version, first.validators, [merged])
+
+
+# -- the core kinds -----------------------------------------------------------------------------
+def _one_block(v: VerifiedBundle, what: str) -> ProvenBlock:
+    if len(v.blocks) != 1:
+        raise DocumentError(f"a {what} proof holds exactly one block")
+    return v.blocks[0]
+
+
+def _check_state(v: VerifiedBundle) -> None:
+    b = _one_block(v, "state")
+    if b.txs or not b.entries:
+        raise DocumentError("a state proof holds state entries only")
+    for e in b.entries:
+        split_state_key(e.key)
+
+
+def _render_state(v: VerifiedBundle, _g: Genesis) -> dict[str, Any]:
+    b = v.blocks[0]
+    return {**render_block(b), "entries": [render_entry(e) for e in b.entries]}
+
+
+def _check_tx(v: VerifiedBundle) -> None:
+    b = _one_block(v, "transaction")
+    if len(b.txs) != 1 or b.entries:
+        raise DocumentError("a transaction proof holds exactly one transaction")
+
+
+def _render_tx(v: VerifiedBundle, _g: Genesis) -> dict[str, Any]:
+    b = v.blocks[0]
+    return {**render_block(b), **render_tx(b.txs[0])}
+
+
+def absent_tx_hash(e: ProvenEntry) -> bytes:
+    if len(e.key) != 33 or not e.key.startswith(COMMITTED_TX_PREFIX):
+        raise DocumentError("an absence proof is about a transaction hash")
+    return e.key[1:]
+
+
+def _check_absence(v: VerifiedBundle) -> None:
+    b = _one_block(v, "absence")
+    if b.txs or len(b.entries) != 1:
+        raise DocumentError("an absence proof holds exactly one committed-transaction entry")
+    e = b.entries[0]
+    absent_tx_hash(e)
+    if e.height is not None:
+        raise DocumentError(f"the transaction was committed, in block {e.height}")
+
+
+def _render_absence(v: VerifiedBundle, _g: Genesis) -> dict[str, Any]:
+    b = v.blocks[0]
+    return {**render_block(b), "tx_hash": absent_tx_hash(b.entries[0]).hex(), "committed": False}
+
+
+def _check_history(v: VerifiedBundle) -> None:
+    first = v.blocks[0].entries
+    if any(b.txs or len(b.entries) != 1 for b in v.blocks):
+        raise DocumentError("a history proof holds one state entry per block")
+    key = first[0].key
+    split_state_key(key)
+    top = v.blocks[0]
+    if top.entries[0].height is None and len(v.blocks) > 1:
+        raise DocumentError("a key never written has no earlier versions")
+    for newer, older in zip(v.blocks, v.blocks[1:], strict=False):
+        e_new, e_old = newer.entries[0], older.entries[0]
+        if e_old.key != key:
+            raise DocumentError("a history proof is about one key")
+        if e_new.prev is None or older.header.height != e_new.prev:
+            raise DocumentError(
+                f"the version before the change at {e_new.height} is proven at the wrong height"
+            )
+        if e_old.height != older.header.height:
+            raise DocumentError(f"block {older.header.height} does not hold a change of the key")
+
+
+def genesis_value(genesis: Genesis, key: bytes) -> Any:
+    """The value of a state key in the genesis state (the governance entries)."""
+    from tianfu.contracts import governance
+
+    contract, k = split_state_key(key)
+    entries = governance.genesis_entries(genesis) if contract == governance.NAME else {}
+    if k not in entries:
+        raise DocumentError(f"{contract}/{k} is not in the genesis state")
+    return entries[k]
+
+
+def _render_history(v: VerifiedBundle, genesis: Genesis) -> dict[str, Any]:
+    top = v.blocks[0]
+    contract, key = split_state_key(top.entries[0].key)
+    last = v.blocks[-1].entries[0]
+    versions = [
+        {
+            "height": b.entries[0].height,
+            "present": b.entries[0].present,
+            "value": readable(b.entries[0].value),
+            "proven_in_block": b.header.height,
+        }
+        for b in v.blocks
+        if b.entries[0].height is not None
+    ]
+    if last.height == 0 or last.prev == 0:  # the first version is in the genesis state
+        if last.height != 0:
+            versions.append(
+                {
+                    "height": 0,
+                    "present": True,
+                    "value": readable(genesis_value(genesis, top.entries[0].key)),
+                    "proven_in_block": 0,
+                }
+            )
+        return {
+            "contract": contract,
+            "key": key,
+            "height": top.header.height,
+            "block_hash": top.header.hash.hex(),
+            "time_ms": top.header.time_ms,
+            "complete": True,
+            "earlier_change": None,
+            "versions": versions,
+        }
+    return {
+        "contract": contract,
+        "key": key,
+        "height": top.header.height,
+        "block_hash": top.header.hash.hex(),
+        "time_ms": top.header.time_ms,
+        "complete": last.prev is None,
+        "earlier_change": last.prev,
+        "versions": versions,
+    }
+
+
+def _check_validators(v: VerifiedBundle) -> None:
+    b = _one_block(v, "validator-set")
+    if b.txs or b.entries:
+        raise DocumentError("a validator-set proof holds no transaction or entry")
+
+
+def _render_validators(v: VerifiedBundle, _g: Genesis) -> dict[str, Any]:
+    b = v.blocks[0]
+    return {
+        **render_block(b),
+        "validators": render_validators(b.valset),
+        "total_power": b.valset.total_power,
+    }
+
+
+register(Kind("state", _check_state, _render_state))
+register(Kind("tx", _check_tx, _render_tx))
+register(Kind("absence", _check_absence, _render_absence))
+register(Kind("history", _check_history, _render_history))
+register(Kind("validators", _check_validators, _render_validators))
