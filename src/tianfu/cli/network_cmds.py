@@ -68,11 +68,20 @@ def network_init(
 def node_start(
     home: Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")],
 ) -> None:
-    """Run one node (validator or non-voting full node) until interrupted."""
+    """Run one node (validator or non-voting full node) until interrupted.
+
+    The node checks its store first (SQLite's quick_check, the chain's hash links, recent
+    certificates, the latest state root) and refuses a damaged one with one line naming
+    `tianfu node repair`; it stops the same way if it finds damage while running.
+    """
     with handle_errors():
         from tianfu.node.netnode import run_network_node
+        from tianfu.node.storeguard import StoreRefused
 
-        run_network_node(home)
+        try:
+            run_network_node(home)
+        except StoreRefused as exc:
+            raise CommandFailed(str(exc)) from None
 
 
 def up(
