@@ -15,11 +15,10 @@ import uvicorn
 
 from tianfu.api.app import create_app
 from tianfu.api.service import TxRejected
-from tianfu.codec import decode, decode_value
+from tianfu.codec import decode
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
-from tianfu.execution.api import state_key
 from tianfu.identity import Identity
 from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
@@ -29,6 +28,7 @@ from tianfu.node.evidence import EvidenceReporter
 from tianfu.node.health import NodeHealth, wire_health
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
+from tianfu.node.trust import chain_trust
 from tianfu.p2p import api as p2p
 from tianfu.p2p.network import TlsNetwork
 from tianfu.sync import BlockSyncer
@@ -62,17 +62,7 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, ident: Identity) -> None:
         max_body_bytes=cfg.max_body_bytes,
     )
 
-    def gov(key: str) -> Any:
-        raw = ledger.latest.get(state_key("governance", key))
-        return None if raw is None else decode_value(raw)
-
-    def trusted_cas() -> dict[str, bytes]:
-        orgs = (gov(f"org/{name}") for name in gov("orgs") or [])
-        return {o["name"]: o["ca_cert"] for o in orgs if o and o.get("status") == "active"}
-
-    def is_revoked(address: str) -> bool:
-        return gov(f"revoked/{address}") is not None
-
+    trusted_cas, is_revoked = chain_trust(ledger)
     handlers: dict[int, Any] = {}
 
     def route(peer: p2p.PeerId, kind: int, payload: bytes) -> None:
