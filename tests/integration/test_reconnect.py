@@ -83,11 +83,15 @@ def restarts(net: LocalNetwork, n: int) -> list[dict[str, float]]:
             assert mesh is not None, f"restart {i}: never connected to all peers\n{text[-3000:]}"
             assert int(mesh.group(1)) == 3
             line = text[text.rfind("\n", 0, mesh.start()) + 1 :]
+            own = -1.0
+            while own < 0 and time.monotonic() < deadline:  # its API starts after its p2p
+                own = handshakes_failed(urls[3])
+                time.sleep(0.1)
             out.append(
                 {
                     "after_start_s": float(mesh.group(2)),
                     "after_spawn_s": stamp(line) - spawned,
-                    "own_failed": handshakes_failed(urls[3]),
+                    "own_failed": own,
                 }
             )
             time.sleep(0.5)  # let it take part for a moment before the next restart
@@ -118,8 +122,8 @@ def summary(runs: list[dict[str, float]]) -> str:
 def test_restarted_validator_reconnects_at_once_5_restarts(net) -> None:
     runs = restarts(net, 5)
     print("\n" + summary(runs))
-    assert all(r["own_failed"] == 0 for r in runs), runs
-    assert all(r["after_start_s"] < HANDSHAKE_TIMEOUT_S for r in runs), runs
+    assert [r for r in runs if r["own_failed"] != 0] == []
+    assert [r for r in runs if r["after_start_s"] >= HANDSHAKE_TIMEOUT_S] == []
 
 
 @pytest.mark.slow
@@ -127,6 +131,6 @@ def test_restarted_validator_reconnects_at_once_5_restarts(net) -> None:
 def test_restarted_validator_reconnects_within_2_s_50_restarts(net) -> None:
     runs = restarts(net, 50)
     print("\n" + summary(runs))
-    assert all(r["own_failed"] == 0 for r in runs), runs
+    assert [(i, r) for i, r in enumerate(runs) if r["own_failed"] != 0] == []
     slow = [(i, r["after_start_s"]) for i, r in enumerate(runs) if r["after_start_s"] >= 2.0]
     assert not slow, f"restarts slower than 2 s: {slow}"
