@@ -141,6 +141,7 @@ class StoreGuard:
         self.last_check: CheckReport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._checking = False
+        self._task: asyncio.Task[None] | None = None  # the check after a read error
 
     def attach(self) -> None:
         """Listen to the store (call on the event loop, before serving)."""
@@ -174,8 +175,7 @@ class StoreGuard:
             return
         self._checking = True
         self._halt("store-read", f"store read error: {' '.join(reason.split())}")
-        task = asyncio.get_running_loop().create_task(self._check_after_error(reason))
-        task.add_done_callback(lambda _t: None)
+        self._task = asyncio.get_running_loop().create_task(self._check_after_error(reason))
 
     async def _check_after_error(self, reason: str) -> None:
         try:
