@@ -139,3 +139,11 @@ def test_a_missing_tx_index_row_is_found_by_the_full_check(chain, tmp_path):
     sql(path, "DELETE FROM tx_recent WHERE hash = (SELECT MIN(hash) FROM tx_recent)")
     with pytest.raises(StoreDamaged, match="missing from the tx index"):
         check(c, path, full=True)
+
+
+def test_latest_values_that_differ_from_the_tree_are_found_by_the_quick_sample(chain, tmp_path):
+    c, _ = chain
+    path = copy(chain, tmp_path)
+    sql(path, "UPDATE state SET value = x'00'")
+    with pytest.raises(StoreDamaged, match="differs from the tree"):
+        check(c, path)

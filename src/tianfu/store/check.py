@@ -275,8 +275,7 @@ def _check_state_rows(
         rows = reader.rows("SELECT key, value FROM state ORDER BY key")
     else:
         leaves = -1
-        rng = random.Random()
-        picks = [rng.randbytes(8) for _ in range(SAMPLES)]
+        picks = _probes(reader)
         rows = (
             r
             for p in sorted(picks)
@@ -299,6 +298,17 @@ def _check_state_rows(
     if full and n != leaves:
         raise _damaged(reader.path, f"{n} latest-state rows but {leaves} values in the state tree")
     return n
+
+
+def _probes(reader: _Reader) -> list[bytes]:
+    """`SAMPLES` random keys spread over the range the state table's keys occupy."""
+    row = reader.one("SELECT MIN(key), MAX(key) FROM state")
+    if row is None or row[0] is None:
+        return []
+    low = int.from_bytes(bytes(row[0])[:8].ljust(8, b"\0"), "big")
+    high = int.from_bytes(bytes(row[1])[:8].ljust(8, b"\0"), "big")
+    rng = random.Random()
+    return [rng.randint(low, high).to_bytes(8, "big") for _ in range(SAMPLES)]
 
 
 def _walk_tree(reader: _Reader, version: int) -> int:
