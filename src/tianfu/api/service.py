@@ -75,7 +75,9 @@ class ChainService(Protocol):
     max_body_bytes: int
 
     def status(self) -> dict[str, Any]:
-        """chain_id, height, latest_hash (hex), time_ms, node, org, validator (bool), genesis_hash (hex)."""
+        """chain_id, height, latest_hash (hex), time_ms, node, org, validator (bool), genesis_hash (hex);
+        a node adds `health`: "ok", or "degraded: <problems>" (e.g. not signing because its
+        store cannot take a block)."""
         ...
 
     async def submit(self, tx: Transaction) -> bytes:

@@ -90,11 +90,155 @@ def network_init(
 def node_start(
     home: Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")],
 ) -> None:
-    """Run one node (validator or non-voting full node) until interrupted."""
+    """Run one node (validator or non-voting full node) until interrupted.
+
+    The node checks its store first (SQLite's quick_check, the chain's hash links, recent
+    certificates, the latest state root) and refuses a damaged one with one line naming
+    `tianfu node repair`; it stops the same way if it finds damage while running.
+    """
     with handle_errors():
         from tianfu.node.netnode import run_network_node
+        from tianfu.node.storeguard import StoreRefused
 
-        run_network_node(home)
+        try:
+            run_network_node(home)
+        except StoreRefused as exc:
+            raise CommandFailed(str(exc)) from None
+
+
+@node_app.command("check")
+def node_check(
+    home: Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")],
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Also SQLite's integrity_check, every certificate, every block's transaction "
+            "and receipt roots, the tx index and the whole state tree (slow on long chains).",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a stopped node's store: what `node start` checks, or (--full) everything.
+
+    Exit code 0 if the store checks out, 1 (with one line saying what is wrong and the
+    repair command) if not.
+    """
+    with handle_errors():
+        from tianfu.codec import decode
+        from tianfu.ledger import Ledger
+        from tianfu.node.config import NodeConfig
+        from tianfu.node.storeguard import DataLock, StoreRefused, certificate_check, refusal
+        from tianfu.store import Store, StoreError
+        from tianfu.store.check import check_store
+        from tianfu.types import Genesis
+
+        cfg = NodeConfig.load(home)
+        genesis = decode(cfg.genesis.read_bytes(), Genesis)
+        path = cfg.data / "chain.db"
+        if not path.exists():
+            raise CommandFailed(f"{path} does not exist (the node has not run yet)")
+        try:
+            lock = DataLock(cfg.data, "checking its store")
+        except StoreRefused as exc:
+            raise CommandFailed(str(exc)) from None
+        try:
+            store = Store(path)
+            try:
+                ledger = Ledger(store, genesis)
+                report = check_store(
+                    store, genesis.hash, full=full, verify_certificate=certificate_check(ledger)
+                )
+            finally:
+                store.close()
+        except (StoreError, ValueError) as exc:
+            raise CommandFailed(str(refusal(home, exc))) from None
+        finally:
+            lock.release()
+        doc = {
+            "ok": True,
+            "level": report.level,
+            "height": report.height,
+            "file_bytes": report.file_bytes,
+            "headers": report.headers,
+            "certificates": report.certificates,
+            "bodies": report.bodies,
+            "state_rows": report.state_rows,
+            "seconds": round(report.seconds, 3),
+        }
+        if as_json:
+            print_json(doc)
+        else:
+            console.print(
+                f"store {path} checks out ({report.level}): height {report.height}, "
+                f"{report.file_bytes / 1e6:.1f} MB, {report.headers} headers linked, "
+                f"{report.certificates} certificates verified, {report.bodies} block bodies, "
+                f"{report.state_rows} state rows, {report.seconds:.2f} s"
+            )
+
+
+@node_app.command("repair")
+def node_repair(
+    home: Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")],
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Set the store aside even if it checks out, and rebuild."),
+    ] = False,
+    connect_timeout: Annotated[
+        float, typer.Option("--connect-timeout", min=1, help="Seconds to wait for a first peer.")
+    ] = 60.0,
+    stall_timeout: Annotated[
+        float,
+        typer.Option("--stall-timeout", min=1, help="Give up if no block arrives for this long."),
+    ] = 60.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Rebuild a stopped node's store from its peers, keeping its signer state.
+
+    A store that fails the check is moved aside into data/damaged-<time>/ (kept, not
+    deleted) and a new one is synced from the configured peers, every block checked
+    (quorum certificate of its height, re-executed to its roots). privval.json and
+    consensus.wal are not touched. Run it again to resume an interrupted repair.
+    """
+    with handle_errors():
+        from tianfu.node.repair import RepairFailed, RepairProgress, run_repair
+        from tianfu.node.storeguard import StoreRefused
+
+        def show(p: RepairProgress) -> None:
+            target = p.target if p.target else "?"
+            typer.echo(
+                f"repair: height {p.height} of {target}, {p.peers} peer(s), "
+                f"{p.rate:.0f} blocks/s, {p.elapsed_s:.0f} s",
+                err=as_json,
+            )
+
+        try:
+            result = run_repair(
+                home,
+                fresh=fresh,
+                connect_timeout_s=connect_timeout,
+                stall_timeout_s=stall_timeout,
+                progress=show,
+            )
+        except (RepairFailed, StoreRefused) as exc:
+            raise CommandFailed(f"repair failed: {exc}") from None
+        doc = {
+            "height": result.height,
+            "blocks_fetched": result.blocks_fetched,
+            "seconds": round(result.seconds, 1),
+            "moved_aside": result.moved_aside,
+            "reason": result.reason,
+        }
+        if as_json:
+            print_json(doc)
+            return
+        if result.moved_aside:
+            console.print(f"the old store ({result.reason}) is in {result.moved_aside}")
+        console.print(
+            f"store rebuilt from peers: height {result.height} ({result.blocks_fetched} blocks "
+            f"fetched and checked in {result.seconds:.0f} s); signer state untouched. "
+            f"Start the node with `tianfu node start --home {home}`"
+        )
 
 
 def up(

@@ -99,7 +99,10 @@ class _JumpTo:
 
 
 class DriverError(Exception):
-    """The driver cannot go on (a decided block could not be stored)."""
+    """The driver cannot go on (a different block is stored at a decided height: a fork)."""
+
+
+STORE_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to store a decided block
 
 
 class LedgerLike(Protocol):
@@ -147,6 +150,7 @@ class ConsensusDriver(PeerMessages):
         max_inbound: int = 10_000,
         max_evidence: int = 256,
         commit_lock: threading.Lock | None = None,
+        check_store: Callable[[], object] | None = None,
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
@@ -195,6 +199,29 @@ class ConsensusDriver(PeerMessages):
         self.timeline = HeightTimeline()
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
+        # Checks the store (worker thread; raises if damaged) before voting resumes after a
+        # failed write. It takes `commit_lock` itself if it needs a still store.
+        self.check_store = check_store
+        self._halts: dict[str, str] = {}  # why this node does not sign now, by source
+        self._store_moved = asyncio.Event()  # block sync stored blocks: retry a failed store now
+
+    # ------------------------------------------------------------ not signing
+
+    @property
+    def halted(self) -> str | None:
+        """Why this node signs nothing at the moment (None: it signs)."""
+        return "; ".join(self._halts.values()) if self._halts else None
+
+    def halt(self, source: str, reason: str) -> None:
+        """Sign nothing (no vote, no proposal) until `resume(source)`. Missing a vote is
+        always safe; the core counts the skipped signature as given and moves on."""
+        if self._halts.get(source) != reason:
+            log.error("not signing: %s", reason)
+        self._halts[source] = reason
+
+    def resume(self, source: str) -> None:
+        if self._halts.pop(source, None) is not None and not self._halts:
+            log.warning("signing again")
 
     # ------------------------------------------------------------ public
 
@@ -322,6 +349,7 @@ class ConsensusDriver(PeerMessages):
         """Block sync stored blocks up to `height`: abandon older heights, decide height + 1."""
         if self._stopping or self._wake is None:
             return
+        self._store_moved.set()
         self._internal.append((_JumpTo(height), INTERNAL))  # type: ignore[arg-type]
         self._wake.set()
 
@@ -417,6 +445,9 @@ class ConsensusDriver(PeerMessages):
 
     async def _act(self, a: Any, replay: bool) -> list[tuple[Event, str]]:
         if isinstance(a, SignVote | SignProposal):
+            if self._halts:
+                self.stats["sign_halted"] += 1
+                return []
             if isinstance(a, SignVote) and a.type != PREVOTE:
                 self._mark("prevote_quorum")
             return await self._sign(a, replay)
@@ -638,27 +669,84 @@ class ConsensusDriver(PeerMessages):
                     self._commit_sync, executed, a
                 )
             self._mark("stored")
-        except Exception as exc:
+        except DriverError as exc:  # another block at this height: never go on
             self.failed = exc
             self._stopping = True
-            log.exception("could not store decided block %d: stopping", a.height)
-            raise DriverError(f"could not store decided block {a.height}: {exc}") from exc
+            log.error("decided block %d conflicts with the stored one: stopping: %s", a.height, exc)
+            raise
+        except Exception as exc:  # the store could not take it (disk full, I/O error, ...)
+            self.stats["store_failures"] += 1
+            self.halt("store", f"cannot store decided block {a.height}: {exc}")
+            self._spawn(self._recover_store(a, executed))
+            return []  # the core stays decided at this height: it signs nothing more here
         if wal_error is not None:
             log.error("consensus WAL rotation failed: %s", wal_error)
             self.stats["wal_errors"] += 1
+        self._after_store(executed, stored_here)
+        return await self._next_height(a)
+
+    async def _recover_store(self, a: CommitBlock, executed: Any) -> None:
+        """Retry storing a decided block (backing off) until it is stored — by us, or by
+        block sync meanwhile — then check the store, and only then sign again."""
+        assert self._ledger_lock is not None
+        delay, longest = STORE_RETRY_S
+        failures = 0
+        while not self._stopping:
+            self._store_moved.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._store_moved.wait(), delay)
+            delay = min(delay * 2, longest)
+            try:
+                async with self._ledger_lock:
+                    stored_here = False
+                    if self.ledger.height < a.height:
+                        executed, stored_here, _ = await self._in_thread(
+                            self._commit_sync, executed, a
+                        )
+                    if self.check_store is not None:
+                        await self._in_thread(self.check_store)
+            except DriverError as exc:
+                self.failed = exc
+                log.error("decided block %d conflicts with the stored one: %s", a.height, exc)
+                return
+            except Exception as exc:  # still cannot write (or the check failed): wait more
+                failures += 1
+                if failures == 1 or failures % 12 == 0:
+                    log.warning(
+                        "still cannot store decided block %d (%d attempts): %s",
+                        a.height,
+                        failures,
+                        exc,
+                    )
+                continue
+            if stored_here:
+                self._after_store(executed, stored_here)
+            log.warning(
+                "store writable again: block %d stored%s; resuming consensus at %d",
+                a.height,
+                " and the store checked" if self.check_store is not None else "",
+                self.ledger.height + 1,
+            )
+            self.resume("store")
+            self.jump_to(self.ledger.height)
+            return
+
+    def _after_store(self, executed: Any, stored_here: bool) -> None:
         self.mempool.remove([t.hash for t in executed.block.txs])
-        self._executed.clear()
-        self._own.clear()
         self.stats["committed"] += 1
-        try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
-            self.use_params_of(a.height + 1)
-        except Exception:  # a task's top level: keep the current parameters, log
-            log.exception("reading the parameters of height %d failed", a.height + 1)
         if self.on_commit is not None and stored_here:
             try:
                 self.on_commit(executed)
             except Exception:  # a callback's failure must not stop consensus
                 log.exception("on_commit callback failed")
+
+    async def _next_height(self, a: CommitBlock) -> list[tuple[Event, str]]:
+        self._executed.clear()
+        self._own.clear()
+        try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
+            self.use_params_of(a.height + 1)
+        except Exception:  # a task's top level: keep the current parameters, log
+            log.exception("reading the parameters of height %d failed", a.height + 1)
         self._mark("callbacks_done")
         loop = asyncio.get_running_loop()
         wait = self._last_commit + self.min_block_interval - loop.time()

@@ -1,5 +1,6 @@
 """Wires a network node: store, ledger, mempool, p2p (mutual TLS), consensus driver, block
-sync, transaction gossip and the REST API. Composition only — no logic of its own."""
+sync, transaction gossip, the store guard and the REST API. Composition only — no logic
+of its own."""
 
 from __future__ import annotations
 
@@ -14,19 +15,20 @@ import uvicorn
 
 from tianfu.api.app import create_app
 from tianfu.api.service import TxRejected
-from tianfu.codec import decode, decode_value
+from tianfu.codec import decode
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
-from tianfu.execution.api import state_key
 from tianfu.identity import Identity
 from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
 from tianfu.node import loop as event_loop
 from tianfu.node.config import NodeConfig
 from tianfu.node.evidence import EvidenceReporter
-from tianfu.node.runner import open_ledger
+from tianfu.node.health import NodeHealth, wire_health
 from tianfu.node.service import NodeService
+from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
+from tianfu.node.trust import chain_trust
 from tianfu.p2p import api as p2p
 from tianfu.p2p.network import TlsNetwork
 from tianfu.sync import BlockSyncer
@@ -38,9 +40,18 @@ MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_bl
 
 
 async def serve_network_node(cfg: NodeConfig) -> None:
+    """Run the node until stopped; `StoreRefused` if its store is damaged (at start or later)."""
     genesis = decode(cfg.genesis.read_bytes(), Genesis)
     ident = Identity.load(cfg.identity)
-    ledger = open_ledger(cfg.data, genesis)
+    lock = DataLock(cfg.data, "starting this node")
+    try:
+        await _serve(cfg, genesis, ident)
+    finally:
+        lock.release()
+
+
+async def _serve(cfg: NodeConfig, genesis: Genesis, ident: Identity) -> None:
+    ledger, _ = open_checked_ledger(cfg.home, cfg.data, genesis)
     mempool = Mempool()
     service = NodeService(
         ledger,
@@ -51,17 +62,7 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         max_body_bytes=cfg.max_body_bytes,
     )
 
-    def gov(key: str) -> Any:
-        raw = ledger.latest.get(state_key("governance", key))
-        return None if raw is None else decode_value(raw)
-
-    def trusted_cas() -> dict[str, bytes]:
-        orgs = (gov(f"org/{name}") for name in gov("orgs") or [])
-        return {o["name"]: o["ca_cert"] for o in orgs if o and o.get("status") == "active"}
-
-    def is_revoked(address: str) -> bool:
-        return gov(f"revoked/{address}") is not None
-
+    trusted_cas, is_revoked = chain_trust(ledger)
     handlers: dict[int, Any] = {}
 
     def route(peer: p2p.PeerId, kind: int, payload: bytes) -> None:
@@ -99,6 +100,20 @@ async def serve_network_node(cfg: NodeConfig) -> None:
             syncer.notify_committed(executed.block.header.height)
 
     privval = FilePrivValidator(ident.keypair, cfg.data / "privval.json") if cfg.validator else None
+    server: uvicorn.Server | None = None
+
+    def stop_node() -> None:
+        if server is not None:
+            server.should_exit = True
+
+    guard = StoreGuard(
+        cfg.home,
+        ledger,
+        commit_lock,
+        halt=lambda source, reason: driver.halt(source, reason),
+        resume=lambda source: driver.resume(source),
+        stop_node=stop_node,
+    )
     driver = ConsensusDriver(
         ledger,
         mempool,
@@ -108,6 +123,7 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         on_commit=committed,
         verified=service.verified.__contains__,
         commit_lock=commit_lock,
+        check_store=guard.check,
     )
     syncer = BlockSyncer(
         ledger,
@@ -121,6 +137,12 @@ async def serve_network_node(cfg: NodeConfig) -> None:
     for kind in (p2p.KIND_STATUS, p2p.KIND_BLOCKS_REQUEST, p2p.KIND_BLOCKS_RESPONSE):
         handlers[kind] = syncer.handle
     handlers[p2p.KIND_TXS] = gossip.handle
+    health = NodeHealth()
+    wire_health(
+        health, store=ledger.store, driver=driver, syncer=syncer, transport=transport, guard=guard
+    )
+    service.health = health.text
+    service.registry.register(health)
 
     server = uvicorn.Server(
         uvicorn.Config(
@@ -131,6 +153,7 @@ async def serve_network_node(cfg: NodeConfig) -> None:
             lifespan="off",
         )
     )
+    guard.attach()
     await transport.start()
     await driver.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
@@ -156,6 +179,8 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         await driver.stop()
         await transport.stop()
         ledger.store.close()
+    if guard.fatal is not None:
+        raise guard.fatal
 
 
 def run_network_node(home: Path) -> None:

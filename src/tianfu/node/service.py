@@ -80,6 +80,8 @@ class NodeService:
         self.is_validator = is_validator
         self.max_body_bytes = max_body_bytes
         self.on_tx = on_tx
+        # "ok" or "degraded: ..." (`tianfu.node.health`); a node without probes is ok.
+        self.health: Callable[[], str] = lambda: "ok"
         self.verified: set[bytes] = set()  # signatures checked at admission, until committed
         self._waiters: dict[bytes, list[_Waiter]] = {}  # tx hash -> waits for its commit
         self._subscribers: set[asyncio.Queue[CommittedEvent | None]] = set()
@@ -121,6 +123,7 @@ class NodeService:
             "validator": self.is_validator,
             "genesis_hash": self.ledger.genesis.hash.hex(),
             "mempool": len(self.mempool),
+            "health": self.health(),
         }
 
     # -- transactions ----------------------------------------------------------------------

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -103,16 +104,33 @@ def _abort(writer: asyncio.StreamWriter) -> None:
         writer.transport.abort()
 
 
-class _Accepting(asyncio.Protocol):
-    """A new inbound TCP connection: pause reading at once, so that no byte of the TLS
-    handshake is consumed before `loop.start_tls` takes the transport over."""
+def _listen_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking listening TCP socket on (host, port); port 0 picks a free one."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    if not infos:  # pragma: no cover - getaddrinfo raises rather than return nothing
+        raise OSError(f"cannot resolve {host!r}")
+    family = infos[0][0]
+    sock = socket.create_server(infos[0][4][:2], family=family, backlog=128)
+    sock.setblocking(False)
+    return sock
 
-    def __init__(self, network: TlsNetwork) -> None:
-        self._network = network
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.pause_reading()  # type: ignore[attr-defined]
-        self._network._accept(transport)
+def _peer_certificate(writer: asyncio.StreamWriter) -> bytes | None:
+    """The DER certificate the peer presented in a completed TLS handshake.
+
+    A connection lost before or during the handshake can still come back from the loop as
+    a transport (uvloop wakes the handshake's waiter without an error when the connection
+    is closed before the handshake began): that is a failed handshake, not a peer without
+    a certificate, and raises `ConnectionResetError`.
+    """
+    ssl_object = writer.get_extra_info("ssl_object")
+    if ssl_object is None or writer.transport.is_closing():
+        raise ConnectionResetError("the connection closed before the TLS handshake completed")
+    try:
+        der: bytes | None = ssl_object.getpeercert(binary_form=True)
+    except ValueError:  # "handshake not done yet"
+        raise ConnectionResetError("the TLS handshake did not complete") from None
+    return der
 
 
 class TlsNetwork:
@@ -165,8 +183,12 @@ class TlsNetwork:
         self._dialers: dict[Address, asyncio.Task[None]] = {}
         self._target_peer: dict[Address, str] = {}  # dial target -> peer address found there
         self._tasks: set[asyncio.Task[None]] = set()  # handshakes, readers, writers, monitor
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
         self._pending = 0
+        self._started_at = 0.0
+        # Seconds from `start()` until a peer was connected for every configured address
+        # (None until then): how long a (re)started node takes to reach the network.
+        self.mesh_after_s: float | None = None
         self._running = False
         self._rng = random.Random()
 
@@ -180,25 +202,24 @@ class TlsNetwork:
     @property
     def listen_address(self) -> Address:
         """The address the server is bound to (the real port when started with port 0)."""
-        if self._server is None or not self._server.sockets:
+        if self._listener is None:
             return self._listen
-        host, port = self._server.sockets[0].getsockname()[:2]
+        host, port = self._listener.getsockname()[:2]
         return host, port
 
     async def start(self) -> None:
         if self._running:
             return
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Accepting(self), *self._listen)
+        self._listener = _listen_socket(*self._listen)
         self._running = True
+        self._started_at = time.monotonic()
+        self._spawn(self._accept_loop(self._listener), "p2p-accept")
         for target in self._targets:
             self._start_dialer(target)
         self._spawn(self._monitor(), "p2p-monitor")
 
     async def stop(self) -> None:
         self._running = False
-        if self._server is not None:
-            self._server.close()
         for task in self._dialers.values():
             task.cancel()
         conns = list(self._conns.values())
@@ -210,10 +231,9 @@ class TlsNetwork:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._dialers.clear()
-        if self._server is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
-            self._server = None
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
 
     def set_peers(self, peers: list[Address]) -> None:
         """Replace the list of addresses to dial (existing connections stay)."""
@@ -353,54 +373,66 @@ class TlsNetwork:
         finally:
             self._close(conn)
 
-    def _accept(self, transport: asyncio.BaseTransport) -> None:
-        """A TCP connection came in (reading paused): start its TLS handshake, or refuse it."""
+    async def _accept_loop(self, listener: socket.socket) -> None:
+        """Accept TCP connections and hand each, untouched, to its TLS handshake.
+
+        The accepted socket is given to `loop.connect_accepted_socket` with the TLS context
+        of the moment, so the TLS layer is the first and only reader of the connection:
+        no byte of the client's first flight can reach anything else (ADR 0011).
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                sock, _ = await loop.sock_accept(listener)
+            except OSError as exc:  # e.g. out of file descriptors: wait, then go on
+                log.warning("p2p accept failed: %r", exc)
+                await asyncio.sleep(0.1)
+                continue
+            self._accept(sock)
+
+    def _accept(self, sock: socket.socket) -> None:
+        """A TCP connection came in: start its TLS handshake, or refuse it."""
         if not self._running or self._pending >= self._max_pending:
             self.stats["handshakes_failed"] += 1
-            transport.abort()  # type: ignore[attr-defined]
+            sock.close()
             return
         self._pending += 1
-        self._spawn(self._on_inbound(transport), "p2p-accept")
+        self._spawn(self._on_inbound(sock), "p2p-inbound")
 
-    async def _on_inbound(self, transport: asyncio.BaseTransport) -> None:
+    async def _on_inbound(self, sock: socket.socket) -> None:
         """TLS as the server, then authentication; the TLS trust is read anew each time."""
         loop = asyncio.get_running_loop()
+        peername = None
         writer: asyncio.StreamWriter | None = None
         try:
-            if transport.is_closing():
-                raise ConnectionResetError("closed before the TLS handshake")
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                peername = sock.getpeername()
             cas = dict(self._trusted_cas())
             ctx = self._contexts.get(cas, server=True)
             timeout = self._handshake_timeout
             reader = asyncio.StreamReader()
-            protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
-            tls = await asyncio.wait_for(
-                loop.start_tls(
-                    transport,  # type: ignore[arg-type]
-                    protocol,
-                    ctx,
-                    server_side=True,
-                    ssl_handshake_timeout=timeout,
+            protocol = asyncio.StreamReaderProtocol(reader)
+            transport, _ = await asyncio.wait_for(
+                loop.connect_accepted_socket(
+                    lambda: protocol, sock, ssl=ctx, ssl_handshake_timeout=timeout
                 ),
                 timeout,
             )
-            if tls is None:
-                raise ConnectionResetError("connection closed during the TLS handshake")
-            protocol.connection_made(tls)
-            writer = asyncio.StreamWriter(tls, protocol, reader, loop)
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
             peer, not_after = await self._authenticate(reader, writer, cas)
         except Exception as exc:  # untrusted input: whatever it did, close and count
             if not isinstance(exc, PeerRejectedError):
                 self.stats["handshakes_failed"] += 1
-            log.debug(
-                "inbound handshake from %s failed: %r", transport.get_extra_info("peername"), exc
-            )
+            log.debug("inbound handshake from %s failed: %r", peername, exc)
             if writer is not None:
                 _abort(writer)
-            transport.abort()  # type: ignore[attr-defined]
+            sock.close()
             return
         except BaseException:  # cancelled by stop()
-            transport.abort()  # type: ignore[attr-defined]
+            if writer is not None:
+                _abort(writer)
+            sock.close()
             raise
         finally:
             self._pending -= 1
@@ -410,8 +442,7 @@ class TlsNetwork:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cas: TrustedCas
     ) -> tuple[PeerId, int]:
         """Check the peer's certificate, then exchange HELLOs. (peer, cert not_after ms)."""
-        ssl_object = writer.get_extra_info("ssl_object")
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        der = _peer_certificate(writer)
         try:
             peer = verify_peer(der, cas, self._is_revoked, self._address)
         except PeerRejectedError as exc:
@@ -536,6 +567,19 @@ class TlsNetwork:
         if old is None:
             log.info("connected to peer %s (%s/%s)", peer.address, peer.org, peer.name)
             self._notify(peer, True)
+            self._check_mesh()
+
+    def _check_mesh(self) -> None:
+        """Log, once, when this node first has as many peers as it has dial targets."""
+        if self.mesh_after_s is not None or not self._targets:
+            return
+        if len(self._conns) >= len(self._targets):
+            self.mesh_after_s = time.monotonic() - self._started_at
+            log.info(
+                "connected to all %d configured peers %.3f s after start",
+                len(self._targets),
+                self.mesh_after_s,
+            )
 
     def _close(self, conn: _Connection) -> None:
         """Close a connection (idempotent); forget the peer unless a newer one replaced it."""

@@ -1,5 +1,5 @@
 """Durable storage of the ledger: one SQLite file per node, one transaction per height."""
 
-from tianfu.store.sqlite import Store, StoreError, TxRecord
+from tianfu.store.sqlite import Store, StoreDamaged, StoreError, StoreWriteError, TxRecord
 
-__all__ = ["Store", "StoreError", "TxRecord"]
+__all__ = ["Store", "StoreDamaged", "StoreError", "StoreWriteError", "TxRecord"]

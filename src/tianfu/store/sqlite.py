@@ -3,7 +3,15 @@
 Durability: the file is in WAL mode with `synchronous=FULL`; each height (block, commit
 certificate, receipts, tx and event indexes, Merkle tree nodes, latest state values and
 optional meta rows) is written in ONE SQLite transaction, so after a crash at any moment
-(kill -9, power loss) a height is either wholly present or wholly absent.
+(kill -9, power loss) a height is either wholly present or wholly absent. After every
+commit the WAL is checkpointed into the database file (`PRAGMA wal_checkpoint(FULL)`,
+which waits for readers of older snapshots), before the write returns: a committed height
+is in `chain.db` itself, so it survives the loss of `chain.db-wal` (ADR 0006).
+
+Failures are typed: `StoreWriteError` — a write SQLite could not do (disk full, I/O
+error, read-only file); the transaction was rolled back and the store is unchanged, so the
+write may be retried later. `StoreDamaged` — SQLite reports the file damaged, or stored
+bytes do not decode; `on_damage` (if set) hears of it before it is raised.
 
 Rows per block (ADR 0016): the block row (header, transactions, certificate and receipts,
 events included, as blobs), one tx-index row per transaction, one event-index row per
@@ -24,13 +32,15 @@ this class), without the canonical re-encoding check of `tianfu.codec.decode`.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -39,6 +49,8 @@ from tianfu.store.bulk import HASHES_SELECT, PAIRS_SELECT, pack_hashes, pack_pai
 from tianfu.store.schema import connect, init_schema
 from tianfu.store.seen import TxHashFilter
 from tianfu.types import Block, BlockHeader, CommitCertificate, Event, Receipt, Transaction
+
+log = logging.getLogger(__name__)
 
 _dec_header = msgspec.msgpack.Decoder(BlockHeader)
 _dec_txs = msgspec.msgpack.Decoder(list[Transaction])
@@ -69,6 +81,30 @@ _COMMITTED_OF_PACKED = (
 
 class StoreError(Exception):
     """A refused write (wrong height, different genesis, ...) or a database failure."""
+
+
+class StoreWriteError(StoreError):
+    """SQLite could not write (disk full, I/O error, read-only file). The transaction was
+    rolled back: the store is as it was, and the same write may succeed later."""
+
+
+class StoreDamaged(StoreError):
+    """The store file is damaged: SQLite says so (malformed image, not a database, I/O
+    error on read) or stored bytes do not decode. Reads will not get better by retrying."""
+
+
+# SQLite's primary result codes (`sqlite3.Error.sqlite_errorcode & 0xFF`) that mean the file
+# itself is bad, and those of a write the system could not do.
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_NOTADB = 10, 11, 26
+_DAMAGE_CODES = frozenset({_SQLITE_CORRUPT, _SQLITE_NOTADB})
+_WRITE_CODES = frozenset({3, 8, 10, 13, 14})  # PERM, READONLY, IOERR, FULL, CANTOPEN
+
+
+def _code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -113,6 +149,10 @@ class Store:
         self._recent_rows = 0  # rows in tx_recent (writer's view, see `save_block`)
         # Every indexed tx hash, in memory: "never committed" without a query (`seen.py`).
         self._seen = TxHashFilter()
+        # Called (from the thread that found it) when a read or write finds the file damaged.
+        self.on_damage: Callable[[StoreDamaged], None] | None = None
+        self.checkpoints_incomplete = 0  # commits whose WAL frames could not all be copied
+        self.write_failures = 0  # writes SQLite could not do (the store stayed as it was)
         try:
             conn = self._writer_conn()
             init_schema(conn)
@@ -123,7 +163,17 @@ class Store:
             self._seen = self._load_seen(conn)
         except sqlite3.Error as exc:
             self.close()
+            if _code(exc) in _DAMAGE_CODES or _code(exc) == _SQLITE_IOERR:
+                raise StoreDamaged(f"store {self._path}: cannot open it: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
+        except StoreDamaged:
+            self.close()
+            raise
+
+    @property
+    def path(self) -> str:
+        """The database file."""
+        return self._path
 
     # ------------------------------------------------------------------ plumbing
 
@@ -144,6 +194,8 @@ class Store:
         try:
             conn = connect(self._path)
         except sqlite3.Error as exc:
+            if _code(exc) in _DAMAGE_CODES or _code(exc) == _SQLITE_IOERR:
+                raise self._damaged(f"cannot open it: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
         with self._conns_lock:
             self._conns.append(conn)
@@ -166,36 +218,83 @@ class Store:
             conn = self._local.conn = self._open()
         return conn
 
+    def _failed(self, exc: sqlite3.Error, doing: str) -> StoreError:
+        """The typed error for a SQLite failure (and `on_damage` told of a damaged file)."""
+        code = _code(exc)
+        if doing != "read":
+            self.write_failures += 1
+        if code in _DAMAGE_CODES or (code == _SQLITE_IOERR and doing == "read"):
+            return self._damaged(f"{doing} failed: {exc}")
+        if doing != "read" and code in _WRITE_CODES:
+            return StoreWriteError(f"{doing} failed: {exc}")
+        return StoreError(f"{doing} failed: {exc}")
+
+    def _damaged(self, message: str) -> StoreDamaged:
+        err = StoreDamaged(f"store {self._path}: {message}")
+        hook = self.on_damage
+        if hook is not None:
+            try:
+                hook(err)
+            except Exception:  # the listener's bug must not hide the damage
+                log.exception("store damage listener failed")
+        return err
+
+    def _decoded(self, decode: Callable[[Any], _T], data: Any, what: str) -> _T:
+        """`decode(data)` of stored bytes; bytes that do not decode mean a damaged file."""
+        try:
+            return decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError, TypeError, IndexError) as exc:
+            raise self._damaged(f"stored {what} does not decode: {exc}") from None
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all of it is committed, or none of it."""
+        """One write transaction: all of it is committed (and checkpointed), or none of it."""
         with self._write_lock:
             conn = self._writer_conn()
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StoreError(f"cannot start a write: {exc}") from None
+                raise self._failed(exc, "starting a write") from None
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise StoreError(f"write failed: {exc}") from None
+                    raise self._failed(exc, "write") from None
                 raise
+            self._checkpoint(conn)
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        """Copy the WAL into the database file and sync it (the write is committed already).
+
+        FULL waits (busy handler) for readers of older snapshots to finish, then copies
+        every frame: the committed height no longer depends on `chain.db-wal`. If it cannot
+        (disk full while the file grows, a reader held on past the busy timeout), the
+        height stays committed and durable in the WAL; the next write's checkpoint copies
+        it along.
+        """
+        try:
+            busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+        except sqlite3.Error as exc:
+            busy, frames, copied = 1, -1, -1
+            log.warning("checkpoint after a commit failed: %s", exc)
+        if busy or copied < frames:
+            self.checkpoints_incomplete += 1
 
     def _one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
         try:
             return self._conn().execute(sql, params).fetchone()
         except sqlite3.Error as exc:
-            raise StoreError(f"read failed: {exc}") from None
+            raise self._failed(exc, "read") from None
 
     def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         try:
             return self._conn().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"read failed: {exc}") from None
+            raise self._failed(exc, "read") from None
 
     def close(self) -> None:
         """Close every thread's connection; further calls raise `StoreError`."""
@@ -374,7 +473,8 @@ class Store:
         row = self._one("SELECT header, txs FROM blocks WHERE height = ?", (height,))
         if row is None:
             return None
-        return Block(_dec_header.decode(row[0]), _dec_txs.decode(row[1]))
+        header = self._decoded(_dec_header.decode, row[0], f"header {height}")
+        return Block(header, self._decoded(_dec_txs.decode, row[1], f"block {height}"))
 
     def load_block_encoded(self, height: int) -> bytes | None:
         """`codec.encode(load_block(height))`, from the stored bytes without decoding them.
@@ -387,15 +487,21 @@ class Store:
 
     def load_header(self, height: int) -> BlockHeader | None:
         row = self._one("SELECT header FROM blocks WHERE height = ?", (height,))
-        return None if row is None else _dec_header.decode(row[0])
+        if row is None:
+            return None
+        return self._decoded(_dec_header.decode, row[0], f"header {height}")
 
     def load_cert(self, height: int) -> CommitCertificate | None:
         row = self._one("SELECT cert FROM blocks WHERE height = ?", (height,))
-        return None if row is None else _dec_cert.decode(row[0])
+        if row is None:
+            return None
+        return self._decoded(_dec_cert.decode, row[0], f"certificate {height}")
 
     def load_receipts(self, height: int) -> list[Receipt] | None:
         row = self._one("SELECT receipts FROM blocks WHERE height = ?", (height,))
-        return None if row is None else _dec_receipts.decode(row[0])
+        if row is None:
+            return None
+        return self._decoded(_dec_receipts.decode, row[0], f"receipts {height}")
 
     def headers(self, start: int, limit: int) -> list[BlockHeader]:
         """Up to `limit` consecutive headers from height `start`."""
@@ -403,7 +509,7 @@ class Store:
             "SELECT header FROM blocks WHERE height >= ? ORDER BY height LIMIT ?",
             (start, max(0, limit)),
         )
-        return [_dec_header.decode(r[0]) for r in rows]
+        return [self._decoded(_dec_header.decode, r[0], "header") for r in rows]
 
     def load_tx(self, tx_hash: bytes) -> TxRecord | None:
         if self._closed:
@@ -421,8 +527,11 @@ class Store:
             return None
         height, idx, txs, receipts = row
         # Slice the one entry out of each list without decoding the whole block.
-        tx = _dec_tx.decode(_dec_raw_list.decode(txs)[idx])
-        receipt = _dec_receipt.decode(_dec_raw_list.decode(receipts)[idx])
+        what = f"transaction {height}/{idx}"
+        tx = self._decoded(lambda b: _dec_tx.decode(_dec_raw_list.decode(b)[idx]), txs, what)
+        receipt = self._decoded(
+            lambda b: _dec_receipt.decode(_dec_raw_list.decode(b)[idx]), receipts, what
+        )
         return TxRecord(tx, receipt, height, idx)
 
     def tx_position(self, tx_hash: bytes) -> tuple[int, int] | None:
@@ -520,17 +629,18 @@ class Store:
         try:
             cur = self._conn().execute(sql, tuple(params))
         except sqlite3.Error as exc:
-            raise StoreError(f"read failed: {exc}") from None
+            raise self._failed(exc, "read") from None
         try:
             while len(out) < limit:
                 try:
                     row = cur.fetchone()
                 except sqlite3.Error as exc:
-                    raise StoreError(f"read failed: {exc}") from None
+                    raise self._failed(exc, "read") from None
                 if row is None:
                     break
                 height = row[0]
-                for i, receipt in enumerate(_dec_receipts.decode(row[1])):
+                receipts = self._decoded(_dec_receipts.decode, row[1], f"receipts {height}")
+                for i, receipt in enumerate(receipts):
                     for ev in receipt.events:
                         if (contract is None or ev.contract == contract) and (
                             name is None or ev.name == name
@@ -563,13 +673,13 @@ class Store:
         try:
             cur = self._conn().execute(sql, params)
         except sqlite3.Error as exc:
-            raise StoreError(f"read failed: {exc}") from None
+            raise self._failed(exc, "read") from None
         try:
             while True:
                 try:
                     batch = cur.fetchmany(_SCAN_BATCH)
                 except sqlite3.Error as exc:
-                    raise StoreError(f"read failed: {exc}") from None
+                    raise self._failed(exc, "read") from None
                 if not batch:
                     return
                 yield from batch

@@ -40,6 +40,7 @@ from tianfu.p2p.api import (
     Network,
     PeerId,
 )
+from tianfu.store import StoreError
 from tianfu.sync.messages import (
     MAX_BLOCKS_PER_MESSAGE,
     BlocksRequest,
@@ -78,6 +79,7 @@ class SyncConfig:
     ban_s: float = 60.0  # a peer that lied is ignored this long
     cooldown_s: float = 5.0  # a peer that timed out is not asked again for this long
     retry_pause_s: float = 0.1  # pause after an attempt that applied nothing
+    store_retry_s: float = 1.0  # pause after our own store failed to take a block
     max_response_bytes: int = 4 << 20  # soft limit on the blocks of one response we send
     serve_rate: float = 10.0  # requests per second answered per peer (token bucket)
     serve_burst: int = 20
@@ -152,6 +154,11 @@ class BlockSyncer:
         self._wakeup: asyncio.Event | None = None
         self._inflight: asyncio.Future[ExecutedBlock] | None = None
         self._serving: set[asyncio.Task[None]] = set()
+        # Our store refused a block (disk full, damage): no peer's fault, nothing is
+        # fetched until `store_retry_s` has passed. `store_error` says why (None: fine).
+        self.store_error: str | None = None
+        self.store_failures = 0
+        self._store_retry_at = 0.0
 
     # -- state the node reads ---------------------------------------------------------------
     @property
@@ -356,6 +363,8 @@ class BlockSyncer:
     async def sync_from_peers_once(self) -> int:
         """Fetch and apply one batch from one peer that is ahead; return blocks applied."""
         self._update_mode()
+        if self.clock() < self._store_retry_at:
+            return 0
         height = self.ledger.height
         addr = self._pick_peer(height)
         if addr is None:
@@ -400,11 +409,25 @@ class BlockSyncer:
                 await self._apply_one(item, h)
             except _Stale:
                 break
+            except StoreError as exc:  # our own store: the peer is not to blame
+                self._store_failed(h, exc)
+                break
             except (CertificateError, InvalidBlock) as exc:
                 self.ban(addr, f"block {h}: {exc}")
                 break
             applied += 1
+            if self.store_error is not None:
+                log.warning("block sync stores blocks again (block %d)", h)
+                self.store_error = None
         return applied
+
+    def _store_failed(self, height: int, exc: StoreError) -> None:
+        self.store_failures += 1
+        self._store_retry_at = self.clock() + self.config.store_retry_s
+        message = f"cannot store block {height}: {exc}"
+        if message != self.store_error:
+            log.error("block sync %s (retrying every %.0f s)", message, self.config.store_retry_s)
+        self.store_error = message
 
     async def _apply_one(self, item: BlockWithCert, height: int) -> ExecutedBlock:
         # Verification and execution run in a worker thread; the shield lets a block that

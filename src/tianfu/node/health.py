@@ -1,0 +1,93 @@
+"""The node's health: the `health` field of `/v1/status` and the health metrics.
+
+`NodeHealth.text()` is "ok", or "degraded: " and every current problem ("not signing:
+cannot store decided block 243: ... database or disk is full", "block sync: ...",
+"consensus stopped: ..."), each read from a probe when asked. The same object is a
+Prometheus collector: `tianfu_health_ok`, `tianfu_signing_halted`, `tianfu_p2p_peers`,
+and counters of store write failures, incomplete checkpoints and failed handshakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from tianfu.node.storeguard import StoreGuard
+from tianfu.store import Store
+
+Probe = Callable[[], "str | None"]
+
+
+class NodeHealth(Collector):
+    """`"ok"` or `"degraded: <problem>; ..."` from probes, and the health metrics."""
+
+    def __init__(self) -> None:
+        self.probes: list[Probe] = []
+        self.counters: dict[str, tuple[str, Callable[[], float]]] = {}
+        self.gauges: dict[str, tuple[str, Callable[[], float]]] = {}
+
+    def problems(self) -> list[str]:
+        out = []
+        for probe in self.probes:
+            try:
+                problem = probe()
+            except Exception as exc:  # a probe's failure is a problem to report, not to raise
+                problem = f"health probe failed: {exc}"
+            if problem:
+                out.append(problem)
+        return out
+
+    def text(self) -> str:
+        problems = self.problems()
+        return "ok" if not problems else "degraded: " + "; ".join(problems)
+
+    def collect(self) -> Iterator[Metric]:
+        ok = GaugeMetricFamily("tianfu_health_ok", "1 when /v1/status says health ok, else 0")
+        ok.add_metric([], 0.0 if self.problems() else 1.0)
+        yield ok
+        for name, (doc, read) in self.gauges.items():
+            g = GaugeMetricFamily(name, doc)
+            g.add_metric([], float(read()))
+            yield g
+        for name, (doc, read) in self.counters.items():
+            c = CounterMetricFamily(name, doc)
+            c.add_metric([], float(read()))
+            yield c
+
+
+def wire_health(
+    health: NodeHealth, *, store: Store, driver: Any, syncer: Any, transport: Any, guard: StoreGuard
+) -> None:
+    """The node's probes and metrics: signing, consensus, block sync, store, p2p."""
+
+    def signing() -> str | None:
+        if driver.failed is not None:
+            return f"consensus stopped: {driver.failed}"
+        halted = driver.halted
+        return None if halted is None else f"not signing: {halted}"
+
+    health.probes += [
+        signing,
+        lambda: None if guard.fatal is None else f"store damaged: {guard.fatal}",
+        lambda: None if syncer.store_error is None else f"block sync: {syncer.store_error}",
+    ]
+    health.gauges["tianfu_signing_halted"] = (
+        "1 while this validator signs nothing (store failure, damage)",
+        lambda: 0.0 if driver.halted is None and driver.failed is None else 1.0,
+    )
+    health.gauges["tianfu_p2p_peers"] = ("Connected peers", lambda: len(transport.peers()))
+    health.counters["tianfu_store_write_failures"] = (
+        "Writes the store could not do (disk full, I/O error)",
+        lambda: store.write_failures,
+    )
+    health.counters["tianfu_store_checkpoints_incomplete"] = (
+        "Commits whose WAL frames were not all copied into the database file at once",
+        lambda: store.checkpoints_incomplete,
+    )
+    health.counters["tianfu_p2p_handshakes_failed"] = (
+        "TLS handshakes or HELLO exchanges that failed",
+        lambda: transport.stats["handshakes_failed"],
+    )
