@@ -10,9 +10,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 from tianfu.api.app import create_app
+from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
 from tianfu.codec import decode, decode_value
 from tianfu.consensus.driver import ConsensusDriver
@@ -122,15 +121,7 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         handlers[kind] = syncer.handle
     handlers[p2p.KIND_TXS] = gossip.handle
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(service),
-            host=cfg.api_host,
-            port=cfg.api_port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
+    server = make_server(create_app(service), cfg.api_host, cfg.api_port)
     await transport.start()
     await driver.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
