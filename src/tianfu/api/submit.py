@@ -27,6 +27,7 @@ import msgspec
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from tianfu.api.batch import (
@@ -178,6 +179,19 @@ class LeanRoute(APIRoute):
         self.lean = lean
         self.fastapi_app = self.app
         self.app = self.serve
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        # The route's own path, exactly: no pattern to run (a mounted application, with a
+        # root path to strip, takes the general match).
+        if scope["type"] == "http" and scope["path"] == self.path and not scope.get("root_path"):
+            child: Scope = {
+                "endpoint": self.endpoint,
+                "path_params": dict(scope.get("path_params", {})),
+                "route": self,
+            }
+            allowed = self.methods is None or scope["method"] in self.methods
+            return (Match.FULL if allowed else Match.PARTIAL), child
+        return super().matches(scope)
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         params = lean_params(scope["query_string"])
