@@ -26,7 +26,7 @@ from tianfu.api.limits import (
 )
 from tianfu.api.reads import MAX_BLOCKS_PER_PAGE, METRICS_MEDIA_TYPE, parse_hash, read_router
 from tianfu.api.service import ChainService
-from tianfu.api.submit import Submitter, add_submit_routes
+from tianfu.api.submit import LeanDispatch, Submitter, add_submit_routes
 
 DEFAULT_MAX_BODY = 1 << 20
 
@@ -64,6 +64,8 @@ def create_app(
     )
     install_error_handlers(app)
     limit = int(getattr(service, "max_body_bytes", DEFAULT_MAX_BODY) or DEFAULT_MAX_BODY)
+    if lean_submit:  # the innermost middleware: everything added after it wraps it too
+        app.add_middleware(LeanDispatch, api=app)
     app.add_middleware(BodyLimit, limits=BodyLimits(limit))
     app.state.query_gate = QueryGate(query_concurrency, query_concurrency_per_client)
     add_submit_routes(app.router, Submitter(service, limit), lean=lean_submit)
