@@ -72,7 +72,9 @@ def test_up_demo_again_finds_the_data_and_writes_nothing(net: LocalNetwork) -> N
     assert all(app in out for app in APPS), out
     assert out.count("try: tianfu ") == len(APPS), "each app should say what to try next"
     # A transaction sent by mistake would be pending in a node's mempool or committed since.
-    mempools = [httpx.get(net.url(c) + "/v1/status", timeout=30).json()["mempool"] for c in net.configs]
+    mempools = [
+        httpx.get(net.url(c) + "/v1/status", timeout=30).json()["mempool"] for c in net.configs
+    ]
     assert mempools == [0] * len(net.configs), "a second demo run sent transactions"
     assert committed_txs_after(url, start) == 0, "a second demo run wrote transactions"
 

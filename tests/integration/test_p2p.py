@@ -199,8 +199,10 @@ def test_simultaneous_dials_keep_the_connection_dialed_by_the_lower_address() ->
             await wait_until(lambda: b2.peer_addresses() == {a1.address})
             lower = min(a1.address, b2.address)
             await wait_until(  # both dials finish and resolve to the same connection
-                lambda: a1.net.connections() == {b2.address: lower}
-                and b2.net.connections() == {a1.address: lower}
+                lambda: (
+                    a1.net.connections() == {b2.address: lower}
+                    and b2.net.connections() == {a1.address: lower}
+                )
             )
             a1.net.send(b2.address, KIND_VOTE, b"x")
             b2.net.send(a1.address, KIND_VOTE, b"y")
