@@ -134,6 +134,9 @@ def make_server(
         port=port,
         http=protocol,
         log_level=log_level,
+        # One access line per request is never printed at "warning" (the node's level), but
+        # Uvicorn would still build its arguments for every response.
+        access_log=log_level.lower() in ("info", "debug", "trace"),
         lifespan="off",
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
     )

@@ -24,6 +24,7 @@ the whole stack; tests send the same requests both ways and compare every answer
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -146,6 +147,7 @@ _PLAIN_SECONDS = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6})?")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
+@functools.lru_cache(maxsize=1024)  # clients repeat theirs: parse each once (bounded)
 def lean_params(query_string: bytes) -> tuple[str | None, float] | None:
     """`(wait, timeout)` from a plainly well-formed query string, as FastAPI would bind them
     (the last of repeated keys, unknown keys ignored); None for anything else (non-ASCII,
