@@ -32,7 +32,7 @@ def test_kill9_during_load_then_restart_and_replay(tmp_path):
     stop = threading.Event()
 
     def stream() -> None:
-        c = Client(node.url, chain.user, genesis=chain.genesis, timeout=10)
+        c = Client(node.url, chain.user, genesis=chain.genesis, timeout=60)
         while not stop.is_set():
             try:
                 r = c.invoke("asset", "transfer", chain.admin.info.address, 1)
@@ -45,7 +45,7 @@ def test_kill9_during_load_then_restart_and_replay(tmp_path):
     threads = [threading.Thread(target=stream, daemon=True) for _ in range(4)]
     for t in threads:
         t.start()
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(acked) < 60:
         time.sleep(0.05)
     node.kill9()

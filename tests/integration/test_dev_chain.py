@@ -229,11 +229,11 @@ def test_event_stream_over_websocket(dev_chain):
     ws_url = (
         dev_chain.node.url.replace("http://", "ws://") + "/v1/events?contract=asset&name=Minted"
     )
-    with connect(ws_url, open_timeout=10) as ws:
+    with connect(ws_url, open_timeout=60) as ws:
         admin.invoke(
             "governance", "get_identity", "x"
         )  # an event of another contract: filtered out
         r = admin.invoke("asset", "mint", dev_chain.user.info.address, 7)
-        msg = json.loads(ws.recv(timeout=20))
+        msg = json.loads(ws.recv(timeout=60))
     assert msg["contract"] == "asset" and msg["name"] == "Minted"
     assert msg["height"] == r.height and msg["data"]["amount"] == 7

@@ -22,7 +22,7 @@ from tianfu.p2p.framing import (
 from tianfu.p2p.network import TlsNetwork
 from tianfu.p2p.tls import make_context
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = pytest.mark.timeout(300)
 
 ORG_A = OrgCA.create("OrgA")  # Ed25519 CA
 ORG_B = OrgCA.create("OrgB", ECDSA_P256)  # ECDSA CA
@@ -56,7 +56,7 @@ class Node:
         self.events: list[tuple[str, bool]] = []
         self.fail_on: bytes | None = None
         kwargs.setdefault("dial_backoff", (0.05, 0.3))
-        kwargs.setdefault("handshake_timeout", 2.0)
+        kwargs.setdefault("handshake_timeout", 10.0)
         self.net = TlsNetwork(
             identity,
             world.cas,
@@ -88,7 +88,12 @@ class Node:
         return {p.address for p in self.net.peers()}
 
 
-async def wait_until(pred: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+# Deadlines for what a test waits for: generous, so that a busy machine only makes the test
+# slower, never failing (each wait ends as soon as its condition holds).
+WAIT_S = 60.0
+
+
+async def wait_until(pred: Callable[[], bool], timeout: float = WAIT_S, what: str = "") -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not pred():
@@ -98,7 +103,7 @@ async def wait_until(pred: Callable[[], bool], timeout: float = 5.0, what: str =
 
 
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    asyncio.run(asyncio.wait_for(test(), 25))
+    asyncio.run(asyncio.wait_for(test(), 240))
 
 
 async def started(*nodes: Node) -> None:
@@ -123,7 +128,7 @@ async def raw_peer(
     return reader, writer
 
 
-async def closed_by_remote(reader: asyncio.StreamReader, timeout: float = 3.0) -> bool:
+async def closed_by_remote(reader: asyncio.StreamReader, timeout: float = WAIT_S) -> bool:
     """True when the remote closes the stream within `timeout` (data read is discarded)."""
     try:
         async with asyncio.timeout(timeout):
@@ -164,7 +169,10 @@ def test_mesh_of_three_nodes_from_two_orgs_broadcast_and_send() -> None:
             a1.net.send(b1.address, KIND_TXS, b"only for b1")
             b1.net.send(a2.address, KIND_TXS, b"only for a2")
             await wait_until(lambda: b1.got(b"only for b1") and a2.got(b"only for a2"))
-            await asyncio.sleep(0.1)
+            # A frame sent after them on the same connections arrives after any copy would.
+            a1.net.broadcast(KIND_VOTE, b"barrier a1")
+            b1.net.broadcast(KIND_VOTE, b"barrier b1")
+            await wait_until(lambda: a2.got(b"barrier a1") and a1.got(b"barrier b1"))
             assert a2.got(b"only for b1") == [] and a1.got(b"only for a2") == []
             assert [k for s, k, p in b1.frames if p == b"only for b1"] == [KIND_TXS]
             # still exactly one connection per pair, agreed by both ends
@@ -189,10 +197,13 @@ def test_simultaneous_dials_keep_the_connection_dialed_by_the_lower_address() ->
             b2.net.set_peers([a1.endpoint])
             await wait_until(lambda: a1.peer_addresses() == {b2.address})
             await wait_until(lambda: b2.peer_addresses() == {a1.address})
-            await asyncio.sleep(0.3)  # let both dials finish and resolve
             lower = min(a1.address, b2.address)
-            assert a1.net.connections() == {b2.address: lower}
-            assert b2.net.connections() == {a1.address: lower}
+            await wait_until(  # both dials finish and resolve to the same connection
+                lambda: (
+                    a1.net.connections() == {b2.address: lower}
+                    and b2.net.connections() == {a1.address: lower}
+                )
+            )
             a1.net.send(b2.address, KIND_VOTE, b"x")
             b2.net.send(a1.address, KIND_VOTE, b"y")
             await wait_until(lambda: b2.got(b"x") == [a1.address] and a1.got(b"y") == [b2.address])
@@ -217,7 +228,7 @@ def test_node_of_a_non_member_ca_is_refused_at_handshake() -> None:
             x.net.set_peers([a1.endpoint])
             await wait_until(lambda: x.net.stats["dial_failures"] >= 2)
             x.net.broadcast(KIND_VOTE, b"let me in")
-            await asyncio.sleep(0.2)
+            assert x.net.stats["frames_out"] == 0  # no connection to send it on
             assert a1.net.peers() == [] and x.net.peers() == []
             assert a1.frames == []
             assert a1.net.stats["handshakes_failed"] >= 2
@@ -277,8 +288,8 @@ def test_revoked_peer_is_disconnected_its_frames_ignored_and_not_readmitted() ->
             assert a1.net.stats["dropped_revoked"] == 1
             assert (b1.address, False) in a1.events
             rejected = a1.net.stats["peers_rejected"]
-            await wait_until(lambda: a1.net.stats["peers_rejected"] > rejected, what="redial")
-            await asyncio.sleep(0.2)
+            # b1 redials: each attempt is refused (two of them seen, not a time waited)
+            await wait_until(lambda: a1.net.stats["peers_rejected"] >= rejected + 2, what="redial")
             assert a1.net.peers() == [] and a1.got(b"after") == []
         finally:
             await stopped(a1, b1)
@@ -344,7 +355,7 @@ def test_oversized_frame_closes_only_that_connection() -> None:
 def test_garbage_and_non_tls_clients_do_not_hurt_the_server() -> None:
     async def body() -> None:
         world = World()
-        a1 = Node(world, A1, handshake_timeout=0.5)
+        a1 = Node(world, A1, handshake_timeout=2.0)
         b1 = Node(world, B1)
         await started(a1, b1)
         try:
@@ -355,7 +366,7 @@ def test_garbage_and_non_tls_clients_do_not_hurt_the_server() -> None:
                 if data:
                     writer.write(data)
                     await writer.drain()
-                assert await closed_by_remote(reader, timeout=2.0)
+                assert await closed_by_remote(reader)
                 writer.close()
             # a valid peer that breaks the protocol after HELLO (a second HELLO)
             reader, writer = await raw_peer(B2, world, a1.endpoint)
@@ -396,7 +407,7 @@ def test_queue_overflow_drops_oldest_and_stays_bounded() -> None:
             # now read everything that got through
             got: list[int] = []
             while not got or got[-1] != total - 1:
-                kind, payload = await asyncio.wait_for(read_frame(reader, 1 << 20), 5)
+                kind, payload = await asyncio.wait_for(read_frame(reader, 1 << 20), WAIT_S)
                 assert kind == KIND_TXS
                 got.append(int.from_bytes(payload[:4], "big"))
             writer.close()
@@ -421,7 +432,8 @@ def test_reconnects_after_the_remote_restarts() -> None:
             await wait_until(lambda: a1.peer_addresses() == {b1.address})
             await b1.net.stop()
             await wait_until(lambda: a1.net.peers() == [])
-            await asyncio.sleep(0.3)  # a few failed dials while it is down
+            failures = a1.net.stats["dial_failures"]
+            await wait_until(lambda: a1.net.stats["dial_failures"] > failures)  # while it is down
             b1 = Node(world, B1, port=port)
             await b1.net.start()
             await wait_until(lambda: a1.peer_addresses() == {b1.address}, what="reconnect")
@@ -450,11 +462,16 @@ def test_rate_limit_and_handler_errors() -> None:
             b1.net.send(a1.address, KIND_VOTE, b"after boom")
             await wait_until(lambda: a1.got(b"after boom") == [b1.address])
             assert a1.net.stats["handler_errors"] == 1
+            loop = asyncio.get_running_loop()
+            started_at = loop.time()
             for i in range(200):
                 b1.net.send(a1.address, KIND_TXS, b"flood %d" % i)
             await wait_until(lambda: a1.net.stats["frames_in"] == 202)
+            window = loop.time() - started_at  # the flood arrived within this many seconds
             delivered = len(a1.frames) - 1
-            assert 18 <= delivered <= 25  # the burst, plus the few tokens refilled meanwhile
+            # the burst (20, two used by the frames above unless refilled since), plus what
+            # the bucket refilled (5 per second) while the flood was arriving
+            assert 18 <= delivered <= 20 + 5 * window + 1
             assert a1.net.stats["dropped_rate"] == 202 - 2 - delivered
             assert a1.peer_addresses() == {b1.address}  # rate limiting does not disconnect
         finally:

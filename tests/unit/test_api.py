@@ -127,11 +127,18 @@ def test_submit_json_body_pending_then_blocks(chain):
     r = api.post("/v1/txs", json={"tx": encode(tx).hex()})
     assert r.status_code == 202
     assert r.json() == {"hash": tx.hash.hex(), "status": "pending"}
-    t0 = time.monotonic()
+    waits: list[float] = []
+    wait_committed = chain.wait_committed
+
+    async def recorded(tx_hash, timeout_s):
+        waits.append(timeout_s)
+        return await wait_committed(tx_hash, timeout_s)
+
+    chain.wait_committed = recorded
     tx2 = make_tx(chain, nonce=2)
     r = post_raw(api, encode(tx2), wait="commit", timeout="0.05")
     assert r.status_code == 202 and r.json()["status"] == "pending"
-    assert time.monotonic() - t0 < 5
+    assert waits == [0.05]  # the node waited as long as asked, not its default
     assert api.get(f"/v1/txs/{tx.hash.hex()}").status_code == 404
     chain.commit_pending()
     assert api.get(f"/v1/txs/{tx.hash.hex()}").json()["height"] == 1
@@ -262,13 +269,13 @@ def test_query(api, chain):
 
 
 def _wait_subscribers(chain, n):
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while chain.subscriber_count < n:
         assert time.monotonic() < deadline, "websocket never subscribed"
         time.sleep(0.005)
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(120)
 def test_websocket_events_are_filtered(api, chain):
     gov = make_tx(chain, "governance", "propose_contract", ["token", "x = 1"], nonce=1)
     put = make_tx(chain, "kv", "put", ["a", 1], nonce=2)
@@ -294,7 +301,7 @@ def test_websocket_events_are_filtered(api, chain):
         assert named["contract"] == "governance" and named["data"]["name"] == "token"
         everything = [ws_all.receive_json()["name"] for _ in range(3)]
         assert everything == ["contract_proposed", "put", "put"]
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 60
     while chain.subscriber_count:  # disconnecting clients unsubscribe
         assert time.monotonic() < deadline
         time.sleep(0.005)

@@ -79,8 +79,8 @@ def test_wait_committed_many_one_wait_for_a_batch(chain):
         for tx in txs:
             service.admit(tx)  # pending, not committed yet
         hashes = [done.hash, *(t.hash for t in txs), txs[0].hash]
-        task = asyncio.ensure_future(service.wait_committed_many(hashes, 5))
-        await asyncio.sleep(0.01)
+        task = asyncio.ensure_future(service.wait_committed_many(hashes, 60))
+        await asyncio.sleep(0)  # the task registers its waits before it first suspends
         assert set(service._waiters) == {t.hash for t in txs}
         assert len({id(w) for ws in service._waiters.values() for w in ws}) == 1  # one wait
         chain._commit_now(None)  # the block with the three
@@ -115,7 +115,7 @@ def test_block_committed_bookkeeping(chain):
                 (admin, "governance", "propose_contract", ("kv2", example_source("kv"))),
             ]
         )
-        ev = await asyncio.wait_for(first, 1)
+        ev = await asyncio.wait_for(first, 60)
         await events.aclose()
         return receipts, ev
 

@@ -2,6 +2,7 @@
 through the node service, and governance records it."""
 
 import asyncio
+import time
 
 import pytest
 from test_governance_admission import Chain
@@ -145,15 +146,25 @@ def test_conflicting_proposals_and_unknown_heights_are_skipped(node):
 def test_run_loop_reports_periodically_and_stops_on_cancel(node):
     chain = node.chain
     ev = double_sign(chain, chain.genesis.validators[3], 1)
-    reporter = EvidenceReporter(node.identity, node.service, lambda: [ev], interval_s=0.01)
+    passes: list[int] = []
+
+    def pending():
+        passes.append(len(passes))
+        return [ev]
+
+    reporter = EvidenceReporter(node.identity, node.service, pending, interval_s=0.01)
+
+    async def until(pred, what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not pred():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.01)
 
     async def main():
         task = asyncio.create_task(reporter.run())
-        for _ in range(200):
-            await asyncio.sleep(0.01)
-            if len(node.mempool):
-                break
-        await asyncio.sleep(0.05)  # several more passes: still one transaction
+        await until(lambda: len(node.mempool), "the evidence transaction")
+        seen = len(passes)
+        await until(lambda: len(passes) >= seen + 3, "three more passes")  # still one tx
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

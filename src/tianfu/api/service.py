@@ -38,19 +38,6 @@ class TxRecord:
 
 
 @dataclass(frozen=True)
-class TxProof:
-    """Inclusion of a transaction in a block's transaction root (binary Merkle)."""
-
-    height: int
-    index: int
-    size: int  # number of transactions in the block
-    path: list[bytes]  # tianfu.crypto.merkle.merkle_proof order
-    tx: Transaction
-    header: BlockHeader
-    certificate: CommitCertificate
-
-
-@dataclass(frozen=True)
 class StateRead:
     contract: str
     key: str
@@ -100,7 +87,6 @@ class ChainService(Protocol):
         ...
 
     def get_tx(self, tx_hash: bytes) -> TxRecord | None: ...
-    def tx_proof(self, tx_hash: bytes) -> TxProof | None: ...
     def get_block(self, height: int) -> Block | None: ...
     def get_receipts(self, height: int) -> list[Receipt] | None: ...
     def get_headers(self, start: int, limit: int) -> list[BlockHeader]: ...

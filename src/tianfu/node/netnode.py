@@ -14,6 +14,7 @@ from typing import Any
 import uvicorn
 
 from tianfu.api.app import create_app
+from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
 from tianfu.codec import decode
 from tianfu.consensus.driver import ConsensusDriver
@@ -144,15 +145,7 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, ident: Identity) -> None:
     service.health = health.text
     service.registry.register(health)
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(service),
-            host=cfg.api_host,
-            port=cfg.api_port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
+    server = make_server(create_app(service), cfg.api_host, cfg.api_port)
     guard.attach()
     await transport.start()
     await driver.start()

@@ -7,9 +7,8 @@ import contextlib
 import logging
 from pathlib import Path
 
-import uvicorn
-
 from tianfu.api.app import create_app
+from tianfu.api.server import make_server
 from tianfu.consensus.solo import SoloDriver
 from tianfu.identity import Identity
 from tianfu.ledger import Ledger
@@ -58,9 +57,7 @@ async def serve_solo(
         on_commit=service.block_committed,
     )
     service.on_tx = lambda _tx: driver.notify()
-    app = create_app(service)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
+    server = make_server(create_app(service), host, port)
     producer = asyncio.create_task(driver.run(), name="block-producer")
     try:
         await server.serve()

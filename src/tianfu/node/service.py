@@ -16,12 +16,10 @@ from tianfu.api.service import (
     QueryFailed,
     StateRead,
     TxDuplicate,
-    TxProof,
     TxRecord,
     TxRejected,
 )
 from tianfu.codec import decode_value, encode
-from tianfu.crypto.merkle import merkle_proof
 from tianfu.execution.api import ContractError, state_key
 from tianfu.execution.runtime import TxInvalid
 from tianfu.ledger import Ledger
@@ -326,24 +324,6 @@ class NodeService:
         if rec is None:
             return None
         return TxRecord(rec.tx, rec.receipt, rec.height, rec.index)
-
-    def tx_proof(self, tx_hash: bytes) -> TxProof | None:
-        rec = self.store.load_tx(tx_hash)
-        if rec is None:
-            return None
-        block = self.store.load_block(rec.height)
-        cert = self.store.load_cert(rec.height)
-        assert block is not None and cert is not None
-        items = [encode(t) for t in block.txs]
-        return TxProof(
-            rec.height,
-            rec.index,
-            len(items),
-            merkle_proof(items, rec.index),
-            rec.tx,
-            block.header,
-            cert,
-        )
 
     # -- blocks ----------------------------------------------------------------------------
     def get_block(self, height: int) -> Block | None:

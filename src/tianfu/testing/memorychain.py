@@ -23,13 +23,12 @@ from tianfu.api.service import (
     QueryFailed,
     StateRead,
     TxDuplicate,
-    TxProof,
     TxRecord,
     TxRejected,
 )
 from tianfu.codec import encode
 from tianfu.crypto import KeyPair, generate_keypair, sign_vote, verify_tx
-from tianfu.crypto.merkle import merkle_proof, merkle_root
+from tianfu.crypto.merkle import merkle_root
 from tianfu.execution.api import ContractError, state_key
 from tianfu.proofs.build import ProofBuilder
 from tianfu.state import InMemoryNodes, MerkleState
@@ -325,22 +324,6 @@ class MemoryChain:
             return None
         height, i = self.index[tx_hash]
         return TxRecord(self.blocks[height - 1].txs[i], self.receipts[height - 1][i], height, i)
-
-    def tx_proof(self, tx_hash: bytes) -> TxProof | None:
-        if tx_hash not in self.index:
-            return None
-        height, i = self.index[tx_hash]
-        block = self.blocks[height - 1]
-        items = [encode(t) for t in block.txs]
-        return TxProof(
-            height,
-            i,
-            len(items),
-            merkle_proof(items, i),
-            block.txs[i],
-            block.header,
-            self.certs[height - 1],
-        )
 
     def get_block(self, height: int) -> Block | None:
         return self.blocks[height - 1] if 1 <= height <= self.height else None

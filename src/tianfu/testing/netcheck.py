@@ -45,9 +45,11 @@ def free_base_ports(n: int) -> tuple[int, int]:
     raise RuntimeError("no free ports")
 
 
-def height(url: str) -> int:
+def height(url: str, timeout: float = 10.0) -> int:
+    """The node's committed height; -1 when it does not answer within `timeout` seconds
+    (a node stopped or crashed answers at once: the connection is refused)."""
     try:
-        return int(httpx.get(url + "/v1/status", timeout=2).json()["height"])
+        return int(httpx.get(url + "/v1/status", timeout=timeout).json()["height"])
     except (httpx.HTTPError, ValueError, KeyError):
         return -1
 

@@ -1,0 +1,95 @@
+"""Every error the API answers, as `{"error": "<message>"}` with a 4xx status (a 500 only
+for a bug, logged): the typed exceptions the routes raise and the handlers that render them.
+
+The handlers are installed on the application, so they answer for every route alike — the
+submission routes included (`tianfu.api.submit`) — and for the shared middleware's refusals
+(`tianfu.api.limits`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+
+from tianfu.api.render import refusal
+from tianfu.api.service import NotFound, QueryFailed, TxDuplicate, TxRejected
+from tianfu.codec import CodecError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error answered as `{"error": message}` with an HTTP status (and extra headers)."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+def error_response(
+    status: int, message: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """One line naming each invalid parameter and why, e.g. `path.height: Input should be ...`."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(x) for x in err.get("loc", ()) if x != "body") or "request"
+        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return error_response(exc.status, exc.message, exc.headers)
+
+    async def refused(_: Request, exc: Exception) -> JSONResponse:
+        status, body = refusal(exc)
+        return JSONResponse(body, status_code=status)
+
+    async def not_found(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(404, str(exc) or "not found")
+
+    async def query_failed(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(400, f"query failed: {exc}")
+
+    async def codec_error(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(400, str(exc))
+
+    async def validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(400, validation_message(exc))
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return error_response(exc.status_code, str(exc.detail), exc.headers)
+
+    async def disconnected(_: Request, exc: Exception) -> JSONResponse:
+        # The client left before its body arrived: nobody reads this answer.
+        return error_response(400, "client disconnected before the request body was received")
+
+    async def internal(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error in API handler", exc_info=exc)
+        return error_response(500, "internal error")
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(TxDuplicate, refused)
+    app.add_exception_handler(TxRejected, refused)
+    app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(QueryFailed, query_failed)
+    app.add_exception_handler(CodecError, codec_error)
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(ClientDisconnect, disconnected)
+    app.add_exception_handler(Exception, internal)

@@ -1,0 +1,195 @@
+"""Bounds on what one request may cost a node: body size per route (the `BodyLimit`
+middleware, in front of every route), integer ranges of parameters, and how many contract
+queries run at once (`QueryGate`).
+
+A body larger than its route's limit is refused with 413 and the connection is closed — from
+its Content-Length before a byte of it is read, and otherwise (chunked) as soon as the bytes
+read pass the limit, so an oversized body is never held in memory. The limit is the node's
+`max_body_bytes`, except for the JSON forms of the submission routes, whose hex doubles it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from fastapi import HTTPException
+from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tianfu.api.batch import BATCH_PATH, json_body_limit
+from tianfu.api.errors import ApiError
+
+TX_PATH = "/v1/txs"
+MAX_HEIGHT = (1 << 63) - 1  # heights, page sizes: what the store's integers hold
+MAX_WAIT_S = 120.0  # longest wait for a commit a request may ask for
+DEFAULT_QUERY_CONCURRENCY = 4  # contract queries running at once, all clients together
+DEFAULT_QUERY_CONCURRENCY_PER_CLIENT = 2  # ... and from one client address
+
+
+class BodyTooLarge(HTTPException):
+    """A request body over its route's limit (413; the connection is closed after it).
+
+    A FastAPI `HTTPException`, so that FastAPI's own body reading passes it on unchanged."""
+
+    def __init__(self, limit: int, size: int | None = None) -> None:
+        if size is None:
+            message = f"request body exceeds the limit of {limit} bytes"
+        else:
+            message = f"request body of {size} bytes exceeds the limit of {limit}"
+        super().__init__(413, message, headers={"connection": "close"})
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """The body limit of each route: `base` bytes (the node's `max_body_bytes`), and for the
+    JSON forms of the submission routes what their hex of `base` bytes needs."""
+
+    base: int
+
+    def limit(self, path: str, is_json: bool) -> int:
+        if is_json:
+            if path == TX_PATH:
+                return 2 * self.base + 1024
+            if path == BATCH_PATH:
+                return json_body_limit(self.base)
+        return self.base
+
+
+class BodyLimit:
+    """ASGI middleware enforcing `BodyLimits` on every HTTP request (module docstring)."""
+
+    def __init__(self, app: ASGIApp, limits: BodyLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared: bytes | None = None
+        is_json = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            elif name == b"content-type":
+                is_json = value[:16].lower() == b"application/json"
+        limit = self.limits.limit(scope["path"], is_json)
+        if declared is not None:
+            # The server delivers exactly Content-Length bytes, so the declared size decides.
+            try:
+                size = int(declared)
+            except ValueError:
+                size = -1
+            if size < 0:
+                await _answer(scope, receive, send, 400, "invalid Content-Length header")
+            elif size > limit:
+                exc = BodyTooLarge(limit, size)
+                await _answer(scope, receive, send, 413, exc.detail, close=True)
+            else:
+                await self.app(scope, receive, send)
+            return
+        total = 0
+
+        async def limited() -> Message:
+            nonlocal total
+            message = await receive()
+            if message["type"] == "http.request":
+                total += len(message.get("body", b""))
+                if total > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited, watched)
+        except BodyTooLarge as exc:  # only when the application did not answer it itself
+            if started:
+                raise
+            await _answer(scope, receive, send, 413, exc.detail, close=True)
+
+
+async def _answer(
+    scope: Scope, receive: Receive, send: Send, status: int, message: str, close: bool = False
+) -> None:
+    headers = {"connection": "close"} if close else None
+    await JSONResponse({"error": message}, status_code=status, headers=headers)(
+        scope, receive, send
+    )
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body (bounded by `BodyLimit`); `ClientDisconnect` if the client left."""
+    message = await receive()
+    if message["type"] != "http.request":
+        raise ClientDisconnect()
+    body = message.get("body", b"")
+    if not message.get("more_body", False):
+        return body  # the usual case: the whole body in one message
+    chunks = [body]
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class QueryGate:
+    """At most `total` contract queries run at once, at most `per_client` of them for one
+    client address; a query beyond either is refused with 429 at once (never queued), so
+    unauthenticated queries cannot take the node's CPU from block production.
+
+    Used on the event loop only (no lock): a slot is taken and released there, and the
+    query itself runs in a worker thread while its slot is held."""
+
+    def __init__(
+        self,
+        total: int = DEFAULT_QUERY_CONCURRENCY,
+        per_client: int = DEFAULT_QUERY_CONCURRENCY_PER_CLIENT,
+    ) -> None:
+        if total < 1 or per_client < 1:
+            raise ValueError("query concurrency limits must be at least 1")
+        self.total = total
+        self.per_client = per_client
+        self.running = 0
+        self.by_client: dict[str, int] = {}
+        self.refused = 0
+
+    @contextlib.contextmanager
+    def slot(self, client: str) -> Iterator[None]:
+        mine = self.by_client.get(client, 0)
+        if self.running >= self.total or mine >= self.per_client:
+            self.refused += 1
+            who = "this node" if self.running >= self.total else "your address"
+            raise ApiError(
+                429,
+                f"too many queries running at once for {who} (at most {self.total} in all, "
+                f"{self.per_client} per client); retry later",
+                headers={"retry-after": "1"},
+            )
+        self.running += 1
+        self.by_client[client] = mine + 1
+        try:
+            yield
+        finally:
+            self.running -= 1
+            left = self.by_client[client] - 1
+            if left:
+                self.by_client[client] = left
+            else:
+                del self.by_client[client]
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"

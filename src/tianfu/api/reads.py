@@ -1,0 +1,211 @@
+"""The read routes of the API: status, blocks, transactions, state, contract queries, the
+consortium, metrics and the event stream (`read_router`).
+
+Every integer parameter is range-checked (heights fit the store's 64-bit integers), and
+every contract execution — `POST /v1/query` and the routes answered by governance views —
+runs gas-bounded in a worker thread under the node's `QueryGate`, so a flood of queries
+gets 429 instead of the CPU that block production needs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Path, Query, Request, WebSocket
+from fastapi.responses import Response
+from pydantic import BaseModel, Field, ValidationError
+from starlette.websockets import WebSocketDisconnect
+
+from tianfu.api.errors import ApiError
+from tianfu.api.limits import MAX_HEIGHT, QueryGate, client_address, read_body
+from tianfu.api.render import (
+    jsonable,
+    render_block,
+    render_certificate,
+    render_committed_event,
+    render_genesis,
+    render_header,
+    render_record,
+    render_state,
+)
+from tianfu.api.service import ChainService, NotFound
+from tianfu.codec import decode, encode
+from tianfu.types import Genesis, ValueTypeError, check_value
+
+MAX_BLOCKS_PER_PAGE = 100
+METRICS_MEDIA_TYPE = "text/plain; version=0.0.4"
+
+
+class QueryRequest(BaseModel):
+    contract: str = Field(min_length=1, max_length=64)
+    method: str = Field(min_length=1, max_length=64)
+    args: list[Any] = Field(default_factory=list, max_length=32)
+
+
+_QUERY_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": QueryRequest.model_json_schema()}},
+    }
+}
+
+
+def parse_hash(text: str) -> bytes:
+    """A 32-byte hash from 64 hex characters, or a 400."""
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        raise ApiError(400, f"malformed hash {text[:80]!r}: expected 64 hex characters") from None
+    if len(value) != 32:
+        raise ApiError(400, f"malformed hash: expected 32 bytes, got {len(value)}")
+    return value
+
+
+def parse_query(body: bytes) -> QueryRequest:
+    """The body of `POST /v1/query`, or a 400 naming what is wrong (Pydantic's JSON parser
+    refuses nesting past its own fixed depth with a message, never an exception)."""
+    try:
+        req = QueryRequest.model_validate_json(body)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ())) or "body"
+            parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+        raise ApiError(400, "invalid request: " + "; ".join(parts)) from None
+    try:
+        check_value(req.args)
+    except ValueTypeError as exc:
+        raise ApiError(400, f"bad argument: {exc}") from None
+    return req
+
+
+def read_router(service: ChainService, gate: QueryGate) -> APIRouter:
+    """The read routes over `service`; contract executions pass through `gate`."""
+    router = APIRouter()
+
+    async def run_query(request: Request, contract: str, method: str, args: list[Any]) -> Any:
+        with gate.slot(client_address(request.scope)):
+            return await anyio.to_thread.run_sync(service.query, contract, method, args)
+
+    async def run_view(request: Request, fn: Any) -> Any:
+        with gate.slot(client_address(request.scope)):
+            return await anyio.to_thread.run_sync(fn)
+
+    @router.get("/v1/status", tags=["chain"])
+    def status() -> dict[str, Any]:
+        return jsonable(service.status())
+
+    @router.get("/v1/txs/{tx_hash}", tags=["transactions"])
+    def get_tx(tx_hash: str) -> dict[str, Any]:
+        record = service.get_tx(parse_hash(tx_hash))
+        if record is None:
+            raise NotFound(f"transaction {tx_hash} not found")
+        return render_record(record)
+
+    @router.get("/v1/blocks", tags=["blocks"])
+    def list_blocks(
+        from_: int | None = Query(
+            None, alias="from", ge=1, le=MAX_HEIGHT, description="first height"
+        ),
+        limit: int = Query(
+            20, ge=1, le=MAX_HEIGHT, description=f"at most {MAX_BLOCKS_PER_PAGE} are returned"
+        ),
+    ) -> dict[str, Any]:
+        limit = min(limit, MAX_BLOCKS_PER_PAGE)
+        if from_ is None:
+            height = int(service.status().get("height", 0))
+            from_ = max(1, height - limit + 1)
+        headers = service.get_headers(from_, limit)
+        return {"blocks": [render_header(h) for h in headers[:limit]]}
+
+    @router.get("/v1/blocks/{height}", tags=["blocks"])
+    def get_block(height: int = Path(ge=0, le=MAX_HEIGHT)) -> dict[str, Any]:
+        block = service.get_block(height) if height >= 1 else None
+        if block is None:
+            raise NotFound(f"block {height} not found")
+        return render_block(block, service.get_receipts(height))
+
+    @router.get("/v1/blocks/{height}/commit", tags=["blocks"])
+    def get_commit(height: int = Path(ge=0, le=MAX_HEIGHT)) -> dict[str, Any]:
+        cert = service.get_certificate(height) if height >= 1 else None
+        if cert is None:
+            raise NotFound(f"no commit certificate for height {height}")
+        return {"height": height, "certificate": render_certificate(cert)}
+
+    @router.get("/v1/state/{contract}/{key:path}", tags=["state"])
+    def read_state(
+        contract: str,
+        key: str,
+        height: int | None = Query(None, ge=1, le=MAX_HEIGHT),
+        prove: bool = Query(False),
+    ) -> dict[str, Any]:
+        return render_state(service.read_state(contract, key, height, prove))
+
+    @router.post("/v1/query", tags=["state"], openapi_extra=_QUERY_BODY_DOC)
+    async def query(request: Request) -> dict[str, Any]:
+        """A read-only call of a contract's view on the latest state (gas-bounded)."""
+        req = parse_query(await read_body(request.receive))
+        result = await run_query(request, req.contract, req.method, list(req.args))
+        return {"result": jsonable(result), "raw": encode(result).hex()}
+
+    @router.get("/v1/validators", tags=["consortium"])
+    def validators() -> dict[str, Any]:
+        return {"validators": jsonable(service.validators())}
+
+    @router.get("/v1/orgs", tags=["consortium"])
+    async def orgs(request: Request) -> dict[str, Any]:
+        return {"orgs": jsonable(await run_view(request, service.orgs))}
+
+    @router.get("/v1/contracts", tags=["consortium"])
+    async def contracts(request: Request) -> dict[str, Any]:
+        return {"contracts": jsonable(await run_view(request, service.contracts))}
+
+    @router.get("/v1/genesis", tags=["consortium"])
+    def genesis() -> dict[str, Any]:
+        raw = service.genesis()
+        return render_genesis(raw, decode(raw, Genesis))
+
+    @router.get("/metrics", tags=["operations"])
+    def metrics() -> Response:
+        return Response(service.metrics(), media_type=METRICS_MEDIA_TYPE)
+
+    @router.websocket("/v1/events")
+    async def events(ws: WebSocket, contract: str | None = None, name: str | None = None) -> None:
+        await ws.accept()
+        stream = service.subscribe()
+        ended = False
+
+        async def pump() -> None:
+            nonlocal ended
+            async for ev in stream:
+                if contract and ev.event.contract != contract:
+                    continue
+                if name and ev.event.name != name:
+                    continue
+                await ws.send_json(render_committed_event(ev))
+            ended = True  # the stream ended: node shutting down, or this consumer was dropped
+            tg.cancel_scope.cancel()
+
+        async def watch() -> None:
+            while (await ws.receive())["type"] != "websocket.disconnect":
+                pass
+            tg.cancel_scope.cancel()
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(pump)
+                tg.start_soon(watch)
+        except* (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the client went away while we were sending
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await aclose()
+        if ended:
+            with contextlib.suppress(Exception):
+                await ws.close(code=1000)
+
+    return router

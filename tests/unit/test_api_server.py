@@ -1,0 +1,204 @@
+"""The node's HTTP server (`tianfu.api.server.make_server`) over real sockets: half-sent
+requests (slowloris) are answered 408 and closed at their deadline while every other
+client is served; an oversized body is refused without being read; WebSocket and
+keep-alive connections are not cut by the read deadlines."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tianfu.api.app import create_app
+from tianfu.api.server import make_server
+from tianfu.codec import encode
+from tianfu.testing.appchain import AppChain
+from tianfu.testing.processes import free_port
+
+HEAD_S = 1.0
+BODY_S = 1.0
+WAIT_S = 60.0  # deadline for anything the test waits for (generous: busy machines)
+
+
+class Served:
+    def __init__(self, chain: AppChain) -> None:
+        self.chain = chain
+        self.port = free_port()
+        self.server = make_server(
+            create_app(chain.service),
+            "127.0.0.1",
+            self.port,
+            head_timeout_s=HEAD_S,
+            body_timeout_s=BODY_S,
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + WAIT_S
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(WAIT_S)
+
+    def connect(self) -> socket.socket:
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=WAIT_S)
+        return s
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    chain = AppChain(tmp_path)
+    with Served(chain) as s:
+        yield s
+    chain.close()
+
+
+def _read_until_closed(s: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (or WAIT_S passes)."""
+    data = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_half_sent_requests_are_closed_and_others_are_served(served: Served) -> None:
+    half_heads, half_bodies, silent = [], [], []
+    for i in range(200):
+        s = served.connect()
+        if i % 3 == 0:
+            s.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            half_heads.append(s)
+        elif i % 3 == 1:
+            s.sendall(
+                b"POST /v1/query HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+                b'content-length: 1000\r\n\r\n{"contract": '
+            )
+            half_bodies.append(s)
+        else:
+            silent.append(s)  # connected, never sends a byte
+    # Everybody else is served meanwhile (and by the same server loop).
+    with httpx.Client(base_url=served.url, timeout=WAIT_S) as client:
+        for _ in range(20):
+            assert client.get("/v1/status").status_code == 200
+        raw = encode(served.chain.sign(served.chain.admin("org1"), "governance", "list_orgs"))
+        r = client.post(
+            "/v1/txs",
+            content=raw,
+            params={"wait": "commit"},
+            headers={"content-type": "application/octet-stream"},
+        )
+        assert r.status_code == 200
+    # ... and every half-sent request is answered 408 and closed; the silent ones closed.
+    for s in half_heads:
+        answer = _read_until_closed(s)
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"request head not received" in answer
+    for s in half_bodies:
+        answer = _read_until_closed(s)
+        assert answer.startswith(b"HTTP/1.1 408 ") and b"request body not received" in answer
+    for s in silent:
+        assert _read_until_closed(s) == b""
+    for s in half_heads + half_bodies + silent:
+        s.close()
+
+
+def test_a_trickled_head_does_not_extend_its_deadline(served: Served) -> None:
+    s = served.connect()
+    s.sendall(b"GET /v1/status HTTP/1.1\r\n")
+    started = time.monotonic()
+    s.settimeout(0.2)
+    answer = b""
+    while time.monotonic() - started < WAIT_S:  # a header byte every 0.2 s, for ever
+        try:
+            s.sendall(b"X")
+            chunk = s.recv(65536)
+        except TimeoutError:
+            continue
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        if not chunk:
+            break
+        answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    s.close()
+
+
+def test_declared_oversized_body_is_refused_before_it_is_sent(served: Served) -> None:
+    s = served.connect()
+    s.sendall(
+        b"POST /v1/query HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+        b"content-length: 400000000\r\n\r\n"
+    )
+    answer = _read_until_closed(s)
+    assert answer.startswith(b"HTTP/1.1 413 ") and b"exceeds the limit of" in answer
+    s.close()
+
+
+def test_chunked_oversized_body_is_cut_off_near_the_limit(served: Served) -> None:
+    limit = served.chain.service.max_body_bytes
+    s = served.connect()
+    s.sendall(
+        b"POST /v1/query HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+        b"transfer-encoding: chunked\r\n\r\n"
+    )
+    chunk = b" " * 65536
+    framed = b"10000\r\n" + chunk + b"\r\n"
+    sent = 0
+    s.settimeout(WAIT_S)
+    try:
+        while sent < 400 * limit:  # would be 400 MiB: the server stops it long before
+            s.sendall(framed)
+            sent += len(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    # The kernel buffers a few MiB in flight; the server reads no more than the limit.
+    assert sent < 64 * limit
+    answer = _read_until_closed(s) if sent < 400 * limit else b""
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 413 ")
+    s.close()
+
+
+def test_keep_alive_requests_on_one_connection_are_served(served: Served) -> None:
+    with httpx.Client(base_url=served.url, timeout=WAIT_S) as client:
+        for _ in range(5):
+            assert client.get("/v1/status").status_code == 200
+            time.sleep(HEAD_S / 4)  # idle between requests: the keep-alive timeout's business
+
+
+def test_a_websocket_outlives_the_read_deadlines(served: Served) -> None:
+    pytest.importorskip("websockets")
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{served.port}/v1/events", open_timeout=WAIT_S) as ws:
+        deadline = time.monotonic() + WAIT_S
+        while served.chain.service._subscribers == set():
+            assert time.monotonic() < deadline, "never subscribed"
+            time.sleep(0.01)
+        time.sleep(2 * max(HEAD_S, BODY_S))  # past both deadlines of the upgrade request
+        admin = served.chain.admin("org1")
+        tx = served.chain.sign(admin, "governance", "propose_contract", "t", "x = 1")
+        r = httpx.post(
+            served.url + "/v1/txs",
+            content=encode(tx),
+            timeout=WAIT_S,
+            headers={"content-type": "application/octet-stream"},
+        )
+        assert r.status_code in (200, 202)
+        event = json.loads(ws.recv(timeout=WAIT_S))
+        assert event["tx_hash"] == tx.hash.hex() and event["contract"] == "governance"
