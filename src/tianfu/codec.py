@@ -48,6 +48,10 @@ def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
         raise CodecError(
             f"malformed {getattr(typ, '__name__', typ)}: invalid UTF-8 in a string"
         ) from None
+    except RecursionError:
+        # Far deeper than any valid object (values nest at most 32 levels): refused, and
+        # never an error of another type, whatever depth the host's stack gives out at.
+        raise CodecError(f"malformed {getattr(typ, '__name__', typ)}: nested too deeply") from None
     if try_encode(obj) != bytes(data):
         raise CodecError(f"non-canonical encoding of {getattr(typ, '__name__', typ)}")
     validate = getattr(obj, "validate", None)

@@ -80,3 +80,19 @@ def test_invalid_utf8_is_a_codec_error():
     data[i] |= 0x80  # no longer valid UTF-8
     with pytest.raises(CodecError, match="UTF-8|malformed"):
         decode(bytes(data), Transaction)
+
+
+def test_deeply_nested_bytes_are_a_codec_error_for_every_decoder():
+    """A transaction whose arguments nest far beyond the 32 levels a value may have is a
+    `CodecError` (never a RecursionError) for `decode` and `decode_tx` alike."""
+    from tianfu.codec import CodecError, decode, encode
+    from tianfu.types import Transaction
+    from tianfu.types.tx import TxBody, decode_tx
+
+    body = encode(TxBody(1, "c", 1, b"k", 1, 1, "asset", "m", []))
+    i = body.rfind(b"\x90")  # the empty argument list
+    nested = b"\x91" * 100_000 + b"\x00"
+    raw = b"\x92" + body[:i] + b"\x91" + nested + body[i + 1 :] + b"\xc4\x01\x00"
+    for decoder in (lambda d: decode(d, Transaction), decode_tx):
+        with pytest.raises(CodecError, match="nested too deeply"):
+            decoder(raw)

@@ -119,7 +119,7 @@ def decode_tx(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> Transaction:
         raise CodecError(f"message of {len(data)} bytes exceeds the limit of {max_size}")
     try:
         tx = _tx_decoder.decode(data)
-    except (msgspec.DecodeError, UnicodeDecodeError):  # ValidationError included
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # and ValidationError
         return decode(data, Transaction, max_size=max_size)  # raises with its message
     if try_encode(tx) != data:
         raise CodecError("non-canonical encoding of Transaction")
