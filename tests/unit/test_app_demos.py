@@ -17,6 +17,8 @@ KEY_IDS = {
     "traceability": "contract",
     "evidence": "deposit_id",
     "ip_rights": "work_id",
+    "manufacturing": "order",
+    "city_governance": "contract",
 }
 
 

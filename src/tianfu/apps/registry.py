@@ -12,12 +12,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from tianfu.apps import (
+    city_governance,
     evidence,
     fund_supervision,
     ip_rights,
+    manufacturing,
     supply_finance,
     traceability,
 )
+from tianfu.apps.city_governance import commands as city_commands
+from tianfu.apps.city_governance import demo as city_demo
+from tianfu.apps.city_governance import scenario as city_scenario
+from tianfu.apps.city_governance.sdk import CityGovernance
 from tianfu.apps.common.commands import CommandTable
 from tianfu.apps.common.sdk import ContractSDK
 from tianfu.apps.env import AppEnv
@@ -33,6 +39,10 @@ from tianfu.apps.ip_rights import commands as ip_commands
 from tianfu.apps.ip_rights import demo as ip_demo
 from tianfu.apps.ip_rights import scenario as ip_scenario
 from tianfu.apps.ip_rights.sdk import IpRights
+from tianfu.apps.manufacturing import commands as mf_commands
+from tianfu.apps.manufacturing import demo as mf_demo
+from tianfu.apps.manufacturing import scenario as mf_scenario
+from tianfu.apps.manufacturing.sdk import Manufacturing
 from tianfu.apps.supply_finance import commands as sf_commands
 from tianfu.apps.supply_finance import demo as sf_demo
 from tianfu.apps.supply_finance import scenario as sf_scenario
@@ -103,6 +113,24 @@ APPLICATIONS: tuple[Application, ...] = (
         ip_demo.create_demo,
         ip_demo.describe,
         ip_scenario.run_scenario,
+    ),
+    Application(
+        manufacturing.NAME,
+        manufacturing.source,
+        Manufacturing,
+        mf_commands.COMMANDS,
+        mf_demo.create_demo,
+        mf_demo.describe,
+        mf_scenario.run_scenario,
+    ),
+    Application(
+        city_governance.NAME,
+        city_governance.source,
+        CityGovernance,
+        city_commands.COMMANDS,
+        city_demo.create_demo,
+        city_demo.describe,
+        city_scenario.run_scenario,
     ),
 )
 NAMES: tuple[str, ...] = tuple(a.name for a in APPLICATIONS)

@@ -49,6 +49,17 @@ def time_ms(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def duration_ms(text: str) -> int:
+    """A duration in milliseconds: an integer (ms) or N d|h|m|s (`72h`, `3d`)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    m = re.fullmatch(r"(\d+)([dhms])", text)
+    if m is None:
+        raise BadInput(f"bad duration {text!r}: use ms, or N d|h|m|s such as 72h or 3d")
+    return int(m.group(1)) * _UNITS_MS[m.group(2)]
+
+
 def sha256_file(path: Path) -> str:
     """The hex SHA-256 of a file's content, read in 1 MiB chunks."""
     h = hashlib.sha256()

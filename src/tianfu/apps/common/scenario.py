@@ -10,6 +10,7 @@ every entry of the application's contracts.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -174,3 +175,18 @@ class Scenario:
         return error
 
     check = staticmethod(check)
+
+
+def once_due(due_ms: int, action: Callable[[], Any], not_yet: str, timeout: float = 30.0) -> Any:
+    """Run `action` once a block's time is past `due_ms`: wait until the clock is past it,
+    then try again while the refusal says `not_yet` (the next block's time is the agreed
+    one, not this machine's), up to `timeout` seconds."""
+    time.sleep(max(0.0, (due_ms + 300) / 1000 - time.time()))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action()
+        except TxFailed as exc:
+            if not_yet not in exc.error or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
