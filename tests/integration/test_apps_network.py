@@ -71,7 +71,8 @@ def test_up_demo_again_finds_the_data_and_writes_nothing(net: LocalNetwork) -> N
     assert "failed" not in out, out
     assert all(app in out for app in APPS), out
     assert out.count("try: tianfu ") == len(APPS), "each app should say what to try next"
-    time.sleep(1.0)  # a transaction sent by mistake would be committed by now
+    # Demo transactions wait for their commit; three more blocks leave none in flight.
+    wait_height([url], height(url) + 3, 60)
     assert committed_txs_after(url, start) == 0, "a second demo run wrote transactions"
 
 

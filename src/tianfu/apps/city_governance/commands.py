@@ -7,14 +7,11 @@ only as a salted hash (`reporter-hash`), a complaint only as the SHA-256 of its 
 
 from __future__ import annotations
 
-from typing import Any
-
 from tianfu.apps.city_governance import NAME
 from tianfu.apps.city_governance.sdk import reporter_hash
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, tx, view
-from tianfu.apps.common.display import Output, Text
-from tianfu.apps.common.errors import BadInput, CommandFailed
+from tianfu.apps.common.commands import CommandTable, arg, custom, opt, printed, tx, view
+from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.readable import Readable
 
 STAT_COLUMNS = ("dept", "received", "transferred_in", "transferred_out", "handled", "late")
@@ -30,14 +27,6 @@ def verdict(text: str) -> bool:
 def optional_hash(text: str) -> str:
     """ "" stays "" (none given); anything else is a SHA-256 or a file to hash."""
     return "" if text == "" else inputs.hash_or_file(text)
-
-
-def local_hash(session: Session, v: dict[str, Any]) -> Output:
-    try:
-        digest = reporter_hash(v["contact"], v["salt"])
-    except ValueError as exc:
-        raise CommandFailed(str(exc)) from None
-    return Output(digest, (Text(digest),))
 
 
 CASE = arg("case_id", help="Case id.")
@@ -63,7 +52,7 @@ COMMANDS = CommandTable(
         custom(
             "reporter-hash",
             "Compute (locally) the salted hash under which a citizen is recorded.",
-            local_hash,
+            printed(reporter_hash, "contact", "salt"),
             arg("contact", help="The citizen's phone number or ID (never sent)."),
             opt("salt", str, "The service centre's secret salt."),
             uses=(),

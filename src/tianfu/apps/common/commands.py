@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from tianfu.apps.common.display import Output
+from tianfu.apps.common.display import Output, Text
+from tianfu.apps.common.errors import CommandFailed
 from tianfu.apps.common.readable import PLAIN, Readable
 from tianfu.client import Client
 from tianfu.types import Genesis
@@ -160,3 +161,19 @@ class CommandTable:
             if c.name == name:
                 return c
         raise KeyError(name)
+
+
+def printed(
+    compute: Callable[..., str], *names: str
+) -> Callable[[Session, dict[str, Any]], Output]:
+    """A local command's run: `compute` of the named values, printed as a line (a
+    ValueError it raises is the command's failure)."""
+
+    def run(session: Session, values: dict[str, Any]) -> Output:
+        try:
+            text = compute(*[values[n] for n in names])
+        except ValueError as exc:
+            raise CommandFailed(str(exc)) from None
+        return Output(text, (Text(text),))
+
+    return run

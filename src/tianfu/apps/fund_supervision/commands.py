@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, tx, view
+from tianfu.apps.common.commands import (
+    CommandTable,
+    Session,
+    arg,
+    custom,
+    opt,
+    printed,
+    tx,
+    view,
+)
 from tianfu.apps.common.display import Output, Rows, Text
 from tianfu.apps.common.errors import CommandFailed
 from tianfu.apps.common.readable import Readable, yuan
@@ -33,14 +42,6 @@ def refused_attempt(outcome: Any) -> str | None:
     if isinstance(outcome, dict) and outcome.get("ok") is False:
         return f"refused ({outcome.get('code')}): {outcome.get('reason')}"
     return None
-
-
-def local_hash(session: Session, v: dict[str, Any]) -> Output:
-    try:
-        digest = beneficiary_hash(v["identity_number"], v["salt"])
-    except ValueError as exc:
-        raise CommandFailed(str(exc)) from None
-    return Output(digest, (Text(digest),))
 
 
 def report(session: Session, v: dict[str, Any]) -> Output:
@@ -96,7 +97,7 @@ COMMANDS = CommandTable(
         custom(
             "beneficiary-hash",
             "Compute (locally) the salted hash under which a beneficiary is registered.",
-            local_hash,
+            printed(beneficiary_hash, "identity_number", "salt"),
             arg("identity_number"),
             opt("salt", str, "The registering office's secret salt."),
             uses=(),

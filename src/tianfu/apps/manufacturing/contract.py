@@ -271,28 +271,26 @@ def _release(ctx, order):
     ctx.put("order:" + parent["id"], parent)
 
 
-def decline_order(ctx, order_id, reason):
-    """(supplier) Decline a placed order."""
+def _withdraw(ctx, order_id, reason, party, status):
+    """A placed order ends unaccepted: declined by its supplier or cancelled by its buyer."""
     _text(ctx, reason, "reason", 500)
     order = _order(ctx, order_id)
-    _only(ctx, order, "supplier", "decline it")
-    _status(ctx, order, ("placed",), "declined")
+    _only(ctx, order, party, "end it unaccepted")
+    _status(ctx, order, ("placed",), status)
     order["reason"] = reason
-    _set(ctx, order, "declined")
+    _set(ctx, order, status)
     _release(ctx, order)
     return order
+
+
+def decline_order(ctx, order_id, reason):
+    """(supplier) Decline a placed order."""
+    return _withdraw(ctx, order_id, reason, "supplier", "declined")
 
 
 def cancel_order(ctx, order_id, reason):
     """(buyer) Cancel an order its supplier has not accepted yet."""
-    _text(ctx, reason, "reason", 500)
-    order = _order(ctx, order_id)
-    _only(ctx, order, "buyer", "cancel it")
-    _status(ctx, order, ("placed",), "cancelled")
-    order["reason"] = reason
-    _set(ctx, order, "cancelled")
-    _release(ctx, order)
-    return order
+    return _withdraw(ctx, order_id, reason, "buyer", "cancelled")
 
 
 def report_milestone(ctx, order_id, name, note):
