@@ -8,10 +8,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tianfu.apps.city_governance import NAME, source
-from tianfu.apps.city_governance.demo import departments, handles, members
+from tianfu.apps.city_governance.demo import departments, members
 from tianfu.apps.city_governance.scenario import run_scenario
-from tianfu.apps.city_governance.sdk import details_hash, reporter_hash
-from tianfu.apps.common.scenario import cast
+from tianfu.apps.city_governance.sdk import CityGovernance, details_hash, reporter_hash
+from tianfu.apps.common.scenario import cast, handles
 from tianfu.cli import common
 from tianfu.cli.apps import app_cli
 from tianfu.client import Client, TxFailed
@@ -29,7 +29,7 @@ def world(tmp_path_factory):
     chain = AppChain(tmp_path_factory.mktemp("city"))
     people = cast(chain, members(TAG))
     chain.deploy(NAME, source())
-    g = handles(chain, people)
+    g = handles(chain, people, CityGovernance)
     for dept_id, name, org, sla in departments(chain, TAG):
         g["dispatcher"].register_department(dept_id, name, org, sla)
     yield chain, people, g

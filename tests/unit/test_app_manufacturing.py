@@ -8,11 +8,11 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from tianfu.apps.common.scenario import cast
+from tianfu.apps.common.scenario import cast, handles
 from tianfu.apps.manufacturing import NAME, source
-from tianfu.apps.manufacturing.demo import DAY_MS, MEMBERS, handles
+from tianfu.apps.manufacturing.demo import DAY_MS, MEMBERS
 from tianfu.apps.manufacturing.scenario import run_scenario
-from tianfu.apps.manufacturing.sdk import bom, document_hash
+from tianfu.apps.manufacturing.sdk import Manufacturing, bom, document_hash
 from tianfu.cli import common
 from tianfu.cli.apps import app_cli
 from tianfu.client import Client, TxFailed
@@ -29,7 +29,7 @@ def world(tmp_path_factory):
     chain = AppChain(tmp_path_factory.mktemp("mf"))
     people = cast(chain, MEMBERS, suffix="-t")
     chain.deploy(NAME, source())
-    yield chain, people, handles(chain, people)
+    yield chain, people, handles(chain, people, Manufacturing)
     chain.close()
 
 

@@ -10,7 +10,17 @@ from __future__ import annotations
 from tianfu.apps.city_governance import NAME
 from tianfu.apps.city_governance.sdk import reporter_hash
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, arg, custom, opt, printed, tx, view
+from tianfu.apps.common.commands import (
+    CommandTable,
+    arg,
+    custom,
+    opt,
+    printed,
+    record_view,
+    table_view,
+    tx,
+    view,
+)
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.readable import Readable
 
@@ -118,35 +128,29 @@ COMMANDS = CommandTable(
         ),
         tx("reopen", "(supervisor) Reopen a closed case.", CASE, arg("reason")),
         tx("flag-overdue", "Record that a case is past its deadline and not handled.", CASE),
-        view(
+        record_view(
             "show",
             "Show a case (overdue_ms: how late it is now).",
             CASE,
             method="case",
-            show="fields",
             title="case {case_id}",
         ),
-        view(
+        table_view(
             "history",
             "A case's history: filed, dispatched, transferred (with reasons), handled, checked.",
             CASE,
-            show="rows",
             columns=("n", "action", "dept", "by_org", "time_ms", "reason", "note", "result"),
             headers=("#", "action", "dept", "by", "time", "reason", "note", "result"),
         ),
-        view(
-            "departments", "The departments.", show="rows", columns=("id", "name", "org", "sla_ms")
-        ),
-        view(
+        table_view("departments", "The departments.", columns=("id", "name", "org", "sla_ms")),
+        table_view(
             "stats",
             "Public statistics per department (counts only, no personal data).",
-            show="rows",
             columns=STAT_COLUMNS + STAT_COLUMNS2,
         ),
-        view(
+        table_view(
             "overdue",
             "Cases past their deadline and not handled, at the current block time.",
-            show="rows",
             columns=("id", "dept", "priority", "due_ms", "overdue_ms"),
         ),
         view(

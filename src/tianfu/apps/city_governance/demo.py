@@ -6,7 +6,7 @@ from typing import Any
 
 from tianfu.apps.city_governance import NAME, source
 from tianfu.apps.city_governance.sdk import CityGovernance, details_hash, reporter_hash
-from tianfu.apps.common.scenario import Member, cast, ensure_deployed
+from tianfu.apps.common.scenario import Member, cast, ensure_deployed, handles
 from tianfu.apps.env import AppEnv
 
 HOUR_MS = 3600 * 1000
@@ -34,16 +34,12 @@ def departments(env: AppEnv, tag: str = "") -> tuple[tuple[str, str, str, int], 
     )
 
 
-def handles(env: AppEnv, people: dict[str, Any]) -> dict[str, CityGovernance]:
-    return {key: CityGovernance(env.client(who)) for key, who in people.items()}
-
-
 def create_demo(env: AppEnv) -> dict[str, Any]:
     """Deploy `city_governance`; a pooling-water complaint transferred from urban management
     to the water authority and closed, a sensor alarm sent back by the supervising office.
     Idempotent: existing demo cases are described, not recreated."""
     people = cast(env, members())
-    g = handles(env, people)
+    g = handles(env, people, CityGovernance)
     ensure_deployed(env, g["dispatcher"].client, NAME, source())
     if "C-0001" not in g["dispatcher"].cases():
         _create(env, g)

@@ -12,9 +12,9 @@ import secrets
 from typing import Any
 
 from tianfu.apps.city_governance import NAME, source
-from tianfu.apps.city_governance.demo import departments, handles, members
+from tianfu.apps.city_governance.demo import departments, members
 from tianfu.apps.city_governance.sdk import CityGovernance, details_hash, reporter_hash
-from tianfu.apps.common.scenario import Member, Scenario, once_due
+from tianfu.apps.common.scenario import Member, Scenario, handles, once_due
 from tianfu.apps.env import AppEnv
 
 STATUSES = ("filed", "dispatched", "handled", "closed", "reopened")
@@ -27,7 +27,7 @@ def run_scenario(env: AppEnv) -> None:
     night = Member("night", 1, "cg-night-works" + tag, ("dept:" + fast,))
     run = Scenario(env, [(NAME, source)], (*members(tag), chief, night))
     p, check, refused = run.people, run.check, run.refused
-    g = handles(env, p)
+    g = handles(env, p, CityGovernance)
     desk, centre, sensor, supervisor = g["dispatcher"], g["centre"], g["sensor"], g["supervisor"]
     org = {k: who.info.org for k, who in p.items()}
 

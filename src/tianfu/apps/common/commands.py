@@ -134,6 +134,22 @@ def view(name: str, help: str, *params: Param, **kw: Any) -> Command:  # noqa: A
     return Command(name, help, "view", params, **kw)
 
 
+def table_view(
+    name: str,
+    help: str,  # noqa: A002
+    *params: Param,
+    columns: tuple[str, ...],
+    **kw: Any,
+) -> Command:
+    """A view whose result (a list of records) reads as a table of `columns`."""
+    return Command(name, help, "view", params, show="rows", columns=columns, **kw)
+
+
+def record_view(name: str, help: str, *params: Param, **kw: Any) -> Command:  # noqa: A002
+    """A view whose result (one record) reads as a table of its fields."""
+    return Command(name, help, "view", params, show="fields", **kw)
+
+
 def custom(
     name: str,
     help: str,  # noqa: A002

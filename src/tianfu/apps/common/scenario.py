@@ -75,6 +75,11 @@ def cast(
 S = TypeVar("S", bound=ContractSDK)
 
 
+def handles(env: AppEnv, people: dict[str, Identity], sdk: type[S]) -> dict[str, S]:
+    """Each participant's SDK handle, signing as that participant."""
+    return {key: sdk(env.client(who)) for key, who in people.items()}
+
+
 @dataclass(frozen=True)
 class Participant(Generic[S]):
     """A member enrolled in an application: its identity, its SDK handle and who it plays.

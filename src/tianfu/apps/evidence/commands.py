@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common import inputs, readable
-from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, tx, view
+from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, table_view, tx
 from tianfu.apps.common.display import Fields, Output, Text
 from tianfu.apps.common.errors import BadInput, CommandFailed
 from tianfu.apps.common.readable import Readable
@@ -135,12 +135,11 @@ COMMANDS = CommandTable(
             ),
             uses=("json",),
         ),
-        view(
+        table_view(
             "list-attestations",
             "List a deposit's notary attestations.",
             DEPOSIT,
             method="attestations",
-            show="rows",
             columns=("org", "name", "height", "statement"),
             headers=("org", "notary", "block", "statement"),
             title="attestations of {deposit_id}",

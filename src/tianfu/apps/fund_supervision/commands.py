@@ -18,6 +18,7 @@ from tianfu.apps.common.commands import (
     custom,
     opt,
     printed,
+    table_view,
     tx,
     view,
 )
@@ -154,10 +155,9 @@ COMMANDS = CommandTable(
         ),
         view("fund", "Show a fund.", FUND),
         view("funds", "List fund ids."),
-        view(
+        table_view(
             "accounts",
             "List registered accounts, parents first.",
-            show="rows",
             columns=("id", "name", "level", "parent", "manager", "beneficiaries"),
         ),
         view(
@@ -173,13 +173,12 @@ COMMANDS = CommandTable(
             FUND,
             arg("id_hash"),
         ),
-        view(
+        table_view(
             "movements",
             "A fund's allocations and disbursements, in order.",
             FUND,
             opt("start", int, default=1),
             opt("limit", int, default=200),
-            show="rows",
             columns=("seq", "kind", "from", "to", "amount", "height"),
         ),
         view(
@@ -188,11 +187,10 @@ COMMANDS = CommandTable(
             FUND,
             arg("id_hash"),
         ),
-        view(
+        table_view(
             "refusals",
             "Refused attempts recorded for a fund.",
             FUND,
-            show="rows",
             columns=REFUSAL_COLUMNS,
         ),
         custom(

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, tx, view
+from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, record_view, tx
 from tianfu.apps.common.display import Fields, Output, Rows
 from tianfu.apps.common.errors import CommandFailed
 from tianfu.apps.common.readable import Readable
@@ -148,12 +148,11 @@ COMMANDS = CommandTable(
             WORK,
             opt("ownership", bool, "Only ownership changes.", default=False),
         ),
-        view(
+        record_view(
             "dispute-show",
             "Show a dispute and its outcome.",
             arg("dispute_id"),
             method="dispute",
-            show="fields",
             title="dispute {dispute_id}",
             missing="unknown dispute {dispute_id}",
         ),

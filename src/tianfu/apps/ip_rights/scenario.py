@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from tianfu.apps.common.scenario import Scenario
+from tianfu.apps.common.scenario import Scenario, handles
 from tianfu.apps.env import AppEnv
 from tianfu.apps.evidence.sdk import Evidence
 from tianfu.apps.ip_rights.demo import CONTRACTS, MEMBERS
@@ -20,11 +20,9 @@ from tianfu.apps.ip_rights.sdk import IpRights
 def run_scenario(env: AppEnv) -> None:
     run = Scenario(env, CONTRACTS, MEMBERS, suffix="-s")
     p, check, refused = run.people, run.check, run.refused
-    creator = IpRights(env.client(p["creator"]))
-    buyer = IpRights(env.client(p["buyer"]))
-    games = IpRights(env.client(p["licensee"]))
-    video = IpRights(env.client(p["licensee2"]))
-    court = IpRights(env.client(p["arbitrator"]))
+    ip = handles(env, p, IpRights)
+    creator, buyer, court = ip["creator"], ip["buyer"], ip["arbitrator"]
+    games, video = ip["licensee"], ip["licensee2"]
     g, v, b = p["licensee"].info, p["licensee2"].info, p["buyer"].info
     content = hashlib.sha256(b"novel manuscript " + secrets.token_bytes(8)).hexdigest()
 

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, arg, opt, tx, view
+from tianfu.apps.common.commands import CommandTable, arg, opt, record_view, table_view, tx, view
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.manufacturing import NAME
@@ -126,41 +126,35 @@ COMMANDS = CommandTable(
             arg("amount", int, "Amount in fen."),
             opt("ref", str, "Payment reference."),
         ),
-        view(
-            "show", "Show an order.", ORDER, method="order", show="fields", title="order {order_id}"
-        ),
-        view(
+        record_view("show", "Show an order.", ORDER, method="order", title="order {order_id}"),
+        table_view(
             "tree",
             "The whole tree of orders ORDER belongs to, with late and overdue flags.",
             ORDER,
-            show="rows",
             columns=("id", "parent", "buyer_org", "supplier_org", "status", "total", "settled")
             + ("due_ms", "late", "overdue"),
             headers=("id", "parent", "buyer", "supplier", "status", "total", "settled")
             + ("due", "late", "overdue"),
             title="orders of the tree of {order_id}",
         ),
-        view(
+        table_view(
             "alerts",
             "Late, overdue and rejected deliveries anywhere in ORDER's tree.",
             ORDER,
-            show="rows",
             columns=("n", "order", "kind", "detail", "supplier_org", "time_ms"),
             headers=("#", "order", "kind", "detail", "supplier", "time"),
             title="alerts of the tree of {order_id}",
         ),
-        view(
+        table_view(
             "milestones",
             "An order's milestones.",
             ORDER,
-            show="rows",
             columns=("n", "name", "note", "time_ms"),
         ),
-        view(
+        table_view(
             "inspections",
             "An order's inspection reports.",
             ORDER,
-            show="rows",
             columns=("n", "result", "org", "report_hash", "time_ms"),
         ),
         view(

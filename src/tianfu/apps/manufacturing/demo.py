@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from tianfu.apps.common.readable import yuan
-from tianfu.apps.common.scenario import Member, cast, ensure_deployed
+from tianfu.apps.common.scenario import Member, cast, ensure_deployed, handles
 from tianfu.apps.env import AppEnv
 from tianfu.apps.manufacturing import NAME, source
 from tianfu.apps.manufacturing.sdk import Manufacturing, bom, document_hash
@@ -22,17 +22,12 @@ MEMBERS = (  # key, organisation index, certificate name, roles
 ROOT = "PO-BRK-0001"
 
 
-def handles(env: AppEnv, people: dict[str, Any]) -> dict[str, Manufacturing]:
-    """Each participant's SDK handle, signing as that participant."""
-    return {key: Manufacturing(env.client(who)) for key, who in people.items()}
-
-
 def create_demo(env: AppEnv) -> dict[str, Any]:
     """Deploy `manufacturing`; an OEM orders brake systems, the tier-1 supplier subcontracts
     discs and pads; discs pass inspection and are accepted, pads are rejected (an alert the
     whole tree sees). Idempotent: an existing demo order is described, not recreated."""
     people = cast(env, MEMBERS)
-    m = handles(env, people)
+    m = handles(env, people, Manufacturing)
     ensure_deployed(env, m["oem"].client, NAME, source())
     if m["oem"].order(ROOT) is None:
         _create(m, {k: who.info.address for k, who in people.items()})

@@ -10,11 +10,11 @@ import secrets
 import time
 from typing import Any
 
-from tianfu.apps.common.scenario import Member, Scenario, once_due
+from tianfu.apps.common.scenario import Member, Scenario, handles, once_due
 from tianfu.apps.env import AppEnv
 from tianfu.apps.manufacturing import NAME, source
-from tianfu.apps.manufacturing.demo import DAY_MS, MEMBERS, handles
-from tianfu.apps.manufacturing.sdk import bom, document_hash
+from tianfu.apps.manufacturing.demo import DAY_MS, MEMBERS
+from tianfu.apps.manufacturing.sdk import Manufacturing, bom, document_hash
 
 # An inspector of the tier-1 supplier's organisation: not independent of its orders.
 PARTIAL_INSPECTOR = Member("own_lab", 1, "mf-shu-brakes-lab", ("inspector",))
@@ -25,7 +25,7 @@ def run_scenario(env: AppEnv) -> None:
     tag = secrets.token_hex(3)
     run = Scenario(env, [(NAME, source)], (*MEMBERS, PARTIAL_INSPECTOR), suffix="-s" + tag)
     p, check, refused = run.people, run.check, run.refused
-    m = handles(env, p)
+    m = handles(env, p, Manufacturing)
     addr = {k: who.info.address for k, who in p.items()}
     oem, t1, cast_, pads, lab = m["oem"], m["tier1"], m["castings"], m["pads"], m["lab"]
     root = f"PO-{tag}"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, arg, opt, tx, view
+from tianfu.apps.common.commands import CommandTable, arg, opt, table_view, tx, view
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.supply_finance import NAME
 
@@ -112,24 +112,21 @@ COMMANDS = CommandTable(
         ),
         tx("audit", "(regulator) A recorded audit of the full tree of a receivable.", RID),
         view("show", "Show one receivable or part.", RID, method="get"),
-        view(
+        table_view(
             "lineage",
             "The chain of parts from the original receivable down to RID.",
             RID,
-            show="rows",
             columns=("id", "amount", "holder", "status"),
         ),
-        view(
+        table_view(
             "holdings",
             "What an address holds.",
             _who("Address or identity directory."),
-            show="rows",
             columns=("id", "amount", "status", "maturity_ms", "pledge"),
         ),
-        view(
+        table_view(
             "overdue",
             "Unpaid parts past maturity, with their payees.",
-            show="rows",
             columns=("id", "root", "payee", "amount", "maturity_ms", "overdue_ms"),
         ),
         view("open", "Original receivables not yet fully repaid.", method="open_receivables"),

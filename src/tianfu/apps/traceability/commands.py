@@ -6,7 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, tx, view
+from tianfu.apps.common.commands import (
+    CommandTable,
+    Session,
+    arg,
+    custom,
+    opt,
+    record_view,
+    tx,
+    view,
+)
 from tianfu.apps.common.display import Display, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput, CommandFailed
 from tianfu.apps.common.readable import Readable
@@ -168,12 +177,11 @@ COMMANDS = CommandTable(
             CODE,
             arg("reason"),
         ),
-        view("product", "Show a product.", arg("product_id"), show="fields", title="{product_id}"),
-        view(
+        record_view("product", "Show a product.", arg("product_id"), title="{product_id}"),
+        record_view(
             "batch",
             "Show a batch record (holder, quantity, parents, children, recall).",
             CODE,
-            show="fields",
             title="{code}",
         ),
         custom("events", "List a batch's events.", events, CODE),

@@ -11,7 +11,7 @@ import copy
 import hashlib
 import secrets
 
-from tianfu.apps.common.scenario import Scenario
+from tianfu.apps.common.scenario import Scenario, handles
 from tianfu.apps.env import AppEnv
 from tianfu.apps.traceability import NAME, source
 from tianfu.apps.traceability.demo import MEMBERS
@@ -32,12 +32,9 @@ def run_scenario(env: AppEnv) -> None:
     s = secrets.token_hex(3).upper()
     run = Scenario(env, [(NAME, source)], MEMBERS, suffix="-s")
     p, check, refused = run.people, run.check, run.refused
-    farm = Traceability(env.client(p["producer"]))
-    factory = Traceability(env.client(p["processor"]))
-    carrier = Traceability(env.client(p["logistics"]))
-    lab = Traceability(env.client(p["inspector"]))
-    shop = Traceability(env.client(p["retailer"]))
-    reg = Traceability(env.client(p["regulator"]))
+    t = handles(env, p, Traceability)
+    farm, factory, carrier = t["producer"], t["processor"], t["logistics"]
+    lab, shop, reg = t["inspector"], t["retailer"], t["regulator"]
     rice, a, b = f"rice-{s}", f"RICE-{s}-A", f"RICE-{s}-B"
 
     # Producer: product, two harvest lots with their farm events.
