@@ -8,10 +8,9 @@ result: raw values with `--json`, amounts in yuan and block times as dates other
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,35 +22,12 @@ from tianfu.apps.common.commands import REQUIRED, Command, CommandTable, Param
 from tianfu.apps.common.display import Display, Fields, Json, Output, Rows, Text
 from tianfu.apps.registry import APPLICATIONS, application
 from tianfu.cli import common
-from tianfu.cli.common import (
-    IdentityOpt,
-    JsonOpt,
-    UrlOpt,
-    handle_errors,
-    make_client,
-    print_fields,
-    print_json,
-    print_rows,
-    report_result,
-)
 from tianfu.client import DEFAULT_URL, Client
 from tianfu.types import Genesis
 
-COMMON = {"url": UrlOpt, "identity": IdentityOpt, "as_json": JsonOpt}
+COMMON = {"url": common.UrlOpt, "identity": common.IdentityOpt, "as_json": common.JsonOpt}
 COMMON_DEFAULTS = {"url": DEFAULT_URL, "identity": None, "as_json": False}
 OPTION_NAMES = {"url": "url", "identity": "identity", "json": "as_json"}
-
-
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    """The applications' own failures mapped to the command line's: usage (2), failed (1)."""
-    with handle_errors():
-        try:
-            yield
-        except errors.BadInput as exc:
-            raise common.UsageProblem(str(exc)) from None
-        except errors.CommandFailed as exc:
-            raise common.CommandFailed(str(exc)) from None
 
 
 class _Session:
@@ -62,7 +38,7 @@ class _Session:
         self.identity = identity
 
     def client(self, *, signed: bool = False) -> Client:
-        return make_client(self.url, self.identity if signed else None, need_identity=signed)
+        return common.make_client(self.url, self.identity if signed else None, need_identity=signed)
 
     def genesis(self, path: Path | None) -> Genesis:
         if path is not None:
@@ -88,11 +64,11 @@ def show(table: CommandTable, items: tuple[Display, ...]) -> None:
                 json.dumps(jsonable(readable.tree(item.value)), indent=2, ensure_ascii=False)
             )
         elif isinstance(item, Fields):
-            print_fields(item.title, readable.tree(dict(item.values)))
+            common.print_fields(item.title, readable.tree(dict(item.values)))
         elif isinstance(item, Rows):
             rows = [readable.tree({c: row.get(c, "") for c in item.columns}) for row in item.rows]
             headers = list(item.headers or item.columns)
-            print_rows(item.title, headers, [[r[c] for c in item.columns] for r in rows])
+            common.print_rows(item.title, headers, [[r[c] for c in item.columns] for r in rows])
 
 
 def _view_displays(command: Command, title: str, result: Any) -> tuple[Display, ...]:
@@ -109,7 +85,7 @@ def _run(table: CommandTable, command: Command, kw: dict[str, Any]) -> None:
     as_json = bool(kw.pop("as_json", False))
     url = kw.pop("url", DEFAULT_URL)
     identity = kw.pop("identity", None)
-    with _errors():
+    with common.handle_errors():
         values = {}
         for p in command.params:
             value = kw[p.name]
@@ -118,7 +94,7 @@ def _run(table: CommandTable, command: Command, kw: dict[str, Any]) -> None:
             _send(table, command, values, url, identity, as_json)
             return
         if command.kind == "view":
-            result = make_client(url).query(
+            result = common.make_client(url).query(
                 table.contract, command.contract_method, *command.contract_args(values)
             )
             if result is None and command.missing:
@@ -133,7 +109,7 @@ def _run(table: CommandTable, command: Command, kw: dict[str, Any]) -> None:
                 raise errors.CommandFailed(f"command {command.name} has nothing to run")
             output = command.run(_Session(url, identity), values)
         if as_json:
-            print_json(output.data)
+            common.print_json(output.data)
         else:
             show(table, output.display)
 
@@ -146,10 +122,10 @@ def _send(
     identity: Path | None,
     as_json: bool,
 ) -> None:
-    client = make_client(url, identity, need_identity=True)
+    client = common.make_client(url, identity, need_identity=True)
     args = command.contract_args(values)
     result = client.invoke(table.contract, command.contract_method, *args, check=False)
-    report_result(result, as_json, readable=table.readable.tree)
+    common.report_result(result, as_json, readable=table.readable.tree)
     refusal = command.verdict(result.result) if command.verdict is not None else None
     if refusal:
         typer.echo(refusal, err=True)

@@ -15,6 +15,7 @@ import typer
 
 from tianfu.api.render import jsonable
 from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
 from tianfu.client import DEFAULT_URL, Client, ClientError, Result, TxFailed, VerificationError
 from tianfu.codec import CodecError, decode
@@ -63,7 +64,7 @@ def handle_errors() -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
-    except UsageProblem as exc:
+    except (UsageProblem, BadInput) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except TxFailed as exc:
@@ -72,7 +73,7 @@ def handle_errors() -> Iterator[None]:
     except VerificationError as exc:
         typer.echo(f"error: verification failed: {exc}", err=True)
         raise typer.Exit(1) from None
-    except (ClientError, CommandFailed, CodecError, CryptoError) as exc:
+    except (ClientError, CommandFailed, AppCommandFailed, CodecError, CryptoError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except FileNotFoundError as exc:
@@ -93,12 +94,8 @@ def scheme_of(name: str) -> int:
         raise UsageProblem(f"unknown scheme {name!r}; use one of {', '.join(SCHEMES)}") from None
 
 
-def parse_arg(text: str) -> Any:
-    """A contract argument: JSON when it parses as JSON, else the plain string."""
-    try:
-        return json_value(text)
-    except BadInput as exc:
-        raise UsageProblem(str(exc)) from None
+# A contract argument: JSON when it parses as JSON, else the plain string (BadInput: exit 2).
+parse_arg = json_value
 
 
 def load_identity(path: Path | None, required: bool = True) -> Any:
