@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tianfu.execution import errors
 from tianfu.execution.api import ContractError
 from tianfu.execution.costs import (
+    BUILTIN_GAS,
     ITER_BYTES,
     LOOP_GAS,
     SLOT_BYTES,
@@ -96,7 +97,7 @@ class CheckedBuiltins:
             "chr": chr,
             "ord": ord,
             "int": self.b_int,
-            "str": self.text,  # type: ignore[attr-defined]
+            "str": self.b_str,
             "bytes": self.b_bytes,
             "list": self.b_list,
             "tuple": self.b_tuple,
@@ -109,14 +110,14 @@ class CheckedBuiltins:
             "any": self.b_any,
             "all": self.b_all,
             "abs": self.b_abs,
-            "divmod": self.divmod_,  # type: ignore[attr-defined]
+            "divmod": self.b_divmod,
             "hex": self.b_hex,
             "bin": self.b_bin,
             "oct": self.b_oct,
             "enumerate": self.b_enumerate,
             "zip": self.b_zip,
             "reversed": self.b_reversed,
-            "pow": self.pow,  # type: ignore[attr-defined]
+            "pow": self.b_pow,
             "isinstance": self.b_isinstance,
             "view": sandbox_view,
         }
@@ -131,6 +132,10 @@ class CheckedBuiltins:
             table["dict"]: dict,
         }
         return table
+
+    def b_str(self, value: Any = "", *encoding: Any) -> str:
+        self.m.charge(BUILTIN_GAS)
+        return self.text(value, *encoding)  # type: ignore[attr-defined, no-any-return]
 
     # -- consuming iterables --------------------------------------------------------------
     def items(self, obj: Any) -> Any:
@@ -165,6 +170,7 @@ class CheckedBuiltins:
             self.m.charge_alloc(items_gas(n), seq_bytes(n) + fresh)
 
     def b_list(self, x: Any = ()) -> list[Any]:
+        self.m.charge(BUILTIN_GAS)
         seq = self.items(x)
         if type(seq) is list and seq is not x:
             return seq  # built by `items`, counted there
@@ -172,6 +178,7 @@ class CheckedBuiltins:
         return list(seq)
 
     def b_tuple(self, x: Any = ()) -> tuple[Any, ...]:
+        self.m.charge(BUILTIN_GAS)
         seq = self.items(x)
         if type(seq) is tuple:
             return seq
@@ -179,6 +186,7 @@ class CheckedBuiltins:
         return tuple(seq)
 
     def b_dict(self, x: Any = (), **kwargs: Any) -> dict[Any, Any]:
+        self.m.charge(BUILTIN_GAS)
         m = self.m
         if type(x) is dict:
             m.charge_alloc(items_gas(len(x)), dict_bytes(len(x) + len(kwargs)))
@@ -195,6 +203,7 @@ class CheckedBuiltins:
         return out
 
     def b_range(self, *args: Any) -> range:
+        self.m.charge(BUILTIN_GAS)
         if not 1 <= len(args) <= 3:
             raise _fail(TypeError, "range() takes 1 to 3 integers")
         ints = [_int64(a, "range()") for a in args]
@@ -206,20 +215,24 @@ class CheckedBuiltins:
 
     # -- ordering ---------------------------------------------------------------------------
     def _keys(self, seq: Any, key: Any) -> list[Any] | Any:
+        """The keys of `seq` by `key` (each call charged one `LOOP_GAS` here, beyond what
+        the key function charges itself: a native one charges nothing)."""
         if key is None:
             return seq
         m = self.m
-        m.charge_alloc(items_gas(len(seq)), seq_bytes(len(seq)) + len(seq) * SMALL_BYTES)
+        m.charge_alloc(len(seq) * LOOP_GAS, seq_bytes(len(seq)) + len(seq) * SMALL_BYTES)
         return [key(item) for item in seq]
 
     def b_sorted(self, x: Any, *, key: Any = None, reverse: Any = False) -> list[Any]:
+        self.m.charge(BUILTIN_GAS)
         seq = self.items(x)
         n = len(seq)
         if n > MAX_SEQ_LEN:
             raise too_big("sorted()", n, MAX_SEQ_LEN)
         keys = self._keys(seq, key)
         m = self.m
-        m.charge_alloc(sort_gas(n, compare_units(m, keys)), seq_bytes(n))
+        # the result, and timsort's merge buffer (up to half as many references)
+        m.charge_alloc(sort_gas(n, compare_units(m, keys)), 2 * seq_bytes(n))
         try:
             if key is None:
                 return sorted(seq, reverse=bool(reverse))
@@ -252,38 +265,44 @@ class CheckedBuiltins:
             raise _fail(TypeError, f"{what}() compares values of different types") from None
 
     def b_min(self, *args: Any, **kwargs: Any) -> Any:
+        self.m.charge(BUILTIN_GAS)
         if not args:
             raise _fail(TypeError, "min() takes at least one argument")
         return self._extreme(min, "min", args, kwargs)
 
     def b_max(self, *args: Any, **kwargs: Any) -> Any:
+        self.m.charge(BUILTIN_GAS)
         if not args:
             raise _fail(TypeError, "max() takes at least one argument")
         return self._extreme(max, "max", args, kwargs)
 
     # -- reductions -------------------------------------------------------------------------
     def b_sum(self, x: Any, start: Any = 0) -> Any:
+        self.m.charge(BUILTIN_GAS)
         if type(start) in (str, bytes):
             raise _fail(TypeError, "sum() cannot add text: use join()")
         total = start
         add = self.add  # type: ignore[attr-defined]
         m = self.m
         for item in x if type(x) in _SIZED else self.items(x):
-            m.charge(LOOP_GAS)
+            m.charge(2 * LOOP_GAS)  # the item, and the addition (a call: more than a tick)
             total = add(total, item)
         return total
 
     def b_any(self, x: Any) -> bool:
+        self.m.charge(BUILTIN_GAS)
         seq = self.items(x)
         self.m.charge(items_gas(len(seq)))
         return any(seq)
 
     def b_all(self, x: Any) -> bool:
+        self.m.charge(BUILTIN_GAS)
         seq = self.items(x)
         self.m.charge(items_gas(len(seq)))
         return all(seq)
 
     def b_isinstance(self, obj: Any, spec: Any) -> bool:
+        self.m.charge(BUILTIN_GAS)
         types = self._types
         if isinstance(spec, tuple):
             spec = tuple(types.get(s, s) for s in spec)
@@ -293,6 +312,7 @@ class CheckedBuiltins:
 
     # -- numbers ----------------------------------------------------------------------------
     def b_int(self, x: Any = 0, *base: Any) -> int:
+        self.m.charge(BUILTIN_GAS)
         t = type(x)
         if t is str or t is bytes:
             if len(x) > MAX_INT_STR:
@@ -311,7 +331,16 @@ class CheckedBuiltins:
             return int(x)
         raise _fail(TypeError, f"int() argument must be int, str or bytes, not {t.__name__}")
 
+    def b_divmod(self, a: Any, b: Any) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        return self.divmod_(a, b)  # type: ignore[attr-defined]
+
+    def b_pow(self, a: Any, b: Any, mod: Any = None) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        return self.pow(a, b, mod)  # type: ignore[attr-defined]
+
     def b_abs(self, x: Any) -> int:
+        self.m.charge(BUILTIN_GAS)
         if type(x) is int or type(x) is bool:
             return self._big(abs(x))  # type: ignore[attr-defined, no-any-return]
         raise _fail(TypeError, "abs() takes an integer")
@@ -340,21 +369,26 @@ class CheckedBuiltins:
         return fn(x)
 
     def b_hex(self, x: Any) -> str:
+        self.m.charge(BUILTIN_GAS)
         return self._digits(hex, x)
 
     def b_bin(self, x: Any) -> str:
+        self.m.charge(BUILTIN_GAS)
         return self._digits(bin, x)
 
     def b_oct(self, x: Any) -> str:
+        self.m.charge(BUILTIN_GAS)
         return self._digits(oct, x)
 
     # -- lazy iterators -----------------------------------------------------------------------
     def b_enumerate(self, x: Any, start: Any = 0) -> Any:
+        self.m.charge(BUILTIN_GAS)
         start = _int64(start, "enumerate()")
         self.m.alloc(ITER_BYTES)
         return enumerate(x, start)
 
     def b_zip(self, *iterables: Any, strict: Any = False) -> Any:
+        self.m.charge(BUILTIN_GAS)
         k = len(iterables)
         self.m.alloc(ITER_BYTES + seq_bytes(k))
         z = zip(*iterables, strict=bool(strict))
@@ -369,6 +403,7 @@ class CheckedBuiltins:
             yield item
 
     def b_reversed(self, x: Any) -> Any:
+        self.m.charge(BUILTIN_GAS)
         self.m.alloc(ITER_BYTES)
         try:
             return reversed(x)
@@ -377,6 +412,7 @@ class CheckedBuiltins:
 
     # -- bytes ------------------------------------------------------------------------------
     def b_bytes(self, x: Any = b"", *enc: Any) -> bytes:
+        self.m.charge(BUILTIN_GAS)
         t = type(x)
         m = self.m
         if t is int or t is bool:

@@ -29,6 +29,9 @@ from __future__ import annotations
 # -- base units ------------------------------------------------------------------------------
 LOOP_GAS = 1  # every loop iteration / iterated item
 CALL_GAS = 1  # every contract function or lambda entry
+EXC_GAS = 20  # every exception caught: raising, unwinding and entering the handler
+BUILTIN_GAS = 4  # every call of a checked builtin (`int`, `str`, `sorted`, ...), from anywhere
+METHOD_GAS = 6  # every call of a value's method (`s.upper()`, `L.append(x)`, ...)
 CTX_GAS = 1  # every ctx method call (state access is charged by the context, below)
 UNITS_PER_GAS = 8  # static weight units (`NODE_UNITS`) per gas
 BYTES_PER_GAS = 64  # C-level byte work: copying, scanning, comparing, hashing bytes
@@ -39,8 +42,8 @@ MEM_BYTES_PER_GAS = 256  # tracked allocation, charged on top of the work that a
 # -- memory model (bytes; an upper bound of CPython 3.11's sizes, allocator slack included) --
 MAX_TX_MEMORY = 64 << 20  # cumulative tracked allocation of one transaction or query
 OBJ_BYTES = 64  # the header of an object (GC header, refcount, type, size)
-SLOT_BYTES = 8  # one reference in a list or tuple
-DICT_ENTRY_BYTES = 72  # one dict entry (hash, key, value, index; with growth slack)
+SLOT_BYTES = 16  # one reference in a list or tuple (with its share of growth and reallocation)
+DICT_ENTRY_BYTES = 96  # one dict entry (hash, key, value, index; with growth and resizing)
 SMALL_BYTES = 128  # any object made without being counted: a small int, a short str, a pair
 FUNC_BYTES = 512  # a function or lambda object with its closure and the sandbox wrapper
 GEN_BYTES = 1024  # a generator expression: the generator and its frame
@@ -87,15 +90,15 @@ NODE_UNITS: dict[str, int] = {
     "Pass": 0,
     "Expr": 1,
     "Assign": 1,
-    "AugAssign": 4,
+    "AugAssign": 12,
     "Return": 1,
     "If": 1,
     "IfExp": 1,
     "BoolOp": 1,
     "UnaryOp": 2,
-    "BinOp": 8,
-    "Compare": 6,
-    "Attribute": 6,
+    "BinOp": 12,
+    "Compare": 12,
+    "Attribute": 10,
     "Subscript": 3,
     "Slice": 8,
     "Call": 10,
@@ -105,7 +108,7 @@ NODE_UNITS: dict[str, int] = {
     "Tuple": 3,
     "Dict": 4,
     "JoinedStr": 4,
-    "FormattedValue": 8,
+    "FormattedValue": 16,
     "Lambda": 12,
     "FunctionDef": 12,
     "ListComp": 12,
@@ -118,7 +121,7 @@ NODE_UNITS: dict[str, int] = {
     "Continue": 1,
     "Raise": 8,
     "Try": 2,
-    "ExceptHandler": 8,
+    "ExceptHandler": 2,
     "Assert": 4,
     "Delete": 2,
     "NamedExpr": 2,
@@ -178,8 +181,9 @@ def mul_gas(bits_a: int, bits_b: int) -> int:
 
 
 def div_gas(bits_a: int, bits_b: int) -> int:
-    """`//`, `%` and `divmod`: long division, about (limbs of a) * (limbs of b)."""
-    return _limbs(bits_a) * _limbs(bits_b) // 128
+    """`//`, `%` and `divmod`: long division, about (limbs of a) * (limbs of b), with a
+    floor per limb of a (a one-limb divisor still walks every limb of a)."""
+    return _limbs(bits_a) * (_limbs(bits_b) + 8) // 128
 
 
 def pow_gas(bits_result: int) -> int:
@@ -191,7 +195,7 @@ def pow_gas(bits_result: int) -> int:
 def powmod_gas(bits_exp: int, bits_mod: int) -> int:
     """`pow(a, b, m)`: one squaring and one multiplication modulo m per exponent bit."""
     n = _limbs(bits_mod)
-    return 1 + max(bits_exp, 1) * (4 + n * n // 16) // 16
+    return 1 + max(bits_exp, 1) * (4 + n * n // 16) // 8
 
 
 def int_parse_gas(digits: int) -> int:

@@ -26,6 +26,7 @@ from tianfu.execution.costs import (
     CALL_GAS,
     DEFAULT_UNITS,
     DICT_ENTRY_BYTES,
+    EXC_GAS,
     FUNC_BYTES,
     GEN_BYTES,
     LOOP_GAS,
@@ -132,6 +133,8 @@ def _members(node: ast.AST) -> list[ast.AST]:
         return [node.test, *node.orelse]
     if isinstance(node, ast.AnnAssign):
         return [node.target] + ([node.value] if node.value is not None else [])
+    if isinstance(node, ast.ExceptHandler):  # its body runs only when it catches
+        return [node.type] if node.type is not None else []
     return list(ast.iter_child_nodes(node))
 
 
@@ -166,6 +169,8 @@ def region_costs(tree: ast.Module) -> dict[int, tuple[int, int]]:
             put(node, [node.target, *node.body], LOOP_GAS)
         elif isinstance(node, ast.While):
             put(node, [node.test, *node.body], LOOP_GAS)
+        elif isinstance(node, ast.ExceptHandler):
+            put(node, list(node.body), EXC_GAS)
         elif isinstance(node, _COMPS):
             gens = node.generators
             for i, gen in enumerate(gens):
@@ -495,6 +500,9 @@ class Instrumenter(ast.NodeTransformer):
         )
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> ast.ExceptHandler:
+        """A handler's body is a region of its own, charged (with `EXC_GAS` for the
+        exception) when it catches; `except E as name` binds the canonical copy."""
+        gas, mem = self._cost(node, EXC_GAS)
         self.generic_visit(node)
         if node.name is not None:
             node.body.insert(
@@ -504,6 +512,7 @@ class Instrumenter(ast.NodeTransformer):
                     value=_call("caught", ast.Name(id=node.name, ctx=ast.Load())),
                 ),
             )
+        node.body[:0] = _stmts(charge_source(METER, str(gas), str(mem) if mem else None, False))
         return node
 
 

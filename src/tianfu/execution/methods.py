@@ -24,6 +24,7 @@ from tianfu.execution.api import ContractError
 from tianfu.execution.costs import (
     DICT_ENTRY_BYTES,
     ITER_BYTES,
+    METHOD_GAS,
     OBJ_BYTES,
     SLOT_BYTES,
     SMALL_BYTES,
@@ -504,6 +505,7 @@ def bound_method(rt: Runtime, obj: Any, name: str) -> Callable[..., Any]:
     qualified = f"{t.__name__}.{name}()"
 
     def call(*args: Any, **kwargs: Any) -> Any:
+        rt.m.charge(METHOD_GAS)
         args = cost(rt, obj, args, kwargs)
         try:
             return method(*args, **kwargs)

@@ -74,7 +74,7 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
             raise _not_a_value(x, verb)
         if depth >= MAX_WALK_DEPTH:
             raise WalkError(f"cannot {verb} a value nested deeper than {MAX_WALK_DEPTH} levels")
-        units += 1
+        units += CONTAINER_UNITS
         for items in (x.keys(), x.values()) if t is dict else (x,):
             units += len(items)
             if units > budget:
@@ -97,6 +97,7 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
 
 
 _TEXT = frozenset({str, bytes})
+CONTAINER_UNITS = 5  # a container visited: the walk's own work per container
 _BYTES_PER_UNIT = BYTES_PER_GAS // NODES_PER_GAS
 TEXT_BYTES_PER_UNIT = _BYTES_PER_UNIT
 
@@ -333,7 +334,7 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
                 stack.extend((x, depth + 1) for x in v)
         else:
             raise _not_a_value(v, "convert")
-    meter.charge(units_gas(nodes))
+    meter.charge(units_gas(2 * nodes))
     return total, wide
 
 
