@@ -122,7 +122,7 @@ def _copy_every_argument(meter: Any, args: list[Any]) -> list[Any]:
     for i, a in enumerate(args):
         c.what = f"argument {i + 1}"
         out.append(c.walk(a, 0))
-    meter.charge_alloc(walk.units_gas(c.units), c.mem)
+    meter.charge_alloc(walk.units_gas(c.units), c.nbytes)
     return out
 
 

@@ -148,7 +148,7 @@ def copy_value(meter: Meter, value: Any, what: str) -> tuple[Any, int]:
         return value, 5 + n
     c = _Copy(meter, what)
     result = c.walk(value, 0)
-    meter.charge_alloc(units_gas(c.units), c.mem)
+    meter.charge_alloc(units_gas(c.units), c.nbytes)
     return result, c.size
 
 
@@ -176,12 +176,12 @@ def copy_args(meter: Meter, args: list[Any]) -> list[Any]:
     for i, a in enumerate(args):
         c.what = f"argument {i + 1}"
         out.append(c.walk(a, 0))
-    meter.charge_alloc(units_gas(c.units), c.mem)
+    meter.charge_alloc(units_gas(c.units), c.nbytes)
     return out
 
 
 class _Copy:
-    __slots__ = ("meter", "what", "nodes", "units", "size", "mem", "budget", "mem_left")
+    __slots__ = ("meter", "what", "nodes", "units", "size", "nbytes", "budget", "mem_left")
 
     def __init__(self, meter: Meter, what: str) -> None:
         self.meter = meter
@@ -189,7 +189,7 @@ class _Copy:
         self.nodes = MAX_VALUE_ITEMS
         self.units = 0
         self.size = 0
-        self.mem = 0
+        self.nbytes = 0
         self.budget = max(meter.left, 0) * NODES_PER_GAS
         self.mem_left = max(meter.mem, 0)
 
@@ -222,9 +222,9 @@ class _Copy:
                 raise ContractError(f"{self.what} is nested deeper than {MAX_DEPTH} levels")
             self.units += 1 + len(v)
             self.size += 5
-            self.mem += seq_bytes(len(v)) if t is not dict else _dict_bytes(len(v))
-            if self.units > self.budget or self.mem > self.mem_left:
-                self.meter.charge_alloc(units_gas(self.units), self.mem)  # fails
+            self.nbytes += seq_bytes(len(v)) if t is not dict else _dict_bytes(len(v))
+            if self.units > self.budget or self.nbytes > self.mem_left:
+                self.meter.charge_alloc(units_gas(self.units), self.nbytes)  # fails
             self.units -= len(v)  # each counted when walked
             if t is not dict:
                 walk = self.walk
