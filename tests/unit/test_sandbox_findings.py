@@ -474,3 +474,42 @@ def test_the_hosts_memory_error_never_becomes_a_receipt(
         ledger.build_block([tx], head.time_ms + 1000, chain.genesis.validators[0].public_key)
     with pytest.raises(Exception, match="ran out of the node's memory or stack"):
         chain.query("attacks", "deep_view", 3)
+
+
+def test_the_deepest_contract_stack_stays_far_below_the_recursion_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deepest stack contract code can build (every call inside the most nested
+    comprehensions, through a sort key, down to a compare) is a few hundred frames: Python's
+    RecursionError (at 1000, whatever the host's stack) is never what stops a contract."""
+    import sys
+
+    from tianfu.execution import gas as g
+    from tianfu.execution.sandbox import MAX_CONTRACT_FRAMES
+
+    deepest = [0]
+    original = g.Runtime.eq
+
+    def eq(self: Any, a: Any, b: Any) -> Any:
+        frame, n = sys._getframe(), 0
+        while frame is not None:
+            n, frame = n + 1, frame.f_back
+        deepest[0] = max(deepest[0], n)
+        return original(self, a, b)
+
+    monkeypatch.setattr(g.Runtime, "eq", eq)
+    source = (
+        "def r(n):\n"
+        "    if n <= 0:\n"
+        "        return 1 if [[1]] == [[1]] else 0\n"
+        "    return sum([[[sorted([0], key=lambda v: r(n - 2))[0] for a in [1]] for b in [1]]"
+        " for c in [1]][0][0])\n"
+        "def f(ctx, n):\n"
+        "    return r(n)\n"
+    )
+    base, frame = 0, sys._getframe()
+    while frame is not None:
+        base, frame = base + 1, frame.f_back
+    assert call(source, 62, gas=10**8)[0] == "ok"
+    assert 200 < deepest[0] - base <= MAX_CONTRACT_FRAMES
+    assert "maximum call depth" in call(source, 64, gas=10**8)[1]

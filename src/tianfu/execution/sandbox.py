@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import sys
 import threading
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType
@@ -58,13 +57,12 @@ BUILTIN_NAMES = g.SAFE_BUILTIN_NAMES
 _Validator = Validator
 _Instrumenter = Instrumenter
 
-# Contract code may nest `MAX_CALL_DEPTH` calls, each with a few interpreter frames of its
-# own (comprehensions, the sandbox's helpers); the sandbox refuses deeper code itself. The
-# interpreter's limit must stay well above that plus the host's own stack, so that Python's
-# RecursionError is never what stops a contract (it would depend on the host's stack).
-_RECURSION_LIMIT = 4000
-if sys.getrecursionlimit() < _RECURSION_LIMIT:
-    sys.setrecursionlimit(_RECURSION_LIMIT)
+# Contract code nests at most `MAX_CALL_DEPTH` calls and `MAX_SCOPE_NESTING` scopes in each,
+# and every deep walk stops at `MAX_WALK_DEPTH`: at most ~300 interpreter frames in all
+# (`test_the_deepest_contract_stack_stays_far_below_the_recursion_limit`), far below
+# Python's limit of 1000 plus the host's own stack. A RecursionError that happens anyway is
+# the host's, never an outcome (`HostResourceError`).
+MAX_CONTRACT_FRAMES = 400
 
 
 @dataclass(frozen=True)
