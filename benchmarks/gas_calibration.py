@@ -133,6 +133,7 @@ CASES: list[Case] = [
     ),
     _c("assert", "n:Assert", "y = 1", "assert y, 'm'", 50, 2_000),
     _c("del", "n:Delete", "", "d = {'a': 1}\n    del d['a']", 20, 1_000),
+    _c("del list front", "n:Delete", "L = [0] * 999_999", "L.append(1)\n    del L[0]", 1, 50),
     _c("augmented", "n:AugAssign", "x = 0", "x += 1", 50, 2_000),
     _c("annotated", "n:AnnAssign", "", "x: int = 1", 50, 2_000),
     _c("f-string small", "n:JoinedStr n:FormattedValue", "y = 12345", "x = f'{y}-{y}'", 20, 2_000),

@@ -513,3 +513,16 @@ def test_the_deepest_contract_stack_stays_far_below_the_recursion_limit(
     assert call(source, 62, gas=10**8)[0] == "ok"
     assert 200 < deepest[0] - base <= MAX_CONTRACT_FRAMES
     assert "maximum call depth" in call(source, 64, gas=10**8)[1]
+
+
+def test_deleting_from_the_front_of_a_list_is_charged_by_its_length() -> None:
+    assert op_gas("L = [0] * 10**6", "L.pop(0)") >= 10**6 // 16
+    with_del = call(body("L = [0] * 10**6\ndel L[0]\nreturn 0"), gas=10**9)
+    without = call(body("L = [0] * 10**6\nL[0] = 1\nreturn 0"), gas=10**9)
+    assert with_del[2] - without[2] >= 10**6 // 16 - 8  # (the statements weigh a little apart)
+
+
+def test_lambdas_cannot_collect_their_arguments() -> None:
+    """A lambda's `*args` tuple would be kept without being counted: write a def."""
+    with pytest.raises(ContractRejected, match="lambdas cannot take"):
+        compile_contract(body("f = lambda *a: a\nreturn f(1)"))

@@ -514,6 +514,12 @@ class Runtime(CheckedBuiltins):
         """A subscript index or dict key that is not a str or int (see `instrument`)."""
         return hashable_key(self.m, k)
 
+    def delitem(self, obj: Any, key: Any) -> None:
+        """`del obj[key]` (the key already checked as a subscript index)."""
+        if type(obj) is list:
+            self.m.charge(items_gas(len(obj)))
+        del obj[key]
+
     def slice(self, obj: Any, lo: Any, hi: Any, step: Any) -> Any:
         t = type(obj)
         for v in (lo, hi, step):
@@ -609,6 +615,7 @@ class Runtime(CheckedBuiltins):
             "__tf_str": self.text,
             "__tf_fpart": self.fpart,
             "__tf_slice": self.slice,
+            "__tf_delitem": self.delitem,
             "__tf_getattr": self.getattr,
             "__tf_key": self.key,
             "__tf_star": self.star,

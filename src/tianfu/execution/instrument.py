@@ -397,6 +397,24 @@ class Instrumenter(ast.NodeTransformer):
         node.slice = self._key(node.slice)
         return node
 
+    def visit_Delete(self, node: ast.Delete) -> list[ast.stmt]:
+        """`del x[i]` moves every later item of a list: `Runtime.delitem`, charged by the
+        length. Deleting names stays a statement."""
+        self.generic_visit(node)
+        out: list[ast.stmt] = []
+        names: list[ast.expr] = []
+        for target in node.targets:
+            if isinstance(target, ast.Subscript):
+                if names:
+                    out.append(ast.Delete(targets=names))
+                    names = []
+                out.append(ast.Expr(_call("delitem", target.value, target.slice)))
+            else:
+                names.append(target)
+        if names:
+            out.append(ast.Delete(targets=names))
+        return out
+
     def visit_Dict(self, node: ast.Dict) -> ast.Dict:
         self.generic_visit(node)
         node.keys = [None if k is None else self._key(k) for k in node.keys]

@@ -280,6 +280,11 @@ class Validator(ast.NodeVisitor):
                     self._class_ok.add(id(n))
         self.generic_visit(node)
 
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        if node.args.vararg is not None or node.args.kwarg is not None:
+            raise reject(node, "lambdas cannot take *args or **kwargs: write a def")
+        self.generic_visit(node)
+
     def visit_For(self, node: ast.For) -> None:
         self._no_starred_target(node.target)
         self.generic_visit(node)
