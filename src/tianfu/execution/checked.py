@@ -21,6 +21,7 @@ from tianfu.execution.costs import (
     BUILTIN_GAS,
     ITER_BYTES,
     LOOP_GAS,
+    MEM_BYTES_PER_GAS,
     SLOT_BYTES,
     SMALL_BYTES,
     bytes_bytes,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from tianfu.execution.meter import Meter
 
 _MISSING = object()
+_KEPT_GAS = (SLOT_BYTES + SMALL_BYTES) // MEM_BYTES_PER_GAS  # an item kept: its memory
 _INT64 = 1 << 63
 _FLAT_INTS = frozenset({int, bool})
 # Iterables whose items are fresh objects (counted at `SMALL_BYTES` each when kept).
@@ -148,15 +150,9 @@ class CheckedBuiltins:
         if t is dict:
             self.m.charge_alloc(items_gas(len(obj)), seq_bytes(len(obj)))
             return list(obj)
-        out: list[Any] = []
-        append = out.append
-        m = self.m
-        per = SLOT_BYTES + SMALL_BYTES
-        for item in obj:
-            m.charge_alloc(LOOP_GAS, per)
-            append(item)
-            if len(out) > MAX_SEQ_LEN:
-                raise too_big("a sequence", len(out), MAX_SEQ_LEN)
+        out = list(self.iterate(obj, LOOP_GAS + _KEPT_GAS, SLOT_BYTES + SMALL_BYTES))  # type: ignore[attr-defined]
+        if len(out) > MAX_SEQ_LEN:  # (the memory cap stops it long before)
+            raise too_big("a sequence", len(out), MAX_SEQ_LEN)
         return out
 
     def materialize(self, obj: Any) -> Any:
@@ -290,16 +286,20 @@ class CheckedBuiltins:
         return total
 
     def b_any(self, x: Any) -> bool:
+        """`any`: stops at the first true item, as Python's does (a generator's later
+        items are never computed)."""
         self.m.charge(BUILTIN_GAS)
-        seq = self.items(x)
-        self.m.charge(items_gas(len(seq)))
-        return any(seq)
+        if type(x) in _SIZED or type(x) is dict:
+            self.m.charge(items_gas(len(x)))
+            return any(x)
+        return any(self.iterate(x))  # type: ignore[attr-defined, no-any-return]
 
     def b_all(self, x: Any) -> bool:
         self.m.charge(BUILTIN_GAS)
-        seq = self.items(x)
-        self.m.charge(items_gas(len(seq)))
-        return all(seq)
+        if type(x) in _SIZED or type(x) is dict:
+            self.m.charge(items_gas(len(x)))
+            return all(x)
+        return all(self.iterate(x))  # type: ignore[attr-defined, no-any-return]
 
     def b_isinstance(self, obj: Any, spec: Any) -> bool:
         self.m.charge(BUILTIN_GAS)

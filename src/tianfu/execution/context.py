@@ -134,8 +134,19 @@ class CallContext:
         return value
 
     def get(self, key: str, default: Any = None, extra: int = 0) -> Any:
-        raw = self._raw(self._key(self.contract, key), extra)
-        return default if raw is None else self._decode(raw)
+        if type(key) is str and len(key) <= MAX_KEY_BYTES:  # `_key` of this contract's key
+            k = self._prefix + key.encode()
+            if len(k) > MAX_KEY_BYTES:
+                k = self._key(self.contract, key)  # raises
+        else:
+            k = self._key(self.contract, key)  # raises
+        raw = self._raw(k, extra)
+        if raw is None:
+            return default
+        value = decode_value(raw)
+        if len(raw) > 9:  # (`_decode`, inlined)
+            decoded_mem(self._gas, value)
+        return value
 
     def has(self, key: str, extra: int = 0) -> bool:
         return self._raw(self._key(self.contract, key), extra) is not None

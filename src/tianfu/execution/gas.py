@@ -74,6 +74,8 @@ _SEQS = (list, tuple)
 # A str made without being counted fits `SMALL_BYTES`: up to `BYTES_PER_GAS` characters of
 # ASCII, or this many of anything (four bytes each).
 _SHORT_WIDE = (SMALL_BYTES - OBJ_BYTES) // 4
+# `a in b` for text: a haystack this short is covered by the comparison's static weight.
+_SHORT_SEARCH = 64
 
 
 def _fail(cls: type[BaseException], message: str) -> BaseException:
@@ -481,8 +483,9 @@ class Runtime(CheckedBuiltins):
                 return a in b
             if type(a) is not tb:
                 raise _fail(TypeError, f"'in <{tb.__name__}>' needs a {tb.__name__} on the left")
-            if len(a) <= len(b):
-                m.charge(search_gas(len(b), len(a)))
+            n = len(b)
+            if n > _SHORT_SEARCH and len(a) <= n:  # a shorter scan: the node's weight
+                m.charge(search_gas(n, len(a)))
             return a in b
         if tb is range:
             if type(a) is not int:  # not the O(1) test: a scan making an int per item

@@ -110,8 +110,11 @@ class ContextProxy:
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
-        if default is not None:
+        t = type(default)
+        if default is not None and t is not int and t is not bool:
             default = self._in(default, "default")
+        elif t is int and not MIN_INT <= default <= MAX_INT:
+            default = self._in(default, "default")  # refuses it
         host = self._host
         if host is not None:
             return host.get(key, default, CTX_GAS)
@@ -126,7 +129,9 @@ class ContextProxy:
         return bool(self._ctx.has(key))
 
     def put(self, key: str, value: Any) -> None:
-        value = self._in(value, "stored value")
+        t = type(value)
+        if t is not int or not MIN_INT <= value <= MAX_INT:
+            value = self._in(value, "stored value")
         host = self._host
         if host is not None:  # the copy passes `check_value`
             host.put_checked(key, value, CTX_GAS)
@@ -146,10 +151,16 @@ class ContextProxy:
         if type(event) is not str or not 0 < len(event) <= MAX_EVENT_NAME:
             raise ContractError(f"an event name is a str of 1 to {MAX_EVENT_NAME} characters")
         nested = False
+        gas = CTX_GAS  # the call, and the walk units of the scalars: charged with the event
         for k, v in data.items():
-            copied = self._in(v, "event data")
-            if copied is not v:
-                data[k] = copied
+            t = type(v)
+            if t is int and MIN_INT <= v <= MAX_INT or t is bool or v is None:
+                continue  # one walk unit: no gas
+            g = _scalar_gas(v)
+            if g >= 0:
+                gas += g
+            else:
+                data[k] = copy_value(self._rt.m, v, "event data")[0]
                 nested = True
         host = self._host
         if host is not None:  # `data` is this call's own dict of checked values
@@ -158,15 +169,16 @@ class ContextProxy:
                     check_value(data)
                 except ValueTypeError as exc:
                     raise ContractError(f"bad event data: {exc}") from None
-            host.emit_checked(event, data, CTX_GAS)
+            host.emit_checked(event, data, gas)
             return
-        self._rt.m.charge(CTX_GAS)
+        self._rt.m.charge(gas)
         self._ctx.emit(event, **data)
 
     def require(self, condition: object, message: str = "requirement failed") -> None:
-        rt = self._rt
-        rt.m.charge(CTX_GAS)
+        """Constant work, covered by the call's static weight; the message is converted
+        (and charged) only when it fails."""
         if not condition:
+            rt = self._rt
             raise errors.own(ContractError, rt.text(message)[:1000])
 
     def require_role(self, role: str) -> None:

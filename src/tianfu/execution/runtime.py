@@ -25,7 +25,7 @@ from tianfu.execution.api import Caller, ContractError, state_key
 from tianfu.execution.context import CallContext, RawReader
 from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
 from tianfu.execution.errors import HostResourceError
-from tianfu.execution.limits import MAX_RECEIPT_BYTES, sanitize
+from tianfu.execution.limits import MAX_RECEIPT_BYTES, MAX_RESULT_BYTES, sanitize
 from tianfu.execution.meter import Meter
 from tianfu.types import (
     FAILED,
@@ -49,6 +49,11 @@ _FLAT_RESULTS = frozenset({type(None), bool, str, bytes})  # always valid contra
 def _failed(meter: Meter, exc: ContractError) -> Receipt:
     """The failed receipt of a transaction: all the gas its meter consumed, the message."""
     return Receipt(FAILED, meter.used, None, sanitize(str(exc)), [])
+
+
+# Events of at most this many bytes leave room for any result (the sandbox caps a result
+# at `MAX_RESULT_BYTES`, an error message at `MAX_MESSAGE` characters).
+_RECEIPT_ROOM = MAX_RECEIPT_BYTES - MAX_RESULT_BYTES - 64
 
 
 def _check_receipt(ctx: CallContext, result: Any) -> None:
@@ -304,7 +309,8 @@ class Executor:
                 )
             if type(result) not in _FLAT_RESULTS:  # those pass `check_value` as they are
                 check_value(result)
-            _check_receipt(ctx, result)
+            if ctx.receipt_bytes > _RECEIPT_ROOM:  # else result and events fit for sure
+                _check_receipt(ctx, result)
         except ContractError as exc:
             return _failed(meter, exc)
         except ValueTypeError as exc:

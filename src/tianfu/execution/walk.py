@@ -230,13 +230,33 @@ class _Copy:
                 walk = self.walk
                 return t([walk(x, depth + 1) for x in v])
             out = {}
+            units = size = 0
             for k, x in v.items():
-                if type(k) is not str:
-                    raise ContractError(f"{self.what}: dict keys must be str")
-                n = utf8_len(k, self.what)
-                self.units += n // _BYTES_PER_UNIT
-                self.size += 5 + n
-                out[k] = self.walk(x, depth + 1)
+                if type(k) is not str or not k.isascii():
+                    if type(k) is not str:
+                        raise ContractError(f"{self.what}: dict keys must be str")
+                    n = utf8_len(k, self.what)
+                else:
+                    n = len(k)
+                units += n // _BYTES_PER_UNIT
+                size += 5 + n
+                tx = type(x)  # the usual flat values inline, as `walk` counts them
+                if tx is str and x.isascii():
+                    units += 1 + len(x) // _BYTES_PER_UNIT
+                    size += 5 + len(x)
+                    self.nodes -= 1
+                    out[k] = x
+                elif (tx is int and MIN_INT <= x <= MAX_INT) or tx is bool or x is None:
+                    units += 1
+                    size += 9 if tx is int else 1
+                    self.nodes -= 1
+                    out[k] = x
+                else:
+                    out[k] = self.walk(x, depth + 1)
+            if self.nodes < 0:
+                raise ContractError(f"{self.what} has more than {MAX_VALUE_ITEMS} elements")
+            self.units += units
+            self.size += size
             return out
         if isinstance(v, bool | int | str | bytes | list | tuple | dict):
             return self.walk(_plain(v), depth)  # a subclass (from a host): its plain value
