@@ -526,3 +526,13 @@ def test_lambdas_cannot_collect_their_arguments() -> None:
     """A lambda's `*args` tuple would be kept without being counted: write a def."""
     with pytest.raises(ContractRejected, match="lambdas cannot take"):
         compile_contract(body("f = lambda *a: a\nreturn f(1)"))
+
+
+def test_any_and_all_stop_at_the_first_answer() -> None:
+    source = body(
+        "seen = []\n"
+        "a = any(seen.append(i) or i == 2 for i in range(10))\n"
+        "b = all(seen.append(i) or i < 1 for i in range(10))\n"
+        "return [a, b, seen]"
+    )
+    assert call(source)[1] == [True, False, [0, 1, 2, 0, 1]]
