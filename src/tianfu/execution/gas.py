@@ -258,11 +258,12 @@ class Runtime(CheckedBuiltins):
 
     def iadd(self, a: Any, b: Any) -> Any:
         if type(a) is list:
+            fresh = SMALL_BYTES if type(b) in (str, range) else 0  # their items are made now
             b = self.materialize(b)
             n = len(a) + len(b)
             if n > MAX_SEQ_LEN:
                 raise too_big("a concatenation", n, MAX_SEQ_LEN)
-            self.m.charge_alloc(items_gas(len(b)), len(b) * SLOT_BYTES)
+            self.m.charge_alloc(items_gas(len(b)), len(b) * (SLOT_BYTES + fresh))
             a += b
             return a
         return self.add(a, b)
