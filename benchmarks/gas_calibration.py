@@ -66,7 +66,7 @@ TUPLE_SHARED = "t = (1,)\nfor _ in range(18):\n    t = (t, t)"
 WIDE = "w = '\\U0001f600' * 200_000"
 CASES: list[Case] = [
     # -- the reference and plain statements ------------------------------------------------
-    _c("plain loop", "n:While n:Pass", "", "pass", 1, 20_000),
+    _c("while loop with a counter", "n:While n:Pass", "", "pass", 1, 20_000),
     _c("assignments", "n:Assign n:Name n:Constant n:Expr", "y = 1", "x = y", 200, 2_000),
     _c("tuple display", "n:Tuple", "y = 1", "x = (y, y, y, y, y, y, y, y)", 50, 2_000),
     _c("list display", "n:List", "y = 1", "x = [y, y, y, y, y, y, y, y]", 50, 2_000),
