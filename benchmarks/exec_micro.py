@@ -1,7 +1,7 @@
 """Execution-only cost of an asset transfer: µs per transaction of `Executor.execute_block`.
 
     .venv/bin/python benchmarks/exec_micro.py [--txs 2000] [--rounds 7] [--senders 16]
-        [--baseline-src DIR] [--pairs 3]
+        [--baseline-src DIR] [--pairs 3] [--workload transfer|evidence]
 
 One node's ledger of a 4-organisation consortium in process (`benchchain.py`): the asset
 contract is deployed through governance, 16 members are registered and funded, then
@@ -16,6 +16,10 @@ Each round times, over the same block of transactions on the same committed stat
   from 8 senders (what the API's batch route and the gossip do), into an empty mempool, and
   `verify`: the Ed25519 verifies of the same transactions alone, so that `admit - verify` is
   what admission costs beyond the one unavoidable verify.
+
+With `--workload evidence` the transactions are instead `evidence.deposit` calls of the
+shipped evidence application (a role check, argument checks over a metadata dict, a
+counter, a record dict and a list stored, an event): an application contract's path.
 
 Nothing is committed, so every round executes the very same block; the best and the
 median round are printed. With `--baseline-src DIR` (a copy of another version's `src/`
@@ -46,7 +50,34 @@ from tianfu.mempool import Mempool  # noqa: E402
 from tianfu.node.service import NodeService  # noqa: E402
 
 
-def measure(n_txs: int, rounds: int, n_senders: int, n_admit: int = 1000) -> dict[str, Any]:
+def _evidence_txs(chain: Any, senders: list[Any], n_txs: int) -> list[Any]:
+    from tianfu.apps import evidence
+
+    chain.deploy("evidence", evidence.source())
+    for s in senders:
+        r = chain.call(
+            chain.admins[s.info.org], "governance", "grant_role", s.info.address, "depositor"
+        )
+        assert r.ok, r.error
+    return [
+        chain.sign(
+            senders[i % len(senders)],
+            "evidence",
+            "deposit",
+            [
+                f"{i:064x}",
+                f"contract scan {i}",
+                {"kind": "pdf", "pages": 1 + i % 30, "signed": i % 2 == 0, "ref": f"R-{i}"},
+            ],
+            expiry_ahead=500,
+        )
+        for i in range(n_txs)
+    ]
+
+
+def measure(
+    n_txs: int, rounds: int, n_senders: int, n_admit: int = 1000, workload: str = "transfer"
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tianfu-exec-micro-") as tmp:
         chain = BenchChain(Path(tmp))
         admin = chain.admins[ORGS[0]]
@@ -57,16 +88,19 @@ def measure(n_txs: int, rounds: int, n_senders: int, n_admit: int = 1000) -> dic
         for s in senders:
             r = chain.call(admin, "asset", "mint", s.info.address, 10**12)
             assert r.ok, r.error
-        txs = [
-            chain.sign(
-                senders[i % len(senders)],
-                "asset",
-                "transfer",
-                [senders[(i * 7 + 3) % len(senders)].info.address, 1 + i % 5],
-                expiry_ahead=500,
-            )
-            for i in range(n_txs)
-        ]
+        if workload == "evidence":
+            txs = _evidence_txs(chain, senders, n_txs)
+        else:
+            txs = [
+                chain.sign(
+                    senders[i % len(senders)],
+                    "asset",
+                    "transfer",
+                    [senders[(i * 7 + 3) % len(senders)].info.address, 1 + i % 5],
+                    expiry_ahead=500,
+                )
+                for i in range(n_txs)
+            ]
         led = chain.ledger
         ex = led.executor
         height = led.height + 1
@@ -149,6 +183,7 @@ def measure(n_txs: int, rounds: int, n_senders: int, n_admit: int = 1000) -> dic
         "verify_best": min(verify_us),
         "beyond_best": min(admit_us) - min(verify_us),
         "gas_total": gas,
+        "gas_per_tx": gas // n_txs,
         "state_root": executed.block.header.state_root.hex(),
     }
 
@@ -157,7 +192,7 @@ def show(label: str, fig: dict[str, Any]) -> None:
     print(
         f"{label:>10}: exec {fig['exec_best']:6.1f} µs/tx best, {fig['exec_median']:6.1f} median"
         f" | build_block {fig['build_best']:6.1f} best, {fig['build_median']:6.1f} median"
-        f" | gas {fig['gas_total']} root {fig['state_root'][:16]}"
+        f" | gas {fig.get('gas_per_tx', '?')}/tx root {fig['state_root'][:16]}"
     )
     print(
         f"{'':>10}  admit {fig['admit_best']:6.1f} µs/tx best, verify {fig['verify_best']:6.1f}"
@@ -167,7 +202,7 @@ def show(label: str, fig: dict[str, Any]) -> None:
 
 def compare(args: argparse.Namespace) -> None:
     here = [sys.executable, __file__, "--txs", str(args.txs), "--rounds", str(args.rounds)]
-    here += ["--senders", str(args.senders), "--json"]
+    here += ["--senders", str(args.senders), "--workload", args.workload, "--json"]
     runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "this tree": []}
     for _ in range(args.pairs):
         for label in runs:
@@ -200,11 +235,12 @@ def main() -> None:
     ap.add_argument("--baseline-src", default=None, help="another version's src/ directory")
     ap.add_argument("--pairs", type=int, default=3)
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON line")
+    ap.add_argument("--workload", choices=("transfer", "evidence"), default="transfer")
     args = ap.parse_args()
     if args.baseline_src:
         compare(args)
         return
-    fig = measure(args.txs, args.rounds, args.senders)
+    fig = measure(args.txs, args.rounds, args.senders, workload=args.workload)
     if args.json:
         print(json.dumps(fig))
     else:

@@ -28,14 +28,14 @@ IDS = [str(p.relative_to(PACKAGE)) for p in SOURCES]
 GAS = 1_000_000
 
 
-def _executed(source: str) -> tuple[CompiledContract, dict, g.Runtime, int]:
+def _executed(source: str) -> tuple[CompiledContract, dict, g.Runtime, int, int]:
     """The contract compiled, and its module executed the way `CompiledContract.call` does."""
     compiled = compile_contract(source)
     rt = g.Runtime(GAS)
     namespace = rt.module_globals()
-    before = rt.left
+    before, before_mem = rt.m.left, rt.m.mem
     exec(compiled.code, namespace)  # noqa: S102 - the instrumented, validated contract
-    return compiled, namespace, rt, before - rt.left
+    return compiled, namespace, rt, before - rt.m.left, before_mem - rt.m.mem
 
 
 def _not_frozen(namespace: dict, rt: g.Runtime) -> list[str]:
@@ -64,8 +64,8 @@ def test_every_shipped_contract_is_checked() -> None:
 
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
 def test_shipped_contract_module_is_shareable(path: Path) -> None:
-    compiled, namespace, rt, setup_gas = _executed(path.read_text(encoding="utf-8"))
-    instance = ModuleInstances().adopt(namespace, rt, setup_gas, compiled.methods)
+    compiled, namespace, rt, setup_gas, setup_mem = _executed(path.read_text(encoding="utf-8"))
+    instance = ModuleInstances().adopt(namespace, rt, setup_gas, setup_mem, compiled.methods)
     assert instance is not None, (
         f"{path.relative_to(PACKAGE)} is not shareable between calls: its top level binds "
         f"mutable values {_not_frozen(namespace, rt) or '(none alone: see frozen_namespace)'}; "
@@ -91,6 +91,6 @@ def test_shipped_contract_reuses_its_module_on_the_call_path(path: Path) -> None
 
 def test_the_check_names_a_module_level_list() -> None:
     source = "T = (1, 2)\nL = [1]\nD = {'a': (1,)}\ndef f(ctx):\n    return L\n"
-    compiled, namespace, rt, setup_gas = _executed(source)
-    assert ModuleInstances().adopt(namespace, rt, setup_gas, compiled.methods) is None
+    compiled, namespace, rt, setup_gas, setup_mem = _executed(source)
+    assert ModuleInstances().adopt(namespace, rt, setup_gas, setup_mem, compiled.methods) is None
     assert _not_frozen(namespace, rt) == ["L (list)", "D (dict)"]

@@ -9,6 +9,7 @@ from test_governance_admission import Chain
 
 from tianfu.codec import CodecError, decode, encode
 from tianfu.contracts.admission import PARAM_BOUNDS, PARAM_KEYS
+from tianfu.execution.limits import MAX_RESULT_BYTES
 from tianfu.execution.runtime import BlockOverLimit
 from tianfu.identity import OrgCA
 from tianfu.ledger import InvalidBlock
@@ -106,20 +107,22 @@ def test_proposer_stops_at_the_gas_budget_and_validators_refuse_more(make_chain)
 def test_proposer_stops_at_the_receipt_budget_and_the_rest_go_in_the_next_block(make_chain):
     chain = make_chain(max_block_receipt_bytes=MAX_TX_RECEIPT_BYTES)
     user = chain.cas["org2"].issue("writer", "member")
-    size = MAX_TX_RECEIPT_BYTES // 3 - 1000  # three fit, a fourth does not
-    txs = calls(chain, user, "blob", size, size, size, size, 10)
+    # Five fit, a sixth does not (each result stays under the 256 KiB return-value cap).
+    size = MAX_TX_RECEIPT_BYTES // 5 - 1000
+    assert size < MAX_RESULT_BYTES
+    txs = calls(chain, user, "blob", size, size, size, size, size, size, 10)
     receipts = chain.block(txs)
-    assert len(receipts) == 3 and all(r.ok for r in receipts)
+    assert len(receipts) == 5 and all(r.ok for r in receipts)
     assert sum(len(encode(r)) for r in receipts) <= MAX_TX_RECEIPT_BYTES
     # The two left out go in the next block, in order.
-    rest = chain.block(txs[3:])
+    rest = chain.block(txs[5:])
     assert [r.ok for r in rest] == [True, True] and rest[1].result == "x" * 10
     # A faulty proposer's block over the budget is refused by validators.
-    more = calls(chain, user, "blob", size, size, size, size)
+    more = calls(chain, user, "blob", size, size, size, size, size, size)
     relaxed(chain.ledger, max_block_receipt_bytes=64 << 20)
     chain.time_ms += 1000
     over = chain.ledger.build_block(more, chain.time_ms, b"\x01" * 32)
-    assert len(over.block.txs) == 4
+    assert len(over.block.txs) == 6
     with pytest.raises(InvalidBlock, match="receipt"):
         chain.replica.execute(over.block)
 

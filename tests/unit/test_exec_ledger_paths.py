@@ -18,9 +18,11 @@ from tests.unit.test_sandbox import FakeContext, admin
 from tianfu.codec import decode_value, encode, hash_domain
 from tianfu.contracts.examples import example_source
 from tianfu.crypto import merkle
-from tianfu.execution import runtime
+from tianfu.execution import costs, runtime
 from tianfu.execution.api import ContractError, OutOfGas, state_key
-from tianfu.execution.context import GAS_PER_BYTE, GAS_READ, GAS_WRITE, CallContext, GasMeter
+from tianfu.execution.context import GAS_READ, GAS_WRITE, CallContext, GasMeter
+from tianfu.execution.costs import BUILTIN_GAS
+from tianfu.execution.instrument import region_costs
 from tianfu.execution.sandbox import _Instrumenter, _Validator, compile_contract
 from tianfu.testing.appchain import AppChain
 
@@ -95,13 +97,20 @@ def _source(spec: str, dynamic: bool) -> str:
     return f"def f(ctx, x):\n    return isinstance(x, {spec})\n"
 
 
+def _static_gas(source: str) -> int:
+    """The gas the instrumenter charges `source` by its size (its module and functions'
+    regions), whatever the values: what two sources of different lengths differ by."""
+    return sum(gas for gas, _mem in region_costs(ast.parse(source)).values())
+
+
 def _outcome(source: str, x: Any) -> tuple[Any, ...]:
+    """(status, result or message, gas used beyond the source's static charges)."""
     compiled = compile_contract(source)
     try:
         result, used = compiled.call(FakeContext(admin()), "f", [x], 10_000)
     except ContractError as exc:
-        return ("error", str(exc), exc.gas_used)  # type: ignore[attr-defined]
-    return ("ok", result, used)
+        return ("error", str(exc), exc.gas_used - _static_gas(source))  # type: ignore[attr-defined]
+    return ("ok", result, used - _static_gas(source))
 
 
 def _instrumented(source: str) -> str:
@@ -114,8 +123,13 @@ def _instrumented(source: str) -> str:
 def test_static_isinstance_answers_as_the_runtime_wrapper(spec: str) -> None:
     # `t = (str, (int,))` keeps the nested tuple as the runtime sees it; a tuple literal of
     # names is mapped element by element by `b_isinstance`, exactly as the rewrite does.
+    # The rewrite calls the real `isinstance`; the runtime wrapper, a Python call, charges
+    # `BUILTIN_GAS` (like every checked builtin) before anything else.
+    rewritten = "__tf_isinstance" in _instrumented(_source(spec, False))
+    saved = BUILTIN_GAS if rewritten else 0
     for x in VALUES:
-        assert _outcome(_source(spec, False), x) == _outcome(_source(spec, True), x), (spec, x)
+        status, value, gas = _outcome(_source(spec, True), x)
+        assert _outcome(_source(spec, False), x) == (status, value, gas - saved), (spec, x)
 
 
 def test_isinstance_is_rewritten_only_for_builtin_names() -> None:
@@ -276,28 +290,33 @@ def _ctx(limit: int, stored: dict[bytes, bytes] | None = None) -> CallContext:
 
 
 def test_reads_and_writes_charge_and_fail_as_gas_meter_charge() -> None:
+    """State access charges the one meter by `costs`: a read by its bytes, a write by the
+    key's and the value's bytes. A charge past the limit consumes the whole budget (the
+    receipt records the limit) and fails before anything is written."""
     value = encode("v" * 78)  # 80 bytes: 10 gas by size
     stored = {state_key("c", "k"): value}
-    by_size = len(value) * GAS_PER_BYTE // 8
+    by_size = costs.read_gas(len(value))
     assert by_size == 10
     ok = _ctx(GAS_READ + by_size, stored)
     assert ok.get("k") == "v" * 78 and ok._gas.used == GAS_READ + by_size
-    for limit, used in [(GAS_READ - 1, GAS_READ), (GAS_READ + by_size - 1, GAS_READ + by_size)]:
+    for limit in [GAS_READ - 1, GAS_READ + by_size - 1]:
         ctx = _ctx(limit, stored)
         with pytest.raises(OutOfGas) as info:
             ctx.has("k")
-        assert str(info.value) == f"out of gas: limit {limit} exceeded"
-        assert ctx._gas.used == used
+        assert str(info.value) == f"out of gas: the call used more than its {limit} gas"
+        assert ctx._gas.used == limit
     ctx = _ctx(GAS_READ, stored)
     assert ctx.has("missing") is False and ctx._gas.used == GAS_READ
-    cost = GAS_WRITE + len(b"\x01")  # encode(1) is one byte
+    key = state_key("c", "k")
+    cost = costs.write_gas(len(key), len(b"\x01"))  # encode(1) is one byte
+    assert cost == GAS_WRITE + len(key) + 1
     ctx = _ctx(cost)
     ctx.put("k", 1)
-    assert ctx._gas.used == cost and ctx.writes == {state_key("c", "k"): b"\x01"}
+    assert ctx._gas.used == cost and ctx.writes == {key: b"\x01"}
     ctx = _ctx(cost - 1)
-    with pytest.raises(OutOfGas, match=f"limit {cost - 1} exceeded"):
+    with pytest.raises(OutOfGas, match=f"more than its {cost - 1} gas"):
         ctx.put("k", 1)
-    assert ctx._gas.used == cost and not ctx.writes
+    assert ctx._gas.used == cost - 1 and not ctx.writes
 
 
 def test_state_key_prefixes_are_those_of_state_key() -> None:
@@ -345,7 +364,7 @@ def test_get_reads_and_charges_as_raw(limit: int) -> None:
         b.writes[state_key("c", "w")] = encode([1])
 
         def ref(ctx: CallContext = b, key: Any = key) -> Any:
-            raw = ctx._raw(ctx.contract, key)
+            raw = ctx._raw(ctx._key(ctx.contract, key), 0)
             return "dflt" if raw is None else decode_value(raw)
 
         assert _attempt(lambda ctx=a, key=key: ctx.get(key, "dflt")) == _attempt(ref), key

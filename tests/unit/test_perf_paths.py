@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_store import Chain, fill
 
+from tianfu.execution import costs, walk
 from tianfu.execution import gas as g
 from tianfu.execution.api import ContractError
 from tianfu.store import Store
@@ -37,15 +38,28 @@ def test_copy_value_fast_path_charges_like_the_walk(value: object) -> None:
     fast = g.Runtime(1000)
     assert fast.copy_value(value, "v") == value
 
-    # One node per scalar, one per container element (the walk's count).
-    def nodes(v: object) -> int:
+    # One walk unit per node, and one per `TEXT_BYTES_PER_UNIT` bytes of text (a dict's keys
+    # included): the walk's count, charged at `NODES_PER_GAS` units per gas.
+    per = walk.TEXT_BYTES_PER_UNIT
+
+    def units(v: object) -> int:
         if isinstance(v, list):
-            return 1 + sum(nodes(x) for x in v)
+            return 1 + sum(units(x) for x in v)
         if isinstance(v, dict):
-            return 1 + sum(nodes(x) for x in v.values())
+            return 1 + sum(len(k) // per + units(x) for k, x in v.items())
+        if isinstance(v, str | bytes):
+            return 1 + len(v) // per
         return 1
 
-    assert fast.used == nodes(value)
+    def copied_bytes(v: object) -> int:  # the containers the copy makes
+        if isinstance(v, list):
+            return costs.seq_bytes(len(v)) + sum(copied_bytes(x) for x in v)
+        if isinstance(v, dict):
+            return costs.dict_bytes(len(v)) + sum(copied_bytes(x) for x in v.values())
+        return 0
+
+    mem = copied_bytes(value)
+    assert fast.used == units(value) // costs.NODES_PER_GAS + mem // costs.MEM_BYTES_PER_GAS
 
 
 @pytest.mark.parametrize("value", [2**64, -(2**63) - 1, 1.5])
@@ -66,7 +80,7 @@ def test_copy_value_copies_containers_and_keeps_str_subclasses_checked() -> None
     assert rt.copy_value(S("x"), "v") == "x"  # the walk's answer for a subclass
 
 
-def test_builtins_are_fresh_per_call() -> None:
+def test_builtins_are_fresh_per_runtime() -> None:
     a, b = g.Runtime(10).builtins(), g.Runtime(10).builtins()
     assert a is not b and a["len"] is len and a["int"] != b["int"]
     a["len"] = None

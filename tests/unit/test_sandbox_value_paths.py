@@ -1,8 +1,9 @@
 """The sandbox's value fast paths answer exactly as copying every value one by one: the
-scalar shortcuts of `ctx.get/put/emit` and of the arguments, `CallContext.put_checked` /
-`emit_checked` (no second `check_value`), the shared `SenderView`, the memoised
-`Runtime.getattr` class lookup. Every call is compared with the reference path at every
-gas budget: result or error, gas used, state writes, events and the host's gas."""
+scalar shortcuts of `ctx.get/put/emit` and of the arguments (`proxy._scalar_gas`,
+`walk.copy_args`), `CallContext.put_checked` / `emit_checked` (no second `check_value`),
+the shared `SenderView`, the memoised `Runtime.getattr` class lookup. Every call is
+compared with the reference path at every gas budget: result or error, gas used, state
+writes, events and the meter's gas."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any
 import pytest
 
 from tianfu.execution import gas as g
-from tianfu.execution import proxy, sandbox
+from tianfu.execution import proxy, sandbox, walk
 from tianfu.execution.api import Caller, ContractError
 from tianfu.execution.context import CallContext, GasMeter
 from tianfu.execution.proxy import ContextProxy, SenderView, sender_view
 from tianfu.execution.sandbox import compile_contract
+from tianfu.types.values import ValueTypeError, check_value
 
 PROBE = """
 def get(ctx, key, default):
@@ -80,27 +82,48 @@ CALLS: list[tuple[str, list[Any]]] = [
 
 
 class _ReferenceProxy(ContextProxy):
-    """`ctx.get/put/emit` as they were: every value copied one by one, the host checking
-    it again."""
+    """`ctx.get/put/emit` with every value copied by `walk.copy_value` (no scalar
+    shortcut), and the host checking it again (`put`, `emit`)."""
 
     __slots__ = ()
 
+    def _in(self, value: Any, what: str) -> Any:
+        return walk.copy_value(self._rt.m, value, what)[0]
+
     def get(self, key: str, default: Any = None) -> Any:
-        self._rt.charge(g.CTX_GAS)
-        return self._ctx.get(key, self._rt.copy_value(default, "default"))
+        return self._ctx.get(key, self._in(default, "default"), g.CTX_GAS)
 
     def put(self, key: str, value: Any) -> None:
-        self._rt.charge(g.CTX_GAS)
-        self._ctx.put(key, self._rt.copy_value(value, "stored value"))
+        value = self._in(value, "stored value")
+        try:  # the host's own check, which the copy makes needless
+            check_value(value)
+        except ValueTypeError as exc:
+            raise ContractError(f"cannot store value: {exc}") from None
+        self._ctx.put_checked(key, value, g.CTX_GAS)
 
     def emit(self, event: str, /, **data: Any) -> None:
-        self._rt.charge(g.CTX_GAS)
-        copy = self._rt.copy_value
-        self._ctx.emit(event, **{k: copy(v, "event data") for k, v in data.items()})
+        if type(event) is not str or not 0 < len(event) <= 64:
+            raise ContractError("an event name is a str of 1 to 64 characters")
+        copied = {k: self._in(v, "event data") for k, v in data.items()}
+        try:
+            check_value(copied)
+        except ValueTypeError as exc:
+            raise ContractError(f"bad event data: {exc}") from None
+        self._ctx.emit_checked(event, copied, g.CTX_GAS)
 
     @property
     def sender(self) -> SenderView:
         return SenderView(self._ctx.sender)
+
+
+def _copy_every_argument(meter: Any, args: list[Any]) -> list[Any]:
+    c = walk._Copy(meter, "argument")
+    out = []
+    for i, a in enumerate(args):
+        c.what = f"argument {i + 1}"
+        out.append(c.walk(a, 0))
+    meter.charge_alloc(walk.units_gas(c.units), c.nbytes)
+    return out
 
 
 CALLER = Caller("a" * 40, "org1", "alice", "member", frozenset({"x", "member"}))
@@ -108,7 +131,7 @@ CALLER = Caller("a" * 40, "org1", "alice", "member", frozenset({"x", "member"}))
 
 def _outcome(method: str, args: list[Any], budget: int) -> tuple[Any, ...]:
     compiled = compile_contract(PROBE)
-    meter = GasMeter(10**9)
+    meter = GasMeter(budget)
     ctx = CallContext(
         contract="probe",
         sender=CALLER,
@@ -119,11 +142,11 @@ def _outcome(method: str, args: list[Any], budget: int) -> tuple[Any, ...]:
         gas=meter,
     )
     try:
-        result, used = compiled.call(ctx, method, list(args), budget)
+        result, used = compiled.call(ctx, method, list(args), meter)
         verdict: tuple[Any, ...] = ("ok", result, used)
     except ContractError as exc:
         verdict = ("failed", type(exc).__name__, str(exc), exc.gas_used)  # type: ignore[attr-defined]
-    return (*verdict, ctx.writes, ctx.events, meter.used)
+    return (*verdict, ctx.writes, ctx.events, meter.used, meter.mem)
 
 
 @pytest.mark.parametrize(("method", "args"), CALLS)
@@ -135,7 +158,7 @@ def test_fast_paths_give_the_reference_outcome_at_every_budget(
     fast = [_outcome(method, args, b) for b in range(top)] + [full]
     with monkeypatch.context() as m:
         m.setattr(sandbox, "ContextProxy", _ReferenceProxy)
-        m.setattr(g, "all_scalars", lambda _values: False)
+        m.setattr(sandbox, "copy_args", _copy_every_argument)
         reference = [_outcome(method, args, b) for b in range(top)]
         reference.append(_outcome(method, args, 10**6))
     assert fast == reference

@@ -1,285 +1,306 @@
-"""Runtime of sandboxed contract code: the deterministic step meter and the checked helpers.
+"""Runtime of sandboxed contract code: the checked operators, comparisons and attribute reads.
 
-The sandbox (`tianfu.execution.sandbox`) rewrites a contract's AST so that loops,
-function entries, operators, comparisons, slices and attribute reads call the methods of
-one `Runtime` per call. Everything here counts steps ("gas") by what the code does, never
-by wall time, so the same call uses the same gas, or runs out at the same point, on every
-node. Operations that could allocate or compute a lot in one step check their result size
-before doing the work.
+The sandbox (`tianfu.execution.sandbox`, `tianfu.execution.instrument`) rewrites a
+contract's AST so that operators, comparisons, slices, subscripts, attribute reads, loops
+and calls go through the helpers of one `Runtime` per module instance. The runtime is bound
+to the transaction's `Meter` for each call (`bind`). Every helper charges what its
+operation costs as a function of its operands' sizes (`tianfu.execution.costs`) *before*
+doing the work, and refuses results past the fixed caps (`tianfu.execution.limits`), so the
+same call uses the same gas — or fails at the same point — on every node. The checked
+builtins are in `tianfu.execution.checked`, the value methods in `tianfu.execution.methods`.
 """
 
 from __future__ import annotations
 
 import builtins as _b
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from tianfu.execution.api import ContractError, OutOfGas
-from tianfu.execution.limits import (  # re-exported: the sandbox and tests read them here
+from tianfu.execution import errors
+from tianfu.execution.api import ContractError
+from tianfu.execution.checked import CheckedBuiltins
+from tianfu.execution.costs import (
     BYTES_PER_GAS,
-    CALL_GAS,
-    ITEMS_PER_GAS,
+    EXC_BYTES,
+    FUNC_BYTES,
     LOOP_GAS,
+    OBJ_BYTES,
+    SLOT_BYTES,
+    SMALL_BYTES,
+    bytes_bytes,
+    bytes_gas,
+    dict_bytes,
+    div_gas,
+    int_bytes,
+    int_str_gas,
+    items_gas,
+    mul_gas,
+    pow_gas,
+    powmod_gas,
+    search_gas,
+    seq_bytes,
+    str_bytes,
+)
+from tianfu.execution.limits import (  # noqa: F401 - re-exported: tests and tools read them here
+    CALL_GAS,
+    CTX_GAS,
+    ITEMS_PER_GAS,
     MAX_CALL_DEPTH,
     MAX_INT_BITS,
     MAX_INT_STR,
     MAX_RANGE,
     MAX_SEQ_LEN,
     MAX_VALUE_ITEMS,
-    SEQ,
+    TEXT_ENCODINGS,
     check_encoding,
     sanitize,
     too_big,
 )
-from tianfu.execution.limits import (
-    CTX_GAS as CTX_GAS,
+from tianfu.execution.meter import Meter, charge_source
+from tianfu.execution.methods import METHODS, bound_method
+from tianfu.execution.walk import (
+    SCALARS,
+    VALUE_TYPES,
+    copy_value,
+    hashable_key,
+    measure,
+    repr_bound,
+    units_gas,
 )
-from tianfu.execution.limits import (
-    TEXT_ENCODINGS as TEXT_ENCODINGS,
-)
-from tianfu.execution.methods import CHEAP, METHOD_CHECKS, METHODS
-from tianfu.types.values import MAX_DEPTH
-from tianfu.types.values import MAX_INT as VALUE_MAX_INT
-from tianfu.types.values import MIN_INT as VALUE_MIN_INT
 
-# Comparison operators, indexed by the code the sandbox's rewriter emits.
-CMP_OPS: tuple[Callable[[Any, Any], Any], ...] = (
-    operator.eq,
-    operator.ne,
-    operator.lt,
-    operator.le,
-    operator.gt,
-    operator.ge,
-    operator.is_,
-    operator.is_not,
-    lambda a, b: a in b,
-    lambda a, b: a not in b,
-)
-CMP_IN = 8
+_TEXT = (str, bytes)
+_SEQS = (list, tuple)
+# A str made without being counted fits `SMALL_BYTES`: up to `BYTES_PER_GAS` characters of
+# ASCII, or this many of anything (four bytes each).
+_SHORT_WIDE = (SMALL_BYTES - OBJ_BYTES) // 4
+# `a in b` for text: a haystack this short is covered by the comparison's static weight.
+_SHORT_SEARCH = 64
 
 
-def _int_check(r: int) -> int:
+def _fail(cls: type[BaseException], message: str) -> BaseException:
+    return errors.own(cls, message)
+
+
+def _int_result(r: int) -> int:
     if r.bit_length() > MAX_INT_BITS:
         raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
     return r
 
 
-class Runtime:
-    """The meter and helpers of one contract call. `left` may go negative: once it does,
-    every further step raises `OutOfGas` again, so catching it cannot buy more time."""
+def _op_types(sym: str, a: Any, b: Any) -> BaseException:
+    return _fail(
+        TypeError,
+        f"unsupported operand types for {sym}: {type(a).__name__} and {type(b).__name__}",
+    )
 
-    def __init__(self, gas_limit: int) -> None:
-        if not isinstance(gas_limit, int) or gas_limit < 0:
-            raise ValueError("gas_limit must be a non-negative integer")
-        self.limit = gas_limit
-        self.left = gas_limit
-        self.depth = 0
 
-    def reset(self, gas_limit: int) -> None:
-        """Arm the meter for a new call (a runtime is reused by the module instance it is
-        bound to, one call at a time; see `tianfu.execution.sandbox`)."""
-        if not isinstance(gas_limit, int) or gas_limit < 0:
-            raise ValueError("gas_limit must be a non-negative integer")
-        self.limit = gas_limit
-        self.left = gas_limit
-        self.depth = 0
+def _isint(x: Any) -> bool:
+    return type(x) is int or type(x) is bool
 
-    # -- metering -------------------------------------------------------------------------
+
+def _gen(name: str, params: str, body: str) -> Any:
+    """A helper made from `meter.charge_source` (the single definition of a charge)."""
+    src = f"def {name}({params}):\n" + "".join(f"    {ln}\n" for ln in body.splitlines())
+    ns: dict[str, Any] = {}
+    exec(compile(src, f"<gas.{name}>", "exec"), ns)  # noqa: S102 - our own template
+    return ns[name]
+
+
+def _indent(text: str, n: int) -> str:
+    return "".join(" " * n + ln + "\n" for ln in text.splitlines())
+
+
+class Runtime(CheckedBuiltins):
+    """The helpers of one module instance, bound to one transaction's meter per call."""
+
+    def __init__(self, meter: Meter | int | None = None) -> None:
+        if meter is None or type(meter) is int:
+            meter = Meter(meter or 0)
+        self.m: Meter = meter  # type: ignore[assignment]
+        self.builtins_dict: dict[str, Any] = self.builtins()
+
+    def bind(self, meter: Meter) -> None:
+        self.m = meter
+
+    # Backwards-compatible views of the meter (tests, tools).
+    @property
+    def left(self) -> int:
+        return self.m.left
+
     @property
     def used(self) -> int:
-        return min(self.limit, self.limit - self.left)
+        return self.m.used
 
     @property
     def exhausted(self) -> bool:
-        return self.left < 0
+        return self.m.exhausted
 
-    def out_of_gas(self) -> OutOfGas:
-        return OutOfGas(f"out of gas: the call used more than its {self.limit} steps")
+    # -- loops, lambdas: generated from the meter's one charge definition ------------------
+    tick = _gen("tick", "self", "m = self.m\n" + charge_source("m", str(LOOP_GAS), None, False))
+    tickn = _gen(
+        "tickn", "self, gas, mem", "m = self.m\n" + charge_source("m", "gas", "mem", False)
+    )
+    iterate = _gen(
+        "iterate",
+        f"self, obj, gas={LOOP_GAS}, mem=0",
+        "m = self.m\n"
+        "if mem:\n"
+        "    for item in obj:\n"
+        + _indent(charge_source("m", "gas", "mem", False), 8)
+        + "        yield item\n"
+        "else:\n"
+        "    for item in obj:\n"
+        + _indent(charge_source("m", "gas", None, False), 8)
+        + "        yield item\n",
+    )
+    iterate.__doc__ = (
+        "What every `for` loop and comprehension iterates through, charging each item."
+    )
 
-    def tick(self) -> None:
-        self.left -= LOOP_GAS
-        if self.left < 0:
-            raise self.out_of_gas()
-
-    def charge(self, n: int) -> None:
-        self.left -= n
-        if self.left < 0:
-            raise self.out_of_gas()
-
-    def enter(self) -> None:
-        self.left -= CALL_GAS
-        if self.left < 0:
-            raise self.out_of_gas()
-        if self.depth >= MAX_CALL_DEPTH:
-            raise ContractError(
-                f"maximum call depth of {MAX_CALL_DEPTH} exceeded (too deep recursion)"
-            )
-        self.depth += 1
+    def wrap_lambda(self, fn: Callable[..., Any], gas: int = CALL_GAS, mem: int = 0) -> Any:
+        self.m.alloc(FUNC_BYTES)
+        return _lambda_wrapper(self, fn, gas, mem)
 
     def too_deep(self) -> None:
-        """The error `enter` raises past `MAX_CALL_DEPTH` (after its charge): the sandbox
-        inlines `enter` into every function and calls this only to fail."""
-        raise ContractError(f"maximum call depth of {MAX_CALL_DEPTH} exceeded (too deep recursion)")
-
-    def leave(self) -> None:
-        self.depth -= 1
-
-    def wrap_lambda(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def lam(*args: Any, **kwargs: Any) -> Any:
-            self.enter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.depth -= 1
-
-        return lam
-
-    def iterate(self, obj: Any) -> Iterator[Any]:
-        """What every `for` loop and comprehension iterates through: one step per item."""
-        for item in obj:
-            self.left -= LOOP_GAS
-            if self.left < 0:
-                raise self.out_of_gas()
-            yield item
-
-    def charged(self, obj: Any) -> Iterable[Any]:
-        """Charge for a C-level pass over `obj`: by length when it has one, else per item."""
-        if isinstance(obj, (*SEQ, dict, range)):
-            self.charge(1 + len(obj) // ITEMS_PER_GAS)
-            return obj
-        return self.iterate(obj)
-
-    def materialize(self, obj: Any) -> list[Any] | tuple[Any, ...] | str | bytes:
-        if isinstance(obj, SEQ):
-            self.charge(1 + len(obj) // ITEMS_PER_GAS)
-            return obj
-        out = []
-        for item in self.iterate(obj):
-            out.append(item)
-            if len(out) > MAX_SEQ_LEN:
-                raise too_big("a sequence", len(out), MAX_SEQ_LEN)
-        return out
-
-    def sized(self, obj: Any) -> None:
-        """Charge for a C-level pass over a str/bytes (per 64 bytes) or container (per 16)."""
-        if isinstance(obj, str | bytes):
-            self.charge(len(obj) // BYTES_PER_GAS)
-        elif isinstance(obj, list | tuple | dict):
-            self.charge(len(obj) // ITEMS_PER_GAS)
+        self.m.too_deep()
 
     # -- values crossing the boundary -----------------------------------------------------
     def copy_value(self, value: Any, what: str) -> Any:
-        """A deep copy of a contract value, walked with a bounded budget (so shared
-        references cannot make a huge logical value), one step per node."""
-        t = type(value)
-        if t in _IMMUTABLE_SCALARS or (t is int and VALUE_MIN_INT <= value <= VALUE_MAX_INT):
-            # Fast path, same result and charge as the walk: an immutable scalar is one
-            # node, and it needs no copy.
-            self.charge(1)
-            return value
-        budget = [MAX_VALUE_ITEMS]
+        """A deep copy of a contract value, charged and bounded (`walk.copy_value`)."""
+        return copy_value(self.m, value, what)[0]
 
-        def walk(v: Any, depth: int) -> Any:
-            budget[0] -= 1
-            if budget[0] < 0:
-                raise ContractError(f"{what} has more than {MAX_VALUE_ITEMS} elements")
-            if depth > MAX_DEPTH:
-                raise ContractError(f"{what} is nested deeper than {MAX_DEPTH} levels")
-            if v is None or isinstance(v, bool | str | bytes):
-                return v
-            if isinstance(v, int):
-                if not VALUE_MIN_INT <= v <= VALUE_MAX_INT:
-                    raise ContractError(f"{what}: integer out of range (-2**63 .. 2**64 - 1)")
-                return v
-            if isinstance(v, list | tuple):
-                return type(v)([walk(x, depth + 1) for x in v])
-            if isinstance(v, dict):
-                out = {}
-                for k, x in v.items():
-                    if not isinstance(k, str):
-                        raise ContractError(f"{what}: dict keys must be str")
-                    out[k] = walk(x, depth + 1)
-                return out
-            if isinstance(v, float):
-                raise ContractError(f"{what}: floats are not allowed (use integers)")
-            raise ContractError(f"{what}: type {type(v).__name__} is not a contract value")
-
-        result = walk(value, 0)
-        self.charge(MAX_VALUE_ITEMS - budget[0])
-        return result
-
+    # -- text -----------------------------------------------------------------------------
     def text(self, value: Any = "", *encoding: Any) -> str:
-        """`str(x)` and f-string fields: only for contract values and exceptions."""
+        """`str(x)`: only for contract values and exceptions, charged before it is built."""
+        t = type(value)
+        m = self.m
         if encoding:
-            if not isinstance(value, bytes):
-                raise TypeError("str() with an encoding takes bytes")
+            if t is not bytes:
+                raise _fail(TypeError, "str() with an encoding takes bytes")
             check_encoding(encoding[0])
-            self.sized(value)
-            return str(value, *encoding)
-        if isinstance(value, str):
+            n = len(value)
+            m.charge_alloc(bytes_gas(n), str_bytes(n))
+            try:
+                return str(value, encoding[0])
+            except UnicodeDecodeError:
+                raise _fail(ValueError, f"bytes are not valid {encoding[0]}") from None
+        if t is str:
             return value
-        if value is None or isinstance(value, int | bytes):
+        if t is int or t is bool or value is None:
+            bits = value.bit_length() if value is not None else 0
+            m.charge_alloc(int_str_gas(bits), str_bytes(bits // 3 + 2, False))
             return str(value)
         if isinstance(value, BaseException):
-            s = sanitize(str(value))
-        elif isinstance(value, list | tuple | dict):
-            s = str(self.copy_value(value, "str() argument"))
-        else:
-            raise ContractError(f"cannot convert {type(value).__name__} to str")
-        self.charge(len(s) // BYTES_PER_GAS)
+            s = errors.message_of(value)
+            m.alloc(str_bytes(len(s)))
+            return s
+        if t in VALUE_TYPES:  # bytes, list, tuple, dict: their repr
+            n, wide = repr_bound(m, value)
+            if n > MAX_SEQ_LEN:
+                raise too_big("str()", n, MAX_SEQ_LEN)
+            m.charge_alloc(bytes_gas(n), str_bytes(n, wide))
+            return repr(value)
+        raise ContractError(f"cannot convert {t.__name__} to str")
+
+    def fpart(self, value: Any) -> str:
+        """An f-string field: `str(value)`, and its share of the string being built."""
+        s = value if type(value) is str else self.text(value)
+        n = len(s)
+        if n >= BYTES_PER_GAS or (n > _SHORT_WIDE and not s.isascii()):
+            self.m.charge_alloc(bytes_gas(n), str_bytes(n, not s.isascii()))
         return s
 
     # -- operators ------------------------------------------------------------------------
-    def _concat(self, a: Any, b: Any) -> None:
-        if isinstance(a, SEQ) and isinstance(b, SEQ):
-            n = len(a) + len(b)
-            if n > MAX_SEQ_LEN:
-                raise too_big("a concatenation", n, MAX_SEQ_LEN)
-            self.charge(n // (BYTES_PER_GAS if isinstance(a, str | bytes) else ITEMS_PER_GAS))
-
     def add(self, a: Any, b: Any) -> Any:
-        if type(a) is int and type(b) is int:
-            return _int_check(a + b)
-        if type(a) is str and type(b) is str:  # the common key building: same as _concat
-            n = len(a) + len(b)
-            if n > MAX_SEQ_LEN:
-                raise too_big("a concatenation", n, MAX_SEQ_LEN)
-            self.left -= n // BYTES_PER_GAS  # `charge`, inlined (a zero charge still fails
-            if self.left < 0:  # once the budget is spent)
-                raise self.out_of_gas()
-            return a + b
-        self._concat(a, b)
-        r = a + b
-        return _int_check(r) if isinstance(r, int) else r
+        ta = type(a)
+        if ta is type(b):
+            if ta is int:
+                r = a + b
+                if r.bit_length() > 64:
+                    return self._big(r)
+                return r
+            if ta is str:  # the common key building
+                n = len(a) + len(b)
+                if n > MAX_SEQ_LEN:
+                    raise too_big("a concatenation", n, MAX_SEQ_LEN)
+                if n >= BYTES_PER_GAS:
+                    self.m.charge_alloc(
+                        bytes_gas(n), str_bytes(n, not (a.isascii() and b.isascii()))
+                    )
+                elif n > _SHORT_WIDE and not (a.isascii() and b.isascii()):
+                    self.m.alloc(str_bytes(n))  # a short but wide str: more than SMALL_BYTES
+                return a + b
+            if ta is list or ta is tuple or ta is bytes:
+                self._concat(a, b)
+                return a + b
+        if _isint(a) and _isint(b):
+            return self._big(a + b)
+        raise _op_types("+", a, b)
+
+    def _big(self, r: int) -> int:
+        """An integer result: refused past `MAX_INT_BITS`; a big one charged and counted."""
+        bits = r.bit_length()
+        if bits > MAX_INT_BITS:
+            raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
+        if bits > 64:
+            self.m.charge_alloc(bits // 512, int_bytes(bits))
+        return r
+
+    def _concat(self, a: Any, b: Any) -> None:
+        n = len(a) + len(b)
+        if n > MAX_SEQ_LEN:
+            raise too_big("a concatenation", n, MAX_SEQ_LEN)
+        if type(a) is bytes:
+            self.m.charge_alloc(bytes_gas(n), bytes_bytes(n))
+        else:
+            self.m.charge_alloc(items_gas(n), seq_bytes(n))
 
     def iadd(self, a: Any, b: Any) -> Any:
         if type(a) is list:
+            fresh = SMALL_BYTES if type(b) in (str, range) else 0  # their items are made now
             b = self.materialize(b)
-            self._concat(a, b)
+            n = len(a) + len(b)
+            if n > MAX_SEQ_LEN:
+                raise too_big("a concatenation", n, MAX_SEQ_LEN)
+            self.m.charge_alloc(items_gas(len(b)), len(b) * (SLOT_BYTES + fresh))
             a += b
             return a
         return self.add(a, b)
 
     def sub(self, a: Any, b: Any) -> Any:
-        if not (isinstance(a, int) and isinstance(b, int)):
-            raise TypeError(
-                f"'-' is only for integers, not {type(a).__name__} and {type(b).__name__}"
-            )
-        return _int_check(a - b)
+        if type(a) is int and type(b) is int:
+            r = a - b
+            return r if r.bit_length() <= 64 else self._big(r)
+        if _isint(a) and _isint(b):
+            return self._big(a - b)
+        raise _fail(
+            TypeError, f"'-' is only for integers, not {type(a).__name__} and {type(b).__name__}"
+        )
 
     def mul(self, a: Any, b: Any) -> Any:
-        if isinstance(a, int) and isinstance(b, int):
-            if a.bit_length() + b.bit_length() > MAX_INT_BITS + 1:
+        if _isint(a) and _isint(b):
+            ba, bb = a.bit_length(), b.bit_length()
+            if ba + bb > MAX_INT_BITS + 1:
                 raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
-            return _int_check(a * b)
-        seq, n = (a, b) if isinstance(a, SEQ) else (b, a)
-        if isinstance(seq, SEQ) and isinstance(n, int):
+            if ba + bb > 64:
+                self.m.charge(mul_gas(ba, bb))
+                return self._big(a * b)
+            return a * b
+        seq, n = (a, b) if isinstance(a, (*_TEXT, *_SEQS)) else (b, a)
+        if type(seq) in (str, bytes, list, tuple) and _isint(n):
             size = len(seq) * max(n, 0)
             if size > MAX_SEQ_LEN:
                 raise too_big("a repetition", size, MAX_SEQ_LEN)
-            self.charge(size // (BYTES_PER_GAS if isinstance(seq, str | bytes) else ITEMS_PER_GAS))
-        return a * b
+            m = self.m
+            if type(seq) is str:
+                m.charge_alloc(bytes_gas(size), str_bytes(size, not seq.isascii()))
+            elif type(seq) is bytes:
+                m.charge_alloc(bytes_gas(size), bytes_bytes(size))
+            else:
+                m.charge_alloc(items_gas(size), seq_bytes(size))
+            return seq * n
+        raise _op_types("*", a, b)
 
     def imul(self, a: Any, b: Any) -> Any:
         r = self.mul(a, b)
@@ -288,94 +309,284 @@ class Runtime:
             return a
         return r
 
-    def floordiv(self, a: Any, b: Any) -> Any:
-        if not (isinstance(a, int) and isinstance(b, int)):
-            raise TypeError(
-                f"'//' is only for integers, not {type(a).__name__} and {type(b).__name__}"
+    def _division(self, sym: str, a: Any, b: Any) -> None:
+        if not (_isint(a) and _isint(b)):
+            if sym == "%":
+                raise _fail(
+                    TypeError,
+                    "'%' is only for integers (%-formatting is not allowed: use + and str())",
+                )
+            raise _fail(
+                TypeError,
+                f"'{sym}' is only for integers, not {type(a).__name__} and {type(b).__name__}",
             )
+        if not b:
+            raise _fail(ZeroDivisionError, "division by zero")
+        ba = a.bit_length()
+        if ba > 64:
+            self.m.charge_alloc(div_gas(ba, b.bit_length()), int_bytes(ba))
+
+    def floordiv(self, a: Any, b: Any) -> Any:
+        if type(a) is int and type(b) is int and b and a.bit_length() <= 64:
+            return a // b
+        self._division("//", a, b)
         return a // b
 
     def mod(self, a: Any, b: Any) -> Any:
-        if not (isinstance(a, int) and isinstance(b, int)):
-            raise TypeError(
-                "'%' is only for integers (%-formatting is not allowed: use + and str())"
-            )
+        if type(a) is int and type(b) is int and b and a.bit_length() <= 64:
+            return a % b
+        self._division("%", a, b)
         return a % b
 
-    def pow(self, a: Any, b: Any, m: Any = None) -> Any:
-        if not (isinstance(a, int) and isinstance(b, int) and (m is None or isinstance(m, int))):
-            raise TypeError("'**' is only for integers")
+    def divmod_(self, a: Any, b: Any) -> Any:
+        self._division("divmod", a, b)
+        return divmod(a, b)
+
+    def pow(self, a: Any, b: Any, mod: Any = None) -> Any:
+        if not (_isint(a) and _isint(b) and (mod is None or _isint(mod))):
+            raise _fail(TypeError, "'**' and pow() are only for integers")
         if b < 0:
             raise ContractError("negative exponents are not allowed (they produce floats)")
-        if m is not None:
-            if m == 0:
-                raise ZeroDivisionError("pow() 3rd argument cannot be 0")
-            if m.bit_length() > MAX_INT_BITS:
+        if mod is not None:
+            if mod == 0:
+                raise _fail(ValueError, "pow() 3rd argument cannot be 0")
+            bm = mod.bit_length()
+            if bm > MAX_INT_BITS or a.bit_length() > MAX_INT_BITS:
                 raise ContractError(f"integer wider than {MAX_INT_BITS} bits")
-            self.charge(b.bit_length())
-            return _int_check(_b.pow(a, b, m))
-        if abs(a) > 1 and (a.bit_length() - 1) * b > MAX_INT_BITS:
+            self.m.charge_alloc(
+                powmod_gas(b.bit_length(), bm) + div_gas(a.bit_length(), bm), int_bytes(bm)
+            )
+            return _b.pow(a, b, mod)
+        if abs(a) <= 1 or b <= 1:
+            return a**b
+        bits = (a.bit_length() - 1) * b + 1
+        if bits > MAX_INT_BITS:
             raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
-        return _int_check(a**b) if abs(a) > 1 else a**b
+        self.m.charge_alloc(pow_gas(a.bit_length() * b), int_bytes(a.bit_length() * b))
+        return _int_result(a**b)
 
-    def lshift(self, a: Any, b: Any) -> Any:
-        self._ints_only("<<", a, b)
-        if a and b > 0 and a.bit_length() + b > MAX_INT_BITS:
-            raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
-        return 0 if not a and b >= 0 else a << b
-
-    def _ints_only(self, sym: str, a: Any, b: Any) -> None:
-        if not (isinstance(a, int) and isinstance(b, int)):
-            raise TypeError(
-                f"'{sym}' is only for integers, not {type(a).__name__} and {type(b).__name__}"
+    def _ints(self, sym: str, a: Any, b: Any) -> None:
+        if not (_isint(a) and _isint(b)):
+            raise _fail(
+                TypeError,
+                f"'{sym}' is only for integers, not {type(a).__name__} and {type(b).__name__}",
             )
 
+    def lshift(self, a: Any, b: Any) -> Any:
+        self._ints("<<", a, b)
+        if b < 0:
+            raise _fail(ValueError, "negative shift count")
+        if not a:
+            return 0
+        if a.bit_length() + b > MAX_INT_BITS:
+            raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")
+        return self._big(a << b)
+
     def rshift(self, a: Any, b: Any) -> Any:
-        self._ints_only(">>", a, b)
-        return a >> b
+        self._ints(">>", a, b)
+        if b < 0:
+            raise _fail(ValueError, "negative shift count")
+        return self._big(a >> b)
 
     def and_(self, a: Any, b: Any) -> Any:
-        self._ints_only("&", a, b)
-        return a & b
+        self._ints("&", a, b)
+        return self._big(a & b)
 
     def xor(self, a: Any, b: Any) -> Any:
-        self._ints_only("^", a, b)
-        return a ^ b
+        self._ints("^", a, b)
+        return self._big(a ^ b)
 
     def or_(self, a: Any, b: Any) -> Any:
         if type(a) is dict and type(b) is dict:
-            self.charge(1 + (len(a) + len(b)) // ITEMS_PER_GAS)
+            n = len(a) + len(b)
+            self.m.charge_alloc(items_gas(n), dict_bytes(n))
             return a | b
-        self._ints_only("|", a, b)
-        return a | b
+        self._ints("|", a, b)
+        return self._big(a | b)
 
     def ior(self, a: Any, b: Any) -> Any:
         if type(a) is dict and type(b) is dict:
-            self.charge(1 + len(b) // ITEMS_PER_GAS)
+            self.m.charge_alloc(items_gas(len(b)), dict_bytes(len(b)))
             a |= b
             return a
         return self.or_(a, b)
 
-    def cmp(self, op: int, a: Any, b: Any) -> Any:
-        if type(a) is not int or type(b) is not int:
-            if op >= CMP_IN:
-                if type(b) is not dict:
-                    self.sized(b)
-                self.sized(a)  # hashing or comparing the needle
-            elif op < 6:
-                self.sized(a)
-                self.sized(b)
-        return CMP_OPS[op](a, b)
+    # -- comparisons ----------------------------------------------------------------------
+    def eq(self, a: Any, b: Any) -> bool:
+        ta = type(a)
+        if ta is type(b):
+            if ta is int:
+                return a == b  # type: ignore[no-any-return]
+            if ta is str or ta is bytes:
+                n = len(a)
+                if n >= BYTES_PER_GAS and n == len(b):
+                    self.m.charge(bytes_gas(n))
+                return a == b  # type: ignore[no-any-return]
+        return self._compare(0, a, b)  # type: ignore[no-any-return]
+
+    def ne(self, a: Any, b: Any) -> bool:
+        return not self.eq(a, b)
+
+    def lt(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            return a < b  # type: ignore[no-any-return]
+        return self._compare(2, a, b)  # type: ignore[no-any-return]
+
+    def le(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            return a <= b  # type: ignore[no-any-return]
+        return self._compare(3, a, b)  # type: ignore[no-any-return]
+
+    def gt(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            return a > b  # type: ignore[no-any-return]
+        return self._compare(4, a, b)  # type: ignore[no-any-return]
+
+    def ge(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            return a >= b  # type: ignore[no-any-return]
+        return self._compare(5, a, b)  # type: ignore[no-any-return]
+
+    def _compare(self, op: int, a: Any, b: Any) -> Any:
+        ta, tb = type(a), type(b)
+        if ta not in VALUE_TYPES or tb not in VALUE_TYPES:
+            raise _fail(
+                TypeError,
+                f"cannot compare {ta.__name__} and {tb.__name__}: only contract values compare",
+            )
+        if op < 2 and ta is tb and ta is not int and ta is not bool and a is not None:
+            if len(a) != len(b):  # equality of containers or text of different lengths
+                return op == 1
+        if ta in SCALARS and tb in SCALARS:
+            if ta is str or ta is bytes:
+                self.m.charge(bytes_gas(min(len(a), len(b)) if tb is ta else 0))
+        else:
+            m = self.m
+            m.charge(units_gas(measure(m, a, "compare") + measure(m, b, "compare")))
+        try:
+            return _CMP[op](a, b)
+        except TypeError:
+            raise _fail(
+                TypeError,
+                f"'{_CMP_SYMBOLS[op]}' is not supported between {ta.__name__} and {tb.__name__}",
+            ) from None
+
+    def in_(self, a: Any, b: Any) -> bool:
+        """`a in b`, charged by what the search visits."""
+        tb = type(b)
+        m = self.m
+        if tb is dict or tb in _KEY_VIEWS:
+            hashable_key(m, a)
+            return a in b
+        if tb is str or tb is bytes:
+            if tb is bytes and _isint(a):
+                m.charge(bytes_gas(len(b)))
+                return a in b
+            if type(a) is not tb:
+                raise _fail(TypeError, f"'in <{tb.__name__}>' needs a {tb.__name__} on the left")
+            n = len(b)
+            if n > _SHORT_SEARCH and len(a) <= n:  # a shorter scan: the node's weight
+                m.charge(search_gas(n, len(a)))
+            return a in b
+        if tb is range:
+            if type(a) is not int:  # not the O(1) test: a scan making an int per item
+                m.charge(len(b) // 4)
+            return a in b
+        if tb is list or tb is tuple or tb is _VALUES_VIEW:
+            m.charge(_each_gas(m, len(b), a))
+            return a in b
+        if tb is _ITEMS_VIEW:
+            if type(a) is not tuple or len(a) != 2:
+                return False
+            hashable_key(m, a[0])
+            m.charge(units_gas(measure(m, a[1], "compare")))
+            return a in b
+        if tb in _ITERATORS:
+            per = 1 + _each_gas(m, 1, a)
+            for item in b:
+                m.charge(per)
+                if self.eq(item, a):
+                    return True
+            return False
+        raise _fail(TypeError, f"'in' is not supported for {tb.__name__} objects")
+
+    def not_in(self, a: Any, b: Any) -> bool:
+        return not self.in_(a, b)
+
+    # -- subscripts, slices, unpacking --------------------------------------------------------
+    def key(self, k: Any) -> Any:
+        """A subscript index or dict key that is not a str or int (see `instrument`)."""
+        return hashable_key(self.m, k)
+
+    def delitem(self, obj: Any, key: Any) -> None:
+        """`del obj[key]` (the key already checked as a subscript index)."""
+        if type(obj) is list:
+            self.m.charge(items_gas(len(obj)))
+        del obj[key]
 
     def slice(self, obj: Any, lo: Any, hi: Any, step: Any) -> Any:
-        r = obj[lo:hi:step]
-        self.sized(r)
-        return r
+        t = type(obj)
+        for v in (lo, hi, step):
+            if v is not None and not _isint(v):
+                raise _fail(TypeError, "slice indices must be integers or None")
+        if step == 0:
+            raise _fail(ValueError, "slice step cannot be zero")
+        if t is range:
+            return obj[lo:hi:step]
+        if t not in (str, bytes, list, tuple):
+            raise _fail(TypeError, f"{t.__name__} objects cannot be sliced")
+        n = len(range(*_b.slice(lo, hi, step).indices(len(obj))))
+        if n:
+            m = self.m
+            if t is str:
+                m.charge_alloc(bytes_gas(n), str_bytes(n, not obj.isascii()))
+            elif t is bytes:
+                m.charge_alloc(bytes_gas(n), bytes_bytes(n))
+            else:
+                m.charge_alloc(items_gas(n), seq_bytes(n))
+        return obj[lo:hi:step]
+
+    def star(self, x: Any) -> Any:
+        """`*x` in a call, a display or an assignment: the items, charged and counted."""
+        t = type(x)
+        m = self.m
+        if t is list or t is tuple:
+            m.charge_alloc(items_gas(len(x)), seq_bytes(len(x)))
+            return x
+        if t is str or t is bytes or t is range or t is dict or t in _KEY_VIEWS:
+            n = len(x)
+            if n > MAX_SEQ_LEN:
+                raise too_big("an unpacking", n, MAX_SEQ_LEN)
+            m.charge_alloc(items_gas(n), seq_bytes(n) + n * SMALL_BYTES)
+            return x
+        items = self.materialize(x)
+        m.alloc(seq_bytes(len(items)))
+        return items
+
+    def dstar(self, x: Any) -> Any:
+        """`**x` in a call or a dict display."""
+        if type(x) is not dict:
+            raise _fail(TypeError, "'**' takes a dict")
+        self.m.charge_alloc(items_gas(len(x)), dict_bytes(len(x)))
+        return x
+
+    # -- exceptions -------------------------------------------------------------------------
+    def exc(self, cls: Any, *args: Any) -> BaseException:
+        """`E(...)` for an exception class a contract names: its message made now, bounded."""
+        exc = errors.constructed(cls, args)
+        self.m.alloc(EXC_BYTES + len(str(_b.getattr(exc, errors.ATTR))))
+        return exc
+
+    def caught(self, exc: BaseException) -> BaseException:
+        """What `except E as name` binds (see `errors.caught`)."""
+        copy = errors.caught(exc, _VISIBLE)
+        self.m.alloc(EXC_BYTES + len(str(_b.getattr(copy, errors.ATTR))))
+        return copy
 
     # -- attributes -----------------------------------------------------------------------
     def getattr(self, obj: Any, name: str) -> Any:
         """Every `obj.name` in a contract: host objects expose what their class lists in
-        `_tf_exposed`; values expose an allow-list of methods, metered and size-checked."""
+        `_tf_exposed`; values expose an allow-list of methods, charged and size-checked."""
         t = type(obj)
         if t is _hot_type and name in _hot_names:  # `ctx.get`, `ctx.put`, ...: see `hot_host`
             return _getattr(obj, name)
@@ -386,185 +597,104 @@ class Runtime:
             if name in exposed:
                 return _getattr(obj, name)
         elif name in METHODS.get(t, ()):
-            return self._method(obj, name)
-        raise AttributeError(
-            f"'{t.__name__}' object has no attribute '{name}' available to contracts"
+            return bound_method(self, obj, name)
+        raise _fail(
+            AttributeError,
+            f"'{t.__name__}' object has no attribute '{name}' available to contracts",
         )
 
-    def _method(self, obj: Any, name: str) -> Callable[..., Any]:
-        method = _b.getattr(obj, name)
-        check = METHOD_CHECKS.get(name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self.charge(1)
-            if name not in CHEAP:
-                self.sized(obj)
-            elif args and type(args[0]) is tuple:
-                self.sized(args[0])  # hashing a tuple key is a pass over it
-            if check is not None:
-                args = check(self, obj, args, kwargs)
-            return method(*args, **kwargs)
-
-        return call
-
-    # -- builtins -------------------------------------------------------------------------
-    def b_int(self, x: Any = 0, *base: Any) -> int:
-        if isinstance(x, str | bytes) and len(x) > MAX_INT_STR:
-            raise ContractError(f"int() of a string longer than {MAX_INT_STR} characters")
-        if not base and not isinstance(x, int | str | bytes):
-            raise TypeError(f"int() argument must be int, str or bytes, not {type(x).__name__}")
-        return int(x, *base)
-
-    def b_bytes(self, x: Any = b"", *enc: Any) -> bytes:
-        if isinstance(x, int):
-            if x > MAX_SEQ_LEN:
-                raise too_big("bytes()", x, MAX_SEQ_LEN)
-            return bytes(x)
-        if isinstance(x, str):
-            check_encoding(enc[0] if enc else None)
-            self.sized(x)
-            return bytes(x, *enc)
-        return bytes(self.materialize(x))  # type: ignore[arg-type]
-
-    def b_list(self, x: Any = ()) -> list[Any]:
-        return list(self.materialize(x) if not isinstance(x, dict) else self.charged(x))
-
-    def b_tuple(self, x: Any = ()) -> tuple[Any, ...]:
-        return tuple(self.materialize(x) if not isinstance(x, dict) else self.charged(x))
-
-    def b_dict(self, x: Any = (), **kwargs: Any) -> dict[Any, Any]:
-        self.charge(1 + len(kwargs) // ITEMS_PER_GAS)
-        return dict(self.charged(x), **kwargs)
-
-    def b_range(self, *args: Any) -> range:
-        r = range(*args)
-        if len(r) > MAX_RANGE:
-            raise too_big("range()", len(r), MAX_RANGE)
-        return r
-
-    def b_sorted(self, x: Any, *, key: Any = None, reverse: Any = False) -> list[Any]:
-        items = list(self.materialize(x))
-        self.charge(len(items) * max(1, len(items).bit_length()) // ITEMS_PER_GAS)
-        return sorted(items, key=key, reverse=reverse)
-
-    def b_sum(self, x: Any, start: Any = 0) -> Any:
-        total = start
-        for item in self.iterate(x):
-            total = self.add(total, item)
-        return total
-
-    def b_min(self, *args: Any, **kwargs: Any) -> Any:
-        return min(self.charged(args[0]) if len(args) == 1 else args, **kwargs)
-
-    def b_max(self, *args: Any, **kwargs: Any) -> Any:
-        return max(self.charged(args[0]) if len(args) == 1 else args, **kwargs)
-
-    def b_any(self, x: Any) -> bool:
-        return any(self.charged(x))
-
-    def b_all(self, x: Any) -> bool:
-        return all(self.charged(x))
-
-    def b_isinstance(self, obj: Any, spec: Any) -> bool:
-        types = self._types
-        if isinstance(spec, tuple):
-            spec = tuple(types.get(s, s) for s in spec)
-        else:
-            spec = types.get(spec, spec)
-        return isinstance(obj, spec)
-
-    def builtins(self) -> dict[str, Any]:
-        """The only builtins a contract sees."""
-        b_int, text, b_bytes = self.b_int, self.text, self.b_bytes
-        b_list, b_tuple, b_dict = self.b_list, self.b_tuple, self.b_dict
-        self._types = {
-            b_int: int,
-            text: str,
-            b_bytes: bytes,
-            b_list: list,
-            b_tuple: tuple,
-            b_dict: dict,
-        }
+    def module_globals(self, meter: Meter | None = None) -> dict[str, Any]:
+        """Fresh globals for one execution of the instrumented module."""
+        if meter is not None:
+            self.m = meter
         return {
-            "int": b_int,
-            "str": text,
-            "bytes": b_bytes,
-            "list": b_list,
-            "tuple": b_tuple,
-            "dict": b_dict,
-            **_NATIVE_BUILTINS,
-            "range": self.b_range,
-            "sorted": self.b_sorted,
-            "sum": self.b_sum,
-            "min": self.b_min,
-            "max": self.b_max,
-            "any": self.b_any,
-            "all": self.b_all,
-            "pow": self.pow,
-            "isinstance": self.b_isinstance,
-            "ContractError": ContractError,
-            "view": sandbox_view,
-        }
-
-    def module_globals(self) -> dict[str, Any]:
-        """Fresh globals for one execution of the instrumented module (one literal: this
-        runs for every call; `BINOP_HELPERS` names the same methods)."""
-        return {
-            "__builtins__": self.builtins(),
+            "__builtins__": self.builtins_dict,
             "__name__": "contract",
-            "__tf_tick": self.tick,
-            # `enter`/`leave`, inlined into every function by the sandbox's instrumenter
-            # (`sandbox._ENTRY`): they read and write this runtime's meter directly.
+            "__tf_m": self.m,
             "__tf_rt": self,
-            "__tf_too_deep": self.too_deep,
+            "__tf_tick": self.tick,
+            "__tf_tickn": self.tickn,
             "__tf_lambda": self.wrap_lambda,
             "__tf_iter": self.iterate,
             "__tf_str": self.text,
-            "__tf_cmp": self.cmp,
+            "__tf_fpart": self.fpart,
             "__tf_slice": self.slice,
+            "__tf_delitem": self.delitem,
             "__tf_getattr": self.getattr,
-            # `ctx.name` for a name the hot host class exposes (see `hot_host` and the
-            # sandbox's `_Instrumenter.visit_Attribute`): the exact-type test, inline.
+            "__tf_key": self.key,
+            "__tf_star": self.star,
+            "__tf_dstar": self.dstar,
+            "__tf_exc": self.exc,
+            "__tf_caught": self.caught,
+            # `ctx.name` for a name the hot host class exposes (see `hot_host` and
+            # `instrument.Instrumenter.visit_Attribute`): the exact-type test, inline; and
+            # the types a subscript index needs no check for.
             "__tf_type": _b.type,
             "__tf_hot": _hot_type,
-            "__tf_add": self.add,
-            "__tf_sub": self.sub,
-            "__tf_mul": self.mul,
-            "__tf_floordiv": self.floordiv,
-            "__tf_mod": self.mod,
-            "__tf_pow": self.pow,
-            "__tf_lshift": self.lshift,
-            "__tf_rshift": self.rshift,
-            "__tf_bitand": self.and_,
-            "__tf_bitor": self.or_,
-            "__tf_bitxor": self.xor,
-            "__tf_iadd": self.iadd,
-            "__tf_imul": self.imul,
-            "__tf_ibitor": self.ior,
-            # `isinstance(x, str)` and the like, rewritten at compile time (the sandbox's
-            # `_Instrumenter.visit_Call`): the real builtin and the wrapped types.
+            "__tf_plainkey": _PLAIN_KEYS,
+            **{f"__tf_{suffix}": _b.getattr(self, attr) for suffix, attr in HELPERS.items()},
+            # `isinstance(x, str)` and the like, rewritten at compile time: the real
+            # builtin and the wrapped types.
             "__tf_isinstance": isinstance,
-            "__tf_type_int": int,
-            "__tf_type_str": str,
-            "__tf_type_bytes": bytes,
-            "__tf_type_list": list,
-            "__tf_type_tuple": tuple,
-            "__tf_type_dict": dict,
+            **{f"__tf_type_{name}": typ for name, typ in _CHECKED_TYPES.items()},
         }
 
 
-def all_scalars(values: Iterable[Any]) -> bool:
-    """Whether every one of `values` is an immutable scalar contract value (None, bool, str,
-    bytes, an int in range): each one's copy by `Runtime.copy_value` is itself, for one
-    step, and it can never fail. The callers charge one step per value at once."""
-    for v in values:
-        t = type(v)
-        if t is int:
-            if not VALUE_MIN_INT <= v <= VALUE_MAX_INT:
-                return False
-        elif t not in _IMMUTABLE_SCALARS:
-            return False
-    return True
+def _lambda_wrapper(rt: Runtime, fn: Callable[..., Any], gas: int, mem: int) -> Any:
+    def lam(*args: Any, **kwargs: Any) -> Any:
+        m = rt.m
+        m.enter(gas, mem)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            m.depth -= 1
+
+    return lam
+
+
+def _each_gas(m: Meter, n: int, needle: Any) -> int:
+    """Comparing `needle` with each of `n` items: each comparison visits at most the
+    needle (an item of another size or type answers at once)."""
+    t = type(needle)
+    if t is int or t is bool or needle is None:
+        return items_gas(n)
+    if t is str or t is bytes:
+        return items_gas(n) + n * bytes_gas(len(needle))
+    return items_gas(n) + n * units_gas(measure(m, needle, "compare"))
+
+
+_CMP: tuple[Callable[[Any, Any], Any], ...] = (
+    operator.eq,
+    operator.ne,
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+)
+_CMP_SYMBOLS = ("==", "!=", "<", "<=", ">", ">=")
+_EMPTY: dict[Any, Any] = {}
+_KEY_VIEWS: frozenset[type] = frozenset({type(_EMPTY.keys())})
+_VALUES_VIEW: type = type(_EMPTY.values())
+_ITEMS_VIEW: type = type(_EMPTY.items())
+_ITERATOR_SAMPLES: tuple[Any, ...] = (
+    iter([]),
+    iter(()),
+    iter(""),
+    iter(b""),
+    iter(range(0)),
+    reversed([]),
+    reversed(()),
+    reversed(range(0)),
+    reversed(_EMPTY),
+    enumerate(()),
+    zip(),
+    (_x for _x in range(0)),
+    iter(_EMPTY),
+    iter(_EMPTY.values()),
+    iter(_EMPTY.items()),
+)
+_ITERATORS: frozenset[type] = frozenset(type(x) for x in _ITERATOR_SAMPLES)
+_PLAIN_KEYS = frozenset({str, int})
 
 
 def _exposed(t: type) -> Any:
@@ -592,18 +722,21 @@ _hot_names: frozenset[str] = frozenset()
 
 def hot_host(cls: type) -> None:
     """Make `cls` (a host class with a frozenset `_tf_exposed`) the one `Runtime.getattr`
-    checks first, and the sandbox compiles `name.attr` for (once per process). The answer is the same as the general path's: a name in the class's own
-    `_tf_exposed` is read with `getattr`, any other name takes the general path (and its
-    error). Only faster: no memo lookup, one `is` and one `in`."""
+    checks first, and the instrumenter compiles `name.attr` for (once per process). The
+    answer is the same as the general path's: a name in the class's own `_tf_exposed` is
+    read with `getattr`, any other name takes the general path (and its error)."""
     global _hot_type, _hot_names
     exposed = _b.getattr(cls, "_tf_exposed", None)
     if type(exposed) is not frozenset:
         raise TypeError(f"{cls.__name__}._tf_exposed must be a frozenset")
     if _hot_type is not None and (_hot_type is not cls or _hot_names is not exposed):
-        # contracts compiled already test for the first class inline (the sandbox's
-        # `_Instrumenter.visit_Attribute`): it cannot change in a running process
+        # contracts compiled already test for the first class inline: it cannot change
         raise RuntimeError(f"the hot host class is {_hot_type.__name__} already")
     _hot_type, _hot_names = cls, exposed
+
+
+def hot_names() -> frozenset[str]:
+    return _hot_names
 
 
 def sandbox_view(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -613,27 +746,21 @@ def sandbox_view(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-# Builtins handed to contracts as they are: O(1), or lazy (their items are charged by
-# whoever consumes them), or exception classes contracts may raise and catch.
-SAFE_NATIVE_BUILTINS = (
-    "len abs bool divmod chr ord hex bin oct enumerate zip reversed ValueError KeyError "
-    "IndexError TypeError ZeroDivisionError ArithmeticError LookupError AssertionError "
-    "OverflowError"
-).split()
-# Built once: the builtin objects are the same for every call (each call still gets its
-# own fresh dict of them).
-_NATIVE_BUILTINS = {name: _b.getattr(_b, name) for name in SAFE_NATIVE_BUILTINS}
-# The builtin types contracts see as checked wrappers (`Runtime.builtins`, `_types`).
-CHECKED_TYPE_NAMES = ("int", "str", "bytes", "list", "tuple", "dict")
-_CHECKED_TYPES = {name: _b.getattr(_b, name) for name in CHECKED_TYPE_NAMES}
-_IMMUTABLE_SCALARS = frozenset({type(None), bool, str, bytes})
 CATCHABLE = frozenset(
     "ContractError ValueError KeyError IndexError TypeError ZeroDivisionError ArithmeticError "
     "LookupError AssertionError OverflowError".split()
 )
+# Exception classes a contract names (to raise, catch, or test with isinstance).
+EXCEPTION_NAMES = CATCHABLE
+_VISIBLE: dict[str, type[BaseException]] = {
+    name: (ContractError if name == "ContractError" else _b.getattr(_b, name)) for name in CATCHABLE
+}
+# The builtin types contracts see as checked wrappers (`CheckedBuiltins.builtins`).
+CHECKED_TYPE_NAMES = ("int", "str", "bytes", "list", "tuple", "dict")
+_CHECKED_TYPES = {name: _b.getattr(_b, name) for name in CHECKED_TYPE_NAMES}
 
-# Helper suffix -> Runtime method; the sandbox emits `__tf_<suffix>(a, b)`.
-BINOP_HELPERS = {
+# Helper suffix -> Runtime method; the instrumenter emits `__tf_<suffix>(...)`.
+HELPERS = {
     "add": "add",
     "sub": "sub",
     "mul": "mul",
@@ -648,4 +775,18 @@ BINOP_HELPERS = {
     "iadd": "iadd",
     "imul": "imul",
     "ibitor": "ior",
+    "eq": "eq",
+    "ne": "ne",
+    "lt": "lt",
+    "le": "le",
+    "gt": "gt",
+    "ge": "ge",
+    "in": "in_",
+    "notin": "not_in",
+    "neg": "neg",
+    "inv": "inv",
 }
+_NOT_BINOPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "notin", "neg", "inv")
+BINOP_HELPERS = {k: v for k, v in HELPERS.items() if k not in _NOT_BINOPS}
+# Every name a contract may read as a builtin (and may not rebind).
+SAFE_BUILTIN_NAMES = frozenset(Runtime().builtins_dict)

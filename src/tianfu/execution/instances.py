@@ -22,11 +22,12 @@ Why reuse cannot leak anything from one call into another (docs/adr/0015):
   change what the next one finds in the instance; the `Runtime` is re-armed by
   `Runtime.reset` (limit, gas left, call depth) for every call.
 
-Gas is unchanged: the steps the module's top level used when the instance was set up (a
-deterministic function of the code: the top level has no `ctx`) are charged at the start
-of every call that reuses it, at the point where the module used to run — after the
-arguments are copied, before the method is entered — so a budget too small for the setup
-runs out with `gas_used` equal to the budget, as before.
+Gas is unchanged: the gas and the tracked memory the module's top level used when the
+instance was set up (a deterministic function of the code: the top level has no `ctx`) are
+charged at the start of every call that reuses it, at the point where the module used to
+run — after the arguments are copied, before the method is entered — so a budget too small
+for the setup runs out with `gas_used` equal to the budget, as before. A reused instance
+is bound to the new call's meter (`ModuleInstance.bind`).
 """
 
 from __future__ import annotations
@@ -36,26 +37,42 @@ from types import CellType, CodeType, FunctionType
 from typing import Any
 
 from tianfu.execution import gas as g
+from tianfu.execution.meter import Meter
 
 MAX_FREE = 4  # idle instances kept per compiled contract
 _MAX_NODES = 10_000  # module values walked by the immutability check (else: not shared)
 _MAX_NESTING = 32
 _SCALARS = frozenset({type(None), bool, int, str, bytes})
 # The code object of the wrapper `Runtime.wrap_lambda` puts around every lambda.
-_LAMBDA_WRAPPER: CodeType = g.Runtime(0).wrap_lambda(lambda: None).__code__
+_LAMBDA_WRAPPER: CodeType = g._lambda_wrapper(g.Runtime(0), lambda: None, 1, 0).__code__
 
 
 class ModuleInstance:
-    """One executed module: its runtime, its methods (with the numbers of arguments each
-    accepts besides ctx: least, most), and the gas its top level used."""
+    """One executed module: its globals and runtime, its methods (with the numbers of
+    arguments each accepts besides ctx: least, most), and the gas and tracked memory its
+    top level used."""
 
-    __slots__ = ("rt", "functions", "arity", "setup_gas")
+    __slots__ = ("rt", "namespace", "functions", "arity", "setup_gas", "setup_mem")
 
-    def __init__(self, rt: g.Runtime, functions: dict[str, FunctionType], setup_gas: int) -> None:
+    def __init__(
+        self,
+        rt: g.Runtime,
+        namespace: dict[str, Any],
+        functions: dict[str, FunctionType],
+        setup_gas: int,
+        setup_mem: int,
+    ) -> None:
         self.rt = rt
+        self.namespace = namespace
         self.functions = functions
         self.arity = {name: _arity(fn) for name, fn in functions.items()}
         self.setup_gas = setup_gas
+        self.setup_mem = setup_mem
+
+    def bind(self, meter: Meter) -> None:
+        """Make this instance's code and helpers charge `meter` (the next call's)."""
+        self.rt.m = meter
+        self.namespace["__tf_m"] = meter
 
 
 def _arity(fn: FunctionType) -> tuple[int, int]:
@@ -92,11 +109,13 @@ class ModuleInstances:
         namespace: dict[str, Any],
         rt: g.Runtime,
         setup_gas: int,
+        setup_mem: int,
         methods: frozenset[str],
     ) -> ModuleInstance | None:
         """An instance of the module just executed into `namespace` (by `rt`, using
-        `setup_gas` steps), if it may be shared; None otherwise. Call before any method."""
-        if self.shareable is False or rt.exhausted or rt.depth != 0:
+        `setup_gas` gas and `setup_mem` tracked bytes), if it may be shared; None otherwise.
+        Call before any method."""
+        if self.shareable is False or rt.exhausted:
             return None
         if not frozen_namespace(namespace, rt):
             self.shareable = False
@@ -108,7 +127,7 @@ class ModuleInstances:
                 return None  # cannot happen (methods are top-level `def`s): not shared
             functions[name] = fn
         self.shareable = True
-        return ModuleInstance(rt, functions, setup_gas)
+        return ModuleInstance(rt, namespace, functions, setup_gas, setup_mem)
 
 
 def frozen_namespace(namespace: dict[str, Any], rt: g.Runtime) -> bool:
@@ -133,7 +152,7 @@ def frozen_namespace(namespace: dict[str, Any], rt: g.Runtime) -> bool:
         if t is FunctionType:
             if v.__code__ is _LAMBDA_WRAPPER:  # a lambda, wrapped by a runtime's helper
                 cells = dict(zip(v.__code__.co_freevars, v.__closure__ or (), strict=True))
-                return _cell(cells, "self") is rt and own_function(_cell(cells, "fn"), depth)
+                return _cell(cells, "rt") is rt and own_function(_cell(cells, "fn"), depth)
             return own_function(v, depth)
         return id(v) in host
 

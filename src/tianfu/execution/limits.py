@@ -1,7 +1,7 @@
-"""The sandbox's fixed limits and gas units, and the helpers that word its refusals.
+"""The sandbox's fixed limits (sizes, depths, bytes per transaction) and how refusals are worded.
 
-Shared by the meter (`tianfu.execution.gas`) and the checked value methods
-(`tianfu.execution.methods`); see docs/adr/0005-contract-sandbox.md for the figures.
+Gas figures live in `tianfu.execution.costs`; this module holds the caps that no amount of
+gas lifts. See docs/adr/0005-contract-sandbox.md for the figures.
 """
 
 from __future__ import annotations
@@ -10,28 +10,46 @@ import re
 from typing import Any
 
 from tianfu.execution.api import ContractError
+from tianfu.execution.costs import (  # noqa: F401 - re-exported for the sandbox's modules
+    BYTES_PER_GAS,
+    CALL_GAS,
+    CTX_GAS,
+    ITEMS_PER_GAS,
+    LOOP_GAS,
+)
+from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES
+from tianfu.types.values import MAX_DEPTH
 
-MAX_SEQ_LEN = 1_000_000  # elements or bytes of any str/bytes/list/tuple a checked op builds
+MAX_SEQ_LEN = 1_000_000  # elements or bytes of any str/bytes/list/tuple/dict a checked op builds
 MAX_INT_BITS = 4096  # working integers (stored ones are capped lower by check_value)
 MAX_INT_STR = 1300  # digits accepted by int(str): ~MAX_INT_BITS bits
 MAX_RANGE = 1_000_000
-MAX_CALL_DEPTH = 64
+MAX_CALL_DEPTH = 64  # nested contract function and lambda calls
+MAX_SCOPE_NESTING = 4  # lambdas, functions and comprehensions nested inside one another
+MAX_WALK_DEPTH = MAX_DEPTH  # nesting any deep walk accepts: compare, hash, copy, str, sort
 MAX_VALUE_ITEMS = 100_000  # nodes walked when a value crosses the sandbox boundary
-BYTES_PER_GAS = 64  # memcpy-like work: one step per 64 bytes
-ITEMS_PER_GAS = 16  # C-level work per element: one step per 16 elements
-CALL_GAS = 1  # every contract function entry
-LOOP_GAS = 1  # every loop iteration / iterated item
-CTX_GAS = 1  # every ctx method call (the Context charges state access itself)
+MAX_MESSAGE = 1000  # characters of a failure message (receipts, str() of an exception)
+
+# Bytes of what a transaction leaves behind, as the receipt and the state encode them.
+MAX_RESULT_BYTES = 256 * 1024  # the return value
+MAX_EVENT_NAME = 64  # characters of an event name
+MAX_EVENT_BYTES = 64 * 1024  # one event's encoded fields
+MAX_EVENTS = 256  # events per transaction
+# A whole receipt (result, error and every event): the per-transaction cap that the
+# per-block receipt budget (`ConsensusParams.max_block_receipt_bytes`) is never below.
+MAX_RECEIPT_BYTES = MAX_TX_RECEIPT_BYTES
+MAX_TX_WRITE_BYTES = 4 << 20  # keys and values written by one transaction
+SEQ = (str, bytes, list, tuple)
 TEXT_ENCODINGS = frozenset({"utf-8", "utf8", "ascii", "latin-1", "latin1"})
 
 _ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
-SEQ = (str, bytes, list, tuple)
 
 
-def sanitize(message: str, limit: int = 1000) -> str:
-    """Strip memory addresses (they differ between nodes) and bound the length."""
-    message = _ADDRESS_RE.sub("", message)
-    return message if len(message) <= limit else message[:limit] + "..."
+def sanitize(message: str, limit: int = MAX_MESSAGE) -> str:
+    """Bound the length, then strip memory addresses (they differ between nodes)."""
+    if len(message) > limit:
+        message = message[:limit] + "..."
+    return _ADDRESS_RE.sub("", message)
 
 
 def too_big(what: str, n: int, cap: int) -> ContractError:
@@ -40,4 +58,4 @@ def too_big(what: str, n: int, cap: int) -> ContractError:
 
 def check_encoding(enc: Any) -> None:
     if enc is not None and (not isinstance(enc, str) or enc.lower() not in TEXT_ENCODINGS):
-        raise ContractError(f"encoding {enc!r} is not allowed (use utf-8, ascii or latin-1)")
+        raise ContractError("encoding is not allowed (use utf-8, ascii or latin-1)")

@@ -1,8 +1,17 @@
-"""The methods of contract values a contract may call, and the checks run before them.
+"""The methods of contract values a contract may call, each charged before it runs.
 
 `Runtime.getattr` (in `tianfu.execution.gas`) exposes, per exact type, only the methods
-listed in `METHODS`; each call is metered by the object's size (except the `CHEAP` ones),
-and the amplifying ones are checked by `METHOD_CHECKS` before they run.
+listed in `METHODS`. Every one has a cost function in `_COSTS` that charges, from the
+sizes of the object and the arguments, an upper bound of the work the method does and of
+the bytes its result takes — searches by `costs.search_gas`, case mappings by the three
+characters one character may become, splits by an exact count of the separator — and
+refuses results past `MAX_SEQ_LEN` before any of it is built. A method without a cost
+function cannot be listed (`test_every_method_is_costed`). Errors come out with the
+sandbox's own wording (`tianfu.execution.errors`).
+
+Removed from the allow-list on purpose: `expandtabs` (output grows with the tab size),
+`translate`/`maketrans`/`format`/`format_map` (unbounded or reach attributes), `bytes.hex`
+with a separator argument is accepted but charged for it.
 """
 
 from __future__ import annotations
@@ -10,15 +19,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from tianfu.execution import errors
 from tianfu.execution.api import ContractError
-from tianfu.execution.limits import (
-    BYTES_PER_GAS,
-    ITEMS_PER_GAS,
-    MAX_INT_BITS,
-    MAX_SEQ_LEN,
-    check_encoding,
-    too_big,
+from tianfu.execution.costs import (
+    DICT_ENTRY_BYTES,
+    ITER_BYTES,
+    METHOD_GAS,
+    OBJ_BYTES,
+    SLOT_BYTES,
+    SMALL_BYTES,
+    bytes_bytes,
+    bytes_gas,
+    dict_bytes,
+    int_bytes,
+    items_gas,
+    rsearch_gas,
+    search_gas,
+    seq_bytes,
+    str_bytes,
+    strip_gas,
 )
+from tianfu.execution.limits import MAX_INT_BITS, MAX_SEQ_LEN, check_encoding, too_big
+from tianfu.execution.walk import hashable_key
 
 if TYPE_CHECKING:
     from tianfu.execution.gas import Runtime
@@ -40,102 +62,480 @@ METHODS: dict[type, frozenset[str]] = {
     int: frozenset({"bit_length", "to_bytes", "from_bytes"}),
     bool: frozenset({"bit_length", "to_bytes"}),
 }
-CHEAP = frozenset("append pop get keys values items setdefault clear popitem bit_length".split())
+
+Args = tuple[Any, ...]
+Kw = dict[str, Any]
+Cost = Callable[["Runtime", Any, Args, Kw], Args]
 
 
-def _arg(args: tuple[Any, ...], kwargs: dict[str, Any], i: int, name: str, default: Any) -> Any:
-    return args[i] if len(args) > i else kwargs.get(name, default)
+def _fail(cls: type[BaseException], message: str) -> BaseException:
+    return errors.own(cls, message)
 
 
-def _chk_replace(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    old, new = _arg(args, kw, 0, "old", None), _arg(args, kw, 1, "new", None)
-    count = _arg(args, kw, 2, "count", -1)
-    if isinstance(old, type(s)) and isinstance(new, type(s)) and isinstance(count, int):
-        n = len(s) + 1 if not old else s.count(old)
-        if count >= 0:
-            n = min(n, count)
-        size = len(s) + n * (len(new) - len(old))
-        if size > MAX_SEQ_LEN:
-            raise too_big("replace()", size, MAX_SEQ_LEN)
-        rt.charge(size // BYTES_PER_GAS)
+def _arg(args: Args, kw: Kw, i: int, name: str, default: Any) -> Any:
+    return args[i] if len(args) > i else kw.get(name, default)
+
+
+def _wide(s: Any) -> bool:
+    return type(s) is str and not s.isascii()
+
+
+def _text_mem(s: Any, n: int, wide: bool | None = None) -> int:
+    if type(s) is bytes:
+        return bytes_bytes(n)
+    return str_bytes(n, _wide(s) if wide is None else wide)
+
+
+def _same(s: Any, x: Any, what: str) -> Any:
+    if type(x) is not type(s):
+        raise _fail(TypeError, f"{what} takes a {type(s).__name__}")
+    return x
+
+
+def _cap(what: str, n: int) -> None:
+    if n > MAX_SEQ_LEN:
+        raise too_big(what, n, MAX_SEQ_LEN)
+
+
+# -- text: searching ---------------------------------------------------------------------
+
+
+def _needle(s: Any, sub: Any) -> int:
+    if type(s) is bytes and (type(sub) is int or type(sub) is bool):
+        return 1
+    return len(_same(s, sub, "a search"))
+
+
+def _c_search(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    rt.m.charge(search_gas(len(s), _needle(s, _arg(args, kw, 0, "sub", None))))
     return args
 
 
-def _chk_join(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    items = rt.materialize(_arg(args, kw, 0, "iterable", ()))
-    size = len(s) * max(len(items) - 1, 0) + sum(
-        len(x) for x in items if isinstance(x, str | bytes)
+def _c_rsearch(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    rt.m.charge(rsearch_gas(len(s), _needle(s, _arg(args, kw, 0, "sub", None))))
+    return args
+
+
+def _c_affix(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    affix = _arg(args, kw, 0, "prefix", None)
+    parts = affix if type(affix) is tuple else (affix,)
+    total = sum(len(_same(s, p, "startswith()/endswith()")) for p in parts)
+    rt.m.charge(items_gas(len(parts)) + bytes_gas(total))
+    return args
+
+
+def _pieces(rt: Runtime, s: Any, n_pieces: int) -> None:
+    """Charge a split into at most `n_pieces` pieces of `s`."""
+    n = len(s)
+    rt.m.charge_alloc(
+        bytes_gas(n) + items_gas(n_pieces),
+        seq_bytes(n_pieces) + n_pieces * OBJ_BYTES + _text_mem(s, n) - OBJ_BYTES,
     )
-    if size > MAX_SEQ_LEN:
-        raise too_big("join()", size, MAX_SEQ_LEN)
-    rt.charge(size // BYTES_PER_GAS)
+
+
+def _split_count(rt: Runtime, s: Any, args: Args, kw: Kw, reverse: bool) -> Args:
+    sep = _arg(args, kw, 0, "sep", None)
+    maxsplit = _arg(args, kw, 1, "maxsplit", -1)
+    if type(maxsplit) is not int:
+        raise _fail(TypeError, "maxsplit must be an integer")
+    if sep is None:
+        pieces = len(s) // 2 + 1
+    else:
+        m = len(_same(s, sep, "split()"))
+        if not m:
+            raise _fail(ValueError, "empty separator")
+        rt.m.charge((rsearch_gas if reverse else search_gas)(len(s), m))
+        pieces = s.count(sep) + 1
+    if maxsplit >= 0:
+        pieces = min(pieces, maxsplit + 1)
+    if reverse and sep is not None:
+        rt.m.charge(rsearch_gas(len(s), len(sep)))
+    _pieces(rt, s, pieces)
+    return args
+
+
+def _c_split(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    return _split_count(rt, s, args, kw, False)
+
+
+def _c_rsplit(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    return _split_count(rt, s, args, kw, True)
+
+
+_LINE_BREAKS = ("\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _c_splitlines(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    breaks = (b"\n", b"\r") if type(s) is bytes else _LINE_BREAKS
+    rt.m.charge(len(breaks) * bytes_gas(len(s)))
+    _pieces(rt, s, 1 + sum(s.count(b) for b in breaks))
+    return args
+
+
+def _c_partition(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    m = len(_same(s, _arg(args, kw, 0, "sep", None), "partition()"))
+    if not m:
+        raise _fail(ValueError, "empty separator")
+    rt.m.charge(search_gas(len(s), m))
+    _pieces(rt, s, 3)
+    return args
+
+
+def _c_rpartition(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    m = len(_same(s, _arg(args, kw, 0, "sep", None), "rpartition()"))
+    if not m:
+        raise _fail(ValueError, "empty separator")
+    rt.m.charge(rsearch_gas(len(s), m))
+    _pieces(rt, s, 3)
+    return args
+
+
+# -- text: building ---------------------------------------------------------------------------
+
+
+def _c_scan(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    """A predicate (`isdigit`, ...): one pass, no result to build."""
+    rt.m.charge(bytes_gas(len(s)))
+    return args
+
+
+def _c_copy_text(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    """A result at most as long as `s` (`removeprefix`, ...)."""
+    n = len(s)
+    rt.m.charge_alloc(bytes_gas(n), _text_mem(s, n))
+    return args
+
+
+def _c_strip(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    chars = _arg(args, kw, 0, "chars", None)
+    m = 0 if chars is None else len(_same(s, chars, "strip()"))
+    rt.m.charge_alloc(strip_gas(len(s), m), _text_mem(s, len(s)))
+    return args
+
+
+def _c_case(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    """Case mappings: a character may become up to three (`'ß'.upper() == 'SS'`,
+    `'ﬃ'.upper() == 'FFI'`), so the result is bounded by 3x unless the text is ASCII."""
+    n = len(s)
+    if type(s) is str and not s.isascii():
+        n *= 3
+        if n > MAX_SEQ_LEN:
+            raise ContractError(
+                f"case mapping of non-ASCII text longer than {MAX_SEQ_LEN // 3} characters"
+            )
+        rt.m.charge_alloc(bytes_gas(n) * 4, str_bytes(n))
+    else:
+        rt.m.charge_alloc(bytes_gas(n), _text_mem(s, n))
+    return args
+
+
+def _c_replace(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    old = _same(s, _arg(args, kw, 0, "old", None), "replace()")
+    new = _same(s, _arg(args, kw, 1, "new", None), "replace()")
+    count = _arg(args, kw, 2, "count", -1)
+    if type(count) is not int:
+        raise _fail(TypeError, "replace() count must be an integer")
+    rt.m.charge(search_gas(len(s), len(old)))
+    k = len(s) + 1 if not old else s.count(old)
+    if count >= 0:
+        k = min(k, count)
+    size = len(s) + k * (len(new) - len(old))
+    _cap("replace()", size)
+    rt.m.charge_alloc(
+        search_gas(len(s), len(old)) + bytes_gas(size), _text_mem(s, size, _wide(s) or _wide(new))
+    )
+    return args
+
+
+def _c_join(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    items = rt.items(_arg(args, kw, 0, "iterable", ()))
+    t = type(s)
+    if not set(map(type, items)) <= {t}:
+        raise _fail(TypeError, f"join() takes {t.__name__} items only")
+    total = sum(map(len, items)) + len(s) * max(len(items) - 1, 0)
+    _cap("join()", total)
+    wide = t is str and (_wide(s) or not all(map(t.isascii, items)))
+    rt.m.charge_alloc(items_gas(len(items)) + bytes_gas(total), _text_mem(s, total, wide))
     return (items,)
 
 
-def _chk_width(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
+def _c_width(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
     width = _arg(args, kw, 0, "width", 0)
-    if isinstance(width, int) and width > MAX_SEQ_LEN:
-        raise too_big("padding", width, MAX_SEQ_LEN)
-    if isinstance(width, int):
-        rt.charge(max(width, 0) // BYTES_PER_GAS)
+    if type(width) is not int:
+        raise _fail(TypeError, "width must be an integer")
+    fill = _arg(args, kw, 1, "fillchar", None)
+    if fill is not None and (type(fill) is not type(s) or len(fill) != 1):
+        raise _fail(TypeError, "the fill character must be one character")
+    n = max(width, len(s))
+    _cap("padding", n)
+    rt.m.charge_alloc(bytes_gas(n), _text_mem(s, n, _wide(s) or _wide(fill)))
     return args
 
 
-def _chk_extend(
-    rt: Runtime, lst: Any, args: tuple[Any, ...], kw: dict[str, Any]
-) -> tuple[Any, ...]:
-    items = rt.materialize(_arg(args, kw, 0, "iterable", ()))
-    if len(lst) + len(items) > MAX_SEQ_LEN:
-        raise too_big("extend()", len(lst) + len(items), MAX_SEQ_LEN)
+def _c_encode(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    check_encoding(_arg(args, kw, 0, "encoding", None))
+    if _arg(args, kw, 1, "errors", "strict") != "strict":
+        raise ContractError("only errors='strict' is allowed")
+    n = len(s) * (1 if s.isascii() else 4)
+    _cap("encode()", n)
+    rt.m.charge_alloc(bytes_gas(n), bytes_bytes(n))
+    return args
+
+
+def _c_decode(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    encoding = _arg(args, kw, 0, "encoding", None)
+    check_encoding(encoding)
+    if _arg(args, kw, 1, "errors", "strict") != "strict":
+        raise ContractError("only errors='strict' is allowed")
+    n = len(s)
+    rt.m.charge_alloc(bytes_gas(n) * 2, str_bytes(n))
+    return args
+
+
+def _c_hex(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    n = 3 * len(s) if (args or kw) else 2 * len(s)
+    _cap("hex()", n)
+    rt.m.charge_alloc(bytes_gas(n), str_bytes(n, False))
+    return args
+
+
+def _c_fromhex(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    text = _arg(args, kw, 0, "string", None)
+    if type(text) is not str:
+        raise _fail(TypeError, "fromhex() takes a str")
+    rt.m.charge_alloc(bytes_gas(len(text)) * 2, bytes_bytes(len(text) // 2))
+    return args
+
+
+# -- lists, tuples, dicts -------------------------------------------------------------------
+
+
+def _each(rt: Runtime, n: int, needle: Any) -> int:
+    from tianfu.execution.gas import _each_gas
+
+    return _each_gas(rt.m, n, needle)
+
+
+def _c_find_item(rt: Runtime, seq: Any, args: Args, kw: Kw) -> Args:
+    """`index`, `count`, `remove`: compare the needle with every item."""
+    rt.m.charge(_each(rt, len(seq), _arg(args, kw, 0, "value", None)))
+    return args
+
+
+def _c_append(rt: Runtime, lst: Any, args: Args, kw: Kw) -> Args:
+    rt.m.alloc(SLOT_BYTES + SMALL_BYTES)
+    return args
+
+
+def _c_insert(rt: Runtime, lst: Any, args: Args, kw: Kw) -> Args:
+    rt.m.charge_alloc(items_gas(len(lst)), SLOT_BYTES + SMALL_BYTES)
+    return args
+
+
+def _c_pop_list(rt: Runtime, lst: Any, args: Args, kw: Kw) -> Args:
+    if args or kw:
+        rt.m.charge(items_gas(len(lst)))
+    return args
+
+
+def _c_extend(rt: Runtime, lst: Any, args: Args, kw: Kw) -> Args:
+    source = _arg(args, kw, 0, "iterable", ())
+    items = rt.items(source)
+    n = len(lst) + len(items)
+    _cap("extend()", n)
+    fresh = SMALL_BYTES if type(source) in (str, range) else 0
+    rt.m.charge_alloc(items_gas(len(items)), len(items) * (SLOT_BYTES + fresh))
     return (items,)
 
 
-def _chk_update(rt: Runtime, d: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(rt.charged(a) for a in args)
-
-
-def _chk_sort(rt: Runtime, lst: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    rt.charge(len(lst) * max(1, len(lst).bit_length()) // ITEMS_PER_GAS)
+def _c_linear(rt: Runtime, obj: Any, args: Args, kw: Kw) -> Args:
+    """`reverse`, `clear`: one pass over the items."""
+    rt.m.charge(items_gas(len(obj)))
     return args
 
 
-def _chk_to_bytes(
-    rt: Runtime, n: Any, args: tuple[Any, ...], kw: dict[str, Any]
-) -> tuple[Any, ...]:
+def _c_copy(rt: Runtime, obj: Any, args: Args, kw: Kw) -> Args:
+    n = len(obj)
+    rt.m.charge_alloc(items_gas(n), dict_bytes(n) if type(obj) is dict else seq_bytes(n))
+    return args
+
+
+def _c_free(rt: Runtime, obj: Any, args: Args, kw: Kw) -> Args:
+    """Constant work and no new object (static weights cover it)."""
+    return args
+
+
+def _c_view(rt: Runtime, obj: Any, args: Args, kw: Kw) -> Args:
+    rt.m.alloc(ITER_BYTES)
+    return args
+
+
+def _c_key(rt: Runtime, d: Any, args: Args, kw: Kw) -> Args:
+    """`get`, `pop`: one hash lookup (a tuple key is walked first)."""
+    if args:
+        hashable_key(rt.m, args[0])
+    return args
+
+
+def _c_setdefault(rt: Runtime, d: Any, args: Args, kw: Kw) -> Args:
+    if args:
+        hashable_key(rt.m, args[0])
+    rt.m.alloc(DICT_ENTRY_BYTES + SMALL_BYTES)
+    return args
+
+
+def _c_update(rt: Runtime, d: Any, args: Args, kw: Kw) -> Args:
+    if len(args) > 1:
+        raise _fail(TypeError, "update() takes one dict or iterable of pairs")
+    new = rt.b_dict(args[0], **kw) if args else rt.b_dict(**kw)
+    kw.clear()  # consumed into `new` (this call's own dict)
+    rt.m.charge_alloc(items_gas(len(new)), len(new) * DICT_ENTRY_BYTES)
+    return (new,)
+
+
+def _c_sort(rt: Runtime, lst: Any, args: Args, kw: Kw) -> Args:
+    if args:
+        raise _fail(TypeError, "sort() takes only key= and reverse=")
+    return args  # `_sort` does the work, charged as `sorted()`
+
+
+def _sort(rt: Runtime, lst: list[Any], key: Any = None, reverse: Any = False) -> None:
+    lst[:] = rt.b_sorted(lst, key=key, reverse=reverse)
+
+
+def _c_to_bytes(rt: Runtime, n: Any, args: Args, kw: Kw) -> Args:
     length = _arg(args, kw, 0, "length", 1)
-    if isinstance(length, int) and length > MAX_INT_BITS // 8 + 1:
+    if type(length) is not int or not 0 <= length <= MAX_INT_BITS // 8 + 1:
         raise ContractError(f"to_bytes() length above {MAX_INT_BITS // 8 + 1}")
+    rt.m.charge_alloc(bytes_gas(length), bytes_bytes(length))
     return args
 
 
-def _chk_from_bytes(
-    rt: Runtime, n: Any, args: tuple[Any, ...], kw: dict[str, Any]
-) -> tuple[Any, ...]:
+def _c_from_bytes(rt: Runtime, n: Any, args: Args, kw: Kw) -> Args:
     data = _arg(args, kw, 0, "bytes", b"")
-    if not isinstance(data, bytes) or len(data) > MAX_INT_BITS // 8:
+    if type(data) is not bytes or len(data) > MAX_INT_BITS // 8:
         raise ContractError(f"from_bytes() takes bytes of at most {MAX_INT_BITS // 8} bytes")
+    rt.m.charge_alloc(bytes_gas(len(data)), int_bytes(8 * len(data)))
     return args
 
 
-def _chk_codec(rt: Runtime, s: Any, args: tuple[Any, ...], kw: dict[str, Any]) -> tuple[Any, ...]:
-    check_encoding(_arg(args, kw, 0, "encoding", None))
-    return args
-
-
-METHOD_CHECKS: dict[
-    str, Callable[[Runtime, Any, tuple[Any, ...], dict[str, Any]], tuple[Any, ...]]
-] = {
-    "replace": _chk_replace,
-    "join": _chk_join,
-    "zfill": _chk_width,
-    "ljust": _chk_width,
-    "rjust": _chk_width,
-    "center": _chk_width,
-    "extend": _chk_extend,
-    "update": _chk_update,
-    "sort": _chk_sort,
-    "to_bytes": _chk_to_bytes,
-    "from_bytes": _chk_from_bytes,
-    "encode": _chk_codec,
-    "decode": _chk_codec,
+_TEXT_COSTS: dict[str, Cost] = {
+    "startswith": _c_affix,
+    "endswith": _c_affix,
+    "find": _c_search,
+    "index": _c_search,
+    "count": _c_search,
+    "rfind": _c_rsearch,
+    "rindex": _c_rsearch,
+    "split": _c_split,
+    "rsplit": _c_rsplit,
+    "splitlines": _c_splitlines,
+    "partition": _c_partition,
+    "rpartition": _c_rpartition,
+    "strip": _c_strip,
+    "lstrip": _c_strip,
+    "rstrip": _c_strip,
+    "lower": _c_case,
+    "upper": _c_case,
+    "swapcase": _c_case,
+    "title": _c_case,
+    "capitalize": _c_case,
+    "casefold": _c_case,
+    "replace": _c_replace,
+    "join": _c_join,
+    "removeprefix": _c_copy_text,
+    "removesuffix": _c_copy_text,
+    "zfill": _c_width,
+    "ljust": _c_width,
+    "rjust": _c_width,
+    "center": _c_width,
+    "encode": _c_encode,
+    "decode": _c_decode,
+    "hex": _c_hex,
+    "fromhex": _c_fromhex,
+    **{
+        name: _c_scan
+        for name in (
+            "isdigit isalpha isalnum isspace islower isupper isascii istitle isdecimal "
+            "isnumeric isidentifier isprintable"
+        ).split()
+    },
 }
+_COSTS: dict[type, dict[str, Cost]] = {
+    str: _TEXT_COSTS,
+    bytes: _TEXT_COSTS,
+    list: {
+        "append": _c_append,
+        "extend": _c_extend,
+        "insert": _c_insert,
+        "pop": _c_pop_list,
+        "remove": _c_find_item,
+        "index": _c_find_item,
+        "count": _c_find_item,
+        "reverse": _c_linear,
+        "sort": _c_sort,
+        "copy": _c_copy,
+        "clear": _c_linear,
+    },
+    tuple: {"index": _c_find_item, "count": _c_find_item},
+    dict: {
+        "get": _c_key,
+        "keys": _c_view,
+        "values": _c_view,
+        "items": _c_view,
+        "pop": _c_key,
+        "setdefault": _c_setdefault,
+        "update": _c_update,
+        "copy": _c_copy,
+        "clear": _c_linear,
+        "popitem": _c_free,
+    },
+    int: {"bit_length": _c_free, "to_bytes": _c_to_bytes, "from_bytes": _c_from_bytes},
+    bool: {"bit_length": _c_free, "to_bytes": _c_to_bytes},
+}
+_CAUGHT = (TypeError, ValueError, IndexError, KeyError, OverflowError)
+
+
+def bound_method(rt: Runtime, obj: Any, name: str) -> Callable[..., Any]:
+    """`obj.name` for an allowed method: a callable that charges, checks, then calls."""
+    t = type(obj)
+    cost = _COSTS[t][name]
+    rt.m.alloc(ITER_BYTES)
+    method = _sort_of(rt, obj) if name == "sort" else getattr(obj, name)
+    qualified = f"{t.__name__}.{name}()"
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        rt.m.charge(METHOD_GAS)
+        args = cost(rt, obj, args, kwargs)
+        try:
+            return method(*args, **kwargs)
+        except _CAUGHT as exc:
+            raise _method_error(qualified, name, exc) from None
+
+    return call
+
+
+def _sort_of(rt: Runtime, lst: list[Any]) -> Callable[..., None]:
+    def sort(*, key: Any = None, reverse: Any = False) -> None:
+        _sort(rt, lst, key, reverse)
+
+    return sort
+
+
+def _method_error(qualified: str, name: str, exc: BaseException) -> BaseException:
+    if getattr(exc, errors.ATTR, None) is not None or isinstance(exc, ContractError):
+        return exc
+    if isinstance(exc, KeyError):
+        if name == "pop":  # a missing key: its message is the bounded repr of the key
+            return exc
+        return _fail(KeyError, f"{qualified}: the dict is empty")
+    cls: type[BaseException] = type(exc)
+    if cls not in _CAUGHT:  # e.g. UnicodeDecodeError: the nearest class a contract names
+        cls = next(c for c in _CAUGHT if isinstance(exc, c))
+    if cls is ValueError:
+        return _fail(ValueError, f"{qualified}: value not found or invalid")
+    if cls is IndexError:
+        return _fail(IndexError, f"{qualified}: index out of range or empty")
+    if cls is OverflowError:
+        return _fail(OverflowError, f"{qualified}: integer too large")
+    return _fail(TypeError, f"{qualified}: bad argument types")

@@ -2,21 +2,24 @@
 
 `ContextProxy` stands between contract code and the host's `Context` (a `CallContext` in a
 block): only the names in `_tf_exposed` are reachable (`Runtime.getattr` enforces it),
-every method charges `CTX_GAS` to the call's `Runtime`, and every value that crosses the
-boundary is deep-copied and size-checked by `Runtime.copy_value` (ADR 0005, point 5).
+every method charges `CTX_GAS` to the transaction's meter, and every value that crosses the
+boundary is deep-copied, size-checked and charged by `walk.copy_value` (ADR 0005, point 5).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from tianfu.execution import errors
 from tianfu.execution.api import Caller, ContractError
 from tianfu.execution.context import CallContext
+from tianfu.execution.costs import CTX_GAS
 from tianfu.execution.gas import Runtime, hot_host
-from tianfu.execution.limits import BYTES_PER_GAS, CTX_GAS
-from tianfu.types.values import MAX_INT, MIN_INT
+from tianfu.execution.limits import MAX_EVENT_NAME
+from tianfu.execution.walk import TEXT_BYTES_PER_UNIT, copy_value, units_gas
+from tianfu.types.values import MAX_INT, MIN_INT, ValueTypeError, check_value
 
-_SCALARS = frozenset({type(None), bool, str, bytes})  # immutable: `copy_value` returns them
+_SCALARS = frozenset({type(None), bool, str, bytes})  # immutable: a copy is the value itself
 
 
 class SenderView:
@@ -50,16 +53,24 @@ def sender_view(caller: Caller) -> SenderView:
     return view
 
 
+def _scalar_gas(v: Any) -> int:
+    """What `copy_value` charges for an immutable scalar it would return as it is (an int
+    in range, ASCII text, bytes, None, a bool), or -1: copy it."""
+    t = type(v)
+    if t is int:
+        return 0 if MIN_INT <= v <= MAX_INT else -1
+    if (t is str and v.isascii()) or t is bytes:
+        return units_gas(1 + len(v) // TEXT_BYTES_PER_UNIT)
+    return 0 if v is None or t is bool else -1
+
+
 class ContextProxy:
     """The `ctx` a sandboxed contract receives: only the `Context` protocol, never the host
-    object, with values crossing the boundary size-checked and counted. One per call.
+    object, with values crossing the boundary size-checked and charged. One per call.
 
-    Each method charges `CTX_GAS` exactly as `Runtime.charge` does (inlined: these are the
-    hottest calls of a typical contract). An immutable scalar needs no copy (`copy_value`
-    returns it for one step), so `get`/`put`/`emit` charge its step together with
-    `CTX_GAS` and pass it on as it is; when the host is a `CallContext`, `put`/`emit` hand
-    it values already checked (`put_checked`, `emit_checked`) instead of checking again.
-    Same results, gas and failures as copying every value one by one."""
+    Immutable scalars need no copy: `get`/`put`/`emit` pass them on as they are (text is
+    charged by its bytes where it is stored or emitted). When the host is a `CallContext`,
+    `put`/`emit` hand it values already checked (`put_checked`, `emit_checked`)."""
 
     __slots__ = ("_ctx", "_rt", "_sender", "_host")
     _tf_exposed = frozenset(
@@ -76,16 +87,8 @@ class ContextProxy:
     @property
     def sender(self) -> SenderView:
         view = self._sender
-        if view is None:  # `sender_view(self._ctx.sender)`, inlined
-            caller = self._ctx.sender
-            cache = getattr(caller, "__dict__", None)
-            if cache is None:
-                view = SenderView(caller)
-            else:
-                view = cache.get("_tf_view")
-                if view is None:
-                    view = cache["_tf_view"] = SenderView(caller)
-            self._sender = view
+        if view is None:
+            view = self._sender = sender_view(self._ctx.sender)
         return view
 
     contract = property(lambda self: self._ctx.contract)
@@ -93,95 +96,111 @@ class ContextProxy:
     time_ms = property(lambda self: self._ctx.time_ms)
     tx_hash = property(lambda self: self._ctx.tx_hash)
 
+    # Values are copied in (`walk.copy_value`); an immutable scalar is passed on as it is,
+    # charged the walk units its copy would cost (`_scalar_gas`). Then, with a `CallContext`
+    # host, the host adds `CTX_GAS` to its own charge for the access (`extra`); with any
+    # other host, `CTX_GAS` is charged here.
+    def _in(self, value: Any, what: str) -> Any:
+        gas = _scalar_gas(value)
+        m = self._rt.m
+        if gas < 0:
+            return copy_value(m, value, what)[0]
+        if gas:
+            m.charge(gas)
+        return value
+
     def get(self, key: str, default: Any = None) -> Any:
-        rt = self._rt
         t = type(default)
-        if t in _SCALARS or (t is int and MIN_INT <= default <= MAX_INT):
-            rt.left -= CTX_GAS + 1  # the call, and the default's copy: itself
-            if rt.left < 0:
-                raise rt.out_of_gas()
-            return self._ctx.get(key, default)
-        rt.left -= CTX_GAS
-        if rt.left < 0:
-            raise rt.out_of_gas()
-        return self._ctx.get(key, rt.copy_value(default, "default"))
+        if default is not None and t is not int and t is not bool:
+            default = self._in(default, "default")
+        elif t is int and not MIN_INT <= default <= MAX_INT:
+            default = self._in(default, "default")  # refuses it
+        host = self._host
+        if host is not None:
+            return host.get(key, default, CTX_GAS)
+        self._rt.m.charge(CTX_GAS)
+        return self._ctx.get(key, default)
 
     def has(self, key: str) -> bool:
-        self._rt.charge(CTX_GAS)
+        host = self._host
+        if host is not None:
+            return host.has(key, CTX_GAS)
+        self._rt.m.charge(CTX_GAS)
         return bool(self._ctx.has(key))
 
     def put(self, key: str, value: Any) -> None:
-        rt = self._rt
         t = type(value)
-        if t in _SCALARS or (t is int and MIN_INT <= value <= MAX_INT):
-            rt.left -= CTX_GAS + 1  # the call, and the value's copy: itself
-            if rt.left < 0:
-                raise rt.out_of_gas()
-        else:
-            rt.left -= CTX_GAS
-            if rt.left < 0:
-                raise rt.out_of_gas()
-            value = rt.copy_value(value, "stored value")
+        if t is not int or not MIN_INT <= value <= MAX_INT:
+            value = self._in(value, "stored value")
         host = self._host
-        if host is not None:  # `copy_value` checked the value as `check_value` does
-            host.put_checked(key, value)
-        else:
-            self._ctx.put(key, value)
+        if host is not None:  # the copy passes `check_value`
+            host.put_checked(key, value, CTX_GAS)
+            return
+        self._rt.m.charge(CTX_GAS)
+        self._ctx.put(key, value)
 
     def delete(self, key: str) -> None:
-        self._rt.charge(CTX_GAS)
+        host = self._host
+        if host is not None:
+            host.delete(key, CTX_GAS)
+            return
+        self._rt.m.charge(CTX_GAS)
         self._ctx.delete(key)
 
     def emit(self, event: str, /, **data: Any) -> None:
-        rt = self._rt
-        for v in data.values():
+        if type(event) is not str or not 0 < len(event) <= MAX_EVENT_NAME:
+            raise ContractError(f"an event name is a str of 1 to {MAX_EVENT_NAME} characters")
+        nested = False
+        gas = CTX_GAS  # the call, and the walk units of the scalars: charged with the event
+        for k, v in data.items():
             t = type(v)
-            if t is int:
-                if not MIN_INT <= v <= MAX_INT:
-                    break
-            elif t not in _SCALARS:
-                break
-        else:  # only immutable scalars: `data` (this call's own dict) is its copy
-            rt.left -= CTX_GAS + len(data)
-            if rt.left < 0:
-                raise rt.out_of_gas()
-            host = self._host
-            if host is not None:
-                host.emit_checked(event, data)
+            if t is int and MIN_INT <= v <= MAX_INT or t is bool or v is None:
+                continue  # one walk unit: no gas
+            g = _scalar_gas(v)
+            if g >= 0:
+                gas += g
             else:
-                self._ctx.emit(event, **data)
+                data[k] = copy_value(self._rt.m, v, "event data")[0]
+                nested = True
+        host = self._host
+        if host is not None:  # `data` is this call's own dict of checked values
+            if nested:  # a field sits one level deeper than the value copied
+                try:
+                    check_value(data)
+                except ValueTypeError as exc:
+                    raise ContractError(f"bad event data: {exc}") from None
+            host.emit_checked(event, data, gas)
             return
-        rt.left -= CTX_GAS
-        if rt.left < 0:
-            raise rt.out_of_gas()
-        copy = rt.copy_value
-        self._ctx.emit(event, **{k: copy(v, "event data") for k, v in data.items()})
+        self._rt.m.charge(gas)
+        self._ctx.emit(event, **data)
 
     def require(self, condition: object, message: str = "requirement failed") -> None:
-        rt = self._rt
-        rt.left -= CTX_GAS
-        if rt.left < 0:
-            raise rt.out_of_gas()
+        """Constant work, covered by the call's static weight; the message is converted
+        (and charged) only when it fails."""
         if not condition:
-            raise ContractError(rt.text(message))
+            rt = self._rt
+            raise errors.own(ContractError, rt.text(message)[:1000])
 
     def require_role(self, role: str) -> None:
-        self._rt.charge(CTX_GAS)
+        self._rt.m.charge(CTX_GAS)
         self._ctx.require_role(role)
 
     def has_role(self, role: str) -> bool:
-        self._rt.charge(CTX_GAS)
+        self._rt.m.charge(CTX_GAS)
         return bool(self._ctx.has_role(role))
 
     def sha256(self, data: bytes | str) -> str:
-        self._rt.charge(
-            CTX_GAS + (len(data) // BYTES_PER_GAS if isinstance(data, str | bytes) else 0)
-        )
-        return self._ctx.sha256(data)
+        self._rt.m.charge(CTX_GAS)
+        return self._ctx.sha256(data)  # type: ignore[no-any-return]
 
     def read(self, contract: str, key: str, default: Any = None) -> Any:
-        self._rt.charge(CTX_GAS)
-        return self._ctx.read(contract, key, self._rt.copy_value(default, "default"))
+        if default is not None:
+            default = self._in(default, "default")
+        host = self._host
+        if host is not None:
+            return host.read(contract, key, default, CTX_GAS)
+        self._rt.m.charge(CTX_GAS)
+        return self._ctx.read(contract, key, default)
 
 
 hot_host(ContextProxy)  # `Runtime.getattr` answers `ctx.name` first (same answers, faster)

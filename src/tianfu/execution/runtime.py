@@ -22,7 +22,11 @@ from tianfu.contracts import governance
 from tianfu.crypto import verify_tx
 from tianfu.execution.admission import AdmissionMemo
 from tianfu.execution.api import Caller, ContractError, state_key
-from tianfu.execution.context import CallContext, GasMeter, RawReader
+from tianfu.execution.context import CallContext, RawReader
+from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
+from tianfu.execution.errors import HostResourceError
+from tianfu.execution.limits import MAX_RECEIPT_BYTES, MAX_RESULT_BYTES, sanitize
+from tianfu.execution.meter import Meter
 from tianfu.types import (
     FAILED,
     OK,
@@ -34,13 +38,38 @@ from tianfu.types import (
     check_value,
 )
 
-GAS_BASE = 1_000  # every transaction
-GAS_NATIVE_CALL = 500
+__all__ = ["GAS_BASE", "GAS_NATIVE_CALL", "MAX_RECEIPT_BYTES", "BlockResult", "Executor"]
 _GOV_PREFIX = state_key(governance.NAME, "")  # every governance key starts with it
 _GOV_MEMO_SIZE = 4096  # decoded governance values kept (emptied when full)
 _GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
 _MISSING = object()
 _FLAT_RESULTS = frozenset({type(None), bool, str, bytes})  # always valid contract values
+
+
+def _failed(meter: Meter, exc: ContractError) -> Receipt:
+    """The failed receipt of a transaction: all the gas its meter consumed, the message."""
+    return Receipt(FAILED, meter.used, None, sanitize(str(exc)), [])
+
+
+# Events of at most this many bytes leave room for any result (the sandbox caps a result
+# at `MAX_RESULT_BYTES`, an error message at `MAX_MESSAGE` characters).
+_RECEIPT_ROOM = MAX_RECEIPT_BYTES - MAX_RESULT_BYTES - 64
+
+
+def _check_receipt(ctx: CallContext, result: Any) -> None:
+    """The whole receipt of a successful call within `MAX_RECEIPT_BYTES` (the result was
+    bounded by the sandbox, each event and their sum by the context)."""
+    if ctx.receipt_bytes + _result_bytes(result) > MAX_RECEIPT_BYTES:
+        raise ContractError(f"the receipt would be larger than {MAX_RECEIPT_BYTES} bytes")
+
+
+def _result_bytes(result: Any) -> int:
+    t = type(result)
+    if t is str or t is bytes:
+        return 5 + len(result) * (4 if t is str and not result.isascii() else 1)
+    if t in _FLAT_RESULTS or t is int:
+        return 9
+    return len(encode(result))
 
 
 class TxInvalid(ValueError):
@@ -310,15 +339,18 @@ class Executor:
         block_gov: _BlockGov | None = None,
         tx_hash: bytes | None = None,  # tx.hash, when the caller has it at hand
     ) -> Receipt:
+        """One transaction against the block's overlay, charged to one `Meter`: its base
+        cost, its caller's resolution, the contract's every step and byte, and its state
+        access. A failed receipt records everything consumed, the contract's steps
+        included. Raises `HostResourceError` if the host ran out of memory or stack (not
+        an outcome: the block fails on this node)."""
         body = tx.body
-        gas = GasMeter(params.max_gas_per_tx)
+        meter = Meter(params.max_gas_per_tx)
         if block_gov is None:
             block_gov = _BlockGov(self._gov_reader(read))
         who = (body.scheme, body.signer, body.cert)
         try:
-            gas.used += GAS_BASE + len(body.cert)  # `gas.charge`, inlined: past the limit
-            if gas.used > gas.limit:  # `charge(0)` raises the very error `charge(n)` would
-                gas.charge(0)
+            meter.charge(tx_gas(len(body.cert)))
             caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
             if caller is None:
                 caller, registration, _, _ = governance.resolve_caller(block_gov.gov, *who, time_ms)
@@ -330,7 +362,7 @@ class Executor:
                 else:
                     block_gov.callers[who] = caller
         except ContractError as exc:
-            return Receipt(FAILED, gas.used, None, str(exc), [])
+            return _failed(meter, exc)
         ctx = CallContext(
             contract=body.contract,
             sender=caller,
@@ -338,40 +370,33 @@ class Executor:
             time_ms=time_ms,
             tx_hash=(tx_hash or tx.hash).hex(),
             reader=read,
-            gas=gas,
+            gas=meter,
         )
         try:
             # A compiled contract already looked up in this block: `_call`'s sandbox path
             # (only sandboxed contracts are kept there; this context is not read-only).
             compiled = block_gov.contracts.get(body.contract)
             if compiled is not None:
-                result, steps = compiled.call(
-                    ctx, body.method, list(body.args), max(gas.limit - gas.used, 0)
-                )
+                result, _ = compiled.call(ctx, body.method, list(body.args), meter)
             else:
-                result, steps = self._call(
-                    ctx, body.contract, body.method, list(body.args), gas, read, block_gov
+                result, _ = self._call(
+                    ctx, body.contract, body.method, list(body.args), meter, read, block_gov
                 )
-            gas.used += steps  # `gas.charge(steps)`, inlined (as above)
-            if gas.used > gas.limit:
-                gas.charge(0)
             if type(result) not in _FLAT_RESULTS:  # those pass `check_value` as they are
                 check_value(result)
+            if ctx.receipt_bytes > _RECEIPT_ROOM:  # else result and events fit for sure
+                _check_receipt(ctx, result)
         except ContractError as exc:
-            return Receipt(FAILED, min(gas.used, gas.limit), None, str(exc), [])
+            return _failed(meter, exc)
         except ValueTypeError as exc:
-            return Receipt(FAILED, gas.used, None, f"bad return value: {exc}", [])
-        except RecursionError:
-            return Receipt(
-                FAILED, gas.used, None, "RecursionError: maximum call depth exceeded", []
-            )
+            return _failed(meter, ContractError(f"bad return value: {exc}"))
         writes = ctx.writes
         overlay.update(writes)
         for written in writes:
             if written.startswith(_GOV_PREFIX):
                 block_gov.changed()
                 break
-        return Receipt(OK, gas.used, result, "", ctx.events)
+        return Receipt(OK, meter.used, result, "", ctx.events)
 
     def _call(
         self,
@@ -379,7 +404,7 @@ class Executor:
         contract: str,
         method: str,
         args: list[Any],
-        gas: GasMeter,
+        gas: Meter,
         read: RawReader,
         block_gov: _BlockGov | None = None,
     ) -> tuple[Any, int]:
@@ -409,8 +434,7 @@ class Executor:
                 )
         if ctx._read_only and method not in compiled.views:
             raise ContractError(f"{contract}.{method} is not a view")
-        remaining = max(gas.limit - gas.used, 0)
-        return compiled.call(ctx, method, args, remaining)
+        return compiled.call(ctx, method, args, gas)  # type: ignore[no-any-return]
 
     # -- contracts ------------------------------------------------------------------------
     def _gov_reader(
@@ -512,7 +536,7 @@ class Executor:
             limit = self.params_for(height + 1).max_gas_per_tx
         except ValueError:  # a height the ledger cannot tell the parameters of
             limit = self.params.max_gas_per_tx
-        gas = GasMeter(limit)
+        gas = Meter(limit)
         anonymous = Caller(address="", org="", name="query", kind="query")
         ctx = CallContext(
             contract=contract,
@@ -529,6 +553,9 @@ class Executor:
             raise ContractError(f"contract {contract!r} has no method {method!r}")
         if method not in views:
             raise ContractError(f"{contract}.{method} changes state; only views can be queried")
-        result, _ = self._call(ctx, contract, method, args, gas, reader)
+        try:
+            result, _ = self._call(ctx, contract, method, args, gas, reader)
+        except HostResourceError:
+            raise ContractError("the query ran out of the node's memory or stack") from None
         check_value(result)
         return result

@@ -38,7 +38,7 @@ class ConsensusParams(msgspec.Struct, array_like=True, frozen=True):
     # Per-block budgets (ADR 0009): the sum of the receipts' gas_used, and the sum of the
     # receipts' canonical encodings. A proposer stops adding transactions before either is
     # exceeded; every validator refuses a block over them.
-    max_block_gas: int = 100_000_000
+    max_block_gas: int = 3_000_000
     max_block_receipt_bytes: int = 32 << 20
 
     def validate(self) -> None:

@@ -1,0 +1,449 @@
+"""The builtins a contract sees: each charged by its operands' sizes before it runs.
+
+`CheckedBuiltins` is the part of the `Runtime` (`tianfu.execution.gas`) that implements
+`int str bytes list tuple dict range sorted sum min max any all abs divmod hex bin oct
+enumerate zip reversed isinstance pow`; `len bool chr ord` are Python's own (constant work
+on anything a contract holds). Sorting, `min` and `max` compare contract values only, and
+are charged by the number of comparisons times the largest item they compare
+(`walk.measure`); with `key=` the keys are computed first (each call metered as contract
+code) and compared instead. Everything that builds an object counts its bytes
+(`costs.MAX_TX_MEMORY`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from tianfu.execution import errors
+from tianfu.execution.api import ContractError
+from tianfu.execution.costs import (
+    BUILTIN_GAS,
+    ITER_BYTES,
+    LOOP_GAS,
+    MEM_BYTES_PER_GAS,
+    SLOT_BYTES,
+    SMALL_BYTES,
+    bytes_bytes,
+    bytes_gas,
+    dict_bytes,
+    int_parse_gas,
+    items_gas,
+    seq_bytes,
+    sort_gas,
+    str_bytes,
+)
+from tianfu.execution.limits import (
+    MAX_INT_STR,
+    MAX_RANGE,
+    MAX_SEQ_LEN,
+    check_encoding,
+    too_big,
+)
+from tianfu.execution.walk import hashable_key, measure, units_gas
+
+if TYPE_CHECKING:
+    from tianfu.execution.meter import Meter
+
+_MISSING = object()
+_KEPT_GAS = (SLOT_BYTES + SMALL_BYTES) // MEM_BYTES_PER_GAS  # an item kept: its memory
+_INT64 = 1 << 63
+_FLAT_INTS = frozenset({int, bool})
+# Iterables whose items are fresh objects (counted at `SMALL_BYTES` each when kept).
+_FRESH_ITEMS = frozenset({str, range, type({}.items())})
+_SIZED = frozenset({list, tuple, str, bytes, range, type({}.keys()), type({}.values())})
+
+
+def _fail(cls: type[BaseException], message: str) -> BaseException:
+    return errors.own(cls, message)
+
+
+def _int64(x: Any, what: str) -> int:
+    if type(x) is not int and type(x) is not bool:
+        raise _fail(TypeError, f"{what} takes integers")
+    if not -_INT64 <= x < _INT64:
+        raise ContractError(f"{what} takes integers of at most 64 bits")
+    return int(x)
+
+
+def compare_units(m: Meter, keys: list[Any] | tuple[Any, ...]) -> int:
+    """The most work one comparison of two of `keys` can take, in walk units (and a check
+    that every key is a contract value)."""
+    types = set(map(type, keys))
+    if types <= _FLAT_INTS:
+        big = max(map(int.bit_length, keys), default=0) if keys else 0
+        return 1 + big // 512
+    if types <= {str} or types <= {bytes}:
+        return 1 + max(map(len, keys), default=0) // 32
+    worst = 1
+    for k in keys:
+        u = measure(m, k, "compare")
+        if u > worst:
+            worst = u
+    return worst
+
+
+class CheckedBuiltins:
+    """Checked builtins (mixed into `Runtime`, whose `m` is the transaction's meter)."""
+
+    m: Meter
+    _types: dict[Any, type]
+
+    def builtins(self) -> dict[str, Any]:
+        """The only builtins a contract sees (one dict per runtime, never written to)."""
+        from tianfu.execution.gas import _VISIBLE, EXCEPTION_NAMES, sandbox_view
+
+        table: dict[str, Any] = {
+            "len": len,
+            "bool": bool,
+            "chr": chr,
+            "ord": ord,
+            "int": self.b_int,
+            "str": self.b_str,
+            "bytes": self.b_bytes,
+            "list": self.b_list,
+            "tuple": self.b_tuple,
+            "dict": self.b_dict,
+            "range": self.b_range,
+            "sorted": self.b_sorted,
+            "sum": self.b_sum,
+            "min": self.b_min,
+            "max": self.b_max,
+            "any": self.b_any,
+            "all": self.b_all,
+            "abs": self.b_abs,
+            "divmod": self.b_divmod,
+            "hex": self.b_hex,
+            "bin": self.b_bin,
+            "oct": self.b_oct,
+            "enumerate": self.b_enumerate,
+            "zip": self.b_zip,
+            "reversed": self.b_reversed,
+            "pow": self.b_pow,
+            "isinstance": self.b_isinstance,
+            "view": sandbox_view,
+        }
+        for name in EXCEPTION_NAMES:
+            table[name] = _VISIBLE[name]
+        self._types = {
+            table["int"]: int,
+            table["str"]: str,
+            table["bytes"]: bytes,
+            table["list"]: list,
+            table["tuple"]: tuple,
+            table["dict"]: dict,
+        }
+        return table
+
+    def b_str(self, value: Any = "", *encoding: Any) -> str:
+        self.m.charge(BUILTIN_GAS)
+        return self.text(value, *encoding)  # type: ignore[attr-defined, no-any-return]
+
+    # -- consuming iterables --------------------------------------------------------------
+    def items(self, obj: Any) -> Any:
+        """The items of `obj` as a sized sequence: a list, tuple, str, bytes, range or view
+        as it is (the caller charges by its length), a dict's keys, anything else iterated
+        one charged item at a time into a new list (its slots counted here)."""
+        t = type(obj)
+        if t in _SIZED:
+            return obj
+        if t is dict:
+            self.m.charge_alloc(items_gas(len(obj)), seq_bytes(len(obj)))
+            return list(obj)
+        out = list(self.iterate(obj, LOOP_GAS + _KEPT_GAS, SLOT_BYTES + SMALL_BYTES))  # type: ignore[attr-defined]
+        if len(out) > MAX_SEQ_LEN:  # (the memory cap stops it long before)
+            raise too_big("a sequence", len(out), MAX_SEQ_LEN)
+        return out
+
+    def materialize(self, obj: Any) -> Any:
+        return self.items(obj)
+
+    def _copy_charge(self, source: Any, seq: Any) -> None:
+        """Charge copying the `len(seq)` items of `source` into a new list or tuple."""
+        if seq is source or type(source) in _SIZED:
+            n = len(seq)
+            fresh = n * SMALL_BYTES if type(source) in _FRESH_ITEMS else 0
+            self.m.charge_alloc(items_gas(n), seq_bytes(n) + fresh)
+
+    def b_list(self, x: Any = ()) -> list[Any]:
+        self.m.charge(BUILTIN_GAS)
+        seq = self.items(x)
+        if type(seq) is list and seq is not x:
+            return seq  # built by `items`, counted there
+        self._copy_charge(x, seq)
+        return list(seq)
+
+    def b_tuple(self, x: Any = ()) -> tuple[Any, ...]:
+        self.m.charge(BUILTIN_GAS)
+        seq = self.items(x)
+        if type(seq) is tuple:
+            return seq
+        self._copy_charge(x, seq)
+        return tuple(seq)
+
+    def b_dict(self, x: Any = (), **kwargs: Any) -> dict[Any, Any]:
+        self.m.charge(BUILTIN_GAS)
+        m = self.m
+        if type(x) is dict:
+            m.charge_alloc(items_gas(len(x)), dict_bytes(len(x) + len(kwargs)))
+            out = dict(x)
+        else:
+            seq = self.items(x)
+            m.charge_alloc(len(seq) * LOOP_GAS, dict_bytes(len(seq) + len(kwargs)))
+            out = {}
+            for pair in seq:
+                if type(pair) not in (tuple, list) or len(pair) != 2:
+                    raise _fail(TypeError, "dict() takes a dict or pairs of (key, value)")
+                out[hashable_key(m, pair[0])] = pair[1]
+        out.update(kwargs)
+        return out
+
+    def b_range(self, *args: Any) -> range:
+        self.m.charge(BUILTIN_GAS)
+        if not 1 <= len(args) <= 3:
+            raise _fail(TypeError, "range() takes 1 to 3 integers")
+        ints = [_int64(a, "range()") for a in args]
+        r = range(*ints)
+        if len(r) > MAX_RANGE:
+            raise too_big("range()", len(r), MAX_RANGE)
+        self.m.alloc(ITER_BYTES)
+        return r
+
+    # -- ordering ---------------------------------------------------------------------------
+    def _keys(self, seq: Any, key: Any) -> list[Any] | Any:
+        """The keys of `seq` by `key` (each call charged one `LOOP_GAS` here, beyond what
+        the key function charges itself: a native one charges nothing)."""
+        if key is None:
+            return seq
+        m = self.m
+        m.charge_alloc(len(seq) * LOOP_GAS, seq_bytes(len(seq)) + len(seq) * SMALL_BYTES)
+        return [key(item) for item in seq]
+
+    def b_sorted(self, x: Any, *, key: Any = None, reverse: Any = False) -> list[Any]:
+        self.m.charge(BUILTIN_GAS)
+        seq = self.items(x)
+        n = len(seq)
+        if n > MAX_SEQ_LEN:
+            raise too_big("sorted()", n, MAX_SEQ_LEN)
+        keys = self._keys(seq, key)
+        m = self.m
+        # the result, and timsort's merge buffer (up to half as many references)
+        m.charge_alloc(sort_gas(n, compare_units(m, keys)), 2 * seq_bytes(n))
+        try:
+            if key is None:
+                return sorted(seq, reverse=bool(reverse))
+            order = sorted(range(n), key=keys.__getitem__, reverse=bool(reverse))
+        except TypeError:
+            raise _fail(TypeError, "sorted() compares values of different types") from None
+        return list(map(seq.__getitem__, order))
+
+    def _extreme(
+        self, pick: Callable[..., Any], what: str, args: tuple[Any, ...], kw: dict[str, Any]
+    ) -> Any:
+        key = kw.pop("key", None)
+        default = kw.pop("default", _MISSING)
+        if kw:
+            raise _fail(TypeError, f"{what}() takes only key= and default=")
+        seq = self.items(args[0]) if len(args) == 1 else args
+        n = len(seq)
+        if not n:
+            if default is not _MISSING:
+                return default
+            raise _fail(ValueError, f"{what}() of an empty sequence")
+        keys = self._keys(seq, key)
+        m = self.m
+        m.charge(items_gas(n) * compare_units(m, keys) + units_gas(n))
+        try:
+            if key is None and type(seq) is not range:
+                return pick(seq)
+            return seq[pick(range(n), key=keys.__getitem__)]
+        except TypeError:
+            raise _fail(TypeError, f"{what}() compares values of different types") from None
+
+    def b_min(self, *args: Any, **kwargs: Any) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        if not args:
+            raise _fail(TypeError, "min() takes at least one argument")
+        return self._extreme(min, "min", args, kwargs)
+
+    def b_max(self, *args: Any, **kwargs: Any) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        if not args:
+            raise _fail(TypeError, "max() takes at least one argument")
+        return self._extreme(max, "max", args, kwargs)
+
+    # -- reductions -------------------------------------------------------------------------
+    def b_sum(self, x: Any, start: Any = 0) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        if type(start) in (str, bytes):
+            raise _fail(TypeError, "sum() cannot add text: use join()")
+        total = start
+        add = self.add  # type: ignore[attr-defined]
+        m = self.m
+        for item in x if type(x) in _SIZED else self.items(x):
+            m.charge(2 * LOOP_GAS)  # the item, and the addition (a call: more than a tick)
+            total = add(total, item)
+        return total
+
+    def b_any(self, x: Any) -> bool:
+        """`any`: stops at the first true item, as Python's does (a generator's later
+        items are never computed)."""
+        self.m.charge(BUILTIN_GAS)
+        if type(x) in _SIZED or type(x) is dict:
+            self.m.charge(items_gas(len(x)))
+            return any(x)
+        return any(self.iterate(x))  # type: ignore[attr-defined, no-any-return]
+
+    def b_all(self, x: Any) -> bool:
+        self.m.charge(BUILTIN_GAS)
+        if type(x) in _SIZED or type(x) is dict:
+            self.m.charge(items_gas(len(x)))
+            return all(x)
+        return all(self.iterate(x))  # type: ignore[attr-defined, no-any-return]
+
+    def b_isinstance(self, obj: Any, spec: Any) -> bool:
+        self.m.charge(BUILTIN_GAS)
+        types = self._types
+        if isinstance(spec, tuple):
+            spec = tuple(types.get(s, s) for s in spec)
+        else:
+            spec = types.get(spec, spec)
+        return isinstance(obj, spec)
+
+    # -- numbers ----------------------------------------------------------------------------
+    def b_int(self, x: Any = 0, *base: Any) -> int:
+        self.m.charge(BUILTIN_GAS)
+        t = type(x)
+        if t is str or t is bytes:
+            if len(x) > MAX_INT_STR:
+                raise ContractError(f"int() of a string longer than {MAX_INT_STR} characters")
+            self.m.charge(int_parse_gas(len(x)))
+            try:
+                r = int(x, *base)
+            except ValueError:
+                raise _fail(ValueError, "invalid literal for int()") from None
+            except TypeError:
+                raise _fail(TypeError, "int() base must be an integer") from None
+            return self._big(r)  # type: ignore[attr-defined, no-any-return]
+        if base:
+            raise _fail(TypeError, "int() with a base takes a str or bytes")
+        if t is int or t is bool:
+            return int(x)
+        raise _fail(TypeError, f"int() argument must be int, str or bytes, not {t.__name__}")
+
+    def b_divmod(self, a: Any, b: Any) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        return self.divmod_(a, b)  # type: ignore[attr-defined]
+
+    def b_pow(self, a: Any, b: Any, mod: Any = None) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        return self.pow(a, b, mod)  # type: ignore[attr-defined]
+
+    def b_abs(self, x: Any) -> int:
+        self.m.charge(BUILTIN_GAS)
+        if type(x) is int or type(x) is bool:
+            return self._big(abs(x))  # type: ignore[attr-defined, no-any-return]
+        raise _fail(TypeError, "abs() takes an integer")
+
+    def neg(self, x: Any) -> int:
+        """`-x`"""
+        if type(x) is int:
+            r = -x
+            return r if r.bit_length() <= 64 else self._big(r)  # type: ignore[attr-defined, no-any-return]
+        if type(x) is bool:
+            return -x
+        raise _fail(TypeError, f"bad operand type for unary -: {type(x).__name__}")
+
+    def inv(self, x: Any) -> int:
+        """`~x`"""
+        if type(x) is int or type(x) is bool:
+            return self._big(~x)  # type: ignore[attr-defined, no-any-return]
+        raise _fail(TypeError, f"bad operand type for unary ~: {type(x).__name__}")
+
+    def _digits(self, fn: Callable[[int], str], x: Any) -> str:
+        if type(x) is not int and type(x) is not bool:
+            raise _fail(TypeError, f"{fn.__name__}() takes an integer")
+        bits = x.bit_length()
+        if bits > 64:
+            self.m.charge_alloc(bits // 64, str_bytes(bits + 3, False))
+        return fn(x)
+
+    def b_hex(self, x: Any) -> str:
+        self.m.charge(BUILTIN_GAS)
+        return self._digits(hex, x)
+
+    def b_bin(self, x: Any) -> str:
+        self.m.charge(BUILTIN_GAS)
+        return self._digits(bin, x)
+
+    def b_oct(self, x: Any) -> str:
+        self.m.charge(BUILTIN_GAS)
+        return self._digits(oct, x)
+
+    # -- lazy iterators -----------------------------------------------------------------------
+    def b_enumerate(self, x: Any, start: Any = 0) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        start = _int64(start, "enumerate()")
+        self.m.alloc(ITER_BYTES)
+        return enumerate(x, start)
+
+    def b_zip(self, *iterables: Any, strict: Any = False) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        k = len(iterables)
+        self.m.alloc(ITER_BYTES + seq_bytes(k))
+        z = zip(*iterables, strict=bool(strict))
+        if k <= 4:  # each item fits `SMALL_BYTES`
+            return z
+        return self._counted(z, seq_bytes(k))
+
+    def _counted(self, it: Iterator[Any], nbytes: int) -> Iterator[Any]:
+        m = self.m
+        for item in it:
+            m.alloc(nbytes)
+            yield item
+
+    def b_reversed(self, x: Any) -> Any:
+        self.m.charge(BUILTIN_GAS)
+        self.m.alloc(ITER_BYTES)
+        try:
+            return reversed(x)
+        except TypeError:
+            raise _fail(TypeError, f"reversed() cannot reverse {type(x).__name__}") from None
+
+    # -- bytes ------------------------------------------------------------------------------
+    def b_bytes(self, x: Any = b"", *enc: Any) -> bytes:
+        self.m.charge(BUILTIN_GAS)
+        t = type(x)
+        m = self.m
+        if t is int or t is bool:
+            if x < 0:
+                raise _fail(ValueError, "negative count")
+            if x > MAX_SEQ_LEN:
+                raise too_big("bytes()", x, MAX_SEQ_LEN)
+            m.charge_alloc(bytes_gas(x), bytes_bytes(x))
+            return bytes(x)
+        if t is str:
+            encoding = enc[0] if enc else None
+            if encoding is None:
+                raise _fail(TypeError, "bytes() of a str needs an encoding")
+            check_encoding(encoding)
+            n = len(x) * (4 if not x.isascii() else 1)
+            if n > MAX_SEQ_LEN:
+                raise too_big("bytes()", n, MAX_SEQ_LEN)
+            m.charge_alloc(bytes_gas(n), bytes_bytes(n))
+            try:
+                return bytes(x, encoding)
+            except UnicodeEncodeError:
+                raise _fail(ValueError, f"text cannot be encoded as {encoding}") from None
+        if enc:
+            raise _fail(TypeError, "bytes() with an encoding takes a str")
+        if t is bytes:
+            return x  # type: ignore[no-any-return]
+        seq = self.items(x)
+        if len(seq) > MAX_SEQ_LEN:
+            raise too_big("bytes()", len(seq), MAX_SEQ_LEN)
+        m.charge_alloc(items_gas(len(seq)), bytes_bytes(len(seq)))
+        try:
+            return bytes(seq)
+        except (TypeError, ValueError):
+            raise _fail(ValueError, "bytes() takes integers from 0 to 255") from None

@@ -1,0 +1,133 @@
+"""Failure messages a contract and a receipt see: the same on every node, whatever Python says.
+
+CPython words its own exceptions differently between versions ("integer division or
+modulo by zero" / "division by zero", "local variable 'x' referenced before assignment" /
+"cannot access local variable 'x'..."), puts arbitrary `repr`s in them, and builds them
+with no bound. So the sandbox never shows an interpreter's message:
+
+- exceptions the sandbox raises, and those a contract constructs (`ValueError(...)`,
+  `ContractError(...)`, `assert`), carry their message in `_tf_msg`, set when they are
+  made (`own`, `constructed`) from contract values by the bounded `text_of`;
+- any other exception gets a fixed message per type (`canonical_message`), except a
+  `KeyError`, whose message is the bounded repr of its key (a contract value);
+- `except E as e` binds a fresh copy with that message and no traceback or context
+  (`caught`), so `str(e)` in a contract is canonical too, and a caught exception cannot
+  keep earlier ones alive.
+
+`MemoryError` and `RecursionError` never become a message: the sandbox raises
+`HostResourceError` instead, which aborts the block on that node (a failed execution, not
+a failed receipt), because whether they happen depends on the host.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tianfu.execution.api import ContractError
+from tianfu.execution.limits import MAX_MESSAGE, sanitize
+from tianfu.execution.walk import bounded_repr
+
+ATTR = "_tf_msg"
+
+
+class HostResourceError(RuntimeError):
+    """The host ran out of memory or stack while executing a contract: not an outcome of
+    the transaction (another node would decide differently), so the block fails on this
+    node. The sandbox's own limits are meant to be reached long before."""
+
+
+# The message every node gives an exception the interpreter raised, by type.
+_CANONICAL: dict[str, str] = {
+    "ZeroDivisionError": "division by zero",
+    "IndexError": "index out of range",
+    "TypeError": "unsupported operand or argument types",
+    "ValueError": "invalid value",
+    "OverflowError": "integer too large",
+    "AttributeError": "attribute not available",
+    "UnboundLocalError": "local variable referenced before assignment",
+    "RuntimeError": "container changed size during iteration",
+    "UnicodeDecodeError": "invalid text encoding",
+    "UnicodeEncodeError": "text cannot be encoded",
+    "AssertionError": "",
+    "StopIteration": "",
+    "ArithmeticError": "arithmetic error",
+    "LookupError": "lookup failed",
+}
+
+
+def own(cls: type[BaseException], message: str) -> BaseException:
+    """An exception of `cls` with a message the sandbox wrote (marked as canonical)."""
+    exc = cls(message)
+    setattr(exc, ATTR, message)
+    return exc
+
+
+def text_of(args: tuple[Any, ...]) -> str:
+    """What `str()` of an exception made with `args` shows: the one argument, or the tuple
+    (as Python does), as bounded deterministic text."""
+    if not args:
+        return ""
+    if len(args) == 1:
+        a = args[0]
+        if type(a) is str:
+            return sanitize(a)
+        if isinstance(a, BaseException):
+            return message_of(a)
+        return bounded_repr(a, MAX_MESSAGE)
+    return bounded_repr(args, MAX_MESSAGE)
+
+
+def constructed(cls: type[BaseException], args: tuple[Any, ...]) -> BaseException:
+    """`cls(*args)` as contract code makes it: the message computed now, bounded."""
+    message = text_of(args)
+    exc = cls(message) if args else cls()
+    setattr(exc, ATTR, message)
+    return exc
+
+
+def message_of(exc: BaseException) -> str:
+    """The message of `exc` as contracts and receipts see it (`str(exc)` in a contract)."""
+    marked = getattr(exc, ATTR, None)
+    if marked is not None:
+        return str(marked)
+    if isinstance(exc, ContractError):  # raised by the host (context, meter): its own text
+        return sanitize(str(exc))
+    if isinstance(exc, KeyError):
+        return bounded_repr(exc.args[0], MAX_MESSAGE) if exc.args else ""
+    if isinstance(exc, NameError) and not isinstance(exc, UnboundLocalError):
+        name = getattr(exc, "name", None)
+        return f"name {name!r} is not defined" if type(name) is str else "name is not defined"
+    for cls in type(exc).__mro__:
+        text = _CANONICAL.get(cls.__name__)
+        if text is not None:
+            return text
+    return "operation failed"
+
+
+def failure_text(exc: BaseException) -> str:
+    """The error of a failed receipt: a `ContractError`'s message, else `Type: message`."""
+    message = message_of(exc)
+    if isinstance(exc, ContractError):
+        return message
+    name = _public_name(type(exc))
+    return f"{name}: {message}" if message else name
+
+
+def _public_name(cls: type[BaseException]) -> str:
+    return cls.__name__ if cls.__module__ == "builtins" else "ContractError"
+
+
+def caught(exc: BaseException, visible: dict[str, type[BaseException]]) -> BaseException:
+    """The exception `except ... as e` binds: a fresh instance of the nearest class a
+    contract can name (`visible`: the catchable classes by name) with the canonical message,
+    without traceback, cause or context."""
+    message = message_of(exc)
+    for cls in type(exc).__mro__:
+        if visible.get(cls.__name__) is cls or issubclass(cls, ContractError):
+            try:
+                copy = cls(message)
+            except TypeError:
+                continue
+            setattr(copy, ATTR, message)
+            return copy
+    return own(ContractError, message)
