@@ -72,7 +72,7 @@ class Chain:
     def block(self, txs=()):
         """Build, certify (with the validator set of that height) and commit on both ledgers."""
         self.time_ms += 1000
-        executed = self.ledger.build_block(list(txs), self.time_ms, b"\x01" * 32)
+        executed = self.ledger.build_block(list(txs), b"\x01" * 32)
         header = executed.block.header
         valset = self.ledger.validator_set(header.height)
         assert header.validators_hash == valset.hash
@@ -85,8 +85,9 @@ class Chain:
                 0,
                 PRECOMMIT,
                 header.hash,
+                header.time_ms + 1000,
             )
-            sigs.append(CommitSig(vote.validator, vote.signature))
+            sigs.append(CommitSig(vote.validator, vote.time_ms, vote.signature))
         cert = CommitCertificate(1, self.genesis.chain_id, header.height, 0, header.hash, sigs)
         verify_commit(cert, header.hash, header.height, valset, self.genesis.chain_id)
         self.ledger.commit(executed, cert)

@@ -91,12 +91,14 @@ class Consortium:
         signers = self.keys[: self.quorum] if signers is None else signers
         sigs = []
         for k in signers:
-            vote = sign_vote(k, CHAIN, header.height, round, PRECOMMIT, header.hash)
-            sigs.append(CommitSig(vote.validator, vote.signature))
+            vote = sign_vote(
+                k, CHAIN, header.height, round, PRECOMMIT, header.hash, header.time_ms + 1000
+            )
+            sigs.append(CommitSig(vote.validator, vote.time_ms, vote.signature))
         return CommitCertificate(1, CHAIN, header.height, round, header.hash, sigs)
 
     def produce(self, ledger: Ledger, txs: list[Transaction]) -> ExecutedBlock:
-        executed = ledger.build_block(txs, int(time.time() * 1000), self.keys[0].public_key)
+        executed = ledger.build_block(txs, self.keys[0].public_key)
         ledger.commit(executed, self.cert(executed.block.header))
         return executed
 

@@ -102,7 +102,7 @@ class Node:
         self.key = KEYS[me]
         params = ConsensusParams(timeout_propose_ms=100, timeout_vote_ms=100, timeout_delta_ms=10)
         self.core = ConsensusCore(CHAIN, 1, VALS, self.key.public_key, params=params)
-        self.pv = FilePrivValidator(self.key, tmp_path / f"pv{me}.bin")
+        self.pv = FilePrivValidator(self.key, tmp_path / f"pv{me}.bin", allow_missing=True)
         self.wal = ConsensusWAL(tmp_path / f"wal{me}")
         self.actions: list = []
         self.replaying = replay

@@ -85,7 +85,6 @@ from tianfu.types import (
     ConsensusParams,
     ValidatorSet,
     Vote,
-    vote_signing_bytes,
 )
 
 MAX_FUTURE_ROUNDS = 8
@@ -337,16 +336,19 @@ class ConsensusCore:
         cert = e.certificate
         if cert.height != self.height or self.decided is not None or cert.block_hash in self._certs:
             return
-        if cert.chain_id != self.chain_id or len(cert.block_hash) != 32:
+        if cert.chain_id != self.chain_id:
             return
-        msg = vote_signing_bytes(self.chain_id, cert.height, cert.round, PRECOMMIT, cert.block_hash)
+        try:
+            cert.validate()
+        except (ValueError, CodecError):
+            return
         seen: set[bytes] = set()
         power = 0
         for cs in cert.signatures:
             v = self._vals.get(cs.validator)
             if v is None or cs.validator in seen:
                 return
-            if not self.verifier(v.scheme, v.public_key, msg, cs.signature):
+            if not self.verifier(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature):
                 return
             seen.add(cs.validator)
             power += v.power

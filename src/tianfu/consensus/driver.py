@@ -8,7 +8,15 @@ as events through an internal queue that has priority over network input.
 
 Signing: `SignVote` / `SignProposal` -> `FilePrivValidator` (persists before it returns)
 -> WAL append + fsync -> the signed message is fed back to the core, which answers with
-`Broadcast`. Inbound frames (`handle_frame`, the p2p handler), catch-up answers and
+`Broadcast`. A precommit of a block carries this node's clock, at least the block's time
++ 1 ms (BFT time, `tianfu.types.block`). When the signer state may be older than what the
+key signed (`FilePrivValidator.recovery`, a signer behind the store or behind its own
+messages in the WAL), a `SignGuard` first learns how far the key and the network got and
+holds signing until the network has moved past it (`tianfu.consensus.signguard`).
+
+Clock: at each commit the driver compares its clock with the network's time (the median
+of the decided certificate's precommit times); `clock_offset_ms` is the difference, logged
+at WARNING when it exceeds `clock_warn_ms`. The clock is never used to judge a block. Inbound frames (`handle_frame`, the p2p handler), catch-up answers and
 gossip are in `tianfu.consensus.peers` (the `PeerMessages` mixin of the driver).
 
 Parameters: the timeouts, block limits and intervals of height h are `ledger.params(h)`
@@ -71,6 +79,7 @@ from tianfu.consensus.peers import (  # noqa: F401 (re-exported: this module's i
     TokenBucket,
 )
 from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
+from tianfu.consensus.signguard import SignGuard
 from tianfu.consensus.timeline import HeightTimeline
 from tianfu.consensus.wal import (
     ConsensusWAL,
@@ -82,12 +91,21 @@ from tianfu.consensus.wal import (
     WalVote,
     entry_event,
 )
-from tianfu.types import PREVOTE, Block, CommitCertificate, ConsensusParams, ValidatorSet, Vote
-from tianfu.types.block import decode_block
+from tianfu.types import (
+    PRECOMMIT,
+    PREVOTE,
+    Block,
+    CommitCertificate,
+    ConsensusParams,
+    ValidatorSet,
+    Vote,
+)
+from tianfu.types.block import block_time_of, decode_block, median_time
 
 log = logging.getLogger(__name__)
 
-MAX_CLOCK_DRIFT_MS = 10_000  # how far ahead of our clock a proposed block may be dated
+CLOCK_WARN_MS = 2_000  # a clock further than this from the network's time is logged
+DOUBLE_SIGN_CHECK_HEIGHTS = 10  # stored certificates searched for our own signatures
 
 
 class _JumpTo:
@@ -110,9 +128,7 @@ class LedgerLike(Protocol):
     def height(self) -> int: ...
     def validator_set(self, height: int) -> ValidatorSet: ...
     # Optional: `params(height) -> ConsensusParams` (else the genesis parameters are used).
-    def build_block(
-        self, txs: list, time_ms: int, proposer: bytes, verified: Any = None
-    ) -> Any: ...
+    def build_block(self, txs: list, proposer: bytes, verified: Any = None) -> Any: ...
     def execute(self, block: Block, verified: Any = None) -> Any: ...
     def commit(self, executed: Any, cert: CommitCertificate) -> None: ...
 
@@ -146,6 +162,8 @@ class ConsensusDriver(PeerMessages):
         max_inbound: int = 10_000,
         max_evidence: int = 256,
         commit_lock: threading.Lock | None = None,
+        double_sign_check_heights: int = DOUBLE_SIGN_CHECK_HEIGHTS,
+        clock_warn_ms: int = CLOCK_WARN_MS,
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
@@ -192,6 +210,11 @@ class ConsensusDriver(PeerMessages):
         self._last_commit = 0.0
         self._stopping = False
         self.timeline = HeightTimeline()
+        self.double_sign_check_heights = double_sign_check_heights
+        self.guard: SignGuard | None = None
+        self.clock_warn_ms = clock_warn_ms
+        self.clock_offset_ms: int | None = None  # our clock - the network's, at the last commit
+        self._clock_warned = -1e9
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
 
@@ -242,6 +265,61 @@ class ConsensusDriver(PeerMessages):
     def pending_evidence(self) -> list[Any]:
         return list(self._evidence)
 
+    def _make_guard(self, now: float) -> SignGuard | None:
+        """A `SignGuard` if the signer state may be older than what the key signed."""
+        pv, core = self.privval, self.core
+        if pv is None or core is None:
+            return None
+        last = pv.last_hrs()
+        own_in_wal = [
+            (m.height, m.round)
+            for m in (
+                getattr(e, "vote", None) or getattr(e, "proposal", None)
+                for e in self.wal.all_entries()
+            )
+            if m is not None
+            and (m.validator if isinstance(m, Vote) else m.proposer) == pv.public_key
+        ]
+        reason = pv.recovery
+        if reason is None and last is not None and last[0] < self.ledger.height:
+            reason = f"the signer state (height {last[0]}) is older than the store"
+        if reason is None and own_in_wal and (last is None or max(own_in_wal) > last[:2]):
+            reason = "the WAL holds messages of this key newer than the signer state"
+        if reason is None:
+            return None
+        guard = SignGuard(
+            reason,
+            pv.public_key,
+            {v.public_key: v.power for v in core.validators.validators},
+            started=now,
+            listen_s=max(2 * self.gossip_interval, 1.0),
+        )
+        if last is not None and last[0] > 0:
+            guard.own_signature(last[0], last[1])
+        for pos in own_in_wal:
+            guard.own_signature(*pos)
+        store = self.ledger.store
+        top = self.ledger.height
+        for height in range(max(1, top - self.double_sign_check_heights + 1), top + 1):
+            for cert in (
+                store.load_cert(height),
+                getattr(store.load_header(height + 1), "last_commit", None),
+            ):
+                if cert is not None and any(
+                    cs.validator == pv.public_key for cs in cert.signatures
+                ):
+                    guard.own_signature(cert.height, cert.round)
+        if top >= 1:
+            guard.own_signature(top, 0)  # the store's height was decided: the network got there
+        log.warning(
+            "signer state recovery: %s; this validator does not sign until it has seen how "
+            "far the network got (own signatures found up to %s)",
+            reason,
+            guard.floor,
+        )
+        self.stats["sign_guard"] += 1
+        return guard
+
     async def start(self) -> None:
         """Build the core for ledger.height + 1, replay the WAL into it, then go live."""
         loop = asyncio.get_running_loop()
@@ -252,6 +330,7 @@ class ConsensusDriver(PeerMessages):
         h = self.ledger.height + 1
         self._apply_params(self.params_at(h))
         self.core = self._core_factory(h, self.ledger.validator_set(h))
+        self.guard = self._make_guard(self._height_since)
         await self._feed(Start(), INTERNAL)
         _, entries = self.wal.records()
         for entry in entries:
@@ -452,8 +531,26 @@ class ConsensusDriver(PeerMessages):
         last = pv.last_hrs()
         if replay and last is not None and (a.height, a.round, step) < last:
             return []  # signed before the crash; the WAL holds that message, replayed next
+        guard = self.guard
+        if guard is not None:
+            if guard.finished(a.height):
+                self.guard = None
+            elif not guard.allows(a.height, a.round, asyncio.get_running_loop().time()):
+                self.stats["sign_held"] += 1
+                log.info(
+                    "not signing at height %d round %d: signer state recovery (%s) holds "
+                    "signing until %s",
+                    a.height,
+                    a.round,
+                    guard.reason,
+                    "the network has been heard" if guard.listening else guard.first_allowed(),
+                )
+                return []
+        time_ms = 0
+        if isinstance(a, SignVote) and a.type == PRECOMMIT and a.block_hash:
+            time_ms = max(int(self.clock() * 1000), self._block_time(a.block_hash) + 1)
         try:  # one worker-thread trip for the signer's fsync and the WAL's
-            event, wal_error = await self._in_thread(self._sign_sync, pv, a)
+            event, wal_error = await self._in_thread(self._sign_sync, pv, a, time_ms)
         except DoubleSignRefused as exc:
             log.warning("signer refused: %s", exc)
             self.stats["sign_refused"] += 1
@@ -464,13 +561,22 @@ class ConsensusDriver(PeerMessages):
         self.stats["signed"] += 1
         return [(event, OWN)]
 
+    def _block_time(self, block_hash: bytes) -> int:
+        """The header time of a block of the current height that the core holds."""
+        executed = self._executed.get(block_hash)
+        if executed is not None:
+            t: int = executed.block.header.time_ms
+            return t
+        assert self.core is not None
+        return block_time_of(self.core.blocks.get(block_hash, b""))
+
     def _sign_sync(
-        self, pv: FilePrivValidator, a: SignVote | SignProposal
+        self, pv: FilePrivValidator, a: SignVote | SignProposal, time_ms: int = 0
     ) -> tuple[Event, OSError | None]:
         """(worker thread) Sign (the signer persists first), then append to the WAL and
         fsync: both durable before the message is fed back, hence before `Broadcast`."""
         if isinstance(a, SignVote):
-            vote = pv.sign_vote(self.chain_id, a.height, a.round, a.type, a.block_hash)
+            vote = pv.sign_vote(self.chain_id, a.height, a.round, a.type, a.block_hash, time_ms)
             entry: WalEntry = WalVote(vote)
             event: Event = VoteReceived(vote)
         else:
@@ -504,7 +610,7 @@ class ConsensusDriver(PeerMessages):
 
     # ------------------------------------------------------------ ledger work
 
-    def _execute_sync(self, block_bytes: bytes, block_hash: bytes, check_time: bool = False) -> Any:
+    def _execute_sync(self, block_bytes: bytes, block_hash: bytes) -> Any:
         # Transactions already in our mempool (decoded, checked, hashed) are reused.
         block = decode_block(
             block_bytes,
@@ -513,16 +619,8 @@ class ConsensusDriver(PeerMessages):
         )
         if block.hash != block_hash:
             raise ValueError("block does not hash to the proposal's hash")
-        if check_time:
-            # A proposal may not date its block in the future (applications time-stamp with
-            # it): beyond our clock plus the allowed drift we prevote nil. A decided block is
-            # applied whatever its time (the check is for voting, not for committing).
-            now_ms = int(self.clock() * 1000)
-            if block.header.time_ms > now_ms + MAX_CLOCK_DRIFT_MS:
-                raise ValueError(
-                    f"block time {block.header.time_ms} is more than {MAX_CLOCK_DRIFT_MS} ms "
-                    f"ahead of this node's clock ({now_ms})"
-                )
+        # (The block's time is checked by the ledger against the median time of the
+        # certificate its header carries: no clock is consulted.)
         return self.ledger.execute(block, self.verified)
 
     async def _execute(self, a: ExecuteBlock) -> None:
@@ -534,9 +632,7 @@ class ConsensusDriver(PeerMessages):
                     if self.core.height != a.height:
                         return
                     self._mark("exec_begin")
-                    executed = await self._in_thread(
-                        self._execute_sync, a.block, a.block_hash, True
-                    )
+                    executed = await self._in_thread(self._execute_sync, a.block, a.block_hash)
                     self._mark("executed")
                 valid = True
                 if self.core.height == a.height:
@@ -548,9 +644,9 @@ class ConsensusDriver(PeerMessages):
         self.stats["executed"] += 1
         self._post(BlockExecuted(a.height, a.block_hash, valid))
 
-    def _build_sync(self, txs: list, time_ms: int) -> tuple[Any, bytes]:
+    def _build_sync(self, txs: list) -> tuple[Any, bytes]:
         assert self.my_key is not None
-        executed = self.ledger.build_block(txs, time_ms, self.my_key, self.verified)
+        executed = self.ledger.build_block(txs, self.my_key, self.verified)
         return executed, encode(executed.block)
 
     async def _build(self, a: CreateProposalBlock) -> None:
@@ -573,9 +669,7 @@ class ConsensusDriver(PeerMessages):
             async with self._ledger_lock:
                 if self.core.height != a.height:
                     return
-                executed, data = await self._in_thread(
-                    self._build_sync, txs, int(self.clock() * 1000)
-                )
+                executed, data = await self._in_thread(self._build_sync, txs)
                 self._mark("built")
         except Exception:  # a task's top level: no proposal this round, log
             log.exception("building block %d failed", a.height)
@@ -589,6 +683,28 @@ class ConsensusDriver(PeerMessages):
         self._executed[block_hash] = executed
         self.stats["built"] += 1
         self._post(ProposalBlockReady(a.height, a.round, block_hash, data))
+
+    def _check_clock(self, cert: CommitCertificate) -> None:
+        """Compare our clock with the network's time: the decided certificate's median."""
+        try:
+            network_ms = median_time(cert, self.ledger.validator_set(cert.height))
+        except ValueError:
+            return
+        offset = int(self.clock() * 1000) - network_ms
+        self.clock_offset_ms = offset
+        if abs(offset) > self.clock_warn_ms:
+            self.stats["clock_skewed"] += 1
+            now = asyncio.get_running_loop().time()
+            if now - self._clock_warned >= 10.0:
+                self._clock_warned = now
+                log.warning(
+                    "this node's clock is %d ms %s the network's time (median of the precommit "
+                    "times of height %d; bound %d ms): fix its time synchronisation",
+                    abs(offset),
+                    "ahead of" if offset > 0 else "behind",
+                    cert.height,
+                    self.clock_warn_ms,
+                )
 
     def _commit_sync(self, executed: Any, a: CommitBlock) -> tuple[Any, bool, Exception | None]:
         """(worker thread) Re-execute if the decided block is not the one executed, store
@@ -624,6 +740,7 @@ class ConsensusDriver(PeerMessages):
         self._executed.clear()
         self._own.clear()
         self.stats["committed"] += 1
+        self._check_clock(a.certificate)
         try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
             self.use_params_of(a.height + 1)
         except Exception:  # a task's top level: keep the current parameters, log

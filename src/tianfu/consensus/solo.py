@@ -24,9 +24,7 @@ log = logging.getLogger(__name__)
 class BlockBuilder(Protocol):
     chain_id: str
 
-    def build_block(
-        self, txs: list, time_ms: int, proposer: bytes, verified: Any = None
-    ) -> Any: ...
+    def build_block(self, txs: list, proposer: bytes, verified: Any = None) -> Any: ...
     def commit(self, executed: Any, cert: CommitCertificate) -> None: ...
     @property
     def height(self) -> int: ...
@@ -70,18 +68,20 @@ class SoloDriver:
 
     def produce_one(self, txs: list) -> Any:
         """Build, sign and commit one block of the candidate `txs` (blocking; any thread)."""
-        executed = self.ledger.build_block(
-            txs, int(self.clock() * 1000), self.key.public_key, self.verified
-        )
+        executed = self.ledger.build_block(txs, self.key.public_key, self.verified)
         header = executed.block.header
-        vote = sign_vote(self.key, self.ledger.chain_id, header.height, 0, PRECOMMIT, header.hash)
+        # BFT time with one validator: its precommit's time dates the next block.
+        time_ms = max(int(self.clock() * 1000), header.time_ms + 1)
+        vote = sign_vote(
+            self.key, self.ledger.chain_id, header.height, 0, PRECOMMIT, header.hash, time_ms
+        )
         cert = CommitCertificate(
             1,
             self.ledger.chain_id,
             header.height,
             0,
             header.hash,
-            [CommitSig(vote.validator, vote.signature)],
+            [CommitSig(vote.validator, vote.time_ms, vote.signature)],
         )
         self.ledger.commit(executed, cert)
         return executed

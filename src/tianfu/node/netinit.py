@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.crypto import ED25519
 from tianfu.identity import OrgCA
 from tianfu.node.config import NodeConfig
@@ -51,7 +52,9 @@ def init_network(
     out = Path(out)
     if (out / "genesis.bin").exists():
         if not force:
-            raise FileExistsError(f"{out} already holds a network (use --force / --fresh to replace it)")
+            raise FileExistsError(
+                f"{out} already holds a network (use --force / --fresh to replace it)"
+            )
         shutil.rmtree(out)
     if orgs < 1:
         raise ValueError("a network needs at least one organisation")
@@ -69,7 +72,9 @@ def init_network(
         node = ca.issue(f"node{i}", "node", scheme)
         node.save(out / org / f"node{i}" / "identity")
         node_ids[org] = node
-        validators.append(Validator(f"node{i}", org, node.keypair.scheme, node.keypair.public_key, 1))
+        validators.append(
+            Validator(f"node{i}", org, node.keypair.scheme, node.keypair.public_key, 1)
+        )
     genesis = Genesis(
         version=1,
         chain_id=chain_id,
@@ -97,5 +102,6 @@ def init_network(
             peers=[(host, p2p_base_port + j) for j in range(1, orgs + 1) if j != i],
         )
         cfg.save()
+        FilePrivValidator.initialise(node_ids[org].keypair, cfg.data / SIGNER_FILE)
         configs.append(cfg)
     return NetworkLayout(out, names, configs, genesis)

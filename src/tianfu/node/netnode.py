@@ -16,7 +16,7 @@ from tianfu.api.app import create_app
 from tianfu.api.service import TxRejected
 from tianfu.codec import decode, decode_value
 from tianfu.consensus.driver import ConsensusDriver
-from tianfu.consensus.privval import FilePrivValidator
+from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.execution.api import state_key
 from tianfu.identity import Identity
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_block_bytes + slack
 
 
-async def serve_network_node(cfg: NodeConfig) -> None:
+async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False) -> None:
     genesis = decode(cfg.genesis.read_bytes(), Genesis)
     ident = Identity.load(cfg.identity)
     ledger = open_ledger(cfg.data, genesis)
@@ -98,7 +98,11 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         if syncer is not None:
             syncer.notify_committed(executed.block.header.height)
 
-    privval = FilePrivValidator(ident.keypair, cfg.data / "privval.json") if cfg.validator else None
+    privval = (
+        FilePrivValidator(ident.keypair, cfg.data / SIGNER_FILE, allow_missing=new_signer_state)
+        if cfg.validator
+        else None
+    )
     driver = ConsensusDriver(
         ledger,
         mempool,
@@ -108,7 +112,9 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         on_commit=committed,
         verified=service.verified.__contains__,
         commit_lock=commit_lock,
+        clock=faults.clock(),
     )
+    service.clock_offset = lambda: driver.clock_offset_ms
     syncer = BlockSyncer(
         ledger,
         network,
@@ -158,10 +164,10 @@ async def serve_network_node(cfg: NodeConfig) -> None:
         ledger.store.close()
 
 
-def run_network_node(home: Path) -> None:
+def run_network_node(home: Path, *, new_signer_state: bool = False) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     cfg = NodeConfig.load(home)
     with contextlib.suppress(KeyboardInterrupt):
-        event_loop.run(serve_network_node(cfg))
+        event_loop.run(serve_network_node(cfg, new_signer_state=new_signer_state))

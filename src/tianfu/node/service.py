@@ -104,6 +104,14 @@ class NodeService:
             buckets=(0, 1, 10, 100, 500, 1000, 2000, 5000),
         )
         self.m_height.set(self.store.height())
+        # The consensus driver's clock minus the network's time at its last commit (ms);
+        # None until a block was decided here, or for a node without consensus.
+        self.clock_offset: Callable[[], int | None] = lambda: None
+        Gauge(
+            "tianfu_clock_offset_ms",
+            "This node's clock minus the network's BFT time at the last commit (ms)",
+            registry=self.registry,
+        ).set_function(lambda: float(self.clock_offset() or 0))
 
     # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -118,6 +126,7 @@ class NodeService:
             "validator": self.is_validator,
             "genesis_hash": self.ledger.genesis.hash.hex(),
             "mempool": len(self.mempool),
+            "clock_offset_ms": self.clock_offset(),
         }
 
     # -- transactions ----------------------------------------------------------------------

@@ -1,0 +1,124 @@
+"""The double-sign check of a validator whose signer state may be older than what its key signed.
+
+A `SignGuard` is made when the signer file was missing (`--new-signer-state`), had a
+damaged slot or two slots of different age, is older than the node's store, or is older
+than the node's own messages in its WAL. The key may then have signed positions the
+signer no longer remembers, so before it signs again the guard learns how far the key and
+the network got (CometBFT's `double_sign_check_height`, extended to rounds):
+
+- its own signatures in the commit certificates of the last `check_heights` stored
+  blocks, in its WAL, and in every vote or proposal peers send it (`own_signature`);
+- the (height, round) of every validly signed message of the other validators
+  (`observe`), for a listening period of at least `listen_s` seconds and until validators
+  with more than 1/3 of the power other than itself were heard.
+
+The highest position found is the floor (H, R). Before the restart the key cannot have
+signed beyond (H, R + 1) at height H, nor beyond round 0 of H + 1: entering round R + 1
+(or any later round) takes 2f+1 precommits of round R, or f+1 messages of a later round,
+so some correct validator had reached the round before; and leaving height H takes a
+decision there, whose precommits the others hear and follow. The guard therefore allows
+signing only at (H, r >= R + 2), (H + 1, r >= 1) or any height >= H + 2: the node does not
+vote until the network has moved past every position it may have signed. Until the
+listening period ends nothing is signed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+Position = tuple[int, int]  # (height, round)
+
+
+def one_third_plus(total_power: int) -> int:
+    """Smallest voting power strictly greater than 1/3 of the total."""
+    return total_power // 3 + 1
+
+
+class SignGuard:
+    """Which (height, round) a recovering validator may sign at. Pure: time is passed in."""
+
+    def __init__(
+        self,
+        reason: str,
+        my_key: bytes,
+        powers: dict[bytes, int],
+        *,
+        started: float,
+        listen_s: float,
+    ) -> None:
+        self.reason = reason
+        self.my_key = my_key
+        self.powers = dict(powers)
+        self.total_power = sum(self.powers.values())
+        self.listen_until = started + listen_s
+        self.floor: Position = (0, -1)
+        self.listening = True
+        self._heard: set[bytes] = set()
+        self.own_found: list[Position] = []
+
+    # ------------------------------------------------------------ what is learnt
+
+    def own_signature(self, height: int, round: int) -> None:
+        """A message signed by this node's key at (height, round) was found (while
+        listening: afterwards the floor is fixed, and this node's new messages come back
+        from peers too)."""
+        if not self.listening:
+            return
+        self.own_found.append((height, round))
+        self._raise_floor((height, round))
+
+    def observe(self, validator: bytes, height: int, round: int) -> None:
+        """A validly signed message of `validator` at (height, round) was received."""
+        if not self.listening:
+            return
+        if validator == self.my_key:
+            self.own_signature(height, round)
+            return
+        if validator in self.powers:
+            self._heard.add(validator)
+        self._raise_floor((height, round))
+
+    def _raise_floor(self, pos: Position) -> None:
+        if pos > self.floor:
+            self.floor = pos
+
+    def heard_power(self) -> int:
+        return sum(self.powers.get(v, 0) for v in self._heard)
+
+    # ------------------------------------------------------------ the rule
+
+    def settle(self, now: float) -> bool:
+        """End the listening period if it is over; True once it has ended."""
+        if self.listening and now >= self.listen_until:
+            if self.heard_power() >= one_third_plus(self.total_power):
+                self.listening = False
+                log.warning(
+                    "signer state recovery (%s): the network was seen up to height %d round "
+                    "%d; this validator signs again from %s on",
+                    self.reason,
+                    self.floor[0],
+                    self.floor[1],
+                    self.first_allowed(),
+                )
+        return not self.listening
+
+    def first_allowed(self) -> str:
+        h, r = self.floor
+        return f"height {h} round {r + 2} or height {h + 1} round 1"
+
+    def allows(self, height: int, round: int, now: float) -> bool:
+        """May this node sign a message at (height, round) now?"""
+        if not self.settle(now):
+            return False
+        h, r = self.floor
+        if height >= h + 2:
+            return True
+        if height == h + 1:
+            return round >= 1
+        return height == h and round >= r + 2
+
+    def finished(self, height: int) -> bool:
+        """At `height` and beyond the guard allows everything: it can be dropped."""
+        return not self.listening and height >= self.floor[0] + 2
