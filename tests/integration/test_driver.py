@@ -111,9 +111,8 @@ class Node:
         self.store = Store(self.dir / "chain.db")
         self.ledger = Ledger(self.store, self.cluster.genesis)
         self.wal = ConsensusWAL(self.dir / "cs.wal")
-        privval = FilePrivValidator(
-            self.ident.keypair, self.dir / "privval.bin", allow_missing=True
-        )
+        FilePrivValidator.initialise(self.ident.keypair, self.dir / "privval.bin")
+        privval = FilePrivValidator(self.ident.keypair, self.dir / "privval.bin")
         self.driver = ConsensusDriver(
             self.ledger,
             self.mempool,

@@ -191,7 +191,8 @@ def test_driver_block_limits_follow_params(chain, tmp_path):
     user = chain.cas["org2"].issue("someone", "member")
     txs = [tx_with_expiry(chain, user, h + 10, "list_orgs") for _ in range(5)]
     mempool = RecordingMempool(txs)
-    privval = FilePrivValidator(node.keypair, tmp_path / "pv.json", allow_missing=True)
+    FilePrivValidator.initialise(node.keypair, tmp_path / "pv.json")
+    privval = FilePrivValidator(node.keypair, tmp_path / "pv.json")
     driver = make_driver(chain, tmp_path, mempool=mempool, privval=privval)
     posted = []
     driver._post = posted.append  # the block comes back as an event

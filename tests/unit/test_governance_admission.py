@@ -373,8 +373,9 @@ def test_expired_proposal(tmp_path):
 
 
 def _double_sign(chain, key, height, round_=0, typ=PREVOTE):
-    a = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xaa" * 32)
-    b = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xbb" * 32)
+    t = 1_000 if typ == PRECOMMIT else 0  # (a precommit of a block carries a time)
+    a = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xaa" * 32, t)
+    b = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xbb" * 32, t)
     return encode(a), encode(b)
 
 
@@ -391,7 +392,9 @@ def test_evidence_recorded_once_and_forgeries_rejected(chain):
     # The validator stays (slashing is off by default).
     assert "org3-v" in names(chain.ledger.validator_set(chain.ledger.height + 2))
 
-    va = Vote(1, chain.genesis.chain_id, 1, 1, PREVOTE, b"\xaa" * 32, key.public_key, b"\x00" * 64)
+    va = Vote(
+        1, chain.genesis.chain_id, 1, 1, PREVOTE, b"\xaa" * 32, 0, key.public_key, b"\x00" * 64
+    )
     _, good_b = _double_sign(chain, key, 1, 1)
     outsider = generate_keypair()
     same = encode(sign_vote(key, chain.genesis.chain_id, 1, 2, PREVOTE, b"\xaa" * 32))

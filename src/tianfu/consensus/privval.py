@@ -149,7 +149,7 @@ class FilePrivValidator:
     ) -> None:
         self.keypair = keypair
         self.path = Path(state_path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # (sign_vote holds it around sign)
         self._fd = -1  # the format 2 file, open for in-place saves
         self._seq = 0  # save number of the state in the file (format 2)
         # Why the state may be older than what this key signed (None: it cannot be).
@@ -358,7 +358,7 @@ class FilePrivValidator:
                 if hashlib.sha256(before).digest() == last.sign_bytes_hash:
                     time_ms = last.time_ms
             msg = vote_signing_bytes(chain_id, height, round, type, block_hash, time_ms)
-            sig = self._sign_locked(height, round, step, msg, time_ms)
+            sig = self.sign(height, round, step, msg, time_ms)
         return Vote(1, chain_id, height, round, type, block_hash, time_ms, self.public_key, sig)
 
     def sign_proposal(

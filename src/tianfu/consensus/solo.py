@@ -4,6 +4,11 @@ One validator holding all the voting power: it builds a block from the mempool, 
 its precommit (which alone is more than 2/3 of the power) and commits block and
 certificate together. Blocks, headers and certificates are exactly those a
 multi-validator network produces; only the agreement step is trivial.
+
+BFT time: a block is dated with the time of the previous block's precommit. A dev chain
+makes blocks only when transactions arrive, so after an idle spell the next block would
+carry a stale time; when it is more than `STALE_TIME_MS` old, an empty block is committed
+first (its precommit carries the current time), as a network's empty blocks would have.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig
 
 log = logging.getLogger(__name__)
 
+STALE_TIME_MS = 1000  # a next block time older than this gets an empty block first
+
 
 class BlockBuilder(Protocol):
     chain_id: str
 
     def build_block(self, txs: list, proposer: bytes, verified: Any = None) -> Any: ...
+    def next_block_time(self) -> int: ...
     def commit(self, executed: Any, cert: CommitCertificate) -> None: ...
     @property
     def height(self) -> int: ...
@@ -68,6 +76,11 @@ class SoloDriver:
 
     def produce_one(self, txs: list) -> Any:
         """Build, sign and commit one block of the candidate `txs` (blocking; any thread)."""
+        if txs and int(self.clock() * 1000) - self.ledger.next_block_time() > STALE_TIME_MS:
+            self._produce_block([])
+        return self._produce_block(txs)
+
+    def _produce_block(self, txs: list) -> Any:
         executed = self.ledger.build_block(txs, self.key.public_key, self.verified)
         header = executed.block.header
         # BFT time with one validator: its precommit's time dates the next block.

@@ -258,6 +258,11 @@ class Ledger:
         except ValueError as exc:
             raise InvalidBlock(f"last commit: {exc}") from None
 
+    def next_block_time(self) -> int:
+        """The time the next block will have (the BFT time of the latest certificate)."""
+        height = self.store.height() + 1
+        return self.block_time(height, self._last_commit(height))
+
     def _check_time(self, h: BlockHeader, head: BlockHeader | None) -> None:
         """The time rule: `h.time_ms` is the BFT time its last commit gives, which must be a
         valid certificate of the block before it, and times strictly increase."""
