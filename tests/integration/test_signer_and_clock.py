@@ -36,8 +36,19 @@ def make_net(tmp_path: Path, skews: dict[int, int] | None = None) -> LocalNetwor
     net, _ = LocalNetwork.prepare(tmp_path / "net", 4, True, api_base_port=api, p2p_base_port=p2p)
     for i in range(len(net.configs)):
         start_node(net, i, (skews or {}).get(i))
-    net.wait_ready(timeout=120)
+    ready(net)
     return net
+
+
+def ready(net: LocalNetwork) -> None:
+    """`wait_ready`, reporting the log tail of a node that exited."""
+    try:
+        net.wait_ready(timeout=120)
+    except (RuntimeError, TimeoutError) as exc:
+        tails = {
+            c.name: net.log_path(c).read_text(errors="replace")[-1500:] for c in net.configs
+        }
+        raise AssertionError(f"{exc}\n" + "\n".join(f"--- {k}\n{v}" for k, v in tails.items()))
 
 
 def start_node(net: LocalNetwork, i: int, skew_ms: int | None = None) -> None:
@@ -148,7 +159,7 @@ def run_attempts(tmp_path: Path, attempts: int) -> SignatureLog:
             damage_newest_slot(cfg.data / SIGNER_FILE, rng)
             lose_wal_tail(cfg.data / "consensus.wal", rng)
             start_node(net, i)
-            net.wait_ready(timeout=120)
+            ready(net)
             others = [u for k, u in enumerate(every) if k != i]
             wait_height(every, top(others) + 2, timeout=120)
             for c in net.configs:

@@ -40,7 +40,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from tianfu.codec import encode
+from tianfu.codec import CodecError, encode
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
@@ -548,7 +548,12 @@ class ConsensusDriver(PeerMessages):
                 return []
         time_ms = 0
         if isinstance(a, SignVote) and a.type == PRECOMMIT and a.block_hash:
-            time_ms = max(int(self.clock() * 1000), self._block_time(a.block_hash) + 1)
+            try:
+                block_ms = self._block_time(a.block_hash)
+            except CodecError:  # (a block the core holds always decodes: it was executed)
+                log.error("no time for block %s: not precommitting it", a.block_hash.hex()[:12])
+                return []
+            time_ms = max(int(self.clock() * 1000), block_ms + 1)
         try:  # one worker-thread trip for the signer's fsync and the WAL's
             event, wal_error = await self._in_thread(self._sign_sync, pv, a, time_ms)
         except DoubleSignRefused as exc:
@@ -740,7 +745,8 @@ class ConsensusDriver(PeerMessages):
         self._executed.clear()
         self._own.clear()
         self.stats["committed"] += 1
-        self._check_clock(a.certificate)
+        if self.core is not None and a.block_hash not in self.core._certs:
+            self._check_clock(a.certificate)  # (decided live: not a catch-up commit frame)
         try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
             self.use_params_of(a.height + 1)
         except Exception:  # a task's top level: keep the current parameters, log

@@ -10,7 +10,8 @@ the network got (CometBFT's `double_sign_check_height`, extended to rounds):
   blocks, in its WAL, and in every vote or proposal peers send it (`own_signature`);
 - the (height, round) of every validly signed message of the other validators
   (`observe`), for a listening period of at least `listen_s` seconds and until validators
-  with more than 1/3 of the power other than itself were heard.
+  with more than 1/3 of the power other than itself were heard (all the others, if they
+  hold less).
 
 The highest position found is the floor (H, R). Before the restart the key cannot have
 signed beyond (H, R + 1) at height H, nor beyond round 0 of H + 1: entering round R + 1
@@ -92,7 +93,10 @@ class SignGuard:
     def settle(self, now: float) -> bool:
         """End the listening period if it is over; True once it has ended."""
         if self.listening and now >= self.listen_until:
-            if self.heard_power() >= one_third_plus(self.total_power):
+            # More than 1/3 of the power besides ourselves, or all of it when the others
+            # hold less (a network of one validator has no one to hear).
+            others = self.total_power - self.powers.get(self.my_key, 0)
+            if self.heard_power() >= min(one_third_plus(self.total_power), others):
                 self.listening = False
                 log.warning(
                     "signer state recovery (%s): the network was seen up to height %d round "
