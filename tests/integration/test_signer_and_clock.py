@@ -45,10 +45,9 @@ def ready(net: LocalNetwork) -> None:
     try:
         net.wait_ready(timeout=120)
     except (RuntimeError, TimeoutError) as exc:
-        tails = {
-            c.name: net.log_path(c).read_text(errors="replace")[-1500:] for c in net.configs
-        }
-        raise AssertionError(f"{exc}\n" + "\n".join(f"--- {k}\n{v}" for k, v in tails.items()))
+        tails = {c.name: net.log_path(c).read_text(errors="replace")[-1500:] for c in net.configs}
+        msg = "\n".join(f"--- {k}\n{v}" for k, v in tails.items())
+        raise AssertionError(f"{exc}\n{msg}") from None
 
 
 def start_node(net: LocalNetwork, i: int, skew_ms: int | None = None) -> None:

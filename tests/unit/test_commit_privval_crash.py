@@ -139,6 +139,12 @@ def test_damage_of_either_slot_never_goes_back(tmp_path, kp):
         with pytest.raises(DoubleSignRefused):
             got.sign_vote(CHAIN, 2, 0, PREVOTE, b"")
         got.close()
+        # Repaired at load: damaging the other slot now still leaves one intact copy.
+        data = bytearray(path.read_bytes())
+        assert all(decode_slot(bytes(data[i * SLOT : (i + 1) * SLOT])) for i in range(2))
+        data[(1 - slot) * SLOT + 300] ^= 0x40
+        path.write_bytes(bytes(data))
+        assert FilePrivValidator(kp, path).last_hrs() == (2, 0, STEP_PRECOMMIT)
 
 
 def test_crash_after_write_before_sync_returns_no_signature(tmp_path, kp, monkeypatch):

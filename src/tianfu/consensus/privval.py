@@ -18,7 +18,8 @@ two look the same) never sends the signer back to an older position: the other s
 the newest state, or the save in flight was interrupted and its signature never left. On
 load the valid slot with the highest seq wins; a damaged slot or two slots of different
 seq sets `recovery` (the driver then checks the network for its own signatures before it
-signs again, `tianfu.consensus.signguard`). The file is created (and a format 1 file
+signs again, `tianfu.consensus.signguard`), and the surviving state is written back over
+the other slot at once, so the file is whole again before anything is signed. The file is created (and a format 1 file
 converted) once, atomically: temp file, fsync, rename, fsync of the directory, both slots
 holding the same state.
 
@@ -258,7 +259,22 @@ class FilePrivValidator:
         except OSError as exc:
             raise PrivValStateError(f"cannot open signer state {self.path}: {exc}") from None
         self._seq = seq
+        if self.recovery is not None:
+            self._repair(seq, last)
         return last
+
+    def _repair(self, seq: int, last: LastSigned) -> None:
+        """Write the surviving state over the damaged (or older) slot, so that the file
+        is whole again before anything is signed: a later damage of the other slot then
+        still leaves one intact copy."""
+        slot = encode_slot(seq, last)
+        try:
+            for offset in (0, SLOT):
+                if os.pwrite(self._fd, slot, offset) != SLOT:
+                    raise OSError("short write")
+                _fdatasync(self._fd)
+        except OSError as exc:
+            raise PrivValStateError(f"cannot repair signer state {self.path}: {exc}") from None
 
     def _save(self, last: LastSigned) -> None:
         seq = self._seq + 1
