@@ -32,9 +32,7 @@ pytestmark = pytest.mark.timeout(300)
 def net(tmp_path, monkeypatch) -> Iterator[LocalNetwork]:
     monkeypatch.setenv(faults.ENV, "1")
     api, p2p = free_base_ports(5)
-    network, _ = LocalNetwork.prepare(
-        tmp_path / "net", 4, True, api_base_port=api, p2p_base_port=p2p
-    )
+    network, _ = LocalNetwork.prepare(tmp_path / "net", 4, True, api_base_port=api, p2p_base_port=p2p)
     network.start()
     try:
         network.wait_ready(timeout=90)
@@ -53,18 +51,14 @@ def users(net: LocalNetwork) -> list[Identity]:
 
 def admin_client(net: LocalNetwork, i: int = 0) -> Client:
     c = net.configs[i]
-    return Client(
-        net.url(c), Identity.load(net.home / c.org / "identities" / "admin"), genesis=net.genesis
-    )
+    return Client(net.url(c), Identity.load(net.home / c.org / "identities" / "admin"), genesis=net.genesis)
 
 
 def start_load(net: LocalNetwork, threads: int = 4) -> Load:
     # Every user calls a state-changing governance view-free method that always succeeds:
     # registering (first use) and then reading its own identity record through a tx.
     ids = users(net)
-    return Load(
-        urls(net), ids, net.genesis, "governance", "get_identity", ("x",), threads=threads
-    ).start()
+    return Load(urls(net), ids, net.genesis, "governance", "get_identity", ("x",), threads=threads).start()
 
 
 def check_acked(net: LocalNetwork, acked: list[str]) -> None:
@@ -151,9 +145,7 @@ def test_isolated_node_rejoins_without_fork(net):
     faults.set_partition(lone.data, [c.org for c in net.configs[1:]])
     for c in net.configs[1:]:
         faults.set_partition(c.data, [lone.org])
-    load = Load(
-        urls(net)[1:], users(net)[1:], net.genesis, "governance", "get_identity", ("x",), threads=3
-    ).start()
+    load = Load(urls(net)[1:], users(net)[1:], net.genesis, "governance", "get_identity", ("x",), threads=3).start()
     time.sleep(6)
     for c in net.configs:
         faults.heal(c.data)
@@ -180,16 +172,9 @@ def test_fifth_org_admitted_by_vote_joins_consensus(net, tmp_path):
     home5 = net.home / "org5" / "node5"
     node5.save(home5 / "identity")
     cfg5 = NodeConfig(
-        home=home5,
-        name="node5",
-        org="org5",
-        validator=True,
-        genesis=(net.home / "genesis.bin").resolve(),
-        identity=(home5 / "identity").resolve(),
-        data=(home5 / "data").resolve(),
-        api_port=api + 1,
-        p2p_port=p2p + 1,
-        peers=[(c.p2p_host, c.p2p_port) for c in net.configs],
+        home=home5, name="node5", org="org5", validator=True, genesis=(net.home / "genesis.bin").resolve(),
+        identity=(home5 / "identity").resolve(), data=(home5 / "data").resolve(), api_port=api + 1,
+        p2p_port=p2p + 1, peers=[(c.p2p_host, c.p2p_port) for c in net.configs],
     )
     cfg5.save()
     # What `tianfu node init` does for a validator: a signer file that has signed nothing
@@ -211,9 +196,7 @@ def test_fifth_org_admitted_by_vote_joins_consensus(net, tmp_path):
     net.stop_node(net.configs[0].name)
     live = [net.url(c) for c in net.configs[1:]]
     h0 = max(height(u) for u in live)
-    c3 = Client(
-        live[0], Identity.load(net.home / "org3" / "identities" / "user"), genesis=net.genesis
-    )
+    c3 = Client(live[0], Identity.load(net.home / "org3" / "identities" / "user"), genesis=net.genesis)
     r = c3.invoke("governance", "get_identity", "x")
     assert r.ok and r.height > h0
     wait_height(live, r.height, 30)
