@@ -55,3 +55,34 @@ def test_a_lone_validator_settles_on_time():
     g.own_signature(3, 0)
     assert not g.allows(4, 1, now=100.2)
     assert g.allows(4, 1, now=101.0) and not g.allows(4, 0, now=101.0)
+
+
+def _restart(**kw):
+    from tianfu.consensus.signguard import restart_guard
+
+    args = dict(
+        my_key=ME,
+        recovery=None,
+        last_hrs=(10, 0, 2),
+        own_in_wal=[],
+        store_height=9,
+        certificates=[],
+        powers=POWERS,
+        now=0.0,
+        listen_s=1.0,
+    )
+    args.update(kw)
+    return restart_guard(**args)
+
+
+def test_restart_guard_only_when_the_signer_may_have_gone_back():
+    from tianfu.types import CommitCertificate, CommitSig
+
+    assert _restart() is None  # a clean restart: the signer is at the store's next height
+    assert _restart(recovery="one slot of the signer file is damaged").reason.startswith("one")
+    assert "older than the store" in _restart(last_hrs=(7, 0, 2)).reason
+    g = _restart(own_in_wal=[(10, 3)])
+    assert "WAL" in g.reason and g.floor == (10, 3)
+    cert = CommitCertificate(1, "c", 9, 2, b"\x00" * 32, [CommitSig(ME, 5, b"")])
+    g = _restart(recovery="missing", last_hrs=None, certificates=[cert])
+    assert g.floor == (9, 2)  # our precommit in the certificate of height 9, round 2

@@ -79,7 +79,7 @@ from tianfu.consensus.peers import (  # noqa: F401 (re-exported: this module's i
     TokenBucket,
 )
 from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
-from tianfu.consensus.signguard import SignGuard
+from tianfu.consensus.signguard import SignGuard, restart_guard
 from tianfu.consensus.timeline import HeightTimeline
 from tianfu.consensus.wal import (
     ConsensusWAL,
@@ -270,54 +270,30 @@ class ConsensusDriver(PeerMessages):
         pv, core = self.privval, self.core
         if pv is None or core is None:
             return None
-        last = pv.last_hrs()
-        own_in_wal = [
+        own = [
             (m.height, m.round)
-            for m in (
-                getattr(e, "vote", None) or getattr(e, "proposal", None)
-                for e in self.wal.all_entries()
-            )
-            if m is not None
-            and (m.validator if isinstance(m, Vote) else m.proposer) == pv.public_key
+            for e in self.wal.all_entries()
+            if isinstance(e, WalVote | WalProposal)
+            for m in (e.vote if isinstance(e, WalVote) else e.proposal,)
+            if (m.validator if isinstance(m, Vote) else m.proposer) == pv.public_key
         ]
-        reason = pv.recovery
-        if reason is None and last is not None and last[0] < self.ledger.height:
-            reason = f"the signer state (height {last[0]}) is older than the store"
-        if reason is None and own_in_wal and (last is None or max(own_in_wal) > last[:2]):
-            reason = "the WAL holds messages of this key newer than the signer state"
-        if reason is None:
-            return None
-        guard = SignGuard(
-            reason,
-            pv.public_key,
-            {v.public_key: v.power for v in core.validators.validators},
-            started=now,
+        store, top = self.ledger.store, self.ledger.height
+        recent = range(max(1, top - self.double_sign_check_heights + 1), top + 1)
+        certs = [store.load_cert(h) for h in recent]
+        certs += [getattr(store.load_header(h + 1), "last_commit", None) for h in recent]
+        guard = restart_guard(
+            my_key=pv.public_key,
+            recovery=pv.recovery,
+            last_hrs=pv.last_hrs(),
+            own_in_wal=own,
+            store_height=top,
+            certificates=[c for c in certs if c is not None],
+            powers={v.public_key: v.power for v in core.validators.validators},
+            now=now,
             listen_s=max(2 * self.gossip_interval, 1.0),
         )
-        if last is not None and last[0] > 0:
-            guard.own_signature(last[0], last[1])
-        for pos in own_in_wal:
-            guard.own_signature(*pos)
-        store = self.ledger.store
-        top = self.ledger.height
-        for height in range(max(1, top - self.double_sign_check_heights + 1), top + 1):
-            for cert in (
-                store.load_cert(height),
-                getattr(store.load_header(height + 1), "last_commit", None),
-            ):
-                if cert is not None and any(
-                    cs.validator == pv.public_key for cs in cert.signatures
-                ):
-                    guard.own_signature(cert.height, cert.round)
-        if top >= 1:
-            guard.own_signature(top, 0)  # the store's height was decided: the network got there
-        log.warning(
-            "signer state recovery: %s; this validator does not sign until it has seen how "
-            "far the network got (own signatures found up to %s)",
-            reason,
-            guard.floor,
-        )
-        self.stats["sign_guard"] += 1
+        if guard is not None:
+            self.stats["sign_guard"] += 1
         return guard
 
     async def start(self) -> None:

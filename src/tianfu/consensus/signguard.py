@@ -26,6 +26,9 @@ listening period ends nothing is signed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+
+from tianfu.types import CommitCertificate
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +129,49 @@ class SignGuard:
     def finished(self, height: int) -> bool:
         """At `height` and beyond the guard allows everything: it can be dropped."""
         return not self.listening and height >= self.floor[0] + 2
+
+
+def restart_guard(
+    *,
+    my_key: bytes,
+    recovery: str | None,
+    last_hrs: tuple[int, int, int] | None,
+    own_in_wal: list[Position],
+    store_height: int,
+    certificates: Iterable[CommitCertificate],
+    powers: dict[bytes, int],
+    now: float,
+    listen_s: float,
+) -> SignGuard | None:
+    """The guard a validator starting at `store_height` + 1 needs, or None.
+
+    Needed when the signer reports a `recovery` (file missing, slot damaged or slots of
+    different age), when its last signed height is below the store's height, or when the
+    WAL holds a message of this key at a later (height, round) than the signer's. It
+    starts from the key's own signatures found in the WAL, in `certificates` (the recent
+    stored ones and the last commits of their successors) and from the store's height.
+    """
+    reason = recovery
+    if reason is None and last_hrs is not None and last_hrs[0] < store_height:
+        reason = f"the signer state (height {last_hrs[0]}) is older than the store"
+    if reason is None and own_in_wal and (last_hrs is None or max(own_in_wal) > last_hrs[:2]):
+        reason = "the WAL holds messages of this key newer than the signer state"
+    if reason is None:
+        return None
+    guard = SignGuard(reason, my_key, powers, started=now, listen_s=listen_s)
+    if last_hrs is not None and last_hrs[0] > 0:
+        guard.own_signature(last_hrs[0], last_hrs[1])
+    for pos in own_in_wal:
+        guard.own_signature(*pos)
+    for cert in certificates:
+        if any(cs.validator == my_key for cs in cert.signatures):
+            guard.own_signature(cert.height, cert.round)
+    if store_height >= 1:
+        guard.own_signature(store_height, 0)  # decided: the network got there
+    log.warning(
+        "signer state recovery: %s; this validator does not sign until it has seen how far "
+        "the network got (own signatures found up to %s)",
+        reason,
+        guard.floor,
+    )
+    return guard
