@@ -72,3 +72,26 @@ def test_restart_without_the_guard_double_signs():
         seed for seed in range(100) if restart_scenario(seed, guard=False).check_double_signs()
     ]
     assert len(found) >= 5
+
+
+def test_two_validators_recovering_at_once_neither_double_sign_nor_stall():
+    """Two of four lose their signer state together (more than f): while they wait out
+    what they may have signed the others cannot commit, but once they have, they move to
+    a round they may sign in and the network goes on (before `SkipToRound` it stayed in
+    round 0 for good: rounds advance only on 2f+1 precommits)."""
+    conflicts, problems = [], []
+    for seed in range(40):
+        rng = random.Random(seed)
+        a, b = rng.sample(range(4), 2)
+        t = rng.randint(10, 1500)
+        sim = Simulation(
+            4,
+            seed,
+            net=NetConfig(drop=rng.choice([0.0, 0.05]), max_delay_ms=rng.choice([10, 50])),
+            restarts={a: t, b: t + rng.randint(0, 100)},
+            down_ms=rng.randint(0, 400),
+            target_height=5,
+        ).run()
+        conflicts += sim.check_double_signs()
+        problems += sim.check_safety() + sim.check_liveness()
+    assert conflicts == [] and problems == []

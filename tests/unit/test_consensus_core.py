@@ -348,3 +348,14 @@ def test_proposal_encoding_and_validation():
         decode(encode(bad), Proposal)
     tampered = Proposal(1, CHAIN, 1, 2, 0, p.block_hash, p.block, p.proposer, p.signature)
     assert not verify_proposal(tampered, VALS)
+
+
+def test_skip_to_round_moves_on_only_forward_and_only_at_this_height():
+    from tianfu.consensus.messages import SkipToRound
+
+    core, _ = make_core()
+    core.handle(Start())
+    assert core.handle(SkipToRound(2, 3)) == [] and core.round == 0  # another height
+    acts = core.handle(SkipToRound(1, 3))
+    assert core.round == 3 and ScheduleTimeout(1, 3, Step.PROPOSE, 1000 + 3 * 250) in acts
+    assert core.handle(SkipToRound(1, 2)) == [] and core.round == 3  # never back

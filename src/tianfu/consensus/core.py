@@ -15,6 +15,9 @@ Events -> what the core does
                              executed the block, so the core treats it as valid).
   CommitReceived(block, cert) a block with a commit certificate for our height (sync).
   BlockCommitted(h, valset)  the driver has durably stored block h: go to h+1.
+  SkipToRound(h, r)          go to round r of height h now if it is later than ours (a
+                             validator that may not sign before r; like a timeout, a
+                             round change never affects safety).
 
 Actions the driver must carry out
   SignVote(h, r, type, hash) / SignProposal(h, r, pol_round, hash, block):
@@ -70,6 +73,7 @@ from tianfu.consensus.messages import (
     ScheduleTimeout,
     SignProposal,
     SignVote,
+    SkipToRound,
     Start,
     Step,
     TimeoutFired,
@@ -204,6 +208,10 @@ class ConsensusCore:
             self._on_commit_received(event, out)
         elif isinstance(event, BlockCommitted):
             return self._on_block_committed(event)
+        elif isinstance(event, SkipToRound):
+            if event.height == self.height and event.round > self.round and self.started:
+                if self.decided is None:
+                    self._start_round(event.round, out)
         elif isinstance(event, Start):
             if not self.started:
                 self.started = True

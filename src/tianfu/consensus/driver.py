@@ -57,6 +57,7 @@ from tianfu.consensus.messages import (
     ScheduleTimeout,
     SignProposal,
     SignVote,
+    SkipToRound,
     Start,
     TimeoutFired,
     VoteReceived,
@@ -513,6 +514,7 @@ class ConsensusDriver(PeerMessages):
                 self.guard = None
             elif not guard.allows(a.height, a.round, asyncio.get_running_loop().time()):
                 self.stats["sign_held"] += 1
+                self._guard_tick()
                 log.info(
                     "not signing at height %d round %d: signer state recovery (%s) holds "
                     "signing until %s",
@@ -541,6 +543,18 @@ class ConsensusDriver(PeerMessages):
             self.stats["wal_errors"] += 1
         self.stats["signed"] += 1
         return [(event, OWN)]
+
+    def _guard_tick(self) -> None:
+        """A recovering node in a round it may not sign in moves to the first it may."""
+        guard, core = self.guard, self.core
+        if guard is None or core is None or core.decided is not None or self._stopping:
+            return
+        if not guard.settle(asyncio.get_running_loop().time()):
+            return
+        r = guard.first_round(core.height)
+        if r is not None and r > core.round:
+            log.info("signer state recovery: moving to round %d of height %d", r, core.height)
+            self._post(SkipToRound(core.height, r))
 
     def _block_time(self, block_hash: bytes) -> int:
         """The header time of a block of the current height that the core holds."""

@@ -115,6 +115,8 @@ class PeerMessages:
     timeline: Any  # HeightTimeline
     guard: SignGuard | None
 
+    def _guard_tick(self) -> None: ...  # the driver's: a recovering node's round skip
+
     # ------------------------------------------------------------ inbound frames
 
     def handle_frame(self, peer: Any, kind: int, payload: bytes) -> None:
@@ -300,6 +302,7 @@ class PeerMessages:
         while not self._stopping:
             await asyncio.sleep(self.gossip_interval)
             try:
+                self._guard_tick()
                 self._gossip_tick()
             except Exception:  # a task's top level: log and keep gossiping
                 log.exception("consensus gossip failed")

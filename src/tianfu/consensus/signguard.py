@@ -8,10 +8,13 @@ the network got (CometBFT's `double_sign_check_height`, extended to rounds):
 
 - its own signatures in the commit certificates of the last `check_heights` stored
   blocks, in its WAL, and in every vote or proposal peers send it (`own_signature`);
-- the (height, round) of every validly signed message of the other validators
+- the (height, round) of the first validly signed message of each other validator
   (`observe`), for a listening period of at least `listen_s` seconds and until validators
   with more than 1/3 of the power other than itself were heard (all the others, if they
-  hold less).
+  hold less). A validator's first message after the restart shows where it was at least
+  when this node went down (positions only grow); later ones only show how far the
+  network went since, which this node cannot have signed, so they do not count (counting
+  them would make a node that recovers slowly wait for ever behind a moving network).
 
 The highest position found is the floor (H, R). Before the restart the key cannot have
 signed beyond (H, R + 1) at height H, nor beyond round 0 of H + 1: entering round R + 1
@@ -20,7 +23,11 @@ so some correct validator had reached the round before; and leaving height H tak
 decision there, whose precommits the others hear and follow. The guard therefore allows
 signing only at (H, r >= R + 2), (H + 1, r >= 1) or any height >= H + 2: the node does not
 vote until the network has moved past every position it may have signed. Until the
-listening period ends nothing is signed.
+listening period ends nothing is signed. Once it has ended, a node sitting in a round it
+may not sign in moves on to the first one it may (`first_round`, the core's
+`SkipToRound`): rounds only advance on 2f+1 precommits, so two validators recovering at
+once and waiting in round 0 would otherwise stop a 4-validator network for good, while
+two validators in a later round make the others follow them there (line 55).
 """
 
 from __future__ import annotations
@@ -58,6 +65,7 @@ class SignGuard:
         self.total_power = sum(self.powers.values())
         self.listen_until = started + listen_s
         self.floor: Position = (0, -1)
+        self._first: dict[bytes, Position] = {}  # each other validator's first position
         self.listening = True
         self._heard: set[bytes] = set()
         self.own_found: list[Position] = []
@@ -80,8 +88,10 @@ class SignGuard:
         if validator == self.my_key:
             self.own_signature(height, round)
             return
-        if validator in self.powers:
-            self._heard.add(validator)
+        if validator not in self.powers or validator in self._first:
+            return
+        self._heard.add(validator)
+        self._first[validator] = (height, round)
         self._raise_floor((height, round))
 
     def _raise_floor(self, pos: Position) -> None:
@@ -125,6 +135,16 @@ class SignGuard:
         if height == h + 1:
             return round >= 1
         return height == h and round >= r + 2
+
+    def first_round(self, height: int) -> int | None:
+        """The first round of `height` this node may sign in (None: none, the height is
+        below the floor and the node only follows the network's decisions there)."""
+        h, r = self.floor
+        if height >= h + 2:
+            return 0
+        if height == h + 1:
+            return 1
+        return r + 2 if height == h else None
 
     def finished(self, height: int) -> bool:
         """At `height` and beyond the guard allows everything: it can be dropped."""

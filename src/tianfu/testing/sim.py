@@ -56,6 +56,7 @@ from tianfu.consensus.messages import (
     ScheduleTimeout,
     SignProposal,
     SignVote,
+    SkipToRound,
     Start,
     TimeoutFired,
     VoteReceived,
@@ -217,7 +218,7 @@ class SimNode:
             if self.guard.finished(a.height):
                 self.guard = None
             elif not self.guard.allows(a.height, a.round, sim.now / 1000):
-                return []
+                return self.guard_skip()
         if isinstance(a, SignVote):
             return [VoteReceived(self.sign_vote(a.height, a.round, a.type, a.block_hash))]
         if isinstance(a, SignProposal):
@@ -362,6 +363,14 @@ class SimNode:
         else:
             self.feed(ProposalReceived(payload))
 
+    def guard_skip(self) -> list[Event]:
+        """As the driver: in a round it may not sign in, a recovering node moves on."""
+        guard, core = self.guard, self.core
+        if guard is None or core.decided is not None or not guard.settle(self.sim.now / 1000):
+            return []
+        r = guard.first_round(core.height)
+        return [SkipToRound(core.height, r)] if r is not None and r > core.round else []
+
     def crash(self, down_ms: int) -> None:
         """Crash: lose the core's state and every message for `down_ms`."""
         self.down_until = self.sim.now + down_ms
@@ -422,6 +431,8 @@ class SimNode:
                 self.sim.send(self.id, m, None)
 
     def gossip(self) -> None:
+        for ev in self.guard_skip():
+            self.feed(ev)
         core = self.core
         state = (core.height, core.round, int(core.step))
         if state == self._progress:
