@@ -77,6 +77,7 @@ from tianfu.types.block import median_time
 
 CHAIN_ID = "sim"
 GENESIS_TIME_MS = 1_700_000_000_000
+CLOCK_STEP_MS = 50
 SIM_PARAMS = ConsensusParams(timeout_propose_ms=300, timeout_vote_ms=150, timeout_delta_ms=100)
 
 _SIGN_CACHE: dict[tuple[bytes, bytes], bytes] = {}
@@ -253,7 +254,11 @@ class SimNode:
     # -------------------------------------------------------- BFT time
 
     def clock_ms(self) -> int:
-        return GENESIS_TIME_MS + self.sim.now + self.sim.skews.get(self.val_index, 0)
+        """This node's clock: the simulated time, in steps of `CLOCK_STEP_MS` (so that
+        signed times, hence signatures, recur across seeds and the caches keep working),
+        plus its skew."""
+        now = self.sim.now - self.sim.now % CLOCK_STEP_MS
+        return GENESIS_TIME_MS + now + self.sim.skews.get(self.val_index, 0)
 
     def block_time(self, height: int) -> int:
         """BFT time of a new block at `height` built on this node's commits."""
