@@ -180,6 +180,10 @@ class ConsensusCore:
         self._precommit_timeout: set[int] = set()
         self._pol_done: set[int] = set()
 
+    def from_commit_received(self, block_hash: bytes) -> bool:
+        """Was `block_hash` certified by a `CommitReceived` (catch-up), not by our votes?"""
+        return block_hash in self._certs
+
     def proposer(self, round: int) -> bytes:
         return self.proposer_selection(self.validators, self.height, round)
 

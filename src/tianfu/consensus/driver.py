@@ -735,7 +735,7 @@ class ConsensusDriver(PeerMessages):
         self._executed.clear()
         self._own.clear()
         self.stats["committed"] += 1
-        if self.core is not None and a.block_hash not in self.core._certs:
+        if self.core is not None and not self.core.from_commit_received(a.block_hash):
             self._check_clock(a.certificate)  # (decided live: not a catch-up commit frame)
         try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
             self.use_params_of(a.height + 1)
