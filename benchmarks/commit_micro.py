@@ -187,6 +187,7 @@ def _measure(args: argparse.Namespace) -> dict[str, float]:
         chain_id = prop.genesis.chain_id
         block_bytes = encode(block)
         wal = ConsensusWAL(work / "cs.wal")
+        FilePrivValidator.initialise(kp, work / "pv.bin")
         pv = FilePrivValidator(kp, work / "pv.bin")
         bh = block.header.hash
         wal_s = pv_s = 0.0
