@@ -43,9 +43,9 @@ def _states(pv, path, n):
 
 
 def test_file_is_two_fixed_slots_and_each_save_rewrites_both(tmp_path, kp):
-    """Each save writes the new state into both slots (one, synced, then the other): once
-    a signature has left, both slots hold it. (The format before kept the older state in
-    the other slot, so the damage of the newest slot sent the signer back.)"""
+    """Each save writes the new state into both slots (one, synced, then the other, made
+    durable by the next save's sync): both slots hold it. (The format before kept the
+    older state in the other slot, so the damage of the newest slot sent the signer back.)"""
     path = tmp_path / "pv.bin"
     pv = FilePrivValidator(kp, path, allow_missing=True)
     files, hrs = _states(pv, path, 4)

@@ -206,3 +206,21 @@ def test_vote_times_must_match_the_vote_kind(tmp_path, kp):
         pv.sign_vote(CHAIN, 1, 0, PRECOMMIT, H1)
     with pytest.raises(ValueError, match="only a precommit"):
         pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1, 5)
+
+
+def test_advance_to_takes_a_newer_message_and_then_refuses_going_back(tmp_path, kp):
+    """The driver hands the signer its newest own message from the WAL when the signer
+    file's copy of it was lost: from then on the signer is at that position."""
+    path = tmp_path / "pv.bin"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 3, 0, PREVOTE, H1)
+    msg = vote_signing_bytes(CHAIN, 3, 0, PRECOMMIT, H1, 7_000)
+    sig = kp.sign(msg)
+    assert pv.advance_to(3, 0, STEP_PRECOMMIT, msg, sig, 7_000)
+    assert not pv.advance_to(3, 0, STEP_PREVOTE, msg, sig, 0)  # older: ignored
+    pv.close()
+    again = FilePrivValidator(kp, path)
+    assert again.last_hrs() == (3, 0, STEP_PRECOMMIT)
+    assert again.sign_vote(CHAIN, 3, 0, PRECOMMIT, H1, 9_000).signature == sig  # same vote
+    with pytest.raises(DoubleSignRefused):
+        again.sign_vote(CHAIN, 3, 0, PRECOMMIT, b"")

@@ -266,6 +266,29 @@ class ConsensusDriver(PeerMessages):
     def pending_evidence(self) -> list[Any]:
         return list(self._evidence)
 
+    def _advance_signer_from_wal(self) -> None:
+        """If the WAL holds a message of ours newer than the signer's state (the state's
+        newest copy was lost), the signer takes it as its last signed position."""
+        pv = self.privval
+        if pv is None:
+            return
+        best: tuple[tuple[int, int, int], bytes, bytes, int] | None = None
+        for e in self.wal.all_entries():
+            if isinstance(e, WalVote) and e.vote.validator == pv.public_key:
+                v = e.vote
+                hrs = (v.height, v.round, 1 if v.type == PREVOTE else 2)
+                item = (hrs, v.signing_bytes(), v.signature, v.time_ms)
+            elif isinstance(e, WalProposal) and e.proposal.proposer == pv.public_key:
+                p = e.proposal
+                item = ((p.height, p.round, STEP_PROPOSAL), p.signing_bytes(), p.signature, 0)
+            else:
+                continue
+            if best is None or item[0] > best[0]:
+                best = item
+        last = pv.last_hrs()
+        if best is not None and (last is None or best[0] > last):
+            pv.advance_to(*best[0], best[1], best[2], best[3])
+
     def _make_guard(self, now: float) -> SignGuard | None:
         """A `SignGuard` if the signer state may be older than what the key signed."""
         pv, core = self.privval, self.core
@@ -308,6 +331,7 @@ class ConsensusDriver(PeerMessages):
         self._apply_params(self.params_at(h))
         self.core = self._core_factory(h, self.ledger.validator_set(h))
         self.guard = self._make_guard(self._height_since)
+        self._advance_signer_from_wal()
         await self._feed(Start(), INTERNAL)
         _, entries = self.wal.records()
         for entry in entries:

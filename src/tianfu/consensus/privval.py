@@ -11,11 +11,14 @@ File format 2 (this version writes it): two fixed slots of `SLOT` bytes, each al
 its own 4 KiB block. A slot is `MAGIC2 | seq (8) | length (4) | sha256 | body | zeros`,
 the sha256 over everything else of the slot (seq, length, body and padding), the body the
 canonical `LastSigned`. A save writes the new state with the next seq into one slot
-(`pwrite` in place) and `fdatasync`s it, then into the other slot and syncs again, and
-only then returns the signature: whenever a signature has left, BOTH slots hold a state at
-least as new as it. So the damage of either slot (a torn save or a bad disk block — the
-two look the same) never sends the signer back to an older position: the other slot holds
-the newest state, or the save in flight was interrupted and its signature never left. On
+(`pwrite` in place) and `fdatasync`s it — one sync per signature, no metadata — then
+writes it into the other slot too, without a sync of its own: the next save's sync makes
+that copy durable (a sync flushes the whole file), and until then the driver's consensus
+WAL holds the same signed message, fsynced before it is sent, which the driver hands back
+with `advance_to` at start. So the damage of either slot (a torn save or a bad disk
+block — the two look the same) does not send the signer back: the other slot holds the
+newest state (or, after a power loss right after a save, the WAL does), or the save in
+flight was interrupted and its signature never left. On
 load the valid slot with the highest seq wins; a damaged slot or two slots of different
 seq sets `recovery` (the driver then checks the network for its own signatures before it
 signs again, `tianfu.consensus.signguard`), and the surviving state is written back over
@@ -282,13 +285,16 @@ class FilePrivValidator:
         if self._fd < 0:
             self._create(seq, last)
         else:
-            # One slot, synced, then the other: a crash or a bad block can damage at most
-            # one of them, and both hold the new state before the signature is returned.
-            for offset in ((seq % 2) * SLOT, (1 - seq % 2) * SLOT):
+            # One slot, synced; then the other, written without a sync of its own: the
+            # next save's sync makes it durable with the next state (a sync flushes the
+            # whole file), and until then the driver's WAL holds the same signed message,
+            # fsynced before it is sent (`advance_to` reads it back at start).
+            for offset, sync in (((seq % 2) * SLOT, True), ((1 - seq % 2) * SLOT, False)):
                 n = os.pwrite(self._fd, slot, offset)
                 if n != SLOT:
                     raise OSError(f"short write of signer state {self.path} ({n} bytes)")
-                _fdatasync(self._fd)
+                if sync:
+                    _fdatasync(self._fd)
         self._seq = seq
 
     def _create(self, seq: int, last: LastSigned) -> None:
@@ -309,6 +315,24 @@ class FilePrivValidator:
         self._fd = os.open(self.path, os.O_RDWR)
 
     # ---------------------------------------------------------------- signing
+
+    def advance_to(
+        self, height: int, round: int, step: int, sign_bytes: bytes, signature: bytes, time_ms: int
+    ) -> bool:
+        """Record a message this key signed that is newer than the stored state (read back
+        from the consensus WAL after the state was damaged); True if the state moved."""
+        hrs = (height, round, step)
+        with self._lock:
+            if self._last is not None and hrs <= self._last.hrs:
+                return False
+            digest = hashlib.sha256(sign_bytes).digest()
+            new = LastSigned(
+                1, self.keypair.public_key, height, round, step, digest, signature, time_ms
+            )
+            self._save(new)
+            self._last = new
+            log.warning("signer state advanced to %s from this node's consensus WAL", hrs)
+            return True
 
     def sign(
         self, height: int, round: int, step: int, sign_bytes: bytes, time_ms: int = 0
