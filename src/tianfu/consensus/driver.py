@@ -16,8 +16,10 @@ holds signing until the network has moved past it (`tianfu.consensus.signguard`)
 
 Clock: at each commit the driver compares its clock with the network's time (the median
 of the decided certificate's precommit times); `clock_offset_ms` is the difference, logged
-at WARNING when it exceeds `clock_warn_ms`. The clock is never used to judge a block. Inbound frames (`handle_frame`, the p2p handler), catch-up answers and
-gossip are in `tianfu.consensus.peers` (the `PeerMessages` mixin of the driver).
+at WARNING when it exceeds `clock_warn_ms`. The clock is never used to judge a block.
+
+Inbound frames (`handle_frame`, the p2p handler), catch-up answers and gossip are in
+`tianfu.consensus.peers` (the `PeerMessages` mixin of the driver).
 
 Parameters: the timeouts, block limits and intervals of height h are `ledger.params(h)`
 (governance state of h - 2, ADR 0012), taken when the core is built for h and again
