@@ -165,6 +165,8 @@ def test_fifth_org_admitted_by_vote_joins_consensus(net, tmp_path):
     pid = gov.propose_add_org(a0, "org5", ca5.cert_der)
     for i in range(3):
         gov.vote(admin_client(net, i), pid)
+    # The last vote committed on node 3; node 1 is read: let every node reach that height.
+    wait_height(urls(net), max(height(u) for u in urls(net)), 60)
     orgs = [o["name"] for o in a0.orgs()]
     assert "org5" in orgs
     # Start org5's node as a (not yet voting) member: it syncs the chain.
