@@ -223,16 +223,10 @@ def test_event_stream_over_websocket(dev_chain):
 
     from websockets.sync.client import connect
 
-    admin = (
-        dev_chain.deploy_asset() if not _has_asset(dev_chain) else dev_chain.client(dev_chain.admin)
-    )
-    ws_url = (
-        dev_chain.node.url.replace("http://", "ws://") + "/v1/events?contract=asset&name=Minted"
-    )
+    admin = dev_chain.deploy_asset() if not _has_asset(dev_chain) else dev_chain.client(dev_chain.admin)
+    ws_url = dev_chain.node.url.replace("http://", "ws://") + "/v1/events?contract=asset&name=Minted"
     with connect(ws_url, open_timeout=10) as ws:
-        admin.invoke(
-            "governance", "get_identity", "x"
-        )  # an event of another contract: filtered out
+        admin.invoke("governance", "get_identity", "x")  # an event of another contract: filtered out
         r = admin.invoke("asset", "mint", dev_chain.user.info.address, 7)
         msg = json.loads(ws.recv(timeout=20))
     assert msg["contract"] == "asset" and msg["name"] == "Minted"

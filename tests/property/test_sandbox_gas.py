@@ -94,9 +94,7 @@ def test_instrumented_arithmetic_matches_python(expr: str, a: int, b: int) -> No
     expected = plain(expr, a, b)
     if expected == TOO_BIG:
         with pytest.raises(ContractError):
-            compile_contract(f"def f(ctx, a, b):\n    return {expr}\n").call(
-                Ctx(), "f", [a, b], 100_000
-            )
+            compile_contract(f"def f(ctx, a, b):\n    return {expr}\n").call(Ctx(), "f", [a, b], 100_000)
         return
     if isinstance(expected, int) and not -(1 << 63) <= expected <= (1 << 64) - 1:
         return  # outside the contract-value range: the sandbox refuses to return it

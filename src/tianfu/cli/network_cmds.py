@@ -20,9 +20,7 @@ from tianfu.cli.common import (
     scheme_of,
 )
 
-network_app = typer.Typer(
-    help="Create the files of a multi-organisation network.", no_args_is_help=True
-)
+network_app = typer.Typer(help="Create the files of a multi-organisation network.", no_args_is_help=True)
 node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
 console = Console()
 
@@ -30,21 +28,13 @@ console = Console()
 @network_app.command("init")
 def network_init(
     out: Annotated[Path, typer.Option("--out", help="Directory to create.")] = Path("network"),
-    orgs: Annotated[
-        int, typer.Option("--orgs", min=1, max=64, help="Number of organisations.")
-    ] = 4,
+    orgs: Annotated[int, typer.Option("--orgs", min=1, max=64, help="Number of organisations.")] = 4,
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id.")] = "tianfu-local",
     host: Annotated[str, typer.Option("--host", help="Address the nodes listen on.")] = "127.0.0.1",
-    api_base: Annotated[
-        int, typer.Option("--api-base-port", help="Node i's API port is this + i.")
-    ] = 8700,
-    p2p_base: Annotated[
-        int, typer.Option("--p2p-base-port", help="Node i's p2p port is this + i.")
-    ] = 9700,
+    api_base: Annotated[int, typer.Option("--api-base-port", help="Node i's API port is this + i.")] = 8700,
+    p2p_base: Annotated[int, typer.Option("--p2p-base-port", help="Node i's p2p port is this + i.")] = 9700,
     scheme: SchemeOpt = "ed25519",
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing network in OUT.")
-    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing network in OUT.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Create CAs, admin/user/node identities, the genesis and one config per node."""
@@ -52,23 +42,13 @@ def network_init(
         from tianfu.node.netinit import init_network
 
         layout = init_network(
-            out,
-            orgs,
-            chain_id=chain_id,
-            host=host,
-            api_base_port=api_base,
-            p2p_base_port=p2p_base,
-            scheme=scheme_of(scheme),
-            force=force,
+            out, orgs, chain_id=chain_id, host=host, api_base_port=api_base,
+            p2p_base_port=p2p_base, scheme=scheme_of(scheme), force=force,
         )
         rows = [
             {
-                "org": c.org,
-                "node": c.name,
-                "home": str(c.home),
-                "api": f"http://{c.api_host}:{c.api_port}",
-                "p2p": f"{c.p2p_host}:{c.p2p_port}",
-                "identities": str(out / c.org / "identities"),
+                "org": c.org, "node": c.name, "home": str(c.home), "api": f"http://{c.api_host}:{c.api_port}",
+                "p2p": f"{c.p2p_host}:{c.p2p_port}", "identities": str(out / c.org / "identities"),
             }
             for c in layout.nodes
         ]
@@ -81,22 +61,17 @@ def network_init(
         for r in rows:
             table.add_row(r["org"], r["node"], r["home"], r["api"], r["p2p"])
         console.print(table)
-        console.print(
-            f"genesis: {out / 'genesis.bin'} — start each node with `tianfu node start --home HOME`"
-        )
+        console.print(f"genesis: {out / 'genesis.bin'} — start each node with `tianfu node start --home HOME`")
 
 
 @node_app.command("start")
 def node_start(
     home: Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")],
-    new_signer_state: Annotated[
-        bool,
-        typer.Option(
-            "--new-signer-state",
-            help="Start although the signer file (data/privval.json) is missing: a new one is made, and "
-            "the node signs only once the network has moved past what it may have signed before.",
-        ),
-    ] = False,
+    new_signer_state: Annotated[bool, typer.Option(
+        "--new-signer-state",
+        help="Start although the signer file (data/privval.json) is missing: a new one is made, and "
+        "the node signs only once the network has moved past what it may have signed before.",
+    )] = False,
 ) -> None:
     """Run one node (validator or non-voting full node) until interrupted."""
     with handle_errors():
@@ -110,24 +85,14 @@ def node_start(
 
 
 def up(
-    orgs: Annotated[
-        int, typer.Option("--orgs", min=1, max=16, help="Number of organisations.")
-    ] = 4,
+    orgs: Annotated[int, typer.Option("--orgs", min=1, max=16, help="Number of organisations.")] = 4,
     home: Annotated[Path, typer.Option("--home", help="Where the network's files live.")] = Path(
         ".tianfu/localnet"
     ),
-    fresh: Annotated[
-        bool, typer.Option("--fresh", help="Start a new chain (deletes the old one).")
-    ] = False,
-    demo: Annotated[
-        bool, typer.Option("--demo", help="Create the applications' demo data.")
-    ] = False,
-    api_base: Annotated[
-        int, typer.Option("--api-base-port", help="Node i's API port is this + i (new networks).")
-    ] = 8700,
-    p2p_base: Annotated[
-        int, typer.Option("--p2p-base-port", help="Node i's p2p port is this + i (new networks).")
-    ] = 9700,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start a new chain (deletes the old one).")] = False,
+    demo: Annotated[bool, typer.Option("--demo", help="Create the applications' demo data.")] = False,
+    api_base: Annotated[int, typer.Option("--api-base-port", help="Node i's API port is this + i (new networks).")] = 8700,
+    p2p_base: Annotated[int, typer.Option("--p2p-base-port", help="Node i's p2p port is this + i (new networks).")] = 9700,
 ) -> None:
     """Run a local network: one validator process per organisation, on 127.0.0.1."""
     with handle_errors():
@@ -136,9 +101,7 @@ def up(
         net, created = LocalNetwork.prepare(
             home, orgs, fresh, api_base_port=api_base, p2p_base_port=p2p_base
         )
-        console.print(
-            f"[bold]Tianfu local network[/] ({'new' if created else 'resumed'}) in {home}"
-        )
+        console.print(f"[bold]Tianfu local network[/] ({'new' if created else 'resumed'}) in {home}")
         busy = net.busy_ports()
         if busy:
             raise CommandFailed(
@@ -175,9 +138,7 @@ def up(
             while not stopping:
                 for name, proc in net.procs.items():
                     if proc.poll() is not None:
-                        console.print(
-                            f"[red]{name} exited with {proc.returncode}[/]; see {home / 'logs'}"
-                        )
+                        console.print(f"[red]{name} exited with {proc.returncode}[/]; see {home / 'logs'}")
                         stopping = True
                 time.sleep(0.5)
         except KeyboardInterrupt:
@@ -188,9 +149,7 @@ def up(
             console.print("stopped.")
 
 
-genesis_app = typer.Typer(
-    help="Assemble a consortium's genesis from the members' files.", no_args_is_help=True
-)
+genesis_app = typer.Typer(help="Assemble a consortium's genesis from the members' files.", no_args_is_help=True)
 
 
 def _cert_der(path: Path) -> bytes:
@@ -202,19 +161,13 @@ def _cert_der(path: Path) -> bytes:
 
 @genesis_app.command("create")
 def genesis_create(
-    org: Annotated[
-        list[str], typer.Option("--org", help="NAME=CA_CERT_FILE, once per member organisation.")
-    ],
+    org: Annotated[list[str], typer.Option("--org", help="NAME=CA_CERT_FILE, once per member organisation.")],
     validator: Annotated[
-        list[str],
-        typer.Option(
-            "--validator",
-            help="NODE_CERT_FILE[:POWER], once per validator (its org is in the cert).",
-        ),
+        list[str], typer.Option("--validator", help="NODE_CERT_FILE[:POWER], once per validator (its org is in the cert).")
     ],
-    out: Annotated[
-        Path, typer.Option("--out", help="Where to write genesis.bin (genesis.json beside it).")
-    ] = Path("genesis.bin"),
+    out: Annotated[Path, typer.Option("--out", help="Where to write genesis.bin (genesis.json beside it).")] = Path(
+        "genesis.bin"
+    ),
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id.")] = "tianfu",
     as_json: JsonOpt = False,
 ) -> None:
@@ -239,21 +192,14 @@ def genesis_create(
 
             info = cert_info(der)
             if info.org not in orgs:
-                raise UsageProblem(
-                    f"{file}: node of {info.org!r}, which is not among the --org entries"
-                )
+                raise UsageProblem(f"{file}: node of {info.org!r}, which is not among the --org entries")
             info = verify_cert(der, orgs[info.org])
             if info.kind != "node":
                 raise UsageProblem(f"{file}: a {info.kind} certificate, not a node certificate")
-            validators.append(
-                Validator(info.name, info.org, info.scheme, info.public_key, int(power or 1))
-            )
+            validators.append(Validator(info.name, info.org, info.scheme, info.public_key, int(power or 1)))
         genesis = Genesis(
-            version=1,
-            chain_id=chain_id,
-            time_ms=int(time.time() * 1000),
-            orgs=[OrgConfig(n, der) for n, der in orgs.items()],
-            validators=validators,
+            version=1, chain_id=chain_id, time_ms=int(time.time() * 1000),
+            orgs=[OrgConfig(n, der) for n, der in orgs.items()], validators=validators,
         )
         genesis.validate()
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -263,27 +209,19 @@ def genesis_create(
         if as_json:
             print_json({"genesis": str(out), "hash": genesis.hash.hex(), "chain_id": chain_id})
         else:
-            console.print(
-                f"genesis {out} (hash {genesis.hash.hex()}): {len(orgs)} organisations, "
-                f"{len(validators)} validators — give this file to every member"
-            )
+            console.print(f"genesis {out} (hash {genesis.hash.hex()}): {len(orgs)} organisations, "
+                          f"{len(validators)} validators — give this file to every member")
 
 
 @node_app.command("init")
 def node_init(
     home: Annotated[Path, typer.Option("--home", help="The node's directory to create.")],
-    identity: Annotated[
-        Path, typer.Option("--identity", help="The node's identity directory (kind node).")
-    ],
+    identity: Annotated[Path, typer.Option("--identity", help="The node's identity directory (kind node).")],
     genesis: Annotated[Path, typer.Option("--genesis", help="The consortium's genesis.bin.")],
     api: Annotated[str, typer.Option("--api", help="API listen HOST:PORT.")] = "127.0.0.1:8701",
     p2p: Annotated[str, typer.Option("--p2p", help="P2P listen HOST:PORT.")] = "0.0.0.0:9701",
-    peer: Annotated[
-        list[str], typer.Option("--peer", help="HOST:PORT of another node; repeatable.")
-    ] = [],  # noqa: B006
-    validator: Annotated[
-        bool, typer.Option("--validator/--full-node", help="Vote if in the validator set.")
-    ] = True,
+    peer: Annotated[list[str], typer.Option("--peer", help="HOST:PORT of another node; repeatable.")] = [],  # noqa: B006
+    validator: Annotated[bool, typer.Option("--validator/--full-node", help="Vote if in the validator set.")] = True,
 ) -> None:
     """Write a node's node.toml (copying its identity and the genesis into HOME)."""
     with handle_errors():
@@ -296,34 +234,22 @@ def node_init(
         if ident.info.kind != "node":
             from tianfu.cli.common import UsageProblem
 
-            raise UsageProblem(
-                f"{identity} holds a {ident.info.kind} certificate; a node needs kind node"
-            )
+            raise UsageProblem(f"{identity} holds a {ident.info.kind} certificate; a node needs kind node")
         home.mkdir(parents=True, exist_ok=True)
         ident.save(home / "identity")
         shutil.copyfile(genesis, home / "genesis.bin")
         api_host, api_port = parse_hostport(api)
         p2p_host, p2p_port = parse_hostport(p2p)
         cfg = NodeConfig(
-            home=home,
-            name=ident.info.name,
-            org=ident.info.org,
-            validator=validator,
-            genesis=(home / "genesis.bin").resolve(),
-            identity=(home / "identity").resolve(),
-            data=(home / "data").resolve(),
-            api_host=api_host,
-            api_port=api_port,
-            p2p_host=p2p_host,
-            p2p_port=p2p_port,
-            peers=[parse_hostport(p) for p in peer],
+            home=home, name=ident.info.name, org=ident.info.org, validator=validator,
+            genesis=(home / "genesis.bin").resolve(), identity=(home / "identity").resolve(),
+            data=(home / "data").resolve(), api_host=api_host, api_port=api_port,
+            p2p_host=p2p_host, p2p_port=p2p_port, peers=[parse_hostport(p) for p in peer],
         )
         cfg.save()
         if validator:
             from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 
             FilePrivValidator.initialise(ident.keypair, cfg.data / SIGNER_FILE)
-        console.print(
-            f"node {cfg.name} of {cfg.org} configured in {home}: start it with "
-            f"`tianfu node start --home {home}`"
-        )
+        console.print(f"node {cfg.name} of {cfg.org} configured in {home}: start it with "
+                      f"`tianfu node start --home {home}`")

@@ -1,21 +1,21 @@
 """Node configuration: one `node.toml` per node, written by `tianfu network init`.
 
-name = "node1"
-org = "org1"
-validator = true
-genesis = "../../genesis.bin"      # paths are relative to the node's home directory
-identity = "identity"              # key.pem, cert.pem, ca.pem of the node certificate
-data = "data"
+    name = "node1"
+    org = "org1"
+    validator = true
+    genesis = "../../genesis.bin"      # paths are relative to the node's home directory
+    identity = "identity"              # key.pem, cert.pem, ca.pem of the node certificate
+    data = "data"
 
-[api]
-host = "127.0.0.1"
-port = 8701
-max_body_bytes = 1048576
+    [api]
+    host = "127.0.0.1"
+    port = 8701
+    max_body_bytes = 1048576
 
-[p2p]
-host = "127.0.0.1"
-port = 9701
-peers = ["127.0.0.1:9702", "127.0.0.1:9703"]
+    [p2p]
+    host = "127.0.0.1"
+    port = 9701
+    peers = ["127.0.0.1:9702", "127.0.0.1:9703"]
 """
 
 from __future__ import annotations
@@ -54,9 +54,7 @@ class NodeConfig:
         try:
             raw = tomllib.loads(path.read_text())
         except FileNotFoundError:
-            raise ConfigError(
-                f"no {CONFIG_FILE} in {home} (create one with `tianfu network init`)"
-            ) from None
+            raise ConfigError(f"no {CONFIG_FILE} in {home} (create one with `tianfu network init`)") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
         try:

@@ -39,9 +39,7 @@ class LocalNetwork:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @classmethod
-    def prepare(
-        cls, home: Path, orgs: int, fresh: bool, **init_kw: Any
-    ) -> tuple[LocalNetwork, bool]:
+    def prepare(cls, home: Path, orgs: int, fresh: bool, **init_kw: Any) -> tuple[LocalNetwork, bool]:
         home = Path(home)
         created = False
         if fresh or not (home / "genesis.bin").exists():
@@ -84,9 +82,7 @@ class LocalNetwork:
         with open(self.log_path(cfg), "ab") as log:
             self.procs[cfg.name] = subprocess.Popen(
                 [sys.executable, "-m", "tianfu", "node", "start", "--home", str(cfg.home)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                 env=dict(os.environ, PYTHONUNBUFFERED="1"),
             )
 
@@ -94,21 +90,15 @@ class LocalNetwork:
         for cfg in self.configs:
             self.start_node(cfg)
 
-    def wait_ready(
-        self,
-        timeout: float = 60.0,
-        min_height: int = 1,
-        progress: Callable[[str], None] | None = None,
-    ) -> None:
+    def wait_ready(self, timeout: float = 60.0, min_height: int = 1,
+                   progress: Callable[[str], None] | None = None) -> None:
         deadline = time.monotonic() + timeout
         pending = {c.name: c for c in self.configs if c.name in self.procs}
         while pending and time.monotonic() < deadline:
             for name, cfg in list(pending.items()):
                 proc = self.procs[name]
                 if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"{name} exited with {proc.returncode}; see {self.log_path(cfg)}"
-                    )
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log_path(cfg)}")
                 try:
                     r = httpx.get(self.url(cfg) + "/v1/status", timeout=1.0)
                     if r.status_code == 200 and r.json().get("height", 0) >= min_height:
@@ -155,10 +145,7 @@ class _AllNodesClient(Client):
             for url in self._others:
                 while time.monotonic() < deadline:
                     try:
-                        if (
-                            httpx.get(url + "/v1/status", timeout=2).json()["height"]
-                            >= result.height
-                        ):
+                        if httpx.get(url + "/v1/status", timeout=2).json()["height"] >= result.height:
                             break
                     except (httpx.HTTPError, KeyError, ValueError):
                         pass

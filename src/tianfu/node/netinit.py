@@ -52,9 +52,7 @@ def init_network(
     out = Path(out)
     if (out / "genesis.bin").exists():
         if not force:
-            raise FileExistsError(
-                f"{out} already holds a network (use --force / --fresh to replace it)"
-            )
+            raise FileExistsError(f"{out} already holds a network (use --force / --fresh to replace it)")
         shutil.rmtree(out)
     if orgs < 1:
         raise ValueError("a network needs at least one organisation")
@@ -72,9 +70,7 @@ def init_network(
         node = ca.issue(f"node{i}", "node", scheme)
         node.save(out / org / f"node{i}" / "identity")
         node_ids[org] = node
-        validators.append(
-            Validator(f"node{i}", org, node.keypair.scheme, node.keypair.public_key, 1)
-        )
+        validators.append(Validator(f"node{i}", org, node.keypair.scheme, node.keypair.public_key, 1))
     genesis = Genesis(
         version=1,
         chain_id=chain_id,
