@@ -128,9 +128,10 @@ class BenchChain:
     def cert(self, header: BlockHeader) -> CommitCertificate:
         """A commit certificate of `header` signed by a quorum of the validators."""
         sigs = []
+        t = max(int(time.time() * 1000), header.time_ms + 1)  # precommit time (BFT time)
         for k in self.keys[: self.quorum]:
-            vote = sign_vote(k, self.genesis.chain_id, header.height, 0, PRECOMMIT, header.hash)
-            sigs.append(CommitSig(vote.validator, vote.signature))
+            vote = sign_vote(k, self.genesis.chain_id, header.height, 0, PRECOMMIT, header.hash, t)
+            sigs.append(CommitSig(vote.validator, vote.time_ms, vote.signature))
         return CommitCertificate(1, self.genesis.chain_id, header.height, 0, header.hash, sigs)
 
     def next_time_ms(self) -> int:
@@ -138,7 +139,7 @@ class BenchChain:
         return int(time.time() * 1000)
 
     def build(self, txs: list[Transaction]) -> ExecutedBlock:
-        return self.ledger.build_block(txs, self.next_time_ms(), self.keys[0].public_key)
+        return self.ledger.build_block(txs, self.keys[0].public_key)
 
     def commit(self, executed: ExecutedBlock) -> None:
         self.ledger.commit(executed, self.cert(executed.block.header))

@@ -187,6 +187,7 @@ def _measure(args: argparse.Namespace) -> dict[str, float]:
         chain_id = prop.genesis.chain_id
         block_bytes = encode(block)
         wal = ConsensusWAL(work / "cs.wal")
+        FilePrivValidator.initialise(kp, work / "pv.bin")
         pv = FilePrivValidator(kp, work / "pv.bin")
         bh = block.header.hash
         wal_s = pv_s = 0.0
@@ -196,13 +197,16 @@ def _measure(args: argparse.Namespace) -> dict[str, float]:
             if own_prop:
                 p = pv.sign_proposal(chain_id, h, 0, -1, bh, block_bytes)
             pv.sign_vote(chain_id, h, 0, PREVOTE, bh)
-            pv.sign_vote(chain_id, h, 0, PRECOMMIT, bh)
+            pv.sign_vote(chain_id, h, 0, PRECOMMIT, bh, 1_000 + h)
             pv_s += time.perf_counter() - t
             if not own_prop:
                 p = sign_proposal(others[0], chain_id, h, 0, -1, bh, block_bytes)
             pre = [sign_vote(o, chain_id, h, 0, PREVOTE, bh) for o in others]
-            com = [sign_vote(o, chain_id, h, 0, PRECOMMIT, bh) for o in others]
-            mine = [sign_vote(kp, chain_id, h, 0, t_, bh) for t_ in (PREVOTE, PRECOMMIT)]
+            com = [sign_vote(o, chain_id, h, 0, PRECOMMIT, bh, 1_000 + h) for o in others]
+            mine = [
+                sign_vote(kp, chain_id, h, 0, PREVOTE, bh),
+                sign_vote(kp, chain_id, h, 0, PRECOMMIT, bh, 1_000 + h),
+            ]
             t = time.perf_counter()
             wal.append(WalProposal(p), sync=own_prop)
             wal.append(WalExecuted(h, bh, True))

@@ -169,7 +169,7 @@ def measure(
             exec_us.append((time.perf_counter() - t) / n_txs * 1e6)
             assert result.updates == first.updates and result.receipts == first.receipts
             t = time.perf_counter()
-            executed = led.build_block(txs, time_ms, chain.keys[0].public_key, all_verified)
+            executed = led.build_block(txs, chain.keys[0].public_key, all_verified)
             build_us.append((time.perf_counter() - t) / n_txs * 1e6)
             assert len(executed.block.txs) == n_txs
         chain.close()

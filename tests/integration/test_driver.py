@@ -115,6 +115,7 @@ class Node:
         self.store = Store(self.dir / "chain.db")
         self.ledger = Ledger(self.store, self.cluster.genesis)
         self.wal = ConsensusWAL(self.dir / "cs.wal")
+        FilePrivValidator.initialise(self.ident.keypair, self.dir / "privval.bin")
         privval = FilePrivValidator(self.ident.keypair, self.dir / "privval.bin")
         self.driver = ConsensusDriver(
             self.ledger,
@@ -365,7 +366,7 @@ def test_hostile_frames_are_dropped_without_stalling(tmp_path):
     def hostile(height: int) -> list[tuple[int, bytes]]:
         val = cluster.node_ids[0].keypair
         good = sign_vote(val, CHAIN, height, 0, PREVOTE, b"\x07" * 32)
-        forged = Vote(1, CHAIN, height, 0, PREVOTE, b"\x08" * 32, val.public_key, b"\x01" * 64)
+        forged = Vote(1, CHAIN, height, 0, PREVOTE, b"\x08" * 32, 0, val.public_key, b"\x01" * 64)
         return [
             (KIND_VOTE, b"\xc1garbage"),
             (KIND_VOTE, b"\x00" * 5000),  # oversized for a vote

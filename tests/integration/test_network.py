@@ -12,6 +12,7 @@ import pytest
 from tianfu.client import Client
 from tianfu.client import governance as gov
 from tianfu.client.errors import TxTimeout
+from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.localnet import LocalNetwork
@@ -236,6 +237,9 @@ def test_fifth_org_admitted_by_vote_joins_consensus(net, tmp_path):
         peers=[(c.p2p_host, c.p2p_port) for c in net.configs],
     )
     cfg5.save()
+    # What `tianfu node init` does for a validator: a signer file that has signed nothing
+    # (a validator without one refuses to start, unless --new-signer-state).
+    FilePrivValidator.initialise(node5.keypair, cfg5.data / SIGNER_FILE)
     net.configs.append(cfg5)
     net.start_node(cfg5)
     net.wait_ready(timeout=WAIT_S)

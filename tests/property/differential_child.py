@@ -55,7 +55,7 @@ def main() -> None:
     genesis = decode(job["genesis"], Genesis)
     ledger = Ledger(Store(Path(job["store"]) / "chain.db"), genesis)
     txs = [decode_tx(raw) for raw in job["txs"]]
-    built = ledger.build_block(txs, job["time_ms"], job["proposer"])
+    built = ledger.build_block(txs, job["proposer"])
     receipts = built.result.receipts
     queries = []
     for contract, method, qargs in job["queries"]:

@@ -17,6 +17,7 @@ from tianfu.types import (
     TxBody,
     Vote,
 )
+from tianfu.types.block import MAX_TIME_MS
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
 i64 = st.integers(min_value=0, max_value=(1 << 63) - 1)
@@ -50,8 +51,8 @@ headers = st.builds(
     BlockHeader,
     version=st.just(1),
     chain_id=st.text(min_size=1, max_size=20),
-    height=i64,
-    time_ms=i64,
+    height=st.just(1),  # (a later header must carry its predecessor's certificate)
+    time_ms=st.integers(0, MAX_TIME_MS),
     prev_hash=h32,
     tx_root=h32,
     state_root=h32,
@@ -64,11 +65,17 @@ certs = st.builds(
     CommitCertificate,
     version=st.just(1),
     chain_id=st.text(min_size=1, max_size=20),
-    height=i64,
+    height=st.integers(1, (1 << 63) - 1),
     round=st.integers(0, 100),
-    block_hash=h32,
+    block_hash=st.binary(min_size=32, max_size=32),
     signatures=st.lists(
-        st.builds(CommitSig, st.binary(max_size=33), st.binary(max_size=64)), max_size=5
+        st.builds(
+            CommitSig,
+            st.binary(max_size=33),
+            st.integers(1, MAX_TIME_MS),
+            st.binary(max_size=64),
+        ),
+        max_size=5,
     ),
 )
 

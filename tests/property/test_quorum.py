@@ -63,7 +63,7 @@ def test_voteset_matches_model(powers, votes, type):
     for i, h in votes:
         if i >= len(powers):
             continue
-        v = Vote(1, "c", 1, 0, type, h, bytes([i]) * 32, b"s" * 64)
+        v = Vote(1, "c", 1, 0, type, h, 0, bytes([i]) * 32, b"s" * 64)
         res = s.add(v)
         seen = model.setdefault(i, [])
         if h in seen:

@@ -71,11 +71,11 @@ def test_proposer_stops_at_the_gas_budget_and_validators_refuse_more(make_chain)
     user = chain.cas["org2"].issue("burner", "member")
     chain.time_ms += 1000
     # Size the loops so that each takes about 40% of the block's gas (whatever a step costs).
-    probe = chain.ledger.build_block(calls(chain, user, "burn", 1_000, 9_000), chain.time_ms, b"")
+    probe = chain.ledger.build_block(calls(chain, user, "burn", 1_000, 9_000), b"")
     g1, g2 = (r.gas_used for r in probe.result.receipts)
     n = 1_000 + int((40_000 - g1) * 8_000 / (g2 - g1))
     txs = calls(chain, user, "burn", n, n, n, n)
-    built = chain.ledger.build_block(txs, chain.time_ms, b"\x01" * 32)
+    built = chain.ledger.build_block(txs, b"\x01" * 32)
     used = [r.gas_used for r in built.result.receipts]
     assert all(30_000 < g < 50_000 for g in used), used
     assert all(r.ok for r in built.result.receipts)
@@ -88,7 +88,7 @@ def test_proposer_stops_at_the_gas_budget_and_validators_refuse_more(make_chain)
     assert chain.replica.execute(built.block).batch.root == built.block.header.state_root
     # A faulty proposer packing them all is refused by every validator.
     relaxed(chain.ledger, max_block_gas=10**9)
-    over = chain.ledger.build_block(txs, chain.time_ms, b"\x01" * 32)
+    over = chain.ledger.build_block(txs, b"\x01" * 32)
     assert len(over.block.txs) == len(txs)
     with pytest.raises(InvalidBlock, match="limits"):
         chain.replica.execute(over.block)
@@ -121,7 +121,7 @@ def test_proposer_stops_at_the_receipt_budget_and_the_rest_go_in_the_next_block(
     more = calls(chain, user, "blob", size, size, size, size, size, size)
     relaxed(chain.ledger, max_block_receipt_bytes=64 << 20)
     chain.time_ms += 1000
-    over = chain.ledger.build_block(more, chain.time_ms, b"\x01" * 32)
+    over = chain.ledger.build_block(more, b"\x01" * 32)
     assert len(over.block.txs) == 6
     with pytest.raises(InvalidBlock, match="receipt"):
         chain.replica.execute(over.block)
@@ -132,7 +132,7 @@ def test_a_transaction_that_can_never_fit_is_dropped_or_fails_never_retried(make
     user = chain.cas["org2"].issue("huge", "member")
     txs = calls(chain, user, "blob", 10, MAX_TX_RECEIPT_BYTES + 100, 20)
     chain.time_ms += 1000
-    built = chain.ledger.build_block(txs, chain.time_ms, b"\x01" * 32)
+    built = chain.ledger.build_block(txs, b"\x01" * 32)
     hashes = [t.hash for t in built.block.txs]
     dropped = dict(built.result.dropped)
     if txs[1].hash in dropped:  # refused: the proposer removes it from its mempool

@@ -43,8 +43,8 @@ def test_replica_refuses_a_block_with_too_many_transactions(tmp_path):
         )
         for n in range(3)
     ]
-    over = proposer.build_block(txs, int(time.time() * 1000), node.keypair.public_key)
+    over = proposer.build_block(txs, node.keypair.public_key)
     with pytest.raises(InvalidBlock, match="limit is 2"):
         replica.execute(over.block)
-    within = proposer.build_block(txs[:2], int(time.time() * 1000), node.keypair.public_key)
+    within = proposer.build_block(txs[:2], node.keypair.public_key)
     assert replica.execute(within.block).batch.root == within.batch.root

@@ -65,7 +65,7 @@ def test_the_search_blames_no_transaction_when_an_empty_block_fails():
 # -- the dev chain (solo driver) ------------------------------------------------------------
 @pytest.fixture
 def chain(tmp_path):
-    c = Chain(tmp_path)
+    c = Chain(tmp_path, validator_orgs=("org1",))  # one validator: the solo driver's key
     c.block()
     yield c
     c.close()
@@ -92,7 +92,7 @@ def test_dev_chain_drops_a_transaction_whose_block_cannot_be_stored(chain, caplo
     mempool = Mempool()
     for tx in txs:
         mempool.add(tx)
-    node = chain.cas["org1"].issue("solo", "node").keypair
+    (node,) = chain.keys.values()
     committed = []
     driver = SoloDriver(
         ledger,
@@ -191,7 +191,7 @@ def test_network_proposer_checks_the_block_is_storable_before_proposing(
     # A state value too large to store (the store's limit made small for the test).
     monkeypatch.setattr(ledger_module, "MAX_STATE_VALUE_BYTES", 1000)
     with pytest.raises(InvalidBlock, match="state value"):
-        chain.ledger.build_block(txs, chain.time_ms + 1, b"")
+        chain.ledger.build_block(txs, b"")
     mempool = Mempool()
     for tx in txs:
         mempool.add(tx)
@@ -208,7 +208,7 @@ def test_network_proposer_checks_the_block_is_storable_before_proposing(
     assert "state value of" in caplog.text
     # A validator refuses a block holding it, before it votes.
     monkeypatch.setattr(ledger_module, "MAX_STATE_VALUE_BYTES", 64 << 20)
-    over = chain.replica.build_block(txs[:3], chain.time_ms + 1, b"")
+    over = chain.replica.build_block(txs[:3], b"")
     monkeypatch.setattr(ledger_module, "MAX_STATE_VALUE_BYTES", 1000)
     with pytest.raises(InvalidBlock, match="state value"):
         chain.ledger.execute(over.block)

@@ -72,13 +72,25 @@ def header(state_root=ROOT, chain=CHAIN, height=HEIGHT, txs=TXS, valset_hash=Non
         valset_hash or GENESIS.validator_set.hash,
         KEYS[0].public_key,
         len(txs),
+        # a header after height 1 carries the previous height's certificate (BFT time);
+        # a light client checks it only through this header's own certificate
+        None
+        if height == 1
+        else CommitCertificate(
+            1, chain, height - 1, 0, b"\x00" * 32, [CommitSig(KEYS[0].public_key, 1000, b"")]
+        ),
     )
 
 
 def certify(h, signers=KEYS, vote_type=PRECOMMIT, round_=0, block_hash=None):
     bh = block_hash or h.hash
+    t = 2_000 if vote_type == PRECOMMIT else 0  # (only a precommit of a block has a time)
     sigs = [
-        CommitSig(k.public_key, sign_vote(k, h.chain_id, h.height, round_, vote_type, bh).signature)
+        CommitSig(
+            k.public_key,
+            2_000,
+            sign_vote(k, h.chain_id, h.height, round_, vote_type, bh, t).signature,
+        )
         for k in signers
     ]
     return CommitCertificate(1, h.chain_id, h.height, round_, bh, sigs)
@@ -162,7 +174,7 @@ def test_bad_certificates_fail():
         HEIGHT,
         0,
         h.hash,
-        [CommitSig(forged.signatures[0].validator, bytes(64)), *forged.signatures[1:]],
+        [CommitSig(forged.signatures[0].validator, 2_000, bytes(64)), *forged.signatures[1:]],
     )
     with pytest.raises(VerificationError, match="invalid signature"):
         read("alice", cert=bad)

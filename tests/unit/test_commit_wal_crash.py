@@ -29,7 +29,7 @@ def _height(h: int) -> list:
         WalProposal(sign_proposal(KEYS[1], CHAIN, h, 0, -1, bh, b)),
         WalExecuted(h, bh, True),
         *(WalVote(sign_vote(k, CHAIN, h, 0, PREVOTE, bh)) for k in KEYS),
-        *(WalVote(sign_vote(k, CHAIN, h, 0, PRECOMMIT, bh)) for k in KEYS),
+        *(WalVote(sign_vote(k, CHAIN, h, 0, PRECOMMIT, bh, 1)) for k in KEYS),
         WalTimeout(h, 0, 2),
     ]
 

@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+import msgspec
 import pytest
 
 from tianfu.codec import CodecError, decode, encode
@@ -68,8 +69,13 @@ def proposal(height, round, block=BLOCK_A, pol_round=-1, key=None):
     return sign_proposal(kp, CHAIN, height, round, pol_round, block_hash(block), block)
 
 
+def vote_time(type, h):
+    """A precommit of a block carries its signer's time (BFT time); other votes 0."""
+    return 1_000 if type == PRECOMMIT and h else 0
+
+
 def vote(kp, type, h, height=1, round=0):
-    return VoteReceived(sign_vote(kp, CHAIN, height, round, type, h))
+    return VoteReceived(sign_vote(kp, CHAIN, height, round, type, h, vote_time(type, h)))
 
 
 def others(me):
@@ -85,7 +91,8 @@ def feed_own(core, kp, actions):
     out = []
     for a in actions:
         if isinstance(a, SignVote):
-            v = sign_vote(kp, CHAIN, a.height, a.round, a.type, a.block_hash)
+            t = vote_time(a.type, a.block_hash)
+            v = sign_vote(kp, CHAIN, a.height, a.round, a.type, a.block_hash, t)
             out += core.handle(VoteReceived(v))
     return out
 
@@ -210,9 +217,13 @@ def test_bad_signature_wrong_chain_and_outsiders_are_dropped():
     core.handle(Start())
     peer = others(me)[0]
     good = sign_vote(peer, CHAIN, 1, 0, PREVOTE, A)
-    forged = type(good)(1, CHAIN, 1, 0, PREVOTE, B, peer.public_key, good.signature)
+    forged = type(good)(1, CHAIN, 1, 0, PREVOTE, B, 0, peer.public_key, good.signature)
     core.handle(VoteReceived(forged))
     assert core.votes.prevotes(0).power_any() == 0
+    # A precommit's time is signed: the same vote with another time is dropped.
+    pc = sign_vote(peer, CHAIN, 1, 0, PRECOMMIT, A, 1_000)
+    core.handle(VoteReceived(msgspec.structs.replace(pc, time_ms=99_000)))
+    assert core.votes.precommits(0).power_any() == 0
     outsider = sim_key(99)
     core.handle(VoteReceived(sign_vote(outsider, CHAIN, 1, 0, PREVOTE, A)))
     core.handle(VoteReceived(sign_vote(peer, "other-chain", 1, 0, PREVOTE, A)))
@@ -246,11 +257,13 @@ def test_future_height_buffered_and_replayed_further_dropped():
     core.handle(vote(peer, PREVOTE, A, height=3))
     core.handle(ProposalReceived(proposal(1, 0)))
     core.handle(BlockExecuted(1, A, True))
-    cert_votes = [sign_vote(k, CHAIN, 1, 0, PRECOMMIT, A) for k in KEYS[:3]]
+    cert_votes = [
+        sign_vote(k, CHAIN, 1, 0, PRECOMMIT, A, 1_000 + i) for i, k in enumerate(KEYS[:3])
+    ]
     from tianfu.types import CommitCertificate, CommitSig
 
     cert = CommitCertificate(
-        1, CHAIN, 1, 0, A, [CommitSig(v.validator, v.signature) for v in cert_votes]
+        1, CHAIN, 1, 0, A, [CommitSig(v.validator, v.time_ms, v.signature) for v in cert_votes]
     )
     acts = core.handle(CommitReceived(BLOCK_A, cert))
     assert of(acts, CommitBlock)[0].certificate == cert
@@ -265,8 +278,10 @@ def test_commit_received_with_bad_certificate_is_ignored():
     core.handle(Start())
     from tianfu.types import CommitCertificate, CommitSig
 
-    sigs = [sign_vote(k, CHAIN, 1, 0, PRECOMMIT, A) for k in KEYS[:2]]  # only 2 of 4
-    cert = CommitCertificate(1, CHAIN, 1, 0, A, [CommitSig(v.validator, v.signature) for v in sigs])
+    sigs = [sign_vote(k, CHAIN, 1, 0, PRECOMMIT, A, 1_000) for k in KEYS[:2]]  # only 2 of 4
+    cert = CommitCertificate(
+        1, CHAIN, 1, 0, A, [CommitSig(v.validator, v.time_ms, v.signature) for v in sigs]
+    )
     core.handle(BlockExecuted(1, A, True))
     assert not of(core.handle(CommitReceived(BLOCK_A, cert)), CommitBlock)
 
@@ -333,3 +348,14 @@ def test_proposal_encoding_and_validation():
         decode(encode(bad), Proposal)
     tampered = Proposal(1, CHAIN, 1, 2, 0, p.block_hash, p.block, p.proposer, p.signature)
     assert not verify_proposal(tampered, VALS)
+
+
+def test_skip_to_round_moves_on_only_forward_and_only_at_this_height():
+    from tianfu.consensus.messages import SkipToRound
+
+    core, _ = make_core()
+    core.handle(Start())
+    assert core.handle(SkipToRound(2, 3)) == [] and core.round == 0  # another height
+    acts = core.handle(SkipToRound(1, 3))
+    assert core.round == 3 and ScheduleTimeout(1, 3, Step.PROPOSE, 1000 + 3 * 250) in acts
+    assert core.handle(SkipToRound(1, 2)) == [] and core.round == 3  # never back

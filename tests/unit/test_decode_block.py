@@ -31,7 +31,7 @@ def block(txs: list[Transaction]) -> Block:
     header = BlockHeader(
         1,
         "c",
-        3,
+        1,
         1_700_000_000_000,
         b"\x01" * 32,
         b"\x02" * 32,

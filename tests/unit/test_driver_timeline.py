@@ -60,8 +60,8 @@ def test_own_messages_are_signed_and_logged_in_one_trip_before_broadcast(tmp_pat
         sign_threads: dict[bytes, int] = {}
         append, broadcast, sign = wal.append, net.broadcast, pv.sign
 
-        def sign_w(height, round, step, sign_bytes):
-            sig = sign(height, round, step, sign_bytes)
+        def sign_w(height, round, step, sign_bytes, time_ms=0):
+            sig = sign(height, round, step, sign_bytes, time_ms)
             sign_threads[sig] = threading.get_ident()
             return sig
 

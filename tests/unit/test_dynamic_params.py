@@ -109,7 +109,7 @@ def test_params_from_h_plus_2_on_every_replica(chain):
             )
     burn = tx_with_expiry(chain, user, next_h + 5, "burn", 20_000, contract="burn")
     chain.time_ms += 1000
-    built = chain.ledger.build_block([too_far, in_window, burn], chain.time_ms, b"\x01" * 32)
+    built = chain.ledger.build_block([too_far, in_window, burn], b"\x01" * 32)
     assert [t.hash for t in built.block.txs] == [in_window.hash, burn.hash]
     assert [d[0] for d in built.result.dropped] == [too_far.hash]
     gas_receipt = built.result.receipts[1]
@@ -191,6 +191,7 @@ def test_driver_block_limits_follow_params(chain, tmp_path):
     user = chain.cas["org2"].issue("someone", "member")
     txs = [tx_with_expiry(chain, user, h + 10, "list_orgs") for _ in range(5)]
     mempool = RecordingMempool(txs)
+    FilePrivValidator.initialise(node.keypair, tmp_path / "pv.json")
     privval = FilePrivValidator(node.keypair, tmp_path / "pv.json")
     driver = make_driver(chain, tmp_path, mempool=mempool, privval=privval)
     posted = []

@@ -44,8 +44,9 @@ def node(tmp_path):
 
 def double_sign(chain, validator, height, round_=0, typ=PREVOTE):
     key = chain.keys[validator.public_key]
-    a = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xaa" * 32)
-    b = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xbb" * 32)
+    t = 1_000 if typ == PRECOMMIT else 0  # (a precommit of a block carries a time)
+    a = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xaa" * 32, t)
+    b = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xbb" * 32, t)
     return DuplicateVoteEvidence(a, b)
 
 
@@ -120,6 +121,7 @@ def test_resubmits_after_expiry_and_gives_up_when_refused(node):
             0,
             PREVOTE,
             b"\xcc" * 32,
+            0,
             offender.public_key,
             b"\x01" * 64,
         ),

@@ -60,11 +60,10 @@ def test_a_block_executes_the_same_with_and_without_the_memo(
     ]
     txs = [chain.sign(who, c, meth, *args) for who, c, meth, args in steps]
     proposer = chain.genesis.validators[0].public_key
-    time_ms = chain.ledger.head().time_ms + 1000  # type: ignore[union-attr]
 
-    memo = chain.ledger.build_block(txs, time_ms, proposer)
+    memo = chain.ledger.build_block(txs, proposer)
     monkeypatch.setattr(runtime, "_BlockGov", _Forgetful)
-    plain = chain.ledger.build_block(txs, time_ms, proposer)
+    plain = chain.ledger.build_block(txs, proposer)
 
     assert memo.result.receipts == plain.result.receipts
     assert memo.result.updates == plain.result.updates

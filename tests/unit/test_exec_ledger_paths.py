@@ -241,11 +241,10 @@ def test_contracts_called_again_in_a_block_execute_as_on_first_call(
     ]
     txs = [chain.sign(who, c, meth, *args) for who, c, meth, args in steps]
     proposer = chain.genesis.validators[0].public_key
-    time_ms = chain.ledger.head().time_ms + 1000  # type: ignore[union-attr]
 
-    fast = chain.ledger.build_block(txs, time_ms, proposer)
+    fast = chain.ledger.build_block(txs, proposer)
     monkeypatch.setattr(runtime, "_BlockGov", _Forgetful)  # every call through `_call`
-    plain = chain.ledger.build_block(txs, time_ms, proposer)
+    plain = chain.ledger.build_block(txs, proposer)
 
     assert fast.result.receipts == plain.result.receipts
     assert fast.encoded_receipts == plain.encoded_receipts

@@ -27,12 +27,12 @@ ORGS = ("org1", "org2", "org3", "org4")
 
 
 class Chain:
-    def __init__(self, directory, params=None, genesis_age_ms=10_000):
+    def __init__(self, directory, params=None, genesis_age_ms=10_000, validator_orgs=ORGS):
         self.cas = {o: OrgCA.create(o) for o in ORGS}
         self.admins = {o: ca.issue(f"{o}-admin", "admin") for o, ca in self.cas.items()}
         self.keys = {}
         validators = []
-        for o in ORGS:
+        for o in validator_orgs:
             node = self.cas[o].issue(f"{o}-node", "node")
             self.keys[node.keypair.public_key] = node.keypair
             validators.append(
@@ -70,9 +70,19 @@ class Chain:
         return sign_tx(who.keypair, body)
 
     def block(self, txs=()):
-        """Build, certify (with the validator set of that height) and commit on both ledgers."""
+        """Build, certify (with the validator set of that height) and commit on both ledgers.
+
+        Blocks are dated `time_ms` (advanced 1 s per block): each block's precommits carry
+        the next block's time (BFT time). When a test moved `time_ms` past the time the last
+        certificate gives, an empty block certified at `time_ms` is committed first, as a
+        network's empty blocks would have been."""
         self.time_ms += 1000
-        executed = self.ledger.build_block(list(txs), self.time_ms, b"\x01" * 32)
+        if self.ledger.height and self.ledger.next_block_time() < self.time_ms:
+            self._commit([], self.time_ms)
+        return self._commit(txs, self.time_ms + 1000)
+
+    def _commit(self, txs, vote_ms):
+        executed = self.ledger.build_block(list(txs), b"\x01" * 32)
         header = executed.block.header
         valset = self.ledger.validator_set(header.height)
         assert header.validators_hash == valset.hash
@@ -85,8 +95,9 @@ class Chain:
                 0,
                 PRECOMMIT,
                 header.hash,
+                max(vote_ms, header.time_ms + 1),
             )
-            sigs.append(CommitSig(vote.validator, vote.signature))
+            sigs.append(CommitSig(vote.validator, vote.time_ms, vote.signature))
         cert = CommitCertificate(1, self.genesis.chain_id, header.height, 0, header.hash, sigs)
         verify_commit(cert, header.hash, header.height, valset, self.genesis.chain_id)
         self.ledger.commit(executed, cert)
@@ -372,8 +383,9 @@ def test_expired_proposal(tmp_path):
 
 
 def _double_sign(chain, key, height, round_=0, typ=PREVOTE):
-    a = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xaa" * 32)
-    b = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xbb" * 32)
+    t = 1_000 if typ == PRECOMMIT else 0  # (a precommit of a block carries a time)
+    a = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xaa" * 32, t)
+    b = sign_vote(key, chain.genesis.chain_id, height, round_, typ, b"\xbb" * 32, t)
     return encode(a), encode(b)
 
 
@@ -390,7 +402,9 @@ def test_evidence_recorded_once_and_forgeries_rejected(chain):
     # The validator stays (slashing is off by default).
     assert "org3-v" in names(chain.ledger.validator_set(chain.ledger.height + 2))
 
-    va = Vote(1, chain.genesis.chain_id, 1, 1, PREVOTE, b"\xaa" * 32, key.public_key, b"\x00" * 64)
+    va = Vote(
+        1, chain.genesis.chain_id, 1, 1, PREVOTE, b"\xaa" * 32, 0, key.public_key, b"\x00" * 64
+    )
     _, good_b = _double_sign(chain, key, 1, 1)
     outsider = generate_keypair()
     same = encode(sign_vote(key, chain.genesis.chain_id, 1, 2, PREVOTE, b"\xaa" * 32))

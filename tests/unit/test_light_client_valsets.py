@@ -239,8 +239,8 @@ class Hiding:
 def forged_cert(header, keys, chain_id):
     sigs = []
     for k in keys:
-        v = sign_vote(k, chain_id, header.height, 0, PRECOMMIT, header.hash)
-        sigs.append(CommitSig(v.validator, v.signature))
+        v = sign_vote(k, chain_id, header.height, 0, PRECOMMIT, header.hash, header.time_ms + 1000)
+        sigs.append(CommitSig(v.validator, v.time_ms, v.signature))
     return CommitCertificate(1, chain_id, header.height, 0, header.hash, sigs)
 
 

@@ -28,7 +28,7 @@ def kp():
 
 
 def test_signs_valid_votes_and_proposals_and_persists(tmp_path, kp):
-    pv = FilePrivValidator(kp, tmp_path / "pv.bin")
+    pv = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
     assert pv.last_signed is None and not (tmp_path / "pv.bin").exists()
     p = pv.sign_proposal(CHAIN, 1, 0, -1, H1, b"block")
     assert verify(kp.scheme, kp.public_key, p.signing_bytes(), p.signature)
@@ -39,12 +39,16 @@ def test_signs_valid_votes_and_proposals_and_persists(tmp_path, kp):
     )
     assert pv.last_hrs() == (1, 0, STEP_PREVOTE)
     # a fresh instance (after a "crash") sees the same position
-    assert FilePrivValidator(kp, tmp_path / "pv.bin").last_hrs() == (1, 0, STEP_PREVOTE)
+    assert FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True).last_hrs() == (
+        1,
+        0,
+        STEP_PREVOTE,
+    )
     assert not (tmp_path / "pv.bin.tmp").exists()
 
 
 def test_monotonic_order_of_height_round_step(tmp_path, kp):
-    pv = FilePrivValidator(kp, tmp_path / "pv.bin")
+    pv = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
     sequence = [
         (1, 0, STEP_PROPOSAL),
         (1, 0, STEP_PREVOTE),
@@ -65,10 +69,10 @@ def test_monotonic_order_of_height_round_step(tmp_path, kp):
 
 
 def test_refuses_conflicting_vote_same_position(tmp_path, kp):
-    pv = FilePrivValidator(kp, tmp_path / "pv.bin")
-    pv.sign_vote(CHAIN, 5, 2, PRECOMMIT, H1)
+    pv = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
+    pv.sign_vote(CHAIN, 5, 2, PRECOMMIT, H1, 1_000)
     with pytest.raises(DoubleSignRefused):
-        pv.sign_vote(CHAIN, 5, 2, PRECOMMIT, H2)
+        pv.sign_vote(CHAIN, 5, 2, PRECOMMIT, H2, 1_000)
     with pytest.raises(DoubleSignRefused):
         pv.sign_vote(CHAIN, 5, 2, PRECOMMIT, b"")  # nil is a different vote too
     with pytest.raises(DoubleSignRefused):
@@ -76,16 +80,16 @@ def test_refuses_conflicting_vote_same_position(tmp_path, kp):
 
 
 def test_idempotent_resign_returns_stored_signature_even_after_restart(tmp_path, kp):
-    pv = FilePrivValidator(kp, tmp_path / "pv.bin")
+    pv = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
     v1 = pv.sign_vote(CHAIN, 3, 1, PREVOTE, H1)
     again = pv.sign_vote(CHAIN, 3, 1, PREVOTE, H1)
     assert again == v1
-    restarted = FilePrivValidator(kp, tmp_path / "pv.bin")
+    restarted = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
     assert restarted.sign_vote(CHAIN, 3, 1, PREVOTE, H1) == v1
     with pytest.raises(DoubleSignRefused):
         restarted.sign_vote(CHAIN, 3, 1, PREVOTE, H2)
     # the restarted signer goes on from there
-    v2 = restarted.sign_vote(CHAIN, 3, 1, PRECOMMIT, H1)
+    v2 = restarted.sign_vote(CHAIN, 3, 1, PRECOMMIT, H1, 1_000)
     assert v2.type == PRECOMMIT
 
 
@@ -93,16 +97,21 @@ def test_ecdsa_signature_is_replayed_not_recomputed(tmp_path):
     from tianfu.crypto import ECDSA_P256
 
     kp = generate_keypair(ECDSA_P256)
-    pv = FilePrivValidator(kp, tmp_path / "pv.bin")
+    pv = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
     v = pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
     # ECDSA signatures are randomised: equality proves the stored one came back
-    assert FilePrivValidator(kp, tmp_path / "pv.bin").sign_vote(CHAIN, 1, 0, PREVOTE, H1) == v
+    assert (
+        FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True).sign_vote(
+            CHAIN, 1, 0, PREVOTE, H1
+        )
+        == v
+    )
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip_both", "garbage", "empty", "grown"])
 def test_corrupted_state_file_is_a_clear_error(tmp_path, kp, damage):
     path = tmp_path / "pv.bin"
-    FilePrivValidator(kp, path).sign_vote(CHAIN, 7, 0, PREVOTE, H1)
+    FilePrivValidator(kp, path, allow_missing=True).sign_vote(CHAIN, 7, 0, PREVOTE, H1)
     data = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(data[:-5])
@@ -118,18 +127,18 @@ def test_corrupted_state_file_is_a_clear_error(tmp_path, kp, damage):
     else:
         path.write_bytes(b"")
     with pytest.raises(PrivValStateError, match="corrupted"):
-        FilePrivValidator(kp, path)
+        FilePrivValidator(kp, path, allow_missing=True)
 
 
 def test_state_file_of_another_key_is_refused(tmp_path, kp):
     path = tmp_path / "pv.bin"
-    FilePrivValidator(kp, path).sign_vote(CHAIN, 1, 0, PREVOTE, H1)
+    FilePrivValidator(kp, path, allow_missing=True).sign_vote(CHAIN, 1, 0, PREVOTE, H1)
     with pytest.raises(PrivValStateError, match="another key"):
         FilePrivValidator(generate_keypair(), path)
 
 
 def test_failed_persist_returns_no_signature(tmp_path, kp, monkeypatch):
-    pv = FilePrivValidator(kp, tmp_path / "pv.bin")
+    pv = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
     pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
 
     def boom(*_a, **_k):
@@ -137,12 +146,81 @@ def test_failed_persist_returns_no_signature(tmp_path, kp, monkeypatch):
 
     monkeypatch.setattr("tianfu.consensus.privval._fdatasync", boom)
     with pytest.raises(OSError):
-        pv.sign_vote(CHAIN, 1, 0, PRECOMMIT, H1)
+        pv.sign_vote(CHAIN, 1, 0, PRECOMMIT, H1, 1_000)
     monkeypatch.undo()
     assert pv.last_hrs() == (1, 0, STEP_PREVOTE)
     # the slot written before the failed sync may or may not have reached the disk; the
     # signer restarts at the last returned state or at the unreturned one, never before
-    assert FilePrivValidator(kp, tmp_path / "pv.bin").last_hrs() >= (1, 0, STEP_PREVOTE)
+    assert FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True).last_hrs() >= (
+        1,
+        0,
+        STEP_PREVOTE,
+    )
     # and a retry after the error goes through
-    v = pv.sign_vote(CHAIN, 1, 0, PRECOMMIT, H1)
-    assert FilePrivValidator(kp, tmp_path / "pv.bin").sign_vote(CHAIN, 1, 0, PRECOMMIT, H1) == v
+    v = pv.sign_vote(CHAIN, 1, 0, PRECOMMIT, H1, 1_000)
+    assert (
+        FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True).sign_vote(
+            CHAIN, 1, 0, PRECOMMIT, H1, 1_000
+        )
+        == v
+    )
+
+
+def test_missing_signer_file_is_refused_unless_a_new_state_is_asked_for(tmp_path, kp):
+    """Deleting the signer file used to start the node as "never signed", silently."""
+    path = tmp_path / "privval.json"
+    with pytest.raises(PrivValStateError, match="missing.*--new-signer-state") as err:
+        FilePrivValidator(kp, path)
+    assert "\n" not in str(err.value)
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    assert pv.recovery is not None and pv.last_hrs() is None
+
+
+def test_initialise_creates_a_never_signed_file_once(tmp_path, kp):
+    path = tmp_path / "data" / "privval.json"
+    FilePrivValidator.initialise(kp, path)
+    pv = FilePrivValidator(kp, path)
+    assert pv.recovery is None and pv.last_hrs() == (0, 0, 0)
+    pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
+    pv.close()
+    FilePrivValidator.initialise(kp, path)  # an existing file is kept
+    assert FilePrivValidator(kp, path).last_hrs() == (1, 0, STEP_PREVOTE)
+
+
+def test_precommit_resigned_with_another_time_returns_the_stored_vote(tmp_path, kp):
+    """BFT time: after a crash the same precommit comes back with its first time and
+    signature (the signer never signs one precommit with two times)."""
+    path = tmp_path / "pv.bin"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    first = pv.sign_vote(CHAIN, 4, 1, PRECOMMIT, H1, 5_000)
+    pv.close()
+    again = FilePrivValidator(kp, path).sign_vote(CHAIN, 4, 1, PRECOMMIT, H1, 9_999)
+    assert again == first and again.time_ms == 5_000
+    with pytest.raises(DoubleSignRefused):
+        FilePrivValidator(kp, path).sign_vote(CHAIN, 4, 1, PRECOMMIT, H2, 5_000)
+
+
+def test_vote_times_must_match_the_vote_kind(tmp_path, kp):
+    pv = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
+    with pytest.raises(ValueError, match="needs a time"):
+        pv.sign_vote(CHAIN, 1, 0, PRECOMMIT, H1)
+    with pytest.raises(ValueError, match="only a precommit"):
+        pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1, 5)
+
+
+def test_advance_to_takes_a_newer_message_and_then_refuses_going_back(tmp_path, kp):
+    """The driver hands the signer its newest own message from the WAL when the signer
+    file's copy of it was lost: from then on the signer is at that position."""
+    path = tmp_path / "pv.bin"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 3, 0, PREVOTE, H1)
+    msg = vote_signing_bytes(CHAIN, 3, 0, PRECOMMIT, H1, 7_000)
+    sig = kp.sign(msg)
+    assert pv.advance_to(3, 0, STEP_PRECOMMIT, msg, sig, 7_000)
+    assert not pv.advance_to(3, 0, STEP_PREVOTE, msg, sig, 0)  # older: ignored
+    pv.close()
+    again = FilePrivValidator(kp, path)
+    assert again.last_hrs() == (3, 0, STEP_PRECOMMIT)
+    assert again.sign_vote(CHAIN, 3, 0, PRECOMMIT, H1, 9_000).signature == sig  # same vote
+    with pytest.raises(DoubleSignRefused):
+        again.sign_vote(CHAIN, 3, 0, PRECOMMIT, b"")

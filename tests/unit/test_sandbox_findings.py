@@ -471,7 +471,7 @@ def test_the_hosts_memory_error_never_becomes_a_receipt(
 
     monkeypatch.setattr(g, "measure", exhausted)  # what comparing two lists walks first
     with pytest.raises(HostResourceError):
-        ledger.build_block([tx], head.time_ms + 1000, chain.genesis.validators[0].public_key)
+        ledger.build_block([tx], chain.genesis.validators[0].public_key)
     with pytest.raises(Exception, match="ran out of the node's memory or stack"):
         chain.query("attacks", "deep_view", 3)
 

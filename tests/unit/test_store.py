@@ -93,9 +93,9 @@ class Chain:
             n_txs,
         )
         block = Block(header, txs)
-        vote = sign_vote(self.validator, CHAIN, h, 0, PRECOMMIT, block.hash)
+        vote = sign_vote(self.validator, CHAIN, h, 0, PRECOMMIT, block.hash, 1_000_000 + h)
         cert = CommitCertificate(
-            1, CHAIN, h, 0, block.hash, [CommitSig(vote.validator, vote.signature)]
+            1, CHAIN, h, 0, block.hash, [CommitSig(vote.validator, vote.time_ms, vote.signature)]
         )
         nodes = {nkey(h): b"node-of-%d" % h, nkey(h) + b"/b": b"sibling"}
         updates: dict[bytes, bytes | None] = {hkey(h): b"v%d" % h, b"c/latest": str(h).encode()}
@@ -174,9 +174,9 @@ def test_duplicate_tx_keeps_first_position(db):
     db.save_block(*b1)
     block, cert, receipts, nodes, updates = chain.next(2, 1)
     again = Block(msgspec.structs.replace(block.header, tx_count=2), [block.txs[0], b1[0].txs[1]])
-    vote = sign_vote(chain.validator, CHAIN, 2, 0, PRECOMMIT, again.hash)
+    vote = sign_vote(chain.validator, CHAIN, 2, 0, PRECOMMIT, again.hash, 1_000_002)
     cert = CommitCertificate(
-        1, CHAIN, 2, 0, again.hash, [CommitSig(vote.validator, vote.signature)]
+        1, CHAIN, 2, 0, again.hash, [CommitSig(vote.validator, vote.time_ms, vote.signature)]
     )
     db.save_block(again, cert, receipts * 2, nodes, updates)
     assert (db.load_tx(b1[0].txs[1].hash).height, db.load_tx(b1[0].txs[1].hash).index) == (1, 1)

@@ -82,9 +82,9 @@ def _with_txs(chain: Chain, parts, txs):
     block, _, receipts, nodes, updates = parts
     again = Block(msgspec.structs.replace(block.header, tx_count=len(txs)), list(txs))
     h = block.header.height
-    vote = sign_vote(chain.validator, CHAIN, h, 0, PRECOMMIT, again.hash)
+    vote = sign_vote(chain.validator, CHAIN, h, 0, PRECOMMIT, again.hash, 1_000_000 + h)
     cert = CommitCertificate(
-        1, CHAIN, h, 0, again.hash, [CommitSig(vote.validator, vote.signature)]
+        1, CHAIN, h, 0, again.hash, [CommitSig(vote.validator, vote.time_ms, vote.signature)]
     )
     return again, cert, receipts, nodes, updates
 

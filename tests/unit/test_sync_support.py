@@ -46,7 +46,9 @@ class Consortium:
         self.genesis = Genesis(
             version=1,
             chain_id=CHAIN,
-            time_ms=int(time.time() * 1000) - 1_000_000,
+            # Block 1 is dated at the genesis time (BFT time): after the certificates'
+            # not-before (issued now, back-dated 5 minutes).
+            time_ms=int(time.time() * 1000) - 60_000,
             orgs=[OrgConfig(ORG, self.ca.cert_der)],
             validators=[
                 Validator(f"v{i}", ORG, k.scheme, k.public_key, 1) for i, k in enumerate(self.keys)
@@ -91,12 +93,13 @@ class Consortium:
         signers = self.keys[: self.quorum] if signers is None else signers
         sigs = []
         for k in signers:
-            vote = sign_vote(k, CHAIN, header.height, round, PRECOMMIT, header.hash)
-            sigs.append(CommitSig(vote.validator, vote.signature))
+            t = max(int(time.time() * 1000), header.time_ms + 1)  # a node's precommit time
+            vote = sign_vote(k, CHAIN, header.height, round, PRECOMMIT, header.hash, t)
+            sigs.append(CommitSig(vote.validator, vote.time_ms, vote.signature))
         return CommitCertificate(1, CHAIN, header.height, round, header.hash, sigs)
 
     def produce(self, ledger: Ledger, txs: list[Transaction]) -> ExecutedBlock:
-        executed = ledger.build_block(txs, int(time.time() * 1000), self.keys[0].public_key)
+        executed = ledger.build_block(txs, self.keys[0].public_key)
         ledger.commit(executed, self.cert(executed.block.header))
         return executed
 

@@ -102,6 +102,7 @@ class Node:
         self.key = KEYS[me]
         params = ConsensusParams(timeout_propose_ms=100, timeout_vote_ms=100, timeout_delta_ms=10)
         self.core = ConsensusCore(CHAIN, 1, VALS, self.key.public_key, params=params)
+        FilePrivValidator.initialise(self.key, tmp_path / f"pv{me}.bin")
         self.pv = FilePrivValidator(self.key, tmp_path / f"pv{me}.bin")
         self.wal = ConsensusWAL(tmp_path / f"wal{me}")
         self.actions: list = []
@@ -127,7 +128,8 @@ class Node:
                     step = 1 if a.type == PREVOTE else 2
                     if self.replaying and last and (a.height, a.round, step) < last:
                         continue
-                    v = self.pv.sign_vote(CHAIN, a.height, a.round, a.type, a.block_hash)
+                    t = 1_000 if a.type == PRECOMMIT and a.block_hash else 0
+                    v = self.pv.sign_vote(CHAIN, a.height, a.round, a.type, a.block_hash, t)
                     if not self.replaying:
                         self.wal.append(WalVote(v), sync=True)
                     q.append(VoteReceived(v))

@@ -89,6 +89,14 @@ def network_init(
 @node_app.command("start")
 def node_start(
     home: Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")],
+    new_signer_state: Annotated[
+        bool,
+        typer.Option(
+            "--new-signer-state",
+            help="Start although the signer file (data/privval.json) is missing: a new one is made, and "
+            "the node signs only once the network has moved past what it may have signed before.",
+        ),
+    ] = False,
 ) -> None:
     """Run one node (validator or non-voting full node) until interrupted.
 
@@ -97,12 +105,13 @@ def node_start(
     `tianfu node repair`; it stops the same way if it finds damage while running.
     """
     with handle_errors():
+        from tianfu.consensus.privval import PrivValStateError
         from tianfu.node.netnode import run_network_node
         from tianfu.node.storeguard import StoreRefused
 
         try:
-            run_network_node(home)
-        except StoreRefused as exc:
+            run_network_node(home, new_signer_state=new_signer_state)
+        except (StoreRefused, PrivValStateError) as exc:
             raise CommandFailed(str(exc)) from None
 
 
@@ -451,6 +460,10 @@ def node_init(
             peers=[parse_hostport(p) for p in peer],
         )
         cfg.save()
+        if validator:
+            from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
+
+            FilePrivValidator.initialise(ident.keypair, cfg.data / SIGNER_FILE)
         console.print(
             f"node {cfg.name} of {cfg.org} configured in {home}: start it with "
             f"`tianfu node start --home {home}`"

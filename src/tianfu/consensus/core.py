@@ -15,6 +15,9 @@ Events -> what the core does
                              executed the block, so the core treats it as valid).
   CommitReceived(block, cert) a block with a commit certificate for our height (sync).
   BlockCommitted(h, valset)  the driver has durably stored block h: go to h+1.
+  SkipToRound(h, r)          go to round r of height h now if it is later than ours (a
+                             validator that may not sign before r; like a timeout, a
+                             round change never affects safety).
 
 Actions the driver must carry out
   SignVote(h, r, type, hash) / SignProposal(h, r, pol_round, hash, block):
@@ -70,6 +73,7 @@ from tianfu.consensus.messages import (
     ScheduleTimeout,
     SignProposal,
     SignVote,
+    SkipToRound,
     Start,
     Step,
     TimeoutFired,
@@ -85,7 +89,6 @@ from tianfu.types import (
     ConsensusParams,
     ValidatorSet,
     Vote,
-    vote_signing_bytes,
 )
 
 MAX_FUTURE_ROUNDS = 8
@@ -177,6 +180,10 @@ class ConsensusCore:
         self._precommit_timeout: set[int] = set()
         self._pol_done: set[int] = set()
 
+    def from_commit_received(self, block_hash: bytes) -> bool:
+        """Was `block_hash` certified by a `CommitReceived` (catch-up), not by our votes?"""
+        return block_hash in self._certs
+
     def proposer(self, round: int) -> bytes:
         return self.proposer_selection(self.validators, self.height, round)
 
@@ -205,6 +212,10 @@ class ConsensusCore:
             self._on_commit_received(event, out)
         elif isinstance(event, BlockCommitted):
             return self._on_block_committed(event)
+        elif isinstance(event, SkipToRound):
+            if event.height == self.height and event.round > self.round and self.started:
+                if self.decided is None:
+                    self._start_round(event.round, out)
         elif isinstance(event, Start):
             if not self.started:
                 self.started = True
@@ -337,16 +348,19 @@ class ConsensusCore:
         cert = e.certificate
         if cert.height != self.height or self.decided is not None or cert.block_hash in self._certs:
             return
-        if cert.chain_id != self.chain_id or len(cert.block_hash) != 32:
+        if cert.chain_id != self.chain_id:
             return
-        msg = vote_signing_bytes(self.chain_id, cert.height, cert.round, PRECOMMIT, cert.block_hash)
+        try:
+            cert.validate()
+        except (ValueError, CodecError):
+            return
         seen: set[bytes] = set()
         power = 0
         for cs in cert.signatures:
             v = self._vals.get(cs.validator)
             if v is None or cs.validator in seen:
                 return
-            if not self.verifier(v.scheme, v.public_key, msg, cs.signature):
+            if not self.verifier(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature):
                 return
             seen.add(cs.validator)
             power += v.power

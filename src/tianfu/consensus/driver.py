@@ -8,8 +8,18 @@ as events through an internal queue that has priority over network input.
 
 Signing: `SignVote` / `SignProposal` -> `FilePrivValidator` (persists before it returns)
 -> WAL append + fsync -> the signed message is fed back to the core, which answers with
-`Broadcast`. Inbound frames (`handle_frame`, the p2p handler), catch-up answers and
-gossip are in `tianfu.consensus.peers` (the `PeerMessages` mixin of the driver).
+`Broadcast`. A precommit of a block carries this node's clock, at least the block's time
++ 1 ms (BFT time, `tianfu.types.block`). When the signer state may be older than what the
+key signed (`FilePrivValidator.recovery`, a signer behind the store or behind its own
+messages in the WAL), a `SignGuard` first learns how far the key and the network got and
+holds signing until the network has moved past it (`tianfu.consensus.signguard`).
+
+Clock: at each commit the driver compares its clock with the network's time (the median
+of the decided certificate's precommit times); `clock_offset_ms` is the difference, logged
+at WARNING when it exceeds `clock_warn_ms`. The clock is never used to judge a block.
+
+Inbound frames (`handle_frame`, the p2p handler), catch-up answers and gossip are in
+`tianfu.consensus.peers` (the `PeerMessages` mixin of the driver).
 
 Parameters: the timeouts, block limits and intervals of height h are `ledger.params(h)`
 (governance state of h - 2, ADR 0012), taken when the core is built for h and again
@@ -32,7 +42,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
-from tianfu.codec import encode
+from tianfu.codec import CodecError, encode
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.culprit import build_dropping_culprit
 from tianfu.consensus.messages import (
@@ -50,6 +60,7 @@ from tianfu.consensus.messages import (
     ScheduleTimeout,
     SignProposal,
     SignVote,
+    SkipToRound,
     Start,
     TimeoutFired,
     VoteReceived,
@@ -72,6 +83,7 @@ from tianfu.consensus.peers import (  # noqa: F401 (re-exported: this module's i
     TokenBucket,
 )
 from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
+from tianfu.consensus.signguard import SignGuard, restart_guard
 from tianfu.consensus.timeline import HeightTimeline
 from tianfu.consensus.wal import (
     ConsensusWAL,
@@ -83,12 +95,21 @@ from tianfu.consensus.wal import (
     WalVote,
     entry_event,
 )
-from tianfu.types import PREVOTE, Block, CommitCertificate, ConsensusParams, ValidatorSet, Vote
-from tianfu.types.block import decode_block
+from tianfu.types import (
+    PRECOMMIT,
+    PREVOTE,
+    Block,
+    CommitCertificate,
+    ConsensusParams,
+    ValidatorSet,
+    Vote,
+)
+from tianfu.types.block import block_time_of, decode_block, median_time
 
 log = logging.getLogger(__name__)
 
-MAX_CLOCK_DRIFT_MS = 10_000  # how far ahead of our clock a proposed block may be dated
+CLOCK_WARN_MS = 2_000  # a clock further than this from the network's time is logged
+DOUBLE_SIGN_CHECK_HEIGHTS = 10  # stored certificates searched for our own signatures
 
 
 class _JumpTo:
@@ -114,9 +135,7 @@ class LedgerLike(Protocol):
     def height(self) -> int: ...
     def validator_set(self, height: int) -> ValidatorSet: ...
     # Optional: `params(height) -> ConsensusParams` (else the genesis parameters are used).
-    def build_block(
-        self, txs: list, time_ms: int, proposer: bytes, verified: Any = None
-    ) -> Any: ...
+    def build_block(self, txs: list, proposer: bytes, verified: Any = None) -> Any: ...
     def execute(self, block: Block, verified: Any = None) -> Any: ...
     def commit(self, executed: Any, cert: CommitCertificate) -> None: ...
 
@@ -151,6 +170,8 @@ class ConsensusDriver(PeerMessages):
         max_evidence: int = 256,
         commit_lock: threading.Lock | None = None,
         check_store: Callable[[], object] | None = None,
+        double_sign_check_heights: int = DOUBLE_SIGN_CHECK_HEIGHTS,
+        clock_warn_ms: int = CLOCK_WARN_MS,
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
@@ -197,6 +218,11 @@ class ConsensusDriver(PeerMessages):
         self._last_commit = 0.0
         self._stopping = False
         self.timeline = HeightTimeline()
+        self.double_sign_check_heights = double_sign_check_heights
+        self.guard: SignGuard | None = None
+        self.clock_warn_ms = clock_warn_ms
+        self.clock_offset_ms: int | None = None  # our clock - the network's, at the last commit
+        self._clock_warned = -1e9
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
         # Checks the store (worker thread; raises if damaged) before voting resumes after a
@@ -270,6 +296,60 @@ class ConsensusDriver(PeerMessages):
     def pending_evidence(self) -> list[Any]:
         return list(self._evidence)
 
+    def _advance_signer_from_wal(self) -> None:
+        """If the WAL holds a message of ours newer than the signer's state (the state's
+        newest copy was lost), the signer takes it as its last signed position."""
+        pv = self.privval
+        if pv is None:
+            return
+        best: tuple[tuple[int, int, int], bytes, bytes, int] | None = None
+        for e in self.wal.all_entries():
+            if isinstance(e, WalVote) and e.vote.validator == pv.public_key:
+                v = e.vote
+                hrs = (v.height, v.round, 1 if v.type == PREVOTE else 2)
+                item = (hrs, v.signing_bytes(), v.signature, v.time_ms)
+            elif isinstance(e, WalProposal) and e.proposal.proposer == pv.public_key:
+                p = e.proposal
+                item = ((p.height, p.round, STEP_PROPOSAL), p.signing_bytes(), p.signature, 0)
+            else:
+                continue
+            if best is None or item[0] > best[0]:
+                best = item
+        last = pv.last_hrs()
+        if best is not None and (last is None or best[0] > last):
+            pv.advance_to(*best[0], best[1], best[2], best[3])
+
+    def _make_guard(self, now: float) -> SignGuard | None:
+        """A `SignGuard` if the signer state may be older than what the key signed."""
+        pv, core = self.privval, self.core
+        if pv is None or core is None:
+            return None
+        own = [
+            (m.height, m.round)
+            for e in self.wal.all_entries()
+            if isinstance(e, WalVote | WalProposal)
+            for m in (e.vote if isinstance(e, WalVote) else e.proposal,)
+            if (m.validator if isinstance(m, Vote) else m.proposer) == pv.public_key
+        ]
+        store, top = self.ledger.store, self.ledger.height
+        recent = range(max(1, top - self.double_sign_check_heights + 1), top + 1)
+        certs = [store.load_cert(h) for h in recent]
+        certs += [getattr(store.load_header(h + 1), "last_commit", None) for h in recent]
+        guard = restart_guard(
+            my_key=pv.public_key,
+            recovery=pv.recovery,
+            last_hrs=pv.last_hrs(),
+            own_in_wal=own,
+            store_height=top,
+            certificates=[c for c in certs if c is not None],
+            powers={v.public_key: v.power for v in core.validators.validators},
+            now=now,
+            listen_s=max(2 * self.gossip_interval, 1.0),
+        )
+        if guard is not None:
+            self.stats["sign_guard"] += 1
+        return guard
+
     async def start(self) -> None:
         """Build the core for ledger.height + 1, replay the WAL into it, then go live."""
         loop = asyncio.get_running_loop()
@@ -280,6 +360,8 @@ class ConsensusDriver(PeerMessages):
         h = self.ledger.height + 1
         self._apply_params(self.params_at(h))
         self.core = self._core_factory(h, self.ledger.validator_set(h))
+        self.guard = self._make_guard(self._height_since)
+        self._advance_signer_from_wal()
         await self._feed(Start(), INTERNAL)
         _, entries = self.wal.records()
         for entry in entries:
@@ -484,8 +566,32 @@ class ConsensusDriver(PeerMessages):
         last = pv.last_hrs()
         if replay and last is not None and (a.height, a.round, step) < last:
             return []  # signed before the crash; the WAL holds that message, replayed next
+        guard = self.guard
+        if guard is not None:
+            if guard.finished(a.height):
+                self.guard = None
+            elif not guard.allows(a.height, a.round, asyncio.get_running_loop().time()):
+                self.stats["sign_held"] += 1
+                self._guard_tick()
+                log.info(
+                    "not signing at height %d round %d: signer state recovery (%s) holds "
+                    "signing until %s",
+                    a.height,
+                    a.round,
+                    guard.reason,
+                    "the network has been heard" if guard.listening else guard.first_allowed(),
+                )
+                return []
+        time_ms = 0
+        if isinstance(a, SignVote) and a.type == PRECOMMIT and a.block_hash:
+            try:
+                block_ms = self._block_time(a.block_hash)
+            except CodecError:  # (a block the core holds always decodes: it was executed)
+                log.error("no time for block %s: not precommitting it", a.block_hash.hex()[:12])
+                return []
+            time_ms = max(int(self.clock() * 1000), block_ms + 1)
         try:  # one worker-thread trip for the signer's fsync and the WAL's
-            event, wal_error = await self._in_thread(self._sign_sync, pv, a)
+            event, wal_error = await self._in_thread(self._sign_sync, pv, a, time_ms)
         except DoubleSignRefused as exc:
             log.warning("signer refused: %s", exc)
             self.stats["sign_refused"] += 1
@@ -496,13 +602,34 @@ class ConsensusDriver(PeerMessages):
         self.stats["signed"] += 1
         return [(event, OWN)]
 
+    def _guard_tick(self) -> None:
+        """A recovering node in a round it may not sign in moves to the first it may."""
+        guard, core = self.guard, self.core
+        if guard is None or core is None or core.decided is not None or self._stopping:
+            return
+        if not guard.settle(asyncio.get_running_loop().time()):
+            return
+        r = guard.first_round(core.height)
+        if r is not None and r > core.round:
+            log.info("signer state recovery: moving to round %d of height %d", r, core.height)
+            self._post(SkipToRound(core.height, r))
+
+    def _block_time(self, block_hash: bytes) -> int:
+        """The header time of a block of the current height that the core holds."""
+        executed = self._executed.get(block_hash)
+        if executed is not None:
+            t: int = executed.block.header.time_ms
+            return t
+        assert self.core is not None
+        return block_time_of(self.core.blocks.get(block_hash, b""))
+
     def _sign_sync(
-        self, pv: FilePrivValidator, a: SignVote | SignProposal
+        self, pv: FilePrivValidator, a: SignVote | SignProposal, time_ms: int = 0
     ) -> tuple[Event, OSError | None]:
         """(worker thread) Sign (the signer persists first), then append to the WAL and
         fsync: both durable before the message is fed back, hence before `Broadcast`."""
         if isinstance(a, SignVote):
-            vote = pv.sign_vote(self.chain_id, a.height, a.round, a.type, a.block_hash)
+            vote = pv.sign_vote(self.chain_id, a.height, a.round, a.type, a.block_hash, time_ms)
             entry: WalEntry = WalVote(vote)
             event: Event = VoteReceived(vote)
         else:
@@ -536,7 +663,7 @@ class ConsensusDriver(PeerMessages):
 
     # ------------------------------------------------------------ ledger work
 
-    def _execute_sync(self, block_bytes: bytes, block_hash: bytes, check_time: bool = False) -> Any:
+    def _execute_sync(self, block_bytes: bytes, block_hash: bytes) -> Any:
         # Transactions already in our mempool (decoded, checked, hashed) are reused.
         block = decode_block(
             block_bytes,
@@ -545,16 +672,8 @@ class ConsensusDriver(PeerMessages):
         )
         if block.hash != block_hash:
             raise ValueError("block does not hash to the proposal's hash")
-        if check_time:
-            # A proposal may not date its block in the future (applications time-stamp with
-            # it): beyond our clock plus the allowed drift we prevote nil. A decided block is
-            # applied whatever its time (the check is for voting, not for committing).
-            now_ms = int(self.clock() * 1000)
-            if block.header.time_ms > now_ms + MAX_CLOCK_DRIFT_MS:
-                raise ValueError(
-                    f"block time {block.header.time_ms} is more than {MAX_CLOCK_DRIFT_MS} ms "
-                    f"ahead of this node's clock ({now_ms})"
-                )
+        # (The block's time is checked by the ledger against the median time of the
+        # certificate its header carries: no clock is consulted.)
         return self.ledger.execute(block, self.verified)
 
     async def _execute(self, a: ExecuteBlock) -> None:
@@ -566,9 +685,7 @@ class ConsensusDriver(PeerMessages):
                     if self.core.height != a.height:
                         return
                     self._mark("exec_begin")
-                    executed = await self._in_thread(
-                        self._execute_sync, a.block, a.block_hash, True
-                    )
+                    executed = await self._in_thread(self._execute_sync, a.block, a.block_hash)
                     self._mark("executed")
                 valid = True
                 if self.core.height == a.height:
@@ -580,7 +697,7 @@ class ConsensusDriver(PeerMessages):
         self.stats["executed"] += 1
         self._post(BlockExecuted(a.height, a.block_hash, valid))
 
-    def _build_sync(self, txs: list, time_ms: int) -> tuple[Any, bytes, Any, str]:
+    def _build_sync(self, txs: list) -> tuple[Any, bytes, Any, str]:
         """(worker thread) The proposal block of `txs` and its bytes. If no block of them
         builds, the longest prefix before the transaction that makes building fail; that
         transaction is returned too (to drop, with the error), else None
@@ -589,7 +706,7 @@ class ConsensusDriver(PeerMessages):
         key = self.my_key
 
         def attempt(candidates: list) -> Any:
-            return self.ledger.build_block(candidates, time_ms, key, self.verified)
+            return self.ledger.build_block(candidates, key, self.verified)
 
         built = build_dropping_culprit(attempt, txs)
         data = encode(built.result.block)
@@ -620,9 +737,7 @@ class ConsensusDriver(PeerMessages):
             async with self._ledger_lock:
                 if self.core.height != a.height:
                     return
-                executed, data, culprit, error = await self._in_thread(
-                    self._build_sync, txs, int(self.clock() * 1000)
-                )
+                executed, data, culprit, error = await self._in_thread(self._build_sync, txs)
                 self._mark("built")
         except Exception:  # even an empty block failed (a task's top level): no proposal
             log.exception("building block %d failed", a.height)
@@ -646,6 +761,28 @@ class ConsensusDriver(PeerMessages):
         self._executed[block_hash] = executed
         self.stats["built"] += 1
         self._post(ProposalBlockReady(a.height, a.round, block_hash, data))
+
+    def _check_clock(self, cert: CommitCertificate) -> None:
+        """Compare our clock with the network's time: the decided certificate's median."""
+        try:
+            network_ms = median_time(cert, self.ledger.validator_set(cert.height))
+        except ValueError:
+            return
+        offset = int(self.clock() * 1000) - network_ms
+        self.clock_offset_ms = offset
+        if abs(offset) > self.clock_warn_ms:
+            self.stats["clock_skewed"] += 1
+            now = asyncio.get_running_loop().time()
+            if now - self._clock_warned >= 10.0:
+                self._clock_warned = now
+                log.warning(
+                    "this node's clock is %d ms %s the network's time (median of the precommit "
+                    "times of height %d; bound %d ms): fix its time synchronisation",
+                    abs(offset),
+                    "ahead of" if offset > 0 else "behind",
+                    cert.height,
+                    self.clock_warn_ms,
+                )
 
     def _commit_sync(self, executed: Any, a: CommitBlock) -> tuple[Any, bool, Exception | None]:
         """(worker thread) Re-execute if the decided block is not the one executed, store
@@ -743,6 +880,8 @@ class ConsensusDriver(PeerMessages):
     async def _next_height(self, a: CommitBlock) -> list[tuple[Event, str]]:
         self._executed.clear()
         self._own.clear()
+        if self.core is not None and not self.core.from_commit_received(a.block_hash):
+            self._check_clock(a.certificate)  # (decided live: not a catch-up commit frame)
         try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
             self.use_params_of(a.height + 1)
         except Exception:  # a task's top level: keep the current parameters, log

@@ -180,6 +180,15 @@ class CommitReceived:
 
 
 @dataclass(frozen=True)
+class SkipToRound:
+    """Go to `round` of `height` now (a validator recovering its signer state, which may
+    not sign in the rounds before it, moves there so that it can vote again)."""
+
+    height: int
+    round: int
+
+
+@dataclass(frozen=True)
 class BlockCommitted:
     """The driver has durably stored the decided block of `height`; move to height+1."""
 
@@ -196,6 +205,7 @@ Event = (
     | ProposalBlockReady
     | CommitReceived
     | BlockCommitted
+    | SkipToRound
 )
 
 

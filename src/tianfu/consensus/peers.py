@@ -34,6 +34,7 @@ from tianfu.consensus.messages import (
     ProposalReceived,
     VoteReceived,
 )
+from tianfu.consensus.signguard import SignGuard
 from tianfu.crypto.suite import verify as crypto_verify
 from tianfu.types import CommitCertificate, Vote
 
@@ -112,6 +113,9 @@ class PeerMessages:
     _progress: tuple[int, int, int]
     _height_since: float
     timeline: Any  # HeightTimeline
+    guard: SignGuard | None
+
+    def _guard_tick(self) -> None: ...  # the driver's: a recovering node's round skip
 
     # ------------------------------------------------------------ inbound frames
 
@@ -150,6 +154,8 @@ class PeerMessages:
         if msg.chain_id != self.chain_id:
             self.stats["dropped_wrong_chain"] += 1
             return
+        if self.guard is not None and self.guard.listening:
+            self._observe(msg)
         h = core.height
         if msg.height < h:
             self.stats["dropped_old_height"] += 1
@@ -204,9 +210,36 @@ class PeerMessages:
         if f.certificate.chain_id != self.chain_id:
             self.stats["dropped_wrong_chain"] += 1
             return
+        if self.guard is not None and self.guard.listening:
+            self._observe_certificate(f.certificate)
         self._internal.append((CommitReceived(f.block, f.certificate), NET))
         self.stats["commit_frames"] += 1
         self._wake.set()
+
+    def _observe(self, msg: Vote | Proposal) -> None:
+        """Tell the signer-recovery guard where a validly signed message's signer was."""
+        core, guard = self.core, self.guard
+        assert core is not None and guard is not None
+        signer = msg.validator if isinstance(msg, Vote) else msg.proposer
+        val = next((v for v in core.validators.validators if v.public_key == signer), None)
+        if val is None or not self._verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
+            return
+        guard.observe(signer, msg.height, msg.round)
+
+    def _observe_certificate(self, cert: CommitCertificate) -> None:
+        """Our own precommit in a peer's certificate: a signature the guard must know of."""
+        core, guard = self.core, self.guard
+        assert core is not None and guard is not None
+        for cs in cert.signatures:
+            if cs.validator != self.my_key:
+                continue
+            val = next(
+                (v for v in core.validators.validators if v.public_key == cs.validator), None
+            )
+            if val is not None and self._verify(
+                val.scheme, cs.validator, cert.signing_bytes(cs), cs.signature
+            ):
+                guard.own_signature(cert.height, cert.round)
 
     def _answer(self, address: str, height: int, now: float) -> None:
         """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
@@ -269,6 +302,7 @@ class PeerMessages:
         while not self._stopping:
             await asyncio.sleep(self.gossip_interval)
             try:
+                self._guard_tick()
                 self._gossip_tick()
             except Exception:  # a task's top level: log and keep gossiping
                 log.exception("consensus gossip failed")

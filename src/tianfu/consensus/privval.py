@@ -10,20 +10,32 @@ proposal < prevote < precommit (CometBFT's privval rule).
 File format 2 (this version writes it): two fixed slots of `SLOT` bytes, each aligned on
 its own 4 KiB block. A slot is `MAGIC2 | seq (8) | length (4) | sha256 | body | zeros`,
 the sha256 over everything else of the slot (seq, length, body and padding), the body the
-canonical `LastSigned`. A save writes the next seq into the slot that does NOT hold the
-current state (`pwrite` in place) and `fdatasync`s it: one sync, no metadata change, and
-the current state is never touched while the new one is written. On load the valid slot
-with the highest seq wins. A crash in the middle of a save can only tear the slot being
-written, whose signature was never returned: the other slot holds the last state whose
-signature may have left, so nothing that could be double signed is lost. The file is
-created (and a format 1 file converted) once, atomically: temp file, fsync, rename, fsync
-of the directory, both slots holding the same state.
+canonical `LastSigned`. A save writes the new state with the next seq into one slot
+(`pwrite` in place) and `fdatasync`s it — one sync per signature, no metadata — then
+writes it into the other slot too, without a sync of its own: the next save's sync makes
+that copy durable (a sync flushes the whole file), and until then the driver's consensus
+WAL holds the same signed message, fsynced before it is sent, which the driver hands back
+with `advance_to` at start. So the damage of either slot (a torn save or a bad disk
+block — the two look the same) does not send the signer back: the other slot holds the
+newest state (or, after a power loss right after a save, the WAL does), or the save in
+flight was interrupted and its signature never left. On
+load the valid slot with the highest seq wins; a damaged slot or two slots of different
+seq sets `recovery` (the driver then checks the network for its own signatures before it
+signs again, `tianfu.consensus.signguard`), and the surviving state is written back over
+the other slot at once, so the file is whole again before anything is signed. The file is created (and a format 1 file
+converted) once, atomically: temp file, fsync, rename, fsync of the directory, both slots
+holding the same state.
 
+A missing file is refused (`PrivValStateError`) unless the caller passes
+`allow_missing=True` (`tianfu node start --new-signer-state`): then the signer starts as
+"never signed" with `recovery` set. `initialise()` writes the file of a new node (height
+0: nothing signed) at `node init`. A file that exists but has no readable slot (truncated,
+garbage, another key's) raises `PrivValStateError`: it is never reset to zero silently.
 Format 1 (`TFPV1`: one record, replaced by rename on every save) is still read; the first
-save after an upgrade converts it. A missing file means "never signed". A file that
-exists but has no readable slot (truncated, garbage, another key's) raises
-`PrivValStateError`: it is never reset to zero silently, since that would allow signing
-twice. One slot unreadable is what a torn save leaves; it is logged and the other used.
+save after an upgrade converts it.
+
+A precommit of a block carries a time (BFT time): re-signing the same precommit after a
+crash with another clock reading returns the stored vote, time and signature unchanged.
 """
 
 from __future__ import annotations
@@ -41,6 +53,7 @@ from tianfu.codec import CodecError, check_version, decode, encode
 from tianfu.consensus.messages import Proposal, proposal_signing_bytes
 from tianfu.crypto.keys import KeyPair
 from tianfu.types import PRECOMMIT, PREVOTE, Vote, vote_signing_bytes
+from tianfu.types.block import check_vote_time
 
 STEP_PROPOSAL = 0
 STEP_PREVOTE = 1
@@ -49,6 +62,7 @@ STEP_PRECOMMIT = 2
 _MAGIC = b"TFPV1\n"  # format 1: magic | sha256(body) | body
 MAGIC2 = b"TFPV2\n"
 SLOT = 4096
+SIGNER_FILE = "privval.json"  # the signer state's name in a node's data directory
 FILE_SIZE = 2 * SLOT
 _SLOT_HEAD = struct.Struct(">6sQI32s")  # magic, seq, body length, digest
 _MAX_BODY = SLOT - _SLOT_HEAD.size
@@ -76,6 +90,7 @@ class LastSigned(msgspec.Struct, array_like=True, frozen=True):
     step: int
     sign_bytes_hash: bytes
     signature: bytes
+    time_ms: int = 0  # the signed vote's time (a precommit of a block), else 0
 
     def validate(self) -> None:
         check_version(self)
@@ -133,13 +148,29 @@ def decode_slot(slot: bytes) -> tuple[int, LastSigned] | None:
 class FilePrivValidator:
     """A key plus its durable double-sign guard. Thread-safe."""
 
-    def __init__(self, keypair: KeyPair, state_path: Path | str) -> None:
+    def __init__(
+        self, keypair: KeyPair, state_path: Path | str, *, allow_missing: bool = False
+    ) -> None:
         self.keypair = keypair
         self.path = Path(state_path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # (sign_vote holds it around sign)
         self._fd = -1  # the format 2 file, open for in-place saves
         self._seq = 0  # save number of the state in the file (format 2)
+        # Why the state may be older than what this key signed (None: it cannot be).
+        self.recovery: str | None = None
+        self._allow_missing = allow_missing
         self._last = self._load()
+
+    @classmethod
+    def initialise(cls, keypair: KeyPair, state_path: Path | str) -> None:
+        """Create the signer file of a new validator ("nothing signed"); keep an existing one."""
+        path = Path(state_path)
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pv = cls(keypair, path, allow_missing=True)
+        pv._create(1, LastSigned(1, keypair.public_key, 0, 0, 0, bytes(32), b""))
+        pv.close()
 
     def close(self) -> None:
         with self._lock:
@@ -169,6 +200,13 @@ class FilePrivValidator:
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
+            if not self._allow_missing:
+                raise PrivValStateError(
+                    f"signer state {self.path} is missing: restore it from a backup, or start "
+                    "with --new-signer-state to begin a new one (the node then waits until the "
+                    "network has moved past every height it may have signed)"
+                ) from None
+            self.recovery = "the signer file was missing (new signer state)"
             return None
         except OSError as exc:
             raise PrivValStateError(f"cannot read signer state {self.path}: {exc}") from None
@@ -209,18 +247,37 @@ class FilePrivValidator:
         if any(s[1].public_key != self.keypair.public_key for s in good):
             raise PrivValStateError(f"signer state {self.path} belongs to another key")
         if len(good) == 1:
+            self.recovery = "one slot of the signer file is damaged"
             log.warning(
-                "signer state %s: one slot is torn or damaged (an interrupted save); "
-                "using the intact one, last signed %s",
+                "signer state %s: one slot is torn or damaged; using the intact one, last "
+                "signed %s, and checking the network for this key's signatures before signing",
                 self.path,
                 last.hrs,
             )
+        elif good[0][0] != good[1][0]:
+            self.recovery = "the signer file's slots differ (an interrupted save)"
+            log.warning("signer state %s: %s; last signed %s", self.path, self.recovery, last.hrs)
         try:
             self._fd = os.open(self.path, os.O_RDWR)
         except OSError as exc:
             raise PrivValStateError(f"cannot open signer state {self.path}: {exc}") from None
         self._seq = seq
+        if self.recovery is not None:
+            self._repair(seq, last)
         return last
+
+    def _repair(self, seq: int, last: LastSigned) -> None:
+        """Write the surviving state over the damaged (or older) slot, so that the file
+        is whole again before anything is signed: a later damage of the other slot then
+        still leaves one intact copy."""
+        slot = encode_slot(seq, last)
+        try:
+            for offset in (0, SLOT):
+                if os.pwrite(self._fd, slot, offset) != SLOT:
+                    raise OSError("short write")
+                _fdatasync(self._fd)
+        except OSError as exc:
+            raise PrivValStateError(f"cannot repair signer state {self.path}: {exc}") from None
 
     def _save(self, last: LastSigned) -> None:
         seq = self._seq + 1
@@ -228,18 +285,21 @@ class FilePrivValidator:
         if self._fd < 0:
             self._create(seq, last)
         else:
-            # the slot not holding the current state (seq - 1 is in the other one)
-            n = os.pwrite(self._fd, slot, (seq % 2) * SLOT)
-            if n != SLOT:
-                raise OSError(f"short write of signer state {self.path} ({n} bytes)")
-            _fdatasync(self._fd)
+            # One slot, synced; then the other, written without a sync of its own: the
+            # next save's sync makes it durable with the next state (a sync flushes the
+            # whole file), and until then the driver's WAL holds the same signed message,
+            # fsynced before it is sent (`advance_to` reads it back at start).
+            for offset, sync in (((seq % 2) * SLOT, True), ((1 - seq % 2) * SLOT, False)):
+                n = os.pwrite(self._fd, slot, offset)
+                if n != SLOT:
+                    raise OSError(f"short write of signer state {self.path} ({n} bytes)")
+                if sync:
+                    _fdatasync(self._fd)
         self._seq = seq
 
     def _create(self, seq: int, last: LastSigned) -> None:
         """Write a new format 2 file holding `last` in both slots, atomically and durably."""
-        data = encode_slot(seq - 1, last) + encode_slot(seq, last)
-        if seq % 2 == 0:  # keep seq in slot seq % 2, as in-place saves do
-            data = data[SLOT:] + data[:SLOT]
+        data = encode_slot(seq, last) * 2
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -256,40 +316,90 @@ class FilePrivValidator:
 
     # ---------------------------------------------------------------- signing
 
-    def sign(self, height: int, round: int, step: int, sign_bytes: bytes) -> bytes:
+    def advance_to(
+        self, height: int, round: int, step: int, sign_bytes: bytes, signature: bytes, time_ms: int
+    ) -> bool:
+        """Record a message this key signed that is newer than the stored state (read back
+        from the consensus WAL after the state was damaged); True if the state moved."""
+        hrs = (height, round, step)
+        with self._lock:
+            if self._last is not None and hrs <= self._last.hrs:
+                return False
+            digest = hashlib.sha256(sign_bytes).digest()
+            new = LastSigned(
+                1, self.keypair.public_key, height, round, step, digest, signature, time_ms
+            )
+            self._save(new)
+            self._last = new
+            log.warning("signer state advanced to %s from this node's consensus WAL", hrs)
+            return True
+
+    def sign(
+        self, height: int, round: int, step: int, sign_bytes: bytes, time_ms: int = 0
+    ) -> bytes:
         """Sign `sign_bytes` as the message of (height, round, step), guarded and durable."""
+        with self._lock:
+            return self._sign_locked(height, round, step, sign_bytes, time_ms)
+
+    def _sign_locked(
+        self, height: int, round: int, step: int, sign_bytes: bytes, time_ms: int
+    ) -> bytes:
         if step not in (STEP_PROPOSAL, STEP_PREVOTE, STEP_PRECOMMIT):
             raise ValueError(f"unknown signing step {step}")
         hrs = (height, round, step)
         digest = hashlib.sha256(sign_bytes).digest()
-        with self._lock:
-            last = self._last
-            if last is not None:
-                if hrs < last.hrs:
-                    raise DoubleSignRefused(
-                        f"refusing to sign {hrs}: already signed {last.hrs}, which is later"
-                    )
-                if hrs == last.hrs:
-                    if digest == last.sign_bytes_hash:
-                        return last.signature  # idempotent re-sign (e.g. after a crash)
-                    raise DoubleSignRefused(
-                        f"refusing to sign different bytes for {hrs}, already signed there"
-                    )
-            signature = self.keypair.sign(sign_bytes)
-            new = LastSigned(1, self.keypair.public_key, height, round, step, digest, signature)
-            self._save(new)  # durable before the signature leaves this method
-            self._last = new
-            return signature
+        last = self._last
+        if last is not None:
+            if hrs < last.hrs:
+                raise DoubleSignRefused(
+                    f"refusing to sign {hrs}: already signed {last.hrs}, which is later"
+                )
+            if hrs == last.hrs:
+                if digest == last.sign_bytes_hash:
+                    return last.signature  # idempotent re-sign (e.g. after a crash)
+                raise DoubleSignRefused(
+                    f"refusing to sign different bytes for {hrs}, already signed there"
+                )
+        signature = self.keypair.sign(sign_bytes)
+        new = LastSigned(
+            1, self.keypair.public_key, height, round, step, digest, signature, time_ms
+        )
+        self._save(new)  # durable before the signature leaves this method
+        self._last = new
+        return signature
 
     def sign_vote(
-        self, chain_id: str, height: int, round: int, type: int, block_hash: bytes
+        self,
+        chain_id: str,
+        height: int,
+        round: int,
+        type: int,
+        block_hash: bytes,
+        time_ms: int = 0,
     ) -> Vote:
+        """Sign a vote (`time_ms`: BFT time, for a precommit of a block only).
+
+        If this very precommit was signed already with another time (a re-sign after a
+        crash), the stored vote is returned: its time and signature, not new ones.
+        """
         step = _VOTE_STEPS.get(type)
         if step is None:
             raise ValueError(f"unknown vote type {type}")
-        msg = vote_signing_bytes(chain_id, height, round, type, block_hash)
-        sig = self.sign(height, round, step, msg)
-        return Vote(1, chain_id, height, round, type, block_hash, self.public_key, sig)
+        check_vote_time(type, block_hash, time_ms)
+        with self._lock:
+            last = self._last
+            if (
+                last is not None
+                and last.hrs == (height, round, step)
+                and last.time_ms != time_ms
+                and last.time_ms > 0
+            ):
+                before = vote_signing_bytes(chain_id, height, round, type, block_hash, last.time_ms)
+                if hashlib.sha256(before).digest() == last.sign_bytes_hash:
+                    time_ms = last.time_ms
+            msg = vote_signing_bytes(chain_id, height, round, type, block_hash, time_ms)
+            sig = self.sign(height, round, step, msg, time_ms)
+        return Vote(1, chain_id, height, round, type, block_hash, time_ms, self.public_key, sig)
 
     def sign_proposal(
         self,

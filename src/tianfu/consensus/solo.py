@@ -7,6 +7,11 @@ multi-validator network produces; only the agreement step is trivial.
 
 If a block cannot be built or stored, the transaction that causes it is found by
 bisection and dropped (`tianfu.consensus.culprit`): the chain goes on without it.
+
+BFT time: a block is dated with the time of the previous block's precommit. A dev chain
+makes blocks only when transactions arrive, so after an idle spell the next block would
+carry a stale time; when it is more than `STALE_TIME_MS` old, an empty block is committed
+first (its precommit carries the current time), as a network's empty blocks would have.
 """
 
 from __future__ import annotations
@@ -24,13 +29,14 @@ from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig
 
 log = logging.getLogger(__name__)
 
+STALE_TIME_MS = 1000  # a next block time older than this gets an empty block first
+
 
 class BlockBuilder(Protocol):
     chain_id: str
 
-    def build_block(
-        self, txs: list, time_ms: int, proposer: bytes, verified: Any = None
-    ) -> Any: ...
+    def build_block(self, txs: list, proposer: bytes, verified: Any = None) -> Any: ...
+    def next_block_time(self) -> int: ...
     def commit(self, executed: Any, cert: CommitCertificate) -> None: ...
     @property
     def height(self) -> int: ...
@@ -74,18 +80,25 @@ class SoloDriver:
 
     def produce_one(self, txs: list) -> Any:
         """Build, sign and commit one block of the candidate `txs` (blocking; any thread)."""
-        executed = self.ledger.build_block(
-            txs, int(self.clock() * 1000), self.key.public_key, self.verified
-        )
+        if txs and int(self.clock() * 1000) - self.ledger.next_block_time() > STALE_TIME_MS:
+            self._produce_block([])
+        return self._produce_block(txs)
+
+    def _produce_block(self, txs: list) -> Any:
+        executed = self.ledger.build_block(txs, self.key.public_key, self.verified)
         header = executed.block.header
-        vote = sign_vote(self.key, self.ledger.chain_id, header.height, 0, PRECOMMIT, header.hash)
+        # BFT time with one validator: its precommit's time dates the next block.
+        time_ms = max(int(self.clock() * 1000), header.time_ms + 1)
+        vote = sign_vote(
+            self.key, self.ledger.chain_id, header.height, 0, PRECOMMIT, header.hash, time_ms
+        )
         cert = CommitCertificate(
             1,
             self.ledger.chain_id,
             header.height,
             0,
             header.hash,
-            [CommitSig(vote.validator, vote.signature)],
+            [CommitSig(vote.validator, vote.time_ms, vote.signature)],
         )
         self.ledger.commit(executed, cert)
         return executed

@@ -160,7 +160,7 @@ class VoteSet:
             self.height,
             self.round,
             block_hash,
-            [CommitSig(v.validator, v.signature) for v in sigs],
+            [CommitSig(v.validator, v.time_ms, v.signature) for v in sigs],
         )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from tianfu.crypto.keys import KeyPair
 from tianfu.crypto.suite import verify
 from tianfu.types import (
-    PRECOMMIT,
     CommitCertificate,
     Transaction,
     TxBody,
@@ -31,10 +30,17 @@ def verify_tx(tx: Transaction) -> bool:
 
 
 def sign_vote(
-    keypair: KeyPair, chain_id: str, height: int, round: int, type: int, block_hash: bytes
+    keypair: KeyPair,
+    chain_id: str,
+    height: int,
+    round: int,
+    type: int,
+    block_hash: bytes,
+    time_ms: int = 0,
 ) -> Vote:
-    sig = keypair.sign(vote_signing_bytes(chain_id, height, round, type, block_hash))
-    return Vote(1, chain_id, height, round, type, block_hash, keypair.public_key, sig)
+    """A signed vote; `time_ms` (BFT time) only for a precommit of a block, else 0."""
+    sig = keypair.sign(vote_signing_bytes(chain_id, height, round, type, block_hash, time_ms))
+    return Vote(1, chain_id, height, round, type, block_hash, time_ms, keypair.public_key, sig)
 
 
 def verify_vote(vote: Vote, validators: ValidatorSet) -> bool:
@@ -49,7 +55,8 @@ def verify_commit(
 ) -> None:
     """Raise `CertificateError` unless `cert` carries >2/3 valid precommits for `block_hash`.
 
-    This is the light-client check: it needs only the validator set of that height.
+    This is the light-client check: it needs only the validator set of that height. Each
+    signature is checked against its own precommit bytes, which include its time.
     """
     if cert.chain_id != chain_id:
         raise CertificateError(f"certificate is for chain {cert.chain_id!r}, not {chain_id!r}")
@@ -57,7 +64,10 @@ def verify_commit(
         raise CertificateError(f"certificate is for height {cert.height}, not {height}")
     if cert.block_hash != block_hash:
         raise CertificateError("certificate signs a different block hash")
-    msg = vote_signing_bytes(chain_id, height, cert.round, PRECOMMIT, block_hash)
+    try:
+        cert.validate()
+    except ValueError as exc:
+        raise CertificateError(f"malformed certificate: {exc}") from None
     seen: set[bytes] = set()
     power = 0
     for cs in cert.signatures:
@@ -67,7 +77,7 @@ def verify_commit(
         v = validators.by_key(cs.validator)
         if v is None:
             raise CertificateError("certificate is signed by a key outside the validator set")
-        if not verify(v.scheme, v.public_key, msg, cs.signature):
+        if not verify(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature):
             raise CertificateError(f"invalid signature of validator {v.name}")
         power += v.power
     if power < validators.quorum():

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from tianfu.codec import decode, decode_value, encode
 from tianfu.contracts import governance
 from tianfu.contracts.admission import params_from_value, validator_set_from_records
+from tianfu.crypto import CertificateError, verify_commit
 from tianfu.crypto.merkle import merkle_root
 from tianfu.execution.api import state_key
 from tianfu.execution.runtime import BlockOverLimit, BlockResult, Executor, TxInvalid
@@ -34,6 +35,7 @@ from tianfu.types import (
     Transaction,
     ValidatorSet,
 )
+from tianfu.types.block import median_time
 
 # A transaction's canonical bytes: `Transaction.encoded()` keeps them on the object (computed
 # once, or taken from the bytes it was decoded from).
@@ -281,17 +283,68 @@ class Ledger:
             return _never
         return found.__contains__
 
+    # -- block time (BFT time, ADR 0021) -----------------------------------------------------
+    def _last_commit(self, height: int) -> CommitCertificate | None:
+        """The stored certificate of `height` - 1 that a new block `height` carries."""
+        if height == 1:
+            return None
+        cert = self.store.load_cert(height - 1)
+        if cert is None:
+            raise InvalidBlock(f"no certificate at height {height - 1}")
+        return cert
+
+    def block_time(self, height: int, last_commit: CommitCertificate | None) -> int:
+        """The time of block `height`: the genesis time for block 1, else the weighted median
+        of the precommit times in `last_commit` (the certificate of `height` - 1)."""
+        if height == 1:
+            return self.genesis.time_ms
+        if last_commit is None:
+            raise InvalidBlock(f"block {height} carries no commit of height {height - 1}")
+        try:
+            return median_time(last_commit, self.validator_set(height - 1))
+        except ValueError as exc:
+            raise InvalidBlock(f"last commit: {exc}") from None
+
+    def next_block_time(self) -> int:
+        """The time the next block will have (the BFT time of the latest certificate)."""
+        height = self.store.height() + 1
+        return self.block_time(height, self._last_commit(height))
+
+    def _check_time(self, h: BlockHeader, head: BlockHeader | None) -> None:
+        """The time rule: `h.time_ms` is the BFT time its last commit gives, which must be a
+        valid certificate of the block before it, and times strictly increase."""
+        if h.height > 1:
+            if h.last_commit is None:
+                raise InvalidBlock(f"block {h.height} carries no commit of height {h.height - 1}")
+            try:
+                verify_commit(
+                    h.last_commit,
+                    h.prev_hash,
+                    h.height - 1,
+                    self.validator_set(h.height - 1),
+                    self.chain_id,
+                )
+            except CertificateError as exc:
+                raise InvalidBlock(f"last commit: {exc}") from None
+        elif h.last_commit is not None:
+            raise InvalidBlock("block 1 carries no last commit")
+        expected = self.block_time(h.height, h.last_commit)
+        if h.time_ms != expected:
+            raise InvalidBlock(f"block time {h.time_ms} is not the BFT time {expected}")
+        if head is not None and h.time_ms <= head.time_ms:
+            raise InvalidBlock("block time does not increase")
+
     def build_block(
         self,
         txs: list,
-        time_ms: int,
         proposer: bytes,
         verified: Callable[[bytes], bool] | None = None,
     ) -> ExecutedBlock:
-        """As proposer: execute the candidate transactions (dropping invalid ones) into a block."""
+        """As proposer: execute the candidate transactions (dropping invalid ones) into a
+        block dated with the BFT time of the stored certificate of the previous height."""
         height = self.store.height() + 1
-        head = self.head()
-        time_ms = max(time_ms, (head.time_ms + 1) if head else self.genesis.time_ms + 1)
+        last_commit = self._last_commit(height)
+        time_ms = self.block_time(height, last_commit)
         params = self.params(height)
         result = self.executor.execute_block(
             height,
@@ -320,6 +373,7 @@ class Ledger:
             validators_hash=self.validator_set(height).hash,
             proposer=proposer,
             tx_count=len(result.txs),
+            last_commit=last_commit,
         )
         return ExecutedBlock(
             Block(header, result.txs), result, batch, encoded_txs, encoded_receipts, tx_hashes
@@ -337,9 +391,7 @@ class Ledger:
             raise InvalidBlock(f"block height {h.height}, expected {height}")
         if h.prev_hash != self.prev_hash(height):
             raise InvalidBlock("block does not extend this chain (prev_hash)")
-        head = self.head()
-        if head is not None and h.time_ms <= head.time_ms:
-            raise InvalidBlock("block time does not increase")
+        self._check_time(h, self.head())
         if h.tx_count != len(block.txs):
             raise InvalidBlock("tx_count does not match the block body")
         params = self.params(height)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.crypto import ED25519
 from tianfu.identity import OrgCA
 from tianfu.node.config import NodeConfig
@@ -101,5 +102,6 @@ def init_network(
             peers=[(host, p2p_base_port + j) for j in range(1, orgs + 1) if j != i],
         )
         cfg.save()
+        FilePrivValidator.initialise(node_ids[org].keypair, cfg.data / SIGNER_FILE)
         configs.append(cfg)
     return NetworkLayout(out, names, configs, genesis)

@@ -18,7 +18,7 @@ from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
 from tianfu.codec import decode
 from tianfu.consensus.driver import ConsensusDriver
-from tianfu.consensus.privval import FilePrivValidator
+from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.identity import Identity
 from tianfu.mempool import Mempool
@@ -40,18 +40,21 @@ log = logging.getLogger(__name__)
 MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_block_bytes + slack
 
 
-async def serve_network_node(cfg: NodeConfig) -> None:
-    """Run the node until stopped; `StoreRefused` if its store is damaged (at start or later)."""
+async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False) -> None:
+    """Run the node until stopped; `StoreRefused` if its store is damaged (at start or later),
+    `PrivValStateError` if its signer file is missing and `new_signer_state` is not given."""
     genesis = decode(cfg.genesis.read_bytes(), Genesis)
     ident = Identity.load(cfg.identity)
     lock = DataLock(cfg.data, "starting this node")
     try:
-        await _serve(cfg, genesis, ident)
+        await _serve(cfg, genesis, ident, new_signer_state)
     finally:
         lock.release()
 
 
-async def _serve(cfg: NodeConfig, genesis: Genesis, ident: Identity) -> None:
+async def _serve(
+    cfg: NodeConfig, genesis: Genesis, ident: Identity, new_signer_state: bool
+) -> None:
     ledger, _ = open_checked_ledger(cfg.home, cfg.data, genesis)
     mempool = Mempool()
     service = NodeService(
@@ -100,7 +103,11 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, ident: Identity) -> None:
         if syncer is not None:
             syncer.notify_committed(executed.block.header.height)
 
-    privval = FilePrivValidator(ident.keypair, cfg.data / "privval.json") if cfg.validator else None
+    privval = (
+        FilePrivValidator(ident.keypair, cfg.data / SIGNER_FILE, allow_missing=new_signer_state)
+        if cfg.validator
+        else None
+    )
     server: uvicorn.Server | None = None
 
     def stop_node() -> None:
@@ -125,7 +132,9 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, ident: Identity) -> None:
         verified=service.verified.__contains__,
         commit_lock=commit_lock,
         check_store=guard.check,
+        clock=faults.clock(),
     )
+    service.clock_offset = lambda: driver.clock_offset_ms
     syncer = BlockSyncer(
         ledger,
         network,
@@ -176,10 +185,10 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, ident: Identity) -> None:
         raise guard.fatal
 
 
-def run_network_node(home: Path) -> None:
+def run_network_node(home: Path, *, new_signer_state: bool = False) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     cfg = NodeConfig.load(home)
     with contextlib.suppress(KeyboardInterrupt):
-        event_loop.run(serve_network_node(cfg))
+        event_loop.run(serve_network_node(cfg, new_signer_state=new_signer_state))

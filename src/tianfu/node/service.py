@@ -107,6 +107,14 @@ class NodeService:
             buckets=(0, 1, 10, 100, 500, 1000, 2000, 5000),
         )
         self.m_height.set(self.store.height())
+        # The consensus driver's clock minus the network's time at its last commit (ms);
+        # None until a block was decided here, or for a node without consensus.
+        self.clock_offset: Callable[[], int | None] = lambda: None
+        Gauge(
+            "tianfu_clock_offset_ms",
+            "This node's clock minus the network's BFT time at the last commit (ms)",
+            registry=self.registry,
+        ).set_function(lambda: float(self.clock_offset() or 0))
 
     # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -122,6 +130,7 @@ class NodeService:
             "genesis_hash": self.ledger.genesis.hash.hex(),
             "mempool": len(self.mempool),
             "health": self.health(),
+            "clock_offset_ms": self.clock_offset(),
         }
 
     # -- transactions ----------------------------------------------------------------------

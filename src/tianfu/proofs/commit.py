@@ -18,8 +18,11 @@ class CommitError(ValueError):
 
 
 def commit_sign_bytes(cert: CommitCertificate, sig: CommitSig) -> bytes:
-    """The bytes that `sig` (one precommit of `cert`) signs."""
-    return _vote_signing_bytes(cert.chain_id, cert.height, cert.round, PRECOMMIT, cert.block_hash)
+    """The bytes that `sig` (one precommit of `cert`) signs: the precommit of the
+    certificate's block at the signer's own time (BFT time)."""
+    return _vote_signing_bytes(
+        cert.chain_id, cert.height, cert.round, PRECOMMIT, cert.block_hash, sig.time_ms
+    )
 
 
 @dataclass(frozen=True)

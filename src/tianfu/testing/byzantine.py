@@ -39,8 +39,7 @@ class EquivocatingProposer(ByzantineNode):
     def on_sign_proposal(self, a: SignProposal) -> list[Event]:
         first, second = self.split_peers()
         p = self.sign_proposal(a.height, a.round, a.pol_round, a.block_hash, a.block)
-        alt_hash, alt_block = make_block(a.height, a.round, self.name, "-alt")
-        self.sim.known_blocks[alt_hash] = alt_block
+        alt_hash, alt_block = self.new_block(a.height, a.round, "-alt")
         q = self.sign_proposal(a.height, a.round, -1, alt_hash, alt_block)
         self.send_own(p, first)
         self.send_own(q, second)

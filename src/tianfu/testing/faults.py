@@ -3,22 +3,39 @@
 When a node runs with `TIANFU_FAULTS=1`, its p2p traffic goes through `PartitionFilter`,
 which drops every frame to or from the organisations listed (one per line) in the file
 `<data>/partition` — re-read once a second. Both sides of a split list each other, so the
-connection stays up but nothing crosses it, like a black-holed link. Never enabled
-unless the variable is set.
+connection stays up but nothing crosses it, like a black-holed link; and `clock()` shifts
+the consensus driver's clock by `TIANFU_CLOCK_SKEW_MS`. Never enabled unless the variable
+is set.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ENV = "TIANFU_FAULTS"
+CLOCK_SKEW_ENV = "TIANFU_CLOCK_SKEW_MS"
 
 
 def enabled() -> bool:
     return os.environ.get(ENV) == "1"
+
+
+def clock() -> Callable[[], float]:
+    """The node's clock: `time.time`, shifted by `TIANFU_CLOCK_SKEW_MS` (may be negative)
+    when fault injection is enabled, to test a validator whose clock is wrong."""
+    skew = os.environ.get(CLOCK_SKEW_ENV, "") if enabled() else ""
+    if not skew:
+        return time.time
+    offset = int(skew) / 1000
+
+    def skewed() -> float:
+        return time.time() + offset
+
+    return skewed
 
 
 class PartitionFilter:

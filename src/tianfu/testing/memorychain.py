@@ -205,11 +205,14 @@ class MemoryChain:
         batch = self.tree.apply(height, tree_updates(writes, [t.hash for t in txs]))
         self.nodes.put_batch(batch)
         prev = self.blocks[-1].header.hash if self.blocks else self.genesis_obj.hash
+        last_commit = self.certs[-1] if self.certs else None
+        # BFT time: every key precommits at the block's time + 1 s, the next block's time.
+        time_ms = last_commit.signatures[0].time_ms if last_commit else self.genesis_obj.time_ms
         header = BlockHeader(
             1,
             self.chain_id,
             height,
-            self.genesis_obj.time_ms + height * 1000,
+            time_ms,
             prev,
             merkle_root([encode(t) for t in txs]),
             batch.root,
@@ -217,11 +220,14 @@ class MemoryChain:
             self.valset.hash,
             self.keys[0].public_key,
             len(txs),
+            last_commit,
         )
+        vote_ms = time_ms + 1000
         sigs = [
             CommitSig(
                 k.public_key,
-                sign_vote(k, self.chain_id, height, 0, PRECOMMIT, header.hash).signature,
+                vote_ms,
+                sign_vote(k, self.chain_id, height, 0, PRECOMMIT, header.hash, vote_ms).signature,
             )
             for k in self.keys
         ]

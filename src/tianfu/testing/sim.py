@@ -3,8 +3,12 @@
 N validators each run a `ConsensusCore`; a seeded `random.Random` network drops, delays,
 duplicates and reorders messages and can partition the nodes until a heal time; a manual
 clock (a priority queue of timed deliveries, timeouts and executions) replaces real time.
-The fake application's blocks are bytes like b"h3-r0-v1"; their hash is domain-tagged
-SHA-256. Signatures are real Ed25519 (deterministic keys); sign and verify results are
+The fake application's blocks are bytes like b"h3-r0-v1-t1700000000123"; their hash is
+domain-tagged SHA-256. Time is BFT time as in the real chain: each node has its own clock
+(the simulated time plus a per-validator `skews` offset), a precommit of a block carries
+the signer's clock (at least the block's time + 1), a block "carries" the certificate of
+the previous height (`Simulation.block_certs`) and is valid only if its time is that
+certificate's weighted median (`median_time`) and later than the previous block's. Signatures are real Ed25519 (deterministic keys); sign and verify results are
 memoised by (key, message[, signature]) since the same messages recur across seeds.
 
 The driver role played here per node: sign and feed back own messages, broadcast what the
@@ -12,9 +16,15 @@ core says, re-send own messages of the current height when the node made no prog
 a gossip interval, and answer a message from a lower height with that height's block and
 commit certificate (the sync path, `CommitReceived`).
 
-`check_safety()` lists forks (two honest nodes committing different blocks at a height)
-and commits whose certificate fails `tianfu.crypto.verify_commit`; `check_liveness()`
-lists honest nodes that did not reach the target height.
+A validator listed in `restarts` crashes at the given time, stays down for `down_ms` and
+comes back with its commits but without its core state or any memory of what it signed
+(a lost signer state and WAL); with `guard=True` it runs the driver's `SignGuard` first.
+
+`check_safety()` lists forks (two honest nodes committing different blocks at a height),
+commits whose certificate fails `tianfu.crypto.verify_commit` and block times that do not
+increase; `check_double_signs()` lists every (validator, height, round, type) at which an
+honest validator signed two different votes; `check_liveness()` lists honest nodes that
+did not reach the target height.
 """
 
 from __future__ import annotations
@@ -46,13 +56,16 @@ from tianfu.consensus.messages import (
     ScheduleTimeout,
     SignProposal,
     SignVote,
+    SkipToRound,
     Start,
     TimeoutFired,
     VoteReceived,
     proposal_signing_bytes,
 )
+from tianfu.consensus.signguard import SignGuard
 from tianfu.crypto import ED25519, CertificateError, KeyPair, verify, verify_commit
 from tianfu.types import (
+    PRECOMMIT,
     CommitCertificate,
     ConsensusParams,
     Validator,
@@ -60,8 +73,11 @@ from tianfu.types import (
     Vote,
     vote_signing_bytes,
 )
+from tianfu.types.block import median_time
 
 CHAIN_ID = "sim"
+GENESIS_TIME_MS = 1_700_000_000_000
+CLOCK_STEP_MS = 50
 SIM_PARAMS = ConsensusParams(timeout_propose_ms=300, timeout_vote_ms=150, timeout_delta_ms=100)
 
 _SIGN_CACHE: dict[tuple[bytes, bytes], bytes] = {}
@@ -102,9 +118,17 @@ def block_hash(block: bytes) -> bytes:
     return hash_domain("tianfu/sim-block/v1", block)
 
 
-def make_block(height: int, round: int, name: str, tag: str = "") -> tuple[bytes, bytes]:
-    b = f"h{height}-r{round}-{name}{tag}".encode()
+def make_block(
+    height: int, round: int, name: str, tag: str = "", time_ms: int = 0
+) -> tuple[bytes, bytes]:
+    b = f"h{height}-r{round}-{name}{tag}-t{time_ms}".encode()
     return block_hash(b), b
+
+
+def sim_block_time(block: bytes) -> int:
+    """The time a simulated block is dated with (-1 if it has none)."""
+    _, sep, t = block.rpartition(b"-t")
+    return int(t) if sep and t.isdigit() else -1
 
 
 @dataclass
@@ -126,8 +150,25 @@ class CommitRecord:
 
 
 @dataclass(frozen=True)
+class _Crash:
+    down_ms: int
+
+
+@dataclass(frozen=True)
+class _Restart:
+    pass
+
+
+@dataclass(frozen=True)
+class Status:
+    """A silent node's probe: peers past `height` answer with its block and certificate."""
+
+    height: int
+
+
+@dataclass(frozen=True)
 class Net:
-    """A network envelope: `payload` is a Vote, a Proposal or a (block, certificate)."""
+    """A network envelope: `payload` is a Vote, a Proposal, a Status or a (block, certificate)."""
 
     src: int
     payload: Any
@@ -154,6 +195,8 @@ class SimNode:
             verifier=cached_verify,
         )
         self.commits: dict[int, CommitRecord] = {}
+        self.guard: SignGuard | None = None
+        self.down_until = -1
         self.evidence: list[Any] = []
         self.own: dict[int, list[tuple[Any, list[int] | None]]] = {}
         self.done = False
@@ -172,6 +215,11 @@ class SimNode:
     def act(self, a: Action) -> list[Event]:
         """Carry out one action; return events to feed back to the core at once."""
         sim = self.sim
+        if isinstance(a, SignVote | SignProposal) and self.guard is not None:
+            if self.guard.finished(a.height):
+                self.guard = None
+            elif not self.guard.allows(a.height, a.round, sim.now / 1000):
+                return self.guard_skip()
         if isinstance(a, SignVote):
             return [VoteReceived(self.sign_vote(a.height, a.round, a.type, a.block_hash))]
         if isinstance(a, SignProposal):
@@ -184,11 +232,11 @@ class SimNode:
             block = a.block or sim.known_blocks.get(a.block_hash, b"")
             ok = bool(block) and block_hash(block) == a.block_hash
             ok = ok and block.startswith(f"h{a.height}-".encode())
+            ok = ok and self.time_ok(a.height, a.block_hash, block)
             delay = sim.rng.randint(1, 10)
             sim.schedule(delay, self.id, BlockExecuted(a.height, a.block_hash, ok))
         elif isinstance(a, CreateProposalBlock):
-            h, b = make_block(a.height, a.round, self.name)
-            sim.known_blocks[h] = b
+            h, b = self.new_block(a.height, a.round)
             sim.schedule(
                 sim.rng.randint(1, 5), self.id, ProposalBlockReady(a.height, a.round, h, b)
             )
@@ -203,14 +251,64 @@ class SimNode:
             self.evidence.append(a.evidence)
         return []
 
+    # -------------------------------------------------------- BFT time
+
+    def clock_ms(self) -> int:
+        """This node's clock: the simulated time, in steps of `CLOCK_STEP_MS` (so that
+        signed times, hence signatures, recur across seeds and the caches keep working),
+        plus its skew."""
+        now = self.sim.now - self.sim.now % CLOCK_STEP_MS
+        return GENESIS_TIME_MS + now + self.sim.skews.get(self.val_index, 0)
+
+    def block_time(self, height: int) -> int:
+        """BFT time of a new block at `height` built on this node's commits."""
+        if height == 1:
+            return GENESIS_TIME_MS
+        cert = self.commits[height - 1].certificate
+        return median_time(cert, self.sim.validators)
+
+    def new_block(self, height: int, round: int, tag: str = "") -> tuple[bytes, bytes]:
+        """A block of ours for (height, round), dated and carrying our last certificate."""
+        h, b = make_block(height, round, self.name, tag, self.block_time(height))
+        self.sim.known_blocks[h] = b
+        if height > 1:
+            self.sim.block_certs[h] = self.commits[height - 1].certificate
+        return h, b
+
+    def time_ok(self, height: int, h: bytes, block: bytes) -> bool:
+        """The time rule of the ledger: the block's time is the median time of the
+        certificate of height - 1 it carries, a valid one for our block there."""
+        t = sim_block_time(block)
+        if height == 1:
+            return t == GENESIS_TIME_MS and h not in self.sim.block_certs
+        prev = self.commits.get(height - 1)
+        cert = self.sim.block_certs.get(h)
+        if prev is None or cert is None or cert.block_hash != prev.block_hash:
+            return False
+        if self.sim._check_cert(height - 1, CommitRecord(prev.block_hash, prev.block, cert)):
+            return False
+        return t == median_time(cert, self.sim.validators) and t > sim_block_time(prev.block)
+
+    # -------------------------------------------------------- signing
+
     def sign_vote(self, height: int, round: int, type: int, h: bytes) -> Vote:
-        sig = cached_sign(self.key, vote_signing_bytes(CHAIN_ID, height, round, type, h))
-        return Vote(1, CHAIN_ID, height, round, type, h, self.key.public_key, sig)
+        time_ms = 0
+        if type == PRECOMMIT and h:
+            block = self.core.blocks.get(h) or self.sim.known_blocks.get(h, b"")
+            time_ms = max(self.clock_ms(), sim_block_time(block) + 1)
+        msg = vote_signing_bytes(CHAIN_ID, height, round, type, h, time_ms)
+        if self.honest:
+            self.sim.signed.setdefault((self.val_index, height, round, type), set()).add(msg)
+        sig = cached_sign(self.key, msg)
+        return Vote(1, CHAIN_ID, height, round, type, h, time_ms, self.key.public_key, sig)
 
     def sign_proposal(
         self, height: int, round: int, pol_round: int, h: bytes, block: bytes
     ) -> Proposal:
-        sig = cached_sign(self.key, proposal_signing_bytes(CHAIN_ID, height, round, pol_round, h))
+        msg = proposal_signing_bytes(CHAIN_ID, height, round, pol_round, h)
+        if self.honest:
+            self.sim.signed.setdefault((self.val_index, height, round, -1), set()).add(msg)
+        sig = cached_sign(self.key, msg)
         return Proposal(1, CHAIN_ID, height, round, pol_round, h, block, self.key.public_key, sig)
 
     def on_sign_proposal(self, a: SignProposal) -> list[Event]:
@@ -225,6 +323,16 @@ class SimNode:
     # -------------------------------------------------------- network input
 
     def receive(self, item: Any) -> None:
+        if isinstance(item, _Crash):
+            self.crash(item.down_ms)
+            return
+        if isinstance(item, _Restart):
+            self.restart()
+            return
+        if self.sim.now < self.down_until:
+            if item == "gossip":
+                self.sim.schedule(self.sim.gossip_ms, self.id, "gossip")
+            return  # down: everything addressed to it is lost
         if self.done and not isinstance(item, Net):
             return
         if isinstance(item, str):  # gossip tick
@@ -235,9 +343,20 @@ class SimNode:
             return
         payload = item.payload
         if isinstance(payload, tuple):
+            if self.guard is not None and self.guard.listening:
+                cert = payload[1]
+                if any(cs.validator == self.key.public_key for cs in cert.signatures):
+                    self.guard.own_signature(cert.height, cert.round)
             if not self.done:
                 self.feed(CommitReceived(payload[0], payload[1]))
             return
+        if isinstance(payload, Status):
+            if payload.height < self.core.height or payload.height in self.commits:
+                self.answer_lagging(item.src, payload.height)
+            return
+        if self.guard is not None and self.guard.listening:
+            signer = payload.validator if isinstance(payload, Vote) else payload.proposer
+            self.guard.observe(signer, payload.height, payload.round)
         height = payload.height
         if height < self.core.height or (self.done and height in self.commits):
             self.answer_lagging(item.src, height)
@@ -248,6 +367,49 @@ class SimNode:
             self.feed(VoteReceived(payload))
         else:
             self.feed(ProposalReceived(payload))
+
+    def guard_skip(self) -> list[Event]:
+        """As the driver: in a round it may not sign in, a recovering node moves on."""
+        guard, core = self.guard, self.core
+        if guard is None or core.decided is not None or not guard.settle(self.sim.now / 1000):
+            return []
+        r = guard.first_round(core.height)
+        return [SkipToRound(core.height, r)] if r is not None and r > core.round else []
+
+    def crash(self, down_ms: int) -> None:
+        """Crash: lose the core's state and every message for `down_ms`."""
+        self.down_until = self.sim.now + down_ms
+        self.sim.schedule(down_ms, self.id, _Restart())
+
+    def restart(self) -> None:
+        """Come back with the commits (the store) only: no WAL, no signer state."""
+        sim = self.sim
+        self.core = self.core_class(
+            CHAIN_ID,
+            len(self.commits) + 1,
+            sim.validators,
+            self.key.public_key,
+            params=sim.params,
+            verifier=cached_verify,
+        )
+        self.own = {}
+        self._progress = (0, -1, 0)
+        if sim.guard:
+            self.guard = SignGuard(
+                "simulated restart without signer state",
+                self.key.public_key,
+                {v.public_key: v.power for v in sim.validators.validators},
+                started=sim.now / 1000,
+                listen_s=2 * sim.gossip_ms / 1000,
+            )
+            for height in sorted(self.commits)[-10:]:
+                cert = self.commits[height].certificate
+                if any(cs.validator == self.key.public_key for cs in cert.signatures):
+                    self.guard.own_signature(height, cert.round)
+            if self.commits:
+                self.guard.own_signature(max(self.commits), 0)
+        if not self.done:
+            self.feed(Start())
 
     def answer_lagging(self, dst: int, height: int) -> None:
         rec = self.commits.get(height)
@@ -274,11 +436,16 @@ class SimNode:
                 self.sim.send(self.id, m, None)
 
     def gossip(self) -> None:
+        for ev in self.guard_skip():
+            self.feed(ev)
         core = self.core
         state = (core.height, core.round, int(core.step))
         if state == self._progress:
-            for msg, targets in self.own.get(core.height, []):
+            own = self.own.get(core.height, [])
+            for msg, targets in own:
                 self.sim.send(self.id, msg, targets)
+            if not own:  # silent (holding its signatures): ask peers where they are
+                self.sim.send(self.id, Status(core.height), None)
             self.relay()
         self._progress = state
         self.sim.schedule(self.sim.gossip_ms, self.id, "gossip")
@@ -299,8 +466,18 @@ class Simulation:
         params: ConsensusParams = SIM_PARAMS,
         max_time_ms: int = 120_000,
         gossip_ms: int = 250,
+        skews: dict[int, int] | None = None,
+        restarts: dict[int, int] | None = None,
+        down_ms: int = 400,
+        guard: bool = True,
     ) -> None:
         self.rng = random.Random(seed)
+        self.skews = skews or {}  # validator index -> clock offset (ms)
+        self.restarts = restarts or {}  # validator index -> crash time (ms)
+        self.down_ms = down_ms
+        self.guard = guard
+        self.block_certs: dict[bytes, CommitCertificate] = {}
+        self.signed: dict[tuple[int, int, int, int], set[bytes]] = {}
         self.seed = seed
         self.target_height = target_height
         self.net = net or NetConfig()
@@ -369,6 +546,8 @@ class Simulation:
         for nd in self.nodes:
             self.schedule(0, nd.id, Start())
             self.schedule(self.rng.randint(1, self.gossip_ms), nd.id, "gossip")
+            if nd.val_index in self.restarts:
+                self.schedule(self.restarts[nd.val_index], nd.id, _Crash(self.down_ms))
         while self._queue and self.delivered < max_events:
             t, _, node_id, item = heapq.heappop(self._queue)
             if t > self.max_time_ms:
@@ -401,7 +580,19 @@ class Simulation:
             heights = sorted(nd.commits)
             if heights != list(range(1, len(heights) + 1)):
                 problems.append(f"{nd.name} committed non-contiguous heights {heights}")
+            times = [sim_block_time(nd.commits[h].block) for h in heights]
+            if any(b <= a for a, b in zip(times, times[1:], strict=False)):
+                problems.append(f"{nd.name} committed block times that do not increase: {times}")
         return problems
+
+    def check_double_signs(self) -> list[str]:
+        """(validator, height, round, type) at which an honest validator signed two
+        different messages (type -1: a proposal)."""
+        return [
+            f"v{val} signed {len(msgs)} different messages at height {h} round {r} type {t}"
+            for (val, h, r, t), msgs in sorted(self.signed.items())
+            if len(msgs) > 1
+        ]
 
     def _check_cert(self, height: int, rec: CommitRecord) -> str | None:
         key = (encode(rec.certificate), rec.block_hash + rec.block, height, self.validators.hash)

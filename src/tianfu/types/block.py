@@ -1,4 +1,13 @@
-"""Block headers, blocks, votes, commit certificates and validator sets."""
+"""Block headers, blocks, votes, commit certificates and validator sets.
+
+Block time is BFT time: a precommit for a block carries its signer's clock reading
+(`Vote.time_ms`, signed), clamped by the signer to at least that block's time + 1 ms; the
+header of block H carries the commit certificate of H - 1 (`last_commit`), and H's time
+is the voting-power-weighted median of that certificate's times (`median_time`). Block 1
+is dated at the genesis time. Every node checks a block's time from the block alone,
+without its own clock, and no validator set with less than 1/3 of the power can move it
+outside the range of the honest signers' clocks.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +24,8 @@ NO_HASH = b""
 
 PREVOTE = 1
 PRECOMMIT = 2
+MAX_TIME_MS = (1 << 53) - 1  # a clock reading in ms (an exact integer in JSON clients)
+MAX_COMMIT_SIGS = 1024  # signatures in one certificate (max_validators is at most this)
 
 
 class BlockHeader(msgspec.Struct, array_like=True, frozen=True):
@@ -29,13 +40,32 @@ class BlockHeader(msgspec.Struct, array_like=True, frozen=True):
     validators_hash: Hash  # validator set that signs this block
     proposer: PubKey
     tx_count: int
+    # The certificate of height - 1 whose median time dates this block (None at height 1;
+    # always encoded: `codec.decode` refuses a header without it as non-canonical).
+    last_commit: CommitCertificate | None = None
 
     def validate(self) -> None:
         check_version(self)
+        if self.height < 1 or self.tx_count < 0:
+            raise ValueError("header height must be >= 1 and tx_count >= 0")
+        if not 0 <= self.time_ms <= MAX_TIME_MS:
+            raise ValueError(f"header time {self.time_ms} is out of range")
+        lc = self.last_commit
+        if self.height == 1:
+            if lc is not None:
+                raise ValueError("block 1 carries no last commit")
+            return
+        if lc is None:
+            raise ValueError(f"block {self.height} carries no commit of height {self.height - 1}")
+        lc.validate()
+        if lc.height != self.height - 1 or lc.chain_id != self.chain_id:
+            raise ValueError("the last commit is not of the previous height of this chain")
+        if lc.block_hash != self.prev_hash:
+            raise ValueError("the last commit does not commit the previous block (prev_hash)")
 
     @property
     def hash(self) -> bytes:
-        return hash_domain("tianfu/header/v1", encode(self))
+        return hash_domain("tianfu/header/v2", encode(self))
 
 
 class Block(msgspec.Struct, array_like=True, frozen=True):
@@ -88,14 +118,27 @@ class VoteBody(msgspec.Struct, array_like=True, frozen=True):
     round: int
     type: int  # PREVOTE or PRECOMMIT
     block_hash: Hash  # NO_HASH for nil
+    time_ms: int  # the signer's time for a precommit of a block, else 0
 
 
 def vote_signing_bytes(
-    chain_id: str, height: int, round: int, type: int, block_hash: bytes
+    chain_id: str, height: int, round: int, type: int, block_hash: bytes, time_ms: int = 0
 ) -> bytes:
+    """What a validator signs for a vote. `time_ms` is nonzero exactly for a precommit of
+    a block (BFT time); prevotes and nil precommits sign 0."""
     return hash_domain(
-        "tianfu/vote/v1", encode(VoteBody(chain_id, height, round, type, block_hash))
+        "tianfu/vote/v2", encode(VoteBody(chain_id, height, round, type, block_hash, time_ms))
     )
+
+
+def check_vote_time(type: int, block_hash: bytes, time_ms: int) -> None:
+    """Raise ValueError unless `time_ms` is a clock reading iff the vote is a precommit of
+    a block (and 0 otherwise), so that each vote has exactly one signed form."""
+    if type == PRECOMMIT and block_hash:
+        if not 0 < time_ms <= MAX_TIME_MS:
+            raise ValueError(f"a precommit of a block needs a time in (0, {MAX_TIME_MS}]")
+    elif time_ms != 0:
+        raise ValueError("only a precommit of a block carries a time")
 
 
 class Vote(msgspec.Struct, array_like=True, frozen=True):
@@ -105,6 +148,7 @@ class Vote(msgspec.Struct, array_like=True, frozen=True):
     round: int
     type: int
     block_hash: Hash
+    time_ms: int  # BFT time: the signer's clock for a precommit of a block, else 0
     validator: PubKey
     signature: Sig
 
@@ -114,15 +158,19 @@ class Vote(msgspec.Struct, array_like=True, frozen=True):
             raise ValueError(f"unknown vote type {self.type}")
         if self.height < 1 or self.round < 0:
             raise ValueError("vote height must be >= 1 and round >= 0")
+        check_vote_time(self.type, self.block_hash, self.time_ms)
 
     def signing_bytes(self) -> bytes:
         return vote_signing_bytes(
-            self.chain_id, self.height, self.round, self.type, self.block_hash
+            self.chain_id, self.height, self.round, self.type, self.block_hash, self.time_ms
         )
 
 
 class CommitSig(msgspec.Struct, array_like=True, frozen=True):
+    """One precommit in a certificate: its signer, its time (signed) and signature."""
+
     validator: PubKey
+    time_ms: int
     signature: Sig
 
 
@@ -134,10 +182,49 @@ class CommitCertificate(msgspec.Struct, array_like=True, frozen=True):
     height: int
     round: int
     block_hash: Hash
-    signatures: list[CommitSig]
+    signatures: Annotated[list[CommitSig], msgspec.Meta(max_length=MAX_COMMIT_SIGS)]
 
     def validate(self) -> None:
         check_version(self)
+        if self.height < 1 or self.round < 0 or len(self.block_hash) != 32:
+            raise ValueError("certificate height must be >= 1, round >= 0, hash 32 bytes")
+        for cs in self.signatures:
+            if not 0 < cs.time_ms <= MAX_TIME_MS:
+                raise ValueError(f"certificate signature time {cs.time_ms} is out of range")
+
+    def signing_bytes(self, cs: CommitSig) -> bytes:
+        """The bytes `cs` signed: its precommit of this certificate's block, at its time."""
+        return vote_signing_bytes(
+            self.chain_id, self.height, self.round, PRECOMMIT, self.block_hash, cs.time_ms
+        )
+
+
+def median_time(cert: CommitCertificate, validators: ValidatorSet) -> int:
+    """BFT time: the voting-power-weighted median of the certificate's precommit times.
+
+    The times sorted (ties by validator key), the first at which the accumulated power
+    exceeds half the power in the certificate. With less than 1/3 of the total power
+    faulty and more than 2/3 in the certificate, the median is a time some honest signer
+    gave, or lies between two. Raises ValueError for a signer outside `validators` or an
+    empty certificate (a verified certificate has neither).
+    """
+    power = {v.public_key: v.power for v in validators.validators}
+    weighted = []
+    for cs in cert.signatures:
+        p = power.get(cs.validator)
+        if p is None:
+            raise ValueError("certificate signer outside the validator set")
+        weighted.append((cs.time_ms, cs.validator, p))
+    if not weighted:
+        raise ValueError("empty certificate has no time")
+    weighted.sort()
+    half = sum(p for _, _, p in weighted) // 2
+    acc = 0
+    for t, _, p in weighted:
+        acc += p
+        if acc > half:
+            return t
+    raise AssertionError("unreachable: the accumulated power exceeds half at the end")
 
 
 class _BlockParts(msgspec.Struct, array_like=True):
@@ -148,6 +235,15 @@ class _BlockParts(msgspec.Struct, array_like=True):
 
 
 _parts_decoder = msgspec.msgpack.Decoder(_BlockParts)
+
+
+def block_time_of(data: bytes) -> int:
+    """The header time of an encoded block, decoding only its header (raises CodecError)."""
+    try:
+        head = bytes(_parts_decoder.decode(data).header)
+    except msgspec.DecodeError as exc:
+        raise CodecError(f"malformed Block: {exc}") from None
+    return decode(head, BlockHeader).time_ms
 
 
 def decode_block(
