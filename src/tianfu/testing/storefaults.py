@@ -21,7 +21,8 @@ import httpx
 
 
 class SmallDisk:
-    """A tmpfs of `size_mb` MiB mounted on `path` (an empty directory)."""
+    """A tmpfs of `size_mb` MiB mounted on `path`; what `path` held before (e.g. the signer
+    file a node's initialisation wrote) is copied onto it."""
 
     def __init__(self, path: Path, size_mb: int) -> None:
         self.path = Path(path)
@@ -50,6 +51,8 @@ class SmallDisk:
 
     def mount(self) -> SmallDisk:
         self.path.mkdir(parents=True, exist_ok=True)
+        held = Path(tempfile.mkdtemp(prefix="tianfu-mount-held-"))
+        shutil.copytree(self.path, held, dirs_exist_ok=True)
         subprocess.run(
             ["mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m", "tmpfs", str(self.path)],
             check=True,
@@ -57,6 +60,8 @@ class SmallDisk:
             timeout=10,
         )
         self.mounted = True
+        shutil.copytree(held, self.path, dirs_exist_ok=True)
+        shutil.rmtree(held)
         return self
 
     def unmount(self) -> None:
