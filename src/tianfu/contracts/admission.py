@@ -243,14 +243,14 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
         if not VALIDATOR_NAME_RE.match(name):
             raise ContractError("validator name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
         scheme = _int(raw.get("scheme"), "scheme")
-        refused = current_suite().refusal(scheme)  # the chain's suite, fixed at genesis
-        if refused is not None:
-            raise ContractError(refused)
         key = raw.get("public_key")
         try:
             size = get_suite(scheme).public_key_size
         except CryptoError as exc:
             raise ContractError(str(exc)) from None
+        refused = current_suite().refusal(scheme)  # the chain's suite, fixed at genesis
+        if refused is not None:
+            raise ContractError(refused)
         if not isinstance(key, bytes) or len(key) != size:
             raise ContractError(f"public_key must be {size} bytes for scheme {scheme}")
         args = {
