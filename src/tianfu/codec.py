@@ -272,6 +272,15 @@ def hash_scope(suite: HashSuite) -> Iterator[None]:
         _scoped.reset(token)
 
 
+def hash_domain_with(suite: HashSuite, tag: str, *parts: bytes) -> bytes:
+    """`hash_domain(tag, *parts)` with the hash `suite`, whatever is in force here."""
+    h = suite.new(_tag_prefix(tag))
+    for p in parts:
+        h.update(len(p).to_bytes(8, "big"))
+        h.update(p)
+    return bytes(h.digest())
+
+
 def per_suite(compute: Callable[[], bytes]) -> Callable[[], bytes]:
     """A constant that depends on the hash (e.g. an empty tree's root): `compute()` once per
     hash suite, under that suite; the getter returns the value for `current_hash()`."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tianfu.crypto.keys import KeyPair
-from tianfu.crypto.suite import verify
+from tianfu.crypto.suite import suite_for_scheme, verify
 from tianfu.types import (
     PRECOMMIT,
     CommitCertificate,
@@ -20,10 +20,15 @@ class CertificateError(ValueError):
 
 
 def sign_tx(keypair: KeyPair, body: TxBody) -> Transaction:
+    """Sign `body`. The signed hash is the one of the key's chain suite (SM3 for an SM2 key)
+    whatever this process hashes with, and stays cached in the returned transaction."""
     if body.signer != keypair.public_key or body.scheme != keypair.scheme:
         raise ValueError("transaction signer does not match the signing key")
-    tx = Transaction(body, b"")
-    return Transaction(body, keypair.sign(tx.signing_hash()))
+    with suite_for_scheme(keypair.scheme).use():
+        tx = Transaction(body, b"")
+        signed = Transaction(body, keypair.sign(tx.signing_hash()))
+        signed.hash  # noqa: B018  (computed here, with the key's suite, and kept)
+    return signed
 
 
 def verify_tx(tx: Transaction) -> bool:
@@ -33,7 +38,8 @@ def verify_tx(tx: Transaction) -> bool:
 def sign_vote(
     keypair: KeyPair, chain_id: str, height: int, round: int, type: int, block_hash: bytes
 ) -> Vote:
-    sig = keypair.sign(vote_signing_bytes(chain_id, height, round, type, block_hash))
+    with suite_for_scheme(keypair.scheme).use():
+        sig = keypair.sign(vote_signing_bytes(chain_id, height, round, type, block_hash))
     return Vote(1, chain_id, height, round, type, block_hash, keypair.public_key, sig)
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import msgspec
 
-from tianfu.codec import HASH_SUITES, check_version, encode, hash_domain, hash_scope
+from tianfu.codec import (
+    HASH_SUITES,
+    SHA256,
+    HashSuite,
+    check_version,
+    encode,
+    hash_domain,
+    hash_scope,
+)
 from tianfu.types.block import Validator, ValidatorSet
 
 # The crypto suites a genesis may name (`Genesis.suite`): the signature schemes each one
@@ -15,6 +23,18 @@ SUITE_SCHEMES: dict[str, frozenset[int]] = {
     "sm2": frozenset({3}),  # SM2 (with SM3 and the standard user id)
 }
 SUITE_HASHES: dict[str, str] = {"standard": "sha256", "sm2": "sm3"}
+_SCHEME_HASHES: dict[int, HashSuite] = {
+    scheme: HASH_SUITES[SUITE_HASHES[name]]
+    for name, schemes in SUITE_SCHEMES.items()
+    for scheme in schemes
+}
+
+
+def hash_for_scheme(scheme: int) -> HashSuite:
+    """The hash of the suite that accepts keys of `scheme` (SM3 for SM2 keys, else SHA-256):
+    what a key's address is computed with, on any chain and in any process."""
+    return _SCHEME_HASHES.get(scheme, SHA256)
+
 
 # The largest canonical encoding of one transaction's receipt (result, error and events).
 # Execution keeps every receipt within it; a block's receipt budget
