@@ -40,7 +40,9 @@ def _refuse_overwrite(path: Path) -> None:
 
 
 def _scheme_name(scheme: int) -> str:
-    return {1: "ed25519", 2: "ecdsa-p256"}.get(scheme, str(scheme))
+    from tianfu.crypto import scheme_name
+
+    return scheme_name(scheme)
 
 
 @ca_app.command("create")

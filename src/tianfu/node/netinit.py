@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tianfu.crypto import ED25519
+from tianfu.crypto import ED25519, suite_for_scheme
 from tianfu.identity import OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.dev import write_genesis
@@ -81,6 +81,7 @@ def init_network(
         orgs=[OrgConfig(o, cas[o].cert_der) for o in names],
         validators=validators,
         params=params or ConsensusParams(),
+        suite=suite_for_scheme(scheme).name,  # sm2 keys: the SM2/SM3 suite
     )
     write_genesis(out, genesis)
     configs = []
