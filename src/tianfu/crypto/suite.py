@@ -208,6 +208,11 @@ def current_suite() -> ChainSuite:
     return _default_suite
 
 
+def process_suite() -> ChainSuite:
+    """The process's chain suite (`set_chain_suite`), whatever scope is entered."""
+    return _default_suite
+
+
 def set_chain_suite(suite: ChainSuite) -> None:
     """Choose the process's chain suite: a node does it once, when it opens its genesis."""
     global _default_suite
