@@ -240,8 +240,10 @@ def block_list(
 ) -> None:
     """List block headers (the latest ones unless --from is given)."""
     with handle_errors():
-        headers = make_client(url).blocks(from_, limit)
-        rows = [[h.height, h.hash.hex(), h.tx_count, h.time_ms] for h in headers]
+        client = make_client(url)
+        headers = client.blocks(from_, limit)
+        with client.suite.use():  # a header's hash is the chain's (SM3 on an SM2 chain)
+            rows = [[h.height, h.hash.hex(), h.tx_count, h.time_ms] for h in headers]
         if as_json:
             print_json(
                 [dict(zip(["height", "hash", "tx_count", "time_ms"], r, strict=True)) for r in rows]

@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from tianfu.codec import HASH_SUITES, HashSuite, hash_scope, set_default_hash
 from tianfu.crypto.schemes import ECDSA_P256, ED25519, SCHEME_NAMES, SM2, CryptoError
 from tianfu.crypto.sm2 import Sm2Suite
-from tianfu.types.genesis import SUITE_HASHES, SUITE_SCHEMES, Genesis
+from tianfu.types.genesis import Genesis
+from tianfu.types.suites import SUITE_HASHES, SUITE_SCHEMES
 
 
 class CryptoSuite(Protocol):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tianfu.codec import hash_domain_with
-from tianfu.types.genesis import hash_for_scheme
+from tianfu.types.suites import hash_for_scheme
 
 
 class ContractError(Exception):

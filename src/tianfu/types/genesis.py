@@ -4,36 +4,13 @@ from __future__ import annotations
 
 import msgspec
 
-from tianfu.codec import (
-    HASH_SUITES,
-    SHA256,
-    HashSuite,
-    check_version,
-    encode,
-    hash_domain,
-    hash_scope,
-)
+from tianfu.codec import HASH_SUITES, check_version, encode, hash_domain, hash_scope
 from tianfu.types.block import Validator, ValidatorSet
+from tianfu.types.suites import SUITE_HASHES, SUITE_SCHEMES, hash_for_scheme
 
-# The crypto suites a genesis may name (`Genesis.suite`): the signature schemes each one
-# accepts (scheme ids as in `tianfu.crypto`) and the hash of every chain hash. The chain
-# suite objects of `tianfu.crypto.suite` implement these.
-SUITE_SCHEMES: dict[str, frozenset[int]] = {
-    "standard": frozenset({1, 2}),  # Ed25519, ECDSA P-256
-    "sm2": frozenset({3}),  # SM2 (with SM3 and the standard user id)
-}
-SUITE_HASHES: dict[str, str] = {"standard": "sha256", "sm2": "sm3"}
-_SCHEME_HASHES: dict[int, HashSuite] = {
-    scheme: HASH_SUITES[SUITE_HASHES[name]]
-    for name, schemes in SUITE_SCHEMES.items()
-    for scheme in schemes
-}
+__all__ = ["SUITE_HASHES", "SUITE_SCHEMES", "hash_for_scheme"]
 
-
-def hash_for_scheme(scheme: int) -> HashSuite:
-    """The hash of the suite that accepts keys of `scheme` (SM3 for SM2 keys, else SHA-256):
-    what a key's address is computed with, on any chain and in any process."""
-    return _SCHEME_HASHES.get(scheme, SHA256)
+# The crypto suites a genesis may name (`Genesis.suite`): see `tianfu.types.suites`.
 
 
 # The largest canonical encoding of one transaction's receipt (result, error and events).
