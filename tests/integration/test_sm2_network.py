@@ -214,6 +214,8 @@ def test_fifth_org_with_an_sm2_ca_admitted_by_vote_joins_consensus(net: LocalNet
     net.wait_ready(timeout=WAIT_S)
     pid = gov.propose_add_validator(a0, "node5", "org5", node5.keypair.public_key, 1, scheme=SM2)
     a5 = Client(net.url(cfg5), admin5, genesis=net.genesis)
+    # node5 admits its admin's vote once it has synced the block that admitted org5.
+    wait_for(lambda: "org5" in [o["name"] for o in a5.orgs()], "org5 at node5")
     for c in [a0, admin_client(net, 1), admin_client(net, 2), a5]:
         gov.vote(c, pid)
     wait_for(lambda: any(v["name"] == "node5" for v in gov.list_validators(a0)), "node5 at node 1")
