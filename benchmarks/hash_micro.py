@@ -96,9 +96,7 @@ def main() -> None:
     }
     print(f"{'variant':18s} {'hash_domain ns':>15s} {'block ms':>10s} {'state ms':>10s}")
     for name, r in result.items():
-        print(
-            f"{name:18s} {r['hash_domain_ns']:15.0f} {r['block_ms']:10.2f} {r['state_ms']:10.2f}"
-        )
+        print(f"{name:18s} {r['hash_domain_ns']:15.0f} {r['block_ms']:10.2f} {r['state_ms']:10.2f}")
     base = result["sha256 (this)"]
     for name, r in result.items():
         ratios = ", ".join(f"{k} x{r[k] / base[k]:.3f}" for k in base)
