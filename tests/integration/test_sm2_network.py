@@ -234,3 +234,32 @@ def test_fifth_org_with_an_sm2_ca_admitted_by_vote_joins_consensus(net: LocalNet
     doc = Client(live[0], genesis=net.genesis).prove_validators().document
     assert any(v["name"] == "node5" for v in doc["validators"])
     assert verify_document_json(doc, net.genesis).kind == "validators"
+
+
+def test_dev_chain_with_sm2(tmp_path) -> None:
+    """`tianfu dev --scheme sm2`: a one-validator SM2 chain that commits and proves."""
+    from tianfu.node.dev import load_genesis
+    from tianfu.testing.processes import NodeProcess
+
+    home = tmp_path / "dev"
+    port = free_base_ports(1)[0] + 1
+    node = NodeProcess(
+        home, port, ["dev", "--home", str(home), "--port", str(port), "--scheme", "sm2"]
+    ).start(timeout=WAIT_S)
+    try:
+        status = httpx.get(node.url + "/v1/status", timeout=10).json()
+        assert status["suite"] == "sm2"
+        genesis = load_genesis(home)
+        admin = Client(node.url, Identity.load(home / "identities" / "admin"), genesis=genesis)
+        assert admin.identity is not None and admin.identity.keypair.scheme == SM2
+        r = admin.invoke("governance", "get_identity", "x")
+        assert r.ok and admin.verify_tx_inclusion(r.tx_hash).height == r.height
+    finally:
+        node.stop()
+    # Resuming the same home with another suite is refused with a clear message.
+    again = NodeProcess(
+        home, port, ["dev", "--home", str(home), "--port", str(port), "--scheme", "ed25519"]
+    )
+    again.start_process()
+    assert again.proc is not None and again.proc.wait(60) != 0
+    assert "uses the 'sm2' crypto suite" in again.log()
