@@ -98,7 +98,8 @@ def client_message(server_transport_cert: bytes, nonce: bytes) -> bytes:
 
 
 def _transport_certificate() -> tuple[ed25519.Ed25519PrivateKey, bytes]:
-    """A fresh Ed25519 key and a self-signed certificate for it (a day's validity)."""
+    """A fresh Ed25519 key and a self-signed certificate for it. It lives as long as the
+    node process; its validity period is not what makes it trusted (the attestation is)."""
     key = ed25519.Ed25519PrivateKey.generate()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tianfu transport")])
     now = dt.datetime.now(dt.UTC)
@@ -109,7 +110,7 @@ def _transport_certificate() -> tuple[ed25519.Ed25519PrivateKey, bytes]:
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=3650))
         .sign(key, None)
     )
     return key, cert.public_bytes(serialization.Encoding.DER)
