@@ -7,6 +7,7 @@ SM2 CA) admitted by vote whose validator then takes part in consensus."""
 from __future__ import annotations
 
 import importlib
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -131,7 +132,7 @@ def test_a_transaction_of_the_other_suite_is_refused(net: LocalNetwork) -> None:
     assert "ed25519 signatures are not accepted on this chain" in r.text
 
 
-def test_proofs_verify_with_sm3_in_the_sdk(net: LocalNetwork) -> None:
+def test_proofs_verify_with_sm3_in_the_sdk(net: LocalNetwork, tmp_path) -> None:
     admin = admin_client(net, 1)
     r = admin.invoke("governance", "get_identity", "proof")
     assert r.ok
@@ -149,6 +150,22 @@ def test_proofs_verify_with_sm3_in_the_sdk(net: LocalNetwork) -> None:
     tampered = dict(doc, suite="standard")
     with pytest.raises(Exception, match="suite"):
         verify_document_json(tampered, net.genesis)
+    # The command line, offline: `tianfu verify-proof FILE --genesis G`.
+    from typer.testing import CliRunner
+
+    from tianfu.cli.main import app
+
+    (tmp_path / "doc.json").write_text(json.dumps(doc))
+    (tmp_path / "bad.json").write_text(json.dumps(tampered))
+    genesis_file = str(net.home / "genesis.bin")
+    ok = CliRunner().invoke(
+        app, ["verify-proof", str(tmp_path / "doc.json"), "--genesis", genesis_file]
+    )
+    assert ok.exit_code == 0, ok.output
+    bad = CliRunner().invoke(
+        app, ["verify-proof", str(tmp_path / "bad.json"), "--genesis", genesis_file]
+    )
+    assert bad.exit_code == 1 and "suite" in bad.output
 
 
 @pytest.mark.parametrize("app", APPS)
