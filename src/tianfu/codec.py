@@ -9,7 +9,9 @@ and any encoding that does not re-encode to the very same bytes (non-canonical f
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import msgspec
@@ -88,10 +90,13 @@ def to_builtins(obj: Any) -> Any:
 
 
 def hash_domain(tag: str, *parts: bytes) -> bytes:
-    """SHA-256 over a domain tag and length-prefixed parts.
+    """The chain's hash (SHA-256, or SM3 on an SM2 chain) over a domain tag and
+    length-prefixed parts.
 
     The tag (e.g. "tianfu/tx/v1") separates object types; the explicit lengths make the
-    boundaries between parts unambiguous, so no two different inputs share a hash.
+    boundaries between parts unambiguous, so no two different inputs share a hash. Which
+    hash function is used is the process's chain suite (`set_default_hash`), or the one of
+    the enclosing `hash_scope` (see below).
     """
     prefix = _prefixes.get(tag)
     if prefix is None:
@@ -102,15 +107,14 @@ def hash_domain(tag: str, *parts: bytes) -> bytes:
         p = parts[0]
         n = len(p)
         if n <= _JOIN_MAX:
-            return _sha256(prefix + n.to_bytes(8, "big") + p).digest()
-    h = _sha256(prefix)
+            return _new(prefix + n.to_bytes(8, "big") + p).digest()
+    h = _new(prefix)
     for p in parts:
         h.update(len(p).to_bytes(8, "big"))
         h.update(p)
     return h.digest()
 
 
-_sha256 = hashlib.sha256
 _JOIN_MAX = 16 << 10  # above this a part is fed to the hash rather than copied
 _prefixes: dict[str, bytes] = {}  # tag -> _tag_prefix(tag), for the tags in use
 
@@ -119,6 +123,177 @@ def _tag_prefix(tag: str) -> bytes:
     """The hashed bytes of a domain tag: its length (one byte) then its UTF-8."""
     tb = tag.encode()
     return len(tb).to_bytes(1, "big") + tb
+
+
+# ---- which hash: the chain suite's -----------------------------------------------------
+#
+# Every chain hash (transactions, blocks, votes, Merkle trees, addresses) is computed with
+# one function chosen at genesis: SHA-256, or SM3 (GB/T 32905) on an SM2 chain. A node
+# sets it once for its process (`set_default_hash`, when it opens its genesis); code that
+# checks documents of another chain in the same process (a verifier, a test) enters
+# `hash_scope(suite)` for the duration, which holds for the current thread or asyncio
+# task only (a context variable).
+#
+# The hot paths (`hash_domain` above, `tianfu.crypto.merkle`, `tianfu.state.nodes`) call a
+# module-level constructor that is rebound whenever the choice changes (`on_hash_change`):
+# a process that never entered a scope pays nothing per hash for the choice. Once a scope
+# was entered, the constructor becomes a dispatcher that reads the context variable.
+
+
+class HashSuite:
+    """A hash function by name, with its constructor: `new(data)` returns an object with
+    `update(data)`, `digest()` and `copy()` (a `hashlib` object or one that behaves alike)."""
+
+    __slots__ = ("name", "new")
+
+    def __init__(self, name: str, new: Callable[..., Any]) -> None:
+        self.name = name
+        self.new = new
+
+    def hash(self, data: bytes) -> bytes:
+        return bytes(self.new(data).digest())
+
+    def __repr__(self) -> str:
+        return f"HashSuite({self.name!r})"
+
+
+def _sm3_constructor() -> Callable[..., Any]:
+    """SM3 from the OpenSSL that `hashlib` uses (copying a fresh context, which skips
+    OpenSSL's algorithm lookup per call), or from Tongsuo (`tongsuopy`) where that
+    OpenSSL lacks SM3."""
+    try:
+        base = hashlib.new("sm3")
+    except ValueError:
+        return _tongsuo_sm3
+    copy = base.copy
+
+    def sm3(data: bytes = b"") -> Any:
+        h = copy()
+        h.update(data)
+        return h
+
+    return sm3
+
+
+class _TongsuoSm3:
+    """A `hashlib`-like SM3 object over `tongsuopy` (only where hashlib has no SM3)."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, h: Any) -> None:
+        self._h = h
+
+    def update(self, data: bytes) -> None:
+        self._h.update(bytes(data))
+
+    def digest(self) -> bytes:
+        return bytes(self._h.copy().finalize())
+
+    def copy(self) -> _TongsuoSm3:
+        return _TongsuoSm3(self._h.copy())
+
+
+def _tongsuo_sm3(data: bytes = b"") -> _TongsuoSm3:
+    from tongsuopy.crypto import hashes  # the SM2 suite's library (ADR 0022)
+
+    h = _TongsuoSm3(hashes.Hash(hashes.SM3()))
+    h.update(data)
+    return h
+
+
+SHA256 = HashSuite("sha256", hashlib.sha256)
+SM3 = HashSuite("sm3", _sm3_constructor())
+HASH_SUITES: dict[str, HashSuite] = {s.name: s for s in (SHA256, SM3)}
+
+_default: HashSuite = SHA256
+_scoped: ContextVar[HashSuite | None] = ContextVar("tianfu_hash_suite", default=None)
+_dispatching = False  # True once any scope was entered in this process
+_listeners: list[Callable[[Callable[..., Any]], None]] = []
+
+
+def _dispatch_new(data: bytes = b"") -> Any:
+    suite = _scoped.get()
+    return (_default if suite is None else suite).new(data)
+
+
+_new: Callable[..., Any] = _default.new  # the constructor `hash_domain` calls
+
+
+def hash_constructor() -> Callable[..., Any]:
+    """The constructor a hot path should call now (see `on_hash_change`)."""
+    return _dispatch_new if _dispatching else _default.new
+
+
+def _rebind() -> None:
+    global _new
+    new = hash_constructor()
+    _new = new
+    for listener in _listeners:
+        listener(new)
+
+
+def on_hash_change(listener: Callable[[Callable[..., Any]], None]) -> None:
+    """Call `listener(constructor)` now and whenever the constructor to use changes: a hot
+    path keeps it in a module global instead of asking for it per hash."""
+    _listeners.append(listener)
+    listener(hash_constructor())
+
+
+def current_hash() -> HashSuite:
+    """The hash in force here: the enclosing scope's, else the process's."""
+    if _dispatching:
+        suite = _scoped.get()
+        if suite is not None:
+            return suite
+    return _default
+
+
+def set_default_hash(suite: HashSuite) -> None:
+    """Choose the process's hash (a node: its chain's, once, when it opens its genesis)."""
+    global _default
+    _default = suite
+    _rebind()
+
+
+@contextmanager
+def hash_scope(suite: HashSuite) -> Iterator[None]:
+    """Hash with `suite` inside the block, in this thread or task only."""
+    global _dispatching
+    if current_hash() is suite:
+        yield
+        return
+    if not _dispatching:
+        _dispatching = True
+        _rebind()
+    token = _scoped.set(suite)
+    try:
+        yield
+    finally:
+        _scoped.reset(token)
+
+
+def hash_domain_with(suite: HashSuite, tag: str, *parts: bytes) -> bytes:
+    """`hash_domain(tag, *parts)` with the hash `suite`, whatever is in force here."""
+    h = suite.new(_tag_prefix(tag))
+    for p in parts:
+        h.update(len(p).to_bytes(8, "big"))
+        h.update(p)
+    return bytes(h.digest())
+
+
+def per_suite(compute: Callable[[], bytes]) -> Callable[[], bytes]:
+    """A constant that depends on the hash (e.g. an empty tree's root): `compute()` once per
+    hash suite, under that suite; the getter returns the value for `current_hash()`."""
+    cache: dict[str, bytes] = {}
+
+    def get() -> bytes:
+        suite = current_hash()
+        value = cache.get(suite.name)
+        if value is None:
+            value = cache[suite.name] = compute()
+        return value
+
+    return get
 
 
 def check_version(obj: Any, expected: int = 1) -> None:

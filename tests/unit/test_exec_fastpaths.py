@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.test_sandbox import FakeContext, admin
 
-from tianfu.codec import hash_domain
+from tianfu.codec import hash_domain, hash_domain_with
 from tianfu.execution import api
 from tianfu.execution.api import OutOfGas
 from tianfu.execution.sandbox import compile_contract
+from tianfu.types.suites import hash_for_scheme
 from tianfu.types.values import MAX_DEPTH, MAX_INT, MIN_INT, ValueTypeError, check_value
 
 
@@ -99,7 +100,11 @@ def test_check_value_nesting_limit_is_the_reference_one(depth: int, leaf: Any) -
 
 @given(st.integers(0, 3), st.binary(min_size=1, max_size=40))
 def test_address_of_is_the_hash_it_memoises(scheme: int, key: bytes) -> None:
-    expected = hash_domain("tianfu/address/v1", bytes([scheme]), key)[:20].hex()
+    # The hash of the key's crypto suite: SM3 for an SM2 key (scheme 3), else SHA-256.
+    suite = hash_for_scheme(scheme)
+    expected = hash_domain_with(suite, "tianfu/address/v1", bytes([scheme]), key)[:20].hex()
+    if scheme != 3:
+        assert expected == hash_domain("tianfu/address/v1", bytes([scheme]), key)[:20].hex()
     assert api.address_of(scheme, key) == expected
     assert api.address_of(scheme, key) == expected
 

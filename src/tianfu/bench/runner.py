@@ -27,6 +27,7 @@ from tianfu.bench.ceiling import ceiling_tps, verifies_per_core
 from tianfu.bench.load import WorkerResult, WorkerSpec, run_worker
 from tianfu.bench.report import BlockInfo, NodeFigures, Requests, summarize
 from tianfu.contracts.examples import example_source
+from tianfu.crypto import ED25519, scheme_name
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing import netcheck
@@ -53,7 +54,8 @@ class BenchConfig:
     clients: int = 2  # load-generator processes
     concurrency: int | None = None  # closed: connections in all; open: requests in flight
     senders: int = 8  # member identities, spread over the organisations
-    ceiling_s: float = 1.0  # how long the Ed25519 ceiling is measured
+    ceiling_s: float = 1.0  # how long the signature-verify ceiling is measured
+    scheme: int = ED25519  # the keys of the network, so its crypto suite (SM2: SM2/SM3)
     batch: int = 1  # transactions per request: 1 = `POST /v1/txs`, N > 1 = `/v1/txs/batch`
 
     def validate(self) -> None:
@@ -101,15 +103,22 @@ class Ceiling:
         return ceiling_tps(self.verifies_per_core, self.cores, validators)
 
 
-def measure_ceiling(seconds: float) -> Ceiling:
-    return Ceiling(verifies_per_core(seconds), procstat.cores())
+def measure_ceiling(seconds: float, scheme: int = ED25519) -> Ceiling:
+    return Ceiling(verifies_per_core(seconds, scheme=scheme), procstat.cores())
 
 
 class BenchNetwork:
     """A fresh local network in a temporary (or given) directory, stopped on exit."""
 
-    def __init__(self, validators: int, home: Path | None = None, say: Say = print) -> None:
+    def __init__(
+        self,
+        validators: int,
+        home: Path | None = None,
+        say: Say = print,
+        scheme: int = ED25519,
+    ) -> None:
         self.validators = validators
+        self.scheme = scheme
         self._tmp = None if home is not None else tempfile.mkdtemp(prefix="tianfu-bench-")
         self.home = Path(home) if home is not None else Path(self._tmp or ".") / "net"
         self.say = say
@@ -118,7 +127,12 @@ class BenchNetwork:
     def __enter__(self) -> BenchNetwork:
         api, p2p = netcheck.free_base_ports(self.validators + 1)
         self.net, _ = LocalNetwork.prepare(
-            self.home, self.validators, True, api_base_port=api, p2p_base_port=p2p
+            self.home,
+            self.validators,
+            True,
+            api_base_port=api,
+            p2p_base_port=p2p,
+            scheme=self.scheme,
         )
         self.say(f"starting {self.validators} validator process(es) in {self.home} ...")
         self.net.start()
@@ -465,9 +479,9 @@ def run_bench(
 ) -> dict[str, Any]:
     """`tianfu bench`: the ceiling, a fresh network, one run, the agreement check; figures."""
     cfg.validate()
-    say(f"measuring the Ed25519 ceiling for {cfg.ceiling_s:g} s (libsodium, one core) ...")
-    ceiling = measure_ceiling(cfg.ceiling_s)
-    with BenchNetwork(cfg.validators, home, say) as bn:
+    say(f"measuring the {scheme_name(cfg.scheme)} ceiling for {cfg.ceiling_s:g} s (one core) ...")
+    ceiling = measure_ceiling(cfg.ceiling_s, cfg.scheme)
+    with BenchNetwork(cfg.validators, home, say, cfg.scheme) as bn:
         senders = bn.setup(cfg.contract, max(cfg.senders, cfg.clients))
         say("starting the load-generator processes (they sign ahead) ...")
         data = run_load(

@@ -45,9 +45,9 @@ def run_rate_sweep(
     """One network; without `rates`, a closed-loop run first finds the maximum and the
     rates are fractions of it. Every run is followed by the identical-chain check."""
     cfg.validate()
-    ceiling = measure_ceiling(cfg.ceiling_s)
+    ceiling = measure_ceiling(cfg.ceiling_s, cfg.scheme)
     runs: list[dict[str, Any]] = []
-    with BenchNetwork(cfg.validators, home, say) as bn:
+    with BenchNetwork(cfg.validators, home, say, cfg.scheme) as bn:
         senders = bn.setup(cfg.contract, max(cfg.senders, cfg.clients))
         cfg = replace(cfg, senders=len(senders.addresses))
 

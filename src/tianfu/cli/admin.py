@@ -40,7 +40,9 @@ def _refuse_overwrite(path: Path) -> None:
 
 
 def _scheme_name(scheme: int) -> str:
-    return {1: "ed25519", 2: "ecdsa-p256"}.get(scheme, str(scheme))
+    from tianfu.crypto import scheme_name
+
+    return scheme_name(scheme)
 
 
 @ca_app.command("create")
@@ -73,7 +75,14 @@ def identity_issue(
     out: Annotated[
         Path, typer.Option("--out", help="Directory to write key.pem, cert.pem, ca.pem.")
     ],
-    scheme: SchemeOpt = "ed25519",
+    scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--scheme",
+            help="Key scheme: ed25519 or ecdsa-p256 from a standard CA (default ed25519); an "
+            "SM2 CA issues sm2 keys only (the default for it).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Issue a new identity (fresh key and certificate) from an organisation's CA."""
@@ -82,7 +91,7 @@ def identity_issue(
 
         if kind not in KINDS:
             raise UsageProblem(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-        scheme_id = scheme_of(scheme)
+        scheme_id = None if scheme is None else scheme_of(scheme)
         _refuse_overwrite(out / "key.pem")
         ident = OrgCA.load(ca).issue(name, kind, scheme_id)
         ident.save(out)

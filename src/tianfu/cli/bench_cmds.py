@@ -12,11 +12,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tianfu.cli.common import CommandFailed, UsageProblem, handle_errors
+from tianfu.cli.common import CommandFailed, UsageProblem, handle_errors, scheme_of
 
 bench_app = typer.Typer(
     help="Measure a fresh local network: finalized tx/s, latency, CPU, against this "
-    "machine's Ed25519 ceiling measured in the same run.",
+    "machine's signature-verify ceiling (Ed25519, or SM2 with --scheme sm2) measured in the "
+    "same run.",
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -66,6 +67,14 @@ JsonFileOpt = Annotated[
     Path | None, typer.Option("--json", help="Write the figures to this JSON file.")
 ]  # noqa: UP045
 PlotOpt = Annotated[Optional[Path], typer.Option("--plot", help="Write a PNG plot to this file.")]  # noqa: UP045
+BenchSchemeOpt = Annotated[
+    str,
+    typer.Option(
+        "--scheme",
+        help="The network's keys: ed25519 (default; the standard suite) or sm2 (an SM2/SM3 "
+        "chain). The ceiling is that scheme's verifies per second.",
+    ),
+]
 
 
 def _config(**kw: Any) -> Any:
@@ -120,6 +129,7 @@ def bench(
     concurrency: ConcurrencyOpt = None,
     batch: BatchOpt = 1,
     senders: SendersOpt = 8,
+    scheme: BenchSchemeOpt = "ed25519",
     json_file: JsonFileOpt = None,
     plot: PlotOpt = None,
 ) -> None:
@@ -141,6 +151,7 @@ def bench(
             concurrency=concurrency,
             batch=batch,
             senders=senders,
+            scheme=scheme_of(scheme),
         )
         try:
             with _progress_bar() as update:
@@ -207,6 +218,7 @@ def sweep(
     concurrency: ConcurrencyOpt = None,
     batch: BatchOpt = 1,
     senders: SendersOpt = 8,
+    scheme: BenchSchemeOpt = "ed25519",
     json_file: JsonFileOpt = None,
     plot: PlotOpt = None,
 ) -> None:
@@ -235,6 +247,7 @@ def sweep(
             concurrency=concurrency,
             batch=batch,
             senders=senders,
+            scheme=scheme_of(scheme),
         )
         try:
             with _progress_bar() as update:

@@ -19,7 +19,7 @@ from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
 from tianfu.client import DEFAULT_URL, Client, ClientError, Result, TxFailed, VerificationError
 from tianfu.codec import CodecError, decode
-from tianfu.crypto import ECDSA_P256, ED25519, CryptoError
+from tianfu.crypto import ECDSA_P256, ED25519, SM2, CryptoError
 from tianfu.types import Genesis
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="TIANFU_URL", help="URL of the node's API.")]
@@ -40,9 +40,14 @@ GenesisOpt = Annotated[
         "Without it the genesis is fetched from the node, which is then trusted for it.",
     ),
 ]
-SCHEMES = {"ed25519": ED25519, "ecdsa-p256": ECDSA_P256}
+SCHEMES = {"ed25519": ED25519, "ecdsa-p256": ECDSA_P256, "sm2": SM2}
 SchemeOpt = Annotated[
-    str, typer.Option("--scheme", help="Signature scheme: ed25519 or ecdsa-p256.")
+    str,
+    typer.Option(
+        "--scheme",
+        help="Signature scheme: ed25519, ecdsa-p256 (the standard suite: SHA-256 hashes) or "
+        "sm2 (the SM2/SM3 suite: SM2 signatures, SM3 hashes).",
+    ),
 ]
 
 # Tests replace this to run the CLI against an in-process node.

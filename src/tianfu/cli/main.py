@@ -26,6 +26,7 @@ from tianfu.cli.common import (
     print_json,
     print_rows,
     report_result,
+    scheme_of,
 )
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
@@ -70,12 +71,20 @@ def dev(
     ),
     port: Annotated[int, typer.Option("--port", help="API port.")] = 8701,
     host: Annotated[str, typer.Option("--host", help="API host.")] = "127.0.0.1",
+    scheme: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--scheme",
+            help="Keys of a new chain: ed25519 (default), ecdsa-p256, or sm2 for an SM2/SM3 "
+            "chain (SM2 signatures, SM3 hashes). An existing chain keeps its suite.",
+        ),
+    ] = None,
 ) -> None:
     """Run a one-validator development chain (created on first run)."""
     with handle_errors():
         from tianfu.node.dev import run_dev
 
-        run_dev(home, host, port)
+        run_dev(home, host, port, None if scheme is None else scheme_of(scheme))
 
 
 @app.command()
@@ -215,8 +224,10 @@ def block_list(
 ) -> None:
     """List block headers (the latest ones unless --from is given)."""
     with handle_errors():
-        headers = make_client(url).blocks(from_, limit)
-        rows = [[h.height, h.hash.hex(), h.tx_count, h.time_ms] for h in headers]
+        client = make_client(url)
+        headers = client.blocks(from_, limit)
+        with client.suite.use():  # a header's hash is the chain's (SM3 on an SM2 chain)
+            rows = [[h.height, h.hash.hex(), h.tx_count, h.time_ms] for h in headers]
         if as_json:
             print_json(
                 [dict(zip(["height", "hash", "tx_count", "time_ms"], r, strict=True)) for r in rows]

@@ -135,6 +135,7 @@ def node_check(
     """
     with handle_errors():
         from tianfu.codec import decode
+        from tianfu.crypto import suite_of
         from tianfu.ledger import Ledger
         from tianfu.node.config import NodeConfig
         from tianfu.node.storeguard import DataLock, StoreRefused, certificate_check, refusal
@@ -154,10 +155,14 @@ def node_check(
         try:
             store = Store(path)
             try:
-                ledger = Ledger(store, genesis)
-                report = check_store(
-                    store, genesis.hash, full=full, verify_certificate=certificate_check(ledger)
-                )
+                with suite_of(genesis).use():
+                    ledger = Ledger(store, genesis)
+                    report = check_store(
+                        store,
+                        genesis.hash,
+                        full=full,
+                        verify_certificate=certificate_check(ledger),
+                    )
             finally:
                 store.close()
         except (StoreError, ValueError) as exc:
@@ -357,12 +362,26 @@ def genesis_create(
         Path, typer.Option("--out", help="Where to write genesis.bin (genesis.json beside it).")
     ] = Path("genesis.bin"),
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id.")] = "tianfu",
+    scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--scheme",
+            help="The chain's crypto suite, by its keys: sm2 for an SM2/SM3 chain, ed25519 or "
+            "ecdsa-p256 for the standard one. Default: the suite of the certificates' keys.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create the genesis from the organisations' CA certificates and their nodes' certificates."""
+    """Create the genesis from the organisations' CA certificates and their nodes' certificates.
+
+    The genesis records the chain's crypto suite, fixed for the chain's life: "sm2" (SM2
+    signatures, SM3 hashes) or "standard" (Ed25519 / ECDSA P-256, SHA-256). Every CA and
+    node certificate must hold a key of that suite.
+    """
     with handle_errors():
         from tianfu.cli.common import UsageProblem
-        from tianfu.identity import verify_cert
+        from tianfu.crypto import suite_for_scheme
+        from tianfu.identity import cert_info, verify_cert
         from tianfu.node.dev import write_genesis
         from tianfu.types import Genesis, OrgConfig, Validator
 
@@ -376,7 +395,6 @@ def genesis_create(
         for spec in validator:
             file, _, power = spec.partition(":")
             der = _cert_der(Path(file))
-            from tianfu.identity import cert_info
 
             info = cert_info(der)
             if info.org not in orgs:
@@ -389,12 +407,27 @@ def genesis_create(
             validators.append(
                 Validator(info.name, info.org, info.scheme, info.public_key, int(power or 1))
             )
+        ca_schemes = {n: cert_info(der).scheme for n, der in orgs.items()}
+        if scheme is not None:
+            suite = suite_for_scheme(scheme_of(scheme))
+        else:
+            first = next(iter(ca_schemes.values()), None)
+            suite = suite_for_scheme(first) if first is not None else suite_for_scheme(1)
+        for n, s in ca_schemes.items():
+            refused = suite.refusal(s)
+            if refused is not None:
+                raise UsageProblem(f"the CA of {n!r}: {refused}")
+        for v in validators:
+            refused = suite.refusal(v.scheme)
+            if refused is not None:
+                raise UsageProblem(f"validator {v.name!r}: {refused}")
         genesis = Genesis(
             version=1,
             chain_id=chain_id,
             time_ms=int(time.time() * 1000),
             orgs=[OrgConfig(n, der) for n, der in orgs.items()],
             validators=validators,
+            suite=suite.name,
         )
         genesis.validate()
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -402,11 +435,19 @@ def genesis_create(
         if out.name != "genesis.bin":
             (out.parent / "genesis.bin").rename(out)
         if as_json:
-            print_json({"genesis": str(out), "hash": genesis.hash.hex(), "chain_id": chain_id})
+            print_json(
+                {
+                    "genesis": str(out),
+                    "hash": genesis.hash.hex(),
+                    "chain_id": chain_id,
+                    "suite": genesis.suite,
+                }
+            )
         else:
             console.print(
-                f"genesis {out} (hash {genesis.hash.hex()}): {len(orgs)} organisations, "
-                f"{len(validators)} validators — give this file to every member"
+                f"genesis {out} (hash {genesis.hash.hex()}, suite {genesis.suite}): "
+                f"{len(orgs)} organisations, {len(validators)} validators — give this file "
+                "to every member"
             )
 
 

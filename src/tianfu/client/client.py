@@ -31,7 +31,7 @@ from tianfu.client.verify import (
     verify_tx_proof_json,
 )
 from tianfu.codec import CodecError, decode, encode
-from tianfu.crypto import sign_tx
+from tianfu.crypto import ChainSuite, sign_tx, suite_for_scheme, suite_of
 from tianfu.proofs.documents import VerifiedDocument, verify_document
 from tianfu.types import Block, BlockHeader, Event, Genesis, Receipt, Transaction, TxBody
 
@@ -405,6 +405,16 @@ class Client:
             self._light = LightClient.from_genesis(self.genesis, source=self)
         return self._light
 
+    @property
+    def suite(self) -> ChainSuite:
+        """The chain's crypto suite: the trusted genesis's, else that of the identity's key,
+        else the one the node's genesis names. Local hashes (a header's) use it."""
+        if self.genesis is not None:
+            return suite_of(self.genesis)
+        if self.identity is not None:
+            return suite_for_scheme(self.identity.keypair.scheme)
+        return suite_of(self.fetch_genesis())
+
     def state_raw(
         self, contract: str, key: str, height: int | None = None, prove: bool = False
     ) -> dict[str, Any]:
@@ -426,8 +436,10 @@ class Client:
         raw = doc.get("value_raw")
         value = None if raw is None else decode_value(bytes.fromhex(raw))
         header: BlockHeader = _decode_raw(doc, BlockHeader, "header", "raw")
+        with self.suite.use():
+            block_hash = header.hash
         return VerifiedValue(
-            contract, key, value, raw is not None, header.height, header.hash, header.state_root
+            contract, key, value, raw is not None, header.height, block_hash, header.state_root
         )
 
     def tx_proof_raw(self, tx_hash: str | bytes, mode: str | None = None) -> dict[str, Any]:

@@ -12,18 +12,21 @@ a receipt only when a Merkle proof links it to such a header's roots.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
 from tianfu.codec import CodecError, decode
+from tianfu.crypto import ChainSuite, CryptoError, suite_of
 from tianfu.crypto.merkle import merkle_root, verify_merkle_proof
 from tianfu.execution.api import state_key
 from tianfu.proofs.documents import VerifiedDocument, canonical_json, verify_document
 from tianfu.proofs.errors import VerificationError
 from tianfu.proofs.formats import ProofBundle, ValidatorLink
-from tianfu.proofs.valchain import TrustedHistory, TrustError, TrustOptions
+from tianfu.proofs.valchain import TrustedHistory, TrustError, TrustOptions, suite_of_set
 from tianfu.proofs.values import decode_value_strict, readable
 from tianfu.proofs.verify import VerifiedBundle, decode_bundle, verify_bundle
 from tianfu.state import StateProof, check_proof
@@ -91,6 +94,35 @@ class StateSource(Protocol):
     def validator_chain_raw(self, height: int, after: int = 0) -> dict[str, Any]: ...
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _suite_of_trust(trust: Any) -> ChainSuite:
+    """The chain suite of a trust anchor: a light client's, a genesis's, or a set's keys'."""
+    if isinstance(trust, LightClient):
+        return trust.suite
+    try:
+        if isinstance(trust, Genesis):
+            return suite_of(trust)
+    except CryptoError as exc:
+        raise VerificationError(str(exc)) from None
+    if isinstance(trust, ValidatorSet):
+        return suite_of_set(trust)
+    raise VerificationError(f"cannot verify against a {type(trust).__name__}")
+
+
+def _in_trust_suite(fn: F) -> F:
+    """Run a verifier (method of `LightClient`, or function whose first argument is the trust
+    anchor) with the chain's hash and signature schemes, whatever this process uses."""
+
+    @functools.wraps(fn)
+    def scoped(trust: Any, *args: Any, **kwargs: Any) -> Any:
+        with _suite_of_trust(trust).use():
+            return fn(trust, *args, **kwargs)
+
+    return scoped  # type: ignore[return-value]
+
+
 class LightClient:
     """Verifies headers against the validator history it trusts (`TrustedHistory`).
 
@@ -137,6 +169,11 @@ class LightClient:
 
     # -- the trusted history ---------------------------------------------------------------
     @property
+    def suite(self) -> ChainSuite:
+        """The chain's crypto suite: every check of this client runs with it."""
+        return self.history.suite
+
+    @property
     def known_until(self) -> int:
         """The validator sets of the heights up to this one are proven (but for skipped ones)."""
         return self.history.proven_until
@@ -150,6 +187,7 @@ class LightClient:
         return self.history.exact_set(height) if height >= 1 else None
 
     # -- headers ---------------------------------------------------------------------------
+    @_in_trust_suite
     def verify_header(self, header: BlockHeader, certificate: CommitCertificate) -> None:
         """Raise `VerificationError` unless `certificate` commits exactly `header`, signed by
         more than 2/3 of the validator set in force at its height."""
@@ -167,11 +205,13 @@ class LightClient:
         hist.check_header(header, certificate, hist.set_at(header.height))
 
     # -- following validator-set changes ------------------------------------------------------
+    @_in_trust_suite
     def apply_links(self, links: list[ValidatorLink]) -> None:
         """Extend the history by the links above the last one applied (each verified)."""
         fresh = [link for link in links if _link_height(link) > self.history.last_link_height]
         self.history.apply_links(fresh)
 
+    @_in_trust_suite
     def sync(self, source: StateSource, up_to_height: int) -> None:
         """Fetch and verify the validator chain needed for headers up to `up_to_height`."""
         doc = source.validator_chain_raw(up_to_height, after=max(self.history.last_change, 0))
@@ -185,6 +225,7 @@ class LightClient:
         self.apply_links(links)
 
     # -- bundles ---------------------------------------------------------------------------
+    @_in_trust_suite
     def verify_bundle(self, bundle: ProofBundle) -> VerifiedBundle:
         """Verify a proof bundle against this client's history (extended by its chain)."""
         self.apply_links(list(bundle.validators))
@@ -227,6 +268,7 @@ def decode_value(value_bytes: bytes) -> Any:
         raise VerificationError(str(exc)) from None
 
 
+@_in_trust_suite
 def verify_header_bytes(
     light: LightClient, header_bytes: bytes, cert_bytes: bytes, height: int | None = None
 ) -> BlockHeader:
@@ -238,6 +280,7 @@ def verify_header_bytes(
     return header
 
 
+@_in_trust_suite
 def verify_state_read(
     trust: LightClient | Genesis | ValidatorSet,
     chain_id: str | None,
@@ -274,6 +317,7 @@ def verify_state_read(
     )
 
 
+@_in_trust_suite
 def verify_tx_proof(
     trust: LightClient | Genesis | ValidatorSet,
     chain_id: str | None,
@@ -325,6 +369,7 @@ def _hex(doc: dict[str, Any], *names: str) -> bytes:
         raise VerificationError(f"field {'.'.join(names)} is not valid hex") from None
 
 
+@_in_trust_suite
 def verify_state_json(
     trust: LightClient | Genesis | ValidatorSet,
     doc: dict[str, Any],
@@ -361,6 +406,7 @@ def verify_state_json(
     )
 
 
+@_in_trust_suite
 def verify_tx_proof_json(
     trust: LightClient | Genesis | ValidatorSet,
     doc: dict[str, Any],
@@ -390,6 +436,7 @@ def verify_document_json(
     return verify_document(doc, genesis, kind=kind)
 
 
+@_in_trust_suite
 def verify_block_events(
     trust: LightClient | Genesis | ValidatorSet,
     batch: dict[str, Any],

@@ -186,6 +186,11 @@ def _check_ca(ctx: Context, name: str, ca_cert_der: Any) -> bytes:
         raise ContractError(f"bad CA certificate: {exc}") from None
     if not info.is_ca:
         raise ContractError("the certificate is not a CA certificate")
+    from tianfu.crypto import current_suite
+
+    refused = current_suite().refusal(info.scheme)  # the chain's suite, fixed at genesis
+    if refused is not None:
+        raise ContractError(f"CA certificate refused: {refused}")
     if info.org != name:
         raise ContractError(f"the CA certificate is for organisation {info.org!r}, not {name!r}")
     if not info.not_before_ms <= ctx.time_ms <= info.not_after_ms:
@@ -232,7 +237,7 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
             raise ContractError("the last member organisation cannot be removed")
         args: dict[str, Any] = {"name": name}
     elif kind == ADD_VALIDATOR:
-        from tianfu.crypto import CryptoError, get_suite
+        from tianfu.crypto import CryptoError, current_suite, get_suite
 
         name = _str(raw.get("name"), "validator name")
         if not VALIDATOR_NAME_RE.match(name):
@@ -243,6 +248,9 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
             size = get_suite(scheme).public_key_size
         except CryptoError as exc:
             raise ContractError(str(exc)) from None
+        refused = current_suite().refusal(scheme)  # the chain's suite, fixed at genesis
+        if refused is not None:
+            raise ContractError(refused)
         if not isinstance(key, bytes) or len(key) != size:
             raise ContractError(f"public_key must be {size} bytes for scheme {scheme}")
         args = {

@@ -113,10 +113,15 @@ def resolve_caller(
                 f"unknown signer {address}: include the signer's certificate (cert) "
                 "in its first transaction"
             )
+        from tianfu.crypto import current_suite
+
         try:
             info = cert_info(cert_der)
         except IdentityError as exc:
             raise AuthError(f"bad certificate: {exc}") from None
+        refused = current_suite().refusal(info.scheme)  # the chain's suite, fixed at genesis
+        if refused is not None:
+            raise AuthError(f"certificate refused: {refused}")
         org = read(f"org/{info.org}")
         if org is None or org.get("status") != "active":
             raise AuthError(

@@ -1,15 +1,19 @@
-"""Key pairs for both schemes, with PEM (PKCS#8) storage usable by X.509 tooling."""
+"""Key pairs of every scheme, with PEM (PKCS#8) storage usable by X.509 tooling."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-from tianfu.crypto.suite import ECDSA_P256, ED25519, CryptoError, get_suite
+from tianfu.crypto import sm2
+from tianfu.crypto.suite import ECDSA_P256, ED25519, SM2, CryptoError, get_suite
 
-PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+# Ed25519 and P-256 keys are `cryptography` objects; an SM2 key is a `tongsuopy` one.
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey | Any
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class KeyPair:
         return get_suite(self.scheme).sign(self._signing_key, message)
 
     def private_pem(self) -> bytes:
+        if self.scheme == SM2:
+            return sm2.private_pem(self.private)
         return self.private.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
@@ -44,6 +50,8 @@ class KeyPair:
                 serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint
             )
             return cls(ECDSA_P256, pub, private, private)
+        if sm2.is_private_key(private):
+            return cls(SM2, sm2.public_bytes(private), private, private)
         raise CryptoError(f"unsupported key type {type(private).__name__}")
 
 
@@ -52,12 +60,16 @@ def generate_keypair(scheme: int = ED25519) -> KeyPair:
         return KeyPair.from_private(ed25519.Ed25519PrivateKey.generate())
     if scheme == ECDSA_P256:
         return KeyPair.from_private(ec.generate_private_key(ec.SECP256R1()))
+    if scheme == SM2:
+        return KeyPair.from_private(sm2.generate_private_key())
     raise CryptoError(f"unknown signature scheme {scheme}")
 
 
 def load_private_key_pem(data: bytes) -> KeyPair:
     try:
         key = serialization.load_pem_private_key(data, password=None)
+    except UnsupportedAlgorithm:  # not a curve `cryptography` knows: an SM2 key?
+        return KeyPair.from_private(sm2.load_private_pem(data))
     except (ValueError, TypeError) as exc:
         raise CryptoError(f"cannot read private key: {exc}") from None
     if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):

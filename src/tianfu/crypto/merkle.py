@@ -2,30 +2,48 @@
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
+from typing import Any
 
-from tianfu.codec import hash_domain
+from tianfu.codec import hash_domain, on_hash_change, per_suite
 
-EMPTY_ROOT = hash_domain("tianfu/merkle/empty/v1")
+# The root of an empty list, for the chain's hash (`empty_root()`; `EMPTY_ROOT` reads it).
+empty_root = per_suite(lambda: hash_domain("tianfu/merkle/empty/v1"))
 
 _LEAF_TAG = "tianfu/merkle/leaf/v1"
 _NODE_TAG = "tianfu/merkle/node/v1"
-_sha256 = hashlib.sha256
+_hash: Callable[..., Any]  # the chain's hash constructor (SHA-256 or SM3), kept current
+
+
+def _use_hash(new: Callable[..., Any]) -> None:
+    global _hash
+    _hash = new
+
+
+on_hash_change(_use_hash)
+
+
+def __getattr__(name: str) -> bytes:
+    if name == "EMPTY_ROOT":
+        return empty_root()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _LEN32 = (32).to_bytes(8, "big")
 # `hash_domain(_NODE_TAG, left, right)` for two 32-byte hashes, in one call over the same
 # bytes (tag length | tag | len | left | len | right); other lengths take the generic path.
 _NODE_PREFIX = len(_NODE_TAG).to_bytes(1, "big") + _NODE_TAG.encode() + _LEN32
-# Likewise `hash_domain(_LEAF_TAG, data)` = SHA-256(tag length | tag | len(data) | data).
+# Likewise `hash_domain(_LEAF_TAG, data)` = H(tag length | tag | len(data) | data).
 _LEAF_PREFIX = len(_LEAF_TAG).to_bytes(1, "big") + _LEAF_TAG.encode()
 
 
 def leaf_hash(data: bytes) -> bytes:
-    return _sha256(_LEAF_PREFIX + len(data).to_bytes(8, "big") + data).digest()
+    return _hash(_LEAF_PREFIX + len(data).to_bytes(8, "big") + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
     if len(left) == 32 and len(right) == 32:
-        return _sha256(_NODE_PREFIX + left + _LEN32 + right).digest()
+        return _hash(_NODE_PREFIX + left + _LEN32 + right).digest()
     return hash_domain(_NODE_TAG, left, right)
 
 
@@ -61,12 +79,12 @@ def _root_levels(level: list[bytes]) -> bytes:
 def merkle_root(items: list[bytes]) -> bytes:
     """Root over the leaf hashes of `items` (each item is already-encoded bytes).
 
-    `_root_levels([leaf_hash(i) for i in items])` with both hashes inlined (one SHA-256
-    per leaf and per inner node, no call per hash): every node is over two 32-byte hashes.
+    `_root_levels([leaf_hash(i) for i in items])` with both hashes inlined (one hash per
+    leaf and per inner node, no call per hash): every node is over two 32-byte hashes.
     """
     if not items:
-        return EMPTY_ROOT
-    sha, leaf = _sha256, _LEAF_PREFIX
+        return empty_root()
+    sha, leaf = _hash, _LEAF_PREFIX
     level = [sha(leaf + len(i).to_bytes(8, "big") + i).digest() for i in items]
     node, len32 = _NODE_PREFIX, _LEN32
     while len(level) > 1:

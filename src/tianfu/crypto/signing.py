@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tianfu.crypto.keys import KeyPair
-from tianfu.crypto.suite import verify
+from tianfu.crypto.suite import suite_for_scheme, verify
 from tianfu.types import (
     CommitCertificate,
     Transaction,
@@ -19,10 +19,15 @@ class CertificateError(ValueError):
 
 
 def sign_tx(keypair: KeyPair, body: TxBody) -> Transaction:
+    """Sign `body`. The signed hash is the one of the key's chain suite (SM3 for an SM2 key)
+    whatever this process hashes with, and stays cached in the returned transaction."""
     if body.signer != keypair.public_key or body.scheme != keypair.scheme:
         raise ValueError("transaction signer does not match the signing key")
-    tx = Transaction(body, b"")
-    return Transaction(body, keypair.sign(tx.signing_hash()))
+    with suite_for_scheme(keypair.scheme).use():
+        tx = Transaction(body, b"")
+        signed = Transaction(body, keypair.sign(tx.signing_hash()))
+        signed.hash  # noqa: B018  (computed here, with the key's suite, and kept)
+    return signed
 
 
 def verify_tx(tx: Transaction) -> bool:
@@ -39,7 +44,8 @@ def sign_vote(
     time_ms: int = 0,
 ) -> Vote:
     """A signed vote; `time_ms` (BFT time) only for a precommit of a block, else 0."""
-    sig = keypair.sign(vote_signing_bytes(chain_id, height, round, type, block_hash, time_ms))
+    with suite_for_scheme(keypair.scheme).use():
+        sig = keypair.sign(vote_signing_bytes(chain_id, height, round, type, block_hash, time_ms))
     return Vote(1, chain_id, height, round, type, block_hash, time_ms, keypair.public_key, sig)
 
 

@@ -1,12 +1,18 @@
-"""CryptoSuite: the signature scheme and hash, selected by a scheme id carried with each key.
+"""CryptoSuite: the signature schemes, selected by a scheme id carried with each key, and the
+chain suite chosen at genesis (which schemes a chain accepts and which hash it uses).
 
 Ed25519 (PyNaCl/libsodium) is the default and the hot path; ECDSA P-256 (`cryptography`)
-is offered for organisations whose HSMs or policies require it. A further suite (e.g.
-SM2/SM3) plugs in by registering another `CryptoSuite` under a new id.
+is offered for organisations whose HSMs or policies require it; both belong to the
+"standard" chain suite, whose hash is SHA-256. The "sm2" chain suite accepts SM2 only
+(GB/T 32918, with SM3 and the standard user id; `tianfu.crypto.sm2`) and hashes with SM3.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Protocol
 
 import nacl.bindings
@@ -18,12 +24,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-ED25519 = 1
-ECDSA_P256 = 2
-
-
-class CryptoError(ValueError):
-    """Bad key, bad signature encoding, or unknown scheme."""
+from tianfu.codec import HASH_SUITES, HashSuite, hash_scope, set_default_hash
+from tianfu.crypto.schemes import ECDSA_P256, ED25519, SCHEME_NAMES, SM2, CryptoError
+from tianfu.crypto.sm2 import Sm2Suite
+from tianfu.types.genesis import Genesis
+from tianfu.types.suites import SUITE_HASHES, SUITE_SCHEMES
 
 
 class CryptoSuite(Protocol):
@@ -91,7 +96,11 @@ class EcdsaP256Suite:
             return False
 
 
-_SUITES: dict[int, CryptoSuite] = {ED25519: Ed25519Suite(), ECDSA_P256: EcdsaP256Suite()}
+_SUITES: dict[int, CryptoSuite] = {
+    ED25519: Ed25519Suite(),
+    ECDSA_P256: EcdsaP256Suite(),
+    SM2: Sm2Suite(),
+}
 
 
 def get_suite(scheme: int) -> CryptoSuite:
@@ -102,8 +111,111 @@ def get_suite(scheme: int) -> CryptoSuite:
 
 
 def verify(scheme: int, public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Verify a signature; False for any malformed key, signature or unknown scheme."""
+    """Verify a signature; False for any malformed key, signature, unknown scheme, or a
+    scheme the chain suite in force does not accept (`current_suite()`)."""
     suite = _SUITES.get(scheme)
-    if suite is None:
+    if suite is None or scheme not in current_suite().schemes:
         return False
     return suite.verify(public_key, message, signature)
+
+
+def scheme_name(scheme: int) -> str:
+    return SCHEME_NAMES.get(scheme, f"scheme {scheme}")
+
+
+# ---- the chain suite ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChainSuite:
+    """What a chain signs and hashes with, fixed at genesis (`Genesis.suite` names it)."""
+
+    name: str  # as recorded in the genesis
+    hash: HashSuite  # every chain hash: transactions, blocks, votes, Merkle trees, addresses
+    schemes: frozenset[int]  # the signature schemes accepted on the chain
+    default_scheme: int  # for keys that tools create for the chain
+    description: str
+
+    def refusal(self, scheme: int) -> str | None:
+        """Why a key or signature of `scheme` is refused on this chain (None: accepted)."""
+        if scheme in self.schemes:
+            return None
+        accepted = ", ".join(scheme_name(s) for s in sorted(self.schemes))
+        return (
+            f"{scheme_name(scheme)} signatures are not accepted on this chain: its crypto "
+            f"suite is {self.name!r} ({self.description}; accepts {accepted})"
+        )
+
+    @contextmanager
+    def use(self) -> Iterator[None]:
+        """Verify and hash as this chain does inside the block (this thread or task only):
+        for code that checks data of a chain other than the process's own."""
+        global _scoped_any
+        if current_suite() is self:
+            yield
+            return
+        _scoped_any = True
+        with hash_scope(self.hash):
+            token = _scoped_suite.set(self)
+            try:
+                yield
+            finally:
+                _scoped_suite.reset(token)
+
+
+def _suite(name: str, default_scheme: int, description: str) -> ChainSuite:
+    hash_suite = HASH_SUITES[SUITE_HASHES[name]]
+    return ChainSuite(name, hash_suite, SUITE_SCHEMES[name], default_scheme, description)
+
+
+STANDARD = _suite("standard", ED25519, "Ed25519 or ECDSA P-256 signatures, SHA-256 hashes")
+SM2_SUITE = _suite("sm2", SM2, "SM2 signatures with SM3, SM3 hashes: GB/T 32918, GB/T 32905")
+CHAIN_SUITES: dict[str, ChainSuite] = {s.name: s for s in (STANDARD, SM2_SUITE)}
+
+_default_suite: ChainSuite = STANDARD
+_scoped_suite: ContextVar[ChainSuite | None] = ContextVar("tianfu_chain_suite", default=None)
+_scoped_any = False  # True once any `ChainSuite.use()` scope was entered in this process
+
+
+def chain_suite(name: str) -> ChainSuite:
+    """The chain suite named `name` ("standard" or "sm2"); CryptoError if unknown."""
+    suite = CHAIN_SUITES.get(name)
+    if suite is None:
+        raise CryptoError(
+            f"unknown crypto suite {name!r}; known: {', '.join(sorted(CHAIN_SUITES))}"
+        )
+    return suite
+
+
+def suite_of(genesis: Genesis) -> ChainSuite:
+    """The chain suite a genesis names."""
+    return chain_suite(genesis.suite)
+
+
+def suite_for_scheme(scheme: int) -> ChainSuite:
+    """The chain suite whose keys are of `scheme` (SM2 keys: "sm2"; others: "standard")."""
+    for suite in CHAIN_SUITES.values():
+        if scheme in suite.schemes:
+            return suite
+    raise CryptoError(f"unknown signature scheme {scheme}")
+
+
+def current_suite() -> ChainSuite:
+    """The chain suite in force here: the enclosing `use()` scope's, else the process's."""
+    if _scoped_any:
+        suite = _scoped_suite.get()
+        if suite is not None:
+            return suite
+    return _default_suite
+
+
+def process_suite() -> ChainSuite:
+    """The process's chain suite (`set_chain_suite`), whatever scope is entered."""
+    return _default_suite
+
+
+def set_chain_suite(suite: ChainSuite) -> None:
+    """Choose the process's chain suite: a node does it once, when it opens its genesis."""
+    global _default_suite
+    _default_suite = suite
+    set_default_hash(suite.hash)

@@ -19,7 +19,7 @@ from typing import Any
 
 from tianfu.codec import decode_value, encode
 from tianfu.contracts import governance
-from tianfu.crypto import verify_tx
+from tianfu.crypto import suite_of, verify_tx
 from tianfu.execution.admission import AdmissionMemo
 from tianfu.execution.api import Caller, ContractError, state_key
 from tianfu.execution.context import CallContext, RawReader
@@ -125,6 +125,7 @@ class Executor:
     def __init__(self, genesis: Genesis, compile_cache_size: int = 64) -> None:
         self.genesis = genesis
         self.chain_id = genesis.chain_id
+        self.suite = suite_of(genesis)  # the signature schemes the chain accepts
         self.params = genesis.params  # the genesis parameters: used when no others are known
         # The parameters in force for a height (set by the ledger); None: always `params`.
         self.params_at: Callable[[int], ConsensusParams] | None = None
@@ -165,6 +166,9 @@ class Executor:
                 f"expiry {body.expiry} is too far ahead: at most {window} "
                 f"blocks after {next_height}"
             )
+        refused = self.suite.refusal(body.scheme)
+        if refused is not None:
+            raise TxInvalid(refused)
         if not verify_tx(tx):
             raise TxInvalid("bad signature")
 

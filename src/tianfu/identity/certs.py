@@ -2,7 +2,9 @@
 
 Each organisation has its own CA. A leaf certificate names its holder in the subject:
 O = organisation, CN = the identity's name, OU = its kind (Fabric "NodeOU" style):
-`admin`, `member` or `node`. Keys are Ed25519 (default) or ECDSA P-256.
+`admin`, `member` or `node`. Keys are Ed25519 (default) or ECDSA P-256, or SM2 on a chain
+of the SM2 suite: an SM2 CA signs with SM2-with-SM3 and issues SM2 keys only
+(`tianfu.identity.sm2certs`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tianfu.crypto.keys import KeyPair, generate_keypair, public_key_from_x509
-from tianfu.crypto.suite import ED25519, CryptoError
+from tianfu.crypto.suite import ED25519, SM2, CryptoError
 from tianfu.execution.api import address_of
+from tianfu.identity import sm2certs
 
 KINDS = ("admin", "member", "node")
 MAX_CERT_SIZE = 4096  # bytes of DER; same bound as a transaction's embedded certificate
@@ -80,13 +83,28 @@ def create_ca(org: str, scheme: int = ED25519, days: int = 3650) -> tuple[KeyPai
         key = generate_keypair(scheme)
     except CryptoError as exc:
         raise IdentityError(str(exc)) from None
+    now = _now()
+    if scheme == SM2:
+        try:
+            der = sm2certs.build(
+                issuer_key=key,
+                issuer_name=None,
+                subject={"organization_name": org, "common_name": f"{org} CA"},
+                public_key=key.public_key,
+                serial=x509.random_serial_number(),
+                not_before=now - CLOCK_SKEW,
+                not_after=now + dt.timedelta(days=days),
+                ca=True,
+            )
+        except sm2certs.Sm2CertError as exc:
+            raise IdentityError(str(exc)) from None
+        return key, der
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
             x509.NameAttribute(NameOID.COMMON_NAME, f"{org} CA"),
         ]
     )
-    now = _now()
     public = key.private.public_key()
     cert = (
         x509.CertificateBuilder()
@@ -119,6 +137,8 @@ def create_ca(org: str, scheme: int = ED25519, days: int = 3650) -> tuple[KeyPai
 
 def _public_of(public_key: KeyPair | PublicKey) -> PublicKey:
     if isinstance(public_key, KeyPair):
+        if public_key.scheme == SM2:
+            raise IdentityError("only an SM2 CA issues certificates for SM2 keys")
         return public_key.private.public_key()
     if isinstance(public_key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
         try:
@@ -168,8 +188,10 @@ def _load(der: bytes, what: str) -> x509.Certificate:
         cert = x509.load_der_x509_certificate(bytes(der))
         # Parts of the certificate are parsed lazily: touch them all here, so that a
         # malformed field surfaces as IdentityError now, not as a stray error later.
-        cert.issuer, cert.subject, cert.extensions, cert.public_key()  # noqa: B018
+        cert.issuer, cert.subject, cert.extensions  # noqa: B018
         cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature  # noqa: B018
+        if sm2certs.public_key(cert) is None:
+            cert.public_key()
     except Exception as exc:  # untrusted bytes: cryptography raises many unrelated types
         # (ValueError, InvalidVersion, DuplicateExtension, UnsupportedGeneralNameType, ...)
         raise IdentityError(f"malformed {what}: {exc}") from None
@@ -217,14 +239,15 @@ def issue_cert(
     ca = _load(ca_cert_der, "CA certificate")
     if not _is_ca(ca):
         raise IdentityError("the issuing certificate is not a CA certificate")
-    ca_public = ca.public_key()
-    try:
-        ca_scheme_key = public_key_from_x509(ca_public)
-    except CryptoError as exc:
-        raise IdentityError(f"unsupported CA key: {exc}") from None
-    if ca_scheme_key != (ca_key.scheme, ca_key.public_key):
+    ca_info = _info(ca, ca_cert_der)
+    if (ca_info.scheme, ca_info.public_key) != (ca_key.scheme, ca_key.public_key):
         raise IdentityError("the CA key does not match the CA certificate")
     org = _one(ca.subject, NameOID.ORGANIZATION_NAME, "O", required=True)
+    now = _now()
+    not_after = min(now + dt.timedelta(days=days), ca.not_valid_after_utc)
+    if ca_key.scheme == SM2:
+        return _issue_sm2(ca_key, ca_cert_der, org, name, kind, public_key, now, not_after)
+    ca_public = ca.public_key()
     public = _public_of(public_key)
     subject = x509.Name(
         [
@@ -233,8 +256,6 @@ def issue_cert(
             x509.NameAttribute(NameOID.COMMON_NAME, name),
         ]
     )
-    now = _now()
-    not_after = min(now + dt.timedelta(days=days), ca.not_valid_after_utc)
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -274,11 +295,52 @@ def issue_cert(
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def _info(cert: x509.Certificate, der: bytes) -> CertInfo:
+def _issue_sm2(
+    ca_key: KeyPair,
+    ca_cert_der: bytes,
+    org: str,
+    name: str,
+    kind: str,
+    public_key: KeyPair | PublicKey,
+    now: dt.datetime,
+    not_after: dt.datetime,
+) -> bytes:
+    """`issue_cert` by an SM2 CA: the subject key must be SM2 too."""
+    if not isinstance(public_key, KeyPair) or public_key.scheme != SM2:
+        raise IdentityError("an SM2 CA issues certificates for SM2 keys only")
     try:
-        scheme, raw = public_key_from_x509(cert.public_key())
-    except (CryptoError, ValueError) as exc:
+        return sm2certs.build(
+            issuer_key=ca_key,
+            issuer_name=sm2certs.subject_name(ca_cert_der),
+            subject={
+                "organization_name": org,
+                "organizational_unit_name": kind,
+                "common_name": name,
+            },
+            public_key=public_key.public_key,
+            serial=x509.random_serial_number(),
+            not_before=now - CLOCK_SKEW,
+            not_after=not_after,
+            ca=False,
+            issuer_key_id=sm2certs.key_identifier(ca_key.public_key),
+        )
+    except sm2certs.Sm2CertError as exc:
+        raise IdentityError(str(exc)) from None
+
+
+def _scheme_and_key(cert: x509.Certificate) -> tuple[int, bytes]:
+    """(scheme, raw public key) of the certificate's subject."""
+    try:
+        sm2_key = sm2certs.public_key(cert)
+        if sm2_key is not None:
+            return SM2, sm2_key
+        return public_key_from_x509(cert.public_key())
+    except (CryptoError, ValueError) as exc:  # Sm2CertError is a ValueError
         raise IdentityError(f"unsupported certificate key: {exc}") from None
+
+
+def _info(cert: x509.Certificate, der: bytes) -> CertInfo:
+    scheme, raw = _scheme_and_key(cert)
     try:
         org = _one(cert.subject, NameOID.ORGANIZATION_NAME, "O", required=True)
         name = _one(cert.subject, NameOID.COMMON_NAME, "CN", required=True)
@@ -316,12 +378,18 @@ def verify_cert(der: bytes, ca_cert_der: bytes, at_ms: int | None = None) -> Cer
             f"certificate is issued by {cert.issuer.rfc4514_string()!r}, "
             f"not by {ca.subject.rfc4514_string()!r}"
         )
-    try:
-        cert.verify_directly_issued_by(ca)
-    except InvalidSignature:
-        raise IdentityError("the CA signature on the certificate does not verify") from None
-    except (ValueError, TypeError) as exc:
-        raise IdentityError(f"cannot verify the certificate signature: {exc}") from None
+    if ca_info.scheme == SM2:
+        try:
+            sm2certs.check_signature(cert, ca_info.public_key)
+        except sm2certs.Sm2CertError as exc:
+            raise IdentityError(str(exc)) from None
+    else:
+        try:
+            cert.verify_directly_issued_by(ca)
+        except InvalidSignature:
+            raise IdentityError("the CA signature on the certificate does not verify") from None
+        except (ValueError, TypeError) as exc:  # also an SM2-SM3 signature by a non-SM2 CA
+            raise IdentityError(f"cannot verify the certificate signature: {exc}") from None
     if info.org != ca_info.org:
         raise IdentityError(
             f"certificate organisation {info.org!r} is not the CA's {ca_info.org!r}"

@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 from tianfu.crypto.keys import KeyPair, generate_keypair, load_private_key_pem
-from tianfu.crypto.suite import ED25519, CryptoError
+from tianfu.crypto.suite import ED25519, SM2, CryptoError
 from tianfu.identity.certs import (
     CertInfo,
     IdentityError,
@@ -133,8 +133,11 @@ class OrgCA:
         _check_key_matches(keypair, info, directory)
         return cls(info.org, keypair, cert)
 
-    def issue(self, name: str, kind: str, scheme: int = ED25519) -> Identity:
-        """A new identity of `kind` ("admin", "member" or "node"): fresh key + certificate."""
+    def issue(self, name: str, kind: str, scheme: int | None = None) -> Identity:
+        """A new identity of `kind` ("admin", "member" or "node"): fresh key + certificate.
+        The key is `scheme`'s; by default SM2 from an SM2 CA, else Ed25519."""
+        if scheme is None:
+            scheme = SM2 if self.keypair.scheme == SM2 else ED25519
         try:
             keypair = generate_keypair(scheme)
         except CryptoError as exc:

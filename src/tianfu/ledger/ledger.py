@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from tianfu.codec import decode, decode_value, encode
 from tianfu.contracts import governance
 from tianfu.contracts.admission import params_from_value, validator_set_from_records
-from tianfu.crypto import CertificateError, verify_commit
+from tianfu.crypto import CertificateError, CryptoError, current_suite, verify_commit
 from tianfu.crypto.merkle import merkle_root
 from tianfu.execution.api import state_key
 from tianfu.execution.runtime import BlockOverLimit, BlockResult, Executor, TxInvalid
@@ -157,6 +157,13 @@ def _never(_tx_hash: bytes) -> bool:
 
 class Ledger:
     def __init__(self, store: Store, genesis: Genesis) -> None:
+        suite = current_suite()
+        if suite.name != genesis.suite:  # every hash and signature check would be wrong
+            raise CryptoError(
+                f"the genesis names the {genesis.suite!r} crypto suite but this process "
+                f"hashes and verifies with {suite.name!r}: choose the chain's suite first "
+                "(tianfu.crypto.set_chain_suite, or inside suite.use())"
+            )
         self.store = store
         self.genesis = genesis
         self.chain_id = genesis.chain_id

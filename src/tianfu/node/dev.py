@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from tianfu.codec import decode, encode, to_builtins
+from tianfu.crypto import ED25519, scheme_name, suite_for_scheme
 from tianfu.identity import Identity, OrgCA
 from tianfu.types import Genesis, OrgConfig, Validator
 
@@ -41,16 +42,18 @@ def load_genesis(home: Path) -> Genesis:
     return decode((home / "genesis.bin").read_bytes(), Genesis)
 
 
-def init_dev(home: Path) -> bool:
-    """Create the dev chain's identities and genesis unless they exist. True if created."""
+def init_dev(home: Path, scheme: int = ED25519) -> bool:
+    """Create the dev chain's identities and genesis unless they exist. True if created.
+
+    `scheme` chooses the keys and so the crypto suite: SM2 makes an SM2/SM3 chain."""
     if (home / "genesis.bin").exists():
         return False
     home.mkdir(parents=True, exist_ok=True)
-    ca = OrgCA.create(DEV_ORG)
+    ca = OrgCA.create(DEV_ORG, scheme)
     ca.save(home / "ca")
     ids = {}
     for name, kind in (("admin", "admin"), ("user", "member"), ("node", "node")):
-        ident = ca.issue(name, kind)
+        ident = ca.issue(name, kind, scheme)
         ident.save(home / "identities" / name)
         ids[name] = ident
     node = ids["node"]
@@ -60,19 +63,29 @@ def init_dev(home: Path) -> bool:
         time_ms=int(time.time() * 1000),
         orgs=[OrgConfig(DEV_ORG, ca.cert_der)],
         validators=[Validator("node0", DEV_ORG, node.keypair.scheme, node.keypair.public_key, 1)],
+        suite=suite_for_scheme(scheme).name,
     )
     write_genesis(home, genesis)
     return True
 
 
-def run_dev(home: Path, host: str = "127.0.0.1", port: int = 8701) -> None:
-    """Create (first time) and run the dev chain until interrupted."""
+def run_dev(
+    home: Path, host: str = "127.0.0.1", port: int = 8701, scheme: int | None = None
+) -> None:
+    """Create (first time) and run the dev chain until interrupted. `scheme` (default
+    Ed25519) is for a new chain; an existing one must be of that scheme's suite."""
     from tianfu.node.runner import run_solo_node
 
-    created = init_dev(home)
+    created = init_dev(home, ED25519 if scheme is None else scheme)
     genesis = load_genesis(home)
+    if scheme is not None and suite_for_scheme(scheme).name != genesis.suite:
+        raise ValueError(
+            f"the dev chain in {home} uses the {genesis.suite!r} crypto suite, not the one of "
+            f"{scheme_name(scheme)} keys: use another --home for a new chain"
+        )
     node_id = Identity.load(home / "identities" / "node")
     print(f"Tianfu dev chain {genesis.chain_id} ({'new' if created else 'resumed'}) in {home}")
+    print(f"  suite      {genesis.suite}")
     print(f"  API        http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     print(f"  admin      {home / 'identities' / 'admin'}")
     print(f"  user       {home / 'identities' / 'user'}")

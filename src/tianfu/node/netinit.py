@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
-from tianfu.crypto import ED25519
+from tianfu.crypto import ED25519, suite_for_scheme
 from tianfu.identity import OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.dev import write_genesis
@@ -82,6 +82,7 @@ def init_network(
         orgs=[OrgConfig(o, cas[o].cert_der) for o in names],
         validators=validators,
         params=params or ConsensusParams(),
+        suite=suite_for_scheme(scheme).name,  # sm2 keys: the SM2/SM3 suite
     )
     write_genesis(out, genesis)
     configs = []

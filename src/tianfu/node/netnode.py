@@ -20,6 +20,7 @@ from tianfu.codec import decode
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
+from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
 from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
@@ -44,6 +45,7 @@ async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False)
     """Run the node until stopped; `StoreRefused` if its store is damaged (at start or later),
     `PrivValStateError` if its signer file is missing and `new_signer_state` is not given."""
     genesis = decode(cfg.genesis.read_bytes(), Genesis)
+    set_chain_suite(suite_of(genesis))  # every hash and signature check of this process
     ident = Identity.load(cfg.identity)
     lock = DataLock(cfg.data, "starting this node")
     try:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.codec import decode
+from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
 from tianfu.ledger import Ledger
 from tianfu.node.config import NodeConfig
@@ -112,6 +113,7 @@ async def repair(
     connects within `connect_timeout_s`, or the height stops rising for `stall_timeout_s`
     while peers are ahead."""
     genesis = decode(cfg.genesis.read_bytes(), Genesis)
+    set_chain_suite(suite_of(genesis))  # this process works for that chain only
     ident = Identity.load(cfg.identity)
     if not cfg.peers:
         raise RepairFailed(f"{cfg.home}: no peers configured ([p2p] peers in node.toml)")

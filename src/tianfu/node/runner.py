@@ -10,6 +10,7 @@ from pathlib import Path
 from tianfu.api.app import create_app
 from tianfu.api.server import make_server
 from tianfu.consensus.solo import SoloDriver
+from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
@@ -34,6 +35,7 @@ async def serve_solo(
     port: int,
     max_body_bytes: int = 1 << 20,
 ) -> None:
+    set_chain_suite(suite_of(genesis))  # every hash and signature check of this process
     ledger = open_ledger(data_dir, genesis)
     mempool = Mempool()
     info = node.info

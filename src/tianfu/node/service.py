@@ -128,6 +128,7 @@ class NodeService:
             "org": self.org,
             "validator": self.is_validator,
             "genesis_hash": self.ledger.genesis.hash.hex(),
+            "suite": self.ledger.genesis.suite,
             "mempool": len(self.mempool),
             "health": self.health(),
             "clock_offset_ms": self.clock_offset(),

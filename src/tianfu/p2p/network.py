@@ -8,6 +8,9 @@ Connections (see ADR 0011):
 - After TLS, each end checks the other's certificate and only then sends HELLO; a
   connection counts once both HELLOs crossed (under TLS 1.3 the client finishes its
   handshake before the server has checked the client certificate).
+- A node of an SM2 chain runs TLS with a transport key that its SM2 node certificate
+  vouches for, and both ends prove their node keys in the HELLO exchange
+  (`tianfu.p2p.attested`, ADR 0022); the checks of the node certificates are the same.
 - One connection per pair of nodes (`queues.keep_new_connection`).
 - Outbound: one bounded queue per peer (drop oldest on overflow) drained by a writer task.
   Inbound: frames over `max_frame` close the connection; a token bucket per peer drops
@@ -28,8 +31,10 @@ import ssl
 import time
 from collections.abc import Callable
 
+from tianfu.crypto import SM2
 from tianfu.identity import Identity, cert_info
 from tianfu.p2p.api import Handler, PeerId
+from tianfu.p2p.attested import AttestedTransport
 from tianfu.p2p.framing import (
     HELLO_PAYLOAD,
     KIND_HELLO,
@@ -178,7 +183,12 @@ class TlsNetwork:
         self._check_interval = check_interval
         self._max_pending = max_pending_handshakes
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
-        self._contexts = ContextCache(identity)
+        # An SM2 node identity cannot be a TLS key: its TLS key is attested by it instead.
+        self._contexts: ContextCache | AttestedTransport = (
+            AttestedTransport(identity)
+            if identity.keypair.scheme == SM2
+            else ContextCache(identity)
+        )
         self._conns: dict[str, _Connection] = {}
         self._dialers: dict[Address, asyncio.Task[None]] = {}
         self._target_peer: dict[Address, str] = {}  # dial target -> peer address found there
@@ -420,7 +430,7 @@ class TlsNetwork:
                 timeout,
             )
             writer = asyncio.StreamWriter(transport, protocol, reader, loop)
-            peer, not_after = await self._authenticate(reader, writer, cas)
+            peer, not_after = await self._authenticate(reader, writer, cas, server=True)
         except Exception as exc:  # untrusted input: whatever it did, close and count
             if not isinstance(exc, PeerRejectedError):
                 self.stats["handshakes_failed"] += 1
@@ -439,11 +449,26 @@ class TlsNetwork:
         self._register(peer, cas[peer.org], not_after, reader, writer, dialer=peer.address)
 
     async def _authenticate(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cas: TrustedCas
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        cas: TrustedCas,
+        *,
+        server: bool,
     ) -> tuple[PeerId, int]:
         """Check the peer's certificate, then exchange HELLOs. (peer, cert not_after ms)."""
         der = _peer_certificate(writer)
         try:
+            if isinstance(self._contexts, AttestedTransport):  # a node of an SM2 chain
+                peer, info = await self._contexts.handshake(
+                    reader,
+                    writer,
+                    der,
+                    lambda node_cert: verify_peer(node_cert, cas, self._is_revoked, self._address),
+                    server=server,
+                    timeout=self._handshake_timeout,
+                )
+                return peer, info.not_after_ms
             peer = verify_peer(der, cas, self._is_revoked, self._address)
         except PeerRejectedError as exc:
             self.stats["peers_rejected"] += 1
@@ -511,7 +536,7 @@ class TlsNetwork:
             timeout,
         )
         try:
-            peer, not_after = await self._authenticate(reader, writer, cas)
+            peer, not_after = await self._authenticate(reader, writer, cas, server=False)
         except (PeerRejectedError, asyncio.CancelledError):
             _abort(writer)
             raise

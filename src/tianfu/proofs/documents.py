@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tianfu.codec import encode
+from tianfu.crypto import CryptoError, suite_of
 from tianfu.proofs.errors import VerificationError
 from tianfu.proofs.formats import BlockProof, ProofBundle
 from tianfu.proofs.valchain import Change, TrustedHistory, TrustOptions
@@ -234,6 +235,7 @@ def render_document(kind: str, verified: VerifiedBundle, genesis: Genesis) -> di
         "kind": kind,
         "chain_id": genesis.chain_id,
         "genesis_hash": genesis.hash.hex(),
+        "suite": genesis.suite,
         "validator_changes": [render_change(c) for c in verified.changes],
         **k.render(verified, genesis),
         "raw": encode(verified.bundle).hex(),
@@ -244,8 +246,9 @@ def make_document(
     kind: str, bundle: ProofBundle, genesis: Genesis, options: TrustOptions | None = None
 ) -> dict[str, Any]:
     """The document of `bundle` (verified first: a document is only made of what verifies)."""
-    verified = verify_bundle(bundle, TrustedHistory.from_genesis(genesis, options))
-    return render_document(kind, verified, genesis)
+    with suite_of(genesis).use():
+        verified = verify_bundle(bundle, TrustedHistory.from_genesis(genesis, options))
+        return render_document(kind, verified, genesis)
 
 
 def verify_document(
@@ -255,7 +258,25 @@ def verify_document(
     kind: str | None = None,
     options: TrustOptions | None = None,
 ) -> VerifiedDocument:
-    """Verify a document against `genesis` alone; raise `VerificationError` otherwise."""
+    """Verify a document against `genesis` alone; raise `VerificationError` otherwise.
+
+    The genesis says the chain's crypto suite (the document names it too, as `suite`):
+    every hash and signature is checked with it, whatever this process otherwise uses.
+    """
+    try:
+        suite = suite_of(genesis)
+    except CryptoError as exc:
+        raise DocumentError(str(exc)) from None
+    with suite.use():
+        return _verify_document(doc, genesis, kind, options)
+
+
+def _verify_document(
+    doc: dict[str, Any] | str | bytes,
+    genesis: Genesis,
+    kind: str | None,
+    options: TrustOptions | None,
+) -> VerifiedDocument:
     if not isinstance(doc, dict):
         doc = load_document(doc)
     if doc.get("format") != FORMAT:
@@ -270,6 +291,11 @@ def verify_document(
             f"the document was issued for chain {str(doc.get('chain_id'))[:64]!r} with genesis "
             f"{str(doc.get('genesis_hash'))[:80]}, not for the trusted genesis "
             f"{genesis.hash.hex()} of chain {genesis.chain_id!r}"
+        )
+    if doc.get("suite") != genesis.suite:
+        raise DocumentError(
+            f"the document names the crypto suite {str(doc.get('suite'))[:32]!r}; the trusted "
+            f"genesis uses {genesis.suite!r}"
         )
     raw = doc.get("raw")
     if not isinstance(raw, str) or not re.fullmatch(r"(?:[0-9a-f]{2})*", raw):

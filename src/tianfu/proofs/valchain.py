@@ -37,12 +37,15 @@ the presumed set on a skipping one.
 from __future__ import annotations
 
 import bisect
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tianfu.codec import CodecError, decode
 from tianfu.contracts.admission import validator_set_from_records
+from tianfu.crypto import STANDARD, ChainSuite, CryptoError, suite_for_scheme, suite_of
 from tianfu.execution.api import state_key
 from tianfu.proofs.commit import ONE_THIRD, CommitError, Fraction, check_commit, trusted_power
 from tianfu.proofs.errors import VerificationError
@@ -197,9 +200,35 @@ def prepare_link(link: ValidatorLink, genesis_set: ValidatorSet) -> PreparedLink
     return PreparedLink(header, cert, entry, own)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _in_suite(method: F) -> F:
+    """Run a `TrustedHistory` method with its chain's hash and signature schemes."""
+
+    @functools.wraps(method)
+    def scoped(self: TrustedHistory, *args: Any, **kwargs: Any) -> Any:
+        with self.suite.use():
+            return method(self, *args, **kwargs)
+
+    return scoped  # type: ignore[return-value]
+
+
+def suite_of_set(valset: ValidatorSet) -> ChainSuite:
+    """The chain suite of a validator set's keys (without a genesis at hand)."""
+    try:
+        return suite_for_scheme(valset.validators[0].scheme) if valset.validators else STANDARD
+    except CryptoError as exc:
+        raise TrustError(str(exc)) from None
+
+
 @dataclass
 class TrustedHistory:
-    """What a light client knows of the validator sets (see the module docstring)."""
+    """What a light client knows of the validator sets (see the module docstring).
+
+    Every check runs with the chain's crypto suite (`suite`: the genesis's, or that of the
+    trusted set's keys), whatever suite this process otherwise uses.
+    """
 
     chain_id: str
     genesis_set: ValidatorSet
@@ -210,13 +239,19 @@ class TrustedHistory:
     trusted_time_ms: int = 0
     last_link_height: int = 0
     changes: list[Change] = field(default_factory=list)
+    suite: ChainSuite = STANDARD
 
     @classmethod
     def from_genesis(cls, genesis: Genesis, options: TrustOptions | None = None) -> TrustedHistory:
         gset = genesis.validator_set
         if not gset.validators:
             raise TrustError("the trusted genesis lists no validator")
+        try:
+            suite = suite_of(genesis)
+        except CryptoError as exc:
+            raise TrustError(str(exc)) from None
         return cls(
+            suite=suite,
             chain_id=genesis.chain_id,
             genesis_set=gset,
             options=options or TrustOptions(),
@@ -232,6 +267,7 @@ class TrustedHistory:
         if not valset.validators:
             raise TrustError("the trusted validator set is empty")
         return cls(
+            suite=suite_of_set(valset),
             chain_id=chain_id,
             genesis_set=valset,
             known=[_Known(1, ACTIVATION_DELAY, valset)],
@@ -251,6 +287,26 @@ class TrustedHistory:
     ) -> TrustedHistory:
         """A history anchored at a header trusted by its hash (obtained out of band): its
         own set (`block.signers`) and the validators entry proven in its state."""
+        try:
+            suite = suite_of(genesis)
+        except CryptoError as exc:
+            raise TrustError(str(exc)) from None
+        with suite.use():
+            return cls._from_trusted_header(
+                suite, genesis, block, value, proof, header_hash, options
+            )
+
+    @classmethod
+    def _from_trusted_header(
+        cls,
+        suite: ChainSuite,
+        genesis: Genesis,
+        block: LightBlock,
+        value: bytes | None,
+        proof: bytes,
+        header_hash: bytes,
+        options: TrustOptions | None,
+    ) -> TrustedHistory:
         header: BlockHeader = decode_part(block.header, BlockHeader, "trusted header")
         if header.hash != header_hash:
             raise TrustError("the trusted header does not have the trusted hash")
@@ -262,6 +318,7 @@ class TrustedHistory:
         entry = prove_validators(header, value, proof, genesis.validator_set)
         c = 0 if entry.changed_in is None else entry.changed_in
         hist = cls(
+            suite=suite,
             chain_id=genesis.chain_id,
             genesis_set=genesis.validator_set,
             options=options or TrustOptions(),
@@ -321,12 +378,14 @@ class TrustedHistory:
         )
 
     # -- headers ----------------------------------------------------------------------------
+    @_in_suite
     def verify_block(self, block: LightBlock, *, what: str = "block") -> BlockHeader:
         """Decode and check a target block (no `signers`) against the set of its height."""
         header, cert = decode_target(block, what)
         self.check_header(header, cert, self.set_at(header.height))
         return header
 
+    @_in_suite
     def check_header(
         self, header: BlockHeader, cert: CommitCertificate, valset: ValidatorSet
     ) -> list[tuple[int, bytes]]:
@@ -347,10 +406,12 @@ class TrustedHistory:
             ) from None
 
     # -- links ------------------------------------------------------------------------------
+    @_in_suite
     def apply_link(self, link: ValidatorLink) -> Change | None:
         """Check one link and extend the history; returns the change it proves, if new."""
         return self.apply_prepared(prepare_link(link, self.genesis_set))
 
+    @_in_suite
     def apply_prepared(self, link: PreparedLink) -> Change | None:
         """`apply_link` of a link already decoded and checked against its own state root."""
         header, cert, entry = link.header, link.cert, link.entry
@@ -447,6 +508,7 @@ class TrustedHistory:
         self.last_link_height = h
         return new
 
+    @_in_suite
     def apply_links(self, links: list[ValidatorLink]) -> list[Change]:
         """Apply links in order; stop at the first that fails (raises `TrustError`).
 
@@ -456,5 +518,6 @@ class TrustedHistory:
         prepared = [prepare_link(link, self.genesis_set) for link in links]
         return self.apply_all(prepared)
 
+    @_in_suite
     def apply_all(self, links: list[PreparedLink]) -> list[Change]:
         return [c for c in (self.apply_prepared(link) for link in links) if c is not None]

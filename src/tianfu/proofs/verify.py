@@ -90,15 +90,16 @@ def verify_bundle(bundle: ProofBundle, history: TrustedHistory) -> VerifiedBundl
     commit certificates are checked against the validator history. A bundle is accepted
     only if both pass; the cheap pass first makes malformed input cheap to refuse.
     """
-    links = [prepare_link(link, history.genesis_set) for link in bundle.validators]
-    blocks = [_prepare_block(bp) for bp in bundle.blocks]
-    history.apply_all(links)
-    for header, cert, _txs, _entries in blocks:
-        history.check_header(header, cert, history.set_at(header.height))
-    proven = [
-        ProvenBlock(header, history.set_at(header.height), txs, entries)
-        for header, _cert, txs, entries in blocks
-    ]
+    with history.suite.use():  # the chain's hash for every Merkle proof and path
+        links = [prepare_link(link, history.genesis_set) for link in bundle.validators]
+        blocks = [_prepare_block(bp) for bp in bundle.blocks]
+        history.apply_all(links)
+        for header, cert, _txs, _entries in blocks:
+            history.check_header(header, cert, history.set_at(header.height))
+        proven = [
+            ProvenBlock(header, history.set_at(header.height), txs, entries)
+            for header, _cert, txs, entries in blocks
+        ]
     return VerifiedBundle(bundle, list(history.changes), proven)
 
 

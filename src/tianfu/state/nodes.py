@@ -14,22 +14,31 @@ entry's first version). The tree sets both heights itself; a writer only gives v
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import msgspec
 
-from tianfu.codec import hash_domain
+from tianfu.codec import hash_domain, on_hash_change, per_suite
 
 KEY_TAG = "tianfu/state/key/v1"
 VALUE_TAG = "tianfu/state/value/v1"
 LEAF_TAG = "tianfu/state/leaf/v2"
 INTERNAL_TAG = "tianfu/state/internal/v1"
 
-EMPTY_ROOT: bytes = hash_domain("tianfu/state/empty/v1")
-"""Root of the empty tree; also the placeholder hash of an empty child."""
+empty_root = per_suite(lambda: hash_domain("tianfu/state/empty/v1"))
+"""Root of the empty tree, for the chain's hash; also the placeholder hash of an empty child
+(`empty_child`). The names `EMPTY_ROOT` and `EMPTY_CHILD` read it too."""
 
-EMPTY_CHILD = EMPTY_ROOT
+empty_child = empty_root
+
+
+def __getattr__(name: str) -> bytes:
+    if name in ("EMPTY_ROOT", "EMPTY_CHILD"):
+        return empty_root()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 MAX_DEPTH = 64  # nibbles in a key path
 RADIX = 16
 MAX_VERSION = (1 << 64) - 1
@@ -41,18 +50,27 @@ class StateError(ValueError):
 
 def key_hash(key: bytes) -> bytes:
     """The 32-byte path of a raw state key: `hash_domain(KEY_TAG, key)`."""
-    return _sha256(_KEY_PREFIX + len(key).to_bytes(8, "big") + key).digest()
+    return _hash(_KEY_PREFIX + len(key).to_bytes(8, "big") + key).digest()
 
 
 def value_hash(value: bytes) -> bytes:
     """`hash_domain(VALUE_TAG, value)`."""
-    return _sha256(_VALUE_PREFIX + len(value).to_bytes(8, "big") + value).digest()
+    return _hash(_VALUE_PREFIX + len(value).to_bytes(8, "big") + value).digest()
 
 
 # The hot hashes below are `hash_domain(tag, *parts)` with every part 32 bytes long, computed
 # in one call over one joined buffer: the same bytes (tag prefix, then length | part for each
-# part), so the same digests; anything not 32 bytes long takes the generic path.
-_sha256 = hashlib.sha256
+# part), so the same digests; anything not 32 bytes long takes the generic path. `_hash` is
+# the chain's hash constructor (SHA-256 or SM3), kept current by `on_hash_change`.
+_hash: Callable[..., Any]
+
+
+def _use_hash(new: Callable[..., Any]) -> None:
+    global _hash
+    _hash = new
+
+
+on_hash_change(_use_hash)
 _LEN32 = (32).to_bytes(8, "big")
 
 
@@ -87,7 +105,7 @@ def leaf_hash(khash: bytes, vhash: bytes, height: int, prev: int | None) -> byte
     """
     prev_part = _LEN0 if prev is None else _LEN8 + prev.to_bytes(8, "big")
     if len(khash) == 32 and len(vhash) == 32:
-        return _sha256(
+        return _hash(
             _LEAF_PREFIX + khash + _LEN32 + vhash + _LEN8 + height.to_bytes(8, "big") + prev_part
         ).digest()
     parts = (khash, vhash, height_bytes(height), b"" if prev is None else height_bytes(prev))
@@ -96,14 +114,14 @@ def leaf_hash(khash: bytes, vhash: bytes, height: int, prev: int | None) -> byte
 
 def internal_hash_32(children: Sequence[bytes]) -> bytes:
     """`internal_hash` of 16 hashes that are all 32 bytes long (the tree's own nodes)."""
-    return _sha256(_INTERNAL_PREFIX + _LEN32.join(children)).digest()
+    return _hash(_INTERNAL_PREFIX + _LEN32.join(children)).digest()
 
 
 def internal_hash(children: Sequence[bytes]) -> bytes:
     """Hash of an internal node over its 16 child hashes (EMPTY_CHILD where absent)."""
     lens = list(map(len, children))
     if min(lens, default=0) == 32 and max(lens) == 32:
-        return _sha256(_INTERNAL_PREFIX + _LEN32.join(children)).digest()
+        return _hash(_INTERNAL_PREFIX + _LEN32.join(children)).digest()
     return hash_domain(INTERNAL_TAG, *children)
 
 
@@ -145,7 +163,7 @@ class InternalNode(msgspec.Struct, array_like=True, frozen=True, tag=1):
     children: tuple[Child, ...]  # sorted by nibble; never empty, never a lone leaf
 
     def hash(self) -> bytes:
-        hashes = [EMPTY_CHILD] * RADIX
+        hashes = [empty_child()] * RADIX
         for c in self.children:
             hashes[c.nibble] = c.hash
         return internal_hash(hashes)
@@ -170,7 +188,7 @@ class NullNode(msgspec.Struct, array_like=True, frozen=True, tag=0):
     """Root entry of a version whose tree is empty."""
 
     def hash(self) -> bytes:
-        return EMPTY_ROOT
+        return empty_root()
 
 
 Node = InternalNode | LeafNode | NullNode

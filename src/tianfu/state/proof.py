@@ -10,9 +10,9 @@ import msgspec
 from tianfu.codec import check_version
 from tianfu.state.nodes import (
     DELETED,
-    EMPTY_CHILD,
     MAX_DEPTH,
     RADIX,
+    empty_child,
     internal_hash,
     key_hash,
     leaf_hash,
@@ -143,8 +143,9 @@ def check_proof(root: bytes, key: bytes, proof: StateProof) -> ProvenEntry | Non
     khash = key_hash(key)
     leaf = proof.leaf
     depth = len(proof.siblings)
+    empty = empty_child()
     if leaf is None:
-        h = EMPTY_CHILD
+        h = empty
         entry = ProvenEntry(None, None, None)
     elif leaf.key_hash == khash:
         h = leaf.hash()
@@ -156,7 +157,7 @@ def check_proof(root: bytes, key: bytes, proof: StateProof) -> ProvenEntry | Non
             return None
         h = leaf.hash()
         entry = ProvenEntry(None, None, None)
-    if depth and all(s == EMPTY_CHILD for s in proof.siblings[-1]):
+    if depth and all(s == empty for s in proof.siblings[-1]):
         # A canonical tree has no internal node whose only child is a leaf (or nothing).
         return None
     for d in range(depth - 1, -1, -1):

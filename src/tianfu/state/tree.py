@@ -21,8 +21,6 @@ from typing import NamedTuple, Protocol, TypeVar
 from tianfu.codec import encode
 from tianfu.state.nodes import (
     DELETED,
-    EMPTY_CHILD,
-    EMPTY_ROOT,
     MAX_VERSION,
     RADIX,
     Child,
@@ -32,6 +30,7 @@ from tianfu.state.nodes import (
     NullNode,
     StateError,
     decode_node,
+    empty_root,
     internal_hash_32,
     key_hash,
     leaf_hash,
@@ -145,6 +144,7 @@ class _Builder:
         self.new_nodes: dict[bytes, bytes] = {}
         self.hot: dict[bytes, Node] = {}
         self._version_key = version.to_bytes(8, "big")  # node_key(version, ...)'s prefix
+        self.empty = empty_root()  # an empty child's hash, for the chain's hash function
 
     def load(self, version: int, path: bytes) -> Node:
         node = self.state._load(version, path)
@@ -238,7 +238,7 @@ class _Builder:
                 assert isinstance(leaf, LeafNode)
                 return _Pending(leaf.key_hash, leaf.value, leaf.height, leaf.prev, only.hash)
         children = []
-        hashes = [EMPTY_CHILD] * RADIX
+        hashes = [self.empty] * RADIX
         for n in sorted(results):
             r = results[n]
             if type(r) is Child:  # unchanged: the stored reference as it was
@@ -300,9 +300,9 @@ class MerkleState:
         return self._load(version, ROOT_PATH)
 
     def root(self, version: int) -> bytes:
-        """Root hash at `version` (EMPTY_ROOT if no root was persisted for it)."""
+        """Root hash at `version` (the empty root if no root was persisted for it)."""
         node = self._root_node(version)
-        return EMPTY_ROOT if node is None else node.hash()
+        return empty_root() if node is None else node.hash()
 
     def apply(
         self,
@@ -334,7 +334,7 @@ class MerkleState:
         root_key = node_key(version, ROOT_PATH)
         if res is None:
             builder.put(ROOT_PATH, NullNode())
-            root = EMPTY_ROOT
+            root = empty_root()
         elif isinstance(res, _Pending):
             root = builder.place(res, ROOT_PATH).hash
         else:
@@ -351,10 +351,11 @@ class MerkleState:
         siblings: list[tuple[bytes, ...]] = []
         node = self._root_node(version)
         path = ROOT_PATH
+        empty = empty_root()
         while isinstance(node, InternalNode):
             depth = len(path)
             n = nibble(khash, depth)
-            hashes = [EMPTY_CHILD] * RADIX
+            hashes = [empty] * RADIX
             nxt: Child | None = None
             for c in node.children:
                 hashes[c.nibble] = c.hash

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from tianfu.api.app import create_app
 from tianfu.client import Client
 from tianfu.consensus.solo import SoloDriver
-from tianfu.crypto import sign_tx
+from tianfu.crypto import ED25519, sign_tx, suite_for_scheme
 from tianfu.execution.api import state_key
 from tianfu.identity import Identity, OrgCA
 from tianfu.ledger import Ledger
@@ -31,11 +31,17 @@ DEFAULT_ORGS = ("org1", "org2", "org3", "org4")
 
 
 class AppChain:
-    def __init__(self, directory: Path, orgs: tuple[str, ...] = DEFAULT_ORGS) -> None:
+    """`scheme` chooses every key and so the chain's crypto suite (SM2: the SM2/SM3 suite;
+    the process must then hash with it: `tianfu.crypto.set_chain_suite`)."""
+
+    def __init__(
+        self, directory: Path, orgs: tuple[str, ...] = DEFAULT_ORGS, scheme: int = ED25519
+    ) -> None:
         self.dir = Path(directory)
-        self.cas = {o: OrgCA.create(o) for o in orgs}
-        self.admins = {o: ca.issue(f"{o}-admin", "admin") for o, ca in self.cas.items()}
-        node = self.cas[orgs[0]].issue("node0", "node")
+        self.scheme = scheme
+        self.cas = {o: OrgCA.create(o, scheme) for o in orgs}
+        self.admins = {o: ca.issue(f"{o}-admin", "admin", scheme) for o, ca in self.cas.items()}
+        node = self.cas[orgs[0]].issue("node0", "node", scheme)
         self.genesis = Genesis(
             version=1,
             chain_id="tianfu-apptest",
@@ -44,6 +50,7 @@ class AppChain:
             validators=[
                 Validator("node0", orgs[0], node.keypair.scheme, node.keypair.public_key, 1)
             ],
+            suite=suite_for_scheme(scheme).name,
         )
         self.ledger = Ledger(Store(self.dir / "chain.db"), self.genesis)
         self.mempool = Mempool()
@@ -75,7 +82,7 @@ class AppChain:
         """The identity `name` of `org`: issued on first use, the same one afterwards."""
         key = (org, name)
         if key not in self._identities:
-            self._identities[key] = self.cas[org].issue(name, kind)
+            self._identities[key] = self.cas[org].issue(name, kind, self.scheme)
         return self._identities[key]
 
     def admin(self, org: str) -> Identity:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import msgspec
 
-from tianfu.codec import check_version, encode, hash_domain
+from tianfu.codec import HASH_SUITES, check_version, encode, hash_domain, hash_scope
 from tianfu.types.block import Validator, ValidatorSet
+from tianfu.types.suites import SUITE_HASHES, SUITE_SCHEMES, hash_for_scheme
+
+__all__ = ["SUITE_HASHES", "SUITE_SCHEMES", "hash_for_scheme"]
+
+# The crypto suites a genesis may name (`Genesis.suite`): see `tianfu.types.suites`.
+
 
 # The largest canonical encoding of one transaction's receipt (result, error and events).
 # Execution keeps every receipt within it; a block's receipt budget
@@ -70,9 +76,16 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True):
     validators: list[Validator]
     params: ConsensusParams = ConsensusParams()
     policies: Policies = Policies()
+    # The chain's crypto suite: "standard" (Ed25519 / ECDSA P-256, SHA-256) or "sm2" (SM2
+    # signatures, SM3 hashes). Fixed for the life of the chain; always encoded.
+    suite: str = "standard"
 
     def validate(self) -> None:
         check_version(self)
+        if self.suite not in SUITE_SCHEMES:
+            raise ValueError(
+                f"unknown crypto suite {self.suite!r}; known: {', '.join(sorted(SUITE_SCHEMES))}"
+            )
         self.params.validate()
         if not self.orgs:
             raise ValueError("genesis lists no organisation")
@@ -92,10 +105,17 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True):
                 raise ValueError(f"validator {v.name} belongs to unknown organisation {v.org}")
             if v.power <= 0:
                 raise ValueError(f"validator {v.name} has no voting power")
+            if v.scheme not in SUITE_SCHEMES[self.suite]:
+                raise ValueError(
+                    f"validator {v.name} has a key of scheme {v.scheme}, which the "
+                    f"{self.suite!r} crypto suite does not accept"
+                )
 
     @property
     def hash(self) -> bytes:
-        return hash_domain("tianfu/genesis/v1", encode(self))
+        """The genesis hash, with the hash of its own suite (SM3 for "sm2")."""
+        with hash_scope(HASH_SUITES[SUITE_HASHES[self.suite]]):
+            return hash_domain("tianfu/genesis/v1", encode(self))
 
     @property
     def validator_set(self) -> ValidatorSet:

@@ -15,6 +15,7 @@ from tianfu.codec import (
     hash_domain,
     try_encode,
 )
+from tianfu.types.suites import hash_for_scheme
 from tianfu.types.values import ValueTypeError, check_value
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
@@ -96,15 +97,31 @@ class Transaction(msgspec.Struct, array_like=True, frozen=True, dict=True):
 
 
 TX_TAG = "tianfu/tx/v1"
+_TX_PREFIX = bytes([len(TX_TAG)]) + TX_TAG.encode()  # what `hash_domain` hashes first
 
 
 def tx_hash(body: TxBody) -> bytes:
-    return hash_domain(TX_TAG, encode(body))
+    return tx_hash_of_body(encode(body), body.scheme)
 
 
-def tx_hash_of_body(body_bytes: bytes) -> bytes:
-    """`tx_hash` of the body whose canonical encoding is `body_bytes`."""
-    return hash_domain(TX_TAG, body_bytes)
+def tx_hash_of_body(body_bytes: bytes, scheme: int | None = None) -> bytes:
+    """`hash_domain(TX_TAG, body_bytes)` with the hash of the signer's crypto suite (SM3 for
+    an SM2 signer, else SHA-256): a transaction's id is the same in every process, whatever
+    chain suite that process works with. Without `scheme`: with the hash in force here (the
+    node's chain suite, the right one for every transaction its chain accepts)."""
+    if scheme is None:
+        return hash_domain(TX_TAG, body_bytes)
+    new = hash_for_scheme(scheme).new
+    n = len(body_bytes)
+    if n <= _JOIN_MAX:
+        return bytes(new(_TX_PREFIX + n.to_bytes(8, "big") + body_bytes).digest())
+    h = new(_TX_PREFIX)
+    h.update(n.to_bytes(8, "big"))
+    h.update(body_bytes)
+    return bytes(h.digest())
+
+
+_JOIN_MAX = 16 << 10  # above this the body is fed to the hash rather than copied
 
 
 _tx_decoder = msgspec.msgpack.Decoder(Transaction)
@@ -142,7 +159,7 @@ def _primed(tx: Transaction, data: bytes) -> Transaction:
     cache["_raw"] = data
     n = len(tx.signature)
     if n < 256:
-        cache["_hash"] = hash_domain(TX_TAG, data[1 : len(data) - 2 - n])
+        cache["_hash"] = tx_hash_of_body(data[1 : len(data) - 2 - n], tx.body.scheme)
     return tx
 
 

@@ -213,8 +213,8 @@ def verify_certificate(
         chain_id=header.chain_id,
         height=header.height,
         time_ms=header.time_ms,
-        tx_hash=b.txs[0].tx.hash.hex(),
-        block_hash=header.hash.hex(),
+        tx_hash=verified.readable["tx_hash"],  # computed with the chain's hash
+        block_hash=verified.readable["block_hash"],
         state_root=header.state_root.hex(),
         validator_changes=len(verified.verified.changes) - 1,
     )
