@@ -6,7 +6,7 @@ Bytes are hex strings in JSON. Every chain object is returned readable *and* as
 
 The application is assembled from routers — the submission routes (`tianfu.api.submit`)
 and the read routes (`tianfu.api.reads`); a new group of routes is one more router added in
-`create_app`. Whatever applies to every request is middleware of this one application, in
+`create_app`; the web console (`tianfu.web`) adds its pages beside them. Whatever applies to every request is middleware of this one application, in
 front of all routes alike: the body limits (`tianfu.api.limits.BodyLimit`) and the error
 handlers (`tianfu.api.errors`).
 """
@@ -28,6 +28,7 @@ from tianfu.api.proofs import proofs_router
 from tianfu.api.reads import MAX_BLOCKS_PER_PAGE, METRICS_MEDIA_TYPE, parse_hash, read_router
 from tianfu.api.service import ChainService
 from tianfu.api.submit import LeanDispatch, Submitter, add_submit_routes
+from tianfu.web import install_console
 
 DEFAULT_MAX_BODY = 1 << 20
 
@@ -72,4 +73,5 @@ def create_app(
     add_submit_routes(app.router, Submitter(service, limit), lean=lean_submit)
     app.include_router(read_router(service, app.state.query_gate))
     app.include_router(proofs_router(service))  # proof documents (tianfu.api.proofs)
+    install_console(app, service)  # the web console and offline /docs (tianfu.web)
     return app

@@ -372,6 +372,21 @@ class NodeService:
             certificate=self.store.load_cert(height),
         )
 
+    def scan_state(self, contract: str, prefix: str, limit: int) -> list[tuple[str, Any]]:
+        """At most `limit` latest entries of `contract` whose key starts with `prefix`, in key
+        order: (key, decoded value). Read-only (the web console lists records with it)."""
+        base = state_key(contract, "")
+        out: list[tuple[str, Any]] = []
+        rows = self.store.iter_latest(base + prefix.encode())
+        try:
+            for key, raw in rows:
+                if len(out) >= limit:
+                    break
+                out.append((bytes(key)[len(base) :].decode(errors="replace"), decode_value(raw)))
+        finally:
+            rows.close()  # type: ignore[attr-defined]
+        return out
+
     def query(self, contract: str, method: str, args: list[Any]) -> Any:
         head = self.ledger.head()
         try:
@@ -402,6 +417,19 @@ class NodeService:
                 "power": v.power,
             }
             for v in self.ledger.validator_set(self.store.height() + 1).validators
+        ]
+
+    def validators_at(self, height: int) -> list[dict[str, Any]]:
+        """The validator set that signs block `height` (ADR 0012: from state height - 2)."""
+        return [
+            {
+                "name": v.name,
+                "org": v.org,
+                "scheme": v.scheme,
+                "public_key": v.public_key.hex(),
+                "power": v.power,
+            }
+            for v in self.ledger.validator_set(max(1, height)).validators
         ]
 
     def orgs(self) -> list[dict[str, Any]]:
