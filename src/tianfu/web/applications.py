@@ -16,6 +16,7 @@ import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tianfu.proofs.documents import dump_document
 from tianfu.web.data import ConsoleData
 from tianfu.web.i18n import N_
 from tianfu.web.render import bad_request, not_found, page, secured
@@ -197,6 +198,25 @@ def applications_router(data: ConsoleData) -> APIRouter:
             d=d,
             attestations=[v for _, v in data.scan("evidence", f"att:{deposit_id}:", MAX_LIST)],
             verifications=[v for _, v in data.scan("evidence", f"cv:{deposit_id}:", MAX_LIST)],
+        )
+
+    @router.get("/evidence/{deposit_id}/certificate.json")
+    def deposit_certificate(request: Request, deposit_id: str) -> Response:
+        """The deposit's evidence certificate, made from the node's proofs (the browser
+        verifies it on /verify against a genesis the visitor trusts, not this server)."""
+        if not _ok_id(deposit_id):
+            return bad_request(request, N_("Not a deposit id: %(value)s"), value=deposit_id[:80])
+        doc = data.evidence_certificate(deposit_id)
+        if doc is None:
+            return not_found(request, N_("No deposit %(id)s"), id=deposit_id)
+        return secured(
+            Response(
+                dump_document(doc),
+                media_type="application/json",
+                headers={
+                    "Content-Disposition": f'attachment; filename="{deposit_id}.certificate.json"'
+                },
+            )
         )
 
     return router

@@ -9,13 +9,22 @@ is kept per height (it only changes with a block).
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from tianfu.api.service import ChainService, NotFound, QueryFailed
+from tianfu.apps.evidence import certificate
+from tianfu.codec import decode
 from tianfu.execution.api import address_of
+from tianfu.proofs.build import ProofUnavailable
+from tianfu.proofs.documents import make_document, merge_single_blocks
+from tianfu.proofs.errors import VerificationError
 from tianfu.types import Block, BlockHeader, CommitCertificate, Receipt
+from tianfu.types.genesis import Genesis
+
+log = logging.getLogger(__name__)
 
 RECENT_BLOCKS = 10
 RATE_WINDOW = 50  # blocks over which transactions per second are measured
@@ -172,6 +181,30 @@ class ConsoleData:
 
     def open_proposals(self) -> list[dict[str, Any]]:
         return [p for p in self.view("governance", "list_proposals") or [] if isinstance(p, dict)]
+
+    # -- proofs --------------------------------------------------------------------------
+    def evidence_certificate(self, deposit_id: str) -> dict[str, Any] | None:
+        """The evidence certificate of a deposit, from the node's proof builder (None: no
+        such deposit, or a service without proofs)."""
+        builder_of = getattr(self.service, "proof_builder", None)
+        record = self.record(certificate.CONTRACT, certificate.deposit_key(deposit_id))
+        if builder_of is None or not isinstance(record, dict):
+            return None
+        tx = record.get("tx")
+        if not isinstance(tx, str) or len(tx) != 64:
+            return None
+        builder = builder_of()
+        try:
+            tx_doc = builder.tx_document(bytes.fromhex(tx))
+            state_doc = builder.state_document(
+                [(certificate.CONTRACT, certificate.deposit_key(deposit_id))], tx_doc["height"]
+            )
+            bundle = merge_single_blocks([tx_doc, state_doc])
+            genesis = decode(self.service.genesis(), Genesis)
+            return make_document(certificate.KIND, bundle, genesis)
+        except (ProofUnavailable, ValueError, VerificationError) as exc:
+            log.warning("no evidence certificate for %s: %s", deposit_id, exc)
+            return None
 
     # -- names -----------------------------------------------------------------------------
     def names(self) -> dict[str, Name]:

@@ -1,0 +1,567 @@
+// In-browser verifier of Tianfu evidence certificates (tianfu-proof/v1, kind "evidence").
+//
+// Checks, trusting only the genesis bytes it is given (genesis.bin, or the `raw` of the
+// node's /v1/genesis answer), what `tianfu.apps.evidence.certificate.verify_certificate`
+// checks: the block header is certified by more than 2/3 of the voting power of the
+// genesis validator set (every listed Ed25519 signature valid, distinct members), the
+// header names that set, the deposit transaction and its successful receipt are in the
+// block (binary Merkle paths to the tx and receipts roots), the deposit record is in the
+// block's state (sparse Merkle proof to the state root) and was written by that
+// transaction, the document's readable fields are exactly the proven data, and the
+// file's SHA-256 is the deposited hash.
+//
+// Supported: the "standard" suite with Ed25519 validator keys (SHA-256 hashes), and
+// certificates whose validator set did not change since the genesis (no validator-chain
+// links). Anything else is refused with a reason (verify it with `tianfu verify-proof`):
+// SM2/SM3 chains, ECDSA P-256 validator keys, validator-set changes.
+//
+// Pure module: no DOM, no network; also runs under Node for the project's tests.
+
+import { sha256, sha512 } from "../vendor/noble-hashes/sha2.js";
+import * as ed from "../vendor/noble-ed25519/index.js";
+
+ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
+
+export class VerifyError extends Error {}
+
+const fail = (why) => {
+  throw new VerifyError(why);
+};
+
+// -- bytes ------------------------------------------------------------------------------
+const enc = new TextEncoder();
+const dec = new TextDecoder("utf-8", { fatal: true });
+
+export function hex(b) {
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+export function fromHex(s) {
+  if (typeof s !== "string" || !/^(?:[0-9a-f]{2})*$/.test(s)) fail("not lowercase hex");
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function concat(...parts) {
+  const n = parts.reduce((a, p) => a + p.length, 0);
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function eq(a, b) {
+  if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array) || a.length !== b.length) {
+    return false;
+  }
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function u64(n) {
+  const out = new Uint8Array(8);
+  let v = BigInt(n);
+  for (let i = 7; i >= 0; i--) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+// -- msgpack (canonical subset the chain writes) ----------------------------------------
+// Decoded values: null, booleans, numbers (BigInt beyond 2^53), strings, Uint8Array
+// (bin), arrays, and MsgMap (a map, keys in order). Every length and integer must be in
+// its shortest form, as the chain's encoder writes them; `span` gives the raw bytes of
+// a nested value.
+export class MsgMap {
+  constructor(entries) {
+    this.entries = entries;
+  }
+}
+
+const MAX_DEPTH = 64;
+
+export function decode(bytes, withSpans = false) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = 0;
+  const spans = withSpans ? new Map() : null;
+  const need = (n) => {
+    if (pos + n > bytes.length) fail("truncated msgpack");
+  };
+  const minimal = (ok) => {
+    if (!ok) fail("non-canonical msgpack");
+  };
+  const uint = (n) => {
+    need(n);
+    let v;
+    if (n === 1) v = view.getUint8(pos);
+    else if (n === 2) v = view.getUint16(pos);
+    else if (n === 4) v = view.getUint32(pos);
+    else {
+      v = view.getBigUint64(pos);
+      if (v <= BigInt(Number.MAX_SAFE_INTEGER)) v = Number(v);
+    }
+    pos += n;
+    return v;
+  };
+  const int = (n) => {
+    need(n);
+    let v;
+    if (n === 1) v = view.getInt8(pos);
+    else if (n === 2) v = view.getInt16(pos);
+    else if (n === 4) v = view.getInt32(pos);
+    else {
+      v = view.getBigInt64(pos);
+      if (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) {
+        v = Number(v);
+      }
+    }
+    pos += n;
+    return v;
+  };
+  const str = (n) => {
+    need(n);
+    const s = dec.decode(bytes.subarray(pos, pos + n));
+    pos += n;
+    return s;
+  };
+  const bin = (n) => {
+    need(n);
+    const b = bytes.slice(pos, pos + n);
+    pos += n;
+    return b;
+  };
+  const array = (n, depth) => {
+    const out = [];
+    for (let i = 0; i < n; i++) out.push(value(depth + 1));
+    return out;
+  };
+  const map = (n, depth) => {
+    const out = [];
+    for (let i = 0; i < n; i++) out.push([value(depth + 1), value(depth + 1)]);
+    return new MsgMap(out);
+  };
+  function value(depth) {
+    if (depth > MAX_DEPTH) fail("msgpack nested too deep");
+    const start = pos;
+    need(1);
+    const t = bytes[pos++];
+    let v;
+    if (t <= 0x7f) v = t;
+    else if (t >= 0xe0) v = t - 0x100;
+    else if (t >= 0xa0 && t <= 0xbf) v = str(t & 0x1f);
+    else if (t >= 0x90 && t <= 0x9f) v = array(t & 0x0f, depth);
+    else if (t >= 0x80 && t <= 0x8f) v = map(t & 0x0f, depth);
+    else {
+      switch (t) {
+        case 0xc0: v = null; break;
+        case 0xc2: v = false; break;
+        case 0xc3: v = true; break;
+        case 0xc4: { const n = uint(1); v = bin(n); break; }
+        case 0xc5: { const n = uint(2); minimal(n > 0xff); v = bin(n); break; }
+        case 0xc6: { const n = uint(4); minimal(n > 0xffff); v = bin(n); break; }
+        case 0xca: need(4); v = view.getFloat32(pos); pos += 4; break;
+        case 0xcb: need(8); v = view.getFloat64(pos); pos += 8; break;
+        case 0xcc: v = uint(1); minimal(v > 0x7f); break;
+        case 0xcd: v = uint(2); minimal(v > 0xff); break;
+        case 0xce: v = uint(4); minimal(v > 0xffff); break;
+        case 0xcf: v = uint(8); minimal(BigInt(v) > 0xffffffffn); break;
+        case 0xd0: v = int(1); minimal(v < -32); break;
+        case 0xd1: v = int(2); minimal(v < -128); break;
+        case 0xd2: v = int(4); minimal(v < -32768); break;
+        case 0xd3: v = int(8); minimal(BigInt(v) < -2147483648n); break;
+        case 0xd9: { const n = uint(1); minimal(n > 31); v = str(n); break; }
+        case 0xda: { const n = uint(2); minimal(n > 0xff); v = str(n); break; }
+        case 0xdb: { const n = uint(4); minimal(n > 0xffff); v = str(n); break; }
+        case 0xdc: { const n = uint(2); minimal(n > 15); v = array(n, depth); break; }
+        case 0xdd: { const n = uint(4); minimal(n > 0xffff); v = array(n, depth); break; }
+        case 0xde: { const n = uint(2); minimal(n > 15); v = map(n, depth); break; }
+        case 0xdf: { const n = uint(4); minimal(n > 0xffff); v = map(n, depth); break; }
+        default: fail(`unsupported msgpack type 0x${t.toString(16)}`);
+      }
+    }
+    if (spans && v !== null && typeof v === "object") spans.set(v, bytes.subarray(start, pos));
+    return v;
+  }
+  const v = value(0);
+  if (pos !== bytes.length) fail("trailing bytes after msgpack value");
+  return withSpans ? { value: v, spans } : v;
+}
+
+// The canonical encoding of the few structures the verifier builds itself.
+function encUint(n) {
+  if (typeof n === "bigint" || n > 0xffffffff) return concat([0xcf], u64(n));
+  if (n <= 0x7f) return new Uint8Array([n]);
+  if (n <= 0xff) return new Uint8Array([0xcc, n]);
+  if (n <= 0xffff) return new Uint8Array([0xcd, n >> 8, n & 0xff]);
+  return new Uint8Array([0xce, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+}
+
+function encStr(s) {
+  const b = enc.encode(s);
+  const n = b.length;
+  let head;
+  if (n <= 31) head = [0xa0 | n];
+  else if (n <= 0xff) head = [0xd9, n];
+  else if (n <= 0xffff) head = [0xda, n >> 8, n & 0xff];
+  else fail("string too long");
+  return concat(new Uint8Array(head), b);
+}
+
+function encBin(b) {
+  if (b.length > 0xff) fail("bytes too long");
+  return concat(new Uint8Array([0xc4, b.length]), b);
+}
+
+// -- hashes (the "standard" suite: SHA-256) ---------------------------------------------
+export function hashDomain(tag, ...parts) {
+  const t = enc.encode(tag);
+  const chunks = [new Uint8Array([t.length]), t];
+  for (const p of parts) chunks.push(u64(p.length), p);
+  return sha256(concat(...chunks));
+}
+
+export const sha256Hex = (b) => hex(sha256(b));
+
+const PRECOMMIT = 2;
+
+function voteSignBytes(chainId, height, round, blockHash, timeMs) {
+  const body = concat(
+    new Uint8Array([0x96]),
+    encStr(chainId),
+    encUint(height),
+    encUint(round),
+    encUint(PRECOMMIT),
+    encBin(blockHash),
+    encUint(timeMs),
+  );
+  return hashDomain("tianfu/vote/v2", body);
+}
+
+// Binary Merkle tree (RFC 6962 shape) of tx and receipt roots.
+function split(n) {
+  let k = 1;
+  while (k << 1 < n) k <<= 1;
+  return k;
+}
+
+function verifyMerkle(root, item, index, size, path) {
+  if (!(Number.isInteger(index) && index >= 0 && index < size) || path.length > 64) return false;
+  const sides = [];
+  let lo = 0;
+  let hi = size;
+  while (hi - lo > 1) {
+    const k = split(hi - lo);
+    if (index < lo + k) {
+      sides.push(true);
+      hi = lo + k;
+    } else {
+      sides.push(false);
+      lo += k;
+    }
+  }
+  if (sides.length !== path.length) return false;
+  let h = hashDomain("tianfu/merkle/leaf/v1", item);
+  sides.reverse();
+  for (let i = 0; i < path.length; i++) {
+    const s = path[i];
+    h = sides[i] ? hashDomain("tianfu/merkle/node/v1", h, s) : hashDomain("tianfu/merkle/node/v1", s, h);
+  }
+  return eq(h, root);
+}
+
+// Sparse Merkle state tree (radix 16): the entry a proof shows under a root, or null.
+const EMPTY_CHILD = hashDomain("tianfu/state/empty/v1");
+
+function checkStateProof(root, key, proofBytes) {
+  const p = decode(proofBytes);
+  if (!Array.isArray(p) || p.length !== 3 || p[0] !== 2) fail("malformed state proof");
+  const [, siblings, leaf] = p;
+  if (!Array.isArray(siblings) || siblings.length > 64) fail("malformed state proof");
+  for (const level of siblings) {
+    if (!Array.isArray(level) || level.length !== 15) fail("malformed state proof");
+    for (const h of level) if (!(h instanceof Uint8Array) || h.length !== 32) fail("malformed state proof");
+  }
+  const khash = hashDomain("tianfu/state/key/v1", key);
+  const depth = siblings.length;
+  if (!Array.isArray(leaf) || leaf.length !== 4) return null; // inclusion needs the key's leaf
+  const [lk, lv, height, prev] = leaf;
+  if (!eq(lk, khash) || !(lv instanceof Uint8Array) || lv.length !== 32) return null;
+  if (!Number.isInteger(height) || !(prev === null || (Number.isInteger(prev) && prev < height))) {
+    return null;
+  }
+  const prevPart = prev === null ? new Uint8Array(0) : u64(prev);
+  let h = hashDomain("tianfu/state/leaf/v2", lk, lv, u64(height), prevPart);
+  if (depth && siblings[depth - 1].every((s) => eq(s, EMPTY_CHILD))) return null;
+  for (let d = depth - 1; d >= 0; d--) {
+    const b = khash[d >> 1];
+    const n = d & 1 ? b & 0x0f : b >> 4;
+    const level = siblings[d];
+    const children = [...level.slice(0, n), h, ...level.slice(n)];
+    h = hashDomain("tianfu/state/internal/v1", ...children);
+  }
+  return eq(h, root) ? { valueHash: lv, height, prev } : null;
+}
+
+// -- chain objects ----------------------------------------------------------------------
+function header(bytes) {
+  const h = decode(bytes);
+  if (!Array.isArray(h) || h.length !== 12) fail("malformed block header");
+  const [version, chainId, height, timeMs, , txRoot, stateRoot, receiptsRoot, valHash, , txCount] = h;
+  return {
+    version, chainId, height, timeMs, txRoot, stateRoot, receiptsRoot,
+    validatorsHash: valHash, txCount, hash: hashDomain("tianfu/header/v2", bytes),
+  };
+}
+
+function certificate(bytes) {
+  const c = decode(bytes);
+  if (!Array.isArray(c) || c.length !== 6 || !Array.isArray(c[5])) fail("malformed commit certificate");
+  const [, chainId, height, round, blockHash, sigs] = c;
+  return { chainId, height, round, blockHash, sigs };
+}
+
+export function parseGenesis(bytes) {
+  const { value: g, spans } = decode(bytes, true);
+  if (!Array.isArray(g) || g.length !== 8) fail("not a genesis file (genesis.bin)");
+  const [version, chainId, timeMs, , validators, , , suite] = g;
+  if (version !== 1 || typeof chainId !== "string" || !Array.isArray(validators) || !validators.length) {
+    fail("not a genesis file (genesis.bin)");
+  }
+  const set = validators.map((v) => {
+    if (!Array.isArray(v) || v.length !== 5) fail("malformed genesis validator");
+    const [name, org, scheme, publicKey, power] = v;
+    return { name, org, scheme, publicKey, power };
+  });
+  return {
+    chainId, timeMs, suite, validators: set,
+    hash: hashDomain("tianfu/genesis/v1", bytes),
+    setHash: hashDomain("tianfu/valset/v1", concat(new Uint8Array([0x91]), spans.get(validators))),
+  };
+}
+
+function checkCommit(cert, head, genesis) {
+  if (cert.chainId !== genesis.chainId || head.chainId !== genesis.chainId) {
+    fail(`the block is not of chain ${genesis.chainId}`);
+  }
+  if (cert.height !== head.height) fail("the commit certificate is for another height");
+  if (!eq(cert.blockHash, head.hash)) fail("the commit certificate signs a different block hash");
+  if (!eq(head.validatorsHash, genesis.setHash)) {
+    fail("the block names a validator set other than the genesis set");
+  }
+  const members = new Map(genesis.validators.map((v) => [hex(v.publicKey), v]));
+  const seen = new Set();
+  let power = 0;
+  const signers = [];
+  for (const s of cert.sigs) {
+    if (!Array.isArray(s) || s.length !== 3) fail("malformed commit signature");
+    const [key, timeMs, sig] = s;
+    const k = hex(key);
+    if (seen.has(k)) fail("the commit certificate lists a validator twice");
+    seen.add(k);
+    const v = members.get(k);
+    if (!v) fail("the commit certificate is signed by a key outside the validator set");
+    const msg = voteSignBytes(cert.chainId, cert.height, cert.round, cert.blockHash, timeMs);
+    let ok = false;
+    try {
+      ok = ed.verify(sig, msg, v.publicKey, { zip215: false });
+    } catch (e) {
+      ok = false;
+    }
+    if (!ok) fail(`invalid signature of validator ${v.name}`);
+    power += v.power;
+    signers.push(v);
+  }
+  const total = genesis.validators.reduce((a, v) => a + v.power, 0);
+  if (!(power * 3 > total * 2)) {
+    fail(`the signatures carry ${power} of ${total} voting power; more than 2/3 is needed`);
+  }
+  return signers;
+}
+
+// The readable JSON form of a contract value (bytes as hex, map keys as strings).
+function readable(v) {
+  if (v instanceof Uint8Array) return hex(v);
+  if (typeof v === "bigint") fail("a proven integer is too large for the browser verifier");
+  if (Array.isArray(v)) return v.map(readable);
+  if (v instanceof MsgMap) {
+    const out = {};
+    for (const [k, x] of v.entries) out[String(readable(k))] = readable(x);
+    return out;
+  }
+  return v;
+}
+
+function addressOf(scheme, publicKey) {
+  return hex(hashDomain("tianfu/address/v1", new Uint8Array([scheme]), publicKey).slice(0, 20));
+}
+
+function sameJson(a, b) {
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") {
+    return a === b;
+  }
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) return a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
+}
+
+// -- the certificate --------------------------------------------------------------------
+export function verifyCertificate(docText, genesisBytes, fileBytes) {
+  const genesis = parseGenesis(genesisBytes);
+  if (genesis.suite !== "standard") {
+    fail(`the genesis uses the ${genesis.suite} crypto suite, which this page does not verify`);
+  }
+  if (genesis.validators.some((v) => v.scheme !== 1)) {
+    fail("the genesis has validator keys other than Ed25519, which this page does not verify");
+  }
+  let doc;
+  try {
+    doc = JSON.parse(docText);
+  } catch (e) {
+    fail("the certificate is not JSON");
+  }
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail("the certificate is not a JSON object");
+  if (doc.format !== "tianfu-proof/v1") fail("not a proof document (format is not tianfu-proof/v1)");
+  if (doc.kind !== "evidence") fail(`the document proves a ${String(doc.kind)}, not an evidence deposit`);
+  if (doc.genesis_hash !== hex(genesis.hash)) {
+    fail("the certificate was issued for another genesis than the one given");
+  }
+  const bundle = decode(fromHex(doc.raw));
+  if (!Array.isArray(bundle) || bundle.length !== 3 || bundle[0] !== 1) fail("malformed proof bundle");
+  const [, links, blocks] = bundle;
+  if (!Array.isArray(links) || !Array.isArray(blocks)) fail("malformed proof bundle");
+  if (links.length) {
+    fail("the validator set changed since the genesis: verify this certificate with `tianfu verify-proof`");
+  }
+  if (blocks.length !== 1) fail("an evidence certificate proves exactly one block");
+  const [light, txs, entries] = blocks[0];
+  if (!Array.isArray(light) || light.length !== 3 || light[2].length) fail("malformed proven block");
+  if (txs.length !== 1 || entries.length !== 1) {
+    fail("an evidence certificate proves one transaction and one record");
+  }
+  const head = header(light[0]);
+  const cert = certificate(light[1]);
+  const signers = checkCommit(cert, head, genesis);
+
+  // the transaction and its receipt at their index of the block
+  const [index, txBytes, txPath, receiptBytes, receiptPath] = txs[0];
+  if (!verifyMerkle(head.txRoot, txBytes, index, head.txCount, txPath)) {
+    fail(`the transaction is not at index ${index} of block ${head.height}`);
+  }
+  if (!verifyMerkle(head.receiptsRoot, receiptBytes, index, head.txCount, receiptPath)) {
+    fail(`the receipt is not at index ${index} of block ${head.height}`);
+  }
+  const { value: tx, spans } = decode(txBytes, true);
+  if (!Array.isArray(tx) || tx.length !== 2 || !Array.isArray(tx[0]) || tx[0].length !== 10) {
+    fail("malformed transaction");
+  }
+  const body = tx[0];
+  const txHash = hashDomain("tianfu/tx/v1", spans.get(body));
+  const [, , scheme, signer, , , txContract, method, args] = body;
+  const receipt = decode(receiptBytes);
+  if (!Array.isArray(receipt) || receipt.length !== 5) fail("malformed receipt");
+
+  // the deposit record in the block's state
+  const [key, valueBytes, proofBytes] = entries[0];
+  if (!(valueBytes instanceof Uint8Array)) fail("the certificate proves no deposit record");
+  const entry = checkStateProof(head.stateRoot, key, proofBytes);
+  if (!entry || !eq(entry.valueHash, hashDomain("tianfu/state/value/v1", valueBytes))) {
+    fail(`a state proof does not match the state of block ${head.height}`);
+  }
+  const text = dec.decode(key);
+  const slash = text.indexOf("/");
+  const contract = text.slice(0, slash);
+  const rkey = text.slice(slash + 1);
+  if (slash < 1 || !/^[a-z][a-z0-9_]*$/.test(contract) || !rkey.startsWith("dep:")) {
+    fail("the state proof is not a deposit record");
+  }
+  const depositId = rkey.slice(4);
+  const record = readable(decode(valueBytes));
+  if (record === null || typeof record !== "object" || Array.isArray(record)) {
+    fail("the proven deposit record is not a record");
+  }
+  const checks = [
+    [txContract === contract && method === "deposit" && args.length > 0, "the proven transaction is not an evidence deposit"],
+    [receipt[0] === 0 && receipt[2] === depositId, "the deposit transaction failed"],
+    [record.id === depositId, "the proven record is another deposit"],
+    [record.tx === hex(txHash), "the record was not written by this transaction"],
+    [args[0] === record.file_hash, "the transaction deposits another hash"],
+    [record.height === head.height, "the record's height is not the block's"],
+    [record.time_ms === head.timeMs, "the record's time is not the block's"],
+    [record.depositor === addressOf(scheme, signer), "the transaction's signer is not the depositor"],
+    [["file_hash", "title", "org"].every((f) => typeof record[f] === "string"), "the record lacks its file hash, title or organisation"],
+  ];
+  for (const [ok, why] of checks) if (!ok) fail(why);
+
+  // the readable fields must be exactly what was proven
+  const expected = {
+    format: "tianfu-proof/v1",
+    kind: "evidence",
+    chain_id: genesis.chainId,
+    genesis_hash: hex(genesis.hash),
+    suite: genesis.suite,
+    validator_changes: [{
+      changed_in: 0,
+      effective_from: 1,
+      skipped_to: false,
+      validators: genesis.validators.map((v) => ({
+        name: v.name, org: v.org, power: v.power, scheme: v.scheme, public_key: hex(v.publicKey),
+      })),
+    }],
+    contract,
+    deposit_id: depositId,
+    file_sha256: record.file_hash,
+    title: record.title,
+    depositor: record.depositor,
+    org: record.org,
+    height: head.height,
+    time_ms: head.timeMs,
+    block_hash: hex(head.hash),
+    tx_hash: hex(txHash),
+    deposit: record,
+    raw: doc.raw,
+  };
+  if (!sameJson(doc, expected)) fail("the certificate's readable part does not match the proof");
+
+  let file = null;
+  if (fileBytes) {
+    file = sha256Hex(fileBytes) === record.file_hash;
+  }
+  return {
+    depositId,
+    title: record.title,
+    fileHash: record.file_hash,
+    depositor: record.depositor,
+    depositorName: record.name ?? "",
+    org: record.org,
+    height: head.height,
+    timeMs: head.timeMs,
+    blockHash: hex(head.hash),
+    chainId: genesis.chainId,
+    genesisHash: hex(genesis.hash),
+    signers: signers.map((v) => `${v.name} (${v.org})`),
+    file, // null: no file given; true / false: the file's hash matches or not
+  };
+}
+
+// The genesis bytes of a file the user gives: genesis.bin, or the JSON of /v1/genesis
+// (its `raw` field).
+export function genesisBytesOf(bytes) {
+  if (bytes.length && bytes[0] === 0x7b) {
+    let j;
+    try {
+      j = JSON.parse(dec.decode(bytes));
+    } catch (e) {
+      fail("the genesis file is neither genesis.bin nor the JSON of /v1/genesis");
+    }
+    if (!j || typeof j.raw !== "string") fail("the genesis JSON has no raw field");
+    return fromHex(j.raw);
+  }
+  return bytes;
+}
