@@ -29,10 +29,8 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
     c = AppChain(tmp_path_factory.mktemp("console"))
     for name in NAMES:
         application(name).create_demo(c)
-    p = trace_cast(c)
-    c.call(p["regulator"], "traceability", "recall", "LJ-TIN-004", "seal damaged")
     # Hostile values in every kind of field the pages show.
-    producer = p["producer"]
+    producer = trace_cast(c)["producer"]  # (the demo recalls LJ-TIN-004)
     c.call(producer, "traceability", "register_product", "evil-prod", HOSTILE, HOSTILE, "g")
     c.call(producer, "traceability", "create_batch", "EVIL-1", "evil-prod", 10, HOSTILE)
     c.call(producer, "traceability", "record_event", "EVIL-1", "harvest", {HOSTILE: HOSTILE})
@@ -123,7 +121,7 @@ def test_hostile_chain_data_is_escaped_everywhere(chain: AppChain, client: TestC
 
 def test_recalled_batch_is_shown_as_recalled(client: TestClient) -> None:
     en = client.get("/trace/LJ-TIN-004", params={"lang": "en"}).text
-    assert 'class="recall"' in en and "RECALLED" in en and "seal damaged" in en
+    assert 'class="recall"' in en and "RECALLED" in en and "seal found damaged" in en
     zh = client.get("/trace/LJ-TIN-004", params={"lang": "zh_CN"}).text
     assert "已召回" in zh
     assert 'class="recall"' not in client.get("/trace/LJ-TIN-001").text
@@ -293,3 +291,30 @@ def test_accept_language_parsing_is_bounded_and_ranked() -> None:
     assert i18n.from_accept_language("zh;q=0, en;q=0") is None
     assert i18n.from_accept_language("x" * 100_000) is None
     assert i18n.from_accept_language(",".join(["de"] * 10_000)) is None
+
+
+def test_traceability_qr_command_writes_a_code_linking_to_the_trace_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import segno
+    from typer.testing import CliRunner
+
+    from tianfu.cli.main import app
+
+    runner = CliRunner()
+    out = tmp_path / "tin.png"
+    args = ["app", "traceability", "qr", "LJ-TIN-001", "--out", str(out), "--json"]
+    r = runner.invoke(app, [*args, "--base-url", "https://trace.example.cn/"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["url"] == "https://trace.example.cn/trace/LJ-TIN-001"
+    assert out.read_bytes().startswith(b"\x89PNG")
+    monkeypatch.setenv("TIANFU_CONSOLE_URL", "http://10.0.0.5:8701")
+    svg = tmp_path / "tin.svg"
+    r = runner.invoke(app, ["app", "traceability", "qr", "LJ-TIN-001", "--out", str(svg), "--json"])
+    assert json.loads(r.output)["url"] == "http://10.0.0.5:8701/trace/LJ-TIN-001"
+    expected = segno.make("http://10.0.0.5:8701/trace/LJ-TIN-001", error="m")
+    assert svg.read_text().startswith("<?xml") and expected.version >= 1
+    bad = runner.invoke(app, ["app", "traceability", "qr", "<b>", "--out", str(out)])
+    assert bad.exit_code == 2
