@@ -313,6 +313,10 @@ def up(
                 table.add_row(c.name, c.org, net.url(c), str(home / c.org / "identities"))
             console.print(table)
             console.print(f"genesis: {home / 'genesis.bin'}   logs: {home / 'logs'}")
+            first = net.url(net.configs[0])
+            console.print(
+                f"web console: {first}/  (every node serves it; API docs: {first}/docs)"
+            )
             if demo:
                 from tianfu.node.demo import create_demos
 

@@ -86,6 +86,7 @@ def run_dev(
     node_id = Identity.load(home / "identities" / "node")
     print(f"Tianfu dev chain {genesis.chain_id} ({'new' if created else 'resumed'}) in {home}")
     print(f"  suite      {genesis.suite}")
+    print(f"  console    http://{host}:{port}/")
     print(f"  API        http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     print(f"  admin      {home / 'identities' / 'admin'}")
     print(f"  user       {home / 'identities' / 'user'}")
