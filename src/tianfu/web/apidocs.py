@@ -12,7 +12,7 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from starlette.routing import Route
 
 from tianfu.web.render import SecuredStatic, page
@@ -46,5 +46,9 @@ def install_api_docs(app: FastAPI) -> None:
         r = page(request, "redoc.html", assets=ASSETS_URL, openapi_url=openapi_url)
         r.headers["Content-Security-Policy"] = DOCS_CSP
         return r
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(ASSETS / "favicon.png", media_type="image/png")
 
     app.mount(ASSETS_URL, SecuredStatic(directory=ASSETS), name="docs-assets")
