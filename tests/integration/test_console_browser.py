@@ -24,7 +24,7 @@ from tianfu.apps.evidence.demo import DEMO_FILE
 from tianfu.node.demo import create_demos
 from tianfu.node.localnet import LocalNetwork
 from tianfu.testing.appchain import AppChain
-from tianfu.testing.netcheck import free_base_ports
+from tianfu.testing.netcheck import free_base_ports, height, wait_height
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -47,6 +47,9 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
         out = Console(record=True, width=120, file=io.StringIO())
         create_demos(network, out)
         assert "failed" not in out.export_text(), out.export_text()
+        # every node holds the demo's last block before the pages are read from node 1
+        urls = [network.url(c) for c in network.configs]
+        wait_height(urls, max(height(u) for u in urls), 60)
         yield network
     finally:
         network.stop()
@@ -199,10 +202,16 @@ def test_recalled_batch_is_shown_as_recalled(page: Any, url: str) -> None:
     page.goto(url + "/trace/LJ-TIN-004?lang=zh_CN")
     assert page.is_visible(".recall")
     assert "已召回" in page.inner_text(".recall")
+    # the batch record (with its recall) verified in the browser against the validators
+    page.wait_for_selector("#chain-check[data-verdict]")
+    assert page.get_attribute("#chain-check", "data-verdict") == "verified"
+    assert "已在您的浏览器中对照链上数据验证" in page.inner_text("#chain-check")
     shot(page, "trace-recalled-zh_CN")
     page.goto(url + "/trace/LJ-TIN-004?lang=en")
     assert "RECALLED" in page.inner_text(".recall")
     assert page.is_visible("figure.qr img")
+    page.wait_for_selector("#chain-check[data-verdict=verified]")
+    assert not page.problems, page.problems
 
 
 def test_live_updates_show_a_new_block_without_reload(page: Any, url: str) -> None:

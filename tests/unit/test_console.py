@@ -21,6 +21,12 @@ from tianfu.web.render import CSP
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 ROOT = Path(__file__).resolve().parents[2]
+SHOUT = """
+def shout(ctx, text):
+    ctx.emit("Shout", text=text, again=[text])
+    ctx.put("last", text)
+    return text
+"""
 SCRIPT_SRC = re.compile(r"<script\b([^>]*)>", re.I)
 
 
@@ -43,6 +49,10 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
     c.grant(creator, "creator")
     rc = c.call(creator, "ip_rights", "register_work", "ab" * 32, HOSTILE, [HOSTILE], "music")
     assert rc.ok, rc.error
+    # a contract whose events, return value and state carry hostile text
+    c.deploy("shout", SHOUT)
+    rc = c.call(producer, "shout", "shout", HOSTILE)
+    assert rc.ok and any(HOSTILE in str(e.data) for e in rc.events), rc
     yield c
     c.close()
 
@@ -61,7 +71,11 @@ def _pages(chain: AppChain) -> list[str]:
     tx = chain.ledger.store.load_block(tx_height).txs[0].hash.hex()
     hostile_work = chain.query("ip_rights", "work_by_hash", "ab" * 32)
     hostile_dep = chain.query("evidence", "count")
+    last = chain.ledger.store.load_block(chain.ledger.height)
+    assert last is not None
     return [
+        f"/txs/{last.txs[0].hash.hex()}",  # hostile event data
+        f"/blocks/{chain.ledger.height}",
         "/",
         "/blocks",
         "/blocks?before=10",
@@ -69,6 +83,7 @@ def _pages(chain: AppChain) -> list[str]:
         f"/txs/{tx}",
         "/contracts",
         "/contracts/evidence",
+        "/contracts/shout",
         "/orgs",
         "/validators",
         "/proposals",
@@ -117,6 +132,28 @@ def test_hostile_chain_data_is_escaped_everywhere(chain: AppChain, client: TestC
         shown += "&lt;script&gt;alert(" in r.text
     assert shown >= 4, "the hostile values should be shown (escaped) on the app pages"
     assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP.split("style-src")[0]
+
+
+def test_hostile_organisation_names_are_escaped(tmp_path: Path) -> None:
+    c = AppChain(tmp_path, orgs=(HOSTILE, "org2", "org3"))
+    try:
+        admin = c.admin(HOSTILE)
+        c.call(admin, "governance", "get_identity", admin.info.address)
+        for url in (
+            "/",
+            "/orgs",
+            "/validators",
+            "/blocks/1",
+            f"/accounts/{admin.info.address}",
+            "/blocks",
+            "/proposals",
+        ):
+            r = c.http.get(url, params={"lang": "en"})
+            assert r.status_code == 200, url
+            assert HOSTILE not in r.text and "<img src=x" not in r.text, url
+        assert "&lt;script&gt;" in c.http.get("/orgs").text
+    finally:
+        c.close()
 
 
 def test_recalled_batch_is_shown_as_recalled(client: TestClient) -> None:

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js runs the browser v
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
     c = AppChain(tmp_path_factory.mktemp("verify"))
     application("evidence").create_demo(c)
+    application("traceability").create_demo(c)
     yield c
     c.close()
 
@@ -167,3 +168,29 @@ def test_rejects_malformed_inputs(material: tuple[str, bytes, TestClient]) -> No
         ]
     )
     assert not any(r["ok"] for r in results), results
+
+
+def test_state_proof_of_a_batch_record_verifies_and_tampering_is_rejected(
+    material: tuple[str, bytes, TestClient], other_genesis: bytes
+) -> None:
+    """The trace page's mark: the batch record's state proof, verified in the browser."""
+    _, genesis, client = material
+    doc = client.get("/v1/proofs/state/traceability/batch:LJ-TIN-004").text
+    parsed = json.loads(doc)
+    raw = bytearray(bytes.fromhex(parsed["raw"]))
+    raw[len(raw) // 3] ^= 0x04
+    changed_value = json.loads(doc)
+    changed_value["entries"][0]["value"]["recall"] = None
+    cases = [
+        {**case(doc, genesis, None), "kind": "state"},
+        {**case(json.dumps({**parsed, "raw": raw.hex()}), genesis, None), "kind": "state"},
+        {**case(json.dumps(changed_value), genesis, None), "kind": "state"},
+        {**case(doc, other_genesis, None), "kind": "state"},
+        case(doc, genesis, None),  # a state document is not an evidence certificate
+    ]
+    ok, flipped, unrecalled, other, wrong_kind = run(cases)
+    assert ok["ok"], ok["reason"]
+    (entry,) = ok["result"]["entries"]
+    assert entry["key"] == "batch:LJ-TIN-004" and entry["value"]["recall"] is not None
+    for r in (flipped, unrecalled, other, wrong_kind):
+        assert not r["ok"]

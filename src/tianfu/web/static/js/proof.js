@@ -1,4 +1,5 @@
-// In-browser verifier of Tianfu evidence certificates (tianfu-proof/v1, kind "evidence").
+// In-browser verifier of Tianfu proof documents (tianfu-proof/v1): evidence certificates
+// (kind "evidence") and state proofs (kind "state", the trace page's batch record).
 //
 // Checks, trusting only the genesis bytes it is given (genesis.bin, or the `raw` of the
 // node's /v1/genesis answer), what `tianfu.apps.evidence.certificate.verify_certificate`
@@ -411,9 +412,8 @@ function sameJson(a, b) {
   return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson(a[k], b[k]));
 }
 
-// -- the certificate --------------------------------------------------------------------
-export function verifyCertificate(docText, genesisBytes, fileBytes) {
-  const genesis = parseGenesis(genesisBytes);
+// -- proof documents ----------------------------------------------------------------------
+function loadDocument(docText, genesis, kind) {
   if (genesis.suite !== "standard") {
     fail(`the genesis uses the ${genesis.suite} crypto suite, which this page does not verify`);
   }
@@ -424,70 +424,146 @@ export function verifyCertificate(docText, genesisBytes, fileBytes) {
   try {
     doc = JSON.parse(docText);
   } catch (e) {
-    fail("the certificate is not JSON");
+    fail("the document is not JSON");
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail("the certificate is not a JSON object");
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail("the document is not a JSON object");
   if (doc.format !== "tianfu-proof/v1") fail("not a proof document (format is not tianfu-proof/v1)");
-  if (doc.kind !== "evidence") fail(`the document proves a ${String(doc.kind)}, not an evidence deposit`);
+  if (doc.kind !== kind) fail(`the document proves a ${String(doc.kind)}, not a ${kind}`);
   if (doc.genesis_hash !== hex(genesis.hash)) {
-    fail("the certificate was issued for another genesis than the one given");
+    fail("the document was issued for another genesis than the one given");
   }
+  return doc;
+}
+
+// The one proven block of a document's bundle, checked against the genesis validators:
+// its header and signers, its proven transactions and its proven (present) state entries.
+function provenBlock(doc, genesis) {
   const bundle = decode(fromHex(doc.raw));
   if (!Array.isArray(bundle) || bundle.length !== 3 || bundle[0] !== 1) fail("malformed proof bundle");
   const [, links, blocks] = bundle;
   if (!Array.isArray(links) || !Array.isArray(blocks)) fail("malformed proof bundle");
   if (links.length) {
-    fail("the validator set changed since the genesis: verify this certificate with `tianfu verify-proof`");
+    fail("the validator set changed since the genesis: verify this proof with `tianfu verify-proof`");
   }
-  if (blocks.length !== 1) fail("an evidence certificate proves exactly one block");
+  if (blocks.length !== 1 || !Array.isArray(blocks[0]) || blocks[0].length !== 3) {
+    fail("the proof must hold exactly one block");
+  }
   const [light, txs, entries] = blocks[0];
   if (!Array.isArray(light) || light.length !== 3 || light[2].length) fail("malformed proven block");
-  if (txs.length !== 1 || entries.length !== 1) {
+  if (!Array.isArray(txs) || !Array.isArray(entries)) fail("malformed proven block");
+  const head = header(light[0]);
+  const signers = checkCommit(certificate(light[1]), head, genesis);
+  const provenTxs = txs.map((inc) => {
+    if (!Array.isArray(inc) || inc.length !== 5) fail("malformed transaction proof");
+    const [index, txBytes, txPath, receiptBytes, receiptPath] = inc;
+    if (!verifyMerkle(head.txRoot, txBytes, index, head.txCount, txPath)) {
+      fail(`the transaction is not at index ${index} of block ${head.height}`);
+    }
+    if (!verifyMerkle(head.receiptsRoot, receiptBytes, index, head.txCount, receiptPath)) {
+      fail(`the receipt is not at index ${index} of block ${head.height}`);
+    }
+    const { value: tx, spans } = decode(txBytes, true);
+    if (!Array.isArray(tx) || tx.length !== 2 || !Array.isArray(tx[0]) || tx[0].length !== 10) {
+      fail("malformed transaction");
+    }
+    const receipt = decode(receiptBytes);
+    if (!Array.isArray(receipt) || receipt.length !== 5) fail("malformed receipt");
+    return { body: tx[0], hash: hashDomain("tianfu/tx/v1", spans.get(tx[0])), receipt };
+  });
+  const seen = new Set();
+  const provenEntries = entries.map((ep) => {
+    if (!Array.isArray(ep) || ep.length !== 3) fail("malformed state entry proof");
+    const [key, valueBytes, proofBytes] = ep;
+    if (!(key instanceof Uint8Array) || seen.has(hex(key))) fail("malformed state entry proof");
+    seen.add(hex(key));
+    if (!(valueBytes instanceof Uint8Array)) {
+      fail("the proof shows an absent entry: verify it with `tianfu verify-proof`");
+    }
+    const entry = checkStateProof(head.stateRoot, key, proofBytes);
+    if (!entry || !eq(entry.valueHash, hashDomain("tianfu/state/value/v1", valueBytes))) {
+      fail(`a state proof does not match the state of block ${head.height}`);
+    }
+    const text = dec.decode(key);
+    const slash = text.indexOf("/");
+    const contract = text.slice(0, slash);
+    if (slash < 1 || contract.length > 64 || !/^[a-z][a-z0-9_]*$/.test(contract)) {
+      fail("a proven state key is not a contract's key");
+    }
+    return {
+      contract, key: text.slice(slash + 1), value: readable(decode(valueBytes)),
+      changedAt: entry.height, previous: entry.prev,
+    };
+  });
+  return { head, signers, txs: provenTxs, entries: provenEntries };
+}
+
+function commonFields(genesis) {
+  return {
+    format: "tianfu-proof/v1",
+    chain_id: genesis.chainId,
+    genesis_hash: hex(genesis.hash),
+    suite: genesis.suite,
+    validator_changes: [{
+      changed_in: 0,
+      effective_from: 1,
+      skipped_to: false,
+      validators: genesis.validators.map((v) => ({
+        name: v.name, org: v.org, power: v.power, scheme: v.scheme, public_key: hex(v.publicKey),
+      })),
+    }],
+  };
+}
+
+// A "state" document (e.g. /v1/proofs/state/traceability/batch:CODE): the proven entries.
+export function verifyStateDocument(docText, genesisBytes) {
+  const genesis = parseGenesis(genesisBytes);
+  const doc = loadDocument(docText, genesis, "state");
+  const b = provenBlock(doc, genesis);
+  if (b.txs.length || !b.entries.length) fail("a state proof holds state entries only");
+  const expected = {
+    ...commonFields(genesis),
+    kind: "state",
+    height: b.head.height,
+    block_hash: hex(b.head.hash),
+    time_ms: b.head.timeMs,
+    state_root: hex(b.head.stateRoot),
+    entries: b.entries.map((e) => ({
+      contract: e.contract, key: e.key, present: true, value: e.value,
+      changed_at: e.changedAt, previous_change: e.previous,
+    })),
+    raw: doc.raw,
+  };
+  if (!sameJson(doc, expected)) fail("the document's readable part does not match the proof");
+  return {
+    height: b.head.height,
+    timeMs: b.head.timeMs,
+    blockHash: hex(b.head.hash),
+    chainId: genesis.chainId,
+    genesisHash: hex(genesis.hash),
+    signers: b.signers.map((v) => `${v.name} (${v.org})`),
+    entries: b.entries,
+  };
+}
+
+// An evidence certificate (kind "evidence"), and the deposited file when given.
+export function verifyCertificate(docText, genesisBytes, fileBytes) {
+  const genesis = parseGenesis(genesisBytes);
+  const doc = loadDocument(docText, genesis, "evidence");
+  const b = provenBlock(doc, genesis);
+  const head = b.head;
+  if (b.txs.length !== 1 || b.entries.length !== 1) {
     fail("an evidence certificate proves one transaction and one record");
   }
-  const head = header(light[0]);
-  const cert = certificate(light[1]);
-  const signers = checkCommit(cert, head, genesis);
-
-  // the transaction and its receipt at their index of the block
-  const [index, txBytes, txPath, receiptBytes, receiptPath] = txs[0];
-  if (!verifyMerkle(head.txRoot, txBytes, index, head.txCount, txPath)) {
-    fail(`the transaction is not at index ${index} of block ${head.height}`);
-  }
-  if (!verifyMerkle(head.receiptsRoot, receiptBytes, index, head.txCount, receiptPath)) {
-    fail(`the receipt is not at index ${index} of block ${head.height}`);
-  }
-  const { value: tx, spans } = decode(txBytes, true);
-  if (!Array.isArray(tx) || tx.length !== 2 || !Array.isArray(tx[0]) || tx[0].length !== 10) {
-    fail("malformed transaction");
-  }
-  const body = tx[0];
-  const txHash = hashDomain("tianfu/tx/v1", spans.get(body));
+  const { body, hash: txHash, receipt } = b.txs[0];
   const [, , scheme, signer, , , txContract, method, args] = body;
-  const receipt = decode(receiptBytes);
-  if (!Array.isArray(receipt) || receipt.length !== 5) fail("malformed receipt");
-
-  // the deposit record in the block's state
-  const [key, valueBytes, proofBytes] = entries[0];
-  if (!(valueBytes instanceof Uint8Array)) fail("the certificate proves no deposit record");
-  const entry = checkStateProof(head.stateRoot, key, proofBytes);
-  if (!entry || !eq(entry.valueHash, hashDomain("tianfu/state/value/v1", valueBytes))) {
-    fail(`a state proof does not match the state of block ${head.height}`);
-  }
-  const text = dec.decode(key);
-  const slash = text.indexOf("/");
-  const contract = text.slice(0, slash);
-  const rkey = text.slice(slash + 1);
-  if (slash < 1 || !/^[a-z][a-z0-9_]*$/.test(contract) || !rkey.startsWith("dep:")) {
-    fail("the state proof is not a deposit record");
-  }
+  const { contract, key: rkey, value: record } = b.entries[0];
+  if (!rkey.startsWith("dep:")) fail("the state proof is not a deposit record");
   const depositId = rkey.slice(4);
-  const record = readable(decode(valueBytes));
   if (record === null || typeof record !== "object" || Array.isArray(record)) {
     fail("the proven deposit record is not a record");
   }
   const checks = [
-    [txContract === contract && method === "deposit" && args.length > 0, "the proven transaction is not an evidence deposit"],
+    [txContract === contract && method === "deposit" && Array.isArray(args) && args.length > 0, "the proven transaction is not an evidence deposit"],
     [receipt[0] === 0 && receipt[2] === depositId, "the deposit transaction failed"],
     [record.id === depositId, "the proven record is another deposit"],
     [record.tx === hex(txHash), "the record was not written by this transaction"],
@@ -501,19 +577,8 @@ export function verifyCertificate(docText, genesisBytes, fileBytes) {
 
   // the readable fields must be exactly what was proven
   const expected = {
-    format: "tianfu-proof/v1",
+    ...commonFields(genesis),
     kind: "evidence",
-    chain_id: genesis.chainId,
-    genesis_hash: hex(genesis.hash),
-    suite: genesis.suite,
-    validator_changes: [{
-      changed_in: 0,
-      effective_from: 1,
-      skipped_to: false,
-      validators: genesis.validators.map((v) => ({
-        name: v.name, org: v.org, power: v.power, scheme: v.scheme, public_key: hex(v.publicKey),
-      })),
-    }],
     contract,
     deposit_id: depositId,
     file_sha256: record.file_hash,
@@ -545,7 +610,7 @@ export function verifyCertificate(docText, genesisBytes, fileBytes) {
     blockHash: hex(head.hash),
     chainId: genesis.chainId,
     genesisHash: hex(genesis.hash),
-    signers: signers.map((v) => `${v.name} (${v.org})`),
+    signers: b.signers.map((v) => `${v.name} (${v.org})`),
     file, // null: no file given; true / false: the file's hash matches or not
   };
 }
