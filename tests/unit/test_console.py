@@ -185,6 +185,8 @@ def test_language_follows_query_cookie_then_accept_language(client: TestClient) 
     assert '<html lang="en">' in r.text
     r = client.get("/", params={"lang": "xx"})  # an unknown language is ignored
     assert r.status_code == 200
+    r = client.get("/blocks/3", params={"lang": "en"}, headers={"Host": "evil.example"})
+    assert 'href="/blocks/3?lang=zh_CN"' in r.text and "evil.example" not in r.text
     client.cookies.clear()
 
 

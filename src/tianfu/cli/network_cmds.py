@@ -314,9 +314,7 @@ def up(
             console.print(table)
             console.print(f"genesis: {home / 'genesis.bin'}   logs: {home / 'logs'}")
             first = net.url(net.configs[0])
-            console.print(
-                f"web console: {first}/  (every node serves it; API docs: {first}/docs)"
-            )
+            console.print(f"web console: {first}/  (every node serves it; API docs: {first}/docs)")
             if demo:
                 from tianfu.node.demo import create_demos
 

@@ -95,7 +95,9 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
         return fmt.date(ms, tz)
 
     def other_lang_url(code: str) -> str:
-        return str(request.url.include_query_params(lang=code))
+        """This page in language `code`: a relative URL (never the request's Host)."""
+        url = request.url.include_query_params(lang=code)
+        return f"{url.path}?{url.query}"
 
     html = _env.get_template(template).render(
         _=_,
