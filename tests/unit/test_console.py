@@ -301,14 +301,20 @@ def test_static_assets_and_offline_api_docs(client: TestClient) -> None:
 def test_catalogues_translate_every_message() -> None:
     """Every message in the console's templates and code is in both catalogues, and the
     Chinese one translates each (with the same placeholders)."""
-    method_map = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
+    method_map = [
+        ("**/templates/**.html", "jinja2"),
+        ("**.py", "python"),
+        ("static/js/*.js", "javascript"),
+    ]
+    keywords = {"_": None, "N_": None, "fail": None, "VerifyError": None}
     found = {
         msg
         for _f, _l, msg, _c, _x in extract_from_dir(
-            str(ROOT / "src/tianfu/web"), method_map, keywords={"_": None, "N_": None}
+            str(ROOT / "src/tianfu/web"), method_map, keywords=keywords
         )
         if isinstance(msg, str)
     }
+    assert "the commit certificate signs a different block hash" in found  # from proof.js
     assert len(found) > 150
     for lang in i18n.LANGUAGES:
         path = i18n.LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po"
@@ -322,6 +328,13 @@ def test_catalogues_translate_every_message() -> None:
                 assert sorted(re.findall(r"%\(\w+\)s", msgid)) == sorted(
                     re.findall(r"%\(\w+\)s", cat[msgid])
                 ), msgid
+
+
+def test_verifier_reasons_are_handed_to_the_scripts_translated(client: TestClient) -> None:
+    zh = client.get("/verify", params={"lang": "zh_CN"}).text
+    assert "提交证书签署的是另一个区块哈希" in zh  # a reason of static/js/proof.js
+    trace = client.get("/trace/LJ-TIN-001", params={"lang": "zh_CN"}).text
+    assert "验证者 %(name)s 的签名无效" in trace
 
 
 def test_accept_language_parsing_is_bounded_and_ranked() -> None:

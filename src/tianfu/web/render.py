@@ -9,10 +9,13 @@ connections from the node itself only, no inline script or style, no framing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from babel.messages.extract import extract
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -78,6 +81,28 @@ class Lang:
         return translations(self.code).gettext(message)
 
 
+JS_KEYWORDS = {"fail": None, "N_": None, "VerifyError": None}
+
+
+@cache
+def js_msgids() -> tuple[str, ...]:
+    """The messages of the console's scripts (`static/js/*.js`: calls of `fail`, `N_`,
+    `VerifyError`), which the pages hand to the scripts translated."""
+    found: set[str] = set()
+    for path in sorted((STATIC / "js").glob("*.js")):
+        with path.open("rb") as fh:
+            for _line, msg, _comments, _context in extract("javascript", fh, JS_KEYWORDS):
+                found.add(msg[0] if isinstance(msg, tuple) else msg)
+    return tuple(sorted(found))
+
+
+@cache
+def js_catalogue(code: str) -> str:
+    """The scripts' messages in language `code`, as JSON {msgid: translation}."""
+    t = translations(code)
+    return json.dumps({m: t.gettext(m) for m in js_msgids()}, ensure_ascii=False)
+
+
 def language(request: Request) -> Lang:
     query = request.query_params.get("lang")
     code = choose(query, request.cookies.get(COOKIE), request.headers.get("accept-language"))
@@ -106,6 +131,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
         lang_url=other_lang_url,
         date=date,
         tz_name=str(tz),
+        js_catalogue=js_catalogue(lang.code),
         static=STATIC_URL,
         path=request.url.path,
         **context,

@@ -23,10 +23,24 @@ import * as ed from "../vendor/noble-ed25519/index.js";
 
 ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
 
-export class VerifyError extends Error {}
+// A refusal: `msgid` is a message of the console's catalogue (extracted from this file:
+// the calls of `fail` and `N_`), with %(name)s placeholders filled from `params`.
+export class VerifyError extends Error {
+  constructor(msgid, params = {}) {
+    super(fillMessage(msgid, params));
+    this.msgid = msgid;
+    this.params = params;
+  }
+}
 
-const fail = (why) => {
-  throw new VerifyError(why);
+export function fillMessage(text, params) {
+  return text.replace(/%\((\w+)\)s/g, (_, k) => String(params[k] ?? ""));
+}
+
+const N_ = (msgid) => msgid;
+
+const fail = (msgid, params = {}) => {
+  throw new VerifyError(msgid, params);
 };
 
 // -- bytes ------------------------------------------------------------------------------
@@ -182,7 +196,7 @@ export function decode(bytes, withSpans = false) {
         case 0xdd: { const n = uint(4); minimal(n > 0xffff); v = array(n, depth); break; }
         case 0xde: { const n = uint(2); minimal(n > 15); v = map(n, depth); break; }
         case 0xdf: { const n = uint(4); minimal(n > 0xffff); v = map(n, depth); break; }
-        default: fail(`unsupported msgpack type 0x${t.toString(16)}`);
+        default: fail("unsupported msgpack type 0x%(type)s", { type: t.toString(16) });
       }
     }
     if (spans && v !== null && typeof v === "object") spans.set(v, bytes.subarray(start, pos));
@@ -347,7 +361,7 @@ export function parseGenesis(bytes) {
 
 function checkCommit(cert, head, genesis) {
   if (cert.chainId !== genesis.chainId || head.chainId !== genesis.chainId) {
-    fail(`the block is not of chain ${genesis.chainId}`);
+    fail("the block is not of chain %(chain)s", { chain: genesis.chainId });
   }
   if (cert.height !== head.height) fail("the commit certificate is for another height");
   if (!eq(cert.blockHash, head.hash)) fail("the commit certificate signs a different block hash");
@@ -373,13 +387,13 @@ function checkCommit(cert, head, genesis) {
     } catch (e) {
       ok = false;
     }
-    if (!ok) fail(`invalid signature of validator ${v.name}`);
+    if (!ok) fail("invalid signature of validator %(name)s", { name: v.name });
     power += v.power;
     signers.push(v);
   }
   const total = genesis.validators.reduce((a, v) => a + v.power, 0);
   if (!(power * 3 > total * 2)) {
-    fail(`the signatures carry ${power} of ${total} voting power; more than 2/3 is needed`);
+    fail("the signatures carry %(power)s of %(total)s voting power; more than 2/3 is needed", { power, total });
   }
   return signers;
 }
@@ -415,7 +429,7 @@ function sameJson(a, b) {
 // -- proof documents ----------------------------------------------------------------------
 function loadDocument(docText, genesis, kind) {
   if (genesis.suite !== "standard") {
-    fail(`the genesis uses the ${genesis.suite} crypto suite, which this page does not verify`);
+    fail("the genesis uses the %(suite)s crypto suite, which this page does not verify", { suite: genesis.suite });
   }
   if (genesis.validators.some((v) => v.scheme !== 1)) {
     fail("the genesis has validator keys other than Ed25519, which this page does not verify");
@@ -428,7 +442,7 @@ function loadDocument(docText, genesis, kind) {
   }
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail("the document is not a JSON object");
   if (doc.format !== "tianfu-proof/v1") fail("not a proof document (format is not tianfu-proof/v1)");
-  if (doc.kind !== kind) fail(`the document proves a ${String(doc.kind)}, not a ${kind}`);
+  if (doc.kind !== kind) fail("the document proves a %(given)s, not a %(kind)s", { given: String(doc.kind), kind });
   if (doc.genesis_hash !== hex(genesis.hash)) {
     fail("the document was issued for another genesis than the one given");
   }
@@ -457,10 +471,10 @@ function provenBlock(doc, genesis) {
     if (!Array.isArray(inc) || inc.length !== 5) fail("malformed transaction proof");
     const [index, txBytes, txPath, receiptBytes, receiptPath] = inc;
     if (!verifyMerkle(head.txRoot, txBytes, index, head.txCount, txPath)) {
-      fail(`the transaction is not at index ${index} of block ${head.height}`);
+      fail("the transaction is not at index %(index)s of block %(height)s", { index, height: head.height });
     }
     if (!verifyMerkle(head.receiptsRoot, receiptBytes, index, head.txCount, receiptPath)) {
-      fail(`the receipt is not at index ${index} of block ${head.height}`);
+      fail("the receipt is not at index %(index)s of block %(height)s", { index, height: head.height });
     }
     const { value: tx, spans } = decode(txBytes, true);
     if (!Array.isArray(tx) || tx.length !== 2 || !Array.isArray(tx[0]) || tx[0].length !== 10) {
@@ -481,7 +495,7 @@ function provenBlock(doc, genesis) {
     }
     const entry = checkStateProof(head.stateRoot, key, proofBytes);
     if (!entry || !eq(entry.valueHash, hashDomain("tianfu/state/value/v1", valueBytes))) {
-      fail(`a state proof does not match the state of block ${head.height}`);
+      fail("a state proof does not match the state of block %(height)s", { height: head.height });
     }
     const text = dec.decode(key);
     const slash = text.indexOf("/");
@@ -563,15 +577,15 @@ export function verifyCertificate(docText, genesisBytes, fileBytes) {
     fail("the proven deposit record is not a record");
   }
   const checks = [
-    [txContract === contract && method === "deposit" && Array.isArray(args) && args.length > 0, "the proven transaction is not an evidence deposit"],
-    [receipt[0] === 0 && receipt[2] === depositId, "the deposit transaction failed"],
-    [record.id === depositId, "the proven record is another deposit"],
-    [record.tx === hex(txHash), "the record was not written by this transaction"],
-    [args[0] === record.file_hash, "the transaction deposits another hash"],
-    [record.height === head.height, "the record's height is not the block's"],
-    [record.time_ms === head.timeMs, "the record's time is not the block's"],
-    [record.depositor === addressOf(scheme, signer), "the transaction's signer is not the depositor"],
-    [["file_hash", "title", "org"].every((f) => typeof record[f] === "string"), "the record lacks its file hash, title or organisation"],
+    [txContract === contract && method === "deposit" && Array.isArray(args) && args.length > 0, N_("the proven transaction is not an evidence deposit")],
+    [receipt[0] === 0 && receipt[2] === depositId, N_("the deposit transaction failed")],
+    [record.id === depositId, N_("the proven record is another deposit")],
+    [record.tx === hex(txHash), N_("the record was not written by this transaction")],
+    [args[0] === record.file_hash, N_("the transaction deposits another hash")],
+    [record.height === head.height, N_("the record's height is not the block's")],
+    [record.time_ms === head.timeMs, N_("the record's time is not the block's")],
+    [record.depositor === addressOf(scheme, signer), N_("the transaction's signer is not the depositor")],
+    [["file_hash", "title", "org"].every((f) => typeof record[f] === "string"), N_("the record lacks its file hash, title or organisation")],
   ];
   for (const [ok, why] of checks) if (!ok) fail(why);
 

@@ -2,11 +2,12 @@
 // state proof document and verified here, in the browser, against the validator keys of
 // the genesis (whose hash is shown for comparison with the one the consortium publishes);
 // then the record's recall, status and holder must be the ones the page shows.
-import { verifyStateDocument, fromHex } from "./proof.js";
+import { fillMessage, fromHex, verifyStateDocument, VerifyError } from "./proof.js";
 
 const box = document.getElementById("chain-check");
 const out = document.getElementById("chain-check-result");
 const msg = box ? box.dataset : {};
+const catalogue = JSON.parse(msg.catalogue || "{}"); // the verifier's messages, translated
 
 const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, k) => String(values[k] ?? ""));
 
@@ -37,6 +38,8 @@ if (box && out) {
   check().catch((e) => {
     box.classList.add("fail");
     box.dataset.verdict = "error";
-    out.textContent = `${msg.error} ${e.message || e}`;
+    const why =
+      e instanceof VerifyError ? fillMessage(catalogue[e.msgid] || e.msgid, e.params) : String(e);
+    out.textContent = `${msg.error} ${why}`;
   });
 }

@@ -1,16 +1,22 @@
 // The /verify page: reads the certificate, the file and the genesis the visitor picks
 // (FileReader only: nothing is uploaded) and shows the verdict of proof.js.
 // Every text is set with textContent: nothing from the files is parsed as HTML.
-import { verifyCertificate, genesisBytesOf, hashDomain, hex, VerifyError } from "./proof.js";
+import {
+  fillMessage, genesisBytesOf, hashDomain, hex, verifyCertificate, VerifyError,
+} from "./proof.js";
 
 const $ = (id) => document.getElementById(id);
 const msg = $("messages").dataset;
+const catalogue = JSON.parse(msg.catalogue || "{}"); // the verifier's messages, translated
+
+const reason = (e) =>
+  e instanceof VerifyError ? fillMessage(catalogue[e.msgid] || e.msgid, e.params) : String(e);
 const MAX_FILE = 64 * 1024 * 1024;
 
 async function bytesOf(input) {
   const f = input.files && input.files[0];
   if (!f) return null;
-  if (f.size > MAX_FILE) throw new VerifyError(`${f.name}: larger than 64 MiB`);
+  if (f.size > MAX_FILE) throw new VerifyError("%(name)s is larger than 64 MiB", { name: f.name });
   return new Uint8Array(await f.arrayBuffer());
 }
 
@@ -60,13 +66,15 @@ $("verify-form").addEventListener("submit", async (ev) => {
   try {
     const certBytes = await bytesOf($("cert-file"));
     const genesisFile = await bytesOf($("genesis-file"));
-    if (!certBytes || !genesisFile) throw new VerifyError("a certificate and a genesis are needed");
+    if (!certBytes || !genesisFile) {
+      throw new VerifyError("a certificate and a genesis are needed");
+    }
     const fileBytes = await bytesOf($("data-file"));
     const genesis = genesisBytesOf(genesisFile);
     const expected = $("genesis-hash").value.trim().toLowerCase();
     if (expected) {
       if (hex(hashDomain("tianfu/genesis/v1", genesis)) !== expected) {
-        throw new VerifyError(msg.genesisHashBad);
+        throw new VerifyError("The genesis file does not have the expected hash.");
       }
     }
     const result = verifyCertificate(new TextDecoder().decode(certBytes), genesis, fileBytes);
@@ -76,6 +84,6 @@ $("verify-form").addEventListener("submit", async (ev) => {
       show(true, result.file ? msg.fileOk : msg.noFile, result);
     }
   } catch (e) {
-    show(false, e instanceof VerifyError ? e.message : String(e), null);
+    show(false, reason(e), null);
   }
 });
