@@ -22,7 +22,7 @@ from tianfu.codec import SM3, encode, hash_domain_with
 from tianfu.crypto import ED25519, SM2, current_suite, sign_tx
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
-from tianfu.node.demo import APPS
+from tianfu.apps.registry import NAMES as APPS
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing.netcheck import (
     Load,
