@@ -134,6 +134,19 @@ def test_every_page_loads_in_both_languages(page: Any, url: str) -> None:
     assert not others, others
 
 
+def test_pages_fit_a_phone_screen(browser: Any, url: str) -> None:
+    """No page scrolls sideways on a 390-pixel-wide phone (wide tables scroll inside)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        pg = context.new_page()
+        for path in ("/", "/blocks/2", "/trace/LJ-TIN-004", "/funds/rural-housing-2024", "/verify"):
+            pg.goto(f"{url}{path}?lang=zh_CN")
+            width = pg.evaluate("document.documentElement.scrollWidth")
+            assert width <= 392, (path, width)
+    finally:
+        context.close()
+
+
 def test_search_finds_a_block_a_transaction_and_a_business_id(page: Any, url: str) -> None:
     blocks = httpx.get(url + "/v1/blocks", params={"from": 2, "limit": 50}, timeout=30).json()
     h = next(b["height"] for b in blocks["blocks"] if b["tx_count"])
