@@ -15,6 +15,7 @@ from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
 from tianfu.node import loop as event_loop
 from tianfu.node.service import NodeService
+from tianfu.privdata.node import PrivateDataNode
 from tianfu.store import Store
 from tianfu.types import Genesis
 
@@ -44,6 +45,9 @@ async def serve_solo(
         org=info.org,
         is_validator=True,
         max_body_bytes=max_body_bytes,
+    )
+    service.private = PrivateDataNode.open(
+        data_dir / "private", ledger, {info.org}, query=service.query
     )
     params = genesis.params
     driver = SoloDriver(
