@@ -109,6 +109,7 @@ class Distributor:
         self._wake: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._stopping = False
         node.fetcher = self
 
     # -- what the node tells us (any thread) ------------------------------------------------
@@ -220,6 +221,7 @@ class Distributor:
         self._runner = asyncio.create_task(self._run(), name="private-data")
 
     async def stop(self) -> None:
+        self._stopping = True
         tasks = [t for t in (self._runner, *self._tasks) if t is not None]
         for t in tasks:
             t.cancel()
@@ -241,7 +243,7 @@ class Distributor:
     async def _run(self) -> None:
         assert self._wake is not None
         next_reconcile = 0.0
-        while True:
+        while not self._stopping:
             try:
                 if self.clock() >= next_reconcile or self._overflowed:
                     self._overflowed = False
@@ -254,8 +256,11 @@ class Distributor:
                 self._start_due()
             except Exception:  # the task's top level: log, keep the node running
                 log.exception("private data: distribution step failed")
+            # `asyncio.timeout`, not `wait_for`: on Python 3.11 `wait_for` can swallow a
+            # cancellation that arrives as the event is set, and the task would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=0.5)
+                async with asyncio.timeout(0.5):
+                    await self._wake.wait()
             self._wake.clear()
 
     def _start_due(self) -> None:
@@ -323,7 +328,8 @@ class Distributor:
         try:
             req = FetchRequest(1, request_id, key[0], bytes.fromhex(key[1]))
             self.network.send(peer.address, KIND_PRIVATE_FETCH, encode(req))
-            return await asyncio.wait_for(future, self.config.fetch_timeout_s)
+            async with asyncio.timeout(self.config.fetch_timeout_s):
+                return await future
         except TimeoutError:
             return None
         finally:
