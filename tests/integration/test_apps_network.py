@@ -4,7 +4,6 @@ same blocks and state roots."""
 
 from __future__ import annotations
 
-import importlib
 import io
 import time
 from collections.abc import Iterator
@@ -13,7 +12,9 @@ import httpx
 import pytest
 from rich.console import Console
 
-from tianfu.node.demo import APPS, create_demos
+from tianfu.apps.registry import NAMES as APPS
+from tianfu.apps.registry import application
+from tianfu.node.demo import create_demos
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing.netcheck import assert_identical, free_base_ports, height, wait_height
 
@@ -40,13 +41,12 @@ def env(net: LocalNetwork) -> LocalnetEnv:
 
 @pytest.mark.parametrize("app", APPS)
 def test_demo_then_scenario(env: LocalnetEnv, app: str) -> None:
-    demo = importlib.import_module(f"tianfu.apps.{app}.demo")
-    scenario = importlib.import_module(f"tianfu.apps.{app}.scenario")
+    entry = application(app)
     t0 = time.monotonic()
-    summary = demo.create_demo(env)
+    summary = entry.create_demo(env)
     assert summary, f"{app}: the demo returned an empty summary"
     t1 = time.monotonic()
-    scenario.run_scenario(env)
+    entry.run_scenario(env)
     print(f"{app}: demo {t1 - t0:.1f}s, scenario {time.monotonic() - t1:.1f}s")
 
 
@@ -76,6 +76,8 @@ def test_up_demo_again_finds_the_data_and_writes_nothing(net: LocalNetwork) -> N
         httpx.get(net.url(c) + "/v1/status", timeout=30).json()["mempool"] for c in net.configs
     ]
     assert mempools == [0] * len(net.configs), "a second demo run sent transactions"
+    # Demo transactions wait for their commit; three more blocks leave none in flight.
+    wait_height([url], height(url) + 3, 60)
     assert committed_txs_after(url, start) == 0, "a second demo run wrote transactions"
 
 

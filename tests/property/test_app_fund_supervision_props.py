@@ -1,5 +1,6 @@
-"""Property tests of fund supervision invariants: random allocations and disbursements by
-random offices, checked against a reference model (balances, conservation, recorded refusals)."""
+"""Property tests of fund supervision invariants: random allocations, instalment plans and
+disbursements by random offices, checked against a reference model (balances, conservation,
+recorded refusals, a beneficiary paid once per fund or exactly its planned instalments)."""
 
 import time
 
@@ -46,7 +47,7 @@ def world(tmp_path_factory):
 
 
 op = st.tuples(
-    st.sampled_from(["allocate", "attempt_allocate", "disburse", "attempt_disburse"]),
+    st.sampled_from(["allocate", "attempt_allocate", "disburse", "attempt_disburse", "plan"]),
     st.integers(0, 5),  # source level
     st.integers(0, 9),  # destination: 0-3 the next level down, else level n-4
     st.integers(0, 9),  # actor: 0-3 the source's manager, else office n-4 (6th = regulator)
@@ -57,11 +58,11 @@ op = st.tuples(
 _ids = iter(range(10**6))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(
     total=st.integers(1, 2_000),
-    share=st.integers(0, 100),
-    ops=st.lists(op, min_size=2, max_size=16),
+    share=st.sampled_from([0, 5, 50, 90, 100]),
+    ops=st.lists(op, min_size=2, max_size=20),
 )
 def test_random_flows_conserve_and_record(world, total, share, ops):
     chain, o, acct, bens = world
@@ -92,6 +93,8 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
         assert r.ok, r.error
     bal["pool"] -= seed
     bal["village"] += seed
+    plans: dict[int, list[int] | None] = {0: None, 1: None, 2: None}
+    paid_to: dict[int, list[int]] = {0: [], 1: [], 2: []}
     for kind, src_i, dst_i, actor_i, amount, ben_n, wrong_n in ops:
         ben_i, wrong = max(0, ben_n - 2), wrong_n == 0
         funded = [k for k in KEYS if bal[k] > 0]
@@ -99,27 +102,40 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
         if not kind.endswith("allocate") and src_i % 2:
             src = "village"  # mostly from where the beneficiaries live
         src_i = KEYS.index(src)
-        if amount % 3 and bal[src] > 0:
+        plan, done = plans[ben_i], paid_to[ben_i]
+        if kind.endswith("disburse") and plan is not None and len(done) < len(plan) and dst_i % 3:
+            amount = plan[len(done)]  # mostly the next planned instalment
+        elif kind.endswith("disburse") and dst_i % 2:
+            amount = 1 + amount % 40  # small payments: the balance allows a second one
+        elif amount % 3 and bal[src] > 0:
             amount = min(amount, bal[src])  # mostly within the balance
         actor = (
             MANAGER[src] if actor_i < 4 else (["regulator"] + list(MANAGER.values()))[actor_i - 4]
         )
         purpose = "school" if wrong else PURPOSE
-        if kind.endswith("allocate"):
+        if kind == "plan":
+            instalments = [amount % 30 + 1, amount % 7 + 1] + [3] * (dst_i % 3)
+            allowed = actor == "village" and ben_i == 0 and plan is None and not done
+            args = (fund_id, ident["village"], bens[ben_i], instalments)
+        elif kind.endswith("allocate"):
             dst = KEYS[min(src_i + 1, 5)] if dst_i < 4 else KEYS[dst_i - 4]
             allowed = actor == MANAGER[src] and KEYS.index(dst) == src_i + 1 and amount <= bal[src]
             args = (fund_id, ident[src], ident[dst], amount, "")
         else:
+            by_rule = (
+                not done if plan is None else len(done) < len(plan) and amount == plan[len(done)]
+            )
             allowed = (
                 actor == MANAGER[src]
                 and src == "village"
                 and ben_i == 0
                 and not wrong
+                and by_rule
                 and amount <= bal[src]
             )
             args = (fund_id, ident[src], bens[ben_i], amount, purpose, FORM)
         before = chain.contract_state()
-        r = chain.call(o[actor].identity, NAME, kind, *args)
+        r = chain.call(o[actor].identity, NAME, kind.replace("plan", "plan_instalments"), *args)
         if kind.startswith("attempt"):
             assert r.ok
             assert r.result["ok"] == allowed, (kind, args, r.result)
@@ -129,12 +145,21 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
             assert r.ok == allowed, (kind, args, r.error)
             if not allowed:
                 assert chain.contract_state() == before
-        if allowed:
+        if allowed and kind == "plan":
+            plans[ben_i] = instalments
+        elif allowed:
             bal[src] -= amount
             if kind.endswith("allocate"):
                 bal[dst] += amount
             else:
                 paid += amount
+                paid_to[ben_i].append(amount)
+    for i, ben in enumerate(bens):
+        record = chain.query(NAME, "payments", fund_id, ben)
+        assert record["plan"] == plans[i] and record["paid"] == paid_to[i]
+        limit = 1 if plans[i] is None else len(plans[i])
+        assert len(record["paid"]) <= limit
+        assert record["paid"] == (plans[i] or record["paid"])[: len(record["paid"])]
     rep = chain.query(NAME, "report", fund_id, None)
     assert rep["conserved"]
     assert rep["pool"] == bal["pool"] and rep["disbursed"] == paid
@@ -142,3 +167,79 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
     assert all(got.get(ident[k], 0) == bal[k] for k in KEYS[1:])
     assert rep["pool"] + sum(got.values()) + paid == total
     assert len(rep["refusals"]) == refusals
+
+
+pay_op = st.tuples(
+    st.sampled_from(["plan", "disburse", "disburse", "attempt_disburse"]),
+    st.integers(0, 1),  # which beneficiary
+    st.lists(st.integers(1, 50), min_size=1, max_size=5),  # a plan, or [amount, ...]
+    st.booleans(),  # a disbursement pays the next planned instalment (when there is one)
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ops=st.lists(pay_op, min_size=1, max_size=12))
+def test_a_beneficiary_is_paid_once_per_fund_or_exactly_its_plan(world, ops):
+    chain, o, acct, _ = world
+    n = next(_ids)
+    fund_id = f"pay{n}"
+    now = int(time.time() * 1000)
+    village = o["village"].identity
+    assert chain.call(
+        o["authority"].identity,
+        NAME,
+        "create_fund",
+        fund_id,
+        PURPOSE,
+        10_000,
+        now - DAY_MS,
+        now + DAY_MS,
+    ).ok
+    ident = {k: acct[k] for k in KEYS[1:]}
+    ident["pool"] = POOL
+    for src, dst in zip(KEYS, KEYS[1:], strict=False):
+        r = chain.call(
+            o[MANAGER[src]].identity, NAME, "allocate", fund_id, ident[src], ident[dst], 10_000, ""
+        )
+        assert r.ok, r.error
+    bens = [beneficiary_hash(f"pay{n}-{i}", "salt") for i in range(2)]
+    for ben in bens:
+        assert chain.call(village, NAME, "register_beneficiary", acct["village"], ben, [PURPOSE]).ok
+    plans: list[list[int] | None] = [None, None]
+    paid: list[list[int]] = [[], []]
+    for kind, i, amounts, follow in ops:
+        plan, done = plans[i], paid[i]
+        before = chain.contract_state()
+        if kind == "plan":
+            allowed = plan is None and not done and len(amounts) >= 2
+            r = chain.call(
+                village, NAME, "plan_instalments", fund_id, acct["village"], bens[i], amounts
+            )
+            assert r.ok == allowed, (plan, done, amounts, r.error)
+            if allowed:
+                plans[i] = amounts
+            else:
+                assert chain.contract_state() == before
+            continue
+        amount = amounts[0]
+        if follow and plan is not None and len(done) < len(plan):
+            amount = plan[len(done)]
+        if plan is None:
+            allowed = not done
+        else:
+            allowed = len(done) < len(plan) and amount == plan[len(done)]
+        args = (fund_id, acct["village"], bens[i], amount, PURPOSE, FORM)
+        r = chain.call(village, NAME, kind, *args)
+        ok = r.ok and (kind == "disburse" or r.result["ok"])
+        assert ok == allowed, (kind, plan, done, amount, r.error or r.result)
+        if allowed:
+            done.append(amount)
+        elif kind == "disburse":
+            assert chain.contract_state() == before
+        else:
+            assert r.result["code"] in ("already_paid", "not_planned")
+    for i, ben in enumerate(bens):
+        record = chain.query(NAME, "payments", fund_id, ben)
+        assert record["plan"] == plans[i] and record["paid"] == paid[i]
+        assert len(paid[i]) <= (1 if plans[i] is None else len(plans[i]))
+        assert chain.query(NAME, "trace", fund_id, ben)["total"] == sum(paid[i])

@@ -75,7 +75,6 @@ def test_licences_follow_the_model(env, ops):
                 "grant_licence",
                 wid,
                 h.address,
-                h.org,
                 exclusive,
                 scope,
                 new["start"],

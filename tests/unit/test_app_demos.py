@@ -3,12 +3,11 @@ data) and has a readable description for `tianfu up --demo`."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 
 import pytest
 
-from tianfu.node.demo import APPS
+from tianfu.apps.registry import NAMES, application
 from tianfu.testing.appchain import AppChain
 
 # The id each description must mention, by the summary key that holds it.
@@ -18,6 +17,8 @@ KEY_IDS = {
     "traceability": "contract",
     "evidence": "deposit_id",
     "ip_rights": "work_id",
+    "manufacturing": "order",
+    "city_governance": "contract",
 }
 
 
@@ -28,9 +29,9 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
     c.close()
 
 
-@pytest.mark.parametrize("app", APPS)
+@pytest.mark.parametrize("app", NAMES)
 def test_demo_runs_twice_and_writes_nothing_the_second_time(chain: AppChain, app: str) -> None:
-    demo = importlib.import_module(f"tianfu.apps.{app}.demo")
+    demo = application(app)
     first = demo.create_demo(chain)
     height, root = chain.ledger.height, chain.state_root()
     again = demo.create_demo(chain)

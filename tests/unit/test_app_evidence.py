@@ -9,23 +9,24 @@ import pytest
 from typer.testing import CliRunner
 
 from tianfu.apps import evidence
+from tianfu.apps.common.scenario import enrol
 from tianfu.apps.evidence.certificate import (
     EvidenceCertificateError,
     FileMismatch,
     verify_certificate,
 )
-from tianfu.apps.evidence.cli import app
 from tianfu.apps.evidence.demo import cast, create_demo
 from tianfu.apps.evidence.scenario import run_scenario
 from tianfu.apps.evidence.sdk import Evidence, file_sha256
-from tianfu.apps.traceability.support import enrol
 from tianfu.cli import common
+from tianfu.cli.apps import app_cli
 from tianfu.client import Client, TxFailed
 from tianfu.codec import decode, encode
 from tianfu.proofs.formats import BlockProof, ProofBundle
 from tianfu.testing.appchain import AppChain
 
 runner = CliRunner()
+app = app_cli("evidence")
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from tianfu.apps.common.inputs import time_ms as parse_time_ms
 from tianfu.apps.fund_supervision import NAME, source
-from tianfu.apps.fund_supervision.cli import app, parse_time_ms
 from tianfu.apps.fund_supervision.demo import (
     DAY_MS,
     PURPOSE,
@@ -18,11 +18,13 @@ from tianfu.apps.fund_supervision.demo import (
 from tianfu.apps.fund_supervision.scenario import run_scenario
 from tianfu.apps.fund_supervision.sdk import POOL, beneficiary_hash, doc_hash
 from tianfu.cli import common
+from tianfu.cli.apps import app_cli
 from tianfu.client import Client
 from tianfu.execution.sandbox import compile_contract
 from tianfu.testing.appchain import AppChain
 
 runner = CliRunner()
+app = app_cli("fund_supervision")
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +282,47 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     assert json.loads(r.stdout)["result"]["balance"] == 10_000
     r = run("disburse", fid, a["village"], h, 5, PURPOSE, "nofile", who="village")
     assert r.exit_code == 2
+
+
+def test_a_beneficiary_is_paid_once_per_fund_unless_an_instalment_plan_says_otherwise(world):
+    chain, o, a = world
+    f = _fund(o, 100_000)
+    path = ["province", "city", "county", "township", "village"]
+    o["authority"].fs.allocate(f, POOL, a["province"], 100_000, "")
+    for src, dst in zip(path, path[1:], strict=False):
+        o[src].fs.allocate(f, a[src], a[dst], 100_000, "")
+    vill = o["village"]
+    once, twice = beneficiary_hash("once-" + f, "s"), beneficiary_hash("plan-" + f, "s")
+    for h in (once, twice):
+        vill.fs.register_beneficiary(a["village"], h, [PURPOSE])
+    form = doc_hash("form " + f)
+    vill.fs.disburse(f, a["village"], once, 1_000, PURPOSE, form)
+    _refused(
+        chain, vill, "disburse", f, a["village"], once, 1_000, PURPOSE, form, expect="already paid"
+    )
+    _refused(chain, vill, "plan_instalments", f, a["village"], once, [1, 1], expect="already paid")
+    out = vill.fs.attempt_disburse(f, a["village"], once, 5, PURPOSE, form)
+    assert out["ok"] is False and out["code"] == "already_paid"
+    # An explicit plan: exactly these instalments, in order, and nothing more.
+    vill.fs.plan_instalments(f, a["village"], twice, [2_000, 3_000])
+    _refused(
+        chain, vill, "disburse", f, a["village"], twice, 3_000, PURPOSE, form, expect="not 3000"
+    )
+    vill.fs.disburse(f, a["village"], twice, 2_000, PURPOSE, form)
+    vill.fs.disburse(f, a["village"], twice, 3_000, PURPOSE, form)
+    _refused(chain, vill, "disburse", f, a["village"], twice, 3_000, PURPOSE, form, expect="all 2")
+    assert vill.fs.payments(f, once) == {
+        "fund": f,
+        "beneficiary": once,
+        "plan": None,
+        "paid": [1_000],
+        "moves": [6],
+    }
+    assert vill.fs.payments(f, twice)["paid"] == [2_000, 3_000]
+    assert vill.fs.trace(f, once)["total"] == 1_000 and vill.fs.trace(f, twice)["total"] == 5_000
+    # The rule is per fund: the same beneficiary may be paid once from another fund.
+    g = _fund(o, 1_000)
+    o["authority"].fs.allocate(g, POOL, a["province"], 1_000, "")
+    for src, dst in zip(path, path[1:], strict=False):
+        o[src].fs.allocate(g, a[src], a[dst], 1_000, "")
+    vill.fs.disburse(g, a["village"], once, 1_000, PURPOSE, form)

@@ -9,15 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from tianfu.apps.evidence.sdk import Evidence
-from tianfu.apps.ip_rights.cli import app
 from tianfu.apps.ip_rights.demo import cast, create_demo, deploy_both
 from tianfu.apps.ip_rights.scenario import run_scenario
 from tianfu.apps.ip_rights.sdk import IpRights
 from tianfu.cli import common
+from tianfu.cli.apps import app_cli
 from tianfu.client import Client, TxFailed
 from tianfu.testing.appchain import AppChain
 
 runner = CliRunner()
+app = app_cli("ip_rights")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_licence_rules(chain, people):
 
     def grant(exclusive, scope, start, end):
         return ip.grant_licence(
-            wid, lic.address, lic.org, exclusive=exclusive, scope=scope, start=start, end=end
+            wid, lic.address, exclusive=exclusive, scope=scope, start=start, end=end
         )
 
     grant(False, "radio", "2025-01-01", "2025-06-30")
@@ -80,7 +81,6 @@ def test_licence_rules(chain, people):
         ip.grant_licence(
             wid,
             lic.address,
-            lic.org,
             exclusive=False,
             scope="x",
             start="2030-01-01",
@@ -91,7 +91,6 @@ def test_licence_rules(chain, people):
         ip.grant_licence(
             wid,
             people["creator"].info.address,
-            "org1",
             exclusive=False,
             scope="x",
             start="2030-01-01",
@@ -153,7 +152,6 @@ def test_cli(chain, people, tmp_path, monkeypatch):
         "license",
         wid,
         lic.address,
-        lic.org,
         "--scope",
         "print/CN",
         "--start",
@@ -169,7 +167,6 @@ def test_cli(chain, people, tmp_path, monkeypatch):
         "license",
         wid,
         lic.address,
-        lic.org,
         "--scope",
         "print/CN",
         "--start",
@@ -178,9 +175,9 @@ def test_cli(chain, people, tmp_path, monkeypatch):
         "2026-12-31",
     )
     assert r.exit_code == 1 and "overlaps exclusive" in r.stderr
-    r = run("transfer", wid, lic.address, lic.org, who="lic")
+    r = run("transfer", wid, lic.address, who="lic")
     assert r.exit_code == 1 and "only the owner" in r.stderr
-    assert run("transfer", wid, lic.address, lic.org, "--price-fen", 5).exit_code == 0
+    assert run("transfer", wid, lic.address, "--price-fen", 5).exit_code == 0
     r = runner.invoke(app, ["history", wid, "--ownership", "--json"])
     assert [h["event"] for h in json.loads(r.stdout)] == ["registered", "transferred"]
     r = runner.invoke(app, ["show", wid, "--json"])
@@ -188,3 +185,39 @@ def test_cli(chain, people, tmp_path, monkeypatch):
     assert doc["owner"] == lic.address and doc["licence_records"][0]["exclusive"] is True
     assert runner.invoke(app, ["show", "W999999"]).exit_code == 1
     assert runner.invoke(app, ["history", wid]).exit_code == 0
+
+
+def test_new_owners_and_licensees_are_members_named_by_their_certificates(chain, people):
+    """An owner cannot name the organisation of a licensee or a new owner, nor transfer or
+    license to an address that is unknown or revoked."""
+    ip = IpRights(chain.client(people["creator"]))
+    wid = ip.register_work(_hash("poem-cert"), "Poem", ["A"], "literary")
+    lic = people["licensee"].info
+    root = chain.contract_state("ip_rights")
+    period = ("film/CN", "2030-01-01", "2030-12-31")
+    # The old call shapes, naming an organisation of the caller's choosing, are refused.
+    r = ip.client.invoke("ip_rights", "transfer_work", wid, lic.address, "org9", 0, check=False)
+    assert not r.ok and "argument" in r.error
+    r = ip.client.invoke(
+        "ip_rights", "grant_licence", wid, lic.address, "org9", False, *period, 0, check=False
+    )
+    assert not r.ok and "argument" in r.error
+    assert chain.contract_state("ip_rights") == root
+    revoked = chain.identity("org2", "ip-revoked")
+    chain.call(revoked, "governance", "get_identity", revoked.info.address)
+    chain.call(chain.admin("org2"), "governance", "revoke_cert", revoked.info.address)
+    root = chain.contract_state("ip_rights")
+    for to, needle in [("ef" * 20, "unknown address"), (revoked.info.address, "revoked")]:
+        with pytest.raises(TxFailed, match=needle):
+            ip.transfer_work(wid, to)
+        with pytest.raises(TxFailed, match=needle):
+            ip.grant_licence(
+                wid, to, exclusive=False, scope=period[0], start=period[1], end=period[2]
+            )
+    assert chain.contract_state("ip_rights") == root
+    lid = ip.grant_licence(
+        wid, lic.address, exclusive=False, scope=period[0], start=period[1], end=period[2]
+    )
+    assert ip.licence(lid)["licensee_org"] == lic.org
+    ip.transfer_work(wid, lic.address)
+    assert ip.work(wid)["owner_org"] == lic.org

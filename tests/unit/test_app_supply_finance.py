@@ -6,16 +6,18 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from tianfu.apps.common.inputs import time_ms as parse_time_ms
 from tianfu.apps.supply_finance import NAME, source
-from tianfu.apps.supply_finance.cli import app, parse_time_ms
 from tianfu.apps.supply_finance.demo import DAY_MS, create_demo, invoice_hash, setup_parties
 from tianfu.apps.supply_finance.scenario import run_scenario
 from tianfu.cli import common
+from tianfu.cli.apps import app_cli
 from tianfu.client import Client
 from tianfu.execution.sandbox import compile_contract
 from tianfu.testing.appchain import AppChain
 
 runner = CliRunner()
+app = app_cli("supply_finance")
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +235,41 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     assert sum(x["amount"] for x in json.loads(r.stdout)["result"]) == 300_000
     r = run("transfer", part, "not-an-address", who="tier2")
     assert r.exit_code == 2 and "neither an address" in r.output
+
+
+def test_cli_prints_every_event_and_readable_amounts_and_dates(world, tmp_path, monkeypatch):
+    """Two events of one name are two rows; amounts read in yuan and times as dates in the
+    configured time zone, while --json keeps the raw fen and milliseconds."""
+    chain, p = world
+    monkeypatch.setattr(
+        common,
+        "client_factory",
+        lambda url, identity=None, genesis=None: Client(
+            url, identity, genesis=chain.genesis, http=chain.http
+        ),
+    )
+    monkeypatch.setenv("TIANFU_TZ", "Asia/Shanghai")
+    p["core"].identity.save(tmp_path / "core")
+    maturity = 1_900_000_000_000  # 2030-03-17 17:46:40 UTC, 2030-03-18 01:46:40 in Shanghai
+    rid = p["core"].sf.issue(p["tier1"].address, 123_456_789, maturity, invoice_hash("cli"))
+    p["tier1"].sf.accept(rid)
+    p["tier1"].sf.split(rid, [23_456_789, 100_000_000])
+    r = runner.invoke(app, ["repay", rid, "--identity", str(tmp_path / "core")])
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.stdout.split())
+    assert out.count("supply_finance.Repaid") == 2, r.stdout
+    assert "234,567.89 yuan" in out and "1,000,000.00 yuan" in out
+    r = runner.invoke(app, ["repay", rid, "--identity", str(tmp_path / "core"), "--json"])
+    assert r.exit_code == 1 and "already repaid" in r.output
+    r = runner.invoke(app, ["show", rid])
+    out = " ".join(r.stdout.split())
+    assert "1,234,567.89 yuan" in out and "2030-03-18 01:46:40 CST" in out, r.stdout
+    r = runner.invoke(app, ["show", rid, "--json"])
+    doc = json.loads(r.stdout)["result"]
+    assert doc["amount"] == 123_456_789 and doc["maturity_ms"] == maturity
+    monkeypatch.setenv("TIANFU_TZ", "UTC")
+    r = runner.invoke(app, ["show", rid])
+    assert "2030-03-17 17:46:40 UTC" in r.stdout
+    monkeypatch.setenv("TIANFU_TZ", "Mars/Olympus")
+    r = runner.invoke(app, ["show", rid])
+    assert r.exit_code == 2 and "unknown time zone" in r.output

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from tianfu.apps import traceability
-from tianfu.apps.traceability.cli import app
 from tianfu.apps.traceability.demo import cast, create_demo
 from tianfu.apps.traceability.scenario import public_client, run_scenario
 from tianfu.apps.traceability.sdk import Traceability, event_key
 from tianfu.cli import common
+from tianfu.cli.apps import app_cli
 from tianfu.client import Client, TxFailed, VerificationError
 from tianfu.codec import decode, encode
 from tianfu.execution.api import state_key
@@ -22,6 +22,7 @@ from tianfu.proofs.formats import ProofBundle
 from tianfu.testing.appchain import AppChain
 
 runner = CliRunner()
+app = app_cli("traceability")
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +92,7 @@ def test_forbidden_actions_change_nothing(chain, people):
     shop = Traceability(chain.client(people["retailer"]))
     farm.register_product("pear-t", "Pears", "fruit", "g")
     farm.create_batch("PEAR-1", "pear-t", 10, "Korla")
+    farm_address = people["producer"].info.address
     root = chain.contract_state()
     cases = [
         (shop, "register_product", ("pear-x", "x", "fruit", "g"), "producer or a processor"),
@@ -101,7 +103,7 @@ def test_forbidden_actions_change_nothing(chain, people):
         (farm, "record_event", ("PEAR-1", "retail", {}), "retailer"),
         (farm, "record_event", ("PEAR-1", "input", {"input": "magic"}), "names its input"),
         (farm, "record_event", ("PEAR-1", "harvest", {"x": [1]}), "string, integer or boolean"),
-        (shop, "transfer_batch", ("PEAR-1", "ab" * 20, "org9"), "only the holder"),
+        (shop, "transfer_batch", ("PEAR-1", farm_address), "only the holder"),
         (shop, "recall", ("PEAR-1", "x"), "regulator"),
         (farm, "record_event", ("NOPE", "harvest", {}), "unknown batch"),
     ]
@@ -110,7 +112,7 @@ def test_forbidden_actions_change_nothing(chain, people):
         assert not r.ok and needle in r.error, (method, r.error)
     assert chain.contract_state() == root
     other = chain.identity("org2", "trace-other-producer")
-    from tianfu.apps.traceability.support import enrol
+    from tianfu.apps.common.scenario import enrol
 
     enrol(chain, other, "producer")
     r = chain.client(other).invoke(
@@ -218,3 +220,35 @@ def test_cli(chain, people, tmp_path, monkeypatch):
     assert kinds == ["created", "harvest", "inspection", "split", "recall"]
     assert json.loads(run("descendants", "C-1", "--json").stdout) == ["C-1", "C-1a", "C-1b"]
     assert run("events", "C-1").exit_code == 0
+
+
+def test_the_receiving_organisation_comes_from_the_certificate_on_chain(chain, people):
+    """A holder cannot name the receiving organisation, nor hand a batch to an address that
+    is unknown, revoked or of no member organisation (the batch would be stranded)."""
+    farm = Traceability(chain.client(people["producer"]))
+    farm.register_product("plum-t", "Plums", "fruit", "g")
+    farm.create_batch("PLUM-1", "plum-t", 10, "Orchard")
+    mill = people["processor"].info
+    root = chain.contract_state("traceability")
+    # The old call shape, naming an organisation of the caller's choosing, is refused.
+    r = farm.client.invoke(
+        "traceability", "transfer_batch", "PLUM-1", mill.address, "org9", check=False
+    )
+    assert not r.ok and "argument" in r.error
+    never = chain.identity("org3", "trace-never-transacted").info.address
+    for to, needle in [("ab" * 20, "unknown address"), (never, "unknown address")]:
+        with pytest.raises(TxFailed, match=needle):
+            farm.transfer_batch("PLUM-1", to)
+    assert chain.contract_state("traceability") == root
+    revoked = chain.identity("org2", "trace-revoked")
+    chain.call(revoked, "governance", "get_identity", revoked.info.address)  # registers it
+    assert chain.call(chain.admin("org2"), "governance", "revoke_cert", revoked.info.address).ok
+    root = chain.contract_state("traceability")
+    with pytest.raises(TxFailed, match="revoked"):
+        farm.transfer_batch("PLUM-1", revoked.info.address)
+    assert chain.contract_state("traceability") == root
+    farm.transfer_batch("PLUM-1", mill.address)
+    b = farm.batch("PLUM-1")
+    assert (b["holder"], b["holder_org"]) == (mill.address, mill.org)
+    custody = farm.events("PLUM-1")[-1]
+    assert custody["type"] == "custody" and custody["data"]["to_org"] == mill.org

@@ -57,6 +57,7 @@ def _not_frozen(namespace: dict, rt: g.Runtime) -> list[str]:
 def test_every_shipped_contract_is_checked() -> None:
     names = set(IDS)
     apps = {"evidence", "fund_supervision", "ip_rights", "supply_finance", "traceability"}
+    apps |= {"manufacturing", "city_governance"}
     assert {f"apps/{a}/contract.py" for a in apps} <= names
     assert {"contracts/examples/asset.py", "contracts/examples/kv.py"} <= names
 

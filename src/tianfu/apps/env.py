@@ -1,7 +1,9 @@
 """The environment an application's demo data and scenario tests run in.
 
 Implemented by the in-process `tianfu.testing.appchain.AppChain` and by a real local
-network (`tianfu up`), so the same scenario runs on both.
+network (`tianfu up`), so the same scenario runs on both. An environment that can also
+digest the contracts' state (`contract_state(*contracts) -> bytes`, as `AppChain` does)
+lets the scenario runner check that a refused action changed no entry at all.
 """
 
 from __future__ import annotations

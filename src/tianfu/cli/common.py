@@ -7,20 +7,20 @@ errors always go to stderr as one plain line.
 
 import contextlib
 import json
-import re
-import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
 from tianfu.api.render import jsonable
+from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
+from tianfu.apps.common.inputs import json_value
 from tianfu.client import DEFAULT_URL, Client, ClientError, Result, TxFailed, VerificationError
 from tianfu.codec import CodecError, decode
 from tianfu.crypto import ECDSA_P256, ED25519, CryptoError
-from tianfu.types import Genesis, ValueTypeError, check_value
+from tianfu.types import Genesis
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="TIANFU_URL", help="URL of the node's API.")]
 IdentityOpt = Annotated[
@@ -64,7 +64,7 @@ def handle_errors() -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
-    except UsageProblem as exc:
+    except (UsageProblem, BadInput) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except TxFailed as exc:
@@ -73,7 +73,7 @@ def handle_errors() -> Iterator[None]:
     except VerificationError as exc:
         typer.echo(f"error: verification failed: {exc}", err=True)
         raise typer.Exit(1) from None
-    except (ClientError, CommandFailed, CodecError, CryptoError) as exc:
+    except (ClientError, CommandFailed, AppCommandFailed, CodecError, CryptoError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     except FileNotFoundError as exc:
@@ -94,17 +94,8 @@ def scheme_of(name: str) -> int:
         raise UsageProblem(f"unknown scheme {name!r}; use one of {', '.join(SCHEMES)}") from None
 
 
-def parse_arg(text: str) -> Any:
-    """A contract argument: JSON when it parses as JSON, else the plain string."""
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return text
-    try:
-        check_value(value)
-    except ValueTypeError as exc:
-        raise UsageProblem(f"argument {text!r}: {exc}") from None
-    return value
+# A contract argument: JSON when it parses as JSON, else the plain string (BadInput: exit 2).
+parse_arg = json_value
 
 
 def load_identity(path: Path | None, required: bool = True) -> Any:
@@ -207,13 +198,20 @@ def result_doc(result: Result) -> dict[str, Any]:
     }
 
 
-def report_result(result: Result, as_json: bool) -> None:
-    """Print a transaction's outcome; exit 1 when it failed."""
+def report_result(
+    result: Result, as_json: bool, readable: Callable[[Any], Any] | None = None
+) -> None:
+    """Print a transaction's outcome; exit 1 when it failed.
+
+    Every event has its own row (two events of one name are two rows). `readable` turns
+    the result and the events' data into their readable form for people (amounts, times);
+    --json prints the raw values."""
     if as_json:
         print_json(result_doc(result))
     elif not result.committed:
         print_fields("transaction", {"hash": result.tx_hash, "status": "pending"})
     else:
+        shown = readable or (lambda value: value)
         fields: dict[str, Any] = {
             "hash": result.tx_hash,
             "status": "ok" if result.ok else "failed",
@@ -221,77 +219,13 @@ def report_result(result: Result, as_json: bool) -> None:
             "index": result.index,
         }
         if result.ok:
-            fields["result"] = result.result
+            fields["result"] = shown(result.result)
         else:
             fields["error"] = result.error
-        for e in result.events:
-            fields[f"event {e.contract}.{e.name}"] = e.data
+        for n, e in enumerate(result.events, 1):
+            fields[f"event {n} {e.contract}.{e.name}"] = shown(e.data)
         print_fields("transaction", fields)
     if result.committed and not result.ok:
         if not as_json:
             typer.echo(f"error: transaction failed: {result.error}", err=True)
         raise typer.Exit(1)
-
-
-def send_tx(
-    contract: str, url: str, identity: Path | None, as_json: bool, method: str, *args: Any
-) -> Any:
-    """`tianfu app ...` commands that send a transaction: invoke, report, return the result."""
-    with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        result = client.invoke(contract, method, *args, check=False)
-        report_result(result, as_json)
-        return result.result
-
-
-def show_view(
-    contract: str,
-    url: str,
-    as_json: bool,
-    method: str,
-    *args: Any,
-    columns: list[str] | None = None,
-) -> None:
-    """`tianfu app ...` commands that call a view: print its result as JSON, rows or a document."""
-    with handle_errors():
-        result = make_client(url).query(contract, method, *args)
-        if as_json:
-            print_json({"result": result})
-        elif columns and isinstance(result, list):
-            print_rows(method, columns, [[row.get(c, "") for c in columns] for row in result])
-        else:
-            typer.echo(json.dumps(jsonable(result), indent=2))
-
-
-def resolve_address(text: str) -> str:
-    """A 40-hex address as given, or the address of an identity directory."""
-    if ADDRESS_RE.match(text):
-        return text
-    path = Path(text)
-    if path.is_dir():
-        from tianfu.identity import Identity
-
-        return str(Identity.load(path).info.address)
-    raise UsageProblem(f"{text!r} is neither an address (40 hex) nor an identity directory")
-
-
-def parse_time_ms(text: str) -> int:
-    """Milliseconds since the epoch: an integer, an ISO date/time (UTC), or +N d|h|m|s from now."""
-    text = text.strip()
-    if text.isdigit():
-        return int(text)
-    m = re.fullmatch(r"([+-])(\d+)([dhms])", text)
-    if m:
-        unit = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}[m.group(3)]
-        sign = 1 if m.group(1) == "+" else -1
-        return int(time.time() * 1000) + sign * int(m.group(2)) * unit
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageProblem(f"bad time {text!r}: use ms, YYYY-MM-DD[THH:MM], +30d or -1d") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
-ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from tianfu.api.render import jsonable
-from tianfu.cli import proof_cmds
+from tianfu.cli import apps, proof_cmds
 from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
@@ -55,23 +55,7 @@ app.add_typer(bench_app, name="bench")
 app.command("up")(up)
 
 
-def _register_apps() -> None:
-    """`tianfu app <name> ...` for every shipped application (and `tianfu evidence ...`)."""
-    import importlib
-
-    apps = typer.Typer(help="The industry applications.", no_args_is_help=True)
-    for name in ("supply_finance", "fund_supervision", "traceability", "evidence", "ip_rights"):
-        try:
-            module = importlib.import_module(f"tianfu.apps.{name}.cli")
-        except ModuleNotFoundError:
-            continue
-        apps.add_typer(module.app, name=name)
-        if name == "evidence":
-            app.add_typer(module.app, name="evidence", help="Evidence deposits and certificates.")
-    app.add_typer(apps, name="app")
-
-
-_register_apps()
+apps.register(app)  # `tianfu app <name> ...` for every application, `tianfu evidence ...`
 
 ArgsArg = Annotated[
     Optional[list[str]],  # noqa: UP045

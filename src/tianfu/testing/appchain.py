@@ -19,6 +19,7 @@ from tianfu.api.app import create_app
 from tianfu.client import Client
 from tianfu.consensus.solo import SoloDriver
 from tianfu.crypto import sign_tx
+from tianfu.execution.api import state_key
 from tianfu.identity import Identity, OrgCA
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
@@ -135,15 +136,17 @@ class AppChain:
         assert head is not None
         return head.state_root
 
-    def contract_state(self) -> bytes:
-        """A digest of every contract's latest state (the store's latest values).
+    def contract_state(self, *contracts: str) -> bytes:
+        """A digest of every contract's latest state (the store's latest values), or of
+        the named contracts' only.
 
         Unlike the state root it does not move when a failed transaction commits: the
         root also covers the ledger's record of every committed transaction.
         """
         h = hashlib.sha256()
-        for key, value in self.ledger.store.iter_latest(b""):
-            h.update(len(key).to_bytes(4, "big") + key + len(value).to_bytes(4, "big") + value)
+        for prefix in [state_key(c, "") for c in contracts] or [b""]:
+            for key, value in self.ledger.store.iter_latest(prefix):
+                h.update(len(key).to_bytes(4, "big") + key + len(value).to_bytes(4, "big") + value)
         return h.digest()
 
     # -- governance shortcuts ---------------------------------------------------------------

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tianfu.apps.common.scenario import Member, ensure_deployed
+from tianfu.apps.common.scenario import cast as cast_members
 from tianfu.apps.env import AppEnv
 from tianfu.apps.evidence import NAME, source
 from tianfu.apps.evidence.sdk import Evidence, file_sha256
-from tianfu.apps.traceability.support import enrol, ensure_deployed
 
 DEMO_FILE = (
     b"Software licence agreement between Chengdu Panda Games Co. and Tianfu Music Ltd.\n"
@@ -15,13 +16,15 @@ DEMO_FILE = (
 )
 
 
+MEMBERS = (
+    Member("depositor", 0, "ev-lawyer", ("depositor",)),
+    Member("notary", 1, "ev-notary", ("notary",)),
+    Member("court", 2, "ev-court", ("court",)),
+)
+
+
 def cast(env: AppEnv, suffix: str = "") -> dict[str, Any]:
-    orgs = env.orgs
-    return {
-        "depositor": enrol(env, env.identity(orgs[0], f"ev-lawyer{suffix}"), "depositor"),
-        "notary": enrol(env, env.identity(orgs[1 % len(orgs)], f"ev-notary{suffix}"), "notary"),
-        "court": enrol(env, env.identity(orgs[2 % len(orgs)], f"ev-court{suffix}"), "court"),
-    }
+    return cast_members(env, MEMBERS, suffix=suffix)
 
 
 def create_demo(env: AppEnv) -> dict[str, Any]:

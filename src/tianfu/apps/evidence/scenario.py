@@ -12,12 +12,12 @@ import secrets
 
 import msgspec
 
+from tianfu.apps.common.scenario import Scenario, check
 from tianfu.apps.env import AppEnv
 from tianfu.apps.evidence import NAME, source
 from tianfu.apps.evidence.certificate import EvidenceCertificateError, FileMismatch
-from tianfu.apps.evidence.demo import cast
+from tianfu.apps.evidence.demo import MEMBERS
 from tianfu.apps.evidence.sdk import Evidence, file_sha256
-from tianfu.apps.traceability.support import check, ensure_deployed, expect_refused
 from tianfu.types import Genesis
 
 
@@ -33,9 +33,9 @@ def _refuses(
 
 
 def run_scenario(env: AppEnv) -> None:
-    p = cast(env, "-s")
+    run = Scenario(env, [(NAME, source)], MEMBERS, suffix="-s")
+    p, refused = run.people, run.refused
     lawyer = Evidence(env.client(p["depositor"]))
-    ensure_deployed(env, lawyer.client, NAME, source())
     notary = Evidence(env.client(p["notary"]))
     court = Evidence(env.client(p["court"]))
     outsider = Evidence(env.client(env.identity(env.orgs[-1], "ev-outsider")))
@@ -47,18 +47,16 @@ def run_scenario(env: AppEnv) -> None:
     check(record["org"] == p["depositor"].info.org and record["height"] >= 1, "stamped")
     check(did in lawyer.by_hash(file_sha256(data)), "the deposit is found by its hash")
 
-    def snap() -> object:
-        return (lawyer.get(did), lawyer.attestations(did), lawyer.verifications(did))
-
-    expect_refused(lambda: outsider.deposit(b"x", "t"), lambda: lawyer.count(), "depositor")
-    expect_refused(lambda: lawyer.deposit_hash("ab" * 31, "t"), lambda: lawyer.count(), "SHA-256")
-    expect_refused(lambda: lawyer.attest(did, "self"), snap, "notary")
-    expect_refused(lambda: outsider.record_verification(did, "case"), snap, "court")
-    expect_refused(lambda: notary.attest("EV999999", "x"), snap, "unknown deposit")
+    run.watch(lambda: (lawyer.get(did), lawyer.attestations(did), lawyer.verifications(did)))
+    refused(lambda: outsider.deposit(b"x", "t"), "depositor", snapshot=lawyer.count)
+    refused(lambda: lawyer.deposit_hash("ab" * 31, "t"), "SHA-256", snapshot=lawyer.count)
+    refused(lambda: lawyer.attest(did, "self"), "notary")
+    refused(lambda: outsider.record_verification(did, "case"), "court")
+    refused(lambda: notary.attest("EV999999", "x"), "unknown deposit")
 
     notary.attest(did, "Page content witnessed live by the notary")
-    expect_refused(lambda: notary.attest(did, "again"), snap, "already attested")
-    expect_refused(lambda: court.record_verification(did, "c-1", "maybe"), snap, "result")
+    refused(lambda: notary.attest(did, "again"), "already attested")
+    refused(lambda: court.record_verification(did, "c-1", "maybe"), "result")
 
     # The certificate verifies offline against the genesis alone.
     genesis = lawyer.client.genesis or lawyer.client.fetch_genesis()

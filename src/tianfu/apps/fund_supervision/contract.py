@@ -7,6 +7,11 @@ are integer fen. Roles (granted on chain by each organisation's admin): "fund_au
 creates funds and registers top-level accounts, "fund_officer" manages an account,
 "regulator" reads the report (it is a view, so anyone in the consortium can read it).
 
+Payments to a beneficiary: at most one per fund, unless the account's manager recorded an
+instalment plan for that beneficiary in that fund before its first payment
+(`plan_instalments`); then exactly the planned instalments, in order, each of its planned
+amount, and nothing more.
+
 Refused attempts: `allocate` and `disburse` fail (and write nothing) when refused;
 `attempt_allocate` and `attempt_disburse` run the same checks but, when refused, record
 the refusal on chain and return {"ok": False, "code", "reason"} instead of failing.
@@ -21,6 +26,8 @@ State:
   "fa:<fund>:<account>"    -> an account's books for a fund (received, out, disbursed, balance)
   "mv:<fund>:<n>"          -> movement n of a fund (allocation or disbursement)
   "rf:<n>", "rf_seq"       -> refusal n; "rf_fund:<fund>" -> the refusal numbers of a fund
+  "pay:<fund>:<hash>"      -> a beneficiary's payments from a fund: its instalment plan (or
+                              None: one payment), the amounts paid and their movements
 """
 
 LEVELS = ("province", "city", "county", "township", "village")
@@ -29,6 +36,7 @@ HEX = "0123456789abcdef"
 ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."
 DEFAULT_IDLE_MS = 30 * 24 * 3600 * 1000
 POOL = ""
+MAX_INSTALMENTS = 24
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -237,6 +245,70 @@ def create_fund(ctx, fund_id, purpose, total, start_ms, end_ms):
     return fund
 
 
+def _payments(ctx, fund_id, id_hash):
+    return ctx.get(
+        "pay:" + fund_id + ":" + id_hash,
+        {"fund": fund_id, "beneficiary": id_hash, "plan": None, "paid": [], "moves": []},
+    )
+
+
+def plan_instalments(ctx, fund_id, account_id, id_hash, instalments):
+    """Record that a beneficiary is paid from a fund in these instalments (amounts in fen,
+    in order), before its first payment from that fund; by the account's manager."""
+    fund = _fund(ctx, fund_id)
+    account = _account(ctx, account_id)
+    ctx.require(
+        account["manager"] == ctx.sender.address,
+        f"only the manager of {account_id} may plan its payments",
+    )
+    ben = ctx.get("ben:" + id_hash) if _is_hash(id_hash) else None
+    ctx.require(ben is not None, "the recipient is not a registered beneficiary")
+    ctx.require(
+        ben["account"] == account_id,
+        f"the beneficiary is registered at {ben['account']}, not at {account_id}",
+    )
+    ctx.require(
+        fund["purpose"] in ben["purposes"], f"the beneficiary is not eligible for {fund['purpose']}"
+    )
+    count = len(instalments) if isinstance(instalments, list) else 0
+    ctx.require(2 <= count <= MAX_INSTALMENTS, f"a plan has 2 to {MAX_INSTALMENTS} instalments")
+    ctx.require(
+        all(_is_amount(a) for a in instalments) and sum(instalments) <= MAX_AMOUNT,
+        "each instalment is a positive integer number of fen",
+    )
+    record = _payments(ctx, fund_id, id_hash)
+    ctx.require(record["plan"] is None, "the beneficiary already has a plan in this fund")
+    ctx.require(len(record["paid"]) == 0, "the beneficiary was already paid from this fund")
+    record["plan"] = instalments
+    ctx.put("pay:" + fund_id + ":" + id_hash, record)
+    ctx.emit("InstalmentsPlanned", fund=fund_id, beneficiary=id_hash, instalments=instalments)
+    return record
+
+
+def _check_payment_rule(ctx, fund_id, id_hash, amount):
+    record = _payments(ctx, fund_id, id_hash)
+    paid = len(record["paid"])
+    plan = record["plan"]
+    if plan is None:
+        if paid > 0:
+            return _refusal(
+                "already_paid",
+                f"the beneficiary was already paid from fund {fund_id} (once per fund "
+                "unless an instalment plan was recorded before the first payment)",
+            )
+        return None
+    if paid >= len(plan):
+        return _refusal(
+            "already_paid", f"all {len(plan)} planned instalments from fund {fund_id} are paid"
+        )
+    if amount != plan[paid]:
+        return _refusal(
+            "not_planned",
+            f"instalment {paid + 1} of {len(plan)} is {plan[paid]} fen, not {amount}",
+        )
+    return None
+
+
 def _refusal(code, reason):
     return {"code": code, "reason": reason}
 
@@ -370,6 +442,9 @@ def _check_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash
     closed = _open_check(ctx, fund)
     if closed is not None:
         return closed
+    rule = _check_payment_rule(ctx, fund_id, id_hash, amount)
+    if rule is not None:
+        return rule
     have = _balance(ctx, fund, account_id)
     if amount > have:
         return _refusal(
@@ -387,6 +462,10 @@ def _do_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash):
     ben["received"] = ben["received"] + amount
     ctx.put("ben:" + id_hash, ben)
     move = _record_move(ctx, fund, "disburse", account_id, id_hash, amount, purpose, doc_hash, "")
+    record = _payments(ctx, fund_id, id_hash)
+    record["paid"].append(amount)
+    record["moves"].append(move["seq"])
+    ctx.put("pay:" + fund_id + ":" + id_hash, record)
     ctx.put("fund:" + fund_id, fund)
     ctx.emit(
         "Disbursed", fund=fund_id, account=account_id, to=id_hash, amount=amount, seq=move["seq"]
@@ -510,6 +589,15 @@ def balance(ctx, fund_id, account_id):
         return {"balance": f["pool"], "allocated_out": f["allocated"]}
     _account(ctx, account_id)
     return _books(ctx, fund_id, account_id)
+
+
+@view
+def payments(ctx, fund_id, id_hash):
+    """A beneficiary's payments from a fund: its plan (None: at most one payment), the
+    amounts paid, their movement numbers."""
+    _fund(ctx, fund_id)
+    ctx.require(_is_hash(id_hash), "id_hash must be a SHA-256 of 64 lowercase hex characters")
+    return _payments(ctx, fund_id, id_hash)
 
 
 @view

@@ -6,44 +6,44 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tianfu.apps.common.readable import yuan
+from tianfu.apps.common.scenario import Member, Participant, enrolled
 from tianfu.apps.env import AppEnv
 from tianfu.apps.fund_supervision import NAME, source
 from tianfu.apps.fund_supervision.sdk import POOL, FundSupervision, beneficiary_hash, doc_hash
-from tianfu.identity import Identity
 
 DAY_MS = 24 * 3600 * 1000
 PURPOSE = "housing-renovation"
 
 
 @dataclass(frozen=True)
-class Office:
-    """One participant: its identity, its SDK handle and the office it plays."""
+class Office(Participant[FundSupervision]):
+    """One participant: its identity, its SDK handle (`fs`) and the office it plays."""
 
-    identity: Identity
-    fs: FundSupervision
-    display_name: str
+    SDK = FundSupervision
 
     @property
-    def address(self) -> str:
-        return self.identity.info.address
+    def fs(self) -> FundSupervision:
+        return self.app
 
 
-# (key, org, certificate name, office, on-chain role)
-CAST = [
-    (
+CAST = (  # key, organisation index, certificate name, on-chain role, office
+    Member(
         "authority",
-        "org1",
+        0,
         "sc-finance-dept",
+        ("fund_authority",),
         "Sichuan Provincial Department of Finance",
-        "fund_authority",
     ),
-    ("province", "org1", "sc-rural-office", "Sichuan Rural Revitalisation Office", "fund_officer"),
-    ("city", "org2", "cd-rural-office", "Chengdu Rural Affairs Bureau", "fund_officer"),
-    ("county", "org2", "pujiang-office", "Pujiang County Finance Bureau", "fund_officer"),
-    ("township", "org3", "ganxi-office", "Ganxi Township Government", "fund_officer"),
-    ("village", "org3", "mingyue-office", "Mingyue Village Committee", "fund_officer"),
-    ("regulator", "org4", "audit-office", "Sichuan Provincial Audit Office", "regulator"),
-]
+    Member(
+        "province", 0, "sc-rural-office", ("fund_officer",), "Sichuan Rural Revitalisation Office"
+    ),
+    Member("city", 1, "cd-rural-office", ("fund_officer",), "Chengdu Rural Affairs Bureau"),
+    Member("county", 1, "pujiang-office", ("fund_officer",), "Pujiang County Finance Bureau"),
+    Member("township", 2, "ganxi-office", ("fund_officer",), "Ganxi Township Government"),
+    Member("village", 2, "mingyue-office", ("fund_officer",), "Mingyue Village Committee"),
+    Member("regulator", 3, "audit-office", ("regulator",), "Sichuan Provincial Audit Office"),
+)
 # (key, account id, name, level, parent key or None)
 HIERARCHY = [
     ("province", "sc", "Sichuan Province", "province", None),
@@ -54,29 +54,9 @@ HIERARCHY = [
 ]
 
 
-def ensure_deployed(env: AppEnv, who: Identity) -> None:
-    """Deploy the contract unless this exact source is already active."""
-    if env.client(who).query("governance", "get_source", NAME) != source():
-        env.deploy(NAME, source())
-
-
 def setup_offices(env: AppEnv, prefix: str = "") -> dict[str, Office]:
     """Deploy if needed; issue, enrol and grant roles to the cast (`prefix` makes a new cast)."""
-    orgs = env.orgs
-    offices: dict[str, Office] = {}
-    for key, org, name, office, _role in CAST:
-        org = org if org in orgs else orgs[(int(org[3:]) - 1) % len(orgs)]
-        ident = env.identity(org, prefix + name, "member")
-        offices[key] = Office(ident, FundSupervision(env.client(ident)), office)
-    ensure_deployed(env, offices["authority"].identity)
-    for key, *_rest, role in CAST:
-        o = offices[key]
-        if o.fs.party(o.address) is None:
-            o.fs.enrol(o.display_name)  # also registers the certificate, so roles can be granted
-        record = o.fs.client.query("governance", "get_identity", o.address)
-        if record is None or role not in record.get("roles", []):
-            env.grant(o.identity, role)
-    return offices
+    return enrolled(env, CAST, Office, (NAME, source), prefix)
 
 
 def register_hierarchy(offices: dict[str, Office], suffix: str = "") -> dict[str, str]:
@@ -168,7 +148,7 @@ def describe(summary: dict[str, Any]) -> list[str]:
     path = " -> ".join(summary["accounts"].values())
     lines = [
         f"{who['authority']['office']} created fund {fund} ({summary['purpose']}), "
-        f"{total // 100:,}.{total % 100:02d} yuan, allocated down the accounts {path}",
+        f"{yuan(total)} yuan, allocated down the accounts {path}",
         f"{who['village']['office']} paid {len(summary['beneficiaries'])} registered households "
         "(identified on chain only by salted hashes)",
     ]

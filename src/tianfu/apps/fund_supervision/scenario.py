@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable
 from typing import Any
 
+from tianfu.apps.common.scenario import Scenario
 from tianfu.apps.env import AppEnv
+from tianfu.apps.fund_supervision import NAME, source
 from tianfu.apps.fund_supervision.demo import (
     DAY_MS,
     PURPOSE,
@@ -16,28 +17,6 @@ from tianfu.apps.fund_supervision.demo import (
     setup_offices,
 )
 from tianfu.apps.fund_supervision.sdk import POOL, FundSupervision, beneficiary_hash, doc_hash
-from tianfu.client.errors import TxFailed
-
-
-class ScenarioFailed(AssertionError):
-    """An expected outcome of the scenario did not happen."""
-
-
-def check(condition: object, message: str) -> None:
-    if not condition:
-        raise ScenarioFailed(message)
-
-
-def expect_refused(call: Callable[[], Any], expect: str, snapshot: Callable[[], Any]) -> str:
-    """`call` must fail with a message containing `expect` and leave `snapshot()` unchanged."""
-    before = snapshot()
-    try:
-        call()
-    except TxFailed as exc:
-        check(expect in exc.error, f"refused with {exc.error!r}, expected {expect!r}")
-        check(snapshot() == before, f"a refused call ({expect}) changed the state")
-        return exc.error
-    raise ScenarioFailed(f"a forbidden action was accepted (expected refusal: {expect})")
 
 
 def _books(fs: FundSupervision, fund_id: str, accounts: list[str]) -> Any:
@@ -54,100 +33,87 @@ def run_scenario(env: AppEnv) -> None:
     fs = reg.fs  # any identity can read
     now = int(time.time() * 1000)
     fund_id = "housing-" + tag
+    run = Scenario(env, [(NAME, source)])
+    check = run.check
 
     # Only a fund authority creates funds; bad funds are refused.
-    def registry() -> Any:
-        return (fs.accounts(), fs.funds())
+    run.watch(lambda: (fs.accounts(), fs.funds()))
 
-    expect_refused(
+    run.refused(
         lambda: prov.fs.create_fund(fund_id, PURPOSE, 10_000, now, now + DAY_MS),
         "lacks role",
-        registry,
     )
-    expect_refused(
+    run.refused(
         lambda: auth.fs.create_fund(fund_id, PURPOSE, 0, now, now + DAY_MS),
         "positive integer",
-        registry,
     )
-    expect_refused(
-        lambda: auth.fs.create_fund(fund_id, PURPOSE, 10_000, now, now - 1), "end after", registry
-    )
+    run.refused(lambda: auth.fs.create_fund(fund_id, PURPOSE, 10_000, now, now - 1), "end after")
 
     # The hierarchy: only authorities register provinces, only parents' managers sub-accounts.
     sfx = "-" + tag
-    expect_refused(
+    run.refused(
         lambda: prov.fs.register_account("sc" + sfx, "Sichuan", "province", POOL, prov.address),
         "only a fund authority",
-        registry,
     )
-    expect_refused(
+    run.refused(
         lambda: auth.fs.register_account("sc" + sfx, "Sichuan", "province", POOL, reg.address),
         "fund_officer",
-        registry,
     )
     acct = register_hierarchy(o, sfx)
     path = [acct[k] for k in ("province", "city", "county", "township", "village")]
-    expect_refused(
+    run.refused(
         lambda: city.fs.register_account("x" + sfx, "X", "city", acct["county"], city.address),
         "only the manager of",
-        registry,
     )
-    expect_refused(
+    run.refused(
         lambda: county.fs.register_account("x" + sfx, "X", "city", acct["county"], county.address),
         "must be at a lower level",
-        registry,
     )
-    expect_refused(
+    run.refused(
         lambda: auth.fs.register_account(
             acct["city"], "again", "city", acct["province"], city.address
         ),
         "already exists",
-        registry,
     )
 
     total = 100_000_000
     auth.fs.create_fund(fund_id, PURPOSE, total, now - DAY_MS, now + 30 * DAY_MS)
-    expect_refused(
+    run.refused(
         lambda: auth.fs.create_fund(fund_id, PURPOSE, 1, now, now + DAY_MS),
         "already exists",
-        registry,
     )
 
-    def books() -> Any:
-        return (_books(fs, fund_id, path), fs.fund(fund_id), fs.refusals(fund_id))
-
-    def refused(call: Callable[[], Any], expect: str) -> str:
-        return expect_refused(call, expect, books)
+    run.watch(lambda: (_books(fs, fund_id, path), fs.fund(fund_id), fs.refusals(fund_id)))
 
     # Allocation: within the balance, only to registered sub-accounts, only by the manager.
-    refused(
+    run.refused(
         lambda: auth.fs.allocate(fund_id, POOL, acct["province"], total + 1, ""),
         "exceeds the balance",
     )
-    refused(
+    run.refused(
         lambda: auth.fs.allocate(fund_id, POOL, acct["city"], 1000, ""),
         "not a registered sub-account",
     )
-    refused(
+    run.refused(
         lambda: prov.fs.allocate(fund_id, POOL, acct["province"], 1000, ""),
         "only the fund's authority",
     )
     auth.fs.allocate(fund_id, POOL, acct["province"], total, "full quota")
-    refused(
+    run.refused(
         lambda: prov.fs.allocate(fund_id, acct["province"], acct["county"], 1000, ""),
         "not a registered sub-account",
     )
-    refused(
+    run.refused(
         lambda: prov.fs.allocate(fund_id, acct["province"], "nowhere" + sfx, 1000, ""),
         "not a registered account",
     )
-    refused(
+    run.refused(
         lambda: city.fs.allocate(fund_id, acct["province"], acct["city"], 1000, ""),
         "only the manager",
     )
     prov.fs.allocate(fund_id, acct["province"], acct["city"], 60_000_000, "")
     city.fs.allocate(fund_id, acct["city"], acct["county"], 40_000_000, "")
-    refused(
+    run.refused(
         lambda: county.fs.allocate(fund_id, acct["county"], acct["township"], 40_000_001, ""),
         "exceeds the balance",
     )
@@ -159,16 +125,16 @@ def run_scenario(env: AppEnv) -> None:
     plain = "510131198203150021"
     alice = beneficiary_hash(plain, salt)
     bob = beneficiary_hash("510131197511020318", salt)
-    refused(
+    run.refused(
         lambda: vill.fs.register_beneficiary(acct["village"], plain, [PURPOSE]),
         "never a plain identity",
     )
-    refused(
+    run.refused(
         lambda: town.fs.register_beneficiary(acct["village"], alice, [PURPOSE]), "only the manager"
     )
     vill.fs.register_beneficiary(acct["village"], alice, [PURPOSE])
     vill.fs.register_beneficiary(acct["village"], bob, ["education-aid"])
-    refused(
+    run.refused(
         lambda: vill.fs.register_beneficiary(acct["village"], alice, [PURPOSE]),
         "already registered",
     )
@@ -176,36 +142,72 @@ def run_scenario(env: AppEnv) -> None:
     # Disbursement: registered beneficiary, fund's purpose, within balance, by the manager.
     form = doc_hash("renovation approval form, household A")
     stranger = beneficiary_hash("510131199001010000", salt)
-    refused(
+    run.refused(
         lambda: vill.fs.disburse(fund_id, acct["village"], stranger, 1000, PURPOSE, form),
         "not a registered beneficiary",
     )
-    refused(
+    run.refused(
         lambda: vill.fs.disburse(fund_id, acct["village"], bob, 1000, PURPOSE, form), "not eligible"
     )
-    refused(
+    run.refused(
         lambda: vill.fs.disburse(fund_id, acct["village"], alice, 1000, "education-aid", form),
         "earmarked for",
     )
-    refused(
+    run.refused(
         lambda: vill.fs.disburse(fund_id, acct["village"], alice, 10_000_001, PURPOSE, form),
         "exceeds the balance",
     )
-    refused(
+    run.refused(
         lambda: town.fs.disburse(fund_id, acct["village"], alice, 1000, PURPOSE, form),
         "only the manager",
     )
-    refused(
+    run.refused(
         lambda: vill.fs.disburse(fund_id, acct["village"], alice, 1000, PURPOSE, "nohash"),
         "doc_hash",
     )
-    refused(
+    run.refused(
         lambda: town.fs.disburse(fund_id, acct["township"], alice, 1000, PURPOSE, form),
         "registered at",
     )
+    # Payments: once per fund and beneficiary, unless an instalment plan was recorded before
+    # the first payment; then exactly the planned instalments, in order.
+    plan = [3_000_000, 500_000, 500_000]
+    run.refused(
+        lambda: town.fs.plan_instalments(fund_id, acct["village"], alice, plan), "only the manager"
+    )
+    run.refused(
+        lambda: vill.fs.plan_instalments(fund_id, acct["village"], alice, [3_000_000]),
+        "2 to 24 instalments",
+    )
+    run.refused(
+        lambda: vill.fs.plan_instalments(fund_id, acct["village"], bob, plan), "not eligible"
+    )
+    vill.fs.plan_instalments(fund_id, acct["village"], alice, plan)
+    run.refused(
+        lambda: vill.fs.plan_instalments(fund_id, acct["village"], alice, [1, 1]),
+        "already has a plan",
+    )
+    run.refused(
+        lambda: vill.fs.disburse(fund_id, acct["village"], alice, 3_500_000, PURPOSE, form),
+        "instalment 1 of 3 is 3000000",
+    )
     vill.fs.disburse(fund_id, acct["village"], alice, 3_000_000, PURPOSE, form)
-    vill.fs.disburse(
-        fund_id, acct["village"], alice, 500_000, PURPOSE, doc_hash("second instalment")
+    second = doc_hash("second instalment")
+    run.refused(
+        lambda: vill.fs.disburse(fund_id, acct["village"], alice, 400_000, PURPOSE, second),
+        "instalment 2 of 3 is 500000",
+    )
+    vill.fs.disburse(fund_id, acct["village"], alice, 500_000, PURPOSE, second)
+    carol = beneficiary_hash("510131196607070044", salt)
+    vill.fs.register_beneficiary(acct["village"], carol, [PURPOSE])
+    vill.fs.disburse(fund_id, acct["village"], carol, 1_000_000, PURPOSE, doc_hash("form C"))
+    run.refused(
+        lambda: vill.fs.disburse(fund_id, acct["village"], carol, 1_000_000, PURPOSE, form),
+        "already paid",
+    )
+    run.refused(
+        lambda: vill.fs.plan_instalments(fund_id, acct["village"], carol, [1, 1]),
+        "already paid from this fund",
     )
 
     # Refused attempts through the recording path: state unchanged except the refusal log.
@@ -219,16 +221,24 @@ def run_scenario(env: AppEnv) -> None:
         lambda: vill.fs.attempt_disburse(
             fund_id, acct["village"], alice, 1000, "education-aid", form
         ),
+        lambda: vill.fs.attempt_disburse(fund_id, acct["village"], carol, 10, PURPOSE, form),
     ]:
         out = call()
         check(out["ok"] is False and out["reason"], f"a refused attempt returns ok=False: {out}")
         codes.append(out["code"])
     check(
-        codes == ["over_allocation", "unregistered_recipient", "wrong_purpose"], f"codes: {codes}"
+        codes == ["over_allocation", "unregistered_recipient", "wrong_purpose", "already_paid"],
+        f"codes: {codes}",
     )
     check(_books(fs, fund_id, path) == before, "refused attempts move no money")
     ok = vill.fs.attempt_disburse(fund_id, acct["village"], alice, 500_000, PURPOSE, form)
     check(ok["ok"] is True and ok["move"]["amount"] == 500_000, "an allowed attempt pays")
+    run.refused(
+        lambda: vill.fs.disburse(fund_id, acct["village"], alice, 500_000, PURPOSE, form),
+        "all 3 planned instalments",
+    )
+    paid = fs.payments(fund_id, alice)
+    check(paid["plan"] == plan and paid["paid"] == plan, f"alice's instalments: {paid}")
 
     # Trace: every fen from the fund to the beneficiary, through each level.
     tr = fs.trace(fund_id, alice)
@@ -246,7 +256,7 @@ def run_scenario(env: AppEnv) -> None:
         "city": 20_000_000,
         "county": 15_000_000,
         "township": 15_000_000,
-        "village": 6_000_000,
+        "village": 5_000_000,
     }
     check(levels == expected, f"level balances: {levels}")
     check(rep["pool"] + sum(levels.values()) + rep["disbursed"] == total, "every fen accounted for")
@@ -268,8 +278,8 @@ def run_scenario(env: AppEnv) -> None:
     check(rep2["period_ended"], "the period has ended")
     idle2 = {x["account"]: x["balance"] for x in rep2["idle"]}
     check(idle2 == {POOL: 600_000, acct["province"]: 400_000}, f"idle after the period: {idle2}")
-    expect_refused(
+    run.refused(
         lambda: prov.fs.allocate(short, acct["province"], acct["city"], 1, ""),
         "closed at",
-        lambda: (_books(fs, short, path), fs.fund(short)),
+        snapshot=lambda: (_books(fs, short, path), fs.fund(short)),
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from tianfu.apps.common.sdk import ContractSDK
 from tianfu.apps.fund_supervision import NAME
-from tianfu.client import Client
 
 POOL = ""  # the source account meaning "the fund's own pool"
 
@@ -25,20 +25,12 @@ def doc_hash(data: bytes | str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-class FundSupervision:
-    """Calls the `fund_supervision` contract through `client`; a refused call raises
+class FundSupervision(ContractSDK):
+    """Calls the `fund_supervision` contract; a refused call raises
     `tianfu.client.errors.TxFailed`, except the `attempt_*` calls, which record a refusal and
     return {"ok": False, "code", "reason", "refusal"}."""
 
-    def __init__(self, client: Client, contract: str = NAME) -> None:
-        self.client = client
-        self.contract = contract
-
-    def _invoke(self, method: str, *args: Any) -> Any:
-        return self.client.invoke(self.contract, method, *args).result
-
-    def _query(self, method: str, *args: Any) -> Any:
-        return self.client.query(self.contract, method, *args)
+    CONTRACT = NAME
 
     # -- operations ------------------------------------------------------------------------
     def enrol(self, display_name: str) -> dict[str, Any]:
@@ -70,32 +62,23 @@ class FundSupervision:
         return dict(self._invoke("attempt_allocate", fund_id, from_id, to_id, amount, memo))
 
     def disburse(
-        self,
-        fund_id: str,
-        account_id: str,
-        id_hash: str,
-        amount: int,
-        purpose: str,
-        document_hash: str,
+        self, fund_id: str, account_id: str, id_hash: str, amount: int, purpose: str, doc: str
     ) -> dict[str, Any]:
-        return dict(
-            self._invoke("disburse", fund_id, account_id, id_hash, amount, purpose, document_hash)
-        )
+        """Pay a beneficiary (once per fund, or its next planned instalment) for `purpose`,
+        with the SHA-256 `doc` of the supporting document."""
+        return dict(self._invoke("disburse", fund_id, account_id, id_hash, amount, purpose, doc))
 
-    def attempt_disburse(
-        self,
-        fund_id: str,
-        account_id: str,
-        id_hash: str,
-        amount: int,
-        purpose: str,
-        document_hash: str,
+    def attempt_disburse(self, *args: Any) -> dict[str, Any]:
+        """`disburse(...)`, but a refusal is recorded on chain and returned, not raised."""
+        return dict(self._invoke("attempt_disburse", *args))
+
+    def plan_instalments(
+        self, fund_id: str, account_id: str, id_hash: str, instalments: list[int]
     ) -> dict[str, Any]:
-        return dict(
-            self._invoke(
-                "attempt_disburse", fund_id, account_id, id_hash, amount, purpose, document_hash
-            )
-        )
+        """Allow paying a beneficiary from a fund in these instalments (in order, each of its
+        amount) instead of once; only before its first payment from that fund."""
+        args = (fund_id, account_id, id_hash, list(instalments))
+        return dict(self._invoke("plan_instalments", *args))
 
     # -- queries ---------------------------------------------------------------------------
     def party(self, address: str) -> dict[str, Any] | None:
@@ -120,6 +103,10 @@ class FundSupervision:
     def beneficiary(self, id_hash: str) -> dict[str, Any] | None:
         result = self._query("beneficiary", id_hash)
         return None if result is None else dict(result)
+
+    def payments(self, fund_id: str, id_hash: str) -> dict[str, Any]:
+        """A beneficiary's plan (None: one payment) and the amounts paid from a fund."""
+        return dict(self._query("payments", fund_id, id_hash))
 
     def movements(self, fund_id: str, start: int = 1, limit: int = 200) -> list[dict[str, Any]]:
         return list(self._query("movements", fund_id, start, limit))

@@ -18,6 +18,8 @@ State:
 
 Roles: creator (register works), arbitrator (resolve disputes). Only a work's owner
 transfers it, grants licences and links evidence; only a licensee surrenders its licence.
+A new owner or a licensee is a registered member address: its organisation is read from
+the address's certificate on chain (governance state), never taken from the caller.
 Periods are ISO dates "YYYY-MM-DD", inclusive. An exclusive licence excludes any other
 active licence of the same scope whose period overlaps. Evidence ids are deposits of the
 `evidence` contract, read with ctx.read. Fees are integer fen.
@@ -48,6 +50,27 @@ def _address(ctx, who):
         isinstance(who, str) and len(who) == 40 and all(c in "0123456789abcdef" for c in who),
         "an address is 40 lower-case hex characters",
     )
+
+
+def _member_org(ctx, address):
+    """The organisation of a registered member address, from its certificate on chain."""
+    _address(ctx, address)
+    cert = ctx.read("governance", "cert/" + address)
+    if cert is None:
+        raise ContractError(
+            f"unknown address {address}: no member certificate is registered for it"
+        )
+    org = cert["org"]
+    member = ctx.read("governance", "org/" + org)
+    ctx.require(member is not None and member["status"] == "active", f"{org} is not a member")
+    mark = ctx.read("governance", "revoked_cert/" + cert.get("fingerprint", ""))
+    revoked = (
+        ctx.read("governance", "revoked/" + address) is not None
+        or ctx.read("governance", "revoked_serial/" + org + "/" + cert["serial"]) is not None
+        or (mark is not None and mark["org"] == org)
+    )
+    ctx.require(not revoked, f"the certificate of {address} ({org}) is revoked")
+    return org
 
 
 def _date(ctx, d, what):
@@ -155,9 +178,8 @@ def _open_ownership_dispute(ctx, w):
     return None
 
 
-def transfer_work(ctx, work_id, to, to_org, price_fen):
-    _address(ctx, to)
-    _text(ctx, to_org, "receiving organisation", 64)
+def transfer_work(ctx, work_id, to, price_fen):
+    to_org = _member_org(ctx, to)
     ctx.require(
         isinstance(price_fen, int) and not isinstance(price_fen, bool) and price_fen >= 0,
         "price_fen must be a non-negative integer (fen)",
@@ -190,9 +212,8 @@ def _overlaps(a_start, a_end, b_start, b_end):
     return a_start <= b_end and b_start <= a_end
 
 
-def grant_licence(ctx, work_id, licensee, licensee_org, exclusive, scope, start, end, fee_fen):
-    _address(ctx, licensee)
-    _text(ctx, licensee_org, "licensee organisation", 64)
+def grant_licence(ctx, work_id, licensee, exclusive, scope, start, end, fee_fen):
+    licensee_org = _member_org(ctx, licensee)
     ctx.require(isinstance(exclusive, bool), "exclusive must be true or false")
     _text(ctx, scope, "scope", 100)
     scope = scope.strip().lower()

@@ -6,27 +6,30 @@ import hashlib
 from typing import Any
 
 from tianfu.apps import evidence
+from tianfu.apps.common.scenario import Member, ensure_deployed
+from tianfu.apps.common.scenario import cast as cast_members
 from tianfu.apps.env import AppEnv
 from tianfu.apps.evidence.sdk import Evidence
 from tianfu.apps.ip_rights import NAME, source
 from tianfu.apps.ip_rights.sdk import IpRights
-from tianfu.apps.traceability.support import enrol, ensure_deployed
+
+MEMBERS = (  # role, organisation index, certificate name, roles
+    Member("creator", 0, "ip-composer", ("creator", "depositor")),
+    Member("buyer", 1, "ip-label", ("creator",)),
+    Member("licensee", 2, "ip-games"),
+    Member("licensee2", 3, "ip-video"),
+    Member("arbitrator", 3, "ip-court", ("arbitrator",)),
+)
+CONTRACTS = ((evidence.NAME, evidence.source), (NAME, source))
 
 
 def cast(env: AppEnv, suffix: str = "") -> dict[str, Any]:
-    o = env.orgs
-    return {
-        "creator": enrol(env, env.identity(o[0], f"ip-composer{suffix}"), "creator", "depositor"),
-        "buyer": enrol(env, env.identity(o[1 % len(o)], f"ip-label{suffix}"), "creator"),
-        "licensee": enrol(env, env.identity(o[2 % len(o)], f"ip-games{suffix}")),
-        "licensee2": enrol(env, env.identity(o[3 % len(o)], f"ip-video{suffix}")),
-        "arbitrator": enrol(env, env.identity(o[3 % len(o)], f"ip-court{suffix}"), "arbitrator"),
-    }
+    return cast_members(env, MEMBERS, suffix=suffix)
 
 
 def deploy_both(env: AppEnv, client: Any) -> None:
-    ensure_deployed(env, client, evidence.NAME, evidence.source())
-    ensure_deployed(env, client, NAME, source())
+    for name, text in CONTRACTS:
+        ensure_deployed(env, client, name, text())
 
 
 AUDIO = b"demo master recording: Bamboo Dawn (FLAC)"
@@ -63,32 +66,23 @@ def _create(p: dict[str, Any], ip: IpRights) -> str:
     work = ip.register_work(
         hashlib.sha256(AUDIO).hexdigest(), "Bamboo Dawn", ["Li Wei", "Zhang Min"], "music"
     )
-    games = p["licensee"].info
-    ip.grant_licence(
-        work,
-        games.address,
-        games.org,
-        exclusive=True,
-        scope="mobile-games/CN",
-        start="2024-06-01",
-        end="2026-05-31",
-        fee_fen=8_000_000,
-    )
-    video = p["licensee2"].info
-    ip.grant_licence(
-        work,
-        video.address,
-        video.org,
-        exclusive=False,
-        scope="online-video/CN",
-        start="2024-06-01",
-        end="2025-05-31",
-        fee_fen=500_000,
-    )
+    for who, exclusive, scope, end, fee in (
+        ("licensee", True, "mobile-games/CN", "2026-05-31", 8_000_000),
+        ("licensee2", False, "online-video/CN", "2025-05-31", 500_000),
+    ):
+        ip.grant_licence(
+            work,
+            p[who].info.address,
+            exclusive=exclusive,
+            scope=scope,
+            start="2024-06-01",
+            end=end,
+            fee_fen=fee,
+        )
     deposit = Evidence(ip.client).deposit(SCREENSHOT, "Infringing app store page")
     ip.link_evidence(work, deposit, "unlicensed use in a third-party game")
     buyer = p["buyer"].info
-    ip.transfer_work(work, buyer.address, buyer.org, 30_000_000)
+    ip.transfer_work(work, buyer.address, 30_000_000)
     return work
 
 

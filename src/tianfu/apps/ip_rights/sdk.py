@@ -4,37 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from tianfu.client import Client, Result
+from tianfu.apps.common.sdk import ContractSDK
 
 CONTRACT = "ip_rights"
 
 
-class IpRights:
-    """Operations and queries of the `ip_rights` contract through an SDK `Client`."""
+class IpRights(ContractSDK):
+    """Operations and queries of the `ip_rights` contract through an SDK `Client`.
 
-    def __init__(self, client: Client, contract: str = CONTRACT) -> None:
-        self.client = client
-        self.contract = contract
+    A new owner or licensee is named by its address only: its organisation is the one its
+    certificate on chain names (an address that never transacted is refused)."""
 
-    def _invoke(self, method: str, *args: Any) -> Result:
-        return self.client.invoke(self.contract, method, *args)
+    CONTRACT = CONTRACT
 
     # -- operations -------------------------------------------------------------------------
     def register_work(
         self, content_hash: str, title: str, authors: list[str], work_type: str
     ) -> str:
-        return str(
-            self._invoke("register_work", content_hash, title, list(authors), work_type).result
-        )
+        return str(self._invoke("register_work", content_hash, title, list(authors), work_type))
 
-    def transfer_work(self, work_id: str, to: str, to_org: str, price_fen: int = 0) -> bool:
-        return bool(self._invoke("transfer_work", work_id, to, to_org, price_fen).result)
+    def transfer_work(self, work_id: str, to: str, price_fen: int = 0) -> bool:
+        return bool(self._invoke("transfer_work", work_id, to, price_fen))
 
     def grant_licence(
         self,
         work_id: str,
         licensee: str,
-        licensee_org: str,
         *,
         exclusive: bool,
         scope: str,
@@ -42,52 +37,42 @@ class IpRights:
         end: str,
         fee_fen: int = 0,
     ) -> str:
-        return str(
-            self._invoke(
-                "grant_licence",
-                work_id,
-                licensee,
-                licensee_org,
-                exclusive,
-                scope,
-                start,
-                end,
-                fee_fen,
-            ).result
-        )
+        args = (work_id, licensee, exclusive, scope, start, end, fee_fen)
+        return str(self._invoke("grant_licence", *args))
 
     def surrender_licence(self, licence_id: str) -> bool:
-        return bool(self._invoke("surrender_licence", licence_id).result)
+        return bool(self._invoke("surrender_licence", licence_id))
 
     def link_evidence(self, work_id: str, deposit_id: str, note: str) -> int:
-        return int(self._invoke("link_evidence", work_id, deposit_id, note).result)
+        return int(self._invoke("link_evidence", work_id, deposit_id, note))
 
     def open_dispute(
         self, work_id: str, kind: str, claim: str, evidence: list[str] | None = None
     ) -> str:
-        return str(self._invoke("open_dispute", work_id, kind, claim, list(evidence or [])).result)
+        return str(self._invoke("open_dispute", work_id, kind, claim, list(evidence or [])))
 
     def resolve_dispute(self, dispute_id: str, outcome: str, ruling: str) -> Any:
-        return self._invoke("resolve_dispute", dispute_id, outcome, ruling).result
+        return self._invoke("resolve_dispute", dispute_id, outcome, ruling)
 
     # -- queries ------------------------------------------------------------------------------
     def work(self, work_id: str) -> Any:
-        return self.client.query(self.contract, "work", work_id)
+        return self._query("work", work_id)
 
     def work_by_hash(self, content_hash: str) -> str | None:
-        return self.client.query(self.contract, "work_by_hash", content_hash)  # type: ignore[no-any-return]
+        found = self._query("work_by_hash", content_hash)
+        return None if found is None else str(found)
 
     def licence(self, licence_id: str) -> Any:
-        return self.client.query(self.contract, "licence", licence_id)
+        return self._query("licence", licence_id)
 
     def licences(self, work_id: str) -> list[Any]:
-        return list(self.client.query(self.contract, "licences", work_id))
+        return list(self._query("licences", work_id))
 
     def dispute(self, dispute_id: str) -> Any:
-        return self.client.query(self.contract, "dispute", dispute_id)
+        return self._query("dispute", dispute_id)
 
     def history(self, work_id: str) -> list[Any]:
-        return list(self.client.query(self.contract, "history", work_id))
+        return list(self._query("history", work_id))
 
     def ownership_history(self, work_id: str) -> list[Any]:
-        return list(self.client.query(self.contract, "ownership_history", work_id))
+        return list(self._query("ownership_history", work_id))

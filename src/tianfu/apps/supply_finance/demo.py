@@ -8,68 +8,45 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tianfu.apps.common.readable import date, yuan
+from tianfu.apps.common.scenario import Member, Participant, enrolled
 from tianfu.apps.env import AppEnv
 from tianfu.apps.supply_finance import NAME, source
 from tianfu.apps.supply_finance.sdk import SupplyFinance
-from tianfu.identity import Identity
 
 DAY_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
-class Party:
-    """One participant: its identity, its SDK handle and the company it plays."""
+class Party(Participant[SupplyFinance]):
+    """One participant: its identity, its SDK handle (`sf`) and the company it plays."""
 
-    identity: Identity
-    sf: SupplyFinance
-    display_name: str
+    SDK = SupplyFinance
 
     @property
-    def address(self) -> str:
-        return self.identity.info.address
+    def sf(self) -> SupplyFinance:
+        return self.app
 
 
-# (key, org, certificate name, company, on-chain role or "")
-CAST = [
-    ("core", "org1", "tianfu-motors", "Tianfu Motors Group (core enterprise)", "core_enterprise"),
-    ("tier1", "org2", "shu-parts", "Shu Auto Parts Co. (tier-1 supplier)", ""),
-    ("tier2", "org3", "rongcheng-castings", "Rongcheng Castings Ltd. (tier-2 supplier)", ""),
-    ("tier3", "org2", "jinjiang-fasteners", "Jinjiang Fasteners (tier-3 supplier)", ""),
-    ("bank", "org4", "bank-of-shu", "Bank of Shu, supply-chain finance desk", "bank"),
-    ("regulator", "org4", "finance-regulator", "Sichuan Financial Regulatory Bureau", "regulator"),
-]
-
-
-def ensure_deployed(env: AppEnv, who: Identity) -> None:
-    """Deploy the contract unless this exact source is already active."""
-    current = env.client(who).query("governance", "get_source", NAME)
-    if current != source():
-        env.deploy(NAME, source())
+CAST = (  # key, organisation index, certificate name, on-chain roles, company
+    Member(
+        "core", 0, "tianfu-motors", ("core_enterprise",), "Tianfu Motors Group (core enterprise)"
+    ),
+    Member("tier1", 1, "shu-parts", (), "Shu Auto Parts Co. (tier-1 supplier)"),
+    Member("tier2", 2, "rongcheng-castings", (), "Rongcheng Castings Ltd. (tier-2 supplier)"),
+    Member("tier3", 1, "jinjiang-fasteners", (), "Jinjiang Fasteners (tier-3 supplier)"),
+    Member("bank", 3, "bank-of-shu", ("bank",), "Bank of Shu, supply-chain finance desk"),
+    Member(
+        "regulator", 3, "finance-regulator", ("regulator",), "Sichuan Financial Regulatory Bureau"
+    ),
+)
 
 
 def setup_parties(env: AppEnv, prefix: str = "") -> dict[str, Party]:
     """Deploy if needed; issue, enrol and grant roles to the cast (`prefix` makes a new cast).
 
     Enrolments and roles already on chain are left alone, so this can run again."""
-    orgs = env.orgs
-    parties: dict[str, Party] = {}
-    for key, org, name, company, _role in CAST:
-        org = org if org in orgs else orgs[(int(org[3:]) - 1) % len(orgs)]
-        ident = env.identity(org, prefix + name, "member")
-        parties[key] = Party(ident, SupplyFinance(env.client(ident)), company)
-    ensure_deployed(env, parties["core"].identity)
-    for key, *_rest, role in CAST:
-        p = parties[key]
-        if p.sf.party(p.address) is None:
-            p.sf.enrol(p.display_name)  # also registers the certificate, so roles can be granted
-        if role and not _has_role(p, role):
-            env.grant(p.identity, role)
-    return parties
-
-
-def _has_role(p: Party, role: str) -> bool:
-    record = p.sf.client.query("governance", "get_identity", p.address)
-    return record is not None and role in record.get("roles", [])
+    return enrolled(env, CAST, Party, (NAME, source), prefix)
 
 
 def invoice_hash(label: str) -> str:
@@ -146,15 +123,10 @@ def describe(summary: dict[str, Any]) -> list[str]:
     lines = [
         f"{who['core']['company']} issued receivable {rid} of "
         f"{yuan(summary['amount_fen'])} yuan to {who['tier1']['company']}, due "
-        f"{time.strftime('%Y-%m-%d', time.gmtime(summary['maturity_ms'] / 1000))}; its parts:",
+        f"{date(summary['maturity_ms'])}; its parts:",
     ]
     lines += [f"  {part}: {what}" for part, what in summary["parts"].items()]
     lines.append("participants: " + ", ".join(f"{v['org']}/{v['name']}" for v in who.values()))
     lines.append(f"try: tianfu app supply_finance lineage {next(reversed(summary['parts']))}")
     lines.append(f"     tianfu app supply_finance totals {rid}")
     return lines
-
-
-def yuan(fen: int) -> str:
-    """100000000 -> '1,000,000.00'."""
-    return f"{fen // 100:,}.{fen % 100:02d}"

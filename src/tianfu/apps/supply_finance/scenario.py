@@ -4,47 +4,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
 from typing import Any
 
+from tianfu.apps.common.scenario import Scenario
 from tianfu.apps.env import AppEnv
-from tianfu.apps.supply_finance.demo import DAY_MS, Party, invoice_hash, setup_parties
-from tianfu.apps.supply_finance.sdk import SupplyFinance
-from tianfu.client.errors import TxFailed
-
-
-class ScenarioFailed(AssertionError):
-    """An expected outcome of the scenario did not happen."""
-
-
-def check(condition: object, message: str) -> None:
-    if not condition:
-        raise ScenarioFailed(message)
-
-
-def _snapshot(sf: SupplyFinance, ids: list[str], parties: dict[str, Party]) -> Any:
-    return (
-        [sf.get(i) for i in ids],
-        sf.open_receivables(),
-        {k: [r["id"] for r in sf.holdings(p.address)] for k, p in parties.items()},
-    )
-
-
-def expect_refused(
-    call: Callable[[], Any],
-    expect: str,
-    snapshot: Callable[[], Any],
-) -> str:
-    """`call` must fail with a message containing `expect` and leave `snapshot()` unchanged."""
-    before = snapshot()
-    try:
-        call()
-    except TxFailed as exc:
-        check(expect in exc.error, f"refused with {exc.error!r}, expected {expect!r}")
-        after = snapshot()
-        check(before == after, f"a refused call ({expect}) changed the state")
-        return exc.error
-    raise ScenarioFailed(f"a forbidden action was accepted (expected refusal: {expect})")
+from tianfu.apps.supply_finance import NAME, source
+from tianfu.apps.supply_finance.demo import DAY_MS, invoice_hash, setup_parties
 
 
 def run_scenario(env: AppEnv) -> None:
@@ -53,12 +18,18 @@ def run_scenario(env: AppEnv) -> None:
         p[k] for k in ("core", "tier1", "tier2", "tier3", "bank", "regulator")
     )
     ids: list[str] = []
+    run = Scenario(env, [(NAME, source)])
+    check = run.check
 
     def snap() -> Any:
-        return _snapshot(core.sf, ids, p)
+        return (
+            [core.sf.get(i) for i in ids],
+            core.sf.open_receivables(),
+            {k: [r["id"] for r in core.sf.holdings(x.address)] for k, x in p.items()},
+        )
 
-    def refused(call: Callable[[], Any], expect: str) -> str:
-        return expect_refused(call, expect, snap)
+    run.watch(snap)
+    refused = run.refused
 
     now = int(time.time() * 1000)
     doc = invoice_hash("PO-7781 seat frames")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from tianfu.apps.common.sdk import ContractSDK
 from tianfu.apps.supply_finance import NAME
-from tianfu.client import Client
 
 
 def doc_hash(data: bytes | str) -> str:
@@ -15,19 +15,11 @@ def doc_hash(data: bytes | str) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-class SupplyFinance:
-    """Calls the `supply_finance` contract through `client`; a refused call raises
+class SupplyFinance(ContractSDK):
+    """Calls the `supply_finance` contract; a refused call raises
     `tianfu.client.errors.TxFailed` (its `.error` is the contract's message)."""
 
-    def __init__(self, client: Client, contract: str = NAME) -> None:
-        self.client = client
-        self.contract = contract
-
-    def _invoke(self, method: str, *args: Any) -> Any:
-        return self.client.invoke(self.contract, method, *args).result
-
-    def _query(self, method: str, *args: Any) -> Any:
-        return self.client.query(self.contract, method, *args)
+    CONTRACT = NAME
 
     # -- operations ------------------------------------------------------------------------
     def enrol(self, display_name: str) -> dict[str, Any]:

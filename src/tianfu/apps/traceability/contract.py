@@ -13,7 +13,9 @@ State (every entry is a public record; each can be read with a Merkle proof):
 
 Roles: producer (products, batches, farm events), processor (products, processing),
 inspector (inspection with a report hash), logistics (storage, transport), retailer
-(retail), regulator (recall). Only a batch's holder may transfer, split or merge it.
+(retail), regulator (recall). Only a batch's holder may transfer, split or merge it, and
+only to a registered member address: the receiving organisation is read from that
+address's certificate on chain (governance state), never taken from the caller.
 Quantities are integers in the product's smallest unit.
 """
 
@@ -212,10 +214,30 @@ def record_event(ctx, code, kind, data):
     return seq
 
 
-def transfer_batch(ctx, code, to, to_org):
+def _member_org(ctx, address):
+    """The organisation of a registered member address, from its certificate on chain."""
+    ctx.require(isinstance(address, str) and len(address) == 40, "an address is 40 hex characters")
+    cert = ctx.read("governance", "cert/" + address)
+    if cert is None:
+        raise ContractError(
+            f"unknown address {address}: no member certificate is registered for it"
+        )
+    org = cert["org"]
+    member = ctx.read("governance", "org/" + org)
+    ctx.require(member is not None and member["status"] == "active", f"{org} is not a member")
+    mark = ctx.read("governance", "revoked_cert/" + cert.get("fingerprint", ""))
+    revoked = (
+        ctx.read("governance", "revoked/" + address) is not None
+        or ctx.read("governance", "revoked_serial/" + org + "/" + cert["serial"]) is not None
+        or (mark is not None and mark["org"] == org)
+    )
+    ctx.require(not revoked, f"the certificate of {address} ({org}) is revoked")
+    return org
+
+
+def transfer_batch(ctx, code, to):
     _code(ctx, code)
-    ctx.require(isinstance(to, str) and len(to) == 40, "an address is 40 hex characters")
-    _text(ctx, to_org, "receiving organisation", 64)
+    to_org = _member_org(ctx, to)
     b = _load(ctx, code)
     _require_active(ctx, b)
     _require_holder(ctx, b)

@@ -5,28 +5,25 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from tianfu.apps.common.scenario import Member, ensure_deployed
+from tianfu.apps.common.scenario import cast as cast_members
 from tianfu.apps.env import AppEnv
 from tianfu.apps.traceability import NAME, source
 from tianfu.apps.traceability.sdk import Traceability
-from tianfu.apps.traceability.support import enrol, ensure_deployed
 
-ROLES = {
-    "producer": (0, "farmer"),
-    "processor": (1, "factory"),
-    "logistics": (1, "carrier"),
-    "inspector": (2, "lab"),
-    "retailer": (2, "shop"),
-    "regulator": (3, "regulator"),
-}
+MEMBERS = (  # role, organisation index, certificate name
+    Member("producer", 0, "trace-farmer", ("producer",)),
+    Member("processor", 1, "trace-factory", ("processor",)),
+    Member("logistics", 1, "trace-carrier", ("logistics",)),
+    Member("inspector", 2, "trace-lab", ("inspector",)),
+    Member("retailer", 2, "trace-shop", ("retailer",)),
+    Member("regulator", 3, "trace-regulator", ("regulator",)),
+)
 
 
 def cast(env: AppEnv, suffix: str = "") -> dict[str, Any]:
     """The participants: identities of different organisations, each with its role granted."""
-    people: dict[str, Any] = {}
-    for role, (i, name) in ROLES.items():
-        org = env.orgs[i % len(env.orgs)]
-        people[role] = enrol(env, env.identity(org, f"trace-{name}{suffix}"), role)
-    return people
+    return cast_members(env, MEMBERS, suffix=suffix)
 
 
 def create_demo(env: AppEnv) -> dict[str, Any]:
@@ -60,7 +57,7 @@ def _create(env: AppEnv, p: dict[str, Any], farm: Traceability) -> None:
     farm.record_event("TEA-2024-002", "harvest", {"date": "2024-04-03", "pickers": 25})
     factory = Traceability(env.client(p["processor"]))
     for code in ("TEA-2024-001", "TEA-2024-002"):
-        farm.transfer_batch(code, p["processor"].info.address, p["processor"].info.org)
+        farm.transfer_batch(code, p["processor"].info.address)
     factory.register_product("longjing-250g", "Longjing 250 g gift tin", "tea", "g")
     factory.merge_batches("LJ-LOT-0415", ["TEA-2024-001", "TEA-2024-002"], "longjing-250g")
     factory.record_event("LJ-LOT-0415", "processing", {"step": "pan-firing", "line": "A2"})
@@ -75,7 +72,7 @@ def _create(env: AppEnv, p: dict[str, Any], farm: Traceability) -> None:
     factory.split_batch("LJ-LOT-0415", parts)
     carrier = Traceability(env.client(p["logistics"]))
     carrier.record_event("LJ-TIN-001", "transport", {"from": "Hangzhou", "to": "Chengdu"})
-    factory.transfer_batch("LJ-TIN-001", p["retailer"].info.address, p["retailer"].info.org)
+    factory.transfer_batch("LJ-TIN-001", p["retailer"].info.address)
     shop = Traceability(env.client(p["retailer"]))
     shop.record_event("LJ-TIN-001", "retail", {"store": "Chunxi Road shop", "price_fen": 68800})
 

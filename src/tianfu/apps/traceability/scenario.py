@@ -11,11 +11,11 @@ import copy
 import hashlib
 import secrets
 
+from tianfu.apps.common.scenario import Scenario, handles
 from tianfu.apps.env import AppEnv
 from tianfu.apps.traceability import NAME, source
-from tianfu.apps.traceability.demo import cast
+from tianfu.apps.traceability.demo import MEMBERS
 from tianfu.apps.traceability.sdk import Traceability
-from tianfu.apps.traceability.support import check, ensure_deployed, expect_refused
 from tianfu.client import Client
 
 
@@ -30,14 +30,11 @@ def public_client(client: Client) -> Client:
 
 def run_scenario(env: AppEnv) -> None:
     s = secrets.token_hex(3).upper()
-    p = cast(env, "-s")
-    farm = Traceability(env.client(p["producer"]))
-    ensure_deployed(env, farm.client, NAME, source())
-    factory = Traceability(env.client(p["processor"]))
-    carrier = Traceability(env.client(p["logistics"]))
-    lab = Traceability(env.client(p["inspector"]))
-    shop = Traceability(env.client(p["retailer"]))
-    reg = Traceability(env.client(p["regulator"]))
+    run = Scenario(env, [(NAME, source)], MEMBERS, suffix="-s")
+    p, check, refused = run.people, run.check, run.refused
+    t = handles(env, p, Traceability)
+    farm, factory, carrier = t["producer"], t["processor"], t["logistics"]
+    lab, shop, reg = t["inspector"], t["retailer"], t["regulator"]
     rice, a, b = f"rice-{s}", f"RICE-{s}-A", f"RICE-{s}-B"
 
     # Producer: product, two harvest lots with their farm events.
@@ -49,36 +46,35 @@ def run_scenario(env: AppEnv) -> None:
     farm.record_event(a, "harvest", {"date": "2024-10-01"})
     farm.record_event(b, "harvest", {"date": "2024-10-02"})
 
-    def snap_ab() -> object:
-        return (farm.batch(a), farm.batch(b), len(farm.events(a)))
+    run.watch(lambda: (farm.batch(a), farm.batch(b), len(farm.events(a))))
 
-    expect_refused(lambda: shop.create_batch(f"X-{s}", rice, 1, "x"), snap_ab, "producer")
+    refused(lambda: shop.create_batch(f"X-{s}", rice, 1, "x"), "producer")
     other = Traceability(env.client(p["producer"]))
-    expect_refused(lambda: farm.create_batch(a, rice, 1, "again"), snap_ab, "already exists")
-    expect_refused(lambda: shop.record_event(a, "transport", {}), snap_ab, "logistics")
-    expect_refused(lambda: carrier.record_event(a, "harvest", {}), snap_ab, "producer")
-    expect_refused(
-        lambda: lab.record_event(a, "inspection", {"result": "pass"}), snap_ab, "report_hash"
-    )
-    expect_refused(lambda: other.record_event(a, "weather", {}), snap_ab, "unknown event type")
-    expect_refused(
-        lambda: farm.split_batch(a, [(f"{a}-1", 100), (f"{a}-2", 100)]), snap_ab, "sum to"
-    )
-    expect_refused(
+    refused(lambda: farm.create_batch(a, rice, 1, "again"), "already exists")
+    refused(lambda: shop.record_event(a, "transport", {}), "logistics")
+    refused(lambda: carrier.record_event(a, "harvest", {}), "producer")
+    refused(lambda: lab.record_event(a, "inspection", {"result": "pass"}), "report_hash")
+    refused(lambda: other.record_event(a, "weather", {}), "unknown event type")
+    refused(lambda: farm.split_batch(a, [(f"{a}-1", 100), (f"{a}-2", 100)]), "sum to")
+    refused(
         lambda: factory.split_batch(a, [(f"{a}-1", 250_000), (f"{a}-2", 250_000)]),
-        snap_ab,
         "only the holder",
     )
 
+    # Custody goes only to a registered member address; its organisation is read from the
+    # address's certificate on chain, so a caller cannot name another organisation.
+    refused(lambda: farm.transfer_batch(a, "ab" * 20), "unknown address")
+    refused(lambda: farm.transfer_batch(a, "AB" * 20), "unknown address")
     # Custody to the mill, which merges both lots, processes and gets the lot inspected.
     for code in (a, b):
-        farm.transfer_batch(code, p["processor"].info.address, p["processor"].info.org)
-    expect_refused(lambda: farm.record_event(a, "harvest", {}), snap_ab, "only the holder")
+        farm.transfer_batch(code, p["processor"].info.address)
+    check(factory.batch(a)["holder_org"] == p["processor"].info.org, "holder org from its cert")
+    refused(lambda: farm.record_event(a, "harvest", {}), "only the holder")
     factory.register_product(f"pack-{s}", "Wuchang rice 5 kg bag", "grain", "g")
     lot = f"LOT-{s}"
     factory.merge_batches(lot, [a, b], f"pack-{s}")
     check(factory.batch(lot)["quantity"] == 800_000, "a merge conserves the quantity")
-    expect_refused(lambda: factory.record_event(a, "processing", {}), snap_ab, "merged")
+    refused(lambda: factory.record_event(a, "processing", {}), "merged")
     factory.record_event(lot, "processing", {"step": "milling"})
     report = hashlib.sha256(f"report {lot}".encode()).hexdigest()
     lab.record_event(lot, "inspection", {"report_hash": report, "result": "pass"})
@@ -90,7 +86,7 @@ def run_scenario(env: AppEnv) -> None:
     )
     bag = bags[0][0]
     carrier.record_event(bag, "transport", {"from": "Harbin", "to": "Chengdu"})
-    factory.transfer_batch(bag, p["retailer"].info.address, p["retailer"].info.org)
+    factory.transfer_batch(bag, p["retailer"].info.address)
     shop.record_event(bag, "retail", {"store": "Chengdu #12"})
 
     # Public verified lookup, without an identity: the bag's whole lineage back to the fields.
@@ -109,18 +105,16 @@ def run_scenario(env: AppEnv) -> None:
     check(all(e["height"] >= 1 and e["time_ms"] > 0 for e in lot_events), "events are stamped")
 
     # Recall: only a regulator; the lot and all its descendants are flagged.
-    def snap_lot() -> object:
-        return [factory.batch(c) for c in [lot] + [c for c, _ in bags]]
+    run.watch(lambda: [factory.batch(c) for c in [lot] + [c for c, _ in bags]])
 
-    expect_refused(lambda: factory.recall(lot, "residue"), snap_lot, "regulator")
+    refused(lambda: factory.recall(lot, "residue"), "regulator")
     flagged = reg.recall(lot, "pesticide residue above GB 2763 limit")
     check(sorted(flagged) == sorted([lot] + [c for c, _ in bags]), f"flagged {flagged}")
     check(factory.batch(a)["recall"] is None, "ancestors are not recalled")
-    expect_refused(lambda: reg.recall(bag, "again"), snap_lot, "already recalled")
-    expect_refused(lambda: shop.record_event(bag, "retail", {}), snap_lot, "recalled")
-    expect_refused(
+    refused(lambda: reg.recall(bag, "again"), "already recalled")
+    refused(lambda: shop.record_event(bag, "retail", {}), "recalled")
+    refused(
         lambda: factory.split_batch(f"BULK-{s}", [(f"B1-{s}", 1), (f"B2-{s}", 784_999)]),
-        snap_lot,
         "recalled",
     )
     prov = public.lookup(bag)

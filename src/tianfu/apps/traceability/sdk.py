@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tianfu.apps.common.sdk import ContractSDK
 from tianfu.apps.traceability.proof import event_key
-from tianfu.client import Client, Result
 
 CONTRACT = "traceability"
 __all__ = ["CONTRACT", "Provenance", "Traceability", "event_key"]
@@ -41,54 +41,50 @@ class Provenance:
         }
 
 
-class Traceability:
+class Traceability(ContractSDK):
     """Operations and queries of the `traceability` contract through an SDK `Client`."""
 
-    def __init__(self, client: Client, contract: str = CONTRACT) -> None:
-        self.client = client
-        self.contract = contract
-
-    def _invoke(self, method: str, *args: Any) -> Result:
-        return self.client.invoke(self.contract, method, *args)
+    CONTRACT = CONTRACT
 
     # -- operations -------------------------------------------------------------------------
     def register_product(self, product_id: str, name: str, category: str, unit: str) -> Any:
-        return self._invoke("register_product", product_id, name, category, unit).result
+        return self._invoke("register_product", product_id, name, category, unit)
 
     def create_batch(self, code: str, product_id: str, quantity: int, origin: str) -> Any:
-        return self._invoke("create_batch", code, product_id, quantity, origin).result
+        return self._invoke("create_batch", code, product_id, quantity, origin)
 
     def record_event(self, code: str, kind: str, data: dict[str, Any] | None = None) -> int:
-        return int(self._invoke("record_event", code, kind, dict(data or {})).result)
+        return int(self._invoke("record_event", code, kind, dict(data or {})))
 
-    def transfer_batch(self, code: str, to: str, to_org: str) -> Any:
-        return self._invoke("transfer_batch", code, to, to_org).result
+    def transfer_batch(self, code: str, to: str) -> Any:
+        """Hand the batch to the member address `to`; its organisation is read on chain."""
+        return self._invoke("transfer_batch", code, to)
 
     def split_batch(self, code: str, parts: list[tuple[str, int]]) -> list[str]:
         items = [{"code": c, "quantity": q} for c, q in parts]
-        return list(self._invoke("split_batch", code, items).result)
+        return list(self._invoke("split_batch", code, items))
 
     def merge_batches(self, new_code: str, codes: list[str], product_id: str) -> Any:
-        return self._invoke("merge_batches", new_code, list(codes), product_id).result
+        return self._invoke("merge_batches", new_code, list(codes), product_id)
 
     def recall(self, code: str, reason: str) -> list[str]:
-        return list(self._invoke("recall", code, reason).result)
+        return list(self._invoke("recall", code, reason))
 
     # -- queries (computed by the node) -----------------------------------------------------
     def product(self, product_id: str) -> Any:
-        return self.client.query(self.contract, "product", product_id)
+        return self._query("product", product_id)
 
     def batch(self, code: str) -> Any:
-        return self.client.query(self.contract, "batch", code)
+        return self._query("batch", code)
 
     def events(self, code: str) -> list[Any]:
-        return list(self.client.query(self.contract, "events", code))
+        return list(self._query("events", code))
 
     def provenance(self, code: str) -> Any:
-        return self.client.query(self.contract, "provenance", code)
+        return self._query("provenance", code)
 
     def descendants(self, code: str) -> list[str]:
-        return list(self.client.query(self.contract, "descendants", code))
+        return list(self._query("descendants", code))
 
     # -- the public, verified lookup ----------------------------------------------------------
     def lookup_document(self, code: str, height: int | None = None) -> dict[str, Any]:

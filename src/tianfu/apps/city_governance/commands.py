@@ -1,0 +1,163 @@
+"""`tianfu app city_governance ...`: departments, cases from filing to closing, deadlines,
+and public statistics per department.
+
+Durations are typed as ms or N d|h|m|s (`72h`) and printed readably; a citizen appears
+only as a salted hash (`reporter-hash`), a complaint only as the SHA-256 of its text.
+"""
+
+from __future__ import annotations
+
+from tianfu.apps.city_governance import NAME
+from tianfu.apps.city_governance.sdk import reporter_hash
+from tianfu.apps.common import inputs
+from tianfu.apps.common.commands import (
+    CommandTable,
+    arg,
+    custom,
+    opt,
+    printed,
+    record_view,
+    table_view,
+    tx,
+    view,
+)
+from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.readable import Readable
+
+STAT_COLUMNS = ("dept", "received", "transferred_in", "transferred_out", "handled", "late")
+STAT_COLUMNS2 = ("closed", "reopened", "open", "overdue_now", "overdue_flagged")
+
+
+def verdict(text: str) -> bool:
+    if text not in ("pass", "fail"):
+        raise BadInput(f"verdict {text!r} must be pass or fail")
+    return text == "pass"
+
+
+def optional_hash(text: str) -> str:
+    """ "" stays "" (none given); anything else is a SHA-256 or a file to hash."""
+    return "" if text == "" else inputs.hash_or_file(text)
+
+
+CASE = arg("case_id", help="Case id.")
+COMMANDS = CommandTable(
+    contract=NAME,
+    help="City governance: cases across departments, deadlines in block time, public statistics.",
+    readable=Readable(durations=frozenset({"sla_ms", "overdue_ms"})),
+    wrap_json=True,
+    commands=(
+        tx(
+            "register-department",
+            "(city_admin) Register a department of a member organisation with its service level.",
+            arg("dept_id"),
+            arg("name"),
+            arg("org", help="The member organisation whose staff work for it."),
+            opt(
+                "sla",
+                str,
+                "Deadline after dispatch: ms or N d|h|m|s (urgent: a quarter).",
+                parse=inputs.duration_ms,
+            ),
+        ),
+        custom(
+            "reporter-hash",
+            "Compute (locally) the salted hash under which a citizen is recorded.",
+            printed(reporter_hash, "contact", "salt"),
+            arg("contact", help="The citizen's phone number or ID (never sent)."),
+            opt("salt", str, "The service centre's secret salt."),
+            uses=(),
+        ),
+        tx(
+            "file",
+            "(service_centre or sensor) File a case.",
+            CASE,
+            arg(
+                "category",
+                help="road, water, sanitation, noise, lighting, greenery, traffic, other.",
+            ),
+            arg("location", help="A public place: street, grid cell (no personal data)."),
+            arg("summary", help="What is wrong (no names, phone or ID numbers)."),
+            opt("priority", str, "normal or urgent.", default="normal"),
+            opt(
+                "details",
+                str,
+                "The complaint's full text: its SHA-256 or the file.",
+                default="",
+                parse=optional_hash,
+            ),
+            opt("reporter", str, "The citizen's salted hash (see reporter-hash).", default=""),
+            opt("sensor_ref", str, "(sensor) The alarm's reference.", default=""),
+            method="file_case",
+            args=lambda v: [
+                v["case_id"],
+                v["category"],
+                v["priority"],
+                v["location"],
+                v["summary"],
+                v["details"],
+                v["reporter"],
+                v["sensor_ref"],
+            ],
+        ),
+        tx("dispatch", "(dispatcher) Send a filed case to a department.", CASE, arg("dept_id")),
+        tx(
+            "transfer",
+            "(the case's department or a dispatcher) Hand a case to another department.",
+            CASE,
+            arg("to_dept"),
+            arg("reason"),
+        ),
+        tx(
+            "handle",
+            "(the case's department) Report a case handled.",
+            CASE,
+            arg("result", help="What was done."),
+            opt(
+                "evidence",
+                str,
+                "Photos or work order: its SHA-256 or the file.",
+                parse=inputs.hash_or_file,
+            ),
+        ),
+        tx(
+            "check",
+            "(supervisor) Check a handled case: pass closes it, fail sends it back.",
+            CASE,
+            arg("verdict", help="pass or fail.", parse=verdict),
+            arg("note"),
+        ),
+        tx("reopen", "(supervisor) Reopen a closed case.", CASE, arg("reason")),
+        tx("flag-overdue", "Record that a case is past its deadline and not handled.", CASE),
+        record_view(
+            "show",
+            "Show a case (overdue_ms: how late it is now).",
+            CASE,
+            method="case",
+            title="case {case_id}",
+        ),
+        table_view(
+            "history",
+            "A case's history: filed, dispatched, transferred (with reasons), handled, checked.",
+            CASE,
+            columns=("n", "action", "dept", "by_org", "time_ms", "reason", "note", "result"),
+            headers=("#", "action", "dept", "by", "time", "reason", "note", "result"),
+        ),
+        table_view("departments", "The departments.", columns=("id", "name", "org", "sla_ms")),
+        table_view(
+            "stats",
+            "Public statistics per department (counts only, no personal data).",
+            columns=STAT_COLUMNS + STAT_COLUMNS2,
+        ),
+        table_view(
+            "overdue",
+            "Cases past their deadline and not handled, at the current block time.",
+            columns=("id", "dept", "priority", "due_ms", "overdue_ms"),
+        ),
+        view(
+            "cases",
+            "Case ids in filing order.",
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+        ),
+    ),
+)

@@ -1,0 +1,144 @@
+"""The shipped applications, in one list: what the command line, `tianfu up --demo` and the
+tests each go through.
+
+An application is its contract (the sandboxed source, deployed by a vote), its SDK class, its
+command table, its demo data and its end-to-end scenario. Adding one is adding an entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tianfu.apps import (
+    city_governance,
+    evidence,
+    fund_supervision,
+    ip_rights,
+    manufacturing,
+    supply_finance,
+    traceability,
+)
+from tianfu.apps.city_governance import commands as city_commands
+from tianfu.apps.city_governance import demo as city_demo
+from tianfu.apps.city_governance import scenario as city_scenario
+from tianfu.apps.city_governance.sdk import CityGovernance
+from tianfu.apps.common.commands import CommandTable
+from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.env import AppEnv
+from tianfu.apps.evidence import commands as evidence_commands
+from tianfu.apps.evidence import demo as evidence_demo
+from tianfu.apps.evidence import scenario as evidence_scenario
+from tianfu.apps.evidence.sdk import Evidence
+from tianfu.apps.fund_supervision import commands as fund_commands
+from tianfu.apps.fund_supervision import demo as fund_demo
+from tianfu.apps.fund_supervision import scenario as fund_scenario
+from tianfu.apps.fund_supervision.sdk import FundSupervision
+from tianfu.apps.ip_rights import commands as ip_commands
+from tianfu.apps.ip_rights import demo as ip_demo
+from tianfu.apps.ip_rights import scenario as ip_scenario
+from tianfu.apps.ip_rights.sdk import IpRights
+from tianfu.apps.manufacturing import commands as mf_commands
+from tianfu.apps.manufacturing import demo as mf_demo
+from tianfu.apps.manufacturing import scenario as mf_scenario
+from tianfu.apps.manufacturing.sdk import Manufacturing
+from tianfu.apps.supply_finance import commands as sf_commands
+from tianfu.apps.supply_finance import demo as sf_demo
+from tianfu.apps.supply_finance import scenario as sf_scenario
+from tianfu.apps.supply_finance.sdk import SupplyFinance
+from tianfu.apps.traceability import commands as trace_commands
+from tianfu.apps.traceability import demo as trace_demo
+from tianfu.apps.traceability import scenario as trace_scenario
+from tianfu.apps.traceability.sdk import Traceability
+
+
+@dataclass(frozen=True)
+class Application:
+    """One industry application and everything that ships with it."""
+
+    name: str  # the contract's name and `tianfu app <name>`
+    source: Callable[[], str]  # the sandboxed contract's source, as deployed
+    sdk: type[ContractSDK]
+    commands: CommandTable
+    create_demo: Callable[[AppEnv], dict[str, Any]]  # idempotent
+    describe: Callable[[dict[str, Any]], list[str]]  # readable lines about the demo
+    run_scenario: Callable[[AppEnv], None]  # raises ScenarioFailed
+    alias: str = ""  # also `tianfu <alias> ...`
+
+
+APPLICATIONS: tuple[Application, ...] = (
+    Application(
+        supply_finance.NAME,
+        supply_finance.source,
+        SupplyFinance,
+        sf_commands.COMMANDS,
+        sf_demo.create_demo,
+        sf_demo.describe,
+        sf_scenario.run_scenario,
+    ),
+    Application(
+        fund_supervision.NAME,
+        fund_supervision.source,
+        FundSupervision,
+        fund_commands.COMMANDS,
+        fund_demo.create_demo,
+        fund_demo.describe,
+        fund_scenario.run_scenario,
+    ),
+    Application(
+        traceability.NAME,
+        traceability.source,
+        Traceability,
+        trace_commands.COMMANDS,
+        trace_demo.create_demo,
+        trace_demo.describe,
+        trace_scenario.run_scenario,
+    ),
+    Application(
+        evidence.NAME,
+        evidence.source,
+        Evidence,
+        evidence_commands.COMMANDS,
+        evidence_demo.create_demo,
+        evidence_demo.describe,
+        evidence_scenario.run_scenario,
+        alias="evidence",
+    ),
+    Application(
+        ip_rights.NAME,
+        ip_rights.source,
+        IpRights,
+        ip_commands.COMMANDS,
+        ip_demo.create_demo,
+        ip_demo.describe,
+        ip_scenario.run_scenario,
+    ),
+    Application(
+        manufacturing.NAME,
+        manufacturing.source,
+        Manufacturing,
+        mf_commands.COMMANDS,
+        mf_demo.create_demo,
+        mf_demo.describe,
+        mf_scenario.run_scenario,
+    ),
+    Application(
+        city_governance.NAME,
+        city_governance.source,
+        CityGovernance,
+        city_commands.COMMANDS,
+        city_demo.create_demo,
+        city_demo.describe,
+        city_scenario.run_scenario,
+    ),
+)
+NAMES: tuple[str, ...] = tuple(a.name for a in APPLICATIONS)
+
+
+def application(name: str) -> Application:
+    """The application called `name` (KeyError if there is none)."""
+    for a in APPLICATIONS:
+        if a.name == name:
+            return a
+    raise KeyError(name)

@@ -1,0 +1,136 @@
+"""`tianfu app supply_finance ...`: every supply-chain finance operation and query.
+
+Amounts are typed in integer fen and printed in yuan. An ADDRESS argument takes either a
+40-hex address or an identity directory (its address is used).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tianfu.apps.common import inputs
+from tianfu.apps.common.commands import CommandTable, arg, opt, table_view, tx, view
+from tianfu.apps.common.readable import Readable
+from tianfu.apps.supply_finance import NAME
+
+RID = arg("rid", help="Receivable (or part) id.")
+
+
+def _issue_args(v: dict[str, Any]) -> list[Any]:
+    digest = inputs.one_document(v["doc"], v["doc_hash"], "--doc", "--doc-hash")
+    return [v["supplier"], v["amount"], v["maturity"], digest]
+
+
+def _who(help_text: str) -> Any:
+    return arg("who", help=help_text, parse=inputs.address)
+
+
+COMMANDS = CommandTable(
+    contract=NAME,
+    help="Supply-chain finance: receivables issued, split, transferred, pledged, repaid.",
+    readable=Readable(
+        money=frozenset({"amount", "outstanding", "paid", "financed", "amounts"}),
+        durations=frozenset({"overdue_ms"}),
+    ),
+    wrap_json=True,
+    commands=(
+        tx("enrol", "Enrol yourself (your company) as a participant.", arg("display_name")),
+        tx(
+            "issue",
+            "(core enterprise) Issue a receivable to a tier-1 supplier.",
+            arg("supplier", help="Supplier address or identity directory.", parse=inputs.address),
+            arg("amount", int, "Amount in fen."),
+            opt("maturity", str, "ms, YYYY-MM-DD, or +90d.", parse=inputs.time_ms),
+            opt(
+                "doc",
+                Path | None,
+                "The contract/invoice file; its SHA-256 is recorded.",
+                default=None,
+            ),
+            opt(
+                "doc_hash",
+                str | None,
+                "The SHA-256 (hex) of the contract/invoice.",
+                default=None,
+            ),
+            args=_issue_args,
+        ),
+        tx("accept", "(holder) Accept a receivable issued to you.", RID),
+        tx("reject", "(holder) Refuse a receivable issued to you.", RID, arg("reason")),
+        tx(
+            "split",
+            "(holder) Split a receivable into parts.",
+            RID,
+            arg("amounts", list[int], "The parts in fen; they must sum to the whole."),
+        ),
+        tx(
+            "transfer",
+            "(holder) Transfer a receivable (or part) to another enrolled participant.",
+            RID,
+            arg("to", parse=inputs.address),
+        ),
+        tx(
+            "split-transfer",
+            "(holder) Split off AMOUNT fen and transfer that part to TO.",
+            RID,
+            arg("amount", int),
+            arg("to", parse=inputs.address),
+        ),
+        tx(
+            "pledge",
+            "(holder) Apply to BANK to finance the receivable (it is locked from now on).",
+            RID,
+            arg("bank", parse=inputs.address),
+            method="apply_pledge",
+        ),
+        tx("cancel-pledge", "(holder) Withdraw a pledge application not yet approved.", RID),
+        tx(
+            "approve-pledge",
+            "(bank) Approve financing of a pledged receivable.",
+            RID,
+            arg("amount", int, "Financing amount in fen."),
+            arg("rate_bp", int, "Yearly rate in basis points (450 = 4.50%)."),
+        ),
+        tx("reject-pledge", "(bank) Decline a pledge application.", RID, arg("reason")),
+        tx(
+            "disburse",
+            "(bank) Record that the approved financing was paid to the holder.",
+            RID,
+            arg("payment_ref"),
+        ),
+        tx(
+            "release-pledge",
+            "(bank) Release a pledge (the loan was settled); the receivable is unlocked.",
+            RID,
+        ),
+        tx(
+            "repay",
+            "(core enterprise, issuer) Repay every unpaid part of a receivable.",
+            RID,
+            opt("ref", str, "Payment reference.", default=""),
+        ),
+        tx("audit", "(regulator) A recorded audit of the full tree of a receivable.", RID),
+        view("show", "Show one receivable or part.", RID, method="get"),
+        table_view(
+            "lineage",
+            "The chain of parts from the original receivable down to RID.",
+            RID,
+            columns=("id", "amount", "holder", "status"),
+        ),
+        table_view(
+            "holdings",
+            "What an address holds.",
+            _who("Address or identity directory."),
+            columns=("id", "amount", "status", "maturity_ms", "pledge"),
+        ),
+        table_view(
+            "overdue",
+            "Unpaid parts past maturity, with their payees.",
+            columns=("id", "root", "payee", "amount", "maturity_ms", "overdue_ms"),
+        ),
+        view("open", "Original receivables not yet fully repaid.", method="open_receivables"),
+        view("totals", "Conservation figures of a receivable's tree.", RID, method="tree_totals"),
+        view("party", "A participant's enrolment record.", _who("Address or identity directory.")),
+    ),
+)

@@ -1,0 +1,216 @@
+"""`tianfu app traceability ...`: products, batches, events, splits, merges, recalls, lookup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tianfu.apps.common import inputs
+from tianfu.apps.common.commands import (
+    CommandTable,
+    Session,
+    arg,
+    custom,
+    opt,
+    record_view,
+    tx,
+    view,
+)
+from tianfu.apps.common.display import Display, Output, Rows, Text
+from tianfu.apps.common.errors import BadInput, CommandFailed
+from tianfu.apps.common.readable import Readable
+from tianfu.apps.traceability import NAME
+from tianfu.apps.traceability.proof import KIND
+from tianfu.apps.traceability.sdk import Traceability
+from tianfu.proofs.documents import dump_document, verify_document
+
+EVENT_COLUMNS = ("seq", "type", "org", "name", "height", "time_ms", "data")
+EVENT_HEADERS = ("#", "type", "org", "signer", "block", "time", "data")
+GENESIS_HELP = (
+    "Trusted genesis file: genesis.bin, or the JSON of GET /v1/genesis. "
+    "Without it the genesis is fetched from the node, which is then trusted for it."
+)
+
+
+def _split_args(v: dict[str, Any]) -> list[Any]:
+    items = []
+    for c, q in inputs.pairs(v["parts"], "part"):
+        try:
+            items.append({"code": c, "quantity": int(q)})
+        except ValueError:
+            raise BadInput(f"quantity {q!r} of part {c} is not an integer") from None
+    return [v["code"], items]
+
+
+def _events(code: str, items: list[Any]) -> Rows:
+    return Rows(f"events of {code}", EVENT_COLUMNS, items, EVENT_HEADERS)
+
+
+def _lookup_lines(doc: dict[str, Any]) -> tuple[Display, ...]:
+    out: list[Display] = []
+    if doc["recalled"] and doc["recall"] is not None:
+        r = doc["recall"]
+        out.append(
+            Text(
+                f"RECALLED: {r['reason']} (recall of {r['root']} by {r['org']} "
+                f"at block {r['height']})"
+            )
+        )
+    for entry in doc["lineage"]:
+        b, prod = entry["batch"], entry["product"] or {}
+        out.append(
+            Text(
+                f"batch {b['code']}: {prod.get('name', b['product'])}, {b['quantity']} "
+                f"{b['unit']}, origin {b['origin']}, status {b['status']}, holder "
+                f"{b['holder_org']}, parents {b['parents'] or '-'}"
+            )
+        )
+        out.append(_events(b["code"], entry["events"]))
+    changes = len(doc["validator_changes"]) - 1
+    out.append(
+        Text(
+            f"verified: {doc['records_proven']} records proven at height {doc['height']} by a "
+            f"commit certificate of the validators of that height (through {changes} "
+            "validator-set changes from the genesis)"
+        )
+    )
+    return tuple(out)
+
+
+def lookup(session: Session, v: dict[str, Any]) -> Output:
+    client = session.client()
+    client.genesis = session.genesis(v["genesis"])
+    try:
+        doc = Traceability(client).lookup_document(v["code"], v["height"])
+    except LookupError as exc:
+        raise CommandFailed(str(exc)) from None
+    shown = _lookup_lines(doc)
+    if v["out"] is not None:
+        v["out"].write_text(dump_document(doc), encoding="utf-8")
+        shown += (Text(f"proof document written to {v['out']}"),)
+    return Output(doc, shown)
+
+
+def verify(session: Session, v: dict[str, Any]) -> Output:
+    genesis = session.load_genesis(v["genesis"])
+    proven = verify_document(v["file"].read_bytes(), genesis, kind=KIND)
+    return Output({"verified": True, **proven.readable}, _lookup_lines(proven.document))
+
+
+def events(session: Session, v: dict[str, Any]) -> Output:
+    items = Traceability(session.client()).events(v["code"])
+    return Output(items, (_events(v["code"], items),))
+
+
+CODE = arg("code", help="Batch code.")
+COMMANDS = CommandTable(
+    contract=NAME,
+    help="Product traceability: batches from origin to shelf, splits, merges, recalls.",
+    readable=Readable(),
+    commands=(
+        tx(
+            "register-product",
+            "Register a product (role producer or processor).",
+            arg("product_id"),
+            arg("name"),
+            opt("category", default="general"),
+            opt("unit", help="Smallest unit, e.g. g or piece.", default="g"),
+        ),
+        tx(
+            "create-batch",
+            "Create a batch of your product (role producer).",
+            CODE,
+            arg("product_id"),
+            arg("quantity", int, "In the product's smallest unit."),
+            arg("origin"),
+        ),
+        tx(
+            "event",
+            "Append a signed event to a batch (the role depends on the event type).",
+            CODE,
+            arg(
+                "kind",
+                help="planting, raising, input, harvest, processing, inspection, storage, "
+                "transport or retail.",
+            ),
+            arg(
+                "fields",
+                list[str] | None,
+                "KEY=VALUE fields (VALUE parsed as JSON, else a string).",
+                default=None,
+            ),
+            method="record_event",
+            args=lambda v: [v["code"], v["kind"], inputs.fields(v["fields"], "field")],
+        ),
+        tx(
+            "transfer",
+            "Hand custody of a batch to the next participant (holder only); its "
+            "organisation is the one its certificate on chain names.",
+            CODE,
+            arg(
+                "to",
+                help="Address (or identity directory) of the next holder: a registered member.",
+                parse=inputs.address,
+            ),
+            method="transfer_batch",
+        ),
+        tx(
+            "split",
+            "Split a batch; the parts must sum exactly to its quantity (holder only).",
+            CODE,
+            arg("parts", list[str], "CODE=QUANTITY for each new batch."),
+            method="split_batch",
+            args=_split_args,
+        ),
+        tx(
+            "merge",
+            "Merge batches you hold into a new batch of PRODUCT_ID.",
+            arg("new_code"),
+            arg("product_id"),
+            arg("codes", list[str], "The batches to merge (2 or more)."),
+            method="merge_batches",
+            args=lambda v: [v["new_code"], list(v["codes"]), v["product_id"]],
+        ),
+        tx(
+            "recall",
+            "Recall a batch and all its descendants (role regulator).",
+            CODE,
+            arg("reason"),
+        ),
+        record_view("product", "Show a product.", arg("product_id"), title="{product_id}"),
+        record_view(
+            "batch",
+            "Show a batch record (holder, quantity, parents, children, recall).",
+            CODE,
+            title="{code}",
+        ),
+        custom("events", "List a batch's events.", events, CODE),
+        view("descendants", "List a batch and every batch made from it.", CODE),
+        custom(
+            "lookup",
+            "Public lookup: the full provenance of a batch, every record verified by proofs.\n\n"
+            "Needs no identity. Pass --genesis FILE to verify against a genesis you hold; "
+            "without it the node's genesis is fetched and trusted for it (a warning says so). "
+            "--out saves the proof document: `tianfu app traceability verify FILE --genesis "
+            "GENESIS` (or `tianfu verify-proof`) checks it offline, against the genesis alone.",
+            lookup,
+            CODE,
+            opt("genesis", Path | None, GENESIS_HELP, default=None),
+            opt("height", int | None, default=None, min=1),
+            opt(
+                "out",
+                Path | None,
+                "Write the lookup's proof document to this file.",
+                default=None,
+            ),
+        ),
+        custom(
+            "verify",
+            "Verify a saved lookup offline, against the genesis alone.",
+            verify,
+            arg("file", Path, "A lookup's proof document (lookup --out)."),
+            opt("genesis", Path, "The trusted genesis file."),
+            uses=("json",),
+        ),
+    ),
+)
