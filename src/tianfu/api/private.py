@@ -1,5 +1,5 @@
 """Private-data routes (`private_router`): hand content to this node, read it, wrap its key
-for another organisation, and see what this node keeps (docs/adr/0020-private-data.md).
+for another organisation, and see what this node keeps (docs/adr/0021-private-data.md).
 
 The three operations take a signed request (`tianfu.privdata.messages.AccessRequest`, its
 canonical msgpack bytes as an `application/octet-stream` body) from an identity of this

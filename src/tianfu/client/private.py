@@ -1,4 +1,4 @@
-"""SDK helpers for private data (docs/adr/0020-private-data.md): seal content for the reader
+"""SDK helpers for private data (docs/adr/0021-private-data.md): seal content for the reader
 organisations, hand it to your organisation's node, read it back, wrap its key for another
 organisation, and register your organisation's data key.
 

@@ -1,5 +1,5 @@
 """Private data: record content kept off the public ledger, encrypted, and stored only by the
-nodes of the organisations granted to read it (docs/adr/0020-private-data.md).
+nodes of the organisations granted to read it (docs/adr/0021-private-data.md).
 
 - `sealing`   content encryption (XChaCha20-Poly1305) and key wrapping (X25519 sealed boxes)
 - `keys`      an organisation's X25519 data keys on its node (`OrgKeyring`)

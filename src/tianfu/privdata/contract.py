@@ -2,7 +2,7 @@
 # mypy: ignore-errors
 """Private data keys: each member organisation's X25519 public key for private content.
 
-A sandboxed contract, deployed by a governance vote as `privdata` (docs/adr/0020).
+A sandboxed contract, deployed by a governance vote as `privdata` (docs/adr/0021).
 Writers wrap a record's content key for the public key registered here; the private key
 stays on the organisation's nodes. Only an admin of an organisation sets its key; a new key
 replaces the old one for new records (its nodes keep the old private key, so older records

@@ -1,7 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 """Private notes: content kept off the ledger, readable by the organisations its owner grants.
 
-The smallest contract that keeps private data (docs/contracts.md, "Private data"; ADR 0020).
+The smallest contract that keeps private data (docs/contracts.md, "Private data"; ADR 0021).
 The content itself never reaches the chain: the writer's SDK encrypts it, wraps the key for
 each reader organisation's registered data key (`tianfu.client.private.PrivateData.seal`),
 calls `write` with the hash, size and wrapped keys, and hands the content to its own node.
