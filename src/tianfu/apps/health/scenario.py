@@ -37,6 +37,12 @@ def node_refused(action: Callable[[], Any], status: int, needle: str) -> str:
     raise ScenarioFailed(f"a private-data request was served (expected HTTP {status} {needle!r})")
 
 
+def found(value: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    check(value is not None, f"{what} is not on chain")
+    assert value is not None
+    return value
+
+
 def run_scenario(env: AppEnv) -> None:
     ensure_private_data(env)
     tag = "-s" + secrets.token_hex(3)
@@ -72,7 +78,7 @@ def run_scenario(env: AppEnv) -> None:
     refused(lambda: dr_b.add_record(me, "imaging", result), f"not consented to {org_b}")
     refused(lambda: lab.add_record(me, "imaging", result, [org_ph]), f"not consented to {org_ph}")
     rec = lab.add_record(me, "imaging", result)
-    first = lab.record(rec)
+    first = found(lab.record(rec), rec)
     check(first["readers"] == [home] and first["org"] == home, f"record {first}")
 
     def rec_state() -> Any:
@@ -124,7 +130,7 @@ def run_scenario(env: AppEnv) -> None:
         "current readers only",
     )
     check(lab.amend(rec, newer) == 2, "a second version")
-    amended = pat.record(rec)
+    amended = found(pat.record(rec), rec)
     check(amended["readers"] == [home], "the revoked hospital is not a reader of any version")
     check(pat.read(rec, "the addendum") == newer, "the newest version reads")
     node_refused(lambda: dr_b.private.read(NAME, amended["versions"][-1]), 403, "not granted")
@@ -132,7 +138,7 @@ def run_scenario(env: AppEnv) -> None:
     # -- purge: the content is gone everywhere, the hashes stay ------------------------------
     refused(lambda: lab.purge(rec), "only the patient")
     pat.purge(rec)
-    gone = pat.record(rec)
+    gone = found(pat.record(rec), rec)
     check(gone["purged"] and gone["versions"] == amended["versions"], "hashes stay as proof")
     refused(lambda: pat.read(rec, "after purge"), "purged")
     node_refused(lambda: pat.private.read(NAME, latest), 410, "purged")
@@ -149,7 +155,7 @@ def run_scenario(env: AppEnv) -> None:
         me, "Amoxicillin capsules 500 mg", "1 capsule tid, 7 days", 21, now + 30 * DAY_MS
     )
     run.watch(lambda: (rx_state_of(rx), pat.statistics()))
-    details_hash = pat.prescription(rx)["details"]
+    details_hash = found(pat.prescription(rx), rx)["details"]
     node_refused(lambda: pharmacy.private.read(NAME, details_hash), 403, "not granted")
     refused(lambda: pharmacy.dispense(rx, 21), "not presented")
     refused(lambda: pharmacy.read(rx, "before presentation"), "may not access")
