@@ -28,7 +28,7 @@ RECORD_PREFIX = "pd:"
 HASH_RE = re.compile(r"^[0-9a-f]{64}$")
 CONTRACT_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_READERS = 64
-_MARK = b"/" + RECORD_PREFIX.encode()
+RECORD_MARK = b"/" + RECORD_PREFIX.encode()  # in every full state key of a record
 
 
 def record_key(content_hash: str) -> str:
@@ -81,19 +81,14 @@ def parse_record(contract: str, content_hash: str, value: Any) -> PrivateRecord 
 
 def split_state_key(key: bytes) -> tuple[str, str] | None:
     """(contract, hash) of a full state key `<contract>/pd:<hash>`, else None."""
-    at = key.find(_MARK)
+    at = key.find(RECORD_MARK)
     if at <= 0:
         return None
     try:
         contract = key[:at].decode("ascii")
-        content_hash = key[at + len(_MARK) :].decode("ascii")
+        content_hash = key[at + len(RECORD_MARK) :].decode("ascii")
     except UnicodeDecodeError:
         return None
     if not CONTRACT_RE.match(contract) or not HASH_RE.match(content_hash):
         return None
     return contract, content_hash
-
-
-def is_record_key(key: bytes) -> bool:
-    """A cheap test for `split_state_key` (used on every committed block's updates)."""
-    return _MARK in key
