@@ -274,3 +274,22 @@ def _post(chain: AppChain, action: str, req: AccessRequest) -> Any:
 
 def _client(chain: AppChain, who: Identity) -> Client:
     return chain.client(who)
+
+
+def test_unusable_x25519_keys_are_refused_not_crashed_on(tmp_path) -> None:
+    """A low-order reply key (400) or registered data key (409) is a refusal, never a 500."""
+    chain = AppChain(tmp_path)
+    chain.deploy(REGISTRY, registry_source())
+    chain.deploy("notes", example_source("private_notes"))
+    for org in ("org1", "org2"):
+        PrivateData(chain.client(chain.admin(org))).register_node_key()
+    assert chain.call(chain.admin("org3"), REGISTRY, "set_key", bytes(32)).ok
+    alice = member(chain, "org1", "a")
+    sealed = write(chain, alice, ["org1"], b"x")
+    req = _signed(chain, alice, READ, "notes", sealed.hash, reply_key=bytes(32))
+    r = _post(chain, READ, req)
+    assert r.status_code == 400 and "reply key" in r.json()["error"]
+    refused(lambda: pd(chain, alice).wrap("notes", sealed.hash, "org3"), 409, "not a usable")
+    with pytest.raises(Exception, match="not a usable"):
+        pd(chain, alice).seal(b"y", ["org1", "org3"])
+    chain.close()

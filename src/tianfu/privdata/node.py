@@ -272,6 +272,10 @@ class PrivateDataNode:
             plaintext = decrypt(blob, key)
         except (KeyringError, SealingError) as exc:
             raise Conflict(f"the content does not open on this node: {exc}") from None
+        try:
+            sealed = seal_to(body.reply_key, plaintext)
+        except SealingError as exc:
+            raise BadRequest(f"the request's reply key: {exc}") from None
         self._count("read")
         log.info(
             "private content %s/%s… read by %s of %s",
@@ -284,7 +288,7 @@ class PrivateDataNode:
             "contract": body.contract,
             "hash": content_hash,
             "size": rec.size,
-            "sealed": seal_to(body.reply_key, plaintext),
+            "sealed": sealed,
         }
 
     def wrap(self, req: AccessRequest) -> dict[str, Any]:
@@ -299,16 +303,18 @@ class PrivateDataNode:
         if public_key is None:
             raise NotFound(f"organisation {target} has registered no data key (privdata)")
         try:
-            key = self.keyring.unwrap(caller.org, rec.readers[caller.org])
+            wrapped = wrap_key(self.keyring.unwrap(caller.org, rec.readers[caller.org]), public_key)
         except KeyringError as exc:
             raise Conflict(str(exc)) from None
+        except SealingError as exc:
+            raise Conflict(f"the data key {target} registered: {exc}") from None
         self._count("wrapped")
         return {
             "contract": body.contract,
             "hash": content_hash,
             "org": target,
             "public_key": public_key,
-            "wrapped": wrap_key(key, public_key),
+            "wrapped": wrapped,
         }
 
     def keys(self) -> list[dict[str, Any]]:

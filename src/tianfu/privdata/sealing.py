@@ -91,14 +91,18 @@ def seal_to(public_key: bytes, data: bytes) -> bytes:
     """`data` sealed for the holder of the X25519 private key of `public_key`."""
     if len(public_key) != PUBLIC_KEY_BYTES:
         raise SealingError(f"an X25519 public key is {PUBLIC_KEY_BYTES} bytes")
-    return bytes(SealedBox(PublicKey(public_key)).encrypt(data))
+    try:
+        return bytes(SealedBox(PublicKey(public_key)).encrypt(data))
+    except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError):
+        # libsodium refuses a low-order point (all zeros, ...): no shared secret.
+        raise SealingError("not a usable X25519 public key") from None
 
 
 def open_sealed(private_key: bytes, sealed: bytes) -> bytes:
     """Open a sealed box with an X25519 private key; `SealingError` if it is not for it."""
     try:
         return bytes(SealedBox(PrivateKey(private_key)).decrypt(sealed))
-    except (nacl.exceptions.CryptoError, nacl.exceptions.TypeError, ValueError):
+    except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError, TypeError, ValueError):
         raise SealingError("the sealed box does not open with this key") from None
 
 
