@@ -242,3 +242,35 @@ def test_signed_requests_round_trip_and_are_strict() -> None:
             decode(encode(bad), AccessRequest)
     with pytest.raises(CodecError):
         decode(encode(FetchResponse(1, 1, "notes", bytes(32), 1, b"x")), FetchResponse)
+
+
+def test_a_blob_being_written_is_not_yet_held_and_a_delete_meanwhile_wins(
+    tmp_path, monkeypatch
+) -> None:
+    """`has` says True only once the file is complete (a reader in between found no file);
+    a delete while the write is under way removes the blob when the write ends."""
+    import tianfu.privdata.store as store_module
+
+    store = PrivateStore(tmp_path)
+    blob = b"\x07" * 100
+    h = content_hash(blob)
+    seen = []
+    real = store_module.write_private
+
+    def slow_write(path, data):  # type: ignore[no-untyped-def]
+        seen.append(store.has("notes", h))
+        real(path, data)
+
+    monkeypatch.setattr(store_module, "write_private", slow_write)
+    assert store.save("notes", h, "org1", blob) is True
+    assert seen == [False] and store.has("notes", h) and store.load("notes", h) == blob
+    store.delete("notes", h)
+
+    def write_then_deleted(path, data):  # type: ignore[no-untyped-def]
+        real(path, data)
+        assert store.delete("notes", h) is True  # a purge arrives during the write
+
+    monkeypatch.setattr(store_module, "write_private", write_then_deleted)
+    assert store.save("notes", h, "org1", blob) is False
+    assert not store.has("notes", h) and not store.path("notes", h).exists()
+    assert store.usage() == {"records": 0, "bytes": 0, "by_org": {}}

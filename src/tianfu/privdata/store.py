@@ -63,7 +63,10 @@ class PrivateStore:
         self.quotas = quotas or Quotas()
         self.quotas.validate()
         self._lock = threading.Lock()
+        # Every blob counted against the quotas, written or being written ...
         self._index: dict[tuple[str, str], tuple[str, int]] = {}
+        self._writing: set[tuple[str, str]] = set()  # ... those still being written ...
+        self._doomed: set[tuple[str, str]] = set()  # ... and those deleted meanwhile
         self._by_org: dict[str, int] = {}
         self._total = 0
         self.blobs.mkdir(parents=True, exist_ok=True)
@@ -101,8 +104,10 @@ class PrivateStore:
 
     # -- reads -----------------------------------------------------------------------------
     def has(self, contract: str, content_hash: str) -> bool:
+        """Whether the blob is stored (completely written)."""
+        key = (contract, content_hash)
         with self._lock:
-            return (contract, content_hash) in self._index
+            return key in self._index and key not in self._writing
 
     def load(self, contract: str, content_hash: str) -> bytes | None:
         """The blob, checked against its hash; None if not stored; `Tampered` if changed."""
@@ -120,7 +125,7 @@ class PrivateStore:
 
     def entries(self) -> list[tuple[str, str]]:
         with self._lock:
-            return sorted(self._index)
+            return sorted(k for k in self._index if k not in self._writing)
 
     def usage(self) -> dict[str, object]:
         with self._lock:
@@ -153,12 +158,24 @@ class PrivateStore:
                     f"written by {org}"
                 )
             self._add(key, org, len(blob))  # reserved; released if the write fails
+            self._writing.add(key)
         try:
             write_private(path, blob)
         except OSError:
             with self._lock:
+                self._writing.discard(key)
+                self._doomed.discard(key)
                 self._remove(key)
             raise
+        with self._lock:
+            self._writing.discard(key)
+            doomed = key in self._doomed
+            if doomed:  # deleted (purged, revoked) while it was being written
+                self._doomed.discard(key)
+                self._remove(key)
+        if doomed:
+            path.unlink(missing_ok=True)
+            return False
         return True
 
     def assign(self, contract: str, content_hash: str, org: str) -> None:
@@ -177,6 +194,9 @@ class PrivateStore:
         path = self.path(contract, content_hash)
         key = (contract, content_hash)
         with self._lock:
+            if key in self._writing:
+                self._doomed.add(key)  # its writer removes it when the write ends
+                return True
             if key in self._index:
                 self._remove(key)
         try:
