@@ -59,3 +59,26 @@ def test_privdata_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     r = run("register-key")
     assert r.exit_code == 2 and "no identity" in r.output
     chain.close()
+
+
+def test_rotate_key_adds_a_key_to_a_stopped_node(tmp_path: Path) -> None:
+    from tianfu.node.netinit import init_network
+    from tianfu.node.storeguard import DataLock
+    from tianfu.privdata.keys import OrgKeyring
+
+    init_network(tmp_path / "net", 1)
+    home = next((tmp_path / "net").glob("org1/node*"))
+    r = runner.invoke(app, ["privdata", "rotate-key", "--home", str(home), "--json"])
+    assert r.exit_code == 0, r.output
+    first = json.loads(r.stdout)["public_key"]
+    r = runner.invoke(app, ["privdata", "rotate-key", "--home", str(home), "--json"])
+    second = json.loads(r.stdout)["public_key"]
+    ring = OrgKeyring.load(Path(json.loads(r.stdout)["keyring"]))
+    assert ring.public_key("org1").hex() == second != first
+    assert ring.holds("org1", bytes.fromhex(first))  # the older key stays
+    lock = DataLock(home / "data", "running")  # a running node holds the data directory
+    try:
+        r = runner.invoke(app, ["privdata", "rotate-key", "--home", str(home)])
+        assert r.exit_code == 1 and "in use" in r.output
+    finally:
+        lock.release()

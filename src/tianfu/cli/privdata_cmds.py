@@ -2,11 +2,13 @@
 
 `propose` puts the `privdata` key-registry contract to the consortium's vote (approve with
 `tianfu contract approve`); `register-key` registers, as an organisation's admin, the data
-key the organisation's node holds; `keys`, `status` and `show` read what a node keeps.
+key the organisation's node holds; `rotate-key` adds a new key to a stopped node's keyring;
+`keys`, `status` and `show` read what a node keeps.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -106,3 +108,36 @@ def show(
             print_json(doc)
         else:
             print_fields(f"private record {content_hash[:16]}…", doc)
+
+
+@privdata_app.command("rotate-key")
+def rotate_key(
+    home: Annotated[Path, typer.Option("--home", help="The node's home (its node.toml).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a new data key to a stopped node's keyring (old keys stay: older content still
+    opens). Copy the keyring to the organisation's other nodes, start them, then register
+    the new key: `tianfu privdata register-key`."""
+    with handle_errors():
+        from tianfu.node.config import NodeConfig
+        from tianfu.node.storeguard import DataLock, StoreRefused
+        from tianfu.privdata.keys import OrgKeyring
+        from tianfu.privdata.node import KEYS_FILE
+
+        cfg = NodeConfig.load(home)
+        try:
+            lock = DataLock(cfg.data, "rotating its data key")
+        except StoreRefused as exc:
+            raise CommandFailed(str(exc)) from None
+        try:
+            path = cfg.data / "private" / KEYS_FILE
+            ring = OrgKeyring.open(path, {cfg.org})
+            public_key = ring.rotate(cfg.org)
+            ring.save(path)
+        finally:
+            lock.release()
+        doc = {"org": cfg.org, "public_key": public_key.hex(), "keyring": str(path)}
+        if as_json:
+            print_json(doc)
+        else:
+            print_fields("new data key (start the node, then register it)", doc)
