@@ -57,7 +57,7 @@ class DistributionConfig:
     fetch_timeout_s: float = 10.0
     max_parallel: int = 4
     backoff_min_s: float = 0.5
-    backoff_max_s: float = 30.0
+    backoff_max_s: float = 120.0  # a blob no granted peer has yet (its writer never handed it over)
     reconcile_s: float = 60.0
     serve_rate: float = 20.0  # requests per second answered per peer (token bucket)
     serve_burst: int = 40
