@@ -15,6 +15,7 @@ from tianfu.apps import (
     city_governance,
     evidence,
     fund_supervision,
+    health,
     ip_rights,
     manufacturing,
     supply_finance,
@@ -35,6 +36,10 @@ from tianfu.apps.fund_supervision import commands as fund_commands
 from tianfu.apps.fund_supervision import demo as fund_demo
 from tianfu.apps.fund_supervision import scenario as fund_scenario
 from tianfu.apps.fund_supervision.sdk import FundSupervision
+from tianfu.apps.health import commands as health_commands
+from tianfu.apps.health import demo as health_demo
+from tianfu.apps.health import scenario as health_scenario
+from tianfu.apps.health.sdk import Health
 from tianfu.apps.ip_rights import commands as ip_commands
 from tianfu.apps.ip_rights import demo as ip_demo
 from tianfu.apps.ip_rights import scenario as ip_scenario
@@ -131,6 +136,15 @@ APPLICATIONS: tuple[Application, ...] = (
         city_demo.create_demo,
         city_demo.describe,
         city_scenario.run_scenario,
+    ),
+    Application(
+        health.NAME,
+        health.source,
+        Health,
+        health_commands.COMMANDS,
+        health_demo.create_demo,
+        health_demo.describe,
+        health_scenario.run_scenario,
     ),
 )
 NAMES: tuple[str, ...] = tuple(a.name for a in APPLICATIONS)

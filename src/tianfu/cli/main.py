@@ -30,6 +30,7 @@ from tianfu.cli.common import (
 )
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
+from tianfu.cli.privdata_cmds import privdata_app
 from tianfu.client import DEFAULT_URL
 
 app = typer.Typer(
@@ -53,6 +54,7 @@ app.add_typer(network_app, name="network")
 app.add_typer(node_app, name="node")
 app.add_typer(genesis_app, name="genesis")
 app.add_typer(bench_app, name="bench")
+app.add_typer(privdata_app, name="privdata")
 app.command("up")(up)
 
 

@@ -1,6 +1,6 @@
 """Wires a network node: store, ledger, mempool, p2p (mutual TLS), consensus driver, block
-sync, transaction gossip, the store guard and the REST API. Composition only — no logic
-of its own."""
+sync, transaction gossip, private data, the store guard and the REST API. Composition only —
+no logic of its own."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
 from tianfu.node.trust import chain_trust
 from tianfu.p2p import api as p2p
 from tianfu.p2p.network import TlsNetwork
+from tianfu.privdata.distribution import Distributor
+from tianfu.privdata.node import PrivateDataNode, load_quotas
 from tianfu.sync import BlockSyncer
 from tianfu.testing import faults
 from tianfu.types import Genesis, Transaction
@@ -149,6 +151,12 @@ async def _serve(
     for kind in (p2p.KIND_STATUS, p2p.KIND_BLOCKS_REQUEST, p2p.KIND_BLOCKS_RESPONSE):
         handlers[kind] = syncer.handle
     handlers[p2p.KIND_TXS] = gossip.handle
+    service.private = PrivateDataNode.open(
+        cfg.data / "private", ledger, {cfg.org}, query=service.query, quotas=load_quotas(cfg.home)
+    )
+    private = Distributor(service.private, network)
+    for kind in (p2p.KIND_PRIVATE_FETCH, p2p.KIND_PRIVATE_DATA, p2p.KIND_PRIVATE_HAVE):
+        handlers[kind] = private.handle
     health = NodeHealth()
     wire_health(
         health, store=ledger.store, driver=driver, syncer=syncer, transport=transport, guard=guard
@@ -160,6 +168,7 @@ async def _serve(
     guard.attach()
     await transport.start()
     await driver.start()
+    await private.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
     reporter = EvidenceReporter(ident, service, driver.pending_evidence)
     evidence_task = asyncio.create_task(reporter.run(), name="evidence-reporter")
@@ -180,6 +189,7 @@ async def _serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await syncer.drain()
+        await private.stop()
         await driver.stop()
         await transport.stop()
         ledger.store.close()

@@ -16,6 +16,7 @@ from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
 from tianfu.node import loop as event_loop
 from tianfu.node.service import NodeService
+from tianfu.privdata.node import PrivateDataNode
 from tianfu.store import Store
 from tianfu.types import Genesis
 
@@ -46,6 +47,9 @@ async def serve_solo(
         org=info.org,
         is_validator=True,
         max_body_bytes=max_body_bytes,
+    )
+    service.private = PrivateDataNode.open(
+        data_dir / "private", ledger, {info.org}, query=service.query
     )
     params = genesis.params
     driver = SoloDriver(

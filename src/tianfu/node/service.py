@@ -84,6 +84,9 @@ class NodeService:
         self._waiters: dict[bytes, list[_Waiter]] = {}  # tx hash -> waits for its commit
         self._subscribers: set[asyncio.Queue[CommittedEvent | None]] = set()
         self._proofs: ProofBuilder | None = None
+        # Private data (`tianfu.privdata.node.PrivateDataNode`), when the node keeps it: told
+        # of every committed block, served by `tianfu.api.private`.
+        self.private: Any = None
         self.registry = CollectorRegistry()
         self.m_height = Gauge("tianfu_height", "Latest committed height", registry=self.registry)
         self.m_txs = Counter(
@@ -304,6 +307,8 @@ class NodeService:
         if stale:
             self.verified.difference_update(stale)
         self.m_mempool.set(len(self.mempool))
+        if self.private is not None:
+            self.private.block_committed(executed)
 
     def _publish(self, event: CommittedEvent) -> None:
         for q in list(self._subscribers):

@@ -24,6 +24,7 @@ from tianfu.identity import Identity, OrgCA
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
 from tianfu.node.service import NodeService
+from tianfu.privdata.node import PrivateDataNode
 from tianfu.store import Store
 from tianfu.types import Genesis, OrgConfig, Receipt, TxBody, Validator
 
@@ -67,6 +68,11 @@ class AppChain:
             verified=self.service.verified.__contains__,
         )
         self.service.on_tx = self._commit_now
+        # Private data: this one node acts for every organisation (holds all their data
+        # keys), so every member can read what its organisation is granted through it.
+        self.service.private = PrivateDataNode.open(
+            self.dir / "private", self.ledger, set(orgs), query=self.service.query
+        )
         self.driver.produce_one([])
         self.http = TestClient(create_app(self.service))
         self._nonce = 0
