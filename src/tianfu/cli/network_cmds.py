@@ -15,6 +15,7 @@ from tianfu.cli.common import (
     CommandFailed,
     JsonOpt,
     SchemeOpt,
+    UsageProblem,
     handle_errors,
     print_json,
     scheme_of,
@@ -274,14 +275,36 @@ def up(
     p2p_base: Annotated[
         int, typer.Option("--p2p-base-port", help="Node i's p2p port is this + i (new networks).")
     ] = 9700,
+    scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--scheme",
+            help="Keys of a new network: ed25519 (default), ecdsa-p256, or sm2 for an SM2/SM3 "
+            "chain (SM2 signatures, SM3 hashes). A resumed network keeps its suite.",
+        ),
+    ] = None,
 ) -> None:
     """Run a local network: one validator process per organisation, on 127.0.0.1."""
     with handle_errors():
+        from tianfu.crypto import suite_for_scheme, suite_of
         from tianfu.node.localnet import LocalNetwork
 
+        key_scheme = scheme_of(scheme or "ed25519")
         net, created = LocalNetwork.prepare(
-            home, orgs, fresh, api_base_port=api_base, p2p_base_port=p2p_base
+            home,
+            orgs,
+            fresh,
+            api_base_port=api_base,
+            p2p_base_port=p2p_base,
+            scheme=key_scheme,
         )
+        if scheme is not None and not created:
+            have, want = suite_of(net.genesis).name, suite_for_scheme(key_scheme).name
+            if have != want:
+                raise UsageProblem(
+                    f"the network in {home} is a {have!r} chain; --scheme {scheme} needs a new "
+                    "one: add --fresh (deletes the old chain) or use another --home"
+                )
         console.print(
             f"[bold]Tianfu local network[/] ({'new' if created else 'resumed'}) in {home}"
         )
