@@ -71,6 +71,10 @@ def test_up_demo_again_finds_the_data_and_writes_nothing(net: LocalNetwork) -> N
     assert "failed" not in out, out
     assert all(app in out for app in APPS), out
     assert out.count("try: tianfu ") == len(APPS), "each app should say what to try next"
+    # The hints name this network (its genesis file and its URL), not the default one.
+    assert ".tianfu/localnet/genesis.bin" not in out, out
+    assert str(net.home / "genesis.bin") in out.replace("\n", ""), out
+    assert f"--url {url}" in out, out
     # A transaction sent by mistake would be pending in a node's mempool or committed since.
     mempools = [
         httpx.get(net.url(c) + "/v1/status", timeout=30).json()["mempool"] for c in net.configs

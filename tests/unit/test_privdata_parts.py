@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from tianfu.codec import CodecError, decode, encode
-from tianfu.crypto import generate_keypair
+from tianfu.crypto import ED25519, SM2, generate_keypair, suite_for_scheme
 from tianfu.privdata.keys import KeyringError, OrgKeyring
 from tianfu.privdata.messages import (
     PUT,
@@ -242,6 +242,26 @@ def test_signed_requests_round_trip_and_are_strict() -> None:
             decode(encode(bad), AccessRequest)
     with pytest.raises(CodecError):
         decode(encode(FetchResponse(1, 1, "notes", bytes(32), 1, b"x")), FetchResponse)
+
+
+def test_a_request_signed_with_an_sm2_key_verifies_on_an_sm2_chain() -> None:
+    """The client signs with its key's suite (SM3 for SM2) whatever its process hashes
+    with; the node checks with its chain's suite."""
+    kp = generate_keypair(SM2)
+    req = sign_access(
+        kp,
+        chain_id="c",
+        action=READ,
+        contract="notes",
+        content_hash=bytes(32),
+        time_ms=1,
+        nonce=bytes(16),
+        reply_key=bytes(32),
+    )
+    with suite_for_scheme(SM2).use():
+        assert decode(encode(req), AccessRequest).signature_ok()
+    with suite_for_scheme(ED25519).use():
+        assert not req.signature_ok()  # another suite's node does not accept it
 
 
 def test_a_blob_being_written_is_not_yet_held_and_a_delete_meanwhile_wins(

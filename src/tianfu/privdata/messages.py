@@ -20,7 +20,7 @@ import msgspec
 
 from tianfu.codec import CodecError, check_version, encode, hash_domain
 from tianfu.crypto import KeyPair
-from tianfu.crypto.suite import verify
+from tianfu.crypto.suite import suite_for_scheme, verify
 from tianfu.privdata.sealing import MAX_BLOB_BYTES, PUBLIC_KEY_BYTES
 
 ACCESS_TAG = "tianfu/private-access/v1"
@@ -107,7 +107,11 @@ def sign_access(
         keypair.scheme,
         keypair.public_key,
     )
-    return AccessRequest(body, keypair.sign(body.signing_hash()), blob)
+    # The signed hash is the one of the key's chain suite (SM3 for an SM2 key), whatever
+    # this process hashes with: the node checks it with its chain's suite.
+    with suite_for_scheme(keypair.scheme).use():
+        signing_hash = body.signing_hash()
+    return AccessRequest(body, keypair.sign(signing_hash), blob)
 
 
 # -- p2p ------------------------------------------------------------------------------------
