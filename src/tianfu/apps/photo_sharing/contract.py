@@ -14,7 +14,8 @@ State:
   sha:<sha256>     the photo id registered with that image hash (exact duplicates refused)
   thumb:<sha256>   the first photo id whose thumbnail has that hash
   b:<seg>:<hex>    bucket of the near-duplicate index: [[photo id, phash], ...], oldest first
-  flags:<id>       near-duplicate flags of a photo, both directions
+  nflags:<id>      how many near-duplicate flags a photo has (both directions, at most
+                   MAX_LIST); flag:<id>:<n> one flag {"photo", "author", "role", "distance", ...}
   used:<address>   {"bytes", "photos"} counted against QUOTA_BYTES
   lic:<id>         {"id", "photo", "licensor", "holder", "terms", "transferable",
                     "transfers", "height", "time_ms", "tx"}
@@ -136,6 +137,13 @@ def _append(ctx, key, item):
         ctx.put(key, items + [item])
 
 
+def _flag(ctx, photo_id, item):
+    n = ctx.get("nflags:" + photo_id, 0)
+    if n < MAX_LIST:
+        ctx.put("flag:" + photo_id + ":" + str(n + 1), item)
+        ctx.put("nflags:" + photo_id, n + 1)
+
+
 def _next(ctx, counter, prefix):
     n = ctx.get("seq:" + counter, 0) + 1
     ctx.put("seq:" + counter, n)
@@ -197,10 +205,10 @@ def register(ctx, sha256, size, phash, thumb_sha256, thumb_size, title, licence)
     for d, pid in matches:
         other = ctx.get("photo:" + pid)
         stamp = {"height": ctx.height, "time_ms": ctx.time_ms, "distance": d}
-        _append(ctx, "flags:" + pid, {**stamp, "photo": photo_id, "author": me, "role": "later"})
-        _append(
+        _flag(ctx, pid, {**stamp, "photo": photo_id, "author": me, "role": "later"})
+        _flag(
             ctx,
-            "flags:" + photo_id,
+            photo_id,
             {**stamp, "photo": pid, "author": other["author"], "role": "earlier"},
         )
         ctx.emit(
@@ -361,7 +369,8 @@ def similar(ctx, phash):
 
 @view
 def flags(ctx, photo_id):
-    return ctx.get("flags:" + photo_id, [])
+    n = ctx.get("nflags:" + photo_id, 0)
+    return [ctx.get("flag:" + photo_id + ":" + str(i)) for i in range(1, n + 1)]
 
 
 @view

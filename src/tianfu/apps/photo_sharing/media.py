@@ -30,7 +30,6 @@ THUMB_TOLERANCE = 12
 
 _DECODE_ERRORS = (
     UnidentifiedImageError,
-    Image.DecompressionBombError,
     OSError,
     SyntaxError,
     ValueError,
@@ -104,7 +103,7 @@ def open_image(
             img.load()
     except MediaError:
         raise
-    except Image.DecompressionBombWarning as exc:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ImageTooLarge(f"decompression bomb refused: {exc}") from None
     except _DECODE_ERRORS as exc:
         raise NotAnImage(f"not a JPEG, PNG or WebP image: {exc}") from None
