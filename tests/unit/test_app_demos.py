@@ -19,6 +19,7 @@ KEY_IDS = {
     "ip_rights": "work_id",
     "manufacturing": "order",
     "city_governance": "contract",
+    "photo_sharing": "photo_id",
 }
 
 

@@ -318,7 +318,7 @@ def test_registration_gas_is_bounded_with_every_probed_bucket_full(chain: AppCha
     calls = []
     for j in range(14 * 32):  # per slice: its own value and 13 (12) one-bit neighbours, 32 each
         h = base
-        for i, (shift, width) in enumerate(segments):
+        for shift, width in segments:
             probe = (j // 32) % (width + 1)
             if probe:
                 h ^= 1 << (shift + probe - 1)
@@ -344,7 +344,6 @@ def test_registration_gas_is_bounded_with_every_probed_bucket_full(chain: AppCha
     )
     assert r.ok, r.error
     assert len(chain.query(photo_sharing.NAME, "get", r.result)["near"]) == 16
-    print("GAS", r.gas_used, chain.query(photo_sharing.NAME, "count"))
     assert r.gas_used < 400_000, r.gas_used  # max_gas_per_tx is 1,000,000
 
 
