@@ -5,6 +5,7 @@ same blocks and state roots."""
 from __future__ import annotations
 
 import io
+import json
 import time
 from collections.abc import Iterator
 
@@ -12,8 +13,16 @@ import httpx
 import pytest
 from rich.console import Console
 
+from tianfu.apps import photo_sharing
+from tianfu.apps.common.scenario import ensure_deployed
+from tianfu.apps.photo_sharing import demo
+from tianfu.apps.photo_sharing.certificate import ImageMismatch, verify_certificate
+from tianfu.apps.photo_sharing.scenario import fresh_picture
+from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms
 from tianfu.apps.registry import NAMES as APPS
 from tianfu.apps.registry import application
+from tianfu.cli.common import load_genesis_file
+from tianfu.client import ApiError, Client
 from tianfu.node.demo import create_demos
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing.netcheck import assert_identical, free_base_ports, height, wait_height
@@ -79,6 +88,38 @@ def test_up_demo_again_finds_the_data_and_writes_nothing(net: LocalNetwork) -> N
     # Demo transactions wait for their commit; three more blocks leave none in flight.
     wait_height([url], height(url) + 3, 60)
     assert committed_txs_after(url, start) == 0, "a second demo run wrote transactions"
+
+
+def test_photo_sharing_across_nodes(env: LocalnetEnv, net: LocalNetwork) -> None:
+    """A photo registered through one node, its retouched copy through another: the copy is
+    flagged to both authors; each node keeps only the bytes uploaded to it and checked;
+    a third node's certificate verifies offline against the genesis file."""
+    author_id = env.identity(env.orgs[0], "net-photographer")
+    copier_id = env.identity(env.orgs[1], "net-copier")
+    author, copier = PhotoSharing(env.client(author_id)), PhotoSharing(env.client(copier_id))
+    ensure_deployed(env, author.client, photo_sharing.NAME, photo_sharing.source())
+    seed, photo = fresh_picture(author)
+    pid = author.register(photo.image, "Chunxi road", licence_terms("cc-by"))
+    seed_copy = demo.retouched(seed)
+    cid = copier.register(seed_copy, "Chunxi road, edited")
+    assert copier.get(cid)["near"][0][0] == pid
+    assert [f["photo"] for f in author.flags(pid)] == [cid]
+    node3 = Client(net.url(net.configs[2]), genesis=net.genesis)
+    assert PhotoSharing(node3).flags(cid)[0]["author"] == author_id.info.address
+    # Bytes: node 1 holds the photo, node 3 not until it is uploaded there and checked.
+    assert author.download(photo.sha256) == photo.image
+    with pytest.raises(ApiError) as missing:
+        PhotoSharing(node3).download(photo.sha256)
+    assert missing.value.status == 404
+    assert [a["stored"] for a in author.upload(photo, node3)] == [True, True]
+    assert PhotoSharing(node3).download(photo.thumb_sha256) == photo.thumbnail
+    # Authorship: exported by node 3, verified with nothing but the genesis file.
+    cert = json.loads(json.dumps(PhotoSharing(node3).certificate(pid)))
+    trusted = load_genesis_file(net.home / "genesis.bin")
+    proven = verify_certificate(cert, photo.image, trusted)
+    assert (proven.photo_id, proven.author) == (pid, author_id.info.address)
+    with pytest.raises(ImageMismatch):
+        verify_certificate(cert, seed_copy, trusted)
 
 
 def test_all_nodes_hold_the_same_chain(net: LocalNetwork) -> None:

@@ -1,7 +1,8 @@
 """Properties of photo_sharing: the bounded index finds every earlier photo under the
 threshold and nothing else, and after any sequence of registrations, licence grants and
 transfers the flags are symmetric and exact, quotas add up, licence holders agree with
-their lists, and photo records never change."""
+their lists, and photo records never change; an authorship certificate verifies only
+untouched."""
 
 from __future__ import annotations
 
@@ -9,12 +10,17 @@ import secrets
 from functools import cache
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tianfu.apps import photo_sharing
+from tianfu.apps.photo_sharing import demo
+from tianfu.apps.photo_sharing.certificate import PhotoCertificateError, verify_certificate
+from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms
 from tianfu.execution.api import Caller, ContractError
 from tianfu.execution.sandbox import CompiledContract, compile_contract
+from tianfu.testing.appchain import AppChain
 
 PEOPLE = ("a" * 40, "b" * 40, "c" * 40)
 LIC = {"kind": "cc0", "terms": ""}
@@ -150,3 +156,45 @@ def test_invariants_after_any_sequence(ops: list[tuple[str, int, int, int]]) -> 
         for p in PEOPLE:
             assert (lic["id"] in ctx.state.get("hlic:" + p, [])) == (lic["holder"] == p)
         assert lic["holder"] != records[lic["photo"]]["author"] or lic["transfers"] > 0
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    chain = AppChain(tmp_path_factory.mktemp("photoprops"))
+    chain.deploy(photo_sharing.NAME, photo_sharing.source())
+    app = PhotoSharing(chain.client(chain.identity("org1", "ph-author")))
+    app.register(demo.original(1), "an earlier photo")  # so the state proof has siblings
+    pid = app.register(IMAGE, "Wide Alley at noon", licence_terms("cc-by"))
+    app.register(demo.original(2), "a later photo")
+    yield app.certificate(pid), chain.genesis
+    chain.close()
+
+
+IMAGE = demo.original(3)
+CERT_SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@CERT_SETTINGS
+@given(pos=st.integers(0, 100_000), bit=st.integers(0, 7))
+def test_any_flipped_certificate_bit_is_refused(issued: Any, pos: int, bit: int) -> None:
+    cert, genesis = issued
+    assert verify_certificate(cert, IMAGE, genesis).title == "Wide Alley at noon"
+    raw = bytearray(bytes.fromhex(cert["raw"]))
+    raw[pos % len(raw)] ^= 1 << bit
+    with pytest.raises(PhotoCertificateError):
+        verify_certificate({**cert, "raw": raw.hex()}, IMAGE, genesis)
+
+
+@CERT_SETTINGS
+@given(
+    name=st.sampled_from(["image_sha256", "phash", "title", "author", "height", "time_ms"]),
+    value=st.one_of(st.integers(), st.text(max_size=70)),
+)
+def test_any_changed_readable_field_is_refused(issued: Any, name: str, value: Any) -> None:
+    cert, genesis = issued
+    if cert[name] == value:
+        return
+    with pytest.raises(PhotoCertificateError, match="readable part"):
+        verify_certificate({**cert, name: value}, IMAGE, genesis)

@@ -49,7 +49,7 @@ def _cert_refused(cert: object, image: bytes, genesis: object, exc: type[Excepti
     raise ScenarioFailed("a tampered certificate verified")
 
 
-def _fresh_picture(app: PhotoSharing) -> tuple[int, media.PreparedPhoto]:
+def fresh_picture(app: PhotoSharing) -> tuple[int, media.PreparedPhoto]:
     """A drawn picture near no registered one, whose retouched copy is clearly near it."""
     for _ in range(50):
         seed = secrets.randbelow(1 << 20) + 100
@@ -66,7 +66,7 @@ def run_scenario(env: AppEnv) -> None:
     author = PhotoSharing(env.client(p["photographer"]))
     agency = PhotoSharing(env.client(p["agency"]))
     publisher = PhotoSharing(env.client(p["publisher"]))
-    seed, photo = _fresh_picture(author)
+    seed, photo = fresh_picture(author)
     image = photo.image
 
     # Register, then upload: the node keeps the bytes that match the registration.
