@@ -10,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
+from tianfu.api.errors import install_error_handlers
 from tianfu.apps import photo_sharing
 from tianfu.apps.photo_sharing import BLOB_PREFIX, demo, media
 from tianfu.apps.photo_sharing.blobs import BlobStore
@@ -22,6 +25,7 @@ from tianfu.apps.photo_sharing.certificate import (
     verify_certificate,
 )
 from tianfu.apps.photo_sharing.demo import cast, create_demo
+from tianfu.apps.photo_sharing.routes import blob_router
 from tianfu.apps.photo_sharing.scenario import run_scenario
 from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms
 from tianfu.cli import common
@@ -372,6 +376,8 @@ def test_uploads_are_checked_against_the_registration(chain: AppChain, people: A
         ("thumbnail", pid, True),
     ]
     assert [a["stored"] for a in app.upload(photo)] == [False, False]  # already held
+    again = app.client.request("PUT", f"{BLOB_PREFIX}/{photo.sha256}", content=photo.image)
+    assert again.status_code == 200
     resp = app.client.request("GET", f"{BLOB_PREFIX}/{photo.sha256}")
     assert resp.content == photo.image and resp.headers["content-type"] == "image/jpeg"
 
@@ -600,3 +606,20 @@ def test_a_refused_call_through_the_sdk_raises_txfailed(chain: AppChain, people:
     app = PhotoSharing(chain.client(people["agency"]))
     with pytest.raises(TxFailed, match="unknown photo"):
         app.grant_licence("PH999999", ALICE, "x")
+
+
+def test_a_node_that_cannot_write_answers_507_and_keeps_nothing(
+    chain: AppChain, people: Any, tmp_path: Path
+) -> None:
+    class FullDisk(BlobStore):
+        def save(self, sha256: str, data: bytes) -> None:
+            raise OSError(28, "No space left on device")
+
+    api = FastAPI()
+    install_error_handlers(api)
+    api.include_router(blob_router(chain.service, FullDisk(tmp_path)))
+    photo = media.prepare(demo.original(7010))
+    PhotoSharing(chain.client(people["agency"])).register(photo.image, "t", upload=False)
+    resp = TestClient(api).put(f"{BLOB_PREFIX}/{photo.sha256}", content=photo.image)
+    assert resp.status_code == 507 and "cannot store" in resp.json()["error"]
+    assert not any(tmp_path.iterdir())

@@ -10,6 +10,7 @@ the bytes. The request body limit of every route (the node's `max_body_bytes`) a
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -22,6 +23,7 @@ from tianfu.apps.photo_sharing import BLOB_PREFIX, NAME, media
 from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore
 
 PREFIX = BLOB_PREFIX
+log = logging.getLogger(__name__)
 MAX_CHECKS_AT_ONCE = 2  # uploads decoded at the same time; more get 429
 
 _MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
@@ -74,8 +76,9 @@ def blob_router(service: ChainService, store: BlobStore) -> APIRouter:
     checks = threading.BoundedSemaphore(MAX_CHECKS_AT_ONCE)
 
     @router.put(PREFIX + "/{sha256}", status_code=201)
-    async def upload(sha256: str, request: Request) -> dict[str, Any]:
-        """Upload the bytes of a registered photo's image or thumbnail (raw body)."""
+    async def upload(sha256: str, request: Request, response: Response) -> dict[str, Any]:
+        """Upload the bytes of a registered photo's image or thumbnail (raw body): 201 when
+        stored, 200 when this node held them already."""
         _sha(sha256)
         data = await request.body()
         if media.sha256_hex(data) != sha256:
@@ -85,6 +88,7 @@ def blob_router(service: ChainService, store: BlobStore) -> APIRouter:
         kind, record = await anyio.to_thread.run_sync(_registration, service, sha256)
         summary = {"sha256": sha256, "kind": kind, "photo": record["id"], "size": len(data)}
         if store.has(sha256):
+            response.status_code = 200
             return {**summary, "stored": False}
         if not checks.acquire(blocking=False):
             raise ApiError(429, "busy checking other uploads; retry shortly")
@@ -93,6 +97,9 @@ def blob_router(service: ChainService, store: BlobStore) -> APIRouter:
             await anyio.to_thread.run_sync(store.save, sha256, data)
         except media.MediaError as exc:
             raise ApiError(422, f"upload refused: {exc}") from None
+        except OSError as exc:  # the node's disk, not the request
+            log.error("cannot store photo blob %s: %s", sha256, exc)
+            raise ApiError(507, "this node cannot store the upload now; try another node") from None
         finally:
             checks.release()
         return {**summary, "stored": True}
