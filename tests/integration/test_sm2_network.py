@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tianfu.apps.registry import NAMES as APPS
 from tianfu.client import Client
 from tianfu.client import governance as gov
 from tianfu.client.verify import verify_document_json
@@ -22,7 +23,6 @@ from tianfu.codec import SM3, encode, hash_domain_with
 from tianfu.crypto import ED25519, SM2, current_suite, sign_tx
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
-from tianfu.node.demo import APPS
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing.netcheck import (
     Load,
