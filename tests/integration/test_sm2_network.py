@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from tianfu.apps.registry import NAMES as APPS
-from tianfu.apps.registry import application
 from tianfu.client import Client
 from tianfu.client import governance as gov
 from tianfu.client.verify import verify_document_json
@@ -25,6 +24,7 @@ from tianfu.crypto import ED25519, SM2, current_suite, sign_tx
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
+from tianfu.testing.appruns import AppRuns
 from tianfu.testing.netcheck import (
     Load,
     assert_identical,
@@ -169,12 +169,19 @@ def test_proofs_verify_with_sm3_in_the_sdk(net: LocalNetwork, tmp_path) -> None:
     assert bad.exit_code == 1 and "suite" in bad.output
 
 
+@pytest.fixture(scope="module")
+def app_runs(net: LocalNetwork) -> Iterator[AppRuns]:
+    """Every application's demo and scenario, started at once (they share the blocks)."""
+    runs = AppRuns(LocalnetEnv(net))
+    try:
+        yield runs
+    finally:
+        runs.close()
+
+
 @pytest.mark.parametrize("app", APPS)
-def test_every_application_demo_and_scenario(net: LocalNetwork, app: str) -> None:
-    env = LocalnetEnv(net)
-    entry = application(app)
-    assert entry.create_demo(env), f"{app}: the demo returned an empty summary"
-    entry.run_scenario(env)
+def test_every_application_demo_and_scenario(app_runs: AppRuns, app: str) -> None:
+    app_runs.result(app)
 
 
 def test_kill9_validator_restarts_and_catches_up(net: LocalNetwork) -> None:

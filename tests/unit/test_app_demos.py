@@ -20,6 +20,7 @@ KEY_IDS = {
     "manufacturing": "order",
     "city_governance": "contract",
     "health": "record",
+    "photo_sharing": "photo_id",
 }
 
 

@@ -166,6 +166,11 @@ class Client:
             raise ApiError(resp.status_code, message)
         return resp
 
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """An HTTP request to one of the node's routes (an application's own, such as the
+        photo uploads); an answer of 400 or more raises `ApiError` with the node's message."""
+        return self._request(method, path, **kw)
+
     def _get(self, path: str, **params: Any) -> Any:
         params = {k: v for k, v in params.items() if v is not None}
         try:

@@ -16,6 +16,7 @@ import uvicorn
 from tianfu.api.app import create_app
 from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
+from tianfu.apps.registry import mount_routes
 from tianfu.codec import decode
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
@@ -164,7 +165,8 @@ async def _serve(
     service.health = health.text
     service.registry.register(health)
 
-    server = make_server(create_app(service), cfg.api_host, cfg.api_port)
+    api = mount_routes(create_app(service), service, cfg.data)
+    server = make_server(api, cfg.api_host, cfg.api_port)
     guard.attach()
     await transport.start()
     await driver.start()

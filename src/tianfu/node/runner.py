@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tianfu.api.app import create_app
 from tianfu.api.server import make_server
+from tianfu.apps.registry import mount_routes
 from tianfu.consensus.solo import SoloDriver
 from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
@@ -63,7 +64,7 @@ async def serve_solo(
         on_commit=service.block_committed,
     )
     service.on_tx = lambda _tx: driver.notify()
-    server = make_server(create_app(service), host, port)
+    server = make_server(mount_routes(create_app(service), service, data_dir), host, port)
     producer = asyncio.create_task(driver.run(), name="block-producer")
     try:
         await server.serve()

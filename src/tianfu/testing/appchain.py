@@ -16,6 +16,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tianfu.api.app import create_app
+from tianfu.apps.registry import mount_routes
 from tianfu.client import Client
 from tianfu.consensus.solo import SoloDriver
 from tianfu.crypto import ED25519, sign_tx, suite_for_scheme
@@ -74,7 +75,7 @@ class AppChain:
             self.dir / "private", self.ledger, set(orgs), query=self.service.query
         )
         self.driver.produce_one([])
-        self.http = TestClient(create_app(self.service))
+        self.http = TestClient(mount_routes(create_app(self.service), self.service, self.dir))
         self._nonce = 0
         self._registered: set[str] = set()
         self._identities: dict[tuple[str, str], Identity] = {}
