@@ -19,6 +19,7 @@ from tianfu.cli.common import (
     print_json,
     scheme_of,
 )
+from tianfu.types.genesis import decode_genesis
 
 network_app = typer.Typer(
     help="Create the files of a multi-organisation network.", no_args_is_help=True
@@ -134,17 +135,15 @@ def node_check(
     repair command) if not.
     """
     with handle_errors():
-        from tianfu.codec import decode
         from tianfu.crypto import suite_of
         from tianfu.ledger import Ledger
         from tianfu.node.config import NodeConfig
         from tianfu.node.storeguard import DataLock, StoreRefused, certificate_check, refusal
         from tianfu.store import Store, StoreError
         from tianfu.store.check import check_store
-        from tianfu.types import Genesis
 
         cfg = NodeConfig.load(home)
-        genesis = decode(cfg.genesis.read_bytes(), Genesis)
+        genesis = decode_genesis(cfg.genesis.read_bytes())
         path = cfg.data / "chain.db"
         if not path.exists():
             raise CommandFailed(f"{path} does not exist (the node has not run yet)")

@@ -16,7 +16,6 @@ import uvicorn
 from tianfu.api.app import create_app
 from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
-from tianfu.codec import decode
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
@@ -36,6 +35,7 @@ from tianfu.p2p.network import TlsNetwork
 from tianfu.sync import BlockSyncer
 from tianfu.testing import faults
 from tianfu.types import Genesis, Transaction
+from tianfu.types.genesis import decode_genesis
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_block_bytes + slack
@@ -44,7 +44,7 @@ MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_bl
 async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False) -> None:
     """Run the node until stopped; `StoreRefused` if its store is damaged (at start or later),
     `PrivValStateError` if its signer file is missing and `new_signer_state` is not given."""
-    genesis = decode(cfg.genesis.read_bytes(), Genesis)
+    genesis = decode_genesis(cfg.genesis.read_bytes())
     set_chain_suite(suite_of(genesis))  # every hash and signature check of this process
     ident = Identity.load(cfg.identity)
     lock = DataLock(cfg.data, "starting this node")
