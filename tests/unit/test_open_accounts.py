@@ -258,9 +258,7 @@ def test_a_block_with_an_unregistered_signer_is_invalid(chain):
     tx = chain.account_tx(kp, "hello", "greet", "x")
     executed = chain.ledger.build_block([], b"\x01" * 32)
     block = executed.block
-    header = msgspec.structs.replace(
-        block.header, tx_count=1, tx_root=merkle_root([tx.encoded()])
-    )
+    header = msgspec.structs.replace(block.header, tx_count=1, tx_root=merkle_root([tx.encoded()]))
     forged = msgspec.structs.replace(block, header=header, txs=[tx])
     with pytest.raises(InvalidBlock, match="invalid transaction.*register an account"):
         chain.replica.execute(forged)

@@ -39,7 +39,14 @@ from tianfu.types import (
     check_value,
 )
 
-__all__ = ["GAS_BASE", "GAS_NATIVE_CALL", "MAX_RECEIPT_BYTES", "BlockResult", "Executor", "TxInvalid"]
+__all__ = [
+    "GAS_BASE",
+    "GAS_NATIVE_CALL",
+    "MAX_RECEIPT_BYTES",
+    "BlockResult",
+    "Executor",
+    "TxInvalid",
+]
 _GOV_PREFIX = state_key(governance.NAME, "")  # every governance key starts with it
 _GOV_MEMO_SIZE = 4096  # decoded governance values kept (emptied when full)
 _GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
