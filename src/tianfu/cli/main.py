@@ -13,6 +13,7 @@ import typer
 
 from tianfu.api.render import jsonable
 from tianfu.cli import apps, proof_cmds
+from tianfu.cli.account_cmds import account_app
 from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
@@ -53,6 +54,7 @@ app.add_typer(network_app, name="network")
 app.add_typer(node_app, name="node")
 app.add_typer(genesis_app, name="genesis")
 app.add_typer(bench_app, name="bench")
+app.add_typer(account_app, name="account")
 app.command("up")(up)
 
 

@@ -15,6 +15,7 @@ from tianfu.cli.common import (
     CommandFailed,
     JsonOpt,
     SchemeOpt,
+    UsageProblem,
     handle_errors,
     print_json,
     scheme_of,
@@ -46,11 +47,46 @@ def network_init(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing network in OUT.")
     ] = False,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            help="consortium (member certificates only) or open (accounts with quotas; "
+            "see docs/ops/open-network.md).",
+        ),
+    ] = "consortium",
+    open_contracts: Annotated[
+        list[str] | None,
+        typer.Option("--open-contract", help="Open profile: a contract accounts may call."),
+    ] = None,
+    pow_bits: Annotated[
+        int, typer.Option("--pow-bits", help="Open profile: registration proof of work (bits).")
+    ] = 16,
+    quota_gas: Annotated[
+        int, typer.Option("--quota-gas", help="Open profile: an account's gas quota.")
+    ] = 5_000_000,
+    quota_replenish: Annotated[
+        int, typer.Option("--quota-replenish", help="Open profile: quota gas added per block.")
+    ] = 50_000,
     as_json: JsonOpt = False,
 ) -> None:
     """Create CAs, admin/user/node identities, the genesis and one config per node."""
     with handle_errors():
         from tianfu.node.netinit import init_network
+        from tianfu.types import OpenProfile
+
+        if profile not in ("consortium", "open"):
+            raise UsageProblem(f"unknown profile {profile!r}; use consortium or open")
+        settings = None
+        if profile == "open":
+            settings = OpenProfile(
+                open_contracts=sorted(set(open_contracts or [])),
+                pow_bits=pow_bits,
+                quota_gas=quota_gas,
+                quota_replenish=quota_replenish,
+            )
+        elif open_contracts:
+            raise UsageProblem("--open-contract needs --profile open")
 
         layout = init_network(
             out,
@@ -61,6 +97,7 @@ def network_init(
             p2p_base_port=p2p_base,
             scheme=scheme_of(scheme),
             force=force,
+            open_profile=settings,
         )
         rows = [
             {
@@ -74,7 +111,14 @@ def network_init(
             for c in layout.nodes
         ]
         if as_json:
-            print_json({"out": str(out), "genesis": str(out / "genesis.bin"), "nodes": rows})
+            print_json(
+                {
+                    "out": str(out),
+                    "genesis": str(out / "genesis.bin"),
+                    "profile": profile,
+                    "nodes": rows,
+                }
+            )
             return
         table = Table(title=f"network {chain_id} in {out}")
         for col in ("org", "node", "home", "api", "p2p"):

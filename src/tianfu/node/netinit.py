@@ -22,7 +22,7 @@ from tianfu.crypto import ED25519, suite_for_scheme
 from tianfu.identity import OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.dev import write_genesis
-from tianfu.types import ConsensusParams, Genesis, OrgConfig, Validator
+from tianfu.types import ConsensusParams, Genesis, OpenGenesis, OpenProfile, OrgConfig, Validator
 
 API_BASE_PORT = 8700
 P2P_BASE_PORT = 9700
@@ -47,8 +47,12 @@ def init_network(
     scheme: int = ED25519,
     params: ConsensusParams | None = None,
     force: bool = False,
+    open_profile: OpenProfile | None = None,
 ) -> NetworkLayout:
-    """Create `orgs` organisations, each with one validator node. Refuses to overwrite."""
+    """Create `orgs` organisations, each with one validator node. Refuses to overwrite.
+
+    With `open_profile` the chain has the open profile (ADR 0025): its genesis is an
+    `OpenGenesis` carrying those settings; the organisations are the founding members."""
     out = Path(out)
     if (out / "genesis.bin").exists():
         if not force:
@@ -75,15 +79,21 @@ def init_network(
         validators.append(
             Validator(f"node{i}", org, node.keypair.scheme, node.keypair.public_key, 1)
         )
-    genesis = Genesis(
-        version=1,
-        chain_id=chain_id,
-        time_ms=int(time.time() * 1000),
-        orgs=[OrgConfig(o, cas[o].cert_der) for o in names],
-        validators=validators,
-        params=params or ConsensusParams(),
-        suite=suite_for_scheme(scheme).name,  # sm2 keys: the SM2/SM3 suite
+    fields = {
+        "version": 1,
+        "chain_id": chain_id,
+        "time_ms": int(time.time() * 1000),
+        "orgs": [OrgConfig(o, cas[o].cert_der) for o in names],
+        "validators": validators,
+        "params": params or ConsensusParams(),
+        "suite": suite_for_scheme(scheme).name,  # sm2 keys: the SM2/SM3 suite
+    }
+    genesis = (
+        Genesis(**fields)  # type: ignore[arg-type]
+        if open_profile is None
+        else OpenGenesis(**fields, open_profile=open_profile)  # type: ignore[arg-type]
     )
+    genesis.validate()
     write_genesis(out, genesis)
     configs = []
     for i, org in enumerate(names, start=1):
