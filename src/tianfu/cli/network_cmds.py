@@ -107,6 +107,7 @@ def network_init(
                 "api": f"http://{c.api_host}:{c.api_port}",
                 "p2p": f"{c.p2p_host}:{c.p2p_port}",
                 "identities": str(out / c.org / "identities"),
+                **({"observer_port": f"{c.p2p_host}:{c.observer_port}"} if c.observer_port else {}),
             }
             for c in layout.nodes
         ]
@@ -142,6 +143,14 @@ def node_start(
             "the node signs only once the network has moved past what it may have signed before.",
         ),
     ] = False,
+    observer: Annotated[
+        bool,
+        typer.Option(
+            "--observer",
+            help="Run an observer (open profile): a non-validating full node with its own "
+            "self-made key, made by `tianfu node init --observer`.",
+        ),
+    ] = False,
 ) -> None:
     """Run one node (validator or non-voting full node) until interrupted.
 
@@ -151,11 +160,24 @@ def node_start(
     """
     with handle_errors():
         from tianfu.consensus.privval import PrivValStateError
+        from tianfu.node.config import NodeConfig
         from tianfu.node.netnode import run_network_node
         from tianfu.node.storeguard import StoreRefused
 
+        cfg = NodeConfig.load(home)
+        if cfg.observer != observer:
+            raise UsageProblem(
+                f"{home} is an observer's: start it with --observer"
+                if cfg.observer
+                else f"{home} is a member node's: --observer needs `tianfu node init --observer`"
+            )
         try:
-            run_network_node(home, new_signer_state=new_signer_state)
+            if observer:
+                from tianfu.node.observer_node import run_observer_node
+
+                run_observer_node(cfg)
+            else:
+                run_network_node(home, new_signer_state=new_signer_state)
         except (StoreRefused, PrivValStateError) as exc:
             raise CommandFailed(str(exc)) from None
 
@@ -492,6 +514,75 @@ def genesis_create(
                 f"{len(orgs)} organisations, {len(validators)} validators — give this file "
                 "to every member"
             )
+
+
+@node_app.command("init-observer")
+def node_init_observer(
+    home: Annotated[Path, typer.Option("--home", help="The observer's directory to create.")],
+    genesis: Annotated[Path, typer.Option("--genesis", help="The open network's genesis.bin.")],
+    peer: Annotated[
+        list[str],
+        typer.Option("--peer", help="HOST:PORT of a validator's or observer's observer port."),
+    ],
+    api: Annotated[str, typer.Option("--api", help="API listen HOST:PORT.")] = "127.0.0.1:8801",
+    listen: Annotated[
+        str,
+        typer.Option("--listen", help="Observer port to serve other observers (HOST:PORT)."),
+    ] = "",
+    name: Annotated[str, typer.Option("--name", help="A name for this observer.")] = "observer",
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an observer: a self-made key (no certificate), the genesis and node.toml."""
+    with handle_errors():
+        import shutil
+
+        from tianfu.crypto import generate_keypair
+        from tianfu.execution.api import address_of
+        from tianfu.identity import Identity
+        from tianfu.node.config import NodeConfig, parse_hostport
+        from tianfu.node.observer_node import check_observer_config
+
+        g = decode_genesis(genesis.read_bytes())
+        if (home / "node.toml").exists():
+            raise CommandFailed(f"{home} already holds a node")
+        peers = [parse_hostport(p) for p in peer]
+        listen_host, listen_port = parse_hostport(listen) if listen else ("127.0.0.1", 0)
+        api_host, api_port = parse_hostport(api)
+        cfg = NodeConfig(
+            home=home,
+            name=name,
+            org="",
+            validator=False,
+            genesis=(home / "genesis.bin").resolve(),
+            identity=(home / "identity").resolve(),
+            data=(home / "data").resolve(),
+            api_host=api_host,
+            api_port=api_port,
+            p2p_host=listen_host,
+            p2p_port=0,
+            observer=True,
+            observer_port=listen_port,
+            observer_peers=peers,
+        )
+        check_observer_config(cfg, g)  # an open chain, peers given
+        kp = generate_keypair(suite_for_genesis(g))
+        Identity.account(kp).save(home / "identity")
+        shutil.copyfile(genesis, home / "genesis.bin")
+        cfg.save()
+        address = address_of(kp.scheme, kp.public_key)
+        if as_json:
+            print_json({"home": str(home), "address": address})
+        else:
+            console.print(
+                f"observer {address} in {home}: tianfu node start --observer --home {home}"
+            )
+
+
+def suite_for_genesis(genesis: object) -> int:
+    """The key scheme a node of this chain makes for itself (SM2 on an SM2 chain)."""
+    from tianfu.crypto import ED25519, SM2
+
+    return SM2 if getattr(genesis, "suite", "standard") == "sm2" else ED25519
 
 
 @node_app.command("init")

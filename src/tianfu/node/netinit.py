@@ -26,6 +26,7 @@ from tianfu.types import ConsensusParams, Genesis, OpenGenesis, OpenProfile, Org
 
 API_BASE_PORT = 8700
 P2P_BASE_PORT = 9700
+OBSERVER_PORT_OFFSET = 100
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ def init_network(
     """Create `orgs` organisations, each with one validator node. Refuses to overwrite.
 
     With `open_profile` the chain has the open profile (ADR 0025): its genesis is an
-    `OpenGenesis` carrying those settings; the organisations are the founding members."""
+    `OpenGenesis` carrying those settings; the organisations are the founding members, and
+    each node also listens on an observer port (its p2p port + OBSERVER_PORT_OFFSET)."""
     out = Path(out)
     if (out / "genesis.bin").exists():
         if not force:
@@ -111,6 +113,8 @@ def init_network(
             p2p_host=host,
             p2p_port=p2p_base_port + i,
             peers=[(host, p2p_base_port + j) for j in range(1, orgs + 1) if j != i],
+            # Open profile: node i's observer port is its p2p port + OBSERVER_PORT_OFFSET.
+            observer_port=p2p_base_port + OBSERVER_PORT_OFFSET + i if open_profile else 0,
         )
         cfg.save()
         FilePrivValidator.initialise(node_ids[org].keypair, cfg.data / SIGNER_FILE)

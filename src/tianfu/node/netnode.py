@@ -27,11 +27,13 @@ from tianfu.node import loop as event_loop
 from tianfu.node.config import NodeConfig
 from tianfu.node.evidence import EvidenceReporter
 from tianfu.node.health import NodeHealth, wire_health
+from tianfu.node.observer_node import OBSERVER_KINDS
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
 from tianfu.node.trust import chain_trust
 from tianfu.p2p import api as p2p
 from tianfu.p2p.network import TlsNetwork
+from tianfu.p2p.observer import CombinedNetwork, ObserverTransport
 from tianfu.sync import BlockSyncer
 from tianfu.testing import faults
 from tianfu.types import Genesis, Transaction
@@ -95,7 +97,24 @@ async def _serve(
         except TxRejected:
             return False
 
-    gossip = TxGossip(network, admit_from_peer, admit_many=service.admit_many)
+    # Open profile: the observer port, for nodes without member certificates (sync and
+    # gossip only; consensus keeps the member transport).
+    observers: ObserverTransport | None = None
+    shared: Any = network
+    if genesis.profile == "open" and cfg.observer_port:
+        observers = ObserverTransport(
+            ident.keypair,
+            genesis.chain_id,
+            route,
+            role="validator" if cfg.validator else "observer",
+            listen=(cfg.p2p_host, cfg.observer_port),
+            peers=cfg.observer_peers,
+            inbound_kinds=OBSERVER_KINDS,
+            outbound_kinds=OBSERVER_KINDS,
+            max_frame=MAX_FRAME,
+        )
+        shared = CombinedNetwork(network, observers)
+    gossip = TxGossip(shared, admit_from_peer, admit_many=service.admit_many)
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()
     syncer: BlockSyncer | None = None
@@ -139,7 +158,7 @@ async def _serve(
     service.clock_offset = lambda: driver.clock_offset_ms
     syncer = BlockSyncer(
         ledger,
-        network,
+        shared,
         on_commit=service.block_committed,
         commit_lock=commit_lock,
         on_caught_up=lambda h: driver.jump_to(h),
@@ -159,6 +178,8 @@ async def _serve(
     server = make_server(create_app(service), cfg.api_host, cfg.api_port)
     guard.attach()
     await transport.start()
+    if observers is not None:
+        await observers.start()
     await driver.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
     reporter = EvidenceReporter(ident, service, driver.pending_evidence)
@@ -181,6 +202,8 @@ async def _serve(
                 await task
         await syncer.drain()
         await driver.stop()
+        if observers is not None:
+            await observers.stop()
         await transport.stop()
         ledger.store.close()
     if guard.fatal is not None:
