@@ -169,6 +169,7 @@ def test_account_past_its_quota_is_refused_until_replenished(opennet):
     with pytest.raises(ApiError) as refused:
         client.invoke("hello", "greet", "too soon")
     assert refused.value.status == 429 and "quota exceeded" in str(refused.value)
+
     # Each block adds QUOTA_REPLENISH gas: after enough blocks the account may send again.
     def available() -> int:
         return int(client.query("accounts", "get_account", address)["available"])
