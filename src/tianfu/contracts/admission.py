@@ -162,7 +162,7 @@ def check_validator_set(ctx: Context, records: list[dict[str, Any]]) -> None:
             raise ContractError(f"validator {r['name']}: public key already used by a validator")
         names.add(r["name"])
         keys.add(r["public_key"])
-        if not _active(ctx, r["org"]):
+        if not _active(ctx, r["org"]) and not (r["org"] == "" and is_open(ctx)):
             raise ContractError(
                 f"validator {r['name']} belongs to {r['org']!r}, not an active member organisation"
             )
@@ -389,7 +389,7 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
     from tianfu.crypto import verify_vote
     from tianfu.types import Vote
 
-    if ctx.sender.kind not in ("node", "admin"):
+    if ctx.sender.kind not in ("node", "admin") and not is_open(ctx):
         raise ContractError("only a member organisation's node or admin may submit evidence")
     votes: list[Vote] = []
     for raw in (vote_a_bytes, vote_b_bytes):
@@ -441,7 +441,11 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
         round=a.round,
         type=a.type,
     )
-    if params(ctx)["slash_double_sign"]:
+    if is_open(ctx):  # validators by stake: burn a share of the bond and jail (staking)
+        from tianfu.contracts import staking
+
+        record["slashed"] = staking.slash(ctx, validator.name) is not None
+    elif params(ctx)["slash_double_sign"]:
         record["slashed"] = _slash(ctx, validator.name)
     ctx.put(key, record)
     return {"key": key, "validator": validator.name, "slashed": record["slashed"]}

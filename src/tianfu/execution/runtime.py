@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tianfu.codec import decode_value, encode
-from tianfu.contracts import accounts, governance
+from tianfu.contracts import accounts, governance, staking
 from tianfu.crypto import suite_of, verify_tx
 from tianfu.execution.admission import AdmissionMemo
 from tianfu.execution.api import Caller, ContractError, state_key
@@ -137,6 +137,7 @@ class Executor:
         self.open = genesis.open is not None
         if self.open:
             self.native[accounts.NAME] = accounts.Accounts()
+            self.native[staking.NAME] = staking.Staking()
             self._execute_tx = self._execute_open_tx  # type: ignore[method-assign,assignment]
         self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
         self._compiled: OrderedDict[bytes, Any] = OrderedDict()
