@@ -165,14 +165,14 @@ def node_start(
         from tianfu.node.storeguard import StoreRefused
 
         cfg = NodeConfig.load(home)
-        if cfg.observer != observer:
+        if observer and not cfg.observer:
             raise UsageProblem(
-                f"{home} is an observer's: start it with --observer"
-                if cfg.observer
-                else f"{home} is a member node's: --observer needs `tianfu node init --observer`"
+                f"{home} is a member node's: --observer needs `tianfu node init-observer`"
             )
+        if cfg.observer and not cfg.validator and not observer:
+            raise UsageProblem(f"{home} is an observer's: start it with --observer")
         try:
-            if observer:
+            if cfg.observer:  # an observer, or a validator by stake (its own key)
                 from tianfu.node.observer_node import run_observer_node
 
                 run_observer_node(cfg)
@@ -530,9 +530,18 @@ def node_init_observer(
         typer.Option("--listen", help="Observer port to serve other observers (HOST:PORT)."),
     ] = "",
     name: Annotated[str, typer.Option("--name", help="A name for this observer.")] = "observer",
+    staked: Annotated[
+        bool,
+        typer.Option(
+            "--validator",
+            help="A validator by stake: it votes while its key has stake bonded "
+            "(`staking.bond`); start it with `tianfu node start --home HOME`.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create an observer: a self-made key (no certificate), the genesis and node.toml."""
+    """Create an observer (or a validator by stake): a self-made key (no certificate), the
+    genesis and node.toml. Its key's address and public key are printed."""
     with handle_errors():
         import shutil
 
@@ -552,7 +561,7 @@ def node_init_observer(
             home=home,
             name=name,
             org="",
-            validator=False,
+            validator=staked,
             genesis=(home / "genesis.bin").resolve(),
             identity=(home / "identity").resolve(),
             data=(home / "data").resolve(),
@@ -571,7 +580,20 @@ def node_init_observer(
         cfg.save()
         address = address_of(kp.scheme, kp.public_key)
         if as_json:
-            print_json({"home": str(home), "address": address})
+            print_json(
+                {
+                    "home": str(home),
+                    "address": address,
+                    "scheme": kp.scheme,
+                    "public_key": kp.public_key.hex(),
+                    "validator": staked,
+                }
+            )
+        elif staked:
+            console.print(
+                f"validator key {kp.public_key.hex()} (scheme {kp.scheme}) in {home}: bond stake "
+                f"to it, then tianfu node start --home {home}"
+            )
         else:
             console.print(
                 f"observer {address} in {home}: tianfu node start --observer --home {home}"

@@ -49,6 +49,7 @@ def init_network(
     params: ConsensusParams | None = None,
     force: bool = False,
     open_profile: OpenProfile | None = None,
+    validator_power: int = 1,
 ) -> NetworkLayout:
     """Create `orgs` organisations, each with one validator node. Refuses to overwrite.
 
@@ -79,7 +80,9 @@ def init_network(
         node.save(out / org / f"node{i}" / "identity")
         node_ids[org] = node
         validators.append(
-            Validator(f"node{i}", org, node.keypair.scheme, node.keypair.public_key, 1)
+            Validator(
+                f"node{i}", org, node.keypair.scheme, node.keypair.public_key, validator_power
+            )
         )
     fields = {
         "version": 1,

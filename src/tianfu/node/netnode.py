@@ -27,7 +27,7 @@ from tianfu.node import loop as event_loop
 from tianfu.node.config import NodeConfig
 from tianfu.node.evidence import EvidenceReporter
 from tianfu.node.health import NodeHealth, wire_health
-from tianfu.node.observer_node import OBSERVER_KINDS
+from tianfu.node.observer_node import CONSENSUS_KINDS, OBSERVER_KINDS, validator_key_check
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
 from tianfu.node.trust import chain_trust
@@ -112,6 +112,8 @@ async def _serve(
             inbound_kinds=OBSERVER_KINDS,
             outbound_kinds=OBSERVER_KINDS,
             max_frame=MAX_FRAME,
+            consensus_kinds=CONSENSUS_KINDS,  # with validators by stake only
+            is_validator_key=validator_key_check(ledger),
         )
         shared = CombinedNetwork(network, observers)
     gossip = TxGossip(shared, admit_from_peer, admit_many=service.admit_many)
@@ -148,7 +150,7 @@ async def _serve(
         mempool,
         privval,
         ConsensusWAL(cfg.data / "consensus.wal"),
-        network,
+        shared,  # the member transport (and validators by stake on an open chain)
         on_commit=committed,
         verified=service.verified.__contains__,
         commit_lock=commit_lock,

@@ -21,7 +21,9 @@ second port, handled here:
   banned by the operator (`ban`). Each link has a token bucket (frames beyond it are
   dropped), the number of links is capped, and outbound frames go through bounded queues.
 - Only the kinds in `outbound_kinds` are ever sent on this port: consensus messages never
-  reach an observer, and an observer's consensus messages never reach consensus.
+  reach an observer, and an observer's consensus messages never reach consensus. The one
+  exception is a link whose key is in the validator set (`is_validator_key`): a validator
+  by stake, without a member certificate, exchanges `consensus_kinds` over this port.
 """
 
 from __future__ import annotations
@@ -131,6 +133,8 @@ class ObserverTransport:
         handshake_timeout: float = 5.0,
         dial_backoff: tuple[float, float] = (0.2, 5.0),
         on_peer: Callable[[PeerId, bool], None] | None = None,
+        consensus_kinds: frozenset[int] = frozenset(),
+        is_validator_key: Callable[[bytes], bool] | None = None,
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
@@ -150,6 +154,10 @@ class ObserverTransport:
         self._timeout = handshake_timeout
         self._backoff = dial_backoff
         self._on_peer = on_peer
+        # Consensus kinds travel only to and from links whose key is a validator's (staked
+        # validators of an open chain); never to or from an observer.
+        self._consensus = consensus_kinds if is_validator_key is not None else frozenset()
+        self._is_validator_key = is_validator_key or (lambda _key: False)
         self.address = address_of(keypair.scheme, keypair.public_key)
         key, self._cert = _transport_certificate()
         self._server_ctx = _context(key, self._cert, server=True)
@@ -196,15 +204,21 @@ class ObserverTransport:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     # ---- the Network interface ----------------------------------------------------
+    def _may_carry(self, link: _Link, kind: int) -> bool:
+        if kind in self._outbound:
+            return True
+        return kind in self._consensus and self._is_validator_key(link.peer.public_key)
+
     def broadcast(self, kind: int, payload: bytes) -> None:
-        if kind not in self._outbound:
+        if kind not in self._outbound and kind not in self._consensus:
             return
         for link in self._links.values():
-            self._enqueue(link, kind, payload)
+            if self._may_carry(link, kind):
+                self._enqueue(link, kind, payload)
 
     def send(self, peer: str, kind: int, payload: bytes) -> None:
         link = self._links.get(peer)
-        if link is not None and kind in self._outbound:
+        if link is not None and self._may_carry(link, kind):
             self._enqueue(link, kind, payload)
 
     def peers(self) -> list[PeerId]:
@@ -387,7 +401,9 @@ class ObserverTransport:
             while True:
                 kind, payload = await read_frame(link.reader, self._max_frame)
                 self.stats["frames_in"] += 1
-                if kind not in self._inbound:
+                if kind not in self._inbound and not (
+                    kind in self._consensus and self._is_validator_key(peer.public_key)
+                ):
                     self.stats["dropped_kind"] += 1
                     self.strike(peer.address, link.host, f"sent a frame of kind {kind}")
                     if link.closed.is_set():
