@@ -117,3 +117,37 @@ def test_rate_limit_drops_excess_frames():
 def test_unknown_role_refused(role):
     with pytest.raises(ValueError):
         make(role, [])
+
+
+def test_garbage_handshakes_ban_the_ip_and_links_are_capped():
+    import ssl
+
+    async def run():
+        validator = make("validator", [], max_strikes=3, max_links=1)
+        await validator.start()
+        host, port = validator.listen_address
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        try:
+            for _ in range(3):  # valid TLS, then bytes that are no observer HELLO
+                reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+                writer.write(b"\x00\x00\x00\x04\x09junk")
+                await writer.drain()
+                await reader.read()  # the validator closes it
+                writer.close()
+            await wait_for(lambda: validator.is_banned("127.0.0.1"))
+            assert validator.stats["handshakes_failed"] == 3
+            validator._banned.clear()  # the operator lifts the ban
+            first = make("observer", [], listen=None, peers=[validator.listen_address])
+            second = make("observer", [], listen=None, peers=[validator.listen_address])
+            await first.start()
+            await wait_for(lambda: len(validator.peers()) == 1)
+            await second.start()
+            await wait_for(lambda: validator.stats["links_refused_full"] >= 1)
+            assert [p.address for p in validator.peers()] == [first.address]
+            await first.stop()
+            await second.stop()
+        finally:
+            await validator.stop()
+
+    asyncio.run(run())

@@ -168,6 +168,7 @@ class ObserverTransport:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
+        self._pending = 0  # inbound handshakes in progress (count against max_links)
         self.stats: dict[str, int] = dict.fromkeys(
             ("frames_in", "frames_out", "dropped_rate", "dropped_kind", "refused_banned",
              "handshakes_failed", "bans", "links_refused_full"),
@@ -300,10 +301,15 @@ class ObserverTransport:
 
     async def _on_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host = str((writer.get_extra_info("peername") or ("?",))[0])
-        if self.is_banned(host) or len(self._links) >= self._max_links:
-            self.stats["refused_banned" if self.is_banned(host) else "links_refused_full"] += 1
+        if self.is_banned(host):
+            self.stats["refused_banned"] += 1
             writer.close()
             return
+        if len(self._links) + self._pending >= self._max_links:
+            self.stats["links_refused_full"] += 1
+            writer.close()
+            return
+        self._pending += 1
         try:
             peer, role = await self._handshake(reader, writer, self._cert)
         except Exception as exc:  # untrusted input: close, count, strike the IP
@@ -313,6 +319,8 @@ class ObserverTransport:
             if not isinstance(exc, SelfConnectionError):
                 self.strike(host, None, f"failed handshake: {exc!r}")
             return
+        finally:
+            self._pending -= 1
         self._register(peer, role, host, reader, writer)
 
     async def _dial_loop(self, target: Address) -> None:
