@@ -65,3 +65,17 @@ def test_quota_refusal_is_a_429_with_a_code():
     status, body = refusal(TxQuotaExceeded("quota exceeded: account a has 0 gas left"))
     assert status == 429 and body["code"] == "quota_exceeded" and "quota exceeded" in body["error"]
     assert refusal(TxRejected("bad signature"))[0] == 400
+
+
+def test_set_params_parses_open_profile_parameters():
+    import pytest
+
+    from tianfu.cli.common import UsageProblem
+    from tianfu.cli.governance_cmds import parse_params
+
+    assert parse_params(["open_contracts=hello,photo_sharing", "pow_bits=12"]) == {
+        "open_contracts": ["hello", "photo_sharing"],
+        "pow_bits": 12,
+    }
+    with pytest.raises(UsageProblem):
+        parse_params(["quota_gas=lots"])

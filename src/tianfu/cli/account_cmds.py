@@ -111,3 +111,51 @@ def account_show(
             print_json(info)
         else:
             print_fields(f"account {address}", info)
+
+
+@account_app.command("bond")
+def account_bond(
+    validator: Annotated[str, typer.Argument(help="Validator name (new, or yours).")],
+    public_key: Annotated[str, typer.Argument(help="Its consensus key, hex.")],
+    amount: Annotated[int, typer.Argument(help="Stake units to bond.")],
+    scheme: SchemeOpt = "ed25519",
+    identity: IdentityOpt = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bond stake to a validator key (`staking.bond`): its power grows from H + 2."""
+    with handle_errors():
+        try:
+            key = bytes.fromhex(public_key)
+        except ValueError:
+            raise CommandFailed("the public key must be hex") from None
+        client = make_client(url, identity, need_identity=True)
+        report_result(
+            client.invoke("staking", "bond", validator, scheme_of(scheme), key, amount), as_json
+        )
+
+
+@account_app.command("unbond")
+def account_unbond(
+    validator: Annotated[str, typer.Argument(help="Your validator's name.")],
+    amount: Annotated[int, typer.Argument(help="Stake units to unbond.")],
+    identity: IdentityOpt = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Unbond stake (`staking.unbond`): power drops from H + 2, stake freed after the period."""
+    with handle_errors():
+        client = make_client(url, identity, need_identity=True)
+        report_result(client.invoke("staking", "unbond", validator, amount), as_json)
+
+
+@account_app.command("withdraw")
+def account_withdraw(
+    identity: IdentityOpt = None,
+    url: UrlOpt = DEFAULT_URL,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take back unbonded stake whose unbonding period has passed (`staking.withdraw`)."""
+    with handle_errors():
+        client = make_client(url, identity, need_identity=True)
+        report_result(client.invoke("staking", "withdraw"), as_json)
