@@ -223,6 +223,8 @@ def test_observers_hold_the_validators_chain(opennet):
     assert assert_identical(urls) >= top
     status = Client(opennet.observer_urls[0]).status()
     assert status["validator"] is False
+    fetched = Client(opennet.observer_urls[1]).fetch_genesis()
+    assert fetched.profile == "open" and fetched.hash == opennet.net.genesis.hash
 
 
 def header(url: str, h: int) -> dict[str, Any]:
