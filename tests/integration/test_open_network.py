@@ -198,6 +198,24 @@ def test_outsider_account_calls_open_contract_verified_by_observer(opennet):
         client.invoke("governance", "propose_set_params", {"pow_bits": 1})
 
 
+def test_outsider_account_from_the_command_line(opennet, tmp_path):
+    me, url = tmp_path / "me", opennet.observer_urls[1]
+
+    def tianfu(*args: str) -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-m", "tianfu", *args, "--json"],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return dict(json.loads(out.stdout))
+
+    address = tianfu("account", "create", "--out", str(me))["address"]
+    tianfu("account", "register", "--identity", str(me), "--url", url)
+    shown = tianfu("account", "show", "--identity", str(me), "--url", url)
+    assert shown["address"] == address and shown["via"] == "pow"
+    assert shown["available"] == QUOTA_GAS
+
+
 def test_account_past_its_quota_is_refused_until_replenished(opennet):
     genesis = opennet.net.genesis
     client, address = outsider(opennet.validator_urls[1], genesis)

@@ -79,3 +79,37 @@ def test_set_params_parses_open_profile_parameters():
     }
     with pytest.raises(UsageProblem):
         parse_params(["quota_gas=lots"])
+
+
+def test_observer_init_and_start_refusals(tmp_path):
+    from tianfu.node.config import NodeConfig
+
+    out = tmp_path / "net"
+    assert runner.invoke(app, ["network", "init", "--out", str(out), "--orgs", "1",
+                               "--profile", "open"]).exit_code == 0  # fmt: skip
+    member = NodeConfig.load(out / "org1" / "node1")
+    assert member.observer_port == member.p2p_port + 100
+    obs = tmp_path / "obs"
+    r = runner.invoke(
+        app,
+        ["node", "init-observer", "--home", str(obs), "--genesis", str(out / "genesis.bin"),
+         "--peer", f"127.0.0.1:{member.observer_port}", "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cfg = NodeConfig.load(obs)
+    assert cfg.observer and not cfg.validator and cfg.org == ""
+    assert Identity.load(obs / "identity").is_account
+    r = runner.invoke(app, ["node", "start", "--home", str(obs)])
+    assert r.exit_code == 2 and "--observer" in r.output
+    r = runner.invoke(app, ["node", "start", "--observer", "--home", str(member.home)])
+    assert r.exit_code == 2 and "member node" in r.output
+    # A consortium chain has no observers.
+    cons = tmp_path / "cons"
+    assert runner.invoke(app, ["network", "init", "--out", str(cons), "--orgs", "1"]).exit_code == 0
+    assert NodeConfig.load(cons / "org1" / "node1").observer_port == 0
+    r = runner.invoke(
+        app,
+        ["node", "init-observer", "--home", str(tmp_path / "o2"), "--genesis",
+         str(cons / "genesis.bin"), "--peer", "127.0.0.1:1"],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "open-profile chains only" in r.output
