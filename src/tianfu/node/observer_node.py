@@ -125,7 +125,17 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
         except TxRejected:
             return False
 
-    gossip = TxGossip(transport, admit_from_peer, admit_many=service.admit_many)
+    def relay_many(txs: list[Transaction]) -> list[bool]:
+        # An observer passes on what its peers send (toward the validators, possibly
+        # through other observers); a transaction it holds already is not admitted again,
+        # so nothing circulates for ever.
+        verdicts = service.admit_many(txs)
+        for tx, ok in zip(txs, verdicts, strict=True):
+            if ok:
+                gossip.publish(tx)
+        return verdicts
+
+    gossip = TxGossip(transport, admit_from_peer, admit_many=relay_many)
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()
     driver: Any = None
