@@ -12,7 +12,12 @@ from typing import Annotated, Optional
 import typer
 
 from tianfu.api.render import jsonable
-from tianfu.cli import apps, proof_cmds
+from tianfu.cli import (
+    apps,
+    observer_cmds,  # noqa: F401 (registers `tianfu node init-observer`)
+    proof_cmds,
+)
+from tianfu.cli.account_cmds import account_app
 from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
@@ -55,6 +60,7 @@ app.add_typer(node_app, name="node")
 app.add_typer(genesis_app, name="genesis")
 app.add_typer(bench_app, name="bench")
 app.add_typer(privdata_app, name="privdata")
+app.add_typer(account_app, name="account")
 app.command("up")(up)
 
 

@@ -34,6 +34,7 @@ from tianfu.codec import CodecError, decode, encode
 from tianfu.crypto import ChainSuite, sign_tx, suite_for_scheme, suite_of
 from tianfu.proofs.documents import VerifiedDocument, verify_document
 from tianfu.types import Block, BlockHeader, Event, Genesis, Receipt, Transaction, TxBody
+from tianfu.types.genesis import decode_genesis
 
 if TYPE_CHECKING:
     from tianfu.identity import Identity
@@ -200,7 +201,11 @@ class Client:
 
     def fetch_genesis(self) -> Genesis:
         """The node's genesis, decoded from its raw bytes (not trusted by itself)."""
-        return _decode_raw(self._get("/v1/genesis"), Genesis, "raw")
+        raw = _hex_field(self._get("/v1/genesis"), "raw")
+        try:
+            return decode_genesis(raw)  # either profile
+        except CodecError as exc:
+            raise ClientError(f"malformed Genesis from node: {exc}") from None
 
     def validators(self) -> list[dict[str, Any]]:
         return list(self._get("/v1/validators")["validators"])

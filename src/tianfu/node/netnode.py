@@ -17,7 +17,6 @@ from tianfu.api.app import create_app
 from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
 from tianfu.apps.registry import mount_routes
-from tianfu.codec import decode
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
@@ -29,16 +28,19 @@ from tianfu.node import loop as event_loop
 from tianfu.node.config import NodeConfig
 from tianfu.node.evidence import EvidenceReporter
 from tianfu.node.health import NodeHealth, wire_health
+from tianfu.node.observer_node import CONSENSUS_KINDS, OBSERVER_KINDS, validator_key_check
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
 from tianfu.node.trust import chain_trust
 from tianfu.p2p import api as p2p
 from tianfu.p2p.network import TlsNetwork
+from tianfu.p2p.observer import CombinedNetwork, ObserverTransport
 from tianfu.privdata.distribution import Distributor
 from tianfu.privdata.node import PrivateDataNode, load_quotas
 from tianfu.sync import BlockSyncer
 from tianfu.testing import faults
 from tianfu.types import Genesis, Transaction
+from tianfu.types.genesis import decode_genesis
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_block_bytes + slack
@@ -47,7 +49,7 @@ MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_bl
 async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False) -> None:
     """Run the node until stopped; `StoreRefused` if its store is damaged (at start or later),
     `PrivValStateError` if its signer file is missing and `new_signer_state` is not given."""
-    genesis = decode(cfg.genesis.read_bytes(), Genesis)
+    genesis = decode_genesis(cfg.genesis.read_bytes())
     set_chain_suite(suite_of(genesis))  # every hash and signature check of this process
     ident = Identity.load(cfg.identity)
     lock = DataLock(cfg.data, "starting this node")
@@ -98,7 +100,26 @@ async def _serve(
         except TxRejected:
             return False
 
-    gossip = TxGossip(network, admit_from_peer, admit_many=service.admit_many)
+    # Open profile: the observer port, for nodes without member certificates (sync and
+    # gossip only; consensus keeps the member transport).
+    observers: ObserverTransport | None = None
+    shared: Any = network
+    if genesis.profile == "open" and cfg.observer_port:
+        observers = ObserverTransport(
+            ident.keypair,
+            genesis.chain_id,
+            route,
+            role="validator" if cfg.validator else "observer",
+            listen=(cfg.p2p_host, cfg.observer_port),
+            peers=cfg.observer_peers,
+            inbound_kinds=OBSERVER_KINDS,
+            outbound_kinds=OBSERVER_KINDS,
+            max_frame=MAX_FRAME,
+            consensus_kinds=CONSENSUS_KINDS,  # with validators by stake only
+            is_validator_key=validator_key_check(ledger),
+        )
+        shared = CombinedNetwork(network, observers)
+    gossip = TxGossip(shared, admit_from_peer, admit_many=service.admit_many)
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()
     syncer: BlockSyncer | None = None
@@ -132,7 +153,7 @@ async def _serve(
         mempool,
         privval,
         ConsensusWAL(cfg.data / "consensus.wal"),
-        network,
+        shared,  # the member transport (and validators by stake on an open chain)
         on_commit=committed,
         verified=service.verified.__contains__,
         commit_lock=commit_lock,
@@ -142,7 +163,7 @@ async def _serve(
     service.clock_offset = lambda: driver.clock_offset_ms
     syncer = BlockSyncer(
         ledger,
-        network,
+        shared,
         on_commit=service.block_committed,
         commit_lock=commit_lock,
         on_caught_up=lambda h: driver.jump_to(h),
@@ -169,6 +190,8 @@ async def _serve(
     server = make_server(api, cfg.api_host, cfg.api_port)
     guard.attach()
     await transport.start()
+    if observers is not None:
+        await observers.start()
     await driver.start()
     await private.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
@@ -193,6 +216,8 @@ async def _serve(
         await syncer.drain()
         await private.stop()
         await driver.stop()
+        if observers is not None:
+            await observers.stop()
         await transport.stop()
         ledger.store.close()
     if guard.fatal is not None:

@@ -16,11 +16,13 @@ from tianfu.api.service import (
     QueryFailed,
     StateRead,
     TxDuplicate,
+    TxQuotaExceeded,
     TxRecord,
     TxRejected,
 )
 from tianfu.codec import decode_value, encode
 from tianfu.execution.api import ContractError, state_key
+from tianfu.execution.refusals import QuotaExceeded
 from tianfu.execution.runtime import TxInvalid
 from tianfu.ledger import Ledger
 from tianfu.ledger.proofs import ledger_proofs
@@ -198,6 +200,10 @@ class NodeService:
             try:
                 check_tx(tx, next_height, time_ms, reader)
                 add(tx)  # raises nothing else: h is not pending (checked above)
+            except QuotaExceeded as exc:
+                self.m_rejected.inc()
+                out.append(TxQuotaExceeded(str(exc)))
+                continue
             except (TxInvalid, ContractError, MempoolFull) as exc:
                 self.m_rejected.inc()
                 out.append(TxRejected(str(exc)))
