@@ -24,6 +24,7 @@ from tianfu.api.limits import (
     BodyLimits,
     QueryGate,
 )
+from tianfu.api.private import private_router
 from tianfu.api.proofs import proofs_router
 from tianfu.api.reads import MAX_BLOCKS_PER_PAGE, METRICS_MEDIA_TYPE, parse_hash, read_router
 from tianfu.api.service import ChainService
@@ -73,5 +74,6 @@ def create_app(
     add_submit_routes(app.router, Submitter(service, limit), lean=lean_submit)
     app.include_router(read_router(service, app.state.query_gate))
     app.include_router(proofs_router(service))  # proof documents (tianfu.api.proofs)
+    app.include_router(private_router(service, app.state.query_gate))  # tianfu.api.private
     install_console(app, service)  # the web console and offline /docs (tianfu.web)
     return app

@@ -31,8 +31,9 @@ from tianfu.api.render import (
     render_state,
 )
 from tianfu.api.service import ChainService, NotFound
-from tianfu.codec import decode, encode
-from tianfu.types import Genesis, ValueTypeError, check_value
+from tianfu.codec import encode
+from tianfu.types import ValueTypeError, check_value
+from tianfu.types.genesis import decode_genesis
 
 MAX_BLOCKS_PER_PAGE = 100
 METRICS_MEDIA_TYPE = "text/plain; version=0.0.4"
@@ -165,7 +166,7 @@ def read_router(service: ChainService, gate: QueryGate) -> APIRouter:
     @router.get("/v1/genesis", tags=["consortium"])
     def genesis() -> dict[str, Any]:
         raw = service.genesis()
-        return render_genesis(raw, decode(raw, Genesis))
+        return render_genesis(raw, decode_genesis(raw))
 
     @router.get("/metrics", tags=["operations"])
     def metrics() -> Response:

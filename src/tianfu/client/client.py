@@ -34,6 +34,7 @@ from tianfu.codec import CodecError, decode, encode
 from tianfu.crypto import ChainSuite, sign_tx, suite_for_scheme, suite_of
 from tianfu.proofs.documents import VerifiedDocument, verify_document
 from tianfu.types import Block, BlockHeader, Event, Genesis, Receipt, Transaction, TxBody
+from tianfu.types.genesis import decode_genesis
 
 if TYPE_CHECKING:
     from tianfu.identity import Identity
@@ -166,6 +167,11 @@ class Client:
             raise ApiError(resp.status_code, message)
         return resp
 
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """An HTTP request to one of the node's routes (an application's own, such as the
+        photo uploads); an answer of 400 or more raises `ApiError` with the node's message."""
+        return self._request(method, path, **kw)
+
     def _get(self, path: str, **params: Any) -> Any:
         params = {k: v for k, v in params.items() if v is not None}
         try:
@@ -195,7 +201,11 @@ class Client:
 
     def fetch_genesis(self) -> Genesis:
         """The node's genesis, decoded from its raw bytes (not trusted by itself)."""
-        return _decode_raw(self._get("/v1/genesis"), Genesis, "raw")
+        raw = _hex_field(self._get("/v1/genesis"), "raw")
+        try:
+            return decode_genesis(raw)  # either profile
+        except CodecError as exc:
+            raise ClientError(f"malformed Genesis from node: {exc}") from None
 
     def validators(self) -> list[dict[str, Any]]:
         return list(self._get("/v1/validators")["validators"])
