@@ -45,6 +45,22 @@ BATCH_MAX_TXS = 1000  # the node's limit per `POST /v1/txs/batch` (tianfu.api.ba
 BATCH_MAX_BYTES = 1 << 20  # transaction bytes per request: the node's default body limit
 
 
+BUSY_RETRY_S = 10.0  # how long a read refused as busy (429) is retried
+_MAX_BUSY_WAIT_S = 2.0
+
+
+def _retry_after(resp: httpx.Response, attempt: int) -> float:
+    """How long to wait before trying a busy-refused read again: the node's Retry-After
+    (capped), else a short backoff doubling per attempt; with jitter so that clients
+    refused together do not come back together."""
+    try:
+        hint = float(resp.headers.get("retry-after", ""))
+    except ValueError:
+        hint = 0.05 * 2**attempt
+    base = min(max(hint, 0.0), _MAX_BUSY_WAIT_S)
+    return base * (0.5 + secrets.randbelow(1000) / 1000)
+
+
 @dataclass(frozen=True)
 class Result:
     """The outcome of `invoke`: committed (with its receipt) or still pending."""
@@ -137,6 +153,8 @@ class Client:
         self._height: tuple[int, float] | None = None
         self._cert_registered = False
         self._light: LightClient | None = None
+        # A read refused with 429 (the node's query limits) is retried for this long.
+        self.busy_retry_s = BUSY_RETRY_S
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -151,14 +169,20 @@ class Client:
         self.close()
 
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            resp = self._http.request(method, path, **kw)
-        except httpx.ConnectError as exc:
-            raise ConnectionFailed(f"cannot connect to {self.url}: {exc}") from None
-        except httpx.TimeoutException:
-            raise ConnectionFailed(f"request to {self.url}{path} timed out") from None
-        except httpx.HTTPError as exc:
-            raise ConnectionFailed(f"request to {self.url}{path} failed: {exc}") from None
+        """One request; a read the node turned away as busy (429) is tried again after the
+        wait the node asks for, for up to `busy_retry_s` in all."""
+        idempotent = method == "GET" or path == "/v1/query"
+        deadline = time.monotonic() + self.busy_retry_s
+        attempt = 0
+        while True:
+            resp = self._send(method, path, **kw)
+            if resp.status_code != 429 or not idempotent:
+                break
+            wait = _retry_after(resp, attempt)
+            if time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
+            attempt += 1
         if resp.status_code >= 400:
             try:
                 message = str(resp.json()["error"])
@@ -166,6 +190,16 @@ class Client:
                 message = resp.text[:200] or resp.reason_phrase
             raise ApiError(resp.status_code, message)
         return resp
+
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kw)
+        except httpx.ConnectError as exc:
+            raise ConnectionFailed(f"cannot connect to {self.url}: {exc}") from None
+        except httpx.TimeoutException:
+            raise ConnectionFailed(f"request to {self.url}{path} timed out") from None
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(f"request to {self.url}{path} failed: {exc}") from None
 
     def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """An HTTP request to one of the node's routes (an application's own, such as the
