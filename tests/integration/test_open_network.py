@@ -1,6 +1,6 @@
 """An open-profile network of real processes: 4 validators and 2 observers on loopback. An
-outsider makes an account, calls an open contract through an observer and has the result
-verified by an observer; an account past its quota is refused until it replenishes; the
+outsider makes an account, calls an open contract and registers a photo through an observer,
+and has both verified by an observer (the photo's authorship certificate offline); an account past its quota is refused until it replenishes; the
 observers' chain equals the validators'; an outsider's validator node joins by bonding
 stake and leaves by unbonding, each at the documented height; a validator by stake that
 double-signs (a Byzantine test node on the observer port) is slashed and jailed while the
@@ -26,6 +26,10 @@ from typing import Any
 
 import pytest
 
+from tianfu.apps import photo_sharing
+from tianfu.apps.photo_sharing.certificate import verify_certificate
+from tianfu.apps.photo_sharing.scenario import fresh_picture
+from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms
 from tianfu.client import Client
 from tianfu.client.errors import ApiError
 from tianfu.codec import encode
@@ -69,8 +73,24 @@ def _hello_scenario(env: LocalnetEnv, outsider: Client) -> None:
     assert r.ok and r.result == "hello outsider", r.error
 
 
-OPEN_CONTRACTS: dict[str, str] = {"hello": HELLO}
-OUTSIDER_SCENARIOS: list[Callable[[LocalnetEnv, Client], None]] = [_hello_scenario]
+def _photo_scenario(env: LocalnetEnv, outsider: Client) -> None:
+    """An outsider registers a photo (no certificate, no role); the node it talks to (an
+    observer) keeps the bytes, checked against the registration."""
+    author = PhotoSharing(outsider)
+    _seed, photo = fresh_picture(author)
+    pid = author.register(photo.image, "Jinli street at dusk", licence_terms("cc-by"))
+    kp = outsider.identity.keypair
+    assert author.get(pid)["author"] == address_of(kp.scheme, kp.public_key)
+    assert author.download(photo.sha256) == photo.image
+    OUTSIDER_PHOTOS.append((pid, photo.image))
+
+
+OPEN_CONTRACTS: dict[str, str] = {"hello": HELLO, photo_sharing.NAME: photo_sharing.source()}
+OUTSIDER_SCENARIOS: list[Callable[[LocalnetEnv, Client], None]] = [
+    _hello_scenario,
+    _photo_scenario,
+]
+OUTSIDER_PHOTOS: list[tuple[str, bytes]] = []  # (photo id, image) the scenarios registered
 
 
 def wait_for(pred: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
@@ -193,6 +213,12 @@ def test_outsider_account_calls_open_contract_verified_by_observer(opennet):
     verified = verifier.verify_tx_inclusion(r.tx_hash)
     assert verified.height == r.height
     assert verifier.query("hello", "greeted", address) == "verified"
+    # The outsider's photo: its authorship certificate, exported by observer 2, verifies
+    # offline against nothing but the genesis.
+    for pid, image in OUTSIDER_PHOTOS:
+        cert = json.loads(json.dumps(PhotoSharing(verifier).certificate(pid)))
+        proven = verify_certificate(cert, image, genesis)
+        assert (proven.photo_id, proven.author) == (pid, address)
     # Not open: a member-only contract (governance) is refused to the account.
     with pytest.raises(ApiError, match="not open to accounts"):
         client.invoke("governance", "propose_set_params", {"pow_bits": 1})
