@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tianfu.apps import (
     city_governance,
@@ -67,6 +67,29 @@ if TYPE_CHECKING:  # the web framework is loaded by a node, not by every command
     from fastapi import APIRouter, FastAPI
 
     from tianfu.api.service import ChainService
+    from tianfu.p2p.api import Network, PeerId
+
+
+class PeerService(Protocol):
+    """An application's part of the p2p layer: handlers for its own message kinds and a
+    background task the node starts and stops."""
+
+    kinds: tuple[int, ...]  # the message kinds it handles (tianfu.p2p.api lists them all)
+
+    def handle(self, peer: PeerId, kind: int, payload: bytes) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class NodePart:
+    """What an application adds to a node: routes beside the chain API, and optionally a
+    p2p service (only on a node with peers)."""
+
+    router: APIRouter
+    peers: PeerService | None = None
 
 
 @dataclass(frozen=True)
@@ -81,8 +104,9 @@ class Application:
     describe: Callable[[dict[str, Any]], list[str]]  # readable lines about the demo
     run_scenario: Callable[[AppEnv], None]  # raises ScenarioFailed
     alias: str = ""  # also `tianfu <alias> ...`
-    # Routes a node serves for it beside the chain API, given the node's data directory.
-    routes: Callable[[ChainService, Path], APIRouter] | None = None
+    # What a node runs for it, given the node's data directory and its member p2p network
+    # (None on a node without one): routes beside the chain API, maybe a p2p service.
+    node: Callable[[ChainService, Path, Network | None], NodePart] | None = None
 
 
 APPLICATIONS: tuple[Application, ...] = (
@@ -167,7 +191,7 @@ APPLICATIONS: tuple[Application, ...] = (
         photo_demo.create_demo,
         photo_demo.describe,
         photo_scenario.run_scenario,
-        routes=photo_sharing.node_routes,
+        node=photo_sharing.node_part,
     ),
 )
 NAMES: tuple[str, ...] = tuple(a.name for a in APPLICATIONS)
@@ -182,8 +206,22 @@ def application(name: str) -> Application:
 
 
 def mount_routes(api: FastAPI, service: ChainService, data_dir: Path) -> FastAPI:
-    """Add every application's own node routes to a node's API application."""
-    for a in APPLICATIONS:
-        if a.routes is not None:
-            api.include_router(a.routes(service, data_dir))
+    """Add every application's own node routes to a node's API application (a node without
+    a p2p network)."""
+    mount_apps(api, service, data_dir, None)
     return api
+
+
+def mount_apps(
+    api: FastAPI, service: ChainService, data_dir: Path, network: Network | None
+) -> list[PeerService]:
+    """Add every application's routes to a node's API application; the applications' p2p
+    services, for the node to route their message kinds to and to start and stop."""
+    services: list[PeerService] = []
+    for a in APPLICATIONS:
+        if a.node is not None:
+            part = a.node(service, data_dir, network)
+            api.include_router(part.router)
+            if part.peers is not None:
+                services.append(part.peers)
+    return services

@@ -1,6 +1,6 @@
 """Wires a network node: store, ledger, mempool, p2p (mutual TLS), consensus driver, block
-sync, transaction gossip, private data, the store guard and the REST API. Composition only —
-no logic of its own."""
+sync, transaction gossip, private data, the applications' p2p services (photo blobs), the
+store guard and the REST API. Composition only — no logic of its own."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import uvicorn
 from tianfu.api.app import create_app
 from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
-from tianfu.apps.registry import mount_routes
+from tianfu.apps.registry import mount_apps
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
@@ -186,7 +186,13 @@ async def _serve(
     service.health = health.text
     service.registry.register(health)
 
-    api = mount_routes(create_app(service), service, cfg.data)
+    api = create_app(service)
+    app_services = mount_apps(api, service, cfg.data, network)
+    for app_service in app_services:
+        for kind in app_service.kinds:
+            if kind in handlers:
+                raise RuntimeError(f"p2p message kind {kind} is handled twice")
+            handlers[kind] = app_service.handle
     server = make_server(api, cfg.api_host, cfg.api_port)
     guard.attach()
     await transport.start()
@@ -194,6 +200,8 @@ async def _serve(
         await observers.start()
     await driver.start()
     await private.start()
+    for app_service in app_services:
+        await app_service.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
     reporter = EvidenceReporter(ident, service, driver.pending_evidence)
     evidence_task = asyncio.create_task(reporter.run(), name="evidence-reporter")
@@ -214,6 +222,8 @@ async def _serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await syncer.drain()
+        for app_service in app_services:
+            await app_service.stop()
         await private.stop()
         await driver.stop()
         if observers is not None:

@@ -23,6 +23,8 @@ KIND_COMMIT = 8  # a committed block + certificate (for peers stuck at that heig
 KIND_PRIVATE_FETCH = 9  # private data: ask a granted peer for a blob (privdata.messages)
 KIND_PRIVATE_DATA = 10  # private data: the blob, or "unavailable"
 KIND_PRIVATE_HAVE = 11  # private data: this node now holds a blob (sent to granted peers)
+# 12-13: the observer port's handshake (tianfu.p2p.observer).
+# 14-16: photo_sharing's blobs (tianfu.apps.photo_sharing.replication: have, fetch, data).
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter
-
     from tianfu.api.service import ChainService
+    from tianfu.apps.registry import NodePart
+    from tianfu.p2p.api import Network
 
 NAME = "photo_sharing"
 BLOB_PREFIX = "/v1/apps/photo_sharing/blobs"  # the node's photo routes: PREFIX/<sha256>
@@ -20,10 +20,15 @@ def source() -> str:
     return (Path(__file__).parent / "contract.py").read_text(encoding="utf-8")
 
 
-def node_routes(service: ChainService, data_dir: Path) -> APIRouter:
-    """The node's photo routes (`routes.py`), imported when a node starts (they load the web
+def node_part(service: ChainService, data_dir: Path, network: Network | None) -> NodePart:
+    """The node's photo routes (`routes.py`) and, on a node with peers, the replication of
+    checked blobs (`replication.py`); imported when a node starts (they load the web
     framework and the image libraries, which other commands do not need)."""
     from tianfu.apps.photo_sharing.blobs import BlobStore
+    from tianfu.apps.photo_sharing.replication import BlobReplicator
     from tianfu.apps.photo_sharing.routes import blob_router
+    from tianfu.apps.registry import NodePart
 
-    return blob_router(service, BlobStore(data_dir / "photos"))
+    store = BlobStore(data_dir / "photos")
+    replicator = BlobReplicator(service, store, network) if network is not None else None
+    return NodePart(blob_router(service, store, replicator), replicator)

@@ -18,9 +18,10 @@ import anyio
 from fastapi import APIRouter, Request, Response
 
 from tianfu.api.errors import ApiError
-from tianfu.api.service import ChainService, NotFound, QueryFailed
-from tianfu.apps.photo_sharing import BLOB_PREFIX, NAME, media
+from tianfu.api.service import ChainService
+from tianfu.apps.photo_sharing import BLOB_PREFIX, media
 from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore
+from tianfu.apps.photo_sharing.replication import BlobReplicator, check, registration
 
 PREFIX = BLOB_PREFIX
 log = logging.getLogger(__name__)
@@ -44,34 +45,9 @@ def _sha(sha256: str) -> str:
     return sha256
 
 
-def _registration(service: ChainService, sha256: str) -> tuple[str, dict[str, Any]]:
-    """("image" | "thumbnail", the photo record) of the committed registration naming it."""
-    try:
-        record = service.query(NAME, "by_sha256", [sha256])
-        if isinstance(record, dict):
-            return "image", record
-        record = service.query(NAME, "by_thumb", [sha256])
-    except NotFound:
-        raise ApiError(404, f"the {NAME} contract is not deployed on this chain") from None
-    except QueryFailed as exc:
-        raise ApiError(503, f"cannot read the {NAME} registrations: {exc}") from None
-    if isinstance(record, dict):
-        return "thumbnail", record
-    raise ApiError(
-        404,
-        f"no committed {NAME} registration names {sha256}: register the photo first, "
-        "then upload its image and thumbnail",
-    )
-
-
-def _check(kind: str, record: dict[str, Any], data: bytes) -> None:
-    if kind == "image":
-        media.check_image(data, record["sha256"], record["size"], record["phash"])
-    else:
-        media.check_thumbnail(data, record["thumb_sha256"], record["thumb_size"], record["phash"])
-
-
-def blob_router(service: ChainService, store: BlobStore) -> APIRouter:
+def blob_router(
+    service: ChainService, store: BlobStore, replicator: BlobReplicator | None = None
+) -> APIRouter:
     router = APIRouter(tags=["photo_sharing"])
     checks = threading.BoundedSemaphore(MAX_CHECKS_AT_ONCE)
 
@@ -85,7 +61,7 @@ def blob_router(service: ChainService, store: BlobStore) -> APIRouter:
             raise ApiError(
                 422, f"the body's SHA-256 is {media.sha256_hex(data)}, not the named {sha256}"
             )
-        kind, record = await anyio.to_thread.run_sync(_registration, service, sha256)
+        kind, record = await anyio.to_thread.run_sync(registration, service, sha256)
         summary = {"sha256": sha256, "kind": kind, "photo": record["id"], "size": len(data)}
         if store.has(sha256):
             response.status_code = 200
@@ -93,7 +69,7 @@ def blob_router(service: ChainService, store: BlobStore) -> APIRouter:
         if not checks.acquire(blocking=False):
             raise ApiError(429, "busy checking other uploads; retry shortly")
         try:
-            await anyio.to_thread.run_sync(_check, kind, record, data)
+            await anyio.to_thread.run_sync(check, kind, record, data)
             await anyio.to_thread.run_sync(store.save, sha256, data)
         except media.MediaError as exc:
             raise ApiError(422, f"upload refused: {exc}") from None
@@ -102,6 +78,8 @@ def blob_router(service: ChainService, store: BlobStore) -> APIRouter:
             raise ApiError(507, "this node cannot store the upload now; try another node") from None
         finally:
             checks.release()
+        if replicator is not None:
+            replicator.announce(sha256)
         return {**summary, "stored": True}
 
     @router.get(PREFIX + "/{sha256}")
@@ -110,6 +88,11 @@ def blob_router(service: ChainService, store: BlobStore) -> APIRouter:
         _sha(sha256)
         data = await anyio.to_thread.run_sync(store.load, sha256)
         if data is None:
+            if replicator is not None:
+                # A registered blob this node missed: ask the peers (the client retries).
+                await anyio.to_thread.run_sync(registration, service, sha256)
+                replicator.want(sha256)
+                raise ApiError(404, f"this node holds no photo blob {sha256} yet; asking its peers")
             raise ApiError(404, f"this node holds no photo blob {sha256}")
         return Response(data, media_type=media_type(data))
 
