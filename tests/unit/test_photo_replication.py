@@ -337,3 +337,18 @@ def test_a_flood_is_rate_limited_and_the_wanted_set_stays_bounded(
     assert len(answers) == config.max_parallel
     assert all(a.data == photo.image for a in answers)
     assert victim.stats["wanted_full"] > 0
+
+
+def test_a_node_with_peers_gets_the_replicator_and_its_kinds_are_free(
+    chain: AppChain, tmp_path: Path
+) -> None:
+    """The application hook: with a network, photo_sharing adds a p2p service whose kinds
+    no core message kind uses; without one (an observer, a solo node), routes only."""
+    from tianfu.apps.registry import mount_apps
+    from tianfu.p2p import api as p2p
+
+    core = {v for k, v in vars(p2p).items() if k.startswith("KIND_")} | {12, 13}
+    services = mount_apps(FastAPI(), chain.service, tmp_path, FakeNetwork(Hub(), _peer(1)))
+    assert [type(s) for s in services] == [BlobReplicator]
+    assert set(services[0].kinds) == {14, 15, 16} and not core & set(services[0].kinds)
+    assert mount_apps(FastAPI(), chain.service, tmp_path, None) == []
