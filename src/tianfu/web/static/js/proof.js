@@ -12,14 +12,15 @@
 // the state root) and was written by that transaction; the document's readable fields are
 // exactly the proven data; and the file's SHA-256 is the deposited hash.
 //
-// Supported: the "standard" suite with Ed25519 validator keys (SHA-256 hashes). Anything
-// else is refused with a reason (verify it with `tianfu verify-proof`): SM2/SM3 chains,
-// ECDSA P-256 validator keys.
+// Supported: the "standard" suite (SHA-256 hashes) with Ed25519 and ECDSA P-256 validator
+// keys. Anything else is refused with a reason (verify it with `tianfu verify-proof`):
+// SM2/SM3 chains.
 //
 // Pure module: no DOM, no network; also runs under Node for the project's tests.
 
 import { sha256, sha512 } from "../vendor/noble-hashes/sha2.js";
 import * as ed from "../vendor/noble-ed25519/index.js";
+import { p256 } from "../vendor/noble-curves/nist.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
 
 ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
@@ -359,13 +360,22 @@ export function parseGenesis(bytes) {
   };
 }
 
-// Whether `sig` over `msg` is a valid signature of a validator's key (scheme 1: Ed25519).
+// Whether `sig` over `msg` is a valid signature of a validator's key, as
+// `tianfu.crypto.verify` checks it. Scheme 1: Ed25519 (RFC 8032, no ZIP-215 leniency);
+// scheme 2: ECDSA P-256 with SHA-256, a compressed 33-byte key and a 64-byte r || s
+// signature with low s (one valid signature per key and message).
+const ED25519 = 1;
+const ECDSA_P256 = 2;
+export const SCHEMES = new Set([ED25519, ECDSA_P256]);
+
 function verifySignature(v, msg, sig) {
-  if (v.scheme !== 1) {
-    fail("validator %(name)s has a key other than Ed25519, which this page does not verify", { name: v.name });
+  if (!SCHEMES.has(v.scheme)) {
+    fail("validator %(name)s has a key of a scheme this page does not verify", { name: v.name });
   }
   try {
-    return ed.verify(sig, msg, v.publicKey, { zip215: false });
+    if (v.scheme === ED25519) return ed.verify(sig, msg, v.publicKey, { zip215: false });
+    if (v.publicKey.length !== 33 || sig.length !== 64) return false;
+    return p256.verify(sig, msg, v.publicKey, { prehash: true, lowS: true, format: "compact" });
   } catch (e) {
     return false;
   }
@@ -437,8 +447,8 @@ function loadDocument(docText, genesis, kind) {
   if (genesis.suite !== "standard") {
     fail("the genesis uses the %(suite)s crypto suite, which this page does not verify", { suite: genesis.suite });
   }
-  if (genesis.validators.some((v) => v.scheme !== 1)) {
-    fail("the genesis has validator keys other than Ed25519, which this page does not verify");
+  if (genesis.validators.some((v) => !SCHEMES.has(v.scheme))) {
+    fail("the genesis has validator keys of a scheme this page does not verify");
   }
   let doc;
   try {
