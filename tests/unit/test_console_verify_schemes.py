@@ -1,13 +1,17 @@
 """The /verify page's in-browser verifier (static/js/proof.js, under Node) on chains whose
-validators sign with other schemes than Ed25519: an ECDSA P-256 chain's evidence
-certificate is accepted with its file, and every sampled flipped byte and a signature with
-a high s (the other valid ECDSA signature, which the chain refuses) are refused — the
-Python verifier agreeing on every case."""
+validators sign with other schemes than Ed25519: an ECDSA P-256 chain's and an SM2/SM3
+chain's evidence certificates are accepted with their file, and every sampled flipped byte,
+a P-256 signature with a high s (the other valid ECDSA signature, which the chain refuses)
+and another chain's genesis are refused — the Python verifier agreeing on every case. The
+vendored SM2/SM3 library meets the standards' published vectors."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -17,7 +21,7 @@ from tianfu.apps.evidence.certificate import EvidenceCertificateError, verify_ce
 from tianfu.apps.evidence.demo import DEMO_FILE
 from tianfu.apps.registry import application
 from tianfu.codec import decode, encode
-from tianfu.crypto import ECDSA_P256
+from tianfu.crypto import ECDSA_P256, SM2, SM2_SUITE, process_suite, set_chain_suite
 from tianfu.proofs.formats import ProofBundle
 from tianfu.testing.appchain import AppChain
 from tianfu.types import CommitCertificate, Genesis
@@ -102,3 +106,83 @@ def test_a_high_s_p256_signature_is_refused(p256: tuple[str, bytes]) -> None:
     (r,) = run([case(text, genesis, DEMO_FILE)])
     assert not r["ok"] and "signature" in r["reason"], r["reason"]
     assert not python_accepts(text, genesis)
+
+
+# -- the SM2/SM3 suite ------------------------------------------------------------------------
+VENDOR = Path(__file__).resolve().parents[2] / "src/tianfu/web/static/vendor/sm-crypto-v2/index.js"
+
+
+def node_json(script: str) -> Any:
+    assert NODE is not None
+    out = subprocess.run(
+        [NODE, "--input-type=module", "-e", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_vendored_sm_library_meets_the_standards_vectors() -> None:
+    """GB/T 32905-2016 Appendix A (SM3) and GB/T 32918.5-2017 Appendix A (the SM2 signature
+    of "message digest" with the standard user id on the recommended curve)."""
+    from test_sm2 import MESSAGE, SM3_ABC, SM3_ABCD16, XA, YA, R, S
+
+    key = "04" + (XA + YA).hex()
+    other = f"{int(S, 16) ^ 1:064x}"
+    script = f"""
+        import {{ sm2, sm3 }} from {json.dumps(VENDOR.as_uri())};
+        const msg = new TextEncoder().encode({json.dumps(MESSAGE.decode())});
+        const v = (sig) => sm2.doVerifySignature(msg, sig, {json.dumps(key)}, {{ hash: true }});
+        process.stdout.write(JSON.stringify([
+          sm3("abc"), sm3("abcd".repeat(16)),
+          v({json.dumps(R + S)}), v({json.dumps(R + other)}),
+        ]));
+    """
+    assert node_json(script) == [SM3_ABC, SM3_ABCD16, True, False]
+
+
+@pytest.fixture(scope="module")
+def sm2_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, bytes]]:
+    """An SM2 chain's demo certificate (the chain runs with the SM2 suite in force)."""
+    before = process_suite()
+    set_chain_suite(SM2_SUITE)
+    chain = AppChain(tmp_path_factory.mktemp("sm2"), scheme=SM2)
+    try:
+        yield issue(chain)
+    finally:
+        chain.close()
+        set_chain_suite(before)
+
+
+def test_an_sm2_chains_certificate_verifies(sm2_chain: tuple[str, bytes]) -> None:
+    cert, genesis = sm2_chain
+    doc = json.loads(cert)
+    assert doc["suite"] == "sm2" and doc["validator_changes"][0]["validators"][0]["scheme"] == SM2
+    ok, changed_file = run([case(cert, genesis, DEMO_FILE), case(cert, genesis, b"other")])
+    assert ok["ok"] and ok["file"] is True, ok["reason"]
+    assert ok["result"]["signers"] == ["node0 (org1)"]
+    assert ok["result"]["genesisHash"] == doc["genesis_hash"]
+    assert changed_file["ok"] and changed_file["file"] is False
+    assert python_accepts(cert, genesis)
+
+
+def test_an_sm2_certificate_with_any_sampled_flipped_byte_is_refused(
+    sm2_chain: tuple[str, bytes],
+) -> None:
+    cert, genesis = sm2_chain
+    cases = flipped_cases(cert, genesis, 80)
+    for r, c in zip(run(cases), cases, strict=True):
+        assert not r["ok"], "a flipped bit of the proof was accepted"
+        assert not python_accepts(str(c["cert"]), genesis)
+
+
+def test_an_sm2_certificate_is_refused_with_a_standard_genesis(
+    sm2_chain: tuple[str, bytes], p256: tuple[str, bytes]
+) -> None:
+    cert, _ = sm2_chain
+    _, standard = p256
+    (r,) = run([case(cert, standard, DEMO_FILE)])
+    assert not r["ok"] and "genesis" in r["reason"]
+    assert not python_accepts(cert, standard)

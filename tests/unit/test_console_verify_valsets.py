@@ -247,3 +247,28 @@ def test_another_genesis_is_refused(issued: Issued) -> None:
     for r, c in zip(run(cases), cases, strict=True):
         assert not r["ok"] and "genesis" in r["reason"]
         assert not python_accepts(c["cert"], issued.other_genesis, c["kind"])
+
+
+def test_every_changed_byte_of_the_commit_certificates_is_refused_by_both(issued: Issued) -> None:
+    """The parts no hash or signature covers (a certificate's version, its signatures' list)
+    are checked too: every bit-flip of the proven block's and the first link's certificate."""
+    b = bundle_of(issued.cert)
+    own = msgspec.structs.replace
+    cases = []
+    block_cert = b.blocks[0].block.certificate
+    for pos in range(len(block_cert)):
+        cert = bytearray(block_cert)
+        cert[pos] ^= 0x01
+        light = own(b.blocks[0].block, certificate=bytes(cert))
+        changed = own(b, blocks=[own(b.blocks[0], block=light)])
+        cases.append(js_case(with_bundle(issued.cert, changed), issued.genesis, "evidence"))
+    link_cert = b.validators[0].block.certificate
+    for pos in range(len(link_cert)):
+        cert = bytearray(link_cert)
+        cert[pos] ^= 0x01
+        link = own(b.validators[0], block=own(b.validators[0].block, certificate=bytes(cert)))
+        changed = own(b, validators=[link, *b.validators[1:]])
+        cases.append(js_case(with_bundle(issued.cert, changed), issued.genesis, "evidence"))
+    for r, c in zip(run(cases), cases, strict=True):
+        assert not r["ok"], "a changed certificate byte was accepted"
+        assert not python_accepts(c["cert"], issued.genesis, "evidence")

@@ -12,15 +12,16 @@
 // the state root) and was written by that transaction; the document's readable fields are
 // exactly the proven data; and the file's SHA-256 is the deposited hash.
 //
-// Supported: the "standard" suite (SHA-256 hashes) with Ed25519 and ECDSA P-256 validator
-// keys. Anything else is refused with a reason (verify it with `tianfu verify-proof`):
-// SM2/SM3 chains.
+// Supported: both crypto suites of the chain — "standard" (SHA-256 hashes; Ed25519 and
+// ECDSA P-256 validator keys) and "sm2" (SM3 hashes, SM2 keys). The deposited file's hash
+// is SHA-256 on every chain (the evidence contract's `file_hash`).
 //
 // Pure module: no DOM, no network; also runs under Node for the project's tests.
 
 import { sha256, sha512 } from "../vendor/noble-hashes/sha2.js";
 import * as ed from "../vendor/noble-ed25519/index.js";
 import { p256 } from "../vendor/noble-curves/nist.js";
+import { sm2, sm3 } from "../vendor/sm-crypto-v2/index.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
 
 ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
@@ -234,12 +235,33 @@ export function encBin(b) {
   return concat(new Uint8Array([0xc4, b.length]), b);
 }
 
-// -- hashes (the "standard" suite: SHA-256) ---------------------------------------------
+// -- the chain's crypto suite (the genesis's `suite`, as `tianfu.crypto.suite`) ----------
+// The hash of every chain object (SHA-256, or SM3 on an SM2 chain) and the signature
+// schemes the chain accepts (1: Ed25519, 2: ECDSA P-256, 3: SM2).
+const ED25519 = 1;
+const ECDSA_P256 = 2;
+const SM2 = 3;
+const SUITES = {
+  standard: { hash: sha256, schemes: new Set([ED25519, ECDSA_P256]) },
+  sm2: { hash: (b) => fromHex(sm3(b)), schemes: new Set([SM2]) },
+};
+let suite = SUITES.standard; // the suite in force (set by `inSuite` around a verification)
+
+function inSuite(name, run) {
+  const before = suite;
+  suite = SUITES[name];
+  try {
+    return run();
+  } finally {
+    suite = before;
+  }
+}
+
 export function hashDomain(tag, ...parts) {
   const t = enc.encode(tag);
   const chunks = [new Uint8Array([t.length]), t];
   for (const p of parts) chunks.push(u64(p.length), p);
-  return sha256(concat(...chunks));
+  return suite.hash(concat(...chunks));
 }
 
 export const sha256Hex = (b) => hex(sha256(b));
@@ -325,21 +347,44 @@ export function stateEntry(root, key, proofBytes) {
 }
 
 // -- chain objects ----------------------------------------------------------------------
+// A block header and a commit certificate, decoded with the checks of their `validate()`
+// (`tianfu.types.block`): version 1, heights, rounds, times and hash sizes in range.
+const MAX_TIME_MS = Number.MAX_SAFE_INTEGER;
+const isInt = (n, min, max = Number.MAX_SAFE_INTEGER) => Number.isInteger(n) && n >= min && n <= max;
+
 export function header(bytes) {
   const h = decode(bytes);
   if (!Array.isArray(h) || h.length !== 12) fail("malformed block header");
-  const [version, chainId, height, timeMs, , txRoot, stateRoot, receiptsRoot, valHash, , txCount] = h;
+  const [version, chainId, height, timeMs, prevHash, txRoot, stateRoot, receiptsRoot, valHash, , txCount, lastCommit] = h;
+  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) &&
+    isInt(timeMs, 0, MAX_TIME_MS) && isInt(txCount, 0) &&
+    [prevHash, txRoot, stateRoot, receiptsRoot, valHash].every((x) => x instanceof Uint8Array && x.length <= 32);
+  if (!ok) fail("malformed block header");
+  if (height === 1 ? lastCommit !== null : lastCommit === null) fail("malformed block header");
+  if (lastCommit !== null) {
+    const lc = certificateOf(lastCommit);
+    if (lc.height !== height - 1 || lc.chainId !== chainId || !eq(lc.blockHash, prevHash)) {
+      fail("malformed block header");
+    }
+  }
   return {
     version, chainId, height, timeMs, txRoot, stateRoot, receiptsRoot,
     validatorsHash: valHash, txCount, hash: hashDomain("tianfu/header/v2", bytes),
   };
 }
 
-export function certificate(bytes) {
-  const c = decode(bytes);
+function certificateOf(c) {
   if (!Array.isArray(c) || c.length !== 6 || !Array.isArray(c[5])) fail("malformed commit certificate");
-  const [, chainId, height, round, blockHash, sigs] = c;
+  const [version, chainId, height, round, blockHash, sigs] = c;
+  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) && isInt(round, 0) &&
+    blockHash instanceof Uint8Array && blockHash.length === 32 &&
+    sigs.every((s) => Array.isArray(s) && s.length === 3 && isInt(s[1], 1, MAX_TIME_MS));
+  if (!ok) fail("malformed commit certificate");
   return { chainId, height, round, blockHash, sigs };
+}
+
+export function certificate(bytes) {
+  return certificateOf(decode(bytes));
 }
 
 export function parseGenesis(bytes) {
@@ -349,6 +394,9 @@ export function parseGenesis(bytes) {
   if (version !== 1 || typeof chainId !== "string" || !Array.isArray(validators) || !validators.length) {
     fail("not a genesis file (genesis.bin)");
   }
+  if (typeof suite !== "string" || !Object.hasOwn(SUITES, suite)) {
+    fail("the genesis uses the %(suite)s crypto suite, which this page does not verify", { suite: String(suite) });
+  }
   const set = validators.map((v) => {
     if (!Array.isArray(v) || v.length !== 5) fail("malformed genesis validator");
     const [name, org, scheme, publicKey, power] = v;
@@ -356,26 +404,30 @@ export function parseGenesis(bytes) {
   });
   return {
     chainId, timeMs, suite, validators: set,
-    hash: hashDomain("tianfu/genesis/v1", bytes),
+    hash: inSuite(suite, () => hashDomain("tianfu/genesis/v1", bytes)),
   };
 }
 
 // Whether `sig` over `msg` is a valid signature of a validator's key, as
-// `tianfu.crypto.verify` checks it. Scheme 1: Ed25519 (RFC 8032, no ZIP-215 leniency);
-// scheme 2: ECDSA P-256 with SHA-256, a compressed 33-byte key and a 64-byte r || s
-// signature with low s (one valid signature per key and message).
-const ED25519 = 1;
-const ECDSA_P256 = 2;
-export const SCHEMES = new Set([ED25519, ECDSA_P256]);
+// `tianfu.crypto.verify` checks it (false for a scheme the chain's suite does not accept).
+// Ed25519: RFC 8032, no ZIP-215 leniency. ECDSA P-256: SHA-256, a compressed 33-byte key,
+// a 64-byte r || s with low s (one valid signature per key and message). SM2: over
+// SM3(Z || message) with the standard user id "1234567812345678", a compressed 33-byte
+// key, a 64-byte r || s with 1 <= r, s < n.
+const SM2_N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
 
 function verifySignature(v, msg, sig) {
-  if (!SCHEMES.has(v.scheme)) {
-    fail("validator %(name)s has a key of a scheme this page does not verify", { name: v.name });
-  }
+  if (!suite.schemes.has(v.scheme)) return false;
   try {
     if (v.scheme === ED25519) return ed.verify(sig, msg, v.publicKey, { zip215: false });
     if (v.publicKey.length !== 33 || sig.length !== 64) return false;
-    return p256.verify(sig, msg, v.publicKey, { prehash: true, lowS: true, format: "compact" });
+    if (v.scheme === ECDSA_P256) {
+      return p256.verify(sig, msg, v.publicKey, { prehash: true, lowS: true, format: "compact" });
+    }
+    const r = BigInt("0x" + hex(sig.subarray(0, 32)));
+    const s = BigInt("0x" + hex(sig.subarray(32)));
+    if (!(r > 0n && r < SM2_N && s > 0n && s < SM2_N)) return false;
+    return sm2.doVerifySignature(msg, hex(sig), hex(v.publicKey), { der: false, hash: true });
   } catch (e) {
     return false;
   }
@@ -444,11 +496,8 @@ function sameJson(a, b) {
 
 // -- proof documents ----------------------------------------------------------------------
 function loadDocument(docText, genesis, kind) {
-  if (genesis.suite !== "standard") {
-    fail("the genesis uses the %(suite)s crypto suite, which this page does not verify", { suite: genesis.suite });
-  }
-  if (genesis.validators.some((v) => !SCHEMES.has(v.scheme))) {
-    fail("the genesis has validator keys of a scheme this page does not verify");
+  if (genesis.validators.some((v) => !SUITES[genesis.suite].schemes.has(v.scheme))) {
+    fail("the genesis has validator keys of a scheme its crypto suite does not accept");
   }
   let doc;
   try {
@@ -551,6 +600,10 @@ function commonFields(genesis, changes) {
 // A "state" document (e.g. /v1/proofs/state/traceability/batch:CODE): the proven entries.
 export function verifyStateDocument(docText, genesisBytes, nowMs) {
   const genesis = parseGenesis(genesisBytes);
+  return inSuite(genesis.suite, () => stateDocument(docText, genesis, nowMs));
+}
+
+function stateDocument(docText, genesis, nowMs) {
   const doc = loadDocument(docText, genesis, "state");
   const b = provenBlock(doc, genesis, nowMs);
   if (b.txs.length || !b.entries.length) fail("a state proof holds state entries only");
@@ -582,6 +635,10 @@ export function verifyStateDocument(docText, genesisBytes, nowMs) {
 // An evidence certificate (kind "evidence"), and the deposited file when given.
 export function verifyCertificate(docText, genesisBytes, fileBytes, nowMs) {
   const genesis = parseGenesis(genesisBytes);
+  return inSuite(genesis.suite, () => certificateDocument(docText, genesis, fileBytes, nowMs));
+}
+
+function certificateDocument(docText, genesis, fileBytes, nowMs) {
   const doc = loadDocument(docText, genesis, "evidence");
   const b = provenBlock(doc, genesis, nowMs);
   const head = b.head;
