@@ -3,23 +3,26 @@
 //
 // Checks, trusting only the genesis bytes it is given (genesis.bin, or the `raw` of the
 // node's /v1/genesis answer), what `tianfu.apps.evidence.certificate.verify_certificate`
-// checks: the block header is certified by more than 2/3 of the voting power of the
-// genesis validator set (every listed Ed25519 signature valid, distinct members), the
-// header names that set, the deposit transaction and its successful receipt are in the
-// block (binary Merkle paths to the tx and receipts roots), the deposit record is in the
-// block's state (sparse Merkle proof to the state root) and was written by that
-// transaction, the document's readable fields are exactly the proven data, and the
-// file's SHA-256 is the deposited hash.
+// checks: the validator chain of the document (every validator-set change since the
+// genesis, sequential or skipping links: valchain.js) from the genesis set; the block
+// header is certified by more than 2/3 of the voting power of the set of its height
+// (every listed signature valid, distinct members) and names that set; the deposit
+// transaction and its successful receipt are in the block (binary Merkle paths to the tx
+// and receipts roots); the deposit record is in the block's state (sparse Merkle proof to
+// the state root) and was written by that transaction; the document's readable fields are
+// exactly the proven data; and the file's SHA-256 is the deposited hash.
 //
-// Supported: the "standard" suite with Ed25519 validator keys (SHA-256 hashes), and
-// certificates whose validator set did not change since the genesis (no validator-chain
-// links). Anything else is refused with a reason (verify it with `tianfu verify-proof`):
-// SM2/SM3 chains, ECDSA P-256 validator keys, validator-set changes.
+// Supported: both crypto suites of the chain — "standard" (SHA-256 hashes; Ed25519 and
+// ECDSA P-256 validator keys) and "sm2" (SM3 hashes, SM2 keys). The deposited file's hash
+// is SHA-256 on every chain (the evidence contract's `file_hash`).
 //
 // Pure module: no DOM, no network; also runs under Node for the project's tests.
 
 import { sha256, sha512 } from "../vendor/noble-hashes/sha2.js";
 import * as ed from "../vendor/noble-ed25519/index.js";
+import { p256 } from "../vendor/noble-curves/nist.js";
+import { sm2, sm3 } from "../vendor/sm-crypto-v2/index.js";
+import { TrustedHistory, prepareLink } from "./valchain.js";
 
 ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
 
@@ -39,7 +42,7 @@ export function fillMessage(text, params) {
 
 const N_ = (msgid) => msgid;
 
-const fail = (msgid, params = {}) => {
+export const fail = (msgid, params = {}) => {
   throw new VerifyError(msgid, params);
 };
 
@@ -58,7 +61,7 @@ export function fromHex(s) {
   return out;
 }
 
-function concat(...parts) {
+export function concat(...parts) {
   const n = parts.reduce((a, p) => a + p.length, 0);
   const out = new Uint8Array(n);
   let o = 0;
@@ -69,7 +72,7 @@ function concat(...parts) {
   return out;
 }
 
-function eq(a, b) {
+export function eq(a, b) {
   if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array) || a.length !== b.length) {
     return false;
   }
@@ -208,7 +211,7 @@ export function decode(bytes, withSpans = false) {
 }
 
 // The canonical encoding of the few structures the verifier builds itself.
-function encUint(n) {
+export function encUint(n) {
   if (typeof n === "bigint" || n > 0xffffffff) return concat([0xcf], u64(n));
   if (n <= 0x7f) return new Uint8Array([n]);
   if (n <= 0xff) return new Uint8Array([0xcc, n]);
@@ -216,7 +219,7 @@ function encUint(n) {
   return new Uint8Array([0xce, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
 }
 
-function encStr(s) {
+export function encStr(s) {
   const b = enc.encode(s);
   const n = b.length;
   let head;
@@ -227,17 +230,38 @@ function encStr(s) {
   return concat(new Uint8Array(head), b);
 }
 
-function encBin(b) {
+export function encBin(b) {
   if (b.length > 0xff) fail("bytes too long");
   return concat(new Uint8Array([0xc4, b.length]), b);
 }
 
-// -- hashes (the "standard" suite: SHA-256) ---------------------------------------------
+// -- the chain's crypto suite (the genesis's `suite`, as `tianfu.crypto.suite`) ----------
+// The hash of every chain object (SHA-256, or SM3 on an SM2 chain) and the signature
+// schemes the chain accepts (1: Ed25519, 2: ECDSA P-256, 3: SM2).
+const ED25519 = 1;
+const ECDSA_P256 = 2;
+const SM2 = 3;
+const SUITES = {
+  standard: { hash: sha256, schemes: new Set([ED25519, ECDSA_P256]) },
+  sm2: { hash: (b) => fromHex(sm3(b)), schemes: new Set([SM2]) },
+};
+let suite = SUITES.standard; // the suite in force (set by `inSuite` around a verification)
+
+function inSuite(name, run) {
+  const before = suite;
+  suite = SUITES[name];
+  try {
+    return run();
+  } finally {
+    suite = before;
+  }
+}
+
 export function hashDomain(tag, ...parts) {
   const t = enc.encode(tag);
   const chunks = [new Uint8Array([t.length]), t];
   for (const p of parts) chunks.push(u64(p.length), p);
-  return sha256(concat(...chunks));
+  return suite.hash(concat(...chunks));
 }
 
 export const sha256Hex = (b) => hex(sha256(b));
@@ -292,7 +316,7 @@ function verifyMerkle(root, item, index, size, path) {
 // Sparse Merkle state tree (radix 16): the entry a proof shows under a root, or null.
 const EMPTY_CHILD = hashDomain("tianfu/state/empty/v1");
 
-function checkStateProof(root, key, proofBytes) {
+export function stateEntry(root, key, proofBytes) {
   const p = decode(proofBytes);
   if (!Array.isArray(p) || p.length !== 3 || p[0] !== 2) fail("malformed state proof");
   const [, siblings, leaf] = p;
@@ -323,29 +347,55 @@ function checkStateProof(root, key, proofBytes) {
 }
 
 // -- chain objects ----------------------------------------------------------------------
-function header(bytes) {
+// A block header and a commit certificate, decoded with the checks of their `validate()`
+// (`tianfu.types.block`): version 1, heights, rounds, times and hash sizes in range.
+const MAX_TIME_MS = Number.MAX_SAFE_INTEGER;
+const isInt = (n, min, max = Number.MAX_SAFE_INTEGER) => Number.isInteger(n) && n >= min && n <= max;
+
+export function header(bytes) {
   const h = decode(bytes);
   if (!Array.isArray(h) || h.length !== 12) fail("malformed block header");
-  const [version, chainId, height, timeMs, , txRoot, stateRoot, receiptsRoot, valHash, , txCount] = h;
+  const [version, chainId, height, timeMs, prevHash, txRoot, stateRoot, receiptsRoot, valHash, , txCount, lastCommit] = h;
+  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) &&
+    isInt(timeMs, 0, MAX_TIME_MS) && isInt(txCount, 0) &&
+    [prevHash, txRoot, stateRoot, receiptsRoot, valHash].every((x) => x instanceof Uint8Array && x.length <= 32);
+  if (!ok) fail("malformed block header");
+  if (height === 1 ? lastCommit !== null : lastCommit === null) fail("malformed block header");
+  if (lastCommit !== null) {
+    const lc = certificateOf(lastCommit);
+    if (lc.height !== height - 1 || lc.chainId !== chainId || !eq(lc.blockHash, prevHash)) {
+      fail("malformed block header");
+    }
+  }
   return {
     version, chainId, height, timeMs, txRoot, stateRoot, receiptsRoot,
     validatorsHash: valHash, txCount, hash: hashDomain("tianfu/header/v2", bytes),
   };
 }
 
-function certificate(bytes) {
-  const c = decode(bytes);
+function certificateOf(c) {
   if (!Array.isArray(c) || c.length !== 6 || !Array.isArray(c[5])) fail("malformed commit certificate");
-  const [, chainId, height, round, blockHash, sigs] = c;
+  const [version, chainId, height, round, blockHash, sigs] = c;
+  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) && isInt(round, 0) &&
+    blockHash instanceof Uint8Array && blockHash.length === 32 &&
+    sigs.every((s) => Array.isArray(s) && s.length === 3 && isInt(s[1], 1, MAX_TIME_MS));
+  if (!ok) fail("malformed commit certificate");
   return { chainId, height, round, blockHash, sigs };
 }
 
+export function certificate(bytes) {
+  return certificateOf(decode(bytes));
+}
+
 export function parseGenesis(bytes) {
-  const { value: g, spans } = decode(bytes, true);
+  const g = decode(bytes);
   if (!Array.isArray(g) || g.length !== 8) fail("not a genesis file (genesis.bin)");
   const [version, chainId, timeMs, , validators, , , suite] = g;
   if (version !== 1 || typeof chainId !== "string" || !Array.isArray(validators) || !validators.length) {
     fail("not a genesis file (genesis.bin)");
+  }
+  if (typeof suite !== "string" || !Object.hasOwn(SUITES, suite)) {
+    fail("the genesis uses the %(suite)s crypto suite, which this page does not verify", { suite: String(suite) });
   }
   const set = validators.map((v) => {
     if (!Array.isArray(v) || v.length !== 5) fail("malformed genesis validator");
@@ -354,44 +404,62 @@ export function parseGenesis(bytes) {
   });
   return {
     chainId, timeMs, suite, validators: set,
-    hash: hashDomain("tianfu/genesis/v1", bytes),
-    setHash: hashDomain("tianfu/valset/v1", concat(new Uint8Array([0x91]), spans.get(validators))),
+    hash: inSuite(suite, () => hashDomain("tianfu/genesis/v1", bytes)),
   };
 }
 
-function checkCommit(cert, head, genesis) {
-  if (cert.chainId !== genesis.chainId || head.chainId !== genesis.chainId) {
-    fail("the block is not of chain %(chain)s", { chain: genesis.chainId });
+// Whether `sig` over `msg` is a valid signature of a validator's key, as
+// `tianfu.crypto.verify` checks it (false for a scheme the chain's suite does not accept).
+// Ed25519: RFC 8032, no ZIP-215 leniency. ECDSA P-256: SHA-256, a compressed 33-byte key,
+// a 64-byte r || s with low s (one valid signature per key and message). SM2: over
+// SM3(Z || message) with the standard user id "1234567812345678", a compressed 33-byte
+// key, a 64-byte r || s with 1 <= r, s < n.
+const SM2_N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
+
+function verifySignature(v, msg, sig) {
+  if (!suite.schemes.has(v.scheme)) return false;
+  try {
+    if (v.scheme === ED25519) return ed.verify(sig, msg, v.publicKey, { zip215: false });
+    if (v.publicKey.length !== 33 || sig.length !== 64) return false;
+    if (v.scheme === ECDSA_P256) {
+      return p256.verify(sig, msg, v.publicKey, { prehash: true, lowS: true, format: "compact" });
+    }
+    const r = BigInt("0x" + hex(sig.subarray(0, 32)));
+    const s = BigInt("0x" + hex(sig.subarray(32)));
+    if (!(r > 0n && r < SM2_N && s > 0n && s < SM2_N)) return false;
+    return sm2.doVerifySignature(msg, hex(sig), hex(v.publicKey), { der: false, hash: true });
+  } catch (e) {
+    return false;
+  }
+}
+
+// The members of `set` whose precommits certify `head` (more than 2/3 of its power; every
+// listed signature valid and from a distinct member), or a refusal.
+export function checkCommit(cert, head, set, chainId) {
+  if (cert.chainId !== chainId || head.chainId !== chainId) {
+    fail("the block is not of chain %(chain)s", { chain: chainId });
   }
   if (cert.height !== head.height) fail("the commit certificate is for another height");
   if (!eq(cert.blockHash, head.hash)) fail("the commit certificate signs a different block hash");
-  if (!eq(head.validatorsHash, genesis.setHash)) {
-    fail("the block names a validator set other than the genesis set");
-  }
-  const members = new Map(genesis.validators.map((v) => [hex(v.publicKey), v]));
+  const members = new Map(set.validators.map((v) => [hex(v.publicKey), v]));
   const seen = new Set();
   let power = 0;
   const signers = [];
   for (const s of cert.sigs) {
     if (!Array.isArray(s) || s.length !== 3) fail("malformed commit signature");
     const [key, timeMs, sig] = s;
+    if (!(key instanceof Uint8Array) || !(sig instanceof Uint8Array)) fail("malformed commit signature");
     const k = hex(key);
     if (seen.has(k)) fail("the commit certificate lists a validator twice");
     seen.add(k);
     const v = members.get(k);
     if (!v) fail("the commit certificate is signed by a key outside the validator set");
     const msg = voteSignBytes(cert.chainId, cert.height, cert.round, cert.blockHash, timeMs);
-    let ok = false;
-    try {
-      ok = ed.verify(sig, msg, v.publicKey, { zip215: false });
-    } catch (e) {
-      ok = false;
-    }
-    if (!ok) fail("invalid signature of validator %(name)s", { name: v.name });
+    if (!verifySignature(v, msg, sig)) fail("invalid signature of validator %(name)s", { name: v.name });
     power += v.power;
     signers.push(v);
   }
-  const total = genesis.validators.reduce((a, v) => a + v.power, 0);
+  const total = set.total;
   if (!(power * 3 > total * 2)) {
     fail("the signatures carry %(power)s of %(total)s voting power; more than 2/3 is needed", { power, total });
   }
@@ -428,11 +496,8 @@ function sameJson(a, b) {
 
 // -- proof documents ----------------------------------------------------------------------
 function loadDocument(docText, genesis, kind) {
-  if (genesis.suite !== "standard") {
-    fail("the genesis uses the %(suite)s crypto suite, which this page does not verify", { suite: genesis.suite });
-  }
-  if (genesis.validators.some((v) => v.scheme !== 1)) {
-    fail("the genesis has validator keys other than Ed25519, which this page does not verify");
+  if (genesis.validators.some((v) => !SUITES[genesis.suite].schemes.has(v.scheme))) {
+    fail("the genesis has validator keys of a scheme its crypto suite does not accept");
   }
   let doc;
   try {
@@ -449,24 +514,28 @@ function loadDocument(docText, genesis, kind) {
   return doc;
 }
 
-// The one proven block of a document's bundle, checked against the genesis validators:
-// its header and signers, its proven transactions and its proven (present) state entries.
-function provenBlock(doc, genesis) {
+// The one proven block of a document's bundle: the validator chain followed from the
+// genesis set, the block checked against the set of its height, its proven transactions
+// and its proven (present) state entries.
+function provenBlock(doc, genesis, nowMs) {
   const bundle = decode(fromHex(doc.raw));
   if (!Array.isArray(bundle) || bundle.length !== 3 || bundle[0] !== 1) fail("malformed proof bundle");
   const [, links, blocks] = bundle;
   if (!Array.isArray(links) || !Array.isArray(blocks)) fail("malformed proof bundle");
-  if (links.length) {
-    fail("the validator set changed since the genesis: verify this proof with `tianfu verify-proof`");
-  }
   if (blocks.length !== 1 || !Array.isArray(blocks[0]) || blocks[0].length !== 3) {
     fail("the proof must hold exactly one block");
   }
+  const prepared = links.map(prepareLink);
   const [light, txs, entries] = blocks[0];
-  if (!Array.isArray(light) || light.length !== 3 || light[2].length) fail("malformed proven block");
+  if (!Array.isArray(light) || light.length !== 3 || !(light[2] instanceof Uint8Array) || light[2].length) {
+    fail("malformed proven block");
+  }
   if (!Array.isArray(txs) || !Array.isArray(entries)) fail("malformed proven block");
   const head = header(light[0]);
-  const signers = checkCommit(certificate(light[1]), head, genesis);
+  const cert = certificate(light[1]);
+  const history = new TrustedHistory(genesis, nowMs);
+  for (const link of prepared) history.apply(link);
+  const signers = history.checkHeader(head, cert, history.setAt(head.height));
   const provenTxs = txs.map((inc) => {
     if (!Array.isArray(inc) || inc.length !== 5) fail("malformed transaction proof");
     const [index, txBytes, txPath, receiptBytes, receiptPath] = inc;
@@ -493,7 +562,7 @@ function provenBlock(doc, genesis) {
     if (!(valueBytes instanceof Uint8Array)) {
       fail("the proof shows an absent entry: verify it with `tianfu verify-proof`");
     }
-    const entry = checkStateProof(head.stateRoot, key, proofBytes);
+    const entry = stateEntry(head.stateRoot, key, proofBytes);
     if (!entry || !eq(entry.valueHash, hashDomain("tianfu/state/value/v1", valueBytes))) {
       fail("a state proof does not match the state of block %(height)s", { height: head.height });
     }
@@ -508,34 +577,38 @@ function provenBlock(doc, genesis) {
       changedAt: entry.height, previous: entry.prev,
     };
   });
-  return { head, signers, txs: provenTxs, entries: provenEntries };
+  return { head, signers, txs: provenTxs, entries: provenEntries, changes: history.changes };
 }
 
-function commonFields(genesis) {
+function commonFields(genesis, changes) {
   return {
     format: "tianfu-proof/v1",
     chain_id: genesis.chainId,
     genesis_hash: hex(genesis.hash),
     suite: genesis.suite,
-    validator_changes: [{
-      changed_in: 0,
-      effective_from: 1,
-      skipped_to: false,
-      validators: genesis.validators.map((v) => ({
+    validator_changes: changes.map((c) => ({
+      changed_in: c.changedIn,
+      effective_from: c.effective,
+      skipped_to: c.skipped,
+      validators: c.set.validators.map((v) => ({
         name: v.name, org: v.org, power: v.power, scheme: v.scheme, public_key: hex(v.publicKey),
       })),
-    }],
+    })),
   };
 }
 
 // A "state" document (e.g. /v1/proofs/state/traceability/batch:CODE): the proven entries.
-export function verifyStateDocument(docText, genesisBytes) {
+export function verifyStateDocument(docText, genesisBytes, nowMs) {
   const genesis = parseGenesis(genesisBytes);
+  return inSuite(genesis.suite, () => stateDocument(docText, genesis, nowMs));
+}
+
+function stateDocument(docText, genesis, nowMs) {
   const doc = loadDocument(docText, genesis, "state");
-  const b = provenBlock(doc, genesis);
+  const b = provenBlock(doc, genesis, nowMs);
   if (b.txs.length || !b.entries.length) fail("a state proof holds state entries only");
   const expected = {
-    ...commonFields(genesis),
+    ...commonFields(genesis, b.changes),
     kind: "state",
     height: b.head.height,
     block_hash: hex(b.head.hash),
@@ -560,10 +633,14 @@ export function verifyStateDocument(docText, genesisBytes) {
 }
 
 // An evidence certificate (kind "evidence"), and the deposited file when given.
-export function verifyCertificate(docText, genesisBytes, fileBytes) {
+export function verifyCertificate(docText, genesisBytes, fileBytes, nowMs) {
   const genesis = parseGenesis(genesisBytes);
+  return inSuite(genesis.suite, () => certificateDocument(docText, genesis, fileBytes, nowMs));
+}
+
+function certificateDocument(docText, genesis, fileBytes, nowMs) {
   const doc = loadDocument(docText, genesis, "evidence");
-  const b = provenBlock(doc, genesis);
+  const b = provenBlock(doc, genesis, nowMs);
   const head = b.head;
   if (b.txs.length !== 1 || b.entries.length !== 1) {
     fail("an evidence certificate proves one transaction and one record");
@@ -591,7 +668,7 @@ export function verifyCertificate(docText, genesisBytes, fileBytes) {
 
   // the readable fields must be exactly what was proven
   const expected = {
-    ...commonFields(genesis),
+    ...commonFields(genesis, b.changes),
     kind: "evidence",
     contract,
     deposit_id: depositId,
