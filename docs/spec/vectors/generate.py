@@ -707,8 +707,9 @@ def invalid_documents(suite: str, docs: dict[str, tuple[str, dict[str, Any]]]) -
         return rs(bd, blocks=[rs(bp, block=rs(bp.block, signers=bd.validators[0].block.header))])
 
     raw_cases: list[tuple[str, str, Callable[[ProofBundle], ProofBundle]]] = [
-        ("the middle link of the validator chain removed", "evidence", drop_link(1)),
-        ("the last link of the validator chain removed", "evidence", drop_link(2)),
+        ("the first link of the validator chain removed", "evidence", drop_link(0)),
+        ("the last link of the validator chain removed", "evidence",
+         lambda bd: rs(bd, validators=bd.validators[:-1])),
         ("no validator chain", "evidence", no_links),
         ("the block's certificate without node1 (3 of 6: not above 2/3)", "evidence", weaken),
         ("the block's certificate lists a validator twice", "evidence", double),
