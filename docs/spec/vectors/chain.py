@@ -129,7 +129,9 @@ class Signer:
             key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
             return cls(label, scheme, KeyPair.from_private(key).public_key, key)
         if scheme == ECDSA_P256:
-            p256 = ec.derive_private_key(int.from_bytes(seed, "big") % (1 << 255) + 1, ec.SECP256R1())
+            p256 = ec.derive_private_key(
+                int.from_bytes(seed, "big") % (1 << 255) + 1, ec.SECP256R1()
+            )
             return cls(label, scheme, KeyPair.from_private(p256).public_key, p256)
         if scheme == SM2:
             d = int.from_bytes(seed, "big") % (N - 2) + 1
@@ -168,8 +170,10 @@ class SpecChain:
             version=1,
             chain_id=chain_id,
             time_ms=T0,
-            orgs=[OrgConfig(org, f"CA of {org}".encode()) for org in
-                  dict.fromkeys(org for _, org, _ in validators)],  # fmt: skip
+            orgs=[
+                OrgConfig(org, f"CA of {org}".encode())
+                for org in dict.fromkeys(org for _, org, _ in validators)
+            ],  # fmt: skip
             validators=[
                 Validator(f"node{i + 1}", org, s.scheme, s.public_key, power)
                 for i, (s, org, power) in enumerate(validators)

@@ -23,8 +23,10 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from chain import T0, SpecChain, Signer, signed_tx  # noqa: E402
+from chain import T0, Signer, SpecChain, signed_tx  # noqa: E402
 
+import tianfu.apps.evidence.certificate  # noqa: E402,F401  (registers the evidence kind)
+import tianfu.apps.traceability.proof  # noqa: E402,F401  (registers the traceability kind)
 from tianfu.codec import HASH_SUITES, encode, hash_domain  # noqa: E402
 from tianfu.crypto import (  # noqa: E402
     ECDSA_P256,
@@ -40,8 +42,6 @@ from tianfu.proofs.build import SKIPPING, ProofBuilder  # noqa: E402
 from tianfu.proofs.documents import make_document, merge_single_blocks  # noqa: E402
 from tianfu.proofs.formats import ProofBundle  # noqa: E402
 from tianfu.proofs.valchain import TrustOptions  # noqa: E402
-import tianfu.apps.evidence.certificate  # noqa: E402,F401  (registers the evidence kind)
-import tianfu.apps.traceability.proof  # noqa: E402,F401  (registers the traceability kind)
 from tianfu.state.keys import committed_tx_key  # noqa: E402
 from tianfu.types import (  # noqa: E402
     FAILED,
@@ -116,7 +116,7 @@ def encoding_vectors() -> dict[str, Any]:
     ]  # fmt: skip
     return {
         "description": "Contract values and their canonical encodings (encoding.md). Valid: "
-        "`value` (bytes as {\"bin\": hex}, maps as {\"map\": {...}}) encodes to `encoding`, "
+        '`value` (bytes as {"bin": hex}, maps as {"map": {...}}) encodes to `encoding`, '
         "and decoding `encoding` strictly gives `value`. Invalid: `encoding` is not the "
         "canonical encoding of a contract value and MUST be rejected.",
         "valid": [{"name": n, "value": tagged(v), "encoding": hx(encode(v))} for n, v in values],
@@ -229,7 +229,9 @@ def transaction_vectors() -> dict[str, Any]:
     for suite, scheme in (("standard", ED25519), ("standard", ECDSA_P256), ("sm2", SM2)):
         with chain_suite(suite).use():
             s = Signer.make(f"tx/{scheme}", scheme)
-            tx = signed_tx(s, "spec-chain", 7, "kv", "put", ["alpha", b"\x01\x02", 5, {"k": [True]}])
+            tx = signed_tx(
+                s, "spec-chain", 7, "kv", "put", ["alpha", b"\x01\x02", 5, {"k": [True]}]
+            )
             raw = encode(tx)
             cases.append({"name": f"{suite} suite, scheme {scheme}", "suite": suite, "valid": True,
                           "transaction": hx(raw), "fields": tx_fields(tx),
@@ -259,8 +261,10 @@ def transaction_vectors() -> dict[str, Any]:
         ("33 arguments", body_with(args=[0] * 33)),
         ("chain id of 65 characters", body_with(chain_id="c" * 65)),
         ("signature of 73 bytes", encode([msgspec.msgpack.decode(body_with())[0], bytes(73)])),
-        ("body without its cert field", encode([msgspec.msgpack.decode(body_with())[0][:-1],
-                                                bytes(64)])),  # fmt: skip
+        (
+            "body without its cert field",
+            encode([msgspec.msgpack.decode(body_with())[0][:-1], bytes(64)]),
+        ),  # fmt: skip
     ]
     good = body_with()
     for name, raw in invalid:
@@ -627,7 +631,9 @@ def bundle_patch(doc: dict[str, Any], change: Callable[[ProofBundle], ProofBundl
     return hx(encode(change(bundle_of(doc))))
 
 
-def invalid_documents(suite: str, docs: dict[str, tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+def invalid_documents(
+    suite: str, docs: dict[str, tuple[str, dict[str, Any]]]
+) -> list[dict[str, Any]]:
     rs = msgspec.structs.replace
     other = "sm2" if suite == "standard" else "standard"
     ev = docs["evidence"][1]
@@ -708,8 +714,11 @@ def invalid_documents(suite: str, docs: dict[str, tuple[str, dict[str, Any]]]) -
 
     raw_cases: list[tuple[str, str, Callable[[ProofBundle], ProofBundle]]] = [
         ("the first link of the validator chain removed", "evidence", drop_link(0)),
-        ("the last link of the validator chain removed", "evidence",
-         lambda bd: rs(bd, validators=bd.validators[:-1])),
+        (
+            "the last link of the validator chain removed",
+            "evidence",
+            lambda bd: rs(bd, validators=bd.validators[:-1]),
+        ),
         ("no validator chain", "evidence", no_links),
         ("the block's certificate without node1 (3 of 6: not above 2/3)", "evidence", weaken),
         ("the block's certificate lists a validator twice", "evidence", double),
