@@ -385,6 +385,8 @@ def render(kind: str, g: Genesis, blocks: list[Block]) -> dict[str, Any]:
         b = one(blocks, 0, 0)
         return {**block_doc(b), "validators": vals_doc(b.valset),
                 "total_power": sum(v.power for v in b.valset)}  # fmt: skip
+    if kind in ("orgs", "contracts"):
+        return consortium(kind, blocks)
     if kind == "evidence":
         return evidence(g, blocks)
     if kind == "traceability":
@@ -423,6 +425,31 @@ def history(g: Genesis, blocks: list[Block]) -> dict[str, Any]:
     return {"contract": c, "key": k, "height": top.height, "block_hash": top.hash.hex(),
             "time_ms": top.time_ms, "complete": complete, "earlier_change": earlier,
             "versions": versions}  # fmt: skip
+
+
+def consortium(kind: str, blocks: list[Block]) -> dict[str, Any]:
+    b = one(blocks, 0, None)
+    if not b.entries:
+        raise Invalid("no entries")
+    keys = [contract_key(k) for k, _, _ in b.entries]
+    if any(c != "governance" for c, _ in keys):
+        raise Invalid("not governance entries")
+    list_key, prefix = ("orgs", "org/") if kind == "orgs" else ("contracts", "contract/")
+    names = value_of(b.entries[0][1])
+    names = [] if names is None else names
+    if type(names) is not list or any(type(n) is not str for n in names):
+        raise Invalid("the list is not of names")
+    if [k for _, k in keys] != list(dict.fromkeys([list_key] + [prefix + n for n in names])):
+        raise Invalid("not exactly the entries the answer reads")
+    values = {k: value_of(v) for (_, k), (_, v, _) in zip(keys, b.entries, strict=True)}
+    records = [(n, values[prefix + n]) for n in names]
+    if any(type(r) is not dict for _, r in records):
+        raise Invalid("a listed name without its record")
+    if kind == "orgs":
+        out = [{"name": n, "status": readable(r.get("status")), "ca_cert": readable(r.get("ca_cert"))}
+               for n, r in records]  # fmt: skip
+        return {**block_doc(b), "orgs": out}
+    return {**block_doc(b), "contracts": [readable(r) for _, r in records]}
 
 
 def evidence(g: Genesis, blocks: list[Block]) -> dict[str, Any]:
@@ -530,7 +557,8 @@ def verify_document(doc: str | bytes | dict[str, Any], genesis: bytes, now_ms: i
             raise Invalid(f"not JSON: {exc}") from None
     if type(doc) is not dict:
         raise Invalid("not a JSON object")
-    known = {"state", "tx", "absence", "history", "validators", "evidence", "traceability"}
+    known = {"state", "tx", "absence", "history", "validators", "orgs", "contracts", "evidence",
+             "traceability"}  # fmt: skip
     if doc.get("format") != "tianfu-proof/v1" or doc.get("kind") not in known:
         raise Invalid("format or kind")
     if kind is not None and doc["kind"] != kind:

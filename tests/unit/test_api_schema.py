@@ -101,6 +101,8 @@ VALID_CALLS = {
     ("GET", "/v1/genesis"): {},
     ("GET", "/v1/proofs/validators"): {},
     ("GET", "/v1/proofs/chain"): {"query": {"height": 2}},
+    ("GET", "/v1/proofs/orgs"): {},
+    ("GET", "/v1/proofs/contracts"): {},
     ("GET", "/v1/proofs/state/{contract}/{key}"): {
         "path_parameters": {"contract": "governance", "key": "orgs"}
     },

@@ -30,7 +30,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spec_verifier"))
 import specverify  # noqa: E402
 import specwire  # noqa: E402
 
-KINDS = ("evidence", "state", "tx", "absence", "history", "traceability", "validators")
+KINDS = (
+    "evidence",
+    "state",
+    "tx",
+    "absence",
+    "history",
+    "traceability",
+    "validators",
+    "orgs",
+    "contracts",
+)
 
 
 def _gov(chain: AppChain, method: str, *args: Any) -> None:
@@ -71,7 +81,13 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict
             "history": anon.prove_history("governance", "validators").document,
             "traceability": Traceability(anon).lookup_document("SW-1a"),
             "validators": anon.prove_validators().document,
+            "orgs": chain.http.get("/v1/proofs/orgs").json(),
+            "contracts": chain.http.get("/v1/proofs/contracts").json(),
         }
+        # The proven answers are the plain ones.
+        assert docs["orgs"]["orgs"] == chain.http.get("/v1/orgs").json()["orgs"]
+        assert docs["contracts"]["contracts"] == chain.http.get("/v1/contracts").json()["contracts"]
+        assert [c["name"] for c in docs["contracts"]["contracts"]] == ["evidence", "traceability"]
         yield chain.genesis, json.loads(json.dumps(docs))
     finally:
         chain.close()

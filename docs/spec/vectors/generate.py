@@ -352,7 +352,13 @@ def build_chain(suite: str) -> tuple[SpecChain, dict[str, Any]]:
         return T0 if h == 1 else median_time(chain.certs[-1], chain.set_at(h - 1))
 
     t1 = kv_tx("one")
-    chain.commit([t1], {kv: encode("one")})  # 1
+    contracts = {
+        state_key("governance", "contracts"): encode(["evidence", "traceability"]),
+        **{state_key("governance", f"contract/{n}"): encode(
+            {"name": n, "status": "active", "source_hash": bytes([i]) * 32, "approved_by": ["org1"]})
+           for i, n in enumerate(("evidence", "traceability"))},
+    }  # fmt: skip
+    chain.commit([t1], {kv: encode("one"), **contracts})  # 1
     v5 = Validator("node5", "org5", node5.scheme, node5.public_key, 1)
     chain.change_validators([*gvals, v5])  # 2: a validator of a new organisation
     chain.commit([kv_tx("two")], {kv: encode("two")})  # 3
@@ -608,6 +614,8 @@ def documents(suite: str, chain: SpecChain, info: dict[str, Any]) -> list[dict[s
     docs["history cut by a limit"] = doc("history", b.history_bundle("kv", "alpha", 10, 2))
     docs["history to the genesis"] = doc("history", b.history_bundle("governance", "validators"))
     docs["validators"] = doc("validators", b.validators_bundle(10))
+    docs["orgs"] = doc("orgs", b.consortium_bundle("orgs", 10))
+    docs["contracts"] = doc("contracts", b.consortium_bundle("contracts", 10))
     docs["validators, skipping chain"] = doc("validators", b.validators_bundle(10, SKIPPING))
     for name, tx_hash, did in (("evidence", info["deposit_tx"], "D-2"),
                                ("evidence before the last change", info["early_deposit_tx"],
@@ -673,6 +681,8 @@ def invalid_documents(
         ("a history version dropped", "history of a value", {"delete": ["versions", 1]}),
         ("history said complete when cut", "history cut by a limit",
          {"set": [["complete"], True]}),
+        ("an organisation's status changed", "orgs", {"set": [["orgs", 0, "status"], "removed"]}),
+        ("a contract dropped from the answer", "contracts", {"delete": ["contracts", 1]}),
     ]  # fmt: skip
 
     def drop_link(i: int) -> Callable[[ProofBundle], ProofBundle]:
@@ -712,7 +722,13 @@ def invalid_documents(
         bp = bd.blocks[0]
         return rs(bd, blocks=[rs(bp, block=rs(bp.block, signers=bd.validators[0].block.header))])
 
+    def drop_entry(bd: ProofBundle) -> ProofBundle:
+        bp = bd.blocks[0]
+        return rs(bd, blocks=[rs(bp, entries=bp.entries[:-1])])
+
     raw_cases: list[tuple[str, str, Callable[[ProofBundle], ProofBundle]]] = [
+        ("a listed contract's record not proven", "contracts", drop_entry),
+        ("a listed organisation's record not proven", "orgs", drop_entry),
         ("the first link of the validator chain removed", "evidence", drop_link(0)),
         (
             "the last link of the validator chain removed",

@@ -324,6 +324,16 @@ class ValidatorsDocument(BlockDoc):
     total_power: int
 
 
+class OrgsDocument(BlockDoc):
+    kind: Literal["orgs"]
+    orgs: list[OrgOut] = Field(description="as /v1/orgs answers, at the proven block")
+
+
+class ContractsDocument(BlockDoc):
+    kind: Literal["contracts"]
+    contracts: list[dict[str, Value]] = Field(description="as /v1/contracts answers")
+
+
 class ChainOut(Model):
     height: int
     after: int

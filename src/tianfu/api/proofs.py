@@ -23,8 +23,10 @@ from starlette.websockets import WebSocketDisconnect
 from tianfu.api.models import (
     AbsenceDocument,
     ChainOut,
+    ContractsDocument,
     EventBatchOut,
     HistoryDocument,
+    OrgsDocument,
     StateDocument,
     TxDocument,
     ValidatorsDocument,
@@ -147,6 +149,17 @@ def proofs_router(service: Any) -> APIRouter:
         """The validator set that signs block `height` (latest when omitted), proven from the
         genesis by the chain of every change."""
         return _answer(lambda: builder().validators_document(height, _mode(mode)))
+
+    @router.get("/v1/proofs/orgs", tags=["proofs"], **documented(OrgsDocument, 400, 404))
+    def orgs_proof(height: int | None = Query(None, ge=1), mode: str = SEQUENTIAL) -> Any:
+        """The `/v1/orgs` answer at `height` (latest when omitted), proven: the governance
+        entries it reads, in one certified state, with the validator chain."""
+        return _answer(lambda: builder().consortium_document("orgs", height, _mode(mode)))
+
+    @router.get("/v1/proofs/contracts", tags=["proofs"], **documented(ContractsDocument, 400, 404))
+    def contracts_proof(height: int | None = Query(None, ge=1), mode: str = SEQUENTIAL) -> Any:
+        """The `/v1/contracts` answer at `height` (latest when omitted), proven likewise."""
+        return _answer(lambda: builder().consortium_document("contracts", height, _mode(mode)))
 
     @router.get("/v1/proofs/chain", tags=["proofs"], **documented(ChainOut, 400, 404))
     def validator_chain(

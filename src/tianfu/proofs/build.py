@@ -15,7 +15,7 @@ from tianfu.codec import encode
 from tianfu.crypto.merkle import merkle_proof
 from tianfu.execution.api import state_key
 from tianfu.proofs.commit import check_commit
-from tianfu.proofs.documents import make_document
+from tianfu.proofs.documents import CONSORTIUM_READS, consortium_keys, make_document
 from tianfu.proofs.formats import (
     BUNDLE_VERSION,
     MAX_ITEMS,
@@ -264,6 +264,26 @@ class ProofBuilder:
         h = self.reader.height() if height is None else height
         self.check_height(h)
         return self._bundle(h, [BlockProof(self.light_block(h), [], [])], mode)
+
+    def consortium_bundle(
+        self, kind: str, height: int | None = None, mode: str = SEQUENTIAL
+    ) -> ProofBundle:
+        """The entries the /v1/orgs or /v1/contracts answer reads at `height` (kind "orgs" or
+        "contracts"): the governance list, then each listed record."""
+        h = self.reader.height() if height is None else height
+        self.check_height(h)
+        list_key = CONSORTIUM_READS[kind][0]
+        raw = self.reader.state.get(state_key("governance", list_key), h)
+        names = decode_value_strict(raw) if raw is not None else []
+        keys = consortium_keys(kind, names)
+        if len(keys) > MAX_ITEMS:
+            raise ProofUnavailable(f"the {kind} answer reads more than {MAX_ITEMS} entries")
+        return self.state_bundle([("governance", k) for k in keys], h, mode)
+
+    def consortium_document(
+        self, kind: str, height: int | None = None, mode: str = SEQUENTIAL
+    ) -> dict[str, Any]:
+        return self._doc(kind, self.consortium_bundle(kind, height, mode))
 
     # -- documents ----------------------------------------------------------------------------------
     def state_document(
