@@ -81,8 +81,8 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict
             "history": anon.prove_history("governance", "validators").document,
             "traceability": Traceability(anon).lookup_document("SW-1a"),
             "validators": anon.prove_validators().document,
-            "orgs": chain.http.get("/v1/proofs/orgs").json(),
-            "contracts": chain.http.get("/v1/proofs/contracts").json(),
+            "orgs": anon.prove_orgs().document,
+            "contracts": anon.prove_contracts().document,
         }
         # The proven answers are the plain ones.
         assert docs["orgs"]["orgs"] == chain.http.get("/v1/orgs").json()["orgs"]
