@@ -135,7 +135,9 @@ def test_every_answering_operation_has_a_typed_answer() -> None:
             if path != "/metrics" and "$ref" not in content.get("schema", {}):
                 untyped.append(f"{method.upper()} {path}")
     assert not untyped
-    submit = {
-        f"{m.upper()} {p}" for p, ops in schema.raw_schema["paths"].items() for m in ops
-    } - {f"{m} {p}" for m, p in VALID_CALLS} - {"GET /metrics"}
+    submit = (
+        {f"{m.upper()} {p}" for p, ops in schema.raw_schema["paths"].items() for m in ops}
+        - {f"{m} {p}" for m, p in VALID_CALLS}
+        - {"GET /metrics"}
+    )
     assert submit == {"POST /v1/txs", "POST /v1/txs/batch"}  # typed, exercised above
