@@ -141,3 +141,20 @@ def test_every_answering_operation_has_a_typed_answer() -> None:
         - {"GET /metrics"}
     )
     assert submit == {"POST /v1/txs", "POST /v1/txs/batch"}  # typed, exercised above
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/v1/blocks/{2**70}/events",
+        f"/v1/proofs/validators?height={2**70}",
+        f"/v1/proofs/state/governance/orgs?height={2**70}",
+    ],
+)
+def test_heights_beyond_the_stores_integers_are_refused(path: str) -> None:
+    """A height the store cannot hold is a 4xx, never the store's overflow (a 500)."""
+    from fastapi.testclient import TestClient
+
+    response = TestClient(create_app(_chain.service)).get(path)
+    assert 400 <= response.status_code < 500, response.text[:200]
+    assert response.json()["error"]
