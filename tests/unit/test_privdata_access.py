@@ -293,3 +293,30 @@ def test_unusable_x25519_keys_are_refused_not_crashed_on(tmp_path) -> None:
     with pytest.raises(Exception, match="not a usable"):
         pd(chain, alice).seal(b"y", ["org1", "org3"])
     chain.close()
+
+
+def test_answers_conform_to_the_documented_models(chain: AppChain) -> None:
+    """Every private-data answer is what the OpenAPI schema documents (`tianfu.api.models`:
+    extra fields forbidden, none missing) — put, read, wrap, keys, status, records."""
+    from tianfu.api import models
+    from tianfu.privdata.messages import PUT
+
+    alice, bob = member(chain, "org1", "schema-a"), member(chain, "org2", "schema-b")
+    p = pd(chain, alice)
+    sealed = p.seal(b"conforming " + secrets.token_bytes(8), ["org1", "org2"])
+    chain.client(alice).invoke("notes", "write", sealed.hash, sealed.size, sealed.readers)
+    h = sealed.hash
+    put = _post(chain, "put", _signed(chain, alice, PUT, "notes", h, blob=sealed.blob))
+    reply = public_key_of(new_private_key())
+    read = _post(chain, "read", _signed(chain, bob, READ, "notes", h, reply_key=reply))
+    wrap = _post(chain, "wrap", _signed(chain, bob, WRAP, "notes", h, target="org3"))
+    for response, model in (
+        (put, models.PrivatePutOut),
+        (read, models.PrivateReadOut),
+        (wrap, models.PrivateWrapOut),
+        (chain.http.get("/v1/private/keys"), models.PrivateKeysOut),
+        (chain.http.get("/v1/private/status"), models.PrivateStatusOut),
+        (chain.http.get(f"/v1/private/records/notes/{h}"), models.PrivateRecordOut),
+    ):
+        assert response.status_code == 200, response.text
+        model.model_validate(response.json())

@@ -17,12 +17,24 @@ from fastapi import APIRouter, Path, Request
 
 from tianfu.api.errors import ApiError
 from tianfu.api.limits import QueryGate, client_address, read_body
+from tianfu.api.models import (
+    PrivateKeysOut,
+    PrivatePutOut,
+    PrivateReadOut,
+    PrivateRecordOut,
+    PrivateStatusOut,
+    PrivateWrapOut,
+    documented,
+)
 from tianfu.api.render import jsonable
 from tianfu.api.service import ChainService
 from tianfu.codec import CodecError, decode
 from tianfu.privdata.access import PrivateDataError
 from tianfu.privdata.messages import MAX_REQUEST_BYTES, AccessRequest
 
+# The refusals of a signed request: malformed, unauthenticated, not allowed, unknown, gone,
+# replayed, too large, busy.
+_ERRORS = (400, 401, 403, 404, 409, 410, 413, 429)
 CONTRACT = r"^[a-z][a-z0-9_]{0,63}$"
 HASH = r"^[0-9a-f]{64}$"
 _BODY_DOC: dict[str, Any] = {
@@ -76,32 +88,32 @@ def private_router(service: ChainService, gate: QueryGate) -> APIRouter:
                 raise ApiError(exc.status, exc.message) from None
         return jsonable(result)  # type: ignore[no-any-return]
 
-    @router.post("/put", openapi_extra=_BODY_DOC)
+    @router.post("/put", openapi_extra=_BODY_DOC, **documented(PrivatePutOut, *_ERRORS))
     async def put(request: Request) -> dict[str, Any]:
         """Hand this node the content of a committed private record (signed `put`)."""
         return await operate(request, "put")
 
-    @router.post("/read", openapi_extra=_BODY_DOC)
+    @router.post("/read", openapi_extra=_BODY_DOC, **documented(PrivateReadOut, *_ERRORS))
     async def read(request: Request) -> dict[str, Any]:
         """Read a private record (signed `read`): the plaintext sealed to the reply key."""
         return await operate(request, "read")
 
-    @router.post("/wrap", openapi_extra=_BODY_DOC)
+    @router.post("/wrap", openapi_extra=_BODY_DOC, **documented(PrivateWrapOut, *_ERRORS))
     async def wrap(request: Request) -> dict[str, Any]:
         """The record's content key wrapped for another organisation (signed `wrap`)."""
         return await operate(request, "wrap")
 
-    @router.get("/keys")
+    @router.get("/keys", **documented(PrivateKeysOut, 404))
     def keys() -> dict[str, Any]:
         """This node's data public keys, and whether each is registered on chain."""
         return {"keys": jsonable(_private(service).keys())}
 
-    @router.get("/status")
+    @router.get("/status", **documented(PrivateStatusOut, 404))
     def status() -> dict[str, Any]:
         """What this node keeps (counts and bytes) and its private-data counters."""
         return jsonable(_private(service).status())  # type: ignore[no-any-return]
 
-    @router.get("/records/{contract}/{content_hash}")
+    @router.get("/records/{contract}/{content_hash}", **documented(PrivateRecordOut, 404))
     def describe(
         contract: str = Path(pattern=CONTRACT), content_hash: str = Path(pattern=HASH)
     ) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def render_certificate(cert: CommitCertificate) -> dict[str, Any]:
         "round": cert.round,
         "block_hash": cert.block_hash.hex(),
         "signatures": [
-            {"validator": s.validator.hex(), "signature": s.signature.hex()}
+            {"validator": s.validator.hex(), "time_ms": s.time_ms, "signature": s.signature.hex()}
             for s in cert.signatures
         ],
         "raw": encode(cert).hex(),

@@ -544,6 +544,15 @@ class Client:
         """The node's proof document of the validator set of a block (unverified)."""
         return dict(self._get("/v1/proofs/validators", height=height, mode=mode))
 
+    def consortium_proof_raw(
+        self, kind: str, height: int | None = None, mode: str | None = None
+    ) -> dict[str, Any]:
+        """The node's proof document of its `/v1/orgs` ("orgs") or `/v1/contracts`
+        ("contracts") answer (unverified)."""
+        if kind not in ("orgs", "contracts"):
+            raise ValueError(f"no consortium answer {kind!r}")
+        return dict(self._get(f"/v1/proofs/{kind}", height=height, mode=mode))
+
     def block_events_raw(
         self, height: int, contract: str | None = None, name: str | None = None
     ) -> dict[str, Any]:
@@ -589,6 +598,18 @@ class Client:
     ) -> VerifiedDocument:
         """The validator set of block `height`, proven from the genesis through every change."""
         return self.verify_document(self.validators_proof_raw(height, mode), "validators")
+
+    def prove_orgs(self, height: int | None = None, mode: str | None = None) -> VerifiedDocument:
+        """The consortium's organisations (the `/v1/orgs` answer) at `height`, proven."""
+        return self.verify_document(self.consortium_proof_raw("orgs", height, mode), "orgs")
+
+    def prove_contracts(
+        self, height: int | None = None, mode: str | None = None
+    ) -> VerifiedDocument:
+        """The deployed contracts (the `/v1/contracts` answer) at `height`, proven."""
+        return self.verify_document(
+            self.consortium_proof_raw("contracts", height, mode), "contracts"
+        )
 
     # --- block event batches (complete per block) -----------------------------------------------
 
