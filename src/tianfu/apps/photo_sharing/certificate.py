@@ -16,14 +16,13 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tianfu.apps.common.certificate import export_record_certificate
 from tianfu.client import Client, VerificationError
 from tianfu.execution.api import address_of
 from tianfu.proofs.documents import (
     Kind,
     VerifiedDocument,
     load_document,
-    make_document,
-    merge_single_blocks,
     register,
     split_state_key,
     verify_document,
@@ -148,25 +147,9 @@ def export_certificate(client: Client, photo_id: str, contract: str = CONTRACT) 
 
     The node is not trusted: the certificate is made only of what verifies against the
     client's trusted genesis."""
-    record = client.query(contract, "get", photo_id)
-    if not isinstance(record, dict) or not isinstance(record.get("tx"), str):
-        raise PhotoCertificateError(f"unknown photo {photo_id}")
-    tx_doc = client.tx_proof_raw(record["tx"])
-    height = tx_doc.get("height")
-    if not isinstance(height, int):
-        raise PhotoCertificateError("the node sent a malformed transaction proof")
-    state_doc = client.state_proof_raw(contract, photo_key(photo_id), height)
-    try:
-        bundle = merge_single_blocks([tx_doc, state_doc])
-    except VerificationError as exc:
-        raise PhotoCertificateError(f"the node's proofs do not fit together: {exc}") from None
-    genesis = client.trusted_genesis()
-    try:
-        return make_document(KIND, bundle, genesis)
-    except PhotoCertificateError:
-        raise
-    except VerificationError as exc:
-        raise PhotoCertificateError(f"the node's proofs do not verify: {exc}") from None
+    return export_record_certificate(
+        client, contract, photo_id, photo_key(photo_id), KIND, PhotoCertificateError, "photo"
+    )
 
 
 def load_certificate(data: bytes | str) -> dict[str, Any]:
