@@ -199,6 +199,11 @@ def test_a_read_refused_as_busy_is_retried_and_a_write_is_not() -> None:
     with pytest.raises(ApiError) as refused:
         client._request("POST", "/v1/txs", content=b"x")
     assert refused.value.status == 429 and seen == ["POST /v1/txs"]
+    # A private-data read is a read: refused before its nonce is looked at, sent again.
+    seen.clear()
+    busy["left"] = 1
+    assert client._request("POST", "/v1/private/read", content=b"x").status_code == 200
+    assert seen == ["POST /v1/private/read"] * 2
     # Past its budget the client gives up and reports the 429.
     busy["left"] = 10**6
     client.busy_retry_s = 0.0

@@ -171,7 +171,9 @@ class Client:
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
         """One request; a read the node turned away as busy (429) is tried again after the
         wait the node asks for, for up to `busy_retry_s` in all."""
-        idempotent = method == "GET" or path == "/v1/query"
+        # A busy refusal comes before the request is looked at (a private-data request's
+        # nonce is not spent), so these are safe to send again byte for byte.
+        idempotent = method == "GET" or path == "/v1/query" or path.startswith("/v1/private/")
         deadline = time.monotonic() + self.busy_retry_s
         attempt = 0
         while True:
