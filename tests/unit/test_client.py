@@ -10,6 +10,7 @@ from tianfu.api.service import StateRead
 from tianfu.client import (
     ApiError,
     Client,
+    ClientError,
     ConnectionFailed,
     TxFailed,
     VerificationError,
@@ -132,7 +133,7 @@ def test_http_errors_and_connection_refused(chain):
     refused = Client("http://127.0.0.1:1", timeout=2)
     with pytest.raises(ConnectionFailed, match="cannot connect"):
         refused.status()
-    with pytest.raises(Exception, match="identity"):
+    with pytest.raises(ClientError, match="identity"):
         Client("http://testserver", http=TestClient(create_app(chain.service))).build_tx(
             "kv", "put", "a", 1
         )
