@@ -5,15 +5,18 @@ wait=commit requests; and the application's middleware applies to them like to a
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from test_api import make_tx
+from tests.unit.kvchain import KvChain
 
 from tianfu.api.app import create_app
 from tianfu.api.submit import LeanRoute, lean_params
 from tianfu.codec import encode
-from tianfu.testing.memorychain import MemoryChain
 from tianfu.types import Transaction
 
 OCTET = {"content-type": "application/octet-stream"}
@@ -24,7 +27,14 @@ def _forged(tx: Transaction) -> Transaction:
     return Transaction(tx.body, bytes([tx.signature[0] ^ 1]) + tx.signature[1:])
 
 
-def deeply_nested_tx(chain: MemoryChain, depth: int) -> bytes:
+@pytest.fixture
+def chain(tmp_path):
+    kv = KvChain(tmp_path)
+    yield kv
+    kv.close()
+
+
+def deeply_nested_tx(chain: KvChain, depth: int) -> bytes:
     """A transaction's bytes whose one argument is a list nested `depth` deep (no encoder
     can build it: the bytes are spliced)."""
     tx = make_tx(chain, args=["MARKER"])
@@ -34,7 +44,7 @@ def deeply_nested_tx(chain: MemoryChain, depth: int) -> bytes:
     return raw.replace(marker, b"\x91" * depth + b"\x90")
 
 
-def _requests(chain: MemoryChain) -> list[tuple[str, dict]]:
+def _requests(chain: KvChain) -> list[tuple[str, dict]]:
     """(name, httpx request arguments) — run in this order against a fresh chain."""
     a, b, c = (make_tx(chain, args=[f"k{n}", n], nonce=n) for n in (1, 2, 3))
     batch = [make_tx(chain, nonce=n) for n in range(10, 14)]
@@ -129,10 +139,25 @@ def _requests(chain: MemoryChain) -> list[tuple[str, dict]]:
     ]
 
 
-def _answers(lean: bool) -> tuple[list[tuple[str, int, str, bytes]], list[str]]:
-    chain = MemoryChain()
-    chain.max_body_bytes = LIMIT
-    app = create_app(chain, lean_submit=lean)
+_LONG_HEX = re.compile(rb"[0-9a-f]{64,}")
+
+
+def _named_by_order(body: bytes, seen: dict[bytes, bytes]) -> bytes:
+    """`body` with each long hex string (a hash, key, signature or encoding, which the
+    chain's own keys decide) replaced by the order of its first appearance in the run."""
+
+    def name(m: re.Match[bytes]) -> bytes:
+        return seen.setdefault(m.group(0), b"<hex%d>" % len(seen))
+
+    return _LONG_HEX.sub(name, body)
+
+
+def _answers(directory: Path, lean: bool) -> tuple[list[tuple[str, int, str, bytes]], list[str]]:
+    """Every request's answer on a fresh chain. Each chain has its own keys, so the hashes,
+    signatures and encodings in the answers are named by their order of appearance."""
+    chain = KvChain(directory)
+    chain.service.max_body_bytes = LIMIT
+    app = create_app(chain.service, lean_submit=lean)
     by_fastapi: list[str] = []
     for route in app.router.routes:
         if isinstance(route, LeanRoute):
@@ -145,6 +170,7 @@ def _answers(lean: bool) -> tuple[list[tuple[str, int, str, bytes]], list[str]]:
             route.fastapi_app = counted
     api = TestClient(app)
     out = []
+    seen: dict[bytes, bytes] = {}
     for name, spec in _requests(chain):
         spec = dict(spec)
         method = spec.pop("method", "POST")
@@ -152,13 +178,15 @@ def _answers(lean: bool) -> tuple[list[tuple[str, int, str, bytes]], list[str]]:
         ctype = spec.pop("ctype", "application/octet-stream")
         headers = {} if ctype is None or "json" in spec else {"content-type": ctype}
         r = api.request(method, path, headers=headers, **spec)
-        out.append((name, r.status_code, r.headers.get("content-type", ""), r.content))
+        body = _named_by_order(r.content, seen)
+        out.append((name, r.status_code, r.headers.get("content-type", ""), body))
+    chain.close()
     return out, by_fastapi
 
 
-def test_lean_and_fastapi_bindings_answer_alike() -> None:
-    lean, lean_by_fastapi = _answers(lean=True)
-    plain, _ = _answers(lean=False)
+def test_lean_and_fastapi_bindings_answer_alike(tmp_path) -> None:
+    lean, lean_by_fastapi = _answers(tmp_path / "lean", lean=True)
+    plain, _ = _answers(tmp_path / "plain", lean=False)
     for a, b in zip(lean, plain, strict=True):
         assert a == b, a[0]
     statuses = {name: status for name, status, _, _ in lean}
@@ -186,9 +214,8 @@ def test_lean_params_bind_as_fastapi_does() -> None:
 
 
 @pytest.mark.parametrize("lean", [True, False])
-def test_middleware_added_to_the_app_sees_submissions(lean: bool) -> None:
-    chain = MemoryChain()
-    app = create_app(chain, lean_submit=lean)
+def test_middleware_added_to_the_app_sees_submissions(chain, lean: bool) -> None:
+    app = create_app(chain.service, lean_submit=lean)
     seen: list[str] = []
 
     @app.middleware("http")
@@ -209,13 +236,14 @@ def test_middleware_added_to_the_app_sees_submissions(lean: bool) -> None:
 
 
 @pytest.mark.parametrize("lean", [True, False])
-def test_unexpected_error_in_a_submission_is_a_logged_500(lean: bool, caplog) -> None:
-    class Broken(MemoryChain):
-        async def submit(self, tx):
-            raise RuntimeError("boom")
+def test_unexpected_error_in_a_submission_is_a_logged_500(
+    chain, lean: bool, caplog, monkeypatch
+) -> None:
+    async def broken(tx):
+        raise RuntimeError("boom")
 
-    chain = Broken()
-    api = TestClient(create_app(chain, lean_submit=lean), raise_server_exceptions=False)
+    monkeypatch.setattr(chain.service, "submit", broken)
+    api = TestClient(create_app(chain.service, lean_submit=lean), raise_server_exceptions=False)
     r = api.post(
         "/v1/txs", content=encode(make_tx(chain)), headers=OCTET, params={"wait": "commit"}
     )
@@ -224,8 +252,8 @@ def test_unexpected_error_in_a_submission_is_a_logged_500(lean: bool, caplog) ->
     assert api.get("/openapi.json").status_code == 200  # the app itself still serves
 
 
-def test_submission_routes_are_documented() -> None:
-    spec = TestClient(create_app(MemoryChain())).get("/openapi.json").json()
+def test_submission_routes_are_documented(chain) -> None:
+    spec = TestClient(create_app(chain.service)).get("/openapi.json").json()
     for path in ("/v1/txs", "/v1/txs/batch"):
         op = spec["paths"][path]["post"]
         assert {p["name"] for p in op["parameters"]} == {"wait", "timeout"}
@@ -234,15 +262,15 @@ def test_submission_routes_are_documented() -> None:
         ].keys()
 
 
-def test_chunked_body_is_read_whole() -> None:
-    chain = MemoryChain()
-    api = TestClient(create_app(chain))
-    raw = encode(make_tx(chain))
+def test_chunked_body_is_read_whole(chain) -> None:
+    api = TestClient(create_app(chain.service))
+    tx = make_tx(chain)
+    raw = encode(tx)
     r = api.post(
         "/v1/txs",
         content=iter([raw[:7], raw[7:50], raw[50:]]),
         headers=OCTET,
         params={"wait": "commit"},
     )
-    assert r.status_code == 200 and r.json()["hash"] == make_tx(chain).hash.hex()
+    assert r.status_code == 200 and r.json()["hash"] == tx.hash.hex()
     assert isinstance(r, httpx.Response)

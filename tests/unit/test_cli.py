@@ -4,6 +4,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.unit.kvchain import KvChain
 from typer.testing import CliRunner
 
 from tianfu.api.app import create_app
@@ -11,7 +12,6 @@ from tianfu.cli import common
 from tianfu.cli.main import app
 from tianfu.client import Client
 from tianfu.codec import encode
-from tianfu.testing.memorychain import MemoryChain
 
 runner = CliRunner()
 
@@ -133,15 +133,18 @@ def test_clean_errors_exit_1(tmp_path):
 
 @pytest.fixture
 def node(tmp_path, monkeypatch):
-    """The CLI talking to an in-memory chain through the real API; plus an identity directory."""
-    chain = MemoryChain()
-    http = TestClient(create_app(chain))
+    """The CLI talking to the real in-process chain through its API; the identity `u` issued
+    by the CLI from org1's CA (the default signer), org1..org4's admins in `<org>-admin`."""
+    chain = KvChain(tmp_path / "chain")
+    http = TestClient(create_app(chain.service))
     monkeypatch.setattr(
         common,
         "client_factory",
         lambda url, identity=None, genesis=None: Client(url, identity, genesis=genesis, http=http),
     )
-    run("ca", "create", "org1", "--out", tmp_path / "ca")
+    chain.app.cas["org1"].save(tmp_path / "ca")
+    for org in chain.app.orgs:
+        chain.app.admin(org).save(tmp_path / f"{org}-admin")
     run(
         "identity",
         "issue",
@@ -155,18 +158,24 @@ def node(tmp_path, monkeypatch):
         tmp_path / "u",
     )
     monkeypatch.setenv("TIANFU_IDENTITY", str(tmp_path / "u"))
-    (tmp_path / "genesis.bin").write_bytes(encode(chain.genesis_obj))
-    return chain
+    (tmp_path / "genesis.bin").write_bytes(encode(chain.genesis))
+    yield chain
+    http.close()
+    chain.close()
+
+
+def as_admin(tmp_path, org="org1"):
+    return {"TIANFU_IDENTITY": str(tmp_path / f"{org}-admin")}
 
 
 def test_chain_commands(node, tmp_path):
     r = run("invoke", "kv", "put", "color", '{"r": 1, "name": "red"}', "--json")
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    assert doc["ok"] and doc["status"] == "committed" and doc["height"] == 1
-    assert node.value("kv", "color") == {"r": 1, "name": "red"}
+    assert doc["ok"] and doc["status"] == "committed" and doc["height"] == node.height
+    assert node.app.query("kv", "get", "color") == {"r": 1, "name": "red"}
     r = run("invoke", "kv", "put", "plain", "not json")
-    assert r.exit_code == 0 and node.value("kv", "plain") == "not json"
+    assert r.exit_code == 0 and node.app.query("kv", "get", "plain") == "not json"
     r = run("invoke", "kv", "fail", "boom", "--json")
     assert r.exit_code == 1 and json.loads(r.stdout)["error"] == "boom"
     r = run("invoke", "kv", "put", "f", "1.5")
@@ -181,23 +190,34 @@ def test_chain_commands(node, tmp_path):
     assert proof["receipt"]["ok"] is True
     r = run("tx", "proof", doc["hash"])
     assert r.exit_code == 0 and "warning" in r.stderr
-    r = run("block", "list", "--json")
-    assert [b["height"] for b in json.loads(r.stdout)] == [1, 2, 3]
-    assert json.loads(run("block", "show", "1", "--json").stdout)["txs"] == [doc["hash"]]
-    r = run("contract", "propose", "token", tmp_path / "missing.py")
+    r = run("block", "list", "--from", doc["height"], "--json")
+    assert [b["height"] for b in json.loads(r.stdout)] == list(
+        range(doc["height"], node.height + 1)
+    )
+    assert node.height == doc["height"] + 2  # "plain" and the failed call
+    assert json.loads(run("block", "show", doc["height"], "--json").stdout)["txs"] == [doc["hash"]]
+    # Governance: proposed and approved by organisations' admins (3 of 4 decide).
+    admin = as_admin(tmp_path)
+    r = run("contract", "propose", "token", tmp_path / "missing.py", env=admin)
     assert r.exit_code == 1 and "no such file" in r.stderr
     src = tmp_path / "token.py"
-    src.write_text("x = 1\n")
+    src.write_text("@view\ndef name(ctx):\n    return 'token'\n")
     r = run("contract", "propose", "token", src, "--json")
+    assert r.exit_code == 1 and "admin" in json.loads(r.stdout)["error"]  # u is a member
+    r = run("contract", "propose", "token", src, "--json", env=admin)
+    assert r.exit_code == 0, r.output
     pid = json.loads(r.stdout)["result"]
-    assert r.exit_code == 0 and pid == "p1"
-    assert run("contract", "approve", pid).exit_code == 0
+    assert node.app.query("governance", "get_proposal", pid)["status"] == "pending"
+    for org in ("org1", "org2", "org3"):
+        assert run("contract", "approve", pid, env=as_admin(tmp_path, org)).exit_code == 0
     names = [c["name"] for c in json.loads(run("contract", "list", "--json").stdout)]
     assert "token" in names
-    assert run("role", "grant", "ab" * 20, "auditor").exit_code == 0
-    assert node.value("governance", f"role/{'ab' * 20}/auditor") is True
-    assert run("cert", "revoke", "ab" * 20).exit_code == 0
-    assert node.value("governance", f"revoked/{'ab' * 20}") is True
+    assert node.app.query("token", "name") == "token"
+    u = json.loads(run("identity", "show", tmp_path / "u", "--json").stdout)["address"]
+    assert run("role", "grant", u, "operator", env=admin).exit_code == 0
+    assert node.app.query("governance", "get_identity", u)["roles"] == ["operator"]
+    assert run("cert", "revoke", u, env=admin).exit_code == 0
+    assert node.app.query("governance", "get_identity", u)["revoked"] is True
 
 
 def test_state_prove_and_offline_verify(node, tmp_path):
@@ -219,8 +239,9 @@ def test_state_prove_and_offline_verify(node, tmp_path):
     proof_file.write_text(json.dumps(tampered))
     r = run("verify-proof", proof_file, "--genesis", tmp_path / "genesis.bin")
     assert r.exit_code == 1 and "verification failed" in r.stderr and "entries[0].value" in r.stderr
-    other = MemoryChain()
-    (tmp_path / "other.bin").write_bytes(encode(other.genesis_obj))
+    other = KvChain(tmp_path / "other")  # its own validator
+    (tmp_path / "other.bin").write_bytes(encode(other.genesis))
+    other.close()
     proof_file.write_text(json.dumps(saved))
     r = run("verify-proof", proof_file, "--genesis", tmp_path / "other.bin")
     assert r.exit_code == 1 and "verification failed" in r.stderr
@@ -243,7 +264,8 @@ def test_tx_absent_history_validators_and_block_events(node, tmp_path):
     r = run("tx", "absent", first["hash"], "--genesis", g)
     assert r.exit_code == 1 and "committed" in r.stderr
     r = run("validators", "--genesis", g, "--json")
-    assert r.exit_code == 0 and len(json.loads(r.stdout)["validators"]) == 4
+    validators = json.loads(r.stdout)["validators"]
+    assert r.exit_code == 0 and len(validators) == len(node.genesis.validators) == 1
     r = run("block", "events", first["height"], "--genesis", g, "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["events"] == [

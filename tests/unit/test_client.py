@@ -1,93 +1,109 @@
-"""Unit tests: the SDK against the API over an in-memory chain (signing, receipts, verified reads)."""
+"""Unit tests: the SDK against the API of the real in-process chain (signing, receipts,
+verified reads)."""
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.unit.kvchain import KvChain
 
 from tianfu.api.app import create_app
 from tianfu.api.service import StateRead
 from tianfu.client import (
     ApiError,
     Client,
+    ClientError,
     ConnectionFailed,
     TxFailed,
     VerificationError,
 )
 from tianfu.codec import encode
 from tianfu.crypto import verify_tx
-from tianfu.identity import OrgCA
-from tianfu.testing.memorychain import MemoryChain
 from tianfu.types import Transaction
 
-ALICE = OrgCA.create("org1").issue("alice", "member")
+
+def alice(chain):
+    return chain.app.identity("org1", "alice")
 
 
-def connect(chain, **kw):
-    return Client("http://testserver", ALICE, http=TestClient(create_app(chain)), **kw)
+def connect(chain, who=None, **kw):
+    http = TestClient(create_app(chain.service))
+    return Client("http://testserver", who or alice(chain), http=http, **kw)
 
 
 @pytest.fixture
-def chain():
-    return MemoryChain()
+def chain(tmp_path):
+    kv = KvChain(tmp_path)
+    yield kv
+    kv.close()
 
 
 def test_invoke_build_and_certificate_on_first_use(chain):
-    c = connect(chain, genesis=chain.genesis_obj)
+    me = alice(chain)
+    c = connect(chain, genesis=chain.genesis)
     tx = c.build_tx("kv", "put", "a", 1, expiry_blocks=50)
-    assert verify_tx(tx) and tx.body.expiry == 50 and tx.body.chain_id == "memory"
-    assert tx.body.cert == ALICE.cert_der and tx.body.signer == ALICE.keypair.public_key
+    assert verify_tx(tx) and tx.body.expiry == chain.height + 50
+    assert tx.body.chain_id == "tianfu-apptest"
+    assert tx.body.cert == me.cert_der and tx.body.signer == me.keypair.public_key
     assert c.build_tx("kv", "put", "a", 1).body.nonce != tx.body.nonce
     with pytest.raises(TxFailed, match="failed on purpose") as info:
         c.invoke("kv", "fail", "failed on purpose")
     assert info.value.result.committed and not info.value.result.ok
+    first = info.value.result.height
     failed = c.invoke("kv", "fail", "again", check=False)
-    assert failed.error == "again" and failed.height == 2
+    assert failed.error == "again" and failed.height == first + 1
     r = c.invoke("kv", "put", "k", {"b": b"\x00\xff", "n": -3})
-    assert r.ok and r.committed and r.height == 3 and r.events[0].data == {"key": "k"}
-    c.invoke("kv", "put", "k2", 2)
-    # The certificate rides along until a transaction has committed successfully.
-    assert chain.certs_seen == [True, True, True, False]
+    assert r.ok and r.committed and r.height == first + 2 and r.events[0].data == {"key": "k"}
+    last = c.invoke("kv", "put", "k2", 2)
+    # The certificate rides along until a transaction has committed successfully: the
+    # transactions the chain stored say which carried it.
+    hashes = [info.value.result.tx_hash, failed.tx_hash, r.tx_hash, last.tx_hash]
+    carried = [bool(chain.service.get_tx(bytes.fromhex(h)).tx.body.cert) for h in hashes]
+    assert carried == [True, True, True, False]
     assert c.query("kv", "get", "k") == {"b": b"\x00\xff", "n": -3}  # exact types from raw
     info_ = c.get_tx(r.tx_hash)
     assert info_.tx.body.args == ["k", {"b": b"\x00\xff", "n": -3}] and info_.receipt.ok
-    assert [h.height for h in c.blocks(1, 10)] == [1, 2, 3, 4]
-    assert c.block(3).txs[0].hash.hex() == r.tx_hash
+    assert [h.height for h in c.blocks(first, 10)] == [first, first + 1, first + 2, first + 3]
+    assert c.block(first + 2).txs[0].hash.hex() == r.tx_hash
     with pytest.raises(ValueError, match="float"):
         c.build_tx("kv", "put", "x", 1.5)
 
 
 def test_verified_reads_and_inclusion(chain):
-    c = connect(chain, genesis=chain.genesis_obj)
+    c = connect(chain, genesis=chain.genesis)
     r = c.invoke("kv", "put", "doc", [1, "two", b"3"])
     v = c.read_state("kv", "doc")
-    assert v.value == [1, "two", b"3"] and v.present and v.height == 1
+    assert v.value == [1, "two", b"3"] and v.present and v.height == r.height
     assert c.read_state("kv", "missing").present is False
     c.invoke("kv", "put", "doc", "new")
-    assert c.read_state("kv", "doc", height=1).value == [1, "two", b"3"]
+    assert c.read_state("kv", "doc", height=r.height).value == [1, "two", b"3"]
     assert c.read_state("kv", "doc").value == "new"
     assert c.read_state("kv", "doc", verify=False).value == "new"
     inc = c.verify_tx_inclusion(r.tx_hash)
-    assert inc.height == 1 and inc.tx.hash.hex() == r.tx_hash
+    assert inc.height == r.height and inc.tx.hash.hex() == r.tx_hash
 
 
-def test_trust_anchor_by_hash(chain):
+def test_trust_anchor_by_hash(chain, tmp_path):
     connect(chain).invoke("kv", "put", "a", 1)
-    good = connect(chain, trust_genesis_hash=chain.genesis_obj.hash.hex())
+    good = connect(chain, trust_genesis_hash=chain.genesis.hash.hex())
     assert good.read_state("kv", "a").value == 1
     bad = connect(chain, trust_genesis_hash=b"\x00" * 32)
     with pytest.raises(VerificationError, match="not the trusted"):
         bad.read_state("kv", "a")
     with pytest.raises(VerificationError, match="no trust anchor"):
         connect(chain).read_state("kv", "a")
-    other = MemoryChain()  # same chain id, other validators
-    with pytest.raises(VerificationError):
-        connect(chain, genesis=other.genesis_obj).read_state("kv", "a")
+    other = KvChain(tmp_path / "other")  # same chain id, other validators
+    try:
+        with pytest.raises(VerificationError):
+            connect(chain, genesis=other.genesis).read_state("kv", "a")
+    finally:
+        other.close()
 
 
-class LyingChain(MemoryChain):
-    """Serves a different value for `kv/a` than the certified state holds."""
+def test_lying_node_is_caught(chain, monkeypatch):
+    """The node serves a different value for `kv/a` than the certified state holds."""
+    honest = chain.service.read_state
 
-    def read_state(self, contract, key, height, prove):
-        real = super().read_state(contract, key, height, prove)
+    def lying(contract, key, height, prove):
+        real = honest(contract, key, height, prove)
         return StateRead(
             real.contract,
             real.key,
@@ -99,10 +115,8 @@ class LyingChain(MemoryChain):
             real.certificate,
         )
 
-
-def test_lying_node_is_caught():
-    chain = LyingChain()
-    c = connect(chain, genesis=chain.genesis_obj)
+    monkeypatch.setattr(chain.service, "read_state", lying)
+    c = connect(chain, genesis=chain.genesis)
     c.invoke("kv", "put", "a", 1)
     with pytest.raises(VerificationError, match="state proof"):
         c.read_state("kv", "a")
@@ -119,17 +133,20 @@ def test_http_errors_and_connection_refused(chain):
     refused = Client("http://127.0.0.1:1", timeout=2)
     with pytest.raises(ConnectionFailed, match="cannot connect"):
         refused.status()
-    with pytest.raises(Exception, match="identity"):
-        Client("http://testserver", http=TestClient(create_app(chain))).build_tx(
+    with pytest.raises(ClientError, match="identity"):
+        Client("http://testserver", http=TestClient(create_app(chain.service))).build_tx(
             "kv", "put", "a", 1
         )
 
 
 def test_submit_many_per_transaction_results(chain):
-    c = connect(chain, genesis=chain.genesis_obj)
+    c = connect(chain, genesis=chain.genesis)
     txs = [c.build_tx("kv", "put", f"k{i}", i) for i in range(3)]
     failing = c.build_tx("kv", "fail", "nope")
-    forged = Transaction(txs[0].body, bytes([txs[0].signature[0] ^ 1]) + txs[0].signature[1:])
+    # A transaction's hash covers its body, not its signature: a forged copy of a pending
+    # transaction is a duplicate (409), so the forgery signs nothing else in the batch.
+    unsent = c.build_tx("kv", "put", "forged", 0)
+    forged = Transaction(unsent.body, bytes([unsent.signature[0] ^ 1]) + unsent.signature[1:])
     out = c.submit_many([*txs, failing, txs[1], forged])
     assert [type(r).__name__ for r in out] == ["Result"] * 4 + ["ApiError"] * 2
     assert all(r.committed for r in out[:4])
@@ -137,21 +154,22 @@ def test_submit_many_per_transaction_results(chain):
     assert [r.ok for r in out[:4]] == [True, True, True, False] and out[3].error == "nope"
     assert out[0].height == out[3].height and [r.index for r in out[:4]] == [0, 1, 2, 3]
     assert out[4].status == 409 and "duplicate" in out[4].message
-    assert out[5].status == 400 and out[5].message == "transaction rejected: invalid signature"
+    assert out[5].status == 400 and out[5].message == "transaction rejected: bad signature"
     assert c.query("kv", "get", "k2") == 2
     assert c.submit_many([]) == []
 
 
-def test_submit_many_pending_and_chunked(monkeypatch):
+def test_submit_many_pending_and_chunked(chain, monkeypatch):
     import tianfu.client.client as client_mod
 
-    chain = MemoryChain(auto_commit=False)
-    c = connect(chain, genesis=chain.genesis_obj, timeout=0.05)
+    chain.auto_commit = False
+    c = connect(chain, genesis=chain.genesis, timeout=0.05)
     monkeypatch.setattr(client_mod, "BATCH_MAX_TXS", 2)
     txs = [c.build_tx("kv", "put", f"p{i}", i) for i in range(5)]
     out = c.submit_many(txs, wait=False)
     assert [(r.tx_hash, r.committed) for r in out] == [(t.hash.hex(), False) for t in txs]
-    assert set(chain.pending) == {t.hash for t in txs}  # three requests of at most 2
+    pool = chain.service.mempool  # three requests of at most 2, all admitted
+    assert len(pool) == 5 and all(t.hash in pool for t in txs)
     more = c.submit_many([c.build_tx("kv", "put", "late", 1)])  # waits 0.05 s: pending
     assert not more[0].committed
 

@@ -32,7 +32,9 @@ def test_gc_thresholds_for_a_node(monkeypatch: pytest.MonkeyPatch) -> None:
     saved = gc.get_threshold()
     try:
         monkeypatch.delenv("TIANFU_GC_THRESHOLD", raising=False)
-        assert event_loop.tune_gc() == event_loop.GC_THRESHOLD
+        # The node's thresholds (docs/performance.md, step 20): 50,000 first-generation
+        # allocations, then 50 and 100.
+        assert event_loop.tune_gc() == (50_000, 50, 100) == gc.get_threshold()
         monkeypatch.setenv("TIANFU_GC_THRESHOLD", "700")
         assert event_loop.tune_gc()[0] == 700
     finally:

@@ -34,7 +34,7 @@ def test_committed_txs_matches_has_tx(tmp_path: Path) -> None:
     "value",
     [None, True, False, 0, -5, 2**64 - 1, -(2**63), "", "text", b"\x00raw", [1, "a"], {"k": [b""]}],
 )
-def test_copy_value_fast_path_charges_like_the_walk(value: object) -> None:
+def test_copy_value_of_a_plain_value_charges_like_the_walk(value: object) -> None:
     fast = g.Runtime(1000)
     assert fast.copy_value(value, "v") == value
 
@@ -87,7 +87,7 @@ def test_builtins_are_fresh_per_runtime() -> None:
     assert g.Runtime(10).builtins()["len"] is len
 
 
-def test_fast_json_is_the_same_document() -> None:
+def test_json_bytes_is_the_same_document() -> None:
     import json
 
     from tianfu.api.submit import json_bytes
@@ -116,7 +116,7 @@ def _hash_domain_reference(tag: str, *parts: bytes) -> bytes:
     st.text(max_size=60),
     st.lists(st.binary(max_size=300) | st.binary(min_size=16_000, max_size=17_000), max_size=3),
 )
-def test_hash_domain_fast_path_hashes_the_same_bytes(tag: str, parts: list[bytes]) -> None:
+def test_hash_domain_hashes_the_reference_bytes(tag: str, parts: list[bytes]) -> None:
     from tianfu.codec import hash_domain
 
     if len(tag.encode()) > 255:

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tianfu.api.app import create_app
-from tianfu.client import ApiError, Client
+from tianfu.client import ApiError, Client, ClientError
 from tianfu.client.private import PrivateData
 from tianfu.codec import encode
 from tianfu.contracts.examples import example_source
@@ -290,7 +290,7 @@ def test_unusable_x25519_keys_are_refused_not_crashed_on(tmp_path) -> None:
     r = _post(chain, READ, req)
     assert r.status_code == 400 and "reply key" in r.json()["error"]
     refused(lambda: pd(chain, alice).wrap("notes", sealed.hash, "org3"), 409, "not a usable")
-    with pytest.raises(Exception, match="not a usable"):
+    with pytest.raises(ClientError, match="not a usable"):
         pd(chain, alice).seal(b"y", ["org1", "org3"])
     chain.close()
 

@@ -37,14 +37,22 @@ from tianfu.privdata.sealing import (
     unwrap_key,
     wrap_key,
 )
-from tianfu.privdata.store import PrivateStore, QuotaExceeded, Quotas, Tampered
+from tianfu.privdata.store import (
+    PrivateStore,
+    PrivateStoreError,
+    QuotaExceeded,
+    Quotas,
+    Tampered,
+)
 
 
 # -- sealing --------------------------------------------------------------------------------
 def test_content_round_trip_and_every_damage_is_refused() -> None:
     key = new_content_key()
     blob = encrypt(b"haemoglobin 141 g/L", key)
-    assert len(blob) == len(b"haemoglobin 141 g/L") + OVERHEAD
+    # A blob is "TFP1", a 24-byte XChaCha20-Poly1305 nonce, the ciphertext and a 16-byte tag.
+    assert len(blob) == len(b"haemoglobin 141 g/L") + 4 + 24 + 16 == 19 + OVERHEAD
+    assert blob.startswith(b"TFP1")
     assert decrypt(blob, key) == b"haemoglobin 141 g/L"
     assert b"haemoglobin" not in blob
     assert encrypt(b"same", key) != encrypt(b"same", key)  # a fresh nonce each time
@@ -66,7 +74,8 @@ def test_wrapped_keys_open_only_for_their_organisation() -> None:
     key = new_content_key()
     org1, org2 = new_private_key(), new_private_key()
     wrapped = wrap_key(key, public_key_of(org1))
-    assert len(wrapped) == WRAPPED_KEY_BYTES
+    # A sealed box: a 32-byte X25519 ephemeral public key, the 32-byte key, a 16-byte tag.
+    assert len(wrapped) == 32 + 32 + 16 == WRAPPED_KEY_BYTES
     assert unwrap_key(wrapped, org1) == key
     with pytest.raises(SealingError):
         unwrap_key(wrapped, org2)
@@ -187,7 +196,7 @@ def test_store_checks_content_and_enforces_every_quota(tmp_path) -> None:
     few.save("notes", hashes[0], "org1", blobs[0])
     with pytest.raises(QuotaExceeded, match="1 private records"):
         few.save("other", hashes[4], "org4", blobs[4])
-    with pytest.raises(Exception, match="malformed record name"):
+    with pytest.raises(PrivateStoreError, match="malformed record name"):
         store.path("../x", hashes[0])
 
 

@@ -1,4 +1,4 @@
-"""Unit tests: the proof routes over the in-memory chain — committed-transaction entries and
+"""Unit tests: the proof routes over the real in-process chain — committed-transaction entries and
 absence proofs, key histories with deletions, per-block event batches, hostile documents,
 and the ledger's refusal of a store in another state format."""
 
@@ -8,40 +8,33 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from tests.unit.kvchain import KvChain
 
 from tianfu.api.app import create_app
 from tianfu.client import Client, VerificationError
 from tianfu.client.verify import verify_block_events
 from tianfu.codec import encode
-from tianfu.crypto import generate_keypair, sign_tx
 from tianfu.ledger import InvalidBlock, Ledger
 from tianfu.proofs.documents import load_document, verify_document
 from tianfu.state.keys import committed_tx_key
 from tianfu.store import Store
-from tianfu.testing.memorychain import MemoryChain
-from tianfu.types import TxBody
-
-KP = generate_keypair()
 
 
 @pytest.fixture
-def env():
-    chain = MemoryChain()
-    http = TestClient(create_app(chain))
-    client = Client("http://testserver", genesis=chain.genesis_obj, http=http)
-    nonce = iter(range(1, 10_000))
+def env(tmp_path):
+    chain = KvChain(tmp_path)
+    http = TestClient(create_app(chain.service))
+    client = Client("http://testserver", genesis=chain.genesis, http=http)
 
     def send(method, *args):
-        body = TxBody(
-            1, chain.chain_id, KP.scheme, KP.public_key, next(nonce), 1000, "kv", method, list(args)
-        )
-        tx = sign_tx(KP, body)
+        tx = chain.tx(method, *args)
         r = http.post("/v1/txs", content=encode(tx), params={"wait": "commit"})
         assert r.status_code == 200, r.text
         return tx, r.json()
 
     yield chain, http, client, send
     http.close()
+    chain.close()
 
 
 def test_every_committed_transaction_is_in_the_state(env):
@@ -50,9 +43,10 @@ def test_every_committed_transaction_is_in_the_state(env):
     tx2, r2 = send("fail", "boom")  # a failed transaction is committed all the same
     assert not r2["receipt"]["ok"]
     for tx, r in ((tx1, r1), (tx2, r2)):
-        leaf = chain.tree.entry(committed_tx_key(tx.hash), chain.height)
+        tree = chain.app.ledger.state
+        leaf = tree.entry(committed_tx_key(tx.hash), chain.height)
         assert leaf.height == r["height"] and leaf.prev is None and leaf.value == encode(0)
-        assert chain.tree.entry(committed_tx_key(tx.hash), r["height"] - 1) is None
+        assert tree.entry(committed_tx_key(tx.hash), r["height"] - 1) is None
 
 
 def test_absence_proofs(env):
@@ -70,7 +64,7 @@ def test_absence_proofs(env):
     assert never["tx_hash"] == "07" * 32 and never["height"] == chain.height
     # An absence document cannot be turned into one for a committed transaction.
     with pytest.raises(VerificationError):
-        verify_document({**before, "height": h}, chain.genesis_obj)
+        verify_document({**before, "height": h}, chain.genesis)
 
 
 def test_history_with_deletions_and_limits(env):
@@ -102,7 +96,7 @@ def test_history_with_deletions_and_limits(env):
     bundle = decode(bytes.fromhex(doc["raw"]), ProofBundle)
     gap = ProofBundle(bundle.version, bundle.validators, [bundle.blocks[0], *bundle.blocks[2:]])
     with pytest.raises(VerificationError, match="wrong height"):
-        verify_document({**doc, "raw": encode(gap).hex()}, chain.genesis_obj)
+        verify_document({**doc, "raw": encode(gap).hex()}, chain.genesis)
     assert http.get("/v1/proofs/history/kv/k", params={"limit": 0}).status_code == 400
     assert http.get("/v1/proofs/history/Bad/k").status_code == 400
     assert http.get("/v1/proofs/state/x%01/k").status_code == 400
@@ -145,7 +139,7 @@ def test_hostile_documents_are_refused(env):
     chain, _, client, send = env
     send("put", "a", 1)
     doc = client.prove_state("kv", "a").document
-    genesis = chain.genesis_obj
+    genesis = chain.genesis
     text = json.dumps(doc)
     for bad in (
         text.replace('"kind": "state"', '"kind": "state", "kind": "state"'),  # a duplicate key
@@ -165,13 +159,15 @@ def test_hostile_documents_are_refused(env):
 
 
 def test_a_store_of_another_state_format_is_refused(tmp_path):
-    chain = MemoryChain()
+    chain = KvChain(tmp_path / "chain")
+    genesis = chain.genesis
+    chain.close()
     store = Store(tmp_path / "old.db")
-    store.save_genesis(encode(chain.genesis_obj))  # as the previous format left it: no marker
+    store.save_genesis(encode(genesis))  # as the previous format left it: no marker
     with pytest.raises(InvalidBlock, match="state tree is in format '1'"):
-        Ledger(store, chain.genesis_obj)
+        Ledger(store, genesis)
     store.close()
-    fresh = Ledger(Store(tmp_path / "new.db"), chain.genesis_obj)
+    fresh = Ledger(Store(tmp_path / "new.db"), genesis)
     fresh.store.close()
-    again = Ledger(Store(tmp_path / "new.db"), chain.genesis_obj)  # its own format: accepted
+    again = Ledger(Store(tmp_path / "new.db"), genesis)  # its own format: accepted
     again.store.close()

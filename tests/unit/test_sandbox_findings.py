@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from tests.unit.test_sandbox import FakeContext, admin, body
 
+from tianfu.api.service import NotFound, QueryFailed
 from tianfu.codec import encode
 from tianfu.execution.api import ContractError, OutOfGas
 from tianfu.execution.sandbox import ContractRejected, compile_contract
@@ -366,7 +367,7 @@ def test_deep_nesting_fails_the_same_in_a_query_and_a_transaction(chain: AppChai
         receipt = chain.call(user, "attacks", "deep", n)
         try:
             answer: tuple[bool, Any] = (True, chain.query("attacks", "deep_view", n))
-        except Exception as exc:  # noqa: BLE001 - the service's error for a failed query
+        except (QueryFailed, NotFound) as exc:  # the service's errors for a failed query
             answer = (False, str(exc))
         if receipt.ok:
             assert answer == (True, receipt.result), n
@@ -472,7 +473,7 @@ def test_the_hosts_memory_error_never_becomes_a_receipt(
     monkeypatch.setattr(g, "measure", exhausted)  # what comparing two lists walks first
     with pytest.raises(HostResourceError):
         ledger.build_block([tx], chain.genesis.validators[0].public_key)
-    with pytest.raises(Exception, match="ran out of the node's memory or stack"):
+    with pytest.raises(QueryFailed, match="ran out of the node's memory or stack"):
         chain.query("attacks", "deep_view", 3)
 
 

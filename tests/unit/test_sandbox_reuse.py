@@ -170,6 +170,31 @@ def test_str_addition_charges_by_the_cost_table(a: str, b: str) -> None:
         assert (rt.m.left, rt.m.mem) == (1_000, costs.MAX_TX_MEMORY)
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "charged", "mem"),
+    [
+        # 200 ASCII characters: 200 // 64 = 3 gas of byte work; 64 + 200 = 264 bytes of
+        # memory, 264 // 256 = 1 gas for it.
+        ("a" * 100, "b" * 100, 4, 264),
+        # 70 characters, one of them wide (4 bytes each): 70 // 64 = 1; 64 + 280 = 344
+        # bytes, 344 // 256 = 1.
+        ("é" * 10, "x" * 60, 2, 344),
+        # 20 wide characters: no byte work under 64; 64 + 80 = 144 bytes (over the 128 a
+        # small object gets free), 144 // 256 = 0 gas.
+        ("é" * 20, "", 0, 144),
+        # 4 ASCII characters: 68 bytes, a small object: nothing charged.
+        ("ab", "cd", 0, 0),
+    ],
+)
+def test_str_addition_known_charges(a: str, b: str, charged: int, mem: int) -> None:
+    """Hand-computed charges of `a + b` (the cost table: 1 gas per 64 bytes of C-level
+    work, 1 per 256 bytes allocated; a str is a 64-byte header and 1 or 4 bytes per
+    character; a transaction may allocate 64 MiB)."""
+    rt = gas.Runtime(1_000)
+    assert rt.add(a, b) == a + b
+    assert (rt.m.left, rt.m.mem) == (1_000 - charged, (64 << 20) - mem)
+
+
 def test_str_addition_refuses_oversize_before_building() -> None:
     half = "x" * (gas.MAX_SEQ_LEN // 2 + 1)
     with pytest.raises(ContractError, match="concatenation would have"):

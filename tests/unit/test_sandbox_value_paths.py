@@ -150,7 +150,7 @@ def _outcome(method: str, args: list[Any], budget: int) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize(("method", "args"), CALLS)
-def test_fast_paths_give_the_reference_outcome_at_every_budget(
+def test_specialised_paths_give_the_reference_outcome_at_every_budget(
     method: str, args: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     full = _outcome(method, args, 10**6)

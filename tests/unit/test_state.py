@@ -1,5 +1,7 @@
 """Unit tests: the Jellyfish-style state tree — updates, versions, history, compression, proofs."""
 
+import hashlib
+
 import pytest
 
 from tianfu.codec import CodecError, decode, encode
@@ -49,6 +51,10 @@ def keys_by_first_nibble(count=400):
 
 
 def test_empty_tree():
+    # docs/spec/merkle.md: EMPTY = hash_domain("tianfu/state/empty/v1"), no parts; and
+    # docs/spec/encoding.md: hash_domain(tag) = H(u8(len(tag)) || tag), SHA-256 by default.
+    tag = b"tianfu/state/empty/v1"
+    assert hashlib.sha256(bytes([len(tag)]) + tag).digest() == EMPTY_ROOT
     store, st = fresh()
     assert st.root(0) == EMPTY_ROOT and st.root(7) == EMPTY_ROOT
     assert st.get(b"a", 0) is None

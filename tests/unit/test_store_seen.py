@@ -41,9 +41,13 @@ def test_filter_rules_out_only_what_was_never_added():
 
 
 def test_filter_size_follows_the_count_at_open():
-    assert TxHashFilter(0).size_bits == seen_mod.MIN_BITS
-    assert TxHashFilter(10_000_000).size_bits == 1 << 28  # >= 16 bits per hash
-    assert TxHashFilter(10**12).size_bits == seen_mod.MAX_BITS
+    # At least 16 bits per indexed hash, a power of two, from 2**26 bits (8 MiB) up to
+    # 2**31 bits (256 MiB).
+    assert TxHashFilter(0).size_bits == 1 << 26 == seen_mod.MIN_BITS
+    assert TxHashFilter(4_194_304).size_bits == 1 << 26  # exactly 16 bits each
+    assert TxHashFilter(4_194_305).size_bits == 1 << 27
+    assert TxHashFilter(10_000_000).size_bits == 1 << 28
+    assert TxHashFilter(10**12).size_bits == 1 << 31 == seen_mod.MAX_BITS
 
 
 @pytest.mark.parametrize("bits", [8, 1 << 26])

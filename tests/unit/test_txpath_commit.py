@@ -240,7 +240,7 @@ values = st.recursive(
 
 @settings(max_examples=400, deadline=None)
 @given(values)
-def test_fast_jsonable_is_the_general_walk(value: Any) -> None:
+def test_jsonable_is_the_general_walk(value: Any) -> None:
     got, want = jsonable(value), _jsonable_reference(value)
     assert _same(got, want)
 

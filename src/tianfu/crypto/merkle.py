@@ -79,8 +79,9 @@ def _root_levels(level: list[bytes]) -> bytes:
 def merkle_root(items: list[bytes]) -> bytes:
     """Root over the leaf hashes of `items` (each item is already-encoded bytes).
 
-    `_root_levels([leaf_hash(i) for i in items])` with both hashes inlined (one hash per
-    leaf and per inner node, no call per hash): every node is over two 32-byte hashes.
+    Computes `_root_levels([leaf_hash(i) for i in items])`, hashing each leaf and inner
+    node directly with its domain prefix (one hash call per node, no function call per
+    hash): every inner node is over two 32-byte hashes.
     """
     if not items:
         return empty_root()

@@ -187,7 +187,7 @@ def _load(der: bytes, what: str) -> x509.Certificate:
     try:
         cert = x509.load_der_x509_certificate(bytes(der))
         # Parts of the certificate are parsed lazily: touch them all here, so that a
-        # malformed field surfaces as IdentityError now, not as a stray error later.
+        # malformed field raises IdentityError at load time, not a stray error at first use.
         cert.issuer, cert.subject, cert.extensions  # noqa: B018
         cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature  # noqa: B018
         if sm2certs.public_key(cert) is None:

@@ -1,10 +1,12 @@
 """A test double of `ChainService`: real signed blocks, commit certificates and state proofs, no node.
 
-For tests and demos of the API, the SDK and the CLI without a node. Each submitted
-transaction is executed by a small table of built-in contracts (`kv`, and a stand-in for
-`governance`) and committed at once in its own block (or on `commit_pending()` when
-`auto_commit=False`), certified by locally generated validator keys over the real Merkle
-state tree. It is not a node: no consensus, no sandbox, no persistence.
+Used by the load generator's tests (tests/unit/test_bench_load.py); the API, SDK and CLI
+tests run against the real in-process chain (`tianfu.testing.appchain.AppChain`). Each
+submitted transaction is executed by a small table of built-in contracts (`kv`, and a
+stand-in for `governance`) and committed at once in its own block (or on
+`commit_pending()` when `auto_commit=False`), certified by locally generated validator
+keys over the real Merkle state tree. It is not a node: no consensus, no sandbox, no
+persistence.
 """
 
 from __future__ import annotations
