@@ -431,7 +431,7 @@ def test_commit_frame_request_is_answered_and_bad_commits_ignored(tmp_path):
             def send(self, peer, kind, payload):
                 got.append((peer, kind, payload))
 
-        d0.network = Spy()
+        d0.gossip.network = Spy()  # the gossip component sends commit frames
         peer = PeerId("asker", "x", "asker", b"")
         d0.handle_frame(peer, KIND_COMMIT, encode(drv.CommitFrame(1, 1)))
         await asyncio.sleep(0)

@@ -1,34 +1,37 @@
-"""The networked consensus driver: runs a `ConsensusCore` on asyncio with ledger, signer, WAL and peers.
+"""The networked consensus driver: runs a `ConsensusCore` with ledger, signer, WAL, peers and timers.
 
 One consumer task feeds the core one event at a time and carries out its actions in order
-(the contract is the docstring of `tianfu.consensus.core`). Slow work runs in worker
-threads: block building and execution (`ledger.build_block` / `ledger.execute`, one at a
-time under a lock), signing (the privval fsyncs) and committing. Their results come back
-as events through an internal queue that has priority over network input.
+(the contract is the docstring of `tianfu.consensus.core`; the actions are a closed set,
+`Action`, and one the driver has no handler for stops it with `UnknownAction`). Slow work
+runs through `Timers.run_blocking` (worker threads in a node, inline in the simulator):
+block building and execution (`LedgerWork`, one at a time under a lock), signing (the
+privval and WAL fsyncs, `tianfu.consensus.signing`) and committing. Their results come
+back as events through an internal queue that has priority over network input.
 
 Signing: `SignVote` / `SignProposal` -> `FilePrivValidator` (persists before it returns)
 -> WAL append + fsync -> the signed message is fed back to the core, which answers with
 `Broadcast`. A precommit of a block carries this node's clock, at least the block's time
 + 1 ms (BFT time, `tianfu.types.block`). When the signer state may be older than what the
-key signed (`FilePrivValidator.recovery`, a signer behind the store or behind its own
-messages in the WAL), a `SignGuard` first learns how far the key and the network got and
-holds signing until the network has moved past it (`tianfu.consensus.signguard`).
+key signed, a `SignGuard` first learns how far the key and the network got and holds
+signing until the network has moved past it (`tianfu.consensus.signguard`). A node
+without a signer (`privval=None`) or halted (`halt`) signs nothing.
 
-Clock: at each commit the driver compares its clock with the network's time (the median
-of the decided certificate's precommit times); `clock_offset_ms` is the difference, logged
-at WARNING when it exceeds `clock_warn_ms`. The clock is never used to judge a block.
+Time: `clock` is the wall clock (seconds), read only for a precommit's time and to compare
+with the network's time at each commit (the median of the decided certificate's precommit
+times; `clock_offset_ms`, logged when over `clock_warn_ms`): it never judges a block.
+`timers` (`tianfu.consensus.clock`) gives monotonic time, timeouts, sleeps and worker
+threads, so the deterministic simulator runs this driver on virtual time.
 
-Inbound frames (`handle_frame`, the p2p handler), catch-up answers and gossip are in
-`tianfu.consensus.peers` (the `PeerMessages` mixin of the driver).
+Peers: `PeerGossip` (`tianfu.consensus.peers`) checks inbound frames (`handle_frame`, the
+p2p handler), answers laggards and re-sends; it reaches the driver through `GossipHost`.
 
 Parameters: the timeouts, block limits and intervals of height h are `ledger.params(h)`
 (governance state of h - 2, ADR 0012), taken when the core is built for h and again
 before each `BlockCommitted` moves it to the next height; a `params` given to the
 constructor overrides them at every height (tests and simulations).
 
-Layering: consensus does not import p2p; the kind numbers (`tianfu.consensus.peers`,
-re-exported here) equal `tianfu.p2p.api.KIND_*` (a test checks it) and `network` is any
-object with `broadcast(kind, payload)` and `send(address, kind, payload)`.
+Layering: consensus does not import p2p, store or ledger: they are the protocols of
+`tianfu.consensus.interfaces`.
 """
 
 from __future__ import annotations
@@ -38,19 +41,22 @@ import contextlib
 import logging
 import threading
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Generic, Never, NoReturn
 
-from tianfu.codec import CodecError, encode
+from tianfu.codec import CodecError
+from tianfu.consensus.clock import AsyncioTimers, TimerHandle, Timers
 from tianfu.consensus.core import ConsensusCore
-from tianfu.consensus.culprit import build_dropping_culprit
+from tianfu.consensus.interfaces import E, FrameNetwork, LedgerLike, MempoolLike, Verified
+from tianfu.consensus.ledgerwork import DriverError, LedgerWork
 from tianfu.consensus.messages import (
-    MAX_BLOCK_BYTES,
+    Action,
     BlockCommitted,
     BlockExecuted,
     Broadcast,
     CommitBlock,
+    CommitReceived,
     CreateProposalBlock,
     Event,
     ExecuteBlock,
@@ -66,29 +72,28 @@ from tianfu.consensus.messages import (
     VoteReceived,
 )
 from tianfu.consensus.peers import (  # noqa: F401 (re-exported: this module's interface)
-    INTERNAL,
     KIND_COMMIT,
     KIND_PROPOSAL,
     KIND_VOTE,
     MAX_COMMIT_FRAME,
-    MAX_OWN_KEPT,
     MAX_PROPOSAL_FRAME,
-    MAX_RELAY,
-    MAX_VOTE_FRAME,
-    NET,
-    OWN,
-    REPLAY,
     CommitFrame,
-    PeerMessages,
-    TokenBucket,
+    ConsensusView,
+    PeerGossip,
+    Verifier,
 )
 from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
-from tianfu.consensus.signguard import SignGuard, restart_guard
+from tianfu.consensus.signguard import SignGuard
+from tianfu.consensus.signing import (
+    advance_signer_from_wal,
+    guard_for_restart,
+    sign_durably,
+    step_of,
+)
 from tianfu.consensus.timeline import HeightTimeline
 from tianfu.consensus.wal import (
     ConsensusWAL,
     WalEntry,
-    WALError,
     WalExecuted,
     WalProposal,
     WalTimeout,
@@ -98,18 +103,33 @@ from tianfu.consensus.wal import (
 from tianfu.types import (
     PRECOMMIT,
     PREVOTE,
-    Block,
     CommitCertificate,
     ConsensusParams,
     ValidatorSet,
     Vote,
 )
-from tianfu.types.block import block_time_of, decode_block, median_time
+from tianfu.types.block import block_time_of, median_time
 
 log = logging.getLogger(__name__)
 
 CLOCK_WARN_MS = 2_000  # a clock further than this from the network's time is logged
 DOUBLE_SIGN_CHECK_HEIGHTS = 10  # stored certificates searched for our own signatures
+STORE_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to store a decided block
+
+# Where an event came from: the network, this node's own signer, the driver, the WAL.
+NET, OWN, INTERNAL, REPLAY = "net", "own", "internal", "replay"
+
+__all__ = ["ConsensusDriver", "DriverError", "UnknownAction"]
+
+
+class UnknownAction(DriverError):
+    """The core returned an action the driver has no handler for (a programming error)."""
+
+
+def _no_handler(action: Never) -> NoReturn:
+    """`typing.assert_never` for actions: mypy checks the dispatch is exhaustive, and at
+    run time an unknown action stops the driver (a `DriverError`) instead of being lost."""
+    raise UnknownAction(f"the driver has no handler for {type(action).__name__}: {action!r}")
 
 
 class _JumpTo:
@@ -119,40 +139,15 @@ class _JumpTo:
         self.height = height
 
 
-class DriverError(Exception):
-    """The driver cannot go on (a different block is stored at a decided height: a fork)."""
-
-
-STORE_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to store a decided block
-
-
-class LedgerLike(Protocol):
-    chain_id: str
-    genesis: Any
-    store: Any  # load_block(h), load_cert(h)
-
-    @property
-    def height(self) -> int: ...
-    def validator_set(self, height: int) -> ValidatorSet: ...
-    # Optional: `params(height) -> ConsensusParams` (else the genesis parameters are used).
-    def build_block(self, txs: list, proposer: bytes, verified: Any = None) -> Any: ...
-    def execute(self, block: Block, verified: Any = None) -> Any: ...
-    def commit(self, executed: Any, cert: CommitCertificate) -> None: ...
-
-
-class FrameNetwork(Protocol):
-    def broadcast(self, kind: int, payload: bytes) -> None: ...
-    def send(self, peer: str, kind: int, payload: bytes) -> None: ...
-
-
 CoreFactory = Callable[[int, ValidatorSet], ConsensusCore]
+Queued = tuple[Event | _JumpTo, str]
 
 
-class ConsensusDriver(PeerMessages):
+class ConsensusDriver(Generic[E]):
     def __init__(
         self,
-        ledger: LedgerLike,
-        mempool: Any,
+        ledger: LedgerLike[E],
+        mempool: MempoolLike,
         privval: FilePrivValidator | None,
         wal: ConsensusWAL,
         network: FrameNetwork,
@@ -160,8 +155,10 @@ class ConsensusDriver(PeerMessages):
         params: ConsensusParams | None = None,
         core_factory: CoreFactory | None = None,
         clock: Callable[[], float] = time.time,
-        on_commit: Callable[[Any], None] | None = None,
-        verified: Callable[[bytes], bool] | None = None,
+        timers: Timers | None = None,
+        verifier: Verifier | None = None,
+        on_commit: Callable[[E], None] | None = None,
+        verified: Verified | None = None,
         gossip_interval_ms: int | None = None,
         min_block_interval_ms: int | None = None,
         peer_rate: float = 500.0,
@@ -182,6 +179,7 @@ class ConsensusDriver(PeerMessages):
         self.params = params or ledger.genesis.params  # those of the height being decided
         self.chain_id = ledger.chain_id
         self.clock = clock
+        self.timers: Timers = timers or AsyncioTimers()
         self.on_commit = on_commit
         self.verified = verified
         self.my_key = privval.public_key if privval is not None else None
@@ -191,29 +189,33 @@ class ConsensusDriver(PeerMessages):
         self._min_interval_ms = min_block_interval_ms
         self.gossip_interval = 0.0
         self.min_block_interval = 0.0
-        self._apply_params(self.params)
-        self.peer_rate, self.peer_burst = peer_rate, peer_burst
         self.max_inbound = max_inbound
         self.core: ConsensusCore | None = None
         self.stats: Counter[str] = Counter()
+        self.gossip = PeerGossip(
+            self,
+            network,
+            self.chain_id,
+            self.my_key,
+            timers=self.timers,
+            stats=self.stats,
+            verifier=verifier,
+            peer_rate=peer_rate,
+            peer_burst=peer_burst,
+        )
+        self._apply_params(self.params)
         self.replayed = 0
         self.failed: BaseException | None = None
         self._evidence: deque[Any] = deque(maxlen=max_evidence)
-        self._verify_cache: OrderedDict[tuple[bytes, bytes, bytes], bool] = OrderedDict()
-        self._buckets: dict[str, TokenBucket] = {}
-        self._answered: dict[tuple[str, int], float] = {}
-        self._requested: dict[tuple[str, int], float] = {}
-        self._internal: deque[tuple[Event, str]] = deque()
-        self._inbound: deque[tuple[Event, str]] = deque()
+        self._internal: deque[Queued] = deque()
+        self._inbound: deque[Queued] = deque()
         self._wake: asyncio.Event | None = None
-        self._timers: dict[tuple[int, int, int], asyncio.TimerHandle] = {}
-        self._executed: dict[bytes, Any] = {}
-        self._own: list[tuple[int, int, bytes]] = []  # (round, kind, payload) of this height
+        self._timers: dict[tuple[int, int, int], TimerHandle] = {}
+        self._executed: dict[bytes, E] = {}
         self._tasks: list[asyncio.Task[Any]] = []
         self._spawned: set[asyncio.Task[Any]] = set()
         self._inflight: set[asyncio.Future[Any]] = set()
         self._ledger_lock: asyncio.Lock | None = None
-        self._progress: tuple[int, int, int] = (0, -1, 0)
         self._height_since = 0.0
         self._last_commit = 0.0
         self._stopping = False
@@ -225,11 +227,49 @@ class ConsensusDriver(PeerMessages):
         self._clock_warned = -1e9
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
+        self.work: LedgerWork[E] = LedgerWork(ledger, mempool, wal, self.commit_lock, verified)
         # Checks the store (worker thread; raises if damaged) before voting resumes after a
         # failed write. It takes `commit_lock` itself if it needs a still store.
         self.check_store = check_store
         self._halts: dict[str, str] = {}  # why this node does not sign now, by source
         self._store_moved = asyncio.Event()  # block sync stored blocks: retry a failed store now
+
+    # ------------------------------------------------------------ GossipHost
+
+    def consensus(self) -> ConsensusView | None:
+        if self._stopping or self._wake is None:
+            return None
+        return self.core
+
+    def height_started(self) -> float:
+        return self._height_since
+
+    def sign_guard(self) -> SignGuard | None:
+        return self.guard
+
+    def deliver(self, event: VoteReceived | ProposalReceived) -> bool:
+        if len(self._inbound) >= self.max_inbound or self._wake is None:
+            return False
+        if isinstance(event, ProposalReceived) and self.core is not None:
+            if event.proposal.height == self.core.height:
+                self.timeline.mark("proposal_in", self.timers.now())
+        self._inbound.append((event, NET))
+        self._wake.set()
+        return True
+
+    def deliver_commit(self, event: CommitReceived) -> None:
+        if self._wake is not None:
+            self._internal.append((event, NET))
+            self._wake.set()
+
+    def load_commit(self, height: int) -> tuple[bytes, CommitCertificate] | None:
+        block = self.ledger.store.load_block_encoded(height)  # its stored bytes, not re-encoded
+        cert = self.ledger.store.load_cert(height)
+        return None if block is None or cert is None else (block, cert)
+
+    def handle_frame(self, peer: Any, kind: int, payload: bytes) -> None:
+        """The p2p handler for KIND_PROPOSAL / KIND_VOTE / KIND_COMMIT (never raises)."""
+        self.gossip.handle_frame(peer, kind, payload)
 
     # ------------------------------------------------------------ not signing
 
@@ -249,22 +289,18 @@ class ConsensusDriver(PeerMessages):
         if self._halts.pop(source, None) is not None and not self._halts:
             log.warning("signing again")
 
-    # ------------------------------------------------------------ public
+    # ------------------------------------------------------------ parameters
 
     def params_at(self, height: int) -> ConsensusParams:
         """The parameters of `height`: the constructor's override, else `ledger.params`."""
         if self._fixed_params is not None:
             return self._fixed_params
-        per_height = getattr(self.ledger, "params", None)
-        if callable(per_height):
-            params: ConsensusParams = per_height(height)
-            return params
-        params = self.ledger.genesis.params
-        return params
+        return self.ledger.params(height)
 
     def _apply_params(self, params: ConsensusParams) -> None:
         self.params = params
         self.gossip_interval = (self._gossip_ms or params.timeout_vote_ms) / 1000
+        self.gossip.interval = self.gossip_interval
         interval = self._min_interval_ms
         self.min_block_interval = (
             params.block_interval_ms if interval is None else interval
@@ -285,7 +321,7 @@ class ConsensusDriver(PeerMessages):
             validators,
             self.my_key,
             params=self.params_at(height),
-            verifier=self._verify,
+            verifier=self.gossip.verify,
         )
 
     @property
@@ -296,83 +332,43 @@ class ConsensusDriver(PeerMessages):
     def pending_evidence(self) -> list[Any]:
         return list(self._evidence)
 
-    def _advance_signer_from_wal(self) -> None:
-        """If the WAL holds a message of ours newer than the signer's state (the state's
-        newest copy was lost), the signer takes it as its last signed position."""
-        pv = self.privval
-        if pv is None:
-            return
-        best: tuple[tuple[int, int, int], bytes, bytes, int] | None = None
-        for e in self.wal.all_entries():
-            if isinstance(e, WalVote) and e.vote.validator == pv.public_key:
-                v = e.vote
-                hrs = (v.height, v.round, 1 if v.type == PREVOTE else 2)
-                item = (hrs, v.signing_bytes(), v.signature, v.time_ms)
-            elif isinstance(e, WalProposal) and e.proposal.proposer == pv.public_key:
-                p = e.proposal
-                item = ((p.height, p.round, STEP_PROPOSAL), p.signing_bytes(), p.signature, 0)
-            else:
-                continue
-            if best is None or item[0] > best[0]:
-                best = item
-        last = pv.last_hrs()
-        if best is not None and (last is None or best[0] > last):
-            pv.advance_to(*best[0], best[1], best[2], best[3])
-
-    def _make_guard(self, now: float) -> SignGuard | None:
-        """A `SignGuard` if the signer state may be older than what the key signed."""
-        pv, core = self.privval, self.core
-        if pv is None or core is None:
-            return None
-        own = [
-            (m.height, m.round)
-            for e in self.wal.all_entries()
-            if isinstance(e, WalVote | WalProposal)
-            for m in (e.vote if isinstance(e, WalVote) else e.proposal,)
-            if (m.validator if isinstance(m, Vote) else m.proposer) == pv.public_key
-        ]
-        store, top = self.ledger.store, self.ledger.height
-        recent = range(max(1, top - self.double_sign_check_heights + 1), top + 1)
-        certs = [store.load_cert(h) for h in recent]
-        certs += [getattr(store.load_header(h + 1), "last_commit", None) for h in recent]
-        guard = restart_guard(
-            my_key=pv.public_key,
-            recovery=pv.recovery,
-            last_hrs=pv.last_hrs(),
-            own_in_wal=own,
-            store_height=top,
-            certificates=[c for c in certs if c is not None],
-            powers={v.public_key: v.power for v in core.validators.validators},
-            now=now,
-            listen_s=max(2 * self.gossip_interval, 1.0),
-        )
-        if guard is not None:
-            self.stats["sign_guard"] += 1
-        return guard
+    # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         """Build the core for ledger.height + 1, replay the WAL into it, then go live."""
-        loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         self._ledger_lock = asyncio.Lock()
-        self._height_since = self._last_commit = loop.time()
+        self._height_since = self._last_commit = self.timers.now()
         self.timeline.begin(self._height_since)
         h = self.ledger.height + 1
         self._apply_params(self.params_at(h))
         self.core = self._core_factory(h, self.ledger.validator_set(h))
-        self.guard = self._make_guard(self._height_since)
-        self._advance_signer_from_wal()
+        pv = self.privval
+        if pv is not None:
+            entries = self.wal.all_entries()
+            self.guard = guard_for_restart(
+                pv,
+                entries,
+                self.ledger.store,
+                self.ledger.height,
+                self.core.validators,
+                now=self._height_since,
+                listen_s=max(2 * self.gossip_interval, 1.0),
+                check_heights=self.double_sign_check_heights,
+            )
+            if self.guard is not None:
+                self.stats["sign_guard"] += 1
+            advance_signer_from_wal(pv, entries)
         await self._feed(Start(), INTERNAL)
-        _, entries = self.wal.records()
-        for entry in entries:
+        _, records = self.wal.records()
+        for entry in records:
             if entry.height != self.core.height:
                 continue
-            event = entry_event(entry)
             self.replayed += 1
-            await self._feed(event, REPLAY)
+            await self._feed(entry_event(entry), REPLAY)
         self._tasks = [
             asyncio.create_task(self._consume(), name="consensus-loop"),
-            asyncio.create_task(self._gossip(), name="consensus-gossip"),
+            asyncio.create_task(self._gossip_loop(), name="consensus-gossip"),
         ]
 
     async def run(self) -> None:
@@ -395,6 +391,15 @@ class ConsensusDriver(PeerMessages):
                 await t
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    async def _gossip_loop(self) -> None:
+        while not self._stopping:
+            await self.timers.sleep(self.gossip_interval)
+            try:
+                self._guard_tick()
+                self.gossip.tick()
+            except Exception:  # a task's top level: log and keep gossiping
+                log.exception("consensus gossip failed")
 
     # ------------------------------------------------------------ the loop
 
@@ -420,7 +425,8 @@ class ConsensusDriver(PeerMessages):
                     await self._jump(event.height)
                 else:
                     await self._feed(event, origin)
-            except DriverError:
+            except DriverError as exc:
+                self.failed = exc
                 raise
             except Exception:  # a task's top level: log, drop the event, keep deciding
                 log.exception("consensus event %s failed", type(event).__name__)
@@ -432,7 +438,7 @@ class ConsensusDriver(PeerMessages):
         if self._stopping or self._wake is None:
             return
         self._store_moved.set()
-        self._internal.append((_JumpTo(height), INTERNAL))  # type: ignore[arg-type]
+        self._internal.append((_JumpTo(height), INTERNAL))
         self._wake.set()
 
     async def _jump(self, height: int) -> None:
@@ -443,30 +449,18 @@ class ConsensusDriver(PeerMessages):
             handle.cancel()
         self._timers.clear()
         self._executed.clear()
-        self._own.clear()
+        self.gossip.new_height()
         try:
             await self._in_thread(self.wal.end_height, height)
         except OSError:
             log.exception("consensus WAL rotation failed")
         self._apply_params(self.params_at(height + 1))
         self.core = self._core_factory(height + 1, self.ledger.validator_set(height + 1))
-        self._height_since = self._last_commit = asyncio.get_running_loop().time()
+        self._height_since = self._last_commit = self.timers.now()
         self.timeline.begin(self._height_since)
         self.stats["jumps"] += 1
         log.info("block sync reached height %d: consensus continues at %d", height, height + 1)
         await self._feed(Start(), INTERNAL)
-
-    def _store(self, executed: Any, certificate: CommitCertificate) -> bool:
-        """Store a decided block unless block sync already stored it; False if it had."""
-        header = executed.block.header
-        with self.commit_lock:
-            if self.ledger.height >= header.height:
-                stored = self.ledger.store.load_header(header.height)
-                if stored is not None and stored.hash == header.hash:
-                    return False
-                raise DriverError(f"a different block is already stored at height {header.height}")
-            self.ledger.commit(executed, certificate)
-            return True
 
     async def _feed(self, event: Event, origin: str) -> None:
         queue: deque[tuple[Event, str]] = deque([(event, origin)])
@@ -475,13 +469,14 @@ class ConsensusDriver(PeerMessages):
             for action in self._handle(ev, org):
                 queue.extend(await self._act(action, org == REPLAY))
 
-    def _handle(self, ev: Event, origin: str) -> list[Any]:
+    def _handle(self, ev: Event, origin: str) -> list[Action]:
+        """Feed one event to the core; log it to the WAL if the core kept it."""
         core = self.core
         assert core is not None
         entry: WalEntry | None = None
         if origin == NET and isinstance(ev, VoteReceived | ProposalReceived):
             msg = ev.vote if isinstance(ev, VoteReceived) else ev.proposal
-            if msg.height == core.height and not self._known(msg):
+            if msg.height == core.height and not core.knows(msg):
                 entry = WalVote(msg) if isinstance(msg, Vote) else WalProposal(msg)
                 if entry.__class__ is WalProposal:
                     self._mark("proposal_fed")
@@ -492,26 +487,22 @@ class ConsensusDriver(PeerMessages):
             if ev.height == core.height and core.decided is None:
                 entry = WalExecuted(ev.height, ev.block_hash, ev.valid)
         actions = core.handle(ev)
+        if isinstance(entry, WalVote | WalProposal) and not core.knows(
+            entry.vote if isinstance(entry, WalVote) else entry.proposal
+        ):
+            entry = None  # the core did not keep it: nothing to replay
         if entry is not None:
-            if isinstance(entry, WalVote | WalProposal) and not self._known(
-                entry.vote if isinstance(entry, WalVote) else entry.proposal
-            ):
-                entry = None  # the core did not keep it: nothing to replay
-            if entry is not None:
-                self._wal_append(entry, sync=False)
+            try:
+                self.wal.append(entry, sync=False)
+            except OSError:
+                log.exception("consensus WAL write failed")
+                self.stats["wal_errors"] += 1
         return actions
 
-    def _wal_append(self, entry: WalEntry, *, sync: bool) -> None:
-        try:
-            self.wal.append(entry, sync=sync)
-        except OSError:
-            log.exception("consensus WAL write failed")
-            self.stats["wal_errors"] += 1
-
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run `fn` in a worker thread; a cancelled caller does not abandon the thread."""
+        """Run `fn` through `Timers.run_blocking`; a cancelled caller does not abandon it."""
         self.stats["thread_hops"] += 1
-        fut = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        fut = asyncio.ensure_future(self.timers.run_blocking(fn, *args))
         self._inflight.add(fut)
         fut.add_done_callback(self._inflight.discard)
         return await asyncio.shield(fut)
@@ -523,54 +514,53 @@ class ConsensusDriver(PeerMessages):
 
     def _mark(self, point: str) -> None:
         """Timeline point of the current height (see `HeightTimeline`)."""
-        self.timeline.mark(point, asyncio.get_running_loop().time())
+        self.timeline.mark(point, self.timers.now())
 
-    async def _act(self, a: Any, replay: bool) -> list[tuple[Event, str]]:
-        if isinstance(a, SignVote | SignProposal):
-            if self._halts:
-                self.stats["sign_halted"] += 1
-                return []
-            if isinstance(a, SignVote) and a.type != PREVOTE:
-                self._mark("prevote_quorum")
-            return await self._sign(a, replay)
-        if isinstance(a, Broadcast):
-            self._broadcast(a.message)
-            msg = a.message
-            if isinstance(msg, Vote):
-                self._mark("prevote_sent" if msg.type == PREVOTE else "precommit_sent")
-            else:
-                self._mark("proposal_sent")
-        elif isinstance(a, ScheduleTimeout):
-            self._schedule(a)
-        elif isinstance(a, ExecuteBlock):
-            self._spawn(self._execute(a))
-        elif isinstance(a, CreateProposalBlock):
-            self._spawn(self._build(a))
-        elif isinstance(a, CommitBlock):
-            return await self._commit(a)
-        elif isinstance(a, RecordEvidence):
-            self._evidence.append(a.evidence)
-            self.stats["evidence"] += 1
+    async def _act(self, a: Action, replay: bool) -> list[tuple[Event, str]]:
+        """Carry out one action of the core; returns events to feed back at once."""
+        match a:
+            case SignVote() | SignProposal():
+                if self._halts:
+                    self.stats["sign_halted"] += 1
+                    return []
+                if isinstance(a, SignVote) and a.type != PREVOTE:
+                    self._mark("prevote_quorum")
+                return await self._sign(a, replay)
+            case Broadcast(message=msg):
+                self.gossip.broadcast_own(msg)
+                if isinstance(msg, Vote):
+                    self._mark("prevote_sent" if msg.type == PREVOTE else "precommit_sent")
+                else:
+                    self._mark("proposal_sent")
+            case ScheduleTimeout():
+                self._schedule(a)
+            case ExecuteBlock():
+                self._spawn(self._execute(a))
+            case CreateProposalBlock():
+                self._spawn(self._build(a))
+            case CommitBlock():
+                return await self._commit(a)
+            case RecordEvidence():
+                self._evidence.append(a.evidence)
+                self.stats["evidence"] += 1
+            case _:
+                _no_handler(a)
         return []
 
-    # ------------------------------------------------------------ signing and sending
+    # ------------------------------------------------------------ signing
 
     async def _sign(self, a: SignVote | SignProposal, replay: bool) -> list[tuple[Event, str]]:
         pv = self.privval
         if pv is None:
             return []
-        if isinstance(a, SignVote):
-            step = 1 if a.type == PREVOTE else 2
-        else:
-            step = STEP_PROPOSAL
         last = pv.last_hrs()
-        if replay and last is not None and (a.height, a.round, step) < last:
+        if replay and last is not None and (a.height, a.round, step_of(a)) < last:
             return []  # signed before the crash; the WAL holds that message, replayed next
         guard = self.guard
         if guard is not None:
             if guard.finished(a.height):
                 self.guard = None
-            elif not guard.allows(a.height, a.round, asyncio.get_running_loop().time()):
+            elif not guard.allows(a.height, a.round, self.timers.now()):
                 self.stats["sign_held"] += 1
                 self._guard_tick()
                 log.info(
@@ -591,7 +581,9 @@ class ConsensusDriver(PeerMessages):
                 return []
             time_ms = max(int(self.clock() * 1000), block_ms + 1)
         try:  # one worker-thread trip for the signer's fsync and the WAL's
-            event, wal_error = await self._in_thread(self._sign_sync, pv, a, time_ms)
+            event, wal_error = await self._in_thread(
+                sign_durably, pv, self.wal, self.chain_id, a, time_ms
+            )
         except DoubleSignRefused as exc:
             log.warning("signer refused: %s", exc)
             self.stats["sign_refused"] += 1
@@ -607,7 +599,7 @@ class ConsensusDriver(PeerMessages):
         guard, core = self.guard, self.core
         if guard is None or core is None or core.decided is not None or self._stopping:
             return
-        if not guard.settle(asyncio.get_running_loop().time()):
+        if not guard.settle(self.timers.now()):
             return
         r = guard.first_round(core.height)
         if r is not None and r > core.round:
@@ -618,35 +610,13 @@ class ConsensusDriver(PeerMessages):
         """The header time of a block of the current height that the core holds."""
         executed = self._executed.get(block_hash)
         if executed is not None:
-            t: int = executed.block.header.time_ms
-            return t
+            return executed.block.header.time_ms
         assert self.core is not None
         return block_time_of(self.core.blocks.get(block_hash, b""))
-
-    def _sign_sync(
-        self, pv: FilePrivValidator, a: SignVote | SignProposal, time_ms: int = 0
-    ) -> tuple[Event, OSError | None]:
-        """(worker thread) Sign (the signer persists first), then append to the WAL and
-        fsync: both durable before the message is fed back, hence before `Broadcast`."""
-        if isinstance(a, SignVote):
-            vote = pv.sign_vote(self.chain_id, a.height, a.round, a.type, a.block_hash, time_ms)
-            entry: WalEntry = WalVote(vote)
-            event: Event = VoteReceived(vote)
-        else:
-            p = pv.sign_proposal(
-                self.chain_id, a.height, a.round, a.pol_round, a.block_hash, a.block
-            )
-            entry, event = WalProposal(p), ProposalReceived(p)
-        try:
-            self.wal.append(entry, sync=True)
-        except OSError as exc:  # logged by the caller; the signature stands
-            return event, exc
-        return event, None
 
     def _schedule(self, a: ScheduleTimeout) -> None:
         core = self.core
         assert core is not None
-        loop = asyncio.get_running_loop()
         for key in [k for k in self._timers if k[:2] < (core.height, core.round)]:
             self._timers.pop(key).cancel()
         key = (a.height, a.round, int(a.step))
@@ -659,22 +629,9 @@ class ConsensusDriver(PeerMessages):
             self._timers.pop(key, None)
             self._post(event)
 
-        self._timers[key] = loop.call_later(a.delay_ms / 1000, fire)
+        self._timers[key] = self.timers.call_later(a.delay_ms / 1000, fire)
 
     # ------------------------------------------------------------ ledger work
-
-    def _execute_sync(self, block_bytes: bytes, block_hash: bytes) -> Any:
-        # Transactions already in our mempool (decoded, checked, hashed) are reused.
-        block = decode_block(
-            block_bytes,
-            self.mempool.get,
-            max_size=MAX_BLOCK_BYTES,
-        )
-        if block.hash != block_hash:
-            raise ValueError("block does not hash to the proposal's hash")
-        # (The block's time is checked by the ledger against the median time of the
-        # certificate its header carries: no clock is consulted.)
-        return self.ledger.execute(block, self.verified)
 
     async def _execute(self, a: ExecuteBlock) -> None:
         assert self._ledger_lock is not None and self.core is not None
@@ -685,7 +642,7 @@ class ConsensusDriver(PeerMessages):
                     if self.core.height != a.height:
                         return
                     self._mark("exec_begin")
-                    executed = await self._in_thread(self._execute_sync, a.block, a.block_hash)
+                    executed = await self._in_thread(self.work.execute, a.block, a.block_hash)
                     self._mark("executed")
                 valid = True
                 if self.core.height == a.height:
@@ -697,53 +654,36 @@ class ConsensusDriver(PeerMessages):
         self.stats["executed"] += 1
         self._post(BlockExecuted(a.height, a.block_hash, valid))
 
-    def _build_sync(self, txs: list) -> tuple[Any, bytes, Any, str]:
-        """(worker thread) The proposal block of `txs` and its bytes. If no block of them
-        builds, the longest prefix before the transaction that makes building fail; that
-        transaction is returned too (to drop, with the error), else None
-        (`tianfu.consensus.culprit`)."""
-        assert self.my_key is not None
-        key = self.my_key
-
-        def attempt(candidates: list) -> Any:
-            return self.ledger.build_block(candidates, key, self.verified)
-
-        built = build_dropping_culprit(attempt, txs)
-        data = encode(built.result.block)
-        if len(data) > MAX_BLOCK_BYTES:  # no one transaction's fault: max_block_bytes bounds it
-            raise ValueError(
-                f"the block encodes to {len(data)} bytes; a proposal carries at most "
-                f"{MAX_BLOCK_BYTES}"
-            )
-        return built.result, data, built.culprit, built.error
-
     async def _build(self, a: CreateProposalBlock) -> None:
         assert self._ledger_lock is not None and self.core is not None
+        if self.my_key is None:
+            return  # (the core of a node without a key never proposes)
         last = self.privval.last_hrs() if self.privval is not None else None
         if last is not None and last >= (a.height, a.round, STEP_PROPOSAL):
             return  # already signed at or past this proposal: the signer would refuse
         p = self.params_at(a.height)
         # Idle chain: wait (bounded, well inside the others' propose timeout) for transactions
         # rather than fill the ledger with empty blocks.
-        loop = asyncio.get_running_loop()
         deadline = self._last_commit + p.empty_block_interval_ms / 1000
-        while not len(self.mempool) and loop.time() < deadline and not self._stopping:
+        while not len(self.mempool) and self.timers.now() < deadline and not self._stopping:
             if self.core is None or self.core.height != a.height:
                 return
-            await asyncio.sleep(0.01)
+            await self.timers.sleep(0.01)
         self._mark("build")
         txs = self.mempool.take(p.max_block_txs, p.max_block_bytes)
         try:
             async with self._ledger_lock:
                 if self.core.height != a.height:
                     return
-                executed, data, culprit, error = await self._in_thread(self._build_sync, txs)
+                executed, data, culprit, error = await self._in_thread(
+                    self.work.build, txs, self.my_key
+                )
                 self._mark("built")
         except Exception:  # even an empty block failed (a task's top level): no proposal
             log.exception("building block %d failed", a.height)
             return
         dropped = []
-        for h, why in getattr(executed.result, "dropped", []):
+        for h, why in executed.result.dropped:
             log.info("dropping transaction %s: %s", h.hex(), why)
             dropped.append(h)
         if culprit is not None:
@@ -772,7 +712,7 @@ class ConsensusDriver(PeerMessages):
         self.clock_offset_ms = offset
         if abs(offset) > self.clock_warn_ms:
             self.stats["clock_skewed"] += 1
-            now = asyncio.get_running_loop().time()
+            now = self.timers.now()
             if now - self._clock_warned >= 10.0:
                 self._clock_warned = now
                 log.warning(
@@ -784,18 +724,6 @@ class ConsensusDriver(PeerMessages):
                     self.clock_warn_ms,
                 )
 
-    def _commit_sync(self, executed: Any, a: CommitBlock) -> tuple[Any, bool, Exception | None]:
-        """(worker thread) Re-execute if the decided block is not the one executed, store
-        it, then mark the height ended in the WAL — in that order, in one thread trip."""
-        if executed is None or executed.block.hash != a.block_hash:
-            executed = self._execute_sync(a.block, a.block_hash)
-        stored_here = self._store(executed, a.certificate)
-        try:
-            self.wal.end_height(a.height)
-        except (OSError, WALError) as exc:  # the block is stored: not fatal
-            return executed, stored_here, exc
-        return executed, stored_here, None
-
     async def _commit(self, a: CommitBlock) -> list[tuple[Event, str]]:
         assert self._ledger_lock is not None
         executed = self._executed.get(a.block_hash)
@@ -803,7 +731,7 @@ class ConsensusDriver(PeerMessages):
         try:
             async with self._ledger_lock:
                 executed, stored_here, wal_error = await self._in_thread(
-                    self._commit_sync, executed, a
+                    self.work.commit, executed, a
                 )
             self._mark("stored")
         except DriverError as exc:  # another block at this height: never go on
@@ -822,7 +750,7 @@ class ConsensusDriver(PeerMessages):
         self._after_store(executed, stored_here)
         return await self._next_height(a)
 
-    async def _recover_store(self, a: CommitBlock, executed: Any) -> None:
+    async def _recover_store(self, a: CommitBlock, executed: E | None) -> None:
         """Retry storing a decided block (backing off) until it is stored — by us, or by
         block sync meanwhile — then check the store, and only then sign again."""
         assert self._ledger_lock is not None
@@ -830,15 +758,16 @@ class ConsensusDriver(PeerMessages):
         failures = 0
         while not self._stopping:
             self._store_moved.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._store_moved.wait(), delay)
+            wake = self.timers.call_later(delay, self._store_moved.set)
+            await self._store_moved.wait()
+            wake.cancel()
             delay = min(delay * 2, longest)
             try:
                 async with self._ledger_lock:
                     stored_here = False
                     if self.ledger.height < a.height:
                         executed, stored_here, _ = await self._in_thread(
-                            self._commit_sync, executed, a
+                            self.work.commit, executed, a
                         )
                     if self.check_store is not None:
                         await self._in_thread(self.check_store)
@@ -856,7 +785,7 @@ class ConsensusDriver(PeerMessages):
                         exc,
                     )
                 continue
-            if stored_here:
+            if stored_here and executed is not None:
                 self._after_store(executed, stored_here)
             log.warning(
                 "store writable again: block %d stored%s; resuming consensus at %d",
@@ -868,7 +797,7 @@ class ConsensusDriver(PeerMessages):
             self.jump_to(self.ledger.height)
             return
 
-    def _after_store(self, executed: Any, stored_here: bool) -> None:
+    def _after_store(self, executed: E, stored_here: bool) -> None:
         self.mempool.remove([t.hash for t in executed.block.txs])
         self.stats["committed"] += 1
         if self.on_commit is not None and stored_here:
@@ -879,7 +808,7 @@ class ConsensusDriver(PeerMessages):
 
     async def _next_height(self, a: CommitBlock) -> list[tuple[Event, str]]:
         self._executed.clear()
-        self._own.clear()
+        self.gossip.new_height()
         if self.core is not None and not self.core.from_commit_received(a.block_hash):
             self._check_clock(a.certificate)  # (decided live: not a catch-up commit frame)
         try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
@@ -887,11 +816,10 @@ class ConsensusDriver(PeerMessages):
         except Exception:  # a task's top level: keep the current parameters, log
             log.exception("reading the parameters of height %d failed", a.height + 1)
         self._mark("callbacks_done")
-        loop = asyncio.get_running_loop()
-        wait = self._last_commit + self.min_block_interval - loop.time()
+        wait = self._last_commit + self.min_block_interval - self.timers.now()
         if wait > 0:
-            await asyncio.sleep(wait)
-        self._last_commit = self._height_since = now = loop.time()
+            await self.timers.sleep(wait)
+        self._last_commit = self._height_since = now = self.timers.now()
         self.timeline.end(now)
         line = self.timeline.line(now)
         if line:
