@@ -3,8 +3,8 @@ carries; no proposer (or skewed clock) can date a block otherwise."""
 
 import threading
 import time
-from unittest import mock
 from types import SimpleNamespace
+from unittest import mock
 
 import msgspec
 import pytest
