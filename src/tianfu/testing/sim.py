@@ -29,15 +29,19 @@ did not reach the target height.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import heapq
 import random
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from tianfu.codec import encode, hash_domain
+from tianfu.codec import CodecError, decode, encode
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.messages import (
     Action,
@@ -62,23 +66,44 @@ from tianfu.consensus.messages import (
     VoteReceived,
     proposal_signing_bytes,
 )
+from tianfu.consensus.peers import CommitFrame
 from tianfu.consensus.signguard import SignGuard
 from tianfu.crypto import ED25519, CertificateError, KeyPair, verify, verify_commit
+from tianfu.testing.simchain import (
+    CHAIN_ID,
+    GENESIS_HASH,
+    GENESIS_TIME_MS,
+    CommitRecord,
+    Crash,
+    InvalidSimBlock,
+    Net,
+    Restart,
+    Status,
+    VirtualLoop,
+    check_block,
+    make_block,
+    sim_block_time,
+)
+from tianfu.testing.simdriver import CLOCK_STEP_MS, DriverNode
 from tianfu.types import (
     PRECOMMIT,
-    CommitCertificate,
     ConsensusParams,
     Validator,
     ValidatorSet,
     Vote,
     vote_signing_bytes,
 )
-from tianfu.types.block import median_time
+from tianfu.types.block import Block
 
-CHAIN_ID = "sim"
-GENESIS_TIME_MS = 1_700_000_000_000
-CLOCK_STEP_MS = 50
-SIM_PARAMS = ConsensusParams(timeout_propose_ms=300, timeout_vote_ms=150, timeout_delta_ms=100)
+__all__ = ["GENESIS_TIME_MS", "CommitRecord", "NetConfig", "Simulation", "sim_block_time"]
+
+SIM_PARAMS = ConsensusParams(
+    timeout_propose_ms=300,
+    timeout_vote_ms=150,
+    timeout_delta_ms=100,
+    block_interval_ms=0,
+    empty_block_interval_ms=0,
+)
 
 _SIGN_CACHE: dict[tuple[bytes, bytes], bytes] = {}
 _VERIFY_CACHE: dict[tuple[bytes, bytes, bytes], bool] = {}
@@ -114,23 +139,6 @@ def cached_verify(scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> boo
     return ok
 
 
-def block_hash(block: bytes) -> bytes:
-    return hash_domain("tianfu/sim-block/v1", block)
-
-
-def make_block(
-    height: int, round: int, name: str, tag: str = "", time_ms: int = 0
-) -> tuple[bytes, bytes]:
-    b = f"h{height}-r{round}-{name}{tag}-t{time_ms}".encode()
-    return block_hash(b), b
-
-
-def sim_block_time(block: bytes) -> int:
-    """The time a simulated block is dated with (-1 if it has none)."""
-    _, sep, t = block.rpartition(b"-t")
-    return int(t) if sep and t.isdigit() else -1
-
-
 @dataclass
 class NetConfig:
     drop: float = 0.0
@@ -140,38 +148,6 @@ class NetConfig:
     partition: list[list[int]] = field(default_factory=list)  # node ids; healed at heal_at_ms
     heal_at_ms: int = 0
     blocked: set[tuple[int, int]] = field(default_factory=set)  # permanent, both directions
-
-
-@dataclass(frozen=True)
-class CommitRecord:
-    block_hash: bytes
-    block: bytes
-    certificate: CommitCertificate
-
-
-@dataclass(frozen=True)
-class _Crash:
-    down_ms: int
-
-
-@dataclass(frozen=True)
-class _Restart:
-    pass
-
-
-@dataclass(frozen=True)
-class Status:
-    """A silent node's probe: peers past `height` answer with its block and certificate."""
-
-    height: int
-
-
-@dataclass(frozen=True)
-class Net:
-    """A network envelope: `payload` is a Vote, a Proposal, a Status or a (block, certificate)."""
-
-    src: int
-    payload: Any
 
 
 class SimNode:
@@ -230,9 +206,7 @@ class SimNode:
             sim.schedule(a.delay_ms, self.id, TimeoutFired(a.height, a.round, a.step))
         elif isinstance(a, ExecuteBlock):
             block = a.block or sim.known_blocks.get(a.block_hash, b"")
-            ok = bool(block) and block_hash(block) == a.block_hash
-            ok = ok and block.startswith(f"h{a.height}-".encode())
-            ok = ok and self.time_ok(a.height, a.block_hash, block)
+            ok = self.block_ok(a.height, a.block_hash, block)
             delay = sim.rng.randint(1, 10)
             sim.schedule(delay, self.id, BlockExecuted(a.height, a.block_hash, ok))
         elif isinstance(a, CreateProposalBlock):
@@ -260,34 +234,37 @@ class SimNode:
         now = self.sim.now - self.sim.now % CLOCK_STEP_MS
         return GENESIS_TIME_MS + now + self.sim.skews.get(self.val_index, 0)
 
-    def block_time(self, height: int) -> int:
-        """BFT time of a new block at `height` built on this node's commits."""
-        if height == 1:
-            return GENESIS_TIME_MS
-        cert = self.commits[height - 1].certificate
-        return median_time(cert, self.sim.validators)
-
     def new_block(self, height: int, round: int, tag: str = "") -> tuple[bytes, bytes]:
         """A block of ours for (height, round), dated and carrying our last certificate."""
-        h, b = make_block(height, round, self.name, tag, self.block_time(height))
+        prev = self.commits.get(height - 1)
+        h, b = make_block(
+            height,
+            self.key.public_key,
+            self.sim.validators,
+            GENESIS_HASH if prev is None else prev.block_hash,
+            None if prev is None else prev.certificate,
+            f"{self.name}{tag}-r{round}",
+        )
         self.sim.known_blocks[h] = b
-        if height > 1:
-            self.sim.block_certs[h] = self.commits[height - 1].certificate
         return h, b
 
-    def time_ok(self, height: int, h: bytes, block: bytes) -> bool:
-        """The time rule of the ledger: the block's time is the median time of the
-        certificate of height - 1 it carries, a valid one for our block there."""
-        t = sim_block_time(block)
-        if height == 1:
-            return t == GENESIS_TIME_MS and h not in self.sim.block_certs
-        prev = self.commits.get(height - 1)
-        cert = self.sim.block_certs.get(h)
-        if prev is None or cert is None or cert.block_hash != prev.block_hash:
+    def block_ok(self, height: int, h: bytes, block: bytes) -> bool:
+        """The ledger's rule (`check_block`) on top of our commits."""
+        try:
+            decoded = decode(block, Block)
+            if decoded.hash != h:
+                return False
+            if height > 1 and height - 1 not in self.commits:
+                return False
+            check_block(
+                decoded.header,
+                self.commits.get(height - 1),
+                self.sim.validators,
+                self.sim.check_cert,
+            )
+        except (CodecError, InvalidSimBlock):
             return False
-        if self.sim._check_cert(height - 1, CommitRecord(prev.block_hash, prev.block, cert)):
-            return False
-        return t == median_time(cert, self.sim.validators) and t > sim_block_time(prev.block)
+        return True
 
     # -------------------------------------------------------- signing
 
@@ -323,10 +300,10 @@ class SimNode:
     # -------------------------------------------------------- network input
 
     def receive(self, item: Any) -> None:
-        if isinstance(item, _Crash):
+        if isinstance(item, Crash):
             self.crash(item.down_ms)
             return
-        if isinstance(item, _Restart):
+        if isinstance(item, Restart):
             self.restart()
             return
         if self.sim.now < self.down_until:
@@ -379,7 +356,7 @@ class SimNode:
     def crash(self, down_ms: int) -> None:
         """Crash: lose the core's state and every message for `down_ms`."""
         self.down_until = self.sim.now + down_ms
-        self.sim.schedule(down_ms, self.id, _Restart())
+        self.sim.schedule(down_ms, self.id, Restart())
 
     def restart(self) -> None:
         """Come back with the commits (the store) only: no WAL, no signer state."""
@@ -470,13 +447,13 @@ class Simulation:
         restarts: dict[int, int] | None = None,
         down_ms: int = 400,
         guard: bool = True,
+        honest_class: type[DriverNode] | type[SimNode] = DriverNode,
     ) -> None:
         self.rng = random.Random(seed)
         self.skews = skews or {}  # validator index -> clock offset (ms)
         self.restarts = restarts or {}  # validator index -> crash time (ms)
         self.down_ms = down_ms
         self.guard = guard
-        self.block_certs: dict[bytes, CommitCertificate] = {}
         self.signed: dict[tuple[int, int, int, int], set[bytes]] = {}
         self.seed = seed
         self.target_height = target_height
@@ -492,15 +469,22 @@ class Simulation:
             ]
         )
         self.known_blocks: dict[bytes, bytes] = {}
-        self.now = 0
-        self._queue: list[tuple[int, int, int, Any]] = []
-        self._seq = 0
+        self._now = 0  # ms: the loop's time while running, where it ended after
         self.delivered = 0
         self.done_count = 0
-        self.nodes: list[SimNode] = []
+        shm = Path("/dev/shm")
+        self.files = tempfile.mkdtemp(prefix="tianfu-sim-", dir=shm if shm.is_dir() else None)
+        self.loop: VirtualLoop | None = None
+        self._finished: asyncio.Event | None = None
+        self._queue: list[tuple[int, int, int, Any]] = []
+        self._seq = 0
+        self._pump: asyncio.TimerHandle | None = None
+        self._pump_at: int | None = None
+        self._delivering = False
+        self.nodes: list[Any] = []
         classes = node_classes or {}
         for i in range(n):
-            cls = classes.get(i, SimNode)
+            cls = classes.get(i, honest_class)
             if i in twins:
                 self.nodes.append(cls(self, len(self.nodes), i, f"v{i}a"))
                 self.nodes.append(cls(self, len(self.nodes), i, f"v{i}b"))
@@ -510,14 +494,65 @@ class Simulation:
         self.honest_count = len(self.honest)
 
     @property
-    def honest(self) -> list[SimNode]:
+    def now(self) -> int:
+        """Simulated time in ms."""
+        loop = self.loop
+        if loop is not None:
+            self._now = int(loop._now * 1000 + 1e-6)
+        return self._now
+
+    @property
+    def honest(self) -> list[Any]:
         return [nd for nd in self.nodes if nd.honest]
 
     # -------------------------------------------------------- clock and network
 
     def schedule(self, delay_ms: int, node_id: int, item: Any) -> None:
+        """Deliver `item` to node `node_id` after `delay_ms` of simulated time.
+
+        Deliveries wait in the simulation's own heap of (time, sequence, ...) tuples, in
+        the order they were scheduled at equal times; one loop timer, set for the earliest,
+        hands out everything due (cheaper than a loop timer per message)."""
         self._seq += 1
-        heapq.heappush(self._queue, (self.now + delay_ms, self._seq, node_id, item))
+        due = self.now + delay_ms
+        heapq.heappush(self._queue, (due, self._seq, node_id, item))
+        if self.loop is not None and not self._delivering:
+            if self._pump_at is None or due < self._pump_at:
+                self._arm(due)
+
+    def _arm(self, due: int) -> None:
+        assert self.loop is not None
+        if self._pump is not None:
+            self._pump.cancel()
+        self._pump_at = due
+        self._pump = self.loop.call_at(due / 1000, self._deliver_due)
+
+    def _deliver_due(self) -> None:
+        self._pump = self._pump_at = None
+        queue, now = self._queue, self.now
+        if now > self.max_time_ms:
+            self._finish()
+            return
+        self._delivering = True
+        try:
+            while queue and queue[0][0] <= now:
+                _, _, node_id, item = heapq.heappop(queue)
+                self.delivered += 1
+                self.nodes[node_id].receive(item)
+        finally:
+            self._delivering = False
+        if queue:
+            self._arm(queue[0][0])
+
+    def node_done(self) -> None:
+        """An honest node reached the target height."""
+        self.done_count += 1
+        if self.done_count >= self.honest_count:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._finished is not None:
+            self._finished.set()
 
     def connected(self, a: int, b: int) -> bool:
         if (a, b) in self.net.blocked or (b, a) in self.net.blocked:
@@ -529,7 +564,16 @@ class Simulation:
             return False
         return True
 
-    def send(self, src: int, payload: Any, targets: list[int] | None) -> None:
+    def send(
+        self,
+        src: int,
+        payload: Any,
+        targets: list[int] | None,
+        frame: tuple[int, bytes] | None = None,
+    ) -> None:
+        if isinstance(payload, CommitFrame):  # a driver's commit frame, for the core-only nodes
+            cert = payload.certificate
+            payload = Status(payload.height) if cert is None else (payload.block, cert)
         net, rng = self.net, self.rng
         dsts = targets if targets is not None else [nd.id for nd in self.nodes if nd.id != src]
         for dst in dsts:
@@ -538,26 +582,54 @@ class Simulation:
             copies = 2 if rng.random() < net.duplicate else 1
             for _ in range(copies):
                 delay = rng.randint(net.min_delay_ms, net.max_delay_ms)
-                self.schedule(delay, dst, Net(src, payload))
+                self.schedule(delay, dst, Net(src, payload, frame))
+
+    def record_signed(self, val: int, height: int, round: int, type: int, msg: bytes) -> None:
+        """An honest validator's signed message (type -1: a proposal), for the checker."""
+        self.signed.setdefault((val, height, round, type), set()).add(msg)
+
+    def verify(self, scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
+        return cached_verify(scheme, public_key, msg, sig)
 
     # -------------------------------------------------------- run
 
-    def run(self, max_events: int = 300_000) -> Simulation:
-        for nd in self.nodes:
-            self.schedule(0, nd.id, Start())
-            self.schedule(self.rng.randint(1, self.gossip_ms), nd.id, "gossip")
-            if nd.val_index in self.restarts:
-                self.schedule(self.restarts[nd.val_index], nd.id, _Crash(self.down_ms))
-        while self._queue and self.delivered < max_events:
-            t, _, node_id, item = heapq.heappop(self._queue)
-            if t > self.max_time_ms:
-                break
-            self.now = t
-            self.delivered += 1
-            self.nodes[node_id].receive(item)
-            if self.done_count >= self.honest_count:
-                break
+    def run(self) -> Simulation:
+        """Run on a virtual-time event loop until every honest node reached the target
+        height or `max_time_ms` passed."""
+        loop = VirtualLoop()
+        self.loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        finally:
+            loop.run_until_complete(self._shutdown())
+            self._now = self.now
+            loop.close()
+            self.loop = None
+            shutil.rmtree(self.files, ignore_errors=True)
         return self
+
+    async def _main(self) -> None:
+        assert self.loop is not None
+        self._finished = asyncio.Event()
+        for nd in self.nodes:
+            if isinstance(nd, DriverNode):
+                nd.start()
+            else:
+                self.schedule(0, nd.id, Start())
+                self.schedule(self.rng.randint(1, self.gossip_ms), nd.id, "gossip")
+            if nd.val_index in self.restarts:
+                self.schedule(self.restarts[nd.val_index], nd.id, Crash(self.down_ms))
+        if self._queue:
+            self._arm(self._queue[0][0])
+        self.loop.call_later(self.max_time_ms / 1000 + 0.001, self._finish)
+        await self._finished.wait()
+
+    async def _shutdown(self) -> None:
+        for nd in self.nodes:
+            if isinstance(nd, DriverNode):
+                if nd.driver is not None:
+                    await nd.driver.stop()
+                nd.close()
 
     # -------------------------------------------------------- checkers
 
@@ -567,7 +639,7 @@ class Simulation:
         first: dict[int, tuple[str, bytes]] = {}
         for nd in self.honest:
             for height, rec in sorted(nd.commits.items()):
-                err = self._check_cert(height, rec)
+                err = self.check_cert(height, rec)
                 if err is not None:
                     problems.append(f"{nd.name} height {height}: bad certificate: {err}")
                 if height not in first:
@@ -594,12 +666,12 @@ class Simulation:
             if len(msgs) > 1
         ]
 
-    def _check_cert(self, height: int, rec: CommitRecord) -> str | None:
+    def check_cert(self, height: int, rec: CommitRecord) -> str | None:
         key = (encode(rec.certificate), rec.block_hash + rec.block, height, self.validators.hash)
         if key not in _CERT_CACHE:
             try:
                 verify_commit(rec.certificate, rec.block_hash, height, self.validators, CHAIN_ID)
-                if block_hash(rec.block) != rec.block_hash:
+                if decode(rec.block, Block).hash != rec.block_hash:
                     raise CertificateError("committed block bytes do not match the hash")
                 _CERT_CACHE[key] = None
             except CertificateError as exc:
