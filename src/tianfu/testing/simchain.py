@@ -11,18 +11,25 @@ the previous block's. `SimLedger` keeps one node's chain of them in memory.
 `VirtualLoop` is an asyncio event loop whose clock only moves when nothing is ready to
 run: it jumps to the next timer at once. `SimTimers` is the driver's `Timers` on it, with
 blocking work done inline, so a seed fixes the whole run (no threads, no wall time).
+
+Validators have deterministic Ed25519 keys (`sim_key`); signatures and verifications are
+memoised by (key, message[, signature]) since the same messages recur across seeds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import selectors
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
 from tianfu.codec import CodecError, decode, encode, hash_domain
 from tianfu.consensus.clock import TimerHandle
+from tianfu.crypto import KeyPair, verify
 from tianfu.types import (
     Block,
     BlockHeader,
@@ -39,6 +46,39 @@ CHAIN_ID = "sim"
 GENESIS_TIME_MS = 1_700_000_000_000
 GENESIS_HASH = hash_domain("tianfu/sim-genesis/v1", b"")
 ZERO = bytes(32)
+
+
+SIGN_CACHE: dict[tuple[bytes, bytes], bytes] = {}
+_VERIFY_CACHE: dict[tuple[bytes, bytes, bytes], bool] = {}
+_KEYS: dict[int, KeyPair] = {}
+
+
+def sim_key(index: int) -> KeyPair:
+    """The deterministic Ed25519 key of validator `index`."""
+    kp = _KEYS.get(index)
+    if kp is None:
+        seed = hashlib.sha256(b"tianfu-sim-key-%d" % index).digest()
+        kp = KeyPair.from_private(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+        _KEYS[index] = kp
+    return kp
+
+
+def cached_sign(kp: KeyPair, msg: bytes) -> bytes:
+    key = (kp.public_key, msg)
+    sig = SIGN_CACHE.get(key)
+    if sig is None:
+        sig = kp.sign(msg)
+        SIGN_CACHE[key] = sig
+    return sig
+
+
+def cached_verify(scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
+    key = (public_key, msg, sig)
+    ok = _VERIFY_CACHE.get(key)
+    if ok is None:
+        ok = verify(scheme, public_key, msg, sig)
+        _VERIFY_CACHE[key] = ok
+    return ok
 
 
 class InvalidSimBlock(ValueError):

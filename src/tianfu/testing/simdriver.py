@@ -32,6 +32,7 @@ from tianfu.consensus.wal import ConsensusWAL
 from tianfu.crypto import KeyPair
 from tianfu.testing.simchain import (
     GENESIS_TIME_MS,
+    SIGN_CACHE,
     CommitRecord,
     Crash,
     Net,
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
     from tianfu.testing.sim import Simulation
 
 CLOCK_STEP_MS = 50
-_SIGNATURES: dict[tuple[bytes, bytes], bytes] = {}
 
 
 class CachedKeyPair(KeyPair):
@@ -55,9 +55,9 @@ class CachedKeyPair(KeyPair):
 
     def sign(self, message: bytes) -> bytes:
         key = (self.public_key, message)
-        sig = _SIGNATURES.get(key)
+        sig = SIGN_CACHE.get(key)
         if sig is None:
-            sig = _SIGNATURES[key] = KeyPair.sign(self, message)
+            sig = SIGN_CACHE[key] = KeyPair.sign(self, message)
         return sig
 
 
