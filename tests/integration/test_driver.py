@@ -17,8 +17,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from tianfu.codec import decode, encode
-from tianfu.consensus import driver as drv
-from tianfu.consensus.driver import KIND_COMMIT, KIND_PROPOSAL, KIND_VOTE, ConsensusDriver
+from tianfu.consensus import peers as drv
+from tianfu.consensus.driver import ConsensusDriver
+from tianfu.consensus.peers import KIND_COMMIT, KIND_PROPOSAL, KIND_VOTE
 from tianfu.consensus.privval import FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.crypto import generate_keypair, sign_tx, sign_vote

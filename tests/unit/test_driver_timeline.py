@@ -15,9 +15,10 @@ import threading
 from tests.integration.test_driver import Cluster
 
 from tianfu.codec import decode
-from tianfu.consensus.driver import KIND_PROPOSAL, KIND_VOTE, HeightTimeline
 from tianfu.consensus.messages import Proposal
+from tianfu.consensus.peers import KIND_PROPOSAL, KIND_VOTE
 from tianfu.consensus.privval import STEP_PROPOSAL
+from tianfu.consensus.timeline import HeightTimeline
 from tianfu.consensus.wal import WalProposal, WalVote
 from tianfu.types import PREVOTE, Vote
 

@@ -1,37 +1,24 @@
 """The networked consensus driver: runs a `ConsensusCore` with ledger, signer, WAL, peers and timers.
 
 One consumer task feeds the core one event at a time and carries out its actions in order
-(the contract is the docstring of `tianfu.consensus.core`; the actions are a closed set,
-`Action`, and one the driver has no handler for stops it with `UnknownAction`). Slow work
-runs through `Timers.run_blocking` (worker threads in a node, inline in the simulator):
-block building and execution (`LedgerWork`, one at a time under a lock), signing (the
-privval and WAL fsyncs, `tianfu.consensus.signing`) and committing. Their results come
-back as events through an internal queue that has priority over network input.
+(the contract is the docstring of `tianfu.consensus.core`). The actions are a closed set
+(`Action`): one without a handler stops the driver with `UnknownAction`. Results of slow
+work come back as events through an internal queue that has priority over network input.
+The parts, each with its own state: `PeerGossip` (`peers`: inbound frames, answers,
+re-sending, reaching the driver through `GossipHost`), `Signer` (`signing`: privval and
+WAL fsyncs, the restart `SignGuard`, halts), `BlockMaker` (building and executing blocks
+under one lock), `BlockCommitter` (storing decided blocks, riding out a full disk),
+`LedgerWork` (their worker-thread trips), `ClockCheck` and `Timeouts` (`clock`).
 
-Signing: `SignVote` / `SignProposal` -> `FilePrivValidator` (persists before it returns)
--> WAL append + fsync -> the signed message is fed back to the core, which answers with
-`Broadcast`. A precommit of a block carries this node's clock, at least the block's time
-+ 1 ms (BFT time, `tianfu.types.block`). When the signer state may be older than what the
-key signed, a `SignGuard` first learns how far the key and the network got and holds
-signing until the network has moved past it (`tianfu.consensus.signguard`). A node
-without a signer (`privval=None`) or halted (`halt`) signs nothing.
+Time: `clock` is the wall clock, read only for a precommit's time (at least the block's
+time + 1 ms: BFT time) and by `ClockCheck`; it never judges a block. `timers` gives
+monotonic time, timeouts, sleeps and worker threads (`Timers.run_blocking`), so that the
+deterministic simulator (`tianfu.testing.sim`) runs this driver on virtual time.
 
-Time: `clock` is the wall clock (seconds), read only for a precommit's time and to compare
-with the network's time at each commit (the median of the decided certificate's precommit
-times; `clock_offset_ms`, logged when over `clock_warn_ms`): it never judges a block.
-`timers` (`tianfu.consensus.clock`) gives monotonic time, timeouts, sleeps and worker
-threads, so the deterministic simulator runs this driver on virtual time.
-
-Peers: `PeerGossip` (`tianfu.consensus.peers`) checks inbound frames (`handle_frame`, the
-p2p handler), answers laggards and re-sends; it reaches the driver through `GossipHost`.
-
-Parameters: the timeouts, block limits and intervals of height h are `ledger.params(h)`
-(governance state of h - 2, ADR 0012), taken when the core is built for h and again
-before each `BlockCommitted` moves it to the next height; a `params` given to the
-constructor overrides them at every height (tests and simulations).
-
-Layering: consensus does not import p2p, store or ledger: they are the protocols of
-`tianfu.consensus.interfaces`.
+Parameters of height h are `ledger.params(h)` (governance state of h - 2, ADR 0012),
+taken when the core is built for h and again before `BlockCommitted` moves it on; a
+`params` given to the constructor overrides them (tests and simulations). Consensus does
+not import p2p, store or ledger: it uses the protocols of `tianfu.consensus.interfaces`.
 """
 
 from __future__ import annotations
@@ -45,8 +32,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Never, NoReturn
 
-from tianfu.codec import CodecError
-from tianfu.consensus.clock import AsyncioTimers, TimerHandle, Timers
+from tianfu.consensus.blockmaker import BlockMaker
+from tianfu.consensus.clock import AsyncioTimers, ClockCheck, Timeouts, Timers
+from tianfu.consensus.committer import BlockCommitter
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.interfaces import E, FrameNetwork, LedgerLike, MempoolLike, Verified
 from tianfu.consensus.ledgerwork import DriverError, LedgerWork
@@ -60,7 +48,6 @@ from tianfu.consensus.messages import (
     CreateProposalBlock,
     Event,
     ExecuteBlock,
-    ProposalBlockReady,
     ProposalReceived,
     RecordEvidence,
     ScheduleTimeout,
@@ -71,25 +58,14 @@ from tianfu.consensus.messages import (
     TimeoutFired,
     VoteReceived,
 )
-from tianfu.consensus.peers import (  # noqa: F401 (re-exported: this module's interface)
-    KIND_COMMIT,
-    KIND_PROPOSAL,
-    KIND_VOTE,
-    MAX_COMMIT_FRAME,
-    MAX_PROPOSAL_FRAME,
-    CommitFrame,
+from tianfu.consensus.peers import (
     ConsensusView,
     PeerGossip,
     Verifier,
 )
-from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
+from tianfu.consensus.privval import STEP_PROPOSAL, FilePrivValidator
 from tianfu.consensus.signguard import SignGuard
-from tianfu.consensus.signing import (
-    advance_signer_from_wal,
-    guard_for_restart,
-    sign_durably,
-    step_of,
-)
+from tianfu.consensus.signing import Signer
 from tianfu.consensus.timeline import HeightTimeline
 from tianfu.consensus.wal import (
     ConsensusWAL,
@@ -101,7 +77,6 @@ from tianfu.consensus.wal import (
     entry_event,
 )
 from tianfu.types import (
-    PRECOMMIT,
     PREVOTE,
     CommitCertificate,
     ConsensusParams,
@@ -114,7 +89,6 @@ log = logging.getLogger(__name__)
 
 CLOCK_WARN_MS = 2_000  # a clock further than this from the network's time is logged
 DOUBLE_SIGN_CHECK_HEIGHTS = 10  # stored certificates searched for our own signatures
-STORE_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to store a decided block
 
 # Where an event came from: the network, this node's own signer, the driver, the WAL.
 NET, OWN, INTERNAL, REPLAY = "net", "own", "internal", "replay"
@@ -180,7 +154,6 @@ class ConsensusDriver(Generic[E]):
         self.chain_id = ledger.chain_id
         self.clock = clock
         self.timers: Timers = timers or AsyncioTimers()
-        self.on_commit = on_commit
         self.verified = verified
         self.my_key = privval.public_key if privval is not None else None
         self._custom_core = core_factory is not None
@@ -210,8 +183,7 @@ class ConsensusDriver(Generic[E]):
         self._internal: deque[Queued] = deque()
         self._inbound: deque[Queued] = deque()
         self._wake: asyncio.Event | None = None
-        self._timers: dict[tuple[int, int, int], TimerHandle] = {}
-        self._executed: dict[bytes, E] = {}
+        self.timeouts = Timeouts(self.timers)
         self._tasks: list[asyncio.Task[Any]] = []
         self._spawned: set[asyncio.Task[Any]] = set()
         self._inflight: set[asyncio.Future[Any]] = set()
@@ -221,18 +193,33 @@ class ConsensusDriver(Generic[E]):
         self._stopping = False
         self.timeline = HeightTimeline()
         self.double_sign_check_heights = double_sign_check_heights
-        self.guard: SignGuard | None = None
-        self.clock_warn_ms = clock_warn_ms
-        self.clock_offset_ms: int | None = None  # our clock - the network's, at the last commit
-        self._clock_warned = -1e9
+        self.signer = Signer(
+            privval, wal, self.chain_id, clock=clock, timers=self.timers, stats=self.stats
+        )
+        self.clock_check = ClockCheck(clock, self.timers, self.stats, clock_warn_ms)
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
         self.work: LedgerWork[E] = LedgerWork(ledger, mempool, wal, self.commit_lock, verified)
-        # Checks the store (worker thread; raises if damaged) before voting resumes after a
-        # failed write. It takes `commit_lock` itself if it needs a still store.
-        self.check_store = check_store
-        self._halts: dict[str, str] = {}  # why this node does not sign now, by source
-        self._store_moved = asyncio.Event()  # block sync stored blocks: retry a failed store now
+        self.blocks: BlockMaker[E] = BlockMaker(
+            mempool,
+            self.work,
+            timers=self.timers,
+            stats=self.stats,
+            run_blocking=self._in_thread,
+            mark=self._mark,
+        )
+        self.committer: BlockCommitter[E] = BlockCommitter(
+            ledger,
+            mempool,
+            self.work,
+            self.signer,
+            timers=self.timers,
+            stats=self.stats,
+            run_blocking=self._in_thread,
+            jump_to=self.jump_to,
+            on_commit=on_commit,
+            check_store=check_store,
+        )
 
     # ------------------------------------------------------------ GossipHost
 
@@ -245,7 +232,7 @@ class ConsensusDriver(Generic[E]):
         return self._height_since
 
     def sign_guard(self) -> SignGuard | None:
-        return self.guard
+        return self.signer.guard
 
     def deliver(self, event: VoteReceived | ProposalReceived) -> bool:
         if len(self._inbound) >= self.max_inbound or self._wake is None:
@@ -276,18 +263,15 @@ class ConsensusDriver(Generic[E]):
     @property
     def halted(self) -> str | None:
         """Why this node signs nothing at the moment (None: it signs)."""
-        return "; ".join(self._halts.values()) if self._halts else None
+        return self.signer.halted
 
     def halt(self, source: str, reason: str) -> None:
         """Sign nothing (no vote, no proposal) until `resume(source)`. Missing a vote is
         always safe; the core counts the skipped signature as given and moves on."""
-        if self._halts.get(source) != reason:
-            log.error("not signing: %s", reason)
-        self._halts[source] = reason
+        self.signer.halt(source, reason)
 
     def resume(self, source: str) -> None:
-        if self._halts.pop(source, None) is not None and not self._halts:
-            log.warning("signing again")
+        self.signer.resume(source)
 
     # ------------------------------------------------------------ parameters
 
@@ -343,22 +327,13 @@ class ConsensusDriver(Generic[E]):
         h = self.ledger.height + 1
         self._apply_params(self.params_at(h))
         self.core = self._core_factory(h, self.ledger.validator_set(h))
-        pv = self.privval
-        if pv is not None:
-            entries = self.wal.all_entries()
-            self.guard = guard_for_restart(
-                pv,
-                entries,
-                self.ledger.store,
-                self.ledger.height,
-                self.core.validators,
-                now=self._height_since,
-                listen_s=max(2 * self.gossip_interval, 1.0),
-                check_heights=self.double_sign_check_heights,
-            )
-            if self.guard is not None:
-                self.stats["sign_guard"] += 1
-            advance_signer_from_wal(pv, entries)
+        self.signer.recover(
+            self.ledger.store,
+            self.ledger.height,
+            self.core.validators,
+            listen_s=max(2 * self.gossip_interval, 1.0),
+            check_heights=self.double_sign_check_heights,
+        )
         await self._feed(Start(), INTERNAL)
         _, records = self.wal.records()
         for entry in records:
@@ -379,10 +354,8 @@ class ConsensusDriver(Generic[E]):
 
     async def stop(self) -> None:
         """Stop all tasks and timers and wait for ledger work in worker threads to finish."""
-        self._stopping = True
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
+        self._stopping = self.committer.stopping = True
+        self.timeouts.cancel_all()
         tasks = [*self._tasks, *self._spawned]
         for t in tasks:
             t.cancel()
@@ -437,7 +410,7 @@ class ConsensusDriver(Generic[E]):
         """Block sync stored blocks up to `height`: abandon older heights, decide height + 1."""
         if self._stopping or self._wake is None:
             return
-        self._store_moved.set()
+        self.committer.store_moved.set()
         self._internal.append((_JumpTo(height), INTERNAL))
         self._wake.set()
 
@@ -445,10 +418,8 @@ class ConsensusDriver(Generic[E]):
         core = self.core
         if core is None or core.height > height or self.ledger.height < height:
             return
-        for handle in self._timers.values():
-            handle.cancel()
-        self._timers.clear()
-        self._executed.clear()
+        self.timeouts.cancel_all()
+        self.blocks.executed.clear()
         self.gossip.new_height()
         try:
             await self._in_thread(self.wal.end_height, height)
@@ -520,12 +491,12 @@ class ConsensusDriver(Generic[E]):
         """Carry out one action of the core; returns events to feed back at once."""
         match a:
             case SignVote() | SignProposal():
-                if self._halts:
-                    self.stats["sign_halted"] += 1
-                    return []
-                if isinstance(a, SignVote) and a.type != PREVOTE:
+                if self.halted is None and isinstance(a, SignVote) and a.type != PREVOTE:
                     self._mark("prevote_quorum")
-                return await self._sign(a, replay)
+                signed = await self.signer.sign(
+                    a, replay, self._block_time, self._in_thread, self._guard_tick
+                )
+                return [] if signed is None else [(signed, OWN)]
             case Broadcast(message=msg):
                 self.gossip.broadcast_own(msg)
                 if isinstance(msg, Vote):
@@ -549,158 +520,61 @@ class ConsensusDriver(Generic[E]):
 
     # ------------------------------------------------------------ signing
 
-    async def _sign(self, a: SignVote | SignProposal, replay: bool) -> list[tuple[Event, str]]:
-        pv = self.privval
-        if pv is None:
-            return []
-        last = pv.last_hrs()
-        if replay and last is not None and (a.height, a.round, step_of(a)) < last:
-            return []  # signed before the crash; the WAL holds that message, replayed next
-        guard = self.guard
-        if guard is not None:
-            if guard.finished(a.height):
-                self.guard = None
-            elif not guard.allows(a.height, a.round, self.timers.now()):
-                self.stats["sign_held"] += 1
-                self._guard_tick()
-                log.info(
-                    "not signing at height %d round %d: signer state recovery (%s) holds "
-                    "signing until %s",
-                    a.height,
-                    a.round,
-                    guard.reason,
-                    "the network has been heard" if guard.listening else guard.first_allowed(),
-                )
-                return []
-        time_ms = 0
-        if isinstance(a, SignVote) and a.type == PRECOMMIT and a.block_hash:
-            try:
-                block_ms = self._block_time(a.block_hash)
-            except CodecError:  # (a block the core holds always decodes: it was executed)
-                log.error("no time for block %s: not precommitting it", a.block_hash.hex()[:12])
-                return []
-            time_ms = max(int(self.clock() * 1000), block_ms + 1)
-        try:  # one worker-thread trip for the signer's fsync and the WAL's
-            event, wal_error = await self._in_thread(
-                sign_durably, pv, self.wal, self.chain_id, a, time_ms
-            )
-        except DoubleSignRefused as exc:
-            log.warning("signer refused: %s", exc)
-            self.stats["sign_refused"] += 1
-            return []
-        if wal_error is not None:
-            log.error("consensus WAL write failed: %s", wal_error)
-            self.stats["wal_errors"] += 1
-        self.stats["signed"] += 1
-        return [(event, OWN)]
-
     def _guard_tick(self) -> None:
         """A recovering node in a round it may not sign in moves to the first it may."""
-        guard, core = self.guard, self.core
-        if guard is None or core is None or core.decided is not None or self._stopping:
+        core = self.core
+        if core is None or core.decided is not None or self._stopping:
             return
-        if not guard.settle(self.timers.now()):
-            return
-        r = guard.first_round(core.height)
-        if r is not None and r > core.round:
+        r = self.signer.skip_to(core.height, core.round)
+        if r is not None:
             log.info("signer state recovery: moving to round %d of height %d", r, core.height)
             self._post(SkipToRound(core.height, r))
 
     def _block_time(self, block_hash: bytes) -> int:
         """The header time of a block of the current height that the core holds."""
-        executed = self._executed.get(block_hash)
+        executed = self.blocks.executed.get(block_hash)
         if executed is not None:
             return executed.block.header.time_ms
         assert self.core is not None
         return block_time_of(self.core.blocks.get(block_hash, b""))
 
     def _schedule(self, a: ScheduleTimeout) -> None:
-        core = self.core
-        assert core is not None
-        for key in [k for k in self._timers if k[:2] < (core.height, core.round)]:
-            self._timers.pop(key).cancel()
-        key = (a.height, a.round, int(a.step))
-        old = self._timers.pop(key, None)
-        if old is not None:
-            old.cancel()
+        assert self.core is not None
         event = TimeoutFired(a.height, a.round, a.step)
-
-        def fire() -> None:
-            self._timers.pop(key, None)
-            self._post(event)
-
-        self._timers[key] = self.timers.call_later(a.delay_ms / 1000, fire)
+        now = (self.core.height, self.core.round)
+        key = (a.height, a.round, int(a.step))
+        self.timeouts.schedule(key, a.delay_ms / 1000, lambda: self._post(event), now)
 
     # ------------------------------------------------------------ ledger work
 
+    def _current_height(self) -> int | None:
+        return self.core.height if self.core is not None else None
+
     async def _execute(self, a: ExecuteBlock) -> None:
-        assert self._ledger_lock is not None and self.core is not None
-        valid = False
-        if a.block:
-            try:
-                async with self._ledger_lock:
-                    if self.core.height != a.height:
-                        return
-                    self._mark("exec_begin")
-                    executed = await self._in_thread(self.work.execute, a.block, a.block_hash)
-                    self._mark("executed")
-                valid = True
-                if self.core.height == a.height:
-                    self._executed[a.block_hash] = executed
-            except ValueError as exc:  # CodecError and the ledger's InvalidBlock
-                log.info("block %d %s is invalid: %s", a.height, a.block_hash.hex()[:12], exc)
-            except Exception:  # a task's top level: treat as invalid, log
-                log.exception("executing block %d failed", a.height)
-        self.stats["executed"] += 1
-        self._post(BlockExecuted(a.height, a.block_hash, valid))
+        assert self._ledger_lock is not None
+        event = await self.blocks.execute(a, self._ledger_lock, self._current_height)
+        if event is not None:
+            self._post(event)
 
     async def _build(self, a: CreateProposalBlock) -> None:
-        assert self._ledger_lock is not None and self.core is not None
+        assert self._ledger_lock is not None
         if self.my_key is None:
             return  # (the core of a node without a key never proposes)
         last = self.privval.last_hrs() if self.privval is not None else None
         if last is not None and last >= (a.height, a.round, STEP_PROPOSAL):
             return  # already signed at or past this proposal: the signer would refuse
         p = self.params_at(a.height)
-        # Idle chain: wait (bounded, well inside the others' propose timeout) for transactions
-        # rather than fill the ledger with empty blocks.
-        deadline = self._last_commit + p.empty_block_interval_ms / 1000
-        while not len(self.mempool) and self.timers.now() < deadline and not self._stopping:
-            if self.core is None or self.core.height != a.height:
-                return
-            await self.timers.sleep(0.01)
-        self._mark("build")
-        txs = self.mempool.take(p.max_block_txs, p.max_block_bytes)
-        try:
-            async with self._ledger_lock:
-                if self.core.height != a.height:
-                    return
-                executed, data, culprit, error = await self._in_thread(
-                    self.work.build, txs, self.my_key
-                )
-                self._mark("built")
-        except Exception:  # even an empty block failed (a task's top level): no proposal
-            log.exception("building block %d failed", a.height)
-            return
-        dropped = []
-        for h, why in executed.result.dropped:
-            log.info("dropping transaction %s: %s", h.hex(), why)
-            dropped.append(h)
-        if culprit is not None:
-            log.warning(
-                "dropping transaction %s: a block holding it cannot be built (%s)",
-                culprit.hash.hex(),
-                error,
-            )
-            dropped.append(culprit.hash)
-        if dropped:
-            self.mempool.remove(dropped)
-        if self.core.height != a.height:
-            return
-        block_hash = executed.block.hash
-        self._executed[block_hash] = executed
-        self.stats["built"] += 1
-        self._post(ProposalBlockReady(a.height, a.round, block_hash, data))
+        ready = await self.blocks.build(
+            a,
+            p,
+            self.my_key,
+            self._ledger_lock,
+            self._current_height,
+            idle_until=self._last_commit + p.empty_block_interval_ms / 1000,
+            stopping=lambda: self._stopping,
+        )
+        if ready is not None:
+            self._post(ready)
 
     def _check_clock(self, cert: CommitCertificate) -> None:
         """Compare our clock with the network's time: the decided certificate's median."""
@@ -708,106 +582,40 @@ class ConsensusDriver(Generic[E]):
             network_ms = median_time(cert, self.ledger.validator_set(cert.height))
         except ValueError:
             return
-        offset = int(self.clock() * 1000) - network_ms
-        self.clock_offset_ms = offset
-        if abs(offset) > self.clock_warn_ms:
-            self.stats["clock_skewed"] += 1
-            now = self.timers.now()
-            if now - self._clock_warned >= 10.0:
-                self._clock_warned = now
-                log.warning(
-                    "this node's clock is %d ms %s the network's time (median of the precommit "
-                    "times of height %d; bound %d ms): fix its time synchronisation",
-                    abs(offset),
-                    "ahead of" if offset > 0 else "behind",
-                    cert.height,
-                    self.clock_warn_ms,
-                )
+        self.clock_check.check(network_ms, cert.height)
+
+    @property
+    def clock_offset_ms(self) -> int | None:
+        """Our clock - the network's, at the last commit decided live."""
+        return self.clock_check.offset_ms
 
     async def _commit(self, a: CommitBlock) -> list[tuple[Event, str]]:
         assert self._ledger_lock is not None
-        executed = self._executed.get(a.block_hash)
+        executed = self.blocks.executed.get(a.block_hash)
         self._mark("decided")
         try:
-            async with self._ledger_lock:
-                executed, stored_here, wal_error = await self._in_thread(
-                    self.work.commit, executed, a
-                )
-            self._mark("stored")
+            stored = await self.committer.commit(a, executed, self._ledger_lock)
         except DriverError as exc:  # another block at this height: never go on
             self.failed = exc
-            self._stopping = True
+            self._stopping = self.committer.stopping = True
             log.error("decided block %d conflicts with the stored one: stopping: %s", a.height, exc)
             raise
-        except Exception as exc:  # the store could not take it (disk full, I/O error, ...)
-            self.stats["store_failures"] += 1
-            self.halt("store", f"cannot store decided block {a.height}: {exc}")
+        if not stored:  # the core stays decided at this height: it signs nothing more here
             self._spawn(self._recover_store(a, executed))
-            return []  # the core stays decided at this height: it signs nothing more here
-        if wal_error is not None:
-            log.error("consensus WAL rotation failed: %s", wal_error)
-            self.stats["wal_errors"] += 1
-        self._after_store(executed, stored_here)
+            return []
+        self._mark("stored")
         return await self._next_height(a)
 
     async def _recover_store(self, a: CommitBlock, executed: E | None) -> None:
-        """Retry storing a decided block (backing off) until it is stored — by us, or by
-        block sync meanwhile — then check the store, and only then sign again."""
         assert self._ledger_lock is not None
-        delay, longest = STORE_RETRY_S
-        failures = 0
-        while not self._stopping:
-            self._store_moved.clear()
-            wake = self.timers.call_later(delay, self._store_moved.set)
-            await self._store_moved.wait()
-            wake.cancel()
-            delay = min(delay * 2, longest)
-            try:
-                async with self._ledger_lock:
-                    stored_here = False
-                    if self.ledger.height < a.height:
-                        executed, stored_here, _ = await self._in_thread(
-                            self.work.commit, executed, a
-                        )
-                    if self.check_store is not None:
-                        await self._in_thread(self.check_store)
-            except DriverError as exc:
-                self.failed = exc
-                log.error("decided block %d conflicts with the stored one: %s", a.height, exc)
-                return
-            except Exception as exc:  # still cannot write (or the check failed): wait more
-                failures += 1
-                if failures == 1 or failures % 12 == 0:
-                    log.warning(
-                        "still cannot store decided block %d (%d attempts): %s",
-                        a.height,
-                        failures,
-                        exc,
-                    )
-                continue
-            if stored_here and executed is not None:
-                self._after_store(executed, stored_here)
-            log.warning(
-                "store writable again: block %d stored%s; resuming consensus at %d",
-                a.height,
-                " and the store checked" if self.check_store is not None else "",
-                self.ledger.height + 1,
-            )
-            self.resume("store")
-            self.jump_to(self.ledger.height)
-            return
-
-    def _after_store(self, executed: E, stored_here: bool) -> None:
-        self.mempool.remove([t.hash for t in executed.block.txs])
-        self.stats["committed"] += 1
-        if self.on_commit is not None and stored_here:
-            try:
-                self.on_commit(executed)
-            except Exception:  # a callback's failure must not stop consensus
-                log.exception("on_commit callback failed")
+        try:
+            await self.committer.recover(a, executed, self._ledger_lock)
+        except DriverError as exc:
+            self.failed = exc
+            log.error("decided block %d conflicts with the stored one: %s", a.height, exc)
 
     async def _next_height(self, a: CommitBlock) -> list[tuple[Event, str]]:
-        self._executed.clear()
+        self.blocks.executed.clear()
         self.gossip.new_height()
         if self.core is not None and not self.core.from_commit_received(a.block_hash):
             self._check_clock(a.certificate)  # (decided live: not a catch-up commit frame)

@@ -167,7 +167,7 @@ class DriverNode:
     async def _run(self, driver: ConsensusDriver[SimExecuted], restarted: bool) -> None:
         await driver.start()
         if restarted and not self.sim.guard:
-            driver.guard = None
+            driver.signer.guard = None
 
     def _committed(self, height: int, record: CommitRecord) -> None:
         if height >= self.sim.target_height and not self.done:
