@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tianfu.codec import decode, encode
+from tianfu.codec import decode, encode, hash_domain
 from tianfu.consensus.messages import (
     Start,
 )
@@ -87,6 +87,18 @@ SIM_PARAMS = ConsensusParams(
 )
 
 _CERT_CACHE: dict[tuple[bytes, bytes, int, bytes], str | None] = {}
+
+
+def block_hash(block: bytes) -> bytes:
+    """The hash of an opaque test block (`opaque_block`)."""
+    return hash_domain("tianfu/sim-block/v1", block)
+
+
+def opaque_block(height: int, round: int, name: str, tag: str = "") -> tuple[bytes, bytes]:
+    """(hash, bytes) of a block for tests of the pure core or the WAL, which never decode
+    a block: bytes like b"h3-r0-v1" (the simulator's validators use real blocks)."""
+    b = f"h{height}-r{round}-{name}{tag}".encode()
+    return block_hash(b), b
 
 
 @dataclass
