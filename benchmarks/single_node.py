@@ -28,7 +28,7 @@ from rich.table import Table
 from tianfu.codec import encode
 from tianfu.identity import OrgCA
 from tianfu.testing.devchain import DevChain
-from tianfu.testing.loadgen import post_all
+from tianfu.bench.loadgen import post_all
 from tianfu.testing.processes import NodeProcess
 
 

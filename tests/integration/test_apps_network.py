@@ -14,9 +14,9 @@ from rich.console import Console
 
 from tianfu.apps.registry import NAMES as APPS
 from tianfu.apps.registry import application
+from tianfu.bench.netcheck import assert_identical, free_base_ports, height, wait_height
 from tianfu.node.demo import create_demos
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
-from tianfu.testing.netcheck import assert_identical, free_base_ports, height, wait_height
 
 pytestmark = pytest.mark.timeout(600)
 

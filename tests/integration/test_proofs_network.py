@@ -24,13 +24,13 @@ from tianfu.apps.evidence.certificate import verify_certificate
 from tianfu.apps.evidence.sdk import Evidence
 from tianfu.apps.traceability import demo as trace_demo
 from tianfu.apps.traceability.sdk import Traceability
+from tianfu.bench.netcheck import free_base_ports, height, wait_height
 from tianfu.client import Client
 from tianfu.client import governance as gov
 from tianfu.crypto import generate_keypair
 from tianfu.identity import OrgCA
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.proofs.documents import dump_document, verify_document
-from tianfu.testing.netcheck import free_base_ports, height, wait_height
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -36,9 +36,10 @@ from tianfu.contracts.identity import (  # noqa: F401 (this module's interface)
     resolve_caller,
 )
 from tianfu.execution.api import Context, ContractError, view
+from tianfu.execution.system import GOVERNANCE
 from tianfu.types import Genesis
 
-NAME = "governance"
+NAME = GOVERNANCE  # (the executor knows the name: it runs this contract natively)
 SYSTEM_CONTRACTS = frozenset({NAME})
 CONTRACT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ROLE_RE = identity.ROLE_RE

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tianfu.codec import decode_value, encode
-from tianfu.contracts import governance
 from tianfu.crypto import suite_of, verify_tx
 from tianfu.execution.admission import AdmissionMemo
 from tianfu.execution.api import Caller, ContractError, state_key
@@ -27,6 +26,7 @@ from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
 from tianfu.execution.errors import HostResourceError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES, MAX_RESULT_BYTES, sanitize
 from tianfu.execution.meter import Meter
+from tianfu.execution.system import GOVERNANCE, GovernanceModule
 from tianfu.types import (
     FAILED,
     OK,
@@ -39,7 +39,7 @@ from tianfu.types import (
 )
 
 __all__ = ["GAS_BASE", "GAS_NATIVE_CALL", "MAX_RECEIPT_BYTES", "BlockResult", "Executor"]
-_GOV_PREFIX = state_key(governance.NAME, "")  # every governance key starts with it
+_GOV_PREFIX = state_key(GOVERNANCE, "")  # every governance key starts with it
 _GOV_MEMO_SIZE = 4096  # decoded governance values kept (emptied when full)
 _GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
 _MISSING = object()
@@ -122,14 +122,17 @@ class BlockResult:
 class Executor:
     """Executes transactions deterministically. One instance per node; not thread-safe."""
 
-    def __init__(self, genesis: Genesis, compile_cache_size: int = 64) -> None:
+    def __init__(
+        self, genesis: Genesis, governance: GovernanceModule, compile_cache_size: int = 64
+    ) -> None:
         self.genesis = genesis
+        self.governance = governance  # the governance system contract (run natively)
         self.chain_id = genesis.chain_id
         self.suite = suite_of(genesis)  # the signature schemes the chain accepts
         self.params = genesis.params  # the genesis parameters: used when no others are known
         # The parameters in force for a height (set by the ledger); None: always `params`.
         self.params_at: Callable[[int], ConsensusParams] | None = None
-        self.native: dict[str, Any] = {governance.NAME: governance.Governance()}
+        self.native: dict[str, Any] = {GOVERNANCE: governance.Governance()}
         self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
         self._compiled: OrderedDict[bytes, Any] = OrderedDict()
         # Decoded governance values by their raw bytes (see `_gov_reader`). Shared by the
@@ -141,8 +144,8 @@ class Executor:
 
     # -- genesis --------------------------------------------------------------------------
     def genesis_updates(self) -> dict[bytes, bytes | None]:
-        entries = governance.genesis_entries(self.genesis)
-        return dict(sorted((state_key(governance.NAME, k), encode(v)) for k, v in entries.items()))
+        entries = self.governance.genesis_entries(self.genesis)
+        return dict(sorted((state_key(GOVERNANCE, k), encode(v)) for k, v in entries.items()))
 
     def params_for(self, height: int) -> ConsensusParams:
         """The parameters in force for block `height` (the genesis ones without `params_at`)."""
@@ -200,7 +203,7 @@ class Executor:
         kept = memo.lookup(memo.callers, who, reader)
         if kept is None or not kept.not_before_ms <= time_ms <= kept.not_after_ms:
             reads: list[tuple[bytes, bytes | None]] = []
-            resolved = governance.resolve_caller(
+            resolved = self.governance.resolve_caller(
                 self._gov_reader(reader, reads), body.scheme, body.signer, body.cert, time_ms
             )
             if not resolved.writes:  # a registration depends on the CA's period too
@@ -357,11 +360,13 @@ class Executor:
             meter.charge(tx_gas(len(body.cert)))
             caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
             if caller is None:
-                caller, registration, _, _ = governance.resolve_caller(block_gov.gov, *who, time_ms)
+                caller, registration, _, _ = self.governance.resolve_caller(
+                    block_gov.gov, *who, time_ms
+                )
                 if registration:
                     # Registration of a first-use certificate stands even if the call fails.
                     for k, v in registration.items():
-                        overlay[state_key(governance.NAME, k)] = encode(v)
+                        overlay[state_key(GOVERNANCE, k)] = encode(v)
                     block_gov.changed()
                 else:
                     block_gov.callers[who] = caller

@@ -167,7 +167,7 @@ class Ledger:
         self.store = store
         self.genesis = genesis
         self.chain_id = genesis.chain_id
-        self.executor = Executor(genesis)
+        self.executor = Executor(genesis, governance)
         self.state = MerkleState(store)
         self.latest = _LatestCache(store)
         self._valsets: OrderedDict[int, ValidatorSet] = OrderedDict()  # by state version

@@ -24,6 +24,7 @@ from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
 from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
+from tianfu.node import faults
 from tianfu.node import loop as event_loop
 from tianfu.node.config import NodeConfig
 from tianfu.node.evidence import EvidenceReporter
@@ -34,7 +35,6 @@ from tianfu.node.trust import chain_trust
 from tianfu.p2p import api as p2p
 from tianfu.p2p.network import TlsNetwork
 from tianfu.sync import BlockSyncer
-from tianfu.testing import faults
 from tianfu.types import Genesis, Transaction
 
 log = logging.getLogger(__name__)
