@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tianfu.codec import CodecError, decode, encode, hash_domain
-from tianfu.consensus.clock import TimerHandle
+from tianfu.consensus.clock import AsyncioTimers
 from tianfu.crypto import KeyPair, verify
 from tianfu.types import (
     Block,
@@ -326,17 +326,8 @@ class VirtualLoop(asyncio.SelectorEventLoop):
             self._now += seconds
 
 
-class SimTimers:
+class SimTimers(AsyncioTimers):
     """The driver's `Timers` on the running (virtual) loop; blocking work runs inline."""
-
-    def now(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    def call_later(self, delay_s: float, fn: Callable[[], None]) -> TimerHandle:
-        return asyncio.get_running_loop().call_later(delay_s, fn)
-
-    async def sleep(self, delay_s: float) -> None:
-        await asyncio.sleep(delay_s)
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
