@@ -6,7 +6,6 @@ SM2 CA) admitted by vote whose validator then takes part in consensus."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import signal
 import time
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tianfu.apps.registry import APPLICATIONS, Application
 from tianfu.bench.netcheck import (
     Load,
     assert_identical,
@@ -30,7 +30,6 @@ from tianfu.codec import SM3, encode, hash_domain_with
 from tianfu.crypto import ED25519, SM2, current_suite, sign_tx
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
-from tianfu.node.demo import APPS
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.types import TxBody
 
@@ -168,13 +167,11 @@ def test_proofs_verify_with_sm3_in_the_sdk(net: LocalNetwork, tmp_path) -> None:
     assert bad.exit_code == 1 and "suite" in bad.output
 
 
-@pytest.mark.parametrize("app", APPS)
-def test_every_application_demo_and_scenario(net: LocalNetwork, app: str) -> None:
+@pytest.mark.parametrize("app", APPLICATIONS, ids=lambda a: a.name)
+def test_every_application_demo_and_scenario(net: LocalNetwork, app: Application) -> None:
     env = LocalnetEnv(net)
-    demo = importlib.import_module(f"tianfu.apps.{app}.demo")
-    scenario = importlib.import_module(f"tianfu.apps.{app}.scenario")
-    assert demo.create_demo(env), f"{app}: the demo returned an empty summary"
-    scenario.run_scenario(env)
+    assert app.create_demo(env), f"{app.name}: the demo returned an empty summary"
+    app.run_scenario(env)
 
 
 def test_kill9_validator_restarts_and_catches_up(net: LocalNetwork) -> None:
