@@ -43,12 +43,13 @@ class BlockCommitter(Generic[E]):
         stats: Counter[str],
         run_blocking: RunBlocking,
         jump_to: Callable[[int], None],
+        mark: Callable[[str], None],
         on_commit: Callable[[E], None] | None = None,
         check_store: Callable[[], object] | None = None,
     ) -> None:
         self.ledger, self.mempool, self.work, self.signer = ledger, mempool, work, signer
         self.timers, self.stats, self.run_blocking = timers, stats, run_blocking
-        self.jump_to = jump_to
+        self.jump_to, self.mark = jump_to, mark  # mark: the height's timeline
         self.on_commit = on_commit
         # Checks the store (worker thread; raises if damaged) before voting resumes after a
         # failed write. It takes the commit lock itself if it needs a still store.
@@ -64,6 +65,7 @@ class BlockCommitter(Generic[E]):
                 executed, stored_here, wal_error = await self.run_blocking(
                     self.work.commit, executed, a
                 )
+            self.mark("stored")
         except DriverError:
             raise
         except Exception as exc:  # the store could not take it (disk full, I/O error, ...)

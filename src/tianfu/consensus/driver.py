@@ -217,6 +217,7 @@ class ConsensusDriver(Generic[E]):
             stats=self.stats,
             run_blocking=self._in_thread,
             jump_to=self.jump_to,
+            mark=self._mark,
             on_commit=on_commit,
             check_store=check_store,
         )
@@ -603,7 +604,6 @@ class ConsensusDriver(Generic[E]):
         if not stored:  # the core stays decided at this height: it signs nothing more here
             self._spawn(self._recover_store(a, executed))
             return []
-        self._mark("stored")
         return await self._next_height(a)
 
     async def _recover_store(self, a: CommitBlock, executed: E | None) -> None:
