@@ -27,6 +27,7 @@ from tianfu.client import Client
 from tianfu.client import governance as gov
 from tianfu.client.verify import verify_document_json
 from tianfu.codec import SM3, encode, hash_domain_with
+from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.crypto import ED25519, SM2, current_suite, sign_tx
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
@@ -223,6 +224,8 @@ def test_fifth_org_with_an_sm2_ca_admitted_by_vote_joins_consensus(net: LocalNet
         peers=[(c.p2p_host, c.p2p_port) for c in net.configs],
     )
     cfg5.save()
+    # A new validator's signer starts from "nothing signed" (as `tianfu node init` does).
+    FilePrivValidator.initialise(node5.keypair, cfg5.data / SIGNER_FILE)
     net.configs.append(cfg5)
     net.start_node(cfg5)
     net.wait_ready(timeout=WAIT_S)
