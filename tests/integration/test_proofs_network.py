@@ -4,8 +4,10 @@ The consortium changes its validator set several times by governance votes (a fi
 organisation is admitted and its validator added, a validator's power changed, a validator
 removed). After each change a state read, a transaction with its receipt, an evidence
 certificate and a traceability lookup are issued and saved; at the end every one of them
-is verified against the genesis alone, with the command line (separate processes) and with
-the SDK — and a light client that trusts only the genesis follows every change."""
+is verified against the genesis alone, with the command line (separate processes), with
+the SDK and with the independent verifier written only from docs/spec — and a light client
+that trusts only the genesis follows every change. Every readable field and every byte of
+the last certificate, changed, is refused by the project's verifier and the independent one."""
 
 from __future__ import annotations
 
@@ -31,6 +33,11 @@ from tianfu.crypto import generate_keypair
 from tianfu.identity import OrgCA
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.proofs.documents import dump_document, verify_document
+from tianfu.proofs.errors import VerificationError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spec_verifier"))
+import specverify  # noqa: E402
+import specwire  # noqa: E402
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -124,6 +131,7 @@ def test_every_proof_issued_after_each_change_verifies_against_the_genesis(net, 
     issue("node5-removed", 3, h + 2)
 
     genesis = net.genesis
+    genesis_bytes = genesis_file.read_bytes()
     for item in issued:
         files, changes = item["files"], item["changes"]
         for name in ("state", "tx", "trace", "evidence"):
@@ -131,6 +139,9 @@ def test_every_proof_issued_after_each_change_verifies_against_the_genesis(net, 
             assert len(doc["validator_changes"]) == changes + 1, (item["stage"], name)
             # The SDK, trusting only the genesis.
             verify_document(doc, genesis)
+            # The verifier written only from the specification, from the saved file.
+            proven = specverify.verify_document(files[name].read_bytes(), genesis_bytes)
+            assert len(proven["validator_changes"]) == changes + 1
             # The command line, offline, in another process.
             r = cli(
                 "verify-proof",
@@ -142,10 +153,10 @@ def test_every_proof_issued_after_each_change_verifies_against_the_genesis(net, 
             )
             assert r.returncode == 0, (item["stage"], name, r.stderr)
             assert json.loads(r.stdout)["verified"] is True
-        proven = verify_certificate(
+        deposit = verify_certificate(
             files["evidence"].read_text(), files["data"].read_bytes(), genesis
         )
-        assert proven.validator_changes == changes
+        assert deposit.validator_changes == changes
         r = cli("evidence", "verify", files["data"], files["evidence"], "--genesis", genesis_file,
                 url="http://127.0.0.1:9")  # fmt: skip
         assert r.returncode == 0 and "verified" in r.stdout, r.stderr
@@ -171,3 +182,75 @@ def test_every_proof_issued_after_each_change_verifies_against_the_genesis(net, 
     assert [b.height for b in batches] == [top - 2, top - 1, top]
     r = cli("tx", "absent", "ab" * 32, "--genesis", genesis_file, url=url)
     assert r.returncode == 0 and "not committed" in r.stdout, r.stderr
+
+
+def readable_changes(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The document with one readable field changed, renamed, deleted, or one added."""
+
+    def walk(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], Any]]:
+        yield path, node
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(
+            node, list) else ()  # fmt: skip
+        for k, v in items:
+            if path or k != "raw":
+                yield from walk(v, (*path, k))
+
+    for path, node in list(walk(doc, ())):
+        if not path:
+            yield {**doc, "extra": 1}
+            continue
+        *up, last = path
+        other = {bool: lambda v: not v, int: lambda v: v + 1, str: lambda v: v + "0"}.get(
+            type(node), lambda v: None if v is not None else 0)(node)  # fmt: skip
+        for how in ("change", "rename", "delete"):
+            if how == "rename" and not isinstance(last, str):
+                continue
+            mutated = json.loads(json.dumps(doc))
+            parent = mutated
+            for p in up:
+                parent = parent[p]
+            if how == "change":
+                parent[last] = other
+            elif how == "rename":
+                parent[last + "_"] = parent.pop(last)
+            else:
+                del parent[last]
+            yield mutated
+
+
+def refused_by_both(doc: Any, genesis: Any, genesis_bytes: bytes) -> bool:
+    try:
+        verify_document(doc, genesis)
+        return False
+    except VerificationError:
+        pass
+    try:
+        specverify.verify_document(doc, genesis_bytes)
+        return False
+    except specwire.Invalid:
+        return True
+
+
+def test_every_change_of_the_last_certificate_is_refused(net, tmp_path):
+    """After every membership change of the test above (this module's network): the
+    latest evidence certificate, each readable field changed and every 5th byte of its
+    bundle flipped, is refused by both verifiers (0 accepted)."""
+    env = LocalnetEnv(net)
+    depositor = Evidence(env.client(evidence_demo.cast(env)["depositor"]))
+    did = depositor.deposit(b"tamper target", "Tamper target")
+    cert = json.loads(json.dumps(depositor.certificate(did)))
+    genesis, genesis_bytes = net.genesis, (net.home / "genesis.bin").read_bytes()
+    assert len(cert["validator_changes"]) >= 2  # issued after the changes of the test above
+    specverify.verify_document(cert, genesis_bytes)
+    changes = list(readable_changes(cert))
+    accepted = [c for c in changes if not refused_by_both(c, genesis, genesis_bytes)]
+    raw = bytes.fromhex(cert["raw"])
+    flips = range(0, len(raw), 5)
+    accepted_bytes = [
+        i for i in flips if not refused_by_both(
+            {**cert, "raw": (raw[:i] + bytes([raw[i] ^ 0xFF]) + raw[i + 1 :]).hex()},
+            genesis, genesis_bytes)
+    ]  # fmt: skip
+    print(f"{len(changes)} readable changes, {len(flips)} bytes flipped: "
+          f"{len(accepted)} and {len(accepted_bytes)} accepted")  # fmt: skip
+    assert len(changes) > 100 and not accepted and not accepted_bytes

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tianfu.apps.registry import APPLICATIONS, Application
+from tianfu.apps.registry import NAMES as APPS
 from tianfu.bench.netcheck import (
     Load,
     assert_identical,
@@ -32,6 +32,7 @@ from tianfu.crypto import ED25519, SM2, current_suite, sign_tx
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
+from tianfu.testing.appruns import AppRuns
 from tianfu.types import TxBody
 
 pytestmark = pytest.mark.timeout(900)
@@ -168,11 +169,19 @@ def test_proofs_verify_with_sm3_in_the_sdk(net: LocalNetwork, tmp_path) -> None:
     assert bad.exit_code == 1 and "suite" in bad.output
 
 
-@pytest.mark.parametrize("app", APPLICATIONS, ids=lambda a: a.name)
-def test_every_application_demo_and_scenario(net: LocalNetwork, app: Application) -> None:
-    env = LocalnetEnv(net)
-    assert app.create_demo(env), f"{app.name}: the demo returned an empty summary"
-    app.run_scenario(env)
+@pytest.fixture(scope="module")
+def app_runs(net: LocalNetwork) -> Iterator[AppRuns]:
+    """Every application's demo and scenario, started at once (they share the blocks)."""
+    runs = AppRuns(LocalnetEnv(net))
+    try:
+        yield runs
+    finally:
+        runs.close()
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_every_application_demo_and_scenario(app_runs: AppRuns, app: str) -> None:
+    app_runs.result(app)
 
 
 def test_kill9_validator_restarts_and_catches_up(net: LocalNetwork) -> None:
@@ -224,7 +233,8 @@ def test_fifth_org_with_an_sm2_ca_admitted_by_vote_joins_consensus(net: LocalNet
         peers=[(c.p2p_host, c.p2p_port) for c in net.configs],
     )
     cfg5.save()
-    # A new validator's signer starts from "nothing signed" (as `tianfu node init` does).
+    # What `tianfu node init` does for a validator: a signer file that has signed nothing
+    # (a validator without one refuses to start, unless --new-signer-state).
     FilePrivValidator.initialise(node5.keypair, cfg5.data / SIGNER_FILE)
     net.configs.append(cfg5)
     net.start_node(cfg5)

@@ -19,6 +19,8 @@ KEY_IDS = {
     "ip_rights": "work_id",
     "manufacturing": "order",
     "city_governance": "contract",
+    "health": "record",
+    "photo_sharing": "photo_id",
 }
 
 

@@ -21,7 +21,11 @@ from tianfu.execution.sandbox import CompiledContract, compile_contract
 
 PACKAGE = Path(tianfu.__file__).parent
 SOURCES = sorted(
-    [*PACKAGE.glob("apps/*/contract.py"), *PACKAGE.glob("contracts/examples/*.py")],
+    [
+        *PACKAGE.glob("apps/*/contract.py"),
+        *PACKAGE.glob("contracts/examples/*.py"),
+        PACKAGE / "privdata" / "contract.py",
+    ],
 )
 SOURCES = [p for p in SOURCES if p.name != "__init__.py"]
 IDS = [str(p.relative_to(PACKAGE)) for p in SOURCES]

@@ -171,3 +171,42 @@ def test_submit_many_against_a_node_service(tmp_path):
         assert app.query("kv", "get", "b2") == 2
     finally:
         app.close()
+
+
+def test_a_read_refused_as_busy_is_retried_and_a_write_is_not() -> None:
+    """429 with Retry-After (the node's query limits): reads are tried again within the
+    client's budget; a submission is never repeated by the client."""
+    import httpx
+
+    from tianfu.client import ApiError, Client
+
+    seen: list[str] = []
+    busy = {"left": 2}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        if busy["left"] > 0:
+            busy["left"] -= 1
+            return httpx.Response(429, json={"error": "busy"}, headers={"retry-after": "0"})
+        return httpx.Response(200, json={"height": 7})
+
+    http = httpx.Client(base_url="http://node", transport=httpx.MockTransport(handler))
+    client = Client("http://node", http=http)
+    assert client.status()["height"] == 7
+    assert seen == ["GET /v1/status"] * 3
+    seen.clear()
+    busy["left"] = 1
+    with pytest.raises(ApiError) as refused:
+        client._request("POST", "/v1/txs", content=b"x")
+    assert refused.value.status == 429 and seen == ["POST /v1/txs"]
+    # A private-data read is a read: refused before its nonce is looked at, sent again.
+    seen.clear()
+    busy["left"] = 1
+    assert client._request("POST", "/v1/private/read", content=b"x").status_code == 200
+    assert seen == ["POST /v1/private/read"] * 2
+    # Past its budget the client gives up and reports the 429.
+    busy["left"] = 10**6
+    client.busy_retry_s = 0.0
+    with pytest.raises(ApiError) as gave_up:
+        client.status()
+    assert gave_up.value.status == 429

@@ -147,6 +147,7 @@ def test_decode_tx_refuses_exactly_what_decode_refuses(
         msgspec.msgpack.encode(Transaction(body({1: 2}), b"s")),  # a non-str dict key
         encode(Transaction(msgspec.structs.replace(body(), contract="Bad-Name"), b"s")),
     ],
+    ids=lambda bad: f"{len(bad)}-bytes",  # the cases hold random keys: stable ids for xdist
 )
 def test_decode_tx_refusals(bad: bytes) -> None:
     with pytest.raises(CodecError):

@@ -29,6 +29,7 @@ LAYERS: list[set[str]] = [
     {"identity", "mempool", "consensus", "execution"},  # execution: runtime, sandbox, API
     {"contracts", "store"},  # system contracts (on the contract API); SQLite store
     {"p2p", "proofs"},
+    {"privdata"},  # private data: formats, sealing, the node's keeping and distribution
     {"api", "client", "ledger"},
     {"sync", "apps"},
     {"web"},  # the console served by the node

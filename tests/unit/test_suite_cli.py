@@ -103,3 +103,16 @@ def test_an_sm2_ca_issues_sm2_identities_only(tmp_path: Path) -> None:
         "ed25519",
     )
     assert r.exit_code != 0 and "SM2 keys only" in r.output
+
+
+def test_up_makes_an_sm2_network_and_refuses_to_switch_a_resumed_one(tmp_path: Path) -> None:
+    from tianfu.node.localnet import LocalNetwork
+
+    home = tmp_path / "localnet"
+    net, created = LocalNetwork.prepare(home, 2, False, scheme=SM2)
+    assert created and net.genesis.suite == "sm2"
+    # Resuming it with another suite is refused before any node starts (exit 2, says why).
+    r = run("up", "--home", home, "--scheme", "ed25519")
+    assert r.exit_code == 2, r.output
+    assert "'sm2' chain" in r.output and "--fresh" in r.output
+    assert decode((home / "genesis.bin").read_bytes(), Genesis).suite == "sm2"

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +20,27 @@ from tianfu.apps.evidence.demo import cast as evidence_cast
 from tianfu.apps.evidence.sdk import Evidence
 from tianfu.apps.traceability.demo import cast as trace_cast
 from tianfu.apps.traceability.sdk import Traceability
+from tianfu.codec import encode
 from tianfu.crypto import generate_keypair
 from tianfu.proofs.documents import canonical_json, verify_document
 from tianfu.proofs.errors import VerificationError
 from tianfu.testing.appchain import AppChain
 
-KINDS = ("evidence", "state", "tx", "absence", "history", "traceability", "validators")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spec_verifier"))
+import specverify  # noqa: E402
+import specwire  # noqa: E402
+
+KINDS = (
+    "evidence",
+    "state",
+    "tx",
+    "absence",
+    "history",
+    "traceability",
+    "validators",
+    "orgs",
+    "contracts",
+)
 
 
 def _gov(chain: AppChain, method: str, *args: Any) -> None:
@@ -64,7 +81,13 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict
             "history": anon.prove_history("governance", "validators").document,
             "traceability": Traceability(anon).lookup_document("SW-1a"),
             "validators": anon.prove_validators().document,
+            "orgs": anon.prove_orgs().document,
+            "contracts": anon.prove_contracts().document,
         }
+        # The proven answers are the plain ones.
+        assert docs["orgs"]["orgs"] == chain.http.get("/v1/orgs").json()["orgs"]
+        assert docs["contracts"]["contracts"] == chain.http.get("/v1/contracts").json()["contracts"]
+        assert [c["name"] for c in docs["contracts"]["contracts"]] == ["evidence", "traceability"]
         yield chain.genesis, json.loads(json.dumps(docs))
     finally:
         chain.close()
@@ -189,3 +212,48 @@ def test_every_readable_change_is_refused(issued, kind):
     print(f"{kind}: {count} readable changes, {len(accepted)} accepted")
     assert count > 50
     assert not accepted, f"{kind}: accepted {accepted[:5]}"
+
+
+# -- the independent verifier (tests/spec_verifier, written from docs/spec only) ----------------
+def independent(doc: Any, genesis: Any, kind: str) -> bool:
+    """Whether the verifier written only from the specification accepts the document."""
+    try:
+        specverify.verify_document(doc, encode(genesis), None, kind)
+    except specwire.Invalid:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_independent_verifier_accepts_every_document(issued, kind):
+    genesis, docs = issued
+    assert independent(docs[kind], genesis, kind)
+    assert independent(json.dumps(docs[kind], indent=3), genesis, kind)
+
+
+def independent_sweep(issued: Any, kind: str, stride: int) -> None:
+    genesis, docs = issued
+    doc = docs[kind]
+    raw = bytes.fromhex(doc["raw"])
+    accepted = [i for i in range(0, len(raw), stride) if independent(
+        {**doc, "raw": (raw[:i] + bytes([raw[i] ^ 0xFF]) + raw[i + 1 :]).hex()}, genesis, kind
+    )]  # fmt: skip
+    changes = list(mutations(doc))
+    accepted_fields = [what for what, mutated in changes if independent(mutated, genesis, kind)]
+    print(f"{kind}: {len(raw)} bytes flipped, {len(changes)} readable changes; accepted "
+          f"{len(accepted)} and {len(accepted_fields)}")  # fmt: skip
+    assert not accepted, f"{kind}: flips at {accepted[:10]} were accepted"
+    assert not accepted_fields, f"{kind}: accepted {accepted_fields[:5]}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_independent_verifier_refuses_tampered_bytes_and_fields(issued, kind):
+    """Every byte of the evidence certificate, every fourth byte of the other kinds (the
+    slow test below flips every byte of every kind), and every readable change."""
+    independent_sweep(issued, kind, 1 if kind == "evidence" else 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_independent_verifier_refuses_every_tampered_byte(issued, kind):
+    independent_sweep(issued, kind, 1)

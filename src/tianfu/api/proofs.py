@@ -15,11 +15,24 @@ import re
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Query, WebSocket
+from fastapi import APIRouter, Path, Query, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect
 
+from tianfu.api.limits import MAX_HEIGHT
+from tianfu.api.models import (
+    AbsenceDocument,
+    ChainOut,
+    ContractsDocument,
+    EventBatchOut,
+    HistoryDocument,
+    OrgsDocument,
+    StateDocument,
+    TxDocument,
+    ValidatorsDocument,
+    documented,
+)
 from tianfu.codec import encode
 from tianfu.proofs.build import (
     DEFAULT_HISTORY_LIMIT,
@@ -130,13 +143,32 @@ def proofs_router(service: Any) -> APIRouter:
         result: ProofBuilder = make()
         return result
 
-    @router.get("/v1/proofs/validators", tags=["proofs"])
-    def validators_proof(height: int | None = Query(None, ge=1), mode: str = SEQUENTIAL) -> Any:
+    @router.get(
+        "/v1/proofs/validators", tags=["proofs"], **documented(ValidatorsDocument, 400, 404)
+    )
+    def validators_proof(
+        height: int | None = Query(None, ge=1, le=MAX_HEIGHT), mode: str = SEQUENTIAL
+    ) -> Any:
         """The validator set that signs block `height` (latest when omitted), proven from the
         genesis by the chain of every change."""
         return _answer(lambda: builder().validators_document(height, _mode(mode)))
 
-    @router.get("/v1/proofs/chain", tags=["proofs"])
+    @router.get("/v1/proofs/orgs", tags=["proofs"], **documented(OrgsDocument, 400, 404))
+    def orgs_proof(
+        height: int | None = Query(None, ge=1, le=MAX_HEIGHT), mode: str = SEQUENTIAL
+    ) -> Any:
+        """The `/v1/orgs` answer at `height` (latest when omitted), proven: the governance
+        entries it reads, in one certified state, with the validator chain."""
+        return _answer(lambda: builder().consortium_document("orgs", height, _mode(mode)))
+
+    @router.get("/v1/proofs/contracts", tags=["proofs"], **documented(ContractsDocument, 400, 404))
+    def contracts_proof(
+        height: int | None = Query(None, ge=1, le=MAX_HEIGHT), mode: str = SEQUENTIAL
+    ) -> Any:
+        """The `/v1/contracts` answer at `height` (latest when omitted), proven likewise."""
+        return _answer(lambda: builder().consortium_document("contracts", height, _mode(mode)))
+
+    @router.get("/v1/proofs/chain", tags=["proofs"], **documented(ChainOut, 400, 404))
     def validator_chain(
         height: int = Query(..., ge=1),
         after: int = Query(0, ge=0, description="the last change the client already trusts"),
@@ -153,39 +185,56 @@ def proofs_router(service: Any) -> APIRouter:
 
         return _answer(links)
 
-    @router.get("/v1/proofs/state/{contract}/{key:path}", tags=["proofs"])
+    @router.get(
+        "/v1/proofs/state/{contract}/{key:path}",
+        tags=["proofs"],
+        **documented(StateDocument, 400, 404),
+    )
     def state_proof(
-        contract: str, key: str, height: int | None = Query(None, ge=1), mode: str = SEQUENTIAL
+        contract: str,
+        key: str,
+        height: int | None = Query(None, ge=1, le=MAX_HEIGHT),
+        mode: str = SEQUENTIAL,
     ) -> Any:
         """A state entry (or its absence) at `height`, as a self-contained proof document."""
         return _answer(
             lambda: builder().state_document([(_contract(contract), key)], height, _mode(mode))
         )
 
-    @router.post("/v1/proofs/state", tags=["proofs"])
+    @router.post("/v1/proofs/state", tags=["proofs"], **documented(StateDocument, 400, 404))
     def state_proofs(req: StateProofRequest) -> Any:
         """Several state entries at one height, in one proof document."""
         reads = [(r.contract, r.key) for r in req.reads]
         return _answer(lambda: builder().state_document(reads, req.height, _mode(req.mode)))
 
-    @router.get("/v1/txs/{tx_hash}/proof", tags=["transactions"])
+    @router.get(
+        "/v1/txs/{tx_hash}/proof", tags=["transactions"], **documented(TxDocument, 400, 404)
+    )
     def tx_proof(tx_hash: str, mode: str = SEQUENTIAL) -> Any:
         """A committed transaction and its receipt, with both Merkle paths, the certified
         header and the validator chain: a self-contained proof document."""
         return _answer(lambda: builder().tx_document(_hash(tx_hash), _mode(mode)))
 
-    @router.get("/v1/proofs/absence/{tx_hash}", tags=["proofs"])
+    @router.get(
+        "/v1/proofs/absence/{tx_hash}",
+        tags=["proofs"],
+        **documented(AbsenceDocument, 400, 404, 409),
+    )
     def absence_proof(
-        tx_hash: str, height: int | None = Query(None, ge=1), mode: str = SEQUENTIAL
+        tx_hash: str, height: int | None = Query(None, ge=1, le=MAX_HEIGHT), mode: str = SEQUENTIAL
     ) -> Any:
         """Proof that a transaction was not committed up to `height` (409 if it was)."""
         return _answer(lambda: builder().absence_document(_hash(tx_hash), height, _mode(mode)))
 
-    @router.get("/v1/proofs/history/{contract}/{key:path}", tags=["proofs"])
+    @router.get(
+        "/v1/proofs/history/{contract}/{key:path}",
+        tags=["proofs"],
+        **documented(HistoryDocument, 400, 404),
+    )
     def history_proof(
         contract: str,
         key: str,
-        height: int | None = Query(None, ge=1),
+        height: int | None = Query(None, ge=1, le=MAX_HEIGHT),
         limit: int = Query(
             DEFAULT_HISTORY_LIMIT,
             ge=1,
@@ -197,9 +246,11 @@ def proofs_router(service: Any) -> APIRouter:
         block that wrote it, linked so that none can be left out."""
         return _answer(lambda: builder().history_document(_contract(contract), key, height, limit))
 
-    @router.get("/v1/blocks/{height}/events", tags=["blocks"])
+    @router.get("/v1/blocks/{height}/events", tags=["blocks"], **documented(EventBatchOut, 404))
     def block_events_batch(
-        height: int, contract: str | None = None, name: str | None = None
+        height: int = Path(ge=0, le=MAX_HEIGHT),
+        contract: str | None = None,
+        name: str | None = None,
     ) -> Any:
         """One block's event batch, as the WebSocket `/v1/events/blocks` sends it."""
         batch = block_batch(service, height, contract, name) if height >= 1 else None
@@ -210,8 +261,8 @@ def proofs_router(service: Any) -> APIRouter:
     @router.websocket("/v1/events/blocks")
     async def block_events(
         ws: WebSocket,
-        from_: int | None = Query(None, alias="from", ge=1),
-        to: int | None = Query(None, ge=1),
+        from_: int | None = Query(None, alias="from", ge=1, le=MAX_HEIGHT),
+        to: int | None = Query(None, ge=1, le=MAX_HEIGHT),
         contract: str | None = None,
         name: str | None = None,
     ) -> None:

@@ -20,6 +20,20 @@ from starlette.websockets import WebSocketDisconnect
 
 from tianfu.api.errors import ApiError
 from tianfu.api.limits import MAX_HEIGHT, QueryGate, client_address, read_body
+from tianfu.api.models import (
+    BlockOut,
+    BlocksOut,
+    CommitOut,
+    ContractsOut,
+    GenesisOut,
+    OrgsOut,
+    QueryOut,
+    StateOut,
+    StatusOut,
+    TxRecordOut,
+    ValidatorsOut,
+    documented,
+)
 from tianfu.api.render import (
     jsonable,
     render_block,
@@ -31,8 +45,9 @@ from tianfu.api.render import (
     render_state,
 )
 from tianfu.api.service import ChainService, NotFound
-from tianfu.codec import decode, encode
-from tianfu.types import Genesis, ValueTypeError, check_value
+from tianfu.codec import encode
+from tianfu.types import ValueTypeError, check_value
+from tianfu.types.genesis import decode_genesis
 
 MAX_BLOCKS_PER_PAGE = 100
 METRICS_MEDIA_TYPE = "text/plain; version=0.0.4"
@@ -93,18 +108,18 @@ def read_router(service: ChainService, gate: QueryGate) -> APIRouter:
         with gate.slot(client_address(request.scope)):
             return await anyio.to_thread.run_sync(fn)
 
-    @router.get("/v1/status", tags=["chain"])
+    @router.get("/v1/status", tags=["chain"], **documented(StatusOut))
     def status() -> dict[str, Any]:
         return jsonable(service.status())
 
-    @router.get("/v1/txs/{tx_hash}", tags=["transactions"])
+    @router.get("/v1/txs/{tx_hash}", tags=["transactions"], **documented(TxRecordOut, 400, 404))
     def get_tx(tx_hash: str) -> dict[str, Any]:
         record = service.get_tx(parse_hash(tx_hash))
         if record is None:
             raise NotFound(f"transaction {tx_hash} not found")
         return render_record(record)
 
-    @router.get("/v1/blocks", tags=["blocks"])
+    @router.get("/v1/blocks", tags=["blocks"], **documented(BlocksOut))
     def list_blocks(
         from_: int | None = Query(
             None, alias="from", ge=1, le=MAX_HEIGHT, description="first height"
@@ -120,21 +135,21 @@ def read_router(service: ChainService, gate: QueryGate) -> APIRouter:
         headers = service.get_headers(from_, limit)
         return {"blocks": [render_header(h) for h in headers[:limit]]}
 
-    @router.get("/v1/blocks/{height}", tags=["blocks"])
+    @router.get("/v1/blocks/{height}", tags=["blocks"], **documented(BlockOut, 404))
     def get_block(height: int = Path(ge=0, le=MAX_HEIGHT)) -> dict[str, Any]:
         block = service.get_block(height) if height >= 1 else None
         if block is None:
             raise NotFound(f"block {height} not found")
         return render_block(block, service.get_receipts(height))
 
-    @router.get("/v1/blocks/{height}/commit", tags=["blocks"])
+    @router.get("/v1/blocks/{height}/commit", tags=["blocks"], **documented(CommitOut, 404))
     def get_commit(height: int = Path(ge=0, le=MAX_HEIGHT)) -> dict[str, Any]:
         cert = service.get_certificate(height) if height >= 1 else None
         if cert is None:
             raise NotFound(f"no commit certificate for height {height}")
         return {"height": height, "certificate": render_certificate(cert)}
 
-    @router.get("/v1/state/{contract}/{key:path}", tags=["state"])
+    @router.get("/v1/state/{contract}/{key:path}", tags=["state"], **documented(StateOut, 400, 404))
     def read_state(
         contract: str,
         key: str,
@@ -143,29 +158,31 @@ def read_router(service: ChainService, gate: QueryGate) -> APIRouter:
     ) -> dict[str, Any]:
         return render_state(service.read_state(contract, key, height, prove))
 
-    @router.post("/v1/query", tags=["state"], openapi_extra=_QUERY_BODY_DOC)
+    @router.post(
+        "/v1/query", tags=["state"], openapi_extra=_QUERY_BODY_DOC, **documented(QueryOut, 400)
+    )
     async def query(request: Request) -> dict[str, Any]:
         """A read-only call of a contract's view on the latest state (gas-bounded)."""
         req = parse_query(await read_body(request.receive))
         result = await run_query(request, req.contract, req.method, list(req.args))
         return {"result": jsonable(result), "raw": encode(result).hex()}
 
-    @router.get("/v1/validators", tags=["consortium"])
+    @router.get("/v1/validators", tags=["consortium"], **documented(ValidatorsOut))
     def validators() -> dict[str, Any]:
         return {"validators": jsonable(service.validators())}
 
-    @router.get("/v1/orgs", tags=["consortium"])
+    @router.get("/v1/orgs", tags=["consortium"], **documented(OrgsOut))
     async def orgs(request: Request) -> dict[str, Any]:
         return {"orgs": jsonable(await run_view(request, service.orgs))}
 
-    @router.get("/v1/contracts", tags=["consortium"])
+    @router.get("/v1/contracts", tags=["consortium"], **documented(ContractsOut))
     async def contracts(request: Request) -> dict[str, Any]:
         return {"contracts": jsonable(await run_view(request, service.contracts))}
 
-    @router.get("/v1/genesis", tags=["consortium"])
+    @router.get("/v1/genesis", tags=["consortium"], **documented(GenesisOut))
     def genesis() -> dict[str, Any]:
         raw = service.genesis()
-        return render_genesis(raw, decode(raw, Genesis))
+        return render_genesis(raw, decode_genesis(raw))
 
     @router.get("/metrics", tags=["operations"])
     def metrics() -> Response:

@@ -104,7 +104,7 @@ def render_certificate(cert: CommitCertificate) -> dict[str, Any]:
         "round": cert.round,
         "block_hash": cert.block_hash.hex(),
         "signatures": [
-            {"validator": s.validator.hex(), "signature": s.signature.hex()}
+            {"validator": s.validator.hex(), "time_ms": s.time_ms, "signature": s.signature.hex()}
             for s in cert.signatures
         ],
         "raw": encode(cert).hex(),
@@ -173,9 +173,12 @@ def render_committed_event(ev: CommittedEvent) -> dict[str, Any]:
 
 
 def refusal(exc: Exception) -> tuple[int, dict[str, Any]]:
-    """Status and body for a transaction the node refused (TxDuplicate: 409, else 400)."""
-    from tianfu.api.service import TxDuplicate
+    """Status and body for a transaction the node refused (TxDuplicate: 409, an account over
+    its quota: 429, else 400)."""
+    from tianfu.api.service import TxDuplicate, TxQuotaExceeded
 
     if isinstance(exc, TxDuplicate):
         return 409, {"error": f"duplicate transaction: {exc}"}
+    if isinstance(exc, TxQuotaExceeded):
+        return 429, {"error": f"transaction rejected: {exc}", "code": "quota_exceeded"}
     return 400, {"error": f"transaction rejected: {exc}"}

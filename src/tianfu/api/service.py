@@ -21,6 +21,10 @@ class TxDuplicate(TxRejected):
     """The transaction is already pending or committed (HTTP 409)."""
 
 
+class TxQuotaExceeded(TxRejected):
+    """Open profile: the signing account's gas quota is used up for now (HTTP 429)."""
+
+
 class NotFound(LookupError):
     """No such block, transaction, contract or method (HTTP 404)."""
 

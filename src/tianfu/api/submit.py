@@ -48,6 +48,7 @@ from tianfu.api.batch import (
 )
 from tianfu.api.errors import ApiError
 from tianfu.api.limits import MAX_WAIT_S, TX_PATH, read_body
+from tianfu.api.models import BatchOut, ErrorOut, PendingOut, TxRecordOut
 from tianfu.api.render import render_record
 from tianfu.api.service import ChainService
 from tianfu.codec import CodecError
@@ -311,13 +312,27 @@ def add_submit_routes(router: APIRouter, submitter: Submitter, lean: bool = True
         return Response(content, status_code=status, media_type="application/json")
 
     routes: list[tuple[str, Callable[..., Any], Handler, dict[str, Any]]] = [
-        (TX_PATH, submit_tx, submitter.single, {"openapi_extra": _TX_BODY_DOC}),
+        (
+            TX_PATH,
+            submit_tx,
+            submitter.single,
+            {
+                "openapi_extra": _TX_BODY_DOC,
+                "responses": {
+                    200: {"model": TxRecordOut, "description": "committed (wait=commit)"},
+                    202: {"model": PendingOut, "description": "admitted, not yet committed"},
+                    400: {"model": ErrorOut},
+                    409: {"model": ErrorOut},
+                },
+            },
+        ),
         (
             BATCH_PATH,
             submit_batch,
             submitter.batch,
             {
                 "openapi_extra": BATCH_BODY_DOC,
+                "responses": {200: {"model": BatchOut}, 400: {"model": ErrorOut}},
                 "summary": f"Submit up to {MAX_BATCH_TXS} transactions",
             },
         ),

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tianfu.apps import (
     city_governance,
     evidence,
     fund_supervision,
+    health,
     ip_rights,
     manufacturing,
+    photo_sharing,
     supply_finance,
     traceability,
 )
@@ -35,6 +38,10 @@ from tianfu.apps.fund_supervision import commands as fund_commands
 from tianfu.apps.fund_supervision import demo as fund_demo
 from tianfu.apps.fund_supervision import scenario as fund_scenario
 from tianfu.apps.fund_supervision.sdk import FundSupervision
+from tianfu.apps.health import commands as health_commands
+from tianfu.apps.health import demo as health_demo
+from tianfu.apps.health import scenario as health_scenario
+from tianfu.apps.health.sdk import Health
 from tianfu.apps.ip_rights import commands as ip_commands
 from tianfu.apps.ip_rights import demo as ip_demo
 from tianfu.apps.ip_rights import scenario as ip_scenario
@@ -43,6 +50,10 @@ from tianfu.apps.manufacturing import commands as mf_commands
 from tianfu.apps.manufacturing import demo as mf_demo
 from tianfu.apps.manufacturing import scenario as mf_scenario
 from tianfu.apps.manufacturing.sdk import Manufacturing
+from tianfu.apps.photo_sharing import commands as photo_commands
+from tianfu.apps.photo_sharing import demo as photo_demo
+from tianfu.apps.photo_sharing import scenario as photo_scenario
+from tianfu.apps.photo_sharing.sdk import PhotoSharing
 from tianfu.apps.supply_finance import commands as sf_commands
 from tianfu.apps.supply_finance import demo as sf_demo
 from tianfu.apps.supply_finance import scenario as sf_scenario
@@ -51,6 +62,34 @@ from tianfu.apps.traceability import commands as trace_commands
 from tianfu.apps.traceability import demo as trace_demo
 from tianfu.apps.traceability import scenario as trace_scenario
 from tianfu.apps.traceability.sdk import Traceability
+
+if TYPE_CHECKING:  # the web framework is loaded by a node, not by every command
+    from fastapi import APIRouter, FastAPI
+
+    from tianfu.api.service import ChainService
+    from tianfu.p2p.api import Network, PeerId
+
+
+class PeerService(Protocol):
+    """An application's part of the p2p layer: handlers for its own message kinds and a
+    background task the node starts and stops."""
+
+    kinds: tuple[int, ...]  # the message kinds it handles (tianfu.p2p.api lists them all)
+
+    def handle(self, peer: PeerId, kind: int, payload: bytes) -> None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class NodePart:
+    """What an application adds to a node: routes beside the chain API, and optionally a
+    p2p service (only on a node with peers)."""
+
+    router: APIRouter
+    peers: PeerService | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +104,9 @@ class Application:
     describe: Callable[[dict[str, Any]], list[str]]  # readable lines about the demo
     run_scenario: Callable[[AppEnv], None]  # raises ScenarioFailed
     alias: str = ""  # also `tianfu <alias> ...`
+    # What a node runs for it, given the node's data directory and its member p2p network
+    # (None on a node without one): routes beside the chain API, maybe a p2p service.
+    node: Callable[[ChainService, Path, Network | None], NodePart] | None = None
 
 
 APPLICATIONS: tuple[Application, ...] = (
@@ -132,6 +174,25 @@ APPLICATIONS: tuple[Application, ...] = (
         city_demo.describe,
         city_scenario.run_scenario,
     ),
+    Application(
+        health.NAME,
+        health.source,
+        Health,
+        health_commands.COMMANDS,
+        health_demo.create_demo,
+        health_demo.describe,
+        health_scenario.run_scenario,
+    ),
+    Application(
+        photo_sharing.NAME,
+        photo_sharing.source,
+        PhotoSharing,
+        photo_commands.COMMANDS,
+        photo_demo.create_demo,
+        photo_demo.describe,
+        photo_scenario.run_scenario,
+        node=photo_sharing.node_part,
+    ),
 )
 NAMES: tuple[str, ...] = tuple(a.name for a in APPLICATIONS)
 
@@ -142,3 +203,25 @@ def application(name: str) -> Application:
         if a.name == name:
             return a
     raise KeyError(name)
+
+
+def mount_routes(api: FastAPI, service: ChainService, data_dir: Path) -> FastAPI:
+    """Add every application's own node routes to a node's API application (a node without
+    a p2p network)."""
+    mount_apps(api, service, data_dir, None)
+    return api
+
+
+def mount_apps(
+    api: FastAPI, service: ChainService, data_dir: Path, network: Network | None
+) -> list[PeerService]:
+    """Add every application's routes to a node's API application; the applications' p2p
+    services, for the node to route their message kinds to and to start and stop."""
+    services: list[PeerService] = []
+    for a in APPLICATIONS:
+        if a.node is not None:
+            part = a.node(service, data_dir, network)
+            api.include_router(part.router)
+            if part.peers is not None:
+                services.append(part.peers)
+    return services

@@ -18,9 +18,10 @@ from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
 from tianfu.client import DEFAULT_URL, Client, ClientError, Result, TxFailed, VerificationError
-from tianfu.codec import CodecError, decode
+from tianfu.codec import CodecError
 from tianfu.crypto import ECDSA_P256, ED25519, SM2, CryptoError
 from tianfu.types import Genesis
+from tianfu.types.genesis import decode_genesis
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="TIANFU_URL", help="URL of the node's API.")]
 IdentityOpt = Annotated[
@@ -129,7 +130,7 @@ def load_genesis_file(path: Path) -> Genesis:
     """A genesis from canonical bytes, from the JSON of GET /v1/genesis, or from hex text."""
     data = path.read_bytes()
     try:
-        return decode(data, Genesis)
+        return decode_genesis(data)
     except CodecError as first:
         try:
             doc = json.loads(data)
@@ -140,7 +141,7 @@ def load_genesis_file(path: Path) -> Genesis:
             except (ValueError, UnicodeDecodeError):
                 raise CommandFailed(f"{path} is not a genesis file: {first}") from None
         try:
-            return decode(raw, Genesis)
+            return decode_genesis(raw)
         except CodecError as exc:
             raise CommandFailed(f"{path} is not a genesis file: {exc}") from None
 

@@ -134,15 +134,21 @@ def propose_set_power(
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
-    """KEY=VALUE pairs of chain parameters: integers, or true/false for flags."""
+    """KEY=VALUE pairs of chain parameters: integers, or true/false for flags; on an
+    open-profile chain also its parameters (open_contracts=NAME,NAME,...)."""
+    from tianfu.types.openparams import OPEN_LIST_PARAMS, OPEN_PARAM_KEYS
+
+    known = PARAM_KEYS | OPEN_PARAM_KEYS
     out: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
-        if not sep or key not in PARAM_KEYS:
+        if not sep or key not in known:
             raise UsageProblem(
-                f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(PARAM_KEYS))}"
+                f"{item!r}: expected KEY=VALUE with KEY one of {', '.join(sorted(known))}"
             )
-        if key in BOOL_PARAMS:
+        if key in OPEN_LIST_PARAMS:
+            out[key] = [name for name in text.split(",") if name]
+        elif key in BOOL_PARAMS:
             if text.lower() not in ("true", "false"):
                 raise UsageProblem(f"{key} takes true or false")
             out[key] = text.lower() == "true"

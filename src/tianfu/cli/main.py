@@ -12,7 +12,12 @@ from typing import Annotated, Optional
 import typer
 
 from tianfu.api.render import jsonable
-from tianfu.cli import apps, proof_cmds
+from tianfu.cli import (
+    apps,
+    observer_cmds,  # noqa: F401 (registers `tianfu node init-observer`)
+    proof_cmds,
+)
+from tianfu.cli.account_cmds import account_app
 from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
@@ -30,6 +35,7 @@ from tianfu.cli.common import (
 )
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
+from tianfu.cli.privdata_cmds import privdata_app
 from tianfu.client import DEFAULT_URL
 
 app = typer.Typer(
@@ -53,6 +59,8 @@ app.add_typer(network_app, name="network")
 app.add_typer(node_app, name="node")
 app.add_typer(genesis_app, name="genesis")
 app.add_typer(bench_app, name="bench")
+app.add_typer(privdata_app, name="privdata")
+app.add_typer(account_app, name="account")
 app.command("up")(up)
 
 

@@ -15,10 +15,12 @@ from tianfu.cli.common import (
     CommandFailed,
     JsonOpt,
     SchemeOpt,
+    UsageProblem,
     handle_errors,
     print_json,
     scheme_of,
 )
+from tianfu.types.genesis import decode_genesis
 
 network_app = typer.Typer(
     help="Create the files of a multi-organisation network.", no_args_is_help=True
@@ -45,11 +47,46 @@ def network_init(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing network in OUT.")
     ] = False,
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            help="consortium (member certificates only) or open (accounts with quotas; "
+            "see docs/ops/open-network.md).",
+        ),
+    ] = "consortium",
+    open_contracts: Annotated[
+        list[str] | None,
+        typer.Option("--open-contract", help="Open profile: a contract accounts may call."),
+    ] = None,
+    pow_bits: Annotated[
+        int, typer.Option("--pow-bits", help="Open profile: registration proof of work (bits).")
+    ] = 16,
+    quota_gas: Annotated[
+        int, typer.Option("--quota-gas", help="Open profile: an account's gas quota.")
+    ] = 5_000_000,
+    quota_replenish: Annotated[
+        int, typer.Option("--quota-replenish", help="Open profile: quota gas added per block.")
+    ] = 50_000,
     as_json: JsonOpt = False,
 ) -> None:
     """Create CAs, admin/user/node identities, the genesis and one config per node."""
     with handle_errors():
         from tianfu.node.netinit import init_network
+        from tianfu.types import OpenProfile
+
+        if profile not in ("consortium", "open"):
+            raise UsageProblem(f"unknown profile {profile!r}; use consortium or open")
+        settings = None
+        if profile == "open":
+            settings = OpenProfile(
+                open_contracts=sorted(set(open_contracts or [])),
+                pow_bits=pow_bits,
+                quota_gas=quota_gas,
+                quota_replenish=quota_replenish,
+            )
+        elif open_contracts:
+            raise UsageProblem("--open-contract needs --profile open")
 
         layout = init_network(
             out,
@@ -60,6 +97,7 @@ def network_init(
             p2p_base_port=p2p_base,
             scheme=scheme_of(scheme),
             force=force,
+            open_profile=settings,
         )
         rows = [
             {
@@ -69,11 +107,19 @@ def network_init(
                 "api": f"http://{c.api_host}:{c.api_port}",
                 "p2p": f"{c.p2p_host}:{c.p2p_port}",
                 "identities": str(out / c.org / "identities"),
+                **({"observer_port": f"{c.p2p_host}:{c.observer_port}"} if c.observer_port else {}),
             }
             for c in layout.nodes
         ]
         if as_json:
-            print_json({"out": str(out), "genesis": str(out / "genesis.bin"), "nodes": rows})
+            print_json(
+                {
+                    "out": str(out),
+                    "genesis": str(out / "genesis.bin"),
+                    "profile": profile,
+                    "nodes": rows,
+                }
+            )
             return
         table = Table(title=f"network {chain_id} in {out}")
         for col in ("org", "node", "home", "api", "p2p"):
@@ -97,6 +143,14 @@ def node_start(
             "the node signs only once the network has moved past what it may have signed before.",
         ),
     ] = False,
+    observer: Annotated[
+        bool,
+        typer.Option(
+            "--observer",
+            help="Run an observer (open profile): a non-validating full node with its own "
+            "self-made key, made by `tianfu node init --observer`.",
+        ),
+    ] = False,
 ) -> None:
     """Run one node (validator or non-voting full node) until interrupted.
 
@@ -106,11 +160,24 @@ def node_start(
     """
     with handle_errors():
         from tianfu.consensus.privval import PrivValStateError
+        from tianfu.node.config import NodeConfig
         from tianfu.node.netnode import run_network_node
         from tianfu.node.storeguard import StoreRefused
 
+        cfg = NodeConfig.load(home)
+        if observer and not cfg.observer:
+            raise UsageProblem(
+                f"{home} is a member node's: --observer needs `tianfu node init-observer`"
+            )
+        if cfg.observer and not cfg.validator and not observer:
+            raise UsageProblem(f"{home} is an observer's: start it with --observer")
         try:
-            run_network_node(home, new_signer_state=new_signer_state)
+            if cfg.observer:  # an observer, or a validator by stake (its own key)
+                from tianfu.node.observer_node import run_observer_node
+
+                run_observer_node(cfg)
+            else:
+                run_network_node(home, new_signer_state=new_signer_state)
         except (StoreRefused, PrivValStateError) as exc:
             raise CommandFailed(str(exc)) from None
 
@@ -134,17 +201,15 @@ def node_check(
     repair command) if not.
     """
     with handle_errors():
-        from tianfu.codec import decode
         from tianfu.crypto import suite_of
         from tianfu.ledger import Ledger
         from tianfu.node.config import NodeConfig
         from tianfu.node.storeguard import DataLock, StoreRefused, certificate_check, refusal
         from tianfu.store import Store, StoreError
         from tianfu.store.check import check_store
-        from tianfu.types import Genesis
 
         cfg = NodeConfig.load(home)
-        genesis = decode(cfg.genesis.read_bytes(), Genesis)
+        genesis = decode_genesis(cfg.genesis.read_bytes())
         path = cfg.data / "chain.db"
         if not path.exists():
             raise CommandFailed(f"{path} does not exist (the node has not run yet)")
@@ -274,14 +339,36 @@ def up(
     p2p_base: Annotated[
         int, typer.Option("--p2p-base-port", help="Node i's p2p port is this + i (new networks).")
     ] = 9700,
+    scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--scheme",
+            help="Keys of a new network: ed25519 (default), ecdsa-p256, or sm2 for an SM2/SM3 "
+            "chain (SM2 signatures, SM3 hashes). A resumed network keeps its suite.",
+        ),
+    ] = None,
 ) -> None:
     """Run a local network: one validator process per organisation, on 127.0.0.1."""
     with handle_errors():
+        from tianfu.crypto import suite_for_scheme, suite_of
         from tianfu.node.localnet import LocalNetwork
 
+        key_scheme = scheme_of(scheme or "ed25519")
         net, created = LocalNetwork.prepare(
-            home, orgs, fresh, api_base_port=api_base, p2p_base_port=p2p_base
+            home,
+            orgs,
+            fresh,
+            api_base_port=api_base,
+            p2p_base_port=p2p_base,
+            scheme=key_scheme,
         )
+        if scheme is not None and not created:
+            have, want = suite_of(net.genesis).name, suite_for_scheme(key_scheme).name
+            if have != want:
+                raise UsageProblem(
+                    f"the network in {home} is a {have!r} chain; --scheme {scheme} needs a new "
+                    "one: add --fresh (deletes the old chain) or use another --home"
+                )
         console.print(
             f"[bold]Tianfu local network[/] ({'new' if created else 'resumed'}) in {home}"
         )
@@ -313,6 +400,8 @@ def up(
                 table.add_row(c.name, c.org, net.url(c), str(home / c.org / "identities"))
             console.print(table)
             console.print(f"genesis: {home / 'genesis.bin'}   logs: {home / 'logs'}")
+            first = net.url(net.configs[0])
+            console.print(f"web console: {first}/  (every node serves it; API docs: {first}/docs)")
             if demo:
                 from tianfu.node.demo import create_demos
 

@@ -43,8 +43,9 @@ OutOpt = Annotated[
 
 
 def _load_app_kinds() -> None:
-    """Register the applications' document kinds (evidence, traceability)."""
+    """Register the applications' document kinds (evidence, photo authorship, traceability)."""
     import tianfu.apps.evidence.certificate  # noqa: F401
+    import tianfu.apps.photo_sharing.certificate  # noqa: F401
     import tianfu.apps.traceability.proof  # noqa: F401
 
 

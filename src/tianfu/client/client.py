@@ -34,6 +34,7 @@ from tianfu.codec import CodecError, decode, encode
 from tianfu.crypto import ChainSuite, sign_tx, suite_for_scheme, suite_of
 from tianfu.proofs.documents import VerifiedDocument, verify_document
 from tianfu.types import Block, BlockHeader, Event, Genesis, Receipt, Transaction, TxBody
+from tianfu.types.genesis import decode_genesis
 
 if TYPE_CHECKING:
     from tianfu.identity import Identity
@@ -42,6 +43,22 @@ DEFAULT_URL = "http://127.0.0.1:8701"
 HEIGHT_TTL_S = 5.0  # how long a fetched chain height is reused for expiry computation
 BATCH_MAX_TXS = 1000  # the node's limit per `POST /v1/txs/batch` (tianfu.api.batch)
 BATCH_MAX_BYTES = 1 << 20  # transaction bytes per request: the node's default body limit
+
+
+BUSY_RETRY_S = 10.0  # how long a read refused as busy (429) is retried
+_MAX_BUSY_WAIT_S = 2.0
+
+
+def _retry_after(resp: httpx.Response, attempt: int) -> float:
+    """How long to wait before trying a busy-refused read again: the node's Retry-After
+    (capped), else a short backoff doubling per attempt; with jitter so that clients
+    refused together do not come back together."""
+    try:
+        hint = float(resp.headers.get("retry-after", ""))
+    except ValueError:
+        hint = 0.05 * 2**attempt
+    base = min(max(hint, 0.0), _MAX_BUSY_WAIT_S)
+    return base * (0.5 + secrets.randbelow(1000) / 1000)
 
 
 @dataclass(frozen=True)
@@ -136,6 +153,8 @@ class Client:
         self._height: tuple[int, float] | None = None
         self._cert_registered = False
         self._light: LightClient | None = None
+        # A read refused with 429 (the node's query limits) is retried for this long.
+        self.busy_retry_s = BUSY_RETRY_S
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -150,14 +169,22 @@ class Client:
         self.close()
 
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            resp = self._http.request(method, path, **kw)
-        except httpx.ConnectError as exc:
-            raise ConnectionFailed(f"cannot connect to {self.url}: {exc}") from None
-        except httpx.TimeoutException:
-            raise ConnectionFailed(f"request to {self.url}{path} timed out") from None
-        except httpx.HTTPError as exc:
-            raise ConnectionFailed(f"request to {self.url}{path} failed: {exc}") from None
+        """One request; a read the node turned away as busy (429) is tried again after the
+        wait the node asks for, for up to `busy_retry_s` in all."""
+        # A busy refusal comes before the request is looked at (a private-data request's
+        # nonce is not spent), so these are safe to send again byte for byte.
+        idempotent = method == "GET" or path == "/v1/query" or path.startswith("/v1/private/")
+        deadline = time.monotonic() + self.busy_retry_s
+        attempt = 0
+        while True:
+            resp = self._send(method, path, **kw)
+            if resp.status_code != 429 or not idempotent:
+                break
+            wait = _retry_after(resp, attempt)
+            if time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
+            attempt += 1
         if resp.status_code >= 400:
             try:
                 message = str(resp.json()["error"])
@@ -165,6 +192,21 @@ class Client:
                 message = resp.text[:200] or resp.reason_phrase
             raise ApiError(resp.status_code, message)
         return resp
+
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kw)
+        except httpx.ConnectError as exc:
+            raise ConnectionFailed(f"cannot connect to {self.url}: {exc}") from None
+        except httpx.TimeoutException:
+            raise ConnectionFailed(f"request to {self.url}{path} timed out") from None
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(f"request to {self.url}{path} failed: {exc}") from None
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """An HTTP request to one of the node's routes (an application's own, such as the
+        photo uploads); an answer of 400 or more raises `ApiError` with the node's message."""
+        return self._request(method, path, **kw)
 
     def _get(self, path: str, **params: Any) -> Any:
         params = {k: v for k, v in params.items() if v is not None}
@@ -195,7 +237,11 @@ class Client:
 
     def fetch_genesis(self) -> Genesis:
         """The node's genesis, decoded from its raw bytes (not trusted by itself)."""
-        return _decode_raw(self._get("/v1/genesis"), Genesis, "raw")
+        raw = _hex_field(self._get("/v1/genesis"), "raw")
+        try:
+            return decode_genesis(raw)  # either profile
+        except CodecError as exc:
+            raise ClientError(f"malformed Genesis from node: {exc}") from None
 
     def validators(self) -> list[dict[str, Any]]:
         return list(self._get("/v1/validators")["validators"])
@@ -500,6 +546,15 @@ class Client:
         """The node's proof document of the validator set of a block (unverified)."""
         return dict(self._get("/v1/proofs/validators", height=height, mode=mode))
 
+    def consortium_proof_raw(
+        self, kind: str, height: int | None = None, mode: str | None = None
+    ) -> dict[str, Any]:
+        """The node's proof document of its `/v1/orgs` ("orgs") or `/v1/contracts`
+        ("contracts") answer (unverified)."""
+        if kind not in ("orgs", "contracts"):
+            raise ValueError(f"no consortium answer {kind!r}")
+        return dict(self._get(f"/v1/proofs/{kind}", height=height, mode=mode))
+
     def block_events_raw(
         self, height: int, contract: str | None = None, name: str | None = None
     ) -> dict[str, Any]:
@@ -545,6 +600,18 @@ class Client:
     ) -> VerifiedDocument:
         """The validator set of block `height`, proven from the genesis through every change."""
         return self.verify_document(self.validators_proof_raw(height, mode), "validators")
+
+    def prove_orgs(self, height: int | None = None, mode: str | None = None) -> VerifiedDocument:
+        """The consortium's organisations (the `/v1/orgs` answer) at `height`, proven."""
+        return self.verify_document(self.consortium_proof_raw("orgs", height, mode), "orgs")
+
+    def prove_contracts(
+        self, height: int | None = None, mode: str | None = None
+    ) -> VerifiedDocument:
+        """The deployed contracts (the `/v1/contracts` answer) at `height`, proven."""
+        return self.verify_document(
+            self.consortium_proof_raw("contracts", height, mode), "contracts"
+        )
 
     # --- block event batches (complete per block) -----------------------------------------------
 

@@ -27,7 +27,7 @@ from tianfu.proofs.documents import VerifiedDocument, canonical_json, verify_doc
 from tianfu.proofs.errors import VerificationError
 from tianfu.proofs.formats import ProofBundle, ValidatorLink
 from tianfu.proofs.valchain import TrustedHistory, TrustError, TrustOptions, suite_of_set
-from tianfu.proofs.values import decode_value_strict, readable
+from tianfu.proofs.values import check_receipt, decode_value_strict, readable
 from tianfu.proofs.verify import VerifiedBundle, decode_bundle, verify_bundle
 from tianfu.state import StateProof, check_proof
 from tianfu.types import (
@@ -466,6 +466,11 @@ def verify_block_events(
             f"the receipts are not all of block {header.height}'s (receipts root differs)"
         )
     receipts = [_decode(r, Receipt, "receipt") for r in encoded]
+    for receipt in receipts:
+        try:
+            check_receipt(receipt)
+        except ValueError as exc:
+            raise VerificationError(str(exc)) from None
     events = [
         (i, ev)
         for i, r in enumerate(receipts)

@@ -12,7 +12,9 @@ State layout (under the contract name `governance`, next to governance.py's keys
                         this key in the committed state of height h-2 (genesis state for h<=2).
   valset_heights        ascending heights from which a recorded set signs
   valset/<height>       the validator records that sign from <height> on (until the next)
-  params                the chain parameters (fields of ConsensusParams) as a dict
+  params                the chain parameters (fields of ConsensusParams) as a dict; on an
+                        open-profile chain also its parameters (`tianfu.types.openparams`)
+  profile               "open" on an open-profile chain (absent on a consortium chain)
   evidence/<validator>/<height>/<round>/<type>   a recorded double sign
 """
 
@@ -27,7 +29,8 @@ import msgspec
 from tianfu.contracts import identity
 from tianfu.execution.api import Context, ContractError
 from tianfu.types import ConsensusParams, Genesis, Validator, ValidatorSet
-from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES
+from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES, OPEN
+from tianfu.types.openparams import OPEN_PARAM_KEYS, check_open_param
 
 # Proposal kinds handled here (governance.py also has "contract").
 ADD_ORG = "add_org"
@@ -102,13 +105,22 @@ def params_from_value(value: Any, default: ConsensusParams | None = None) -> Con
 def genesis_entries(genesis: Genesis) -> dict[str, Any]:
     """The admission part of governance state at height 0."""
     records = [validator_record(v) for v in genesis.validators]
-    return {
+    entries: dict[str, Any] = {
         "chain_id": genesis.chain_id,
         "validators": records,
         "valset_heights": [1],
         "valset/1": records,
         "params": msgspec.structs.asdict(genesis.params),
     }
+    if genesis.open is not None:  # the open profile: its governed parameters join `params`
+        entries["profile"] = genesis.profile
+        entries["params"].update(genesis.open.params())
+    return entries
+
+
+def is_open(ctx: Context) -> bool:
+    """Whether this chain has the open profile (ADR 0025)."""
+    return ctx.get("profile") == OPEN
 
 
 def params(ctx: Context) -> dict[str, Any]:
@@ -150,7 +162,7 @@ def check_validator_set(ctx: Context, records: list[dict[str, Any]]) -> None:
             raise ContractError(f"validator {r['name']}: public key already used by a validator")
         names.add(r["name"])
         keys.add(r["public_key"])
-        if not _active(ctx, r["org"]):
+        if not _active(ctx, r["org"]) and not (r["org"] == "" and is_open(ctx)):
             raise ContractError(
                 f"validator {r['name']} belongs to {r['org']!r}, not an active member organisation"
             )
@@ -278,8 +290,18 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
 def _check_params(ctx: Context, changes: Any) -> dict[str, Any]:
     if not isinstance(changes, dict) or not changes:
         raise ContractError("set_params needs a non-empty dict of parameter -> value")
+    open_chain = is_open(ctx)
+    normalised: dict[str, Any] = {}
     for k, v in changes.items():
+        if open_chain and k in OPEN_PARAM_KEYS:
+            try:
+                normalised[k] = check_open_param(k, v)
+            except ValueError as exc:
+                raise ContractError(str(exc)) from None
+            continue
         if k not in PARAM_KEYS:
+            if k in OPEN_PARAM_KEYS:
+                raise ContractError(f"parameter {k!r} exists on open-profile chains only")
             raise ContractError(f"unknown parameter {k!r}; known: {', '.join(sorted(PARAM_KEYS))}")
         if k in BOOL_PARAMS:
             if not isinstance(v, bool):
@@ -288,6 +310,7 @@ def _check_params(ctx: Context, changes: Any) -> dict[str, Any]:
         lo, hi = PARAM_BOUNDS[k]
         if not lo <= _int(v, f"parameter {k}") <= hi:
             raise ContractError(f"parameter {k} must be between {lo} and {hi}")
+    changes = {**changes, **normalised}
     merged = {**params(ctx), **changes}
     check_params_consistent(merged)
     records = ctx.get("validators") or []
@@ -366,7 +389,7 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
     from tianfu.crypto import verify_vote
     from tianfu.types import Vote
 
-    if ctx.sender.kind not in ("node", "admin"):
+    if ctx.sender.kind not in ("node", "admin") and not is_open(ctx):
         raise ContractError("only a member organisation's node or admin may submit evidence")
     votes: list[Vote] = []
     for raw in (vote_a_bytes, vote_b_bytes):
@@ -418,7 +441,11 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
         round=a.round,
         type=a.type,
     )
-    if params(ctx)["slash_double_sign"]:
+    if is_open(ctx):  # validators by stake: burn a share of the bond and jail (staking)
+        from tianfu.contracts import staking
+
+        record["slashed"] = staking.slash(ctx, validator.name) is not None
+    elif params(ctx)["slash_double_sign"]:
         record["slashed"] = _slash(ctx, validator.name)
     ctx.put(key, record)
     return {"key": key, "validator": validator.name, "slashed": record["slashed"]}

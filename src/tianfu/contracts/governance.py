@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tianfu.contracts import admission, identity
+from tianfu.contracts import admission, identity, staking
 from tianfu.contracts.identity import (  # noqa: F401 (this module's interface)
     AuthError,
     Resolved,
@@ -57,6 +57,7 @@ def genesis_entries(genesis: Genesis) -> dict[str, Any]:
         },
         "pending": [],
         **admission.genesis_entries(genesis),
+        **staking.genesis_entries(genesis),  # open profile only
     }
     for org in genesis.orgs:
         entries[f"org/{org.name}"] = {"name": org.name, "ca_cert": org.ca_cert, "status": "active"}

@@ -10,7 +10,8 @@ they are produced. A decoded value counts its bytes against the meter's memory t
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tianfu.codec import decode_value, encode
@@ -107,6 +108,18 @@ class CallContext:
     @property
     def meter(self) -> Meter:
         return self._gas
+
+    @contextmanager
+    def acting_as(self, contract: str) -> Iterator[CallContext]:
+        """Within the block, state reads and writes (and events) are those of `contract`: a
+        native contract that keeps its state in another's namespace (the staking contract
+        in governance's, next to the validator set it writes)."""
+        saved = self.contract, self._prefix
+        self.contract, self._prefix = contract, contract.encode() + b"/"
+        try:
+            yield self
+        finally:
+            self.contract, self._prefix = saved
 
     # -- state ---------------------------------------------------------------------------
     # Each access is one charge: `extra` (the sandbox's `CTX_GAS` for the call, when the

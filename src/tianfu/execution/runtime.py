@@ -26,7 +26,8 @@ from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
 from tianfu.execution.errors import HostResourceError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES, MAX_RESULT_BYTES, sanitize
 from tianfu.execution.meter import Meter
-from tianfu.execution.system import GOVERNANCE, GovernanceModule
+from tianfu.execution.refusals import AccessRefused, TxInvalid
+from tianfu.execution.system import GOVERNANCE, GovernanceModule, OpenProfileModule
 from tianfu.types import (
     FAILED,
     OK,
@@ -38,7 +39,14 @@ from tianfu.types import (
     check_value,
 )
 
-__all__ = ["GAS_BASE", "GAS_NATIVE_CALL", "MAX_RECEIPT_BYTES", "BlockResult", "Executor"]
+__all__ = [
+    "GAS_BASE",
+    "GAS_NATIVE_CALL",
+    "MAX_RECEIPT_BYTES",
+    "BlockResult",
+    "Executor",
+    "TxInvalid",
+]
 _GOV_PREFIX = state_key(GOVERNANCE, "")  # every governance key starts with it
 _GOV_MEMO_SIZE = 4096  # decoded governance values kept (emptied when full)
 _GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
@@ -70,11 +78,6 @@ def _result_bytes(result: Any) -> int:
     if t in _FLAT_RESULTS or t is int:
         return 9
     return len(encode(result))
-
-
-class TxInvalid(ValueError):
-    """A transaction that can never be included in a block (bad signature, wrong chain,
-    expired, replayed). A block holding one is invalid."""
 
 
 class BlockOverLimit(ValueError):
@@ -123,7 +126,11 @@ class Executor:
     """Executes transactions deterministically. One instance per node; not thread-safe."""
 
     def __init__(
-        self, genesis: Genesis, governance: GovernanceModule, compile_cache_size: int = 64
+        self,
+        genesis: Genesis,
+        governance: GovernanceModule,
+        compile_cache_size: int = 64,
+        open_profile: OpenProfileModule | None = None,
     ) -> None:
         self.genesis = genesis
         self.governance = governance  # the governance system contract (run natively)
@@ -133,6 +140,14 @@ class Executor:
         # The parameters in force for a height (set by the ledger); None: always `params`.
         self.params_at: Callable[[int], ConsensusParams] | None = None
         self.native: dict[str, Any] = {GOVERNANCE: governance.Governance()}
+        # The open profile (ADR 0025): accounts without member certificates, with quotas.
+        self.open = genesis.open is not None
+        self.open_profile = open_profile
+        if self.open:
+            if open_profile is None:
+                raise ValueError("an open-profile chain needs the open profile's contracts")
+            self.native.update(open_profile.natives())
+            self._execute_tx = self._execute_open_tx  # type: ignore[method-assign,assignment]
         self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
         self._compiled: OrderedDict[bytes, Any] = OrderedDict()
         # Decoded governance values by their raw bytes (see `_gov_reader`). Shared by the
@@ -196,6 +211,13 @@ class Executor:
                 params = memo.params = self.params_for(next_height)
         self.check_static(tx, next_height, params)
         body = tx.body
+        if self.open:
+            gov = self._gov_reader(reader)
+            if self._open().admit(gov, reader, body, next_height, self.chain_id) is not None:
+                methods, _views = self._methods(body.contract, reader, memo)
+                if body.method not in methods:
+                    raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
+                return
         # The resolved caller, kept with its read set (`tianfu.execution.admission`). For a
         # registered signer it does not depend on the certificate sent along.
         # The answer holds within the certificate's validity period, checked at each use.
@@ -285,7 +307,13 @@ class Executor:
                     dropped.append((h, str(exc)))
                     continue
                 raise
-            receipt = self._execute_tx(tx, height, time_ms, read, target, p, block_gov, h)
+            try:
+                receipt = self._execute_tx(tx, height, time_ms, read, target, p, block_gov, h)
+            except AccessRefused as exc:  # open profile: refused before any write
+                if proposer_mode:
+                    dropped.append((h, str(exc)))
+                    continue
+                raise
             raw = encode(receipt)
             gas_total += receipt.gas_used
             bytes_total += len(raw)
@@ -345,6 +373,8 @@ class Executor:
         params: ConsensusParams,
         block_gov: _BlockGov | None = None,
         tx_hash: bytes | None = None,  # tx.hash, when the caller has it at hand
+        caller: Caller | None = None,  # an open-profile account, resolved already
+        limit: int | None = None,  # its gas limit, if below max_gas_per_tx
     ) -> Receipt:
         """One transaction against the block's overlay, charged to one `Meter`: its base
         cost, its caller's resolution, the contract's every step and byte, and its state
@@ -352,13 +382,14 @@ class Executor:
         included. Raises `HostResourceError` if the host ran out of memory or stack (not
         an outcome: the block fails on this node)."""
         body = tx.body
-        meter = Meter(params.max_gas_per_tx)
+        meter = Meter(params.max_gas_per_tx if limit is None else limit)
         if block_gov is None:
             block_gov = _BlockGov(self._gov_reader(read))
         who = (body.scheme, body.signer, body.cert)
         try:
             meter.charge(tx_gas(len(body.cert)))
-            caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
+            if caller is None:
+                caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
             if caller is None:
                 caller, registration, _, _ = self.governance.resolve_caller(
                     block_gov.gov, *who, time_ms
@@ -406,6 +437,45 @@ class Executor:
                 block_gov.changed()
                 break
         return Receipt(OK, meter.used, result, "", ctx.events)
+
+    def _execute_open_tx(
+        self,
+        tx: Transaction,
+        height: int,
+        time_ms: int,
+        read: RawReader,
+        overlay: dict[bytes, bytes | None],
+        params: ConsensusParams,
+        block_gov: _BlockGov | None = None,
+        tx_hash: bytes | None = None,
+    ) -> Receipt:
+        """`_execute_tx` on an open-profile chain: a member's transaction as on any chain; an
+        account's within its quota, which pays the gas used (whether the call succeeds or
+        not). Raises `AccessRefused` / `QuotaExceeded` for one that may not be in a block."""
+        if block_gov is None:
+            block_gov = _BlockGov(self._gov_reader(read))
+        admitted = self._open().admit(block_gov.gov, read, tx.body, height, self.chain_id)
+        if admitted is None:
+            return Executor._execute_tx(
+                self, tx, height, time_ms, read, overlay, params, block_gov, tx_hash
+            )
+        limit = params.max_gas_per_tx
+        if admitted.charged is not None:
+            limit = min(limit, admitted.available)
+        receipt = Executor._execute_tx(
+            self, tx, height, time_ms, read, overlay, params, block_gov, tx_hash,
+            caller=admitted.caller, limit=limit,
+        )  # fmt: skip
+        if admitted.charged is not None:
+            bucket = {"gas": admitted.available - receipt.gas_used, "height": height}
+            overlay[self._open().bucket_key(admitted.charged)] = encode(bucket)
+        return receipt
+
+    def _open(self) -> OpenProfileModule:
+        """The open profile's module (set whenever `self.open`, checked at construction)."""
+        if self.open_profile is None:
+            raise RuntimeError("not an open-profile chain")
+        return self.open_profile
 
     def _call(
         self,

@@ -77,18 +77,32 @@ class Identity:
     def info(self) -> CertInfo:
         return cert_info(self.cert_der)
 
+    @property
+    def is_account(self) -> bool:
+        """An open-profile account: a self-made key without a certificate."""
+        return not self.cert_der
+
+    @classmethod
+    def account(cls, keypair: KeyPair) -> Identity:
+        return cls(keypair, b"", b"")
+
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         _write(directory / KEY_FILE, self.keypair.private_pem(), 0o600)
+        if self.is_account:
+            return
         _write(directory / CERT_FILE, der_to_pem(self.cert_der), 0o644)
         _write(directory / CA_FILE, der_to_pem(self.ca_cert_der), 0o644)
 
     @classmethod
     def load(cls, directory: Path) -> Identity:
-        """Load and check: the certificate is issued by `ca.pem` and matches `key.pem`."""
+        """Load and check: the certificate is issued by `ca.pem` and matches `key.pem`. A
+        directory with `key.pem` alone is an open-profile account (no certificate)."""
         directory = Path(directory)
         keypair = _read_key(directory, KEY_FILE)
+        if not (directory / CERT_FILE).exists() and not (directory / CA_FILE).exists():
+            return cls.account(keypair)
         cert = pem_to_der(_read(directory, CERT_FILE))
         ca = pem_to_der(_read(directory, CA_FILE))
         try:

@@ -16,8 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tianfu.codec import decode, decode_value, encode
-from tianfu.contracts import governance
+from tianfu.codec import decode_value, encode
+from tianfu.contracts import governance, openprofile
 from tianfu.contracts.admission import params_from_value, validator_set_from_records
 from tianfu.crypto import CertificateError, CryptoError, current_suite, verify_commit
 from tianfu.crypto.merkle import merkle_root
@@ -36,6 +36,7 @@ from tianfu.types import (
     ValidatorSet,
 )
 from tianfu.types.block import median_time
+from tianfu.types.genesis import decode_genesis
 
 # A transaction's canonical bytes: `Transaction.encoded()` keeps them on the object (computed
 # once, or taken from the bytes it was decoded from).
@@ -167,7 +168,9 @@ class Ledger:
         self.store = store
         self.genesis = genesis
         self.chain_id = genesis.chain_id
-        self.executor = Executor(genesis, governance)
+        self.executor = Executor(
+            genesis, governance, open_profile=openprofile if genesis.open is not None else None
+        )
         self.state = MerkleState(store)
         self.latest = _LatestCache(store)
         self._valsets: OrderedDict[int, ValidatorSet] = OrderedDict()  # by state version
@@ -181,7 +184,7 @@ class Ledger:
     def _init_genesis(self) -> None:
         stored = self.store.load_genesis()
         if stored is not None:
-            if decode(stored, Genesis).hash != self.genesis.hash:
+            if decode_genesis(stored).hash != self.genesis.hash:
                 raise InvalidBlock("the store holds a different genesis than the one configured")
             found = self.store.get_meta(STATE_FORMAT_META)
             if found != STATE_FORMAT:

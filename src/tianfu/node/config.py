@@ -16,6 +16,13 @@ max_body_bytes = 1048576
 host = "127.0.0.1"
 port = 9701
 peers = ["127.0.0.1:9702", "127.0.0.1:9703"]
+
+[observer]                         # open profile only (ADR 0025); absent: no observer port
+port = 9801                        # where nodes without member certificates connect
+peers = ["127.0.0.1:9802"]         # observer ports this node dials (an observer's upstream)
+
+An observer node (`observer_node = true` at the top, `validator = false`, org "") has a
+self-made key in `identity/key.pem` and uses the observer port only.
 """
 
 from __future__ import annotations
@@ -46,6 +53,9 @@ class NodeConfig:
     p2p_host: str = "127.0.0.1"
     p2p_port: int = 9701
     peers: list[tuple[str, int]] = field(default_factory=list)
+    observer: bool = False  # a non-validating node without a member certificate
+    observer_port: int = 0  # the observer port to listen on (0: none)
+    observer_peers: list[tuple[str, int]] = field(default_factory=list)
 
     @classmethod
     def load(cls, home: Path) -> NodeConfig:
@@ -62,6 +72,7 @@ class NodeConfig:
         try:
             api = raw.get("api", {})
             p2p = raw.get("p2p", {})
+            obs = raw.get("observer", {})
             return cls(
                 home=home,
                 name=str(raw["name"]),
@@ -76,6 +87,9 @@ class NodeConfig:
                 p2p_host=str(p2p.get("host", "127.0.0.1")),
                 p2p_port=int(p2p.get("port", 9701)),
                 peers=[parse_hostport(p) for p in p2p.get("peers", [])],
+                observer=bool(raw.get("observer_node", False)),
+                observer_port=int(obs.get("port", 0)),
+                observer_peers=[parse_hostport(p) for p in obs.get("peers", [])],
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: bad or missing setting: {exc}") from None
@@ -90,11 +104,17 @@ class NodeConfig:
                 return os.path.relpath(p, self.home.resolve())
 
         peers = ", ".join(f'"{h}:{p}"' for h, p in self.peers)
+        obs_peers = ", ".join(f'"{h}:{p}"' for h, p in self.observer_peers)
+        observer = ""
+        if self.observer_port or self.observer_peers:
+            observer = f"\n[observer]\nport = {self.observer_port}\npeers = [{obs_peers}]\n"
         return (
             f'name = "{self.name}"\norg = "{self.org}"\nvalidator = {str(self.validator).lower()}\n'
-            f'genesis = "{rel(self.genesis)}"\nidentity = "{rel(self.identity)}"\ndata = "{rel(self.data)}"\n\n'
+            + ("observer_node = true\n" if self.observer else "")
+            + f'genesis = "{rel(self.genesis)}"\nidentity = "{rel(self.identity)}"\ndata = "{rel(self.data)}"\n\n'
             f'[api]\nhost = "{self.api_host}"\nport = {self.api_port}\nmax_body_bytes = {self.max_body_bytes}\n\n'
             f'[p2p]\nhost = "{self.p2p_host}"\nport = {self.p2p_port}\npeers = [{peers}]\n'
+            + observer
         )
 
     def save(self) -> None:

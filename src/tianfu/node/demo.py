@@ -17,12 +17,18 @@ from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 
 log = logging.getLogger(__name__)
 
+# The applications' hints name the default network of `tianfu up`.
+DEFAULT_GENESIS = ".tianfu/localnet/genesis.bin"
+DEFAULT_URL = "http://127.0.0.1:8701"
+
 
 def create_demos(net: LocalNetwork, console: Console) -> dict[str, Any]:
     """Create (or find) each application's demo data and print what it is and what to try.
 
     A failing application is reported and skipped; the network keeps running."""
     env = LocalnetEnv(net)
+    genesis = str(net.home / "genesis.bin")
+    url = net.url(net.configs[0])
     summaries: dict[str, Any] = {}
     for app in APPLICATIONS:
         try:
@@ -34,5 +40,10 @@ def create_demos(net: LocalNetwork, console: Console) -> dict[str, Any]:
             continue
         console.print(f"[bold green]{app.name}[/]")
         for line in app.describe(summaries[app.name]):
+            line = line.replace(DEFAULT_GENESIS, genesis)
             console.print(f"  {line}", highlight=False, markup=False)
+    if url != DEFAULT_URL:
+        console.print(
+            f"(this network's first node is {url}: add --url {url} to the commands above)"
+        )
     return summaries

@@ -13,10 +13,11 @@ import json
 import time
 from pathlib import Path
 
-from tianfu.codec import decode, encode, to_builtins
+from tianfu.codec import encode, to_builtins
 from tianfu.crypto import ED25519, scheme_name, suite_for_scheme
 from tianfu.identity import Identity, OrgCA
 from tianfu.types import Genesis, OrgConfig, Validator
+from tianfu.types.genesis import decode_genesis
 
 DEV_ORG = "devorg"
 DEV_CHAIN_ID = "tianfu-dev"
@@ -39,7 +40,7 @@ def _hexify(obj: object) -> object:
 
 
 def load_genesis(home: Path) -> Genesis:
-    return decode((home / "genesis.bin").read_bytes(), Genesis)
+    return decode_genesis((home / "genesis.bin").read_bytes())
 
 
 def init_dev(home: Path, scheme: int = ED25519) -> bool:
@@ -86,6 +87,7 @@ def run_dev(
     node_id = Identity.load(home / "identities" / "node")
     print(f"Tianfu dev chain {genesis.chain_id} ({'new' if created else 'resumed'}) in {home}")
     print(f"  suite      {genesis.suite}")
+    print(f"  console    http://{host}:{port}/")
     print(f"  API        http://{host}:{port}  (docs: http://{host}:{port}/docs)")
     print(f"  admin      {home / 'identities' / 'admin'}")
     print(f"  user       {home / 'identities' / 'user'}")

@@ -22,10 +22,11 @@ from tianfu.crypto import ED25519, suite_for_scheme
 from tianfu.identity import OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.dev import write_genesis
-from tianfu.types import ConsensusParams, Genesis, OrgConfig, Validator
+from tianfu.types import ConsensusParams, Genesis, OpenGenesis, OpenProfile, OrgConfig, Validator
 
 API_BASE_PORT = 8700
 P2P_BASE_PORT = 9700
+OBSERVER_PORT_OFFSET = 100
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,14 @@ def init_network(
     scheme: int = ED25519,
     params: ConsensusParams | None = None,
     force: bool = False,
+    open_profile: OpenProfile | None = None,
+    validator_power: int = 1,
 ) -> NetworkLayout:
-    """Create `orgs` organisations, each with one validator node. Refuses to overwrite."""
+    """Create `orgs` organisations, each with one validator node. Refuses to overwrite.
+
+    With `open_profile` the chain has the open profile (ADR 0025): its genesis is an
+    `OpenGenesis` carrying those settings; the organisations are the founding members, and
+    each node also listens on an observer port (its p2p port + OBSERVER_PORT_OFFSET)."""
     out = Path(out)
     if (out / "genesis.bin").exists():
         if not force:
@@ -73,17 +80,25 @@ def init_network(
         node.save(out / org / f"node{i}" / "identity")
         node_ids[org] = node
         validators.append(
-            Validator(f"node{i}", org, node.keypair.scheme, node.keypair.public_key, 1)
+            Validator(
+                f"node{i}", org, node.keypair.scheme, node.keypair.public_key, validator_power
+            )
         )
-    genesis = Genesis(
-        version=1,
-        chain_id=chain_id,
-        time_ms=int(time.time() * 1000),
-        orgs=[OrgConfig(o, cas[o].cert_der) for o in names],
-        validators=validators,
-        params=params or ConsensusParams(),
-        suite=suite_for_scheme(scheme).name,  # sm2 keys: the SM2/SM3 suite
+    fields = {
+        "version": 1,
+        "chain_id": chain_id,
+        "time_ms": int(time.time() * 1000),
+        "orgs": [OrgConfig(o, cas[o].cert_der) for o in names],
+        "validators": validators,
+        "params": params or ConsensusParams(),
+        "suite": suite_for_scheme(scheme).name,  # sm2 keys: the SM2/SM3 suite
+    }
+    genesis = (
+        Genesis(**fields)  # type: ignore[arg-type]
+        if open_profile is None
+        else OpenGenesis(**fields, open_profile=open_profile)  # type: ignore[arg-type]
     )
+    genesis.validate()
     write_genesis(out, genesis)
     configs = []
     for i, org in enumerate(names, start=1):
@@ -101,6 +116,8 @@ def init_network(
             p2p_host=host,
             p2p_port=p2p_base_port + i,
             peers=[(host, p2p_base_port + j) for j in range(1, orgs + 1) if j != i],
+            # Open profile: node i's observer port is its p2p port + OBSERVER_PORT_OFFSET.
+            observer_port=p2p_base_port + OBSERVER_PORT_OFFSET + i if open_profile else 0,
         )
         cfg.save()
         FilePrivValidator.initialise(node_ids[org].keypair, cfg.data / SIGNER_FILE)

@@ -1,6 +1,6 @@
 """Wires a network node: store, ledger, mempool, p2p (mutual TLS), consensus driver, block
-sync, transaction gossip, the store guard and the REST API. Composition only — no logic
-of its own."""
+sync, transaction gossip, private data, the applications' p2p services (photo blobs), the
+store guard and the REST API. Composition only — no logic of its own."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from typing import Any
 
 import uvicorn
 
-from tianfu.api.app import create_app
 from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
-from tianfu.codec import decode
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
@@ -29,13 +27,19 @@ from tianfu.node import loop as event_loop
 from tianfu.node.config import NodeConfig
 from tianfu.node.evidence import EvidenceReporter
 from tianfu.node.health import NodeHealth, wire_health
+from tianfu.node.http import network_node_app
+from tianfu.node.observer_node import CONSENSUS_KINDS, OBSERVER_KINDS, validator_key_check
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
 from tianfu.node.trust import chain_trust
 from tianfu.p2p import api as p2p
 from tianfu.p2p.network import TlsNetwork
+from tianfu.p2p.observer import CombinedNetwork, ObserverTransport
+from tianfu.privdata.distribution import Distributor
+from tianfu.privdata.node import PrivateDataNode, load_quotas
 from tianfu.sync import BlockSyncer
 from tianfu.types import Genesis, Transaction
+from tianfu.types.genesis import decode_genesis
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_block_bytes + slack
@@ -44,7 +48,7 @@ MAX_FRAME = 16 << 20  # sync responses carry blocks: max_response_bytes + max_bl
 async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False) -> None:
     """Run the node until stopped; `StoreRefused` if its store is damaged (at start or later),
     `PrivValStateError` if its signer file is missing and `new_signer_state` is not given."""
-    genesis = decode(cfg.genesis.read_bytes(), Genesis)
+    genesis = decode_genesis(cfg.genesis.read_bytes())
     set_chain_suite(suite_of(genesis))  # every hash and signature check of this process
     ident = Identity.load(cfg.identity)
     lock = DataLock(cfg.data, "starting this node")
@@ -95,7 +99,26 @@ async def _serve(
         except TxRejected:
             return False
 
-    gossip = TxGossip(network, admit_from_peer, admit_many=service.admit_many)
+    # Open profile: the observer port, for nodes without member certificates (sync and
+    # gossip only; consensus keeps the member transport).
+    observers: ObserverTransport | None = None
+    shared: Any = network
+    if genesis.profile == "open" and cfg.observer_port:
+        observers = ObserverTransport(
+            ident.keypair,
+            genesis.chain_id,
+            route,
+            role="validator" if cfg.validator else "observer",
+            listen=(cfg.p2p_host, cfg.observer_port),
+            peers=cfg.observer_peers,
+            inbound_kinds=OBSERVER_KINDS,
+            outbound_kinds=OBSERVER_KINDS,
+            max_frame=MAX_FRAME,
+            consensus_kinds=CONSENSUS_KINDS,  # with validators by stake only
+            is_validator_key=validator_key_check(ledger),
+        )
+        shared = CombinedNetwork(network, observers)
+    gossip = TxGossip(shared, admit_from_peer, admit_many=service.admit_many)
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()
     syncer: BlockSyncer | None = None
@@ -129,7 +152,7 @@ async def _serve(
         mempool,
         privval,
         ConsensusWAL(cfg.data / "consensus.wal"),
-        network,
+        shared,  # the member transport (and validators by stake on an open chain)
         on_commit=committed,
         verified=service.verified.__contains__,
         commit_lock=commit_lock,
@@ -139,7 +162,7 @@ async def _serve(
     service.clock_offset = lambda: driver.clock_offset_ms
     syncer = BlockSyncer(
         ledger,
-        network,
+        shared,
         on_commit=service.block_committed,
         commit_lock=commit_lock,
         on_caught_up=lambda h: driver.jump_to(h),
@@ -149,6 +172,12 @@ async def _serve(
     for kind in (p2p.KIND_STATUS, p2p.KIND_BLOCKS_REQUEST, p2p.KIND_BLOCKS_RESPONSE):
         handlers[kind] = syncer.handle
     handlers[p2p.KIND_TXS] = gossip.handle
+    service.private = PrivateDataNode.open(
+        cfg.data / "private", ledger, {cfg.org}, query=service.query, quotas=load_quotas(cfg.home)
+    )
+    private = Distributor(service.private, network)
+    for kind in (p2p.KIND_PRIVATE_FETCH, p2p.KIND_PRIVATE_DATA, p2p.KIND_PRIVATE_HAVE):
+        handlers[kind] = private.handle
     health = NodeHealth()
     wire_health(
         health, store=ledger.store, driver=driver, syncer=syncer, transport=transport, guard=guard
@@ -156,10 +185,21 @@ async def _serve(
     service.health = health.text
     service.registry.register(health)
 
-    server = make_server(create_app(service), cfg.api_host, cfg.api_port)
+    api, app_services = network_node_app(service, cfg.data, network)
+    for app_service in app_services:
+        for kind in app_service.kinds:
+            if kind in handlers:
+                raise RuntimeError(f"p2p message kind {kind} is handled twice")
+            handlers[kind] = app_service.handle
+    server = make_server(api, cfg.api_host, cfg.api_port)
     guard.attach()
     await transport.start()
+    if observers is not None:
+        await observers.start()
     await driver.start()
+    await private.start()
+    for app_service in app_services:
+        await app_service.start()
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
     reporter = EvidenceReporter(ident, service, driver.pending_evidence)
     evidence_task = asyncio.create_task(reporter.run(), name="evidence-reporter")
@@ -180,7 +220,12 @@ async def _serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await syncer.drain()
+        for app_service in app_services:
+            await app_service.stop()
+        await private.stop()
         await driver.stop()
+        if observers is not None:
+            await observers.stop()
         await transport.stop()
         ledger.store.close()
     if guard.fatal is not None:

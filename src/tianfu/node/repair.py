@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tianfu.codec import decode
 from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
 from tianfu.ledger import Ledger
@@ -42,6 +41,7 @@ from tianfu.store import Store, StoreDamaged, StoreError
 from tianfu.store.check import check_store
 from tianfu.sync import BlockSyncer, SyncConfig
 from tianfu.types import Genesis
+from tianfu.types.genesis import decode_genesis
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ async def repair(
     """Rebuild `cfg`'s store from its peers (module docstring). `RepairFailed` if no peer
     connects within `connect_timeout_s`, or the height stops rising for `stall_timeout_s`
     while peers are ahead."""
-    genesis = decode(cfg.genesis.read_bytes(), Genesis)
+    genesis = decode_genesis(cfg.genesis.read_bytes())
     set_chain_suite(suite_of(genesis))  # this process works for that chain only
     ident = Identity.load(cfg.identity)
     if not cfg.peers:

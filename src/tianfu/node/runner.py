@@ -7,7 +7,6 @@ import contextlib
 import logging
 from pathlib import Path
 
-from tianfu.api.app import create_app
 from tianfu.api.server import make_server
 from tianfu.consensus.solo import SoloDriver
 from tianfu.crypto import set_chain_suite, suite_of
@@ -15,7 +14,9 @@ from tianfu.identity import Identity
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
 from tianfu.node import loop as event_loop
+from tianfu.node.http import node_app
 from tianfu.node.service import NodeService
+from tianfu.privdata.node import PrivateDataNode
 from tianfu.store import Store
 from tianfu.types import Genesis
 
@@ -47,6 +48,9 @@ async def serve_solo(
         is_validator=True,
         max_body_bytes=max_body_bytes,
     )
+    service.private = PrivateDataNode.open(
+        data_dir / "private", ledger, {info.org}, query=service.query
+    )
     params = genesis.params
     driver = SoloDriver(
         ledger,
@@ -59,7 +63,7 @@ async def serve_solo(
         on_commit=service.block_committed,
     )
     service.on_tx = lambda _tx: driver.notify()
-    server = make_server(create_app(service), host, port)
+    server = make_server(node_app(service, data_dir), host, port)
     producer = asyncio.create_task(driver.run(), name="block-producer")
     try:
         await server.serve()

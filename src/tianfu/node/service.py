@@ -16,11 +16,13 @@ from tianfu.api.service import (
     QueryFailed,
     StateRead,
     TxDuplicate,
+    TxQuotaExceeded,
     TxRecord,
     TxRejected,
 )
 from tianfu.codec import decode_value, encode
 from tianfu.execution.api import ContractError, state_key
+from tianfu.execution.refusals import QuotaExceeded
 from tianfu.execution.runtime import TxInvalid
 from tianfu.ledger import Ledger
 from tianfu.ledger.proofs import ledger_proofs
@@ -84,6 +86,9 @@ class NodeService:
         self._waiters: dict[bytes, list[_Waiter]] = {}  # tx hash -> waits for its commit
         self._subscribers: set[asyncio.Queue[CommittedEvent | None]] = set()
         self._proofs: ProofBuilder | None = None
+        # Private data (`tianfu.privdata.node.PrivateDataNode`), when the node keeps it: told
+        # of every committed block, served by `tianfu.api.private`.
+        self.private: Any = None
         self.registry = CollectorRegistry()
         self.m_height = Gauge("tianfu_height", "Latest committed height", registry=self.registry)
         self.m_txs = Counter(
@@ -195,6 +200,10 @@ class NodeService:
             try:
                 check_tx(tx, next_height, time_ms, reader)
                 add(tx)  # raises nothing else: h is not pending (checked above)
+            except QuotaExceeded as exc:
+                self.m_rejected.inc()
+                out.append(TxQuotaExceeded(str(exc)))
+                continue
             except (TxInvalid, ContractError, MempoolFull) as exc:
                 self.m_rejected.inc()
                 out.append(TxRejected(str(exc)))
@@ -304,6 +313,8 @@ class NodeService:
         if stale:
             self.verified.difference_update(stale)
         self.m_mempool.set(len(self.mempool))
+        if self.private is not None:
+            self.private.block_committed(executed)
 
     def _publish(self, event: CommittedEvent) -> None:
         for q in list(self._subscribers):
@@ -372,6 +383,21 @@ class NodeService:
             certificate=self.store.load_cert(height),
         )
 
+    def scan_state(self, contract: str, prefix: str, limit: int) -> list[tuple[str, Any]]:
+        """At most `limit` latest entries of `contract` whose key starts with `prefix`, in key
+        order: (key, decoded value). Read-only (the web console lists records with it)."""
+        base = state_key(contract, "")
+        out: list[tuple[str, Any]] = []
+        rows = self.store.iter_latest(base + prefix.encode())
+        try:
+            for key, raw in rows:
+                if len(out) >= limit:
+                    break
+                out.append((bytes(key)[len(base) :].decode(errors="replace"), decode_value(raw)))
+        finally:
+            rows.close()  # type: ignore[attr-defined]
+        return out
+
     def query(self, contract: str, method: str, args: list[Any]) -> Any:
         head = self.ledger.head()
         try:
@@ -402,6 +428,19 @@ class NodeService:
                 "power": v.power,
             }
             for v in self.ledger.validator_set(self.store.height() + 1).validators
+        ]
+
+    def validators_at(self, height: int) -> list[dict[str, Any]]:
+        """The validator set that signs block `height` (ADR 0012: from state height - 2)."""
+        return [
+            {
+                "name": v.name,
+                "org": v.org,
+                "scheme": v.scheme,
+                "public_key": v.public_key.hex(),
+                "power": v.power,
+            }
+            for v in self.ledger.validator_set(max(1, height)).validators
         ]
 
     def orgs(self) -> list[dict[str, Any]]:

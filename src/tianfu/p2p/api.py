@@ -20,6 +20,11 @@ KIND_BLOCKS_REQUEST = 5  # sync: ask for blocks with certificates
 KIND_BLOCKS_RESPONSE = 6  # sync: blocks with certificates
 KIND_EVIDENCE = 7  # double-sign evidence
 KIND_COMMIT = 8  # a committed block + certificate (for peers stuck at that height)
+KIND_PRIVATE_FETCH = 9  # private data: ask a granted peer for a blob (privdata.messages)
+KIND_PRIVATE_DATA = 10  # private data: the blob, or "unavailable"
+KIND_PRIVATE_HAVE = 11  # private data: this node now holds a blob (sent to granted peers)
+# 12-13: the observer port's handshake (tianfu.p2p.observer).
+# 14-16: photo_sharing's blobs (tianfu.apps.photo_sharing.replication: have, fetch, data).
 
 
 @dataclass(frozen=True)

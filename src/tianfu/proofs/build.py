@@ -14,8 +14,8 @@ from typing import Any, Protocol
 from tianfu.codec import encode
 from tianfu.crypto.merkle import merkle_proof
 from tianfu.execution.api import state_key
-from tianfu.proofs.commit import check_commit, trusted_power
-from tianfu.proofs.documents import make_document
+from tianfu.proofs.commit import check_commit
+from tianfu.proofs.documents import CONSORTIUM_READS, consortium_keys, make_document
 from tianfu.proofs.formats import (
     BUNDLE_VERSION,
     MAX_ITEMS,
@@ -72,6 +72,9 @@ class ProofBuilder:
     def __post_init__(self) -> None:
         # change height -> the change before it (None: the first), read once per change
         self._prev_change: dict[int, int | None] = {}
+        # change height -> (scheme, key) of the verified signers of that block (None: not
+        # certified here); each certificate is checked once, however many chains use it
+        self._signed: dict[int, frozenset[tuple[int, bytes]] | None] = {}
         self._lock = threading.Lock()
 
     # -- parts ---------------------------------------------------------------------------------
@@ -156,19 +159,19 @@ class ProofBuilder:
         if mode != SKIPPING:
             raise ValueError(f"unknown chain mode {mode!r}")
         num, den = trust_level
+        signed = [self._signers(c) for c in changes]  # one certificate check per change
         links: list[ValidatorLink] = []
         trusted = self._set_after(after)
         i = 0
         while i < len(changes):
+            # The furthest change whose block more than `trust_level` of `trusted` signed:
+            # set lookups only (no signature is checked again).
+            power = {(v.scheme, v.public_key): v.power for v in trusted.validators}
+            bar = trusted.total_power * num
             jump = None
             for j in range(len(changes) - 1, i, -1):
-                c = changes[j]
-                cert, header = self.reader.certificate(c), self.reader.header(c)
-                if cert is None or header is None:
-                    continue
-                own = self._set_at(c)
-                signers = check_commit(cert, header, own, self.reader.genesis.chain_id)
-                if trusted_power(signers, trusted) * den > trusted.total_power * num:
+                s = signed[j]
+                if s is not None and sum(power.get(k, 0) for k in s) * den > bar:
                     jump = j
                     break
             if jump is None:
@@ -181,6 +184,20 @@ class ProofBuilder:
                 trusted = self._set_after(c)
                 i = jump + 1
         return links
+
+    def _signers(self, height: int) -> frozenset[tuple[int, bytes]] | None:
+        """The verified signers of block `height` (None if it is not certified here)."""
+        with self._lock:
+            if height in self._signed:
+                return self._signed[height]
+        cert, header = self.reader.certificate(height), self.reader.header(height)
+        out = None
+        if cert is not None and header is not None:
+            own = self._set_at(height)
+            out = frozenset(check_commit(cert, header, own, self.reader.genesis.chain_id))
+        with self._lock:
+            self._signed[height] = out
+        return out
 
     def _set_at(self, height: int) -> ValidatorSet:
         """The set that signs block `height` (the ledger's rule)."""
@@ -247,6 +264,26 @@ class ProofBuilder:
         h = self.reader.height() if height is None else height
         self.check_height(h)
         return self._bundle(h, [BlockProof(self.light_block(h), [], [])], mode)
+
+    def consortium_bundle(
+        self, kind: str, height: int | None = None, mode: str = SEQUENTIAL
+    ) -> ProofBundle:
+        """The entries the /v1/orgs or /v1/contracts answer reads at `height` (kind "orgs" or
+        "contracts"): the governance list, then each listed record."""
+        h = self.reader.height() if height is None else height
+        self.check_height(h)
+        list_key = CONSORTIUM_READS[kind][0]
+        raw = self.reader.state.get(state_key("governance", list_key), h)
+        names = decode_value_strict(raw) if raw is not None else []
+        keys = consortium_keys(kind, names)
+        if len(keys) > MAX_ITEMS:
+            raise ProofUnavailable(f"the {kind} answer reads more than {MAX_ITEMS} entries")
+        return self.state_bundle([("governance", k) for k in keys], h, mode)
+
+    def consortium_document(
+        self, kind: str, height: int | None = None, mode: str = SEQUENTIAL
+    ) -> dict[str, Any]:
+        return self._doc(kind, self.consortium_bundle(kind, height, mode))
 
     # -- documents ----------------------------------------------------------------------------------
     def state_document(

@@ -485,7 +485,65 @@ def _render_validators(v: VerifiedBundle, _g: Genesis) -> dict[str, Any]:
     }
 
 
+# -- the consortium's answers (the /v1/orgs and /v1/contracts reads) ---------------------------------
+CONSORTIUM_READS = {"orgs": ("orgs", "org/"), "contracts": ("contracts", "contract/")}
+
+
+def consortium_keys(kind: str, names: Any) -> list[str]:
+    """The governance keys the answer of `kind` reads, given its list of names."""
+    list_key, prefix = CONSORTIUM_READS[kind]
+    listed = names if isinstance(names, list) else []
+    return list(dict.fromkeys([list_key, *(prefix + n for n in listed if isinstance(n, str))]))
+
+
+def _consortium(v: VerifiedBundle, kind: str) -> tuple[ProvenBlock, list[Any]]:
+    """(block, the listed records in list order) of an orgs/contracts bundle: the read
+    replayed over exactly the proven entries (the list, then each listed record, in order;
+    nothing else)."""
+    b = _one_block(v, kind)
+    if b.txs or not b.entries:
+        raise DocumentError(f"a {kind} proof holds governance entries only")
+    keys = [split_state_key(e.key) for e in b.entries]
+    if any(c != "governance" for c, _ in keys):
+        raise DocumentError(f"a {kind} proof reads the governance contract only")
+    names = b.entries[0].value if b.entries[0].value is not None else []
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise DocumentError(f"the proven {kind} list is not a list of names")
+    if [k for _, k in keys] != consortium_keys(kind, names):
+        raise DocumentError(f"the proven entries are not exactly what the {kind} answer reads")
+    values = {k: e.value for (_, k), e in zip(keys, b.entries, strict=True)}
+    prefix = CONSORTIUM_READS[kind][1]
+    records = [(n, values[prefix + n]) for n in names]
+    if not all(isinstance(r, dict) for _, r in records):
+        raise DocumentError(f"a listed {kind[:-1]} has no record")
+    return b, records
+
+
+def _check_orgs(v: VerifiedBundle) -> None:
+    _consortium(v, "orgs")
+
+
+def _render_orgs(v: VerifiedBundle, _g: Genesis) -> dict[str, Any]:
+    b, records = _consortium(v, "orgs")
+    orgs = [
+        {"name": n, "status": readable(r.get("status")), "ca_cert": readable(r.get("ca_cert"))}
+        for n, r in records
+    ]
+    return {**render_block(b), "orgs": orgs}
+
+
+def _check_contracts(v: VerifiedBundle) -> None:
+    _consortium(v, "contracts")
+
+
+def _render_contracts(v: VerifiedBundle, _g: Genesis) -> dict[str, Any]:
+    b, records = _consortium(v, "contracts")
+    return {**render_block(b), "contracts": [readable(r) for _, r in records]}
+
+
 register(Kind("state", _check_state, _render_state))
+register(Kind("orgs", _check_orgs, _render_orgs))
+register(Kind("contracts", _check_contracts, _render_contracts))
 register(Kind("tx", _check_tx, _render_tx))
 register(Kind("absence", _check_absence, _render_absence))
 register(Kind("history", _check_history, _render_history))

@@ -120,12 +120,36 @@ def validators_value(value: bytes | None, genesis_set: ValidatorSet, where: str)
     if value is None:
         return genesis_set
     try:
-        valset = validator_set_from_records(decode_value_strict(value))
+        records = decode_value_strict(value)
+        check_records(records)
+        valset = validator_set_from_records(records)
     except (KeyError, TypeError, ValueError) as exc:
         raise TrustError(f"malformed validator set {where}: {exc}") from None
     if not valset.validators:
         raise TrustError(f"the validator set {where} is empty")
     return valset
+
+
+RECORD_FIELDS = frozenset({"name", "org", "scheme", "public_key", "power"})
+
+
+def check_records(records: Any) -> None:
+    """Raise ValueError unless `records` are validator records as governance writes them:
+    a list of maps with exactly the five fields, of their types, each power at least 1."""
+    if not isinstance(records, list):
+        raise ValueError("validator records must be a list")
+    for r in records:
+        if not isinstance(r, dict) or set(r) != RECORD_FIELDS:
+            raise ValueError(f"a validator record has exactly the fields {sorted(RECORD_FIELDS)}")
+        if not (isinstance(r["name"], str) and isinstance(r["org"], str)):
+            raise ValueError("a validator's name and organisation are text")
+        if not isinstance(r["public_key"], bytes):
+            raise ValueError("a validator's public key is bytes")
+        for name in ("scheme", "power"):
+            if type(r[name]) is not int:
+                raise ValueError(f"a validator's {name} is an integer")
+        if r["power"] < 1:
+            raise ValueError("a validator's power is at least 1")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ from typing import Any
 import msgspec
 
 from tianfu.codec import try_encode
+from tianfu.types import Receipt
+from tianfu.types.tx import FAILED, OK
+from tianfu.types.values import ValueTypeError, check_value
 
 
 class ValueBytesError(ValueError):
@@ -24,7 +27,24 @@ def decode_value_strict(data: bytes) -> Any:
         raise ValueBytesError(f"malformed value bytes: {exc}") from None
     if try_encode(value) != data:
         raise ValueBytesError("value bytes are not the canonical encoding of a value")
+    try:
+        check_value(value)  # no float, extension type or non-text key: a contract value
+    except ValueTypeError as exc:
+        raise ValueBytesError(f"value bytes do not hold a contract value: {exc}") from None
     return value
+
+
+def check_receipt(receipt: Receipt) -> None:
+    """Raise `ValueBytesError` unless a decoded receipt is one execution can write: status
+    OK or FAILED, and its result and event data contract values."""
+    if type(receipt.status) is not int or receipt.status not in (OK, FAILED):
+        raise ValueBytesError(f"receipt status {receipt.status!r} is neither OK nor FAILED")
+    try:
+        check_value(receipt.result)
+        for event in receipt.events:
+            check_value(event.data)
+    except ValueTypeError as exc:
+        raise ValueBytesError(f"the receipt holds something other than values: {exc}") from None
 
 
 def readable(value: Any) -> Any:

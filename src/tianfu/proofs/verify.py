@@ -28,7 +28,7 @@ from tianfu.proofs.valchain import (
     decode_target,
     prepare_link,
 )
-from tianfu.proofs.values import decode_value_strict
+from tianfu.proofs.values import check_receipt, decode_value_strict
 from tianfu.state import StateProof, check_proof
 from tianfu.types import BlockHeader, CommitCertificate, Receipt, Transaction, ValidatorSet
 
@@ -127,6 +127,10 @@ def _prepare_block(
 def _verify_tx(inc: TxInclusion, header: BlockHeader) -> ProvenTx:
     tx: Transaction = decode_part(inc.tx, Transaction, "transaction")
     receipt: Receipt = decode_part(inc.receipt, Receipt, "receipt")
+    try:
+        check_receipt(receipt)
+    except ValueError as exc:
+        raise TrustError(str(exc)) from None
     n = header.tx_count
     if not 0 <= inc.index < n:
         raise TrustError(f"transaction index {inc.index} is outside block {header.height}")

@@ -15,7 +15,6 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tianfu.api.app import create_app
 from tianfu.client import Client
 from tianfu.consensus.solo import SoloDriver
 from tianfu.crypto import ED25519, sign_tx, suite_for_scheme
@@ -23,7 +22,9 @@ from tianfu.execution.api import state_key
 from tianfu.identity import Identity, OrgCA
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
+from tianfu.node.http import node_app
 from tianfu.node.service import NodeService
+from tianfu.privdata.node import PrivateDataNode
 from tianfu.store import Store
 from tianfu.types import Genesis, OrgConfig, Receipt, TxBody, Validator
 
@@ -67,8 +68,13 @@ class AppChain:
             verified=self.service.verified.__contains__,
         )
         self.service.on_tx = self._commit_now
+        # Private data: this one node acts for every organisation (holds all their data
+        # keys), so every member can read what its organisation is granted through it.
+        self.service.private = PrivateDataNode.open(
+            self.dir / "private", self.ledger, set(orgs), query=self.service.query
+        )
         self.driver.produce_one([])
-        self.http = TestClient(create_app(self.service))
+        self.http = TestClient(node_app(self.service, self.dir))
         self._nonce = 0
         self._registered: set[str] = set()
         self._identities: dict[tuple[str, str], Identity] = {}

@@ -13,7 +13,16 @@ from tianfu.types.block import (
     Vote,
     vote_signing_bytes,
 )
-from tianfu.types.genesis import ConsensusParams, Genesis, OrgConfig, Policies
+from tianfu.types.genesis import (
+    ConsensusParams,
+    Genesis,
+    OpenGenesis,
+    OpenProfile,
+    OrgConfig,
+    Policies,
+    StakeGrant,
+    decode_genesis,
+)
 from tianfu.types.tx import FAILED, OK, Event, Receipt, Transaction, TxBody, tx_hash
 from tianfu.types.values import ValueTypeError, check_value
 
@@ -29,6 +38,10 @@ __all__ = [
     "CommitSig",
     "ConsensusParams",
     "Genesis",
+    "OpenGenesis",
+    "OpenProfile",
+    "StakeGrant",
+    "decode_genesis",
     "OrgConfig",
     "Policies",
     "Event",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
 from tianfu.codec import HASH_SUITES, check_version, encode, hash_domain, hash_scope
@@ -112,6 +114,16 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True):
                 )
 
     @property
+    def profile(self) -> str:
+        """The network profile: "consortium" (this class) or "open" (`OpenGenesis`)."""
+        return CONSORTIUM
+
+    @property
+    def open(self) -> OpenProfile | None:
+        """The open profile's settings (None on a consortium chain)."""
+        return None
+
+    @property
     def hash(self) -> bytes:
         """The genesis hash, with the hash of its own suite (SM3 for "sm2")."""
         with hash_scope(HASH_SUITES[SUITE_HASHES[self.suite]]):
@@ -120,3 +132,88 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True):
     @property
     def validator_set(self) -> ValidatorSet:
         return ValidatorSet(list(self.validators))
+
+
+# -- the open profile -------------------------------------------------------------------------
+CONSORTIUM = "consortium"
+OPEN = "open"
+PROFILES = (CONSORTIUM, OPEN)
+OPEN_CONTRACT_RE = r"^[a-z][a-z0-9_]{0,63}$"
+Address = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{40}$")]
+
+
+class StakeGrant(msgspec.Struct, array_like=True, frozen=True):
+    """Stake units allocated at genesis to an account address (40 hex characters)."""
+
+    address: Address
+    amount: int
+
+
+class OpenProfile(msgspec.Struct, array_like=True, frozen=True):
+    """The open profile's genesis settings (ADR 0025). The first five are the initial values
+    of consensus parameters that governance changes later (`set_params`)."""
+
+    open_contracts: list[Annotated[str, msgspec.Meta(pattern=OPEN_CONTRACT_RE)]] = []
+    pow_bits: int = 16  # leading zero bits of an account registration's proof of work
+    quota_gas: int = 5_000_000  # an account's gas bucket: its capacity
+    quota_replenish: int = 50_000  # gas added to every account's bucket per block
+    unbonding_blocks: int = 20  # blocks between an unbond and the stake's release
+    slash_fraction_bps: int = 5000  # share of bonded stake burnt on a proven double sign
+    stake: list[StakeGrant] = []  # the genesis allocation of the stake unit
+
+    def validate(self) -> None:
+        from tianfu.types.openparams import check_open_params
+
+        check_open_params(self.params())
+        addresses = [g.address for g in self.stake]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError("duplicate address in the genesis stake allocation")
+        for g in self.stake:
+            if not 0 < g.amount <= 10**15:
+                raise ValueError(f"stake grant to {g.address} must be 1 to 10**15 units")
+
+    def params(self) -> dict[str, object]:
+        """The governed parameters, as the `params` state value holds them."""
+        return {
+            "open_contracts": sorted(set(self.open_contracts)),
+            "pow_bits": self.pow_bits,
+            "quota_gas": self.quota_gas,
+            "quota_replenish": self.quota_replenish,
+            "unbonding_blocks": self.unbonding_blocks,
+            "slash_fraction_bps": self.slash_fraction_bps,
+        }
+
+
+class OpenGenesis(Genesis, frozen=True, array_like=True):
+    """The genesis of an open-profile chain: a consortium genesis plus its open settings,
+    encoded as one more trailing field (a consortium genesis keeps its bytes and hash)."""
+
+    open_profile: OpenProfile = OpenProfile()
+
+    def validate(self) -> None:
+        super().validate()
+        self.open_profile.validate()
+
+    @property
+    def profile(self) -> str:
+        return OPEN
+
+    @property
+    def open(self) -> OpenProfile | None:
+        return self.open_profile
+
+
+_GENESIS_FIELDS = len(Genesis.__struct_fields__)
+
+
+def decode_genesis(data: bytes) -> Genesis:
+    """A genesis of either profile from its canonical bytes (`OpenGenesis` when the array has
+    the open profile's extra field). Raises `CodecError`."""
+    from tianfu.codec import CodecError, decode
+
+    if not isinstance(data, bytes | bytearray | memoryview) or not data:
+        raise CodecError("expected the bytes of a genesis")
+    first = bytes(data[:1])[0]
+    if 0x90 <= first <= 0x9F and first - 0x90 == _GENESIS_FIELDS + 1:
+        return decode(data, OpenGenesis)
+    return decode(data, Genesis)

@@ -15,14 +15,13 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tianfu.apps.common.certificate import export_record_certificate
 from tianfu.client import Client, VerificationError
 from tianfu.execution.api import address_of
 from tianfu.proofs.documents import (
     Kind,
     VerifiedDocument,
     load_document,
-    make_document,
-    merge_single_blocks,
     register,
     split_state_key,
     verify_document,
@@ -145,25 +144,15 @@ def export_certificate(client: Client, deposit_id: str, contract: str = CONTRACT
     The node is not trusted: the certificate is made only of what verifies against the
     client's trusted genesis (fetched and trusted with a warning by the CLI if none is given).
     """
-    record = client.query(contract, "get", deposit_id)
-    if not isinstance(record, dict) or not isinstance(record.get("tx"), str):
-        raise EvidenceCertificateError(f"unknown deposit {deposit_id}")
-    tx_doc = client.tx_proof_raw(record["tx"])
-    height = tx_doc.get("height")
-    if not isinstance(height, int):
-        raise EvidenceCertificateError("the node sent a malformed transaction proof")
-    state_doc = client.state_proof_raw(contract, deposit_key(deposit_id), height)
-    try:
-        bundle = merge_single_blocks([tx_doc, state_doc])
-    except VerificationError as exc:
-        raise EvidenceCertificateError(f"the node's proofs do not fit together: {exc}") from None
-    genesis = client.trusted_genesis()
-    try:
-        return make_document(KIND, bundle, genesis)
-    except EvidenceCertificateError:
-        raise
-    except VerificationError as exc:
-        raise EvidenceCertificateError(f"the node's proofs do not verify: {exc}") from None
+    return export_record_certificate(
+        client,
+        contract,
+        deposit_id,
+        deposit_key(deposit_id),
+        KIND,
+        EvidenceCertificateError,
+        "deposit",
+    )
 
 
 def load_certificate(data: bytes | str) -> dict[str, Any]:

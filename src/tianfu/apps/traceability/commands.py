@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
+
+import segno
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
@@ -24,6 +28,8 @@ from tianfu.apps.traceability.proof import KIND
 from tianfu.apps.traceability.sdk import Traceability
 from tianfu.proofs.documents import dump_document, verify_document
 
+CONSOLE_URL_ENV = "TIANFU_CONSOLE_URL"  # the base URL printed in QR codes, when not --base-url
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 EVENT_COLUMNS = ("seq", "type", "org", "name", "height", "time_ms", "data")
 EVENT_HEADERS = ("#", "type", "org", "signer", "block", "time", "data")
 GENESIS_HELP = (
@@ -95,6 +101,24 @@ def verify(session: Session, v: dict[str, Any]) -> Output:
     genesis = session.load_genesis(v["genesis"])
     proven = verify_document(v["file"].read_bytes(), genesis, kind=KIND)
     return Output({"verified": True, **proven.readable}, _lookup_lines(proven.document))
+
+
+def qr(session: Session, v: dict[str, Any]) -> Output:
+    """A QR code of the batch's public trace page on the web console (PNG, or SVG when the
+    file name ends in .svg)."""
+    if not CODE_PATTERN.fullmatch(v["code"]):
+        raise BadInput("a batch code is 1-64 letters, digits and - _ .")
+    base = v["base_url"] or os.environ.get(CONSOLE_URL_ENV) or session.client().url
+    if not base.startswith(("http://", "https://")):
+        raise BadInput(f"the base URL must start with http:// or https://, not {base[:40]!r}")
+    url = f"{base.rstrip('/')}/trace/{v['code']}"
+    out: Path = v["out"]
+    kind = "svg" if out.suffix.lower() == ".svg" else "png"
+    try:
+        segno.make(url, error="m").save(str(out), kind=kind, scale=8, border=4)
+    except OSError as exc:
+        raise CommandFailed(f"cannot write {out}: {exc}") from None
+    return Output({"code": v["code"], "url": url, "file": str(out)}, (Text(f"{url} -> {out}"),))
 
 
 def events(session: Session, v: dict[str, Any]) -> Output:
@@ -203,6 +227,16 @@ COMMANDS = CommandTable(
                 "Write the lookup's proof document to this file.",
                 default=None,
             ),
+        ),
+        custom(
+            "qr",
+            "Write a QR code linking to the batch's public trace page on the web console.\n\n"
+            "The link is BASE_URL/trace/CODE; BASE_URL is --base-url, else $TIANFU_CONSOLE_URL, "
+            "else the node's --url (every node serves the console). FILE.png or FILE.svg.",
+            qr,
+            CODE,
+            opt("out", Path, "The image file to write (.png or .svg)."),
+            opt("base_url", str | None, "The console's public base URL.", default=None),
         ),
         custom(
             "verify",

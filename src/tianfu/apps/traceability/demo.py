@@ -21,6 +21,10 @@ MEMBERS = (  # role, organisation index, certificate name
 )
 
 
+RECALLED = "LJ-TIN-004"
+RECALL_REASON = "tin seal found damaged at the warehouse"
+
+
 def cast(env: AppEnv, suffix: str = "") -> dict[str, Any]:
     """The participants: identities of different organisations, each with its role granted."""
     return cast_members(env, MEMBERS, suffix=suffix)
@@ -37,6 +41,7 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
         "contract": NAME,
         "lookup": "tianfu app traceability lookup LJ-TIN-001 --genesis .tianfu/localnet/genesis.bin",
         "batches": ["TEA-2024-001", "TEA-2024-002", "LJ-LOT-0415", "LJ-TIN-001..004", "LJ-BULK-01"],
+        "recalled": RECALLED,
         "participants": {
             role: f"{who.info.org}/{who.info.name} {who.info.address}" for role, who in p.items()
         },
@@ -75,6 +80,8 @@ def _create(env: AppEnv, p: dict[str, Any], farm: Traceability) -> None:
     factory.transfer_batch("LJ-TIN-001", p["retailer"].info.address)
     shop = Traceability(env.client(p["retailer"]))
     shop.record_event("LJ-TIN-001", "retail", {"store": "Chunxi Road shop", "price_fen": 68800})
+    # One tin is recalled, so that the public trace page has a recall to show.
+    Traceability(env.client(p["regulator"])).recall(RECALLED, RECALL_REASON)
 
 
 def describe(summary: dict[str, Any]) -> list[str]:
@@ -83,7 +90,7 @@ def describe(summary: dict[str, Any]) -> list[str]:
     return [
         "two Longjing tea harvests traced from farm to shop: harvested, merged into one lot, "
         "inspected, split into gift tins, shipped and sold",
-        "batches: " + ", ".join(summary["batches"]),
+        "batches: " + ", ".join(summary["batches"]) + f" ({summary['recalled']} recalled)",
         "participants: " + ", ".join(f"{role} {v.split()[0]}" for role, v in who.items()),
         f"try: {summary['lookup']}   (every record proven against the validators' signatures)",
     ]

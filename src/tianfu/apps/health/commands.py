@@ -1,0 +1,309 @@
+"""`tianfu app health ...`: patients and consent, private medical records, prescriptions,
+claims and supervision.
+
+Record content and prescription details are private data: the commands that write or read
+them encrypt and decrypt on this machine and talk to the node at --url, which must be a node
+of the signer's organisation. A PATIENT or DOCTOR is an address or an identity directory.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from tianfu.apps.common import inputs
+from tianfu.apps.common.commands import (
+    CommandTable,
+    Session,
+    arg,
+    custom,
+    opt,
+    record_view,
+    table_view,
+    tx,
+)
+from tianfu.apps.common.display import Fields, Output, Text
+from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.readable import Readable
+from tianfu.apps.health import NAME
+from tianfu.apps.health.sdk import Health
+
+SIGNED = ("url", "identity", "json")
+
+
+def _health(session: Session) -> Health:
+    return Health(session.client(signed=True))
+
+
+def _content(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc}") from None
+
+
+def _done(title: str, doc: dict[str, Any]) -> Output:
+    return Output(doc, (Fields(title, doc),))
+
+
+def add_record(session: Session, v: dict[str, Any]) -> Output:
+    h = _health(session)
+    rec_id = h.add_record(v["patient"], v["kind"], _content(v["file"]), v["reader"] or ())
+    return _done(f"record {rec_id} written", h.record(rec_id) or {"id": rec_id})
+
+
+def amend(session: Session, v: dict[str, Any]) -> Output:
+    h = _health(session)
+    version = h.amend(v["record_id"], _content(v["file"]))
+    return _done(f"record {v['record_id']} version {version}", h.record(v["record_id"]) or {})
+
+
+def read(session: Session, v: dict[str, Any]) -> Output:
+    content = _health(session).read(v["ref"], v["purpose"], wait_s=v["wait"])
+    out: Path | None = v["out"]
+    if out is not None:
+        out.write_bytes(content)
+        doc = {"ref": v["ref"], "bytes": len(content), "written": str(out)}
+        return Output(doc, (Fields(f"{v['ref']} read (access logged)", doc),))
+    text = content.decode("utf-8", "replace")
+    if not sys.stdout.isatty() and not text.endswith("\n"):
+        text += "\n"
+    return Output({"ref": v["ref"], "content": text}, (Text(text.rstrip("\n")),))
+
+
+def share(session: Session, v: dict[str, Any]) -> Output:
+    h = _health(session)
+    h.share(v["record_id"], v["org"])
+    return _done(f"record {v['record_id']} shared with {v['org']}", h.record(v["record_id"]) or {})
+
+
+def prescribe(session: Session, v: dict[str, Any]) -> Output:
+    h = _health(session)
+    rx_id = h.prescribe(v["patient"], v["drug"], v["dose"], v["quantity"], v["expires"], v["note"])
+    return _done(f"prescription {rx_id} issued", h.prescription(rx_id) or {"id": rx_id})
+
+
+def present(session: Session, v: dict[str, Any]) -> Output:
+    h = _health(session)
+    h.present(v["rx_id"], v["org"])
+    return _done(f"{v['rx_id']} presented to {v['org']}", h.prescription(v["rx_id"]) or {})
+
+
+def details(session: Session, v: dict[str, Any]) -> Output:
+    doc = _health(session).details(v["rx_id"], v["purpose"], wait_s=v["wait"])
+    return _done(f"details of {v['rx_id']} (access logged)", doc)
+
+
+def share_claim(session: Session, v: dict[str, Any]) -> Output:
+    h = _health(session)
+    h.share_claim(v["rx_id"], v["org"])
+    return _done(f"{v['rx_id']} shared with {v['org']}", h.prescription(v["rx_id"]) or {})
+
+
+PATIENT = arg("patient", help="The patient: address or identity directory.", parse=inputs.address)
+RECORD = arg("record_id", help="Record id (REC...).")
+RX = arg("rx_id", help="Prescription id (RX...).")
+ORG = arg("org", help="An organisation.")
+WAIT = opt("wait", float, "Seconds to wait while the node fetches the content.", default=30.0)
+
+COMMANDS = CommandTable(
+    contract=NAME,
+    help="Health: private medical records shared by consent, prescriptions, claims.",
+    readable=Readable(money=frozenset({"amount_fen", "reimbursed_fen"})),
+    wrap_json=True,
+    notes=(
+        "Record content and prescription details are private data: only the nodes of the "
+        "organisations granted hold them. Use --url of your own organisation's node.",
+    ),
+    commands=(
+        tx("register-patient", "Register yourself (the signer) as a patient."),
+        tx(
+            "consent", "(patient) Consent to an organisation treating you and reading records.", ORG
+        ),
+        tx("withdraw-consent", "(patient) Withdraw a consent.", ORG),
+        custom(
+            "add-record",
+            "(clinician) Write a record (FILE, encrypted here) for a patient.",
+            add_record,
+            PATIENT,
+            arg("kind", help="lab, imaging, diagnosis, discharge or other."),
+            arg("file", Path, "The record's content (kept off the ledger)."),
+            opt(
+                "reader",
+                list[str] | None,
+                "Another organisation that may read it (repeatable; consented ones only).",
+                default=None,
+            ),
+            uses=SIGNED,
+        ),
+        custom(
+            "amend",
+            "(clinician of the writer) A new version of a record, for its current readers.",
+            amend,
+            RECORD,
+            arg("file", Path, "The new content."),
+            uses=SIGNED,
+        ),
+        custom(
+            "read",
+            "Log an access to a record or a prescription and read its content.",
+            read,
+            arg("ref", help="Record id (REC...) or prescription id (RX...)."),
+            opt("purpose", str, "Why you read it (logged on chain)."),
+            opt("out", Path | None, "Write the content to this file.", default=None),
+            WAIT,
+            uses=SIGNED,
+        ),
+        custom(
+            "share",
+            "(patient; or a clinician of a reader, with the patient's consent) Let ORG read it.",
+            share,
+            RECORD,
+            ORG,
+            uses=SIGNED,
+        ),
+        tx("revoke", "(patient) Stop ORG reading a record; its nodes delete it.", RECORD, ORG),
+        tx("purge", "(patient) Delete a record's content everywhere; its hash stays.", RECORD),
+        custom(
+            "prescribe",
+            "(doctor) Issue a prescription; drug and dose stay private.",
+            prescribe,
+            PATIENT,
+            opt("drug", str, "The drug and strength."),
+            opt("dose", str, "How to take it."),
+            opt("quantity", int, "Units to dispense.", min=1),
+            opt(
+                "expires",
+                str,
+                "Expiry: ms, YYYY-MM-DD[THH:MM] or +N d|h|m|s.",
+                parse=inputs.time_ms,
+            ),
+            opt("note", str, default=""),
+            uses=SIGNED,
+        ),
+        custom(
+            "present",
+            "(patient) Present a prescription to pharmacy ORG.",
+            present,
+            RX,
+            ORG,
+            uses=SIGNED,
+        ),
+        custom(
+            "details",
+            "Read a prescription's private details (logged as an access).",
+            details,
+            RX,
+            opt("purpose", str, "Why you read them (logged on chain)."),
+            WAIT,
+            uses=SIGNED,
+        ),
+        tx(
+            "dispense",
+            "(pharmacy) Dispense a presented prescription, once.",
+            RX,
+            arg("quantity", int),
+        ),
+        tx(
+            "cancel",
+            "(the prescribing doctor) Cancel an undispensed prescription.",
+            RX,
+            arg("reason"),
+        ),
+        custom(
+            "share-claim",
+            "(patient or the dispensing pharmacy) Share a dispensed prescription with insurer ORG.",
+            share_claim,
+            RX,
+            ORG,
+            uses=SIGNED,
+        ),
+        tx(
+            "reimburse",
+            "(insurer) Record the reimbursement of a prescription.",
+            RX,
+            arg("amount_fen", int, "Amount in fen."),
+        ),
+        tx(
+            "suspend-doctor",
+            "(regulator) Suspend a doctor's prescribing.",
+            arg("doctor", help="Address or identity directory.", parse=inputs.address),
+            arg("reason"),
+        ),
+        tx(
+            "reinstate-doctor",
+            "(regulator) Reinstate a suspended doctor.",
+            arg("doctor", help="Address or identity directory.", parse=inputs.address),
+        ),
+        record_view(
+            "patient",
+            "A patient and the organisations it consented to.",
+            PATIENT,
+            title="patient {patient}",
+            missing="{patient} is not a registered patient",
+        ),
+        record_view(
+            "record",
+            "A record: kind, writer, versions (hashes), readers.",
+            RECORD,
+            title="record {record_id}",
+            missing="unknown record {record_id}",
+        ),
+        table_view(
+            "records",
+            "A patient's records.",
+            PATIENT,
+            method="records_of",
+            columns=("id", "kind", "org", "readers", "purged", "time_ms"),
+            headers=("id", "kind", "written by", "readers", "purged", "time"),
+            title="records of {patient}",
+        ),
+        table_view(
+            "log",
+            "Every access to a record or a prescription's details.",
+            arg("ref", help="Record or prescription id."),
+            method="access_log",
+            columns=("n", "org", "name", "purpose", "time_ms"),
+            headers=("#", "org", "who", "purpose", "time"),
+            title="access log of {ref}",
+        ),
+        record_view(
+            "prescription",
+            "A prescription: quantity, expiry, status (details are private).",
+            RX,
+            title="prescription {rx_id}",
+            missing="unknown prescription {rx_id}",
+        ),
+        table_view(
+            "prescriptions",
+            "A patient's prescriptions.",
+            PATIENT,
+            method="prescriptions_of",
+            columns=("id", "org", "quantity", "expires_ms", "status"),
+            headers=("id", "prescribed by", "quantity", "expires", "status"),
+            title="prescriptions of {patient}",
+        ),
+        table_view(
+            "claimable",
+            "Dispensed prescriptions shared with insurer ORG, not reimbursed yet.",
+            ORG,
+            columns=("id", "org", "quantity", "status"),
+            headers=("id", "prescribed by", "quantity", "status"),
+            title="claimable by {org}",
+        ),
+        record_view(
+            "stats",
+            "Statistics (no personal data, no content).",
+            method="statistics",
+            title="health statistics",
+        ),
+        record_view(
+            "suspended",
+            "Whether a doctor's prescribing is suspended.",
+            arg("doctor", help="Address or identity directory.", parse=inputs.address),
+            title="suspension of {doctor}",
+            missing="{doctor} is not suspended",
+        ),
+    ),
+)

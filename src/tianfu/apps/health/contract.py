@@ -1,0 +1,578 @@
+# ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+# mypy: ignore-errors
+"""Health: medical records and prescriptions across hospitals, pharmacies and insurers.
+
+A sandboxed contract (docs/apps/health.md). The content of a record (a lab result, an imaging
+report) and the details of a prescription (drug, dose) are private data (docs/adr/0023): the
+ledger holds their hash, size and the content key wrapped for each reader organisation under
+`pd:<hash>`; only the nodes of those organisations hold the content. Everything here is
+public to the consortium: who wrote what kind of record for which patient (an address), who
+may read it, every access, and a prescription's quantity, expiry and status.
+
+Roles: clinician (writes and reads records), doctor (prescribes), pharmacy (dispenses),
+insurer (reimburses), regulator (supervisory, granted by a vote: suspends a doctor's
+prescribing; sees statistics, never content). A patient is any identity that registered.
+
+State:
+  patient:<addr>   {"address", "org" (home organisation), "name", "height", "time_ms"}
+  consent:<addr>   sorted organisations the patient consented to (may treat and receive)
+  rec:<id>         {"id", "patient", "kind", "org", "author", "versions": [hash], "readers",
+                    "purged", "height", "time_ms"}
+  rx:<id>          {"id", "patient", "doctor", "org", "quantity", "expires_ms", "details",
+                    "status", "presented", "insurers", "dispensed", "reimbursed",
+                    "cancelled", "height", "time_ms"}
+  pd:<hash>        the private record (`tianfu.privdata.record`) plus "ref": its rec or rx id
+  recs:<addr> / rxs:<addr>   a patient's record / prescription ids
+  log:<ref>:<n>, nlog:<ref>  the access log;  seen:<hash>:<addr>  time of the last access
+  claims:<org>     prescription ids shared with an insurer organisation
+  suspended:<addr> {"by", "reason", "height"}     stats   the statistics
+"""
+
+KINDS = ("lab", "imaging", "diagnosis", "discharge", "other")
+HEX = "0123456789abcdef"
+WRAPPED_LEN = 80
+MAX_SIZE = 1000000
+MAX_READERS = 16
+MAX_VERSIONS = 20
+MAX_PER_PATIENT = 500
+MAX_LOG = 100000
+MAX_CLAIMS = 10000
+MAX_QUANTITY = 10000
+MAX_AMOUNT_FEN = 10000000000
+DAY_MS = 86400000
+MAX_RX_DAYS = 366
+ACCESS_WINDOW_MS = 600000  # a logged access lets its reader fetch the content this long
+REGISTRY = "privdata"
+
+
+# -- checks -----------------------------------------------------------------------------------
+def _text(ctx, value, what, limit):
+    ctx.require(isinstance(value, str), f"{what} must be a string")
+    ctx.require(len(value.strip()) > 0, f"{what} must not be empty")
+    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
+
+
+def _count(value, limit):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0 and value <= limit
+
+
+def _hash(ctx, h):
+    ctx.require(
+        isinstance(h, str) and len(h) == 64 and all(c in HEX for c in h),
+        "a content hash is 64 lower-case hex characters",
+    )
+
+
+def _org_with_key(ctx, org):
+    ctx.require(isinstance(org, str) and len(org) > 0, "an organisation name is a string")
+    member = ctx.read("governance", "org/" + org)
+    ctx.require(
+        member is not None and member["status"] == "active", f"{org} is not a member organisation"
+    )
+    ctx.require(
+        ctx.read(REGISTRY, "key:" + org) is not None,
+        f"{org} has registered no data key (privdata)",
+    )
+
+
+def _wrapped(ctx, org, wrapped):
+    _org_with_key(ctx, org)
+    ctx.require(
+        isinstance(wrapped, bytes) and len(wrapped) == WRAPPED_LEN,
+        f"the key wrapped for {org} must be {WRAPPED_LEN} bytes",
+    )
+
+
+def _content(ctx, h, size, readers, required):
+    """The private part of a write: hash, size, and wrapped keys of exactly the readers the
+    caller may name (`required` must all be there)."""
+    _hash(ctx, h)
+    ctx.require(_count(size, MAX_SIZE), f"size must be 1 to {MAX_SIZE} bytes")
+    ctx.require(not ctx.has("pd:" + h), "this content is recorded already")
+    ctx.require(
+        isinstance(readers, dict) and len(readers) > 0 and len(readers) <= MAX_READERS,
+        f"readers: 1 to {MAX_READERS} organisations, each with its wrapped key",
+    )
+    for org in required:
+        ctx.require(org in readers, f"{org} must be among the readers")
+    for org, wrapped in readers.items():
+        _wrapped(ctx, org, wrapped)
+
+
+def _pd(ctx, h, size, owner, readers, ref):
+    ctx.put(
+        "pd:" + h,
+        {
+            "hash": h,
+            "size": size,
+            "owner": owner,
+            "org": ctx.sender.org,
+            "readers": readers,
+            "purged": False,
+            "height": ctx.height,
+            "ref": ref,
+        },
+    )
+
+
+def _patient(ctx, address):
+    ctx.require(isinstance(address, str), "a patient is named by address")
+    p = ctx.get("patient:" + address)
+    if p is None:
+        raise ContractError(f"{address} is not a registered patient")
+    return p
+
+
+def _consented(ctx, patient, org):
+    return org == patient["org"] or org in ctx.get("consent:" + patient["address"], [])
+
+
+def _record(ctx, rec_id):
+    ctx.require(isinstance(rec_id, str), "a record id is a string")
+    rec = ctx.get("rec:" + rec_id)
+    if rec is None:
+        raise ContractError(f"unknown record {rec_id}")
+    return rec
+
+
+def _live(ctx, rec):
+    ctx.require(not rec["purged"], f"record {rec['id']} was purged")
+
+
+def _rx(ctx, rx_id):
+    ctx.require(isinstance(rx_id, str), "a prescription id is a string")
+    rx = ctx.get("rx:" + rx_id)
+    if rx is None:
+        raise ContractError(f"unknown prescription {rx_id}")
+    return rx
+
+
+def _next_id(ctx, counter, prefix):
+    n = ctx.get(counter, 0) + 1
+    ctx.put(counter, n)
+    return prefix + str(n).zfill(6)
+
+
+def _append(ctx, key, item, limit, what):
+    items = ctx.get(key, [])
+    ctx.require(len(items) < limit, f"too many {what}")
+    ctx.put(key, items + [item])
+
+
+def _bump(ctx, name, org, by=1):
+    stats = ctx.get("stats", {})
+    stats[name] = stats.get(name, 0) + by
+    per = stats.get("by_org", {})
+    mine = per.get(org, {})
+    mine[name] = mine.get(name, 0) + by
+    per[org] = mine
+    stats["by_org"] = per
+    ctx.put("stats", stats)
+
+
+def _add_reader(ctx, h, org, wrapped):
+    pd = ctx.get("pd:" + h)
+    readers = pd["readers"]
+    ctx.require(org not in readers, f"{org} is a reader already")
+    readers[org] = wrapped
+    pd["readers"] = readers
+    ctx.put("pd:" + h, pd)
+
+
+def _stamp(ctx):
+    return {"height": ctx.height, "time_ms": ctx.time_ms}
+
+
+# -- patients and consent ---------------------------------------------------------------------
+def register_patient(ctx):
+    me = ctx.sender.address
+    ctx.require(not ctx.has("patient:" + me), "you are a registered patient already")
+    record = {"address": me, "org": ctx.sender.org, "name": ctx.sender.name}
+    record.update(_stamp(ctx))
+    ctx.put("patient:" + me, record)
+    _bump(ctx, "patients", ctx.sender.org)
+    ctx.emit("PatientRegistered", patient=me, org=ctx.sender.org)
+    return record
+
+
+def consent(ctx, org):
+    p = _patient(ctx, ctx.sender.address)
+    _org_with_key(ctx, org)
+    ctx.require(org != p["org"], f"{org} is your home organisation: it needs no consent")
+    given = ctx.get("consent:" + p["address"], [])
+    ctx.require(org not in given, f"you consented to {org} already")
+    ctx.put("consent:" + p["address"], sorted(given + [org]))
+    ctx.emit("ConsentGiven", patient=p["address"], org=org)
+
+
+def withdraw_consent(ctx, org):
+    p = _patient(ctx, ctx.sender.address)
+    given = ctx.get("consent:" + p["address"], [])
+    ctx.require(org in given, f"you have not consented to {org}")
+    ctx.put("consent:" + p["address"], [o for o in given if o != org])
+    ctx.emit("ConsentWithdrawn", patient=p["address"], org=org)
+
+
+# -- records ----------------------------------------------------------------------------------
+def add_record(ctx, patient, kind, h, size, readers):
+    ctx.require_role("clinician")
+    p = _patient(ctx, patient)
+    org = ctx.sender.org
+    ctx.require(_consented(ctx, p, org), f"the patient has not consented to {org}")
+    ctx.require(kind in KINDS, f"kind must be one of {', '.join(KINDS)}")
+    _content(ctx, h, size, readers, (org, p["org"]))
+    for reader in readers:
+        ctx.require(_consented(ctx, p, reader), f"the patient has not consented to {reader}")
+    rec_id = _next_id(ctx, "seq:rec", "REC")
+    _pd(ctx, h, size, patient, readers, rec_id)
+    rec = {
+        "id": rec_id,
+        "patient": patient,
+        "kind": kind,
+        "org": org,
+        "author": ctx.sender.address,
+        "versions": [h],
+        "readers": sorted(readers),
+        "purged": False,
+    }
+    rec.update(_stamp(ctx))
+    ctx.put("rec:" + rec_id, rec)
+    _append(ctx, "recs:" + patient, rec_id, MAX_PER_PATIENT, "records for this patient")
+    _bump(ctx, "records", org)
+    _bump(ctx, "records_" + kind, org)
+    ctx.emit("RecordAdded", id=rec_id, patient=patient, kind=kind, org=org, hash=h)
+    return rec_id
+
+
+def amend(ctx, rec_id, h, size, readers):
+    ctx.require_role("clinician")
+    rec = _record(ctx, rec_id)
+    _live(ctx, rec)
+    ctx.require(ctx.sender.org == rec["org"], f"only {rec['org']}, which wrote it, amends it")
+    ctx.require(len(rec["versions"]) < MAX_VERSIONS, "too many versions of this record")
+    _content(ctx, h, size, readers, rec["readers"])
+    ctx.require(
+        len(readers) == len(rec["readers"]),
+        "a new version is for the record's current readers only",
+    )
+    _pd(ctx, h, size, rec["patient"], readers, rec_id)
+    rec["versions"] = rec["versions"] + [h]
+    ctx.put("rec:" + rec_id, rec)
+    _bump(ctx, "amendments", rec["org"])
+    ctx.emit("RecordAmended", id=rec_id, version=len(rec["versions"]), hash=h)
+    return len(rec["versions"])
+
+
+def share(ctx, rec_id, org, wrapped):
+    rec = _record(ctx, rec_id)
+    _live(ctx, rec)
+    p = _patient(ctx, rec["patient"])
+    me = ctx.sender
+    if me.address != p["address"]:
+        ctx.require(
+            me.has_role("clinician") and me.org in rec["readers"],
+            "only the patient, or a clinician of an organisation that reads the record, shares it",
+        )
+        ctx.require(
+            _consented(ctx, p, org),
+            f"the patient has not consented to {org}: only the patient may share with it",
+        )
+    _wrapped(ctx, org, wrapped)
+    latest = rec["versions"][len(rec["versions"]) - 1]
+    _add_reader(ctx, latest, org, wrapped)
+    rec["readers"] = sorted(rec["readers"] + [org])
+    ctx.put("rec:" + rec_id, rec)
+    _bump(ctx, "shares", org)
+    ctx.emit("RecordShared", id=rec_id, org=org, by=me.address)
+
+
+def revoke(ctx, rec_id, org):
+    rec = _record(ctx, rec_id)
+    _live(ctx, rec)
+    ctx.require(ctx.sender.address == rec["patient"], "only the patient revokes a reader")
+    ctx.require(org in rec["readers"], f"{org} is not a reader of {rec_id}")
+    p = _patient(ctx, rec["patient"])
+    ctx.require(org != rec["org"], f"{org} wrote the record and keeps it")
+    ctx.require(org != p["org"], f"{org} is the patient's home organisation and keeps it")
+    for h in rec["versions"]:
+        pd = ctx.get("pd:" + h)
+        readers = pd["readers"]
+        pd["readers"] = {o: readers[o] for o in readers if o != org}
+        ctx.put("pd:" + h, pd)
+    rec["readers"] = [o for o in rec["readers"] if o != org]
+    ctx.put("rec:" + rec_id, rec)
+    _bump(ctx, "revocations", org)
+    ctx.emit("RecordRevoked", id=rec_id, org=org)
+
+
+def purge(ctx, rec_id):
+    rec = _record(ctx, rec_id)
+    _live(ctx, rec)
+    ctx.require(ctx.sender.address == rec["patient"], "only the patient purges a record")
+    for h in rec["versions"]:
+        pd = ctx.get("pd:" + h)
+        pd["purged"] = True
+        pd["readers"] = {}
+        ctx.put("pd:" + h, pd)
+    rec["purged"] = True
+    rec["readers"] = []
+    ctx.put("rec:" + rec_id, rec)
+    _bump(ctx, "purges", rec["org"])
+    ctx.emit("RecordPurged", id=rec_id)
+
+
+# -- access -----------------------------------------------------------------------------------
+def _may_access_rx(ctx, rx):
+    me = ctx.sender
+    if me.address == rx["patient"] or me.address == rx["doctor"]:
+        return True
+    if me.has_role("pharmacy") and me.org in rx["presented"]:
+        return rx["status"] != "cancelled"
+    if me.has_role("insurer") and me.org in rx["insurers"]:
+        return rx["status"] == "dispensed"
+    return False
+
+
+def access(ctx, ref, purpose):
+    """Log an access to a record's latest version or a prescription's details; the content
+    hash to read (the reader's node serves it for the next ACCESS_WINDOW_MS)."""
+    _text(ctx, purpose, "purpose", 200)
+    me = ctx.sender
+    ctx.require(isinstance(ref, str) and len(ref) > 2, "give a record or prescription id")
+    if ref[:3] == "REC":
+        rec = _record(ctx, ref)
+        _live(ctx, rec)
+        ctx.require(
+            me.address == rec["patient"] or (me.has_role("clinician") and me.org in rec["readers"]),
+            f"{me.address} may not access {ref}: the patient, or a clinician of a reader",
+        )
+        h = rec["versions"][len(rec["versions"]) - 1]
+    else:
+        rx = _rx(ctx, ref)
+        ctx.require(_may_access_rx(ctx, rx), f"{me.address} may not access {ref}'s details")
+        h = rx["details"]
+    n = ctx.get("nlog:" + ref, 0)
+    ctx.require(n < MAX_LOG, "the access log of this record is full")
+    entry = {"n": n + 1, "by": me.address, "org": me.org, "name": me.name, "purpose": purpose}
+    entry.update(_stamp(ctx))
+    ctx.put("log:" + ref + ":" + str(n + 1), entry)
+    ctx.put("nlog:" + ref, n + 1)
+    ctx.put("seen:" + h + ":" + me.address, ctx.time_ms)
+    _bump(ctx, "accesses", me.org)
+    ctx.emit("RecordAccessed", ref=ref, by=me.address, org=me.org, purpose=purpose)
+    return h
+
+
+# -- prescriptions ----------------------------------------------------------------------------
+def prescribe(ctx, patient, quantity, expires_ms, h, size, readers):
+    ctx.require_role("doctor")
+    me = ctx.sender
+    ctx.require(not ctx.has("suspended:" + me.address), "your prescribing is suspended")
+    p = _patient(ctx, patient)
+    ctx.require(_consented(ctx, p, me.org), f"the patient has not consented to {me.org}")
+    ctx.require(_count(quantity, MAX_QUANTITY), f"quantity must be 1 to {MAX_QUANTITY}")
+    ctx.require(
+        isinstance(expires_ms, int) and expires_ms > ctx.time_ms,
+        "the expiry must be after the current block time",
+    )
+    ctx.require(
+        expires_ms <= ctx.time_ms + MAX_RX_DAYS * DAY_MS,
+        f"a prescription expires within {MAX_RX_DAYS} days",
+    )
+    _content(ctx, h, size, readers, (me.org, p["org"]))
+    ctx.require(len(readers) <= 2, "the details are for the prescriber and the patient only")
+    rx_id = _next_id(ctx, "seq:rx", "RX")
+    _pd(ctx, h, size, patient, readers, rx_id)
+    rx = {
+        "id": rx_id,
+        "patient": patient,
+        "doctor": me.address,
+        "org": me.org,
+        "quantity": quantity,
+        "expires_ms": expires_ms,
+        "details": h,
+        "status": "issued",
+        "presented": [],
+        "insurers": [],
+        "dispensed": None,
+        "reimbursed": None,
+        "cancelled": None,
+    }
+    rx.update(_stamp(ctx))
+    ctx.put("rx:" + rx_id, rx)
+    _append(ctx, "rxs:" + patient, rx_id, MAX_PER_PATIENT, "prescriptions for this patient")
+    _bump(ctx, "rx_issued", me.org)
+    ctx.emit("PrescriptionIssued", id=rx_id, patient=patient, org=me.org, quantity=quantity)
+    return rx_id
+
+
+def present(ctx, rx_id, org, wrapped):
+    rx = _rx(ctx, rx_id)
+    ctx.require(ctx.sender.address == rx["patient"], "only the patient presents a prescription")
+    ctx.require(rx["status"] == "issued", f"prescription {rx_id} is {rx['status']}")
+    ctx.require(ctx.time_ms <= rx["expires_ms"], f"prescription {rx_id} has expired")
+    _wrapped(ctx, org, wrapped)
+    _add_reader(ctx, rx["details"], org, wrapped)
+    rx["presented"] = sorted(rx["presented"] + [org])
+    ctx.put("rx:" + rx_id, rx)
+    ctx.emit("PrescriptionPresented", id=rx_id, org=org)
+
+
+def dispense(ctx, rx_id, quantity):
+    ctx.require_role("pharmacy")
+    rx = _rx(ctx, rx_id)
+    me = ctx.sender
+    ctx.require(me.org in rx["presented"], f"prescription {rx_id} was not presented to {me.org}")
+    ctx.require(rx["status"] == "issued", f"prescription {rx_id} is {rx['status']}")
+    ctx.require(ctx.time_ms <= rx["expires_ms"], f"prescription {rx_id} has expired")
+    ctx.require(
+        _count(quantity, rx["quantity"]),
+        f"the quantity dispensed must be 1 to the {rx['quantity']} prescribed",
+    )
+    done = {"by": me.address, "org": me.org, "quantity": quantity}
+    done.update(_stamp(ctx))
+    rx["status"] = "dispensed"
+    rx["dispensed"] = done
+    ctx.put("rx:" + rx_id, rx)
+    _bump(ctx, "rx_dispensed", me.org)
+    _bump(ctx, "units_dispensed", me.org, quantity)
+    ctx.emit("PrescriptionDispensed", id=rx_id, org=me.org, quantity=quantity)
+    return done
+
+
+def cancel(ctx, rx_id, reason):
+    rx = _rx(ctx, rx_id)
+    ctx.require(ctx.sender.address == rx["doctor"], "only the prescribing doctor cancels it")
+    ctx.require(rx["status"] == "issued", f"prescription {rx_id} is {rx['status']}")
+    _text(ctx, reason, "reason", 200)
+    rx["status"] = "cancelled"
+    done = {"by": ctx.sender.address, "reason": reason}
+    done.update(_stamp(ctx))
+    rx["cancelled"] = done
+    ctx.put("rx:" + rx_id, rx)
+    _bump(ctx, "rx_cancelled", rx["org"])
+    ctx.emit("PrescriptionCancelled", id=rx_id)
+
+
+def share_claim(ctx, rx_id, org, wrapped):
+    rx = _rx(ctx, rx_id)
+    me = ctx.sender
+    ctx.require(
+        rx["status"] == "dispensed", f"prescription {rx_id} is {rx['status']}, not dispensed"
+    )
+    ctx.require(
+        me.address == rx["patient"]
+        or (me.has_role("pharmacy") and me.org == rx["dispensed"]["org"]),
+        "only the patient or the dispensing pharmacy shares it for a claim",
+    )
+    _wrapped(ctx, org, wrapped)
+    _add_reader(ctx, rx["details"], org, wrapped)
+    rx["insurers"] = sorted(rx["insurers"] + [org])
+    ctx.put("rx:" + rx_id, rx)
+    _append(ctx, "claims:" + org, rx_id, MAX_CLAIMS, "claims for this insurer")
+    ctx.emit("PrescriptionSharedForClaim", id=rx_id, org=org)
+
+
+def reimburse(ctx, rx_id, amount_fen):
+    ctx.require_role("insurer")
+    rx = _rx(ctx, rx_id)
+    me = ctx.sender
+    ctx.require(me.org in rx["insurers"], f"prescription {rx_id} was not shared with {me.org}")
+    ctx.require(rx["status"] == "dispensed", f"prescription {rx_id} is {rx['status']}")
+    ctx.require(rx["reimbursed"] is None, f"prescription {rx_id} is reimbursed already")
+    ctx.require(_count(amount_fen, MAX_AMOUNT_FEN), "the amount must be a positive number of fen")
+    done = {"by": me.address, "org": me.org, "amount_fen": amount_fen}
+    done.update(_stamp(ctx))
+    rx["reimbursed"] = done
+    ctx.put("rx:" + rx_id, rx)
+    _bump(ctx, "rx_reimbursed", me.org)
+    _bump(ctx, "reimbursed_fen", me.org, amount_fen)
+    ctx.emit("PrescriptionReimbursed", id=rx_id, org=me.org, amount_fen=amount_fen)
+
+
+# -- supervision --------------------------------------------------------------------------------
+def suspend_doctor(ctx, address, reason):
+    ctx.require_role("regulator")
+    ctx.require(isinstance(address, str) and len(address) == 40, "an address is 40 hex")
+    _text(ctx, reason, "reason", 200)
+    ctx.require(not ctx.has("suspended:" + address), f"{address} is suspended already")
+    entry = {"by": ctx.sender.address, "reason": reason}
+    entry.update(_stamp(ctx))
+    ctx.put("suspended:" + address, entry)
+    ctx.emit("DoctorSuspended", doctor=address, reason=reason)
+
+
+def reinstate_doctor(ctx, address):
+    ctx.require_role("regulator")
+    ctx.require(isinstance(address, str), "an address is a string")
+    ctx.require(ctx.has("suspended:" + address), f"{address} is not suspended")
+    ctx.delete("suspended:" + address)
+    ctx.emit("DoctorReinstated", doctor=address)
+
+
+# -- views ------------------------------------------------------------------------------------
+@view
+def patient(ctx, address):
+    p = ctx.get("patient:" + address)
+    if p is None:
+        return None
+    shown = dict(p)
+    shown["consents"] = ctx.get("consent:" + address, [])
+    return shown
+
+
+@view
+def record(ctx, rec_id):
+    return ctx.get("rec:" + rec_id)
+
+
+@view
+def records_of(ctx, address):
+    return [ctx.get("rec:" + r) for r in ctx.get("recs:" + address, [])]
+
+
+@view
+def access_log(ctx, ref):
+    n = ctx.get("nlog:" + ref, 0)
+    return [ctx.get("log:" + ref + ":" + str(i)) for i in range(1, n + 1)]
+
+
+@view
+def prescription(ctx, rx_id):
+    return ctx.get("rx:" + rx_id)
+
+
+@view
+def prescriptions_of(ctx, address):
+    return [ctx.get("rx:" + r) for r in ctx.get("rxs:" + address, [])]
+
+
+@view
+def claimable(ctx, org):
+    """Dispensed prescriptions shared with insurer `org` and not reimbursed yet."""
+    out = []
+    for r in ctx.get("claims:" + org, []):
+        rx = ctx.get("rx:" + r)
+        if rx["status"] == "dispensed" and rx["reimbursed"] is None:
+            out.append(rx)
+    return out
+
+
+@view
+def suspended(ctx, address):
+    return ctx.get("suspended:" + address)
+
+
+@view
+def statistics(ctx):
+    return ctx.get("stats", {})
+
+
+@view
+def private_can_read(ctx, h, address):
+    """The read policy nodes apply: an access logged by `address` within the window."""
+    rec = ctx.get("pd:" + h)
+    if rec is None or rec["purged"]:
+        return False
+    seen = ctx.get("seen:" + h + ":" + address)
+    return seen is not None and ctx.time_ms - seen <= ACCESS_WINDOW_MS

@@ -1,0 +1,199 @@
+"""SDK for the health contract: patients and consent, medical records kept as private data,
+prescriptions, claims and supervision.
+
+Record content and prescription details never go on chain: `add_record`, `amend` and
+`prescribe` encrypt them for the reader organisations' registered data keys, commit the
+hash, size and wrapped keys, and hand the content to the caller's own node; `read` logs the
+access on chain and then fetches the plaintext through the caller's node. Granting another
+organisation (`share`, `present`, `share_claim`) wraps the content key for it through the
+caller's node, which holds it only if the caller's organisation is a reader.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.health import NAME
+from tianfu.client import Client, ClientError
+from tianfu.client.private import PrivateData, Sealed
+
+
+class Health(ContractSDK):
+    """Operations and queries of the `health` contract; a refused call raises
+    `tianfu.client.errors.TxFailed`, a refused private-data request `ApiError`."""
+
+    CONTRACT = NAME
+
+    def __init__(self, client: Client, contract: str | None = None) -> None:
+        super().__init__(client, contract)
+        self.private = PrivateData(client)
+
+    @property
+    def org(self) -> str:
+        if self.client.identity is None:
+            raise ClientError("this operation is signed: give the client an identity")
+        return str(self.client.identity.info.org)
+
+    @property
+    def address(self) -> str:
+        if self.client.identity is None:
+            raise ClientError("this operation is signed: give the client an identity")
+        return str(self.client.identity.info.address)
+
+    def _home(self, patient: str) -> str:
+        p = self.patient(patient)
+        if p is None:
+            raise ClientError(f"{patient} is not a registered patient")
+        return str(p["org"])
+
+    # -- patients -----------------------------------------------------------------------------
+    def register_patient(self) -> dict[str, Any]:
+        return dict(self._invoke("register_patient"))
+
+    def consent(self, org: str) -> None:
+        self._invoke("consent", org)
+
+    def withdraw_consent(self, org: str) -> None:
+        self._invoke("withdraw_consent", org)
+
+    # -- records ------------------------------------------------------------------------------
+    def add_record(
+        self, patient: str, kind: str, content: bytes, readers: Iterable[str] = ()
+    ) -> str:
+        """Write a record for `patient` (role clinician): readable by this organisation, the
+        patient's home organisation and `readers` (each one the patient consented to)."""
+        sealed = self.private.seal(content, {self.org, self._home(patient), *readers})
+        return self.write_record(patient, kind, sealed)
+
+    def write_record(self, patient: str, kind: str, sealed: Sealed) -> str:
+        """`add_record` with content already sealed (`self.private.seal`) for its readers."""
+        rec_id = str(
+            self._invoke("add_record", patient, kind, sealed.hash, sealed.size, sealed.readers)
+        )
+        self.private.put(self.contract, sealed)
+        return rec_id
+
+    def amend(self, rec_id: str, content: bytes) -> int:
+        """A new version of a record, for its current readers only; its version number."""
+        rec = self.record(rec_id)
+        if rec is None:
+            raise ClientError(f"unknown record {rec_id}")
+        sealed = self.private.seal(content, rec["readers"])
+        version = int(self._invoke("amend", rec_id, sealed.hash, sealed.size, sealed.readers))
+        self.private.put(self.contract, sealed)
+        return version
+
+    def share(self, rec_id: str, org: str) -> None:
+        """Let `org` read a record's latest version (the patient; or a clinician of a reader
+        organisation when the patient consented to `org`)."""
+        rec = self.record(rec_id)
+        if rec is None:
+            raise ClientError(f"unknown record {rec_id}")
+        wrapped = self.private.wrap(self.contract, rec["versions"][-1], org)
+        self._invoke("share", rec_id, org, wrapped)
+
+    def revoke(self, rec_id: str, org: str) -> None:
+        self._invoke("revoke", rec_id, org)
+
+    def purge(self, rec_id: str) -> None:
+        self._invoke("purge", rec_id)
+
+    def read(self, ref: str, purpose: str, *, wait_s: float = 30.0) -> bytes:
+        """Log an access to a record or a prescription's details, then read the content
+        through this client's node (waiting up to `wait_s` while the node fetches it)."""
+        content_hash = str(self._invoke("access", ref, purpose))
+        return self.private.read(self.contract, content_hash, wait_s=wait_s)
+
+    # -- prescriptions --------------------------------------------------------------------------
+    def prescribe(
+        self,
+        patient: str,
+        drug: str,
+        dose: str,
+        quantity: int,
+        expires_ms: int,
+        note: str = "",
+    ) -> str:
+        """Issue a prescription (role doctor); its details are private to this organisation
+        and the patient's until the patient presents it to a pharmacy."""
+        details = json.dumps(
+            {"drug": drug, "dose": dose, "quantity": quantity, "note": note},
+            ensure_ascii=False,
+            sort_keys=True,
+        ).encode()
+        sealed = self.private.seal(details, {self.org, self._home(patient)})
+        rx_id = str(
+            self._invoke(
+                "prescribe", patient, quantity, expires_ms, sealed.hash, sealed.size, sealed.readers
+            )
+        )
+        self.private.put(self.contract, sealed)
+        return rx_id
+
+    def _wrap_details(self, rx_id: str, org: str) -> bytes:
+        rx = self.prescription(rx_id)
+        if rx is None:
+            raise ClientError(f"unknown prescription {rx_id}")
+        return self.private.wrap(self.contract, rx["details"], org)
+
+    def present(self, rx_id: str, org: str) -> None:
+        """As the patient: let pharmacy organisation `org` read and dispense it."""
+        self._invoke("present", rx_id, org, self._wrap_details(rx_id, org))
+
+    def details(self, rx_id: str, purpose: str, *, wait_s: float = 30.0) -> dict[str, Any]:
+        """A prescription's private details (logged as an access)."""
+        return dict(json.loads(self.read(rx_id, purpose, wait_s=wait_s)))
+
+    def dispense(self, rx_id: str, quantity: int) -> dict[str, Any]:
+        return dict(self._invoke("dispense", rx_id, quantity))
+
+    def cancel(self, rx_id: str, reason: str) -> None:
+        self._invoke("cancel", rx_id, reason)
+
+    def share_claim(self, rx_id: str, org: str) -> None:
+        """Let insurer organisation `org` read a dispensed prescription for reimbursement."""
+        self._invoke("share_claim", rx_id, org, self._wrap_details(rx_id, org))
+
+    def reimburse(self, rx_id: str, amount_fen: int) -> None:
+        self._invoke("reimburse", rx_id, amount_fen)
+
+    # -- supervision --------------------------------------------------------------------------
+    def suspend_doctor(self, address: str, reason: str) -> None:
+        self._invoke("suspend_doctor", address, reason)
+
+    def reinstate_doctor(self, address: str) -> None:
+        self._invoke("reinstate_doctor", address)
+
+    # -- views --------------------------------------------------------------------------------
+    def patient(self, address: str) -> dict[str, Any] | None:
+        return self._query("patient", address)  # type: ignore[no-any-return]
+
+    def record(self, rec_id: str) -> dict[str, Any] | None:
+        return self._query("record", rec_id)  # type: ignore[no-any-return]
+
+    def records_of(self, address: str) -> list[dict[str, Any]]:
+        return list(self._query("records_of", address))
+
+    def access_log(self, ref: str) -> list[dict[str, Any]]:
+        return list(self._query("access_log", ref))
+
+    def prescription(self, rx_id: str) -> dict[str, Any] | None:
+        return self._query("prescription", rx_id)  # type: ignore[no-any-return]
+
+    def prescriptions_of(self, address: str) -> list[dict[str, Any]]:
+        return list(self._query("prescriptions_of", address))
+
+    def claimable(self, org: str) -> list[dict[str, Any]]:
+        return list(self._query("claimable", org))
+
+    def suspended(self, address: str) -> dict[str, Any] | None:
+        return self._query("suspended", address)  # type: ignore[no-any-return]
+
+    def statistics(self) -> dict[str, Any]:
+        return dict(self._query("statistics"))
+
+    def can_read(self, content_hash: str, address: str) -> bool:
+        return bool(self._query("private_can_read", content_hash, address))

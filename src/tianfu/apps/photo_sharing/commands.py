@@ -1,0 +1,307 @@
+"""`tianfu app photo_sharing ...`: register and upload photos, near-duplicate flags, licences,
+infringement reports, authorship certificates and their offline verification."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tianfu.apps.common import inputs, readable
+from tianfu.apps.common.commands import (
+    CommandTable,
+    Session,
+    arg,
+    custom,
+    opt,
+    record_view,
+    table_view,
+    tx,
+)
+from tianfu.apps.common.display import Display, Fields, Output, Rows, Text
+from tianfu.apps.common.errors import BadInput, CommandFailed
+from tianfu.apps.common.readable import Readable
+from tianfu.apps.photo_sharing import media
+from tianfu.apps.photo_sharing.certificate import CONTRACT, load_certificate, verify_certificate
+from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms, read_image
+from tianfu.proofs.documents import dump_document
+
+GENESIS_HELP = (
+    "Trusted genesis file: genesis.bin, or the JSON of GET /v1/genesis. "
+    "Without it the genesis is fetched from the node, which is then trusted for it."
+)
+LICENCE_HELP = (
+    "Licence kind: all-rights-reserved, cc-by, cc-by-sa, cc-by-nc, cc0 or custom "
+    "(then say the terms with --terms)."
+)
+
+
+def _prepared(path: Path) -> media.PreparedPhoto:
+    """A local image file decoded and hashed (a file that is no usable image: exit 2)."""
+    try:
+        return media.prepare(read_image(path))
+    except media.MediaError as exc:
+        raise BadInput(f"{path}: {exc}") from None
+
+
+def register(session: Session, v: dict[str, Any]) -> Output:
+    photo = _prepared(v["file"])
+    app = PhotoSharing(session.client(signed=True))
+    photo_id = app.register_prepared(photo, v["title"], licence_terms(v["licence"], v["terms"]))
+    uploaded = [] if v["no_upload"] else app.upload(photo)
+    record = app.get(photo_id)
+    doc = {"photo": record, "uploaded": uploaded, "flags": app.flags(photo_id)}
+    lines: list[Display] = [Fields(f"photo {photo_id} registered", record)]
+    for flag in doc["flags"]:
+        lines.append(
+            Text(
+                f"near-duplicate of {flag['photo']} by {flag['author']} "
+                f"(distance {flag['distance']} bits): flagged to both authors"
+            )
+        )
+    if v["no_upload"]:
+        lines.append(Text(f"not uploaded: run `tianfu app photo_sharing upload {v['file']}`"))
+    return Output(doc, tuple(lines))
+
+
+def upload(session: Session, v: dict[str, Any]) -> Output:
+    photo = _prepared(v["file"])
+    answers = PhotoSharing(session.client()).upload(photo)
+    rows = [{k: str(a.get(k, "")) for k in ("kind", "photo", "sha256", "stored")} for a in answers]
+    return Output(answers, (Rows("uploaded", ("kind", "photo", "sha256", "stored"), rows),))
+
+
+def show(session: Session, v: dict[str, Any]) -> Output:
+    app = PhotoSharing(session.client())
+    record = app.get(v["photo_id"])
+    if record is None:
+        raise CommandFailed(f"unknown photo {v['photo_id']}")
+    doc = {
+        **record,
+        "flags": app.flags(v["photo_id"]),
+        "licences": app.licences(v["photo_id"]),
+        "reports": app.reports(v["photo_id"]),
+    }
+    return Output(doc, (Fields(f"photo {v['photo_id']}", doc),))
+
+
+def find(session: Session, v: dict[str, Any]) -> Output:
+    photo = _prepared(v["file"])
+    app = PhotoSharing(session.client())
+    exact = app.by_sha256(photo.sha256)
+    similar = app.similar(photo.phash)
+    doc = {"sha256": photo.sha256, "phash": photo.phash, "exact": exact, "similar": similar}
+    lines: list[Display] = [
+        Text(
+            f"registered as {exact['id']} by {exact['author']}"
+            if exact
+            else "this exact image is not registered"
+        )
+    ]
+    lines.append(Rows("near-duplicates (closest first)", ("photo", "distance"), similar))
+    return Output(doc, tuple(lines))
+
+
+def phash(session: Session, v: dict[str, Any]) -> Output:
+    photo = _prepared(v["file"])
+    doc = {
+        "sha256": photo.sha256,
+        "size": photo.size,
+        "phash": photo.phash,
+        "width": photo.width,
+        "height": photo.height,
+        "thumb_sha256": photo.thumb_sha256,
+        "thumb_size": photo.thumb_size,
+    }
+    return Output(doc, (Fields(str(v["file"]), doc),))
+
+
+def download(session: Session, v: dict[str, Any]) -> Output:
+    data = PhotoSharing(session.client()).download(inputs.hash_or_file(v["sha256"]))
+    v["out"].write_bytes(data)
+    doc = {"sha256": v["sha256"], "size": len(data), "out": str(v["out"])}
+    return Output(doc, (Text(f"{len(data)} bytes written to {v['out']} (SHA-256 checked)"),))
+
+
+def certificate(session: Session, v: dict[str, Any]) -> Output:
+    client = session.client()
+    client.genesis = session.genesis(v["genesis"])
+    cert = PhotoSharing(client).certificate(v["photo_id"])
+    v["out"].write_text(dump_document(cert), encoding="utf-8")
+    summary = {
+        "photo_id": v["photo_id"],
+        "image_sha256": cert["image_sha256"],
+        "author": cert["author"],
+        "height": cert["height"],
+        "time_ms": cert["time_ms"],
+        "certificate": str(v["out"]),
+    }
+    return Output(summary, (Fields("authorship certificate written", summary),))
+
+
+def verify(session: Session, v: dict[str, Any]) -> Output:
+    if v["genesis"] is None:
+        raise BadInput("pass --genesis FILE: the validator keys to verify against")
+    trust = session.load_genesis(v["genesis"])
+    cert = load_certificate(v["certificate_file"].read_bytes())
+    proven = verify_certificate(cert, read_image(v["file"]), trust)
+    found = proven.as_dict()
+    line = (
+        f"verified: {v['file']} (SHA-256 {proven.sha256}) was registered as {proven.photo_id} "
+        f"by {proven.author} in block {proven.height} at {readable.date(proven.time_ms)} "
+        f"(time_ms {proven.time_ms}), committed by the validators of chain {proven.chain_id} "
+        f"(proven from the genesis through {proven.validator_changes} validator-set changes)"
+    )
+    return Output(
+        {"verified": True, **found}, (Fields("verified photo authorship", found), Text(line))
+    )
+
+
+def usage(session: Session, v: dict[str, Any]) -> Output:
+    who = v["address"]
+    usage = PhotoSharing(session.client()).usage(inputs.address(who))
+    return Output(usage, (Fields(f"storage used by {who}", usage),))
+
+
+PHOTO = arg("photo_id", help="A photo id (PH000001).")
+TO = opt(
+    "to", str, "The licensee: an address (40 hex) or an identity directory.", parse=inputs.address
+)
+COMMANDS = CommandTable(
+    contract=CONTRACT,
+    help="Photo sharing: register photos (hash, perceptual hash, thumbnail), near-duplicate "
+    "flags, licences, infringement reports, authorship certificates verified offline.",
+    readable=Readable(),
+    notes=(
+        "The image is hashed on this machine; the chain records its SHA-256, pHash, sizes "
+        "and licence; the node keeps the bytes once they match (ADR 0026).",
+    ),
+    commands=(
+        custom(
+            "register",
+            "Register an image (JPEG, PNG or WebP, at most 1,000,000 bytes) and upload it.",
+            register,
+            arg("file", Path, "The image file."),
+            opt("title", str, "What the photo shows."),
+            opt("licence", str, LICENCE_HELP, default="all-rights-reserved"),
+            opt("terms", str, "Licence terms in words.", default=""),
+            opt("no_upload", bool, "Register only; upload later.", default=False),
+            uses=("url", "identity", "json"),
+        ),
+        custom(
+            "upload",
+            "Upload a registered image and its thumbnail to the node at --url.",
+            upload,
+            arg("file", Path, "The registered image file."),
+        ),
+        custom("show", "Show a photo with its flags, licences and reports.", show, PHOTO),
+        custom(
+            "find",
+            "Look an image up: its exact registration and near-duplicates.",
+            find,
+            arg("file", Path, "An image file."),
+        ),
+        custom(
+            "phash",
+            "Print an image's SHA-256, perceptual hash and thumbnail hash (no node needed).",
+            phash,
+            arg("file", Path, "An image file."),
+            uses=("json",),
+        ),
+        table_view(
+            "flags",
+            "List a photo's near-duplicate flags (earlier and later registrations).",
+            PHOTO,
+            columns=("photo", "role", "distance", "author", "height"),
+            title="near-duplicates of {photo_id}",
+        ),
+        tx(
+            "grant",
+            "Grant a licence on your photo (author only); the result is the licence id.",
+            PHOTO,
+            TO,
+            opt("terms", str, "The licence terms."),
+            opt("transferable", bool, default=False, flag="--transferable/--personal"),
+            method="grant_licence",
+        ),
+        tx(
+            "transfer",
+            "Transfer a transferable licence you hold.",
+            arg("licence_id", help="A licence id (LI000001)."),
+            TO,
+            method="transfer_licence",
+        ),
+        table_view(
+            "licences",
+            "List the licences granted on a photo.",
+            PHOTO,
+            columns=("id", "holder", "transferable", "transfers", "terms"),
+            title="licences of {photo_id}",
+        ),
+        table_view(
+            "licence-history",
+            "List the transfers of a licence.",
+            arg("licence_id"),
+            columns=("from", "to", "height", "time_ms"),
+            title="transfers of {licence_id}",
+        ),
+        tx(
+            "report",
+            "Report that photo COPY infringes the earlier photo ORIGINAL.",
+            arg("original_id", help="The earlier photo."),
+            arg("copy_id", help="The later photo."),
+            opt("statement", str, "What was copied, and where it appears."),
+            method="report_infringement",
+        ),
+        tx(
+            "respond",
+            "Answer an infringement report naming your photo (once).",
+            arg("report_id", help="A report id (IR000001)."),
+            opt("response", str, "Your answer."),
+            method="respond_infringement",
+        ),
+        table_view(
+            "reports",
+            "List the infringement reports naming a photo.",
+            PHOTO,
+            columns=("id", "original", "copy", "distance", "reporter", "statement"),
+            title="infringement reports naming {photo_id}",
+        ),
+        custom(
+            "usage",
+            "Show the storage an account used against its quota.",
+            usage,
+            arg("address", help="An address (40 hex) or an identity directory."),
+        ),
+        record_view("params", "Show the contract's parameters (threshold, quota, limits)."),
+        custom(
+            "download",
+            "Download an image or thumbnail by its SHA-256 (or a file's) from the node.",
+            download,
+            arg("sha256", help="The blob's SHA-256 (64 hex)."),
+            opt("out", Path, "Where to write the bytes."),
+        ),
+        custom(
+            "certificate",
+            "Export a photo's authorship certificate (proofs, header, commit certificate).",
+            certificate,
+            PHOTO,
+            opt("out", Path, "Where to write the certificate JSON."),
+            opt("genesis", Path | None, GENESIS_HELP, default=None),
+        ),
+        custom(
+            "verify",
+            "Verify IMAGE against an authorship CERTIFICATE offline, trusting only the genesis.",
+            verify,
+            arg("file", Path, "The image whose registration is to be proven."),
+            arg("certificate_file", Path, "The authorship certificate JSON."),
+            opt(
+                "genesis",
+                Path | None,
+                "The network's genesis (genesis.bin or the JSON of GET /v1/genesis). "
+                "Verification is offline: no node is contacted.",
+                default=None,
+            ),
+            uses=("json",),
+        ),
+    ),
+)

@@ -1,0 +1,99 @@
+"""The node's photo routes: upload the bytes a registration names, and read them back.
+
+`PUT /v1/apps/photo_sharing/blobs/{sha256}` takes the raw bytes of a registered image or
+thumbnail. The node accepts them only if a committed registration names that SHA-256 with
+that size, and only once it has decoded them (bounded, `media.open_image`) and found the
+registered perceptual hash (an image) or a picture of the registered image (a thumbnail).
+Anything else is refused with a 4xx and nothing is stored. `GET` of the same path returns
+the bytes. The request body limit of every route (the node's `max_body_bytes`) applies.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, Request, Response
+
+from tianfu.api.errors import ApiError
+from tianfu.api.service import ChainService
+from tianfu.apps.photo_sharing import BLOB_PREFIX, media
+from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore
+from tianfu.apps.photo_sharing.replication import BlobReplicator, check, registration
+
+PREFIX = BLOB_PREFIX
+log = logging.getLogger(__name__)
+MAX_CHECKS_AT_ONCE = 2  # uploads decoded at the same time; more get 429
+
+_MAGIC = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+def media_type(data: bytes) -> str:
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+def _sha(sha256: str) -> str:
+    if not SHA256_RE.match(sha256):
+        raise ApiError(400, f"{sha256!r} is not a SHA-256 (64 lower-case hex characters)")
+    return sha256
+
+
+def blob_router(
+    service: ChainService, store: BlobStore, replicator: BlobReplicator | None = None
+) -> APIRouter:
+    router = APIRouter(tags=["photo_sharing"])
+    checks = threading.BoundedSemaphore(MAX_CHECKS_AT_ONCE)
+
+    @router.put(PREFIX + "/{sha256}", status_code=201)
+    async def upload(sha256: str, request: Request, response: Response) -> dict[str, Any]:
+        """Upload the bytes of a registered photo's image or thumbnail (raw body): 201 when
+        stored, 200 when this node held them already."""
+        _sha(sha256)
+        data = await request.body()
+        if media.sha256_hex(data) != sha256:
+            raise ApiError(
+                422, f"the body's SHA-256 is {media.sha256_hex(data)}, not the named {sha256}"
+            )
+        kind, record = await anyio.to_thread.run_sync(registration, service, sha256)
+        summary = {"sha256": sha256, "kind": kind, "photo": record["id"], "size": len(data)}
+        if store.has(sha256):
+            response.status_code = 200
+            return {**summary, "stored": False}
+        if not checks.acquire(blocking=False):
+            raise ApiError(429, "busy checking other uploads; retry shortly")
+        try:
+            await anyio.to_thread.run_sync(check, kind, record, data)
+            await anyio.to_thread.run_sync(store.save, sha256, data)
+        except media.MediaError as exc:
+            raise ApiError(422, f"upload refused: {exc}") from None
+        except OSError as exc:  # the node's disk, not the request
+            log.error("cannot store photo blob %s: %s", sha256, exc)
+            raise ApiError(507, "this node cannot store the upload now; try another node") from None
+        finally:
+            checks.release()
+        if replicator is not None:
+            replicator.announce(sha256)
+        return {**summary, "stored": True}
+
+    @router.get(PREFIX + "/{sha256}")
+    async def download(sha256: str) -> Response:
+        """The bytes of a stored image or thumbnail (the client checks their SHA-256)."""
+        _sha(sha256)
+        data = await anyio.to_thread.run_sync(store.load, sha256)
+        if data is None:
+            if replicator is not None:
+                # A registered blob this node missed: ask the peers (the client retries).
+                await anyio.to_thread.run_sync(registration, service, sha256)
+                replicator.want(sha256)
+                raise ApiError(404, f"this node holds no photo blob {sha256} yet; asking its peers")
+            raise ApiError(404, f"this node holds no photo blob {sha256}")
+        return Response(data, media_type=media_type(data))
+
+    return router

@@ -1,0 +1,196 @@
+"""Open accounts (open profile): registration by proof of work or by a sponsor, each account's
+gas quota, and which contracts a signer without a member certificate may call.
+
+On an open-profile chain (ADR 0025) a signer that has no member certificate is an *account*
+once registered: by a transaction `accounts.register(nonce)` whose proof of work meets the
+`pow_bits` parameter, or by an existing account's (or member's) `accounts.sponsor(address)`.
+An account may call the contracts listed in the `open_contracts` parameter (and `accounts`,
+`staking`); every other contract still requires a member certificate. Each account has a
+gas bucket: it holds at most `quota_gas`, gains `quota_replenish` per block, and pays the gas
+of every transaction the account sends; a transaction from an account whose bucket holds less
+than a transaction's base cost is refused (`QuotaExceeded`) at admission and can never be in
+a block. Every figure is read from chain state: a pure function of the chain.
+
+State (under the contract name `accounts`):
+  acct/<address>    {"address", "height", "via": "pow" | "sponsor", "sponsor": address | ""}
+  quota/<address>   {"gas", "height"}: the bucket after the account's last transaction (or
+                    its registration), at that height
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from tianfu.codec import decode_value, hash_domain
+from tianfu.execution.api import Caller, Context, ContractError, address_of, state_key, view
+from tianfu.execution.costs import tx_gas
+from tianfu.execution.refusals import AccessRefused, QuotaExceeded
+from tianfu.types import TxBody
+
+NAME = "accounts"
+STAKING = "staking"
+ACCOUNT_KIND = "account"
+APPLICANT_KIND = "applicant"
+ALWAYS_OPEN = frozenset({NAME, STAKING})  # what every account may call
+POW_TAG = "tianfu/account-pow/v1"
+ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
+MAX_NONCE = (1 << 63) - 1
+
+
+# -- proof of work ---------------------------------------------------------------------------
+def pow_digest(chain_id: str, address: str, nonce: int) -> bytes:
+    """The hash a registration's proof of work is judged by (the chain's hash)."""
+    return hash_domain(POW_TAG, chain_id.encode(), address.encode(), nonce.to_bytes(8, "big"))
+
+
+def leading_zero_bits(digest: bytes) -> int:
+    n = int.from_bytes(digest, "big")
+    return len(digest) * 8 - n.bit_length()
+
+
+def pow_ok(chain_id: str, address: str, nonce: Any, bits: int) -> bool:
+    if not isinstance(nonce, int) or isinstance(nonce, bool) or not 0 <= nonce <= MAX_NONCE:
+        return False
+    return leading_zero_bits(pow_digest(chain_id, address, nonce)) >= bits
+
+
+def solve_pow(chain_id: str, address: str, bits: int, start: int = 0) -> int:
+    """The first nonce from `start` whose proof of work meets `bits` (about 2**bits hashes)."""
+    nonce = start
+    while not pow_ok(chain_id, address, nonce, bits):
+        nonce += 1
+    return nonce
+
+
+# -- quota -----------------------------------------------------------------------------------
+def available(bucket: Any, height: int, quota: int, replenish: int) -> int:
+    """Gas in an account's bucket at `height` (a full bucket when it has none yet)."""
+    if not isinstance(bucket, dict):
+        return quota
+    grown = bucket["gas"] + max(0, height - bucket["height"]) * replenish
+    return min(quota, grown)
+
+
+def bucket_key(address: str) -> bytes:
+    return state_key(NAME, f"quota/{address}")
+
+
+class OpenAdmission(NamedTuple):
+    caller: Caller
+    charged: str | None  # the account whose bucket pays, None for a registration
+    available: int  # gas in that bucket before the transaction
+
+
+def _value(read: Callable[[bytes], bytes | None], key: bytes) -> Any:
+    raw = read(key)
+    return None if raw is None else decode_value(raw)
+
+
+def admit(
+    gov: Callable[[str], Any],
+    read: Callable[[bytes], bytes | None],
+    body: TxBody,
+    height: int,
+    chain_id: str,
+) -> OpenAdmission | None:
+    """The open-profile answer for a transaction at `height`: None for a member's (it has a
+    certificate, sent or registered: the consortium rules apply), else the account caller
+    and its bucket. Raises `AccessRefused` (or `QuotaExceeded`) for a transaction that may
+    not be in block `height`."""
+    address = address_of(body.scheme, body.signer)
+    if body.cert or gov(f"cert/{address}") is not None:
+        return None
+    params = gov("params") or {}
+    record = _value(read, state_key(NAME, f"acct/{address}"))
+    if record is None:
+        if body.contract != NAME or body.method != "register":
+            raise AccessRefused(
+                f"unknown signer {address}: register an account first (tianfu account "
+                "register: a proof of work or a sponsor) or sign with a member certificate"
+            )
+        bits = int(params.get("pow_bits", 0))
+        nonce = body.args[0] if len(body.args) == 1 else None
+        if not pow_ok(chain_id, address, nonce, bits):
+            raise AccessRefused(
+                f"account registration of {address}: the nonce is not a proof of work of "
+                f"{bits} bits (tianfu account register computes one)"
+            )
+        return OpenAdmission(Caller(address, "", address, APPLICANT_KIND), None, 0)
+    open_contracts = params.get("open_contracts") or []
+    if body.contract not in ALWAYS_OPEN and body.contract not in open_contracts:
+        raise AccessRefused(
+            f"contract {body.contract!r} is not open to accounts: it requires a member "
+            f"certificate (open contracts: {', '.join(open_contracts) or 'none'})"
+        )
+    quota, replenish = int(params["quota_gas"]), int(params["quota_replenish"])
+    gas = available(_value(read, bucket_key(address)), height, quota, replenish)
+    need = tx_gas(0)
+    if gas < need:
+        blocks = -(-(need - gas) // replenish) if replenish > 0 else -1
+        when = f"in {blocks} block(s)" if blocks > 0 else "never (replenishment is 0)"
+        raise QuotaExceeded(
+            f"quota exceeded: account {address} has {gas} gas left of its quota of {quota} "
+            f"(a transaction needs at least {need}); it gains {replenish} gas per block, "
+            f"enough again {when}",
+            available=gas,
+            needed_blocks=blocks,
+        )
+    caller = Caller(address, "", address, ACCOUNT_KIND, frozenset({ACCOUNT_KIND}))
+    return OpenAdmission(caller, address, gas)
+
+
+def _check_address(address: Any) -> str:
+    if not isinstance(address, str) or not ADDRESS_RE.match(address):
+        raise ContractError("an address is 40 lowercase hex characters")
+    return address
+
+
+def _params(ctx: Context) -> dict[str, Any]:
+    return ctx.read("governance", "params") or {}
+
+
+def _create(ctx: Context, address: str, via: str, sponsor: str) -> dict[str, Any]:
+    p = _params(ctx)
+    record = {"address": address, "height": ctx.height, "via": via, "sponsor": sponsor}
+    ctx.put(f"acct/{address}", record)
+    ctx.put(f"quota/{address}", {"gas": int(p.get("quota_gas", 0)), "height": ctx.height})
+    ctx.emit("AccountRegistered", address=address, via=via, sponsor=sponsor)
+    return record
+
+
+class Accounts:
+    """Native contract of the open profile; every method is `method(ctx, *args)`."""
+
+    name = NAME
+
+    def register(self, ctx: Context, nonce: int) -> dict[str, Any]:
+        """Register the signer's own key as an account, with a proof of work (`nonce`)."""
+        if ctx.sender.kind != APPLICANT_KIND:
+            raise ContractError(f"{ctx.sender.address} is already an account or a member")
+        chain_id = str(ctx.read("governance", "chain_id"))
+        bits = int(_params(ctx).get("pow_bits", 0))
+        if not pow_ok(chain_id, ctx.sender.address, nonce, bits):  # checked at admission too
+            raise ContractError(f"the nonce is not a proof of work of {bits} bits")
+        return _create(ctx, ctx.sender.address, "pow", "")
+
+    def sponsor(self, ctx: Context, address: str) -> dict[str, Any]:
+        """Register another key's address as an account, vouched for by the signer."""
+        address = _check_address(address)
+        if ctx.has(f"acct/{address}"):
+            raise ContractError(f"{address} is already an account")
+        if ctx.read("governance", f"cert/{address}") is not None:
+            raise ContractError(f"{address} is a member identity")
+        return _create(ctx, address, "sponsor", ctx.sender.address)
+
+    @view
+    def get_account(self, ctx: Context, address: str) -> dict[str, Any] | None:
+        """An account's record and the gas in its bucket at this height (None if unknown)."""
+        record = ctx.get(f"acct/{_check_address(address)}")
+        if record is None:
+            return None
+        p = _params(ctx)
+        quota, replenish = int(p.get("quota_gas", 0)), int(p.get("quota_replenish", 0))
+        gas = available(ctx.get(f"quota/{address}"), ctx.height, quota, replenish)
+        return {**record, "quota_gas": quota, "quota_replenish": replenish, "available": gas}

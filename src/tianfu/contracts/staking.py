@@ -1,0 +1,244 @@
+"""The `staking` native contract (open profile): validators by bonded stake, unbonding after a
+period, and slashing of a proven double sign.
+
+The stake unit exists only on chain: the genesis allocates it (`OpenProfile.stake`), accounts
+may move it between themselves (`transfer`), bond it to a validator key (`bond`: the
+validator's voting power is its bonded stake) and unbond it (`unbond`: the power drops at
+once, the stake is released `unbonding_blocks` later, `withdraw`). Every change of voting
+power is written to the validator set in governance state and signs from H + 2, the same
+boundary as governance changes (ADR 0012). A double sign proven on chain
+(`governance.submit_evidence`) burns `slash_fraction_bps` of the offender's bonded stake and
+jails it: it leaves the validator set from H + 2 and may not bond again.
+
+Its state lives in the governance namespace (it writes the validator set there):
+  stake/balance/<address>     liquid stake units of an account
+  stake/bond/<validator>      {"name", "owner", "scheme", "public_key", "amount", "jailed"}
+  stake/unbonding/<address>   [{"amount", "release"}]: unbonded stake and the height it frees
+  stake/burnt                 stake units burnt by slashing, in total
+The genesis validators' powers are their genesis bonds (owner: their node key's address).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tianfu.contracts import admission
+from tianfu.execution.api import Context, ContractError, address_of, view
+from tianfu.types import Genesis
+
+NAME = "staking"
+GOVERNANCE = "governance"
+MAX_UNBONDING_ENTRIES = 32
+MAX_AMOUNT = 10**15
+
+
+def genesis_entries(genesis: Genesis) -> dict[str, Any]:
+    """Staking state at height 0 (open profile only)."""
+    if genesis.open is None:
+        return {}
+    entries: dict[str, Any] = {"stake/burnt": 0}
+    for grant in genesis.open.stake:
+        entries[f"stake/balance/{grant.address}"] = grant.amount
+    for v in genesis.validators:
+        entries[f"stake/bond/{v.name}"] = {
+            "name": v.name,
+            "owner": address_of(v.scheme, v.public_key),
+            "scheme": v.scheme,
+            "public_key": v.public_key,
+            "amount": v.power,
+            "jailed": False,
+        }
+    return entries
+
+
+def _amount(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= MAX_AMOUNT:
+        raise ContractError(f"an amount of stake is an integer from 1 to {MAX_AMOUNT}")
+    return value
+
+
+def _set_power(ctx: Context, bond: dict[str, Any]) -> int:
+    """Write the validator set with `bond`'s power (its amount; absent if 0 or jailed).
+    Returns the height from which the new set signs."""
+    records = list(ctx.get("validators") or [])
+    others = [r for r in records if r["name"] != bond["name"]]
+    if bond["amount"] > 0 and not bond["jailed"]:
+        record = {
+            "name": bond["name"],
+            "org": "",
+            "scheme": bond["scheme"],
+            "public_key": bond["public_key"],
+            "power": bond["amount"],
+        }
+        old = next((r for r in records if r["name"] == bond["name"]), None)
+        if old is not None and old.get("org"):
+            record["org"] = old["org"]  # a genesis validator keeps its organisation
+        others.append(record)
+        others.sort(key=lambda r: r["name"])
+    admission.check_validator_set(ctx, others)
+    return admission.write_validators(ctx, others)
+
+
+def slash(ctx: Context, name: str) -> dict[str, Any] | None:
+    """Burn the share `slash_fraction_bps` of validator `name`'s bond and jail it (out of the
+    set from H + 2). `ctx` acts as governance. None if it has no bond or is jailed already,
+    or if removing it would empty the validator set."""
+    bond = ctx.get(f"stake/bond/{name}")
+    if bond is None or bond["jailed"]:
+        return None
+    records = ctx.get("validators") or []
+    if not [r for r in records if r["name"] != name]:
+        return None
+    bps = int(admission.params(ctx).get("slash_fraction_bps", 0))
+    burnt = bond["amount"] * bps // 10_000
+    bond = {**bond, "amount": bond["amount"] - burnt, "jailed": True}
+    ctx.put(f"stake/bond/{name}", bond)
+    ctx.put("stake/burnt", int(ctx.get("stake/burnt") or 0) + burnt)
+    effective = _set_power(ctx, bond)
+    ctx.emit(
+        "ValidatorSlashed",
+        validator=name,
+        burnt=burnt,
+        remaining=bond["amount"],
+        jailed=True,
+        effective_height=effective,
+    )
+    return {"validator": name, "burnt": burnt, "effective_height": effective}
+
+
+class Staking:
+    """Native contract of the open profile; every method is `method(ctx, *args)`."""
+
+    name = NAME
+
+    def transfer(self, ctx: Context, to: str, amount: int) -> dict[str, Any]:
+        """Move liquid stake units to another address."""
+        from tianfu.contracts.accounts import _check_address
+
+        to, amount = _check_address(to), _amount(amount)
+        me = ctx.sender.address
+        with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            have = int(ctx.get(f"stake/balance/{me}") or 0)
+            if have < amount:
+                raise ContractError(f"{me} holds {have} stake units, not {amount}")
+            ctx.put(f"stake/balance/{me}", have - amount)
+            ctx.put(f"stake/balance/{to}", int(ctx.get(f"stake/balance/{to}") or 0) + amount)
+            ctx.emit("StakeTransferred", sender=me, to=to, amount=amount)
+        return {"from": me, "to": to, "amount": amount}
+
+    def bond(
+        self, ctx: Context, name: str, scheme: int, public_key: bytes, amount: int
+    ) -> dict[str, Any]:
+        """Bond `amount` of your stake to validator `name` with consensus key `public_key`
+        (a new validator, or one you own already): its power grows by `amount` from H + 2."""
+        amount = _amount(amount)
+        if not isinstance(name, str) or not admission.VALIDATOR_NAME_RE.match(name):
+            raise ContractError("validator name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+        me = ctx.sender.address
+        with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            have = int(ctx.get(f"stake/balance/{me}") or 0)
+            if have < amount:
+                raise ContractError(f"{me} holds {have} stake units, not {amount}")
+            bond = ctx.get(f"stake/bond/{name}")
+            if bond is None:
+                key = _check_key(scheme, public_key)
+                bond = {
+                    "name": name, "owner": me, "scheme": scheme, "public_key": key,
+                    "amount": 0, "jailed": False,
+                }  # fmt: skip
+            elif bond["owner"] != me:
+                raise ContractError(f"validator {name} belongs to {bond['owner']}")
+            elif bond["jailed"]:
+                raise ContractError(f"validator {name} is jailed for a double sign")
+            elif (bond["scheme"], bond["public_key"]) != (scheme, public_key):
+                raise ContractError(f"validator {name} has another consensus key")
+            bond = {**bond, "amount": bond["amount"] + amount}
+            ctx.put(f"stake/balance/{me}", have - amount)
+            ctx.put(f"stake/bond/{name}", bond)
+            effective = _set_power(ctx, bond)
+            ctx.emit("StakeBonded", validator=name, owner=me, amount=amount,
+                     power=bond["amount"], effective_height=effective)  # fmt: skip
+        return {"validator": name, "power": bond["amount"], "effective_height": effective}
+
+    def unbond(self, ctx: Context, name: str, amount: int) -> dict[str, Any]:
+        """Unbond `amount` from your validator `name`: its power drops from H + 2; the stake
+        is yours again `unbonding_blocks` later (`withdraw`)."""
+        amount = _amount(amount)
+        me = ctx.sender.address
+        with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            bond = ctx.get(f"stake/bond/{name}") if isinstance(name, str) else None
+            if bond is None or bond["owner"] != me:
+                raise ContractError(f"{me} has no validator named {name!r}")
+            if bond["amount"] < amount:
+                raise ContractError(f"validator {name} has {bond['amount']} bonded, not {amount}")
+            entries = list(ctx.get(f"stake/unbonding/{me}") or [])
+            if len(entries) >= MAX_UNBONDING_ENTRIES:
+                raise ContractError("too many unbondings in progress: withdraw first")
+            period = int(admission.params(ctx)["unbonding_blocks"])
+            release = ctx.height + period
+            bond = {**bond, "amount": bond["amount"] - amount}
+            ctx.put(f"stake/bond/{name}", bond)
+            ctx.put(f"stake/unbonding/{me}", [*entries, {"amount": amount, "release": release}])
+            effective = _set_power(ctx, bond)
+            ctx.emit("StakeUnbonded", validator=name, owner=me, amount=amount,
+                     power=bond["amount"], effective_height=effective, release=release)  # fmt: skip
+        return {"validator": name, "power": bond["amount"], "effective_height": effective,
+                "release": release}  # fmt: skip
+
+    def withdraw(self, ctx: Context) -> dict[str, Any]:
+        """Return your unbonded stake whose unbonding period has passed to your balance."""
+        me = ctx.sender.address
+        with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            entries = list(ctx.get(f"stake/unbonding/{me}") or [])
+            free = sum(e["amount"] for e in entries if e["release"] <= ctx.height)
+            if free == 0:
+                raise ContractError("no unbonded stake is free yet")
+            left = [e for e in entries if e["release"] > ctx.height]
+            ctx.put(f"stake/unbonding/{me}", left)
+            balance = int(ctx.get(f"stake/balance/{me}") or 0) + free
+            ctx.put(f"stake/balance/{me}", balance)
+            ctx.emit("StakeWithdrawn", owner=me, amount=free)
+        return {"withdrawn": free, "balance": balance}
+
+    def submit_evidence(self, ctx: Context, vote_a: bytes, vote_b: bytes) -> dict[str, Any]:
+        """Prove a double sign (two votes of one validator for one height, round and type):
+        anyone may, on an open chain. The offender is slashed and jailed."""
+        with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            return admission.submit_evidence(ctx, vote_a, vote_b)
+
+    @view
+    def get_stake(self, ctx: Context, address: str) -> dict[str, Any]:
+        """An address's liquid balance and its unbondings in progress."""
+        with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            return {
+                "balance": int(ctx.get(f"stake/balance/{address}") or 0),
+                "unbonding": list(ctx.get(f"stake/unbonding/{address}") or []),
+            }
+
+    @view
+    def get_bond(self, ctx: Context, name: str) -> dict[str, Any] | None:
+        with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            bond: dict[str, Any] | None = ctx.get(f"stake/bond/{name}")
+            return bond
+
+    @view
+    def burnt(self, ctx: Context) -> int:
+        with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            return int(ctx.get("stake/burnt") or 0)
+
+
+def _check_key(scheme: Any, public_key: Any) -> bytes:
+    from tianfu.crypto import CryptoError, current_suite, get_suite
+
+    if not isinstance(scheme, int) or isinstance(scheme, bool):
+        raise ContractError("scheme must be an integer")
+    try:
+        size = get_suite(scheme).public_key_size
+    except CryptoError as exc:
+        raise ContractError(str(exc)) from None
+    refused = current_suite().refusal(scheme)
+    if refused is not None:
+        raise ContractError(refused)
+    if not isinstance(public_key, bytes) or len(public_key) != size:
+        raise ContractError(f"public_key must be {size} bytes for scheme {scheme}")
+    return public_key

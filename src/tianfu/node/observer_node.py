@@ -1,0 +1,208 @@
+"""Wires a node of an open-profile chain that has no member certificate, only its own key:
+an observer (store, ledger, block sync and transaction gossip over the observer port, the
+REST API; no consensus driver and no signer, so it never votes or proposes) or a validator
+by stake (the same, plus the consensus driver and its signer; its consensus messages travel
+over the observer port, which carries them only for keys in the validator set).
+Composition only — no logic of its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from tianfu.api.server import make_server
+from tianfu.api.service import TxRejected
+from tianfu.crypto import set_chain_suite, suite_of
+from tianfu.identity import Identity
+from tianfu.mempool import Mempool
+from tianfu.mempool.gossip import TxGossip
+from tianfu.node.config import ConfigError, NodeConfig
+from tianfu.node.http import node_app
+from tianfu.node.service import NodeService
+from tianfu.node.storeguard import DataLock, open_checked_ledger
+from tianfu.p2p import api as p2p
+from tianfu.p2p.observer import ObserverTransport
+from tianfu.sync import BlockSyncer
+from tianfu.sync.syncer import SyncConfig
+from tianfu.types import Genesis, Transaction
+from tianfu.types.genesis import decode_genesis
+
+log = logging.getLogger(__name__)
+MAX_FRAME = 16 << 20  # sync responses carry blocks (as on the member port)
+# What travels on the observer port, either way: sync and transaction gossip, never consensus.
+OBSERVER_KINDS = frozenset(
+    {p2p.KIND_STATUS, p2p.KIND_BLOCKS_REQUEST, p2p.KIND_BLOCKS_RESPONSE, p2p.KIND_TXS}
+)
+
+
+CONSENSUS_KINDS = frozenset({p2p.KIND_PROPOSAL, p2p.KIND_VOTE, p2p.KIND_COMMIT})
+
+
+def check_observer_config(cfg: NodeConfig, genesis: Genesis) -> None:
+    if genesis.profile != "open":
+        raise ConfigError("observer nodes join open-profile chains only (this one is consortium)")
+    if not cfg.observer:
+        raise ConfigError(f"{cfg.home}: not an observer's configuration (observer_node = true)")
+    if not cfg.observer_peers:
+        raise ConfigError(f"{cfg.home}: an observer needs [observer] peers to connect to")
+
+
+def validator_key_check(ledger: Any) -> Callable[[bytes], bool]:
+    """Whether a key is in the validator set of the next two heights (those a node may
+    be asked to vote on), recomputed once per committed height."""
+    memo: dict[str, Any] = {"height": -1, "keys": frozenset()}
+
+    def is_validator_key(key: bytes) -> bool:
+        h = ledger.height
+        if memo["height"] != h:
+            keys: set[bytes] = set()
+            for at in (h + 1, h + 2):
+                with contextlib.suppress(Exception):  # a height not determined yet
+                    keys.update(v.public_key for v in ledger.validator_set(at).validators)
+            memo["height"], memo["keys"] = h, frozenset(keys)
+        return key in memo["keys"]
+
+    return is_validator_key
+
+
+async def serve_observer_node(cfg: NodeConfig) -> None:
+    """Run the observer until stopped."""
+    genesis = decode_genesis(cfg.genesis.read_bytes())
+    check_observer_config(cfg, genesis)
+    set_chain_suite(suite_of(genesis))
+    keypair = Identity.load(cfg.identity).keypair  # its own self-made key
+    lock = DataLock(cfg.data, "starting this observer")
+    try:
+        await _serve(cfg, genesis, keypair)
+    finally:
+        lock.release()
+
+
+async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
+    from tianfu.consensus.driver import ConsensusDriver
+    from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
+    from tianfu.consensus.wal import ConsensusWAL
+
+    ledger, _ = open_checked_ledger(cfg.home, cfg.data, genesis)
+    mempool = Mempool()
+    service = NodeService(
+        ledger,
+        mempool,
+        node_name=cfg.name,
+        org="",
+        is_validator=False,
+        max_body_bytes=cfg.max_body_bytes,
+    )
+    handlers: dict[int, Any] = {}
+
+    def route(peer: p2p.PeerId, kind: int, payload: bytes) -> None:
+        handler = handlers.get(kind)
+        if handler is not None:
+            handler(peer, kind, payload)
+
+    transport = ObserverTransport(
+        keypair,
+        genesis.chain_id,
+        route,
+        role="validator" if cfg.validator else "observer",
+        listen=(cfg.p2p_host, cfg.observer_port) if cfg.observer_port else None,
+        peers=cfg.observer_peers,
+        inbound_kinds=OBSERVER_KINDS,
+        outbound_kinds=OBSERVER_KINDS,
+        max_frame=MAX_FRAME,
+        consensus_kinds=CONSENSUS_KINDS if cfg.validator else frozenset(),
+        is_validator_key=validator_key_check(ledger) if cfg.validator else None,
+    )
+
+    def admit_from_peer(tx: Transaction) -> bool:
+        try:
+            service.admit(tx)
+            return True
+        except TxRejected:
+            return False
+
+    def relay_many(txs: list[Transaction]) -> list[bool]:
+        # An observer passes on what its peers send (toward the validators, possibly
+        # through other observers); a transaction it holds already is not admitted again,
+        # so nothing circulates for ever.
+        verdicts = service.admit_many(txs)
+        for tx, ok in zip(txs, verdicts, strict=True):
+            if ok:
+                gossip.publish(tx)
+        return verdicts
+
+    gossip = TxGossip(transport, admit_from_peer, admit_many=relay_many)
+    service.on_tx = gossip.publish
+    commit_lock = threading.Lock()
+    driver: Any = None
+    syncer: BlockSyncer | None = None
+    if cfg.validator:  # a validator by stake: it votes while its key is in the set
+
+        def committed(executed: Any) -> None:
+            service.block_committed(executed)
+            if syncer is not None:
+                syncer.notify_committed(executed.block.header.height)
+
+        driver = ConsensusDriver(
+            ledger,
+            mempool,
+            FilePrivValidator(keypair, cfg.data / SIGNER_FILE, allow_missing=True),
+            ConsensusWAL(cfg.data / "consensus.wal"),
+            transport,
+            on_commit=committed,
+            verified=service.verified.__contains__,
+            commit_lock=commit_lock,
+        )
+        service.clock_offset = lambda: driver.clock_offset_ms
+        for kind in CONSENSUS_KINDS:
+            handlers[kind] = driver.handle_frame
+    syncer = BlockSyncer(
+        ledger,
+        transport,
+        on_commit=service.block_committed,
+        commit_lock=commit_lock,
+        # An observer runs no consensus: it syncs to every new block.
+        config=SyncConfig(consensus_gap=1 if driver is not None else 0),
+        on_caught_up=(lambda h: driver.jump_to(h)) if driver is not None else None,
+    )
+    for kind in (p2p.KIND_STATUS, p2p.KIND_BLOCKS_REQUEST, p2p.KIND_BLOCKS_RESPONSE):
+        handlers[kind] = syncer.handle
+    handlers[p2p.KIND_TXS] = gossip.handle
+    server = make_server(node_app(service, cfg.data), cfg.api_host, cfg.api_port)
+    await transport.start()
+    if driver is not None:
+        await driver.start()
+    sync_task = asyncio.create_task(syncer.run(), name="block-sync")
+    log.info(
+        "observer %s (%s) up: api %s:%d, connecting to %s",
+        cfg.name,
+        transport.address,
+        cfg.api_host,
+        cfg.api_port,
+        ", ".join(f"{h}:{p}" for h, p in cfg.observer_peers),
+    )
+    try:
+        await server.serve()
+    finally:
+        sync_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sync_task
+        await syncer.drain()
+        if driver is not None:
+            await driver.stop()
+        await transport.stop()
+        ledger.store.close()
+
+
+def run_observer_node(cfg: NodeConfig) -> None:
+    from tianfu.node import loop as event_loop
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        event_loop.run(serve_observer_node(cfg))

@@ -1,0 +1,478 @@
+"""The observer port of an open-profile network: TLS links to nodes without member certificates.
+
+On an open-profile chain (ADR 0025) anyone may run an observer: a full node that syncs every
+block, checks every commit certificate, re-executes every transaction and serves the read
+API, but never votes or proposes. Observers hold no member certificate, so they cannot use
+the members' mutual-TLS port (ADR 0011). Validators (and observers) therefore listen on a
+second port, handled here:
+
+- TLS 1.3 with a transport key and a self-signed certificate made at start (encryption;
+  OpenSSL checks no chain on either side).
+- Both ends send `ObserverHello` (protocol version, chain id, a fresh nonce), then
+  `ObserverProof`: their own key (an observer's self-made key, a validator's node key), a
+  role and a signature over the chain id, the server's transport certificate and both
+  nonces. A proof made for another connection (another server or nonce) does not verify.
+  The peer's `PeerId` is the address of that key (org "").
+- Nothing an observer says is trusted: blocks are checked against commit certificates by
+  whoever receives them (`tianfu.sync`). Only the kinds in `inbound_kinds` are accepted
+  from a peer on this port (sync and transaction gossip); any other kind, a malformed or
+  oversize frame, or a failed handshake is a strike. A peer (by key address and by IP)
+  with `max_strikes` strikes is banned for `ban_s` seconds and disconnected, and so is one
+  banned by the operator (`ban`). Each link has a token bucket (frames beyond it are
+  dropped), the number of links is capped, and outbound frames go through bounded queues.
+- Only the kinds in `outbound_kinds` are ever sent on this port: consensus messages never
+  reach an observer, and an observer's consensus messages never reach consensus. The one
+  exception is a link whose key is in the validator set (`is_validator_key`): a validator
+  by stake, without a member certificate, exchanges `consensus_kinds` over this port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import ssl
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+import msgspec
+
+from tianfu.codec import CodecError, decode, encode, hash_domain
+from tianfu.crypto import KeyPair, get_suite
+from tianfu.execution.api import address_of
+from tianfu.p2p.api import Handler, PeerId
+from tianfu.p2p.attested import _context, _transport_certificate
+from tianfu.p2p.framing import (
+    FrameTooLargeError,
+    MalformedFrameError,
+    PeerRejectedError,
+    SelfConnectionError,
+    check_kind,
+    encode_frame,
+    encode_header,
+    read_frame,
+)
+from tianfu.p2p.queues import OutboundQueue, TokenBucket
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+KIND_OBSERVER_HELLO = 12  # ObserverHello: first frame on the observer port
+KIND_OBSERVER_PROOF = 13  # ObserverProof: second frame on the observer port
+OBSERVER_VERSION = 1
+PROOF_TAG = "tianfu/p2p/observer/v1"
+ROLES = ("observer", "validator")
+MAX_HANDSHAKE_FRAME = 512
+WRITE_BATCH = 256 << 10
+
+
+class ObserverHello(msgspec.Struct, array_like=True, frozen=True):
+    version: int
+    chain_id: Annotated[str, msgspec.Meta(max_length=64)]
+    nonce: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
+
+    def validate(self) -> None:
+        if self.version != OBSERVER_VERSION:
+            raise ValueError(f"unknown observer protocol version {self.version}")
+
+
+class ObserverProof(msgspec.Struct, array_like=True, frozen=True):
+    scheme: int
+    public_key: Annotated[bytes, msgspec.Meta(max_length=65)]
+    role: str
+    signature: Annotated[bytes, msgspec.Meta(max_length=72)]
+
+    def validate(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}")
+
+
+def proof_message(
+    chain_id: str, server_cert: bytes, their_nonce: bytes, own_nonce: bytes, role: str
+) -> bytes:
+    """What a side signs: bound to this connection (server certificate, both nonces)."""
+    return hash_domain(
+        PROOF_TAG, chain_id.encode(), server_cert, their_nonce, own_nonce, role.encode()
+    )
+
+
+class _Link:
+    def __init__(
+        self, peer: PeerId, role: str, host: str, reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter, queue: OutboundQueue, bucket: TokenBucket,
+    ) -> None:  # fmt: skip
+        self.peer, self.role, self.host = peer, role, host
+        self.reader, self.writer = reader, writer
+        self.queue, self.bucket = queue, bucket
+        self.wake = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+
+class ObserverTransport:
+    """The observer port: implements `tianfu.p2p.api.Network` for its links."""
+
+    def __init__(
+        self,
+        keypair: KeyPair,
+        chain_id: str,
+        handler: Handler,
+        *,
+        role: str,
+        listen: Address | None,
+        peers: list[Address],
+        inbound_kinds: frozenset[int],
+        outbound_kinds: frozenset[int],
+        max_frame: int = 16 << 20,
+        max_links: int = 64,
+        rate_limit: tuple[float, float] = (200.0, 400.0),
+        max_strikes: int = 3,
+        ban_s: float = 600.0,
+        handshake_timeout: float = 5.0,
+        dial_backoff: tuple[float, float] = (0.2, 5.0),
+        on_peer: Callable[[PeerId, bool], None] | None = None,
+        consensus_kinds: frozenset[int] = frozenset(),
+        is_validator_key: Callable[[bytes], bool] | None = None,
+    ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}")
+        self._keypair = keypair
+        self._chain_id = chain_id
+        self._handler = handler
+        self._role = role
+        self._listen = listen
+        self._targets = list(dict.fromkeys(peers))
+        self._inbound = inbound_kinds
+        self._outbound = outbound_kinds
+        self._max_frame = max_frame
+        self._max_links = max_links
+        self._rate = rate_limit
+        self._max_strikes = max_strikes
+        self._ban_s = ban_s
+        self._timeout = handshake_timeout
+        self._backoff = dial_backoff
+        self._on_peer = on_peer
+        # Consensus kinds travel only to and from links whose key is a validator's (staked
+        # validators of an open chain); never to or from an observer.
+        self._consensus = consensus_kinds if is_validator_key is not None else frozenset()
+        self._is_validator_key = is_validator_key or (lambda _key: False)
+        self.address = address_of(keypair.scheme, keypair.public_key)
+        key, self._cert = _transport_certificate()
+        self._server_ctx = _context(key, self._cert, server=True)
+        self._client_ctx = _context(key, self._cert, server=False)
+        self._links: dict[str, _Link] = {}
+        self._strikes: dict[str, int] = {}
+        self._banned: dict[str, float] = {}  # key address or IP -> monotonic time it ends
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._running = False
+        self._pending = 0  # inbound handshakes in progress (count against max_links)
+        self.stats: dict[str, int] = dict.fromkeys(
+            ("frames_in", "frames_out", "dropped_rate", "dropped_kind", "refused_banned",
+             "handshakes_failed", "bans", "links_refused_full"),
+            0,
+        )  # fmt: skip
+
+    # ---- lifecycle ----------------------------------------------------------------
+    @property
+    def listen_address(self) -> Address | None:
+        if self._server is None or not self._server.sockets:
+            return self._listen
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return host, port
+
+    async def start(self) -> None:
+        self._running = True
+        if self._listen is not None:
+            self._server = await asyncio.start_server(
+                self._on_inbound, *self._listen, ssl=self._server_ctx,
+                ssl_handshake_timeout=self._timeout,
+            )  # fmt: skip
+        for target in self._targets:
+            self._spawn(self._dial_loop(target), f"observer-dial-{target[0]}:{target[1]}")
+
+    async def stop(self) -> None:
+        self._running = False
+        if self._server is not None:
+            self._server.close()
+        for link in list(self._links.values()):
+            self._close(link)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ---- the Network interface ----------------------------------------------------
+    def _may_carry(self, link: _Link, kind: int) -> bool:
+        if kind in self._outbound:
+            return True
+        return kind in self._consensus and self._is_validator_key(link.peer.public_key)
+
+    def broadcast(self, kind: int, payload: bytes) -> None:
+        if kind not in self._outbound and kind not in self._consensus:
+            return
+        for link in self._links.values():
+            if self._may_carry(link, kind):
+                self._enqueue(link, kind, payload)
+
+    def send(self, peer: str, kind: int, payload: bytes) -> None:
+        link = self._links.get(peer)
+        if link is not None and self._may_carry(link, kind):
+            self._enqueue(link, kind, payload)
+
+    def peers(self) -> list[PeerId]:
+        return [link.peer for link in self._links.values()]
+
+    def roles(self) -> dict[str, str]:
+        """Peer address -> the role it proved ("observer" or "validator")."""
+        return {a: link.role for a, link in self._links.items()}
+
+    # ---- abuse --------------------------------------------------------------------
+    def ban(self, who: str, seconds: float | None = None) -> None:
+        """Refuse a key address or an IP for `seconds` (default `ban_s`); disconnect it."""
+        self._banned[who] = time.monotonic() + (self._ban_s if seconds is None else seconds)
+        self.stats["bans"] += 1
+        for link in list(self._links.values()):
+            if who in (link.peer.address, link.host):
+                log.warning("observer port: banned %s (%s)", who, link.peer.name)
+                self._close(link)
+
+    def is_banned(self, who: str) -> bool:
+        until = self._banned.get(who)
+        if until is None:
+            return False
+        if time.monotonic() >= until:
+            del self._banned[who]
+            return False
+        return True
+
+    def strike(self, who: str, host: str | None, why: str) -> None:
+        """One misbehaviour of a key address or an IP; at `max_strikes` it is banned. A
+        failed handshake strikes the IP; a key's protocol violation strikes the key, and a
+        banned key strikes its IP."""
+        n = self._strikes[who] = self._strikes.get(who, 0) + 1
+        log.info("observer port: strike %d for %s: %s", n, who, why)
+        if n >= self._max_strikes:
+            self._strikes.pop(who, None)
+            self.ban(who)
+            if host:  # a banned key strikes its IP once: new keys are free, IPs are not
+                self.strike(host, None, f"key {who} banned")
+
+    # ---- handshake ----------------------------------------------------------------
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server_cert: bytes
+    ) -> tuple[PeerId, str]:
+        nonce = secrets.token_bytes(32)
+        hello = ObserverHello(OBSERVER_VERSION, self._chain_id, nonce)
+        writer.write(encode_frame(KIND_OBSERVER_HELLO, encode(hello)))
+        await writer.drain()
+        kind, payload = await asyncio.wait_for(
+            read_frame(reader, MAX_HANDSHAKE_FRAME), self._timeout
+        )
+        if kind != KIND_OBSERVER_HELLO:
+            raise MalformedFrameError("the first frame is not an observer HELLO")
+        theirs = decode(payload, ObserverHello, max_size=MAX_HANDSHAKE_FRAME)
+        if theirs.chain_id != self._chain_id:
+            raise PeerRejectedError(f"peer is on chain {theirs.chain_id!r}")
+        kp = self._keypair
+        msg = proof_message(self._chain_id, server_cert, theirs.nonce, nonce, self._role)
+        proof = ObserverProof(kp.scheme, kp.public_key, self._role, kp.sign(msg))
+        writer.write(encode_frame(KIND_OBSERVER_PROOF, encode(proof)))
+        await writer.drain()
+        kind, payload = await asyncio.wait_for(
+            read_frame(reader, MAX_HANDSHAKE_FRAME), self._timeout
+        )
+        if kind != KIND_OBSERVER_PROOF:
+            raise MalformedFrameError("the second frame is not an observer proof")
+        p = decode(payload, ObserverProof, max_size=MAX_HANDSHAKE_FRAME)
+        expected = proof_message(self._chain_id, server_cert, nonce, theirs.nonce, p.role)
+        try:
+            ok = get_suite(p.scheme).verify(p.public_key, expected, p.signature)
+        except Exception:  # an unknown scheme: a refusal like any bad proof
+            ok = False
+        if not ok:
+            raise PeerRejectedError("the peer's proof of its key does not verify")
+        address = address_of(p.scheme, p.public_key)
+        if address == self.address:
+            raise SelfConnectionError("connected to ourselves")
+        return PeerId(address, "", f"{p.role}-{address[:8]}", p.public_key), p.role
+
+    async def _on_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host = str((writer.get_extra_info("peername") or ("?",))[0])
+        if self.is_banned(host):
+            self.stats["refused_banned"] += 1
+            writer.close()
+            return
+        if len(self._links) + self._pending >= self._max_links:
+            self.stats["links_refused_full"] += 1
+            writer.close()
+            return
+        self._pending += 1
+        try:
+            peer, role = await self._handshake(reader, writer, self._cert)
+        except Exception as exc:  # untrusted input: close, count, strike the IP
+            self.stats["handshakes_failed"] += 1
+            log.debug("observer handshake from %s failed: %r", host, exc)
+            writer.close()
+            if not isinstance(exc, SelfConnectionError):
+                self.strike(host, None, f"failed handshake: {exc!r}")
+            return
+        finally:
+            self._pending -= 1
+        self._register(peer, role, host, reader, writer)
+
+    async def _dial_loop(self, target: Address) -> None:
+        delay = self._backoff[0]
+        while self._running:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(
+                        target[0], target[1], ssl=self._client_ctx, server_hostname="",
+                        ssl_handshake_timeout=self._timeout,
+                    ),
+                    self._timeout,
+                )  # fmt: skip
+                ssl_object = writer.get_extra_info("ssl_object")
+                server_cert = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+                if not server_cert:
+                    writer.close()
+                    raise ConnectionResetError("the server showed no certificate")
+                peer, role = await self._handshake(reader, writer, server_cert)
+            except asyncio.CancelledError:
+                raise
+            except SelfConnectionError:
+                return
+            except Exception as exc:  # a task's top level: retry later
+                log.debug("observer dial %s:%d failed: %r", target[0], target[1], exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._backoff[1])
+                continue
+            delay = self._backoff[0]
+            link = self._register(peer, role, target[0], reader, writer)
+            if link is not None:
+                await link.closed.wait()
+            await asyncio.sleep(self._backoff[0])
+
+    # ---- links --------------------------------------------------------------------
+    def _register(
+        self, peer: PeerId, role: str, host: str, reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> _Link | None:  # fmt: skip
+        if not self._running or self.is_banned(peer.address) or peer.address in self._links:
+            if self.is_banned(peer.address):
+                self.stats["refused_banned"] += 1
+            writer.close()
+            return None
+        loop = asyncio.get_running_loop()
+        link = _Link(
+            peer, role, host, reader, writer, OutboundQueue(10_000, 64 << 20),
+            TokenBucket(*self._rate, now=loop.time()),
+        )  # fmt: skip
+        self._links[peer.address] = link
+        link.tasks.append(self._spawn(self._read_loop(link), f"observer-read-{peer.name}"))
+        link.tasks.append(self._spawn(self._write_loop(link), f"observer-write-{peer.name}"))
+        log.info("observer port: connected to %s (%s)", peer.address, role)
+        if self._on_peer is not None:
+            self._on_peer(peer, True)
+        return link
+
+    def _enqueue(self, link: _Link, kind: int, payload: bytes) -> None:
+        check_kind(kind)
+        link.queue.push(kind, payload)
+        link.wake.set()
+
+    async def _write_loop(self, link: _Link) -> None:
+        try:
+            while True:
+                batch = link.queue.pop_batch(WRITE_BATCH)
+                if not batch:
+                    link.wake.clear()
+                    await link.wake.wait()
+                    continue
+                for kind, payload in batch:
+                    link.writer.write(encode_header(kind, len(payload)) + payload)
+                self.stats["frames_out"] += len(batch)
+                await link.writer.drain()
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            log.debug("observer write to %s failed: %r", link.peer.address, exc)
+        except Exception:  # a task's top level: log, never crash the node
+            log.exception("observer writer of %s failed", link.peer.address)
+        finally:
+            self._close(link)
+
+    async def _read_loop(self, link: _Link) -> None:
+        peer = link.peer
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                kind, payload = await read_frame(link.reader, self._max_frame)
+                self.stats["frames_in"] += 1
+                if kind not in self._inbound and not (
+                    kind in self._consensus and self._is_validator_key(peer.public_key)
+                ):
+                    self.stats["dropped_kind"] += 1
+                    self.strike(peer.address, link.host, f"sent a frame of kind {kind}")
+                    if link.closed.is_set():
+                        return
+                    continue
+                if not link.bucket.take(loop.time()):
+                    self.stats["dropped_rate"] += 1
+                    continue
+                try:
+                    self._handler(peer, kind, payload)
+                except Exception:  # the handler's bug must not kill the link
+                    log.exception("observer handler failed on kind %d from %s", kind, peer.address)
+        except FrameTooLargeError as exc:
+            self.strike(peer.address, link.host, str(exc))
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, ssl.SSLError, CodecError):
+            pass
+        except Exception:  # a task's top level
+            log.exception("observer reader of %s failed", peer.address)
+        finally:
+            self._close(link)
+
+    def _close(self, link: _Link) -> None:
+        if link.closed.is_set():
+            return
+        link.closed.set()
+        current = asyncio.current_task()
+        for task in link.tasks:
+            if task is not current:
+                task.cancel()
+        with contextlib.suppress(Exception):
+            link.writer.close()
+        if self._links.get(link.peer.address) is link:
+            del self._links[link.peer.address]
+            log.info("observer port: disconnected from %s", link.peer.address)
+            if self._on_peer is not None:
+                self._on_peer(link.peer, False)
+
+    def _spawn(self, coro: object, name: str) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+class CombinedNetwork:
+    """The member transport and the observer port as one `Network` (for sync and gossip):
+    frames go to both; a peer is found on whichever holds it."""
+
+    def __init__(self, members: object, observers: ObserverTransport) -> None:
+        self._members = members
+        self._observers = observers
+
+    def broadcast(self, kind: int, payload: bytes) -> None:
+        self._members.broadcast(kind, payload)  # type: ignore[attr-defined]
+        self._observers.broadcast(kind, payload)
+
+    def send(self, peer: str, kind: int, payload: bytes) -> None:
+        if peer in self._observers.roles():
+            self._observers.send(peer, kind, payload)
+        else:
+            self._members.send(peer, kind, payload)  # type: ignore[attr-defined]
+
+    def peers(self) -> list[PeerId]:
+        return [*self._members.peers(), *self._observers.peers()]  # type: ignore[attr-defined]

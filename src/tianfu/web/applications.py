@@ -1,0 +1,263 @@
+"""The applications' pages: traceability, fund supervision, supply-chain finance, IP
+rights and evidence deposits, read from each contract's latest state.
+
+Read-only, like the explorer: records are read with `ConsoleData.record` / `scan` (bounded
+by `MAX_SCAN`) and the contracts' own views; ids in the path are checked against the
+contracts' id alphabets first (a malformed id is a 400 page, an unknown one a 404 page).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from tianfu.proofs.documents import dump_document
+from tianfu.web.data import ConsoleData
+from tianfu.web.i18n import N_
+from tianfu.web.render import bad_request, not_found, page, secured
+
+MAX_TREE = 500  # nodes of an allocation or receivable tree shown on one page
+MAX_LIST = 200  # records of one kind listed on one page
+REPEATED_PAYMENTS = 2  # a beneficiary paid at least this many times in one fund is flagged
+DAY_MS = 86_400_000
+DEFAULT_IDLE_DAYS = 30
+MAX_IDLE_DAYS = 36_500
+_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+def _ok_id(text: str) -> bool:
+    return bool(_ID.fullmatch(text))
+
+
+def trace_url(base: str, code: str) -> str:
+    """The public trace page of batch `code` under a console's base URL."""
+    return f"{base.rstrip('/')}/trace/{code}"
+
+
+def qr_svg(url: str) -> bytes:
+    """A QR code of `url` as SVG (error correction M, like printed labels)."""
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(buf, kind="svg", scale=4, border=2)
+    return buf.getvalue()
+
+
+def applications_router(data: ConsoleData) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    # -- traceability ----------------------------------------------------------------------
+    @router.get("/trace", response_class=HTMLResponse)
+    def batches(request: Request) -> HTMLResponse:
+        rows = [v for _, v in data.scan("traceability", "batch:", MAX_LIST) if isinstance(v, dict)]
+        return page(request, "trace_list.html", batches=rows, limit=MAX_LIST, names=data.names())
+
+    @router.get("/trace/{code}", response_class=HTMLResponse)
+    def trace(request: Request, code: str) -> HTMLResponse:
+        if not _ok_id(code):
+            return bad_request(request, N_("Not a batch code: %(value)s"), value=code[:80])
+        batch = data.record("traceability", f"batch:{code}")
+        if not isinstance(batch, dict):
+            return not_found(request, N_("No batch with code %(code)s"), code=code)
+        product = data.record("traceability", f"product:{batch.get('product')}")
+        events = [v for _, v in data.scan("traceability", f"ev:{code}:", MAX_LIST)]
+        return page(
+            request,
+            "trace.html",
+            batch=batch,
+            product=product if isinstance(product, dict) else None,
+            events=[e for e in events if isinstance(e, dict)],
+            names=data.names(),
+            code=code,
+        )
+
+    @router.get("/trace/{code}/qr.svg")
+    def trace_qr(request: Request, code: str) -> Response:
+        if not _ok_id(code):
+            return bad_request(request, N_("Not a batch code: %(value)s"), value=code[:80])
+        svg = qr_svg(trace_url(str(request.base_url), code))
+        return secured(Response(svg, media_type="image/svg+xml"))
+
+    # -- fund supervision ------------------------------------------------------------------
+    @router.get("/funds", response_class=HTMLResponse)
+    def funds(request: Request) -> HTMLResponse:
+        ids = data.record("fund_supervision", "funds") or []
+        rows = [data.record("fund_supervision", f"fund:{i}") for i in list(ids)[:MAX_LIST]]
+        return page(request, "funds.html", funds=[r for r in rows if isinstance(r, dict)])
+
+    @router.get("/funds/{fund_id}", response_class=HTMLResponse)
+    def fund(request: Request, fund_id: str, idle_days: str | None = None) -> HTMLResponse:
+        if not _ok_id(fund_id):
+            return bad_request(request, N_("Not a fund id: %(value)s"), value=fund_id[:80])
+        days = DEFAULT_IDLE_DAYS
+        if idle_days is not None:
+            if not idle_days.isdigit() or int(idle_days) > MAX_IDLE_DAYS:
+                return bad_request(
+                    request, N_("Not a number of days: %(value)s"), value=idle_days[:20]
+                )
+            days = int(idle_days)
+        f = data.record("fund_supervision", f"fund:{fund_id}")
+        if not isinstance(f, dict):
+            return not_found(request, N_("No fund %(id)s"), id=fund_id)
+        report = data.view("fund_supervision", "report", fund_id, days * DAY_MS)
+        books = {r["account"]: r for r in (report or {}).get("accounts", []) if isinstance(r, dict)}
+        tree = _allocation_tree(data, fund_id, books)
+        payments = [
+            v
+            for _, v in data.scan("fund_supervision", f"pay:{fund_id}:", MAX_LIST)
+            if isinstance(v, dict)
+        ]
+        repeated = [p for p in payments if len(p.get("paid") or []) >= REPEATED_PAYMENTS]
+        return page(
+            request,
+            "fund.html",
+            f=f,
+            report=report if isinstance(report, dict) else {},
+            tree=tree,
+            payments=payments,
+            repeated=repeated,
+            refusals=data.view("fund_supervision", "refusals", fund_id) or [],
+            idle_days=days,
+        )
+
+    # -- supply-chain finance --------------------------------------------------------------
+    @router.get("/receivables", response_class=HTMLResponse)
+    def receivables(request: Request) -> HTMLResponse:
+        rows = [
+            v
+            for _, v in data.scan("supply_finance", "r:", MAX_LIST)
+            if isinstance(v, dict) and v.get("parent") is None
+        ]
+        return page(
+            request,
+            "receivables.html",
+            rows=rows,
+            names=data.names(),
+            parties=_parties(data, "supply_finance"),
+        )
+
+    @router.get("/receivables/{rid}", response_class=HTMLResponse)
+    def receivable(request: Request, rid: str) -> HTMLResponse:
+        if not _ok_id(rid):
+            return bad_request(request, N_("Not a receivable id: %(value)s"), value=rid[:80])
+        r = data.record("supply_finance", f"r:{rid}")
+        if not isinstance(r, dict):
+            return not_found(request, N_("No receivable %(id)s"), id=rid)
+        root = str(r.get("root") or rid)
+        return page(
+            request,
+            "receivable.html",
+            r=r,
+            tree=_receivable_tree(data, root),
+            names=data.names(),
+            parties=_parties(data, "supply_finance"),
+        )
+
+    # -- IP rights -------------------------------------------------------------------------
+    @router.get("/works", response_class=HTMLResponse)
+    def works(request: Request) -> HTMLResponse:
+        rows = [v for _, v in data.scan("ip_rights", "work:", MAX_LIST) if isinstance(v, dict)]
+        return page(request, "works.html", works=rows, names=data.names())
+
+    @router.get("/works/{work_id}", response_class=HTMLResponse)
+    def work(request: Request, work_id: str) -> HTMLResponse:
+        if not _ok_id(work_id):
+            return bad_request(request, N_("Not a work id: %(value)s"), value=work_id[:80])
+        w = data.record("ip_rights", f"work:{work_id}")
+        if not isinstance(w, dict):
+            return not_found(request, N_("No work %(id)s"), id=work_id)
+        lics = [data.record("ip_rights", f"lic:{i}") for i in (w.get("licences") or [])[:MAX_LIST]]
+        disputes = [
+            data.record("ip_rights", f"dispute:{i}") for i in (w.get("disputes") or [])[:MAX_LIST]
+        ]
+        history = [v for _, v in data.scan("ip_rights", f"hist:{work_id}:", MAX_LIST)]
+        return page(
+            request,
+            "work.html",
+            w=w,
+            licences=[x for x in lics if isinstance(x, dict)],
+            disputes=[x for x in disputes if isinstance(x, dict)],
+            history=[x for x in history if isinstance(x, dict)],
+            names=data.names(),
+        )
+
+    # -- evidence --------------------------------------------------------------------------
+    @router.get("/evidence/{deposit_id}", response_class=HTMLResponse)
+    def deposit(request: Request, deposit_id: str) -> HTMLResponse:
+        if not _ok_id(deposit_id):
+            return bad_request(request, N_("Not a deposit id: %(value)s"), value=deposit_id[:80])
+        d = data.record("evidence", f"dep:{deposit_id}")
+        if not isinstance(d, dict):
+            return not_found(request, N_("No deposit %(id)s"), id=deposit_id)
+        return page(
+            request,
+            "deposit.html",
+            d=d,
+            attestations=[v for _, v in data.scan("evidence", f"att:{deposit_id}:", MAX_LIST)],
+            verifications=[v for _, v in data.scan("evidence", f"cv:{deposit_id}:", MAX_LIST)],
+        )
+
+    @router.get("/evidence/{deposit_id}/certificate.json")
+    def deposit_certificate(request: Request, deposit_id: str) -> Response:
+        """The deposit's evidence certificate, made from the node's proofs (the browser
+        verifies it on /verify against a genesis the visitor trusts, not this server)."""
+        if not _ok_id(deposit_id):
+            return bad_request(request, N_("Not a deposit id: %(value)s"), value=deposit_id[:80])
+        doc = data.evidence_certificate(deposit_id)
+        if doc is None:
+            return not_found(request, N_("No deposit %(id)s"), id=deposit_id)
+        return secured(
+            Response(
+                dump_document(doc),
+                media_type="application/json",
+                headers={
+                    "Content-Disposition": f'attachment; filename="{deposit_id}.certificate.json"'
+                },
+            )
+        )
+
+    return router
+
+
+def _parties(data: ConsoleData, contract: str) -> dict[str, Any]:
+    """Enrolled participants of an application by address (their display names)."""
+    return {
+        str(v.get("address")): v
+        for _, v in data.scan(contract, "party:", MAX_LIST * 5)
+        if isinstance(v, dict)
+    }
+
+
+def _allocation_tree(
+    data: ConsoleData, fund_id: str, books: dict[str, Any]
+) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """The fund's accounts depth first from the top level: (depth, account, books)."""
+    out: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    stack = [(0, a) for a in reversed(list(data.record("fund_supervision", "top") or []))]
+    while stack and len(out) < MAX_TREE:
+        depth, aid = stack.pop()
+        acct = data.record("fund_supervision", f"acct:{aid}")
+        if not isinstance(acct, dict):
+            continue
+        b = books.get(aid)
+        if b is None:
+            continue  # the account holds nothing of this fund
+        out.append((depth, acct, b))
+        stack.extend((depth + 1, c) for c in reversed(list(acct.get("children") or [])))
+    return out
+
+
+def _receivable_tree(data: ConsoleData, root: str) -> list[tuple[int, dict[str, Any]]]:
+    out: list[tuple[int, dict[str, Any]]] = []
+    stack = [(0, root)]
+    while stack and len(out) < MAX_TREE:
+        depth, rid = stack.pop()
+        r = data.record("supply_finance", f"r:{rid}")
+        if not isinstance(r, dict):
+            continue
+        out.append((depth, r))
+        stack.extend((depth + 1, c) for c in reversed(list(r.get("children") or [])))
+    return out

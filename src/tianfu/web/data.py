@@ -1,0 +1,231 @@
+"""What the console reads from a node: chain data through its `ChainService`, nothing else.
+
+`ConsoleData` wraps the service the API serves (read methods only) and adds what pages need
+beside the raw objects: the names of enrolled identities and validators instead of hex,
+the validator set that signed a block, transactions per second over recent blocks. Reads
+that cost a contract execution (governance views) are few per page; the directory of names
+is kept per height (it only changes with a block).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from tianfu.api.service import ChainService, NotFound, QueryFailed
+from tianfu.apps.evidence import certificate
+from tianfu.codec import decode
+from tianfu.execution.api import address_of
+from tianfu.proofs.build import ProofUnavailable
+from tianfu.proofs.documents import make_document, merge_single_blocks
+from tianfu.proofs.errors import VerificationError
+from tianfu.types import Block, BlockHeader, CommitCertificate, Receipt
+from tianfu.types.genesis import Genesis
+
+log = logging.getLogger(__name__)
+
+RECENT_BLOCKS = 10
+RATE_WINDOW = 50  # blocks over which transactions per second are measured
+MAX_SCAN = 1000  # records listed on one page
+BATCH = 200  # headers read at once
+
+
+@dataclass(frozen=True)
+class Name:
+    """An enrolled identity: organisation, name and kind (admin, member, node)."""
+
+    org: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class Signer:
+    """One precommit of a commit certificate, with the validator it belongs to."""
+
+    public_key: str
+    name: str
+    org: str
+    power: int
+    time_ms: int
+
+
+class ConsoleData:
+    """The console's reads over `service` (see the module docstring)."""
+
+    def __init__(self, service: ChainService) -> None:
+        self.service = service
+        self._lock = threading.Lock()
+        self._names: dict[str, Name] = {}
+        self._names_height = -1
+
+    # -- chain -------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return self.service.status()
+
+    def height(self) -> int:
+        return int(self.status().get("height", 0))
+
+    def headers(self, start: int, limit: int) -> list[BlockHeader]:
+        if start < 1 or limit < 1:
+            return []
+        return self.service.get_headers(start, limit)
+
+    def recent_headers(self, top: int, limit: int = RECENT_BLOCKS) -> list[BlockHeader]:
+        """Up to `limit` headers ending at `top`, newest first."""
+        start = max(1, top - limit + 1)
+        return list(reversed(self.headers(start, top - start + 1)))
+
+    def tx_rate(self, top: int) -> float:
+        """Committed transactions per second over the last `RATE_WINDOW` blocks."""
+        if top < 2:
+            return 0.0
+        hs = self.headers(max(1, top - RATE_WINDOW), RATE_WINDOW + 1)
+        if len(hs) < 2:
+            return 0.0
+        span = hs[-1].time_ms - hs[0].time_ms
+        txs = sum(h.tx_count for h in hs[1:])
+        return txs * 1000.0 / span if span > 0 else 0.0
+
+    def block(self, height: int) -> Block | None:
+        return self.service.get_block(height) if height >= 1 else None
+
+    def receipts(self, height: int) -> list[Receipt]:
+        return self.service.get_receipts(height) or []
+
+    def certificate(self, height: int) -> CommitCertificate | None:
+        return self.service.get_certificate(height) if height >= 1 else None
+
+    def signers(self, cert: CommitCertificate | None) -> list[Signer]:
+        """The certificate's precommits with their validators' names and organisations."""
+        if cert is None:
+            return []
+        by_key = {v["public_key"]: v for v in self.validators_at(cert.height)}
+        out = []
+        for cs in cert.signatures:
+            key = cs.validator.hex()
+            v = by_key.get(key, {})
+            out.append(
+                Signer(
+                    key,
+                    str(v.get("name", "")),
+                    str(v.get("org", "")),
+                    int(v.get("power", 0)),
+                    cs.time_ms,
+                )
+            )
+        return out
+
+    def validators_at(self, height: int) -> list[dict[str, Any]]:
+        at = getattr(self.service, "validators_at", None)
+        return list(at(height)) if at is not None else self.service.validators()
+
+    def validator_of(self, height: int, public_key: bytes) -> dict[str, Any] | None:
+        """The validator of the set signing `height` with that key (None: not a member)."""
+        key = public_key.hex()
+        return next((v for v in self.validators_at(height) if v["public_key"] == key), None)
+
+    def block_by_hash(self, block_hash: bytes, window: int) -> int | None:
+        """The height of the block with that header hash among the latest `window` blocks."""
+        top = self.height()
+        start = max(1, top - window + 1)
+        while start <= top:
+            hs = self.headers(start, min(BATCH, top - start + 1))
+            if not hs:
+                break
+            for h in hs:
+                if h.hash == block_hash:
+                    return h.height
+            start = hs[-1].height + 1
+        return None
+
+    def tx(self, tx_hash: bytes) -> Any:
+        return self.service.get_tx(tx_hash)
+
+    def validators(self) -> list[dict[str, Any]]:
+        return self.service.validators()
+
+    # -- governance and application state ----------------------------------------------
+    def view(self, contract: str, method: str, *args: Any) -> Any:
+        """A contract view's answer, or None if the contract or record does not exist."""
+        try:
+            return self.service.query(contract, method, list(args))
+        except (NotFound, QueryFailed):
+            return None
+
+    def scan(self, contract: str, prefix: str, limit: int = MAX_SCAN) -> list[tuple[str, Any]]:
+        """Latest records of `contract` under a key prefix (the node's `scan_state`)."""
+        scan = getattr(self.service, "scan_state", None)
+        return list(scan(contract, prefix, limit)) if scan is not None else []
+
+    def record(self, contract: str, key: str) -> Any:
+        try:
+            return self.service.read_state(contract, key, None, False).value
+        except (NotFound, QueryFailed, ValueError):
+            return None
+
+    def orgs(self) -> list[dict[str, Any]]:
+        return list(self.view("governance", "list_orgs") or [])
+
+    def contracts(self) -> list[dict[str, Any]]:
+        return [c for c in self.view("governance", "list_contracts") or [] if isinstance(c, dict)]
+
+    def proposals(self) -> list[dict[str, Any]]:
+        """Every governance proposal (open and decided), newest first."""
+        rows = [v for _, v in self.scan("governance", "proposal/") if isinstance(v, dict)]
+        rows.sort(key=lambda p: int(p.get("height", 0) or 0), reverse=True)
+        shown = {p.get("id"): p for p in self.view("governance", "list_proposals") or []}
+        return [shown.get(p.get("id"), p) for p in rows]
+
+    def open_proposals(self) -> list[dict[str, Any]]:
+        return [p for p in self.view("governance", "list_proposals") or [] if isinstance(p, dict)]
+
+    # -- proofs --------------------------------------------------------------------------
+    def evidence_certificate(self, deposit_id: str) -> dict[str, Any] | None:
+        """The evidence certificate of a deposit, from the node's proof builder (None: no
+        such deposit, or a service without proofs)."""
+        builder_of = getattr(self.service, "proof_builder", None)
+        record = self.record(certificate.CONTRACT, certificate.deposit_key(deposit_id))
+        if builder_of is None or not isinstance(record, dict):
+            return None
+        tx = record.get("tx")
+        if not isinstance(tx, str) or len(tx) != 64:
+            return None
+        builder = builder_of()
+        try:
+            tx_doc = builder.tx_document(bytes.fromhex(tx))
+            state_doc = builder.state_document(
+                [(certificate.CONTRACT, certificate.deposit_key(deposit_id))], tx_doc["height"]
+            )
+            bundle = merge_single_blocks([tx_doc, state_doc])
+            genesis = decode(self.service.genesis(), Genesis)
+            return make_document(certificate.KIND, bundle, genesis)
+        except (ProofUnavailable, ValueError, VerificationError) as exc:
+            log.warning("no evidence certificate for %s: %s", deposit_id, exc)
+            return None
+
+    # -- names -----------------------------------------------------------------------------
+    def names(self) -> dict[str, Name]:
+        """Enrolled identities by address (from governance state), refreshed per block."""
+        h = self.height()
+        with self._lock:
+            if h == self._names_height:
+                return self._names
+        names: dict[str, Name] = {}
+        for key, rec in self.scan("governance", "cert/", 100_000):
+            if isinstance(rec, dict):
+                names[key[len("cert/") :]] = Name(
+                    str(rec.get("org", "")), str(rec.get("name", "")), str(rec.get("kind", ""))
+                )
+        with self._lock:
+            self._names, self._names_height = names, h
+        return names
+
+    def name_of(self, address: Any) -> Name | None:
+        return self.names().get(str(address)) if isinstance(address, str) else None
+
+    @staticmethod
+    def address(scheme: int, public_key: bytes) -> str:
+        return address_of(scheme, public_key)

@@ -1,0 +1,225 @@
+"""The explorer's pages: overview, blocks, transactions, contracts, organisations,
+validators, governance proposals, accounts and search.
+
+Read-only: every page reads through `ConsoleData` (the node's `ChainService`); no route
+here accepts anything but GET. Lists are bounded (`PAGE` blocks per page, `MAX_SCAN`
+records); a path or query parameter that is not well formed is a 400 page, an unknown
+object a 404 page, both in the request's language.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from tianfu.execution.api import address_of
+from tianfu.web.data import ConsoleData
+from tianfu.web.i18n import N_
+from tianfu.web.render import bad_request, not_found, page
+
+PAGE = 20  # blocks per page of the block list
+HASH_SEARCH_BLOCKS = 2000  # a block hash is looked for among the latest this many blocks
+MAX_QUERY = 200
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_ADDRESS = re.compile(r"[0-9a-f]{40}")
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+
+# Business ids the search box finds: (contract, state key prefix, console page of the record)
+BUSINESS_IDS = (
+    ("traceability", "batch:", "/trace/{id}"),
+    ("evidence", "dep:", "/evidence/{id}"),
+    ("ip_rights", "work:", "/works/{id}"),
+    ("supply_finance", "r:", "/receivables/{id}"),
+    ("fund_supervision", "fund:", "/funds/{id}"),
+)
+
+
+def _height(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
+def explorer_router(data: ConsoleData) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    def overview(request: Request) -> HTMLResponse:
+        status = data.status()
+        top = int(status.get("height", 0))
+        return page(
+            request,
+            "overview.html",
+            status=status,
+            blocks=data.recent_headers(top),
+            rate=data.tx_rate(top),
+            validators=data.validators(),
+            proposals=data.open_proposals(),
+            names=data.names(),
+            data=data,
+        )
+
+    @router.get("/blocks", response_class=HTMLResponse)
+    def blocks(request: Request, before: str | None = None) -> HTMLResponse:
+        top = data.height()
+        if before is not None:
+            b = _height(before)
+            if b is None:
+                return bad_request(request, N_("Not a block height: %(value)s"), value=before[:40])
+            top = min(top, b - 1)
+        headers = data.recent_headers(top, PAGE) if top >= 1 else []
+        older = headers[-1].height if headers and headers[-1].height > 1 else None
+        newer = top + PAGE + 1 if top < data.height() else None
+        return page(request, "blocks.html", blocks=headers, older=older, newer=newer, data=data)
+
+    @router.get("/blocks/{height}", response_class=HTMLResponse)
+    def block(request: Request, height: str) -> HTMLResponse:
+        h = _height(height)
+        if h is None:
+            return bad_request(request, N_("Not a block height: %(value)s"), value=height[:40])
+        blk = data.block(h)
+        if blk is None:
+            return not_found(request, N_("No block at height %(height)s"), height=h)
+        cert = data.certificate(h)
+        receipts = data.receipts(h)
+        rows = [
+            (
+                t,
+                receipts[i] if i < len(receipts) else None,
+                address_of(t.body.scheme, t.body.signer),
+            )
+            for i, t in enumerate(blk.txs)
+        ]
+        return page(
+            request,
+            "block.html",
+            block=blk,
+            header=blk.header,
+            rows=rows,
+            cert=cert,
+            signers=data.signers(cert),
+            proposer=data.validator_of(h, blk.header.proposer),
+            names=data.names(),
+            top=data.height(),
+        )
+
+    @router.get("/txs/{tx_hash}", response_class=HTMLResponse)
+    def tx(request: Request, tx_hash: str) -> HTMLResponse:
+        if not _HEX64.fullmatch(tx_hash):
+            return bad_request(request, N_("Not a transaction hash: %(value)s"), value=tx_hash[:80])
+        rec = data.tx(bytes.fromhex(tx_hash))
+        if rec is None:
+            return not_found(request, N_("No committed transaction %(hash)s"), hash=tx_hash)
+        sender = address_of(rec.tx.body.scheme, rec.tx.body.signer)
+        return page(
+            request,
+            "tx.html",
+            rec=rec,
+            body=rec.tx.body,
+            sender=sender,
+            who=data.name_of(sender),
+            tx_hash=tx_hash,
+            block_time=_block_time(data, rec.height),
+        )
+
+    @router.get("/accounts/{address}", response_class=HTMLResponse)
+    def account(request: Request, address: str) -> HTMLResponse:
+        if not _ADDRESS.fullmatch(address):
+            return bad_request(request, N_("Not an address: %(value)s"), value=address[:80])
+        cert = data.record("governance", f"cert/{address}")
+        if not isinstance(cert, dict):
+            return not_found(
+                request, N_("No identity is enrolled with address %(address)s"), address=address
+            )
+        return page(
+            request,
+            "account.html",
+            address=address,
+            cert=cert,
+            revoked=data.record("governance", f"revoked/{address}"),
+        )
+
+    @router.get("/contracts", response_class=HTMLResponse)
+    def contracts(request: Request) -> HTMLResponse:
+        return page(request, "contracts.html", contracts=data.contracts(), names=data.names())
+
+    @router.get("/contracts/{name}", response_class=HTMLResponse)
+    def contract(request: Request, name: str) -> HTMLResponse:
+        if not _NAME.fullmatch(name):
+            return bad_request(request, N_("Not a contract name: %(value)s"), value=name[:80])
+        record = data.view("governance", "get_contract", name)
+        if not isinstance(record, dict):
+            return not_found(request, N_("No contract named %(name)s"), name=name)
+        source = data.view("governance", "get_source", name)
+        return page(
+            request, "contract.html", name=name, record=record, source=source, names=data.names()
+        )
+
+    @router.get("/orgs", response_class=HTMLResponse)
+    def orgs(request: Request) -> HTMLResponse:
+        return page(
+            request, "orgs.html", orgs=data.orgs(), validators=data.validators(), names=data.names()
+        )
+
+    @router.get("/validators", response_class=HTMLResponse)
+    def validators(request: Request) -> HTMLResponse:
+        vals = data.validators()
+        total = sum(int(v.get("power", 0)) for v in vals)
+        return page(
+            request,
+            "validators.html",
+            validators=vals,
+            total=total,
+            since=data.view("governance", "validators_from"),
+        )
+
+    @router.get("/proposals", response_class=HTMLResponse)
+    def proposals(request: Request) -> HTMLResponse:
+        return page(request, "proposals.html", proposals=data.proposals(), names=data.names())
+
+    @router.get("/proposals/{pid}", response_class=HTMLResponse)
+    def proposal(request: Request, pid: str) -> HTMLResponse:
+        if not _ID.fullmatch(pid):
+            return bad_request(request, N_("Not a proposal id: %(value)s"), value=pid[:80])
+        p = data.view("governance", "get_proposal", pid)
+        if not isinstance(p, dict):
+            return not_found(request, N_("No proposal %(id)s"), id=pid)
+        return page(request, "proposal.html", p=p, names=data.names())
+
+    @router.get("/search", response_class=HTMLResponse, response_model=None)
+    def search(request: Request, q: str = "") -> HTMLResponse | RedirectResponse:
+        text = q.strip()[:MAX_QUERY]
+        target = find(data, text) if text else None
+        if target is not None:
+            return RedirectResponse(target, status_code=303)
+        return page(request, "search.html", q=text, http_status=404 if text else 200)
+
+    return router
+
+
+def _block_time(data: ConsoleData, height: int) -> int | None:
+    hs = data.headers(height, 1)
+    return hs[0].time_ms if hs else None
+
+
+def find(data: ConsoleData, text: str) -> str | None:
+    """The console page `text` names: a height, a transaction or block hash, an address,
+    a business id of an application; None when nothing matches."""
+    h = _height(text)
+    if h is not None and 1 <= h <= data.height():
+        return f"/blocks/{h}"
+    low = text.lower().removeprefix("0x")
+    if _HEX64.fullmatch(low):
+        if data.tx(bytes.fromhex(low)) is not None:
+            return f"/txs/{low}"
+        found = data.block_by_hash(bytes.fromhex(low), HASH_SEARCH_BLOCKS)
+        if found is not None:
+            return f"/blocks/{found}"
+    if _ADDRESS.fullmatch(low) and isinstance(data.record("governance", f"cert/{low}"), dict):
+        return f"/accounts/{low}"
+    if _ID.fullmatch(text):
+        for contract, prefix, url in BUSINESS_IDS:
+            if data.record(contract, prefix + text) is not None:
+                return url.format(id=text)
+    return None

@@ -1,0 +1,85 @@
+"""Readable values for the console's pages: dates in the node's time zone, yuan, short hex.
+
+The node's time zone is `TIANFU_TZ` (an IANA name; default Asia/Shanghai), as on the
+command line. Every readable date keeps its raw value (milliseconds since the epoch) for
+the page to show on hover.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_TZ = "Asia/Shanghai"
+TZ_ENV = "TIANFU_TZ"
+MAX_MS = (1 << 53) - 1
+
+
+def node_zone() -> tzinfo:
+    """`TIANFU_TZ`, or Asia/Shanghai when it is unset or not a known zone."""
+    name = os.environ.get(TZ_ENV) or DEFAULT_TZ
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TZ)
+
+
+def date(ms: Any, tz: tzinfo) -> str:
+    """Milliseconds since the epoch as 'YYYY-MM-DD HH:MM:SS ZONE'; other values as text."""
+    if not isinstance(ms, int) or isinstance(ms, bool) or not 0 <= ms <= MAX_MS:
+        return str(ms)
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    except (OverflowError, OSError, ValueError):
+        return str(ms)
+
+
+def yuan(fen: Any) -> str:
+    """An amount in fen as yuan with two decimals: 100000050 -> '1,000,000.50'."""
+    if not isinstance(fen, int) or isinstance(fen, bool):
+        return str(fen)
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
+def short(value: Any, n: int = 10) -> str:
+    """A long hex string shortened for a table cell: 'abcdef0123…89ab'."""
+    text = value.hex() if isinstance(value, bytes) else str(value)
+    return text if len(text) <= n + 6 else f"{text[:n]}…{text[-4:]}"
+
+
+def duration(ms: Any) -> str:
+    """90_061_000 -> '1d 1h 1m 1s'."""
+    if not isinstance(ms, int) or isinstance(ms, bool):
+        return str(ms)
+    sign = "-" if ms < 0 else ""
+    ms = abs(ms)
+    if ms < 1000:
+        return f"{sign}{ms} ms"
+    parts = []
+    rest = ms // 1000
+    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
+        k, rest = divmod(rest, size)
+        if k:
+            parts.append(f"{k}{unit}")
+    return sign + " ".join(parts)
+
+
+def plain(value: Any) -> Any:
+    """A contract value for display: bytes as hex, nested containers kept."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def as_json(value: Any) -> str:
+    """A contract value as indented JSON text (bytes as hex), for a <pre> block."""
+    return json.dumps(plain(value), indent=2, ensure_ascii=False, sort_keys=True, default=str)

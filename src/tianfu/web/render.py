@@ -1,0 +1,165 @@
+"""Rendering the console's pages: Jinja2 templates in the request's language, with headers.
+
+Every page is a Jinja2 template with autoescaping on (every value from the chain, contracts,
+events or users is escaped by the template engine; no template marks anything safe), the
+request's catalogue as `_`, and the readable-value filters of `tianfu.web.format`. Every
+answer carries the console's Content-Security-Policy: scripts, styles, images and
+connections from the node itself only, no inline script or style, no framing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.messages.extract import extract
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from tianfu.web import format as fmt
+from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, choose, translations
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+STATIC_URL = "/console/static"
+
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+COOKIE_MAX_AGE = 365 * 86_400
+
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"], default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["yuan"] = fmt.yuan
+_env.filters["short"] = fmt.short
+_env.filters["duration"] = fmt.duration
+_env.filters["plain"] = fmt.plain
+_env.filters["json"] = fmt.as_json
+
+
+def _fill(message: str, **params: Any) -> str:
+    """A translated message with its %(name)s placeholders filled (the result is escaped
+    by the template like any other value)."""
+    return message % params
+
+
+_env.filters["fill"] = _fill
+
+
+@dataclass(frozen=True)
+class Lang:
+    """The language of one request and what the templates need of it."""
+
+    code: str  # a catalogue: "zh_CN" or "en"
+    explicit: bool  # chosen with ?lang= (then remembered in the cookie)
+
+    @property
+    def html(self) -> str:
+        return HTML_LANG[self.code]
+
+    def gettext(self, message: str) -> str:
+        return translations(self.code).gettext(message)
+
+
+JS_KEYWORDS = {"fail": None, "N_": None, "VerifyError": None}
+
+
+@cache
+def js_msgids() -> tuple[str, ...]:
+    """The messages of the console's scripts (`static/js/*.js`: calls of `fail`, `N_`,
+    `VerifyError`), which the pages hand to the scripts translated."""
+    found: set[str] = set()
+    for path in sorted((STATIC / "js").glob("*.js")):
+        with path.open("rb") as fh:
+            for _line, msg, _comments, _context in extract("javascript", fh, JS_KEYWORDS):
+                found.add(msg[0] if isinstance(msg, tuple) else msg)
+    return tuple(sorted(found))
+
+
+@cache
+def js_catalogue(code: str) -> str:
+    """The scripts' messages in language `code`, as JSON {msgid: translation}."""
+    t = translations(code)
+    return json.dumps({m: t.gettext(m) for m in js_msgids()}, ensure_ascii=False)
+
+
+def language(request: Request) -> Lang:
+    query = request.query_params.get("lang")
+    code = choose(query, request.cookies.get(COOKIE), request.headers.get("accept-language"))
+    return Lang(code, query in LANGUAGES)
+
+
+def page(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+    """`template` rendered for `request` (its language, the node's time zone), with the
+    console's headers; the language chosen with `?lang=` is remembered in a cookie."""
+    lang = language(request)
+    tz = fmt.node_zone()
+    _ = lang.gettext
+
+    def date(ms: Any) -> str:
+        return fmt.date(ms, tz)
+
+    def other_lang_url(code: str) -> str:
+        """This page in language `code`: a relative URL (never the request's Host)."""
+        url = request.url.include_query_params(lang=code)
+        return f"{url.path}?{url.query}"
+
+    html = _env.get_template(template).render(
+        _=_,
+        lang=lang,
+        languages=[(c, LABELS[c]) for c in LANGUAGES],
+        lang_url=other_lang_url,
+        date=date,
+        tz_name=str(tz),
+        js_catalogue=js_catalogue(lang.code),
+        static=STATIC_URL,
+        path=request.url.path,
+        **context,
+    )
+    response = HTMLResponse(html, status_code=http_status, headers=SECURITY_HEADERS)
+    if lang.explicit:
+        response.set_cookie(
+            COOKIE, lang.code, max_age=COOKIE_MAX_AGE, samesite="lax", httponly=True
+        )
+    return response
+
+
+def not_found(request: Request, message: str, **params: Any) -> HTMLResponse:
+    """A 404 page; `message` is a catalogue msgid with %(name)s placeholders for `params`."""
+    return page(request, "error.html", http_status=404, message=message, params=params)
+
+
+def bad_request(request: Request, message: str, **params: Any) -> HTMLResponse:
+    return page(request, "error.html", http_status=400, message=message, params=params)
+
+
+def secured(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+class SecuredStatic(StaticFiles):
+    """The console's static files, with its security headers."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        return secured(await super().get_response(path, scope))

@@ -1,0 +1,249 @@
+// The validator-set history of the in-browser verifier: from the trusted genesis set,
+// follow a proof bundle's validator chain (sequential and skipping links) and tell which
+// set signs each height — the rules of `tianfu.proofs.valchain.TrustedHistory`.
+//
+// The set that signs block h is the `governance/validators` entry of the state of h - 2
+// (the genesis set for h <= 2). A sequential link (no `signers`) is a header checked
+// against the set of its height, with the Merkle proof of that entry in its state: either
+// the last trusted change again, or the next change (its previous change is the last
+// trusted one; it does not sign the link's own header yet). A skipping link carries its
+// header's own set: the trusted header is within the trusting period, the new one is later
+// and not from the future, more than 2/3 of its own set signed it and the signers hold more
+// than 1/3 of the latest trusted set's power; the heights skipped over become unknown.
+//
+// Pure module: no DOM, no network (imported by proof.js; runs under Node in the tests).
+
+import {
+  fail, eq, hex, decode, MsgMap, hashDomain, stateEntry, header, certificate,
+  checkCommit, encUint, encStr, encBin, concat,
+} from "./proof.js";
+
+const enc = new TextEncoder();
+export const VALIDATORS_KEY = enc.encode("governance/validators");
+const ACTIVATION_DELAY = 2;
+const TRUSTING_PERIOD_MS = 7 * 24 * 3600 * 1000;
+const CLOCK_DRIFT_MS = 10_000;
+const GENESIS = -1; // the last change of a history anchored at the genesis
+
+// A validator set: its members in order, canonical hash and total power.
+export function makeSet(validators) {
+  for (const v of validators) {
+    const ok = typeof v.name === "string" && typeof v.org === "string" &&
+      Number.isInteger(v.scheme) && v.scheme >= 0 && v.publicKey instanceof Uint8Array &&
+      v.publicKey.length <= 65 && Number.isInteger(v.power) && v.power >= 0;
+    if (!ok) fail("malformed validator set");
+  }
+  const n = validators.length;
+  const head = n <= 15 ? new Uint8Array([0x90 | n]) : new Uint8Array([0xdc, n >> 8, n & 0xff]);
+  const body = concat(
+    new Uint8Array([0x91]),
+    head,
+    ...validators.map((v) => concat(
+      new Uint8Array([0x95]), encStr(v.name), encStr(v.org), encUint(v.scheme),
+      encBin(v.publicKey), encUint(v.power),
+    )),
+  );
+  return {
+    validators,
+    hash: hashDomain("tianfu/valset/v1", body),
+    total: validators.reduce((a, v) => a + v.power, 0),
+  };
+}
+
+// The canonical ValidatorSet bytes of a skipping link.
+function parseSet(bytes) {
+  const s = decode(bytes);
+  if (!Array.isArray(s) || s.length !== 1 || !Array.isArray(s[0])) fail("malformed validator set");
+  return makeSet(s[0].map((v) => {
+    if (!Array.isArray(v) || v.length !== 5) fail("malformed validator set");
+    const [name, org, scheme, publicKey, power] = v;
+    return { name, org, scheme, publicKey, power };
+  }));
+}
+
+// A `governance/validators` value: a list of records {name, org, scheme, public_key, power}.
+function setOfRecords(bytes, height) {
+  const records = decode(bytes);
+  if (!Array.isArray(records) || !records.length) {
+    fail("malformed validator set in the state of block %(height)s", { height });
+  }
+  return makeSet(records.map((r) => {
+    if (!(r instanceof MsgMap)) fail("malformed validator set in the state of block %(height)s", { height });
+    const m = new Map(r.entries);
+    return {
+      name: m.get("name"), org: m.get("org"), scheme: m.get("scheme"),
+      publicKey: m.get("public_key"), power: m.get("power"),
+    };
+  }));
+}
+
+// A link decoded and checked against its own header's state root, not yet trusted.
+export function prepareLink(link) {
+  if (!Array.isArray(link) || link.length !== 3) fail("malformed validator-chain link");
+  const [light, value, proof] = link;
+  if (!Array.isArray(light) || light.length !== 3 || !(light[2] instanceof Uint8Array)) {
+    fail("malformed validator-chain link");
+  }
+  const head = header(light[0]);
+  const cert = certificate(light[1]);
+  if (cert.height !== head.height) fail("the commit certificate is for another height");
+  if (!eq(cert.blockHash, head.hash)) fail("the commit certificate signs a different block hash");
+  let own = null;
+  if (light[2].length) {
+    own = parseSet(light[2]);
+    if (!own.validators.length) fail("a skipping link names an empty validator set");
+    if (!eq(own.hash, head.validatorsHash)) {
+      fail("the skipping link's set is not the one header %(height)s names", { height: head.height });
+    }
+  }
+  if (!(value instanceof Uint8Array) || !(proof instanceof Uint8Array)) {
+    fail("a validator-chain link proves no validator set: verify this proof with `tianfu verify-proof`");
+  }
+  const entry = stateEntry(head.stateRoot, VALIDATORS_KEY, proof);
+  if (!entry || !eq(entry.valueHash, hashDomain("tianfu/state/value/v1", value))) {
+    fail("the validator-set proof does not match the state of block %(height)s", { height: head.height });
+  }
+  if (entry.height > head.height) {
+    fail("the validator set in the state of block %(height)s claims a later change", { height: head.height });
+  }
+  const valset = setOfRecords(value, head.height);
+  return { head, cert, own, valset, changedIn: entry.height, prev: entry.prev };
+}
+
+export class TrustedHistory {
+  constructor(genesis, nowMs) {
+    const gset = makeSet(genesis.validators);
+    this.chainId = genesis.chainId;
+    this.known = [{ lo: 1, hi: ACTIVATION_DELAY, set: gset }];
+    this.latest = gset;
+    this.lastChange = GENESIS;
+    this.trustedTime = genesis.timeMs;
+    this.lastLinkHeight = 0;
+    this.changes = [{ changedIn: 0, effective: 1, set: gset, skipped: false }];
+    this.nowMs = nowMs ?? Date.now();
+  }
+
+  get provenUntil() {
+    return this.known.reduce((a, k) => Math.max(a, k.hi), 0);
+  }
+
+  learn(lo, hi, set) {
+    if (lo > hi) return;
+    for (const k of this.known) {
+      const a = Math.max(lo, k.lo);
+      const b = Math.min(hi, k.hi);
+      if (a <= b && !eq(k.set.hash, set.hash)) {
+        fail("the chain contradicts the trusted set of heights %(lo)s..%(hi)s", { lo: a, hi: b });
+      }
+    }
+    const all = [...this.known, { lo, hi, set }].sort((x, y) => x.lo - y.lo || x.hi - y.hi);
+    const merged = [];
+    for (const k of all) {
+      const last = merged[merged.length - 1];
+      if (last && eq(last.set.hash, k.set.hash) && k.lo <= last.hi + 1) last.hi = Math.max(last.hi, k.hi);
+      else merged.push({ ...k });
+    }
+    this.known = merged;
+  }
+
+  exactSet(height) {
+    const k = this.known.find((x) => x.lo <= height && height <= x.hi);
+    return k ? k.set : null;
+  }
+
+  setAt(height) {
+    if (!(height >= 1)) fail("no block at height %(height)s", { height });
+    const exact = this.exactSet(height);
+    if (exact) return exact;
+    if (height > this.provenUntil) return this.latest;
+    fail("the validator set of height %(height)s is not known: a skipping link passed over it", { height });
+  }
+
+  checkHeader(head, cert, set) {
+    if (head.chainId !== this.chainId) fail("the block is not of chain %(chain)s", { chain: this.chainId });
+    if (!(head.height >= 1)) fail("no block at height %(height)s", { height: head.height });
+    if (!eq(head.validatorsHash, set.hash)) {
+      fail("header %(height)s names a validator set other than the trusted one of its height", { height: head.height });
+    }
+    return checkCommit(cert, head, set, this.chainId);
+  }
+
+  apply(link) {
+    const { head, cert, valset: v } = link;
+    const h = head.height;
+    if (h <= this.lastLinkHeight) fail("the validator chain's links must ascend in height");
+    if (link.own) {
+      this.skip(link);
+      return;
+    }
+    this.checkHeader(head, cert, this.setAt(h));
+    const c = link.changedIn;
+    const last = Math.max(this.lastChange, 0);
+    if ((c === null && this.lastChange <= 0) || c === last) {
+      if (!eq(v.hash, this.latest.hash)) {
+        fail("the validator set proven at height %(height)s is not the trusted one", { height: h });
+      }
+      this.learn(Math.max(last + ACTIVATION_DELAY, 1), h + ACTIVATION_DELAY, v);
+      if (c !== null) this.lastChange = c;
+    } else if (c !== null && c > last) {
+      const follows = link.prev === this.lastChange ||
+        (this.lastChange === GENESIS && (link.prev === 0 || link.prev === null));
+      if (!follows) {
+        fail("the validator set changed at height %(height)s does not follow the last trusted change: the chain skips a change", { height: c });
+      }
+      if (c + ACTIVATION_DELAY <= h) {
+        fail("the set changed at height %(change)s signs block %(height)s, but the link's header was checked against the set before it", { change: c, height: h });
+      }
+      this.learn(Math.max(last + ACTIVATION_DELAY, 1), c + ACTIVATION_DELAY - 1, this.latest);
+      this.learn(c + ACTIVATION_DELAY, h + ACTIVATION_DELAY, v);
+      this.lastChange = c;
+      this.latest = v;
+      this.changes.push({ changedIn: c, effective: c + ACTIVATION_DELAY, set: v, skipped: false });
+    } else {
+      fail("the validator set proven at height %(height)s goes back in the history", { height: h });
+    }
+    this.trustedTime = Math.max(this.trustedTime, head.timeMs);
+    this.lastLinkHeight = h;
+  }
+
+  skip(link) {
+    const { head, cert, own, valset: v } = link;
+    const h = head.height;
+    const latest = this.latest;
+    const presumed = this.exactSet(h) || (h > this.provenUntil ? latest : null);
+    if (presumed && eq(presumed.hash, own.hash)) {
+      fail("the skipping link at height %(height)s carries a set it does not need", { height: h });
+    }
+    if (this.trustedTime + TRUSTING_PERIOD_MS <= this.nowMs) {
+      fail("the trusted header is older than the trusting period: skipping is not allowed");
+    }
+    if (head.timeMs <= this.trustedTime) {
+      fail("the skipping link's header %(height)s is not later than the trusted one", { height: h });
+    }
+    if (head.timeMs >= this.nowMs + CLOCK_DRIFT_MS) {
+      fail("the skipping link's header %(height)s is from the future", { height: h });
+    }
+    const signers = this.checkHeader(head, cert, own);
+    const signed = new Set(signers.map((s) => `${s.scheme}:${hex(s.publicKey)}`));
+    const power = latest.validators
+      .filter((x) => signed.has(`${x.scheme}:${hex(x.publicKey)}`))
+      .reduce((a, x) => a + x.power, 0);
+    if (!(power * 3 > latest.total)) {
+      fail("block %(height)s is signed by %(power)s of the trusted set's %(total)s voting power; more than 1/3 is needed to skip to it", { height: h, power, total: latest.total });
+    }
+    const c = link.changedIn === null ? 0 : link.changedIn;
+    const last = Math.max(this.lastChange, 0);
+    if (c < last) fail("the validator set proven at height %(height)s goes back in the history", { height: h });
+    if (c + ACTIVATION_DELAY <= h && !eq(v.hash, own.hash)) {
+      fail("the set proven in block %(height)s is not the one that signs it", { height: h });
+    }
+    if (c === last && !eq(v.hash, latest.hash)) fail("the validator chain contradicts the trusted history");
+    this.learn(h, h, own);
+    this.learn(Math.max(c + ACTIVATION_DELAY, 1), h + ACTIVATION_DELAY, v);
+    if (c !== last) this.changes.push({ changedIn: c, effective: c + ACTIVATION_DELAY, set: v, skipped: true });
+    this.lastChange = Math.max(c, this.lastChange);
+    this.latest = v;
+    this.trustedTime = head.timeMs;
+    this.lastLinkHeight = h;
+  }
+}

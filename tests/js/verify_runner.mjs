@@ -1,0 +1,26 @@
+// Runs the console's in-browser verifier (src/tianfu/web/static/js/proof.js) under Node
+// over the cases given on stdin as JSON [{cert, genesis_hex, file_hex, kind?, now_ms?}], printing
+// [{ok, reason, file, result}] (tests/unit/test_console_verify.py).
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const proof = await import(path.join(here, "../../src/tianfu/web/static/js/proof.js"));
+const fromHex = (h) => Uint8Array.from(Buffer.from(h, "hex"));
+const cases = JSON.parse(readFileSync(0, "utf8"));
+const out = cases.map((c) => {
+  try {
+    const genesis = proof.genesisBytesOf(fromHex(c.genesis_hex));
+    const file = c.file_hex === null ? null : fromHex(c.file_hex);
+    const now = c.now_ms ?? undefined; // undefined: the current time
+    const r =
+      c.kind === "state"
+        ? proof.verifyStateDocument(c.cert, genesis, now)
+        : proof.verifyCertificate(c.cert, genesis, file, now);
+    return { ok: true, reason: "", file: r.file, result: r };
+  } catch (e) {
+    return { ok: false, reason: String(e.message || e), file: null, result: null };
+  }
+});
+process.stdout.write(JSON.stringify(out));

@@ -1,0 +1,200 @@
+"""Properties of photo_sharing: the bounded index finds every earlier photo under the
+threshold and nothing else, and after any sequence of registrations, licence grants and
+transfers the flags are symmetric and exact, quotas add up, licence holders agree with
+their lists, and photo records never change; an authorship certificate verifies only
+untouched."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cache
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tianfu.apps import photo_sharing
+from tianfu.apps.photo_sharing import demo
+from tianfu.apps.photo_sharing.certificate import PhotoCertificateError, verify_certificate
+from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms
+from tianfu.execution.api import Caller, ContractError
+from tianfu.execution.sandbox import CompiledContract, compile_contract
+from tianfu.testing.appchain import AppChain
+
+PEOPLE = ("a" * 40, "b" * 40, "c" * 40)
+LIC = {"kind": "cc0", "terms": ""}
+
+
+class Ctx:
+    def __init__(self) -> None:
+        self.contract = "photo_sharing"
+        self.sender = Caller(PEOPLE[0], "org1", "a", "member")
+        self.height = 0
+        self.time_ms = 1_700_000_000_000
+        self.tx_hash = "00" * 32
+        self.state: dict[str, Any] = {}
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.state.get(key, default)
+
+    def has(self, key: str) -> bool:
+        return key in self.state
+
+    def put(self, key: str, value: Any) -> None:
+        self.state[key] = value
+
+    def emit(self, name: str, **data: Any) -> None:
+        pass
+
+    def require(self, condition: object, message: str) -> None:
+        if not condition:
+            raise ContractError(message)
+
+
+@cache
+def contract(threshold: int) -> CompiledContract:
+    source = photo_sharing.source().replace("THRESHOLD = 10 ", f"THRESHOLD = {threshold} ")
+    return compile_contract(source)
+
+
+def call(c: CompiledContract, ctx: Ctx, sender: str, method: str, *args: Any) -> Any:
+    ctx.sender = Caller(sender, "org1", sender[:2], "member")
+    ctx.height += 1
+    ctx.time_ms += 1000
+    ctx.tx_hash = secrets.token_hex(32)
+    before = dict(ctx.state)
+    try:
+        return c.call(ctx, method, list(args), 2_000_000)[0]
+    except ContractError:
+        ctx.state = before
+        raise
+
+
+def register(c: CompiledContract, ctx: Ctx, sender: str, phash: int, size: int = 5000) -> str:
+    return str(
+        call(c, ctx, sender, "register", secrets.token_hex(32), size, f"{phash:016x}",
+             secrets.token_hex(32), 500, "t", LIC)
+    )  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    threshold=st.integers(1, 16),
+    base=st.integers(0, (1 << 64) - 1),
+    bits=st.lists(st.integers(0, 63), unique=True, max_size=20),
+)
+def test_the_index_finds_exactly_the_photos_under_the_threshold(
+    threshold: int, base: int, bits: list[int]
+) -> None:
+    c, ctx = contract(threshold), Ctx()
+    first = register(c, ctx, PEOPLE[0], base)
+    other = base
+    for b in bits:
+        other ^= 1 << b
+    second = register(c, ctx, PEOPLE[1], other)
+    near = [p for p, _ in ctx.state["photo:" + second]["near"]]
+    assert near == ([first] if len(bits) < threshold else [])
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("register"), st.integers(0, 2), st.integers(0, 15), st.integers(0, 63)),
+        st.tuples(st.just("grant"), st.integers(0, 2), st.integers(0, 20), st.integers(0, 2)),
+        st.tuples(st.just("transfer"), st.integers(0, 2), st.integers(0, 20), st.integers(0, 2)),
+    ),
+    max_size=16,  # at most 16 photos: each has fewer near ones than MAX_MATCHES
+)
+SEEDS = (0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210, 0x0F0F_0F0F_F0F0_F0F0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=OPS)
+def test_invariants_after_any_sequence(ops: list[tuple[str, int, int, int]]) -> None:
+    c, ctx = contract(10), Ctx()
+    photos: list[tuple[str, int, str]] = []  # id, phash, author
+    records: dict[str, Any] = {}
+    charged = {p: 0 for p in PEOPLE}
+    for op, who, x, y in ops:
+        sender = PEOPLE[who]
+        try:
+            if op == "register":
+                phash = (
+                    SEEDS[x % 3] ^ ((1 << y) if x >= 3 else 0) ^ ((1 << (x + 40)) if x > 8 else 0)
+                )
+                pid = register(c, ctx, sender, phash)
+                photos.append((pid, phash, sender))
+                records[pid] = ctx.state["photo:" + pid]
+                charged[sender] += 5500
+            elif op == "grant" and photos:
+                pid = photos[x % len(photos)][0]
+                call(c, ctx, sender, "grant_licence", pid, PEOPLE[y], "use", x % 2 == 0)
+            elif op == "transfer":
+                call(c, ctx, sender, "transfer_licence", "LI" + str(x).zfill(6), PEOPLE[y])
+        except ContractError:
+            pass
+    # Records are written once.
+    for pid, record in records.items():
+        assert ctx.state["photo:" + pid] == record
+    # Flags: exactly the pairs under the threshold (fewer than MAX_MATCHES here), both ways.
+    for i, (a, ha, _) in enumerate(photos):
+        flags = call(c, ctx, PEOPLE[0], "flags", a)
+        expected = []
+        for j, (b, hb, author_b) in enumerate(photos):
+            d = (ha ^ hb).bit_count()
+            if j != i and d < 10:
+                expected.append((b, d, author_b, "later" if j > i else "earlier"))
+        got = [(f["photo"], f["distance"], f["author"], f["role"]) for f in flags]
+        assert sorted(got) == sorted(expected)
+    # Quotas add up.
+    for p in PEOPLE:
+        assert call(c, ctx, p, "usage", p)["bytes"] == charged[p]
+    # Every licence is in its holder's list and nobody else's.
+    n = ctx.state.get("seq:lic", 0)
+    for k in range(1, n + 1):
+        lic = ctx.state["lic:LI" + str(k).zfill(6)]
+        for p in PEOPLE:
+            assert (lic["id"] in ctx.state.get("hlic:" + p, [])) == (lic["holder"] == p)
+        assert lic["holder"] != records[lic["photo"]]["author"] or lic["transfers"] > 0
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    chain = AppChain(tmp_path_factory.mktemp("photoprops"))
+    chain.deploy(photo_sharing.NAME, photo_sharing.source())
+    app = PhotoSharing(chain.client(chain.identity("org1", "ph-author")))
+    app.register(demo.original(1), "an earlier photo")  # so the state proof has siblings
+    pid = app.register(IMAGE, "Wide Alley at noon", licence_terms("cc-by"))
+    app.register(demo.original(2), "a later photo")
+    yield app.certificate(pid), chain.genesis
+    chain.close()
+
+
+IMAGE = demo.original(3)
+CERT_SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@CERT_SETTINGS
+@given(pos=st.integers(0, 100_000), bit=st.integers(0, 7))
+def test_any_flipped_certificate_bit_is_refused(issued: Any, pos: int, bit: int) -> None:
+    cert, genesis = issued
+    assert verify_certificate(cert, IMAGE, genesis).title == "Wide Alley at noon"
+    raw = bytearray(bytes.fromhex(cert["raw"]))
+    raw[pos % len(raw)] ^= 1 << bit
+    with pytest.raises(PhotoCertificateError):
+        verify_certificate({**cert, "raw": raw.hex()}, IMAGE, genesis)
+
+
+@CERT_SETTINGS
+@given(
+    name=st.sampled_from(["image_sha256", "phash", "title", "author", "height", "time_ms"]),
+    value=st.one_of(st.integers(), st.text(max_size=70)),
+)
+def test_any_changed_readable_field_is_refused(issued: Any, name: str, value: Any) -> None:
+    cert, genesis = issued
+    if cert[name] == value:
+        return
+    with pytest.raises(PhotoCertificateError, match="readable part"):
+        verify_certificate({**cert, name: value}, IMAGE, genesis)

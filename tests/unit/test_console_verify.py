@@ -1,0 +1,196 @@
+"""The /verify page's in-browser verifier (static/js/proof.js), run under Node: it accepts
+the demo evidence certificate with its file and rejects it with a changed file, any changed
+certificate byte or readable field, and a different genesis — and agrees with the Python
+verifier on every case."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tianfu.apps.evidence.certificate import EvidenceCertificateError, verify_certificate
+from tianfu.apps.evidence.demo import DEMO_FILE
+from tianfu.apps.registry import application
+from tianfu.testing.appchain import AppChain
+
+NODE = shutil.which("node")
+RUNNER = Path(__file__).resolve().parents[1] / "js" / "verify_runner.mjs"
+pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js runs the browser verifier here")
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
+    c = AppChain(tmp_path_factory.mktemp("verify"))
+    application("evidence").create_demo(c)
+    application("traceability").create_demo(c)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def other_genesis(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    c = AppChain(tmp_path_factory.mktemp("other"))
+    try:
+        data = c.ledger.store.load_genesis()
+        assert data is not None
+        return data
+    finally:
+        c.close()
+
+
+def run(cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    assert NODE is not None
+    out = subprocess.run(
+        [NODE, str(RUNNER)], input=json.dumps(cases), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def case(cert: str, genesis: bytes, file: bytes | None) -> dict[str, Any]:
+    return {
+        "cert": cert,
+        "genesis_hex": genesis.hex(),
+        "file_hex": None if file is None else file.hex(),
+    }
+
+
+@pytest.fixture(scope="module")
+def material(chain: AppChain) -> tuple[str, bytes, TestClient]:
+    client: TestClient = chain.http
+    r = client.get("/evidence/EV000001/certificate.json")
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    genesis = chain.ledger.store.load_genesis()
+    assert genesis is not None
+    return r.text, genesis, client
+
+
+def test_accepts_the_demo_certificate_with_and_without_its_file(
+    material: tuple[str, bytes, TestClient],
+) -> None:
+    cert, genesis, client = material
+    genesis_json = client.get("/v1/genesis").content
+    with_file, without, via_json = run(
+        [case(cert, genesis, DEMO_FILE), case(cert, genesis, None), case(cert, genesis_json, None)]
+    )
+    assert with_file["ok"] and with_file["file"] is True, with_file["reason"]
+    assert without["ok"] and without["file"] is None
+    assert via_json["ok"], via_json["reason"]
+    r = with_file["result"]
+    doc = json.loads(cert)
+    assert r["depositId"] == "EV000001" and r["height"] == doc["height"]
+    assert r["blockHash"] == doc["block_hash"] and r["timeMs"] == doc["time_ms"]
+    assert r["org"] == doc["org"] and r["signers"] == ["node0 (org1)"]
+
+
+def test_rejects_a_changed_file_and_a_different_genesis(
+    material: tuple[str, bytes, TestClient], other_genesis: bytes
+) -> None:
+    cert, genesis, _ = material
+    changed_file, other = run(
+        [case(cert, genesis, DEMO_FILE + b" "), case(cert, other_genesis, DEMO_FILE)]
+    )
+    assert changed_file["ok"] and changed_file["file"] is False  # the page shows NOT VERIFIED
+    assert not other["ok"] and "genesis" in other["reason"]
+    with pytest.raises(EvidenceCertificateError):
+        verify_certificate(cert, DEMO_FILE + b" ", decode_genesis(genesis))
+
+
+def decode_genesis(data: bytes) -> Any:
+    from tianfu.codec import decode
+    from tianfu.types import Genesis
+
+    return decode(data, Genesis)
+
+
+def test_rejects_every_sampled_changed_byte_of_the_proof(
+    material: tuple[str, bytes, TestClient],
+) -> None:
+    cert, genesis, _ = material
+    doc = json.loads(cert)
+    raw = bytes.fromhex(doc["raw"])
+    positions = sorted({int(i * (len(raw) - 1) / 59) for i in range(60)})
+    cases = []
+    for pos in positions:
+        flipped = bytearray(raw)
+        flipped[pos] ^= 0x01
+        cases.append(case(json.dumps({**doc, "raw": flipped.hex()}), genesis, DEMO_FILE))
+    results = run(cases)
+    g = decode_genesis(genesis)
+    for pos, r, c in zip(positions, results, cases, strict=True):
+        assert not r["ok"], f"a flipped bit at byte {pos} of the proof was accepted"
+        with pytest.raises(EvidenceCertificateError):
+            verify_certificate(c["cert"], DEMO_FILE, g)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("title", "Another title"),
+        ("time_ms", 1),
+        ("org", "org2"),
+        ("height", 1),
+        ("deposit_id", "EV000002"),
+        ("file_sha256", "00" * 32),
+        ("extra", "field"),
+        ("kind", "state"),
+        ("format", "tianfu-proof/v2"),
+        ("raw", "zz"),
+    ],
+)
+def test_rejects_a_changed_readable_field(
+    material: tuple[str, bytes, TestClient], field: str, value: Any
+) -> None:
+    cert, genesis, _ = material
+    doc = json.loads(cert)
+    doc[field] = value
+    (r,) = run([case(json.dumps(doc), genesis, DEMO_FILE)])
+    assert not r["ok"], field
+
+
+def test_rejects_malformed_inputs(material: tuple[str, bytes, TestClient]) -> None:
+    cert, genesis, _ = material
+    results = run(
+        [
+            case("not json", genesis, None),
+            case("[]", genesis, None),
+            case(cert, b"\x93\x01\x02", None),
+            case(cert, b"", None),
+            case(cert, b'{"raw": "0"}', None),
+            case(json.dumps({**json.loads(cert), "raw": "dc" + "00" * 10}), genesis, None),
+        ]
+    )
+    assert not any(r["ok"] for r in results), results
+
+
+def test_state_proof_of_a_batch_record_verifies_and_tampering_is_rejected(
+    material: tuple[str, bytes, TestClient], other_genesis: bytes
+) -> None:
+    """The trace page's mark: the batch record's state proof, verified in the browser."""
+    _, genesis, client = material
+    doc = client.get("/v1/proofs/state/traceability/batch:LJ-TIN-004").text
+    parsed = json.loads(doc)
+    raw = bytearray(bytes.fromhex(parsed["raw"]))
+    raw[len(raw) // 3] ^= 0x04
+    changed_value = json.loads(doc)
+    changed_value["entries"][0]["value"]["recall"] = None
+    cases = [
+        {**case(doc, genesis, None), "kind": "state"},
+        {**case(json.dumps({**parsed, "raw": raw.hex()}), genesis, None), "kind": "state"},
+        {**case(json.dumps(changed_value), genesis, None), "kind": "state"},
+        {**case(doc, other_genesis, None), "kind": "state"},
+        case(doc, genesis, None),  # a state document is not an evidence certificate
+    ]
+    ok, flipped, unrecalled, other, wrong_kind = run(cases)
+    assert ok["ok"], ok["reason"]
+    (entry,) = ok["result"]["entries"]
+    assert entry["key"] == "batch:LJ-TIN-004" and entry["value"]["recall"] is not None
+    for r in (flipped, unrecalled, other, wrong_kind):
+        assert not r["ok"]

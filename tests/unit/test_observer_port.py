@@ -1,0 +1,153 @@
+"""Unit tests: the observer port — its handshake, the kinds it lets through either way, the
+rate limit and the bans — with two real transports on loopback."""
+
+import asyncio
+
+import pytest
+
+from tianfu.crypto import generate_keypair
+from tianfu.execution.api import address_of
+from tianfu.p2p.api import KIND_BLOCKS_REQUEST, KIND_STATUS, KIND_TXS, KIND_VOTE
+from tianfu.p2p.observer import ObserverTransport
+
+SYNC = frozenset({KIND_STATUS, KIND_BLOCKS_REQUEST, KIND_TXS})
+
+
+async def wait_for(cond, timeout=10.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+def make(role, received, *, chain_id="open-test", listen=("127.0.0.1", 0), peers=(), **kw):
+    kp = generate_keypair()
+    return ObserverTransport(
+        kp, chain_id, lambda peer, kind, payload: received.append((peer, kind, payload)),
+        role=role, listen=listen, peers=list(peers), inbound_kinds=SYNC,
+        outbound_kinds=SYNC, dial_backoff=(0.05, 0.2), **kw,
+    )  # fmt: skip
+
+
+def test_observer_links_and_only_sync_kinds_pass():
+    async def run():
+        got_v, got_o = [], []
+        validator = make("validator", got_v, max_strikes=2)
+        await validator.start()
+        observer = make("observer", got_o, listen=None, peers=[validator.listen_address])
+        await observer.start()
+        try:
+            await wait_for(lambda: validator.peers() and observer.peers())
+            [p] = validator.peers()
+            assert p.address == observer.address and p.org == "" and p.name.startswith("observer")
+            assert observer.roles() == {validator.address: "validator"}
+            observer.broadcast(KIND_STATUS, b"status")
+            validator.broadcast(KIND_STATUS, b"tip")
+            validator.broadcast(KIND_VOTE, b"a vote")  # never sent on this port
+            await wait_for(lambda: got_v and got_o)
+            assert [(k, pl) for _, k, pl in got_v] == [(KIND_STATUS, b"status")]
+            assert [(k, pl) for _, k, pl in got_o] == [(KIND_STATUS, b"tip")]
+            # An observer that sends consensus kinds is struck, then banned: its frames
+            # never reach the handler (it can never vote or propose).
+            observer._outbound = frozenset({KIND_VOTE})  # a misbehaving observer
+            for _ in range(2):
+                observer.broadcast(KIND_VOTE, b"forged vote")
+            await wait_for(lambda: not validator.peers())
+            assert all(k != KIND_VOTE for _, k, _ in got_v)
+            assert validator.is_banned(observer.address)
+            assert validator.stats["dropped_kind"] == 2
+            await asyncio.sleep(0.3)  # its dialer retries: refused while banned
+            assert not validator.peers()
+        finally:
+            await observer.stop()
+            await validator.stop()
+
+    asyncio.run(run())
+
+
+def test_operator_ban_and_wrong_chain():
+    async def run():
+        got = []
+        validator = make("validator", got)
+        await validator.start()
+        other_chain = make("observer", [], chain_id="elsewhere", listen=None,
+                           peers=[validator.listen_address])  # fmt: skip
+        await other_chain.start()
+        observer = make("observer", [], listen=None, peers=[validator.listen_address])
+        await observer.start()
+        try:
+            await wait_for(lambda: len(validator.peers()) == 1)
+            assert validator.peers()[0].address == observer.address
+            assert validator.stats["handshakes_failed"] >= 1  # the other chain's observer
+            validator.ban(observer.address)
+            await wait_for(lambda: not validator.peers())
+            assert validator.is_banned(observer.address)
+            assert address_of(observer._keypair.scheme, observer._keypair.public_key) == (
+                observer.address
+            )
+        finally:
+            await other_chain.stop()
+            await observer.stop()
+            await validator.stop()
+
+    asyncio.run(run())
+
+
+def test_rate_limit_drops_excess_frames():
+    async def run():
+        got = []
+        validator = make("validator", got, rate_limit=(1.0, 5.0))
+        await validator.start()
+        observer = make("observer", [], listen=None, peers=[validator.listen_address])
+        await observer.start()
+        try:
+            await wait_for(lambda: validator.peers())
+            for i in range(50):
+                observer.broadcast(KIND_STATUS, str(i).encode())
+            await wait_for(lambda: validator.stats["dropped_rate"] >= 40)
+            assert len(got) <= 10
+        finally:
+            await observer.stop()
+            await validator.stop()
+
+    asyncio.run(run())
+
+
+@pytest.mark.parametrize("role", ["bogus"])
+def test_unknown_role_refused(role):
+    with pytest.raises(ValueError):
+        make(role, [])
+
+
+def test_garbage_handshakes_ban_the_ip_and_links_are_capped():
+    import ssl
+
+    async def run():
+        validator = make("validator", [], max_strikes=3, max_links=1)
+        await validator.start()
+        host, port = validator.listen_address
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        try:
+            for _ in range(3):  # valid TLS, then bytes that are no observer HELLO
+                reader, writer = await asyncio.open_connection(host, port, ssl=ctx)
+                writer.write(b"\x00\x00\x00\x04\x09junk")
+                await writer.drain()
+                await reader.read()  # the validator closes it
+                writer.close()
+            await wait_for(lambda: validator.is_banned("127.0.0.1"))
+            assert validator.stats["handshakes_failed"] == 3
+            validator._banned.clear()  # the operator lifts the ban
+            first = make("observer", [], listen=None, peers=[validator.listen_address])
+            second = make("observer", [], listen=None, peers=[validator.listen_address])
+            await first.start()
+            await wait_for(lambda: len(validator.peers()) == 1)
+            await second.start()
+            await wait_for(lambda: validator.stats["links_refused_full"] >= 1)
+            assert [p.address for p in validator.peers()] == [first.address]
+            await first.stop()
+            await second.stop()
+        finally:
+            await validator.stop()
+
+    asyncio.run(run())

@@ -1,0 +1,115 @@
+"""Unit tests: the open profile on the command line — `network init --profile open`,
+`account create` — and an account identity on disk."""
+
+import json
+
+from typer.testing import CliRunner
+
+from tianfu.cli.main import app
+from tianfu.execution.api import address_of
+from tianfu.identity import Identity
+from tianfu.types import OpenGenesis, decode_genesis
+
+runner = CliRunner()
+
+
+def test_network_init_open_profile(tmp_path):
+    out = tmp_path / "net"
+    r = runner.invoke(
+        app,
+        ["network", "init", "--out", str(out), "--orgs", "2", "--profile", "open",
+         "--open-contract", "hello", "--pow-bits", "8", "--quota-gas", "100000", "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["profile"] == "open"
+    g = decode_genesis((out / "genesis.bin").read_bytes())
+    assert isinstance(g, OpenGenesis) and g.profile == "open"
+    assert g.open_profile.open_contracts == ["hello"] and g.open_profile.pow_bits == 8
+    assert g.open_profile.quota_gas == 100_000
+
+
+def test_network_init_default_is_consortium(tmp_path):
+    out = tmp_path / "net"
+    r = runner.invoke(app, ["network", "init", "--out", str(out), "--orgs", "1"])
+    assert r.exit_code == 0, r.output
+    g = decode_genesis((out / "genesis.bin").read_bytes())
+    assert type(g).__name__ == "Genesis" and g.profile == "consortium"
+
+
+def test_network_init_refuses_unknown_profile(tmp_path):
+    r = runner.invoke(app, ["network", "init", "--out", str(tmp_path / "n"), "--profile", "x"])
+    assert r.exit_code == 2 and "unknown profile" in r.output
+    r = runner.invoke(
+        app, ["network", "init", "--out", str(tmp_path / "m"), "--open-contract", "hello"]
+    )
+    assert r.exit_code == 2 and "--profile open" in r.output
+
+
+def test_account_create_makes_a_key_without_certificate(tmp_path):
+    d = tmp_path / "me"
+    r = runner.invoke(app, ["account", "create", "--out", str(d), "--json"])
+    assert r.exit_code == 0, r.output
+    address = json.loads(r.output)["address"]
+    assert sorted(p.name for p in d.iterdir()) == ["key.pem"]
+    ident = Identity.load(d)
+    assert ident.is_account and ident.cert_der == b""
+    assert address_of(ident.keypair.scheme, ident.keypair.public_key) == address
+    r = runner.invoke(app, ["account", "create", "--out", str(d)])
+    assert r.exit_code == 1 and "already holds a key" in r.output
+
+
+def test_quota_refusal_is_a_429_with_a_code():
+    from tianfu.api.render import refusal
+    from tianfu.api.service import TxQuotaExceeded, TxRejected
+
+    status, body = refusal(TxQuotaExceeded("quota exceeded: account a has 0 gas left"))
+    assert status == 429 and body["code"] == "quota_exceeded" and "quota exceeded" in body["error"]
+    assert refusal(TxRejected("bad signature"))[0] == 400
+
+
+def test_set_params_parses_open_profile_parameters():
+    import pytest
+
+    from tianfu.cli.common import UsageProblem
+    from tianfu.cli.governance_cmds import parse_params
+
+    assert parse_params(["open_contracts=hello,photo_sharing", "pow_bits=12"]) == {
+        "open_contracts": ["hello", "photo_sharing"],
+        "pow_bits": 12,
+    }
+    with pytest.raises(UsageProblem):
+        parse_params(["quota_gas=lots"])
+
+
+def test_observer_init_and_start_refusals(tmp_path):
+    from tianfu.node.config import NodeConfig
+
+    out = tmp_path / "net"
+    assert runner.invoke(app, ["network", "init", "--out", str(out), "--orgs", "1",
+                               "--profile", "open"]).exit_code == 0  # fmt: skip
+    member = NodeConfig.load(out / "org1" / "node1")
+    assert member.observer_port == member.p2p_port + 100
+    obs = tmp_path / "obs"
+    r = runner.invoke(
+        app,
+        ["node", "init-observer", "--home", str(obs), "--genesis", str(out / "genesis.bin"),
+         "--peer", f"127.0.0.1:{member.observer_port}", "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cfg = NodeConfig.load(obs)
+    assert cfg.observer and not cfg.validator and cfg.org == ""
+    assert Identity.load(obs / "identity").is_account
+    r = runner.invoke(app, ["node", "start", "--home", str(obs)])
+    assert r.exit_code == 2 and "--observer" in r.output
+    r = runner.invoke(app, ["node", "start", "--observer", "--home", str(member.home)])
+    assert r.exit_code == 2 and "member node" in r.output
+    # A consortium chain has no observers.
+    cons = tmp_path / "cons"
+    assert runner.invoke(app, ["network", "init", "--out", str(cons), "--orgs", "1"]).exit_code == 0
+    assert NodeConfig.load(cons / "org1" / "node1").observer_port == 0
+    r = runner.invoke(
+        app,
+        ["node", "init-observer", "--home", str(tmp_path / "o2"), "--genesis",
+         str(cons / "genesis.bin"), "--peer", "127.0.0.1:1"],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "open-profile chains only" in r.output

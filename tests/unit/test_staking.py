@@ -1,0 +1,150 @@
+"""Unit tests: validators by stake (open profile) — genesis bonds, bond / unbond / withdraw
+changing voting power from H + 2, the unbonding period, and slashing of a proven double sign
+(a share burnt, the validator jailed and out of the set) — through the real Executor and
+Ledger, every block re-executed by a replica."""
+
+import pytest
+from test_open_accounts import HELLO, POW_BITS, OpenChain
+
+from tianfu.codec import encode
+from tianfu.crypto import generate_keypair, sign_vote
+from tianfu.execution.api import address_of
+from tianfu.execution.refusals import AccessRefused
+from tianfu.types import PREVOTE, OpenProfile, StakeGrant
+
+UNBONDING = 5
+
+
+def names(valset):
+    return {v.name: v.power for v in valset.validators}
+
+
+@pytest.fixture
+def staked(tmp_path):
+    whale = generate_keypair()
+    address = address_of(whale.scheme, whale.public_key)
+    profile = OpenProfile(
+        open_contracts=["hello"], pow_bits=POW_BITS, unbonding_blocks=UNBONDING,
+        slash_fraction_bps=5000, stake=[StakeGrant(address, 100)],
+    )  # fmt: skip
+    c = OpenChain(tmp_path, profile)
+    c.block()
+    c.deploy("hello", HELLO)
+    c.register(whale)
+    yield c, whale, address
+    c.close()
+
+
+def call(chain, kp, contract, method, *args):
+    tx = chain.account_tx(kp, contract, method, *args)
+    chain.admit(tx)
+    [r] = chain.block([tx])
+    return r
+
+
+def view(chain, method, *args):
+    return chain.ledger.executor.query(
+        "staking", method, list(args), chain.ledger.latest.get, chain.ledger.height, 0
+    )
+
+
+def test_genesis_bonds_and_balances(staked):
+    chain, _, address = staked
+    assert view(chain, "get_stake", address) == {"balance": 100, "unbonding": []}
+    bond = view(chain, "get_bond", "org1-v")
+    assert bond["amount"] == 10 and not bond["jailed"]
+    assert bond["owner"] == address_of(bond["scheme"], bond["public_key"])
+
+
+def test_bond_and_unbond_change_power_at_h_plus_2(staked):
+    chain, whale, address = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey  # the test signs certificates for the new validator
+    r = call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 30)
+    assert r.ok, r.error
+    h = chain.ledger.height
+    assert r.result == {"validator": "whale-v", "power": 30, "effective_height": h + 2}
+    assert "whale-v" not in names(chain.ledger.validator_set(h + 1))
+    assert names(chain.ledger.validator_set(h + 2))["whale-v"] == 30
+    assert view(chain, "get_stake", address)["balance"] == 70
+    # Bonding more raises the power, again from H + 2.
+    r = call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 20)
+    h = chain.ledger.height
+    assert names(chain.ledger.validator_set(h + 1))["whale-v"] == 30
+    assert names(chain.ledger.validator_set(h + 2))["whale-v"] == 50
+    # Unbond: the power drops from H + 2; the stake is free UNBONDING blocks later.
+    r = call(chain, whale, "staking", "unbond", "whale-v", 50)
+    assert r.ok, r.error
+    h = chain.ledger.height
+    assert r.result["release"] == h + UNBONDING
+    assert names(chain.ledger.validator_set(h + 1))["whale-v"] == 50
+    assert "whale-v" not in names(chain.ledger.validator_set(h + 2))
+    r = call(chain, whale, "staking", "withdraw")
+    assert not r.ok and "free yet" in r.error
+    while chain.ledger.height < h + UNBONDING - 1:
+        chain.block()
+    r = call(chain, whale, "staking", "withdraw")  # executed at height h + UNBONDING
+    assert r.ok and r.result == {"withdrawn": 50, "balance": 100}, r
+
+
+def test_bond_refusals(staked):
+    chain, whale, _ = staked
+    vkey = generate_keypair()
+    for args, msg in (
+        (("x-v", vkey.scheme, vkey.public_key, 101), "holds 100"),
+        (("org1-v", vkey.scheme, vkey.public_key, 1), "belongs to"),
+        (("bad name!", vkey.scheme, vkey.public_key, 1), "validator name"),
+        (("y-v", vkey.scheme, b"short", 1), "public_key"),
+        (("z-v", vkey.scheme, vkey.public_key, 0), "amount"),
+    ):
+        r = call(chain, whale, "staking", "bond", *args)
+        assert not r.ok and msg in r.error, (args, r.error)
+    r = call(chain, whale, "staking", "unbond", "org1-v", 1)
+    assert not r.ok and "no validator named" in r.error
+
+
+def test_transfer(staked):
+    chain, whale, address = staked
+    other = address_of(*(lambda k: (k.scheme, k.public_key))(generate_keypair()))
+    r = call(chain, whale, "staking", "transfer", other, 40)
+    assert r.ok, r.error
+    assert view(chain, "get_stake", address)["balance"] == 60
+    assert view(chain, "get_stake", other)["balance"] == 40
+    r = call(chain, whale, "staking", "transfer", other, 61)
+    assert not r.ok and "holds 60" in r.error
+
+
+def test_double_sign_is_slashed_and_jailed(staked):
+    chain, whale, address = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 8).ok
+    chain.block()
+    chain.block()
+    h = chain.ledger.height
+    assert "whale-v" in names(chain.ledger.validator_set(h))
+    a = encode(sign_vote(vkey, chain.genesis.chain_id, h, 0, PREVOTE, b"\x01" * 32))
+    b = encode(sign_vote(vkey, chain.genesis.chain_id, h, 0, PREVOTE, b"\x02" * 32))
+    # Anyone may prove it on an open chain: here an account with no stake at all.
+    reporter = generate_keypair()
+    chain.register(reporter)
+    with pytest.raises(AccessRefused, match="not open"):  # governance is members' only...
+        chain.admit(chain.account_tx(reporter, "governance", "submit_evidence", a, b))
+    r = call(chain, reporter, "staking", "submit_evidence", a, b)  # ...staking is open
+    assert r.ok and r.result["slashed"] is True, r.error
+    h = chain.ledger.height
+    bond = view(chain, "get_bond", "whale-v")
+    assert bond["jailed"] and bond["amount"] == 4
+    assert view(chain, "burnt") == 4
+    assert "whale-v" in names(chain.ledger.validator_set(h + 1))
+    assert "whale-v" not in names(chain.ledger.validator_set(h + 2))
+    events = [e.name for e in r.events]
+    assert "ValidatorSlashed" in events
+    # Jailed: it cannot bond again; its remaining stake can still be unbonded.
+    r = call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 1)
+    assert not r.ok and "jailed" in r.error
+    r = call(chain, whale, "staking", "unbond", "whale-v", 4)
+    assert r.ok, r.error
+    # The same evidence again is refused.
+    r = chain.call(chain.admins["org3"], "submit_evidence", b, a)
+    assert not r.ok and "already recorded" in r.error
