@@ -18,7 +18,14 @@ from tianfu.consensus.peers import KIND_COMMIT, KIND_PROPOSAL, KIND_VOTE, PeerGo
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.p2p import api as p2p
 from tianfu.testing.sim import SIM_PARAMS, cached_verify, sim_key
-from tianfu.testing.simchain import CHAIN_ID, SimLedger, SimMempool, SimTimers, VirtualLoop
+from tianfu.testing.simchain import (
+    CHAIN_ID,
+    SimLedger,
+    SimMempool,
+    SimRules,
+    SimTimers,
+    VirtualLoop,
+)
 from tianfu.types import PREVOTE, Validator, ValidatorSet, Vote, vote_signing_bytes
 
 KEYS = [sim_key(i) for i in range(4)]
@@ -145,7 +152,7 @@ class BogusCore(ConsensusCore):
 
 def test_an_action_without_a_handler_stops_the_driver(tmp_path):
     """Before, an unknown action was silently ignored (the dispatch fell through)."""
-    ledger = SimLedger(VALIDATORS, SIM_PARAMS, lambda h, r: None, lambda h, r: None)
+    ledger = SimLedger(SimRules(VALIDATORS, SIM_PARAMS), lambda h, r: None)
 
     def core(height: int, validators: ValidatorSet) -> ConsensusCore:
         return BogusCore(CHAIN_ID, height, validators, None, verifier=cached_verify)

@@ -39,18 +39,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tianfu.codec import decode, encode, hash_domain
-from tianfu.consensus.messages import (
-    Start,
-)
+from tianfu.codec import hash_domain
+from tianfu.consensus.messages import Start
 from tianfu.consensus.peers import CommitFrame
-from tianfu.crypto import ED25519, CertificateError, verify_commit
+from tianfu.crypto import ED25519
 from tianfu.testing.simchain import (
-    CHAIN_ID,
     GENESIS_TIME_MS,
     CommitRecord,
     Crash,
     Net,
+    SimRules,
     Status,
     VirtualLoop,
     cached_sign,
@@ -65,7 +63,6 @@ from tianfu.types import (
     Validator,
     ValidatorSet,
 )
-from tianfu.types.block import Block
 
 __all__ = [
     "GENESIS_TIME_MS",
@@ -85,8 +82,6 @@ SIM_PARAMS = ConsensusParams(
     block_interval_ms=0,
     empty_block_interval_ms=0,
 )
-
-_CERT_CACHE: dict[tuple[bytes, bytes, int, bytes], str | None] = {}
 
 
 def block_hash(block: bytes) -> bytes:
@@ -146,13 +141,7 @@ class Simulation:
         self.max_time_ms = max_time_ms
         self.gossip_ms = gossip_ms
         self.keys = [sim_key(i) for i in range(n)]
-        self.validators = ValidatorSet(
-            [
-                Validator(f"v{i}", f"org{i}", ED25519, k.public_key, 1)
-                for i, k in enumerate(self.keys)
-            ]
-        )
-        self.known_blocks: dict[bytes, bytes] = {}
+        self.rules = self.make_rules()
         self._now = 0  # ms: the loop's time while running, where it ended after
         self.delivered = 0
         self.done_count = 0
@@ -176,6 +165,18 @@ class Simulation:
                 self.nodes.append(cls(self, len(self.nodes), i, f"v{i}"))
 
         self.honest_count = len(self.honest)
+
+    def make_rules(self) -> SimRules:
+        """The chain's rules: here one validator set of power 1 each, for every height."""
+        validators = [
+            Validator(f"v{i}", f"org{i}", ED25519, k.public_key, 1) for i, k in enumerate(self.keys)
+        ]
+        return SimRules(ValidatorSet(validators), self.params)
+
+    @property
+    def validators(self) -> ValidatorSet:
+        """The validator set of height 1."""
+        return self.rules.validator_set(1)
 
     @property
     def now(self) -> int:
@@ -351,16 +352,8 @@ class Simulation:
         ]
 
     def check_cert(self, height: int, rec: CommitRecord) -> str | None:
-        key = (encode(rec.certificate), rec.block_hash + rec.block, height, self.validators.hash)
-        if key not in _CERT_CACHE:
-            try:
-                verify_commit(rec.certificate, rec.block_hash, height, self.validators, CHAIN_ID)
-                if decode(rec.block, Block).hash != rec.block_hash:
-                    raise CertificateError("committed block bytes do not match the hash")
-                _CERT_CACHE[key] = None
-            except CertificateError as exc:
-                _CERT_CACHE[key] = str(exc)
-        return _CERT_CACHE[key]
+        """Why `rec` is not a valid commit of `height` (None: it is)."""
+        return self.rules.check_cert(height, rec)
 
     def check_liveness(self) -> list[str]:
         """Honest nodes that did not commit every height up to the target."""

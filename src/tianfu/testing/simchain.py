@@ -6,7 +6,9 @@ time and the certificate of the previous height, and a `tag` in its state root t
 blocks of one proposer apart (an equivocator's second block). `check_block` is the
 ledger's rule for them: the right height and parent, a valid certificate of the previous
 block, and the time that certificate's weighted median gives (`median_time`), later than
-the previous block's. `SimLedger` keeps one node's chain of them in memory.
+the previous block's. `SimRules` holds these rules for every node of a simulation (the
+validator set of each height, new blocks, the certificate check); `SimLedger` keeps one
+node's chain of blocks in memory under them.
 
 `VirtualLoop` is an asyncio event loop whose clock only moves when nothing is ready to
 run: it jumps to the next timer at once. `SimTimers` is the driver's `Timers` on it, with
@@ -29,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tianfu.codec import CodecError, decode, encode, hash_domain
 from tianfu.consensus.clock import AsyncioTimers
-from tianfu.crypto import KeyPair, verify
+from tianfu.crypto import CertificateError, KeyPair, verify, verify_commit
 from tianfu.types import (
     Block,
     BlockHeader,
@@ -85,6 +87,11 @@ class InvalidSimBlock(ValueError):
     """A simulated block that breaks the chain's rules."""
 
 
+def tag_root(tag: str) -> bytes:
+    """The state root of a simulated block with `tag` (blocks have no state: the tag)."""
+    return hash_domain("tianfu/sim-state/v1", tag.encode())
+
+
 def make_block(
     height: int,
     proposer: bytes,
@@ -92,9 +99,14 @@ def make_block(
     prev_hash: bytes,
     last_commit: CommitCertificate | None,
     tag: str = "",
+    prev_validators: ValidatorSet | None = None,
 ) -> tuple[bytes, bytes]:
-    """(hash, encoded block) of a proposer's block at `height`, dated with BFT time."""
-    time_ms = GENESIS_TIME_MS if last_commit is None else median_time(last_commit, validators)
+    """(hash, encoded block) of a proposer's block at `height`, signed by `validators` and
+    dated with BFT time: the median of `last_commit` weighted by the set that signed it
+    (`prev_validators`, the set of height - 1; by default the same set)."""
+    time_ms = GENESIS_TIME_MS
+    if last_commit is not None:
+        time_ms = median_time(last_commit, prev_validators or validators)
     header = BlockHeader(
         1,
         CHAIN_ID,
@@ -102,7 +114,7 @@ def make_block(
         time_ms,
         prev_hash,
         ZERO,
-        hash_domain("tianfu/sim-state/v1", tag.encode()),
+        tag_root(tag),
         ZERO,
         validators.hash,
         proposer,
@@ -130,10 +142,11 @@ class CommitRecord:
 def check_block(
     header: BlockHeader,
     prev: CommitRecord | None,
-    validators: ValidatorSet,
+    prev_validators: ValidatorSet,
     cert_error: Callable[[int, CommitRecord], str | None],
 ) -> None:
-    """The ledger's rule for a simulated block on top of `prev` (raises InvalidSimBlock)."""
+    """The ledger's rule for a simulated block on top of `prev`, whose certificate
+    `prev_validators` signed (raises InvalidSimBlock)."""
     height = 1 if prev is None else prev.certificate.height + 1
     if header.height != height or header.chain_id != CHAIN_ID:
         raise InvalidSimBlock(f"block of height {header.height}, expected {height}")
@@ -149,7 +162,7 @@ def check_block(
     error = cert_error(height - 1, CommitRecord(prev.block_hash, prev.block, lc))
     if error is not None:
         raise InvalidSimBlock(f"the certificate it carries is invalid: {error}")
-    if header.time_ms != median_time(lc, validators):
+    if header.time_ms != median_time(lc, prev_validators):
         raise InvalidSimBlock("block time is not the BFT time of its certificate")
     if header.time_ms <= sim_block_time(prev.block):
         raise InvalidSimBlock("block time does not increase")
@@ -194,24 +207,80 @@ class SimExecuted:
     result: SimResult = field(default_factory=SimResult)
 
 
+_CERT_CACHE: dict[tuple[bytes, bytes, int, bytes], str | None] = {}
+
+
+class SimRules:
+    """The simulated chain's rules, shared by every node of a simulation: the validator set
+    of each height (here one set for the whole chain), new blocks and their check, and the
+    certificate check (memoised across seeds: the same certificates recur)."""
+
+    def __init__(self, validators: ValidatorSet, params: ConsensusParams) -> None:
+        self.validators = validators
+        self.params = params
+        self.known_blocks: dict[bytes, bytes] = {}  # every block made, by hash
+
+    def validator_set(self, height: int) -> ValidatorSet:
+        """The set that signs block `height`."""
+        return self.validators
+
+    def new_block(
+        self, height: int, proposer: bytes, prev: CommitRecord | None, tag: str = ""
+    ) -> tuple[bytes, bytes]:
+        """(hash, bytes) of `proposer`'s block at `height` on top of `prev` (None at 1)."""
+        h, b = make_block(
+            height,
+            proposer,
+            self.validator_set(height),
+            GENESIS_HASH if prev is None else prev.block_hash,
+            None if prev is None else prev.certificate,
+            tag,
+            self.validator_set(height - 1),
+        )
+        self.known_blocks[h] = b
+        return h, b
+
+    def check_block(self, block: Block, prev: CommitRecord | None) -> None:
+        """The ledger's rule for `block` on top of `prev` (raises InvalidSimBlock)."""
+        height = block.header.height
+        check_block(block.header, prev, self.validator_set(height - 1), self.check_cert)
+
+    def check_cert(self, height: int, rec: CommitRecord) -> str | None:
+        """Why `rec` is not a valid commit of `height` (None: it is)."""
+        valset = self.validator_set(height)
+        key = (encode(rec.certificate), rec.block_hash + rec.block, height, valset.hash)
+        if key not in _CERT_CACHE:
+            try:
+                verify_commit(rec.certificate, rec.block_hash, height, valset, CHAIN_ID)
+                if decode(rec.block, Block).hash != rec.block_hash:
+                    raise CertificateError("committed block bytes do not match the hash")
+                _CERT_CACHE[key] = None
+            except (CertificateError, CodecError) as exc:
+                _CERT_CACHE[key] = str(exc)
+        return _CERT_CACHE[key]
+
+
 class SimLedger:
-    """One node's chain of simulated blocks (`LedgerLike` and its store)."""
+    """One node's chain of simulated blocks (`LedgerLike` and its store) under `rules`.
+
+    `proposal_tag(height)` is what the node's own blocks carry in their tag (nothing by
+    default; a stake simulation's evidence)."""
 
     chain_id = CHAIN_ID
 
     def __init__(
         self,
-        validators: ValidatorSet,
-        params: ConsensusParams,
-        cert_error: Callable[[int, CommitRecord], str | None],
+        rules: SimRules,
         on_commit: Callable[[int, CommitRecord], None],
+        proposal_tag: Callable[[int], str] | None = None,
     ) -> None:
-        self.validators = validators
-        self.genesis = Genesis(1, CHAIN_ID, GENESIS_TIME_MS, [], validators.validators, params)
+        self.rules = rules
+        validators = rules.validator_set(1).validators
+        self.genesis = Genesis(1, CHAIN_ID, GENESIS_TIME_MS, [], validators, rules.params)
         self.commits: dict[int, CommitRecord] = {}
         self._headers: dict[int, BlockHeader] = {}
-        self._cert_error = cert_error
         self._on_commit = on_commit
+        self._tag = proposal_tag
 
     @property
     def store(self) -> SimLedger:
@@ -222,7 +291,7 @@ class SimLedger:
         return len(self.commits)
 
     def validator_set(self, height: int) -> ValidatorSet:
-        return self.validators
+        return self.rules.validator_set(height)
 
     def params(self, height: int) -> ConsensusParams:
         return self.genesis.params
@@ -231,14 +300,13 @@ class SimLedger:
         return self.commits.get(self.height)
 
     def build_block(self, txs: list[Any], proposer: bytes, verified: Any = None) -> SimExecuted:
-        prev = self._prev()
-        prev_hash = GENESIS_HASH if prev is None else prev.block_hash
-        last = None if prev is None else prev.certificate
-        _, data = make_block(self.height + 1, proposer, self.validators, prev_hash, last)
+        height = self.height + 1
+        tag = "" if self._tag is None else self._tag(height)
+        _, data = self.rules.new_block(height, proposer, self._prev(), tag)
         return self.execute(_decode(data))
 
     def execute(self, block: Block, verified: Any = None) -> SimExecuted:
-        check_block(block.header, self._prev(), self.validators, self._cert_error)
+        self.rules.check_block(block, self._prev())
         return SimExecuted(block)
 
     def commit(self, executed: SimExecuted, cert: CommitCertificate) -> None:

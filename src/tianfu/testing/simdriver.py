@@ -92,7 +92,7 @@ class DriverNode:
         kp = sim.keys[val_index]
         self.key = CachedKeyPair(kp.scheme, kp.public_key, kp.private, kp._signing_key)
         self.incarnation = 0  # each restart gets new (empty) signer and WAL files
-        self.ledger = SimLedger(sim.validators, sim.params, sim.check_cert, self._committed)
+        self.ledger = SimLedger(sim.rules, self._committed, self.proposal_tag)
         self.down_until = -1
         self.done = False
         self.driver: ConsensusDriver[SimExecuted] | None = None
@@ -114,6 +114,10 @@ class DriverNode:
     @property
     def evidence(self) -> list[Any]:
         return self.driver.pending_evidence() if self.driver is not None else []
+
+    def proposal_tag(self, height: int) -> str:
+        """What this node's own block at `height` carries in its tag (nothing here)."""
+        return ""
 
     # -------------------------------------------------------- life
 

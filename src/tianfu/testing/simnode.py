@@ -38,7 +38,6 @@ from tianfu.consensus.messages import (
 from tianfu.consensus.signguard import SignGuard
 from tianfu.testing.simchain import (
     CHAIN_ID,
-    GENESIS_HASH,
     GENESIS_TIME_MS,
     CommitRecord,
     Crash,
@@ -48,8 +47,6 @@ from tianfu.testing.simchain import (
     Status,
     cached_sign,
     cached_verify,
-    check_block,
-    make_block,
     sim_block_time,
 )
 from tianfu.testing.simdriver import CLOCK_STEP_MS
@@ -79,7 +76,7 @@ class SimNode:
         self.core = self.core_class(
             CHAIN_ID,
             1,
-            sim.validators,
+            sim.rules.validator_set(1),
             self.key.public_key,
             params=sim.params,
             verifier=cached_verify,
@@ -119,7 +116,7 @@ class SimNode:
         elif isinstance(a, ScheduleTimeout):
             sim.schedule(a.delay_ms, self.id, TimeoutFired(a.height, a.round, a.step))
         elif isinstance(a, ExecuteBlock):
-            block = a.block or sim.known_blocks.get(a.block_hash, b"")
+            block = a.block or sim.rules.known_blocks.get(a.block_hash, b"")
             ok = self.block_ok(a.height, a.block_hash, block)
             delay = sim.rng.randint(1, 10)
             sim.schedule(delay, self.id, BlockExecuted(a.height, a.block_hash, ok))
@@ -134,7 +131,7 @@ class SimNode:
                 self.done = True
                 sim.done_count += self.honest
             else:
-                return [BlockCommitted(a.height, sim.validators)]
+                return [BlockCommitted(a.height, sim.rules.validator_set(a.height + 1))]
         elif isinstance(a, RecordEvidence):
             self.evidence.append(a.evidence)
         return []
@@ -151,16 +148,9 @@ class SimNode:
     def new_block(self, height: int, round: int, tag: str = "") -> tuple[bytes, bytes]:
         """A block of ours for (height, round), dated and carrying our last certificate."""
         prev = self.commits.get(height - 1)
-        h, b = make_block(
-            height,
-            self.key.public_key,
-            self.sim.validators,
-            GENESIS_HASH if prev is None else prev.block_hash,
-            None if prev is None else prev.certificate,
-            f"{self.name}{tag}-r{round}",
+        return self.sim.rules.new_block(
+            height, self.key.public_key, prev, f"{self.name}{tag}-r{round}"
         )
-        self.sim.known_blocks[h] = b
-        return h, b
 
     def block_ok(self, height: int, h: bytes, block: bytes) -> bool:
         """The ledger's rule (`check_block`) on top of our commits."""
@@ -170,12 +160,7 @@ class SimNode:
                 return False
             if height > 1 and height - 1 not in self.commits:
                 return False
-            check_block(
-                decoded.header,
-                self.commits.get(height - 1),
-                self.sim.validators,
-                self.sim.check_cert,
-            )
+            self.sim.rules.check_block(decoded, self.commits.get(height - 1))
         except (CodecError, InvalidSimBlock):
             return False
         return True
@@ -185,7 +170,7 @@ class SimNode:
     def sign_vote(self, height: int, round: int, type: int, h: bytes) -> Vote:
         time_ms = 0
         if type == PRECOMMIT and h:
-            block = self.core.blocks.get(h) or self.sim.known_blocks.get(h, b"")
+            block = self.core.blocks.get(h) or self.sim.rules.known_blocks.get(h, b"")
             time_ms = max(self.clock_ms(), sim_block_time(block) + 1)
         msg = vote_signing_bytes(CHAIN_ID, height, round, type, h, time_ms)
         if self.honest:
@@ -275,10 +260,11 @@ class SimNode:
     def restart(self) -> None:
         """Come back with the commits (the store) only: no WAL, no signer state."""
         sim = self.sim
+        height = len(self.commits) + 1
         self.core = self.core_class(
             CHAIN_ID,
-            len(self.commits) + 1,
-            sim.validators,
+            height,
+            sim.rules.validator_set(height),
             self.key.public_key,
             params=sim.params,
             verifier=cached_verify,
@@ -289,7 +275,7 @@ class SimNode:
             self.guard = SignGuard(
                 "simulated restart without signer state",
                 self.key.public_key,
-                {v.public_key: v.power for v in sim.validators.validators},
+                {v.public_key: v.power for v in sim.rules.validator_set(height).validators},
                 started=sim.now / 1000,
                 listen_s=2 * sim.gossip_ms / 1000,
             )
