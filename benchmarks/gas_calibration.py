@@ -30,9 +30,9 @@ import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
-from tianfu.execution import gas as g
-from tianfu.execution.api import Caller, ContractError
+from tianfu.execution import runtime as g
 from tianfu.execution.context import CallContext
+from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.meter import Meter
 from tianfu.execution.methods import METHODS
 from tianfu.execution.sandbox import compile_contract

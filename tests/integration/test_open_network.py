@@ -35,9 +35,9 @@ from tianfu.client import Client
 from tianfu.client.errors import ApiError
 from tianfu.codec import encode
 from tianfu.contracts.accounts import solve_pow
-from tianfu.contracts.admission import validator_set_from_records
+from tianfu.contracts.reviewed_admission import validator_set_from_records
 from tianfu.crypto import KeyPair, generate_keypair, sign_vote
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.p2p.api import KIND_VOTE

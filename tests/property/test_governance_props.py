@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from tianfu.codec import decode_value
 from tianfu.contracts import governance
 from tianfu.crypto import generate_keypair, sign_tx
-from tianfu.execution.api import state_key
-from tianfu.execution.runtime import Executor
+from tianfu.execution.contract_api import state_key
+from tianfu.execution.executor import Executor
 from tianfu.identity import OrgCA
 from tianfu.types import Genesis, OrgConfig, Policies, TxBody, Validator
 

@@ -1,4 +1,4 @@
-"""Tests of the admission memo (`tianfu.execution.admission`, used by `Executor.check_tx`):
+"""Tests of the admission memo (`tianfu.execution.admission_memo`, used by `Executor.check_tx`):
 resolved callers and method tables are kept between admissions, yet a committed revocation,
 role change or contract upgrade is seen by the very next admission."""
 
@@ -14,7 +14,7 @@ from tianfu.api.service import TxRejected
 from tianfu.codec import encode
 from tianfu.contracts import governance
 from tianfu.contracts.examples import example_source
-from tianfu.execution.api import ContractError, state_key
+from tianfu.execution.contract_api import ContractError, state_key
 from tianfu.testing.appchain import AppChain
 
 

@@ -17,6 +17,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from tianfu.types import CommitCertificate, ValidatorSet
+from tianfu.types.block import median_time
+
 T = TypeVar("T")
 log = logging.getLogger("tianfu.consensus.driver")  # reported as the driver's
 
@@ -71,6 +74,17 @@ class ClockCheck:
         self.clock, self.timers, self.stats, self.warn_ms = clock, timers, stats, warn_ms
         self.offset_ms: int | None = None
         self._warned = -1e9
+
+    def check_commit(
+        self, cert: CommitCertificate, validator_set: Callable[[int], ValidatorSet]
+    ) -> None:
+        """Compare our clock with the time of a certificate decided live (the median of its
+        precommit times, weighted by the set of its height)."""
+        try:
+            network_ms = median_time(cert, validator_set(cert.height))
+        except ValueError:
+            return
+        self.check(network_ms, cert.height)
 
     def check(self, network_ms: int, height: int) -> None:
         offset = int(self.clock() * 1000) - network_ms

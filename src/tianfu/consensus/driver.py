@@ -41,7 +41,6 @@ from tianfu.consensus.ledgerwork import DriverError, LedgerWork
 from tianfu.consensus.messages import (
     Action,
     BlockCommitted,
-    BlockExecuted,
     Broadcast,
     CommitBlock,
     CommitReceived,
@@ -67,15 +66,7 @@ from tianfu.consensus.privval import STEP_PROPOSAL, FilePrivValidator
 from tianfu.consensus.signguard import SignGuard
 from tianfu.consensus.signing import Signer
 from tianfu.consensus.timeline import HeightTimeline
-from tianfu.consensus.wal import (
-    ConsensusWAL,
-    WalEntry,
-    WalExecuted,
-    WalProposal,
-    WalTimeout,
-    WalVote,
-    entry_event,
-)
+from tianfu.consensus.wal import ConsensusWAL, WalProposal, entry_event, entry_to_log, kept
 from tianfu.types import (
     PREVOTE,
     CommitCertificate,
@@ -83,7 +74,7 @@ from tianfu.types import (
     ValidatorSet,
     Vote,
 )
-from tianfu.types.block import block_time_of, median_time
+from tianfu.types.block import block_time_of
 
 log = logging.getLogger(__name__)
 
@@ -445,25 +436,11 @@ class ConsensusDriver(Generic[E]):
         """Feed one event to the core; log it to the WAL if the core kept it."""
         core = self.core
         assert core is not None
-        entry: WalEntry | None = None
-        if origin == NET and isinstance(ev, VoteReceived | ProposalReceived):
-            msg = ev.vote if isinstance(ev, VoteReceived) else ev.proposal
-            if msg.height == core.height and not core.knows(msg):
-                entry = WalVote(msg) if isinstance(msg, Vote) else WalProposal(msg)
-                if entry.__class__ is WalProposal:
-                    self._mark("proposal_fed")
-        elif origin == INTERNAL and isinstance(ev, TimeoutFired):
-            if (ev.height, ev.round) == (core.height, core.round) and core.decided is None:
-                entry = WalTimeout(ev.height, ev.round, int(ev.step))
-        elif origin == INTERNAL and isinstance(ev, BlockExecuted):
-            if ev.height == core.height and core.decided is None:
-                entry = WalExecuted(ev.height, ev.block_hash, ev.valid)
+        entry = entry_to_log(core, ev, origin == NET, origin == INTERNAL)
+        if entry.__class__ is WalProposal:
+            self._mark("proposal_fed")
         actions = core.handle(ev)
-        if isinstance(entry, WalVote | WalProposal) and not core.knows(
-            entry.vote if isinstance(entry, WalVote) else entry.proposal
-        ):
-            entry = None  # the core did not keep it: nothing to replay
-        if entry is not None:
+        if entry is not None and kept(core, entry):
             try:
                 self.wal.append(entry, sync=False)
             except OSError:
@@ -577,14 +554,6 @@ class ConsensusDriver(Generic[E]):
         if ready is not None:
             self._post(ready)
 
-    def _check_clock(self, cert: CommitCertificate) -> None:
-        """Compare our clock with the network's time: the decided certificate's median."""
-        try:
-            network_ms = median_time(cert, self.ledger.validator_set(cert.height))
-        except ValueError:
-            return
-        self.clock_check.check(network_ms, cert.height)
-
     @property
     def clock_offset_ms(self) -> int | None:
         """Our clock - the network's, at the last commit decided live."""
@@ -618,7 +587,8 @@ class ConsensusDriver(Generic[E]):
         self.blocks.executed.clear()
         self.gossip.new_height()
         if self.core is not None and not self.core.from_commit_received(a.block_hash):
-            self._check_clock(a.certificate)  # (decided live: not a catch-up commit frame)
+            # (decided live: not a catch-up commit frame)
+            self.clock_check.check_commit(a.certificate, self.ledger.validator_set)
         try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
             self.use_params_of(a.height + 1)
         except Exception:  # a task's top level: keep the current parameters, log

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from tianfu.codec import decode_value, encode
 from tianfu.contracts import governance, openprofile
-from tianfu.contracts.admission import params_from_value, validator_set_from_records
+from tianfu.contracts.reviewed_admission import params_from_value, validator_set_from_records
 from tianfu.crypto import CertificateError, CryptoError, current_suite, verify_commit
 from tianfu.crypto.merkle import merkle_root
-from tianfu.execution.api import state_key
-from tianfu.execution.runtime import BlockOverLimit, BlockResult, Executor, TxInvalid
+from tianfu.execution.contract_api import state_key
+from tianfu.execution.executor import BlockOverLimit, BlockResult, Executor, TxInvalid
 from tianfu.state import MerkleState, TreeBatch
 from tianfu.state.keys import tree_updates
 from tianfu.store import Store

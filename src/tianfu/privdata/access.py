@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from tianfu.codec import decode_value
 from tianfu.contracts.identity import AuthError, resolve_caller
-from tianfu.execution.api import Caller, state_key
+from tianfu.execution.contract_api import Caller, state_key
 from tianfu.privdata import REGISTRY
 from tianfu.privdata.messages import MAX_SKEW_MS, AccessRequest
 from tianfu.privdata.record import RECORD_PREFIX, PrivateRecord, parse_record, record_key

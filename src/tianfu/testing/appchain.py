@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from tianfu.client import Client
 from tianfu.consensus.solo import SoloDriver
 from tianfu.crypto import ED25519, sign_tx, suite_for_scheme
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.identity import Identity, OrgCA
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
