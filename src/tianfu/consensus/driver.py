@@ -3,7 +3,8 @@
 One consumer task feeds the core one event at a time and carries out its actions in order
 (the contract is the docstring of `tianfu.consensus.core`). The actions are a closed set
 (`Action`): one without a handler stops the driver with `UnknownAction`. Results of slow
-work come back as events through an internal queue that has priority over network input.
+work come back as events through the internal queue of its `EventInbox` (`inbox`), which
+has priority over network input.
 The parts, each with its own state: `PeerGossip` (`peers`: inbound frames, answers,
 re-sending, reaching the driver through `GossipHost`), `Signer` (`signing`: privval and
 WAL fsyncs, the restart `SignGuard`, halts), `BlockMaker` (building and executing blocks
@@ -36,6 +37,7 @@ from tianfu.consensus.blockmaker import BlockMaker
 from tianfu.consensus.clock import AsyncioTimers, ClockCheck, Timeouts, Timers
 from tianfu.consensus.committer import BlockCommitter
 from tianfu.consensus.core import ConsensusCore
+from tianfu.consensus.inbox import EventInbox
 from tianfu.consensus.interfaces import E, FrameNetwork, LedgerLike, MempoolLike, Verified
 from tianfu.consensus.ledgerwork import DriverError, LedgerWork
 from tianfu.consensus.messages import (
@@ -153,7 +155,6 @@ class ConsensusDriver(Generic[E]):
         self._min_interval_ms = min_block_interval_ms
         self.gossip_interval = 0.0
         self.min_block_interval = 0.0
-        self.max_inbound = max_inbound
         self.core: ConsensusCore | None = None
         self.stats: Counter[str] = Counter()
         self.gossip = PeerGossip(
@@ -171,9 +172,7 @@ class ConsensusDriver(Generic[E]):
         self.replayed = 0
         self.failed: BaseException | None = None
         self._evidence: deque[Any] = deque(maxlen=max_evidence)
-        self._internal: deque[Queued] = deque()
-        self._inbound: deque[Queued] = deque()
-        self._wake: asyncio.Event | None = None
+        self.inbox: EventInbox[Queued] = EventInbox(max_inbound)
         self.timeouts = Timeouts(self.timers)
         self._tasks: list[asyncio.Task[Any]] = []
         self._spawned: set[asyncio.Task[Any]] = set()
@@ -216,7 +215,7 @@ class ConsensusDriver(Generic[E]):
     # ------------------------------------------------------------ GossipHost
 
     def consensus(self) -> ConsensusView | None:
-        if self._stopping or self._wake is None:
+        if self._stopping or not self.inbox.opened:
             return None
         return self.core
 
@@ -227,19 +226,15 @@ class ConsensusDriver(Generic[E]):
         return self.signer.guard
 
     def deliver(self, event: VoteReceived | ProposalReceived) -> bool:
-        if len(self._inbound) >= self.max_inbound or self._wake is None:
+        if not self.inbox.offer((event, NET)):
             return False
         if isinstance(event, ProposalReceived) and self.core is not None:
             if event.proposal.height == self.core.height:
                 self.timeline.mark("proposal_in", self.timers.now())
-        self._inbound.append((event, NET))
-        self._wake.set()
         return True
 
     def deliver_commit(self, event: CommitReceived) -> None:
-        if self._wake is not None:
-            self._internal.append((event, NET))
-            self._wake.set()
+        self.inbox.put((event, NET))
 
     def load_commit(self, height: int) -> tuple[bytes, CommitCertificate] | None:
         block = self.ledger.store.load_block_encoded(height)  # its stored bytes, not re-encoded
@@ -312,7 +307,7 @@ class ConsensusDriver(Generic[E]):
 
     async def start(self) -> None:
         """Build the core for ledger.height + 1, replay the WAL into it, then go live."""
-        self._wake = asyncio.Event()
+        self.inbox.open()
         self._ledger_lock = asyncio.Lock()
         self._height_since = self._last_commit = self.timers.now()
         self.timeline.begin(self._height_since)
@@ -369,22 +364,14 @@ class ConsensusDriver(Generic[E]):
     # ------------------------------------------------------------ the loop
 
     def _post(self, event: Event) -> None:
-        if self._stopping or self._wake is None:
-            return
-        self._internal.append((event, INTERNAL))
-        self._wake.set()
+        if not self._stopping:
+            self.inbox.put((event, INTERNAL))
 
     async def _consume(self) -> None:
-        assert self._wake is not None
         while not self._stopping:
-            if self._internal:
-                event, origin = self._internal.popleft()
-            elif self._inbound:
-                event, origin = self._inbound.popleft()
-            else:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
+            event, origin = await self.inbox.get()
+            if self._stopping:
+                break
             try:
                 if isinstance(event, _JumpTo):
                     await self._jump(event.height)
@@ -400,11 +387,10 @@ class ConsensusDriver(Generic[E]):
 
     def jump_to(self, height: int) -> None:
         """Block sync stored blocks up to `height`: abandon older heights, decide height + 1."""
-        if self._stopping or self._wake is None:
+        if self._stopping or not self.inbox.opened:
             return
         self.committer.store_moved.set()
-        self._internal.append((_JumpTo(height), INTERNAL))
-        self._wake.set()
+        self.inbox.put((_JumpTo(height), INTERNAL))
 
     async def _jump(self, height: int) -> None:
         core = self.core
