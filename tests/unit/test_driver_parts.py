@@ -108,8 +108,8 @@ class Clock:
 
 
 def test_gossip_works_through_the_view_alone():
-    """Gossip checks, deduplicates and relays using only `ConsensusView` (it used to read
-    the core's vote sets and proposals, and the driver's private state)."""
+    """Gossip checks, deduplicates and relays using only `ConsensusView` (not the core's
+    vote sets and proposals, nor the driver's private state)."""
     view = View()
     host, net, stats = Host(view), Net(), Counter()
     gossip = PeerGossip(host, net, CHAIN_ID, KEYS[0].public_key, timers=Clock(), stats=stats)
@@ -151,7 +151,7 @@ class BogusCore(ConsensusCore):
 
 
 def test_an_action_without_a_handler_stops_the_driver(tmp_path):
-    """Before, an unknown action was silently ignored (the dispatch fell through)."""
+    """An action the driver has no handler for stops it (it is not silently dropped)."""
     ledger = SimLedger(SimRules(VALIDATORS, SIM_PARAMS), lambda h, r: None)
 
     def core(height: int, validators: ValidatorSet) -> ConsensusCore:

@@ -1,4 +1,4 @@
-"""The driver's per-height timeline (issue 5) and its one-trip signing and committing.
+"""The driver's per-height timeline and its one-trip signing and committing.
 
 Checked: `HeightTimeline` averages the points of a height per role and reports them
 once per interval; in a running four-node cluster every own vote and proposal is in the
