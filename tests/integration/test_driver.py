@@ -249,7 +249,7 @@ def stalled(nodes: list[Node]) -> bool:
     for nd in nodes:
         d = nd.driver
         last = d.privval.last_hrs()
-        if d._internal or d._inbound or d._inflight or d.core.decided is not None:
+        if len(d.inbox) or d._inflight or d.core.decided is not None:
             return False
         if last is None or last[0] != d.core.height:
             return False

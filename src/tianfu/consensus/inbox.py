@@ -25,6 +25,10 @@ class EventInbox(Generic[T]):
         self._inbound: deque[T] = deque()
         self._wake: asyncio.Event | None = None
 
+    def __len__(self) -> int:
+        """Items waiting, internal and network."""
+        return len(self._internal) + len(self._inbound)
+
     @property
     def opened(self) -> bool:
         return self._wake is not None
