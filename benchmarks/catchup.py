@@ -238,8 +238,8 @@ def run_network(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from fault_run import setup_workload, snapshot_source
     from rich.console import Console
 
+    from tianfu.bench.netcheck import Load, assert_identical, height
     from tianfu.node.localnet import LocalNetwork
-    from tianfu.testing.netcheck import Load, assert_identical, height
 
     console = Console()
     snapshot_source(work)

@@ -6,7 +6,7 @@
 Builds a 4-validator consortium's chain of `--blocks` blocks in one process
 (`benchchain.BenchChain`: real blocks, 3-of-4 commit certificates, one governance read
 transaction in every 100th block), then serves it with the node's API application
-(`tianfu.api.app.create_app` over a `NodeService`, the console included) and times, per
+(`tianfu.node.http.node_app` over a `NodeService`, the console included) and times, per
 page, `--requests` requests through FastAPI's in-process test client: the explorer home
 (`/`), a recent block page, a block page deep in history, the block list, a transaction
 page, and the same pages at the chain's first 1,000 blocks (the ratio shows how the
@@ -30,8 +30,8 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchchain import BenchChain  # noqa: E402
 
-from tianfu.api.app import create_app  # noqa: E402
 from tianfu.mempool import Mempool  # noqa: E402
+from tianfu.node.http import node_app  # noqa: E402
 from tianfu.node.service import NodeService  # noqa: E402
 
 
@@ -87,7 +87,7 @@ def main() -> int:
         service = NodeService(
             chain.ledger, Mempool(), node_name="node1", org="org1", is_validator=True
         )
-        client = TestClient(create_app(service))
+        client = TestClient(node_app(service, Path(tmp)))
         small = min(1000, args.blocks)
         t0 = time.perf_counter()
         txs = build(chain, small, reader)

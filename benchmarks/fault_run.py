@@ -33,12 +33,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import tianfu
+from tianfu.bench.netcheck import Load, check_chains, free_base_ports, height, scan_logs
 from tianfu.client import Client
 from tianfu.contracts.examples import example_source
 from tianfu.identity import Identity
 from tianfu.node.config import NodeConfig
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
-from tianfu.testing.netcheck import Load, check_chains, free_base_ports, height, scan_logs
 
 MEMBERS_PER_ORG = 2
 BALANCE = 10**12

@@ -34,11 +34,11 @@ import threading
 import time
 from typing import Any
 
+from tianfu.bench import netcheck
 from tianfu.bench.runner import BenchNetwork
 from tianfu.client import Client
 from tianfu.contracts.examples import example_source
 from tianfu.node.localnet import LocalnetEnv
-from tianfu.testing import netcheck
 
 # Each method repeats one of the calibration's most expensive operations (CPU per gas)
 # until the transaction's gas runs out.

@@ -43,7 +43,7 @@ import gc, resource, sys
 from tianfu.execution.sandbox import compile_contract
 from tianfu.execution.context import CallContext
 from tianfu.execution.meter import Meter
-from tianfu.execution.api import Caller, ContractError
+from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.codec import encode
 src = sys.argv[1]
 gas = int(sys.argv[2])

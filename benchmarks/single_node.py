@@ -25,10 +25,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from tianfu.bench.loadgen import post_all
 from tianfu.codec import encode
 from tianfu.identity import OrgCA
 from tianfu.testing.devchain import DevChain
-from tianfu.testing.loadgen import post_all
 from tianfu.testing.processes import NodeProcess
 
 

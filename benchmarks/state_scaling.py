@@ -43,7 +43,7 @@ from typing import Any
 
 from benchchain import ORGS, BenchChain, bench_asset_source, db_bytes, rss_mb
 
-from tianfu.execution import runtime
+from tianfu.execution import executor
 
 SENDERS_PER_ORG = 4
 KEYS_PER_BULK_TX = 1000
@@ -64,7 +64,7 @@ class Probe:
         self.node_reads = 0
         led, store = chain.ledger, chain.store
         apply, get_latest, get_node = led.state.apply, store.get_latest, store.get_node
-        verify = runtime.verify_tx
+        verify = executor.verify_tx
 
         def timed_apply(*a: Any, **kw: Any) -> Any:
             t = time.perf_counter()
@@ -92,7 +92,7 @@ class Probe:
         led.state.apply = timed_apply  # type: ignore[method-assign]
         store.get_latest = counted_latest  # type: ignore[method-assign]
         store.get_node = counted_node  # type: ignore[method-assign]
-        runtime.verify_tx = timed_verify  # type: ignore[attr-defined]
+        executor.verify_tx = timed_verify  # type: ignore[attr-defined]
 
     def snapshot(self) -> tuple[float, float, int, int, int]:
         return self.merkle_s, self.verify_s, self.verifies, self.latest_reads, self.node_reads

@@ -20,12 +20,12 @@ from tianfu.apps.photo_sharing.certificate import ImageMismatch, verify_certific
 from tianfu.apps.photo_sharing.scenario import fresh_picture
 from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms
 from tianfu.apps.registry import NAMES as APPS
+from tianfu.bench.netcheck import assert_identical, free_base_ports, height, wait_height
 from tianfu.cli.common import load_genesis_file
 from tianfu.client import Client
 from tianfu.node.demo import create_demos
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing.appruns import AppRuns
-from tianfu.testing.netcheck import assert_identical, free_base_ports, height, wait_height
 
 pytestmark = pytest.mark.timeout(600)
 

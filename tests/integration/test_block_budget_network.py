@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from tianfu.bench.netcheck import assert_identical, free_base_ports, height, wait_height
 from tianfu.client import ApiError
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
-from tianfu.testing.netcheck import assert_identical, free_base_ports, height, wait_height
 from tianfu.types import ConsensusParams
 from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES
 

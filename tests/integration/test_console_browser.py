@@ -21,10 +21,10 @@ import pytest
 from rich.console import Console
 
 from tianfu.apps.evidence.demo import DEMO_FILE
+from tianfu.bench.netcheck import free_base_ports, height, wait_height
 from tianfu.node.demo import create_demos
 from tianfu.node.localnet import LocalNetwork
 from tianfu.testing.appchain import AppChain
-from tianfu.testing.netcheck import free_base_ports, height, wait_height
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

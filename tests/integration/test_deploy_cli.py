@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tianfu.testing.netcheck import assert_identical, free_base_ports, wait_height
+from tianfu.bench.netcheck import assert_identical, free_base_ports, wait_height
 from tianfu.testing.processes import NodeProcess
 
 pytestmark = pytest.mark.timeout(240)

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tianfu.bench.netcheck import Load, check_chains, free_base_ports, height
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalNetwork
-from tianfu.testing.netcheck import Load, check_chains, free_base_ports, height
 from tianfu.testing.storefaults import SmallDisk, certificate_signers, double_sign_reports
 
 pytestmark = pytest.mark.timeout(300)

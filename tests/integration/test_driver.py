@@ -17,8 +17,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from tianfu.codec import decode, encode
-from tianfu.consensus import driver as drv
-from tianfu.consensus.driver import KIND_COMMIT, KIND_PROPOSAL, KIND_VOTE, ConsensusDriver
+from tianfu.consensus import peers as drv
+from tianfu.consensus.driver import ConsensusDriver
+from tianfu.consensus.peers import KIND_COMMIT, KIND_PROPOSAL, KIND_VOTE
 from tianfu.consensus.privval import FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.crypto import generate_keypair, sign_tx, sign_vote
@@ -248,7 +249,7 @@ def stalled(nodes: list[Node]) -> bool:
     for nd in nodes:
         d = nd.driver
         last = d.privval.last_hrs()
-        if d._internal or d._inbound or d._inflight or d.core.decided is not None:
+        if len(d.inbox) or d._inflight or d.core.decided is not None:
             return False
         if last is None or last[0] != d.core.height:
             return False
@@ -431,7 +432,7 @@ def test_commit_frame_request_is_answered_and_bad_commits_ignored(tmp_path):
             def send(self, peer, kind, payload):
                 got.append((peer, kind, payload))
 
-        d0.network = Spy()
+        d0.gossip.network = Spy()  # the gossip component sends commit frames
         peer = PeerId("asker", "x", "asker", b"")
         d0.handle_frame(peer, KIND_COMMIT, encode(drv.CommitFrame(1, 1)))
         await asyncio.sleep(0)

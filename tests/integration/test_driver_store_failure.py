@@ -49,7 +49,7 @@ def test_a_validator_that_cannot_store_stops_signing_and_resumes_by_itself(tmp_p
         await cluster.start()
         await cluster.wait_height(3)
         flaky = FlakyCommit(victim.ledger)
-        victim.driver.check_store = lambda: checks.append(time.monotonic())
+        victim.driver.committer.check_store = lambda: checks.append(time.monotonic())
         flaky.failing = True
         deadline = time.monotonic() + 15
         while victim.driver.halted is None:

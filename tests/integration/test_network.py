@@ -9,15 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tianfu.client import Client
-from tianfu.client import governance as gov
-from tianfu.client.errors import TxTimeout
-from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
-from tianfu.identity import Identity, OrgCA
-from tianfu.node.config import NodeConfig
-from tianfu.node.localnet import LocalNetwork
-from tianfu.testing import faults
-from tianfu.testing.netcheck import (
+from tianfu.bench.netcheck import (
     Load,
     assert_identical,
     committed_tx_counts,
@@ -25,6 +17,14 @@ from tianfu.testing.netcheck import (
     height,
     wait_height,
 )
+from tianfu.client import Client
+from tianfu.client import governance as gov
+from tianfu.client.errors import ClientError, TxTimeout
+from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
+from tianfu.identity import Identity, OrgCA
+from tianfu.node import faults
+from tianfu.node.config import NodeConfig
+from tianfu.node.localnet import LocalNetwork
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -159,7 +159,7 @@ def test_two_of_four_down_halts_then_resumes(net):
         try:
             if admin.get_tx(r.tx_hash).receipt.ok:
                 break
-        except Exception:
+        except ClientError:  # not committed yet (404), or the node is still starting
             pass
         time.sleep(0.3)
     else:

@@ -30,18 +30,18 @@ from tianfu.apps import photo_sharing
 from tianfu.apps.photo_sharing.certificate import verify_certificate
 from tianfu.apps.photo_sharing.scenario import fresh_picture
 from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms
+from tianfu.bench.netcheck import assert_identical, free_base_ports, height
 from tianfu.client import Client
 from tianfu.client.errors import ApiError
 from tianfu.codec import encode
 from tianfu.contracts.accounts import solve_pow
-from tianfu.contracts.admission import validator_set_from_records
+from tianfu.contracts.reviewed_admission import validator_set_from_records
 from tianfu.crypto import KeyPair, generate_keypair, sign_vote
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.p2p.api import KIND_VOTE
 from tianfu.p2p.observer import ObserverTransport
-from tianfu.testing.netcheck import assert_identical, free_base_ports, height
 from tianfu.testing.processes import NodeProcess, free_port
 from tianfu.types import PREVOTE, OpenProfile, StakeGrant
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from tianfu.bench.netcheck import assert_identical, free_base_ports, height, wait_height
 from tianfu.client import ApiError, Client
 from tianfu.client.private import PrivateData, Sealed
 from tianfu.contracts.examples import example_source
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.privdata import REGISTRY, registry_source
-from tianfu.testing.netcheck import assert_identical, free_base_ports, height, wait_height
 
 pytestmark = pytest.mark.timeout(600)
 NOTES = "notes"

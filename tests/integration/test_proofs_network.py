@@ -26,6 +26,7 @@ from tianfu.apps.evidence.certificate import verify_certificate
 from tianfu.apps.evidence.sdk import Evidence
 from tianfu.apps.traceability import demo as trace_demo
 from tianfu.apps.traceability.sdk import Traceability
+from tianfu.bench.netcheck import free_base_ports, height, wait_height
 from tianfu.client import Client
 from tianfu.client import governance as gov
 from tianfu.crypto import generate_keypair
@@ -33,7 +34,6 @@ from tianfu.identity import OrgCA
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.proofs.documents import dump_document, verify_document
 from tianfu.proofs.errors import VerificationError
-from tianfu.testing.netcheck import free_base_ports, height, wait_height
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spec_verifier"))
 import specverify  # noqa: E402

@@ -21,9 +21,9 @@ from datetime import datetime
 import httpx
 import pytest
 
+from tianfu.bench.netcheck import Load, check_chains, free_base_ports, height
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalNetwork
-from tianfu.testing.netcheck import Load, check_chains, free_base_ports, height
 
 HANDSHAKE_TIMEOUT_S = 5.0  # TlsNetwork's default: what one stalled handshake costs
 MESH = re.compile(r"connected to all (\d+) configured peers ([0-9.]+) s after start")

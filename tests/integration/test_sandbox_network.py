@@ -19,12 +19,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tianfu.bench.netcheck import assert_identical, free_base_ports, height, wait_height
 from tianfu.client import Client
 from tianfu.codec import encode
 from tianfu.crypto import sign_tx
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalNetwork
-from tianfu.testing.netcheck import assert_identical, free_base_ports, height, wait_height
 from tianfu.types import Transaction, TxBody
 
 pytestmark = pytest.mark.timeout(300)

@@ -20,11 +20,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tianfu.bench.netcheck import assert_identical, free_base_ports, height, wait_height
 from tianfu.codec import decode
 from tianfu.consensus.privval import SIGNER_FILE, SLOT, decode_slot
+from tianfu.node import faults
 from tianfu.node.localnet import LocalNetwork
-from tianfu.testing import faults
-from tianfu.testing.netcheck import assert_identical, free_base_ports, height, wait_height
 from tianfu.testing.signcheck import SignatureLog
 from tianfu.types import CommitCertificate
 

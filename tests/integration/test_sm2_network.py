@@ -15,6 +15,14 @@ import httpx
 import pytest
 
 from tianfu.apps.registry import NAMES as APPS
+from tianfu.bench.netcheck import (
+    Load,
+    assert_identical,
+    committed_tx_counts,
+    free_base_ports,
+    height,
+    wait_height,
+)
 from tianfu.client import Client
 from tianfu.client import governance as gov
 from tianfu.client.verify import verify_document_json
@@ -25,14 +33,6 @@ from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing.appruns import AppRuns
-from tianfu.testing.netcheck import (
-    Load,
-    assert_identical,
-    committed_tx_counts,
-    free_base_ports,
-    height,
-    wait_height,
-)
 from tianfu.types import TxBody
 
 pytestmark = pytest.mark.timeout(900)

@@ -27,11 +27,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tianfu.bench.netcheck import Load, check_chains, free_base_ports, height
 from tianfu.identity import Identity
 from tianfu.node.config import NodeConfig
 from tianfu.node.localnet import LocalNetwork
 from tianfu.store import Store
-from tianfu.testing.netcheck import Load, check_chains, free_base_ports, height
 from tianfu.testing.storefaults import (
     certificate_signers,
     damage_pages,

@@ -18,7 +18,7 @@ from tianfu.apps import photo_sharing
 from tianfu.apps.photo_sharing import demo
 from tianfu.apps.photo_sharing.certificate import PhotoCertificateError, verify_certificate
 from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms
-from tianfu.execution.api import Caller, ContractError
+from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.sandbox import CompiledContract, compile_contract
 from tianfu.testing.appchain import AppChain
 

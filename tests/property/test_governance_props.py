@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tianfu.codec import decode_value
+from tianfu.contracts import governance
 from tianfu.crypto import generate_keypair, sign_tx
-from tianfu.execution.api import state_key
-from tianfu.execution.runtime import Executor
+from tianfu.execution.contract_api import state_key
+from tianfu.execution.executor import Executor
 from tianfu.identity import OrgCA
 from tianfu.types import Genesis, OrgConfig, Policies, TxBody, Validator
 
@@ -36,7 +37,7 @@ GENESES = {p: make_genesis(p) for p in ("majority", "two_thirds", "all")}
 
 class Run:
     def __init__(self, genesis):
-        self.executor = Executor(genesis)
+        self.executor = Executor(genesis, governance)
         self.state = dict(self.executor.genesis_updates())
         self.genesis = genesis
         self.height = 0

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tianfu.execution.api import Caller, ContractError, OutOfGas
+from tianfu.execution.contract_api import Caller, ContractError, OutOfGas
 from tianfu.execution.sandbox import compile_contract
 
 LOOP_SOURCE = (

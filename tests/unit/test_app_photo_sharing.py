@@ -31,7 +31,7 @@ from tianfu.cli.apps import app_cli
 from tianfu.cli.main import app as main
 from tianfu.client import ApiError, Client, TxFailed
 from tianfu.codec import encode
-from tianfu.execution.api import Caller, ContractError
+from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.sandbox import compile_contract
 from tianfu.testing.appchain import AppChain
 

@@ -17,7 +17,7 @@ from tianfu.cli import common
 from tianfu.cli.apps import app_cli
 from tianfu.client import Client, TxFailed, VerificationError
 from tianfu.codec import decode, encode
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.proofs.formats import ProofBundle
 from tianfu.testing.appchain import AppChain
 

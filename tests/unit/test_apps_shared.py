@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import tianfu
-from tianfu.execution import gas as g
-from tianfu.execution.api import ContractError
+from tianfu.execution import runtime as g
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.instances import ModuleInstances, frozen_namespace
 from tianfu.execution.sandbox import CompiledContract, compile_contract
 

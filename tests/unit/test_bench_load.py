@@ -13,12 +13,12 @@ from test_api import make_tx
 from typer.testing import CliRunner
 
 from tianfu.api.app import create_app
+from tianfu.bench.loadgen import TxAnswer, batch_answers, batched, post_until
 from tianfu.bench.runner import BenchConfig
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.codec import encode
 from tianfu.contracts.examples import example_source
 from tianfu.testing.appchain import AppChain
-from tianfu.testing.loadgen import TxAnswer, batch_answers, batched, post_until
 from tianfu.testing.memorychain import MemoryChain
 
 

@@ -8,9 +8,9 @@ from test_dynamic_params import tx_with_expiry, vote_params
 from test_governance_admission import Chain
 
 from tianfu.codec import CodecError, decode, encode
-from tianfu.contracts.admission import PARAM_BOUNDS, PARAM_KEYS
+from tianfu.contracts.reviewed_admission import PARAM_BOUNDS, PARAM_KEYS
+from tianfu.execution.executor import BlockOverLimit
 from tianfu.execution.limits import MAX_RESULT_BYTES
-from tianfu.execution.runtime import BlockOverLimit
 from tianfu.identity import OrgCA
 from tianfu.ledger import InvalidBlock
 from tianfu.types import ConsensusParams, Genesis, OrgConfig, Validator

@@ -166,7 +166,7 @@ def test_network_proposer_drops_a_transaction_that_makes_building_fail(chain, tm
     with caplog.at_level(logging.WARNING, logger="tianfu.consensus.driver"):
         posted = _build(driver, chain, height)
     (ready,) = [e for e in posted if isinstance(e, ProposalBlockReady)]
-    executed = driver._executed[ready.block_hash]
+    executed = driver.blocks.executed[ready.block_hash]
     assert [t.hash for t in executed.block.txs] == [t.hash for t in txs[:4]]
     assert poison not in mempool  # dropped
     assert all(t.hash in mempool for t in txs[5:])  # waiting for the next block
@@ -200,7 +200,7 @@ def test_network_proposer_checks_the_block_is_storable_before_proposing(
     with caplog.at_level(logging.WARNING, logger="tianfu.consensus.driver"):
         posted = _build(driver, chain, chain.ledger.height + 1)
     (ready,) = [e for e in posted if isinstance(e, ProposalBlockReady)]
-    assert [t.hash for t in driver._executed[ready.block_hash].block.txs] == [
+    assert [t.hash for t in driver.blocks.executed[ready.block_hash].block.txs] == [
         txs[0].hash,
         txs[1].hash,
     ]

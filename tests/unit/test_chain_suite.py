@@ -26,7 +26,7 @@ from tianfu.crypto import (
     verify_vote,
 )
 from tianfu.crypto.signing import CertificateError
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.identity import OrgCA
 from tianfu.ledger import Ledger
 from tianfu.store import Store

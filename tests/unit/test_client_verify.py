@@ -11,7 +11,7 @@ from tianfu.client.verify import (
 from tianfu.codec import encode
 from tianfu.crypto import ECDSA_P256, ED25519, generate_keypair, sign_tx, sign_vote
 from tianfu.crypto.merkle import merkle_proof, merkle_root
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.state import InMemoryNodes, MerkleState
 from tianfu.types import (
     PRECOMMIT,

@@ -16,7 +16,7 @@ from tianfu.consensus.wal import (
     scan,
 )
 from tianfu.crypto import sign_vote
-from tianfu.testing.sim import make_block, sim_key
+from tianfu.testing.sim import opaque_block, sim_key
 from tianfu.types import PRECOMMIT, PREVOTE
 
 CHAIN = "sim"
@@ -24,7 +24,7 @@ KEYS = [sim_key(i) for i in range(4)]
 
 
 def _height(h: int) -> list:
-    bh, b = make_block(h, 0, "v0")
+    bh, b = opaque_block(h, 0, "v0")
     return [
         WalProposal(sign_proposal(KEYS[1], CHAIN, h, 0, -1, bh, b)),
         WalExecuted(h, bh, True),

@@ -1,4 +1,4 @@
-"""The driver's per-height timeline (issue 5) and its one-trip signing and committing.
+"""The driver's per-height timeline and its one-trip signing and committing.
 
 Checked: `HeightTimeline` averages the points of a height per role and reports them
 once per interval; in a running four-node cluster every own vote and proposal is in the
@@ -15,9 +15,10 @@ import threading
 from tests.integration.test_driver import Cluster
 
 from tianfu.codec import decode
-from tianfu.consensus.driver import KIND_PROPOSAL, KIND_VOTE, HeightTimeline
 from tianfu.consensus.messages import Proposal
+from tianfu.consensus.peers import KIND_PROPOSAL, KIND_VOTE
 from tianfu.consensus.privval import STEP_PROPOSAL
+from tianfu.consensus.timeline import HeightTimeline
 from tianfu.consensus.wal import WalProposal, WalVote
 from tianfu.types import PREVOTE, Vote
 

@@ -12,7 +12,7 @@ from tianfu.consensus.messages import CreateProposalBlock
 from tianfu.consensus.privval import FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.crypto import sign_tx
-from tianfu.execution.runtime import TxInvalid
+from tianfu.execution.executor import TxInvalid
 from tianfu.ledger import InvalidBlock
 from tianfu.types import ConsensusParams, TxBody
 

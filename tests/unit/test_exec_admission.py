@@ -1,4 +1,4 @@
-"""Tests of the admission memo (`tianfu.execution.admission`, used by `Executor.check_tx`):
+"""Tests of the admission memo (`tianfu.execution.admission_memo`, used by `Executor.check_tx`):
 resolved callers and method tables are kept between admissions, yet a committed revocation,
 role change or contract upgrade is seen by the very next admission."""
 
@@ -14,8 +14,7 @@ from tianfu.api.service import TxRejected
 from tianfu.codec import encode
 from tianfu.contracts import governance
 from tianfu.contracts.examples import example_source
-from tianfu.execution import runtime
-from tianfu.execution.api import ContractError, state_key
+from tianfu.execution.contract_api import ContractError, state_key
 from tianfu.testing.appchain import AppChain
 
 
@@ -114,7 +113,7 @@ def test_a_batch_resolves_each_sender_once(
         calls.append(key)
         return resolve(read, scheme, key, cert, time_ms)
 
-    monkeypatch.setattr(runtime.governance, "resolve_caller", counting)
+    monkeypatch.setattr(chain.ledger.executor.governance, "resolve_caller", counting)
     chain.ledger.executor._admission = type(chain.ledger.executor._admission)()
     outcomes = chain.service._admit_batch(txs)
     assert all(isinstance(x, bytes) for x in outcomes)

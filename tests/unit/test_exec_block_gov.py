@@ -1,5 +1,5 @@
-"""Tests of the per-block memo of resolved callers and compiled contracts (`_BlockGov` in
-`tianfu.execution.runtime`): a block executes to exactly the receipts and state it gives
+"""Tests of the per-block memo of resolved callers and compiled contracts (`BlockGov` in
+`tianfu.execution.executor`): a block executes to exactly the receipts and state it gives
 without the memo, with registrations, role grants and revocations inside the block
 honoured by the very next transaction."""
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tianfu.contracts.examples import example_source
-from tianfu.execution import runtime
+from tianfu.execution import executor
 from tianfu.testing.appchain import AppChain
 
 
@@ -20,7 +20,7 @@ class _NoMemo(dict):  # type: ignore[type-arg]
         pass
 
 
-class _Forgetful(runtime._BlockGov):
+class _Forgetful(executor.BlockGov):
     """The memo switched off: every transaction resolves its caller and contract afresh."""
 
     def __init__(self, gov: Any) -> None:
@@ -62,7 +62,7 @@ def test_a_block_executes_the_same_with_and_without_the_memo(
     proposer = chain.genesis.validators[0].public_key
 
     memo = chain.ledger.build_block(txs, proposer)
-    monkeypatch.setattr(runtime, "_BlockGov", _Forgetful)
+    monkeypatch.setattr(executor, "BlockGov", _Forgetful)
     plain = chain.ledger.build_block(txs, proposer)
 
     assert memo.result.receipts == plain.result.receipts

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from tests.unit.test_sandbox import FakeContext, admin
 
 from tianfu.codec import hash_domain, hash_domain_with
-from tianfu.execution import api
-from tianfu.execution.api import OutOfGas
+from tianfu.execution import contract_api
+from tianfu.execution.contract_api import OutOfGas
 from tianfu.execution.sandbox import compile_contract
 from tianfu.types.suites import hash_for_scheme
 from tianfu.types.values import MAX_DEPTH, MAX_INT, MIN_INT, ValueTypeError, check_value
@@ -105,8 +105,8 @@ def test_address_of_is_the_hash_it_memoises(scheme: int, key: bytes) -> None:
     expected = hash_domain_with(suite, "tianfu/address/v1", bytes([scheme]), key)[:20].hex()
     if scheme != 3:
         assert expected == hash_domain("tianfu/address/v1", bytes([scheme]), key)[:20].hex()
-    assert api.address_of(scheme, key) == expected
-    assert api.address_of(scheme, key) == expected
+    assert contract_api.address_of(scheme, key) == expected
+    assert contract_api.address_of(scheme, key) == expected
 
 
 def test_ctx_methods_run_out_of_gas_at_exactly_the_budget() -> None:

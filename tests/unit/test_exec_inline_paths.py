@@ -1,6 +1,6 @@
-"""The inlined paths of issue 5's fourth pass answer exactly as the code they replace:
+"""The paths written out in place answer exactly as the general code they shortcut:
 
-- `Runtime.getattr`'s first test for the hot host class (`ContextProxy`, `gas.hot_host`):
+- `Runtime.getattr`'s first test for the hot host class (`ContextProxy`, `runtime.hot_host`):
   the same attribute for every exposed name, the same `AttributeError` for anything else;
 - the function entry and exit the instrumenter now writes as statements on `__tf_rt`
   (`meter.charge_source`) instead of a call of `Meter.enter`: the same
@@ -18,10 +18,10 @@ import msgspec
 import pytest
 
 from tianfu.codec import decode_value, encode
-from tianfu.execution import gas as g
 from tianfu.execution import instrument, sandbox
-from tianfu.execution.api import Caller, ContractError
+from tianfu.execution import runtime as g
 from tianfu.execution.context import CallContext, GasMeter
+from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.proxy import ContextProxy
 from tianfu.types.tx import Receipt
 

@@ -11,7 +11,7 @@ import pytest
 from tests.unit.test_sandbox import ALICE, BOB, FakeContext, admin, member
 
 from tianfu.contracts.examples import example_source
-from tianfu.execution.api import ContractError, OutOfGas
+from tianfu.execution.contract_api import ContractError, OutOfGas
 from tianfu.execution.sandbox import CompiledContract, ContractRejected, compile_contract
 from tianfu.testing.appchain import AppChain
 

@@ -18,9 +18,9 @@ from tests.unit.test_sandbox import FakeContext, admin
 from tianfu.codec import decode_value, encode, hash_domain
 from tianfu.contracts.examples import example_source
 from tianfu.crypto import merkle
-from tianfu.execution import costs, runtime
-from tianfu.execution.api import ContractError, OutOfGas, state_key
+from tianfu.execution import costs, executor
 from tianfu.execution.context import GAS_READ, GAS_WRITE, CallContext, GasMeter
+from tianfu.execution.contract_api import ContractError, OutOfGas, state_key
 from tianfu.execution.costs import BUILTIN_GAS
 from tianfu.execution.instrument import region_costs
 from tianfu.execution.sandbox import _Instrumenter, _Validator, compile_contract
@@ -243,7 +243,7 @@ def test_contracts_called_again_in_a_block_execute_as_on_first_call(
     proposer = chain.genesis.validators[0].public_key
 
     fast = chain.ledger.build_block(txs, proposer)
-    monkeypatch.setattr(runtime, "_BlockGov", _Forgetful)  # every call through `_call`
+    monkeypatch.setattr(executor, "BlockGov", _Forgetful)  # every call through `_call`
     plain = chain.ledger.build_block(txs, proposer)
 
     assert fast.result.receipts == plain.result.receipts

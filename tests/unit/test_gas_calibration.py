@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tianfu.execution import methods
-from tianfu.execution.gas import SAFE_BUILTIN_NAMES
+from tianfu.execution.runtime import SAFE_BUILTIN_NAMES
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import gas_calibration  # noqa: E402

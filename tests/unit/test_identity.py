@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
 from tianfu.crypto import ECDSA_P256, ED25519, generate_keypair, verify
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.identity import (
     KINDS,
     Identity,

@@ -10,7 +10,7 @@ from test_governance_admission import Chain
 
 from tianfu.contracts.identity import DEFAULT_SUPERVISORY_ROLES
 from tianfu.crypto import generate_keypair
-from tianfu.execution.api import ContractError
+from tianfu.execution.contract_api import ContractError
 from tianfu.identity import Identity, issue_cert
 
 DAY_MS = 86_400_000

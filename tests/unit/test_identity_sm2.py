@@ -13,7 +13,7 @@ from asn1crypto import core as acore
 from asn1crypto import x509 as ax509
 
 from tianfu.crypto import ED25519, SM2, generate_keypair
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.identity import KINDS, Identity, IdentityError, OrgCA, cert_info, sm2certs, verify_cert
 
 

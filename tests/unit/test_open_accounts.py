@@ -10,9 +10,9 @@ from tianfu.codec import CodecError, encode
 from tianfu.contracts import accounts
 from tianfu.crypto import generate_keypair, sign_tx
 from tianfu.crypto.merkle import merkle_root
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
+from tianfu.execution.executor import TxInvalid
 from tianfu.execution.refusals import AccessRefused, QuotaExceeded
-from tianfu.execution.runtime import TxInvalid
 from tianfu.ledger import InvalidBlock, Ledger
 from tianfu.store import Store
 from tianfu.types import (

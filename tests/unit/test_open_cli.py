@@ -6,7 +6,7 @@ import json
 from typer.testing import CliRunner
 
 from tianfu.cli.main import app
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.identity import Identity
 from tianfu.types import OpenGenesis, decode_genesis
 

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from test_store import Chain, fill
 
 from tianfu.execution import costs, walk
-from tianfu.execution import gas as g
-from tianfu.execution.api import ContractError
+from tianfu.execution import runtime as g
+from tianfu.execution.contract_api import ContractError
 from tianfu.store import Store
 
 

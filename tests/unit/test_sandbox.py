@@ -11,7 +11,7 @@ import pytest
 
 from tianfu.codec import hash_domain
 from tianfu.contracts.examples import example_source
-from tianfu.execution.api import Caller, ContractError, OutOfGas
+from tianfu.execution.contract_api import Caller, ContractError, OutOfGas
 from tianfu.execution.sandbox import CompiledContract, ContractRejected, compile_contract
 
 ALICE = "a" * 40

@@ -16,7 +16,7 @@ from tests.unit.test_sandbox import FakeContext, admin, body
 
 from tianfu.api.service import NotFound, QueryFailed
 from tianfu.codec import encode
-from tianfu.execution.api import ContractError, OutOfGas
+from tianfu.execution.contract_api import ContractError, OutOfGas
 from tianfu.execution.sandbox import ContractRejected, compile_contract
 from tianfu.testing.appchain import AppChain
 
@@ -458,7 +458,7 @@ def test_the_hosts_memory_error_never_becomes_a_receipt(
 ) -> None:
     """Whether the host runs out of memory (or stack) depends on the host: a node must
     not record an outcome from it. The block fails on that node instead."""
-    from tianfu.execution import gas as g
+    from tianfu.execution import runtime as g
     from tianfu.execution.errors import HostResourceError
 
     user = chain.admin("org1")
@@ -485,7 +485,7 @@ def test_the_deepest_contract_stack_stays_far_below_the_recursion_limit(
     RecursionError (at 1000, whatever the host's stack) is never what stops a contract."""
     import sys
 
-    from tianfu.execution import gas as g
+    from tianfu.execution import runtime as g
     from tianfu.execution.sandbox import MAX_CONTRACT_FRAMES
 
     deepest = [0]

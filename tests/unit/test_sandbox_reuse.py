@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from tests.unit.test_sandbox import ALICE, BOB, FakeContext, admin, member
 
 from tianfu.contracts.examples import example_source
-from tianfu.execution import costs, gas
-from tianfu.execution.api import Caller, ContractError, OutOfGas
+from tianfu.execution import costs, runtime
+from tianfu.execution.contract_api import Caller, ContractError, OutOfGas
 from tianfu.execution.sandbox import compile_contract
 
 GAS = 100_000
@@ -133,18 +133,18 @@ def test_a_failing_module_setup_fails_every_call() -> None:
 
 
 def test_module_globals_name_every_helper_of_this_runtime() -> None:
-    rt = gas.Runtime(10)
+    rt = runtime.Runtime(10)
     ns = rt.module_globals()
-    for suffix, attr in gas.HELPERS.items():
+    for suffix, attr in runtime.HELPERS.items():
         assert ns[f"__tf_{suffix}"] == getattr(rt, attr)
     builtins = ns["__builtins__"]
-    for name, native in gas._CHECKED_TYPES.items():
+    for name, native in runtime._CHECKED_TYPES.items():
         assert rt._types[builtins[name]] is native  # isinstance(x, int) inside contracts
     # One builtins dict per runtime (contract code cannot reach it: `__builtins__` and
     # every `__` name are refused); another runtime, another dict.
     assert builtins is rt.module_globals()["__builtins__"]
-    assert builtins is not gas.Runtime(10).module_globals()["__builtins__"]
-    assert set(builtins) == gas.SAFE_BUILTIN_NAMES
+    assert builtins is not runtime.Runtime(10).module_globals()["__builtins__"]
+    assert set(builtins) == runtime.SAFE_BUILTIN_NAMES
     assert ns["__tf_tick"].__self__ is rt and ns["__tf_m"] is rt.m
 
 
@@ -153,7 +153,7 @@ def test_module_globals_name_every_helper_of_this_runtime() -> None:
 def test_str_addition_charges_by_the_cost_table(a: str, b: str) -> None:
     """`a + b` of two str: the bytes of the result and its memory (free when the result
     fits `SMALL_BYTES`: the node's static weight and memory cover it)."""
-    rt = gas.Runtime(1_000)
+    rt = runtime.Runtime(1_000)
     assert rt.add(a, b) == a + b
     n = len(a) + len(b)
     wide = not (a.isascii() and b.isascii())
@@ -196,6 +196,6 @@ def test_str_addition_known_charges(a: str, b: str, charged: int, mem: int) -> N
 
 
 def test_str_addition_refuses_oversize_before_building() -> None:
-    half = "x" * (gas.MAX_SEQ_LEN // 2 + 1)
+    half = "x" * (runtime.MAX_SEQ_LEN // 2 + 1)
     with pytest.raises(ContractError, match="concatenation would have"):
-        gas.Runtime(10**9).add(half, half)
+        runtime.Runtime(10**9).add(half, half)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from tianfu.execution import gas as g
 from tianfu.execution import proxy, sandbox, walk
-from tianfu.execution.api import Caller, ContractError
+from tianfu.execution import runtime as g
 from tianfu.execution.context import CallContext, GasMeter
+from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.proxy import ContextProxy, SenderView, sender_view
 from tianfu.execution.sandbox import compile_contract
 from tianfu.types.values import ValueTypeError, check_value

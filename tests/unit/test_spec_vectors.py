@@ -19,7 +19,7 @@ from tianfu.apps.evidence.certificate import verify_certificate
 from tianfu.codec import HASH_SUITES, CodecError, decode, encode, hash_domain_with
 from tianfu.crypto import chain_suite, verify, verify_tx
 from tianfu.crypto.merkle import merkle_proof, merkle_root, verify_merkle_proof
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.proofs.commit import CommitError, check_commit
 from tianfu.proofs.documents import verify_document
 from tianfu.proofs.errors import VerificationError

@@ -8,7 +8,7 @@ from test_open_accounts import HELLO, POW_BITS, OpenChain
 
 from tianfu.codec import encode
 from tianfu.crypto import generate_keypair, sign_vote
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.execution.refusals import AccessRefused
 from tianfu.types import PREVOTE, OpenProfile, StakeGrant
 

@@ -12,7 +12,7 @@ from test_sync_support import Consortium, FakeNetwork, Hub, chain_hashes, peer_i
 
 from tianfu.codec import decode, encode
 from tianfu.crypto import generate_keypair
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.ledger import Ledger
 from tianfu.ledger.ledger import ExecutedBlock
 from tianfu.p2p.api import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS, PeerId

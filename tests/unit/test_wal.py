@@ -33,7 +33,7 @@ from tianfu.consensus.wal import (
     scan,
 )
 from tianfu.crypto import ED25519, sign_vote
-from tianfu.testing.sim import make_block, sim_key
+from tianfu.testing.sim import opaque_block, sim_key
 from tianfu.types import PRECOMMIT, PREVOTE, ConsensusParams, Validator, ValidatorSet
 
 CHAIN = "sim"
@@ -48,7 +48,7 @@ def test_round_trip_and_end_height_rotation(tmp_path):
     wal = ConsensusWAL(path, rotate_bytes=0)  # rotate at every height
     assert wal.records() == (None, [])
     v = sign_vote(KEYS[0], CHAIN, 1, 0, PREVOTE, b"\x01" * 32)
-    h, b = make_block(1, 0, "v0")
+    h, b = opaque_block(1, 0, "v0")
     p = sign_proposal(KEYS[1], CHAIN, 1, 0, -1, h, b)
     entries = [WalVote(v), WalProposal(p), WalTimeout(1, 0, 1), WalExecuted(1, h, True)]
     for i, e in enumerate(entries):
@@ -153,7 +153,7 @@ def test_replay_restores_round_lock_and_own_votes(tmp_path):
         node.feed(VoteReceived(sign_vote(KEYS[i], CHAIN, 1, 0, PRECOMMIT, b"")))
     node.feed(TimeoutFired(1, 0, Step.PRECOMMIT))
     assert node.core.round == 1
-    h, b = make_block(1, 1, "x")
+    h, b = opaque_block(1, 1, "x")
     node.feed(ProposalReceived(sign_proposal(KEYS[p1_idx], CHAIN, 1, 1, -1, h, b)))
     node.feed(BlockExecuted(1, h, True))
     for i in others[:2]:

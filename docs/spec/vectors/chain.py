@@ -20,11 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from tianfu.codec import SM3, encode
 from tianfu.contracts import governance
-from tianfu.contracts.admission import validator_record
+from tianfu.contracts.reviewed_admission import validator_record
 from tianfu.crypto import ECDSA_P256, ED25519, SM2, KeyPair, verify
 from tianfu.crypto.merkle import merkle_root
 from tianfu.crypto.sm2 import private_key_from_int
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.proofs.valchain import VALIDATORS_KEY, validators_value
 from tianfu.state import InMemoryNodes, MerkleState
 from tianfu.state.keys import tree_updates

@@ -37,7 +37,7 @@ from tianfu.crypto import (  # noqa: E402
     verify,
 )
 from tianfu.crypto.merkle import merkle_proof, merkle_root  # noqa: E402
-from tianfu.execution.api import address_of, state_key  # noqa: E402
+from tianfu.execution.contract_api import address_of, state_key  # noqa: E402
 from tianfu.proofs.build import SKIPPING, ProofBuilder  # noqa: E402
 from tianfu.proofs.documents import make_document, merge_single_blocks  # noqa: E402
 from tianfu.proofs.formats import ProofBundle  # noqa: E402

@@ -6,9 +6,10 @@ Bytes are hex strings in JSON. Every chain object is returned readable *and* as
 
 The application is assembled from routers — the submission routes (`tianfu.api.submit`)
 and the read routes (`tianfu.api.reads`); a new group of routes is one more router added in
-`create_app`; the web console (`tianfu.web`) adds its pages beside them. Whatever applies to every request is middleware of this one application, in
-front of all routes alike: the body limits (`tianfu.api.limits.BodyLimit`) and the error
-handlers (`tianfu.api.errors`).
+`create_app` (a node adds the applications' routes and the web console beside them:
+`tianfu.node.http.node_app`). Whatever applies to every request is middleware of this one
+application, in front of all routes alike: the body limits (`tianfu.api.limits.BodyLimit`)
+and the error handlers (`tianfu.api.errors`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from tianfu.api.proofs import proofs_router
 from tianfu.api.reads import MAX_BLOCKS_PER_PAGE, METRICS_MEDIA_TYPE, parse_hash, read_router
 from tianfu.api.service import ChainService
 from tianfu.api.submit import LeanDispatch, Submitter, add_submit_routes
-from tianfu.web import install_console
 
 DEFAULT_MAX_BODY = 1 << 20
 
@@ -75,5 +75,4 @@ def create_app(
     app.include_router(read_router(service, app.state.query_gate))
     app.include_router(proofs_router(service))  # proof documents (tianfu.api.proofs)
     app.include_router(private_router(service, app.state.query_gate))  # tianfu.api.private
-    install_console(app, service)  # the web console and offline /docs (tianfu.web)
     return app

@@ -24,8 +24,8 @@ from typing import Any
 
 import msgspec
 
+from tianfu.bench.loadgen import StreamStats, Target, batch_answers, batched, post_until
 from tianfu.codec import encode
-from tianfu.testing.loadgen import StreamStats, Target, batch_answers, batched, post_until
 
 EXPIRY_BLOCKS = 900  # a signed transaction stays valid this many blocks (window: 1000)
 EXPIRY_MARGIN = 150  # a batch is re-signed once the chain is this close to its expiry

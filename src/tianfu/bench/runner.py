@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from tianfu.bench import procstat
+from tianfu.bench import netcheck, procstat
 from tianfu.bench.ceiling import ceiling_tps, verifies_per_core
 from tianfu.bench.load import WorkerResult, WorkerSpec, run_worker
 from tianfu.bench.report import BlockInfo, NodeFigures, Requests, summarize
@@ -30,7 +30,6 @@ from tianfu.contracts.examples import example_source
 from tianfu.crypto import ED25519, scheme_name
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
-from tianfu.testing import netcheck
 
 CONTRACTS = ("asset", "kv")
 MINT = 10**15

@@ -38,7 +38,7 @@ def account_create(
     """Make a new key (no certificate) and print its address. Register it next."""
     with handle_errors():
         from tianfu.crypto import generate_keypair
-        from tianfu.execution.api import address_of
+        from tianfu.execution.contract_api import address_of
         from tianfu.identity import Identity
 
         if (out / "key.pem").exists():
@@ -62,7 +62,7 @@ def account_register(
     """Register your key as an account with a proof of work of the chain's `pow_bits`."""
     with handle_errors():
         from tianfu.contracts.accounts import solve_pow
-        from tianfu.execution.api import address_of
+        from tianfu.execution.contract_api import address_of
 
         client = make_client(url, identity, need_identity=True)
         assert client.identity is not None  # need_identity
@@ -97,7 +97,7 @@ def account_show(
 ) -> None:
     """An account's registration and the gas left in its quota."""
     with handle_errors():
-        from tianfu.execution.api import address_of
+        from tianfu.execution.contract_api import address_of
 
         client = make_client(url, identity, need_identity=address is None)
         if address is None:

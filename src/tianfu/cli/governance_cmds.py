@@ -28,7 +28,7 @@ from tianfu.cli.common import (
     scheme_of,
 )
 from tianfu.client import DEFAULT_URL
-from tianfu.contracts.admission import BOOL_PARAMS, PARAM_KEYS
+from tianfu.contracts.reviewed_admission import BOOL_PARAMS, PARAM_KEYS
 
 gov_app = typer.Typer(
     help="Governance: propose and vote on members, validators and parameters.",

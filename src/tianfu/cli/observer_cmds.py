@@ -43,7 +43,7 @@ def node_init_observer(
         import shutil
 
         from tianfu.crypto import generate_keypair
-        from tianfu.execution.api import address_of
+        from tianfu.execution.contract_api import address_of
         from tianfu.identity import Identity
         from tianfu.node.config import NodeConfig, parse_hostport
         from tianfu.node.observer_node import check_observer_config

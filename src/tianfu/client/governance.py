@@ -18,7 +18,7 @@ from tianfu.client.client import Client, Result
 from tianfu.client.errors import ClientError
 from tianfu.client.verify import LightClient, VerificationError
 from tianfu.codec import encode
-from tianfu.contracts.admission import validator_set_from_records
+from tianfu.contracts.reviewed_admission import validator_set_from_records
 from tianfu.crypto import ED25519
 from tianfu.types import ValidatorSet, Vote
 

@@ -22,7 +22,7 @@ import msgspec
 from tianfu.codec import CodecError, decode
 from tianfu.crypto import ChainSuite, CryptoError, suite_of
 from tianfu.crypto.merkle import merkle_root, verify_merkle_proof
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.proofs.documents import VerifiedDocument, canonical_json, verify_document
 from tianfu.proofs.errors import VerificationError
 from tianfu.proofs.formats import ProofBundle, ValidatorLink

@@ -87,6 +87,7 @@ from tianfu.types import (
     PREVOTE,
     CommitCertificate,
     ConsensusParams,
+    Validator,
     ValidatorSet,
     Vote,
 )
@@ -186,6 +187,32 @@ class ConsensusCore:
 
     def proposer(self, round: int) -> bytes:
         return self.proposer_selection(self.validators, self.height, round)
+
+    # ------------------------------------------------------------ read-only queries
+
+    def validator(self, public_key: bytes) -> Validator | None:
+        """The validator of this height with `public_key`, if any."""
+        return self._vals.get(public_key)
+
+    def knows(self, msg: Vote | Proposal) -> bool:
+        """Is this exact vote or proposal of the current height already held?"""
+        if msg.height != self.height or msg.round > max(self.round, 0) + MAX_FUTURE_ROUNDS:
+            return False
+        if isinstance(msg, Vote):
+            return self.votes.get(msg.round, msg.type).contains(msg)
+        return any(q == msg for q in self.proposals.get(msg.round, ()))
+
+    def round_messages(self) -> list[Vote | Proposal]:
+        """What a peer needs to catch up in our round: its first proposal, its prevotes
+        and precommits, and the prevotes of that proposal's POL round (Tendermint's gossip)."""
+        proposals = self.proposals.get(self.round, [])[:1]
+        msgs: list[Vote | Proposal] = list(proposals)
+        msgs += self.votes.prevotes(self.round).votes()
+        msgs += self.votes.precommits(self.round).votes()
+        for p in proposals:
+            if p.pol_round >= 0:
+                msgs += self.votes.prevotes(p.pol_round).votes()
+        return msgs
 
     def _timeout(self, step: Step, round: int) -> int:
         base = (

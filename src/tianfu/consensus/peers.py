@@ -1,44 +1,47 @@
-"""The consensus driver's side facing peers: inbound frames and gossip.
+"""Consensus gossip with peers: checks inbound frames, answers laggards, re-sends and relays.
 
-Inbound frames (`handle_frame`, the p2p handler) are untrusted: rate-limited per peer
-(token bucket), decoded with size limits, dropped if malformed, of another chain, from a
-non-validator, wrongly signed, for a far-future height or already known; drops are
-counted in `stats`. A message from a lower height is answered with a `KIND_COMMIT` frame
-(block + certificate); messages from higher heights make the node ask for its own
-height's commit. Outbound: the node's own signed messages are broadcast and kept for
-re-sending; while the core makes no progress for a gossip interval, `_gossip_tick`
-re-sends them and relays the round's proposal and votes.
+`PeerGossip` is the driver's component facing the network (CometBFT's reactor idea). It
+keeps its own per-peer state — a token bucket per peer, when each peer was last answered
+or asked for a commit, a cache of verified signatures, this node's own signed messages of
+the current height — and talks to the driver only through `GossipHost`, and to the core
+only through the read-only `ConsensusView` (`height`, `round`, `step`, `decided`,
+`validator`, `knows`, `round_messages`).
 
-`PeerMessages` is a mixin of `tianfu.consensus.driver.ConsensusDriver`, split out to keep
-modules small; it works on the driver's state (initialised by the driver's constructor).
-The kind numbers equal `tianfu.p2p.api.KIND_*` (a test checks it): consensus does not
-import p2p.
+Inbound frames (`handle_frame`, the p2p handler) are untrusted: rate-limited per peer,
+decoded with size limits, dropped if malformed, of another chain, from a non-validator,
+wrongly signed, for a far-future height or already known; drops are counted in `stats`.
+A message from a lower height is answered with a `KIND_COMMIT` frame (block +
+certificate); messages from higher heights make the node ask for its own height's commit.
+Outbound: the node's own signed messages are broadcast and kept for re-sending; while the
+core makes no progress for a gossip interval, `tick` re-sends them and relays the round's
+proposal and votes. The kind numbers equal `tianfu.p2p.api.KIND_*` (a test checks it):
+consensus does not import p2p.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import Counter, OrderedDict, deque
-from typing import Annotated, Any
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol
 
 import msgspec
 
 from tianfu.codec import CodecError, check_version, decode, encode
-from tianfu.consensus.core import MAX_FUTURE_ROUNDS, ConsensusCore
+from tianfu.consensus.clock import Timers
+from tianfu.consensus.interfaces import FrameNetwork
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     CommitReceived,
-    Event,
     Proposal,
     ProposalReceived,
     VoteReceived,
 )
 from tianfu.consensus.signguard import SignGuard
 from tianfu.crypto.suite import verify as crypto_verify
-from tianfu.types import CommitCertificate, Vote
+from tianfu.types import CommitCertificate, Validator, Vote
 
-log = logging.getLogger("tianfu.consensus.driver")  # the driver's logger, as before the split
+log = logging.getLogger(__name__)
 
 KIND_PROPOSAL = 2  # == tianfu.p2p.api.KIND_PROPOSAL
 KIND_VOTE = 3  # == tianfu.p2p.api.KIND_VOTE
@@ -48,8 +51,9 @@ MAX_PROPOSAL_FRAME = MAX_BLOCK_BYTES + 4096
 MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)
 MAX_RELAY = 64
 MAX_OWN_KEPT = 12
+MAX_PEERS_TRACKED = 4096  # per-peer entries kept before the table is reset
 
-NET, OWN, INTERNAL, REPLAY = "net", "own", "internal", "replay"
+Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, public key, message, signature)
 
 
 class CommitFrame(msgspec.Struct, array_like=True, frozen=True):
@@ -87,54 +91,91 @@ class TokenBucket:
         return False
 
 
-class PeerMessages:
-    """Inbound frames and gossip of `ConsensusDriver` (a mixin: the driver owns the state)."""
+class ConsensusView(Protocol):
+    """The read-only part of `ConsensusCore` that gossip looks at."""
 
-    # State owned and initialised by ConsensusDriver.__init__.
-    core: ConsensusCore | None
-    chain_id: str
-    ledger: Any
-    network: Any
-    my_key: bytes | None
-    stats: Counter[str]
-    peer_rate: float
-    peer_burst: float
-    max_inbound: int
-    gossip_interval: float
-    _stopping: bool
-    _wake: asyncio.Event | None
-    _buckets: dict[str, TokenBucket]
-    _answered: dict[tuple[str, int], float]
-    _requested: dict[tuple[str, int], float]
-    _verify_cache: OrderedDict[tuple[bytes, bytes, bytes], bool]
-    _internal: deque[tuple[Event, str]]
-    _inbound: deque[tuple[Event, str]]
-    _own: list[tuple[int, int, bytes]]
-    _progress: tuple[int, int, int]
-    _height_since: float
-    timeline: Any  # HeightTimeline
-    guard: SignGuard | None
+    @property
+    def height(self) -> int: ...
+    @property
+    def round(self) -> int: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def decided(self) -> bytes | None: ...
+    def validator(self, public_key: bytes) -> Validator | None: ...
+    def knows(self, msg: Vote | Proposal) -> bool: ...
+    def round_messages(self) -> list[Vote | Proposal]: ...
 
-    def _guard_tick(self) -> None: ...  # the driver's: a recovering node's round skip
+
+class GossipHost(Protocol):
+    """What gossip asks of the driver."""
+
+    def consensus(self) -> ConsensusView | None:
+        """The core of the height being decided (None: not running)."""
+        ...
+
+    def height_started(self) -> float:
+        """When (`Timers.now`) the current height began."""
+        ...
+
+    def sign_guard(self) -> SignGuard | None: ...
+
+    def deliver(self, event: VoteReceived | ProposalReceived) -> bool:
+        """Queue a checked message for the core; False if the inbound queue is full."""
+        ...
+
+    def deliver_commit(self, event: CommitReceived) -> None:
+        """Queue a peer's block + certificate of our height (checked by the core)."""
+        ...
+
+    def load_commit(self, height: int) -> tuple[bytes, CommitCertificate] | None:
+        """The stored block bytes and certificate of `height`, if stored."""
+        ...
+
+
+class PeerGossip:
+    """Inbound consensus frames and outbound gossip, with per-peer state of its own."""
+
+    def __init__(
+        self,
+        host: GossipHost,
+        network: FrameNetwork,
+        chain_id: str,
+        my_key: bytes | None,
+        *,
+        timers: Timers,
+        stats: Counter[str],
+        verifier: Verifier | None = None,
+        peer_rate: float = 500.0,
+        peer_burst: float = 1000.0,
+        interval: float = 0.5,
+    ) -> None:
+        self.host, self.network = host, network
+        self.chain_id, self.my_key = chain_id, my_key
+        self.timers, self.stats = timers, stats
+        self._verifier = verifier or crypto_verify
+        self.peer_rate, self.peer_burst = peer_rate, peer_burst
+        self.interval = interval  # seconds without progress before re-sending
+        self._buckets: dict[str, TokenBucket] = {}
+        self._answered: dict[tuple[str, int], float] = {}
+        self._requested: dict[tuple[str, int], float] = {}
+        self._verify_cache: OrderedDict[tuple[bytes, bytes, bytes], bool] = OrderedDict()
+        self._own: list[tuple[int, int, bytes]] = []  # (round, kind, payload) of this height
+        self._progress: tuple[int, int, int] = (0, -1, 0)
 
     # ------------------------------------------------------------ inbound frames
 
     def handle_frame(self, peer: Any, kind: int, payload: bytes) -> None:
         """The p2p handler for KIND_PROPOSAL / KIND_VOTE / KIND_COMMIT (never raises)."""
-        core = self.core
-        if core is None or self._stopping or self._wake is None:
+        core = self.host.consensus()
+        if core is None:
             return
         if kind not in (KIND_PROPOSAL, KIND_VOTE, KIND_COMMIT):
             self.stats["dropped_kind"] += 1
             return
-        now = asyncio.get_running_loop().time()
+        now = self.timers.now()
         address = str(getattr(peer, "address", peer))
-        bucket = self._buckets.get(address)
-        if bucket is None:
-            if len(self._buckets) > 4096:
-                self._buckets.clear()
-            bucket = self._buckets[address] = TokenBucket(self.peer_rate, self.peer_burst, now)
-        if not bucket.take(now):
+        if not self._bucket(address, now).take(now):
             self.stats["dropped_rate_limited"] += 1
             return
         msg: Vote | Proposal | CommitFrame
@@ -149,57 +190,62 @@ class PeerMessages:
             self.stats["dropped_malformed"] += 1
             return
         if isinstance(msg, CommitFrame):
-            self._on_commit_frame(address, msg, now)
-            return
-        if msg.chain_id != self.chain_id:
+            self._on_commit_frame(core, address, msg, now)
+        elif msg.chain_id != self.chain_id:
             self.stats["dropped_wrong_chain"] += 1
-            return
-        if self.guard is not None and self.guard.listening:
-            self._observe(msg)
+        else:
+            self._on_message(core, address, msg, now)
+
+    def _bucket(self, address: str, now: float) -> TokenBucket:
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            if len(self._buckets) > MAX_PEERS_TRACKED:
+                self._buckets.clear()
+            bucket = self._buckets[address] = TokenBucket(self.peer_rate, self.peer_burst, now)
+        return bucket
+
+    def _on_message(
+        self, core: ConsensusView, address: str, msg: Vote | Proposal, now: float
+    ) -> None:
+        guard = self.host.sign_guard()
+        if guard is not None and guard.listening:
+            self._observe(core, guard, msg)
         h = core.height
+        since = now - self.host.height_started()
         if msg.height < h:
             self.stats["dropped_old_height"] += 1
             # A vote of the height we have just decided is normally only late (the last
             # precommits arrive after the quorum): its sender decides too. Only a peer still
             # voting there a gossip interval later, or further behind, is sent the commit.
-            if msg.height < h - 1 or now - self._height_since > self.gossip_interval:
+            if msg.height < h - 1 or since > self.interval:
                 self._answer(address, msg.height, now)
             return
-        if msg.height > h + 1 or (
-            msg.height == h + 1 and now - self._height_since > self.gossip_interval
-        ):
+        if msg.height > h + 1 or (msg.height == h + 1 and since > self.interval):
             self._request(address, h, now)  # the peer is ahead of us: ask for our commit
         if msg.height > h + 1:
             self.stats["dropped_future_height"] += 1
             return
         signer = msg.validator if isinstance(msg, Vote) else msg.proposer
-        val = next((v for v in core.validators.validators if v.public_key == signer), None)
+        val = core.validator(signer)
         if val is None:
             self.stats["dropped_not_validator"] += 1
             return
         if msg.height == h:
-            if self._known(msg):
+            if core.knows(msg):
                 self.stats["duplicate"] += 1
                 return
-            if not self._verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
+            if not self.verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
                 self.stats["dropped_bad_signature"] += 1
                 return
-        if len(self._inbound) >= self.max_inbound:
+        event = VoteReceived(msg) if isinstance(msg, Vote) else ProposalReceived(msg)
+        if not self.host.deliver(event):
             self.stats["dropped_queue_full"] += 1
             return
-        if isinstance(msg, Vote):
-            event: VoteReceived | ProposalReceived = VoteReceived(msg)
-        else:
-            event = ProposalReceived(msg)
-            if msg.height == h:
-                self.timeline.mark("proposal_in", now)
-        self._inbound.append((event, NET))
         self.stats["accepted"] += 1
-        self._wake.set()
 
-    def _on_commit_frame(self, address: str, f: CommitFrame, now: float) -> None:
-        core = self.core
-        assert core is not None and self._wake is not None
+    def _on_commit_frame(
+        self, core: ConsensusView, address: str, f: CommitFrame, now: float
+    ) -> None:
         if f.certificate is None:
             if f.height < core.height:
                 self._answer(address, f.height, now)
@@ -210,33 +256,29 @@ class PeerMessages:
         if f.certificate.chain_id != self.chain_id:
             self.stats["dropped_wrong_chain"] += 1
             return
-        if self.guard is not None and self.guard.listening:
-            self._observe_certificate(f.certificate)
-        self._internal.append((CommitReceived(f.block, f.certificate), NET))
+        guard = self.host.sign_guard()
+        if guard is not None and guard.listening:
+            self._observe_certificate(core, guard, f.certificate)
+        self.host.deliver_commit(CommitReceived(f.block, f.certificate))
         self.stats["commit_frames"] += 1
-        self._wake.set()
 
-    def _observe(self, msg: Vote | Proposal) -> None:
+    def _observe(self, core: ConsensusView, guard: SignGuard, msg: Vote | Proposal) -> None:
         """Tell the signer-recovery guard where a validly signed message's signer was."""
-        core, guard = self.core, self.guard
-        assert core is not None and guard is not None
         signer = msg.validator if isinstance(msg, Vote) else msg.proposer
-        val = next((v for v in core.validators.validators if v.public_key == signer), None)
-        if val is None or not self._verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
+        val = core.validator(signer)
+        if val is None or not self.verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
             return
         guard.observe(signer, msg.height, msg.round)
 
-    def _observe_certificate(self, cert: CommitCertificate) -> None:
+    def _observe_certificate(
+        self, core: ConsensusView, guard: SignGuard, cert: CommitCertificate
+    ) -> None:
         """Our own precommit in a peer's certificate: a signature the guard must know of."""
-        core, guard = self.core, self.guard
-        assert core is not None and guard is not None
         for cs in cert.signatures:
             if cs.validator != self.my_key:
                 continue
-            val = next(
-                (v for v in core.validators.validators if v.public_key == cs.validator), None
-            )
-            if val is not None and self._verify(
+            val = core.validator(cs.validator)
+            if val is not None and self.verify(
                 val.scheme, cs.validator, cert.signing_bytes(cs), cs.signature
             ):
                 guard.own_signature(cert.height, cert.round)
@@ -245,11 +287,10 @@ class PeerMessages:
         """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
         if not self._once_per_interval(self._answered, (address, height), now):
             return
-        block = self.ledger.store.load_block_encoded(height)  # its stored bytes, not re-encoded
-        cert = self.ledger.store.load_cert(height)
-        if block is None or cert is None:
+        stored = self.host.load_commit(height)
+        if stored is None:
             return
-        frame = CommitFrame(1, height, block, cert)
+        frame = CommitFrame(1, height, stored[0], stored[1])
         self.network.send(address, KIND_COMMIT, encode(frame))
         self.stats["commits_sent"] += 1
 
@@ -259,30 +300,23 @@ class PeerMessages:
         self.network.send(address, KIND_COMMIT, encode(CommitFrame(1, height)))
         self.stats["commits_requested"] += 1
 
-    def _once_per_interval(self, seen: dict[Any, float], key: Any, now: float) -> bool:
+    def _once_per_interval(
+        self, seen: dict[tuple[str, int], float], key: tuple[str, int], now: float
+    ) -> bool:
         last = seen.get(key)
-        if last is not None and now - last < self.gossip_interval:
+        if last is not None and now - last < self.interval:
             return False
-        if len(seen) > 4096:
+        if len(seen) > MAX_PEERS_TRACKED:
             seen.clear()
         seen[key] = now
         return True
 
-    def _known(self, msg: Vote | Proposal) -> bool:
-        """Is this exact message already in the core's state (current height)?"""
-        core = self.core
-        assert core is not None
-        if msg.height != core.height or msg.round > max(core.round, 0) + MAX_FUTURE_ROUNDS:
-            return False
-        if isinstance(msg, Vote):
-            return core.votes.get(msg.round, msg.type).contains(msg)
-        return any(q == msg for q in core.proposals.get(msg.round, ()))
-
-    def _verify(self, scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
+    def verify(self, scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
+        """Check a signature, remembering recent answers (the same vote arrives many times)."""
         key = (public_key, msg, sig)
         ok = self._verify_cache.get(key)
         if ok is None:
-            ok = crypto_verify(scheme, public_key, msg, sig)
+            ok = self._verifier(scheme, public_key, msg, sig)
             self._verify_cache[key] = ok
             if len(self._verify_cache) > 8192:
                 self._verify_cache.popitem(last=False)
@@ -290,7 +324,8 @@ class PeerMessages:
 
     # ------------------------------------------------------------ sending and gossip
 
-    def _broadcast(self, msg: Vote | Proposal) -> None:
+    def broadcast_own(self, msg: Vote | Proposal) -> None:
+        """Send one of this node's signed messages and keep it for re-sending."""
         kind = KIND_VOTE if isinstance(msg, Vote) else KIND_PROPOSAL
         payload = encode(msg)
         self.network.broadcast(kind, payload)
@@ -298,18 +333,13 @@ class PeerMessages:
         if len(self._own) > MAX_OWN_KEPT:
             del self._own[0]
 
-    async def _gossip(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(self.gossip_interval)
-            try:
-                self._guard_tick()
-                self._gossip_tick()
-            except Exception:  # a task's top level: log and keep gossiping
-                log.exception("consensus gossip failed")
+    def new_height(self) -> None:
+        """The node moved to another height: its own messages are no longer re-sent."""
+        self._own.clear()
 
-    def _gossip_tick(self) -> None:
+    def tick(self) -> None:
         """No progress for an interval: re-send our messages, relay the round's messages."""
-        core = self.core
+        core = self.host.consensus()
         if core is None or core.decided is not None:
             return
         state = (core.height, core.round, int(core.step))
@@ -320,14 +350,8 @@ class PeerMessages:
         for round, kind, payload in self._own:
             if round >= core.round - 1:
                 self.network.broadcast(kind, payload)
-        msgs: list[Vote | Proposal] = list(core.proposals.get(core.round, [])[:1])
-        msgs += core.votes.prevotes(core.round).votes()
-        msgs += core.votes.precommits(core.round).votes()
-        for p in msgs[:1]:
-            if isinstance(p, Proposal) and p.pol_round >= 0:
-                msgs += core.votes.prevotes(p.pol_round).votes()
         sent = 0
-        for m in msgs:
+        for m in core.round_messages():
             signer = m.validator if isinstance(m, Vote) else m.proposer
             if signer == self.my_key or sent >= MAX_RELAY:
                 continue

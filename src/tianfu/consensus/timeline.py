@@ -1,4 +1,4 @@
-"""Where a height's wall time goes on one node: the driver's per-height timeline (issue 5)."""
+"""Where a height's wall time goes on one node: the driver's per-height timeline."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 
 
 class HeightTimeline:
-    """Where a height's wall time goes on this node (issue 5): the first time each point of
+    """Where a height's wall time goes on this node: the first time each point of
     a height is reached, in seconds since the height started, with the process CPU time
     spent by then (all threads: a wait with little CPU is idle time), averaged per role
     (`proposer`: this node built the height's first proposal; `validator`) over the heights

@@ -34,6 +34,7 @@ from pathlib import Path
 import msgspec
 
 from tianfu.codec import CodecError, decode, encode
+from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     BlockExecuted,
@@ -107,6 +108,37 @@ def entry_event(entry: WalEntry) -> Event:
     if isinstance(entry, WalExecuted):
         return BlockExecuted(entry.height, entry.block_hash, entry.valid)
     raise ValueError(f"no event for WAL entry {type(entry).__name__}")
+
+
+def entry_to_log(
+    core: ConsensusCore, ev: Event, from_network: bool, internal: bool
+) -> WalEntry | None:
+    """What to log of an event before the core handles it (None: nothing to replay): a vote
+    or proposal of the current height from the network that the core does not know yet, or
+    the driver's own timeout of the current round or execution result while undecided."""
+    if from_network:
+        if isinstance(ev, VoteReceived | ProposalReceived):
+            msg = ev.vote if isinstance(ev, VoteReceived) else ev.proposal
+            if msg.height == core.height and not core.knows(msg):
+                return WalVote(msg) if isinstance(msg, Vote) else WalProposal(msg)
+    elif not internal:
+        return None
+    elif isinstance(ev, TimeoutFired):
+        if (ev.height, ev.round) == (core.height, core.round) and core.decided is None:
+            return WalTimeout(ev.height, ev.round, int(ev.step))
+    elif isinstance(ev, BlockExecuted):
+        if ev.height == core.height and core.decided is None:
+            return WalExecuted(ev.height, ev.block_hash, ev.valid)
+    return None
+
+
+def kept(core: ConsensusCore, entry: WalEntry) -> bool:
+    """Whether the core kept what `entry` logs (a vote or proposal it refused: no replay)."""
+    if isinstance(entry, WalVote):
+        return core.knows(entry.vote)
+    if isinstance(entry, WalProposal):
+        return core.knows(entry.proposal)
+    return True
 
 
 def encode_record(entry: WalEntry) -> bytes:

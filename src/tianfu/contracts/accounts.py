@@ -24,7 +24,14 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from tianfu.codec import decode_value, hash_domain
-from tianfu.execution.api import Caller, Context, ContractError, address_of, state_key, view
+from tianfu.execution.contract_api import (
+    Caller,
+    Context,
+    ContractError,
+    address_of,
+    state_key,
+    view,
+)
 from tianfu.execution.costs import tx_gas
 from tianfu.execution.refusals import AccessRefused, QuotaExceeded
 from tianfu.types import TxBody

@@ -18,7 +18,7 @@ State layout (all under the contract name `governance`):
   pending               ids of proposals still open (pruned when a proposal is made)
 
 Admission proposals (organisations, validators, voting power, parameters, supervisory
-roles), the validator set and double-sign evidence: see `tianfu.contracts.admission` and
+roles), the validator set and double-sign evidence: see `tianfu.contracts.reviewed_admission` and
 ADR 0012. Signers, revocation and roles: `tianfu.contracts.identity`.
 Proposal status: pending -> activated | rejected | failed (approved, but no longer
 applicable); a pending proposal past its `expires` height reads as "expired".
@@ -29,16 +29,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tianfu.contracts import admission, identity, staking
+from tianfu.contracts import identity, reviewed_admission, staking
 from tianfu.contracts.identity import (  # noqa: F401 (this module's interface)
     AuthError,
     Resolved,
     resolve_caller,
 )
-from tianfu.execution.api import Context, ContractError, view
+from tianfu.execution.contract_api import Context, ContractError, view
+from tianfu.execution.system import GOVERNANCE
 from tianfu.types import Genesis
 
-NAME = "governance"
+NAME = GOVERNANCE  # (the executor knows the name: it runs this contract natively)
 SYSTEM_CONTRACTS = frozenset({NAME})
 CONTRACT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ROLE_RE = identity.ROLE_RE
@@ -55,7 +56,7 @@ def genesis_entries(genesis: Genesis) -> dict[str, Any]:
             "governance": genesis.policies.governance,
         },
         "pending": [],
-        **admission.genesis_entries(genesis),
+        **reviewed_admission.genesis_entries(genesis),
         **staking.genesis_entries(genesis),  # open profile only
     }
     for org in genesis.orgs:
@@ -116,7 +117,7 @@ def _open_proposal(ctx: Context, kind: str, fields: dict[str, Any]) -> str:
     ]
     if len(pending) >= MAX_PENDING:
         raise ContractError(f"{MAX_PENDING} proposals are already open; decide some first")
-    expiry = int(admission.params(ctx)["proposal_expiry_blocks"])
+    expiry = int(reviewed_admission.params(ctx)["proposal_expiry_blocks"])
     proposal = {
         "id": pid,
         "kind": kind,
@@ -241,7 +242,7 @@ class Governance:
             self._activate(ctx, proposal)
             return
         try:
-            admission.apply_proposal(ctx, kind, proposal["args"])
+            reviewed_admission.apply_proposal(ctx, kind, proposal["args"])
         except ContractError as exc:  # apply checks everything before its first write
             proposal["status"] = "failed"
             proposal["error"] = str(exc)
@@ -335,35 +336,37 @@ class Governance:
     # -- reviewed admission (ADR 0012) ------------------------------------------------------
     def _propose(self, ctx: Context, kind: str, args: dict[str, Any]) -> str:
         _require_admin(ctx)
-        checked = admission.check_proposal(ctx, kind, args)
+        checked = reviewed_admission.check_proposal(ctx, kind, args)
         pid = _open_proposal(ctx, kind, {"args": checked})
         ctx.emit("ProposalMade", id=pid, kind=kind, org=ctx.sender.org)
         return pid
 
     def propose_add_org(self, ctx: Context, name: str, ca_cert_der: bytes) -> str:
-        return self._propose(ctx, admission.ADD_ORG, {"name": name, "ca_cert": ca_cert_der})
+        return self._propose(
+            ctx, reviewed_admission.ADD_ORG, {"name": name, "ca_cert": ca_cert_der}
+        )
 
     def propose_remove_org(self, ctx: Context, name: str) -> str:
-        return self._propose(ctx, admission.REMOVE_ORG, {"name": name})
+        return self._propose(ctx, reviewed_admission.REMOVE_ORG, {"name": name})
 
     def propose_add_validator(
         self, ctx: Context, name: str, org: str, scheme: int, public_key: bytes, power: int
     ) -> str:
         args = {"name": name, "org": org, "scheme": scheme, "public_key": public_key}
-        return self._propose(ctx, admission.ADD_VALIDATOR, {**args, "power": power})
+        return self._propose(ctx, reviewed_admission.ADD_VALIDATOR, {**args, "power": power})
 
     def propose_remove_validator(self, ctx: Context, name: str) -> str:
-        return self._propose(ctx, admission.REMOVE_VALIDATOR, {"name": name})
+        return self._propose(ctx, reviewed_admission.REMOVE_VALIDATOR, {"name": name})
 
     def propose_set_power(self, ctx: Context, name: str, power: int) -> str:
-        return self._propose(ctx, admission.SET_POWER, {"name": name, "power": power})
+        return self._propose(ctx, reviewed_admission.SET_POWER, {"name": name, "power": power})
 
     def propose_set_params(self, ctx: Context, params: dict[str, Any]) -> str:
-        return self._propose(ctx, admission.SET_PARAMS, {"params": params})
+        return self._propose(ctx, reviewed_admission.SET_PARAMS, {"params": params})
 
     def submit_evidence(self, ctx: Context, vote_a: bytes, vote_b: bytes) -> dict[str, Any]:
         """Record that a validator signed two different blocks at one height/round/type."""
-        return admission.submit_evidence(ctx, vote_a, vote_b)
+        return reviewed_admission.submit_evidence(ctx, vote_a, vote_b)
 
     # -- views -----------------------------------------------------------------------------
     @view
@@ -436,7 +439,7 @@ class Governance:
 
     @view
     def get_params(self, ctx: Context) -> dict[str, Any]:
-        return admission.params(ctx)
+        return reviewed_admission.params(ctx)
 
     @view
     def get_evidence(
@@ -447,7 +450,7 @@ class Governance:
 
 def native_methods(obj: object) -> tuple[frozenset[str], frozenset[str]]:
     """(public methods, view methods) of a native contract object."""
-    from tianfu.execution.api import is_view
+    from tianfu.execution.contract_api import is_view
 
     methods = {
         n

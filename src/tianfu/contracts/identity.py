@@ -27,7 +27,7 @@ import hashlib
 import re
 from typing import Any, NamedTuple
 
-from tianfu.execution.api import Caller, Context, ContractError, address_of
+from tianfu.execution.contract_api import Caller, Context, ContractError, address_of
 
 # Application roles that let their holder judge, attest or supervise others' business: an
 # organisation granting one to its own member would be judge in its own cause.
@@ -45,7 +45,7 @@ FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
 SERIAL_RE = re.compile(r"^[1-9][0-9]{0,49}$")  # X.509 serials are at most 20 bytes
 MAX_SUPERVISORY_ROLES = 64
 
-# Proposal kinds (handled through `tianfu.contracts.admission`).
+# Proposal kinds (handled through `tianfu.contracts.reviewed_admission`).
 GRANT_ROLE = "grant_role"
 REVOKE_ROLE = "revoke_role"
 SET_SUPERVISORY_ROLES = "set_supervisory_roles"
@@ -95,8 +95,8 @@ def resolve_caller(
     a revoked certificate (by address, fingerprint or serial), one outside its validity
     period at `time_ms`, or one of an organisation that is no longer a member.
 
-    Callers memoise the answer with the values `read` returned (`tianfu.execution.admission`,
-    `_BlockGov`): it is a function of those, the arguments, and — only through the validity
+    Callers memoise the answer with the values `read` returned (`tianfu.execution.admission_memo`,
+    `BlockGov`): it is a function of those, the arguments, and — only through the validity
     period returned (and, for a registration, the CA's) — of `time_ms`.
     """
     address = address_of(scheme, public_key)

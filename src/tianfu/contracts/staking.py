@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tianfu.contracts import admission
-from tianfu.execution.api import Context, ContractError, address_of, view
+from tianfu.contracts import reviewed_admission
+from tianfu.execution.contract_api import Context, ContractError, address_of, view
 from tianfu.types import Genesis
 
 NAME = "staking"
@@ -75,8 +75,8 @@ def _set_power(ctx: Context, bond: dict[str, Any]) -> int:
             record["org"] = old["org"]  # a genesis validator keeps its organisation
         others.append(record)
         others.sort(key=lambda r: r["name"])
-    admission.check_validator_set(ctx, others)
-    return admission.write_validators(ctx, others)
+    reviewed_admission.check_validator_set(ctx, others)
+    return reviewed_admission.write_validators(ctx, others)
 
 
 def slash(ctx: Context, name: str) -> dict[str, Any] | None:
@@ -89,7 +89,7 @@ def slash(ctx: Context, name: str) -> dict[str, Any] | None:
     records = ctx.get("validators") or []
     if not [r for r in records if r["name"] != name]:
         return None
-    bps = int(admission.params(ctx).get("slash_fraction_bps", 0))
+    bps = int(reviewed_admission.params(ctx).get("slash_fraction_bps", 0))
     burnt = bond["amount"] * bps // 10_000
     bond = {**bond, "amount": bond["amount"] - burnt, "jailed": True}
     ctx.put(f"stake/bond/{name}", bond)
@@ -132,7 +132,7 @@ class Staking:
         """Bond `amount` of your stake to validator `name` with consensus key `public_key`
         (a new validator, or one you own already): its power grows by `amount` from H + 2."""
         amount = _amount(amount)
-        if not isinstance(name, str) or not admission.VALIDATOR_NAME_RE.match(name):
+        if not isinstance(name, str) or not reviewed_admission.VALIDATOR_NAME_RE.match(name):
             raise ContractError("validator name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
         me = ctx.sender.address
         with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
@@ -174,7 +174,7 @@ class Staking:
             entries = list(ctx.get(f"stake/unbonding/{me}") or [])
             if len(entries) >= MAX_UNBONDING_ENTRIES:
                 raise ContractError("too many unbondings in progress: withdraw first")
-            period = int(admission.params(ctx)["unbonding_blocks"])
+            period = int(reviewed_admission.params(ctx)["unbonding_blocks"])
             release = ctx.height + period
             bond = {**bond, "amount": bond["amount"] - amount}
             ctx.put(f"stake/bond/{name}", bond)
@@ -204,7 +204,7 @@ class Staking:
         """Prove a double sign (two votes of one validator for one height, round and type):
         anyone may, on an open chain. The offender is slashed and jailed."""
         with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
-            return admission.submit_evidence(ctx, vote_a, vote_b)
+            return reviewed_admission.submit_evidence(ctx, vote_a, vote_b)
 
     @view
     def get_stake(self, ctx: Context, address: str) -> dict[str, Any]:

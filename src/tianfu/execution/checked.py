@@ -1,6 +1,6 @@
 """The builtins a contract sees: each charged by its operands' sizes before it runs.
 
-`CheckedBuiltins` is the part of the `Runtime` (`tianfu.execution.gas`) that implements
+`CheckedBuiltins` is the part of the `Runtime` (`tianfu.execution.runtime`) that implements
 `int str bytes list tuple dict range sorted sum min max any all abs divmod hex bin oct
 enumerate zip reversed isinstance pow`; `len bool chr ord` are Python's own (constant work
 on anything a contract holds). Sorting, `min` and `max` compare contract values only, and
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tianfu.execution import errors
-from tianfu.execution.api import ContractError
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
     BUILTIN_GAS,
     ITER_BYTES,
@@ -91,7 +91,7 @@ class CheckedBuiltins:
 
     def builtins(self) -> dict[str, Any]:
         """The only builtins a contract sees (one dict per runtime, never written to)."""
-        from tianfu.execution.gas import _VISIBLE, EXCEPTION_NAMES, sandbox_view
+        from tianfu.execution.runtime import _VISIBLE, EXCEPTION_NAMES, sandbox_view
 
         table: dict[str, Any] = {
             "len": len,

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from tianfu.codec import decode_value, encode
-from tianfu.execution.api import Caller, ContractError, state_key
+from tianfu.execution.contract_api import Caller, ContractError, state_key
 from tianfu.execution.costs import (  # noqa: F401 - GAS_WRITE re-exported
     GAS_READ,
     GAS_WRITE,
@@ -157,7 +157,7 @@ class CallContext:
         if raw is None:
             return default
         value = decode_value(raw)
-        if len(raw) > 9:  # (`_decode`, inlined)
+        if len(raw) > 9:  # (what `_decode` does, written out here)
             decoded_mem(self._gas, value)
         return value
 

@@ -3,9 +3,9 @@
 Everything that decides how much gas an operation costs or how many bytes it is counted as
 allocating lives here, and nowhere else: the meter (`tianfu.execution.meter`), the
 instrumenter's static charges (`tianfu.execution.instrument`), the checked operators,
-builtins and methods (`gas`, `checked`, `methods`), the boundary walks (`walk`), the
-context's state access (`context`) and the executor (`runtime`) all take their numbers from
-these constants and functions. Two copies of a charge that drift apart would fork the chain.
+builtins and methods (`runtime`, `operators`, `checked`, `methods`), the boundary walks
+(`walk`), the context's state access (`context`) and the executor (`executor`) all take
+their numbers from these constants and functions. Two copies of a charge that drift apart would fork the chain.
 
 The figures come from `benchmarks/gas_calibration.py`, which runs every allowed operation
 on adversarial inputs and compares its CPU time per gas with a plain `while` loop's (one

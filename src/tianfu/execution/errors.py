@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tianfu.execution.api import ContractError
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.limits import MAX_MESSAGE, sanitize
 from tianfu.execution.walk import bounded_repr
 

@@ -14,19 +14,19 @@ Why reuse cannot leak anything from one call into another (docs/adr/0015):
   without attributes, with immutable defaults — module-level lambdas wrapped by this
   instance's runtime, and the sandbox's own builtins and helpers. A module-level list,
   dict, iterator, a mutable default, anything else: the contract is marked not shareable
-  and every call executes its module afresh, exactly as before.
+  and every call executes its module afresh.
 - Contract code cannot rebind module names (`global`/`nonlocal` are refused), cannot
   assign or delete attributes, cannot reach `__builtins__`, `globals()`, function
   internals (`__defaults__`, `__dict__`: names and attributes starting with `_` are
-  refused), and `@view` no longer marks the function (`gas.sandbox_view`). So no call can
+  refused), and `@view` does not mark the function (`runtime.sandbox_view`). So no call can
   change what the next one finds in the instance; the `Runtime` is re-armed by
   `Runtime.reset` (limit, gas left, call depth) for every call.
 
-Gas is unchanged: the gas and the tracked memory the module's top level used when the
-instance was set up (a deterministic function of the code: the top level has no `ctx`) are
-charged at the start of every call that reuses it, at the point where the module used to
-run — after the arguments are copied, before the method is entered — so a budget too small
-for the setup runs out with `gas_used` equal to the budget, as before. A reused instance
+Gas is the same as executing the module afresh: the gas and the tracked memory the module's
+top level used when the instance was set up (a deterministic function of the code: the top
+level has no `ctx`) are charged at the start of every call that reuses it, at the point where
+the module would run — after the arguments are copied, before the method is entered — so a
+budget too small for the setup runs out with `gas_used` equal to the budget. A reused instance
 is bound to the new call's meter (`ModuleInstance.bind`).
 """
 
@@ -36,7 +36,7 @@ import sys
 from types import CellType, CodeType, FunctionType
 from typing import Any
 
-from tianfu.execution import gas as g
+from tianfu.execution import runtime as g
 from tianfu.execution.meter import Meter
 
 MAX_FREE = 4  # idle instances kept per compiled contract

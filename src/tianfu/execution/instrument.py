@@ -11,7 +11,7 @@
 - operators, comparisons (except `is None`/`True`/`False`), slices, subscript indexes that
   are not a str or int, unary `-`/`~`, f-string fields, `*x`/`**x` unpacking, exception
   construction and `except ... as e` bindings call the runtime's checked helpers
-  (`tianfu.execution.gas`), which charge by operand size before the work;
+  (`tianfu.execution.runtime`), which charge by operand size before the work;
 - every attribute read goes through `Runtime.getattr` (or, for `ctx.name`, an inline
   exact-type test of the hot host class).
 """
@@ -21,7 +21,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from tianfu.execution import gas as g
+from tianfu.execution import runtime as g
 from tianfu.execution.costs import (
     CALL_GAS,
     DEFAULT_UNITS,

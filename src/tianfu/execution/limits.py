@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tianfu.execution.api import ContractError
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (  # noqa: F401 - re-exported for the sandbox's modules
     BYTES_PER_GAS,
     CALL_GAS,

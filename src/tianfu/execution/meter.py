@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from tianfu.execution.api import ContractError, OutOfGas
+from tianfu.execution.contract_api import ContractError, OutOfGas
 from tianfu.execution.costs import MAX_TX_MEMORY, MEM_BYTES_PER_GAS
 from tianfu.execution.limits import MAX_CALL_DEPTH
 

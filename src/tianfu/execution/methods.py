@@ -1,6 +1,6 @@
 """The methods of contract values a contract may call, each charged before it runs.
 
-`Runtime.getattr` (in `tianfu.execution.gas`) exposes, per exact type, only the methods
+`Runtime.getattr` (in `tianfu.execution.runtime`) exposes, per exact type, only the methods
 listed in `METHODS`. Every one has a cost function in `_COSTS` that charges, from the
 sizes of the object and the arguments, an upper bound of the work the method does and of
 the bytes its result takes — searches by `costs.search_gas`, case mappings by the three
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tianfu.execution import errors
-from tianfu.execution.api import ContractError
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
     DICT_ENTRY_BYTES,
     ITER_BYTES,
@@ -43,7 +43,7 @@ from tianfu.execution.limits import MAX_INT_BITS, MAX_SEQ_LEN, check_encoding, t
 from tianfu.execution.walk import hashable_key
 
 if TYPE_CHECKING:
-    from tianfu.execution.gas import Runtime
+    from tianfu.execution.runtime import Runtime
 
 _TEXT_COMMON = (
     "startswith endswith find rfind index rindex count split rsplit splitlines strip lstrip "
@@ -311,7 +311,7 @@ def _c_fromhex(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
 
 
 def _each(rt: Runtime, n: int, needle: Any) -> int:
-    from tianfu.execution.gas import _each_gas
+    from tianfu.execution.runtime import _each_gas
 
     return _each_gas(rt.m, n, needle)
 

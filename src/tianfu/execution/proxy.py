@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from tianfu.execution import errors
-from tianfu.execution.api import Caller, ContractError
 from tianfu.execution.context import CallContext
+from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.costs import CTX_GAS
-from tianfu.execution.gas import Runtime, hot_host
 from tianfu.execution.limits import MAX_EVENT_NAME
+from tianfu.execution.runtime import Runtime, hot_host
 from tianfu.execution.walk import TEXT_BYTES_PER_UNIT, copy_value, units_gas
 from tianfu.types.values import MAX_INT, MIN_INT, ValueTypeError, check_value
 

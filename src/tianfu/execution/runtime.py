@@ -1,623 +1,564 @@
-"""The block executor: admits transactions and runs a block's transactions against state.
+"""Runtime of sandboxed contract code: the checked operators, comparisons and attribute reads.
 
-Given the committed state (a raw key reader) it executes transactions one by one, each in
-its own `CallContext`; a successful call's writes are merged into the block's overlay, a
-failing one's are dropped and a failed receipt recorded. The result is the block's
-receipts and its key-sorted state updates, ready for the Merkle tree and the store.
-
-Chain parameters (gas limit per transaction, expiry window) are those of the block's
-height: the ledger passes them in (`Ledger.params(h)`, read from committed state, so every
-node uses the same ones for height h) or sets `params_at` for calls that pass none.
+The sandbox (`tianfu.execution.sandbox`, `tianfu.execution.instrument`) rewrites a
+contract's AST so that operators, comparisons, slices, subscripts, attribute reads, loops
+and calls go through the helpers of one `Runtime` per module instance. The runtime is bound
+to the transaction's `Meter` for each call (`bind`). Every helper charges what its
+operation costs as a function of its operands' sizes (`tianfu.execution.costs`) *before*
+doing the work, and refuses results past the fixed caps (`tianfu.execution.limits`), so the
+same call uses the same gas — or fails at the same point — on every node. The checked
+builtins are in `tianfu.execution.checked`, the value methods in `tianfu.execution.methods`.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import builtins as _b
+import operator
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from tianfu.codec import decode_value, encode
-from tianfu.contracts import accounts, governance, staking
-from tianfu.crypto import suite_of, verify_tx
-from tianfu.execution.admission import AdmissionMemo
-from tianfu.execution.api import Caller, ContractError, state_key
-from tianfu.execution.context import CallContext, RawReader
-from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
-from tianfu.execution.errors import HostResourceError
-from tianfu.execution.limits import MAX_RECEIPT_BYTES, MAX_RESULT_BYTES, sanitize
-from tianfu.execution.meter import Meter
-from tianfu.execution.refusals import AccessRefused, TxInvalid
-from tianfu.types import (
-    FAILED,
-    OK,
-    ConsensusParams,
-    Genesis,
-    Receipt,
-    Transaction,
-    ValueTypeError,
-    check_value,
+from tianfu.execution import errors
+from tianfu.execution.contract_api import ContractError
+from tianfu.execution.costs import (
+    BYTES_PER_GAS,
+    EXC_BYTES,
+    FUNC_BYTES,
+    LOOP_GAS,
+    SMALL_BYTES,
+    bytes_bytes,
+    bytes_gas,
+    dict_bytes,
+    int_str_gas,
+    items_gas,
+    search_gas,
+    seq_bytes,
+    str_bytes,
+)
+from tianfu.execution.limits import (  # noqa: F401 - re-exported: tests and tools read them here
+    CALL_GAS,
+    CTX_GAS,
+    ITEMS_PER_GAS,
+    MAX_CALL_DEPTH,
+    MAX_INT_BITS,
+    MAX_INT_STR,
+    MAX_RANGE,
+    MAX_SEQ_LEN,
+    MAX_VALUE_ITEMS,
+    TEXT_ENCODINGS,
+    check_encoding,
+    sanitize,
+    too_big,
+)
+from tianfu.execution.meter import Meter, charge_source
+from tianfu.execution.methods import METHODS, bound_method
+from tianfu.execution.operators import (
+    _SHORT_WIDE,
+    CheckedOperators,
+    _fail,
+    _isint,
+)
+from tianfu.execution.walk import (
+    SCALARS,
+    VALUE_TYPES,
+    copy_value,
+    hashable_key,
+    measure,
+    repr_bound,
+    units_gas,
 )
 
-__all__ = [
-    "GAS_BASE",
-    "GAS_NATIVE_CALL",
-    "MAX_RECEIPT_BYTES",
-    "BlockResult",
-    "Executor",
-    "TxInvalid",
-]
-_GOV_PREFIX = state_key(governance.NAME, "")  # every governance key starts with it
-_GOV_MEMO_SIZE = 4096  # decoded governance values kept (emptied when full)
-_GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
-_MISSING = object()
-_FLAT_RESULTS = frozenset({type(None), bool, str, bytes})  # always valid contract values
+# `a in b` for text: a haystack this short is covered by the comparison's static weight.
+_SHORT_SEARCH = 64
 
 
-def _failed(meter: Meter, exc: ContractError) -> Receipt:
-    """The failed receipt of a transaction: all the gas its meter consumed, the message."""
-    return Receipt(FAILED, meter.used, None, sanitize(str(exc)), [])
+def _gen(name: str, params: str, body: str) -> Any:
+    """A helper made from `meter.charge_source` (the single definition of a charge)."""
+    src = f"def {name}({params}):\n" + "".join(f"    {ln}\n" for ln in body.splitlines())
+    ns: dict[str, Any] = {}
+    exec(compile(src, f"<gas.{name}>", "exec"), ns)  # noqa: S102 - our own template
+    return ns[name]
 
 
-# Events of at most this many bytes leave room for any result (the sandbox caps a result
-# at `MAX_RESULT_BYTES`, an error message at `MAX_MESSAGE` characters).
-_RECEIPT_ROOM = MAX_RECEIPT_BYTES - MAX_RESULT_BYTES - 64
+def _indent(text: str, n: int) -> str:
+    return "".join(" " * n + ln + "\n" for ln in text.splitlines())
 
 
-def _check_receipt(ctx: CallContext, result: Any) -> None:
-    """The whole receipt of a successful call within `MAX_RECEIPT_BYTES` (the result was
-    bounded by the sandbox, each event and their sum by the context)."""
-    if ctx.receipt_bytes + _result_bytes(result) > MAX_RECEIPT_BYTES:
-        raise ContractError(f"the receipt would be larger than {MAX_RECEIPT_BYTES} bytes")
+class Runtime(CheckedOperators):
+    """The helpers of one module instance, bound to one transaction's meter per call."""
 
+    def __init__(self, meter: Meter | int | None = None) -> None:
+        if meter is None or type(meter) is int:
+            meter = Meter(meter or 0)
+        self.m: Meter = meter  # type: ignore[assignment]
+        self.builtins_dict: dict[str, Any] = self.builtins()
 
-def _result_bytes(result: Any) -> int:
-    t = type(result)
-    if t is str or t is bytes:
-        return 5 + len(result) * (4 if t is str and not result.isascii() else 1)
-    if t in _FLAT_RESULTS or t is int:
-        return 9
-    return len(encode(result))
+    def bind(self, meter: Meter) -> None:
+        self.m = meter
 
+    # Views of the meter (tests, tools).
+    @property
+    def left(self) -> int:
+        return self.m.left
 
-class BlockOverLimit(ValueError):
-    """A block whose receipts use more gas or bytes than the block limits allow."""
+    @property
+    def used(self) -> int:
+        return self.m.used
 
+    @property
+    def exhausted(self) -> bool:
+        return self.m.exhausted
 
-class UnknownContract(LookupError):
-    pass
+    # -- loops, lambdas: generated from the meter's one charge definition ------------------
+    tick = _gen("tick", "self", "m = self.m\n" + charge_source("m", str(LOOP_GAS), None, False))
+    tickn = _gen(
+        "tickn", "self, gas, mem", "m = self.m\n" + charge_source("m", "gas", "mem", False)
+    )
+    iterate = _gen(
+        "iterate",
+        f"self, obj, gas={LOOP_GAS}, mem=0",
+        "m = self.m\n"
+        "if mem:\n"
+        "    for item in obj:\n"
+        + _indent(charge_source("m", "gas", "mem", False), 8)
+        + "        yield item\n"
+        "else:\n"
+        "    for item in obj:\n"
+        + _indent(charge_source("m", "gas", None, False), 8)
+        + "        yield item\n",
+    )
+    iterate.__doc__ = (
+        "What every `for` loop and comprehension iterates through, charging each item."
+    )
 
+    def wrap_lambda(self, fn: Callable[..., Any], gas: int = CALL_GAS, mem: int = 0) -> Any:
+        self.m.alloc(FUNC_BYTES)
+        return _lambda_wrapper(self, fn, gas, mem)
 
-class _BlockGov:
-    """Governance answers within one block: the resolved callers by (scheme, signer, cert)
-    and the compiled contracts by name. `resolve_caller` and the contract lookup are pure
-    functions of governance state, the block's time and their arguments, and governance
-    state changes within a block only by writes under the governance prefix to the block's
-    overlay (registrations, governance calls): `_execute_tx` empties both maps after any such
-    write, so every answer is the one a fresh lookup would give at that point."""
+    def too_deep(self) -> None:
+        self.m.too_deep()
 
-    __slots__ = ("gov", "callers", "contracts")
+    # -- values crossing the boundary -----------------------------------------------------
+    def copy_value(self, value: Any, what: str) -> Any:
+        """A deep copy of a contract value, charged and bounded (`walk.copy_value`)."""
+        return copy_value(self.m, value, what)[0]
 
-    def __init__(self, gov: Callable[[str], Any]) -> None:
-        self.gov = gov
-        self.callers: dict[tuple[int, bytes, bytes], Caller] = {}
-        self.contracts: dict[str, Any] = {}
-
-    def changed(self) -> None:
-        self.callers.clear()
-        self.contracts.clear()
-
-
-@dataclass
-class BlockResult:
-    txs: list[Transaction]
-    receipts: list[Receipt]
-    updates: dict[bytes, bytes | None]  # key-sorted
-    dropped: list[tuple[bytes, str]] = field(
-        default_factory=list
-    )  # (tx hash, why) in proposer mode
-    # The canonical encoding of each receipt (the block's budget counts these bytes).
-    encoded_receipts: list[bytes] | None = None
-    gas_used: int = 0  # the receipts' gas_used, summed
-    deferred: int = 0  # proposer mode: candidates left out for the next block (budgets full)
-
-
-class Executor:
-    """Executes transactions deterministically. One instance per node; not thread-safe."""
-
-    def __init__(self, genesis: Genesis, compile_cache_size: int = 64) -> None:
-        self.genesis = genesis
-        self.chain_id = genesis.chain_id
-        self.suite = suite_of(genesis)  # the signature schemes the chain accepts
-        self.params = genesis.params  # the genesis parameters: used when no others are known
-        # The parameters in force for a height (set by the ledger); None: always `params`.
-        self.params_at: Callable[[int], ConsensusParams] | None = None
-        self.native: dict[str, Any] = {governance.NAME: governance.Governance()}
-        # The open profile (ADR 0025): accounts without member certificates, with quotas.
-        self.open = genesis.open is not None
-        if self.open:
-            self.native[accounts.NAME] = accounts.Accounts()
-            self.native[staking.NAME] = staking.Staking()
-            self._execute_tx = self._execute_open_tx  # type: ignore[method-assign,assignment]
-        self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
-        self._compiled: OrderedDict[bytes, Any] = OrderedDict()
-        # Decoded governance values by their raw bytes (see `_gov_reader`). Shared by the
-        # API thread and the consensus worker: dict operations are atomic, and every entry
-        # is a pure function of its key, so no interleaving gives a wrong value.
-        self._gov_values: dict[bytes, Any] = {}
-        self._cache_size = compile_cache_size
-        self._admission = AdmissionMemo()  # `check_tx`'s answers for one next height
-
-    # -- genesis --------------------------------------------------------------------------
-    def genesis_updates(self) -> dict[bytes, bytes | None]:
-        entries = governance.genesis_entries(self.genesis)
-        return dict(sorted((state_key(governance.NAME, k), encode(v)) for k, v in entries.items()))
-
-    def params_for(self, height: int) -> ConsensusParams:
-        """The parameters in force for block `height` (the genesis ones without `params_at`)."""
-        return self.params if self.params_at is None else self.params_at(height)
-
-    # -- admission ------------------------------------------------------------------------
-    def check_static(
-        self, tx: Transaction, next_height: int, params: ConsensusParams | None = None
-    ) -> None:
-        """Checks that need no state: chain, expiry window, signature. Raises TxInvalid."""
-        window = (params or self.params_for(next_height)).tx_expiry_window
-        body = tx.body
-        if body.chain_id != self.chain_id:
-            raise TxInvalid(f"wrong chain id {body.chain_id!r} (this chain is {self.chain_id!r})")
-        if body.expiry < next_height:
-            raise TxInvalid(
-                f"transaction expired at height {body.expiry} (next block is {next_height})"
-            )
-        if body.expiry > next_height + window:
-            raise TxInvalid(
-                f"expiry {body.expiry} is too far ahead: at most {window} "
-                f"blocks after {next_height}"
-            )
-        refused = self.suite.refusal(body.scheme)
-        if refused is not None:
-            raise TxInvalid(refused)
-        if not verify_tx(tx):
-            raise TxInvalid("bad signature")
-
-    def check_tx(
-        self,
-        tx: Transaction,
-        next_height: int,
-        time_ms: int,
-        reader: RawReader,
-        params: ConsensusParams | None = None,
-    ) -> None:
-        """Mempool admission against committed state. Raises TxInvalid or ContractError.
-
-        `params`: those of block `next_height` (default `params_for(next_height)`).
-        """
-        memo = self._admission
-        if memo.height != next_height:  # a block was committed: start afresh
-            memo = self._admission = AdmissionMemo(next_height)
-        if params is None:
-            params = memo.params
-            if params is None:
-                params = memo.params = self.params_for(next_height)
-        self.check_static(tx, next_height, params)
-        body = tx.body
-        if self.open:
-            gov = self._gov_reader(reader)
-            if accounts.admit(gov, reader, body, next_height, self.chain_id) is not None:
-                methods, _views = self._methods(body.contract, reader, memo)
-                if body.method not in methods:
-                    raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
-                return
-        # The resolved caller, kept with its read set (`tianfu.execution.admission`). For a
-        # registered signer it does not depend on the certificate sent along.
-        # The answer holds within the certificate's validity period, checked at each use.
-        who = (body.scheme, body.signer)
-        kept = memo.lookup(memo.callers, who, reader)
-        if kept is None or not kept.not_before_ms <= time_ms <= kept.not_after_ms:
-            reads: list[tuple[bytes, bytes | None]] = []
-            resolved = governance.resolve_caller(
-                self._gov_reader(reader, reads), body.scheme, body.signer, body.cert, time_ms
-            )
-            if not resolved.writes:  # a registration depends on the CA's period too
-                memo.keep(memo.callers, who, tuple(reads), resolved)
-        methods, _views = self._methods(body.contract, reader, memo)
-        if body.method not in methods:
-            raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
-
-    # -- blocks ---------------------------------------------------------------------------
-    def execute_block(
-        self,
-        height: int,
-        time_ms: int,
-        txs: list[Transaction],
-        reader: RawReader,
-        seen: Callable[[bytes], bool],
-        *,
-        proposer_mode: bool = False,
-        verified: Callable[[bytes], bool] | None = None,
-        params: ConsensusParams | None = None,
-    ) -> BlockResult:
-        """Execute `txs` as block `height`, under `params` (default `params_for(height)`).
-
-        Validators (proposer_mode=False) raise TxInvalid for a transaction that may never be
-        in a block, and BlockOverLimit when the receipts' gas or canonical bytes add up past
-        `max_block_gas` / `max_block_receipt_bytes`. A proposer drops invalid transactions
-        instead and reports them in `dropped`; it stops at the first transaction that would
-        take the block past a limit (that one and the rest wait for a later block:
-        `deferred`), and drops one that would exceed a limit even alone.
-        `seen(hash)` says whether a transaction is already committed (replay protection);
-        `verified(hash)` may say a signature was already checked at admission.
-        """
-        p = params or self.params_for(height)
-        max_gas, max_bytes = p.max_block_gas, p.max_block_receipt_bytes
-        overlay: dict[bytes, bytes | None] = {}
-        # A proposer executes each transaction into `staged` first and merges it into the
-        # overlay only once the block's budgets allow it; a validator writes straight into
-        # the overlay (a block over its budgets is refused whole). Reads see the same values.
-        staged: dict[bytes, bytes | None] = {}
-
-        if proposer_mode:
-
-            def read(k: bytes) -> bytes | None:
-                if k in staged:
-                    return staged[k]
-                if k in overlay:
-                    return overlay[k]
-                return reader(k)
-
-            target = staged
-        else:
-
-            def read(k: bytes) -> bytes | None:
-                if k in overlay:
-                    return overlay[k]
-                return reader(k)
-
-            target = overlay
-
-        included: list[Transaction] = []
-        receipts: list[Receipt] = []
-        encoded: list[bytes] = []
-        dropped: list[tuple[bytes, str]] = []
-        in_block: set[bytes] = set()
-        block_gov = _BlockGov(self._gov_reader(read))
-        gas_total = bytes_total = 0
-        deferred = 0
-        for i, tx in enumerate(txs):
-            h = tx.hash
+    # -- text -----------------------------------------------------------------------------
+    def text(self, value: Any = "", *encoding: Any) -> str:
+        """`str(x)`: only for contract values and exceptions, charged before it is built."""
+        t = type(value)
+        m = self.m
+        if encoding:
+            if t is not bytes:
+                raise _fail(TypeError, "str() with an encoding takes bytes")
+            check_encoding(encoding[0])
+            n = len(value)
+            m.charge_alloc(bytes_gas(n), str_bytes(n))
             try:
-                if h in in_block or seen(h):
-                    raise TxInvalid("transaction already committed (replay)")
-                if verified is not None and verified(h):
-                    self._check_window(tx, height, p)
-                else:
-                    self.check_static(tx, height, p)
-            except TxInvalid as exc:
-                if proposer_mode:
-                    dropped.append((h, str(exc)))
-                    continue
-                raise
-            try:
-                receipt = self._execute_tx(tx, height, time_ms, read, target, p, block_gov, h)
-            except AccessRefused as exc:  # open profile: refused before any write
-                if proposer_mode:
-                    dropped.append((h, str(exc)))
-                    continue
-                raise
-            raw = encode(receipt)
-            gas_total += receipt.gas_used
-            bytes_total += len(raw)
-            if gas_total > max_gas or bytes_total > max_bytes:
-                if not proposer_mode:
-                    raise BlockOverLimit(
-                        f"transactions 0..{len(included)} use {gas_total} gas and "
-                        f"{bytes_total} receipt bytes; the block limits are {max_gas} gas "
-                        f"and {max_bytes} bytes"
-                    )
-                staged.clear()
-                block_gov.changed()  # its answers may rest on the writes just discarded
-                gas_total -= receipt.gas_used
-                bytes_total -= len(raw)
-                if receipt.gas_used > max_gas or len(raw) > max_bytes:
-                    # Alone over a block's budget: it can never be in a block.
-                    dropped.append(
-                        (
-                            h,
-                            f"its receipt ({receipt.gas_used} gas, {len(raw)} bytes) exceeds "
-                            f"a block's limits ({max_gas} gas, {max_bytes} bytes)",
-                        )
-                    )
-                    continue
-                deferred = len(txs) - i  # it and the rest wait for the next block
-                break
-            if proposer_mode:
-                overlay.update(staged)
-                staged.clear()
-            in_block.add(h)
-            included.append(tx)
-            receipts.append(receipt)
-            encoded.append(raw)
-        return BlockResult(
-            included,
-            receipts,
-            dict(sorted(overlay.items())),
-            dropped,
-            encoded,
-            gas_total,
-            deferred,
-        )
-
-    def _check_window(self, tx: Transaction, height: int, params: ConsensusParams) -> None:
-        if tx.body.expiry < height or tx.body.expiry > height + params.tx_expiry_window:
-            raise TxInvalid(
-                f"transaction expiry {tx.body.expiry} is outside the window at {height}"
-            )
-
-    def _execute_tx(
-        self,
-        tx: Transaction,
-        height: int,
-        time_ms: int,
-        read: RawReader,
-        overlay: dict[bytes, bytes | None],
-        params: ConsensusParams,
-        block_gov: _BlockGov | None = None,
-        tx_hash: bytes | None = None,  # tx.hash, when the caller has it at hand
-        caller: Caller | None = None,  # an open-profile account, resolved already
-        limit: int | None = None,  # its gas limit, if below max_gas_per_tx
-    ) -> Receipt:
-        """One transaction against the block's overlay, charged to one `Meter`: its base
-        cost, its caller's resolution, the contract's every step and byte, and its state
-        access. A failed receipt records everything consumed, the contract's steps
-        included. Raises `HostResourceError` if the host ran out of memory or stack (not
-        an outcome: the block fails on this node)."""
-        body = tx.body
-        meter = Meter(params.max_gas_per_tx if limit is None else limit)
-        if block_gov is None:
-            block_gov = _BlockGov(self._gov_reader(read))
-        who = (body.scheme, body.signer, body.cert)
-        try:
-            meter.charge(tx_gas(len(body.cert)))
-            if caller is None:
-                caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
-            if caller is None:
-                caller, registration, _, _ = governance.resolve_caller(block_gov.gov, *who, time_ms)
-                if registration:
-                    # Registration of a first-use certificate stands even if the call fails.
-                    for k, v in registration.items():
-                        overlay[state_key(governance.NAME, k)] = encode(v)
-                    block_gov.changed()
-                else:
-                    block_gov.callers[who] = caller
-        except ContractError as exc:
-            return _failed(meter, exc)
-        ctx = CallContext(
-            contract=body.contract,
-            sender=caller,
-            height=height,
-            time_ms=time_ms,
-            tx_hash=(tx_hash or tx.hash).hex(),
-            reader=read,
-            gas=meter,
-        )
-        try:
-            # A compiled contract already looked up in this block: `_call`'s sandbox path
-            # (only sandboxed contracts are kept there; this context is not read-only).
-            compiled = block_gov.contracts.get(body.contract)
-            if compiled is not None:
-                result, _ = compiled.call(ctx, body.method, list(body.args), meter)
-            else:
-                result, _ = self._call(
-                    ctx, body.contract, body.method, list(body.args), meter, read, block_gov
-                )
-            if type(result) not in _FLAT_RESULTS:  # those pass `check_value` as they are
-                check_value(result)
-            if ctx.receipt_bytes > _RECEIPT_ROOM:  # else result and events fit for sure
-                _check_receipt(ctx, result)
-        except ContractError as exc:
-            return _failed(meter, exc)
-        except ValueTypeError as exc:
-            return _failed(meter, ContractError(f"bad return value: {exc}"))
-        writes = ctx.writes
-        overlay.update(writes)
-        for written in writes:
-            if written.startswith(_GOV_PREFIX):
-                block_gov.changed()
-                break
-        return Receipt(OK, meter.used, result, "", ctx.events)
-
-    def _execute_open_tx(
-        self,
-        tx: Transaction,
-        height: int,
-        time_ms: int,
-        read: RawReader,
-        overlay: dict[bytes, bytes | None],
-        params: ConsensusParams,
-        block_gov: _BlockGov | None = None,
-        tx_hash: bytes | None = None,
-    ) -> Receipt:
-        """`_execute_tx` on an open-profile chain: a member's transaction as on any chain; an
-        account's within its quota, which pays the gas used (whether the call succeeds or
-        not). Raises `AccessRefused` / `QuotaExceeded` for one that may not be in a block."""
-        if block_gov is None:
-            block_gov = _BlockGov(self._gov_reader(read))
-        admitted = accounts.admit(block_gov.gov, read, tx.body, height, self.chain_id)
-        if admitted is None:
-            return Executor._execute_tx(
-                self, tx, height, time_ms, read, overlay, params, block_gov, tx_hash
-            )
-        limit = params.max_gas_per_tx
-        if admitted.charged is not None:
-            limit = min(limit, admitted.available)
-        receipt = Executor._execute_tx(
-            self, tx, height, time_ms, read, overlay, params, block_gov, tx_hash,
-            caller=admitted.caller, limit=limit,
-        )  # fmt: skip
-        if admitted.charged is not None:
-            bucket = {"gas": admitted.available - receipt.gas_used, "height": height}
-            overlay[accounts.bucket_key(admitted.charged)] = encode(bucket)
-        return receipt
-
-    def _call(
-        self,
-        ctx: CallContext,
-        contract: str,
-        method: str,
-        args: list[Any],
-        gas: Meter,
-        read: RawReader,
-        block_gov: _BlockGov | None = None,
-    ) -> tuple[Any, int]:
-        native = self.native.get(contract)
-        if native is not None:
-            methods, views = self._native_methods[contract]
-            if method not in methods:
-                raise ContractError(f"contract {contract!r} has no method {method!r}")
-            if ctx._read_only and method not in views:
-                raise ContractError(f"{contract}.{method} is not a view")
-            gas.charge(GAS_NATIVE_CALL)
-            try:
-                return getattr(native, method)(ctx, *args), 0
-            except TypeError as exc:
-                raise ContractError(f"bad arguments for {contract}.{method}: {exc}") from None
-            except (KeyError, AttributeError, ValueError) as exc:
-                raise ContractError(
-                    f"{contract}.{method} failed: {type(exc).__name__}: {exc}"
-                ) from None
-        if block_gov is None:
-            compiled = self._compiled_contract(contract, read)
-        else:
-            compiled = block_gov.contracts.get(contract)
-            if compiled is None:
-                compiled = block_gov.contracts[contract] = self._compiled_contract(
-                    contract, read, block_gov.gov
-                )
-        if ctx._read_only and method not in compiled.views:
-            raise ContractError(f"{contract}.{method} is not a view")
-        return compiled.call(ctx, method, args, gas)  # type: ignore[no-any-return]
-
-    # -- contracts ------------------------------------------------------------------------
-    def _gov_reader(
-        self, read: RawReader, reads: list[tuple[bytes, bytes | None]] | None = None
-    ) -> Callable[[str], Any]:
-        """Governance values through `read`, decoded. Decoding is memoised by the raw bytes
-        (a pure function of them), so the values returned are shared: never mutate them.
-        With `reads`, every (state key, raw bytes) read is appended to it."""
-        memo = self._gov_values
-        if reads is not None:
-            source, record = read, reads.append
-
-            def recorded(k: bytes) -> bytes | None:
-                raw = source(k)
-                record((k, raw))
-                return raw
-
-            read = recorded
-
-        def gov(key: str) -> Any:
-            raw = read(_GOV_PREFIX + key.encode())
-            if raw is None:
-                return None
-            if len(raw) > _GOV_MEMO_MAX_BYTES:  # e.g. a contract's source: not kept
-                return decode_value(raw)
-            value = memo.get(raw, _MISSING)
-            if value is _MISSING:
-                value = decode_value(raw)
-                if len(memo) >= _GOV_MEMO_SIZE:
-                    memo.clear()
-                memo[raw] = value
+                return str(value, encoding[0])
+            except UnicodeDecodeError:
+                raise _fail(ValueError, f"bytes are not valid {encoding[0]}") from None
+        if t is str:
             return value
+        if t is int or t is bool or value is None:
+            bits = value.bit_length() if value is not None else 0
+            m.charge_alloc(int_str_gas(bits), str_bytes(bits // 3 + 2, False))
+            return str(value)
+        if isinstance(value, BaseException):
+            s = errors.message_of(value)
+            m.alloc(str_bytes(len(s)))
+            return s
+        if t in VALUE_TYPES:  # bytes, list, tuple, dict: their repr
+            n, wide = repr_bound(m, value)
+            if n > MAX_SEQ_LEN:
+                raise too_big("str()", n, MAX_SEQ_LEN)
+            m.charge_alloc(bytes_gas(n), str_bytes(n, wide))
+            return repr(value)
+        raise ContractError(f"cannot convert {t.__name__} to str")
 
-        return gov
+    def fpart(self, value: Any) -> str:
+        """An f-string field: `str(value)`, and its share of the string being built."""
+        s = value if type(value) is str else self.text(value)
+        n = len(s)
+        if n >= BYTES_PER_GAS or (n > _SHORT_WIDE and not s.isascii()):
+            self.m.charge_alloc(bytes_gas(n), str_bytes(n, not s.isascii()))
+        return s
 
-    def _compiled_contract(
-        self, contract: str, read: RawReader, gov: Callable[[str], Any] | None = None
-    ) -> Any:
-        from tianfu.execution.sandbox import ContractRejected, compile_contract
+    # -- comparisons ----------------------------------------------------------------------
+    def eq(self, a: Any, b: Any) -> bool:
+        ta = type(a)
+        if ta is type(b):
+            if ta is int:
+                return a == b  # type: ignore[no-any-return]
+            if ta is str or ta is bytes:
+                n = len(a)
+                if n >= BYTES_PER_GAS and n == len(b):
+                    self.m.charge(bytes_gas(n))
+                return a == b  # type: ignore[no-any-return]
+        return self._compare(0, a, b)  # type: ignore[no-any-return]
 
-        gov = gov or self._gov_reader(read)
-        record = gov(f"contract/{contract}")
-        if record is None:
-            raise ContractError(f"unknown contract {contract!r}")
-        source_hash = bytes.fromhex(record["source_hash"])
-        compiled = self._compiled.get(source_hash)
-        if compiled is None:
-            source = gov(f"source/{record['source_hash']}")
-            if source is None:
-                raise ContractError(f"source of contract {contract!r} is missing")
-            try:
-                compiled = compile_contract(source)
-            except ContractRejected as exc:  # cannot happen for an activated contract
-                raise ContractError(f"contract {contract!r} does not compile: {exc}") from None
-            self._compiled[source_hash] = compiled
-            if len(self._compiled) > self._cache_size:
-                self._compiled.popitem(last=False)
+    def ne(self, a: Any, b: Any) -> bool:
+        return not self.eq(a, b)
+
+    def lt(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            return a < b  # type: ignore[no-any-return]
+        return self._compare(2, a, b)  # type: ignore[no-any-return]
+
+    def le(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            return a <= b  # type: ignore[no-any-return]
+        return self._compare(3, a, b)  # type: ignore[no-any-return]
+
+    def gt(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            return a > b  # type: ignore[no-any-return]
+        return self._compare(4, a, b)  # type: ignore[no-any-return]
+
+    def ge(self, a: Any, b: Any) -> bool:
+        if type(a) is int and type(b) is int:
+            return a >= b  # type: ignore[no-any-return]
+        return self._compare(5, a, b)  # type: ignore[no-any-return]
+
+    def _compare(self, op: int, a: Any, b: Any) -> Any:
+        ta, tb = type(a), type(b)
+        if ta not in VALUE_TYPES or tb not in VALUE_TYPES:
+            raise _fail(
+                TypeError,
+                f"cannot compare {ta.__name__} and {tb.__name__}: only contract values compare",
+            )
+        if op < 2 and ta is tb and ta is not int and ta is not bool and a is not None:
+            if len(a) != len(b):  # equality of containers or text of different lengths
+                return op == 1
+        if ta in SCALARS and tb in SCALARS:
+            if ta is str or ta is bytes:
+                self.m.charge(bytes_gas(min(len(a), len(b)) if tb is ta else 0))
         else:
-            self._compiled.move_to_end(source_hash)
-        return compiled
-
-    def _methods(
-        self, contract: str, read: RawReader, memo: AdmissionMemo | None = None
-    ) -> tuple[frozenset[str], frozenset[str]]:
-        """A contract's (methods, views); with `memo`, kept there with the read set of the
-        lookup (the contract record, and the source when it was not compiled yet)."""
-        native = self._native_methods.get(contract)
-        if native is not None:
-            return native
-        if memo is None:
-            compiled = self._compiled_contract(contract, read)
-            return compiled.methods, compiled.views
-        table: tuple[frozenset[str], frozenset[str]] | None = memo.lookup(
-            memo.contracts, contract, read
-        )
-        if table is None:
-            reads: list[tuple[bytes, bytes | None]] = []
-            compiled = self._compiled_contract(contract, read, self._gov_reader(read, reads))
-            table = (compiled.methods, compiled.views)
-            memo.keep(memo.contracts, contract, tuple(reads), table)
-        return table
-
-    # -- queries --------------------------------------------------------------------------
-    def query(
-        self,
-        contract: str,
-        method: str,
-        args: list[Any],
-        reader: RawReader,
-        height: int,
-        time_ms: int,
-    ) -> Any:
-        """Run a view read-only on committed state. Raises ContractError."""
+            m = self.m
+            m.charge(units_gas(measure(m, a, "compare") + measure(m, b, "compare")))
         try:
-            check_value(args)
-        except ValueTypeError as exc:
-            raise ContractError(f"bad argument: {exc}") from None
-        try:  # a view gets the gas limit of the next block
-            limit = self.params_for(height + 1).max_gas_per_tx
-        except ValueError:  # a height the ledger cannot tell the parameters of
-            limit = self.params.max_gas_per_tx
-        gas = Meter(limit)
-        anonymous = Caller(address="", org="", name="query", kind="query")
-        ctx = CallContext(
-            contract=contract,
-            sender=anonymous,
-            height=height,
-            time_ms=time_ms,
-            tx_hash="",
-            reader=reader,
-            gas=gas,
-            read_only=True,
+            return _CMP[op](a, b)
+        except TypeError:
+            raise _fail(
+                TypeError,
+                f"'{_CMP_SYMBOLS[op]}' is not supported between {ta.__name__} and {tb.__name__}",
+            ) from None
+
+    def in_(self, a: Any, b: Any) -> bool:
+        """`a in b`, charged by what the search visits."""
+        tb = type(b)
+        m = self.m
+        if tb is dict or tb in _KEY_VIEWS:
+            hashable_key(m, a)
+            return a in b
+        if tb is str or tb is bytes:
+            if tb is bytes and _isint(a):
+                m.charge(bytes_gas(len(b)))
+                return a in b
+            if type(a) is not tb:
+                raise _fail(TypeError, f"'in <{tb.__name__}>' needs a {tb.__name__} on the left")
+            n = len(b)
+            if n > _SHORT_SEARCH and len(a) <= n:  # a shorter scan: the node's weight
+                m.charge(search_gas(n, len(a)))
+            return a in b
+        if tb is range:
+            if type(a) is not int:  # not the O(1) test: a scan making an int per item
+                m.charge(len(b) // 4)
+            return a in b
+        if tb is list or tb is tuple or tb is _VALUES_VIEW:
+            m.charge(_each_gas(m, len(b), a))
+            return a in b
+        if tb is _ITEMS_VIEW:
+            if type(a) is not tuple or len(a) != 2:
+                return False
+            hashable_key(m, a[0])
+            m.charge(units_gas(measure(m, a[1], "compare")))
+            return a in b
+        if tb in _ITERATORS:
+            per = 1 + _each_gas(m, 1, a)
+            for item in b:
+                m.charge(per)
+                if self.eq(item, a):
+                    return True
+            return False
+        raise _fail(TypeError, f"'in' is not supported for {tb.__name__} objects")
+
+    def not_in(self, a: Any, b: Any) -> bool:
+        return not self.in_(a, b)
+
+    # -- subscripts, slices, unpacking --------------------------------------------------------
+    def key(self, k: Any) -> Any:
+        """A subscript index or dict key that is not a str or int (see `instrument`)."""
+        return hashable_key(self.m, k)
+
+    def delitem(self, obj: Any, key: Any) -> None:
+        """`del obj[key]` (the key already checked as a subscript index)."""
+        if type(obj) is list:
+            self.m.charge(items_gas(len(obj)))
+        del obj[key]
+
+    def slice(self, obj: Any, lo: Any, hi: Any, step: Any) -> Any:
+        t = type(obj)
+        for v in (lo, hi, step):
+            if v is not None and not _isint(v):
+                raise _fail(TypeError, "slice indices must be integers or None")
+        if step == 0:
+            raise _fail(ValueError, "slice step cannot be zero")
+        if t is range:
+            return obj[lo:hi:step]
+        if t not in (str, bytes, list, tuple):
+            raise _fail(TypeError, f"{t.__name__} objects cannot be sliced")
+        n = len(range(*_b.slice(lo, hi, step).indices(len(obj))))
+        if n:
+            m = self.m
+            if t is str:
+                m.charge_alloc(bytes_gas(n), str_bytes(n, not obj.isascii()))
+            elif t is bytes:
+                m.charge_alloc(bytes_gas(n), bytes_bytes(n))
+            else:
+                m.charge_alloc(items_gas(n), seq_bytes(n))
+        return obj[lo:hi:step]
+
+    def star(self, x: Any) -> Any:
+        """`*x` in a call, a display or an assignment: the items, charged and counted."""
+        t = type(x)
+        m = self.m
+        if t is list or t is tuple:
+            m.charge_alloc(items_gas(len(x)), seq_bytes(len(x)))
+            return x
+        if t is str or t is bytes or t is range or t is dict or t in _KEY_VIEWS:
+            n = len(x)
+            if n > MAX_SEQ_LEN:
+                raise too_big("an unpacking", n, MAX_SEQ_LEN)
+            m.charge_alloc(items_gas(n), seq_bytes(n) + n * SMALL_BYTES)
+            return x
+        items = self.materialize(x)
+        m.alloc(seq_bytes(len(items)))
+        return items
+
+    def dstar(self, x: Any) -> Any:
+        """`**x` in a call or a dict display."""
+        if type(x) is not dict:
+            raise _fail(TypeError, "'**' takes a dict")
+        self.m.charge_alloc(items_gas(len(x)), dict_bytes(len(x)))
+        return x
+
+    # -- exceptions -------------------------------------------------------------------------
+    def exc(self, cls: Any, *args: Any) -> BaseException:
+        """`E(...)` for an exception class a contract names: its message made now, bounded."""
+        exc = errors.constructed(cls, args)
+        self.m.alloc(EXC_BYTES + len(str(_b.getattr(exc, errors.ATTR))))
+        return exc
+
+    def caught(self, exc: BaseException) -> BaseException:
+        """What `except E as name` binds (see `errors.caught`)."""
+        copy = errors.caught(exc, _VISIBLE)
+        self.m.alloc(EXC_BYTES + len(str(_b.getattr(copy, errors.ATTR))))
+        return copy
+
+    # -- attributes -----------------------------------------------------------------------
+    def getattr(self, obj: Any, name: str) -> Any:
+        """Every `obj.name` in a contract: host objects expose what their class lists in
+        `_tf_exposed`; values expose an allow-list of methods, charged and size-checked."""
+        t = type(obj)
+        if t is _hot_type and name in _hot_names:  # `ctx.get`, `ctx.put`, ...: see `hot_host`
+            return _getattr(obj, name)
+        exposed: Any = _exposed_of(t)
+        if exposed is None:
+            exposed = _exposed(t)
+        if exposed is not False:
+            if name in exposed:
+                return _getattr(obj, name)
+        elif name in METHODS.get(t, ()):
+            return bound_method(self, obj, name)
+        raise _fail(
+            AttributeError,
+            f"'{t.__name__}' object has no attribute '{name}' available to contracts",
         )
-        methods, views = self._methods(contract, reader)
-        if method not in methods:
-            raise ContractError(f"contract {contract!r} has no method {method!r}")
-        if method not in views:
-            raise ContractError(f"{contract}.{method} changes state; only views can be queried")
+
+    def module_globals(self, meter: Meter | None = None) -> dict[str, Any]:
+        """Fresh globals for one execution of the instrumented module."""
+        if meter is not None:
+            self.m = meter
+        return {
+            "__builtins__": self.builtins_dict,
+            "__name__": "contract",
+            "__tf_m": self.m,
+            "__tf_rt": self,
+            "__tf_tick": self.tick,
+            "__tf_tickn": self.tickn,
+            "__tf_lambda": self.wrap_lambda,
+            "__tf_iter": self.iterate,
+            "__tf_str": self.text,
+            "__tf_fpart": self.fpart,
+            "__tf_slice": self.slice,
+            "__tf_delitem": self.delitem,
+            "__tf_getattr": self.getattr,
+            "__tf_key": self.key,
+            "__tf_star": self.star,
+            "__tf_dstar": self.dstar,
+            "__tf_exc": self.exc,
+            "__tf_caught": self.caught,
+            # `ctx.name` for a name the hot host class exposes (see `hot_host` and
+            # `instrument.Instrumenter.visit_Attribute`): the exact-type test, inline; and
+            # the types a subscript index needs no check for.
+            "__tf_type": _b.type,
+            "__tf_hot": _hot_type,
+            "__tf_plainkey": _PLAIN_KEYS,
+            **{f"__tf_{suffix}": _b.getattr(self, attr) for suffix, attr in HELPERS.items()},
+            # `isinstance(x, str)` and the like, rewritten at compile time: the real
+            # builtin and the wrapped types.
+            "__tf_isinstance": isinstance,
+            **{f"__tf_type_{name}": typ for name, typ in _CHECKED_TYPES.items()},
+        }
+
+
+def _lambda_wrapper(rt: Runtime, fn: Callable[..., Any], gas: int, mem: int) -> Any:
+    def lam(*args: Any, **kwargs: Any) -> Any:
+        m = rt.m
+        m.enter(gas, mem)
         try:
-            result, _ = self._call(ctx, contract, method, args, gas, reader)
-        except HostResourceError:
-            raise ContractError("the query ran out of the node's memory or stack") from None
-        check_value(result)
-        return result
+            return fn(*args, **kwargs)
+        finally:
+            m.depth -= 1
+
+    return lam
+
+
+def _each_gas(m: Meter, n: int, needle: Any) -> int:
+    """Comparing `needle` with each of `n` items: each comparison visits at most the
+    needle (an item of another size or type answers at once)."""
+    t = type(needle)
+    if t is int or t is bool or needle is None:
+        return items_gas(n)
+    if t is str or t is bytes:
+        return items_gas(n) + n * bytes_gas(len(needle))
+    return items_gas(n) + n * units_gas(measure(m, needle, "compare"))
+
+
+_CMP: tuple[Callable[[Any, Any], Any], ...] = (
+    operator.eq,
+    operator.ne,
+    operator.lt,
+    operator.le,
+    operator.gt,
+    operator.ge,
+)
+_CMP_SYMBOLS = ("==", "!=", "<", "<=", ">", ">=")
+_EMPTY: dict[Any, Any] = {}
+_KEY_VIEWS: frozenset[type] = frozenset({type(_EMPTY.keys())})
+_VALUES_VIEW: type = type(_EMPTY.values())
+_ITEMS_VIEW: type = type(_EMPTY.items())
+_ITERATOR_SAMPLES: tuple[Any, ...] = (
+    iter([]),
+    iter(()),
+    iter(""),
+    iter(b""),
+    iter(range(0)),
+    reversed([]),
+    reversed(()),
+    reversed(range(0)),
+    reversed(_EMPTY),
+    enumerate(()),
+    zip(),
+    (_x for _x in range(0)),
+    iter(_EMPTY),
+    iter(_EMPTY.values()),
+    iter(_EMPTY.items()),
+)
+_ITERATORS: frozenset[type] = frozenset(type(x) for x in _ITERATOR_SAMPLES)
+_PLAIN_KEYS = frozenset({str, int})
+
+
+def _exposed(t: type) -> Any:
+    """What `Runtime.getattr` reads from the class of an object: its `_tf_exposed` names
+    (a host object), or False (a value). Memoised by exact type: class attributes of the
+    host classes never change, and the types contract code can reach are few."""
+    exposed = _b.getattr(t, "_tf_exposed", None)
+    if exposed is None:
+        exposed = False
+    if len(_EXPOSED) < _EXPOSED_MAX:
+        _EXPOSED[t] = exposed
+    return exposed
+
+
+_EXPOSED: dict[type, Any] = {}
+_EXPOSED_MAX = 512
+_exposed_of = _EXPOSED.get  # bound once: `Runtime.getattr` runs for every `obj.name`
+_getattr = _b.getattr
+# The host class contracts reach most (`ContextProxy`: every `ctx.name`) and its exposed
+# names, tested first by `Runtime.getattr` with one identity check and one set lookup
+# (`hot_host`). Exactly what the general path answers for that type: its `_tf_exposed`.
+_hot_type: type | None = None
+_hot_names: frozenset[str] = frozenset()
+
+
+def hot_host(cls: type) -> None:
+    """Make `cls` (a host class with a frozenset `_tf_exposed`) the one `Runtime.getattr`
+    checks first, and the instrumenter compiles `name.attr` for (once per process). The
+    answer is the same as the general path's: a name in the class's own `_tf_exposed` is
+    read with `getattr`, any other name takes the general path (and its error)."""
+    global _hot_type, _hot_names
+    exposed = _b.getattr(cls, "_tf_exposed", None)
+    if type(exposed) is not frozenset:
+        raise TypeError(f"{cls.__name__}._tf_exposed must be a frozenset")
+    if _hot_type is not None and (_hot_type is not cls or _hot_names is not exposed):
+        # contracts compiled already test for the first class inline: it cannot change
+        raise RuntimeError(f"the hot host class is {_hot_type.__name__} already")
+    _hot_type, _hot_names = cls, exposed
+
+
+def hot_names() -> frozenset[str]:
+    return _hot_names
+
+
+def sandbox_view(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`@view` as contracts see it: the validator already knows the views from the source, so
+    the decorator returns the function unchanged (it must not mark a function object that
+    later calls share; `tianfu.execution.contract_api.view` is for native contracts)."""
+    return fn
+
+
+CATCHABLE = frozenset(
+    "ContractError ValueError KeyError IndexError TypeError ZeroDivisionError ArithmeticError "
+    "LookupError AssertionError OverflowError".split()
+)
+# Exception classes a contract names (to raise, catch, or test with isinstance).
+EXCEPTION_NAMES = CATCHABLE
+_VISIBLE: dict[str, type[BaseException]] = {
+    name: (ContractError if name == "ContractError" else _b.getattr(_b, name)) for name in CATCHABLE
+}
+# The builtin types contracts see as checked wrappers (`CheckedBuiltins.builtins`).
+CHECKED_TYPE_NAMES = ("int", "str", "bytes", "list", "tuple", "dict")
+_CHECKED_TYPES = {name: _b.getattr(_b, name) for name in CHECKED_TYPE_NAMES}
+
+# Helper suffix -> Runtime method; the instrumenter emits `__tf_<suffix>(...)`.
+HELPERS = {
+    "add": "add",
+    "sub": "sub",
+    "mul": "mul",
+    "floordiv": "floordiv",
+    "mod": "mod",
+    "pow": "pow",
+    "lshift": "lshift",
+    "rshift": "rshift",
+    "bitand": "and_",
+    "bitor": "or_",
+    "bitxor": "xor",
+    "iadd": "iadd",
+    "imul": "imul",
+    "ibitor": "ior",
+    "eq": "eq",
+    "ne": "ne",
+    "lt": "lt",
+    "le": "le",
+    "gt": "gt",
+    "ge": "ge",
+    "in": "in_",
+    "notin": "not_in",
+    "neg": "neg",
+    "inv": "inv",
+}
+_NOT_BINOPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "notin", "neg", "inv")
+BINOP_HELPERS = {k: v for k, v in HELPERS.items() if k not in _NOT_BINOPS}
+# Every name a contract may read as a builtin (and may not rebind).
+SAFE_BUILTIN_NAMES = frozenset(Runtime().builtins_dict)

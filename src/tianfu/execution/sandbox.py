@@ -24,8 +24,8 @@ from typing import Any
 
 from tianfu.codec import hash_domain
 from tianfu.execution import errors
-from tianfu.execution import gas as g
-from tianfu.execution.api import ContractError
+from tianfu.execution import runtime as g
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import result_gas
 from tianfu.execution.errors import HostResourceError
 from tianfu.execution.instances import MAX_FREE, ModuleInstance, ModuleInstances

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ast
 
-from tianfu.execution.gas import CATCHABLE, EXCEPTION_NAMES, SAFE_BUILTIN_NAMES
 from tianfu.execution.limits import MAX_INT_BITS, MAX_SCOPE_NESTING
+from tianfu.execution.runtime import CATCHABLE, EXCEPTION_NAMES, SAFE_BUILTIN_NAMES
 
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_AST_DEPTH = 200

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tianfu.execution.api import ContractError
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
     BYTES_PER_GAS,
     NODES_PER_GAS,

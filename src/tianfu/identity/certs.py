@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tianfu.crypto.address import address_of
 from tianfu.crypto.keys import KeyPair, generate_keypair, public_key_from_x509
 from tianfu.crypto.suite import ED25519, SM2, CryptoError
-from tianfu.execution.api import address_of
 from tianfu.identity import sm2certs
 
 KINDS = ("admin", "member", "node")

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tianfu.codec import decode_value, encode
-from tianfu.contracts import governance
-from tianfu.contracts.admission import params_from_value, validator_set_from_records
+from tianfu.contracts import governance, openprofile
+from tianfu.contracts.reviewed_admission import params_from_value, validator_set_from_records
 from tianfu.crypto import CertificateError, CryptoError, current_suite, verify_commit
 from tianfu.crypto.merkle import merkle_root
-from tianfu.execution.api import state_key
-from tianfu.execution.runtime import BlockOverLimit, BlockResult, Executor, TxInvalid
+from tianfu.execution.contract_api import state_key
+from tianfu.execution.executor import BlockOverLimit, BlockResult, Executor, TxInvalid
 from tianfu.state import MerkleState, TreeBatch
 from tianfu.state.keys import tree_updates
 from tianfu.store import Store
@@ -168,7 +168,9 @@ class Ledger:
         self.store = store
         self.genesis = genesis
         self.chain_id = genesis.chain_id
-        self.executor = Executor(genesis)
+        self.executor = Executor(
+            genesis, governance, open_profile=openprofile if genesis.open is not None else None
+        )
         self.state = MerkleState(store)
         self.latest = _LatestCache(store)
         self._valsets: OrderedDict[int, ValidatorSet] = OrderedDict()  # by state version

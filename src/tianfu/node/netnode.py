@@ -13,10 +13,8 @@ from typing import Any
 
 import uvicorn
 
-from tianfu.api.app import create_app
 from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
-from tianfu.apps.registry import mount_apps
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
@@ -24,10 +22,12 @@ from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
 from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
+from tianfu.node import faults
 from tianfu.node import loop as event_loop
 from tianfu.node.config import NodeConfig
 from tianfu.node.evidence import EvidenceReporter
 from tianfu.node.health import NodeHealth, wire_health
+from tianfu.node.http import network_node_app
 from tianfu.node.observer_node import CONSENSUS_KINDS, OBSERVER_KINDS, validator_key_check
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
@@ -38,7 +38,6 @@ from tianfu.p2p.observer import CombinedNetwork, ObserverTransport
 from tianfu.privdata.distribution import Distributor
 from tianfu.privdata.node import PrivateDataNode, load_quotas
 from tianfu.sync import BlockSyncer
-from tianfu.testing import faults
 from tianfu.types import Genesis, Transaction
 from tianfu.types.genesis import decode_genesis
 
@@ -186,8 +185,7 @@ async def _serve(
     service.health = health.text
     service.registry.register(health)
 
-    api = create_app(service)
-    app_services = mount_apps(api, service, cfg.data, network)
+    api, app_services = network_node_app(service, cfg.data, network)
     for app_service in app_services:
         for kind in app_service.kinds:
             if kind in handlers:

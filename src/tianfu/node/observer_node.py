@@ -14,15 +14,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from tianfu.api.app import create_app
 from tianfu.api.server import make_server
 from tianfu.api.service import TxRejected
-from tianfu.apps.registry import mount_routes
 from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
 from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
 from tianfu.node.config import ConfigError, NodeConfig
+from tianfu.node.http import node_app
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import DataLock, open_checked_ledger
 from tianfu.p2p import api as p2p
@@ -173,9 +172,7 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
     for kind in (p2p.KIND_STATUS, p2p.KIND_BLOCKS_REQUEST, p2p.KIND_BLOCKS_RESPONSE):
         handlers[kind] = syncer.handle
     handlers[p2p.KIND_TXS] = gossip.handle
-    server = make_server(
-        mount_routes(create_app(service), service, cfg.data), cfg.api_host, cfg.api_port
-    )
+    server = make_server(node_app(service, cfg.data), cfg.api_host, cfg.api_port)
     await transport.start()
     if driver is not None:
         await driver.start()

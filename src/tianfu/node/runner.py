@@ -7,15 +7,14 @@ import contextlib
 import logging
 from pathlib import Path
 
-from tianfu.api.app import create_app
 from tianfu.api.server import make_server
-from tianfu.apps.registry import mount_routes
 from tianfu.consensus.solo import SoloDriver
 from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
 from tianfu.node import loop as event_loop
+from tianfu.node.http import node_app
 from tianfu.node.service import NodeService
 from tianfu.privdata.node import PrivateDataNode
 from tianfu.store import Store
@@ -64,7 +63,7 @@ async def serve_solo(
         on_commit=service.block_committed,
     )
     service.on_tx = lambda _tx: driver.notify()
-    server = make_server(mount_routes(create_app(service), service, data_dir), host, port)
+    server = make_server(node_app(service, data_dir), host, port)
     producer = asyncio.create_task(driver.run(), name="block-producer")
     try:
         await server.serve()

@@ -21,9 +21,9 @@ from tianfu.api.service import (
     TxRejected,
 )
 from tianfu.codec import decode_value, encode
-from tianfu.execution.api import ContractError, state_key
+from tianfu.execution.contract_api import ContractError, state_key
+from tianfu.execution.executor import TxInvalid
 from tianfu.execution.refusals import QuotaExceeded
-from tianfu.execution.runtime import TxInvalid
 from tianfu.ledger import Ledger
 from tianfu.ledger.proofs import ledger_proofs
 from tianfu.mempool import Mempool, MempoolFull
@@ -177,7 +177,7 @@ class NodeService:
         certificate's validity period reads) come once for the batch (the store only grows,
         and the execution of every block checks replays again); the mempool gauge is set
         once at the end. `Executor.check_tx` keeps the callers and method tables it resolved
-        (`tianfu.execution.admission`), so a batch from a few senders costs about one
+        (`tianfu.execution.admission_memo`), so a batch from a few senders costs about one
         signature verify per transaction.
         """
         mempool = self.mempool

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tianfu.codec import decode_value
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.ledger import Ledger
 
 

@@ -31,7 +31,7 @@ KIND_PRIVATE_HAVE = 11  # private data: this node now holds a blob (sent to gran
 class PeerId:
     """A peer as named by its node certificate."""
 
-    address: str  # tianfu.execution.api.address_of(scheme, public key) of the node key
+    address: str  # tianfu.execution.contract_api.address_of(scheme, public key) of the node key
     org: str
     name: str
     public_key: bytes  # the node key (equals the validator key for validators)

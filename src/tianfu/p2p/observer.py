@@ -41,7 +41,7 @@ import msgspec
 
 from tianfu.codec import CodecError, decode, encode, hash_domain
 from tianfu.crypto import KeyPair, get_suite
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.p2p.api import Handler, PeerId
 from tianfu.p2p.attested import _context, _transport_certificate
 from tianfu.p2p.framing import (

@@ -17,14 +17,11 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from tianfu.api.service import NotFound as NoSuchMethod
-from tianfu.api.service import QueryFailed
 from tianfu.codec import decode_value
 from tianfu.contracts.identity import AuthError, resolve_caller
-from tianfu.execution.api import Caller, state_key
-from tianfu.ledger import Ledger
+from tianfu.execution.contract_api import Caller, state_key
 from tianfu.privdata import REGISTRY
 from tianfu.privdata.messages import MAX_SKEW_MS, AccessRequest
 from tianfu.privdata.record import RECORD_PREFIX, PrivateRecord, parse_record, record_key
@@ -74,10 +71,28 @@ class TooLarge(PrivateDataError):
     status = 413
 
 
-class ChainReader:
-    """Reads of the latest committed state (thread-safe: the ledger's cache and store are)."""
+class LatestReads(Protocol):
+    """A ledger's latest committed state, as private data reads it (`tianfu.ledger.Ledger`)."""
 
-    def __init__(self, ledger: Ledger, query: Callable[[str, str, list[Any]], Any] | None) -> None:
+    @property
+    def chain_id(self) -> str: ...
+
+    @property
+    def latest(self) -> Any: ...  # `.get(key) -> bytes | None`
+
+    @property
+    def store(self) -> Any: ...  # `.iter_latest(prefix)` -> (key, value) pairs
+
+
+class ChainReader:
+    """Reads of the latest committed state (thread-safe: the ledger's cache and store are).
+
+    `query(contract, method, args)` runs a contract's view as `ChainService.query` does:
+    it raises LookupError for an unknown method and ValueError for a call that failed."""
+
+    def __init__(
+        self, ledger: LatestReads, query: Callable[[str, str, list[Any]], Any] | None
+    ) -> None:
         self.ledger = ledger
         self._query = query
 
@@ -139,9 +154,9 @@ class ChainReader:
             return True
         try:
             return self._query(contract, POLICY_VIEW, [content_hash, address]) is True
-        except NoSuchMethod:
+        except LookupError:  # the contract has no such view
             return True
-        except QueryFailed as exc:
+        except ValueError as exc:  # the view failed
             raise Forbidden(f"the contract's read policy failed: {exc}") from None
 
 

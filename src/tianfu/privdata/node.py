@@ -28,13 +28,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from tianfu.ledger import Ledger
 from tianfu.privdata.access import (
     BadRequest,
     ChainReader,
     Conflict,
     Forbidden,
     Gone,
+    LatestReads,
     NonceCache,
     NotFound,
     PrivateDataError,
@@ -79,7 +79,7 @@ def load_quotas(home: Path) -> Quotas:
 class PrivateDataNode:
     def __init__(
         self,
-        ledger: Ledger,
+        ledger: LatestReads,
         store: PrivateStore,
         keyring: OrgKeyring,
         *,
@@ -112,7 +112,7 @@ class PrivateDataNode:
     def open(
         cls,
         directory: Path,
-        ledger: Ledger,
+        ledger: LatestReads,
         orgs: set[str] | frozenset[str],
         *,
         query: Callable[[str, str, list[Any]], Any] | None = None,

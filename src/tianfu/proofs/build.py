@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from tianfu.codec import encode
 from tianfu.crypto.merkle import merkle_proof
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.proofs.commit import check_commit
 from tianfu.proofs.documents import CONSORTIUM_READS, consortium_keys, make_document
 from tianfu.proofs.formats import (

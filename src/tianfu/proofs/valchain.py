@@ -44,9 +44,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from tianfu.codec import CodecError, decode
-from tianfu.contracts.admission import validator_set_from_records
+from tianfu.contracts.reviewed_admission import validator_set_from_records
 from tianfu.crypto import STANDARD, ChainSuite, CryptoError, suite_for_scheme, suite_of
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.proofs.commit import ONE_THIRD, CommitError, Fraction, check_commit, trusted_power
 from tianfu.proofs.errors import VerificationError
 from tianfu.proofs.formats import LightBlock, ValidatorLink

@@ -15,15 +15,14 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tianfu.api.app import create_app
-from tianfu.apps.registry import mount_routes
 from tianfu.client import Client
 from tianfu.consensus.solo import SoloDriver
 from tianfu.crypto import ED25519, sign_tx, suite_for_scheme
-from tianfu.execution.api import state_key
+from tianfu.execution.contract_api import state_key
 from tianfu.identity import Identity, OrgCA
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
+from tianfu.node.http import node_app
 from tianfu.node.service import NodeService
 from tianfu.privdata.node import PrivateDataNode
 from tianfu.store import Store
@@ -75,7 +74,7 @@ class AppChain:
             self.dir / "private", self.ledger, set(orgs), query=self.service.query
         )
         self.driver.produce_one([])
-        self.http = TestClient(mount_routes(create_app(self.service), self.service, self.dir))
+        self.http = TestClient(node_app(self.service, self.dir))
         self._nonce = 0
         self._registered: set[str] = set()
         self._identities: dict[tuple[str, str], Identity] = {}

@@ -18,7 +18,7 @@ from tianfu.consensus.messages import (
     SignVote,
     VoteReceived,
 )
-from tianfu.testing.sim import NetConfig, SimNode, Simulation, make_block
+from tianfu.testing.sim import NetConfig, SimNode, Simulation
 from tianfu.types import NO_HASH, Vote
 
 
@@ -60,7 +60,7 @@ class DoubleVoter(ByzantineNode):
             others = [h for h in self.core.blocks if h != a.block_hash]
             alt_value = others[0] if (a.block_hash == NO_HASH and others) else NO_HASH
             if alt_value == a.block_hash:
-                alt_value = make_block(a.height, a.round, self.name, "-ghost")[0]
+                alt_value = self.new_block(a.height, a.round, "-ghost")[0]
             w = self.sign_vote(a.height, a.round, a.type, alt_value)
             first, second = self.split_peers()
             self.send_own(v, first)

@@ -31,7 +31,7 @@ from tianfu.api.service import (
 from tianfu.codec import encode
 from tianfu.crypto import KeyPair, generate_keypair, sign_vote, verify_tx
 from tianfu.crypto.merkle import merkle_root
-from tianfu.execution.api import ContractError, state_key
+from tianfu.execution.contract_api import ContractError, state_key
 from tianfu.proofs.build import ProofBuilder
 from tianfu.state import InMemoryNodes, MerkleState
 from tianfu.state.keys import tree_updates

@@ -17,7 +17,7 @@ from typing import Any
 from tianfu.api.service import ChainService, NotFound, QueryFailed
 from tianfu.apps.evidence import certificate
 from tianfu.codec import decode
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.proofs.build import ProofUnavailable
 from tianfu.proofs.documents import make_document, merge_single_blocks
 from tianfu.proofs.errors import VerificationError

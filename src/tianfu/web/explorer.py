@@ -14,7 +14,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.web.data import ConsoleData
 from tianfu.web.i18n import N_
 from tianfu.web.render import bad_request, not_found, page

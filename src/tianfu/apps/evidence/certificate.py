@@ -17,7 +17,7 @@ from typing import Any
 
 from tianfu.apps.common.certificate import export_record_certificate
 from tianfu.client import Client, VerificationError
-from tianfu.execution.api import address_of
+from tianfu.execution.contract_api import address_of
 from tianfu.proofs.documents import (
     Kind,
     VerifiedDocument,

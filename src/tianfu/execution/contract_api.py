@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from tianfu.codec import hash_domain_with
-from tianfu.types.suites import hash_for_scheme
+# (re-exported: addresses are part of the contract API; identity certificates use them too)
+from tianfu.crypto.address import ADDRESS_TAG, address_of  # noqa: F401
 
 
 class ContractError(Exception):
@@ -21,27 +21,6 @@ class ContractError(Exception):
 
 class OutOfGas(ContractError):
     """The call used up its deterministic step budget."""
-
-
-def address_of(scheme: int, public_key: bytes) -> str:
-    """An account address: 40 hex characters derived from the signer's public key, with the
-    hash of the key's crypto suite (SM3 for an SM2 key, else SHA-256), so an address is the
-    same on every node and in every client. Memoised (a pure function; every admission and
-    execution of a transaction asks)."""
-    key = (scheme, public_key)
-    address = _ADDRESSES.get(key)
-    if address is None:
-        digest = hash_domain_with(hash_for_scheme(scheme), ADDRESS_TAG, bytes([scheme]), public_key)
-        address = digest[:20].hex()
-        if len(_ADDRESSES) >= _ADDRESSES_MAX:
-            _ADDRESSES.clear()
-        _ADDRESSES[key] = address
-    return address
-
-
-ADDRESS_TAG = "tianfu/address/v1"
-_ADDRESSES: dict[tuple[int, bytes], str] = {}
-_ADDRESSES_MAX = 65_536
 
 
 @dataclass(frozen=True)

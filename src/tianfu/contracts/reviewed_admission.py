@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from tianfu.contracts import identity
-from tianfu.execution.api import Context, ContractError
+from tianfu.execution.contract_api import Context, ContractError
 from tianfu.types import ConsensusParams, Genesis, Validator, ValidatorSet
 from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES, OPEN
 from tianfu.types.openparams import OPEN_PARAM_KEYS, check_open_param

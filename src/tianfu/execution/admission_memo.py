@@ -2,7 +2,7 @@
 each with the governance values it was computed from, checked again on every use.
 
 Mempool admission (`Executor.check_tx`) runs outside any block, so the per-block memo of
-`tianfu.execution.runtime` does not help it, yet a batch of 50 transactions from 8 senders
+`tianfu.execution.executor` does not help it, yet a batch of 50 transactions from 8 senders
 asks the same few questions again and again: who is this signer (`resolve_caller`: six
 governance reads, the address, a new `Caller`), and which methods has this contract (the
 contract record, the compiled contract). Both answers are pure functions of the governance

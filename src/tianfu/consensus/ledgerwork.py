@@ -1,0 +1,93 @@
+"""The driver's blocking ledger work, run in worker threads: build, execute and store blocks.
+
+Each method is one worker-thread trip (`Timers.run_blocking`), called by the driver under
+its ledger lock (one block is built or executed at a time). `build` drops the transaction
+that makes building fail (`tianfu.consensus.culprit`); `execute` reuses transactions
+already decoded in the mempool; `commit` re-executes a decided block that is not the one
+executed, stores it unless block sync already did (the commit lock is shared with block
+sync), then ends the height in the WAL.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Generic
+
+from tianfu.codec import encode
+from tianfu.consensus.culprit import build_dropping_culprit
+from tianfu.consensus.interfaces import E, LedgerLike, MempoolLike, Verified
+from tianfu.consensus.messages import MAX_BLOCK_BYTES, CommitBlock
+from tianfu.consensus.wal import ConsensusWAL, WALError
+from tianfu.types import CommitCertificate, Transaction
+from tianfu.types.block import decode_block
+
+
+class DriverError(Exception):
+    """The driver cannot go on (a different block is stored at a decided height: a fork)."""
+
+
+class LedgerWork(Generic[E]):
+    def __init__(
+        self,
+        ledger: LedgerLike[E],
+        mempool: MempoolLike,
+        wal: ConsensusWAL,
+        commit_lock: threading.Lock,
+        verified: Verified | None,
+    ) -> None:
+        self.ledger, self.mempool, self.wal = ledger, mempool, wal
+        self.commit_lock, self.verified = commit_lock, verified
+
+    def execute(self, block_bytes: bytes, block_hash: bytes) -> E:
+        """Decode and execute a proposed block (ValueError: it is invalid)."""
+        # Transactions already in our mempool (decoded, checked, hashed) are reused.
+        block = decode_block(block_bytes, self.mempool.get, max_size=MAX_BLOCK_BYTES)
+        if block.hash != block_hash:
+            raise ValueError("block does not hash to the proposal's hash")
+        # (The block's time is checked by the ledger against the median time of the
+        # certificate its header carries: no clock is consulted.)
+        return self.ledger.execute(block, self.verified)
+
+    def build(
+        self, txs: list[Transaction], proposer: bytes
+    ) -> tuple[E, bytes, Transaction | None, str]:
+        """The proposal block of `txs` and its bytes. If no block of them builds, the
+        longest prefix before the transaction that makes building fail; that transaction
+        is returned too (to drop, with the error), else None."""
+
+        def attempt(candidates: list[Transaction]) -> E:
+            return self.ledger.build_block(candidates, proposer, self.verified)
+
+        built = build_dropping_culprit(attempt, txs)
+        data = encode(built.result.block)
+        if len(data) > MAX_BLOCK_BYTES:  # no one transaction's fault: max_block_bytes bounds it
+            raise ValueError(
+                f"the block encodes to {len(data)} bytes; a proposal carries at most "
+                f"{MAX_BLOCK_BYTES}"
+            )
+        return built.result, data, built.culprit, built.error
+
+    def commit(self, executed: E | None, a: CommitBlock) -> tuple[E, bool, Exception | None]:
+        """Re-execute if the decided block is not the one executed, store it, then mark
+        the height ended in the WAL — in that order, in one thread trip. Returns the
+        executed block, whether it was stored here, and the WAL's error if any."""
+        if executed is None or executed.block.hash != a.block_hash:
+            executed = self.execute(a.block, a.block_hash)
+        stored_here = self.store(executed, a.certificate)
+        try:
+            self.wal.end_height(a.height)
+        except (OSError, WALError) as exc:  # the block is stored: not fatal
+            return executed, stored_here, exc
+        return executed, stored_here, None
+
+    def store(self, executed: E, certificate: CommitCertificate) -> bool:
+        """Store a decided block unless block sync already stored it; False if it had."""
+        header = executed.block.header
+        with self.commit_lock:
+            if self.ledger.height >= header.height:
+                stored = self.ledger.store.load_header(header.height)
+                if stored is not None and stored.hash == header.hash:
+                    return False
+                raise DriverError(f"a different block is already stored at height {header.height}")
+            self.ledger.commit(executed, certificate)
+            return True

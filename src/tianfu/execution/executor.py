@@ -1,0 +1,582 @@
+"""The block executor: admits transactions and runs a block's transactions against state.
+
+Given the committed state (a raw key reader) it executes transactions one by one, each in
+its own `CallContext`; a successful call's writes are merged into the block's overlay, a
+failing one's are dropped and a failed receipt recorded. The result is the block's
+receipts and its key-sorted state updates, ready for the Merkle tree and the store.
+
+Chain parameters (gas limit per transaction, expiry window) are those of the block's
+height: the ledger passes them in (`Ledger.params(h)`, read from committed state, so every
+node uses the same ones for height h) or sets `params_at` for calls that pass none.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from tianfu.codec import decode_value, encode
+from tianfu.crypto import suite_of, verify_tx
+from tianfu.execution.admission_memo import AdmissionMemo
+from tianfu.execution.block_result import (
+    FLAT_RESULTS,
+    RECEIPT_ROOM,
+    BlockGov,
+    BlockOverLimit,
+    BlockResult,
+    check_receipt,
+    failed_receipt,
+)
+from tianfu.execution.context import CallContext, RawReader
+from tianfu.execution.contract_api import Caller, ContractError, state_key
+from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
+from tianfu.execution.errors import HostResourceError
+from tianfu.execution.limits import MAX_RECEIPT_BYTES
+from tianfu.execution.meter import Meter
+from tianfu.execution.refusals import AccessRefused, TxInvalid
+from tianfu.execution.system import GOVERNANCE, GovernanceModule, OpenProfileModule
+from tianfu.types import (
+    OK,
+    ConsensusParams,
+    Genesis,
+    Receipt,
+    Transaction,
+    ValueTypeError,
+    check_value,
+)
+
+__all__ = [
+    "GAS_BASE",
+    "GAS_NATIVE_CALL",
+    "MAX_RECEIPT_BYTES",
+    "BlockResult",
+    "Executor",
+    "TxInvalid",
+]
+_GOV_PREFIX = state_key(GOVERNANCE, "")  # every governance key starts with it
+_GOV_MEMO_SIZE = 4096  # decoded governance values kept (emptied when full)
+_GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
+_MISSING = object()
+
+
+class UnknownContract(LookupError):
+    pass
+
+
+class Executor:
+    """Executes transactions deterministically. One instance per node; not thread-safe."""
+
+    def __init__(
+        self,
+        genesis: Genesis,
+        governance: GovernanceModule,
+        compile_cache_size: int = 64,
+        open_profile: OpenProfileModule | None = None,
+    ) -> None:
+        self.genesis = genesis
+        self.governance = governance  # the governance system contract (run natively)
+        self.chain_id = genesis.chain_id
+        self.suite = suite_of(genesis)  # the signature schemes the chain accepts
+        self.params = genesis.params  # the genesis parameters: used when no others are known
+        # The parameters in force for a height (set by the ledger); None: always `params`.
+        self.params_at: Callable[[int], ConsensusParams] | None = None
+        self.native: dict[str, Any] = {GOVERNANCE: governance.Governance()}
+        # The open profile (ADR 0025): accounts without member certificates, with quotas.
+        self.open = genesis.open is not None
+        self.open_profile = open_profile
+        if self.open:
+            if open_profile is None:
+                raise ValueError("an open-profile chain needs the open profile's contracts")
+            self.native.update(open_profile.natives())
+            self._execute_tx = self._execute_open_tx  # type: ignore[method-assign,assignment]
+        self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
+        self._compiled: OrderedDict[bytes, Any] = OrderedDict()
+        # Decoded governance values by their raw bytes (see `_gov_reader`). Shared by the
+        # API thread and the consensus worker: dict operations are atomic, and every entry
+        # is a pure function of its key, so no interleaving gives a wrong value.
+        self._gov_values: dict[bytes, Any] = {}
+        self._cache_size = compile_cache_size
+        self._admission = AdmissionMemo()  # `check_tx`'s answers for one next height
+
+    # -- genesis --------------------------------------------------------------------------
+    def genesis_updates(self) -> dict[bytes, bytes | None]:
+        entries = self.governance.genesis_entries(self.genesis)
+        return dict(sorted((state_key(GOVERNANCE, k), encode(v)) for k, v in entries.items()))
+
+    def params_for(self, height: int) -> ConsensusParams:
+        """The parameters in force for block `height` (the genesis ones without `params_at`)."""
+        return self.params if self.params_at is None else self.params_at(height)
+
+    # -- admission ------------------------------------------------------------------------
+    def check_static(
+        self, tx: Transaction, next_height: int, params: ConsensusParams | None = None
+    ) -> None:
+        """Checks that need no state: chain, expiry window, signature. Raises TxInvalid."""
+        window = (params or self.params_for(next_height)).tx_expiry_window
+        body = tx.body
+        if body.chain_id != self.chain_id:
+            raise TxInvalid(f"wrong chain id {body.chain_id!r} (this chain is {self.chain_id!r})")
+        if body.expiry < next_height:
+            raise TxInvalid(
+                f"transaction expired at height {body.expiry} (next block is {next_height})"
+            )
+        if body.expiry > next_height + window:
+            raise TxInvalid(
+                f"expiry {body.expiry} is too far ahead: at most {window} "
+                f"blocks after {next_height}"
+            )
+        refused = self.suite.refusal(body.scheme)
+        if refused is not None:
+            raise TxInvalid(refused)
+        if not verify_tx(tx):
+            raise TxInvalid("bad signature")
+
+    def check_tx(
+        self,
+        tx: Transaction,
+        next_height: int,
+        time_ms: int,
+        reader: RawReader,
+        params: ConsensusParams | None = None,
+    ) -> None:
+        """Mempool admission against committed state. Raises TxInvalid or ContractError.
+
+        `params`: those of block `next_height` (default `params_for(next_height)`).
+        """
+        memo = self._admission
+        if memo.height != next_height:  # a block was committed: start afresh
+            memo = self._admission = AdmissionMemo(next_height)
+        if params is None:
+            params = memo.params
+            if params is None:
+                params = memo.params = self.params_for(next_height)
+        self.check_static(tx, next_height, params)
+        body = tx.body
+        if self.open:
+            gov = self._gov_reader(reader)
+            if self._open().admit(gov, reader, body, next_height, self.chain_id) is not None:
+                methods, _views = self._methods(body.contract, reader, memo)
+                if body.method not in methods:
+                    raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
+                return
+        # The resolved caller, kept with its read set (`tianfu.execution.admission_memo`). For a
+        # registered signer it does not depend on the certificate sent along.
+        # The answer holds within the certificate's validity period, checked at each use.
+        who = (body.scheme, body.signer)
+        kept = memo.lookup(memo.callers, who, reader)
+        if kept is None or not kept.not_before_ms <= time_ms <= kept.not_after_ms:
+            reads: list[tuple[bytes, bytes | None]] = []
+            resolved = self.governance.resolve_caller(
+                self._gov_reader(reader, reads), body.scheme, body.signer, body.cert, time_ms
+            )
+            if not resolved.writes:  # a registration depends on the CA's period too
+                memo.keep(memo.callers, who, tuple(reads), resolved)
+        methods, _views = self._methods(body.contract, reader, memo)
+        if body.method not in methods:
+            raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
+
+    # -- blocks ---------------------------------------------------------------------------
+    def execute_block(
+        self,
+        height: int,
+        time_ms: int,
+        txs: list[Transaction],
+        reader: RawReader,
+        seen: Callable[[bytes], bool],
+        *,
+        proposer_mode: bool = False,
+        verified: Callable[[bytes], bool] | None = None,
+        params: ConsensusParams | None = None,
+    ) -> BlockResult:
+        """Execute `txs` as block `height`, under `params` (default `params_for(height)`).
+
+        Validators (proposer_mode=False) raise TxInvalid for a transaction that may never be
+        in a block, and BlockOverLimit when the receipts' gas or canonical bytes add up past
+        `max_block_gas` / `max_block_receipt_bytes`. A proposer drops invalid transactions
+        instead and reports them in `dropped`; it stops at the first transaction that would
+        take the block past a limit (that one and the rest wait for a later block:
+        `deferred`), and drops one that would exceed a limit even alone.
+        `seen(hash)` says whether a transaction is already committed (replay protection);
+        `verified(hash)` may say a signature was already checked at admission.
+        """
+        p = params or self.params_for(height)
+        max_gas, max_bytes = p.max_block_gas, p.max_block_receipt_bytes
+        overlay: dict[bytes, bytes | None] = {}
+        # A proposer executes each transaction into `staged` first and merges it into the
+        # overlay only once the block's budgets allow it; a validator writes straight into
+        # the overlay (a block over its budgets is refused whole). Reads see the same values.
+        staged: dict[bytes, bytes | None] = {}
+
+        if proposer_mode:
+
+            def read(k: bytes) -> bytes | None:
+                if k in staged:
+                    return staged[k]
+                if k in overlay:
+                    return overlay[k]
+                return reader(k)
+
+            target = staged
+        else:
+
+            def read(k: bytes) -> bytes | None:
+                if k in overlay:
+                    return overlay[k]
+                return reader(k)
+
+            target = overlay
+
+        included: list[Transaction] = []
+        receipts: list[Receipt] = []
+        encoded: list[bytes] = []
+        dropped: list[tuple[bytes, str]] = []
+        in_block: set[bytes] = set()
+        block_gov = BlockGov(self._gov_reader(read))
+        gas_total = bytes_total = 0
+        deferred = 0
+        for i, tx in enumerate(txs):
+            h = tx.hash
+            try:
+                if h in in_block or seen(h):
+                    raise TxInvalid("transaction already committed (replay)")
+                if verified is not None and verified(h):
+                    self._check_window(tx, height, p)
+                else:
+                    self.check_static(tx, height, p)
+            except TxInvalid as exc:
+                if proposer_mode:
+                    dropped.append((h, str(exc)))
+                    continue
+                raise
+            try:
+                receipt = self._execute_tx(tx, height, time_ms, read, target, p, block_gov, h)
+            except AccessRefused as exc:  # open profile: refused before any write
+                if proposer_mode:
+                    dropped.append((h, str(exc)))
+                    continue
+                raise
+            raw = encode(receipt)
+            gas_total += receipt.gas_used
+            bytes_total += len(raw)
+            if gas_total > max_gas or bytes_total > max_bytes:
+                if not proposer_mode:
+                    raise BlockOverLimit(
+                        f"transactions 0..{len(included)} use {gas_total} gas and "
+                        f"{bytes_total} receipt bytes; the block limits are {max_gas} gas "
+                        f"and {max_bytes} bytes"
+                    )
+                staged.clear()
+                block_gov.changed()  # its answers may rest on the writes just discarded
+                gas_total -= receipt.gas_used
+                bytes_total -= len(raw)
+                if receipt.gas_used > max_gas or len(raw) > max_bytes:
+                    # Alone over a block's budget: it can never be in a block.
+                    dropped.append(
+                        (
+                            h,
+                            f"its receipt ({receipt.gas_used} gas, {len(raw)} bytes) exceeds "
+                            f"a block's limits ({max_gas} gas, {max_bytes} bytes)",
+                        )
+                    )
+                    continue
+                deferred = len(txs) - i  # it and the rest wait for the next block
+                break
+            if proposer_mode:
+                overlay.update(staged)
+                staged.clear()
+            in_block.add(h)
+            included.append(tx)
+            receipts.append(receipt)
+            encoded.append(raw)
+        return BlockResult(
+            included,
+            receipts,
+            dict(sorted(overlay.items())),
+            dropped,
+            encoded,
+            gas_total,
+            deferred,
+        )
+
+    def _check_window(self, tx: Transaction, height: int, params: ConsensusParams) -> None:
+        if tx.body.expiry < height or tx.body.expiry > height + params.tx_expiry_window:
+            raise TxInvalid(
+                f"transaction expiry {tx.body.expiry} is outside the window at {height}"
+            )
+
+    def _execute_tx(
+        self,
+        tx: Transaction,
+        height: int,
+        time_ms: int,
+        read: RawReader,
+        overlay: dict[bytes, bytes | None],
+        params: ConsensusParams,
+        block_gov: BlockGov | None = None,
+        tx_hash: bytes | None = None,  # tx.hash, when the caller has it at hand
+        caller: Caller | None = None,  # an open-profile account, resolved already
+        limit: int | None = None,  # its gas limit, if below max_gas_per_tx
+    ) -> Receipt:
+        """One transaction against the block's overlay, charged to one `Meter`: its base
+        cost, its caller's resolution, the contract's every step and byte, and its state
+        access. A failed receipt records everything consumed, the contract's steps
+        included. Raises `HostResourceError` if the host ran out of memory or stack (not
+        an outcome: the block fails on this node)."""
+        body = tx.body
+        meter = Meter(params.max_gas_per_tx if limit is None else limit)
+        if block_gov is None:
+            block_gov = BlockGov(self._gov_reader(read))
+        who = (body.scheme, body.signer, body.cert)
+        try:
+            meter.charge(tx_gas(len(body.cert)))
+            if caller is None:
+                caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
+            if caller is None:
+                caller, registration, _, _ = self.governance.resolve_caller(
+                    block_gov.gov, *who, time_ms
+                )
+                if registration:
+                    # Registration of a first-use certificate stands even if the call fails.
+                    for k, v in registration.items():
+                        overlay[state_key(GOVERNANCE, k)] = encode(v)
+                    block_gov.changed()
+                else:
+                    block_gov.callers[who] = caller
+        except ContractError as exc:
+            return failed_receipt(meter, exc)
+        ctx = CallContext(
+            contract=body.contract,
+            sender=caller,
+            height=height,
+            time_ms=time_ms,
+            tx_hash=(tx_hash or tx.hash).hex(),
+            reader=read,
+            gas=meter,
+        )
+        try:
+            # A compiled contract already looked up in this block: `_call`'s sandbox path
+            # (only sandboxed contracts are kept there; this context is not read-only).
+            compiled = block_gov.contracts.get(body.contract)
+            if compiled is not None:
+                result, _ = compiled.call(ctx, body.method, list(body.args), meter)
+            else:
+                result, _ = self._call(
+                    ctx, body.contract, body.method, list(body.args), meter, read, block_gov
+                )
+            if type(result) not in FLAT_RESULTS:  # those pass `check_value` as they are
+                check_value(result)
+            if ctx.receipt_bytes > RECEIPT_ROOM:  # else result and events fit for sure
+                check_receipt(ctx, result)
+        except ContractError as exc:
+            return failed_receipt(meter, exc)
+        except ValueTypeError as exc:
+            return failed_receipt(meter, ContractError(f"bad return value: {exc}"))
+        writes = ctx.writes
+        overlay.update(writes)
+        for written in writes:
+            if written.startswith(_GOV_PREFIX):
+                block_gov.changed()
+                break
+        return Receipt(OK, meter.used, result, "", ctx.events)
+
+    def _execute_open_tx(
+        self,
+        tx: Transaction,
+        height: int,
+        time_ms: int,
+        read: RawReader,
+        overlay: dict[bytes, bytes | None],
+        params: ConsensusParams,
+        block_gov: BlockGov | None = None,
+        tx_hash: bytes | None = None,
+    ) -> Receipt:
+        """`_execute_tx` on an open-profile chain: a member's transaction as on any chain; an
+        account's within its quota, which pays the gas used (whether the call succeeds or
+        not). Raises `AccessRefused` / `QuotaExceeded` for one that may not be in a block."""
+        if block_gov is None:
+            block_gov = BlockGov(self._gov_reader(read))
+        admitted = self._open().admit(block_gov.gov, read, tx.body, height, self.chain_id)
+        if admitted is None:
+            return Executor._execute_tx(
+                self, tx, height, time_ms, read, overlay, params, block_gov, tx_hash
+            )
+        limit = params.max_gas_per_tx
+        if admitted.charged is not None:
+            limit = min(limit, admitted.available)
+        receipt = Executor._execute_tx(
+            self, tx, height, time_ms, read, overlay, params, block_gov, tx_hash,
+            caller=admitted.caller, limit=limit,
+        )  # fmt: skip
+        if admitted.charged is not None:
+            bucket = {"gas": admitted.available - receipt.gas_used, "height": height}
+            overlay[self._open().bucket_key(admitted.charged)] = encode(bucket)
+        return receipt
+
+    def _open(self) -> OpenProfileModule:
+        """The open profile's module (set whenever `self.open`, checked at construction)."""
+        if self.open_profile is None:
+            raise RuntimeError("not an open-profile chain")
+        return self.open_profile
+
+    def _call(
+        self,
+        ctx: CallContext,
+        contract: str,
+        method: str,
+        args: list[Any],
+        gas: Meter,
+        read: RawReader,
+        block_gov: BlockGov | None = None,
+    ) -> tuple[Any, int]:
+        native = self.native.get(contract)
+        if native is not None:
+            methods, views = self._native_methods[contract]
+            if method not in methods:
+                raise ContractError(f"contract {contract!r} has no method {method!r}")
+            if ctx._read_only and method not in views:
+                raise ContractError(f"{contract}.{method} is not a view")
+            gas.charge(GAS_NATIVE_CALL)
+            try:
+                return getattr(native, method)(ctx, *args), 0
+            except TypeError as exc:
+                raise ContractError(f"bad arguments for {contract}.{method}: {exc}") from None
+            except (KeyError, AttributeError, ValueError) as exc:
+                raise ContractError(
+                    f"{contract}.{method} failed: {type(exc).__name__}: {exc}"
+                ) from None
+        if block_gov is None:
+            compiled = self._compiled_contract(contract, read)
+        else:
+            compiled = block_gov.contracts.get(contract)
+            if compiled is None:
+                compiled = block_gov.contracts[contract] = self._compiled_contract(
+                    contract, read, block_gov.gov
+                )
+        if ctx._read_only and method not in compiled.views:
+            raise ContractError(f"{contract}.{method} is not a view")
+        return compiled.call(ctx, method, args, gas)  # type: ignore[no-any-return]
+
+    # -- contracts ------------------------------------------------------------------------
+    def _gov_reader(
+        self, read: RawReader, reads: list[tuple[bytes, bytes | None]] | None = None
+    ) -> Callable[[str], Any]:
+        """Governance values through `read`, decoded. Decoding is memoised by the raw bytes
+        (a pure function of them), so the values returned are shared: never mutate them.
+        With `reads`, every (state key, raw bytes) read is appended to it."""
+        memo = self._gov_values
+        if reads is not None:
+            source, record = read, reads.append
+
+            def recorded(k: bytes) -> bytes | None:
+                raw = source(k)
+                record((k, raw))
+                return raw
+
+            read = recorded
+
+        def gov(key: str) -> Any:
+            raw = read(_GOV_PREFIX + key.encode())
+            if raw is None:
+                return None
+            if len(raw) > _GOV_MEMO_MAX_BYTES:  # e.g. a contract's source: not kept
+                return decode_value(raw)
+            value = memo.get(raw, _MISSING)
+            if value is _MISSING:
+                value = decode_value(raw)
+                if len(memo) >= _GOV_MEMO_SIZE:
+                    memo.clear()
+                memo[raw] = value
+            return value
+
+        return gov
+
+    def _compiled_contract(
+        self, contract: str, read: RawReader, gov: Callable[[str], Any] | None = None
+    ) -> Any:
+        from tianfu.execution.sandbox import ContractRejected, compile_contract
+
+        gov = gov or self._gov_reader(read)
+        record = gov(f"contract/{contract}")
+        if record is None:
+            raise ContractError(f"unknown contract {contract!r}")
+        source_hash = bytes.fromhex(record["source_hash"])
+        compiled = self._compiled.get(source_hash)
+        if compiled is None:
+            source = gov(f"source/{record['source_hash']}")
+            if source is None:
+                raise ContractError(f"source of contract {contract!r} is missing")
+            try:
+                compiled = compile_contract(source)
+            except ContractRejected as exc:  # cannot happen for an activated contract
+                raise ContractError(f"contract {contract!r} does not compile: {exc}") from None
+            self._compiled[source_hash] = compiled
+            if len(self._compiled) > self._cache_size:
+                self._compiled.popitem(last=False)
+        else:
+            self._compiled.move_to_end(source_hash)
+        return compiled
+
+    def _methods(
+        self, contract: str, read: RawReader, memo: AdmissionMemo | None = None
+    ) -> tuple[frozenset[str], frozenset[str]]:
+        """A contract's (methods, views); with `memo`, kept there with the read set of the
+        lookup (the contract record, and the source when it was not compiled yet)."""
+        native = self._native_methods.get(contract)
+        if native is not None:
+            return native
+        if memo is None:
+            compiled = self._compiled_contract(contract, read)
+            return compiled.methods, compiled.views
+        table: tuple[frozenset[str], frozenset[str]] | None = memo.lookup(
+            memo.contracts, contract, read
+        )
+        if table is None:
+            reads: list[tuple[bytes, bytes | None]] = []
+            compiled = self._compiled_contract(contract, read, self._gov_reader(read, reads))
+            table = (compiled.methods, compiled.views)
+            memo.keep(memo.contracts, contract, tuple(reads), table)
+        return table
+
+    # -- queries --------------------------------------------------------------------------
+    def query(
+        self,
+        contract: str,
+        method: str,
+        args: list[Any],
+        reader: RawReader,
+        height: int,
+        time_ms: int,
+    ) -> Any:
+        """Run a view read-only on committed state. Raises ContractError."""
+        try:
+            check_value(args)
+        except ValueTypeError as exc:
+            raise ContractError(f"bad argument: {exc}") from None
+        try:  # a view gets the gas limit of the next block
+            limit = self.params_for(height + 1).max_gas_per_tx
+        except ValueError:  # a height the ledger cannot tell the parameters of
+            limit = self.params.max_gas_per_tx
+        gas = Meter(limit)
+        anonymous = Caller(address="", org="", name="query", kind="query")
+        ctx = CallContext(
+            contract=contract,
+            sender=anonymous,
+            height=height,
+            time_ms=time_ms,
+            tx_hash="",
+            reader=reader,
+            gas=gas,
+            read_only=True,
+        )
+        methods, views = self._methods(contract, reader)
+        if method not in methods:
+            raise ContractError(f"contract {contract!r} has no method {method!r}")
+        if method not in views:
+            raise ContractError(f"{contract}.{method} changes state; only views can be queried")
+        try:
+            result, _ = self._call(ctx, contract, method, args, gas, reader)
+        except HostResourceError:
+            raise ContractError("the query ran out of the node's memory or stack") from None
+        check_value(result)
+        return result

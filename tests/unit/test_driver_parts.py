@@ -1,0 +1,170 @@
+"""The driver's parts talk through narrow interfaces: gossip sees a read-only view of the
+core, an action without a handler stops the driver, and the kind numbers match p2p's."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+
+import pytest
+
+from tianfu.codec import encode
+from tianfu.consensus.clock import Timeouts
+from tianfu.consensus.core import ConsensusCore
+from tianfu.consensus.driver import ConsensusDriver, DriverError, UnknownAction
+from tianfu.consensus.messages import Proposal, VoteReceived
+from tianfu.consensus.peers import KIND_COMMIT, KIND_PROPOSAL, KIND_VOTE, PeerGossip
+from tianfu.consensus.wal import ConsensusWAL
+from tianfu.p2p import api as p2p
+from tianfu.testing.sim import SIM_PARAMS, cached_verify, sim_key
+from tianfu.testing.simchain import (
+    CHAIN_ID,
+    SimLedger,
+    SimMempool,
+    SimRules,
+    SimTimers,
+    VirtualLoop,
+)
+from tianfu.types import PREVOTE, Validator, ValidatorSet, Vote, vote_signing_bytes
+
+KEYS = [sim_key(i) for i in range(4)]
+VALIDATORS = ValidatorSet(
+    [Validator(f"v{i}", f"o{i}", k.scheme, k.public_key, 1) for i, k in enumerate(KEYS)]
+)
+
+
+def test_kind_numbers_are_the_p2p_ones():
+    assert (KIND_PROPOSAL, KIND_VOTE, KIND_COMMIT) == (
+        p2p.KIND_PROPOSAL,
+        p2p.KIND_VOTE,
+        p2p.KIND_COMMIT,
+    )
+
+
+def vote(i: int, height: int = 1, round: int = 0) -> Vote:
+    msg = vote_signing_bytes(CHAIN_ID, height, round, PREVOTE, b"", 0)
+    return Vote(1, CHAIN_ID, height, round, PREVOTE, b"", 0, KEYS[i].public_key, KEYS[i].sign(msg))
+
+
+@dataclass
+class View:
+    """Only the `ConsensusView` members: no votes, proposals or other core state."""
+
+    height: int = 1
+    round: int = 0
+    step: int = 0
+    decided: bytes | None = None
+    held: tuple[Vote | Proposal, ...] = ()
+
+    def validator(self, public_key: bytes) -> Validator | None:
+        return VALIDATORS.by_key(public_key)
+
+    def knows(self, msg: Vote | Proposal) -> bool:
+        return msg in self.held
+
+    def round_messages(self) -> list[Vote | Proposal]:
+        return list(self.held)
+
+
+class Host:
+    def __init__(self, view: View) -> None:
+        self.view, self.delivered = view, []
+
+    def consensus(self) -> View:
+        return self.view
+
+    def height_started(self) -> float:
+        return 0.0
+
+    def sign_guard(self) -> None:
+        return None
+
+    def deliver(self, event) -> bool:
+        self.delivered.append(event)
+        return True
+
+    def deliver_commit(self, event) -> None:
+        self.delivered.append(event)
+
+    def load_commit(self, height: int) -> None:
+        return None
+
+
+class Net:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, bytes]] = []
+
+    def broadcast(self, kind: int, payload: bytes) -> None:
+        self.sent.append((kind, payload))
+
+    def send(self, peer: str, kind: int, payload: bytes) -> None:
+        self.sent.append((kind, payload))
+
+
+class Clock:
+    def now(self) -> float:
+        return 0.0
+
+
+def test_gossip_works_through_the_view_alone():
+    """Gossip checks, deduplicates and relays using only `ConsensusView` (not the core's
+    vote sets and proposals, nor the driver's private state)."""
+    view = View()
+    host, net, stats = Host(view), Net(), Counter()
+    gossip = PeerGossip(host, net, CHAIN_ID, KEYS[0].public_key, timers=Clock(), stats=stats)
+    fresh, held, forged = vote(1), vote(2), vote(3)
+    forged = Vote(*[getattr(forged, f) for f in forged.__struct_fields__][:-1], b"\x00" * 64)
+    view.held = (held,)
+    for v in (fresh, held, forged):
+        gossip.handle_frame("peer", KIND_VOTE, encode(v))
+    assert host.delivered == [VoteReceived(fresh)]
+    assert stats["duplicate"] == 1 and stats["dropped_bad_signature"] == 1
+    gossip.tick()  # first look: progress
+    gossip.tick()  # no progress since: relay the round's messages of others
+    assert net.sent == [(KIND_VOTE, encode(held))]
+
+
+def test_timeouts_replace_and_cancel_older_rounds():
+    fired: list[str] = []
+
+    async def go() -> None:
+        t = Timeouts(SimTimers())
+        t.schedule((1, 0, 1), 1.0, lambda: fired.append("r0"), (1, 0))
+        t.schedule((1, 1, 1), 2.0, lambda: fired.append("r1-old"), (1, 1))
+        t.schedule((1, 1, 1), 3.0, lambda: fired.append("r1"), (1, 1))
+        await asyncio.sleep(5)
+
+    loop = VirtualLoop()
+    loop.run_until_complete(go())
+    loop.close()
+    assert fired == ["r1"]  # round 0's was cancelled, round 1's first one replaced
+
+
+class BogusAction:
+    """Not one of the core's actions."""
+
+
+class BogusCore(ConsensusCore):
+    def handle(self, event):  # type: ignore[override]
+        return [BogusAction()]
+
+
+def test_an_action_without_a_handler_stops_the_driver(tmp_path):
+    """An action the driver has no handler for stops it (it is not silently dropped)."""
+    ledger = SimLedger(SimRules(VALIDATORS, SIM_PARAMS), lambda h, r: None)
+
+    def core(height: int, validators: ValidatorSet) -> ConsensusCore:
+        return BogusCore(CHAIN_ID, height, validators, None, verifier=cached_verify)
+
+    wal = ConsensusWAL(tmp_path / "cs.wal")
+    driver = ConsensusDriver(
+        ledger, SimMempool(), None, wal, Net(), core_factory=core, timers=SimTimers()
+    )
+    loop = VirtualLoop()
+    with pytest.raises(UnknownAction, match="BogusAction") as raised:
+        loop.run_until_complete(driver.start())
+    loop.run_until_complete(driver.stop())
+    loop.close()
+    wal.close()
+    assert isinstance(raised.value, DriverError)
