@@ -9,7 +9,6 @@ from tests.unit.kvchain import KvChain
 
 from tianfu.api.app import create_app
 from tianfu.codec import decode, encode
-from tianfu.crypto import generate_keypair, sign_tx
 from tianfu.proofs.documents import verify_document
 from tianfu.proofs.formats import ProofBundle
 from tianfu.types import (
@@ -19,31 +18,13 @@ from tianfu.types import (
     Genesis,
     Receipt,
     Transaction,
-    TxBody,
 )
-
-BARE_KEY = generate_keypair()
 
 
 def make_tx(chain, contract="kv", method="put", args=None, nonce=None, expiry=None):
-    """A signed call (by default `kv.put("k", 1)`) for `chain`: a `KvChain`, or the
-    `MemoryChain` double that tests/unit/test_bench_load.py still uses (signed by a bare
-    key, as that double accepts; nonce 1 unless given)."""
+    """A signed call (by default `kv.put("k", 1)`) by `chain`'s user on a `KvChain`."""
     args = ["k", 1] if args is None else args
-    if isinstance(chain, KvChain):
-        return chain.tx(method, *args, contract=contract, nonce=nonce, expiry=expiry)
-    body = TxBody(
-        1,
-        chain.chain_id,
-        BARE_KEY.scheme,
-        BARE_KEY.public_key,
-        1 if nonce is None else nonce,
-        1000 if expiry is None else expiry,
-        contract,
-        method,
-        args,
-    )
-    return sign_tx(BARE_KEY, body)
+    return chain.tx(method, *args, contract=contract, nonce=nonce, expiry=expiry)
 
 
 @pytest.fixture

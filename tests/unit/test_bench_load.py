@@ -10,6 +10,7 @@ import msgspec
 import pytest
 from fastapi.testclient import TestClient
 from test_api import make_tx
+from tests.unit.kvchain import KvChain
 from typer.testing import CliRunner
 
 from tianfu.api.app import create_app
@@ -19,7 +20,6 @@ from tianfu.cli.bench_cmds import bench_app
 from tianfu.codec import encode
 from tianfu.contracts.examples import example_source
 from tianfu.testing.appchain import AppChain
-from tianfu.testing.memorychain import MemoryChain
 
 
 async def _server(delay: float) -> tuple[asyncio.base_events.Server, int, list[bytes]]:
@@ -147,37 +147,41 @@ def test_batched_payloads_carry_exactly_n_transactions():
     assert payload() is None  # one left: no partial batch
 
 
-def test_batch_answers_from_the_real_route():
-    chain = MemoryChain()
-    api = TestClient(create_app(chain))
+def test_batch_answers_from_the_real_route(tmp_path):
+    chain = KvChain(tmp_path / "a")
+    api = TestClient(create_app(chain.service))
     good, bad = make_tx(chain, nonce=1), make_tx(chain, nonce=2, expiry=0)
     failing = make_tx(chain, method="fail", args=["no"], nonce=3)
     body = encode([encode(t) for t in (good, good, bad, failing)])
+    first = chain.height + 1  # what a batch admits commits in one block
     r = api.post("/v1/txs/batch", content=body, params={"wait": "commit"})
     answers = batch_answers(r.status_code, r.content, 4)
     assert answers == [
-        TxAnswer(200, True, 1),
+        TxAnswer(200, True, first),
         TxAnswer(409, False, 0),
         TxAnswer(400, False, 0),
-        TxAnswer(200, False, 1),  # committed, failed receipt
+        TxAnswer(200, False, first),  # committed, failed receipt
     ]
-    pending = MemoryChain(auto_commit=False)
-    r = TestClient(create_app(pending)).post(
+    chain.close()
+    pending = KvChain(tmp_path / "b", auto_commit=False)
+    r = TestClient(create_app(pending.service)).post(
         "/v1/txs/batch", content=encode([encode(make_tx(pending))])
     )
     assert batch_answers(r.status_code, r.content, 1) == [TxAnswer(202, False, 0)]
+    pending.close()
     assert batch_answers(0, b"", 3) == [TxAnswer(0, False, 0)] * 3  # connection failed
     assert batch_answers(413, b'{"error": "x"}', 2) == [TxAnswer(413, False, 0)] * 2
     assert batch_answers(200, b"junk", 2) == [TxAnswer(502, False, 0)] * 2
     assert batch_answers(200, r.content, 2) == [TxAnswer(502, False, 0)] * 2  # wrong count
 
 
-def test_closed_loop_batches_over_http_to_a_served_app():
+def test_closed_loop_batches_over_http_to_a_served_app(tmp_path):
     """post_until + batched against the real application served by uvicorn on loopback:
     every transaction committed and answered per transaction."""
     import uvicorn
 
-    chain = MemoryChain()
+    chain = KvChain(tmp_path)
+    base = chain.height
     kp_nonce = iter(range(1, 10**6))
 
     def next_tx():
@@ -186,7 +190,11 @@ def test_closed_loop_batches_over_http_to_a_served_app():
     async def main():
         server = uvicorn.Server(
             uvicorn.Config(
-                create_app(chain), host="127.0.0.1", port=0, log_level="warning", lifespan="off"
+                create_app(chain.service),
+                host="127.0.0.1",
+                port=0,
+                log_level="warning",
+                lifespan="off",
             )
         )
         task = asyncio.ensure_future(server.serve())
@@ -213,8 +221,11 @@ def test_closed_loop_batches_over_http_to_a_served_app():
     assert answers and len(answers) % 5 == 0
     assert all(a.status == 200 and a.ok for a in answers)
     assert stats.conn_errors == 0 and stats.unfinished == 0
-    assert max(len(b.txs) for b in chain.blocks) == 5  # one block per request of 5
-    assert sum(len(b.txs) for b in chain.blocks) == len(answers)
+    store = chain.service.ledger.store
+    blocks = [store.load_block(h) for h in range(base + 1, chain.height + 1)]
+    chain.close()
+    assert max(len(b.txs) for b in blocks) == 5  # one block per request of 5
+    assert sum(len(b.txs) for b in blocks) == len(answers)
 
 
 def test_bench_batch_option():

@@ -190,7 +190,7 @@ def test_str_addition_known_charges(a: str, b: str, charged: int, mem: int) -> N
     """Hand-computed charges of `a + b` (the cost table: 1 gas per 64 bytes of C-level
     work, 1 per 256 bytes allocated; a str is a 64-byte header and 1 or 4 bytes per
     character; a transaction may allocate 64 MiB)."""
-    rt = gas.Runtime(1_000)
+    rt = runtime.Runtime(1_000)
     assert rt.add(a, b) == a + b
     assert (rt.m.left, rt.m.mem) == (1_000 - charged, (64 << 20) - mem)
 
