@@ -50,6 +50,7 @@ from pathlib import Path
 import msgspec
 
 from tianfu.codec import CodecError, check_version, decode, encode
+from tianfu.consensus.durable import replace_durably
 from tianfu.consensus.messages import Proposal, proposal_signing_bytes
 from tianfu.crypto.keys import KeyPair
 from tianfu.types import PRECOMMIT, PREVOTE, Vote, vote_signing_bytes
@@ -102,14 +103,6 @@ class LastSigned(msgspec.Struct, array_like=True, frozen=True):
     @property
     def hrs(self) -> tuple[int, int, int]:
         return (self.height, self.round, self.step)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _slot_digest(seq: int, body: bytes) -> bytes:
@@ -299,19 +292,7 @@ class FilePrivValidator:
 
     def _create(self, seq: int, last: LastSigned) -> None:
         """Write a new format 2 file holding `last` in both slots, atomically and durably."""
-        data = encode_slot(seq, last) * 2
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        replace_durably(self.path, encode_slot(seq, last) * 2)
         self._fd = os.open(self.path, os.O_RDWR)
 
     # ---------------------------------------------------------------- signing

@@ -35,6 +35,7 @@ import msgspec
 
 from tianfu.codec import CodecError, decode, encode
 from tianfu.consensus.core import ConsensusCore
+from tianfu.consensus.durable import replace_durably
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     BlockExecuted,
@@ -146,14 +147,6 @@ def encode_record(entry: WalEntry) -> bytes:
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def scan(data: bytes) -> tuple[list[WalEntry], int]:
     """Decode records from `data`; return them and the length of the intact prefix."""
     entries: list[WalEntry] = []
@@ -255,15 +248,7 @@ class ConsensusWAL:
             self._write(encode_record(EndHeight(height)))
             self._entries = [EndHeight(height)]  # what `records()` means from here on
             return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, encode_record(EndHeight(height)))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        replace_durably(self.path, encode_record(EndHeight(height)))
         os.close(self._fd)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         self._size = os.fstat(self._fd).st_size

@@ -438,7 +438,9 @@ def _render_history(v: VerifiedBundle, genesis: Genesis) -> dict[str, Any]:
         for b in v.blocks
         if b.entries[0].height is not None
     ]
+    complete, earlier_change = last.prev is None, last.prev
     if last.height == 0 or last.prev == 0:  # the first version is in the genesis state
+        complete, earlier_change = True, None
         if last.height != 0:
             versions.append(
                 {
@@ -448,24 +450,14 @@ def _render_history(v: VerifiedBundle, genesis: Genesis) -> dict[str, Any]:
                     "proven_in_block": 0,
                 }
             )
-        return {
-            "contract": contract,
-            "key": key,
-            "height": top.header.height,
-            "block_hash": top.header.hash.hex(),
-            "time_ms": top.header.time_ms,
-            "complete": True,
-            "earlier_change": None,
-            "versions": versions,
-        }
     return {
         "contract": contract,
         "key": key,
         "height": top.header.height,
         "block_hash": top.header.hash.hex(),
         "time_ms": top.header.time_ms,
-        "complete": last.prev is None,
-        "earlier_change": last.prev,
+        "complete": complete,
+        "earlier_change": earlier_change,
         "versions": versions,
     }
 
