@@ -14,13 +14,11 @@ from typing import Any
 import uvicorn
 
 from tianfu.api.server import make_server
-from tianfu.api.service import TxRejected
 from tianfu.consensus.driver import ConsensusDriver
 from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
-from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
 from tianfu.node import faults
 from tianfu.node import loop as event_loop
@@ -29,16 +27,16 @@ from tianfu.node.evidence import EvidenceReporter
 from tianfu.node.health import NodeHealth, wire_health
 from tianfu.node.http import network_node_app
 from tianfu.node.observer_node import CONSENSUS_KINDS, OBSERVER_KINDS, validator_key_check
-from tianfu.node.service import NodeService
-from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
+from tianfu.node.storeguard import DataLock, StoreGuard
 from tianfu.node.trust import chain_trust
+from tianfu.node.wiring import cancel_all, open_service, peer_admission
 from tianfu.p2p import api as p2p
 from tianfu.p2p.network import TlsNetwork
 from tianfu.p2p.observer import CombinedNetwork, ObserverTransport
 from tianfu.privdata.distribution import Distributor
 from tianfu.privdata.node import PrivateDataNode, load_quotas
 from tianfu.sync import BlockSyncer
-from tianfu.types import Genesis, Transaction
+from tianfu.types import Genesis
 from tianfu.types.genesis import decode_genesis
 
 log = logging.getLogger(__name__)
@@ -61,16 +59,8 @@ async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False)
 async def _serve(
     cfg: NodeConfig, genesis: Genesis, ident: Identity, new_signer_state: bool
 ) -> None:
-    ledger, _ = open_checked_ledger(cfg.home, cfg.data, genesis)
-    mempool = Mempool()
-    service = NodeService(
-        ledger,
-        mempool,
-        node_name=cfg.name,
-        org=cfg.org,
-        is_validator=cfg.validator,
-        max_body_bytes=cfg.max_body_bytes,
-    )
+    service = open_service(cfg, genesis, org=cfg.org, is_validator=cfg.validator)
+    ledger, mempool = service.ledger, service.mempool
 
     trusted_cas, is_revoked = chain_trust(ledger)
     handlers: dict[int, Any] = {}
@@ -92,13 +82,6 @@ async def _serve(
     )
     network: Any = partition.wrap_network(transport) if partition else transport
 
-    def admit_from_peer(tx: Transaction) -> bool:
-        try:
-            service.admit(tx)
-            return True
-        except TxRejected:
-            return False
-
     # Open profile: the observer port, for nodes without member certificates (sync and
     # gossip only; consensus keeps the member transport).
     observers: ObserverTransport | None = None
@@ -118,7 +101,7 @@ async def _serve(
             is_validator_key=validator_key_check(ledger),
         )
         shared = CombinedNetwork(network, observers)
-    gossip = TxGossip(shared, admit_from_peer, admit_many=service.admit_many)
+    gossip = TxGossip(shared, peer_admission(service), admit_many=service.admit_many)
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()
     syncer: BlockSyncer | None = None
@@ -215,10 +198,7 @@ async def _serve(
     try:
         await server.serve()
     finally:
-        for task in (evidence_task, sync_task):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(evidence_task, sync_task)
         await syncer.drain()
         for app_service in app_services:
             await app_service.stop()

@@ -15,15 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 from tianfu.api.server import make_server
-from tianfu.api.service import TxRejected
 from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
-from tianfu.mempool import Mempool
 from tianfu.mempool.gossip import TxGossip
 from tianfu.node.config import ConfigError, NodeConfig
 from tianfu.node.http import node_app
-from tianfu.node.service import NodeService
-from tianfu.node.storeguard import DataLock, open_checked_ledger
+from tianfu.node.storeguard import DataLock
+from tianfu.node.wiring import cancel_all, open_service, peer_admission
 from tianfu.p2p import api as p2p
 from tianfu.p2p.observer import ObserverTransport
 from tianfu.sync import BlockSyncer
@@ -87,16 +85,8 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
     from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
     from tianfu.consensus.wal import ConsensusWAL
 
-    ledger, _ = open_checked_ledger(cfg.home, cfg.data, genesis)
-    mempool = Mempool()
-    service = NodeService(
-        ledger,
-        mempool,
-        node_name=cfg.name,
-        org="",
-        is_validator=False,
-        max_body_bytes=cfg.max_body_bytes,
-    )
+    service = open_service(cfg, genesis, org="", is_validator=False)
+    ledger, mempool = service.ledger, service.mempool
     handlers: dict[int, Any] = {}
 
     def route(peer: p2p.PeerId, kind: int, payload: bytes) -> None:
@@ -118,13 +108,6 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
         is_validator_key=validator_key_check(ledger) if cfg.validator else None,
     )
 
-    def admit_from_peer(tx: Transaction) -> bool:
-        try:
-            service.admit(tx)
-            return True
-        except TxRejected:
-            return False
-
     def relay_many(txs: list[Transaction]) -> list[bool]:
         # An observer passes on what its peers send (toward the validators, possibly
         # through other observers); a transaction it holds already is not admitted again,
@@ -135,7 +118,7 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
                 gossip.publish(tx)
         return verdicts
 
-    gossip = TxGossip(transport, admit_from_peer, admit_many=relay_many)
+    gossip = TxGossip(transport, peer_admission(service), admit_many=relay_many)
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()
     driver: Any = None
@@ -188,9 +171,7 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
     try:
         await server.serve()
     finally:
-        sync_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sync_task
+        await cancel_all(sync_task)
         await syncer.drain()
         if driver is not None:
             await driver.stop()

@@ -18,7 +18,6 @@ from peers does not change what this validator has signed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import shutil
 import time
@@ -35,6 +34,7 @@ from tianfu.node.config import NodeConfig
 from tianfu.node.netnode import MAX_FRAME
 from tianfu.node.storeguard import STORE_FILE, DataLock, certificate_check
 from tianfu.node.trust import chain_trust
+from tianfu.node.wiring import cancel_all
 from tianfu.p2p.api import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS, PeerId
 from tianfu.p2p.network import TlsNetwork
 from tianfu.store import Store, StoreDamaged, StoreError
@@ -200,9 +200,7 @@ async def _sync(
                     f"(peers at {target}){': ' + why if why else ''}"
                 )
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_all(task)
         await syncer.drain()
         await network.stop()
     try:

@@ -16,6 +16,7 @@ from tianfu.mempool import Mempool
 from tianfu.node import loop as event_loop
 from tianfu.node.http import node_app
 from tianfu.node.service import NodeService
+from tianfu.node.wiring import cancel_all
 from tianfu.privdata.node import PrivateDataNode
 from tianfu.store import Store
 from tianfu.types import Genesis
@@ -68,9 +69,7 @@ async def serve_solo(
     try:
         await server.serve()
     finally:
-        producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await producer
+        await cancel_all(producer)
         await driver.drain()  # never close the store under a block being written
         ledger.store.close()
 
