@@ -346,6 +346,19 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, figure: Any, path: Path) -> None:
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _sweep_figure(runs: list[dict[str, Any]], by: str) -> tuple[Any, Any, Any, list[Any]]:
+    """A sweep's figure of one axis: pyplot, the figure, its axis, the runs sorted by `by`."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(8, 5))
+    return plt, figure, ax, sorted(runs, key=lambda r: r[by])
+
+
 def plot_run(path: Path, fig: dict[str, Any]) -> None:
     """Throughput, latency and node CPU over time, the warm-up shaded."""
     plt = _pyplot()
@@ -379,16 +392,12 @@ def plot_run(path: Path, fig: dict[str, Any]) -> None:
         f"(warm-up shaded)",
         fontsize=10,
     )
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def plot_latency_vs_throughput(path: Path, runs: list[dict[str, Any]]) -> None:
     """A rate sweep: latency percentiles against achieved throughput, one point per rate."""
-    plt = _pyplot()
-    runs = sorted(runs, key=lambda r: r["tps"])
-    figure, ax = plt.subplots(figsize=(8, 5))
+    plt, figure, ax, runs = _sweep_figure(runs, "tps")
     xs = [r["tps"] for r in runs]
     for key in ("p50_ms", "p95_ms", "p99_ms"):
         ax.plot(xs, [r[key] for r in runs], marker="o", label=key.removesuffix("_ms"))
@@ -408,16 +417,12 @@ def plot_latency_vs_throughput(path: Path, runs: list[dict[str, Any]]) -> None:
     )
     ax.grid(alpha=0.3)
     ax.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def plot_validators(path: Path, runs: list[dict[str, Any]]) -> None:
     """A validator-count sweep: throughput and its fraction of the ceiling per count."""
-    plt = _pyplot()
-    runs = sorted(runs, key=lambda r: r["validators"])
-    figure, ax = plt.subplots(figsize=(8, 5))
+    plt, figure, ax, runs = _sweep_figure(runs, "validators")
     xs = [r["validators"] for r in runs]
     ax.plot(xs, [r["tps"] for r in runs], marker="o", label="finalized tx/s")
     ax.plot(xs, [r["ceiling_tps"] for r in runs], marker="x", ls="--", label="ceiling tx/s")
@@ -436,9 +441,7 @@ def plot_validators(path: Path, runs: list[dict[str, Any]]) -> None:
     ax.set_title(f"{runs[0]['contract']}: throughput per validator count (labels: % of ceiling)")
     ax.grid(alpha=0.3)
     ax.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def sweep_table(title: str, runs: list[dict[str, Any]]) -> Table:

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 from tianfu.codec import CodecError
 from tianfu.consensus.messages import (
@@ -96,6 +97,7 @@ MAX_FUTURE_ROUNDS = 8
 MAX_PROPOSALS_PER_ROUND = 2
 MAX_BUFFER_PER_SIGNER = 4 * (MAX_FUTURE_ROUNDS + 1)
 MAX_BUFFER_UNKNOWN = 64
+_Signed = TypeVar("_Signed", Vote, Proposal)
 
 Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, pubkey, message, sig)
 ProposerSelection = Callable[[ValidatorSet, int, int], bytes]
@@ -255,6 +257,23 @@ class ConsensusCore:
 
     # ------------------------------------------------------------ inputs
 
+    def _at_height(
+        self, msg: _Signed, signer: bytes, event: Event, sig_ok: Callable[[_Signed], bool]
+    ) -> bool:
+        """Whether `msg` (a vote or a proposal, signed by `signer`) is one of this chain,
+        well formed, for the height being decided and that height is not decided yet. One
+        for the next height is buffered (`_buffer`); the rest is dropped."""
+        if msg.chain_id != self.chain_id:
+            return False
+        try:
+            msg.validate()
+        except (ValueError, CodecError):
+            return False
+        if msg.height == self.height + 1:
+            self._buffer(signer, event, lambda: sig_ok(msg))
+            return False
+        return msg.height == self.height and self.decided is None
+
     def _buffer(self, signer: bytes, event: Event, sig_ok: Callable[[], bool]) -> None:
         if signer in self._vals:
             if not sig_ok():  # same key next height is the common case: check early
@@ -282,16 +301,7 @@ class ConsensusCore:
 
     def _on_vote(self, event: VoteReceived, out: list[Action]) -> None:
         vote = event.vote
-        if vote.chain_id != self.chain_id:
-            return
-        try:
-            vote.validate()
-        except (ValueError, CodecError):
-            return
-        if vote.height == self.height + 1:
-            self._buffer(vote.validator, event, lambda: self._vote_sig_ok(vote))
-            return
-        if vote.height != self.height or self.decided is not None:
+        if not self._at_height(vote, vote.validator, event, self._vote_sig_ok):
             return
         if vote.validator not in self._vals:
             return
@@ -315,16 +325,7 @@ class ConsensusCore:
 
     def _on_proposal(self, event: ProposalReceived, out: list[Action]) -> None:
         p = event.proposal
-        if p.chain_id != self.chain_id:
-            return
-        try:
-            p.validate()
-        except (ValueError, CodecError):
-            return
-        if p.height == self.height + 1:
-            self._buffer(p.proposer, event, lambda: self._proposal_sig_ok(p))
-            return
-        if p.height != self.height or self.decided is not None:
+        if not self._at_height(p, p.proposer, event, self._proposal_sig_ok):
             return
         if p.round > max(self.round, 0) + MAX_FUTURE_ROUNDS:
             return

@@ -172,22 +172,24 @@ def _c_splitlines(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
     return args
 
 
-def _c_partition(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
-    m = len(_same(s, _arg(args, kw, 0, "sep", None), "partition()"))
+def _partition(
+    rt: Runtime, s: Any, args: Args, kw: Kw, name: str, gas: Callable[[int, int], int]
+) -> Args:
+    """`partition` / `rpartition`: the search for the separator (`gas`), three pieces."""
+    m = len(_same(s, _arg(args, kw, 0, "sep", None), name))
     if not m:
         raise _fail(ValueError, "empty separator")
-    rt.m.charge(search_gas(len(s), m))
+    rt.m.charge(gas(len(s), m))
     _pieces(rt, s, 3)
     return args
+
+
+def _c_partition(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    return _partition(rt, s, args, kw, "partition()", search_gas)
 
 
 def _c_rpartition(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
-    m = len(_same(s, _arg(args, kw, 0, "sep", None), "rpartition()"))
-    if not m:
-        raise _fail(ValueError, "empty separator")
-    rt.m.charge(rsearch_gas(len(s), m))
-    _pieces(rt, s, 3)
-    return args
+    return _partition(rt, s, args, kw, "rpartition()", rsearch_gas)
 
 
 # -- text: building ---------------------------------------------------------------------------

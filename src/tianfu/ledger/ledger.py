@@ -15,6 +15,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from tianfu.codec import decode_value, encode
 from tianfu.contracts import governance, openprofile
@@ -47,6 +48,8 @@ _tx_bytes: Callable[[Transaction], bytes] = Transaction.encoded
 STATE_FORMAT = b"2"
 STATE_FORMAT_META = "state_format"
 
+T = TypeVar("T")
+
 _VALSET_CACHE = 256  # validator sets kept in memory, one per recent state version
 _PARAMS_CACHE = 256  # chain parameters kept in memory, one per recent state version
 # The largest state value a block may write: far below SQLite's largest value (1e9 bytes),
@@ -56,6 +59,29 @@ MAX_STATE_VALUE_BYTES = 64 << 20
 
 class InvalidBlock(ValueError):
     """A block whose contents or roots this node does not agree with."""
+
+
+class _VersionCache(Generic[T]):
+    """Values of recent state versions (thread-safe), the least recently used dropped
+    beyond `size`."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[int, T] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: int) -> T | None:
+        with self._lock:
+            value = self._items.get(version)
+            if value is not None:
+                self._items.move_to_end(version)
+            return value
+
+    def put(self, version: int, value: T) -> None:
+        with self._lock:
+            self._items[version] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
 
 
 def check_storable(
@@ -173,10 +199,8 @@ class Ledger:
         )
         self.state = MerkleState(store)
         self.latest = _LatestCache(store)
-        self._valsets: OrderedDict[int, ValidatorSet] = OrderedDict()  # by state version
-        self._valsets_lock = threading.Lock()
-        self._params: OrderedDict[int, ConsensusParams] = OrderedDict()  # by state version
-        self._params_lock = threading.Lock()
+        self._valsets: _VersionCache[ValidatorSet] = _VersionCache(_VALSET_CACHE)
+        self._params: _VersionCache[ConsensusParams] = _VersionCache(_PARAMS_CACHE)
         self._init_genesis()
         # Admission and queries (which pass no parameters) use those of the height asked.
         self.executor.params_at = self.params
@@ -217,29 +241,15 @@ class Ledger:
         signs from H + 2 on. Known up to the committed height + 2; raises InvalidBlock
         beyond. Cached per state version (bounded); committed state never changes.
         """
-        if height < 1:
-            raise InvalidBlock(f"no validator set for height {height}")
-        version = max(height - 2, 0)
-        with self._valsets_lock:
-            cached = self._valsets.get(version)
-            if cached is not None:
-                self._valsets.move_to_end(version)
-                return cached
-        if version > self.store.height():
-            raise InvalidBlock(
-                f"the validator set of height {height} is not determined yet "
-                f"(committed height {self.store.height()})"
-            )
-        raw = self.state.get(state_key(governance.NAME, "validators"), version)
-        if raw is None:  # a state written before validator sets were kept in governance
-            valset = self.genesis.validator_set
-        else:
-            valset = validator_set_from_records(decode_value(raw))
-        with self._valsets_lock:
-            self._valsets[version] = valset
-            while len(self._valsets) > _VALSET_CACHE:
-                self._valsets.popitem(last=False)
-        return valset
+        return self._governed(
+            height,
+            "validators",
+            self._valsets,
+            validator_set_from_records,
+            self.genesis.validator_set,
+            "no validator set for height {height}",
+            "the validator set of height {height} is not determined yet",
+        )
 
     def params(self, height: int) -> ConsensusParams:
         """The chain parameters in force for block `height` (ADR 0012).
@@ -249,29 +259,45 @@ class Ledger:
         approved in block H applies from H + 2 on every node alike. Known up to the
         committed height + 2; raises InvalidBlock beyond. Cached per state version.
         """
+        return self._governed(
+            height,
+            "params",
+            self._params,
+            lambda value: params_from_value(value, self.genesis.params),
+            self.genesis.params,
+            "no chain parameters for height {height}",
+            "the parameters of height {height} are not determined yet",
+        )
+
+    def _governed(
+        self,
+        height: int,
+        key: str,
+        cache: _VersionCache[T],
+        parse: Callable[[Any], T],
+        genesis_value: T,
+        missing: str,
+        pending: str,
+    ) -> T:
+        """`governance/<key>` of the committed state of height `height - 2` (the genesis
+        state for heights 1 and 2), parsed; `genesis_value` for a state written before the
+        value was kept in governance. `missing` and `pending` (formatted with `height`) are
+        the InvalidBlock messages for a height below 1 and one beyond the committed height
+        + 2. Cached per state version (bounded); committed state never changes."""
         if height < 1:
-            raise InvalidBlock(f"no chain parameters for height {height}")
+            raise InvalidBlock(missing.format(height=height))
         version = max(height - 2, 0)
-        with self._params_lock:
-            cached = self._params.get(version)
-            if cached is not None:
-                self._params.move_to_end(version)
-                return cached
+        cached = cache.get(version)
+        if cached is not None:
+            return cached
         if version > self.store.height():
             raise InvalidBlock(
-                f"the parameters of height {height} are not determined yet "
-                f"(committed height {self.store.height()})"
+                f"{pending.format(height=height)} (committed height {self.store.height()})"
             )
-        raw = self.state.get(state_key(governance.NAME, "params"), version)
-        if raw is None:  # a state written before parameters were kept in governance
-            params = self.genesis.params
-        else:
-            params = params_from_value(decode_value(raw), self.genesis.params)
-        with self._params_lock:
-            self._params[version] = params
-            while len(self._params) > _PARAMS_CACHE:
-                self._params.popitem(last=False)
-        return params
+        raw = self.state.get(state_key(governance.NAME, key), version)
+        value = genesis_value if raw is None else parse(decode_value(raw))
+        cache.put(version, value)
+        return value
 
     def prev_hash(self, height: int) -> bytes:
         if height == 1:

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tianfu.codec import CodecError, decode, encode
 from tianfu.crypto import CertificateError, verify_commit
@@ -54,6 +54,18 @@ log = logging.getLogger(__name__)
 MAX_STATUS_BYTES = 128
 MAX_REQUEST_BYTES = 64
 RESPONSE_SLACK_BYTES = 1 << 20  # headers, certificates and framing beyond the block bytes
+
+
+M = TypeVar("M")
+
+
+def _decode_or_drop(payload: bytes, typ: type[M], max_size: int, what: str, addr: str) -> M | None:
+    """A peer's message of type `typ`, or None (logged, dropped) if it does not decode."""
+    try:
+        return decode(payload, typ, max_size=max_size)
+    except CodecError as exc:
+        log.debug("malformed %s from %s: %s", what, addr, exc)
+        return None
 
 
 class SyncError(Exception):
@@ -217,10 +229,8 @@ class BlockSyncer:
         return p
 
     def _on_status(self, addr: str, payload: bytes) -> None:
-        try:
-            st = decode(payload, Status, max_size=MAX_STATUS_BYTES)
-        except CodecError as exc:
-            log.debug("malformed status from %s: %s", addr, exc)
+        st = _decode_or_drop(payload, Status, MAX_STATUS_BYTES, "status", addr)
+        if st is None:
             return
         p = self._peer(addr)
         p.height, p.head_hash = st.height, st.head_hash
@@ -241,10 +251,8 @@ class BlockSyncer:
 
     # -- answering requests -----------------------------------------------------------------
     def _on_request(self, addr: str, payload: bytes) -> None:
-        try:
-            req = decode(payload, BlocksRequest, max_size=MAX_REQUEST_BYTES)
-        except CodecError as exc:
-            log.debug("malformed blocks request from %s: %s", addr, exc)
+        req = _decode_or_drop(payload, BlocksRequest, MAX_REQUEST_BYTES, "blocks request", addr)
+        if req is None:
             return
         p = self._peer(addr)
         now = self.clock()
