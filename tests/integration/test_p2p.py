@@ -11,7 +11,7 @@ import pytest
 
 from tianfu.crypto.suite import ECDSA_P256
 from tianfu.identity import Identity, OrgCA
-from tianfu.p2p.api import KIND_TXS, KIND_VOTE, PeerId
+from tianfu.p2p.protocol import KIND_TXS, KIND_VOTE, PeerId
 from tianfu.p2p.framing import (
     HELLO_PAYLOAD,
     KIND_HELLO,

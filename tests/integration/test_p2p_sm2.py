@@ -23,7 +23,7 @@ from tests.integration.test_p2p import (
 from tianfu.codec import decode, encode
 from tianfu.crypto import SM2
 from tianfu.identity import Identity, OrgCA
-from tianfu.p2p.api import KIND_VOTE
+from tianfu.p2p.protocol import KIND_VOTE
 from tianfu.p2p.attested import (
     MAX_HELLO,
     PROTOCOL,

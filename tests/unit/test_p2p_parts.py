@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from tianfu.crypto.suite import ECDSA_P256
 from tianfu.identity import OrgCA
-from tianfu.p2p.api import PeerId
+from tianfu.p2p.protocol import PeerId
 from tianfu.p2p.framing import (
     HEADER_SIZE,
     FrameTooLargeError,

@@ -27,7 +27,7 @@ before each `BlockCommitted` moves it to the next height; a `params` given to th
 constructor overrides them at every height (tests and simulations).
 
 Layering: consensus does not import p2p; the kind numbers (`tianfu.consensus.peers`,
-re-exported here) equal `tianfu.p2p.api.KIND_*` (a test checks it) and `network` is any
+re-exported here) equal `tianfu.p2p.protocol.KIND_*` (a test checks it) and `network` is any
 object with `broadcast(kind, payload)` and `send(address, kind, payload)`.
 """
 

@@ -11,7 +11,7 @@ re-sends them and relays the round's proposal and votes.
 
 `PeerMessages` is a mixin of `tianfu.consensus.driver.ConsensusDriver`, split out to keep
 modules small; it works on the driver's state (initialised by the driver's constructor).
-The kind numbers equal `tianfu.p2p.api.KIND_*` (a test checks it): consensus does not
+The kind numbers equal `tianfu.p2p.protocol.KIND_*` (a test checks it): consensus does not
 import p2p.
 """
 
@@ -40,9 +40,9 @@ from tianfu.types import CommitCertificate, Vote
 
 log = logging.getLogger("tianfu.consensus.driver")  # the driver's logger, as before the split
 
-KIND_PROPOSAL = 2  # == tianfu.p2p.api.KIND_PROPOSAL
-KIND_VOTE = 3  # == tianfu.p2p.api.KIND_VOTE
-KIND_COMMIT = 8  # == tianfu.p2p.api.KIND_COMMIT
+KIND_PROPOSAL = 2  # == tianfu.p2p.protocol.KIND_PROPOSAL
+KIND_VOTE = 3  # == tianfu.p2p.protocol.KIND_VOTE
+KIND_COMMIT = 8  # == tianfu.p2p.protocol.KIND_COMMIT
 MAX_VOTE_FRAME = 1024
 MAX_PROPOSAL_FRAME = MAX_BLOCK_BYTES + 4096
 MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)

@@ -32,7 +32,7 @@ from tianfu.node.observer_node import CONSENSUS_KINDS, OBSERVER_KINDS, validator
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import DataLock, StoreGuard, open_checked_ledger
 from tianfu.node.trust import chain_trust
-from tianfu.p2p import api as p2p
+from tianfu.p2p import protocol as p2p
 from tianfu.p2p.network import TlsNetwork
 from tianfu.p2p.observer import CombinedNetwork, ObserverTransport
 from tianfu.privdata.distribution import Distributor

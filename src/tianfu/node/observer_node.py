@@ -25,7 +25,7 @@ from tianfu.mempool.gossip import TxGossip
 from tianfu.node.config import ConfigError, NodeConfig
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import DataLock, open_checked_ledger
-from tianfu.p2p import api as p2p
+from tianfu.p2p import protocol as p2p
 from tianfu.p2p.observer import ObserverTransport
 from tianfu.sync import BlockSyncer
 from tianfu.sync.syncer import SyncConfig

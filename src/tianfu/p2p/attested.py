@@ -45,7 +45,7 @@ from cryptography.x509.oid import NameOID
 from tianfu.codec import CodecError, decode, encode, hash_domain_with
 from tianfu.crypto import SM2, SM2_SUITE, get_suite
 from tianfu.identity import CertInfo, Identity
-from tianfu.p2p.api import PeerId
+from tianfu.p2p.protocol import PeerId
 from tianfu.p2p.framing import (
     HELLO_PAYLOAD,
     KIND_HELLO,

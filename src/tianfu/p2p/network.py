@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 from tianfu.crypto import SM2
 from tianfu.identity import Identity, cert_info
-from tianfu.p2p.api import Handler, PeerId
+from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.attested import AttestedTransport
 from tianfu.p2p.framing import (
     HELLO_PAYLOAD,
@@ -139,7 +139,7 @@ def _peer_certificate(writer: asyncio.StreamWriter) -> bytes | None:
 
 
 class TlsNetwork:
-    """The p2p transport: implements `tianfu.p2p.api.Network`."""
+    """The p2p transport: implements `tianfu.p2p.protocol.Network`."""
 
     def __init__(
         self,

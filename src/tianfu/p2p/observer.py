@@ -42,7 +42,7 @@ import msgspec
 from tianfu.codec import CodecError, decode, encode, hash_domain
 from tianfu.crypto import KeyPair, get_suite
 from tianfu.execution.api import address_of
-from tianfu.p2p.api import Handler, PeerId
+from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.attested import _context, _transport_certificate
 from tianfu.p2p.framing import (
     FrameTooLargeError,
@@ -112,7 +112,7 @@ class _Link:
 
 
 class ObserverTransport:
-    """The observer port: implements `tianfu.p2p.api.Network` for its links."""
+    """The observer port: implements `tianfu.p2p.protocol.Network` for its links."""
 
     def __init__(
         self,

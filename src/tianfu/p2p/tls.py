@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from tianfu.identity import Identity, IdentityError, cert_info, der_to_pem, verify_cert
-from tianfu.p2p.api import PeerId
+from tianfu.p2p.protocol import PeerId
 from tianfu.p2p.framing import PeerRejectedError, SelfConnectionError
 
 log = logging.getLogger(__name__)

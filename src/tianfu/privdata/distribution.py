@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tianfu.codec import CodecError, decode, encode
-from tianfu.p2p.api import (
+from tianfu.p2p.protocol import (
     KIND_PRIVATE_DATA,
     KIND_PRIVATE_FETCH,
     KIND_PRIVATE_HAVE,

@@ -37,11 +37,11 @@ from tianfu.api.service import ChainService
 from tianfu.apps.photo_sharing import media
 from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore
 from tianfu.codec import CodecError, check_version, decode, encode
-from tianfu.p2p.api import PeerId
+from tianfu.p2p.protocol import PeerId
 
 log = logging.getLogger(__name__)
 
-# Message kinds of the photo blobs (one byte on the wire; see tianfu.p2p.api).
+# Message kinds of the photo blobs (one byte on the wire; see tianfu.p2p.protocol).
 KIND_BLOB_HAVE = 14  # BlobHave: this node now holds a checked blob
 KIND_BLOB_FETCH = 15  # BlobFetch: ask a peer for a blob
 KIND_BLOB_DATA = 16  # BlobData: the blob, or "unavailable"
@@ -133,7 +133,7 @@ class BlobReplicator:
         self,
         service: ChainService,
         store: BlobStore,
-        network: Any,  # tianfu.p2p.api.Network
+        network: Any,  # tianfu.p2p.protocol.Network
         config: ReplicationConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
