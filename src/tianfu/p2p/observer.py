@@ -29,20 +29,18 @@ second port, handled here:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import ssl
 import time
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import msgspec
 
 from tianfu.codec import CodecError, decode, encode, hash_domain
 from tianfu.crypto import KeyPair, get_suite
 from tianfu.execution.api import address_of
-from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.attested import _context, _transport_certificate
 from tianfu.p2p.framing import (
     FrameTooLargeError,
@@ -51,9 +49,10 @@ from tianfu.p2p.framing import (
     SelfConnectionError,
     check_kind,
     encode_frame,
-    encode_header,
     read_frame,
 )
+from tianfu.p2p.links import Link, spawn
+from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import OutboundQueue, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,6 @@ OBSERVER_VERSION = 1
 PROOF_TAG = "tianfu/p2p/observer/v1"
 ROLES = ("observer", "validator")
 MAX_HANDSHAKE_FRAME = 512
-WRITE_BATCH = 256 << 10
 
 
 class ObserverHello(msgspec.Struct, array_like=True, frozen=True):
@@ -98,17 +96,15 @@ def proof_message(
     )
 
 
-class _Link:
+class _Link(Link):
+    """One observer-port link: a peer with its role and the host it connects from."""
+
     def __init__(
         self, peer: PeerId, role: str, host: str, reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter, queue: OutboundQueue, bucket: TokenBucket,
     ) -> None:  # fmt: skip
-        self.peer, self.role, self.host = peer, role, host
-        self.reader, self.writer = reader, writer
-        self.queue, self.bucket = queue, bucket
-        self.wake = asyncio.Event()
-        self.closed = asyncio.Event()
-        self.tasks: list[asyncio.Task[None]] = []
+        super().__init__(peer, reader, writer, queue, bucket)
+        self.role, self.host = role, host
 
 
 class ObserverTransport:
@@ -380,21 +376,14 @@ class ObserverTransport:
 
     def _enqueue(self, link: _Link, kind: int, payload: bytes) -> None:
         check_kind(kind)
-        link.queue.push(kind, payload)
-        link.wake.set()
+        link.push(kind, payload)
+
+    def _wrote(self, frames: int, _size: int) -> None:
+        self.stats["frames_out"] += frames
 
     async def _write_loop(self, link: _Link) -> None:
         try:
-            while True:
-                batch = link.queue.pop_batch(WRITE_BATCH)
-                if not batch:
-                    link.wake.clear()
-                    await link.wake.wait()
-                    continue
-                for kind, payload in batch:
-                    link.writer.write(encode_header(kind, len(payload)) + payload)
-                self.stats["frames_out"] += len(batch)
-                await link.writer.drain()
+            await link.write_queued(self._wrote)
         except (ConnectionError, OSError, ssl.SSLError) as exc:
             log.debug("observer write to %s failed: %r", link.peer.address, exc)
         except Exception:  # a task's top level: log, never crash the node
@@ -434,26 +423,16 @@ class ObserverTransport:
             self._close(link)
 
     def _close(self, link: _Link) -> None:
-        if link.closed.is_set():
+        if not link.shut():
             return
-        link.closed.set()
-        current = asyncio.current_task()
-        for task in link.tasks:
-            if task is not current:
-                task.cancel()
-        with contextlib.suppress(Exception):
-            link.writer.close()
         if self._links.get(link.peer.address) is link:
             del self._links[link.peer.address]
             log.info("observer port: disconnected from %s", link.peer.address)
             if self._on_peer is not None:
                 self._on_peer(link.peer, False)
 
-    def _spawn(self, coro: object, name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return spawn(self._tasks, coro, name)
 
 
 class CombinedNetwork:
