@@ -39,8 +39,8 @@ from tianfu.crypto import KeyPair, generate_keypair, sign_vote
 from tianfu.execution.api import address_of
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
-from tianfu.p2p.protocol import KIND_VOTE
 from tianfu.p2p.observer import ObserverTransport
+from tianfu.p2p.protocol import KIND_VOTE
 from tianfu.testing.netcheck import assert_identical, free_base_ports, height
 from tianfu.testing.processes import NodeProcess, free_port
 from tianfu.types import PREVOTE, OpenProfile, StakeGrant
