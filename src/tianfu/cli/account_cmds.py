@@ -16,10 +16,10 @@ from tianfu.cli.common import (
     UrlOpt,
     handle_errors,
     make_client,
-    print_fields,
     print_json,
     report_result,
     scheme_of,
+    show_fields,
 )
 from tianfu.client import DEFAULT_URL
 
@@ -107,10 +107,7 @@ def account_show(
         info = client.query("accounts", "get_account", address)
         if info is None:
             raise CommandFailed(f"{address} is not a registered account")
-        if as_json:
-            print_json(info)
-        else:
-            print_fields(f"account {address}", info)
+        show_fields(f"account {address}", info, as_json)
 
 
 @account_app.command("bond")

@@ -176,6 +176,14 @@ def print_fields(title: str, fields: dict[str, Any]) -> None:
     Console().print(table)
 
 
+def show_fields(title: str, doc: dict[str, Any], as_json: bool) -> None:
+    """`doc` as JSON with --json, else as a titled table of its fields."""
+    if as_json:
+        print_json(doc)
+    else:
+        print_fields(title, doc)
+
+
 def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -235,3 +243,29 @@ def report_result(
         if not as_json:
             typer.echo(f"error: transaction failed: {result.error}", err=True)
         raise typer.Exit(1)
+
+
+def invoke_governance(
+    url: str, identity: Path | None, as_json: bool, method: str, *args: Any
+) -> None:
+    """Sign and send a call of the governance contract and report its outcome."""
+    with handle_errors():
+        client = make_client(url, identity, need_identity=True)
+        report_result(client.invoke("governance", method, *args, check=False), as_json)
+
+
+def address_role_command(method: str, doc: str) -> Callable[..., None]:
+    """A command `ADDRESS ROLE` that calls governance `method(address, role)`; `doc` is its
+    --help text."""
+
+    def command(
+        address: str,
+        role: str,
+        url: UrlOpt = DEFAULT_URL,
+        identity: IdentityOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        invoke_governance(url, identity, as_json, method, address, role)
+
+    command.__doc__ = doc
+    return command

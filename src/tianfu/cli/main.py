@@ -32,6 +32,7 @@ from tianfu.cli.common import (
     print_rows,
     report_result,
     scheme_of,
+    show_fields,
 )
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
@@ -100,10 +101,7 @@ def status(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
     """Show the node's chain id, height and latest block."""
     with handle_errors():
         doc = make_client(url).status()
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields(f"node at {url}", doc)
+        show_fields(f"node at {url}", doc, as_json)
 
 
 @contract_app.command("propose")
@@ -205,10 +203,7 @@ def tx_show(tx_hash: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -
             "error": info.receipt.error,
             "gas_used": info.receipt.gas_used,
         }
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields("transaction", doc)
+        show_fields("transaction", doc, as_json)
 
 
 @block_app.command("show")

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
+import ssl
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from tianfu.p2p.framing import encode_header
 from tianfu.p2p.protocol import PeerId
 from tianfu.p2p.queues import OutboundQueue, TokenBucket
+
+log = logging.getLogger(__name__)
 
 WRITE_BATCH = 256 << 10  # bytes handed to the transport per drain
 
@@ -61,6 +65,20 @@ class Link:
             self.writer.writelines(parts)
             wrote(len(batch), size)
             await self.writer.drain()
+
+    async def write_until_closed(
+        self, wrote: Callable[[int, int], None], close: Callable[[Any], None], who: str
+    ) -> None:
+        """The link's writer task: `write_queued` until the connection fails (logged, with
+        `who` naming the transport's side), then `close(self)`."""
+        try:
+            await self.write_queued(wrote)
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            log.debug("%s write to %s failed: %r", who, self.peer.address, exc)
+        except Exception:  # a task's top level: log, never crash the node
+            log.exception("%s writer of %s failed", who, self.peer.address)
+        finally:
+            close(self)
 
     def shut(self) -> bool:
         """Mark the link closed, cancel its other tasks and close its writer; False if it

@@ -281,16 +281,6 @@ class TlsNetwork:
         self.stats["frames_out"] += frames
         self.stats["bytes_out"] += size
 
-    async def _write_loop(self, conn: _Connection) -> None:
-        try:
-            await conn.write_queued(self._wrote)
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            log.debug("write to %s failed: %r", conn.peer.address, exc)
-        except Exception:  # a task's top level: log, never crash the node
-            log.exception("writer of peer %s failed", conn.peer.address)
-        finally:
-            self._close(conn)
-
     # ---- internals: inbound ---------------------------------------------------------
 
     async def _read_loop(self, conn: _Connection) -> None:
@@ -532,7 +522,11 @@ class TlsNetwork:
         else:
             self._conns[peer.address] = conn
         conn.tasks.append(self._spawn(self._read_loop(conn), f"p2p-read-{peer.name}"))
-        conn.tasks.append(self._spawn(self._write_loop(conn), f"p2p-write-{peer.name}"))
+        conn.tasks.append(
+            self._spawn(
+                conn.write_until_closed(self._wrote, self._close, "p2p"), f"p2p-write-{peer.name}"
+            )
+        )
         if len(conn.queue):
             conn.wake.set()
         if old is None:

@@ -368,7 +368,12 @@ class ObserverTransport:
         )  # fmt: skip
         self._links[peer.address] = link
         link.tasks.append(self._spawn(self._read_loop(link), f"observer-read-{peer.name}"))
-        link.tasks.append(self._spawn(self._write_loop(link), f"observer-write-{peer.name}"))
+        link.tasks.append(
+            self._spawn(
+                link.write_until_closed(self._wrote, self._close, "observer"),
+                f"observer-write-{peer.name}",
+            )
+        )
         log.info("observer port: connected to %s (%s)", peer.address, role)
         if self._on_peer is not None:
             self._on_peer(peer, True)
@@ -380,16 +385,6 @@ class ObserverTransport:
 
     def _wrote(self, frames: int, _size: int) -> None:
         self.stats["frames_out"] += frames
-
-    async def _write_loop(self, link: _Link) -> None:
-        try:
-            await link.write_queued(self._wrote)
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            log.debug("observer write to %s failed: %r", link.peer.address, exc)
-        except Exception:  # a task's top level: log, never crash the node
-            log.exception("observer writer of %s failed", link.peer.address)
-        finally:
-            self._close(link)
 
     async def _read_loop(self, link: _Link) -> None:
         peer = link.peer
