@@ -19,6 +19,7 @@ from tianfu.cli.common import (
     print_json,
     report_result,
     scheme_of,
+    send_call,
     show_fields,
 )
 from tianfu.client import DEFAULT_URL
@@ -84,8 +85,7 @@ def account_sponsor(
 ) -> None:
     """Register another key's address as an account, vouched for by yours."""
     with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("accounts", "sponsor", address), as_json)
+        send_call(url, identity, as_json, "accounts", "sponsor", address)
 
 
 @account_app.command("show")
@@ -126,9 +126,8 @@ def account_bond(
             key = bytes.fromhex(public_key)
         except ValueError:
             raise CommandFailed("the public key must be hex") from None
-        client = make_client(url, identity, need_identity=True)
-        report_result(
-            client.invoke("staking", "bond", validator, scheme_of(scheme), key, amount), as_json
+        send_call(
+            url, identity, as_json, "staking", "bond", validator, scheme_of(scheme), key, amount
         )
 
 
@@ -142,8 +141,7 @@ def account_unbond(
 ) -> None:
     """Unbond stake (`staking.unbond`): power drops from H + 2, stake freed after the period."""
     with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("staking", "unbond", validator, amount), as_json)
+        send_call(url, identity, as_json, "staking", "unbond", validator, amount)
 
 
 @account_app.command("withdraw")
@@ -154,5 +152,4 @@ def account_withdraw(
 ) -> None:
     """Take back unbonded stake whose unbonding period has passed (`staking.withdraw`)."""
     with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("staking", "withdraw"), as_json)
+        send_call(url, identity, as_json, "staking", "withdraw")

@@ -245,13 +245,28 @@ def report_result(
         raise typer.Exit(1)
 
 
+def send_call(
+    url: str,
+    identity: Path | None,
+    as_json: bool,
+    contract: str,
+    method: str,
+    *args: Any,
+    **invoke: Any,
+) -> None:
+    """Sign and send a call of `contract.method(*args)` (`invoke`: the options of
+    `Client.invoke`) and report its outcome."""
+    with handle_errors():
+        client = make_client(url, identity, need_identity=True)
+        report_result(client.invoke(contract, method, *args, **invoke), as_json)
+
+
 def invoke_governance(
     url: str, identity: Path | None, as_json: bool, method: str, *args: Any
 ) -> None:
-    """Sign and send a call of the governance contract and report its outcome."""
-    with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("governance", method, *args, check=False), as_json)
+    """Sign and send a call of the governance contract and report its outcome (a failed
+    transaction is reported, not raised)."""
+    send_call(url, identity, as_json, "governance", method, *args, check=False)
 
 
 def address_role_command(method: str, doc: str) -> Callable[..., None]:

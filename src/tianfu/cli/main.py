@@ -30,8 +30,8 @@ from tianfu.cli.common import (
     print_fields,
     print_json,
     print_rows,
-    report_result,
     scheme_of,
+    send_call,
     show_fields,
 )
 from tianfu.cli.governance_cmds import gov_app
@@ -115,9 +115,8 @@ def contract_propose(
     """Propose a contract; prints the proposal id (the result)."""
     with handle_errors():
         source = file.read_text(encoding="utf-8")
-        client = make_client(url, identity, need_identity=True)
-        report_result(
-            client.invoke("governance", "propose_contract", name, source, check=False), as_json
+        send_call(
+            url, identity, as_json, "governance", "propose_contract", name, source, check=False
         )
 
 
@@ -130,8 +129,7 @@ def contract_approve(
 ) -> None:
     """Approve a contract proposal as your organisation's admin."""
     with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("governance", "approve", proposal_id, check=False), as_json)
+        send_call(url, identity, as_json, "governance", "approve", proposal_id, check=False)
 
 
 @contract_app.command("list")
@@ -161,8 +159,7 @@ def invoke(
     """Send a signed transaction calling CONTRACT.METHOD(ARGS...)."""
     with handle_errors():
         values = [parse_arg(a) for a in args or []]
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke(contract, method, *values, wait=wait, check=False), as_json)
+        send_call(url, identity, as_json, contract, method, *values, wait=wait, check=False)
 
 
 @app.command()
