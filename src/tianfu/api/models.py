@@ -76,7 +76,8 @@ class CommitOut(Model):
     certificate: CertificateOut
 
 
-class TxOut(Model):
+# A transaction's fields (in a proof document; `TxOut` adds the signature and the bytes).
+class TxDoc(Model):
     hash: Hex
     chain_id: str
     scheme: int
@@ -87,6 +88,9 @@ class TxOut(Model):
     method: str
     args: list[Value]
     has_cert: bool
+
+
+class TxOut(TxDoc):
     signature: Hex
     raw: Hex = Field(description="the canonical bytes of the transaction")
 
@@ -263,19 +267,6 @@ class EntryDoc(Model):
 class StateDocument(BlockDoc):
     kind: Literal["state"]
     entries: list[EntryDoc]
-
-
-class TxDoc(Model):
-    hash: Hex
-    chain_id: str
-    scheme: int
-    signer: Hex
-    nonce: int
-    expiry: int
-    contract: str
-    method: str
-    args: list[Value]
-    has_cert: bool
 
 
 class ProvenReceiptDoc(Model):
