@@ -115,17 +115,22 @@ class StoreReads(StoreFile):
         )
         return [self._decoded(_dec_header.decode, r[0], "header") for r in rows]
 
-    def load_tx(self, tx_hash: bytes) -> TxRecord | None:
+    def _maybe_committed(self, tx_hash: bytes) -> bytes | None:
+        """`tx_hash` as bytes if it may be committed; None if the hash filter rules it out."""
         if self._closed:
             raise StoreError("the store is closed")
         if type(tx_hash) is not bytes:
             tx_hash = bytes(tx_hash)
-        if not self._seen.might_contain(tx_hash):
+        return tx_hash if self._seen.might_contain(tx_hash) else None
+
+    def load_tx(self, tx_hash: bytes) -> TxRecord | None:
+        key = self._maybe_committed(tx_hash)
+        if key is None:
             return None
         row = self._one(
             f"SELECT t.height, t.idx, b.txs, b.receipts FROM ({_TX_POSITION}) t "
             "JOIN blocks b ON b.height = t.height",
-            (tx_hash,),
+            (key,),
         )
         if row is None:
             return None
@@ -140,23 +145,15 @@ class StoreReads(StoreFile):
 
     def tx_position(self, tx_hash: bytes) -> tuple[int, int] | None:
         """(height, index) of a committed transaction, or None."""
-        if self._closed:
-            raise StoreError("the store is closed")
-        if type(tx_hash) is not bytes:
-            tx_hash = bytes(tx_hash)
-        if not self._seen.might_contain(tx_hash):
+        key = self._maybe_committed(tx_hash)
+        if key is None:
             return None
-        row = self._one(_TX_POSITION, (tx_hash,))
+        row = self._one(_TX_POSITION, (key,))
         return None if row is None else (int(row[0]), int(row[1]))
 
     def has_tx(self, tx_hash: bytes) -> bool:
-        if self._closed:
-            raise StoreError("the store is closed")
-        if type(tx_hash) is not bytes:
-            tx_hash = bytes(tx_hash)
-        if not self._seen.might_contain(tx_hash):
-            return False
-        return self._one(_TX_POSITION, (tx_hash,)) is not None
+        key = self._maybe_committed(tx_hash)
+        return key is not None and self._one(_TX_POSITION, (key,)) is not None
 
     def committed_txs(self, tx_hashes: list[bytes]) -> set[bytes]:
         """Which of `tx_hashes` are committed: `has_tx` for many, as of one snapshot.
