@@ -26,4 +26,10 @@ def test_a_part_without_its_header_is_refused(tmp_path):
     (tmp_path / "b.py").write_text("# part\ny = 2\n")  # no blank line after the header
     with pytest.raises(ValueError):
         joined_source(str(tmp_path / "pkg.py"), "a.py", "b.py")
-    assert _without_header("# part\n\n# -- views\ny = 2\n") == "# -- views\ny = 2\n"
+    assert _without_header("# part\n\n# -- views\ny = 2\n").strip("\n") == "# -- views\ny = 2"
+
+
+def test_parts_are_joined_with_two_blank_lines_whatever_their_edges(tmp_path):
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").write_text("# part\n\n\n\ny = 2\n\n")
+    assert joined_source(str(tmp_path / "pkg.py"), "a.py", "b.py") == "x = 1\n\n\ny = 2\n"

@@ -2,8 +2,9 @@
 order into the one text the chain runs.
 
 Each part after the first starts with a header of comment lines (the linters' directives and
-a line saying which contract it belongs to) ended by a blank line; the header and that blank
-line are left out of the join, so the deployed text is the parts' code exactly.
+a line saying which contract it belongs to) ended by a blank line; the header is left out of
+the join. The parts' code is joined with two blank lines between parts (as between top-level
+definitions), so the deployed text does not depend on how a formatter ends or starts a file.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ def _without_header(text: str) -> str:
         start += 1
     if start == 0 or start == len(lines) or lines[start].strip():
         raise ValueError("a contract part must start with comment lines and a blank line")
-    return "".join(lines[start + 1 :])
+    return "".join(lines[start:])
 
 
 def joined_source(package_file: str, *parts: str) -> str:
     """The source of the contract whose parts are the files `parts` beside `package_file`."""
     folder = Path(package_file).parent
     texts = [(folder / name).read_text(encoding="utf-8") for name in parts]
-    return texts[0] + "".join(_without_header(t) for t in texts[1:])
+    code = [texts[0], *(_without_header(t) for t in texts[1:])]
+    return "\n\n\n".join(c.strip("\n") for c in code) + "\n"
