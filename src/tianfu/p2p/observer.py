@@ -34,7 +34,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
@@ -85,6 +85,9 @@ class ObserverProof(msgspec.Struct, array_like=True, frozen=True):
     def validate(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}")
+
+
+_Handshake = TypeVar("_Handshake", ObserverHello, ObserverProof)
 
 
 def proof_message(
@@ -257,32 +260,41 @@ class ObserverTransport:
                 self.strike(host, None, f"key {who} banned")
 
     # ---- handshake ----------------------------------------------------------------
+    async def _exchange(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        kind: int,
+        ours: _Handshake,
+        out_of_turn: str,
+    ) -> _Handshake:
+        """Send our handshake message of `kind` and read the peer's, which must be of the
+        same kind (else `MalformedFrameError(out_of_turn)`), within the handshake timeout."""
+        writer.write(encode_frame(kind, encode(ours)))
+        await writer.drain()
+        got, payload = await asyncio.wait_for(
+            read_frame(reader, MAX_HANDSHAKE_FRAME), self._timeout
+        )
+        if got != kind:
+            raise MalformedFrameError(out_of_turn)
+        return decode(payload, type(ours), max_size=MAX_HANDSHAKE_FRAME)
+
     async def _handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server_cert: bytes
     ) -> tuple[PeerId, str]:
         nonce = secrets.token_bytes(32)
         hello = ObserverHello(OBSERVER_VERSION, self._chain_id, nonce)
-        writer.write(encode_frame(KIND_OBSERVER_HELLO, encode(hello)))
-        await writer.drain()
-        kind, payload = await asyncio.wait_for(
-            read_frame(reader, MAX_HANDSHAKE_FRAME), self._timeout
+        theirs = await self._exchange(
+            reader, writer, KIND_OBSERVER_HELLO, hello, "the first frame is not an observer HELLO"
         )
-        if kind != KIND_OBSERVER_HELLO:
-            raise MalformedFrameError("the first frame is not an observer HELLO")
-        theirs = decode(payload, ObserverHello, max_size=MAX_HANDSHAKE_FRAME)
         if theirs.chain_id != self._chain_id:
             raise PeerRejectedError(f"peer is on chain {theirs.chain_id!r}")
         kp = self._keypair
         msg = proof_message(self._chain_id, server_cert, theirs.nonce, nonce, self._role)
         proof = ObserverProof(kp.scheme, kp.public_key, self._role, kp.sign(msg))
-        writer.write(encode_frame(KIND_OBSERVER_PROOF, encode(proof)))
-        await writer.drain()
-        kind, payload = await asyncio.wait_for(
-            read_frame(reader, MAX_HANDSHAKE_FRAME), self._timeout
+        p = await self._exchange(
+            reader, writer, KIND_OBSERVER_PROOF, proof, "the second frame is not an observer proof"
         )
-        if kind != KIND_OBSERVER_PROOF:
-            raise MalformedFrameError("the second frame is not an observer proof")
-        p = decode(payload, ObserverProof, max_size=MAX_HANDSHAKE_FRAME)
         expected = proof_message(self._chain_id, server_cert, nonce, theirs.nonce, p.role)
         try:
             ok = get_suite(p.scheme).verify(p.public_key, expected, p.signature)
