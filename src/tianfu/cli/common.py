@@ -63,6 +63,25 @@ class CommandFailed(Exception):
     """A command that ran but did not succeed (exit code 1)."""
 
 
+_USAGE = (UsageProblem, BadInput)
+_PLAIN = (ClientError, CommandFailed, AppCommandFailed, CodecError, CryptoError)
+# ValueError: IdentityError and other validation errors of our packages.
+_EXPECTED = (*_USAGE, TxFailed, VerificationError, *_PLAIN, OSError, ValueError)
+
+
+def _error_line(exc: BaseException) -> tuple[str, int]:
+    """The stderr line and exit code of an expected failure (the first that applies)."""
+    if isinstance(exc, _USAGE):
+        return f"error: {exc}", 2
+    if isinstance(exc, TxFailed):
+        return f"error: transaction {exc.result.tx_hash} failed: {exc.error}", 1
+    if isinstance(exc, VerificationError):
+        return f"error: verification failed: {exc}", 1
+    if not isinstance(exc, _PLAIN) and isinstance(exc, FileNotFoundError):
+        return f"error: no such file: {exc.filename}", 1
+    return f"error: {exc}", 1
+
+
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn every expected failure into one clean line on stderr and an exit code."""
@@ -70,27 +89,10 @@ def handle_errors() -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
-    except (UsageProblem, BadInput) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except TxFailed as exc:
-        typer.echo(f"error: transaction {exc.result.tx_hash} failed: {exc.error}", err=True)
-        raise typer.Exit(1) from None
-    except VerificationError as exc:
-        typer.echo(f"error: verification failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except (ClientError, CommandFailed, AppCommandFailed, CodecError, CryptoError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except FileNotFoundError as exc:
-        typer.echo(f"error: no such file: {exc.filename}", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except ValueError as exc:  # IdentityError and other validation errors of our packages
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except _EXPECTED as exc:
+        line, code = _error_line(exc)
+        typer.echo(line, err=True)
+        raise typer.Exit(code) from None
 
 
 def scheme_of(name: str) -> int:
