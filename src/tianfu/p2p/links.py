@@ -18,6 +18,8 @@ from tianfu.p2p.queues import OutboundQueue, TokenBucket
 
 log = logging.getLogger(__name__)
 
+Address = tuple[str, int]  # (host, port)
+
 WRITE_BATCH = 256 << 10  # bytes handed to the transport per drain
 
 

@@ -46,14 +46,13 @@ from tianfu.p2p.framing import (
     encode_frame,
     read_frame,
 )
-from tianfu.p2p.links import Link, abort, listen_socket, spawn
+from tianfu.p2p.links import Address, Link, abort, listen_socket, spawn
 from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import OutboundQueue, TokenBucket, keep_new_connection
 from tianfu.p2p.tls import ContextCache, TrustedCas, peer_certificate, verify_peer
 
 log = logging.getLogger(__name__)
 
-Address = tuple[str, int]
 
 STAT_KEYS = (
     "frames_in",  # frames read from authenticated peers

@@ -51,13 +51,12 @@ from tianfu.p2p.framing import (
     encode_frame,
     read_frame,
 )
-from tianfu.p2p.links import Link, spawn
+from tianfu.p2p.links import Address, Link, spawn
 from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import OutboundQueue, TokenBucket
 
 log = logging.getLogger(__name__)
 
-Address = tuple[str, int]
 KIND_OBSERVER_HELLO = 12  # ObserverHello: first frame on the observer port
 KIND_OBSERVER_PROOF = 13  # ObserverProof: second frame on the observer port
 OBSERVER_VERSION = 1
