@@ -1,6 +1,6 @@
 """Response models of the REST API, for its OpenAPI schema (documentation only).
 
-The routes render their answers as before (`tianfu.api.render`, the proof builder); these
+The routes render their answers themselves (`tianfu.api.render`, the proof builder); these
 pydantic models describe those answers so that clients learn every field from the schema,
 and `tests/unit/test_api_schema.py` checks that real answers conform (no field missing,
 none undocumented: every model forbids extra fields). They are attached with `documented`,
