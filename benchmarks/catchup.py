@@ -50,7 +50,7 @@ from typing import Any
 from benchchain import ORGS, BenchChain, bench_asset_source, db_bytes
 
 from tianfu.crypto import generate_keypair
-from tianfu.p2p.api import PeerId
+from tianfu.p2p.protocol import PeerId
 from tianfu.sync import BlockSyncer, SyncConfig
 from tianfu.types import ConsensusParams
 
@@ -83,7 +83,7 @@ class Link:
 
 
 class LinkEnd:
-    """One node's `tianfu.p2p.api.Network` on a `Link`."""
+    """One node's `tianfu.p2p.protocol.Network` on a `Link`."""
 
     def __init__(self, link: Link, me: PeerId) -> None:
         self.link = link

@@ -26,8 +26,8 @@ from tianfu.crypto import generate_keypair, sign_tx, sign_vote
 from tianfu.identity import Identity, OrgCA
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
-from tianfu.p2p import api as p2p
-from tianfu.p2p.api import PeerId
+from tianfu.p2p import protocol as p2p
+from tianfu.p2p.protocol import PeerId
 from tianfu.store import Store
 from tianfu.types import PREVOTE, ConsensusParams, Genesis, OrgConfig, TxBody, Validator, Vote
 

@@ -40,8 +40,8 @@ from tianfu.crypto import KeyPair, generate_keypair, sign_vote
 from tianfu.execution.contract_api import address_of
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
-from tianfu.p2p.api import KIND_VOTE
 from tianfu.p2p.observer import ObserverTransport
+from tianfu.p2p.protocol import KIND_VOTE
 from tianfu.testing.processes import NodeProcess, free_port
 from tianfu.types import PREVOTE, OpenProfile, StakeGrant
 

@@ -11,7 +11,6 @@ import pytest
 
 from tianfu.crypto.suite import ECDSA_P256
 from tianfu.identity import Identity, OrgCA
-from tianfu.p2p.api import KIND_TXS, KIND_VOTE, PeerId
 from tianfu.p2p.framing import (
     HELLO_PAYLOAD,
     KIND_HELLO,
@@ -20,6 +19,7 @@ from tianfu.p2p.framing import (
     read_frame,
 )
 from tianfu.p2p.network import TlsNetwork
+from tianfu.p2p.protocol import KIND_TXS, KIND_VOTE, PeerId
 from tianfu.p2p.tls import make_context
 
 pytestmark = pytest.mark.timeout(300)

@@ -23,7 +23,6 @@ from tests.integration.test_p2p import (
 from tianfu.codec import decode, encode
 from tianfu.crypto import SM2
 from tianfu.identity import Identity, OrgCA
-from tianfu.p2p.api import KIND_VOTE
 from tianfu.p2p.attested import (
     MAX_HELLO,
     PROTOCOL,
@@ -33,6 +32,7 @@ from tianfu.p2p.attested import (
     client_message,
 )
 from tianfu.p2p.framing import HELLO_PAYLOAD, KIND_HELLO, encode_frame, read_frame
+from tianfu.p2p.protocol import KIND_VOTE
 
 pytestmark = pytest.mark.timeout(300)
 

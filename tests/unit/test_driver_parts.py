@@ -16,7 +16,7 @@ from tianfu.consensus.driver import ConsensusDriver, DriverError, UnknownAction
 from tianfu.consensus.messages import Proposal, VoteReceived
 from tianfu.consensus.peers import KIND_COMMIT, KIND_PROPOSAL, KIND_VOTE, PeerGossip
 from tianfu.consensus.wal import ConsensusWAL
-from tianfu.p2p import api as p2p
+from tianfu.p2p import protocol as p2p
 from tianfu.testing.sim import SIM_PARAMS, cached_verify, sim_key
 from tianfu.testing.simchain import (
     CHAIN_ID,

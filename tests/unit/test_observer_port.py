@@ -7,8 +7,8 @@ import pytest
 
 from tianfu.crypto import generate_keypair
 from tianfu.execution.contract_api import address_of
-from tianfu.p2p.api import KIND_BLOCKS_REQUEST, KIND_STATUS, KIND_TXS, KIND_VOTE
 from tianfu.p2p.observer import ObserverTransport
+from tianfu.p2p.protocol import KIND_BLOCKS_REQUEST, KIND_STATUS, KIND_TXS, KIND_VOTE
 
 SYNC = frozenset({KIND_STATUS, KIND_BLOCKS_REQUEST, KIND_TXS})
 

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from tianfu.crypto.suite import ECDSA_P256
 from tianfu.identity import OrgCA
-from tianfu.p2p.api import PeerId
 from tianfu.p2p.framing import (
     HEADER_SIZE,
     FrameTooLargeError,
@@ -23,6 +22,7 @@ from tianfu.p2p.framing import (
     encode_header,
     read_frame,
 )
+from tianfu.p2p.protocol import PeerId
 from tianfu.p2p.queues import OutboundQueue, TokenBucket, keep_new_connection
 from tianfu.p2p.tls import ContextCache, make_context, verify_peer
 

@@ -35,7 +35,7 @@ from tianfu.apps.photo_sharing.replication import (
 from tianfu.apps.photo_sharing.routes import blob_router
 from tianfu.apps.photo_sharing.sdk import PhotoSharing
 from tianfu.codec import decode, encode
-from tianfu.p2p.api import PeerId
+from tianfu.p2p.protocol import PeerId
 from tianfu.testing.appchain import AppChain
 
 CONFIG = ReplicationConfig(fetch_timeout_s=2.0, backoff_min_s=0.05, backoff_max_s=0.2)
@@ -345,7 +345,7 @@ def test_a_node_with_peers_gets_the_replicator_and_its_kinds_are_free(
     """The application hook: with a network, photo_sharing adds a p2p service whose kinds
     no core message kind uses; without one (an observer, a solo node), routes only."""
     from tianfu.apps.registry import mount_apps
-    from tianfu.p2p import api as p2p
+    from tianfu.p2p import protocol as p2p
 
     core = {v for k, v in vars(p2p).items() if k.startswith("KIND_")} | {12, 13}
     services = mount_apps(FastAPI(), chain.service, tmp_path, FakeNetwork(Hub(), _peer(1)))

@@ -15,7 +15,7 @@ import pytest
 from tianfu.client.private import PrivateData
 from tianfu.codec import decode, encode
 from tianfu.contracts.examples import example_source
-from tianfu.p2p.api import (
+from tianfu.p2p.protocol import (
     KIND_PRIVATE_DATA,
     KIND_PRIVATE_FETCH,
     KIND_PRIVATE_HAVE,

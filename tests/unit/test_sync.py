@@ -15,7 +15,7 @@ from tianfu.crypto import generate_keypair
 from tianfu.execution.contract_api import state_key
 from tianfu.ledger import Ledger
 from tianfu.ledger.ledger import ExecutedBlock
-from tianfu.p2p.api import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS, PeerId
+from tianfu.p2p.protocol import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS, PeerId
 from tianfu.sync import (
     BlocksRequest,
     BlocksResponse,

@@ -15,7 +15,7 @@ from test_sync_support import Consortium, Hub, chain_hashes, peer_id
 from tianfu.codec import decode, encode
 from tianfu.crypto import verify_commit
 from tianfu.ledger import Ledger
-from tianfu.p2p.api import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS, PeerId
+from tianfu.p2p.protocol import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS, PeerId
 from tianfu.sync import BlocksRequest, BlockSyncer, Status
 from tianfu.sync.syncer import SyncConfig
 

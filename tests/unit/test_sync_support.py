@@ -16,7 +16,7 @@ from tianfu.crypto import KeyPair, generate_keypair, sign_tx, sign_vote
 from tianfu.identity import OrgCA
 from tianfu.ledger import Ledger
 from tianfu.ledger.ledger import ExecutedBlock
-from tianfu.p2p.api import PeerId
+from tianfu.p2p.protocol import PeerId
 from tianfu.store import Store
 from tianfu.types import (
     PRECOMMIT,
@@ -144,7 +144,7 @@ class Hub:
 
 
 class FakeNetwork:
-    """The `tianfu.p2p.api.Network` of one node on a `Hub`."""
+    """The `tianfu.p2p.protocol.Network` of one node on a `Hub`."""
 
     def __init__(self, hub: Hub, me: PeerId) -> None:
         self.hub = hub

@@ -41,6 +41,16 @@ class BatchError(ApiError):
     """A request body that is not a well-formed batch (answered as `{"error": message}`)."""
 
 
+def load_json(body: bytes, error: type[ApiError] = ApiError) -> Any:
+    """A JSON request body, or `error(400)` saying why it is not one."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise error(400, "malformed JSON body") from None
+    except RecursionError:
+        raise error(400, "malformed JSON body: nested too deeply") from None
+
+
 def json_body_limit(limit: int) -> int:
     """The largest JSON batch body read: hex doubles `limit`, plus quotes and commas."""
     return 2 * limit + 4 * MAX_BATCH_TXS + 1024
@@ -55,12 +65,7 @@ def _raw_txs(body: bytes, json_body: bool, limit: int) -> list[bytes]:
     if not body:
         raise BatchError(400, "empty request body: send a msgpack array of canonical transactions")
     if json_body:
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise BatchError(400, "malformed JSON body") from None
-        except RecursionError:
-            raise BatchError(400, "malformed JSON body: nested too deeply") from None
+        doc = load_json(body, BatchError)
         items = doc.get("txs") if isinstance(doc, dict) else None
         if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
             raise BatchError(

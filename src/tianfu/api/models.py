@@ -1,6 +1,6 @@
 """Response models of the REST API, for its OpenAPI schema (documentation only).
 
-The routes render their answers as before (`tianfu.api.render`, the proof builder); these
+The routes render their answers themselves (`tianfu.api.render`, the proof builder); these
 pydantic models describe those answers so that clients learn every field from the schema,
 and `tests/unit/test_api_schema.py` checks that real answers conform (no field missing,
 none undocumented: every model forbids extra fields). They are attached with `documented`,
@@ -76,7 +76,8 @@ class CommitOut(Model):
     certificate: CertificateOut
 
 
-class TxOut(Model):
+# A transaction's fields (in a proof document; `TxOut` adds the signature and the bytes).
+class TxDoc(Model):
     hash: Hex
     chain_id: str
     scheme: int
@@ -87,6 +88,9 @@ class TxOut(Model):
     method: str
     args: list[Value]
     has_cert: bool
+
+
+class TxOut(TxDoc):
     signature: Hex
     raw: Hex = Field(description="the canonical bytes of the transaction")
 
@@ -263,19 +267,6 @@ class EntryDoc(Model):
 class StateDocument(BlockDoc):
     kind: Literal["state"]
     entries: list[EntryDoc]
-
-
-class TxDoc(Model):
-    hash: Hex
-    chain_id: str
-    scheme: int
-    signer: Hex
-    nonce: int
-    expiry: int
-    contract: str
-    method: str
-    args: list[Value]
-    has_cert: bool
 
 
 class ProvenReceiptDoc(Model):

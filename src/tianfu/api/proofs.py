@@ -18,7 +18,6 @@ import anyio
 from fastapi import APIRouter, Path, Query, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.websockets import WebSocketDisconnect
 
 from tianfu.api.limits import MAX_HEIGHT
 from tianfu.api.models import (
@@ -33,6 +32,7 @@ from tianfu.api.models import (
     ValidatorsDocument,
     documented,
 )
+from tianfu.api.streams import send_until_disconnect
 from tianfu.codec import encode
 from tianfu.proofs.build import (
     DEFAULT_HISTORY_LIMIT,
@@ -282,19 +282,8 @@ def proofs_router(service: Any) -> APIRouter:
                     continue
                 await ws.send_json(batch)
                 h += 1
-            tg.cancel_scope.cancel()
 
-        async def watch() -> None:
-            while (await ws.receive())["type"] != "websocket.disconnect":
-                pass
-            tg.cancel_scope.cancel()
-
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(pump)
-                tg.start_soon(watch)
-        except* (WebSocketDisconnect, RuntimeError, OSError):
-            pass
+        await send_until_disconnect(ws, pump)
         with contextlib.suppress(Exception):
             await ws.close(code=1000)
 

@@ -16,7 +16,6 @@ import anyio
 from fastapi import APIRouter, Path, Query, Request, WebSocket
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
-from starlette.websockets import WebSocketDisconnect
 
 from tianfu.api.errors import ApiError
 from tianfu.api.limits import MAX_HEIGHT, QueryGate, client_address, read_body
@@ -45,6 +44,7 @@ from tianfu.api.render import (
     render_state,
 )
 from tianfu.api.service import ChainService, NotFound
+from tianfu.api.streams import send_until_disconnect
 from tianfu.codec import encode
 from tianfu.types import ValueTypeError, check_value
 from tianfu.types.genesis import decode_genesis
@@ -203,19 +203,9 @@ def read_router(service: ChainService, gate: QueryGate) -> APIRouter:
                     continue
                 await ws.send_json(render_committed_event(ev))
             ended = True  # the stream ended: node shutting down, or this consumer was dropped
-            tg.cancel_scope.cancel()
-
-        async def watch() -> None:
-            while (await ws.receive())["type"] != "websocket.disconnect":
-                pass
-            tg.cancel_scope.cancel()
 
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(pump)
-                tg.start_soon(watch)
-        except* (WebSocketDisconnect, RuntimeError, OSError):
-            pass  # the client went away while we were sending
+            await send_until_disconnect(ws, pump)
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tianfu.store.reads import TxRecord
 from tianfu.types import Block, BlockHeader, CommitCertificate, Event, Receipt, Transaction
 
 
@@ -31,14 +32,6 @@ class NotFound(LookupError):
 
 class QueryFailed(ValueError):
     """A read-only call that failed: unknown method, bad arguments, contract error (HTTP 400)."""
-
-
-@dataclass(frozen=True)
-class TxRecord:
-    tx: Transaction
-    receipt: Receipt
-    height: int
-    index: int
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from tianfu.api.batch import (
     MAX_BATCH_TXS,
     TOO_DEEP,
     decode_batch,
+    load_json,
     run_batch,
 )
 from tianfu.api.errors import ApiError
@@ -125,12 +126,7 @@ def _wait_seconds(wait: str | None, timeout: float) -> float | None:
 
 def _tx_bytes(body: bytes, content_type: str, limit: int) -> bytes:
     """The transaction bytes of a JSON body `{"tx": "<hex>"}`."""
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "malformed JSON body") from None
-    except RecursionError:
-        raise ApiError(400, "malformed JSON body: nested too deeply") from None
+    doc = load_json(body)
     if not isinstance(doc, dict) or not isinstance(doc.get("tx"), str):
         raise ApiError(400, 'JSON body must be {"tx": "<hex of the canonical transaction>"}')
     try:
@@ -284,6 +280,13 @@ _WAIT_DOC = '"commit" to wait for the receipt'
 _TIMEOUT_DOC = f"seconds to wait, at most {MAX_WAIT_S:g}"
 
 
+async def _answer(request: Request, handle: Handler, wait: str | None, timeout: float) -> Response:
+    """`handle`'s answer to the request's body, as a JSON response."""
+    body = await read_body(request.receive)
+    status, content = await handle(body, request.headers.get("content-type", ""), wait, timeout)
+    return Response(content, status_code=status, media_type="application/json")
+
+
 def add_submit_routes(router: APIRouter, submitter: Submitter, lean: bool = True) -> None:
     """Add `POST /v1/txs` and `POST /v1/txs/batch` in front of `router`'s routes, bound by
     `LeanRoute` (`lean`) or by FastAPI only."""
@@ -293,11 +296,7 @@ def add_submit_routes(router: APIRouter, submitter: Submitter, lean: bool = True
         wait: str | None = Query(None, description=_WAIT_DOC),
         timeout: float = Query(DEFAULT_WAIT_S, ge=0, description=_TIMEOUT_DOC),
     ) -> Response:
-        body = await read_body(request.receive)
-        status, content = await submitter.single(
-            body, request.headers.get("content-type", ""), wait, timeout
-        )
-        return Response(content, status_code=status, media_type="application/json")
+        return await _answer(request, submitter.single, wait, timeout)
 
     async def submit_batch(
         request: Request,
@@ -305,11 +304,7 @@ def add_submit_routes(router: APIRouter, submitter: Submitter, lean: bool = True
         timeout: float = Query(DEFAULT_WAIT_S, ge=0, description=_TIMEOUT_DOC),
     ) -> Response:
         """Per transaction, in order: its committed record, pending, or its refusal."""
-        body = await read_body(request.receive)
-        status, content = await submitter.batch(
-            body, request.headers.get("content-type", ""), wait, timeout
-        )
-        return Response(content, status_code=status, media_type="application/json")
+        return await _answer(request, submitter.batch, wait, timeout)
 
     routes: list[tuple[str, Callable[..., Any], Handler, dict[str, Any]]] = [
         (

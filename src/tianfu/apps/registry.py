@@ -67,14 +67,14 @@ if TYPE_CHECKING:  # the web framework is loaded by a node, not by every command
     from fastapi import APIRouter, FastAPI
 
     from tianfu.api.service import ChainService
-    from tianfu.p2p.api import Network, PeerId
+    from tianfu.p2p.protocol import Network, PeerId
 
 
 class PeerService(Protocol):
     """An application's part of the p2p layer: handlers for its own message kinds and a
     background task the node starts and stops."""
 
-    kinds: tuple[int, ...]  # the message kinds it handles (tianfu.p2p.api lists them all)
+    kinds: tuple[int, ...]  # the message kinds it handles (tianfu.p2p.protocol lists them all)
 
     def handle(self, peer: PeerId, kind: int, payload: bytes) -> None: ...
 

@@ -16,10 +16,11 @@ from tianfu.cli.common import (
     UrlOpt,
     handle_errors,
     make_client,
-    print_fields,
     print_json,
     report_result,
     scheme_of,
+    send_call,
+    show_fields,
 )
 from tianfu.client import DEFAULT_URL
 
@@ -84,8 +85,7 @@ def account_sponsor(
 ) -> None:
     """Register another key's address as an account, vouched for by yours."""
     with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("accounts", "sponsor", address), as_json)
+        send_call(url, identity, as_json, "accounts", "sponsor", address)
 
 
 @account_app.command("show")
@@ -107,10 +107,7 @@ def account_show(
         info = client.query("accounts", "get_account", address)
         if info is None:
             raise CommandFailed(f"{address} is not a registered account")
-        if as_json:
-            print_json(info)
-        else:
-            print_fields(f"account {address}", info)
+        show_fields(f"account {address}", info, as_json)
 
 
 @account_app.command("bond")
@@ -129,9 +126,8 @@ def account_bond(
             key = bytes.fromhex(public_key)
         except ValueError:
             raise CommandFailed("the public key must be hex") from None
-        client = make_client(url, identity, need_identity=True)
-        report_result(
-            client.invoke("staking", "bond", validator, scheme_of(scheme), key, amount), as_json
+        send_call(
+            url, identity, as_json, "staking", "bond", validator, scheme_of(scheme), key, amount
         )
 
 
@@ -145,8 +141,7 @@ def account_unbond(
 ) -> None:
     """Unbond stake (`staking.unbond`): power drops from H + 2, stake freed after the period."""
     with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("staking", "unbond", validator, amount), as_json)
+        send_call(url, identity, as_json, "staking", "unbond", validator, amount)
 
 
 @account_app.command("withdraw")
@@ -157,5 +152,4 @@ def account_withdraw(
 ) -> None:
     """Take back unbonded stake whose unbonding period has passed (`staking.withdraw`)."""
     with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("staking", "withdraw"), as_json)
+        send_call(url, identity, as_json, "staking", "withdraw")

@@ -1,6 +1,7 @@
 """CLI commands for identities and governance: CAs, certificates, roles, revocations."""
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,12 +14,13 @@ from tianfu.cli.common import (
     SchemeOpt,
     UrlOpt,
     UsageProblem,
+    address_role_command,
     handle_errors,
+    invoke_governance,
     make_client,
-    print_fields,
-    print_json,
     report_result,
     scheme_of,
+    show_fields,
 )
 from tianfu.client import DEFAULT_URL
 
@@ -61,10 +63,7 @@ def ca_create(
         ca = OrgCA.create(org, scheme_id)
         ca.save(out)
         doc = {"org": ca.org, "scheme": _scheme_name(scheme_id), "dir": str(out)}
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields("organisation CA created", doc)
+        show_fields("organisation CA created", doc, as_json)
 
 
 @identity_app.command("issue")
@@ -103,10 +102,7 @@ def identity_issue(
             "address": info.address,
             "dir": str(out),
         }
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields("identity issued", doc)
+        show_fields("identity issued", doc, as_json)
 
 
 @identity_app.command("show")
@@ -130,41 +126,17 @@ def identity_show(
             "fingerprint": hashlib.sha256(info.der).hexdigest(),
             "not_after_ms": info.not_after_ms,
         }
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields("identity", doc)
+        show_fields("identity", doc, as_json)
 
 
-def _governance(url: str, identity: Path | None, as_json: bool, method: str, *args: str) -> None:
-    with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("governance", method, *args, check=False), as_json)
-
-
-@role_app.command("grant")
-def role_grant(
-    address: str,
-    role: str,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Grant an ordinary on-chain role to an address of your organisation (a supervisory
-    role is granted by a vote: `tianfu gov propose grant-role`)."""
-    _governance(url, identity, as_json, "grant_role", address, role)
-
-
-@role_app.command("revoke")
-def role_revoke(
-    address: str,
-    role: str,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Revoke an on-chain role."""
-    _governance(url, identity, as_json, "revoke_role", address, role)
+role_app.command("grant")(
+    address_role_command(
+        "grant_role",
+        "Grant an ordinary on-chain role to an address of your organisation (a supervisory\n"
+        "    role is granted by a vote: `tianfu gov propose grant-role`).",
+    )
+)
+role_app.command("revoke")(address_role_command("revoke_role", "Revoke an on-chain role."))
 
 
 def _revoke(
@@ -183,7 +155,7 @@ def _revoke(
                 "give exactly one of ADDRESS, --cert FILE, --fingerprint or --serial"
             )
         if address is not None:
-            _governance(url, identity, as_json, "revoke_cert", address)
+            invoke_governance(url, identity, as_json, "revoke_cert", address)
             return
         from tianfu.client.governance import revoke_certificate, revoke_serial
 
@@ -226,30 +198,30 @@ AddressArg = Annotated[
 ]
 
 
-@cert_app.command("revoke")
-def cert_revoke(
-    address: AddressArg = None,
-    cert: CertFileOpt = None,
-    fingerprint: FingerprintOpt = None,
-    serial: SerialOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Revoke a certificate your organisation issued: by ADDRESS (a registered identity),
-    --cert FILE, --fingerprint or --serial. Effective for the next transaction."""
-    _revoke(url, identity, as_json, address, cert, fingerprint, serial)
+def _revoke_command(doc: str) -> Callable[..., None]:
+    """A revocation command (by ADDRESS, --cert, --fingerprint or --serial) with --help `doc`."""
+
+    def command(
+        address: AddressArg = None,
+        cert: CertFileOpt = None,
+        fingerprint: FingerprintOpt = None,
+        serial: SerialOpt = None,
+        url: UrlOpt = DEFAULT_URL,
+        identity: IdentityOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        _revoke(url, identity, as_json, address, cert, fingerprint, serial)
+
+    command.__doc__ = doc
+    return command
 
 
-@identity_app.command("revoke")
-def identity_revoke(
-    address: AddressArg = None,
-    cert: CertFileOpt = None,
-    fingerprint: FingerprintOpt = None,
-    serial: SerialOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Revoke an identity's certificate (the same as `tianfu cert revoke`)."""
-    _revoke(url, identity, as_json, address, cert, fingerprint, serial)
+cert_app.command("revoke")(
+    _revoke_command(
+        "Revoke a certificate your organisation issued: by ADDRESS (a registered identity),\n"
+        "    --cert FILE, --fingerprint or --serial. Effective for the next transaction."
+    )
+)
+identity_app.command("revoke")(
+    _revoke_command("Revoke an identity's certificate (the same as `tianfu cert revoke`).")
+)

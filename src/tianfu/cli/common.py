@@ -63,6 +63,25 @@ class CommandFailed(Exception):
     """A command that ran but did not succeed (exit code 1)."""
 
 
+_USAGE = (UsageProblem, BadInput)
+_PLAIN = (ClientError, CommandFailed, AppCommandFailed, CodecError, CryptoError)
+# ValueError: IdentityError and other validation errors of our packages.
+_EXPECTED = (*_USAGE, TxFailed, VerificationError, *_PLAIN, OSError, ValueError)
+
+
+def _error_line(exc: BaseException) -> tuple[str, int]:
+    """The stderr line and exit code of an expected failure (the first that applies)."""
+    if isinstance(exc, _USAGE):
+        return f"error: {exc}", 2
+    if isinstance(exc, TxFailed):
+        return f"error: transaction {exc.result.tx_hash} failed: {exc.error}", 1
+    if isinstance(exc, VerificationError):
+        return f"error: verification failed: {exc}", 1
+    if not isinstance(exc, _PLAIN) and isinstance(exc, FileNotFoundError):
+        return f"error: no such file: {exc.filename}", 1
+    return f"error: {exc}", 1
+
+
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn every expected failure into one clean line on stderr and an exit code."""
@@ -70,27 +89,10 @@ def handle_errors() -> Iterator[None]:
         yield
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
-    except (UsageProblem, BadInput) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except TxFailed as exc:
-        typer.echo(f"error: transaction {exc.result.tx_hash} failed: {exc.error}", err=True)
-        raise typer.Exit(1) from None
-    except VerificationError as exc:
-        typer.echo(f"error: verification failed: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except (ClientError, CommandFailed, AppCommandFailed, CodecError, CryptoError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except FileNotFoundError as exc:
-        typer.echo(f"error: no such file: {exc.filename}", err=True)
-        raise typer.Exit(1) from None
-    except OSError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
-    except ValueError as exc:  # IdentityError and other validation errors of our packages
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+    except _EXPECTED as exc:
+        line, code = _error_line(exc)
+        typer.echo(line, err=True)
+        raise typer.Exit(code) from None
 
 
 def scheme_of(name: str) -> int:
@@ -176,6 +178,14 @@ def print_fields(title: str, fields: dict[str, Any]) -> None:
     Console().print(table)
 
 
+def show_fields(title: str, doc: dict[str, Any], as_json: bool) -> None:
+    """`doc` as JSON with --json, else as a titled table of its fields."""
+    if as_json:
+        print_json(doc)
+    else:
+        print_fields(title, doc)
+
+
 def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -235,3 +245,44 @@ def report_result(
         if not as_json:
             typer.echo(f"error: transaction failed: {result.error}", err=True)
         raise typer.Exit(1)
+
+
+def send_call(
+    url: str,
+    identity: Path | None,
+    as_json: bool,
+    contract: str,
+    method: str,
+    *args: Any,
+    **invoke: Any,
+) -> None:
+    """Sign and send a call of `contract.method(*args)` (`invoke`: the options of
+    `Client.invoke`) and report its outcome."""
+    with handle_errors():
+        client = make_client(url, identity, need_identity=True)
+        report_result(client.invoke(contract, method, *args, **invoke), as_json)
+
+
+def invoke_governance(
+    url: str, identity: Path | None, as_json: bool, method: str, *args: Any
+) -> None:
+    """Sign and send a call of the governance contract and report its outcome (a failed
+    transaction is reported, not raised)."""
+    send_call(url, identity, as_json, "governance", method, *args, check=False)
+
+
+def address_role_command(method: str, doc: str) -> Callable[..., None]:
+    """A command `ADDRESS ROLE` that calls governance `method(address, role)`; `doc` is its
+    --help text."""
+
+    def command(
+        address: str,
+        role: str,
+        url: UrlOpt = DEFAULT_URL,
+        identity: IdentityOpt = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        invoke_governance(url, identity, as_json, method, address, role)
+
+    command.__doc__ = doc
+    return command

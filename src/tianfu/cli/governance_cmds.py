@@ -19,12 +19,13 @@ from tianfu.cli.common import (
     SchemeOpt,
     UrlOpt,
     UsageProblem,
+    address_role_command,
     handle_errors,
+    invoke_governance,
     make_client,
     print_fields,
     print_json,
     print_rows,
-    report_result,
     scheme_of,
 )
 from tianfu.client import DEFAULT_URL
@@ -46,11 +47,6 @@ def _read_cert(path: Path) -> bytes:
     return pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else data
 
 
-def _submit(url: str, identity: Path | None, as_json: bool, method: str, *args: Any) -> None:
-    client = make_client(url, identity, need_identity=True)
-    report_result(client.invoke("governance", method, *args, check=False), as_json)
-
-
 @propose_app.command("add-org")
 def propose_add_org(
     name: str,
@@ -61,7 +57,7 @@ def propose_add_org(
 ) -> None:
     """Propose admitting organisation NAME; prints the proposal id (the result)."""
     with handle_errors():
-        _submit(url, identity, as_json, "propose_add_org", name, _read_cert(ca))
+        invoke_governance(url, identity, as_json, "propose_add_org", name, _read_cert(ca))
 
 
 @propose_app.command("remove-org")
@@ -70,7 +66,7 @@ def propose_remove_org(
 ) -> None:
     """Propose removing organisation NAME and its validators."""
     with handle_errors():
-        _submit(url, identity, as_json, "propose_remove_org", name)
+        invoke_governance(url, identity, as_json, "propose_remove_org", name)
 
 
 @propose_app.command("add-validator")
@@ -108,7 +104,9 @@ def propose_add_validator(
             except ValueError:
                 raise UsageProblem("--pubkey must be hex") from None
             scheme_id = scheme_of(scheme)
-        _submit(url, identity, as_json, "propose_add_validator", name, org, scheme_id, key, power)
+        invoke_governance(
+            url, identity, as_json, "propose_add_validator", name, org, scheme_id, key, power
+        )
 
 
 @propose_app.command("remove-validator")
@@ -117,7 +115,7 @@ def propose_remove_validator(
 ) -> None:
     """Propose removing validator NAME from the set."""
     with handle_errors():
-        _submit(url, identity, as_json, "propose_remove_validator", name)
+        invoke_governance(url, identity, as_json, "propose_remove_validator", name)
 
 
 @propose_app.command("set-power")
@@ -130,7 +128,7 @@ def propose_set_power(
 ) -> None:
     """Propose a new voting POWER for validator NAME."""
     with handle_errors():
-        _submit(url, identity, as_json, "propose_set_power", name, power)
+        invoke_governance(url, identity, as_json, "propose_set_power", name, power)
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -169,33 +167,20 @@ def propose_set_params(
 ) -> None:
     """Propose new values for chain parameters."""
     with handle_errors():
-        _submit(url, identity, as_json, "propose_set_params", parse_params(params))
+        invoke_governance(url, identity, as_json, "propose_set_params", parse_params(params))
 
 
-@propose_app.command("grant-role")
-def propose_grant_role(
-    address: str,
-    role: str,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Propose granting ROLE (e.g. a supervisory one: regulator, court...) to ADDRESS."""
-    with handle_errors():
-        _submit(url, identity, as_json, "propose_grant_role", address, role)
-
-
-@propose_app.command("revoke-role")
-def propose_revoke_role(
-    address: str,
-    role: str,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Propose taking ROLE from ADDRESS (any organisation's identity)."""
-    with handle_errors():
-        _submit(url, identity, as_json, "propose_revoke_role", address, role)
+propose_app.command("grant-role")(
+    address_role_command(
+        "propose_grant_role",
+        "Propose granting ROLE (e.g. a supervisory one: regulator, court...) to ADDRESS.",
+    )
+)
+propose_app.command("revoke-role")(
+    address_role_command(
+        "propose_revoke_role", "Propose taking ROLE from ADDRESS (any organisation's identity)."
+    )
+)
 
 
 @propose_app.command("supervisory-roles")
@@ -210,7 +195,9 @@ def propose_supervisory_roles(
 ) -> None:
     """Propose the complete list of supervisory roles (granted only by a governance vote)."""
     with handle_errors():
-        _submit(url, identity, as_json, "propose_set_supervisory_roles", sorted(roles or []))
+        invoke_governance(
+            url, identity, as_json, "propose_set_supervisory_roles", sorted(roles or [])
+        )
 
 
 @gov_app.command("supervisory-roles")
@@ -234,7 +221,7 @@ def vote(
 ) -> None:
     """Vote for a proposal (or against it with --reject) as your organisation's admin."""
     with handle_errors():
-        _submit(url, identity, as_json, "vote", proposal_id, not reject)
+        invoke_governance(url, identity, as_json, "vote", proposal_id, not reject)
 
 
 def _summary(p: dict[str, Any]) -> dict[str, Any]:

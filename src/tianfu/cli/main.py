@@ -30,8 +30,9 @@ from tianfu.cli.common import (
     print_fields,
     print_json,
     print_rows,
-    report_result,
     scheme_of,
+    send_call,
+    show_fields,
 )
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
@@ -100,10 +101,7 @@ def status(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
     """Show the node's chain id, height and latest block."""
     with handle_errors():
         doc = make_client(url).status()
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields(f"node at {url}", doc)
+        show_fields(f"node at {url}", doc, as_json)
 
 
 @contract_app.command("propose")
@@ -117,9 +115,8 @@ def contract_propose(
     """Propose a contract; prints the proposal id (the result)."""
     with handle_errors():
         source = file.read_text(encoding="utf-8")
-        client = make_client(url, identity, need_identity=True)
-        report_result(
-            client.invoke("governance", "propose_contract", name, source, check=False), as_json
+        send_call(
+            url, identity, as_json, "governance", "propose_contract", name, source, check=False
         )
 
 
@@ -132,8 +129,7 @@ def contract_approve(
 ) -> None:
     """Approve a contract proposal as your organisation's admin."""
     with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke("governance", "approve", proposal_id, check=False), as_json)
+        send_call(url, identity, as_json, "governance", "approve", proposal_id, check=False)
 
 
 @contract_app.command("list")
@@ -163,8 +159,7 @@ def invoke(
     """Send a signed transaction calling CONTRACT.METHOD(ARGS...)."""
     with handle_errors():
         values = [parse_arg(a) for a in args or []]
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke(contract, method, *values, wait=wait, check=False), as_json)
+        send_call(url, identity, as_json, contract, method, *values, wait=wait, check=False)
 
 
 @app.command()
@@ -205,10 +200,7 @@ def tx_show(tx_hash: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -
             "error": info.receipt.error,
             "gas_used": info.receipt.gas_used,
         }
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields("transaction", doc)
+        show_fields("transaction", doc, as_json)
 
 
 @block_app.command("show")

@@ -20,10 +20,10 @@ from tianfu.cli.common import (
     UrlOpt,
     handle_errors,
     make_client,
-    print_fields,
     print_json,
     print_rows,
     report_result,
+    show_fields,
 )
 from tianfu.client import DEFAULT_URL
 from tianfu.client.private import PrivateData
@@ -86,10 +86,7 @@ def status(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
     """What the node keeps (records, bytes per writer organisation) and its counters."""
     with handle_errors():
         doc = PrivateData(make_client(url)).status()
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields("private data on this node", doc)
+        show_fields("private data on this node", doc, as_json)
 
 
 @privdata_app.command("show")
@@ -104,10 +101,7 @@ def show(
         if len(content_hash) != 64:
             raise CommandFailed("a content hash is 64 hex characters")
         doc = PrivateData(make_client(url)).describe(contract, content_hash)
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields(f"private record {content_hash[:16]}…", doc)
+        show_fields(f"private record {content_hash[:16]}…", doc, as_json)
 
 
 @privdata_app.command("rotate-key")
@@ -137,7 +131,4 @@ def rotate_key(
         finally:
             lock.release()
         doc = {"org": cfg.org, "public_key": public_key.hex(), "keyring": str(path)}
-        if as_json:
-            print_json(doc)
-        else:
-            print_fields("new data key (start the node, then register it)", doc)
+        show_fields("new data key (start the node, then register it)", doc, as_json)

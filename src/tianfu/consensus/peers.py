@@ -14,7 +14,7 @@ A message from a lower height is answered with a `KIND_COMMIT` frame (block +
 certificate); messages from higher heights make the node ask for its own height's commit.
 Outbound: the node's own signed messages are broadcast and kept for re-sending; while the
 core makes no progress for a gossip interval, `tick` re-sends them and relays the round's
-proposal and votes. The kind numbers equal `tianfu.p2p.api.KIND_*` (a test checks it):
+proposal and votes. The kind numbers equal `tianfu.p2p.protocol.KIND_*` (a test checks it):
 consensus does not import p2p.
 """
 
@@ -43,9 +43,9 @@ from tianfu.types import CommitCertificate, Validator, Vote
 
 log = logging.getLogger(__name__)
 
-KIND_PROPOSAL = 2  # == tianfu.p2p.api.KIND_PROPOSAL
-KIND_VOTE = 3  # == tianfu.p2p.api.KIND_VOTE
-KIND_COMMIT = 8  # == tianfu.p2p.api.KIND_COMMIT
+KIND_PROPOSAL = 2  # == tianfu.p2p.protocol.KIND_PROPOSAL
+KIND_VOTE = 3  # == tianfu.p2p.protocol.KIND_VOTE
+KIND_COMMIT = 8  # == tianfu.p2p.protocol.KIND_COMMIT
 MAX_VOTE_FRAME = 1024
 MAX_PROPOSAL_FRAME = MAX_BLOCK_BYTES + 4096
 MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)

@@ -16,7 +16,7 @@ from tianfu.types.tx import decode_tx
 
 log = logging.getLogger(__name__)
 
-KIND_TXS = 1  # == tianfu.p2p.api.KIND_TXS
+KIND_TXS = 1  # == tianfu.p2p.protocol.KIND_TXS
 MAX_BATCH_TXS = 2000
 MAX_BATCH_BYTES = 8 << 20
 

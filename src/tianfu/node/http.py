@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from tianfu.api.app import create_app
 from tianfu.api.service import ChainService
 from tianfu.apps.registry import PeerService, mount_apps
-from tianfu.p2p.api import Network
+from tianfu.p2p.protocol import Network
 from tianfu.web import install_console
 
 __all__ = ["network_node_app", "node_app"]

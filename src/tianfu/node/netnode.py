@@ -30,7 +30,7 @@ from tianfu.node.observer_node import CONSENSUS_KINDS, OBSERVER_KINDS, validator
 from tianfu.node.storeguard import DataLock, StoreGuard
 from tianfu.node.trust import chain_trust
 from tianfu.node.wiring import cancel_all, open_service, peer_admission
-from tianfu.p2p import api as p2p
+from tianfu.p2p import protocol as p2p
 from tianfu.p2p.network import TlsNetwork
 from tianfu.p2p.observer import CombinedNetwork, ObserverTransport
 from tianfu.privdata.distribution import Distributor

@@ -22,7 +22,7 @@ from tianfu.node.config import ConfigError, NodeConfig
 from tianfu.node.http import node_app
 from tianfu.node.storeguard import DataLock
 from tianfu.node.wiring import cancel_all, open_service, peer_admission
-from tianfu.p2p import api as p2p
+from tianfu.p2p import protocol as p2p
 from tianfu.p2p.observer import ObserverTransport
 from tianfu.sync import BlockSyncer
 from tianfu.sync.syncer import SyncConfig

@@ -35,8 +35,8 @@ from tianfu.node.netnode import MAX_FRAME
 from tianfu.node.storeguard import STORE_FILE, DataLock, certificate_check
 from tianfu.node.trust import chain_trust
 from tianfu.node.wiring import cancel_all
-from tianfu.p2p.api import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS, PeerId
 from tianfu.p2p.network import TlsNetwork
+from tianfu.p2p.protocol import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS, PeerId
 from tianfu.store import Store, StoreDamaged, StoreError
 from tianfu.store.check import check_store
 from tianfu.sync import BlockSyncer, SyncConfig

@@ -45,7 +45,6 @@ from cryptography.x509.oid import NameOID
 from tianfu.codec import CodecError, decode, encode, hash_domain_with
 from tianfu.crypto import SM2, SM2_SUITE, get_suite
 from tianfu.identity import CertInfo, Identity
-from tianfu.p2p.api import PeerId
 from tianfu.p2p.framing import (
     HELLO_PAYLOAD,
     KIND_HELLO,
@@ -54,6 +53,7 @@ from tianfu.p2p.framing import (
     encode_frame,
     read_frame,
 )
+from tianfu.p2p.protocol import PeerId
 
 PROTOCOL = b"tianfu-p2p/1+sm2"
 ATTEST_TAG = "tianfu/p2p/transport/v1"  # the node key vouches for a transport certificate

@@ -3,7 +3,7 @@
 The length counts the payload only (not the kind byte). A reader checks the length
 against its limit before reading the body, so a peer can never make it allocate more
 than `max_frame` bytes for one frame. Kind 0 is reserved for the transport's own HELLO;
-the message kinds of `tianfu.p2p.api` are 1..255.
+the message kinds of `tianfu.p2p.protocol` are 1..255.
 """
 
 from __future__ import annotations

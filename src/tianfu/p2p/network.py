@@ -29,11 +29,11 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from tianfu.crypto import SM2
 from tianfu.identity import Identity, cert_info
-from tianfu.p2p.api import Handler, PeerId
 from tianfu.p2p.attested import AttestedTransport
 from tianfu.p2p.framing import (
     HELLO_PAYLOAD,
@@ -44,15 +44,15 @@ from tianfu.p2p.framing import (
     SelfConnectionError,
     check_kind,
     encode_frame,
-    encode_header,
     read_frame,
 )
+from tianfu.p2p.links import Address, Link, abort, listen_socket, spawn
+from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import OutboundQueue, TokenBucket, keep_new_connection
-from tianfu.p2p.tls import ContextCache, TrustedCas, verify_peer
+from tianfu.p2p.tls import ContextCache, TrustedCas, peer_certificate, verify_peer
 
 log = logging.getLogger(__name__)
 
-Address = tuple[str, int]
 
 STAT_KEYS = (
     "frames_in",  # frames read from authenticated peers
@@ -74,11 +74,9 @@ STAT_KEYS = (
     "reconnects",  # successful dials to a target that had been connected before
 )
 
-WRITE_BATCH = 256 << 10  # bytes handed to the transport per drain
 
-
-class _Connection:
-    """One authenticated connection and its tasks."""
+class _Connection(Link):
+    """One authenticated connection to a member node and its tasks."""
 
     def __init__(
         self,
@@ -91,55 +89,14 @@ class _Connection:
         queue: OutboundQueue,
         bucket: TokenBucket,
     ) -> None:
-        self.peer = peer
+        super().__init__(peer, reader, writer, queue, bucket)
         self.ca_der = ca_der
         self.not_after_ms = not_after_ms
-        self.reader = reader
-        self.writer = writer
         self.dialer = dialer  # address of the side that dialed
-        self.queue = queue
-        self.bucket = bucket
-        self.wake = asyncio.Event()
-        self.closed = asyncio.Event()
-        self.tasks: list[asyncio.Task[None]] = []
-
-
-def _abort(writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(Exception):
-        writer.transport.abort()
-
-
-def _listen_socket(host: str, port: int) -> socket.socket:
-    """A non-blocking listening TCP socket on (host, port); port 0 picks a free one."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    if not infos:  # pragma: no cover - getaddrinfo raises rather than return nothing
-        raise OSError(f"cannot resolve {host!r}")
-    family = infos[0][0]
-    sock = socket.create_server(infos[0][4][:2], family=family, backlog=128)
-    sock.setblocking(False)
-    return sock
-
-
-def _peer_certificate(writer: asyncio.StreamWriter) -> bytes | None:
-    """The DER certificate the peer presented in a completed TLS handshake.
-
-    A connection lost before or during the handshake can still come back from the loop as
-    a transport (uvloop wakes the handshake's waiter without an error when the connection
-    is closed before the handshake began): that is a failed handshake, not a peer without
-    a certificate, and raises `ConnectionResetError`.
-    """
-    ssl_object = writer.get_extra_info("ssl_object")
-    if ssl_object is None or writer.transport.is_closing():
-        raise ConnectionResetError("the connection closed before the TLS handshake completed")
-    try:
-        der: bytes | None = ssl_object.getpeercert(binary_form=True)
-    except ValueError:  # "handshake not done yet"
-        raise ConnectionResetError("the TLS handshake did not complete") from None
-    return der
 
 
 class TlsNetwork:
-    """The p2p transport: implements `tianfu.p2p.api.Network`."""
+    """The p2p transport: implements `tianfu.p2p.protocol.Network`."""
 
     def __init__(
         self,
@@ -220,7 +177,7 @@ class TlsNetwork:
     async def start(self) -> None:
         if self._running:
             return
-        self._listener = _listen_socket(*self._listen)
+        self._listener = listen_socket(*self._listen)
         self._running = True
         self._started_at = time.monotonic()
         self._spawn(self._accept_loop(self._listener), "p2p-accept")
@@ -235,7 +192,7 @@ class TlsNetwork:
         conns = list(self._conns.values())
         for conn in conns:
             self._close(conn)
-            _abort(conn.writer)
+            abort(conn.writer)
         tasks = [*self._dialers.values(), *self._tasks]
         for task in tasks:
             task.cancel()
@@ -315,35 +272,13 @@ class TlsNetwork:
             )
 
     def _enqueue(self, conn: _Connection, kind: int, payload: bytes) -> None:
-        dropped = conn.queue.push(kind, payload)
+        dropped = conn.push(kind, payload)
         if dropped:
             self.stats["dropped_overflow"] += dropped
-        conn.wake.set()
 
-    async def _write_loop(self, conn: _Connection) -> None:
-        try:
-            while True:
-                batch = conn.queue.pop_batch(WRITE_BATCH)
-                if not batch:
-                    conn.wake.clear()
-                    await conn.wake.wait()
-                    continue
-                parts: list[bytes] = []
-                size = 0
-                for kind, payload in batch:
-                    parts.append(encode_header(kind, len(payload)))
-                    parts.append(payload)
-                    size += len(payload)
-                conn.writer.writelines(parts)
-                self.stats["frames_out"] += len(batch)
-                self.stats["bytes_out"] += size
-                await conn.writer.drain()
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            log.debug("write to %s failed: %r", conn.peer.address, exc)
-        except Exception:  # a task's top level: log, never crash the node
-            log.exception("writer of peer %s failed", conn.peer.address)
-        finally:
-            self._close(conn)
+    def _wrote(self, frames: int, size: int) -> None:
+        self.stats["frames_out"] += frames
+        self.stats["bytes_out"] += size
 
     # ---- internals: inbound ---------------------------------------------------------
 
@@ -436,12 +371,12 @@ class TlsNetwork:
                 self.stats["handshakes_failed"] += 1
             log.debug("inbound handshake from %s failed: %r", peername, exc)
             if writer is not None:
-                _abort(writer)
+                abort(writer)
             sock.close()
             return
         except BaseException:  # cancelled by stop()
             if writer is not None:
-                _abort(writer)
+                abort(writer)
             sock.close()
             raise
         finally:
@@ -457,7 +392,7 @@ class TlsNetwork:
         server: bool,
     ) -> tuple[PeerId, int]:
         """Check the peer's certificate, then exchange HELLOs. (peer, cert not_after ms)."""
-        der = _peer_certificate(writer)
+        der = peer_certificate(writer)
         try:
             if isinstance(self._contexts, AttestedTransport):  # a node of an SM2 chain
                 peer, info = await self._contexts.handshake(
@@ -538,11 +473,11 @@ class TlsNetwork:
         try:
             peer, not_after = await self._authenticate(reader, writer, cas, server=False)
         except (PeerRejectedError, asyncio.CancelledError):
-            _abort(writer)
+            abort(writer)
             raise
         except BaseException:
             self.stats["handshakes_failed"] += 1
-            _abort(writer)
+            abort(writer)
             raise
         self._target_peer[target] = peer.address
         self._register(peer, cas[peer.org], not_after, reader, writer, dialer=self._address)
@@ -559,7 +494,7 @@ class TlsNetwork:
         dialer: str,
     ) -> None:
         if not self._running:
-            _abort(writer)
+            abort(writer)
             return
         loop = asyncio.get_running_loop()
         conn = _Connection(
@@ -586,7 +521,11 @@ class TlsNetwork:
         else:
             self._conns[peer.address] = conn
         conn.tasks.append(self._spawn(self._read_loop(conn), f"p2p-read-{peer.name}"))
-        conn.tasks.append(self._spawn(self._write_loop(conn), f"p2p-write-{peer.name}"))
+        conn.tasks.append(
+            self._spawn(
+                conn.write_until_closed(self._wrote, self._close, "p2p"), f"p2p-write-{peer.name}"
+            )
+        )
         if len(conn.queue):
             conn.wake.set()
         if old is None:
@@ -608,15 +547,8 @@ class TlsNetwork:
 
     def _close(self, conn: _Connection) -> None:
         """Close a connection (idempotent); forget the peer unless a newer one replaced it."""
-        if conn.closed.is_set():
+        if not conn.shut():
             return
-        conn.closed.set()
-        current = asyncio.current_task()
-        for task in conn.tasks:
-            if task is not current:
-                task.cancel()
-        with contextlib.suppress(Exception):
-            conn.writer.close()
         if self._conns.get(conn.peer.address) is conn:
             del self._conns[conn.peer.address]
             log.info(
@@ -635,11 +567,8 @@ class TlsNetwork:
         except Exception:  # the callback's bug must not break the transport
             log.exception("on_peer callback failed")
 
-    def _spawn(self, coro: object, name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return spawn(self._tasks, coro, name)
 
     async def _monitor(self) -> None:
         while True:

@@ -29,20 +29,18 @@ second port, handled here:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import ssl
 import time
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
 from tianfu.codec import CodecError, decode, encode, hash_domain
 from tianfu.crypto import KeyPair, get_suite
 from tianfu.execution.contract_api import address_of
-from tianfu.p2p.api import Handler, PeerId
 from tianfu.p2p.attested import _context, _transport_certificate
 from tianfu.p2p.framing import (
     FrameTooLargeError,
@@ -51,21 +49,20 @@ from tianfu.p2p.framing import (
     SelfConnectionError,
     check_kind,
     encode_frame,
-    encode_header,
     read_frame,
 )
+from tianfu.p2p.links import Address, Link, spawn
+from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import OutboundQueue, TokenBucket
 
 log = logging.getLogger(__name__)
 
-Address = tuple[str, int]
 KIND_OBSERVER_HELLO = 12  # ObserverHello: first frame on the observer port
 KIND_OBSERVER_PROOF = 13  # ObserverProof: second frame on the observer port
 OBSERVER_VERSION = 1
 PROOF_TAG = "tianfu/p2p/observer/v1"
 ROLES = ("observer", "validator")
 MAX_HANDSHAKE_FRAME = 512
-WRITE_BATCH = 256 << 10
 
 
 class ObserverHello(msgspec.Struct, array_like=True, frozen=True):
@@ -89,6 +86,9 @@ class ObserverProof(msgspec.Struct, array_like=True, frozen=True):
             raise ValueError(f"unknown role {self.role!r}")
 
 
+_Handshake = TypeVar("_Handshake", ObserverHello, ObserverProof)
+
+
 def proof_message(
     chain_id: str, server_cert: bytes, their_nonce: bytes, own_nonce: bytes, role: str
 ) -> bytes:
@@ -98,21 +98,19 @@ def proof_message(
     )
 
 
-class _Link:
+class _Link(Link):
+    """One observer-port link: a peer with its role and the host it connects from."""
+
     def __init__(
         self, peer: PeerId, role: str, host: str, reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter, queue: OutboundQueue, bucket: TokenBucket,
     ) -> None:  # fmt: skip
-        self.peer, self.role, self.host = peer, role, host
-        self.reader, self.writer = reader, writer
-        self.queue, self.bucket = queue, bucket
-        self.wake = asyncio.Event()
-        self.closed = asyncio.Event()
-        self.tasks: list[asyncio.Task[None]] = []
+        super().__init__(peer, reader, writer, queue, bucket)
+        self.role, self.host = role, host
 
 
 class ObserverTransport:
-    """The observer port: implements `tianfu.p2p.api.Network` for its links."""
+    """The observer port: implements `tianfu.p2p.protocol.Network` for its links."""
 
     def __init__(
         self,
@@ -261,32 +259,41 @@ class ObserverTransport:
                 self.strike(host, None, f"key {who} banned")
 
     # ---- handshake ----------------------------------------------------------------
+    async def _exchange(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        kind: int,
+        ours: _Handshake,
+        out_of_turn: str,
+    ) -> _Handshake:
+        """Send our handshake message of `kind` and read the peer's, which must be of the
+        same kind (else `MalformedFrameError(out_of_turn)`), within the handshake timeout."""
+        writer.write(encode_frame(kind, encode(ours)))
+        await writer.drain()
+        got, payload = await asyncio.wait_for(
+            read_frame(reader, MAX_HANDSHAKE_FRAME), self._timeout
+        )
+        if got != kind:
+            raise MalformedFrameError(out_of_turn)
+        return decode(payload, type(ours), max_size=MAX_HANDSHAKE_FRAME)
+
     async def _handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, server_cert: bytes
     ) -> tuple[PeerId, str]:
         nonce = secrets.token_bytes(32)
         hello = ObserverHello(OBSERVER_VERSION, self._chain_id, nonce)
-        writer.write(encode_frame(KIND_OBSERVER_HELLO, encode(hello)))
-        await writer.drain()
-        kind, payload = await asyncio.wait_for(
-            read_frame(reader, MAX_HANDSHAKE_FRAME), self._timeout
+        theirs = await self._exchange(
+            reader, writer, KIND_OBSERVER_HELLO, hello, "the first frame is not an observer HELLO"
         )
-        if kind != KIND_OBSERVER_HELLO:
-            raise MalformedFrameError("the first frame is not an observer HELLO")
-        theirs = decode(payload, ObserverHello, max_size=MAX_HANDSHAKE_FRAME)
         if theirs.chain_id != self._chain_id:
             raise PeerRejectedError(f"peer is on chain {theirs.chain_id!r}")
         kp = self._keypair
         msg = proof_message(self._chain_id, server_cert, theirs.nonce, nonce, self._role)
         proof = ObserverProof(kp.scheme, kp.public_key, self._role, kp.sign(msg))
-        writer.write(encode_frame(KIND_OBSERVER_PROOF, encode(proof)))
-        await writer.drain()
-        kind, payload = await asyncio.wait_for(
-            read_frame(reader, MAX_HANDSHAKE_FRAME), self._timeout
+        p = await self._exchange(
+            reader, writer, KIND_OBSERVER_PROOF, proof, "the second frame is not an observer proof"
         )
-        if kind != KIND_OBSERVER_PROOF:
-            raise MalformedFrameError("the second frame is not an observer proof")
-        p = decode(payload, ObserverProof, max_size=MAX_HANDSHAKE_FRAME)
         expected = proof_message(self._chain_id, server_cert, nonce, theirs.nonce, p.role)
         try:
             ok = get_suite(p.scheme).verify(p.public_key, expected, p.signature)
@@ -372,7 +379,12 @@ class ObserverTransport:
         )  # fmt: skip
         self._links[peer.address] = link
         link.tasks.append(self._spawn(self._read_loop(link), f"observer-read-{peer.name}"))
-        link.tasks.append(self._spawn(self._write_loop(link), f"observer-write-{peer.name}"))
+        link.tasks.append(
+            self._spawn(
+                link.write_until_closed(self._wrote, self._close, "observer"),
+                f"observer-write-{peer.name}",
+            )
+        )
         log.info("observer port: connected to %s (%s)", peer.address, role)
         if self._on_peer is not None:
             self._on_peer(peer, True)
@@ -380,27 +392,10 @@ class ObserverTransport:
 
     def _enqueue(self, link: _Link, kind: int, payload: bytes) -> None:
         check_kind(kind)
-        link.queue.push(kind, payload)
-        link.wake.set()
+        link.push(kind, payload)
 
-    async def _write_loop(self, link: _Link) -> None:
-        try:
-            while True:
-                batch = link.queue.pop_batch(WRITE_BATCH)
-                if not batch:
-                    link.wake.clear()
-                    await link.wake.wait()
-                    continue
-                for kind, payload in batch:
-                    link.writer.write(encode_header(kind, len(payload)) + payload)
-                self.stats["frames_out"] += len(batch)
-                await link.writer.drain()
-        except (ConnectionError, OSError, ssl.SSLError) as exc:
-            log.debug("observer write to %s failed: %r", link.peer.address, exc)
-        except Exception:  # a task's top level: log, never crash the node
-            log.exception("observer writer of %s failed", link.peer.address)
-        finally:
-            self._close(link)
+    def _wrote(self, frames: int, _size: int) -> None:
+        self.stats["frames_out"] += frames
 
     async def _read_loop(self, link: _Link) -> None:
         peer = link.peer
@@ -434,26 +429,16 @@ class ObserverTransport:
             self._close(link)
 
     def _close(self, link: _Link) -> None:
-        if link.closed.is_set():
+        if not link.shut():
             return
-        link.closed.set()
-        current = asyncio.current_task()
-        for task in link.tasks:
-            if task is not current:
-                task.cancel()
-        with contextlib.suppress(Exception):
-            link.writer.close()
         if self._links.get(link.peer.address) is link:
             del self._links[link.peer.address]
             log.info("observer port: disconnected from %s", link.peer.address)
             if self._on_peer is not None:
                 self._on_peer(link.peer, False)
 
-    def _spawn(self, coro: object, name: str) -> asyncio.Task[None]:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        return spawn(self._tasks, coro, name)
 
 
 class CombinedNetwork:

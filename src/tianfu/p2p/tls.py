@@ -10,6 +10,7 @@ checked: a node's identity is its certificate, not a DNS name.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import ssl
@@ -18,8 +19,8 @@ import time
 from collections.abc import Callable, Mapping
 
 from tianfu.identity import Identity, IdentityError, cert_info, der_to_pem, verify_cert
-from tianfu.p2p.api import PeerId
 from tianfu.p2p.framing import PeerRejectedError, SelfConnectionError
+from tianfu.p2p.protocol import PeerId
 
 log = logging.getLogger(__name__)
 
@@ -112,3 +113,21 @@ def verify_peer(
     if is_revoked(address):
         raise PeerRejectedError(f"peer {address} is revoked")
     return PeerId(address=address, org=info.org, name=info.name, public_key=info.public_key)
+
+
+def peer_certificate(writer: asyncio.StreamWriter) -> bytes | None:
+    """The DER certificate the peer presented in a completed TLS handshake.
+
+    A connection lost before or during the handshake can still come back from the loop as
+    a transport (uvloop wakes the handshake's waiter without an error when the connection
+    is closed before the handshake began): that is a failed handshake, not a peer without
+    a certificate, and raises `ConnectionResetError`.
+    """
+    ssl_object = writer.get_extra_info("ssl_object")
+    if ssl_object is None or writer.transport.is_closing():
+        raise ConnectionResetError("the connection closed before the TLS handshake completed")
+    try:
+        der: bytes | None = ssl_object.getpeercert(binary_form=True)
+    except ValueError:  # "handshake not done yet"
+        raise ConnectionResetError("the TLS handshake did not complete") from None
+    return der

@@ -217,12 +217,21 @@ class PrivateDataNode:
             )
         return caller
 
+    def _granted(self, req: AccessRequest, action: str) -> tuple[Any, str, PrivateRecord]:
+        """The member making a request, the content hash (hex) and the record, which must
+        grant the member's organisation."""
+        caller = self._member(req, action)
+        content_hash = req.body.hash.hex()
+        return (
+            caller,
+            content_hash,
+            self._granted_record(req.body.contract, content_hash, caller.org),
+        )
+
     # -- API operations -------------------------------------------------------------------------
     def put(self, req: AccessRequest) -> dict[str, Any]:
-        caller = self._member(req, PUT)
+        caller, content_hash, rec = self._granted(req, PUT)
         body = req.body
-        content_hash = body.hash.hex()
-        rec = self._granted_record(body.contract, content_hash, caller.org)
         blob = req.blob
         if len(blob) != rec.size:
             raise BadRequest(f"the content is {len(blob)} bytes; the record says {rec.size}")
@@ -249,10 +258,8 @@ class PrivateDataNode:
         return {"contract": body.contract, "hash": content_hash, "size": rec.size, "stored": True}
 
     def read(self, req: AccessRequest) -> dict[str, Any]:
-        caller = self._member(req, READ)
+        caller, content_hash, rec = self._granted(req, READ)
         body = req.body
-        content_hash = body.hash.hex()
-        rec = self._granted_record(body.contract, content_hash, caller.org)
         if not self.chain.policy_allows(body.contract, content_hash, caller.address):
             self._count("refused")
             raise Forbidden(
@@ -292,10 +299,8 @@ class PrivateDataNode:
         }
 
     def wrap(self, req: AccessRequest) -> dict[str, Any]:
-        caller = self._member(req, WRAP)
+        caller, content_hash, rec = self._granted(req, WRAP)
         body = req.body
-        content_hash = body.hash.hex()
-        rec = self._granted_record(body.contract, content_hash, caller.org)
         target = body.target
         if not self.chain.org_active(target):
             raise NotFound(f"{target!r} is not an active member organisation")

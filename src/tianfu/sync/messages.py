@@ -10,7 +10,7 @@ from typing import Annotated
 
 import msgspec
 
-from tianfu.p2p.api import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS
+from tianfu.p2p.protocol import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS
 from tianfu.types import Block, CommitCertificate
 from tianfu.types.block import Hash
 

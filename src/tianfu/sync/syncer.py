@@ -33,7 +33,7 @@ from tianfu.codec import CodecError, decode, encode
 from tianfu.crypto import CertificateError, verify_commit
 from tianfu.ledger import InvalidBlock, Ledger
 from tianfu.ledger.ledger import ExecutedBlock
-from tianfu.p2p.api import (
+from tianfu.p2p.protocol import (
     KIND_BLOCKS_REQUEST,
     KIND_BLOCKS_RESPONSE,
     KIND_STATUS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import segno
 from fastapi import APIRouter, Request
@@ -28,6 +28,25 @@ DAY_MS = 86_400_000
 DEFAULT_IDLE_DAYS = 30
 MAX_IDLE_DAYS = 36_500
 _ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+
+
+class _Records(NamedTuple):
+    """Records of one kind shown on a page: where they are and the messages of a bad id."""
+
+    contract: str
+    prefix: str  # the record of id X is at prefix + X
+    malformed: str  # "Not a ... : %(value)s"
+    missing: str  # "No ... %(id)s"
+
+
+BATCH = _Records(
+    "traceability", "batch:", N_("Not a batch code: %(value)s"), N_("No batch with code %(code)s")
+)
+RECEIVABLE = _Records(
+    "supply_finance", "r:", N_("Not a receivable id: %(value)s"), N_("No receivable %(id)s")
+)
+WORK = _Records("ip_rights", "work:", N_("Not a work id: %(value)s"), N_("No work %(id)s"))
+DEPOSIT = _Records("evidence", "dep:", N_("Not a deposit id: %(value)s"), N_("No deposit %(id)s"))
 
 
 def _ok_id(text: str) -> bool:
@@ -49,6 +68,18 @@ def qr_svg(url: str) -> bytes:
 def applications_router(data: ConsoleData) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
+    def lookup(
+        request: Request, kind: _Records, value: str, **ids: str
+    ) -> dict[str, Any] | HTMLResponse:
+        """The record of `kind` for an id from the path: a 400 page for a malformed id, a
+        404 page (its message filled with `ids`) when there is no such record."""
+        if not _ok_id(value):
+            return bad_request(request, kind.malformed, value=value[:80])
+        record = data.record(kind.contract, kind.prefix + value)
+        if not isinstance(record, dict):
+            return not_found(request, kind.missing, **ids)
+        return record
+
     # -- traceability ----------------------------------------------------------------------
     @router.get("/trace", response_class=HTMLResponse)
     def batches(request: Request) -> HTMLResponse:
@@ -57,11 +88,9 @@ def applications_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/trace/{code}", response_class=HTMLResponse)
     def trace(request: Request, code: str) -> HTMLResponse:
-        if not _ok_id(code):
-            return bad_request(request, N_("Not a batch code: %(value)s"), value=code[:80])
-        batch = data.record("traceability", f"batch:{code}")
-        if not isinstance(batch, dict):
-            return not_found(request, N_("No batch with code %(code)s"), code=code)
+        batch = lookup(request, BATCH, code, code=code)
+        if isinstance(batch, HTMLResponse):
+            return batch
         product = data.record("traceability", f"product:{batch.get('product')}")
         events = [v for _, v in data.scan("traceability", f"ev:{code}:", MAX_LIST)]
         return page(
@@ -141,11 +170,9 @@ def applications_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/receivables/{rid}", response_class=HTMLResponse)
     def receivable(request: Request, rid: str) -> HTMLResponse:
-        if not _ok_id(rid):
-            return bad_request(request, N_("Not a receivable id: %(value)s"), value=rid[:80])
-        r = data.record("supply_finance", f"r:{rid}")
-        if not isinstance(r, dict):
-            return not_found(request, N_("No receivable %(id)s"), id=rid)
+        r = lookup(request, RECEIVABLE, rid, id=rid)
+        if isinstance(r, HTMLResponse):
+            return r
         root = str(r.get("root") or rid)
         return page(
             request,
@@ -164,11 +191,9 @@ def applications_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/works/{work_id}", response_class=HTMLResponse)
     def work(request: Request, work_id: str) -> HTMLResponse:
-        if not _ok_id(work_id):
-            return bad_request(request, N_("Not a work id: %(value)s"), value=work_id[:80])
-        w = data.record("ip_rights", f"work:{work_id}")
-        if not isinstance(w, dict):
-            return not_found(request, N_("No work %(id)s"), id=work_id)
+        w = lookup(request, WORK, work_id, id=work_id)
+        if isinstance(w, HTMLResponse):
+            return w
         lics = [data.record("ip_rights", f"lic:{i}") for i in (w.get("licences") or [])[:MAX_LIST]]
         disputes = [
             data.record("ip_rights", f"dispute:{i}") for i in (w.get("disputes") or [])[:MAX_LIST]
@@ -187,11 +212,9 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- evidence --------------------------------------------------------------------------
     @router.get("/evidence/{deposit_id}", response_class=HTMLResponse)
     def deposit(request: Request, deposit_id: str) -> HTMLResponse:
-        if not _ok_id(deposit_id):
-            return bad_request(request, N_("Not a deposit id: %(value)s"), value=deposit_id[:80])
-        d = data.record("evidence", f"dep:{deposit_id}")
-        if not isinstance(d, dict):
-            return not_found(request, N_("No deposit %(id)s"), id=deposit_id)
+        d = lookup(request, DEPOSIT, deposit_id, id=deposit_id)
+        if isinstance(d, HTMLResponse):
+            return d
         return page(
             request,
             "deposit.html",

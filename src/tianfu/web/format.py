@@ -13,8 +13,9 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-DEFAULT_TZ = "Asia/Shanghai"
-TZ_ENV = "TIANFU_TZ"
+from tianfu.apps.common import readable
+from tianfu.apps.common.readable import DEFAULT_TZ, TZ_ENV
+
 MAX_MS = (1 << 53) - 1
 
 
@@ -41,9 +42,7 @@ def yuan(fen: Any) -> str:
     """An amount in fen as yuan with two decimals: 100000050 -> '1,000,000.50'."""
     if not isinstance(fen, int) or isinstance(fen, bool):
         return str(fen)
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
+    return readable.yuan(fen)
 
 
 def short(value: Any, n: int = 10) -> str:
@@ -56,17 +55,7 @@ def duration(ms: Any) -> str:
     """90_061_000 -> '1d 1h 1m 1s'."""
     if not isinstance(ms, int) or isinstance(ms, bool):
         return str(ms)
-    sign = "-" if ms < 0 else ""
-    ms = abs(ms)
-    if ms < 1000:
-        return f"{sign}{ms} ms"
-    parts = []
-    rest = ms // 1000
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)):
-        k, rest = divmod(rest, size)
-        if k:
-            parts.append(f"{k}{unit}")
-    return sign + " ".join(parts)
+    return readable.duration(ms)
 
 
 def plain(value: Any) -> Any:

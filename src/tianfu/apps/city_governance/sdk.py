@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 from tianfu.apps.city_governance import NAME
-from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.common.sdk import ContractSDK, view
 
 
 def reporter_hash(contact: str, salt: str) -> str:
@@ -68,23 +68,12 @@ class CityGovernance(ContractSDK):
         return dict(self._invoke("flag_overdue", case_id))
 
     # -- queries ----------------------------------------------------------------------------
-    def case(self, case_id: str) -> dict[str, Any]:
-        return dict(self._query("case", case_id))
-
-    def history(self, case_id: str) -> list[dict[str, Any]]:
-        return list(self._query("history", case_id))
-
-    def departments(self) -> list[dict[str, Any]]:
-        return list(self._query("departments"))
-
-    def stats(self) -> list[dict[str, Any]]:
-        return list(self._query("stats"))
-
-    def overdue(self) -> list[dict[str, Any]]:
-        return list(self._query("overdue"))
-
-    def cases(self, start: int = 1, limit: int = 200) -> list[str]:
-        return list(self._query("cases", start, limit))
+    case = view("case_id", returns=dict)
+    history = view("case_id", returns=list)
+    departments = view(returns=list)
+    stats = view(returns=list)
+    overdue = view(returns=list)
+    cases = view(returns=list, start=1, limit=200)
 
 
 __all__ = ["CityGovernance", "details_hash", "reporter_hash"]

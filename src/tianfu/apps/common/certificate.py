@@ -1,44 +1,182 @@
-"""Exporting an application record's certificate: the proofs of the transaction that wrote
-the record and of the record's state at that height, merged into one `tianfu-proof/v1`
-document of the application's kind (evidence deposits, photo registrations)."""
+"""Application record certificates: the proofs of the transaction that wrote a record and of
+the record's state at that height, as one `tianfu-proof/v1` document of the application's
+kind (evidence deposits, photo registrations), exported from a node and verified offline.
+
+An application describes its record once (`RecordSpec`: contract, key prefix, writing method,
+the fields it proves, its error type and wording); `export_record_certificate`,
+`proven_record`, `load_record_certificate` and `verify_record_certificate` do the rest.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from tianfu.client import Client, VerificationError
-from tianfu.proofs.documents import make_document, merge_single_blocks
+from tianfu.execution.contract_api import address_of
+from tianfu.proofs.documents import (
+    Kind,
+    VerifiedDocument,
+    load_document,
+    make_document,
+    merge_single_blocks,
+    register,
+    split_state_key,
+    verify_document,
+)
+from tianfu.proofs.values import readable
+from tianfu.proofs.verify import ProvenBlock, VerifiedBundle
+from tianfu.types import Genesis
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """How one application's record is written, proven and named in error messages."""
+
+    kind: str  # the proof document's kind
+    contract: str
+    prefix: str  # the record's state key is prefix + id
+    method: str  # the contract method that writes it; it returns the id
+    min_args: int  # the writing transaction has at least this many arguments
+    error: type[VerificationError]
+    certificate: str  # "an evidence certificate"
+    record: str  # "deposit": "the proven record is another deposit"
+    transaction: str  # "deposit": "the deposit transaction failed"
+    written_by: str  # "an evidence deposit": "the proven transaction is not ..."
+    signer: str  # the record's field holding the signer's address: "depositor"
+    text_fields: tuple[str, ...]  # fields that must be strings
+    lacks: str  # "its file hash, title or organisation"
+    # The record against the writing transaction's arguments: (holds, message if not).
+    arg_checks: Callable[[dict[str, Any], list[Any]], list[tuple[bool, str]]]
+    id_field: str  # the id's name in the document's readable fields: "deposit_id"
+    # The record's own readable fields, after the contract and the id.
+    shown: Callable[[dict[str, Any]], dict[str, Any]]
+
+    def key(self, record_id: str) -> str:
+        return self.prefix + record_id
+
+
+def register_record_kind(spec: RecordSpec) -> None:
+    """Make `spec.kind` a proof-document kind: checked by `proven_record`, its readable
+    fields rendered from the proven record."""
+
+    def check(v: VerifiedBundle) -> None:
+        proven_record(v, spec)
+
+    def render(v: VerifiedBundle, _genesis: Genesis) -> dict[str, Any]:
+        b, contract, record_id, record = proven_record(v, spec)
+        header = b.header
+        return {
+            "contract": contract,
+            spec.id_field: record_id,
+            **spec.shown(record),
+            "height": header.height,
+            "time_ms": header.time_ms,
+            "block_hash": header.hash.hex(),
+            "tx_hash": b.txs[0].tx.hash.hex(),
+            spec.record: readable(record),
+        }
+
+    register(Kind(spec.kind, check, render))
+
+
+def proven_record(
+    v: VerifiedBundle, spec: RecordSpec
+) -> tuple[ProvenBlock, str, str, dict[str, Any]]:
+    """The proven block, contract, record id and record of a certificate's bundle, after
+    checking that the one transaction wrote exactly that record at that height and time."""
+    error = spec.error
+    if len(v.blocks) != 1:
+        raise error(f"{spec.certificate} proves exactly one block")
+    b = v.blocks[0]
+    if len(b.txs) != 1 or len(b.entries) != 1:
+        raise error(f"{spec.certificate} proves one transaction and one record")
+    contract, key = split_state_key(b.entries[0].key)
+    if not key.startswith(spec.prefix):
+        raise error(f"the state proof is not a {spec.record} record")
+    record_id = key[len(spec.prefix) :]
+    record = b.entries[0].value
+    p = b.txs[0]
+    body = p.tx.body
+    header = b.header
+    if not isinstance(record, dict):
+        raise error(f"the proven {spec.record} record is not a record")
+    if body.contract != contract or body.method != spec.method or len(body.args) < spec.min_args:
+        raise error(f"the proven transaction is not {spec.written_by}")
+    checks = [
+        (
+            p.receipt.ok and p.receipt.result == record_id,
+            f"the {spec.transaction} transaction failed",
+        ),
+        (record.get("id") == record_id, f"the proven record is another {spec.record}"),
+        (record.get("tx") == p.tx.hash.hex(), "the record was not written by this transaction"),
+        *spec.arg_checks(record, list(body.args)),
+        (record.get("height") == header.height, "the record's height is not the block's"),
+        (record.get("time_ms") == header.time_ms, "the record's time is not the block's"),
+        (
+            record.get(spec.signer) == address_of(body.scheme, body.signer),
+            f"the transaction's signer is not the {spec.signer}",
+        ),
+        (
+            all(isinstance(record.get(f), str) for f in spec.text_fields),
+            f"the record lacks {spec.lacks}",
+        ),
+    ]
+    for ok, why in checks:
+        if not ok:
+            raise error(why)
+    return b, contract, record_id, record
 
 
 def export_record_certificate(
-    client: Client,
-    contract: str,
-    record_id: str,
-    state_key: str,
-    kind: str,
-    error: type[Exception],
-    what: str,
+    client: Client, spec: RecordSpec, record_id: str, contract: str | None = None
 ) -> dict[str, Any]:
     """The certificate of record `record_id` (whose `get` view names its writing `tx`).
 
     The node is not trusted: the certificate is made only of what verifies against the
-    client's trusted genesis. Failures raise `error` (the application's own type)."""
+    client's trusted genesis. Failures raise the application's error type."""
+    error = spec.error
+    contract = contract or spec.contract
     record = client.query(contract, "get", record_id)
     if not isinstance(record, dict) or not isinstance(record.get("tx"), str):
-        raise error(f"unknown {what} {record_id}")
+        raise error(f"unknown {spec.record} {record_id}")
     tx_doc = client.tx_proof_raw(record["tx"])
     height = tx_doc.get("height")
     if not isinstance(height, int):
         raise error("the node sent a malformed transaction proof")
-    state_doc = client.state_proof_raw(contract, state_key, height)
+    state_doc = client.state_proof_raw(contract, spec.key(record_id), height)
     try:
         bundle = merge_single_blocks([tx_doc, state_doc])
     except VerificationError as exc:
         raise error(f"the node's proofs do not fit together: {exc}") from None
     genesis = client.trusted_genesis()
     try:
-        return make_document(kind, bundle, genesis)
+        return make_document(spec.kind, bundle, genesis)
     except error:
         raise
     except VerificationError as exc:
         raise error(f"the node's proofs do not verify: {exc}") from None
+
+
+def load_record_certificate(data: bytes | str, spec: RecordSpec) -> dict[str, Any]:
+    """A certificate's JSON document, read (not yet verified)."""
+    try:
+        return load_document(data)
+    except VerificationError as exc:
+        raise spec.error(str(exc)) from None
+
+
+def verify_record_certificate(
+    cert_json: dict[str, Any] | str | bytes, genesis: Genesis, spec: RecordSpec
+) -> tuple[VerifiedDocument, ProvenBlock, str, dict[str, Any]]:
+    """Verify a certificate against `genesis` alone: the verified document, the proven block,
+    the record id and the record."""
+    try:
+        verified: VerifiedDocument = verify_document(cert_json, genesis, kind=spec.kind)
+    except spec.error:
+        raise
+    except VerificationError as exc:
+        raise spec.error(str(exc)) from None
+    b, _contract, record_id, record = proven_record(verified.verified, spec)
+    return verified, b, record_id, record

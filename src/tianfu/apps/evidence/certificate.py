@@ -15,19 +15,14 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tianfu.apps.common.certificate import export_record_certificate
-from tianfu.client import Client, VerificationError
-from tianfu.execution.contract_api import address_of
-from tianfu.proofs.documents import (
-    Kind,
-    VerifiedDocument,
-    load_document,
-    register,
-    split_state_key,
-    verify_document,
+from tianfu.apps.common.certificate import (
+    RecordSpec,
+    export_record_certificate,
+    load_record_certificate,
+    register_record_kind,
+    verify_record_certificate,
 )
-from tianfu.proofs.values import readable
-from tianfu.proofs.verify import ProvenBlock, VerifiedBundle
+from tianfu.client import Client, VerificationError
 from tianfu.types import Genesis
 
 KIND = "evidence"
@@ -66,76 +61,44 @@ class VerifiedDeposit:
         return asdict(self)
 
 
-def deposit_key(deposit_id: str) -> str:
-    return RECORD_PREFIX + deposit_id
+def _arg_checks(record: dict[str, Any], args: list[Any]) -> list[tuple[bool, str]]:
+    return [(args[0] == record.get("file_hash"), "the transaction deposits another hash")]
 
 
-def _deposit(v: VerifiedBundle) -> tuple[ProvenBlock, str, str, dict[str, Any]]:
-    """The proven block, contract, deposit id and record of an evidence bundle (checked)."""
-    if len(v.blocks) != 1:
-        raise EvidenceCertificateError("an evidence certificate proves exactly one block")
-    b = v.blocks[0]
-    if len(b.txs) != 1 or len(b.entries) != 1:
-        raise EvidenceCertificateError(
-            "an evidence certificate proves one transaction and one record"
-        )
-    contract, key = split_state_key(b.entries[0].key)
-    if not key.startswith(RECORD_PREFIX):
-        raise EvidenceCertificateError("the state proof is not a deposit record")
-    deposit_id = key[len(RECORD_PREFIX) :]
-    record = b.entries[0].value
-    p = b.txs[0]
-    body = p.tx.body
-    header = b.header
-    if not isinstance(record, dict):
-        raise EvidenceCertificateError("the proven deposit record is not a record")
-    if body.contract != contract or body.method != "deposit" or not body.args:
-        raise EvidenceCertificateError("the proven transaction is not an evidence deposit")
-    checks = [
-        (p.receipt.ok and p.receipt.result == deposit_id, "the deposit transaction failed"),
-        (record.get("id") == deposit_id, "the proven record is another deposit"),
-        (record.get("tx") == p.tx.hash.hex(), "the record was not written by this transaction"),
-        (body.args[0] == record.get("file_hash"), "the transaction deposits another hash"),
-        (record.get("height") == header.height, "the record's height is not the block's"),
-        (record.get("time_ms") == header.time_ms, "the record's time is not the block's"),
-        (
-            record.get("depositor") == address_of(body.scheme, body.signer),
-            "the transaction's signer is not the depositor",
-        ),
-        (
-            all(isinstance(record.get(f), str) for f in ("file_hash", "title", "org")),
-            "the record lacks its file hash, title or organisation",
-        ),
-    ]
-    for ok, why in checks:
-        if not ok:
-            raise EvidenceCertificateError(why)
-    return b, contract, deposit_id, record
-
-
-def _check(v: VerifiedBundle) -> None:
-    _deposit(v)
-
-
-def _render(v: VerifiedBundle, _genesis: Genesis) -> dict[str, Any]:
-    b, contract, deposit_id, record = _deposit(v)
-    header = b.header
+def _shown(record: dict[str, Any]) -> dict[str, Any]:
     return {
-        "contract": contract,
-        "deposit_id": deposit_id,
         "file_sha256": record["file_hash"],
         "title": record["title"],
         "depositor": record["depositor"],
         "org": record["org"],
-        "height": header.height,
-        "time_ms": header.time_ms,
-        "block_hash": header.hash.hex(),
-        "tx_hash": b.txs[0].tx.hash.hex(),
-        "deposit": readable(record),
     }
 
 
-register(Kind(KIND, _check, _render))
+SPEC = RecordSpec(
+    kind=KIND,
+    contract=CONTRACT,
+    prefix=RECORD_PREFIX,
+    method="deposit",
+    min_args=1,
+    error=EvidenceCertificateError,
+    certificate="an evidence certificate",
+    record="deposit",
+    transaction="deposit",
+    written_by="an evidence deposit",
+    signer="depositor",
+    text_fields=("file_hash", "title", "org"),
+    lacks="its file hash, title or organisation",
+    arg_checks=_arg_checks,
+    id_field="deposit_id",
+    shown=_shown,
+)
+
+
+def deposit_key(deposit_id: str) -> str:
+    return SPEC.key(deposit_id)
+
+
+register_record_kind(SPEC)
 
 
 def export_certificate(client: Client, deposit_id: str, contract: str = CONTRACT) -> dict[str, Any]:
@@ -144,22 +107,11 @@ def export_certificate(client: Client, deposit_id: str, contract: str = CONTRACT
     The node is not trusted: the certificate is made only of what verifies against the
     client's trusted genesis (fetched and trusted with a warning by the CLI if none is given).
     """
-    return export_record_certificate(
-        client,
-        contract,
-        deposit_id,
-        deposit_key(deposit_id),
-        KIND,
-        EvidenceCertificateError,
-        "deposit",
-    )
+    return export_record_certificate(client, SPEC, deposit_id, contract)
 
 
 def load_certificate(data: bytes | str) -> dict[str, Any]:
-    try:
-        return load_document(data)
-    except VerificationError as exc:
-        raise EvidenceCertificateError(str(exc)) from None
+    return load_record_certificate(data, SPEC)
 
 
 def verify_certificate(
@@ -175,13 +127,7 @@ def verify_certificate(
     fields are exactly the proven data; and, when `file_bytes` is given, the file's SHA-256
     equals the deposited hash. Raises `EvidenceCertificateError` (`FileMismatch` for the file).
     """
-    try:
-        verified: VerifiedDocument = verify_document(cert_json, genesis, kind=KIND)
-    except EvidenceCertificateError:
-        raise
-    except VerificationError as exc:
-        raise EvidenceCertificateError(str(exc)) from None
-    b, _contract, deposit_id, record = _deposit(verified.verified)
+    verified, b, deposit_id, record = verify_record_certificate(cert_json, genesis, SPEC)
     header = b.header
     if file_bytes is not None:
         actual = hashlib.sha256(file_bytes).hexdigest()

@@ -6,13 +6,13 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common import inputs, readable
+from tianfu.apps.common.certificate_commands import verify_file, write_certificate
 from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, table_view, tx
 from tianfu.apps.common.display import Fields, Output, Text
-from tianfu.apps.common.errors import BadInput, CommandFailed
+from tianfu.apps.common.errors import CommandFailed
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.evidence.certificate import CONTRACT, load_certificate, verify_certificate
 from tianfu.apps.evidence.sdk import Evidence, file_sha256
-from tianfu.proofs.documents import dump_document
 
 GENESIS_HELP = (
     "Trusted genesis file: genesis.bin, or the JSON of GET /v1/genesis. "
@@ -38,37 +38,24 @@ def find(session: Session, v: dict[str, Any]) -> Output:
     return Output(ids, (Text("\n".join(ids) if ids else "no deposit of this file"),))
 
 
-def certificate(session: Session, v: dict[str, Any]) -> Output:
-    client = session.client()
-    client.genesis = session.genesis(v["genesis"])
-    cert = Evidence(client).certificate(v["deposit_id"])
-    v["out"].write_text(dump_document(cert), encoding="utf-8")
-    summary = {
-        "deposit_id": v["deposit_id"],
-        "file_sha256": cert["file_sha256"],
-        "height": cert["height"],
-        "time_ms": cert["time_ms"],
-        "certificate": str(v["out"]),
-    }
-    return Output(summary, (Fields("evidence certificate written", summary),))
-
-
-def verify(session: Session, v: dict[str, Any]) -> Output:
-    if v["genesis"] is None:
-        raise BadInput("pass --genesis FILE: the validator keys to verify against")
-    trust = session.load_genesis(v["genesis"])
-    cert = load_certificate(v["certificate_file"].read_bytes())
-    proven = verify_certificate(cert, v["file"].read_bytes(), trust)
-    found = proven.as_dict()
-    line = (
-        f"verified: {v['file']} (SHA-256 {proven.file_sha256}) was deposited as "
+def _verified(proven: Any, file: Path) -> str:
+    return (
+        f"verified: {file} (SHA-256 {proven.file_sha256}) was deposited as "
         f"{proven.deposit_id} in block {proven.height} at {readable.date(proven.time_ms)} "
         f"(time_ms {proven.time_ms}), committed by the validators of chain {proven.chain_id} "
         f"(proven from the genesis through {proven.validator_changes} validator-set changes)"
     )
-    return Output(
-        {"verified": True, **found}, (Fields("verified evidence deposit", found), Text(line))
-    )
+
+
+certificate = write_certificate(
+    lambda client, deposit_id: Evidence(client).certificate(deposit_id),
+    "deposit_id",
+    ("file_sha256", "height", "time_ms"),
+    "evidence certificate written",
+)
+verify = verify_file(
+    load_certificate, verify_certificate, Path.read_bytes, "verified evidence deposit", _verified
+)
 
 
 DEPOSIT = arg("deposit_id")

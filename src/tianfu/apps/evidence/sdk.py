@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common.inputs import sha256_file
-from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.evidence.certificate import (
     CONTRACT,
     VerifiedDeposit,
@@ -47,20 +47,11 @@ class Evidence(ContractSDK):
         return int(self._invoke("record_verification", deposit_id, case_no, result, note))
 
     # -- queries ------------------------------------------------------------------------------
-    def get(self, deposit_id: str) -> Any:
-        return self._query("get", deposit_id)
-
-    def by_hash(self, file_hash: str) -> list[str]:
-        return list(self._query("by_hash", file_hash))
-
-    def attestations(self, deposit_id: str) -> list[Any]:
-        return list(self._query("attestations", deposit_id))
-
-    def verifications(self, deposit_id: str) -> list[Any]:
-        return list(self._query("verifications", deposit_id))
-
-    def count(self) -> int:
-        return int(self._query("count"))
+    get = view("deposit_id")
+    by_hash = view("file_hash", returns=list)
+    attestations = view("deposit_id", returns=list)
+    verifications = view("deposit_id", returns=list)
+    count = view(returns=int)
 
     # -- certificates -------------------------------------------------------------------------
     def certificate(self, deposit_id: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from tianfu.apps.common.source import joined_source
 
 NAME = "fund_supervision"
 ROLES = ("fund_authority", "fund_officer", "regulator")
@@ -11,4 +11,4 @@ LEVELS = ("province", "city", "county", "township", "village")
 
 def source() -> str:
     """The sandboxed contract's source text, as it is deployed."""
-    return Path(__file__).with_name("contract.py").read_text(encoding="utf-8")
+    return joined_source(__file__, "contract.py", "contract_views.py")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.fund_supervision import NAME
 
 POOL = ""  # the source account meaning "the fund's own pool"
@@ -85,20 +85,11 @@ class FundSupervision(ContractSDK):
         result = self._query("party", address)
         return None if result is None else dict(result)
 
-    def account(self, account_id: str) -> dict[str, Any]:
-        return dict(self._query("account", account_id))
-
-    def accounts(self) -> list[dict[str, Any]]:
-        return list(self._query("accounts"))
-
-    def fund(self, fund_id: str) -> dict[str, Any]:
-        return dict(self._query("fund", fund_id))
-
-    def funds(self) -> list[str]:
-        return list(self._query("funds"))
-
-    def balance(self, fund_id: str, account_id: str) -> dict[str, Any]:
-        return dict(self._query("balance", fund_id, account_id))
+    account = view("account_id", returns=dict)
+    accounts = view(returns=list)
+    fund = view("fund_id", returns=dict)
+    funds = view(returns=list)
+    balance = view("fund_id", "account_id", returns=dict)
 
     def beneficiary(self, id_hash: str) -> dict[str, Any] | None:
         result = self._query("beneficiary", id_hash)
@@ -108,17 +99,10 @@ class FundSupervision(ContractSDK):
         """A beneficiary's plan (None: one payment) and the amounts paid from a fund."""
         return dict(self._query("payments", fund_id, id_hash))
 
-    def movements(self, fund_id: str, start: int = 1, limit: int = 200) -> list[dict[str, Any]]:
-        return list(self._query("movements", fund_id, start, limit))
-
-    def trace(self, fund_id: str, id_hash: str) -> dict[str, Any]:
-        return dict(self._query("trace", fund_id, id_hash))
-
-    def refusals(self, fund_id: str) -> list[dict[str, Any]]:
-        return list(self._query("refusals", fund_id))
-
-    def report(self, fund_id: str, idle_ms: int | None = None) -> dict[str, Any]:
-        return dict(self._query("report", fund_id, idle_ms))
+    movements = view("fund_id", returns=list, start=1, limit=200)
+    trace = view("fund_id", "id_hash", returns=dict)
+    refusals = view("fund_id", returns=list)
+    report = view("fund_id", returns=dict, idle_ms=None)
 
 
 __all__ = ["POOL", "FundSupervision", "beneficiary_hash", "doc_hash"]

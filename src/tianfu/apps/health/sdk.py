@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.health import NAME
 from tianfu.client import Client, ClientError
 from tianfu.client.private import PrivateData, Sealed
@@ -168,32 +168,15 @@ class Health(ContractSDK):
         self._invoke("reinstate_doctor", address)
 
     # -- views --------------------------------------------------------------------------------
-    def patient(self, address: str) -> dict[str, Any] | None:
-        return self._query("patient", address)  # type: ignore[no-any-return]
-
-    def record(self, rec_id: str) -> dict[str, Any] | None:
-        return self._query("record", rec_id)  # type: ignore[no-any-return]
-
-    def records_of(self, address: str) -> list[dict[str, Any]]:
-        return list(self._query("records_of", address))
-
-    def access_log(self, ref: str) -> list[dict[str, Any]]:
-        return list(self._query("access_log", ref))
-
-    def prescription(self, rx_id: str) -> dict[str, Any] | None:
-        return self._query("prescription", rx_id)  # type: ignore[no-any-return]
-
-    def prescriptions_of(self, address: str) -> list[dict[str, Any]]:
-        return list(self._query("prescriptions_of", address))
-
-    def claimable(self, org: str) -> list[dict[str, Any]]:
-        return list(self._query("claimable", org))
-
-    def suspended(self, address: str) -> dict[str, Any] | None:
-        return self._query("suspended", address)  # type: ignore[no-any-return]
-
-    def statistics(self) -> dict[str, Any]:
-        return dict(self._query("statistics"))
+    patient = view("address")
+    record = view("rec_id")
+    records_of = view("address", returns=list)
+    access_log = view("ref", returns=list)
+    prescription = view("rx_id")
+    prescriptions_of = view("address", returns=list)
+    claimable = view("org", returns=list)
+    suspended = view("address")
+    statistics = view(returns=dict)
 
     def can_read(self, content_hash: str, address: str) -> bool:
         return bool(self._query("private_can_read", content_hash, address))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.common.sdk import ContractSDK, view
 
 CONTRACT = "ip_rights"
 
@@ -55,24 +55,14 @@ class IpRights(ContractSDK):
         return self._invoke("resolve_dispute", dispute_id, outcome, ruling)
 
     # -- queries ------------------------------------------------------------------------------
-    def work(self, work_id: str) -> Any:
-        return self._query("work", work_id)
+    work = view("work_id")
 
     def work_by_hash(self, content_hash: str) -> str | None:
         found = self._query("work_by_hash", content_hash)
         return None if found is None else str(found)
 
-    def licence(self, licence_id: str) -> Any:
-        return self._query("licence", licence_id)
-
-    def licences(self, work_id: str) -> list[Any]:
-        return list(self._query("licences", work_id))
-
-    def dispute(self, dispute_id: str) -> Any:
-        return self._query("dispute", dispute_id)
-
-    def history(self, work_id: str) -> list[Any]:
-        return list(self._query("history", work_id))
-
-    def ownership_history(self, work_id: str) -> list[Any]:
-        return list(self._query("ownership_history", work_id))
+    licence = view("licence_id")
+    licences = view("work_id", returns=list)
+    dispute = view("dispute_id")
+    history = view("work_id", returns=list)
+    ownership_history = view("work_id", returns=list)

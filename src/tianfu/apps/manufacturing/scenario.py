@@ -112,14 +112,18 @@ def run_scenario(env: AppEnv) -> None:
     seen = [(a["order"], a["kind"]) for a in oem.alerts(root)]
     check(seen == [(sub_a, "rejected")], f"alerts seen from the root: {seen}")
     check(pads.alerts(sub_c) == oem.alerts(root), "a sibling's supplier sees the same alerts")
+    three_txs = time.monotonic()
     cast_.deliver(sub_a, document_hash(f"redelivery {tag}"))
     lab.record_inspection(sub_a, "pass", document_hash(f"re-inspection {tag}"), "")
     t1.accept_delivery(sub_a)
+    three_txs = time.monotonic() - three_txs
     refused(lambda: cast_.deliver(sub_a, note), "accepted: it cannot be delivered")
 
-    # A late delivery: a sub-order due in a few seconds, flagged overdue once past due.
+    # A late delivery: a sub-order due in a few seconds, flagged overdue once past due. It
+    # must still be before its due time three transactions later (place, accept, the refused
+    # flag): twice what the last three took, on a slow network, and at least 4 s.
     sub_d = root + "-D"
-    soon = int(time.time() * 1000) + 4_000
+    soon = int(time.time() * 1000) + max(4_000, int(2_000 * three_txs))
     placed = t1.subcontract(root, sub_d, addr["castings"], bom(("caliper", 10, 1_000)), soon)
     cast_.accept_order(sub_d)
     refused(lambda: oem.flag_overdue(sub_d), "not overdue")

@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.manufacturing import NAME
 
 
@@ -101,20 +101,11 @@ class Manufacturing(ContractSDK):
         found = self._query("order", order_id)
         return None if found is None else dict(found)
 
-    def tree(self, order_id: str) -> list[dict[str, Any]]:
-        return list(self._query("tree", order_id))
-
-    def alerts(self, order_id: str) -> list[dict[str, Any]]:
-        return list(self._query("alerts", order_id))
-
-    def milestones(self, order_id: str) -> list[dict[str, Any]]:
-        return list(self._query("milestones", order_id))
-
-    def inspections(self, order_id: str) -> list[dict[str, Any]]:
-        return list(self._query("inspections", order_id))
-
-    def orders_of(self, address: str, start: int = 1, limit: int = 200) -> list[str]:
-        return list(self._query("orders_of", address, start, limit))
+    tree = view("order_id", returns=list)
+    alerts = view("order_id", returns=list)
+    milestones = view("order_id", returns=list)
+    inspections = view("order_id", returns=list)
+    orders_of = view("address", returns=list, start=1, limit=200)
 
 
 __all__ = ["Item", "Manufacturing", "bom", "document_hash"]

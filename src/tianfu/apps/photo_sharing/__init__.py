@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tianfu.api.service import ChainService
     from tianfu.apps.registry import NodePart
-    from tianfu.p2p.api import Network
+    from tianfu.p2p.protocol import Network
 
 NAME = "photo_sharing"
 BLOB_PREFIX = "/v1/apps/photo_sharing/blobs"  # the node's photo routes: PREFIX/<sha256>

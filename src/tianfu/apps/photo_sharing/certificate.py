@@ -16,19 +16,14 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tianfu.apps.common.certificate import export_record_certificate
-from tianfu.client import Client, VerificationError
-from tianfu.execution.contract_api import address_of
-from tianfu.proofs.documents import (
-    Kind,
-    VerifiedDocument,
-    load_document,
-    register,
-    split_state_key,
-    verify_document,
+from tianfu.apps.common.certificate import (
+    RecordSpec,
+    export_record_certificate,
+    load_record_certificate,
+    register_record_kind,
+    verify_record_certificate,
 )
-from tianfu.proofs.values import readable
-from tianfu.proofs.verify import ProvenBlock, VerifiedBundle
+from tianfu.client import Client, VerificationError
 from tianfu.types import Genesis
 
 KIND = "photo_authorship"
@@ -68,78 +63,48 @@ class VerifiedAuthorship:
         return asdict(self)
 
 
-def photo_key(photo_id: str) -> str:
-    return RECORD_PREFIX + photo_id
-
-
-def _registration(v: VerifiedBundle) -> tuple[ProvenBlock, str, str, dict[str, Any]]:
-    """The proven block, contract, photo id and record of an authorship bundle (checked)."""
-    if len(v.blocks) != 1:
-        raise PhotoCertificateError("an authorship certificate proves exactly one block")
-    b = v.blocks[0]
-    if len(b.txs) != 1 or len(b.entries) != 1:
-        raise PhotoCertificateError(
-            "an authorship certificate proves one transaction and one record"
-        )
-    contract, key = split_state_key(b.entries[0].key)
-    if not key.startswith(RECORD_PREFIX):
-        raise PhotoCertificateError("the state proof is not a photo record")
-    photo_id = key[len(RECORD_PREFIX) :]
-    record = b.entries[0].value
-    p = b.txs[0]
-    body = p.tx.body
-    header = b.header
-    if not isinstance(record, dict):
-        raise PhotoCertificateError("the proven photo record is not a record")
-    if body.contract != contract or body.method != "register" or len(body.args) < 3:
-        raise PhotoCertificateError("the proven transaction is not a photo registration")
-    checks = [
-        (p.receipt.ok and p.receipt.result == photo_id, "the registration transaction failed"),
-        (record.get("id") == photo_id, "the proven record is another photo"),
-        (record.get("tx") == p.tx.hash.hex(), "the record was not written by this transaction"),
-        (body.args[0] == record.get("sha256"), "the transaction registers another image hash"),
-        (body.args[2] == record.get("phash"), "the transaction registers another pHash"),
-        (record.get("height") == header.height, "the record's height is not the block's"),
-        (record.get("time_ms") == header.time_ms, "the record's time is not the block's"),
-        (
-            record.get("author") == address_of(body.scheme, body.signer),
-            "the transaction's signer is not the author",
-        ),
-        (
-            all(isinstance(record.get(f), str) for f in ("sha256", "phash", "title", "org")),
-            "the record lacks its hashes, title or organisation",
-        ),
+def _arg_checks(record: dict[str, Any], args: list[Any]) -> list[tuple[bool, str]]:
+    return [
+        (args[0] == record.get("sha256"), "the transaction registers another image hash"),
+        (args[2] == record.get("phash"), "the transaction registers another pHash"),
     ]
-    for ok, why in checks:
-        if not ok:
-            raise PhotoCertificateError(why)
-    return b, contract, photo_id, record
 
 
-def _check(v: VerifiedBundle) -> None:
-    _registration(v)
-
-
-def _render(v: VerifiedBundle, _genesis: Genesis) -> dict[str, Any]:
-    b, contract, photo_id, record = _registration(v)
-    header = b.header
+def _shown(record: dict[str, Any]) -> dict[str, Any]:
     return {
-        "contract": contract,
-        "photo_id": photo_id,
         "image_sha256": record["sha256"],
         "phash": record["phash"],
         "title": record["title"],
         "author": record["author"],
         "org": record["org"],
-        "height": header.height,
-        "time_ms": header.time_ms,
-        "block_hash": header.hash.hex(),
-        "tx_hash": b.txs[0].tx.hash.hex(),
-        "photo": readable(record),
     }
 
 
-register(Kind(KIND, _check, _render))
+SPEC = RecordSpec(
+    kind=KIND,
+    contract=CONTRACT,
+    prefix=RECORD_PREFIX,
+    method="register",
+    min_args=3,
+    error=PhotoCertificateError,
+    certificate="an authorship certificate",
+    record="photo",
+    transaction="registration",
+    written_by="a photo registration",
+    signer="author",
+    text_fields=("sha256", "phash", "title", "org"),
+    lacks="its hashes, title or organisation",
+    arg_checks=_arg_checks,
+    id_field="photo_id",
+    shown=_shown,
+)
+
+
+def photo_key(photo_id: str) -> str:
+    return SPEC.key(photo_id)
+
+
+register_record_kind(SPEC)
 
 
 def export_certificate(client: Client, photo_id: str, contract: str = CONTRACT) -> dict[str, Any]:
@@ -147,16 +112,11 @@ def export_certificate(client: Client, photo_id: str, contract: str = CONTRACT) 
 
     The node is not trusted: the certificate is made only of what verifies against the
     client's trusted genesis."""
-    return export_record_certificate(
-        client, contract, photo_id, photo_key(photo_id), KIND, PhotoCertificateError, "photo"
-    )
+    return export_record_certificate(client, SPEC, photo_id, contract)
 
 
 def load_certificate(data: bytes | str) -> dict[str, Any]:
-    try:
-        return load_document(data)
-    except VerificationError as exc:
-        raise PhotoCertificateError(str(exc)) from None
+    return load_record_certificate(data, SPEC)
 
 
 def verify_certificate(
@@ -170,13 +130,7 @@ def verify_certificate(
     and time by its signer, that the readable fields are exactly the proven data, and, when
     `image` is given, that its SHA-256 is the registered one. Raises
     `PhotoCertificateError` (`ImageMismatch` for the image)."""
-    try:
-        verified: VerifiedDocument = verify_document(cert_json, genesis, kind=KIND)
-    except PhotoCertificateError:
-        raise
-    except VerificationError as exc:
-        raise PhotoCertificateError(str(exc)) from None
-    b, _contract, photo_id, record = _registration(verified.verified)
+    verified, b, photo_id, record = verify_record_certificate(cert_json, genesis, SPEC)
     header = b.header
     if image is not None:
         actual = hashlib.sha256(image).hexdigest()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common import inputs, readable
+from tianfu.apps.common.certificate_commands import verify_file, write_certificate
 from tianfu.apps.common.commands import (
     CommandTable,
     Session,
@@ -23,7 +24,6 @@ from tianfu.apps.common.readable import Readable
 from tianfu.apps.photo_sharing import media
 from tianfu.apps.photo_sharing.certificate import CONTRACT, load_certificate, verify_certificate
 from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms, read_image
-from tianfu.proofs.documents import dump_document
 
 GENESIS_HELP = (
     "Trusted genesis file: genesis.bin, or the JSON of GET /v1/genesis. "
@@ -122,38 +122,24 @@ def download(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, (Text(f"{len(data)} bytes written to {v['out']} (SHA-256 checked)"),))
 
 
-def certificate(session: Session, v: dict[str, Any]) -> Output:
-    client = session.client()
-    client.genesis = session.genesis(v["genesis"])
-    cert = PhotoSharing(client).certificate(v["photo_id"])
-    v["out"].write_text(dump_document(cert), encoding="utf-8")
-    summary = {
-        "photo_id": v["photo_id"],
-        "image_sha256": cert["image_sha256"],
-        "author": cert["author"],
-        "height": cert["height"],
-        "time_ms": cert["time_ms"],
-        "certificate": str(v["out"]),
-    }
-    return Output(summary, (Fields("authorship certificate written", summary),))
-
-
-def verify(session: Session, v: dict[str, Any]) -> Output:
-    if v["genesis"] is None:
-        raise BadInput("pass --genesis FILE: the validator keys to verify against")
-    trust = session.load_genesis(v["genesis"])
-    cert = load_certificate(v["certificate_file"].read_bytes())
-    proven = verify_certificate(cert, read_image(v["file"]), trust)
-    found = proven.as_dict()
-    line = (
-        f"verified: {v['file']} (SHA-256 {proven.sha256}) was registered as {proven.photo_id} "
+def _verified(proven: Any, file: Path) -> str:
+    return (
+        f"verified: {file} (SHA-256 {proven.sha256}) was registered as {proven.photo_id} "
         f"by {proven.author} in block {proven.height} at {readable.date(proven.time_ms)} "
         f"(time_ms {proven.time_ms}), committed by the validators of chain {proven.chain_id} "
         f"(proven from the genesis through {proven.validator_changes} validator-set changes)"
     )
-    return Output(
-        {"verified": True, **found}, (Fields("verified photo authorship", found), Text(line))
-    )
+
+
+certificate = write_certificate(
+    lambda client, photo_id: PhotoSharing(client).certificate(photo_id),
+    "photo_id",
+    ("image_sha256", "author", "height", "time_ms"),
+    "authorship certificate written",
+)
+verify = verify_file(
+    load_certificate, verify_certificate, read_image, "verified photo authorship", _verified
+)
 
 
 def usage(session: Session, v: dict[str, Any]) -> Output:

@@ -99,7 +99,8 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
         author.grant_licence(photo_id, publisher, "print run of 5,000, 2025", transferable=True)
     if not author.reports(copy_id):
         author.report_infringement(photo_id, copy_id, "retouched copy of my photo")
-    flags = author.flags(photo_id)
+    # (the copy's own flag: on a chain with other photos the original may have more)
+    flags = [f for f in author.flags(photo_id) if f["photo"] == copy_id]
     return {
         "contract": NAME,
         "photo_id": photo_id,

@@ -20,14 +20,11 @@ limited by the same bucket.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import secrets
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -37,11 +34,12 @@ from tianfu.api.service import ChainService
 from tianfu.apps.photo_sharing import media
 from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore
 from tianfu.codec import CodecError, check_version, decode, encode
-from tianfu.p2p.api import PeerId
+from tianfu.p2p.protocol import PeerId
+from tianfu.p2p.pull import Bucket, PullService, Want
 
 log = logging.getLogger(__name__)
 
-# Message kinds of the photo blobs (one byte on the wire; see tianfu.p2p.api).
+# Message kinds of the photo blobs (one byte on the wire; see tianfu.p2p.protocol).
 KIND_BLOB_HAVE = 14  # BlobHave: this node now holds a checked blob
 KIND_BLOB_FETCH = 15  # BlobFetch: ask a peer for a blob
 KIND_BLOB_DATA = 16  # BlobData: the blob, or "unavailable"
@@ -101,83 +99,41 @@ class ReplicationConfig:
 
 
 @dataclass
-class _Want:
-    due: float = 0.0
-    failures: int = 0
-    unregistered: int = 0
-    prefer: str = ""  # a peer that announced it holds the blob
-    running: bool = False
+class _Want(Want):
+    unregistered: int = 0  # lookups that found no registration of the hash
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
-    serving: int = 0
-
-
-@dataclass
-class _Asked:
-    peer: str
-    sha256: str
-    future: asyncio.Future[BlobData] = field(repr=False)
-
-
-class BlobReplicator:
+class BlobReplicator(PullService[str, BlobData]):
     """The node's photo-blob distribution (handlers for KINDS, a task started and stopped with
     the node)."""
 
     kinds: tuple[int, ...] = KINDS
+    task_name = "photo-blobs"
 
     def __init__(
         self,
         service: ChainService,
         store: BlobStore,
-        network: Any,  # tianfu.p2p.api.Network
+        network: Any,  # tianfu.p2p.protocol.Network
         config: ReplicationConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.config: ReplicationConfig
+        super().__init__(network, config or ReplicationConfig(), clock)
         self.service = service
         self.store = store
-        self.network = network
-        self.config = config or ReplicationConfig()
-        self.clock = clock
         self.stats: Counter[str] = Counter()
-        self._wanted: dict[str, _Want] = {}
-        self._lock = threading.Lock()  # _wanted is touched from request threads too
-        self._asked: dict[int, _Asked] = {}
-        self._buckets: dict[str, _Bucket] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake: asyncio.Event | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._runner: asyncio.Task[None] | None = None
-        self._stopping = False
 
     # -- what the node tells us (any thread) --------------------------------------------------
-    def _poke(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+    def _new_want(self) -> Want:
+        return _Want()
 
     def want(self, sha256: str, prefer: str = "") -> None:
         """Fetch `sha256` from the peers unless this node holds it (bounded; any thread)."""
         if not SHA256_RE.match(sha256) or self.store.has(sha256):
             return
-        with self._lock:
-            entry = self._wanted.get(sha256)
-            if entry is None:
-                if len(self._wanted) >= self.config.max_wanted:
-                    self.stats["wanted_full"] += 1
-                    return
-                entry = self._wanted[sha256] = _Want()
-            if prefer and not entry.running:
-                entry.prefer = prefer
-                entry.due = 0.0
-        self._poke()
-
-    def wanted_count(self) -> int:
-        with self._lock:
-            return len(self._wanted)
+        if not self._want(sha256, prefer):
+            self.stats["wanted_full"] += 1
 
     def announce(self, sha256: str) -> None:
         """Tell every peer that this node holds a checked blob (any thread)."""
@@ -188,13 +144,8 @@ class BlobReplicator:
         loop.call_soon_threadsafe(self.network.broadcast, KIND_BLOB_HAVE, payload)
 
     # -- frames from peers (event loop) -------------------------------------------------------
-    def _admit(self, peer: PeerId) -> _Bucket | None:
-        cfg, now = self.config, self.clock()
-        b = self._buckets.get(peer.address)
-        if b is None:
-            b = self._buckets[peer.address] = _Bucket(float(cfg.peer_burst), now)
-        b.tokens = min(float(cfg.peer_burst), b.tokens + (now - b.at) * cfg.peer_rate)
-        b.at = now
+    def _admit(self, peer: PeerId) -> Bucket | None:
+        b = self._bucket(peer, self.config.peer_rate, self.config.peer_burst)
         if b.tokens < 1.0:
             self.stats["rate_limited"] += 1
             return None
@@ -204,7 +155,9 @@ class BlobReplicator:
     def handle(self, peer: PeerId, kind: int, payload: bytes) -> None:
         try:
             if kind == KIND_BLOB_DATA:  # answers are checked against our own requests
-                self._on_data(peer, decode(payload, BlobData, max_size=MAX_DATA_FRAME))
+                resp = decode(payload, BlobData, max_size=MAX_DATA_FRAME)
+                if not self._answer(peer, resp.request_id, resp.sha256.hex(), resp):
+                    self.stats["unsolicited"] += 1  # only what this node asked for is looked at
                 return
             bucket = self._admit(peer)
             if bucket is None:
@@ -223,7 +176,7 @@ class BlobReplicator:
             self.stats["malformed"] += 1
             log.debug("malformed photo-blob frame from %s: %s", peer.name, exc)
 
-    async def _serve(self, peer: PeerId, req: BlobFetch, bucket: _Bucket) -> None:
+    async def _serve(self, peer: PeerId, req: BlobFetch, bucket: Bucket) -> None:
         try:
             data = await asyncio.to_thread(self.store.load, req.sha256.hex())
             status = OK if data is not None else UNAVAILABLE
@@ -233,60 +186,9 @@ class BlobReplicator:
         finally:
             bucket.serving -= 1
 
-    def _on_data(self, peer: PeerId, resp: BlobData) -> None:
-        asked = self._asked.get(resp.request_id)
-        if asked is None or asked.peer != peer.address or asked.sha256 != resp.sha256.hex():
-            self.stats["unsolicited"] += 1
-            return  # only what this node asked that peer for is looked at
-        if not asked.future.done():
-            asked.future.set_result(resp)
-
-    # -- the task -------------------------------------------------------------------------------
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._runner = asyncio.create_task(self._run(), name="photo-blobs")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        tasks = [t for t in (self._runner, *self._tasks) if t is not None]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
-        self._loop = None
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("photo-blob task failed", exc_info=task.exception())
-
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while not self._stopping:
-            try:
-                self._start_due()
-            except Exception:  # the task's top level: log, keep the node running
-                log.exception("photo blobs: distribution step failed")
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(0.5):
-                    await self._wake.wait()
-            self._wake.clear()
-
-    def _start_due(self) -> None:
-        now = self.clock()
-        with self._lock:
-            running = sum(1 for w in self._wanted.values() if w.running)
-            due = [s for s, w in self._wanted.items() if not w.running and w.due <= now]
-            for sha256 in due[: max(0, self.config.max_parallel - running)]:
-                self._wanted[sha256].running = True
-                self._spawn(self._fetch(sha256))
+    # -- fetching -------------------------------------------------------------------------------
+    def _request(self, request_id: int, key: str) -> tuple[int, bytes]:
+        return KIND_BLOB_FETCH, encode(BlobFetch(1, request_id, bytes.fromhex(key)))
 
     async def _fetch(self, sha256: str) -> None:
         done = unregistered = False
@@ -300,8 +202,7 @@ class BlobReplicator:
                 unregistered = exc.status == 404
                 self.stats["unregistered" if unregistered else "lookup_failed"] += 1
                 return
-            with self._lock:
-                prefer = self._wanted[sha256].prefer if sha256 in self._wanted else ""
+            prefer = self._preferred(sha256)
             peers = sorted(self.network.peers(), key=lambda p: (p.address != prefer, p.name))
             for peer in peers:
                 resp = await self._ask(peer, sha256)
@@ -326,35 +227,18 @@ class BlobReplicator:
     def _finish(self, sha256: str, done: bool, unregistered: bool) -> None:
         with self._lock:
             entry = self._wanted.get(sha256)
-            if done or entry is None:
+            if done or not isinstance(entry, _Want):
                 self._wanted.pop(sha256, None)
             else:
-                entry.running = False
-                entry.failures += 1
+                self._failed(entry)
                 entry.unregistered += unregistered
-                entry.prefer = ""
                 cfg = self.config
                 if entry.failures >= cfg.max_attempts or entry.unregistered >= cfg.max_unregistered:
                     self._wanted.pop(sha256, None)
                     self.stats["given_up"] += 1
                 else:
-                    wait = min(cfg.backoff_max_s, cfg.backoff_min_s * 2 ** (entry.failures - 1))
-                    entry.due = self.clock() + wait
+                    self._back_off(entry)
         self._poke()
-
-    async def _ask(self, peer: PeerId, sha256: str) -> BlobData | None:
-        request_id = secrets.randbits(63)
-        future: asyncio.Future[BlobData] = asyncio.get_running_loop().create_future()
-        self._asked[request_id] = _Asked(peer.address, sha256, future)
-        try:
-            req = BlobFetch(1, request_id, bytes.fromhex(sha256))
-            self.network.send(peer.address, KIND_BLOB_FETCH, encode(req))
-            async with asyncio.timeout(self.config.fetch_timeout_s):
-                return await future
-        except TimeoutError:
-            return None
-        finally:
-            self._asked.pop(request_id, None)
 
 
 def registration(service: ChainService, sha256: str) -> tuple[str, dict[str, Any]]:

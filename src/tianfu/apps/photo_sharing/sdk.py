@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.photo_sharing import BLOB_PREFIX, media
 from tianfu.apps.photo_sharing.certificate import (
     CONTRACT,
@@ -107,44 +107,19 @@ class PhotoSharing(ContractSDK):
         return str(self._invoke("respond_infringement", report_id, response))
 
     # -- queries --------------------------------------------------------------------------------
-    def get(self, photo_id: str) -> Any:
-        return self._query("get", photo_id)
-
-    def by_sha256(self, sha256: str) -> Any:
-        return self._query("by_sha256", sha256)
-
-    def similar(self, phash: str) -> list[Any]:
-        return list(self._query("similar", phash))
-
-    def flags(self, photo_id: str) -> list[Any]:
-        return list(self._query("flags", photo_id))
-
-    def licence(self, licence_id: str) -> Any:
-        return self._query("licence", licence_id)
-
-    def licences(self, photo_id: str) -> list[Any]:
-        return list(self._query("licences", photo_id))
-
-    def held_licences(self, address: str) -> list[Any]:
-        return list(self._query("held_licences", address))
-
-    def licence_history(self, licence_id: str) -> list[Any]:
-        return list(self._query("licence_history", licence_id))
-
-    def report(self, report_id: str) -> Any:
-        return self._query("report", report_id)
-
-    def reports(self, photo_id: str) -> list[Any]:
-        return list(self._query("reports", photo_id))
-
-    def usage(self, address: str) -> dict[str, Any]:
-        return dict(self._query("usage", address))
-
-    def params(self) -> dict[str, Any]:
-        return dict(self._query("params"))
-
-    def count(self) -> int:
-        return int(self._query("count"))
+    get = view("photo_id")
+    by_sha256 = view("sha256")
+    similar = view("phash", returns=list)
+    flags = view("photo_id", returns=list)
+    licence = view("licence_id")
+    licences = view("photo_id", returns=list)
+    held_licences = view("address", returns=list)
+    licence_history = view("licence_id", returns=list)
+    report = view("report_id")
+    reports = view("photo_id", returns=list)
+    usage = view("address", returns=dict)
+    params = view(returns=dict)
+    count = view(returns=int)
 
     # -- certificates ---------------------------------------------------------------------------
     def certificate(self, photo_id: str) -> dict[str, Any]:

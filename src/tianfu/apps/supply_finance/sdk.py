@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.supply_finance import NAME
 
 
@@ -69,27 +69,17 @@ class SupplyFinance(ContractSDK):
         return dict(self._invoke("audit", rid))
 
     # -- queries ---------------------------------------------------------------------------
-    def get(self, rid: str) -> dict[str, Any]:
-        return dict(self._query("get", rid))
+    get = view("rid", returns=dict)
 
     def party(self, address: str) -> dict[str, Any] | None:
         result = self._query("party", address)
         return None if result is None else dict(result)
 
-    def lineage(self, rid: str) -> list[dict[str, Any]]:
-        return list(self._query("lineage", rid))
-
-    def holdings(self, address: str) -> list[dict[str, Any]]:
-        return list(self._query("holdings", address))
-
-    def overdue(self) -> list[dict[str, Any]]:
-        return list(self._query("overdue"))
-
-    def open_receivables(self) -> list[str]:
-        return list(self._query("open_receivables"))
-
-    def tree_totals(self, rid: str) -> dict[str, Any]:
-        return dict(self._query("tree_totals", rid))
+    lineage = view("rid", returns=list)
+    holdings = view("address", returns=list)
+    overdue = view(returns=list)
+    open_receivables = view(returns=list)
+    tree_totals = view("rid", returns=dict)
 
 
 __all__ = ["SupplyFinance", "doc_hash"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK
+from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.traceability.proof import event_key
 
 CONTRACT = "traceability"
@@ -71,20 +71,11 @@ class Traceability(ContractSDK):
         return list(self._invoke("recall", code, reason))
 
     # -- queries (computed by the node) -----------------------------------------------------
-    def product(self, product_id: str) -> Any:
-        return self._query("product", product_id)
-
-    def batch(self, code: str) -> Any:
-        return self._query("batch", code)
-
-    def events(self, code: str) -> list[Any]:
-        return list(self._query("events", code))
-
-    def provenance(self, code: str) -> Any:
-        return self._query("provenance", code)
-
-    def descendants(self, code: str) -> list[str]:
-        return list(self._query("descendants", code))
+    product = view("product_id")
+    batch = view("code")
+    events = view("code", returns=list)
+    provenance = view("code")
+    descendants = view("code", returns=list)
 
     # -- the public, verified lookup ----------------------------------------------------------
     def lookup_document(self, code: str, height: int | None = None) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What the p2p layer offers the rest of the node: typed frames to and from authenticated peers.
+"""The p2p protocol the rest of the node sees: message kinds, peer identity, the `Network` interface.
 
 The transport (`tianfu.p2p.network`) delivers frames `(kind, payload)` from peers whose
 identity comes from their mutual-TLS certificate. Consensus, sync and the mempool each

@@ -1,0 +1,221 @@
+# ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+# mypy: ignore-errors
+# The fund_supervision contract's views: `source()` appends this file to contract.py,
+# whose names are in scope here.
+
+# -- views --------------------------------------------------------------------------------
+@view
+def account(ctx, account_id):
+    return _account(ctx, account_id)
+
+
+@view
+def party(ctx, address):
+    return ctx.get("party:" + address) if isinstance(address, str) else None
+
+
+@view
+def accounts(ctx):
+    """Every registered account, parents before children."""
+    out = [_account(ctx, a) for a in ctx.get("top", [])]
+    i = 0
+    while i < len(out):
+        for c in out[i]["children"]:
+            out.append(_account(ctx, c))
+        i += 1
+    return out
+
+
+@view
+def fund(ctx, fund_id):
+    return _fund(ctx, fund_id)
+
+
+@view
+def funds(ctx):
+    return ctx.get("funds", [])
+
+
+@view
+def balance(ctx, fund_id, account_id):
+    """An account's books for a fund ("" = the fund's pool: its balance only)."""
+    f = _fund(ctx, fund_id)
+    if account_id == POOL:
+        return {"balance": f["pool"], "allocated_out": f["allocated"]}
+    _account(ctx, account_id)
+    return _books(ctx, fund_id, account_id)
+
+
+@view
+def payments(ctx, fund_id, id_hash):
+    """A beneficiary's payments from a fund: its plan (None: at most one payment), the
+    amounts paid, their movement numbers."""
+    _fund(ctx, fund_id)
+    ctx.require(_is_hash(id_hash), "id_hash must be a SHA-256 of 64 lowercase hex characters")
+    return _payments(ctx, fund_id, id_hash)
+
+
+@view
+def beneficiary(ctx, id_hash):
+    return ctx.get("ben:" + id_hash) if _is_hash(id_hash) else None
+
+
+@view
+def movements(ctx, fund_id, start, limit):
+    """Movements `start`.. (1-based) of a fund, at most `limit` (<= 200)."""
+    f = _fund(ctx, fund_id)
+    ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
+    ctx.require(_is_int(limit) and limit >= 1 and limit <= 200, "limit must be 1..200")
+    last = min(f["moves"], start + limit - 1)
+    return [ctx.get("mv:" + fund_id + ":" + str(n)) for n in range(start, last + 1)]
+
+
+def _path(ctx, account_id):
+    chain = []
+    cur = account_id
+    while cur != POOL:
+        a = _account(ctx, cur)
+        chain.append(a)
+        cur = a["parent"]
+    return list(reversed(chain))
+
+
+@view
+def trace(ctx, fund_id, id_hash):
+    """Every fen a beneficiary received from a fund, with the account path from the fund
+    and the allocations that fed each account on that path."""
+    f = _fund(ctx, fund_id)
+    moves = [ctx.get("mv:" + fund_id + ":" + str(n)) for n in range(1, f["moves"] + 1)]
+    payments = [m for m in moves if m["kind"] == "disburse" and m["to"] == id_hash]
+    out = []
+    for p in payments:
+        path = _path(ctx, p["from"])
+        hops = []
+        for a in path:
+            hops.append(
+                {
+                    "account": a["id"],
+                    "level": a["level"],
+                    "allocations_in": [
+                        {
+                            "seq": m["seq"],
+                            "from": m["from"],
+                            "amount": m["amount"],
+                            "height": m["height"],
+                        }
+                        for m in moves
+                        if m["kind"] == "allocate" and m["to"] == a["id"] and m["seq"] < p["seq"]
+                    ],
+                }
+            )
+        out.append({"payment": p, "path": hops})
+    return {
+        "fund": fund_id,
+        "purpose": f["purpose"],
+        "beneficiary": id_hash,
+        "total": sum(p["amount"] for p in payments),
+        "payments": out,
+    }
+
+
+def _refusals(ctx, fund_id):
+    if not isinstance(fund_id, str):
+        return []
+    return [ctx.get("rf:" + str(n)) for n in ctx.get("rf_fund:" + fund_id, [])]
+
+
+@view
+def refusals(ctx, fund_id):
+    """Refused attempts recorded for a fund ("" = attempts naming no known fund)."""
+    return _refusals(ctx, fund_id)
+
+
+@view
+def report(ctx, fund_id, idle_ms):
+    """The regulator's report: per-level balances, conservation, idle funds, refusals.
+
+    A balance is idle when the fund's period has ended, or when it has not moved for
+    `idle_ms` milliseconds of block time (None = 30 days)."""
+    f = _fund(ctx, fund_id)
+    if idle_ms is None:
+        idle_ms = DEFAULT_IDLE_MS
+    ctx.require(_is_int(idle_ms) and idle_ms >= 0, "idle_ms must be a non-negative integer")
+    now = ctx.time_ms
+    ended = now > f["end_ms"]
+    levels = {}
+    for lv in LEVELS:
+        levels[lv] = {
+            "level": lv,
+            "accounts": 0,
+            "received": 0,
+            "allocated_out": 0,
+            "disbursed": 0,
+            "balance": 0,
+        }
+    rows = []
+    idle = []
+    conserved = f["pool"] + f["allocated"] == f["total"]
+    held = f["pool"]
+    for aid in f["accounts"]:
+        a = _account(ctx, aid)
+        b = _books(ctx, fund_id, aid)
+        if b["received"] != b["balance"] + b["allocated_out"] + b["disbursed"]:
+            conserved = False
+        held += b["balance"]
+        lv = levels[a["level"]]
+        lv["accounts"] = lv["accounts"] + 1
+        for k in ["received", "allocated_out", "disbursed", "balance"]:
+            lv[k] = lv[k] + b[k]
+        rows.append(
+            {
+                "account": aid,
+                "name": a["name"],
+                "level": a["level"],
+                "parent": a["parent"],
+                "received": b["received"],
+                "allocated_out": b["allocated_out"],
+                "disbursed": b["disbursed"],
+                "balance": b["balance"],
+                "last_move_ms": b["last_move_ms"],
+            }
+        )
+        if b["balance"] > 0 and (ended or now - b["last_move_ms"] >= idle_ms):
+            idle.append(
+                {
+                    "account": aid,
+                    "level": a["level"],
+                    "balance": b["balance"],
+                    "since_ms": b["last_move_ms"],
+                    "idle_for_ms": now - b["last_move_ms"],
+                    "why": "fund period ended" if ended else "not moved for at least idle_ms",
+                }
+            )
+    if f["pool"] > 0 and (ended or now - f["last_move_ms"] >= idle_ms):
+        idle.insert(
+            0,
+            {
+                "account": POOL,
+                "level": "fund",
+                "balance": f["pool"],
+                "since_ms": f["last_move_ms"],
+                "idle_for_ms": now - f["last_move_ms"],
+                "why": "fund period ended" if ended else "not moved for at least idle_ms",
+            },
+        )
+    if held + f["disbursed"] != f["total"]:
+        conserved = False
+    return {
+        "fund": fund_id,
+        "purpose": f["purpose"],
+        "total": f["total"],
+        "pool": f["pool"],
+        "disbursed": f["disbursed"],
+        "held_in_accounts": held - f["pool"],
+        "conserved": conserved,
+        "now_ms": now,
+        "period_ended": ended,
+        "levels": [levels[lv] for lv in LEVELS if levels[lv]["accounts"] > 0],
+        "accounts": rows,
+        "idle": idle,
+        "refusals": _refusals(ctx, fund_id),
+    }

@@ -1,0 +1,143 @@
+# ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+# mypy: ignore-errors
+# The supply_finance contract's audit and views: `source()` appends this file to
+# contract.py, whose names are in scope here.
+
+# -- audit --------------------------------------------------------------------------------
+def _tree_summary(ctx, rid):
+    record = _load(ctx, rid)
+    root = _load(ctx, record["root"])
+    nodes = _subtree(ctx, root)
+    conserved = True
+    outstanding = 0
+    paid = 0
+    financed = 0
+    by_id = {}
+    for n in nodes:
+        by_id[n["id"]] = n
+    flat = []
+    for n in nodes:
+        if n["children"]:
+            if sum(by_id[c]["amount"] for c in n["children"]) != n["amount"]:
+                conserved = False
+        elif n["status"] == "paid":
+            paid += n["amount"]
+        elif n["status"] == "active":
+            outstanding += n["amount"]
+            if n["pledge"] is not None and n["pledge"]["status"] == "disbursed":
+                financed += n["pledge"]["amount"]
+        flat.append(
+            {
+                "id": n["id"],
+                "parent": n["parent"],
+                "depth": n["depth"],
+                "amount": n["amount"],
+                "holder": n["holder"],
+                "status": n["status"],
+                "pledge": n["pledge"],
+                "pledges": n["pledges"],
+                "transfers": n["transfers"],
+                "payment": n["payment"],
+            }
+        )
+    leaves = sum(n["amount"] for n in nodes if not n["children"] and n["status"] != "rejected")
+    if root["status"] != "rejected" and leaves != root["amount"]:
+        conserved = False
+    return {
+        "root": root["id"],
+        "issuer": root["issuer"],
+        "amount": root["amount"],
+        "maturity_ms": root["maturity_ms"],
+        "doc_hash": root["doc_hash"],
+        "conserved": conserved,
+        "outstanding": outstanding,
+        "paid": paid,
+        "financed": financed,
+        "nodes": flat,
+    }
+
+
+def audit(ctx, rid):
+    """A regulator's recorded audit of the whole tree that `rid` belongs to."""
+    ctx.require_role("regulator")
+    summary = _tree_summary(ctx, rid)
+    ctx.emit("Audited", root=summary["root"], by=ctx.sender.address, conserved=summary["conserved"])
+    return summary
+
+
+# -- views --------------------------------------------------------------------------------
+@view
+def get(ctx, rid):
+    return _load(ctx, rid)
+
+
+@view
+def party(ctx, address):
+    return ctx.get("party:" + address) if isinstance(address, str) else None
+
+
+@view
+def lineage(ctx, rid):
+    """The chain of parts from the original receivable down to `rid`."""
+    out = [_load(ctx, rid)]
+    while out[-1]["parent"] is not None:
+        out.append(_load(ctx, out[-1]["parent"]))
+    return [
+        {"id": r["id"], "amount": r["amount"], "holder": r["holder"], "status": r["status"]}
+        for r in reversed(out)
+    ]
+
+
+@view
+def holdings(ctx, address):
+    """What `address` holds now (issued, active, pledged or paid parts)."""
+    if not isinstance(address, str):
+        return []
+    return [_load(ctx, x) for x in ctx.get("held:" + address, [])]
+
+
+@view
+def overdue(ctx):
+    """Unpaid parts past their maturity (by block time), with who is owed."""
+    out = []
+    for rid in ctx.get("open", []):
+        root = _load(ctx, rid)
+        if root["maturity_ms"] >= ctx.time_ms or root["status"] == "issued":
+            continue
+        for part in _subtree(ctx, root):
+            if part["status"] != "active":
+                continue
+            pledge = part["pledge"]
+            financed = pledge is not None and pledge["status"] == "disbursed"
+            out.append(
+                {
+                    "id": part["id"],
+                    "root": rid,
+                    "issuer": part["issuer"],
+                    "holder": part["holder"],
+                    "payee": pledge["bank"] if financed else part["holder"],
+                    "amount": part["amount"],
+                    "maturity_ms": part["maturity_ms"],
+                    "overdue_ms": ctx.time_ms - part["maturity_ms"],
+                }
+            )
+    return out
+
+
+@view
+def open_receivables(ctx):
+    return ctx.get("open", [])
+
+
+@view
+def tree_totals(ctx, rid):
+    """Conservation figures of a receivable's tree (no holders or pledge details)."""
+    s = _tree_summary(ctx, rid)
+    return {
+        "root": s["root"],
+        "amount": s["amount"],
+        "conserved": s["conserved"],
+        "outstanding": s["outstanding"],
+        "paid": s["paid"],
+        "parts": len(s["nodes"]),
+    }

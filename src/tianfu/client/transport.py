@@ -1,0 +1,250 @@
+"""The SDK's connection to one node: HTTP requests with busy retries, chain information,
+blocks and the light client that verified reads use.
+
+`tianfu.client.client.Client` builds on it (transactions, proofs, governance); see that
+module for the trust model.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+from tianfu.client.errors import ApiError, ClientError, ConnectionFailed
+from tianfu.client.verify import LightClient, VerificationError
+from tianfu.codec import CodecError, decode
+from tianfu.crypto import ChainSuite, suite_for_scheme, suite_of
+from tianfu.types import Block, BlockHeader, Genesis
+from tianfu.types.genesis import decode_genesis
+
+if TYPE_CHECKING:
+    from tianfu.identity import Identity
+
+DEFAULT_URL = "http://127.0.0.1:8701"
+HEIGHT_TTL_S = 5.0  # how long a fetched chain height is reused for expiry computation
+
+BUSY_RETRY_S = 10.0  # how long a read refused as busy (429) is retried
+_MAX_BUSY_WAIT_S = 2.0
+
+
+def _retry_after(resp: httpx.Response, attempt: int) -> float:
+    """How long to wait before trying a busy-refused read again: the node's Retry-After
+    (capped), else a short backoff doubling per attempt; with jitter so that clients
+    refused together do not come back together."""
+    try:
+        hint = float(resp.headers.get("retry-after", ""))
+    except ValueError:
+        hint = 0.05 * 2**attempt
+    base = min(max(hint, 0.0), _MAX_BUSY_WAIT_S)
+    return base * (0.5 + secrets.randbelow(1000) / 1000)
+
+
+def _hex_field(doc: Any, *names: str) -> bytes:
+    obj = doc
+    for n in names:
+        if not isinstance(obj, dict) or n not in obj:
+            raise ClientError(f"malformed node response: no field {'.'.join(names)}")
+        obj = obj[n]
+    try:
+        return bytes.fromhex(obj)
+    except (TypeError, ValueError):
+        raise ClientError(f"malformed node response: {'.'.join(names)} is not hex") from None
+
+
+def _decode_raw(doc: Any, typ: type[Any], *names: str) -> Any:
+    try:
+        return decode(_hex_field(doc, *names), typ)
+    except CodecError as exc:
+        raise ClientError(f"malformed {typ.__name__} from node: {exc}") from None
+
+
+def _hash_hex(tx_hash: str | bytes) -> str:
+    return tx_hash.hex() if isinstance(tx_hash, bytes) else tx_hash
+
+
+class NodeConnection:
+    """A connection to one node's REST API.
+
+    `identity` signs transactions. The trust anchor for verified reads is `genesis` (a
+    genesis you already hold) or `trust_genesis_hash` (the genesis is then fetched once from
+    the node and accepted only if its hash matches). Without either, verified reads fail.
+    `http` lets tests pass any `httpx.Client` (e.g. a FastAPI TestClient).
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        identity: Identity | None = None,
+        timeout: float = 30.0,
+        genesis: Genesis | None = None,
+        *,
+        trust_genesis_hash: bytes | str | None = None,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.identity = identity
+        self.timeout = timeout
+        self.genesis = genesis
+        if isinstance(trust_genesis_hash, str):
+            trust_genesis_hash = bytes.fromhex(trust_genesis_hash)
+        self.trust_genesis_hash = trust_genesis_hash
+        self._http = http if http is not None else httpx.Client(base_url=self.url, timeout=timeout)
+        self._own_http = http is None
+        self._chain_id: str | None = genesis.chain_id if genesis else None
+        self._height: tuple[int, float] | None = None
+        self._cert_registered = False
+        self._light: LightClient | None = None
+        # A read refused with 429 (the node's query limits) is retried for this long.
+        self.busy_retry_s = BUSY_RETRY_S
+
+    # --- plumbing ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One request; a read the node turned away as busy (429) is tried again after the
+        wait the node asks for, for up to `busy_retry_s` in all."""
+        # A busy refusal comes before the request is looked at (a private-data request's
+        # nonce is not spent), so these are safe to send again byte for byte.
+        idempotent = method == "GET" or path == "/v1/query" or path.startswith("/v1/private/")
+        deadline = time.monotonic() + self.busy_retry_s
+        attempt = 0
+        while True:
+            resp = self._send(method, path, **kw)
+            if resp.status_code != 429 or not idempotent:
+                break
+            wait = _retry_after(resp, attempt)
+            if time.monotonic() + wait > deadline:
+                break
+            time.sleep(wait)
+            attempt += 1
+        if resp.status_code >= 400:
+            try:
+                message = str(resp.json()["error"])
+            except (ValueError, KeyError, TypeError):
+                message = resp.text[:200] or resp.reason_phrase
+            raise ApiError(resp.status_code, message)
+        return resp
+
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kw)
+        except httpx.ConnectError as exc:
+            raise ConnectionFailed(f"cannot connect to {self.url}: {exc}") from None
+        except httpx.TimeoutException:
+            raise ConnectionFailed(f"request to {self.url}{path} timed out") from None
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(f"request to {self.url}{path} failed: {exc}") from None
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """An HTTP request to one of the node's routes (an application's own, such as the
+        photo uploads); an answer of 400 or more raises `ApiError` with the node's message."""
+        return self._request(method, path, **kw)
+
+    def _get(self, path: str, **params: Any) -> Any:
+        params = {k: v for k, v in params.items() if v is not None}
+        try:
+            return self._request("GET", path, params=params).json()
+        except ValueError:
+            raise ClientError(f"node sent a non-JSON answer for {path}") from None
+
+    # --- chain information ----------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        doc = self._get("/v1/status")
+        if isinstance(doc.get("height"), int):
+            self._height = (doc["height"], time.monotonic())
+        return doc
+
+    @property
+    def chain_id(self) -> str:
+        if self._chain_id is None:
+            self._chain_id = str(self.status()["chain_id"])
+        return self._chain_id
+
+    def _current_height(self) -> int:
+        if self._height is None or time.monotonic() - self._height[1] > HEIGHT_TTL_S:
+            self.status()
+        assert self._height is not None
+        return self._height[0]
+
+    def fetch_genesis(self) -> Genesis:
+        """The node's genesis, decoded from its raw bytes (not trusted by itself)."""
+        raw = _hex_field(self._get("/v1/genesis"), "raw")
+        try:
+            return decode_genesis(raw)  # either profile
+        except CodecError as exc:
+            raise ClientError(f"malformed Genesis from node: {exc}") from None
+
+    def validators(self) -> list[dict[str, Any]]:
+        return list(self._get("/v1/validators")["validators"])
+
+    def orgs(self) -> list[dict[str, Any]]:
+        return list(self._get("/v1/orgs")["orgs"])
+
+    def contracts(self) -> list[dict[str, Any]]:
+        return list(self._get("/v1/contracts")["contracts"])
+
+    def metrics(self) -> str:
+        return self._request("GET", "/metrics").text
+
+    # --- blocks -----------------------------------------------------------------------------
+
+    def block(self, height: int) -> Block:
+        block: Block = _decode_raw(self._get(f"/v1/blocks/{int(height)}"), Block, "raw")
+        if block.header.height != height:
+            raise ClientError(f"node returned block {block.header.height} for height {height}")
+        return block
+
+    def blocks(self, from_: int | None = None, limit: int = 20) -> list[BlockHeader]:
+        doc = self._get("/v1/blocks", **{"from": from_, "limit": limit})
+        return [_decode_raw(h, BlockHeader, "raw") for h in doc["blocks"]]
+
+    def block_raw(self, height: int) -> dict[str, Any]:
+        return dict(self._get(f"/v1/blocks/{int(height)}"))
+
+    def validator_chain_raw(self, height: int, after: int = 0) -> dict[str, Any]:
+        """The validator-set changes after change `after` needed for block `height`."""
+        return dict(self._get("/v1/proofs/chain", height=height, after=after))
+
+    # --- light client -------------------------------------------------------------------------
+
+    @property
+    def light_client(self) -> LightClient:
+        """The light client over the trusted validator set (see the class docstring)."""
+        if self._light is None:
+            if self.genesis is None and self.trust_genesis_hash is not None:
+                genesis = self.fetch_genesis()
+                if genesis.hash != self.trust_genesis_hash:
+                    raise VerificationError(
+                        f"the node's genesis hash {genesis.hash.hex()} is not the trusted "
+                        f"{self.trust_genesis_hash.hex()}"
+                    )
+                self.genesis = genesis
+            if self.genesis is None:
+                raise VerificationError(
+                    "no trust anchor: give Client a genesis= or trust_genesis_hash= to verify reads"
+                )
+            self._light = LightClient.from_genesis(self.genesis, source=self)
+        return self._light
+
+    @property
+    def suite(self) -> ChainSuite:
+        """The chain's crypto suite: the trusted genesis's, else that of the identity's key,
+        else the one the node's genesis names. Local hashes (a header's) use it."""
+        if self.genesis is not None:
+            return suite_of(self.genesis)
+        if self.identity is not None:
+            return suite_for_scheme(self.identity.keypair.scheme)
+        return suite_of(self.fetch_genesis())

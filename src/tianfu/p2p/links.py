@@ -1,0 +1,124 @@
+"""What the member transport and the observer port share: an authenticated link to one peer
+(streams, bounded outbound queue, inbound token bucket, tasks), its writer loop, closing it,
+and the tasks a transport owns."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from tianfu.p2p.framing import encode_header
+from tianfu.p2p.protocol import PeerId
+from tianfu.p2p.queues import OutboundQueue, TokenBucket
+
+log = logging.getLogger(__name__)
+
+Address = tuple[str, int]  # (host, port)
+
+WRITE_BATCH = 256 << 10  # bytes handed to the transport per drain
+
+
+class Link:
+    """One authenticated connection to a peer and the tasks that serve it."""
+
+    def __init__(
+        self,
+        peer: PeerId,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        queue: OutboundQueue,
+        bucket: TokenBucket,
+    ) -> None:
+        self.peer = peer
+        self.reader = reader
+        self.writer = writer
+        self.queue = queue
+        self.bucket = bucket
+        self.wake = asyncio.Event()
+        self.closed = asyncio.Event()
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def push(self, kind: int, payload: bytes) -> int:
+        """Queue a frame for the writer; return how many old frames were dropped."""
+        dropped = self.queue.push(kind, payload)
+        self.wake.set()
+        return dropped
+
+    async def write_queued(self, wrote: Callable[[int, int], None]) -> None:
+        """Write queued frames until the connection fails (the caller handles the error);
+        `wrote(frames, payload_bytes)` counts each batch handed to the transport."""
+        while True:
+            batch = self.queue.pop_batch(WRITE_BATCH)
+            if not batch:
+                self.wake.clear()
+                await self.wake.wait()
+                continue
+            parts: list[bytes] = []
+            size = 0
+            for kind, payload in batch:
+                parts.append(encode_header(kind, len(payload)))
+                parts.append(payload)
+                size += len(payload)
+            self.writer.writelines(parts)
+            wrote(len(batch), size)
+            await self.writer.drain()
+
+    async def write_until_closed(
+        self, wrote: Callable[[int, int], None], close: Callable[[Any], None], who: str
+    ) -> None:
+        """The link's writer task: `write_queued` until the connection fails (logged, with
+        `who` naming the transport's side), then `close(self)`."""
+        try:
+            await self.write_queued(wrote)
+        except (ConnectionError, OSError, ssl.SSLError) as exc:
+            log.debug("%s write to %s failed: %r", who, self.peer.address, exc)
+        except Exception:  # a task's top level: log, never crash the node
+            log.exception("%s writer of %s failed", who, self.peer.address)
+        finally:
+            close(self)
+
+    def shut(self) -> bool:
+        """Mark the link closed, cancel its other tasks and close its writer; False if it
+        was closed already."""
+        if self.closed.is_set():
+            return False
+        self.closed.set()
+        current = asyncio.current_task()
+        for task in self.tasks:
+            if task is not current:
+                task.cancel()
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        return True
+
+
+def spawn(
+    tasks: set[asyncio.Task[None]], coro: Coroutine[Any, Any, None], name: str
+) -> asyncio.Task[None]:
+    """Start `coro` as a task kept in `tasks` until it finishes."""
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return task
+
+
+def abort(writer: asyncio.StreamWriter) -> None:
+    """Drop a connection at once, without a TLS close."""
+    with contextlib.suppress(Exception):
+        writer.transport.abort()
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A non-blocking listening TCP socket on (host, port); port 0 picks a free one."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    if not infos:  # pragma: no cover - getaddrinfo raises rather than return nothing
+        raise OSError(f"cannot resolve {host!r}")
+    family = infos[0][0]
+    sock = socket.create_server(infos[0][4][:2], family=family, backlog=128)
+    sock.setblocking(False)
+    return sock
