@@ -84,15 +84,23 @@ def headers(url: str, upto: int) -> list[tuple[str, str]]:
     return [(b["hash"], b["state_root"]) for b in header_docs(url, upto)]
 
 
+class ChainsDiffer(AssertionError):
+    """The nodes do not hold one chain (a fork), or one of them does not answer. Raised
+    explicitly (never by `assert`), so the check holds under `python -O` too."""
+
+
 def assert_identical(urls: list[str]) -> int:
-    """All nodes hold identical block hashes and state roots up to the lowest height."""
+    """All nodes hold identical block hashes and state roots up to the lowest height (that
+    height); `ChainsDiffer` otherwise."""
     top = min(height(u) for u in urls)
-    assert top >= 1, "a node is not answering"
+    if top < 1:
+        raise ChainsDiffer("a node is not answering")
     first = headers(urls[0], top)
     for u in urls[1:]:
         other = headers(u, top)
         for i, (a, b) in enumerate(zip(first, other, strict=True), start=1):
-            assert a == b, f"fork at height {i}: {urls[0]} {a} vs {u} {b}"
+            if a != b:
+                raise ChainsDiffer(f"fork at height {i}: {urls[0]} {a} vs {u} {b}")
     return top
 
 

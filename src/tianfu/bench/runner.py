@@ -223,7 +223,7 @@ class BenchNetwork:
         try:
             netcheck.wait_height(self.urls, self.height(), timeout)
             top = netcheck.assert_identical(self.urls)
-        except (AssertionError, TimeoutError, httpx.HTTPError) as exc:
+        except (netcheck.ChainsDiffer, TimeoutError, httpx.HTTPError) as exc:
             return {"ok": False, "height": None, "message": str(exc)}
         return {
             "ok": True,
