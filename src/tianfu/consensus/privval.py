@@ -50,9 +50,9 @@ from pathlib import Path
 import msgspec
 
 from tianfu.codec import CodecError, check_version, decode, encode
-from tianfu.consensus.durable import replace_durably
 from tianfu.consensus.messages import Proposal, proposal_signing_bytes
 from tianfu.crypto.keys import KeyPair
+from tianfu.durable import replace_durably
 from tianfu.types import PRECOMMIT, PREVOTE, Vote, vote_signing_bytes
 from tianfu.types.block import check_vote_time
 

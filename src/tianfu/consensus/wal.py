@@ -35,7 +35,6 @@ import msgspec
 
 from tianfu.codec import CodecError, decode, encode
 from tianfu.consensus.core import ConsensusCore
-from tianfu.consensus.durable import replace_durably
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     BlockExecuted,
@@ -46,6 +45,7 @@ from tianfu.consensus.messages import (
     TimeoutFired,
     VoteReceived,
 )
+from tianfu.durable import replace_durably
 from tianfu.types import Vote
 
 log = logging.getLogger(__name__)

@@ -6,13 +6,13 @@ an organisation CA directory holds `ca-key.pem` (mode 0600) and `ca.pem`.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 from tianfu.crypto.keys import KeyPair, generate_keypair, load_private_key_pem
 from tianfu.crypto.suite import ED25519, SM2, CryptoError
+from tianfu.durable import replace_durably
 from tianfu.identity.certs import (
     CertInfo,
     IdentityError,
@@ -28,19 +28,6 @@ KEY_FILE = "key.pem"
 CERT_FILE = "cert.pem"
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` atomically (temporary file, fsync, rename) with permission `mode`."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(fd, mode)  # in case a stale temporary file had wider permissions
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def _read(directory: Path, name: str) -> bytes:
@@ -89,11 +76,11 @@ class Identity:
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        _write(directory / KEY_FILE, self.keypair.private_pem(), 0o600)
+        replace_durably(directory / KEY_FILE, self.keypair.private_pem(), 0o600)
         if self.is_account:
             return
-        _write(directory / CERT_FILE, der_to_pem(self.cert_der), 0o644)
-        _write(directory / CA_FILE, der_to_pem(self.ca_cert_der), 0o644)
+        replace_durably(directory / CERT_FILE, der_to_pem(self.cert_der), 0o644)
+        replace_durably(directory / CA_FILE, der_to_pem(self.ca_cert_der), 0o644)
 
     @classmethod
     def load(cls, directory: Path) -> Identity:
@@ -133,8 +120,8 @@ class OrgCA:
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        _write(directory / CA_KEY_FILE, self.keypair.private_pem(), 0o600)
-        _write(directory / CA_FILE, der_to_pem(self.cert_der), 0o644)
+        replace_durably(directory / CA_KEY_FILE, self.keypair.private_pem(), 0o600)
+        replace_durably(directory / CA_FILE, der_to_pem(self.cert_der), 0o644)
 
     @classmethod
     def load(cls, directory: Path) -> OrgCA:

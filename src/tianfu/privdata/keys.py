@@ -10,7 +10,6 @@ wrapped for them still opens; the newest is the one to register.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ from typing import Annotated
 import msgspec
 
 from tianfu.codec import CodecError, check_version, decode, encode
+from tianfu.durable import replace_durably
 from tianfu.privdata.sealing import SealingError, new_private_key, public_key_of, unwrap_key
 
 KEYS_FILE = "keys"
@@ -43,17 +43,9 @@ class KeyringFile(msgspec.Struct, array_like=True, frozen=True):
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write `data` atomically (temporary file, fsync, rename), readable by the owner only."""
+    """Write `data` atomically and durably, readable by the owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    replace_durably(path, data)
 
 
 class OrgKeyring:
