@@ -5,7 +5,8 @@ General-purpose HTTP clients (httpx) spend milliseconds of CPU per request under
 concurrency; a benchmark on a 2-core machine cannot afford that on the client side.
 This speaks just enough HTTP/1.1 for `POST` with a body and a `Content-Length` reply.
 `post_all` sends a fixed list (closed loop); `post_until` sends until a deadline, closed
-loop or open loop at a fixed rate, over several servers (used by `tianfu bench`).
+loop or open loop at a fixed rate, over several servers (used by `tianfu bench`);
+`post_sessions` runs sessions, chains of requests where each depends on the answer before.
 `batched` and `batch_answers` turn it into a sender of `POST /v1/txs/batch` requests of
 N transactions each, with one answer per transaction.
 """
@@ -16,6 +17,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import msgspec
 
@@ -172,6 +174,25 @@ class StreamStats:
     conn_errors: int = 0
 
 
+class Session(Protocol):
+    """A chain of requests: `next()` is the next request (None: the session is over), made
+    once `answered(status, body)` has been told the answer to the one before."""
+
+    def next(self) -> bytes | None: ...
+
+    def answered(self, status: int, body: bytes) -> None: ...
+
+
+class _Stream:
+    """Independent requests as one endless session (the plain closed loop)."""
+
+    def __init__(self, next_payload: Callable[[], bytes | None]) -> None:
+        self.next = next_payload
+
+    def answered(self, status: int, body: bytes) -> None:
+        pass
+
+
 @dataclass
 class _Conn:
     reader: asyncio.StreamReader
@@ -213,6 +234,29 @@ async def post_until(
     return streamer.stats
 
 
+async def post_sessions(
+    targets: list[Target],
+    path: str,
+    new_session: Callable[[], Session],
+    stop_at: float,
+    on_done: Callable[[float, float, int, bytes], None],
+    *,
+    concurrency: int,
+    start_at: float | None = None,
+    grace: float = 10.0,
+    content_type: str = "application/octet-stream",
+) -> StreamStats:
+    """Closed loop over sessions until `stop_at`: each of `concurrency` connections runs one
+    session at a time, sending its next request once the previous one is answered, and
+    starts a new session when one is over. `on_done` gets every answer as in `post_until`."""
+    streamer = _Streamer(targets, path, content_type, lambda: None, on_done)
+    start = time.time() if start_at is None else start_at
+    if start > time.time():
+        await asyncio.sleep(start - time.time())
+    await streamer.session_loop(stop_at, concurrency, grace, new_session)
+    return streamer.stats
+
+
 class _Streamer:
     def __init__(
         self,
@@ -245,7 +289,12 @@ class _Streamer:
         return await _read_response(conn.reader)
 
     async def _send(
-        self, target: Target, conn: _Conn | None, body: bytes, t0: float
+        self,
+        target: Target,
+        conn: _Conn | None,
+        body: bytes,
+        t0: float,
+        session: Session | None = None,
     ) -> _Conn | None:
         """One request; the connection to reuse afterwards, or None if it failed."""
         try:
@@ -256,21 +305,33 @@ class _Streamer:
             self.stats.conn_errors += 1
             if conn is not None:
                 conn.writer.close()
-            self.on_done(t0, time.time(), 0, b"")
-            return None
+            status, reply, conn = 0, b"", None
         self.on_done(t0, time.time(), status, reply)
+        if session is not None:
+            session.answered(status, reply)
         return conn
 
     async def closed_loop(self, stop_at: float, concurrency: int, grace: float) -> None:
+        """Sessions that never end: each connection sends `next_payload()` after `next_payload()`."""
+        stream = _Stream(self.next_payload)
+        await self.session_loop(stop_at, concurrency, grace, lambda: stream)
+
+    async def session_loop(
+        self, stop_at: float, concurrency: int, grace: float, new_session: Callable[[], Session]
+    ) -> None:
         async def worker(i: int) -> None:
             target = self.targets[i % len(self.targets)]
             conn: _Conn | None = None
+            session = new_session()
             try:
                 while time.time() < stop_at:
-                    body = self.next_payload()
+                    body = session.next()
                     if body is None:
-                        return
-                    conn = await self._send(target, conn, body, time.time())
+                        session = new_session()
+                        body = session.next()
+                        if body is None:
+                            return  # a fresh session with nothing to send: no more work
+                    conn = await self._send(target, conn, body, time.time(), session)
                     if conn is None:
                         await asyncio.sleep(0.1)
             finally:

@@ -420,30 +420,6 @@ def plot_latency_vs_throughput(path: Path, runs: list[dict[str, Any]]) -> None:
     _save(plt, figure, path)
 
 
-def plot_validators(path: Path, runs: list[dict[str, Any]]) -> None:
-    """A validator-count sweep: throughput and its fraction of the ceiling per count."""
-    plt, figure, ax, runs = _sweep_figure(runs, "validators")
-    xs = [r["validators"] for r in runs]
-    ax.plot(xs, [r["tps"] for r in runs], marker="o", label="finalized tx/s")
-    ax.plot(xs, [r["ceiling_tps"] for r in runs], marker="x", ls="--", label="ceiling tx/s")
-    for r in runs:
-        ax.annotate(
-            f"{100 * r['fraction_of_ceiling']:.1f} %",
-            (r["validators"], r["tps"]),
-            fontsize=8,
-            textcoords="offset points",
-            xytext=(4, 4),
-        )
-    ax.set_xlabel("validators")
-    ax.set_ylabel("tx/s")
-    ax.set_yscale("log")
-    ax.set_xticks(xs)
-    ax.set_title(f"{runs[0]['contract']}: throughput per validator count (labels: % of ceiling)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    _save(plt, figure, path)
-
-
 def sweep_table(title: str, runs: list[dict[str, Any]]) -> Table:
     t = Table(title=title + " (latency in ms)")
     for col in (

@@ -24,14 +24,17 @@ import httpx
 
 from tianfu.bench import netcheck, procstat
 from tianfu.bench.ceiling import ceiling_tps, verifies_per_core
+from tianfu.bench.delay_links import MAX_DELAY_MS, delayed_params, route_through_proxies
+from tianfu.bench.delay_proxy import LinkProxies
 from tianfu.bench.load import WorkerResult, WorkerSpec, run_worker
 from tianfu.bench.report import BlockInfo, NodeFigures, Requests, summarize
+from tianfu.bench.workloads import FLOW_CONTRACTS, lanes_for, setup_lanes
 from tianfu.contracts.examples import example_source
 from tianfu.crypto import ED25519, scheme_name
 from tianfu.identity import Identity
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 
-CONTRACTS = ("asset", "kv")
+CONTRACTS = ("asset", "kv", *FLOW_CONTRACTS)
 MINT = 10**15
 CLOSED_LOOP_GUESS = 5000.0  # tx/s signed ahead for a closed loop (twice the design goal)
 MAX_BATCH = 1000  # transactions per request at most (the node's `POST /v1/txs/batch` limit)
@@ -56,6 +59,7 @@ class BenchConfig:
     ceiling_s: float = 1.0  # how long the signature-verify ceiling is measured
     scheme: int = ED25519  # the keys of the network, so its crypto suite (SM2: SM2/SM3)
     batch: int = 1  # transactions per request: 1 = `POST /v1/txs`, N > 1 = `/v1/txs/batch`
+    delay_ms: float | None = None  # one-way delay on every validator link (None: no proxies)
 
     def validate(self) -> None:
         if self.validators < 1:
@@ -72,6 +76,10 @@ class BenchConfig:
             raise ValueError("concurrency must be at least 1")
         if not 1 <= self.batch <= MAX_BATCH:
             raise ValueError(f"the batch must be 1..{MAX_BATCH} transactions per request")
+        if self.contract in FLOW_CONTRACTS and (self.rate is not None or self.batch > 1):
+            raise ValueError(f"{self.contract} runs flows: closed loop, one call per request")
+        if self.delay_ms is not None and not 0 <= self.delay_ms <= MAX_DELAY_MS:
+            raise ValueError(f"the delay must be within 0..{MAX_DELAY_MS:g} ms")
 
     def connections(self) -> int:
         """Closed loop: connections in all; open loop: requests in flight at most."""
@@ -115,9 +123,12 @@ class BenchNetwork:
         home: Path | None = None,
         say: Say = print,
         scheme: int = ED25519,
+        delay_ms: float | None = None,
     ) -> None:
         self.validators = validators
         self.scheme = scheme
+        self.delay_ms = delay_ms  # not None: every validator link through a delay proxy
+        self._proxies: LinkProxies | None = None
         self._tmp = None if home is not None else tempfile.mkdtemp(prefix="tianfu-bench-")
         self.home = Path(home) if home is not None else Path(self._tmp or ".") / "net"
         self.say = say
@@ -132,7 +143,11 @@ class BenchNetwork:
             api_base_port=api,
             p2p_base_port=p2p,
             scheme=self.scheme,
+            params=None if self.delay_ms is None else delayed_params(self.delay_ms),
         )
+        if self.delay_ms is not None:
+            self.say(f"validator links through delay proxies, {self.delay_ms:g} ms one way ...")
+            self._proxies = route_through_proxies(self.net, self.delay_ms)
         self.say(f"starting {self.validators} validator process(es) in {self.home} ...")
         self.net.start()
         try:
@@ -145,6 +160,8 @@ class BenchNetwork:
     def __exit__(self, *exc: object) -> None:
         if self.net is not None:
             self.net.stop()
+        if self._proxies is not None:
+            self._proxies.stop()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
@@ -175,6 +192,8 @@ class BenchNetwork:
         """Deploy the contract by governance vote and make `senders` registered members,
         round-robin over the organisations (asset: each is minted a balance)."""
         env = LocalnetEnv(self.network)
+        if contract in FLOW_CONTRACTS:
+            return self._setup_lanes(env, lanes_for(senders))
         self.say(f"deploying contract {contract!r} by governance vote ...")
         env.deploy(contract, example_source(contract))
         idents = [env.identity(env.orgs[i % len(env.orgs)], f"bench{i}") for i in range(senders)]
@@ -201,6 +220,17 @@ class BenchNetwork:
             for i, ident in enumerate(idents)
         ]
         return Senders(dirs, [i.info.address for i in idents])
+
+    def _setup_lanes(self, env: LocalnetEnv, lanes: int) -> Senders:
+        """The application's casts (deployed by governance, roles granted, enrolled); every
+        load generator runs flows on all of them."""
+        self.say(f"deploying supply_finance and enrolling {lanes} lane(s) of 4 parties ...")
+        parties = [p for lane in setup_lanes(env, lanes) for p in lane.values()]
+        dirs = [
+            str(self.home / p.identity.info.org / "identities" / p.identity.info.name)
+            for p in parties
+        ]
+        return Senders(dirs, [p.address for p in parties])
 
     def height(self) -> int:
         return max(netcheck.height(u) for u in self.urls)
@@ -298,6 +328,8 @@ def run_load(
     specs = []
     for i in range(cfg.clients):
         dirs = senders.identity_dirs[i :: cfg.clients] or senders.identity_dirs
+        if cfg.contract in FLOW_CONTRACTS:
+            dirs = senders.identity_dirs  # whole lanes: every party of a flow signs
         specs.append(
             WorkerSpec(
                 index=i,
@@ -480,7 +512,7 @@ def run_bench(
     cfg.validate()
     say(f"measuring the {scheme_name(cfg.scheme)} ceiling for {cfg.ceiling_s:g} s (one core) ...")
     ceiling = measure_ceiling(cfg.ceiling_s, cfg.scheme)
-    with BenchNetwork(cfg.validators, home, say, cfg.scheme) as bn:
+    with BenchNetwork(cfg.validators, home, say, cfg.scheme, cfg.delay_ms) as bn:
         senders = bn.setup(cfg.contract, max(cfg.senders, cfg.clients))
         say("starting the load-generator processes (they sign ahead) ...")
         data = run_load(

@@ -1,5 +1,5 @@
 """`tianfu bench sweep`: latency against throughput over several open-loop rates on one
-network, and throughput per validator count (a fresh network per count)."""
+network (the curves on a fresh network per point are in `tianfu.bench.curves`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from tianfu.bench.runner import (
     Progress,
     Say,
     measure_ceiling,
-    run_bench,
     run_load,
 )
 
@@ -79,26 +78,6 @@ def run_rate_sweep(
         if half is None
         else {k: half[k] for k in ("rate", "tps", "p50_ms", "p95_ms", "p99_ms")},
         "runs": [_light(r) for r in runs],
-    }
-
-
-def run_validator_sweep(
-    cfg: BenchConfig,
-    counts: list[int],
-    say: Say = print,
-    on_progress: Callable[[Progress], None] | None = None,
-) -> dict[str, Any]:
-    """A fresh network of each size, one run each (closed loop unless `cfg.rate`)."""
-    runs = []
-    for n in counts:
-        say(f"— {n} validator(s) —")
-        runs.append(run_bench(replace(cfg, validators=n), say, on_progress))
-    return {
-        "kind": "validators",
-        "contract": cfg.contract,
-        "batch": cfg.batch,
-        "runs": [_light(r) for r in runs],
-        "tps_by_validators": {str(r["validators"]): r["tps"] for r in runs},
     }
 
 

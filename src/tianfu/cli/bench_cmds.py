@@ -1,5 +1,6 @@
 """CLI: `tianfu bench` (one measured run on a fresh local network) and `tianfu bench sweep`
-(latency against throughput over several rates, or throughput per validator count)."""
+(latency against throughput over several rates, or a curve over validator counts, one-way
+network delays between validators, or workloads)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,12 @@ WarmupOpt = Annotated[
     float, typer.Option("--warmup", min=0, help="Seconds of load discarded first.")
 ]
 ContractOpt = Annotated[
-    str, typer.Option("--contract", help="Load: asset (transfers) or kv (puts).")
+    str,
+    typer.Option(
+        "--contract",
+        help="Load: asset (transfers), kv (puts) or supply_finance (receivables through "
+        "issue, accept, split, transfer, pledge, finance and repay; closed loop only).",
+    ),
 ]
 ClientsOpt = Annotated[
     int, typer.Option("--clients", min=1, max=32, help="Load-generator processes.")
@@ -77,10 +83,16 @@ BenchSchemeOpt = Annotated[
 ]
 
 
-def _config(**kw: Any) -> Any:
+def _config(options: dict[str, Any]) -> Any:
+    """The run's configuration from a command's options (those named as its fields)."""
+    from dataclasses import fields
+
     from tianfu.bench.runner import BenchConfig
 
-    cfg = BenchConfig(**kw)
+    names = {f.name for f in fields(BenchConfig)} - {"scheme"}
+    cfg = BenchConfig(
+        **{k: v for k, v in options.items() if k in names}, scheme=scheme_of(options["scheme"])
+    )
     try:
         cfg.validate()
     except ValueError as exc:
@@ -137,37 +149,36 @@ def bench(
     report finalized tx/s, submit-to-commit latency, blocks, CPU and memory per node."""
     if ctx.invoked_subcommand is not None:
         return
+    options = dict(locals())
     with handle_errors():
-        from tianfu.bench.report import bench_table, plot_run, write_json
+        from tianfu.bench.report import bench_table, plot_run
         from tianfu.bench.runner import BenchError, run_bench
 
-        cfg = _config(
-            validators=validators,
-            duration=duration,
-            warmup=warmup,
-            rate=rate,
-            contract=contract,
-            clients=clients,
-            concurrency=concurrency,
-            batch=batch,
-            senders=senders,
-            scheme=scheme_of(scheme),
-        )
+        cfg = _config(options)
         try:
             with _progress_bar() as update:
                 fig = run_bench(cfg, _say, update)
         except BenchError as exc:
             raise _failed(str(exc)) from None
         out.print(bench_table(fig))
-        if json_file:
-            write_json(json_file, fig)
-            console.print(f"figures written to {json_file}")
-        if plot:
-            plot_run(plot, fig)
-            console.print(f"plot written to {plot}")
+        _outputs(fig, json_file, plot, lambda path: plot_run(path, fig))
         _verdict(fig["identical_chains"])
         if not fig["identical_chains"]["ok"] or fig["tps"] <= 0:
             raise typer.Exit(1)
+
+
+def _outputs(
+    doc: Any, json_file: Path | None, plot: Path | None, plotter: Callable[[Path], None]
+) -> None:
+    """Write the figures as JSON and the plot as PNG where asked."""
+    from tianfu.bench.report import write_json
+
+    if json_file:
+        write_json(json_file, doc)
+        console.print(f"figures written to {json_file}")
+    if plot:
+        plotter(plot)
+        console.print(f"plot written to {plot}")
 
 
 def _failed(msg: str) -> Exception:
@@ -181,15 +192,16 @@ def _verdict(ident: dict[str, Any]) -> None:
         console.print(f"[red]✗ the nodes disagree: {ident['message']}[/]")
 
 
-def _numbers(text: str | None, kind: type) -> list[Any] | None:
+def _numbers(text: str | None, kind: type, zero: bool = False) -> list[Any] | None:
+    """A comma-separated list of positive numbers (`zero`: 0 allowed too)."""
     if text is None:
         return None
     try:
         values = [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise UsageProblem(f"not a comma-separated list of numbers: {text!r}") from None
-    if not values or any(v <= 0 for v in values):
-        raise UsageProblem(f"give positive numbers: {text!r}")
+    if not values or any(v < 0 or (v == 0 and not zero) for v in values):
+        raise UsageProblem(f"give {'non-negative' if zero else 'positive'} numbers: {text!r}")
     return values
 
 
@@ -210,7 +222,25 @@ def sweep(
         Optional[str],  # noqa: UP045
         typer.Option(
             "--validators-sweep",
-            help="Instead of rates: one closed-loop run per validator count, e.g. 1,4,7.",
+            help="Instead of rates: one closed-loop run per validator count, e.g. 1,4,7,10,16 "
+            "(tx/s, p99, and one validator's CPU ms per finalized transaction).",
+        ),
+    ] = None,
+    delays: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--delays",
+            help="Instead of rates: one closed-loop run per one-way delay in ms between "
+            "validators, e.g. 0,10,50,100 (every validator link through a delay proxy; "
+            "round timeouts grow with the delay).",
+        ),
+    ] = None,
+    workloads: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--workloads",
+            help="Instead of rates: one closed-loop run per workload, e.g. "
+            "asset,supply_finance (tx/s and p99 side by side).",
         ),
     ] = None,
     contract: ContractOpt = "asset",
@@ -222,65 +252,34 @@ def sweep(
     json_file: JsonFileOpt = None,
     plot: PlotOpt = None,
 ) -> None:
-    """Latency against throughput over several open-loop rates on one network, or (with
-    --validators-sweep) throughput per validator count on a fresh network each."""
+    """Latency against throughput over several open-loop rates on one network, or a curve
+    on a fresh network per point: --validators-sweep, --delays or --workloads."""
+    options = dict(locals())
     with handle_errors():
-        from tianfu.bench.report import (
-            plot_latency_vs_throughput,
-            plot_validators,
-            sweep_table,
-            write_json,
-        )
         from tianfu.bench.runner import BenchError
-        from tianfu.bench.sweep import run_rate_sweep, run_validator_sweep
 
-        rate_list = _numbers(rates, float)
-        counts = _numbers(validators_sweep, int)
-        if rate_list and counts:
-            raise UsageProblem("give --rates or --validators-sweep, not both")
-        cfg = _config(
-            validators=validators,
-            duration=duration,
-            warmup=warmup,
-            contract=contract,
-            clients=clients,
-            concurrency=concurrency,
-            batch=batch,
-            senders=senders,
-            scheme=scheme_of(scheme),
-        )
+        curves = {
+            "validators": _numbers(validators_sweep, int),
+            "delays": _numbers(delays, float, zero=True),
+            "workloads": None if workloads is None else _names(workloads),
+        }
+        chosen = [k for k, v in curves.items() if v is not None]
+        if len(chosen) + (rates is not None) > 1:
+            raise UsageProblem(
+                "give only one of --rates, --validators-sweep, --delays or --workloads (not both)"
+            )
+        cfg = _config(options)
         try:
             with _progress_bar() as update:
-                if counts:
-                    doc = run_validator_sweep(cfg, counts, _say, update)
+                if chosen:
+                    doc = _curve(chosen[0], curves[chosen[0]], cfg, update)
                 else:
-                    doc = run_rate_sweep(cfg, rate_list, _say, update)
+                    doc = _rates(cfg, _numbers(rates, float), update, batch)
         except BenchError as exc:
             raise _failed(str(exc)) from None
-        per = f", {batch} txs per request" if batch > 1 else ""
-        if counts:
-            out.print(
-                sweep_table(f"tianfu bench sweep — validators {validators_sweep}{per}", doc["runs"])
-            )
-        else:
-            out.print(
-                sweep_table(
-                    f"tianfu bench sweep — {validators} validator(s), rates{per}", doc["runs"]
-                )
-            )
-            half = doc["at_half_load"]
-            if half:
-                out.print(
-                    f"at about half of the maximum ({doc['max_tps']:,.0f} tx/s): offered "
-                    f"{half['rate']:,.0f} tx/s, achieved {half['tps']:,.0f} tx/s, "
-                    f"p99 {half['p99_ms']} ms"
-                )
-        if json_file:
-            write_json(json_file, doc)
-            console.print(f"figures written to {json_file}")
-        if plot:
-            (plot_validators if counts else plot_latency_vs_throughput)(plot, doc["runs"])
-            console.print(f"plot written to {plot}")
+        except ValueError as exc:
+            raise UsageProblem(str(exc)) from None
+        _outputs(doc, json_file, plot, lambda path: _plot(doc, path))
         bad = [r for r in doc["runs"] if not r["identical_chains"]["ok"]]
         for r in bad:
             _verdict(r["identical_chains"])
@@ -288,3 +287,63 @@ def sweep(
             console.print("[green]✓ after every run, all nodes held identical chains[/]")
         if bad:
             raise typer.Exit(1)
+
+
+def _names(text: str) -> list[str]:
+    names = [v.strip() for v in text.split(",") if v.strip()]
+    if not names:
+        raise UsageProblem(f"give comma-separated names: {text!r}")
+    return names
+
+
+def _curve(kind: str, points: Any, cfg: Any, update: Callable[[Any], None]) -> Any:
+    """A curve over fresh networks, its table printed."""
+    from tianfu.bench import curves
+
+    run: Any = {
+        "validators": curves.run_validator_curve,
+        "delays": curves.run_delay_curve,
+        "workloads": curves.run_workload_curve,
+    }[kind]
+    doc = run(cfg, points, _say, update)
+    title = {
+        "validators": f"validators {','.join(map(str, points))}, {cfg.contract}",
+        "delays": f"{cfg.validators} validators, one-way delays (ms) {','.join(f'{d:g}' for d in points)}",
+        "workloads": f"{cfg.validators} validators, workloads {','.join(points)}",
+    }[kind]
+    out.print(curves.curve_table(f"tianfu bench sweep — {title}", doc["runs"]))
+    return doc
+
+
+def _rates(
+    cfg: Any, rate_list: list[float] | None, update: Callable[[Any], None], batch: int
+) -> Any:
+    """The rate sweep on one network, its table and the half-load line printed."""
+    from tianfu.bench.report import sweep_table
+    from tianfu.bench.sweep import run_rate_sweep
+
+    doc = run_rate_sweep(cfg, rate_list, _say, update)
+    per = f", {batch} txs per request" if batch > 1 else ""
+    out.print(
+        sweep_table(f"tianfu bench sweep — {cfg.validators} validator(s), rates{per}", doc["runs"])
+    )
+    half = doc["at_half_load"]
+    if half:
+        out.print(
+            f"at about half of the maximum ({doc['max_tps']:,.0f} tx/s): offered "
+            f"{half['rate']:,.0f} tx/s, achieved {half['tps']:,.0f} tx/s, "
+            f"p99 {half['p99_ms']} ms"
+        )
+    return doc
+
+
+def _plot(doc: dict[str, Any], path: Path) -> None:
+    from tianfu.bench import plots
+    from tianfu.bench.report import plot_latency_vs_throughput
+
+    plotter = {
+        "validators": plots.plot_validator_curve,
+        "delays": plots.plot_delay_curve,
+        "workloads": plots.plot_workload_curve,
+    }.get(doc["kind"], plot_latency_vs_throughput)
+    plotter(path, doc["runs"])
