@@ -42,7 +42,10 @@ def _curve(
     say: Say,
     on_progress: Callable[[Progress], None] | None,
 ) -> dict[str, Any]:
-    """One run per (title, config, extra figures) on a fresh network each."""
+    """One run per (title, config, extra figures) on a fresh network each (every point's
+    configuration is checked before the first run starts)."""
+    for _, point_cfg, _ in points:
+        point_cfg.validate()
     runs = []
     for title, point_cfg, extra in points:
         say(f"— {title} —")

@@ -306,10 +306,11 @@ def _curve(kind: str, points: Any, cfg: Any, update: Callable[[Any], None]) -> A
         "workloads": curves.run_workload_curve,
     }[kind]
     doc = run(cfg, points, _say, update)
+    labels = ",".join(f"{p:g}" if isinstance(p, float) else str(p) for p in points)
     title = {
-        "validators": f"validators {','.join(map(str, points))}, {cfg.contract}",
-        "delays": f"{cfg.validators} validators, one-way delays (ms) {','.join(f'{d:g}' for d in points)}",
-        "workloads": f"{cfg.validators} validators, workloads {','.join(points)}",
+        "validators": f"validators {labels}, {cfg.contract}",
+        "delays": f"{cfg.validators} validators, one-way delays (ms) {labels}",
+        "workloads": f"{cfg.validators} validators, workloads {labels}",
     }[kind]
     out.print(curves.curve_table(f"tianfu bench sweep — {title}", doc["runs"]))
     return doc
