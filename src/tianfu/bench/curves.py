@@ -111,21 +111,25 @@ def run_workload_curve(
     return doc
 
 
-def curve_table(title: str, runs: list[dict[str, Any]]) -> Table:
-    """One row per point of a curve."""
+def curve_table(title: str, doc: dict[str, Any]) -> Table:
+    """One row per point of a curve; the column that varies comes first."""
+    kind = doc["kind"]
+    first = {"validators": "vals", "delays": "delay ms", "workloads": "workload"}[kind]
+    ratio = {"delays": "vs 0 ms", "workloads": "vs asset"}.get(kind)
     t = Table(title=title + " (latency in ms; CPU: one validator's ms per finalized tx)")
-    cols = ("workload", "vals", "delay ms", "tx/s", "% ceil", "ratio", "p50", "p99", "CPU/tx")
-    for col in (*cols, "same"):
+    cols = [first, "tx/s", "% ceil", *([ratio] if ratio else []), "p50", "p99", "CPU/tx", "same"]
+    for col in cols:
         t.add_column(col, justify="right")
-    for r in runs:
-        ratio = r.get("tps_vs_0ms", r.get("tps_vs_asset"))
+    for r in doc["runs"]:
+        key = {"validators": str(r["validators"]), "workloads": r["contract"]}.get(
+            kind, f"{r.get('delay_ms', 0):g}"
+        )
+        vs = r.get("tps_vs_0ms", r.get("tps_vs_asset"))
         t.add_row(
-            r["contract"],
-            str(r["validators"]),
-            "-" if r.get("delay_ms") is None else f"{r['delay_ms']:g}",
+            key,
             f"{r['tps']:,.1f}",
             f"{100 * r['fraction_of_ceiling']:.1f}",
-            "-" if ratio is None else f"{100 * ratio:.1f} %",
+            *([] if ratio is None else ["-" if vs is None else f"{100 * vs:.1f} %"]),
             _num(r["p50_ms"]),
             _num(r["p99_ms"]),
             _num(r.get("cpu_ms_per_tx")),

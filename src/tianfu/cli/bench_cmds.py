@@ -312,7 +312,7 @@ def _curve(kind: str, points: Any, cfg: Any, update: Callable[[Any], None]) -> A
         "delays": f"{cfg.validators} validators, one-way delays (ms) {labels}",
         "workloads": f"{cfg.validators} validators, workloads {labels}",
     }[kind]
-    out.print(curves.curve_table(f"tianfu bench sweep — {title}", doc["runs"]))
+    out.print(curves.curve_table(f"tianfu bench sweep — {title}", doc))
     return doc
 
 
