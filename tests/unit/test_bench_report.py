@@ -17,6 +17,7 @@ from rich.console import Console
 from tianfu.bench import procstat
 from tianfu.bench.ceiling import ceiling_tps, verifies_per_core
 from tianfu.bench.load import WorkerResult
+from tianfu.bench.plots import plot_validator_curve
 from tianfu.bench.report import (
     BlockInfo,
     NodeFigures,
@@ -26,7 +27,6 @@ from tianfu.bench.report import (
     percentile,
     plot_latency_vs_throughput,
     plot_run,
-    plot_validators,
     summarize,
     sweep_table,
     timeline,
@@ -196,7 +196,7 @@ def test_plots_are_png_files(tmp_path):
         for r, v in ((None, 1), (20.0, 4), (40.0, 7))
     ]
     plot_latency_vs_throughput(tmp_path / "lat.png", runs)
-    plot_validators(tmp_path / "val.png", runs)
+    plot_validator_curve(tmp_path / "val.png", runs)
     assert (tmp_path / "lat.png").read_bytes()[:8] == PNG
     assert (tmp_path / "val.png").read_bytes()[:8] == PNG
     assert "40/s" in _render(sweep_table("sweep", runs))

@@ -35,46 +35,14 @@ def curve_point(fig: dict[str, Any], **extra: Any) -> dict[str, Any]:
 Point = tuple[str, BenchConfig, dict[str, Any]]  # title, configuration, extra figures
 
 
-def _curve(
-    kind: str,
-    cfg: BenchConfig,
-    points: list[Point],
-    say: Say,
-    on_progress: Callable[[Progress], None] | None,
-) -> dict[str, Any]:
-    """One run per (title, config, extra figures) on a fresh network each (every point's
-    configuration is checked before the first run starts)."""
-    for _, point_cfg, _ in points:
-        point_cfg.validate()
-    runs = []
-    for title, point_cfg, extra in points:
-        say(f"— {title} —")
-        runs.append(curve_point(run_bench(point_cfg, say, on_progress), **extra))
-    return {"kind": kind, "validators": cfg.validators, "contract": cfg.contract, "runs": runs}
+def _validator_points(cfg: BenchConfig, counts: list[int]) -> list[Point]:
+    return [(f"{n} validator(s)", replace(cfg, validators=n), {}) for n in counts]
 
 
-def run_validator_curve(
-    cfg: BenchConfig,
-    counts: list[int],
-    say: Say = print,
-    on_progress: Callable[[Progress], None] | None = None,
-) -> dict[str, Any]:
-    """Per validator count: tx/s, p99, and CPU per finalized tx of one validator."""
-    points: list[Point] = [(f"{n} validator(s)", replace(cfg, validators=n), {}) for n in counts]
-    doc = _curve("validators", cfg, points, say, on_progress)
-    doc["tps_by_validators"] = {str(r["validators"]): r["tps"] for r in doc["runs"]}
-    return doc
-
-
-def run_delay_curve(
-    cfg: BenchConfig,
-    delays_ms: list[float],
-    say: Say = print,
-    on_progress: Callable[[Progress], None] | None = None,
-) -> dict[str, Any]:
-    """Per one-way delay: every link through proxies (0 ms too, so that the ratios compare
-    delays, not the proxy), round timeouts from `delayed_params`."""
-    points: list[Point] = []
+def _delay_points(cfg: BenchConfig, delays_ms: list[float]) -> list[Point]:
+    """Every link through proxies (0 ms too, so that the ratios compare delays, not the
+    proxy), round timeouts from `delayed_params`."""
+    points = []
     for d in delays_ms:
         params = delayed_params(d)
         timeouts = {
@@ -82,32 +50,50 @@ def run_delay_curve(
             "vote": params.timeout_vote_ms,
             "delta": params.timeout_delta_ms,
         }
-        points.append(
-            (
-                f"one-way delay {d:g} ms between validators",
-                replace(cfg, delay_ms=d),
-                {"delay_ms": d, "timeouts_ms": timeouts},
-            )
-        )
-    doc = _curve("delays", cfg, points, say, on_progress)
-    base = next((r["tps"] for r in doc["runs"] if r["delay_ms"] == 0), None)
-    for r in doc["runs"]:
-        r["tps_vs_0ms"] = round(r["tps"] / base, 4) if base else None
-    return doc
+        title = f"one-way delay {d:g} ms between validators"
+        points.append((title, replace(cfg, delay_ms=d), {"delay_ms": d, "timeouts_ms": timeouts}))
+    return points
 
 
-def run_workload_curve(
+def _workload_points(cfg: BenchConfig, contracts: list[str]) -> list[Point]:
+    return [(f"workload {c}", replace(cfg, contract=c), {}) for c in contracts]
+
+
+def _ratios(runs: list[dict[str, Any]], key: str, is_base: Callable[[Any], bool]) -> None:
+    base = next((r["tps"] for r in runs if is_base(r)), None)
+    for r in runs:
+        r[key] = round(r["tps"] / base, 4) if base else None
+
+
+def run_curve(
+    kind: str,
     cfg: BenchConfig,
-    contracts: list[str],
+    values: list[Any],
     say: Say = print,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> dict[str, Any]:
-    """Per workload (`asset`, `kv`, `supply_finance`): tx/s and p99 side by side."""
-    points: list[Point] = [(f"workload {c}", replace(cfg, contract=c), {}) for c in contracts]
-    doc = _curve("workloads", cfg, points, say, on_progress)
-    base = next((r["tps"] for r in doc["runs"] if r["contract"] == "asset"), None)
-    for r in doc["runs"]:
-        r["tps_vs_asset"] = round(r["tps"] / base, 4) if base else None
+    """One closed-loop run on a fresh network per value: validator counts ("validators"),
+    one-way delays in ms ("delays") or contracts ("workloads"). Every point's
+    configuration is checked before the first run starts."""
+    builders: dict[str, Callable[..., list[Point]]] = {
+        "validators": _validator_points,
+        "delays": _delay_points,
+        "workloads": _workload_points,
+    }
+    points = builders[kind](cfg, values)
+    for _, point_cfg, _ in points:
+        point_cfg.validate()
+    runs = []
+    for title, point_cfg, extra in points:
+        say(f"— {title} —")
+        runs.append(curve_point(run_bench(point_cfg, say, on_progress), **extra))
+    doc = {"kind": kind, "validators": cfg.validators, "contract": cfg.contract, "runs": runs}
+    if kind == "validators":
+        doc["tps_by_validators"] = {str(r["validators"]): r["tps"] for r in runs}
+    elif kind == "delays":
+        _ratios(runs, "tps_vs_0ms", lambda r: r["delay_ms"] == 0)
+    else:
+        _ratios(runs, "tps_vs_asset", lambda r: r["contract"] == "asset")
     return doc
 
 

@@ -83,6 +83,31 @@ BenchSchemeOpt = Annotated[
 ]
 
 
+CSV_HELP = {
+    "--rates": "Open-loop rates, e.g. 200,400,800. Default: a closed-loop run finds the "
+    "maximum, then 25/50/75/100/125 % of it.",
+    "--validators-sweep": "Instead of rates: one closed-loop run per validator count, e.g. "
+    "1,4,7,10,16 (tx/s, p99, and one validator's CPU ms per finalized transaction).",
+    "--delays": "Instead of rates: one closed-loop run per one-way delay in ms between "
+    "validators, e.g. 0,10,50,100 (every validator link through a delay proxy; round "
+    "timeouts grow with the delay).",
+    "--workloads": "Instead of rates: one closed-loop run per workload, e.g. "
+    "asset,supply_finance (tx/s and p99 side by side).",
+}
+
+
+def _csv(flag: str) -> Any:
+    """A comma-separated list option of `tianfu bench sweep`."""
+    return typer.Option(flag, help=CSV_HELP[flag])
+
+
+Csv = Optional[str]  # noqa: UP045 (typer needs Optional on 3.11)
+RatesOpt = Annotated[Csv, _csv("--rates")]
+ValidatorsSweepOpt = Annotated[Csv, _csv("--validators-sweep")]
+DelaysOpt = Annotated[Csv, _csv("--delays")]
+WorkloadsOpt = Annotated[Csv, _csv("--workloads")]
+
+
 def _config(options: dict[str, Any]) -> Any:
     """The run's configuration from a command's options (those named as its fields)."""
     from dataclasses import fields
@@ -210,39 +235,10 @@ def sweep(
     validators: ValidatorsOpt = 4,
     duration: DurationOpt = 15.0,
     warmup: WarmupOpt = 3.0,
-    rates: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--rates",
-            help="Open-loop rates, e.g. 200,400,800. Default: a closed-loop run finds the "
-            "maximum, then 25/50/75/100/125 % of it.",
-        ),
-    ] = None,
-    validators_sweep: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--validators-sweep",
-            help="Instead of rates: one closed-loop run per validator count, e.g. 1,4,7,10,16 "
-            "(tx/s, p99, and one validator's CPU ms per finalized transaction).",
-        ),
-    ] = None,
-    delays: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--delays",
-            help="Instead of rates: one closed-loop run per one-way delay in ms between "
-            "validators, e.g. 0,10,50,100 (every validator link through a delay proxy; "
-            "round timeouts grow with the delay).",
-        ),
-    ] = None,
-    workloads: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(
-            "--workloads",
-            help="Instead of rates: one closed-loop run per workload, e.g. "
-            "asset,supply_finance (tx/s and p99 side by side).",
-        ),
-    ] = None,
+    rates: RatesOpt = None,
+    validators_sweep: ValidatorsSweepOpt = None,
+    delays: DelaysOpt = None,
+    workloads: WorkloadsOpt = None,
     contract: ContractOpt = "asset",
     clients: ClientsOpt = 2,
     concurrency: ConcurrencyOpt = None,
@@ -300,12 +296,7 @@ def _curve(kind: str, points: Any, cfg: Any, update: Callable[[Any], None]) -> A
     """A curve over fresh networks, its table printed."""
     from tianfu.bench import curves
 
-    run: Any = {
-        "validators": curves.run_validator_curve,
-        "delays": curves.run_delay_curve,
-        "workloads": curves.run_workload_curve,
-    }[kind]
-    doc = run(cfg, points, _say, update)
+    doc = curves.run_curve(kind, cfg, points, _say, update)
     labels = ",".join(f"{p:g}" if isinstance(p, float) else str(p) for p in points)
     title = {
         "validators": f"validators {labels}, {cfg.contract}",
