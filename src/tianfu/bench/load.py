@@ -8,6 +8,11 @@ parsing on the client side never share an interpreter with a node. It signs its 
 expected load before the run starts; if the run outlasts that stock, or the chain moves
 so far that the stock would expire (`TxBody.expiry` must stay within the chain's expiry
 window), it signs a fresh batch during the run and counts those (`signed_in_run`).
+
+An application workload (`tianfu.bench.workloads`, e.g. `supply_finance`) cannot be
+signed ahead: each call of a flow names what the one before created. Its worker runs one
+flow per connection (`loadgen.post_sessions`) and signs each call when the answer to the
+previous one arrives; all of them count as signed during the run.
 """
 
 from __future__ import annotations
