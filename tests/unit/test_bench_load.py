@@ -14,7 +14,7 @@ from tests.unit.kvchain import KvChain
 from typer.testing import CliRunner
 
 from tianfu.api.app import create_app
-from tianfu.bench.loadgen import TxAnswer, batch_answers, batched, post_until
+from tianfu.bench.loadgen import TxAnswer, batch_answers, batched, post_sessions, post_until
 from tianfu.bench.runner import BenchConfig
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.codec import encode
@@ -242,3 +242,47 @@ def test_bench_batch_option():
     assert BenchConfig(batch=10, rate=1000.0).connections() == 200  # 2 s of requests
     with pytest.raises(ValueError):
         BenchConfig(batch=0).validate()
+
+
+def test_sessions_send_each_request_after_the_answer_to_the_one_before():
+    class Steps:
+        """Three requests, each naming the session and the answers it has seen."""
+
+        made = 0
+
+        def __init__(self) -> None:
+            Steps.made += 1
+            self.name, self.seen = Steps.made, 0
+
+        def next(self) -> bytes | None:
+            return None if self.seen == 3 else f"{self.name}:{self.seen}".encode()
+
+        def answered(self, status: int, body: bytes) -> None:
+            assert status == 200 and body == b"ok"
+            self.seen += 1
+
+    async def main():
+        server, port, bodies = await _server(0.01)
+        answers = []
+        stats = await post_sessions(
+            [("127.0.0.1", port)],
+            "/x",
+            Steps,
+            time.time() + 0.5,
+            lambda t0, t1, st, body: answers.append(st),
+            concurrency=3,
+            grace=2.0,
+        )
+        server.close()
+        return bodies, answers, stats
+
+    bodies, answers, stats = asyncio.run(main())
+    assert len(bodies) == len(answers) >= 9 and stats.conn_errors == 0
+    steps: dict[str, list[int]] = {}
+    for b in bodies:
+        name, step = b.decode().split(":")
+        steps.setdefault(name, []).append(int(step))
+    # Every session's requests came in order, one after another, and finished sessions
+    # made room for new ones on the same connections.
+    assert all(s == list(range(len(s))) and len(s) <= 3 for s in steps.values())
+    assert sum(len(s) == 3 for s in steps.values()) >= 3 and len(steps) > 3
