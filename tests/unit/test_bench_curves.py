@@ -80,6 +80,7 @@ def test_sweep_curves_write_json_png_and_a_table(monkeypatch, tmp_path, option, 
     assert all(run["cpu_ms_per_tx"] is not None for run in doc["runs"])
     if kind == "delays":
         assert [c.delay_ms for c in seen] == [0.0, 50.0, 100.0]  # 0 ms through proxies too
+        assert [c.concurrency for c in seen] == [512, 1024, 1536]  # Little's law
         assert [run["tps_vs_0ms"] for run in doc["runs"]] == [1.0, 0.8, 0.6]
         assert doc["runs"][1]["timeouts_ms"]["vote"] == 600
     if kind == "validators":
@@ -88,6 +89,14 @@ def test_sweep_curves_write_json_png_and_a_table(monkeypatch, tmp_path, option, 
         assert [c.contract for c in seen] == ["asset", "supply_finance"]
         assert doc["runs"][1]["tps_vs_asset"] == 0.4
         assert "supply_finance" in r.output
+
+
+def test_delay_connections_grow_unless_given():
+    from tianfu.bench.runner import BenchConfig
+
+    assert curves.delay_connections(BenchConfig(), 0.0) == 512
+    assert curves.delay_connections(BenchConfig(), 10.0) == 615
+    assert curves.delay_connections(BenchConfig(concurrency=64), 100.0) == 64
 
 
 def test_plots_take_missing_figures(tmp_path):

@@ -6,6 +6,7 @@ is a fresh network and one closed-loop run."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import replace
@@ -33,15 +34,27 @@ def curve_point(fig: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 Point = tuple[str, BenchConfig, dict[str, Any]]  # title, configuration, extra figures
+BASE_LATENCY_MS = 200.0  # a commit's latency without delay (4 validators, quiet machine, p50-p99)
 
 
 def _validator_points(cfg: BenchConfig, counts: list[int]) -> list[Point]:
     return [(f"{n} validator(s)", replace(cfg, validators=n), {}) for n in counts]
 
 
+def delay_connections(cfg: BenchConfig, delay_ms: float) -> int:
+    """Closed-loop connections for a delay: a commit waits about four more one-way delays
+    (the transaction's gossip, proposal, prevotes, precommits), so by Little's law the
+    transactions in flight grow by that share of a commit's latency without delay
+    (`BASE_LATENCY_MS`); otherwise the clients, not the chain, would set the throughput.
+    A given `--concurrency` is kept as it is."""
+    if cfg.concurrency is not None:
+        return cfg.concurrency
+    return math.ceil(cfg.connections() * (1 + 4 * delay_ms / BASE_LATENCY_MS))
+
+
 def _delay_points(cfg: BenchConfig, delays_ms: list[float]) -> list[Point]:
     """Every link through proxies (0 ms too, so that the ratios compare delays, not the
-    proxy), round timeouts from `delayed_params`."""
+    proxy), round timeouts from `delayed_params`, connections from `delay_connections`."""
     points = []
     for d in delays_ms:
         params = delayed_params(d)
@@ -51,7 +64,8 @@ def _delay_points(cfg: BenchConfig, delays_ms: list[float]) -> list[Point]:
             "delta": params.timeout_delta_ms,
         }
         title = f"one-way delay {d:g} ms between validators"
-        points.append((title, replace(cfg, delay_ms=d), {"delay_ms": d, "timeouts_ms": timeouts}))
+        point = replace(cfg, delay_ms=d, concurrency=delay_connections(cfg, d))
+        points.append((title, point, {"delay_ms": d, "timeouts_ms": timeouts}))
     return points
 
 

@@ -90,7 +90,7 @@ CSV_HELP = {
     "1,4,7,10,16 (tx/s, p99, and one validator's CPU ms per finalized transaction).",
     "--delays": "Instead of rates: one closed-loop run per one-way delay in ms between "
     "validators, e.g. 0,10,50,100 (every validator link through a delay proxy; round "
-    "timeouts grow with the delay).",
+    "timeouts and, unless --concurrency is given, connections grow with the delay).",
     "--workloads": "Instead of rates: one closed-loop run per workload, e.g. "
     "asset,supply_finance (tx/s and p99 side by side).",
 }
