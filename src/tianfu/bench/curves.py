@@ -79,24 +79,30 @@ def _ratios(runs: list[dict[str, Any]], key: str, is_base: Callable[[Any], bool]
         r[key] = round(r["tps"] / base, 4) if base else None
 
 
-def run_curve(
-    kind: str,
-    cfg: BenchConfig,
-    values: list[Any],
-    say: Say = print,
-    on_progress: Callable[[Progress], None] | None = None,
-) -> dict[str, Any]:
-    """One closed-loop run on a fresh network per value: validator counts ("validators"),
-    one-way delays in ms ("delays") or contracts ("workloads"). Every point's
-    configuration is checked before the first run starts."""
+def plan_curve(kind: str, cfg: BenchConfig, values: list[Any]) -> list[Point]:
+    """The points of a curve — one per validator count ("validators"), one-way delay in
+    ms ("delays") or contract ("workloads") — each configuration checked (ValueError)."""
     builders: dict[str, Callable[..., list[Point]]] = {
         "validators": _validator_points,
         "delays": _delay_points,
         "workloads": _workload_points,
     }
+    if kind not in builders:
+        raise ValueError(f"no curve {kind!r}; one of {', '.join(builders)}")
     points = builders[kind](cfg, values)
     for _, point_cfg, _ in points:
         point_cfg.validate()
+    return points
+
+
+def run_curve(
+    kind: str,
+    cfg: BenchConfig,
+    points: list[Point],
+    say: Say = print,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> dict[str, Any]:
+    """One closed-loop run on a fresh network per point of `plan_curve(kind, ...)`."""
     runs = []
     for title, point_cfg, extra in points:
         say(f"— {title} —")

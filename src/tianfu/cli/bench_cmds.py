@@ -259,22 +259,22 @@ def sweep(
             "delays": _numbers(delays, float, zero=True),
             "workloads": None if workloads is None else _names(workloads),
         }
-        chosen = [k for k, v in curves.items() if v is not None]
+        chosen = [(k, v) for k, v in curves.items() if v is not None]
         if len(chosen) + (rates is not None) > 1:
             raise UsageProblem(
                 "give only one of --rates, --validators-sweep, --delays or --workloads (not both)"
             )
         cfg = _config(options)
+        rate_list = _numbers(rates, float)
+        plan = _plan(*chosen[0], cfg) if chosen else None
         try:
             with _progress_bar() as update:
-                if chosen:
-                    doc = _curve(chosen[0], curves[chosen[0]], cfg, update)
+                if plan is not None:
+                    doc = _curve(chosen[0][0], plan, cfg, update)
                 else:
-                    doc = _rates(cfg, _numbers(rates, float), update, batch)
+                    doc = _rates(cfg, rate_list, update, batch)
         except BenchError as exc:
             raise _failed(str(exc)) from None
-        except ValueError as exc:
-            raise UsageProblem(str(exc)) from None
         _outputs(doc, json_file, plot, lambda path: _plot(doc, path))
         bad = [r for r in doc["runs"] if not r["identical_chains"]["ok"]]
         for r in bad:
@@ -292,11 +292,23 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _curve(kind: str, points: Any, cfg: Any, update: Callable[[Any], None]) -> Any:
+def _plan(kind: str, values: list[Any], cfg: Any) -> Any:
+    """The curve's points, every configuration checked before anything runs."""
+    from tianfu.bench import curves
+
+    try:
+        plan = curves.plan_curve(kind, cfg, values)
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+    return (values, plan)
+
+
+def _curve(kind: str, plan: Any, cfg: Any, update: Callable[[Any], None]) -> Any:
     """A curve over fresh networks, its table printed."""
     from tianfu.bench import curves
 
-    doc = curves.run_curve(kind, cfg, points, _say, update)
+    points, planned = plan
+    doc = curves.run_curve(kind, cfg, planned, _say, update)
     labels = ",".join(f"{p:g}" if isinstance(p, float) else str(p) for p in points)
     title = {
         "validators": f"validators {labels}, {cfg.contract}",
