@@ -119,6 +119,7 @@ def test_plots_take_missing_figures(tmp_path):
         ["sweep", "--workloads", " , "],
         ["sweep", "--workloads", "asset,nope"],
         ["--contract", "supply_finance", "--rate", "10"],
+        ["sweep", "--contract", "supply_finance"],  # a rate sweep is open loop
         ["--contract", "supply_finance", "--batch", "10"],
     ],
 )

@@ -253,6 +253,7 @@ def sweep(
     options = dict(locals())
     with handle_errors():
         from tianfu.bench.runner import BenchError
+        from tianfu.bench.workloads import FLOW_CONTRACTS
 
         curves = {
             "validators": _numbers(validators_sweep, int),
@@ -267,6 +268,11 @@ def sweep(
         cfg = _config(options)
         rate_list = _numbers(rates, float)
         plan = _plan(*chosen[0], cfg) if chosen else None
+        if plan is None and contract in FLOW_CONTRACTS:
+            raise UsageProblem(
+                f"{contract} runs closed loop only, so it has no rate sweep: use --workloads, "
+                "--validators-sweep or --delays with it"
+            )
         try:
             with _progress_bar() as update:
                 if plan is not None:
