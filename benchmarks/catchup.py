@@ -37,10 +37,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
 import shutil
 import signal
 import socket
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,9 +53,12 @@ from typing import Any
 from benchchain import ORGS, BenchChain, bench_asset_source, db_bytes
 
 from tianfu.crypto import generate_keypair
+from tianfu.ledger import Ledger
 from tianfu.p2p.protocol import PeerId
+from tianfu.store import Store
 from tianfu.sync import BlockSyncer, SyncConfig
 from tianfu.types import ConsensusParams
+from tianfu.types.genesis import decode_genesis
 
 MEMBERS_PER_ORG = 4
 BALANCE = 10**15
@@ -108,7 +114,8 @@ def copy_blocks(src: BenchChain, dst: BenchChain, upto: int) -> None:
         dst.ledger.commit(dst.ledger.execute(block), cert)
 
 
-def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def produce_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Node A's chain in `work/a` and node B's store, stopped after the setup, in `work/b`."""
     a = BenchChain(work / "a")
     a.deploy("asset", bench_asset_source())
     members = [a.identity(o, f"m{o}-{j}") for o in ORGS for j in range(MEMBERS_PER_ORG)]
@@ -119,6 +126,7 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     b = a.replica(work / "b")
     copy_blocks(a, b, a.ledger.height)
     stopped_at = b.ledger.height
+    b.close()
     print(f"inproc: B stops at height {stopped_at}; A commits {args.blocks} blocks ...", flush=True)
 
     rng = random.Random(1)
@@ -136,18 +144,38 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if (i + 1) % 2000 == 0:
             print(f"  {i + 1} blocks, {time.perf_counter() - t0:.0f} s", flush=True)
     produce_s = time.perf_counter() - t0
-    target = a.ledger.height
-    print(f"inproc: produced in {produce_s:.1f} s; B syncs {target - stopped_at} blocks ...")
+    a.close()
+    return {
+        "blocks": args.blocks,
+        "txs_per_block": k,
+        "stopped_at": stopped_at,
+        "produce_s": round(produce_s, 1),
+        "produce_blocks_per_s": round(args.blocks / produce_s, 1),
+    }
 
+
+def open_ledger(directory: Path) -> Ledger:
+    """The ledger of a benchmark node's store, with the genesis the store holds."""
+    store = Store(directory / "chain.db")
+    raw = store.load_genesis()
+    assert raw is not None, f"no chain in {directory}"
+    return Ledger(store, decode_genesis(raw))
+
+
+def sync_inproc(work: Path, run_dir: Path, timeout: float) -> dict[str, Any]:
+    """B (a fresh copy of `work/b`) catches up with A (`work/a`) through both nodes' real
+    `BlockSyncer`s over an in-memory link; timed until B reports being caught up."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.copytree(work / "b", run_dir)
+    a, b = open_ledger(work / "a"), open_ledger(run_dir)
+    stopped_at, target = b.height, a.height
     link = Link()
     done: list[int] = []
     cfg_b = SyncConfig(consensus_gap=0)  # no consensus on B here: sync to the very top
     end_a = link.attach("a", lambda p, kind, d: sa.handle(p, kind, d))
-    sa = BlockSyncer(a.ledger, end_a, on_commit=lambda e: None)
+    sa = BlockSyncer(a, end_a, on_commit=lambda e: None)
     end_b = link.attach("b", lambda p, kind, d: sb.handle(p, kind, d))
-    sb = BlockSyncer(
-        b.ledger, end_b, on_commit=lambda e: None, on_caught_up=done.append, config=cfg_b
-    )
+    sb = BlockSyncer(b, end_b, on_commit=lambda e: None, on_caught_up=done.append, config=cfg_b)
 
     async def main() -> float:
         tasks = [asyncio.create_task(s.run()) for s in (sa, sb)]
@@ -155,7 +183,7 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         try:
             while not done or done[-1] < target:
                 await asyncio.sleep(0.005)
-                if time.perf_counter() - start > args.inproc_timeout:
+                if time.perf_counter() - start > timeout:
                     raise TimeoutError(f"B did not catch up: {sb.progress}")
             return time.perf_counter() - start
         finally:
@@ -173,23 +201,58 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for h in range(1, target + 1)
     )
     blocks = target - stopped_at
+    k = len(a.store.load_block(target).txs)  # type: ignore[union-attr]
     fig = {
         "blocks": blocks,
-        "txs_per_block": k,
-        "stopped_at": stopped_at,
         "target_height": target,
-        "produce_s": round(produce_s, 1),
-        "produce_blocks_per_s": round(args.blocks / produce_s, 1),
-        "catchup_s": round(sync_s, 1),
+        "catchup_s": round(sync_s, 2),
         "catchup_blocks_per_s": round(blocks / sync_s, 1),
         "catchup_tx_per_s": round(blocks * k / sync_s, 1),
         "frames": link.frames,
         "mb_transferred": round(link.bytes / 2**20, 1),
-        "db_mb": round(db_bytes(work / "b") / 2**20, 1),
+        "db_mb": round(db_bytes(run_dir) / 2**20, 1),
         "identical_chains": same,
     }
-    a.close()
-    b.close()
+    a.store.close()
+    b.store.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return fig
+
+
+def sync_child(src: Path, work: Path, run_dir: Path, timeout: float) -> dict[str, Any]:
+    """`sync_inproc` in a fresh process that imports `tianfu` from the source tree `src`."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(Path(__file__).parent)]))
+    cmd = [sys.executable, __file__, "--sync-child", str(work), str(run_dir)]
+    cmd += ["--inproc-timeout", str(timeout)]
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    fig = produce_inproc(args, work)
+    here = Path(__file__).resolve().parents[1] / "src"
+    variants = [("this tree", here)]
+    if args.baseline_src is not None:
+        variants.append(("baseline", args.baseline_src.resolve()))
+    rounds: list[dict[str, Any]] = []
+    for r in range(args.rounds):
+        order = variants if r % 2 == 0 else variants[::-1]  # alternate who goes first
+        for name, src in order:
+            got = sync_child(src, work, work / "b-run", args.inproc_timeout)
+            got["variant"] = name
+            rounds.append(got)
+            print(f"  round {r + 1}, {name}: {got['catchup_blocks_per_s']} blocks/s", flush=True)
+    mine = [x for x in rounds if x["variant"] == "this tree"]
+    fig.update({k: v for k, v in mine[-1].items() if k != "variant"})
+    fig["catchup_blocks_per_s"] = statistics.median(x["catchup_blocks_per_s"] for x in mine)
+    fig["identical_chains"] = all(x["identical_chains"] for x in rounds)
+    if args.baseline_src is not None:
+        base = [x for x in rounds if x["variant"] == "baseline"]
+        fig["baseline_blocks_per_s"] = statistics.median(x["catchup_blocks_per_s"] for x in base)
+        fig["ratio_to_baseline"] = round(
+            fig["catchup_blocks_per_s"] / fig["baseline_blocks_per_s"], 2
+        )
+    fig["rounds"] = rounds
     return fig
 
 
@@ -379,7 +442,22 @@ def main() -> int:
     ap.add_argument("--inproc-timeout", type=float, default=1800.0)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="inproc: catch-ups of the same chain (median)"
+    )
+    ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="inproc: also catch up with the tianfu package of this source tree (its src/ "
+        "folder), alternating with this tree round by round, and report the ratio",
+    )
+    ap.add_argument("--sync-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sync_child:
+        work, run_dir = args.sync_child
+        print(json.dumps(sync_inproc(work, run_dir, args.inproc_timeout)))
+        return 0
     work = Path(tempfile.mkdtemp(prefix="tianfu-catchup-"))
     out: dict[str, Any] = {}
     ok = True
