@@ -28,7 +28,7 @@ from tianfu.store.errors import (
     StoreWriteError,
     sqlite_code,
 )
-from tianfu.store.schema import connect, init_schema
+from tianfu.store.schema import WAL_AUTOCHECKPOINT, connect, init_schema
 from tianfu.store.seen import TxHashFilter
 
 log = logging.getLogger("tianfu.store.sqlite")
@@ -186,9 +186,9 @@ class StoreFile:
         """Writes of this thread inside the block are durable together at its end.
 
         Each write is still its own transaction (atomic, seen by readers once committed);
-        only its fsync is deferred (`synchronous=NORMAL`, no checkpoint), and when the block
-        exits (normally or not) the WAL is fsynced once and checkpointed, as after an
-        ordinary commit. Until then a process crash loses nothing (the WAL is written at
+        only its fsync is deferred (`synchronous=NORMAL`, no checkpoint, not even SQLite's
+        automatic one), and when the block exits (normally or not) the WAL is fsynced once
+        and checkpointed, as after an ordinary commit. Until then a process crash loses nothing (the WAL is written at
         every COMMIT); a power loss may take back the latest writes of the block, never
         part of one: SQLite recovers the WAL up to its last whole transaction. Writes of
         other threads meanwhile are durable when they return, as always. Not reentrant.
@@ -199,6 +199,7 @@ class StoreFile:
             conn = self._writer_conn()
             try:
                 conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA wal_autocheckpoint=0")  # the end's checkpoint does it
             except sqlite3.Error as exc:
                 raise self._failed(exc, "deferring fsync") from None
             self._deferring = threading.get_ident()
@@ -211,6 +212,7 @@ class StoreFile:
                 if writer is not None:
                     try:
                         writer.execute("PRAGMA synchronous=FULL")
+                        writer.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
                     except sqlite3.Error as exc:
                         raise self._failed(exc, "restoring synchronous=FULL") from None
                     finally:
