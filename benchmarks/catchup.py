@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/catchup.py [--blocks 10000] [--txs-per-block 5]
         [--mode inproc|network|both] [--network-seconds 300] [--json FILE]
+        [--rounds N] [--baseline-src OTHER_TREE/src]
 
 **inproc** (all `--blocks`): node A of a 4-organisation consortium (`benchchain.py`)
 commits the setup blocks (asset contract deployed through governance, 16 funded
@@ -13,8 +14,12 @@ second), over an in-memory link. Timed from the start of B's syncer until it rep
 caught up at A's height; then A's and B's block hashes and state roots are compared at
 every height. B verifies every certificate (3 Ed25519 signatures), re-executes every
 transaction (signature check, sandbox, JMT update, state roots) and commits each block
-in one SQLite transaction. Both nodes share one process (A serves from its store), no
-TCP/TLS.
+in one SQLite transaction (one fsync per batch). Both nodes share one process (A serves
+from its store), no TCP/TLS. The catch-up runs in a child process on a copy of B's store,
+`--rounds` times (the median is reported); with `--baseline-src DIR` the same chain is
+also caught up by the `tianfu` package of another source tree (e.g. `git worktree add
+/tmp/base <commit>` then `--baseline-src /tmp/base/src`), alternating with this tree
+round by round, and `ratio_to_baseline` compares the medians: a ratio measured in one run.
 
 **network** (real processes, as `tianfu up` runs them): a 4-validator `LocalNetwork`
 whose genesis has fast block parameters (`fast_params`: 10 ms block intervals, 50 ms
