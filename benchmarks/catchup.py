@@ -19,7 +19,8 @@ from its store), no TCP/TLS. The catch-up runs in a child process on a copy of B
 `--rounds` times (the median is reported); with `--baseline-src DIR` the same chain is
 also caught up by the `tianfu` package of another source tree (e.g. `git worktree add
 /tmp/base <commit>` then `--baseline-src /tmp/base/src`), alternating with this tree
-round by round, and `ratio_to_baseline` compares the medians: a ratio measured in one run.
+round by round, and `ratio_catchup_blocks_per_s` (and `ratio_cpu_ms_per_block`, the child
+process's CPU per block) compare the medians: ratios measured in one run.
 
 **network** (real processes, as `tianfu up` runs them): a 4-validator `LocalNetwork`
 whose genesis has fast block parameters (`fast_params`: 10 ms block intervals, 50 ms
@@ -44,6 +45,7 @@ import contextlib
 import json
 import os
 import random
+import resource
 import shutil
 import signal
 import socket
@@ -229,8 +231,15 @@ def sync_child(src: Path, work: Path, run_dir: Path, timeout: float) -> dict[str
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(Path(__file__).parent)]))
     cmd = [sys.executable, __file__, "--sync-child", str(work), str(run_dir)]
     cmd += ["--inproc-timeout", str(timeout)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    return dict(json.loads(out.strip().splitlines()[-1]))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fig = dict(json.loads(out.strip().splitlines()[-1]))
+    # The child's CPU (start-up included) per block: less sensitive to a busy machine than
+    # wall time, blind to time spent waiting for the disk.
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    fig["cpu_ms_per_block"] = round(1000 * cpu / fig["blocks"], 3)
+    return fig
 
 
 def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -250,13 +259,13 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     mine = [x for x in rounds if x["variant"] == "this tree"]
     fig.update({k: v for k, v in mine[-1].items() if k != "variant"})
     fig["catchup_blocks_per_s"] = statistics.median(x["catchup_blocks_per_s"] for x in mine)
+    fig["cpu_ms_per_block"] = statistics.median(x["cpu_ms_per_block"] for x in mine)
     fig["identical_chains"] = all(x["identical_chains"] for x in rounds)
     if args.baseline_src is not None:
         base = [x for x in rounds if x["variant"] == "baseline"]
-        fig["baseline_blocks_per_s"] = statistics.median(x["catchup_blocks_per_s"] for x in base)
-        fig["ratio_to_baseline"] = round(
-            fig["catchup_blocks_per_s"] / fig["baseline_blocks_per_s"], 2
-        )
+        for key in ("catchup_blocks_per_s", "cpu_ms_per_block"):
+            fig[f"baseline_{key}"] = statistics.median(x[key] for x in base)
+            fig[f"ratio_{key}"] = round(fig[key] / fig[f"baseline_{key}"], 2)
     fig["rounds"] = rounds
     return fig
 
