@@ -169,7 +169,7 @@ def open_ledger(directory: Path) -> Ledger:
     return Ledger(store, decode_genesis(raw))
 
 
-def sync_inproc(work: Path, run_dir: Path, timeout: float) -> dict[str, Any]:
+def sync_inproc(work: Path, run_dir: Path, timeout: float, ahead: bool = True) -> dict[str, Any]:
     """B (a fresh copy of `work/b`) catches up with A (`work/a`) through both nodes' real
     `BlockSyncer`s over an in-memory link; timed until B reports being caught up."""
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -178,7 +178,8 @@ def sync_inproc(work: Path, run_dir: Path, timeout: float) -> dict[str, Any]:
     stopped_at, target = b.height, a.height
     link = Link()
     done: list[int] = []
-    cfg_b = SyncConfig(consensus_gap=0)  # no consensus on B here: sync to the very top
+    # No consensus on B here: sync to the very top.
+    cfg_b = SyncConfig(consensus_gap=0) if ahead else SyncConfig(consensus_gap=0, check_ahead=False)
     end_a = link.attach("a", lambda p, kind, d: sa.handle(p, kind, d))
     sa = BlockSyncer(a, end_a, on_commit=lambda e: None)
     end_b = link.attach("b", lambda p, kind, d: sb.handle(p, kind, d))
@@ -226,11 +227,13 @@ def sync_inproc(work: Path, run_dir: Path, timeout: float) -> dict[str, Any]:
     return fig
 
 
-def sync_child(src: Path, work: Path, run_dir: Path, timeout: float) -> dict[str, Any]:
+def sync_child(
+    src: Path, work: Path, run_dir: Path, timeout: float, ahead: bool = True
+) -> dict[str, Any]:
     """`sync_inproc` in a fresh process that imports `tianfu` from the source tree `src`."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(Path(__file__).parent)]))
     cmd = [sys.executable, __file__, "--sync-child", str(work), str(run_dir)]
-    cmd += ["--inproc-timeout", str(timeout)]
+    cmd += ["--inproc-timeout", str(timeout)] + ([] if ahead else ["--no-check-ahead"])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -252,7 +255,8 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for r in range(args.rounds):
         order = variants if r % 2 == 0 else variants[::-1]  # alternate who goes first
         for name, src in order:
-            got = sync_child(src, work, work / "b-run", args.inproc_timeout)
+            ahead = not (args.no_check_ahead and name == "this tree")
+            got = sync_child(src, work, work / "b-run", args.inproc_timeout, ahead)
             got["variant"] = name
             rounds.append(got)
             print(f"  round {r + 1}, {name}: {got['catchup_blocks_per_s']} blocks/s", flush=True)
@@ -466,11 +470,17 @@ def main() -> int:
         help="inproc: also catch up with the tianfu package of this source tree (its src/ "
         "folder), alternating with this tree round by round, and report the ratio",
     )
+    ap.add_argument(
+        "--no-check-ahead",
+        action="store_true",
+        help="inproc: this tree checks every signature in line (SyncConfig.check_ahead off)",
+    )
     ap.add_argument("--sync-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.sync_child:
         work, run_dir = args.sync_child
-        print(json.dumps(sync_inproc(work, run_dir, args.inproc_timeout)))
+        ahead = not args.no_check_ahead
+        print(json.dumps(sync_inproc(work, run_dir, args.inproc_timeout, ahead)))
         return 0
     work = Path(tempfile.mkdtemp(prefix="tianfu-catchup-"))
     out: dict[str, Any] = {}

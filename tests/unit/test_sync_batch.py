@@ -22,7 +22,7 @@ from tianfu.crypto.merkle import merkle_root
 from tianfu.ledger import Ledger
 from tianfu.store import Store
 from tianfu.store.check import check_store
-from tianfu.sync import BlocksRequest, BlocksResponse, BlockSyncer, BlockWithCert
+from tianfu.sync import BlocksRequest, BlocksResponse, BlockSyncer, BlockWithCert, SyncConfig
 from tianfu.types import PRECOMMIT, Block, CommitCertificate, CommitSig
 
 CHAIN_LEN = 30
@@ -170,7 +170,9 @@ def test_a_failure_mid_batch_keeps_the_blocks_before_it_durably(world, tmp_path:
 
 
 class Node:
-    def __init__(self, hub: Hub, ledger: Ledger, name: str, max_batch: int = 50) -> None:
+    def __init__(
+        self, hub: Hub, ledger: Ledger, name: str, max_batch: int = 50, ahead: bool = True
+    ) -> None:
         self.id = peer_id(name)
         self.ledger = ledger
         self.committed: list[int] = []
@@ -180,6 +182,7 @@ class Node:
             self.net,
             on_commit=lambda e: self.committed.append(e.block.header.height),
             max_batch=max_batch,
+            config=SyncConfig(check_ahead=ahead),
         )
 
 
@@ -272,14 +275,15 @@ MID_BATCH = {  # tamper of block 12 (of a batch 1..30) -> the reason it is refus
 }
 
 
+@pytest.mark.parametrize("ahead", [True, False], ids=["checked ahead", "in line"])
 @pytest.mark.parametrize("name", list(MID_BATCH))
 def test_a_bad_signature_mid_batch_is_refused_after_the_blocks_before_it(
-    world, tmp_path: Path, name: str
+    world, tmp_path: Path, name: str, ahead: bool
 ) -> None:
     c, a = world
     tamper, reason = MID_BATCH[name]
     hub = Hub()
-    b = Node(hub, c.ledger(tmp_path / "b"), "b")
+    b = Node(hub, c.ledger(tmp_path / "b"), "b", ahead=ahead)
     liar = Liar(hub, a, 12, lambda item: tamper(c, item))
     hub.connect(liar.id, b.id)
 

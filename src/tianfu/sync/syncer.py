@@ -93,6 +93,9 @@ class SyncConfig:
     retry_pause_s: float = 0.1  # pause after an attempt that applied nothing
     store_retry_s: float = 1.0  # pause after our own store failed to take a block
     max_response_bytes: int = 4 << 20  # soft limit on the blocks of one response we send
+    # Check the next blocks' signatures in a worker thread while one executes (it pays
+    # when a core is free; `sync/precheck.py`). Off: every check in line.
+    check_ahead: bool = True
     # Requests answered per second per peer (token bucket): 40 batches of 50 blocks let a
     # peer catch up at 2,000 blocks/s; one answer per peer is prepared at a time anyway.
     serve_rate: float = 40.0
@@ -461,13 +464,14 @@ class BlockSyncer:
                 with ledger.store.deferred_fsync():
                     if ledger.height + 1 != from_height:
                         return out  # the ledger moved on while the batch was in flight
-                    checks = precheck.submit(
-                        items,
-                        from_height,
-                        self._guesses(items, from_height),
-                        ledger.chain_id,
-                        ledger.executor,
-                    )
+                    if self.config.check_ahead:
+                        checks = precheck.submit(
+                            items,
+                            from_height,
+                            self._guesses(items, from_height),
+                            ledger.chain_id,
+                            ledger.executor,
+                        )
                     for i, item in enumerate(items):
                         h = out.failed_height = from_height + i
                         got = item.block.header.height
@@ -475,7 +479,8 @@ class BlockSyncer:
                             out.failure = PeerMisbehaved(f"sent block {got} where {h} was due")
                             break
                         try:
-                            out.applied.append(self._verify_and_commit(item, h, checks[i].result()))
+                            checked = checks[i].result() if checks else Prechecked()
+                            out.applied.append(self._verify_and_commit(item, h, checked))
                         except (StoreError, CertificateError, InvalidBlock) as exc:
                             out.failure = exc
                             break
