@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/catchup.py [--blocks 10000] [--txs-per-block 5]
         [--mode inproc|network|both] [--network-seconds 300] [--json FILE]
+        [--rounds N] [--baseline-src OTHER_TREE/src]
 
 **inproc** (all `--blocks`): node A of a 4-organisation consortium (`benchchain.py`)
 commits the setup blocks (asset contract deployed through governance, 16 funded
@@ -13,8 +14,13 @@ second), over an in-memory link. Timed from the start of B's syncer until it rep
 caught up at A's height; then A's and B's block hashes and state roots are compared at
 every height. B verifies every certificate (3 Ed25519 signatures), re-executes every
 transaction (signature check, sandbox, JMT update, state roots) and commits each block
-in one SQLite transaction. Both nodes share one process (A serves from its store), no
-TCP/TLS.
+in one SQLite transaction (one fsync per batch). Both nodes share one process (A serves
+from its store), no TCP/TLS. The catch-up runs in a child process on a copy of B's store,
+`--rounds` times (the median is reported); with `--baseline-src DIR` the same chain is
+also caught up by the `tianfu` package of another source tree (e.g. `git worktree add
+/tmp/base <commit>` then `--baseline-src /tmp/base/src`), alternating with this tree
+round by round, and `ratio_catchup_blocks_per_s` (and `ratio_cpu_ms_per_block`, the child
+process's CPU per block) compare the medians: ratios measured in one run.
 
 **network** (real processes, as `tianfu up` runs them): a 4-validator `LocalNetwork`
 whose genesis has fast block parameters (`fast_params`: 10 ms block intervals, 50 ms
@@ -37,10 +43,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import random
+import resource
 import shutil
 import signal
 import socket
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,9 +60,12 @@ from typing import Any
 from benchchain import ORGS, BenchChain, bench_asset_source, db_bytes
 
 from tianfu.crypto import generate_keypair
+from tianfu.ledger import Ledger
 from tianfu.p2p.protocol import PeerId
+from tianfu.store import Store
 from tianfu.sync import BlockSyncer, SyncConfig
 from tianfu.types import ConsensusParams
+from tianfu.types.genesis import decode_genesis
 
 MEMBERS_PER_ORG = 4
 BALANCE = 10**15
@@ -108,7 +121,8 @@ def copy_blocks(src: BenchChain, dst: BenchChain, upto: int) -> None:
         dst.ledger.commit(dst.ledger.execute(block), cert)
 
 
-def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+def produce_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Node A's chain in `work/a` and node B's store, stopped after the setup, in `work/b`."""
     a = BenchChain(work / "a")
     a.deploy("asset", bench_asset_source())
     members = [a.identity(o, f"m{o}-{j}") for o in ORGS for j in range(MEMBERS_PER_ORG)]
@@ -119,6 +133,7 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     b = a.replica(work / "b")
     copy_blocks(a, b, a.ledger.height)
     stopped_at = b.ledger.height
+    b.close()
     print(f"inproc: B stops at height {stopped_at}; A commits {args.blocks} blocks ...", flush=True)
 
     rng = random.Random(1)
@@ -136,18 +151,39 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if (i + 1) % 2000 == 0:
             print(f"  {i + 1} blocks, {time.perf_counter() - t0:.0f} s", flush=True)
     produce_s = time.perf_counter() - t0
-    target = a.ledger.height
-    print(f"inproc: produced in {produce_s:.1f} s; B syncs {target - stopped_at} blocks ...")
+    a.close()
+    return {
+        "blocks": args.blocks,
+        "txs_per_block": k,
+        "stopped_at": stopped_at,
+        "produce_s": round(produce_s, 1),
+        "produce_blocks_per_s": round(args.blocks / produce_s, 1),
+    }
 
+
+def open_ledger(directory: Path) -> Ledger:
+    """The ledger of a benchmark node's store, with the genesis the store holds."""
+    store = Store(directory / "chain.db")
+    raw = store.load_genesis()
+    assert raw is not None, f"no chain in {directory}"
+    return Ledger(store, decode_genesis(raw))
+
+
+def sync_inproc(work: Path, run_dir: Path, timeout: float, ahead: bool = True) -> dict[str, Any]:
+    """B (a fresh copy of `work/b`) catches up with A (`work/a`) through both nodes' real
+    `BlockSyncer`s over an in-memory link; timed until B reports being caught up."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.copytree(work / "b", run_dir)
+    a, b = open_ledger(work / "a"), open_ledger(run_dir)
+    stopped_at, target = b.height, a.height
     link = Link()
     done: list[int] = []
-    cfg_b = SyncConfig(consensus_gap=0)  # no consensus on B here: sync to the very top
+    # No consensus on B here: sync to the very top.
+    cfg_b = SyncConfig(consensus_gap=0) if ahead else SyncConfig(consensus_gap=0, check_ahead=False)
     end_a = link.attach("a", lambda p, kind, d: sa.handle(p, kind, d))
-    sa = BlockSyncer(a.ledger, end_a, on_commit=lambda e: None)
+    sa = BlockSyncer(a, end_a, on_commit=lambda e: None)
     end_b = link.attach("b", lambda p, kind, d: sb.handle(p, kind, d))
-    sb = BlockSyncer(
-        b.ledger, end_b, on_commit=lambda e: None, on_caught_up=done.append, config=cfg_b
-    )
+    sb = BlockSyncer(b, end_b, on_commit=lambda e: None, on_caught_up=done.append, config=cfg_b)
 
     async def main() -> float:
         tasks = [asyncio.create_task(s.run()) for s in (sa, sb)]
@@ -155,7 +191,7 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         try:
             while not done or done[-1] < target:
                 await asyncio.sleep(0.005)
-                if time.perf_counter() - start > args.inproc_timeout:
+                if time.perf_counter() - start > timeout:
                     raise TimeoutError(f"B did not catch up: {sb.progress}")
             return time.perf_counter() - start
         finally:
@@ -173,23 +209,68 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for h in range(1, target + 1)
     )
     blocks = target - stopped_at
+    k = len(a.store.load_block(target).txs)  # type: ignore[union-attr]
     fig = {
         "blocks": blocks,
-        "txs_per_block": k,
-        "stopped_at": stopped_at,
         "target_height": target,
-        "produce_s": round(produce_s, 1),
-        "produce_blocks_per_s": round(args.blocks / produce_s, 1),
-        "catchup_s": round(sync_s, 1),
+        "catchup_s": round(sync_s, 2),
         "catchup_blocks_per_s": round(blocks / sync_s, 1),
         "catchup_tx_per_s": round(blocks * k / sync_s, 1),
         "frames": link.frames,
         "mb_transferred": round(link.bytes / 2**20, 1),
-        "db_mb": round(db_bytes(work / "b") / 2**20, 1),
+        "db_mb": round(db_bytes(run_dir) / 2**20, 1),
         "identical_chains": same,
     }
-    a.close()
-    b.close()
+    a.store.close()
+    b.store.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return fig
+
+
+def sync_child(
+    src: Path, work: Path, run_dir: Path, timeout: float, ahead: bool = True
+) -> dict[str, Any]:
+    """`sync_inproc` in a fresh process that imports `tianfu` from the source tree `src`."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(Path(__file__).parent)]))
+    cmd = [sys.executable, __file__, "--sync-child", str(work), str(run_dir)]
+    cmd += ["--inproc-timeout", str(timeout)] + ([] if ahead else ["--no-check-ahead"])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    fig = dict(json.loads(out.strip().splitlines()[-1]))
+    # The child's CPU (start-up included) per block: less sensitive to a busy machine than
+    # wall time, blind to time spent waiting for the disk.
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    fig["cpu_ms_per_block"] = round(1000 * cpu / fig["blocks"], 3)
+    return fig
+
+
+def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    fig = produce_inproc(args, work)
+    here = Path(__file__).resolve().parents[1] / "src"
+    variants = [("this tree", here)]
+    if args.baseline_src is not None:
+        variants.append(("baseline", args.baseline_src.resolve()))
+    rounds: list[dict[str, Any]] = []
+    for r in range(args.rounds):
+        order = variants if r % 2 == 0 else variants[::-1]  # alternate who goes first
+        for name, src in order:
+            ahead = not (args.no_check_ahead and name == "this tree")
+            got = sync_child(src, work, work / "b-run", args.inproc_timeout, ahead)
+            got["variant"] = name
+            rounds.append(got)
+            print(f"  round {r + 1}, {name}: {got['catchup_blocks_per_s']} blocks/s", flush=True)
+    mine = [x for x in rounds if x["variant"] == "this tree"]
+    fig.update({k: v for k, v in mine[-1].items() if k != "variant"})
+    fig["catchup_blocks_per_s"] = statistics.median(x["catchup_blocks_per_s"] for x in mine)
+    fig["cpu_ms_per_block"] = statistics.median(x["cpu_ms_per_block"] for x in mine)
+    fig["identical_chains"] = all(x["identical_chains"] for x in rounds)
+    if args.baseline_src is not None:
+        base = [x for x in rounds if x["variant"] == "baseline"]
+        for key in ("catchup_blocks_per_s", "cpu_ms_per_block"):
+            fig[f"baseline_{key}"] = statistics.median(x[key] for x in base)
+            fig[f"ratio_{key}"] = round(fig[key] / fig[f"baseline_{key}"], 2)
+    fig["rounds"] = rounds
     return fig
 
 
@@ -379,7 +460,28 @@ def main() -> int:
     ap.add_argument("--inproc-timeout", type=float, default=1800.0)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="inproc: catch-ups of the same chain (median)"
+    )
+    ap.add_argument(
+        "--baseline-src",
+        type=Path,
+        default=None,
+        help="inproc: also catch up with the tianfu package of this source tree (its src/ "
+        "folder), alternating with this tree round by round, and report the ratio",
+    )
+    ap.add_argument(
+        "--no-check-ahead",
+        action="store_true",
+        help="inproc: this tree checks every signature in line (SyncConfig.check_ahead off)",
+    )
+    ap.add_argument("--sync-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sync_child:
+        work, run_dir = args.sync_child
+        ahead = not args.no_check_ahead
+        print(json.dumps(sync_inproc(work, run_dir, args.inproc_timeout, ahead)))
+        return 0
     work = Path(tempfile.mkdtemp(prefix="tianfu-catchup-"))
     out: dict[str, Any] = {}
     ok = True

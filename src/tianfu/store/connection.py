@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -27,7 +28,7 @@ from tianfu.store.errors import (
     StoreWriteError,
     sqlite_code,
 )
-from tianfu.store.schema import connect, init_schema
+from tianfu.store.schema import WAL_AUTOCHECKPOINT, connect, init_schema
 from tianfu.store.seen import TxHashFilter
 
 log = logging.getLogger("tianfu.store.sqlite")
@@ -56,6 +57,10 @@ class StoreFile:
         # Called (from the thread that found it) when a read or write finds the file damaged.
         self.on_damage: Callable[[StoreDamaged], None] | None = None
         self.checkpoints_incomplete = 0  # commits whose WAL frames could not all be copied
+        # The thread inside `deferred_fsync` (None: every commit is durable at once), and
+        # whether it committed since the last fsync.
+        self._deferring: int | None = None
+        self._unsynced = False
         self.write_failures = 0  # writes SQLite could not do (the store stayed as it was)
         try:
             conn = self._writer_conn()
@@ -169,7 +174,65 @@ class StoreFile:
                 if isinstance(exc, sqlite3.Error):
                     raise self._failed(exc, "write") from None
                 raise
-            self._checkpoint(conn)
+            if self._deferring is None:
+                self._checkpoint(conn)  # synchronous=FULL: the COMMIT fsynced the WAL
+            elif self._deferring == threading.get_ident():
+                self._unsynced = True
+            else:  # another thread's write during a deferral is durable at once, as always
+                self._make_durable(conn)
+
+    @contextmanager
+    def deferred_fsync(self) -> Iterator[None]:
+        """Writes of this thread inside the block are durable together at its end.
+
+        Each write is still its own transaction (atomic, seen by readers once committed);
+        only its fsync is deferred (`synchronous=NORMAL`, no checkpoint, not even SQLite's
+        automatic one), and when the block exits (normally or not) the WAL is fsynced once
+        and checkpointed, as after an ordinary commit. Until then a process crash loses nothing (the WAL is written at
+        every COMMIT); a power loss may take back the latest writes of the block, never
+        part of one: SQLite recovers the WAL up to its last whole transaction. Writes of
+        other threads meanwhile are durable when they return, as always. Not reentrant.
+        """
+        with self._write_lock:
+            if self._deferring is not None:
+                raise StoreError("deferred_fsync is already in use")
+            conn = self._writer_conn()
+            try:
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA wal_autocheckpoint=0")  # the end's checkpoint does it
+            except sqlite3.Error as exc:
+                raise self._failed(exc, "deferring fsync") from None
+            self._deferring = threading.get_ident()
+        try:
+            yield
+        finally:
+            with self._write_lock:
+                self._deferring = None
+                writer = self._writer
+                if writer is not None:
+                    try:
+                        writer.execute("PRAGMA synchronous=FULL")
+                        writer.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+                    except sqlite3.Error as exc:
+                        raise self._failed(exc, "restoring synchronous=FULL") from None
+                    finally:
+                        if self._unsynced:
+                            self._make_durable(writer)
+
+    def _make_durable(self, conn: sqlite3.Connection) -> None:
+        """fsync the WAL (every frame written so far), then checkpoint as after a commit.
+        Raises StoreWriteError if the fsync fails (durability of the writes is unknown)."""
+        self._unsynced = False
+        try:
+            fd = os.open(self._path + "-wal", os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self.write_failures += 1
+            raise StoreWriteError(f"syncing the WAL failed: {exc}") from None
+        self._checkpoint(conn)
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         """Copy the WAL into the database file and sync it (the write is committed already).

@@ -89,6 +89,21 @@ class StoreReads(StoreFile):
         row = self._one("SELECT header, txs FROM blocks WHERE height = ?", (height,))
         return None if row is None else b"\x92" + row[0] + row[1]
 
+    def load_blocks_encoded(self, start: int, count: int) -> list[tuple[bytes, bytes]]:
+        """Up to `count` consecutive stored blocks from `start`, each as (`load_block_encoded`,
+        the certificate's stored encoding): one query, nothing decoded (for serving sync)."""
+        rows = self._all(
+            "SELECT height, header, txs, cert FROM blocks WHERE height >= ? AND height < ? "
+            "ORDER BY height",
+            (start, start + count),
+        )
+        out: list[tuple[bytes, bytes]] = []
+        for height, header, txs, cert in rows:
+            if height != start + len(out):
+                break
+            out.append((b"\x92" + header + txs, cert))
+        return out
+
     def load_header(self, height: int) -> BlockHeader | None:
         row = self._one("SELECT header FROM blocks WHERE height = ?", (height,))
         if row is None:

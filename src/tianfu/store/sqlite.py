@@ -6,7 +6,8 @@ optional meta rows) is written in ONE SQLite transaction, so after a crash at an
 (kill -9, power loss) a height is either wholly present or wholly absent. After every
 commit the WAL is checkpointed into the database file (`PRAGMA wal_checkpoint(FULL)`,
 which waits for readers of older snapshots), before the write returns: a committed height
-is in `chain.db` itself, so it survives the loss of `chain.db-wal` (ADR 0006).
+is in `chain.db` itself, so it survives the loss of `chain.db-wal` (ADR 0006). Inside
+`deferred_fsync()` (block sync's batches) the fsync and checkpoint wait for the block's end.
 
 Failures are typed: `StoreWriteError` — a write SQLite could not do (disk full, I/O
 error, read-only file); the transaction was rolled back and the store is unchanged, so the

@@ -1,0 +1,141 @@
+"""Signature checks of synced blocks in a worker thread, ahead of their execution.
+
+While the syncer executes and commits one block, the next blocks' commit certificates,
+their headers' `last_commit` certificates and their transactions' static checks
+(`Executor.check_static`: chain, scheme, signature) run here, on another core (libsodium
+releases the GIL). A check only ever *saves* work: `Prechecked` says which checks passed
+and against which validator set, and the syncer skips a check only when it passed against
+exactly the validator set and transaction that the block's execution uses (compared by
+value); any other case (a failed check, a validator set guessed before it was known) is
+checked again, in line, exactly as without this module, with the same outcome and error.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from tianfu.crypto import CertificateError, verify_commit
+from tianfu.execution.executor import Executor
+from tianfu.execution.refusals import TxInvalid
+from tianfu.sync.messages import BlockWithCert
+from tianfu.types import CommitCertificate, ConsensusParams, Transaction, ValidatorSet
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _worker() -> ThreadPoolExecutor:
+    """The process's one checking thread (shared by every syncer; started on first use)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-precheck")
+        return _pool
+
+
+@dataclass(frozen=True)
+class Guess:
+    """What a block of the batch is checked against before the blocks under it are stored:
+    the validator sets and parameters known now (exact up to the stored height + 2)."""
+
+    validators: ValidatorSet  # for the block's certificate
+    prev_validators: ValidatorSet | None  # for its header's last_commit (None at height 1)
+    params: ConsensusParams  # for `check_static` (its window is checked again anyway)
+
+
+@dataclass
+class Prechecked:
+    """The checks of one block that passed, and the validator sets they passed against."""
+
+    cert_validators: ValidatorSet | None = None
+    last_commit_validators: ValidatorSet | None = None
+    # Hash -> the transaction that passed `check_static`: the first of the block with that
+    # hash (a later one with the same hash is a replay, refused before its signature).
+    txs: dict[bytes, Transaction] = field(default_factory=dict)
+
+    def cert_checked(self, validators: ValidatorSet) -> bool:
+        return self.cert_validators is not None and self.cert_validators == validators
+
+    def last_commit_checked(self, validators: ValidatorSet) -> bool:
+        return self.last_commit_validators is not None and self.last_commit_validators == validators
+
+    def tx_checked(self, height: int, params: ConsensusParams) -> Callable[[bytes], bool]:
+        """`Ledger.execute`'s `verified`: True for a transaction of this block that passed
+        `check_static` and whose expiry lies in the window of `params` at `height` (so the
+        executor's remaining window check passes exactly as `check_static`'s would)."""
+        passed = self.txs
+        window = params.tx_expiry_window
+
+        def verified(tx_hash: bytes) -> bool:
+            tx = passed.get(tx_hash)
+            return tx is not None and height <= tx.body.expiry <= height + window
+
+        return verified
+
+
+def _commit_ok(
+    cert: CommitCertificate, block_hash: bytes, height: int, vals: ValidatorSet, chain_id: str
+) -> bool:
+    try:
+        verify_commit(cert, block_hash, height, vals, chain_id)
+    except CertificateError:
+        return False
+    return True
+
+
+def precheck(
+    item: BlockWithCert, height: int, guess: Guess, chain_id: str, executor: Executor
+) -> Prechecked:
+    """The checks of `item` (block `height`) that pass with `guess`; see the module doc."""
+    out = Prechecked()
+    block = item.block
+    if _commit_ok(item.cert, block.hash, height, guess.validators, chain_id):
+        out.cert_validators = guess.validators
+    header = block.header
+    prev = guess.prev_validators
+    if (
+        prev is not None
+        and header.last_commit is not None
+        and _commit_ok(header.last_commit, header.prev_hash, height - 1, prev, chain_id)
+    ):
+        out.last_commit_validators = prev
+    seen: set[bytes] = set()
+    for tx in block.txs:
+        tx_hash = tx.hash
+        if tx_hash in seen:
+            continue
+        seen.add(tx_hash)
+        try:
+            executor.check_static(tx, height, guess.params)
+        except TxInvalid:
+            continue
+        out.txs[tx_hash] = tx
+    return out
+
+
+def submit(
+    items: list[BlockWithCert],
+    from_height: int,
+    guesses: list[Guess],
+    chain_id: str,
+    executor: Executor,
+) -> list[Future[Prechecked]]:
+    """Start the checks of `items` (heights from `from_height`) in the checking thread, in
+    order, each in a copy of the caller's context (the chain's crypto suite)."""
+    pool = _worker()
+    return [
+        pool.submit(
+            contextvars.copy_context().run,
+            precheck,
+            item,
+            from_height + i,
+            guess,
+            chain_id,
+            executor,
+        )
+        for i, (item, guess) in enumerate(zip(items, guesses, strict=True))
+    ]
