@@ -83,7 +83,7 @@ def test_parts_are_joined_with_two_blank_lines_whatever_their_edges(tmp_path):
 
 
 # -- the library's helpers, run in the sandbox ----------------------------------------------
-PROBE = '''
+PROBE = """
 def stored(ctx, key):
     return _stored(ctx, "r:", key, "thing")
 
@@ -119,7 +119,7 @@ def fields(ctx, data):
 
 def member(ctx, address):
     return _active_member_org(ctx, address)
-'''
+"""
 
 
 class Ctx:
@@ -215,4 +215,6 @@ def test_active_member_org_reads_the_certificate_membership_and_revocations():
     ):
         assert refused("member", address, governance={**gov, **mark}) == revoked
     # a fingerprint revoked by another organisation does not touch this certificate
-    assert probe("member", address, governance={**gov, "revoked_cert/f1": {"org": "org9"}}) == "org2"
+    assert (
+        probe("member", address, governance={**gov, "revoked_cert/f1": {"org": "org9"}}) == "org2"
+    )
