@@ -24,7 +24,8 @@ def _without_header(text: str) -> str:
 
 
 def joined_source(package_file: str, *parts: str) -> str:
-    """The source of the contract whose parts are the files `parts` beside `package_file`."""
+    """The source of the contract whose parts are the files `parts` (names beside
+    `package_file`, or absolute paths of shared parts)."""
     folder = Path(package_file).parent
     texts = [(folder / name).read_text(encoding="utf-8") for name in parts]
     code = [texts[0], *(_without_header(t) for t in texts[1:])]
