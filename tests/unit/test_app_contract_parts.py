@@ -1,24 +1,71 @@
-"""A contract kept in several files deploys exactly the source it had as one file."""
+"""An application contract's deployed source: its parts and the shared contract library joined
+into one text, which is exactly what the chain pins and runs; the library's helpers."""
 
 import hashlib
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tianfu.apps import fund_supervision, supply_finance
-from tianfu.apps.common.source import _without_header, joined_source
+from tianfu.apps.common.source import LIBRARY, PARTIES, _without_header, joined_source
+from tianfu.apps.registry import APPLICATIONS
+from tianfu.codec import hash_domain
+from tianfu.execution.contract_api import Caller, ContractError
+from tianfu.execution.sandbox import SOURCE_TAG, compile_contract
+from tianfu.testing.appchain import AppChain
 
-# sha256 of each contract's single-file source before it was split into parts: a chain that
-# deployed it must see the very same text (the source decides consensus).
-ONE_FILE_SHA256 = {
-    fund_supervision: "9c7e7c341cd9466fc6d7b8ae6fbbcb90ccc391ecff72e169744ae36bd80d74ea",
-    supply_finance: "06036a8fcf3c44c08e740ec36ac3b682a2b105c60b057e78add5e93beb4632ab",
+# sha256 of each application contract's deployed source. Any change of a contract's parts or
+# of the shared library changes what a new deployment runs (and its source hash): update a
+# pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
+SOURCE_SHA256 = {
+    "supply_finance": "e58d1878f9b2ea7cff03b7c07e0339dddcdffcb459acced1e5c30b50631cc23a",
+    "fund_supervision": "6879f053bb370667589a111fafc18e5bdf8393c02d370ccfee1d588910052f44",
+    "traceability": "7fda0ae99465d689797e048b1675694e7ca127388652e6034641b312c31bc25c",
+    "evidence": "df318f2824dc7b4919e70c9d00d1b2bfdd3fe26f2e7abe33adb403910707fa7f",
+    "ip_rights": "6d3cdef1dea4fd1c31c1a128da5f423642f2aa24cff3327858450df7da467b1c",
+    "manufacturing": "cffc6c26f4c9215321190a9f31cf5804ce5d1de57a54153caa4870ba0e5189fb",
+    "city_governance": "f1d54321c5a91e80344373218be5a263497e29f8d201806233e9460c22fbe6c0",
+    "health": "28f406e59087a49bcf03c33c4b24fa2b545d21dbe8c8be77cdfbedc2e28a4584",
+    "photo_sharing": "429b3d8bb7523aa95c8f1b1a411f80594fbc30eb443b37323230273cbcd4e62e",
 }
+APPS = {a.name: a for a in APPLICATIONS}
 
 
-@pytest.mark.parametrize("app", list(ONE_FILE_SHA256), ids=lambda m: m.NAME)
-def test_joined_source_is_the_one_file_source(app):
-    assert hashlib.sha256(app.source().encode()).hexdigest() == ONE_FILE_SHA256[app]
-    assert "# ruff: noqa" not in app.source().split("\n", 2)[2]  # later parts' headers left out
+def _code(path: str) -> str:
+    return _without_header(Path(path).read_text(encoding="utf-8")).strip("\n")
+
+
+def test_every_application_is_pinned():
+    assert set(SOURCE_SHA256) == set(APPS)
+
+
+@pytest.mark.parametrize("name", sorted(SOURCE_SHA256))
+def test_deployed_source_is_pinned_and_ends_with_the_library(name):
+    source = APPS[name].source()
+    assert hashlib.sha256(source.encode()).hexdigest() == SOURCE_SHA256[name]
+    assert source.endswith("\n\n\n" + _code(LIBRARY) + "\n")
+    assert "# ruff: noqa" not in source.split("\n", 2)[2]  # later parts' headers left out
+    assert (_code(PARTIES) in source) == (name in ("supply_finance", "fund_supervision"))
+
+
+def test_the_library_adds_no_method_or_view():
+    library = compile_contract(_code(LIBRARY) + "\n")
+    assert library.methods == frozenset() and library.views == frozenset()
+    parties = compile_contract(_code(PARTIES) + "\n" + _code(LIBRARY) + "\n")
+    assert parties.methods == {"enrol", "party"} and parties.views == {"party"}
+
+
+def test_what_is_deployed_is_the_whole_assembled_source(tmp_path):
+    """The chain pins the hash of the assembled text (library included) and stores it whole."""
+    chain = AppChain(tmp_path)
+    try:
+        source = APPS["evidence"].source()
+        chain.deploy("evidence", source)
+        record = chain.query("governance", "get_contract", "evidence")
+        assert record["source_hash"] == hash_domain(SOURCE_TAG, source.encode()).hex()
+        assert chain.query("governance", "get_source", "evidence") == source
+    finally:
+        chain.close()
 
 
 def test_a_part_without_its_header_is_refused(tmp_path):
@@ -33,3 +80,141 @@ def test_parts_are_joined_with_two_blank_lines_whatever_their_edges(tmp_path):
     (tmp_path / "a.py").write_text("x = 1\n")
     (tmp_path / "b.py").write_text("# part\n\n\n\ny = 2\n\n")
     assert joined_source(str(tmp_path / "pkg.py"), "a.py", "b.py") == "x = 1\n\n\ny = 2\n"
+
+
+# -- the library's helpers, run in the sandbox ----------------------------------------------
+PROBE = """
+def stored(ctx, key):
+    return _stored(ctx, "r:", key, "thing")
+
+
+def known(ctx, key):
+    return _known(ctx, "r:", key, "thing")
+
+
+def listed(ctx, ids):
+    return _listed(ctx, "r:", ids)
+
+
+def numbered(ctx, first, last, digits):
+    return _numbered(ctx, "n:", first, last, digits)
+
+
+def page(ctx, count, start, limit):
+    return _page(ctx, "n:", count, start, limit)
+
+
+def tree(ctx):
+    return [r["id"] for r in _breadth_first(ctx, _load, [_load(ctx, "a")])]
+
+
+def _load(ctx, key):
+    return _stored(ctx, "t:", key, "node")
+
+
+def fields(ctx, data):
+    _fields(ctx, data, "meta")
+    return True
+
+
+def member(ctx, address):
+    return _active_member_org(ctx, address)
+"""
+
+
+class Ctx:
+    def __init__(self, state: dict[str, Any], governance: dict[str, Any]) -> None:
+        self.state = state
+        self.governance = governance
+        self.sender = Caller("a" * 40, "org1", "alice", "member")
+        self.height = 1
+        self.time_ms = 0
+        self.tx_hash = "00" * 32
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.state.get(key, default)
+
+    def read(self, contract: str, key: str, default: Any = None) -> Any:
+        assert contract == "governance"
+        return self.governance.get(key, default)
+
+    def require(self, condition: object, message: str) -> None:
+        if not condition:
+            raise ContractError(message)
+
+
+def probe(method: str, *args: Any, state: Any = None, governance: Any = None) -> Any:
+    contract = compile_contract(PROBE + "\n\n" + _code(LIBRARY) + "\n")
+    return contract.call(Ctx(state or {}, governance or {}), method, list(args), 10**6)[0]
+
+
+def refused(method: str, *args: Any, **kw: Any) -> str:
+    with pytest.raises(ContractError) as e:
+        probe(method, *args, **kw)
+    return str(e.value)
+
+
+def test_stored_and_known_records():
+    state = {"r:x": {"v": 1}}
+    assert probe("stored", "x", state=state) == {"v": 1}
+    assert refused("stored", "y", state=state) == "unknown thing y"
+    assert refused("stored", 7, state=state) == "unknown thing 7"
+    assert probe("known", "x", state=state) == {"v": 1}
+    assert refused("known", 7, state=state) == "a thing id is a string"
+    assert refused("known", "y", state=state) == "unknown thing y"
+
+
+def test_lists_numbered_records_and_pages():
+    state = {"r:a": 1, "r:b": 2, "n:1": "one", "n:2": "two", "n:3": "three", "n:002": "pad"}
+    assert probe("listed", ["b", "a", "z"], state=state) == [2, 1, None]
+    assert probe("numbered", 1, 3, 1, state=state) == ["one", "two", "three"]
+    assert probe("numbered", 2, 2, 3, state=state) == ["pad"]
+    assert probe("numbered", 1, 0, 1, state=state) == []
+    assert probe("page", 3, 2, 5, state=state) == ["two", "three"]
+    assert probe("page", 3, 1, 2, state=state) == ["one", "two"]
+    assert probe("page", 3, 4, 2, state=state) == []
+
+
+def test_breadth_first_lists_parents_before_children():
+    state = {
+        "t:a": {"id": "a", "children": ["b", "c"]},
+        "t:b": {"id": "b", "children": ["d"]},
+        "t:c": {"id": "c", "children": []},
+        "t:d": {"id": "d", "children": []},
+    }
+    assert probe("tree", state=state) == ["a", "b", "c", "d"]
+    del state["t:d"]
+    assert refused("tree", state=state) == "unknown node d"
+
+
+def test_fields_checks_a_flat_object():
+    assert probe("fields", {"k": "v", "n": 1, "b": True, "z": None}) is True
+    assert refused("fields", [1]) == "meta must be an object"
+    assert refused("fields", {str(i): i for i in range(21)}) == "meta has more than 20 fields"
+    assert refused("fields", {"k" * 65: 1}) == "meta field names are at most 64 characters"
+    assert refused("fields", {"k": [1]}) == "meta field k must be a string, integer or boolean"
+    assert refused("fields", {"k": "v" * 501}) == "meta field k is too long"
+
+
+def test_active_member_org_reads_the_certificate_membership_and_revocations():
+    address = "b" * 40
+    cert = {"org": "org2", "serial": "7", "fingerprint": "f1"}
+    gov = {"cert/" + address: cert, "org/org2": {"status": "active"}}
+    assert probe("member", address, governance=gov) == "org2"
+    assert refused("member", "c" * 40, governance=gov) == (
+        f"unknown address {'c' * 40}: no member certificate is registered for it"
+    )
+    assert refused("member", address, governance={**gov, "org/org2": {"status": "removed"}}) == (
+        "org2 is not a member"
+    )
+    revoked = f"the certificate of {address} (org2) is revoked"
+    for mark in (
+        {"revoked/" + address: {}},
+        {"revoked_serial/org2/7": {}},
+        {"revoked_cert/f1": {"org": "org2"}},
+    ):
+        assert refused("member", address, governance={**gov, **mark}) == revoked
+    # a fingerprint revoked by another organisation does not touch this certificate
+    assert (
+        probe("member", address, governance={**gov, "revoked_cert/f1": {"org": "org9"}}) == "org2"
+    )

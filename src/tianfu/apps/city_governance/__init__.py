@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from tianfu.apps.common.source import contract_source
 
 NAME = "city_governance"
 ROLES = ("service_centre", "sensor", "dispatcher", "city_admin", "supervisor", "dept:<id>")
@@ -10,4 +10,4 @@ ROLES = ("service_centre", "sensor", "dispatcher", "city_admin", "supervisor", "
 
 def source() -> str:
     """The sandboxed contract's source text, as it is deployed."""
-    return Path(__file__).with_name("contract.py").read_text(encoding="utf-8")
+    return contract_source(__file__, "contract.py")

@@ -1,5 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
+# The helpers it uses and does not define come from the shared contract library
+# (apps/common/contract_library.py), which its deployed source ends with.
 """City governance: cases handled across departments, with deadlines in block time.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/city_governance.md). A case is
@@ -57,10 +59,7 @@ def _id(ctx, value, what):
 
 def _public_text(ctx, value, what, limit):
     """Text that goes on the public ledger: bounded, and no long digit runs (phone, ID)."""
-    ctx.require(
-        isinstance(value, str) and len(value.strip()) > 0 and len(value) <= limit,
-        f"{what} must be non-empty text of at most {limit} characters",
-    )
+    _nonempty_text(ctx, value, what, limit)
     run = 0
     longest = 0
     for c in value:
@@ -77,17 +76,11 @@ def _hash(ctx, value, what, empty=False):
 
 
 def _case(ctx, case_id):
-    c = ctx.get("case:" + case_id) if isinstance(case_id, str) else None
-    if c is None:
-        raise ContractError(f"unknown case {case_id}")
-    return c
+    return _stored(ctx, "case:", case_id, "case")
 
 
 def _dept(ctx, dept_id):
-    d = ctx.get("dept:" + dept_id) if isinstance(dept_id, str) else None
-    if d is None:
-        raise ContractError(f"unknown department {dept_id}")
-    return d
+    return _stored(ctx, "dept:", dept_id, "department")
 
 
 def _count(ctx, dept_id, counter):
@@ -372,12 +365,12 @@ def case(ctx, case_id):
 @view
 def history(ctx, case_id):
     c = _case(ctx, case_id)
-    return [ctx.get("log:" + case_id + ":" + str(n)) for n in range(1, c["log"] + 1)]
+    return _numbered(ctx, "log:" + case_id + ":", 1, c["log"])
 
 
 @view
 def departments(ctx):
-    return [ctx.get("dept:" + d) for d in ctx.get("depts", [])]
+    return _listed(ctx, "dept:", ctx.get("depts", []))
 
 
 @view
@@ -423,5 +416,4 @@ def cases(ctx, start, limit):
     """Case ids `start`.. (1-based, at most `limit` <= 200), in filing order."""
     ok = isinstance(start, int) and isinstance(limit, int) and start >= 1 and limit in range(1, 201)
     ctx.require(ok, "start >= 1, limit 1..200")
-    last = min(ctx.get("ncases", 0), start + limit - 1)
-    return [ctx.get("ci:" + str(n)) for n in range(start, last + 1)]
+    return _page(ctx, "ci:", ctx.get("ncases", 0), start, limit)

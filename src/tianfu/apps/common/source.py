@@ -1,5 +1,6 @@
 """An application contract's deployed source, kept in several files: the parts are joined in
-order into the one text the chain runs.
+order into the one text the chain runs, ending with the shared contract library
+(`contract_library.py`, docs/adr/0031-shared-contract-library.md).
 
 Each part after the first starts with a header of comment lines (the linters' directives and
 a line saying which contract it belongs to) ended by a blank line; the header is left out of
@@ -23,8 +24,22 @@ def _without_header(text: str) -> str:
 
 
 def joined_source(package_file: str, *parts: str) -> str:
-    """The source of the contract whose parts are the files `parts` beside `package_file`."""
+    """The source of the contract whose parts are the files `parts` (names beside
+    `package_file`, or absolute paths of shared parts)."""
     folder = Path(package_file).parent
     texts = [(folder / name).read_text(encoding="utf-8") for name in parts]
     code = [texts[0], *(_without_header(t) for t in texts[1:])]
     return "\n\n\n".join(c.strip("\n") for c in code) + "\n"
+
+
+LIBRARY = str(Path(__file__).with_name("contract_library.py"))
+# Shared parts a contract may name among its own: parties enrolled under a display name
+# (the `enrol` method and the `party` view).
+PARTIES = str(Path(__file__).with_name("contract_parties.py"))
+
+
+def contract_source(package_file: str, *parts: str) -> str:
+    """The deployed source of an application contract: its parts (file names beside
+    `package_file`, or a shared part such as `PARTIES`), then the shared contract library,
+    as one text (the chain hashes and runs all of it)."""
+    return joined_source(package_file, *parts, LIBRARY)

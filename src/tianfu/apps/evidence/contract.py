@@ -1,5 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
+# The helpers it uses and does not define come from the shared contract library
+# (apps/common/contract_library.py), which its deployed source ends with.
 """Evidence: time-stamped deposits of file hashes, notary attestations, court verifications.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/ip_rights.md).
@@ -20,12 +22,6 @@ MAX_ATTACHED = 100
 RESULTS = ("verified", "rejected")
 
 
-def _text(ctx, value, what, limit=200):
-    ctx.require(isinstance(value, str), f"{what} must be a string")
-    ctx.require(len(value.strip()) > 0, f"{what} must not be empty")
-    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
-
-
 def _sha256(ctx, h):
     ctx.require(
         isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h),
@@ -33,38 +29,11 @@ def _sha256(ctx, h):
     )
 
 
-def _deposit_of(ctx, deposit_id):
-    ctx.require(isinstance(deposit_id, str), "a deposit id is a string")
-    d = ctx.get("dep:" + deposit_id)
-    if d is None:
-        raise ContractError(f"unknown deposit {deposit_id}")
-    return d
-
-
-def _stamp(ctx):
-    return {
-        "by": ctx.sender.address,
-        "name": ctx.sender.name,
-        "org": ctx.sender.org,
-        "height": ctx.height,
-        "time_ms": ctx.time_ms,
-        "tx": ctx.tx_hash,
-    }
-
-
 def deposit(ctx, file_hash, title, meta):
     ctx.require_role("depositor")
     _sha256(ctx, file_hash)
     _text(ctx, title, "title")
-    ctx.require(isinstance(meta, dict), "meta must be an object")
-    ctx.require(len(meta) <= 20, "meta has more than 20 fields")
-    for k, v in meta.items():
-        ctx.require(len(k) <= 64, "meta field names are at most 64 characters")
-        ctx.require(
-            v is None or isinstance(v, (str, int, bool)),
-            f"meta field {k} must be a string, integer or boolean",
-        )
-        ctx.require(not isinstance(v, str) or len(v) <= 500, f"meta field {k} is too long")
+    _fields(ctx, meta, "meta")
     n = ctx.get("seq", 0) + 1
     ctx.put("seq", n)
     deposit_id = "EV" + str(n).zfill(6)
@@ -91,14 +60,14 @@ def deposit(ctx, file_hash, title, meta):
 def attest(ctx, deposit_id, statement):
     ctx.require_role("notary")
     _text(ctx, statement, "statement", 1000)
-    d = _deposit_of(ctx, deposit_id)
+    d = _known(ctx, "dep:", deposit_id, "deposit")
     ctx.require(d["depositor"] != ctx.sender.address, "a depositor cannot attest its own deposit")
     n = ctx.get("natt:" + deposit_id, 0)
     for i in range(1, n + 1):
         prev = ctx.get("att:" + deposit_id + ":" + str(i))
         ctx.require(prev["by"] != ctx.sender.address, f"this notary already attested {deposit_id}")
     ctx.require(n < MAX_ATTACHED, "too many attestations")
-    rec = _stamp(ctx)
+    rec = _signed_stamp(ctx)
     rec["statement"] = statement
     ctx.put("att:" + deposit_id + ":" + str(n + 1), rec)
     ctx.put("natt:" + deposit_id, n + 1)
@@ -111,10 +80,10 @@ def record_verification(ctx, deposit_id, case_no, result, note):
     _text(ctx, case_no, "case number", 100)
     ctx.require(result in RESULTS, f"result must be one of {list(RESULTS)}")
     ctx.require(isinstance(note, str) and len(note) <= 1000, "note must be a string")
-    _deposit_of(ctx, deposit_id)
+    _known(ctx, "dep:", deposit_id, "deposit")
     n = ctx.get("ncv:" + deposit_id, 0)
     ctx.require(n < MAX_ATTACHED, "too many verification records")
-    rec = _stamp(ctx)
+    rec = _signed_stamp(ctx)
     rec["case"] = case_no
     rec["result"] = result
     rec["note"] = note
@@ -136,14 +105,12 @@ def by_hash(ctx, file_hash):
 
 @view
 def attestations(ctx, deposit_id):
-    n = ctx.get("natt:" + deposit_id, 0)
-    return [ctx.get("att:" + deposit_id + ":" + str(i)) for i in range(1, n + 1)]
+    return _numbered(ctx, "att:" + deposit_id + ":", 1, ctx.get("natt:" + deposit_id, 0))
 
 
 @view
 def verifications(ctx, deposit_id):
-    n = ctx.get("ncv:" + deposit_id, 0)
-    return [ctx.get("cv:" + deposit_id + ":" + str(i)) for i in range(1, n + 1)]
+    return _numbered(ctx, "cv:" + deposit_id + ":", 1, ctx.get("ncv:" + deposit_id, 0))
 
 
 @view

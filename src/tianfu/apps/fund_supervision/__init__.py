@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tianfu.apps.common.source import joined_source
+from tianfu.apps.common.source import PARTIES, contract_source
 
 NAME = "fund_supervision"
 ROLES = ("fund_authority", "fund_officer", "regulator")
@@ -11,4 +11,4 @@ LEVELS = ("province", "city", "county", "township", "village")
 
 def source() -> str:
     """The sandboxed contract's source text, as it is deployed."""
-    return joined_source(__file__, "contract.py", "contract_views.py")
+    return contract_source(__file__, "contract.py", "contract_views.py", PARTIES)

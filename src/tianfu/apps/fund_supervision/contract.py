@@ -1,5 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
+# The helpers it uses and does not define come from the shared contract library
+# (apps/common/contract_library.py), which its deployed source ends with.
 """Fund supervision: earmarked public funds allocated down a hierarchy and paid to beneficiaries.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/fund_supervision.md). Amounts
@@ -17,7 +19,8 @@ Refused attempts: `allocate` and `disburse` fail (and write nothing) when refuse
 the refusal on chain and return {"ok": False, "code", "reason"} instead of failing.
 
 State:
-  "party:<address>"        -> enrolment record
+  "party:<address>"        -> enrolment record (`enrol`, `party`: the shared parties part,
+                              apps/common/contract_parties.py)
   "acct:<id>"              -> a registered account (level, parent, manager, children)
   "top"                    -> ids of the top-level (province) accounts
   "ben:<hash>"             -> a beneficiary, known only by a salted SHA-256 of its identity
@@ -65,13 +68,6 @@ def _is_id(value):
     )
 
 
-def _text(ctx, value, what, limit):
-    ctx.require(
-        isinstance(value, str) and len(value) <= limit,
-        f"{what} must be text of at most {limit} characters",
-    )
-
-
 def _has_role(ctx, address, role):
     return role in ctx.read("governance", "roles/" + address, [])
 
@@ -103,30 +99,13 @@ def _balance(ctx, fund, account_id):
     return _books(ctx, fund["id"], account_id)["balance"]
 
 
-# -- participants and registry ------------------------------------------------------------
-def enrol(ctx, display_name):
-    """Enrol the caller (an office or officer) under a display name."""
-    _text(ctx, display_name, "display name", 100)
-    ctx.require(len(display_name) > 0, "display name must not be empty")
-    me = ctx.sender.address
-    record = {
-        "address": me,
-        "org": ctx.sender.org,
-        "name": ctx.sender.name,
-        "display_name": display_name,
-        "height": ctx.height,
-    }
-    ctx.put("party:" + me, record)
-    ctx.emit("Enrolled", address=me, org=ctx.sender.org, display_name=display_name)
-    return record
-
-
+# -- registry ----------------------------------------------------------------------------
 def register_account(ctx, account_id, name, level, parent_id, manager):
     """Register an account. Top-level (parent "") accounts are provinces registered by a
     fund authority; a sub-account is registered by the parent's manager or an authority."""
     ctx.require(_is_id(account_id), "account id must be 1-64 characters of a-z 0-9 - _ .")
     ctx.require(ctx.get("acct:" + account_id) is None, f"account {account_id} already exists")
-    _text(ctx, name, "name", 100)
+    _bounded_text(ctx, name, "name", 100)
     ctx.require(level in LEVELS, f"level must be one of {', '.join(LEVELS)}")
     ctx.require(_is_address(manager), "manager must be an address of 40 lowercase hex characters")
     ctx.require(
@@ -510,7 +489,7 @@ def _record_refusal(ctx, kind, refusal, fund_id, from_id, to_id, amount, purpose
 def allocate(ctx, fund_id, from_id, to_id, amount, memo):
     """Allocate `amount` of a fund from an account (or "" = the fund's pool) to one of its
     registered sub-accounts. Fails, writing nothing, when refused."""
-    _text(ctx, memo, "memo", 200)
+    _bounded_text(ctx, memo, "memo", 200)
     refused = _check_allocate(ctx, fund_id, from_id, to_id, amount)
     if refused is not None:
         raise ContractError(refused["reason"])

@@ -10,20 +10,9 @@ def account(ctx, account_id):
 
 
 @view
-def party(ctx, address):
-    return ctx.get("party:" + address) if isinstance(address, str) else None
-
-
-@view
 def accounts(ctx):
     """Every registered account, parents before children."""
-    out = [_account(ctx, a) for a in ctx.get("top", [])]
-    i = 0
-    while i < len(out):
-        for c in out[i]["children"]:
-            out.append(_account(ctx, c))
-        i += 1
-    return out
+    return _breadth_first(ctx, _account, [_account(ctx, a) for a in ctx.get("top", [])])
 
 
 @view
@@ -66,8 +55,7 @@ def movements(ctx, fund_id, start, limit):
     f = _fund(ctx, fund_id)
     ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
     ctx.require(_is_int(limit) and limit >= 1 and limit <= 200, "limit must be 1..200")
-    last = min(f["moves"], start + limit - 1)
-    return [ctx.get("mv:" + fund_id + ":" + str(n)) for n in range(start, last + 1)]
+    return _page(ctx, "mv:" + fund_id + ":", f["moves"], start, limit)
 
 
 def _path(ctx, account_id):
@@ -85,7 +73,7 @@ def trace(ctx, fund_id, id_hash):
     """Every fen a beneficiary received from a fund, with the account path from the fund
     and the allocations that fed each account on that path."""
     f = _fund(ctx, fund_id)
-    moves = [ctx.get("mv:" + fund_id + ":" + str(n)) for n in range(1, f["moves"] + 1)]
+    moves = _numbered(ctx, "mv:" + fund_id + ":", 1, f["moves"])
     payments = [m for m in moves if m["kind"] == "disburse" and m["to"] == id_hash]
     out = []
     for p in payments:

@@ -3,7 +3,7 @@ hospitals, prescriptions dispensed at most once, insurance claims, supervision."
 
 from __future__ import annotations
 
-from pathlib import Path
+from tianfu.apps.common.source import contract_source
 
 NAME = "health"
 ROLES = ("clinician", "doctor", "pharmacy", "insurer", "regulator")
@@ -11,4 +11,4 @@ ROLES = ("clinician", "doctor", "pharmacy", "insurer", "regulator")
 
 def source() -> str:
     """The sandboxed contract's source text, as it is deployed."""
-    return Path(__file__).with_name("contract.py").read_text(encoding="utf-8")
+    return contract_source(__file__, "contract.py")

@@ -1,5 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
+# The helpers it uses and does not define come from the shared contract library
+# (apps/common/contract_library.py), which its deployed source ends with.
 """Health: medical records and prescriptions across hospitals, pharmacies and insurers.
 
 A sandboxed contract (docs/apps/health.md). The content of a record (a lab result, an imaging
@@ -46,12 +48,6 @@ REGISTRY = "privdata"
 
 
 # -- checks -----------------------------------------------------------------------------------
-def _text(ctx, value, what, limit):
-    ctx.require(isinstance(value, str), f"{what} must be a string")
-    ctx.require(len(value.strip()) > 0, f"{what} must not be empty")
-    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
-
-
 def _count(value, limit):
     return isinstance(value, int) and not isinstance(value, bool) and value > 0 and value <= limit
 
@@ -128,11 +124,7 @@ def _consented(ctx, patient, org):
 
 
 def _record(ctx, rec_id):
-    ctx.require(isinstance(rec_id, str), "a record id is a string")
-    rec = ctx.get("rec:" + rec_id)
-    if rec is None:
-        raise ContractError(f"unknown record {rec_id}")
-    return rec
+    return _known(ctx, "rec:", rec_id, "record")
 
 
 def _live(ctx, rec):
@@ -140,11 +132,7 @@ def _live(ctx, rec):
 
 
 def _rx(ctx, rx_id):
-    ctx.require(isinstance(rx_id, str), "a prescription id is a string")
-    rx = ctx.get("rx:" + rx_id)
-    if rx is None:
-        raise ContractError(f"unknown prescription {rx_id}")
-    return rx
+    return _known(ctx, "rx:", rx_id, "prescription")
 
 
 def _next_id(ctx, counter, prefix):
@@ -528,13 +516,12 @@ def record(ctx, rec_id):
 
 @view
 def records_of(ctx, address):
-    return [ctx.get("rec:" + r) for r in ctx.get("recs:" + address, [])]
+    return _listed(ctx, "rec:", ctx.get("recs:" + address, []))
 
 
 @view
 def access_log(ctx, ref):
-    n = ctx.get("nlog:" + ref, 0)
-    return [ctx.get("log:" + ref + ":" + str(i)) for i in range(1, n + 1)]
+    return _numbered(ctx, "log:" + ref + ":", 1, ctx.get("nlog:" + ref, 0))
 
 
 @view
@@ -544,7 +531,7 @@ def prescription(ctx, rx_id):
 
 @view
 def prescriptions_of(ctx, address):
-    return [ctx.get("rx:" + r) for r in ctx.get("rxs:" + address, [])]
+    return _listed(ctx, "rx:", ctx.get("rxs:" + address, []))
 
 
 @view

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from tianfu.apps.common.source import contract_source
 
 NAME = "ip_rights"
 
 
 def source() -> str:
-    """The contract's source text (deployed as is; never imported as a module)."""
-    return (Path(__file__).parent / "contract.py").read_text(encoding="utf-8")
+    """The contract's source text as it is deployed (never imported as a module)."""
+    return contract_source(__file__, "contract.py")

@@ -1,5 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
+# The helpers it uses and does not define come from the shared contract library
+# (apps/common/contract_library.py), which its deployed source ends with.
 """IP rights: works, ownership transfers, licences, infringement evidence, disputes.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/ip_rights.md).
@@ -32,12 +34,6 @@ OUTCOMES = ("upheld", "dismissed", "settled")
 MAX_LIST = 200
 
 
-def _text(ctx, value, what, limit=200):
-    ctx.require(isinstance(value, str), f"{what} must be a string")
-    ctx.require(len(value.strip()) > 0, f"{what} must not be empty")
-    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
-
-
 def _sha256(ctx, h, what):
     ctx.require(
         isinstance(h, str) and len(h) == 64 and all(c in "0123456789abcdef" for c in h),
@@ -55,22 +51,7 @@ def _address(ctx, who):
 def _member_org(ctx, address):
     """The organisation of a registered member address, from its certificate on chain."""
     _address(ctx, address)
-    cert = ctx.read("governance", "cert/" + address)
-    if cert is None:
-        raise ContractError(
-            f"unknown address {address}: no member certificate is registered for it"
-        )
-    org = cert["org"]
-    member = ctx.read("governance", "org/" + org)
-    ctx.require(member is not None and member["status"] == "active", f"{org} is not a member")
-    mark = ctx.read("governance", "revoked_cert/" + cert.get("fingerprint", ""))
-    revoked = (
-        ctx.read("governance", "revoked/" + address) is not None
-        or ctx.read("governance", "revoked_serial/" + org + "/" + cert["serial"]) is not None
-        or (mark is not None and mark["org"] == org)
-    )
-    ctx.require(not revoked, f"the certificate of {address} ({org}) is revoked")
-    return org
+    return _active_member_org(ctx, address)
 
 
 def _date(ctx, d, what):
@@ -90,11 +71,7 @@ def _next(ctx, name, prefix):
 
 
 def _work(ctx, work_id):
-    ctx.require(isinstance(work_id, str), "a work id is a string")
-    w = ctx.get("work:" + work_id)
-    if w is None:
-        raise ContractError(f"unknown work {work_id}")
-    return w
+    return _known(ctx, "work:", work_id, "work")
 
 
 def _owner_only(ctx, w, what):
@@ -282,10 +259,7 @@ def grant_licence(ctx, work_id, licensee, exclusive, scope, start, end, fee_fen)
 
 
 def surrender_licence(ctx, lic_id):
-    ctx.require(isinstance(lic_id, str), "a licence id is a string")
-    lic = ctx.get("lic:" + lic_id)
-    if lic is None:
-        raise ContractError(f"unknown licence {lic_id}")
+    lic = _known(ctx, "lic:", lic_id, "licence")
     ctx.require(lic["licensee"] == ctx.sender.address, "only the licensee may surrender a licence")
     ctx.require(lic["status"] == "active", f"licence {lic_id} is already {lic['status']}")
     lic["status"] = "surrendered"
@@ -362,10 +336,7 @@ def resolve_dispute(ctx, dispute_id, outcome, ruling):
     ctx.require_role("arbitrator")
     ctx.require(outcome in OUTCOMES, f"outcome must be one of {list(OUTCOMES)}")
     _text(ctx, ruling, "ruling", 1000)
-    ctx.require(isinstance(dispute_id, str), "a dispute id is a string")
-    d = ctx.get("dispute:" + dispute_id)
-    if d is None:
-        raise ContractError(f"unknown dispute {dispute_id}")
+    d = _known(ctx, "dispute:", dispute_id, "dispute")
     ctx.require(d["status"] == "open", f"dispute {dispute_id} is already resolved")
     w = _work(ctx, d["work"])
     ctx.require(
@@ -418,7 +389,7 @@ def licence(ctx, lic_id):
 @view
 def licences(ctx, work_id):
     w = ctx.get("work:" + work_id)
-    return [] if w is None else [ctx.get("lic:" + i) for i in w["licences"]]
+    return [] if w is None else _listed(ctx, "lic:", w["licences"])
 
 
 @view
@@ -431,7 +402,7 @@ def history(ctx, work_id):
     w = ctx.get("work:" + work_id)
     if w is None:
         return []
-    return [ctx.get("hist:" + work_id + ":" + str(i).zfill(6)) for i in range(1, w["history"] + 1)]
+    return _numbered(ctx, "hist:" + work_id + ":", 1, w["history"], 6)
 
 
 @view

@@ -1,5 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
+# The helpers it uses and does not define come from the shared contract library
+# (apps/common/contract_library.py), which its deployed source ends with.
 """Manufacturing: purchase orders with bills of materials, subcontracted down a tree of
 orders, milestones, independent quality inspections, deliveries accepted or rejected, and
 settlements that never exceed an order.
@@ -39,13 +41,6 @@ ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 HEX = "0123456789abcdef"
 
 
-def _text(ctx, value, what, limit):
-    ctx.require(
-        isinstance(value, str) and len(value.strip()) > 0 and len(value) <= limit,
-        f"{what} must be non-empty text of at most {limit} characters",
-    )
-
-
 def _id(ctx, value, what):
     ctx.require(
         isinstance(value, str) and len(value) in range(1, 65) and all(c in ID_CHARS for c in value),
@@ -63,23 +58,15 @@ def _member_org(ctx, address):
         isinstance(address, str) and len(address) == 40 and all(c in HEX for c in address),
         "an address is 40 lower-case hex characters",
     )
-    cert = ctx.read("governance", "cert/" + address)
-    if cert is None:
-        raise ContractError(
-            f"unknown address {address}: no member certificate is registered for it"
-        )
-    org = cert["org"]
-    member = ctx.read("governance", "org/" + org)
-    mark = ctx.read("governance", "revoked_cert/" + cert.get("fingerprint", ""))
+    cert = _member_cert(ctx, address)
+    member = ctx.read("governance", "org/" + cert["org"])
     ctx.require(
         member is not None
         and member["status"] == "active"
-        and ctx.read("governance", "revoked/" + address) is None
-        and ctx.read("governance", "revoked_serial/" + org + "/" + cert["serial"]) is None
-        and (mark is None or mark["org"] != org),
+        and not _cert_revoked(ctx, address, cert),
         f"{address} is not an active member identity (revoked, or its organisation left)",
     )
-    return org
+    return cert["org"]
 
 
 def _bom(ctx, items):
@@ -110,10 +97,7 @@ def _bom(ctx, items):
 
 
 def _order(ctx, order_id):
-    o = ctx.get("order:" + order_id) if isinstance(order_id, str) else None
-    if o is None:
-        raise ContractError(f"unknown order {order_id}")
-    return o
+    return _stored(ctx, "order:", order_id, "order")
 
 
 def _index(ctx, address, order_id):
@@ -273,7 +257,7 @@ def _release(ctx, order):
 
 def _withdraw(ctx, order_id, reason, party, status):
     """A placed order ends unaccepted: declined by its supplier or cancelled by its buyer."""
-    _text(ctx, reason, "reason", 500)
+    _nonempty_text(ctx, reason, "reason", 500)
     order = _order(ctx, order_id)
     _only(ctx, order, party, "end it unaccepted")
     _status(ctx, order, ("placed",), status)
@@ -295,7 +279,7 @@ def cancel_order(ctx, order_id, reason):
 
 def report_milestone(ctx, order_id, name, note):
     """(supplier) A production milestone of an order in production."""
-    _text(ctx, name, "milestone", 64)
+    _nonempty_text(ctx, name, "milestone", 64)
     ctx.require(
         isinstance(note, str) and len(note) <= 500, "note is text of at most 500 characters"
     )
@@ -396,7 +380,7 @@ def accept_delivery(ctx, order_id):
 def reject_delivery(ctx, order_id, reason):
     """(buyer) Reject a delivery: the supplier may deliver again; every party of the tree
     sees the rejection."""
-    _text(ctx, reason, "reason", 500)
+    _nonempty_text(ctx, reason, "reason", 500)
     order = _order(ctx, order_id)
     _only(ctx, order, "buyer", "reject its delivery")
     _status(ctx, order, ("delivered",), "rejected")
@@ -423,7 +407,7 @@ def flag_overdue(ctx, order_id):
 def settle(ctx, order_id, amount, payment_ref):
     """(buyer) Record a payment for an order; the payments never exceed its total."""
     ctx.require(_count(amount), "amount must be a positive integer of fen")
-    _text(ctx, payment_ref, "payment reference", 100)
+    _nonempty_text(ctx, payment_ref, "payment reference", 100)
     order = _order(ctx, order_id)
     _only(ctx, order, "buyer", "settle it")
     _status(ctx, order, SETTLEABLE, "settled")
@@ -441,25 +425,21 @@ def order(ctx, order_id):
     return ctx.get("order:" + order_id) if isinstance(order_id, str) else None
 
 
-def _records(ctx, prefix, count):
-    return [ctx.get(prefix + str(n)) for n in range(1, count + 1)]
-
-
 @view
 def milestones(ctx, order_id):
-    return _records(ctx, "ms:" + order_id + ":", _order(ctx, order_id)["milestones"])
+    return _numbered(ctx, "ms:" + order_id + ":", 1, _order(ctx, order_id)["milestones"])
 
 
 @view
 def inspections(ctx, order_id):
-    return _records(ctx, "insp:" + order_id + ":", _order(ctx, order_id)["inspections"])
+    return _numbered(ctx, "insp:" + order_id + ":", 1, _order(ctx, order_id)["inspections"])
 
 
 @view
 def alerts(ctx, order_id):
     """The alerts of the whole tree `order_id` belongs to (late, overdue, rejected)."""
     root = _order(ctx, _order(ctx, order_id)["root"])
-    return _records(ctx, "alert:" + root["id"] + ":", root["alerts"])
+    return _numbered(ctx, "alert:" + root["id"] + ":", 1, root["alerts"])
 
 
 @view
@@ -496,5 +476,4 @@ def orders_of(ctx, address, start, limit):
     """Orders `start`.. (1-based, at most `limit` <= 200) that `address` buys or supplies."""
     ctx.require(isinstance(address, str), "address is a string")
     ctx.require(_count(start) and _count(limit) and limit <= 200, "start >= 1, limit 1..200")
-    last = min(ctx.get("npo:" + address, 0), start + limit - 1)
-    return [ctx.get("po:" + address + ":" + str(n)) for n in range(start, last + 1)]
+    return _page(ctx, "po:" + address + ":", ctx.get("npo:" + address, 0), start, limit)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tianfu.apps.common.source import contract_source
+
 if TYPE_CHECKING:
     from tianfu.api.service import ChainService
     from tianfu.apps.registry import NodePart
@@ -16,8 +18,8 @@ BLOB_PREFIX = "/v1/apps/photo_sharing/blobs"  # the node's photo routes: PREFIX/
 
 
 def source() -> str:
-    """The contract's source text (deployed as is; never imported as a module)."""
-    return (Path(__file__).parent / "contract.py").read_text(encoding="utf-8")
+    """The contract's source text as it is deployed (never imported as a module)."""
+    return contract_source(__file__, "contract.py")
 
 
 def node_part(service: ChainService, data_dir: Path, network: Network | None) -> NodePart:

@@ -1,5 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
+# The helpers it uses and does not define come from the shared contract library
+# (apps/common/contract_library.py), which its deployed source ends with.
 """Photo sharing: photos registered by content hash and perceptual hash, near-duplicates
 flagged, licences granted and transferred, infringement reports.
 
@@ -47,12 +49,6 @@ MAX_LIST = 200  # flags, licences and reports kept per photo or holder
 MAX_TRANSFERS = 1000
 LICENCE_KINDS = ("all-rights-reserved", "cc-by", "cc-by-sa", "cc-by-nc", "cc0", "custom")
 HEX = "0123456789abcdef"
-
-
-def _text(ctx, value, what, limit=200, empty=False):
-    ctx.require(isinstance(value, str), f"{what} must be a string")
-    ctx.require(empty or len(value.strip()) > 0, f"{what} must not be empty")
-    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
 
 
 def _hex(ctx, value, n, what):
@@ -125,10 +121,7 @@ def _near(ctx, phash):
 
 def _photo(ctx, photo_id):
     ctx.require(isinstance(photo_id, str) and len(photo_id) <= 16, "a photo id is a short string")
-    p = ctx.get("photo:" + photo_id)
-    if p is None:
-        raise ContractError(f"unknown photo {photo_id}")
-    return p
+    return _stored(ctx, "photo:", photo_id, "photo")
 
 
 def _append(ctx, key, item):
@@ -255,9 +248,7 @@ def grant_licence(ctx, photo_id, licensee, terms, transferable):
 
 def transfer_licence(ctx, licence_id, to):
     ctx.require(isinstance(licence_id, str) and len(licence_id) <= 16, "a licence id is a string")
-    lic = ctx.get("lic:" + licence_id)
-    if lic is None:
-        raise ContractError(f"unknown licence {licence_id}")
+    lic = _stored(ctx, "lic:", licence_id, "licence")
     me = ctx.sender.address
     ctx.require(lic["holder"] == me, f"only the holder of {licence_id} transfers it")
     ctx.require(lic["transferable"], f"licence {licence_id} is not transferable")
@@ -327,9 +318,7 @@ def report_infringement(ctx, original_id, copy_id, statement):
 
 def respond_infringement(ctx, report_id, response):
     ctx.require(isinstance(report_id, str) and len(report_id) <= 16, "a report id is a string")
-    rep = ctx.get("rep:" + report_id)
-    if rep is None:
-        raise ContractError(f"unknown report {report_id}")
+    rep = _stored(ctx, "rep:", report_id, "report")
     ctx.require(
         rep["copy_author"] == ctx.sender.address,
         f"only the author of {rep['copy']} answers report {report_id}",
@@ -369,8 +358,7 @@ def similar(ctx, phash):
 
 @view
 def flags(ctx, photo_id):
-    n = ctx.get("nflags:" + photo_id, 0)
-    return [ctx.get("flag:" + photo_id + ":" + str(i)) for i in range(1, n + 1)]
+    return _numbered(ctx, "flag:" + photo_id + ":", 1, ctx.get("nflags:" + photo_id, 0))
 
 
 @view
@@ -380,12 +368,12 @@ def licence(ctx, licence_id):
 
 @view
 def licences(ctx, photo_id):
-    return [ctx.get("lic:" + lid) for lid in ctx.get("plic:" + photo_id, [])]
+    return _listed(ctx, "lic:", ctx.get("plic:" + photo_id, []))
 
 
 @view
 def held_licences(ctx, address):
-    return [ctx.get("lic:" + lid) for lid in ctx.get("hlic:" + address, [])]
+    return _listed(ctx, "lic:", ctx.get("hlic:" + address, []))
 
 
 @view
@@ -393,8 +381,7 @@ def licence_history(ctx, licence_id):
     lic = ctx.get("lic:" + licence_id)
     if lic is None:
         return []
-    n = lic["transfers"]
-    return [ctx.get("lich:" + licence_id + ":" + str(i)) for i in range(1, n + 1)]
+    return _numbered(ctx, "lich:" + licence_id + ":", 1, lic["transfers"])
 
 
 @view
@@ -404,7 +391,7 @@ def report(ctx, report_id):
 
 @view
 def reports(ctx, photo_id):
-    return [ctx.get("rep:" + rid) for rid in ctx.get("prep:" + photo_id, [])]
+    return _listed(ctx, "rep:", ctx.get("prep:" + photo_id, []))
 
 
 @view

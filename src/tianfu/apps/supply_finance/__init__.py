@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tianfu.apps.common.source import joined_source
+from tianfu.apps.common.source import PARTIES, contract_source
 
 NAME = "supply_finance"
 ROLES = ("core_enterprise", "bank", "regulator")
@@ -10,4 +10,4 @@ ROLES = ("core_enterprise", "bank", "regulator")
 
 def source() -> str:
     """The sandboxed contract's source text, as it is deployed."""
-    return joined_source(__file__, "contract.py", "contract_views.py")
+    return contract_source(__file__, "contract.py", "contract_views.py", PARTIES)

@@ -1,5 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
+# The helpers it uses and does not define come from the shared contract library
+# (apps/common/contract_library.py), which its deployed source ends with.
 """Supply-chain finance: receivables issued by a core enterprise, split, transferred, pledged, repaid.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/supply_finance.md). Amounts are
@@ -8,7 +10,8 @@ issues and repays, "bank" finances pledged receivables, "regulator" audits. Supp
 need no role but must enrol (`enrol`) before they can receive a receivable.
 
 State:
-  "party:<address>"  -> enrolment record of a participant
+  "party:<address>"  -> enrolment record of a participant (`enrol`, `party`: the shared
+                        parties part, apps/common/contract_parties.py)
   "seq"              -> number of receivables issued so far
   "r:<id>"           -> a receivable or a part of one (ids "RCV-7", "RCV-7.2", "RCV-7.2.1")
   "doc:<hash>"       -> id of the receivable backed by that contract/invoice hash
@@ -43,13 +46,6 @@ def _hash(ctx, value, what):
     ctx.require(
         isinstance(value, str) and len(value) == 64 and all(c in HEX for c in value),
         f"{what} must be a SHA-256 hash of 64 lowercase hex characters",
-    )
-
-
-def _text(ctx, value, what, limit):
-    ctx.require(
-        isinstance(value, str) and len(value) <= limit,
-        f"{what} must be text of at most {limit} characters",
     )
 
 
@@ -113,31 +109,32 @@ def _held_remove(ctx, address, rid):
 
 def _subtree(ctx, record):
     """Every record under `record` (itself included), parents before children."""
-    out = [record]
-    i = 0
-    while i < len(out):
-        for cid in out[i]["children"]:
-            out.append(_load(ctx, cid))
-        i += 1
-    return out
+    return _breadth_first(ctx, _load, [record])
 
 
-# -- participants -------------------------------------------------------------------------
-def enrol(ctx, display_name):
-    """Enrol the caller as a participant (company) under a display name."""
-    _text(ctx, display_name, "display name", 100)
-    ctx.require(len(display_name) > 0, "display name must not be empty")
-    me = ctx.sender.address
-    record = {
-        "address": me,
-        "org": ctx.sender.org,
-        "name": ctx.sender.name,
-        "display_name": display_name,
-        "height": ctx.height,
+def _new_receivable(
+    ctx, rid, root, parent, depth, issuer, holder, amount, maturity_ms, doc_hash, status
+):
+    """A receivable as it is created now: no parts, transfers, pledges or payment yet."""
+    return {
+        "id": rid,
+        "root": root,
+        "parent": parent,
+        "children": [],
+        "depth": depth,
+        "issuer": issuer,
+        "holder": holder,
+        "amount": amount,
+        "maturity_ms": maturity_ms,
+        "doc_hash": doc_hash,
+        "status": status,
+        "created_height": ctx.height,
+        "created_ms": ctx.time_ms,
+        "transfers": [],
+        "pledge": None,
+        "pledges": [],
+        "payment": None,
     }
-    ctx.put("party:" + me, record)
-    ctx.emit("Enrolled", address=me, org=ctx.sender.org, display_name=display_name)
-    return record
 
 
 # -- issuance -----------------------------------------------------------------------------
@@ -163,25 +160,9 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
     seq = ctx.get("seq", 0) + 1
     ctx.put("seq", seq)
     rid = PREFIX + str(seq)
-    record = {
-        "id": rid,
-        "root": rid,
-        "parent": None,
-        "children": [],
-        "depth": 0,
-        "issuer": me,
-        "holder": supplier,
-        "amount": amount,
-        "maturity_ms": maturity_ms,
-        "doc_hash": doc_hash,
-        "status": "issued",
-        "created_height": ctx.height,
-        "created_ms": ctx.time_ms,
-        "transfers": [],
-        "pledge": None,
-        "pledges": [],
-        "payment": None,
-    }
+    record = _new_receivable(
+        ctx, rid, rid, None, 0, me, supplier, amount, maturity_ms, doc_hash, "issued"
+    )
     _save(ctx, record)
     ctx.put("doc:" + doc_hash, rid)
     _held_add(ctx, supplier, rid)
@@ -207,7 +188,7 @@ def accept(ctx, rid):
 
 def reject(ctx, rid, reason):
     """The supplier refuses an issued receivable (e.g. wrong amount); the invoice is freed."""
-    _text(ctx, reason, "reason", 200)
+    _bounded_text(ctx, reason, "reason", 200)
     record = _load(ctx, rid)
     _holder_only(ctx, record, "reject")
     ctx.require(
@@ -242,25 +223,19 @@ def _split(ctx, record, amounts):
     children = []
     for i, a in enumerate(amounts):
         cid = rid + "." + str(i + 1)
-        child = {
-            "id": cid,
-            "root": record["root"],
-            "parent": rid,
-            "children": [],
-            "depth": record["depth"] + 1,
-            "issuer": record["issuer"],
-            "holder": holder,
-            "amount": a,
-            "maturity_ms": record["maturity_ms"],
-            "doc_hash": record["doc_hash"],
-            "status": "active",
-            "created_height": ctx.height,
-            "created_ms": ctx.time_ms,
-            "transfers": [],
-            "pledge": None,
-            "pledges": [],
-            "payment": None,
-        }
+        child = _new_receivable(
+            ctx,
+            cid,
+            record["root"],
+            rid,
+            record["depth"] + 1,
+            record["issuer"],
+            holder,
+            a,
+            record["maturity_ms"],
+            record["doc_hash"],
+            "active",
+        )
         _save(ctx, child)
         children.append(cid)
     record["status"] = "split"
@@ -409,7 +384,7 @@ def approve_pledge(ctx, rid, amount, rate_bp):
 
 def reject_pledge(ctx, rid, reason):
     """The bank declines a pledge application; the receivable is unlocked."""
-    _text(ctx, reason, "reason", 200)
+    _bounded_text(ctx, reason, "reason", 200)
     record = _bank_pledge(ctx, rid, ["applied"])
     record["pledge"]["reason"] = reason
     _close_pledge(ctx, record, "rejected")
@@ -420,7 +395,7 @@ def reject_pledge(ctx, rid, reason):
 
 def disburse(ctx, rid, payment_ref):
     """The bank records that it paid the financing amount to the holder."""
-    _text(ctx, payment_ref, "payment reference", 128)
+    _bounded_text(ctx, payment_ref, "payment reference", 128)
     record = _bank_pledge(ctx, rid, ["approved"])
     pledge = record["pledge"]
     pledge["status"] = "disbursed"
@@ -448,7 +423,7 @@ def repay(ctx, rid, payment_ref):
     """The core enterprise repays every unpaid part under `rid`; payee = holder, or the bank
     for parts whose financing was disbursed. Returns the payments."""
     ctx.require_role("core_enterprise")
-    _text(ctx, payment_ref, "payment reference", 128)
+    _bounded_text(ctx, payment_ref, "payment reference", 128)
     record = _load(ctx, rid)
     ctx.require(
         record["issuer"] == ctx.sender.address,

@@ -72,11 +72,6 @@ def get(ctx, rid):
 
 
 @view
-def party(ctx, address):
-    return ctx.get("party:" + address) if isinstance(address, str) else None
-
-
-@view
 def lineage(ctx, rid):
     """The chain of parts from the original receivable down to `rid`."""
     out = [_load(ctx, rid)]

@@ -1,5 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
+# The helpers it uses and does not define come from the shared contract library
+# (apps/common/contract_library.py), which its deployed source ends with.
 """Traceability: products, batches, signed supply-chain events, splits, merges and recalls.
 
 A sandboxed contract (see docs/contracts.md and docs/apps/traceability.md).
@@ -37,12 +39,6 @@ MAX_PARTS = 100
 MAX_MERGE = 50
 MAX_RECALL = 2000
 CODE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
-
-
-def _text(ctx, value, what, limit=200, empty=False):
-    ctx.require(isinstance(value, str), f"{what} must be a string")
-    ctx.require(empty or len(value.strip()) > 0, f"{what} must not be empty")
-    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
 
 
 def _code(ctx, code, what="batch code"):
@@ -115,20 +111,9 @@ def _new_batch(ctx, code, product, quantity, origin, parents):
 def _append(ctx, b, kind, data):
     seq = b["events"] + 1
     b["events"] = seq
-    ctx.put(
-        "ev:" + b["code"] + ":" + str(seq).zfill(8),
-        {
-            "seq": seq,
-            "type": kind,
-            "data": data,
-            "by": ctx.sender.address,
-            "name": ctx.sender.name,
-            "org": ctx.sender.org,
-            "height": ctx.height,
-            "time_ms": ctx.time_ms,
-            "tx": ctx.tx_hash,
-        },
-    )
+    entry = {"seq": seq, "type": kind, "data": data}
+    entry.update(_signed_stamp(ctx))
+    ctx.put("ev:" + b["code"] + ":" + str(seq).zfill(8), entry)
     return seq
 
 
@@ -184,15 +169,7 @@ def record_event(ctx, code, kind, data):
         any(ctx.has_role(r) for r in roles),
         f"a {kind} event needs the role {' or '.join(roles)}",
     )
-    ctx.require(isinstance(data, dict), "event data must be an object")
-    ctx.require(len(data) <= 20, "event data has more than 20 fields")
-    for k, v in data.items():
-        ctx.require(len(k) <= 64, "event data field names are at most 64 characters")
-        ctx.require(
-            v is None or isinstance(v, (str, int, bool)),
-            f"event data field {k} must be a string, integer or boolean",
-        )
-        ctx.require(not isinstance(v, str) or len(v) <= 500, f"event data field {k} is too long")
+    _fields(ctx, data, "event data")
     if kind == "inspection":
         _hash(ctx, data.get("report_hash"), "an inspection's report_hash")
         ctx.require(
@@ -217,22 +194,7 @@ def record_event(ctx, code, kind, data):
 def _member_org(ctx, address):
     """The organisation of a registered member address, from its certificate on chain."""
     ctx.require(isinstance(address, str) and len(address) == 40, "an address is 40 hex characters")
-    cert = ctx.read("governance", "cert/" + address)
-    if cert is None:
-        raise ContractError(
-            f"unknown address {address}: no member certificate is registered for it"
-        )
-    org = cert["org"]
-    member = ctx.read("governance", "org/" + org)
-    ctx.require(member is not None and member["status"] == "active", f"{org} is not a member")
-    mark = ctx.read("governance", "revoked_cert/" + cert.get("fingerprint", ""))
-    revoked = (
-        ctx.read("governance", "revoked/" + address) is not None
-        or ctx.read("governance", "revoked_serial/" + org + "/" + cert["serial"]) is not None
-        or (mark is not None and mark["org"] == org)
-    )
-    ctx.require(not revoked, f"the certificate of {address} ({org}) is revoked")
-    return org
+    return _active_member_org(ctx, address)
 
 
 def transfer_batch(ctx, code, to):
@@ -370,7 +332,7 @@ def events(ctx, code):
     b = ctx.get("batch:" + code)
     if b is None:
         return []
-    return [ctx.get("ev:" + code + ":" + str(i).zfill(8)) for i in range(1, b["events"] + 1)]
+    return _numbered(ctx, "ev:" + code + ":", 1, b["events"], 8)
 
 
 @view
@@ -389,9 +351,7 @@ def provenance(ctx, code):
             {
                 "batch": cur,
                 "product": ctx.get("product:" + cur["product"]),
-                "events": [
-                    ctx.get("ev:" + c + ":" + str(i).zfill(8)) for i in range(1, cur["events"] + 1)
-                ],
+                "events": _numbered(ctx, "ev:" + c + ":", 1, cur["events"], 8),
             }
         )
         queue.extend(cur["parents"])

@@ -1,0 +1,130 @@
+# ruff: noqa: F821  (a sandboxed contract part: `ctx` helpers; `ContractError` is the sandbox's)
+# mypy: ignore-errors
+# The application contracts' shared library: `contract_source()` appends this file to every
+# application contract's own parts, so its helpers are part of each deployed source (ADR 0031).
+# Only private helpers (names starting with "_"): the library adds no method and no view.
+
+# -- the shared contract library: checks --------------------------------------------------------
+def _text(ctx, value, what, limit=200, empty=False):
+    ctx.require(isinstance(value, str), f"{what} must be a string")
+    ctx.require(empty or len(value.strip()) > 0, f"{what} must not be empty")
+    ctx.require(len(value) <= limit, f"{what} is longer than {limit} characters")
+
+
+def _bounded_text(ctx, value, what, limit):
+    ctx.require(
+        isinstance(value, str) and len(value) <= limit,
+        f"{what} must be text of at most {limit} characters",
+    )
+
+
+def _nonempty_text(ctx, value, what, limit):
+    ctx.require(
+        isinstance(value, str) and len(value.strip()) > 0 and len(value) <= limit,
+        f"{what} must be non-empty text of at most {limit} characters",
+    )
+
+
+def _fields(ctx, data, what):
+    """A flat object of at most 20 named scalar fields (`what` names it in the refusals)."""
+    ctx.require(isinstance(data, dict), f"{what} must be an object")
+    ctx.require(len(data) <= 20, f"{what} has more than 20 fields")
+    for k, v in data.items():
+        ctx.require(len(k) <= 64, f"{what} field names are at most 64 characters")
+        ctx.require(
+            v is None or isinstance(v, (str, int, bool)),
+            f"{what} field {k} must be a string, integer or boolean",
+        )
+        ctx.require(not isinstance(v, str) or len(v) <= 500, f"{what} field {k} is too long")
+
+
+# -- member identities, from governance state -------------------------------------------------
+def _member_cert(ctx, address):
+    """The member certificate registered on chain for `address`."""
+    cert = ctx.read("governance", "cert/" + address)
+    if cert is None:
+        raise ContractError(
+            f"unknown address {address}: no member certificate is registered for it"
+        )
+    return cert
+
+
+def _cert_revoked(ctx, address, cert):
+    """Whether governance revoked `cert` (the certificate of `address`): by its address, by
+    its organisation's serial number, or by its fingerprint."""
+    org = cert["org"]
+    mark = ctx.read("governance", "revoked_cert/" + cert.get("fingerprint", ""))
+    return (
+        ctx.read("governance", "revoked/" + address) is not None
+        or ctx.read("governance", "revoked_serial/" + org + "/" + cert["serial"]) is not None
+        or (mark is not None and mark["org"] == org)
+    )
+
+
+def _active_member_org(ctx, address):
+    """The organisation of a member address whose certificate stands and whose organisation
+    is an active member."""
+    cert = _member_cert(ctx, address)
+    org = cert["org"]
+    member = ctx.read("governance", "org/" + org)
+    ctx.require(member is not None and member["status"] == "active", f"{org} is not a member")
+    ctx.require(
+        not _cert_revoked(ctx, address, cert), f"the certificate of {address} ({org}) is revoked"
+    )
+    return org
+
+
+def _signed_stamp(ctx):
+    """Who signed the calling transaction, and where and when it is recorded."""
+    return {
+        "by": ctx.sender.address,
+        "name": ctx.sender.name,
+        "org": ctx.sender.org,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+        "tx": ctx.tx_hash,
+    }
+
+
+# -- records ----------------------------------------------------------------------------------
+def _stored(ctx, prefix, key, what):
+    """The record under `prefix + key`; an unknown `what` when there is none (or when `key`
+    is not a string)."""
+    record = ctx.get(prefix + key) if isinstance(key, str) else None
+    if record is None:
+        raise ContractError(f"unknown {what} {key}")
+    return record
+
+
+def _known(ctx, prefix, key, what):
+    """The record of the `what` whose id `key` must be a string, under `prefix + key`."""
+    ctx.require(isinstance(key, str), f"a {what} id is a string")
+    return _stored(ctx, prefix, key, what)
+
+
+def _listed(ctx, prefix, ids):
+    """The records under `prefix + id` for each of `ids`, in their order."""
+    return [ctx.get(prefix + i) for i in ids]
+
+
+def _numbered(ctx, prefix, first, last, digits=1):
+    """The records under `prefix + n` for n = first..last, n written with at least `digits`
+    digits (zero-padded)."""
+    return [ctx.get(prefix + str(n).zfill(digits)) for n in range(first, last + 1)]
+
+
+def _page(ctx, prefix, count, start, limit):
+    """Records `start`.. (1-based, at most `limit`) of the `count` numbered `prefix + n`."""
+    return _numbered(ctx, prefix, start, min(count, start + limit - 1))
+
+
+def _breadth_first(ctx, load, records):
+    """`records` and every record below them through their "children" ids (each read with
+    `load(ctx, id)`), parents before children."""
+    out = list(records)
+    i = 0
+    while i < len(out):
+        for child in out[i]["children"]:
+            out.append(load(ctx, child))
+        i += 1
+    return out
