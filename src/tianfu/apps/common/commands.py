@@ -65,6 +65,15 @@ def opt(
     return Param(name, type, help, default, flag or "--" + name.replace("_", "-"), parse, min)
 
 
+TRUSTED_GENESIS = opt(
+    "genesis",
+    Path | None,
+    "Trusted genesis file: genesis.bin, or the JSON of GET /v1/genesis. "
+    "Without it the genesis is fetched from the node, which is then trusted for it.",
+    default=None,
+)
+
+
 class Session(Protocol):
     """What a custom command may use; the command line provides it."""
 

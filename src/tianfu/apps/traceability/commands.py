@@ -11,6 +11,7 @@ import segno
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
+    TRUSTED_GENESIS,
     CommandTable,
     Session,
     arg,
@@ -32,10 +33,6 @@ CONSOLE_URL_ENV = "TIANFU_CONSOLE_URL"  # the base URL printed in QR codes, when
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 EVENT_COLUMNS = ("seq", "type", "org", "name", "height", "time_ms", "data")
 EVENT_HEADERS = ("#", "type", "org", "signer", "block", "time", "data")
-GENESIS_HELP = (
-    "Trusted genesis file: genesis.bin, or the JSON of GET /v1/genesis. "
-    "Without it the genesis is fetched from the node, which is then trusted for it."
-)
 
 
 def _split_args(v: dict[str, Any]) -> list[Any]:
@@ -219,7 +216,7 @@ COMMANDS = CommandTable(
             "GENESIS` (or `tianfu verify-proof`) checks it offline, against the genesis alone.",
             lookup,
             CODE,
-            opt("genesis", Path | None, GENESIS_HELP, default=None),
+            TRUSTED_GENESIS,
             opt("height", int | None, default=None, min=1),
             opt(
                 "out",
