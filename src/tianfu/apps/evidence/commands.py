@@ -7,25 +7,21 @@ from typing import Any
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.certificate_commands import certificate_commands
-from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, table_view, tx
-from tianfu.apps.common.display import Fields, Output, Text
-from tianfu.apps.common.errors import CommandFailed
-from tianfu.apps.common.readable import Readable
+from tianfu.apps.common.commands import (
+    CommandTable,
+    Session,
+    arg,
+    custom,
+    opt,
+    record_with,
+    table_view,
+    tx,
+)
+from tianfu.apps.common.display import Output, Text
 from tianfu.apps.evidence.certificate import CONTRACT, SPEC, VerifiedDeposit, verify_certificate
 from tianfu.apps.evidence.sdk import Evidence, file_sha256
 
-
-def show(session: Session, v: dict[str, Any]) -> Output:
-    ev = Evidence(session.client())
-    record = ev.get(v["deposit_id"])
-    if record is None:
-        raise CommandFailed(f"unknown deposit {v['deposit_id']}")
-    doc = {
-        **record,
-        "attestations": ev.attestations(v["deposit_id"]),
-        "verifications": ev.verifications(v["deposit_id"]),
-    }
-    return Output(doc, (Fields(f"deposit {v['deposit_id']}", doc),))
+show = record_with(Evidence, "deposit_id", "deposit", "attestations", "verifications")
 
 
 def find(session: Session, v: dict[str, Any]) -> Output:
@@ -41,7 +37,6 @@ DEPOSIT = arg("deposit_id")
 COMMANDS = CommandTable(
     contract=CONTRACT,
     help="Judicial evidence: deposit file hashes, get evidence certificates, verify offline.",
-    readable=Readable(),
     commands=(
         tx(
             "deposit",

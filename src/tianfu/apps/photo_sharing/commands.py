@@ -15,12 +15,12 @@ from tianfu.apps.common.commands import (
     custom,
     opt,
     record_view,
+    record_with,
     table_view,
     tx,
 )
 from tianfu.apps.common.display import Display, Fields, Output, Rows, Text
-from tianfu.apps.common.errors import BadInput, CommandFailed
-from tianfu.apps.common.readable import Readable
+from tianfu.apps.common.errors import BadInput
 from tianfu.apps.photo_sharing import media
 from tianfu.apps.photo_sharing.certificate import (
     CONTRACT,
@@ -71,18 +71,7 @@ def upload(session: Session, v: dict[str, Any]) -> Output:
     return Output(answers, (Rows("uploaded", ("kind", "photo", "sha256", "stored"), rows),))
 
 
-def show(session: Session, v: dict[str, Any]) -> Output:
-    app = PhotoSharing(session.client())
-    record = app.get(v["photo_id"])
-    if record is None:
-        raise CommandFailed(f"unknown photo {v['photo_id']}")
-    doc = {
-        **record,
-        "flags": app.flags(v["photo_id"]),
-        "licences": app.licences(v["photo_id"]),
-        "reports": app.reports(v["photo_id"]),
-    }
-    return Output(doc, (Fields(f"photo {v['photo_id']}", doc),))
+show = record_with(PhotoSharing, "photo_id", "photo", "flags", "licences", "reports")
 
 
 def find(session: Session, v: dict[str, Any]) -> Output:
@@ -141,7 +130,6 @@ COMMANDS = CommandTable(
     contract=CONTRACT,
     help="Photo sharing: register photos (hash, perceptual hash, thumbnail), near-duplicate "
     "flags, licences, infringement reports, authorship certificates verified offline.",
-    readable=Readable(),
     notes=(
         "The image is hashed on this machine; the chain records its SHA-256, pHash, sizes "
         "and licence; the node keeps the bytes once they match (ADR 0026).",

@@ -23,7 +23,6 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Display, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput, CommandFailed
-from tianfu.apps.common.readable import Readable
 from tianfu.apps.traceability import NAME
 from tianfu.apps.traceability.proof import KIND
 from tianfu.apps.traceability.sdk import Traceability
@@ -127,7 +126,6 @@ CODE = arg("code", help="Batch code.")
 COMMANDS = CommandTable(
     contract=NAME,
     help="Product traceability: batches from origin to shelf, splits, merges, recalls.",
-    readable=Readable(),
     commands=(
         tx(
             "register-product",
