@@ -66,6 +66,11 @@ def opt(
     return Param(name, type, help, default, flag or "--" + name.replace("_", "-"), parse, min)
 
 
+def repeated(name: str, help: str) -> Param:  # noqa: A002
+    """An option that may be given several times: its values as a list (None when absent)."""
+    return opt(name, list[str] | None, help, default=None)
+
+
 TRUSTED_GENESIS = opt(
     "genesis",
     Path | None,

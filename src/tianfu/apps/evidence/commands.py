@@ -14,6 +14,7 @@ from tianfu.apps.common.commands import (
     custom,
     opt,
     record_with,
+    repeated,
     table_view,
     tx,
 )
@@ -43,12 +44,7 @@ COMMANDS = CommandTable(
             "Deposit a file's SHA-256 (role depositor); the result is the deposit id.",
             arg("file", Path, "The file; only its SHA-256 is sent."),
             opt("title", str, "What the file is."),
-            opt(
-                "meta",
-                list[str] | None,
-                "KEY=VALUE metadata (repeatable; VALUE parsed as JSON).",
-                default=None,
-            ),
+            repeated("meta", "KEY=VALUE metadata (repeatable; VALUE parsed as JSON)."),
             args=lambda v: [file_sha256(v["file"]), v["title"], inputs.fields(v["meta"], "--meta")],
         ),
         custom(

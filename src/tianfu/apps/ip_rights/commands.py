@@ -14,6 +14,7 @@ from tianfu.apps.common.commands import (
     in_order,
     opt,
     record_view,
+    repeated,
     tx,
 )
 from tianfu.apps.common.display import Fields, Output, Rows
@@ -126,7 +127,7 @@ COMMANDS = CommandTable(
             WORK,
             arg("kind", help="ownership, infringement or licence."),
             arg("claim"),
-            opt("evidence", list[str] | None, "Evidence deposit id (repeatable).", default=None),
+            repeated("evidence", "Evidence deposit id (repeatable)."),
             method="open_dispute",
             args=lambda v: [v["work_id"], v["kind"], v["claim"], list(v["evidence"] or [])],
         ),
