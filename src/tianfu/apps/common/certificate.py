@@ -4,7 +4,8 @@ kind (evidence deposits, photo registrations), exported from a node and verified
 
 An application describes its record once (`RecordSpec`: contract, key prefix, writing method,
 the fields it proves, its error type and wording); `export_record_certificate`,
-`proven_record`, `load_record_certificate` and `verify_record_certificate` do the rest.
+`proven_record`, `load_record_certificate` and `verify_record_certificate` do the rest;
+its verified result is a `ProvenRecord` subclass with the record's own fields.
 """
 
 from __future__ import annotations
