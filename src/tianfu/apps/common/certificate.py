@@ -4,13 +4,15 @@ kind (evidence deposits, photo registrations), exported from a node and verified
 
 An application describes its record once (`RecordSpec`: contract, key prefix, writing method,
 the fields it proves, its error type and wording); `export_record_certificate`,
-`proven_record`, `load_record_certificate` and `verify_record_certificate` do the rest.
+`proven_record`, `load_record_certificate` and `verify_record_certificate` do the rest;
+its verified result is a `ProvenRecord` subclass with the record's own fields.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from tianfu.client import Client, VerificationError
@@ -41,8 +43,15 @@ class RecordSpec:
     min_args: int  # the writing transaction has at least this many arguments
     error: type[VerificationError]
     certificate: str  # "an evidence certificate"
+    title: str  # "evidence certificate": in headings and help texts
+    proves: str  # "evidence deposit": "verified evidence deposit"
     record: str  # "deposit": "the proven record is another deposit"
     transaction: str  # "deposit": "the deposit transaction failed"
+    content: str  # what the record's hash is of: "file"
+    content_hash: str  # the record's field holding the content's SHA-256: "file_hash"
+    mismatch: type[VerificationError]  # raised for content that is not the proven one
+    written: str  # "deposited": "does not match the deposited hash"
+    chain: str  # how help texts name who keeps the chain: "consortium"
     written_by: str  # "an evidence deposit": "the proven transaction is not ..."
     signer: str  # the record's field holding the signer's address: "depositor"
     text_fields: tuple[str, ...]  # fields that must be strings
@@ -52,9 +61,32 @@ class RecordSpec:
     id_field: str  # the id's name in the document's readable fields: "deposit_id"
     # The record's own readable fields, after the contract and the id.
     shown: Callable[[dict[str, Any]], dict[str, Any]]
+    summary: tuple[str, ...]  # readable fields shown when a certificate is written
 
     def key(self, record_id: str) -> str:
         return self.prefix + record_id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProvenRecord:
+    """What every verified record certificate proves besides the record's own fields: the
+    writer's organisation and enrolled name, and where the record stands on the chain."""
+
+    org: str
+    name: str
+    chain_id: str
+    height: int
+    time_ms: int
+    tx_hash: str
+    block_hash: str
+    state_root: str
+    validator_changes: int = 0  # proven membership changes between the genesis and the block
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record's own fields (a subclass's), then these."""
+        own = asdict(self)
+        proven = {f.name: own.pop(f.name) for f in fields(ProvenRecord)}
+        return {**own, **proven}
 
 
 def register_record_kind(spec: RecordSpec) -> None:
@@ -168,10 +200,13 @@ def load_record_certificate(data: bytes | str, spec: RecordSpec) -> dict[str, An
 
 
 def verify_record_certificate(
-    cert_json: dict[str, Any] | str | bytes, genesis: Genesis, spec: RecordSpec
-) -> tuple[VerifiedDocument, ProvenBlock, str, dict[str, Any]]:
-    """Verify a certificate against `genesis` alone: the verified document, the proven block,
-    the record id and the record."""
+    cert_json: dict[str, Any] | str | bytes,
+    content: bytes | None,
+    genesis: Genesis,
+    spec: RecordSpec,
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Verify a certificate against `genesis` alone and, when `content` is given, that its
+    SHA-256 is the record's: the record id, the record, and the `ProvenRecord` fields."""
     try:
         verified: VerifiedDocument = verify_document(cert_json, genesis, kind=spec.kind)
     except spec.error:
@@ -179,4 +214,24 @@ def verify_record_certificate(
     except VerificationError as exc:
         raise spec.error(str(exc)) from None
     b, _contract, record_id, record = proven_record(verified.verified, spec)
-    return verified, b, record_id, record
+    if content is not None:
+        actual = hashlib.sha256(content).hexdigest()
+        if actual != record[spec.content_hash]:
+            noun = spec.content
+            raise spec.mismatch(
+                f"the {noun}'s SHA-256 {actual} does not match the {spec.written} hash "
+                f"{record[spec.content_hash]}: the {noun} was changed or is another {noun}"
+            )
+    header = b.header
+    proven = {
+        "org": record["org"],
+        "name": str(record.get("name", "")),
+        "chain_id": header.chain_id,
+        "height": header.height,
+        "time_ms": header.time_ms,
+        "tx_hash": verified.readable["tx_hash"],  # computed with the chain's hash
+        "block_hash": verified.readable["block_hash"],
+        "state_root": header.state_root.hex(),
+        "validator_changes": len(verified.verified.changes) - 1,
+    }
+    return record_id, record, proven

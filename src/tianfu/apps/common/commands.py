@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from tianfu.apps.common.display import Output, Text
+from tianfu.apps.common.display import Fields, Output, Text
 from tianfu.apps.common.errors import CommandFailed
 from tianfu.apps.common.readable import PLAIN, Readable
+from tianfu.apps.common.sdk import ContractSDK
 from tianfu.client import Client
 from tianfu.types import Genesis
 
@@ -63,6 +64,20 @@ def opt(
 ) -> Param:
     """An option, `--name-with-dashes` unless `flag` names it."""
     return Param(name, type, help, default, flag or "--" + name.replace("_", "-"), parse, min)
+
+
+def repeated(name: str, help: str) -> Param:  # noqa: A002
+    """An option that may be given several times: its values as a list (None when absent)."""
+    return opt(name, list[str] | None, help, default=None)
+
+
+TRUSTED_GENESIS = opt(
+    "genesis",
+    Path | None,
+    "Trusted genesis file: genesis.bin, or the JSON of GET /v1/genesis. "
+    "Without it the genesis is fetched from the node, which is then trusted for it.",
+    default=None,
+)
 
 
 class Session(Protocol):
@@ -122,6 +137,12 @@ class Command:
         if self.kind == "view":
             return frozenset({"url", "json"})
         return self.uses
+
+
+def in_order(*names: str) -> Callable[[dict[str, Any]], list[Any]]:
+    """A command's contract arguments: the named values in this order (for a method whose
+    arguments are not in the command line's order: arguments first, then options)."""
+    return lambda values: [values[n] for n in names]
 
 
 def tx(name: str, help: str, *params: Param, **kw: Any) -> Command:  # noqa: A002
@@ -191,5 +212,24 @@ def printed(
         except ValueError as exc:
             raise CommandFailed(str(exc)) from None
         return Output(text, (Text(text),))
+
+    return run
+
+
+def record_with(
+    sdk: type[ContractSDK], id_name: str, noun: str, *related: str
+) -> Callable[[Session, dict[str, Any]], Output]:
+    """A `show` command's run: the record `get(id)` of the value `id_name` with the SDK's
+    views `related` of the same id beside it, as one table (an unknown id is a failure:
+    "unknown <noun> <id>")."""
+
+    def run(session: Session, values: dict[str, Any]) -> Output:
+        app = sdk(session.client())
+        record_id = values[id_name]
+        record = app.get(record_id)  # type: ignore[attr-defined]
+        if record is None:
+            raise CommandFailed(f"unknown {noun} {record_id}")
+        doc = {**record, **{name: getattr(app, name)(record_id) for name in related}}
+        return Output(doc, (Fields(f"{noun} {record_id}", doc),))
 
     return run

@@ -1,5 +1,5 @@
 """The base of every application's SDK class: one client, one contract, invoke and query, and
-`view`, which declares a contract view as an SDK method."""
+`view` and `operation`, which declare a contract view or operation as an SDK method."""
 
 from __future__ import annotations
 
@@ -32,13 +32,12 @@ class ContractSDK:
 _ARG = inspect.Parameter.POSITIONAL_OR_KEYWORD
 
 
-class view:  # noqa: N801 - used like a decorator name in SDK class bodies
-    """A contract view as an SDK method of the same name.
+class _ContractCall:
+    """A contract method as an SDK method of the same name, declared by its parameters:
+    `f = view("a", "b", c=1, returns=list)` makes `sdk.f(a, b, c=1)` call the contract's
+    `f(a, b, c)` and return `list(...)` of the answer (the answer as it is without `returns`)."""
 
-    `licences = view("photo_id", returns=list)` in an SDK class makes
-    `sdk.licences(photo_id)` return `list(...)` of the node's answer to the view `licences`;
-    parameters with defaults are keywords: `view("fund_id", start=1, limit=200)`. Without
-    `returns` the answer is returned as it is (None for a missing record)."""
+    call_doc = ""
 
     def __init__(
         self, *params: str, returns: Callable[[Any], Any] | None = None, **defaults: Any
@@ -53,6 +52,9 @@ class view:  # noqa: N801 - used like a decorator name in SDK class bodies
     def __set_name__(self, owner: type, name: str) -> None:
         self.method = name
 
+    def send(self, sdk: ContractSDK, args: tuple[Any, ...]) -> Any:
+        raise NotImplementedError
+
     def __get__(self, sdk: ContractSDK | None, owner: type | None = None) -> Any:
         if sdk is None:
             return self
@@ -60,11 +62,36 @@ class view:  # noqa: N801 - used like a decorator name in SDK class bodies
         def call(*args: Any, **kwargs: Any) -> Any:
             bound = self.signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            answer = sdk._query(self.method, *bound.args)
+            answer = self.send(sdk, bound.args)
             return answer if self.returns is None else self.returns(answer)
 
         call.__name__ = self.method
         call.__qualname__ = f"{type(sdk).__name__}.{self.method}"
-        call.__doc__ = f"The contract's view `{self.method}`."
+        call.__doc__ = self.call_doc.format(self.method)
         call.__signature__ = self.signature  # type: ignore[attr-defined]
         return call
+
+
+class view(_ContractCall):  # noqa: N801 - used like a decorator name in SDK class bodies
+    """A contract view as an SDK method of the same name.
+
+    `licences = view("photo_id", returns=list)` in an SDK class makes
+    `sdk.licences(photo_id)` return `list(...)` of the node's answer to the view `licences`;
+    parameters with defaults are keywords: `view("fund_id", start=1, limit=200)`. Without
+    `returns` the answer is returned as it is (None for a missing record)."""
+
+    call_doc = "The contract's view `{}`."
+
+    def send(self, sdk: ContractSDK, args: tuple[Any, ...]) -> Any:
+        return sdk._query(self.method, *args)
+
+
+class operation(_ContractCall):  # noqa: N801 - used like a decorator name in SDK class bodies
+    """A contract operation as an SDK method of the same name: it signs and sends the
+    transaction, waits for its commit and returns its result (`returns` of it, if given);
+    a refused call raises `TxFailed`. `accept = operation("order_id", returns=dict)`."""
+
+    call_doc = "Send the contract's operation `{}`; its result."
+
+    def send(self, sdk: ContractSDK, args: tuple[Any, ...]) -> Any:
+        return sdk._invoke(self.method, *args)

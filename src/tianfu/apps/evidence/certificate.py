@@ -11,11 +11,11 @@ rendered again from the proven data by the verifier and must match exactly.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from tianfu.apps.common.certificate import (
+    ProvenRecord,
     RecordSpec,
     export_record_certificate,
     load_record_certificate,
@@ -39,7 +39,7 @@ class FileMismatch(EvidenceCertificateError):
 
 
 @dataclass(frozen=True)
-class VerifiedDeposit:
+class VerifiedDeposit(ProvenRecord):
     """What a verified certificate proves."""
 
     deposit_id: str
@@ -47,18 +47,6 @@ class VerifiedDeposit:
     title: str
     meta: dict[str, Any]
     depositor: str
-    org: str
-    name: str
-    chain_id: str
-    height: int
-    time_ms: int
-    tx_hash: str
-    block_hash: str
-    state_root: str
-    validator_changes: int = 0  # proven membership changes between the genesis and the block
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _arg_checks(record: dict[str, Any], args: list[Any]) -> list[tuple[bool, str]]:
@@ -82,15 +70,23 @@ SPEC = RecordSpec(
     min_args=1,
     error=EvidenceCertificateError,
     certificate="an evidence certificate",
+    title="evidence certificate",
+    proves="evidence deposit",
     record="deposit",
     transaction="deposit",
+    content="file",
+    content_hash="file_hash",
+    mismatch=FileMismatch,
+    written="deposited",
     written_by="an evidence deposit",
     signer="depositor",
     text_fields=("file_hash", "title", "org"),
     lacks="its file hash, title or organisation",
     arg_checks=_arg_checks,
     id_field="deposit_id",
+    chain="consortium",
     shown=_shown,
+    summary=("file_sha256", "height", "time_ms"),
 )
 
 
@@ -127,15 +123,7 @@ def verify_certificate(
     fields are exactly the proven data; and, when `file_bytes` is given, the file's SHA-256
     equals the deposited hash. Raises `EvidenceCertificateError` (`FileMismatch` for the file).
     """
-    verified, b, deposit_id, record = verify_record_certificate(cert_json, genesis, SPEC)
-    header = b.header
-    if file_bytes is not None:
-        actual = hashlib.sha256(file_bytes).hexdigest()
-        if actual != record["file_hash"]:
-            raise FileMismatch(
-                f"the file's SHA-256 {actual} does not match the deposited hash "
-                f"{record['file_hash']}: the file was changed or is another file"
-            )
+    deposit_id, record, proven = verify_record_certificate(cert_json, file_bytes, genesis, SPEC)
     meta = record.get("meta")
     return VerifiedDeposit(
         deposit_id=deposit_id,
@@ -143,13 +131,5 @@ def verify_certificate(
         title=record["title"],
         meta=dict(meta) if isinstance(meta, dict) else {},
         depositor=record["depositor"],
-        org=record["org"],
-        name=str(record.get("name", "")),
-        chain_id=header.chain_id,
-        height=header.height,
-        time_ms=header.time_ms,
-        tx_hash=verified.readable["tx_hash"],  # computed with the chain's hash
-        block_hash=verified.readable["block_hash"],
-        state_root=header.state_root.hex(),
-        validator_changes=len(verified.verified.changes) - 1,
+        **proven,
     )

@@ -12,7 +12,7 @@ import secrets
 
 import msgspec
 
-from tianfu.apps.common.scenario import Scenario, check
+from tianfu.apps.common.scenario import Scenario, check, handles
 from tianfu.apps.env import AppEnv
 from tianfu.apps.evidence import NAME, source
 from tianfu.apps.evidence.certificate import EvidenceCertificateError, FileMismatch
@@ -35,9 +35,8 @@ def _refuses(
 def run_scenario(env: AppEnv) -> None:
     run = Scenario(env, [(NAME, source)], MEMBERS, suffix="-s")
     p, refused = run.people, run.refused
-    lawyer = Evidence(env.client(p["depositor"]))
-    notary = Evidence(env.client(p["notary"]))
-    court = Evidence(env.client(p["court"]))
+    ev = handles(env, p, Evidence)
+    lawyer, notary, court = ev["depositor"], ev["notary"], ev["court"]
     outsider = Evidence(env.client(env.identity(env.orgs[-1], "ev-outsider")))
     data = b"screenshot of infringing page " + secrets.token_bytes(16)
 

@@ -10,11 +10,9 @@ from tianfu.apps.common.inputs import sha256_file
 from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.evidence.certificate import (
     CONTRACT,
-    VerifiedDeposit,
     export_certificate,
     verify_certificate,
 )
-from tianfu.types import Genesis
 
 
 def file_sha256(data: bytes | Path) -> str:
@@ -58,8 +56,4 @@ class Evidence(ContractSDK):
         """The evidence certificate of a deposit (verified first if the client has a genesis)."""
         return export_certificate(self.client, deposit_id, self.contract)
 
-    @staticmethod
-    def verify(
-        cert: dict[str, Any] | str | bytes, file_bytes: bytes | None, genesis: Genesis
-    ) -> VerifiedDeposit:
-        return verify_certificate(cert, file_bytes, genesis)
+    verify = staticmethod(verify_certificate)

@@ -20,6 +20,7 @@ from tianfu.apps.common.commands import (
     custom,
     opt,
     record_view,
+    repeated,
     table_view,
     tx,
 )
@@ -129,11 +130,8 @@ COMMANDS = CommandTable(
             PATIENT,
             arg("kind", help="lab, imaging, diagnosis, discharge or other."),
             arg("file", Path, "The record's content (kept off the ledger)."),
-            opt(
-                "reader",
-                list[str] | None,
-                "Another organisation that may read it (repeatable; consented ones only).",
-                default=None,
+            repeated(
+                "reader", "Another organisation that may read it (repeatable; consented ones only)."
             ),
             uses=SIGNED,
         ),

@@ -19,6 +19,14 @@ from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.health import NAME
 from tianfu.client import Client, ClientError
 from tianfu.client.private import PrivateData, Sealed
+from tianfu.identity import CertInfo
+
+
+def _known(record: dict[str, Any] | None, missing: str) -> dict[str, Any]:
+    """A view's record; ClientError(missing) when the view found none."""
+    if record is None:
+        raise ClientError(missing)
+    return record
 
 
 class Health(ContractSDK):
@@ -32,22 +40,22 @@ class Health(ContractSDK):
         self.private = PrivateData(client)
 
     @property
-    def org(self) -> str:
+    def _signer(self) -> CertInfo:
+        """Who this client signs as."""
         if self.client.identity is None:
             raise ClientError("this operation is signed: give the client an identity")
-        return str(self.client.identity.info.org)
+        return self.client.identity.info
+
+    @property
+    def org(self) -> str:
+        return str(self._signer.org)
 
     @property
     def address(self) -> str:
-        if self.client.identity is None:
-            raise ClientError("this operation is signed: give the client an identity")
-        return str(self.client.identity.info.address)
+        return str(self._signer.address)
 
     def _home(self, patient: str) -> str:
-        p = self.patient(patient)
-        if p is None:
-            raise ClientError(f"{patient} is not a registered patient")
-        return str(p["org"])
+        return str(_known(self.patient(patient), f"{patient} is not a registered patient")["org"])
 
     # -- patients -----------------------------------------------------------------------------
     def register_patient(self) -> dict[str, Any]:
@@ -78,9 +86,7 @@ class Health(ContractSDK):
 
     def amend(self, rec_id: str, content: bytes) -> int:
         """A new version of a record, for its current readers only; its version number."""
-        rec = self.record(rec_id)
-        if rec is None:
-            raise ClientError(f"unknown record {rec_id}")
+        rec = _known(self.record(rec_id), f"unknown record {rec_id}")
         sealed = self.private.seal(content, rec["readers"])
         version = int(self._invoke("amend", rec_id, sealed.hash, sealed.size, sealed.readers))
         self.private.put(self.contract, sealed)
@@ -89,9 +95,7 @@ class Health(ContractSDK):
     def share(self, rec_id: str, org: str) -> None:
         """Let `org` read a record's latest version (the patient; or a clinician of a reader
         organisation when the patient consented to `org`)."""
-        rec = self.record(rec_id)
-        if rec is None:
-            raise ClientError(f"unknown record {rec_id}")
+        rec = _known(self.record(rec_id), f"unknown record {rec_id}")
         wrapped = self.private.wrap(self.contract, rec["versions"][-1], org)
         self._invoke("share", rec_id, org, wrapped)
 
@@ -134,9 +138,7 @@ class Health(ContractSDK):
         return rx_id
 
     def _wrap_details(self, rx_id: str, org: str) -> bytes:
-        rx = self.prescription(rx_id)
-        if rx is None:
-            raise ClientError(f"unknown prescription {rx_id}")
+        rx = _known(self.prescription(rx_id), f"unknown prescription {rx_id}")
         return self.private.wrap(self.contract, rx["details"], org)
 
     def present(self, rx_id: str, org: str) -> None:

@@ -6,10 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, Session, arg, custom, opt, record_view, tx
+from tianfu.apps.common.commands import (
+    CommandTable,
+    Session,
+    arg,
+    custom,
+    in_order,
+    opt,
+    record_view,
+    repeated,
+    tx,
+)
 from tianfu.apps.common.display import Fields, Output, Rows
 from tianfu.apps.common.errors import CommandFailed
-from tianfu.apps.common.readable import Readable
 from tianfu.apps.ip_rights.sdk import CONTRACT, IpRights
 
 LICENCE_COLUMNS = ("id", "licensee_org", "exclusive", "scope", "start", "end", "fee_fen", "status")
@@ -47,7 +56,6 @@ WORK = arg("work_id")
 COMMANDS = CommandTable(
     contract=CONTRACT,
     help="Intellectual property: works, ownership, licences, infringement evidence, disputes.",
-    readable=Readable(),
     commands=(
         tx(
             "register",
@@ -98,15 +106,7 @@ COMMANDS = CommandTable(
             opt("exclusive", bool, default=False, flag="--exclusive/--non-exclusive"),
             opt("fee_fen", int, default=0, min=0),
             method="grant_licence",
-            args=lambda v: [
-                v["work_id"],
-                v["licensee"],
-                v["exclusive"],
-                v["scope"],
-                v["start"],
-                v["end"],
-                v["fee_fen"],
-            ],
+            args=in_order("work_id", "licensee", "exclusive", "scope", "start", "end", "fee_fen"),
         ),
         tx(
             "surrender",
@@ -127,7 +127,7 @@ COMMANDS = CommandTable(
             WORK,
             arg("kind", help="ownership, infringement or licence."),
             arg("claim"),
-            opt("evidence", list[str] | None, "Evidence deposit id (repeatable).", default=None),
+            repeated("evidence", "Evidence deposit id (repeatable)."),
             method="open_dispute",
             args=lambda v: [v["work_id"], v["kind"], v["claim"], list(v["evidence"] or [])],
         ),

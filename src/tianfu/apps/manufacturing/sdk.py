@@ -7,7 +7,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK, view
+from tianfu.apps.common.sdk import ContractSDK, operation, view
 from tianfu.apps.manufacturing import NAME
 
 
@@ -41,60 +41,29 @@ class Manufacturing(ContractSDK):
     CONTRACT = NAME
 
     # -- operations -------------------------------------------------------------------------
-    def place_order(
-        self,
-        order_id: str,
-        supplier: str,
-        items: list[dict[str, Any]],
-        due_ms: int,
-        inspection_required: bool = True,
-    ) -> dict[str, Any]:
-        args = (order_id, supplier, items, due_ms, inspection_required)
-        return dict(self._invoke("place_order", *args))
-
-    def subcontract(
-        self,
-        parent_id: str,
-        order_id: str,
-        supplier: str,
-        items: list[dict[str, Any]],
-        due_ms: int,
-        inspection_required: bool = True,
-    ) -> dict[str, Any]:
-        args = (parent_id, order_id, supplier, items, due_ms, inspection_required)
-        return dict(self._invoke("subcontract", *args))
-
-    def accept_order(self, order_id: str) -> dict[str, Any]:
-        return dict(self._invoke("accept_order", order_id))
-
-    def decline_order(self, order_id: str, reason: str) -> dict[str, Any]:
-        return dict(self._invoke("decline_order", order_id, reason))
-
-    def cancel_order(self, order_id: str, reason: str) -> dict[str, Any]:
-        return dict(self._invoke("cancel_order", order_id, reason))
-
-    def report_milestone(self, order_id: str, name: str, note: str = "") -> int:
-        return int(self._invoke("report_milestone", order_id, name, note))
-
-    def record_inspection(
-        self, order_id: str, result: str, report_hash: str, note: str = ""
-    ) -> int:
-        return int(self._invoke("record_inspection", order_id, result, report_hash, note))
-
-    def deliver(self, order_id: str, note_hash: str) -> dict[str, Any]:
-        return dict(self._invoke("deliver", order_id, note_hash))
-
-    def accept_delivery(self, order_id: str) -> dict[str, Any]:
-        return dict(self._invoke("accept_delivery", order_id))
-
-    def reject_delivery(self, order_id: str, reason: str) -> dict[str, Any]:
-        return dict(self._invoke("reject_delivery", order_id, reason))
-
-    def flag_overdue(self, order_id: str) -> dict[str, Any]:
-        return dict(self._invoke("flag_overdue", order_id))
-
-    def settle(self, order_id: str, amount: int, payment_ref: str) -> dict[str, Any]:
-        return dict(self._invoke("settle", order_id, amount, payment_ref))
+    # items: a bill of materials (`bom`); due_ms: a block time in ms
+    place_order = operation(
+        "order_id", "supplier", "items", "due_ms", inspection_required=True, returns=dict
+    )
+    subcontract = operation(
+        "parent_id",
+        "order_id",
+        "supplier",
+        "items",
+        "due_ms",
+        inspection_required=True,
+        returns=dict,
+    )
+    accept_order = operation("order_id", returns=dict)
+    decline_order = operation("order_id", "reason", returns=dict)
+    cancel_order = operation("order_id", "reason", returns=dict)
+    report_milestone = operation("order_id", "name", note="", returns=int)
+    record_inspection = operation("order_id", "result", "report_hash", note="", returns=int)
+    deliver = operation("order_id", "note_hash", returns=dict)
+    accept_delivery = operation("order_id", returns=dict)
+    reject_delivery = operation("order_id", "reason", returns=dict)
+    flag_overdue = operation("order_id", returns=dict)
+    settle = operation("order_id", "amount", "payment_ref", returns=dict)
 
     # -- queries ----------------------------------------------------------------------------
     def order(self, order_id: str) -> dict[str, Any] | None:

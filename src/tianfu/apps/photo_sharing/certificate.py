@@ -12,11 +12,11 @@ the genesis and, optionally, the image: its SHA-256 must then be the registered 
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from tianfu.apps.common.certificate import (
+    ProvenRecord,
     RecordSpec,
     export_record_certificate,
     load_record_certificate,
@@ -40,7 +40,7 @@ class ImageMismatch(PhotoCertificateError):
 
 
 @dataclass(frozen=True)
-class VerifiedAuthorship:
+class VerifiedAuthorship(ProvenRecord):
     """What a verified authorship certificate proves."""
 
     photo_id: str
@@ -49,18 +49,6 @@ class VerifiedAuthorship:
     title: str
     licence: dict[str, Any]
     author: str
-    org: str
-    name: str
-    chain_id: str
-    height: int
-    time_ms: int
-    tx_hash: str
-    block_hash: str
-    state_root: str
-    validator_changes: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _arg_checks(record: dict[str, Any], args: list[Any]) -> list[tuple[bool, str]]:
@@ -88,15 +76,23 @@ SPEC = RecordSpec(
     min_args=3,
     error=PhotoCertificateError,
     certificate="an authorship certificate",
+    title="authorship certificate",
+    proves="photo authorship",
     record="photo",
     transaction="registration",
+    content="image",
+    content_hash="sha256",
+    mismatch=ImageMismatch,
+    written="registered",
     written_by="a photo registration",
     signer="author",
     text_fields=("sha256", "phash", "title", "org"),
     lacks="its hashes, title or organisation",
     arg_checks=_arg_checks,
     id_field="photo_id",
+    chain="network",
     shown=_shown,
+    summary=("image_sha256", "author", "height", "time_ms"),
 )
 
 
@@ -130,15 +126,7 @@ def verify_certificate(
     and time by its signer, that the readable fields are exactly the proven data, and, when
     `image` is given, that its SHA-256 is the registered one. Raises
     `PhotoCertificateError` (`ImageMismatch` for the image)."""
-    verified, b, photo_id, record = verify_record_certificate(cert_json, genesis, SPEC)
-    header = b.header
-    if image is not None:
-        actual = hashlib.sha256(image).hexdigest()
-        if actual != record["sha256"]:
-            raise ImageMismatch(
-                f"the image's SHA-256 {actual} does not match the registered hash "
-                f"{record['sha256']}: the image was changed or is another image"
-            )
+    photo_id, record, proven = verify_record_certificate(cert_json, image, genesis, SPEC)
     licence = record.get("licence")
     return VerifiedAuthorship(
         photo_id=photo_id,
@@ -147,13 +135,5 @@ def verify_certificate(
         title=record["title"],
         licence=dict(licence) if isinstance(licence, dict) else {},
         author=record["author"],
-        org=record["org"],
-        name=str(record.get("name", "")),
-        chain_id=header.chain_id,
-        height=header.height,
-        time_ms=header.time_ms,
-        tx_hash=verified.readable["tx_hash"],
-        block_hash=verified.readable["block_hash"],
-        state_root=header.state_root.hex(),
-        validator_changes=len(verified.verified.changes) - 1,
+        **proven,
     )

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tianfu.apps.common import inputs, readable
-from tianfu.apps.common.certificate_commands import verify_file, write_certificate
+from tianfu.apps.common import inputs
+from tianfu.apps.common.certificate_commands import certificate_commands
 from tianfu.apps.common.commands import (
     CommandTable,
     Session,
@@ -15,20 +15,21 @@ from tianfu.apps.common.commands import (
     custom,
     opt,
     record_view,
+    record_with,
     table_view,
     tx,
 )
 from tianfu.apps.common.display import Display, Fields, Output, Rows, Text
-from tianfu.apps.common.errors import BadInput, CommandFailed
-from tianfu.apps.common.readable import Readable
+from tianfu.apps.common.errors import BadInput
 from tianfu.apps.photo_sharing import media
-from tianfu.apps.photo_sharing.certificate import CONTRACT, load_certificate, verify_certificate
+from tianfu.apps.photo_sharing.certificate import (
+    CONTRACT,
+    SPEC,
+    VerifiedAuthorship,
+    verify_certificate,
+)
 from tianfu.apps.photo_sharing.sdk import PhotoSharing, licence_terms, read_image
 
-GENESIS_HELP = (
-    "Trusted genesis file: genesis.bin, or the JSON of GET /v1/genesis. "
-    "Without it the genesis is fetched from the node, which is then trusted for it."
-)
 LICENCE_HELP = (
     "Licence kind: all-rights-reserved, cc-by, cc-by-sa, cc-by-nc, cc0 or custom "
     "(then say the terms with --terms)."
@@ -70,18 +71,7 @@ def upload(session: Session, v: dict[str, Any]) -> Output:
     return Output(answers, (Rows("uploaded", ("kind", "photo", "sha256", "stored"), rows),))
 
 
-def show(session: Session, v: dict[str, Any]) -> Output:
-    app = PhotoSharing(session.client())
-    record = app.get(v["photo_id"])
-    if record is None:
-        raise CommandFailed(f"unknown photo {v['photo_id']}")
-    doc = {
-        **record,
-        "flags": app.flags(v["photo_id"]),
-        "licences": app.licences(v["photo_id"]),
-        "reports": app.reports(v["photo_id"]),
-    }
-    return Output(doc, (Fields(f"photo {v['photo_id']}", doc),))
+show = record_with(PhotoSharing, "photo_id", "photo", "flags", "licences", "reports")
 
 
 def find(session: Session, v: dict[str, Any]) -> Output:
@@ -122,24 +112,8 @@ def download(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, (Text(f"{len(data)} bytes written to {v['out']} (SHA-256 checked)"),))
 
 
-def _verified(proven: Any, file: Path) -> str:
-    return (
-        f"verified: {file} (SHA-256 {proven.sha256}) was registered as {proven.photo_id} "
-        f"by {proven.author} in block {proven.height} at {readable.date(proven.time_ms)} "
-        f"(time_ms {proven.time_ms}), committed by the validators of chain {proven.chain_id} "
-        f"(proven from the genesis through {proven.validator_changes} validator-set changes)"
-    )
-
-
-certificate = write_certificate(
-    lambda client, photo_id: PhotoSharing(client).certificate(photo_id),
-    "photo_id",
-    ("image_sha256", "author", "height", "time_ms"),
-    "authorship certificate written",
-)
-verify = verify_file(
-    load_certificate, verify_certificate, read_image, "verified photo authorship", _verified
-)
+def _registered(proven: VerifiedAuthorship) -> str:
+    return f"(SHA-256 {proven.sha256}) was registered as {proven.photo_id} by {proven.author}"
 
 
 def usage(session: Session, v: dict[str, Any]) -> Output:
@@ -156,7 +130,6 @@ COMMANDS = CommandTable(
     contract=CONTRACT,
     help="Photo sharing: register photos (hash, perceptual hash, thumbnail), near-duplicate "
     "flags, licences, infringement reports, authorship certificates verified offline.",
-    readable=Readable(),
     notes=(
         "The image is hashed on this machine; the chain records its SHA-256, pHash, sizes "
         "and licence; the node keeps the bytes once they match (ADR 0026).",
@@ -266,28 +239,6 @@ COMMANDS = CommandTable(
             arg("sha256", help="The blob's SHA-256 (64 hex)."),
             opt("out", Path, "Where to write the bytes."),
         ),
-        custom(
-            "certificate",
-            "Export a photo's authorship certificate (proofs, header, commit certificate).",
-            certificate,
-            PHOTO,
-            opt("out", Path, "Where to write the certificate JSON."),
-            opt("genesis", Path | None, GENESIS_HELP, default=None),
-        ),
-        custom(
-            "verify",
-            "Verify IMAGE against an authorship CERTIFICATE offline, trusting only the genesis.",
-            verify,
-            arg("file", Path, "The image whose registration is to be proven."),
-            arg("certificate_file", Path, "The authorship certificate JSON."),
-            opt(
-                "genesis",
-                Path | None,
-                "The network's genesis (genesis.bin or the JSON of GET /v1/genesis). "
-                "Verification is offline: no node is contacted.",
-                default=None,
-            ),
-            uses=("json",),
-        ),
+        *certificate_commands(SPEC, PHOTO, read_image, verify_certificate, _registered),
     ),
 )

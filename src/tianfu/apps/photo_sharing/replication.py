@@ -54,32 +54,32 @@ Hash32 = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
 U64 = Annotated[int, msgspec.Meta(ge=0, le=(1 << 63) - 1)]
 
 
-class BlobHave(msgspec.Struct, array_like=True, frozen=True):
+class BlobMessage(msgspec.Struct, array_like=True, frozen=True):
+    """A photo-blob frame: its format version first, checked when it is decoded."""
+
     version: int
-    sha256: Hash32
 
     def validate(self) -> None:
         check_version(self)
 
 
-class BlobFetch(msgspec.Struct, array_like=True, frozen=True):
-    version: int
+class BlobHave(BlobMessage, frozen=True):
+    sha256: Hash32
+
+
+class BlobFetch(BlobMessage, frozen=True):
     request_id: U64
     sha256: Hash32
 
-    def validate(self) -> None:
-        check_version(self)
 
-
-class BlobData(msgspec.Struct, array_like=True, frozen=True):
-    version: int
+class BlobData(BlobMessage, frozen=True):
     request_id: U64
     sha256: Hash32
     status: Annotated[int, msgspec.Meta(ge=0, le=1)]
     data: Annotated[bytes, msgspec.Meta(max_length=MAX_BLOB_BYTES)] = b""
 
     def validate(self) -> None:
-        check_version(self)
+        super().validate()
         if self.status != OK and self.data:
             raise CodecError("a refusal carries no data")
 

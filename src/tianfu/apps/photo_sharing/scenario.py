@@ -15,7 +15,7 @@ import secrets
 
 import msgspec
 
-from tianfu.apps.common.scenario import Scenario, ScenarioFailed, check
+from tianfu.apps.common.scenario import Scenario, ScenarioFailed, check, handles
 from tianfu.apps.env import AppEnv
 from tianfu.apps.photo_sharing import BLOB_PREFIX, NAME, demo, media, source
 from tianfu.apps.photo_sharing.certificate import ImageMismatch, PhotoCertificateError
@@ -63,9 +63,8 @@ def fresh_picture(app: PhotoSharing) -> tuple[int, media.PreparedPhoto]:
 def run_scenario(env: AppEnv) -> None:
     run = Scenario(env, [(NAME, source)], MEMBERS, suffix="-s")
     p, refused = run.people, run.refused
-    author = PhotoSharing(env.client(p["photographer"]))
-    agency = PhotoSharing(env.client(p["agency"]))
-    publisher = PhotoSharing(env.client(p["publisher"]))
+    ps = handles(env, p, PhotoSharing)
+    author, agency, publisher = ps["photographer"], ps["agency"], ps["publisher"]
     seed, photo = fresh_picture(author)
     image = photo.image
 

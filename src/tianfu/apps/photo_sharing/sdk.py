@@ -10,12 +10,10 @@ from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.photo_sharing import BLOB_PREFIX, media
 from tianfu.apps.photo_sharing.certificate import (
     CONTRACT,
-    VerifiedAuthorship,
     export_certificate,
     verify_certificate,
 )
 from tianfu.client import Client, ClientError
-from tianfu.types import Genesis
 
 
 class BlobUnavailable(ClientError):
@@ -126,8 +124,4 @@ class PhotoSharing(ContractSDK):
         """The authorship certificate of a photo (verified against the client's genesis)."""
         return export_certificate(self.client, photo_id, self.contract)
 
-    @staticmethod
-    def verify(
-        cert: dict[str, Any] | str | bytes, image: bytes | None, genesis: Genesis
-    ) -> VerifiedAuthorship:
-        return verify_certificate(cert, image, genesis)
+    verify = staticmethod(verify_certificate)

@@ -11,6 +11,7 @@ import segno
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
+    TRUSTED_GENESIS,
     CommandTable,
     Session,
     arg,
@@ -22,7 +23,6 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Display, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput, CommandFailed
-from tianfu.apps.common.readable import Readable
 from tianfu.apps.traceability import NAME
 from tianfu.apps.traceability.proof import KIND
 from tianfu.apps.traceability.sdk import Traceability
@@ -32,10 +32,6 @@ CONSOLE_URL_ENV = "TIANFU_CONSOLE_URL"  # the base URL printed in QR codes, when
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 EVENT_COLUMNS = ("seq", "type", "org", "name", "height", "time_ms", "data")
 EVENT_HEADERS = ("#", "type", "org", "signer", "block", "time", "data")
-GENESIS_HELP = (
-    "Trusted genesis file: genesis.bin, or the JSON of GET /v1/genesis. "
-    "Without it the genesis is fetched from the node, which is then trusted for it."
-)
 
 
 def _split_args(v: dict[str, Any]) -> list[Any]:
@@ -130,7 +126,6 @@ CODE = arg("code", help="Batch code.")
 COMMANDS = CommandTable(
     contract=NAME,
     help="Product traceability: batches from origin to shelf, splits, merges, recalls.",
-    readable=Readable(),
     commands=(
         tx(
             "register-product",
@@ -219,7 +214,7 @@ COMMANDS = CommandTable(
             "GENESIS` (or `tianfu verify-proof`) checks it offline, against the genesis alone.",
             lookup,
             CODE,
-            opt("genesis", Path | None, GENESIS_HELP, default=None),
+            TRUSTED_GENESIS,
             opt("height", int | None, default=None, min=1),
             opt(
                 "out",
