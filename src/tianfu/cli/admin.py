@@ -15,6 +15,7 @@ from tianfu.cli.common import (
     UrlOpt,
     UsageProblem,
     address_role_command,
+    command_group,
     handle_errors,
     invoke_governance,
     make_client,
@@ -24,14 +25,13 @@ from tianfu.cli.common import (
 )
 from tianfu.client import DEFAULT_URL
 
-ca_app = typer.Typer(help="Organisation certificate authorities.", no_args_is_help=True)
-identity_app = typer.Typer(help="Identities: keys with certificates.", no_args_is_help=True)
-role_app = typer.Typer(
-    help="On-chain roles: ordinary ones granted by an organisation admin, supervisory ones "
-    "(see `tianfu gov supervisory-roles`) by a governance vote (`tianfu gov propose grant-role`).",
-    no_args_is_help=True,
+ca_app = command_group("Organisation certificate authorities.")
+identity_app = command_group("Identities: keys with certificates.")
+role_app = command_group(
+    "On-chain roles: ordinary ones granted by an organisation admin, supervisory ones "
+    "(see `tianfu gov supervisory-roles`) by a governance vote (`tianfu gov propose grant-role`)."
 )
-cert_app = typer.Typer(help="On-chain certificate revocation.", no_args_is_help=True)
+cert_app = command_group("On-chain certificate revocation.")
 
 KINDS = ("admin", "member", "node")
 

@@ -6,10 +6,13 @@ errors always go to stderr as one plain line.
 """
 
 import contextlib
+import functools
+import inspect
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, TypedDict
 
 import typer
 
@@ -50,6 +53,12 @@ SchemeOpt = Annotated[
         "sm2 (the SM2/SM3 suite: SM2 signatures, SM3 hashes).",
     ),
 ]
+
+
+def command_group(help: str) -> typer.Typer:
+    """A group of commands (`tianfu <group> ...`) that shows its --help when called alone."""
+    return typer.Typer(help=help, no_args_is_help=True)
+
 
 # Tests replace this to run the CLI against an in-process node.
 client_factory: Callable[..., Client] = Client
@@ -158,6 +167,26 @@ def trusted_genesis(client: Client, path: Path | None) -> Genesis:
         err=True,
     )
     return client.fetch_genesis()
+
+
+class NodeFiles(TypedDict):
+    """The `NodeConfig` fields that say where a node keeps its files."""
+
+    home: Path
+    genesis: Path
+    identity: Path
+    data: Path
+
+
+def node_files(home: Path) -> NodeFiles:
+    """Where a node set up by the command line keeps its files: the genesis, its identity
+    and its data, all in its home."""
+    return {
+        "home": home,
+        "genesis": (home / "genesis.bin").resolve(),
+        "identity": (home / "identity").resolve(),
+        "data": (home / "data").resolve(),
+    }
 
 
 def print_json(data: Any) -> None:
@@ -271,18 +300,71 @@ def invoke_governance(
     send_call(url, identity, as_json, "governance", method, *args, check=False)
 
 
+@dataclass(frozen=True)
+class Node:
+    """The node options a command was given: `--url`, `--identity`, `--json`."""
+
+    url: str = DEFAULT_URL
+    identity: Path | None = None
+    as_json: bool = False
+
+    def client(self, *, need_identity: bool = False, genesis: Genesis | None = None) -> Client:
+        return make_client(self.url, self.identity, need_identity=need_identity, genesis=genesis)
+
+    def send(self, contract: str, method: str, *args: Any, **invoke: Any) -> None:
+        """Sign and send `contract.method(*args)` and report its outcome (`send_call`)."""
+        send_call(self.url, self.identity, self.as_json, contract, method, *args, **invoke)
+
+    def governance(self, method: str, *args: Any) -> None:
+        """Sign and send a governance call and report its outcome (`invoke_governance`)."""
+        invoke_governance(self.url, self.identity, self.as_json, method, *args)
+
+
+def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+# The node options a command may take, by the name `node_command` knows them by.
+NODE_OPTIONS = {
+    "url": _option("url", UrlOpt, DEFAULT_URL),
+    "identity": _option("identity", IdentityOpt, None),
+    "json": _option("as_json", JsonOpt, False),
+}
+
+
+def node_command(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Make `body(node, ...)` a Typer command: its parameters after `node`, then the node
+    options `names` ("url", "identity", "json", in the order given), which reach the body
+    as one `Node`; every expected failure becomes one error line and an exit code
+    (`handle_errors`)."""
+    options = [NODE_OPTIONS[name] for name in names]
+
+    def decorate(body: Callable[..., None]) -> Callable[..., None]:
+        own = list(inspect.signature(body, eval_str=True).parameters.values())[1:]
+        params = [*own, *options]
+
+        @functools.wraps(body)
+        def command(**kwargs: Any) -> None:
+            node = Node(**{p.name: kwargs.pop(p.name) for p in options})
+            with handle_errors():
+                body(node, **kwargs)
+
+        command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
 def address_role_command(method: str, doc: str) -> Callable[..., None]:
     """A command `ADDRESS ROLE` that calls governance `method(address, role)`; `doc` is its
     --help text."""
 
-    def command(
-        address: str,
-        role: str,
-        url: UrlOpt = DEFAULT_URL,
-        identity: IdentityOpt = None,
-        as_json: JsonOpt = False,
-    ) -> None:
-        invoke_governance(url, identity, as_json, method, address, role)
+    @node_command("url", "identity", "json")
+    def command(node: Node, address: str, role: str) -> None:
+        node.governance(method, address, role)
 
     command.__doc__ = doc
     return command

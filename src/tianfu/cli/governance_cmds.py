@@ -14,15 +14,16 @@ import typer
 
 from tianfu.cli.common import (
     CommandFailed,
-    IdentityOpt,
     JsonOpt,
+    Node,
     SchemeOpt,
     UrlOpt,
     UsageProblem,
     address_role_command,
+    command_group,
     handle_errors,
-    invoke_governance,
     make_client,
+    node_command,
     print_fields,
     print_json,
     print_rows,
@@ -31,11 +32,8 @@ from tianfu.cli.common import (
 from tianfu.client import DEFAULT_URL
 from tianfu.contracts.reviewed_admission import BOOL_PARAMS, PARAM_KEYS
 
-gov_app = typer.Typer(
-    help="Governance: propose and vote on members, validators and parameters.",
-    no_args_is_help=True,
-)
-propose_app = typer.Typer(help="Make a governance proposal (as an admin).", no_args_is_help=True)
+gov_app = command_group("Governance: propose and vote on members, validators and parameters.")
+propose_app = command_group("Make a governance proposal (as an admin).")
 gov_app.add_typer(propose_app, name="propose")
 
 
@@ -48,29 +46,27 @@ def _read_cert(path: Path) -> bytes:
 
 
 @propose_app.command("add-org")
+@node_command("url", "identity", "json")
 def propose_add_org(
+    node: Node,
     name: str,
     ca: Annotated[Path, typer.Option("--ca", help="The organisation's CA certificate (PEM/DER).")],
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose admitting organisation NAME; prints the proposal id (the result)."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_add_org", name, _read_cert(ca))
+    node.governance("propose_add_org", name, _read_cert(ca))
 
 
 @propose_app.command("remove-org")
-def propose_remove_org(
-    name: str, url: UrlOpt = DEFAULT_URL, identity: IdentityOpt = None, as_json: JsonOpt = False
-) -> None:
+@node_command("url", "identity", "json")
+def propose_remove_org(node: Node, name: str) -> None:
     """Propose removing organisation NAME and its validators."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_remove_org", name)
+    node.governance("propose_remove_org", name)
 
 
 @propose_app.command("add-validator")
+@node_command("url", "identity", "json")
 def propose_add_validator(
+    node: Node,
     name: str,
     org: Annotated[str, typer.Option("--org", help="The validator's organisation.")],
     power: Annotated[int, typer.Option("--power", min=1, help="Voting power.")] = 1,
@@ -83,52 +79,38 @@ def propose_add_validator(
         typer.Option("--cert", help="The node's certificate (PEM/DER) instead of --pubkey."),
     ] = None,
     scheme: SchemeOpt = "ed25519",
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose validator NAME of --org with --pubkey (or the key of --cert) and --power."""
-    with handle_errors():
-        if (pubkey is None) == (cert is None):
-            raise UsageProblem("give exactly one of --pubkey HEX or --cert FILE")
-        if cert is not None:
-            from tianfu.identity import cert_info
+    if (pubkey is None) == (cert is None):
+        raise UsageProblem("give exactly one of --pubkey HEX or --cert FILE")
+    if cert is not None:
+        from tianfu.identity import cert_info
 
-            info = cert_info(_read_cert(cert))
-            if info.org != org:
-                raise UsageProblem(f"the certificate belongs to {info.org!r}, not --org {org!r}")
-            key, scheme_id = info.public_key, info.scheme
-        else:
-            try:
-                key = bytes.fromhex(pubkey or "")
-            except ValueError:
-                raise UsageProblem("--pubkey must be hex") from None
-            scheme_id = scheme_of(scheme)
-        invoke_governance(
-            url, identity, as_json, "propose_add_validator", name, org, scheme_id, key, power
-        )
+        info = cert_info(_read_cert(cert))
+        if info.org != org:
+            raise UsageProblem(f"the certificate belongs to {info.org!r}, not --org {org!r}")
+        key, scheme_id = info.public_key, info.scheme
+    else:
+        try:
+            key = bytes.fromhex(pubkey or "")
+        except ValueError:
+            raise UsageProblem("--pubkey must be hex") from None
+        scheme_id = scheme_of(scheme)
+    node.governance("propose_add_validator", name, org, scheme_id, key, power)
 
 
 @propose_app.command("remove-validator")
-def propose_remove_validator(
-    name: str, url: UrlOpt = DEFAULT_URL, identity: IdentityOpt = None, as_json: JsonOpt = False
-) -> None:
+@node_command("url", "identity", "json")
+def propose_remove_validator(node: Node, name: str) -> None:
     """Propose removing validator NAME from the set."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_remove_validator", name)
+    node.governance("propose_remove_validator", name)
 
 
 @propose_app.command("set-power")
-def propose_set_power(
-    name: str,
-    power: int,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@node_command("url", "identity", "json")
+def propose_set_power(node: Node, name: str, power: int) -> None:
     """Propose a new voting POWER for validator NAME."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_set_power", name, power)
+    node.governance("propose_set_power", name, power)
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -159,15 +141,13 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 @propose_app.command("set-params")
+@node_command("url", "identity", "json")
 def propose_set_params(
+    node: Node,
     params: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs, e.g. max_block_txs=2000.")],
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose new values for chain parameters."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_set_params", parse_params(params))
+    node.governance("propose_set_params", parse_params(params))
 
 
 propose_app.command("grant-role")(
@@ -184,20 +164,16 @@ propose_app.command("revoke-role")(
 
 
 @propose_app.command("supervisory-roles")
+@node_command("url", "identity", "json")
 def propose_supervisory_roles(
+    node: Node,
     roles: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Argument(help="The roles only a vote may grant (none: every role is ordinary)."),
     ] = None,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose the complete list of supervisory roles (granted only by a governance vote)."""
-    with handle_errors():
-        invoke_governance(
-            url, identity, as_json, "propose_set_supervisory_roles", sorted(roles or [])
-        )
+    node.governance("propose_set_supervisory_roles", sorted(roles or []))
 
 
 @gov_app.command("supervisory-roles")
@@ -212,16 +188,14 @@ def supervisory_roles(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> No
 
 
 @gov_app.command("vote")
+@node_command("url", "identity", "json")
 def vote(
+    node: Node,
     proposal_id: str,
     reject: Annotated[bool, typer.Option("--reject", help="Vote against.")] = False,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Vote for a proposal (or against it with --reject) as your organisation's admin."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "vote", proposal_id, not reject)
+    node.governance("vote", proposal_id, not reject)
 
 
 def _summary(p: dict[str, Any]) -> dict[str, Any]:

@@ -23,9 +23,12 @@ from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
     IdentityOpt,
     JsonOpt,
+    Node,
     UrlOpt,
+    command_group,
     handle_errors,
     make_client,
+    node_command,
     parse_arg,
     print_fields,
     print_json,
@@ -45,9 +48,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-contract_app = typer.Typer(help="Contract lifecycle: propose, approve, list.", no_args_is_help=True)
-tx_app = typer.Typer(help="Transactions.", no_args_is_help=True)
-block_app = typer.Typer(help="Blocks.", no_args_is_help=True)
+contract_app = command_group("Contract lifecycle: propose, approve, list.")
+tx_app = command_group("Transactions.")
+block_app = command_group("Blocks.")
 app.add_typer(ca_app, name="ca")
 app.add_typer(identity_app, name="identity")
 app.add_typer(contract_app, name="contract")
@@ -105,31 +108,22 @@ def status(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
 
 
 @contract_app.command("propose")
+@node_command("url", "identity", "json")
 def contract_propose(
+    node: Node,
     name: str,
     file: Annotated[Path, typer.Argument(help="The contract's Python source.")],
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose a contract; prints the proposal id (the result)."""
-    with handle_errors():
-        source = file.read_text(encoding="utf-8")
-        send_call(
-            url, identity, as_json, "governance", "propose_contract", name, source, check=False
-        )
+    source = file.read_text(encoding="utf-8")
+    node.send("governance", "propose_contract", name, source, check=False)
 
 
 @contract_app.command("approve")
-def contract_approve(
-    proposal_id: str,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@node_command("url", "identity", "json")
+def contract_approve(node: Node, proposal_id: str) -> None:
     """Approve a contract proposal as your organisation's admin."""
-    with handle_errors():
-        send_call(url, identity, as_json, "governance", "approve", proposal_id, check=False)
+    node.send("governance", "approve", proposal_id, check=False)
 
 
 @contract_app.command("list")
@@ -163,21 +157,15 @@ def invoke(
 
 
 @app.command()
-def query(
-    contract: str,
-    method: str,
-    args: ArgsArg = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
-) -> None:
+@node_command("url", "json")
+def query(node: Node, contract: str, method: str, args: ArgsArg = None) -> None:
     """Call a read-only contract method on the latest state."""
-    with handle_errors():
-        values = [parse_arg(a) for a in args or []]
-        result = make_client(url).query(contract, method, *values)
-        if as_json:
-            print_json({"result": result})
-        else:
-            typer.echo(json.dumps(jsonable(result), indent=2))
+    values = [parse_arg(a) for a in args or []]
+    result = node.client().query(contract, method, *values)
+    if node.as_json:
+        print_json({"result": result})
+    else:
+        typer.echo(json.dumps(jsonable(result), indent=2))
 
 
 @tx_app.command("show")
@@ -216,24 +204,23 @@ def block_show(height: int, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False)
 
 
 @block_app.command("list")
+@node_command("url", "json")
 def block_list(
+    node: Node,
     from_: Annotated[Optional[int], typer.Option("--from", min=1, help="First height.")] = None,  # noqa: UP045
     limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 20,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """List block headers (the latest ones unless --from is given)."""
-    with handle_errors():
-        client = make_client(url)
-        headers = client.blocks(from_, limit)
-        with client.suite.use():  # a header's hash is the chain's (SM3 on an SM2 chain)
-            rows = [[h.height, h.hash.hex(), h.tx_count, h.time_ms] for h in headers]
-        if as_json:
-            print_json(
-                [dict(zip(["height", "hash", "tx_count", "time_ms"], r, strict=True)) for r in rows]
-            )
-        else:
-            print_rows("blocks", ["height", "hash", "txs", "time_ms"], rows)
+    client = node.client()
+    headers = client.blocks(from_, limit)
+    with client.suite.use():  # a header's hash is the chain's (SM3 on an SM2 chain)
+        rows = [[h.height, h.hash.hex(), h.tx_count, h.time_ms] for h in headers]
+    if node.as_json:
+        print_json(
+            [dict(zip(["height", "hash", "tx_count", "time_ms"], r, strict=True)) for r in rows]
+        )
+    else:
+        print_rows("blocks", ["height", "hash", "txs", "time_ms"], rows)
 
 
 # Reading with proofs (tianfu.cli.proof_cmds): state, history, validators, tx proof/absent,
