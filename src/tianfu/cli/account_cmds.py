@@ -10,19 +10,18 @@ import typer
 
 from tianfu.cli.common import (
     CommandFailed,
+    CommandGroup,
     JsonOpt,
     Node,
     SchemeOpt,
-    command_group,
     handle_errors,
-    node_command,
     print_json,
     report_result,
     scheme_of,
     show_fields,
 )
 
-account_app = command_group(
+account_app = CommandGroup(
     "Open-profile accounts: self-made keys with a gas quota (no member certificate)."
 )
 
@@ -51,8 +50,7 @@ def account_create(
             typer.echo(f"register it: tianfu account register --identity {out}")
 
 
-@account_app.command("register")
-@node_command("identity", "url", "json")
+@account_app.node_command("register", "identity", "url", "json")
 def account_register(node: Node) -> None:
     """Register your key as an account with a proof of work of the chain's `pow_bits`."""
     from tianfu.contracts.accounts import solve_pow
@@ -69,8 +67,7 @@ def account_register(node: Node) -> None:
     report_result(client.invoke("accounts", "register", nonce), node.as_json)
 
 
-@account_app.command("sponsor")
-@node_command("identity", "url", "json")
+@account_app.node_command("sponsor", "identity", "url", "json")
 def account_sponsor(
     node: Node, address: Annotated[str, typer.Argument(help="Address of the key to register.")]
 ) -> None:
@@ -78,8 +75,7 @@ def account_sponsor(
     node.send("accounts", "sponsor", address)
 
 
-@account_app.command("show")
-@node_command("identity", "url", "json")
+@account_app.node_command("show", "identity", "url", "json")
 def account_show(
     node: Node,
     address: Annotated[str | None, typer.Argument(help="Address (default: your key's).")] = None,
@@ -98,8 +94,7 @@ def account_show(
     show_fields(f"account {address}", info, node.as_json)
 
 
-@account_app.command("bond")
-@node_command("identity", "url", "json")
+@account_app.node_command("bond", "identity", "url", "json")
 def account_bond(
     node: Node,
     validator: Annotated[str, typer.Argument(help="Validator name (new, or yours).")],
@@ -115,8 +110,7 @@ def account_bond(
     node.send("staking", "bond", validator, scheme_of(scheme), key, amount)
 
 
-@account_app.command("unbond")
-@node_command("identity", "url", "json")
+@account_app.node_command("unbond", "identity", "url", "json")
 def account_unbond(
     node: Node,
     validator: Annotated[str, typer.Argument(help="Your validator's name.")],
@@ -126,8 +120,7 @@ def account_unbond(
     node.send("staking", "unbond", validator, amount)
 
 
-@account_app.command("withdraw")
-@node_command("identity", "url", "json")
+@account_app.node_command("withdraw", "identity", "url", "json")
 def account_withdraw(node: Node) -> None:
     """Take back unbonded stake whose unbonding period has passed (`staking.withdraw`)."""
     node.send("staking", "withdraw")

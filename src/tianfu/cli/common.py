@@ -55,11 +55,6 @@ SchemeOpt = Annotated[
 ]
 
 
-def command_group(help: str) -> typer.Typer:
-    """A group of commands (`tianfu <group> ...`) that shows its --help when called alone."""
-    return typer.Typer(help=help, no_args_is_help=True)
-
-
 # Tests replace this to run the CLI against an in-process node.
 client_factory: Callable[..., Client] = Client
 
@@ -320,10 +315,11 @@ class Node:
         invoke_governance(self.url, self.identity, self.as_json, method, *args)
 
 
+KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+
 def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
-    return inspect.Parameter(
-        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
-    )
+    return inspect.Parameter(name, KEYWORD, default=default, annotation=annotation)
 
 
 # The node options a command may take, by the name `node_command` knows them by.
@@ -335,15 +331,19 @@ NODE_OPTIONS = {
 
 
 def node_command(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Make `body(node, ...)` a Typer command: its parameters after `node`, then the node
-    options `names` ("url", "identity", "json", in the order given), which reach the body
-    as one `Node`; every expected failure becomes one error line and an exit code
-    (`handle_errors`)."""
-    options = [NODE_OPTIONS[name] for name in names]
+    """Make `body(node, ...)` a Typer command: its parameters after `node`, then the options
+    `names` in that order: node options ("url", "identity", "json"), which reach the body as
+    one `Node`, or (to place it among them) one of its own keyword parameters. Every expected
+    failure becomes one error line and an exit code (`handle_errors`)."""
 
     def decorate(body: Callable[..., None]) -> Callable[..., None]:
-        own = list(inspect.signature(body, eval_str=True).parameters.values())[1:]
-        params = [*own, *options]
+        own = dict(list(inspect.signature(body, eval_str=True).parameters.items())[1:])
+        last = [
+            NODE_OPTIONS[n] if n in NODE_OPTIONS else own.pop(n).replace(kind=KEYWORD)
+            for n in names
+        ]
+        options = [p for p in last if p in NODE_OPTIONS.values()]
+        params = [*own.values(), *last]
 
         @functools.wraps(body)
         def command(**kwargs: Any) -> None:
@@ -356,6 +356,26 @@ def node_command(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
         return command
 
     return decorate
+
+
+class CommandGroup(typer.Typer):
+    """A group of commands (`tianfu <group> ...`) that shows its --help when called alone."""
+
+    def __init__(self, help: str, **settings: Any) -> None:
+        super().__init__(help=help, no_args_is_help=True, **settings)
+
+    def node_command(
+        self, name: str, *options: str
+    ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+        """Register `body(node, ...)` as the command `name` taking the node `options`
+        (see `node_command`)."""
+
+        def register(body: Callable[..., None]) -> Callable[..., None]:
+            command = node_command(*options)(body)
+            self.command(name)(command)
+            return command
+
+        return register
 
 
 def address_role_command(method: str, doc: str) -> Callable[..., None]:

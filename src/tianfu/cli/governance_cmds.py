@@ -14,26 +14,20 @@ import typer
 
 from tianfu.cli.common import (
     CommandFailed,
-    JsonOpt,
+    CommandGroup,
     Node,
     SchemeOpt,
-    UrlOpt,
     UsageProblem,
     address_role_command,
-    command_group,
-    handle_errors,
-    make_client,
-    node_command,
     print_fields,
     print_json,
     print_rows,
     scheme_of,
 )
-from tianfu.client import DEFAULT_URL
 from tianfu.contracts.reviewed_admission import BOOL_PARAMS, PARAM_KEYS
 
-gov_app = command_group("Governance: propose and vote on members, validators and parameters.")
-propose_app = command_group("Make a governance proposal (as an admin).")
+gov_app = CommandGroup("Governance: propose and vote on members, validators and parameters.")
+propose_app = CommandGroup("Make a governance proposal (as an admin).")
 gov_app.add_typer(propose_app, name="propose")
 
 
@@ -45,8 +39,7 @@ def _read_cert(path: Path) -> bytes:
     return pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else data
 
 
-@propose_app.command("add-org")
-@node_command("url", "identity", "json")
+@propose_app.node_command("add-org", "url", "identity", "json")
 def propose_add_org(
     node: Node,
     name: str,
@@ -56,15 +49,13 @@ def propose_add_org(
     node.governance("propose_add_org", name, _read_cert(ca))
 
 
-@propose_app.command("remove-org")
-@node_command("url", "identity", "json")
+@propose_app.node_command("remove-org", "url", "identity", "json")
 def propose_remove_org(node: Node, name: str) -> None:
     """Propose removing organisation NAME and its validators."""
     node.governance("propose_remove_org", name)
 
 
-@propose_app.command("add-validator")
-@node_command("url", "identity", "json")
+@propose_app.node_command("add-validator", "url", "identity", "json")
 def propose_add_validator(
     node: Node,
     name: str,
@@ -99,15 +90,13 @@ def propose_add_validator(
     node.governance("propose_add_validator", name, org, scheme_id, key, power)
 
 
-@propose_app.command("remove-validator")
-@node_command("url", "identity", "json")
+@propose_app.node_command("remove-validator", "url", "identity", "json")
 def propose_remove_validator(node: Node, name: str) -> None:
     """Propose removing validator NAME from the set."""
     node.governance("propose_remove_validator", name)
 
 
-@propose_app.command("set-power")
-@node_command("url", "identity", "json")
+@propose_app.node_command("set-power", "url", "identity", "json")
 def propose_set_power(node: Node, name: str, power: int) -> None:
     """Propose a new voting POWER for validator NAME."""
     node.governance("propose_set_power", name, power)
@@ -140,8 +129,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
-@propose_app.command("set-params")
-@node_command("url", "identity", "json")
+@propose_app.node_command("set-params", "url", "identity", "json")
 def propose_set_params(
     node: Node,
     params: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs, e.g. max_block_txs=2000.")],
@@ -163,8 +151,7 @@ propose_app.command("revoke-role")(
 )
 
 
-@propose_app.command("supervisory-roles")
-@node_command("url", "identity", "json")
+@propose_app.node_command("supervisory-roles", "url", "identity", "json")
 def propose_supervisory_roles(
     node: Node,
     roles: Annotated[
@@ -176,19 +163,17 @@ def propose_supervisory_roles(
     node.governance("propose_set_supervisory_roles", sorted(roles or []))
 
 
-@gov_app.command("supervisory-roles")
-def supervisory_roles(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@gov_app.node_command("supervisory-roles", "url", "json")
+def supervisory_roles(node: Node) -> None:
     """Show the roles that only a governance vote grants (an org admin grants the others)."""
-    with handle_errors():
-        roles = make_client(url).query("governance", "supervisory_roles")
-        if as_json:
-            print_json(roles)
-        else:
-            print_rows("supervisory roles", ["role"], [[r] for r in roles])
+    roles = node.client().query("governance", "supervisory_roles")
+    if node.as_json:
+        print_json(roles)
+    else:
+        print_rows("supervisory roles", ["role"], [[r] for r in roles])
 
 
-@gov_app.command("vote")
-@node_command("url", "identity", "json")
+@gov_app.node_command("vote", "url", "identity", "json")
 def vote(
     node: Node,
     proposal_id: str,
@@ -212,32 +197,28 @@ def _summary(p: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-@gov_app.command("show")
-def show(proposal_id: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@gov_app.node_command("show", "url", "json")
+def show(node: Node, proposal_id: str) -> None:
     """Show one proposal and its votes."""
-    with handle_errors():
-        p = make_client(url).query("governance", "get_proposal", proposal_id)
-        if p is None:
-            raise CommandFailed(f"no proposal {proposal_id}")
-        if as_json:
-            print_json(p)
-        else:
-            print_fields(f"proposal {proposal_id}", _summary(p))
+    p = node.client().query("governance", "get_proposal", proposal_id)
+    if p is None:
+        raise CommandFailed(f"no proposal {proposal_id}")
+    if node.as_json:
+        print_json(p)
+    else:
+        print_fields(f"proposal {proposal_id}", _summary(p))
 
 
-@gov_app.command("list")
-def list_(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@gov_app.node_command("list", "url", "json")
+def list_(node: Node) -> None:
     """List the open proposals."""
-    with handle_errors():
-        items = make_client(url).query("governance", "list_proposals")
-        if as_json:
-            print_json(items)
-            return
-        cols = ["id", "kind", "status", "approvals", "rejections", "expires", "args"]
-        rows = [
-            [json.dumps(v) if not isinstance(v, str) else v for v in _row(p, cols)] for p in items
-        ]
-        print_rows("open proposals", cols, rows)
+    items = node.client().query("governance", "list_proposals")
+    if node.as_json:
+        print_json(items)
+        return
+    cols = ["id", "kind", "status", "approvals", "rejections", "expires", "args"]
+    rows = [[json.dumps(v) if not isinstance(v, str) else v for v in _row(p, cols)] for p in items]
+    print_rows("open proposals", cols, rows)
 
 
 def _row(p: dict[str, Any], cols: list[str]) -> list[Any]:
@@ -245,17 +226,14 @@ def _row(p: dict[str, Any], cols: list[str]) -> list[Any]:
     return [s.get(c, "") for c in cols]
 
 
-@gov_app.command("validators")
-def validators(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@gov_app.node_command("validators", "url", "json")
+def validators(node: Node) -> None:
     """List the latest validator set in state and the height it signs from."""
-    with handle_errors():
-        client = make_client(url)
-        items = client.query("governance", "list_validators")
-        start = client.query("governance", "validators_from")
-        if as_json:
-            print_json({"from_height": start, "validators": items})
-            return
-        rows = [[v["name"], v["org"], v["power"], v["public_key"].hex()] for v in items]
-        print_rows(
-            f"validators (signing from height {start})", ["name", "org", "power", "key"], rows
-        )
+    client = node.client()
+    items = client.query("governance", "list_validators")
+    start = client.query("governance", "validators_from")
+    if node.as_json:
+        print_json({"from_height": start, "validators": items})
+        return
+    rows = [[v["name"], v["org"], v["power"], v["public_key"].hex()] for v in items]
+    print_rows(f"validators (signing from height {start})", ["name", "org", "power", "key"], rows)

@@ -13,10 +13,10 @@ from rich.table import Table
 
 from tianfu.cli.common import (
     CommandFailed,
+    CommandGroup,
     JsonOpt,
     SchemeOpt,
     UsageProblem,
-    command_group,
     handle_errors,
     node_files,
     print_json,
@@ -24,8 +24,8 @@ from tianfu.cli.common import (
 )
 from tianfu.types.genesis import decode_genesis
 
-network_app = command_group("Create the files of a multi-organisation network.")
-node_app = command_group("Run a node.")
+network_app = CommandGroup("Create the files of a multi-organisation network.")
+node_app = CommandGroup("Run a node.")
 console = Console()
 
 
@@ -423,7 +423,7 @@ def up(
             console.print("stopped.")
 
 
-genesis_app = command_group("Assemble a consortium's genesis from the members' files.")
+genesis_app = CommandGroup("Assemble a consortium's genesis from the members' files.")
 
 
 def _cert_der(path: Path) -> bytes:

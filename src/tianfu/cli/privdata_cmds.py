@@ -15,11 +15,10 @@ import typer
 
 from tianfu.cli.common import (
     CommandFailed,
+    CommandGroup,
     JsonOpt,
     Node,
-    command_group,
     handle_errors,
-    node_command,
     print_json,
     print_rows,
     report_result,
@@ -28,11 +27,10 @@ from tianfu.cli.common import (
 from tianfu.client.private import PrivateData
 from tianfu.privdata import REGISTRY, registry_source
 
-privdata_app = command_group("Private data: the organisations' data keys, and what a node keeps.")
+privdata_app = CommandGroup("Private data: the organisations' data keys, and what a node keeps.")
 
 
-@privdata_app.command("propose")
-@node_command("url", "identity", "json")
+@privdata_app.node_command("propose", "url", "identity", "json")
 def propose(node: Node) -> None:
     """Propose the `privdata` key-registry contract (as an admin); prints the proposal id."""
     client = node.client(need_identity=True)
@@ -42,8 +40,7 @@ def propose(node: Node) -> None:
     report_result(result, node.as_json)
 
 
-@privdata_app.command("register-key")
-@node_command("url", "identity", "json")
+@privdata_app.node_command("register-key", "url", "identity", "json")
 def register_key(node: Node) -> None:
     """Register the data key your organisation's node (at --url) holds, as its admin."""
     pd = PrivateData(node.client(need_identity=True))
@@ -58,8 +55,7 @@ def register_key(node: Node) -> None:
         typer.echo(f"registered the data key of {org} (version {version})")
 
 
-@privdata_app.command("keys")
-@node_command("url", "json")
+@privdata_app.node_command("keys", "url", "json")
 def keys(node: Node) -> None:
     """The data public keys the node holds, and whether each is registered on chain."""
     held = PrivateData(node.client()).node_keys()
@@ -72,16 +68,14 @@ def keys(node: Node) -> None:
     print_rows("data keys of this node", ["org", "public key", "registered"], rows)
 
 
-@privdata_app.command("status")
-@node_command("url", "json")
+@privdata_app.node_command("status", "url", "json")
 def status(node: Node) -> None:
     """What the node keeps (records, bytes per writer organisation) and its counters."""
     doc = PrivateData(node.client()).status()
     show_fields("private data on this node", doc, node.as_json)
 
 
-@privdata_app.command("show")
-@node_command("url", "json")
+@privdata_app.node_command("show", "url", "json")
 def show(
     node: Node,
     contract: Annotated[str, typer.Argument(help="The contract keeping the record.")],
