@@ -271,30 +271,6 @@ def report_result(
         raise typer.Exit(1)
 
 
-def send_call(
-    url: str,
-    identity: Path | None,
-    as_json: bool,
-    contract: str,
-    method: str,
-    *args: Any,
-    **invoke: Any,
-) -> None:
-    """Sign and send a call of `contract.method(*args)` (`invoke`: the options of
-    `Client.invoke`) and report its outcome."""
-    with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke(contract, method, *args, **invoke), as_json)
-
-
-def invoke_governance(
-    url: str, identity: Path | None, as_json: bool, method: str, *args: Any
-) -> None:
-    """Sign and send a call of the governance contract and report its outcome (a failed
-    transaction is reported, not raised)."""
-    send_call(url, identity, as_json, "governance", method, *args, check=False)
-
-
 @dataclass(frozen=True)
 class Node:
     """The node options a command was given: `--url`, `--identity`, `--json`."""
@@ -307,19 +283,23 @@ class Node:
         return make_client(self.url, self.identity, need_identity=need_identity, genesis=genesis)
 
     def send(self, contract: str, method: str, *args: Any, **invoke: Any) -> None:
-        """Sign and send `contract.method(*args)` and report its outcome (`send_call`)."""
-        send_call(self.url, self.identity, self.as_json, contract, method, *args, **invoke)
+        """Sign and send a call of `contract.method(*args)` (`invoke`: the options of
+        `Client.invoke`) and report its outcome."""
+        with handle_errors():
+            client = self.client(need_identity=True)
+            report_result(client.invoke(contract, method, *args, **invoke), self.as_json)
 
     def governance(self, method: str, *args: Any) -> None:
-        """Sign and send a governance call and report its outcome (`invoke_governance`)."""
-        invoke_governance(self.url, self.identity, self.as_json, method, *args)
+        """Sign and send a call of the governance contract and report its outcome (a failed
+        transaction is reported, not raised)."""
+        self.send("governance", method, *args, check=False)
 
 
-KEYWORD = inspect.Parameter.KEYWORD_ONLY
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
 def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
-    return inspect.Parameter(name, KEYWORD, default=default, annotation=annotation)
+    return inspect.Parameter(name, _KEYWORD, default=default, annotation=annotation)
 
 
 # The node options a command may take, by the name `node_command` knows them by.
@@ -339,7 +319,7 @@ def node_command(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
     def decorate(body: Callable[..., None]) -> Callable[..., None]:
         own = dict(list(inspect.signature(body, eval_str=True).parameters.items())[1:])
         last = [
-            NODE_OPTIONS[n] if n in NODE_OPTIONS else own.pop(n).replace(kind=KEYWORD)
+            NODE_OPTIONS[n] if n in NODE_OPTIONS else own.pop(n).replace(kind=_KEYWORD)
             for n in names
         ]
         options = [p for p in last if p in NODE_OPTIONS.values()]
