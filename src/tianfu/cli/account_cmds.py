@@ -10,23 +10,19 @@ import typer
 
 from tianfu.cli.common import (
     CommandFailed,
-    IdentityOpt,
+    CommandGroup,
     JsonOpt,
+    Node,
     SchemeOpt,
-    UrlOpt,
     handle_errors,
-    make_client,
     print_json,
     report_result,
     scheme_of,
-    send_call,
     show_fields,
 )
-from tianfu.client import DEFAULT_URL
 
-account_app = typer.Typer(
-    help="Open-profile accounts: self-made keys with a gas quota (no member certificate).",
-    no_args_is_help=True,
+account_app = CommandGroup(
+    "Open-profile accounts: self-made keys with a gas quota (no member certificate)."
 )
 
 
@@ -54,102 +50,77 @@ def account_create(
             typer.echo(f"register it: tianfu account register --identity {out}")
 
 
-@account_app.command("register")
-def account_register(
-    identity: IdentityOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
-) -> None:
+@account_app.node_command("register", "identity", "url", "json")
+def account_register(node: Node) -> None:
     """Register your key as an account with a proof of work of the chain's `pow_bits`."""
-    with handle_errors():
-        from tianfu.contracts.accounts import solve_pow
-        from tianfu.execution.contract_api import address_of
+    from tianfu.contracts.accounts import solve_pow
+    from tianfu.execution.contract_api import address_of
 
-        client = make_client(url, identity, need_identity=True)
-        assert client.identity is not None  # need_identity
-        kp = client.identity.keypair
-        params = client.query("governance", "get_params")
-        if "pow_bits" not in params:
-            raise CommandFailed("this chain has the consortium profile: it has no open accounts")
-        address = address_of(kp.scheme, kp.public_key)
-        nonce = solve_pow(client.chain_id, address, int(params["pow_bits"]))
-        report_result(client.invoke("accounts", "register", nonce), as_json)
+    client = node.client(need_identity=True)
+    assert client.identity is not None  # need_identity
+    kp = client.identity.keypair
+    params = client.query("governance", "get_params")
+    if "pow_bits" not in params:
+        raise CommandFailed("this chain has the consortium profile: it has no open accounts")
+    address = address_of(kp.scheme, kp.public_key)
+    nonce = solve_pow(client.chain_id, address, int(params["pow_bits"]))
+    report_result(client.invoke("accounts", "register", nonce), node.as_json)
 
 
-@account_app.command("sponsor")
+@account_app.node_command("sponsor", "identity", "url", "json")
 def account_sponsor(
-    address: Annotated[str, typer.Argument(help="Address of the key to register.")],
-    identity: IdentityOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
+    node: Node, address: Annotated[str, typer.Argument(help="Address of the key to register.")]
 ) -> None:
     """Register another key's address as an account, vouched for by yours."""
-    with handle_errors():
-        send_call(url, identity, as_json, "accounts", "sponsor", address)
+    node.send("accounts", "sponsor", address)
 
 
-@account_app.command("show")
+@account_app.node_command("show", "identity", "url", "json")
 def account_show(
+    node: Node,
     address: Annotated[str | None, typer.Argument(help="Address (default: your key's).")] = None,
-    identity: IdentityOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """An account's registration and the gas left in its quota."""
-    with handle_errors():
-        from tianfu.execution.contract_api import address_of
+    from tianfu.execution.contract_api import address_of
 
-        client = make_client(url, identity, need_identity=address is None)
-        if address is None:
-            assert client.identity is not None  # need_identity
-            kp = client.identity.keypair
-            address = address_of(kp.scheme, kp.public_key)
-        info = client.query("accounts", "get_account", address)
-        if info is None:
-            raise CommandFailed(f"{address} is not a registered account")
-        show_fields(f"account {address}", info, as_json)
+    client = node.client(need_identity=address is None)
+    if address is None:
+        assert client.identity is not None  # need_identity
+        kp = client.identity.keypair
+        address = address_of(kp.scheme, kp.public_key)
+    info = client.query("accounts", "get_account", address)
+    if info is None:
+        raise CommandFailed(f"{address} is not a registered account")
+    show_fields(f"account {address}", info, node.as_json)
 
 
-@account_app.command("bond")
+@account_app.node_command("bond", "identity", "url", "json")
 def account_bond(
+    node: Node,
     validator: Annotated[str, typer.Argument(help="Validator name (new, or yours).")],
     public_key: Annotated[str, typer.Argument(help="Its consensus key, hex.")],
     amount: Annotated[int, typer.Argument(help="Stake units to bond.")],
     scheme: SchemeOpt = "ed25519",
-    identity: IdentityOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """Bond stake to a validator key (`staking.bond`): its power grows from H + 2."""
-    with handle_errors():
-        try:
-            key = bytes.fromhex(public_key)
-        except ValueError:
-            raise CommandFailed("the public key must be hex") from None
-        send_call(
-            url, identity, as_json, "staking", "bond", validator, scheme_of(scheme), key, amount
-        )
+    try:
+        key = bytes.fromhex(public_key)
+    except ValueError:
+        raise CommandFailed("the public key must be hex") from None
+    node.send("staking", "bond", validator, scheme_of(scheme), key, amount)
 
 
-@account_app.command("unbond")
+@account_app.node_command("unbond", "identity", "url", "json")
 def account_unbond(
+    node: Node,
     validator: Annotated[str, typer.Argument(help="Your validator's name.")],
     amount: Annotated[int, typer.Argument(help="Stake units to unbond.")],
-    identity: IdentityOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """Unbond stake (`staking.unbond`): power drops from H + 2, stake freed after the period."""
-    with handle_errors():
-        send_call(url, identity, as_json, "staking", "unbond", validator, amount)
+    node.send("staking", "unbond", validator, amount)
 
 
-@account_app.command("withdraw")
-def account_withdraw(
-    identity: IdentityOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
-) -> None:
+@account_app.node_command("withdraw", "identity", "url", "json")
+def account_withdraw(node: Node) -> None:
     """Take back unbonded stake whose unbonding period has passed (`staking.withdraw`)."""
-    with handle_errors():
-        send_call(url, identity, as_json, "staking", "withdraw")
+    node.send("staking", "withdraw")

@@ -9,29 +9,26 @@ import typer
 
 from tianfu.cli.common import (
     CommandFailed,
-    IdentityOpt,
+    CommandGroup,
     JsonOpt,
+    Node,
     SchemeOpt,
-    UrlOpt,
     UsageProblem,
     address_role_command,
     handle_errors,
-    invoke_governance,
-    make_client,
+    node_command,
     report_result,
     scheme_of,
     show_fields,
 )
-from tianfu.client import DEFAULT_URL
 
-ca_app = typer.Typer(help="Organisation certificate authorities.", no_args_is_help=True)
-identity_app = typer.Typer(help="Identities: keys with certificates.", no_args_is_help=True)
-role_app = typer.Typer(
-    help="On-chain roles: ordinary ones granted by an organisation admin, supervisory ones "
-    "(see `tianfu gov supervisory-roles`) by a governance vote (`tianfu gov propose grant-role`).",
-    no_args_is_help=True,
+ca_app = CommandGroup("Organisation certificate authorities.")
+identity_app = CommandGroup("Identities: keys with certificates.")
+role_app = CommandGroup(
+    "On-chain roles: ordinary ones granted by an organisation admin, supervisory ones "
+    "(see `tianfu gov supervisory-roles`) by a governance vote (`tianfu gov propose grant-role`)."
 )
-cert_app = typer.Typer(help="On-chain certificate revocation.", no_args_is_help=True)
+cert_app = CommandGroup("On-chain certificate revocation.")
 
 KINDS = ("admin", "member", "node")
 
@@ -140,44 +137,39 @@ role_app.command("revoke")(address_role_command("revoke_role", "Revoke an on-cha
 
 
 def _revoke(
-    url: str,
-    identity: Path | None,
-    as_json: bool,
+    node: Node,
     address: str | None,
     cert: Path | None,
     fingerprint: str | None,
     serial: str | None,
 ) -> None:
-    with handle_errors():
-        given = [x for x in (address, cert, fingerprint, serial) if x is not None]
-        if len(given) != 1:
-            raise UsageProblem(
-                "give exactly one of ADDRESS, --cert FILE, --fingerprint or --serial"
-            )
-        if address is not None:
-            invoke_governance(url, identity, as_json, "revoke_cert", address)
-            return
-        from tianfu.client.governance import revoke_certificate, revoke_serial
+    given = [x for x in (address, cert, fingerprint, serial) if x is not None]
+    if len(given) != 1:
+        raise UsageProblem("give exactly one of ADDRESS, --cert FILE, --fingerprint or --serial")
+    if address is not None:
+        node.governance("revoke_cert", address)
+        return
+    from tianfu.client.governance import revoke_certificate, revoke_serial
 
-        client = make_client(url, identity, need_identity=True)
-        if cert is not None:
-            try:
-                data = cert.read_bytes()
-            except OSError as exc:
-                raise UsageProblem(f"cannot read {cert}: {exc.strerror}") from None
-            result = revoke_certificate(client, data, check=False)
-        elif fingerprint is not None:
-            fp = fingerprint.replace(":", "").strip().lower()
-            if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
-                raise UsageProblem("--fingerprint is the certificate's SHA-256: 64 hex characters")
-            result = revoke_certificate(client, fp, check=False)
-        else:
-            try:
-                number = int(serial or "", 0)
-            except ValueError:
-                raise UsageProblem("--serial is a decimal or 0x-hex integer") from None
-            result = revoke_serial(client, number, check=False)
-        report_result(result, as_json)
+    client = node.client(need_identity=True)
+    if cert is not None:
+        try:
+            data = cert.read_bytes()
+        except OSError as exc:
+            raise UsageProblem(f"cannot read {cert}: {exc.strerror}") from None
+        result = revoke_certificate(client, data, check=False)
+    elif fingerprint is not None:
+        fp = fingerprint.replace(":", "").strip().lower()
+        if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
+            raise UsageProblem("--fingerprint is the certificate's SHA-256: 64 hex characters")
+        result = revoke_certificate(client, fp, check=False)
+    else:
+        try:
+            number = int(serial or "", 0)
+        except ValueError:
+            raise UsageProblem("--serial is a decimal or 0x-hex integer") from None
+        result = revoke_serial(client, number, check=False)
+    report_result(result, node.as_json)
 
 
 CertFileOpt = Annotated[
@@ -201,16 +193,15 @@ AddressArg = Annotated[
 def _revoke_command(doc: str) -> Callable[..., None]:
     """A revocation command (by ADDRESS, --cert, --fingerprint or --serial) with --help `doc`."""
 
+    @node_command("url", "identity", "json")
     def command(
+        node: Node,
         address: AddressArg = None,
         cert: CertFileOpt = None,
         fingerprint: FingerprintOpt = None,
         serial: SerialOpt = None,
-        url: UrlOpt = DEFAULT_URL,
-        identity: IdentityOpt = None,
-        as_json: JsonOpt = False,
     ) -> None:
-        _revoke(url, identity, as_json, address, cert, fingerprint, serial)
+        _revoke(node, address, cert, fingerprint, serial)
 
     command.__doc__ = doc
     return command

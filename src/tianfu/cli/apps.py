@@ -22,6 +22,7 @@ from tianfu.apps.common.commands import REQUIRED, Command, CommandTable, Param
 from tianfu.apps.common.display import Display, Fields, Json, Output, Rows, Text
 from tianfu.apps.registry import APPLICATIONS, application
 from tianfu.cli import common
+from tianfu.cli.common import CommandGroup
 from tianfu.client import DEFAULT_URL, Client
 from tianfu.types import Genesis
 
@@ -186,7 +187,7 @@ def app_cli(name: str) -> typer.Typer:
 
 def register(root: typer.Typer) -> None:
     """`tianfu app <name> ...` for every application (and the top-level aliases some have)."""
-    group = typer.Typer(help="The industry applications.", no_args_is_help=True)
+    group = CommandGroup("The industry applications.")
     for app in APPLICATIONS:
         sub = typer_app(app.commands)
         group.add_typer(sub, name=app.name, help=app.commands.help)

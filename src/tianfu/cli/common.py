@@ -6,10 +6,13 @@ errors always go to stderr as one plain line.
 """
 
 import contextlib
+import functools
+import inspect
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Optional, TypedDict
 
 import typer
 
@@ -50,6 +53,7 @@ SchemeOpt = Annotated[
         "sm2 (the SM2/SM3 suite: SM2 signatures, SM3 hashes).",
     ),
 ]
+
 
 # Tests replace this to run the CLI against an in-process node.
 client_factory: Callable[..., Client] = Client
@@ -160,6 +164,26 @@ def trusted_genesis(client: Client, path: Path | None) -> Genesis:
     return client.fetch_genesis()
 
 
+class NodeFiles(TypedDict):
+    """The `NodeConfig` fields that say where a node keeps its files."""
+
+    home: Path
+    genesis: Path
+    identity: Path
+    data: Path
+
+
+def node_files(home: Path) -> NodeFiles:
+    """Where a node set up by the command line keeps its files: the genesis, its identity
+    and its data, all in its home."""
+    return {
+        "home": home,
+        "genesis": (home / "genesis.bin").resolve(),
+        "identity": (home / "identity").resolve(),
+        "data": (home / "data").resolve(),
+    }
+
+
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(jsonable(data), indent=2))
 
@@ -247,42 +271,100 @@ def report_result(
         raise typer.Exit(1)
 
 
-def send_call(
-    url: str,
-    identity: Path | None,
-    as_json: bool,
-    contract: str,
-    method: str,
-    *args: Any,
-    **invoke: Any,
-) -> None:
-    """Sign and send a call of `contract.method(*args)` (`invoke`: the options of
-    `Client.invoke`) and report its outcome."""
-    with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        report_result(client.invoke(contract, method, *args, **invoke), as_json)
+@dataclass(frozen=True)
+class Node:
+    """The node options a command was given: `--url`, `--identity`, `--json`."""
+
+    url: str = DEFAULT_URL
+    identity: Path | None = None
+    as_json: bool = False
+
+    def client(self, *, need_identity: bool = False, genesis: Genesis | None = None) -> Client:
+        return make_client(self.url, self.identity, need_identity=need_identity, genesis=genesis)
+
+    def send(self, contract: str, method: str, *args: Any, **invoke: Any) -> None:
+        """Sign and send a call of `contract.method(*args)` (`invoke`: the options of
+        `Client.invoke`) and report its outcome."""
+        with handle_errors():
+            client = self.client(need_identity=True)
+            report_result(client.invoke(contract, method, *args, **invoke), self.as_json)
+
+    def governance(self, method: str, *args: Any) -> None:
+        """Sign and send a call of the governance contract and report its outcome (a failed
+        transaction is reported, not raised)."""
+        self.send("governance", method, *args, check=False)
 
 
-def invoke_governance(
-    url: str, identity: Path | None, as_json: bool, method: str, *args: Any
-) -> None:
-    """Sign and send a call of the governance contract and report its outcome (a failed
-    transaction is reported, not raised)."""
-    send_call(url, identity, as_json, "governance", method, *args, check=False)
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+
+def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, _KEYWORD, default=default, annotation=annotation)
+
+
+# The node options a command may take, by the name `node_command` knows them by.
+NODE_OPTIONS = {
+    "url": _option("url", UrlOpt, DEFAULT_URL),
+    "identity": _option("identity", IdentityOpt, None),
+    "json": _option("as_json", JsonOpt, False),
+}
+
+
+def node_command(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Make `body(node, ...)` a Typer command: its parameters after `node`, then the options
+    `names` in that order: node options ("url", "identity", "json"), which reach the body as
+    one `Node`, or (to place it among them) one of its own keyword parameters. Every expected
+    failure becomes one error line and an exit code (`handle_errors`)."""
+
+    def decorate(body: Callable[..., None]) -> Callable[..., None]:
+        own = dict(list(inspect.signature(body, eval_str=True).parameters.items())[1:])
+        last = [
+            NODE_OPTIONS[n] if n in NODE_OPTIONS else own.pop(n).replace(kind=_KEYWORD)
+            for n in names
+        ]
+        options = [p for p in last if p in NODE_OPTIONS.values()]
+        params = [*own.values(), *last]
+
+        @functools.wraps(body)
+        def command(**kwargs: Any) -> None:
+            node = Node(**{p.name: kwargs.pop(p.name) for p in options})
+            with handle_errors():
+                body(node, **kwargs)
+
+        command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
+
+
+class CommandGroup(typer.Typer):
+    """A group of commands (`tianfu <group> ...`) that shows its --help when called alone."""
+
+    def __init__(self, help: str, **settings: Any) -> None:
+        super().__init__(help=help, no_args_is_help=True, **settings)
+
+    def node_command(
+        self, name: str, *options: str
+    ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+        """Register `body(node, ...)` as the command `name` taking the node `options`
+        (see `node_command`)."""
+
+        def register(body: Callable[..., None]) -> Callable[..., None]:
+            command = node_command(*options)(body)
+            self.command(name)(command)
+            return command
+
+        return register
 
 
 def address_role_command(method: str, doc: str) -> Callable[..., None]:
     """A command `ADDRESS ROLE` that calls governance `method(address, role)`; `doc` is its
     --help text."""
 
-    def command(
-        address: str,
-        role: str,
-        url: UrlOpt = DEFAULT_URL,
-        identity: IdentityOpt = None,
-        as_json: JsonOpt = False,
-    ) -> None:
-        invoke_governance(url, identity, as_json, method, address, role)
+    @node_command("url", "identity", "json")
+    def command(node: Node, address: str, role: str) -> None:
+        node.governance(method, address, role)
 
     command.__doc__ = doc
     return command

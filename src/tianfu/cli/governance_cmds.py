@@ -14,28 +14,20 @@ import typer
 
 from tianfu.cli.common import (
     CommandFailed,
-    IdentityOpt,
-    JsonOpt,
+    CommandGroup,
+    Node,
     SchemeOpt,
-    UrlOpt,
     UsageProblem,
     address_role_command,
-    handle_errors,
-    invoke_governance,
-    make_client,
     print_fields,
     print_json,
     print_rows,
     scheme_of,
 )
-from tianfu.client import DEFAULT_URL
 from tianfu.contracts.reviewed_admission import BOOL_PARAMS, PARAM_KEYS
 
-gov_app = typer.Typer(
-    help="Governance: propose and vote on members, validators and parameters.",
-    no_args_is_help=True,
-)
-propose_app = typer.Typer(help="Make a governance proposal (as an admin).", no_args_is_help=True)
+gov_app = CommandGroup("Governance: propose and vote on members, validators and parameters.")
+propose_app = CommandGroup("Make a governance proposal (as an admin).")
 gov_app.add_typer(propose_app, name="propose")
 
 
@@ -47,30 +39,25 @@ def _read_cert(path: Path) -> bytes:
     return pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else data
 
 
-@propose_app.command("add-org")
+@propose_app.node_command("add-org", "url", "identity", "json")
 def propose_add_org(
+    node: Node,
     name: str,
     ca: Annotated[Path, typer.Option("--ca", help="The organisation's CA certificate (PEM/DER).")],
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose admitting organisation NAME; prints the proposal id (the result)."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_add_org", name, _read_cert(ca))
+    node.governance("propose_add_org", name, _read_cert(ca))
 
 
-@propose_app.command("remove-org")
-def propose_remove_org(
-    name: str, url: UrlOpt = DEFAULT_URL, identity: IdentityOpt = None, as_json: JsonOpt = False
-) -> None:
+@propose_app.node_command("remove-org", "url", "identity", "json")
+def propose_remove_org(node: Node, name: str) -> None:
     """Propose removing organisation NAME and its validators."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_remove_org", name)
+    node.governance("propose_remove_org", name)
 
 
-@propose_app.command("add-validator")
+@propose_app.node_command("add-validator", "url", "identity", "json")
 def propose_add_validator(
+    node: Node,
     name: str,
     org: Annotated[str, typer.Option("--org", help="The validator's organisation.")],
     power: Annotated[int, typer.Option("--power", min=1, help="Voting power.")] = 1,
@@ -83,52 +70,36 @@ def propose_add_validator(
         typer.Option("--cert", help="The node's certificate (PEM/DER) instead of --pubkey."),
     ] = None,
     scheme: SchemeOpt = "ed25519",
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose validator NAME of --org with --pubkey (or the key of --cert) and --power."""
-    with handle_errors():
-        if (pubkey is None) == (cert is None):
-            raise UsageProblem("give exactly one of --pubkey HEX or --cert FILE")
-        if cert is not None:
-            from tianfu.identity import cert_info
+    if (pubkey is None) == (cert is None):
+        raise UsageProblem("give exactly one of --pubkey HEX or --cert FILE")
+    if cert is not None:
+        from tianfu.identity import cert_info
 
-            info = cert_info(_read_cert(cert))
-            if info.org != org:
-                raise UsageProblem(f"the certificate belongs to {info.org!r}, not --org {org!r}")
-            key, scheme_id = info.public_key, info.scheme
-        else:
-            try:
-                key = bytes.fromhex(pubkey or "")
-            except ValueError:
-                raise UsageProblem("--pubkey must be hex") from None
-            scheme_id = scheme_of(scheme)
-        invoke_governance(
-            url, identity, as_json, "propose_add_validator", name, org, scheme_id, key, power
-        )
+        info = cert_info(_read_cert(cert))
+        if info.org != org:
+            raise UsageProblem(f"the certificate belongs to {info.org!r}, not --org {org!r}")
+        key, scheme_id = info.public_key, info.scheme
+    else:
+        try:
+            key = bytes.fromhex(pubkey or "")
+        except ValueError:
+            raise UsageProblem("--pubkey must be hex") from None
+        scheme_id = scheme_of(scheme)
+    node.governance("propose_add_validator", name, org, scheme_id, key, power)
 
 
-@propose_app.command("remove-validator")
-def propose_remove_validator(
-    name: str, url: UrlOpt = DEFAULT_URL, identity: IdentityOpt = None, as_json: JsonOpt = False
-) -> None:
+@propose_app.node_command("remove-validator", "url", "identity", "json")
+def propose_remove_validator(node: Node, name: str) -> None:
     """Propose removing validator NAME from the set."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_remove_validator", name)
+    node.governance("propose_remove_validator", name)
 
 
-@propose_app.command("set-power")
-def propose_set_power(
-    name: str,
-    power: int,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@propose_app.node_command("set-power", "url", "identity", "json")
+def propose_set_power(node: Node, name: str, power: int) -> None:
     """Propose a new voting POWER for validator NAME."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_set_power", name, power)
+    node.governance("propose_set_power", name, power)
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -158,16 +129,13 @@ def parse_params(items: list[str]) -> dict[str, Any]:
     return out
 
 
-@propose_app.command("set-params")
+@propose_app.node_command("set-params", "url", "identity", "json")
 def propose_set_params(
+    node: Node,
     params: Annotated[list[str], typer.Argument(help="KEY=VALUE pairs, e.g. max_block_txs=2000.")],
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose new values for chain parameters."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "propose_set_params", parse_params(params))
+    node.governance("propose_set_params", parse_params(params))
 
 
 propose_app.command("grant-role")(
@@ -183,45 +151,36 @@ propose_app.command("revoke-role")(
 )
 
 
-@propose_app.command("supervisory-roles")
+@propose_app.node_command("supervisory-roles", "url", "identity", "json")
 def propose_supervisory_roles(
+    node: Node,
     roles: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Argument(help="The roles only a vote may grant (none: every role is ordinary)."),
     ] = None,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose the complete list of supervisory roles (granted only by a governance vote)."""
-    with handle_errors():
-        invoke_governance(
-            url, identity, as_json, "propose_set_supervisory_roles", sorted(roles or [])
-        )
+    node.governance("propose_set_supervisory_roles", sorted(roles or []))
 
 
-@gov_app.command("supervisory-roles")
-def supervisory_roles(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@gov_app.node_command("supervisory-roles", "url", "json")
+def supervisory_roles(node: Node) -> None:
     """Show the roles that only a governance vote grants (an org admin grants the others)."""
-    with handle_errors():
-        roles = make_client(url).query("governance", "supervisory_roles")
-        if as_json:
-            print_json(roles)
-        else:
-            print_rows("supervisory roles", ["role"], [[r] for r in roles])
+    roles = node.client().query("governance", "supervisory_roles")
+    if node.as_json:
+        print_json(roles)
+    else:
+        print_rows("supervisory roles", ["role"], [[r] for r in roles])
 
 
-@gov_app.command("vote")
+@gov_app.node_command("vote", "url", "identity", "json")
 def vote(
+    node: Node,
     proposal_id: str,
     reject: Annotated[bool, typer.Option("--reject", help="Vote against.")] = False,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Vote for a proposal (or against it with --reject) as your organisation's admin."""
-    with handle_errors():
-        invoke_governance(url, identity, as_json, "vote", proposal_id, not reject)
+    node.governance("vote", proposal_id, not reject)
 
 
 def _summary(p: dict[str, Any]) -> dict[str, Any]:
@@ -238,32 +197,28 @@ def _summary(p: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-@gov_app.command("show")
-def show(proposal_id: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@gov_app.node_command("show", "url", "json")
+def show(node: Node, proposal_id: str) -> None:
     """Show one proposal and its votes."""
-    with handle_errors():
-        p = make_client(url).query("governance", "get_proposal", proposal_id)
-        if p is None:
-            raise CommandFailed(f"no proposal {proposal_id}")
-        if as_json:
-            print_json(p)
-        else:
-            print_fields(f"proposal {proposal_id}", _summary(p))
+    p = node.client().query("governance", "get_proposal", proposal_id)
+    if p is None:
+        raise CommandFailed(f"no proposal {proposal_id}")
+    if node.as_json:
+        print_json(p)
+    else:
+        print_fields(f"proposal {proposal_id}", _summary(p))
 
 
-@gov_app.command("list")
-def list_(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@gov_app.node_command("list", "url", "json")
+def list_(node: Node) -> None:
     """List the open proposals."""
-    with handle_errors():
-        items = make_client(url).query("governance", "list_proposals")
-        if as_json:
-            print_json(items)
-            return
-        cols = ["id", "kind", "status", "approvals", "rejections", "expires", "args"]
-        rows = [
-            [json.dumps(v) if not isinstance(v, str) else v for v in _row(p, cols)] for p in items
-        ]
-        print_rows("open proposals", cols, rows)
+    items = node.client().query("governance", "list_proposals")
+    if node.as_json:
+        print_json(items)
+        return
+    cols = ["id", "kind", "status", "approvals", "rejections", "expires", "args"]
+    rows = [[json.dumps(v) if not isinstance(v, str) else v for v in _row(p, cols)] for p in items]
+    print_rows("open proposals", cols, rows)
 
 
 def _row(p: dict[str, Any], cols: list[str]) -> list[Any]:
@@ -271,17 +226,14 @@ def _row(p: dict[str, Any], cols: list[str]) -> list[Any]:
     return [s.get(c, "") for c in cols]
 
 
-@gov_app.command("validators")
-def validators(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@gov_app.node_command("validators", "url", "json")
+def validators(node: Node) -> None:
     """List the latest validator set in state and the height it signs from."""
-    with handle_errors():
-        client = make_client(url)
-        items = client.query("governance", "list_validators")
-        start = client.query("governance", "validators_from")
-        if as_json:
-            print_json({"from_height": start, "validators": items})
-            return
-        rows = [[v["name"], v["org"], v["power"], v["public_key"].hex()] for v in items]
-        print_rows(
-            f"validators (signing from height {start})", ["name", "org", "power", "key"], rows
-        )
+    client = node.client()
+    items = client.query("governance", "list_validators")
+    start = client.query("governance", "validators_from")
+    if node.as_json:
+        print_json({"from_height": start, "validators": items})
+        return
+    rows = [[v["name"], v["org"], v["power"], v["public_key"].hex()] for v in items]
+    print_rows(f"validators (signing from height {start})", ["name", "org", "power", "key"], rows)

@@ -21,33 +21,28 @@ from tianfu.cli.account_cmds import account_app
 from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
-    IdentityOpt,
-    JsonOpt,
-    UrlOpt,
+    CommandGroup,
+    Node,
     handle_errors,
-    make_client,
     parse_arg,
     print_fields,
     print_json,
     print_rows,
     scheme_of,
-    send_call,
     show_fields,
 )
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
 from tianfu.cli.privdata_cmds import privdata_app
-from tianfu.client import DEFAULT_URL
 
-app = typer.Typer(
-    help="Tianfu Chain: a consortium blockchain. Run `tianfu dev` to start a local chain.",
-    no_args_is_help=True,
+app = CommandGroup(
+    "Tianfu Chain: a consortium blockchain. Run `tianfu dev` to start a local chain.",
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-contract_app = typer.Typer(help="Contract lifecycle: propose, approve, list.", no_args_is_help=True)
-tx_app = typer.Typer(help="Transactions.", no_args_is_help=True)
-block_app = typer.Typer(help="Blocks.", no_args_is_help=True)
+contract_app = CommandGroup("Contract lifecycle: propose, approve, list.")
+tx_app = CommandGroup("Transactions.")
+block_app = CommandGroup("Blocks.")
 app.add_typer(ca_app, name="ca")
 app.add_typer(identity_app, name="identity")
 app.add_typer(contract_app, name="contract")
@@ -96,144 +91,117 @@ def dev(
         run_dev(home, host, port, None if scheme is None else scheme_of(scheme))
 
 
-@app.command()
-def status(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@app.node_command("status", "url", "json")
+def status(node: Node) -> None:
     """Show the node's chain id, height and latest block."""
-    with handle_errors():
-        doc = make_client(url).status()
-        show_fields(f"node at {url}", doc, as_json)
+    doc = node.client().status()
+    show_fields(f"node at {node.url}", doc, node.as_json)
 
 
-@contract_app.command("propose")
+@contract_app.node_command("propose", "url", "identity", "json")
 def contract_propose(
+    node: Node,
     name: str,
     file: Annotated[Path, typer.Argument(help="The contract's Python source.")],
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
 ) -> None:
     """Propose a contract; prints the proposal id (the result)."""
-    with handle_errors():
-        source = file.read_text(encoding="utf-8")
-        send_call(
-            url, identity, as_json, "governance", "propose_contract", name, source, check=False
-        )
+    source = file.read_text(encoding="utf-8")
+    node.send("governance", "propose_contract", name, source, check=False)
 
 
-@contract_app.command("approve")
-def contract_approve(
-    proposal_id: str,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+@contract_app.node_command("approve", "url", "identity", "json")
+def contract_approve(node: Node, proposal_id: str) -> None:
     """Approve a contract proposal as your organisation's admin."""
-    with handle_errors():
-        send_call(url, identity, as_json, "governance", "approve", proposal_id, check=False)
+    node.send("governance", "approve", proposal_id, check=False)
 
 
-@contract_app.command("list")
-def contract_list(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@contract_app.node_command("list", "url", "json")
+def contract_list(node: Node) -> None:
     """List deployed contracts."""
-    with handle_errors():
-        items = make_client(url).contracts()
-        if as_json:
-            print_json(items)
-        else:
-            cols = sorted(
-                {k for c in items for k in c if k != "source"}, key=lambda k: (k != "name", k)
-            )
-            print_rows("contracts", cols, [[c.get(k, "") for k in cols] for c in items])
+    items = node.client().contracts()
+    if node.as_json:
+        print_json(items)
+    else:
+        cols = sorted(
+            {k for c in items for k in c if k != "source"}, key=lambda k: (k != "name", k)
+        )
+        print_rows("contracts", cols, [[c.get(k, "") for k in cols] for c in items])
 
 
-@app.command()
+@app.node_command("invoke", "url", "identity", "wait", "json")
 def invoke(
+    node: Node,
     contract: str,
     method: str,
     args: ArgsArg = None,
-    url: UrlOpt = DEFAULT_URL,
-    identity: IdentityOpt = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the commit.")] = True,
-    as_json: JsonOpt = False,
 ) -> None:
     """Send a signed transaction calling CONTRACT.METHOD(ARGS...)."""
-    with handle_errors():
-        values = [parse_arg(a) for a in args or []]
-        send_call(url, identity, as_json, contract, method, *values, wait=wait, check=False)
+    values = [parse_arg(a) for a in args or []]
+    node.send(contract, method, *values, wait=wait, check=False)
 
 
-@app.command()
-def query(
-    contract: str,
-    method: str,
-    args: ArgsArg = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
-) -> None:
+@app.node_command("query", "url", "json")
+def query(node: Node, contract: str, method: str, args: ArgsArg = None) -> None:
     """Call a read-only contract method on the latest state."""
-    with handle_errors():
-        values = [parse_arg(a) for a in args or []]
-        result = make_client(url).query(contract, method, *values)
-        if as_json:
-            print_json({"result": result})
-        else:
-            typer.echo(json.dumps(jsonable(result), indent=2))
+    values = [parse_arg(a) for a in args or []]
+    result = node.client().query(contract, method, *values)
+    if node.as_json:
+        print_json({"result": result})
+    else:
+        typer.echo(json.dumps(jsonable(result), indent=2))
 
 
-@tx_app.command("show")
-def tx_show(tx_hash: str, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@tx_app.node_command("show", "url", "json")
+def tx_show(node: Node, tx_hash: str) -> None:
     """Show a committed transaction and its receipt."""
-    with handle_errors():
-        client = make_client(url)
-        info = client.get_tx(tx_hash)
-        body = info.tx.body
-        doc = {
-            "hash": info.tx_hash,
-            "height": info.height,
-            "index": info.index,
-            "contract": body.contract,
-            "method": body.method,
-            "args": body.args,
-            "signer": body.signer.hex(),
-            "status": "ok" if info.receipt.ok else "failed",
-            "result": info.receipt.result,
-            "error": info.receipt.error,
-            "gas_used": info.receipt.gas_used,
-        }
-        show_fields("transaction", doc, as_json)
+    client = node.client()
+    info = client.get_tx(tx_hash)
+    body = info.tx.body
+    doc = {
+        "hash": info.tx_hash,
+        "height": info.height,
+        "index": info.index,
+        "contract": body.contract,
+        "method": body.method,
+        "args": body.args,
+        "signer": body.signer.hex(),
+        "status": "ok" if info.receipt.ok else "failed",
+        "result": info.receipt.result,
+        "error": info.receipt.error,
+        "gas_used": info.receipt.gas_used,
+    }
+    show_fields("transaction", doc, node.as_json)
 
 
-@block_app.command("show")
-def block_show(height: int, url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@block_app.node_command("show", "url", "json")
+def block_show(node: Node, height: int) -> None:
     """Show a block's header and transaction hashes."""
-    with handle_errors():
-        doc = make_client(url).block_raw(height)
-        if as_json:
-            print_json(doc)
-            return
-        header = {k: v for k, v in doc["header"].items() if k != "raw"}
-        print_fields(f"block {height}", {**header, "txs": doc.get("txs", [])})
+    doc = node.client().block_raw(height)
+    if node.as_json:
+        print_json(doc)
+        return
+    header = {k: v for k, v in doc["header"].items() if k != "raw"}
+    print_fields(f"block {height}", {**header, "txs": doc.get("txs", [])})
 
 
-@block_app.command("list")
+@block_app.node_command("list", "url", "json")
 def block_list(
+    node: Node,
     from_: Annotated[Optional[int], typer.Option("--from", min=1, help="First height.")] = None,  # noqa: UP045
     limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 20,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """List block headers (the latest ones unless --from is given)."""
-    with handle_errors():
-        client = make_client(url)
-        headers = client.blocks(from_, limit)
-        with client.suite.use():  # a header's hash is the chain's (SM3 on an SM2 chain)
-            rows = [[h.height, h.hash.hex(), h.tx_count, h.time_ms] for h in headers]
-        if as_json:
-            print_json(
-                [dict(zip(["height", "hash", "tx_count", "time_ms"], r, strict=True)) for r in rows]
-            )
-        else:
-            print_rows("blocks", ["height", "hash", "txs", "time_ms"], rows)
+    client = node.client()
+    headers = client.blocks(from_, limit)
+    with client.suite.use():  # a header's hash is the chain's (SM3 on an SM2 chain)
+        rows = [[h.height, h.hash.hex(), h.tx_count, h.time_ms] for h in headers]
+    if node.as_json:
+        print_json(
+            [dict(zip(["height", "hash", "tx_count", "time_ms"], r, strict=True)) for r in rows]
+        )
+    else:
+        print_rows("blocks", ["height", "hash", "txs", "time_ms"], rows)
 
 
 # Reading with proofs (tianfu.cli.proof_cmds): state, history, validators, tx proof/absent,

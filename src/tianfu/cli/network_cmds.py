@@ -13,19 +13,19 @@ from rich.table import Table
 
 from tianfu.cli.common import (
     CommandFailed,
+    CommandGroup,
     JsonOpt,
     SchemeOpt,
     UsageProblem,
     handle_errors,
+    node_files,
     print_json,
     scheme_of,
 )
 from tianfu.types.genesis import decode_genesis
 
-network_app = typer.Typer(
-    help="Create the files of a multi-organisation network.", no_args_is_help=True
-)
-node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
+network_app = CommandGroup("Create the files of a multi-organisation network.")
+node_app = CommandGroup("Run a node.")
 console = Console()
 
 
@@ -423,9 +423,7 @@ def up(
             console.print("stopped.")
 
 
-genesis_app = typer.Typer(
-    help="Assemble a consortium's genesis from the members' files.", no_args_is_help=True
-)
+genesis_app = CommandGroup("Assemble a consortium's genesis from the members' files.")
 
 
 def _cert_der(path: Path) -> bytes:
@@ -576,13 +574,10 @@ def node_init(
         api_host, api_port = parse_hostport(api)
         p2p_host, p2p_port = parse_hostport(p2p)
         cfg = NodeConfig(
-            home=home,
+            **node_files(home),
             name=ident.info.name,
             org=ident.info.org,
             validator=validator,
-            genesis=(home / "genesis.bin").resolve(),
-            identity=(home / "identity").resolve(),
-            data=(home / "data").resolve(),
             api_host=api_host,
             api_port=api_port,
             p2p_host=p2p_host,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tianfu.cli.common import CommandFailed, JsonOpt, handle_errors, print_json
+from tianfu.cli.common import CommandFailed, JsonOpt, handle_errors, node_files, print_json
 from tianfu.cli.network_cmds import console, node_app
 from tianfu.types.genesis import decode_genesis
 
@@ -55,13 +55,10 @@ def node_init_observer(
         listen_host, listen_port = parse_hostport(listen) if listen else ("127.0.0.1", 0)
         api_host, api_port = parse_hostport(api)
         cfg = NodeConfig(
-            home=home,
+            **node_files(home),
             name=name,
             org="",
             validator=staked,
-            genesis=(home / "genesis.bin").resolve(),
-            identity=(home / "identity").resolve(),
-            data=(home / "data").resolve(),
             api_host=api_host,
             api_port=api_port,
             p2p_host=listen_host,

@@ -15,93 +15,77 @@ import typer
 
 from tianfu.cli.common import (
     CommandFailed,
-    IdentityOpt,
+    CommandGroup,
     JsonOpt,
-    UrlOpt,
+    Node,
     handle_errors,
-    make_client,
     print_json,
     print_rows,
     report_result,
     show_fields,
 )
-from tianfu.client import DEFAULT_URL
 from tianfu.client.private import PrivateData
 from tianfu.privdata import REGISTRY, registry_source
 
-privdata_app = typer.Typer(
-    help="Private data: the organisations' data keys, and what a node keeps.",
-    no_args_is_help=True,
-)
+privdata_app = CommandGroup("Private data: the organisations' data keys, and what a node keeps.")
 
 
-@privdata_app.command("propose")
-def propose(
-    url: UrlOpt = DEFAULT_URL, identity: IdentityOpt = None, as_json: JsonOpt = False
-) -> None:
+@privdata_app.node_command("propose", "url", "identity", "json")
+def propose(node: Node) -> None:
     """Propose the `privdata` key-registry contract (as an admin); prints the proposal id."""
-    with handle_errors():
-        client = make_client(url, identity, need_identity=True)
-        result = client.invoke(
-            "governance", "propose_contract", REGISTRY, registry_source(), check=False
-        )
-        report_result(result, as_json)
+    client = node.client(need_identity=True)
+    result = client.invoke(
+        "governance", "propose_contract", REGISTRY, registry_source(), check=False
+    )
+    report_result(result, node.as_json)
 
 
-@privdata_app.command("register-key")
-def register_key(
-    url: UrlOpt = DEFAULT_URL, identity: IdentityOpt = None, as_json: JsonOpt = False
-) -> None:
+@privdata_app.node_command("register-key", "url", "identity", "json")
+def register_key(node: Node) -> None:
     """Register the data key your organisation's node (at --url) holds, as its admin."""
-    with handle_errors():
-        pd = PrivateData(make_client(url, identity, need_identity=True))
-        version = pd.register_node_key()
-        org = pd.client.identity.info.org  # type: ignore[union-attr]
-        doc = {"org": org, "registered": True, "version": version, "changed": version is not None}
-        if as_json:
-            print_json(doc)
-        elif version is None:
-            typer.echo(f"the data key of {org} held by {url} is registered already")
-        else:
-            typer.echo(f"registered the data key of {org} (version {version})")
+    pd = PrivateData(node.client(need_identity=True))
+    version = pd.register_node_key()
+    org = pd.client.identity.info.org  # type: ignore[union-attr]
+    doc = {"org": org, "registered": True, "version": version, "changed": version is not None}
+    if node.as_json:
+        print_json(doc)
+    elif version is None:
+        typer.echo(f"the data key of {org} held by {node.url} is registered already")
+    else:
+        typer.echo(f"registered the data key of {org} (version {version})")
 
 
-@privdata_app.command("keys")
-def keys(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@privdata_app.node_command("keys", "url", "json")
+def keys(node: Node) -> None:
     """The data public keys the node holds, and whether each is registered on chain."""
-    with handle_errors():
-        held = PrivateData(make_client(url)).node_keys()
-        if as_json:
-            print_json(held)
-            return
-        rows = [
-            [org, k["public_key"].hex(), "yes" if k["registered"] else "NO"]
-            for org, k in held.items()
-        ]
-        print_rows("data keys of this node", ["org", "public key", "registered"], rows)
+    held = PrivateData(node.client()).node_keys()
+    if node.as_json:
+        print_json(held)
+        return
+    rows = [
+        [org, k["public_key"].hex(), "yes" if k["registered"] else "NO"] for org, k in held.items()
+    ]
+    print_rows("data keys of this node", ["org", "public key", "registered"], rows)
 
 
-@privdata_app.command("status")
-def status(url: UrlOpt = DEFAULT_URL, as_json: JsonOpt = False) -> None:
+@privdata_app.node_command("status", "url", "json")
+def status(node: Node) -> None:
     """What the node keeps (records, bytes per writer organisation) and its counters."""
-    with handle_errors():
-        doc = PrivateData(make_client(url)).status()
-        show_fields("private data on this node", doc, as_json)
+    doc = PrivateData(node.client()).status()
+    show_fields("private data on this node", doc, node.as_json)
 
 
-@privdata_app.command("show")
+@privdata_app.node_command("show", "url", "json")
 def show(
+    node: Node,
     contract: Annotated[str, typer.Argument(help="The contract keeping the record.")],
     content_hash: Annotated[str, typer.Argument(help="The record's content hash (64 hex).")],
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """A private record as the node sees it: size, owner, readers, purged, held here."""
-    with handle_errors():
-        if len(content_hash) != 64:
-            raise CommandFailed("a content hash is 64 hex characters")
-        doc = PrivateData(make_client(url)).describe(contract, content_hash)
-        show_fields(f"private record {content_hash[:16]}…", doc, as_json)
+    if len(content_hash) != 64:
+        raise CommandFailed("a content hash is 64 hex characters")
+    doc = PrivateData(node.client()).describe(contract, content_hash)
+    show_fields(f"private record {content_hash[:16]}…", doc, node.as_json)
 
 
 @privdata_app.command("rotate-key")

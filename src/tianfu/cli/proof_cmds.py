@@ -8,6 +8,7 @@ with a warning) through every validator-set change. `--out FILE` saves the docum
 """
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -18,17 +19,17 @@ from tianfu.cli.common import (
     CommandFailed,
     GenesisOpt,
     JsonOpt,
-    UrlOpt,
+    Node,
     UsageProblem,
     handle_errors,
     load_genesis_file,
-    make_client,
+    node_command,
     print_fields,
     print_json,
     print_rows,
     trusted_genesis,
 )
-from tianfu.client import DEFAULT_URL, Client, VerifiedDocument
+from tianfu.client import Client, VerifiedDocument
 from tianfu.client.verify import verify_block_events
 from tianfu.proofs.documents import dump_document, verify_document
 
@@ -41,6 +42,8 @@ OutOpt = Annotated[
     ),
 ]
 
+HeightOpt = Annotated[Optional[int], typer.Option("--height", min=1)]  # noqa: UP045
+
 
 def _load_app_kinds() -> None:
     """Register the applications' document kinds (evidence, photo authorship, traceability)."""
@@ -50,10 +53,21 @@ def _load_app_kinds() -> None:
 
 
 def _proven(
-    client: Client, genesis: Path | None, doc: dict[str, Any], kind: str
+    node: Node, genesis: Path | None, kind: str, fetch: Callable[[Client], dict[str, Any]]
 ) -> VerifiedDocument:
-    """Verify a proof document from the node against the trusted genesis (file or node's)."""
-    return verify_document(doc, trusted_genesis(client, genesis), kind=kind)
+    """Fetch a proof document from the node and verify it against the trusted genesis (the
+    file, or the node's own)."""
+    client = node.client()
+    return verify_document(fetch(client), trusted_genesis(client, genesis), kind=kind)
+
+
+def _saved(proven: VerifiedDocument, out: Path | None, as_json: bool) -> bool:
+    """Save the document to `out` if asked; with --json print it (and say so: True)."""
+    if out is not None:
+        out.write_text(dump_document(proven.document), encoding="utf-8")
+    if as_json:
+        print_json(proven.document)
+    return as_json
 
 
 def _emit(
@@ -65,10 +79,7 @@ def _emit(
     line: str,
 ) -> None:
     """Save the document if asked; print it (--json) or a summary and one verified line."""
-    if out is not None:
-        out.write_text(dump_document(proven.document), encoding="utf-8")
-    if as_json:
-        print_json(proven.document)
+    if _saved(proven, out, as_json):
         return
     print_fields(title, fields)
     if proven.verified.changes[1:]:
@@ -80,126 +91,110 @@ def _emit(
     typer.echo(line)
 
 
+@node_command("url", "json")
 def state(
+    node: Node,
     contract: str,
     key: str,
-    height: Annotated[Optional[int], typer.Option("--height", min=1)] = None,  # noqa: UP045
+    height: HeightOpt = None,
     prove: Annotated[bool, typer.Option("--prove", help="Verify with the light client.")] = False,
     genesis: GenesisOpt = None,
     out: OutOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """Read a contract's state entry; with --prove, verify it against the genesis (through
     every validator-set change) and print or save the proof document."""
-    with handle_errors():
-        client = make_client(url)
-        if not prove:
-            if out is not None:
-                raise UsageProblem("--out needs --prove")
-            doc = client.state_raw(contract, key, height)
-            if as_json:
-                print_json(doc)
-                return
-            print_fields(
-                f"{contract}/{key}",
-                {
-                    "value": doc.get("value"),
-                    "present": doc.get("value_raw") is not None,
-                    "height": doc.get("height"),
-                    "state_root": doc.get("header", {}).get("state_root"),
-                },
-            )
+    if not prove:
+        if out is not None:
+            raise UsageProblem("--out needs --prove")
+        doc = node.client().state_raw(contract, key, height)
+        if node.as_json:
+            print_json(doc)
             return
-        proven = _proven(client, genesis, client.state_proof_raw(contract, key, height), "state")
-        e = proven.document["entries"][0]
-        _emit(
-            proven,
-            out,
-            as_json,
+        print_fields(
             f"{contract}/{key}",
             {
-                "value": e["value"],
-                "present": e["present"],
-                "changed_at": e["changed_at"],
-                "height": proven.document["height"],
-                "state_root": proven.document["state_root"],
+                "value": doc.get("value"),
+                "present": doc.get("value_raw") is not None,
+                "height": doc.get("height"),
+                "state_root": doc.get("header", {}).get("state_root"),
             },
-            f"verified: value proven at height {proven.document['height']} by a commit "
-            "certificate of the validators of that height",
         )
+        return
+    proven = _proven(node, genesis, "state", lambda c: c.state_proof_raw(contract, key, height))
+    e = proven.document["entries"][0]
+    _emit(
+        proven,
+        out,
+        node.as_json,
+        f"{contract}/{key}",
+        {
+            "value": e["value"],
+            "present": e["present"],
+            "changed_at": e["changed_at"],
+            "height": proven.document["height"],
+            "state_root": proven.document["state_root"],
+        },
+        f"verified: value proven at height {proven.document['height']} by a commit "
+        "certificate of the validators of that height",
+    )
 
 
+@node_command("url", "json")
 def history(
+    node: Node,
     contract: str,
     key: str,
-    height: Annotated[Optional[int], typer.Option("--height", min=1)] = None,  # noqa: UP045
+    height: HeightOpt = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=256, help="At most this many versions.")
     ] = 100,
     genesis: GenesisOpt = None,
     out: OutOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """Every version of a state entry, each proven in the block that wrote it, and proof
     that none was left out."""
-    with handle_errors():
-        client = make_client(url)
-        doc = client.history_proof_raw(contract, key, height, limit)
-        proven = _proven(client, genesis, doc, "history")
-        d = proven.document
-        if out is not None:
-            out.write_text(dump_document(d), encoding="utf-8")
-        if as_json:
-            print_json(d)
-            return
-        rows = [
-            [v["height"], "yes" if v["present"] else "deleted", v["value"]] for v in d["versions"]
-        ]
-        print_rows(
-            f"history of {contract}/{key} up to block {d['height']}",
-            ["height", "present", "value"],
-            rows,
-        )
-        if out is not None:
-            typer.echo(f"proof document written to {out}")
-        tail = (
-            "back to its creation"
-            if d["complete"]
-            else f"(earlier changes from block {d['earlier_change']} not shown)"
-        )
-        typer.echo(f"verified: {len(d['versions'])} versions, none left out, {tail}")
+    proven = _proven(
+        node, genesis, "history", lambda c: c.history_proof_raw(contract, key, height, limit)
+    )
+    if _saved(proven, out, node.as_json):
+        return
+    d = proven.document
+    rows = [[v["height"], "yes" if v["present"] else "deleted", v["value"]] for v in d["versions"]]
+    print_rows(
+        f"history of {contract}/{key} up to block {d['height']}",
+        ["height", "present", "value"],
+        rows,
+    )
+    if out is not None:
+        typer.echo(f"proof document written to {out}")
+    tail = (
+        "back to its creation"
+        if d["complete"]
+        else f"(earlier changes from block {d['earlier_change']} not shown)"
+    )
+    typer.echo(f"verified: {len(d['versions'])} versions, none left out, {tail}")
 
 
+@node_command("url", "json")
 def validators_cmd(
-    height: Annotated[Optional[int], typer.Option("--height", min=1)] = None,  # noqa: UP045
+    node: Node,
+    height: HeightOpt = None,
     genesis: GenesisOpt = None,
     out: OutOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """The validator set of a block, proven from the genesis through every change."""
-    with handle_errors():
-        client = make_client(url)
-        doc = client.validators_proof_raw(height)
-        proven = _proven(client, genesis, doc, "validators")
-        d = proven.document
-        if out is not None:
-            out.write_text(dump_document(d), encoding="utf-8")
-        if as_json:
-            print_json(d)
-            return
-        rows = [[v["name"], v["org"], v["power"]] for v in d["validators"]]
-        print_rows(f"validators of block {d['height']}", ["name", "org", "power"], rows)
-        for c in d["validator_changes"][1:]:
-            names = ", ".join(f"{v['name']}={v['power']}" for v in c["validators"])
-            typer.echo(
-                f"change in block {c['changed_in']}, from block {c['effective_from']}: {names}"
-            )
-        typer.echo(
-            f"verified: proven from the genesis through {len(d['validator_changes']) - 1} changes"
-        )
+    proven = _proven(node, genesis, "validators", lambda c: c.validators_proof_raw(height))
+    if _saved(proven, out, node.as_json):
+        return
+    d = proven.document
+    rows = [[v["name"], v["org"], v["power"]] for v in d["validators"]]
+    print_rows(f"validators of block {d['height']}", ["name", "org", "power"], rows)
+    for c in d["validator_changes"][1:]:
+        names = ", ".join(f"{v['name']}={v['power']}" for v in c["validators"])
+        typer.echo(f"change in block {c['changed_in']}, from block {c['effective_from']}: {names}")
+    typer.echo(
+        f"verified: proven from the genesis through {len(d['validator_changes']) - 1} changes"
+    )
 
 
 def verify_proof(
@@ -233,93 +228,82 @@ def verify_proof(
         )
 
 
-def tx_proof(
-    tx_hash: str,
-    genesis: GenesisOpt = None,
-    out: OutOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
-) -> None:
+@node_command("url", "json")
+def tx_proof(node: Node, tx_hash: str, genesis: GenesisOpt = None, out: OutOpt = None) -> None:
     """Fetch and verify a transaction's inclusion proof and its receipt."""
-    with handle_errors():
-        client = make_client(url)
-        proven = _proven(client, genesis, client.tx_proof_raw(tx_hash), "tx")
-        d = proven.document
-        if d["tx"]["hash"] != tx_hash.lower():
-            raise CommandFailed("the node proved another transaction")
-        _emit(
-            proven,
-            out,
-            as_json,
-            "verified inclusion",
-            {
-                "hash": d["tx"]["hash"],
-                "height": d["height"],
-                "index": d["index"],
-                "contract": d["tx"]["contract"],
-                "method": d["tx"]["method"],
-                "status": "ok" if d["receipt"]["ok"] else "failed",
-                "result": d["receipt"]["result"],
-                "error": d["receipt"]["error"],
-                "events": len(d["receipt"]["events"]),
-                "block_hash": d["block_hash"],
-            },
-            f"verified: the transaction and its receipt are in block {d['height']}",
-        )
+    proven = _proven(node, genesis, "tx", lambda c: c.tx_proof_raw(tx_hash))
+    d = proven.document
+    if d["tx"]["hash"] != tx_hash.lower():
+        raise CommandFailed("the node proved another transaction")
+    _emit(
+        proven,
+        out,
+        node.as_json,
+        "verified inclusion",
+        {
+            "hash": d["tx"]["hash"],
+            "height": d["height"],
+            "index": d["index"],
+            "contract": d["tx"]["contract"],
+            "method": d["tx"]["method"],
+            "status": "ok" if d["receipt"]["ok"] else "failed",
+            "result": d["receipt"]["result"],
+            "error": d["receipt"]["error"],
+            "events": len(d["receipt"]["events"]),
+            "block_hash": d["block_hash"],
+        },
+        f"verified: the transaction and its receipt are in block {d['height']}",
+    )
 
 
+@node_command("url", "json")
 def tx_absent(
+    node: Node,
     tx_hash: str,
-    height: Annotated[Optional[int], typer.Option("--height", min=1)] = None,  # noqa: UP045
+    height: HeightOpt = None,
     genesis: GenesisOpt = None,
     out: OutOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """Prove that a transaction was NOT committed up to a height (the latest by default)."""
-    with handle_errors():
-        client = make_client(url)
-        doc = client.absence_proof_raw(tx_hash, height)
-        proven = _proven(client, genesis, doc, "absence")
-        d = proven.document
-        if d["tx_hash"] != tx_hash.lower():
-            raise CommandFailed("the node proved the absence of another transaction")
-        _emit(
-            proven,
-            out,
-            as_json,
-            "verified absence",
-            {
-                "hash": d["tx_hash"],
-                "committed": False,
-                "up_to_height": d["height"],
-                "block_hash": d["block_hash"],
-            },
-            f"verified: transaction {d['tx_hash']} was not committed up to block {d['height']}",
-        )
+    proven = _proven(node, genesis, "absence", lambda c: c.absence_proof_raw(tx_hash, height))
+    d = proven.document
+    if d["tx_hash"] != tx_hash.lower():
+        raise CommandFailed("the node proved the absence of another transaction")
+    _emit(
+        proven,
+        out,
+        node.as_json,
+        "verified absence",
+        {
+            "hash": d["tx_hash"],
+            "committed": False,
+            "up_to_height": d["height"],
+            "block_hash": d["block_hash"],
+        },
+        f"verified: transaction {d['tx_hash']} was not committed up to block {d['height']}",
+    )
 
 
+@node_command("url", "json")
 def block_events(
+    node: Node,
     height: int,
     contract: Annotated[Optional[str], typer.Option("--contract")] = None,  # noqa: UP045
     name: Annotated[Optional[str], typer.Option("--name")] = None,  # noqa: UP045
     genesis: GenesisOpt = None,
-    url: UrlOpt = DEFAULT_URL,
-    as_json: JsonOpt = False,
 ) -> None:
     """Every event of a block (matching --contract/--name), proven complete: the block's
     receipts hash to its certified receipts root."""
-    with handle_errors():
-        client = make_client(url)
-        client.genesis = trusted_genesis(client, genesis)
-        batch = client.block_events_raw(height, contract, name)
-        v = verify_block_events(client.light_client, batch, contract=contract, name=name)
-        if as_json:
-            print_json({"verified": True, "height": v.height, "events": batch["events"]})
-            return
-        rows = [[i, ev.contract, ev.name, json.dumps(jsonable(ev.data))] for i, ev in v.events]
-        print_rows(f"events of block {v.height}", ["tx", "contract", "event", "data"], rows)
-        typer.echo(
-            f"verified: all {len(v.events)} matching events of block {v.height} "
-            f"({len(v.receipts)} receipts under its certified receipts root)"
-        )
+    client = node.client()
+    client.genesis = trusted_genesis(client, genesis)
+    batch = client.block_events_raw(height, contract, name)
+    v = verify_block_events(client.light_client, batch, contract=contract, name=name)
+    if node.as_json:
+        print_json({"verified": True, "height": v.height, "events": batch["events"]})
+        return
+    rows = [[i, ev.contract, ev.name, json.dumps(jsonable(ev.data))] for i, ev in v.events]
+    print_rows(f"events of block {v.height}", ["tx", "contract", "event", "data"], rows)
+    typer.echo(
+        f"verified: all {len(v.events)} matching events of block {v.height} "
+        f"({len(v.receipts)} receipts under its certified receipts root)"
+    )

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from tianfu.proofs.documents import dump_document
 from tianfu.web.data import ConsoleData
 from tianfu.web.i18n import N_
-from tianfu.web.render import bad_request, not_found, page, secured
+from tianfu.web.render import Ids, bad_request, lookup, not_found, page, secured
 
 MAX_TREE = 500  # nodes of an allocation or receivable tree shown on one page
 MAX_LIST = 200  # records of one kind listed on one page
@@ -31,22 +31,29 @@ _ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 class _Records(NamedTuple):
-    """Records of one kind shown on a page: where they are and the messages of a bad id."""
+    """Records of one kind shown on a page: where they are and their ids."""
 
     contract: str
     prefix: str  # the record of id X is at prefix + X
-    malformed: str  # "Not a ... : %(value)s"
-    missing: str  # "No ... %(id)s"
+    ids: Ids
 
 
 BATCH = _Records(
-    "traceability", "batch:", N_("Not a batch code: %(value)s"), N_("No batch with code %(code)s")
+    "traceability",
+    "batch:",
+    Ids(_ID, N_("Not a batch code: %(value)s"), N_("No batch with code %(code)s")),
 )
 RECEIVABLE = _Records(
-    "supply_finance", "r:", N_("Not a receivable id: %(value)s"), N_("No receivable %(id)s")
+    "supply_finance",
+    "r:",
+    Ids(_ID, N_("Not a receivable id: %(value)s"), N_("No receivable %(id)s")),
 )
-WORK = _Records("ip_rights", "work:", N_("Not a work id: %(value)s"), N_("No work %(id)s"))
-DEPOSIT = _Records("evidence", "dep:", N_("Not a deposit id: %(value)s"), N_("No deposit %(id)s"))
+WORK = _Records(
+    "ip_rights", "work:", Ids(_ID, N_("Not a work id: %(value)s"), N_("No work %(id)s"))
+)
+DEPOSIT = _Records(
+    "evidence", "dep:", Ids(_ID, N_("Not a deposit id: %(value)s"), N_("No deposit %(id)s"))
+)
 
 
 def _ok_id(text: str) -> bool:
@@ -68,17 +75,15 @@ def qr_svg(url: str) -> bytes:
 def applications_router(data: ConsoleData) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
-    def lookup(
+    def record(
         request: Request, kind: _Records, value: str, **ids: str
     ) -> dict[str, Any] | HTMLResponse:
-        """The record of `kind` for an id from the path: a 400 page for a malformed id, a
-        404 page (its message filled with `ids`) when there is no such record."""
-        if not _ok_id(value):
-            return bad_request(request, kind.malformed, value=value[:80])
-        record = data.record(kind.contract, kind.prefix + value)
-        if not isinstance(record, dict):
-            return not_found(request, kind.missing, **ids)
-        return record
+        """The record of `kind` for an id from the path (or its 400 / 404 page)."""
+
+        def load(key: str) -> Any:
+            return data.record(kind.contract, kind.prefix + key)
+
+        return lookup(request, kind.ids, value, load, **ids)
 
     # -- traceability ----------------------------------------------------------------------
     @router.get("/trace", response_class=HTMLResponse)
@@ -88,7 +93,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/trace/{code}", response_class=HTMLResponse)
     def trace(request: Request, code: str) -> HTMLResponse:
-        batch = lookup(request, BATCH, code, code=code)
+        batch = record(request, BATCH, code, code=code)
         if isinstance(batch, HTMLResponse):
             return batch
         product = data.record("traceability", f"product:{batch.get('product')}")
@@ -170,7 +175,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/receivables/{rid}", response_class=HTMLResponse)
     def receivable(request: Request, rid: str) -> HTMLResponse:
-        r = lookup(request, RECEIVABLE, rid, id=rid)
+        r = record(request, RECEIVABLE, rid, id=rid)
         if isinstance(r, HTMLResponse):
             return r
         root = str(r.get("root") or rid)
@@ -191,7 +196,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/works/{work_id}", response_class=HTMLResponse)
     def work(request: Request, work_id: str) -> HTMLResponse:
-        w = lookup(request, WORK, work_id, id=work_id)
+        w = record(request, WORK, work_id, id=work_id)
         if isinstance(w, HTMLResponse):
             return w
         lics = [data.record("ip_rights", f"lic:{i}") for i in (w.get("licences") or [])[:MAX_LIST]]
@@ -212,7 +217,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- evidence --------------------------------------------------------------------------
     @router.get("/evidence/{deposit_id}", response_class=HTMLResponse)
     def deposit(request: Request, deposit_id: str) -> HTMLResponse:
-        d = lookup(request, DEPOSIT, deposit_id, id=deposit_id)
+        d = record(request, DEPOSIT, deposit_id, id=deposit_id)
         if isinstance(d, HTMLResponse):
             return d
         return page(

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from tianfu.execution.contract_api import address_of
 from tianfu.web.data import ConsoleData
 from tianfu.web.i18n import N_
-from tianfu.web.render import bad_request, not_found, page
+from tianfu.web.render import Ids, bad_request, lookup, not_found, page
 
 PAGE = 20  # blocks per page of the block list
 HASH_SEARCH_BLOCKS = 2000  # a block hash is looked for among the latest this many blocks
@@ -26,6 +26,13 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ADDRESS = re.compile(r"[0-9a-f]{40}")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _ID = re.compile(r"[A-Za-z0-9_.:\-]{1,64}")
+ACCOUNTS = Ids(
+    _ADDRESS,
+    N_("Not an address: %(value)s"),
+    N_("No identity is enrolled with address %(address)s"),
+)
+CONTRACTS = Ids(_NAME, N_("Not a contract name: %(value)s"), N_("No contract named %(name)s"))
+PROPOSALS = Ids(_ID, N_("Not a proposal id: %(value)s"), N_("No proposal %(id)s"))
 
 # Business ids the search box finds: (contract, state key prefix, console page of the record)
 BUSINESS_IDS = (
@@ -125,13 +132,15 @@ def explorer_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/accounts/{address}", response_class=HTMLResponse)
     def account(request: Request, address: str) -> HTMLResponse:
-        if not _ADDRESS.fullmatch(address):
-            return bad_request(request, N_("Not an address: %(value)s"), value=address[:80])
-        cert = data.record("governance", f"cert/{address}")
-        if not isinstance(cert, dict):
-            return not_found(
-                request, N_("No identity is enrolled with address %(address)s"), address=address
-            )
+        cert = lookup(
+            request,
+            ACCOUNTS,
+            address,
+            lambda a: data.record("governance", f"cert/{a}"),
+            address=address,
+        )
+        if isinstance(cert, HTMLResponse):
+            return cert
         return page(
             request,
             "account.html",
@@ -146,11 +155,15 @@ def explorer_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/contracts/{name}", response_class=HTMLResponse)
     def contract(request: Request, name: str) -> HTMLResponse:
-        if not _NAME.fullmatch(name):
-            return bad_request(request, N_("Not a contract name: %(value)s"), value=name[:80])
-        record = data.view("governance", "get_contract", name)
-        if not isinstance(record, dict):
-            return not_found(request, N_("No contract named %(name)s"), name=name)
+        record = lookup(
+            request,
+            CONTRACTS,
+            name,
+            lambda n: data.view("governance", "get_contract", n),
+            name=name,
+        )
+        if isinstance(record, HTMLResponse):
+            return record
         source = data.view("governance", "get_source", name)
         return page(
             request, "contract.html", name=name, record=record, source=source, names=data.names()
@@ -180,11 +193,11 @@ def explorer_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/proposals/{pid}", response_class=HTMLResponse)
     def proposal(request: Request, pid: str) -> HTMLResponse:
-        if not _ID.fullmatch(pid):
-            return bad_request(request, N_("Not a proposal id: %(value)s"), value=pid[:80])
-        p = data.view("governance", "get_proposal", pid)
-        if not isinstance(p, dict):
-            return not_found(request, N_("No proposal %(id)s"), id=pid)
+        p = lookup(
+            request, PROPOSALS, pid, lambda i: data.view("governance", "get_proposal", i), id=pid
+        )
+        if isinstance(p, HTMLResponse):
+            return p
         return page(request, "proposal.html", p=p, names=data.names())
 
     @router.get("/search", response_class=HTMLResponse, response_model=None)

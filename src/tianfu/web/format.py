@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tianfu.apps.common import readable
 from tianfu.apps.common.readable import DEFAULT_TZ, TZ_ENV
+from tianfu.proofs import values
 
 MAX_MS = (1 << 53) - 1
 
@@ -58,17 +59,8 @@ def duration(ms: Any) -> str:
     return readable.duration(ms)
 
 
-def plain(value: Any) -> Any:
-    """A contract value for display: bytes as hex, nested containers kept."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
-
-
 def as_json(value: Any) -> str:
     """A contract value as indented JSON text (bytes as hex), for a <pre> block."""
-    return json.dumps(plain(value), indent=2, ensure_ascii=False, sort_keys=True, default=str)
+    return json.dumps(
+        values.readable(value), indent=2, ensure_ascii=False, sort_keys=True, default=str
+    )

@@ -10,10 +10,12 @@ connections from the node itself only, no inline script or style, no framing.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from babel.messages.extract import extract
 from fastapi import Request
@@ -22,6 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from tianfu.proofs import values
 from tianfu.web import format as fmt
 from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, choose, translations
 
@@ -53,7 +56,7 @@ _env = Environment(
 _env.filters["yuan"] = fmt.yuan
 _env.filters["short"] = fmt.short
 _env.filters["duration"] = fmt.duration
-_env.filters["plain"] = fmt.plain
+_env.filters["plain"] = values.readable
 _env.filters["json"] = fmt.as_json
 
 
@@ -151,6 +154,28 @@ def not_found(request: Request, message: str, **params: Any) -> HTMLResponse:
 
 def bad_request(request: Request, message: str, **params: Any) -> HTMLResponse:
     return page(request, "error.html", http_status=400, message=message, params=params)
+
+
+class Ids(NamedTuple):
+    """The ids of one kind of record in a path: their pattern, and the catalogue messages
+    of a malformed one ("Not a ...: %(value)s") and of an unknown one ("No ... %(id)s")."""
+
+    pattern: re.Pattern[str]
+    malformed: str
+    missing: str
+
+
+def lookup(
+    request: Request, ids: Ids, value: str, load: Callable[[str], Any], **params: Any
+) -> dict[str, Any] | HTMLResponse:
+    """The record `load(value)` for an id from the path: a 400 page when `value` is not
+    one of `ids`, a 404 page (its message filled with `params`) when `load` finds none."""
+    if not ids.pattern.fullmatch(value):
+        return bad_request(request, ids.malformed, value=value[:80])
+    record = load(value)
+    if not isinstance(record, dict):
+        return not_found(request, ids.missing, **params)
+    return record
 
 
 def secured(response: Response) -> Response:

@@ -113,27 +113,16 @@ export function decode(bytes, withSpans = false) {
   const minimal = (ok) => {
     if (!ok) fail("non-canonical msgpack");
   };
-  const uint = (n) => {
+  // A big-endian integer of n bytes: a Number, or a BigInt when it is beyond the safe range
+  // (only an 8-byte one can be).
+  const integer = (n, signed) => {
     need(n);
     let v;
-    if (n === 1) v = view.getUint8(pos);
-    else if (n === 2) v = view.getUint16(pos);
-    else if (n === 4) v = view.getUint32(pos);
+    if (n === 1) v = signed ? view.getInt8(pos) : view.getUint8(pos);
+    else if (n === 2) v = signed ? view.getInt16(pos) : view.getUint16(pos);
+    else if (n === 4) v = signed ? view.getInt32(pos) : view.getUint32(pos);
     else {
-      v = view.getBigUint64(pos);
-      if (v <= BigInt(Number.MAX_SAFE_INTEGER)) v = Number(v);
-    }
-    pos += n;
-    return v;
-  };
-  const int = (n) => {
-    need(n);
-    let v;
-    if (n === 1) v = view.getInt8(pos);
-    else if (n === 2) v = view.getInt16(pos);
-    else if (n === 4) v = view.getInt32(pos);
-    else {
-      v = view.getBigInt64(pos);
+      v = signed ? view.getBigInt64(pos) : view.getBigUint64(pos);
       if (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) {
         v = Number(v);
       }
@@ -141,6 +130,8 @@ export function decode(bytes, withSpans = false) {
     pos += n;
     return v;
   };
+  const uint = (n) => integer(n, false);
+  const int = (n) => integer(n, true);
   const str = (n) => {
     need(n);
     const s = dec.decode(bytes.subarray(pos, pos + n));
