@@ -90,7 +90,8 @@ class BenchConfig:
 @dataclass(frozen=True)
 class Senders:
     identity_dirs: list[str]
-    addresses: list[str]
+    addresses: list[str]  # the recipients of `asset` transfers (the senders themselves)
+    random_recipients: bool = False  # each transfer to a random one, not in rotation
 
 
 @dataclass
@@ -115,9 +116,11 @@ class BenchNetwork:
         home: Path | None = None,
         say: Say = print,
         scheme: int = ED25519,
+        before_start: Callable[[LocalNetwork], None] | None = None,
     ) -> None:
         self.validators = validators
         self.scheme = scheme
+        self.before_start = before_start  # e.g. seeds the data directories (bench.preload)
         self._tmp = None if home is not None else tempfile.mkdtemp(prefix="tianfu-bench-")
         self.home = Path(home) if home is not None else Path(self._tmp or ".") / "net"
         self.say = say
@@ -133,6 +136,12 @@ class BenchNetwork:
             p2p_base_port=p2p,
             scheme=self.scheme,
         )
+        try:
+            if self.before_start is not None:
+                self.before_start(self.net)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         self.say(f"starting {self.validators} validator process(es) in {self.home} ...")
         self.net.start()
         try:
@@ -305,6 +314,7 @@ def run_load(
                 chain_id=bn.network.genesis.chain_id,
                 identity_dirs=dirs,
                 recipients=senders.addresses,
+                random_recipients=senders.random_recipients,
                 contract=cfg.contract,
                 presign=_presign(cfg, ceiling),
                 concurrency=max(1, conns // cfg.clients + (1 if i < conns % cfg.clients else 0)),

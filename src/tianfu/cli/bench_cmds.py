@@ -213,6 +213,19 @@ def sweep(
             help="Instead of rates: one closed-loop run per validator count, e.g. 1,4,7.",
         ),
     ] = None,
+    state_sizes: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--state-sizes",
+            help="Instead of rates: one closed-loop run per state size, e.g. "
+            "10000,1000000,10000000, on a fresh network whose genesis state holds that many "
+            "asset balances (transfers go to random ones); reports RSS and disk per node.",
+        ),
+    ] = None,
+    rounds: Annotated[
+        int,
+        typer.Option("--rounds", min=1, help="With --state-sizes: rounds, the sizes alternating."),
+    ] = 1,
     contract: ContractOpt = "asset",
     clients: ClientsOpt = 2,
     concurrency: ConcurrencyOpt = None,
@@ -223,7 +236,8 @@ def sweep(
     plot: PlotOpt = None,
 ) -> None:
     """Latency against throughput over several open-loop rates on one network, or (with
-    --validators-sweep) throughput per validator count on a fresh network each."""
+    --validators-sweep) throughput per validator count on a fresh network each, or (with
+    --state-sizes) throughput per size of the pre-loaded state."""
     with handle_errors():
         from tianfu.bench.report import (
             plot_latency_vs_throughput,
@@ -238,6 +252,16 @@ def sweep(
         counts = _numbers(validators_sweep, int)
         if rate_list and counts:
             raise UsageProblem("give --rates or --validators-sweep, not both")
+        if state_sizes is not None:
+            if rate_list or counts:
+                raise UsageProblem(
+                    "give --state-sizes alone, without --rates or --validators-sweep"
+                )
+            _state_sweep(state_sizes, rounds, json_file, validators=validators, duration=duration,
+                         warmup=warmup, contract=contract, clients=clients,
+                         concurrency=concurrency, batch=batch, senders=senders,
+                         scheme=scheme_of(scheme))  # fmt: skip
+            return
         cfg = _config(
             validators=validators,
             duration=duration,
@@ -288,3 +312,29 @@ def sweep(
             console.print("[green]✓ after every run, all nodes held identical chains[/]")
         if bad:
             raise typer.Exit(1)
+
+
+def _state_sweep(sizes: str, rounds: int, json_file: Path | None, **kw: Any) -> None:
+    """`tianfu bench sweep --state-sizes`: a fresh pre-loaded network per size."""
+    from tianfu.bench.report import write_json
+    from tianfu.bench.runner import BenchError
+    from tianfu.bench.statesweep import run_state_sweep, state_table
+
+    counts = _numbers(sizes, int)
+    assert counts is not None
+    cfg = _config(**kw)
+    try:
+        with _progress_bar() as update:
+            doc = run_state_sweep(cfg, counts, rounds, _say, update)
+    except (BenchError, OSError) as exc:
+        raise _failed(str(exc)) from None
+    out.print(state_table(doc))
+    if json_file:
+        write_json(json_file, doc)
+        console.print(f"figures written to {json_file}")
+    bad = [r for r in doc["runs"] if not r["identical_chains"]["ok"]]
+    for r in bad:
+        _verdict(r["identical_chains"])
+    if bad or any(r["tps"] <= 0 for r in doc["runs"]):
+        raise typer.Exit(1)
+    console.print("[green]✓ after every run, all nodes held identical chains[/]")

@@ -1,0 +1,135 @@
+"""`tianfu bench sweep --state-sizes`: throughput against the size of the state.
+
+For each size N, a fresh network whose genesis state already holds N asset balances
+(`tianfu.bench.preload`, the same store copied to every node before it starts), then the
+usual load of `asset.transfer`s, each to a random one of up to `RECIPIENTS` pre-loaded
+accounts, so every transfer reads and writes a leaf somewhere in the large tree. Beside
+the usual figures each run reports every node's RSS (now and peak) and what its data
+directory takes on disk, the pre-load's build time and size, and its throughput as a ratio
+to the first size's run of the same sweep. With `rounds` > 1 the sizes alternate (10 k,
+1 M, 10 k, 1 M, ...) and every size's median round gives the ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any
+
+from rich.table import Table
+
+from tianfu.bench import procstat
+from tianfu.bench.preload import PreloadReport, data_mb, recipients, seed_network
+from tianfu.bench.report import summarize
+from tianfu.bench.runner import (
+    BenchConfig,
+    BenchError,
+    BenchNetwork,
+    Progress,
+    Say,
+    Senders,
+    measure_ceiling,
+    run_load,
+)
+from tianfu.node.localnet import LocalNetwork
+
+RECIPIENTS = 100_000  # pre-loaded accounts the transfers go to, at most (drawn at random)
+
+
+def run_state_size(
+    cfg: BenchConfig,
+    keys: int,
+    say: Say = print,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> dict[str, Any]:
+    """One closed- (or open-) loop run on a fresh network pre-loaded with `keys` accounts."""
+    if cfg.contract != "asset":
+        raise BenchError("a state-size sweep loads asset balances: use --contract asset")
+    cfg.validate()
+    ceiling = measure_ceiling(cfg.ceiling_s, cfg.scheme)
+    made: list[PreloadReport] = []
+
+    def seed(net: LocalNetwork) -> None:
+        made.append(seed_network(net, keys, say))
+
+    with BenchNetwork(cfg.validators, None, say, cfg.scheme, before_start=seed) as bn:
+        senders = bn.setup(cfg.contract, max(cfg.senders, cfg.clients))
+        targets = Senders(senders.identity_dirs, recipients(keys, RECIPIENTS), True)
+        data = run_load(
+            bn, targets, replace(cfg, senders=len(senders.addresses)), ceiling, on_progress
+        )
+        fig = summarize(data, ceiling.verifies_per_core, ceiling.cores, bn.check_identical())
+        pids = bn.pids()
+        for node, c in zip(fig["nodes"], bn.network.configs, strict=True):
+            rss = procstat.rss_mb(pids[node["name"]])
+            node["rss_mb"] = None if rss is None else round(rss, 1)
+            node["disk_mb"] = round(data_mb(c.data), 1)
+    cpu = [n["cpu_percent"] for n in fig["nodes"]]
+    if fig["tps"] > 0 and None not in cpu:
+        fig["node_cpu_us_per_tx"] = round(1e4 * sum(cpu) / fig["tps"] / len(cpu), 1)
+    fig["state_keys"] = keys
+    fig["preload"] = asdict(made[0])
+    return {k: v for k, v in fig.items() if k not in ("timeline", "node_cpu_timeline")}
+
+
+def run_state_sweep(
+    cfg: BenchConfig,
+    sizes: list[int],
+    rounds: int = 1,
+    say: Say = print,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> dict[str, Any]:
+    """A fresh pre-loaded network per size and round, the sizes alternating each round."""
+    if rounds < 1:
+        raise BenchError("at least one round")
+    runs: list[dict[str, Any]] = []
+    for r in range(rounds):
+        for keys in sizes:
+            say(f"— state of {keys:,} keys (round {r + 1} of {rounds}) —")
+            runs.append(run_state_size(cfg, keys, say, on_progress))
+    by_size = {
+        keys: statistics.median(x["tps"] for x in runs if x["state_keys"] == keys) for keys in sizes
+    }
+    base = by_size[sizes[0]]
+    return {
+        "kind": "state",
+        "validators": cfg.validators,
+        "contract": cfg.contract,
+        "batch": cfg.batch,
+        "rounds": rounds,
+        "recipients": RECIPIENTS,
+        "tps_by_state_keys": {str(k): v for k, v in by_size.items()},
+        "ratio_to_first": {
+            str(k): round(v / base, 3) if base > 0 else None for k, v in by_size.items()
+        },
+        "runs": runs,
+    }
+
+
+def _mb(values: list[Any]) -> str:
+    return " / ".join("-" if v is None else f"{v:,.0f}" for v in values)
+
+
+def state_table(doc: dict[str, Any]) -> Table:
+    """One row per run: state size, throughput, ratio, latency, per-node RSS and disk."""
+    t = Table(title="tianfu bench sweep — state sizes (latency in ms, memory and disk in MB)")
+    for col in ("keys", "tx/s", "ratio", "% ceil", "p99", "µs cpu/tx", "RSS per node",
+                "disk per node", "pre-load", "same"):  # fmt: skip
+        t.add_column(col, justify="right")
+    base = doc["tps_by_state_keys"][next(iter(doc["tps_by_state_keys"]))]
+    for r in doc["runs"]:
+        pre = r["preload"]
+        t.add_row(
+            f"{r['state_keys']:,}",
+            f"{r['tps']:,.1f}",
+            f"{r['tps'] / base:.2f}" if base > 0 else "-",
+            f"{100 * r['fraction_of_ceiling']:.1f}",
+            "-" if r["p99_ms"] is None else f"{r['p99_ms']:,.0f}",
+            f"{r.get('node_cpu_us_per_tx', '-')}",
+            _mb([n["rss_mb"] for n in r["nodes"]]),
+            _mb([n["disk_mb"] for n in r["nodes"]]),
+            f"{pre['build_s']:.0f} s, {pre['store_mb']:,.0f} MB",
+            "yes" if r["identical_chains"]["ok"] else "NO",
+        )
+    return t
