@@ -108,14 +108,19 @@ def run_state_sweep(
 
 
 def _mb(values: list[Any]) -> str:
-    return " / ".join("-" if v is None else f"{v:,.0f}" for v in values)
+    """The smallest and largest of the nodes' figures."""
+    known = [v for v in values if v is not None]
+    if not known:
+        return "-"
+    low, high = min(known), max(known)
+    return f"{low:,.0f}" if round(low) == round(high) else f"{low:,.0f}–{high:,.0f}"
 
 
 def state_table(doc: dict[str, Any]) -> Table:
     """One row per run: state size, throughput, ratio, latency, per-node RSS and disk."""
     t = Table(title="tianfu bench sweep — state sizes (latency in ms, memory and disk in MB)")
-    for col in ("keys", "tx/s", "ratio", "% ceil", "p99", "µs cpu/tx", "RSS per node",
-                "disk per node", "pre-load", "same"):  # fmt: skip
+    for col in ("keys", "tx/s", "ratio", "% ceil", "p99", "cpu µs/tx", "node RSS",
+                "node disk", "pre-load", "same"):  # fmt: skip
         t.add_column(col, justify="right")
     base = doc["tps_by_state_keys"][next(iter(doc["tps_by_state_keys"]))]
     for r in doc["runs"]:
@@ -129,7 +134,7 @@ def state_table(doc: dict[str, Any]) -> Table:
             f"{r.get('node_cpu_us_per_tx', '-')}",
             _mb([n["rss_mb"] for n in r["nodes"]]),
             _mb([n["disk_mb"] for n in r["nodes"]]),
-            f"{pre['build_s']:.0f} s, {pre['store_mb']:,.0f} MB",
+            f"{pre['build_s']:.0f} s",
             "yes" if r["identical_chains"]["ok"] else "NO",
         )
     return t
