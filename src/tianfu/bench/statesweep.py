@@ -15,13 +15,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from tianfu.bench import procstat
 from tianfu.bench.preload import PreloadReport, data_mb, recipients, seed_network
-from tianfu.bench.report import summarize
+from tianfu.bench.report import _save, _sweep_figure, summarize
 from tianfu.bench.runner import (
     BenchConfig,
     BenchError,
@@ -88,10 +89,15 @@ def run_state_sweep(
         for keys in sizes:
             say(f"— state of {keys:,} keys (round {r + 1} of {rounds}) —")
             runs.append(run_state_size(cfg, keys, say, on_progress))
-    by_size = {
-        keys: statistics.median(x["tps"] for x in runs if x["state_keys"] == keys) for keys in sizes
-    }
+
+    def median(key: str, keys: int) -> float | None:
+        values = [x[key] for x in runs if x["state_keys"] == keys and x.get(key) is not None]
+        return statistics.median(values) if values else None
+
+    by_size = {keys: median("tps", keys) or 0.0 for keys in sizes}
+    cpu_by_size = {keys: median("node_cpu_us_per_tx", keys) for keys in sizes}
     base = by_size[sizes[0]]
+    cpu_base = cpu_by_size[sizes[0]]
     return {
         "kind": "state",
         "validators": cfg.validators,
@@ -103,8 +109,43 @@ def run_state_sweep(
         "ratio_to_first": {
             str(k): round(v / base, 3) if base > 0 else None for k, v in by_size.items()
         },
+        # node CPU per finalized transaction (depends much less on a busy machine than tx/s),
+        # and the first size's figure over it: the throughput ratio CPU alone would give
+        "node_cpu_us_per_tx_by_state_keys": {str(k): v for k, v in cpu_by_size.items()},
+        "cpu_ratio_to_first": {
+            str(k): round(cpu_base / v, 3) if cpu_base and v else None
+            for k, v in cpu_by_size.items()
+        },
         "runs": runs,
     }
+
+
+def plot_state_sizes(path: Path, doc: dict[str, Any]) -> None:
+    """Throughput (every run, and each size's median) and p99 against the state size."""
+    plt, figure, ax, runs = _sweep_figure(doc["runs"], "state_keys")
+    ax.scatter([r["state_keys"] for r in runs], [r["tps"] for r in runs], color="tab:blue", s=12)
+    sizes = [int(k) for k in doc["tps_by_state_keys"]]
+    medians = list(doc["tps_by_state_keys"].values())
+    ax.plot(sizes, medians, marker="o", color="tab:blue", label="finalized tx/s (median)")
+    for k, v in zip(sizes, medians, strict=True):
+        ratio = doc["ratio_to_first"][str(k)]
+        ax.annotate(f"{ratio:.2f}", (k, v), fontsize=8, textcoords="offset points", xytext=(4, 4))
+    p99 = ax.twinx()
+    p99.plot([r["state_keys"] for r in runs], [r["p99_ms"] for r in runs], "x", color="tab:red")
+    p99.set_ylabel("p99 submit→commit ms (x)", color="tab:red")
+    ax.set_xscale("log")
+    ax.set_xlabel("pre-loaded state keys")
+    ax.set_ylabel("tx/s")
+    ax.set_ylim(bottom=0)
+    p99.set_ylim(bottom=0)
+    ax.set_title(
+        f"{doc['validators']} validators, asset transfers: throughput against state size "
+        "(labels: ratio to the smallest)",
+        fontsize=10,
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    _save(plt, figure, path)
 
 
 def _mb(values: list[Any]) -> str:

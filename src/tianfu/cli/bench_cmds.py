@@ -257,7 +257,7 @@ def sweep(
                 raise UsageProblem(
                     "give --state-sizes alone, without --rates or --validators-sweep"
                 )
-            _state_sweep(state_sizes, rounds, json_file, validators=validators, duration=duration,
+            _state_sweep(state_sizes, rounds, json_file, plot, validators=validators, duration=duration,
                          warmup=warmup, contract=contract, clients=clients,
                          concurrency=concurrency, batch=batch, senders=senders,
                          scheme=scheme_of(scheme))  # fmt: skip
@@ -314,11 +314,13 @@ def sweep(
             raise typer.Exit(1)
 
 
-def _state_sweep(sizes: str, rounds: int, json_file: Path | None, **kw: Any) -> None:
+def _state_sweep(
+    sizes: str, rounds: int, json_file: Path | None, plot: Path | None, **kw: Any
+) -> None:
     """`tianfu bench sweep --state-sizes`: a fresh pre-loaded network per size."""
     from tianfu.bench.report import write_json
     from tianfu.bench.runner import BenchError
-    from tianfu.bench.statesweep import run_state_sweep, state_table
+    from tianfu.bench.statesweep import plot_state_sizes, run_state_sweep, state_table
 
     counts = _numbers(sizes, int)
     assert counts is not None
@@ -332,6 +334,9 @@ def _state_sweep(sizes: str, rounds: int, json_file: Path | None, **kw: Any) -> 
     if json_file:
         write_json(json_file, doc)
         console.print(f"figures written to {json_file}")
+    if plot:
+        plot_state_sizes(plot, doc)
+        console.print(f"plot written to {plot}")
     bad = [r for r in doc["runs"] if not r["identical_chains"]["ok"]]
     for r in bad:
         _verdict(r["identical_chains"])
