@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from tianfu.bench.preload import (
     BALANCE,
@@ -17,6 +18,7 @@ from tianfu.bench.preload import (
     preload_state,
     recipients,
 )
+from tianfu.cli.bench_cmds import bench_app
 from tianfu.contracts import governance
 from tianfu.contracts.examples import example_source
 from tianfu.execution.contract_api import state_key
@@ -163,3 +165,15 @@ def test_recipients_are_distinct_preloaded_addresses():
     assert set(picked) <= {preload_address(i) for i in range(1000)}
     assert picked == recipients(1000, 100, seed=3)
     assert sorted(recipients(10, 100)) == sorted(preload_address(i) for i in range(10))
+
+
+def test_state_sweep_usage_errors_exit_2():
+    runner = CliRunner()
+    r = runner.invoke(bench_app, ["sweep", "--state-sizes", "10,20", "--rates", "10"])
+    assert r.exit_code == 2 and "--state-sizes" in r.output
+    r = runner.invoke(bench_app, ["sweep", "--state-sizes", "10,20", "--contract", "kv"])
+    assert r.exit_code == 2 and "asset" in r.output
+    r = runner.invoke(bench_app, ["sweep", "--state-sizes", "ten"])
+    assert r.exit_code == 2
+    r = runner.invoke(bench_app, ["sweep", "--help"])
+    assert r.exit_code == 0 and "--state-sizes" in r.output

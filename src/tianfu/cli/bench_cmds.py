@@ -138,7 +138,7 @@ def bench(
     if ctx.invoked_subcommand is not None:
         return
     with handle_errors():
-        from tianfu.bench.report import bench_table, plot_run, write_json
+        from tianfu.bench.report import bench_table, plot_run
         from tianfu.bench.runner import BenchError, run_bench
 
         cfg = _config(
@@ -159,15 +159,27 @@ def bench(
         except BenchError as exc:
             raise _failed(str(exc)) from None
         out.print(bench_table(fig))
-        if json_file:
-            write_json(json_file, fig)
-            console.print(f"figures written to {json_file}")
-        if plot:
-            plot_run(plot, fig)
-            console.print(f"plot written to {plot}")
+        _write(fig, json_file, plot, plot_run)
         _verdict(fig["identical_chains"])
         if not fig["identical_chains"]["ok"] or fig["tps"] <= 0:
             raise typer.Exit(1)
+
+
+def _write(
+    doc: dict[str, Any],
+    json_file: Path | None,
+    plot: Path | None,
+    plotter: Callable[[Path, dict[str, Any]], None],
+) -> None:
+    """Write the figures to `json_file` and draw them into `plot` (each when given)."""
+    from tianfu.bench.report import write_json
+
+    if json_file:
+        write_json(json_file, doc)
+        console.print(f"figures written to {json_file}")
+    if plot:
+        plotter(plot, doc)
+        console.print(f"plot written to {plot}")
 
 
 def _failed(msg: str) -> Exception:
@@ -318,25 +330,21 @@ def _state_sweep(
     sizes: str, rounds: int, json_file: Path | None, plot: Path | None, **kw: Any
 ) -> None:
     """`tianfu bench sweep --state-sizes`: a fresh pre-loaded network per size."""
-    from tianfu.bench.report import write_json
     from tianfu.bench.runner import BenchError
     from tianfu.bench.statesweep import plot_state_sizes, run_state_sweep, state_table
 
     counts = _numbers(sizes, int)
     assert counts is not None
     cfg = _config(**kw)
+    if cfg.contract != "asset":
+        raise UsageProblem("--state-sizes pre-loads asset balances: use --contract asset")
     try:
         with _progress_bar() as update:
             doc = run_state_sweep(cfg, counts, rounds, _say, update)
     except (BenchError, OSError) as exc:
         raise _failed(str(exc)) from None
     out.print(state_table(doc))
-    if json_file:
-        write_json(json_file, doc)
-        console.print(f"figures written to {json_file}")
-    if plot:
-        plot_state_sizes(plot, doc)
-        console.print(f"plot written to {plot}")
+    _write(doc, json_file, plot, plot_state_sizes)
     bad = [r for r in doc["runs"] if not r["identical_chains"]["ok"]]
     for r in bad:
         _verdict(r["identical_chains"])
