@@ -21,6 +21,7 @@ from tianfu.bench.preload import (
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.contracts import governance
 from tianfu.contracts.examples import example_source
+from tianfu.crypto import ED25519, SM2, suite_for_scheme, suite_of
 from tianfu.execution.contract_api import state_key
 from tianfu.execution.executor import Executor
 from tianfu.identity import OrgCA
@@ -36,17 +37,22 @@ from tianfu.types import Genesis, OrgConfig, Validator
 KEYS = 300
 
 
-@pytest.fixture(scope="module")
-def genesis() -> Genesis:
-    cas = [OrgCA.create(f"org{i}") for i in range(1, 3)]
-    node = cas[0].issue("node1", "node")
+def _genesis(scheme: int = ED25519) -> Genesis:
+    cas = [OrgCA.create(f"org{i}", scheme) for i in range(1, 3)]
+    node = cas[0].issue("node1", "node", scheme)
     return Genesis(
         version=1,
         chain_id="tianfu-preload-test",
         time_ms=1_700_000_000_000,
         orgs=[OrgConfig(f"org{i}", ca.cert_der) for i, ca in enumerate(cas, 1)],
         validators=[Validator("node1", "org1", node.keypair.scheme, node.keypair.public_key, 1)],
+        suite=suite_for_scheme(scheme).name,
     )
+
+
+@pytest.fixture(scope="module")
+def genesis() -> Genesis:
+    return _genesis()
 
 
 def _table_digest(path: Path, table: str) -> bytes:
@@ -67,6 +73,17 @@ def test_preloaded_root_is_the_tree_of_the_genesis_entries_and_the_balances(tmp_
     # ... and not the root of the genesis entries alone
     alone = MerkleState(InMemoryNodes()).apply(0, Executor(genesis, governance).genesis_updates())
     assert alone.root != expected
+
+
+def test_an_sm2_chain_is_preloaded_with_its_own_hash(tmp_path):
+    genesis = _genesis(SM2)  # built in a process that hashes with SHA-256 by default
+    report = build_store(tmp_path / "chain.db", genesis, 50)
+    with suite_of(genesis).use():
+        entries = Executor(genesis, governance).genesis_updates()
+        entries.update(preload_state(50))
+        expected = MerkleState(InMemoryNodes()).apply(0, entries).root
+    assert bytes.fromhex(report.root) == expected
+    assert MerkleState(InMemoryNodes()).apply(0, entries).root != expected  # SHA-256's
 
 
 def test_every_preloaded_key_is_a_state_row_and_a_proven_leaf(tmp_path, genesis):
@@ -119,8 +136,8 @@ def test_a_store_that_holds_the_genesis_keeps_its_state(tmp_path, genesis):
 def test_initial_state_outside_an_ordinary_contract_is_refused(tmp_path, genesis, key):
     with Store(tmp_path / "chain.db") as store, pytest.raises(InvalidBlock):
         Ledger(store, genesis, initial_state={key: b"\x01"})
-    with Store(tmp_path / "other.db") as store:  # and nothing was written
-        assert store.load_genesis() is None
+    with Store(tmp_path / "chain.db") as store:  # and nothing was written
+        assert store.load_genesis() is None and store.get_latest(key) is None
 
 
 def test_preloaded_balances_equal_minted_ones_and_take_transfers(tmp_path, monkeypatch):

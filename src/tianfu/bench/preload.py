@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tianfu.codec import encode
+from tianfu.crypto import suite_of
 from tianfu.execution.contract_api import state_key
 from tianfu.ledger import Ledger
 from tianfu.node.localnet import LocalNetwork
@@ -83,7 +84,8 @@ def build_store(path: Path, genesis: Genesis, keys: int) -> PreloadReport:
     started = time.monotonic()
     store = Store(path)
     try:
-        root = Ledger(store, genesis, initial_state=preload_state(keys)).state.root(0)
+        with suite_of(genesis).use():  # the chain's hash (SM3 on an SM2 chain)
+            root = Ledger(store, genesis, initial_state=preload_state(keys)).state.root(0)
     finally:
         store.close()
     return PreloadReport(

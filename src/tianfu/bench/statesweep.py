@@ -56,7 +56,9 @@ def run_state_size(
 
     with BenchNetwork(cfg.validators, None, say, cfg.scheme, before_start=seed) as bn:
         senders = bn.setup(cfg.contract, max(cfg.senders, cfg.clients))
-        targets = Senders(senders.identity_dirs, recipients(keys, RECIPIENTS), True)
+        targets = Senders(
+            senders.identity_dirs, recipients(keys, RECIPIENTS), random_recipients=True
+        )
         data = run_load(
             bn, targets, replace(cfg, senders=len(senders.addresses)), ceiling, on_progress
         )
