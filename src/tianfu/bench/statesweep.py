@@ -64,10 +64,11 @@ def run_state_size(
         )
         fig = summarize(data, ceiling.verifies_per_core, ceiling.cores, bn.check_identical())
         pids = bn.pids()
-        for node, c in zip(fig["nodes"], bn.network.configs, strict=True):
+        data_dirs = {c.name: c.data for c in bn.network.configs}
+        for node in fig["nodes"]:
             rss = procstat.rss_mb(pids[node["name"]])
             node["rss_mb"] = None if rss is None else round(rss, 1)
-            node["disk_mb"] = round(data_mb(c.data), 1)
+            node["disk_mb"] = round(data_mb(data_dirs[node["name"]]), 1)
     cpu = [n["cpu_percent"] for n in fig["nodes"]]
     if fig["tps"] > 0 and None not in cpu:
         fig["node_cpu_us_per_tx"] = round(1e4 * sum(cpu) / fig["tps"] / len(cpu), 1)
