@@ -12,7 +12,7 @@ from test_store import CHAIN, Chain, fill
 
 from tianfu.codec import encode
 from tianfu.crypto import sign_vote
-from tianfu.store import Store, StoreError, TxRecord
+from tianfu.store import Store, StoreError, TxRecord, bulk
 from tianfu.store import sqlite as store_sqlite
 from tianfu.store.bulk import HASHES_SELECT, PAIRS_SELECT, pack_hashes, pack_pairs
 from tianfu.store.schema import SCHEMA_VERSION
@@ -53,6 +53,22 @@ def test_pack_pairs_stores_exactly_the_given_bytes():
     assert pack_pairs([]) is None  # nothing to write
     assert pack_pairs([(b"k", b"x" * 65_536)]) is None  # too long: the caller falls back
     assert pack_pairs([(b"k" * 65_536, b"x")]) is None
+
+
+def test_pack_pairs_never_binds_more_than_sqlite_takes(monkeypatch, tmp_path):
+    """A batch whose blob or JSON text reaches SQLite's longest string or blob (10^9 bytes
+    by default; a 10-million-key genesis state is beyond it) falls back to `executemany`
+    instead of failing with "string or blob too big"."""
+    limit = sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_LENGTH)
+    assert bulk._MAX_BYTES <= limit
+    monkeypatch.setattr(bulk, "_MAX_BYTES", 64)
+    assert pack_pairs([(b"k%d" % i, b"v") for i in range(15)]) is None  # the JSON text
+    assert pack_pairs([(b"k", b"v" * 70)]) is None  # the blob
+    assert pack_pairs([(b"k", b"v")]) is not None
+    with Store(tmp_path / "chain.db") as store:
+        rows = {b"key%04d" % i: b"value%d" % i for i in range(100)}
+        store.save_state_nodes({}, dict(rows))  # through the fallback
+        assert [store.get_latest(k) for k in rows] == list(rows.values())
 
 
 def test_pack_hashes():

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
+import random
 import secrets
 import time
 from array import array
@@ -63,6 +64,7 @@ class WorkerSpec:
     run_s: float  # warm-up + measured duration
     status_url: str  # where the SDK reads the chain height for expiry
     batch: int = 1  # transactions per request (1: `POST /v1/txs`, else `/v1/txs/batch`)
+    random_recipients: bool = False  # `asset`: a random recipient per transfer (seeded)
 
 
 @dataclass
@@ -106,11 +108,16 @@ class TxStock:
         self.height = 0  # latest committed height seen in an answer
         self.counter = 0
         self.signed = 0
+        self._pick = random.Random(spec.index)  # the recipients of random_recipients
 
     def _args(self, n: int, sender: int) -> tuple[str, list[Any]]:
         if self.spec.contract == "kv":
             return "put", [f"w{self.spec.index}-{n}", n]
-        to = self.spec.recipients[(n + sender + 1) % len(self.spec.recipients)]
+        recipients = self.spec.recipients
+        if self.spec.random_recipients:
+            to = recipients[self._pick.randrange(len(recipients))]
+        else:
+            to = recipients[(n + sender + 1) % len(recipients)]
         return "transfer", [to, 1]
 
     def sign(self, count: int) -> None:

@@ -98,7 +98,8 @@ class BenchConfig:
 @dataclass(frozen=True)
 class Senders:
     identity_dirs: list[str]
-    addresses: list[str]
+    addresses: list[str]  # the recipients of `asset` transfers (the senders themselves)
+    random_recipients: bool = False  # each transfer to a random one, not in rotation
 
 
 @dataclass
@@ -124,11 +125,13 @@ class BenchNetwork:
         say: Say = print,
         scheme: int = ED25519,
         delay_ms: float | None = None,
+        before_start: Callable[[LocalNetwork], None] | None = None,
     ) -> None:
         self.validators = validators
         self.scheme = scheme
         self.delay_ms = delay_ms  # not None: every validator link through a delay proxy
         self._proxies: LinkProxies | None = None
+        self.before_start = before_start  # e.g. seeds the data directories (bench.preload)
         self._tmp = None if home is not None else tempfile.mkdtemp(prefix="tianfu-bench-")
         self.home = Path(home) if home is not None else Path(self._tmp or ".") / "net"
         self.say = say
@@ -148,6 +151,12 @@ class BenchNetwork:
         if self.delay_ms is not None:
             self.say(f"validator links through delay proxies, {self.delay_ms:g} ms one way ...")
             self._proxies = route_through_proxies(self.net, self.delay_ms)
+        try:
+            if self.before_start is not None:
+                self.before_start(self.net)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
         self.say(f"starting {self.validators} validator process(es) in {self.home} ...")
         self.net.start()
         try:
@@ -337,6 +346,7 @@ def run_load(
                 chain_id=bn.network.genesis.chain_id,
                 identity_dirs=dirs,
                 recipients=senders.addresses,
+                random_recipients=senders.random_recipients,
                 contract=cfg.contract,
                 presign=_presign(cfg, ceiling),
                 concurrency=max(1, conns // cfg.clients + (1 if i < conns % cfg.clients else 0)),

@@ -93,6 +93,9 @@ CSV_HELP = {
     "timeouts and, unless --concurrency is given, connections grow with the delay).",
     "--workloads": "Instead of rates: one closed-loop run per workload, e.g. "
     "asset,supply_finance (tx/s and p99 side by side).",
+    "--state-sizes": "Instead of rates: one closed-loop run per state size, e.g. "
+    "10000,1000000,10000000, on a fresh network whose genesis state holds that many "
+    "asset balances (transfers go to random ones); reports RSS and disk per node.",
 }
 
 
@@ -106,6 +109,10 @@ RatesOpt = Annotated[Csv, _csv("--rates")]
 ValidatorsSweepOpt = Annotated[Csv, _csv("--validators-sweep")]
 DelaysOpt = Annotated[Csv, _csv("--delays")]
 WorkloadsOpt = Annotated[Csv, _csv("--workloads")]
+StateSizesOpt = Annotated[Csv, _csv("--state-sizes")]
+RoundsOpt = Annotated[
+    int, typer.Option("--rounds", min=1, help="With --state-sizes: rounds, the sizes alternating.")
+]
 
 
 def _config(options: dict[str, Any]) -> Any:
@@ -239,6 +246,8 @@ def sweep(
     validators_sweep: ValidatorsSweepOpt = None,
     delays: DelaysOpt = None,
     workloads: WorkloadsOpt = None,
+    state_sizes: StateSizesOpt = None,
+    rounds: RoundsOpt = 1,
     contract: ContractOpt = "asset",
     clients: ClientsOpt = 2,
     concurrency: ConcurrencyOpt = None,
@@ -249,7 +258,8 @@ def sweep(
     plot: PlotOpt = None,
 ) -> None:
     """Latency against throughput over several open-loop rates on one network, or a curve
-    on a fresh network per point: --validators-sweep, --delays or --workloads."""
+    on a fresh network per point: --validators-sweep, --delays, --workloads or
+    --state-sizes (throughput, RSS and disk per size of the pre-loaded state)."""
     options = dict(locals())
     with handle_errors():
         from tianfu.bench.runner import BenchError
@@ -259,13 +269,19 @@ def sweep(
             "validators": _numbers(validators_sweep, int),
             "delays": _numbers(delays, float, zero=True),
             "workloads": None if workloads is None else _names(workloads),
+            "state-sizes": _numbers(state_sizes, int),
         }
         chosen = [(k, v) for k, v in curves.items() if v is not None]
         if len(chosen) + (rates is not None) > 1:
             raise UsageProblem(
-                "give only one of --rates, --validators-sweep, --delays or --workloads (not both)"
+                "give only one of --rates, --validators-sweep, --delays, --workloads or "
+                "--state-sizes (not both)"
             )
         cfg = _config(options)
+        sizes = _numbers(state_sizes, int)
+        if sizes is not None:
+            _state_sweep(cfg, sizes, rounds, json_file, plot)
+            return
         rate_list = _numbers(rates, float)
         plan = _plan(*chosen[0], cfg) if chosen else None
         if plan is None and contract in FLOW_CONTRACTS:
@@ -357,3 +373,27 @@ def _plot(doc: dict[str, Any], path: Path) -> None:
         "workloads": plots.plot_workload_curve,
     }.get(doc["kind"], plot_latency_vs_throughput)
     plotter(path, doc["runs"])
+
+
+def _state_sweep(
+    cfg: Any, counts: list[int], rounds: int, json_file: Path | None, plot: Path | None
+) -> None:
+    """`tianfu bench sweep --state-sizes`: a fresh pre-loaded network per size."""
+    from tianfu.bench.runner import BenchError
+    from tianfu.bench.statesweep import plot_state_sizes, run_state_sweep, state_table
+
+    if cfg.contract != "asset":
+        raise UsageProblem("--state-sizes pre-loads asset balances: use --contract asset")
+    try:
+        with _progress_bar() as update:
+            doc = run_state_sweep(cfg, counts, rounds, _say, update)
+    except (BenchError, OSError) as exc:
+        raise _failed(str(exc)) from None
+    out.print(state_table(doc))
+    _outputs(doc, json_file, plot, lambda path: plot_state_sizes(path, doc))
+    bad = [r for r in doc["runs"] if not r["identical_chains"]["ok"]]
+    for r in bad:
+        _verdict(r["identical_chains"])
+    if bad or any(r["tps"] <= 0 for r in doc["runs"]):
+        raise typer.Exit(1)
+    console.print("[green]✓ after every run, all nodes held identical chains[/]")

@@ -11,9 +11,10 @@ not to the store's table of latest contract values.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -126,6 +127,7 @@ class ExecutedBlock:
 
 
 _MISS = object()
+_CONTRACT_NAME = re.compile(rb"[a-z][a-z0-9_]*")
 
 
 class _LatestCache:
@@ -193,7 +195,17 @@ def _never(_tx_hash: bytes) -> bool:
 
 
 class Ledger:
-    def __init__(self, store: Store, genesis: Genesis) -> None:
+    def __init__(
+        self, store: Store, genesis: Genesis, initial_state: Mapping[bytes, bytes] | None = None
+    ) -> None:
+        """The ledger on `store` for `genesis`.
+
+        `initial_state`: contract entries (`<contract>/<key>` -> value) the genesis state holds
+        beside the genesis's own entries, written into version 0 of a new store only (a store
+        that holds the genesis already keeps its state). Every node of a chain must be given
+        the same entries, or their roots differ from block 1 on; the benchmark's pre-loaded
+        state uses it (`tianfu.bench.preload`).
+        """
         suite = current_suite()
         if suite.name != genesis.suite:  # every hash and signature check would be wrong
             raise CryptoError(
@@ -211,11 +223,11 @@ class Ledger:
         self.latest = _LatestCache(store)
         self._valsets: _VersionCache[ValidatorSet] = _VersionCache(_VALSET_CACHE)
         self._params: _VersionCache[ConsensusParams] = _VersionCache(_PARAMS_CACHE)
-        self._init_genesis()
+        self._init_genesis(initial_state or {})
         # Admission and queries (which pass no parameters) use those of the height asked.
         self.executor.params_at = self.params
 
-    def _init_genesis(self) -> None:
+    def _init_genesis(self, initial_state: Mapping[bytes, bytes]) -> None:
         stored = self.store.load_genesis()
         if stored is not None:
             if decode_genesis(stored).hash != self.genesis.hash:
@@ -228,6 +240,19 @@ class Ledger:
                 )
             return
         updates = self.executor.genesis_updates()
+        for key, value in initial_state.items():
+            contract, sep, _ = key.partition(b"/")
+            if (
+                not sep
+                or _CONTRACT_NAME.fullmatch(contract) is None
+                or contract.decode() in self.executor.native
+            ):
+                raise InvalidBlock(
+                    f"initial state key {key[:64]!r} is not an ordinary contract's key"
+                )
+            if type(value) is not bytes:
+                raise InvalidBlock(f"initial state value of {key[:64]!r} is not bytes")
+        updates.update(initial_state)
         batch = self.state.apply(0, updates)
         self.store.save_state_nodes(batch.new_nodes, updates)
         self.state.committed(batch)

@@ -10,16 +10,21 @@ starts with one pad byte so that no slice of it is ever of an empty blob (SQLite
 NULL for those, and the NOT NULL columns would refuse the whole write).
 
 Each pair (k, v) is described by one integer, `offset << 32 | len(k) << 16 | len(v)`
-(1-based offset of k in the blob); keys and values of 64 KiB or more, or a batch of 2 GiB,
-do not fit and the caller falls back to `executemany` (`pack_pairs` returns None).
+(1-based offset of k in the blob); keys and values of 64 KiB or more, or a batch whose blob
+or JSON text would reach SQLite's longest string or blob (`SQLITE_LIMIT_LENGTH`, 10^9
+bytes by default), do not fit and the caller falls back to `executemany` (`pack_pairs`
+returns None).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from itertools import accumulate, chain
 
 _MAX_LEN = 1 << 16
 _MAX_OFFSET = 1 << 31
+# The longest blob or string SQLite binds (what this library was built with).
+_MAX_BYTES = min(_MAX_OFFSET, sqlite3.connect(":memory:").getlimit(sqlite3.SQLITE_LIMIT_LENGTH))
 _PAD = b"\x00"
 
 # ?1 = the blob, ?2 = the JSON array; `value` is one pair's integer (see the docstring).
@@ -41,13 +46,16 @@ def pack_pairs(pairs: list[tuple[bytes, bytes]]) -> tuple[bytes, str] | None:
     if not lens or max(lens) >= _MAX_LEN:
         return None
     starts = list(accumulate(lens, initial=2))  # 1-based, after the pad byte
-    if starts[-1] >= _MAX_OFFSET:
+    if starts[-1] >= _MAX_BYTES:
         return None
     codes = [
         (o << 32) | (kl << 16) | vl
         for o, kl, vl in zip(starts[::2], lens[::2], lens[1::2], strict=False)
     ]
-    return _PAD + b"".join(pieces), "[" + ",".join(map(str, codes)) + "]"
+    positions = "[" + ",".join(map(str, codes)) + "]"
+    if len(positions) >= _MAX_BYTES:
+        return None
+    return _PAD + b"".join(pieces), positions
 
 
 def pack_hashes(pairs: list[tuple[bytes, int]]) -> tuple[bytes, str] | None:
