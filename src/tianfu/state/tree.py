@@ -184,12 +184,13 @@ class _Builder:
             return self.build(sorted(entries.values()), path)
         if not isinstance(node, InternalNode):
             raise StateError("a null node can only be a root")
-        # A stored Child is a reference to an existing subtree, like a _Ref. Each nibble
-        # comes once, so `results` holds the stored child until that nibble's turn.
-        results: dict[int, Child | _Ref | _Pending] = {c.nibble: c for c in node.children}
+        depth = len(path)
+        # (a stored Child is a reference to an existing subtree, like a _Ref)
+        children: dict[int, Child] = {c.nibble: c for c in node.children}
+        results: dict[int, Child | _Ref | _Pending] = dict(children)
         changed = False
-        for n, group in _by_nibble(ups, len(path)):
-            old_child = results.get(n)
+        for n, group in _by_nibble(ups, depth):
+            old_child = children.get(n)
             if old_child is None and len(group) == 1:  # one new key in an empty slot
                 k, v = group[0]
                 if v is None:
