@@ -21,7 +21,8 @@ alike); the first `--warmup` blocks are not counted (the tree's node cache fills
 running node's does). Per block: the thread CPU time of `MerkleState.apply`, and of the
 store write (`Store.save_state_nodes`: the tree nodes and state rows in one SQLite
 transaction with its commit and checkpoint, as in `Store.save_block`), plus its wall time.
-Every variant with entries must give the same root for every block. Prints medians and
+Every variant with entries must give the same root for every block. The process sets the
+cycle collector's thresholds as a node does (`tianfu.node.loop.tune_gc`). Prints medians and
 ratios to `no entries` and to `entries, before` (CPU time is far less sensitive to the
 machine's other load than wall time: compare ratios of one run).
 """
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.codec import encode
+from tianfu.node.loop import tune_gc
 from tianfu.state import MerkleState
 from tianfu.state.keys import tree_updates
 from tianfu.store.sqlite import Store
@@ -96,6 +98,7 @@ def main() -> None:
     ap.add_argument("--before-src", type=Path, help="src directory of the code to compare")
     ap.add_argument("--json", type=Path, help="write the results here")
     args = ap.parse_args()
+    tune_gc()  # the cycle collector's thresholds of a node process
 
     work = Path(tempfile.mkdtemp(prefix="tianfu-state-micro-"))
     try:
