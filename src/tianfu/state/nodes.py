@@ -150,7 +150,7 @@ def node_key(version: int, path: bytes) -> bytes:
     return version.to_bytes(8, "big") + bytes((n,)) + packed
 
 
-class Child(msgspec.Struct, array_like=True, frozen=True):
+class Child(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """Reference from an internal node to one child: where it is stored and its hash."""
 
     nibble: int
@@ -159,7 +159,7 @@ class Child(msgspec.Struct, array_like=True, frozen=True):
     leaf: bool
 
 
-class InternalNode(msgspec.Struct, array_like=True, frozen=True, tag=1):
+class InternalNode(msgspec.Struct, array_like=True, frozen=True, tag=1, gc=False):
     children: tuple[Child, ...]  # sorted by nibble; never empty, never a lone leaf
 
     def hash(self) -> bytes:
@@ -169,7 +169,7 @@ class InternalNode(msgspec.Struct, array_like=True, frozen=True, tag=1):
         return internal_hash(hashes)
 
 
-class LeafNode(msgspec.Struct, array_like=True, frozen=True, tag=3):
+class LeafNode(msgspec.Struct, array_like=True, frozen=True, tag=3, gc=False):
     """An entry's latest version (tag 3: the leaf with history; tag 2 was the leaf without)."""
 
     key_hash: bytes
@@ -184,7 +184,7 @@ class LeafNode(msgspec.Struct, array_like=True, frozen=True, tag=3):
         return leaf_hash(self.key_hash, self.value_part(), self.height, self.prev)
 
 
-class NullNode(msgspec.Struct, array_like=True, frozen=True, tag=0):
+class NullNode(msgspec.Struct, array_like=True, frozen=True, tag=0, gc=False):
     """Root entry of a version whose tree is empty."""
 
     def hash(self) -> bytes:
@@ -192,6 +192,9 @@ class NullNode(msgspec.Struct, array_like=True, frozen=True, tag=0):
 
 
 Node = InternalNode | LeafNode | NullNode
+# The node structs are not tracked by Python's cycle collector (`gc=False`): they hold only
+# bytes, ints, None and tuples of Child, so they can form no cycle, and the tree keeps tens
+# of thousands of them decoded (`tianfu.state.cache`) that every collection would scan.
 
 # Stored nodes come from our own database, so a plain (fast) typed decoder is enough here;
 # anything that comes from outside (proofs) goes through tianfu.codec.decode instead.

@@ -5,12 +5,11 @@ and the caller persists them (in the same DB transaction as the block) or drops 
 Every version gets a root entry at node_key(version, b""), so `root(v)` and `get(k, v)`
 work for any version that was applied and persisted, including versions with no change.
 
-The top of the tree (nodes at depth <= HOT_DEPTH, at most 4,369 paths) is kept decoded in
-memory, one entry per path with the version it was stored at: every batch update walks
-those nodes, so reading and decoding them from the store on every block is wasted work.
-Only persisted nodes enter it: those read from the reader, and those of a batch the caller
-reports persisted with `committed(batch)`. A node key's content never changes once
-persisted (versions are never rewritten), so a hit (same path and version) is exact.
+The top of the tree (and, within a memory budget, the level below it) is kept decoded in
+memory (`tianfu.state.cache`): every batch update walks those nodes, so reading and
+decoding them from the store on every block is wasted work. Only persisted nodes enter it:
+those read from the reader, and those of a batch the caller reports persisted with
+`committed(batch)`.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, TypeVar
 
 from tianfu.codec import encode
+from tianfu.state.cache import DEEP_BYTES, DEEP_DEPTH, NodeCache
 from tianfu.state.nodes import (
     DELETED,
     MAX_VERSION,
@@ -51,15 +51,13 @@ class NodeReader(Protocol):
 
 _U = TypeVar("_U", bound=tuple)  # type: ignore[type-arg]
 
-HOT_DEPTH = 3  # nodes at nibble depth <= 3 are cached decoded (see the module docstring)
-
 
 @dataclass(frozen=True)
 class TreeBatch:
     version: int
     root: bytes  # 32-byte root after the update
     new_nodes: dict[bytes, bytes]  # node_key -> encoded node, for the caller to persist
-    # nibble path -> decoded node, for new nodes at depth <= HOT_DEPTH (see `committed`)
+    # nibble path -> decoded node, for new nodes the cache may keep (see `committed`)
     hot: dict[bytes, Node] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -158,7 +156,7 @@ class _Builder:
         digits = path.hex()[1::2]
         packed = bytes.fromhex(digits + "0" if n & 1 else digits)
         self.new_nodes[self._version_key + bytes((n,)) + packed] = encode(node)
-        if n <= HOT_DEPTH:
+        if n <= DEEP_DEPTH:
             self.hot[path] = node
 
     def update(self, ref: Child | _Ref | None, path: bytes, ups: list[_Update]) -> _Result:
@@ -260,39 +258,32 @@ class _Builder:
 class MerkleState:
     """Reads, proofs and batch updates over the versioned tree stored behind `reader`."""
 
-    def __init__(self, reader: NodeReader) -> None:
+    def __init__(self, reader: NodeReader, cache_bytes: int = DEEP_BYTES) -> None:
+        """`cache_bytes`: the memory budget of the cached level below the top (0: none)."""
         self.reader = reader
-        # path -> (version, node) of persisted nodes at depth <= HOT_DEPTH, newest seen.
-        # Entries are replaced whole (one dict store), so concurrent readers stay exact.
-        self._hot: dict[bytes, tuple[int, Node]] = {}
+        self._cache = NodeCache(cache_bytes)
 
     def _load(self, version: int, path: bytes) -> Node | None:
-        """The persisted node at (version, path), from the hot cache or the reader."""
-        hot = len(path) <= HOT_DEPTH
-        if hot:
-            entry = self._hot.get(path)
-            if entry is not None and entry[0] == version:
-                return entry[1]
+        """The persisted node at (version, path), from the cache or the reader."""
+        node = self._cache.get(version, path)
+        if node is not None:
+            return node
         data = self.reader.get_node(node_key(version, path))
         if data is None:
             return None
         node = decode_node(data)
-        if hot:
-            entry = self._hot.get(path)
-            if entry is None or entry[0] < version:
-                self._hot[path] = (version, node)
+        self._cache.put(version, path, node)
         return node
 
     def committed(self, batch: TreeBatch) -> None:
-        """Tell the tree that `batch` is persisted: its top nodes join the hot cache.
+        """Tell the tree that `batch` is persisted: its top nodes join the cache.
 
         Call it only once the batch's nodes are durably stored (never for a batch that
         may still be dropped); it is only a cache, so not calling it is always safe.
         """
+        remember = self._cache.put
         for path, node in batch.hot.items():
-            entry = self._hot.get(path)
-            if entry is None or entry[0] <= batch.version:
-                self._hot[path] = (batch.version, node)
+            remember(batch.version, path, node)
 
     def _root_node(self, version: int) -> Node | None:
         if version < 0:
