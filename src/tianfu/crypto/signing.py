@@ -66,12 +66,10 @@ def certificate_signers(
     signature checked against its own precommit bytes, which include its time. Every listed
     signature counts, none is skipped: raises `CertificateError` for a validator listed
     twice, a key `member` does not know, or an invalid signature."""
-    seen: set[bytes] = set()
-    signers: list[Validator] = []
+    signers: dict[bytes, Validator] = {}  # key -> validator, in the certificate's order
     for cs in cert.signatures:
-        if cs.validator in seen:
+        if cs.validator in signers:
             raise CertificateError("certificate lists a validator twice")
-        seen.add(cs.validator)
         v = member(cs.validator)
         if v is None:
             raise CertificateError("certificate is signed by a key outside the validator set")
@@ -79,8 +77,8 @@ def certificate_signers(
             raise CertificateError(
                 f"certificate carries an invalid signature of validator {v.name}"
             )
-        signers.append(v)
-    return signers
+        signers[cs.validator] = v
+    return list(signers.values())
 
 
 def verify_commit(
