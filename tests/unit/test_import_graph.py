@@ -23,7 +23,7 @@ SRC = Path(tianfu.__file__).parent
 # DESIGN.md §3 — types <- crypto <- state/consensus/mempool <- store <- p2p/api <- node — is
 # kept; the other packages are placed where their imports put them.
 LAYERS: list[set[str]] = [
-    {"codec", "durable"},  # canonical bytes; durable file writes
+    {"codec", "durable", "ratelimit"},  # canonical bytes; durable file writes; token buckets
     {"types"},
     {"crypto", "state"},
     {"identity", "mempool", "consensus", "execution"},  # execution: runtime, sandbox, API

@@ -13,6 +13,7 @@ import msgspec
 
 from tianfu.api.service import CommittedEvent, StateRead, TxRecord
 from tianfu.codec import encode
+from tianfu.proofs.values import readable_body
 from tianfu.types import (
     OK,
     Block,
@@ -64,18 +65,9 @@ def render_header(header: BlockHeader) -> dict[str, Any]:
 
 def render_tx(tx: Transaction, tx_hash: str | None = None) -> dict[str, Any]:
     """`tx_hash`: its hash in hex when the caller has it already (saves hashing again)."""
-    body = tx.body
     return {
         "hash": tx.hash.hex() if tx_hash is None else tx_hash,
-        "chain_id": body.chain_id,
-        "scheme": body.scheme,
-        "signer": body.signer.hex(),
-        "nonce": body.nonce,
-        "expiry": body.expiry,
-        "contract": body.contract,
-        "method": body.method,
-        "args": jsonable(body.args),
-        "has_cert": bool(body.cert),
+        **readable_body(tx.body, jsonable),
         "signature": tx.signature.hex(),
         "raw": tx.encoded().hex(),
     }

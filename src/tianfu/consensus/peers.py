@@ -39,6 +39,7 @@ from tianfu.consensus.messages import (
 )
 from tianfu.consensus.signguard import SignGuard
 from tianfu.crypto.suite import verify as crypto_verify
+from tianfu.ratelimit import TokenBucket
 from tianfu.types import CommitCertificate, Validator, Vote
 
 log = logging.getLogger(__name__)
@@ -76,19 +77,6 @@ class CommitFrame(msgspec.Struct, array_like=True, frozen=True):
         self.certificate.validate()
         if self.certificate.height != self.height or not self.block:
             raise ValueError("commit frame certificate does not match its height or block")
-
-
-class TokenBucket:
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate, self.burst, self.tokens, self.last = rate, burst, burst, now
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
-        self.last = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 class ConsensusView(Protocol):

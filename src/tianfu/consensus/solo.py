@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 from tianfu.consensus.culprit import build_dropping_culprit
@@ -48,31 +49,20 @@ class TxSource(Protocol):
     def __len__(self) -> int: ...
 
 
+@dataclass(eq=False)
 class SoloDriver:
-    def __init__(
-        self,
-        ledger: BlockBuilder,
-        mempool: TxSource,
-        key: KeyPair,
-        *,
-        max_block_txs: int,
-        max_block_bytes: int,
-        interval_ms: int,
-        verified: Callable[[bytes], bool] | None = None,
-        on_commit: Callable[[Any], None] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.ledger = ledger
-        self.mempool = mempool
-        self.key = key
-        self.max_block_txs = max_block_txs
-        self.max_block_bytes = max_block_bytes
-        self.interval = interval_ms / 1000
-        self.verified = verified
-        self.on_commit = on_commit
-        self.clock = clock
-        self.wakeup = asyncio.Event()
-        self._inflight: asyncio.Future[Any] | None = None
+    ledger: BlockBuilder
+    mempool: TxSource
+    key: KeyPair
+    _: KW_ONLY
+    max_block_txs: int
+    max_block_bytes: int
+    interval_ms: int  # at least this long from one block's start to the next one's
+    verified: Callable[[bytes], bool] | None = None
+    on_commit: Callable[[Any], None] | None = None
+    clock: Callable[[], float] = time.time
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _inflight: asyncio.Future[Any] | None = field(default=None, init=False)
 
     def notify(self) -> None:
         """A transaction arrived."""
@@ -140,7 +130,7 @@ class SoloDriver:
             while len(self.mempool):
                 # At most one block per interval: under load, transactions gather into the
                 # next block while this one is built; after idle, the first goes at once.
-                gap = last_start + self.interval - asyncio.get_running_loop().time()
+                gap = last_start + self.interval_ms / 1000 - asyncio.get_running_loop().time()
                 if gap > 0:
                     await asyncio.sleep(gap)
                 last_start = asyncio.get_running_loop().time()
@@ -160,7 +150,7 @@ class SoloDriver:
             executed, done = await asyncio.shield(self._inflight)
         except Exception:  # even an empty block failed (a task's top level): log, go on
             log.exception("block production failed")
-            await asyncio.sleep(max(self.interval, 0.1))
+            await asyncio.sleep(max(self.interval_ms / 1000, 0.1))
             return
         # Candidates left out (the block's gas or receipt budget was full) stay pending.
         self.mempool.remove(done)

@@ -48,6 +48,7 @@ __all__ = [
 
 from tianfu.crypto.signing import (  # noqa: E402
     CertificateError,
+    certificate_signers,
     sign_tx,
     sign_vote,
     verify_commit,
@@ -55,4 +56,12 @@ from tianfu.crypto.signing import (  # noqa: E402
     verify_vote,
 )
 
-__all__ += ["CertificateError", "sign_tx", "sign_vote", "verify_commit", "verify_tx", "verify_vote"]
+__all__ += [
+    "CertificateError",
+    "certificate_signers",
+    "sign_tx",
+    "sign_vote",
+    "verify_commit",
+    "verify_tx",
+    "verify_vote",
+]

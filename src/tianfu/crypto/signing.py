@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tianfu.crypto.keys import KeyPair
 from tianfu.crypto.suite import suite_for_scheme, verify
 from tianfu.types import (
     CommitCertificate,
     Transaction,
     TxBody,
+    Validator,
     ValidatorSet,
     Vote,
     vote_signing_bytes,
@@ -56,6 +59,28 @@ def verify_vote(vote: Vote, validators: ValidatorSet) -> bool:
     return verify(v.scheme, v.public_key, vote.signing_bytes(), vote.signature)
 
 
+def certificate_signers(
+    cert: CommitCertificate, member: Callable[[bytes], Validator | None]
+) -> list[Validator]:
+    """The validators whose precommits `cert` lists (`member` finds one by its key), each
+    signature checked against its own precommit bytes, which include its time. Every listed
+    signature counts, none is skipped: raises `CertificateError` for a validator listed
+    twice, a key `member` does not know, or an invalid signature."""
+    signers: dict[bytes, Validator] = {}  # key -> validator, in the certificate's order
+    for cs in cert.signatures:
+        if cs.validator in signers:
+            raise CertificateError("certificate lists a validator twice")
+        v = member(cs.validator)
+        if v is None:
+            raise CertificateError("certificate is signed by a key outside the validator set")
+        if not verify(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature):
+            raise CertificateError(
+                f"certificate carries an invalid signature of validator {v.name}"
+            )
+        signers[cs.validator] = v
+    return list(signers.values())
+
+
 def verify_commit(
     cert: CommitCertificate, block_hash: bytes, height: int, validators: ValidatorSet, chain_id: str
 ) -> None:
@@ -74,18 +99,7 @@ def verify_commit(
         cert.validate()
     except ValueError as exc:
         raise CertificateError(f"malformed certificate: {exc}") from None
-    seen: set[bytes] = set()
-    power = 0
-    for cs in cert.signatures:
-        if cs.validator in seen:
-            raise CertificateError("certificate lists a validator twice")
-        seen.add(cs.validator)
-        v = validators.by_key(cs.validator)
-        if v is None:
-            raise CertificateError("certificate is signed by a key outside the validator set")
-        if not verify(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature):
-            raise CertificateError(f"invalid signature of validator {v.name}")
-        power += v.power
+    power = sum(v.power for v in certificate_signers(cert, validators.by_key))
     if power < validators.quorum():
         raise CertificateError(
             f"signatures carry {power} of {validators.total_power} voting power; "

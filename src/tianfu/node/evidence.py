@@ -18,6 +18,7 @@ import logging
 import secrets
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 from tianfu.api.service import TxRejected
@@ -44,28 +45,23 @@ class ChainService(Protocol):
     def get_tx(self, tx_hash: bytes) -> Any: ...
 
 
+@dataclass(eq=False)
 class EvidenceReporter:
     """Submits each double sign once (see the module docstring). Run `run()` as a task."""
 
-    def __init__(
-        self,
-        identity: Identity,
-        service: ChainService,
-        pending: Callable[[], list[Any]],
-        *,
-        interval_s: float = 1.0,
-        expiry_blocks: int = 20,
-        max_remembered: int = 1024,
-    ) -> None:
-        self.identity = identity
-        self.service = service
-        self.pending = pending
-        self.interval_s = interval_s
-        self.expiry_blocks = expiry_blocks
-        self.max_remembered = max_remembered
-        self.stats: Counter[str] = Counter()
-        self._done: OrderedDict[EvidenceKey, None] = OrderedDict()
-        self._sent: OrderedDict[EvidenceKey, tuple[bytes, int]] = OrderedDict()  # hash, expiry
+    identity: Identity
+    service: ChainService
+    pending: Callable[[], list[Any]]
+    _: KW_ONLY
+    interval_s: float = 1.0
+    expiry_blocks: int = 20
+    max_remembered: int = 1024
+    stats: Counter[str] = field(default_factory=Counter, init=False)
+    _done: OrderedDict[EvidenceKey, None] = field(default_factory=OrderedDict, init=False)
+    # evidence submitted -> (its transaction's hash, the transaction's expiry)
+    _sent: OrderedDict[EvidenceKey, tuple[bytes, int]] = field(
+        default_factory=OrderedDict, init=False
+    )
 
     async def run(self) -> None:
         """Report every `interval_s` until cancelled."""

@@ -19,6 +19,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tianfu.crypto import verify_commit
@@ -118,30 +119,23 @@ def open_checked_ledger(home: Path, data: Path, genesis: Genesis) -> tuple[Ledge
     return ledger, report
 
 
+@dataclass(eq=False)
 class StoreGuard:
-    """Damage found while running: stop signing, check the store, resume or stop the node."""
+    """Damage found while running: stop signing, check the store, resume or stop the node.
+    `halt`/`resume` stop and restart the driver's signing, `stop_node` stops the node."""
 
-    def __init__(
-        self,
-        home: Path,
-        ledger: Ledger,
-        commit_lock: threading.Lock,
-        halt: Callable[[str, str], None],
-        resume: Callable[[str], None],
-        stop_node: Callable[[], None],
-    ) -> None:
-        self.home = home
-        self.ledger = ledger
-        self.commit_lock = commit_lock
-        self._halt = halt
-        self._resume = resume
-        self._stop_node = stop_node
-        self.fatal: StoreRefused | None = None  # set when the node must stop on this store
-        self.checks = 0
-        self.last_check: CheckReport | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._checking = False
-        self._task: asyncio.Task[None] | None = None  # the check after a read error
+    home: Path
+    ledger: Ledger
+    commit_lock: threading.Lock
+    halt: Callable[[str, str], None]
+    resume: Callable[[str], None]
+    stop_node: Callable[[], None]
+    fatal: StoreRefused | None = field(default=None, init=False)  # the node must stop on it
+    checks: int = field(default=0, init=False)
+    last_check: CheckReport | None = field(default=None, init=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+    _checking: bool = field(default=False, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)  # check after a read error
 
     def attach(self) -> None:
         """Listen to the store (call on the event loop, before serving)."""
@@ -174,7 +168,7 @@ class StoreGuard:
         if self._checking or self.fatal is not None:
             return
         self._checking = True
-        self._halt("store-read", f"store read error: {' '.join(reason.split())}")
+        self.halt("store-read", f"store read error: {' '.join(reason.split())}")
         self._task = asyncio.get_running_loop().create_task(self._check_after_error(reason))
 
     async def _check_after_error(self, reason: str) -> None:
@@ -192,7 +186,7 @@ class StoreGuard:
             report.seconds,
         )
         self._checking = False
-        self._resume("store-read")
+        self.resume("store-read")
 
     def _fail(self, exc: StoreDamaged) -> None:  # any thread
         if self.fatal is not None:
@@ -201,4 +195,4 @@ class StoreGuard:
         log.error("stopping: %s", self.fatal)
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._stop_node)
+            loop.call_soon_threadsafe(self.stop_node)

@@ -10,6 +10,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from typing import Any
 
 from tianfu.p2p.framing import encode_header
@@ -23,25 +24,19 @@ Address = tuple[str, int]  # (host, port)
 WRITE_BATCH = 256 << 10  # bytes handed to the transport per drain
 
 
+@dataclass(eq=False)
 class Link:
-    """One authenticated connection to a peer and the tasks that serve it."""
+    """One authenticated connection to a peer and the tasks that serve it. A transport's
+    own kind of link adds its fields after these, as keyword-only ones."""
 
-    def __init__(
-        self,
-        peer: PeerId,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        queue: OutboundQueue,
-        bucket: TokenBucket,
-    ) -> None:
-        self.peer = peer
-        self.reader = reader
-        self.writer = writer
-        self.queue = queue
-        self.bucket = bucket
-        self.wake = asyncio.Event()
-        self.closed = asyncio.Event()
-        self.tasks: list[asyncio.Task[None]] = []
+    peer: PeerId
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    queue: OutboundQueue
+    bucket: TokenBucket
+    wake: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    closed: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
 
     def push(self, kind: int, payload: bytes) -> int:
         """Queue a frame for the writer; return how many old frames were dropped."""

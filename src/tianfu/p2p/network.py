@@ -30,6 +30,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from tianfu.crypto import SM2
@@ -75,24 +76,14 @@ STAT_KEYS = (
 )
 
 
+@dataclass(eq=False)
 class _Connection(Link):
     """One authenticated connection to a member node and its tasks."""
 
-    def __init__(
-        self,
-        peer: PeerId,
-        ca_der: bytes,
-        not_after_ms: int,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        dialer: str,
-        queue: OutboundQueue,
-        bucket: TokenBucket,
-    ) -> None:
-        super().__init__(peer, reader, writer, queue, bucket)
-        self.ca_der = ca_der
-        self.not_after_ms = not_after_ms
-        self.dialer = dialer  # address of the side that dialed
+    _: KW_ONLY
+    ca_der: bytes  # the CA certificate of the peer's organisation
+    not_after_ms: int  # when the peer's certificate expires
+    dialer: str  # address of the side that dialed
 
 
 class TlsNetwork:
@@ -499,13 +490,13 @@ class TlsNetwork:
         loop = asyncio.get_running_loop()
         conn = _Connection(
             peer,
-            ca_der,
-            not_after_ms,
             reader,
             writer,
-            dialer,
             OutboundQueue(self._queue_frames, self._queue_bytes),
             TokenBucket(*self._rate, now=loop.time()),
+            ca_der=ca_der,
+            not_after_ms=not_after_ms,
+            dialer=dialer,
         )
         old = self._conns.get(peer.address)
         if old is not None:

@@ -34,6 +34,7 @@ import secrets
 import ssl
 import time
 from collections.abc import Callable, Coroutine
+from dataclasses import KW_ONLY, dataclass
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -98,15 +99,13 @@ def proof_message(
     )
 
 
+@dataclass(eq=False)
 class _Link(Link):
     """One observer-port link: a peer with its role and the host it connects from."""
 
-    def __init__(
-        self, peer: PeerId, role: str, host: str, reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter, queue: OutboundQueue, bucket: TokenBucket,
-    ) -> None:  # fmt: skip
-        super().__init__(peer, reader, writer, queue, bucket)
-        self.role, self.host = role, host
+    _: KW_ONLY
+    role: str
+    host: str
 
 
 class ObserverTransport:
@@ -374,9 +373,14 @@ class ObserverTransport:
             return None
         loop = asyncio.get_running_loop()
         link = _Link(
-            peer, role, host, reader, writer, OutboundQueue(10_000, 64 << 20),
+            peer,
+            reader,
+            writer,
+            OutboundQueue(10_000, 64 << 20),
             TokenBucket(*self._rate, now=loop.time()),
-        )  # fmt: skip
+            role=role,
+            host=host,
+        )
         self._links[peer.address] = link
         link.tasks.append(self._spawn(self._read_loop(link), f"observer-read-{peer.name}"))
         link.tasks.append(

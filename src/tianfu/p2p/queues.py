@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import deque
 
 from tianfu.p2p.framing import HEADER_SIZE
+from tianfu.ratelimit import TokenBucket
+
+__all__ = ["Frame", "OutboundQueue", "TokenBucket", "keep_new_connection"]
 
 Frame = tuple[int, bytes]  # (kind, payload)
 
@@ -68,28 +71,6 @@ class OutboundQueue:
         self._frames.clear()
         self._bytes = 0
         return frames
-
-
-class TokenBucket:
-    """`rate` tokens per second up to `burst`; one token per inbound frame."""
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        if rate <= 0 or burst < 1:
-            raise ValueError("rate must be positive and burst at least 1")
-        self.rate = rate
-        self.burst = burst
-        self._tokens = burst
-        self._last = now
-
-    def take(self, now: float) -> bool:
-        """Spend a token if one is available at time `now` (seconds, monotonic)."""
-        if now > self._last:
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return True
-        return False
 
 
 def keep_new_connection(own: str, peer: str, existing_dialer: str, new_dialer: str) -> bool:

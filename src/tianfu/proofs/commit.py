@@ -1,28 +1,19 @@
 """Checking commit certificates for a light client: quorum of a set, and trust in another.
 
-`commit_sign_bytes` is the one place that says which bytes a commit signature signs; the
-rest of the verifier never builds them.
+The signatures are checked by `tianfu.crypto.certificate_signers`, as a node checks them
+(`CommitCertificate.signing_bytes` says which bytes a commit signature signs).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tianfu.crypto import verify
-from tianfu.types import PRECOMMIT, BlockHeader, CommitCertificate, CommitSig, ValidatorSet
-from tianfu.types import vote_signing_bytes as _vote_signing_bytes
+from tianfu.crypto import CertificateError, certificate_signers
+from tianfu.types import BlockHeader, CommitCertificate, ValidatorSet
 
 
 class CommitError(ValueError):
     """A commit certificate that does not certify the header for the given set."""
-
-
-def commit_sign_bytes(cert: CommitCertificate, sig: CommitSig) -> bytes:
-    """The bytes that `sig` (one precommit of `cert`) signs: the precommit of the
-    certificate's block at the signer's own time (BFT time)."""
-    return _vote_signing_bytes(
-        cert.chain_id, cert.height, cert.round, PRECOMMIT, cert.block_hash, sig.time_ms
-    )
 
 
 @dataclass(frozen=True)
@@ -59,26 +50,17 @@ def check_commit(
     if cert.block_hash != header.hash:
         raise CommitError("the commit certificate signs a different block hash")
     members = {v.public_key: v for v in valset.validators}
-    signers: list[tuple[int, bytes]] = []
-    seen: set[bytes] = set()
-    power = 0
-    for sig in cert.signatures:
-        if sig.validator in seen:
-            raise CommitError("the commit certificate lists a validator twice")
-        seen.add(sig.validator)
-        v = members.get(sig.validator)
-        if v is None:
-            raise CommitError("the commit certificate is signed by a key outside the validator set")
-        if not verify(v.scheme, v.public_key, commit_sign_bytes(cert, sig), sig.signature):
-            raise CommitError(f"invalid signature of validator {v.name}")
-        power += v.power
-        signers.append((v.scheme, v.public_key))
+    try:
+        signed = certificate_signers(cert, members.get)
+    except CertificateError as exc:
+        raise CommitError(f"the commit {exc}") from None
+    power = sum(v.power for v in signed)
     total = valset.total_power
     if not TWO_THIRDS.exceeded_by(power, total):
         raise CommitError(
             f"the signatures carry {power} of {total} voting power; more than 2/3 is needed"
         )
-    return signers
+    return [(v.scheme, v.public_key) for v in signed]
 
 
 def trusted_power(signers: list[tuple[int, bytes]], trusted: ValidatorSet) -> int:

@@ -22,7 +22,7 @@ from tianfu.crypto import CryptoError, suite_of
 from tianfu.proofs.errors import VerificationError
 from tianfu.proofs.formats import BlockProof, ProofBundle
 from tianfu.proofs.valchain import Change, TrustedHistory, TrustOptions
-from tianfu.proofs.values import readable
+from tianfu.proofs.values import readable, readable_body
 from tianfu.proofs.verify import (
     ProvenBlock,
     ProvenEntry,
@@ -197,22 +197,10 @@ def render_entry(e: ProvenEntry) -> dict[str, Any]:
 
 
 def render_tx(p: ProvenTx) -> dict[str, Any]:
-    body = p.tx.body
     r = p.receipt
     return {
         "index": p.index,
-        "tx": {
-            "hash": p.tx.hash.hex(),
-            "chain_id": body.chain_id,
-            "scheme": body.scheme,
-            "signer": body.signer.hex(),
-            "nonce": body.nonce,
-            "expiry": body.expiry,
-            "contract": body.contract,
-            "method": body.method,
-            "args": readable(body.args),
-            "has_cert": bool(body.cert),
-        },
+        "tx": {"hash": p.tx.hash.hex(), **readable_body(p.tx.body)},
         "receipt": {
             "ok": r.ok,
             "gas_used": r.gas_used,

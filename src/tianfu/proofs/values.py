@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from tianfu.codec import try_encode
-from tianfu.types import Receipt
+from tianfu.types import Receipt, TxBody
 from tianfu.types.tx import FAILED, OK
 from tianfu.types.values import ValueTypeError, check_value
 
@@ -58,3 +59,19 @@ def readable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [readable(v) for v in value]
     return str(value)
+
+
+def readable_body(body: TxBody, value: Callable[[Any], Any] = readable) -> dict[str, Any]:
+    """The readable fields of a transaction's body: bytes as hex, its args rendered by `value`
+    (the certificate only as `has_cert`)."""
+    return {
+        "chain_id": body.chain_id,
+        "scheme": body.scheme,
+        "signer": body.signer.hex(),
+        "nonce": body.nonce,
+        "expiry": body.expiry,
+        "contract": body.contract,
+        "method": body.method,
+        "args": value(body.args),
+        "has_cert": bool(body.cert),
+    }

@@ -1,0 +1,25 @@
+"""Token-bucket rate limiting of what peers send: the p2p transports' and consensus gossip's."""
+
+from __future__ import annotations
+
+
+class TokenBucket:
+    """`rate` tokens per second up to `burst`; one token per inbound frame."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be positive and burst at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._last = now
+
+    def take(self, now: float) -> bool:
+        """Spend a token if one is available at time `now` (seconds, monotonic)."""
+        if now > self._last:
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
