@@ -269,7 +269,7 @@ def _old_signers_cert(c: Consortium, item: BlockWithCert) -> BlockWithCert:
 
 MID_BATCH = {  # tamper of block 12 (of a batch 1..30) -> the reason it is refused for
     "certificate signature forged": (_forged_signature, "invalid signature of validator"),
-    "last_commit signature forged": (_bad_last_commit, "last commit: invalid signature"),
+    "last_commit signature forged": (_bad_last_commit, "last commit: certificate carries an invalid signature"),
     "transaction signature forged": (_bad_tx_signature, "invalid transaction: bad signature"),
     "certificate below quorum": (_old_signers_cert, "more than 2/3"),
 }
