@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from tianfu.p2p.protocol import PeerId
+from tianfu.ratelimit import TokenBucket
 
 K = TypeVar("K", bound=Hashable)  # what is wanted: a hash, (contract, hash)
 R = TypeVar("R")  # a peer's answer
@@ -50,8 +51,7 @@ class Want:
 class Bucket:
     """A peer's token bucket and how many of its requests are being served."""
 
-    tokens: float
-    at: float
+    limit: TokenBucket
     serving: int = 0
 
 
@@ -140,13 +140,10 @@ class PullService(Generic[K, R]):
 
     # -- peers -------------------------------------------------------------------------------
     def _bucket(self, peer: PeerId, rate: float, burst: int) -> Bucket:
-        """The peer's token bucket, refilled to now (the caller takes a token)."""
-        now = self.clock()
+        """The peer's bucket (the caller takes a token: `b.limit.take(self.clock())`)."""
         b = self._buckets.get(peer.address)
         if b is None:
-            b = self._buckets[peer.address] = Bucket(float(burst), now)
-        b.tokens = min(float(burst), b.tokens + (now - b.at) * rate)
-        b.at = now
+            b = self._buckets[peer.address] = Bucket(TokenBucket(rate, burst, self.clock()))
         return b
 
     def _answer(self, peer: PeerId, request_id: int, key: K, answer: R) -> bool:

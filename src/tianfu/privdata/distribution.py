@@ -135,10 +135,9 @@ class Distributor(PullService[tuple[str, str], FetchResponse]):
     def _on_fetch(self, peer: PeerId, req: FetchRequest) -> None:
         cfg = self.config
         b = self._bucket(peer, cfg.serve_rate, cfg.serve_burst)
-        if b.tokens < 1.0 or b.serving >= cfg.max_parallel:
+        if b.serving >= cfg.max_parallel or not b.limit.take(self.clock()):
             log.debug("private fetch from %s over its rate limit", peer.name)
             return
-        b.tokens -= 1.0
         b.serving += 1
         self._spawn(self._serve(peer, req, b))
 

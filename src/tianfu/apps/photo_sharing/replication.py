@@ -146,10 +146,9 @@ class BlobReplicator(PullService[str, BlobData]):
     # -- frames from peers (event loop) -------------------------------------------------------
     def _admit(self, peer: PeerId) -> Bucket | None:
         b = self._bucket(peer, self.config.peer_rate, self.config.peer_burst)
-        if b.tokens < 1.0:
+        if not b.limit.take(self.clock()):
             self.stats["rate_limited"] += 1
             return None
-        b.tokens -= 1.0
         return b
 
     def handle(self, peer: PeerId, kind: int, payload: bytes) -> None:
