@@ -9,12 +9,13 @@ and any encoding that does not re-encode to the very same bytes (non-canonical f
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import msgspec
+
+from tianfu.scoped import ScopedSetting
 
 T = TypeVar("T")
 
@@ -205,23 +206,16 @@ SHA256 = HashSuite("sha256", hashlib.sha256)
 SM3 = HashSuite("sm3", _sm3_constructor())
 HASH_SUITES: dict[str, HashSuite] = {s.name: s for s in (SHA256, SM3)}
 
-_default: HashSuite = SHA256
-_scoped: ContextVar[HashSuite | None] = ContextVar("tianfu_hash_suite", default=None)
-_dispatching = False  # True once any scope was entered in this process
 _listeners: list[Callable[[Callable[..., Any]], None]] = []
 
 
 def _dispatch_new(data: bytes = b"") -> Any:
-    suite = _scoped.get()
-    return (_default if suite is None else suite).new(data)
-
-
-_new: Callable[..., Any] = _default.new  # the constructor `hash_domain` calls
+    return _hash.get().new(data)
 
 
 def hash_constructor() -> Callable[..., Any]:
     """The constructor a hot path should call now (see `on_hash_change`)."""
-    return _dispatch_new if _dispatching else _default.new
+    return _dispatch_new if _hash.scoped else _hash.default.new
 
 
 def _rebind() -> None:
@@ -230,6 +224,11 @@ def _rebind() -> None:
     _new = new
     for listener in _listeners:
         listener(new)
+
+
+# The process's hash, and the one of an enclosing `hash_scope` (its first entry rebinds).
+_hash: ScopedSetting[HashSuite] = ScopedSetting("tianfu_hash_suite", SHA256, _rebind)
+_new: Callable[..., Any] = SHA256.new  # the constructor `hash_domain` calls
 
 
 def on_hash_change(listener: Callable[[Callable[..., Any]], None]) -> None:
@@ -241,35 +240,18 @@ def on_hash_change(listener: Callable[[Callable[..., Any]], None]) -> None:
 
 def current_hash() -> HashSuite:
     """The hash in force here: the enclosing scope's, else the process's."""
-    if _dispatching:
-        suite = _scoped.get()
-        if suite is not None:
-            return suite
-    return _default
+    return _hash.get()
 
 
 def set_default_hash(suite: HashSuite) -> None:
     """Choose the process's hash (a node: its chain's, once, when it opens its genesis)."""
-    global _default
-    _default = suite
+    _hash.default = suite
     _rebind()
 
 
-@contextmanager
-def hash_scope(suite: HashSuite) -> Iterator[None]:
+def hash_scope(suite: HashSuite) -> AbstractContextManager[None]:
     """Hash with `suite` inside the block, in this thread or task only."""
-    global _dispatching
-    if current_hash() is suite:
-        yield
-        return
-    if not _dispatching:
-        _dispatching = True
-        _rebind()
-    token = _scoped.set(suite)
-    try:
-        yield
-    finally:
-        _scoped.reset(token)
+    return _hash.scope(suite)
 
 
 def hash_domain_with(suite: HashSuite, tag: str, *parts: bytes) -> bytes:

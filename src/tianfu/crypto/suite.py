@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from tianfu.codec import HASH_SUITES, HashSuite, hash_scope, set_default_hash
 from tianfu.crypto.schemes import ECDSA_P256, ED25519, SCHEME_NAMES, SM2, CryptoError
 from tianfu.crypto.sm2 import Sm2Suite
+from tianfu.scoped import ScopedSetting
 from tianfu.types.genesis import Genesis
 from tianfu.types.suites import SUITE_HASHES, SUITE_SCHEMES
 
@@ -150,17 +150,11 @@ class ChainSuite:
     def use(self) -> Iterator[None]:
         """Verify and hash as this chain does inside the block (this thread or task only):
         for code that checks data of a chain other than the process's own."""
-        global _scoped_any
         if current_suite() is self:
             yield
             return
-        _scoped_any = True
-        with hash_scope(self.hash):
-            token = _scoped_suite.set(self)
-            try:
-                yield
-            finally:
-                _scoped_suite.reset(token)
+        with hash_scope(self.hash), _chain_suite.scope(self):
+            yield
 
 
 def _suite(name: str, default_scheme: int, description: str) -> ChainSuite:
@@ -172,9 +166,8 @@ STANDARD = _suite("standard", ED25519, "Ed25519 or ECDSA P-256 signatures, SHA-2
 SM2_SUITE = _suite("sm2", SM2, "SM2 signatures with SM3, SM3 hashes: GB/T 32918, GB/T 32905")
 CHAIN_SUITES: dict[str, ChainSuite] = {s.name: s for s in (STANDARD, SM2_SUITE)}
 
-_default_suite: ChainSuite = STANDARD
-_scoped_suite: ContextVar[ChainSuite | None] = ContextVar("tianfu_chain_suite", default=None)
-_scoped_any = False  # True once any `ChainSuite.use()` scope was entered in this process
+# The process's chain suite, and the one of an enclosing `ChainSuite.use()`.
+_chain_suite: ScopedSetting[ChainSuite] = ScopedSetting("tianfu_chain_suite", STANDARD)
 
 
 def chain_suite(name: str) -> ChainSuite:
@@ -202,20 +195,15 @@ def suite_for_scheme(scheme: int) -> ChainSuite:
 
 def current_suite() -> ChainSuite:
     """The chain suite in force here: the enclosing `use()` scope's, else the process's."""
-    if _scoped_any:
-        suite = _scoped_suite.get()
-        if suite is not None:
-            return suite
-    return _default_suite
+    return _chain_suite.get()
 
 
 def process_suite() -> ChainSuite:
     """The process's chain suite (`set_chain_suite`), whatever scope is entered."""
-    return _default_suite
+    return _chain_suite.default
 
 
 def set_chain_suite(suite: ChainSuite) -> None:
     """Choose the process's chain suite: a node does it once, when it opens its genesis."""
-    global _default_suite
-    _default_suite = suite
+    _chain_suite.default = suite
     set_default_hash(suite.hash)
