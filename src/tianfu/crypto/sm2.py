@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
-from tianfu.crypto.schemes import SM2, CryptoError
+from tianfu.crypto.schemes import SM2, CryptoError, CryptoSuite
 
 try:  # the SM2 suite's library; the standard suite works without it
     from tongsuopy.crypto import hashes as _hashes
@@ -140,11 +140,10 @@ def sign_der(private_key: Any, message: bytes) -> bytes:
     return bytes(private_key.sign(message, _sig_algorithm()))
 
 
-class Sm2Suite:
+class Sm2Suite(CryptoSuite):
     """SM2 with SM3 and the default user id; public keys compressed, signatures r || s."""
 
     scheme = SM2
-    name = "sm2"
     public_key_size = PUBLIC_KEY_SIZE
     signature_size = SIGNATURE_SIZE
 
@@ -152,9 +151,7 @@ class Sm2Suite:
         r, s = decode_dss_signature(sign_der(private_key, message))
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
-    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
-        if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
-            return False
+    def _verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
         r = int.from_bytes(signature[:32], "big")
         s = int.from_bytes(signature[32:], "big")
         if not (0 < r < N and 0 < s < N):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
 
 import nacl.bindings
 from cryptography.exceptions import InvalidSignature
@@ -24,37 +23,22 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from tianfu.codec import HASH_SUITES, HashSuite, hash_scope, set_default_hash
-from tianfu.crypto.schemes import ECDSA_P256, ED25519, SCHEME_NAMES, SM2, CryptoError
+from tianfu.crypto.schemes import ECDSA_P256, ED25519, SCHEME_NAMES, SM2, CryptoError, CryptoSuite
 from tianfu.crypto.sm2 import Sm2Suite
 from tianfu.scoped import ScopedSetting
 from tianfu.types.genesis import Genesis
 from tianfu.types.suites import SUITE_HASHES, SUITE_SCHEMES
 
 
-class CryptoSuite(Protocol):
-    scheme: int
-    name: str
-    public_key_size: int
-    signature_size: int
-
-    def sign(self, private_key: object, message: bytes) -> bytes: ...
-
-    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool: ...
-
-
-class Ed25519Suite:
+class Ed25519Suite(CryptoSuite):
     scheme = ED25519
-    name = "ed25519"
     public_key_size = 32
-    signature_size = 64
 
     def sign(self, private_key: object, message: bytes) -> bytes:
         assert isinstance(private_key, bytes) and len(private_key) == 64
         return nacl.bindings.crypto_sign(message, private_key)[:64]
 
-    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
-        if len(public_key) != 32 or len(signature) != 64:
-            return False
+    def _verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
         try:
             nacl.bindings.crypto_sign_open(signature + message, public_key)
             return True
@@ -62,13 +46,11 @@ class Ed25519Suite:
             return False
 
 
-class EcdsaP256Suite:
+class EcdsaP256Suite(CryptoSuite):
     """ECDSA over P-256 with SHA-256; public keys compressed (33 bytes), signatures r||s."""
 
     scheme = ECDSA_P256
-    name = "ecdsa-p256"
     public_key_size = 33
-    signature_size = 64
 
     def sign(self, private_key: object, message: bytes) -> bytes:
         assert isinstance(private_key, ec.EllipticCurvePrivateKey)
@@ -80,9 +62,7 @@ class EcdsaP256Suite:
             s = n - s
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
-    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
-        if len(public_key) != 33 or len(signature) != 64:
-            return False
+    def _verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
         r = int.from_bytes(signature[:32], "big")
         s = int.from_bytes(signature[32:], "big")
         n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
