@@ -32,43 +32,41 @@ MAX_NONCES = 200_000
 
 
 class PrivateDataError(Exception):
-    """A refused private-data operation, with the HTTP status the API answers."""
+    """A refused private-data operation, with the HTTP status the API answers: a kind of
+    refusal names its status with its class (`class NotFound(PrivateDataError, status=404)`)."""
 
     status = 400
+
+    def __init_subclass__(cls, status: int | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
 
-class BadRequest(PrivateDataError):
-    status = 400
+class BadRequest(PrivateDataError, status=400): ...
 
 
-class Unauthorized(PrivateDataError):
-    status = 401
+class Unauthorized(PrivateDataError, status=401): ...
 
 
-class Forbidden(PrivateDataError):
-    status = 403
+class Forbidden(PrivateDataError, status=403): ...
 
 
-class NotFound(PrivateDataError):
-    status = 404
+class NotFound(PrivateDataError, status=404): ...
 
 
-class Conflict(PrivateDataError):
+class Conflict(PrivateDataError, status=409):
     """Stored content or keys that do not match the chain (tampered, wrong node key)."""
 
-    status = 409
+
+class Gone(PrivateDataError, status=410): ...
 
 
-class Gone(PrivateDataError):
-    status = 410
-
-
-class TooLarge(PrivateDataError):
-    status = 413
+class TooLarge(PrivateDataError, status=413): ...
 
 
 class LatestReads(Protocol):
