@@ -1,5 +1,6 @@
 """What executing one block produces and keeps: receipts within their bounds, the block's
-result, and the governance answers memoised for the block (`BlockGov`).
+result, what its transactions run against (`BlockRun`) and the governance answers memoised
+for the block (`BlockGov`).
 
 `tianfu.execution.executor.Executor` runs the transactions; a failed transaction's receipt
 records all the gas its meter consumed (`failed_receipt`), a successful one's must fit
@@ -13,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tianfu.codec import encode
-from tianfu.execution.context import CallContext
+from tianfu.execution.context import CallContext, RawReader
 from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES, MAX_RESULT_BYTES, sanitize
 from tianfu.execution.meter import Meter
-from tianfu.types import FAILED, Receipt, Transaction
+from tianfu.types import FAILED, ConsensusParams, Receipt, Transaction
 
 FLAT_RESULTS = frozenset({type(None), bool, str, bytes})  # always valid contract values
 
@@ -70,6 +71,20 @@ class BlockGov:
     def changed(self) -> None:
         self.callers.clear()
         self.contracts.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRun:
+    """What each transaction of a block runs against: the block's height, time and
+    parameters, its reads (committed state under the block's writes so far), the overlay a
+    successful transaction writes into, and the block's governance memo."""
+
+    height: int
+    time_ms: int
+    params: ConsensusParams
+    read: RawReader
+    overlay: dict[bytes, bytes | None]
+    gov: BlockGov
 
 
 @dataclass

@@ -25,6 +25,7 @@ from tianfu.execution.block_result import (
     BlockGov,
     BlockOverLimit,
     BlockResult,
+    BlockRun,
     check_receipt,
     failed_receipt,
 )
@@ -233,6 +234,7 @@ class Executor:
         dropped: list[tuple[bytes, str]] = []
         in_block: set[bytes] = set()
         block_gov = BlockGov(self._gov_reader(read))
+        run = BlockRun(height, time_ms, p, read, target, block_gov)
         gas_total = bytes_total = 0
         deferred = 0
         for i, tx in enumerate(txs):
@@ -250,7 +252,7 @@ class Executor:
                     continue
                 raise
             try:
-                receipt = self._execute_tx(tx, height, time_ms, read, target, p, block_gov, h)
+                receipt = self._execute_tx(tx, h, run)
             except AccessRefused as exc:  # open profile: refused before any write
                 if proposer_mode:
                     dropped.append((h, str(exc)))
@@ -308,25 +310,19 @@ class Executor:
     def _execute_tx(
         self,
         tx: Transaction,
-        height: int,
-        time_ms: int,
-        read: RawReader,
-        overlay: dict[bytes, bytes | None],
-        params: ConsensusParams,
-        block_gov: BlockGov | None = None,
-        tx_hash: bytes | None = None,  # tx.hash, when the caller has it at hand
+        tx_hash: bytes,
+        run: BlockRun,
         caller: Caller | None = None,  # an open-profile account, resolved already
         limit: int | None = None,  # its gas limit, if below max_gas_per_tx
     ) -> Receipt:
-        """One transaction against the block's overlay, charged to one `Meter`: its base
-        cost, its caller's resolution, the contract's every step and byte, and its state
-        access. A failed receipt records everything consumed, the contract's steps
-        included. Raises `HostResourceError` if the host ran out of memory or stack (not
-        an outcome: the block fails on this node)."""
+        """One transaction of the block `run`, written into its overlay, charged to one
+        `Meter`: its base cost, its caller's resolution, the contract's every step and byte,
+        and its state access. A failed receipt records everything consumed, the contract's
+        steps included. Raises `HostResourceError` if the host ran out of memory or stack
+        (not an outcome: the block fails on this node)."""
         body = tx.body
-        meter = Meter(params.max_gas_per_tx if limit is None else limit)
-        if block_gov is None:
-            block_gov = BlockGov(self._gov_reader(read))
+        block_gov, overlay = run.gov, run.overlay
+        meter = Meter(run.params.max_gas_per_tx if limit is None else limit)
         who = (body.scheme, body.signer, body.cert)
         try:
             meter.charge(tx_gas(len(body.cert)))
@@ -334,7 +330,7 @@ class Executor:
                 caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
             if caller is None:
                 caller, registration, _, _ = self.governance.resolve_caller(
-                    block_gov.gov, *who, time_ms
+                    block_gov.gov, *who, run.time_ms
                 )
                 if registration:
                     # Registration of a first-use certificate stands even if the call fails.
@@ -348,10 +344,10 @@ class Executor:
         ctx = CallContext(
             contract=body.contract,
             sender=caller,
-            height=height,
-            time_ms=time_ms,
-            tx_hash=(tx_hash or tx.hash).hex(),
-            reader=read,
+            height=run.height,
+            time_ms=run.time_ms,
+            tx_hash=tx_hash.hex(),
+            reader=run.read,
             gas=meter,
         )
         try:
@@ -362,7 +358,7 @@ class Executor:
                 result, _ = compiled.call(ctx, body.method, list(body.args), meter)
             else:
                 result, _ = self._call(
-                    ctx, body.contract, body.method, list(body.args), meter, read, block_gov
+                    ctx, body.contract, body.method, list(body.args), meter, run.read, block_gov
                 )
             if type(result) not in FLAT_RESULTS:  # those pass `check_value` as they are
                 check_value(result)
@@ -380,37 +376,20 @@ class Executor:
                 break
         return Receipt(OK, meter.used, result, "", ctx.events)
 
-    def _execute_open_tx(
-        self,
-        tx: Transaction,
-        height: int,
-        time_ms: int,
-        read: RawReader,
-        overlay: dict[bytes, bytes | None],
-        params: ConsensusParams,
-        block_gov: BlockGov | None = None,
-        tx_hash: bytes | None = None,
-    ) -> Receipt:
+    def _execute_open_tx(self, tx: Transaction, tx_hash: bytes, run: BlockRun) -> Receipt:
         """`_execute_tx` on an open-profile chain: a member's transaction as on any chain; an
         account's within its quota, which pays the gas used (whether the call succeeds or
         not). Raises `AccessRefused` / `QuotaExceeded` for one that may not be in a block."""
-        if block_gov is None:
-            block_gov = BlockGov(self._gov_reader(read))
-        admitted = self._open().admit(block_gov.gov, read, tx.body, height, self.chain_id)
+        admitted = self._open().admit(run.gov.gov, run.read, tx.body, run.height, self.chain_id)
         if admitted is None:
-            return Executor._execute_tx(
-                self, tx, height, time_ms, read, overlay, params, block_gov, tx_hash
-            )
-        limit = params.max_gas_per_tx
+            return Executor._execute_tx(self, tx, tx_hash, run)
+        limit = run.params.max_gas_per_tx
         if admitted.charged is not None:
             limit = min(limit, admitted.available)
-        receipt = Executor._execute_tx(
-            self, tx, height, time_ms, read, overlay, params, block_gov, tx_hash,
-            caller=admitted.caller, limit=limit,
-        )  # fmt: skip
+        receipt = Executor._execute_tx(self, tx, tx_hash, run, admitted.caller, limit)
         if admitted.charged is not None:
-            bucket = {"gas": admitted.available - receipt.gas_used, "height": height}
-            overlay[self._open().bucket_key(admitted.charged)] = encode(bucket)
+            bucket = {"gas": admitted.available - receipt.gas_used, "height": run.height}
+            run.overlay[self._open().bucket_key(admitted.charged)] = encode(bucket)
         return receipt
 
     def _open(self) -> OpenProfileModule:
