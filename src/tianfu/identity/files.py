@@ -13,16 +13,8 @@ from pathlib import Path
 from tianfu.crypto.keys import KeyPair, generate_keypair, load_private_key_pem
 from tianfu.crypto.suite import ED25519, SM2, CryptoError
 from tianfu.durable import replace_durably
-from tianfu.identity.certs import (
-    CertInfo,
-    IdentityError,
-    cert_info,
-    create_ca,
-    der_to_pem,
-    issue_cert,
-    pem_to_der,
-    verify_cert,
-)
+from tianfu.identity import certs
+from tianfu.identity.certs import CertInfo, IdentityError
 
 KEY_FILE = "key.pem"
 CERT_FILE = "cert.pem"
@@ -62,7 +54,7 @@ class Identity:
 
     @cached_property
     def info(self) -> CertInfo:
-        return cert_info(self.cert_der)
+        return certs.cert_info(self.cert_der)
 
     @property
     def is_account(self) -> bool:
@@ -79,8 +71,8 @@ class Identity:
         replace_durably(directory / KEY_FILE, self.keypair.private_pem(), 0o600)
         if self.is_account:
             return
-        replace_durably(directory / CERT_FILE, der_to_pem(self.cert_der), 0o644)
-        replace_durably(directory / CA_FILE, der_to_pem(self.ca_cert_der), 0o644)
+        replace_durably(directory / CERT_FILE, certs.der_to_pem(self.cert_der), 0o644)
+        replace_durably(directory / CA_FILE, certs.der_to_pem(self.ca_cert_der), 0o644)
 
     @classmethod
     def load(cls, directory: Path) -> Identity:
@@ -90,10 +82,10 @@ class Identity:
         keypair = _read_key(directory, KEY_FILE)
         if not (directory / CERT_FILE).exists() and not (directory / CA_FILE).exists():
             return cls.account(keypair)
-        cert = pem_to_der(_read(directory, CERT_FILE))
-        ca = pem_to_der(_read(directory, CA_FILE))
+        cert = certs.pem_to_der(_read(directory, CERT_FILE))
+        ca = certs.pem_to_der(_read(directory, CA_FILE))
         try:
-            info = verify_cert(cert, ca)
+            info = certs.verify_cert(cert, ca)
         except IdentityError as exc:
             raise IdentityError(f"{directory}: {exc}") from None
         _check_key_matches(keypair, info, directory)
@@ -110,25 +102,25 @@ class OrgCA:
 
     @classmethod
     def create(cls, org: str, scheme: int = ED25519) -> OrgCA:
-        key, cert = create_ca(org, scheme)
+        key, cert = certs.create_ca(org, scheme)
         return cls(org, key, cert)
 
     @cached_property
     def info(self) -> CertInfo:
-        return cert_info(self.cert_der)
+        return certs.cert_info(self.cert_der)
 
     def save(self, directory: Path) -> None:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         replace_durably(directory / CA_KEY_FILE, self.keypair.private_pem(), 0o600)
-        replace_durably(directory / CA_FILE, der_to_pem(self.cert_der), 0o644)
+        replace_durably(directory / CA_FILE, certs.der_to_pem(self.cert_der), 0o644)
 
     @classmethod
     def load(cls, directory: Path) -> OrgCA:
         directory = Path(directory)
         keypair = _read_key(directory, CA_KEY_FILE)
-        cert = pem_to_der(_read(directory, CA_FILE))
-        info = cert_info(cert)
+        cert = certs.pem_to_der(_read(directory, CA_FILE))
+        info = certs.cert_info(cert)
         if not info.is_ca:
             raise IdentityError(f"{directory / CA_FILE} is not a CA certificate")
         _check_key_matches(keypair, info, directory)
@@ -143,5 +135,5 @@ class OrgCA:
             keypair = generate_keypair(scheme)
         except CryptoError as exc:
             raise IdentityError(str(exc)) from None
-        cert = issue_cert(self.keypair, self.cert_der, name, kind, keypair)
+        cert = certs.issue_cert(self.keypair, self.cert_der, name, kind, keypair)
         return Identity(keypair, cert, self.cert_der)
