@@ -35,7 +35,7 @@ from tianfu.contracts.identity import (  # noqa: F401 (this module's interface)
     Resolved,
     resolve_caller,
 )
-from tianfu.execution.contract_api import Context, ContractError, view
+from tianfu.execution.contract_api import Context, ContractError, failing_as, view
 from tianfu.execution.system import GOVERNANCE
 from tianfu.types import Genesis
 
@@ -166,10 +166,8 @@ class Governance:
             raise ContractError(f"{name!r} is a system contract")
         if not isinstance(source, str):
             raise ContractError("source must be a string")
-        try:
+        with failing_as(ContractRejected, "contract rejected"):
             compiled = compile_contract(source)
-        except ContractRejected as exc:
-            raise ContractError(f"contract rejected: {exc}") from None
         source_hash = compiled.source_hash.hex()
         ctx.put(f"source/{source_hash}", source)
         pid = _open_proposal(ctx, "contract", {"name": name, "source_hash": source_hash})

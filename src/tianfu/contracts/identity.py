@@ -27,7 +27,7 @@ import hashlib
 import re
 from typing import Any, NamedTuple
 
-from tianfu.execution.contract_api import Caller, Context, ContractError, address_of
+from tianfu.execution.contract_api import Caller, Context, ContractError, address_of, failing_as
 
 # Application roles that let their holder judge, attest or supervise others' business: an
 # organisation granting one to its own member would be judge in its own cause.
@@ -223,10 +223,8 @@ def revoke_certificate(ctx: Context, cert: Any) -> dict[str, Any]:
     if not 0 < len(cert) <= MAX_CERT_SIZE:
         raise ContractError(f"a certificate is 1 to {MAX_CERT_SIZE} bytes of DER")
     record = ctx.get(f"org/{org}")
-    try:
+    with failing_as(IdentityError, f"not a certificate issued by {org}"):
         info = verify_cert(cert, record["ca_cert"])  # any time: an expired one too
-    except IdentityError as exc:
-        raise ContractError(f"not a certificate issued by {org}: {exc}") from None
     fp = fingerprint(cert)
     address = address_of(info.scheme, info.public_key)
     serial = str(info.serial)
@@ -275,10 +273,8 @@ def is_revoked(ctx: Context, cert: bytes | str) -> bool:
             raise ContractError("give the certificate's DER (bytes, or hex)") from None
     if not isinstance(cert, bytes):
         raise ContractError("give the certificate's DER (bytes, or hex)")
-    try:
+    with failing_as(IdentityError, "bad certificate"):
         info = cert_info(cert)
-    except IdentityError as exc:
-        raise ContractError(f"bad certificate: {exc}") from None
     fp = fingerprint(cert)
     entry = ctx.get(f"revoked_cert/{fp}")
     return bool(

@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from tianfu.contracts import identity
-from tianfu.execution.contract_api import Context, ContractError
+from tianfu.execution.contract_api import Context, ContractError, failing_as
 from tianfu.types import ConsensusParams, Genesis, Validator, ValidatorSet
 from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES, OPEN
 from tianfu.types.openparams import OPEN_PARAM_KEYS, check_open_param
@@ -192,10 +192,8 @@ def _check_ca(ctx: Context, name: str, ca_cert_der: Any) -> bytes:
 
     if not isinstance(ca_cert_der, bytes) or not 0 < len(ca_cert_der) <= MAX_CA_CERT_BYTES:
         raise ContractError(f"ca_cert_der must be 1 to {MAX_CA_CERT_BYTES} bytes of DER")
-    try:
+    with failing_as(IdentityError, "bad CA certificate"):
         info = cert_info(ca_cert_der)
-    except IdentityError as exc:
-        raise ContractError(f"bad CA certificate: {exc}") from None
     if not info.is_ca:
         raise ContractError("the certificate is not a CA certificate")
     from tianfu.crypto import current_suite
@@ -395,11 +393,9 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
     for raw in (vote_a_bytes, vote_b_bytes):
         if not isinstance(raw, bytes):
             raise ContractError("evidence votes must be the canonical bytes of two votes")
-        try:
+        with failing_as((CodecError, ValueError), "malformed vote"):
             vote = decode(raw, Vote)
             vote.validate()
-        except (CodecError, ValueError) as exc:
-            raise ContractError(f"malformed vote: {exc}") from None
         votes.append(vote)
     a, b = votes
     if a.chain_id != ctx.get("chain_id") or b.chain_id != a.chain_id:

@@ -7,7 +7,8 @@ str, bytes, list, dict with str keys. No floats.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +22,18 @@ class ContractError(Exception):
 
 class OutOfGas(ContractError):
     """The call used up its deterministic step budget."""
+
+
+@contextmanager
+def failing_as(
+    errors: type[Exception] | tuple[type[Exception], ...], prefix: str
+) -> Iterator[None]:
+    """Inside the block, an exception of `errors` (a library's refusal of what a contract
+    was given) fails the call: `ContractError(f"{prefix}: {exc}")`, nothing chained."""
+    try:
+        yield
+    except errors as exc:
+        raise ContractError(f"{prefix}: {exc}") from None
 
 
 @dataclass(frozen=True)

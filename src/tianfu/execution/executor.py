@@ -30,7 +30,7 @@ from tianfu.execution.block_result import (
     failed_receipt,
 )
 from tianfu.execution.context import CallContext, RawReader
-from tianfu.execution.contract_api import Caller, ContractError, state_key
+from tianfu.execution.contract_api import Caller, ContractError, failing_as, state_key
 from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
 from tianfu.execution.errors import HostResourceError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES
@@ -485,10 +485,9 @@ class Executor:
             source = gov(f"source/{record['source_hash']}")
             if source is None:
                 raise ContractError(f"source of contract {contract!r} is missing")
-            try:
+            # An activated contract always compiles: this refusal cannot happen.
+            with failing_as(ContractRejected, f"contract {contract!r} does not compile"):
                 compiled = compile_contract(source)
-            except ContractRejected as exc:  # cannot happen for an activated contract
-                raise ContractError(f"contract {contract!r} does not compile: {exc}") from None
             self._compiled[source_hash] = compiled
             if len(self._compiled) > self._cache_size:
                 self._compiled.popitem(last=False)
