@@ -65,6 +65,13 @@ def seq_bytes(n: int) -> int:
     return OBJ_BYTES + n * SLOT_BYTES
 
 
+def added_bytes(source: object, n: int) -> int:
+    """`n` references a list gains from the items of `source`: a str's or a range's items are
+    made as they are taken (a small object each), any other source's exist already."""
+    made = SMALL_BYTES if type(source) in (str, range) else 0
+    return n * (SLOT_BYTES + made)
+
+
 def dict_bytes(n: int) -> int:
     return OBJ_BYTES * 3 + n * DICT_ENTRY_BYTES
 

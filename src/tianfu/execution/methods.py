@@ -28,6 +28,7 @@ from tianfu.execution.costs import (
     OBJ_BYTES,
     SLOT_BYTES,
     SMALL_BYTES,
+    added_bytes,
     bytes_bytes,
     bytes_gas,
     dict_bytes,
@@ -345,8 +346,7 @@ def _c_extend(rt: Runtime, lst: Any, args: Args, kw: Kw) -> Args:
     items = rt.items(source)
     n = len(lst) + len(items)
     _cap("extend()", n)
-    fresh = SMALL_BYTES if type(source) in (str, range) else 0
-    rt.m.charge_alloc(items_gas(len(items)), len(items) * (SLOT_BYTES + fresh))
+    rt.m.charge_alloc(items_gas(len(items)), added_bytes(source, len(items)))
     return (items,)
 
 

@@ -19,8 +19,8 @@ from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
     BYTES_PER_GAS,
     OBJ_BYTES,
-    SLOT_BYTES,
     SMALL_BYTES,
+    added_bytes,
     bytes_bytes,
     bytes_gas,
     dict_bytes,
@@ -116,13 +116,12 @@ class CheckedOperators(CheckedBuiltins):
 
     def iadd(self, a: Any, b: Any) -> Any:
         if type(a) is list:
-            fresh = SMALL_BYTES if type(b) in (str, range) else 0  # their items are made now
-            b = self.materialize(b)
-            n = len(a) + len(b)
+            items = self.materialize(b)
+            n = len(a) + len(items)
             if n > MAX_SEQ_LEN:
                 raise too_big("a concatenation", n, MAX_SEQ_LEN)
-            self.m.charge_alloc(items_gas(len(b)), len(b) * (SLOT_BYTES + fresh))
-            a += b
+            self.m.charge_alloc(items_gas(len(items)), added_bytes(b, len(items)))
+            a += items
             return a
         return self.add(a, b)
 
