@@ -33,6 +33,7 @@ is bound to the new call's meter (`ModuleInstance.bind`).
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from types import CellType, CodeType, FunctionType
 from typing import Any
 
@@ -47,27 +48,21 @@ _SCALARS = frozenset({type(None), bool, int, str, bytes})
 _LAMBDA_WRAPPER: CodeType = g._lambda_wrapper(g.Runtime(0), lambda: None, 1, 0).__code__
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class ModuleInstance:
     """One executed module: its globals and runtime, its methods (with the numbers of
     arguments each accepts besides ctx: least, most), and the gas and tracked memory its
     top level used."""
 
-    __slots__ = ("rt", "namespace", "functions", "arity", "setup_gas", "setup_mem")
+    rt: g.Runtime
+    namespace: dict[str, Any]
+    functions: dict[str, FunctionType]
+    setup_gas: int
+    setup_mem: int
+    arity: dict[str, tuple[int, int]] = field(init=False)
 
-    def __init__(
-        self,
-        rt: g.Runtime,
-        namespace: dict[str, Any],
-        functions: dict[str, FunctionType],
-        setup_gas: int,
-        setup_mem: int,
-    ) -> None:
-        self.rt = rt
-        self.namespace = namespace
-        self.functions = functions
-        self.arity = {name: _arity(fn) for name, fn in functions.items()}
-        self.setup_gas = setup_gas
-        self.setup_mem = setup_mem
+    def __post_init__(self) -> None:
+        self.arity = {name: _arity(fn) for name, fn in self.functions.items()}
 
     def bind(self, meter: Meter) -> None:
         """Make this instance's code and helpers charge `meter` (the next call's)."""
