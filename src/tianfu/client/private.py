@@ -15,13 +15,13 @@ import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from tianfu.client.client import Client
 from tianfu.client.errors import ApiError, ClientError
 from tianfu.codec import encode
 from tianfu.privdata import REGISTRY
-from tianfu.privdata.messages import PUT, READ, WRAP, sign_access
+from tianfu.privdata.messages import PUT, READ, WRAP, AccessExtras, sign_access
 from tianfu.privdata.sealing import (
     PUBLIC_KEY_BYTES,
     SealingError,
@@ -160,14 +160,7 @@ class PrivateData:
         return self.client.identity
 
     def _post(
-        self,
-        action: str,
-        contract: str,
-        content_hash_hex: str,
-        *,
-        target: str = "",
-        reply_key: bytes = b"",
-        blob: bytes = b"",
+        self, action: str, contract: str, content_hash_hex: str, **extras: Unpack[AccessExtras]
     ) -> dict[str, Any]:
         ident = self._identity()
         try:
@@ -182,9 +175,7 @@ class PrivateData:
             content_hash=digest,
             time_ms=int(time.time() * 1000),
             nonce=secrets.token_bytes(16),
-            target=target,
-            reply_key=reply_key,
-            blob=blob,
+            **extras,
         )
         resp = self.client._request(
             "POST",

@@ -14,7 +14,7 @@ there; `Have` tells granted peers that a node now holds a blob.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypedDict, Unpack
 
 import msgspec
 
@@ -81,6 +81,15 @@ class AccessRequest(msgspec.Struct, array_like=True, frozen=True):
         return verify(body.scheme, body.signer, body.signing_hash(), self.signature)
 
 
+class AccessExtras(TypedDict, total=False):
+    """What one action adds to its request (none by default): a wrap's target organisation,
+    a read's reply key, a put's content."""
+
+    target: str
+    reply_key: bytes
+    blob: bytes
+
+
 def sign_access(
     keypair: KeyPair,
     *,
@@ -90,9 +99,7 @@ def sign_access(
     content_hash: bytes,
     time_ms: int,
     nonce: bytes,
-    target: str = "",
-    reply_key: bytes = b"",
-    blob: bytes = b"",
+    **extras: Unpack[AccessExtras],
 ) -> AccessRequest:
     body = AccessBody(
         1,
@@ -100,8 +107,8 @@ def sign_access(
         action,
         contract,
         content_hash,
-        target,
-        reply_key,
+        extras.get("target", ""),
+        extras.get("reply_key", b""),
         time_ms,
         nonce,
         keypair.scheme,
@@ -111,7 +118,7 @@ def sign_access(
     # this process hashes with: the node checks it with its chain's suite.
     with suite_for_scheme(keypair.scheme).use():
         signing_hash = body.signing_hash()
-    return AccessRequest(body, keypair.sign(signing_hash), blob)
+    return AccessRequest(body, keypair.sign(signing_hash), extras.get("blob", b""))
 
 
 # -- p2p ------------------------------------------------------------------------------------
