@@ -343,19 +343,22 @@ NODE_OPTIONS = {
 }
 
 
-def node_command(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def node_command(
+    *names: str, node: type[Node] = Node, options: dict[str, inspect.Parameter] = NODE_OPTIONS
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Make `body(node, ...)` a Typer command: its parameters after `node`, then the options
-    `names` in that order: node options ("url", "identity", "json"), which reach the body as
-    one `Node`, or (to place it among them) one of its own keyword parameters. Every expected
-    failure becomes one error line and an exit code (`handle_errors`)."""
+    `names` in that order: node options (`options`: "url", "identity", "json"), which reach
+    the body as one `node` (a `Node`, or a subclass holding more `options`), or (to place it
+    among them) one of its own keyword parameters. Every expected failure becomes one error
+    line and an exit code (`handle_errors`)."""
 
     def decorate(body: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(body)
-        def guarded(node: Node, **kwargs: Any) -> None:
+        def guarded(given: Node, **kwargs: Any) -> None:
             with handle_errors():
-                body(node, **kwargs)
+                body(given, **kwargs)
 
-        return grouped_command(Node, NODE_OPTIONS, *names)(guarded)
+        return grouped_command(node, options, *names)(guarded)
 
     return decorate
 
