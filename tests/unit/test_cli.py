@@ -271,3 +271,20 @@ def test_tx_absent_history_validators_and_block_events(node, tmp_path):
     assert json.loads(r.stdout)["events"] == [
         {"tx_index": 0, "contract": "kv", "name": "put", "data": {"key": "h"}}
     ]
+
+
+@pytest.mark.parametrize(
+    ("command", "orgs", "note"),
+    [(["network", "init"], 64, ""), (["up"], 16, " (new networks)")],
+)
+def test_network_layout_options_are_shared_with_their_own_limits_and_notes(
+    command: list[str], orgs: int, note: str
+) -> None:
+    r = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert r.exit_code == 0
+    for kind in ("API", "p2p"):
+        line = next(x for x in r.output.splitlines() if f"--{kind.lower()}-base-port" in x)
+        assert f"Node i's {kind} port is this + i{note}." in line
+    assert f"1<=x<={orgs}" in next(x for x in r.output.splitlines() if "--orgs" in x)
+    too_many = runner.invoke(app, [*command, "--orgs", str(orgs + 1)])
+    assert too_many.exit_code == 2

@@ -1,7 +1,9 @@
 """Unit tests: `node_command` / `CommandGroup` (the shared --url/--identity/--json options and
-error handling of the CLI's node commands) and `node_files`."""
+error handling of the CLI's node commands), `grouped_command` / `option_group` (a dataclass
+of options shared by several commands) and `node_files`."""
 
 import inspect
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +14,10 @@ from tianfu.cli.common import (
     CommandGroup,
     Node,
     UsageProblem,
+    grouped_command,
     node_command,
     node_files,
+    option_group,
 )
 from tianfu.client import DEFAULT_URL
 
@@ -91,6 +95,44 @@ def test_a_group_called_alone_shows_its_help() -> None:
     r = runner.invoke(group, [])
     assert "A test group." in r.output
     assert "send" in r.output and "fail" in r.output
+
+
+@dataclass(frozen=True)
+class Shared:
+    size: Annotated[int, typer.Option("--size", min=1, help="How many.")] = 3
+    label: Annotated[str, typer.Option("--label", help="What to call it.")] = "x"
+
+
+def test_a_dataclass_of_options_is_shared_by_commands_and_reaches_each_as_one_value() -> None:
+    options = option_group(Shared)
+    assert list(options) == ["size", "label"]
+    assert [p.default for p in options.values()] == [3, "x"]
+    seen: list[tuple[Shared, dict[str, object]]] = []
+    group = CommandGroup("Shared options.")
+
+    @group.command("one")
+    @grouped_command(Shared, options, "size", "own", "label")
+    def one(shared: Shared, name: str, own: Annotated[bool, typer.Option("--own")] = False) -> None:
+        seen.append((shared, {"name": name, "own": own}))
+
+    @group.command("two")
+    @grouped_command(Shared, options, *options)
+    def two(shared: Shared, count: Annotated[int, typer.Option("--count")] = 0) -> None:
+        seen.append((shared, {"count": count}))
+
+    assert list(inspect.signature(one).parameters) == ["name", "size", "own", "label"]
+    assert list(inspect.signature(two).parameters) == ["count", "size", "label"]
+    assert runner.invoke(group, ["one", "n", "--own", "--label", "y"]).exit_code == 0
+    assert runner.invoke(group, ["two", "--size", "7", "--count", "2"]).exit_code == 0
+    assert seen == [
+        (Shared(3, "y"), {"name": "n", "own": True}),
+        (Shared(7, "x"), {"count": 2}),
+    ]
+    r = runner.invoke(group, ["two", "--size", "0"])
+    assert r.exit_code == 2  # the option's own checks still apply
+    r = runner.invoke(group, ["one", "--help"], env={"COLUMNS": "100", "NO_COLOR": "1"})
+    positions = [r.output.index(name) for name in ("--size", "--own", "--label")]
+    assert positions == sorted(positions)
 
 
 def test_node_files_are_in_the_nodes_home(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""`readable_body`: the readable fields of a transaction body, shared by the API's
-transaction JSON and the proof documents."""
+"""`readable_body` and `readable`: the readable fields of a transaction body and the one
+readable-value renderer, shared by the API's transaction JSON and the proof documents."""
 
 from __future__ import annotations
 
@@ -33,3 +33,19 @@ def test_the_api_renders_a_transaction_with_the_body_fields_between_hash_and_sig
     assert list(out) == ["hash", *readable_body(tx.body), "signature", "raw"]
     assert out["args"] == jsonable([3]) == [3]
     assert out["hash"] == tx.hash.hex() and out["signature"] == tx.signature.hex()
+
+
+def test_one_readable_renderer_serves_contract_values_structs_and_the_api() -> None:
+    from tianfu.api.render import render_receipt
+    from tianfu.proofs.values import readable
+    from tianfu.types import Event, Receipt
+
+    assert jsonable is readable
+    value = {"a": [b"\x01\x02", 3, None, True], 7: ("x", bytearray(b"\xff"))}
+    assert readable(value) == {"a": ["0102", 3, None, True], "7": ["x", "ff"]}
+    event = Event("asset", "Moved", {"to": b"\xab", "n": 2})
+    assert readable(event) == {"contract": "asset", "name": "Moved", "data": {"to": "ab", "n": 2}}
+    out = render_receipt(Receipt(0, 5, result=b"\x00", events=[event]))
+    assert (out["status"], out["ok"], out["result"]) == ("ok", True, "00")
+    assert out["events"] == [readable(event)]
+    assert render_receipt(Receipt(1, 5, error="no"))["status"] == "failed"

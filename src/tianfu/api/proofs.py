@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Path, Query, WebSocket
@@ -51,6 +52,8 @@ POLL_S = 0.1  # how often the block stream looks for a new committed height
 
 
 CONTRACT_NAME = r"^[a-z][a-z0-9_]*$"
+# The block a document proves (the latest when omitted).
+ProvenHeight = Annotated[int | None, Query(ge=1, le=MAX_HEIGHT)]
 
 
 class StateReadItem(BaseModel):
@@ -136,6 +139,12 @@ def proofs_router(service: Any) -> APIRouter:
     """The routes above over `service.proof_builder()` (a `ProofBuilder`)."""
     router = APIRouter()
 
+    def route(
+        path: str, model: type[BaseModel], *errors: int, tag: str = "proofs"
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A GET route documented as answering `model`, or an error: 400, 404 and `errors`."""
+        return router.get(path, tags=[tag], **documented(model, 400, 404, *errors))
+
     def builder() -> ProofBuilder:
         make = getattr(service, "proof_builder", None)
         if make is None:
@@ -143,32 +152,24 @@ def proofs_router(service: Any) -> APIRouter:
         result: ProofBuilder = make()
         return result
 
-    @router.get(
-        "/v1/proofs/validators", tags=["proofs"], **documented(ValidatorsDocument, 400, 404)
-    )
-    def validators_proof(
-        height: int | None = Query(None, ge=1, le=MAX_HEIGHT), mode: str = SEQUENTIAL
-    ) -> Any:
+    @route("/v1/proofs/validators", ValidatorsDocument)
+    def validators_proof(height: ProvenHeight = None, mode: str = SEQUENTIAL) -> Any:
         """The validator set that signs block `height` (latest when omitted), proven from the
         genesis by the chain of every change."""
         return _answer(lambda: builder().validators_document(height, _mode(mode)))
 
-    @router.get("/v1/proofs/orgs", tags=["proofs"], **documented(OrgsDocument, 400, 404))
-    def orgs_proof(
-        height: int | None = Query(None, ge=1, le=MAX_HEIGHT), mode: str = SEQUENTIAL
-    ) -> Any:
+    @route("/v1/proofs/orgs", OrgsDocument)
+    def orgs_proof(height: ProvenHeight = None, mode: str = SEQUENTIAL) -> Any:
         """The `/v1/orgs` answer at `height` (latest when omitted), proven: the governance
         entries it reads, in one certified state, with the validator chain."""
         return _answer(lambda: builder().consortium_document("orgs", height, _mode(mode)))
 
-    @router.get("/v1/proofs/contracts", tags=["proofs"], **documented(ContractsDocument, 400, 404))
-    def contracts_proof(
-        height: int | None = Query(None, ge=1, le=MAX_HEIGHT), mode: str = SEQUENTIAL
-    ) -> Any:
+    @route("/v1/proofs/contracts", ContractsDocument)
+    def contracts_proof(height: ProvenHeight = None, mode: str = SEQUENTIAL) -> Any:
         """The `/v1/contracts` answer at `height` (latest when omitted), proven likewise."""
         return _answer(lambda: builder().consortium_document("contracts", height, _mode(mode)))
 
-    @router.get("/v1/proofs/chain", tags=["proofs"], **documented(ChainOut, 400, 404))
+    @route("/v1/proofs/chain", ChainOut)
     def validator_chain(
         height: int = Query(..., ge=1),
         after: int = Query(0, ge=0, description="the last change the client already trusts"),
@@ -185,16 +186,9 @@ def proofs_router(service: Any) -> APIRouter:
 
         return _answer(links)
 
-    @router.get(
-        "/v1/proofs/state/{contract}/{key:path}",
-        tags=["proofs"],
-        **documented(StateDocument, 400, 404),
-    )
+    @route("/v1/proofs/state/{contract}/{key:path}", StateDocument)
     def state_proof(
-        contract: str,
-        key: str,
-        height: int | None = Query(None, ge=1, le=MAX_HEIGHT),
-        mode: str = SEQUENTIAL,
+        contract: str, key: str, height: ProvenHeight = None, mode: str = SEQUENTIAL
     ) -> Any:
         """A state entry (or its absence) at `height`, as a self-contained proof document."""
         return _answer(
@@ -207,34 +201,22 @@ def proofs_router(service: Any) -> APIRouter:
         reads = [(r.contract, r.key) for r in req.reads]
         return _answer(lambda: builder().state_document(reads, req.height, _mode(req.mode)))
 
-    @router.get(
-        "/v1/txs/{tx_hash}/proof", tags=["transactions"], **documented(TxDocument, 400, 404)
-    )
+    @route("/v1/txs/{tx_hash}/proof", TxDocument, tag="transactions")
     def tx_proof(tx_hash: str, mode: str = SEQUENTIAL) -> Any:
         """A committed transaction and its receipt, with both Merkle paths, the certified
         header and the validator chain: a self-contained proof document."""
         return _answer(lambda: builder().tx_document(_hash(tx_hash), _mode(mode)))
 
-    @router.get(
-        "/v1/proofs/absence/{tx_hash}",
-        tags=["proofs"],
-        **documented(AbsenceDocument, 400, 404, 409),
-    )
-    def absence_proof(
-        tx_hash: str, height: int | None = Query(None, ge=1, le=MAX_HEIGHT), mode: str = SEQUENTIAL
-    ) -> Any:
+    @route("/v1/proofs/absence/{tx_hash}", AbsenceDocument, 409)
+    def absence_proof(tx_hash: str, height: ProvenHeight = None, mode: str = SEQUENTIAL) -> Any:
         """Proof that a transaction was not committed up to `height` (409 if it was)."""
         return _answer(lambda: builder().absence_document(_hash(tx_hash), height, _mode(mode)))
 
-    @router.get(
-        "/v1/proofs/history/{contract}/{key:path}",
-        tags=["proofs"],
-        **documented(HistoryDocument, 400, 404),
-    )
+    @route("/v1/proofs/history/{contract}/{key:path}", HistoryDocument)
     def history_proof(
         contract: str,
         key: str,
-        height: int | None = Query(None, ge=1, le=MAX_HEIGHT),
+        height: ProvenHeight = None,
         limit: int = Query(
             DEFAULT_HISTORY_LIMIT,
             ge=1,

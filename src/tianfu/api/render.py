@@ -9,51 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
-
 from tianfu.api.service import CommittedEvent, StateRead, TxRecord
 from tianfu.codec import encode
-from tianfu.proofs.values import readable_body
-from tianfu.types import (
-    OK,
-    Block,
-    BlockHeader,
-    CommitCertificate,
-    Event,
-    Genesis,
-    Receipt,
-    Transaction,
-)
+from tianfu.proofs.values import readable, readable_body
+from tianfu.types import Block, BlockHeader, CommitCertificate, Genesis, Receipt, Transaction
 
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON form of a contract value or struct: bytes become hex strings."""
-    # The exact built-in types (nearly every contract value) first, by type identity; any
-    # subclass or other type takes the general walk below, which gives the same answer.
-    t = type(value)
-    if t is str or t is int or t is bool or value is None:
-        return value
-    if t is bytes:
-        return value.hex()
-    if t is list:
-        return [jsonable(v) for v in value]
-    if t is dict:
-        return {(k if type(k) is str else str(k)): jsonable(v) for k, v in value.items()}
-    return _jsonable(value)
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).hex()
-    if isinstance(value, msgspec.Struct):
-        return {f: jsonable(getattr(value, f)) for f in value.__struct_fields__}
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    return str(value)
+# Plain JSON form of a contract value or struct: bytes become hex strings.
+jsonable = readable
 
 
 def render_header(header: BlockHeader) -> dict[str, Any]:
@@ -67,24 +29,20 @@ def render_tx(tx: Transaction, tx_hash: str | None = None) -> dict[str, Any]:
     """`tx_hash`: its hash in hex when the caller has it already (saves hashing again)."""
     return {
         "hash": tx.hash.hex() if tx_hash is None else tx_hash,
-        **readable_body(tx.body, jsonable),
+        **readable_body(tx.body),
         "signature": tx.signature.hex(),
         "raw": tx.encoded().hex(),
     }
 
 
-def render_event(event: Event) -> dict[str, Any]:
-    return {"contract": event.contract, "name": event.name, "data": jsonable(event.data)}
-
-
 def render_receipt(receipt: Receipt) -> dict[str, Any]:
     return {
-        "status": "ok" if receipt.status == OK else "failed",
-        "ok": receipt.status == OK,
+        "status": "ok" if receipt.ok else "failed",
+        "ok": receipt.ok,
         "gas_used": receipt.gas_used,
         "result": jsonable(receipt.result),
         "error": receipt.error,
-        "events": [render_event(e) for e in receipt.events],
+        "events": jsonable(receipt.events),
         "raw": encode(receipt).hex(),
     }
 
@@ -125,7 +83,7 @@ def render_block(block: Block, receipts: list[Receipt] | None) -> dict[str, Any]
     }
     if receipts is not None:
         out["receipts"] = [
-            {"status": "ok" if r.status == OK else "failed", "error": r.error} for r in receipts
+            {"status": "ok" if r.ok else "failed", "error": r.error} for r in receipts
         ]
     return out
 

@@ -26,10 +26,6 @@ from tianfu.cli.common import CommandGroup
 from tianfu.client import DEFAULT_URL, Client
 from tianfu.types import Genesis
 
-COMMON = {"url": common.UrlOpt, "identity": common.IdentityOpt, "as_json": common.JsonOpt}
-COMMON_DEFAULTS = {"url": DEFAULT_URL, "identity": None, "as_json": False}
-OPTION_NAMES = {"url": "url", "identity": "identity", "json": "as_json"}
-
 
 class _Session:
     """What a custom command may use: clients of --url, the trusted genesis, warnings."""
@@ -154,17 +150,7 @@ def command_function(table: CommandTable, command: Command) -> Callable[..., Non
         _run(table, command, kw)
 
     params = [_parameter(p) for p in command.params]
-    for option in ("url", "identity", "json"):
-        if option in command.options:
-            name = OPTION_NAMES[option]
-            params.append(
-                inspect.Parameter(
-                    name,
-                    inspect.Parameter.KEYWORD_ONLY,
-                    default=COMMON_DEFAULTS[name],
-                    annotation=COMMON[name],
-                )
-            )
+    params += [common.NODE_OPTIONS[o] for o in ("url", "identity", "json") if o in command.options]
     callback.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     callback.__name__ = command.name.replace("-", "_")
     callback.__doc__ = command.help

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -13,7 +14,14 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tianfu.cli.common import CommandFailed, UsageProblem, handle_errors, scheme_of
+from tianfu.cli.common import (
+    CommandFailed,
+    UsageProblem,
+    grouped_command,
+    handle_errors,
+    option_group,
+    scheme_of,
+)
 
 bench_app = typer.Typer(
     help="Measure a fresh local network: finalized tx/s, latency, CPU, against this "
@@ -115,15 +123,34 @@ RoundsOpt = Annotated[
 ]
 
 
-def _config(options: dict[str, Any]) -> Any:
-    """The run's configuration from a command's options (those named as its fields)."""
-    from dataclasses import fields
+@dataclass(frozen=True)
+class LoadOptions:
+    """The load and where its figures go: the options `tianfu bench` and `tianfu bench sweep`
+    both take, after their own."""
 
+    contract: ContractOpt = "asset"
+    clients: ClientsOpt = 2
+    concurrency: ConcurrencyOpt = None
+    batch: BatchOpt = 1
+    senders: SendersOpt = 8
+    scheme: BenchSchemeOpt = "ed25519"
+    json_file: JsonFileOpt = None
+    plot: PlotOpt = None
+
+
+LOAD_OPTIONS = option_group(LoadOptions)
+load_command = grouped_command(LoadOptions, LOAD_OPTIONS, *LOAD_OPTIONS)
+
+
+def _config(load: LoadOptions, options: dict[str, Any]) -> Any:
+    """The run's configuration from a command's load options and its own options (those
+    named as its fields)."""
     from tianfu.bench.runner import BenchConfig
 
+    given = {**options, **asdict(load)}
     names = {f.name for f in fields(BenchConfig)} - {"scheme"}
     cfg = BenchConfig(
-        **{k: v for k, v in options.items() if k in names}, scheme=scheme_of(options["scheme"])
+        **{k: v for k, v in given.items() if k in names}, scheme=scheme_of(load.scheme)
     )
     try:
         cfg.validate()
@@ -159,7 +186,9 @@ def _say(msg: str) -> None:
 
 
 @bench_app.callback(invoke_without_command=True)
+@load_command
 def bench(
+    load: LoadOptions,
     ctx: typer.Context,
     validators: ValidatorsOpt = 4,
     duration: DurationOpt = 30.0,
@@ -168,14 +197,6 @@ def bench(
         Optional[float],  # noqa: UP045
         typer.Option("--rate", min=0.1, help="Open loop at this many tx/s; default: closed loop."),
     ] = None,
-    contract: ContractOpt = "asset",
-    clients: ClientsOpt = 2,
-    concurrency: ConcurrencyOpt = None,
-    batch: BatchOpt = 1,
-    senders: SendersOpt = 8,
-    scheme: BenchSchemeOpt = "ed25519",
-    json_file: JsonFileOpt = None,
-    plot: PlotOpt = None,
 ) -> None:
     """Start a fresh network of N validators, load it from separate client processes, and
     report finalized tx/s, submit-to-commit latency, blocks, CPU and memory per node."""
@@ -186,31 +207,29 @@ def bench(
         from tianfu.bench.report import bench_table, plot_run
         from tianfu.bench.runner import BenchError, run_bench
 
-        cfg = _config(options)
+        cfg = _config(load, options)
         try:
             with _progress_bar() as update:
                 fig = run_bench(cfg, _say, update)
         except BenchError as exc:
             raise _failed(str(exc)) from None
         out.print(bench_table(fig))
-        _outputs(fig, json_file, plot, lambda path: plot_run(path, fig))
+        _outputs(fig, load, lambda path: plot_run(path, fig))
         _verdict(fig["identical_chains"])
         if not fig["identical_chains"]["ok"] or fig["tps"] <= 0:
             raise typer.Exit(1)
 
 
-def _outputs(
-    doc: Any, json_file: Path | None, plot: Path | None, plotter: Callable[[Path], None]
-) -> None:
+def _outputs(doc: Any, load: LoadOptions, plotter: Callable[[Path], None]) -> None:
     """Write the figures as JSON and the plot as PNG where asked."""
     from tianfu.bench.report import write_json
 
-    if json_file:
-        write_json(json_file, doc)
-        console.print(f"figures written to {json_file}")
-    if plot:
-        plotter(plot)
-        console.print(f"plot written to {plot}")
+    if load.json_file:
+        write_json(load.json_file, doc)
+        console.print(f"figures written to {load.json_file}")
+    if load.plot:
+        plotter(load.plot)
+        console.print(f"plot written to {load.plot}")
 
 
 def _failed(msg: str) -> Exception:
@@ -238,7 +257,9 @@ def _numbers(text: str | None, kind: type, zero: bool = False) -> list[Any] | No
 
 
 @bench_app.command("sweep")
+@load_command
 def sweep(
+    load: LoadOptions,
     validators: ValidatorsOpt = 4,
     duration: DurationOpt = 15.0,
     warmup: WarmupOpt = 3.0,
@@ -248,14 +269,6 @@ def sweep(
     workloads: WorkloadsOpt = None,
     state_sizes: StateSizesOpt = None,
     rounds: RoundsOpt = 1,
-    contract: ContractOpt = "asset",
-    clients: ClientsOpt = 2,
-    concurrency: ConcurrencyOpt = None,
-    batch: BatchOpt = 1,
-    senders: SendersOpt = 8,
-    scheme: BenchSchemeOpt = "ed25519",
-    json_file: JsonFileOpt = None,
-    plot: PlotOpt = None,
 ) -> None:
     """Latency against throughput over several open-loop rates on one network, or a curve
     on a fresh network per point: --validators-sweep, --delays, --workloads or
@@ -277,16 +290,16 @@ def sweep(
                 "give only one of --rates, --validators-sweep, --delays, --workloads or "
                 "--state-sizes (not both)"
             )
-        cfg = _config(options)
+        cfg = _config(load, options)
         sizes = _numbers(state_sizes, int)
         if sizes is not None:
-            _state_sweep(cfg, sizes, rounds, json_file, plot)
+            _state_sweep(cfg, sizes, rounds, load)
             return
         rate_list = _numbers(rates, float)
         plan = _plan(*chosen[0], cfg) if chosen else None
-        if plan is None and contract in FLOW_CONTRACTS:
+        if plan is None and load.contract in FLOW_CONTRACTS:
             raise UsageProblem(
-                f"{contract} runs closed loop only, so it has no rate sweep: use --workloads, "
+                f"{load.contract} runs closed loop only, so it has no rate sweep: use --workloads, "
                 "--validators-sweep or --delays with it"
             )
         try:
@@ -294,10 +307,10 @@ def sweep(
                 if plan is not None:
                     doc = _curve(chosen[0][0], plan, cfg, update)
                 else:
-                    doc = _rates(cfg, rate_list, update, batch)
+                    doc = _rates(cfg, rate_list, update, load.batch)
         except BenchError as exc:
             raise _failed(str(exc)) from None
-        _outputs(doc, json_file, plot, lambda path: _plot(doc, path))
+        _outputs(doc, load, lambda path: _plot(doc, path))
         bad = [r for r in doc["runs"] if not r["identical_chains"]["ok"]]
         for r in bad:
             _verdict(r["identical_chains"])
@@ -375,9 +388,7 @@ def _plot(doc: dict[str, Any], path: Path) -> None:
     plotter(path, doc["runs"])
 
 
-def _state_sweep(
-    cfg: Any, counts: list[int], rounds: int, json_file: Path | None, plot: Path | None
-) -> None:
+def _state_sweep(cfg: Any, counts: list[int], rounds: int, load: LoadOptions) -> None:
     """`tianfu bench sweep --state-sizes`: a fresh pre-loaded network per size."""
     from tianfu.bench.runner import BenchError
     from tianfu.bench.statesweep import plot_state_sizes, run_state_sweep, state_table
@@ -390,7 +401,7 @@ def _state_sweep(
     except (BenchError, OSError) as exc:
         raise _failed(str(exc)) from None
     out.print(state_table(doc))
-    _outputs(doc, json_file, plot, lambda path: plot_state_sizes(path, doc))
+    _outputs(doc, load, lambda path: plot_state_sizes(path, doc))
     bad = [r for r in doc["runs"] if not r["identical_chains"]["ok"]]
     for r in bad:
         _verdict(r["identical_chains"])

@@ -10,9 +10,9 @@ import functools
 import inspect
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypedDict
+from typing import Annotated, Any, Optional, TypedDict, get_type_hints
 
 import typer
 
@@ -298,42 +298,67 @@ class Node:
 _KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
-def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+def option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    """A command's keyword option `name` (its Typer `Annotated` type and default)."""
     return inspect.Parameter(name, _KEYWORD, default=default, annotation=annotation)
 
 
-# The node options a command may take, by the name `node_command` knows them by.
-NODE_OPTIONS = {
-    "url": _option("url", UrlOpt, DEFAULT_URL),
-    "identity": _option("identity", IdentityOpt, None),
-    "json": _option("as_json", JsonOpt, False),
-}
+def option_group(cls: type) -> dict[str, inspect.Parameter]:
+    """The fields of dataclass `cls`, each typed with its Typer option (`Annotated`) and
+    given a default, as command options by field name (for `grouped_command`)."""
+    hints = get_type_hints(cls, include_extras=True)
+    return {f.name: option(f.name, hints[f.name], f.default) for f in fields(cls)}
 
 
-def node_command(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Make `body(node, ...)` a Typer command: its parameters after `node`, then the options
-    `names` in that order: node options ("url", "identity", "json"), which reach the body as
-    one `Node`, or (to place it among them) one of its own keyword parameters. Every expected
-    failure becomes one error line and an exit code (`handle_errors`)."""
+def grouped_command(
+    make: Callable[..., Any], group: dict[str, inspect.Parameter], *names: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Make `body(options, ...)` a Typer command: its parameters after the first, then the
+    options `names` in that order, each one of `group` (these reach the body as one
+    `make(**values)`, its first argument) or, to place it among them, one of the body's own
+    keyword parameters."""
 
     def decorate(body: Callable[..., None]) -> Callable[..., None]:
         own = dict(list(inspect.signature(body, eval_str=True).parameters.items())[1:])
-        last = [
-            NODE_OPTIONS[n] if n in NODE_OPTIONS else own.pop(n).replace(kind=_KEYWORD)
-            for n in names
-        ]
-        options = [p for p in last if p in NODE_OPTIONS.values()]
+        last = [group[n] if n in group else own.pop(n).replace(kind=_KEYWORD) for n in names]
+        made = [group[n].name for n in names if n in group]
         params = [*own.values(), *last]
 
         @functools.wraps(body)
         def command(**kwargs: Any) -> None:
-            node = Node(**{p.name: kwargs.pop(p.name) for p in options})
-            with handle_errors():
-                body(node, **kwargs)
+            body(make(**{name: kwargs.pop(name) for name in made}), **kwargs)
 
         command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
         return command
+
+    return decorate
+
+
+# The node options a command may take, by the name `node_command` knows them by.
+NODE_OPTIONS = {
+    "url": option("url", UrlOpt, DEFAULT_URL),
+    "identity": option("identity", IdentityOpt, None),
+    "json": option("as_json", JsonOpt, False),
+}
+
+
+def node_command(
+    *names: str, node: type[Node] = Node, options: dict[str, inspect.Parameter] = NODE_OPTIONS
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Make `body(node, ...)` a Typer command: its parameters after `node`, then the options
+    `names` in that order: node options (`options`: "url", "identity", "json"), which reach
+    the body as one `node` (a `Node`, or a subclass holding more `options`), or (to place it
+    among them) one of its own keyword parameters. Every expected failure becomes one error
+    line and an exit code (`handle_errors`)."""
+
+    def decorate(body: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(body)
+        def guarded(given: Node, **kwargs: Any) -> None:
+            with handle_errors():
+                body(given, **kwargs)
+
+        return grouped_command(node, options, *names)(guarded)
 
     return decorate
 

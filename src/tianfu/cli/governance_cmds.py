@@ -26,7 +26,7 @@ from tianfu.cli.common import (
 )
 from tianfu.contracts.reviewed_admission import BOOL_PARAMS, PARAM_KEYS
 
-gov_app = CommandGroup("Governance: propose and vote on members, validators and parameters.")
+gov_app = CommandGroup("Governance: admit organisations and validators by vote.")
 propose_app = CommandGroup("Make a governance proposal (as an admin).")
 gov_app.add_typer(propose_app, name="propose")
 

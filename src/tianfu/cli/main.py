@@ -43,20 +43,25 @@ app = CommandGroup(
 contract_app = CommandGroup("Contract lifecycle: propose, approve, list.")
 tx_app = CommandGroup("Transactions.")
 block_app = CommandGroup("Blocks.")
-app.add_typer(ca_app, name="ca")
-app.add_typer(identity_app, name="identity")
-app.add_typer(contract_app, name="contract")
-app.add_typer(tx_app, name="tx")
-app.add_typer(block_app, name="block")
-app.add_typer(role_app, name="role")
-app.add_typer(cert_app, name="cert")
-app.add_typer(gov_app, name="gov", help="Governance: admit organisations and validators by vote.")
-app.add_typer(network_app, name="network")
-app.add_typer(node_app, name="node")
-app.add_typer(genesis_app, name="genesis")
-app.add_typer(bench_app, name="bench")
-app.add_typer(privdata_app, name="privdata")
-app.add_typer(account_app, name="account")
+# The command groups, by name, in the order --help lists them.
+GROUPS = {
+    "ca": ca_app,
+    "identity": identity_app,
+    "contract": contract_app,
+    "tx": tx_app,
+    "block": block_app,
+    "role": role_app,
+    "cert": cert_app,
+    "gov": gov_app,
+    "network": network_app,
+    "node": node_app,
+    "genesis": genesis_app,
+    "bench": bench_app,
+    "privdata": privdata_app,
+    "account": account_app,
+}
+for group_name, group in GROUPS.items():
+    app.add_typer(group, name=group_name)
 app.command("up")(up)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,21 +28,29 @@ network_app = CommandGroup("Create the files of a multi-organisation network.")
 node_app = CommandGroup("Run a node.")
 console = Console()
 
+NodeHomeOpt = Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")]
+
+
+def _orgs(most: int) -> Any:
+    """The `--orgs` option of a command that lays out a network of at most `most`."""
+    return typer.Option("--orgs", min=1, max=most, help="Number of organisations.")
+
+
+def _base_port(kind: str, note: str = "") -> Any:
+    """The option of the first port of a kind ("API", "p2p") that node i adds i to."""
+    return typer.Option(
+        f"--{kind.lower()}-base-port", help=f"Node i's {kind} port is this + i{note}."
+    )
+
 
 @network_app.command("init")
 def network_init(
     out: Annotated[Path, typer.Option("--out", help="Directory to create.")] = Path("network"),
-    orgs: Annotated[
-        int, typer.Option("--orgs", min=1, max=64, help="Number of organisations.")
-    ] = 4,
+    orgs: Annotated[int, _orgs(64)] = 4,
     chain_id: Annotated[str, typer.Option("--chain-id", help="Chain id.")] = "tianfu-local",
     host: Annotated[str, typer.Option("--host", help="Address the nodes listen on.")] = "127.0.0.1",
-    api_base: Annotated[
-        int, typer.Option("--api-base-port", help="Node i's API port is this + i.")
-    ] = 8700,
-    p2p_base: Annotated[
-        int, typer.Option("--p2p-base-port", help="Node i's p2p port is this + i.")
-    ] = 9700,
+    api_base: Annotated[int, _base_port("API")] = 8700,
+    p2p_base: Annotated[int, _base_port("p2p")] = 9700,
     scheme: SchemeOpt = "ed25519",
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing network in OUT.")
@@ -134,7 +142,7 @@ def network_init(
 
 @node_app.command("start")
 def node_start(
-    home: Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")],
+    home: NodeHomeOpt,
     new_signer_state: Annotated[
         bool,
         typer.Option(
@@ -184,7 +192,7 @@ def node_start(
 
 @node_app.command("check")
 def node_check(
-    home: Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")],
+    home: NodeHomeOpt,
     full: Annotated[
         bool,
         typer.Option(
@@ -258,7 +266,7 @@ def node_check(
 
 @node_app.command("repair")
 def node_repair(
-    home: Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")],
+    home: NodeHomeOpt,
     fresh: Annotated[
         bool,
         typer.Option("--fresh", help="Set the store aside even if it checks out, and rebuild."),
@@ -321,9 +329,7 @@ def node_repair(
 
 
 def up(
-    orgs: Annotated[
-        int, typer.Option("--orgs", min=1, max=16, help="Number of organisations.")
-    ] = 4,
+    orgs: Annotated[int, _orgs(16)] = 4,
     home: Annotated[Path, typer.Option("--home", help="Where the network's files live.")] = Path(
         ".tianfu/localnet"
     ),
@@ -333,12 +339,8 @@ def up(
     demo: Annotated[
         bool, typer.Option("--demo", help="Create the applications' demo data.")
     ] = False,
-    api_base: Annotated[
-        int, typer.Option("--api-base-port", help="Node i's API port is this + i (new networks).")
-    ] = 8700,
-    p2p_base: Annotated[
-        int, typer.Option("--p2p-base-port", help="Node i's p2p port is this + i (new networks).")
-    ] = 9700,
+    api_base: Annotated[int, _base_port("API", " (new networks)")] = 8700,
+    p2p_base: Annotated[int, _base_port("p2p", " (new networks)")] = 9700,
     scheme: Annotated[
         str | None,
         typer.Option(

@@ -9,6 +9,7 @@ with a warning) through every validator-set change. `--out FILE` saves the docum
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -16,6 +17,7 @@ import typer
 
 from tianfu.api.render import jsonable
 from tianfu.cli.common import (
+    NODE_OPTIONS,
     CommandFailed,
     GenesisOpt,
     JsonOpt,
@@ -24,6 +26,7 @@ from tianfu.cli.common import (
     handle_errors,
     load_genesis_file,
     node_command,
+    option,
     print_fields,
     print_json,
     print_rows,
@@ -45,6 +48,30 @@ OutOpt = Annotated[
 HeightOpt = Annotated[Optional[int], typer.Option("--height", min=1)]  # noqa: UP045
 
 
+@dataclass(frozen=True)
+class ProvingNode(Node):
+    """The options of a command that reads with proofs: the node's, the height proven at
+    (`--height`; None: the latest), the trusted genesis (`--genesis`; None: the node's own)
+    and where to save the proof document (`--out`)."""
+
+    height: int | None = None
+    genesis: Path | None = None
+    out: Path | None = None
+
+
+PROOF_OPTIONS = {
+    **NODE_OPTIONS,
+    "height": option("height", HeightOpt, None),
+    "genesis": option("genesis", GenesisOpt, None),
+    "out": option("out", OutOpt, None),
+}
+
+
+def proof_command(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """`node_command` with the options of `ProvingNode` too ("height", "genesis", "out")."""
+    return node_command(*names, node=ProvingNode, options=PROOF_OPTIONS)
+
+
 def _load_app_kinds() -> None:
     """Register the applications' document kinds (evidence, photo authorship, traceability)."""
     import tianfu.apps.evidence.certificate  # noqa: F401
@@ -53,60 +80,52 @@ def _load_app_kinds() -> None:
 
 
 def _proven(
-    node: Node, genesis: Path | None, kind: str, fetch: Callable[[Client], dict[str, Any]]
+    node: ProvingNode, kind: str, fetch: Callable[[Client], dict[str, Any]]
 ) -> VerifiedDocument:
     """Fetch a proof document from the node and verify it against the trusted genesis (the
     file, or the node's own)."""
     client = node.client()
-    return verify_document(fetch(client), trusted_genesis(client, genesis), kind=kind)
+    return verify_document(fetch(client), trusted_genesis(client, node.genesis), kind=kind)
 
 
-def _saved(proven: VerifiedDocument, out: Path | None, as_json: bool) -> bool:
-    """Save the document to `out` if asked; with --json print it (and say so: True)."""
-    if out is not None:
-        out.write_text(dump_document(proven.document), encoding="utf-8")
-    if as_json:
+def _saved(proven: VerifiedDocument, node: ProvingNode) -> bool:
+    """Save the document to `--out` if asked; with --json print it (and say so: True)."""
+    if node.out is not None:
+        node.out.write_text(dump_document(proven.document), encoding="utf-8")
+    if node.as_json:
         print_json(proven.document)
-    return as_json
+    return node.as_json
 
 
 def _emit(
-    proven: VerifiedDocument,
-    out: Path | None,
-    as_json: bool,
-    title: str,
-    fields: dict[str, Any],
-    line: str,
+    proven: VerifiedDocument, node: ProvingNode, title: str, fields: dict[str, Any], line: str
 ) -> None:
     """Save the document if asked; print it (--json) or a summary and one verified line."""
-    if _saved(proven, out, as_json):
+    if _saved(proven, node):
         return
     print_fields(title, fields)
     if proven.verified.changes[1:]:
         typer.echo(
             f"validator-set changes proven from the genesis: {len(proven.verified.changes) - 1}"
         )
-    if out is not None:
-        typer.echo(f"proof document written to {out}")
+    if node.out is not None:
+        typer.echo(f"proof document written to {node.out}")
     typer.echo(line)
 
 
-@node_command("url", "json")
+@proof_command("height", "prove", "genesis", "out", "url", "json")
 def state(
-    node: Node,
+    node: ProvingNode,
     contract: str,
     key: str,
-    height: HeightOpt = None,
     prove: Annotated[bool, typer.Option("--prove", help="Verify with the light client.")] = False,
-    genesis: GenesisOpt = None,
-    out: OutOpt = None,
 ) -> None:
     """Read a contract's state entry; with --prove, verify it against the genesis (through
     every validator-set change) and print or save the proof document."""
     if not prove:
-        if out is not None:
+        if node.out is not None:
             raise UsageProblem("--out needs --prove")
-        doc = node.client().state_raw(contract, key, height)
+        doc = node.client().state_raw(contract, key, node.height)
         if node.as_json:
             print_json(doc)
             return
@@ -120,12 +139,11 @@ def state(
             },
         )
         return
-    proven = _proven(node, genesis, "state", lambda c: c.state_proof_raw(contract, key, height))
+    proven = _proven(node, "state", lambda c: c.state_proof_raw(contract, key, node.height))
     e = proven.document["entries"][0]
     _emit(
         proven,
-        out,
-        node.as_json,
+        node,
         f"{contract}/{key}",
         {
             "value": e["value"],
@@ -139,24 +157,21 @@ def state(
     )
 
 
-@node_command("url", "json")
+@proof_command("height", "limit", "genesis", "out", "url", "json")
 def history(
-    node: Node,
+    node: ProvingNode,
     contract: str,
     key: str,
-    height: HeightOpt = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=256, help="At most this many versions.")
     ] = 100,
-    genesis: GenesisOpt = None,
-    out: OutOpt = None,
 ) -> None:
     """Every version of a state entry, each proven in the block that wrote it, and proof
     that none was left out."""
     proven = _proven(
-        node, genesis, "history", lambda c: c.history_proof_raw(contract, key, height, limit)
+        node, "history", lambda c: c.history_proof_raw(contract, key, node.height, limit)
     )
-    if _saved(proven, out, node.as_json):
+    if _saved(proven, node):
         return
     d = proven.document
     rows = [[v["height"], "yes" if v["present"] else "deleted", v["value"]] for v in d["versions"]]
@@ -165,8 +180,8 @@ def history(
         ["height", "present", "value"],
         rows,
     )
-    if out is not None:
-        typer.echo(f"proof document written to {out}")
+    if node.out is not None:
+        typer.echo(f"proof document written to {node.out}")
     tail = (
         "back to its creation"
         if d["complete"]
@@ -175,16 +190,11 @@ def history(
     typer.echo(f"verified: {len(d['versions'])} versions, none left out, {tail}")
 
 
-@node_command("url", "json")
-def validators_cmd(
-    node: Node,
-    height: HeightOpt = None,
-    genesis: GenesisOpt = None,
-    out: OutOpt = None,
-) -> None:
+@proof_command("height", "genesis", "out", "url", "json")
+def validators_cmd(node: ProvingNode) -> None:
     """The validator set of a block, proven from the genesis through every change."""
-    proven = _proven(node, genesis, "validators", lambda c: c.validators_proof_raw(height))
-    if _saved(proven, out, node.as_json):
+    proven = _proven(node, "validators", lambda c: c.validators_proof_raw(node.height))
+    if _saved(proven, node):
         return
     d = proven.document
     rows = [[v["name"], v["org"], v["power"]] for v in d["validators"]]
@@ -228,17 +238,16 @@ def verify_proof(
         )
 
 
-@node_command("url", "json")
-def tx_proof(node: Node, tx_hash: str, genesis: GenesisOpt = None, out: OutOpt = None) -> None:
+@proof_command("genesis", "out", "url", "json")
+def tx_proof(node: ProvingNode, tx_hash: str) -> None:
     """Fetch and verify a transaction's inclusion proof and its receipt."""
-    proven = _proven(node, genesis, "tx", lambda c: c.tx_proof_raw(tx_hash))
+    proven = _proven(node, "tx", lambda c: c.tx_proof_raw(tx_hash))
     d = proven.document
     if d["tx"]["hash"] != tx_hash.lower():
         raise CommandFailed("the node proved another transaction")
     _emit(
         proven,
-        out,
-        node.as_json,
+        node,
         "verified inclusion",
         {
             "hash": d["tx"]["hash"],
@@ -256,23 +265,16 @@ def tx_proof(node: Node, tx_hash: str, genesis: GenesisOpt = None, out: OutOpt =
     )
 
 
-@node_command("url", "json")
-def tx_absent(
-    node: Node,
-    tx_hash: str,
-    height: HeightOpt = None,
-    genesis: GenesisOpt = None,
-    out: OutOpt = None,
-) -> None:
+@proof_command("height", "genesis", "out", "url", "json")
+def tx_absent(node: ProvingNode, tx_hash: str) -> None:
     """Prove that a transaction was NOT committed up to a height (the latest by default)."""
-    proven = _proven(node, genesis, "absence", lambda c: c.absence_proof_raw(tx_hash, height))
+    proven = _proven(node, "absence", lambda c: c.absence_proof_raw(tx_hash, node.height))
     d = proven.document
     if d["tx_hash"] != tx_hash.lower():
         raise CommandFailed("the node proved the absence of another transaction")
     _emit(
         proven,
-        out,
-        node.as_json,
+        node,
         "verified absence",
         {
             "hash": d["tx_hash"],
@@ -284,18 +286,17 @@ def tx_absent(
     )
 
 
-@node_command("url", "json")
+@proof_command("genesis", "url", "json")
 def block_events(
-    node: Node,
+    node: ProvingNode,
     height: int,
     contract: Annotated[Optional[str], typer.Option("--contract")] = None,  # noqa: UP045
     name: Annotated[Optional[str], typer.Option("--name")] = None,  # noqa: UP045
-    genesis: GenesisOpt = None,
 ) -> None:
     """Every event of a block (matching --contract/--name), proven complete: the block's
     receipts hash to its certified receipts root."""
     client = node.client()
-    client.genesis = trusted_genesis(client, genesis)
+    client.genesis = trusted_genesis(client, node.genesis)
     batch = client.block_events_raw(height, contract, name)
     v = verify_block_events(client.light_client, batch, contract=contract, name=name)
     if node.as_json:

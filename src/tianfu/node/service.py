@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -90,21 +91,13 @@ class NodeService:
         # of every committed block, served by `tianfu.api.private`.
         self.private: Any = None
         self.registry = CollectorRegistry()
-        self.m_height = Gauge("tianfu_height", "Latest committed height", registry=self.registry)
-        self.m_txs = Counter(
-            "tianfu_txs_committed", "Committed transactions", registry=self.registry
-        )
-        self.m_failed = Counter(
-            "tianfu_txs_failed",
-            "Committed transactions with a failed receipt",
-            registry=self.registry,
-        )
-        self.m_rejected = Counter(
-            "tianfu_txs_rejected", "Transactions refused at admission", registry=self.registry
-        )
-        self.m_mempool = Gauge(
-            "tianfu_mempool_size", "Pending transactions", registry=self.registry
-        )
+        gauge = functools.partial(Gauge, registry=self.registry)
+        counter = functools.partial(Counter, registry=self.registry)
+        self.m_height = gauge("tianfu_height", "Latest committed height")
+        self.m_txs = counter("tianfu_txs_committed", "Committed transactions")
+        self.m_failed = counter("tianfu_txs_failed", "Committed transactions with a failed receipt")
+        self.m_rejected = counter("tianfu_txs_rejected", "Transactions refused at admission")
+        self.m_mempool = gauge("tianfu_mempool_size", "Pending transactions")
         self.m_block_txs = Histogram(
             "tianfu_block_txs",
             "Transactions per block",
@@ -115,10 +108,9 @@ class NodeService:
         # The consensus driver's clock minus the network's time at its last commit (ms);
         # None until a block was decided here, or for a node without consensus.
         self.clock_offset: Callable[[], int | None] = lambda: None
-        Gauge(
+        gauge(
             "tianfu_clock_offset_ms",
             "This node's clock minus the network's BFT time at the last commit (ms)",
-            registry=self.registry,
         ).set_function(lambda: float(self.clock_offset() or 0))
 
     # -- status ----------------------------------------------------------------------------
@@ -419,16 +411,8 @@ class NodeService:
         return self.query("governance", method, list(args))
 
     def validators(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": v.name,
-                "org": v.org,
-                "scheme": v.scheme,
-                "public_key": v.public_key.hex(),
-                "power": v.power,
-            }
-            for v in self.ledger.validator_set(self.store.height() + 1).validators
-        ]
+        """The validator set that signs the next block."""
+        return self.validators_at(self.store.height() + 1)
 
     def validators_at(self, height: int) -> list[dict[str, Any]]:
         """The validator set that signs block `height` (ADR 0012: from state height - 2)."""

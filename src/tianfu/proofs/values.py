@@ -49,11 +49,29 @@ def check_receipt(receipt: Receipt) -> None:
 
 
 def readable(value: Any) -> Any:
-    """The readable JSON form of a contract value: bytes as hex, map keys as strings."""
-    if value is None or isinstance(value, bool | int | str | float):
+    """The readable JSON form of a contract value or a struct: bytes as hex, map keys as
+    strings, a struct as the map of its fields, any other type as its text."""
+    # The exact built-in types (nearly every contract value) first, by type identity; any
+    # subclass or other type takes the general walk below, which gives the same answer.
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return value
+    if t is bytes:
+        return value.hex()
+    if t is list:
+        return [readable(v) for v in value]
+    if t is dict:
+        return {(k if type(k) is str else str(k)): readable(v) for k, v in value.items()}
+    return _readable(value)
+
+
+def _readable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
+    if isinstance(value, msgspec.Struct):
+        return {f: readable(getattr(value, f)) for f in value.__struct_fields__}
     if isinstance(value, dict):
         return {str(k): readable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -26,7 +26,7 @@ from starlette.types import Scope
 
 from tianfu.proofs import values
 from tianfu.web import format as fmt
-from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, choose, translations
+from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -45,6 +45,23 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 COOKIE_MAX_AGE = 365 * 86_400
+
+# The navigation bar, (path, label): the explorer's pages, the applications' pages, the tools.
+EXPLORER_PAGES = (
+    ("/", N_("Overview")),
+    ("/blocks", N_("Blocks")),
+    ("/validators", N_("Validators")),
+    ("/orgs", N_("Organisations")),
+    ("/contracts", N_("Contracts")),
+    ("/proposals", N_("Governance")),
+)
+APPLICATION_PAGES = (
+    ("/funds", N_("Funds")),
+    ("/receivables", N_("Receivables")),
+    ("/works", N_("Works")),
+    ("/trace", N_("Traceability")),
+)
+NAV = (*EXPLORER_PAGES, *APPLICATION_PAGES, ("/verify", N_("Verify")), ("/docs", N_("API")))
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -136,6 +153,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
         tz_name=str(tz),
         js_catalogue=js_catalogue(lang.code),
         static=STATIC_URL,
+        nav=NAV,
         path=request.url.path,
         **context,
     )
