@@ -5,6 +5,8 @@ why") for anything outside the subset (docs/adr/0005-contract-sandbox.md): impor
 classes, `global`, generators, sets, floats, dunder names, private attributes, forbidden
 builtins, identity comparisons other than `is None` / `is True` / `is False`, exception
 classes used as values, `raise ... from`, starred loop targets, scopes nested too deep.
+It also collects the contract's methods and views: its public top-level `def`s and its view
+exports, `name = view(function)` (docs/adr/0029).
 """
 
 from __future__ import annotations
