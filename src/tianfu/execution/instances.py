@@ -14,9 +14,9 @@ Why reuse cannot leak anything from one call into another (docs/adr/0015):
   attributes, with immutable defaults, closing over immutable values only — module-level
   lambdas wrapped by this instance's runtime, and the sandbox's own builtins and helpers.
   A closure's cells cannot change once the function that made it returned (`nonlocal` is
-  refused), so a view a library helper made at the top level is as immutable as a `def`. A module-level list,
-  dict, iterator, a mutable default, anything else: the contract is marked not shareable
-  and every call executes its module afresh.
+  refused), so a view a library helper made at the top level (docs/adr/0029) is as
+  immutable as a `def`. A module-level list, dict, iterator, a mutable default, anything
+  else: the contract is marked not shareable and every call executes its module afresh.
 - Contract code cannot rebind module names (`global`/`nonlocal` are refused), cannot
   assign or delete attributes, cannot reach `__builtins__`, `globals()`, function
   internals (`__defaults__`, `__dict__`: names and attributes starting with `_` are
