@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "e58d1878f9b2ea7cff03b7c07e0339dddcdffcb459acced1e5c30b50631cc23a",
-    "fund_supervision": "6879f053bb370667589a111fafc18e5bdf8393c02d370ccfee1d588910052f44",
-    "traceability": "7fda0ae99465d689797e048b1675694e7ca127388652e6034641b312c31bc25c",
-    "evidence": "df318f2824dc7b4919e70c9d00d1b2bfdd3fe26f2e7abe33adb403910707fa7f",
-    "ip_rights": "6d3cdef1dea4fd1c31c1a128da5f423642f2aa24cff3327858450df7da467b1c",
-    "manufacturing": "cffc6c26f4c9215321190a9f31cf5804ce5d1de57a54153caa4870ba0e5189fb",
-    "city_governance": "f1d54321c5a91e80344373218be5a263497e29f8d201806233e9460c22fbe6c0",
-    "health": "28f406e59087a49bcf03c33c4b24fa2b545d21dbe8c8be77cdfbedc2e28a4584",
-    "photo_sharing": "429b3d8bb7523aa95c8f1b1a411f80594fbc30eb443b37323230273cbcd4e62e",
+    "supply_finance": "efb761549c4e2b28d26e29b6cf6779b4d1af5df7daeaefc20577ef514c813a99",
+    "fund_supervision": "7846232848240caa575be5fc280dda788062313ed65a087c959365bf998e7adc",
+    "traceability": "50f4c7edf013250987433181becabe503e46643f28117fdc5473772c503c584e",
+    "evidence": "35636732151b893f633dbce1c1940a0488204c3bcf4dc72d2c822e4c655c0216",
+    "ip_rights": "44e76150c764b2639dd9bce054e0b088b464b897bed4980303e719aa243a2a36",
+    "manufacturing": "ec77a4476c073ac363ec7e115ad7378a6eaeb5add6afa55fa49c3915d03ff1b3",
+    "city_governance": "82c78f633ca1bf2be3e44d489302a9b8b7bb3b20138e2bc6768245a1a98817e6",
+    "health": "e7fac2794295c69bfa7837200d6d480646a0022a1dd8e14c756a855b322e2d23",
+    "photo_sharing": "cb8a26417a013a5dda4d146fa1db34e1868c9c05ca64b9e87c716b5ba1f1e400",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 
@@ -40,10 +40,11 @@ def test_every_application_is_pinned():
 
 
 @pytest.mark.parametrize("name", sorted(SOURCE_SHA256))
-def test_deployed_source_is_pinned_and_ends_with_the_library(name):
+def test_deployed_source_is_pinned_and_has_the_library_after_its_main_part(name):
     source = APPS[name].source()
     assert hashlib.sha256(source.encode()).hexdigest() == SOURCE_SHA256[name]
-    assert source.endswith("\n\n\n" + _code(LIBRARY) + "\n")
+    main = (Path(LIBRARY).parents[1] / name / "contract.py").read_text(encoding="utf-8")
+    assert source.startswith(main.strip("\n") + "\n\n\n" + _code(LIBRARY) + "\n")
     assert "# ruff: noqa" not in source.split("\n", 2)[2]  # later parts' headers left out
     assert (_code(PARTIES) in source) == (name in ("supply_finance", "fund_supervision"))
 
@@ -218,3 +219,71 @@ def test_active_member_org_reads_the_certificate_membership_and_revocations():
     assert (
         probe("member", address, governance={**gov, "revoked_cert/f1": {"org": "org9"}}) == "org2"
     )
+
+
+# -- the library's view makers: a table of views (docs/adr/0029) --------------------------------
+VIEWS = """
+record = view(_record_view("r:"))
+via = view(_record_via_view("x:", "r:"))
+listed = view(_listed_view("r:", "l:"))
+counted = view(_counted_log_view("e:", "n:"))
+log = view(_record_log_view("r:", "count", "h:", 3))
+members = view(_record_listed_view("r:", "ids", "r:"))
+"""
+VIEW_STATE = {
+    "r:a": {"count": 2, "ids": ["b", "z"]},
+    "r:b": {"count": 0, "ids": []},
+    "x:hash": "a",
+    "l:a": ["b", "a"],
+    "n:a": 2,
+    "e:a:1": "one",
+    "e:a:2": "two",
+    "h:a:001": "first",
+    "h:a:002": "second",
+}
+
+
+def view_probe(method: str, *args: Any, table: str = VIEWS) -> Any:
+    contract = compile_contract(_code(LIBRARY) + "\n\n" + table)
+    return contract.call(Ctx(VIEW_STATE, {}), method, list(args), 10**6)[0]
+
+
+@pytest.mark.parametrize(
+    ("view", "key", "answer", "none"),
+    [
+        ("record", "a", VIEW_STATE["r:a"], None),
+        ("via", "hash", VIEW_STATE["r:a"], None),
+        ("listed", "a", [VIEW_STATE["r:b"], VIEW_STATE["r:a"]], []),
+        ("counted", "a", ["one", "two"], []),
+        ("log", "a", ["first", "second"], []),
+        ("members", "a", [VIEW_STATE["r:b"], None], []),
+    ],
+)
+def test_view_makers_read_what_their_table_says(view, key, answer, none):
+    assert view_probe(view, key) == answer
+    assert view_probe(view, "missing") == none
+
+
+def test_the_table_exports_views_and_the_module_stays_shareable():
+    contract = compile_contract(_code(LIBRARY) + "\n\n" + VIEWS)
+    assert contract.views == {"record", "via", "listed", "counted", "log", "members"}
+    for _ in range(2):
+        contract.call(Ctx(VIEW_STATE, {}), "log", ["a"], 10**6)
+    assert contract.instances.shareable is True
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "_record_view(1)",
+        '_record_via_view("x:", None)',
+        '_listed_view(["r:"], "l:")',
+        '_counted_log_view("e:", 2)',
+        '_record_log_view(b"r:", "count", "h:")',
+        '_record_listed_view("r:", "ids", 0)',
+    ],
+)
+def test_a_view_maker_refuses_a_key_prefix_that_is_not_a_string(entry):
+    table = f"bad = view({entry})\n"
+    with pytest.raises(ContractError, match="a view's key prefix must be a string"):
+        view_probe("bad", "a", table=table)

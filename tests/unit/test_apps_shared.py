@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import tianfu
+from tianfu.apps.registry import APPLICATIONS, Application
 from tianfu.execution import runtime as g
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.instances import ModuleInstances, frozen_namespace
@@ -91,6 +92,16 @@ def test_shipped_contract_reuses_its_module_on_the_call_path(path: Path) -> None
             copy.call(None, method, list(range(40)), GAS)
     assert copy.instances.shareable is True
     assert copy.instances.take() is not None
+
+
+@pytest.mark.parametrize("app", APPLICATIONS, ids=[a.name for a in APPLICATIONS])
+def test_deployed_application_source_is_shareable(app: Application) -> None:
+    """The assembled text (main part, library, views table: docs/adr/0029) as deployed: its
+    view exports close over strings only, so the module stays shareable."""
+    compiled, namespace, rt, setup_gas, setup_mem = _executed(app.source())
+    instance = ModuleInstances().adopt(namespace, rt, setup_gas, setup_mem, compiled.methods)
+    assert instance is not None, f"{app.name}: {_not_frozen(namespace, rt)}"
+    assert set(instance.functions) == set(compiled.methods)
 
 
 def test_the_check_names_a_module_level_list() -> None:

@@ -10,11 +10,13 @@ Why reuse cannot leak anything from one call into another (docs/adr/0015):
 
 - An instance is kept only if, right after its module was executed and *before any method
   ran*, every value its top level bound is **deeply immutable** (`frozen_namespace`):
-  None/bool/int/str/bytes, tuples of them, the module's own functions — without closure,
-  without attributes, with immutable defaults — module-level lambdas wrapped by this
-  instance's runtime, and the sandbox's own builtins and helpers. A module-level list,
-  dict, iterator, a mutable default, anything else: the contract is marked not shareable
-  and every call executes its module afresh.
+  None/bool/int/str/bytes, tuples of them, the module's own functions — without
+  attributes, with immutable defaults, closing over immutable values only — module-level
+  lambdas wrapped by this instance's runtime, and the sandbox's own builtins and helpers.
+  A closure's cells cannot change once the function that made it returned (`nonlocal` is
+  refused), so a view a library helper made at the top level (docs/adr/0029) is as
+  immutable as a `def`. A module-level list, dict, iterator, a mutable default, anything
+  else: the contract is marked not shareable and every call executes its module afresh.
 - Contract code cannot rebind module names (`global`/`nonlocal` are refused), cannot
   assign or delete attributes, cannot reach `__builtins__`, `globals()`, function
   internals (`__defaults__`, `__dict__`: names and attributes starting with `_` are
@@ -38,6 +40,7 @@ from types import CellType, CodeType, FunctionType
 from typing import Any
 
 from tianfu.execution import runtime as g
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.meter import Meter
 
 MAX_FREE = 4  # idle instances kept per compiled contract
@@ -117,12 +120,25 @@ class ModuleInstances:
             return None
         functions = {}
         for name in methods:
-            fn = namespace.get(name)
-            if type(fn) is not FunctionType:
-                return None  # cannot happen (methods are top-level `def`s): not shared
-            functions[name] = fn
+            try:
+                functions[name] = entry_point(namespace, name)
+            except ContractError:  # a bad view export: each call of it fails afresh
+                self.shareable = False
+                return None
         self.shareable = True
         return ModuleInstance(rt, namespace, functions, setup_gas, setup_mem)
+
+
+def entry_point(namespace: dict[str, Any], method: str) -> FunctionType:
+    """The function the module executed into `namespace` binds to `method`: a function its
+    own code made (a top-level `def`, or a nested one a view export names) that takes ctx
+    first. Anything else (a host function, a wrapped lambda, a value) is refused."""
+    fn = namespace.get(method)
+    if type(fn) is not FunctionType or fn.__globals__ is not namespace:
+        raise ContractError(f"{method} is not a function defined by the contract")
+    if fn.__code__.co_argcount < 1:
+        raise ContractError(f"method {method}() must take ctx as its first parameter")
+    return fn
 
 
 def frozen_namespace(namespace: dict[str, Any], rt: g.Runtime) -> bool:
@@ -155,7 +171,7 @@ def frozen_namespace(namespace: dict[str, Any], rt: g.Runtime) -> bool:
         return (
             type(fn) is FunctionType
             and fn.__globals__ is namespace
-            and fn.__closure__ is None
+            and all(frozen(_contents(cell), depth + 1) for cell in fn.__closure__ or ())
             and not fn.__dict__
             and frozen(fn.__defaults__ or (), depth + 1)
             and frozen(tuple((fn.__kwdefaults__ or {}).values()), depth + 1)
@@ -166,7 +182,11 @@ def frozen_namespace(namespace: dict[str, Any], rt: g.Runtime) -> bool:
 
 def _cell(cells: dict[str, CellType], name: str) -> Any:
     cell = cells.get(name)
+    return None if cell is None else _contents(cell)
+
+
+def _contents(cell: CellType) -> Any:
     try:
-        return None if cell is None else cell.cell_contents
+        return cell.cell_contents
     except ValueError:  # an empty cell
         return None

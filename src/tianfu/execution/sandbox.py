@@ -28,7 +28,7 @@ from tianfu.execution import runtime as g
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import result_gas
 from tianfu.execution.errors import HostResourceError
-from tianfu.execution.instances import MAX_FREE, ModuleInstance, ModuleInstances
+from tianfu.execution.instances import MAX_FREE, ModuleInstance, ModuleInstances, entry_point
 from tianfu.execution.instrument import (  # noqa: F401 - re-exported
     HELPER_PREFIX,
     Instrumenter,
@@ -134,9 +134,7 @@ class CompiledContract:
             held[0] = self.instances.adopt(
                 namespace, rt, before - meter.left, before_mem - meter.mem, self.methods
             )
-            fn = namespace.get(method)
-            if not isinstance(fn, FunctionType):
-                raise ContractError(f"unknown method {method!r}")
+            fn = entry_point(namespace, method)
             _check_arity(fn, method, n)
         result = fn(ContextProxy(ctx, rt), *args)
         if meter.left < 0 or meter.mem < 0:

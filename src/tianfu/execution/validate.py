@@ -5,6 +5,8 @@ why") for anything outside the subset (docs/adr/0005-contract-sandbox.md): impor
 classes, `global`, generators, sets, floats, dunder names, private attributes, forbidden
 builtins, identity comparisons other than `is None` / `is True` / `is False`, exception
 classes used as values, `raise ... from`, starred loop targets, scopes nested too deep.
+It also collects the contract's methods and views: its public top-level `def`s and its view
+exports, `name = view(function)` (docs/adr/0029).
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class Validator(ast.NodeVisitor):
             elif isinstance(stmt, ast.Assign | ast.AnnAssign):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+                self._check_export(stmt)
             elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 continue
             elif type(stmt) in _WHY:
@@ -119,6 +122,34 @@ class Validator(ast.NodeVisitor):
             if isinstance(stmt, ast.FunctionDef):
                 self._check_method(stmt)
         self.visit(tree)
+
+    def _check_export(self, stmt: ast.Assign | ast.AnnAssign) -> None:
+        """A module-level `name = view(function)` exports `function` as the view `name`
+        (what `@view` does to a `def`): the function is made by the contract's own code,
+        e.g. by a helper that returns a nested `def`. Any other assignment of a `view(...)`
+        call at module level is refused."""
+        value = stmt.value
+        if not (
+            isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Name)
+            and value.func.id == "view"
+        ):
+            return
+        target = stmt.targets[0] if isinstance(stmt, ast.Assign) else None
+        if (
+            not isinstance(stmt, ast.Assign)
+            or len(stmt.targets) != 1
+            or not isinstance(target, ast.Name)
+            or len(value.args) != 1
+            or isinstance(value.args[0], ast.Starred)
+            or value.keywords
+        ):
+            raise reject(
+                stmt, "a view is exported as `name = view(function)`: one name, one function"
+            )
+        if not target.id.startswith("_"):
+            self.methods.add(target.id)
+            self.views.add(target.id)
 
     def _check_method(self, fn: ast.FunctionDef) -> None:
         for dec in fn.decorator_list:

@@ -1,7 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract part: `ctx` helpers; `ContractError` is the sandbox's)
 # mypy: ignore-errors
-# The application contracts' shared library: `contract_source()` appends this file to every
-# application contract's own parts, so its helpers are part of each deployed source (ADR 0031).
+# The application contracts' shared library: `contract_source()` puts this file after every
+# application contract's main part, so its helpers are part of each deployed source (ADR 0031).
 # Only private helpers (names starting with "_"): the library adds no method and no view.
 
 # -- the shared contract library: checks --------------------------------------------------------
@@ -128,3 +128,82 @@ def _breadth_first(ctx, load, records):
             out.append(load(ctx, child))
         i += 1
     return out
+
+
+# -- views declared by what they read: `name = view(_record_view("rec:"))` (ADR 0029) ------------
+def _key_prefixes(*prefixes):
+    """Refuse a view whose key prefixes are not all strings (when its table is read)."""
+    for prefix in prefixes:
+        if not isinstance(prefix, str):
+            raise ContractError("a view's key prefix must be a string")
+
+
+def _record_view(prefix):
+    """The view answering the record under `prefix + key` (None when there is none)."""
+    _key_prefixes(prefix)
+
+    def record(ctx, key):
+        return ctx.get(prefix + key)
+
+    return record
+
+
+def _record_via_view(index, prefix):
+    """The view answering the record under `prefix + id`, where `index + key` holds the id
+    (None when either is missing)."""
+    _key_prefixes(index, prefix)
+
+    def record_via(ctx, key):
+        found = ctx.get(index + key)
+        return None if found is None else ctx.get(prefix + found)
+
+    return record_via
+
+
+def _listed_view(prefix, index):
+    """The view answering the records under `prefix + id` for each id of the list under
+    `index + key` (none when there is no list)."""
+    _key_prefixes(prefix, index)
+
+    def listed(ctx, key):
+        return _listed(ctx, prefix, ctx.get(index + key, []))
+
+    return listed
+
+
+def _counted_log_view(prefix, counter):
+    """The view answering entries 1..n under `prefix + key + ":" + n`, n counted under
+    `counter + key`."""
+    _key_prefixes(prefix, counter)
+
+    def counted_log(ctx, key):
+        return _numbered(ctx, prefix + key + ":", 1, ctx.get(counter + key, 0))
+
+    return counted_log
+
+
+def _record_log_view(record_prefix, field, prefix, digits=1):
+    """The view answering entries 1..n under `prefix + key + ":" + n` (n written with at
+    least `digits` digits), n the `field` of the record under `record_prefix + key` (none
+    when there is no record)."""
+    _key_prefixes(record_prefix, prefix)
+
+    def record_log(ctx, key):
+        record = ctx.get(record_prefix + key)
+        if record is None:
+            return []
+        return _numbered(ctx, prefix + key + ":", 1, record[field], digits)
+
+    return record_log
+
+
+def _record_listed_view(record_prefix, field, prefix):
+    """The view answering the records under `prefix + id` for each id of the `field` list of
+    the record under `record_prefix + key` (none when there is no record)."""
+    _key_prefixes(record_prefix, prefix)
+
+    def record_listed(ctx, key):
+        record = ctx.get(record_prefix + key)
+        return [] if record is None else _listed(ctx, prefix, record[field])
+
+    return record_listed

@@ -1,6 +1,7 @@
 """An application contract's deployed source, kept in several files: the parts are joined in
-order into the one text the chain runs, ending with the shared contract library
-(`contract_library.py`, docs/adr/0031-shared-contract-library.md).
+order into the one text the chain runs, the shared contract library (`contract_library.py`,
+docs/adr/0031-shared-contract-library.md) right after the contract's main part, so that the
+parts after it can declare views with its helpers at their top level (docs/adr/0029).
 
 Each part after the first starts with a header of comment lines (the linters' directives and
 a line saying which contract it belongs to) ended by a blank line; the header is left out of
@@ -38,8 +39,9 @@ LIBRARY = str(Path(__file__).with_name("contract_library.py"))
 PARTIES = str(Path(__file__).with_name("contract_parties.py"))
 
 
-def contract_source(package_file: str, *parts: str) -> str:
-    """The deployed source of an application contract: its parts (file names beside
-    `package_file`, or a shared part such as `PARTIES`), then the shared contract library,
-    as one text (the chain hashes and runs all of it)."""
-    return joined_source(package_file, *parts, LIBRARY)
+def contract_source(package_file: str, main: str, *parts: str) -> str:
+    """The deployed source of an application contract, as one text (the chain hashes and
+    runs all of it): its main part `main` (its docstring, state and methods), the shared
+    contract library, then its other parts (file names beside `package_file`, or a shared
+    part such as `PARTIES`), whose top level may use the library (a table of views)."""
+    return joined_source(package_file, main, LIBRARY, *parts)

@@ -91,28 +91,3 @@ def record_verification(ctx, deposit_id, case_no, result, note):
     ctx.put("ncv:" + deposit_id, n + 1)
     ctx.emit("EvidenceVerified", id=deposit_id, case=case_no, result=result)
     return n + 1
-
-
-@view
-def get(ctx, deposit_id):
-    return ctx.get("dep:" + deposit_id)
-
-
-@view
-def by_hash(ctx, file_hash):
-    return ctx.get("hash:" + file_hash, [])
-
-
-@view
-def attestations(ctx, deposit_id):
-    return _numbered(ctx, "att:" + deposit_id + ":", 1, ctx.get("natt:" + deposit_id, 0))
-
-
-@view
-def verifications(ctx, deposit_id):
-    return _numbered(ctx, "cv:" + deposit_id + ":", 1, ctx.get("ncv:" + deposit_id, 0))
-
-
-@view
-def count(ctx):
-    return ctx.get("seq", 0)

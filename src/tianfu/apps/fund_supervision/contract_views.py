@@ -1,7 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
-# The fund_supervision contract's views: `source()` appends this file to contract.py,
-# whose names are in scope here.
+# The fund_supervision contract's views: `source()` puts this file after contract.py and the
+# shared contract library, whose names are in scope here.
 
 # -- views --------------------------------------------------------------------------------
 @view

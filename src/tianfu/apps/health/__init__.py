@@ -11,4 +11,4 @@ ROLES = ("clinician", "doctor", "pharmacy", "insurer", "regulator")
 
 def source() -> str:
     """The sandboxed contract's source text, as it is deployed."""
-    return contract_source(__file__, "contract.py")
+    return contract_source(__file__, "contract.py", "contract_views.py")

@@ -135,6 +135,17 @@ def _rx(ctx, rx_id):
     return _known(ctx, "rx:", rx_id, "prescription")
 
 
+def _rx_for_my_org(ctx, rx_id, role, holders, handed, status):
+    """Prescription `rx_id` for the caller, of `role`, to act on: handed to the caller's
+    organisation (listed in its `holders`; `handed` says how) and in `status`."""
+    ctx.require_role(role)
+    rx = _rx(ctx, rx_id)
+    org = ctx.sender.org
+    ctx.require(org in rx[holders], f"prescription {rx_id} was not {handed} {org}")
+    ctx.require(rx["status"] == status, f"prescription {rx_id} is {rx['status']}")
+    return rx
+
+
 def _next_id(ctx, counter, prefix):
     n = ctx.get(counter, 0) + 1
     ctx.put(counter, n)
@@ -407,11 +418,8 @@ def present(ctx, rx_id, org, wrapped):
 
 
 def dispense(ctx, rx_id, quantity):
-    ctx.require_role("pharmacy")
-    rx = _rx(ctx, rx_id)
+    rx = _rx_for_my_org(ctx, rx_id, "pharmacy", "presented", "presented to", "issued")
     me = ctx.sender
-    ctx.require(me.org in rx["presented"], f"prescription {rx_id} was not presented to {me.org}")
-    ctx.require(rx["status"] == "issued", f"prescription {rx_id} is {rx['status']}")
     ctx.require(ctx.time_ms <= rx["expires_ms"], f"prescription {rx_id} has expired")
     ctx.require(
         _count(quantity, rx["quantity"]),
@@ -462,11 +470,8 @@ def share_claim(ctx, rx_id, org, wrapped):
 
 
 def reimburse(ctx, rx_id, amount_fen):
-    ctx.require_role("insurer")
-    rx = _rx(ctx, rx_id)
+    rx = _rx_for_my_org(ctx, rx_id, "insurer", "insurers", "shared with", "dispensed")
     me = ctx.sender
-    ctx.require(me.org in rx["insurers"], f"prescription {rx_id} was not shared with {me.org}")
-    ctx.require(rx["status"] == "dispensed", f"prescription {rx_id} is {rx['status']}")
     ctx.require(rx["reimbursed"] is None, f"prescription {rx_id} is reimbursed already")
     ctx.require(_count(amount_fen, MAX_AMOUNT_FEN), "the amount must be a positive number of fen")
     done = {"by": me.address, "org": me.org, "amount_fen": amount_fen}
@@ -496,70 +501,3 @@ def reinstate_doctor(ctx, address):
     ctx.require(ctx.has("suspended:" + address), f"{address} is not suspended")
     ctx.delete("suspended:" + address)
     ctx.emit("DoctorReinstated", doctor=address)
-
-
-# -- views ------------------------------------------------------------------------------------
-@view
-def patient(ctx, address):
-    p = ctx.get("patient:" + address)
-    if p is None:
-        return None
-    shown = dict(p)
-    shown["consents"] = ctx.get("consent:" + address, [])
-    return shown
-
-
-@view
-def record(ctx, rec_id):
-    return ctx.get("rec:" + rec_id)
-
-
-@view
-def records_of(ctx, address):
-    return _listed(ctx, "rec:", ctx.get("recs:" + address, []))
-
-
-@view
-def access_log(ctx, ref):
-    return _numbered(ctx, "log:" + ref + ":", 1, ctx.get("nlog:" + ref, 0))
-
-
-@view
-def prescription(ctx, rx_id):
-    return ctx.get("rx:" + rx_id)
-
-
-@view
-def prescriptions_of(ctx, address):
-    return _listed(ctx, "rx:", ctx.get("rxs:" + address, []))
-
-
-@view
-def claimable(ctx, org):
-    """Dispensed prescriptions shared with insurer `org` and not reimbursed yet."""
-    out = []
-    for r in ctx.get("claims:" + org, []):
-        rx = ctx.get("rx:" + r)
-        if rx["status"] == "dispensed" and rx["reimbursed"] is None:
-            out.append(rx)
-    return out
-
-
-@view
-def suspended(ctx, address):
-    return ctx.get("suspended:" + address)
-
-
-@view
-def statistics(ctx):
-    return ctx.get("stats", {})
-
-
-@view
-def private_can_read(ctx, h, address):
-    """The read policy nodes apply: an access logged by `address` within the window."""
-    rec = ctx.get("pd:" + h)
-    if rec is None or rec["purged"]:
-        return False
-    seen = ctx.get("seen:" + h + ":" + address)
-    return seen is not None and ctx.time_ms - seen <= ACCESS_WINDOW_MS

@@ -64,6 +64,13 @@ def _date(ctx, d, what):
     ctx.require(ok, f"{what} must be a date YYYY-MM-DD")
 
 
+def _fen(ctx, amount, what):
+    ctx.require(
+        isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0,
+        f"{what} must be a non-negative integer (fen)",
+    )
+
+
 def _next(ctx, name, prefix):
     n = ctx.get("seq:" + name, 0) + 1
     ctx.put("seq:" + name, n)
@@ -157,10 +164,7 @@ def _open_ownership_dispute(ctx, w):
 
 def transfer_work(ctx, work_id, to, price_fen):
     to_org = _member_org(ctx, to)
-    ctx.require(
-        isinstance(price_fen, int) and not isinstance(price_fen, bool) and price_fen >= 0,
-        "price_fen must be a non-negative integer (fen)",
-    )
+    _fen(ctx, price_fen, "price_fen")
     w = _work(ctx, work_id)
     _owner_only(ctx, w, "transfer it")
     ctx.require(to != w["owner"], "the work already belongs to that address")
@@ -197,10 +201,7 @@ def grant_licence(ctx, work_id, licensee, exclusive, scope, start, end, fee_fen)
     _date(ctx, start, "start")
     _date(ctx, end, "end")
     ctx.require(start <= end, "a licence period must not end before it starts")
-    ctx.require(
-        isinstance(fee_fen, int) and not isinstance(fee_fen, bool) and fee_fen >= 0,
-        "fee_fen must be a non-negative integer (fen)",
-    )
+    _fen(ctx, fee_fen, "fee_fen")
     w = _work(ctx, work_id)
     _owner_only(ctx, w, "grant licences")
     ctx.require(licensee != w["owner"], "the owner cannot license the work to itself")
@@ -369,42 +370,3 @@ def resolve_dispute(ctx, dispute_id, outcome, ruling):
     ctx.put("work:" + w["id"], w)
     ctx.emit("DisputeResolved", id=dispute_id, work=w["id"], outcome=outcome)
     return d
-
-
-@view
-def work(ctx, work_id):
-    return ctx.get("work:" + work_id)
-
-
-@view
-def work_by_hash(ctx, content_hash):
-    return ctx.get("hash:" + content_hash)
-
-
-@view
-def licence(ctx, lic_id):
-    return ctx.get("lic:" + lic_id)
-
-
-@view
-def licences(ctx, work_id):
-    w = ctx.get("work:" + work_id)
-    return [] if w is None else _listed(ctx, "lic:", w["licences"])
-
-
-@view
-def dispute(ctx, dispute_id):
-    return ctx.get("dispute:" + dispute_id)
-
-
-@view
-def history(ctx, work_id):
-    w = ctx.get("work:" + work_id)
-    if w is None:
-        return []
-    return _numbered(ctx, "hist:" + work_id + ":", 1, w["history"], 6)
-
-
-@view
-def ownership_history(ctx, work_id):
-    return [h for h in history(ctx, work_id) if h["event"] in ("registered", "transferred")]

@@ -19,7 +19,7 @@ BLOB_PREFIX = "/v1/apps/photo_sharing/blobs"  # the node's photo routes: PREFIX/
 
 def source() -> str:
     """The contract's source text as it is deployed (never imported as a module)."""
-    return contract_source(__file__, "contract.py")
+    return contract_source(__file__, "contract.py", "contract_views.py")
 
 
 def node_part(service: ChainService, data_dir: Path, network: Network | None) -> NodePart:

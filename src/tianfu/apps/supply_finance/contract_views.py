@@ -1,7 +1,7 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
-# The supply_finance contract's audit and views: `source()` appends this file to
-# contract.py, whose names are in scope here.
+# The supply_finance contract's audit and views: `source()` puts this file after contract.py
+# and the shared contract library, whose names are in scope here.
 
 # -- audit --------------------------------------------------------------------------------
 def _tree_summary(ctx, rid):

@@ -9,4 +9,4 @@ NAME = "traceability"
 
 def source() -> str:
     """The contract's source text as it is deployed (never imported as a module)."""
-    return contract_source(__file__, "contract.py")
+    return contract_source(__file__, "contract.py", "contract_views.py")

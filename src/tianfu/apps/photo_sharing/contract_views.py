@@ -1,0 +1,49 @@
+# ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
+# mypy: ignore-errors
+# The photo_sharing contract's views: `source()` puts this file after contract.py and the
+# shared contract library, whose names are in scope here (the view makers of the table:
+# ADR 0029).
+
+# -- views: records as they are stored ---------------------------------------------------------
+get = view(_record_view("photo:"))
+by_sha256 = view(_record_via_view("sha:", "photo:"))
+by_thumb = view(_record_via_view("thumb:", "photo:"))
+flags = view(_counted_log_view("flag:", "nflags:"))
+licence = view(_record_view("lic:"))
+licences = view(_listed_view("lic:", "plic:"))
+held_licences = view(_listed_view("lic:", "hlic:"))
+licence_history = view(_record_log_view("lic:", "transfers", "lich:"))
+report = view(_record_view("rep:"))
+reports = view(_listed_view("rep:", "prep:"))
+
+
+# -- views ------------------------------------------------------------------------------------
+@view
+def similar(ctx, phash):
+    _hex(ctx, phash, 16, "phash (the 64-bit perceptual hash)")
+    return [{"photo": pid, "distance": d} for d, pid in _near(ctx, phash)[0]]
+
+
+@view
+def usage(ctx, address):
+    used = ctx.get("used:" + address, {"bytes": 0, "photos": 0})
+    return {**used, "quota": QUOTA_BYTES}
+
+
+@view
+def params(ctx):
+    return {
+        "threshold": THRESHOLD,
+        "quota_bytes": QUOTA_BYTES,
+        "min_charge": MIN_CHARGE,
+        "max_image_bytes": MAX_IMAGE_BYTES,
+        "max_thumb_bytes": MAX_THUMB_BYTES,
+        "max_bucket": MAX_BUCKET,
+        "max_matches": MAX_MATCHES,
+        "segments": len(_segments()),
+    }
+
+
+@view
+def count(ctx):
+    return ctx.get("seq:photo", 0)
