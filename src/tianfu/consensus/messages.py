@@ -126,6 +126,32 @@ class ConflictingProposalEvidence:
 Evidence = DuplicateVoteEvidence | ConflictingProposalEvidence
 
 
+# ------------------------------------------------ what events and actions are about
+
+
+@dataclass(frozen=True)
+class AtRound:
+    """A round of a height: the place most events and actions refer to."""
+
+    height: int
+    round: int
+
+
+@dataclass(frozen=True)
+class AtStep(AtRound):
+    """A step of a round: where a timeout is set and where it fires."""
+
+    step: Step
+
+
+@dataclass(frozen=True)
+class BlockAtRound(AtRound):
+    """A block (its hash and encoding) for a round: to execute, or built to propose."""
+
+    block_hash: bytes
+    block: bytes
+
+
 # ---------------------------------------------------------------- events (facts)
 
 
@@ -145,10 +171,8 @@ class VoteReceived:
 
 
 @dataclass(frozen=True)
-class TimeoutFired:
-    height: int
-    round: int
-    step: Step
+class TimeoutFired(AtStep):
+    """The timeout that `ScheduleTimeout` set for (height, round, step) has expired."""
 
 
 @dataclass(frozen=True)
@@ -162,13 +186,8 @@ class BlockExecuted:
 
 
 @dataclass(frozen=True)
-class ProposalBlockReady:
+class ProposalBlockReady(BlockAtRound):
     """Answer to `CreateProposalBlock`: a block the driver built and executed."""
-
-    height: int
-    round: int
-    block_hash: bytes
-    block: bytes
 
 
 @dataclass(frozen=True)
@@ -180,12 +199,9 @@ class CommitReceived:
 
 
 @dataclass(frozen=True)
-class SkipToRound:
+class SkipToRound(AtRound):
     """Go to `round` of `height` now (a validator recovering its signer state, which may
     not sign in the rounds before it, moves there so that it can vote again)."""
-
-    height: int
-    round: int
 
 
 @dataclass(frozen=True)
@@ -220,46 +236,37 @@ class Broadcast:
 
 
 @dataclass(frozen=True)
-class SignProposal:
+class SignProposal(AtRound):
     """Persist last-signed (h, r, PROPOSE), sign, then feed back `ProposalReceived`."""
 
-    height: int
-    round: int
     pol_round: int
     block_hash: bytes
     block: bytes
 
 
 @dataclass(frozen=True)
-class SignVote:
+class SignVote(AtRound):
     """Persist last-signed (h, r, type), sign, then feed back `VoteReceived`."""
 
-    height: int
-    round: int
     type: int
     block_hash: bytes
 
 
 @dataclass(frozen=True)
-class ScheduleTimeout:
-    height: int
-    round: int
-    step: Step
+class ScheduleTimeout(AtStep):
+    """Feed back `TimeoutFired(height, round, step)` after `delay_ms`."""
+
     delay_ms: int
 
 
 @dataclass(frozen=True)
-class ExecuteBlock:
-    height: int
-    round: int
-    block_hash: bytes
-    block: bytes
+class ExecuteBlock(BlockAtRound):
+    """Execute the block (b"": the one known by `block_hash`), answer `BlockExecuted`."""
 
 
 @dataclass(frozen=True)
-class CreateProposalBlock:
-    height: int
-    round: int
+class CreateProposalBlock(AtRound):
+    """Build and execute a block to propose in this round, answer `ProposalBlockReady`."""
 
 
 @dataclass(frozen=True)
