@@ -39,7 +39,7 @@ from tianfu.consensus.committer import BlockCommitter
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.inbox import EventInbox
 from tianfu.consensus.interfaces import E, FrameNetwork, LedgerLike, MempoolLike, Verified
-from tianfu.consensus.ledgerwork import DriverError, LedgerWork
+from tianfu.consensus.ledgerwork import DriverError, DriverTools, LedgerWork
 from tianfu.consensus.messages import (
     Action,
     BlockCommitted,
@@ -190,24 +190,15 @@ class ConsensusDriver(Generic[E]):
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
         self.work: LedgerWork[E] = LedgerWork(ledger, mempool, wal, self.commit_lock, verified)
-        self.blocks: BlockMaker[E] = BlockMaker(
-            mempool,
-            self.work,
-            timers=self.timers,
-            stats=self.stats,
-            run_blocking=self._in_thread,
-            mark=self._mark,
-        )
+        tools = DriverTools(self.timers, self.stats, self._in_thread, self._mark)
+        self.blocks: BlockMaker[E] = BlockMaker(mempool, self.work, tools)
         self.committer: BlockCommitter[E] = BlockCommitter(
             ledger,
             mempool,
             self.work,
             self.signer,
-            timers=self.timers,
-            stats=self.stats,
-            run_blocking=self._in_thread,
+            tools,
             jump_to=self.jump_to,
-            mark=self._mark,
             on_commit=on_commit,
             check_store=check_store,
         )
