@@ -54,7 +54,6 @@ from tianfu.consensus.messages import (
     ScheduleTimeout,
     SignProposal,
     SignVote,
-    SkipToRound,
     Start,
     TimeoutFired,
     VoteReceived,
@@ -480,10 +479,12 @@ class ConsensusDriver(Generic[E]):
         core = self.core
         if core is None or core.decided is not None or self._stopping:
             return
-        r = self.signer.skip_to(core.height, core.round)
-        if r is not None:
-            log.info("signer state recovery: moving to round %d of height %d", r, core.height)
-            self._post(SkipToRound(core.height, r))
+        skip = self.signer.skip_to(core.height, core.round)
+        if skip is not None:
+            log.info(
+                "signer state recovery: moving to round %d of height %d", skip.round, skip.height
+            )
+            self._post(skip)
 
     def _block_time(self, block_hash: bytes) -> int:
         """The header time of a block of the current height that the core holds."""

@@ -29,7 +29,6 @@ from tianfu.consensus.messages import (
     ScheduleTimeout,
     SignProposal,
     SignVote,
-    SkipToRound,
     Start,
     TimeoutFired,
     VoteReceived,
@@ -247,10 +246,10 @@ class SimNode:
     def guard_skip(self) -> list[Event]:
         """As the driver: in a round it may not sign in, a recovering node moves on."""
         guard, core = self.guard, self.core
-        if guard is None or core.decided is not None or not guard.settle(self.sim.now / 1000):
+        if guard is None or core.decided is not None:
             return []
-        r = guard.first_round(core.height)
-        return [SkipToRound(core.height, r)] if r is not None and r > core.round else []
+        skip = guard.skip_to(core.height, core.round, self.sim.now / 1000)
+        return [] if skip is None else [skip]
 
     def crash(self, down_ms: int) -> None:
         """Crash: lose the core's state and every message for `down_ms`."""
