@@ -64,7 +64,7 @@ class BlockMaker(Generic[E]):
             except Exception:  # a task's top level: treat as invalid, log
                 log.exception("executing block %d failed", a.height)
         self.stats["executed"] += 1
-        return BlockExecuted(a.height, a.block_hash, valid)
+        return a.executed(valid)
 
     async def build(
         self,
@@ -114,4 +114,4 @@ class BlockMaker(Generic[E]):
         block_hash = executed.block.hash
         self.executed[block_hash] = executed
         self.stats["built"] += 1
-        return ProposalBlockReady(a.height, a.round, block_hash, data)
+        return a.ready(block_hash, data)

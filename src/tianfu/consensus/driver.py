@@ -42,7 +42,6 @@ from tianfu.consensus.interfaces import E, FrameNetwork, LedgerLike, MempoolLike
 from tianfu.consensus.ledgerwork import DriverError, DriverTools, LedgerWork
 from tianfu.consensus.messages import (
     Action,
-    BlockCommitted,
     Broadcast,
     CommitBlock,
     CommitReceived,
@@ -55,7 +54,6 @@ from tianfu.consensus.messages import (
     SignProposal,
     SignVote,
     Start,
-    TimeoutFired,
     VoteReceived,
 )
 from tianfu.consensus.peers import (
@@ -496,7 +494,7 @@ class ConsensusDriver(Generic[E]):
 
     def _schedule(self, a: ScheduleTimeout) -> None:
         assert self.core is not None
-        event = TimeoutFired(a.height, a.round, a.step)
+        event = a.fired()
         now = (self.core.height, self.core.round)
         key = (a.height, a.round, int(a.step))
         self.timeouts.schedule(key, a.delay_ms / 1000, lambda: self._post(event), now)
@@ -581,4 +579,4 @@ class ConsensusDriver(Generic[E]):
         if line:
             log.info("consensus timeline: %s", line)
         self.timeline.begin(now)
-        return [(BlockCommitted(a.height, self.ledger.validator_set(a.height + 1)), INTERNAL)]
+        return [(a.committed(self.ledger.validator_set(a.height + 1)), INTERNAL)]

@@ -254,27 +254,41 @@ class SignVote(AtRound):
 
 @dataclass(frozen=True)
 class ScheduleTimeout(AtStep):
-    """Feed back `TimeoutFired(height, round, step)` after `delay_ms`."""
+    """Feed back `fired()` after `delay_ms`."""
 
     delay_ms: int
+
+    def fired(self) -> TimeoutFired:
+        return TimeoutFired(self.height, self.round, self.step)
 
 
 @dataclass(frozen=True)
 class ExecuteBlock(BlockAtRound):
-    """Execute the block (b"": the one known by `block_hash`), answer `BlockExecuted`."""
+    """Execute the block (b"": the one known by `block_hash`), answer `executed(valid)`."""
+
+    def executed(self, valid: bool) -> BlockExecuted:
+        return BlockExecuted(self.height, self.block_hash, valid)
 
 
 @dataclass(frozen=True)
 class CreateProposalBlock(AtRound):
-    """Build and execute a block to propose in this round, answer `ProposalBlockReady`."""
+    """Build and execute a block to propose in this round, answer `ready(hash, block)`."""
+
+    def ready(self, block_hash: bytes, block: bytes) -> ProposalBlockReady:
+        return ProposalBlockReady(self.height, self.round, block_hash, block)
 
 
 @dataclass(frozen=True)
 class CommitBlock:
+    """Store the decided block with its certificate, then answer `committed(...)`."""
+
     height: int
     block_hash: bytes
     block: bytes
     certificate: CommitCertificate
+
+    def committed(self, next_validator_set: ValidatorSet) -> BlockCommitted:
+        return BlockCommitted(self.height, next_validator_set)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,6 @@ from tianfu.codec import CodecError, decode
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.messages import (
     Action,
-    BlockCommitted,
-    BlockExecuted,
     Broadcast,
     CommitBlock,
     CommitReceived,
@@ -23,14 +21,12 @@ from tianfu.consensus.messages import (
     Event,
     ExecuteBlock,
     Proposal,
-    ProposalBlockReady,
     ProposalReceived,
     RecordEvidence,
     ScheduleTimeout,
     SignProposal,
     SignVote,
     Start,
-    TimeoutFired,
     VoteReceived,
     proposal_signing_bytes,
 )
@@ -113,24 +109,22 @@ class SimNode:
         if isinstance(a, Broadcast):
             self.send_own(a.message, None)
         elif isinstance(a, ScheduleTimeout):
-            sim.schedule(a.delay_ms, self.id, TimeoutFired(a.height, a.round, a.step))
+            sim.schedule(a.delay_ms, self.id, a.fired())
         elif isinstance(a, ExecuteBlock):
             block = a.block or sim.rules.known_blocks.get(a.block_hash, b"")
             ok = self.block_ok(a.height, a.block_hash, block)
             delay = sim.rng.randint(1, 10)
-            sim.schedule(delay, self.id, BlockExecuted(a.height, a.block_hash, ok))
+            sim.schedule(delay, self.id, a.executed(ok))
         elif isinstance(a, CreateProposalBlock):
             h, b = self.new_block(a.height, a.round)
-            sim.schedule(
-                sim.rng.randint(1, 5), self.id, ProposalBlockReady(a.height, a.round, h, b)
-            )
+            sim.schedule(sim.rng.randint(1, 5), self.id, a.ready(h, b))
         elif isinstance(a, CommitBlock):
             self.commits[a.height] = CommitRecord(a.block_hash, a.block, a.certificate)
             if a.height >= sim.target_height:
                 self.done = True
                 sim.done_count += self.honest
             else:
-                return [BlockCommitted(a.height, sim.rules.validator_set(a.height + 1))]
+                return [a.committed(sim.rules.validator_set(a.height + 1))]
         elif isinstance(a, RecordEvidence):
             self.evidence.append(a.evidence)
         return []
