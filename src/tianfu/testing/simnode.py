@@ -30,6 +30,7 @@ from tianfu.consensus.messages import (
     VoteReceived,
     proposal_signing_bytes,
 )
+from tianfu.consensus.peers import CommitFrame
 from tianfu.consensus.signguard import SignGuard
 from tianfu.testing.simchain import (
     CHAIN_ID,
@@ -39,7 +40,6 @@ from tianfu.testing.simchain import (
     InvalidSimBlock,
     Net,
     Restart,
-    Status,
     cached_sign,
     cached_verify,
     sim_block_time,
@@ -211,17 +211,8 @@ class SimNode:
             self.feed(item)
             return
         payload = item.payload
-        if isinstance(payload, tuple):
-            if self.guard is not None and self.guard.listening:
-                cert = payload[1]
-                if any(cs.validator == self.key.public_key for cs in cert.signatures):
-                    self.guard.own_signature(cert.height, cert.round)
-            if not self.done:
-                self.feed(CommitReceived(payload[0], payload[1]))
-            return
-        if isinstance(payload, Status):
-            if payload.height < self.core.height or payload.height in self.commits:
-                self.answer_lagging(item.src, payload.height)
+        if isinstance(payload, CommitFrame):
+            self.on_commit_frame(item.src, payload)
             return
         if self.guard is not None and self.guard.listening:
             signer = payload.validator if isinstance(payload, Vote) else payload.proposer
@@ -236,6 +227,19 @@ class SimNode:
             self.feed(VoteReceived(payload))
         else:
             self.feed(ProposalReceived(payload))
+
+    def on_commit_frame(self, src: int, f: CommitFrame) -> None:
+        """A peer's commit (feed it to the core) or its probe (answer it if we are past)."""
+        cert = f.certificate
+        if cert is None:
+            if f.height < self.core.height or f.height in self.commits:
+                self.answer_lagging(src, f.height)
+            return
+        if self.guard is not None and self.guard.listening:
+            if any(cs.validator == self.key.public_key for cs in cert.signatures):
+                self.guard.own_signature(cert.height, cert.round)
+        if not self.done:
+            self.feed(CommitReceived(f.block, cert))
 
     def guard_skip(self) -> list[Event]:
         """As the driver: in a round it may not sign in, a recovering node moves on."""
@@ -287,7 +291,7 @@ class SimNode:
         if rec is None or (last is not None and self.sim.now - last < self.sim.gossip_ms):
             return
         self._answered[(dst, height)] = self.sim.now
-        self.sim.send(self.id, (rec.block, rec.certificate), [dst])
+        self.sim.send(self.id, CommitFrame(1, height, rec.block, rec.certificate), [dst])
 
     def relay(self) -> None:
         """Relay what peers need to catch up in our round: its proposal, its votes, and
@@ -315,7 +319,7 @@ class SimNode:
             for msg, targets in own:
                 self.sim.send(self.id, msg, targets)
             if not own:  # silent (holding its signatures): ask peers where they are
-                self.sim.send(self.id, Status(core.height), None)
+                self.sim.send(self.id, CommitFrame(1, core.height), None)
             self.relay()
         self._progress = state
         self.sim.schedule(self.sim.gossip_ms, self.id, "gossip")
