@@ -137,21 +137,6 @@ class AtRound:
     round: int
 
 
-@dataclass(frozen=True)
-class AtStep(AtRound):
-    """A step of a round: where a timeout is set and where it fires."""
-
-    step: Step
-
-
-@dataclass(frozen=True)
-class BlockAtRound(AtRound):
-    """A block (its hash and encoding) for a round: to execute, or built to propose."""
-
-    block_hash: bytes
-    block: bytes
-
-
 # ---------------------------------------------------------------- events (facts)
 
 
@@ -171,8 +156,10 @@ class VoteReceived:
 
 
 @dataclass(frozen=True)
-class TimeoutFired(AtStep):
+class TimeoutFired(AtRound):
     """The timeout that `ScheduleTimeout` set for (height, round, step) has expired."""
+
+    step: Step
 
 
 @dataclass(frozen=True)
@@ -186,8 +173,11 @@ class BlockExecuted:
 
 
 @dataclass(frozen=True)
-class ProposalBlockReady(BlockAtRound):
+class ProposalBlockReady(AtRound):
     """Answer to `CreateProposalBlock`: a block the driver built and executed."""
+
+    block_hash: bytes
+    block: bytes
 
 
 @dataclass(frozen=True)
@@ -253,9 +243,10 @@ class SignVote(AtRound):
 
 
 @dataclass(frozen=True)
-class ScheduleTimeout(AtStep):
+class ScheduleTimeout(AtRound):
     """Feed back `fired()` after `delay_ms`."""
 
+    step: Step
     delay_ms: int
 
     def fired(self) -> TimeoutFired:
@@ -263,8 +254,11 @@ class ScheduleTimeout(AtStep):
 
 
 @dataclass(frozen=True)
-class ExecuteBlock(BlockAtRound):
+class ExecuteBlock(AtRound):
     """Execute the block (b"": the one known by `block_hash`), answer `executed(valid)`."""
+
+    block_hash: bytes
+    block: bytes
 
     def executed(self, valid: bool) -> BlockExecuted:
         return BlockExecuted(self.height, self.block_hash, valid)
