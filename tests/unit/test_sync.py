@@ -541,3 +541,12 @@ def test_constructor_rejects_bad_batch(world) -> None:
         Node(hub, a_ledger, "a", max_batch=0)
     with pytest.raises(ValueError):
         Node(hub, a_ledger, "a2", max_batch=101)
+
+
+def test_constructor_rejects_a_serving_rate_that_answers_nothing(world) -> None:
+    c, a_ledger = world
+    hub = Hub()
+    with pytest.raises(ValueError):
+        Node(hub, a_ledger, "a", config=SyncConfig(serve_rate=0.0))
+    with pytest.raises(ValueError):
+        Node(hub, a_ledger, "a2", config=SyncConfig(serve_burst=0))

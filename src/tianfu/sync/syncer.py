@@ -159,6 +159,7 @@ class BlockSyncer:
     def __post_init__(self) -> None:
         if not 1 <= self.max_batch <= MAX_BLOCKS_PER_MESSAGE:
             raise ValueError(f"max_batch must be between 1 and {MAX_BLOCKS_PER_MESSAGE}")
+        TokenBucket(self.config.serve_rate, self.config.serve_burst, now=0.0)  # validates them
         self.max_response_in = (
             self.config.max_response_bytes
             + self.ledger.genesis.params.max_block_bytes
