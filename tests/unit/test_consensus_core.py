@@ -33,7 +33,15 @@ from tianfu.consensus.messages import (
 )
 from tianfu.crypto import ED25519, sign_vote, verify_commit
 from tianfu.testing.sim import block_hash, sim_key
-from tianfu.types import NO_HASH, PRECOMMIT, PREVOTE, ConsensusParams, Validator, ValidatorSet
+from tianfu.types import (
+    NO_HASH,
+    PRECOMMIT,
+    PREVOTE,
+    CommitCertificate,
+    ConsensusParams,
+    Validator,
+    ValidatorSet,
+)
 
 CHAIN = "unit"
 KEYS = [sim_key(i) for i in range(4)]
@@ -359,3 +367,13 @@ def test_skip_to_round_moves_on_only_forward_and_only_at_this_height():
     acts = core.handle(SkipToRound(1, 3))
     assert core.round == 3 and ScheduleTimeout(1, 3, Step.PROPOSE, 1000 + 3 * 250) in acts
     assert core.handle(SkipToRound(1, 2)) == [] and core.round == 3  # never back
+
+
+def test_each_action_gives_the_event_that_answers_it():
+    """The answers the driver (and the simulator) feed back are built by the actions."""
+    timeout = ScheduleTimeout(4, 2, Step.PREVOTE, 1500)
+    assert timeout.fired() == TimeoutFired(4, 2, Step.PREVOTE)
+    assert ExecuteBlock(4, 2, A, BLOCK_A).executed(False) == BlockExecuted(4, A, False)
+    assert CreateProposalBlock(4, 1).ready(B, b"built") == ProposalBlockReady(4, 1, B, b"built")
+    cert = CommitCertificate(1, CHAIN, 4, 0, A, [])
+    assert CommitBlock(4, A, BLOCK_A, cert).committed(VALS) == BlockCommitted(4, VALS)

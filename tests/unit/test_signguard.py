@@ -1,5 +1,6 @@
 """The signer-recovery guard: listen first, then sign only past what the key may have signed."""
 
+from tianfu.consensus.messages import SkipToRound
 from tianfu.consensus.signguard import SignGuard
 
 ME, A, B, C = b"me", b"a", b"b", b"c"
@@ -55,6 +56,18 @@ def test_a_lone_validator_settles_on_time():
     g.own_signature(3, 0)
     assert not g.allows(4, 1, now=100.2)
     assert g.allows(4, 1, now=101.0) and not g.allows(4, 0, now=101.0)
+
+
+def test_skip_to_the_first_round_it_may_sign_in_once_settled():
+    g = guard()
+    g.observe(A, 5, 1)
+    g.observe(B, 4, 3)
+    assert g.skip_to(5, 0, now=100.5) is None  # still listening: stay
+    assert g.skip_to(5, 0, now=101.0) == SkipToRound(5, 3)  # floor (5, 1): round 3 is the first
+    assert g.skip_to(5, 3, now=102) is None and g.skip_to(5, 7, now=102) is None  # only forward
+    assert g.skip_to(6, 0, now=102) == SkipToRound(6, 1)
+    assert g.skip_to(7, 0, now=102) is None  # any round of 7 may be signed
+    assert g.skip_to(4, 0, now=102) is None  # below the floor: follow the network
 
 
 def _restart(**kw):

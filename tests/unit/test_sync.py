@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_sync_support import Consortium, FakeNetwork, Hub, chain_hashes, peer_id
+from test_sync_support import CHAIN_LEN, Consortium, FakeNetwork, Hub, chain_hashes, peer_id
 
 from tianfu.codec import decode, encode
 from tianfu.crypto import generate_keypair
@@ -25,17 +25,6 @@ from tianfu.sync import (
     SyncConfig,
 )
 from tianfu.types import Block, BlockHeader, CommitSig
-
-CHAIN_LEN = 30
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Consortium, Ledger]:
-    """A 4-validator consortium and node A's ledger with 30 blocks of real transactions."""
-    c = Consortium(n_validators=4)
-    ledger = c.ledger(tmp_path_factory.mktemp("a"))
-    c.grow(ledger, CHAIN_LEN, txs_per_block=3)
-    return c, ledger
 
 
 class Node:
@@ -552,3 +541,12 @@ def test_constructor_rejects_bad_batch(world) -> None:
         Node(hub, a_ledger, "a", max_batch=0)
     with pytest.raises(ValueError):
         Node(hub, a_ledger, "a2", max_batch=101)
+
+
+def test_constructor_rejects_a_serving_rate_that_answers_nothing(world) -> None:
+    c, a_ledger = world
+    hub = Hub()
+    with pytest.raises(ValueError):
+        Node(hub, a_ledger, "a", config=SyncConfig(serve_rate=0.0))
+    with pytest.raises(ValueError):
+        Node(hub, a_ledger, "a2", config=SyncConfig(serve_burst=0))

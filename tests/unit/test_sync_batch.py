@@ -14,7 +14,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from test_sync_support import Consortium, Hub, chain_hashes, peer_id
+from test_sync_support import CHAIN_LEN, Consortium, Hub, chain_hashes, peer_id
 
 from tianfu.codec import encode
 from tianfu.crypto import sign_vote
@@ -25,16 +25,7 @@ from tianfu.store.check import check_store
 from tianfu.sync import BlocksRequest, BlocksResponse, BlockSyncer, BlockWithCert, SyncConfig
 from tianfu.types import PRECOMMIT, Block, CommitCertificate, CommitSig
 
-CHAIN_LEN = 30
 SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Consortium, Ledger]:
-    c = Consortium(n_validators=4)
-    ledger = c.ledger(tmp_path_factory.mktemp("a"))
-    c.grow(ledger, CHAIN_LEN, txs_per_block=3)
-    return c, ledger
 
 
 def items(ledger: Ledger, start: int, stop: int) -> list[BlockWithCert]:
@@ -269,7 +260,10 @@ def _old_signers_cert(c: Consortium, item: BlockWithCert) -> BlockWithCert:
 
 MID_BATCH = {  # tamper of block 12 (of a batch 1..30) -> the reason it is refused for
     "certificate signature forged": (_forged_signature, "invalid signature of validator"),
-    "last_commit signature forged": (_bad_last_commit, "last commit: certificate carries an invalid signature"),
+    "last_commit signature forged": (
+        _bad_last_commit,
+        "last commit: certificate carries an invalid signature",
+    ),
     "transaction signature forged": (_bad_tx_signature, "invalid transaction: bad signature"),
     "certificate below quorum": (_old_signers_cert, "more than 2/3"),
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from test_sync import CHAIN_LEN, Node, settle, sync_until, world  # noqa: F401 (fixture)
+from test_sync import CHAIN_LEN, Node, settle, sync_until
 from test_sync_support import Hub, chain_hashes
 
 from tianfu.store import StoreWriteError
@@ -21,7 +21,7 @@ class Clock:
         return self.now
 
 
-def test_a_block_our_store_refuses_is_not_the_peers_fault(world, tmp_path) -> None:  # noqa: F811
+def test_a_block_our_store_refuses_is_not_the_peers_fault(world, tmp_path) -> None:
     c, a_ledger = world
     hub = Hub()
     clock = Clock()

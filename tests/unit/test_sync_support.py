@@ -33,6 +33,7 @@ from tianfu.types import (
 
 ORG = "org1"
 CHAIN = "sync-test"
+CHAIN_LEN = 30  # blocks of the `world` chain (tests/unit/conftest.py)
 
 
 class Consortium:

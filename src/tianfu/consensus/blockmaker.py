@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import Any, Generic
+from collections.abc import Callable
+from typing import Generic
 
-from tianfu.consensus.clock import Timers
 from tianfu.consensus.interfaces import E, MempoolLike
-from tianfu.consensus.ledgerwork import LedgerWork
+from tianfu.consensus.ledgerwork import DriverTools, LedgerWork
 from tianfu.consensus.messages import (
     BlockExecuted,
     CreateProposalBlock,
@@ -38,14 +36,11 @@ class BlockMaker(Generic[E]):
         self,
         mempool: MempoolLike,
         work: LedgerWork[E],
-        *,
-        timers: Timers,
-        stats: Counter[str],
-        run_blocking: Callable[..., Awaitable[Any]],
-        mark: Callable[[str], None],
+        tools: DriverTools,
     ) -> None:
         self.mempool, self.work = mempool, work
-        self.timers, self.stats, self.run_blocking, self.mark = timers, stats, run_blocking, mark
+        self.timers, self.stats = tools.timers, tools.stats
+        self.run_blocking, self.mark = tools.run_blocking, tools.mark
         self.executed: dict[bytes, E] = {}  # blocks of the current height, by hash
 
     async def execute(
@@ -69,7 +64,7 @@ class BlockMaker(Generic[E]):
             except Exception:  # a task's top level: treat as invalid, log
                 log.exception("executing block %d failed", a.height)
         self.stats["executed"] += 1
-        return BlockExecuted(a.height, a.block_hash, valid)
+        return a.executed(valid)
 
     async def build(
         self,
@@ -119,4 +114,4 @@ class BlockMaker(Generic[E]):
         block_hash = executed.block.hash
         self.executed[block_hash] = executed
         self.stats["built"] += 1
-        return ProposalBlockReady(a.height, a.round, block_hash, data)
+        return a.ready(block_hash, data)

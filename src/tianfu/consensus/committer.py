@@ -14,21 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import Any, Generic
+from collections.abc import Callable
+from typing import Generic
 
-from tianfu.consensus.clock import Timers
 from tianfu.consensus.interfaces import E, LedgerLike, MempoolLike
-from tianfu.consensus.ledgerwork import DriverError, LedgerWork
+from tianfu.consensus.ledgerwork import DriverError, DriverTools, LedgerWork
 from tianfu.consensus.messages import CommitBlock
 from tianfu.consensus.signing import Signer
 
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
 STORE_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to store a decided block
-
-RunBlocking = Callable[..., Awaitable[Any]]
 
 
 class BlockCommitter(Generic[E]):
@@ -38,18 +34,16 @@ class BlockCommitter(Generic[E]):
         mempool: MempoolLike,
         work: LedgerWork[E],
         signer: Signer,
+        tools: DriverTools,
         *,
-        timers: Timers,
-        stats: Counter[str],
-        run_blocking: RunBlocking,
         jump_to: Callable[[int], None],
-        mark: Callable[[str], None],
         on_commit: Callable[[E], None] | None = None,
         check_store: Callable[[], object] | None = None,
     ) -> None:
         self.ledger, self.mempool, self.work, self.signer = ledger, mempool, work, signer
-        self.timers, self.stats, self.run_blocking = timers, stats, run_blocking
-        self.jump_to, self.mark = jump_to, mark  # mark: the height's timeline
+        self.timers, self.stats = tools.timers, tools.stats
+        self.run_blocking, self.mark = tools.run_blocking, tools.mark
+        self.jump_to = jump_to
         self.on_commit = on_commit
         # Checks the store (worker thread; raises if damaged) before voting resumes after a
         # failed write. It takes the commit lock itself if it needs a still store.

@@ -39,10 +39,9 @@ from tianfu.consensus.committer import BlockCommitter
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.inbox import EventInbox
 from tianfu.consensus.interfaces import E, FrameNetwork, LedgerLike, MempoolLike, Verified
-from tianfu.consensus.ledgerwork import DriverError, LedgerWork
+from tianfu.consensus.ledgerwork import DriverError, DriverTools, LedgerWork
 from tianfu.consensus.messages import (
     Action,
-    BlockCommitted,
     Broadcast,
     CommitBlock,
     CommitReceived,
@@ -54,9 +53,7 @@ from tianfu.consensus.messages import (
     ScheduleTimeout,
     SignProposal,
     SignVote,
-    SkipToRound,
     Start,
-    TimeoutFired,
     VoteReceived,
 )
 from tianfu.consensus.peers import (
@@ -190,24 +187,15 @@ class ConsensusDriver(Generic[E]):
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
         self.work: LedgerWork[E] = LedgerWork(ledger, mempool, wal, self.commit_lock, verified)
-        self.blocks: BlockMaker[E] = BlockMaker(
-            mempool,
-            self.work,
-            timers=self.timers,
-            stats=self.stats,
-            run_blocking=self._in_thread,
-            mark=self._mark,
-        )
+        tools = DriverTools(self.timers, self.stats, self._in_thread, self._mark)
+        self.blocks: BlockMaker[E] = BlockMaker(mempool, self.work, tools)
         self.committer: BlockCommitter[E] = BlockCommitter(
             ledger,
             mempool,
             self.work,
             self.signer,
-            timers=self.timers,
-            stats=self.stats,
-            run_blocking=self._in_thread,
+            tools,
             jump_to=self.jump_to,
-            mark=self._mark,
             on_commit=on_commit,
             check_store=check_store,
         )
@@ -489,10 +477,12 @@ class ConsensusDriver(Generic[E]):
         core = self.core
         if core is None or core.decided is not None or self._stopping:
             return
-        r = self.signer.skip_to(core.height, core.round)
-        if r is not None:
-            log.info("signer state recovery: moving to round %d of height %d", r, core.height)
-            self._post(SkipToRound(core.height, r))
+        skip = self.signer.skip_to(core.height, core.round)
+        if skip is not None:
+            log.info(
+                "signer state recovery: moving to round %d of height %d", skip.round, skip.height
+            )
+            self._post(skip)
 
     def _block_time(self, block_hash: bytes) -> int:
         """The header time of a block of the current height that the core holds."""
@@ -504,7 +494,7 @@ class ConsensusDriver(Generic[E]):
 
     def _schedule(self, a: ScheduleTimeout) -> None:
         assert self.core is not None
-        event = TimeoutFired(a.height, a.round, a.step)
+        event = a.fired()
         now = (self.core.height, self.core.round)
         key = (a.height, a.round, int(a.step))
         self.timeouts.schedule(key, a.delay_ms / 1000, lambda: self._post(event), now)
@@ -589,4 +579,4 @@ class ConsensusDriver(Generic[E]):
         if line:
             log.info("consensus timeline: %s", line)
         self.timeline.begin(now)
-        return [(BlockCommitted(a.height, self.ledger.validator_set(a.height + 1)), INTERNAL)]
+        return [(a.committed(self.ledger.validator_set(a.height + 1)), INTERNAL)]

@@ -11,9 +11,13 @@ sync), then ends the height in the WAL.
 from __future__ import annotations
 
 import threading
-from typing import Generic
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic
 
 from tianfu.codec import encode
+from tianfu.consensus.clock import Timers
 from tianfu.consensus.culprit import build_dropping_culprit
 from tianfu.consensus.interfaces import E, LedgerLike, MempoolLike, Verified
 from tianfu.consensus.messages import MAX_BLOCK_BYTES, CommitBlock
@@ -21,9 +25,23 @@ from tianfu.consensus.wal import ConsensusWAL, WALError
 from tianfu.types import CommitCertificate, Transaction
 from tianfu.types.block import decode_block
 
+RunBlocking = Callable[..., Awaitable[Any]]
+
 
 class DriverError(Exception):
     """The driver cannot go on (a different block is stored at a decided height: a fork)."""
+
+
+@dataclass(frozen=True)
+class DriverTools:
+    """What the driver lends the parts that do its ledger work (`BlockMaker`,
+    `BlockCommitter`): its timers, its counters, its worker-thread runner and the mark of
+    its height's timeline."""
+
+    timers: Timers
+    stats: Counter[str]
+    run_blocking: RunBlocking
+    mark: Callable[[str], None]
 
 
 class LedgerWork(Generic[E]):

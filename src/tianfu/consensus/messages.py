@@ -126,6 +126,17 @@ class ConflictingProposalEvidence:
 Evidence = DuplicateVoteEvidence | ConflictingProposalEvidence
 
 
+# ------------------------------------------------ what events and actions are about
+
+
+@dataclass(frozen=True)
+class AtRound:
+    """A round of a height: the place most events and actions refer to."""
+
+    height: int
+    round: int
+
+
 # ---------------------------------------------------------------- events (facts)
 
 
@@ -145,9 +156,9 @@ class VoteReceived:
 
 
 @dataclass(frozen=True)
-class TimeoutFired:
-    height: int
-    round: int
+class TimeoutFired(AtRound):
+    """The timeout that `ScheduleTimeout` set for (height, round, step) has expired."""
+
     step: Step
 
 
@@ -162,11 +173,9 @@ class BlockExecuted:
 
 
 @dataclass(frozen=True)
-class ProposalBlockReady:
+class ProposalBlockReady(AtRound):
     """Answer to `CreateProposalBlock`: a block the driver built and executed."""
 
-    height: int
-    round: int
     block_hash: bytes
     block: bytes
 
@@ -180,12 +189,9 @@ class CommitReceived:
 
 
 @dataclass(frozen=True)
-class SkipToRound:
+class SkipToRound(AtRound):
     """Go to `round` of `height` now (a validator recovering its signer state, which may
     not sign in the rounds before it, moves there so that it can vote again)."""
-
-    height: int
-    round: int
 
 
 @dataclass(frozen=True)
@@ -220,54 +226,63 @@ class Broadcast:
 
 
 @dataclass(frozen=True)
-class SignProposal:
+class SignProposal(AtRound):
     """Persist last-signed (h, r, PROPOSE), sign, then feed back `ProposalReceived`."""
 
-    height: int
-    round: int
     pol_round: int
     block_hash: bytes
     block: bytes
 
 
 @dataclass(frozen=True)
-class SignVote:
+class SignVote(AtRound):
     """Persist last-signed (h, r, type), sign, then feed back `VoteReceived`."""
 
-    height: int
-    round: int
     type: int
     block_hash: bytes
 
 
 @dataclass(frozen=True)
-class ScheduleTimeout:
-    height: int
-    round: int
+class ScheduleTimeout(AtRound):
+    """Feed back `fired()` after `delay_ms`."""
+
     step: Step
     delay_ms: int
 
+    def fired(self) -> TimeoutFired:
+        return TimeoutFired(self.height, self.round, self.step)
+
 
 @dataclass(frozen=True)
-class ExecuteBlock:
-    height: int
-    round: int
+class ExecuteBlock(AtRound):
+    """Execute the block (b"": the one known by `block_hash`), answer `executed(valid)`."""
+
     block_hash: bytes
     block: bytes
 
+    def executed(self, valid: bool) -> BlockExecuted:
+        return BlockExecuted(self.height, self.block_hash, valid)
+
 
 @dataclass(frozen=True)
-class CreateProposalBlock:
-    height: int
-    round: int
+class CreateProposalBlock(AtRound):
+    """Build and execute a block to propose in this round, answer `ready(hash, block)`."""
+
+    def ready(self, block_hash: bytes, block: bytes) -> ProposalBlockReady:
+        return ProposalBlockReady(self.height, self.round, block_hash, block)
 
 
 @dataclass(frozen=True)
 class CommitBlock:
+    """Store the decided block with its certificate, then answer `committed(...)`."""
+
     height: int
     block_hash: bytes
     block: bytes
     certificate: CommitCertificate
+
+    def committed(self, next_validator_set: ValidatorSet) -> BlockCommitted:
+        return BlockCommitted(self.height, next_validator_set)
 
 
 @dataclass(frozen=True)

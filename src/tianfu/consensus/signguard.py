@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from tianfu.consensus.messages import SkipToRound
 from tianfu.types import CommitCertificate
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,14 @@ class SignGuard:
         if height == h + 1:
             return 1
         return r + 2 if height == h else None
+
+    def skip_to(self, height: int, round: int, now: float) -> SkipToRound | None:
+        """Where a node in (height, round) moves once the listening period has ended (at
+        `now`), when this round is one it may not sign in: the first round it may."""
+        if not self.settle(now):
+            return None
+        r = self.first_round(height)
+        return SkipToRound(height, r) if r is not None and r > round else None
 
     def finished(self, height: int) -> bool:
         """At `height` and beyond the guard allows everything: it can be dropped."""

@@ -19,7 +19,14 @@ from collections.abc import Awaitable, Callable
 from tianfu.codec import CodecError
 from tianfu.consensus.clock import Timers
 from tianfu.consensus.interfaces import StoreLike
-from tianfu.consensus.messages import Event, ProposalReceived, SignProposal, SignVote, VoteReceived
+from tianfu.consensus.messages import (
+    Event,
+    ProposalReceived,
+    SignProposal,
+    SignVote,
+    SkipToRound,
+    VoteReceived,
+)
 from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
 from tianfu.consensus.signguard import SignGuard, restart_guard
 from tianfu.consensus.wal import ConsensusWAL, WalEntry, WalProposal, WalVote
@@ -183,13 +190,10 @@ class Signer:
             self.stats["sign_guard"] += 1
         advance_signer_from_wal(pv, entries)
 
-    def skip_to(self, height: int, round: int) -> int | None:
-        """The round a recovering node in (height, round) should move to, if any."""
+    def skip_to(self, height: int, round: int) -> SkipToRound | None:
+        """Where a recovering node in (height, round) should move to, if anywhere."""
         guard = self.guard
-        if guard is None or not guard.settle(self.timers.now()):
-            return None
-        r = guard.first_round(height)
-        return r if r is not None and r > round else None
+        return None if guard is None else guard.skip_to(height, round, self.timers.now())
 
     async def sign(
         self,

@@ -44,19 +44,20 @@ def one_third_plus(total_power: int) -> int:
     return total_power // 3 + 1
 
 
+@dataclass(eq=False)
 class VoteSet:
     """Votes of one (height, round, type), counted by voting power."""
 
-    def __init__(
-        self, chain_id: str, height: int, round: int, type: int, validators: ValidatorSet
-    ) -> None:
-        if type not in (PREVOTE, PRECOMMIT):
-            raise VoteError(f"unknown vote type {type}")
-        self.chain_id = chain_id
-        self.height = height
-        self.round = round
-        self.type = type
-        self.validators = validators
+    chain_id: str
+    height: int
+    round: int
+    type: int
+    validators: ValidatorSet
+
+    def __post_init__(self) -> None:
+        if self.type not in (PREVOTE, PRECOMMIT):
+            raise VoteError(f"unknown vote type {self.type}")
+        validators = self.validators
         self._power = {v.public_key: v.power for v in validators.validators}
         self._order = {v.public_key: i for i, v in enumerate(validators.validators)}
         self.total_power = validators.total_power

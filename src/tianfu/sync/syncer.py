@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
 from tianfu.codec import CodecError, decode, encode, encode_list
@@ -41,6 +41,7 @@ from tianfu.p2p.protocol import (
     Network,
     PeerId,
 )
+from tianfu.ratelimit import TokenBucket
 from tianfu.store import StoreError
 from tianfu.sync import precheck
 from tianfu.sync.messages import (
@@ -104,13 +105,12 @@ class SyncConfig:
 
 @dataclass
 class _Peer:
+    limit: TokenBucket  # the requests of this peer we answer
     height: int = 0
     head_hash: bytes = b""
     banned_until: float = 0.0
     ban_reason: str = ""
     cooldown_until: float = 0.0
-    tokens: float = 0.0
-    tokens_at: float = 0.0
     serving: bool = False
 
 
@@ -135,39 +135,34 @@ class _Session:
     started_at: float
     applied: int = 0
 
+    def rate(self, now: float) -> float:
+        """Blocks applied per second since the session started."""
+        return self.applied / max(now - self.started_at, 1e-9)
 
+
+@dataclass(eq=False)
 class BlockSyncer:
     """Fetches, checks and applies blocks from peers; answers their requests; see module doc."""
 
-    def __init__(
-        self,
-        ledger: Ledger,
-        network: Network,
-        *,
-        on_commit: Callable[[ExecutedBlock], None],
-        max_batch: int = 50,
-        request_timeout_s: float = 5.0,
-        config: SyncConfig | None = None,
-        on_sync_started: Callable[[int, int], None] | None = None,
-        on_caught_up: Callable[[int], None] | None = None,
-        commit_lock: threading.Lock | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if not 1 <= max_batch <= MAX_BLOCKS_PER_MESSAGE:
+    ledger: Ledger
+    network: Network
+    _: KW_ONLY
+    on_commit: Callable[[ExecutedBlock], None]
+    max_batch: int = 50
+    request_timeout_s: float = 5.0
+    config: SyncConfig = field(default_factory=SyncConfig)
+    on_sync_started: Callable[[int, int], None] | None = None
+    on_caught_up: Callable[[int], None] | None = None
+    commit_lock: threading.Lock = field(default_factory=threading.Lock)
+    clock: Callable[[], float] = time.monotonic
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_batch <= MAX_BLOCKS_PER_MESSAGE:
             raise ValueError(f"max_batch must be between 1 and {MAX_BLOCKS_PER_MESSAGE}")
-        self.ledger = ledger
-        self.network = network
-        self.on_commit = on_commit
-        self.max_batch = max_batch
-        self.request_timeout_s = request_timeout_s
-        self.config = config or SyncConfig()
-        self.on_sync_started = on_sync_started
-        self.on_caught_up = on_caught_up
-        self.commit_lock = commit_lock or threading.Lock()
-        self.clock = clock
+        TokenBucket(self.config.serve_rate, self.config.serve_burst, now=0.0)  # validates them
         self.max_response_in = (
             self.config.max_response_bytes
-            + ledger.genesis.params.max_block_bytes
+            + self.ledger.genesis.params.max_block_bytes
             + RESPONSE_SLACK_BYTES
         )
         self._peers: dict[str, _Peer] = {}
@@ -206,7 +201,7 @@ class BlockSyncer:
         rate = self._last_rate
         s = self._session
         if s is not None and s.applied:
-            rate = s.applied / max(self.clock() - s.started_at, 1e-9)
+            rate = s.rate(self.clock())
         return {
             "syncing": self._syncing,
             "height": self.ledger.height,
@@ -237,8 +232,9 @@ class BlockSyncer:
     def _peer(self, addr: str) -> _Peer:
         p = self._peers.get(addr)
         if p is None:
+            cfg = self.config
             p = self._peers[addr] = _Peer(
-                tokens=float(self.config.serve_burst), tokens_at=self.clock()
+                TokenBucket(cfg.serve_rate, cfg.serve_burst, self.clock())
             )
         return p
 
@@ -272,13 +268,9 @@ class BlockSyncer:
         now = self.clock()
         if p.banned_until > now or p.serving:
             return
-        cfg = self.config
-        p.tokens = min(float(cfg.serve_burst), p.tokens + (now - p.tokens_at) * cfg.serve_rate)
-        p.tokens_at = now
-        if p.tokens < 1.0:
+        if not p.limit.take(now):
             log.debug("blocks request from %s over the rate limit", addr)
             return
-        p.tokens -= 1.0
         p.serving = True
         task = asyncio.get_running_loop().create_task(self._serve(addr, req))
         self._serving.add(task)
@@ -347,7 +339,7 @@ class BlockSyncer:
     def _finish(self, height: int) -> None:
         s = self._session
         if s is not None and s.applied:
-            self._last_rate = s.applied / max(self.clock() - s.started_at, 1e-9)
+            self._last_rate = s.rate(self.clock())
         self._syncing = False
         self._session = None
         log.info("caught up at height %d", height)

@@ -41,7 +41,6 @@ from typing import Any
 
 from tianfu.codec import hash_domain
 from tianfu.consensus.messages import Start
-from tianfu.consensus.peers import CommitFrame
 from tianfu.crypto import ED25519
 from tianfu.testing.simchain import (
     GENESIS_TIME_MS,
@@ -49,7 +48,6 @@ from tianfu.testing.simchain import (
     Crash,
     Net,
     SimRules,
-    Status,
     VirtualLoop,
     cached_sign,
     cached_verify,
@@ -256,9 +254,6 @@ class Simulation:
         targets: list[int] | None,
         frame: tuple[int, bytes] | None = None,
     ) -> None:
-        if isinstance(payload, CommitFrame):  # a driver's commit frame, for the core-only nodes
-            cert = payload.certificate
-            payload = Status(payload.height) if cert is None else (payload.block, cert)
         net, rng = self.net, self.rng
         dsts = targets if targets is not None else [nd.id for nd in self.nodes if nd.id != src]
         for dst in dsts:

@@ -181,15 +181,9 @@ class Restart:
 
 
 @dataclass(frozen=True)
-class Status:
-    """A silent node's probe: peers past `height` answer with its block and certificate."""
-
-    height: int
-
-
-@dataclass(frozen=True)
 class Net:
-    """A network envelope: `payload` is a Vote, a Proposal, a Status or a (block, certificate)."""
+    """A network envelope: `payload` is a Vote, a Proposal or a `CommitFrame` (a block with
+    its certificate, or a silent node's probe for the commit of a height)."""
 
     src: int
     payload: Any

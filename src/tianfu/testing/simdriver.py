@@ -40,7 +40,6 @@ from tianfu.testing.simchain import (
     SimLedger,
     SimMempool,
     SimTimers,
-    Status,
 )
 from tianfu.types import Vote
 
@@ -163,8 +162,8 @@ class DriverNode:
         if driver is not None and driver.core is not None:
             height = driver.core.height
             if height == self._synced_height:
-                frame = (KIND_COMMIT, encode(CommitFrame(1, height)))
-                self.sim.send(self.id, Status(height), None, frame)
+                probe = CommitFrame(1, height)
+                self.sim.send(self.id, probe, None, (KIND_COMMIT, encode(probe)))
             self._synced_height = height
         self.sim.schedule(self.sim.gossip_ms, self.id, ("sync", self.incarnation))
 
@@ -240,9 +239,6 @@ class DriverNode:
                 frame = (KIND_VOTE, encode(payload))
             elif isinstance(payload, Proposal):
                 frame = (KIND_PROPOSAL, encode(payload))
-            elif isinstance(payload, Status):
-                frame = (KIND_COMMIT, encode(CommitFrame(1, payload.height)))
-            else:  # (block, certificate)
-                block, cert = payload
-                frame = (KIND_COMMIT, encode(CommitFrame(1, cert.height, block, cert)))
+            else:
+                frame = (KIND_COMMIT, encode(payload))
         self.driver.handle_frame(f"n{item.src}", *frame)

@@ -14,8 +14,6 @@ from tianfu.codec import CodecError, decode
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.messages import (
     Action,
-    BlockCommitted,
-    BlockExecuted,
     Broadcast,
     CommitBlock,
     CommitReceived,
@@ -23,18 +21,16 @@ from tianfu.consensus.messages import (
     Event,
     ExecuteBlock,
     Proposal,
-    ProposalBlockReady,
     ProposalReceived,
     RecordEvidence,
     ScheduleTimeout,
     SignProposal,
     SignVote,
-    SkipToRound,
     Start,
-    TimeoutFired,
     VoteReceived,
     proposal_signing_bytes,
 )
+from tianfu.consensus.peers import CommitFrame
 from tianfu.consensus.signguard import SignGuard
 from tianfu.testing.simchain import (
     CHAIN_ID,
@@ -44,7 +40,6 @@ from tianfu.testing.simchain import (
     InvalidSimBlock,
     Net,
     Restart,
-    Status,
     cached_sign,
     cached_verify,
     sim_block_time,
@@ -114,24 +109,22 @@ class SimNode:
         if isinstance(a, Broadcast):
             self.send_own(a.message, None)
         elif isinstance(a, ScheduleTimeout):
-            sim.schedule(a.delay_ms, self.id, TimeoutFired(a.height, a.round, a.step))
+            sim.schedule(a.delay_ms, self.id, a.fired())
         elif isinstance(a, ExecuteBlock):
             block = a.block or sim.rules.known_blocks.get(a.block_hash, b"")
             ok = self.block_ok(a.height, a.block_hash, block)
             delay = sim.rng.randint(1, 10)
-            sim.schedule(delay, self.id, BlockExecuted(a.height, a.block_hash, ok))
+            sim.schedule(delay, self.id, a.executed(ok))
         elif isinstance(a, CreateProposalBlock):
             h, b = self.new_block(a.height, a.round)
-            sim.schedule(
-                sim.rng.randint(1, 5), self.id, ProposalBlockReady(a.height, a.round, h, b)
-            )
+            sim.schedule(sim.rng.randint(1, 5), self.id, a.ready(h, b))
         elif isinstance(a, CommitBlock):
             self.commits[a.height] = CommitRecord(a.block_hash, a.block, a.certificate)
             if a.height >= sim.target_height:
                 self.done = True
                 sim.done_count += self.honest
             else:
-                return [BlockCommitted(a.height, sim.rules.validator_set(a.height + 1))]
+                return [a.committed(sim.rules.validator_set(a.height + 1))]
         elif isinstance(a, RecordEvidence):
             self.evidence.append(a.evidence)
         return []
@@ -218,17 +211,8 @@ class SimNode:
             self.feed(item)
             return
         payload = item.payload
-        if isinstance(payload, tuple):
-            if self.guard is not None and self.guard.listening:
-                cert = payload[1]
-                if any(cs.validator == self.key.public_key for cs in cert.signatures):
-                    self.guard.own_signature(cert.height, cert.round)
-            if not self.done:
-                self.feed(CommitReceived(payload[0], payload[1]))
-            return
-        if isinstance(payload, Status):
-            if payload.height < self.core.height or payload.height in self.commits:
-                self.answer_lagging(item.src, payload.height)
+        if isinstance(payload, CommitFrame):
+            self.on_commit_frame(item.src, payload)
             return
         if self.guard is not None and self.guard.listening:
             signer = payload.validator if isinstance(payload, Vote) else payload.proposer
@@ -244,13 +228,26 @@ class SimNode:
         else:
             self.feed(ProposalReceived(payload))
 
+    def on_commit_frame(self, src: int, f: CommitFrame) -> None:
+        """A peer's commit (feed it to the core) or its probe (answer it if we are past)."""
+        cert = f.certificate
+        if cert is None:
+            if f.height < self.core.height or f.height in self.commits:
+                self.answer_lagging(src, f.height)
+            return
+        if self.guard is not None and self.guard.listening:
+            if any(cs.validator == self.key.public_key for cs in cert.signatures):
+                self.guard.own_signature(cert.height, cert.round)
+        if not self.done:
+            self.feed(CommitReceived(f.block, cert))
+
     def guard_skip(self) -> list[Event]:
         """As the driver: in a round it may not sign in, a recovering node moves on."""
         guard, core = self.guard, self.core
-        if guard is None or core.decided is not None or not guard.settle(self.sim.now / 1000):
+        if guard is None or core.decided is not None:
             return []
-        r = guard.first_round(core.height)
-        return [SkipToRound(core.height, r)] if r is not None and r > core.round else []
+        skip = guard.skip_to(core.height, core.round, self.sim.now / 1000)
+        return [] if skip is None else [skip]
 
     def crash(self, down_ms: int) -> None:
         """Crash: lose the core's state and every message for `down_ms`."""
@@ -294,7 +291,7 @@ class SimNode:
         if rec is None or (last is not None and self.sim.now - last < self.sim.gossip_ms):
             return
         self._answered[(dst, height)] = self.sim.now
-        self.sim.send(self.id, (rec.block, rec.certificate), [dst])
+        self.sim.send(self.id, CommitFrame(1, height, rec.block, rec.certificate), [dst])
 
     def relay(self) -> None:
         """Relay what peers need to catch up in our round: its proposal, its votes, and
@@ -322,7 +319,7 @@ class SimNode:
             for msg, targets in own:
                 self.sim.send(self.id, msg, targets)
             if not own:  # silent (holding its signatures): ask peers where they are
-                self.sim.send(self.id, Status(core.height), None)
+                self.sim.send(self.id, CommitFrame(1, core.height), None)
             self.relay()
         self._progress = state
         self.sim.schedule(self.sim.gossip_ms, self.id, "gossip")

@@ -26,6 +26,8 @@ U64 = Annotated[int, msgspec.Meta(ge=0, le=(1 << 63) - 1)]
 
 MAX_ARGS = 32
 MAX_CERT = 4096
+Args = Annotated[list[Any], msgspec.Meta(max_length=MAX_ARGS)]
+CertDer = Annotated[bytes, msgspec.Meta(max_length=MAX_CERT)]  # X.509, DER-encoded
 
 
 class TxBody(msgspec.Struct, array_like=True, frozen=True):
@@ -39,8 +41,8 @@ class TxBody(msgspec.Struct, array_like=True, frozen=True):
     expiry: U64  # last height at which this transaction may be included
     contract: Name
     method: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    args: Annotated[list[Any], msgspec.Meta(max_length=MAX_ARGS)]
-    cert: Annotated[bytes, msgspec.Meta(max_length=MAX_CERT)] = b""  # DER, on first use
+    args: Args
+    cert: CertDer = b""  # on first use
 
     def validate(self) -> None:
         check_version(self)
