@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from tianfu.p2p.protocol import PeerId
 from tianfu.ratelimit import TokenBucket
@@ -26,17 +26,15 @@ K = TypeVar("K", bound=Hashable)  # what is wanted: a hash, (contract, hash)
 R = TypeVar("R")  # a peer's answer
 
 
-class PullConfig(Protocol):
-    @property
-    def fetch_timeout_s(self) -> float: ...
-    @property
-    def max_parallel(self) -> int: ...
-    @property
-    def backoff_min_s(self) -> float: ...
-    @property
-    def backoff_max_s(self) -> float: ...
-    @property
-    def max_wanted(self) -> int: ...
+@dataclass(frozen=True)
+class PullConfig:
+    """The settings every pull service has; a service's own config extends it."""
+
+    fetch_timeout_s: float = 10.0
+    max_parallel: int = 4  # fetches (and checks) at once: bounds the content held in memory
+    backoff_min_s: float = 0.5
+    backoff_max_s: float = 60.0
+    max_wanted: int = 4_096
 
 
 @dataclass

@@ -32,7 +32,7 @@ from tianfu.p2p.protocol import (
     Network,
     PeerId,
 )
-from tianfu.p2p.pull import Bucket, PullService
+from tianfu.p2p.pull import Bucket, PullConfig, PullService
 from tianfu.privdata.messages import (
     MAX_FETCH_REQUEST_BYTES,
     MAX_FETCH_RESPONSE_BYTES,
@@ -50,10 +50,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DistributionConfig:
-    fetch_timeout_s: float = 10.0
-    max_parallel: int = 4
-    backoff_min_s: float = 0.5
+class DistributionConfig(PullConfig):
     backoff_max_s: float = 120.0  # a blob no granted peer has yet (its writer never handed it over)
     reconcile_s: float = 60.0
     serve_rate: float = 20.0  # requests per second answered per peer (token bucket)

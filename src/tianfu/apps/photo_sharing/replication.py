@@ -35,7 +35,7 @@ from tianfu.apps.photo_sharing import media
 from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore
 from tianfu.codec import CodecError, check_version, decode, encode
 from tianfu.p2p.protocol import PeerId
-from tianfu.p2p.pull import Bucket, PullService, Want
+from tianfu.p2p.pull import Bucket, PullConfig, PullService, Want
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +85,11 @@ class BlobData(BlobMessage, frozen=True):
 
 
 @dataclass(frozen=True)
-class ReplicationConfig:
-    fetch_timeout_s: float = 10.0
-    max_parallel: int = 2  # fetches (and checks) at once: bounds the blobs held in memory
-    backoff_min_s: float = 0.5
-    backoff_max_s: float = 60.0
+class ReplicationConfig(PullConfig):
+    max_parallel: int = 2  # a blob can be large: fewer held in memory at once
     max_attempts: int = 6  # then the hash is forgotten (a later announcement or GET revives it)
     max_unregistered: int = 3  # lookups of a hash no registration names (the announcer may be
     # a block ahead), then it is forgotten
-    max_wanted: int = 4_096
     peer_rate: float = 50.0  # frames per second accepted per peer (token bucket)
     peer_burst: int = 200
 
