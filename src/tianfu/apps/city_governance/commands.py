@@ -11,6 +11,8 @@ from tianfu.apps.city_governance import NAME
 from tianfu.apps.city_governance.sdk import reporter_hash
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
+    NUMBER,
+    TIME,
     CommandTable,
     arg,
     custom,
@@ -140,8 +142,7 @@ COMMANDS = CommandTable(
             "history",
             "A case's history: filed, dispatched, transferred (with reasons), handled, checked.",
             CASE,
-            columns=("n", "action", "dept", "by_org", "time_ms", "reason", "note", "result"),
-            headers=("#", "action", "dept", "by", "time", "reason", "note", "result"),
+            columns=(NUMBER, "action", "dept", ("by_org", "by"), TIME, "reason", "note", "result"),
         ),
         table_view("departments", "The departments.", columns=("id", "name", "org", "sla_ms")),
         table_view(

@@ -14,6 +14,8 @@ from typing import Any
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
+    NUMBER,
+    TIME,
     CommandTable,
     Session,
     arg,
@@ -26,7 +28,6 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Fields, Output, Text
 from tianfu.apps.common.errors import BadInput
-from tianfu.apps.common.readable import Readable
 from tianfu.apps.health import NAME
 from tianfu.apps.health.sdk import Health
 
@@ -106,12 +107,12 @@ PATIENT = arg("patient", help="The patient: address or identity directory.", par
 RECORD = arg("record_id", help="Record id (REC...).")
 RX = arg("rx_id", help="Prescription id (RX...).")
 ORG = arg("org", help="An organisation.")
+PRESCRIBER = ("org", "prescribed by")  # the column of a prescription's doctor's organisation
 WAIT = opt("wait", float, "Seconds to wait while the node fetches the content.", default=30.0)
 
 COMMANDS = CommandTable(
     contract=NAME,
     help="Health: private medical records shared by consent, prescriptions, claims.",
-    readable=Readable(money=frozenset({"amount_fen", "reimbursed_fen"})),
     wrap_json=True,
     notes=(
         "Record content and prescription details are private data: only the nodes of the "
@@ -253,8 +254,7 @@ COMMANDS = CommandTable(
             "A patient's records.",
             PATIENT,
             method="records_of",
-            columns=("id", "kind", "org", "readers", "purged", "time_ms"),
-            headers=("id", "kind", "written by", "readers", "purged", "time"),
+            columns=("id", "kind", ("org", "written by"), "readers", "purged", TIME),
             title="records of {patient}",
         ),
         table_view(
@@ -262,8 +262,7 @@ COMMANDS = CommandTable(
             "Every access to a record or a prescription's details.",
             arg("ref", help="Record or prescription id."),
             method="access_log",
-            columns=("n", "org", "name", "purpose", "time_ms"),
-            headers=("#", "org", "who", "purpose", "time"),
+            columns=(NUMBER, "org", ("name", "who"), "purpose", TIME),
             title="access log of {ref}",
         ),
         record_view(
@@ -278,16 +277,14 @@ COMMANDS = CommandTable(
             "A patient's prescriptions.",
             PATIENT,
             method="prescriptions_of",
-            columns=("id", "org", "quantity", "expires_ms", "status"),
-            headers=("id", "prescribed by", "quantity", "expires", "status"),
+            columns=("id", PRESCRIBER, "quantity", ("expires_ms", "expires"), "status"),
             title="prescriptions of {patient}",
         ),
         table_view(
             "claimable",
             "Dispensed prescriptions shared with insurer ORG, not reimbursed yet.",
             ORG,
-            columns=("id", "org", "quantity", "status"),
-            headers=("id", "prescribed by", "quantity", "status"),
+            columns=("id", PRESCRIBER, "quantity", "status"),
             title="claimable by {org}",
         ),
         record_view(

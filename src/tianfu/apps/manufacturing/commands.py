@@ -12,7 +12,17 @@ import re
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, arg, opt, record_view, table_view, tx, view
+from tianfu.apps.common.commands import (
+    NUMBER,
+    TIME,
+    CommandTable,
+    arg,
+    opt,
+    record_view,
+    table_view,
+    tx,
+    view,
+)
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.manufacturing import NAME
@@ -35,6 +45,7 @@ ORDER = arg("order_id", help="Order id.")
 SUPPLIER = arg("supplier", help="Supplier: address or identity directory.", parse=inputs.address)
 ITEMS = arg("items", list[str], "Bill of materials: PART=QTY@UNIT_PRICE_FEN ...", parse=items)
 DUE = opt("due", str, "Due time: ms, YYYY-MM-DD[THH:MM], or +N d|h|m|s.", parse=inputs.time_ms)
+SUPPLIER_ORG = ("supplier_org", "supplier")  # the column of a supplier's organisation
 INSPECTION = opt(
     "inspection",
     bool,
@@ -131,18 +142,15 @@ COMMANDS = CommandTable(
             "tree",
             "The whole tree of orders ORDER belongs to, with late and overdue flags.",
             ORDER,
-            columns=("id", "parent", "buyer_org", "supplier_org", "status", "total", "settled")
-            + ("due_ms", "late", "overdue"),
-            headers=("id", "parent", "buyer", "supplier", "status", "total", "settled")
-            + ("due", "late", "overdue"),
+            columns=("id", "parent", ("buyer_org", "buyer"), SUPPLIER_ORG, "status", "total")
+            + ("settled", ("due_ms", "due"), "late", "overdue"),
             title="orders of the tree of {order_id}",
         ),
         table_view(
             "alerts",
             "Late, overdue and rejected deliveries anywhere in ORDER's tree.",
             ORDER,
-            columns=("n", "order", "kind", "detail", "supplier_org", "time_ms"),
-            headers=("#", "order", "kind", "detail", "supplier", "time"),
+            columns=(NUMBER, "order", "kind", "detail", SUPPLIER_ORG, TIME),
             title="alerts of the tree of {order_id}",
         ),
         table_view(
