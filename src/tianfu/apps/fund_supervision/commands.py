@@ -12,10 +12,12 @@ from typing import Any
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
+    AMOUNT,
     CommandTable,
     Session,
     arg,
     custom,
+    fen,
     opt,
     printed,
     table_view,
@@ -66,7 +68,6 @@ def report(session: Session, v: dict[str, Any]) -> Output:
 
 
 FUND = arg("fund_id")
-AMOUNT = arg("amount", int, "Amount in fen.")
 SOURCE = arg("source", help='Source account ("pool" = the fund\'s pool).', parse=source_account)
 MEMO = opt("memo", str, "A note recorded with the allocation.", default="")
 DOC = arg("doc", help="Supporting document: its SHA-256 or the file.", parse=inputs.hash_or_file)
@@ -115,7 +116,7 @@ COMMANDS = CommandTable(
             "(fund authority) Create an earmarked fund.",
             FUND,
             arg("purpose"),
-            arg("total", int, "Total in fen."),
+            fen("total", "Total in fen."),
             opt("start", str, "ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
             opt("end", str, "ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
         ),

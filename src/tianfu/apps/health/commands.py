@@ -20,6 +20,7 @@ from tianfu.apps.common.commands import (
     Session,
     arg,
     custom,
+    fen,
     opt,
     record_view,
     repeated,
@@ -222,7 +223,7 @@ COMMANDS = CommandTable(
             "reimburse",
             "(insurer) Record the reimbursement of a prescription.",
             RX,
-            arg("amount_fen", int, "Amount in fen."),
+            fen("amount_fen"),
         ),
         tx(
             "suspend-doctor",

@@ -13,6 +13,7 @@ from typing import Any
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
+    AMOUNT,
     NUMBER,
     TIME,
     CommandTable,
@@ -134,7 +135,7 @@ COMMANDS = CommandTable(
             "settle",
             "(buyer) Record a payment; payments never exceed the order's total.",
             ORDER,
-            arg("amount", int, "Amount in fen."),
+            AMOUNT,
             opt("ref", str, "Payment reference."),
         ),
         record_view("show", "Show an order.", ORDER, method="order", title="order {order_id}"),

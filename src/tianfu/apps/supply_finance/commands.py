@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, arg, opt, table_view, tx, view
+from tianfu.apps.common.commands import AMOUNT, CommandTable, arg, fen, opt, table_view, tx, view
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.supply_finance import NAME
 
@@ -40,7 +40,7 @@ COMMANDS = CommandTable(
             "issue",
             "(core enterprise) Issue a receivable to a tier-1 supplier.",
             arg("supplier", help="Supplier address or identity directory.", parse=inputs.address),
-            arg("amount", int, "Amount in fen."),
+            AMOUNT,
             opt("maturity", str, "ms, YYYY-MM-DD, or +90d.", parse=inputs.time_ms),
             opt(
                 "doc",
@@ -89,7 +89,7 @@ COMMANDS = CommandTable(
             "approve-pledge",
             "(bank) Approve financing of a pledged receivable.",
             RID,
-            arg("amount", int, "Financing amount in fen."),
+            fen(help="Financing amount in fen."),
             arg("rate_bp", int, "Yearly rate in basis points (450 = 4.50%)."),
         ),
         tx("reject-pledge", "(bank) Decline a pledge application.", RID, arg("reason")),
