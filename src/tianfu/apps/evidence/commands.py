@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.certificate_commands import certificate_commands
 from tianfu.apps.common.commands import (
     CommandTable,
-    Session,
     arg,
     custom,
     opt,
@@ -25,7 +25,7 @@ from tianfu.apps.evidence.sdk import Evidence, file_sha256
 show = record_with(Evidence, "deposit_id", "deposit", "attestations", "verifications")
 
 
-def find(session: Session, v: dict[str, Any]) -> Output:
+def find(session: cmd.Session, v: dict[str, Any]) -> Output:
     ids = Evidence(session.client()).by_hash(file_sha256(v["file"]))
     return Output(ids, (Text("\n".join(ids) if ids else "no deposit of this file"),))
 

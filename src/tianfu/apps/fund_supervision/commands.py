@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
     AMOUNT,
     CommandTable,
-    Session,
     arg,
     custom,
     fen,
@@ -47,7 +47,7 @@ def refused_attempt(outcome: Any) -> str | None:
     return None
 
 
-def report(session: Session, v: dict[str, Any]) -> Output:
+def report(session: cmd.Session, v: dict[str, Any]) -> Output:
     idle_ms = None if v["idle_days"] is None else v["idle_days"] * 86_400_000
     rep = session.client().query(NAME, "report", v["fund_id"], idle_ms)
     if not isinstance(rep, dict):

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
     NUMBER,
     TIME,
     CommandTable,
-    Session,
     arg,
     custom,
     fen,
@@ -35,7 +35,7 @@ from tianfu.apps.health.sdk import Health
 SIGNED = ("url", "identity", "json")
 
 
-def _health(session: Session) -> Health:
+def _health(session: cmd.Session) -> Health:
     return Health(session.client(signed=True))
 
 
@@ -50,19 +50,19 @@ def _done(title: str, doc: dict[str, Any]) -> Output:
     return Output(doc, (Fields(title, doc),))
 
 
-def add_record(session: Session, v: dict[str, Any]) -> Output:
+def add_record(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     rec_id = h.add_record(v["patient"], v["kind"], _content(v["file"]), v["reader"] or ())
     return _done(f"record {rec_id} written", h.record(rec_id) or {"id": rec_id})
 
 
-def amend(session: Session, v: dict[str, Any]) -> Output:
+def amend(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     version = h.amend(v["record_id"], _content(v["file"]))
     return _done(f"record {v['record_id']} version {version}", h.record(v["record_id"]) or {})
 
 
-def read(session: Session, v: dict[str, Any]) -> Output:
+def read(session: cmd.Session, v: dict[str, Any]) -> Output:
     content = _health(session).read(v["ref"], v["purpose"], wait_s=v["wait"])
     out: Path | None = v["out"]
     if out is not None:
@@ -75,30 +75,30 @@ def read(session: Session, v: dict[str, Any]) -> Output:
     return Output({"ref": v["ref"], "content": text}, (Text(text.rstrip("\n")),))
 
 
-def share(session: Session, v: dict[str, Any]) -> Output:
+def share(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     h.share(v["record_id"], v["org"])
     return _done(f"record {v['record_id']} shared with {v['org']}", h.record(v["record_id"]) or {})
 
 
-def prescribe(session: Session, v: dict[str, Any]) -> Output:
+def prescribe(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     rx_id = h.prescribe(v["patient"], v["drug"], v["dose"], v["quantity"], v["expires"], v["note"])
     return _done(f"prescription {rx_id} issued", h.prescription(rx_id) or {"id": rx_id})
 
 
-def present(session: Session, v: dict[str, Any]) -> Output:
+def present(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     h.present(v["rx_id"], v["org"])
     return _done(f"{v['rx_id']} presented to {v['org']}", h.prescription(v["rx_id"]) or {})
 
 
-def details(session: Session, v: dict[str, Any]) -> Output:
+def details(session: cmd.Session, v: dict[str, Any]) -> Output:
     doc = _health(session).details(v["rx_id"], v["purpose"], wait_s=v["wait"])
     return _done(f"details of {v['rx_id']} (access logged)", doc)
 
 
-def share_claim(session: Session, v: dict[str, Any]) -> Output:
+def share_claim(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     h.share_claim(v["rx_id"], v["org"])
     return _done(f"{v['rx_id']} shared with {v['org']}", h.prescription(v["rx_id"]) or {})

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
     CommandTable,
-    Session,
     arg,
     custom,
     in_order,
@@ -32,7 +32,7 @@ def _register_args(v: dict[str, Any]) -> list[Any]:
     return [digest, v["title"], list(v["authors"]), v["work_type"]]
 
 
-def show(session: Session, v: dict[str, Any]) -> Output:
+def show(session: cmd.Session, v: dict[str, Any]) -> Output:
     ip = IpRights(session.client())
     w = ip.work(v["work_id"])
     if w is None:
@@ -45,7 +45,7 @@ def show(session: Session, v: dict[str, Any]) -> Output:
     return Output({**w, "licence_records": licences}, shown)
 
 
-def history(session: Session, v: dict[str, Any]) -> Output:
+def history(session: cmd.Session, v: dict[str, Any]) -> Output:
     ip = IpRights(session.client())
     items = ip.ownership_history(v["work_id"]) if v["ownership"] else ip.history(v["work_id"])
     shown = (Rows(f"history of {v['work_id']}", HISTORY_COLUMNS, items, HISTORY_HEADERS),)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.certificate_commands import certificate_commands
 from tianfu.apps.common.commands import (
     CommandTable,
-    Session,
     arg,
     custom,
     opt,
@@ -44,7 +44,7 @@ def _prepared(path: Path) -> media.PreparedPhoto:
         raise BadInput(f"{path}: {exc}") from None
 
 
-def register(session: Session, v: dict[str, Any]) -> Output:
+def register(session: cmd.Session, v: dict[str, Any]) -> Output:
     photo = _prepared(v["file"])
     app = PhotoSharing(session.client(signed=True))
     photo_id = app.register_prepared(photo, v["title"], licence_terms(v["licence"], v["terms"]))
@@ -64,7 +64,7 @@ def register(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, tuple(lines))
 
 
-def upload(session: Session, v: dict[str, Any]) -> Output:
+def upload(session: cmd.Session, v: dict[str, Any]) -> Output:
     photo = _prepared(v["file"])
     answers = PhotoSharing(session.client()).upload(photo)
     rows = [{k: str(a.get(k, "")) for k in ("kind", "photo", "sha256", "stored")} for a in answers]
@@ -74,7 +74,7 @@ def upload(session: Session, v: dict[str, Any]) -> Output:
 show = record_with(PhotoSharing, "photo_id", "photo", "flags", "licences", "reports")
 
 
-def find(session: Session, v: dict[str, Any]) -> Output:
+def find(session: cmd.Session, v: dict[str, Any]) -> Output:
     photo = _prepared(v["file"])
     app = PhotoSharing(session.client())
     exact = app.by_sha256(photo.sha256)
@@ -91,7 +91,7 @@ def find(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, tuple(lines))
 
 
-def phash(session: Session, v: dict[str, Any]) -> Output:
+def phash(session: cmd.Session, v: dict[str, Any]) -> Output:
     photo = _prepared(v["file"])
     doc = {
         "sha256": photo.sha256,
@@ -105,7 +105,7 @@ def phash(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, (Fields(str(v["file"]), doc),))
 
 
-def download(session: Session, v: dict[str, Any]) -> Output:
+def download(session: cmd.Session, v: dict[str, Any]) -> Output:
     data = PhotoSharing(session.client()).download(inputs.hash_or_file(v["sha256"]))
     v["out"].write_bytes(data)
     doc = {"sha256": v["sha256"], "size": len(data), "out": str(v["out"])}
@@ -116,7 +116,7 @@ def _registered(proven: VerifiedAuthorship) -> str:
     return f"(SHA-256 {proven.sha256}) was registered as {proven.photo_id} by {proven.author}"
 
 
-def usage(session: Session, v: dict[str, Any]) -> Output:
+def usage(session: cmd.Session, v: dict[str, Any]) -> Output:
     who = v["address"]
     usage = PhotoSharing(session.client()).usage(inputs.address(who))
     return Output(usage, (Fields(f"storage used by {who}", usage),))

@@ -9,11 +9,11 @@ from typing import Any
 
 import segno
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
     TRUSTED_GENESIS,
     CommandTable,
-    Session,
     arg,
     custom,
     opt,
@@ -79,7 +79,7 @@ def _lookup_lines(doc: dict[str, Any]) -> tuple[Display, ...]:
     return tuple(out)
 
 
-def lookup(session: Session, v: dict[str, Any]) -> Output:
+def lookup(session: cmd.Session, v: dict[str, Any]) -> Output:
     client = session.client()
     client.genesis = session.genesis(v["genesis"])
     try:
@@ -93,13 +93,13 @@ def lookup(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, shown)
 
 
-def verify(session: Session, v: dict[str, Any]) -> Output:
+def verify(session: cmd.Session, v: dict[str, Any]) -> Output:
     genesis = session.load_genesis(v["genesis"])
     proven = verify_document(v["file"].read_bytes(), genesis, kind=KIND)
     return Output({"verified": True, **proven.readable}, _lookup_lines(proven.document))
 
 
-def qr(session: Session, v: dict[str, Any]) -> Output:
+def qr(session: cmd.Session, v: dict[str, Any]) -> Output:
     """A QR code of the batch's public trace page on the web console (PNG, or SVG when the
     file name ends in .svg)."""
     if not CODE_PATTERN.fullmatch(v["code"]):
@@ -117,7 +117,7 @@ def qr(session: Session, v: dict[str, Any]) -> Output:
     return Output({"code": v["code"], "url": url, "file": str(out)}, (Text(f"{url} -> {out}"),))
 
 
-def events(session: Session, v: dict[str, Any]) -> Output:
+def events(session: cmd.Session, v: dict[str, Any]) -> Output:
     items = Traceability(session.client()).events(v["code"])
     return Output(items, (_events(v["code"], items),))
 
