@@ -27,9 +27,6 @@ from tianfu.apps.common.commands import (
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.readable import Readable
 
-STAT_COLUMNS = ("dept", "received", "transferred_in", "transferred_out", "handled", "late")
-STAT_COLUMNS2 = ("closed", "reopened", "open", "overdue_now", "overdue_flagged")
-
 
 def verdict(text: str) -> bool:
     if text not in ("pass", "fail"):
@@ -148,7 +145,8 @@ COMMANDS = CommandTable(
         table_view(
             "stats",
             "Public statistics per department (counts only, no personal data).",
-            columns=STAT_COLUMNS + STAT_COLUMNS2,
+            columns=("dept", "received", "transferred_in", "transferred_out", "handled", "late")
+            + ("closed", "reopened", "open", "overdue_now", "overdue_flagged"),
         ),
         table_view(
             "overdue",
