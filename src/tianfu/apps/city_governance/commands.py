@@ -25,6 +25,7 @@ from tianfu.apps.common.commands import (
     view,
 )
 from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.params import document
 from tianfu.apps.common.readable import Readable
 
 
@@ -54,8 +55,7 @@ COMMANDS = CommandTable(
             arg("org", help="The member organisation whose staff work for it."),
             opt(
                 "sla",
-                str,
-                "Deadline after dispatch: ms or N d|h|m|s (urgent: a quarter).",
+                help="Deadline after dispatch: ms or N d|h|m|s (urgent: a quarter).",
                 parse=inputs.duration_ms,
             ),
         ),
@@ -64,7 +64,7 @@ COMMANDS = CommandTable(
             "Compute (locally) the salted hash under which a citizen is recorded.",
             printed(reporter_hash, "contact", "salt"),
             arg("contact", help="The citizen's phone number or ID (never sent)."),
-            opt("salt", str, "The service centre's secret salt."),
+            opt("salt", help="The service centre's secret salt."),
             uses=(),
         ),
         tx(
@@ -77,16 +77,15 @@ COMMANDS = CommandTable(
             ),
             arg("location", help="A public place: street, grid cell (no personal data)."),
             arg("summary", help="What is wrong (no names, phone or ID numbers)."),
-            opt("priority", str, "normal or urgent.", default="normal"),
+            opt("priority", help="normal or urgent.", default="normal"),
             opt(
                 "details",
-                str,
-                "The complaint's full text: its SHA-256 or the file.",
+                help="The complaint's full text: its SHA-256 or the file.",
                 default="",
                 parse=optional_hash,
             ),
-            opt("reporter", str, "The citizen's salted hash (see reporter-hash).", default=""),
-            opt("sensor_ref", str, "(sensor) The alarm's reference.", default=""),
+            opt("reporter", help="The citizen's salted hash (see reporter-hash).", default=""),
+            opt("sensor_ref", help="(sensor) The alarm's reference.", default=""),
             method="file_case",
             args=in_order(
                 "case_id",
@@ -112,12 +111,7 @@ COMMANDS = CommandTable(
             "(the case's department) Report a case handled.",
             CASE,
             arg("result", help="What was done."),
-            opt(
-                "evidence",
-                str,
-                "Photos or work order: its SHA-256 or the file.",
-                parse=inputs.hash_or_file,
-            ),
+            document("evidence", "Photos or work order", option=True),
         ),
         tx(
             "check",

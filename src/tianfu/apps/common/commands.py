@@ -66,14 +66,6 @@ def opt(
     return Param(name, type, help, default, flag or "--" + name.replace("_", "-"), parse, min)
 
 
-def fen(name: str = "amount", help: str = "Amount in fen.") -> Param:  # noqa: A002
-    """An amount argument, typed in integer fen (the contracts' unit; printed in yuan)."""
-    return arg(name, int, help)
-
-
-AMOUNT = fen()
-
-
 def repeated(name: str, help: str) -> Param:  # noqa: A002
     """An option that may be given several times: its values as a list (None when absent)."""
     return opt(name, list[str] | None, help, default=None)

@@ -13,11 +13,9 @@ from typing import Any
 from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
-    AMOUNT,
     CommandTable,
     arg,
     custom,
-    fen,
     opt,
     printed,
     table_view,
@@ -26,6 +24,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Output, Rows, Text
 from tianfu.apps.common.errors import CommandFailed
+from tianfu.apps.common.params import AMOUNT, document, fen
 from tianfu.apps.common.readable import Readable, yuan
 from tianfu.apps.fund_supervision import NAME
 from tianfu.apps.fund_supervision.sdk import POOL, beneficiary_hash
@@ -69,8 +68,8 @@ def report(session: cmd.Session, v: dict[str, Any]) -> Output:
 
 FUND = arg("fund_id")
 SOURCE = arg("source", help='Source account ("pool" = the fund\'s pool).', parse=source_account)
-MEMO = opt("memo", str, "A note recorded with the allocation.", default="")
-DOC = arg("doc", help="Supporting document: its SHA-256 or the file.", parse=inputs.hash_or_file)
+MEMO = opt("memo", help="A note recorded with the allocation.", default="")
+DOC = document("doc", "Supporting document")
 ALLOCATE = (FUND, SOURCE, arg("to"), AMOUNT, MEMO)
 DISBURSE = (FUND, arg("account_id"), arg("id_hash"), AMOUNT, arg("purpose"), DOC)
 
@@ -101,7 +100,7 @@ COMMANDS = CommandTable(
             "Compute (locally) the salted hash under which a beneficiary is registered.",
             printed(beneficiary_hash, "identity_number", "salt"),
             arg("identity_number"),
-            opt("salt", str, "The registering office's secret salt."),
+            opt("salt", help="The registering office's secret salt."),
             uses=(),
         ),
         tx(
@@ -117,8 +116,8 @@ COMMANDS = CommandTable(
             FUND,
             arg("purpose"),
             fen("total", "Total in fen."),
-            opt("start", str, "ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
-            opt("end", str, "ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
+            opt("start", help="ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
+            opt("end", help="ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
         ),
         tx(
             "allocate",

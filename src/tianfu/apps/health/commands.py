@@ -20,7 +20,6 @@ from tianfu.apps.common.commands import (
     CommandTable,
     arg,
     custom,
-    fen,
     opt,
     record_view,
     repeated,
@@ -29,6 +28,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Fields, Output, Text
 from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.params import fen, local_file
 from tianfu.apps.health import NAME
 from tianfu.apps.health.sdk import Health
 
@@ -131,7 +131,7 @@ COMMANDS = CommandTable(
             add_record,
             PATIENT,
             arg("kind", help="lab, imaging, diagnosis, discharge or other."),
-            arg("file", Path, "The record's content (kept off the ledger)."),
+            local_file("The record's content (kept off the ledger)."),
             repeated(
                 "reader", "Another organisation that may read it (repeatable; consented ones only)."
             ),
@@ -142,7 +142,7 @@ COMMANDS = CommandTable(
             "(clinician of the writer) A new version of a record, for its current readers.",
             amend,
             RECORD,
-            arg("file", Path, "The new content."),
+            local_file("The new content."),
             uses=SIGNED,
         ),
         custom(
@@ -150,7 +150,7 @@ COMMANDS = CommandTable(
             "Log an access to a record or a prescription and read its content.",
             read,
             arg("ref", help="Record id (REC...) or prescription id (RX...)."),
-            opt("purpose", str, "Why you read it (logged on chain)."),
+            opt("purpose", help="Why you read it (logged on chain)."),
             opt("out", Path | None, "Write the content to this file.", default=None),
             WAIT,
             uses=SIGNED,
@@ -170,16 +170,15 @@ COMMANDS = CommandTable(
             "(doctor) Issue a prescription; drug and dose stay private.",
             prescribe,
             PATIENT,
-            opt("drug", str, "The drug and strength."),
-            opt("dose", str, "How to take it."),
+            opt("drug", help="The drug and strength."),
+            opt("dose", help="How to take it."),
             opt("quantity", int, "Units to dispense.", min=1),
             opt(
                 "expires",
-                str,
-                "Expiry: ms, YYYY-MM-DD[THH:MM] or +N d|h|m|s.",
+                help="Expiry: ms, YYYY-MM-DD[THH:MM] or +N d|h|m|s.",
                 parse=inputs.time_ms,
             ),
-            opt("note", str, default=""),
+            opt("note", default=""),
             uses=SIGNED,
         ),
         custom(
@@ -195,7 +194,7 @@ COMMANDS = CommandTable(
             "Read a prescription's private details (logged as an access).",
             details,
             RX,
-            opt("purpose", str, "Why you read them (logged on chain)."),
+            opt("purpose", help="Why you read them (logged on chain)."),
             WAIT,
             uses=SIGNED,
         ),

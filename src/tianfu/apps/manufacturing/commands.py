@@ -13,7 +13,6 @@ from typing import Any
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
-    AMOUNT,
     NUMBER,
     TIME,
     CommandTable,
@@ -25,6 +24,7 @@ from tianfu.apps.common.commands import (
     view,
 )
 from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.params import AMOUNT, document
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.manufacturing import NAME
 
@@ -45,7 +45,7 @@ def items(texts: list[str]) -> list[dict[str, Any]]:
 ORDER = arg("order_id", help="Order id.")
 SUPPLIER = arg("supplier", help="Supplier: address or identity directory.", parse=inputs.address)
 ITEMS = arg("items", list[str], "Bill of materials: PART=QTY@UNIT_PRICE_FEN ...", parse=items)
-DUE = opt("due", str, "Due time: ms, YYYY-MM-DD[THH:MM], or +N d|h|m|s.", parse=inputs.time_ms)
+DUE = opt("due", help="Due time: ms, YYYY-MM-DD[THH:MM], or +N d|h|m|s.", parse=inputs.time_ms)
 SUPPLIER_ORG = ("supplier_org", "supplier")  # the column of a supplier's organisation
 INSPECTION = opt(
     "inspection",
@@ -101,7 +101,7 @@ COMMANDS = CommandTable(
             "(supplier) Report a production milestone.",
             ORDER,
             arg("name"),
-            opt("note", str, default=""),
+            opt("note", default=""),
             method="report_milestone",
         ),
         tx(
@@ -109,19 +109,15 @@ COMMANDS = CommandTable(
             "(inspector, of neither party's organisation) Record a quality inspection.",
             ORDER,
             arg("result", help="pass or fail."),
-            opt("report", str, "The report: its SHA-256 or the file.", parse=inputs.hash_or_file),
-            opt("note", str, default=""),
+            document("report", "The report", option=True),
+            opt("note", default=""),
             method="record_inspection",
         ),
         tx(
             "deliver",
             "(supplier) Deliver an order (again, after a rejection).",
             ORDER,
-            arg(
-                "note",
-                help="The delivery note: its SHA-256 or the file.",
-                parse=inputs.hash_or_file,
-            ),
+            document("note", "The delivery note"),
         ),
         tx("accept-delivery", "(buyer) Accept a delivery.", ORDER),
         tx(
@@ -136,7 +132,7 @@ COMMANDS = CommandTable(
             "(buyer) Record a payment; payments never exceed the order's total.",
             ORDER,
             AMOUNT,
-            opt("ref", str, "Payment reference."),
+            opt("ref", help="Payment reference."),
         ),
         record_view("show", "Show an order.", ORDER, method="order", title="order {order_id}"),
         table_view(

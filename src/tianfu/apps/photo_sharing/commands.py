@@ -21,6 +21,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Display, Fields, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.params import local_file
 from tianfu.apps.photo_sharing import media
 from tianfu.apps.photo_sharing.certificate import (
     CONTRACT,
@@ -139,10 +140,10 @@ COMMANDS = CommandTable(
             "register",
             "Register an image (JPEG, PNG or WebP, at most 1,000,000 bytes) and upload it.",
             register,
-            arg("file", Path, "The image file."),
-            opt("title", str, "What the photo shows."),
-            opt("licence", str, LICENCE_HELP, default="all-rights-reserved"),
-            opt("terms", str, "Licence terms in words.", default=""),
+            local_file("The image file."),
+            opt("title", help="What the photo shows."),
+            opt("licence", help=LICENCE_HELP, default="all-rights-reserved"),
+            opt("terms", help="Licence terms in words.", default=""),
             opt("no_upload", bool, "Register only; upload later.", default=False),
             uses=("url", "identity", "json"),
         ),
@@ -150,20 +151,20 @@ COMMANDS = CommandTable(
             "upload",
             "Upload a registered image and its thumbnail to the node at --url.",
             upload,
-            arg("file", Path, "The registered image file."),
+            local_file("The registered image file."),
         ),
         custom("show", "Show a photo with its flags, licences and reports.", show, PHOTO),
         custom(
             "find",
             "Look an image up: its exact registration and near-duplicates.",
             find,
-            arg("file", Path, "An image file."),
+            local_file("An image file."),
         ),
         custom(
             "phash",
             "Print an image's SHA-256, perceptual hash and thumbnail hash (no node needed).",
             phash,
-            arg("file", Path, "An image file."),
+            local_file("An image file."),
             uses=("json",),
         ),
         table_view(
@@ -178,7 +179,7 @@ COMMANDS = CommandTable(
             "Grant a licence on your photo (author only); the result is the licence id.",
             PHOTO,
             TO,
-            opt("terms", str, "The licence terms."),
+            opt("terms", help="The licence terms."),
             opt("transferable", bool, default=False, flag="--transferable/--personal"),
             method="grant_licence",
         ),
@@ -208,14 +209,14 @@ COMMANDS = CommandTable(
             "Report that photo COPY infringes the earlier photo ORIGINAL.",
             arg("original_id", help="The earlier photo."),
             arg("copy_id", help="The later photo."),
-            opt("statement", str, "What was copied, and where it appears."),
+            opt("statement", help="What was copied, and where it appears."),
             method="report_infringement",
         ),
         tx(
             "respond",
             "Answer an infringement report naming your photo (once).",
             arg("report_id", help="A report id (IR000001)."),
-            opt("response", str, "Your answer."),
+            opt("response", help="Your answer."),
             method="respond_infringement",
         ),
         table_view(

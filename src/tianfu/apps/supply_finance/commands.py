@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import AMOUNT, CommandTable, arg, fen, opt, table_view, tx, view
+from tianfu.apps.common.commands import CommandTable, arg, opt, table_view, tx, view
+from tianfu.apps.common.params import AMOUNT, fen
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.supply_finance import NAME
 
@@ -41,7 +42,7 @@ COMMANDS = CommandTable(
             "(core enterprise) Issue a receivable to a tier-1 supplier.",
             arg("supplier", help="Supplier address or identity directory.", parse=inputs.address),
             AMOUNT,
-            opt("maturity", str, "ms, YYYY-MM-DD, or +90d.", parse=inputs.time_ms),
+            opt("maturity", help="ms, YYYY-MM-DD, or +90d.", parse=inputs.time_ms),
             opt(
                 "doc",
                 Path | None,
@@ -108,7 +109,7 @@ COMMANDS = CommandTable(
             "repay",
             "(core enterprise, issuer) Repay every unpaid part of a receivable.",
             RID,
-            opt("ref", str, "Payment reference.", default=""),
+            opt("ref", help="Payment reference.", default=""),
         ),
         tx("audit", "(regulator) A recorded audit of the full tree of a receivable.", RID),
         view("show", "Show one receivable or part.", RID, method="get"),

@@ -23,6 +23,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Display, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput, CommandFailed
+from tianfu.apps.common.params import local_file
 from tianfu.apps.traceability import NAME
 from tianfu.apps.traceability.proof import KIND
 from tianfu.apps.traceability.sdk import Traceability
@@ -237,7 +238,7 @@ COMMANDS = CommandTable(
             "verify",
             "Verify a saved lookup offline, against the genesis alone.",
             verify,
-            arg("file", Path, "A lookup's proof document (lookup --out)."),
+            local_file("A lookup's proof document (lookup --out)."),
             opt("genesis", Path, "The trusted genesis file."),
             uses=("json",),
         ),
