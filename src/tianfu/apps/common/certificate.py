@@ -282,10 +282,6 @@ class RecordCertificate(Generic[P]):
         given)."""
         return export_record_certificate(client, self.spec, record_id, contract)
 
-    def load(self, data: bytes | str) -> dict[str, Any]:
-        """A certificate's JSON document, read (not yet verified)."""
-        return load_record_certificate(data, self.spec)
-
     def verify(
         self, cert_json: dict[str, Any] | str | bytes, content: bytes | None, genesis: Genesis
     ) -> P:
@@ -301,6 +297,12 @@ class RecordCertificate(Generic[P]):
         record_id, record, proven = verify_record_certificate(
             cert_json, content, genesis, self.spec
         )
+        return self.result(record_id, record, proven)
+
+    def result(self, record_id: str, record: dict[str, Any], proven: dict[str, Any]) -> P:
+        """The verified result of a proven record: its id, its fields named as in
+        `spec.shown` (a field typed as a dict: the record's mapping, {} if it has none) and the
+        `ProvenRecord` fields."""
         own: dict[str, Any] = {}
         hints = get_type_hints(self.proven)
         for f in fields(self.proven)[len(fields(ProvenRecord)) :]:
