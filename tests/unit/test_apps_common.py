@@ -25,7 +25,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Fields
 from tianfu.apps.common.errors import BadInput, CommandFailed
-from tianfu.apps.common.params import AMOUNT, document, fen, local_file
+from tianfu.apps.common.params import AMOUNT, address, document, fen, local_file
 from tianfu.apps.common.sdk import ContractSDK, operation, view
 from tianfu.apps.evidence.certificate import CERTIFICATE as EVIDENCE_CERTIFICATE
 from tianfu.apps.evidence.certificate import SPEC as EVIDENCE
@@ -196,6 +196,9 @@ def test_table_columns_are_keys_or_keys_with_their_headings() -> None:
     assert (view.columns, view.headers, view.show) == (("n", "org"), ("#", "org"), "rows")
 
 
+WHO = "Address or identity directory."
+
+
 def test_shared_argument_kinds() -> None:
     assert (AMOUNT.name, AMOUNT.type, AMOUNT.help, AMOUNT.option) == (
         "amount",
@@ -211,6 +214,9 @@ def test_shared_argument_kinds() -> None:
     digest = "ab" * 32
     assert note.parse is not None and note.parse(digest) == digest
     assert local_file("An image file.") == arg("file", Path, "An image file.")
+    who, to = address("who"), address("to", "The licensee.", option=True)
+    assert (who.option, who.help, to.option, to.help) == (None, WHO, "--to", "The licensee.")
+    assert who.parse is not None and who.parse("ab" * 20) == "ab" * 20
 
 
 def test_record_specs_name_their_fields_once() -> None:

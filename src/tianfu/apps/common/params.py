@@ -1,5 +1,5 @@
-"""Argument kinds the applications' command tables share: amounts in fen, documents given by
-their SHA-256 or as a file, and local files."""
+"""Argument kinds the applications' command tables share: addresses, amounts in fen, documents
+given by their SHA-256 or as a file, and local files."""
 
 from __future__ import annotations
 
@@ -7,6 +7,17 @@ from pathlib import Path
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import Param, arg, opt
+
+
+def address(
+    name: str,
+    help: str = "Address or identity directory.",  # noqa: A002
+    *,
+    option: bool = False,
+) -> Param:
+    """An account: a 40-hex address, or an identity directory whose address is used (an
+    option if `option`)."""
+    return (opt if option else arg)(name, help=help, parse=inputs.address)
 
 
 def fen(name: str = "amount", help: str = "Amount in fen.") -> Param:  # noqa: A002

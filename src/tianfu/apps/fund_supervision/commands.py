@@ -24,7 +24,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Output, Rows, Text
 from tianfu.apps.common.errors import CommandFailed
-from tianfu.apps.common.params import AMOUNT, document, fen
+from tianfu.apps.common.params import AMOUNT, address, document, fen
 from tianfu.apps.common.readable import Readable, yuan
 from tianfu.apps.fund_supervision import NAME
 from tianfu.apps.fund_supervision.sdk import POOL, beneficiary_hash
@@ -93,7 +93,7 @@ COMMANDS = CommandTable(
             arg("name"),
             arg("level", help="province, city, county, township or village."),
             arg("parent", help='Parent account id ("pool" for a province).', parse=source_account),
-            arg("manager", help="Manager's address or identity directory.", parse=inputs.address),
+            address("manager", "Manager's address or identity directory."),
         ),
         custom(
             "beneficiary-hash",

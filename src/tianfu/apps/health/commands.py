@@ -28,7 +28,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Fields, Output, Text
 from tianfu.apps.common.errors import BadInput
-from tianfu.apps.common.params import fen, local_file
+from tianfu.apps.common.params import address, fen, local_file
 from tianfu.apps.health import NAME
 from tianfu.apps.health.sdk import Health
 
@@ -104,7 +104,7 @@ def share_claim(session: cmd.Session, v: dict[str, Any]) -> Output:
     return _done(f"{v['rx_id']} shared with {v['org']}", h.prescription(v["rx_id"]) or {})
 
 
-PATIENT = arg("patient", help="The patient: address or identity directory.", parse=inputs.address)
+PATIENT = address("patient", "The patient: address or identity directory.")
 RECORD = arg("record_id", help="Record id (REC...).")
 RX = arg("rx_id", help="Prescription id (RX...).")
 ORG = arg("org", help="An organisation.")
@@ -227,13 +227,13 @@ COMMANDS = CommandTable(
         tx(
             "suspend-doctor",
             "(regulator) Suspend a doctor's prescribing.",
-            arg("doctor", help="Address or identity directory.", parse=inputs.address),
+            address("doctor"),
             arg("reason"),
         ),
         tx(
             "reinstate-doctor",
             "(regulator) Reinstate a suspended doctor.",
-            arg("doctor", help="Address or identity directory.", parse=inputs.address),
+            address("doctor"),
         ),
         record_view(
             "patient",
@@ -296,7 +296,7 @@ COMMANDS = CommandTable(
         record_view(
             "suspended",
             "Whether a doctor's prescribing is suspended.",
-            arg("doctor", help="Address or identity directory.", parse=inputs.address),
+            address("doctor"),
             title="suspension of {doctor}",
             missing="{doctor} is not suspended",
         ),

@@ -19,6 +19,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Fields, Output, Rows
 from tianfu.apps.common.errors import CommandFailed
+from tianfu.apps.common.params import address
 from tianfu.apps.ip_rights.sdk import CONTRACT, IpRights
 
 LICENCE_COLUMNS = ("id", "licensee_org", "exclusive", "scope", "start", "end", "fee_fen", "status")
@@ -84,9 +85,7 @@ COMMANDS = CommandTable(
             "Transfer a work's ownership (owner only) to a registered member address; the new "
             "owner's organisation is the one its certificate on chain names.",
             WORK,
-            arg(
-                "to", help="Address (or identity directory) of the new owner.", parse=inputs.address
-            ),
+            address("to", "Address (or identity directory) of the new owner."),
             opt("price_fen", int, default=0, min=0),
             method="transfer_work",
         ),
@@ -95,11 +94,7 @@ COMMANDS = CommandTable(
             "Grant a licence (owner only); it may not overlap an exclusive licence. The "
             "licensee's organisation is the one its certificate on chain names.",
             WORK,
-            arg(
-                "licensee",
-                help="Address (or identity directory) of the licensee.",
-                parse=inputs.address,
-            ),
+            address("licensee", "Address (or identity directory) of the licensee."),
             opt("scope", help="e.g. film/CN."),
             opt("start", help="YYYY-MM-DD (inclusive)."),
             opt("end", help="YYYY-MM-DD (inclusive)."),

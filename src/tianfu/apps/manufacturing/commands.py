@@ -24,7 +24,7 @@ from tianfu.apps.common.commands import (
     view,
 )
 from tianfu.apps.common.errors import BadInput
-from tianfu.apps.common.params import AMOUNT, document
+from tianfu.apps.common.params import AMOUNT, address, document
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.manufacturing import NAME
 
@@ -43,7 +43,7 @@ def items(texts: list[str]) -> list[dict[str, Any]]:
 
 
 ORDER = arg("order_id", help="Order id.")
-SUPPLIER = arg("supplier", help="Supplier: address or identity directory.", parse=inputs.address)
+SUPPLIER = address("supplier", "Supplier: address or identity directory.")
 ITEMS = arg("items", list[str], "Bill of materials: PART=QTY@UNIT_PRICE_FEN ...", parse=items)
 DUE = opt("due", help="Due time: ms, YYYY-MM-DD[THH:MM], or +N d|h|m|s.", parse=inputs.time_ms)
 SUPPLIER_ORG = ("supplier_org", "supplier")  # the column of a supplier's organisation
@@ -165,7 +165,7 @@ COMMANDS = CommandTable(
         view(
             "orders",
             "The orders an address buys or supplies.",
-            arg("who", help="Address or identity directory.", parse=inputs.address),
+            address("who"),
             opt("start", int, default=1),
             opt("limit", int, default=200),
             method="orders_of",

@@ -21,7 +21,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Display, Fields, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput
-from tianfu.apps.common.params import local_file
+from tianfu.apps.common.params import address, local_file
 from tianfu.apps.photo_sharing import media
 from tianfu.apps.photo_sharing.certificate import (
     CONTRACT,
@@ -124,9 +124,7 @@ def usage(session: cmd.Session, v: dict[str, Any]) -> Output:
 
 
 PHOTO = arg("photo_id", help="A photo id (PH000001).")
-TO = opt(
-    "to", str, "The licensee: an address (40 hex) or an identity directory.", parse=inputs.address
-)
+TO = address("to", "The licensee: an address (40 hex) or an identity directory.", option=True)
 COMMANDS = CommandTable(
     contract=CONTRACT,
     help="Photo sharing: register photos (hash, perceptual hash, thumbnail), near-duplicate "

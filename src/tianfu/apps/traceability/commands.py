@@ -23,7 +23,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Display, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput, CommandFailed
-from tianfu.apps.common.params import local_file
+from tianfu.apps.common.params import address, local_file
 from tianfu.apps.traceability import NAME
 from tianfu.apps.traceability.proof import KIND
 from tianfu.apps.traceability.sdk import Traceability
@@ -167,10 +167,8 @@ COMMANDS = CommandTable(
             "Hand custody of a batch to the next participant (holder only); its "
             "organisation is the one its certificate on chain names.",
             CODE,
-            arg(
-                "to",
-                help="Address (or identity directory) of the next holder: a registered member.",
-                parse=inputs.address,
+            address(
+                "to", "Address (or identity directory) of the next holder: a registered member."
             ),
             method="transfer_batch",
         ),
