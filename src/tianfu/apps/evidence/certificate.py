@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tianfu.apps.common.certificate import ProvenRecord, RecordCertificate, RecordSpec
+from tianfu.apps.evidence import NAME
 from tianfu.client import VerificationError
 
 
@@ -39,7 +40,7 @@ class VerifiedDeposit(ProvenRecord):
 
 SPEC = RecordSpec(
     kind="evidence",
-    contract="evidence",
+    contract=NAME,
     prefix="dep:",
     method="deposit",
     args=((0, "file_hash", "deposits another hash"),),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tianfu.apps.common.certificate import ProvenRecord, RecordCertificate, RecordSpec
+from tianfu.apps.photo_sharing import NAME
 from tianfu.client import VerificationError
 
 
@@ -41,7 +42,7 @@ class VerifiedAuthorship(ProvenRecord):
 
 SPEC = RecordSpec(
     kind="photo_authorship",
-    contract="photo_sharing",
+    contract=NAME,
     prefix="photo:",
     method="register",
     args=((0, "sha256", "registers another image hash"), (2, "phash", "registers another pHash")),
