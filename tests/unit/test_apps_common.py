@@ -13,11 +13,23 @@ import pytest
 
 from tianfu.apps.common.certificate import ProvenRecord
 from tianfu.apps.common.certificate_commands import certificate_commands
-from tianfu.apps.common.commands import arg, in_order, record_with, repeated
+from tianfu.apps.common.commands import (
+    NUMBER,
+    TIME,
+    arg,
+    headed,
+    in_order,
+    record_with,
+    repeated,
+    table_view,
+)
 from tianfu.apps.common.display import Fields
 from tianfu.apps.common.errors import BadInput, CommandFailed
+from tianfu.apps.common.params import AMOUNT, address, document, fen, local_file
 from tianfu.apps.common.sdk import ContractSDK, operation, view
+from tianfu.apps.evidence.certificate import CERTIFICATE as EVIDENCE_CERTIFICATE
 from tianfu.apps.evidence.certificate import SPEC as EVIDENCE
+from tianfu.apps.photo_sharing.certificate import CERTIFICATE as PHOTO_CERTIFICATE
 from tianfu.apps.photo_sharing.certificate import SPEC as PHOTO
 
 
@@ -172,3 +184,69 @@ def test_certificate_commands_are_worded_from_the_record_spec(spec: Any, texts: 
     assert verify.run is not None
     with pytest.raises(BadInput, match="--genesis"):  # nothing is read without a trust anchor
         verify.run(session, values)  # type: ignore[arg-type]
+
+
+def test_table_columns_are_keys_or_keys_with_their_headings() -> None:
+    assert headed(("id", "org")) == (("id", "org"), ())  # no heading differs: none given
+    assert headed(("id", ("org", "written by"), TIME, NUMBER)) == (
+        ("id", "org", "time_ms", "n"),
+        ("id", "written by", "time", "#"),
+    )
+    view = table_view("log", "A log.", arg("ref"), columns=(NUMBER, "org"), title="log of {ref}")
+    assert (view.columns, view.headers, view.show) == (("n", "org"), ("#", "org"), "rows")
+
+
+WHO = "Address or identity directory."
+
+
+def test_shared_argument_kinds() -> None:
+    assert (AMOUNT.name, AMOUNT.type, AMOUNT.help, AMOUNT.option) == (
+        "amount",
+        int,
+        "Amount in fen.",
+        None,
+    )
+    assert fen("total", "Total in fen.") == arg("total", int, "Total in fen.")
+    note = document("note", "The delivery note")
+    report = document("report", "The report", option=True)
+    assert (note.option, report.option) == (None, "--report")
+    assert note.help == "The delivery note: its SHA-256 or the file."
+    digest = "ab" * 32
+    assert note.parse is not None and note.parse(digest) == digest
+    assert local_file("An image file.") == arg("file", Path, "An image file.")
+    who, to = address("who"), address("to", "The licensee.", option=True)
+    assert (who.option, who.help, to.option, to.help) == (None, WHO, "--to", "The licensee.")
+    assert who.parse is not None and who.parse("ab" * 20) == "ab" * 20
+
+
+def test_record_specs_name_their_fields_once() -> None:
+    assert (EVIDENCE.title, EVIDENCE.id_field) == ("evidence certificate", "deposit_id")
+    assert (PHOTO.title, PHOTO.id_field) == ("authorship certificate", "photo_id")
+    assert EVIDENCE.named()[:2] == (("file_sha256", "file_hash"), ("title", "title"))
+    assert (EVIDENCE.source("file_sha256"), EVIDENCE.source("meta")) == ("file_hash", "meta")
+    assert PHOTO.source("sha256") == "sha256"  # shown as image_sha256, verified as sha256
+
+
+def test_a_verified_result_reads_the_record_by_the_spec() -> None:
+    proven = {
+        "org": "org1",
+        "name": "n",
+        "chain_id": "c",
+        "height": 3,
+        "time_ms": 4,
+        "tx_hash": "t",
+        "block_hash": "b",
+        "state_root": "s",
+        "validator_changes": 0,
+    }
+    record = {"file_hash": "f" * 64, "title": "T", "depositor": "d", "meta": {"k": 1}}
+    deposit = EVIDENCE_CERTIFICATE.result("D0001", record, proven)
+    assert (deposit.deposit_id, deposit.file_sha256, deposit.title) == ("D0001", "f" * 64, "T")
+    assert (deposit.meta, deposit.depositor, deposit.height) == ({"k": 1}, "d", 3)
+    assert deposit.meta is not record["meta"]  # a copy
+    no_meta = EVIDENCE_CERTIFICATE.result("D0002", {**record, "meta": None}, proven)
+    assert no_meta.meta == {}
+    photo = {"sha256": "a" * 64, "phash": "p", "title": "T", "author": "x", "licence": {}}
+    authorship = PHOTO_CERTIFICATE.result("PH000001", photo, proven)
+    assert (authorship.photo_id, authorship.sha256, authorship.phash) == ("PH000001", "a" * 64, "p")
+    assert (authorship.licence, authorship.author) == ({}, "x")

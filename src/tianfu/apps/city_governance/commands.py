@@ -11,6 +11,8 @@ from tianfu.apps.city_governance import NAME
 from tianfu.apps.city_governance.sdk import reporter_hash
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
+    NUMBER,
+    TIME,
     CommandTable,
     arg,
     custom,
@@ -23,10 +25,8 @@ from tianfu.apps.common.commands import (
     view,
 )
 from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.params import document
 from tianfu.apps.common.readable import Readable
-
-STAT_COLUMNS = ("dept", "received", "transferred_in", "transferred_out", "handled", "late")
-STAT_COLUMNS2 = ("closed", "reopened", "open", "overdue_now", "overdue_flagged")
 
 
 def verdict(text: str) -> bool:
@@ -55,8 +55,7 @@ COMMANDS = CommandTable(
             arg("org", help="The member organisation whose staff work for it."),
             opt(
                 "sla",
-                str,
-                "Deadline after dispatch: ms or N d|h|m|s (urgent: a quarter).",
+                help="Deadline after dispatch: ms or N d|h|m|s (urgent: a quarter).",
                 parse=inputs.duration_ms,
             ),
         ),
@@ -65,7 +64,7 @@ COMMANDS = CommandTable(
             "Compute (locally) the salted hash under which a citizen is recorded.",
             printed(reporter_hash, "contact", "salt"),
             arg("contact", help="The citizen's phone number or ID (never sent)."),
-            opt("salt", str, "The service centre's secret salt."),
+            opt("salt", help="The service centre's secret salt."),
             uses=(),
         ),
         tx(
@@ -78,16 +77,15 @@ COMMANDS = CommandTable(
             ),
             arg("location", help="A public place: street, grid cell (no personal data)."),
             arg("summary", help="What is wrong (no names, phone or ID numbers)."),
-            opt("priority", str, "normal or urgent.", default="normal"),
+            opt("priority", help="normal or urgent.", default="normal"),
             opt(
                 "details",
-                str,
-                "The complaint's full text: its SHA-256 or the file.",
+                help="The complaint's full text: its SHA-256 or the file.",
                 default="",
                 parse=optional_hash,
             ),
-            opt("reporter", str, "The citizen's salted hash (see reporter-hash).", default=""),
-            opt("sensor_ref", str, "(sensor) The alarm's reference.", default=""),
+            opt("reporter", help="The citizen's salted hash (see reporter-hash).", default=""),
+            opt("sensor_ref", help="(sensor) The alarm's reference.", default=""),
             method="file_case",
             args=in_order(
                 "case_id",
@@ -113,12 +111,7 @@ COMMANDS = CommandTable(
             "(the case's department) Report a case handled.",
             CASE,
             arg("result", help="What was done."),
-            opt(
-                "evidence",
-                str,
-                "Photos or work order: its SHA-256 or the file.",
-                parse=inputs.hash_or_file,
-            ),
+            document("evidence", "Photos or work order", option=True),
         ),
         tx(
             "check",
@@ -140,14 +133,14 @@ COMMANDS = CommandTable(
             "history",
             "A case's history: filed, dispatched, transferred (with reasons), handled, checked.",
             CASE,
-            columns=("n", "action", "dept", "by_org", "time_ms", "reason", "note", "result"),
-            headers=("#", "action", "dept", "by", "time", "reason", "note", "result"),
+            columns=(NUMBER, "action", "dept", ("by_org", "by"), TIME, "reason", "note", "result"),
         ),
         table_view("departments", "The departments.", columns=("id", "name", "org", "sla_ms")),
         table_view(
             "stats",
             "Public statistics per department (counts only, no personal data).",
-            columns=STAT_COLUMNS + STAT_COLUMNS2,
+            columns=("dept", "received", "transferred_in", "transferred_out", "handled", "late")
+            + ("closed", "reopened", "open", "overdue_now", "overdue_flagged"),
         ),
         table_view(
             "overdue",

@@ -11,9 +11,8 @@ its verified result is a `ProvenRecord` subclass with the record's own fields.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, Generic, TypeVar, get_origin, get_type_hints
 
 from tianfu.client import Client, VerificationError
 from tianfu.execution.contract_api import address_of
@@ -40,12 +39,13 @@ class RecordSpec:
     contract: str
     prefix: str  # the record's state key is prefix + id
     method: str  # the contract method that writes it; it returns the id
-    min_args: int  # the writing transaction has at least this many arguments
+    # The writing transaction's arguments that must be the record's fields: (position, the
+    # field, what the transaction did instead: "deposits another hash").
+    args: tuple[tuple[int, str, str], ...]
     error: type[VerificationError]
     certificate: str  # "an evidence certificate"
-    title: str  # "evidence certificate": in headings and help texts
     proves: str  # "evidence deposit": "verified evidence deposit"
-    record: str  # "deposit": "the proven record is another deposit"
+    record: str  # "deposit": "the proven record is another deposit"; its id is "deposit_id"
     transaction: str  # "deposit": "the deposit transaction failed"
     content: str  # what the record's hash is of: "file"
     content_hash: str  # the record's field holding the content's SHA-256: "file_hash"
@@ -56,15 +56,32 @@ class RecordSpec:
     signer: str  # the record's field holding the signer's address: "depositor"
     text_fields: tuple[str, ...]  # fields that must be strings
     lacks: str  # "its file hash, title or organisation"
-    # The record against the writing transaction's arguments: (holds, message if not).
-    arg_checks: Callable[[dict[str, Any], list[Any]], list[tuple[bool, str]]]
-    id_field: str  # the id's name in the document's readable fields: "deposit_id"
-    # The record's own readable fields, after the contract and the id.
-    shown: Callable[[dict[str, Any]], dict[str, Any]]
+    # The record's own readable fields, after the contract and the id: a field's name, or
+    # (name, the record's field) for one named otherwise. The verified result reads its own
+    # fields by the same names.
+    shown: tuple[str | tuple[str, str], ...]
     summary: tuple[str, ...]  # readable fields shown when a certificate is written
 
     def key(self, record_id: str) -> str:
         return self.prefix + record_id
+
+    @property
+    def title(self) -> str:
+        """The certificate's name without its article: "evidence certificate"."""
+        return self.certificate.split(" ", 1)[1]
+
+    @property
+    def id_field(self) -> str:
+        """The id's name in the readable fields and the verified result: "deposit_id"."""
+        return self.record + "_id"
+
+    def named(self) -> tuple[tuple[str, str], ...]:
+        """The shown fields as (name, the record's field)."""
+        return tuple((f, f) if isinstance(f, str) else f for f in self.shown)
+
+    def source(self, name: str) -> str:
+        """The record's field holding the shown or verified field `name`."""
+        return dict(self.named()).get(name, name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +119,7 @@ def register_record_kind(spec: RecordSpec) -> None:
         return {
             "contract": contract,
             spec.id_field: record_id,
-            **spec.shown(record),
+            **{name: record[field] for name, field in spec.named()},
             "height": header.height,
             "time_ms": header.time_ms,
             "block_hash": header.hash.hex(),
@@ -134,7 +151,8 @@ def proven_record(
     header = b.header
     if not isinstance(record, dict):
         raise error(f"the proven {spec.record} record is not a record")
-    if body.contract != contract or body.method != spec.method or len(body.args) < spec.min_args:
+    min_args = max(position for position, _, _ in spec.args) + 1
+    if body.contract != contract or body.method != spec.method or len(body.args) < min_args:
         raise error(f"the proven transaction is not {spec.written_by}")
     checks = [
         (
@@ -143,7 +161,10 @@ def proven_record(
         ),
         (record.get("id") == record_id, f"the proven record is another {spec.record}"),
         (record.get("tx") == p.tx.hash.hex(), "the record was not written by this transaction"),
-        *spec.arg_checks(record, list(body.args)),
+        *[
+            (body.args[position] == record.get(name), f"the transaction {instead}")
+            for position, name, instead in spec.args
+        ],
         (record.get("height") == header.height, "the record's height is not the block's"),
         (record.get("time_ms") == header.time_ms, "the record's time is not the block's"),
         (
@@ -235,3 +256,58 @@ def verify_record_certificate(
         "validator_changes": len(verified.verified.changes) - 1,
     }
     return record_id, record, proven
+
+
+P = TypeVar("P", bound=ProvenRecord)
+
+
+@dataclass(frozen=True)
+class RecordCertificate(Generic[P]):
+    """One application's record certificates: `spec` says how the record is proven, `proven`
+    is what a verified certificate returns (a `ProvenRecord` whose own fields are the id and
+    record fields named as in `spec.shown`; a field typed as a dict is the record's mapping,
+    {} if it has none). Making one registers its proof-document kind."""
+
+    spec: RecordSpec
+    proven: type[P]
+
+    def __post_init__(self) -> None:
+        register_record_kind(self.spec)
+
+    def export(self, client: Client, record_id: str, contract: str | None = None) -> dict[str, Any]:
+        """Collect the proofs of record `record_id` from a node into a certificate (a dict).
+
+        The node is not trusted: the certificate is made only of what verifies against the
+        client's trusted genesis (fetched and trusted with a warning by the CLI if none is
+        given)."""
+        return export_record_certificate(client, self.spec, record_id, contract)
+
+    def verify(
+        self, cert_json: dict[str, Any] | str | bytes, content: bytes | None, genesis: Genesis
+    ) -> P:
+        """Verify a certificate offline against `genesis` alone; return what it proves.
+
+        Checks every link of the validator chain from the genesis to the block; the block's
+        commit certificate by the set of its height; the writing transaction and its
+        successful receipt in that block (Merkle paths to the tx and receipts roots); the
+        record in that block's state (Merkle proof to the state root), written by exactly
+        that transaction at that height and time by its signer; that the document's readable
+        fields are exactly the proven data; and, when `content` is given, that its SHA-256
+        is the record's. Raises `spec.error` (`spec.mismatch` for the content)."""
+        record_id, record, proven = verify_record_certificate(
+            cert_json, content, genesis, self.spec
+        )
+        return self.result(record_id, record, proven)
+
+    def result(self, record_id: str, record: dict[str, Any], proven: dict[str, Any]) -> P:
+        """The verified result of a proven record: its id, its fields named as in
+        `spec.shown` (a field typed as a dict: the record's mapping, {} if it has none) and the
+        `ProvenRecord` fields."""
+        own: dict[str, Any] = {}
+        hints = get_type_hints(self.proven)
+        for f in fields(self.proven)[len(fields(ProvenRecord)) :]:
+            value = record.get(self.spec.source(f.name))
+            if get_origin(hints[f.name]) is dict:
+                value = dict(value) if isinstance(value, dict) else {}
+            own[f.name] = record_id if f.name == self.spec.id_field else value
+        return self.proven(**own, **proven)

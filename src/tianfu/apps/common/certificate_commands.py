@@ -13,6 +13,7 @@ from tianfu.apps.common.certificate import load_record_certificate as load
 from tianfu.apps.common.commands import TRUSTED_GENESIS, Command, Param, Session, arg, custom, opt
 from tianfu.apps.common.display import Fields, Output, Text
 from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.params import local_file
 from tianfu.proofs.documents import dump_document
 from tianfu.types import Genesis
 
@@ -75,7 +76,7 @@ def certificate_commands(
             f"{spec.certificate.replace('certificate', 'CERTIFICATE')} offline, trusting only "
             "the genesis.",
             verify_file,
-            arg("file", Path, f"The {spec.content} whose {spec.transaction} is to be proven."),
+            local_file(f"The {spec.content} whose {spec.transaction} is to be proven."),
             arg("certificate_file", Path, f"The {spec.title} JSON."),
             opt(
                 "genesis",

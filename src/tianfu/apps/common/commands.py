@@ -155,15 +155,28 @@ def view(name: str, help: str, *params: Param, **kw: Any) -> Command:  # noqa: A
     return Command(name, help, "view", params, **kw)
 
 
+Column = str | tuple[str, str]  # a record's key, or (key, heading) for a column headed otherwise
+NUMBER = ("n", "#")  # a record's number in its list
+TIME = ("time_ms", "time")  # the block time it was written at
+
+
+def headed(columns: tuple[Column, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The keys of `columns` and their headings (none when every column is headed by its key)."""
+    keys = tuple(c if isinstance(c, str) else c[0] for c in columns)
+    headings = tuple(c if isinstance(c, str) else c[1] for c in columns)
+    return keys, () if headings == keys else headings
+
+
 def table_view(
     name: str,
     help: str,  # noqa: A002
     *params: Param,
-    columns: tuple[str, ...],
+    columns: tuple[Column, ...],
     **kw: Any,
 ) -> Command:
     """A view whose result (a list of records) reads as a table of `columns`."""
-    return Command(name, help, "view", params, show="rows", columns=columns, **kw)
+    keys, headings = headed(columns)
+    return Command(name, help, "view", params, show="rows", columns=keys, headers=headings, **kw)
 
 
 def record_view(name: str, help: str, *params: Param, **kw: Any) -> Command:  # noqa: A002

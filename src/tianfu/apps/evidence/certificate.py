@@ -14,20 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tianfu.apps.common.certificate import (
-    ProvenRecord,
-    RecordSpec,
-    export_record_certificate,
-    load_record_certificate,
-    register_record_kind,
-    verify_record_certificate,
-)
-from tianfu.client import Client, VerificationError
-from tianfu.types import Genesis
-
-KIND = "evidence"
-CONTRACT = "evidence"
-RECORD_PREFIX = "dep:"
+from tianfu.apps.common.certificate import ProvenRecord, RecordCertificate, RecordSpec
+from tianfu.apps.evidence import NAME
+from tianfu.client import VerificationError
 
 
 class EvidenceCertificateError(VerificationError):
@@ -49,28 +38,14 @@ class VerifiedDeposit(ProvenRecord):
     depositor: str
 
 
-def _arg_checks(record: dict[str, Any], args: list[Any]) -> list[tuple[bool, str]]:
-    return [(args[0] == record.get("file_hash"), "the transaction deposits another hash")]
-
-
-def _shown(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "file_sha256": record["file_hash"],
-        "title": record["title"],
-        "depositor": record["depositor"],
-        "org": record["org"],
-    }
-
-
 SPEC = RecordSpec(
-    kind=KIND,
-    contract=CONTRACT,
-    prefix=RECORD_PREFIX,
+    kind="evidence",
+    contract=NAME,
+    prefix="dep:",
     method="deposit",
-    min_args=1,
+    args=((0, "file_hash", "deposits another hash"),),
     error=EvidenceCertificateError,
     certificate="an evidence certificate",
-    title="evidence certificate",
     proves="evidence deposit",
     record="deposit",
     transaction="deposit",
@@ -82,54 +57,11 @@ SPEC = RecordSpec(
     signer="depositor",
     text_fields=("file_hash", "title", "org"),
     lacks="its file hash, title or organisation",
-    arg_checks=_arg_checks,
-    id_field="deposit_id",
     chain="consortium",
-    shown=_shown,
+    shown=(("file_sha256", "file_hash"), "title", "depositor", "org"),
     summary=("file_sha256", "height", "time_ms"),
 )
-
-
-def deposit_key(deposit_id: str) -> str:
-    return SPEC.key(deposit_id)
-
-
-register_record_kind(SPEC)
-
-
-def export_certificate(client: Client, deposit_id: str, contract: str = CONTRACT) -> dict[str, Any]:
-    """Collect the proofs of deposit `deposit_id` from a node into a certificate (a dict).
-
-    The node is not trusted: the certificate is made only of what verifies against the
-    client's trusted genesis (fetched and trusted with a warning by the CLI if none is given).
-    """
-    return export_record_certificate(client, SPEC, deposit_id, contract)
-
-
-def load_certificate(data: bytes | str) -> dict[str, Any]:
-    return load_record_certificate(data, SPEC)
-
-
-def verify_certificate(
-    cert_json: dict[str, Any] | str | bytes, file_bytes: bytes | None, genesis: Genesis
-) -> VerifiedDeposit:
-    """Verify an evidence certificate offline against `genesis` alone; return what it proves.
-
-    Checks: every link of the validator chain from the genesis to the block; the commit
-    certificate of the block by the set of its height; the deposit transaction and its
-    successful receipt are in that block (Merkle paths to the tx and receipts roots); the
-    deposit record is in that block's state (Merkle proof to the state root) and was
-    written by exactly that transaction at that height and time; the document's readable
-    fields are exactly the proven data; and, when `file_bytes` is given, the file's SHA-256
-    equals the deposited hash. Raises `EvidenceCertificateError` (`FileMismatch` for the file).
-    """
-    deposit_id, record, proven = verify_record_certificate(cert_json, file_bytes, genesis, SPEC)
-    meta = record.get("meta")
-    return VerifiedDeposit(
-        deposit_id=deposit_id,
-        file_sha256=record["file_hash"],
-        title=record["title"],
-        meta=dict(meta) if isinstance(meta, dict) else {},
-        depositor=record["depositor"],
-        **proven,
-    )
+KIND, CONTRACT = SPEC.kind, SPEC.contract
+CERTIFICATE = RecordCertificate(SPEC, VerifiedDeposit)
+deposit_key = SPEC.key
+verify_certificate = CERTIFICATE.verify

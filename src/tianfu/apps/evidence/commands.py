@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.certificate_commands import certificate_commands
 from tianfu.apps.common.commands import (
     CommandTable,
-    Session,
     arg,
     custom,
     opt,
@@ -19,13 +19,14 @@ from tianfu.apps.common.commands import (
     tx,
 )
 from tianfu.apps.common.display import Output, Text
+from tianfu.apps.common.params import local_file
 from tianfu.apps.evidence.certificate import CONTRACT, SPEC, VerifiedDeposit, verify_certificate
 from tianfu.apps.evidence.sdk import Evidence, file_sha256
 
 show = record_with(Evidence, "deposit_id", "deposit", "attestations", "verifications")
 
 
-def find(session: Session, v: dict[str, Any]) -> Output:
+def find(session: cmd.Session, v: dict[str, Any]) -> Output:
     ids = Evidence(session.client()).by_hash(file_sha256(v["file"]))
     return Output(ids, (Text("\n".join(ids) if ids else "no deposit of this file"),))
 
@@ -42,8 +43,8 @@ COMMANDS = CommandTable(
         tx(
             "deposit",
             "Deposit a file's SHA-256 (role depositor); the result is the deposit id.",
-            arg("file", Path, "The file; only its SHA-256 is sent."),
-            opt("title", str, "What the file is."),
+            local_file("The file; only its SHA-256 is sent."),
+            opt("title", help="What the file is."),
             repeated("meta", "KEY=VALUE metadata (repeatable; VALUE parsed as JSON)."),
             args=lambda v: [file_sha256(v["file"]), v["title"], inputs.fields(v["meta"], "--meta")],
         ),
@@ -57,16 +58,16 @@ COMMANDS = CommandTable(
             "find",
             "List the deposits of a file's hash, oldest first.",
             find,
-            arg("file", Path, "A file; its SHA-256 is looked up."),
+            local_file("A file; its SHA-256 is looked up."),
         ),
         tx("attest", "Attest a deposit as a notary (role notary).", DEPOSIT, arg("statement")),
         tx(
             "court-verify",
             "Record that a court verified (or rejected) a deposit (role court).",
             DEPOSIT,
-            opt("case_no", str, "Case number.", flag="--case"),
-            opt("result", str, "verified or rejected.", default="verified"),
-            opt("note", str, default=""),
+            opt("case_no", help="Case number.", flag="--case"),
+            opt("result", help="verified or rejected.", default="verified"),
+            opt("note", default=""),
             method="record_verification",
         ),
         *certificate_commands(SPEC, DEPOSIT, Path.read_bytes, verify_certificate, _deposited),
@@ -75,8 +76,7 @@ COMMANDS = CommandTable(
             "List a deposit's notary attestations.",
             DEPOSIT,
             method="attestations",
-            columns=("org", "name", "height", "statement"),
-            headers=("org", "notary", "block", "statement"),
+            columns=("org", ("name", "notary"), ("height", "block"), "statement"),
             title="attestations of {deposit_id}",
         ),
     ),

@@ -8,11 +8,7 @@ from typing import Any
 
 from tianfu.apps.common.inputs import sha256_file
 from tianfu.apps.common.sdk import ContractSDK, view
-from tianfu.apps.evidence.certificate import (
-    CONTRACT,
-    export_certificate,
-    verify_certificate,
-)
+from tianfu.apps.evidence.certificate import CERTIFICATE, CONTRACT, verify_certificate
 
 
 def file_sha256(data: bytes | Path) -> str:
@@ -54,6 +50,6 @@ class Evidence(ContractSDK):
     # -- certificates -------------------------------------------------------------------------
     def certificate(self, deposit_id: str) -> dict[str, Any]:
         """The evidence certificate of a deposit (verified first if the client has a genesis)."""
-        return export_certificate(self.client, deposit_id, self.contract)
+        return CERTIFICATE.export(self.client, deposit_id, self.contract)
 
     verify = staticmethod(verify_certificate)

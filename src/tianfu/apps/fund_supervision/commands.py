@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
     CommandTable,
-    Session,
     arg,
     custom,
     opt,
@@ -24,6 +24,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Output, Rows, Text
 from tianfu.apps.common.errors import CommandFailed
+from tianfu.apps.common.params import AMOUNT, address, document, fen
 from tianfu.apps.common.readable import Readable, yuan
 from tianfu.apps.fund_supervision import NAME
 from tianfu.apps.fund_supervision.sdk import POOL, beneficiary_hash
@@ -45,7 +46,7 @@ def refused_attempt(outcome: Any) -> str | None:
     return None
 
 
-def report(session: Session, v: dict[str, Any]) -> Output:
+def report(session: cmd.Session, v: dict[str, Any]) -> Output:
     idle_ms = None if v["idle_days"] is None else v["idle_days"] * 86_400_000
     rep = session.client().query(NAME, "report", v["fund_id"], idle_ms)
     if not isinstance(rep, dict):
@@ -66,10 +67,9 @@ def report(session: Session, v: dict[str, Any]) -> Output:
 
 
 FUND = arg("fund_id")
-AMOUNT = arg("amount", int, "Amount in fen.")
 SOURCE = arg("source", help='Source account ("pool" = the fund\'s pool).', parse=source_account)
-MEMO = opt("memo", str, "A note recorded with the allocation.", default="")
-DOC = arg("doc", help="Supporting document: its SHA-256 or the file.", parse=inputs.hash_or_file)
+MEMO = opt("memo", help="A note recorded with the allocation.", default="")
+DOC = document("doc", "Supporting document")
 ALLOCATE = (FUND, SOURCE, arg("to"), AMOUNT, MEMO)
 DISBURSE = (FUND, arg("account_id"), arg("id_hash"), AMOUNT, arg("purpose"), DOC)
 
@@ -93,14 +93,14 @@ COMMANDS = CommandTable(
             arg("name"),
             arg("level", help="province, city, county, township or village."),
             arg("parent", help='Parent account id ("pool" for a province).', parse=source_account),
-            arg("manager", help="Manager's address or identity directory.", parse=inputs.address),
+            address("manager", "Manager's address or identity directory."),
         ),
         custom(
             "beneficiary-hash",
             "Compute (locally) the salted hash under which a beneficiary is registered.",
             printed(beneficiary_hash, "identity_number", "salt"),
             arg("identity_number"),
-            opt("salt", str, "The registering office's secret salt."),
+            opt("salt", help="The registering office's secret salt."),
             uses=(),
         ),
         tx(
@@ -115,9 +115,9 @@ COMMANDS = CommandTable(
             "(fund authority) Create an earmarked fund.",
             FUND,
             arg("purpose"),
-            arg("total", int, "Total in fen."),
-            opt("start", str, "ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
-            opt("end", str, "ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
+            fen("total", "Total in fen."),
+            opt("start", help="ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
+            opt("end", help="ms, YYYY-MM-DD, or +N d|h|m|s.", parse=inputs.time_ms),
         ),
         tx(
             "allocate",

@@ -12,10 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
+    NUMBER,
+    TIME,
     CommandTable,
-    Session,
     arg,
     custom,
     opt,
@@ -26,14 +28,14 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Fields, Output, Text
 from tianfu.apps.common.errors import BadInput
-from tianfu.apps.common.readable import Readable
+from tianfu.apps.common.params import address, fen, local_file
 from tianfu.apps.health import NAME
 from tianfu.apps.health.sdk import Health
 
 SIGNED = ("url", "identity", "json")
 
 
-def _health(session: Session) -> Health:
+def _health(session: cmd.Session) -> Health:
     return Health(session.client(signed=True))
 
 
@@ -48,19 +50,19 @@ def _done(title: str, doc: dict[str, Any]) -> Output:
     return Output(doc, (Fields(title, doc),))
 
 
-def add_record(session: Session, v: dict[str, Any]) -> Output:
+def add_record(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     rec_id = h.add_record(v["patient"], v["kind"], _content(v["file"]), v["reader"] or ())
     return _done(f"record {rec_id} written", h.record(rec_id) or {"id": rec_id})
 
 
-def amend(session: Session, v: dict[str, Any]) -> Output:
+def amend(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     version = h.amend(v["record_id"], _content(v["file"]))
     return _done(f"record {v['record_id']} version {version}", h.record(v["record_id"]) or {})
 
 
-def read(session: Session, v: dict[str, Any]) -> Output:
+def read(session: cmd.Session, v: dict[str, Any]) -> Output:
     content = _health(session).read(v["ref"], v["purpose"], wait_s=v["wait"])
     out: Path | None = v["out"]
     if out is not None:
@@ -73,45 +75,45 @@ def read(session: Session, v: dict[str, Any]) -> Output:
     return Output({"ref": v["ref"], "content": text}, (Text(text.rstrip("\n")),))
 
 
-def share(session: Session, v: dict[str, Any]) -> Output:
+def share(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     h.share(v["record_id"], v["org"])
     return _done(f"record {v['record_id']} shared with {v['org']}", h.record(v["record_id"]) or {})
 
 
-def prescribe(session: Session, v: dict[str, Any]) -> Output:
+def prescribe(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     rx_id = h.prescribe(v["patient"], v["drug"], v["dose"], v["quantity"], v["expires"], v["note"])
     return _done(f"prescription {rx_id} issued", h.prescription(rx_id) or {"id": rx_id})
 
 
-def present(session: Session, v: dict[str, Any]) -> Output:
+def present(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     h.present(v["rx_id"], v["org"])
     return _done(f"{v['rx_id']} presented to {v['org']}", h.prescription(v["rx_id"]) or {})
 
 
-def details(session: Session, v: dict[str, Any]) -> Output:
+def details(session: cmd.Session, v: dict[str, Any]) -> Output:
     doc = _health(session).details(v["rx_id"], v["purpose"], wait_s=v["wait"])
     return _done(f"details of {v['rx_id']} (access logged)", doc)
 
 
-def share_claim(session: Session, v: dict[str, Any]) -> Output:
+def share_claim(session: cmd.Session, v: dict[str, Any]) -> Output:
     h = _health(session)
     h.share_claim(v["rx_id"], v["org"])
     return _done(f"{v['rx_id']} shared with {v['org']}", h.prescription(v["rx_id"]) or {})
 
 
-PATIENT = arg("patient", help="The patient: address or identity directory.", parse=inputs.address)
+PATIENT = address("patient", "The patient: address or identity directory.")
 RECORD = arg("record_id", help="Record id (REC...).")
 RX = arg("rx_id", help="Prescription id (RX...).")
 ORG = arg("org", help="An organisation.")
+PRESCRIBER = ("org", "prescribed by")  # the column of a prescription's doctor's organisation
 WAIT = opt("wait", float, "Seconds to wait while the node fetches the content.", default=30.0)
 
 COMMANDS = CommandTable(
     contract=NAME,
     help="Health: private medical records shared by consent, prescriptions, claims.",
-    readable=Readable(money=frozenset({"amount_fen", "reimbursed_fen"})),
     wrap_json=True,
     notes=(
         "Record content and prescription details are private data: only the nodes of the "
@@ -129,7 +131,7 @@ COMMANDS = CommandTable(
             add_record,
             PATIENT,
             arg("kind", help="lab, imaging, diagnosis, discharge or other."),
-            arg("file", Path, "The record's content (kept off the ledger)."),
+            local_file("The record's content (kept off the ledger)."),
             repeated(
                 "reader", "Another organisation that may read it (repeatable; consented ones only)."
             ),
@@ -140,7 +142,7 @@ COMMANDS = CommandTable(
             "(clinician of the writer) A new version of a record, for its current readers.",
             amend,
             RECORD,
-            arg("file", Path, "The new content."),
+            local_file("The new content."),
             uses=SIGNED,
         ),
         custom(
@@ -148,7 +150,7 @@ COMMANDS = CommandTable(
             "Log an access to a record or a prescription and read its content.",
             read,
             arg("ref", help="Record id (REC...) or prescription id (RX...)."),
-            opt("purpose", str, "Why you read it (logged on chain)."),
+            opt("purpose", help="Why you read it (logged on chain)."),
             opt("out", Path | None, "Write the content to this file.", default=None),
             WAIT,
             uses=SIGNED,
@@ -168,16 +170,15 @@ COMMANDS = CommandTable(
             "(doctor) Issue a prescription; drug and dose stay private.",
             prescribe,
             PATIENT,
-            opt("drug", str, "The drug and strength."),
-            opt("dose", str, "How to take it."),
+            opt("drug", help="The drug and strength."),
+            opt("dose", help="How to take it."),
             opt("quantity", int, "Units to dispense.", min=1),
             opt(
                 "expires",
-                str,
-                "Expiry: ms, YYYY-MM-DD[THH:MM] or +N d|h|m|s.",
+                help="Expiry: ms, YYYY-MM-DD[THH:MM] or +N d|h|m|s.",
                 parse=inputs.time_ms,
             ),
-            opt("note", str, default=""),
+            opt("note", default=""),
             uses=SIGNED,
         ),
         custom(
@@ -193,7 +194,7 @@ COMMANDS = CommandTable(
             "Read a prescription's private details (logged as an access).",
             details,
             RX,
-            opt("purpose", str, "Why you read them (logged on chain)."),
+            opt("purpose", help="Why you read them (logged on chain)."),
             WAIT,
             uses=SIGNED,
         ),
@@ -221,18 +222,18 @@ COMMANDS = CommandTable(
             "reimburse",
             "(insurer) Record the reimbursement of a prescription.",
             RX,
-            arg("amount_fen", int, "Amount in fen."),
+            fen("amount_fen"),
         ),
         tx(
             "suspend-doctor",
             "(regulator) Suspend a doctor's prescribing.",
-            arg("doctor", help="Address or identity directory.", parse=inputs.address),
+            address("doctor"),
             arg("reason"),
         ),
         tx(
             "reinstate-doctor",
             "(regulator) Reinstate a suspended doctor.",
-            arg("doctor", help="Address or identity directory.", parse=inputs.address),
+            address("doctor"),
         ),
         record_view(
             "patient",
@@ -253,8 +254,7 @@ COMMANDS = CommandTable(
             "A patient's records.",
             PATIENT,
             method="records_of",
-            columns=("id", "kind", "org", "readers", "purged", "time_ms"),
-            headers=("id", "kind", "written by", "readers", "purged", "time"),
+            columns=("id", "kind", ("org", "written by"), "readers", "purged", TIME),
             title="records of {patient}",
         ),
         table_view(
@@ -262,8 +262,7 @@ COMMANDS = CommandTable(
             "Every access to a record or a prescription's details.",
             arg("ref", help="Record or prescription id."),
             method="access_log",
-            columns=("n", "org", "name", "purpose", "time_ms"),
-            headers=("#", "org", "who", "purpose", "time"),
+            columns=(NUMBER, "org", ("name", "who"), "purpose", TIME),
             title="access log of {ref}",
         ),
         record_view(
@@ -278,16 +277,14 @@ COMMANDS = CommandTable(
             "A patient's prescriptions.",
             PATIENT,
             method="prescriptions_of",
-            columns=("id", "org", "quantity", "expires_ms", "status"),
-            headers=("id", "prescribed by", "quantity", "expires", "status"),
+            columns=("id", PRESCRIBER, "quantity", ("expires_ms", "expires"), "status"),
             title="prescriptions of {patient}",
         ),
         table_view(
             "claimable",
             "Dispensed prescriptions shared with insurer ORG, not reimbursed yet.",
             ORG,
-            columns=("id", "org", "quantity", "status"),
-            headers=("id", "prescribed by", "quantity", "status"),
+            columns=("id", PRESCRIBER, "quantity", "status"),
             title="claimable by {org}",
         ),
         record_view(
@@ -299,7 +296,7 @@ COMMANDS = CommandTable(
         record_view(
             "suspended",
             "Whether a doctor's prescribing is suspended.",
-            arg("doctor", help="Address or identity directory.", parse=inputs.address),
+            address("doctor"),
             title="suspension of {doctor}",
             missing="{doctor} is not suspended",
         ),

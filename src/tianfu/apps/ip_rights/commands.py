@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
     CommandTable,
-    Session,
     arg,
     custom,
     in_order,
@@ -19,6 +19,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Fields, Output, Rows
 from tianfu.apps.common.errors import CommandFailed
+from tianfu.apps.common.params import address
 from tianfu.apps.ip_rights.sdk import CONTRACT, IpRights
 
 LICENCE_COLUMNS = ("id", "licensee_org", "exclusive", "scope", "start", "end", "fee_fen", "status")
@@ -32,7 +33,7 @@ def _register_args(v: dict[str, Any]) -> list[Any]:
     return [digest, v["title"], list(v["authors"]), v["work_type"]]
 
 
-def show(session: Session, v: dict[str, Any]) -> Output:
+def show(session: cmd.Session, v: dict[str, Any]) -> Output:
     ip = IpRights(session.client())
     w = ip.work(v["work_id"])
     if w is None:
@@ -45,7 +46,7 @@ def show(session: Session, v: dict[str, Any]) -> Output:
     return Output({**w, "licence_records": licences}, shown)
 
 
-def history(session: Session, v: dict[str, Any]) -> Output:
+def history(session: cmd.Session, v: dict[str, Any]) -> Output:
     ip = IpRights(session.client())
     items = ip.ownership_history(v["work_id"]) if v["ownership"] else ip.history(v["work_id"])
     shown = (Rows(f"history of {v['work_id']}", HISTORY_COLUMNS, items, HISTORY_HEADERS),)
@@ -75,7 +76,7 @@ COMMANDS = CommandTable(
                 default=None,
                 flag="--hash",
             ),
-            opt("work_type", str, "music, literary, software, ...", default="other", flag="--type"),
+            opt("work_type", help="music, literary, software, ...", default="other", flag="--type"),
             method="register_work",
             args=_register_args,
         ),
@@ -84,9 +85,7 @@ COMMANDS = CommandTable(
             "Transfer a work's ownership (owner only) to a registered member address; the new "
             "owner's organisation is the one its certificate on chain names.",
             WORK,
-            arg(
-                "to", help="Address (or identity directory) of the new owner.", parse=inputs.address
-            ),
+            address("to", "Address (or identity directory) of the new owner."),
             opt("price_fen", int, default=0, min=0),
             method="transfer_work",
         ),
@@ -95,14 +94,10 @@ COMMANDS = CommandTable(
             "Grant a licence (owner only); it may not overlap an exclusive licence. The "
             "licensee's organisation is the one its certificate on chain names.",
             WORK,
-            arg(
-                "licensee",
-                help="Address (or identity directory) of the licensee.",
-                parse=inputs.address,
-            ),
-            opt("scope", str, "e.g. film/CN."),
-            opt("start", str, "YYYY-MM-DD (inclusive)."),
-            opt("end", str, "YYYY-MM-DD (inclusive)."),
+            address("licensee", "Address (or identity directory) of the licensee."),
+            opt("scope", help="e.g. film/CN."),
+            opt("start", help="YYYY-MM-DD (inclusive)."),
+            opt("end", help="YYYY-MM-DD (inclusive)."),
             opt("exclusive", bool, default=False, flag="--exclusive/--non-exclusive"),
             opt("fee_fen", int, default=0, min=0),
             method="grant_licence",

@@ -12,8 +12,19 @@ import re
 from typing import Any
 
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, arg, opt, record_view, table_view, tx, view
+from tianfu.apps.common.commands import (
+    NUMBER,
+    TIME,
+    CommandTable,
+    arg,
+    opt,
+    record_view,
+    table_view,
+    tx,
+    view,
+)
 from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.params import AMOUNT, address, document
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.manufacturing import NAME
 
@@ -32,9 +43,10 @@ def items(texts: list[str]) -> list[dict[str, Any]]:
 
 
 ORDER = arg("order_id", help="Order id.")
-SUPPLIER = arg("supplier", help="Supplier: address or identity directory.", parse=inputs.address)
+SUPPLIER = address("supplier", "Supplier: address or identity directory.")
 ITEMS = arg("items", list[str], "Bill of materials: PART=QTY@UNIT_PRICE_FEN ...", parse=items)
-DUE = opt("due", str, "Due time: ms, YYYY-MM-DD[THH:MM], or +N d|h|m|s.", parse=inputs.time_ms)
+DUE = opt("due", help="Due time: ms, YYYY-MM-DD[THH:MM], or +N d|h|m|s.", parse=inputs.time_ms)
+SUPPLIER_ORG = ("supplier_org", "supplier")  # the column of a supplier's organisation
 INSPECTION = opt(
     "inspection",
     bool,
@@ -89,7 +101,7 @@ COMMANDS = CommandTable(
             "(supplier) Report a production milestone.",
             ORDER,
             arg("name"),
-            opt("note", str, default=""),
+            opt("note", default=""),
             method="report_milestone",
         ),
         tx(
@@ -97,19 +109,15 @@ COMMANDS = CommandTable(
             "(inspector, of neither party's organisation) Record a quality inspection.",
             ORDER,
             arg("result", help="pass or fail."),
-            opt("report", str, "The report: its SHA-256 or the file.", parse=inputs.hash_or_file),
-            opt("note", str, default=""),
+            document("report", "The report", option=True),
+            opt("note", default=""),
             method="record_inspection",
         ),
         tx(
             "deliver",
             "(supplier) Deliver an order (again, after a rejection).",
             ORDER,
-            arg(
-                "note",
-                help="The delivery note: its SHA-256 or the file.",
-                parse=inputs.hash_or_file,
-            ),
+            document("note", "The delivery note"),
         ),
         tx("accept-delivery", "(buyer) Accept a delivery.", ORDER),
         tx(
@@ -123,26 +131,23 @@ COMMANDS = CommandTable(
             "settle",
             "(buyer) Record a payment; payments never exceed the order's total.",
             ORDER,
-            arg("amount", int, "Amount in fen."),
-            opt("ref", str, "Payment reference."),
+            AMOUNT,
+            opt("ref", help="Payment reference."),
         ),
         record_view("show", "Show an order.", ORDER, method="order", title="order {order_id}"),
         table_view(
             "tree",
             "The whole tree of orders ORDER belongs to, with late and overdue flags.",
             ORDER,
-            columns=("id", "parent", "buyer_org", "supplier_org", "status", "total", "settled")
-            + ("due_ms", "late", "overdue"),
-            headers=("id", "parent", "buyer", "supplier", "status", "total", "settled")
-            + ("due", "late", "overdue"),
+            columns=("id", "parent", ("buyer_org", "buyer"), SUPPLIER_ORG, "status", "total")
+            + ("settled", ("due_ms", "due"), "late", "overdue"),
             title="orders of the tree of {order_id}",
         ),
         table_view(
             "alerts",
             "Late, overdue and rejected deliveries anywhere in ORDER's tree.",
             ORDER,
-            columns=("n", "order", "kind", "detail", "supplier_org", "time_ms"),
-            headers=("#", "order", "kind", "detail", "supplier", "time"),
+            columns=(NUMBER, "order", "kind", "detail", SUPPLIER_ORG, TIME),
             title="alerts of the tree of {order_id}",
         ),
         table_view(
@@ -160,7 +165,7 @@ COMMANDS = CommandTable(
         view(
             "orders",
             "The orders an address buys or supplies.",
-            arg("who", help="Address or identity directory.", parse=inputs.address),
+            address("who"),
             opt("start", int, default=1),
             opt("limit", int, default=200),
             method="orders_of",

@@ -15,20 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tianfu.apps.common.certificate import (
-    ProvenRecord,
-    RecordSpec,
-    export_record_certificate,
-    load_record_certificate,
-    register_record_kind,
-    verify_record_certificate,
-)
-from tianfu.client import Client, VerificationError
-from tianfu.types import Genesis
-
-KIND = "photo_authorship"
-CONTRACT = "photo_sharing"
-RECORD_PREFIX = "photo:"
+from tianfu.apps.common.certificate import ProvenRecord, RecordCertificate, RecordSpec
+from tianfu.apps.photo_sharing import NAME
+from tianfu.client import VerificationError
 
 
 class PhotoCertificateError(VerificationError):
@@ -51,32 +40,14 @@ class VerifiedAuthorship(ProvenRecord):
     author: str
 
 
-def _arg_checks(record: dict[str, Any], args: list[Any]) -> list[tuple[bool, str]]:
-    return [
-        (args[0] == record.get("sha256"), "the transaction registers another image hash"),
-        (args[2] == record.get("phash"), "the transaction registers another pHash"),
-    ]
-
-
-def _shown(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "image_sha256": record["sha256"],
-        "phash": record["phash"],
-        "title": record["title"],
-        "author": record["author"],
-        "org": record["org"],
-    }
-
-
 SPEC = RecordSpec(
-    kind=KIND,
-    contract=CONTRACT,
-    prefix=RECORD_PREFIX,
+    kind="photo_authorship",
+    contract=NAME,
+    prefix="photo:",
     method="register",
-    min_args=3,
+    args=((0, "sha256", "registers another image hash"), (2, "phash", "registers another pHash")),
     error=PhotoCertificateError,
     certificate="an authorship certificate",
-    title="authorship certificate",
     proves="photo authorship",
     record="photo",
     transaction="registration",
@@ -88,52 +59,10 @@ SPEC = RecordSpec(
     signer="author",
     text_fields=("sha256", "phash", "title", "org"),
     lacks="its hashes, title or organisation",
-    arg_checks=_arg_checks,
-    id_field="photo_id",
     chain="network",
-    shown=_shown,
+    shown=(("image_sha256", "sha256"), "phash", "title", "author", "org"),
     summary=("image_sha256", "author", "height", "time_ms"),
 )
-
-
-def photo_key(photo_id: str) -> str:
-    return SPEC.key(photo_id)
-
-
-register_record_kind(SPEC)
-
-
-def export_certificate(client: Client, photo_id: str, contract: str = CONTRACT) -> dict[str, Any]:
-    """Collect the proofs of photo `photo_id` from a node into a certificate (a dict).
-
-    The node is not trusted: the certificate is made only of what verifies against the
-    client's trusted genesis."""
-    return export_record_certificate(client, SPEC, photo_id, contract)
-
-
-def load_certificate(data: bytes | str) -> dict[str, Any]:
-    return load_record_certificate(data, SPEC)
-
-
-def verify_certificate(
-    cert_json: dict[str, Any] | str | bytes, image: bytes | None, genesis: Genesis
-) -> VerifiedAuthorship:
-    """Verify an authorship certificate offline against `genesis` alone; return what it proves.
-
-    Checks the validator chain from the genesis to the block, the block's commit
-    certificate, the registration transaction and its successful receipt in the block, the
-    photo record in the block's state written by exactly that transaction at that height
-    and time by its signer, that the readable fields are exactly the proven data, and, when
-    `image` is given, that its SHA-256 is the registered one. Raises
-    `PhotoCertificateError` (`ImageMismatch` for the image)."""
-    photo_id, record, proven = verify_record_certificate(cert_json, image, genesis, SPEC)
-    licence = record.get("licence")
-    return VerifiedAuthorship(
-        photo_id=photo_id,
-        sha256=record["sha256"],
-        phash=record["phash"],
-        title=record["title"],
-        licence=dict(licence) if isinstance(licence, dict) else {},
-        author=record["author"],
-        **proven,
-    )
+CONTRACT = SPEC.contract
+CERTIFICATE = RecordCertificate(SPEC, VerifiedAuthorship)
+verify_certificate = CERTIFICATE.verify

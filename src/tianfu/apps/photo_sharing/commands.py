@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.certificate_commands import certificate_commands
 from tianfu.apps.common.commands import (
     CommandTable,
-    Session,
     arg,
     custom,
     opt,
@@ -21,6 +21,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Display, Fields, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput
+from tianfu.apps.common.params import address, local_file
 from tianfu.apps.photo_sharing import media
 from tianfu.apps.photo_sharing.certificate import (
     CONTRACT,
@@ -44,7 +45,7 @@ def _prepared(path: Path) -> media.PreparedPhoto:
         raise BadInput(f"{path}: {exc}") from None
 
 
-def register(session: Session, v: dict[str, Any]) -> Output:
+def register(session: cmd.Session, v: dict[str, Any]) -> Output:
     photo = _prepared(v["file"])
     app = PhotoSharing(session.client(signed=True))
     photo_id = app.register_prepared(photo, v["title"], licence_terms(v["licence"], v["terms"]))
@@ -64,7 +65,7 @@ def register(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, tuple(lines))
 
 
-def upload(session: Session, v: dict[str, Any]) -> Output:
+def upload(session: cmd.Session, v: dict[str, Any]) -> Output:
     photo = _prepared(v["file"])
     answers = PhotoSharing(session.client()).upload(photo)
     rows = [{k: str(a.get(k, "")) for k in ("kind", "photo", "sha256", "stored")} for a in answers]
@@ -74,7 +75,7 @@ def upload(session: Session, v: dict[str, Any]) -> Output:
 show = record_with(PhotoSharing, "photo_id", "photo", "flags", "licences", "reports")
 
 
-def find(session: Session, v: dict[str, Any]) -> Output:
+def find(session: cmd.Session, v: dict[str, Any]) -> Output:
     photo = _prepared(v["file"])
     app = PhotoSharing(session.client())
     exact = app.by_sha256(photo.sha256)
@@ -91,7 +92,7 @@ def find(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, tuple(lines))
 
 
-def phash(session: Session, v: dict[str, Any]) -> Output:
+def phash(session: cmd.Session, v: dict[str, Any]) -> Output:
     photo = _prepared(v["file"])
     doc = {
         "sha256": photo.sha256,
@@ -105,7 +106,7 @@ def phash(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, (Fields(str(v["file"]), doc),))
 
 
-def download(session: Session, v: dict[str, Any]) -> Output:
+def download(session: cmd.Session, v: dict[str, Any]) -> Output:
     data = PhotoSharing(session.client()).download(inputs.hash_or_file(v["sha256"]))
     v["out"].write_bytes(data)
     doc = {"sha256": v["sha256"], "size": len(data), "out": str(v["out"])}
@@ -116,16 +117,14 @@ def _registered(proven: VerifiedAuthorship) -> str:
     return f"(SHA-256 {proven.sha256}) was registered as {proven.photo_id} by {proven.author}"
 
 
-def usage(session: Session, v: dict[str, Any]) -> Output:
+def usage(session: cmd.Session, v: dict[str, Any]) -> Output:
     who = v["address"]
     usage = PhotoSharing(session.client()).usage(inputs.address(who))
     return Output(usage, (Fields(f"storage used by {who}", usage),))
 
 
 PHOTO = arg("photo_id", help="A photo id (PH000001).")
-TO = opt(
-    "to", str, "The licensee: an address (40 hex) or an identity directory.", parse=inputs.address
-)
+TO = address("to", "The licensee: an address (40 hex) or an identity directory.", option=True)
 COMMANDS = CommandTable(
     contract=CONTRACT,
     help="Photo sharing: register photos (hash, perceptual hash, thumbnail), near-duplicate "
@@ -139,10 +138,10 @@ COMMANDS = CommandTable(
             "register",
             "Register an image (JPEG, PNG or WebP, at most 1,000,000 bytes) and upload it.",
             register,
-            arg("file", Path, "The image file."),
-            opt("title", str, "What the photo shows."),
-            opt("licence", str, LICENCE_HELP, default="all-rights-reserved"),
-            opt("terms", str, "Licence terms in words.", default=""),
+            local_file("The image file."),
+            opt("title", help="What the photo shows."),
+            opt("licence", help=LICENCE_HELP, default="all-rights-reserved"),
+            opt("terms", help="Licence terms in words.", default=""),
             opt("no_upload", bool, "Register only; upload later.", default=False),
             uses=("url", "identity", "json"),
         ),
@@ -150,20 +149,20 @@ COMMANDS = CommandTable(
             "upload",
             "Upload a registered image and its thumbnail to the node at --url.",
             upload,
-            arg("file", Path, "The registered image file."),
+            local_file("The registered image file."),
         ),
         custom("show", "Show a photo with its flags, licences and reports.", show, PHOTO),
         custom(
             "find",
             "Look an image up: its exact registration and near-duplicates.",
             find,
-            arg("file", Path, "An image file."),
+            local_file("An image file."),
         ),
         custom(
             "phash",
             "Print an image's SHA-256, perceptual hash and thumbnail hash (no node needed).",
             phash,
-            arg("file", Path, "An image file."),
+            local_file("An image file."),
             uses=("json",),
         ),
         table_view(
@@ -178,7 +177,7 @@ COMMANDS = CommandTable(
             "Grant a licence on your photo (author only); the result is the licence id.",
             PHOTO,
             TO,
-            opt("terms", str, "The licence terms."),
+            opt("terms", help="The licence terms."),
             opt("transferable", bool, default=False, flag="--transferable/--personal"),
             method="grant_licence",
         ),
@@ -208,14 +207,14 @@ COMMANDS = CommandTable(
             "Report that photo COPY infringes the earlier photo ORIGINAL.",
             arg("original_id", help="The earlier photo."),
             arg("copy_id", help="The later photo."),
-            opt("statement", str, "What was copied, and where it appears."),
+            opt("statement", help="What was copied, and where it appears."),
             method="report_infringement",
         ),
         tx(
             "respond",
             "Answer an infringement report naming your photo (once).",
             arg("report_id", help="A report id (IR000001)."),
-            opt("response", str, "Your answer."),
+            opt("response", help="Your answer."),
             method="respond_infringement",
         ),
         table_view(

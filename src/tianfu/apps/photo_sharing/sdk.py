@@ -8,11 +8,7 @@ from typing import Any
 
 from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.photo_sharing import BLOB_PREFIX, media
-from tianfu.apps.photo_sharing.certificate import (
-    CONTRACT,
-    export_certificate,
-    verify_certificate,
-)
+from tianfu.apps.photo_sharing.certificate import CERTIFICATE, CONTRACT, verify_certificate
 from tianfu.client import Client, ClientError
 
 
@@ -122,6 +118,6 @@ class PhotoSharing(ContractSDK):
     # -- certificates ---------------------------------------------------------------------------
     def certificate(self, photo_id: str) -> dict[str, Any]:
         """The authorship certificate of a photo (verified against the client's genesis)."""
-        return export_certificate(self.client, photo_id, self.contract)
+        return CERTIFICATE.export(self.client, photo_id, self.contract)
 
     verify = staticmethod(verify_certificate)

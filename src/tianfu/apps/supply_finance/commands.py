@@ -11,6 +11,7 @@ from typing import Any
 
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import CommandTable, arg, opt, table_view, tx, view
+from tianfu.apps.common.params import AMOUNT, address, fen
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.supply_finance import NAME
 
@@ -20,10 +21,6 @@ RID = arg("rid", help="Receivable (or part) id.")
 def _issue_args(v: dict[str, Any]) -> list[Any]:
     digest = inputs.one_document(v["doc"], v["doc_hash"], "--doc", "--doc-hash")
     return [v["supplier"], v["amount"], v["maturity"], digest]
-
-
-def _who(help_text: str) -> Any:
-    return arg("who", help=help_text, parse=inputs.address)
 
 
 COMMANDS = CommandTable(
@@ -39,9 +36,9 @@ COMMANDS = CommandTable(
         tx(
             "issue",
             "(core enterprise) Issue a receivable to a tier-1 supplier.",
-            arg("supplier", help="Supplier address or identity directory.", parse=inputs.address),
-            arg("amount", int, "Amount in fen."),
-            opt("maturity", str, "ms, YYYY-MM-DD, or +90d.", parse=inputs.time_ms),
+            address("supplier", "Supplier address or identity directory."),
+            AMOUNT,
+            opt("maturity", help="ms, YYYY-MM-DD, or +90d.", parse=inputs.time_ms),
             opt(
                 "doc",
                 Path | None,
@@ -68,20 +65,20 @@ COMMANDS = CommandTable(
             "transfer",
             "(holder) Transfer a receivable (or part) to another enrolled participant.",
             RID,
-            arg("to", parse=inputs.address),
+            address("to", help=""),
         ),
         tx(
             "split-transfer",
             "(holder) Split off AMOUNT fen and transfer that part to TO.",
             RID,
             arg("amount", int),
-            arg("to", parse=inputs.address),
+            address("to", help=""),
         ),
         tx(
             "pledge",
             "(holder) Apply to BANK to finance the receivable (it is locked from now on).",
             RID,
-            arg("bank", parse=inputs.address),
+            address("bank", help=""),
             method="apply_pledge",
         ),
         tx("cancel-pledge", "(holder) Withdraw a pledge application not yet approved.", RID),
@@ -89,7 +86,7 @@ COMMANDS = CommandTable(
             "approve-pledge",
             "(bank) Approve financing of a pledged receivable.",
             RID,
-            arg("amount", int, "Financing amount in fen."),
+            fen(help="Financing amount in fen."),
             arg("rate_bp", int, "Yearly rate in basis points (450 = 4.50%)."),
         ),
         tx("reject-pledge", "(bank) Decline a pledge application.", RID, arg("reason")),
@@ -108,7 +105,7 @@ COMMANDS = CommandTable(
             "repay",
             "(core enterprise, issuer) Repay every unpaid part of a receivable.",
             RID,
-            opt("ref", str, "Payment reference.", default=""),
+            opt("ref", help="Payment reference.", default=""),
         ),
         tx("audit", "(regulator) A recorded audit of the full tree of a receivable.", RID),
         view("show", "Show one receivable or part.", RID, method="get"),
@@ -121,7 +118,7 @@ COMMANDS = CommandTable(
         table_view(
             "holdings",
             "What an address holds.",
-            _who("Address or identity directory."),
+            address("who"),
             columns=("id", "amount", "status", "maturity_ms", "pledge"),
         ),
         table_view(
@@ -131,6 +128,6 @@ COMMANDS = CommandTable(
         ),
         view("open", "Original receivables not yet fully repaid.", method="open_receivables"),
         view("totals", "Conservation figures of a receivable's tree.", RID, method="tree_totals"),
-        view("party", "A participant's enrolment record.", _who("Address or identity directory.")),
+        view("party", "A participant's enrolment record.", address("who")),
     ),
 )

@@ -9,11 +9,11 @@ from typing import Any
 
 import segno
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
 from tianfu.apps.common.commands import (
     TRUSTED_GENESIS,
     CommandTable,
-    Session,
     arg,
     custom,
     opt,
@@ -23,6 +23,7 @@ from tianfu.apps.common.commands import (
 )
 from tianfu.apps.common.display import Display, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput, CommandFailed
+from tianfu.apps.common.params import address, local_file
 from tianfu.apps.traceability import NAME
 from tianfu.apps.traceability.proof import KIND
 from tianfu.apps.traceability.sdk import Traceability
@@ -79,7 +80,7 @@ def _lookup_lines(doc: dict[str, Any]) -> tuple[Display, ...]:
     return tuple(out)
 
 
-def lookup(session: Session, v: dict[str, Any]) -> Output:
+def lookup(session: cmd.Session, v: dict[str, Any]) -> Output:
     client = session.client()
     client.genesis = session.genesis(v["genesis"])
     try:
@@ -93,13 +94,13 @@ def lookup(session: Session, v: dict[str, Any]) -> Output:
     return Output(doc, shown)
 
 
-def verify(session: Session, v: dict[str, Any]) -> Output:
+def verify(session: cmd.Session, v: dict[str, Any]) -> Output:
     genesis = session.load_genesis(v["genesis"])
     proven = verify_document(v["file"].read_bytes(), genesis, kind=KIND)
     return Output({"verified": True, **proven.readable}, _lookup_lines(proven.document))
 
 
-def qr(session: Session, v: dict[str, Any]) -> Output:
+def qr(session: cmd.Session, v: dict[str, Any]) -> Output:
     """A QR code of the batch's public trace page on the web console (PNG, or SVG when the
     file name ends in .svg)."""
     if not CODE_PATTERN.fullmatch(v["code"]):
@@ -117,7 +118,7 @@ def qr(session: Session, v: dict[str, Any]) -> Output:
     return Output({"code": v["code"], "url": url, "file": str(out)}, (Text(f"{url} -> {out}"),))
 
 
-def events(session: Session, v: dict[str, Any]) -> Output:
+def events(session: cmd.Session, v: dict[str, Any]) -> Output:
     items = Traceability(session.client()).events(v["code"])
     return Output(items, (_events(v["code"], items),))
 
@@ -166,10 +167,8 @@ COMMANDS = CommandTable(
             "Hand custody of a batch to the next participant (holder only); its "
             "organisation is the one its certificate on chain names.",
             CODE,
-            arg(
-                "to",
-                help="Address (or identity directory) of the next holder: a registered member.",
-                parse=inputs.address,
+            address(
+                "to", "Address (or identity directory) of the next holder: a registered member."
             ),
             method="transfer_batch",
         ),
@@ -237,7 +236,7 @@ COMMANDS = CommandTable(
             "verify",
             "Verify a saved lookup offline, against the genesis alone.",
             verify,
-            arg("file", Path, "A lookup's proof document (lookup --out)."),
+            local_file("A lookup's proof document (lookup --out)."),
             opt("genesis", Path, "The trusted genesis file."),
             uses=("json",),
         ),
