@@ -23,6 +23,7 @@ SRC = Path(tianfu.__file__).parent
 # DESIGN.md §3 — types <- crypto <- state/consensus/mempool <- store <- p2p/api <- node — is
 # kept; the other packages are placed where their imports put them.
 LAYERS: list[set[str]] = [
+    {"scoped"},  # a process default with a per-thread/task override (the hash, the suite)
     {"codec", "durable", "ratelimit"},  # canonical bytes; durable file writes; token buckets
     {"types"},
     {"crypto", "state"},
