@@ -1,5 +1,5 @@
 """The HTTP server a node runs its API on: Uvicorn with the httptools (llhttp) parser, read
-deadlines, a bounded request head and one socket write per answer.
+deadlines and a bounded request head.
 
 Uvicorn closes a connection idle *between* requests (keep-alive timeout) but puts no
 deadline on receiving a request: a client that sends half a request head, or a body a byte
@@ -15,10 +15,6 @@ A request that misses its deadline is answered `408 {"error": ...}` when nothing
 answered yet, and its connection is closed. A request head is at most `MAX_HEAD_BYTES`
 (request line and headers, counted as they arrive): a longer one is answered `431` and its
 connection closed. Bodies are bounded per route by `tianfu.api.limits.BodyLimit`.
-
-Uvicorn writes an answer's status line and headers to the socket, then its body: two
-sends for every answer. Here the head waits for the body's first bytes (or the end of the
-answer) and both go out in one write.
 """
 
 from __future__ import annotations
@@ -28,7 +24,7 @@ import json
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT_HEAD_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 30.0
@@ -51,60 +47,9 @@ def _refusal(status: bytes, message: str) -> bytes:
     )
 
 
-class JoinedWrites:
-    """The transport of one request's answer: holds the answer's head (its first write once
-    the response has started) until the body's first bytes and sends both in one write; a
-    head still held when the answer ends (no body bytes, e.g. to HEAD) or the connection is
-    closed is sent alone."""
-
-    __slots__ = ("cycle", "held", "joined", "on_response", "transport")
-
-    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
-        self.transport = transport
-        self.cycle = cycle
-        self.held: bytes | None = None
-        self.joined = False
-        self.on_response = cycle.on_response
-
-    @classmethod
-    def install(cls, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
-        """Make `cycle` write its answer through a `JoinedWrites`."""
-        writes = cls(transport, cycle)
-        cycle.transport = writes  # type: ignore[assignment]
-        cycle.on_response = writes.answered
-
-    def write(self, data: bytes) -> None:
-        if self.held is not None:
-            data, self.held = self.held + data, None
-        elif not self.joined and self.cycle.response_started:
-            self.joined = True
-            self.held = data  # the head: waits for the body
-            return
-        self.transport.write(data)
-
-    def answered(self) -> None:
-        self.flush()
-        self.on_response()
-
-    def flush(self) -> None:
-        if self.held is not None:
-            data, self.held = self.held, None
-            self.transport.write(data)
-
-    def close(self) -> None:
-        self.flush()
-        self.transport.close()
-
-    def is_closing(self) -> bool:
-        return self.transport.is_closing()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.transport, name)
-
-
 class DeadlineProtocol(HttpToolsProtocol):
-    """Uvicorn's httptools protocol with the deadlines, the head bound and the joined writes
-    of the module docstring.
+    """Uvicorn's httptools protocol with the deadlines and the head bound of the module
+    docstring.
 
     The parser's callbacks only note the phase the connection is in; after each read the
     deadline of that phase is armed, so a request that arrives whole in one read (nearly all
@@ -120,6 +65,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._deadline: asyncio.TimerHandle | None = None
         self._want: str | None = _HEAD  # the phase after the bytes read so far
         self._begun = False  # part of a request head received
+        self._heads = 0  # requests begun on this connection
         self._head_items = 0  # bytes of the head's URL and complete headers
         self._head_reads = 0  # bytes of the reads that fell wholly inside the head
         self._upgraded = False
@@ -129,11 +75,12 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._enter(_HEAD)
 
     def data_received(self, data: bytes) -> None:
-        inside_head = self._begun
+        inside_head, heads = self._begun, self._heads
         super().data_received(data)
         if self._upgraded or self.transport.is_closing():
             return
-        if inside_head and self._begun:  # a header may be growing inside the parser
+        if inside_head and self._begun and self._heads == heads:
+            # All of `data` belongs to one head, and may be a header growing in the parser.
             self._head_reads += len(data)
             if self._head_reads > self.max_head_bytes:
                 self._refuse_head()
@@ -146,6 +93,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._want = _HEAD
         self._begun = True
+        self._heads += 1
         self._head_items = self._head_reads = 0
 
     def on_url(self, url: bytes) -> None:
@@ -157,12 +105,9 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        cycle = self.cycle
         self._begun = False
         self._want = _BODY
         super().on_headers_complete()
-        if self.cycle is not cycle:  # a new request: its answer goes out in one write
-            JoinedWrites.install(self.transport, self.cycle)
 
     def on_message_complete(self) -> None:
         self._want = None
