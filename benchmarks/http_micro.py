@@ -49,13 +49,6 @@ async def main():
 event_loop.run(main())
 """
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
-
 
 def _payloads(n: int) -> list[bytes]:
     from tianfu.codec import encode
@@ -87,6 +80,7 @@ def _send(port: int, payloads: list[bytes], connections: int) -> set[int]:
 def _one(name: str, src: str, payloads: list[bytes], connections: int, clients: int) -> float:
     """Server CPU µs per request of one run of the server of checkout `src`."""
     from tianfu.bench.loadgen import post_all
+    from tianfu.bench.procstat import cpu_seconds
     from tianfu.testing.processes import free_port
 
     port = free_port()
@@ -106,11 +100,12 @@ def _one(name: str, src: str, payloads: list[bytes], connections: int, clients: 
         shares = [payloads[i::clients] for i in range(clients)]
         with multiprocessing.get_context("spawn").Pool(clients) as pool:
             pool.apply(os.getpid)  # the client processes are up before the clock starts
-            before = _cpu_s(child.pid)
+            before = cpu_seconds(child.pid)
             statuses = pool.starmap(_send, [(port, share, connections) for share in shares])
-            used = _cpu_s(child.pid) - before
+            after = cpu_seconds(child.pid)
         assert set().union(*statuses) == {202}, statuses
-        return used / len(payloads) * 1e6
+        assert before is not None and after is not None, "the server's CPU time is unreadable"
+        return (after - before) / len(payloads) * 1e6
     finally:
         child.terminate()
         child.wait(30)
