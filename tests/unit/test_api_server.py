@@ -1,7 +1,8 @@
 """The node's HTTP server (`tianfu.api.server.make_server`) over real sockets: half-sent
 requests (slowloris) are answered 408 and closed at their deadline while every other
-client is served; an oversized body is refused without being read; WebSocket and
-keep-alive connections are not cut by the read deadlines."""
+client is served; an oversized body is refused without being read; a request head over
+16 KiB is refused 431, whether it comes at once, as many headers or one header trickled;
+WebSocket and keep-alive connections are not cut by the read deadlines."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from tianfu.api.app import create_app
-from tianfu.api.server import make_server
+from tianfu.api.server import MAX_HEAD_BYTES, make_server
 from tianfu.codec import encode
 from tianfu.testing.appchain import AppChain
 from tianfu.testing.processes import free_port
@@ -171,6 +172,60 @@ def test_chunked_oversized_body_is_cut_off_near_the_limit(served: Served) -> Non
     assert sent < 64 * limit
     answer = _read_until_closed(s) if sent < 400 * limit else b""
     assert answer == b"" or answer.startswith(b"HTTP/1.1 413 ")
+    s.close()
+
+
+def _status_request(extra_headers: bytes) -> bytes:
+    return b"GET /v1/status HTTP/1.1\r\nHost: x\r\n" + extra_headers + b"connection: close\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"x-big: " + b"a" * MAX_HEAD_BYTES + b"\r\n",  # one header
+        b"".join(b"x-h%d: %s\r\n" % (i, b"b" * 100) for i in range(200)),  # many
+    ],
+    ids=["one-header", "many-headers"],
+)
+def test_an_oversized_head_sent_at_once_is_refused(served: Served, headers: bytes) -> None:
+    s = served.connect()
+    s.sendall(_status_request(headers))
+    answer = _read_until_closed(s)
+    assert answer.startswith(b"HTTP/1.1 431 ") and b"request head exceeds" in answer, answer
+    s.close()
+
+
+def test_a_header_trickled_past_the_head_limit_is_refused_near_it(served: Served) -> None:
+    s = served.connect()
+    s.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nx-slow: ")
+    sent = 0
+    answer = b""
+    try:
+        while sent < 400 * MAX_HEAD_BYTES:  # would be 6.4 MiB of one header value
+            s.sendall(b"c" * 1024)
+            sent += 1024
+            time.sleep(0.001)  # one read per piece: the header grows inside the parser
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    else:
+        answer = _read_until_closed(s)
+    assert sent < 200 * MAX_HEAD_BYTES  # the kernel buffers some in flight; the server stops
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431 "), answer
+    s.close()
+
+
+def test_heads_under_the_limit_are_served_at_once_or_trickled(served: Served) -> None:
+    headers = b"".join(b"x-h%d: %s\r\n" % (i, b"d" * 1000) for i in range(12))  # ~12 KiB
+    request = _status_request(headers)
+    s = served.connect()
+    s.sendall(request)
+    assert _read_until_closed(s).startswith(b"HTTP/1.1 200 ")
+    s.close()
+    s = served.connect()
+    for i in range(0, len(request), 700):  # pieces that cut headers in two
+        s.sendall(request[i : i + 700])
+        time.sleep(0.001)
+    assert _read_until_closed(s).startswith(b"HTTP/1.1 200 ")
     s.close()
 
 

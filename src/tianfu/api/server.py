@@ -1,4 +1,5 @@
-"""The HTTP server a node runs its API on: Uvicorn (h11), with read deadlines.
+"""The HTTP server a node runs its API on: Uvicorn with the httptools (llhttp) parser, read
+deadlines and a bounded request head.
 
 Uvicorn closes a connection idle *between* requests (keep-alive timeout) but puts no
 deadline on receiving a request: a client that sends half a request head, or a body a byte
@@ -11,8 +12,9 @@ the bytes that trickle in:
 - the body must be complete within `body_timeout_s` of the end of the head.
 
 A request that misses its deadline is answered `408 {"error": ...}` when nothing has been
-answered yet, and its connection is closed. Request heads are at most 16 KiB (h11's
-limit) and bodies are bounded per route by `tianfu.api.limits.BodyLimit`.
+answered yet, and its connection is closed. A request head is at most `MAX_HEAD_BYTES`
+(request line and headers, counted as they arrive): a longer one is answered `431` and its
+connection closed. Bodies are bounded per route by `tianfu.api.limits.BodyLimit`.
 """
 
 from __future__ import annotations
@@ -21,38 +23,51 @@ import asyncio
 import json
 from typing import Any
 
-import h11
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT_HEAD_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 30.0
 KEEP_ALIVE_TIMEOUT_S = 5
+MAX_HEAD_BYTES = 16 * 1024  # request line and headers of one request
 
 _HEAD = "head"
 _BODY = "body"
 
 
-def _timeout_response(what: str, seconds: float) -> bytes:
-    body = json.dumps({"error": f"request {what} not received within {seconds:g} s"}).encode()
+class HeadTooLarge(Exception):
+    """A request head over `MAX_HEAD_BYTES` (raised inside the parser's callbacks)."""
+
+
+def _refusal(status: bytes, message: str) -> bytes:
+    body = json.dumps({"error": message}).encode()
     return (
-        b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
         b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
     )
 
 
-class DeadlineH11Protocol(H11Protocol):
-    """Uvicorn's h11 protocol with the head and body deadlines of the module docstring.
+class DeadlineProtocol(HttpToolsProtocol):
+    """Uvicorn's httptools protocol with the deadlines and the head bound of the module
+    docstring.
 
-    A request that arrives whole in one read (nearly all of them) arms no timer."""
+    The parser's callbacks only note the phase the connection is in; after each read the
+    deadline of that phase is armed, so a request that arrives whole in one read (nearly all
+    of them) arms no timer."""
 
     head_timeout_s = DEFAULT_HEAD_TIMEOUT_S
     body_timeout_s = DEFAULT_BODY_TIMEOUT_S
+    max_head_bytes = MAX_HEAD_BYTES
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._phase: str | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        self._want: str | None = _HEAD  # the phase after the bytes read so far
+        self._begun = False  # part of a request head received
+        self._heads = 0  # requests begun on this connection
+        self._head_items = 0  # bytes of the head's URL and complete headers
+        self._head_reads = 0  # bytes of the reads that fell wholly inside the head
         self._upgraded = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -60,25 +75,70 @@ class DeadlineH11Protocol(H11Protocol):
         self._enter(_HEAD)
 
     def data_received(self, data: bytes) -> None:
+        inside_head, heads = self._begun, self._heads
         super().data_received(data)
-        if self._upgraded:
+        if self._upgraded or self.transport.is_closing():
             return
-        state = self.conn.their_state
-        if state is h11.IDLE:  # part of a request head so far
-            self._enter(_HEAD)
-        elif state is h11.SEND_BODY:
-            self._enter(_BODY)
-        else:
-            self._enter(None)
+        if inside_head and self._begun and self._heads == heads:
+            # All of `data` belongs to one head, and may be a header growing in the parser.
+            self._head_reads += len(data)
+            if self._head_reads > self.max_head_bytes:
+                self._refuse_head()
+                return
+        self._enter(self._want)
 
-    def handle_websocket_upgrade(self, event: h11.Request) -> None:
+    # The parser's callbacks (called from `data_received`).
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._want = _HEAD
+        self._begun = True
+        self._heads += 1
+        self._head_items = self._head_reads = 0
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._begun = False
+        self._want = _BODY
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._want = None
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
         self._upgraded = True  # the WebSocket protocol takes the connection over
         self._enter(None)
-        super().handle_websocket_upgrade(event)
+        super().handle_websocket_upgrade()
+
+    def send_400_response(self, msg: str) -> None:
+        if self._head_items > self.max_head_bytes:  # raised by `_count_head`
+            self._refuse_head()
+        else:
+            super().send_400_response(msg)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._enter(None)
         super().connection_lost(exc)
+
+    def _count_head(self, size: int) -> None:
+        self._head_items += size
+        if self._head_items > self.max_head_bytes:
+            raise HeadTooLarge()
+
+    def _refuse_head(self) -> None:
+        self._enter(None)
+        message = f"request head exceeds {self.max_head_bytes} bytes"
+        self.transport.write(_refusal(b"431 Request Header Fields Too Large", message))
+        self.logger.info("closing a connection whose request head is too large")
+        self.transport.close()
 
     def _enter(self, phase: str | None) -> None:
         """Be in `phase` (None: no deadline); a phase keeps the deadline it started with."""
@@ -98,17 +158,16 @@ class DeadlineH11Protocol(H11Protocol):
         transport = self.transport
         if transport.is_closing():
             return
-        state = self.conn.their_state
+        cycle = self.cycle
         if phase == _HEAD:
-            if state is not h11.IDLE:
-                return
-            if self.conn.trailing_data[0]:  # part of a head was sent: say why we close
-                transport.write(_timeout_response("head", self.head_timeout_s))
+            seconds = self.head_timeout_s
+            answer = self._begun and (cycle is None or cycle.response_complete)
         else:
-            if state is not h11.SEND_BODY:
-                return
-            if self.cycle is None or not self.cycle.response_started:
-                transport.write(_timeout_response("body", self.body_timeout_s))
+            seconds = self.body_timeout_s
+            answer = cycle is None or not cycle.response_started
+        if answer:  # part of the request was sent and nothing answered yet: say why we close
+            message = f"request {phase} not received within {seconds:g} s"
+            transport.write(_refusal(b"408 Request Timeout", message))
         self.logger.info("closing a connection whose request %s did not arrive in time", phase)
         transport.close()
 
@@ -124,8 +183,8 @@ def make_server(
 ) -> uvicorn.Server:
     """The Uvicorn server for a node's API `app` on `host:port` (`await server.serve()`)."""
     protocol = type(
-        "DeadlineH11",
-        (DeadlineH11Protocol,),
+        "NodeHttpProtocol",
+        (DeadlineProtocol,),
         {"head_timeout_s": head_timeout_s, "body_timeout_s": body_timeout_s},
     )
     config = uvicorn.Config(
