@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -257,3 +258,32 @@ def test_a_websocket_outlives_the_read_deadlines(served: Served) -> None:
         assert r.status_code in (200, 202)
         event = json.loads(ws.recv(timeout=WAIT_S))
         assert event["tx_hash"] == tx.hash.hex() and event["contract"] == "governance"
+
+
+def test_a_forwarded_for_header_does_not_change_the_client_address() -> None:
+    """The per-client limits key on the connection's address: a local process cannot name
+    another one with X-Forwarded-For (uvicorn trusts it from 127.0.0.1 by default)."""
+
+    async def echo_client(scope: dict, receive: object, send: Any) -> None:
+        body = json.dumps(list(scope["client"])).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    port = free_port()
+    server = make_server(echo_client, "127.0.0.1", port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.01)
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/",
+            headers={"X-Forwarded-For": "10.9.9.9", "X-Forwarded-Proto": "https"},
+            timeout=WAIT_S,
+        )
+        assert answer.json()[0] == "127.0.0.1"
+    finally:
+        server.should_exit = True
+        thread.join(WAIT_S)

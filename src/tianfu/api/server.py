@@ -197,6 +197,11 @@ def make_server(
         # Uvicorn would still build its arguments for every response.
         access_log=log_level.lower() in ("info", "debug", "trace"),
         lifespan="off",
+        # The per-client limits key on the connection's address. Uvicorn would otherwise take
+        # the address from X-Forwarded-For on connections from 127.0.0.1, so any local
+        # process could pick the address it is limited as (ADR 0008: behind a reverse proxy
+        # every client has the proxy's address).
+        proxy_headers=False,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
     )
     return uvicorn.Server(config)
