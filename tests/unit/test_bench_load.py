@@ -14,6 +14,7 @@ from tests.unit.kvchain import KvChain
 from typer.testing import CliRunner
 
 from tianfu.api.app import create_app
+from tianfu.bench import loadgen
 from tianfu.bench.loadgen import TxAnswer, batch_answers, batched, post_sessions, post_until
 from tianfu.bench.runner import BenchConfig
 from tianfu.cli.bench_cmds import bench_app
@@ -22,13 +23,16 @@ from tianfu.contracts.examples import example_source
 from tianfu.testing.appchain import AppChain
 
 
-async def _server(delay: float) -> tuple[asyncio.base_events.Server, int, list[bytes]]:
+async def _server(
+    delay: float, keep_alive: float | None = None
+) -> tuple[asyncio.base_events.Server, int, list[bytes]]:
+    """A server answering 200 after `delay`; it closes a connection idle for `keep_alive`."""
     bodies: list[bytes] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), keep_alive)
                 length = next(
                     int(line.split(b":")[1])
                     for line in head.split(b"\r\n")
@@ -38,16 +42,21 @@ async def _server(delay: float) -> tuple[asyncio.base_events.Server, int, list[b
                 await asyncio.sleep(delay)
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        except (
+            asyncio.IncompleteReadError,
+            ConnectionError,
+            asyncio.CancelledError,
+            TimeoutError,
+        ):
             writer.close()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     return server, server.sockets[0].getsockname()[1], bodies
 
 
-def _drive(rate, concurrency, delay, seconds=0.6):
+def _drive(rate, concurrency, delay, seconds=0.6, keep_alive=None):
     async def main():
-        server, port, bodies = await _server(delay)
+        server, port, bodies = await _server(delay, keep_alive)
         answers = []
         counter = iter(range(10**6))
         start = time.time() + 0.05
@@ -92,6 +101,17 @@ def test_open_loop_counts_late_sends_when_no_request_slot_is_free():
     assert stats.late > 0
     # Latency is measured from the schedule, so queueing in the client shows up in it.
     assert max(t1 - t0 for t0, t1, *_ in answers) > 0.3
+
+
+def test_open_loop_does_not_reuse_a_connection_the_server_may_be_closing(monkeypatch):
+    # One request every 0.5 s; the server closes a connection idle for 0.2 s. A connection
+    # idle past the client's reuse limit is closed by the client and a new one opened, so
+    # no request is sent on a connection the server has closed (which answers nothing).
+    monkeypatch.setattr(loadgen, "IDLE_REUSE_S", 0.1)
+    answers, bodies, stats, _ = _drive(2.0, 4, 0.0, seconds=2.0, keep_alive=0.2)
+    assert len(answers) == 4
+    assert [st for _, _, st, _ in answers] == [200] * 4
+    assert len(bodies) == 4 and stats.conn_errors == 0
 
 
 def test_connection_failures_are_reported_as_status_zero():

@@ -197,6 +197,13 @@ class _Stream:
 class _Conn:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
+    idle_since: float = 0.0  # time.monotonic() when its last answer came
+
+
+# An open loop reuses an idle connection only if it has been idle for less than this: the
+# node closes a connection idle for its keep-alive timeout (5 s), and a request sent on a
+# connection the node is closing gets no answer (a status 0 the node did not cause).
+IDLE_REUSE_S = 4.0
 
 
 async def post_until(
@@ -348,11 +355,19 @@ class _Streamer:
         slots = asyncio.Semaphore(concurrency)
         inflight: set[asyncio.Future[None]] = set()
 
+        def reusable(pool: list[_Conn]) -> _Conn | None:
+            while pool:
+                conn = pool.pop()
+                if time.monotonic() - conn.idle_since < IDLE_REUSE_S:
+                    return conn
+                conn.writer.close()
+            return None
+
         async def one(target: Target, body: bytes, due: float) -> None:
             try:
-                conn = idle[target].pop() if idle[target] else None
-                conn = await self._send(target, conn, body, due)
+                conn = await self._send(target, reusable(idle[target]), body, due)
                 if conn is not None:
+                    conn.idle_since = time.monotonic()
                     idle[target].append(conn)
             finally:
                 slots.release()
