@@ -1,4 +1,5 @@
-"""Token-bucket rate limiting of what peers send: the p2p transports' and consensus gossip's."""
+"""Token-bucket rate limiting of what peers send or ask: the p2p transports', consensus gossip's,
+block sync serving and the pull services'."""
 
 from __future__ import annotations
 
