@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from tianfu.bench.ceiling import ceiling_tps
+from tianfu.bench.heights import timeline_rows
 from tianfu.crypto import ED25519, scheme_name
 
 if TYPE_CHECKING:
@@ -324,6 +325,7 @@ def bench_table(fig: dict[str, Any]) -> Table:
             f"during the run: {load['signed_during_run']:,}",
         )
     )
+    rows.extend(timeline_rows(fig))
     ident = fig["identical_chains"]
     rows.append(("identical chains", ("yes — " if ident["ok"] else "NO — ") + ident["message"]))
     for k, v in rows:

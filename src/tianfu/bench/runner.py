@@ -26,6 +26,7 @@ from tianfu.bench import netcheck, procstat
 from tianfu.bench.ceiling import ceiling_tps, verifies_per_core
 from tianfu.bench.delay_links import MAX_DELAY_MS, delayed_params, route_through_proxies
 from tianfu.bench.delay_proxy import LinkProxies
+from tianfu.bench.heights import from_logs as heights_from_logs
 from tianfu.bench.load import WorkerResult, WorkerSpec, run_worker
 from tianfu.bench.report import BlockInfo, NodeFigures, Requests, summarize
 from tianfu.bench.workloads import FLOW_CONTRACTS, lanes_for, setup_lanes
@@ -530,4 +531,10 @@ def run_bench(
         )
         say("checking that every node holds the same chain ...")
         verdict = bn.check_identical()
-    return summarize(data, ceiling.verifies_per_core, ceiling.cores, verdict)
+        w0 = data.start_at + cfg.warmup
+        logs = [bn.network.log_path(c) for c in bn.network.configs]
+        heights = heights_from_logs(logs, w0, w0 + cfg.duration)
+    return {
+        **summarize(data, ceiling.verifies_per_core, ceiling.cores, verdict),
+        "height_timeline": heights,
+    }
