@@ -11,6 +11,7 @@ nothing, and the restarted node decides the same block again and goes on.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -22,6 +23,7 @@ from tianfu.consensus.privval import FilePrivValidator
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool
+from tianfu.node.config import CONFIG_FILE, ConfigError, NodeConfig
 from tianfu.store import Store
 from tianfu.types import ConsensusParams
 
@@ -198,3 +200,23 @@ def test_a_crash_between_the_build_ahead_and_the_store_loses_nothing(chain, tmp_
     hashes = _committed(again)
     assert sorted(hashes) == sorted(wanted)  # nothing lost, nothing twice
     _replay_on(chain, again)
+
+
+def test_the_node_setting_is_on_by_default_and_read_from_node_toml(tmp_path):
+    cfg = NodeConfig(
+        tmp_path, "n1", "org1", True, tmp_path / "g.bin", tmp_path / "id", tmp_path / "data"
+    )
+    cfg.save()
+    assert NodeConfig.load(tmp_path).pipeline is True
+    assert "[consensus]" not in (tmp_path / CONFIG_FILE).read_text()
+    dataclasses.replace(cfg, pipeline=False).save()
+    assert NodeConfig.load(tmp_path).pipeline is False
+    text = (tmp_path / CONFIG_FILE).read_text()
+    for bad in ('pipeline = "no"', "pipeline = 1"):
+        (tmp_path / CONFIG_FILE).write_text(text.replace("pipeline = false", bad))
+        with pytest.raises(ConfigError, match="consensus.pipeline must be true or false"):
+            NodeConfig.load(tmp_path)
+    top_level = "consensus = 3\n" + text.replace("[consensus]\npipeline = false", "")
+    (tmp_path / CONFIG_FILE).write_text(top_level)
+    with pytest.raises(ConfigError, match="must be a table"):
+        NodeConfig.load(tmp_path)

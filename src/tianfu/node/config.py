@@ -56,6 +56,9 @@ class NodeConfig:
     observer: bool = False  # a non-validating node without a member certificate
     observer_port: int = 0  # the observer port to listen on (0: none)
     observer_peers: list[tuple[str, int]] = field(default_factory=list)
+    # [consensus] pipeline: build the next block while the decided one is stored (ADR
+    # 0030). A local choice: the chain is the same either way.
+    pipeline: bool = True
 
     @classmethod
     def load(cls, home: Path) -> NodeConfig:
@@ -73,6 +76,9 @@ class NodeConfig:
             api = raw.get("api", {})
             p2p = raw.get("p2p", {})
             obs = raw.get("observer", {})
+            consensus = raw.get("consensus", {})
+            if not isinstance(consensus, dict):
+                raise ValueError("[consensus] must be a table")
             return cls(
                 home=home,
                 name=str(raw["name"]),
@@ -90,6 +96,7 @@ class NodeConfig:
                 observer=bool(raw.get("observer_node", False)),
                 observer_port=int(obs.get("port", 0)),
                 observer_peers=[parse_hostport(p) for p in obs.get("peers", [])],
+                pipeline=_flag(consensus.get("pipeline", True), "consensus.pipeline"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: bad or missing setting: {exc}") from None
@@ -115,11 +122,18 @@ class NodeConfig:
             f'[api]\nhost = "{self.api_host}"\nport = {self.api_port}\nmax_body_bytes = {self.max_body_bytes}\n\n'
             f'[p2p]\nhost = "{self.p2p_host}"\nport = {self.p2p_port}\npeers = [{peers}]\n'
             + observer
+            + ("" if self.pipeline else "\n[consensus]\npipeline = false\n")
         )
 
     def save(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / CONFIG_FILE).write_text(self.dump())
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    return value
 
 
 def parse_hostport(text: str) -> tuple[str, int]:
