@@ -202,7 +202,8 @@ def test_a_crash_between_the_build_ahead_and_the_store_loses_nothing(chain, tmp_
     _replay_on(chain, again)
 
 
-def test_the_node_setting_is_on_by_default_and_read_from_node_toml(tmp_path):
+def test_the_node_setting_is_on_by_default_and_read_from_node_toml(tmp_path, monkeypatch):
+    monkeypatch.delenv("TIANFU_PIPELINE", raising=False)
     cfg = NodeConfig(
         tmp_path, "n1", "org1", True, tmp_path / "g.bin", tmp_path / "id", tmp_path / "data"
     )
@@ -219,4 +220,14 @@ def test_the_node_setting_is_on_by_default_and_read_from_node_toml(tmp_path):
     top_level = "consensus = 3\n" + text.replace("[consensus]\npipeline = false", "")
     (tmp_path / CONFIG_FILE).write_text(top_level)
     with pytest.raises(ConfigError, match="must be a table"):
+        NodeConfig.load(tmp_path)
+    # The environment overrides the file (a benchmark's nodes).
+    (tmp_path / CONFIG_FILE).write_text(text)
+    monkeypatch.setenv("TIANFU_PIPELINE", "1")
+    assert NodeConfig.load(tmp_path).pipeline is True
+    cfg.save()
+    monkeypatch.setenv("TIANFU_PIPELINE", "0")
+    assert NodeConfig.load(tmp_path).pipeline is False
+    monkeypatch.setenv("TIANFU_PIPELINE", "yes")
+    with pytest.raises(ConfigError, match="TIANFU_PIPELINE must be 1 or 0"):
         NodeConfig.load(tmp_path)

@@ -27,6 +27,7 @@ self-made key in `identity/key.pem` and uses the observer port only.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,7 @@ class NodeConfig:
                 observer=bool(raw.get("observer_node", False)),
                 observer_port=int(obs.get("port", 0)),
                 observer_peers=[parse_hostport(p) for p in obs.get("peers", [])],
-                pipeline=_flag(consensus.get("pipeline", True), "consensus.pipeline"),
+                pipeline=_pipeline(consensus.get("pipeline", True)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: bad or missing setting: {exc}") from None
@@ -130,9 +131,16 @@ class NodeConfig:
         (self.home / CONFIG_FILE).write_text(self.dump())
 
 
-def _flag(value: object, name: str) -> bool:
+def _pipeline(value: object) -> bool:
+    """`[consensus] pipeline`, unless the environment's `TIANFU_PIPELINE` (1 or 0) says
+    otherwise (how a benchmark turns it on or off in the nodes it starts)."""
+    env = os.environ.get("TIANFU_PIPELINE")
+    if env is not None:
+        if env not in ("0", "1"):
+            raise ValueError(f"TIANFU_PIPELINE must be 1 or 0, not {env!r}")
+        return env == "1"
     if not isinstance(value, bool):
-        raise ValueError(f"{name} must be true or false, not {value!r}")
+        raise ValueError(f"consensus.pipeline must be true or false, not {value!r}")
     return value
 
 
