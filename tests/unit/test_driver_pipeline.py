@@ -5,7 +5,8 @@ with transactions still waiting, the next block is built while the decided one i
 and used at the next height. Checked: the chain holds every transaction exactly once and
 another node re-executes it block by block; with the setting off nothing is built ahead;
 a crash after the build ahead started and before the decided block was stored loses
-nothing, and the restarted node decides the same block again and goes on.
+nothing, and the restarted node decides the same block again and goes on; a store that
+fails beside a build ahead halts signing, recovers, and the block built ahead is used.
 """
 
 from __future__ import annotations
@@ -231,3 +232,39 @@ def test_the_node_setting_is_on_by_default_and_read_from_node_toml(tmp_path, mon
     monkeypatch.setenv("TIANFU_PIPELINE", "yes")
     with pytest.raises(ConfigError, match="TIANFU_PIPELINE must be 1 or 0"):
         NodeConfig.load(tmp_path)
+
+
+def test_a_store_that_fails_beside_a_build_ahead_recovers_and_loses_nothing(chain, tmp_path):
+    txs = _txs(chain)
+    mempool = Mempool()
+    for t in txs:
+        mempool.add(t)
+    driver = _driver(chain.ledger, mempool, tmp_path, chain)
+    plain_store = driver.work.store
+    failed = []
+
+    def store_or_fail(executed, certificate):
+        if driver.blocks.prepared is not None and not failed:
+            failed.append(executed.block.header.height)
+            raise OSError("database or disk is full")
+        return plain_store(executed, certificate)
+
+    driver.work.store = store_or_fail
+    wanted = {t.hash for t in txs}
+
+    async def go():
+        await driver.start()
+        try:
+            await _until(lambda: wanted <= set(_committed(chain.ledger)))
+        finally:
+            await driver.stop()
+
+    asyncio.run(go())
+    assert failed and driver.stats["store_failures"] == 1 and driver.failed is None
+    assert driver.halted is None  # signing resumed once the block was stored
+    assert sorted(_committed(chain.ledger)) == sorted(wanted)
+    # The block built ahead beside the failed store was used once the block was stored:
+    # every block built ahead was used, none discarded.
+    assert driver.stats["prepared_used"] == driver.stats["prepared"] >= 1
+    assert driver.stats["prepared_discarded"] == 0
+    _replay_on(chain, chain.ledger)
