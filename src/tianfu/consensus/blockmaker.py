@@ -7,6 +7,15 @@ arrive or the empty-block interval has passed (bounded, well inside the others' 
 timeout); it drops from the mempool the transactions the ledger left out of the block and
 the one that made building fail. `executed` keeps the executed blocks of the current
 height, so that committing one does not execute it again.
+
+Pipelined heights (ADR 0030): when this node is the next height's first proposer,
+`prepare` starts building that block as soon as the current one is decided, on its
+executed state, while it is being stored (`Ledger.build_on`): the mempool's oldest
+transactions not in the decided block, taken without changing the mempool, and the
+decided certificate as the new block's `last_commit` (which fixes its BFT time). Nothing
+is signed: `build` at the next height uses the prepared block if the block stored below
+it is the one it was built on, else discards it and builds afresh; every other ledger
+work waits for a prepared build to finish first.
 """
 
 from __future__ import annotations
@@ -14,21 +23,52 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Generic
+from dataclasses import dataclass
+from typing import Any, Generic
 
 from tianfu.consensus.interfaces import E, MempoolLike
-from tianfu.consensus.ledgerwork import DriverTools, LedgerWork
+from tianfu.consensus.ledgerwork import Built, DriverTools, LedgerWork
 from tianfu.consensus.messages import (
     BlockExecuted,
     CreateProposalBlock,
     ExecuteBlock,
     ProposalBlockReady,
 )
-from tianfu.types import ConsensusParams
+from tianfu.types import CommitCertificate, ConsensusParams, Transaction
 
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
 IDLE_POLL_S = 0.01  # how often an idle proposer looks at the mempool
+
+
+@dataclass
+class Prepared:
+    """A proposal block of `height` being built, ahead, on the decided block `parent`."""
+
+    height: int
+    parent: bytes
+    work: asyncio.Future[Any]
+
+
+def take_after(
+    mempool: MempoolLike, params: ConsensusParams, decided: list[Transaction]
+) -> list[Transaction]:
+    """What `mempool.take` gives once the `decided` transactions are removed, without
+    removing them: a longer take with them, then the same limits without them."""
+    left_out = {t.hash for t in decided}
+    extra_bytes = sum(len(t.encoded()) for t in decided)
+    taken = mempool.take(params.max_block_txs + len(decided), params.max_block_bytes + extra_bytes)
+    out: list[Transaction] = []
+    total = 0
+    for tx in taken:
+        if tx.hash in left_out:
+            continue
+        size = len(tx.encoded())
+        if len(out) >= params.max_block_txs or total + size > params.max_block_bytes:
+            break
+        out.append(tx)
+        total += size
+    return out
 
 
 class BlockMaker(Generic[E]):
@@ -42,6 +82,60 @@ class BlockMaker(Generic[E]):
         self.timers, self.stats = tools.timers, tools.stats
         self.run_blocking, self.mark = tools.run_blocking, tools.mark
         self.executed: dict[bytes, E] = {}  # blocks of the current height, by hash
+        self.prepared: Prepared | None = None  # the next height's block, built ahead
+
+    def prepare(
+        self,
+        decided: E,
+        certificate: CommitCertificate,
+        params: ConsensusParams,
+        proposer: bytes,
+    ) -> bool:
+        """Start building the block after `decided` (being stored) in a worker thread,
+        unless the mempool holds nothing else; True if started. `params`: those of the
+        next height."""
+        if self.prepared is not None:
+            return False
+        txs = take_after(self.mempool, params, list(decided.block.txs))
+        if not txs:
+            return False
+        header = decided.block.header
+        work = asyncio.ensure_future(
+            self.run_blocking(self.work.build, txs, proposer, (decided, certificate))
+        )
+        self.prepared = Prepared(header.height + 1, header.hash, work)
+        self.mark("prepare")
+        self.stats["prepared"] += 1
+        return True
+
+    async def settle(self) -> Prepared | None:
+        """Wait for a build started by `prepare` (call under the ledger lock) and hand it
+        over: no other ledger work runs beside it. None if there is none."""
+        prepared, self.prepared = self.prepared, None
+        if prepared is not None:
+            await asyncio.wait([prepared.work])
+            if not prepared.work.cancelled():
+                prepared.work.exception()  # (retrieved: a discarded failure is not logged)
+        return prepared
+
+    async def _use_prepared(self, height: int, lock: asyncio.Lock) -> Built[E] | None:
+        """The block prepared for `height` if the block stored below it is the one it was
+        built on; any other prepared build is waited for and discarded."""
+        async with lock:
+            prepared = await self.settle()
+        if prepared is None:
+            return None
+        below = self.work.ledger.store.load_header(height - 1)
+        usable = prepared.height == height and below is not None and below.hash == prepared.parent
+        if usable and not prepared.work.cancelled() and prepared.work.exception() is None:
+            self.mark("build")
+            self.stats["prepared_used"] += 1
+            built: Built[E] = prepared.work.result()
+            return built
+        if usable and not prepared.work.cancelled():  # it failed: build again, log why
+            log.warning("building block %d ahead failed: %s", height, prepared.work.exception())
+        self.stats["prepared_discarded"] += 1
+        return None
 
     async def execute(
         self, a: ExecuteBlock, lock: asyncio.Lock, height: Callable[[], int | None]
@@ -53,6 +147,8 @@ class BlockMaker(Generic[E]):
                 async with lock:
                     if height() != a.height:
                         return None
+                    if await self.settle() is not None:
+                        self.stats["prepared_discarded"] += 1
                     self.mark("exec_begin")
                     executed = await self.run_blocking(self.work.execute, a.block, a.block_hash)
                     self.mark("executed")
@@ -77,25 +173,32 @@ class BlockMaker(Generic[E]):
         idle_until: float,
         stopping: Callable[[], bool],
     ) -> ProposalBlockReady | None:
-        """Build our proposal block: the core's answer, or None (height moved on, or even
-        an empty block failed, which is logged)."""
-        while not len(self.mempool) and self.timers.now() < idle_until and not stopping():
-            if height() != a.height:
-                return None
-            await self.timers.sleep(IDLE_POLL_S)
-        self.mark("build")
-        txs = self.mempool.take(params.max_block_txs, params.max_block_bytes)
-        try:
-            async with lock:
+        """Build our proposal block (or take the one `prepare` built): the core's answer,
+        or None (height moved on, or even an empty block failed, which is logged)."""
+        built = await self._use_prepared(a.height, lock)
+        if built is None:  # wait for transactions on an idle chain, build on the stored one
+            while not len(self.mempool) and self.timers.now() < idle_until and not stopping():
                 if height() != a.height:
                     return None
-                executed, data, culprit, error = await self.run_blocking(
-                    self.work.build, txs, proposer
-                )
-                self.mark("built")
-        except Exception:  # even an empty block failed (a task's top level): no proposal
-            log.exception("building block %d failed", a.height)
-            return None
+                await self.timers.sleep(IDLE_POLL_S)
+            self.mark("build")
+            txs = self.mempool.take(params.max_block_txs, params.max_block_bytes)
+            try:
+                async with lock:
+                    if height() != a.height:
+                        return None
+                    built = await self.run_blocking(self.work.build, txs, proposer)
+            except Exception:  # even an empty block failed (a task's top level): no proposal
+                log.exception("building block %d failed", a.height)
+                return None
+        return self._ready(a, built, height)
+
+    def _ready(
+        self, a: CreateProposalBlock, built: Built[E], height: Callable[[], int | None]
+    ) -> ProposalBlockReady | None:
+        """Drop from the mempool what the block left out, keep the block: the answer."""
+        self.mark("built")
+        executed, data, culprit, error = built
         dropped = []
         for h, why in executed.result.dropped:
             log.info("dropping transaction %s: %s", h.hex(), why)

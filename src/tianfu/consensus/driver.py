@@ -11,6 +11,11 @@ WAL fsyncs, the restart `SignGuard`, halts), `BlockMaker` (building and executin
 under one lock), `BlockCommitter` (storing decided blocks, riding out a full disk),
 `LedgerWork` (their worker-thread trips), `ClockCheck` and `Timeouts` (`clock`).
 
+Pipelined heights (`pipeline`, ADR 0030): once a block is decided, if this node proposes
+the next height's first round, `BlockMaker.prepare` builds that block on the decided
+block's executed state while it is stored; nothing is signed before the store, and the
+prepared block is used only if the stored block is the one it was built on.
+
 Time: `clock` is the wall clock, read only for a precommit's time (at least the block's
 time + 1 ms: BFT time) and by `ClockCheck`; it never judges a block. `timers` gives
 monotonic time, timeouts, sleeps and worker threads (`Timers.run_blocking`), so that the
@@ -38,7 +43,14 @@ from tianfu.consensus.clock import AsyncioTimers, ClockCheck, Timeouts, Timers
 from tianfu.consensus.committer import BlockCommitter
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.inbox import EventInbox
-from tianfu.consensus.interfaces import E, FrameNetwork, LedgerLike, MempoolLike, Verified
+from tianfu.consensus.interfaces import (
+    E,
+    FrameNetwork,
+    LedgerLike,
+    MempoolLike,
+    PipelineLedger,
+    Verified,
+)
 from tianfu.consensus.ledgerwork import DriverError, DriverTools, LedgerWork
 from tianfu.consensus.messages import (
     Action,
@@ -133,6 +145,7 @@ class ConsensusDriver(Generic[E]):
         check_store: Callable[[], object] | None = None,
         double_sign_check_heights: int = DOUBLE_SIGN_CHECK_HEIGHTS,
         clock_warn_ms: int = CLOCK_WARN_MS,
+        pipeline: bool = True,
     ) -> None:
         self.ledger = ledger
         self.mempool = mempool
@@ -140,6 +153,9 @@ class ConsensusDriver(Generic[E]):
         self.wal = wal
         self.network = network
         self._fixed_params = params
+        # Build the next height's block while the decided one is stored (a local choice:
+        # the block is the same either way); only with a ledger that can (`build_on`).
+        self.pipeline = pipeline and isinstance(ledger, PipelineLedger)
         self.params = params or ledger.genesis.params  # those of the height being decided
         self.chain_id = ledger.chain_id
         self.clock = clock
@@ -339,6 +355,7 @@ class ConsensusDriver(Generic[E]):
                 await t
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self.blocks.settle()
 
     async def _gossip_loop(self) -> None:
         while not self._stopping:
@@ -539,6 +556,8 @@ class ConsensusDriver(Generic[E]):
         assert self._ledger_lock is not None
         executed = self.blocks.executed.get(a.block_hash)
         self._mark("decided")
+        if executed is not None and self.pipeline:
+            self._prepare_next(executed, a)
         try:
             stored = await self.committer.commit(a, executed, self._ledger_lock)
         except DriverError as exc:  # another block at this height: never go on
@@ -550,6 +569,22 @@ class ConsensusDriver(Generic[E]):
             self._spawn(self._recover_store(a, executed))
             return []
         return await self._next_height(a)
+
+    def _prepare_next(self, executed: E, a: CommitBlock) -> None:
+        """Start building block `a.height` + 1 on the decided `executed` (see
+        `BlockMaker.prepare`) if this node proposes its first round and may sign it."""
+        if self.my_key is None or self.core is None or self.halted is not None:
+            return
+        h = a.height + 1
+        last = self.privval.last_hrs() if self.privval is not None else None
+        if last is not None and last >= (h, 0, STEP_PROPOSAL):
+            return
+        try:
+            proposer = self.core.proposer_selection(self.ledger.validator_set(h), h, 0)
+            if proposer == self.my_key:
+                self.blocks.prepare(executed, a.certificate, self.params_at(h), self.my_key)
+        except Exception:  # a task's top level: the block is built at its height instead
+            log.exception("preparing block %d failed", h)
 
     async def _recover_store(self, a: CommitBlock, executed: E | None) -> None:
         assert self._ledger_lock is not None

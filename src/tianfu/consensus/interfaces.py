@@ -10,7 +10,7 @@ deterministic simulator wires in-memory ones. Consensus imports none of those pa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from tianfu.types import (
     Block,
@@ -72,6 +72,21 @@ class LedgerLike(Protocol[E]):
     ) -> E: ...
     def execute(self, block: Block, verified: Verified | None = None) -> E: ...
     def commit(self, executed: E, cert: CommitCertificate) -> None: ...
+
+
+@runtime_checkable
+class PipelineLedger(Protocol[E]):
+    """A ledger that builds the block after a decided one before that one is stored
+    (`tianfu.ledger.Ledger.build_on`): the driver's pipelined heights use it if present."""
+
+    def build_on(
+        self,
+        parent: E,
+        certificate: CommitCertificate,
+        txs: list[Transaction],
+        proposer: bytes,
+        verified: Verified | None = None,
+    ) -> E: ...
 
 
 class MempoolLike(Protocol):

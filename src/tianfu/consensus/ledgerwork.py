@@ -1,11 +1,13 @@
 """The driver's blocking ledger work, run in worker threads: build, execute and store blocks.
 
 Each method is one worker-thread trip (`Timers.run_blocking`), called by the driver under
-its ledger lock (one block is built or executed at a time). `build` drops the transaction
-that makes building fail (`tianfu.consensus.culprit`); `execute` reuses transactions
-already decoded in the mempool; `commit` re-executes a decided block that is not the one
-executed, stores it unless block sync already did (the commit lock is shared with block
-sync), then ends the height in the WAL.
+its ledger lock (one block is built or executed at a time) — except a `build` on a
+decided block not stored yet, which runs beside that block's store (it reads the block's
+executed state and writes nothing; `BlockMaker` waits for it before any other ledger
+work). `build` drops the transaction that makes building fail (`tianfu.consensus.culprit`);
+`execute` reuses transactions already decoded in the mempool; `commit` re-executes a
+decided block that is not the one executed, stores it unless block sync already did (the
+commit lock is shared with block sync), then ends the height in the WAL.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from typing import Any, Generic
 from tianfu.codec import encode
 from tianfu.consensus.clock import Timers
 from tianfu.consensus.culprit import build_dropping_culprit
-from tianfu.consensus.interfaces import E, LedgerLike, MempoolLike, Verified
+from tianfu.consensus.interfaces import E, LedgerLike, MempoolLike, PipelineLedger, Verified
 from tianfu.consensus.messages import MAX_BLOCK_BYTES, CommitBlock
 from tianfu.consensus.wal import ConsensusWAL, WALError
 from tianfu.types import CommitCertificate, Transaction
 from tianfu.types.block import decode_block
 
 RunBlocking = Callable[..., Awaitable[Any]]
+# A built proposal block: the executed block, its bytes, the transaction that made a longer
+# block fail (None if none did) and that failure.
+Built = tuple[E, bytes, Transaction | None, str]
 
 
 class DriverError(Exception):
@@ -67,14 +72,20 @@ class LedgerWork(Generic[E]):
         return self.ledger.execute(block, self.verified)
 
     def build(
-        self, txs: list[Transaction], proposer: bytes
-    ) -> tuple[E, bytes, Transaction | None, str]:
+        self, txs: list[Transaction], proposer: bytes, on: tuple[E, CommitCertificate] | None = None
+    ) -> Built[E]:
         """The proposal block of `txs` and its bytes. If no block of them builds, the
         longest prefix before the transaction that makes building fail; that transaction
-        is returned too (to drop, with the error), else None."""
+        is returned too (to drop, with the error), else None. `on`: a decided block not
+        stored yet and its certificate, to build the block after it (the ledger's
+        `build_on`), else on the stored chain."""
 
         def attempt(candidates: list[Transaction]) -> E:
-            return self.ledger.build_block(candidates, proposer, self.verified)
+            if on is None:
+                return self.ledger.build_block(candidates, proposer, self.verified)
+            assert isinstance(self.ledger, PipelineLedger)
+            parent, certificate = on
+            return self.ledger.build_on(parent, certificate, candidates, proposer, self.verified)
 
         built = build_dropping_culprit(attempt, txs)
         data = encode(built.result.block)

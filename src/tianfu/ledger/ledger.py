@@ -27,6 +27,7 @@ from tianfu.execution.contract_api import state_key
 from tianfu.execution.executor import BlockOverLimit, BlockResult, Executor, TxInvalid
 from tianfu.state import MerkleState, TreeBatch
 from tianfu.state.keys import tree_updates
+from tianfu.state.nodes import Node, decode_node, node_key
 from tianfu.store import Store
 from tianfu.types import (
     Block,
@@ -124,6 +125,24 @@ class ExecutedBlock:
     encoded_txs: list[bytes] | None = None
     encoded_receipts: list[bytes] | None = None
     tx_hashes: list[bytes] | None = None
+
+
+class _TreeAfter(MerkleState):
+    """The state tree as it is once an executed block is stored: the nodes of its version
+    come from its batch (stored or not yet), every other version's from `tree`."""
+
+    def __init__(self, tree: MerkleState, batch: TreeBatch) -> None:
+        super().__init__(tree.reader, cache_bytes=0)
+        self._tree, self._batch = tree, batch
+
+    def _load(self, version: int, path: bytes) -> Node | None:
+        if version != self._batch.version:
+            return self._tree._load(version, path)
+        node = self._batch.hot.get(path)
+        if node is None:
+            data = self._batch.new_nodes.get(node_key(version, path))
+            node = None if data is None else decode_node(data)
+        return node
 
 
 _MISS = object()
@@ -417,15 +436,73 @@ class Ledger:
         """As proposer: execute the candidate transactions (dropping invalid ones) into a
         block dated with the BFT time of the stored certificate of the previous height."""
         height = self.store.height() + 1
-        last_commit = self._last_commit(height)
+        seen = self._committed_lookup([t.hash for t in txs])
+        return self._build(
+            height, self._last_commit(height), self.prev_hash(height), txs, proposer, verified,
+            self.latest.get, seen, self.state,
+        )  # fmt: skip
+
+    def build_on(
+        self,
+        parent: ExecutedBlock,
+        certificate: CommitCertificate,
+        txs: list,
+        proposer: bytes,
+        verified: Callable[[bytes], bool] | None = None,
+    ) -> ExecutedBlock:
+        """As proposer, ahead of the store: the block after `parent` — a block executed on
+        top of the stored chain and decided with `certificate`, stored meanwhile or not —
+        exactly as `build_block(txs, ...)` gives it once `parent` is stored with
+        `certificate`. It reads `parent`'s writes and tree nodes before the store's, counts
+        its transactions as committed, and writes nothing. Raises InvalidBlock if `parent`
+        does not extend the stored chain or `certificate` is not of it."""
+        head = parent.block.header
+        if certificate.height != head.height or certificate.block_hash != head.hash:
+            raise InvalidBlock(f"the certificate is not that of block {head.height}")
+        stored = self.store.height()
+        if stored == head.height:
+            found = self.store.load_header(stored)
+            if found is None or found.hash != head.hash:
+                raise InvalidBlock(f"another block is stored at height {head.height}")
+        elif stored != head.height - 1 or head.prev_hash != self.prev_hash(head.height):
+            raise InvalidBlock(f"block {head.height} does not extend the stored chain")
+        writes, latest = parent.result.updates, self.latest.get
+        in_parent = set(parent.tx_hashes or [t.hash for t in parent.block.txs])
+        committed = self._committed_lookup([t.hash for t in txs])
+
+        def read(key: bytes) -> bytes | None:
+            return writes[key] if key in writes else latest(key)
+
+        def seen(tx_hash: bytes) -> bool:
+            return tx_hash in in_parent or committed(tx_hash)
+
+        tree = _TreeAfter(self.state, parent.batch)
+        return self._build(
+            head.height + 1, certificate, head.hash, txs, proposer, verified, read, seen, tree
+        )
+
+    def _build(
+        self,
+        height: int,
+        last_commit: CommitCertificate | None,
+        prev_hash: bytes,
+        txs: list,
+        proposer: bytes,
+        verified: Callable[[bytes], bool] | None,
+        read: Callable[[bytes], bytes | None],
+        seen: Callable[[bytes], bool],
+        tree: MerkleState,
+    ) -> ExecutedBlock:
+        """Block `height` of `txs` after `prev_hash`, reading state through `read` and
+        `tree` (at version `height` - 1); `seen(hash)`: already committed."""
         time_ms = self.block_time(height, last_commit)
         params = self.params(height)
         result = self.executor.execute_block(
             height,
             time_ms,
             txs,
-            self.latest.get,
-            self._committed_lookup([t.hash for t in txs]),
+            read,
+            seen,
             proposer_mode=True,
             verified=verified,
             params=params,
@@ -433,14 +510,14 @@ class Ledger:
         encoded_receipts = _encoded_receipts(result)
         check_storable(result, encoded_receipts, params)
         tx_hashes = [t.hash for t in result.txs]
-        batch = self.state.apply(height, tree_updates(result.updates, tx_hashes))
+        batch = tree.apply(height, tree_updates(result.updates, tx_hashes))
         encoded_txs = list(map(_tx_bytes, result.txs))
         header = BlockHeader(
             version=1,
             chain_id=self.chain_id,
             height=height,
             time_ms=time_ms,
-            prev_hash=self.prev_hash(height),
+            prev_hash=prev_hash,
             tx_root=merkle_root(encoded_txs),
             state_root=batch.root,
             receipts_root=merkle_root(encoded_receipts),

@@ -27,6 +27,7 @@ self-made key in `identity/key.pem` and uses the observer port only.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,9 @@ class NodeConfig:
     observer: bool = False  # a non-validating node without a member certificate
     observer_port: int = 0  # the observer port to listen on (0: none)
     observer_peers: list[tuple[str, int]] = field(default_factory=list)
+    # [consensus] pipeline: build the next block while the decided one is stored (ADR
+    # 0030). A local choice: the chain is the same either way.
+    pipeline: bool = True
 
     @classmethod
     def load(cls, home: Path) -> NodeConfig:
@@ -73,6 +77,9 @@ class NodeConfig:
             api = raw.get("api", {})
             p2p = raw.get("p2p", {})
             obs = raw.get("observer", {})
+            consensus = raw.get("consensus", {})
+            if not isinstance(consensus, dict):
+                raise ValueError("[consensus] must be a table")
             return cls(
                 home=home,
                 name=str(raw["name"]),
@@ -90,6 +97,7 @@ class NodeConfig:
                 observer=bool(raw.get("observer_node", False)),
                 observer_port=int(obs.get("port", 0)),
                 observer_peers=[parse_hostport(p) for p in obs.get("peers", [])],
+                pipeline=_pipeline(consensus.get("pipeline", True)),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: bad or missing setting: {exc}") from None
@@ -115,11 +123,25 @@ class NodeConfig:
             f'[api]\nhost = "{self.api_host}"\nport = {self.api_port}\nmax_body_bytes = {self.max_body_bytes}\n\n'
             f'[p2p]\nhost = "{self.p2p_host}"\nport = {self.p2p_port}\npeers = [{peers}]\n'
             + observer
+            + ("" if self.pipeline else "\n[consensus]\npipeline = false\n")
         )
 
     def save(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / CONFIG_FILE).write_text(self.dump())
+
+
+def _pipeline(value: object) -> bool:
+    """`[consensus] pipeline`, unless the environment's `TIANFU_PIPELINE` (1 or 0) says
+    otherwise (how a benchmark turns it on or off in the nodes it starts)."""
+    env = os.environ.get("TIANFU_PIPELINE")
+    if env is not None:
+        if env not in ("0", "1"):
+            raise ValueError(f"TIANFU_PIPELINE must be 1 or 0, not {env!r}")
+        return env == "1"
+    if not isinstance(value, bool):
+        raise ValueError(f"consensus.pipeline must be true or false, not {value!r}")
+    return value
 
 
 def parse_hostport(text: str) -> tuple[str, int]:

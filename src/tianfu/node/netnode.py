@@ -141,6 +141,7 @@ async def _serve(
         commit_lock=commit_lock,
         check_store=guard.check,
         clock=faults.clock(),
+        pipeline=cfg.pipeline,
     )
     service.clock_offset = lambda: driver.clock_offset_ms
     syncer = BlockSyncer(

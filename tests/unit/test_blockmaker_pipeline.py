@@ -1,0 +1,208 @@
+"""Pipelined heights (ADR 0030): the block built ahead on a decided, not yet stored block.
+
+`Ledger.build_on` gives exactly the block `build_block` gives once the parent is stored;
+it refuses a parent that is not the stored one; `BlockMaker` takes the mempool's
+transactions without those of the decided block and without changing the mempool, uses a
+prepared block only on the block it was built on, and otherwise builds afresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+
+import pytest
+from test_dynamic_params import tx_with_expiry
+from test_governance_admission import Chain
+
+from tianfu.consensus.blockmaker import BlockMaker, take_after
+from tianfu.consensus.clock import AsyncioTimers
+from tianfu.consensus.ledgerwork import DriverTools, LedgerWork
+from tianfu.consensus.messages import CreateProposalBlock
+from tianfu.consensus.wal import ConsensusWAL
+from tianfu.crypto import sign_vote, verify_commit
+from tianfu.ledger import InvalidBlock
+from tianfu.mempool import Mempool
+from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig, ConsensusParams
+
+PROPOSER = b"\x01" * 32
+
+
+@pytest.fixture
+def chain(tmp_path):
+    c = Chain(tmp_path)
+    c.block()
+    yield c
+    c.close()
+
+
+def certify(chain, executed, vote_ms=None):
+    """The commit certificate of `executed` signed by every validator of its height."""
+    header = executed.block.header
+    valset = chain.ledger.validator_set(header.height)
+    vote_ms = vote_ms or header.time_ms + 1000
+    sigs = []
+    for v in valset.validators:
+        vote = sign_vote(
+            chain.keys[v.public_key],
+            chain.genesis.chain_id,
+            header.height,
+            0,
+            PRECOMMIT,
+            header.hash,
+            max(vote_ms, header.time_ms + 1),
+        )
+        sigs.append(CommitSig(vote.validator, vote.time_ms, vote.signature))
+    cert = CommitCertificate(1, chain.genesis.chain_id, header.height, 0, header.hash, sigs)
+    verify_commit(cert, header.hash, header.height, valset, chain.genesis.chain_id)
+    return cert
+
+
+def _user(chain, name="user"):
+    return chain.cas["org2"].issue(name, "member")
+
+
+def test_build_on_gives_the_block_build_block_gives_once_the_parent_is_stored(chain):
+    ledger = chain.ledger
+    user = _user(chain)
+    expiry = ledger.height + 20
+    propose = chain.tx(chain.admins["org1"], "propose_set_params", {"max_block_txs": 77})
+    read = tx_with_expiry(chain, user, expiry, "list_orgs")
+    parent = ledger.build_block([propose, read], PROPOSER)
+    pid = parent.result.receipts[0].result
+    cert = certify(chain, parent)
+    # The next block votes on the parent's proposal (it reads the parent's writes), holds
+    # a transaction of the parent again (a replay) and a new one.
+    vote = chain.tx(chain.admins["org2"], "vote", pid, True)
+    again = tx_with_expiry(chain, user, expiry, "list_orgs")
+    candidates = [vote, read, again]
+    ahead = ledger.build_on(parent, cert, candidates, PROPOSER)
+    assert ledger.height == parent.block.header.height - 1  # nothing was stored
+
+    ledger.commit(parent, cert)
+    plain = ledger.build_block(candidates, PROPOSER)
+    assert ahead.block.hash == plain.block.hash
+    assert ahead.block == plain.block
+    assert ahead.result.receipts == plain.result.receipts
+    assert ahead.result.dropped == plain.result.dropped
+    assert ahead.batch.root == plain.batch.root
+    assert ahead.batch.new_nodes == plain.batch.new_nodes
+    assert [t.hash for t in ahead.block.txs] == [vote.hash, again.hash]
+    assert ahead.result.receipts[0].ok, ahead.result.receipts[0].error
+    assert [h for h, _ in ahead.result.dropped] == [read.hash]  # already committed
+    header = ahead.block.header
+    assert header.prev_hash == parent.block.hash and header.last_commit == cert
+    # Built again once the parent is stored: the same block.
+    assert ledger.build_on(parent, cert, candidates, PROPOSER).block.hash == plain.block.hash
+    # Another node executes and stores it like any block.
+    chain.replica.commit(chain.replica.execute(parent.block), cert)
+    ledger.commit(ahead, certify(chain, ahead))
+    assert chain.replica.execute(ahead.block).batch.root == ahead.batch.root
+
+
+def test_build_on_refuses_a_parent_that_is_not_the_stored_one(chain):
+    ledger = chain.ledger
+    user = _user(chain)
+    expiry = ledger.height + 20
+    a = ledger.build_block([tx_with_expiry(chain, user, expiry, "list_orgs")], PROPOSER)
+    b = ledger.build_block([tx_with_expiry(chain, user, expiry, "list_orgs")], PROPOSER)
+    assert a.block.hash != b.block.hash
+    cert_a, cert_b = certify(chain, a), certify(chain, b)
+    nxt = [tx_with_expiry(chain, user, expiry, "list_orgs")]
+    with pytest.raises(InvalidBlock, match="certificate"):
+        ledger.build_on(a, cert_b, nxt, PROPOSER)
+    ledger.commit(b, cert_b)
+    with pytest.raises(InvalidBlock, match="another block is stored"):
+        ledger.build_on(a, cert_a, nxt, PROPOSER)
+    c = ledger.build_block([], PROPOSER)
+    ledger.commit(c, certify(chain, c))
+    with pytest.raises(InvalidBlock, match="does not extend"):
+        ledger.build_on(b, cert_b, nxt, PROPOSER)
+
+
+def test_take_after_is_the_take_of_the_mempool_without_the_decided_transactions(chain):
+    user = _user(chain)
+    txs = [tx_with_expiry(chain, user, 50, "list_orgs") for _ in range(12)]
+    size = len(txs[0].encoded())
+    decided = [txs[1], txs[4], txs[5], txs[11]]
+    for max_txs, max_bytes in ((3, 1 << 20), (8, 1 << 20), (20, 1 << 20), (20, 5 * size + 1)):
+        params = ConsensusParams(max_block_txs=max_txs, max_block_bytes=max_bytes)
+        pool = Mempool()
+        for t in txs:
+            pool.add(t)
+        got = take_after(pool, params, decided)
+        assert len(pool) == len(txs)  # unchanged
+        pool.remove(t.hash for t in decided)
+        assert got == pool.take(max_txs, max_bytes)
+
+
+def _maker(chain, tmp_path, mempool):
+    wal = ConsensusWAL(tmp_path / "cs.wal")
+    work = LedgerWork(chain.ledger, mempool, wal, threading.Lock(), None)
+    marks = []
+
+    async def run_blocking(fn, *args):
+        return await asyncio.to_thread(fn, *args)
+
+    tools = DriverTools(AsyncioTimers(), Counter(), run_blocking, marks.append)
+    return BlockMaker(mempool, work, tools), marks
+
+
+def test_a_prepared_block_is_used_on_its_parent_and_discarded_on_another(chain, tmp_path):
+    ledger = chain.ledger
+    user = _user(chain)
+    expiry = ledger.height + 20
+    mempool = Mempool()
+    x, y, z = (tx_with_expiry(chain, user, expiry, "list_orgs") for _ in range(3))
+    stale = tx_with_expiry(chain, user, ledger.height + 1, "list_orgs")  # expires at h + 1
+    for t in (x, y, z, stale):
+        mempool.add(t)
+    a = ledger.build_block([x], PROPOSER)  # decided here ...
+    b = ledger.build_block([y], PROPOSER)  # ... but this one is stored (e.g. by block sync)
+    h = a.block.header.height
+    params = ledger.params(h + 1)
+    maker, marks = _maker(chain, tmp_path, mempool)
+
+    async def scenario(parent, stored, cert):
+        lock = asyncio.Lock()
+        before = [t.hash for t in mempool.take(100, 1 << 20)]
+        assert maker.prepare(parent, cert, params, PROPOSER)
+        assert not maker.prepare(parent, cert, params, PROPOSER)  # one at a time
+        await asyncio.wait([maker.prepared.work])
+        # A build ahead changes nothing in the mempool (not even what it drops).
+        assert [t.hash for t in mempool.take(100, 1 << 20)] == before
+        ledger.commit(stored, certify(chain, stored))
+        return await maker.build(
+            CreateProposalBlock(h + 1, 0),
+            params,
+            PROPOSER,
+            lock,
+            lambda: h + 1,
+            idle_until=0.0,
+            stopping=lambda: False,
+        )
+
+    ready = asyncio.run(scenario(a, b, certify(chain, a)))
+    assert maker.stats["prepared"] == 1 and maker.stats["prepared_discarded"] == 1
+    assert maker.stats["prepared_used"] == 0
+    built = maker.executed[ready.block_hash].block
+    assert built.header.prev_hash == b.block.hash  # built afresh on the stored block
+    # x was in the discarded parent only: it is not lost, the fresh build holds it.
+    assert [t.hash for t in built.txs] == [x.hash, z.hash]
+    assert mempool.get(stale.hash) is None  # dropped when the (fresh) build was used
+
+    # Next height, on the parent that is stored: the prepared block is used as built.
+    nxt = maker.executed[ready.block_hash]
+    maker.executed.clear()
+    mempool.remove(t.hash for t in b.block.txs)
+    w = tx_with_expiry(chain, user, expiry, "list_orgs")
+    mempool.add(w)
+    h += 1
+    params = ledger.params(h + 1)
+    ready2 = asyncio.run(scenario(nxt, nxt, certify(chain, nxt)))
+    assert maker.stats["prepared_used"] == 1
+    used = maker.executed[ready2.block_hash].block
+    assert used.header.prev_hash == nxt.block.hash
+    assert [t.hash for t in used.txs] == [w.hash]  # not those of the block below
+    assert marks.count("prepare") == 2 and "build" in marks and "built" in marks
