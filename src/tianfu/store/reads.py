@@ -68,10 +68,14 @@ class StoreReads(StoreFile):
     # ------------------------------------------------------------------ block reads
 
     def height(self) -> int:
-        """Latest committed height, 0 when no block is stored (kept in memory)."""
+        """Latest committed height, 0 when no block is stored (kept in memory); inside this
+        thread's `grouped_writes`, the latest height the group wrote."""
         if self._closed:
             raise StoreError("the store is closed")
-        return self._height
+        if self._group is None:
+            return self._height
+        group = self._mine()
+        return self._height if group is None else group.height
 
     def load_block(self, height: int) -> Block | None:
         row = self._one("SELECT header, txs FROM blocks WHERE height = ?", (height,))

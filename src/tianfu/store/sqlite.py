@@ -7,7 +7,8 @@ optional meta rows) is written in ONE SQLite transaction, so after a crash at an
 commit the WAL is checkpointed into the database file (`PRAGMA wal_checkpoint(FULL)`,
 which waits for readers of older snapshots), before the write returns: a committed height
 is in `chain.db` itself, so it survives the loss of `chain.db-wal` (ADR 0006). Inside
-`deferred_fsync()` (block sync's batches) the fsync and checkpoint wait for the block's end.
+`grouped_writes()` (block sync's batches) one thread's heights form one transaction, each a
+savepoint of it, committed and checkpointed together.
 
 Failures are typed: `StoreWriteError` — a write SQLite could not do (disk full, I/O
 error, read-only file); the transaction was rolled back and the store is unchanged, so the
@@ -149,8 +150,10 @@ class Store(StoreReads):
         event_rows = sorted({(ev.contract, height, ev.name) for r in receipts for ev in r.events})
         with self._write() as conn:
             current = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0
+            group = self._mine()
+            recent_rows = (self._recent_rows if group is None else group.recent_rows) + n
             if height != current + 1:
-                self._height = current
+                self._written(current, recent_rows - n)
                 raise StoreError(f"cannot store block {height}: the store is at height {current}")
             conn.execute(
                 "INSERT INTO blocks (height, hash, header, txs, cert, receipts) "
@@ -167,7 +170,6 @@ class Store(StoreReads):
                     "INSERT OR IGNORE INTO tx_recent (hash, height, idx) VALUES (?, ?, ?)",
                     [(h, height, i) for h, i in tx_rows],
                 )
-            recent_rows = self._recent_rows + n
             if recent_rows >= TX_MERGE_ROWS:
                 # Older positions are in tx_index already and stay (first position wins).
                 conn.execute(
@@ -189,8 +191,7 @@ class Store(StoreReads):
             # Before COMMIT: a hash readable in the index always has its bit (a rolled back
             # block leaves bits that only cost a query).
             self._seen.add(tx_hashes)
-        self._height = height  # committed: only now may readers be told
-        self._recent_rows = recent_rows
+        self._written(height, recent_rows)  # committed: only now may readers be told
 
     def save_state_nodes(
         self, nodes: dict[bytes, bytes], state_updates: dict[bytes, bytes | None]
