@@ -13,7 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -37,14 +37,18 @@ _T = TypeVar("_T")
 
 
 @dataclass
-class _Group:
+class WriteGroup:
     """The writes of one thread grouped into one transaction (`grouped_writes`): the
-    thread, and the height and tx_recent rows as that transaction sees them."""
+    thread, the height and tx_recent rows as that transaction sees them, and the rows kept
+    in memory until the group's end (tree nodes; latest state values, the newest wins)."""
 
     thread: int
     conn: sqlite3.Connection
     height: int
     recent_rows: int
+    failed: bool = False  # a write of the group raised: the group is rolled back whole
+    nodes: dict[bytes, bytes] = field(default_factory=dict)
+    state: dict[bytes, bytes | None] = field(default_factory=dict)
 
 
 class StoreFile:
@@ -69,7 +73,7 @@ class StoreFile:
         self.on_damage: Callable[[StoreDamaged], None] | None = None
         self.checkpoints_incomplete = 0  # commits whose WAL frames could not all be copied
         # The open `grouped_writes` transaction (None: every write is its own transaction).
-        self._group: _Group | None = None
+        self._group: WriteGroup | None = None
         self.write_failures = 0  # writes SQLite could not do (the store stayed as it was)
         try:
             conn = self._writer_conn()
@@ -127,7 +131,7 @@ class StoreFile:
             self._writer = self._open()
         return self._writer
 
-    def _mine(self) -> _Group | None:
+    def _mine(self) -> WriteGroup | None:
         """The group of writes this thread has open, if any."""
         group = self._group
         return group if group is not None and group.thread == threading.get_ident() else None
@@ -177,11 +181,17 @@ class StoreFile:
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: all of it is committed (and checkpointed), or none of it.
 
-        Inside this thread's `grouped_writes`, a savepoint of the group's transaction
-        instead: all of it or none of it joins the group."""
+        Inside this thread's `grouped_writes`, part of the group's transaction instead; if
+        it raises, the whole group is rolled back when it ends."""
         group = self._mine()
         if group is not None:
-            yield from self._savepoint(group.conn)
+            try:
+                yield group.conn
+            except BaseException as exc:
+                group.failed = True
+                if isinstance(exc, sqlite3.Error):
+                    raise self._failed(exc, "write") from None
+                raise
             return
         with self._write_lock:
             conn = self._writer_conn()
@@ -201,46 +211,40 @@ class StoreFile:
                 raise
             self._checkpoint(conn)  # synchronous=FULL: the COMMIT fsynced the WAL
 
-    def _savepoint(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-        """A write inside the group's transaction, rolled back alone if it fails."""
-        try:
-            conn.execute("SAVEPOINT write")
-        except sqlite3.Error as exc:
-            raise self._failed(exc, "starting a write") from None
-        try:
-            yield conn
-            conn.execute("RELEASE write")
-        except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK TO write")
-                conn.execute("RELEASE write")
-            if isinstance(exc, sqlite3.Error):
-                raise self._failed(exc, "write") from None
-            raise
-
     @contextmanager
     def grouped_writes(self) -> Iterator[None]:
         """This thread's writes inside the block form ONE transaction, committed (one fsync,
-        one checkpoint) when the block exits normally, rolled back whole if it raises.
+        one checkpoint) when the block exits normally, rolled back whole if it raises or if
+        one of the writes raised (then StoreWriteError: nothing of the group is stored).
 
-        Each write is still all or nothing (a savepoint: one that fails is undone alone and
-        the group goes on). This thread reads through the writer's connection meanwhile, so
-        it sees its own writes, and `height()` gives it the group's height; every other
-        thread sees the store as of before the group until its COMMIT, and a crash or power
-        loss before the COMMIT leaves the store as it was before the group. Other threads'
-        writes wait until the group ends. Raises StoreWriteError (and keeps nothing of the
-        group) if the COMMIT fails. Not reentrant.
+        This thread reads through the writer's connection meanwhile, so it sees its own
+        writes, and `height()` gives it the group's height; every other thread sees the
+        store as of before the group until its COMMIT, and a crash or power loss before the
+        COMMIT leaves the store as it was before the group. Other threads' writes wait
+        until the group ends. Raises StoreWriteError (and keeps nothing of the group) if the
+        COMMIT fails. Not reentrant.
         """
         if self._mine() is not None:
             raise StoreError("grouped_writes is already in use by this thread")
         with self._write() as conn:
-            group = _Group(threading.get_ident(), conn, self._height, self._recent_rows)
+            try:
+                top = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0]
+            except sqlite3.Error as exc:
+                raise self._failed(exc, "read") from None
+            group = WriteGroup(threading.get_ident(), conn, int(top or 0), self._recent_rows)
             self._group = group
             try:
                 yield
             finally:
                 self._group = None
+            if group.failed:
+                raise StoreWriteError("a write of the group failed: none of it is stored")
+            self._flush(conn, group)
         self._height, self._recent_rows = group.height, group.recent_rows
+
+    def _flush(self, conn: sqlite3.Connection, group: WriteGroup) -> None:
+        """Write the rows `group` kept in memory, inside its transaction (`Store` does)."""
+        raise NotImplementedError
 
     def _written(self, height: int, recent_rows: int) -> None:
         """A block at `height` was written (tx_recent now holds `recent_rows`): committed, or

@@ -7,8 +7,8 @@ optional meta rows) is written in ONE SQLite transaction, so after a crash at an
 commit the WAL is checkpointed into the database file (`PRAGMA wal_checkpoint(FULL)`,
 which waits for readers of older snapshots), before the write returns: a committed height
 is in `chain.db` itself, so it survives the loss of `chain.db-wal` (ADR 0006). Inside
-`grouped_writes()` (block sync's batches) one thread's heights form one transaction, each a
-savepoint of it, committed and checkpointed together.
+`grouped_writes()` (block sync's batches) one thread's heights form one transaction,
+committed and checkpointed together (a height whose write fails takes the group with it).
 
 Failures are typed: `StoreWriteError` — a write SQLite could not do (disk full, I/O
 error, read-only file); the transaction was rolled back and the store is unchanged, so the
@@ -38,6 +38,7 @@ import sqlite3
 
 from tianfu.codec import encode, encode_list
 from tianfu.store.bulk import HASHES_SELECT, PAIRS_SELECT, pack_hashes, pack_pairs
+from tianfu.store.connection import WriteGroup
 from tianfu.store.errors import StoreDamaged, StoreError, StoreWriteError
 from tianfu.store.reads import StoreReads, TxRecord
 from tianfu.types import Block, CommitCertificate, Receipt
@@ -148,10 +149,15 @@ class Store(StoreReads):
         tx_rows = sorted(zip(tx_hashes, range(n), strict=True))
         tx_packed = pack_hashes(tx_rows)
         event_rows = sorted({(ev.contract, height, ev.name) for r in receipts for ev in r.events})
+        group = self._mine()
+        if group is not None and height != group.height + 1:  # before writing: the group stays
+            raise StoreError(f"cannot store block {height}: the store is at height {group.height}")
         with self._write() as conn:
-            current = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0
-            group = self._mine()
-            recent_rows = (self._recent_rows if group is None else group.recent_rows) + n
+            if group is None:
+                current = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0
+                recent_rows = self._recent_rows + n
+            else:  # the group's transaction: its height is exact
+                current, recent_rows = group.height, group.recent_rows + n
             if height != current + 1:
                 self._written(current, recent_rows - n)
                 raise StoreError(f"cannot store block {height}: the store is at height {current}")
@@ -183,7 +189,11 @@ class Store(StoreReads):
                     "INSERT INTO event_index (contract, height, name) VALUES (?, ?, ?)",
                     event_rows,
                 )
-            self._write_state(conn, tree_nodes, state_updates)
+            if group is None:
+                self._write_state(conn, tree_nodes, state_updates)
+            else:  # written once at the group's end, read from memory until then
+                group.nodes.update(tree_nodes)
+                group.state.update(state_updates)
             if meta:
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(meta.items())
@@ -192,6 +202,9 @@ class Store(StoreReads):
             # block leaves bits that only cost a query).
             self._seen.add(tx_hashes)
         self._written(height, recent_rows)  # committed: only now may readers be told
+
+    def _flush(self, conn: sqlite3.Connection, group: WriteGroup) -> None:
+        self._write_state(conn, group.nodes, group.state)
 
     def save_state_nodes(
         self, nodes: dict[bytes, bytes], state_updates: dict[bytes, bytes | None]
