@@ -238,6 +238,36 @@ def test_other_threads_see_the_batch_at_its_end(world, tmp_path: Path) -> None:
     assert b.store.get_meta("x") == b"1"
 
 
+def test_a_group_reads_its_tree_nodes_and_state_rows_from_memory(world, tmp_path: Path) -> None:
+    """Inside a group the tree nodes and state rows are written once, at its end: this thread
+    reads them from memory meanwhile, other threads do not see them, and a scan that could
+    not see them is refused."""
+    c, a = world
+    b = c.ledger(tmp_path / "b")
+    apply_directly(b, items(a, 1, 3))
+    got: dict[str, object] = {}
+    with b.grouped_commits():
+        item = items(a, 4, 4)[0]
+        executed = b.execute(item.block)
+        b.commit(executed, item.cert)
+        node_key, node = next(iter(executed.batch.new_nodes.items()))
+        key, value = next((k, v) for k, v in executed.result.updates.items() if v is not None)
+        assert b.store.get_node(node_key) == node and b.store.get_latest(key) == value
+        with pytest.raises(StoreError):
+            next(b.store.iter_latest(b""))
+
+        def look() -> None:
+            got["node"] = b.store.get_node(node_key)
+            got["value"] = b.store.get_latest(key)
+
+        reader = threading.Thread(target=look)
+        reader.start()
+        reader.join()
+    assert got == {"node": None, "value": a.state.get(key, 3)}
+    assert b.store.get_node(node_key) == node and b.store.get_latest(key) == value
+    assert (key, value) in list(b.store.iter_latest(key))
+
+
 # -- the syncer's batches ------------------------------------------------------------------
 
 
