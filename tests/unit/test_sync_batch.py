@@ -268,6 +268,28 @@ def test_a_group_reads_its_tree_nodes_and_state_rows_from_memory(world, tmp_path
     assert (key, value) in list(b.store.iter_latest(key))
 
 
+def test_validator_sets_and_parameters_are_read_from_the_tree_once(world, tmp_path) -> None:
+    """Each block's validator set and parameters come from the block before (carried at
+    its commit), not from a tree read per block."""
+    c, a = world
+    b = c.ledger(tmp_path / "b")
+    apply_directly(b, items(a, 1, 3))
+    b = c.ledger(tmp_path / "b")  # restarted: nothing cached
+    reads: list[tuple[bytes, int]] = []
+    real = b.state.get
+
+    def get(key: bytes, version: int) -> bytes | None:
+        reads.append((key, version))
+        return real(key, version)
+
+    b.state.get = get  # type: ignore[method-assign]
+    with b.grouped_commits():
+        apply_directly(b, items(a, 4, 4))
+        first = len(reads)
+        apply_directly(b, items(a, 5, CHAIN_LEN))
+    assert 0 < first and len(reads) == first
+
+
 # -- the syncer's batches ------------------------------------------------------------------
 
 
@@ -428,6 +450,12 @@ def test_sync_across_validator_set_changes_checks_each_set(tmp_path: Path) -> No
         assert nb.committed == list(range(1, top + 1))
         names = {v.name for v in a.validator_set(env.removed).validators}
         assert "org4-v" not in names and "org5-v" in names
+        # The sets and parameters carried from block to block are those in the tree.
+        fresh = Ledger(Store(tmp_path / "c.db"), a.genesis)
+        for h in range(1, top + 3):
+            assert nb.ledger.validator_set(h) == fresh.validator_set(h), h
+            assert nb.ledger.params(h) == fresh.params(h), h
+        fresh.store.close()
 
         # The block where org4's validator is gone, certified by the genesis set (org4-v
         # included, org5-v absent): valid for the set the batch was checked with ahead,

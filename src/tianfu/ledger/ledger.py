@@ -609,8 +609,14 @@ class Ledger:
 
     def _carry_governed(self, version: int, updates: dict[bytes, bytes | None]) -> None:
         """The validator set and parameters of state `version` are those of `version` - 1
-        unless its block wrote them: cache them without reading the tree."""
+        unless its block wrote them: cache them without reading the tree (those of
+        `version` - 1 are read first if not cached, so that from then on each next block
+        finds its own cached: the blocks ask for state `height` - 2, committed earlier)."""
         if state_key(governance.NAME, "validators") not in updates:
+            if self._valsets.get(version - 1) is None:
+                self.validator_set(version + 1)  # that of state version - 1
             self._valsets.carry(version)
         if state_key(governance.NAME, "params") not in updates:
+            if self._params.get(version - 1) is None:
+                self.params(version + 1)
             self._params.carry(version)
