@@ -13,8 +13,8 @@ nodes, default settings as `tianfu.node.netnode` uses them (batches of 50, statu
 second), over an in-memory link. Timed from the start of B's syncer until it reports being
 caught up at A's height; then A's and B's block hashes and state roots are compared at
 every height. B verifies every certificate (3 Ed25519 signatures), re-executes every
-transaction (signature check, sandbox, JMT update, state roots) and commits each block
-in one SQLite transaction (one fsync per batch). Both nodes share one process (A serves
+transaction (signature check, sandbox, JMT update, state roots) and stores each batch
+of blocks in one SQLite transaction (one COMMIT and fsync per batch). Both nodes share one process (A serves
 from its store), no TCP/TLS. The catch-up runs in a child process on a copy of B's store,
 `--rounds` times (the median is reported); with `--baseline-src DIR` the same chain is
 also caught up by the `tianfu` package of another source tree (e.g. `git worktree add
