@@ -253,17 +253,21 @@ def test_a_group_reads_its_tree_nodes_and_state_rows_from_memory(world, tmp_path
         node_key, node = next(iter(executed.batch.new_nodes.items()))
         key, value = next((k, v) for k, v in executed.result.updates.items() if v is not None)
         assert b.store.get_node(node_key) == node and b.store.get_latest(key) == value
+        # A transaction of the group's blocks is committed for the next blocks' replay check.
+        tx = item.block.txs[0]
+        assert b.store.has_tx(tx.hash) and b.store.committed_txs([tx.hash]) == {tx.hash}
         with pytest.raises(StoreError):
             next(b.store.iter_latest(b""))
 
         def look() -> None:
             got["node"] = b.store.get_node(node_key)
             got["value"] = b.store.get_latest(key)
+            got["tx"] = b.store.has_tx(tx.hash)
 
         reader = threading.Thread(target=look)
         reader.start()
         reader.join()
-    assert got == {"node": None, "value": a.state.get(key, 3)}
+    assert got == {"node": None, "value": a.state.get(key, 3), "tx": False}
     assert b.store.get_node(node_key) == node and b.store.get_latest(key) == value
     assert (key, value) in list(b.store.iter_latest(key))
 

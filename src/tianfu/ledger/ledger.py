@@ -589,7 +589,8 @@ class Ledger:
         as of before the group until its COMMIT, but for the state tree's node cache and
         the validator sets and parameters of the group's heights, which are exact (keyed by
         height, determined by the certified blocks) and only asked for heights the reader
-        knows to be stored; the latter two are dropped if the group is rolled back.
+        knows to be stored; the latter two are dropped if the group is rolled back. Inside
+        it this thread only executes and commits blocks (block sync's batches).
         """
         group = _CommitGroup(threading.get_ident())
         try:
