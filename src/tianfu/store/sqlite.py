@@ -8,7 +8,8 @@ commit the WAL is checkpointed into the database file (`PRAGMA wal_checkpoint(FU
 which waits for readers of older snapshots), before the write returns: a committed height
 is in `chain.db` itself, so it survives the loss of `chain.db-wal` (ADR 0006). Inside
 `grouped_writes()` (block sync's batches) one thread's heights form one transaction,
-committed and checkpointed together (a height whose write fails takes the group with it).
+committed and checkpointed together (a height whose write fails takes the group with it);
+the group's tree nodes and latest values are written once, at its end.
 
 Failures are typed: `StoreWriteError` — a write SQLite could not do (disk full, I/O
 error, read-only file); the transaction was rolled back and the store is unchanged, so the
@@ -26,7 +27,9 @@ never the writer's: in WAL mode a reader keeps reading the last committed snapsh
 block is being written, and sees the new height only once it is wholly committed. A single
 read call runs one statement, so it sees one snapshot; `iter_latest` holds one cursor for
 the whole scan, so it is one snapshot too, even if the same thread commits meanwhile.
-Read connections of threads that have ended stay open until `close()`.
+Read connections of threads that have ended stay open until `close()`. The one exception:
+the thread inside its own `grouped_writes` reads through the writer's connection (and the
+group's rows kept in memory), so that it sees what it wrote; others wait for the COMMIT.
 
 Stored rows are decoded with msgspec directly (the database is trusted and written only by
 this class), without the canonical re-encoding check of `tianfu.codec.decode`.
