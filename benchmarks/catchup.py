@@ -13,14 +13,17 @@ nodes, default settings as `tianfu.node.netnode` uses them (batches of 50, statu
 second), over an in-memory link. Timed from the start of B's syncer until it reports being
 caught up at A's height; then A's and B's block hashes and state roots are compared at
 every height. B verifies every certificate (3 Ed25519 signatures), re-executes every
-transaction (signature check, sandbox, JMT update, state roots) and commits each block
-in one SQLite transaction (one fsync per batch). Both nodes share one process (A serves
+transaction (signature check, sandbox, JMT update, state roots) and stores each batch
+of blocks in one SQLite transaction (one COMMIT and fsync per batch). Both nodes share one process (A serves
 from its store), no TCP/TLS. The catch-up runs in a child process on a copy of B's store,
 `--rounds` times (the median is reported); with `--baseline-src DIR` the same chain is
 also caught up by the `tianfu` package of another source tree (e.g. `git worktree add
 /tmp/base <commit>` then `--baseline-src /tmp/base/src`), alternating with this tree
 round by round, and `ratio_catchup_blocks_per_s` (and `ratio_cpu_ms_per_block`, the child
-process's CPU per block) compare the medians: ratios measured in one run.
+process's CPU per block) compare the medians: ratios measured in one run. With
+`--apply-thread` each child measures only the applying thread instead (`apply_inproc`:
+blocks executed and committed in batches of 50 without the syncer, the checks made ahead
+taken as passed), and the ratios are of its wall and CPU ms per block.
 
 **network** (real processes, as `tianfu up` runs them): a 4-validator `LocalNetwork`
 whose genesis has fast block parameters (`fast_params`: 10 ms block intervals, 50 ms
@@ -227,13 +230,67 @@ def sync_inproc(work: Path, run_dir: Path, timeout: float, ahead: bool = True) -
     return fig
 
 
+def apply_inproc(work: Path, run_dir: Path, batch: int = 50) -> dict[str, Any]:
+    """The applying thread's own work, without the syncer: B (a fresh copy of `work/b`)
+    executes and commits A's blocks in batches of `batch` as block sync's worker thread does
+    (each batch one `Ledger.grouped_commits`, or the baseline's `Store.deferred_fsync`),
+    with the checks the checking thread makes ahead taken as passed (signatures,
+    certificates). Reports that thread's CPU and wall time per block."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    shutil.copytree(work / "b", run_dir)
+    a, b = open_ledger(work / "a"), open_ledger(run_dir)
+    blocks = []
+    for h in range(b.height + 1, a.height + 1):
+        block, cert = a.store.load_block(h), a.store.load_cert(h)
+        assert block is not None and cert is not None
+        blocks.append((block, cert))
+    # One batch's context: the baseline (before the grouped store transaction) may lack it.
+    batch_of = getattr(b, "grouped_commits", None) or b.store.deferred_fsync
+
+    def passed(*_: object) -> bool:
+        return True
+
+    wall, cpu = time.perf_counter(), time.thread_time()
+    for i in range(0, len(blocks), batch):
+        with batch_of():
+            for block, cert in blocks[i : i + batch]:
+                b.validator_set(block.header.height)  # as the syncer asks for them
+                b.params(block.header.height)
+                b.commit(b.execute(block, verified=passed, last_commit_checked=passed), cert)
+    cpu, wall = time.thread_time() - cpu, time.perf_counter() - wall
+    same = all(
+        (ha := a.store.load_header(h)) is not None
+        and (hb := b.store.load_header(h)) is not None
+        and ha.hash == hb.hash
+        and ha.state_root == hb.state_root
+        for h in range(1, a.height + 1)
+    )
+    a.store.close()
+    b.store.close()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    n = len(blocks)
+    return {
+        "blocks": n,
+        "apply_cpu_ms_per_block": round(1000 * cpu / n, 3),
+        "apply_wall_ms_per_block": round(1000 * wall / n, 3),
+        "identical_chains": same,
+    }
+
+
 def sync_child(
-    src: Path, work: Path, run_dir: Path, timeout: float, ahead: bool = True
+    src: Path,
+    work: Path,
+    run_dir: Path,
+    timeout: float,
+    ahead: bool = True,
+    apply_only: bool = False,
 ) -> dict[str, Any]:
-    """`sync_inproc` in a fresh process that imports `tianfu` from the source tree `src`."""
+    """`sync_inproc` (or `apply_inproc`) in a fresh process that imports `tianfu` from the
+    source tree `src`."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(Path(__file__).parent)]))
     cmd = [sys.executable, __file__, "--sync-child", str(work), str(run_dir)]
     cmd += ["--inproc-timeout", str(timeout)] + ([] if ahead else ["--no-check-ahead"])
+    cmd += ["--apply-thread"] if apply_only else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -251,23 +308,28 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     variants = [("this tree", here)]
     if args.baseline_src is not None:
         variants.append(("baseline", args.baseline_src.resolve()))
+    keys = ["catchup_blocks_per_s", "cpu_ms_per_block"]
+    if args.apply_thread:
+        keys = ["apply_wall_ms_per_block", "apply_cpu_ms_per_block"]
     rounds: list[dict[str, Any]] = []
     for r in range(args.rounds):
         order = variants if r % 2 == 0 else variants[::-1]  # alternate who goes first
         for name, src in order:
             ahead = not (args.no_check_ahead and name == "this tree")
-            got = sync_child(src, work, work / "b-run", args.inproc_timeout, ahead)
+            got = sync_child(
+                src, work, work / "b-run", args.inproc_timeout, ahead, args.apply_thread
+            )
             got["variant"] = name
             rounds.append(got)
-            print(f"  round {r + 1}, {name}: {got['catchup_blocks_per_s']} blocks/s", flush=True)
+            print(f"  round {r + 1}, {name}: {got[keys[0]]} {keys[0]}", flush=True)
     mine = [x for x in rounds if x["variant"] == "this tree"]
     fig.update({k: v for k, v in mine[-1].items() if k != "variant"})
-    fig["catchup_blocks_per_s"] = statistics.median(x["catchup_blocks_per_s"] for x in mine)
-    fig["cpu_ms_per_block"] = statistics.median(x["cpu_ms_per_block"] for x in mine)
+    for key in keys:
+        fig[key] = statistics.median(x[key] for x in mine)
     fig["identical_chains"] = all(x["identical_chains"] for x in rounds)
     if args.baseline_src is not None:
         base = [x for x in rounds if x["variant"] == "baseline"]
-        for key in ("catchup_blocks_per_s", "cpu_ms_per_block"):
+        for key in keys:
             fig[f"baseline_{key}"] = statistics.median(x[key] for x in base)
             fig[f"ratio_{key}"] = round(fig[key] / fig[f"baseline_{key}"], 2)
     fig["rounds"] = rounds
@@ -475,10 +537,20 @@ def main() -> int:
         action="store_true",
         help="inproc: this tree checks every signature in line (SyncConfig.check_ahead off)",
     )
+    ap.add_argument(
+        "--apply-thread",
+        action="store_true",
+        help="inproc: measure only the applying thread (blocks executed and committed in "
+        "batches of 50 without the syncer, checks ahead taken as passed): its CPU and wall "
+        "ms per block",
+    )
     ap.add_argument("--sync-child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.sync_child:
         work, run_dir = args.sync_child
+        if args.apply_thread:
+            print(json.dumps(apply_inproc(work, run_dir)))
+            return 0
         ahead = not args.no_check_ahead
         print(json.dumps(sync_inproc(work, run_dir, args.inproc_timeout, ahead)))
         return 0

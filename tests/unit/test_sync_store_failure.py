@@ -5,11 +5,13 @@ passed, and sync completes once the store takes writes again."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 from test_sync import CHAIN_LEN, Node, settle, sync_until
 from test_sync_support import Hub, chain_hashes
 
 from tianfu.store import StoreWriteError
+from tianfu.store.check import check_store
 from tianfu.sync import SyncConfig
 
 
@@ -57,3 +59,91 @@ def test_a_block_our_store_refuses_is_not_the_peers_fault(world, tmp_path) -> No
     assert b.syncer.store_error is None
     assert not b.syncer.banned_peers()
     assert chain_hashes(b.ledger) == chain_hashes(a_ledger)
+
+
+class FailingWrites:
+    """The store's writer connection, whose statements starting with `fail_on` raise."""
+
+    def __init__(self, conn: sqlite3.Connection, fail_on: str) -> None:
+        self.conn = conn
+        self.fail_on = fail_on
+        self.failing = True
+
+    def execute(self, sql: str, *args: object) -> object:
+        if self.failing and sql.startswith(self.fail_on):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.conn, name)
+
+
+def test_a_batch_whose_commit_fails_is_stored_and_announced_not_at_all(world, tmp_path) -> None:
+    """The batch is one store transaction: if its COMMIT fails, no block of it is stored or
+    announced (`on_commit`), the peer is not blamed, and the next attempt stores it."""
+    c, a_ledger = world
+    hub = Hub()
+    clock = Clock()
+    a = Node(hub, a_ledger, "a")
+    b = Node(hub, c.ledger(tmp_path / "b"), "b", clock=clock, config=SyncConfig(store_retry_s=2.0))
+    hub.connect(a.id, b.id)
+    writer = b.ledger.store._writer
+    assert writer is not None
+    failing = FailingWrites(writer, "COMMIT")
+    b.ledger.store._writer = failing  # type: ignore[assignment]
+
+    async def main() -> None:
+        a.syncer.broadcast_status()
+        await settle()
+        assert await b.syncer.sync_from_peers_once() == 0
+        assert b.ledger.height == 0 and b.committed == []
+        assert not b.syncer.banned_peers()
+        assert b.syncer.store_error is not None and "disk is full" in b.syncer.store_error
+        failing.failing = False
+        clock.now += 2.5
+        await sync_until(b, CHAIN_LEN)
+
+    asyncio.run(main())
+    assert b.committed == list(range(1, CHAIN_LEN + 1))
+    assert chain_hashes(b.ledger) == chain_hashes(a_ledger)
+    check_store(b.ledger.store, b.ledger.genesis.hash, full=True)
+
+
+def test_a_block_write_failing_mid_batch_takes_the_batch_back(world, tmp_path) -> None:
+    c, a_ledger = world
+    hub = Hub()
+    clock = Clock()
+    a = Node(hub, a_ledger, "a")
+    b = Node(hub, c.ledger(tmp_path / "b"), "b", clock=clock, config=SyncConfig(store_retry_s=2.0))
+    hub.connect(a.id, b.id)
+    writer = b.ledger.store._writer
+    assert writer is not None
+    failing = FailingWrites(writer, "INSERT INTO event_index")
+    b.ledger.store._writer = failing  # type: ignore[assignment]
+    real_many = writer.executemany
+    calls = 0
+
+    def executemany(sql: str, rows: object) -> object:
+        nonlocal calls
+        if sql.startswith("INSERT INTO event_index"):
+            calls += 1
+            if calls == 3 and failing.failing:  # the third block of the batch
+                raise sqlite3.OperationalError("database or disk is full")
+        return real_many(sql, rows)  # type: ignore[arg-type]
+
+    failing.executemany = executemany  # type: ignore[attr-defined]
+
+    async def main() -> None:
+        a.syncer.broadcast_status()
+        await settle()
+        assert await b.syncer.sync_from_peers_once() == 0
+        assert b.ledger.height == 0 and b.committed == []
+        assert not b.syncer.banned_peers() and b.syncer.store_error is not None
+        failing.failing = False
+        clock.now += 2.5
+        await sync_until(b, CHAIN_LEN)
+
+    asyncio.run(main())
+    assert b.committed == list(range(1, CHAIN_LEN + 1))
+    assert chain_hashes(b.ledger) == chain_hashes(a_ledger)
+    check_store(b.ledger.store, b.ledger.genesis.hash, full=True)

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from tianfu.codec import decode_value, encode
@@ -145,6 +146,27 @@ class _TreeAfter(MerkleState):
         return node
 
 
+@dataclass
+class _CommitGroup:
+    """Blocks committed by one thread inside `Ledger.grouped_commits`, not yet visible to
+    others: their latest state values (merged, the newest wins) and the newest header."""
+
+    thread: int
+    updates: dict[bytes, bytes | None] = field(default_factory=dict)
+    tip: BlockHeader | None = None
+
+    def get_from(self, latest: Callable[[bytes], bytes | None]) -> Callable[[bytes], bytes | None]:
+        """A state reader: the group's own writes first, then `latest` (committed values:
+        every key the group wrote is in `updates`)."""
+        updates = self.updates
+
+        def get(key: bytes) -> bytes | None:
+            value = updates.get(key, _MISS)
+            return latest(key) if value is _MISS else value  # type: ignore[return-value]
+
+        return get
+
+
 _MISS = object()
 _CONTRACT_NAME = re.compile(rb"[a-z][a-z0-9_]*")
 
@@ -242,6 +264,8 @@ class Ledger:
         self.latest = _LatestCache(store)
         self._valsets: _VersionCache[ValidatorSet] = _VersionCache(_VALSET_CACHE)
         self._params: _VersionCache[ConsensusParams] = _VersionCache(_PARAMS_CACHE)
+        self._tip: BlockHeader | None = None  # the header this ledger committed last
+        self._group: _CommitGroup | None = None  # see `grouped_commits`
         self._init_genesis(initial_state or {})
         # Admission and queries (which pass no parameters) use those of the height asked.
         self.executor.params_at = self.params
@@ -285,7 +309,27 @@ class Ledger:
 
     def head(self) -> BlockHeader | None:
         h = self.store.height()
-        return self.store.load_header(h) if h else None
+        if not h:
+            return None
+        tip = self._tip_at(h)
+        return tip if tip is not None else self.store.load_header(h)
+
+    def _mine(self) -> _CommitGroup | None:
+        """The commit group this thread has open, if any."""
+        group = self._group
+        return group if group is not None and group.thread == threading.get_ident() else None
+
+    def _tip_at(self, height: int) -> BlockHeader | None:
+        """The header of `height` if it is the one this ledger committed last (as this
+        thread sees the store), else None: the store has it."""
+        group = self._mine()
+        tip = self._tip if group is None else group.tip
+        return tip if tip is not None and tip.height == height else None
+
+    def _state_reader(self) -> Callable[[bytes], bytes | None]:
+        """Latest state values as this thread sees the store (its commit group's first)."""
+        group = self._mine()
+        return self.latest.get if group is None else group.get_from(self.latest.get)
 
     def validator_set(self, height: int) -> ValidatorSet:
         """The validators that sign block `height` (ADR 0012).
@@ -356,7 +400,7 @@ class Ledger:
     def prev_hash(self, height: int) -> bytes:
         if height == 1:
             return self.genesis.hash
-        header = self.store.load_header(height - 1)
+        header = self._tip_at(height - 1) or self.store.load_header(height - 1)
         if header is None:
             raise InvalidBlock(f"no header at height {height - 1}")
         return header.hash
@@ -571,7 +615,7 @@ class Ledger:
                 height,
                 h.time_ms,
                 list(block.txs),
-                self.latest.get,
+                self._state_reader(),
                 self._committed_lookup(tx_hashes),
                 verified=verified,
                 params=params,
@@ -602,13 +646,55 @@ class Ledger:
             tx_hashes=executed.tx_hashes,
         )
         self.state.committed(executed.batch)
-        self.latest.update(executed.result.updates)
+        group = self._mine()
+        if group is None:
+            self.latest.update(executed.result.updates)
+            self._tip = executed.block.header
+        else:
+            group.updates.update(executed.result.updates)
+            group.tip = executed.block.header
         self._carry_governed(executed.block.header.height, executed.result.updates)
+
+    @contextmanager
+    def grouped_commits(self) -> Iterator[None]:
+        """Blocks this thread commits inside the block are stored in ONE store transaction
+        (`Store.grouped_writes`): durable together, with one fsync, when the block exits
+        normally; if it raises, or the store's COMMIT fails, none of them is stored.
+
+        Meanwhile this thread executes each next block on top of the ones before it (the
+        store and the latest values as the group wrote them); other threads see the ledger
+        as of before the group until its COMMIT, but for the state tree's node cache and
+        the validator sets and parameters of the group's heights, which are exact (keyed by
+        height, determined by the certified blocks) and only asked for heights the reader
+        knows to be stored; the latter two are dropped if the group is rolled back. Inside
+        it this thread only executes and commits blocks (block sync's batches).
+        """
+        group = _CommitGroup(threading.get_ident())
+        try:
+            with self.store.grouped_writes():
+                self._group = group
+                try:
+                    yield
+                finally:
+                    self._group = None
+        except BaseException:
+            self._valsets = _VersionCache(_VALSET_CACHE)
+            self._params = _VersionCache(_PARAMS_CACHE)
+            raise
+        self.latest.update(group.updates)
+        if group.tip is not None:
+            self._tip = group.tip
 
     def _carry_governed(self, version: int, updates: dict[bytes, bytes | None]) -> None:
         """The validator set and parameters of state `version` are those of `version` - 1
-        unless its block wrote them: cache them without reading the tree."""
+        unless its block wrote them: cache them without reading the tree (those of
+        `version` - 1 are read first if not cached, so that from then on each next block
+        finds its own cached: the blocks ask for state `height` - 2, committed earlier)."""
         if state_key(governance.NAME, "validators") not in updates:
+            if self._valsets.get(version - 1) is None:
+                self.validator_set(version + 1)  # that of state version - 1
             self._valsets.carry(version)
         if state_key(governance.NAME, "params") not in updates:
+            if self._params.get(version - 1) is None:
+                self.params(version + 1)
             self._params.carry(version)

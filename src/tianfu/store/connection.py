@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -28,12 +28,27 @@ from tianfu.store.errors import (
     StoreWriteError,
     sqlite_code,
 )
-from tianfu.store.schema import WAL_AUTOCHECKPOINT, connect, init_schema
+from tianfu.store.schema import connect, init_schema
 from tianfu.store.seen import TxHashFilter
 
 log = logging.getLogger("tianfu.store.sqlite")
 
 _T = TypeVar("_T")
+
+
+@dataclass
+class WriteGroup:
+    """The writes of one thread grouped into one transaction (`grouped_writes`): the
+    thread, the height and tx_recent rows as that transaction sees them, and the rows kept
+    in memory until the group's end (tree nodes; latest state values, the newest wins)."""
+
+    thread: int
+    conn: sqlite3.Connection
+    height: int
+    recent_rows: int
+    failed: bool = False  # a write of the group raised: the group is rolled back whole
+    nodes: dict[bytes, bytes] = field(default_factory=dict)
+    state: dict[bytes, bytes | None] = field(default_factory=dict)
 
 
 class StoreFile:
@@ -57,10 +72,8 @@ class StoreFile:
         # Called (from the thread that found it) when a read or write finds the file damaged.
         self.on_damage: Callable[[StoreDamaged], None] | None = None
         self.checkpoints_incomplete = 0  # commits whose WAL frames could not all be copied
-        # The thread inside `deferred_fsync` (None: every commit is durable at once), and
-        # whether it committed since the last fsync.
-        self._deferring: int | None = None
-        self._unsynced = False
+        # The open `grouped_writes` transaction (None: every write is its own transaction).
+        self._group: WriteGroup | None = None
         self.write_failures = 0  # writes SQLite could not do (the store stayed as it was)
         try:
             conn = self._writer_conn()
@@ -118,10 +131,19 @@ class StoreFile:
             self._writer = self._open()
         return self._writer
 
+    def _mine(self) -> WriteGroup | None:
+        """The group of writes this thread has open, if any."""
+        group = self._group
+        return group if group is not None and group.thread == threading.get_ident() else None
+
     def _conn(self) -> sqlite3.Connection:
-        """This thread's read connection."""
+        """This thread's read connection (the writer's inside its own `grouped_writes`, so
+        that it reads what it wrote)."""
         if self._closed:
             raise StoreError("the store is closed")
+        group = self._group
+        if group is not None and group.thread == threading.get_ident():
+            return group.conn
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._open()
@@ -157,7 +179,20 @@ class StoreFile:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: all of it is committed (and checkpointed), or none of it."""
+        """One write transaction: all of it is committed (and checkpointed), or none of it.
+
+        Inside this thread's `grouped_writes`, part of the group's transaction instead; if
+        it raises, the whole group is rolled back when it ends."""
+        group = self._mine()
+        if group is not None:
+            try:
+                yield group.conn
+            except BaseException as exc:
+                group.failed = True
+                if isinstance(exc, sqlite3.Error):
+                    raise self._failed(exc, "write") from None
+                raise
+            return
         with self._write_lock:
             conn = self._writer_conn()
             try:
@@ -174,65 +209,51 @@ class StoreFile:
                 if isinstance(exc, sqlite3.Error):
                     raise self._failed(exc, "write") from None
                 raise
-            if self._deferring is None:
-                self._checkpoint(conn)  # synchronous=FULL: the COMMIT fsynced the WAL
-            elif self._deferring == threading.get_ident():
-                self._unsynced = True
-            else:  # another thread's write during a deferral is durable at once, as always
-                self._make_durable(conn)
+            self._checkpoint(conn)  # synchronous=FULL: the COMMIT fsynced the WAL
 
     @contextmanager
-    def deferred_fsync(self) -> Iterator[None]:
-        """Writes of this thread inside the block are durable together at its end.
+    def grouped_writes(self) -> Iterator[None]:
+        """This thread's writes inside the block form ONE transaction, committed (one fsync,
+        one checkpoint) when the block exits normally, rolled back whole if it raises or if
+        one of the writes raised (then StoreWriteError: nothing of the group is stored).
 
-        Each write is still its own transaction (atomic, seen by readers once committed);
-        only its fsync is deferred (`synchronous=NORMAL`, no checkpoint, not even SQLite's
-        automatic one), and when the block exits (normally or not) the WAL is fsynced once
-        and checkpointed, as after an ordinary commit. Until then a process crash loses nothing (the WAL is written at
-        every COMMIT); a power loss may take back the latest writes of the block, never
-        part of one: SQLite recovers the WAL up to its last whole transaction. Writes of
-        other threads meanwhile are durable when they return, as always. Not reentrant.
+        This thread reads through the writer's connection meanwhile, so it sees its own
+        writes, and `height()` gives it the group's height; every other thread sees the
+        store as of before the group until its COMMIT, and a crash or power loss before the
+        COMMIT leaves the store as it was before the group. Other threads' writes wait
+        until the group ends. Raises StoreWriteError (and keeps nothing of the group) if the
+        COMMIT fails. Not reentrant.
         """
-        with self._write_lock:
-            if self._deferring is not None:
-                raise StoreError("deferred_fsync is already in use")
-            conn = self._writer_conn()
+        if self._mine() is not None:
+            raise StoreError("grouped_writes is already in use by this thread")
+        with self._write() as conn:
             try:
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA wal_autocheckpoint=0")  # the end's checkpoint does it
+                top = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0]
             except sqlite3.Error as exc:
-                raise self._failed(exc, "deferring fsync") from None
-            self._deferring = threading.get_ident()
-        try:
-            yield
-        finally:
-            with self._write_lock:
-                self._deferring = None
-                writer = self._writer
-                if writer is not None:
-                    try:
-                        writer.execute("PRAGMA synchronous=FULL")
-                        writer.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
-                    except sqlite3.Error as exc:
-                        raise self._failed(exc, "restoring synchronous=FULL") from None
-                    finally:
-                        if self._unsynced:
-                            self._make_durable(writer)
-
-    def _make_durable(self, conn: sqlite3.Connection) -> None:
-        """fsync the WAL (every frame written so far), then checkpoint as after a commit.
-        Raises StoreWriteError if the fsync fails (durability of the writes is unknown)."""
-        self._unsynced = False
-        try:
-            fd = os.open(self._path + "-wal", os.O_RDONLY)
+                raise self._failed(exc, "read") from None
+            group = WriteGroup(threading.get_ident(), conn, int(top or 0), self._recent_rows)
+            self._group = group
             try:
-                os.fsync(fd)
+                yield
             finally:
-                os.close(fd)
-        except OSError as exc:
-            self.write_failures += 1
-            raise StoreWriteError(f"syncing the WAL failed: {exc}") from None
-        self._checkpoint(conn)
+                self._group = None
+            if group.failed:
+                raise StoreWriteError("a write of the group failed: none of it is stored")
+            self._flush(conn, group)
+        self._height, self._recent_rows = group.height, group.recent_rows
+
+    def _flush(self, conn: sqlite3.Connection, group: WriteGroup) -> None:
+        """Write the rows `group` kept in memory, inside its transaction (`Store` does)."""
+        raise NotImplementedError
+
+    def _written(self, height: int, recent_rows: int) -> None:
+        """A block at `height` was written (tx_recent now holds `recent_rows`): committed, or
+        in this thread's open group (then the group's view moves, not the readers')."""
+        group = self._mine()
+        if group is None:
+            self._height, self._recent_rows = height, recent_rows
+        else:
+            group.height, group.recent_rows = height, recent_rows
 
     def _checkpoint(self, conn: sqlite3.Connection) -> None:
         """Copy the WAL into the database file and sync it (the write is committed already).

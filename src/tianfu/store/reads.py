@@ -68,10 +68,14 @@ class StoreReads(StoreFile):
     # ------------------------------------------------------------------ block reads
 
     def height(self) -> int:
-        """Latest committed height, 0 when no block is stored (kept in memory)."""
+        """Latest committed height, 0 when no block is stored (kept in memory); inside this
+        thread's `grouped_writes`, the latest height the group wrote."""
         if self._closed:
             raise StoreError("the store is closed")
-        return self._height
+        if self._group is None:
+            return self._height
+        group = self._mine()
+        return self._height if group is None else group.height
 
     def load_block(self, height: int) -> Block | None:
         row = self._one("SELECT header, txs FROM blocks WHERE height = ?", (height,))
@@ -270,16 +274,26 @@ class StoreReads(StoreFile):
 
     def get_node(self, node_key: bytes) -> bytes | None:
         """A Merkle tree node by its key (the state tree's NodeReader)."""
+        if self._group is not None and (group := self._mine()) is not None:
+            node = group.nodes.get(node_key)
+            if node is not None:
+                return node
         row = self._one("SELECT value FROM tree_nodes WHERE key = ?", (node_key,))
         return None if row is None else row[0]
 
     def get_latest(self, key: bytes) -> bytes | None:
-        """The latest committed value of a state key."""
+        """The latest committed value of a state key (in this thread's group: as written)."""
+        if self._group is not None and (group := self._mine()) is not None:
+            if key in group.state:
+                return group.state[key]
         row = self._one("SELECT value FROM state WHERE key = ?", (key,))
         return None if row is None else row[0]
 
     def iter_latest(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
-        """Latest state under `prefix`, in key order, from one snapshot."""
+        """Latest state under `prefix`, in key order, from one snapshot (not inside this
+        thread's `grouped_writes`, whose state rows are written at its end)."""
+        if self._mine() is not None:
+            raise StoreError("iter_latest cannot read inside this thread's grouped_writes")
         end = _prefix_end(prefix)
         if end is None:
             sql, params = "SELECT key, value FROM state WHERE key >= ? ORDER BY key", (prefix,)

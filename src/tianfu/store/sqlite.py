@@ -7,7 +7,9 @@ optional meta rows) is written in ONE SQLite transaction, so after a crash at an
 commit the WAL is checkpointed into the database file (`PRAGMA wal_checkpoint(FULL)`,
 which waits for readers of older snapshots), before the write returns: a committed height
 is in `chain.db` itself, so it survives the loss of `chain.db-wal` (ADR 0006). Inside
-`deferred_fsync()` (block sync's batches) the fsync and checkpoint wait for the block's end.
+`grouped_writes()` (block sync's batches) one thread's heights form one transaction,
+committed and checkpointed together (a height whose write fails takes the group with it);
+the group's tree nodes and latest values are written once, at its end.
 
 Failures are typed: `StoreWriteError` — a write SQLite could not do (disk full, I/O
 error, read-only file); the transaction was rolled back and the store is unchanged, so the
@@ -25,7 +27,9 @@ never the writer's: in WAL mode a reader keeps reading the last committed snapsh
 block is being written, and sees the new height only once it is wholly committed. A single
 read call runs one statement, so it sees one snapshot; `iter_latest` holds one cursor for
 the whole scan, so it is one snapshot too, even if the same thread commits meanwhile.
-Read connections of threads that have ended stay open until `close()`.
+Read connections of threads that have ended stay open until `close()`. The one exception:
+the thread inside its own `grouped_writes` reads through the writer's connection (and the
+group's rows kept in memory), so that it sees what it wrote; others wait for the COMMIT.
 
 Stored rows are decoded with msgspec directly (the database is trusted and written only by
 this class), without the canonical re-encoding check of `tianfu.codec.decode`.
@@ -37,6 +41,7 @@ import sqlite3
 
 from tianfu.codec import encode, encode_list
 from tianfu.store.bulk import HASHES_SELECT, PAIRS_SELECT, pack_hashes, pack_pairs
+from tianfu.store.connection import WriteGroup
 from tianfu.store.errors import StoreDamaged, StoreError, StoreWriteError
 from tianfu.store.reads import StoreReads, TxRecord
 from tianfu.types import Block, CommitCertificate, Receipt
@@ -147,10 +152,17 @@ class Store(StoreReads):
         tx_rows = sorted(zip(tx_hashes, range(n), strict=True))
         tx_packed = pack_hashes(tx_rows)
         event_rows = sorted({(ev.contract, height, ev.name) for r in receipts for ev in r.events})
+        group = self._mine()
+        if group is not None and height != group.height + 1:  # before writing: the group stays
+            raise StoreError(f"cannot store block {height}: the store is at height {group.height}")
         with self._write() as conn:
-            current = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0
+            if group is None:
+                current = conn.execute("SELECT MAX(height) FROM blocks").fetchone()[0] or 0
+                recent_rows = self._recent_rows + n
+            else:  # the group's transaction: its height is exact
+                current, recent_rows = group.height, group.recent_rows + n
             if height != current + 1:
-                self._height = current
+                self._written(current, recent_rows - n)
                 raise StoreError(f"cannot store block {height}: the store is at height {current}")
             conn.execute(
                 "INSERT INTO blocks (height, hash, header, txs, cert, receipts) "
@@ -167,7 +179,6 @@ class Store(StoreReads):
                     "INSERT OR IGNORE INTO tx_recent (hash, height, idx) VALUES (?, ?, ?)",
                     [(h, height, i) for h, i in tx_rows],
                 )
-            recent_rows = self._recent_rows + n
             if recent_rows >= TX_MERGE_ROWS:
                 # Older positions are in tx_index already and stay (first position wins).
                 conn.execute(
@@ -181,7 +192,11 @@ class Store(StoreReads):
                     "INSERT INTO event_index (contract, height, name) VALUES (?, ?, ?)",
                     event_rows,
                 )
-            self._write_state(conn, tree_nodes, state_updates)
+            if group is None:
+                self._write_state(conn, tree_nodes, state_updates)
+            else:  # written once at the group's end, read from memory until then
+                group.nodes.update(tree_nodes)
+                group.state.update(state_updates)
             if meta:
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", sorted(meta.items())
@@ -189,8 +204,10 @@ class Store(StoreReads):
             # Before COMMIT: a hash readable in the index always has its bit (a rolled back
             # block leaves bits that only cost a query).
             self._seen.add(tx_hashes)
-        self._height = height  # committed: only now may readers be told
-        self._recent_rows = recent_rows
+        self._written(height, recent_rows)  # committed: only now may readers be told
+
+    def _flush(self, conn: sqlite3.Connection, group: WriteGroup) -> None:
+        self._write_state(conn, group.nodes, group.state)
 
     def save_state_nodes(
         self, nodes: dict[bytes, bytes], state_updates: dict[bytes, bytes | None]

@@ -445,17 +445,18 @@ class BlockSyncer:
 
     def _apply_items(self, items: list[BlockWithCert], from_height: int) -> _Outcome:
         """(worker thread) Verify, execute and commit `items` in order, from `from_height`,
-        up to the first that fails; the commits are made durable together at the end (one
-        fsync: blocks from peers can be fetched again, and every block is its own store
-        transaction, so a crash leaves the store at a block boundary)."""
+        up to the first that fails. The blocks that pass are stored in one store
+        transaction, durable together at the end (`Ledger.grouped_commits`: one COMMIT, one
+        fsync; blocks from peers can be fetched again, so a crash that takes back the batch
+        loses nothing acknowledged, and every block of it is checked on its own)."""
         ledger = self.ledger
         out = _Outcome()
         with self.commit_lock:
+            if ledger.height + 1 != from_height:
+                return out  # the ledger moved on while the batch was in flight
             checks: list[Future[Prechecked]] = []
             try:
-                with ledger.store.deferred_fsync():
-                    if ledger.height + 1 != from_height:
-                        return out  # the ledger moved on while the batch was in flight
+                with ledger.grouped_commits():
                     if self.config.check_ahead:
                         checks = precheck.submit(
                             items,
@@ -476,9 +477,9 @@ class BlockSyncer:
                         except (StoreError, CertificateError, InvalidBlock) as exc:
                             out.failure = exc
                             break
-            except StoreError as exc:  # making the batch durable failed
-                if out.failure is None:
-                    out.failure = exc
+            except StoreError as exc:  # the batch's COMMIT failed: none of it is stored
+                out.applied = []
+                out.failure, out.failed_height = exc, from_height
             finally:
                 for f in checks:
                     f.cancel()
