@@ -22,7 +22,6 @@ from tianfu.p2p.framing import (
     encode_header,
     read_frame,
 )
-from tianfu.p2p.links import WRITE_BATCH, Link
 from tianfu.p2p.protocol import PeerId
 from tianfu.p2p.queues import OutboundQueue, TokenBucket, keep_new_connection
 from tianfu.p2p.tls import ContextCache, make_context, verify_peer
@@ -125,67 +124,6 @@ def test_queue_pop_batch_takes_at_least_one_and_respects_the_budget() -> None:
     assert len(queue) == 2 and queue.nbytes == 2 * (HEADER_SIZE + 100)
     assert queue.push(1, bytes(20_000)) == 1  # can never fit: dropped itself
     assert len(queue) == 2
-
-
-class _RecordingWriter:
-    """What `Link.write_queued` hands to the transport, call by call."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, list[bytes]]] = []
-        self.written = asyncio.Event()
-
-    def write(self, data: bytes) -> None:
-        self.calls.append(("write", [data]))
-        self.written.set()
-
-    def writelines(self, parts: list[bytes]) -> None:
-        self.calls.append(("writelines", list(parts)))
-        self.written.set()
-
-    async def drain(self) -> None:
-        return None
-
-
-def _write_batch(frames: list[tuple[int, bytes]]) -> list[tuple[str, list[bytes]]]:
-    """The transport calls of `Link.write_queued` for one queued batch of `frames`."""
-
-    async def go() -> list[tuple[str, list[bytes]]]:
-        writer = _RecordingWriter()
-        queue = OutboundQueue(100, 4 * WRITE_BATCH)
-        for kind, payload in frames:
-            assert queue.push(kind, payload) == 0
-        link = Link(
-            PeerId("a", "OrgA", "n1", b"k"),
-            asyncio.StreamReader(),
-            writer,  # type: ignore[arg-type]
-            queue,
-            TokenBucket(1.0, 1.0, 0.0),
-        )
-        task = asyncio.create_task(link.write_queued(lambda _n, _b: None))
-        await asyncio.wait_for(writer.written.wait(), 30)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        return writer.calls
-
-    return asyncio.run(go())
-
-
-def test_a_batch_of_frames_goes_to_the_transport_as_one_buffer() -> None:
-    # One buffer, one TLS record: headers and payloads handed over apart would each
-    # become a record of their own.
-    frames = [(1, b"tx" * 300), (2, b"vote"), (3, b"")]
-    calls = _write_batch(frames)
-    assert [name for name, _ in calls] == ["write"]
-    assert calls[0][1] == [b"".join(encode_frame(k, p) for k, p in frames)]
-    assert [_read(calls[0][1][0][i:], 1000) for i in (0, 605, 614)] == frames
-
-
-def test_a_lone_frame_over_the_batch_size_is_not_copied() -> None:
-    payload = bytes(WRITE_BATCH + 1)
-    calls = _write_batch([(4, payload)])
-    assert calls == [("writelines", [encode_header(4, len(payload)), payload])]
-    assert calls[0][1][1] is payload
 
 
 def test_token_bucket_burst_then_rate() -> None:

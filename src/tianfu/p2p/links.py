@@ -46,12 +46,7 @@ class Link:
 
     async def write_queued(self, wrote: Callable[[int, int], None]) -> None:
         """Write queued frames until the connection fails (the caller handles the error);
-        `wrote(frames, payload_bytes)` counts each batch handed to the transport.
-
-        A batch goes to the transport as one buffer: the TLS layer makes a record of every
-        buffer it is given, so headers and payloads handed over apart would cost two
-        records per frame (encrypted, sent, decrypted and read apart). Only a lone frame
-        larger than `WRITE_BATCH` is handed over as header and payload, not copied."""
+        `wrote(frames, payload_bytes)` counts each batch handed to the transport."""
         while True:
             batch = self.queue.pop_batch(WRITE_BATCH)
             if not batch:
@@ -64,10 +59,7 @@ class Link:
                 parts.append(encode_header(kind, len(payload)))
                 parts.append(payload)
                 size += len(payload)
-            if size <= WRITE_BATCH:
-                self.writer.write(b"".join(parts))
-            else:
-                self.writer.writelines(parts)
+            self.writer.writelines(parts)
             wrote(len(batch), size)
             await self.writer.drain()
 
