@@ -100,21 +100,26 @@ def _replay_on(chain, ledger):
         chain.replica.commit(executed, ledger.store.load_cert(h))
 
 
+def _run_until_committed(driver, ledger, wanted) -> None:
+    """Run `driver` until every transaction hash in `wanted` is committed in `ledger`."""
+
+    async def go():
+        await driver.start()
+        try:
+            await _until(lambda: wanted <= set(_committed(ledger)))
+        finally:
+            await driver.stop()
+
+    asyncio.run(go())
+
+
 def _run(chain, tmp_path, txs, **kw):
     mempool = Mempool()
     for t in txs:
         mempool.add(t)
     driver = _driver(chain.ledger, mempool, tmp_path, chain, **kw)
     wanted = {t.hash for t in txs}
-
-    async def go():
-        await driver.start()
-        try:
-            await _until(lambda: wanted <= set(_committed(chain.ledger)))
-        finally:
-            await driver.stop()
-
-    asyncio.run(go())
+    _run_until_committed(driver, chain.ledger, wanted)
     return driver
 
 
@@ -251,15 +256,7 @@ def test_a_store_that_fails_beside_a_build_ahead_recovers_and_loses_nothing(chai
 
     driver.work.store = store_or_fail
     wanted = {t.hash for t in txs}
-
-    async def go():
-        await driver.start()
-        try:
-            await _until(lambda: wanted <= set(_committed(chain.ledger)))
-        finally:
-            await driver.stop()
-
-    asyncio.run(go())
+    _run_until_committed(driver, chain.ledger, wanted)
     assert failed and driver.stats["store_failures"] == 1 and driver.failed is None
     assert driver.halted is None  # signing resumed once the block was stored
     assert sorted(_committed(chain.ledger)) == sorted(wanted)

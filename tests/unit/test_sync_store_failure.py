@@ -23,13 +23,41 @@ class Clock:
         return self.now
 
 
-def test_a_block_our_store_refuses_is_not_the_peers_fault(world, tmp_path) -> None:
+def _pair(world, tmp_path):
+    """Node a holding the chain, node b empty (store retries after 2 s), linked through a
+    hub; b's clock."""
     c, a_ledger = world
     hub = Hub()
     clock = Clock()
     a = Node(hub, a_ledger, "a")
     b = Node(hub, c.ledger(tmp_path / "b"), "b", clock=clock, config=SyncConfig(store_retry_s=2.0))
     hub.connect(a.id, b.id)
+    return a, b, clock, hub
+
+
+def _fails_then_recovers(a, b, clock, failing, error: str) -> None:
+    """b's first sync stores and announces nothing without blaming a; once `failing` is
+    switched off and the retry delay has passed, b holds a's whole chain, checked."""
+
+    async def main() -> None:
+        a.syncer.broadcast_status()
+        await settle()
+        assert await b.syncer.sync_from_peers_once() == 0
+        assert b.ledger.height == 0 and b.committed == []
+        assert not b.syncer.banned_peers()
+        assert b.syncer.store_error is not None and error in b.syncer.store_error
+        failing.failing = False
+        clock.now += 2.5
+        await sync_until(b, CHAIN_LEN)
+
+    asyncio.run(main())
+    assert b.committed == list(range(1, CHAIN_LEN + 1))
+    assert chain_hashes(b.ledger) == chain_hashes(a.ledger)
+    check_store(b.ledger.store, b.ledger.genesis.hash, full=True)
+
+
+def test_a_block_our_store_refuses_is_not_the_peers_fault(world, tmp_path) -> None:
+    a, b, clock, hub = _pair(world, tmp_path)
     real_commit = b.ledger.commit
     failing = True
 
@@ -58,7 +86,7 @@ def test_a_block_our_store_refuses_is_not_the_peers_fault(world, tmp_path) -> No
     asyncio.run(main())
     assert b.syncer.store_error is None
     assert not b.syncer.banned_peers()
-    assert chain_hashes(b.ledger) == chain_hashes(a_ledger)
+    assert chain_hashes(b.ledger) == chain_hashes(a.ledger)
 
 
 class FailingWrites:
@@ -81,41 +109,16 @@ class FailingWrites:
 def test_a_batch_whose_commit_fails_is_stored_and_announced_not_at_all(world, tmp_path) -> None:
     """The batch is one store transaction: if its COMMIT fails, no block of it is stored or
     announced (`on_commit`), the peer is not blamed, and the next attempt stores it."""
-    c, a_ledger = world
-    hub = Hub()
-    clock = Clock()
-    a = Node(hub, a_ledger, "a")
-    b = Node(hub, c.ledger(tmp_path / "b"), "b", clock=clock, config=SyncConfig(store_retry_s=2.0))
-    hub.connect(a.id, b.id)
+    a, b, clock, _ = _pair(world, tmp_path)
     writer = b.ledger.store._writer
     assert writer is not None
     failing = FailingWrites(writer, "COMMIT")
     b.ledger.store._writer = failing  # type: ignore[assignment]
-
-    async def main() -> None:
-        a.syncer.broadcast_status()
-        await settle()
-        assert await b.syncer.sync_from_peers_once() == 0
-        assert b.ledger.height == 0 and b.committed == []
-        assert not b.syncer.banned_peers()
-        assert b.syncer.store_error is not None and "disk is full" in b.syncer.store_error
-        failing.failing = False
-        clock.now += 2.5
-        await sync_until(b, CHAIN_LEN)
-
-    asyncio.run(main())
-    assert b.committed == list(range(1, CHAIN_LEN + 1))
-    assert chain_hashes(b.ledger) == chain_hashes(a_ledger)
-    check_store(b.ledger.store, b.ledger.genesis.hash, full=True)
+    _fails_then_recovers(a, b, clock, failing, "disk is full")
 
 
 def test_a_block_write_failing_mid_batch_takes_the_batch_back(world, tmp_path) -> None:
-    c, a_ledger = world
-    hub = Hub()
-    clock = Clock()
-    a = Node(hub, a_ledger, "a")
-    b = Node(hub, c.ledger(tmp_path / "b"), "b", clock=clock, config=SyncConfig(store_retry_s=2.0))
-    hub.connect(a.id, b.id)
+    a, b, clock, _ = _pair(world, tmp_path)
     writer = b.ledger.store._writer
     assert writer is not None
     failing = FailingWrites(writer, "INSERT INTO event_index")
@@ -132,18 +135,4 @@ def test_a_block_write_failing_mid_batch_takes_the_batch_back(world, tmp_path) -
         return real_many(sql, rows)  # type: ignore[arg-type]
 
     failing.executemany = executemany  # type: ignore[attr-defined]
-
-    async def main() -> None:
-        a.syncer.broadcast_status()
-        await settle()
-        assert await b.syncer.sync_from_peers_once() == 0
-        assert b.ledger.height == 0 and b.committed == []
-        assert not b.syncer.banned_peers() and b.syncer.store_error is not None
-        failing.failing = False
-        clock.now += 2.5
-        await sync_until(b, CHAIN_LEN)
-
-    asyncio.run(main())
-    assert b.committed == list(range(1, CHAIN_LEN + 1))
-    assert chain_hashes(b.ledger) == chain_hashes(a_ledger)
-    check_store(b.ledger.store, b.ledger.genesis.hash, full=True)
+    _fails_then_recovers(a, b, clock, failing, "none of it is stored")
