@@ -12,6 +12,7 @@ node uses the same ones for height h) or sets `params_at` for calls that pass no
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -66,7 +67,10 @@ class UnknownContract(LookupError):
 
 
 class Executor:
-    """Executes transactions deterministically. One instance per node; not thread-safe."""
+    """Executes transactions deterministically. One instance per node, shared by the API
+    threads (admission, queries) and the consensus worker: its caches are either dicts whose
+    single operations are atomic and whose entries are pure functions of their keys, or,
+    for the compiled-contract LRU, guarded by a lock."""
 
     def __init__(
         self,
@@ -92,7 +96,12 @@ class Executor:
             self.native.update(open_profile.natives())
             self._execute_tx = self._execute_open_tx  # type: ignore[method-assign,assignment]
         self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
+        # Compiled contracts by source hash, least recently used first. Its get-then-move
+        # and insert-then-evict sequences are not atomic, so they hold `_compiled_lock`: a
+        # thread evicting an entry between another's get and move_to_end would otherwise
+        # raise KeyError inside that thread's execution or admission.
         self._compiled: OrderedDict[bytes, Any] = OrderedDict()
+        self._compiled_lock = threading.Lock()
         # Decoded governance values by their raw bytes (see `_gov_reader`). Shared by the
         # API thread and the consensus worker: dict operations are atomic, and every entry
         # is a pure function of its key, so no interleaving gives a wrong value.
@@ -480,19 +489,22 @@ class Executor:
         if record is None:
             raise ContractError(f"unknown contract {contract!r}")
         source_hash = bytes.fromhex(record["source_hash"])
-        compiled = self._compiled.get(source_hash)
-        if compiled is None:
-            source = gov(f"source/{record['source_hash']}")
-            if source is None:
-                raise ContractError(f"source of contract {contract!r} is missing")
-            # An activated contract always compiles: this refusal cannot happen.
-            with failing_as(ContractRejected, f"contract {contract!r} does not compile"):
-                compiled = compile_contract(source)
+        with self._compiled_lock:
+            compiled = self._compiled.get(source_hash)
+            if compiled is not None:
+                self._compiled.move_to_end(source_hash)
+                return compiled
+        source = gov(f"source/{record['source_hash']}")
+        if source is None:
+            raise ContractError(f"source of contract {contract!r} is missing")
+        # An activated contract always compiles: this refusal cannot happen. Compiled
+        # outside the lock; two threads compiling the same source get equal modules.
+        with failing_as(ContractRejected, f"contract {contract!r} does not compile"):
+            compiled = compile_contract(source)
+        with self._compiled_lock:
             self._compiled[source_hash] = compiled
-            if len(self._compiled) > self._cache_size:
+            while len(self._compiled) > self._cache_size:
                 self._compiled.popitem(last=False)
-        else:
-            self._compiled.move_to_end(source_hash)
         return compiled
 
     def _methods(
