@@ -299,7 +299,13 @@ def test_validator_sets_and_parameters_are_read_from_the_tree_once(world, tmp_pa
 
 class Node:
     def __init__(
-        self, hub: Hub, ledger: Ledger, name: str, max_batch: int = 50, ahead: bool = True
+        self,
+        hub: Hub,
+        ledger: Ledger,
+        name: str,
+        max_batch: int = 50,
+        ahead: bool = True,
+        config: SyncConfig | None = None,
     ) -> None:
         self.id = peer_id(name)
         self.ledger = ledger
@@ -310,7 +316,7 @@ class Node:
             self.net,
             on_commit=lambda e: self.committed.append(e.block.header.height),
             max_batch=max_batch,
-            config=SyncConfig(check_ahead=ahead),
+            config=config or SyncConfig(check_ahead=ahead),
         )
 
 
@@ -411,10 +417,16 @@ MID_BATCH = {  # tamper of block 12 (of a batch 1..30) -> the reason it is refus
 def test_a_bad_signature_mid_batch_is_refused_after_the_blocks_before_it(
     world, tmp_path: Path, name: str, ahead: bool
 ) -> None:
+    refuse_mid_batch(world, tmp_path, name, SyncConfig(check_ahead=ahead, check_in_process=False))
+
+
+def refuse_mid_batch(world, tmp_path: Path, name: str, config: SyncConfig) -> None:  # type: ignore[no-untyped-def]
+    """A liar's block 12 tampered as MID_BATCH[name] says: blocks 1-11 are stored, the
+    liar is banned for block 12 with the reason of the in-line check."""
     c, a = world
     tamper, reason = MID_BATCH[name]
     hub = Hub()
-    b = Node(hub, c.ledger(tmp_path / "b"), "b", ahead=ahead)
+    b = Node(hub, c.ledger(tmp_path / "b"), "b", config=config)
     liar = Liar(hub, a, 12, lambda item: tamper(c, item))
     hub.connect(liar.id, b.id)
 

@@ -26,7 +26,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
@@ -43,7 +42,7 @@ from tianfu.p2p.protocol import (
 )
 from tianfu.ratelimit import TokenBucket
 from tianfu.store import StoreError
-from tianfu.sync import precheck
+from tianfu.sync import checkproc, precheck
 from tianfu.sync.messages import (
     MAX_BLOCKS_PER_MESSAGE,
     BlocksRequest,
@@ -94,9 +93,14 @@ class SyncConfig:
     retry_pause_s: float = 0.1  # pause after an attempt that applied nothing
     store_retry_s: float = 1.0  # pause after our own store failed to take a block
     max_response_bytes: int = 4 << 20  # soft limit on the blocks of one response we send
-    # Check the next blocks' signatures in a worker thread while one executes (it pays
-    # when a core is free; `sync/precheck.py`). Off: every check in line.
+    # Check the next blocks' signatures ahead while one executes (`sync/precheck.py`), in a
+    # worker process (`sync/checkproc.py`; in a thread until that process is ready, or
+    # always with `check_in_process` off). Off: every check in line.
     check_ahead: bool = True
+    check_in_process: bool = True
+    # A block whose checks the process has not answered within this many seconds is
+    # checked in line, and the process replaced.
+    check_wait_s: float = 10.0
     # Requests answered per second per peer (token bucket): 40 batches of 50 blocks let a
     # peer catch up at 2,000 blocks/s; one answer per peer is prepared at a time anyway.
     serve_rate: float = 40.0
@@ -332,6 +336,8 @@ class BlockSyncer:
             self._syncing = True
             self._session = _Session(height, self.clock())
             log.info("syncing: at height %d, peers are at %d", height, target)
+            if self.config.check_ahead and self.config.check_in_process:
+                checkproc.shared().ready()  # starts the checking process in the background
             if self.on_sync_started is not None:
                 self.on_sync_started(height, target)
         return self._syncing
@@ -454,17 +460,11 @@ class BlockSyncer:
         with self.commit_lock:
             if ledger.height + 1 != from_height:
                 return out  # the ledger moved on while the batch was in flight
-            checks: list[Future[Prechecked]] = []
+            checks = precheck.Checks()  # nothing ahead: every check in line
             try:
                 with ledger.grouped_commits():
                     if self.config.check_ahead:
-                        checks = precheck.submit(
-                            items,
-                            from_height,
-                            self._guesses(items, from_height),
-                            ledger.chain_id,
-                            ledger.executor,
-                        )
+                        checks = self._check_ahead(items, from_height)
                     for i, item in enumerate(items):
                         h = out.failed_height = from_height + i
                         got = item.block.header.height
@@ -472,7 +472,7 @@ class BlockSyncer:
                             out.failure = PeerMisbehaved(f"sent block {got} where {h} was due")
                             break
                         try:
-                            checked = checks[i].result() if checks else Prechecked()
+                            checked = checks.get(i)
                             out.applied.append(self._verify_and_commit(item, h, checked))
                         except (StoreError, CertificateError, InvalidBlock) as exc:
                             out.failure = exc
@@ -481,9 +481,18 @@ class BlockSyncer:
                 out.applied = []
                 out.failure, out.failed_height = exc, from_height
             finally:
-                for f in checks:
-                    f.cancel()
+                checks.cancel()
         return out
+
+    def _check_ahead(self, items: list[BlockWithCert], from_height: int) -> precheck.Checks:
+        """Start the checks of `items` ahead: in the checking process if it is ready, else
+        in the checking thread."""
+        ledger = self.ledger
+        guesses = self._guesses(items, from_height)
+        config = self.config
+        if config.check_in_process and (process := checkproc.shared()).ready():
+            return process.submit(items, from_height, guesses, ledger.executor, config.check_wait_s)
+        return precheck.submit(items, from_height, guesses, ledger.chain_id, ledger.executor)
 
     def _guesses(self, items: list[BlockWithCert], from_height: int) -> list[precheck.Guess]:
         """The validator sets and parameters to check `items` with ahead of execution: those
