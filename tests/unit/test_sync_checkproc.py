@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 from test_sync_batch import MID_BATCH, Node, items, refuse_mid_batch, sync_all
-from test_sync_support import CHAIN_LEN, Hub, chain_hashes, peer_id
+from test_sync_support import CHAIN_LEN, Hub, chain_hashes
 
-from tianfu.sync import BlockSyncer, SyncConfig, checkproc, precheck
+from tianfu.sync import SyncConfig, checkproc, precheck
 from tianfu.sync.precheck import Prechecked
 
 
@@ -43,8 +43,7 @@ def batch(world, tmp_path: Path, tamper: str | None = None):  # type: ignore[no-
     blocks = items(a, 1, CHAIN_LEN)
     if tamper is not None:
         blocks[11] = MID_BATCH[tamper][0](c, blocks[11])
-    syncer = BlockSyncer(b, Hub().attach(peer_id("b"), lambda *_: None), on_commit=print)
-    return blocks, syncer._guesses(blocks, 1), b
+    return blocks, precheck.guesses(b, blocks, 1), b
 
 
 @pytest.mark.parametrize("name", list(MID_BATCH))

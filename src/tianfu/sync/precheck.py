@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from tianfu.crypto import CertificateError, verify_commit
 from tianfu.execution.executor import Executor
 from tianfu.execution.refusals import TxInvalid
+from tianfu.ledger import Ledger
 from tianfu.sync.messages import BlockWithCert
 from tianfu.types import CommitCertificate, ConsensusParams, Transaction, ValidatorSet
 
@@ -75,6 +76,21 @@ class Prechecked:
             return tx is not None and height <= tx.body.expiry <= height + window
 
         return verified
+
+
+def guesses(ledger: Ledger, items: list[BlockWithCert], from_height: int) -> list[Guess]:
+    """The validator sets and parameters to check `items` (heights from `from_height`, the
+    ledger at `from_height` - 1) with ahead of execution: those of each height where
+    already known (stored height + 2), else the latest known."""
+    known = from_height + 1
+
+    def vals(h: int) -> ValidatorSet:
+        return ledger.validator_set(min(h, known))
+
+    return [
+        Guess(vals(h), vals(h - 1) if h > 1 else None, ledger.params(min(h, known)))
+        for h in range(from_height, from_height + len(items))
+    ]
 
 
 def _commit_ok(

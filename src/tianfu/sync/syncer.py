@@ -51,7 +51,6 @@ from tianfu.sync.messages import (
     Status,
 )
 from tianfu.sync.precheck import Prechecked
-from tianfu.types import ValidatorSet
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +115,9 @@ class _Peer:
     ban_reason: str = ""
     cooldown_until: float = 0.0
     serving: bool = False
+    # A batch of this peer's was applied whole since its last ban: its next batch may be
+    # requested while one is applied.
+    delivered: bool = False
 
 
 @dataclass
@@ -178,6 +180,10 @@ class BlockSyncer:
         self._last_rate = 0.0
         self._wakeup: asyncio.Event | None = None
         self._inflight: asyncio.Future[_Outcome] | None = None
+        # The next batch, requested while one is applied: (peer, request, its fetch).
+        self._prefetch: tuple[str, BlocksRequest, asyncio.Future[BlocksResponse | None]] | None = (
+            None
+        )
         self._serving: set[asyncio.Task[None]] = set()
         # Our store refused a block (disk full, damage): no peer's fault, nothing is
         # fetched until `store_retry_s` has passed. `store_error` says why (None: fine).
@@ -348,6 +354,7 @@ class BlockSyncer:
             self._last_rate = s.rate(self.clock())
         self._syncing = False
         self._session = None
+        self._drop_prefetch()
         log.info("caught up at height %d", height)
         if self.on_caught_up is not None:
             self.on_caught_up(height)
@@ -373,42 +380,104 @@ class BlockSyncer:
         p = self._peer(addr)
         p.banned_until = self.clock() + self.config.ban_s
         p.ban_reason = reason
+        p.delivered = False
         log.warning("peer %s banned for %.0f s: %s", addr, self.config.ban_s, reason)
 
     async def sync_from_peers_once(self) -> int:
-        """Fetch and apply one batch from one peer that is ahead; return blocks applied."""
+        """Fetch and apply one batch from one peer that is ahead; return blocks applied.
+
+        While a batch is applied, the next one is requested from the same peer (one request
+        ahead at most); the next call applies it if it still follows our height and the
+        peer was not banned meanwhile, else drops it."""
         self._update_mode()
         if self.clock() < self._store_retry_at:
+            self._drop_prefetch()
             return 0
         height = self.ledger.height
-        addr = self._pick_peer(height)
-        if addr is None:
+        fetched = await self._take_prefetch(height)
+        if fetched is None:
+            addr = self._pick_peer(height)
+            if addr is None:
+                return 0
+            req = BlocksRequest(height + 1, min(self.max_batch, self._peers[addr].height - height))
+            resp = await self._fetch(addr, req)
+            if resp is None:
+                return 0
+        else:
+            addr, req, resp = fetched
+        if not resp.items:
+            # It does not have what it claimed: believe its next status, not the last one.
+            peer = self._peers[addr]
+            peer.height = min(peer.height, height)
             return 0
-        peer = self._peers[addr]
-        req = BlocksRequest(height + 1, min(self.max_batch, peer.height - height))
+        self._prefetch_after(addr, req, len(resp.items))
+        applied = await self._apply_batch(addr, req, resp.items)
+        self._update_mode()
+        return applied
+
+    async def _fetch(self, addr: str, req: BlocksRequest) -> BlocksResponse | None:
+        """Ask `addr` for `req`; its response, or None (a timeout puts the peer in cooldown,
+        a malformed response bans it)."""
+        peer = self._peer(addr)
         future: asyncio.Future[BlocksResponse] = asyncio.get_running_loop().create_future()
         pending = _Pending(req, future)
         self._pending[addr] = pending
         try:
             self.network.send(addr, KIND_BLOCKS_REQUEST, encode(req))
-            resp = await asyncio.wait_for(future, self.request_timeout_s)
+            return await asyncio.wait_for(future, self.request_timeout_s)
         except TimeoutError:
             log.info("peer %s did not answer blocks from %d in time", addr, req.from_height)
             peer.cooldown_until = self.clock() + self.config.cooldown_s
-            return 0
+            return None
         except PeerMisbehaved as exc:
             self.ban(addr, str(exc))
-            return 0
+            return None
         finally:
             if self._pending.get(addr) is pending:
                 del self._pending[addr]
-        if not resp.items:
-            # It does not have what it claimed: believe its next status, not the last one.
-            peer.height = min(peer.height, height)
-            return 0
-        applied = await self._apply_batch(addr, req, resp.items)
-        self._update_mode()
-        return applied
+
+    def _prefetch_after(self, addr: str, req: BlocksRequest, got: int) -> None:
+        """Request the batch after `req`'s (of which `got` blocks came) from `addr`, if it
+        has more, answered in full, and a batch of its was applied whole before."""
+        peer = self._peers.get(addr)
+        start = req.from_height + got
+        if (
+            peer is None
+            or not peer.delivered
+            or got != req.count
+            or peer.height < start
+            or addr in self._pending
+        ):
+            return
+        self._drop_prefetch()
+        ahead = BlocksRequest(start, min(self.max_batch, peer.height - start + 1))
+        self._prefetch = (addr, ahead, asyncio.ensure_future(self._fetch(addr, ahead)))
+
+    async def _take_prefetch(self, height: int) -> tuple[str, BlocksRequest, BlocksResponse] | None:
+        """The batch requested ahead, if it follows `height` and its peer is still good."""
+        if self._prefetch is None:
+            return None
+        addr, req, task = self._prefetch
+        self._prefetch = None
+        peer = self._peers.get(addr)
+        usable = (
+            req.from_height == height + 1
+            and peer is not None
+            and peer.banned_until <= self.clock()
+            and addr in {p.address for p in self.network.peers()}
+        )
+        if not usable:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return None
+        resp = await task
+        return None if resp is None else (addr, req, resp)
+
+    def _drop_prefetch(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch[2].cancel()
+            self._prefetch = None
 
     async def _apply_batch(self, addr: str, req: BlocksRequest, items: list[BlockWithCert]) -> int:
         if len(items) > req.count:
@@ -435,6 +504,8 @@ class BlockSyncer:
             )
             self.store_error = None
         exc, h = outcome.failure, outcome.failed_height
+        if exc is None and len(outcome.applied) == len(items):
+            self._peer(addr).delivered = True
         if isinstance(exc, StoreError):  # our own store: the peer is not to blame
             self._store_failed(h, exc)
         elif isinstance(exc, (CertificateError, InvalidBlock, PeerMisbehaved)):
@@ -488,25 +559,11 @@ class BlockSyncer:
         """Start the checks of `items` ahead: in the checking process if it is ready, else
         in the checking thread."""
         ledger = self.ledger
-        guesses = self._guesses(items, from_height)
+        guesses = precheck.guesses(ledger, items, from_height)
         config = self.config
         if config.check_in_process and (process := checkproc.shared()).ready():
             return process.submit(items, from_height, guesses, ledger.executor, config.check_wait_s)
         return precheck.submit(items, from_height, guesses, ledger.chain_id, ledger.executor)
-
-    def _guesses(self, items: list[BlockWithCert], from_height: int) -> list[precheck.Guess]:
-        """The validator sets and parameters to check `items` with ahead of execution: those
-        of each height where already known (stored height + 2), else the latest known."""
-        ledger = self.ledger
-        known = from_height + 1  # the ledger is at from_height - 1
-
-        def vals(h: int) -> ValidatorSet:
-            return ledger.validator_set(min(h, known))
-
-        return [
-            precheck.Guess(vals(h), vals(h - 1) if h > 1 else None, ledger.params(min(h, known)))
-            for h in range(from_height, from_height + len(items))
-        ]
 
     def _verify_and_commit(
         self, item: BlockWithCert, height: int, checked: Prechecked
@@ -559,6 +616,7 @@ class BlockSyncer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), max(pause, 0.0))
             except asyncio.CancelledError:
+                self._drop_prefetch()
                 raise
             except Exception:  # a task's top level: log and keep the node alive
                 log.exception("block sync step failed")
