@@ -9,7 +9,7 @@ commits the setup blocks (asset contract deployed through governance, 16 funded
 members); node B, the validator that then stops, executes and commits the same blocks.
 A then commits `--blocks` blocks of `--txs-per-block` `asset.transfer`s, each with a
 3-of-4 commit certificate. B then "restarts": the real `tianfu.sync.BlockSyncer` of both
-nodes, default settings as `tianfu.node.netnode` uses them (batches of 50, status every
+nodes, default settings as `tianfu.node.netnode` uses them (batches of 100, status every
 second), over an in-memory link. Timed from the start of B's syncer until it reports being
 caught up at A's height; then A's and B's block hashes and state roots are compared at
 every height. B verifies every certificate (3 Ed25519 signatures), re-executes every
@@ -22,7 +22,7 @@ also caught up by the `tianfu` package of another source tree (e.g. `git worktre
 round by round, and `ratio_catchup_blocks_per_s` (and `ratio_cpu_ms_per_block`, the child
 process's CPU per block) compare the medians: ratios measured in one run. With
 `--apply-thread` each child measures only the applying thread instead (`apply_inproc`:
-blocks executed and committed in batches of 50 without the syncer, the checks made ahead
+blocks executed and committed in batches of 100 without the syncer, the checks made ahead
 taken as passed), and the ratios are of its wall and CPU ms per block.
 
 **network** (real processes, as `tianfu up` runs them): a 4-validator `LocalNetwork`
@@ -235,7 +235,7 @@ def sync_inproc(
     return fig
 
 
-def apply_inproc(work: Path, run_dir: Path, batch: int = 50) -> dict[str, Any]:
+def apply_inproc(work: Path, run_dir: Path, batch: int = 100) -> dict[str, Any]:
     """The applying thread's own work, without the syncer: B (a fresh copy of `work/b`)
     executes and commits A's blocks in batches of `batch` as block sync's worker thread does
     (each batch one `Ledger.grouped_commits`, or the baseline's `Store.deferred_fsync`),
@@ -556,7 +556,7 @@ def main() -> int:
         "--apply-thread",
         action="store_true",
         help="inproc: measure only the applying thread (blocks executed and committed in "
-        "batches of 50 without the syncer, checks ahead taken as passed): its CPU and wall "
+        "batches of 100 without the syncer, checks ahead taken as passed): its CPU and wall "
         "ms per block",
     )
     ap.add_argument("--sync-child", nargs=2, type=Path, help=argparse.SUPPRESS)
