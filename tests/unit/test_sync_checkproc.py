@@ -79,7 +79,7 @@ def test_a_bad_signature_mid_batch_checked_in_the_process(world, tmp_path: Path,
 
 
 def test_a_killed_process_means_checks_in_line_and_a_new_process(world, tmp_path: Path) -> None:
-    proc = started(checkproc.CheckProcess())
+    proc = started(checkproc.CheckProcess(restart_pause_s=0))
     blocks, guesses, b = batch(world, tmp_path)
     pid = proc.pid
     assert pid is not None
@@ -96,7 +96,7 @@ def test_a_killed_process_means_checks_in_line_and_a_new_process(world, tmp_path
 def test_a_stuck_process_is_killed_after_the_wait_and_checks_go_in_line(
     world, tmp_path: Path
 ) -> None:
-    proc = started(checkproc.CheckProcess())
+    proc = started(checkproc.CheckProcess(restart_pause_s=0))
     blocks, guesses, b = batch(world, tmp_path)
     child = proc._child
     assert child is not None
@@ -136,3 +136,25 @@ def test_a_last_commit_equal_to_the_certificate_before_is_verified_once(
     # One verification per certificate: each block's, none for the last_commits (equal to
     # the certificate of the block before, verified just before with the same arguments).
     assert calls == list(range(1, CHAIN_LEN + 1))
+
+
+def _exit_at_once(*_: object) -> None:
+    """A checking process that exits before it is ready (as one that cannot import)."""
+
+
+def test_a_process_that_dies_at_its_start_is_not_restarted_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(checkproc, "_serve", _exit_at_once)
+    proc = checkproc.CheckProcess(restart_pause_s=3600)
+    assert not proc.ready()  # started, not ready yet
+    child = proc._child
+    assert child is not None
+    child.process.join(60)
+    assert child.process.exitcode == 0
+    deadline = time.monotonic() + 60
+    while proc._child is not None:  # its end is noticed: no exception, no hang
+        assert not proc.ready()
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not proc.ready() and proc._child is None  # and none started again meanwhile

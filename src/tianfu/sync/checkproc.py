@@ -49,7 +49,10 @@ T = TypeVar("T")
 # of the transactions that passed `check_static`.
 _Answer = tuple[bool, bool, list[bytes]]
 
-RESTART_PAUSE_S = 60.0  # after a failed start, check in line this long before trying again
+# After a child that failed to start, died or was killed, none is started for this long
+# (the checking thread checks ahead meanwhile): a child that cannot work costs one start
+# per pause, not one per batch.
+RESTART_PAUSE_S = 60.0
 
 
 @dataclass
@@ -71,12 +74,13 @@ class _Child:
 class CheckProcess:
     """The node's checking process (see the module doc); thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, restart_pause_s: float = RESTART_PAUSE_S) -> None:
+        self.restart_pause_s = restart_pause_s
         self._lock = threading.Lock()  # the child's incarnation and the batch ids
         self._reading = threading.Lock()  # one thread reads the answers at a time
         self._child: _Child | None = None
         self._next = 0
-        self._start_failed_at: float | None = None
+        self._failed_at: float | None = None  # when the last child failed (see RESTART_PAUSE_S)
 
     @property
     def pid(self) -> int | None:
@@ -95,8 +99,12 @@ class CheckProcess:
                 return False
         if not child.ready:
             with self._reading:
-                if not child.ready and not child.dead and child.answers.poll():
-                    self._read_one(child)
+                try:
+                    if not child.ready and not child.dead and child.answers.poll():
+                        self._read_one(child)
+                except (EOFError, OSError):  # it died starting (e.g. could not import)
+                    log.warning("the sync checking process exited at its start")
+                    self._gone(child)
         return child.ready and not child.dead
 
     def submit(
@@ -137,11 +145,12 @@ class CheckProcess:
         return _ProcessChecks(self, child, batch_id, items, guesses, wait_s)
 
     def stop(self) -> None:
-        """Kill the child (if any): the checks still pending on it are made in line."""
+        """Kill the child (if any): the checks still pending on it are made in line; the
+        next `ready()` starts a new one."""
         with self._lock:
             child, self._child = self._child, None
         if child is not None:
-            self._gone(child)
+            self._gone(child, failed=False)
 
     def answer(self, child: _Child, batch_id: int, index: int, timeout: float) -> _Answer | None:
         """Block `index` of batch `batch_id`'s answer, or None if the child cannot give it
@@ -170,8 +179,8 @@ class CheckProcess:
 
     # -- the node's side ---------------------------------------------------------------------
     def _start(self) -> _Child | None:  # under the lock
-        failed = self._start_failed_at
-        if failed is not None and time.monotonic() - failed < RESTART_PAUSE_S:
+        failed = self._failed_at
+        if failed is not None and time.monotonic() - failed < self.restart_pause_s:
             return None
         ctx = multiprocessing.get_context("spawn")
         try:
@@ -182,10 +191,9 @@ class CheckProcess:
             )
             process.start()
         except (OSError, RuntimeError) as exc:  # no processes (limits, not from a main module)
-            self._start_failed_at = time.monotonic()
+            self._failed_at = time.monotonic()
             log.warning("cannot start the sync checking process (checks in line): %s", exc)
             return None
-        self._start_failed_at = None
         task_out.close()
         answer_in.close()
         child = _Child(process, task_in, answer_out)
@@ -201,14 +209,17 @@ class CheckProcess:
         if batch_id in child.live:
             child.unread[(batch_id, index)] = answer
 
-    def _gone(self, child: _Child) -> None:
-        """`child` is dead or given up on: kill it, stop its sender."""
+    def _gone(self, child: _Child, failed: bool = True) -> None:
+        """`child` is dead or given up on: kill it, stop its sender (and, if it `failed`,
+        start no other for `restart_pause_s`)."""
         with self._lock:
             if child.dead:
                 return
             child.dead = True
             if self._child is child:
                 self._child = None
+            if failed:
+                self._failed_at = time.monotonic()
         child.process.kill()
         child.outbox.put(None)
 
