@@ -23,6 +23,7 @@ killed and the next batch starts a new one. The child exits when the node's proc
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import queue
@@ -278,17 +279,10 @@ def _send(child: _Child) -> None:
     child.tasks.close()
 
 
-_shared: CheckProcess | None = None
-_shared_lock = threading.Lock()
-
-
+@functools.cache  # a race may build two; one is kept (a CheckProcess starts no child itself)
 def shared() -> CheckProcess:
     """The process's one checking process (shared by every syncer; started on first use)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = CheckProcess()
-        return _shared
+    return CheckProcess()
 
 
 # -- the child's side ------------------------------------------------------------------------
