@@ -54,6 +54,9 @@ _Answer = tuple[bool, bool, list[bytes]]
 # (the checking thread checks ahead meanwhile): a child that cannot work costs one start
 # per pause, not one per batch.
 RESTART_PAUSE_S = 60.0
+# The child sends the answers of a batch's first two blocks one by one (the applying thread
+# waits for them), then in groups of this many (fewer messages for that thread to read).
+ANSWER_GROUP = 4
 
 
 @dataclass
@@ -206,9 +209,10 @@ class CheckProcess:
         if message == "ready":
             child.ready = True
             return
-        batch_id, index, answer = message
+        batch_id, first, group = message
         if batch_id in child.live:
-            child.unread[(batch_id, index)] = answer
+            for offset, answer in enumerate(group):
+                child.unread[(batch_id, first + offset)] = answer
 
     def _gone(self, child: _Child, failed: bool = True) -> None:
         """`child` is dead or given up on: kill it, stop its sender (and, if it `failed`,
@@ -306,9 +310,13 @@ def _serve(tasks: Connection, answers: Connection) -> None:
 
             executors.clear()
             executor = executors[genesis_raw] = executor_for(decode_genesis(genesis_raw))
+        group: list[_Answer] = []
         with executor.suite.use():
             for i, answer in enumerate(_check(raw, values, refs, from_height, executor)):
-                answers.send((batch_id, i, answer))
+                group.append(answer)
+                if i < 2 or len(group) == ANSWER_GROUP or i == len(raw) - 1:
+                    answers.send((batch_id, i + 1 - len(group), group))
+                    group = []
 
 
 def _check(
