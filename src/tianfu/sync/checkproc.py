@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar
 
-from tianfu.codec import decode, encode
+import msgspec
+
+from tianfu.codec import encode
 from tianfu.execution.executor import Executor
 from tianfu.sync.messages import BlockWithCert
 from tianfu.sync.precheck import Checks, Guess, Prechecked, Verified, precheck
@@ -319,6 +321,9 @@ def _serve(tasks: Connection, answers: Connection) -> None:
                     group = []
 
 
+_item_decoder = msgspec.msgpack.Decoder(BlockWithCert)
+
+
 def _check(
     raw: list[bytes],
     values: list[bytes],
@@ -327,17 +332,19 @@ def _check(
     executor: Executor,
 ) -> Iterator[_Answer]:
     """Each block's answer (see `_Answer`)."""
+    # The node encoded these from objects it decoded and validated from the peer's bytes
+    # (`codec.decode`): plain decoding gives them back, without that check again.
     decoded: dict[int, Any] = {}
     verified = Verified()
 
     def value(at: int, typ: type[T]) -> T:
         if at not in decoded:
-            decoded[at] = decode(values[at], typ, max_size=len(values[at]))
+            decoded[at] = msgspec.msgpack.decode(values[at], type=typ)
         found: T = decoded[at]
         return found
 
     for i, data in enumerate(raw):
-        item = decode(data, BlockWithCert, max_size=len(data))
+        item = _item_decoder.decode(data)
         v, p, c = refs[i]
         guess = Guess(
             value(v, ValidatorSet),
