@@ -158,3 +158,26 @@ def test_a_process_that_dies_at_its_start_is_not_restarted_for_a_while(
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert not proc.ready() and proc._child is None  # and none started again meanwhile
+
+
+def _answers_nonsense(tasks, answers) -> None:  # type: ignore[no-untyped-def]
+    """A checking process that says it is ready, then answers a batch with nonsense."""
+    answers.send("ready")
+    tasks.recv()
+    answers.send(("not", "an answer", "at all", "!"))
+    tasks.recv()  # until it is killed
+
+
+def test_a_process_that_answers_nonsense_is_killed_and_checks_go_in_line(
+    world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(checkproc, "_serve", _answers_nonsense)
+    proc = started(checkproc.CheckProcess(restart_pause_s=3600))
+    child = proc._child
+    assert child is not None
+    blocks, guesses, b = batch(world, tmp_path)
+    checks = proc.submit(blocks, 1, guesses, b.executor, 60.0)
+    assert all(summary(checks.get(i)) == (False, False, set()) for i in range(len(blocks)))
+    child.process.join(60)
+    assert child.process.exitcode == -signal.SIGKILL
+    assert not proc.ready() and proc.pid is None  # and none started again for a while

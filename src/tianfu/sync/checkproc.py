@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import multiprocessing
+import pickle
 import queue
 import signal
 import threading
@@ -59,6 +60,9 @@ RESTART_PAUSE_S = 60.0
 # The child sends the answers of a batch's first two blocks one by one (the applying thread
 # waits for them), then in groups of this many (fewer messages for that thread to read).
 ANSWER_GROUP = 4
+
+# What reading from a child that died (or sent something else than an answer) raises.
+_CHILD_GONE = (EOFError, OSError, ValueError, TypeError, pickle.UnpicklingError)
 
 
 @dataclass
@@ -108,7 +112,7 @@ class CheckProcess:
                 try:
                     if not child.ready and not child.dead and child.answers.poll():
                         self._read_one(child)
-                except (EOFError, OSError):  # it died starting (e.g. could not import)
+                except _CHILD_GONE:  # it died starting (e.g. could not import)
                     log.warning("the sync checking process exited at its start")
                     self._gone(child)
         return child.ready and not child.dead
@@ -173,7 +177,7 @@ class CheckProcess:
                 if child.answers.poll(max(deadline - time.monotonic(), 0.0)):
                     self._read_one(child)
                     continue
-            except (EOFError, OSError):
+            except _CHILD_GONE:  # it died, or sent what it never sends
                 self._gone(child)
                 return None
             finally:
