@@ -533,8 +533,8 @@ def test_the_next_batch_is_requested_while_one_is_applied(world, tmp_path: Path)
     ahead_at_end: list[tuple[int, bool]] = []
     apply = b.syncer._apply_items
 
-    def apply_items(batch: list[BlockWithCert], from_height: int):  # type: ignore[no-untyped-def]
-        out = apply(batch, from_height)
+    def apply_items(batch: list[BlockWithCert], from_height: int, *more):  # type: ignore[no-untyped-def]
+        out = apply(batch, from_height, *more)
         following = from_height + len(batch)
         deadline = time.monotonic() + (30 if from_height > 1 else 0)
         while following not in asked and following <= CHAIN_LEN and time.monotonic() < deadline:

@@ -181,3 +181,45 @@ def test_a_process_that_answers_nonsense_is_killed_and_checks_go_in_line(
     child.process.join(60)
     assert child.process.exitcode == -signal.SIGKILL
     assert not proc.ready() and proc.pid is None  # and none started again for a while
+
+
+def test_the_checks_of_a_batch_asked_for_ahead_start_when_it_arrives(world, tmp_path: Path) -> None:
+    """They are in the checking process before the batch is applied, and the batch is
+    applied with them: the same chain as with checks started at the batch's start."""
+    c, a = world
+    proc = started(checkproc.shared())
+    hub = Hub()
+    b = Node(hub, c.ledger(tmp_path / "b"), "b", max_batch=7, config=SyncConfig())
+    source = Node(hub, a, "a")
+    submitted: list[int] = []
+    real = proc.submit
+
+    def submit(*args, **kwargs):  # type: ignore[no-untyped-def]
+        submitted.append(args[1])
+        return real(*args, **kwargs)
+
+    applied_with: list[tuple[int, bool, list[int]]] = []
+    apply = b.syncer._apply_items
+
+    def apply_items(batch, from_height, ahead=None):  # type: ignore[no-untyped-def]
+        applied_with.append((from_height, ahead is not None, list(submitted)))
+        return apply(batch, from_height, ahead)
+
+    proc.submit = submit  # type: ignore[method-assign]
+    b.syncer._apply_items = apply_items  # type: ignore[method-assign]
+    try:
+        sync_all(b, source, hub, CHAIN_LEN)
+    finally:
+        del proc.submit
+    assert chain_hashes(b.ledger) == chain_hashes(a)
+    # Batches 1 and 2 are asked for when due (their checks start with them); from batch
+    # 3 on each was asked for ahead and its checks submitted before it was applied.
+    assert [(h, ahead) for h, ahead, _ in applied_with] == [
+        (1, False),
+        (8, False),
+        (15, True),
+        (22, True),
+        (29, True),
+    ]
+    assert all(h in before for h, ahead, before in applied_with if ahead)
+    assert sorted(submitted) == [1, 8, 15, 22, 29]  # each batch's checks submitted once

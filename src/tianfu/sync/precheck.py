@@ -78,11 +78,14 @@ class Prechecked:
         return verified
 
 
-def guesses(ledger: Ledger, items: list[BlockWithCert], from_height: int) -> list[Guess]:
-    """The validator sets and parameters to check `items` (heights from `from_height`, the
-    ledger at `from_height` - 1) with ahead of execution: those of each height where
-    already known (stored height + 2), else the latest known."""
-    known = from_height + 1
+def guesses(
+    ledger: Ledger, items: list[BlockWithCert], from_height: int, known: int | None = None
+) -> list[Guess]:
+    """The validator sets and parameters to check `items` (heights from `from_height`) with
+    ahead of execution: those of each height where already known (up to `known`: the
+    stored height + 2, by default that of a ledger at `from_height` - 1), else the latest
+    known."""
+    known = from_height + 1 if known is None else known
 
     def vals(h: int) -> ValidatorSet:
         return ledger.validator_set(min(h, known))

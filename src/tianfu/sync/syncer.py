@@ -127,6 +127,23 @@ class _Pending:
 
 
 @dataclass
+class _Ahead:
+    """The next batch, asked for from `addr` while one is applied, and its checks if they
+    were started (in the checking process) when it arrived."""
+
+    addr: str
+    request: BlocksRequest
+    task: asyncio.Future[BlocksResponse | None] | None = None
+    checks: precheck.Checks | None = None
+
+    def drop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+        if self.checks is not None:
+            self.checks.cancel()
+
+
+@dataclass
 class _Outcome:
     """What applying a batch did: the blocks committed, and why it stopped early (if so)."""
 
@@ -183,9 +200,7 @@ class BlockSyncer:
         self._wakeup: asyncio.Event | None = None
         self._inflight: asyncio.Future[_Outcome] | None = None
         # The next batch, requested while one is applied: (peer, request, its fetch).
-        self._prefetch: tuple[str, BlocksRequest, asyncio.Future[BlocksResponse | None]] | None = (
-            None
-        )
+        self._prefetch: _Ahead | None = None  # the next batch, asked for while one is applied
         self._serving: set[asyncio.Task[None]] = set()
         # Our store refused a block (disk full, damage): no peer's fault, nothing is
         # fetched until `store_retry_s` has passed. `store_error` says why (None: fine).
@@ -396,6 +411,7 @@ class BlockSyncer:
             self._drop_prefetch()
             return 0
         height = self.ledger.height
+        checks: precheck.Checks | None = None
         fetched = await self._take_prefetch(height)
         if fetched is None:
             addr = self._pick_peer(height)
@@ -406,14 +422,14 @@ class BlockSyncer:
             if resp is None:
                 return 0
         else:
-            addr, req, resp = fetched
+            addr, req, resp, checks = fetched
         if not resp.items:
             # It does not have what it claimed: believe its next status, not the last one.
             peer = self._peers[addr]
             peer.height = min(peer.height, height)
             return 0
         self._prefetch_after(addr, req, len(resp.items))
-        applied = await self._apply_batch(addr, req, resp.items)
+        applied = await self._apply_batch(addr, req, resp.items, checks)
         self._update_mode()
         return applied
 
@@ -452,43 +468,70 @@ class BlockSyncer:
         ):
             return
         self._drop_prefetch()
-        ahead = BlocksRequest(start, min(self.max_batch, peer.height - start + 1))
-        self._prefetch = (addr, ahead, asyncio.ensure_future(self._fetch(addr, ahead)))
+        ahead = _Ahead(addr, BlocksRequest(start, min(self.max_batch, peer.height - start + 1)))
+        ahead.task = asyncio.ensure_future(self._fetch_ahead(ahead))
+        self._prefetch = ahead
 
-    async def _take_prefetch(self, height: int) -> tuple[str, BlocksRequest, BlocksResponse] | None:
-        """The batch requested ahead, if it follows `height` and its peer is still good."""
-        if self._prefetch is None:
+    async def _fetch_ahead(self, ahead: _Ahead) -> BlocksResponse | None:
+        """Fetch the batch asked for ahead, and start its checks in the checking process
+        if it is ready (against the validator sets known now: a guess, as for any batch)."""
+        resp = await self._fetch(ahead.addr, ahead.request)
+        config = self.config
+        if resp is not None and resp.items and config.check_ahead and config.check_in_process:
+            process = checkproc.shared()
+            if process.ready():
+                ledger, start = self.ledger, ahead.request.from_height
+                guesses = precheck.guesses(ledger, resp.items, start, known=ledger.height + 2)
+                ahead.checks = process.submit(
+                    resp.items, start, guesses, ledger.executor, config.check_wait_s
+                )
+        return resp
+
+    async def _take_prefetch(
+        self, height: int
+    ) -> tuple[str, BlocksRequest, BlocksResponse, precheck.Checks | None] | None:
+        """The batch requested ahead (and its checks, if started), if it follows `height`
+        and its peer is still good."""
+        ahead, self._prefetch = self._prefetch, None
+        if ahead is None or ahead.task is None:
             return None
-        addr, req, task = self._prefetch
-        self._prefetch = None
-        peer = self._peers.get(addr)
+        peer = self._peers.get(ahead.addr)
         usable = (
-            req.from_height == height + 1
+            ahead.request.from_height == height + 1
             and peer is not None
             and peer.banned_until <= self.clock()
-            and addr in {p.address for p in self.network.peers()}
+            and ahead.addr in {p.address for p in self.network.peers()}
         )
         if not usable:
-            task.cancel()
+            ahead.drop()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await ahead.task
             return None
-        resp = await task
-        return None if resp is None else (addr, req, resp)
+        resp = await ahead.task
+        return None if resp is None else (ahead.addr, ahead.request, resp, ahead.checks)
 
     def _drop_prefetch(self) -> None:
         if self._prefetch is not None:
-            self._prefetch[2].cancel()
+            self._prefetch.drop()
             self._prefetch = None
 
-    async def _apply_batch(self, addr: str, req: BlocksRequest, items: list[BlockWithCert]) -> int:
+    async def _apply_batch(
+        self,
+        addr: str,
+        req: BlocksRequest,
+        items: list[BlockWithCert],
+        checks: precheck.Checks | None = None,
+    ) -> int:
+        """Apply `items` (the answer to `req` from `addr`; `checks`: those started ahead)."""
         if len(items) > req.count:
+            if checks is not None:
+                checks.cancel()
             self.ban(addr, f"sent {len(items)} blocks for a request of {req.count}")
             return 0
         # Verification, execution and commits run in a worker thread; the shield lets a
         # batch that is being written finish (and be announced) even if run() is cancelled.
         self._inflight = asyncio.ensure_future(
-            asyncio.to_thread(self._apply_items, items, req.from_height)
+            asyncio.to_thread(self._apply_items, items, req.from_height, checks)
         )
         inflight = self._inflight
         try:
@@ -522,7 +565,9 @@ class BlockSyncer:
             log.error("block sync %s (retrying every %.0f s)", message, self.config.store_retry_s)
         self.store_error = message
 
-    def _apply_items(self, items: list[BlockWithCert], from_height: int) -> _Outcome:
+    def _apply_items(
+        self, items: list[BlockWithCert], from_height: int, ahead: precheck.Checks | None = None
+    ) -> _Outcome:
         """(worker thread) Verify, execute and commit `items` in order, from `from_height`,
         up to the first that fails. The blocks that pass are stored in one store
         transaction, durable together at the end (`Ledger.grouped_commits`: one COMMIT, one
@@ -533,10 +578,10 @@ class BlockSyncer:
         with self.commit_lock:
             if ledger.height + 1 != from_height:
                 return out  # the ledger moved on while the batch was in flight
-            checks = precheck.Checks()  # nothing ahead: every check in line
+            checks = ahead or precheck.Checks()  # Checks(): every check in line
             try:
                 with ledger.grouped_commits():
-                    if self.config.check_ahead:
+                    if ahead is None and self.config.check_ahead:
                         checks = self._check_ahead(items, from_height)
                     for i, item in enumerate(items):
                         h = out.failed_height = from_height + i
