@@ -51,6 +51,14 @@ from tianfu.sync.messages import (
     Status,
 )
 from tianfu.sync.precheck import Prechecked
+from tianfu.sync.session import (
+    Ahead,
+    Outcome,
+    PeerState,
+    PendingRequest,
+    Session,
+    SyncConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -77,90 +85,6 @@ class SyncError(Exception):
 
 class PeerMisbehaved(SyncError):
     """A peer sent something that no honest peer sends (bad block, certificate, encoding)."""
-
-
-@dataclass(frozen=True)
-class SyncConfig:
-    """Tuning knobs of the syncer (timeouts in seconds)."""
-
-    status_interval_s: float = 1.0
-    # Sync when the best peer is more than this many heights ahead: 1 while consensus runs
-    # (it handles being one height behind itself), 0 on a node without consensus.
-    consensus_gap: int = 1
-    ban_s: float = 60.0  # a peer that lied is ignored this long
-    cooldown_s: float = 5.0  # a peer that timed out is not asked again for this long
-    retry_pause_s: float = 0.1  # pause after an attempt that applied nothing
-    store_retry_s: float = 1.0  # pause after our own store failed to take a block
-    max_response_bytes: int = 4 << 20  # soft limit on the blocks of one response we send
-    # Check the next blocks' signatures ahead while one executes (`sync/precheck.py`), in a
-    # worker process (`sync/checkproc.py`; in a thread until that process is ready, or
-    # always with `check_in_process` off). Off: every check in line.
-    check_ahead: bool = True
-    check_in_process: bool = True
-    # A block whose checks the process has not answered within this many seconds is
-    # checked in line, and the process replaced.
-    check_wait_s: float = 10.0
-    # Requests answered per second per peer (token bucket): 40 batches of 100 blocks let a
-    # peer catch up at 4,000 blocks/s; one answer per peer is prepared at a time anyway.
-    serve_rate: float = 40.0
-    serve_burst: int = 40
-
-
-@dataclass
-class _Peer:
-    limit: TokenBucket  # the requests of this peer we answer
-    height: int = 0
-    head_hash: bytes = b""
-    banned_until: float = 0.0
-    ban_reason: str = ""
-    cooldown_until: float = 0.0
-    serving: bool = False
-    # A batch of this peer's was applied whole since its last ban: its next batch may be
-    # requested while one is applied.
-    delivered: bool = False
-
-
-@dataclass
-class _Pending:
-    request: BlocksRequest
-    future: asyncio.Future[BlocksResponse]
-
-
-@dataclass
-class _Ahead:
-    """The next batch, asked for from `addr` while one is applied, and its checks if they
-    were started (in the checking process) when it arrived."""
-
-    addr: str
-    request: BlocksRequest
-    task: asyncio.Future[BlocksResponse | None] | None = None
-    checks: precheck.Checks | None = None
-
-    def drop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        if self.checks is not None:
-            self.checks.cancel()
-
-
-@dataclass
-class _Outcome:
-    """What applying a batch did: the blocks committed, and why it stopped early (if so)."""
-
-    applied: list[ExecutedBlock] = field(default_factory=list)
-    failure: Exception | None = None
-    failed_height: int = 0
-
-
-@dataclass
-class _Session:
-    start_height: int
-    started_at: float
-    applied: int = 0
-
-    def rate(self, now: float) -> float:
-        """Blocks applied per second since the session started."""
-        return self.applied / max(now - self.started_at, 1e-9)
 
 
 @dataclass(eq=False)
@@ -190,17 +114,17 @@ class BlockSyncer:
             + self.ledger.genesis.params.max_block_bytes
             + RESPONSE_SLACK_BYTES
         )
-        self._peers: dict[str, _Peer] = {}
-        self._pending: dict[str, _Pending] = {}
+        self._peers: dict[str, PeerState] = {}
+        self._pending: dict[str, PendingRequest] = {}
         self._rr = 0
         self._syncing = False
-        self._session: _Session | None = None
+        self._session: Session | None = None
         self._applied_total = 0
         self._last_rate = 0.0
         self._wakeup: asyncio.Event | None = None
-        self._inflight: asyncio.Future[_Outcome] | None = None
+        self._inflight: asyncio.Future[Outcome] | None = None
         # The next batch, requested while one is applied: (peer, request, its fetch).
-        self._prefetch: _Ahead | None = None  # the next batch, asked for while one is applied
+        self._prefetch: Ahead | None = None  # the next batch, asked for while one is applied
         self._serving: set[asyncio.Task[None]] = set()
         # Our store refused a block (disk full, damage): no peer's fault, nothing is
         # fetched until `store_retry_s` has passed. `store_error` says why (None: fine).
@@ -256,11 +180,11 @@ class BlockSyncer:
         elif kind == KIND_BLOCKS_RESPONSE:
             self._on_response(addr, payload)
 
-    def _peer(self, addr: str) -> _Peer:
+    def _peer(self, addr: str) -> PeerState:
         p = self._peers.get(addr)
         if p is None:
             cfg = self.config
-            p = self._peers[addr] = _Peer(
+            p = self._peers[addr] = PeerState(
                 TokenBucket(cfg.serve_rate, cfg.serve_burst, self.clock())
             )
         return p
@@ -357,7 +281,7 @@ class BlockSyncer:
             return self._syncing
         if target - height > self.config.consensus_gap:
             self._syncing = True
-            self._session = _Session(height, self.clock())
+            self._session = Session(height, self.clock())
             log.info("syncing: at height %d, peers are at %d", height, target)
             if self.config.check_ahead and self.config.check_in_process:
                 checkproc.shared().ready()  # starts the checking process in the background
@@ -438,7 +362,7 @@ class BlockSyncer:
         a malformed response bans it)."""
         peer = self._peer(addr)
         future: asyncio.Future[BlocksResponse] = asyncio.get_running_loop().create_future()
-        pending = _Pending(req, future)
+        pending = PendingRequest(req, future)
         self._pending[addr] = pending
         try:
             self.network.send(addr, KIND_BLOCKS_REQUEST, encode(req))
@@ -468,11 +392,11 @@ class BlockSyncer:
         ):
             return
         self._drop_prefetch()
-        ahead = _Ahead(addr, BlocksRequest(start, min(self.max_batch, peer.height - start + 1)))
+        ahead = Ahead(addr, BlocksRequest(start, min(self.max_batch, peer.height - start + 1)))
         ahead.task = asyncio.ensure_future(self._fetch_ahead(ahead))
         self._prefetch = ahead
 
-    async def _fetch_ahead(self, ahead: _Ahead) -> BlocksResponse | None:
+    async def _fetch_ahead(self, ahead: Ahead) -> BlocksResponse | None:
         """Fetch the batch asked for ahead, and start its checks in the checking process
         if it is ready (against the validator sets known now: a guess, as for any batch)."""
         resp = await self._fetch(ahead.addr, ahead.request)
@@ -567,14 +491,14 @@ class BlockSyncer:
 
     def _apply_items(
         self, items: list[BlockWithCert], from_height: int, ahead: precheck.Checks | None = None
-    ) -> _Outcome:
+    ) -> Outcome:
         """(worker thread) Verify, execute and commit `items` in order, from `from_height`,
         up to the first that fails. The blocks that pass are stored in one store
         transaction, durable together at the end (`Ledger.grouped_commits`: one COMMIT, one
         fsync; blocks from peers can be fetched again, so a crash that takes back the batch
         loses nothing acknowledged, and every block of it is checked on its own)."""
         ledger = self.ledger
-        out = _Outcome()
+        out = Outcome()
         with self.commit_lock:
             if ledger.height + 1 != from_height:
                 return out  # the ledger moved on while the batch was in flight
