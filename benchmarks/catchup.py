@@ -9,7 +9,7 @@ commits the setup blocks (asset contract deployed through governance, 16 funded
 members); node B, the validator that then stops, executes and commits the same blocks.
 A then commits `--blocks` blocks of `--txs-per-block` `asset.transfer`s, each with a
 3-of-4 commit certificate. B then "restarts": the real `tianfu.sync.BlockSyncer` of both
-nodes, default settings as `tianfu.node.netnode` uses them (batches of 50, status every
+nodes, default settings as `tianfu.node.netnode` uses them (batches of 100, status every
 second), over an in-memory link. Timed from the start of B's syncer until it reports being
 caught up at A's height; then A's and B's block hashes and state roots are compared at
 every height. B verifies every certificate (3 Ed25519 signatures), re-executes every
@@ -22,7 +22,7 @@ also caught up by the `tianfu` package of another source tree (e.g. `git worktre
 round by round, and `ratio_catchup_blocks_per_s` (and `ratio_cpu_ms_per_block`, the child
 process's CPU per block) compare the medians: ratios measured in one run. With
 `--apply-thread` each child measures only the applying thread instead (`apply_inproc`:
-blocks executed and committed in batches of 50 without the syncer, the checks made ahead
+blocks executed and committed in batches of 100 without the syncer, the checks made ahead
 taken as passed), and the ratios are of its wall and CPU ms per block.
 
 **network** (real processes, as `tianfu up` runs them): a 4-validator `LocalNetwork`
@@ -172,9 +172,13 @@ def open_ledger(directory: Path) -> Ledger:
     return Ledger(store, decode_genesis(raw))
 
 
-def sync_inproc(work: Path, run_dir: Path, timeout: float, ahead: bool = True) -> dict[str, Any]:
+def sync_inproc(
+    work: Path, run_dir: Path, timeout: float, checks: str = "default"
+) -> dict[str, Any]:
     """B (a fresh copy of `work/b`) catches up with A (`work/a`) through both nodes' real
-    `BlockSyncer`s over an in-memory link; timed until B reports being caught up."""
+    `BlockSyncer`s over an in-memory link; timed until B reports being caught up. `checks`:
+    "default" (the tree's defaults), "thread" (checked ahead in a thread, not a process) or
+    "inline" (no checks ahead)."""
     shutil.rmtree(run_dir, ignore_errors=True)
     shutil.copytree(work / "b", run_dir)
     a, b = open_ledger(work / "a"), open_ledger(run_dir)
@@ -182,7 +186,8 @@ def sync_inproc(work: Path, run_dir: Path, timeout: float, ahead: bool = True) -
     link = Link()
     done: list[int] = []
     # No consensus on B here: sync to the very top.
-    cfg_b = SyncConfig(consensus_gap=0) if ahead else SyncConfig(consensus_gap=0, check_ahead=False)
+    knobs = {"default": {}, "thread": {"check_in_process": False}, "inline": {"check_ahead": False}}
+    cfg_b = SyncConfig(consensus_gap=0, **knobs[checks])  # type: ignore[arg-type]
     end_a = link.attach("a", lambda p, kind, d: sa.handle(p, kind, d))
     sa = BlockSyncer(a, end_a, on_commit=lambda e: None)
     end_b = link.attach("b", lambda p, kind, d: sb.handle(p, kind, d))
@@ -230,7 +235,7 @@ def sync_inproc(work: Path, run_dir: Path, timeout: float, ahead: bool = True) -
     return fig
 
 
-def apply_inproc(work: Path, run_dir: Path, batch: int = 50) -> dict[str, Any]:
+def apply_inproc(work: Path, run_dir: Path, batch: int = 100) -> dict[str, Any]:
     """The applying thread's own work, without the syncer: B (a fresh copy of `work/b`)
     executes and commits A's blocks in batches of `batch` as block sync's worker thread does
     (each batch one `Ledger.grouped_commits`, or the baseline's `Store.deferred_fsync`),
@@ -282,14 +287,14 @@ def sync_child(
     work: Path,
     run_dir: Path,
     timeout: float,
-    ahead: bool = True,
+    checks: str = "default",
     apply_only: bool = False,
 ) -> dict[str, Any]:
     """`sync_inproc` (or `apply_inproc`) in a fresh process that imports `tianfu` from the
     source tree `src`."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(src), str(Path(__file__).parent)]))
     cmd = [sys.executable, __file__, "--sync-child", str(work), str(run_dir)]
-    cmd += ["--inproc-timeout", str(timeout)] + ([] if ahead else ["--no-check-ahead"])
+    cmd += ["--inproc-timeout", str(timeout), "--checks", checks]
     cmd += ["--apply-thread"] if apply_only else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
@@ -315,9 +320,9 @@ def run_inproc(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     for r in range(args.rounds):
         order = variants if r % 2 == 0 else variants[::-1]  # alternate who goes first
         for name, src in order:
-            ahead = not (args.no_check_ahead and name == "this tree")
+            checks = args.checks if name == "this tree" else "default"
             got = sync_child(
-                src, work, work / "b-run", args.inproc_timeout, ahead, args.apply_thread
+                src, work, work / "b-run", args.inproc_timeout, checks, args.apply_thread
             )
             got["variant"] = name
             rounds.append(got)
@@ -533,15 +538,25 @@ def main() -> int:
         "folder), alternating with this tree round by round, and report the ratio",
     )
     ap.add_argument(
+        "--checks",
+        choices=("default", "thread", "inline"),
+        default="default",
+        help="inproc: how this tree checks signatures: its defaults (ahead, in the checking "
+        "process), ahead in a thread (SyncConfig.check_in_process off) or every one in line "
+        "(SyncConfig.check_ahead off); the baseline always runs with its defaults",
+    )
+    ap.add_argument(
         "--no-check-ahead",
-        action="store_true",
-        help="inproc: this tree checks every signature in line (SyncConfig.check_ahead off)",
+        action="store_const",
+        dest="checks",
+        const="inline",
+        help="--checks inline",
     )
     ap.add_argument(
         "--apply-thread",
         action="store_true",
         help="inproc: measure only the applying thread (blocks executed and committed in "
-        "batches of 50 without the syncer, checks ahead taken as passed): its CPU and wall "
+        "batches of 100 without the syncer, checks ahead taken as passed): its CPU and wall "
         "ms per block",
     )
     ap.add_argument("--sync-child", nargs=2, type=Path, help=argparse.SUPPRESS)
@@ -551,8 +566,7 @@ def main() -> int:
         if args.apply_thread:
             print(json.dumps(apply_inproc(work, run_dir)))
             return 0
-        ahead = not args.no_check_ahead
-        print(json.dumps(sync_inproc(work, run_dir, args.inproc_timeout, ahead)))
+        print(json.dumps(sync_inproc(work, run_dir, args.inproc_timeout, args.checks)))
         return 0
     work = Path(tempfile.mkdtemp(prefix="tianfu-catchup-"))
     out: dict[str, Any] = {}

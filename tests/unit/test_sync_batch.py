@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import msgspec
@@ -299,7 +300,13 @@ def test_validator_sets_and_parameters_are_read_from_the_tree_once(world, tmp_pa
 
 class Node:
     def __init__(
-        self, hub: Hub, ledger: Ledger, name: str, max_batch: int = 50, ahead: bool = True
+        self,
+        hub: Hub,
+        ledger: Ledger,
+        name: str,
+        max_batch: int = 50,
+        ahead: bool = True,
+        config: SyncConfig | None = None,
     ) -> None:
         self.id = peer_id(name)
         self.ledger = ledger
@@ -310,7 +317,7 @@ class Node:
             self.net,
             on_commit=lambda e: self.committed.append(e.block.header.height),
             max_batch=max_batch,
-            config=SyncConfig(check_ahead=ahead),
+            config=config or SyncConfig(check_ahead=ahead),
         )
 
 
@@ -411,10 +418,16 @@ MID_BATCH = {  # tamper of block 12 (of a batch 1..30) -> the reason it is refus
 def test_a_bad_signature_mid_batch_is_refused_after_the_blocks_before_it(
     world, tmp_path: Path, name: str, ahead: bool
 ) -> None:
+    refuse_mid_batch(world, tmp_path, name, SyncConfig(check_ahead=ahead, check_in_process=False))
+
+
+def refuse_mid_batch(world, tmp_path: Path, name: str, config: SyncConfig) -> None:  # type: ignore[no-untyped-def]
+    """A liar's block 12 tampered as MID_BATCH[name] says: blocks 1-11 are stored, the
+    liar is banned for block 12 with the reason of the in-line check."""
     c, a = world
     tamper, reason = MID_BATCH[name]
     hub = Hub()
-    b = Node(hub, c.ledger(tmp_path / "b"), "b", ahead=ahead)
+    b = Node(hub, c.ledger(tmp_path / "b"), "b", config=config)
     liar = Liar(hub, a, 12, lambda item: tamper(c, item))
     hub.connect(liar.id, b.id)
 
@@ -496,3 +509,42 @@ def test_sync_across_validator_set_changes_checks_each_set(tmp_path: Path) -> No
     finally:
         env.close()
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_the_next_batch_is_requested_while_one_is_applied(world, tmp_path: Path) -> None:
+    """From a peer whose batch was applied whole, the next batch is asked for before the
+    current one is applied (and applied from that answer); the first batch is not."""
+    from tianfu.codec import decode
+    from tianfu.p2p.protocol import KIND_BLOCKS_REQUEST
+
+    c, a = world
+    hub = Hub()
+    b = Node(hub, c.ledger(tmp_path / "b"), "b", max_batch=7)
+    source = Node(hub, a, "a")
+    asked: list[int] = []
+    serve = source.syncer.handle
+
+    def handle(peer, kind, payload) -> None:  # type: ignore[no-untyped-def]
+        if kind == KIND_BLOCKS_REQUEST:
+            asked.append(decode(payload, BlocksRequest).from_height)
+        serve(peer, kind, payload)
+
+    source.syncer.handle = handle  # type: ignore[method-assign]
+    ahead_at_end: list[tuple[int, bool]] = []
+    apply = b.syncer._apply_items
+
+    def apply_items(batch: list[BlockWithCert], from_height: int, *more):  # type: ignore[no-untyped-def]
+        out = apply(batch, from_height, *more)
+        following = from_height + len(batch)
+        deadline = time.monotonic() + (30 if from_height > 1 else 0)
+        while following not in asked and following <= CHAIN_LEN and time.monotonic() < deadline:
+            time.sleep(0.005)
+        ahead_at_end.append((from_height, following in asked))
+        return out
+
+    b.syncer._apply_items = apply_items  # type: ignore[method-assign]
+    sync_all(b, source, hub, CHAIN_LEN)
+    assert chain_hashes(b.ledger) == chain_hashes(a)
+    assert ahead_at_end[0] == (1, False)  # not yet: nothing of that peer's applied before
+    assert [ahead for h, ahead in ahead_at_end[1:] if h + 7 <= CHAIN_LEN] == [True, True, True]
+    assert sorted(asked) == asked == [1, 8, 15, 22, 29]  # each batch asked for once

@@ -235,6 +235,13 @@ def _never(_tx_hash: bytes) -> bool:
     return False
 
 
+def executor_for(genesis: Genesis) -> Executor:
+    """The executor of `genesis`'s chain, as every ledger of that chain has it."""
+    return Executor(
+        genesis, governance, open_profile=openprofile if genesis.open is not None else None
+    )
+
+
 class Ledger:
     def __init__(
         self, store: Store, genesis: Genesis, initial_state: Mapping[bytes, bytes] | None = None
@@ -257,9 +264,7 @@ class Ledger:
         self.store = store
         self.genesis = genesis
         self.chain_id = genesis.chain_id
-        self.executor = Executor(
-            genesis, governance, open_profile=openprofile if genesis.open is not None else None
-        )
+        self.executor = executor_for(genesis)
         self.state = MerkleState(store)
         self.latest = _LatestCache(store)
         self._valsets: _VersionCache[ValidatorSet] = _VersionCache(_VALSET_CACHE)

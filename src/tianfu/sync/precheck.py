@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from tianfu.crypto import CertificateError, verify_commit
 from tianfu.execution.executor import Executor
 from tianfu.execution.refusals import TxInvalid
+from tianfu.ledger import Ledger
 from tianfu.sync.messages import BlockWithCert
 from tianfu.types import CommitCertificate, ConsensusParams, Transaction, ValidatorSet
 
@@ -77,6 +78,24 @@ class Prechecked:
         return verified
 
 
+def guesses(
+    ledger: Ledger, items: list[BlockWithCert], from_height: int, known: int | None = None
+) -> list[Guess]:
+    """The validator sets and parameters to check `items` (heights from `from_height`) with
+    ahead of execution: those of each height where already known (up to `known`: the
+    stored height + 2, by default that of a ledger at `from_height` - 1), else the latest
+    known."""
+    known = from_height + 1 if known is None else known
+
+    def vals(h: int) -> ValidatorSet:
+        return ledger.validator_set(min(h, known))
+
+    return [
+        Guess(vals(h), vals(h - 1) if h > 1 else None, ledger.params(min(h, known)))
+        for h in range(from_height, from_height + len(items))
+    ]
+
+
 def _commit_ok(
     cert: CommitCertificate, block_hash: bytes, height: int, vals: ValidatorSet, chain_id: str
 ) -> bool:
@@ -87,22 +106,59 @@ def _commit_ok(
     return True
 
 
+class Verified:
+    """The certificate a batch's checks verified last, and the arguments it passed with.
+
+    A block's header carries a certificate of the block before it (`last_commit`), which is
+    usually the very certificate that block came with; `verify_commit` is a function of
+    its arguments (certificate, block hash, height, validators, chain), so a call with
+    arguments equal to those of a call that passed passes, and its signatures are not
+    verified a second time. Used by one thread at a time, one per batch."""
+
+    def __init__(self) -> None:
+        self._last: tuple[CommitCertificate, bytes, int, ValidatorSet, str] | None = None
+
+    def commit_ok(
+        self,
+        cert: CommitCertificate,
+        block_hash: bytes,
+        height: int,
+        vals: ValidatorSet,
+        chain_id: str,
+    ) -> bool:
+        args = (cert, block_hash, height, vals, chain_id)
+        if args == self._last:
+            return True
+        if not _commit_ok(*args):
+            return False
+        self._last = args
+        return True
+
+
 def precheck(
-    item: BlockWithCert, height: int, guess: Guess, chain_id: str, executor: Executor
+    item: BlockWithCert,
+    height: int,
+    guess: Guess,
+    chain_id: str,
+    executor: Executor,
+    verified: Verified | None = None,
 ) -> Prechecked:
-    """The checks of `item` (block `height`) that pass with `guess`; see the module doc."""
+    """The checks of `item` (block `height`) that pass with `guess`; see the module doc.
+    `verified`: the batch's memory of the certificate verified last (the blocks of a batch
+    are checked in order, each `last_commit` before the block's own certificate)."""
+    commit_ok = (verified or Verified()).commit_ok
     out = Prechecked()
     block = item.block
-    if _commit_ok(item.cert, block.hash, height, guess.validators, chain_id):
-        out.cert_validators = guess.validators
     header = block.header
     prev = guess.prev_validators
     if (
         prev is not None
         and header.last_commit is not None
-        and _commit_ok(header.last_commit, header.prev_hash, height - 1, prev, chain_id)
+        and commit_ok(header.last_commit, header.prev_hash, height - 1, prev, chain_id)
     ):
         out.last_commit_validators = prev
+    if commit_ok(item.cert, block.hash, height, guess.validators, chain_id):
+        out.cert_validators = guess.validators
     seen: set[bytes] = set()
     for tx in block.txs:
         tx_hash = tx.hash
@@ -117,25 +173,51 @@ def precheck(
     return out
 
 
+class Checks:
+    """The checks of a batch made ahead: `get(i)` waits for those of its block `i`."""
+
+    def get(self, index: int) -> Prechecked:
+        return Prechecked()  # nothing checked ahead: every check in line
+
+    def cancel(self) -> None:
+        """The batch ended: the checks not yet made are not needed."""
+
+
+class ThreadChecks(Checks):
+    def __init__(self, futures: list[Future[Prechecked]]) -> None:
+        self.futures = futures
+
+    def get(self, index: int) -> Prechecked:
+        return self.futures[index].result()
+
+    def cancel(self) -> None:
+        for future in self.futures:
+            future.cancel()
+
+
 def submit(
     items: list[BlockWithCert],
     from_height: int,
     guesses: list[Guess],
     chain_id: str,
     executor: Executor,
-) -> list[Future[Prechecked]]:
+) -> ThreadChecks:
     """Start the checks of `items` (heights from `from_height`) in the checking thread, in
     order, each in a copy of the caller's context (the chain's crypto suite)."""
     pool = _worker()
-    return [
-        pool.submit(
-            contextvars.copy_context().run,
-            precheck,
-            item,
-            from_height + i,
-            guess,
-            chain_id,
-            executor,
-        )
-        for i, (item, guess) in enumerate(zip(items, guesses, strict=True))
-    ]
+    verified = Verified()  # used by the one checking thread, block after block
+    return ThreadChecks(
+        [
+            pool.submit(
+                contextvars.copy_context().run,
+                precheck,
+                item,
+                from_height + i,
+                guess,
+                chain_id,
+                executor,
+                verified,
+            )
+            for i, (item, guess) in enumerate(zip(items, guesses, strict=True))
+        ]
+    )

@@ -26,7 +26,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
@@ -43,7 +42,7 @@ from tianfu.p2p.protocol import (
 )
 from tianfu.ratelimit import TokenBucket
 from tianfu.store import StoreError
-from tianfu.sync import precheck
+from tianfu.sync import checkproc, precheck
 from tianfu.sync.messages import (
     MAX_BLOCKS_PER_MESSAGE,
     BlocksRequest,
@@ -52,7 +51,14 @@ from tianfu.sync.messages import (
     Status,
 )
 from tianfu.sync.precheck import Prechecked
-from tianfu.types import ValidatorSet
+from tianfu.sync.session import (
+    Ahead,
+    Outcome,
+    PeerState,
+    PendingRequest,
+    Session,
+    SyncConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,65 +87,6 @@ class PeerMisbehaved(SyncError):
     """A peer sent something that no honest peer sends (bad block, certificate, encoding)."""
 
 
-@dataclass(frozen=True)
-class SyncConfig:
-    """Tuning knobs of the syncer (timeouts in seconds)."""
-
-    status_interval_s: float = 1.0
-    # Sync when the best peer is more than this many heights ahead: 1 while consensus runs
-    # (it handles being one height behind itself), 0 on a node without consensus.
-    consensus_gap: int = 1
-    ban_s: float = 60.0  # a peer that lied is ignored this long
-    cooldown_s: float = 5.0  # a peer that timed out is not asked again for this long
-    retry_pause_s: float = 0.1  # pause after an attempt that applied nothing
-    store_retry_s: float = 1.0  # pause after our own store failed to take a block
-    max_response_bytes: int = 4 << 20  # soft limit on the blocks of one response we send
-    # Check the next blocks' signatures in a worker thread while one executes (it pays
-    # when a core is free; `sync/precheck.py`). Off: every check in line.
-    check_ahead: bool = True
-    # Requests answered per second per peer (token bucket): 40 batches of 50 blocks let a
-    # peer catch up at 2,000 blocks/s; one answer per peer is prepared at a time anyway.
-    serve_rate: float = 40.0
-    serve_burst: int = 40
-
-
-@dataclass
-class _Peer:
-    limit: TokenBucket  # the requests of this peer we answer
-    height: int = 0
-    head_hash: bytes = b""
-    banned_until: float = 0.0
-    ban_reason: str = ""
-    cooldown_until: float = 0.0
-    serving: bool = False
-
-
-@dataclass
-class _Pending:
-    request: BlocksRequest
-    future: asyncio.Future[BlocksResponse]
-
-
-@dataclass
-class _Outcome:
-    """What applying a batch did: the blocks committed, and why it stopped early (if so)."""
-
-    applied: list[ExecutedBlock] = field(default_factory=list)
-    failure: Exception | None = None
-    failed_height: int = 0
-
-
-@dataclass
-class _Session:
-    start_height: int
-    started_at: float
-    applied: int = 0
-
-    def rate(self, now: float) -> float:
-        """Blocks applied per second since the session started."""
-        return self.applied / max(now - self.started_at, 1e-9)
-
-
 @dataclass(eq=False)
 class BlockSyncer:
     """Fetches, checks and applies blocks from peers; answers their requests; see module doc."""
@@ -148,7 +95,9 @@ class BlockSyncer:
     network: Network
     _: KW_ONLY
     on_commit: Callable[[ExecutedBlock], None]
-    max_batch: int = 50
+    # Blocks asked for per request, applied as one store transaction (at most
+    # MAX_BLOCKS_PER_MESSAGE; a response also stops at `max_response_bytes`).
+    max_batch: int = 100
     request_timeout_s: float = 5.0
     config: SyncConfig = field(default_factory=SyncConfig)
     on_sync_started: Callable[[int, int], None] | None = None
@@ -165,15 +114,17 @@ class BlockSyncer:
             + self.ledger.genesis.params.max_block_bytes
             + RESPONSE_SLACK_BYTES
         )
-        self._peers: dict[str, _Peer] = {}
-        self._pending: dict[str, _Pending] = {}
+        self._peers: dict[str, PeerState] = {}
+        self._pending: dict[str, PendingRequest] = {}
         self._rr = 0
         self._syncing = False
-        self._session: _Session | None = None
+        self._session: Session | None = None
         self._applied_total = 0
         self._last_rate = 0.0
         self._wakeup: asyncio.Event | None = None
-        self._inflight: asyncio.Future[_Outcome] | None = None
+        self._inflight: asyncio.Future[Outcome] | None = None
+        # The next batch, requested while one is applied: (peer, request, its fetch).
+        self._prefetch: Ahead | None = None  # the next batch, asked for while one is applied
         self._serving: set[asyncio.Task[None]] = set()
         # Our store refused a block (disk full, damage): no peer's fault, nothing is
         # fetched until `store_retry_s` has passed. `store_error` says why (None: fine).
@@ -229,11 +180,11 @@ class BlockSyncer:
         elif kind == KIND_BLOCKS_RESPONSE:
             self._on_response(addr, payload)
 
-    def _peer(self, addr: str) -> _Peer:
+    def _peer(self, addr: str) -> PeerState:
         p = self._peers.get(addr)
         if p is None:
             cfg = self.config
-            p = self._peers[addr] = _Peer(
+            p = self._peers[addr] = PeerState(
                 TokenBucket(cfg.serve_rate, cfg.serve_burst, self.clock())
             )
         return p
@@ -330,8 +281,10 @@ class BlockSyncer:
             return self._syncing
         if target - height > self.config.consensus_gap:
             self._syncing = True
-            self._session = _Session(height, self.clock())
+            self._session = Session(height, self.clock())
             log.info("syncing: at height %d, peers are at %d", height, target)
+            if self.config.check_ahead and self.config.check_in_process:
+                checkproc.shared().ready()  # starts the checking process in the background
             if self.on_sync_started is not None:
                 self.on_sync_started(height, target)
         return self._syncing
@@ -342,6 +295,7 @@ class BlockSyncer:
             self._last_rate = s.rate(self.clock())
         self._syncing = False
         self._session = None
+        self._drop_prefetch()
         log.info("caught up at height %d", height)
         if self.on_caught_up is not None:
             self.on_caught_up(height)
@@ -367,51 +321,141 @@ class BlockSyncer:
         p = self._peer(addr)
         p.banned_until = self.clock() + self.config.ban_s
         p.ban_reason = reason
+        p.delivered = False
         log.warning("peer %s banned for %.0f s: %s", addr, self.config.ban_s, reason)
 
     async def sync_from_peers_once(self) -> int:
-        """Fetch and apply one batch from one peer that is ahead; return blocks applied."""
+        """Fetch and apply one batch from one peer that is ahead; return blocks applied.
+
+        While a batch is applied, the next one is requested from the same peer (one request
+        ahead at most); the next call applies it if it still follows our height and the
+        peer was not banned meanwhile, else drops it."""
         self._update_mode()
         if self.clock() < self._store_retry_at:
+            self._drop_prefetch()
             return 0
         height = self.ledger.height
-        addr = self._pick_peer(height)
-        if addr is None:
-            return 0
-        peer = self._peers[addr]
-        req = BlocksRequest(height + 1, min(self.max_batch, peer.height - height))
-        future: asyncio.Future[BlocksResponse] = asyncio.get_running_loop().create_future()
-        pending = _Pending(req, future)
-        self._pending[addr] = pending
-        try:
-            self.network.send(addr, KIND_BLOCKS_REQUEST, encode(req))
-            resp = await asyncio.wait_for(future, self.request_timeout_s)
-        except TimeoutError:
-            log.info("peer %s did not answer blocks from %d in time", addr, req.from_height)
-            peer.cooldown_until = self.clock() + self.config.cooldown_s
-            return 0
-        except PeerMisbehaved as exc:
-            self.ban(addr, str(exc))
-            return 0
-        finally:
-            if self._pending.get(addr) is pending:
-                del self._pending[addr]
+        checks: precheck.Checks | None = None
+        fetched = await self._take_prefetch(height)
+        if fetched is None:
+            addr = self._pick_peer(height)
+            if addr is None:
+                return 0
+            req = BlocksRequest(height + 1, min(self.max_batch, self._peers[addr].height - height))
+            resp = await self._fetch(addr, req)
+            if resp is None:
+                return 0
+        else:
+            addr, req, resp, checks = fetched
         if not resp.items:
             # It does not have what it claimed: believe its next status, not the last one.
+            peer = self._peers[addr]
             peer.height = min(peer.height, height)
             return 0
-        applied = await self._apply_batch(addr, req, resp.items)
+        self._prefetch_after(addr, req, len(resp.items))
+        applied = await self._apply_batch(addr, req, resp.items, checks)
         self._update_mode()
         return applied
 
-    async def _apply_batch(self, addr: str, req: BlocksRequest, items: list[BlockWithCert]) -> int:
+    async def _fetch(self, addr: str, req: BlocksRequest) -> BlocksResponse | None:
+        """Ask `addr` for `req`; its response, or None (a timeout puts the peer in cooldown,
+        a malformed response bans it)."""
+        peer = self._peer(addr)
+        future: asyncio.Future[BlocksResponse] = asyncio.get_running_loop().create_future()
+        pending = PendingRequest(req, future)
+        self._pending[addr] = pending
+        try:
+            self.network.send(addr, KIND_BLOCKS_REQUEST, encode(req))
+            return await asyncio.wait_for(future, self.request_timeout_s)
+        except TimeoutError:
+            log.info("peer %s did not answer blocks from %d in time", addr, req.from_height)
+            peer.cooldown_until = self.clock() + self.config.cooldown_s
+            return None
+        except PeerMisbehaved as exc:
+            self.ban(addr, str(exc))
+            return None
+        finally:
+            if self._pending.get(addr) is pending:
+                del self._pending[addr]
+
+    def _prefetch_after(self, addr: str, req: BlocksRequest, got: int) -> None:
+        """Request the batch after `req`'s (of which `got` blocks came) from `addr`, if it
+        has more, answered in full, and a batch of its was applied whole before."""
+        peer = self._peers.get(addr)
+        start = req.from_height + got
+        if (
+            peer is None
+            or not peer.delivered
+            or got != req.count
+            or peer.height < start
+            or addr in self._pending
+        ):
+            return
+        self._drop_prefetch()
+        ahead = Ahead(addr, BlocksRequest(start, min(self.max_batch, peer.height - start + 1)))
+        ahead.task = asyncio.ensure_future(self._fetch_ahead(ahead))
+        self._prefetch = ahead
+
+    async def _fetch_ahead(self, ahead: Ahead) -> BlocksResponse | None:
+        """Fetch the batch asked for ahead, and start its checks in the checking process
+        if it is ready (against the validator sets known now: a guess, as for any batch)."""
+        resp = await self._fetch(ahead.addr, ahead.request)
+        config = self.config
+        if resp is not None and resp.items and config.check_ahead and config.check_in_process:
+            process = checkproc.shared()
+            if process.ready():
+                ledger, start = self.ledger, ahead.request.from_height
+                guesses = precheck.guesses(ledger, resp.items, start, known=ledger.height + 2)
+                ahead.checks = process.submit(
+                    resp.items, start, guesses, ledger.executor, config.check_wait_s
+                )
+        return resp
+
+    async def _take_prefetch(
+        self, height: int
+    ) -> tuple[str, BlocksRequest, BlocksResponse, precheck.Checks | None] | None:
+        """The batch requested ahead (and its checks, if started), if it follows `height`
+        and its peer is still good."""
+        ahead, self._prefetch = self._prefetch, None
+        if ahead is None or ahead.task is None:
+            return None
+        peer = self._peers.get(ahead.addr)
+        usable = (
+            ahead.request.from_height == height + 1
+            and peer is not None
+            and peer.banned_until <= self.clock()
+            and ahead.addr in {p.address for p in self.network.peers()}
+        )
+        if not usable:
+            ahead.drop()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ahead.task
+            return None
+        resp = await ahead.task
+        return None if resp is None else (ahead.addr, ahead.request, resp, ahead.checks)
+
+    def _drop_prefetch(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.drop()
+            self._prefetch = None
+
+    async def _apply_batch(
+        self,
+        addr: str,
+        req: BlocksRequest,
+        items: list[BlockWithCert],
+        checks: precheck.Checks | None = None,
+    ) -> int:
+        """Apply `items` (the answer to `req` from `addr`; `checks`: those started ahead)."""
         if len(items) > req.count:
+            if checks is not None:
+                checks.cancel()
             self.ban(addr, f"sent {len(items)} blocks for a request of {req.count}")
             return 0
         # Verification, execution and commits run in a worker thread; the shield lets a
         # batch that is being written finish (and be announced) even if run() is cancelled.
         self._inflight = asyncio.ensure_future(
-            asyncio.to_thread(self._apply_items, items, req.from_height)
+            asyncio.to_thread(self._apply_items, items, req.from_height, checks)
         )
         inflight = self._inflight
         try:
@@ -429,6 +473,8 @@ class BlockSyncer:
             )
             self.store_error = None
         exc, h = outcome.failure, outcome.failed_height
+        if exc is None and len(outcome.applied) == len(items):
+            self._peer(addr).delivered = True
         if isinstance(exc, StoreError):  # our own store: the peer is not to blame
             self._store_failed(h, exc)
         elif isinstance(exc, (CertificateError, InvalidBlock, PeerMisbehaved)):
@@ -443,28 +489,24 @@ class BlockSyncer:
             log.error("block sync %s (retrying every %.0f s)", message, self.config.store_retry_s)
         self.store_error = message
 
-    def _apply_items(self, items: list[BlockWithCert], from_height: int) -> _Outcome:
+    def _apply_items(
+        self, items: list[BlockWithCert], from_height: int, ahead: precheck.Checks | None = None
+    ) -> Outcome:
         """(worker thread) Verify, execute and commit `items` in order, from `from_height`,
         up to the first that fails. The blocks that pass are stored in one store
         transaction, durable together at the end (`Ledger.grouped_commits`: one COMMIT, one
         fsync; blocks from peers can be fetched again, so a crash that takes back the batch
         loses nothing acknowledged, and every block of it is checked on its own)."""
         ledger = self.ledger
-        out = _Outcome()
+        out = Outcome()
         with self.commit_lock:
             if ledger.height + 1 != from_height:
                 return out  # the ledger moved on while the batch was in flight
-            checks: list[Future[Prechecked]] = []
+            checks = ahead or precheck.Checks()  # Checks(): every check in line
             try:
                 with ledger.grouped_commits():
-                    if self.config.check_ahead:
-                        checks = precheck.submit(
-                            items,
-                            from_height,
-                            self._guesses(items, from_height),
-                            ledger.chain_id,
-                            ledger.executor,
-                        )
+                    if ahead is None and self.config.check_ahead:
+                        checks = self._check_ahead(items, from_height)
                     for i, item in enumerate(items):
                         h = out.failed_height = from_height + i
                         got = item.block.header.height
@@ -472,7 +514,7 @@ class BlockSyncer:
                             out.failure = PeerMisbehaved(f"sent block {got} where {h} was due")
                             break
                         try:
-                            checked = checks[i].result() if checks else Prechecked()
+                            checked = checks.get(i)
                             out.applied.append(self._verify_and_commit(item, h, checked))
                         except (StoreError, CertificateError, InvalidBlock) as exc:
                             out.failure = exc
@@ -481,23 +523,18 @@ class BlockSyncer:
                 out.applied = []
                 out.failure, out.failed_height = exc, from_height
             finally:
-                for f in checks:
-                    f.cancel()
+                checks.cancel()
         return out
 
-    def _guesses(self, items: list[BlockWithCert], from_height: int) -> list[precheck.Guess]:
-        """The validator sets and parameters to check `items` with ahead of execution: those
-        of each height where already known (stored height + 2), else the latest known."""
+    def _check_ahead(self, items: list[BlockWithCert], from_height: int) -> precheck.Checks:
+        """Start the checks of `items` ahead: in the checking process if it is ready, else
+        in the checking thread."""
         ledger = self.ledger
-        known = from_height + 1  # the ledger is at from_height - 1
-
-        def vals(h: int) -> ValidatorSet:
-            return ledger.validator_set(min(h, known))
-
-        return [
-            precheck.Guess(vals(h), vals(h - 1) if h > 1 else None, ledger.params(min(h, known)))
-            for h in range(from_height, from_height + len(items))
-        ]
+        guesses = precheck.guesses(ledger, items, from_height)
+        config = self.config
+        if config.check_in_process and (process := checkproc.shared()).ready():
+            return process.submit(items, from_height, guesses, ledger.executor, config.check_wait_s)
+        return precheck.submit(items, from_height, guesses, ledger.chain_id, ledger.executor)
 
     def _verify_and_commit(
         self, item: BlockWithCert, height: int, checked: Prechecked
@@ -550,6 +587,7 @@ class BlockSyncer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), max(pause, 0.0))
             except asyncio.CancelledError:
+                self._drop_prefetch()
                 raise
             except Exception:  # a task's top level: log and keep the node alive
                 log.exception("block sync step failed")
