@@ -19,6 +19,7 @@ from tianfu.proofs.documents import CONSORTIUM_READS, consortium_keys, make_docu
 from tianfu.proofs.formats import (
     BUNDLE_VERSION,
     MAX_ITEMS,
+    MAX_STATE_KEY,
     BlockProof,
     EntryProof,
     LightBlock,
@@ -49,6 +50,15 @@ class Committed(ProofUnavailable):
         super().__init__(f"the transaction is committed, in block {height} at index {index}")
         self.height = height
         self.index = index
+
+
+def provable_key(contract: str, key: str) -> bytes:
+    """The state key of `contract`'s `key`; ValueError if a proof bundle cannot hold it
+    (a verifier refuses a key beyond `MAX_STATE_KEY` bytes, so none is built)."""
+    skey = state_key(contract, key)
+    if len(skey) > MAX_STATE_KEY:
+        raise ValueError(f"a proven state key has at most {MAX_STATE_KEY} bytes, not {len(skey)}")
+    return skey
 
 
 class ChainReader(Protocol):
@@ -219,7 +229,7 @@ class ProofBuilder:
         self.check_height(h)
         if not 1 <= len(reads) <= MAX_ITEMS:
             raise ProofUnavailable(f"a state proof holds 1 to {MAX_ITEMS} entries")
-        keys = list(dict.fromkeys(state_key(c, k) for c, k in reads))
+        keys = list(dict.fromkeys(provable_key(c, k) for c, k in reads))
         block = BlockProof(self.light_block(h), [], [self.entry(k, h) for k in keys])
         return self._bundle(h, [block], mode)
 
@@ -250,7 +260,7 @@ class ProofBuilder:
         h = self.reader.height() if height is None else height
         self.check_height(h)
         limit = max(1, min(limit, MAX_HISTORY_LIMIT))
-        skey = state_key(contract, key)
+        skey = provable_key(contract, key)
         blocks = [BlockProof(self.light_block(h), [], [self.entry(skey, h)])]
         leaf = self.reader.state.entry(skey, h)
         prev = None if leaf is None else leaf.prev
