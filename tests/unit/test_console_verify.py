@@ -194,3 +194,36 @@ def test_state_proof_of_a_batch_record_verifies_and_tampering_is_rejected(
     assert entry["key"] == "batch:LJ-TIN-004" and entry["value"]["recall"] is not None
     for r in (flipped, unrecalled, other, wrong_kind):
         assert not r["ok"]
+
+
+def test_rejects_what_the_spec_parsing_rules_refuse(
+    material: tuple[str, bytes, TestClient],
+) -> None:
+    """docs/spec/documents.md: a repeated key in any object, a number with a fraction or an
+    exponent where an integer is proven, and a document over 40 MiB are refused — as the
+    Python verifier refuses them — not read past by `JSON.parse` (which keeps the last of
+    two keys and reads `6.0` as 6)."""
+    cert, genesis, _ = material
+    doc = json.loads(cert)
+    height = doc["height"]
+    body = cert.strip()
+    assert body.startswith("{")
+    repeated_first = '{"title": "A forged title",' + body[1:]
+    repeated_nested = json.dumps(doc).replace(
+        '"deposit": {', '"deposit": {"title": "A forged title", ', 1
+    )
+    assert repeated_nested != json.dumps(doc)
+    as_float = json.dumps({**doc, "height": "@"}).replace('"@"', f"{height}.0")
+    as_exponent = json.dumps({**doc, "height": "@"}).replace('"@"', f"{height}e0")
+    padded = body[:-1] + " " * (40 << 20) + "}"
+    cases = [repeated_first, repeated_nested, as_float, as_exponent, padded]
+    g = decode_genesis(genesis)
+    for text in cases:
+        with pytest.raises(EvidenceCertificateError):
+            verify_certificate(text, DEMO_FILE, g)
+    results = run([case(text, genesis, DEMO_FILE) for text in cases])
+    names = ("a repeated key", "a repeated nested key", "6.0", "6e0", "over 40 MiB")
+    accepted = [n for n, r in zip(names, results, strict=True) if r["ok"]]
+    assert not accepted, f"the console accepted a document with {accepted}"
+    (ok,) = run([case(json.dumps(doc, indent=1), genesis, DEMO_FILE)])  # layout is free
+    assert ok["ok"], ok["reason"]

@@ -23,6 +23,7 @@ import * as ed from "../vendor/noble-ed25519/index.js";
 import { p256 } from "../vendor/noble-curves/nist.js";
 import { sm2, sm3 } from "../vendor/sm-crypto-v2/index.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
+import { parseDocumentJson } from "./strictjson.js";
 
 ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
 
@@ -490,12 +491,7 @@ function loadDocument(docText, genesis, kind) {
   if (genesis.validators.some((v) => !SUITES[genesis.suite].schemes.has(v.scheme))) {
     fail("the genesis has validator keys of a scheme its crypto suite does not accept");
   }
-  let doc;
-  try {
-    doc = JSON.parse(docText);
-  } catch (e) {
-    fail("the document is not JSON");
-  }
+  const doc = parseDocumentJson(docText);
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail("the document is not a JSON object");
   if (doc.format !== "tianfu-proof/v1") fail("not a proof document (format is not tianfu-proof/v1)");
   if (doc.kind !== kind) fail("the document proves a %(given)s, not a %(kind)s", { given: String(doc.kind), kind });
