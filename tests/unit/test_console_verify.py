@@ -5,6 +5,7 @@ verifier on every case."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from fastapi.testclient import TestClient
 
@@ -227,3 +229,36 @@ def test_rejects_what_the_spec_parsing_rules_refuse(
     assert not accepted, f"the console accepted a document with {accepted}"
     (ok,) = run([case(json.dumps(doc, indent=1), genesis, DEMO_FILE)])  # layout is free
     assert ok["ok"], ok["reason"]
+
+
+def test_rejects_a_merkle_path_that_is_not_a_list_of_hashes() -> None:
+    """A proof bundle decodes strictly (docs/spec/proofs.md): an audit path is an array of
+    32-byte hashes. The block of the vectors' early evidence deposit has one transaction,
+    so its paths are empty — and an empty byte string in their place must not pass for
+    one: the Python verifier refuses that bundle, and so must the console."""
+    vectors = Path(__file__).resolve().parents[2] / "docs/spec/vectors/documents.json"
+    v = json.loads(vectors.read_text())
+    (base,) = [
+        c
+        for c in v["cases"]
+        if c["name"] == "evidence before the last change" and c["suite"] == "standard"
+    ]
+    doc, genesis = base["document"], bytes.fromhex(v["geneses"]["standard"])
+    bundle = msgspec.msgpack.decode(bytes.fromhex(doc["raw"]))
+    inclusion = bundle[2][0][1][0]  # [index, tx, tx_path, receipt, receipt_path]
+    assert inclusion[2] == [] and inclusion[4] == []
+    patched = []
+    for field in (2, 4):
+        changed = copy.deepcopy(bundle)
+        changed[2][0][1][0][field] = b""
+        patched.append(json.dumps({**doc, "raw": msgspec.msgpack.encode(changed).hex()}))
+    g = decode_genesis(genesis)
+    for text in patched:
+        with pytest.raises(EvidenceCertificateError):
+            verify_certificate(text, None, g)
+    cases = [{**case(text, genesis, None), "now_ms": base["now_ms"]} for text in patched]
+    ok = {**case(json.dumps(doc), genesis, None), "now_ms": base["now_ms"]}
+    *refused, accepted = run([*cases, ok])
+    assert accepted["ok"], accepted["reason"]
+    for field, r in zip(("tx_path", "receipt_path"), refused, strict=True):
+        assert not r["ok"], f"the console accepted an empty byte string as the {field}"

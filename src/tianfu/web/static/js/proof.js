@@ -280,8 +280,12 @@ function split(n) {
   return k;
 }
 
+// An audit path as the bundle format has it: an array of at most 64 hashes of 32 bytes.
+const isPath = (p) =>
+  Array.isArray(p) && p.length <= 64 && p.every((h) => h instanceof Uint8Array && h.length === 32);
+
 function verifyMerkle(root, item, index, size, path) {
-  if (!(Number.isInteger(index) && index >= 0 && index < size) || path.length > 64) return false;
+  if (!(Number.isInteger(index) && index >= 0 && index < size) || !isPath(path)) return false;
   const sides = [];
   let lo = 0;
   let hi = size;
@@ -504,11 +508,15 @@ function loadDocument(docText, genesis, kind) {
 // The one proven block of a document's bundle: the validator chain followed from the
 // genesis set, the block checked against the set of its height, its proven transactions
 // and its proven (present) state entries.
+const MAX_LINKS = 4096; // the bundle format's bounds (docs/spec/proofs.md)
+const MAX_ITEMS = 1024;
+const MAX_STATE_KEY = 4096;
+
 function provenBlock(doc, genesis, nowMs) {
   const bundle = decode(fromHex(doc.raw));
   if (!Array.isArray(bundle) || bundle.length !== 3 || bundle[0] !== 1) fail("malformed proof bundle");
   const [, links, blocks] = bundle;
-  if (!Array.isArray(links) || !Array.isArray(blocks)) fail("malformed proof bundle");
+  if (!Array.isArray(links) || !Array.isArray(blocks) || links.length > MAX_LINKS) fail("malformed proof bundle");
   if (blocks.length !== 1 || !Array.isArray(blocks[0]) || blocks[0].length !== 3) {
     fail("the proof must hold exactly one block");
   }
@@ -517,7 +525,9 @@ function provenBlock(doc, genesis, nowMs) {
   if (!Array.isArray(light) || light.length !== 3 || !(light[2] instanceof Uint8Array) || light[2].length) {
     fail("malformed proven block");
   }
-  if (!Array.isArray(txs) || !Array.isArray(entries)) fail("malformed proven block");
+  if (!Array.isArray(txs) || !Array.isArray(entries) || txs.length > MAX_ITEMS || entries.length > MAX_ITEMS) {
+    fail("malformed proven block");
+  }
   const head = header(light[0]);
   const cert = certificate(light[1]);
   const history = new TrustedHistory(genesis, nowMs);
@@ -544,7 +554,9 @@ function provenBlock(doc, genesis, nowMs) {
   const provenEntries = entries.map((ep) => {
     if (!Array.isArray(ep) || ep.length !== 3) fail("malformed state entry proof");
     const [key, valueBytes, proofBytes] = ep;
-    if (!(key instanceof Uint8Array) || seen.has(hex(key))) fail("malformed state entry proof");
+    if (!(key instanceof Uint8Array) || !key.length || key.length > MAX_STATE_KEY || seen.has(hex(key))) {
+      fail("malformed state entry proof");
+    }
     seen.add(hex(key));
     if (!(valueBytes instanceof Uint8Array)) {
       fail("the proof shows an absent entry: verify it with `tianfu verify-proof`");
