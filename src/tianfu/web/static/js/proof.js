@@ -239,7 +239,7 @@ const SUITES = {
 };
 let suite = SUITES.standard; // the suite in force (set by `inSuite` around a verification)
 
-function inSuite(name, run) {
+export function inSuite(name, run) {
   const before = suite;
   suite = SUITES[name];
   try {
