@@ -95,6 +95,8 @@ def light_block(suite: str, lb: Any, proven: bool) -> Block:
         signers = parse_valset(lb[2])
         if not signers or valset_hash(suite, signers) != header.validators_hash:
             raise Invalid("a skipping link's set")
+        if any(v.power < 1 for v in signers):
+            raise Invalid("a skipping link's set with a power below 1")
     return Block(header, cert, signers)
 
 

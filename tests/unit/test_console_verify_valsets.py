@@ -335,3 +335,55 @@ def test_a_malformed_proven_validator_record_is_refused_by_both(change: Any) -> 
     (r,) = json.loads(out.stdout)
     assert not r["ok"], "the console accepted a malformed validator record"
     assert "malformed validator set" in r["reason"]
+
+
+def _run_links(links: list[ValidatorLink]) -> list[dict[str, Any]]:
+    from tianfu.codec import encode
+
+    assert NODE is not None
+    out = subprocess.run(
+        [NODE, str(LINK_RUNNER)],
+        input=json.dumps([{"link_hex": encode(link).hex(), "suite": "standard"} for link in links]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    result: list[dict[str, Any]] = json.loads(out.stdout)
+    return result
+
+
+@pytest.mark.parametrize("power", [0, -1])
+def test_a_skipping_link_whose_set_has_a_power_below_1_is_refused_by_all(power: int) -> None:
+    """docs/spec/proofs.md: a skipping link's own set gives every validator a power >= 1
+    (no chain has another). The verifiers disagreed (the Python ones took any power, the
+    console power 0); all three now refuse it before any signature is looked at."""
+    from tianfu.codec import encode
+    from tianfu.crypto import ED25519
+    from tianfu.proofs.valchain import VALIDATORS_KEY, TrustError, prepare_link
+    from tianfu.types import Validator, ValidatorSet
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spec_verifier"))
+    import specverify
+    import specwire
+
+    chain_mod = _spec_chain_module()
+    signer = chain_mod.Signer.make("skipset/node1", ED25519)
+    chain = chain_mod.SpecChain("skipping-set", "standard", [(signer, "org1", 1)])
+    (v,) = chain.genesis.validators
+    own = ValidatorSet([v, Validator("ghost", "org1", ED25519, bytes(32), power)])
+    header = msgspec.structs.replace(chain.commit(), validators_hash=own.hash)
+    cert = msgspec.structs.replace(chain.certificate(1), block_hash=header.hash)
+    value = chain.state.get(VALIDATORS_KEY, 1)
+    link = ValidatorLink(
+        LightBlock(encode(header), encode(cert), encode(own)),
+        value,
+        encode(chain.state.prove(VALIDATORS_KEY, 1)),
+    )
+    with pytest.raises(TrustError, match="power below 1"):
+        prepare_link(link, chain.genesis.validator_set)
+    spec_genesis = specwire.parse_genesis(encode(chain.genesis))
+    with pytest.raises(specwire.Invalid, match="power below 1"):
+        specverify.parse_link("standard", msgspec.msgpack.decode(encode(link)), spec_genesis)
+    (r,) = _run_links([link])
+    assert not r["ok"] and r["reason"] == "malformed validator set", r

@@ -218,6 +218,8 @@ def prepare_link(link: ValidatorLink, genesis_set: ValidatorSet) -> PreparedLink
         own = decode_part(link.block.signers, ValidatorSet, "skipping link's set")
         if not own.validators:
             raise TrustError("a skipping link names an empty validator set")
+        if any(v.power < 1 for v in own.validators):
+            raise TrustError("a skipping link's set gives a validator a power below 1")
         if own.hash != header.validators_hash:
             raise TrustError(f"the skipping link's set is not the one header {header.height} names")
     entry = prove_validators(header, link.value, link.proof, genesis_set)

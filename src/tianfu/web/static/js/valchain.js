@@ -30,7 +30,7 @@ export function makeSet(validators) {
   for (const v of validators) {
     const ok = typeof v.name === "string" && typeof v.org === "string" &&
       Number.isInteger(v.scheme) && v.scheme >= 0 && v.publicKey instanceof Uint8Array &&
-      v.publicKey.length <= 65 && Number.isInteger(v.power) && v.power >= 0;
+      v.publicKey.length <= 65 && Number.isInteger(v.power) && v.power >= 1;
     if (!ok) fail("malformed validator set");
   }
   const n = validators.length;
