@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tianfu.codec import encode
@@ -84,6 +85,16 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constant(name: str) -> Any:
     raise DocumentError(f"the document holds {name}, which is not JSON")
+
+
+def read_document(path: Path) -> bytes:
+    """A document file's bytes, reading no further than the size limit (a file of any size,
+    or a device that never ends, costs at most that much memory). `OSError` if unreadable."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_DOCUMENT_BYTES + 1)
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+    return data
 
 
 def load_document(data: str | bytes) -> dict[str, Any]:
