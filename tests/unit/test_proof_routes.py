@@ -198,3 +198,13 @@ def test_a_state_key_of_the_largest_size_is_proven(env):
     doc = http.get(f"/v1/proofs/state/kv/{key}").json()
     proven = verify_document(doc, chain.genesis, kind="state")
     assert proven is not None and doc["entries"][0]["present"] is False
+
+
+def test_the_document_size_limit_counts_utf8_bytes_not_characters(env):
+    """40 MiB is of the document's bytes (documents.md), also when it is given as text."""
+    chain, _, _, _ = env
+    text = '{"title": "' + "\u4e2d" * (14 << 20) + '"}'  # 14 Mi characters, 42 MiB of UTF-8
+    with pytest.raises(VerificationError, match="larger than"):
+        verify_document(text, chain.genesis)
+    with pytest.raises(VerificationError, match="larger than"):
+        verify_document(text.encode(), chain.genesis)

@@ -98,8 +98,12 @@ def read_document(path: Path) -> bytes:
 
 
 def load_document(data: str | bytes) -> dict[str, Any]:
-    """Parse a document's JSON strictly: an object, no duplicate keys, no NaN/Infinity."""
-    if len(data) > MAX_DOCUMENT_BYTES:
+    """Parse a document's JSON strictly: an object, no duplicate keys, no NaN/Infinity.
+    The size limit is of its UTF-8 bytes (a character of text is 1 to 4 of them)."""
+    size = len(data)
+    if isinstance(data, str) and size <= MAX_DOCUMENT_BYTES < 4 * size:
+        size = len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_DOCUMENT_BYTES:
         raise DocumentError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
         doc = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
