@@ -390,6 +390,10 @@ class TrustedHistory:
             return self.known[i].valset
         return None
 
+    def skipped_over(self, height: int) -> bool:
+        """Whether a skipping link passed over `height` (its set is no longer known)."""
+        return 1 <= height <= self.proven_until and self.exact_set(height) is None
+
     def set_at(self, height: int) -> ValidatorSet:
         """The set that signs `height` as far as this history tells (see the docstring)."""
         if height < 1:
