@@ -183,7 +183,7 @@ def node_start(
             if cfg.observer:  # an observer, or a validator by stake (its own key)
                 from tianfu.node.observer_node import run_observer_node
 
-                run_observer_node(cfg)
+                run_observer_node(cfg, new_signer_state=new_signer_state)
             else:
                 run_network_node(home, new_signer_state=new_signer_state)
         except (StoreRefused, PrivValStateError) as exc:
