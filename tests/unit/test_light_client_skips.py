@@ -1,7 +1,8 @@
 """The SDK's light client after a skipping validator chain: the heights a skipping link
 passed over are proven again from the trust anchor when a later proof needs them, so one
 skipping document (which a node may send whatever was asked) does not make the client
-refuse valid proofs of those heights."""
+refuse valid proofs of those heights; and a validator chain longer than a bundle may
+hold is refused by the node, not served as a document no verifier accepts."""
 
 from __future__ import annotations
 
@@ -73,3 +74,21 @@ def test_a_state_read_at_a_height_skipped_over_still_verifies(chain) -> None:
     assert client.light_client.history.skipped_over(height)
     read = client.read_state("governance", "validators", height=height)
     assert read.height == height and read.present
+
+
+def test_a_chain_longer_than_a_bundle_holds_is_refused_not_served(chain, monkeypatch) -> None:
+    """A document whose validator chain has more links than the format allows (4,096; one
+    per change, and every bond or unbond of the open profile is one) would be refused by
+    every verifier: the node answers 404 naming the skipping chain instead, and serves that.
+    The bound is lowered here to the test chain's three changes."""
+    from tianfu.proofs import build
+
+    c, _, _ = chain
+    http = c.http
+    assert len(http.get("/v1/proofs/validators").json()["validator_changes"]) == 4
+    monkeypatch.setattr(build, "MAX_LINKS", 2)
+    r = http.get("/v1/proofs/validators")
+    assert r.status_code == 404 and "mode=skipping" in r.json()["error"], r.text
+    r = http.get("/v1/proofs/validators", params={"mode": "skipping"})
+    assert r.status_code == 200, r.text
+    assert c.client(None).verify_document(r.json(), "validators") is not None
