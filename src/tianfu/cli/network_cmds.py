@@ -148,7 +148,9 @@ def node_start(
         typer.Option(
             "--new-signer-state",
             help="Start although the signer file (data/privval.json) is missing: a new one is made, and "
-            "the node signs only once the network has moved past what it may have signed before.",
+            "the node signs only once the network has moved past what it may have signed before. "
+            "Use it too after restoring data/ from a backup (the file may be older than what the "
+            "key signed): the node then checks the network the same way first.",
         ),
     ] = False,
     observer: Annotated[

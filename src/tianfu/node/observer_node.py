@@ -134,7 +134,12 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any, new_signer_sta
         driver = ConsensusDriver(
             ledger,
             mempool,
-            FilePrivValidator(keypair, cfg.data / SIGNER_FILE, allow_missing=new_signer_state),
+            FilePrivValidator(
+                keypair,
+                cfg.data / SIGNER_FILE,
+                allow_missing=new_signer_state,
+                check_network=new_signer_state,
+            ),
             ConsensusWAL(cfg.data / "consensus.wal"),
             transport,
             on_commit=committed,
