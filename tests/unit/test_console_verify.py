@@ -262,3 +262,25 @@ def test_rejects_a_merkle_path_that_is_not_a_list_of_hashes() -> None:
     assert accepted["ok"], accepted["reason"]
     for field, r in zip(("tx_path", "receipt_path"), refused, strict=True):
         assert not r["ok"], f"the console accepted an empty byte string as the {field}"
+
+
+def test_rejects_a_float_where_the_bundle_declares_an_integer() -> None:
+    """encoding.md: floats never occur in a canonical encoding, and a bundle is decoded
+    strictly. A transaction's index written as the float 0.0 is refused by the Python
+    verifier; the console read it as the integer 0 and accepted the certificate."""
+    vectors = Path(__file__).resolve().parents[2] / "docs/spec/vectors/documents.json"
+    v = json.loads(vectors.read_text())
+    (base,) = [
+        c
+        for c in v["cases"]
+        if c["name"] == "evidence before the last change" and c["suite"] == "standard"
+    ]
+    doc, genesis = base["document"], bytes.fromhex(v["geneses"]["standard"])
+    bundle = msgspec.msgpack.decode(bytes.fromhex(doc["raw"]))
+    inclusion = bundle[2][0][1][0]  # [index, tx, tx_path, receipt, receipt_path]
+    inclusion[0] = float(inclusion[0])
+    text = json.dumps({**doc, "raw": msgspec.msgpack.encode(bundle).hex()})
+    with pytest.raises(EvidenceCertificateError):
+        verify_certificate(text, None, decode_genesis(genesis))
+    (r,) = run([{**case(text, genesis, None), "now_ms": base["now_ms"]}])
+    assert not r["ok"], "the console accepted a float for the transaction's index"

@@ -73,6 +73,12 @@ export function concat(...parts) {
   return out;
 }
 
+function compareBytes(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
+}
+
 export function eq(a, b) {
   if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array) || a.length !== b.length) {
     return false;
@@ -150,9 +156,18 @@ export function decode(bytes, withSpans = false) {
     for (let i = 0; i < n; i++) out.push(value(depth + 1));
     return out;
   };
+  // keys are text, distinct and ascending by their UTF-8 bytes (encoding.md)
   const map = (n, depth) => {
     const out = [];
-    for (let i = 0; i < n; i++) out.push([value(depth + 1), value(depth + 1)]);
+    let before = null;
+    for (let i = 0; i < n; i++) {
+      const k = value(depth + 1);
+      if (typeof k !== "string") fail("non-canonical msgpack");
+      const kb = enc.encode(k);
+      if (before !== null && compareBytes(before, kb) >= 0) fail("non-canonical msgpack");
+      before = kb;
+      out.push([k, value(depth + 1)]);
+    }
     return new MsgMap(out);
   };
   function value(depth) {
@@ -174,8 +189,6 @@ export function decode(bytes, withSpans = false) {
         case 0xc4: { const n = uint(1); v = bin(n); break; }
         case 0xc5: { const n = uint(2); minimal(n > 0xff); v = bin(n); break; }
         case 0xc6: { const n = uint(4); minimal(n > 0xffff); v = bin(n); break; }
-        case 0xca: need(4); v = view.getFloat32(pos); pos += 4; break;
-        case 0xcb: need(8); v = view.getFloat64(pos); pos += 8; break;
         case 0xcc: v = uint(1); minimal(v > 0x7f); break;
         case 0xcd: v = uint(2); minimal(v > 0xff); break;
         case 0xce: v = uint(4); minimal(v > 0xffff); break;
