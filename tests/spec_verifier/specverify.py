@@ -95,6 +95,8 @@ def light_block(suite: str, lb: Any, proven: bool) -> Block:
         signers = parse_valset(lb[2])
         if not signers or valset_hash(suite, signers) != header.validators_hash:
             raise Invalid("a skipping link's set")
+        if any(v.power < 1 for v in signers):
+            raise Invalid("a skipping link's set with a power below 1")
     return Block(header, cert, signers)
 
 
@@ -549,7 +551,8 @@ def verify_document(doc: str | bytes | dict[str, Any], genesis: bytes, now_ms: i
     """The verified document (as rendered from the proof); raises `Invalid` otherwise."""
     g = parse_genesis(genesis)
     if not isinstance(doc, dict):
-        if len(doc) > 40 << 20:
+        size = len(doc.encode("utf-8", "surrogatepass") if isinstance(doc, str) else doc)
+        if size > 40 << 20:
             raise Invalid("document too large")
         try:
             doc = json.loads(doc, object_pairs_hook=_no_dup, parse_constant=_bad_constant)

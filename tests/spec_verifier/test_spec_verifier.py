@@ -242,3 +242,13 @@ def test_command_line(tmp_path, capsys):
     (tmp_path / "genesis.bin").write_bytes(bytes.fromhex(v["geneses"]["standard"]))
     assert specverify.main(args) == 1
     assert "REJECTED" in capsys.readouterr().out
+
+
+def test_the_document_size_limit_is_of_utf8_bytes():
+    """documents.md: a document larger than 40 MiB is refused — counted in bytes, also when
+    it is handed over as text (14 Mi characters of 3 bytes each)."""
+    genesis = bytes.fromhex(load("documents.json")["geneses"]["standard"])
+    text = '{"title": "' + "\u4e2d" * (14 << 20) + '"}'
+    for doc in (text, text.encode()):
+        with pytest.raises(w.Invalid, match="too large"):
+            specverify.verify_document(doc, genesis)

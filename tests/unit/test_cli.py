@@ -288,3 +288,51 @@ def test_network_layout_options_are_shared_with_their_own_limits_and_notes(
     assert f"1<=x<={orgs}" in next(x for x in r.output.splitlines() if "--orgs" in x)
     too_many = runner.invoke(app, [*command, "--orgs", str(orgs + 1)])
     assert too_many.exit_code == 2
+
+
+def _endless_fifo(path, limit_bytes):
+    """A named pipe a thread writes zeros into until the reader stops (or `limit_bytes`);
+    returns the thread and a list holding the count of bytes the reader took."""
+    import os
+    import threading
+
+    os.mkfifo(path)
+    written = [0]
+
+    def feed():
+        chunk = bytes(1 << 20)
+        try:
+            with open(path, "wb") as fh:
+                while written[0] < limit_bytes:
+                    fh.write(chunk)
+                    written[0] += len(chunk)
+        except BrokenPipeError:
+            pass
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    return t, written
+
+
+@pytest.mark.parametrize("command", ["verify-proof", "app evidence verify"])
+def test_a_document_file_is_read_no_further_than_the_size_limit(tmp_path, command):
+    """A proof document or certificate given as a file that never ends (a pipe, a device)
+    is refused after the 40 MiB a document may have, with the usual error: the verifier
+    does not read, and hold, everything the file offers."""
+    from pathlib import Path
+
+    from tianfu.proofs.documents import MAX_DOCUMENT_BYTES
+
+    vectors = Path(__file__).resolve().parents[2] / "docs/spec/vectors/documents.json"
+    genesis = tmp_path / "genesis.bin"
+    genesis.write_bytes(bytes.fromhex(json.loads(vectors.read_text())["geneses"]["standard"]))
+    feeder, written = _endless_fifo(tmp_path / "doc.json", 4 * MAX_DOCUMENT_BYTES)
+    args = command.split()
+    if command.startswith("app"):
+        (tmp_path / "file").write_bytes(b"evidence")
+        args += [tmp_path / "file"]
+    r = run(*args, tmp_path / "doc.json", "--genesis", genesis)
+    feeder.join(timeout=60)
+    assert r.exit_code == 1, r.output
+    assert "larger than" in r.stderr and "Traceback" not in r.output
+    assert written[0] < 2 * MAX_DOCUMENT_BYTES, f"{written[0]} bytes were read"

@@ -5,6 +5,7 @@ verifier on every case."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from fastapi.testclient import TestClient
 
@@ -194,3 +196,91 @@ def test_state_proof_of_a_batch_record_verifies_and_tampering_is_rejected(
     assert entry["key"] == "batch:LJ-TIN-004" and entry["value"]["recall"] is not None
     for r in (flipped, unrecalled, other, wrong_kind):
         assert not r["ok"]
+
+
+def test_rejects_what_the_spec_parsing_rules_refuse(
+    material: tuple[str, bytes, TestClient],
+) -> None:
+    """docs/spec/documents.md: a repeated key in any object, a number with a fraction or an
+    exponent where an integer is proven, and a document over 40 MiB are refused — as the
+    Python verifier refuses them — not read past by `JSON.parse` (which keeps the last of
+    two keys and reads `6.0` as 6)."""
+    cert, genesis, _ = material
+    doc = json.loads(cert)
+    height = doc["height"]
+    body = cert.strip()
+    assert body.startswith("{")
+    repeated_first = '{"title": "A forged title",' + body[1:]
+    repeated_nested = json.dumps(doc).replace(
+        '"deposit": {', '"deposit": {"title": "A forged title", ', 1
+    )
+    assert repeated_nested != json.dumps(doc)
+    as_float = json.dumps({**doc, "height": "@"}).replace('"@"', f"{height}.0")
+    as_exponent = json.dumps({**doc, "height": "@"}).replace('"@"', f"{height}e0")
+    padded = body[:-1] + " " * (40 << 20) + "}"
+    cases = [repeated_first, repeated_nested, as_float, as_exponent, padded]
+    g = decode_genesis(genesis)
+    for text in cases:
+        with pytest.raises(EvidenceCertificateError):
+            verify_certificate(text, DEMO_FILE, g)
+    results = run([case(text, genesis, DEMO_FILE) for text in cases])
+    names = ("a repeated key", "a repeated nested key", "6.0", "6e0", "over 40 MiB")
+    accepted = [n for n, r in zip(names, results, strict=True) if r["ok"]]
+    assert not accepted, f"the console accepted a document with {accepted}"
+    (ok,) = run([case(json.dumps(doc, indent=1), genesis, DEMO_FILE)])  # layout is free
+    assert ok["ok"], ok["reason"]
+
+
+def test_rejects_a_merkle_path_that_is_not_a_list_of_hashes() -> None:
+    """A proof bundle decodes strictly (docs/spec/proofs.md): an audit path is an array of
+    32-byte hashes. The block of the vectors' early evidence deposit has one transaction,
+    so its paths are empty — and an empty byte string in their place must not pass for
+    one: the Python verifier refuses that bundle, and so must the console."""
+    vectors = Path(__file__).resolve().parents[2] / "docs/spec/vectors/documents.json"
+    v = json.loads(vectors.read_text())
+    (base,) = [
+        c
+        for c in v["cases"]
+        if c["name"] == "evidence before the last change" and c["suite"] == "standard"
+    ]
+    doc, genesis = base["document"], bytes.fromhex(v["geneses"]["standard"])
+    bundle = msgspec.msgpack.decode(bytes.fromhex(doc["raw"]))
+    inclusion = bundle[2][0][1][0]  # [index, tx, tx_path, receipt, receipt_path]
+    assert inclusion[2] == [] and inclusion[4] == []
+    patched = []
+    for field in (2, 4):
+        changed = copy.deepcopy(bundle)
+        changed[2][0][1][0][field] = b""
+        patched.append(json.dumps({**doc, "raw": msgspec.msgpack.encode(changed).hex()}))
+    g = decode_genesis(genesis)
+    for text in patched:
+        with pytest.raises(EvidenceCertificateError):
+            verify_certificate(text, None, g)
+    cases = [{**case(text, genesis, None), "now_ms": base["now_ms"]} for text in patched]
+    ok = {**case(json.dumps(doc), genesis, None), "now_ms": base["now_ms"]}
+    *refused, accepted = run([*cases, ok])
+    assert accepted["ok"], accepted["reason"]
+    for field, r in zip(("tx_path", "receipt_path"), refused, strict=True):
+        assert not r["ok"], f"the console accepted an empty byte string as the {field}"
+
+
+def test_rejects_a_float_where_the_bundle_declares_an_integer() -> None:
+    """encoding.md: floats never occur in a canonical encoding, and a bundle is decoded
+    strictly. A transaction's index written as the float 0.0 is refused by the Python
+    verifier; the console read it as the integer 0 and accepted the certificate."""
+    vectors = Path(__file__).resolve().parents[2] / "docs/spec/vectors/documents.json"
+    v = json.loads(vectors.read_text())
+    (base,) = [
+        c
+        for c in v["cases"]
+        if c["name"] == "evidence before the last change" and c["suite"] == "standard"
+    ]
+    doc, genesis = base["document"], bytes.fromhex(v["geneses"]["standard"])
+    bundle = msgspec.msgpack.decode(bytes.fromhex(doc["raw"]))
+    inclusion = bundle[2][0][1][0]  # [index, tx, tx_path, receipt, receipt_path]
+    inclusion[0] = float(inclusion[0])
+    text = json.dumps({**doc, "raw": msgspec.msgpack.encode(bundle).hex()})
+    with pytest.raises(EvidenceCertificateError):
+        verify_certificate(text, None, decode_genesis(genesis))
+    (r,) = run([{**case(text, genesis, None), "now_ms": base["now_ms"]}])
+    assert not r["ok"], "the console accepted a float for the transaction's index"

@@ -7,8 +7,12 @@ agrees on every case."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -25,7 +29,7 @@ from tianfu.ledger.proofs import ledger_proofs
 from tianfu.proofs.build import SKIPPING
 from tianfu.proofs.documents import make_document, verify_document
 from tianfu.proofs.errors import VerificationError
-from tianfu.proofs.formats import LightBlock, ProofBundle
+from tianfu.proofs.formats import LightBlock, ProofBundle, ValidatorLink
 from tianfu.proofs.valchain import TrustOptions
 from tianfu.testing.appchain import AppChain
 from tianfu.types import Genesis
@@ -272,3 +276,114 @@ def test_every_changed_byte_of_the_commit_certificates_is_refused_by_both(issued
     for r, c in zip(run(cases), cases, strict=True):
         assert not r["ok"], "a changed certificate byte was accepted"
         assert not python_accepts(c["cert"], issued.genesis, "evidence")
+
+
+LINK_RUNNER = Path(__file__).resolve().parents[1] / "js" / "link_runner.mjs"
+
+
+def _spec_chain_module() -> Any:
+    vectors = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors"
+    spec = importlib.util.spec_from_file_location("spec_vectors_chain", vectors / "chain.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda r: {**r, "note": "x"}, id="an extra field"),
+        pytest.param(lambda r: {k: x for k, x in r.items() if k != "org"}, id="a missing field"),
+        pytest.param(lambda r: {**r, "power": 0}, id="power 0"),
+        pytest.param(lambda r: {**r, "power": -1}, id="negative power"),
+        pytest.param(lambda r: {**r, "name": b"node1"}, id="a name in bytes"),
+    ],
+)
+def test_a_malformed_proven_validator_record_is_refused_by_both(change: Any) -> None:
+    """docs/spec/blocks.md: a verifier MUST refuse a proven `governance/validators` entry
+    unless its records have exactly the five fields, of their types, with power >= 1 —
+    however validly the block holding it is signed."""
+    from tianfu.codec import encode
+    from tianfu.contracts.reviewed_admission import validator_record
+    from tianfu.crypto import ED25519
+    from tianfu.proofs.valchain import VALIDATORS_KEY, TrustError, prepare_link
+
+    chain_mod = _spec_chain_module()
+    signer = chain_mod.Signer.make("malformed/node1", ED25519)
+    chain = chain_mod.SpecChain("malformed-records", "standard", [(signer, "org1", 1)])
+    (validator,) = chain.genesis.validators
+    value = encode([change(validator_record(validator))])
+    header = chain.commit([], {VALIDATORS_KEY: value})
+    link = ValidatorLink(
+        LightBlock(encode(header), encode(chain.certificate(1))),
+        value,
+        encode(chain.state.prove(VALIDATORS_KEY, 1)),
+    )
+    with pytest.raises(TrustError, match="malformed validator set"):
+        prepare_link(link, chain.genesis.validator_set)
+    assert NODE is not None
+    out = subprocess.run(
+        [NODE, str(LINK_RUNNER)],
+        input=json.dumps([{"link_hex": encode(link).hex(), "suite": "standard"}]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    (r,) = json.loads(out.stdout)
+    assert not r["ok"], "the console accepted a malformed validator record"
+    assert "malformed validator set" in r["reason"]
+
+
+def _run_links(links: list[ValidatorLink]) -> list[dict[str, Any]]:
+    from tianfu.codec import encode
+
+    assert NODE is not None
+    out = subprocess.run(
+        [NODE, str(LINK_RUNNER)],
+        input=json.dumps([{"link_hex": encode(link).hex(), "suite": "standard"} for link in links]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    result: list[dict[str, Any]] = json.loads(out.stdout)
+    return result
+
+
+@pytest.mark.parametrize("power", [0, -1])
+def test_a_skipping_link_whose_set_has_a_power_below_1_is_refused_by_all(power: int) -> None:
+    """docs/spec/proofs.md: a skipping link's own set gives every validator a power >= 1
+    (no chain has another). The verifiers disagreed (the Python ones took any power, the
+    console power 0); all three now refuse it before any signature is looked at."""
+    from tianfu.codec import encode
+    from tianfu.crypto import ED25519
+    from tianfu.proofs.valchain import VALIDATORS_KEY, TrustError, prepare_link
+    from tianfu.types import Validator, ValidatorSet
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "spec_verifier"))
+    import specverify
+    import specwire
+
+    chain_mod = _spec_chain_module()
+    signer = chain_mod.Signer.make("skipset/node1", ED25519)
+    chain = chain_mod.SpecChain("skipping-set", "standard", [(signer, "org1", 1)])
+    (v,) = chain.genesis.validators
+    own = ValidatorSet([v, Validator("ghost", "org1", ED25519, bytes(32), power)])
+    header = msgspec.structs.replace(chain.commit(), validators_hash=own.hash)
+    cert = msgspec.structs.replace(chain.certificate(1), block_hash=header.hash)
+    value = chain.state.get(VALIDATORS_KEY, 1)
+    link = ValidatorLink(
+        LightBlock(encode(header), encode(cert), encode(own)),
+        value,
+        encode(chain.state.prove(VALIDATORS_KEY, 1)),
+    )
+    with pytest.raises(TrustError, match="power below 1"):
+        prepare_link(link, chain.genesis.validator_set)
+    spec_genesis = specwire.parse_genesis(encode(chain.genesis))
+    with pytest.raises(specwire.Invalid, match="power below 1"):
+        specverify.parse_link("standard", msgspec.msgpack.decode(encode(link)), spec_genesis)
+    (r,) = _run_links([link])
+    assert not r["ok"] and r["reason"] == "malformed validator set", r

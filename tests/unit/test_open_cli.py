@@ -113,3 +113,42 @@ def test_observer_init_and_start_refusals(tmp_path):
          str(cons / "genesis.bin"), "--peer", "127.0.0.1:1"],
     )  # fmt: skip
     assert r.exit_code == 1 and "open-profile chains only" in r.output
+
+
+def test_a_validator_by_stake_without_its_signer_file_is_refused(tmp_path):
+    """ADR 0021: a validator's lost signer file is refused at start (it may have signed
+    what the new one would not remember), unless `--new-signer-state` is given — for a
+    validator by stake as for a member's. `init-observer --validator` makes the file."""
+    import subprocess
+    import sys
+
+    from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
+    from tianfu.node.config import NodeConfig
+    from tianfu.testing.processes import free_port
+
+    out = tmp_path / "net"
+    assert runner.invoke(app, ["network", "init", "--out", str(out), "--orgs", "1",
+                               "--profile", "open"]).exit_code == 0  # fmt: skip
+    member = NodeConfig.load(out / "org1" / "node1")
+    home = tmp_path / "staked"
+    r = runner.invoke(
+        app,
+        ["node", "init-observer", "--validator", "--home", str(home), "--genesis",
+         str(out / "genesis.bin"), "--peer", f"127.0.0.1:{member.observer_port}",
+         "--api", f"127.0.0.1:{free_port()}"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cfg = NodeConfig.load(home)
+    signer = cfg.data / SIGNER_FILE
+    pv = FilePrivValidator(Identity.load(cfg.identity).keypair, signer)
+    assert pv.last_hrs() == (0, 0, 0) and pv.recovery is None  # nothing signed yet
+    pv.close()
+    signer.unlink()
+    start = subprocess.run(
+        [sys.executable, "-m", "tianfu", "node", "start", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert start.returncode == 1, start.stderr
+    assert "missing" in start.stderr and "--new-signer-state" in start.stderr

@@ -224,3 +224,37 @@ def test_advance_to_takes_a_newer_message_and_then_refuses_going_back(tmp_path, 
     assert again.sign_vote(CHAIN, 3, 0, PRECOMMIT, H1, 9_000).signature == sig  # same vote
     with pytest.raises(DoubleSignRefused):
         again.sign_vote(CHAIN, 3, 0, PRECOMMIT, b"")
+
+
+def test_a_restored_file_is_checked_against_the_network_when_asked(tmp_path, kp):
+    """A data directory restored from a backup holds a signer file (and WAL and store) older
+    than what the key signed, and nothing local shows it: `--new-signer-state`
+    (`check_network`) makes the node listen to the network before it signs again, as for a
+    missing file, instead of signing at once from the old position."""
+    from tianfu.consensus.signguard import restart_guard
+
+    path = tmp_path / "pv.bin"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 5, 0, PRECOMMIT, H1, 1_000)
+    backup = path.read_bytes()
+    pv.sign_vote(CHAIN, 9, 0, PREVOTE, H1)  # signed after the backup was taken
+    pv.close()
+    path.write_bytes(backup)  # the data directory restored
+    plain = FilePrivValidator(kp, path)
+    assert plain.recovery is None and plain.last_hrs() == (5, 0, STEP_PRECOMMIT)
+    plain.close()
+    checked = FilePrivValidator(kp, path, allow_missing=True, check_network=True)
+    assert checked.recovery is not None and checked.last_hrs() == (5, 0, STEP_PRECOMMIT)
+    guard = restart_guard(
+        my_key=kp.public_key,
+        recovery=checked.recovery,
+        last_hrs=checked.last_hrs(),
+        own_in_wal=[],
+        store_height=4,  # the store of the same age: the signer is at its next height
+        certificates=[],
+        powers={kp.public_key: 1, b"other": 3},
+        now=0.0,
+        listen_s=1.0,
+    )
+    assert guard is not None and not guard.allows(6, 0, now=0.5)  # it listens first
+    checked.close()

@@ -171,3 +171,40 @@ def test_a_store_of_another_state_format_is_refused(tmp_path):
     fresh.store.close()
     again = Ledger(Store(tmp_path / "new.db"), genesis)  # its own format: accepted
     again.store.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/v1/proofs/state/kv/" + "x" * 5000, None),
+        ("get", "/v1/proofs/history/kv/" + "x" * 5000, None),
+        # 1,024 four-byte characters: within the request's 1,024-character limit, but
+        # "kv/" + its 4,096 bytes is beyond what a bundle may hold
+        ("post", "/v1/proofs/state", {"reads": [{"contract": "kv", "key": "\U0001d11e" * 1024}]}),
+    ],
+)
+def test_a_state_key_no_bundle_can_hold_is_refused_not_proven(env, method, path, body):
+    """A proof is never served for a key beyond the format's 4,096 bytes: every verifier
+    refuses such a bundle, so the node answers 400 instead of an unverifiable document."""
+    _, http, _, _ = env
+    r = http.get(path) if method == "get" else http.post(path, json=body)
+    assert r.status_code == 400, r.text
+    assert "at most 4096 bytes" in r.json()["error"]
+
+
+def test_a_state_key_of_the_largest_size_is_proven(env):
+    chain, http, _, _ = env
+    key = "x" * (4096 - len("kv/"))
+    doc = http.get(f"/v1/proofs/state/kv/{key}").json()
+    proven = verify_document(doc, chain.genesis, kind="state")
+    assert proven is not None and doc["entries"][0]["present"] is False
+
+
+def test_the_document_size_limit_counts_utf8_bytes_not_characters(env):
+    """40 MiB is of the document's bytes (documents.md), also when it is given as text."""
+    chain, _, _, _ = env
+    text = '{"title": "' + "\u4e2d" * (14 << 20) + '"}'  # 14 Mi characters, 42 MiB of UTF-8
+    with pytest.raises(VerificationError, match="larger than"):
+        verify_document(text, chain.genesis)
+    with pytest.raises(VerificationError, match="larger than"):
+        verify_document(text.encode(), chain.genesis)

@@ -148,7 +148,9 @@ def node_start(
         typer.Option(
             "--new-signer-state",
             help="Start although the signer file (data/privval.json) is missing: a new one is made, and "
-            "the node signs only once the network has moved past what it may have signed before.",
+            "the node signs only once the network has moved past what it may have signed before. "
+            "Use it too after restoring data/ from a backup (the file may be older than what the "
+            "key signed): the node then checks the network the same way first.",
         ),
     ] = False,
     observer: Annotated[
@@ -183,7 +185,7 @@ def node_start(
             if cfg.observer:  # an observer, or a validator by stake (its own key)
                 from tianfu.node.observer_node import run_observer_node
 
-                run_observer_node(cfg)
+                run_observer_node(cfg, new_signer_state=new_signer_state)
             else:
                 run_network_node(home, new_signer_state=new_signer_state)
         except (StoreRefused, PrivValStateError) as exc:

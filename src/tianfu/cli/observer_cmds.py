@@ -72,6 +72,10 @@ def node_init_observer(
         Identity.account(kp).save(home / "identity")
         shutil.copyfile(genesis, home / "genesis.bin")
         cfg.save()
+        if staked:  # its signer state, "nothing signed" (a lost one is refused at start)
+            from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
+
+            FilePrivValidator.initialise(kp, cfg.data / SIGNER_FILE)
         address = address_of(kp.scheme, kp.public_key)
         if as_json:
             print_json(

@@ -34,7 +34,7 @@ from tianfu.cli.common import (
 )
 from tianfu.client import Client, VerifiedDocument
 from tianfu.client.verify import verify_block_events
-from tianfu.proofs.documents import dump_document, verify_document
+from tianfu.proofs.documents import dump_document, read_document, verify_document
 
 OutOpt = Annotated[
     Optional[Path],  # noqa: UP045
@@ -219,7 +219,7 @@ def verify_proof(
 ) -> None:
     """Verify a saved proof document offline against a trusted genesis alone."""
     with handle_errors():
-        text = file.read_bytes()
+        text = read_document(file)
         _load_app_kinds()
         proven = verify_document(text, load_genesis_file(genesis))
         readable = proven.readable

@@ -28,7 +28,9 @@ holding the same state.
 
 A missing file is refused (`PrivValStateError`) unless the caller passes
 `allow_missing=True` (`tianfu node start --new-signer-state`): then the signer starts as
-"never signed" with `recovery` set. `initialise()` writes the file of a new node (height
+"never signed" with `recovery` set. `check_network=True` (the same option) sets `recovery`
+for a file that exists too: restored from a backup with the rest of the data directory, it
+is older than what the key signed, and nothing local shows it. `initialise()` writes the file of a new node (height
 0: nothing signed) at `node init`. A file that exists but has no readable slot (truncated,
 garbage, another key's) raises `PrivValStateError`: it is never reset to zero silently.
 Format 1 (`TFPV1`: one record, replaced by rename on every save) is still read; the first
@@ -142,7 +144,12 @@ class FilePrivValidator:
     """A key plus its durable double-sign guard. Thread-safe."""
 
     def __init__(
-        self, keypair: KeyPair, state_path: Path | str, *, allow_missing: bool = False
+        self,
+        keypair: KeyPair,
+        state_path: Path | str,
+        *,
+        allow_missing: bool = False,
+        check_network: bool = False,
     ) -> None:
         self.keypair = keypair
         self.path = Path(state_path)
@@ -153,6 +160,10 @@ class FilePrivValidator:
         self.recovery: str | None = None
         self._allow_missing = allow_missing
         self._last = self._load()
+        if check_network and self.recovery is None:
+            # The file may be an old copy (a data directory restored from a backup, with a
+            # WAL and store of the same age): nothing local shows what the key signed since.
+            self.recovery = "asked to check the network before signing (--new-signer-state)"
 
     @classmethod
     def initialise(cls, keypair: KeyPair, state_path: Path | str) -> None:

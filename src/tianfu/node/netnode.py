@@ -112,7 +112,12 @@ async def _serve(
             syncer.notify_committed(executed.block.header.height)
 
     privval = (
-        FilePrivValidator(ident.keypair, cfg.data / SIGNER_FILE, allow_missing=new_signer_state)
+        FilePrivValidator(
+            ident.keypair,
+            cfg.data / SIGNER_FILE,
+            allow_missing=new_signer_state,
+            check_network=new_signer_state,
+        )
         if cfg.validator
         else None
     )

@@ -67,20 +67,21 @@ def validator_key_check(ledger: Any) -> Callable[[bytes], bool]:
     return is_validator_key
 
 
-async def serve_observer_node(cfg: NodeConfig) -> None:
-    """Run the observer until stopped."""
+async def serve_observer_node(cfg: NodeConfig, *, new_signer_state: bool = False) -> None:
+    """Run the observer until stopped. A validator by stake refuses to start without its
+    signer file (`PrivValStateError`) unless `new_signer_state` is given."""
     genesis = decode_genesis(cfg.genesis.read_bytes())
     check_observer_config(cfg, genesis)
     set_chain_suite(suite_of(genesis))
     keypair = Identity.load(cfg.identity).keypair  # its own self-made key
     lock = DataLock(cfg.data, "starting this observer")
     try:
-        await _serve(cfg, genesis, keypair)
+        await _serve(cfg, genesis, keypair, new_signer_state)
     finally:
         lock.release()
 
 
-async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
+async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any, new_signer_state: bool) -> None:
     from tianfu.consensus.driver import ConsensusDriver
     from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
     from tianfu.consensus.wal import ConsensusWAL
@@ -133,7 +134,12 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
         driver = ConsensusDriver(
             ledger,
             mempool,
-            FilePrivValidator(keypair, cfg.data / SIGNER_FILE, allow_missing=True),
+            FilePrivValidator(
+                keypair,
+                cfg.data / SIGNER_FILE,
+                allow_missing=new_signer_state,
+                check_network=new_signer_state,
+            ),
             ConsensusWAL(cfg.data / "consensus.wal"),
             transport,
             on_commit=committed,
@@ -179,11 +185,11 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any) -> None:
         ledger.store.close()
 
 
-def run_observer_node(cfg: NodeConfig) -> None:
+def run_observer_node(cfg: NodeConfig, *, new_signer_state: bool = False) -> None:
     from tianfu.node import loop as event_loop
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     with contextlib.suppress(KeyboardInterrupt):
-        event_loop.run(serve_observer_node(cfg))
+        event_loop.run(serve_observer_node(cfg, new_signer_state=new_signer_state))

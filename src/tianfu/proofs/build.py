@@ -15,10 +15,19 @@ from tianfu.codec import encode
 from tianfu.crypto.merkle import merkle_proof
 from tianfu.execution.contract_api import state_key
 from tianfu.proofs.commit import check_commit
-from tianfu.proofs.documents import CONSORTIUM_READS, consortium_keys, make_document
+from tianfu.proofs.documents import (
+    CONSORTIUM_READS,
+    MAX_DOCUMENT_BYTES,
+    canonical_json,
+    consortium_keys,
+    make_document,
+)
 from tianfu.proofs.formats import (
     BUNDLE_VERSION,
+    MAX_BUNDLE_BYTES,
     MAX_ITEMS,
+    MAX_LINKS,
+    MAX_STATE_KEY,
     BlockProof,
     EntryProof,
     LightBlock,
@@ -49,6 +58,25 @@ class Committed(ProofUnavailable):
         super().__init__(f"the transaction is committed, in block {height} at index {index}")
         self.height = height
         self.index = index
+
+
+class TooLarge(ProofUnavailable):
+    """The proof asked for is more than a verifier takes (the format's size limits)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            f"the proof would need {what}: no verifier would accept it; ask for a skipping "
+            "validator chain (mode=skipping), or for an earlier height"
+        )
+
+
+def provable_key(contract: str, key: str) -> bytes:
+    """The state key of `contract`'s `key`; ValueError if a proof bundle cannot hold it
+    (a verifier refuses a key beyond `MAX_STATE_KEY` bytes, so none is built)."""
+    skey = state_key(contract, key)
+    if len(skey) > MAX_STATE_KEY:
+        raise ValueError(f"a proven state key has at most {MAX_STATE_KEY} bytes, not {len(skey)}")
+    return skey
 
 
 class ChainReader(Protocol):
@@ -206,10 +234,22 @@ class ProofBuilder:
         return validators_value(raw, self.reader.genesis.validator_set, "in state")
 
     def _bundle(self, target: int, blocks: list[BlockProof], mode: str = SEQUENTIAL) -> ProofBundle:
-        return ProofBundle(BUNDLE_VERSION, self.validator_chain(target, mode=mode), blocks)
+        """The bundle, or `TooLarge` if a verifier would refuse its size (so none is served)."""
+        links = self.validator_chain(target, mode=mode)
+        if len(links) > MAX_LINKS:
+            raise TooLarge(f"{len(links)} validator-set changes, more than a bundle's {MAX_LINKS}")
+        bundle = ProofBundle(BUNDLE_VERSION, links, blocks)
+        if len(encode(bundle)) > MAX_BUNDLE_BYTES:
+            raise TooLarge(f"a bundle of more than {MAX_BUNDLE_BYTES} bytes")
+        return bundle
 
     def _doc(self, kind: str, bundle: ProofBundle) -> dict[str, Any]:
-        return make_document(kind, bundle, self.reader.genesis, TrustOptions())
+        doc = make_document(kind, bundle, self.reader.genesis, TrustOptions())
+        # (the readable part is derived from the bundle: only a large one can make the
+        # document larger than the limit)
+        if len(doc["raw"]) > 1 << 20 and len(canonical_json(doc).encode()) > MAX_DOCUMENT_BYTES:
+            raise TooLarge(f"a document of more than {MAX_DOCUMENT_BYTES} bytes")
+        return doc
 
     # -- bundles ------------------------------------------------------------------------------------
     def state_bundle(
@@ -219,7 +259,7 @@ class ProofBuilder:
         self.check_height(h)
         if not 1 <= len(reads) <= MAX_ITEMS:
             raise ProofUnavailable(f"a state proof holds 1 to {MAX_ITEMS} entries")
-        keys = list(dict.fromkeys(state_key(c, k) for c, k in reads))
+        keys = list(dict.fromkeys(provable_key(c, k) for c, k in reads))
         block = BlockProof(self.light_block(h), [], [self.entry(k, h) for k in keys])
         return self._bundle(h, [block], mode)
 
@@ -250,7 +290,7 @@ class ProofBuilder:
         h = self.reader.height() if height is None else height
         self.check_height(h)
         limit = max(1, min(limit, MAX_HISTORY_LIMIT))
-        skey = state_key(contract, key)
+        skey = provable_key(contract, key)
         blocks = [BlockProof(self.light_block(h), [], [self.entry(skey, h)])]
         leaf = self.reader.state.entry(skey, h)
         prev = None if leaf is None else leaf.prev

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tianfu.codec import encode
@@ -86,9 +87,23 @@ def _no_constant(name: str) -> Any:
     raise DocumentError(f"the document holds {name}, which is not JSON")
 
 
-def load_document(data: str | bytes) -> dict[str, Any]:
-    """Parse a document's JSON strictly: an object, no duplicate keys, no NaN/Infinity."""
+def read_document(path: Path) -> bytes:
+    """A document file's bytes, reading no further than the size limit (a file of any size,
+    or a device that never ends, costs at most that much memory). `OSError` if unreadable."""
+    with path.open("rb") as fh:
+        data = fh.read(MAX_DOCUMENT_BYTES + 1)
     if len(data) > MAX_DOCUMENT_BYTES:
+        raise DocumentError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+    return data
+
+
+def load_document(data: str | bytes) -> dict[str, Any]:
+    """Parse a document's JSON strictly: an object, no duplicate keys, no NaN/Infinity.
+    The size limit is of its UTF-8 bytes (a character of text is 1 to 4 of them)."""
+    size = len(data)
+    if isinstance(data, str) and size <= MAX_DOCUMENT_BYTES < 4 * size:
+        size = len(data.encode("utf-8", "surrogatepass"))
+    if size > MAX_DOCUMENT_BYTES:
         raise DocumentError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
         doc = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)

@@ -22,10 +22,11 @@ MAX_BUNDLE_BYTES = 16 << 20  # a bundle decoded from outside is refused beyond t
 MAX_LINKS = 4096  # validator-set changes in one chain
 MAX_BLOCKS = 1024  # proven blocks in one bundle (history versions)
 MAX_ITEMS = 1024  # transactions or entries proven in one block
+MAX_STATE_KEY = 4096  # bytes of a proven state key
 
 Hash32 = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
 Path = Annotated[list[Hash32], msgspec.Meta(max_length=64)]
-StateKey = Annotated[bytes, msgspec.Meta(min_length=1, max_length=4096)]
+StateKey = Annotated[bytes, msgspec.Meta(min_length=1, max_length=MAX_STATE_KEY)]
 Index = Annotated[int, msgspec.Meta(ge=0, le=(1 << 31) - 1)]
 
 

@@ -218,6 +218,8 @@ def prepare_link(link: ValidatorLink, genesis_set: ValidatorSet) -> PreparedLink
         own = decode_part(link.block.signers, ValidatorSet, "skipping link's set")
         if not own.validators:
             raise TrustError("a skipping link names an empty validator set")
+        if any(v.power < 1 for v in own.validators):
+            raise TrustError("a skipping link's set gives a validator a power below 1")
         if own.hash != header.validators_hash:
             raise TrustError(f"the skipping link's set is not the one header {header.height} names")
     entry = prove_validators(header, link.value, link.proof, genesis_set)
@@ -387,6 +389,10 @@ class TrustedHistory:
         if i >= 0 and self.known[i].lo <= height <= self.known[i].hi:
             return self.known[i].valset
         return None
+
+    def skipped_over(self, height: int) -> bool:
+        """Whether a skipping link passed over `height` (its set is no longer known)."""
+        return 1 <= height <= self.proven_until and self.exact_set(height) is None
 
     def set_at(self, height: int) -> ValidatorSet:
         """The set that signs `height` as far as this history tells (see the docstring)."""

@@ -14,7 +14,8 @@ from tianfu.apps.common.commands import TRUSTED_GENESIS, Command, Param, Session
 from tianfu.apps.common.display import Fields, Output, Text
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.params import local_file
-from tianfu.proofs.documents import dump_document
+from tianfu.proofs.documents import dump_document, read_document
+from tianfu.proofs.errors import VerificationError
 from tianfu.types import Genesis
 
 P = TypeVar("P", bound=ProvenRecord)
@@ -48,7 +49,11 @@ def certificate_commands(
         if v["genesis"] is None:
             raise BadInput("pass --genesis FILE: the validator keys to verify against")
         trust = session.load_genesis(v["genesis"])
-        cert = load(v["certificate_file"].read_bytes(), spec)
+        try:
+            data = read_document(v["certificate_file"])
+        except VerificationError as exc:
+            raise spec.error(str(exc)) from None
+        cert = load(data, spec)
         proven = verify(cert, read(v["file"]), trust)
         found = proven.as_dict()
         sentence = (

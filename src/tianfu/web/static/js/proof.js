@@ -23,6 +23,7 @@ import * as ed from "../vendor/noble-ed25519/index.js";
 import { p256 } from "../vendor/noble-curves/nist.js";
 import { sm2, sm3 } from "../vendor/sm-crypto-v2/index.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
+import { parseDocumentJson } from "./strictjson.js";
 
 ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
 
@@ -70,6 +71,12 @@ export function concat(...parts) {
     o += p.length;
   }
   return out;
+}
+
+function compareBytes(a, b) {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return a.length - b.length;
 }
 
 export function eq(a, b) {
@@ -149,9 +156,18 @@ export function decode(bytes, withSpans = false) {
     for (let i = 0; i < n; i++) out.push(value(depth + 1));
     return out;
   };
+  // keys are text, distinct and ascending by their UTF-8 bytes (encoding.md)
   const map = (n, depth) => {
     const out = [];
-    for (let i = 0; i < n; i++) out.push([value(depth + 1), value(depth + 1)]);
+    let before = null;
+    for (let i = 0; i < n; i++) {
+      const k = value(depth + 1);
+      if (typeof k !== "string") fail("non-canonical msgpack");
+      const kb = enc.encode(k);
+      if (before !== null && compareBytes(before, kb) >= 0) fail("non-canonical msgpack");
+      before = kb;
+      out.push([k, value(depth + 1)]);
+    }
     return new MsgMap(out);
   };
   function value(depth) {
@@ -173,8 +189,6 @@ export function decode(bytes, withSpans = false) {
         case 0xc4: { const n = uint(1); v = bin(n); break; }
         case 0xc5: { const n = uint(2); minimal(n > 0xff); v = bin(n); break; }
         case 0xc6: { const n = uint(4); minimal(n > 0xffff); v = bin(n); break; }
-        case 0xca: need(4); v = view.getFloat32(pos); pos += 4; break;
-        case 0xcb: need(8); v = view.getFloat64(pos); pos += 8; break;
         case 0xcc: v = uint(1); minimal(v > 0x7f); break;
         case 0xcd: v = uint(2); minimal(v > 0xff); break;
         case 0xce: v = uint(4); minimal(v > 0xffff); break;
@@ -238,7 +252,7 @@ const SUITES = {
 };
 let suite = SUITES.standard; // the suite in force (set by `inSuite` around a verification)
 
-function inSuite(name, run) {
+export function inSuite(name, run) {
   const before = suite;
   suite = SUITES[name];
   try {
@@ -279,8 +293,12 @@ function split(n) {
   return k;
 }
 
+// An audit path as the bundle format has it: an array of at most 64 hashes of 32 bytes.
+const isPath = (p) =>
+  Array.isArray(p) && p.length <= 64 && p.every((h) => h instanceof Uint8Array && h.length === 32);
+
 function verifyMerkle(root, item, index, size, path) {
-  if (!(Number.isInteger(index) && index >= 0 && index < size) || path.length > 64) return false;
+  if (!(Number.isInteger(index) && index >= 0 && index < size) || !isPath(path)) return false;
   const sides = [];
   let lo = 0;
   let hi = size;
@@ -490,12 +508,7 @@ function loadDocument(docText, genesis, kind) {
   if (genesis.validators.some((v) => !SUITES[genesis.suite].schemes.has(v.scheme))) {
     fail("the genesis has validator keys of a scheme its crypto suite does not accept");
   }
-  let doc;
-  try {
-    doc = JSON.parse(docText);
-  } catch (e) {
-    fail("the document is not JSON");
-  }
+  const doc = parseDocumentJson(docText);
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail("the document is not a JSON object");
   if (doc.format !== "tianfu-proof/v1") fail("not a proof document (format is not tianfu-proof/v1)");
   if (doc.kind !== kind) fail("the document proves a %(given)s, not a %(kind)s", { given: String(doc.kind), kind });
@@ -508,11 +521,15 @@ function loadDocument(docText, genesis, kind) {
 // The one proven block of a document's bundle: the validator chain followed from the
 // genesis set, the block checked against the set of its height, its proven transactions
 // and its proven (present) state entries.
+const MAX_LINKS = 4096; // the bundle format's bounds (docs/spec/proofs.md)
+const MAX_ITEMS = 1024;
+const MAX_STATE_KEY = 4096;
+
 function provenBlock(doc, genesis, nowMs) {
   const bundle = decode(fromHex(doc.raw));
   if (!Array.isArray(bundle) || bundle.length !== 3 || bundle[0] !== 1) fail("malformed proof bundle");
   const [, links, blocks] = bundle;
-  if (!Array.isArray(links) || !Array.isArray(blocks)) fail("malformed proof bundle");
+  if (!Array.isArray(links) || !Array.isArray(blocks) || links.length > MAX_LINKS) fail("malformed proof bundle");
   if (blocks.length !== 1 || !Array.isArray(blocks[0]) || blocks[0].length !== 3) {
     fail("the proof must hold exactly one block");
   }
@@ -521,7 +538,9 @@ function provenBlock(doc, genesis, nowMs) {
   if (!Array.isArray(light) || light.length !== 3 || !(light[2] instanceof Uint8Array) || light[2].length) {
     fail("malformed proven block");
   }
-  if (!Array.isArray(txs) || !Array.isArray(entries)) fail("malformed proven block");
+  if (!Array.isArray(txs) || !Array.isArray(entries) || txs.length > MAX_ITEMS || entries.length > MAX_ITEMS) {
+    fail("malformed proven block");
+  }
   const head = header(light[0]);
   const cert = certificate(light[1]);
   const history = new TrustedHistory(genesis, nowMs);
@@ -548,7 +567,9 @@ function provenBlock(doc, genesis, nowMs) {
   const provenEntries = entries.map((ep) => {
     if (!Array.isArray(ep) || ep.length !== 3) fail("malformed state entry proof");
     const [key, valueBytes, proofBytes] = ep;
-    if (!(key instanceof Uint8Array) || seen.has(hex(key))) fail("malformed state entry proof");
+    if (!(key instanceof Uint8Array) || !key.length || key.length > MAX_STATE_KEY || seen.has(hex(key))) {
+      fail("malformed state entry proof");
+    }
     seen.add(hex(key));
     if (!(valueBytes instanceof Uint8Array)) {
       fail("the proof shows an absent entry: verify it with `tianfu verify-proof`");

@@ -30,7 +30,7 @@ export function makeSet(validators) {
   for (const v of validators) {
     const ok = typeof v.name === "string" && typeof v.org === "string" &&
       Number.isInteger(v.scheme) && v.scheme >= 0 && v.publicKey instanceof Uint8Array &&
-      v.publicKey.length <= 65 && Number.isInteger(v.power) && v.power >= 0;
+      v.publicKey.length <= 65 && Number.isInteger(v.power) && v.power >= 1;
     if (!ok) fail("malformed validator set");
   }
   const n = validators.length;
@@ -61,15 +61,23 @@ function parseSet(bytes) {
   }));
 }
 
-// A `governance/validators` value: a list of records {name, org, scheme, public_key, power}.
+// A `governance/validators` value: a list of records with exactly the fields name, org,
+// scheme, public_key and power (at least 1), as blocks.md requires of a proven entry.
+const RECORD_FIELDS = ["name", "org", "power", "public_key", "scheme"];
+
 function setOfRecords(bytes, height) {
+  const malformed = () => fail("malformed validator set in the state of block %(height)s", { height });
   const records = decode(bytes);
-  if (!Array.isArray(records) || !records.length) {
-    fail("malformed validator set in the state of block %(height)s", { height });
-  }
+  if (!Array.isArray(records) || !records.length) malformed();
   return makeSet(records.map((r) => {
-    if (!(r instanceof MsgMap)) fail("malformed validator set in the state of block %(height)s", { height });
+    if (!(r instanceof MsgMap)) malformed();
     const m = new Map(r.entries);
+    const keys = r.entries.map(([k]) => k);
+    if (m.size !== keys.length || keys.some((k) => typeof k !== "string") ||
+        [...keys].sort().join() !== RECORD_FIELDS.join()) {
+      malformed();
+    }
+    if (!(Number.isInteger(m.get("power")) && m.get("power") >= 1)) malformed();
     return {
       name: m.get("name"), org: m.get("org"), scheme: m.get("scheme"),
       publicKey: m.get("public_key"), power: m.get("power"),
