@@ -1,0 +1,138 @@
+"""Regression tests of a hostile audit of the sandbox: values a contract builds cheaply that
+made host code (C recursion, uncharged walks, unbounded reprs) crash a node, abort its block,
+or spend far more CPU than the gas charged.
+
+Each runs through the real chain (`AppChain`) or the real sandbox, and fails on the code
+before its fix; the ones that crashed the interpreter run in a child process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+from tests.unit.test_sandbox_findings import call
+
+from tianfu.testing.appchain import AppChain
+
+DEEP = """
+def nest(n):
+    t = ("r",)
+    for i in range(n):
+        t = (t,)
+    return t
+
+def spec_deep(ctx, n):
+    return isinstance(1, (nest(n), 1))
+
+@view
+def spec_deep_view(ctx, n):
+    return isinstance(1, (nest(n), 1))
+
+def role_deep(ctx, n, how):
+    if how == "has":
+        return ctx.has_role(nest(n))
+    ctx.require_role(nest(n))
+
+def role_wide(ctx, n):
+    ctx.require_role(("auditor",) * n)
+
+def role_long(ctx, n, k):
+    role = "a" * n
+    failed = 0
+    for i in range(k):
+        try:
+            ctx.require_role(role)
+        except ContractError:
+            failed += 1
+    return failed
+
+def roles(ctx):
+    return [ctx.has_role("admin"), ctx.has_role("auditor")]
+"""
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
+    c = AppChain(tmp_path_factory.mktemp("audit"))
+    c.deploy("deep", DEEP)
+    yield c
+    c.close()
+
+
+# -- isinstance: the tuple of types is walked, charged and bounded ---------------------------
+
+
+def test_isinstance_against_a_deeply_nested_tuple_fails_the_call_not_the_block(
+    chain: AppChain,
+) -> None:
+    """Python tests (and hashes) nested tuples of types by C recursion: 3,000 levels raised
+    RecursionError (every node aborted the block), 200,000 crashed the interpreter."""
+    user = chain.admin("org1")
+    for n in (3000, 200_000):
+        receipt = chain.call(user, "deep", "spec_deep", n)
+        assert not receipt.ok
+        assert "nested at most 32 levels" in receipt.error
+    with pytest.raises(Exception, match="nested at most 32 levels"):
+        chain.query("deep", "spec_deep_view", 3000)
+
+
+def test_isinstance_charges_every_item_of_its_tuple() -> None:
+    """Mapping a tuple of n types cost n steps of host work for `BUILTIN_GAS`: a loop over
+    a 200,000-item tuple ran ~500x the CPU of a plain loop per gas."""
+    source = textwrap.dedent(
+        """
+        def f(ctx, n, k):
+            t = (int,) * n
+            c = 0
+            for i in range(k):
+                if isinstance("x", t):
+                    c += 1
+            return c
+        """
+    )
+    _, _, one = call(source, 200_000, 1)
+    status, _, five = call(source, 200_000, 5)
+    assert status == "ok"
+    assert five - one >= 4 * 50_000  # each test: at least one gas per four items walked
+    same = "def f(ctx):\n    t = (int, str)\n    return [isinstance('x', t), isinstance(b'', t)]\n"
+    assert call(same)[:2] == ("ok", [True, False])
+    nested = "def f(ctx, x):\n    t = ((), ((),))\n    return isinstance(x, (ValueError, t, int))\n"
+    assert call(nested, 1)[:2] == ("ok", True)
+
+
+_CRASH = """
+import sys
+from tests.unit.test_sandbox import FakeContext, admin
+from tianfu.execution.contract_api import ContractError
+from tianfu.execution.sandbox import compile_contract
+
+source = '''
+def f(ctx, how):
+    t = ("r",)
+    for i in range(300000):
+        t = (t,)
+    if how == "role":
+        return ctx.has_role(t)
+    return isinstance(1, (t, 1))
+'''
+compiled = compile_contract(source)
+try:
+    compiled.call(FakeContext(admin()), "f", [sys.argv[1]], 1_000_000)
+except ContractError as exc:
+    print("failed:", exc)
+"""
+
+
+@pytest.mark.parametrize("how", ["isinstance"])
+def test_hashing_a_deep_tuple_cannot_crash_the_interpreter(how: str) -> None:
+    """Hashing a tuple nested 300,000 deep (300,000 gas to build) is a C recursion with no
+    guard: the node's process died of a segmentation fault."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CRASH, how], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "failed:" in done.stdout
