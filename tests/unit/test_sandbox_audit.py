@@ -104,6 +104,30 @@ def test_isinstance_charges_every_item_of_its_tuple() -> None:
     assert call(nested, 1)[:2] == ("ok", True)
 
 
+# -- roles are text ----------------------------------------------------------------------------
+
+
+def test_a_role_that_is_not_text_fails_the_call(chain: AppChain) -> None:
+    user = chain.admin("org1")
+    for how in ("has", "require"):
+        receipt = chain.call(user, "deep", "role_deep", 3, how)
+        assert not receipt.ok and "takes a role as a str, not tuple" in receipt.error
+    receipt = chain.call(user, "deep", "role_wide", 500_000)
+    assert not receipt.ok and "takes a role as a str, not tuple" in receipt.error
+    assert chain.call(user, "deep", "roles").result == [True, False]
+
+
+def test_a_long_role_is_charged_for_its_hash_and_repr(chain: AppChain) -> None:
+    """A missing role's message held the repr of the whole role: a 1,000,000-character
+    role cost ~1 ms of host work per failed `require_role` for ~30 gas."""
+    user = chain.admin("org1")
+    short = chain.call(user, "deep", "role_long", 60, 10)
+    assert short.ok and short.result == 10
+    long = chain.call(user, "deep", "role_long", 100_000, 10)
+    assert long.ok and long.result == 10
+    assert long.gas_used - short.gas_used >= 10 * 100_000 // 64
+
+
 _CRASH = """
 import sys
 from tests.unit.test_sandbox import FakeContext, admin
@@ -127,7 +151,7 @@ except ContractError as exc:
 """
 
 
-@pytest.mark.parametrize("how", ["isinstance"])
+@pytest.mark.parametrize("how", ["role", "isinstance"])
 def test_hashing_a_deep_tuple_cannot_crash_the_interpreter(how: str) -> None:
     """Hashing a tuple nested 300,000 deep (300,000 gas to build) is a C recursion with no
     guard: the node's process died of a segmentation fault."""
