@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from tests.unit.test_sandbox_findings import call
 
+from tianfu.execution.sandbox import ContractRejected, compile_contract
 from tianfu.testing.appchain import AppChain
 
 DEEP = """
@@ -160,3 +161,40 @@ def test_hashing_a_deep_tuple_cannot_crash_the_interpreter(how: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "failed:" in done.stdout
+
+
+# -- compiling does not depend on the caller's stack --------------------------------------------
+
+
+def _at_depth(frames: int, source: str) -> tuple[str, str]:
+    if frames:
+        return _at_depth(frames - 1, source)
+    try:
+        compiled = compile_contract(source)
+    except ContractRejected as exc:
+        return ("rejected", str(exc))
+    except RecursionError:
+        return ("recursion", "")
+    return ("ok", ",".join(sorted(compiled.methods)))
+
+
+@pytest.mark.parametrize(
+    ("source", "outcome"),
+    [
+        # the validator recurses four frames per level of nesting
+        ("def f(ctx):\n    return ctx" + ".a" * 196 + "\n# depth\n", ("ok", "f")),
+        # the parser's own limit is scaled from the caller's depth
+        ("x = " + "-" * 2950 + "1\n# depth\n", ("rejected", "code nested more than 200")),
+        ("x = " + "-" * 3100 + "1\n# depth\n", ("rejected", "source cannot be parsed")),
+    ],
+)
+def test_compiling_a_source_gives_one_answer_from_any_stack_depth(
+    source: str, outcome: tuple[str, str]
+) -> None:
+    """Where Python's recursion limit stopped parsing and validating depended on how deep
+    the caller's stack was: the same source compiled at one depth, was refused with one
+    message at another and raised RecursionError at a third (a deploy's receipt, or the
+    block, differed between a block's build, its re-execution and catch-up)."""
+    answers = [_at_depth(frames, source) for frames in (600, 400, 200, 0)]  # deepest first
+    assert len(set(answers)) == 1, answers
+    assert answers[0][0] == outcome[0] and outcome[1] in answers[0][1]

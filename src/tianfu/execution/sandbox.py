@@ -203,6 +203,34 @@ _COMPILE_LOCK = threading.Lock()
 
 @functools.lru_cache(maxsize=128)
 def _compile(source: str, max_source_bytes: int) -> CompiledContract:
+    return _on_fresh_stack(_build, source, max_source_bytes)
+
+
+def _on_fresh_stack(fn: Any, *args: Any) -> Any:
+    """`fn(*args)` in a new thread, whose stack is empty: parsing, validating and
+    instrumenting recurse as deep as the source is nested, and where Python's recursion
+    limit stops them depends on how deep the caller's stack already is (a block's build,
+    its re-execution, catch-up and a query call from different depths). From a fresh
+    stack, the same source gives the same answer, or the same `ContractRejected`, on every
+    node and every path."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, fn(*args)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as is
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="tianfu-compile", daemon=True)
+    worker.start()
+    worker.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _build(source: str, max_source_bytes: int) -> CompiledContract:
     try:
         raw = source.encode()
     except UnicodeEncodeError:
