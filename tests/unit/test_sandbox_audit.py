@@ -8,6 +8,8 @@ before its fix; the ones that crashed the interpreter run in a child process.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -198,3 +200,29 @@ def test_compiling_a_source_gives_one_answer_from_any_stack_depth(
     answers = [_at_depth(frames, source) for frames in (600, 400, 200, 0)]  # deepest first
     assert len(set(answers)) == 1, answers
     assert answers[0][0] == outcome[0] and outcome[1] in answers[0][1]
+
+
+# -- the host's limit on decimal conversions ---------------------------------------------------
+
+_DIGITS_SOURCE = """
+def f(ctx):
+    x = 7 ** 1400
+    return [len(str(x)), len(f"{x}"), int("9" * 1230) % 1000, len(str([x]))]
+"""
+
+
+def test_a_node_started_with_a_lower_int_digits_limit_gives_the_same_answers() -> None:
+    """`str(int)` and `int(str)` obey a per-process digit limit the host sets: a node run
+    with PYTHONINTMAXSTRDIGITS=640 failed conversions every other node made."""
+    script = (
+        "import json\nfrom tests.unit.test_sandbox_findings import call\n"
+        f"print(json.dumps(call({_DIGITS_SOURCE!r})))\n"
+    )
+    env = {**os.environ, "PYTHONINTMAXSTRDIGITS": "640"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    here = call(_DIGITS_SOURCE)
+    assert here[:2] == ("ok", [1184, 1184, 999, 1186])
+    assert json.loads(done.stdout) == list(here)
