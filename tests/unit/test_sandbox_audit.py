@@ -16,8 +16,10 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
+from tests.unit.test_sandbox import FakeContext, admin
 from tests.unit.test_sandbox_findings import call
 
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.sandbox import ContractRejected, compile_contract
 from tianfu.testing.appchain import AppChain
 
@@ -226,3 +228,126 @@ def test_a_node_started_with_a_lower_int_digits_limit_gives_the_same_answers() -
     here = call(_DIGITS_SOURCE)
     assert here[:2] == ("ok", [1184, 1184, 999, 1186])
     assert json.loads(done.stdout) == list(here)
+
+
+# -- dict keys built to share a hash ---------------------------------------------------------
+
+_M64 = (1 << 64) - 1
+_XX1, _XX2, _XX5 = 11400714785074694791, 14029467366897019727, 2870177450012600261
+
+
+def _colliding_pairs(n: int) -> list[list[int]]:
+    """n pairs of integers below 2**61 whose tuples all have one hash: CPython's tuple hash
+    (xxHash's mixing of the items' hashes, with no seed) inverted for the second item."""
+
+    def rot(x: int, r: int) -> int:
+        return ((x << r) | (x >> (64 - r))) & _M64
+
+    goal = rot((12345 * pow(_XX1, -1, 1 << 64)) & _M64, 33)
+    inverse2 = pow(_XX2, -1, 1 << 64)
+    out: list[list[int]] = []
+    a = 0
+    while len(out) < n:
+        a += 1
+        first = (rot((_XX5 + a * _XX2) & _M64, 31) * _XX1) & _M64
+        lane = ((goal - first) * inverse2) & _M64
+        b = lane - (1 << 64) if lane >> 63 else lane
+        if 0 <= b < (1 << 61) - 1 or -((1 << 61) - 1) < b < -2:
+            out.append([a, b])
+    return out
+
+
+KEYS = """
+def f(ctx, pairs, how):
+    d = {}
+    for p in pairs:
+        k = (p[0], p[1])
+        if how == "subscript":
+            d[k] = 1
+        elif how == "augmented":
+            d[k] = d.get(k, 0) + 1
+        elif how == "comprehension":
+            return len({(q[0], q[1]): 1 for q in pairs})
+        elif how == "pairs":
+            return len(dict([((q[0], q[1]), 1) for q in pairs]))
+        elif how == "update":
+            d.update([(k, 1)])
+        elif how == "setdefault":
+            d.setdefault(k, 1)
+        elif how == "display":
+            d = {k: 1, **d}
+        elif how == "big int":
+            d[p[0] * ((1 << 61) - 1)] = 1
+        elif how == "fine":
+            d[(p[0], p[0] + 1)] = 1
+            d[(p[0], "x", None, b"")] = 1
+            d[p[0] << 70] = 1
+            d[p[0]] = 1
+    return len(d)
+"""
+
+
+def test_crafted_pairs_share_one_hash() -> None:
+    pairs = _colliding_pairs(50)
+    assert len({hash((a, b)) for a, b in pairs}) == 1
+    assert max(abs(x) for pair in pairs for x in pair) < 1 << 61
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "subscript",
+        "augmented",
+        "comprehension",
+        "pairs",
+        "update",
+        "setdefault",
+        "display",
+        "big int",
+    ],
+)
+def test_dict_keys_built_to_share_a_hash_fail_the_call(how: str) -> None:
+    """Python hashes integers and tuples of them without a seed: n keys with one hash made
+    building a dict n*n/2 comparisons for n stores' gas (3,000 crafted pairs: ~100x a plain
+    loop's CPU per gas, 300,000 keys in one transaction held every node for minutes)."""
+    status, message, _ = call(KEYS, _colliding_pairs(3000), how)
+    assert status == "failed"
+    assert "more than 8 different dict keys with the same hash" in message
+
+
+def test_dict_keys_that_do_not_collide_are_stored_as_before() -> None:
+    pairs = [[i, -i] for i in range(1, 3001)]
+    assert call(KEYS, pairs, "fine")[:2] == ("ok", 12000)
+    assert call(KEYS, pairs, "subscript")[:2] == ("ok", 3000)
+    assert call(KEYS, pairs[:20], "display")[:2] == ("ok", 20)
+    repeated = (
+        "def f(ctx):\n    d = {}\n    for i in range(50):\n        d[(1, 2)] = i\n"
+        "    return [len(d), d[(1, 2)]]\n"
+    )
+    assert call(repeated)[:2] == ("ok", [1, 49])
+
+
+def test_keys_a_module_counts_at_its_top_level_count_in_every_call() -> None:
+    """A module instance reused by a later call does not run its top level again: keys it
+    counted there must not make the first call fail and the later ones succeed."""
+    source = textwrap.dedent(
+        """
+        _P = (1 << 61) - 1
+        _K = len({_P: 1})
+
+        def f(ctx):
+            d = {}
+            for i in range(2, 10):
+                d[i * _P] = i
+            return len(d)
+        """
+    )
+    compiled = compile_contract(source)
+    outcomes = []
+    for _ in range(3):
+        try:
+            outcomes.append(compiled.call(FakeContext(admin()), "f", [], 1_000_000))
+        except ContractError as exc:
+            outcomes.append((str(exc), exc.gas_used))  # type: ignore[attr-defined]
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+    assert "more than 8 different dict keys" in str(outcomes[0][0])

@@ -33,6 +33,7 @@ from tianfu.execution.costs import (
     sort_gas,
     str_bytes,
 )
+from tianfu.execution.keys import store_key
 from tianfu.execution.limits import (
     MAX_INT_STR,
     MAX_RANGE,
@@ -41,7 +42,7 @@ from tianfu.execution.limits import (
     check_encoding,
     too_big,
 )
-from tianfu.execution.walk import WalkError, hashable_key, measure, units_gas
+from tianfu.execution.walk import WalkError, measure, units_gas
 
 if TYPE_CHECKING:
     from tianfu.execution.meter import Meter
@@ -220,7 +221,7 @@ class CheckedBuiltins:
             for pair in seq:
                 if type(pair) not in (tuple, list) or len(pair) != 2:
                     raise _fail(TypeError, "dict() takes a dict or pairs of (key, value)")
-                out[hashable_key(m, pair[0])] = pair[1]
+                out[store_key(m, pair[0])] = pair[1]
         out.update(kwargs)
         return out
 

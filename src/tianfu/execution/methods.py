@@ -40,6 +40,7 @@ from tianfu.execution.costs import (
     str_bytes,
     strip_gas,
 )
+from tianfu.execution.keys import store_key
 from tianfu.execution.limits import MAX_INT_BITS, MAX_SEQ_LEN, check_encoding, too_big
 from tianfu.execution.walk import hashable_key
 
@@ -381,7 +382,7 @@ def _c_key(rt: Runtime, d: Any, args: Args, kw: Kw) -> Args:
 
 def _c_setdefault(rt: Runtime, d: Any, args: Args, kw: Kw) -> Args:
     if args:
-        hashable_key(rt.m, args[0])
+        store_key(rt.m, args[0])
     rt.m.alloc(DICT_ENTRY_BYTES + SMALL_BYTES)
     return args
 

@@ -34,6 +34,7 @@ from tianfu.execution.costs import (
     seq_bytes,
     str_bytes,
 )
+from tianfu.execution.keys import store_key
 from tianfu.execution.limits import (  # noqa: F401 - re-exported: tests and tools read them here
     CALL_GAS,
     CTX_GAS,
@@ -290,6 +291,10 @@ class Runtime(CheckedOperators):
         """A subscript index or dict key that is not a str or int (see `instrument`)."""
         return hashable_key(self.m, k)
 
+    def skey(self, k: Any) -> Any:
+        """A key stored into a dict that is not a str or a small int (`keys.store_key`)."""
+        return store_key(self.m, k)
+
     def delitem(self, obj: Any, key: Any) -> None:
         """`del obj[key]` (the key already checked as a subscript index)."""
         if type(obj) is list:
@@ -394,6 +399,9 @@ class Runtime(CheckedOperators):
             "__tf_delitem": self.delitem,
             "__tf_getattr": self.getattr,
             "__tf_key": self.key,
+            "__tf_skey": self.skey,
+            "__tf_strtype": str,
+            "__tf_inttype": int,
             "__tf_star": self.star,
             "__tf_dstar": self.dstar,
             "__tf_exc": self.exc,

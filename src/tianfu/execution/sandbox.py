@@ -129,11 +129,14 @@ class CompiledContract:
                 _check_arity(fn, method, n)  # raises, with the message
         else:
             namespace = rt.module_globals(meter)
-            before, before_mem = meter.left, meter.mem
+            before, before_mem, counted = meter.left, meter.mem, _counted_keys(meter)
             exec(self.code, namespace)  # noqa: S102 - the instrumented, validated contract
-            held[0] = self.instances.adopt(
-                namespace, rt, before - meter.left, before_mem - meter.mem, self.methods
-            )
+            if _counted_keys(meter) == counted:
+                held[0] = self.instances.adopt(
+                    namespace, rt, before - meter.left, before_mem - meter.mem, self.methods
+                )
+            # else the top level counted dict keys (`keys.store_key`) that a call reusing
+            # the instance would not count: each call executes the module afresh.
             fn = entry_point(namespace, method)
             _check_arity(fn, method, n)
         result = fn(ContextProxy(ctx, rt), *args)
@@ -167,6 +170,12 @@ def _failure(meter: Meter, start: int, exc: BaseException) -> ContractError:
 
 
 _SCALARS = frozenset({type(None), bool, str, bytes})
+
+
+def _counted_keys(meter: Meter) -> int:
+    """How many dict keys the meter's transaction has counted (`keys.store_key`)."""
+    hashed = meter.hashed
+    return 0 if hashed is None else sum(map(len, hashed.values()))
 
 
 def _check_arity(fn: FunctionType, method: str, n: int) -> None:
