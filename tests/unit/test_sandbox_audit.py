@@ -351,3 +351,44 @@ def test_keys_a_module_counts_at_its_top_level_count_in_every_call() -> None:
             outcomes.append((str(exc), exc.gas_used))  # type: ignore[attr-defined]
     assert outcomes[0] == outcomes[1] == outcomes[2]
     assert "more than 8 different dict keys" in str(outcomes[0][0])
+
+
+# -- generator expressions nested deep ------------------------------------------------------------
+
+GENERATORS = """
+def chain(n):
+    g = [1, 2, 3]
+    for i in range(n):
+        g = (x + 1 for x in g)
+    return g
+
+def pull(ctx, n, how):
+    g = chain(n)
+    if how == "sum":
+        return sum(g)
+    if how == "in":
+        return 5 in g
+    if how == "unpack":
+        a, b, c = g
+        return a
+    return [x for x in g]
+
+@view
+def pull_view(ctx, n):
+    return sum(chain(n))
+"""
+
+
+def test_generators_nested_deep_fail_the_call_not_the_block(chain: AppChain) -> None:
+    """Each generator expression pulls from the one inside it through a Python frame: 3,000
+    nested (21,000 gas) raised RecursionError when iterated, and every node aborted the
+    block. A pull from a generator is now one level of call depth."""
+    chain.deploy("gens", GENERATORS)
+    user = chain.admin("org1")
+    for how in ("sum", "in", "unpack", "list"):
+        receipt = chain.call(user, "gens", "pull", 3000, how)
+        assert not receipt.ok and "maximum call depth of 64" in receipt.error, how
+    with pytest.raises(Exception, match="maximum call depth of 64"):
+        chain.query("gens", "pull_view", 3000)
+    assert chain.call(user, "gens", "pull", 60, "list").result == [61, 62, 63]
+    assert chain.query("gens", "pull_view", 10) == 36

@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins as _b
 import operator
 from collections.abc import Callable
+from types import GeneratorType
 from typing import Any
 
 from tianfu.execution import errors
@@ -75,7 +76,7 @@ _SHORT_SEARCH = 64
 def _gen(name: str, params: str, body: str) -> Any:
     """A helper made from `meter.charge_source` (the single definition of a charge)."""
     src = f"def {name}({params}):\n" + "".join(f"    {ln}\n" for ln in body.splitlines())
-    ns: dict[str, Any] = {}
+    ns: dict[str, Any] = {"GENERATOR": GeneratorType}
     exec(compile(src, f"<gas.{name}>", "exec"), ns)  # noqa: S102 - our own template
     return ns[name]
 
@@ -118,6 +119,25 @@ class Runtime(CheckedOperators):
         "iterate",
         f"self, obj, gas={LOOP_GAS}, mem=0",
         "m = self.m\n"
+        # A generator's next item runs its frame, which may pull from another generator,
+        # and so on: each pull from a generator is one level of call depth, so a chain of
+        # generator expressions stays as shallow as nested calls.
+        "if type(obj) is GENERATOR:\n"
+        "    while True:\n"
+        f"        if m.depth >= {MAX_CALL_DEPTH}:\n"
+        "            m.too_deep()\n"
+        "        m.depth += 1\n"
+        "        try:\n"
+        "            item = next(obj)\n"
+        "        except StopIteration:\n"
+        "            return\n"
+        "        finally:\n"
+        "            m.depth -= 1\n"
+        "        if mem:\n"
+        + _indent(charge_source("m", "gas", "mem", False), 12)
+        + "        else:\n"
+        + _indent(charge_source("m", "gas", None, False), 12)
+        + "        yield item\n"
         "if mem:\n"
         "    for item in obj:\n"
         + _indent(charge_source("m", "gas", "mem", False), 8)
