@@ -20,6 +20,9 @@ from tests.unit.test_sandbox import FakeContext, admin
 from tests.unit.test_sandbox_findings import call
 
 from tianfu.execution.contract_api import ContractError
+from tianfu.execution.meter import Meter
+from tianfu.execution.methods import bound_method
+from tianfu.execution.runtime import Runtime
 from tianfu.execution.sandbox import ContractRejected, compile_contract
 from tianfu.testing.appchain import AppChain
 
@@ -392,3 +395,50 @@ def test_generators_nested_deep_fail_the_call_not_the_block(chain: AppChain) -> 
         chain.query("gens", "pull_view", 3000)
     assert chain.call(user, "gens", "pull", 60, "list").result == [61, 62, 63]
     assert chain.query("gens", "pull_view", 10) == 36
+
+
+# -- a dict emptied by deletions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["del", "pop"])
+def test_a_dict_keeps_few_empty_slots_however_many_keys_are_deleted(how: str) -> None:
+    """A deleted key leaves an empty slot that every later loop over the dict steps over for
+    no gas: 99,999 keys deleted of 100,000, each `for k in d: break` stepped over all of
+    them (~65 us for ~4 gas, ~160x a plain loop's CPU per gas)."""
+    rt = Runtime(Meter(10_000_000))
+    d = {i: i for i in range(10_000)}
+    full = sys.getsizeof(d)
+    pop = bound_method(rt, d, "pop")
+    for i in range(9_990):
+        if how == "del":
+            rt.delitem(d, i)
+        else:
+            pop(i)
+    assert list(d.items()) == [(i, i) for i in range(9_990, 10_000)]
+    assert sys.getsizeof(d) < full // 10  # compacted: not 9,990 empty slots
+
+
+DELETES = """
+def f(ctx, n):
+    d = {}
+    for i in range(n):
+        d[str(i)] = i
+    for i in range(0, n, 2):
+        del d[str(i)]
+    for i in range(1, n, 4):
+        d.pop(str(i))
+    d["new"] = -1
+    return [len(d), list(d.items())[:3], [k for k in d][-2:], sum(d.values())]
+"""
+
+
+def test_deleting_many_keys_keeps_the_order_and_the_answers() -> None:
+    n = 1000
+    d = {str(i): i for i in range(n)}
+    for i in range(0, n, 2):
+        del d[str(i)]
+    for i in range(1, n, 4):
+        d.pop(str(i))
+    d["new"] = -1
+    expected = [len(d), list(d.items())[:3], list(d)[-2:], sum(d.values())]
+    assert call(DELETES, n)[:2] == ("ok", expected)

@@ -16,6 +16,13 @@ only, and is equal for any two keys whose real hashes are equal whatever the see
 `MAX_SAME_HASH` different keys under one shadow hash fail the call. A text key, a bool,
 None, bytes and an integer within `INJECTIVE` (which Python hashes to itself) pass as they
 are, with no work.
+
+A key deleted from a dict leaves an empty slot behind, which every later iteration of the
+dict steps over (and `for k in d: break` steps over all those before the first live key) for
+no gas: a dict emptied but for one key made each loop over it cost as much as the emptied
+ones. So `deleted` counts the keys deleted from each dict in a transaction, and after
+`MAX_DUMMIES` of them compacts the dict in place (same keys, same order), charged by its
+length: a loop over a dict never steps over more than `MAX_DUMMIES` empty slots.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import zlib
 from typing import Any
 
 from tianfu.execution.contract_api import ContractError
-from tianfu.execution.costs import DICT_ENTRY_BYTES, SLOT_BYTES
+from tianfu.execution.costs import DICT_ENTRY_BYTES, SLOT_BYTES, items_gas
 from tianfu.execution.meter import Meter
 from tianfu.execution.walk import hashable_key
 
@@ -33,6 +40,7 @@ from tianfu.execution.walk import hashable_key
 INJECTIVE = (1 << 61) - 2
 MAX_SAME_HASH = 8  # different counted keys per shadow hash in one transaction
 _SEEN_BYTES = DICT_ENTRY_BYTES + 2 * SLOT_BYTES  # a shadow hash's entry, one key's slot
+MAX_DUMMIES = 64  # keys deleted from one dict before it is compacted
 
 
 def store_key(meter: Meter, k: Any) -> Any:
@@ -85,3 +93,24 @@ def _count(meter: Meter, key: Any, shadow: Any) -> None:
         )
     meter.alloc(SLOT_BYTES)
     keys.append(key)
+
+
+def deleted(meter: Meter, d: dict[Any, Any]) -> None:
+    """A key was just deleted from `d`: count it, and compact `d` in place after
+    `MAX_DUMMIES` deletions (see the module docstring)."""
+    table = meter.dummies
+    if table is None:
+        table = meter.dummies = {}
+    entry = table.get(id(d))  # the table holds `d`: its id is not reused meanwhile
+    if entry is None:
+        meter.alloc(_SEEN_BYTES)
+        entry = table[id(d)] = [d, 0]
+    entry[1] += 1
+    if entry[1] > MAX_DUMMIES:
+        # Two passes over the live keys; the copy is freed at once and the dict's own table
+        # only shrinks, so no memory is counted.
+        meter.charge(1 + 2 * items_gas(len(d)))
+        live = d.copy()
+        d.clear()
+        d.update(live)
+        entry[1] = 0

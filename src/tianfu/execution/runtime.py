@@ -35,7 +35,7 @@ from tianfu.execution.costs import (
     seq_bytes,
     str_bytes,
 )
-from tianfu.execution.keys import store_key
+from tianfu.execution.keys import deleted, store_key
 from tianfu.execution.limits import (  # noqa: F401 - re-exported: tests and tools read them here
     CALL_GAS,
     CTX_GAS,
@@ -317,9 +317,12 @@ class Runtime(CheckedOperators):
 
     def delitem(self, obj: Any, key: Any) -> None:
         """`del obj[key]` (the key already checked as a subscript index)."""
-        if type(obj) is list:
+        t = type(obj)
+        if t is list:
             self.m.charge(items_gas(len(obj)))
         del obj[key]
+        if t is dict:
+            deleted(self.m, obj)
 
     def slice(self, obj: Any, lo: Any, hi: Any, step: Any) -> Any:
         t = type(obj)
