@@ -33,14 +33,16 @@ from tianfu.execution.costs import (
     sort_gas,
     str_bytes,
 )
+from tianfu.execution.keys import store_key
 from tianfu.execution.limits import (
     MAX_INT_STR,
     MAX_RANGE,
     MAX_SEQ_LEN,
+    MAX_WALK_DEPTH,
     check_encoding,
     too_big,
 )
-from tianfu.execution.walk import hashable_key, measure, units_gas
+from tianfu.execution.walk import WalkError, measure, units_gas
 
 if TYPE_CHECKING:
     from tianfu.execution.meter import Meter
@@ -81,6 +83,31 @@ def compare_units(m: Meter, keys: list[Any] | tuple[Any, ...]) -> int:
         if u > worst:
             worst = u
     return worst
+
+
+def _spec_units(m: Meter, spec: tuple[Any, ...]) -> int:
+    """The items of the tuple `spec` of `isinstance` and of every tuple in it, with
+    repetition. Raises `WalkError` past `MAX_WALK_DEPTH` levels, and out of gas as soon as
+    the walk would take more than the gas left."""
+    budget = max(m.left, 0) * _SPEC_ITEMS_PER_GAS + _SPEC_ITEMS_PER_GAS
+    units = 0
+    stack = [(spec, 0)]
+    while stack:
+        x, depth = stack.pop()
+        if depth >= MAX_WALK_DEPTH:
+            raise WalkError(
+                f"isinstance() takes a tuple of types nested at most {MAX_WALK_DEPTH} levels"
+            )
+        units += len(x)
+        if units > budget:
+            m.charge(m.left + 1)  # more work than the gas left: out of gas
+        stack.extend((item, depth + 1) for item in x if type(item) is tuple)
+    return units
+
+
+# Items of an `isinstance` tuple walked and mapped per gas: a tuple of up to three types is
+# covered by `BUILTIN_GAS`, as when the source names them (`isinstance(x, (int, str))`).
+_SPEC_ITEMS_PER_GAS = 4
 
 
 class CheckedBuiltins:
@@ -194,7 +221,7 @@ class CheckedBuiltins:
             for pair in seq:
                 if type(pair) not in (tuple, list) or len(pair) != 2:
                     raise _fail(TypeError, "dict() takes a dict or pairs of (key, value)")
-                out[hashable_key(m, pair[0])] = pair[1]
+                out[store_key(m, pair[0])] = pair[1]
         out.update(kwargs)
         return out
 
@@ -302,10 +329,15 @@ class CheckedBuiltins:
         return all(self.iterate(x))  # type: ignore[attr-defined, no-any-return]
 
     def b_isinstance(self, obj: Any, spec: Any) -> bool:
+        """`isinstance` with the wrappers of the top level of `spec` mapped to the types
+        they stand for. A tuple `spec` is walked first, charged by every item with
+        repetition and refused nested deeper than `MAX_WALK_DEPTH`: Python hashes and
+        tests nested tuples by C recursion, and tests every item of every one."""
         self.m.charge(BUILTIN_GAS)
         types = self._types
-        if isinstance(spec, tuple):
-            spec = tuple(types.get(s, s) for s in spec)
+        if type(spec) is tuple:
+            self.m.charge(_spec_units(self.m, spec) // _SPEC_ITEMS_PER_GAS)
+            spec = tuple(s if type(s) is tuple else types.get(s, s) for s in spec)
         else:
             spec = types.get(spec, spec)
         return isinstance(obj, spec)

@@ -38,6 +38,7 @@ from tianfu.execution.costs import (
     seq_bytes,
     static_gas,
 )
+from tianfu.execution.keys import INJECTIVE
 from tianfu.execution.meter import charge_source
 
 HELPER_PREFIX = "__tf_"
@@ -394,8 +395,32 @@ class Instrumenter(ast.NodeTransformer):
                 none = _const(None)
                 return _call("slice", node.value, s.lower or none, s.upper or none, s.step or none)
             return node
-        node.slice = self._key(node.slice)
+        store = isinstance(node.ctx, ast.Store)
+        node.slice = self._store_key(node.slice) if store else self._key(node.slice)
         return node
+
+    def _store_key(self, index: ast.expr) -> ast.expr:
+        """A key stored into a dict (or an index assigned to): a str, or an int that no
+        other int shares a hash with, as it is; anything else through `Runtime.skey`
+        (`tianfu.execution.keys`)."""
+        if isinstance(index, ast.Constant) and (
+            type(index.value) is str
+            or (type(index.value) is int and -INJECTIVE <= index.value <= INJECTIVE)
+        ):
+            return index
+        if isinstance(index, ast.Name):
+            k = index.id
+            test = ast.parse(
+                f"__tf_type({k}) is __tf_strtype or "
+                f"__tf_type({k}) is __tf_inttype and {-INJECTIVE} <= {k} <= {INJECTIVE}",
+                mode="eval",
+            ).body
+            return ast.IfExp(
+                test=test,
+                body=ast.Name(id=k, ctx=ast.Load()),
+                orelse=_call("skey", ast.Name(id=k, ctx=ast.Load())),
+            )
+        return _call("skey", index)
 
     def visit_Delete(self, node: ast.Delete) -> list[ast.stmt]:
         """`del x[i]` moves every later item of a list: `Runtime.delitem`, charged by the
@@ -417,7 +442,7 @@ class Instrumenter(ast.NodeTransformer):
 
     def visit_Dict(self, node: ast.Dict) -> ast.Dict:
         self.generic_visit(node)
-        node.keys = [None if k is None else self._key(k) for k in node.keys]
+        node.keys = [None if k is None else self._store_key(k) for k in node.keys]
         node.values = [
             _call("dstar", v) if k is None else v
             for k, v in zip(node.keys, node.values, strict=True)
@@ -426,7 +451,7 @@ class Instrumenter(ast.NodeTransformer):
 
     def visit_DictComp(self, node: ast.DictComp) -> ast.DictComp:
         self.generic_visit(node)
-        node.key = self._key(node.key)
+        node.key = self._store_key(node.key)
         return node
 
     def visit_Starred(self, node: ast.Starred) -> ast.Starred:

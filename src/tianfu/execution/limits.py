@@ -7,6 +7,7 @@ gas lifts. See docs/adr/0005-contract-sandbox.md for the figures.
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any
 
 from tianfu.execution.contract_api import ContractError
@@ -41,6 +42,24 @@ MAX_RECEIPT_BYTES = MAX_TX_RECEIPT_BYTES
 MAX_TX_WRITE_BYTES = 4 << 20  # keys and values written by one transaction
 SEQ = (str, bytes, list, tuple)
 TEXT_ENCODINGS = frozenset({"utf-8", "utf8", "ascii", "latin-1", "latin1"})
+
+# Python refuses decimal conversions (`str(int)`, `int(str)`, reprs) past a per-process
+# number of digits that the host sets (PYTHONINTMAXSTRDIGITS, `-X int_max_str_digits`):
+# a node started with a lower one would fail a contract's conversion that the others do.
+# The sandbox's integers take at most ~1,240 digits (`MAX_INT_BITS`, `MAX_INT_STR`), so the
+# process keeps at least CPython's default limit, above all of them.
+INT_STR_DIGITS = 4300
+
+
+def require_int_digits() -> None:
+    """Raise the process's limit on decimal conversions to `INT_STR_DIGITS` if the host set
+    it lower (0, no limit, stays)."""
+    limit = sys.get_int_max_str_digits()
+    if 0 < limit < INT_STR_DIGITS:
+        sys.set_int_max_str_digits(INT_STR_DIGITS)
+
+
+require_int_digits()
 
 _ADDRESS_RE = re.compile(r" at 0x[0-9a-fA-F]+")
 

@@ -57,7 +57,7 @@ def _method(name: str, params: str, body: str) -> Any:
 class Meter:
     """Gas and memory left, and the contract call depth, of one transaction or query."""
 
-    __slots__ = ("limit", "left", "mem", "depth")
+    __slots__ = ("limit", "left", "mem", "depth", "hashed", "dummies")
 
     def __init__(self, limit: int, memory: int = MAX_TX_MEMORY) -> None:
         if type(limit) is not int or limit < 0:
@@ -66,6 +66,10 @@ class Meter:
         self.left = limit
         self.mem = memory
         self.depth = 0
+        # Dict keys that can share a hash, stored by this transaction (`keys.store_key`).
+        self.hashed: dict[int, list[Any]] | None = None
+        # Dicts this transaction deleted keys from, by id (`keys.deleted`).
+        self.dummies: dict[int, list[Any]] | None = None
 
     @property
     def used(self) -> int:

@@ -40,6 +40,7 @@ from tianfu.execution.costs import (
     str_bytes,
     strip_gas,
 )
+from tianfu.execution.keys import deleted, store_key
 from tianfu.execution.limits import MAX_INT_BITS, MAX_SEQ_LEN, check_encoding, too_big
 from tianfu.execution.walk import hashable_key
 
@@ -381,7 +382,7 @@ def _c_key(rt: Runtime, d: Any, args: Args, kw: Kw) -> Args:
 
 def _c_setdefault(rt: Runtime, d: Any, args: Args, kw: Kw) -> Args:
     if args:
-        hashable_key(rt.m, args[0])
+        store_key(rt.m, args[0])
     rt.m.alloc(DICT_ENTRY_BYTES + SMALL_BYTES)
     return args
 
@@ -503,7 +504,12 @@ def bound_method(rt: Runtime, obj: Any, name: str) -> Callable[..., Any]:
     t = type(obj)
     cost = _COSTS[t][name]
     rt.m.alloc(ITER_BYTES)
-    method = _sort_of(rt, obj) if name == "sort" else getattr(obj, name)
+    if name == "sort":
+        method = _sort_of(rt, obj)
+    elif t is dict and name == "pop":
+        method = _pop_of(rt, obj)
+    else:
+        method = getattr(obj, name)
     qualified = f"{t.__name__}.{name}()"
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -515,6 +521,20 @@ def bound_method(rt: Runtime, obj: Any, name: str) -> Callable[..., Any]:
             raise _method_error(qualified, name, exc) from None
 
     return call
+
+
+def _pop_of(rt: Runtime, d: dict[Any, Any]) -> Callable[..., Any]:
+    """`d.pop`, counting a deleted key (`keys.deleted`)."""
+    pop = d.pop
+
+    def dict_pop(*args: Any) -> Any:
+        size = len(d)
+        value = pop(*args)
+        if len(d) < size:
+            deleted(rt.m, d)
+        return value
+
+    return dict_pop
 
 
 def _sort_of(rt: Runtime, lst: list[Any]) -> Callable[..., None]:

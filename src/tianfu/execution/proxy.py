@@ -13,13 +13,15 @@ from typing import Any
 from tianfu.execution import errors
 from tianfu.execution.context import CallContext
 from tianfu.execution.contract_api import Caller, ContractError
-from tianfu.execution.costs import CTX_GAS
+from tianfu.execution.costs import CTX_GAS, bytes_gas, str_bytes
 from tianfu.execution.limits import MAX_EVENT_NAME
 from tianfu.execution.runtime import Runtime, hot_host
 from tianfu.execution.walk import TEXT_BYTES_PER_UNIT, copy_value, units_gas
 from tianfu.types.values import MAX_INT, MIN_INT, ValueTypeError, check_value
 
 _SCALARS = frozenset({type(None), bool, str, bytes})  # immutable: a copy is the value itself
+_ROLE_CHARS = 64  # a role this short is covered by `CTX_GAS`
+_REPR_CHARS = 10  # the most characters `repr` writes for one ('\U000e0001')
 
 
 class SenderView:
@@ -181,13 +183,28 @@ class ContextProxy:
             rt = self._rt
             raise errors.own(ContractError, rt.text(message)[:1000])
 
+    # A role is text: any other value is refused before the host sees it (the host hashes
+    # the role, which for a deeply nested tuple is a C recursion, and prints its repr when it
+    # is lacked). Text longer than an ordinary role is charged by its length (its hash and
+    # that repr); an ordinary role's gas is `CTX_GAS`.
     def require_role(self, role: str) -> None:
-        self._rt.m.charge(CTX_GAS)
+        self._role(role, "require_role")
         self._ctx.require_role(role)
 
     def has_role(self, role: str) -> bool:
-        self._rt.m.charge(CTX_GAS)
+        self._role(role, "has_role")
         return bool(self._ctx.has_role(role))
+
+    def _role(self, role: Any, what: str) -> None:
+        m = self._rt.m
+        if type(role) is not str:
+            m.charge(CTX_GAS)
+            raise ContractError(f"ctx.{what}() takes a role as a str, not {type(role).__name__}")
+        n = len(role)
+        if n > _ROLE_CHARS:  # a repr writes up to 10 characters per character
+            m.charge_alloc(CTX_GAS + bytes_gas(n * _REPR_CHARS), str_bytes(n * _REPR_CHARS))
+        else:
+            m.charge(CTX_GAS)
 
     def sha256(self, data: bytes | str) -> str:
         self._rt.m.charge(CTX_GAS)

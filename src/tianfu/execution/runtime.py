@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins as _b
 import operator
 from collections.abc import Callable
+from types import GeneratorType
 from typing import Any
 
 from tianfu.execution import errors
@@ -34,6 +35,7 @@ from tianfu.execution.costs import (
     seq_bytes,
     str_bytes,
 )
+from tianfu.execution.keys import deleted, store_key
 from tianfu.execution.limits import (  # noqa: F401 - re-exported: tests and tools read them here
     CALL_GAS,
     CTX_GAS,
@@ -74,7 +76,7 @@ _SHORT_SEARCH = 64
 def _gen(name: str, params: str, body: str) -> Any:
     """A helper made from `meter.charge_source` (the single definition of a charge)."""
     src = f"def {name}({params}):\n" + "".join(f"    {ln}\n" for ln in body.splitlines())
-    ns: dict[str, Any] = {}
+    ns: dict[str, Any] = {"GENERATOR": GeneratorType}
     exec(compile(src, f"<gas.{name}>", "exec"), ns)  # noqa: S102 - our own template
     return ns[name]
 
@@ -117,6 +119,25 @@ class Runtime(CheckedOperators):
         "iterate",
         f"self, obj, gas={LOOP_GAS}, mem=0",
         "m = self.m\n"
+        # A generator's next item runs its frame, which may pull from another generator,
+        # and so on: each pull from a generator is one level of call depth, so a chain of
+        # generator expressions stays as shallow as nested calls.
+        "if type(obj) is GENERATOR:\n"
+        "    while True:\n"
+        f"        if m.depth >= {MAX_CALL_DEPTH}:\n"
+        "            m.too_deep()\n"
+        "        m.depth += 1\n"
+        "        try:\n"
+        "            item = next(obj)\n"
+        "        except StopIteration:\n"
+        "            return\n"
+        "        finally:\n"
+        "            m.depth -= 1\n"
+        "        if mem:\n"
+        + _indent(charge_source("m", "gas", "mem", False), 12)
+        + "        else:\n"
+        + _indent(charge_source("m", "gas", None, False), 12)
+        + "        yield item\n"
         "if mem:\n"
         "    for item in obj:\n"
         + _indent(charge_source("m", "gas", "mem", False), 8)
@@ -290,11 +311,18 @@ class Runtime(CheckedOperators):
         """A subscript index or dict key that is not a str or int (see `instrument`)."""
         return hashable_key(self.m, k)
 
+    def skey(self, k: Any) -> Any:
+        """A key stored into a dict that is not a str or a small int (`keys.store_key`)."""
+        return store_key(self.m, k)
+
     def delitem(self, obj: Any, key: Any) -> None:
         """`del obj[key]` (the key already checked as a subscript index)."""
-        if type(obj) is list:
+        t = type(obj)
+        if t is list:
             self.m.charge(items_gas(len(obj)))
         del obj[key]
+        if t is dict:
+            deleted(self.m, obj)
 
     def slice(self, obj: Any, lo: Any, hi: Any, step: Any) -> Any:
         t = type(obj)
@@ -394,6 +422,9 @@ class Runtime(CheckedOperators):
             "__tf_delitem": self.delitem,
             "__tf_getattr": self.getattr,
             "__tf_key": self.key,
+            "__tf_skey": self.skey,
+            "__tf_strtype": str,
+            "__tf_inttype": int,
             "__tf_star": self.star,
             "__tf_dstar": self.dstar,
             "__tf_exc": self.exc,

@@ -129,11 +129,14 @@ class CompiledContract:
                 _check_arity(fn, method, n)  # raises, with the message
         else:
             namespace = rt.module_globals(meter)
-            before, before_mem = meter.left, meter.mem
+            before, before_mem, counted = meter.left, meter.mem, _counted_keys(meter)
             exec(self.code, namespace)  # noqa: S102 - the instrumented, validated contract
-            held[0] = self.instances.adopt(
-                namespace, rt, before - meter.left, before_mem - meter.mem, self.methods
-            )
+            if _counted_keys(meter) == counted:
+                held[0] = self.instances.adopt(
+                    namespace, rt, before - meter.left, before_mem - meter.mem, self.methods
+                )
+            # else the top level counted dict keys (`keys.store_key`) that a call reusing
+            # the instance would not count: each call executes the module afresh.
             fn = entry_point(namespace, method)
             _check_arity(fn, method, n)
         result = fn(ContextProxy(ctx, rt), *args)
@@ -167,6 +170,12 @@ def _failure(meter: Meter, start: int, exc: BaseException) -> ContractError:
 
 
 _SCALARS = frozenset({type(None), bool, str, bytes})
+
+
+def _counted_keys(meter: Meter) -> int:
+    """How many dict keys the meter's transaction has counted (`keys.store_key`)."""
+    hashed = meter.hashed
+    return 0 if hashed is None else sum(map(len, hashed.values()))
 
 
 def _check_arity(fn: FunctionType, method: str, n: int) -> None:
@@ -203,6 +212,34 @@ _COMPILE_LOCK = threading.Lock()
 
 @functools.lru_cache(maxsize=128)
 def _compile(source: str, max_source_bytes: int) -> CompiledContract:
+    return _on_fresh_stack(_build, source, max_source_bytes)
+
+
+def _on_fresh_stack(fn: Any, *args: Any) -> Any:
+    """`fn(*args)` in a new thread, whose stack is empty: parsing, validating and
+    instrumenting recurse as deep as the source is nested, and where Python's recursion
+    limit stops them depends on how deep the caller's stack already is (a block's build,
+    its re-execution, catch-up and a query call from different depths). From a fresh
+    stack, the same source gives the same answer, or the same `ContractRejected`, on every
+    node and every path."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, fn(*args)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread as is
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="tianfu-compile", daemon=True)
+    worker.start()
+    worker.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
+def _build(source: str, max_source_bytes: int) -> CompiledContract:
     try:
         raw = source.encode()
     except UnicodeEncodeError:
