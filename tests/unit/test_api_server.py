@@ -6,6 +6,7 @@ WebSocket and keep-alive connections are not cut by the read deadlines."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from tianfu.api.app import create_app
+from tianfu.api.limits import DEFAULT_STREAMS_PER_CLIENT
 from tianfu.api.server import MAX_HEAD_BYTES, make_server
 from tianfu.codec import encode
 from tianfu.testing.appchain import AppChain
@@ -287,3 +289,29 @@ def test_a_forwarded_for_header_does_not_change_the_client_address() -> None:
     finally:
         server.should_exit = True
         thread.join(WAIT_S)
+
+
+def test_event_streams_past_the_limit_are_answered_429(served: Served) -> None:
+    """On the real server a WebSocket handshake past the per-client stream limit gets a plain
+    HTTP 429 answer with `{"error": ...}`; a closed stream frees its slot."""
+    pytest.importorskip("websockets")
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{served.port}/v1/events"
+    with contextlib.ExitStack() as streams:
+        for _ in range(DEFAULT_STREAMS_PER_CLIENT):
+            streams.enter_context(connect(url, open_timeout=WAIT_S))
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, open_timeout=WAIT_S)
+        answer = refused.value.response
+        assert answer.status_code == 429 and answer.headers["retry-after"] == "1"
+        assert "event streams open" in json.loads(answer.body)["error"]
+    deadline = time.monotonic() + WAIT_S
+    while True:  # the closed streams give their slots back
+        try:
+            with connect(url, open_timeout=WAIT_S):
+                break
+        except InvalidStatus:
+            assert time.monotonic() < deadline, "stream slots never given back"
+            time.sleep(0.05)

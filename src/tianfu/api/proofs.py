@@ -20,7 +20,7 @@ from fastapi import APIRouter, Path, Query, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from tianfu.api.limits import MAX_HEIGHT
+from tianfu.api.limits import MAX_HEIGHT, QueryGate
 from tianfu.api.models import (
     AbsenceDocument,
     ChainOut,
@@ -33,7 +33,7 @@ from tianfu.api.models import (
     ValidatorsDocument,
     documented,
 )
-from tianfu.api.streams import send_until_disconnect
+from tianfu.api.streams import opened, send_until_disconnect
 from tianfu.codec import encode
 from tianfu.proofs.build import (
     DEFAULT_HISTORY_LIMIT,
@@ -135,8 +135,9 @@ def block_batch(
     }
 
 
-def proofs_router(service: Any) -> APIRouter:
-    """The routes above over `service.proof_builder()` (a `ProofBuilder`)."""
+def proofs_router(service: Any, streams: QueryGate) -> APIRouter:
+    """The routes above over `service.proof_builder()` (a `ProofBuilder`); the block event
+    streams open through `streams`."""
     router = APIRouter()
 
     def route(
@@ -252,21 +253,23 @@ def proofs_router(service: Any) -> APIRouter:
         `to` (default: forever): {height, header, certificate, receipts, events}. The
         receipts (hex of their canonical bytes) hash to the header's receipts root, so a
         client can check that `events` are all of the block's (matching) events."""
-        await ws.accept()
-        start = from_ if from_ is not None else int(service.status().get("height", 0)) + 1
+        async with opened(ws, streams) as accepted:
+            if not accepted:
+                return
+            start = from_ if from_ is not None else int(service.status().get("height", 0)) + 1
 
-        async def pump() -> None:
-            h = start
-            while to is None or h <= to:
-                batch = await anyio.to_thread.run_sync(block_batch, service, h, contract, name)
-                if batch is None:
-                    await anyio.sleep(POLL_S)
-                    continue
-                await ws.send_json(batch)
-                h += 1
+            async def pump() -> None:
+                h = start
+                while to is None or h <= to:
+                    batch = await anyio.to_thread.run_sync(block_batch, service, h, contract, name)
+                    if batch is None:
+                        await anyio.sleep(POLL_S)
+                        continue
+                    await ws.send_json(batch)
+                    h += 1
 
-        await send_until_disconnect(ws, pump)
-        with contextlib.suppress(Exception):
-            await ws.close(code=1000)
+            await send_until_disconnect(ws, pump)
+            with contextlib.suppress(Exception):
+                await ws.close(code=1000)
 
     return router
