@@ -80,7 +80,7 @@ def create_app(
     app.state.stream_gate = QueryGate(streams, streams_per_client, what="event streams open")
     app.include_router(read_router(service, app.state.query_gate, app.state.stream_gate))
     app.include_router(
-        proofs_router(service, app.state.stream_gate)
+        proofs_router(service, app.state.query_gate, app.state.stream_gate)
     )  # proof documents (tianfu.api.proofs)
     app.include_router(private_router(service, app.state.query_gate))  # tianfu.api.private
     return app
