@@ -23,7 +23,8 @@ class TxDuplicate(TxRejected):
 
 
 class TxQuotaExceeded(TxRejected):
-    """Open profile: the signing account's gas quota is used up for now (HTTP 429)."""
+    """The signer's share is used up for now (HTTP 429): its pending transactions fill its
+    share of the mempool, or (open profile) its account's gas quota is spent."""
 
 
 class NotFound(LookupError):

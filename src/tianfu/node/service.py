@@ -27,7 +27,7 @@ from tianfu.execution.executor import TxInvalid
 from tianfu.execution.refusals import QuotaExceeded
 from tianfu.ledger import Ledger
 from tianfu.ledger.proofs import ledger_proofs
-from tianfu.mempool import Mempool, MempoolFull
+from tianfu.mempool import Mempool, MempoolFull, SenderFull
 from tianfu.proofs.build import ProofBuilder
 from tianfu.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
 
@@ -192,7 +192,7 @@ class NodeService:
             try:
                 check_tx(tx, next_height, time_ms, reader)
                 add(tx)  # raises nothing else: h is not pending (checked above)
-            except QuotaExceeded as exc:
+            except (QuotaExceeded, SenderFull) as exc:  # this signer's share is used up
                 self.m_rejected.inc()
                 out.append(TxQuotaExceeded(str(exc)))
                 continue
