@@ -31,7 +31,7 @@ WAIT_S = 60.0  # deadline for anything the test waits for (generous: busy machin
 
 
 class Served:
-    def __init__(self, chain: AppChain) -> None:
+    def __init__(self, chain: AppChain, max_connections: int | None = None) -> None:
         self.chain = chain
         self.port = free_port()
         self.server = make_server(
@@ -40,6 +40,7 @@ class Served:
             self.port,
             head_timeout_s=HEAD_S,
             body_timeout_s=BODY_S,
+            max_connections=max_connections,
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -315,3 +316,34 @@ def test_event_streams_past_the_limit_are_answered_429(served: Served) -> None:
         except InvalidStatus:
             assert time.monotonic() < deadline, "stream slots never given back"
             time.sleep(0.05)
+
+
+def test_connections_past_the_limit_are_answered_429_and_closed(tmp_path: Path) -> None:
+    """A crowd of idle connections holds at most `max_connections` of the node's file
+    descriptors: one more is answered 429 and closed at once; a closed one frees its place,
+    and a WebSocket leaves the count when upgraded."""
+    pytest.importorskip("websockets")
+    from websockets.sync.client import connect
+
+    chain = AppChain(tmp_path)
+    with Served(chain, max_connections=3) as served:
+        with connect(f"ws://127.0.0.1:{served.port}/v1/events", open_timeout=WAIT_S):
+            idle = [served.connect() for _ in range(3)]
+            extra = served.connect()
+            answer = _read_until_closed(extra)
+            assert answer.startswith(b"HTTP/1.1 429 ")
+            assert b"too many connections open at once (at most 3)" in answer
+            idle.pop().close()
+            deadline = time.monotonic() + WAIT_S
+            while True:  # the closed connection's place is given back
+                try:
+                    r = httpx.get(served.url + "/v1/status", timeout=WAIT_S)
+                except httpx.TransportError:
+                    r = None
+                if r is not None and r.status_code == 200:
+                    break
+                assert time.monotonic() < deadline, "the connection's place never came back"
+                time.sleep(0.05)
+            for s in idle:
+                s.close()
+    chain.close()
