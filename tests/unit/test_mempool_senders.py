@@ -75,11 +75,36 @@ def test_a_flooding_sender_is_answered_429_and_others_still_get_in(tmp_path) -> 
             assert [post(chain.tx("put", f"k{i}", i)).status_code for i in range(2)] == [202] * 2
             flood = post(chain.tx("put", "k2", 2))
             assert flood.status_code == 429, flood.text
+            assert flood.json()["code"] == "mempool_full"
             assert "this signer's maximum" in flood.json()["error"]
             assert post(chain.tx("put", "b", 1, who=other)).status_code == 202
             assert len(chain.service.mempool) == 3
             chain.commit_pending()  # committed: the sender's share comes back
             assert len(chain.service.mempool) == 0
             assert post(chain.tx("put", "k3", 3)).status_code == 202
+    finally:
+        chain.close()
+
+
+def test_a_full_mempool_answers_429_to_submit_and_batch(tmp_path) -> None:
+    """No room in the pool is "retry later" (429, code `mempool_full`), never a refusal of
+    the transaction itself (400), on the single and the batch route alike."""
+    chain = KvChain(tmp_path, auto_commit=False)
+    try:
+        chain.service.mempool.max_txs = 1
+        with TestClient(create_app(chain.service)) as api:
+            first, second = chain.tx("put", "a", 1), chain.tx("put", "b", 2)
+            raw = {"content-type": "application/octet-stream"}
+            assert api.post("/v1/txs", content=encode(first), headers=raw).status_code == 202
+            r = api.post("/v1/txs", content=encode(second), headers=raw)
+            assert r.status_code == 429 and r.json()["code"] == "mempool_full", r.text
+            assert "mempool is full" in r.json()["error"]
+            r = api.post("/v1/txs/batch", content=encode([encode(second)]), headers=raw)
+            assert r.status_code == 200, r.text
+            [result] = r.json()["results"]
+            assert result["status"] == "rejected" and result["code"] == 429, result
+            assert "mempool is full" in result["error"]
+            chain.commit_pending()
+            assert api.post("/v1/txs", content=encode(second), headers=raw).status_code == 202
     finally:
         chain.close()

@@ -23,8 +23,12 @@ class TxDuplicate(TxRejected):
 
 
 class TxQuotaExceeded(TxRejected):
-    """The signer's share is used up for now (HTTP 429): its pending transactions fill its
-    share of the mempool, or (open profile) its account's gas quota is spent."""
+    """Open profile: the signing account's gas quota is used up for now (HTTP 429)."""
+
+
+class TxBusy(TxRejected):
+    """The mempool has no room now (HTTP 429): it is full, or holds its maximum of the
+    signer's transactions; the same transaction may be sent again later."""
 
 
 class NotFound(LookupError):

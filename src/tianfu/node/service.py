@@ -16,6 +16,7 @@ from tianfu.api.service import (
     NotFound,
     QueryFailed,
     StateRead,
+    TxBusy,
     TxDuplicate,
     TxQuotaExceeded,
     TxRecord,
@@ -27,7 +28,7 @@ from tianfu.execution.executor import TxInvalid
 from tianfu.execution.refusals import QuotaExceeded
 from tianfu.ledger import Ledger
 from tianfu.ledger.proofs import ledger_proofs
-from tianfu.mempool import Mempool, MempoolFull, SenderFull
+from tianfu.mempool import Mempool, MempoolFull
 from tianfu.proofs.build import ProofBuilder
 from tianfu.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
 
@@ -192,11 +193,15 @@ class NodeService:
             try:
                 check_tx(tx, next_height, time_ms, reader)
                 add(tx)  # raises nothing else: h is not pending (checked above)
-            except (QuotaExceeded, SenderFull) as exc:  # this signer's share is used up
+            except QuotaExceeded as exc:
                 self.m_rejected.inc()
                 out.append(TxQuotaExceeded(str(exc)))
                 continue
-            except (TxInvalid, ContractError, MempoolFull) as exc:
+            except MempoolFull as exc:  # no room now (for this signer): retry later
+                self.m_rejected.inc()
+                out.append(TxBusy(str(exc)))
+                continue
+            except (TxInvalid, ContractError) as exc:
                 self.m_rejected.inc()
                 out.append(TxRejected(str(exc)))
                 continue
