@@ -1,17 +1,24 @@
 """Unit tests: one signer's share of the mempool is bounded (transactions and bytes), so a
 flood from one sender cannot fill the pool and lock every other sender out; the share comes
-back as its transactions are committed or expire."""
+back as its transactions are committed or expire. No room is 429, and a large batch is
+admitted without holding the event loop for all of it."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.unit.kvchain import KvChain
 
 from tianfu.api.app import create_app
+from tianfu.api.service import TxRejected
 from tianfu.codec import encode
+from tianfu.crypto import sign_tx
 from tianfu.crypto.keys import generate_keypair
+from tianfu.identity.certs import create_ca, issue_cert
 from tianfu.mempool import Mempool, MempoolFull, SenderFull
+from tianfu.node.service import ADMIT_CHUNK
 from tianfu.types import Transaction, TxBody
 
 ALICE, BOB = generate_keypair(), generate_keypair()
@@ -108,3 +115,57 @@ def test_a_full_mempool_answers_429_to_submit_and_batch(tmp_path) -> None:
             assert api.post("/v1/txs", content=encode(second), headers=raw).status_code == 202
     finally:
         chain.close()
+
+
+def test_a_large_batch_lets_the_event_loop_run_while_it_is_admitted(tmp_path) -> None:
+    """A batch from anyone (here 1,000 transactions with certificates no member CA issued,
+    the costliest to refuse: ~0.4 ms each) is admitted in chunks, and the event loop turns
+    between them, so votes and timers wait for a chunk, never for the whole batch."""
+    chain = KvChain(tmp_path, auto_commit=False)
+    ca_key, ca_cert = create_ca("org1")
+    key = generate_keypair()
+    cert = issue_cert(ca_key, ca_cert, "rogue", "member", key)
+    expiry = chain.height + 100
+    txs = [
+        sign_tx(
+            key,
+            TxBody(
+                1,
+                chain.chain_id,
+                key.scheme,
+                key.public_key,
+                n,
+                expiry,
+                "kv",
+                "put",
+                [f"r{n}", n],
+                cert,
+            ),
+        )
+        for n in range(1000)
+    ]
+
+    async def submit_while_ticking() -> tuple[list[object], int]:
+        turns, done = 0, False
+
+        async def ticker() -> None:
+            nonlocal turns
+            while not done:
+                turns += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        before = turns
+        outcomes = await chain.service.submit_many(txs)
+        during = turns - before
+        done = True
+        await task
+        return outcomes, during
+
+    try:
+        outcomes, turns = asyncio.run(submit_while_ticking())
+    finally:
+        chain.close()
+    assert all(isinstance(o, TxRejected) and "CA signature" in str(o) for o in outcomes)
+    assert turns >= -(-len(txs) // ADMIT_CHUNK) - 1  # one turn between two chunks
