@@ -5,6 +5,7 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 from tests.unit.kvchain import KvChain
 
 from tianfu.api.app import create_app
@@ -302,3 +303,30 @@ def test_websocket_events_are_filtered(api, chain):
     while chain.subscriber_count:  # disconnecting clients unsubscribe
         assert time.monotonic() < deadline
         time.sleep(0.005)
+
+
+@pytest.mark.timeout(120)
+def test_event_streams_are_bounded(chain):
+    """Each open stream costs the node a subscription and a send per event or block: past the
+    stream limits a WebSocket handshake is answered 429, and a closed stream frees its slot."""
+    app = create_app(chain.service, streams=2, streams_per_client=2)
+    gate = app.state.stream_gate
+    with TestClient(app) as api:
+        with api.websocket_connect("/v1/events"), api.websocket_connect("/v1/events/blocks"):
+            _wait_subscribers(chain, 1)
+            assert gate.running == 2
+            for path in ("/v1/events", "/v1/events/blocks?from=1"):
+                with pytest.raises(WebSocketDenialResponse) as refused:
+                    with api.websocket_connect(path):
+                        pass
+                assert refused.value.status_code == 429
+                assert "event streams open" in refused.value.json()["error"]
+            assert chain.subscriber_count == 1 and gate.refused == 2
+        deadline = time.monotonic() + 60
+        while gate.running or chain.subscriber_count:  # both streams gave their slot back
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        with api.websocket_connect("/v1/events?contract=kv") as ws:
+            _wait_subscribers(chain, 1)
+            chain.commit([make_tx(chain, args=["after", 1])])
+            assert ws.receive_json()["data"] == {"key": "after"}

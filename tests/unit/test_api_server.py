@@ -6,6 +6,7 @@ WebSocket and keep-alive connections are not cut by the read deadlines."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from tianfu.api.app import create_app
+from tianfu.api.limits import DEFAULT_STREAMS_PER_CLIENT
 from tianfu.api.server import MAX_HEAD_BYTES, make_server
 from tianfu.codec import encode
 from tianfu.testing.appchain import AppChain
@@ -29,7 +31,7 @@ WAIT_S = 60.0  # deadline for anything the test waits for (generous: busy machin
 
 
 class Served:
-    def __init__(self, chain: AppChain) -> None:
+    def __init__(self, chain: AppChain, max_connections: int | None = None) -> None:
         self.chain = chain
         self.port = free_port()
         self.server = make_server(
@@ -38,6 +40,7 @@ class Served:
             self.port,
             head_timeout_s=HEAD_S,
             body_timeout_s=BODY_S,
+            max_connections=max_connections,
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{self.port}"
@@ -287,3 +290,60 @@ def test_a_forwarded_for_header_does_not_change_the_client_address() -> None:
     finally:
         server.should_exit = True
         thread.join(WAIT_S)
+
+
+def test_event_streams_past_the_limit_are_answered_429(served: Served) -> None:
+    """On the real server a WebSocket handshake past the per-client stream limit gets a plain
+    HTTP 429 answer with `{"error": ...}`; a closed stream frees its slot."""
+    pytest.importorskip("websockets")
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{served.port}/v1/events"
+    with contextlib.ExitStack() as streams:
+        for _ in range(DEFAULT_STREAMS_PER_CLIENT):
+            streams.enter_context(connect(url, open_timeout=WAIT_S))
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, open_timeout=WAIT_S)
+        answer = refused.value.response
+        assert answer.status_code == 429 and answer.headers["retry-after"] == "1"
+        assert "event streams open" in json.loads(answer.body)["error"]
+    deadline = time.monotonic() + WAIT_S
+    while True:  # the closed streams give their slots back
+        try:
+            with connect(url, open_timeout=WAIT_S):
+                break
+        except InvalidStatus:
+            assert time.monotonic() < deadline, "stream slots never given back"
+            time.sleep(0.05)
+
+
+def test_connections_past_the_limit_are_answered_429_and_closed(tmp_path: Path) -> None:
+    """A crowd of idle connections holds at most `max_connections` of the node's file
+    descriptors: one more is answered 429 and closed at once; a closed one frees its place,
+    and a WebSocket leaves the count when upgraded."""
+    pytest.importorskip("websockets")
+    from websockets.sync.client import connect
+
+    chain = AppChain(tmp_path)
+    with Served(chain, max_connections=3) as served:
+        with connect(f"ws://127.0.0.1:{served.port}/v1/events", open_timeout=WAIT_S):
+            idle = [served.connect() for _ in range(3)]
+            extra = served.connect()
+            answer = _read_until_closed(extra)
+            assert answer.startswith(b"HTTP/1.1 429 ")
+            assert b"too many connections open at once (at most 3)" in answer
+            idle.pop().close()
+            deadline = time.monotonic() + WAIT_S
+            while True:  # the closed connection's place is given back
+                try:
+                    r = httpx.get(served.url + "/v1/status", timeout=WAIT_S)
+                except httpx.TransportError:
+                    r = None
+                if r is not None and r.status_code == 200:
+                    break
+                assert time.monotonic() < deadline, "the connection's place never came back"
+                time.sleep(0.05)
+            for s in idle:
+                s.close()
+    chain.close()

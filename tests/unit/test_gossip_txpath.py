@@ -18,7 +18,7 @@ from tianfu.crypto import sign_tx
 from tianfu.crypto.keys import generate_keypair
 from tianfu.crypto.signing import verify_tx
 from tianfu.mempool import Mempool
-from tianfu.mempool.gossip import KIND_TXS, TxBatch, TxGossip
+from tianfu.mempool.gossip import ADMIT_CHUNK, KIND_TXS, MAX_INBOX_TXS, TxBatch, TxGossip
 from tianfu.types import Transaction, TxBody, tx_hash
 from tianfu.types.tx import decode_tx
 from tianfu.types.values import ValueTypeError, check_value
@@ -274,3 +274,38 @@ def test_mempool_counts_the_encoded_size() -> None:
     assert not pool.add(decode_tx(encode(tx)))  # the same hash: already pending
     pool.remove([hash_domain("tianfu/tx/v1", encode(tx.body))])
     assert len(pool) == 0 and pool.size_bytes == 0
+
+
+def test_a_gossip_flood_is_admitted_a_chunk_per_turn_of_the_loop_and_bounded() -> None:
+    """Frames from many peers (on an open network: anonymous observers) go to one bounded
+    inbox that one task admits `ADMIT_CHUNK` transactions at a time: the event loop (votes,
+    timers) turns between two chunks, never waits for a whole frame or for every peer's
+    frames, and frames past the inbox are dropped rather than queued without bound."""
+    frame = encode(TxBatch([encode(Transaction(body("a", nonce=i), b"s")) for i in range(500)]))
+    calls: list[tuple[int, int]] = []  # (chunk size, loop turns seen so far)
+    turns = 0
+
+    def admit_many(ts: list[Transaction]) -> list[bool]:
+        calls.append((len(ts), turns))
+        return [False] * len(ts)
+
+    async def run() -> TxGossip:
+        nonlocal turns
+        g = TxGossip(Net(), lambda t: False, admit_many=admit_many)
+        frames = MAX_INBOX_TXS // 500 + 3
+        for peer in range(frames):  # all arrive before admission starts
+            g.handle(peer, KIND_TXS, frame)
+        assert calls == [] and g.dropped_busy == 3  # nothing admitted inside `handle`
+        deadline = time.monotonic() + 60
+        while len(calls) < (frames - 3) * -(-500 // ADMIT_CHUNK):
+            assert time.monotonic() < deadline, "the inbox was never admitted"
+            turns += 1
+            await asyncio.sleep(0)
+        return g
+
+    g = asyncio.run(run())
+    assert all(size <= ADMIT_CHUNK for size, _ in calls)
+    assert sum(size for size, _ in calls) == MAX_INBOX_TXS // 500 * 500
+    seen = [t for _, t in calls]
+    assert seen == sorted(set(seen))  # each chunk in a turn of its own
+    assert g.stats["refused"] == MAX_INBOX_TXS // 500 * 500 and g._inbox_txs == 0  # noqa: SLF001

@@ -4,8 +4,11 @@ and the ledger's refusal of a store in another state format."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from tests.unit.kvchain import KvChain
@@ -208,3 +211,52 @@ def test_the_document_size_limit_counts_utf8_bytes_not_characters(env):
         verify_document(text, chain.genesis)
     with pytest.raises(VerificationError, match="larger than"):
         verify_document(text.encode(), chain.genesis)
+
+
+def test_proof_documents_are_built_within_the_query_limits(tmp_path, monkeypatch):
+    """A proof document may read a thousand entries: it is built under the node's query
+    limits, so past them a request is refused with 429 at once instead of taking a worker
+    thread and the CPU; the slots come back when the documents are done."""
+    chain = KvChain(tmp_path)
+    chain.commit([chain.tx("put", "k", 1)])
+    building = threading.Semaphore(0)
+    release = threading.Event()
+    real = chain.service.proof_builder
+
+    class HeldBuilder:
+        def __init__(self) -> None:
+            self.builder = real()
+
+        def state_document(self, *args):
+            building.release()
+            release.wait(60)
+            return self.builder.state_document(*args)
+
+    monkeypatch.setattr(chain.service, "proof_builder", HeldBuilder)
+    app = create_app(chain.service, query_concurrency=2, query_concurrency_per_client=2)
+
+    async def flood() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as http:
+            held = [asyncio.create_task(http.get("/v1/proofs/state/kv/k")) for _ in range(2)]
+            for _ in held:
+                assert await asyncio.to_thread(building.acquire, True, 60)
+            try:
+                refused = await asyncio.wait_for(http.get("/v1/proofs/state/kv/k"), 30)
+                assert refused.status_code == 429, refused.text
+                assert "queries running" in refused.json()["error"]
+                many = {"reads": [{"contract": "kv", "key": "k"}]}
+                refused = await asyncio.wait_for(http.post("/v1/proofs/state", json=many), 30)
+                assert refused.status_code == 429
+            finally:
+                release.set()
+            assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200]
+            again = await http.get("/v1/proofs/state/kv/k")
+            assert again.status_code == 200 and again.json()["kind"] == "state"
+
+    try:
+        asyncio.run(flood())
+    finally:
+        release.set()
+        chain.close()
+    assert app.state.query_gate.running == 0 and app.state.query_gate.refused == 2

@@ -20,6 +20,8 @@ from tianfu.api.errors import ApiError, install_error_handlers
 from tianfu.api.limits import (
     DEFAULT_QUERY_CONCURRENCY,
     DEFAULT_QUERY_CONCURRENCY_PER_CLIENT,
+    DEFAULT_STREAMS,
+    DEFAULT_STREAMS_PER_CLIENT,
     MAX_WAIT_S,
     BodyLimit,
     BodyLimits,
@@ -49,12 +51,15 @@ def create_app(
     *,
     query_concurrency: int = DEFAULT_QUERY_CONCURRENCY,
     query_concurrency_per_client: int = DEFAULT_QUERY_CONCURRENCY_PER_CLIENT,
+    streams: int = DEFAULT_STREAMS,
+    streams_per_client: int = DEFAULT_STREAMS_PER_CLIENT,
     lean_submit: bool = True,
 ) -> FastAPI:
     """The application serving `service`.
 
     `query_concurrency` / `query_concurrency_per_client`: contract queries running at once
-    (`QueryGate`). `lean_submit=False` binds the submission routes through FastAPI only
+    (`QueryGate`). `streams` / `streams_per_client`: event streams (WebSockets) open at
+    once, refused with 429 beyond (`tianfu.api.streams.opened`). `lean_submit=False` binds the submission routes through FastAPI only
     (the same implementation, slower; `tianfu.api.submit`)."""
     app = FastAPI(
         title="Tianfu Chain node API",
@@ -72,7 +77,10 @@ def create_app(
     app.add_middleware(BodyLimit, limits=BodyLimits(limit))
     app.state.query_gate = QueryGate(query_concurrency, query_concurrency_per_client)
     add_submit_routes(app.router, Submitter(service, limit), lean=lean_submit)
-    app.include_router(read_router(service, app.state.query_gate))
-    app.include_router(proofs_router(service))  # proof documents (tianfu.api.proofs)
+    app.state.stream_gate = QueryGate(streams, streams_per_client, what="event streams open")
+    app.include_router(read_router(service, app.state.query_gate, app.state.stream_gate))
+    app.include_router(
+        proofs_router(service, app.state.query_gate, app.state.stream_gate)
+    )  # proof documents (tianfu.api.proofs)
     app.include_router(private_router(service, app.state.query_gate))  # tianfu.api.private
     return app

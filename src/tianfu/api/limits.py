@@ -6,6 +6,9 @@ A body larger than its route's limit is refused with 413 and the connection is c
 its Content-Length before a byte of it is read, and otherwise (chunked) as soon as the bytes
 read pass the limit, so an oversized body is never held in memory. The limit is the node's
 `max_body_bytes`, except for the JSON forms of the submission routes, whose hex doubles it.
+
+Event streams (WebSockets) are bounded like queries, by a gate of their own: each one holds a
+subscription and is sent every matching event or block, so their number is what they cost.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ MAX_HEIGHT = (1 << 63) - 1  # heights, page sizes: what the store's integers hol
 MAX_WAIT_S = 120.0  # longest wait for a commit a request may ask for
 DEFAULT_QUERY_CONCURRENCY = 4  # contract queries running at once, all clients together
 DEFAULT_QUERY_CONCURRENCY_PER_CLIENT = 2  # ... and from one client address
+DEFAULT_STREAMS = 64  # event streams (WebSockets) open at once, all clients together
+DEFAULT_STREAMS_PER_CLIENT = 8  # ... and from one client address
 
 
 class BodyTooLarge(HTTPException):
@@ -149,6 +154,9 @@ class QueryGate:
     client address; a query beyond either is refused with 429 at once (never queued), so
     unauthenticated queries cannot take the node's CPU from block production.
 
+    `what` names what is counted in the refusal ("queries running", or "event streams
+    open" for the gate of the WebSocket streams, whose slot is held while a stream is open).
+
     Used on the event loop only (no lock): a slot is taken and released there, and the
     query itself runs in a worker thread while its slot is held."""
 
@@ -156,11 +164,13 @@ class QueryGate:
         self,
         total: int = DEFAULT_QUERY_CONCURRENCY,
         per_client: int = DEFAULT_QUERY_CONCURRENCY_PER_CLIENT,
+        what: str = "queries running",
     ) -> None:
         if total < 1 or per_client < 1:
-            raise ValueError("query concurrency limits must be at least 1")
+            raise ValueError("concurrency limits must be at least 1")
         self.total = total
         self.per_client = per_client
+        self.what = what
         self.running = 0
         self.by_client: dict[str, int] = {}
         self.refused = 0
@@ -173,7 +183,7 @@ class QueryGate:
             who = "this node" if self.running >= self.total else "your address"
             raise ApiError(
                 429,
-                f"too many queries running at once for {who} (at most {self.total} in all, "
+                f"too many {self.what} at once for {who} (at most {self.total} in all, "
                 f"{self.per_client} per client); retry later",
                 headers={"retry-after": "1"},
             )

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Path, Query, WebSocket
+from fastapi import APIRouter, Path, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from tianfu.api.limits import MAX_HEIGHT
+from tianfu.api.limits import MAX_HEIGHT, QueryGate, client_address
 from tianfu.api.models import (
     AbsenceDocument,
     ChainOut,
@@ -33,7 +33,7 @@ from tianfu.api.models import (
     ValidatorsDocument,
     documented,
 )
-from tianfu.api.streams import send_until_disconnect
+from tianfu.api.streams import opened, send_until_disconnect
 from tianfu.codec import encode
 from tianfu.proofs.build import (
     DEFAULT_HISTORY_LIMIT,
@@ -93,10 +93,11 @@ def _hash(text: str) -> bytes:
     return value
 
 
-def _answer(build: Any) -> Any:
-    """Run a builder call; map its refusals to 4xx answers."""
+def _answer(build: Callable[[], Any]) -> JSONResponse:
+    """Run a builder call and render its answer (so that a large document is encoded where it
+    was built, off the event loop); map its refusals to 4xx answers."""
     try:
-        return build()
+        return JSONResponse(build())
     except Committed as exc:
         return _error(409, str(exc))
     except ProofUnavailable as exc:
@@ -135,9 +136,16 @@ def block_batch(
     }
 
 
-def proofs_router(service: Any) -> APIRouter:
-    """The routes above over `service.proof_builder()` (a `ProofBuilder`)."""
+def proofs_router(service: Any, gate: QueryGate, streams: QueryGate) -> APIRouter:
+    """The routes above over `service.proof_builder()` (a `ProofBuilder`). A document is
+    built in a worker thread under `gate` (as contract queries are: one may read a thousand
+    entries or a chain of validator changes); the block event streams open through
+    `streams`."""
     router = APIRouter()
+
+    async def answer(request: Request, build: Callable[[], Any]) -> JSONResponse:
+        with gate.slot(client_address(request.scope)):
+            return await anyio.to_thread.run_sync(_answer, build)
 
     def route(
         path: str, model: type[BaseModel], *errors: int, tag: str = "proofs"
@@ -153,24 +161,35 @@ def proofs_router(service: Any) -> APIRouter:
         return result
 
     @route("/v1/proofs/validators", ValidatorsDocument)
-    def validators_proof(height: ProvenHeight = None, mode: str = SEQUENTIAL) -> Any:
+    async def validators_proof(
+        request: Request, height: ProvenHeight = None, mode: str = SEQUENTIAL
+    ) -> Any:
         """The validator set that signs block `height` (latest when omitted), proven from the
         genesis by the chain of every change."""
-        return _answer(lambda: builder().validators_document(height, _mode(mode)))
+        return await answer(request, lambda: builder().validators_document(height, _mode(mode)))
 
     @route("/v1/proofs/orgs", OrgsDocument)
-    def orgs_proof(height: ProvenHeight = None, mode: str = SEQUENTIAL) -> Any:
+    async def orgs_proof(
+        request: Request, height: ProvenHeight = None, mode: str = SEQUENTIAL
+    ) -> Any:
         """The `/v1/orgs` answer at `height` (latest when omitted), proven: the governance
         entries it reads, in one certified state, with the validator chain."""
-        return _answer(lambda: builder().consortium_document("orgs", height, _mode(mode)))
+        return await answer(
+            request, lambda: builder().consortium_document("orgs", height, _mode(mode))
+        )
 
     @route("/v1/proofs/contracts", ContractsDocument)
-    def contracts_proof(height: ProvenHeight = None, mode: str = SEQUENTIAL) -> Any:
+    async def contracts_proof(
+        request: Request, height: ProvenHeight = None, mode: str = SEQUENTIAL
+    ) -> Any:
         """The `/v1/contracts` answer at `height` (latest when omitted), proven likewise."""
-        return _answer(lambda: builder().consortium_document("contracts", height, _mode(mode)))
+        return await answer(
+            request, lambda: builder().consortium_document("contracts", height, _mode(mode))
+        )
 
     @route("/v1/proofs/chain", ChainOut)
-    def validator_chain(
+    async def validator_chain(
+        request: Request,
         height: int = Query(..., ge=1),
         after: int = Query(0, ge=0, description="the last change the client already trusts"),
         mode: str = SEQUENTIAL,
@@ -184,36 +203,48 @@ def proofs_router(service: Any) -> APIRouter:
             chain = b.validator_chain(height, after=after, mode=_mode(mode))
             return {"height": height, "after": after, "links": encode(chain).hex()}
 
-        return _answer(links)
+        return await answer(request, links)
 
     @route("/v1/proofs/state/{contract}/{key:path}", StateDocument)
-    def state_proof(
-        contract: str, key: str, height: ProvenHeight = None, mode: str = SEQUENTIAL
+    async def state_proof(
+        request: Request,
+        contract: str,
+        key: str,
+        height: ProvenHeight = None,
+        mode: str = SEQUENTIAL,
     ) -> Any:
         """A state entry (or its absence) at `height`, as a self-contained proof document."""
-        return _answer(
-            lambda: builder().state_document([(_contract(contract), key)], height, _mode(mode))
+        return await answer(
+            request,
+            lambda: builder().state_document([(_contract(contract), key)], height, _mode(mode)),
         )
 
     @router.post("/v1/proofs/state", tags=["proofs"], **documented(StateDocument, 400, 404))
-    def state_proofs(req: StateProofRequest) -> Any:
+    async def state_proofs(request: Request, req: StateProofRequest) -> Any:
         """Several state entries at one height, in one proof document."""
         reads = [(r.contract, r.key) for r in req.reads]
-        return _answer(lambda: builder().state_document(reads, req.height, _mode(req.mode)))
+        return await answer(
+            request, lambda: builder().state_document(reads, req.height, _mode(req.mode))
+        )
 
     @route("/v1/txs/{tx_hash}/proof", TxDocument, tag="transactions")
-    def tx_proof(tx_hash: str, mode: str = SEQUENTIAL) -> Any:
+    async def tx_proof(request: Request, tx_hash: str, mode: str = SEQUENTIAL) -> Any:
         """A committed transaction and its receipt, with both Merkle paths, the certified
         header and the validator chain: a self-contained proof document."""
-        return _answer(lambda: builder().tx_document(_hash(tx_hash), _mode(mode)))
+        return await answer(request, lambda: builder().tx_document(_hash(tx_hash), _mode(mode)))
 
     @route("/v1/proofs/absence/{tx_hash}", AbsenceDocument, 409)
-    def absence_proof(tx_hash: str, height: ProvenHeight = None, mode: str = SEQUENTIAL) -> Any:
+    async def absence_proof(
+        request: Request, tx_hash: str, height: ProvenHeight = None, mode: str = SEQUENTIAL
+    ) -> Any:
         """Proof that a transaction was not committed up to `height` (409 if it was)."""
-        return _answer(lambda: builder().absence_document(_hash(tx_hash), height, _mode(mode)))
+        return await answer(
+            request, lambda: builder().absence_document(_hash(tx_hash), height, _mode(mode))
+        )
 
     @route("/v1/proofs/history/{contract}/{key:path}", HistoryDocument)
-    def history_proof(
+    async def history_proof(
+        request: Request,
         contract: str,
         key: str,
         height: ProvenHeight = None,
@@ -226,7 +257,9 @@ def proofs_router(service: Any) -> APIRouter:
     ) -> Any:
         """Every version of a state entry up to `height`, newest first, each proven in the
         block that wrote it, linked so that none can be left out."""
-        return _answer(lambda: builder().history_document(_contract(contract), key, height, limit))
+        return await answer(
+            request, lambda: builder().history_document(_contract(contract), key, height, limit)
+        )
 
     @router.get("/v1/blocks/{height}/events", tags=["blocks"], **documented(EventBatchOut, 404))
     def block_events_batch(
@@ -252,21 +285,23 @@ def proofs_router(service: Any) -> APIRouter:
         `to` (default: forever): {height, header, certificate, receipts, events}. The
         receipts (hex of their canonical bytes) hash to the header's receipts root, so a
         client can check that `events` are all of the block's (matching) events."""
-        await ws.accept()
-        start = from_ if from_ is not None else int(service.status().get("height", 0)) + 1
+        async with opened(ws, streams) as accepted:
+            if not accepted:
+                return
+            start = from_ if from_ is not None else int(service.status().get("height", 0)) + 1
 
-        async def pump() -> None:
-            h = start
-            while to is None or h <= to:
-                batch = await anyio.to_thread.run_sync(block_batch, service, h, contract, name)
-                if batch is None:
-                    await anyio.sleep(POLL_S)
-                    continue
-                await ws.send_json(batch)
-                h += 1
+            async def pump() -> None:
+                h = start
+                while to is None or h <= to:
+                    batch = await anyio.to_thread.run_sync(block_batch, service, h, contract, name)
+                    if batch is None:
+                        await anyio.sleep(POLL_S)
+                        continue
+                    await ws.send_json(batch)
+                    h += 1
 
-        await send_until_disconnect(ws, pump)
-        with contextlib.suppress(Exception):
-            await ws.close(code=1000)
+            await send_until_disconnect(ws, pump)
+            with contextlib.suppress(Exception):
+                await ws.close(code=1000)
 
     return router

@@ -44,7 +44,7 @@ from tianfu.api.render import (
     render_state,
 )
 from tianfu.api.service import ChainService, NotFound
-from tianfu.api.streams import send_until_disconnect
+from tianfu.api.streams import opened, send_until_disconnect
 from tianfu.codec import encode
 from tianfu.types import ValueTypeError, check_value
 from tianfu.types.genesis import decode_genesis
@@ -96,8 +96,9 @@ def parse_query(body: bytes) -> QueryRequest:
     return req
 
 
-def read_router(service: ChainService, gate: QueryGate) -> APIRouter:
-    """The read routes over `service`; contract executions pass through `gate`."""
+def read_router(service: ChainService, gate: QueryGate, streams: QueryGate) -> APIRouter:
+    """The read routes over `service`; contract executions pass through `gate`, event
+    streams through `streams`."""
     router = APIRouter()
 
     async def run_query(request: Request, contract: str, method: str, args: list[Any]) -> Any:
@@ -190,29 +191,37 @@ def read_router(service: ChainService, gate: QueryGate) -> APIRouter:
 
     @router.websocket("/v1/events")
     async def events(ws: WebSocket, contract: str | None = None, name: str | None = None) -> None:
-        await ws.accept()
-        stream = service.subscribe()
-        ended = False
-
-        async def pump() -> None:
-            nonlocal ended
-            async for ev in stream:
-                if contract and ev.event.contract != contract:
-                    continue
-                if name and ev.event.name != name:
-                    continue
-                await ws.send_json(render_committed_event(ev))
-            ended = True  # the stream ended: node shutting down, or this consumer was dropped
-
-        try:
-            await send_until_disconnect(ws, pump)
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-                    await aclose()
-        if ended:
-            with contextlib.suppress(Exception):
-                await ws.close(code=1000)
+        async with opened(ws, streams) as accepted:
+            if accepted:
+                await _send_events(ws, service, contract, name)
 
     return router
+
+
+async def _send_events(
+    ws: WebSocket, service: ChainService, contract: str | None, name: str | None
+) -> None:
+    """Send `ws` the committed events (of `contract`, named `name`) until either side ends."""
+    stream = service.subscribe()
+    ended = False
+
+    async def pump() -> None:
+        nonlocal ended
+        async for ev in stream:
+            if contract and ev.event.contract != contract:
+                continue
+            if name and ev.event.name != name:
+                continue
+            await ws.send_json(render_committed_event(ev))
+        ended = True  # the stream ended: node shutting down, or this consumer was dropped
+
+    try:
+        await send_until_disconnect(ws, pump)
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await aclose()
+    if ended:
+        with contextlib.suppress(Exception):
+            await ws.close(code=1000)

@@ -124,11 +124,13 @@ def render_committed_event(ev: CommittedEvent) -> dict[str, Any]:
 
 def refusal(exc: Exception) -> tuple[int, dict[str, Any]]:
     """Status and body for a transaction the node refused (TxDuplicate: 409, an account over
-    its quota: 429, else 400)."""
-    from tianfu.api.service import TxDuplicate, TxQuotaExceeded
+    its quota or no room in the mempool: 429, else 400)."""
+    from tianfu.api.service import TxBusy, TxDuplicate, TxQuotaExceeded
 
     if isinstance(exc, TxDuplicate):
         return 409, {"error": f"duplicate transaction: {exc}"}
+    if isinstance(exc, TxBusy):
+        return 429, {"error": f"transaction refused for now: {exc}", "code": "mempool_full"}
     if isinstance(exc, TxQuotaExceeded):
         return 429, {"error": f"transaction rejected: {exc}", "code": "quota_exceeded"}
     return 400, {"error": f"transaction rejected: {exc}"}

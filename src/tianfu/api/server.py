@@ -15,12 +15,19 @@ A request that misses its deadline is answered `408 {"error": ...}` when nothing
 answered yet, and its connection is closed. A request head is at most `MAX_HEAD_BYTES`
 (request line and headers, counted as they arrive): a longer one is answered `431` and its
 connection closed. Bodies are bounded per route by `tianfu.api.limits.BodyLimit`.
+
+At most `max_connections` HTTP connections are open at once (by default half of the
+process's file-descriptor limit, at most `MAX_CONNECTIONS`), so that a crowd of idle or slow
+clients cannot take the descriptors the node's peers and store need: a connection beyond is
+answered `429 {"error": ...}` and closed at once. A connection upgraded to a WebSocket leaves
+the count (the streams have their own limit, `tianfu.api.streams`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import resource
 from typing import Any
 
 import uvicorn
@@ -30,6 +37,7 @@ DEFAULT_HEAD_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 30.0
 KEEP_ALIVE_TIMEOUT_S = 5
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers of one request
+MAX_CONNECTIONS = 1024  # HTTP connections open at once, at most (see default_max_connections)
 
 _HEAD = "head"
 _BODY = "body"
@@ -47,6 +55,25 @@ def _refusal(status: bytes, message: str) -> bytes:
     )
 
 
+def default_max_connections() -> int:
+    """Half the process's soft file-descriptor limit, at most `MAX_CONNECTIONS`."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return MAX_CONNECTIONS
+    return max(1, min(MAX_CONNECTIONS, soft // 2))
+
+
+class Connections:
+    """The number of open HTTP connections of one server, and its limit."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("the connection limit must be at least 1")
+        self.limit = limit
+        self.open = 0
+        self.refused = 0
+
+
 class DeadlineProtocol(HttpToolsProtocol):
     """Uvicorn's httptools protocol with the deadlines and the head bound of the module
     docstring.
@@ -58,6 +85,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     head_timeout_s = DEFAULT_HEAD_TIMEOUT_S
     body_timeout_s = DEFAULT_BODY_TIMEOUT_S
     max_head_bytes = MAX_HEAD_BYTES
+    connection_count = Connections(MAX_CONNECTIONS)  # each server's class has its own
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,9 +97,19 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._head_items = 0  # bytes of the head's URL and complete headers
         self._head_reads = 0  # bytes of the reads that fell wholly inside the head
         self._upgraded = False
+        self._counted = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        count = self.connection_count
+        count.open += 1
+        self._counted = True
+        if count.open > count.limit:
+            count.refused += 1
+            message = f"too many connections open at once (at most {count.limit}); retry later"
+            transport.write(_refusal(b"429 Too Many Requests", message))
+            transport.close()
+            return
         self._enter(_HEAD)
 
     def data_received(self, data: bytes) -> None:
@@ -115,6 +153,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def handle_websocket_upgrade(self) -> None:
         self._upgraded = True  # the WebSocket protocol takes the connection over
+        self._uncount()
         self._enter(None)
         super().handle_websocket_upgrade()
 
@@ -125,8 +164,14 @@ class DeadlineProtocol(HttpToolsProtocol):
             super().send_400_response(msg)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._uncount()
         self._enter(None)
         super().connection_lost(exc)
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.connection_count.open -= 1
 
     def _count_head(self, size: int) -> None:
         self._head_items += size
@@ -179,13 +224,20 @@ def make_server(
     *,
     head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S,
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    max_connections: int | None = None,
     log_level: str = "warning",
 ) -> uvicorn.Server:
-    """The Uvicorn server for a node's API `app` on `host:port` (`await server.serve()`)."""
+    """The Uvicorn server for a node's API `app` on `host:port` (`await server.serve()`);
+    `max_connections` defaults to `default_max_connections()`."""
+    limit = default_max_connections() if max_connections is None else max_connections
     protocol = type(
         "NodeHttpProtocol",
         (DeadlineProtocol,),
-        {"head_timeout_s": head_timeout_s, "body_timeout_s": body_timeout_s},
+        {
+            "head_timeout_s": head_timeout_s,
+            "body_timeout_s": body_timeout_s,
+            "connection_count": Connections(limit),
+        },
     )
     config = uvicorn.Config(
         app,

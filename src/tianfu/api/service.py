@@ -26,6 +26,11 @@ class TxQuotaExceeded(TxRejected):
     """Open profile: the signing account's gas quota is used up for now (HTTP 429)."""
 
 
+class TxBusy(TxRejected):
+    """The mempool has no room now (HTTP 429): it is full, or holds its maximum of the
+    signer's transactions; the same transaction may be sent again later."""
+
+
 class NotFound(LookupError):
     """No such block, transaction, contract or method (HTTP 404)."""
 

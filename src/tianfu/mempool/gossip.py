@@ -1,10 +1,20 @@
 """Transaction gossip: batch newly admitted transactions into KIND_TXS frames for peers, and
-admit the transactions peers send (each checked like one from the API)."""
+admit the transactions peers send (each checked like one from the API).
+
+Admitting costs a signature check per transaction, and about 0.4 ms more for a certificate
+no member CA issued, all on the event loop that also carries the votes. So on a running loop
+the transactions received go to one bounded inbox for all peers, which one task admits
+`ADMIT_CHUNK` at a time with a turn of the loop in between: however many peers (on an open
+network, anonymous observers) send, the loop waits for at most one chunk, and a frame that
+does not fit in the inbox is dropped (`dropped_busy`) — the transactions are still in the
+mempools of the nodes that admitted them first.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -19,6 +29,8 @@ log = logging.getLogger(__name__)
 KIND_TXS = 1  # == tianfu.p2p.protocol.KIND_TXS
 MAX_BATCH_TXS = 2000
 MAX_BATCH_BYTES = 8 << 20
+ADMIT_CHUNK = 64  # received transactions admitted between two turns of the event loop
+MAX_INBOX_TXS = 4 * MAX_BATCH_TXS  # received transactions waiting to be admitted
 
 
 class TxBatch(msgspec.Struct, array_like=True, frozen=True):
@@ -43,6 +55,10 @@ class TxGossip:
         self._pending_bytes = 0
         self._scheduled = False
         self.stats = {"sent": 0, "received": 0, "admitted": 0, "refused": 0, "malformed": 0}
+        self._inbox: deque[list[Transaction]] = deque()
+        self._inbox_txs = 0
+        self._admitting: asyncio.Task[None] | None = None
+        self.dropped_busy = 0  # frames dropped because the inbox was full
 
     def publish(self, tx: Transaction) -> None:
         """Queue a transaction admitted locally (from the API) for the next batch."""
@@ -79,6 +95,35 @@ class TxGossip:
                 txs.append(decode_tx(raw))
             except CodecError:
                 self.stats["malformed"] += 1
+        if not txs:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop to share: admit at once
+            self._admit(txs)
+            return
+        if self._inbox_txs + len(txs) > MAX_INBOX_TXS:
+            self.dropped_busy += 1
+            return
+        self._inbox.append(txs)
+        self._inbox_txs += len(txs)
+        if self._admitting is None:
+            self._admitting = loop.create_task(self._drain(), name="tx-gossip-admission")
+
+    async def _drain(self) -> None:
+        """Admit the inbox, a chunk at a time, until it is empty."""
+        try:
+            while self._inbox:
+                txs = self._inbox.popleft()
+                for start in range(0, len(txs), ADMIT_CHUNK):
+                    chunk = txs[start : start + ADMIT_CHUNK]
+                    self._inbox_txs -= len(chunk)
+                    self._admit(chunk)
+                    await asyncio.sleep(0)
+        finally:
+            self._admitting = None
+
+    def _admit(self, txs: list[Transaction]) -> None:
         if self.admit_many is not None:
             verdicts = self.admit_many(txs)
         else:

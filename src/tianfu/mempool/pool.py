@@ -1,4 +1,5 @@
-"""A bounded, de-duplicating, first-come-first-served pool of admitted transactions."""
+"""A bounded, de-duplicating, first-come-first-served pool of admitted transactions, with a
+share of it per sender."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from collections.abc import Iterable
 
 from tianfu.types import Transaction
 
+DEFAULT_SENDER_TXS = 10_000  # pending transactions of one signing key
+DEFAULT_SENDER_BYTES = 32 << 20  # ... and their bytes
+
 
 class MempoolFull(Exception):
     """The pool holds its maximum number of transactions or bytes."""
+
+
+class SenderFull(MempoolFull):
+    """The pool holds its maximum number of transactions or bytes of this transaction's
+    signer (so that one sender cannot fill the pool and lock every other sender out)."""
 
 
 class Mempool:
@@ -20,13 +29,25 @@ class Mempool:
     `evict_expired` cost what it evicts, not a scan of the whole pool, at every block. The
     heap may hold expiries whose bucket is gone (dropped lazily); it is rebuilt when those
     outnumber the live ones, so its size stays within twice the pool's plus a constant.
+
+    One signer (`tx.body.signer`) may have at most `max_sender_txs` transactions and
+    `max_sender_bytes` bytes pending (`SenderFull` beyond).
     """
 
-    def __init__(self, max_txs: int = 50_000, max_bytes: int = 128 << 20) -> None:
+    def __init__(
+        self,
+        max_txs: int = 50_000,
+        max_bytes: int = 128 << 20,
+        max_sender_txs: int = DEFAULT_SENDER_TXS,
+        max_sender_bytes: int = DEFAULT_SENDER_BYTES,
+    ) -> None:
         self.max_txs = max_txs
         self.max_bytes = max_bytes
+        self.max_sender_txs = max_sender_txs
+        self.max_sender_bytes = max_sender_bytes
         self._txs: OrderedDict[bytes, tuple[Transaction, int]] = OrderedDict()
         self._bytes = 0
+        self._senders: dict[bytes, list[int]] = {}  # signer -> [pending txs, their bytes]
         self._by_expiry: dict[int, dict[bytes, None]] = {}  # expiry -> hashes, in order
         self._expiries: list[int] = []  # heap of expiries (some maybe without a bucket)
 
@@ -56,6 +77,18 @@ class Mempool:
             raise MempoolFull(
                 f"mempool is full ({len(self._txs)} transactions, {self._bytes} bytes)"
             )
+        signer = tx.body.signer
+        share = self._senders.get(signer)
+        count, used = share if share is not None else (0, 0)
+        if count >= self.max_sender_txs or used + size > self.max_sender_bytes:
+            raise SenderFull(
+                f"mempool holds this signer's maximum ({count} transactions, {used} bytes "
+                "pending); retry when some are committed"
+            )
+        if share is None:
+            share = self._senders[signer] = [0, 0]
+        share[0] += 1
+        share[1] += size
         self._txs[h] = (tx, size)
         self._bytes += size
         expiry = tx.body.expiry
@@ -89,6 +122,7 @@ class Mempool:
             entry = txs.pop(h, None)
             if entry is not None:
                 self._bytes -= entry[1]
+                self._release(entry)
                 expiry = entry[0].body.expiry
                 bucket = by_expiry[expiry]
                 del bucket[h]
@@ -106,5 +140,17 @@ class Mempool:
                 stale.extend(bucket)
         txs = self._txs
         for h in stale:
-            self._bytes -= txs.pop(h)[1]
+            entry = txs.pop(h)
+            self._bytes -= entry[1]
+            self._release(entry)
         return stale
+
+    def _release(self, entry: tuple[Transaction, int]) -> None:
+        """Give a removed transaction's share back to its signer."""
+        signer = entry[0].body.signer
+        share = self._senders[signer]
+        if share[0] == 1:
+            del self._senders[signer]
+        else:
+            share[0] -= 1
+            share[1] -= entry[1]
