@@ -77,7 +77,15 @@ from tianfu.consensus.privval import STEP_PROPOSAL, FilePrivValidator
 from tianfu.consensus.signguard import SignGuard
 from tianfu.consensus.signing import Signer
 from tianfu.consensus.timeline import HeightTimeline
-from tianfu.consensus.wal import ConsensusWAL, WalProposal, entry_event, entry_to_log, kept
+from tianfu.consensus.wal import (
+    ConsensusWAL,
+    EndHeight,
+    WalEntry,
+    WalProposal,
+    entry_event,
+    entry_to_log,
+    kept,
+)
 from tianfu.types import (
     PREVOTE,
     CommitCertificate,
@@ -183,6 +191,9 @@ class ConsensusDriver(Generic[E]):
         )
         self._apply_params(self.params)
         self.replayed = 0
+        # WAL entries of heights above the store's (a store that lost blocks this node
+        # decided): replayed when consensus reaches their height
+        self._wal_ahead: dict[int, list[WalEntry]] = {}
         self.failed: BaseException | None = None
         self._evidence: deque[Any] = deque(maxlen=max_evidence)
         self.inbox: EventInbox[Queued] = EventInbox(max_inbound)
@@ -326,16 +337,26 @@ class ConsensusDriver(Generic[E]):
             check_heights=self.double_sign_check_heights,
         )
         await self._feed(Start(), INTERNAL)
-        _, records = self.wal.records()
-        for entry in records:
-            if entry.height != self.core.height:
-                continue
-            self.replayed += 1
-            await self._feed(entry_event(entry), REPLAY)
+        # Every entry of the heights from h on, not only those after the last marker: a
+        # store behind its WAL (blocks lost after they were decided) decides them again
+        # from the proposals and votes logged then, as the signer refuses to sign there.
+        for entry in self.wal.all_entries():
+            if not isinstance(entry, EndHeight) and entry.height >= h:
+                self._wal_ahead.setdefault(entry.height, []).append(entry)
+        for ev in self._replay_events(h):
+            await self._feed(*ev)
         self._tasks = [
             asyncio.create_task(self._consume(), name="consensus-loop"),
             asyncio.create_task(self._gossip_loop(), name="consensus-gossip"),
         ]
+
+    def _replay_events(self, height: int) -> list[tuple[Event, str]]:
+        """The logged entries of `height` to replay (once), as events; drops older ones."""
+        for h in [h for h in self._wal_ahead if h < height]:
+            del self._wal_ahead[h]
+        entries = self._wal_ahead.pop(height, [])
+        self.replayed += len(entries)
+        return [(entry_event(e), REPLAY) for e in entries]
 
     async def run(self) -> None:
         """Start and run until stopped; raises `DriverError` if the driver fails."""
@@ -415,6 +436,8 @@ class ConsensusDriver(Generic[E]):
         self.stats["jumps"] += 1
         log.info("block sync reached height %d: consensus continues at %d", height, height + 1)
         await self._feed(Start(), INTERNAL)
+        for ev in self._replay_events(height + 1):
+            await self._feed(*ev)
 
     async def _feed(self, event: Event, origin: str) -> None:
         queue: deque[tuple[Event, str]] = deque([(event, origin)])
@@ -614,4 +637,5 @@ class ConsensusDriver(Generic[E]):
         if line:
             log.info("consensus timeline: %s", line)
         self.timeline.begin(now)
-        return [(a.committed(self.ledger.validator_set(a.height + 1)), INTERNAL)]
+        committed = (a.committed(self.ledger.validator_set(a.height + 1)), INTERNAL)
+        return [committed, *self._replay_events(a.height + 1)]
