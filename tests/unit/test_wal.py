@@ -24,6 +24,7 @@ from tianfu.consensus.privval import FilePrivValidator
 from tianfu.consensus.wal import (
     ConsensusWAL,
     EndHeight,
+    WALError,
     WalExecuted,
     WalProposal,
     WalTimeout,
@@ -198,3 +199,36 @@ def test_append_after_close_is_an_error(tmp_path):
     wal.close()
     with pytest.raises(WALError):
         wal.append(WalProposal(p))
+
+
+def test_a_wal_that_cannot_be_opened_for_writing_is_a_wal_error(tmp_path, monkeypatch):
+    """A read-only file system or a file of another user: the typed error, not a bare
+    OSError (the node's start refuses with it in one line)."""
+    from tianfu.consensus import wal as wal_module
+
+    def refuse(*args, **kw):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(wal_module.os, "open", refuse)
+    with pytest.raises(WALError, match="cannot open WAL .* for writing"):
+        ConsensusWAL(tmp_path / "cs.wal")
+
+
+def test_node_start_with_an_unusable_wal_refuses_in_one_line(tmp_path):
+    """`tianfu node start` names the WAL and what to do, exit 1, no traceback."""
+    from typer.testing import CliRunner
+
+    from tianfu.cli.main import app
+
+    out = tmp_path / "net"
+    runner = CliRunner()
+    r = runner.invoke(app, ["network", "init", "--out", str(out), "--orgs", "1"])
+    assert r.exit_code == 0, r.output
+    home = next(out.glob("org*/node*"))
+    (home / "data").mkdir(exist_ok=True)
+    (home / "data" / "consensus.wal").mkdir()  # not a file: it cannot be read
+    r = runner.invoke(app, ["node", "start", "--home", str(home)])
+    assert r.exit_code == 1, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert "consensus.wal" in r.output and "start again" in r.output, r.output
+    assert "Traceback" not in r.output

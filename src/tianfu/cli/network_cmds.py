@@ -170,6 +170,7 @@ def node_start(
     """
     with handle_errors():
         from tianfu.consensus.privval import PrivValStateError
+        from tianfu.consensus.wal import WALError
         from tianfu.node.config import NodeConfig
         from tianfu.node.netnode import run_network_node
         from tianfu.node.storeguard import StoreRefused
@@ -190,6 +191,11 @@ def node_start(
                 run_network_node(home, new_signer_state=new_signer_state)
         except (StoreRefused, PrivValStateError) as exc:
             raise CommandFailed(str(exc)) from None
+        except WALError as exc:
+            raise CommandFailed(
+                f"{exc}; make it a readable and writable file of the data directory and start "
+                "again (the node logs its votes there before it sends them)"
+            ) from None
 
 
 @node_app.command("check")

@@ -184,14 +184,21 @@ class ConsensusWAL:
             raise WALError(f"cannot read WAL {self.path}: {exc}") from None
         entries, good = scan(data)
         self._entries = entries
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:  # (read-only file system, no permission, ...)
+            raise WALError(f"cannot open WAL {self.path} for writing: {exc}") from None
         if good < len(data):
             self.truncated_bytes = len(data) - good
             log.warning(
                 "WAL %s: dropping %d bytes of torn or corrupted tail", self.path, len(data) - good
             )
-            os.ftruncate(self._fd, good)
-            os.fsync(self._fd)
+            try:
+                os.ftruncate(self._fd, good)
+                os.fsync(self._fd)
+            except OSError as exc:
+                os.close(self._fd)
+                raise WALError(f"cannot cut the torn tail of WAL {self.path}: {exc}") from None
         self._size = good
 
     # ---------------------------------------------------------------- reading
