@@ -265,3 +265,29 @@ def test_a_store_that_fails_beside_a_build_ahead_recovers_and_loses_nothing(chai
     assert driver.stats["prepared_used"] == driver.stats["prepared"] >= 1
     assert driver.stats["prepared_discarded"] == 0
     _replay_on(chain, chain.ledger)
+
+
+def test_a_store_behind_what_the_key_signed_without_wal_entries_says_what_to_do(
+    chain, tmp_path, caplog
+):
+    """The signer signed heights the store no longer holds and the WAL has no entry left
+    to decide them again from: the start names the heights and the remedy."""
+    (key,) = chain.keys.values()
+    path = tmp_path / "pv.json"
+    FilePrivValidator.initialise(key, path)
+    ahead = chain.ledger.height + 4
+    pv = FilePrivValidator(key, path)
+    pv.sign(ahead, 0, 2, b"a precommit the store lost")
+    pv.close()
+    driver = _driver(chain.ledger, Mempool(), tmp_path, chain)
+
+    async def go():
+        await driver.start()
+        await driver.stop()
+
+    with caplog.at_level("ERROR", logger="tianfu.consensus.driver"):
+        asyncio.run(go())
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any(
+        f"this key signed at height {ahead}" in m and "restore chain.db" in m for m in errors
+    ), errors

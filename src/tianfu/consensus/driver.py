@@ -75,7 +75,7 @@ from tianfu.consensus.peers import (
 )
 from tianfu.consensus.privval import STEP_PROPOSAL, FilePrivValidator
 from tianfu.consensus.signguard import SignGuard
-from tianfu.consensus.signing import Signer
+from tianfu.consensus.signing import Signer, report_store_behind
 from tianfu.consensus.timeline import HeightTimeline
 from tianfu.consensus.wal import (
     ConsensusWAL,
@@ -343,6 +343,7 @@ class ConsensusDriver(Generic[E]):
         for entry in self.wal.all_entries():
             if not isinstance(entry, EndHeight) and entry.height >= h:
                 self._wal_ahead.setdefault(entry.height, []).append(entry)
+        report_store_behind(self.privval, h, h in self._wal_ahead)
         for ev in self._replay_events(h):
             await self._feed(*ev)
         self._tasks = [

@@ -88,6 +88,24 @@ def advance_signer_from_wal(pv: FilePrivValidator, entries: list[WalEntry]) -> N
         pv.advance_to(*best[0], best[1], best[2], best[3])
 
 
+def report_store_behind(pv: FilePrivValidator | None, height: int, in_wal: bool) -> None:
+    """At start at `height`: log what to do if the key signed beyond it and the WAL holds
+    nothing of `height` to decide it again from (blocks decided here left the store)."""
+    last = pv.last_hrs() if pv is not None else None
+    if last is None or last[0] <= height or in_wal:
+        return
+    log.error(
+        "the store is at height %d but this key signed at height %d and the consensus WAL no "
+        "longer holds height %d: blocks this node decided are missing from its store; it signs "
+        "again once it has them from its peers (a validator alone in its set has no peer to "
+        "get them from: restore chain.db from a copy of height %d or later)",
+        height - 1,
+        last[0],
+        height,
+        last[0] - 1,
+    )
+
+
 def guard_for_restart(
     pv: FilePrivValidator,
     entries: list[WalEntry],
