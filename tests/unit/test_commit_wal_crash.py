@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from tianfu.consensus.messages import sign_proposal
@@ -143,3 +145,35 @@ def test_failed_write_is_cut_off_so_later_records_stay_readable(tmp_path, monkey
     wal.append(WalTimeout(1, 2, 0), sync=True)
     wal.close()
     assert ConsensusWAL(path).all_entries() == [WalTimeout(1, 0, 0), WalTimeout(1, 2, 0)]
+
+
+def test_a_failed_reopen_after_rotation_never_writes_into_another_file(tmp_path, monkeypatch):
+    """The rotation's reopen fails (out of file descriptors): the WAL must not keep a closed
+    descriptor whose number the next opened file takes, and write its records there."""
+    import os
+
+    from tianfu.consensus import wal as wal_module
+
+    wal = ConsensusWAL(tmp_path / "cs.wal", rotate_bytes=1)
+    wal.append(_height(1)[0])
+    real_open = os.open
+
+    def no_fd(path, flags, *args):
+        if str(path) == str(wal.path) and not flags & os.O_CREAT:
+            raise OSError(24, "Too many open files")
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(wal_module.os, "open", no_fd)
+    with pytest.raises(OSError):
+        wal.end_height(1)
+    monkeypatch.setattr(wal_module.os, "open", real_open)
+    other = tmp_path / "other"
+    fd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o600)  # may take a freed descriptor number
+    try:
+        with contextlib.suppress(OSError):
+            wal.append(_height(2)[0])
+        assert other.read_bytes() == b""
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):  # (on a reused descriptor: already closed)
+            wal.close()

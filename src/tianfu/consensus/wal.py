@@ -256,9 +256,13 @@ class ConsensusWAL:
             self._entries = [EndHeight(height)]  # what `records()` means from here on
             return
         replace_durably(self.path, encode_record(EndHeight(height)))
+        # Open the new file before closing the old one: if the open fails (out of file
+        # descriptors, ...), `_fd` must not be left naming a closed descriptor, whose number
+        # the next file or socket opened would take, and records be written into that.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         os.close(self._fd)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        self._size = os.fstat(self._fd).st_size
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
         self._entries = [EndHeight(height)]
 
     def close(self) -> None:
