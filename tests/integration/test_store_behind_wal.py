@@ -60,5 +60,9 @@ def test_single_validator_with_store_behind_its_wal_decides_the_lost_blocks_agai
             )
             time.sleep(0.3)
         assert {h: block_hash(url, h) for h in decided} == decided
+        # the blocks decided again carry the precommit times of their first decision: no
+        # clock warning about them
+        restarted = net.log_path(cfg).read_text().rsplit(" up: api ", 1)[1]
+        assert "ahead of the network's time" not in restarted, restarted
     finally:
         net.stop()

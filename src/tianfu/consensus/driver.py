@@ -194,6 +194,7 @@ class ConsensusDriver(Generic[E]):
         # WAL entries of heights above the store's (a store that lost blocks this node
         # decided): replayed when consensus reaches their height
         self._wal_ahead: dict[int, list[WalEntry]] = {}
+        self._replayed_heights: set[int] = set()  # (decided from old votes: no clock check)
         self.failed: BaseException | None = None
         self._evidence: deque[Any] = deque(maxlen=max_evidence)
         self.inbox: EventInbox[Queued] = EventInbox(max_inbound)
@@ -357,6 +358,8 @@ class ConsensusDriver(Generic[E]):
             del self._wal_ahead[h]
         entries = self._wal_ahead.pop(height, [])
         self.replayed += len(entries)
+        if entries:
+            self._replayed_heights.add(height)
         return [(entry_event(e), REPLAY) for e in entries]
 
     async def run(self) -> None:
@@ -621,8 +624,10 @@ class ConsensusDriver(Generic[E]):
     async def _next_height(self, a: CommitBlock) -> list[tuple[Event, str]]:
         self.blocks.executed.clear()
         self.gossip.new_height()
-        if self.core is not None and not self.core.from_commit_received(a.block_hash):
-            # (decided live: not a catch-up commit frame)
+        core, replayed = self.core, a.height in self._replayed_heights
+        self._replayed_heights.discard(a.height)
+        if core is not None and not replayed and not core.from_commit_received(a.block_hash):
+            # (decided live: not a catch-up commit frame, nor from the WAL's old votes)
             self.clock_check.check_commit(a.certificate, self.ledger.validator_set)
         try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
             self.use_params_of(a.height + 1)
