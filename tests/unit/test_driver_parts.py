@@ -168,3 +168,41 @@ def test_an_action_without_a_handler_stops_the_driver(tmp_path):
     loop.close()
     wal.close()
     assert isinstance(raised.value, DriverError)
+
+
+def test_frames_naming_old_heights_get_a_bounded_number_of_commits_back():
+    """Votes below our height are not signature-checked before they are answered with our
+    stored commit, so a peer's cheap frames naming many old heights must not each cost a
+    store read and a block sent back: a few per second per peer, each height still once
+    per interval, and other peers are answered as before."""
+
+    class Store(Host):
+        def __init__(self, view: View) -> None:
+            super().__init__(view)
+            self.loaded: list[int] = []
+
+        def load_commit(self, height: int) -> None:
+            self.loaded.append(height)
+
+    class Later(Clock):
+        t = 0.0
+
+        def now(self) -> float:
+            return self.t
+
+    view, clock, stats = View(height=5000), Later(), Counter()
+    host = Store(view)
+    gossip = PeerGossip(host, Net(), CHAIN_ID, KEYS[0].public_key, timers=clock, stats=stats)
+    forged = vote(1)
+    fields = [getattr(forged, f) for f in forged.__struct_fields__]
+    for height in range(1, 1001):  # within the frame bucket's burst
+        fields[2] = height
+        gossip.handle_frame("flooder", KIND_VOTE, encode(Vote(*fields)))
+    assert 0 < len(host.loaded) <= 20 and stats["answers_rate_limited"] > 900
+    fields[2] = 4990
+    gossip.handle_frame("laggard", KIND_VOTE, encode(Vote(*fields)))
+    assert host.loaded[-1] == 4990  # another peer is answered
+    clock.t = 10.0  # later, a refused height is answered (it was not marked as answered)
+    fields[2] = 1000
+    gossip.handle_frame("flooder", KIND_VOTE, encode(Vote(*fields)))
+    assert host.loaded[-1] == 1000
