@@ -118,8 +118,9 @@ class GossipHost(Protocol):
         """Queue a checked message for the core; False if the inbound queue is full."""
         ...
 
-    def deliver_commit(self, event: CommitReceived) -> None:
-        """Queue a peer's block + certificate of our height (checked by the core)."""
+    def deliver_commit(self, event: CommitReceived) -> bool:
+        """Queue a peer's block + certificate of our height (checked by the core); False if
+        the inbound queue is full."""
         ...
 
     def load_commit(self, height: int) -> tuple[bytes, CommitCertificate] | None:
@@ -263,7 +264,9 @@ class PeerGossip:
         guard = self.host.sign_guard()
         if guard is not None and guard.listening:
             self._observe_certificate(core, guard, f.certificate)
-        self.host.deliver_commit(CommitReceived(f.block, f.certificate))
+        if not self.host.deliver_commit(CommitReceived(f.block, f.certificate)):
+            self.stats["dropped_queue_full"] += 1
+            return
         self.stats["commit_frames"] += 1
 
     def _observe(self, core: ConsensusView, guard: SignGuard, msg: Vote | Proposal) -> None:
