@@ -11,20 +11,14 @@ is dropped; the asker times out and asks another peer).
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from tianfu.sync import threads
 
 SERVE_THREADS = 2
 MAX_SERVING = 2 * SERVE_THREADS  # answers in preparation at once, per syncer
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
 
 def pool() -> ThreadPoolExecutor:
     """The process's serving threads (shared by every syncer; started on first use)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=SERVE_THREADS, thread_name_prefix="sync-serve")
-        return _pool
+    return threads.pool("sync-serve", SERVE_THREADS)
