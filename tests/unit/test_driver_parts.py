@@ -13,7 +13,8 @@ from tianfu.codec import encode
 from tianfu.consensus.clock import Timeouts
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.driver import ConsensusDriver, DriverError, UnknownAction
-from tianfu.consensus.messages import Proposal, VoteReceived
+from tianfu.consensus.inbox import MAX_INBOUND_BYTES
+from tianfu.consensus.messages import CommitReceived, Proposal, ProposalReceived, VoteReceived
 from tianfu.consensus.peers import KIND_COMMIT, KIND_PROPOSAL, KIND_VOTE, PeerGossip
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.p2p import protocol as p2p
@@ -26,7 +27,14 @@ from tianfu.testing.simchain import (
     SimTimers,
     VirtualLoop,
 )
-from tianfu.types import PREVOTE, Validator, ValidatorSet, Vote, vote_signing_bytes
+from tianfu.types import (
+    PREVOTE,
+    CommitCertificate,
+    Validator,
+    ValidatorSet,
+    Vote,
+    vote_signing_bytes,
+)
 
 KEYS = [sim_key(i) for i in range(4)]
 VALIDATORS = ValidatorSet(
@@ -84,8 +92,9 @@ class Host:
         self.delivered.append(event)
         return True
 
-    def deliver_commit(self, event) -> None:
+    def deliver_commit(self, event) -> bool:
         self.delivered.append(event)
+        return True
 
     def load_commit(self, height: int) -> None:
         return None
@@ -168,3 +177,73 @@ def test_an_action_without_a_handler_stops_the_driver(tmp_path):
     loop.close()
     wal.close()
     assert isinstance(raised.value, DriverError)
+
+
+def test_frames_naming_old_heights_get_a_bounded_number_of_commits_back():
+    """Votes below our height are not signature-checked before they are answered with our
+    stored commit, so a peer's cheap frames naming many old heights must not each cost a
+    store read and a block sent back: a few per second per peer, each height still once
+    per interval, and other peers are answered as before."""
+
+    class Store(Host):
+        def __init__(self, view: View) -> None:
+            super().__init__(view)
+            self.loaded: list[int] = []
+
+        def load_commit(self, height: int) -> None:
+            self.loaded.append(height)
+
+    class Later(Clock):
+        t = 0.0
+
+        def now(self) -> float:
+            return self.t
+
+    view, clock, stats = View(height=5000), Later(), Counter()
+    host = Store(view)
+    gossip = PeerGossip(host, Net(), CHAIN_ID, KEYS[0].public_key, timers=clock, stats=stats)
+    forged = vote(1)
+    fields = [getattr(forged, f) for f in forged.__struct_fields__]
+    for height in range(1, 1001):  # within the frame bucket's burst
+        fields[2] = height
+        gossip.handle_frame("flooder", KIND_VOTE, encode(Vote(*fields)))
+    assert 0 < len(host.loaded) <= 20 and stats["answers_rate_limited"] > 900
+    fields[2] = 4990
+    gossip.handle_frame("laggard", KIND_VOTE, encode(Vote(*fields)))
+    assert host.loaded[-1] == 4990  # another peer is answered
+    clock.t = 10.0  # later, a refused height is answered (it was not marked as answered)
+    fields[2] = 1000
+    gossip.handle_frame("flooder", KIND_VOTE, encode(Vote(*fields)))
+    assert host.loaded[-1] == 1000
+
+
+def test_the_blocks_queued_for_the_core_are_bounded_in_bytes(tmp_path):
+    """A proposal of the next height reaches the driver's inbox before its signature is
+    checked, and a commit frame of our height before its certificate is: a peer's 1 MiB
+    blocks stop being queued at the inbox's byte bound (not at 10,000 items, nor never for
+    commit frames), and are taken again once the consumer has taken what was queued."""
+    ledger = SimLedger(SimRules(VALIDATORS, SIM_PARAMS), lambda h, r: None)
+    wal = ConsensusWAL(tmp_path / "cs.wal")
+    driver = ConsensusDriver(ledger, SimMempool(), None, wal, Net(), timers=SimTimers())
+    block = bytes(1 << 20)  # one object: the test counts, it does not hold 200 MiB
+    proposal = Proposal(1, CHAIN_ID, 2, 0, -1, bytes(32), block, KEYS[1].public_key, bytes(64))
+    commit = CommitReceived(block, CommitCertificate(1, CHAIN_ID, 1, 0, bytes(32), []))
+
+    async def run() -> tuple[list[bool], list[bool], bool]:
+        driver.inbox.open()
+        proposals = [driver.deliver(ProposalReceived(proposal)) for _ in range(200)]
+        assert driver.inbox.inbound_bytes <= MAX_INBOUND_BYTES
+        while len(driver.inbox):
+            await driver.inbox.get()
+        commits = [bool(driver.deliver_commit(commit)) for _ in range(200)]
+        assert driver.inbox.inbound_bytes <= MAX_INBOUND_BYTES
+        while len(driver.inbox):
+            await driver.inbox.get()
+        return proposals, commits, driver.deliver(ProposalReceived(proposal))
+
+    proposals, commits, again = asyncio.run(run())
+    wal.close()
+    bound = MAX_INBOUND_BYTES >> 20
+    assert 0 < proposals.count(True) <= bound and not any(proposals[bound:])
+    assert 0 < commits.count(True) <= bound and not any(commits[bound:])
+    assert again and driver.inbox.inbound_bytes > 0

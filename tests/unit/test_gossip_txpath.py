@@ -309,3 +309,41 @@ def test_a_gossip_flood_is_admitted_a_chunk_per_turn_of_the_loop_and_bounded() -
     seen = [t for _, t in calls]
     assert seen == sorted(set(seen))  # each chunk in a turn of its own
     assert g.stats["refused"] == MAX_INBOX_TXS // 500 * 500 and g._inbox_txs == 0  # noqa: SLF001
+
+
+def test_a_flooding_peer_does_not_crowd_out_another_peers_transactions() -> None:
+    """A peer that fills the inbox keeps it while alone; another peer's frame then takes the
+    room of the flooder's newest transactions (up to an equal share), and is admitted in
+    turn with the flooder's, one chunk each, not after the flooder's backlog."""
+    flood = encode(TxBatch([encode(Transaction(body("a", nonce=i), b"s")) for i in range(500)]))
+    fair = [encode(Transaction(body("b", nonce=i), b"s")) for i in range(3 * ADMIT_CHUNK)]
+    order: list[str] = []  # the sender of each chunk admitted, in order
+
+    def admit_many(ts: list[Transaction]) -> list[bool]:
+        order.append(ts[0].body.args[0])
+        return [True] * len(ts)
+
+    async def run() -> TxGossip:
+        g = TxGossip(Net(), lambda t: False, admit_many=admit_many)
+        for _ in range(MAX_INBOX_TXS // 500 + 2):  # the flooder fills the inbox, and more
+            g.handle("flooder", KIND_TXS, flood)
+        assert g._inbox_txs == MAX_INBOX_TXS and g.dropped_busy == 2  # noqa: SLF001
+        g.handle("honest", KIND_TXS, encode(TxBatch(fair)))
+        assert g.dropped_busy == 2 and g._inbox_txs <= MAX_INBOX_TXS  # noqa: SLF001
+        assert len(fair) <= g.evicted < len(fair) + ADMIT_CHUNK  # whole chunks, newest first
+        # An equal share is the most a peer may claim when the inbox is full: 8,000 / 3 and
+        # 8,000 / 4 leave room for a frame of 2,000, 8,000 / 5 does not.
+        for sender in "cde":
+            big = [encode(Transaction(body(sender, nonce=i), b"s")) for i in range(2000)]
+            g.handle(sender, KIND_TXS, encode(TxBatch(big)))
+        assert g.dropped_busy == 2 + 1 and g._inbox_txs <= MAX_INBOX_TXS  # noqa: SLF001
+        deadline = time.monotonic() + 60
+        while g._inbox_txs:  # noqa: SLF001
+            assert time.monotonic() < deadline, "the inbox was never admitted"
+            await asyncio.sleep(0)
+        return g
+
+    g = asyncio.run(run())
+    assert order.count("b") == 3 and order[:8] == ["a", "b", "c", "d"] * 2
+    assert "e" not in order  # the flooder's newest transactions made the room
+    assert g.stats["admitted"] == MAX_INBOX_TXS - g.evicted + len(fair) + 2 * 2000

@@ -550,3 +550,57 @@ def test_constructor_rejects_a_serving_rate_that_answers_nothing(world) -> None:
         Node(hub, a_ledger, "a", config=SyncConfig(serve_rate=0.0))
     with pytest.raises(ValueError):
         Node(hub, a_ledger, "a2", config=SyncConfig(serve_burst=0))
+
+
+def test_answers_are_prepared_by_a_few_threads_of_their_own(world) -> None:
+    """Many peers asking at once (on an open network: anonymous observer links, one request
+    each) get at most `MAX_SERVING` answers in preparation, read on the serving threads,
+    not on the loop's default executor that the consensus driver's signing and WAL use."""
+    import threading
+    import time
+
+    from tianfu.sync import serving
+
+    c, a_ledger = world
+    hub = Hub()
+    a = Node(hub, a_ledger, "a")
+    got: list[BlocksResponse] = []
+    release = threading.Event()
+    lock = threading.Lock()
+    threads: list[str] = []
+    active = peak = 0
+    answer = a.syncer.response_for
+
+    def slow_answer(req: BlocksRequest) -> bytes:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+            threads.append(threading.current_thread().name)
+        release.wait(60)
+        with lock:
+            active -= 1
+        return answer(req)
+
+    a.syncer.response_for = slow_answer  # type: ignore[method-assign]
+    askers = 12
+
+    async def main() -> None:
+        for i in range(askers):
+            asker = peer_id(f"asker{i}")
+            net = hub.attach(asker, lambda p, k, d: got.append(decode(d, BlocksResponse)))
+            hub.connect(a.id, asker)
+            net.send(a.id.address, KIND_BLOCKS_REQUEST, encode(BlocksRequest(1, 2)))
+        await settle()
+        deadline = time.monotonic() + 60
+        while len(threads) < serving.SERVE_THREADS:
+            assert time.monotonic() < deadline, "no answer was ever prepared"
+            await asyncio.sleep(0.001)
+        release.set()
+        await a.syncer.drain()
+        await settle()
+
+    asyncio.run(main())
+    assert a.syncer.dropped_busy == askers - serving.MAX_SERVING
+    assert len(got) == serving.MAX_SERVING and peak <= serving.SERVE_THREADS
+    assert all(name.startswith("sync-serve") for name in threads)

@@ -242,15 +242,17 @@ class ConsensusDriver(Generic[E]):
         return self.signer.guard
 
     def deliver(self, event: VoteReceived | ProposalReceived) -> bool:
-        if not self.inbox.offer((event, NET)):
+        size = len(event.proposal.block) if isinstance(event, ProposalReceived) else 0
+        if not self.inbox.offer((event, NET), size):
             return False
         if isinstance(event, ProposalReceived) and self.core is not None:
             if event.proposal.height == self.core.height:
                 self.timeline.mark("proposal_in", self.timers.now())
         return True
 
-    def deliver_commit(self, event: CommitReceived) -> None:
-        self.inbox.put((event, NET))
+    def deliver_commit(self, event: CommitReceived) -> bool:
+        size = len(event.block) + 128 * len(event.certificate.signatures)
+        return self.inbox.offer((event, NET), size, first=True)
 
     def load_commit(self, height: int) -> tuple[bytes, CommitCertificate] | None:
         block = self.ledger.store.load_block_encoded(height)  # its stored bytes, not re-encoded

@@ -11,7 +11,7 @@ Inbound frames (`handle_frame`, the p2p handler) are untrusted: rate-limited per
 decoded with size limits, dropped if malformed, of another chain, from a non-validator,
 wrongly signed, for a far-future height or already known; drops are counted in `stats`.
 A message from a lower height is answered with a `KIND_COMMIT` frame (block +
-certificate); messages from higher heights make the node ask for its own height's commit.
+certificate), at most `ANSWER_RATE` a second per peer; messages from higher heights make the node ask for its own height's commit.
 Outbound: the node's own signed messages are broadcast and kept for re-sending; while the
 core makes no progress for a gossip interval, `tick` re-sends them and relays the round's
 proposal and votes. The kind numbers equal `tianfu.p2p.protocol.KIND_*` (a test checks it):
@@ -53,6 +53,12 @@ MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)
 MAX_RELAY = 64
 MAX_OWN_KEPT = 12
 MAX_PEERS_TRACKED = 4096  # per-peer entries kept before the table is reset
+# Commits (block + certificate, read from the store on the event loop) sent to one peer: a
+# laggard needs one per height it is behind, once per gossip interval; a peer further
+# behind catches up by block sync. Without this a peer's cheap frames naming old heights
+# (votes are not checked before) would each cost a store read and a block sent back.
+ANSWER_RATE = 10.0  # per second and peer
+ANSWER_BURST = 10
 
 Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, public key, message, signature)
 
@@ -112,8 +118,9 @@ class GossipHost(Protocol):
         """Queue a checked message for the core; False if the inbound queue is full."""
         ...
 
-    def deliver_commit(self, event: CommitReceived) -> None:
-        """Queue a peer's block + certificate of our height (checked by the core)."""
+    def deliver_commit(self, event: CommitReceived) -> bool:
+        """Queue a peer's block + certificate of our height (checked by the core); False if
+        the inbound queue is full."""
         ...
 
     def load_commit(self, height: int) -> tuple[bytes, CommitCertificate] | None:
@@ -145,6 +152,7 @@ class PeerGossip:
         self.peer_rate, self.peer_burst = peer_rate, peer_burst
         self.interval = interval  # seconds without progress before re-sending
         self._buckets: dict[str, TokenBucket] = {}
+        self._answer_buckets: dict[str, TokenBucket] = {}
         self._answered: dict[tuple[str, int], float] = {}
         self._requested: dict[tuple[str, int], float] = {}
         self._verify_cache: OrderedDict[tuple[bytes, bytes, bytes], bool] = OrderedDict()
@@ -190,6 +198,15 @@ class PeerGossip:
             if len(self._buckets) > MAX_PEERS_TRACKED:
                 self._buckets.clear()
             bucket = self._buckets[address] = TokenBucket(self.peer_rate, self.peer_burst, now)
+        return bucket
+
+    def _answer_bucket(self, address: str, now: float) -> TokenBucket:
+        bucket = self._answer_buckets.get(address)
+        if bucket is None:
+            if len(self._answer_buckets) > MAX_PEERS_TRACKED:
+                self._answer_buckets.clear()
+            bucket = TokenBucket(ANSWER_RATE, ANSWER_BURST, now)
+            self._answer_buckets[address] = bucket
         return bucket
 
     def _on_message(
@@ -247,7 +264,9 @@ class PeerGossip:
         guard = self.host.sign_guard()
         if guard is not None and guard.listening:
             self._observe_certificate(core, guard, f.certificate)
-        self.host.deliver_commit(CommitReceived(f.block, f.certificate))
+        if not self.host.deliver_commit(CommitReceived(f.block, f.certificate)):
+            self.stats["dropped_queue_full"] += 1
+            return
         self.stats["commit_frames"] += 1
 
     def _observe(self, core: ConsensusView, guard: SignGuard, msg: Vote | Proposal) -> None:
@@ -274,6 +293,10 @@ class PeerGossip:
     def _answer(self, address: str, height: int, now: float) -> None:
         """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
         if not self._once_per_interval(self._answered, (address, height), now):
+            return
+        if not self._answer_bucket(address, now).take(now):
+            self._answered.pop((address, height), None)  # not answered: may ask again
+            self.stats["answers_rate_limited"] += 1
             return
         stored = self.host.load_commit(height)
         if stored is None:

@@ -106,7 +106,10 @@ def resolve_caller(
     writes: dict[str, Any] = {}
     if record is None:
         # Imported here: only a first-use certificate needs X.509 (and `cryptography`).
-        from tianfu.identity import IdentityError, cert_info, verify_cert
+        # Its parse and chain check are kept per certificate, refusals too
+        # (`tianfu.identity.verdicts`); governance values are read afresh below.
+        from tianfu.identity import IdentityError
+        from tianfu.identity.verdicts import parse, verify_issued
 
         if not cert_der:
             raise AuthError(
@@ -116,7 +119,7 @@ def resolve_caller(
         from tianfu.crypto import current_suite
 
         try:
-            info = cert_info(cert_der)
+            info = parse(cert_der)
         except IdentityError as exc:
             raise AuthError(f"bad certificate: {exc}") from None
         refused = current_suite().refusal(info.scheme)  # the chain's suite, fixed at genesis
@@ -130,7 +133,7 @@ def resolve_caller(
         fp = fingerprint(cert_der)
         _check_revoked(read, info.org, fp, str(info.serial))
         try:
-            info = verify_cert(cert_der, org["ca_cert"], at_ms=time_ms)
+            info = verify_issued(cert_der, org["ca_cert"], time_ms)
         except IdentityError as exc:
             raise AuthError(f"certificate not valid for organisation {info.org}: {exc}") from None
         if info.scheme != scheme or info.public_key != public_key:

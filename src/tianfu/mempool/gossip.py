@@ -1,13 +1,19 @@
 """Transaction gossip: batch newly admitted transactions into KIND_TXS frames for peers, and
 admit the transactions peers send (each checked like one from the API).
 
-Admitting costs a signature check per transaction, and about 0.4 ms more for a certificate
-no member CA issued, all on the event loop that also carries the votes. So on a running loop
-the transactions received go to one bounded inbox for all peers, which one task admits
-`ADMIT_CHUNK` at a time with a turn of the loop in between: however many peers (on an open
-network, anonymous observers) send, the loop waits for at most one chunk, and a frame that
-does not fit in the inbox is dropped (`dropped_busy`) — the transactions are still in the
-mempools of the nodes that admitted them first.
+Admitting costs a signature check per transaction, and more for a first-use certificate,
+all on the event loop that also carries the votes. So on a running loop the transactions
+received go to one bounded inbox (`MAX_INBOX_TXS`), which one task admits `ADMIT_CHUNK` at a
+time with a turn of the loop in between: however many peers (on an open network, anonymous
+observers) send, the loop waits for at most one chunk.
+
+Each peer has its own queue in the inbox, and the task takes one chunk from each peer in
+turn, so a peer that floods waits behind its own transactions, not the others behind it.
+A peer alone may fill the inbox; when it is full, a frame from a peer holding less than an
+equal share (`MAX_INBOX_TXS` over the peers with transactions waiting, the sender counted)
+takes the room of the newest transactions of the peers holding the most, and any other
+frame is dropped (`dropped_busy`) — the transactions dropped are still in the mempools of
+the nodes that admitted them first.
 """
 
 from __future__ import annotations
@@ -55,10 +61,13 @@ class TxGossip:
         self._pending_bytes = 0
         self._scheduled = False
         self.stats = {"sent": 0, "received": 0, "admitted": 0, "refused": 0, "malformed": 0}
-        self._inbox: deque[list[Transaction]] = deque()
+        # The inbox: per peer, its transactions waiting, in chunks of at most ADMIT_CHUNK.
+        self._inbox: dict[Any, deque[list[Transaction]]] = {}
+        self._queued: dict[Any, int] = {}  # transactions waiting, per peer
         self._inbox_txs = 0
         self._admitting: asyncio.Task[None] | None = None
         self.dropped_busy = 0  # frames dropped because the inbox was full
+        self.evicted = 0  # waiting transactions dropped to make room for a fair share
 
     def publish(self, tx: Transaction) -> None:
         """Queue a transaction admitted locally (from the API) for the next batch."""
@@ -79,7 +88,7 @@ class TxGossip:
         self.network.broadcast(KIND_TXS, encode(TxBatch(batch)))
         self.stats["sent"] += len(batch)
 
-    def handle(self, _peer: Any, kind: int, payload: bytes) -> None:
+    def handle(self, peer: Any, kind: int, payload: bytes) -> None:
         """Frames of kind KIND_TXS from a peer: admit each valid transaction, drop the rest."""
         if kind != KIND_TXS:
             return
@@ -102,22 +111,55 @@ class TxGossip:
         except RuntimeError:  # no event loop to share: admit at once
             self._admit(txs)
             return
-        if self._inbox_txs + len(txs) > MAX_INBOX_TXS:
+        key = getattr(peer, "address", peer)
+        if not self._make_room(key, len(txs)):
             self.dropped_busy += 1
             return
-        self._inbox.append(txs)
+        queue = self._inbox.get(key)
+        if queue is None:
+            queue = self._inbox[key] = deque()
+        for start in range(0, len(txs), ADMIT_CHUNK):
+            queue.append(txs[start : start + ADMIT_CHUNK])
+        self._queued[key] = self._queued.get(key, 0) + len(txs)
         self._inbox_txs += len(txs)
         if self._admitting is None:
             self._admitting = loop.create_task(self._drain(), name="tx-gossip-admission")
 
+    def _make_room(self, key: Any, n: int) -> bool:
+        """Whether `n` more transactions of peer `key` fit in the inbox; makes room for them
+        from the peers holding the most when `key` stays within an equal share."""
+        if self._inbox_txs + n <= MAX_INBOX_TXS:
+            return True
+        queued = self._queued
+        peers = len(queued) + (key not in queued)
+        if queued.get(key, 0) + n > MAX_INBOX_TXS // peers:
+            return False
+        while self._inbox_txs + n > MAX_INBOX_TXS:  # the peers over the share hold enough
+            most = max(queued, key=queued.__getitem__)
+            chunk = self._inbox[most].pop()
+            self._forget(most, len(chunk))
+            self.evicted += len(chunk)
+        return True
+
+    def _forget(self, key: Any, n: int) -> None:
+        """`n` transactions of peer `key` left the inbox."""
+        self._inbox_txs -= n
+        left = self._queued[key] - n
+        if left:
+            self._queued[key] = left
+        else:
+            del self._queued[key], self._inbox[key]
+
     async def _drain(self) -> None:
-        """Admit the inbox, a chunk at a time, until it is empty."""
+        """Admit the inbox, one chunk of each peer in turn, until it is empty."""
         try:
             while self._inbox:
-                txs = self._inbox.popleft()
-                for start in range(0, len(txs), ADMIT_CHUNK):
-                    chunk = txs[start : start + ADMIT_CHUNK]
-                    self._inbox_txs -= len(chunk)
+                for key in list(self._inbox):
+                    queue = self._inbox.get(key)
+                    if not queue:  # emptied to make room meanwhile
+                        continue
+                    chunk = queue.popleft()
+                    self._forget(key, len(chunk))
                     self._admit(chunk)
                     await asyncio.sleep(0)
         finally:

@@ -13,7 +13,6 @@ checked again, in line, exactly as without this module, with the same outcome an
 from __future__ import annotations
 
 import contextvars
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,20 +21,14 @@ from tianfu.crypto import CertificateError, verify_commit
 from tianfu.execution.executor import Executor
 from tianfu.execution.refusals import TxInvalid
 from tianfu.ledger import Ledger
+from tianfu.sync import threads
 from tianfu.sync.messages import BlockWithCert
 from tianfu.types import CommitCertificate, ConsensusParams, Transaction, ValidatorSet
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 
 def _worker() -> ThreadPoolExecutor:
     """The process's one checking thread (shared by every syncer; started on first use)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-precheck")
-        return _pool
+    return threads.pool("sync-precheck", 1)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ re-execute to the header's roots (`Ledger.execute`) before it is committed. A pe
 sends anything else is banned for a while and the rest of its batch is discarded.
 
 The same object answers other peers' requests from the local store, with a bounded
-number of blocks and bytes per response and a per-peer rate limit, and broadcasts this
+number of blocks and bytes per response, a per-peer rate limit and threads of its own
+(`tianfu.sync.serving`: a bounded number of answers at once), and broadcasts this
 node's status (height, head hash) every `status_interval_s` and after each commit.
 
 Coordination with consensus (docs/adr/0013-block-sync.md): consensus handles a gap of
@@ -42,7 +43,7 @@ from tianfu.p2p.protocol import (
 )
 from tianfu.ratelimit import TokenBucket
 from tianfu.store import StoreError
-from tianfu.sync import checkproc, precheck
+from tianfu.sync import checkproc, precheck, serving
 from tianfu.sync.messages import (
     MAX_BLOCKS_PER_MESSAGE,
     BlocksRequest,
@@ -125,7 +126,8 @@ class BlockSyncer:
         self._inflight: asyncio.Future[Outcome] | None = None
         # The next batch, requested while one is applied: (peer, request, its fetch).
         self._prefetch: Ahead | None = None  # the next batch, asked for while one is applied
-        self._serving: set[asyncio.Task[None]] = set()
+        self._serving: set[asyncio.Task[None]] = set()  # answers in preparation
+        self.dropped_busy = 0  # requests dropped: `serving.MAX_SERVING` answers in preparation
         # Our store refused a block (disk full, damage): no peer's fault, nothing is
         # fetched until `store_retry_s` has passed. `store_error` says why (None: fine).
         self.store_error: str | None = None
@@ -222,6 +224,9 @@ class BlockSyncer:
         if not p.limit.take(now):
             log.debug("blocks request from %s over the rate limit", addr)
             return
+        if len(self._serving) >= serving.MAX_SERVING:
+            self.dropped_busy += 1
+            return
         p.serving = True
         task = asyncio.get_running_loop().create_task(self._serve(addr, req))
         self._serving.add(task)
@@ -229,7 +234,8 @@ class BlockSyncer:
 
     async def _serve(self, addr: str, req: BlocksRequest) -> None:
         try:
-            payload = await asyncio.to_thread(self.response_for, req)
+            loop = asyncio.get_running_loop()
+            payload = await loop.run_in_executor(serving.pool(), self.response_for, req)
             self.network.send(addr, KIND_BLOCKS_RESPONSE, payload)
         except Exception:  # a task's top level: log and keep the node alive
             log.exception("answering a blocks request from %s failed", addr)
