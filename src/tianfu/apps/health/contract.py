@@ -248,6 +248,8 @@ def amend(ctx, rec_id, h, size, readers):
     rec = _record(ctx, rec_id)
     _live(ctx, rec)
     ctx.require(ctx.sender.org == rec["org"], f"only {rec['org']}, which wrote it, amends it")
+    p = _patient(ctx, rec["patient"])
+    ctx.require(_consented(ctx, p, rec["org"]), f"the patient has not consented to {rec['org']}")
     ctx.require(len(rec["versions"]) < MAX_VERSIONS, "too many versions of this record")
     _content(ctx, h, size, readers, rec["readers"])
     ctx.require(
@@ -272,6 +274,7 @@ def share(ctx, rec_id, org, wrapped):
             me.has_role("clinician") and me.org in rec["readers"],
             "only the patient, or a clinician of an organisation that reads the record, shares it",
         )
+        ctx.require(_consented(ctx, p, me.org), f"the patient has not consented to {me.org}")
         ctx.require(
             _consented(ctx, p, org),
             f"the patient has not consented to {org}: only the patient may share with it",
