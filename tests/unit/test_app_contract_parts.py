@@ -20,7 +20,7 @@ from tianfu.testing.appchain import AppChain
 SOURCE_SHA256 = {
     "supply_finance": "efb761549c4e2b28d26e29b6cf6779b4d1af5df7daeaefc20577ef514c813a99",
     "fund_supervision": "7846232848240caa575be5fc280dda788062313ed65a087c959365bf998e7adc",
-    "traceability": "50f4c7edf013250987433181becabe503e46643f28117fdc5473772c503c584e",
+    "traceability": "3bbd84c95fefd2adac49b72e7e88342018418e58206915d4b7e8c7a4725e7757",
     "evidence": "35636732151b893f633dbce1c1940a0488204c3bcf4dc72d2c822e4c655c0216",
     "ip_rights": "44e76150c764b2639dd9bce054e0b088b464b897bed4980303e719aa243a2a36",
     "manufacturing": "ec77a4476c073ac363ec7e115ad7378a6eaeb5add6afa55fa49c3915d03ff1b3",
