@@ -24,7 +24,7 @@ SOURCE_SHA256 = {
     "evidence": "35636732151b893f633dbce1c1940a0488204c3bcf4dc72d2c822e4c655c0216",
     "ip_rights": "44e76150c764b2639dd9bce054e0b088b464b897bed4980303e719aa243a2a36",
     "manufacturing": "ec77a4476c073ac363ec7e115ad7378a6eaeb5add6afa55fa49c3915d03ff1b3",
-    "city_governance": "82c78f633ca1bf2be3e44d489302a9b8b7bb3b20138e2bc6768245a1a98817e6",
+    "city_governance": "e6ca1b7893f11b5a006acaa9758fe707155356b0e8ea1fe7e83476867ccc5edb",
     "health": "a8fa700538f055edd04dfb76edc099b39e068d6500f16bc4721d71fa00164c08",
     "photo_sharing": "cb8a26417a013a5dda4d146fa1db34e1868c9c05ca64b9e87c716b5ba1f1e400",
 }
