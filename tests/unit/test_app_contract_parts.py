@@ -25,7 +25,7 @@ SOURCE_SHA256 = {
     "ip_rights": "44e76150c764b2639dd9bce054e0b088b464b897bed4980303e719aa243a2a36",
     "manufacturing": "ec77a4476c073ac363ec7e115ad7378a6eaeb5add6afa55fa49c3915d03ff1b3",
     "city_governance": "e6ca1b7893f11b5a006acaa9758fe707155356b0e8ea1fe7e83476867ccc5edb",
-    "health": "a8fa700538f055edd04dfb76edc099b39e068d6500f16bc4721d71fa00164c08",
+    "health": "ec3193f7a9737fb086c2815a5367e96df84a6c8b7a9135d7a1bb6b6cfbd6afa8",
     "photo_sharing": "cb8a26417a013a5dda4d146fa1db34e1868c9c05ca64b9e87c716b5ba1f1e400",
 }
 APPS = {a.name: a for a in APPLICATIONS}

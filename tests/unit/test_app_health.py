@@ -224,3 +224,20 @@ def test_a_withdrawn_consent_stops_that_organisations_amends_and_shares(world: A
     pat.consent("org2")
     h["hospital_b"].share(rec, "org3")
     assert "org3" in pat.record(rec)["readers"]
+
+
+def test_a_prescription_is_sealed_for_the_prescriber_and_the_patient_only(world: Any) -> None:
+    """When the doctor works at the patient's home organisation, the two required readers are
+    one; a second, unconsented reader organisation must still be refused."""
+    chain, p, h = world
+    who, pat = _patient(chain)
+    doctor = h["doctor"]
+    assert doctor.org == pat.org
+    sealed = doctor.private.seal(b'{"drug": "Metformin"}', {doctor.org, "org3"})
+    expires = int(time.time() * 1000) + DAY_MS
+    before = chain.contract_state(NAME)
+    with pytest.raises(TxFailed, match="prescriber and the patient only"):
+        doctor._invoke(
+            "prescribe", who.info.address, 30, expires, sealed.hash, sealed.size, sealed.readers
+        )
+    assert chain.contract_state(NAME) == before

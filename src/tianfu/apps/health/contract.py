@@ -382,7 +382,10 @@ def prescribe(ctx, patient, quantity, expires_ms, h, size, readers):
         f"a prescription expires within {MAX_RX_DAYS} days",
     )
     _content(ctx, h, size, readers, (me.org, p["org"]))
-    ctx.require(len(readers) <= 2, "the details are for the prescriber and the patient only")
+    ctx.require(
+        len(readers) == (1 if me.org == p["org"] else 2),
+        "the details are for the prescriber and the patient only",
+    )
     rx_id = _next_id(ctx, "seq:rx", "RX")
     _pd(ctx, h, size, patient, readers, rx_id)
     rx = {
