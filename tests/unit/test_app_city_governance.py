@@ -163,3 +163,24 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     assert doc["status"] == "closed" and doc["reporter"] == reporter_hash("13800138000", "s")
     assert cid in json.loads(run("cases", "--json").stdout)["result"]
     assert run("overdue").exit_code == 0
+
+
+def test_a_number_in_other_digits_is_personal_data_too(world):
+    """A phone or ID number written in full-width digits, Chinese numerals or a mix of them
+    with ASCII digits is refused like one in ASCII digits; short numbers and dates pass."""
+    chain, p, g = world
+    cid = _dispatched(g)
+    before = chain.contract_state(NAME)
+    for text in (
+        "call １３８００１３８０００",  # full-width digits
+        "call 138００13８000",  # mixed
+        "call 一三八〇〇一三八〇〇〇",  # Chinese numerals
+        "ID ５１０１３１1982０３150021",
+    ):
+        r = g["urban"].client.invoke(NAME, "transfer", cid, "water" + TAG, text, check=False)
+        assert not r.ok and "7 or more" in r.error, (text, r.error)
+    assert chain.contract_state(NAME) == before
+    ok = g["urban"].client.invoke(
+        NAME, "transfer", cid, "water" + TAG, "第一次 since 2024-03-01, pole ２３", check=False
+    )
+    assert ok.ok, ok.error

@@ -18,14 +18,14 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "efb761549c4e2b28d26e29b6cf6779b4d1af5df7daeaefc20577ef514c813a99",
+    "supply_finance": "29d5f9453912db0f81e1b72d0ed1a3b9a764ad9115f613cdd32308c30195852d",
     "fund_supervision": "7846232848240caa575be5fc280dda788062313ed65a087c959365bf998e7adc",
-    "traceability": "50f4c7edf013250987433181becabe503e46643f28117fdc5473772c503c584e",
+    "traceability": "3bbd84c95fefd2adac49b72e7e88342018418e58206915d4b7e8c7a4725e7757",
     "evidence": "35636732151b893f633dbce1c1940a0488204c3bcf4dc72d2c822e4c655c0216",
-    "ip_rights": "44e76150c764b2639dd9bce054e0b088b464b897bed4980303e719aa243a2a36",
+    "ip_rights": "6c6b5df69f487f5ff8a383c5517ebe2c2497fea6239570553371973fcdea099d",
     "manufacturing": "ec77a4476c073ac363ec7e115ad7378a6eaeb5add6afa55fa49c3915d03ff1b3",
-    "city_governance": "82c78f633ca1bf2be3e44d489302a9b8b7bb3b20138e2bc6768245a1a98817e6",
-    "health": "e7fac2794295c69bfa7837200d6d480646a0022a1dd8e14c756a855b322e2d23",
+    "city_governance": "e6ca1b7893f11b5a006acaa9758fe707155356b0e8ea1fe7e83476867ccc5edb",
+    "health": "ec3193f7a9737fb086c2815a5367e96df84a6c8b7a9135d7a1bb6b6cfbd6afa8",
     "photo_sharing": "cb8a26417a013a5dda4d146fa1db34e1868c9c05ca64b9e87c716b5ba1f1e400",
 }
 APPS = {a.name: a for a in APPLICATIONS}

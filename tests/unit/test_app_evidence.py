@@ -184,3 +184,40 @@ def test_cli_deposit_certificate_verify(chain, people, tmp_path, monkeypatch):
     r = run("show", did, "--json")
     assert json.loads(r.stdout)["title"] == "Evidence"
     assert run("show", "EV999999").exit_code == 1
+
+
+FORGER = """
+def deposit(ctx, file_hash, title, meta):
+    n = ctx.get("seq", 0) + 1
+    ctx.put("seq", n)
+    i = "EV" + str(n).zfill(6)
+    record = {"id": i, "file_hash": file_hash, "title": title, "meta": meta,
+              "depositor": ctx.sender.address, "org": "supreme-court", "name": "Supreme Court",
+              "height": ctx.height, "time_ms": ctx.time_ms, "tx": ctx.tx_hash}
+    ctx.put("dep:" + i, record)
+    return i
+
+
+@view
+def get(ctx, deposit_id):
+    return ctx.get("dep:" + deposit_id)
+"""
+
+
+def test_a_certificate_from_another_contract_does_not_verify(chain, people):
+    """A look-alike contract's `deposit` may write any organisation into its records; its
+    proofs are genuine, but an evidence certificate proves a deposit of the evidence contract
+    only (or of the contract the verifier names)."""
+    from tianfu.apps.evidence.certificate import CERTIFICATE
+
+    chain.deploy("evidence_copy", FORGER)
+    fake = Evidence(chain.client(people["depositor"]), "evidence_copy")
+    data = b"a file the court never saw"
+    did = fake.deposit(data, "Judgment")
+    cert = json.loads(json.dumps(CERTIFICATE.export(fake.client, did, "evidence_copy")))
+    with pytest.raises(EvidenceCertificateError, match="not in the evidence contract"):
+        verify_certificate(cert, data, chain.genesis)
+    with pytest.raises(EvidenceCertificateError, match="not in the evidence contract"):
+        fake.verify(cert, data, chain.genesis)
+    proven = verify_certificate(cert, data, chain.genesis, contract="evidence_copy")
+    assert proven.org == "supreme-court"  # what that contract wrote, verified as its record

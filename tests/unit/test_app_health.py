@@ -202,3 +202,42 @@ def test_cli_flow(world: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert run("purge", rec, who="patient").exit_code == 0
     r = run("read", rec, "--purpose", "after", who="patient")
     assert r.exit_code == 1 and "purged" in r.stderr
+
+
+def test_a_withdrawn_consent_stops_that_organisations_amends_and_shares(world: Any) -> None:
+    """Hospital B keeps reading what it wrote, but once the patient withdraws her consent its
+    clinicians can neither write a new version nor pass the record on, even to an
+    organisation she still consents to."""
+    chain, p, h = world
+    who, pat = _patient(chain)
+    pat.consent("org2")
+    pat.consent("org3")
+    rec = h["hospital_b"].add_record(who.info.address, "diagnosis", b"hypertension")
+    pat.withdraw_consent("org2")
+    before = chain.contract_state(NAME)
+    with pytest.raises(TxFailed, match="has not consented to org2"):
+        h["hospital_b"].share(rec, "org3")
+    with pytest.raises(TxFailed, match="has not consented to org2"):
+        h["hospital_b"].amend(rec, b"hypertension, stage 2")
+    assert chain.contract_state(NAME) == before
+    assert h["hospital_b"].read(rec, "follow-up") == b"hypertension"
+    pat.consent("org2")
+    h["hospital_b"].share(rec, "org3")
+    assert "org3" in pat.record(rec)["readers"]
+
+
+def test_a_prescription_is_sealed_for_the_prescriber_and_the_patient_only(world: Any) -> None:
+    """When the doctor works at the patient's home organisation, the two required readers are
+    one; a second, unconsented reader organisation must still be refused."""
+    chain, p, h = world
+    who, pat = _patient(chain)
+    doctor = h["doctor"]
+    assert doctor.org == pat.org
+    sealed = doctor.private.seal(b'{"drug": "Metformin"}', {doctor.org, "org3"})
+    expires = int(time.time() * 1000) + DAY_MS
+    before = chain.contract_state(NAME)
+    with pytest.raises(TxFailed, match="prescriber and the patient only"):
+        doctor._invoke(
+            "prescribe", who.info.address, 30, expires, sealed.hash, sealed.size, sealed.readers
+        )
+    assert chain.contract_state(NAME) == before

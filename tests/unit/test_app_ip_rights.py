@@ -68,6 +68,13 @@ def test_licence_rules(chain, people):
     grant(True, "radio", "2026-01-01", "2026-12-31")
     with pytest.raises(TxFailed, match="overlaps exclusive"):
         grant(False, " RADIO ", "2026-12-31", "2027-01-31")
+    # The same scope in full-width letters, with an invisible character or other spaces.
+    for alias in ("ＲＡＤＩＯ", "ra\u200bdio", "radio\u3000", "\ufeffRadio", "r\u00adadio"):
+        with pytest.raises(TxFailed, match="overlaps exclusive"):
+            grant(False, alias, "2026-06-01", "2026-06-30")
+    grant(True, "music video", "2028-01-01", "2028-12-31")
+    with pytest.raises(TxFailed, match="overlaps exclusive"):
+        grant(False, "Music\u3000\u3000video", "2028-06-01", "2028-06-30")
     grant(False, "tv", "2026-01-01", "2026-12-31")
     for bad, needle in [
         (("radio", "2027-13-01", "2027-12-31"), "YYYY-MM-DD"),
@@ -96,7 +103,8 @@ def test_licence_rules(chain, people):
             start="2030-01-01",
             end="2030-01-02",
         )
-    assert [x["scope"] for x in ip.licences(wid)] == ["radio", "radio", "radio", "tv"]
+    scopes = [x["scope"] for x in ip.licences(wid)]
+    assert scopes == ["radio", "radio", "radio", "music video", "tv"]
 
 
 def test_evidence_links_and_history(chain, people):

@@ -3,6 +3,7 @@ reports, hostile arguments), the node's upload checks, certificates and the CLI.
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from PIL import Image
 from typer.testing import CliRunner
 
 from tianfu.api.errors import install_error_handlers
@@ -568,3 +570,33 @@ def test_a_node_that_cannot_write_answers_507_and_keeps_nothing(
     resp = TestClient(api).put(f"{BLOB_PREFIX}/{photo.sha256}", content=photo.image)
     assert resp.status_code == 507 and "cannot store" in resp.json()["error"]
     assert not any(tmp_path.iterdir())
+
+
+def test_a_registration_that_lied_about_the_phash_does_not_certify_the_image(
+    chain: AppChain, people: Any
+) -> None:
+    """A copy registered with a made-up pHash hides from the near-duplicate index (and is
+    never uploaded, since a node would refuse its bytes); its certificate must not verify
+    with the image, whose own pHash is not the registered one."""
+    photographer = PhotoSharing(chain.client(people["photographer"]))
+    copier = PhotoSharing(chain.client(people["agency"]))
+    original = demo.original((1 << 21) + secrets.randbelow(1 << 20))
+    first = photographer.register(original, "Golden hour")
+    # The same picture re-encoded: another SHA-256, the same pixels and pHash.
+    out = io.BytesIO()
+    Image.open(io.BytesIO(original)).convert("RGB").save(out, format="PNG")
+    copy = media.prepare(out.getvalue())
+    honest_phash = media.prepare(original).phash
+    assert copy.sha256 != media.sha256_hex(original)
+    assert media.distance(copy.phash, honest_phash) <= media.PHASH_TOLERANCE
+    far = format(int(copy.phash, 16) ^ 0xFFFFFFFF0000FFFF, "016x")
+    pid = copier._invoke(  # noqa: SLF001 - the registration a dishonest client would send
+        "register", copy.sha256, copy.size, far, copy.thumb_sha256, copy.thumb_size, "Mine", LIC
+    )
+    assert all(f["photo"] != first for f in copier.flags(pid))  # the lie hid the original
+    cert = json.loads(json.dumps(copier.certificate(pid)))
+    assert verify_certificate(cert, None, chain.genesis).photo_id == pid
+    with pytest.raises(ImageMismatch, match="perceptual hash"):
+        verify_certificate(cert, copy.image, chain.genesis)
+    honest = photographer.certificate(first)
+    assert verify_certificate(honest, original, chain.genesis).photo_id == first

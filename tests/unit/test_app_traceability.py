@@ -252,3 +252,28 @@ def test_the_receiving_organisation_comes_from_the_certificate_on_chain(chain, p
     assert (b["holder"], b["holder_org"]) == (mill.address, mill.org)
     custody = farm.events("PLUM-1")[-1]
     assert custody["type"] == "custody" and custody["data"]["to_org"] == mill.org
+
+
+def test_a_merge_makes_only_the_mergers_own_product(chain, people):
+    """A holder cannot label its lots as another organisation's product by merging them into
+    it: like creating a batch, a merge needs the product's owner."""
+    farm = Traceability(chain.client(people["producer"]))
+    factory = Traceability(chain.client(people["processor"]))
+    farm.register_product("brand-t", "Famous brand tea", "tea", "g")
+    factory.register_product("cheap-t", "Cheap tea", "tea", "g")
+    farm.create_batch("CHEAP-1", "brand-t", 10, "plot 1")
+    farm.create_batch("CHEAP-2", "brand-t", 10, "plot 2")
+    for code in ("CHEAP-1", "CHEAP-2"):
+        farm.transfer_batch(code, people["processor"].info.address)
+    root = chain.contract_state()
+    r = factory.client.invoke(
+        "traceability",
+        "merge_batches",
+        "FAKE-BRAND",
+        ["CHEAP-1", "CHEAP-2"],
+        "brand-t",
+        check=False,
+    )
+    assert not r.ok and "only its owner" in r.error, r.error
+    assert chain.contract_state() == root
+    assert factory.merge_batches("CHEAP-M", ["CHEAP-1", "CHEAP-2"], "cheap-t")["quantity"] == 20

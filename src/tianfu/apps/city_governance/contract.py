@@ -45,7 +45,8 @@ MAX_DEPTS = 100
 MAX_SLA_MS = 365 * 24 * 3600 * 1000
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 HEX = "0123456789abcdef"
-DIGITS = "0123456789"
+# What a phone or ID number can be written in: ASCII and full-width digits, Chinese numerals.
+DIGITS = "0123456789" + "０１２３４５６７８９" + "〇零一二三四五六七八九"
 COUNTERS = ("received", "transferred_in", "transferred_out", "handled", "late", "closed")
 COUNTERS2 = ("reopened", "overdue_flagged")
 

@@ -225,16 +225,25 @@ def verify_record_certificate(
     content: bytes | None,
     genesis: Genesis,
     spec: RecordSpec,
+    contract: str | None = None,
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """Verify a certificate against `genesis` alone and, when `content` is given, that its
-    SHA-256 is the record's: the record id, the record, and the `ProvenRecord` fields."""
+    """Verify a certificate against `genesis` alone, that its record is one of `contract`
+    (default `spec.contract`: another contract's records may say anything) and, when
+    `content` is given, that its SHA-256 is the record's: the record id, the record, and the
+    `ProvenRecord` fields."""
     try:
         verified: VerifiedDocument = verify_document(cert_json, genesis, kind=spec.kind)
     except spec.error:
         raise
     except VerificationError as exc:
         raise spec.error(str(exc)) from None
-    b, _contract, record_id, record = proven_record(verified.verified, spec)
+    b, proven_contract, record_id, record = proven_record(verified.verified, spec)
+    expected = contract or spec.contract
+    if proven_contract != expected:
+        raise spec.error(
+            f"the proven {spec.record} is in contract {proven_contract!r}, "
+            f"not in the {expected} contract"
+        )
     if content is not None:
         actual = hashlib.sha256(content).hexdigest()
         if actual != record[spec.content_hash]:
@@ -283,7 +292,11 @@ class RecordCertificate(Generic[P]):
         return export_record_certificate(client, self.spec, record_id, contract)
 
     def verify(
-        self, cert_json: dict[str, Any] | str | bytes, content: bytes | None, genesis: Genesis
+        self,
+        cert_json: dict[str, Any] | str | bytes,
+        content: bytes | None,
+        genesis: Genesis,
+        contract: str | None = None,
     ) -> P:
         """Verify a certificate offline against `genesis` alone; return what it proves.
 
@@ -293,9 +306,10 @@ class RecordCertificate(Generic[P]):
         record in that block's state (Merkle proof to the state root), written by exactly
         that transaction at that height and time by its signer; that the document's readable
         fields are exactly the proven data; and, when `content` is given, that its SHA-256
-        is the record's. Raises `spec.error` (`spec.mismatch` for the content)."""
+        is the record's. The record must be in `contract` (default: the application's
+        contract). Raises `spec.error` (`spec.mismatch` for the content)."""
         record_id, record, proven = verify_record_certificate(
-            cert_json, content, genesis, self.spec
+            cert_json, content, genesis, self.spec, contract
         )
         return self.result(record_id, record, proven)
 

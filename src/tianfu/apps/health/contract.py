@@ -248,6 +248,8 @@ def amend(ctx, rec_id, h, size, readers):
     rec = _record(ctx, rec_id)
     _live(ctx, rec)
     ctx.require(ctx.sender.org == rec["org"], f"only {rec['org']}, which wrote it, amends it")
+    p = _patient(ctx, rec["patient"])
+    ctx.require(_consented(ctx, p, rec["org"]), f"the patient has not consented to {rec['org']}")
     ctx.require(len(rec["versions"]) < MAX_VERSIONS, "too many versions of this record")
     _content(ctx, h, size, readers, rec["readers"])
     ctx.require(
@@ -272,6 +274,7 @@ def share(ctx, rec_id, org, wrapped):
             me.has_role("clinician") and me.org in rec["readers"],
             "only the patient, or a clinician of an organisation that reads the record, shares it",
         )
+        ctx.require(_consented(ctx, p, me.org), f"the patient has not consented to {me.org}")
         ctx.require(
             _consented(ctx, p, org),
             f"the patient has not consented to {org}: only the patient may share with it",
@@ -379,7 +382,10 @@ def prescribe(ctx, patient, quantity, expires_ms, h, size, readers):
         f"a prescription expires within {MAX_RX_DAYS} days",
     )
     _content(ctx, h, size, readers, (me.org, p["org"]))
-    ctx.require(len(readers) <= 2, "the details are for the prescriber and the patient only")
+    ctx.require(
+        len(readers) == (1 if me.org == p["org"] else 2),
+        "the details are for the prescriber and the patient only",
+    )
     rx_id = _next_id(ctx, "seq:rx", "RX")
     _pd(ctx, h, size, patient, readers, rx_id)
     rx = {

@@ -64,6 +64,34 @@ def _date(ctx, d, what):
     ctx.require(ok, f"{what} must be a date YYYY-MM-DD")
 
 
+# Characters that show nothing (zero-width spaces and joiners, marks, soft hyphen, BOM)
+# and other spaces (no-break, ideographic, ...): a scope is compared as it reads.
+INVISIBLE = (
+    "\u00ad\u034f\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff"
+)
+SPACES = (
+    "\t\n\r\x0b\x0c\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _scope(ctx, scope):
+    """A licence scope as it reads: full-width letters and digits as ASCII, invisible
+    characters dropped, runs of any space one space, trimmed, lower case."""
+    _text(ctx, scope, "scope", 100)
+    chars = []
+    for c in scope:
+        o = ord(c)
+        if 0xFF01 <= o <= 0xFF5E:  # full-width forms of ASCII
+            c = chr(o - 0xFEE0)
+        if c in INVISIBLE:
+            continue
+        chars.append(" " if c in SPACES else c)
+    text = " ".join([w for w in "".join(chars).split(" ") if w]).lower()
+    ctx.require(len(text) > 0, "scope must not be empty")
+    return text
+
+
 def _fen(ctx, amount, what):
     ctx.require(
         isinstance(amount, int) and not isinstance(amount, bool) and amount >= 0,
@@ -196,8 +224,7 @@ def _overlaps(a_start, a_end, b_start, b_end):
 def grant_licence(ctx, work_id, licensee, exclusive, scope, start, end, fee_fen):
     licensee_org = _member_org(ctx, licensee)
     ctx.require(isinstance(exclusive, bool), "exclusive must be true or false")
-    _text(ctx, scope, "scope", 100)
-    scope = scope.strip().lower()
+    scope = _scope(ctx, scope)
     _date(ctx, start, "start")
     _date(ctx, end, "end")
     ctx.require(start <= end, "a licence period must not end before it starts")

@@ -7,7 +7,8 @@ the registration transaction with its successful receipt (Merkle paths to the tx
 receipts roots) and the photo record (a Merkle proof to the state root), with the chain of
 validator-set changes from the genesis to that block. The record is written once and never
 changed, so the certificate stays true. `verify_certificate` needs only the certificate,
-the genesis and, optionally, the image: its SHA-256 must then be the registered one.
+the genesis and, optionally, the image: its SHA-256 must then be the registered one, and
+its perceptual hash the registered pHash.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tianfu.apps.common.certificate import ProvenRecord, RecordCertificate, RecordSpec
-from tianfu.apps.photo_sharing import NAME
+from tianfu.apps.photo_sharing import NAME, media
 from tianfu.client import VerificationError
+from tianfu.types import Genesis
 
 
 class PhotoCertificateError(VerificationError):
@@ -65,4 +67,23 @@ SPEC = RecordSpec(
 )
 CONTRACT = SPEC.contract
 CERTIFICATE = RecordCertificate(SPEC, VerifiedAuthorship)
-verify_certificate = CERTIFICATE.verify
+
+
+def verify_certificate(
+    cert_json: dict[str, Any] | str | bytes,
+    image: bytes | None,
+    genesis: Genesis,
+    contract: str | None = None,
+) -> VerifiedAuthorship:
+    """`CERTIFICATE.verify`, and, given the image, that its own pHash is the registered one
+    (within `media.PHASH_TOLERANCE` bits, as a node checks an upload): a registration that
+    made up its pHash hid its near-duplicates, and certifies no image."""
+    proven = CERTIFICATE.verify(cert_json, image, genesis, contract)
+    if image is not None:
+        try:
+            media.check_image(image, proven.sha256, len(image), proven.phash)
+        except media.MediaError as exc:
+            raise ImageMismatch(
+                f"the image is not what {proven.photo_id} registered: {exc}"
+            ) from None
+    return proven

@@ -17,6 +17,8 @@ State:
   "doc:<hash>"       -> id of the receivable backed by that contract/invoice hash
   "held:<address>"   -> ids held by that address (parts that were split are removed)
   "open"             -> ids of the original receivables not yet fully repaid
+  "unpaid:<root id>" -> how many parts of that receivable's tree are not repaid (unsplit
+                        parts issued or active), so repaying one part reads no other part
 """
 
 MAX_AMOUNT = 10**18
@@ -107,6 +109,19 @@ def _held_remove(ctx, address, rid):
     ctx.put("held:" + address, [x for x in ctx.get("held:" + address, []) if x != rid])
 
 
+def _unpaid_add(ctx, root_id, delta):
+    """Count `delta` more parts of a tree to be repaid (called once its records are saved);
+    a tree issued before the count existed is counted once from its records."""
+    n = ctx.get("unpaid:" + root_id)
+    if n is None:
+        parts = _subtree(ctx, _load(ctx, root_id))
+        n = len([x for x in parts if x["status"] in ["issued", "active"]])
+    else:
+        n = n + delta
+    ctx.put("unpaid:" + root_id, n)
+    return n
+
+
 def _subtree(ctx, record):
     """Every record under `record` (itself included), parents before children."""
     return _breadth_first(ctx, _load, [record])
@@ -164,6 +179,7 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
         ctx, rid, rid, None, 0, me, supplier, amount, maturity_ms, doc_hash, "issued"
     )
     _save(ctx, record)
+    ctx.put("unpaid:" + rid, 1)
     ctx.put("doc:" + doc_hash, rid)
     _held_add(ctx, supplier, rid)
     opened = ctx.get("open", [])
@@ -243,6 +259,7 @@ def _split(ctx, record, amounts):
     _save(ctx, record)
     held = [x for x in ctx.get("held:" + holder, []) if x != rid]
     ctx.put("held:" + holder, held + children)
+    _unpaid_add(ctx, record["root"], len(children) - 1)
     ctx.emit("Split", id=rid, holder=holder, parts=children, amounts=amounts)
     return children
 
@@ -462,7 +479,7 @@ def repay(ctx, rid, payment_ref):
         payments.append(payment)
         ctx.emit("Repaid", id=part["id"], payee=payee, payee_kind=kind, amount=part["amount"])
     ctx.require(len(payments) > 0, f"every part of {rid} is already repaid")
-    root = _load(ctx, record["root"])
-    if all(p["status"] != "active" for p in _subtree(ctx, root)):
-        ctx.put("open", [x for x in ctx.get("open", []) if x != root["id"]])
+    root_id = record["root"]
+    if _unpaid_add(ctx, root_id, -len(payments)) == 0:
+        ctx.put("open", [x for x in ctx.get("open", []) if x != root_id])
     return payments

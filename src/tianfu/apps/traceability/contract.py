@@ -86,6 +86,17 @@ def _require_holder(ctx, b):
     )
 
 
+def _own_product(ctx, product_id):
+    """The product `product_id`, which the caller must own to make batches of it."""
+    product = ctx.get("product:" + str(product_id))
+    ctx.require(product is not None, f"unknown product {product_id}")
+    ctx.require(
+        product["owner"] == ctx.sender.address,
+        f"product {product_id} belongs to {product['org']}; only its owner may create batches",
+    )
+    return product
+
+
 def _new_batch(ctx, code, product, quantity, origin, parents):
     ctx.require(not ctx.has("batch:" + code), f"batch {code} already exists")
     return {
@@ -147,12 +158,7 @@ def create_batch(ctx, code, product_id, quantity, origin):
     _code(ctx, code)
     _quantity(ctx, quantity)
     _text(ctx, origin, "origin")
-    product = ctx.get("product:" + str(product_id))
-    ctx.require(product is not None, f"unknown product {product_id}")
-    ctx.require(
-        product["owner"] == ctx.sender.address,
-        f"product {product_id} belongs to {product['org']}; only its owner may create batches",
-    )
+    product = _own_product(ctx, product_id)
     b = _new_batch(ctx, code, product, quantity, origin, [])
     _append(ctx, b, "created", {"quantity": quantity, "origin": origin})
     ctx.put("batch:" + code, b)
@@ -252,8 +258,7 @@ def merge_batches(ctx, new_code, codes, product_id):
     ctx.require(isinstance(codes, list), "codes must be a list")
     n = len(codes)
     ctx.require(2 <= n <= MAX_MERGE, "merge 2-50 batches")
-    product = ctx.get("product:" + str(product_id))
-    ctx.require(product is not None, f"unknown product {product_id}")
+    product = _own_product(ctx, product_id)
     total = 0
     seen = []
     origins = []
