@@ -370,3 +370,33 @@ def test_traceability_qr_command_writes_a_code_linking_to_the_trace_page(
     assert svg.read_text().startswith("<?xml") and expected.version >= 1
     bad = runner.invoke(app, ["app", "traceability", "qr", "<b>", "--out", str(out)])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "raw", "zh", "en"),
+    [
+        ("/orgs", ">active<", "有效", ">active<"),
+        ("/contracts/evidence", "source_hash", "源代码哈希", "Source hash"),
+        ("/contracts/evidence", "activated_height", "生效高度", "Activated at height"),
+        (
+            "/proposals",
+            "contract photo_sharing",
+            "部署合约 photo_sharing",
+            "contract photo_sharing",
+        ),
+        ("/trace/LJ-TIN-001", ">transport<", "运输", ">transport<"),
+        ("/trace/LJ-TIN-001", ">split_from<", "拆分自", ">split_from<"),
+        ("/receivables/RCV-1", ">split<", "已拆分", ">split<"),
+        ("/works/W000001", ">licence_granted<", "授予许可", ">licence_granted<"),
+        ("/funds/rural-housing-2024", ">province<", "省", ">province<"),
+    ],
+)
+def test_chain_words_and_record_fields_are_shown_in_the_readers_language(
+    client: TestClient, url: str, raw: str, zh: str, en: str
+) -> None:
+    """Statuses, kinds, event types and field names written by the contracts are words of
+    the catalogue: a Chinese page shows them in Chinese, an English page in English."""
+    zh_page = client.get(url, params={"lang": "zh_CN"}).text
+    assert zh in zh_page, url
+    assert raw not in zh_page, url
+    assert en in client.get(url, params={"lang": "en"}).text, url

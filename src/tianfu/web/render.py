@@ -2,7 +2,8 @@
 
 Every page is a Jinja2 template with autoescaping on (every value from the chain, contracts,
 events or users is escaped by the template engine; no template marks anything safe), the
-request's catalogue as `_`, and the readable-value filters of `tianfu.web.format`. Every
+request's catalogue as `_`, `word` for the chain's enumerated words in that language
+(`tianfu.web.words`), and the readable-value filters of `tianfu.web.format`. Every
 answer carries the console's Content-Security-Policy: scripts, styles, images and
 connections from the node itself only, no inline script or style, no framing.
 """
@@ -27,6 +28,7 @@ from starlette.types import Scope
 from tianfu.proofs import values
 from tianfu.web import format as fmt
 from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, translations
+from tianfu.web.words import chain_word
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -150,6 +152,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
         languages=[(c, LABELS[c]) for c in LANGUAGES],
         lang_url=other_lang_url,
         date=date,
+        word=chain_word(_),
         tz_name=str(tz),
         js_catalogue=js_catalogue(lang.code),
         static=STATIC_URL,
