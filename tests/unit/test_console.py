@@ -337,6 +337,16 @@ def test_verifier_reasons_are_handed_to_the_scripts_translated(client: TestClien
     assert "验证者 %(name)s 的签名无效" in trace
 
 
+def test_the_scripts_show_only_catalogue_messages(client: TestClient) -> None:
+    """An error a console script shows the reader is a catalogue message (a VerifyError
+    the page translates), never an English literal thrown as a plain Error."""
+    for path in sorted((ROOT / "src/tianfu/web/static/js").glob("*.js")):
+        assert not re.search(r"new (Type)?Error\(", path.read_text()), path.name
+    trace = client.get("/trace/LJ-TIN-001", params={"lang": "zh_CN"}).text
+    assert "证明中没有这条批次记录" in trace
+    assert "节点未给出证明或创世文件（HTTP %(proof)s / %(genesis)s）" in trace
+
+
 def test_accept_language_parsing_is_bounded_and_ranked() -> None:
     assert i18n.from_accept_language("en;q=0.2, zh-CN;q=0.8") == "zh_CN"
     assert i18n.from_accept_language("de, en;q=0.1") == "en"
