@@ -298,6 +298,26 @@ def test_static_assets_and_offline_api_docs(client: TestClient) -> None:
     assert client.get("/console/static/../render.py").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("GET", "/console/static/js/missing.js", 404),
+        ("GET", "/console/static/%2e%2e/render.py", 404),
+        ("GET", "/console/static/..%2f..%2fweb%2frender.py", 404),
+        ("GET", "/docs-assets/..%2f..%2fsetup.py", 404),
+        ("POST", "/console/static/js/live.js", 405),
+    ],
+)
+def test_static_refusals_carry_the_security_headers(
+    client: TestClient, method: str, url: str, status: int
+) -> None:
+    r = client.request(method, url)
+    assert r.status_code == status
+    assert r.headers["content-security-policy"] == CSP
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "def " not in r.text
+
+
 def test_catalogues_translate_every_message() -> None:
     """Every message in the console's templates and code is in both catalogues, and the
     Chinese one translates each (with the same placeholders)."""

@@ -20,8 +20,9 @@ from typing import Any, NamedTuple
 
 from babel.messages.extract import extract
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -205,7 +206,11 @@ def secured(response: Response) -> Response:
 
 
 class SecuredStatic(StaticFiles):
-    """The console's static files, with its security headers."""
+    """The console's static files, with its security headers (a refusal too: a missing
+    file, a path out of the directory, a method other than GET and HEAD)."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        return secured(await super().get_response(path, scope))
+        try:
+            return secured(await super().get_response(path, scope))
+        except HTTPException as exc:
+            return secured(PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers))
