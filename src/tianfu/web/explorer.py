@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tianfu.execution.contract_api import address_of
-from tianfu.web.data import ConsoleData
+from tianfu.web.data import MAX_SCAN, ConsoleData
 from tianfu.web.i18n import N_
-from tianfu.web.render import Ids, bad_request, lookup, not_found, page
+from tianfu.web.render import Ids, bad_request, cut, lookup, not_found, page
 from tianfu.web.words import CONTRACT_FIELDS
 
 PAGE = 20  # blocks per page of the block list
@@ -196,7 +196,14 @@ def explorer_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/proposals", response_class=HTMLResponse)
     def proposals(request: Request) -> HTMLResponse:
-        return page(request, "proposals.html", proposals=data.proposals(), names=data.names())
+        rows = data.proposals()
+        return page(
+            request,
+            "proposals.html",
+            proposals=rows,
+            names=data.names(),
+            more=cut(len(rows), MAX_SCAN),
+        )
 
     @router.get("/proposals/{pid}", response_class=HTMLResponse)
     def proposal(request: Request, pid: str) -> HTMLResponse:

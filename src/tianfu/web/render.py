@@ -178,6 +178,12 @@ def bad_request(request: Request, message: str, **params: Any) -> HTMLResponse:
     return page(request, "error.html", http_status=400, message=message, params=params)
 
 
+def cut(count: int, limit: int) -> int | None:
+    """`limit` when a list read `count` records with that limit (so more may exist, and the
+    page says only the first `limit` are listed), else None."""
+    return limit if count >= limit else None
+
+
 class Ids(NamedTuple):
     """The ids of one kind of record in a path: their pattern, and the catalogue messages
     of a malformed one ("Not a ...: %(value)s") and of an unknown one ("No ... %(id)s")."""
