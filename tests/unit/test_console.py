@@ -456,3 +456,15 @@ def test_a_cut_list_says_only_the_first_records_are_listed(tmp_path: Path) -> No
         assert f"Only the first {MAX_LIST} are listed" in en
     finally:
         c.close()
+
+
+def test_a_browser_gets_the_consoles_404_page_and_api_clients_json(client: TestClient) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    zh = client.get("/no-such-page", params={"lang": "zh_CN"}, headers=html)
+    assert zh.status_code == 404 and zh.headers["content-type"].startswith("text/html")
+    assert "没有页面 /no-such-page" in zh.text and zh.headers["content-security-policy"] == CSP
+    en = client.get("/no/%3Cscript%3E", params={"lang": "en"}, headers=html)
+    assert en.status_code == 404 and "No page at /no/&lt;script&gt;" in en.text
+    for url, headers in (("/no-such-page", {}), ("/v1/no-such-route", html)):
+        r = client.get(url, headers=headers)
+        assert r.status_code == 404 and r.json() == {"error": "Not Found"}, url
