@@ -297,6 +297,9 @@ def test_static_assets_and_offline_api_docs(client: TestClient) -> None:
         assert client.get(src).status_code == 200, src
     assert client.get("/openapi.json").status_code == 200
     assert client.get("/console/static/../render.py").status_code == 404
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-security-policy"] == CSP
+    assert icon.headers["x-content-type-options"] == "nosniff"
 
 
 @pytest.mark.parametrize(
