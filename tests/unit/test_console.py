@@ -17,6 +17,7 @@ from tianfu.apps.registry import NAMES, application
 from tianfu.apps.traceability.demo import cast as trace_cast
 from tianfu.testing.appchain import AppChain
 from tianfu.web import i18n
+from tianfu.web.applications import MAX_LIST
 from tianfu.web.render import CSP
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -296,6 +297,29 @@ def test_static_assets_and_offline_api_docs(client: TestClient) -> None:
         assert client.get(src).status_code == 200, src
     assert client.get("/openapi.json").status_code == 200
     assert client.get("/console/static/../render.py").status_code == 404
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-security-policy"] == CSP
+    assert icon.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("GET", "/console/static/js/missing.js", 404),
+        ("GET", "/console/static/%2e%2e/render.py", 404),
+        ("GET", "/console/static/..%2f..%2fweb%2frender.py", 404),
+        ("GET", "/docs-assets/..%2f..%2fsetup.py", 404),
+        ("POST", "/console/static/js/live.js", 405),
+    ],
+)
+def test_static_refusals_carry_the_security_headers(
+    client: TestClient, method: str, url: str, status: int
+) -> None:
+    r = client.request(method, url)
+    assert r.status_code == status
+    assert r.headers["content-security-policy"] == CSP
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "def " not in r.text
 
 
 def test_catalogues_translate_every_message() -> None:
@@ -337,6 +361,16 @@ def test_verifier_reasons_are_handed_to_the_scripts_translated(client: TestClien
     assert "验证者 %(name)s 的签名无效" in trace
 
 
+def test_the_scripts_show_only_catalogue_messages(client: TestClient) -> None:
+    """An error a console script shows the reader is a catalogue message (a VerifyError
+    the page translates), never an English literal thrown as a plain Error."""
+    for path in sorted((ROOT / "src/tianfu/web/static/js").glob("*.js")):
+        assert not re.search(r"new (Type)?Error\(", path.read_text()), path.name
+    trace = client.get("/trace/LJ-TIN-001", params={"lang": "zh_CN"}).text
+    assert "证明中没有这条批次记录" in trace
+    assert "节点未给出证明或创世文件（HTTP %(proof)s / %(genesis)s）" in trace
+
+
 def test_accept_language_parsing_is_bounded_and_ranked() -> None:
     assert i18n.from_accept_language("en;q=0.2, zh-CN;q=0.8") == "zh_CN"
     assert i18n.from_accept_language("de, en;q=0.1") == "en"
@@ -370,3 +404,70 @@ def test_traceability_qr_command_writes_a_code_linking_to_the_trace_page(
     assert svg.read_text().startswith("<?xml") and expected.version >= 1
     bad = runner.invoke(app, ["app", "traceability", "qr", "<b>", "--out", str(out)])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("url", "raw", "zh", "en"),
+    [
+        ("/orgs", ">active<", "有效", ">active<"),
+        ("/contracts/evidence", "source_hash", "源代码哈希", "Source hash"),
+        ("/contracts/evidence", "activated_height", "生效高度", "Activated at height"),
+        (
+            "/proposals",
+            "contract photo_sharing",
+            "部署合约 photo_sharing",
+            "contract photo_sharing",
+        ),
+        ("/trace/LJ-TIN-001", ">transport<", "运输", ">transport<"),
+        ("/trace/LJ-TIN-001", ">split_from<", "拆分自", ">split_from<"),
+        ("/receivables/RCV-1", ">split<", "已拆分", ">split<"),
+        ("/works/W000001", ">licence_granted<", "授予许可", ">licence_granted<"),
+        ("/funds/rural-housing-2024", ">province<", "省", ">province<"),
+    ],
+)
+def test_chain_words_and_record_fields_are_shown_in_the_readers_language(
+    client: TestClient, url: str, raw: str, zh: str, en: str
+) -> None:
+    """Statuses, kinds, event types and field names written by the contracts are words of
+    the catalogue: a Chinese page shows them in Chinese, an English page in English."""
+    zh_page = client.get(url, params={"lang": "zh_CN"}).text
+    assert zh in zh_page, url
+    assert raw not in zh_page, url
+    assert en in client.get(url, params={"lang": "en"}).text, url
+
+
+def test_a_cut_list_says_only_the_first_records_are_listed(tmp_path: Path) -> None:
+    """A list longer than a page holds says so (in the reader's language) instead of
+    silently leaving records out; a short one does not."""
+    from tianfu.apps import ip_rights
+
+    c = AppChain(tmp_path)
+    try:
+        c.deploy("ip_rights", ip_rights.source())
+        creator = c.identity("org2", "prolific")
+        c.grant(creator, "creator")
+        works = [
+            (creator, "ip_rights", "register_work", (f"{i:064x}", f"work {i}", ["a"], "music"))
+            for i in range(MAX_LIST)
+        ]
+        assert all(r.ok for r in c.call_many(works[:1]))
+        assert "Only the first" not in c.http.get("/works", params={"lang": "en"}).text
+        assert all(r.ok for r in c.call_many(works[1:]))
+        zh = c.http.get("/works", params={"lang": "zh_CN"}).text
+        assert f"仅列出前 {MAX_LIST} 条" in zh and zh.count("<tr>") == MAX_LIST + 1
+        en = c.http.get("/works", params={"lang": "en"}).text
+        assert f"Only the first {MAX_LIST} are listed" in en
+    finally:
+        c.close()
+
+
+def test_a_browser_gets_the_consoles_404_page_and_api_clients_json(client: TestClient) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    zh = client.get("/no-such-page", params={"lang": "zh_CN"}, headers=html)
+    assert zh.status_code == 404 and zh.headers["content-type"].startswith("text/html")
+    assert "没有页面 /no-such-page" in zh.text and zh.headers["content-security-policy"] == CSP
+    en = client.get("/no/%3Cscript%3E", params={"lang": "en"}, headers=html)
+    assert en.status_code == 404 and "No page at /no/&lt;script&gt;" in en.text
+    for url, headers in (("/no-such-page", {}), ("/v1/no-such-route", html)):
+        r = client.get(url, headers=headers)
+        assert r.status_code == 404 and r.json() == {"error": "Not Found"}, url

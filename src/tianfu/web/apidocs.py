@@ -12,10 +12,10 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from tianfu.web.render import SecuredStatic, page
+from tianfu.web.render import SecuredStatic, page, secured
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
@@ -48,7 +48,7 @@ def install_api_docs(app: FastAPI) -> None:
         return r
 
     @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> FileResponse:
-        return FileResponse(ASSETS / "favicon.png", media_type="image/png")
+    def favicon() -> Response:
+        return secured(FileResponse(ASSETS / "favicon.png", media_type="image/png"))
 
     app.mount(ASSETS_URL, SecuredStatic(directory=ASSETS), name="docs-assets")

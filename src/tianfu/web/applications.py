@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from tianfu.proofs.documents import dump_document
 from tianfu.web.data import ConsoleData
 from tianfu.web.i18n import N_
-from tianfu.web.render import Ids, bad_request, lookup, not_found, page, secured
+from tianfu.web.render import Ids, bad_request, cut, lookup, not_found, page, secured
 
 MAX_TREE = 500  # nodes of an allocation or receivable tree shown on one page
 MAX_LIST = 200  # records of one kind listed on one page
@@ -118,9 +118,14 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- fund supervision ------------------------------------------------------------------
     @router.get("/funds", response_class=HTMLResponse)
     def funds(request: Request) -> HTMLResponse:
-        ids = data.record("fund_supervision", "funds") or []
-        rows = [data.record("fund_supervision", f"fund:{i}") for i in list(ids)[:MAX_LIST]]
-        return page(request, "funds.html", funds=[r for r in rows if isinstance(r, dict)])
+        ids = list(data.record("fund_supervision", "funds") or [])
+        rows = [data.record("fund_supervision", f"fund:{i}") for i in ids[:MAX_LIST]]
+        return page(
+            request,
+            "funds.html",
+            funds=[r for r in rows if isinstance(r, dict)],
+            more=cut(len(ids), MAX_LIST),
+        )
 
     @router.get("/funds/{fund_id}", response_class=HTMLResponse)
     def fund(request: Request, fund_id: str, idle_days: str | None = None) -> HTMLResponse:
@@ -160,15 +165,13 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- supply-chain finance --------------------------------------------------------------
     @router.get("/receivables", response_class=HTMLResponse)
     def receivables(request: Request) -> HTMLResponse:
-        rows = [
-            v
-            for _, v in data.scan("supply_finance", "r:", MAX_LIST)
-            if isinstance(v, dict) and v.get("parent") is None
-        ]
+        scanned = data.scan("supply_finance", "r:", MAX_LIST)
+        rows = [v for _, v in scanned if isinstance(v, dict) and v.get("parent") is None]
         return page(
             request,
             "receivables.html",
             rows=rows,
+            more=cut(len(scanned), MAX_LIST),
             names=data.names(),
             parties=_parties(data, "supply_finance"),
         )
@@ -191,8 +194,11 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- IP rights -------------------------------------------------------------------------
     @router.get("/works", response_class=HTMLResponse)
     def works(request: Request) -> HTMLResponse:
-        rows = [v for _, v in data.scan("ip_rights", "work:", MAX_LIST) if isinstance(v, dict)]
-        return page(request, "works.html", works=rows, names=data.names())
+        scanned = data.scan("ip_rights", "work:", MAX_LIST)
+        rows = [v for _, v in scanned if isinstance(v, dict)]
+        return page(
+            request, "works.html", works=rows, names=data.names(), more=cut(len(scanned), MAX_LIST)
+        )
 
     @router.get("/works/{work_id}", response_class=HTMLResponse)
     def work(request: Request, work_id: str) -> HTMLResponse:

@@ -15,9 +15,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tianfu.execution.contract_api import address_of
-from tianfu.web.data import ConsoleData
+from tianfu.web.data import MAX_SCAN, ConsoleData
 from tianfu.web.i18n import N_
-from tianfu.web.render import Ids, bad_request, lookup, not_found, page
+from tianfu.web.render import Ids, bad_request, cut, lookup, not_found, page
+from tianfu.web.words import CONTRACT_FIELDS
 
 PAGE = 20  # blocks per page of the block list
 HASH_SEARCH_BLOCKS = 2000  # a block hash is looked for among the latest this many blocks
@@ -166,7 +167,13 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             return record
         source = data.view("governance", "get_source", name)
         return page(
-            request, "contract.html", name=name, record=record, source=source, names=data.names()
+            request,
+            "contract.html",
+            name=name,
+            record=record,
+            fields=CONTRACT_FIELDS,
+            source=source,
+            names=data.names(),
         )
 
     @router.get("/orgs", response_class=HTMLResponse)
@@ -189,7 +196,14 @@ def explorer_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/proposals", response_class=HTMLResponse)
     def proposals(request: Request) -> HTMLResponse:
-        return page(request, "proposals.html", proposals=data.proposals(), names=data.names())
+        rows = data.proposals()
+        return page(
+            request,
+            "proposals.html",
+            proposals=rows,
+            names=data.names(),
+            more=cut(len(rows), MAX_SCAN),
+        )
 
     @router.get("/proposals/{pid}", response_class=HTMLResponse)
     def proposal(request: Request, pid: str) -> HTMLResponse:

@@ -2,7 +2,8 @@
 
 Every page is a Jinja2 template with autoescaping on (every value from the chain, contracts,
 events or users is escaped by the template engine; no template marks anything safe), the
-request's catalogue as `_`, and the readable-value filters of `tianfu.web.format`. Every
+request's catalogue as `_`, `word` for the chain's enumerated words in that language
+(`tianfu.web.words`), and the readable-value filters of `tianfu.web.format`. Every
 answer carries the console's Content-Security-Policy: scripts, styles, images and
 connections from the node itself only, no inline script or style, no framing.
 """
@@ -19,14 +20,16 @@ from typing import Any, NamedTuple
 
 from babel.messages.extract import extract
 from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from tianfu.proofs import values
 from tianfu.web import format as fmt
 from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, translations
+from tianfu.web.words import chain_word
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -150,6 +153,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
         languages=[(c, LABELS[c]) for c in LANGUAGES],
         lang_url=other_lang_url,
         date=date,
+        word=chain_word(_),
         tz_name=str(tz),
         js_catalogue=js_catalogue(lang.code),
         static=STATIC_URL,
@@ -172,6 +176,12 @@ def not_found(request: Request, message: str, **params: Any) -> HTMLResponse:
 
 def bad_request(request: Request, message: str, **params: Any) -> HTMLResponse:
     return page(request, "error.html", http_status=400, message=message, params=params)
+
+
+def cut(count: int, limit: int) -> int | None:
+    """`limit` when a list read `count` records with that limit (so more may exist, and the
+    page says only the first `limit` are listed), else None."""
+    return limit if count >= limit else None
 
 
 class Ids(NamedTuple):
@@ -202,7 +212,11 @@ def secured(response: Response) -> Response:
 
 
 class SecuredStatic(StaticFiles):
-    """The console's static files, with its security headers."""
+    """The console's static files, with its security headers (a refusal too: a missing
+    file, a path out of the directory, a method other than GET and HEAD)."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
-        return secured(await super().get_response(path, scope))
+        try:
+            return secured(await super().get_response(path, scope))
+        except HTTPException as exc:
+            return secured(PlainTextResponse(exc.detail, exc.status_code, headers=exc.headers))

@@ -1,6 +1,7 @@
 // Live updates of the overview: each block the node commits (its WebSocket
 // /v1/events/blocks) is added to the top of the recent-blocks table without a reload.
 // Text is set with textContent only: nothing from the node is parsed as HTML.
+import { nodeDate } from "./dates.js";
 import { decode, fromHex } from "./proof.js";
 
 const body = document.getElementById("recent-blocks");
@@ -27,7 +28,8 @@ function addRow(batch) {
   const ms = Number(header.time_ms);
   time.dateTime = new Date(ms).toISOString();
   time.title = String(ms);
-  time.textContent = new Date(ms).toLocaleString();
+  time.dataset.ms = String(ms);
+  time.textContent = nodeDate(ms, body.dataset.tz);
   nCell.textContent = String(header.tx_count);
   // The header hash needs the chain's hash function; the block page shows it.
   const a = hashCell.querySelector("a");

@@ -17,11 +17,16 @@ async function check() {
     fetch(`/v1/proofs/state/traceability/batch:${encodeURIComponent(code)}`),
     fetch("/v1/genesis"),
   ]);
-  if (!docResp.ok || !genResp.ok) throw new Error(`HTTP ${docResp.status} / ${genResp.status}`);
+  if (!docResp.ok || !genResp.ok) {
+    const status = { proof: docResp.status, genesis: genResp.status };
+    throw new VerifyError("the node gave no proof or genesis (HTTP %(proof)s / %(genesis)s)", status);
+  }
   const genesis = fromHex((await genResp.json()).raw);
   const r = verifyStateDocument(await docResp.text(), genesis);
   const e = r.entries.find((x) => x.contract === "traceability" && x.key === `batch:${code}`);
-  if (!e || e.value === null || typeof e.value !== "object") throw new Error("no batch record");
+  if (!e || e.value === null || typeof e.value !== "object") {
+    throw new VerifyError("the proof does not contain this batch record");
+  }
   const recalled = e.value.recall !== null && e.value.recall !== undefined;
   const same =
     String(recalled) === msg.recalled &&

@@ -1,0 +1,113 @@
+"""The chain's own words the console shows, as catalogue messages.
+
+Records carry enumerated words (a status, a proposal's kind, a trace event's type, an
+allocation's level, a work's type) and the contract records field names. Each known word
+is a msgid of the catalogue, so a Chinese page shows 有效 where the record says `active`;
+a word the table does not know (a new status, a deployed contract's own word) is shown
+as the chain wrote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tianfu.web.i18n import N_
+
+WORDS = frozenset(
+    {
+        # statuses of organisations, proposals, batches, receivables, works, licences, disputes
+        N_("active"),
+        N_("pending"),
+        N_("approved"),
+        N_("rejected"),
+        N_("activated"),
+        N_("expired"),
+        N_("failed"),
+        N_("removed"),
+        N_("split"),
+        N_("merged"),
+        N_("applied"),
+        N_("disbursed"),
+        N_("paid"),
+        N_("open"),
+        N_("resolved"),
+        N_("surrendered"),
+        N_("registered"),
+        # governance proposal kinds
+        N_("contract"),
+        N_("add_org"),
+        N_("remove_org"),
+        N_("add_validator"),
+        N_("remove_validator"),
+        N_("set_power"),
+        N_("set_params"),
+        N_("grant_role"),
+        N_("revoke_role"),
+        N_("set_supervisory_roles"),
+        # kinds of enrolled identity
+        N_("admin"),
+        N_("member"),
+        N_("node"),
+        # levels of a fund's allocation tree, and the refused operations
+        N_("province"),
+        N_("city"),
+        N_("county"),
+        N_("township"),
+        N_("village"),
+        N_("allocate"),
+        N_("disburse"),
+        # traceability event types
+        N_("planting"),
+        N_("raising"),
+        N_("input"),
+        N_("harvest"),
+        N_("processing"),
+        N_("inspection"),
+        N_("storage"),
+        N_("transport"),
+        N_("retail"),
+        N_("custody"),
+        N_("split_from"),
+        N_("merged_from"),
+        N_("recall"),
+        # types of registered works, kinds of dispute, events of a work's history
+        N_("literary"),
+        N_("music"),
+        N_("film"),
+        N_("software"),
+        N_("art"),
+        N_("photo"),
+        N_("design"),
+        N_("patent"),
+        N_("other"),
+        N_("ownership"),
+        N_("infringement"),
+        N_("licence"),
+        N_("licence_granted"),
+        N_("licence_surrendered"),
+        N_("dispute_opened"),
+        N_("dispute_resolved"),
+        N_("evidence_linked"),
+        N_("transferred"),
+    }
+)
+
+# The fields of a contract's governance record (`get_contract`), by key.
+CONTRACT_FIELDS = {
+    "name": N_("Name"),
+    "version": N_("Version"),
+    "source_hash": N_("Source hash"),
+    "activated_height": N_("Activated at height"),
+    "proposal": N_("Proposal"),
+}
+
+
+def chain_word(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
+    """A function showing a value from the chain in `gettext`'s language when it is one of
+    the known words, unchanged otherwise."""
+
+    def word(value: Any) -> Any:
+        return gettext(value) if isinstance(value, str) and value in WORDS else value
+
+    return word
