@@ -79,6 +79,9 @@ def test_licence_rules(chain, people):
     for bad, needle in [
         (("radio", "2027-13-01", "2027-12-31"), "YYYY-MM-DD"),
         (("radio", "2027/01/01", "2027-12-31"), "YYYY-MM-DD"),
+        (("radio", "2027-02-29", "2027-12-31"), "YYYY-MM-DD"),  # not a leap year
+        (("radio", "2027-01-01", "2027-04-31"), "YYYY-MM-DD"),
+        (("radio", "2100-02-29", "2100-12-31"), "YYYY-MM-DD"),  # a century, not a leap year
         (("radio", "2027-02-01", "2027-01-01"), "end before"),
         (("", "2027-01-01", "2027-12-31"), "scope"),
     ]:
@@ -105,6 +108,8 @@ def test_licence_rules(chain, people):
         )
     scopes = [x["scope"] for x in ip.licences(wid)]
     assert scopes == ["radio", "radio", "radio", "music video", "tv"]
+    grant(False, "leap", "2028-02-29", "2028-03-01")  # a leap day is a date
+    grant(False, "leap", "2000-02-29", "2000-03-01")  # and so in a year divisible by 400
 
 
 def test_evidence_links_and_history(chain, people):

@@ -55,13 +55,23 @@ def _member_org(ctx, address):
 
 
 def _date(ctx, d, what):
+    """A calendar date "YYYY-MM-DD" (proleptic Gregorian: 2024-02-29 is one, 2025-02-29 and
+    2025-04-31 are not)."""
     ok = isinstance(d, str) and len(d) == 10 and d[4] == "-" and d[7] == "-"
     ok = ok and all(c in "0123456789" for c in d[:4] + d[5:7] + d[8:])
     if ok:
+        year = int(d[:4])
         month = int(d[5:7])
         day = int(d[8:])
-        ok = 1 <= month <= 12 and 1 <= day <= 31
+        ok = 1 <= month <= 12 and 1 <= day <= _month_days(year, month)
     ctx.require(ok, f"{what} must be a date YYYY-MM-DD")
+
+
+def _month_days(year, month):
+    if month == 2:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        return 29 if leap else 28
+    return 30 if month in (4, 6, 9, 11) else 31
 
 
 # Characters that show nothing (zero-width spaces and joiners, marks, soft hyphen, BOM)
