@@ -231,11 +231,9 @@ def test_rejects_what_the_spec_parsing_rules_refuse(
     assert ok["ok"], ok["reason"]
 
 
-def test_rejects_a_merkle_path_that_is_not_a_list_of_hashes() -> None:
-    """A proof bundle decodes strictly (docs/spec/proofs.md): an audit path is an array of
-    32-byte hashes. The block of the vectors' early evidence deposit has one transaction,
-    so its paths are empty — and an empty byte string in their place must not pass for
-    one: the Python verifier refuses that bundle, and so must the console."""
+def _early_evidence_vector() -> tuple[dict[str, Any], dict[str, Any], bytes, Any]:
+    """The spec vectors' early evidence deposit (standard suite): its case, its document,
+    the genesis bytes and the decoded proof bundle (a block of one transaction)."""
     vectors = Path(__file__).resolve().parents[2] / "docs/spec/vectors/documents.json"
     v = json.loads(vectors.read_text())
     (base,) = [
@@ -244,7 +242,15 @@ def test_rejects_a_merkle_path_that_is_not_a_list_of_hashes() -> None:
         if c["name"] == "evidence before the last change" and c["suite"] == "standard"
     ]
     doc, genesis = base["document"], bytes.fromhex(v["geneses"]["standard"])
-    bundle = msgspec.msgpack.decode(bytes.fromhex(doc["raw"]))
+    return base, doc, genesis, msgspec.msgpack.decode(bytes.fromhex(doc["raw"]))
+
+
+def test_rejects_a_merkle_path_that_is_not_a_list_of_hashes() -> None:
+    """A proof bundle decodes strictly (docs/spec/proofs.md): an audit path is an array of
+    32-byte hashes. The block of the vectors' early evidence deposit has one transaction,
+    so its paths are empty — and an empty byte string in their place must not pass for
+    one: the Python verifier refuses that bundle, and so must the console."""
+    base, doc, genesis, bundle = _early_evidence_vector()
     inclusion = bundle[2][0][1][0]  # [index, tx, tx_path, receipt, receipt_path]
     assert inclusion[2] == [] and inclusion[4] == []
     patched = []
@@ -268,15 +274,7 @@ def test_rejects_a_float_where_the_bundle_declares_an_integer() -> None:
     """encoding.md: floats never occur in a canonical encoding, and a bundle is decoded
     strictly. A transaction's index written as the float 0.0 is refused by the Python
     verifier; the console read it as the integer 0 and accepted the certificate."""
-    vectors = Path(__file__).resolve().parents[2] / "docs/spec/vectors/documents.json"
-    v = json.loads(vectors.read_text())
-    (base,) = [
-        c
-        for c in v["cases"]
-        if c["name"] == "evidence before the last change" and c["suite"] == "standard"
-    ]
-    doc, genesis = base["document"], bytes.fromhex(v["geneses"]["standard"])
-    bundle = msgspec.msgpack.decode(bytes.fromhex(doc["raw"]))
+    base, doc, genesis, bundle = _early_evidence_vector()
     inclusion = bundle[2][0][1][0]  # [index, tx, tx_path, receipt, receipt_path]
     inclusion[0] = float(inclusion[0])
     text = json.dumps({**doc, "raw": msgspec.msgpack.encode(bundle).hex()})
