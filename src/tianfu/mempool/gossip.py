@@ -7,13 +7,22 @@ received go to one bounded inbox (`MAX_INBOX_TXS`), which one task admits `ADMIT
 time with a turn of the loop in between: however many peers (on an open network, anonymous
 observers) send, the loop waits for at most one chunk.
 
-Each peer has its own queue in the inbox, and the task takes one chunk from each peer in
-turn, so a peer that floods waits behind its own transactions, not the others behind it.
-A peer alone may fill the inbox; when it is full, a frame from a peer holding less than an
-equal share (`MAX_INBOX_TXS` over the peers with transactions waiting, the sender counted)
-takes the room of the newest transactions of the peers holding the most, and any other
+The inbox is shared by groups of peers, each group by its subs (`share(peer)` gives both;
+by default each peer is a group of its own), and the task takes one chunk from each group in
+turn (from its subs in turn), so a peer that floods waits behind its own transactions, not
+the others behind it. A group alone may fill the inbox; when it is full, a frame from a
+group holding less than an equal share (`MAX_INBOX_TXS` over the groups with transactions
+waiting, the sender's counted) takes the room of the newest transactions of the groups
+holding the most; a frame from a group past its share may take room inside its own group
+only, if its sub holds less than an equal share of the group's transactions; any other
 frame is dropped (`dropped_busy`) — the transactions dropped are still in the mempools of
 the nodes that admitted them first.
+
+On an open network anyone can make new identities, so the node composition groups the
+observer port's peers (`ObserverTransport.gossip_share`): every link whose key is not a
+validator's is in one group, subdivided by its IP address. However many identities (or
+IPs) send, they hold one equal share between them when the inbox is full; each member
+node and each validator by stake keeps its own.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 
 import msgspec
@@ -43,6 +52,11 @@ class TxBatch(msgspec.Struct, array_like=True, frozen=True):
     txs: Annotated[list[bytes], msgspec.Meta(max_length=MAX_BATCH_TXS)]
 
 
+def _own_share(peer: Any) -> tuple[Hashable, Hashable]:
+    key = getattr(peer, "address", peer)
+    return key, key
+
+
 class TxGossip:
     def __init__(
         self,
@@ -51,6 +65,7 @@ class TxGossip:
         *,
         flush_interval_s: float = 0.01,
         admit_many: Callable[[list[Transaction]], list[bool]] | None = None,
+        share: Callable[[Any], tuple[Hashable, Hashable]] | None = None,
     ) -> None:
         self.network = network
         self.admit = admit
@@ -62,8 +77,13 @@ class TxGossip:
         self._scheduled = False
         self.stats = {"sent": 0, "received": 0, "admitted": 0, "refused": 0, "malformed": 0}
         # The inbox: per peer, its transactions waiting, in chunks of at most ADMIT_CHUNK.
-        self._inbox: dict[Any, deque[list[Transaction]]] = {}
-        self._queued: dict[Any, int] = {}  # transactions waiting, per peer
+        # Who shares the inbox with whom: `share(peer)` is (group, sub); by default each
+        # peer is a group of its own.
+        self._share = share or _own_share
+        # The inbox: per group, per sub, its transactions waiting, in chunks of ADMIT_CHUNK.
+        self._inbox: dict[Hashable, dict[Hashable, deque[list[Transaction]]]] = {}
+        self._queued: dict[Hashable, int] = {}  # transactions waiting, per group
+        self._sub_queued: dict[Hashable, dict[Hashable, int]] = {}  # and per sub
         self._inbox_txs = 0
         self._admitting: asyncio.Task[None] | None = None
         self.dropped_busy = 0  # frames dropped because the inbox was full
@@ -111,55 +131,84 @@ class TxGossip:
         except RuntimeError:  # no event loop to share: admit at once
             self._admit(txs)
             return
-        key = getattr(peer, "address", peer)
-        if not self._make_room(key, len(txs)):
+        group, sub = self._share(peer)
+        if not self._make_room(group, sub, len(txs)):
             self.dropped_busy += 1
             return
-        queue = self._inbox.get(key)
+        subs = self._inbox.setdefault(group, {})
+        queue = subs.get(sub)
         if queue is None:
-            queue = self._inbox[key] = deque()
+            queue = subs[sub] = deque()
         for start in range(0, len(txs), ADMIT_CHUNK):
             queue.append(txs[start : start + ADMIT_CHUNK])
-        self._queued[key] = self._queued.get(key, 0) + len(txs)
+        self._queued[group] = self._queued.get(group, 0) + len(txs)
+        counts = self._sub_queued.setdefault(group, {})
+        counts[sub] = counts.get(sub, 0) + len(txs)
         self._inbox_txs += len(txs)
         if self._admitting is None:
             self._admitting = loop.create_task(self._drain(), name="tx-gossip-admission")
 
-    def _make_room(self, key: Any, n: int) -> bool:
-        """Whether `n` more transactions of peer `key` fit in the inbox; makes room for them
-        from the peers holding the most when `key` stays within an equal share."""
+    def _make_room(self, group: Hashable, sub: Hashable, n: int) -> bool:
+        """Whether `n` more transactions of `sub` in share group `group` fit in the inbox.
+        When it is full: a group within an equal share of the inbox (`MAX_INBOX_TXS` over
+        the groups with transactions waiting, its own counted) takes the room of the groups
+        holding the most; a group past its share may still make room inside itself, for a
+        `sub` within an equal share of what the group holds, from its subs holding the
+        most. Anything else does not fit."""
         if self._inbox_txs + n <= MAX_INBOX_TXS:
             return True
         queued = self._queued
-        peers = len(queued) + (key not in queued)
-        if queued.get(key, 0) + n > MAX_INBOX_TXS // peers:
+        groups = len(queued) + (group not in queued)
+        if queued.get(group, 0) + n <= MAX_INBOX_TXS // groups:
+            while self._inbox_txs + n > MAX_INBOX_TXS:  # the groups over the share hold enough
+                self._evict(max(queued, key=queued.__getitem__))
+            return True
+        counts = self._sub_queued.get(group, {})
+        subs = len(counts) + (sub not in counts)
+        if counts.get(sub, 0) + n > queued.get(group, 0) // subs:
             return False
-        while self._inbox_txs + n > MAX_INBOX_TXS:  # the peers over the share hold enough
-            most = max(queued, key=queued.__getitem__)
-            chunk = self._inbox[most].pop()
-            self._forget(most, len(chunk))
-            self.evicted += len(chunk)
+        while self._inbox_txs + n > MAX_INBOX_TXS:  # the group's other subs hold at least n
+            self._evict(group)
         return True
 
-    def _forget(self, key: Any, n: int) -> None:
-        """`n` transactions of peer `key` left the inbox."""
+    def _evict(self, group: Hashable) -> None:
+        """Drop the newest chunk of the sub of `group` holding the most."""
+        counts = self._sub_queued[group]
+        most = max(counts, key=counts.__getitem__)
+        chunk = self._inbox[group][most].pop()
+        self._forget(group, most, len(chunk))
+        self.evicted += len(chunk)
+
+    def _forget(self, group: Hashable, sub: Hashable, n: int) -> None:
+        """`n` transactions of `sub` in `group` left the inbox."""
         self._inbox_txs -= n
-        left = self._queued[key] - n
+        counts = self._sub_queued[group]
+        left = counts[sub] - n
         if left:
-            self._queued[key] = left
+            counts[sub] = left
         else:
-            del self._queued[key], self._inbox[key]
+            del counts[sub], self._inbox[group][sub]
+        left = self._queued[group] - n
+        if left:
+            self._queued[group] = left
+        else:
+            del self._queued[group], self._sub_queued[group], self._inbox[group]
 
     async def _drain(self) -> None:
-        """Admit the inbox, one chunk of each peer in turn, until it is empty."""
+        """Admit the inbox, one chunk of each group in turn (of its subs in turn), until it
+        is empty."""
         try:
             while self._inbox:
-                for key in list(self._inbox):
-                    queue = self._inbox.get(key)
-                    if not queue:  # emptied to make room meanwhile
+                for group in list(self._inbox):
+                    subs = self._inbox.get(group)
+                    if not subs:  # emptied to make room meanwhile
                         continue
+                    sub, queue = next(iter(subs.items()))
                     chunk = queue.popleft()
-                    self._forget(key, len(chunk))
+                    if len(subs) > 1:  # its next chunk waits behind the group's other subs
+                        del subs[sub]
+                        subs[sub] = queue
+                    self._forget(group, sub, len(chunk))
                     self._admit(chunk)
                     await asyncio.sleep(0)
         finally:

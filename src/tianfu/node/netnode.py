@@ -101,7 +101,12 @@ async def _serve(
             is_validator_key=validator_key_check(ledger),
         )
         shared = CombinedNetwork(network, observers)
-    gossip = TxGossip(shared, peer_admission(service), admit_many=service.admit_many)
+    gossip = TxGossip(
+        shared,
+        peer_admission(service),
+        admit_many=service.admit_many,
+        share=shared.gossip_share if observers is not None else None,
+    )
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()
     syncer: BlockSyncer | None = None

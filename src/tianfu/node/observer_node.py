@@ -106,7 +106,9 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any, new_signer_sta
         outbound_kinds=OBSERVER_KINDS,
         max_frame=MAX_FRAME,
         consensus_kinds=CONSENSUS_KINDS if cfg.validator else frozenset(),
-        is_validator_key=validator_key_check(ledger) if cfg.validator else None,
+        # An observer carries no consensus kinds; it knows the validators' keys only to give
+        # each its own share of the gossip inbox.
+        is_validator_key=validator_key_check(ledger),
     )
 
     def relay_many(txs: list[Transaction]) -> list[bool]:
@@ -119,7 +121,9 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any, new_signer_sta
                 gossip.publish(tx)
         return verdicts
 
-    gossip = TxGossip(transport, peer_admission(service), admit_many=relay_many)
+    gossip = TxGossip(
+        transport, peer_admission(service), admit_many=relay_many, share=transport.gossip_share
+    )
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()
     driver: Any = None

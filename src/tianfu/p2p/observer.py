@@ -64,6 +64,7 @@ OBSERVER_VERSION = 1
 PROOF_TAG = "tianfu/p2p/observer/v1"
 ROLES = ("observer", "validator")
 MAX_HANDSHAKE_FRAME = 512
+OBSERVER_SHARE = "observer-port"  # the gossip share group of keys that are not validators'
 
 
 class ObserverHello(msgspec.Struct, array_like=True, frozen=True):
@@ -225,6 +226,16 @@ class ObserverTransport:
     def roles(self) -> dict[str, str]:
         """Peer address -> the role it proved ("observer" or "validator")."""
         return {a: link.role for a, link in self._links.items()}
+
+    def gossip_share(self, peer: PeerId) -> tuple[str, str]:
+        """The (group, sub) with which `peer`'s received transactions share the gossip inbox
+        (`tianfu.mempool.gossip`): a key in the validator set is a group of its own (its
+        stake bounds how many there are); every other key on this port — anyone can make
+        them — is in the one group `OBSERVER_SHARE`, subdivided by the IP it connects from."""
+        link = self._links.get(peer.address)
+        if link is None or self._is_validator_key(peer.public_key):
+            return peer.address, peer.address
+        return OBSERVER_SHARE, link.host
 
     # ---- abuse --------------------------------------------------------------------
     def ban(self, who: str, seconds: float | None = None) -> None:
@@ -465,3 +476,9 @@ class CombinedNetwork:
 
     def peers(self) -> list[PeerId]:
         return [*self._members.peers(), *self._observers.peers()]  # type: ignore[attr-defined]
+
+    def gossip_share(self, peer: PeerId) -> tuple[str, str]:
+        """A member peer is a gossip share group of its own; see `ObserverTransport`."""
+        if peer.address in self._observers.roles():
+            return self._observers.gossip_share(peer)
+        return peer.address, peer.address
