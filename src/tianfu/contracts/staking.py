@@ -140,6 +140,11 @@ class Staking:
             if have < amount:
                 raise ContractError(f"{me} holds {have} stake units, not {amount}")
             bond = ctx.get(f"stake/bond/{name}")
+            # A validator in the set by that name without this bond's key is one governance
+            # added: bonding must not replace its key and power.
+            member = next((r for r in ctx.get("validators") or [] if r["name"] == name), None)
+            if member is not None and (bond is None or bond["public_key"] != member["public_key"]):
+                raise ContractError(f"validator {name} is a member organisation's")
             if bond is None:
                 key = _check_key(scheme, public_key)
                 bond = {
