@@ -7,7 +7,7 @@ by a replica."""
 
 import pytest
 from test_open_accounts import HELLO, POW_BITS, OpenChain
-from test_staking import call, names
+from test_staking import call, names, view
 
 from tianfu.codec import encode
 from tianfu.crypto import generate_keypair, sign_vote
@@ -77,3 +77,89 @@ def test_an_outsider_cannot_take_over_a_members_validator_by_its_name(staked):
     h = chain.ledger.height
     [v] = [v for v in chain.ledger.validator_set(h + 2).validators if v.name == "whale-v"]
     assert v.public_key == gov_key.public_key and v.power == 5
+
+
+def test_a_double_signer_without_a_bond_leaves_the_set(staked):
+    """A member validator (no stake) that double signs on an open chain leaves the set from
+    H + 2, as a staked one does."""
+    chain, whale, _ = staked
+    key = add_member_validator(chain, "org2-v2")
+    h = chain.ledger.height
+    reporter = generate_keypair()
+    chain.register(reporter)
+    r = call(chain, reporter, "staking", "submit_evidence", *double_sign(chain, key, h))
+    assert r.ok and r.result["slashed"] is True, (r.error, r.result)
+    h = chain.ledger.height
+    assert "org2-v2" in names(chain.ledger.validator_set(h + 1))
+    assert "org2-v2" not in names(chain.ledger.validator_set(h + 2))
+
+
+def test_unbonding_first_does_not_escape_the_slash(staked):
+    """A validator unbonds all its stake at H (still signing at H + 1) and double signs at
+    H + 1: the evidence burns the share of the stake still unbonding, and the withdrawal
+    after the period returns only what is left."""
+    chain, whale, address = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 40).ok
+    chain.block()
+    chain.block()
+    r = call(chain, whale, "staking", "unbond", "whale-v", 40)
+    assert r.ok, r.error
+    h = chain.ledger.height
+    assert names(chain.ledger.validator_set(h + 1))["whale-v"] == 40  # still signs at h + 1
+    evidence = double_sign(chain, vkey, h + 1)
+    r = call(chain, whale, "staking", "submit_evidence", *evidence)
+    assert r.ok and r.result["slashed"] is True, r.error
+    assert view(chain, "burnt") == 20
+    assert view(chain, "get_bond", "whale-v")["jailed"]
+    assert sum(e["amount"] for e in view(chain, "get_stake", address)["unbonding"]) == 20
+    while chain.ledger.height < h + UNBONDING:
+        chain.block()
+    r = call(chain, whale, "staking", "withdraw")
+    assert r.ok and r.result == {"withdrawn": 20, "balance": 80}, (r.error, r.result)
+
+
+def test_stake_unbonded_before_the_double_sign_is_not_slashed(staked):
+    """Stake that had left the set (unbonded at H, out from H + 2) before the double-signed
+    height is not burnt; the stake still bonded is."""
+    chain, whale, address = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 40).ok
+    chain.block()
+    chain.block()
+    assert call(chain, whale, "staking", "unbond", "whale-v", 30).ok
+    h = chain.ledger.height
+    chain.block()
+    chain.block()
+    r = call(chain, whale, "staking", "submit_evidence", *double_sign(chain, vkey, h + 2))
+    assert r.ok and r.result["slashed"] is True, r.error
+    assert view(chain, "burnt") == 5  # half of the 10 still bonded at h + 2
+    assert view(chain, "get_stake", address)["unbonding"][0]["amount"] == 30
+
+
+def test_old_evidence_of_another_key_under_the_same_name_does_not_slash(staked):
+    """A member validator removed by governance leaves its name free; a staker who bonds
+    that name later is not slashed by evidence of the old key's double sign."""
+    chain, whale, address = staked
+    old_key = add_member_validator(chain, "org2-v2")
+    old_height = chain.ledger.height
+    pid = chain.ok(chain.admins["org2"], "propose_remove_validator", "org2-v2")
+    chain.pass_proposal(pid)
+    chain.block()
+    chain.block()
+    mine = generate_keypair()
+    chain.keys[mine.public_key] = mine
+    r = call(chain, whale, "staking", "bond", "org2-v2", mine.scheme, mine.public_key, 40)
+    assert r.ok, r.error
+    chain.block()
+    chain.block()
+    reporter = generate_keypair()
+    chain.register(reporter)
+    evidence = double_sign(chain, old_key, old_height)
+    r = call(chain, reporter, "staking", "submit_evidence", *evidence)
+    assert r.ok and r.result["slashed"] is False, (r.error, r.result)
+    bond = view(chain, "get_bond", "org2-v2")
+    assert bond["amount"] == 40 and not bond["jailed"] and view(chain, "burnt") == 0
+    assert names(chain.ledger.validator_set(chain.ledger.height + 2))["org2-v2"] == 40

@@ -440,7 +440,8 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
     if is_open(ctx):  # validators by stake: burn a share of the bond and jail (staking)
         from tianfu.contracts import staking
 
-        record["slashed"] = staking.slash(ctx, validator.name) is not None
+        slashed = staking.slash(ctx, validator.name, validator.public_key, a.height)
+        record["slashed"] = slashed is not None
     elif params(ctx)["slash_double_sign"]:
         record["slashed"] = _slash(ctx, validator.name)
     ctx.put(key, record)

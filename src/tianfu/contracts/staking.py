@@ -7,13 +7,18 @@ validator's voting power is its bonded stake) and unbond it (`unbond`: the power
 once, the stake is released `unbonding_blocks` later, `withdraw`). Every change of voting
 power is written to the validator set in governance state and signs from H + 2, the same
 boundary as governance changes (ADR 0012). A double sign proven on chain
-(`governance.submit_evidence`) burns `slash_fraction_bps` of the offender's bonded stake and
-jails it: it leaves the validator set from H + 2 and may not bond again.
+(`governance.submit_evidence`) burns `slash_fraction_bps` of the offender's bonded stake, and
+of the stake unbonded from it that still signed the height of the double sign and is still
+unbonding, and jails it: it leaves the validator set from H + 2 and may not bond again. A
+bond belongs to its consensus key: evidence against another key once under the same name
+does not touch it, and a validator governance added (no bond of its key) cannot be bonded
+by name.
 
 Its state lives in the governance namespace (it writes the validator set there):
   stake/balance/<address>     liquid stake units of an account
   stake/bond/<validator>      {"name", "owner", "scheme", "public_key", "amount", "jailed"}
-  stake/unbonding/<address>   [{"amount", "release"}]: unbonded stake and the height it frees
+  stake/unbonding/<address>   [{"amount", "release", "validator", "height"}]: unbonded stake,
+                              the height it frees, the validator it left and when
   stake/burnt                 stake units burnt by slashing, in total
 The genesis validators' powers are their genesis bonds (owner: their node key's address).
 """
@@ -79,20 +84,28 @@ def _set_power(ctx: Context, bond: dict[str, Any]) -> int:
     return reviewed_admission.write_validators(ctx, others)
 
 
-def slash(ctx: Context, name: str) -> dict[str, Any] | None:
-    """Burn the share `slash_fraction_bps` of validator `name`'s bond and jail it (out of the
-    set from H + 2). `ctx` acts as governance. None if it has no bond or is jailed already,
-    or if removing it would empty the validator set."""
-    bond = ctx.get(f"stake/bond/{name}")
-    if bond is None or bond["jailed"]:
-        return None
+def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, Any] | None:
+    """Punish validator `name` for a double sign with consensus key `public_key` at `height`;
+    `ctx` acts as governance. If `name`'s bond is that key's: burn the share
+    `slash_fraction_bps` of the bond and of the stake unbonded from it that still signed at
+    `height` and is still unbonding, and jail it (out of the set from H + 2). A validator of
+    that name and key without a bond of that key (one governance added) leaves the set from
+    H + 2.
+    None if neither applies (a name now bonded with another key, a jailed or absent
+    validator), or if it would empty the validator set."""
     records = ctx.get("validators") or []
     if not [r for r in records if r["name"] != name]:
+        return None
+    bond = ctx.get(f"stake/bond/{name}")
+    if bond is None or bond["public_key"] != public_key:
+        return _remove_unbonded(ctx, name, public_key)
+    if bond["jailed"]:
         return None
     bps = int(reviewed_admission.params(ctx).get("slash_fraction_bps", 0))
     burnt = bond["amount"] * bps // 10_000
     bond = {**bond, "amount": bond["amount"] - burnt, "jailed": True}
     ctx.put(f"stake/bond/{name}", bond)
+    burnt += _slash_unbonding(ctx, bond["owner"], name, height, bps)
     ctx.put("stake/burnt", int(ctx.get("stake/burnt") or 0) + burnt)
     effective = _set_power(ctx, bond)
     ctx.emit(
@@ -104,6 +117,39 @@ def slash(ctx: Context, name: str) -> dict[str, Any] | None:
         effective_height=effective,
     )
     return {"validator": name, "burnt": burnt, "effective_height": effective}
+
+
+def _slash_unbonding(ctx: Context, owner: str, name: str, height: int, bps: int) -> int:
+    """Burn `bps` of each of `owner`'s unbondings from validator `name` that still signed at
+    `height` (unbonded at H, its power counted up to H + 1) and are not free yet; an
+    unbonding burnt to nothing is dropped. Returns the amount burnt."""
+    entries = list(ctx.get(f"stake/unbonding/{owner}") or [])
+    burnt, kept = 0, []
+    for e in entries:
+        at_risk = (
+            e.get("validator") == name
+            and e["height"] + reviewed_admission.ACTIVATION_DELAY > height
+            and e["release"] > ctx.height
+        )
+        cut = e["amount"] * bps // 10_000 if at_risk else 0
+        burnt += cut
+        if e["amount"] > cut:
+            kept.append({**e, "amount": e["amount"] - cut} if cut else e)
+    if burnt or len(kept) != len(entries):
+        ctx.put(f"stake/unbonding/{owner}", kept)
+    return burnt
+
+
+def _remove_unbonded(ctx: Context, name: str, public_key: bytes) -> dict[str, Any] | None:
+    """Take validator `name` without a bond out of the set from H + 2, if its key is
+    `public_key` (the offender's). None if it is not in the set with that key."""
+    records = list(ctx.get("validators") or [])
+    if not any(r["name"] == name and r["public_key"] == public_key for r in records):
+        return None
+    effective = reviewed_admission.write_validators(ctx, [r for r in records if r["name"] != name])
+    ctx.emit("ValidatorSlashed", validator=name, burnt=0, remaining=0, jailed=True,
+             effective_height=effective)  # fmt: skip
+    return {"validator": name, "burnt": 0, "effective_height": effective}
 
 
 class Staking:
@@ -183,7 +229,8 @@ class Staking:
             release = ctx.height + period
             bond = {**bond, "amount": bond["amount"] - amount}
             ctx.put(f"stake/bond/{name}", bond)
-            ctx.put(f"stake/unbonding/{me}", [*entries, {"amount": amount, "release": release}])
+            entry = {"amount": amount, "release": release, "validator": name, "height": ctx.height}
+            ctx.put(f"stake/unbonding/{me}", [*entries, entry])
             effective = _set_power(ctx, bond)
             ctx.emit("StakeUnbonded", validator=name, owner=me, amount=amount,
                      power=bond["amount"], effective_height=effective, release=release)  # fmt: skip
