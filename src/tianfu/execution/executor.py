@@ -149,8 +149,10 @@ class Executor:
         time_ms: int,
         reader: RawReader,
         params: ConsensusParams | None = None,
-    ) -> None:
+    ) -> bool:
         """Mempool admission against committed state. Raises TxInvalid or ContractError.
+        Returns whether the signer is an outsider (an open chain's account or applicant:
+        anyone can make those keys; the mempool gives them one share together).
 
         `params`: those of block `next_height` (default `params_for(next_height)`).
         """
@@ -169,7 +171,7 @@ class Executor:
                 methods, _views = self._methods(body.contract, reader, memo)
                 if body.method not in methods:
                     raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
-                return
+                return True
         # The resolved caller, kept with its read set (`tianfu.execution.admission_memo`). For a
         # registered signer it does not depend on the certificate sent along.
         # The answer holds within the certificate's validity period, checked at each use.
@@ -185,6 +187,7 @@ class Executor:
         methods, _views = self._methods(body.contract, reader, memo)
         if body.method not in methods:
             raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
+        return False
 
     # -- blocks ---------------------------------------------------------------------------
     def execute_block(

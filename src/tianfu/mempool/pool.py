@@ -1,5 +1,5 @@
 """A bounded, de-duplicating, first-come-first-served pool of admitted transactions, with a
-share of it per sender."""
+share of it per sender, and one share for all outsiders together (open profile)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ class SenderFull(MempoolFull):
     signer (so that one sender cannot fill the pool and lock every other sender out)."""
 
 
+class OutsidersFull(MempoolFull):
+    """The pool holds the outsiders' maximum: transactions of accounts and applicants of an
+    open-profile chain (anyone can make those keys) together may hold at most a share of
+    the pool, so that however many keys they make, members' transactions find room."""
+
+
 class Mempool:
     """Pending transactions in arrival order, plus an index by expiry height.
 
@@ -31,7 +37,10 @@ class Mempool:
     outnumber the live ones, so its size stays within twice the pool's plus a constant.
 
     One signer (`tx.body.signer`) may have at most `max_sender_txs` transactions and
-    `max_sender_bytes` bytes pending (`SenderFull` beyond).
+    `max_sender_bytes` bytes pending (`SenderFull` beyond). Outsiders' transactions (`add(...,
+    outsider=True)`: an open chain's accounts and applicants) together may have at most
+    `max_outsider_txs` transactions and `max_outsider_bytes` bytes pending — by default half
+    the pool — (`OutsidersFull` beyond).
     """
 
     def __init__(
@@ -40,12 +49,20 @@ class Mempool:
         max_bytes: int = 128 << 20,
         max_sender_txs: int = DEFAULT_SENDER_TXS,
         max_sender_bytes: int = DEFAULT_SENDER_BYTES,
+        max_outsider_txs: int | None = None,
+        max_outsider_bytes: int | None = None,
     ) -> None:
         self.max_txs = max_txs
         self.max_bytes = max_bytes
         self.max_sender_txs = max_sender_txs
         self.max_sender_bytes = max_sender_bytes
-        self._txs: OrderedDict[bytes, tuple[Transaction, int]] = OrderedDict()
+        self.max_outsider_txs = max_txs // 2 if max_outsider_txs is None else max_outsider_txs
+        self.max_outsider_bytes = (
+            max_bytes // 2 if max_outsider_bytes is None else max_outsider_bytes
+        )
+        # Per hash: the transaction, its size and whether an outsider sent it.
+        self._txs: OrderedDict[bytes, tuple[Transaction, int, bool]] = OrderedDict()
+        self._outsiders = [0, 0]  # outsiders' pending transactions, their bytes
         self._bytes = 0
         self._senders: dict[bytes, list[int]] = {}  # signer -> [pending txs, their bytes]
         self._by_expiry: dict[int, dict[bytes, None]] = {}  # expiry -> hashes, in order
@@ -66,8 +83,9 @@ class Mempool:
         entry = self._txs.get(tx_hash)
         return entry[0] if entry is not None else None
 
-    def add(self, tx: Transaction, size: int | None = None) -> bool:
-        """Add an already-checked transaction; False if it is already pending."""
+    def add(self, tx: Transaction, size: int | None = None, *, outsider: bool = False) -> bool:
+        """Add an already-checked transaction; False if it is already pending. `outsider`:
+        it is an open chain's account's or applicant's (see `OutsidersFull`)."""
         h = tx.hash
         if h in self._txs:
             return False
@@ -85,11 +103,23 @@ class Mempool:
                 f"mempool holds this signer's maximum ({count} transactions, {used} bytes "
                 "pending); retry when some are committed"
             )
+        if outsider:
+            outsiders = self._outsiders
+            if (
+                outsiders[0] >= self.max_outsider_txs
+                or outsiders[1] + size > self.max_outsider_bytes
+            ):
+                raise OutsidersFull(
+                    f"mempool holds the maximum of accounts' transactions ({outsiders[0]} "
+                    f"transactions, {outsiders[1]} bytes pending); retry when some are committed"
+                )
+            outsiders[0] += 1
+            outsiders[1] += size
         if share is None:
             share = self._senders[signer] = [0, 0]
         share[0] += 1
         share[1] += size
-        self._txs[h] = (tx, size)
+        self._txs[h] = (tx, size, outsider)
         self._bytes += size
         expiry = tx.body.expiry
         bucket = self._by_expiry.get(expiry)
@@ -108,7 +138,7 @@ class Mempool:
         """The oldest pending transactions, within the limits; they stay pending until removed."""
         out: list[Transaction] = []
         total = 0
-        for tx, size in self._txs.values():
+        for tx, size, _ in self._txs.values():
             if len(out) >= max_txs or total + size > max_bytes:
                 break
             out.append(tx)
@@ -145,8 +175,11 @@ class Mempool:
             self._release(entry)
         return stale
 
-    def _release(self, entry: tuple[Transaction, int]) -> None:
-        """Give a removed transaction's share back to its signer."""
+    def _release(self, entry: tuple[Transaction, int, bool]) -> None:
+        """Give a removed transaction's share back to its signer (and the outsiders)."""
+        if entry[2]:
+            self._outsiders[0] -= 1
+            self._outsiders[1] -= entry[1]
         signer = entry[0].body.signer
         share = self._senders[signer]
         if share[0] == 1:

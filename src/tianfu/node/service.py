@@ -201,13 +201,13 @@ class NodeService:
                 out.append(TxDuplicate("transaction is already committed (replay)"))
                 continue
             try:
-                check_tx(tx, next_height, time_ms, reader)
-                add(tx)  # raises nothing else: h is not pending (checked above)
+                outsider = check_tx(tx, next_height, time_ms, reader)
+                add(tx, outsider=outsider)  # raises nothing else: h is not pending
             except QuotaExceeded as exc:
                 self.m_rejected.inc()
                 out.append(TxQuotaExceeded(str(exc)))
                 continue
-            except MempoolFull as exc:  # no room now (for this signer): retry later
+            except MempoolFull as exc:  # no room now (for this signer, or outsiders): retry
                 self.m_rejected.inc()
                 out.append(TxBusy(str(exc)))
                 continue
