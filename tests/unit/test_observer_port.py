@@ -151,3 +151,39 @@ def test_garbage_handshakes_ban_the_ip_and_links_are_capped():
             await validator.stop()
 
     asyncio.run(run())
+
+
+def test_observer_identities_filling_the_port_cannot_lock_a_validator_out():
+    """Free observer identities take every link of a full port; a key in the validator set
+    (a validator by stake, whose consensus messages travel only on this port) still
+    connects, in the place of the newest observer's link, and the observer it replaced
+    finds the port full when it dials again."""
+
+    async def run():
+        staked = generate_keypair()
+        server = make(
+            "validator", [], max_links=2, is_validator_key=lambda k: k == staked.public_key
+        )
+        await server.start()
+        target = [server.listen_address]
+        sybils = [make("observer", [], listen=None, peers=target) for _ in range(2)]
+        validator = ObserverTransport(
+            staked, "open-test", lambda *a: None, role="validator", listen=None,
+            peers=target, inbound_kinds=SYNC, outbound_kinds=SYNC, dial_backoff=(0.05, 0.2),
+        )  # fmt: skip
+        try:
+            for s in sybils:
+                await s.start()
+            await wait_for(lambda: len(server.peers()) == 2)
+            await validator.start()
+            await wait_for(lambda: validator.address in {p.address for p in server.peers()})
+            await wait_for(lambda: server.stats["links_refused_full"] >= 1)
+            assert validator.address in {p.address for p in server.peers()}
+            assert len(server.peers()) == 2
+        finally:
+            await validator.stop()
+            for s in sybils:
+                await s.stop()
+            await server.stop()
+
+    asyncio.run(run())

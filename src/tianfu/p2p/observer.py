@@ -19,7 +19,10 @@ second port, handled here:
   oversize frame, or a failed handshake is a strike. A peer (by key address and by IP)
   with `max_strikes` strikes is banned for `ban_s` seconds and disconnected, and so is one
   banned by the operator (`ban`). Each link has a token bucket (frames beyond it are
-  dropped), the number of links is capped, and outbound frames go through bounded queues.
+  dropped), the number of inbound links is capped (`max_links`; when full, a few
+  handshakes may still run, and a key in the validator set takes the place of the newest
+  link of a key that is not, so that free identities cannot lock validators by stake out),
+  and outbound frames go through bounded queues.
 - Only the kinds in `outbound_kinds` are ever sent on this port: consensus messages never
   reach an observer, and an observer's consensus messages never reach consensus. The one
   exception is a link whose key is in the validator set (`is_validator_key`): a validator
@@ -64,6 +67,9 @@ OBSERVER_VERSION = 1
 PROOF_TAG = "tianfu/p2p/observer/v1"
 ROLES = ("observer", "validator")
 MAX_HANDSHAKE_FRAME = 512
+# Inbound handshakes that may run while the port holds `max_links` links: the peer may be a
+# validator, which then takes the place of an observer's link.
+HANDSHAKES_WHEN_FULL = 4
 OBSERVER_SHARE = "observer-port"  # the gossip share group of keys that are not validators'
 
 
@@ -322,7 +328,10 @@ class ObserverTransport:
             self.stats["refused_banned"] += 1
             writer.close()
             return
-        if len(self._links) + self._pending >= self._max_links:
+        if (
+            len(self._links) + self._pending >= self._max_links
+            and self._pending >= HANDSHAKES_WHEN_FULL
+        ):
             self.stats["links_refused_full"] += 1
             writer.close()
             return
@@ -338,7 +347,27 @@ class ObserverTransport:
             return
         finally:
             self._pending -= 1
-        self._register(peer, role, host, reader, writer)
+        if self._make_room(peer):
+            self._register(peer, role, host, reader, writer)
+        else:
+            self.stats["links_refused_full"] += 1
+            writer.close()
+
+    def _make_room(self, peer: PeerId) -> bool:
+        """Whether an inbound link of `peer` fits under `max_links`. When the port is full, a
+        key in the validator set takes the place of the newest link of a key that is not
+        (anyone can make those, and fill the port with them)."""
+        if len(self._links) < self._max_links:
+            return True
+        if not self._is_validator_key(peer.public_key):
+            return False
+        for link in reversed(self._links.values()):
+            if not self._is_validator_key(link.peer.public_key):
+                log.info("observer port full: %s makes room for validator %s",
+                         link.peer.address, peer.address)  # fmt: skip
+                self._close(link)
+                return True
+        return False
 
     async def _dial_loop(self, target: Address) -> None:
         delay = self._backoff[0]
