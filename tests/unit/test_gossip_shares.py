@@ -148,9 +148,12 @@ def test_observer_port_groups_keys_that_are_not_validators_by_ip() -> None:
             a, b, v = (c.address for c in clients)
             assert shares[a] == shares[b] == (OBSERVER_SHARE, "127.0.0.1")
             assert shares[v] == (v, v)
+            outsiders = {p.address for p in server.peers() if server.is_outsider(p)}
+            assert outsiders == {a, b}
             combined = CombinedNetwork(Members(), server)
             member = server.peers()[0].__class__("m" * 40, "org1", "node", b"k")
             assert combined.gossip_share(member) == ("m" * 40, "m" * 40)
+            assert not combined.is_outsider(member)
             assert combined.gossip_share(server._links[a].peer) == shares[a]  # noqa: SLF001
         finally:
             for c in clients:

@@ -160,6 +160,7 @@ async def _serve(
         on_commit=service.block_committed,
         commit_lock=commit_lock,
         on_caught_up=lambda h: driver.jump_to(h),
+        outsider=shared.is_outsider if observers is not None else None,
     )
     for kind in (p2p.KIND_PROPOSAL, p2p.KIND_VOTE, p2p.KIND_COMMIT):
         handlers[kind] = driver.handle_frame

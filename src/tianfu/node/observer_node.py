@@ -161,6 +161,7 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any, new_signer_sta
         # An observer runs no consensus: it syncs to every new block.
         config=SyncConfig(consensus_gap=1 if driver is not None else 0),
         on_caught_up=(lambda h: driver.jump_to(h)) if driver is not None else None,
+        outsider=transport.is_outsider,
     )
     for kind in (p2p.KIND_STATUS, p2p.KIND_BLOCKS_REQUEST, p2p.KIND_BLOCKS_RESPONSE):
         handlers[kind] = syncer.handle

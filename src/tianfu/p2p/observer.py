@@ -243,6 +243,12 @@ class ObserverTransport:
             return peer.address, peer.address
         return OBSERVER_SHARE, link.host
 
+    def is_outsider(self, peer: PeerId) -> bool:
+        """Whether `peer` is a link of this port whose key is not in the validator set: one
+        of the keys anyone can make, which share what this node gives them (gossip inbox,
+        block answers) as one group."""
+        return self.gossip_share(peer)[0] == OBSERVER_SHARE
+
     # ---- abuse --------------------------------------------------------------------
     def ban(self, who: str, seconds: float | None = None) -> None:
         """Refuse a key address or an IP for `seconds` (default `ban_s`); disconnect it."""
@@ -511,3 +517,7 @@ class CombinedNetwork:
         if peer.address in self._observers.roles():
             return self._observers.gossip_share(peer)
         return peer.address, peer.address
+
+    def is_outsider(self, peer: PeerId) -> bool:
+        """A member peer is not; see `ObserverTransport`."""
+        return self.gossip_share(peer)[0] == OBSERVER_SHARE

@@ -6,7 +6,10 @@ driver's worker-thread trips (signing, WAL appends, execution), and every peer â
 network, every anonymous observer link â€” may keep one request in preparation: a crowd of
 them would delay this node's votes. So answers are prepared by `SERVE_THREADS` threads of
 their own, and a syncer prepares at most `MAX_SERVING` answers at once (a request past that
-is dropped; the asker times out and asks another peer).
+is dropped; the asker times out and asks another peer). Of those, at most
+`MAX_SERVING_OUTSIDERS` are for outsiders (the syncer's `outsider(peer)`: on an open
+network, observer-port keys that are not validators'), so that however many identities
+they make, members and validators by stake that fall behind still get answers.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from tianfu.sync import threads
 
 SERVE_THREADS = 2
 MAX_SERVING = 2 * SERVE_THREADS  # answers in preparation at once, per syncer
+MAX_SERVING_OUTSIDERS = MAX_SERVING // 2  # ... of which for outsiders
 
 
 def pool() -> ThreadPoolExecutor:

@@ -105,6 +105,8 @@ class BlockSyncer:
     on_caught_up: Callable[[int], None] | None = None
     commit_lock: threading.Lock = field(default_factory=threading.Lock)
     clock: Callable[[], float] = time.monotonic
+    # Whether a peer is an outsider (`serving.MAX_SERVING_OUTSIDERS`); None: nobody is.
+    outsider: Callable[[PeerId], bool] | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_batch <= MAX_BLOCKS_PER_MESSAGE:
@@ -127,6 +129,7 @@ class BlockSyncer:
         # The next batch, requested while one is applied: (peer, request, its fetch).
         self._prefetch: Ahead | None = None  # the next batch, asked for while one is applied
         self._serving: set[asyncio.Task[None]] = set()  # answers in preparation
+        self._serving_outsiders = 0  # ... of them for outsiders
         self.dropped_busy = 0  # requests dropped: `serving.MAX_SERVING` answers in preparation
         # Our store refused a block (disk full, damage): no peer's fault, nothing is
         # fetched until `store_retry_s` has passed. `store_error` says why (None: fine).
@@ -178,7 +181,8 @@ class BlockSyncer:
         if kind == KIND_STATUS:
             self._on_status(addr, payload)
         elif kind == KIND_BLOCKS_REQUEST:
-            self._on_request(addr, payload)
+            outsider = self.outsider is not None and self.outsider(peer)
+            self._on_request(addr, payload, outsider)
         elif kind == KIND_BLOCKS_RESPONSE:
             self._on_response(addr, payload)
 
@@ -213,7 +217,7 @@ class BlockSyncer:
         pending.future.set_result(resp)
 
     # -- answering requests -----------------------------------------------------------------
-    def _on_request(self, addr: str, payload: bytes) -> None:
+    def _on_request(self, addr: str, payload: bytes, outsider: bool = False) -> None:
         req = _decode_or_drop(payload, BlocksRequest, MAX_REQUEST_BYTES, "blocks request", addr)
         if req is None:
             return
@@ -224,15 +228,18 @@ class BlockSyncer:
         if not p.limit.take(now):
             log.debug("blocks request from %s over the rate limit", addr)
             return
-        if len(self._serving) >= serving.MAX_SERVING:
+        if len(self._serving) >= serving.MAX_SERVING or (
+            outsider and self._serving_outsiders >= serving.MAX_SERVING_OUTSIDERS
+        ):
             self.dropped_busy += 1
             return
         p.serving = True
-        task = asyncio.get_running_loop().create_task(self._serve(addr, req))
+        self._serving_outsiders += outsider
+        task = asyncio.get_running_loop().create_task(self._serve(addr, req, outsider))
         self._serving.add(task)
         task.add_done_callback(self._serving.discard)
 
-    async def _serve(self, addr: str, req: BlocksRequest) -> None:
+    async def _serve(self, addr: str, req: BlocksRequest, outsider: bool) -> None:
         try:
             loop = asyncio.get_running_loop()
             payload = await loop.run_in_executor(serving.pool(), self.response_for, req)
@@ -240,6 +247,7 @@ class BlockSyncer:
         except Exception:  # a task's top level: log and keep the node alive
             log.exception("answering a blocks request from %s failed", addr)
         finally:
+            self._serving_outsiders -= outsider
             p = self._peers.get(addr)
             if p is not None:
                 p.serving = False
