@@ -163,3 +163,46 @@ def test_old_evidence_of_another_key_under_the_same_name_does_not_slash(staked):
     bond = view(chain, "get_bond", "org2-v2")
     assert bond["amount"] == 40 and not bond["jailed"] and view(chain, "burnt") == 0
     assert names(chain.ledger.validator_set(chain.ledger.height + 2))["org2-v2"] == 40
+
+
+def test_amount_and_key_edges_hold(staked):
+    """Zero, negative, boolean, fractional and huge amounts are refused; one consensus key
+    cannot be bonded under two names; unbonding more than the bond is refused; a
+    withdrawal before the period frees nothing."""
+    chain, whale, address = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    for amount in (0, -1, True, 1.5, 10**15 + 1, 2**63 - 1):
+        r = call(chain, whale, "staking", "bond", "w-v", vkey.scheme, vkey.public_key, amount)
+        assert not r.ok and "amount" in r.error, (amount, r.error)
+    assert call(chain, whale, "staking", "bond", "w-v", vkey.scheme, vkey.public_key, 10).ok
+    r = call(chain, whale, "staking", "bond", "w-v2", vkey.scheme, vkey.public_key, 10)
+    assert not r.ok and "public key already used" in r.error, r.error
+    r = call(chain, whale, "staking", "unbond", "w-v", 11)
+    assert not r.ok and "has 10 bonded" in r.error
+    assert call(chain, whale, "staking", "unbond", "w-v", 10).ok
+    r = call(chain, whale, "staking", "withdraw")
+    assert not r.ok and "free yet" in r.error
+    assert view(chain, "get_stake", address)["balance"] == 90
+
+
+def test_evidence_of_another_round_does_not_slash_twice(staked):
+    """The same validator's double signs in two rounds are two records, but it is burnt and
+    jailed once; the same votes again are refused."""
+    chain, whale, _ = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "w-v", vkey.scheme, vkey.public_key, 40).ok
+    chain.block()
+    chain.block()
+    h = chain.ledger.height
+    cid = chain.genesis.chain_id
+    first = double_sign(chain, vkey, h)
+    other_round = [encode(sign_vote(vkey, cid, h, 1, PREVOTE, bytes([i]) * 32)) for i in (3, 4)]
+    r = call(chain, whale, "staking", "submit_evidence", *first)
+    assert r.ok and r.result["slashed"] is True
+    r = call(chain, whale, "staking", "submit_evidence", *other_round)
+    assert r.ok and r.result["slashed"] is False, r.result
+    assert view(chain, "burnt") == 20
+    r = call(chain, whale, "staking", "submit_evidence", *reversed(first))
+    assert not r.ok and "already recorded" in r.error
