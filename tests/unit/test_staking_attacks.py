@@ -206,3 +206,38 @@ def test_evidence_of_another_round_does_not_slash_twice(staked):
     assert view(chain, "burnt") == 20
     r = call(chain, whale, "staking", "submit_evidence", *reversed(first))
     assert not r.ok and "already recorded" in r.error
+
+
+def test_dust_validators_filling_the_set_cannot_lock_out_a_larger_bond(staked):
+    """Validators of 1 unit each fill the set (`max_validators`); a newcomer bonding more
+    than the least of them takes its place (it stays bonded, out of the set, and can
+    unbond and withdraw); a newcomer bonding no more is refused; member organisations'
+    validators are never displaced."""
+    chain, whale, address = staked
+    pid = chain.ok(chain.admins["org1"], "propose_set_params", {"max_validators": 6})
+    chain.pass_proposal(pid)
+    dust = []
+    for i in range(2):  # 4 member validators + 2 of 1 unit: the set is full
+        k = generate_keypair()
+        chain.keys[k.public_key] = k
+        assert call(chain, whale, "staking", "bond", f"dust{i}", k.scheme, k.public_key, 1).ok
+        dust.append(k)
+    honest = generate_keypair()
+    honest_address = address_of(honest.scheme, honest.public_key)
+    chain.keys[honest.public_key] = honest
+    chain.register(honest)
+    assert call(chain, whale, "staking", "transfer", honest_address, 30).ok
+    r = call(chain, honest, "staking", "bond", "honest-v", honest.scheme, honest.public_key, 20)
+    assert r.ok, r.error
+    h = chain.ledger.height
+    late = generate_keypair()
+    r = call(chain, whale, "staking", "bond", "late-v", late.scheme, late.public_key, 1)
+    assert not r.ok and "set is full" in r.error, r.error  # no more than the least (1)
+    after = names(chain.ledger.validator_set(h + 2))
+    assert after["honest-v"] == 20 and "dust0" not in after and after["dust1"] == 1
+    assert {"org1-v", "org2-v", "org3-v", "org4-v"} <= set(after)
+    assert view(chain, "get_bond", "dust0")["amount"] == 1  # still bonded, out of the set
+    # Unbonding a displaced validator does not bring it back.
+    r = call(chain, whale, "staking", "unbond", "dust0", 1)
+    assert r.ok, r.error
+    assert "dust0" not in names(chain.ledger.validator_set(chain.ledger.height + 2))

@@ -62,12 +62,16 @@ def _amount(value: Any) -> int:
     return value
 
 
-def _set_power(ctx: Context, bond: dict[str, Any]) -> int:
+def _set_power(ctx: Context, bond: dict[str, Any], *, join: bool = False) -> int:
     """Write the validator set with `bond`'s power (its amount; absent if 0 or jailed).
+    A bond out of the set enters it only if `join` (a bond, not an unbond): when the set
+    holds `max_validators` already, in the place of the validator by stake (no member
+    organisation) of the least power, if that is less than the bond's; else it is refused.
     Returns the height from which the new set signs."""
     records = list(ctx.get("validators") or [])
     others = [r for r in records if r["name"] != bond["name"]]
-    if bond["amount"] > 0 and not bond["jailed"]:
+    old = next((r for r in records if r["name"] == bond["name"]), None)
+    if bond["amount"] > 0 and not bond["jailed"] and (old is not None or join):
         record = {
             "name": bond["name"],
             "org": "",
@@ -75,13 +79,32 @@ def _set_power(ctx: Context, bond: dict[str, Any]) -> int:
             "public_key": bond["public_key"],
             "power": bond["amount"],
         }
-        old = next((r for r in records if r["name"] == bond["name"]), None)
         if old is not None and old.get("org"):
             record["org"] = old["org"]  # a genesis validator keeps its organisation
+        if old is None and len(others) >= reviewed_admission.params(ctx)["max_validators"]:
+            others.remove(_displaced(others, bond))
         others.append(record)
         others.sort(key=lambda r: r["name"])
     reviewed_admission.check_validator_set(ctx, others)
     return reviewed_admission.write_validators(ctx, others)
+
+
+def _displaced(records: list[dict[str, Any]], bond: dict[str, Any]) -> dict[str, Any]:
+    """The validator by stake a new `bond` takes the place of in a full set: the one of the
+    least power (of those, the first by name), if less than the bond's. It stays bonded,
+    out of the set, until it bonds enough to take a place again (or unbonds)."""
+    staked = [r for r in records if not r["org"]]
+    if staked:
+        least = min(staked, key=lambda r: (r["power"], r["name"]))
+        if least["power"] < bond["amount"]:
+            return least
+    floor = min((r["power"] for r in staked), default=None)
+    raise ContractError(
+        f"the validator set is full: a new validator needs more stake than the least "
+        f"validator by stake ({floor})"
+        if floor is not None
+        else "the validator set is full of member organisations' validators"
+    )
 
 
 def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, Any] | None:
@@ -206,7 +229,7 @@ class Staking:
             bond = {**bond, "amount": bond["amount"] + amount}
             ctx.put(f"stake/balance/{me}", have - amount)
             ctx.put(f"stake/bond/{name}", bond)
-            effective = _set_power(ctx, bond)
+            effective = _set_power(ctx, bond, join=True)
             ctx.emit("StakeBonded", validator=name, owner=me, amount=amount,
                      power=bond["amount"], effective_height=effective)  # fmt: skip
         return {"validator": name, "power": bond["amount"], "effective_height": effective}
