@@ -187,3 +187,37 @@ def test_observer_identities_filling_the_port_cannot_lock_a_validator_out():
             await server.stop()
 
     asyncio.run(run())
+
+
+def test_one_host_holds_at_most_max_links_per_host_observer_links():
+    """Observer identities from one IP take at most `max_links_per_host` links, leaving the
+    rest of the port to other hosts; a key in the validator set is not counted against it."""
+
+    async def run():
+        staked = generate_keypair()
+        server = make(
+            "validator", [], max_links=8, max_links_per_host=2,
+            is_validator_key=lambda k: k == staked.public_key,
+        )  # fmt: skip
+        await server.start()
+        target = [server.listen_address]
+        sybils = [make("observer", [], listen=None, peers=target) for _ in range(3)]
+        validator = ObserverTransport(
+            staked, "open-test", lambda *a: None, role="validator", listen=None,
+            peers=target, inbound_kinds=SYNC, outbound_kinds=SYNC, dial_backoff=(0.05, 0.2),
+        )  # fmt: skip
+        try:
+            for s in sybils:
+                await s.start()
+            await wait_for(lambda: server.stats["links_refused_full"] >= 1)
+            assert len(server.peers()) == 2
+            await validator.start()
+            await wait_for(lambda: validator.address in {p.address for p in server.peers()})
+            assert len(server.peers()) == 3
+        finally:
+            await validator.stop()
+            for s in sybils:
+                await s.stop()
+            await server.stop()
+
+    asyncio.run(run())

@@ -19,7 +19,8 @@ second port, handled here:
   oversize frame, or a failed handshake is a strike. A peer (by key address and by IP)
   with `max_strikes` strikes is banned for `ban_s` seconds and disconnected, and so is one
   banned by the operator (`ban`). Each link has a token bucket (frames beyond it are
-  dropped), the number of inbound links is capped (`max_links`; when full, a few
+  dropped), the number of inbound links is capped (`max_links`, and `max_links_per_host`
+  from one IP for keys that are not validators'; when full, a few
   handshakes may still run, and a key in the validator set takes the place of the newest
   link of a key that is not, so that free identities cannot lock validators by stake out),
   and outbound frames go through bounded queues.
@@ -113,6 +114,7 @@ class _Link(Link):
     _: KW_ONLY
     role: str
     host: str
+    inbound: bool = False
 
 
 class ObserverTransport:
@@ -131,6 +133,7 @@ class ObserverTransport:
         outbound_kinds: frozenset[int],
         max_frame: int = 16 << 20,
         max_links: int = 64,
+        max_links_per_host: int = 16,
         rate_limit: tuple[float, float] = (200.0, 400.0),
         max_strikes: int = 3,
         ban_s: float = 600.0,
@@ -152,6 +155,7 @@ class ObserverTransport:
         self._outbound = outbound_kinds
         self._max_frame = max_frame
         self._max_links = max_links
+        self._max_per_host = max_links_per_host
         self._rate = rate_limit
         self._max_strikes = max_strikes
         self._ban_s = ban_s
@@ -353,19 +357,27 @@ class ObserverTransport:
             return
         finally:
             self._pending -= 1
-        if self._make_room(peer):
-            self._register(peer, role, host, reader, writer)
+        if self._make_room(peer, host):
+            self._register(peer, role, host, reader, writer, inbound=True)
         else:
             self.stats["links_refused_full"] += 1
             writer.close()
 
-    def _make_room(self, peer: PeerId) -> bool:
-        """Whether an inbound link of `peer` fits under `max_links`. When the port is full, a
-        key in the validator set takes the place of the newest link of a key that is not
-        (anyone can make those, and fill the port with them)."""
+    def _make_room(self, peer: PeerId, host: str) -> bool:
+        """Whether an inbound link of `peer` from `host` fits: a key that is not in the
+        validator set (anyone can make those) only while its host has fewer than
+        `max_links_per_host` links and the port fewer than `max_links`; a key in the
+        validator set always, when the port is full in the place of the newest link of a
+        key that is not."""
+        validator = self._is_validator_key(peer.public_key)
+        if not validator and (
+            sum(1 for link in self._links.values() if link.inbound and link.host == host)
+            >= self._max_per_host
+        ):
+            return False
         if len(self._links) < self._max_links:
             return True
-        if not self._is_validator_key(peer.public_key):
+        if not validator:
             return False
         for link in reversed(self._links.values()):
             if not self._is_validator_key(link.peer.public_key):
@@ -410,7 +422,7 @@ class ObserverTransport:
     # ---- links --------------------------------------------------------------------
     def _register(
         self, peer: PeerId, role: str, host: str, reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        writer: asyncio.StreamWriter, *, inbound: bool = False,
     ) -> _Link | None:  # fmt: skip
         if not self._running or self.is_banned(peer.address) or peer.address in self._links:
             if self.is_banned(peer.address):
@@ -426,6 +438,7 @@ class ObserverTransport:
             TokenBucket(*self._rate, now=loop.time()),
             role=role,
             host=host,
+            inbound=inbound,
         )
         self._links[peer.address] = link
         link.tasks.append(self._spawn(self._read_loop(link), f"observer-read-{peer.name}"))
