@@ -443,15 +443,16 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
         slashed = staking.slash(ctx, validator.name, validator.public_key, a.height)
         record["slashed"] = slashed is not None
     elif params(ctx)["slash_double_sign"]:
-        record["slashed"] = _slash(ctx, validator.name)
+        record["slashed"] = _slash(ctx, validator.name, validator.public_key)
     ctx.put(key, record)
     return {"key": key, "validator": validator.name, "slashed": record["slashed"]}
 
 
-def _slash(ctx: Context, name: str) -> bool:
-    """Take the validator out of the set (power 0) from ctx.height + 2, if that is safe."""
+def _slash(ctx: Context, name: str, public_key: bytes) -> bool:
+    """Take the validator out of the set (power 0) from ctx.height + 2, if that is safe and
+    it still has the offending key (a name governance reused for another key is not it)."""
     records = list(ctx.get("validators") or [])
-    remaining = [r for r in records if r["name"] != name]
+    remaining = [r for r in records if not (r["name"] == name and r["public_key"] == public_key)]
     if len(remaining) == len(records) or not remaining:
         return False
     write_validators(ctx, remaining)
