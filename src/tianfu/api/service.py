@@ -28,7 +28,8 @@ class TxQuotaExceeded(TxRejected):
 
 class TxBusy(TxRejected):
     """The mempool has no room now (HTTP 429): it is full, or holds its maximum of the
-    signer's transactions; the same transaction may be sent again later."""
+    signer's transactions (or, for an open chain's account, of all accounts'); the same
+    transaction may be sent again later."""
 
 
 class NotFound(LookupError):
