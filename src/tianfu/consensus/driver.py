@@ -494,6 +494,9 @@ class ConsensusDriver(Generic[E]):
                 signed = await self.signer.sign(
                     a, replay, self._block_time, self._in_thread, self._guard_tick
                 )
+                if self.signer.rewrite_due:  # the signer state could not be written
+                    self.signer.rewrite_due = False
+                    self._spawn(self.signer.rewrite_state(self._in_thread, lambda: self._stopping))
                 return [] if signed is None else [(signed, OWN)]
             case Broadcast(message=msg):
                 self.gossip.broadcast_own(msg)

@@ -36,6 +36,14 @@ garbage, another key's) raises `PrivValStateError`: it is never reset to zero si
 Format 1 (`TFPV1`: one record, replaced by rename on every save) is still read; the first
 save after an upgrade converts it.
 
+A save that fails (an I/O error, a read-only or full disk) raises `OSError` and returns no
+signature; `rewrite()` later puts the last returned state into both slots again, synced
+(the driver halts signing until it succeeds). After each save the open file is checked to
+still be the one at the path: deleted, or replaced by another file (an old copy put back)
+while the node runs, it is written there again from this process's state, with an ERROR
+line — else every later save would go to the unlinked file and a restart would find no
+file, or the old copy.
+
 A precommit of a block carries a time (BFT time): re-signing the same precommit after a
 crash with another clock reading returns the stored vote, time and signature unchanged.
 """
@@ -274,14 +282,48 @@ class FilePrivValidator:
         """Write the surviving state over the damaged (or older) slot, so that the file
         is whole again before anything is signed: a later damage of the other slot then
         still leaves one intact copy."""
-        slot = encode_slot(seq, last)
         try:
-            for offset in (0, SLOT):
-                if os.pwrite(self._fd, slot, offset) != SLOT:
-                    raise OSError("short write")
-                _fdatasync(self._fd)
+            self._write_both(seq, last)
         except OSError as exc:
             raise PrivValStateError(f"cannot repair signer state {self.path}: {exc}") from None
+
+    def _write_both(self, seq: int, last: LastSigned) -> None:
+        """`last` as save `seq` into both slots of the open file, each synced."""
+        slot = encode_slot(seq, last)
+        for offset in (0, SLOT):
+            if os.pwrite(self._fd, slot, offset) != SLOT:
+                raise OSError(f"short write of signer state {self.path}")
+            _fdatasync(self._fd)
+
+    def _unlinked(self, last: LastSigned) -> bool:
+        """True if the open file is no longer at `path` (deleted, or replaced by another
+        file: an old copy put back while the node runs)."""
+        if os.fstat(self._fd).st_nlink > 0:
+            return False
+        log.error(
+            "signer state %s was deleted or replaced while the node runs: writing this "
+            "process's state (last signed %s) there again; never touch it while the key is "
+            "in use",
+            self.path,
+            last.hrs,
+        )
+        fd, self._fd = self._fd, -1
+        os.close(fd)
+        return True
+
+    def rewrite(self) -> None:
+        """Make the last signed state durable again, in both slots (a new file if it was
+        deleted or replaced), after a save failed. Raises `OSError` if it still cannot."""
+        with self._lock:
+            last = self._last
+            if last is None:  # nothing signed yet: the first signature creates the file
+                return
+            seq = self._seq + 1
+            if self._fd < 0 or self._unlinked(last):
+                self._create(seq, last)
+            else:
+                self._write_both(seq, last)
+            self._seq = seq
 
     def _save(self, last: LastSigned) -> None:
         seq = self._seq + 1
@@ -299,6 +341,8 @@ class FilePrivValidator:
                     raise OSError(f"short write of signer state {self.path} ({n} bytes)")
                 if sync:
                     _fdatasync(self._fd)
+            if self._unlinked(last):
+                self._create(seq, last)
         self._seq = seq
 
     def _create(self, seq: int, last: LastSigned) -> None:
