@@ -1,4 +1,4 @@
-"""The consensus driver when its signer state cannot be written (I/O error, read-only disk).
+"""The consensus driver when its signer state or WAL cannot be written (I/O error, full disk).
 
 Four drivers with real ledgers over the in-memory router of `test_driver`. Every sync of
 one node's signer file fails for a while: it must sign nothing (a signature is only
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
+import os
 import time
 
 from test_driver import Cluster, run
@@ -76,3 +78,41 @@ def test_a_validator_whose_signer_file_fails_stops_signing_and_resumes_by_itself
 
     run(scenario())
     assert cluster.check_agreement() > 8
+
+
+def test_a_full_disk_under_the_wal_is_one_error_line_per_outage_not_a_traceback_per_message(
+    tmp_path, monkeypatch, caplog
+):
+    """Every message a node logs to its WAL failed with its own ERROR and traceback while
+    the disk was full (19 tracebacks in the disk-full run's victim log); now the first
+    failure of an outage is logged, the rest counted, and the first success says so."""
+    cluster = Cluster(tmp_path)
+    victim = cluster.nodes[3]
+    full = {"on": False}
+    real_write = os.write
+
+    def write(fd: int, data) -> int:
+        if full["on"] and victim.driver is not None and fd == victim.wal._fd:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", write)
+
+    async def scenario():
+        await cluster.start()
+        await cluster.wait_height(3)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            full["on"] = True
+            await cluster.wait_height(victim.height + 3)
+            full["on"] = False
+            await cluster.wait_height(victim.height + 2)
+        await cluster.stop_all()
+
+    run(scenario())
+    assert victim.driver is None
+    failed = [r for r in caplog.records if "consensus WAL write failed" in r.getMessage()]
+    assert len(failed) == 1 and failed[0].exc_info is None
+    assert "No space left on device" in failed[0].getMessage()
+    assert any("written again after" in r.getMessage() for r in caplog.records)
+    assert cluster.check_agreement() > 5

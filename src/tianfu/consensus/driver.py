@@ -466,9 +466,10 @@ class ConsensusDriver(Generic[E]):
         if entry is not None and kept(core, entry):
             try:
                 self.wal.append(entry, sync=False)
-            except OSError:
-                log.exception("consensus WAL write failed")
+            except OSError as exc:
                 self.stats["wal_errors"] += 1
+                if self.wal.failing <= 1:  # once until a write succeeds (disk full: every message)
+                    log.error("consensus WAL write failed: %s", exc)
         return actions
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:

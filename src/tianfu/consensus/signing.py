@@ -303,7 +303,8 @@ class Signer:
             self.rewrite_due = True
             return None
         if wal_error is not None:
-            log.error("consensus WAL write failed: %s", wal_error)
             self.stats["wal_errors"] += 1
+            if self.wal.failing <= 1:  # once until a write succeeds
+                log.error("consensus WAL write failed: %s", wal_error)
         self.stats["signed"] += 1
         return event

@@ -200,6 +200,7 @@ class ConsensusWAL:
                 os.close(self._fd)
                 raise WALError(f"cannot cut the torn tail of WAL {self.path}: {exc}") from None
         self._size = good
+        self.failing = 0  # appends failed in a row (disk full, I/O error); 0 after a success
 
     # ---------------------------------------------------------------- reading
 
@@ -225,9 +226,16 @@ class ConsensusWAL:
             raise WALError(f"WAL record of {len(data)} bytes is too large")
         if self._fd < 0:
             raise WALError("WAL is closed")
-        self._write(data)
-        if sync:
-            _fdatasync(self._fd)
+        try:
+            self._write(data)
+            if sync:
+                _fdatasync(self._fd)
+        except OSError:
+            self.failing += 1
+            raise
+        if self.failing:
+            log.warning("WAL %s written again after %d failed writes", self.path, self.failing)
+            self.failing = 0
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
