@@ -310,3 +310,34 @@ def test_rewrite_makes_the_last_state_durable_after_a_failed_save(tmp_path, kp, 
     assert again.recovery is None and again.last_hrs() == (1, 0, STEP_PRECOMMIT)
     again.close()
     pv.close()
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "garbage", "truncate", "flip_both"])
+def test_a_refused_signer_file_names_the_safe_remedy(tmp_path, kp, damage):
+    """The refusal said "restore it from a backup" (for a missing file: "or start with
+    --new-signer-state"): a restored copy is older than what the key signed, and with a WAL
+    and store of its age the node signed from its old position (ADR 0021, residual risks).
+    It now names --new-signer-state, for a restored copy too, in one line."""
+    path = tmp_path / "privval.json"
+    FilePrivValidator(kp, path, allow_missing=True).sign_vote(CHAIN, 7, 0, PREVOTE, H1)
+    data = path.read_bytes()
+    if damage == "missing":
+        path.unlink()
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "garbage":
+        path.write_bytes(b"hello world" * 10)
+    elif damage == "truncate":
+        path.write_bytes(data[:-5])
+    else:
+        d = bytearray(data)
+        d[100] ^= 1
+        d[SLOT + 100] ^= 1
+        path.write_bytes(bytes(d))
+    with pytest.raises(PrivValStateError) as err:
+        FilePrivValidator(kp, path)
+    msg = str(err.value)
+    assert "\n" not in msg and "--new-signer-state" in msg and "backup" in msg
+    assert "restore it from a backup" not in msg
+    if damage != "missing":
+        assert "move it aside" in msg

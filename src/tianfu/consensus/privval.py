@@ -79,6 +79,14 @@ _SLOT_HEAD = struct.Struct(">6sQI32s")  # magic, seq, body length, digest
 _MAX_BODY = SLOT - _SLOT_HEAD.size
 _VOTE_STEPS = {PREVOTE: STEP_PREVOTE, PRECOMMIT: STEP_PRECOMMIT}
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # (macOS has no fdatasync)
+# What to do about a missing or unreadable signer file. A copy restored from a backup is
+# older than what the key signed, and with a WAL and store of its age nothing local shows
+# it: it needs the flag too.
+_REMEDY = (
+    "start with --new-signer-state (also after putting back a copy from a backup: it is "
+    "older than what the key signed); the node then waits until the network has moved past "
+    "every height it may have signed"
+)
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +221,7 @@ class FilePrivValidator:
             data = self.path.read_bytes()
         except FileNotFoundError:
             if not self._allow_missing:
-                raise PrivValStateError(
-                    f"signer state {self.path} is missing: restore it from a backup, or start "
-                    "with --new-signer-state to begin a new one (the node then waits until the "
-                    "network has moved past every height it may have signed)"
-                ) from None
+                raise PrivValStateError(f"signer state {self.path} is missing: {_REMEDY}") from None
             self.recovery = "the signer file was missing (new signer state)"
             return None
         except OSError as exc:
@@ -226,17 +230,21 @@ class FilePrivValidator:
             return self._load_slots(data)
         if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 32:
             raise PrivValStateError(
-                f"signer state {self.path} is corrupted (bad header); refusing to start: "
-                "restore it from a backup, never delete it while the key is in use"
+                f"signer state {self.path} is corrupted (bad header): move it aside; {_REMEDY}"
             )
         digest = data[len(_MAGIC) : len(_MAGIC) + 32]
         body = data[len(_MAGIC) + 32 :]
         if hashlib.sha256(body).digest() != digest:
-            raise PrivValStateError(f"signer state {self.path} is corrupted (checksum mismatch)")
+            raise PrivValStateError(
+                f"signer state {self.path} is corrupted (checksum mismatch): move it aside; "
+                f"{_REMEDY}"
+            )
         try:
             last = decode(body, LastSigned, max_size=4096)
         except CodecError as exc:
-            raise PrivValStateError(f"signer state {self.path} is corrupted: {exc}") from None
+            raise PrivValStateError(
+                f"signer state {self.path} is corrupted ({exc}): move it aside; {_REMEDY}"
+            ) from None
         if last.public_key != self.keypair.public_key:
             raise PrivValStateError(f"signer state {self.path} belongs to another key")
         return last  # format 1: the first save converts the file (self._fd stays -1)
@@ -245,15 +253,13 @@ class FilePrivValidator:
         if len(data) != FILE_SIZE:
             raise PrivValStateError(
                 f"signer state {self.path} is corrupted ({len(data)} bytes, expected "
-                f"{FILE_SIZE}); refusing to start: restore it from a backup, never delete it "
-                "while the key is in use"
+                f"{FILE_SIZE}): move it aside; {_REMEDY}"
             )
         slots = [decode_slot(data[i * SLOT : (i + 1) * SLOT]) for i in range(2)]
         good = [s for s in slots if s is not None]
         if not good:
             raise PrivValStateError(
-                f"signer state {self.path} is corrupted (no intact slot); refusing to start: "
-                "restore it from a backup, never delete it while the key is in use"
+                f"signer state {self.path} is corrupted (no intact slot): move it aside; {_REMEDY}"
             )
         seq, last = max(good, key=lambda s: s[0])
         if any(s[1].public_key != self.keypair.public_key for s in good):
