@@ -258,3 +258,86 @@ def test_a_restored_file_is_checked_against_the_network_when_asked(tmp_path, kp)
     )
     assert guard is not None and not guard.allows(6, 0, now=0.5)  # it listens first
     checked.close()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced by an older copy"])
+def test_a_file_deleted_or_replaced_while_in_use_is_written_again(tmp_path, kp, how, caplog):
+    """The signer keeps its file open; deleted (or an old copy renamed over it) while the
+    node runs, every later save went to the unlinked file: a restart found no file, or the
+    old copy, and signed from its old position. The next save writes the file again."""
+    path = tmp_path / "pv.bin"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 2, 0, PRECOMMIT, H1, 1_000)
+    backup = path.read_bytes()
+    pv.sign_vote(CHAIN, 3, 0, PREVOTE, H1)
+    if how == "deleted":
+        path.unlink()
+    else:
+        (tmp_path / "old").write_bytes(backup)
+        (tmp_path / "old").rename(path)
+    pv.sign_vote(CHAIN, 3, 0, PRECOMMIT, H1, 2_000)
+    assert "deleted or replaced while the node runs" in caplog.text
+    pv.sign_vote(CHAIN, 4, 0, PREVOTE, H2)  # and saves go on to the new file
+    again = FilePrivValidator(kp, path)
+    assert again.recovery is None and again.last_hrs() == (4, 0, STEP_PREVOTE)
+    with pytest.raises(DoubleSignRefused):
+        again.sign_vote(CHAIN, 3, 0, PRECOMMIT, H2, 2_000)
+    again.close()
+    pv.close()
+
+
+def test_rewrite_makes_the_last_state_durable_after_a_failed_save(tmp_path, kp, monkeypatch):
+    """After a failed sync the file may hold the unreturned state in one slot and an older
+    one in the other; `rewrite` puts the last returned state in both, synced."""
+    path = tmp_path / "pv.bin"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
+    pv.sign_vote(CHAIN, 1, 0, PRECOMMIT, H1, 1_000)
+
+    def boom(_fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("tianfu.consensus.privval._fdatasync", boom)
+    with pytest.raises(OSError):
+        pv.sign_vote(CHAIN, 2, 0, PREVOTE, H2)
+    with pytest.raises(OSError):
+        pv.rewrite()  # still failing: the caller keeps waiting
+    monkeypatch.undo()
+    pv.rewrite()
+    data = path.read_bytes()
+    assert data[:SLOT] == data[SLOT:]  # both slots hold the same state
+    again = FilePrivValidator(kp, path)
+    assert again.recovery is None and again.last_hrs() == (1, 0, STEP_PRECOMMIT)
+    again.close()
+    pv.close()
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "garbage", "truncate", "flip_both"])
+def test_a_refused_signer_file_names_the_safe_remedy(tmp_path, kp, damage):
+    """The refusal said "restore it from a backup" (for a missing file: "or start with
+    --new-signer-state"): a restored copy is older than what the key signed, and with a WAL
+    and store of its age the node signed from its old position (ADR 0021, residual risks).
+    It now names --new-signer-state, for a restored copy too, in one line."""
+    path = tmp_path / "privval.json"
+    FilePrivValidator(kp, path, allow_missing=True).sign_vote(CHAIN, 7, 0, PREVOTE, H1)
+    data = path.read_bytes()
+    if damage == "missing":
+        path.unlink()
+    elif damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "garbage":
+        path.write_bytes(b"hello world" * 10)
+    elif damage == "truncate":
+        path.write_bytes(data[:-5])
+    else:
+        d = bytearray(data)
+        d[100] ^= 1
+        d[SLOT + 100] ^= 1
+        path.write_bytes(bytes(d))
+    with pytest.raises(PrivValStateError) as err:
+        FilePrivValidator(kp, path)
+    msg = str(err.value)
+    assert "\n" not in msg and "--new-signer-state" in msg and "backup" in msg
+    assert "restore it from a backup" not in msg
+    if damage != "missing":
+        assert "move it aside" in msg

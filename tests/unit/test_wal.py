@@ -232,3 +232,23 @@ def test_node_start_with_an_unusable_wal_refuses_in_one_line(tmp_path):
     assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
     assert "consensus.wal" in r.output and "start again" in r.output, r.output
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_wal_deleted_while_in_use_is_made_again_at_the_next_synced_append(tmp_path, how, caplog):
+    """Deleted (or replaced) while the node ran, every later record went to the unlinked
+    file until a rotation: a restart read nothing of this node's newest signed messages."""
+    path = tmp_path / "cs.wal"
+    wal = ConsensusWAL(path)
+    wal.append(WalTimeout(2, 0, 0), sync=True)
+    if how == "deleted":
+        path.unlink()
+    else:
+        (tmp_path / "other").write_bytes(b"")
+        (tmp_path / "other").rename(path)
+    wal.append(WalTimeout(2, 0, 1))  # (not synced: not checked)
+    wal.append(WalTimeout(2, 1, 0), sync=True)
+    assert "deleted or replaced while the node runs" in caplog.text
+    wal.append(WalTimeout(2, 1, 1))
+    wal.close()
+    assert ConsensusWAL(path).all_entries() == [WalTimeout(2, 1, 0), WalTimeout(2, 1, 1)]

@@ -6,7 +6,7 @@ the running event loop and real worker threads. The deterministic simulator
 (`tianfu.testing.sim`) gives each driver one that runs on a virtual-time event loop and
 does the blocking work inline, so that a seed fixes a whole run. The wall clock (BFT
 time: a precommit's `time_ms`) is a separate function, `ConsensusDriver(clock=...)`;
-`ClockCheck` compares it with the network's time at each commit.
+`ClockCheck` compares it with the validators' clocks at each commit.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from tianfu.types import CommitCertificate, ValidatorSet
-from tianfu.types.block import median_time
+from tianfu.types import PRECOMMIT, CommitCertificate, Vote
 
 T = TypeVar("T")
 log = logging.getLogger("tianfu.consensus.driver")  # reported as the driver's
@@ -63,10 +62,19 @@ class AsyncioTimers:
 class ClockCheck:
     """This node's wall clock against the network's time, checked at each commit.
 
-    The network's time is the median of a decided certificate's precommit times (BFT
-    time); `offset_ms` is our clock minus it. Beyond `warn_ms` the skew is counted in
-    `stats["clock_skewed"]` and logged, at most every 10 s. Only reported: the clock
-    never judges a block."""
+    Each precommit of a block carries its signer's clock reading (`time_ms`, BFT time).
+    When one arrives live at the current height, `saw_precommit` keeps our clock minus its
+    time (its signature is the key: only the very vote a certificate holds counts). At a
+    commit decided live, `offset_ms` is the median of those readings over the
+    certificate's precommits: our clock minus the validators' clocks, plus how long a vote
+    takes to reach us. It is not our clock minus the certificate's median time: that also
+    counts how long the decision took after most validators precommitted (a round waiting
+    for a late validator's precommit, a slow store), and told nodes with correct clocks
+    that theirs were seconds ahead. Beyond `warn_ms` the skew is counted in
+    `stats["clock_skewed"]` and logged, at most every 10 s. Only reported: the clock never
+    judges a block."""
+
+    MAX_PENDING = 4096  # readings kept for the height in progress (votes are not yet verified)
 
     def __init__(
         self, clock: Callable[[], float], timers: Timers, stats: Counter[str], warn_ms: int
@@ -74,20 +82,28 @@ class ClockCheck:
         self.clock, self.timers, self.stats, self.warn_ms = clock, timers, stats, warn_ms
         self.offset_ms: int | None = None
         self._warned = -1e9
+        self._arrived: dict[bytes, tuple[int, int]] = {}  # signature -> (height, offset)
 
-    def check_commit(
-        self, cert: CommitCertificate, validator_set: Callable[[int], ValidatorSet]
-    ) -> None:
-        """Compare our clock with the time of a certificate decided live (the median of its
-        precommit times, weighted by the set of its height)."""
-        try:
-            network_ms = median_time(cert, validator_set(cert.height))
-        except ValueError:
+    def saw_precommit(self, vote: Vote) -> None:
+        """A precommit of a block arrived (or was signed here) at the height in progress."""
+        if vote.type != PRECOMMIT or vote.time_ms <= 0 or vote.signature in self._arrived:
             return
-        self.check(network_ms, cert.height)
+        if len(self._arrived) < self.MAX_PENDING:
+            self._arrived[vote.signature] = (vote.height, int(self.clock() * 1000) - vote.time_ms)
 
-    def check(self, network_ms: int, height: int) -> None:
-        offset = int(self.clock() * 1000) - network_ms
+    def check_commit(self, cert: CommitCertificate) -> None:
+        """Compare our clock with the clocks of the precommits of a certificate decided live
+        (those that reached us live; none: no reading)."""
+        readings = sorted(
+            self._arrived[cs.signature][1]
+            for cs in cert.signatures
+            if cs.signature in self._arrived
+        )
+        self._arrived = {k: v for k, v in self._arrived.items() if v[0] > cert.height}
+        if readings:
+            self.check_offset(readings[(len(readings) - 1) // 2], cert.height)
+
+    def check_offset(self, offset: int, height: int) -> None:
         self.offset_ms = offset
         if abs(offset) <= self.warn_ms:
             return
@@ -96,8 +112,8 @@ class ClockCheck:
         if now - self._warned >= 10.0:
             self._warned = now
             log.warning(
-                "this node's clock is %d ms %s the network's time (median of the precommit "
-                "times of height %d; bound %d ms): fix its time synchronisation",
+                "this node's clock is %d ms %s the network's time (the precommits of height "
+                "%d, as they arrived; bound %d ms): fix its time synchronisation",
                 abs(offset),
                 "ahead of" if offset > 0 else "behind",
                 height,

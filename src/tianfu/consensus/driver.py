@@ -245,6 +245,9 @@ class ConsensusDriver(Generic[E]):
         size = len(event.proposal.block) if isinstance(event, ProposalReceived) else 0
         if not self.inbox.offer((event, NET), size):
             return False
+        if isinstance(event, VoteReceived) and self.core is not None:
+            if event.vote.height == self.core.height:  # (on arrival, not when handled)
+                self.clock_check.saw_precommit(event.vote)
         if isinstance(event, ProposalReceived) and self.core is not None:
             if event.proposal.height == self.core.height:
                 self.timeline.mark("proposal_in", self.timers.now())
@@ -463,9 +466,10 @@ class ConsensusDriver(Generic[E]):
         if entry is not None and kept(core, entry):
             try:
                 self.wal.append(entry, sync=False)
-            except OSError:
-                log.exception("consensus WAL write failed")
+            except OSError as exc:
                 self.stats["wal_errors"] += 1
+                if self.wal.failing <= 1:  # once until a write succeeds (disk full: every message)
+                    log.error("consensus WAL write failed: %s", exc)
         return actions
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -494,6 +498,11 @@ class ConsensusDriver(Generic[E]):
                 signed = await self.signer.sign(
                     a, replay, self._block_time, self._in_thread, self._guard_tick
                 )
+                if self.signer.rewrite_due:  # the signer state could not be written
+                    self.signer.rewrite_due = False
+                    self._spawn(self.signer.rewrite_state(self._in_thread, lambda: self._stopping))
+                if isinstance(signed, VoteReceived):
+                    self.clock_check.saw_precommit(signed.vote)
                 return [] if signed is None else [(signed, OWN)]
             case Broadcast(message=msg):
                 self.gossip.broadcast_own(msg)
@@ -630,7 +639,7 @@ class ConsensusDriver(Generic[E]):
         self._replayed_heights.discard(a.height)
         if core is not None and not replayed and not core.from_commit_received(a.block_hash):
             # (decided live: not a catch-up commit frame, nor from the WAL's old votes)
-            self.clock_check.check_commit(a.certificate, self.ledger.validator_set)
+            self.clock_check.check_commit(a.certificate)
         try:  # the next height's timeouts, limits and intervals (a change from H signs H+2)
             self.use_params_of(a.height + 1)
         except Exception:  # a task's top level: keep the current parameters, log

@@ -36,6 +36,14 @@ garbage, another key's) raises `PrivValStateError`: it is never reset to zero si
 Format 1 (`TFPV1`: one record, replaced by rename on every save) is still read; the first
 save after an upgrade converts it.
 
+A save that fails (an I/O error, a read-only or full disk) raises `OSError` and returns no
+signature; `rewrite()` later puts the last returned state into both slots again, synced
+(the driver halts signing until it succeeds). After each save the open file is checked to
+still be the one at the path: deleted, or replaced by another file (an old copy put back)
+while the node runs, it is written there again from this process's state, with an ERROR
+line — else every later save would go to the unlinked file and a restart would find no
+file, or the old copy.
+
 A precommit of a block carries a time (BFT time): re-signing the same precommit after a
 crash with another clock reading returns the stored vote, time and signature unchanged.
 """
@@ -71,6 +79,14 @@ _SLOT_HEAD = struct.Struct(">6sQI32s")  # magic, seq, body length, digest
 _MAX_BODY = SLOT - _SLOT_HEAD.size
 _VOTE_STEPS = {PREVOTE: STEP_PREVOTE, PRECOMMIT: STEP_PRECOMMIT}
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # (macOS has no fdatasync)
+# What to do about a missing or unreadable signer file. A copy restored from a backup is
+# older than what the key signed, and with a WAL and store of its age nothing local shows
+# it: it needs the flag too.
+_REMEDY = (
+    "start with --new-signer-state (also after putting back a copy from a backup: it is "
+    "older than what the key signed); the node then waits until the network has moved past "
+    "every height it may have signed"
+)
 
 log = logging.getLogger(__name__)
 
@@ -205,11 +221,7 @@ class FilePrivValidator:
             data = self.path.read_bytes()
         except FileNotFoundError:
             if not self._allow_missing:
-                raise PrivValStateError(
-                    f"signer state {self.path} is missing: restore it from a backup, or start "
-                    "with --new-signer-state to begin a new one (the node then waits until the "
-                    "network has moved past every height it may have signed)"
-                ) from None
+                raise PrivValStateError(f"signer state {self.path} is missing: {_REMEDY}") from None
             self.recovery = "the signer file was missing (new signer state)"
             return None
         except OSError as exc:
@@ -218,17 +230,21 @@ class FilePrivValidator:
             return self._load_slots(data)
         if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 32:
             raise PrivValStateError(
-                f"signer state {self.path} is corrupted (bad header); refusing to start: "
-                "restore it from a backup, never delete it while the key is in use"
+                f"signer state {self.path} is corrupted (bad header): move it aside; {_REMEDY}"
             )
         digest = data[len(_MAGIC) : len(_MAGIC) + 32]
         body = data[len(_MAGIC) + 32 :]
         if hashlib.sha256(body).digest() != digest:
-            raise PrivValStateError(f"signer state {self.path} is corrupted (checksum mismatch)")
+            raise PrivValStateError(
+                f"signer state {self.path} is corrupted (checksum mismatch): move it aside; "
+                f"{_REMEDY}"
+            )
         try:
             last = decode(body, LastSigned, max_size=4096)
         except CodecError as exc:
-            raise PrivValStateError(f"signer state {self.path} is corrupted: {exc}") from None
+            raise PrivValStateError(
+                f"signer state {self.path} is corrupted ({exc}): move it aside; {_REMEDY}"
+            ) from None
         if last.public_key != self.keypair.public_key:
             raise PrivValStateError(f"signer state {self.path} belongs to another key")
         return last  # format 1: the first save converts the file (self._fd stays -1)
@@ -237,15 +253,13 @@ class FilePrivValidator:
         if len(data) != FILE_SIZE:
             raise PrivValStateError(
                 f"signer state {self.path} is corrupted ({len(data)} bytes, expected "
-                f"{FILE_SIZE}); refusing to start: restore it from a backup, never delete it "
-                "while the key is in use"
+                f"{FILE_SIZE}): move it aside; {_REMEDY}"
             )
         slots = [decode_slot(data[i * SLOT : (i + 1) * SLOT]) for i in range(2)]
         good = [s for s in slots if s is not None]
         if not good:
             raise PrivValStateError(
-                f"signer state {self.path} is corrupted (no intact slot); refusing to start: "
-                "restore it from a backup, never delete it while the key is in use"
+                f"signer state {self.path} is corrupted (no intact slot): move it aside; {_REMEDY}"
             )
         seq, last = max(good, key=lambda s: s[0])
         if any(s[1].public_key != self.keypair.public_key for s in good):
@@ -274,14 +288,48 @@ class FilePrivValidator:
         """Write the surviving state over the damaged (or older) slot, so that the file
         is whole again before anything is signed: a later damage of the other slot then
         still leaves one intact copy."""
-        slot = encode_slot(seq, last)
         try:
-            for offset in (0, SLOT):
-                if os.pwrite(self._fd, slot, offset) != SLOT:
-                    raise OSError("short write")
-                _fdatasync(self._fd)
+            self._write_both(seq, last)
         except OSError as exc:
             raise PrivValStateError(f"cannot repair signer state {self.path}: {exc}") from None
+
+    def _write_both(self, seq: int, last: LastSigned) -> None:
+        """`last` as save `seq` into both slots of the open file, each synced."""
+        slot = encode_slot(seq, last)
+        for offset in (0, SLOT):
+            if os.pwrite(self._fd, slot, offset) != SLOT:
+                raise OSError(f"short write of signer state {self.path}")
+            _fdatasync(self._fd)
+
+    def _unlinked(self, last: LastSigned) -> bool:
+        """True if the open file is no longer at `path` (deleted, or replaced by another
+        file: an old copy put back while the node runs)."""
+        if os.fstat(self._fd).st_nlink > 0:
+            return False
+        log.error(
+            "signer state %s was deleted or replaced while the node runs: writing this "
+            "process's state (last signed %s) there again; never touch it while the key is "
+            "in use",
+            self.path,
+            last.hrs,
+        )
+        fd, self._fd = self._fd, -1
+        os.close(fd)
+        return True
+
+    def rewrite(self) -> None:
+        """Make the last signed state durable again, in both slots (a new file if it was
+        deleted or replaced), after a save failed. Raises `OSError` if it still cannot."""
+        with self._lock:
+            last = self._last
+            if last is None:  # nothing signed yet: the first signature creates the file
+                return
+            seq = self._seq + 1
+            if self._fd < 0 or self._unlinked(last):
+                self._create(seq, last)
+            else:
+                self._write_both(seq, last)
+            self._seq = seq
 
     def _save(self, last: LastSigned) -> None:
         seq = self._seq + 1
@@ -299,6 +347,8 @@ class FilePrivValidator:
                     raise OSError(f"short write of signer state {self.path} ({n} bytes)")
                 if sync:
                     _fdatasync(self._fd)
+            if self._unlinked(last):
+                self._create(seq, last)
         self._seq = seq
 
     def _create(self, seq: int, last: LastSigned) -> None:

@@ -34,6 +34,9 @@ from tianfu.types import PRECOMMIT, PREVOTE, CommitCertificate, ValidatorSet
 
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
+SIGNER_FILE_HALT = "signer"  # the halt while the signer state cannot be written
+SIGNER_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to write it again
+
 
 def step_of(a: SignVote | SignProposal) -> int:
     """The signer's step number of an action: 1 prevote, 2 precommit, STEP_PROPOSAL."""
@@ -146,8 +149,8 @@ class Signer:
     """This node's signing for the driver: privval + WAL, the restart guard, halts.
 
     Nothing is signed while a halt is in force (`halt(source, reason)` until
-    `resume(source)`: a store that cannot take a decided block, an operator, an observer
-    that never votes) or while the `SignGuard` of a recovering signer holds it. A node
+    `resume(source)`: a store that cannot take a decided block, a signer state that
+    cannot be written, an operator, an observer that never votes) or while the `SignGuard` of a recovering signer holds it. A node
     without a privval signs nothing."""
 
     def __init__(
@@ -163,6 +166,8 @@ class Signer:
         self.privval, self.wal, self.chain_id = privval, wal, chain_id
         self.clock, self.timers, self.stats = clock, timers, stats
         self.guard: SignGuard | None = None
+        # A save of the signer state failed: the driver starts `rewrite_state` (once).
+        self.rewrite_due = False
         self._halts: dict[str, str] = {}  # why this node does not sign now, by source
 
     @property
@@ -207,6 +212,34 @@ class Signer:
         if self.guard is not None:
             self.stats["sign_guard"] += 1
         advance_signer_from_wal(pv, entries)
+
+    async def rewrite_state(
+        self, run_blocking: Callable[..., Awaitable[None]], stopping: Callable[[], bool]
+    ) -> None:
+        """After a failed save of the signer state: write the last signed state again
+        (backing off) until it is durable, then sign again."""
+        pv = self.privval
+        assert pv is not None
+        delay, longest = SIGNER_RETRY_S
+        failures = 0
+        while not stopping():
+            await self.timers.sleep(delay)
+            delay = min(delay * 2, longest)
+            try:
+                await run_blocking(pv.rewrite)
+            except OSError as exc:
+                failures += 1
+                if failures == 1 or failures % 12 == 0:
+                    log.warning(
+                        "still cannot write signer state %s (%d attempts): %s",
+                        pv.path,
+                        failures,
+                        exc,
+                    )
+                continue
+            log.warning("signer state %s written again (last signed %s)", pv.path, pv.last_hrs())
+            self.resume(SIGNER_FILE_HALT)
+            return
 
     def skip_to(self, height: int, round: int) -> SkipToRound | None:
         """Where a recovering node in (height, round) should move to, if anywhere."""
@@ -264,8 +297,14 @@ class Signer:
             log.warning("signer refused: %s", exc)
             self.stats["sign_refused"] += 1
             return None
+        except OSError as exc:  # the signer state could not be made durable: no signature
+            self.stats["signer_write_failures"] += 1
+            self.halt(SIGNER_FILE_HALT, f"cannot write signer state {pv.path}: {exc}")
+            self.rewrite_due = True
+            return None
         if wal_error is not None:
-            log.error("consensus WAL write failed: %s", wal_error)
             self.stats["wal_errors"] += 1
+            if self.wal.failing <= 1:  # once until a write succeeds
+                log.error("consensus WAL write failed: %s", wal_error)
         self.stats["signed"] += 1
         return event

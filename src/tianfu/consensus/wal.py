@@ -20,6 +20,10 @@ driver skips (it replays the entries of the height it resumes at, h+1, only). On
 file has grown past `rotate_bytes`, `end_height` instead replaces it atomically by one
 holding only the marker (temp file, fsync, rename, fsync of the directory), so it stays
 bounded; a crash during the rotation leaves either the old file or the new one.
+
+After each synced append the file is checked to still be at its path: deleted or replaced
+while the node runs, it is made again there, holding the record just synced (an ERROR
+line), so that this node's newest signed message survives a restart.
 """
 
 from __future__ import annotations
@@ -200,6 +204,7 @@ class ConsensusWAL:
                 os.close(self._fd)
                 raise WALError(f"cannot cut the torn tail of WAL {self.path}: {exc}") from None
         self._size = good
+        self.failing = 0  # appends failed in a row (disk full, I/O error); 0 after a success
 
     # ---------------------------------------------------------------- reading
 
@@ -225,9 +230,18 @@ class ConsensusWAL:
             raise WALError(f"WAL record of {len(data)} bytes is too large")
         if self._fd < 0:
             raise WALError("WAL is closed")
-        self._write(data)
-        if sync:
-            _fdatasync(self._fd)
+        try:
+            self._write(data)
+            if sync:
+                _fdatasync(self._fd)
+                if os.fstat(self._fd).st_nlink == 0:
+                    self._recreate(data)
+        except OSError:
+            self.failing += 1
+            raise
+        if self.failing:
+            log.warning("WAL %s written again after %d failed writes", self.path, self.failing)
+            self.failing = 0
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -242,6 +256,21 @@ class ConsensusWAL:
                 os.ftruncate(self._fd, self._size)
             raise
         self._size += len(data)
+
+    def _recreate(self, record: bytes) -> None:
+        """The open file was deleted (or replaced) while in use, so synced records went to
+        a file no restart would read: make a new one at the path holding `record` (the
+        earlier records of the height are gone with the old file)."""
+        log.error(
+            "WAL %s was deleted or replaced while the node runs: a new one holds the "
+            "latest of this node's messages; never touch it while the node runs",
+            self.path,
+        )
+        replace_durably(self.path, record)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        os.close(self._fd)
+        self._fd = fd
+        self._size = len(record)
 
     def sync(self) -> None:
         if self._fd >= 0:

@@ -75,7 +75,7 @@ def wire_health(
         lambda: None if syncer.store_error is None else f"block sync: {syncer.store_error}",
     ]
     health.gauges["tianfu_signing_halted"] = (
-        "1 while this validator signs nothing (store failure, damage)",
+        "1 while this validator signs nothing (store or signer file failure, damage)",
         lambda: 0.0 if driver.halted is None and driver.failed is None else 1.0,
     )
     health.gauges["tianfu_p2p_peers"] = ("Connected peers", lambda: len(transport.peers()))

@@ -107,8 +107,9 @@ class NodeService:
             buckets=(0, 1, 10, 100, 500, 1000, 2000, 5000),
         )
         self.m_height.set(self.store.height())
-        # The consensus driver's clock minus the network's time at its last commit (ms);
-        # None until a block was decided here, or for a node without consensus.
+        # The consensus driver's clock minus the validators' clocks (the median over the
+        # last decided certificate's precommits, as they arrived; ms); None until a block
+        # was decided here live, or for a node without consensus.
         self.clock_offset: Callable[[], int | None] = lambda: None
         gauge(
             "tianfu_clock_offset_ms",
