@@ -107,3 +107,53 @@ def test_a_failed_store_write_leaves_nothing_in_the_cache(tmp_path, monkeypatch)
     assert fresh.root(6) == batch.root
     assert fresh.apply(7, failed_ups).new_nodes == after.new_nodes
     reopened.close()
+
+
+def test_put_many_keeps_what_put_one_by_one_keeps() -> None:
+    """`NodeCache.put_many` (a committed batch's nodes) against `put` for each node: the same
+    entries at every level, newer versions kept over older, the budget's oldest dropped."""
+    rng = random.Random(11)
+    one, many = NodeCache(deep_bytes=5_000), NodeCache(deep_bytes=5_000)
+    leaf = LeafNode(b"\x00" * 32, b"v", 1, None)
+    paths = [bytes(rng.randrange(16) for _ in range(rng.randrange(7))) for _ in range(300)]
+    for version in rng.sample(range(60), 60):  # versions out of order: older never replace
+        batch = {
+            p: LeafNode(rng.randbytes(32), b"x" * rng.randrange(50), version, None)
+            for p in rng.sample(paths, 40)
+        }
+        for p, n in batch.items():
+            one.put(version, p, n)
+        many.put_many(version, batch)
+        many.put_many(version, {})
+    many.put_many(99, {bytes(DEEP_DEPTH + 1): leaf})
+    assert one._hot == many._hot and list(one._deep.items()) == list(many._deep.items())
+    assert one.deep_bytes == many.deep_bytes <= 5_000 and len(one) == len(many) > 0
+    assert NodeCache(deep_bytes=0).put_many(1, {bytes(DEEP_DEPTH): leaf}) is None
+
+
+def test_a_node_laid_out_for_the_builder_is_its_own_copy_and_follows_the_hash() -> None:
+    """The builder's 16-way layout of a node (`MerkleState._expanded`) is kept per node: the
+    caller's changes never reach it, and under another hash suite (another empty-child
+    hash) the layout is made again, so the tree computes what a fresh one computes."""
+    from tianfu.codec import SM3, hash_scope
+    from tianfu.state.nodes import empty_root
+
+    rng = random.Random(12)
+    keys = [b"asset/k%d" % i for i in range(40)]
+    nodes = InMemoryNodes()
+    state = MerkleState(nodes)
+    for version in range(4):
+        batch = state.apply(version, {k: rng.randbytes(3) for k in rng.sample(keys, 3)})
+        nodes.put_batch(batch)
+        state.committed(batch)
+    root = state._load(3, b"")
+    assert isinstance(root, InternalNode) and len(root.children) < 16
+    slots, hashes = state._expanded(root, b"", empty_root())
+    slots[:] = [None] * 16
+    hashes[:] = [b"x"] * 16
+    again, again_hashes = state._expanded(root, b"", empty_root())
+    assert [c for c in again if c is not None] == list(root.children)
+    assert again_hashes.count(empty_root()) == 16 - len(root.children)
+    ups = {keys[0]: b"changed"}
+    with hash_scope(SM3):
+        assert state.apply(4, ups).root == MerkleState(nodes).apply(4, ups).root

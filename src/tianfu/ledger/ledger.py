@@ -135,6 +135,7 @@ class _TreeAfter(MerkleState):
     def __init__(self, tree: MerkleState, batch: TreeBatch) -> None:
         super().__init__(tree.reader, cache_bytes=0)
         self._tree, self._batch = tree, batch
+        self._slots = tree._slots  # a function of each node: shared
 
     def _load(self, version: int, path: bytes) -> Node | None:
         if version != self._batch.version:

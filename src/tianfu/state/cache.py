@@ -87,6 +87,36 @@ class NodeCache:
             while self._deep_bytes > self._budget:
                 self._deep_bytes -= self._deep.popitem(last=False)[1][2]
 
+    def put_many(self, version: int, nodes: dict[bytes, Node]) -> None:
+        """`put(version, path, node)` for every (path, node) of `nodes` in turn (one batch's),
+        the budgeted level under one taking of the lock."""
+        hot = self._hot
+        deep: list[tuple[bytes, Node]] = []
+        for path, node in nodes.items():
+            depth = len(path)
+            if depth <= HOT_DEPTH:
+                old = hot.get(path)
+                if old is None or old[0] <= version:
+                    hot[path] = (version, node)
+            elif depth == DEEP_DEPTH:
+                deep.append((path, node))
+        if not deep or self._budget <= 0:
+            return
+        with self._lock:
+            kept = self._deep
+            for path, node in deep:
+                old_deep = kept.get(path)
+                if old_deep is not None:
+                    if old_deep[0] > version:
+                        continue
+                    del kept[path]
+                    self._deep_bytes -= old_deep[2]
+                size = _size(node)
+                kept[path] = (version, node, size)
+                self._deep_bytes += size
+                while self._deep_bytes > self._budget:
+                    self._deep_bytes -= kept.popitem(last=False)[1][2]
+
     def __len__(self) -> int:
         return len(self._hot) + len(self._deep)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, TypeVar
 
 from tianfu.codec import encode
-from tianfu.state.cache import DEEP_BYTES, DEEP_DEPTH, NodeCache
+from tianfu.state.cache import DEEP_BYTES, DEEP_DEPTH, HOT_DEPTH, NodeCache
 from tianfu.state.nodes import (
     DELETED,
     MAX_VERSION,
@@ -96,6 +96,8 @@ class _Pending(NamedTuple):
 
 
 _Result = Child | _Ref | _Pending | None
+# an internal node laid out for `_Builder.finish` (see `MerkleState._expanded`)
+_Expanded = tuple[InternalNode, list[_Result], list[bytes], bytes]
 _Update = tuple[bytes, bytes | None]  # (key hash, new value or None to delete)
 # a leaf: key hash, value, height, prev, and its hash when known (an unchanged leaf that moves)
 _Entry = tuple[bytes, bytes | None, int, int | None, bytes | None]
@@ -186,28 +188,30 @@ class _Builder:
             raise StateError("a null node can only be a root")
         depth = len(path)
         # (a stored Child is a reference to an existing subtree, like a _Ref)
-        children: dict[int, Child] = {c.nibble: c for c in node.children}
-        results: dict[int, Child | _Ref | _Pending] = dict(children)
-        changed = False
+        slots, hashes = self.state._expanded(node, path, self.empty)
+        count = len(node.children)
+        news: list[int] = []
         for n, group in _by_nibble(ups, depth):
-            old_child = children.get(n)
+            old_child = slots[n]
             if old_child is None and len(group) == 1:  # one new key in an empty slot
                 k, v = group[0]
                 if v is None:
                     continue  # deleting a key that was never written: no change
-                results[n] = _pending((k, v, version, None, None))
-                changed = True
+                slots[n] = _pending((k, v, version, None, None))
+                count += 1
+                news.append(n)
                 continue
-            res = self.update(old_child, path + bytes((n,)), group)
+            res = self.update(old_child, path + bytes((n,)), group)  # type: ignore[arg-type]
             if res is not old_child:
-                changed = True
+                news.append(n)
+                slots[n] = res
                 if res is None:
-                    del results[n]
-                else:
-                    results[n] = res
-        if not changed:
+                    count -= 1
+                elif old_child is None:
+                    count += 1
+        if not news:
             return ref
-        return self.finish(results, path)
+        return self.finish(slots, hashes, count, news, path)
 
     def build(self, entries: list[_Entry], path: bytes) -> _Result:
         """A fresh subtree at `path` holding the leaves `entries` (sorted by key hash)."""
@@ -216,38 +220,55 @@ class _Builder:
         if len(entries) == 1:
             return _pending(entries[0])
         depth = len(path)
-        results: dict[int, Child | _Ref | _Pending] = {}
+        slots: list[_Result] = [None] * RADIX
+        changed: list[int] = []
         for n, group in _by_nibble(entries, depth):
             res = self.build(group, path + bytes((n,)))
             assert res is not None
-            results[n] = res
-        return self.finish(results, path)
+            slots[n] = res
+            changed.append(n)
+        return self.finish(slots, [self.empty] * RADIX, len(changed), changed, path)
 
-    def finish(self, results: dict[int, Child | _Ref | _Pending], path: bytes) -> _Result:
-        """The subtree at `path` with these children, in canonical (compressed) form."""
-        if not results:
+    def finish(
+        self,
+        slots: list[_Result],
+        hashes: list[bytes],
+        count: int,
+        changed: list[int],
+        path: bytes,
+    ) -> _Result:
+        """The subtree at `path` with the children `slots` (by nibble; `count` of them not
+        None), in canonical (compressed) form. The slots in `changed` hold new results (or
+        None); every other slot holds the stored `Child` as it was, or None, and `hashes`
+        holds every unchanged child's hash (`self.empty` where there is none). Both lists
+        are the caller's to give away: they are filled in and kept (`MerkleState._expanded`).
+        """
+        if count == 0:
             return None
-        if len(results) == 1:
-            ((n, only),) = results.items()
+        if count == 1:
+            ((n, only),) = [(i, r) for i, r in enumerate(slots) if r is not None]
             if isinstance(only, _Pending):
                 return only  # a lone leaf moves up
+            assert only is not None
             if only.leaf:
                 leaf = self.load(only.version, path + bytes((n,)))
                 assert isinstance(leaf, LeafNode)
                 return _Pending(leaf.key_hash, leaf.value, leaf.height, leaf.prev, only.hash)
-        children = []
-        hashes = [self.empty] * RADIX
-        for n in sorted(results):
-            r = results[n]
-            if type(r) is Child:  # unchanged: the stored reference as it was
-                children.append(r)
-                hashes[n] = r.hash
+        empty = self.empty
+        for n in changed:
+            r = slots[n]
+            if r is None:
+                hashes[n] = empty
                 continue
             if isinstance(r, _Pending):
                 r = self.place(r, path + bytes((n,)))
-            children.append(Child(n, r.version, r.hash, r.leaf))
+            assert not isinstance(r, Child)  # a changed slot holds a new result
+            slots[n] = Child(n, r.version, r.hash, r.leaf)
             hashes[n] = r.hash
-        self.put(path, InternalNode(tuple(children)))
+        # every slot left holds a Child now (a struct is always true)
+        node = InternalNode(tuple(filter(None, slots)))  # type: ignore[arg-type]
+        self.put(path, node)
+        self.state._remember_expanded(path, node, slots, hashes, empty)
         return _Ref(self.version, internal_hash_32(hashes), False)
 
     def place(self, p: _Pending, path: bytes) -> _Ref:
@@ -262,6 +283,10 @@ class MerkleState:
         """`cache_bytes`: the memory budget of the cached level below the top (0: none)."""
         self.reader = reader
         self._cache = NodeCache(cache_bytes)
+        # path -> (node, its children by nibble, their hashes, the empty hash used): the
+        # last internal node the builder made or opened there, laid out as `finish` takes
+        # it, for nibble paths of depth <= HOT_DEPTH (see `_expanded`).
+        self._slots: dict[bytes, _Expanded] = {}
 
     def _load(self, version: int, path: bytes) -> Node | None:
         """The persisted node at (version, path), from the cache or the reader."""
@@ -275,15 +300,48 @@ class MerkleState:
         self._cache.put(version, path, node)
         return node
 
+    def _expanded(
+        self, node: InternalNode, path: bytes, empty: bytes
+    ) -> tuple[list[_Result], list[bytes]]:
+        """`node`'s children by nibble (None where there is none) and their hashes (`empty`,
+        the chain's empty hash, there), as new lists for the caller to change.
+
+        A function of `node` alone: kept per path, for the very node object it was made
+        from (it is kept alive with it, so `is` cannot match another), and only if the
+        empty hash is the same. Each block rewrites the top of the tree, so the next block
+        opens the same nodes: their 16-way layout is copied, not rebuilt.
+        """
+        memo = self._slots.get(path)
+        if memo is not None and memo[0] is node and memo[3] is empty:
+            return memo[1][:], memo[2][:]
+        slots: list[_Result] = [None] * RADIX
+        hashes = [empty] * RADIX
+        for c in node.children:
+            slots[c.nibble] = c
+            hashes[c.nibble] = c.hash
+        self._remember_expanded(path, node, slots[:], hashes[:], empty)
+        return slots, hashes
+
+    def _remember_expanded(
+        self,
+        path: bytes,
+        node: InternalNode,
+        slots: list[_Result],
+        hashes: list[bytes],
+        empty: bytes,
+    ) -> None:
+        """Keep `node`'s layout for `_expanded` (the lists are kept as they are: not to be
+        changed afterwards)."""
+        if len(path) <= HOT_DEPTH:
+            self._slots[path] = (node, slots, hashes, empty)
+
     def committed(self, batch: TreeBatch) -> None:
         """Tell the tree that `batch` is persisted: its top nodes join the cache.
 
         Call it only once the batch's nodes are durably stored (never for a batch that
         may still be dropped); it is only a cache, so not calling it is always safe.
         """
-        remember = self._cache.put
-        for path, node in batch.hot.items():
-            remember(batch.version, path, node)
+        self._cache.put_many(batch.version, batch.hot)
 
     def _root_node(self, version: int) -> Node | None:
         if version < 0:

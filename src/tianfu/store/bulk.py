@@ -41,21 +41,23 @@ HASHES_SELECT = "SELECT substr(?1, key * 32 + 2, 32), ?3, value FROM json_each(?
 
 def pack_pairs(pairs: list[tuple[bytes, bytes]]) -> tuple[bytes, str] | None:
     """(blob, positions) for `PAIRS_SELECT`, or None when a pair does not fit."""
-    pieces = list(chain.from_iterable(pairs))  # k0, v0, k1, v1, ...
-    lens = [len(p) for p in pieces]
-    if not lens or max(lens) >= _MAX_LEN:
+    if not pairs:
         return None
-    starts = list(accumulate(lens, initial=2))  # 1-based, after the pad byte
-    if starts[-1] >= _MAX_BYTES:
+    pieces = [_PAD, *chain.from_iterable(pairs)]  # pad, k0, v0, k1, v1, ...
+    lens = list(map(len, pieces))
+    if max(lens) >= _MAX_LEN:
+        return None
+    starts = list(accumulate(lens, initial=1))  # 1-based: the pad at 1, k0 at 2, ...
+    if starts[-1] >= _MAX_BYTES:  # the blob's length + 1
         return None
     codes = [
         (o << 32) | (kl << 16) | vl
-        for o, kl, vl in zip(starts[::2], lens[::2], lens[1::2], strict=False)
+        for o, kl, vl in zip(starts[1::2], lens[1::2], lens[2::2], strict=False)
     ]
     positions = "[" + ",".join(map(str, codes)) + "]"
     if len(positions) >= _MAX_BYTES:
         return None
-    return _PAD + b"".join(pieces), positions
+    return b"".join(pieces), positions  # one copy of the rows' bytes
 
 
 def pack_hashes(pairs: list[tuple[bytes, int]]) -> tuple[bytes, str] | None:

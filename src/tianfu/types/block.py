@@ -16,7 +16,16 @@ from typing import Annotated
 
 import msgspec
 
-from tianfu.codec import CodecError, check_version, decode, encode, encode_list, hash_domain
+from tianfu.codec import (
+    CodecError,
+    HashSuite,
+    check_version,
+    current_hash,
+    decode,
+    encode,
+    encode_list,
+    hash_domain,
+)
 from tianfu.types.tx import ChainId, PubKey, Sig, Transaction, decode_tx, tx_hash_of_body
 
 Hash = Annotated[bytes, msgspec.Meta(max_length=32)]
@@ -28,7 +37,16 @@ MAX_TIME_MS = (1 << 53) - 1  # a clock reading in ms (an exact integer in JSON c
 MAX_COMMIT_SIGS = 1024  # signatures in one certificate (max_validators is at most this)
 
 
-class BlockHeader(msgspec.Struct, array_like=True, frozen=True):
+class BlockHeader(msgspec.Struct, array_like=True, frozen=True, dict=True):
+    """A block's header.
+
+    Its hash is computed at most once per object and hash suite and kept in the instance's
+    `__dict__`, which is not a field: equality, `hash()` and the encoding see the fields
+    only. The struct is frozen, so the kept hash stays its hash (its certificate's lists
+    must not be mutated in place). A block's header is hashed when it is stored and again
+    as the next block's `prev_hash`.
+    """
+
     version: int
     chain_id: ChainId
     height: int
@@ -65,7 +83,13 @@ class BlockHeader(msgspec.Struct, array_like=True, frozen=True):
 
     @property
     def hash(self) -> bytes:
-        return hash_domain("tianfu/header/v2", encode(self))
+        suite = current_hash()
+        kept: tuple[HashSuite, bytes] | None = self.__dict__.get("_hash")
+        if kept is not None and kept[0] is suite:
+            return kept[1]
+        h = hash_domain("tianfu/header/v2", encode(self))
+        self.__dict__["_hash"] = (suite, h)
+        return h
 
 
 class Block(msgspec.Struct, array_like=True, frozen=True):
