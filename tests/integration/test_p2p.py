@@ -493,3 +493,94 @@ def test_unknown_peer_send_is_counted_not_raised() -> None:
             await a1.net.stop()
 
     run(body)
+
+
+async def tls_server(
+    identity: Identity, world: World
+) -> tuple[asyncio.Server, asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]:
+    """A hand-driven peer's listener: each connection it accepts exchanges HELLOs and is
+    put on the queue."""
+    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert await read_frame(reader, 64) == (KIND_HELLO, HELLO_PAYLOAD)
+        writer.write(encode_frame(KIND_HELLO, HELLO_PAYLOAD))
+        await writer.drain()
+        await accepted.put((reader, writer))
+
+    ctx = make_context(identity, world.cas(), server=True)
+    server = await asyncio.start_server(on_connection, "127.0.0.1", 0, ssl=ctx)
+    return server, accepted
+
+
+def test_frames_the_peer_sends_on_a_replaced_connection_are_delivered() -> None:
+    """The peer dials again (same dialer: the new connection replaces the old one) but
+    sends one more frame on the old connection, as a peer that has not switched yet does."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1)
+        await started(node)
+        try:
+            _, old = await raw_peer(B2, world, node.endpoint)
+            await wait_until(lambda: node.peer_addresses() == {B2.info.address})
+            _, new = await raw_peer(B2, world, node.endpoint)
+            await wait_until(lambda: node.net.stats["duplicates_closed"] == 1)
+            old.write(encode_frame(KIND_VOTE, b"late, on the old connection"))
+            new.write(encode_frame(KIND_VOTE, b"on the new connection"))
+            await old.drain()
+            await new.drain()
+            await wait_until(lambda: node.got(b"on the new connection") == [B2.info.address])
+            await wait_until(lambda: node.got(b"late, on the old connection") == [B2.info.address])
+            assert node.peer_addresses() == {B2.info.address}
+            assert node.events == [(B2.info.address, True)]  # never reported down
+            old.close()
+            new.close()
+        finally:
+            await stopped(node)
+
+    run(body)
+
+
+@pytest.mark.parametrize("node_dials_first", [False, True])
+def test_frames_in_flight_on_the_connection_that_loses_the_tie_break_are_delivered(
+    node_dials_first: bool,
+) -> None:
+    """Both sides dial; the node keeps the connection it dialed (its address is the lower)
+    and the peer, which has not seen that connection yet, still sends on the one it dialed.
+    Whether the losing connection was there first (it is replaced) or came second (it is
+    refused as a duplicate), what the peer sends on it must arrive."""
+
+    async def body() -> None:
+        world = World()
+        low, high = sorted([A1, B2], key=lambda ident: ident.info.address)
+        node = Node(world, low)
+        server, accepted = await tls_server(high, world)
+        await started(node)
+        try:
+            if node_dials_first:
+                node.net.set_peers([server.sockets[0].getsockname()[:2]])
+                await accepted.get()
+                await wait_until(
+                    lambda: node.net.connections() == {high.info.address: node.address}
+                )
+                _, losing = await raw_peer(high, world, node.endpoint)
+            else:
+                _, losing = await raw_peer(high, world, node.endpoint)
+                await wait_until(lambda: node.peer_addresses() == {high.info.address})
+                node.net.set_peers([server.sockets[0].getsockname()[:2]])
+                await accepted.get()
+            await wait_until(lambda: node.net.stats["duplicates_closed"] == 1)
+            assert node.net.connections() == {high.info.address: node.address}
+            losing.write(encode_frame(KIND_VOTE, b"sent before the peer switched"))
+            await losing.drain()
+            await wait_until(
+                lambda: node.got(b"sent before the peer switched") == [high.info.address]
+            )
+            assert node.events == [(high.info.address, True)]
+            losing.close()
+        finally:
+            await stopped(node)
+            server.close()
+
+    run(body)

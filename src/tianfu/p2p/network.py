@@ -11,7 +11,11 @@ Connections (see ADR 0011):
 - A node of an SM2 chain runs TLS with a transport key that its SM2 node certificate
   vouches for, and both ends prove their node keys in the HELLO exchange
   (`tianfu.p2p.attested`, ADR 0022); the checks of the node certificates are the same.
-- One connection per pair of nodes (`queues.keep_new_connection`).
+- One connection per pair of nodes (`queues.keep_new_connection`). The connection that
+  loses the tie-break is retired, not dropped: nothing more is sent on it (its queued
+  frames move to the kept one), but frames the peer still sends on it are delivered until
+  the peer closes it or `retire_linger` seconds pass. The two ends do not switch at the
+  same moment, and a frame in flight on the retired connection must not be lost.
 - Outbound: one bounded queue per peer (drop oldest on overflow) drained by a writer task.
   Inbound: frames over `max_frame` close the connection; a token bucket per peer drops
   excess frames; a revoked peer's frames are ignored and its connection closed.
@@ -70,7 +74,7 @@ STAT_KEYS = (
     "handshakes_failed",  # TLS or HELLO failures: untrusted CA, garbage, timeouts
     "peers_rejected",  # valid TLS but refused: not a node certificate, revoked, non-member
     "peers_evicted",  # connected peers dropped by the periodic check (revoked, org removed)
-    "duplicates_closed",  # connections closed to keep one per pair
+    "duplicates_closed",  # connections retired to keep one per pair
     "dial_failures",
     "reconnects",  # successful dials to a target that had been connected before
 )
@@ -107,9 +111,12 @@ class TlsNetwork:
         handshake_timeout: float = 5.0,
         check_interval: float = 1.0,
         max_pending_handshakes: int = 64,
+        retire_linger: float = 10.0,
     ) -> None:
         if max_frame < 1 or queue_frames < 1 or queue_bytes < max_frame:
             raise ValueError("need max_frame >= 1, queue_frames >= 1, queue_bytes >= max_frame")
+        if retire_linger < 0:
+            raise ValueError("retire_linger must be >= 0")
         if not 0 < dial_backoff[0] <= dial_backoff[1]:
             raise ValueError("dial_backoff must be (initial, maximum) with 0 < initial <= maximum")
         OutboundQueue(queue_frames, queue_bytes)  # validates the bounds
@@ -130,6 +137,7 @@ class TlsNetwork:
         self._handshake_timeout = handshake_timeout
         self._check_interval = check_interval
         self._max_pending = max_pending_handshakes
+        self._linger = retire_linger
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         # An SM2 node identity cannot be a TLS key: its TLS key is attested by it instead.
         self._contexts: ContextCache | AttestedTransport = (
@@ -138,6 +146,9 @@ class TlsNetwork:
             else ContextCache(identity)
         )
         self._conns: dict[str, _Connection] = {}
+        # Peer address -> a connection that lost the one-per-pair tie-break and is still
+        # read until the peer closes it or `retire_linger` passes (at most one per peer).
+        self._retired: dict[str, _Connection] = {}
         self._dialers: dict[Address, asyncio.Task[None]] = {}
         self._target_peer: dict[Address, str] = {}  # dial target -> peer address found there
         self._tasks: set[asyncio.Task[None]] = set()  # handshakes, readers, writers, monitor
@@ -180,7 +191,7 @@ class TlsNetwork:
         self._running = False
         for task in self._dialers.values():
             task.cancel()
-        conns = list(self._conns.values())
+        conns = [*self._conns.values(), *self._retired.values()]
         for conn in conns:
             self._close(conn)
             abort(conn.writer)
@@ -237,7 +248,7 @@ class TlsNetwork:
         (or whose CA changed), or whose certificate expired. Runs every `check_interval`."""
         cas = self._trusted_cas()
         now_ms = int(time.time() * 1000)
-        for conn in list(self._conns.values()):
+        for conn in [*self._conns.values(), *self._retired.values()]:
             peer = conn.peer
             reason = None
             if self._is_revoked(peer.address):
@@ -246,7 +257,11 @@ class TlsNetwork:
                 reason = "its organisation's CA is no longer trusted"
             elif now_ms > conn.not_after_ms:
                 reason = "its certificate expired"
-            if reason is not None:
+            if reason is None:
+                continue
+            if self._conns.get(peer.address) is not conn:
+                self._close(conn)  # a retired connection: no peer to report
+            else:
                 self.stats["peers_evicted"] += 1
                 log.warning(
                     "disconnecting peer %s (%s/%s): %s", peer.address, peer.org, peer.name, reason
@@ -499,19 +514,20 @@ class TlsNetwork:
             dialer=dialer,
         )
         old = self._conns.get(peer.address)
+        conn.tasks.append(self._spawn(self._read_loop(conn), f"p2p-read-{peer.name}"))
         if old is not None:
             self.stats["duplicates_closed"] += 1
             if not keep_new_connection(self._address, peer.address, old.dialer, dialer):
-                log.debug("closing a duplicate connection to %s", peer.address)
-                writer.close()
+                log.debug("retiring a new duplicate connection to %s", peer.address)
+                self._retire(conn)
                 return
             for kind, payload in old.queue.take_all():
                 conn.queue.push(kind, payload)
-            self._conns[peer.address] = conn  # first, so closing `old` keeps the peer listed
-            self._close(old)
+            self._conns[peer.address] = conn  # first, so retiring `old` keeps the peer listed
+            log.debug("retiring the older duplicate connection to %s", peer.address)
+            self._retire(old)
         else:
             self._conns[peer.address] = conn
-        conn.tasks.append(self._spawn(self._read_loop(conn), f"p2p-read-{peer.name}"))
         conn.tasks.append(
             self._spawn(
                 conn.write_until_closed(self._wrote, self._close, "p2p"), f"p2p-write-{peer.name}"
@@ -536,10 +552,22 @@ class TlsNetwork:
                 self.mesh_after_s,
             )
 
+    def _retire(self, conn: _Connection) -> None:
+        """Keep reading a connection that lost the one-per-pair tie-break (it is out of the
+        table, so nothing is queued on it any more) until the peer closes it or
+        `retire_linger` passes; a peer's earlier retired connection is closed now."""
+        previous = self._retired.get(conn.peer.address)
+        self._retired[conn.peer.address] = conn
+        if previous is not None:
+            self._close(previous)
+        asyncio.get_running_loop().call_later(self._linger, self._close, conn)
+
     def _close(self, conn: _Connection) -> None:
         """Close a connection (idempotent); forget the peer unless a newer one replaced it."""
         if not conn.shut():
             return
+        if self._retired.get(conn.peer.address) is conn:
+            del self._retired[conn.peer.address]
         if self._conns.get(conn.peer.address) is conn:
             del self._conns[conn.peer.address]
             log.info(
