@@ -584,3 +584,30 @@ def test_frames_in_flight_on_the_connection_that_loses_the_tie_break_are_deliver
             server.close()
 
     run(body)
+
+
+def test_reconnecting_does_not_refill_a_peers_rate_limit() -> None:
+    """A peer that spent its burst and dials again gets no new burst: the token bucket
+    belongs to the peer, not to the connection."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1, rate_limit=(0.001, 3.0))  # a burst of 3, next token in 1000 s
+        await started(node)
+        try:
+            sent = 0
+            for attempt in range(3):
+                _, writer = await raw_peer(B2, world, node.endpoint)
+                await wait_until(lambda: node.peer_addresses() == {B2.info.address})
+                for i in range(4):
+                    writer.write(encode_frame(KIND_TXS, b"flood %d.%d" % (attempt, i)))
+                await writer.drain()
+                sent += 4
+                await wait_until(lambda s=sent: node.net.stats["frames_in"] == s)
+                writer.close()
+            assert len(node.frames) == 3
+            assert node.net.stats["dropped_rate"] == sent - 3
+        finally:
+            await stopped(node)
+
+    run(body)

@@ -18,7 +18,8 @@ Connections (see ADR 0011):
   same moment, and a frame in flight on the retired connection must not be lost.
 - Outbound: one bounded queue per peer (drop oldest on overflow) drained by a writer task.
   Inbound: frames over `max_frame` close the connection; a token bucket per peer drops
-  excess frames; a revoked peer's frames are ignored and its connection closed.
+  excess frames (the peer's, shared by its connections and kept while it reconnects, so
+  redialing does not refill it); a revoked peer's frames are ignored and its connection closed.
 - Configured peers are redialed with exponential back-off and jitter.
 
 All methods are meant to be called on the event loop's thread.
@@ -53,7 +54,7 @@ from tianfu.p2p.framing import (
 )
 from tianfu.p2p.links import Address, Link, abort, listen_socket, spawn
 from tianfu.p2p.protocol import Handler, PeerId
-from tianfu.p2p.queues import OutboundQueue, TokenBucket, keep_new_connection
+from tianfu.p2p.queues import OutboundQueue, PeerBuckets, keep_new_connection
 from tianfu.p2p.tls import ContextCache, TrustedCas, peer_certificate, verify_peer
 
 log = logging.getLogger(__name__)
@@ -120,7 +121,6 @@ class TlsNetwork:
         if not 0 < dial_backoff[0] <= dial_backoff[1]:
             raise ValueError("dial_backoff must be (initial, maximum) with 0 < initial <= maximum")
         OutboundQueue(queue_frames, queue_bytes)  # validates the bounds
-        TokenBucket(*rate_limit, now=0.0)  # validates the rate
         self._identity = identity
         self._address = identity.info.address
         self._trusted_cas = trusted_cas
@@ -133,7 +133,6 @@ class TlsNetwork:
         self._queue_bytes = queue_bytes
         self._backoff = dial_backoff
         self._on_peer = on_peer
-        self._rate = rate_limit
         self._handshake_timeout = handshake_timeout
         self._check_interval = check_interval
         self._max_pending = max_pending_handshakes
@@ -149,6 +148,7 @@ class TlsNetwork:
         # Peer address -> a connection that lost the one-per-pair tie-break and is still
         # read until the peer closes it or `retire_linger` passes (at most one per peer).
         self._retired: dict[str, _Connection] = {}
+        self._buckets = PeerBuckets(*rate_limit)  # inbound, by peer address
         self._dialers: dict[Address, asyncio.Task[None]] = {}
         self._target_peer: dict[Address, str] = {}  # dial target -> peer address found there
         self._tasks: set[asyncio.Task[None]] = set()  # handshakes, readers, writers, monitor
@@ -508,7 +508,7 @@ class TlsNetwork:
             reader,
             writer,
             OutboundQueue(self._queue_frames, self._queue_bytes),
-            TokenBucket(*self._rate, now=loop.time()),
+            self._buckets.get(peer.address, loop.time(), self._conns.keys() | self._retired),
             ca_der=ca_der,
             not_after_ms=not_after_ms,
             dialer=dialer,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Container
 
 from tianfu.p2p.framing import HEADER_SIZE
 from tianfu.ratelimit import TokenBucket
 
-__all__ = ["Frame", "OutboundQueue", "TokenBucket", "keep_new_connection"]
+__all__ = ["Frame", "OutboundQueue", "PeerBuckets", "TokenBucket", "keep_new_connection"]
 
 Frame = tuple[int, bytes]  # (kind, payload)
 
@@ -71,6 +72,30 @@ class OutboundQueue:
         self._frames.clear()
         self._bytes = 0
         return frames
+
+
+class PeerBuckets:
+    """Each peer's inbound token bucket, shared by its connections and kept while it
+    reconnects, so that redialing does not refill it. The bucket of a peer with no
+    connection is forgotten once it is full again (a new one would be the same)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        TokenBucket(rate, burst, now=0.0)  # validates them
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def get(self, peer: str, now: float, connected: Container[str]) -> TokenBucket:
+        """The bucket of `peer`; forgets the full buckets of peers not in `connected`."""
+        for addr in [a for a, b in self._buckets.items() if a not in connected]:
+            if addr != peer and self._buckets[addr].is_full(now):
+                del self._buckets[addr]
+        bucket = self._buckets.get(peer)
+        if bucket is None:
+            bucket = self._buckets[peer] = TokenBucket(self.rate, self.burst, now=now)
+        return bucket
 
 
 def keep_new_connection(own: str, peer: str, existing_dialer: str, new_dialer: str) -> bool:
