@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -608,6 +609,35 @@ def test_reconnecting_does_not_refill_a_peers_rate_limit() -> None:
             assert len(node.frames) == 3
             assert node.net.stats["dropped_rate"] == sent - 3
         finally:
+            await stopped(node)
+
+    run(body)
+
+
+def test_idle_connections_from_one_host_do_not_use_up_the_handshake_slots() -> None:
+    """Slowloris: one host opens TCP connections and never starts TLS. It holds at most its
+    share of the pending handshakes; a member from another host still connects."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1, max_pending_handshakes=8, max_pending_per_host=4)
+        await started(node)
+        idle: list[socket.socket] = []
+        try:
+            loop = asyncio.get_running_loop()
+            for _ in range(8):
+                s = socket.socket()
+                s.setblocking(False)
+                s.bind(("127.0.0.2", 0))  # another host (all of 127/8 is loopback)
+                await loop.sock_connect(s, node.endpoint)
+                idle.append(s)
+            await wait_until(lambda: node.net.stats["handshakes_failed"] == 4)  # refused
+            _, writer = await raw_peer(B2, world, node.endpoint)  # from 127.0.0.1
+            await wait_until(lambda: node.peer_addresses() == {B2.info.address})
+            writer.close()
+        finally:
+            for s in idle:
+                s.close()
             await stopped(node)
 
     run(body)

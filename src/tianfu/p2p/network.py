@@ -5,7 +5,7 @@ Connections (see ADR 0011):
   other; a peer's `PeerId` is read from its certificate (`tls.verify_peer`), never from
   anything it says. The trusted CAs are read from `trusted_cas()` at every handshake, so
   organisations admitted later are accepted without a restart.
-- After TLS, each end checks the other's certificate and only then sends HELLO; a
+- After TLS, each end checks the other's certificate and only then sends HELLO (`handshake`); a
   connection counts once both HELLOs crossed (under TLS 1.3 the client finishes its
   handshake before the server has checked the client certificate).
 - A node of an SM2 chain runs TLS with a transport key that its SM2 node certificate
@@ -39,23 +39,21 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from tianfu.crypto import SM2
-from tianfu.identity import Identity, cert_info
+from tianfu.identity import Identity
 from tianfu.p2p.attested import AttestedTransport
 from tianfu.p2p.framing import (
-    HELLO_PAYLOAD,
     KIND_HELLO,
     FrameTooLargeError,
-    MalformedFrameError,
     PeerRejectedError,
     SelfConnectionError,
     check_kind,
-    encode_frame,
     read_frame,
 )
+from tianfu.p2p.handshake import authenticate
 from tianfu.p2p.links import Address, Link, abort, listen_socket, spawn
 from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import OutboundQueue, PeerBuckets, keep_new_connection
-from tianfu.p2p.tls import ContextCache, TrustedCas, peer_certificate, verify_peer
+from tianfu.p2p.tls import ContextCache, TrustedCas, no_longer_admitted
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +110,11 @@ class TlsNetwork:
         handshake_timeout: float = 5.0,
         check_interval: float = 1.0,
         max_pending_handshakes: int = 64,
+        max_pending_per_host: int = 16,
         retire_linger: float = 10.0,
     ) -> None:
+        if max_pending_handshakes < 1 or max_pending_per_host < 1:
+            raise ValueError("max_pending_handshakes and max_pending_per_host must be >= 1")
         if max_frame < 1 or queue_frames < 1 or queue_bytes < max_frame:
             raise ValueError("need max_frame >= 1, queue_frames >= 1, queue_bytes >= max_frame")
         if retire_linger < 0:
@@ -136,6 +137,8 @@ class TlsNetwork:
         self._handshake_timeout = handshake_timeout
         self._check_interval = check_interval
         self._max_pending = max_pending_handshakes
+        self._max_per_host = max_pending_per_host
+        self._pending_by_host: dict[str, int] = {}  # inbound handshakes running, by host
         self._linger = retire_linger
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         # An SM2 node identity cannot be a TLS key: its TLS key is attested by it instead.
@@ -250,13 +253,9 @@ class TlsNetwork:
         now_ms = int(time.time() * 1000)
         for conn in [*self._conns.values(), *self._retired.values()]:
             peer = conn.peer
-            reason = None
-            if self._is_revoked(peer.address):
-                reason = "revoked"
-            elif cas.get(peer.org) != conn.ca_der:
-                reason = "its organisation's CA is no longer trusted"
-            elif now_ms > conn.not_after_ms:
-                reason = "its certificate expired"
+            reason = no_longer_admitted(
+                peer, conn.ca_der, conn.not_after_ms, cas, self._is_revoked, now_ms
+            )
             if reason is None:
                 continue
             if self._conns.get(peer.address) is not conn:
@@ -334,23 +333,33 @@ class TlsNetwork:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                sock, _ = await loop.sock_accept(listener)
+                sock, addr = await loop.sock_accept(listener)
             except OSError as exc:  # e.g. out of file descriptors: wait, then go on
                 log.warning("p2p accept failed: %r", exc)
                 await asyncio.sleep(0.1)
                 continue
-            self._accept(sock)
+            self._accept(sock, str(addr[0]) if isinstance(addr, tuple) else "")
 
-    def _accept(self, sock: socket.socket) -> None:
-        """A TCP connection came in: start its TLS handshake, or refuse it."""
-        if not self._running or self._pending >= self._max_pending:
+    def _accept(self, sock: socket.socket, host: str) -> None:
+        """A TCP connection came in: start its TLS handshake, or refuse it when
+        `max_pending_handshakes` run, or `max_pending_per_host` from its host (so that
+        connections held open unfinished from one host do not lock the others out)."""
+        by_host = self._pending_by_host.get(host, 0)
+        if not self._running or self._pending >= self._max_pending or by_host >= self._max_per_host:
             self.stats["handshakes_failed"] += 1
             sock.close()
             return
         self._pending += 1
-        self._spawn(self._on_inbound(sock), "p2p-inbound")
+        self._pending_by_host[host] = by_host + 1
+        self._spawn(self._on_inbound(sock, host), "p2p-inbound")
 
-    async def _on_inbound(self, sock: socket.socket) -> None:
+    def _handshake_ended(self, host: str) -> None:
+        self._pending -= 1
+        left = self._pending_by_host.pop(host) - 1
+        if left:
+            self._pending_by_host[host] = left
+
+    async def _on_inbound(self, sock: socket.socket, host: str) -> None:
         """TLS as the server, then authentication; the TLS trust is read anew each time."""
         loop = asyncio.get_running_loop()
         peername = None
@@ -386,7 +395,7 @@ class TlsNetwork:
             sock.close()
             raise
         finally:
-            self._pending -= 1
+            self._handshake_ended(host)
         self._register(peer, cas[peer.org], not_after, reader, writer, dialer=peer.address)
 
     async def _authenticate(
@@ -398,32 +407,21 @@ class TlsNetwork:
         server: bool,
     ) -> tuple[PeerId, int]:
         """Check the peer's certificate, then exchange HELLOs. (peer, cert not_after ms)."""
-        der = peer_certificate(writer)
         try:
-            if isinstance(self._contexts, AttestedTransport):  # a node of an SM2 chain
-                peer, info = await self._contexts.handshake(
-                    reader,
-                    writer,
-                    der,
-                    lambda node_cert: verify_peer(node_cert, cas, self._is_revoked, self._address),
-                    server=server,
-                    timeout=self._handshake_timeout,
-                )
-                return peer, info.not_after_ms
-            peer = verify_peer(der, cas, self._is_revoked, self._address)
+            return await authenticate(
+                reader,
+                writer,
+                cas,
+                self._contexts,
+                self._is_revoked,
+                self._address,
+                server=server,
+                timeout=self._handshake_timeout,
+            )
         except PeerRejectedError as exc:
             self.stats["peers_rejected"] += 1
             log.info("refused a peer: %s", exc)
             raise
-        assert der is not None
-        writer.write(encode_frame(KIND_HELLO, HELLO_PAYLOAD))
-        await writer.drain()
-        kind, payload = await asyncio.wait_for(
-            read_frame(reader, len(HELLO_PAYLOAD)), self._handshake_timeout
-        )
-        if kind != KIND_HELLO or payload != HELLO_PAYLOAD:
-            raise MalformedFrameError("the peer's first frame is not our protocol's HELLO")
-        return peer, cert_info(der).not_after_ms
 
     # ---- internals: dialing ---------------------------------------------------------
 
