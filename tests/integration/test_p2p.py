@@ -641,3 +641,27 @@ def test_idle_connections_from_one_host_do_not_use_up_the_handshake_slots() -> N
             await stopped(node)
 
     run(body)
+
+
+def test_a_peer_redialing_in_a_loop_holds_at_most_two_connections() -> None:
+    """Each new connection of a peer replaces its current one, which is retired (read until
+    the linger ends); retiring another closes the earlier retired one at once."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1, retire_linger=600.0)  # only the bound closes them here
+        await started(node)
+        readers: list[asyncio.StreamReader] = []
+        try:
+            for i in range(5):
+                reader, _ = await raw_peer(B2, world, node.endpoint)
+                readers.append(reader)
+                await wait_until(lambda n=i: node.net.stats["duplicates_closed"] == n)
+            for reader in readers[:3]:  # closed by the node
+                assert await closed_by_remote(reader)
+            assert node.peer_addresses() == {B2.info.address}
+            assert node.net.stats["handshakes_failed"] == 0
+        finally:
+            await stopped(node)
+
+    run(body)
