@@ -665,3 +665,33 @@ def test_a_peer_redialing_in_a_loop_holds_at_most_two_connections() -> None:
             await stopped(node)
 
     run(body)
+
+
+def test_an_organisation_connects_at_most_max_peers_per_org_nodes() -> None:
+    """A member organisation can issue itself any number of node certificates; each
+    connected peer costs a bounded outbound queue, so one organisation's peers are capped
+    (the others' are not affected)."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1, max_peers_per_org=2)
+        await started(node)
+        try:
+            extra = ORG_B.issue("b3", "node")
+            writers = []
+            for ident in (B1, B2):
+                _, writer = await raw_peer(ident, world, node.endpoint)
+                writers.append(writer)
+            await wait_until(lambda: node.peer_addresses() == {B1.info.address, B2.info.address})
+            reader, writer = await raw_peer(extra, world, node.endpoint)
+            assert await closed_by_remote(reader)  # a third node of OrgB is refused
+            assert extra.info.address not in node.peer_addresses()
+            assert node.net.stats["peers_rejected"] == 1
+            _, writer_a2 = await raw_peer(A2, world, node.endpoint)  # OrgA: still welcome
+            await wait_until(lambda: A2.info.address in node.peer_addresses())
+            for w in [*writers, writer, writer_a2]:
+                w.close()
+        finally:
+            await stopped(node)
+
+    run(body)

@@ -23,7 +23,13 @@ from tianfu.p2p.framing import (
     read_frame,
 )
 from tianfu.p2p.protocol import PeerId
-from tianfu.p2p.queues import OutboundQueue, PeerBuckets, TokenBucket, keep_new_connection
+from tianfu.p2p.queues import (
+    HandshakeSlots,
+    OutboundQueue,
+    PeerBuckets,
+    TokenBucket,
+    keep_new_connection,
+)
 from tianfu.p2p.tls import ContextCache, make_context, verify_peer
 
 ORG_A = OrgCA.create("OrgA")
@@ -240,3 +246,15 @@ def test_peer_buckets_are_kept_across_reconnects_and_forgotten_when_full() -> No
     buckets.get("r", 10.0, connected={"r"})
     assert len(buckets) == 1  # p and q (not connected, full) forgotten; r kept
     assert buckets.get("p", 10.0, connected={"r"}) is not first
+
+
+def test_handshake_slots_bound_the_total_and_each_host() -> None:
+    slots = HandshakeSlots(total=3, per_host=2)
+    assert slots.take("10.0.0.1") and slots.take("10.0.0.1")
+    assert not slots.take("10.0.0.1")  # this host's share is used
+    assert slots.take("10.0.0.2")
+    assert not slots.take("10.0.0.3") and len(slots) == 3  # all slots are used
+    slots.release("10.0.0.1")
+    assert slots.take("10.0.0.3") and not slots.take("10.0.0.1")
+    with pytest.raises(ValueError):
+        HandshakeSlots(total=0, per_host=1)

@@ -52,7 +52,7 @@ from tianfu.p2p.framing import (
 from tianfu.p2p.handshake import authenticate
 from tianfu.p2p.links import Address, Link, abort, listen_socket, spawn
 from tianfu.p2p.protocol import Handler, PeerId
-from tianfu.p2p.queues import OutboundQueue, PeerBuckets, keep_new_connection
+from tianfu.p2p.queues import HandshakeSlots, OutboundQueue, PeerBuckets, keep_new_connection
 from tianfu.p2p.tls import ContextCache, TrustedCas, no_longer_admitted
 
 log = logging.getLogger(__name__)
@@ -111,10 +111,11 @@ class TlsNetwork:
         check_interval: float = 1.0,
         max_pending_handshakes: int = 64,
         max_pending_per_host: int = 16,
+        max_peers_per_org: int = 64,
         retire_linger: float = 10.0,
     ) -> None:
-        if max_pending_handshakes < 1 or max_pending_per_host < 1:
-            raise ValueError("max_pending_handshakes and max_pending_per_host must be >= 1")
+        if max_peers_per_org < 1:
+            raise ValueError("max_peers_per_org must be >= 1")
         if max_frame < 1 or queue_frames < 1 or queue_bytes < max_frame:
             raise ValueError("need max_frame >= 1, queue_frames >= 1, queue_bytes >= max_frame")
         if retire_linger < 0:
@@ -136,9 +137,8 @@ class TlsNetwork:
         self._on_peer = on_peer
         self._handshake_timeout = handshake_timeout
         self._check_interval = check_interval
-        self._max_pending = max_pending_handshakes
-        self._max_per_host = max_pending_per_host
-        self._pending_by_host: dict[str, int] = {}  # inbound handshakes running, by host
+        self._slots = HandshakeSlots(max_pending_handshakes, max_pending_per_host)
+        self._max_per_org = max_peers_per_org
         self._linger = retire_linger
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         # An SM2 node identity cannot be a TLS key: its TLS key is attested by it instead.
@@ -156,7 +156,6 @@ class TlsNetwork:
         self._target_peer: dict[Address, str] = {}  # dial target -> peer address found there
         self._tasks: set[asyncio.Task[None]] = set()  # handshakes, readers, writers, monitor
         self._listener: socket.socket | None = None
-        self._pending = 0
         self._started_at = 0.0
         # Seconds from `start()` until a peer was connected for every configured address
         # (None until then): how long a (re)started node takes to reach the network.
@@ -341,23 +340,12 @@ class TlsNetwork:
             self._accept(sock, str(addr[0]) if isinstance(addr, tuple) else "")
 
     def _accept(self, sock: socket.socket, host: str) -> None:
-        """A TCP connection came in: start its TLS handshake, or refuse it when
-        `max_pending_handshakes` run, or `max_pending_per_host` from its host (so that
-        connections held open unfinished from one host do not lock the others out)."""
-        by_host = self._pending_by_host.get(host, 0)
-        if not self._running or self._pending >= self._max_pending or by_host >= self._max_per_host:
+        """A TCP connection came in: start its TLS handshake, or refuse it (`HandshakeSlots`)."""
+        if not self._running or not self._slots.take(host):
             self.stats["handshakes_failed"] += 1
             sock.close()
             return
-        self._pending += 1
-        self._pending_by_host[host] = by_host + 1
         self._spawn(self._on_inbound(sock, host), "p2p-inbound")
-
-    def _handshake_ended(self, host: str) -> None:
-        self._pending -= 1
-        left = self._pending_by_host.pop(host) - 1
-        if left:
-            self._pending_by_host[host] = left
 
     async def _on_inbound(self, sock: socket.socket, host: str) -> None:
         """TLS as the server, then authentication; the TLS trust is read anew each time."""
@@ -395,7 +383,7 @@ class TlsNetwork:
             sock.close()
             raise
         finally:
-            self._handshake_ended(host)
+            self._slots.release(host)
         self._register(peer, cas[peer.org], not_after, reader, writer, dialer=peer.address)
 
     async def _authenticate(
@@ -500,6 +488,11 @@ class TlsNetwork:
         if not self._running:
             abort(writer)
             return
+        if peer.address not in self._conns and self._org_full(peer.org):
+            self.stats["peers_rejected"] += 1
+            log.info("refused peer %s: %s has its maximum of peers", peer.address, peer.org)
+            abort(writer)
+            return
         loop = asyncio.get_running_loop()
         conn = _Connection(
             peer,
@@ -537,6 +530,11 @@ class TlsNetwork:
             log.info("connected to peer %s (%s/%s)", peer.address, peer.org, peer.name)
             self._notify(peer, True)
             self._check_mesh()
+
+    def _org_full(self, org: str) -> bool:
+        """Whether `org` has `max_peers_per_org` peers connected (an organisation issues its
+        own node certificates, and each peer costs up to `queue_bytes` of outbound queue)."""
+        return sum(1 for c in self._conns.values() if c.peer.org == org) >= self._max_per_org
 
     def _check_mesh(self) -> None:
         """Log, once, when this node first has as many peers as it has dial targets."""
