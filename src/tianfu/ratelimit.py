@@ -24,3 +24,8 @@ class TokenBucket:
             self._tokens -= 1
             return True
         return False
+
+    def is_full(self, now: float) -> bool:
+        """Whether the bucket is back to its burst at time `now` (a new bucket would be the
+        same: forgetting this one loses nothing)."""
+        return self._tokens + max(0.0, now - self._last) * self.rate >= self.burst

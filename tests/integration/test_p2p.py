@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -491,5 +492,206 @@ def test_unknown_peer_send_is_counted_not_raised() -> None:
             assert a1.net.stats["frames_out"] == 0
         finally:
             await a1.net.stop()
+
+    run(body)
+
+
+async def tls_server(
+    identity: Identity, world: World
+) -> tuple[asyncio.Server, asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]:
+    """A hand-driven peer's listener: each connection it accepts exchanges HELLOs and is
+    put on the queue."""
+    accepted: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+    async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert await read_frame(reader, 64) == (KIND_HELLO, HELLO_PAYLOAD)
+        writer.write(encode_frame(KIND_HELLO, HELLO_PAYLOAD))
+        await writer.drain()
+        await accepted.put((reader, writer))
+
+    ctx = make_context(identity, world.cas(), server=True)
+    server = await asyncio.start_server(on_connection, "127.0.0.1", 0, ssl=ctx)
+    return server, accepted
+
+
+def test_frames_the_peer_sends_on_a_replaced_connection_are_delivered() -> None:
+    """The peer dials again (same dialer: the new connection replaces the old one) but
+    sends one more frame on the old connection, as a peer that has not switched yet does."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1)
+        await started(node)
+        try:
+            _, old = await raw_peer(B2, world, node.endpoint)
+            await wait_until(lambda: node.peer_addresses() == {B2.info.address})
+            _, new = await raw_peer(B2, world, node.endpoint)
+            await wait_until(lambda: node.net.stats["duplicates_closed"] == 1)
+            old.write(encode_frame(KIND_VOTE, b"late, on the old connection"))
+            new.write(encode_frame(KIND_VOTE, b"on the new connection"))
+            await old.drain()
+            await new.drain()
+            await wait_until(lambda: node.got(b"on the new connection") == [B2.info.address])
+            await wait_until(lambda: node.got(b"late, on the old connection") == [B2.info.address])
+            assert node.peer_addresses() == {B2.info.address}
+            assert node.events == [(B2.info.address, True)]  # never reported down
+            old.close()
+            new.close()
+        finally:
+            await stopped(node)
+
+    run(body)
+
+
+@pytest.mark.parametrize("node_dials_first", [False, True])
+def test_frames_in_flight_on_the_connection_that_loses_the_tie_break_are_delivered(
+    node_dials_first: bool,
+) -> None:
+    """Both sides dial; the node keeps the connection it dialed (its address is the lower)
+    and the peer, which has not seen that connection yet, still sends on the one it dialed.
+    Whether the losing connection was there first (it is replaced) or came second (it is
+    refused as a duplicate), what the peer sends on it must arrive."""
+
+    async def body() -> None:
+        world = World()
+        low, high = sorted([A1, B2], key=lambda ident: ident.info.address)
+        node = Node(world, low)
+        server, accepted = await tls_server(high, world)
+        await started(node)
+        try:
+            if node_dials_first:
+                node.net.set_peers([server.sockets[0].getsockname()[:2]])
+                await accepted.get()
+                await wait_until(
+                    lambda: node.net.connections() == {high.info.address: node.address}
+                )
+                _, losing = await raw_peer(high, world, node.endpoint)
+            else:
+                _, losing = await raw_peer(high, world, node.endpoint)
+                await wait_until(lambda: node.peer_addresses() == {high.info.address})
+                node.net.set_peers([server.sockets[0].getsockname()[:2]])
+                await accepted.get()
+            await wait_until(lambda: node.net.stats["duplicates_closed"] == 1)
+            assert node.net.connections() == {high.info.address: node.address}
+            losing.write(encode_frame(KIND_VOTE, b"sent before the peer switched"))
+            await losing.drain()
+            await wait_until(
+                lambda: node.got(b"sent before the peer switched") == [high.info.address]
+            )
+            assert node.events == [(high.info.address, True)]
+            losing.close()
+        finally:
+            await stopped(node)
+            server.close()
+
+    run(body)
+
+
+def test_reconnecting_does_not_refill_a_peers_rate_limit() -> None:
+    """A peer that spent its burst and dials again gets no new burst: the token bucket
+    belongs to the peer, not to the connection."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1, rate_limit=(0.001, 3.0))  # a burst of 3, next token in 1000 s
+        await started(node)
+        try:
+            sent = 0
+            for attempt in range(3):
+                _, writer = await raw_peer(B2, world, node.endpoint)
+                await wait_until(lambda: node.peer_addresses() == {B2.info.address})
+                for i in range(4):
+                    writer.write(encode_frame(KIND_TXS, b"flood %d.%d" % (attempt, i)))
+                await writer.drain()
+                sent += 4
+                await wait_until(lambda s=sent: node.net.stats["frames_in"] == s)
+                writer.close()
+            assert len(node.frames) == 3
+            assert node.net.stats["dropped_rate"] == sent - 3
+        finally:
+            await stopped(node)
+
+    run(body)
+
+
+def test_idle_connections_from_one_host_do_not_use_up_the_handshake_slots() -> None:
+    """Slowloris: one host opens TCP connections and never starts TLS. It holds at most its
+    share of the pending handshakes; a member from another host still connects."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1, max_pending_handshakes=8, max_pending_per_host=4)
+        await started(node)
+        idle: list[socket.socket] = []
+        try:
+            loop = asyncio.get_running_loop()
+            for _ in range(8):
+                s = socket.socket()
+                s.setblocking(False)
+                s.bind(("127.0.0.2", 0))  # another host (all of 127/8 is loopback)
+                await loop.sock_connect(s, node.endpoint)
+                idle.append(s)
+            await wait_until(lambda: node.net.stats["handshakes_failed"] == 4)  # refused
+            _, writer = await raw_peer(B2, world, node.endpoint)  # from 127.0.0.1
+            await wait_until(lambda: node.peer_addresses() == {B2.info.address})
+            writer.close()
+        finally:
+            for s in idle:
+                s.close()
+            await stopped(node)
+
+    run(body)
+
+
+def test_a_peer_redialing_in_a_loop_holds_at_most_two_connections() -> None:
+    """Each new connection of a peer replaces its current one, which is retired (read until
+    the linger ends); retiring another closes the earlier retired one at once."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1, retire_linger=600.0)  # only the bound closes them here
+        await started(node)
+        readers: list[asyncio.StreamReader] = []
+        try:
+            for i in range(5):
+                reader, _ = await raw_peer(B2, world, node.endpoint)
+                readers.append(reader)
+                await wait_until(lambda n=i: node.net.stats["duplicates_closed"] == n)
+            for reader in readers[:3]:  # closed by the node
+                assert await closed_by_remote(reader)
+            assert node.peer_addresses() == {B2.info.address}
+            assert node.net.stats["handshakes_failed"] == 0
+        finally:
+            await stopped(node)
+
+    run(body)
+
+
+def test_an_organisation_connects_at_most_max_peers_per_org_nodes() -> None:
+    """A member organisation can issue itself any number of node certificates; each
+    connected peer costs a bounded outbound queue, so one organisation's peers are capped
+    (the others' are not affected)."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(world, A1, max_peers_per_org=2)
+        await started(node)
+        try:
+            extra = ORG_B.issue("b3", "node")
+            writers = []
+            for ident in (B1, B2):
+                _, writer = await raw_peer(ident, world, node.endpoint)
+                writers.append(writer)
+            await wait_until(lambda: node.peer_addresses() == {B1.info.address, B2.info.address})
+            reader, writer = await raw_peer(extra, world, node.endpoint)
+            assert await closed_by_remote(reader)  # a third node of OrgB is refused
+            assert extra.info.address not in node.peer_addresses()
+            assert node.net.stats["peers_rejected"] == 1
+            _, writer_a2 = await raw_peer(A2, world, node.endpoint)  # OrgA: still welcome
+            await wait_until(lambda: A2.info.address in node.peer_addresses())
+            for w in [*writers, writer, writer_a2]:
+                w.close()
+        finally:
+            await stopped(node)
 
     run(body)

@@ -23,7 +23,13 @@ from tianfu.p2p.framing import (
     read_frame,
 )
 from tianfu.p2p.protocol import PeerId
-from tianfu.p2p.queues import OutboundQueue, TokenBucket, keep_new_connection
+from tianfu.p2p.queues import (
+    HandshakeSlots,
+    OutboundQueue,
+    PeerBuckets,
+    TokenBucket,
+    keep_new_connection,
+)
 from tianfu.p2p.tls import ContextCache, make_context, verify_peer
 
 ORG_A = OrgCA.create("OrgA")
@@ -226,3 +232,29 @@ def test_verify_peer_refusals(case: str) -> None:
 def test_verify_peer_refuses_ourselves() -> None:
     with pytest.raises(SelfConnectionError):
         verify_peer(NODE.cert_der, CAS, lambda a: False, own_address=NODE.info.address)
+
+
+def test_peer_buckets_are_kept_across_reconnects_and_forgotten_when_full() -> None:
+    buckets = PeerBuckets(1.0, 2.0)
+    first = buckets.get("p", 0.0, connected=set())
+    assert first.take(0.0) and first.take(0.0) and not first.take(0.0)
+    # the peer reconnects at once: the same, empty bucket
+    assert buckets.get("p", 0.5, connected=set()) is first and not first.take(0.5)
+    # others come and go; p's bucket is forgotten once full again (2 s at 1 token/s)
+    buckets.get("q", 1.0, connected={"p"})
+    assert len(buckets) == 2
+    buckets.get("r", 10.0, connected={"r"})
+    assert len(buckets) == 1  # p and q (not connected, full) forgotten; r kept
+    assert buckets.get("p", 10.0, connected={"r"}) is not first
+
+
+def test_handshake_slots_bound_the_total_and_each_host() -> None:
+    slots = HandshakeSlots(total=3, per_host=2)
+    assert slots.take("10.0.0.1") and slots.take("10.0.0.1")
+    assert not slots.take("10.0.0.1")  # this host's share is used
+    assert slots.take("10.0.0.2")
+    assert not slots.take("10.0.0.3") and len(slots) == 3  # all slots are used
+    slots.release("10.0.0.1")
+    assert slots.take("10.0.0.3") and not slots.take("10.0.0.1")
+    with pytest.raises(ValueError):
+        HandshakeSlots(total=0, per_host=1)

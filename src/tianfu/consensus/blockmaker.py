@@ -35,6 +35,7 @@ from tianfu.consensus.messages import (
     ProposalBlockReady,
 )
 from tianfu.types import CommitCertificate, ConsensusParams, Transaction
+from tianfu.types.block import block_time_of
 
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
@@ -83,6 +84,14 @@ class BlockMaker(Generic[E]):
         self.run_blocking, self.mark = tools.run_blocking, tools.mark
         self.executed: dict[bytes, E] = {}  # blocks of the current height, by hash
         self.prepared: Prepared | None = None  # the next height's block, built ahead
+
+    def block_time(self, block_hash: bytes, held: dict[bytes, bytes]) -> int:
+        """The header time of a block of the current height: executed here, or one of the
+        encoded blocks `held` (the core's)."""
+        executed = self.executed.get(block_hash)
+        if executed is not None:
+            return executed.block.header.time_ms
+        return block_time_of(held.get(block_hash, b""))
 
     def prepare(
         self,

@@ -9,7 +9,10 @@ The parts, each with its own state: `PeerGossip` (`peers`: inbound frames, answe
 re-sending, reaching the driver through `GossipHost`), `Signer` (`signing`: privval and
 WAL fsyncs, the restart `SignGuard`, halts), `BlockMaker` (building and executing blocks
 under one lock), `BlockCommitter` (storing decided blocks, riding out a full disk),
-`LedgerWork` (their worker-thread trips), `ClockCheck` and `Timeouts` (`clock`).
+`LedgerWork` (their worker-thread trips), `Background` (spawned tasks and worker-thread
+trips that `stop` waits for), `WalReplay` (`replay`: the WAL's entries of heights not
+decided yet), `HeightParams` (`heightparams`: each height's parameters and the intervals
+they imply), `ClockCheck` and `Timeouts` (`clock`).
 
 Pipelined heights (`pipeline`, ADR 0030): once a block is decided, if this node proposes
 the next height's first round, `BlockMaker.prepare` builds that block on the decided
@@ -21,16 +24,14 @@ time + 1 ms: BFT time) and by `ClockCheck`; it never judges a block. `timers` gi
 monotonic time, timeouts, sleeps and worker threads (`Timers.run_blocking`), so that the
 deterministic simulator (`tianfu.testing.sim`) runs this driver on virtual time.
 
-Parameters of height h are `ledger.params(h)` (governance state of h - 2, ADR 0012),
-taken when the core is built for h and again before `BlockCommitted` moves it on; a
-`params` given to the constructor overrides them (tests and simulations). Consensus does
-not import p2p, store or ledger: it uses the protocols of `tianfu.consensus.interfaces`.
+The parameters of height h are taken when the core is built for h and again before
+`BlockCommitted` moves it on. Consensus does not import p2p, store or ledger: it uses the
+protocols of `tianfu.consensus.interfaces`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -38,11 +39,13 @@ from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Never, NoReturn
 
+from tianfu.consensus.background import Background
 from tianfu.consensus.blockmaker import BlockMaker
 from tianfu.consensus.clock import AsyncioTimers, ClockCheck, Timeouts, Timers
 from tianfu.consensus.committer import BlockCommitter
 from tianfu.consensus.core import ConsensusCore
-from tianfu.consensus.inbox import EventInbox
+from tianfu.consensus.heightparams import HeightParams
+from tianfu.consensus.inbox import INTERNAL, NET, OWN, REPLAY, EventInbox, JumpTo
 from tianfu.consensus.interfaces import (
     E,
     FrameNetwork,
@@ -73,19 +76,12 @@ from tianfu.consensus.peers import (
     PeerGossip,
     Verifier,
 )
-from tianfu.consensus.privval import STEP_PROPOSAL, FilePrivValidator
+from tianfu.consensus.privval import FilePrivValidator
+from tianfu.consensus.replay import WalReplay
 from tianfu.consensus.signguard import SignGuard
 from tianfu.consensus.signing import Signer, report_store_behind
 from tianfu.consensus.timeline import HeightTimeline
-from tianfu.consensus.wal import (
-    ConsensusWAL,
-    EndHeight,
-    WalEntry,
-    WalProposal,
-    entry_event,
-    entry_to_log,
-    kept,
-)
+from tianfu.consensus.wal import ConsensusWAL, WalProposal, entry_to_log, kept
 from tianfu.types import (
     PREVOTE,
     CommitCertificate,
@@ -93,15 +89,11 @@ from tianfu.types import (
     ValidatorSet,
     Vote,
 )
-from tianfu.types.block import block_time_of
 
 log = logging.getLogger(__name__)
 
 CLOCK_WARN_MS = 2_000  # a clock further than this from the network's time is logged
 DOUBLE_SIGN_CHECK_HEIGHTS = 10  # stored certificates searched for our own signatures
-
-# Where an event came from: the network, this node's own signer, the driver, the WAL.
-NET, OWN, INTERNAL, REPLAY = "net", "own", "internal", "replay"
 
 __all__ = ["ConsensusDriver", "DriverError", "UnknownAction"]
 
@@ -116,15 +108,8 @@ def _no_handler(action: Never) -> NoReturn:
     raise UnknownAction(f"the driver has no handler for {type(action).__name__}: {action!r}")
 
 
-class _JumpTo:
-    """Internal marker: block sync has stored blocks up to `height`."""
-
-    def __init__(self, height: int) -> None:
-        self.height = height
-
-
 CoreFactory = Callable[[int, ValidatorSet], ConsensusCore]
-Queued = tuple[Event | _JumpTo, str]
+Queued = tuple[Event | JumpTo, str]
 
 
 class ConsensusDriver(Generic[E]):
@@ -160,7 +145,9 @@ class ConsensusDriver(Generic[E]):
         self.privval = privval
         self.wal = wal
         self.network = network
-        self._fixed_params = params
+        self.heights = HeightParams(
+            ledger.params, params, gossip_interval_ms, min_block_interval_ms
+        )
         # Build the next height's block while the decided one is stored (a local choice:
         # the block is the same either way); only with a ledger that can (`build_on`).
         self.pipeline = pipeline and isinstance(ledger, PipelineLedger)
@@ -172,8 +159,6 @@ class ConsensusDriver(Generic[E]):
         self.my_key = privval.public_key if privval is not None else None
         self._custom_core = core_factory is not None
         self._core_factory = core_factory or self._default_core
-        self._gossip_ms = gossip_interval_ms
-        self._min_interval_ms = min_block_interval_ms
         self.gossip_interval = 0.0
         self.min_block_interval = 0.0
         self.core: ConsensusCore | None = None
@@ -190,18 +175,13 @@ class ConsensusDriver(Generic[E]):
             peer_burst=peer_burst,
         )
         self._apply_params(self.params)
-        self.replayed = 0
-        # WAL entries of heights above the store's (a store that lost blocks this node
-        # decided): replayed when consensus reaches their height
-        self._wal_ahead: dict[int, list[WalEntry]] = {}
-        self._replayed_heights: set[int] = set()  # (decided from old votes: no clock check)
+        self.replay = WalReplay()  # the WAL's entries of heights not decided yet
         self.failed: BaseException | None = None
         self._evidence: deque[Any] = deque(maxlen=max_evidence)
         self.inbox: EventInbox[Queued] = EventInbox(max_inbound)
         self.timeouts = Timeouts(self.timers)
         self._tasks: list[asyncio.Task[Any]] = []
-        self._spawned: set[asyncio.Task[Any]] = set()
-        self._inflight: set[asyncio.Future[Any]] = set()
+        self.background = Background(self.timers, self.stats)
         self._ledger_lock: asyncio.Lock | None = None
         self._height_since = 0.0
         self._last_commit = 0.0
@@ -285,18 +265,12 @@ class ConsensusDriver(Generic[E]):
 
     def params_at(self, height: int) -> ConsensusParams:
         """The parameters of `height`: the constructor's override, else `ledger.params`."""
-        if self._fixed_params is not None:
-            return self._fixed_params
-        return self.ledger.params(height)
+        return self.heights.at(height)
 
     def _apply_params(self, params: ConsensusParams) -> None:
         self.params = params
-        self.gossip_interval = (self._gossip_ms or params.timeout_vote_ms) / 1000
-        self.gossip.interval = self.gossip_interval
-        interval = self._min_interval_ms
-        self.min_block_interval = (
-            params.block_interval_ms if interval is None else interval
-        ) / 1000
+        self.gossip.interval = self.gossip_interval = self.heights.gossip_interval(params)
+        self.min_block_interval = self.heights.min_block_interval(params)
 
     def use_params_of(self, height: int) -> ConsensusParams:
         """Switch to the parameters of `height` (the driver's and the default core's)."""
@@ -343,29 +317,18 @@ class ConsensusDriver(Generic[E]):
             check_heights=self.double_sign_check_heights,
         )
         await self._feed(Start(), INTERNAL)
-        # Every entry of the heights from h on, not only those after the last marker: a
-        # store behind its WAL (blocks lost after they were decided) decides them again
-        # from the proposals and votes logged then, as the signer refuses to sign there.
-        for entry in self.wal.all_entries():
-            if not isinstance(entry, EndHeight) and entry.height >= h:
-                self._wal_ahead.setdefault(entry.height, []).append(entry)
-        report_store_behind(self.privval, h, h in self._wal_ahead)
-        for ev in self._replay_events(h):
+        report_store_behind(self.privval, h, self.replay.load(self.wal.all_entries(), h))
+        for ev in self.replay.events(h):
             await self._feed(*ev)
         self._tasks = [
             asyncio.create_task(self._consume(), name="consensus-loop"),
             asyncio.create_task(self._gossip_loop(), name="consensus-gossip"),
         ]
 
-    def _replay_events(self, height: int) -> list[tuple[Event, str]]:
-        """The logged entries of `height` to replay (once), as events; drops older ones."""
-        for h in [h for h in self._wal_ahead if h < height]:
-            del self._wal_ahead[h]
-        entries = self._wal_ahead.pop(height, [])
-        self.replayed += len(entries)
-        if entries:
-            self._replayed_heights.add(height)
-        return [(entry_event(e), REPLAY) for e in entries]
+    @property
+    def replayed(self) -> int:
+        """WAL entries replayed into the core so far."""
+        return self.replay.count
 
     async def run(self) -> None:
         """Start and run until stopped; raises `DriverError` if the driver fails."""
@@ -377,14 +340,7 @@ class ConsensusDriver(Generic[E]):
         """Stop all tasks and timers and wait for ledger work in worker threads to finish."""
         self._stopping = self.committer.stopping = True
         self.timeouts.cancel_all()
-        tasks = [*self._tasks, *self._spawned]
-        for t in tasks:
-            t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await t
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self.background.stop(*self._tasks)
         await self.blocks.settle()
 
     async def _gossip_loop(self) -> None:
@@ -408,7 +364,7 @@ class ConsensusDriver(Generic[E]):
             if self._stopping:
                 break
             try:
-                if isinstance(event, _JumpTo):
+                if isinstance(event, JumpTo):
                     await self._jump(event.height)
                 else:
                     await self._feed(event, origin)
@@ -425,7 +381,7 @@ class ConsensusDriver(Generic[E]):
         if self._stopping or not self.inbox.opened:
             return
         self.committer.store_moved.set()
-        self.inbox.put((_JumpTo(height), INTERNAL))
+        self.inbox.put((JumpTo(height), INTERNAL))
 
     async def _jump(self, height: int) -> None:
         core = self.core
@@ -445,7 +401,7 @@ class ConsensusDriver(Generic[E]):
         self.stats["jumps"] += 1
         log.info("block sync reached height %d: consensus continues at %d", height, height + 1)
         await self._feed(Start(), INTERNAL)
-        for ev in self._replay_events(height + 1):
+        for ev in self.replay.events(height + 1):
             await self._feed(*ev)
 
     async def _feed(self, event: Event, origin: str) -> None:
@@ -472,18 +428,16 @@ class ConsensusDriver(Generic[E]):
                     log.error("consensus WAL write failed: %s", exc)
         return actions
 
+    @property
+    def _inflight(self) -> set[asyncio.Future[Any]]:
+        """Worker-thread trips running."""
+        return self.background.inflight
+
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run `fn` through `Timers.run_blocking`; a cancelled caller does not abandon it."""
-        self.stats["thread_hops"] += 1
-        fut = asyncio.ensure_future(self.timers.run_blocking(fn, *args))
-        self._inflight.add(fut)
-        fut.add_done_callback(self._inflight.discard)
-        return await asyncio.shield(fut)
+        return await self.background.in_thread(fn, *args)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._spawned.add(task)
-        task.add_done_callback(self._spawned.discard)
+        self.background.spawn(coro)
 
     def _mark(self, point: str) -> None:
         """Timeline point of the current height (see `HeightTimeline`)."""
@@ -541,11 +495,8 @@ class ConsensusDriver(Generic[E]):
 
     def _block_time(self, block_hash: bytes) -> int:
         """The header time of a block of the current height that the core holds."""
-        executed = self.blocks.executed.get(block_hash)
-        if executed is not None:
-            return executed.block.header.time_ms
         assert self.core is not None
-        return block_time_of(self.core.blocks.get(block_hash, b""))
+        return self.blocks.block_time(block_hash, self.core.blocks)
 
     def _schedule(self, a: ScheduleTimeout) -> None:
         assert self.core is not None
@@ -569,9 +520,8 @@ class ConsensusDriver(Generic[E]):
         assert self._ledger_lock is not None
         if self.my_key is None:
             return  # (the core of a node without a key never proposes)
-        last = self.privval.last_hrs() if self.privval is not None else None
-        if last is not None and last >= (a.height, a.round, STEP_PROPOSAL):
-            return  # already signed at or past this proposal: the signer would refuse
+        if self.signer.signed_past_proposal(a.height, a.round):
+            return  # the signer would refuse
         p = self.params_at(a.height)
         ready = await self.blocks.build(
             a,
@@ -614,8 +564,7 @@ class ConsensusDriver(Generic[E]):
         if self.my_key is None or self.core is None or self.halted is not None:
             return
         h = a.height + 1
-        last = self.privval.last_hrs() if self.privval is not None else None
-        if last is not None and last >= (h, 0, STEP_PROPOSAL):
+        if self.signer.signed_past_proposal(h, 0):
             return
         try:
             proposer = self.core.proposer_selection(self.ledger.validator_set(h), h, 0)
@@ -635,8 +584,7 @@ class ConsensusDriver(Generic[E]):
     async def _next_height(self, a: CommitBlock) -> list[tuple[Event, str]]:
         self.blocks.executed.clear()
         self.gossip.new_height()
-        core, replayed = self.core, a.height in self._replayed_heights
-        self._replayed_heights.discard(a.height)
+        core, replayed = self.core, self.replay.decided(a.height)
         if core is not None and not replayed and not core.from_commit_received(a.block_hash):
             # (decided live: not a catch-up commit frame, nor from the WAL's old votes)
             self.clock_check.check_commit(a.certificate)
@@ -655,4 +603,4 @@ class ConsensusDriver(Generic[E]):
             log.info("consensus timeline: %s", line)
         self.timeline.begin(now)
         committed = (a.committed(self.ledger.validator_set(a.height + 1)), INTERNAL)
-        return [committed, *self._replay_events(a.height + 1)]
+        return [committed, *self.replay.events(a.height + 1)]

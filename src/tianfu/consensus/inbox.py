@@ -18,6 +18,17 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# Where an event came from: the network, this node's own signer, the driver, the WAL.
+NET, OWN, INTERNAL, REPLAY = "net", "own", "internal", "replay"
+
+
+class JumpTo:
+    """The driver's marker in its inbox: block sync has stored blocks up to `height`."""
+
+    def __init__(self, height: int) -> None:
+        self.height = height
+
+
 MAX_INBOUND_BYTES = 64 << 20  # of blocks in queued proposals and commit frames
 ITEM_OVERHEAD = 512  # bytes counted for each network item besides its block
 

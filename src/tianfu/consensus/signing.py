@@ -241,6 +241,12 @@ class Signer:
             self.resume(SIGNER_FILE_HALT)
             return
 
+    def signed_past_proposal(self, height: int, round: int) -> bool:
+        """Whether the privval signed at or past the proposal of (height, round): it would
+        refuse to sign that proposal."""
+        last = self.privval.last_hrs() if self.privval is not None else None
+        return last is not None and last >= (height, round, STEP_PROPOSAL)
+
     def skip_to(self, height: int, round: int) -> SkipToRound | None:
         """Where a recovering node in (height, round) should move to, if anywhere."""
         guard = self.guard

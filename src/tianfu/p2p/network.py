@@ -5,16 +5,21 @@ Connections (see ADR 0011):
   other; a peer's `PeerId` is read from its certificate (`tls.verify_peer`), never from
   anything it says. The trusted CAs are read from `trusted_cas()` at every handshake, so
   organisations admitted later are accepted without a restart.
-- After TLS, each end checks the other's certificate and only then sends HELLO; a
+- After TLS, each end checks the other's certificate and only then sends HELLO (`handshake`); a
   connection counts once both HELLOs crossed (under TLS 1.3 the client finishes its
   handshake before the server has checked the client certificate).
 - A node of an SM2 chain runs TLS with a transport key that its SM2 node certificate
   vouches for, and both ends prove their node keys in the HELLO exchange
   (`tianfu.p2p.attested`, ADR 0022); the checks of the node certificates are the same.
-- One connection per pair of nodes (`queues.keep_new_connection`).
+- One connection per pair of nodes (`queues.keep_new_connection`). The connection that
+  loses the tie-break is retired, not dropped: nothing more is sent on it (its queued
+  frames move to the kept one), but frames the peer still sends on it are delivered until
+  the peer closes it or `retire_linger` seconds pass. The two ends do not switch at the
+  same moment, and a frame in flight on the retired connection must not be lost.
 - Outbound: one bounded queue per peer (drop oldest on overflow) drained by a writer task.
   Inbound: frames over `max_frame` close the connection; a token bucket per peer drops
-  excess frames; a revoked peer's frames are ignored and its connection closed.
+  excess frames (the peer's, shared by its connections and kept while it reconnects, so
+  redialing does not refill it); a revoked peer's frames are ignored and its connection closed.
 - Configured peers are redialed with exponential back-off and jitter.
 
 All methods are meant to be called on the event loop's thread.
@@ -34,23 +39,21 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from tianfu.crypto import SM2
-from tianfu.identity import Identity, cert_info
+from tianfu.identity import Identity
 from tianfu.p2p.attested import AttestedTransport
 from tianfu.p2p.framing import (
-    HELLO_PAYLOAD,
     KIND_HELLO,
     FrameTooLargeError,
-    MalformedFrameError,
     PeerRejectedError,
     SelfConnectionError,
     check_kind,
-    encode_frame,
     read_frame,
 )
+from tianfu.p2p.handshake import authenticate
 from tianfu.p2p.links import Address, Link, abort, listen_socket, spawn
 from tianfu.p2p.protocol import Handler, PeerId
-from tianfu.p2p.queues import OutboundQueue, TokenBucket, keep_new_connection
-from tianfu.p2p.tls import ContextCache, TrustedCas, peer_certificate, verify_peer
+from tianfu.p2p.queues import HandshakeSlots, OutboundQueue, PeerBuckets, keep_new_connection
+from tianfu.p2p.tls import ContextCache, TrustedCas, no_longer_admitted
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ STAT_KEYS = (
     "handshakes_failed",  # TLS or HELLO failures: untrusted CA, garbage, timeouts
     "peers_rejected",  # valid TLS but refused: not a node certificate, revoked, non-member
     "peers_evicted",  # connected peers dropped by the periodic check (revoked, org removed)
-    "duplicates_closed",  # connections closed to keep one per pair
+    "duplicates_closed",  # connections retired to keep one per pair
     "dial_failures",
     "reconnects",  # successful dials to a target that had been connected before
 )
@@ -107,13 +110,19 @@ class TlsNetwork:
         handshake_timeout: float = 5.0,
         check_interval: float = 1.0,
         max_pending_handshakes: int = 64,
+        max_pending_per_host: int = 16,
+        max_peers_per_org: int = 64,
+        retire_linger: float = 10.0,
     ) -> None:
+        if max_peers_per_org < 1:
+            raise ValueError("max_peers_per_org must be >= 1")
         if max_frame < 1 or queue_frames < 1 or queue_bytes < max_frame:
             raise ValueError("need max_frame >= 1, queue_frames >= 1, queue_bytes >= max_frame")
+        if retire_linger < 0:
+            raise ValueError("retire_linger must be >= 0")
         if not 0 < dial_backoff[0] <= dial_backoff[1]:
             raise ValueError("dial_backoff must be (initial, maximum) with 0 < initial <= maximum")
         OutboundQueue(queue_frames, queue_bytes)  # validates the bounds
-        TokenBucket(*rate_limit, now=0.0)  # validates the rate
         self._identity = identity
         self._address = identity.info.address
         self._trusted_cas = trusted_cas
@@ -126,10 +135,11 @@ class TlsNetwork:
         self._queue_bytes = queue_bytes
         self._backoff = dial_backoff
         self._on_peer = on_peer
-        self._rate = rate_limit
         self._handshake_timeout = handshake_timeout
         self._check_interval = check_interval
-        self._max_pending = max_pending_handshakes
+        self._slots = HandshakeSlots(max_pending_handshakes, max_pending_per_host)
+        self._max_per_org = max_peers_per_org
+        self._linger = retire_linger
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
         # An SM2 node identity cannot be a TLS key: its TLS key is attested by it instead.
         self._contexts: ContextCache | AttestedTransport = (
@@ -138,11 +148,14 @@ class TlsNetwork:
             else ContextCache(identity)
         )
         self._conns: dict[str, _Connection] = {}
+        # Peer address -> a connection that lost the one-per-pair tie-break and is still
+        # read until the peer closes it or `retire_linger` passes (at most one per peer).
+        self._retired: dict[str, _Connection] = {}
+        self._buckets = PeerBuckets(*rate_limit)  # inbound, by peer address
         self._dialers: dict[Address, asyncio.Task[None]] = {}
         self._target_peer: dict[Address, str] = {}  # dial target -> peer address found there
         self._tasks: set[asyncio.Task[None]] = set()  # handshakes, readers, writers, monitor
         self._listener: socket.socket | None = None
-        self._pending = 0
         self._started_at = 0.0
         # Seconds from `start()` until a peer was connected for every configured address
         # (None until then): how long a (re)started node takes to reach the network.
@@ -180,7 +193,7 @@ class TlsNetwork:
         self._running = False
         for task in self._dialers.values():
             task.cancel()
-        conns = list(self._conns.values())
+        conns = [*self._conns.values(), *self._retired.values()]
         for conn in conns:
             self._close(conn)
             abort(conn.writer)
@@ -237,16 +250,16 @@ class TlsNetwork:
         (or whose CA changed), or whose certificate expired. Runs every `check_interval`."""
         cas = self._trusted_cas()
         now_ms = int(time.time() * 1000)
-        for conn in list(self._conns.values()):
+        for conn in [*self._conns.values(), *self._retired.values()]:
             peer = conn.peer
-            reason = None
-            if self._is_revoked(peer.address):
-                reason = "revoked"
-            elif cas.get(peer.org) != conn.ca_der:
-                reason = "its organisation's CA is no longer trusted"
-            elif now_ms > conn.not_after_ms:
-                reason = "its certificate expired"
-            if reason is not None:
+            reason = no_longer_admitted(
+                peer, conn.ca_der, conn.not_after_ms, cas, self._is_revoked, now_ms
+            )
+            if reason is None:
+                continue
+            if self._conns.get(peer.address) is not conn:
+                self._close(conn)  # a retired connection: no peer to report
+            else:
                 self.stats["peers_evicted"] += 1
                 log.warning(
                     "disconnecting peer %s (%s/%s): %s", peer.address, peer.org, peer.name, reason
@@ -319,23 +332,22 @@ class TlsNetwork:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                sock, _ = await loop.sock_accept(listener)
+                sock, addr = await loop.sock_accept(listener)
             except OSError as exc:  # e.g. out of file descriptors: wait, then go on
                 log.warning("p2p accept failed: %r", exc)
                 await asyncio.sleep(0.1)
                 continue
-            self._accept(sock)
+            self._accept(sock, str(addr[0]) if isinstance(addr, tuple) else "")
 
-    def _accept(self, sock: socket.socket) -> None:
-        """A TCP connection came in: start its TLS handshake, or refuse it."""
-        if not self._running or self._pending >= self._max_pending:
+    def _accept(self, sock: socket.socket, host: str) -> None:
+        """A TCP connection came in: start its TLS handshake, or refuse it (`HandshakeSlots`)."""
+        if not self._running or not self._slots.take(host):
             self.stats["handshakes_failed"] += 1
             sock.close()
             return
-        self._pending += 1
-        self._spawn(self._on_inbound(sock), "p2p-inbound")
+        self._spawn(self._on_inbound(sock, host), "p2p-inbound")
 
-    async def _on_inbound(self, sock: socket.socket) -> None:
+    async def _on_inbound(self, sock: socket.socket, host: str) -> None:
         """TLS as the server, then authentication; the TLS trust is read anew each time."""
         loop = asyncio.get_running_loop()
         peername = None
@@ -371,7 +383,7 @@ class TlsNetwork:
             sock.close()
             raise
         finally:
-            self._pending -= 1
+            self._slots.release(host)
         self._register(peer, cas[peer.org], not_after, reader, writer, dialer=peer.address)
 
     async def _authenticate(
@@ -383,32 +395,21 @@ class TlsNetwork:
         server: bool,
     ) -> tuple[PeerId, int]:
         """Check the peer's certificate, then exchange HELLOs. (peer, cert not_after ms)."""
-        der = peer_certificate(writer)
         try:
-            if isinstance(self._contexts, AttestedTransport):  # a node of an SM2 chain
-                peer, info = await self._contexts.handshake(
-                    reader,
-                    writer,
-                    der,
-                    lambda node_cert: verify_peer(node_cert, cas, self._is_revoked, self._address),
-                    server=server,
-                    timeout=self._handshake_timeout,
-                )
-                return peer, info.not_after_ms
-            peer = verify_peer(der, cas, self._is_revoked, self._address)
+            return await authenticate(
+                reader,
+                writer,
+                cas,
+                self._contexts,
+                self._is_revoked,
+                self._address,
+                server=server,
+                timeout=self._handshake_timeout,
+            )
         except PeerRejectedError as exc:
             self.stats["peers_rejected"] += 1
             log.info("refused a peer: %s", exc)
             raise
-        assert der is not None
-        writer.write(encode_frame(KIND_HELLO, HELLO_PAYLOAD))
-        await writer.drain()
-        kind, payload = await asyncio.wait_for(
-            read_frame(reader, len(HELLO_PAYLOAD)), self._handshake_timeout
-        )
-        if kind != KIND_HELLO or payload != HELLO_PAYLOAD:
-            raise MalformedFrameError("the peer's first frame is not our protocol's HELLO")
-        return peer, cert_info(der).not_after_ms
 
     # ---- internals: dialing ---------------------------------------------------------
 
@@ -487,31 +488,37 @@ class TlsNetwork:
         if not self._running:
             abort(writer)
             return
+        if peer.address not in self._conns and self._org_full(peer.org):
+            self.stats["peers_rejected"] += 1
+            log.info("refused peer %s: %s has its maximum of peers", peer.address, peer.org)
+            abort(writer)
+            return
         loop = asyncio.get_running_loop()
         conn = _Connection(
             peer,
             reader,
             writer,
             OutboundQueue(self._queue_frames, self._queue_bytes),
-            TokenBucket(*self._rate, now=loop.time()),
+            self._buckets.get(peer.address, loop.time(), self._conns.keys() | self._retired),
             ca_der=ca_der,
             not_after_ms=not_after_ms,
             dialer=dialer,
         )
         old = self._conns.get(peer.address)
+        conn.tasks.append(self._spawn(self._read_loop(conn), f"p2p-read-{peer.name}"))
         if old is not None:
             self.stats["duplicates_closed"] += 1
             if not keep_new_connection(self._address, peer.address, old.dialer, dialer):
-                log.debug("closing a duplicate connection to %s", peer.address)
-                writer.close()
+                log.debug("retiring a new duplicate connection to %s", peer.address)
+                self._retire(conn)
                 return
             for kind, payload in old.queue.take_all():
                 conn.queue.push(kind, payload)
-            self._conns[peer.address] = conn  # first, so closing `old` keeps the peer listed
-            self._close(old)
+            self._conns[peer.address] = conn  # first, so retiring `old` keeps the peer listed
+            log.debug("retiring the older duplicate connection to %s", peer.address)
+            self._retire(old)
         else:
             self._conns[peer.address] = conn
-        conn.tasks.append(self._spawn(self._read_loop(conn), f"p2p-read-{peer.name}"))
         conn.tasks.append(
             self._spawn(
                 conn.write_until_closed(self._wrote, self._close, "p2p"), f"p2p-write-{peer.name}"
@@ -523,6 +530,11 @@ class TlsNetwork:
             log.info("connected to peer %s (%s/%s)", peer.address, peer.org, peer.name)
             self._notify(peer, True)
             self._check_mesh()
+
+    def _org_full(self, org: str) -> bool:
+        """Whether `org` has `max_peers_per_org` peers connected (an organisation issues its
+        own node certificates, and each peer costs up to `queue_bytes` of outbound queue)."""
+        return sum(1 for c in self._conns.values() if c.peer.org == org) >= self._max_per_org
 
     def _check_mesh(self) -> None:
         """Log, once, when this node first has as many peers as it has dial targets."""
@@ -536,10 +548,22 @@ class TlsNetwork:
                 self.mesh_after_s,
             )
 
+    def _retire(self, conn: _Connection) -> None:
+        """Keep reading a connection that lost the one-per-pair tie-break (it is out of the
+        table, so nothing is queued on it any more) until the peer closes it or
+        `retire_linger` passes; a peer's earlier retired connection is closed now."""
+        previous = self._retired.get(conn.peer.address)
+        self._retired[conn.peer.address] = conn
+        if previous is not None:
+            self._close(previous)
+        asyncio.get_running_loop().call_later(self._linger, self._close, conn)
+
     def _close(self, conn: _Connection) -> None:
         """Close a connection (idempotent); forget the peer unless a newer one replaced it."""
         if not conn.shut():
             return
+        if self._retired.get(conn.peer.address) is conn:
+            del self._retired[conn.peer.address]
         if self._conns.get(conn.peer.address) is conn:
             del self._conns[conn.peer.address]
             log.info(

@@ -1,13 +1,22 @@
-"""Per-peer flow control of the p2p transport: bounded outbound queues and inbound token buckets."""
+"""Per-peer flow control of the p2p transport: bounded outbound queues, inbound token buckets,
+and the slots of inbound handshakes."""
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Container
 
 from tianfu.p2p.framing import HEADER_SIZE
 from tianfu.ratelimit import TokenBucket
 
-__all__ = ["Frame", "OutboundQueue", "TokenBucket", "keep_new_connection"]
+__all__ = [
+    "Frame",
+    "HandshakeSlots",
+    "OutboundQueue",
+    "PeerBuckets",
+    "TokenBucket",
+    "keep_new_connection",
+]
 
 Frame = tuple[int, bytes]  # (kind, payload)
 
@@ -71,6 +80,61 @@ class OutboundQueue:
         self._frames.clear()
         self._bytes = 0
         return frames
+
+
+class PeerBuckets:
+    """Each peer's inbound token bucket, shared by its connections and kept while it
+    reconnects, so that redialing does not refill it. The bucket of a peer with no
+    connection is forgotten once it is full again (a new one would be the same)."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        TokenBucket(rate, burst, now=0.0)  # validates them
+        self.rate, self.burst = rate, burst
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def get(self, peer: str, now: float, connected: Container[str]) -> TokenBucket:
+        """The bucket of `peer`; forgets the full buckets of peers not in `connected`."""
+        for addr in [a for a, b in self._buckets.items() if a not in connected]:
+            if addr != peer and self._buckets[addr].is_full(now):
+                del self._buckets[addr]
+        bucket = self._buckets.get(peer)
+        if bucket is None:
+            bucket = self._buckets[peer] = TokenBucket(self.rate, self.burst, now=now)
+        return bucket
+
+
+class HandshakeSlots:
+    """Inbound handshakes in progress: at most `total`, and at most `per_host` from one host
+    (so that connections one host holds open unfinished cannot lock the others out)."""
+
+    def __init__(self, total: int, per_host: int) -> None:
+        if total < 1 or per_host < 1:
+            raise ValueError("handshake slots must allow at least one handshake")
+        self.total, self.per_host = total, per_host
+        self._count = 0
+        self._by_host: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def take(self, host: str) -> bool:
+        """Take a slot for a handshake from `host`; False if none is free for it."""
+        by_host = self._by_host.get(host, 0)
+        if self._count >= self.total or by_host >= self.per_host:
+            return False
+        self._count += 1
+        self._by_host[host] = by_host + 1
+        return True
+
+    def release(self, host: str) -> None:
+        """The handshake from `host` ended (whatever the outcome)."""
+        self._count -= 1
+        left = self._by_host.pop(host) - 1
+        if left:
+            self._by_host[host] = left
 
 
 def keep_new_connection(own: str, peer: str, existing_dialer: str, new_dialer: str) -> bool:

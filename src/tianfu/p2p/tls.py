@@ -115,6 +115,25 @@ def verify_peer(
     return PeerId(address=address, org=info.org, name=info.name, public_key=info.public_key)
 
 
+def no_longer_admitted(
+    peer: PeerId,
+    ca_der: bytes,
+    not_after_ms: int,
+    cas: TrustedCas,
+    is_revoked: Callable[[str], bool],
+    now_ms: int,
+) -> str | None:
+    """Why a connected peer (its organisation's CA then, its certificate's expiry) is no
+    longer admitted now, or None: revoked, CA no longer trusted (or changed), expired."""
+    if is_revoked(peer.address):
+        return "revoked"
+    if cas.get(peer.org) != ca_der:
+        return "its organisation's CA is no longer trusted"
+    if now_ms > not_after_ms:
+        return "its certificate expired"
+    return None
+
+
 def peer_certificate(writer: asyncio.StreamWriter) -> bytes | None:
     """The DER certificate the peer presented in a completed TLS handshake.
 

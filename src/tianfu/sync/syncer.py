@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
-from tianfu.codec import CodecError, decode, encode, encode_list
+from tianfu.codec import CodecError, decode, encode
 from tianfu.crypto import CertificateError, verify_commit
 from tianfu.ledger import InvalidBlock, Ledger
 from tianfu.ledger.ledger import ExecutedBlock
@@ -128,9 +128,9 @@ class BlockSyncer:
         self._inflight: asyncio.Future[Outcome] | None = None
         # The next batch, requested while one is applied: (peer, request, its fetch).
         self._prefetch: Ahead | None = None  # the next batch, asked for while one is applied
-        self._serving: set[asyncio.Task[None]] = set()  # answers in preparation
-        self._serving_outsiders = 0  # ... of them for outsiders
-        self.dropped_busy = 0  # requests dropped: `serving.MAX_SERVING` answers in preparation
+        self._server = serving.RequestServer(
+            self.network, lambda req: self.response_for(req), self._peers
+        )
         # Our store refused a block (disk full, damage): no peer's fault, nothing is
         # fetched until `store_retry_s` has passed. `store_error` says why (None: fine).
         self.store_error: str | None = None
@@ -228,44 +228,20 @@ class BlockSyncer:
         if not p.limit.take(now):
             log.debug("blocks request from %s over the rate limit", addr)
             return
-        if len(self._serving) >= serving.MAX_SERVING or (
-            outsider and self._serving_outsiders >= serving.MAX_SERVING_OUTSIDERS
-        ):
-            self.dropped_busy += 1
-            return
-        p.serving = True
-        self._serving_outsiders += outsider
-        task = asyncio.get_running_loop().create_task(self._serve(addr, req, outsider))
-        self._serving.add(task)
-        task.add_done_callback(self._serving.discard)
+        self._server.serve(addr, req, p, outsider)
 
-    async def _serve(self, addr: str, req: BlocksRequest, outsider: bool) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-            payload = await loop.run_in_executor(serving.pool(), self.response_for, req)
-            self.network.send(addr, KIND_BLOCKS_RESPONSE, payload)
-        except Exception:  # a task's top level: log and keep the node alive
-            log.exception("answering a blocks request from %s failed", addr)
-        finally:
-            self._serving_outsiders -= outsider
-            p = self._peers.get(addr)
-            if p is not None:
-                p.serving = False
+    @property
+    def dropped_busy(self) -> int:
+        """Requests dropped: `serving.MAX_SERVING` answers were in preparation (or the
+        outsiders' share of them)."""
+        return self._server.dropped_busy
 
     def response_for(self, req: BlocksRequest) -> bytes:
         """The encoded response to `req` from the local store: consecutive blocks from
         `req.from_height`, at most `req.count`, stopping before `max_response_bytes` (but
-        always at least one block, if we have it). Built from the stored canonical bytes
-        (a `BlockWithCert` is the array of its block and certificate): nothing is decoded."""
-        items: list[bytes] = []
-        size = 0
-        for block, cert in self.ledger.store.load_blocks_encoded(req.from_height, req.count):
-            item = b"\x92" + block + cert
-            if items and size + len(item) > self.config.max_response_bytes:
-                break
-            items.append(item)
-            size += len(item)
-        return b"\x91" + encode_list(items)  # BlocksResponse(items)
+        always at least one block, if we have it), from the stored bytes."""
+        blocks = self.ledger.store.load_blocks_encoded(req.from_height, req.count)
+        return serving.encode_response(blocks, self.config.max_response_bytes)
 
     # -- status -----------------------------------------------------------------------------
     def status(self) -> Status:
@@ -612,6 +588,4 @@ class BlockSyncer:
         if self._inflight is not None:
             with contextlib.suppress(Exception):
                 await self._inflight
-        for task in list(self._serving):
-            with contextlib.suppress(Exception):
-                await task
+        await self._server.drain()
