@@ -405,6 +405,20 @@ class NodeService:
             rows.close()  # type: ignore[attr-defined]
         return out
 
+    def scan_state_before(
+        self, contract: str, prefix: str, before: str | None, limit: int
+    ) -> list[tuple[str, Any]]:
+        """At most `limit` latest entries of `contract` under `prefix` whose key (after the
+        prefix) sorts below `before` (None: from the last), in descending key order: one
+        page of a list, read by key range (the web console pages through records with it)."""
+        base = state_key(contract, "")
+        start = base + prefix.encode()
+        bound = None if before is None else start + before.encode()
+        return [
+            (key[len(base) :].decode(errors="replace"), decode_value(raw))
+            for key, raw in self.store.latest_before(start, bound, limit)
+        ]
+
     def query(self, contract: str, method: str, args: list[Any]) -> Any:
         head = self.ledger.head()
         try:

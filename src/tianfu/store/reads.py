@@ -289,6 +289,29 @@ class StoreReads(StoreFile):
         row = self._one("SELECT value FROM state WHERE key = ?", (key,))
         return None if row is None else row[0]
 
+    def latest_before(
+        self, prefix: bytes, before: bytes | None, limit: int
+    ) -> list[tuple[bytes, bytes]]:
+        """At most `limit` latest state entries under `prefix` whose key is below `before`
+        (None: no upper bound), in descending key order: one range read of the primary
+        key, so its cost is `limit` rows however many entries the prefix holds."""
+        if self._mine() is not None:
+            raise StoreError("latest_before cannot read inside this thread's grouped_writes")
+        if limit <= 0:
+            return []
+        end = _prefix_end(prefix)
+        if before is not None and before.startswith(prefix) and (end is None or before < end):
+            end = before
+        if end is None:
+            sql = "SELECT key, value FROM state WHERE key >= ? ORDER BY key DESC LIMIT ?"
+            params: tuple[Any, ...] = (prefix, limit)
+        else:
+            sql = (
+                "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT ?"
+            )
+            params = (prefix, end, limit)
+        return [(bytes(k), bytes(v)) for k, v in self._all(sql, params)]
+
     def iter_latest(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Latest state under `prefix`, in key order, from one snapshot (not inside this
         thread's `grouped_writes`, whose state rows are written at its end)."""

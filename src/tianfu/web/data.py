@@ -30,6 +30,8 @@ RECENT_BLOCKS = 10
 RATE_WINDOW = 50  # blocks over which transactions per second are measured
 MAX_SCAN = 1000  # records listed on one page
 BATCH = 200  # headers read at once
+PAGE_SIZE = 50  # records of one kind per page of a paged list
+MAX_CURSOR = 200  # characters of a page cursor (`before=`)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,16 @@ class Name:
     org: str
     name: str
     kind: str
+
+
+@dataclass(frozen=True)
+class Paged:
+    """One page of a list, newest first: its rows and the cursor of the next (older) page
+    (None: this is the last page). `first` is True on the list's first page."""
+
+    rows: list[Any]
+    older: str | None
+    first: bool
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,39 @@ class ConsoleData:
         scan = getattr(self.service, "scan_state", None)
         return list(scan(contract, prefix, limit)) if scan is not None else []
 
+    def scan_page(
+        self, contract: str, prefix: str, before: str | None, limit: int = PAGE_SIZE
+    ) -> Paged:
+        """One page of `contract`'s records under `prefix` in descending key order (newest
+        first where the keys end in a sequence number): (key after the prefix, value) rows
+        below the cursor `before`; a key range read of `limit` + 1 entries (the node's
+        `scan_state_before`), whatever the number of records."""
+        read = getattr(self.service, "scan_state_before", None)
+        if read is None:
+            return Paged([], None, True)
+        rows = [(k[len(prefix) :], v) for k, v in read(contract, prefix, before, limit + 1)]
+        older = rows[limit - 1][0] if len(rows) > limit else None
+        return Paged(rows[:limit], older, before is None)
+
+    def counted_page(
+        self, contract: str, prefix: str, count: int, before: str | None, limit: int = PAGE_SIZE
+    ) -> Paged:
+        """One page, newest first, of a log kept as `prefix` + 1 ... `prefix` + `count`
+        (unpadded numbers): (number, value) rows below the cursor `before` (a number)."""
+        top = count if before is None else min(count, int(before) - 1)
+        numbers = range(top, max(0, top - limit), -1)
+        rows = [(str(n), self.record(contract, f"{prefix}{n}")) for n in numbers]
+        low = top - limit + 1
+        return Paged(rows, str(low) if low > 1 else None, before is None)
+
+    @staticmethod
+    def list_page(items: list[Any], before: str | None, limit: int = PAGE_SIZE) -> Paged:
+        """One page, newest first, of an append-only list (a record's list of ids): items
+        whose position is below the cursor `before` (a position)."""
+        top = len(items) if before is None else min(len(items), int(before))
+        low = max(0, top - limit)
+        return Paged(list(reversed(items[low:top])), str(low) if low > 0 else None, before is None)
+
     def record(self, contract: str, key: str) -> Any:
         try:
             return self.service.read_state(contract, key, None, False).value
@@ -172,12 +217,13 @@ class ConsoleData:
     def contracts(self) -> list[dict[str, Any]]:
         return [c for c in self.view("governance", "list_contracts") or [] if isinstance(c, dict)]
 
-    def proposals(self) -> list[dict[str, Any]]:
-        """Every governance proposal (open and decided), newest first."""
-        rows = [v for _, v in self.scan("governance", "proposal/") if isinstance(v, dict)]
-        rows.sort(key=lambda p: int(p.get("height", 0) or 0), reverse=True)
-        shown = {p.get("id"): p for p in self.view("governance", "list_proposals") or []}
-        return [shown.get(p.get("id"), p) for p in rows]
+    def proposals_page(self, before: str | None) -> Paged:
+        """One page of the governance proposals (open and decided), by id, each as the
+        governance view shows it when it is open (its status then accounts for expiry)."""
+        p = self.scan_page("governance", "proposal/", before)
+        shown = {q.get("id"): q for q in self.open_proposals()}
+        rows = [shown.get(v.get("id"), v) for _, v in p.rows if isinstance(v, dict)]
+        return Paged(rows, p.older, p.first)
 
     def open_proposals(self) -> list[dict[str, Any]]:
         return [p for p in self.view("governance", "list_proposals") or [] if isinstance(p, dict)]

@@ -2,8 +2,9 @@
 validators, governance proposals, accounts and search.
 
 Read-only: every page reads through `ConsoleData` (the node's `ChainService`); no route
-here accepts anything but GET. Lists are bounded (`PAGE` blocks per page, `MAX_SCAN`
-records); a path or query parameter that is not well formed is a 400 page, an unknown
+here accepts anything but GET. Lists are paged, newest first, with a cursor in the link
+(`?before=`: a height, or the key of the last record shown), so a page reads a bounded number
+of rows however long the chain; a path or query parameter that is not well formed is a 400 page, an unknown
 object a 404 page, both in the request's language.
 """
 
@@ -15,9 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tianfu.execution.contract_api import address_of
-from tianfu.web.data import MAX_SCAN, ConsoleData
+from tianfu.web.data import ConsoleData
 from tianfu.web.i18n import N_
-from tianfu.web.render import Ids, bad_request, cut, lookup, not_found, page
+from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page
 from tianfu.web.words import CONTRACT_FIELDS
 
 PAGE = 20  # blocks per page of the block list
@@ -46,7 +47,7 @@ BUSINESS_IDS = (
 
 
 def _height(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def explorer_router(data: ConsoleData) -> APIRouter:
@@ -196,14 +197,11 @@ def explorer_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/proposals", response_class=HTMLResponse)
     def proposals(request: Request) -> HTMLResponse:
-        rows = data.proposals()
-        return page(
-            request,
-            "proposals.html",
-            proposals=rows,
-            names=data.names(),
-            more=cut(len(rows), MAX_SCAN),
-        )
+        before = cursor(request, "before")
+        if isinstance(before, HTMLResponse):
+            return before
+        p = data.proposals_page(before)
+        return page(request, "proposals.html", proposals=p.rows, paged=p, names=data.names())
 
     @router.get("/proposals/{pid}", response_class=HTMLResponse)
     def proposal(request: Request, pid: str) -> HTMLResponse:

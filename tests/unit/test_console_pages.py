@@ -1,0 +1,165 @@
+"""The console's long lists: paged newest first with stable cursor links, in both
+languages, each page a bounded key-range read; malformed cursors are 400 pages."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tianfu.apps import evidence, ip_rights
+from tianfu.node.service import NodeService
+from tianfu.testing.appchain import AppChain
+from tianfu.web.data import PAGE_SIZE
+
+WORKS = 2 * PAGE_SIZE + 7  # three pages
+VERIFICATIONS = 12  # more than 9: numbered keys sort 1, 10, 11, 12, 2, ... by bytes
+OLDER = re.compile(r'<a href="([^"]+)" rel="next">')
+WORK_ROW = re.compile(r'<td><a href="/works/(W\d+)">')
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
+    c = AppChain(tmp_path_factory.mktemp("pages"))
+    c.deploy("ip_rights", ip_rights.source())
+    c.deploy("evidence", evidence.source())
+    creator = c.identity("org2", "prolific")
+    c.grant(creator, "creator")
+    works = [
+        (creator, "ip_rights", "register_work", (f"{i:064x}", f"work {i}", ["a"], "music"))
+        for i in range(WORKS)
+    ]
+    assert all(r.ok for r in c.call_many(works))
+    lawyer = c.identity("org1", "depositor")
+    c.grant(lawyer, "depositor")
+    rc = c.call(lawyer, "evidence", "deposit", hashlib.sha256(b"f").hexdigest(), "t", {})
+    assert rc.ok, rc.error
+    court = c.identity("org3", "court")
+    c.grant(court, "court")
+    verdicts = [
+        (court, "evidence", "record_verification", (rc.result, f"case-{n}", "verified", ""))
+        for n in range(1, VERIFICATIONS + 1)
+    ]
+    assert all(r.ok for r in c.call_many(verdicts))
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def client(chain: AppChain) -> TestClient:
+    return chain.http
+
+
+def _in(url: str, lang: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}lang={lang}"
+
+
+def _walk(client: TestClient, url: str, lang: str) -> list[list[str]]:
+    """The work ids of every page reached from `url` by the "Older" links."""
+    pages: list[list[str]] = []
+    while url and len(pages) < 20:
+        r = client.get(_in(url, lang))
+        assert r.status_code == 200, r.text[:300]
+        pages.append(WORK_ROW.findall(r.text))
+        older = OLDER.search(r.text)
+        url = older.group(1).replace("&amp;", "&") if older else ""
+    return pages
+
+
+@pytest.mark.parametrize(
+    ("lang", "older", "newest"), [("en", "Older", "Newest"), ("zh_CN", "较早", "最新")]
+)
+def test_paging_reaches_every_record_once_newest_first(
+    client: TestClient, lang: str, older: str, newest: str
+) -> None:
+    pages = _walk(client, "/works", lang)
+    ids = [i for p in pages for i in p]
+    assert ids == [f"W{n:06d}" for n in range(WORKS, 0, -1)]  # every one, newest first
+    assert [len(p) for p in pages] == [PAGE_SIZE, PAGE_SIZE, WORKS - 2 * PAGE_SIZE]
+    first = client.get("/works", params={"lang": lang}).text
+    assert f'rel="next">{older}</a>' in first and newest not in first
+    second = client.get(_in(f"/works?before={ids[PAGE_SIZE - 1]}", lang)).text
+    assert f'<a href="/works">{newest}</a>' in second
+    assert "Only the first" not in first and "仅列出前" not in first
+
+
+def test_a_page_link_stays_the_same_page_while_the_chain_grows(tmp_path: Path) -> None:
+    c = AppChain(tmp_path)
+    try:
+        c.deploy("ip_rights", ip_rights.source())
+        creator = c.identity("org2", "growing")
+        c.grant(creator, "creator")
+
+        def register(first: int, count: int) -> None:
+            calls = [
+                (creator, "ip_rights", "register_work", (f"{i:064x}", f"w{i}", ["a"], "music"))
+                for i in range(first, first + count)
+            ]
+            assert all(r.ok for r in c.call_many(calls))
+
+        register(0, PAGE_SIZE + 10)
+        link = OLDER.search(c.http.get("/works").text)
+        assert link is not None
+        before = WORK_ROW.findall(c.http.get(link.group(1)).text)
+        register(PAGE_SIZE + 10, 30)
+        assert WORK_ROW.findall(c.http.get(link.group(1)).text) == before
+        assert WORK_ROW.findall(c.http.get("/works").text)[0] == f"W{PAGE_SIZE + 40:06d}"
+    finally:
+        c.close()
+
+
+def test_a_page_is_one_bounded_key_range_read(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list page reads `PAGE_SIZE` + 1 entries by key range, never a scan of the list."""
+    limits: list[int] = []
+    real = NodeService.scan_state_before
+
+    def spy(self: NodeService, contract: str, prefix: str, before: str | None, limit: int):  # type: ignore[no-untyped-def]
+        limits.append(limit)
+        return real(self, contract, prefix, before, limit)
+
+    def no_scan(*_a: object) -> None:
+        raise AssertionError("a list page scanned its records")
+
+    monkeypatch.setattr(NodeService, "scan_state_before", spy)
+    monkeypatch.setattr(NodeService, "scan_state", no_scan)
+    monkeypatch.setattr("tianfu.web.data.ConsoleData.names", lambda self: {})
+    for url in ("/works", "/works?before=W000060", "/trace", "/receivables", "/proposals"):
+        assert client.get(url).status_code == 200, url
+    assert limits and set(limits) == {PAGE_SIZE + 1}
+
+
+def test_court_verifications_are_listed_newest_first(chain: AppChain, client: TestClient) -> None:
+    """Numbered records (att:<id>:<n>, cv:<id>:<n>) are listed by number, not by the byte
+    order of their keys (which puts 10 before 2)."""
+    dep = f"EV{chain.query('evidence', 'count'):06d}"
+    text = client.get(f"/evidence/{dep}", params={"lang": "en"}).text
+    cases = [int(n) for n in re.findall(r"case-(\d+)", text)]
+    assert cases == list(range(VERIFICATIONS, 0, -1))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/works?before=" + "x" * 300,
+        "/funds?before=abc",
+        "/funds?before=%C2%B2",  # "²": a digit to str.isdigit, not to int()
+        "/works/W000001?licences=-1",
+        "/evidence/EV000001?cv=1e3",
+        "/blocks?before=%C2%B2",
+        "/blocks/%C2%B2",
+        "/funds/f?idle_days=%C2%B2",
+    ],
+)
+@pytest.mark.parametrize(("lang", "text"), [("en", "Not a"), ("zh_CN", "不是")])
+def test_a_malformed_cursor_or_number_is_a_400_page(
+    client: TestClient, url: str, lang: str, text: str
+) -> None:
+    r = client.get(_in(url, lang))
+    assert r.status_code == 400, (url, r.status_code, r.text[:200])
+    assert text in r.text and r.headers["content-type"].startswith("text/html")
