@@ -436,6 +436,10 @@ class NodeService:
                 raise NotFound(msg) from None
             raise QueryFailed(msg) from None
 
+    def native_contracts(self) -> list[str]:
+        """The names of the contracts the node runs natively (governance, ...)."""
+        return sorted(self.ledger.executor.native)
+
     def _gov(self, method: str, *args: Any) -> Any:
         return self.query("governance", method, list(args))
 

@@ -265,6 +265,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
             request,
             "deposit.html",
             d=d,
+            names=data.names(),
             attestations=[v for _, v in pages["att"].rows if isinstance(v, dict)],
             att_page=pages["att"],
             verifications=[v for _, v in pages["cv"].rows if isinstance(v, dict)],

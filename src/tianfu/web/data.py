@@ -139,6 +139,20 @@ class ConsoleData:
         key = public_key.hex()
         return next((v for v in self.validators_at(height) if v["public_key"] == key), None)
 
+    def proposers(self, headers: list[BlockHeader]) -> dict[bytes, dict[str, Any]]:
+        """The validators that proposed `headers` by public key (from the sets signing the
+        first and last of them: a list page spans few validator-set changes, and a key
+        not found is shown as hex)."""
+        if not headers:
+            return {}
+        heights = {headers[0].height, headers[-1].height}
+        return {bytes.fromhex(v["public_key"]): v for h in heights for v in self.validators_at(h)}
+
+    def native_contracts(self) -> frozenset[str]:
+        """The contracts the node runs natively (governance, ...): not deployed, no source."""
+        natives = getattr(self.service, "native_contracts", None)
+        return frozenset(natives()) if natives is not None else frozenset({"governance"})
+
     def block_by_hash(self, block_hash: bytes, window: int) -> int | None:
         """The height of the block with that header hash among the latest `window` blocks."""
         top = self.height()

@@ -80,7 +80,14 @@ def explorer_router(data: ConsoleData) -> APIRouter:
         headers = data.recent_headers(top, PAGE) if top >= 1 else []
         older = headers[-1].height if headers and headers[-1].height > 1 else None
         newer = top + PAGE + 1 if top < data.height() else None
-        return page(request, "blocks.html", blocks=headers, older=older, newer=newer, data=data)
+        return page(
+            request,
+            "blocks.html",
+            blocks=headers,
+            older=older,
+            newer=newer,
+            proposers=data.proposers(headers),
+        )
 
     @router.get("/blocks/{height}", response_class=HTMLResponse)
     def block(request: Request, height: str) -> HTMLResponse:
@@ -128,6 +135,7 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             body=rec.tx.body,
             sender=sender,
             who=data.name_of(sender),
+            names=data.names(),
             tx_hash=tx_hash,
             block_time=_block_time(data, rec.height),
         )
@@ -161,12 +169,16 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             request,
             CONTRACTS,
             name,
-            lambda n: data.view("governance", "get_contract", n),
+            lambda n: (
+                data.view("governance", "get_contract", n)
+                or ({"name": n} if n in data.native_contracts() else None)
+            ),
             name=name,
         )
         if isinstance(record, HTMLResponse):
             return record
-        source = data.view("governance", "get_source", name)
+        native = "source_hash" not in record
+        source = None if native else data.view("governance", "get_source", name)
         return page(
             request,
             "contract.html",

@@ -34,6 +34,8 @@ WORDS = frozenset(
         N_("resolved"),
         N_("surrendered"),
         N_("registered"),
+        # results of a court's verification of an evidence deposit
+        N_("verified"),
         # governance proposal kinds
         N_("contract"),
         N_("add_org"),

@@ -1,0 +1,128 @@
+"""The console read as someone who does not write code: names instead of hex, amounts and
+dates instead of raw numbers, words in the reader's language, no broken links, and an
+explanation on empty or unusual chain states."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tianfu.apps.registry import NAMES, application
+from tianfu.testing.appchain import AppChain
+
+HREF = re.compile(r'href="(/[^"]*)"')
+SKIP = ("/v1/", "/docs", "/redoc", "/console/static/", "/evidence/")  # not pages, or downloads
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
+    c = AppChain(tmp_path_factory.mktemp("audit"))
+    for name in NAMES:
+        application(name).create_demo(c)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def client(chain: AppChain) -> TestClient:
+    return chain.http
+
+
+def _get(client: TestClient, url: str, lang: str) -> str:
+    r = client.get(f"{url}{'&' if '?' in url else '?'}lang={lang}")
+    assert r.status_code == 200, (url, r.status_code)
+    return r.text
+
+
+def test_the_block_list_names_each_proposer(client: TestClient) -> None:
+    text = _get(client, "/blocks", "en")
+    rows = re.findall(r"<tr><td><a href=\"/blocks/\d+\">.*?</tr>", text)
+    assert len(rows) == 20
+    assert all('node0 <span class="org">org1</span>' in row for row in rows)
+
+
+def test_the_contract_list_shows_the_height_each_was_deployed_at(
+    chain: AppChain, client: TestClient
+) -> None:
+    record = chain.query("governance", "get_contract", "evidence")
+    height = record["activated_height"]
+    text = _get(client, "/contracts", "zh_CN")
+    row = re.search(r'<tr><td><a href="/contracts/evidence">.*?</tr>', text)
+    assert row is not None and f'<a href="/blocks/{height}">{height}</a>' in row.group(0)
+
+
+@pytest.mark.parametrize(("lang", "text"), [("en", "Native contract"), ("zh_CN", "原生合约")])
+def test_a_native_contract_has_a_page(client: TestClient, lang: str, text: str) -> None:
+    """Transactions calling governance link to /contracts/governance (it was a 404)."""
+    assert text in _get(client, "/contracts/governance", lang)
+
+
+def test_no_link_of_the_console_is_broken(chain: AppChain, client: TestClient) -> None:
+    """Every console link on the pages, and on the pages they link to, opens a page."""
+    tx_height = next(
+        h for h in range(chain.ledger.height, 0, -1) if chain.ledger.store.load_block(h).txs
+    )
+    governance_tx = next(
+        t.hash.hex()
+        for h in range(1, chain.ledger.height + 1)
+        for t in chain.ledger.store.load_block(h).txs
+        if t.body.contract == "governance"
+    )
+    start = ["/", "/blocks", f"/blocks/{tx_height}", f"/txs/{governance_tx}", "/contracts"]
+    start += ["/orgs", "/validators", "/proposals", "/trace", "/trace/LJ-TIN-001", "/funds"]
+    start += ["/funds/rural-housing-2024", "/receivables", "/receivables/RCV-1", "/works"]
+    start += ["/works/W000001", "/evidence/EV000001"]
+    seen: set[str] = set()
+    frontier = start
+    for _depth in range(2):
+        found: list[str] = []
+        for url in frontier:
+            if url in seen or len(seen) > 400:
+                continue
+            seen.add(url)
+            r = client.get(url, headers={"Accept": "text/html"})
+            assert r.status_code == 200, (url, r.status_code)
+            found += [h.replace("&amp;", "&") for h in HREF.findall(r.text)]
+        frontier = [u for u in found if not u.startswith(SKIP) and "lang=" not in u]
+    assert "/contracts/governance" in seen
+
+
+def test_court_results_are_words_of_the_readers_language(client: TestClient) -> None:
+    zh = _get(client, "/evidence/EV000001", "zh_CN")
+    assert "已核验" in zh and "· verified" not in zh
+
+
+def test_record_data_shows_amounts_dates_and_names(client: TestClient) -> None:
+    """A trace step's, a deposit's and an event's data show yuan (not fen), and the
+    enrolled name of an address (not its hex)."""
+    trace = _get(client, "/trace/LJ-TIN-001", "zh_CN")
+    assert "¥688.00" in trace and "68800</" not in trace and '"price_fen"' not in trace
+    handover = re.search(r"<dt>to</dt><dd>(.*?)</dd>", trace)
+    assert handover is not None and "trace-shop" in handover.group(1)
+    deposit = _get(client, "/evidence/EV000001", "en")
+    assert "<dt>pages</dt><dd>12</dd>" in deposit
+
+
+def test_an_events_addresses_are_shown_by_name(chain: AppChain, client: TestClient) -> None:
+    tx = next(
+        t.hash.hex()
+        for h in range(chain.ledger.height, 0, -1)
+        for t in chain.ledger.store.load_block(h).txs
+        if t.body.method == "report_infringement"
+    )
+    text = _get(client, f"/txs/{tx}", "en")
+    author = re.search(r"<dt>original_author</dt><dd>(.*?)</dd>", text)
+    assert author is not None and "ph-photographer" in author.group(1)
+
+
+def test_nothing_is_broken_on_a_chain_without_records(tmp_path: Path) -> None:
+    c = AppChain(tmp_path)
+    try:
+        for url in ("/", "/blocks", "/blocks/1", "/contracts", "/orgs", "/proposals"):
+            assert c.http.get(url).status_code == 200, url
+    finally:
+        c.close()
