@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from tianfu.apps import ip_rights
 from tianfu.apps.registry import NAMES, application
 from tianfu.testing.appchain import AppChain
+from tianfu.web.render import CSP
 
 HREF = re.compile(r'href="(/[^"]*)"')
 SKIP = ("/v1/", "/docs", "/redoc", "/console/static/", "/evidence/")  # not pages, or downloads
@@ -124,5 +126,36 @@ def test_nothing_is_broken_on_a_chain_without_records(tmp_path: Path) -> None:
     try:
         for url in ("/", "/blocks", "/blocks/1", "/contracts", "/orgs", "/proposals"):
             assert c.http.get(url).status_code == 200, url
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize(("lang", "text"), [("en", "Its log has the error"), ("zh_CN", "节点日志")])
+def test_a_failing_page_shows_a_browser_the_consoles_500_page(
+    chain: AppChain, monkeypatch: pytest.MonkeyPatch, lang: str, text: str
+) -> None:
+    """Not the API's JSON, and no traceback; an API client still gets the JSON error."""
+
+    def broken(*_a: object) -> None:
+        raise RuntimeError("disk on fire at /secret/path")
+
+    monkeypatch.setattr("tianfu.web.data.ConsoleData.status", broken)
+    http = TestClient(chain.http.app, raise_server_exceptions=False)
+    r = http.get(f"/?lang={lang}", headers={"Accept": "text/html"})
+    assert r.status_code == 500 and r.headers["content-type"].startswith("text/html")
+    assert text in r.text and "secret" not in r.text and "Traceback" not in r.text
+    assert r.headers["content-security-policy"] == CSP
+    api = http.get("/", headers={"Accept": "application/json"})
+    assert api.status_code == 500 and api.json() == {"error": "internal error"}
+
+
+def test_application_lists_say_when_the_application_is_not_deployed(tmp_path: Path) -> None:
+    c = AppChain(tmp_path)
+    try:
+        for url, contract in (("/trace", "traceability"), ("/works", "ip_rights")):
+            zh = c.http.get(f"{url}?lang=zh_CN").text
+            assert f"本链未部署此应用（没有名为 {contract} 的合约）" in zh, url
+        c.deploy("ip_rights", ip_rights.source())
+        assert "not deployed" not in c.http.get("/works?lang=en").text
     finally:
         c.close()

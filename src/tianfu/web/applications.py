@@ -94,7 +94,14 @@ def applications_router(data: ConsoleData) -> APIRouter:
             return before
         p = data.scan_page("traceability", "batch:", before)
         rows = [v for _, v in p.rows if isinstance(v, dict)]
-        return page(request, "trace_list.html", batches=rows, paged=p, names=data.names())
+        return page(
+            request,
+            "trace_list.html",
+            batches=rows,
+            paged=p,
+            names=data.names(),
+            deployed=data.deployed("traceability"),
+        )
 
     @router.get("/trace/{code}", response_class=HTMLResponse)
     def trace(request: Request, code: str) -> HTMLResponse:
@@ -133,7 +140,13 @@ def applications_router(data: ConsoleData) -> APIRouter:
             return before
         p = data.list_page(list(data.record("fund_supervision", "funds") or []), before)
         rows = [data.record("fund_supervision", f"fund:{i}") for i in p.rows]
-        return page(request, "funds.html", funds=[r for r in rows if isinstance(r, dict)], paged=p)
+        return page(
+            request,
+            "funds.html",
+            funds=[r for r in rows if isinstance(r, dict)],
+            paged=p,
+            deployed=data.deployed("fund_supervision"),
+        )
 
     @router.get("/funds/{fund_id}", response_class=HTMLResponse)
     def fund(request: Request, fund_id: str, idle_days: str | None = None) -> HTMLResponse:
@@ -188,6 +201,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
             "receivables.html",
             rows=rows,
             paged=p,
+            deployed=data.deployed("supply_finance"),
             names=data.names(),
             parties=_parties(data, "supply_finance"),
         )
@@ -215,7 +229,14 @@ def applications_router(data: ConsoleData) -> APIRouter:
             return before
         p = data.scan_page("ip_rights", "work:", before)
         rows = [v for _, v in p.rows if isinstance(v, dict)]
-        return page(request, "works.html", works=rows, names=data.names(), paged=p)
+        return page(
+            request,
+            "works.html",
+            works=rows,
+            names=data.names(),
+            paged=p,
+            deployed=data.deployed("ip_rights"),
+        )
 
     @router.get("/works/{work_id}", response_class=HTMLResponse)
     def work(request: Request, work_id: str) -> HTMLResponse:

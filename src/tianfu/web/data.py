@@ -148,6 +148,10 @@ class ConsoleData:
         heights = {headers[0].height, headers[-1].height}
         return {bytes.fromhex(v["public_key"]): v for h in heights for v in self.validators_at(h)}
 
+    def deployed(self, contract: str) -> bool:
+        """Whether `contract` is deployed on this chain (an application's contract)."""
+        return isinstance(self.view("governance", "get_contract", contract), dict)
+
     def native_contracts(self) -> frozenset[str]:
         """The contracts the node runs natively (governance, ...): not deployed, no source."""
         natives = getattr(self.service, "native_contracts", None)

@@ -183,6 +183,11 @@ def not_found(request: Request, message: str, **params: Any) -> HTMLResponse:
     return page(request, "error.html", http_status=404, message=message, params=params)
 
 
+def error_page(request: Request, http_status: int, message: str, **params: Any) -> HTMLResponse:
+    """An error page with HTTP status `http_status`; `message` as for `not_found`."""
+    return page(request, "error.html", http_status=http_status, message=message, params=params)
+
+
 def bad_request(request: Request, message: str, **params: Any) -> HTMLResponse:
     return page(request, "error.html", http_status=400, message=message, params=params)
 
