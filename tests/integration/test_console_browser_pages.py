@@ -27,7 +27,10 @@ pytestmark = [
     pytest.mark.timeout(600),
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (.ci/run installs it)"),
 ]
-WORKS = 2 * PAGE_SIZE + 3
+WORKS = 2 * PAGE_SIZE + 2  # and one more, the odd one
+# the newest work's title: long without a space, right-to-left and emoji text
+ODD_TITLE = "长" * 120 + "حقوق-المؤلف-" + "🎵🎼" * 20
+ODD_AUTHOR = "مؤلف الموسيقى"
 WAIT_MS = 60_000
 
 
@@ -42,6 +45,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for i in range(WORKS)
     ]
     assert all(r.ok for r in chain.call_many(calls))
+    odd = (f"{WORKS:064x}", ODD_TITLE, [ODD_AUTHOR, "🎹 Li"], "music")
+    assert chain.call(creator, "ip_rights", "register_work", *odd).ok
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -103,11 +108,31 @@ def test_clicking_older_walks_every_work_and_newest_comes_back(
             page.wait_for_function(
                 "id => !document.body.innerText.includes(id)", arg=first, timeout=WAIT_MS
             )
-            assert len(seen) <= WORKS
-        assert seen == [f"W{n:06d}" for n in range(WORKS, 0, -1)]
+            assert len(seen) <= WORKS + 1
+        assert seen == [f"W{n:06d}" for n in range(WORKS + 1, 0, -1)]
         page.locator("p.pager a", has_text=newest).click()
         page.wait_for_url(f"{url}/works")
         assert page.locator("table.list tbody td:first-child a").first.inner_text() == seen[0]
         assert problems == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [375, 1100])
+def test_long_right_to_left_and_emoji_text_stays_inside_the_page(
+    browser: Any, url: str, width: int
+) -> None:
+    """A phone-wide or desktop window: the page never scrolls sideways, and the odd title
+    is shown whole (tables may scroll inside themselves)."""
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        for path in ("/works", f"/works/W{WORKS + 1:06d}"):
+            for lang in ("en", "zh_CN"):
+                page.goto(f"{url}{path}?lang={lang}")
+                assert ODD_TITLE in page.inner_text("main"), path
+                wide = page.evaluate("document.documentElement.scrollWidth")
+                assert wide <= width, (path, lang, wide)
     finally:
         context.close()

@@ -159,3 +159,11 @@ def test_application_lists_say_when_the_application_is_not_deployed(tmp_path: Pa
         assert "not deployed" not in c.http.get("/works?lang=en").text
     finally:
         c.close()
+
+
+def test_a_refused_payment_says_why_in_the_readers_language(client: TestClient) -> None:
+    """The contract's refusal reason is English; the page shows its code's translation."""
+    zh = _get(client, "/funds/rural-housing-2024", "zh_CN")
+    assert "收款方未在此登记" in zh
+    assert ">被拒绝的拨付（¥35,000.00）：the recipient" not in zh
+    assert 'title="the recipient is not a registered beneficiary"' in zh

@@ -15,6 +15,7 @@ from tianfu.apps import evidence, ip_rights
 from tianfu.node.service import NodeService
 from tianfu.testing.appchain import AppChain
 from tianfu.web.data import PAGE_SIZE
+from tianfu.web.explorer import TX_PAGE
 
 WORKS = 2 * PAGE_SIZE + 7  # three pages
 VERIFICATIONS = 12  # more than 9: numbered keys sort 1, 10, 11, 12, 2, ... by bytes
@@ -163,3 +164,23 @@ def test_a_malformed_cursor_or_number_is_a_400_page(
     r = client.get(_in(url, lang))
     assert r.status_code == 400, (url, r.status_code, r.text[:200])
     assert text in r.text and r.headers["content-type"].startswith("text/html")
+
+
+def test_a_blocks_transactions_are_paged_by_position(chain: AppChain, client: TestClient) -> None:
+    """A block holds up to `max_block_txs` (5,000) transactions: its page lists them
+    `TX_PAGE` at a time, each page linked by its first position."""
+    height = max(
+        range(1, chain.ledger.height + 1),
+        key=lambda h: chain.ledger.store.load_block(h).header.tx_count,
+    )
+    count = chain.ledger.store.load_block(height).header.tx_count
+    assert count > TX_PAGE
+    first = client.get(f"/blocks/{height}?lang=en").text
+    positions = [int(i) for i in re.findall(r"<tr><td>(\d+)</td><td><a class=\"hex\"", first)]
+    assert positions == list(range(TX_PAGE))
+    link = OLDER.search(first)
+    assert link is not None and link.group(1) == f"/blocks/{height}?txs={TX_PAGE}"
+    second = client.get(link.group(1)).text
+    positions = [int(i) for i in re.findall(r"<tr><td>(\d+)</td><td><a class=\"hex\"", second)]
+    assert positions == list(range(TX_PAGE, min(count, 2 * TX_PAGE)))
+    assert f'<a href="/blocks/{height}">' in second

@@ -21,6 +21,7 @@ from tianfu.proofs.documents import dump_document
 from tianfu.web.data import ConsoleData
 from tianfu.web.i18n import N_
 from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page, secured
+from tianfu.web.words import REFUSAL_REASONS
 
 MAX_TREE = 500  # nodes of an allocation or receivable tree shown on one page
 MAX_LIST = 200  # records of one kind read to compute a page's summaries (alerts, parties)
@@ -186,6 +187,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
             repeated=repeated,
             refusals=data.view("fund_supervision", "refusals", fund_id) or [],
             idle_days=days,
+            reasons=REFUSAL_REASONS,
         )
 
     # -- supply-chain finance --------------------------------------------------------------

@@ -22,6 +22,7 @@ from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page
 from tianfu.web.words import CONTRACT_FIELDS
 
 PAGE = 20  # blocks per page of the block list
+TX_PAGE = 100  # transactions per page of a block's transaction list
 HASH_SEARCH_BLOCKS = 2000  # a block hash is looked for among the latest this many blocks
 MAX_QUERY = 200
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -94,25 +95,33 @@ def explorer_router(data: ConsoleData) -> APIRouter:
         h = _height(height)
         if h is None:
             return bad_request(request, N_("Not a block height: %(value)s"), value=height[:40])
+        first = cursor(request, "txs", numeric=True)
+        if isinstance(first, HTMLResponse):
+            return first
         blk = data.block(h)
         if blk is None:
             return not_found(request, N_("No block at height %(height)s"), height=h)
         cert = data.certificate(h)
         receipts = data.receipts(h)
+        start = min(int(first or 0), len(blk.txs))
         rows = [
             (
+                i,
                 t,
                 receipts[i] if i < len(receipts) else None,
                 address_of(t.body.scheme, t.body.signer),
             )
-            for i, t in enumerate(blk.txs)
+            for i, t in enumerate(blk.txs[start : start + TX_PAGE], start)
         ]
+        more = start + TX_PAGE if start + TX_PAGE < len(blk.txs) else None
         return page(
             request,
             "block.html",
             block=blk,
             header=blk.header,
             rows=rows,
+            tx_start=start,
+            tx_more=more,
             cert=cert,
             signers=data.signers(cert),
             proposer=data.validator_of(h, blk.header.proposer),
