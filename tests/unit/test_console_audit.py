@@ -167,3 +167,27 @@ def test_a_refused_payment_says_why_in_the_readers_language(client: TestClient) 
     assert "收款方未在此登记" in zh
     assert ">被拒绝的拨付（¥35,000.00）：the recipient" not in zh
     assert 'title="the recipient is not a registered beneficiary"' in zh
+
+
+def test_removed_organisations_and_right_to_left_names(tmp_path: Path) -> None:
+    """An identity of a removed organisation is shown as not valid (it was 'valid'), and a
+    right-to-left or emoji name is isolated from the dates and organisation beside it."""
+    c = AppChain(tmp_path)
+    try:
+        c.deploy("ip_rights", ip_rights.source())
+        creator = c.identity("org4", "مؤلف 🎵 长名字")
+        c.grant(creator, "creator")
+        assert c.call(creator, "ip_rights", "register_work", "ab" * 32, "عنوان", ["م"], "music").ok
+        pid = c.call(c.admins["org1"], "governance", "propose_remove_org", "org4").result
+        for org in ("org1", "org2", "org3"):
+            assert c.call(c.admins[org], "governance", "approve", pid).ok
+        removed = c.query("governance", "list_orgs")
+        assert any(o["name"] == "org4" and o["status"] == "removed" for o in removed)
+        account = c.http.get(f"/accounts/{creator.info.address}?lang=zh_CN").text
+        status = re.search(r"<dt>状态</dt><dd>(.*?)</dd>", account)
+        assert status is not None and "其所属机构已于高度" in status.group(1)
+        assert "有效" not in status.group(1)
+        work = c.http.get("/works/W000001?lang=en").text
+        assert '<bdi>مؤلف 🎵 长名字</bdi> <span class="org"><bdi>org4</bdi></span>' in work
+    finally:
+        c.close()

@@ -166,6 +166,7 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             address=address,
             cert=cert,
             revoked=data.record("governance", f"revoked/{address}"),
+            org=data.record("governance", f"org/{cert.get('org')}"),
         )
 
     @router.get("/contracts", response_class=HTMLResponse)
