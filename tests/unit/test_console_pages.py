@@ -83,7 +83,9 @@ def test_paging_reaches_every_record_once_newest_first(
     assert [len(p) for p in pages] == [PAGE_SIZE, PAGE_SIZE, WORKS - 2 * PAGE_SIZE]
     first = client.get("/works", params={"lang": lang}).text
     assert f'rel="next">{older}</a>' in first and newest not in first
-    second = client.get(_in(f"/works?before={ids[PAGE_SIZE - 1]}", lang)).text
+    link = OLDER.search(first)
+    assert link is not None
+    second = client.get(_in(link.group(1), lang)).text
     assert f'<a href="/works">{newest}</a>' in second
     assert "Only the first" not in first and "仅列出前" not in first
 
@@ -113,26 +115,36 @@ def test_a_page_link_stays_the_same_page_while_the_chain_grows(tmp_path: Path) -
         c.close()
 
 
-def test_a_page_is_one_bounded_key_range_read(
+def test_a_page_is_one_bounded_index_read(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A list page reads `PAGE_SIZE` + 1 entries by key range, never a scan of the list."""
+    """A list page reads `PAGE_SIZE` + 1 entries by key range, or the events of at most
+    `PAGE_SIZE` + 1 blocks through the event index; never a scan of the list."""
     limits: list[int] = []
-    real = NodeService.scan_state_before
+    ranges, events = NodeService.scan_state_before, NodeService.events_before
 
-    def spy(self: NodeService, contract: str, prefix: str, before: str | None, limit: int):  # type: ignore[no-untyped-def]
-        limits.append(limit)
-        return real(self, contract, prefix, before, limit)
+    def range_spy(self: NodeService, contract: str, prefix: str, before: str | None, n: int):  # type: ignore[no-untyped-def]
+        limits.append(n)
+        return ranges(self, contract, prefix, before, n)
+
+    def events_spy(
+        self: NodeService, contract: str, names: tuple[str, ...], before: int | None, n: int
+    ):  # type: ignore[no-untyped-def]
+        limits.append(n)
+        return events(self, contract, names, before, n)
 
     def no_scan(*_a: object) -> None:
         raise AssertionError("a list page scanned its records")
 
-    monkeypatch.setattr(NodeService, "scan_state_before", spy)
+    monkeypatch.setattr(NodeService, "scan_state_before", range_spy)
+    monkeypatch.setattr(NodeService, "events_before", events_spy)
     monkeypatch.setattr(NodeService, "scan_state", no_scan)
     monkeypatch.setattr("tianfu.web.data.ConsoleData.names", lambda self: {})
-    for url in ("/works", "/works?before=W000060", "/trace", "/receivables", "/proposals"):
+    urls = ["/works", "/trace", "/receivables", "/proposals", "/funds", "/evidence/EV000001"]
+    urls += ["/works/W000001"]
+    for url in urls:
         assert client.get(url).status_code == 200, url
-    assert limits and set(limits) == {PAGE_SIZE + 1}
+    assert len(limits) == 5 and set(limits) == {PAGE_SIZE + 1}  # funds, deposits: no list read
 
 
 def test_court_verifications_are_listed_newest_first(chain: AppChain, client: TestClient) -> None:
@@ -147,7 +159,9 @@ def test_court_verifications_are_listed_newest_first(chain: AppChain, client: Te
 @pytest.mark.parametrize(
     "url",
     [
-        "/works?before=" + "x" * 300,
+        "/works?before=" + "1" * 300,
+        "/works?before=W000001",
+        "/proposals?before=12-x",
         "/funds?before=abc",
         "/funds?before=%C2%B2",  # "²": a digit to str.isdigit, not to int()
         "/works/W000001?licences=-1",
@@ -184,3 +198,32 @@ def test_a_blocks_transactions_are_paged_by_position(chain: AppChain, client: Te
     positions = [int(i) for i in re.findall(r"<tr><td>(\d+)</td><td><a class=\"hex\"", second)]
     assert positions == list(range(TX_PAGE, min(count, 2 * TX_PAGE)))
     assert f'<a href="/blocks/{height}">' in second
+
+
+def test_records_created_in_blocks_of_any_size_are_each_listed_once(tmp_path: Path) -> None:
+    """Pages of records found by their creation events cut through and across blocks."""
+    c = AppChain(tmp_path)
+    try:
+        c.deploy("ip_rights", ip_rights.source())
+        creator = c.identity("org2", "batches")
+        c.grant(creator, "creator")
+        n = 0
+        for size in (3, PAGE_SIZE + 10, 1, PAGE_SIZE - 1, 1, 7):
+            calls = [
+                (creator, "ip_rights", "register_work", (f"{i:064x}", f"w{i}", ["a"], "music"))
+                for i in range(n, n + size)
+            ]
+            assert all(r.ok for r in c.call_many(calls))
+            n += size
+        pages = _walk(c.http, "/works", "zh_CN")
+        assert [i for p in pages for i in p] == [f"W{k:06d}" for k in range(n, 0, -1)]
+        assert all(len(p) == PAGE_SIZE for p in pages[:-1])
+    finally:
+        c.close()
+
+
+def test_proposals_are_listed_newest_first(chain: AppChain, client: TestClient) -> None:
+    total = sum(1 for _ in chain.ledger.store.iter_latest(b"governance/proposal/"))
+    text = client.get("/proposals?lang=en").text
+    heights = [int(h) for h in re.findall(r"<td>(\d+)</td></tr>", text)]
+    assert heights == sorted(heights, reverse=True) and len(heights) == min(total, PAGE_SIZE)

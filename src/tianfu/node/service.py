@@ -436,6 +436,13 @@ class NodeService:
                 raise NotFound(msg) from None
             raise QueryFailed(msg) from None
 
+    def events_before(
+        self, contract: str, names: tuple[str, ...], before: int | None, blocks: int
+    ) -> list[tuple[int, int, Any]]:
+        """Events of `contract` named one of `names`, newest first, from at most `blocks`
+        blocks below height `before`: (height, tx index, event) (the store's event index)."""
+        return self.store.events_before(contract, names, before, blocks)
+
     def native_contracts(self) -> list[str]:
         """The names of the contracts the node runs natively (governance, ...)."""
         return sorted(self.ledger.executor.native)

@@ -270,6 +270,34 @@ class StoreReads(StoreFile):
             cur.close()
         return out[:limit]
 
+    def events_before(
+        self, contract: str, names: tuple[str, ...], before: int | None, blocks: int
+    ) -> list[tuple[int, int, Event]]:
+        """Events of `contract` named one of `names` in the latest `blocks` blocks below
+        height `before` (None: up to the latest) that hold such events, newest first:
+        (height, tx index, event). The event index names the blocks (a descending range of
+        its primary key), so at most `blocks` blocks' receipts are read."""
+        if blocks <= 0 or not names:
+            return []
+        marks = ",".join("?" * len(names))
+        sql = (
+            "SELECT height, receipts FROM blocks WHERE height IN "
+            "(SELECT DISTINCT height FROM event_index WHERE contract = ? AND height < ? "
+            f"AND name IN ({marks}) ORDER BY height DESC LIMIT ?) ORDER BY height DESC"
+        )
+        top = (1 << 62) if before is None else before
+        out: list[tuple[int, int, Event]] = []
+        for height, raw in self._all(sql, (contract, top, *names, blocks)):
+            receipts = self._decoded(_dec_receipts.decode, raw, f"receipts {height}")
+            found = [
+                (height, i, ev)
+                for i, receipt in enumerate(receipts)
+                for ev in receipt.events
+                if ev.contract == contract and ev.name in names
+            ]
+            out.extend(reversed(found))
+        return out
+
     # ------------------------------------------------------------------ state reads
 
     def get_node(self, node_key: bytes) -> bytes | None:

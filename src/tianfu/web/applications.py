@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tianfu.proofs.documents import dump_document
-from tianfu.web.data import ConsoleData
+from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
 from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page, secured
 from tianfu.web.words import REFUSAL_REASONS
@@ -30,6 +30,8 @@ DAY_MS = 86_400_000
 DEFAULT_IDLE_DAYS = 30
 MAX_IDLE_DAYS = 36_500
 _ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# The traceability events that create batches, and their field naming the new batch(es)
+BATCH_CREATIONS = {"BatchCreated": "code", "BatchSplit": "into", "BatchesMerged": "code"}
 
 
 class _Records(NamedTuple):
@@ -90,10 +92,10 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- traceability ----------------------------------------------------------------------
     @router.get("/trace", response_class=HTMLResponse)
     def batches(request: Request) -> HTMLResponse:
-        before = cursor(request, "before")
+        before = cursor(request, "before", pattern=HEIGHT_CURSOR)
         if isinstance(before, HTMLResponse):
             return before
-        p = data.scan_page("traceability", "batch:", before)
+        p = data.created_page("traceability", BATCH_CREATIONS, "batch:", before)
         rows = [v for _, v in p.rows if isinstance(v, dict)]
         return page(
             request,
@@ -193,10 +195,10 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- supply-chain finance --------------------------------------------------------------
     @router.get("/receivables", response_class=HTMLResponse)
     def receivables(request: Request) -> HTMLResponse:
-        before = cursor(request, "before")
+        before = cursor(request, "before", pattern=HEIGHT_CURSOR)
         if isinstance(before, HTMLResponse):
             return before
-        p = data.scan_page("supply_finance", "r:", before)
+        p = data.created_page("supply_finance", {"Issued": "id"}, "r:", before)
         rows = [v for _, v in p.rows if isinstance(v, dict) and v.get("parent") is None]
         return page(
             request,
@@ -226,10 +228,10 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- IP rights -------------------------------------------------------------------------
     @router.get("/works", response_class=HTMLResponse)
     def works(request: Request) -> HTMLResponse:
-        before = cursor(request, "before")
+        before = cursor(request, "before", pattern=HEIGHT_CURSOR)
         if isinstance(before, HTMLResponse):
             return before
-        p = data.scan_page("ip_rights", "work:", before)
+        p = data.created_page("ip_rights", {"WorkRegistered": "id"}, "work:", before)
         rows = [v for _, v in p.rows if isinstance(v, dict)]
         return page(
             request,

@@ -10,6 +10,7 @@ is kept per height (it only changes with a block).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ MAX_SCAN = 1000  # records listed on one page
 BATCH = 200  # headers read at once
 PAGE_SIZE = 50  # records of one kind per page of a paged list
 MAX_CURSOR = 200  # characters of a page cursor (`before=`)
+HEIGHT_CURSOR = re.compile(r"[0-9]{1,18}(-[0-9]{1,9})?")  # a cursor of `created_page`
 
 
 @dataclass(frozen=True)
@@ -204,6 +206,50 @@ class ConsoleData:
         older = rows[limit - 1][0] if len(rows) > limit else None
         return Paged(rows[:limit], older, before is None)
 
+    def created_page(
+        self,
+        contract: str,
+        creations: dict[str, str],
+        prefix: str,
+        before: str | None,
+        limit: int = PAGE_SIZE,
+    ) -> Paged:
+        """One page of `contract`'s records at `prefix` + id, newest first by creation: the
+        ids are those of the events that create them (`creations`: event name -> the field
+        holding the new id, or a list of new ids), found through the store's event index
+        (the node's `events_before`), at most `limit` + 1 blocks per page: (id, record) rows.
+        The cursor is `H` (blocks below height H) or `H-K` (block H after its K newest such
+        events, then the blocks below it): `HEIGHT_CURSOR`."""
+        read = getattr(self.service, "events_before", None)
+        if read is None:
+            return Paged([], None, True)
+        top, skip_height, skip = None, 0, 0
+        if before is not None:
+            height, _, done = before.partition("-")
+            skip_height, skip = int(height), int(done or 0)
+            top = skip_height + 1 if skip else skip_height
+        rows: list[tuple[str, Any]] = []
+        seen: set[str] = set()
+        last, position, blocks = -1, 0, 0
+        for height, _index, event in read(contract, tuple(creations), top, limit + 1):
+            if height != last:
+                last, position, blocks = height, 0, blocks + 1
+            position += 1
+            if height == skip_height and position <= skip:
+                continue
+            if len(rows) >= limit:
+                return Paged(
+                    rows,
+                    f"{height}-{position - 1}" if position > 1 else str(height + 1),
+                    before is None,
+                )
+            made = event.data.get(creations[event.name])
+            for rid in made if isinstance(made, list) else [made]:
+                if isinstance(rid, str) and rid not in seen:
+                    seen.add(rid)
+                    rows.append((rid, self.record(contract, prefix + rid)))
+        return Paged(rows, str(last) if blocks > limit else None, before is None)
+
     def counted_page(
         self, contract: str, prefix: str, count: int, before: str | None, limit: int = PAGE_SIZE
     ) -> Paged:
@@ -236,9 +282,10 @@ class ConsoleData:
         return [c for c in self.view("governance", "list_contracts") or [] if isinstance(c, dict)]
 
     def proposals_page(self, before: str | None) -> Paged:
-        """One page of the governance proposals (open and decided), by id, each as the
-        governance view shows it when it is open (its status then accounts for expiry)."""
-        p = self.scan_page("governance", "proposal/", before)
+        """One page of the governance proposals (open and decided), newest first, each as
+        the governance view shows it when it is open (its status then accounts for expiry)."""
+        made = {"ProposalMade": "id", "ContractProposed": "id"}
+        p = self.created_page("governance", made, "proposal/", before)
         shown = {q.get("id"): q for q in self.open_proposals()}
         rows = [shown.get(v.get("id"), v) for _, v in p.rows if isinstance(v, dict)]
         return Paged(rows, p.older, p.first)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tianfu.execution.contract_api import address_of
-from tianfu.web.data import ConsoleData
+from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
 from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page
 from tianfu.web.words import CONTRACT_FIELDS
@@ -219,7 +219,7 @@ def explorer_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/proposals", response_class=HTMLResponse)
     def proposals(request: Request) -> HTMLResponse:
-        before = cursor(request, "before")
+        before = cursor(request, "before", pattern=HEIGHT_CURSOR)
         if isinstance(before, HTMLResponse):
             return before
         p = data.proposals_page(before)

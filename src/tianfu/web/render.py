@@ -193,13 +193,20 @@ def bad_request(request: Request, message: str, **params: Any) -> HTMLResponse:
 
 
 def cursor(
-    request: Request, name: str, numeric: bool = False, limit: int = 200
+    request: Request,
+    name: str,
+    numeric: bool = False,
+    limit: int = 200,
+    pattern: re.Pattern[str] | None = None,
 ) -> str | None | HTMLResponse:
     """The list cursor in query parameter `name` (None: the first page), or a 400 page when
-    it is malformed: longer than `limit`, or not a position when `numeric`."""
+    it is malformed: longer than `limit`, not a position when `numeric`, or not matching
+    `pattern`."""
     value = request.query_params.get(name)
     if value is None:
         return None
+    if pattern is not None and not pattern.fullmatch(value):
+        return bad_request(request, N_("Not a page of this list: %(value)s"), value=value[:40])
     if len(value) > limit or (
         numeric and not (value.isascii() and value.isdigit() and len(value) <= 18)
     ):
