@@ -191,3 +191,14 @@ def test_removed_organisations_and_right_to_left_names(tmp_path: Path) -> None:
         assert '<bdi>مؤلف 🎵 长名字</bdi> <span class="org"><bdi>org4</bdi></span>' in work
     finally:
         c.close()
+
+
+def test_lists_name_products_and_owners(client: TestClient) -> None:
+    """The batch list showed the product's id and the work list only the owner's
+    organisation, although the product's name and the owner's name are on the chain."""
+    trace = _get(client, "/trace", "zh_CN")
+    row = re.search(r'<tr><td><a href="/trace/LJ-TIN-001">.*?</tr>', trace)
+    assert row is not None and "Longjing 250 g gift tin" in row.group(0)
+    works = _get(client, "/works", "en")
+    row = re.search(r'<tr><td><a href="/works/W000001">.*?</tr>', works)
+    assert row is not None and "ip-label" in row.group(0)

@@ -97,10 +97,12 @@ def applications_router(data: ConsoleData) -> APIRouter:
             return before
         p = data.created_page("traceability", BATCH_CREATIONS, "batch:", before)
         rows = [v for _, v in p.rows if isinstance(v, dict)]
+        products = {str(b.get("product")) for b in rows}
         return page(
             request,
             "trace_list.html",
             batches=rows,
+            products={i: data.record("traceability", f"product:{i}") for i in products},
             paged=p,
             names=data.names(),
             deployed=data.deployed("traceability"),
