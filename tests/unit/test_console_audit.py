@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from tianfu.apps import ip_rights
 from tianfu.apps.registry import NAMES, application
+from tianfu.execution.contract_api import address_of
 from tianfu.testing.appchain import AppChain
 from tianfu.web.render import CSP
 
@@ -202,3 +203,17 @@ def test_lists_name_products_and_owners(client: TestClient) -> None:
     works = _get(client, "/works", "en")
     row = re.search(r'<tr><td><a href="/works/W000001">.*?</tr>', works)
     assert row is not None and "ip-label" in row.group(0)
+
+
+def test_an_account_shows_the_roles_it_holds(chain: AppChain, client: TestClient) -> None:
+    """Roles are kept at roles/<address>, not in the enrolment record the page read."""
+    tx = next(
+        t
+        for h in range(1, chain.ledger.height + 1)
+        for t in chain.ledger.store.load_block(h).txs
+        if t.body.contract == "evidence" and t.body.method == "deposit"
+    )
+    address = address_of(tx.body.scheme, tx.body.signer)
+    text = _get(client, f"/accounts/{address}", "en")
+    roles = re.search(r"<dt>Roles</dt><dd>(.*?)</dd>", text)
+    assert roles is not None and "depositor" in roles.group(1)

@@ -167,6 +167,7 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             cert=cert,
             revoked=data.record("governance", f"revoked/{address}"),
             org=data.record("governance", f"org/{cert.get('org')}"),
+            roles=data.record("governance", f"roles/{address}") or [],
         )
 
     @router.get("/contracts", response_class=HTMLResponse)
