@@ -217,3 +217,18 @@ def test_an_account_shows_the_roles_it_holds(chain: AppChain, client: TestClient
     text = _get(client, f"/accounts/{address}", "en")
     roles = re.search(r"<dt>Roles</dt><dd>(.*?)</dd>", text)
     assert roles is not None and "depositor" in roles.group(1)
+
+
+def test_a_proposals_full_record_names_its_proposer(client: TestClient) -> None:
+    page = _get(client, "/proposals", "en")
+    pid = re.search(r'href="/proposals/([0-9a-f]{16})"', page)
+    assert pid is not None
+    text = _get(client, f"/proposals/{pid.group(1)}", "en")
+    proposer = re.search(r"<dt>proposer</dt><dd>(.*?)</dd>", text)
+    assert proposer is not None and "-admin" in proposer.group(1)
+
+
+def test_the_page_below_the_first_block_says_so(client: TestClient) -> None:
+    """/blocks?before=1 said "No blocks yet." on a chain of hundreds of blocks."""
+    zh = _get(client, "/blocks?before=1", "zh_CN")
+    assert "高度 1 以下没有区块。" in zh and "暂无区块" not in zh

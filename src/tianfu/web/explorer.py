@@ -88,6 +88,7 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             older=older,
             newer=newer,
             proposers=data.proposers(headers),
+            below=max(top, 0) + 1 if before is not None else None,
         )
 
     @router.get("/blocks/{height}", response_class=HTMLResponse)
