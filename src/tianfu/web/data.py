@@ -3,15 +3,15 @@
 `ConsoleData` wraps the service the API serves (read methods only) and adds what pages need
 beside the raw objects: the names of enrolled identities and validators instead of hex,
 the validator set that signed a block, transactions per second over recent blocks. Reads
-that cost a contract execution (governance views) are few per page; the directory of names
-is kept per height (it only changes with a block).
+that cost a contract execution (governance views) are few per page; names are read one
+enrolment record per address a page shows (`Names`), so no page scans the identities but
+the organisations page, which counts them.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,8 @@ MAX_SCAN = 1000  # records listed on one page
 BATCH = 200  # headers read at once
 PAGE_SIZE = 50  # records of one kind per page of a paged list
 MAX_CURSOR = 200  # characters of a page cursor (`before=`)
+MAX_IDENTITIES = 100_000  # enrolments counted on the organisations page
+_ADDRESS = re.compile(r"[0-9a-f]{40}")
 HEIGHT_CURSOR = re.compile(r"[0-9]{1,18}(-[0-9]{1,9})?")  # a cursor of `created_page`
 
 
@@ -66,14 +68,37 @@ class Signer:
     time_ms: int
 
 
+class Names:
+    """Enrolled identities by address (`cert/<address>` of governance), read one record at
+    a time as a page asks for them and kept for the page: what a page costs does not grow
+    with the number of identities."""
+
+    def __init__(self, data: ConsoleData) -> None:
+        self._data = data
+        self._read: dict[str, Name | None] = {}
+
+    def get(self, address: Any, default: Name | None = None) -> Name | None:
+        if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
+            return default
+        if address not in self._read:
+            rec = self._data.record("governance", f"cert/{address}")
+            self._read[address] = (
+                Name(str(rec.get("org", "")), str(rec.get("name", "")), str(rec.get("kind", "")))
+                if isinstance(rec, dict)
+                else None
+            )
+        found = self._read[address]
+        return default if found is None else found
+
+    def __contains__(self, address: object) -> bool:
+        return self.get(address) is not None
+
+
 class ConsoleData:
     """The console's reads over `service` (see the module docstring)."""
 
     def __init__(self, service: ChainService) -> None:
         self.service = service
-        self._lock = threading.Lock()
-        self._names: dict[str, Name] = {}
-        self._names_height = -1
 
     # -- chain -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -318,24 +343,22 @@ class ConsoleData:
             return None
 
     # -- names -----------------------------------------------------------------------------
-    def names(self) -> dict[str, Name]:
-        """Enrolled identities by address (from governance state), refreshed per block."""
-        h = self.height()
-        with self._lock:
-            if h == self._names_height:
-                return self._names
-        names: dict[str, Name] = {}
-        for key, rec in self.scan("governance", "cert/", 100_000):
-            if isinstance(rec, dict):
-                names[key[len("cert/") :]] = Name(
-                    str(rec.get("org", "")), str(rec.get("name", "")), str(rec.get("kind", ""))
-                )
-        with self._lock:
-            self._names, self._names_height = names, h
-        return names
+    def names(self) -> Names:
+        """Enrolled identities by address, each read when a page asks for it."""
+        return Names(self)
 
     def name_of(self, address: Any) -> Name | None:
-        return self.names().get(str(address)) if isinstance(address, str) else None
+        return self.names().get(address)
+
+    def identity_counts(self, limit: int = MAX_IDENTITIES) -> dict[str, int]:
+        """Enrolled identities per organisation (a scan of at most `limit` enrolments: the
+        organisations page's counts)."""
+        counts: dict[str, int] = {}
+        for _key, rec in self.scan("governance", "cert/", limit):
+            if isinstance(rec, dict):
+                org = str(rec.get("org", ""))
+                counts[org] = counts.get(org, 0) + 1
+        return counts
 
     @staticmethod
     def address(scheme: int, public_key: bytes) -> str:

@@ -204,7 +204,11 @@ def explorer_router(data: ConsoleData) -> APIRouter:
     @router.get("/orgs", response_class=HTMLResponse)
     def orgs(request: Request) -> HTMLResponse:
         return page(
-            request, "orgs.html", orgs=data.orgs(), validators=data.validators(), names=data.names()
+            request,
+            "orgs.html",
+            orgs=data.orgs(),
+            validators=data.validators(),
+            identities=data.identity_counts(),
         )
 
     @router.get("/validators", response_class=HTMLResponse)
