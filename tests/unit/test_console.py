@@ -17,7 +17,6 @@ from tianfu.apps.registry import NAMES, application
 from tianfu.apps.traceability.demo import cast as trace_cast
 from tianfu.testing.appchain import AppChain
 from tianfu.web import i18n
-from tianfu.web.applications import MAX_LIST
 from tianfu.web.render import CSP
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -434,31 +433,6 @@ def test_chain_words_and_record_fields_are_shown_in_the_readers_language(
     assert zh in zh_page, url
     assert raw not in zh_page, url
     assert en in client.get(url, params={"lang": "en"}).text, url
-
-
-def test_a_cut_list_says_only_the_first_records_are_listed(tmp_path: Path) -> None:
-    """A list longer than a page holds says so (in the reader's language) instead of
-    silently leaving records out; a short one does not."""
-    from tianfu.apps import ip_rights
-
-    c = AppChain(tmp_path)
-    try:
-        c.deploy("ip_rights", ip_rights.source())
-        creator = c.identity("org2", "prolific")
-        c.grant(creator, "creator")
-        works = [
-            (creator, "ip_rights", "register_work", (f"{i:064x}", f"work {i}", ["a"], "music"))
-            for i in range(MAX_LIST)
-        ]
-        assert all(r.ok for r in c.call_many(works[:1]))
-        assert "Only the first" not in c.http.get("/works", params={"lang": "en"}).text
-        assert all(r.ok for r in c.call_many(works[1:]))
-        zh = c.http.get("/works", params={"lang": "zh_CN"}).text
-        assert f"仅列出前 {MAX_LIST} 条" in zh and zh.count("<tr>") == MAX_LIST + 1
-        en = c.http.get("/works", params={"lang": "en"}).text
-        assert f"Only the first {MAX_LIST} are listed" in en
-    finally:
-        c.close()
 
 
 def test_a_browser_gets_the_consoles_404_page_and_api_clients_json(client: TestClient) -> None:

@@ -236,6 +236,17 @@ def test_iter_latest_in_batches_is_complete(db):
     assert len(list(db.iter_latest(b"k/"))) == 1300  # -1 deleted +1 added
 
 
+def test_latest_before_reads_one_page_of_a_prefix_downwards(db):
+    db.save_state_nodes({}, {b"k/%03d" % i: b"%d" % i for i in range(30)} | {b"l/0": b"x"})
+    assert [k for k, _ in db.latest_before(b"k/", None, 3)] == [b"k/029", b"k/028", b"k/027"]
+    page = db.latest_before(b"k/", b"k/027", 2)
+    assert page == [(b"k/026", b"26"), (b"k/025", b"25")]
+    assert db.latest_before(b"k/", b"k/001", 5) == [(b"k/000", b"0")]
+    assert db.latest_before(b"k/", b"k/", 5) == [] and db.latest_before(b"k/", None, 0) == []
+    assert db.latest_before(b"\xff", None, 5) == [] and db.latest_before(b"zz", None, 1) == []
+    assert [k for k, _ in db.latest_before(b"", None, 2)] == [b"l/0", b"k/029"]
+
+
 def test_genesis_and_meta(db):
     assert db.load_genesis() is None
     db.save_genesis(b"genesis-1")

@@ -406,6 +406,20 @@ class NodeService:
             rows.close()  # type: ignore[attr-defined]
         return out
 
+    def scan_state_before(
+        self, contract: str, prefix: str, before: str | None, limit: int
+    ) -> list[tuple[str, Any]]:
+        """At most `limit` latest entries of `contract` under `prefix` whose key (after the
+        prefix) sorts below `before` (None: from the last), in descending key order: one
+        page of a list, read by key range (the web console pages through records with it)."""
+        base = state_key(contract, "")
+        start = base + prefix.encode()
+        bound = None if before is None else start + before.encode()
+        return [
+            (key[len(base) :].decode(errors="replace"), decode_value(raw))
+            for key, raw in self.store.latest_before(start, bound, limit)
+        ]
+
     def query(self, contract: str, method: str, args: list[Any]) -> Any:
         head = self.ledger.head()
         try:
@@ -422,6 +436,17 @@ class NodeService:
             if msg.startswith("unknown contract") or "has no method" in msg:
                 raise NotFound(msg) from None
             raise QueryFailed(msg) from None
+
+    def events_before(
+        self, contract: str, names: tuple[str, ...], before: int | None, blocks: int
+    ) -> list[tuple[int, int, Any]]:
+        """Events of `contract` named one of `names`, newest first, from at most `blocks`
+        blocks below height `before`: (height, tx index, event) (the store's event index)."""
+        return self.store.events_before(contract, names, before, blocks)
+
+    def native_contracts(self) -> list[str]:
+        """The names of the contracts the node runs natively (governance, ...)."""
+        return sorted(self.ledger.executor.native)
 
     def _gov(self, method: str, *args: Any) -> Any:
         return self.query("governance", method, list(args))

@@ -270,6 +270,34 @@ class StoreReads(StoreFile):
             cur.close()
         return out[:limit]
 
+    def events_before(
+        self, contract: str, names: tuple[str, ...], before: int | None, blocks: int
+    ) -> list[tuple[int, int, Event]]:
+        """Events of `contract` named one of `names` in the latest `blocks` blocks below
+        height `before` (None: up to the latest) that hold such events, newest first:
+        (height, tx index, event). The event index names the blocks (a descending range of
+        its primary key), so at most `blocks` blocks' receipts are read."""
+        if blocks <= 0 or not names:
+            return []
+        marks = ",".join("?" * len(names))
+        sql = (
+            "SELECT height, receipts FROM blocks WHERE height IN "
+            "(SELECT DISTINCT height FROM event_index WHERE contract = ? AND height < ? "
+            f"AND name IN ({marks}) ORDER BY height DESC LIMIT ?) ORDER BY height DESC"
+        )
+        top = (1 << 62) if before is None else before
+        out: list[tuple[int, int, Event]] = []
+        for height, raw in self._all(sql, (contract, top, *names, blocks)):
+            receipts = self._decoded(_dec_receipts.decode, raw, f"receipts {height}")
+            found = [
+                (height, i, ev)
+                for i, receipt in enumerate(receipts)
+                for ev in receipt.events
+                if ev.contract == contract and ev.name in names
+            ]
+            out.extend(reversed(found))
+        return out
+
     # ------------------------------------------------------------------ state reads
 
     def get_node(self, node_key: bytes) -> bytes | None:
@@ -288,6 +316,29 @@ class StoreReads(StoreFile):
                 return group.state[key]
         row = self._one("SELECT value FROM state WHERE key = ?", (key,))
         return None if row is None else row[0]
+
+    def latest_before(
+        self, prefix: bytes, before: bytes | None, limit: int
+    ) -> list[tuple[bytes, bytes]]:
+        """At most `limit` latest state entries under `prefix` whose key is below `before`
+        (None: no upper bound), in descending key order: one range read of the primary
+        key, so its cost is `limit` rows however many entries the prefix holds."""
+        if self._mine() is not None:
+            raise StoreError("latest_before cannot read inside this thread's grouped_writes")
+        if limit <= 0:
+            return []
+        end = _prefix_end(prefix)
+        if before is not None and before.startswith(prefix) and (end is None or before < end):
+            end = before
+        if end is None:
+            sql = "SELECT key, value FROM state WHERE key >= ? ORDER BY key DESC LIMIT ?"
+            params: tuple[Any, ...] = (prefix, limit)
+        else:
+            sql = (
+                "SELECT key, value FROM state WHERE key >= ? AND key < ? ORDER BY key DESC LIMIT ?"
+            )
+            params = (prefix, end, limit)
+        return [(bytes(k), bytes(v)) for k, v in self._all(sql, params)]
 
     def iter_latest(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Latest state under `prefix`, in key order, from one snapshot (not inside this

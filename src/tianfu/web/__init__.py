@@ -4,16 +4,16 @@
 its static files (under `/console/static`, every third-party asset vendored in the package)
 to the node's FastAPI application, and replaces FastAPI's CDN-loaded `/docs` and `/redoc`
 with pages whose assets the node serves itself (`tianfu.web.apidocs`); a browser asking for
-a page that does not exist gets the console's 404 page.
+a page gets the console's error pages (404, 500, ...), never the API's JSON or a traceback.
 """
 
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from starlette.exceptions import HTTPException
 
 from tianfu.api.service import ChainService
 from tianfu.web.apidocs import install_api_docs
@@ -21,7 +21,7 @@ from tianfu.web.applications import applications_router
 from tianfu.web.data import ConsoleData
 from tianfu.web.explorer import explorer_router
 from tianfu.web.i18n import N_
-from tianfu.web.render import STATIC, STATIC_URL, SecuredStatic, not_found
+from tianfu.web.render import STATIC, STATIC_URL, SecuredStatic, error_page, not_found
 from tianfu.web.verify import verify_router
 
 __all__ = ["install_console"]
@@ -34,24 +34,41 @@ def install_console(app: FastAPI, service: ChainService) -> None:
     app.include_router(verify_router(data))
     app.mount(STATIC_URL, SecuredStatic(directory=STATIC), name="console-static")
     install_api_docs(app)
-    _html_not_found(app)
+    _html_errors(app)
 
 
-def _html_not_found(app: FastAPI) -> None:
-    """A browser asking for a page that does not exist gets the console's 404 page (in its
-    language); API clients and the API's own paths keep the API's JSON error."""
-    api_handler = app.exception_handlers[HTTPException]
+def _browser_page(request: Request) -> bool:
+    """Whether `request` is a browser asking for a console page (not the API, not a file)."""
+    path = request.url.path
+    return (
+        request.method in ("GET", "HEAD")
+        and not path.startswith(("/v1/", STATIC_URL + "/"))
+        and "text/html" in request.headers.get("accept", "")
+    )
 
+
+def _html_errors(app: FastAPI) -> None:
+    """A browser asking for a page gets the console's error page (in its language) when the
+    answer is an error: a 404 for a page that does not exist, a 500 page (no traceback, no
+    JSON; the error goes to the node's log) when a page fails. API clients and the API's
+    own paths keep the API's JSON errors."""
+    for kind, api_handler in list(app.exception_handlers.items()):
+        app.add_exception_handler(kind, _for_browsers(api_handler))
+
+
+def _for_browsers(api_handler: Any) -> Any:
     async def handler(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if (
-            exc.status_code == 404
-            and request.method in ("GET", "HEAD")
-            and not request.url.path.startswith("/v1/")
-            and "text/html" in request.headers.get("accept", "")
-        ):
-            return not_found(request, N_("No page at %(path)s"), path=request.url.path[:200])
         answer = api_handler(request, exc)
-        return await answer if inspect.isawaitable(answer) else answer
+        response = await answer if inspect.isawaitable(answer) else answer
+        if response.status_code < 400 or not _browser_page(request):
+            return response
+        if response.status_code == 404:
+            return not_found(request, N_("No page at %(path)s"), path=request.url.path[:200])
+        message = (
+            N_("This page could not be shown: the node failed to read it. Its log has the error.")
+            if response.status_code >= 500
+            else N_("This request cannot be answered (HTTP %(status)s).")
+        )
+        return error_page(request, response.status_code, message, status=response.status_code)
 
-    app.add_exception_handler(HTTPException, handler)
+    return handler

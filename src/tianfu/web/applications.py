@@ -1,8 +1,9 @@
 """The applications' pages: traceability, fund supervision, supply-chain finance, IP
 rights and evidence deposits, read from each contract's latest state.
 
-Read-only, like the explorer: records are read with `ConsoleData.record` / `scan` (bounded
-by `MAX_SCAN`) and the contracts' own views; ids in the path are checked against the
+Read-only, like the explorer: records are read with `ConsoleData.record`, lists a page at a
+time (`ConsoleData.scan_page` / `counted_page` / `list_page`, newest first, the cursor of the
+next page in the link), and the contracts' own views; ids in the path are checked against the
 contracts' id alphabets first (a malformed id is a 400 page, an unknown one a 404 page).
 """
 
@@ -17,17 +18,20 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from tianfu.proofs.documents import dump_document
-from tianfu.web.data import ConsoleData
+from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
-from tianfu.web.render import Ids, bad_request, cut, lookup, not_found, page, secured
+from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page, secured
+from tianfu.web.words import REFUSAL_REASONS
 
 MAX_TREE = 500  # nodes of an allocation or receivable tree shown on one page
-MAX_LIST = 200  # records of one kind listed on one page
+MAX_LIST = 200  # records of one kind read to compute a page's summaries (alerts, parties)
 REPEATED_PAYMENTS = 2  # a beneficiary paid at least this many times in one fund is flagged
 DAY_MS = 86_400_000
 DEFAULT_IDLE_DAYS = 30
 MAX_IDLE_DAYS = 36_500
 _ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# The traceability events that create batches, and their field naming the new batch(es)
+BATCH_CREATIONS = {"BatchCreated": "code", "BatchSplit": "into", "BatchesMerged": "code"}
 
 
 class _Records(NamedTuple):
@@ -88,22 +92,40 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- traceability ----------------------------------------------------------------------
     @router.get("/trace", response_class=HTMLResponse)
     def batches(request: Request) -> HTMLResponse:
-        rows = [v for _, v in data.scan("traceability", "batch:", MAX_LIST) if isinstance(v, dict)]
-        return page(request, "trace_list.html", batches=rows, limit=MAX_LIST, names=data.names())
+        before = cursor(request, "before", pattern=HEIGHT_CURSOR)
+        if isinstance(before, HTMLResponse):
+            return before
+        p = data.created_page("traceability", BATCH_CREATIONS, "batch:", before)
+        rows = [v for _, v in p.rows if isinstance(v, dict)]
+        products = {str(b.get("product")) for b in rows}
+        return page(
+            request,
+            "trace_list.html",
+            batches=rows,
+            products={i: data.record("traceability", f"product:{i}") for i in products},
+            paged=p,
+            names=data.names(),
+            deployed=data.deployed("traceability"),
+        )
 
     @router.get("/trace/{code}", response_class=HTMLResponse)
     def trace(request: Request, code: str) -> HTMLResponse:
         batch = record(request, BATCH, code, code=code)
         if isinstance(batch, HTMLResponse):
             return batch
+        before = cursor(request, "before")
+        if isinstance(before, HTMLResponse):
+            return before
         product = data.record("traceability", f"product:{batch.get('product')}")
-        events = [v for _, v in data.scan("traceability", f"ev:{code}:", MAX_LIST)]
+        steps = data.scan_page("traceability", f"ev:{code}:", before)
+        events = [v for _, v in steps.rows]
         return page(
             request,
             "trace.html",
             batch=batch,
             product=product if isinstance(product, dict) else None,
             events=[e for e in events if isinstance(e, dict)],
+            steps=steps,
             names=data.names(),
             code=code,
         )
@@ -118,13 +140,17 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- fund supervision ------------------------------------------------------------------
     @router.get("/funds", response_class=HTMLResponse)
     def funds(request: Request) -> HTMLResponse:
-        ids = list(data.record("fund_supervision", "funds") or [])
-        rows = [data.record("fund_supervision", f"fund:{i}") for i in ids[:MAX_LIST]]
+        before = cursor(request, "before", numeric=True)
+        if isinstance(before, HTMLResponse):
+            return before
+        p = data.list_page(list(data.record("fund_supervision", "funds") or []), before)
+        rows = [data.record("fund_supervision", f"fund:{i}") for i in p.rows]
         return page(
             request,
             "funds.html",
             funds=[r for r in rows if isinstance(r, dict)],
-            more=cut(len(ids), MAX_LIST),
+            paged=p,
+            deployed=data.deployed("fund_supervision"),
         )
 
     @router.get("/funds/{fund_id}", response_class=HTMLResponse)
@@ -133,23 +159,27 @@ def applications_router(data: ConsoleData) -> APIRouter:
             return bad_request(request, N_("Not a fund id: %(value)s"), value=fund_id[:80])
         days = DEFAULT_IDLE_DAYS
         if idle_days is not None:
-            if not idle_days.isdigit() or int(idle_days) > MAX_IDLE_DAYS:
+            if not (idle_days.isascii() and idle_days.isdigit()) or int(idle_days) > MAX_IDLE_DAYS:
                 return bad_request(
                     request, N_("Not a number of days: %(value)s"), value=idle_days[:20]
                 )
             days = int(idle_days)
+        before = cursor(request, "before")
+        if isinstance(before, HTMLResponse):
+            return before
         f = data.record("fund_supervision", f"fund:{fund_id}")
         if not isinstance(f, dict):
             return not_found(request, N_("No fund %(id)s"), id=fund_id)
         report = data.view("fund_supervision", "report", fund_id, days * DAY_MS)
         books = {r["account"]: r for r in (report or {}).get("accounts", []) if isinstance(r, dict)}
         tree = _allocation_tree(data, fund_id, books)
-        payments = [
+        paid = data.scan_page("fund_supervision", f"pay:{fund_id}:", before)
+        payments = [v for _, v in paid.rows if isinstance(v, dict)]
+        repeated = [
             v
             for _, v in data.scan("fund_supervision", f"pay:{fund_id}:", MAX_LIST)
-            if isinstance(v, dict)
+            if isinstance(v, dict) and len(v.get("paid") or []) >= REPEATED_PAYMENTS
         ]
-        repeated = [p for p in payments if len(p.get("paid") or []) >= REPEATED_PAYMENTS]
         return page(
             request,
             "fund.html",
@@ -157,21 +187,27 @@ def applications_router(data: ConsoleData) -> APIRouter:
             report=report if isinstance(report, dict) else {},
             tree=tree,
             payments=payments,
+            paid=paid,
             repeated=repeated,
             refusals=data.view("fund_supervision", "refusals", fund_id) or [],
             idle_days=days,
+            reasons=REFUSAL_REASONS,
         )
 
     # -- supply-chain finance --------------------------------------------------------------
     @router.get("/receivables", response_class=HTMLResponse)
     def receivables(request: Request) -> HTMLResponse:
-        scanned = data.scan("supply_finance", "r:", MAX_LIST)
-        rows = [v for _, v in scanned if isinstance(v, dict) and v.get("parent") is None]
+        before = cursor(request, "before", pattern=HEIGHT_CURSOR)
+        if isinstance(before, HTMLResponse):
+            return before
+        p = data.created_page("supply_finance", {"Issued": "id"}, "r:", before)
+        rows = [v for _, v in p.rows if isinstance(v, dict) and v.get("parent") is None]
         return page(
             request,
             "receivables.html",
             rows=rows,
-            more=cut(len(scanned), MAX_LIST),
+            paged=p,
+            deployed=data.deployed("supply_finance"),
             names=data.names(),
             parties=_parties(data, "supply_finance"),
         )
@@ -194,10 +230,18 @@ def applications_router(data: ConsoleData) -> APIRouter:
     # -- IP rights -------------------------------------------------------------------------
     @router.get("/works", response_class=HTMLResponse)
     def works(request: Request) -> HTMLResponse:
-        scanned = data.scan("ip_rights", "work:", MAX_LIST)
-        rows = [v for _, v in scanned if isinstance(v, dict)]
+        before = cursor(request, "before", pattern=HEIGHT_CURSOR)
+        if isinstance(before, HTMLResponse):
+            return before
+        p = data.created_page("ip_rights", {"WorkRegistered": "id"}, "work:", before)
+        rows = [v for _, v in p.rows if isinstance(v, dict)]
         return page(
-            request, "works.html", works=rows, names=data.names(), more=cut(len(scanned), MAX_LIST)
+            request,
+            "works.html",
+            works=rows,
+            names=data.names(),
+            paged=p,
+            deployed=data.deployed("ip_rights"),
         )
 
     @router.get("/works/{work_id}", response_class=HTMLResponse)
@@ -205,18 +249,28 @@ def applications_router(data: ConsoleData) -> APIRouter:
         w = record(request, WORK, work_id, id=work_id)
         if isinstance(w, HTMLResponse):
             return w
-        lics = [data.record("ip_rights", f"lic:{i}") for i in (w.get("licences") or [])[:MAX_LIST]]
-        disputes = [
-            data.record("ip_rights", f"dispute:{i}") for i in (w.get("disputes") or [])[:MAX_LIST]
-        ]
-        history = [v for _, v in data.scan("ip_rights", f"hist:{work_id}:", MAX_LIST)]
+        cursors = {}
+        for name in ("licences", "disputes"):
+            cursors[name] = cursor(request, name, numeric=True)
+        cursors["history"] = cursor(request, "history")
+        for c in cursors.values():
+            if isinstance(c, HTMLResponse):
+                return c
+        lic_page = data.list_page(list(w.get("licences") or []), _text(cursors["licences"]))
+        dispute_page = data.list_page(list(w.get("disputes") or []), _text(cursors["disputes"]))
+        history = data.scan_page("ip_rights", f"hist:{work_id}:", _text(cursors["history"]))
+        lics = [data.record("ip_rights", f"lic:{i}") for i in lic_page.rows]
+        disputes = [data.record("ip_rights", f"dispute:{i}") for i in dispute_page.rows]
         return page(
             request,
             "work.html",
             w=w,
             licences=[x for x in lics if isinstance(x, dict)],
+            lic_page=lic_page,
             disputes=[x for x in disputes if isinstance(x, dict)],
-            history=[x for x in history if isinstance(x, dict)],
+            dispute_page=dispute_page,
+            history=[x for _, x in history.rows if isinstance(x, dict)],
+            history_page=history,
             names=data.names(),
         )
 
@@ -226,12 +280,23 @@ def applications_router(data: ConsoleData) -> APIRouter:
         d = record(request, DEPOSIT, deposit_id, id=deposit_id)
         if isinstance(d, HTMLResponse):
             return d
+        pages = {}
+        for log, count in (("att", "natt"), ("cv", "ncv")):
+            before = cursor(request, log, numeric=True)
+            if isinstance(before, HTMLResponse):
+                return before
+            n = data.record("evidence", f"{count}:{deposit_id}")
+            total = n if isinstance(n, int) else 0
+            pages[log] = data.counted_page("evidence", f"{log}:{deposit_id}:", total, before)
         return page(
             request,
             "deposit.html",
             d=d,
-            attestations=[v for _, v in data.scan("evidence", f"att:{deposit_id}:", MAX_LIST)],
-            verifications=[v for _, v in data.scan("evidence", f"cv:{deposit_id}:", MAX_LIST)],
+            names=data.names(),
+            attestations=[v for _, v in pages["att"].rows if isinstance(v, dict)],
+            att_page=pages["att"],
+            verifications=[v for _, v in pages["cv"].rows if isinstance(v, dict)],
+            cv_page=pages["cv"],
         )
 
     @router.get("/evidence/{deposit_id}/certificate.json")
@@ -256,13 +321,30 @@ def applications_router(data: ConsoleData) -> APIRouter:
     return router
 
 
-def _parties(data: ConsoleData, contract: str) -> dict[str, Any]:
-    """Enrolled participants of an application by address (their display names)."""
-    return {
-        str(v.get("address")): v
-        for _, v in data.scan(contract, "party:", MAX_LIST * 5)
-        if isinstance(v, dict)
-    }
+def _text(value: str | None | HTMLResponse) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class _Parties:
+    """Enrolled participants of an application by address, read as the page asks for one
+    (`party:<address>`, one record each), so every party shows its display name however
+    many have enrolled."""
+
+    def __init__(self, data: ConsoleData, contract: str) -> None:
+        self._data, self._contract = data, contract
+        self._read: dict[str, Any] = {}
+
+    def get(self, address: Any) -> dict[str, Any] | None:
+        if not isinstance(address, str) or not address:
+            return None
+        if address not in self._read:
+            self._read[address] = self._data.record(self._contract, f"party:{address}")
+        found = self._read[address]
+        return found if isinstance(found, dict) else None
+
+
+def _parties(data: ConsoleData, contract: str) -> _Parties:
+    return _Parties(data, contract)
 
 
 def _allocation_tree(

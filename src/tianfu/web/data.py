@@ -3,14 +3,15 @@
 `ConsoleData` wraps the service the API serves (read methods only) and adds what pages need
 beside the raw objects: the names of enrolled identities and validators instead of hex,
 the validator set that signed a block, transactions per second over recent blocks. Reads
-that cost a contract execution (governance views) are few per page; the directory of names
-is kept per height (it only changes with a block).
+that cost a contract execution (governance views) are few per page; names are read one
+enrolment record per address a page shows (`Names`), so no page scans the identities but
+the organisations page, which counts them.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,11 @@ RECENT_BLOCKS = 10
 RATE_WINDOW = 50  # blocks over which transactions per second are measured
 MAX_SCAN = 1000  # records listed on one page
 BATCH = 200  # headers read at once
+PAGE_SIZE = 50  # records of one kind per page of a paged list
+MAX_CURSOR = 200  # characters of a page cursor (`before=`)
+MAX_IDENTITIES = 100_000  # enrolments counted on the organisations page
+_ADDRESS = re.compile(r"[0-9a-f]{40}")
+HEIGHT_CURSOR = re.compile(r"[0-9]{1,18}(-[0-9]{1,9})?")  # a cursor of `created_page`
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,16 @@ class Name:
     org: str
     name: str
     kind: str
+
+
+@dataclass(frozen=True)
+class Paged:
+    """One page of a list, newest first: its rows and the cursor of the next (older) page
+    (None: this is the last page). `first` is True on the list's first page."""
+
+    rows: list[Any]
+    older: str | None
+    first: bool
 
 
 @dataclass(frozen=True)
@@ -52,14 +68,37 @@ class Signer:
     time_ms: int
 
 
+class Names:
+    """Enrolled identities by address (`cert/<address>` of governance), read one record at
+    a time as a page asks for them and kept for the page: what a page costs does not grow
+    with the number of identities."""
+
+    def __init__(self, data: ConsoleData) -> None:
+        self._data = data
+        self._read: dict[str, Name | None] = {}
+
+    def get(self, address: Any, default: Name | None = None) -> Name | None:
+        if not isinstance(address, str) or not _ADDRESS.fullmatch(address):
+            return default
+        if address not in self._read:
+            rec = self._data.record("governance", f"cert/{address}")
+            self._read[address] = (
+                Name(str(rec.get("org", "")), str(rec.get("name", "")), str(rec.get("kind", "")))
+                if isinstance(rec, dict)
+                else None
+            )
+        found = self._read[address]
+        return default if found is None else found
+
+    def __contains__(self, address: object) -> bool:
+        return self.get(address) is not None
+
+
 class ConsoleData:
     """The console's reads over `service` (see the module docstring)."""
 
     def __init__(self, service: ChainService) -> None:
         self.service = service
-        self._lock = threading.Lock()
-        self._names: dict[str, Name] = {}
-        self._names_height = -1
 
     # -- chain -------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -127,6 +166,24 @@ class ConsoleData:
         key = public_key.hex()
         return next((v for v in self.validators_at(height) if v["public_key"] == key), None)
 
+    def proposers(self, headers: list[BlockHeader]) -> dict[bytes, dict[str, Any]]:
+        """The validators that proposed `headers` by public key (from the sets signing the
+        first and last of them: a list page spans few validator-set changes, and a key
+        not found is shown as hex)."""
+        if not headers:
+            return {}
+        heights = {headers[0].height, headers[-1].height}
+        return {bytes.fromhex(v["public_key"]): v for h in heights for v in self.validators_at(h)}
+
+    def deployed(self, contract: str) -> bool:
+        """Whether `contract` is deployed on this chain (an application's contract)."""
+        return isinstance(self.view("governance", "get_contract", contract), dict)
+
+    def native_contracts(self) -> frozenset[str]:
+        """The contracts the node runs natively (governance, ...): not deployed, no source."""
+        natives = getattr(self.service, "native_contracts", None)
+        return frozenset(natives()) if natives is not None else frozenset({"governance"})
+
     def block_by_hash(self, block_hash: bytes, window: int) -> int | None:
         """The height of the block with that header hash among the latest `window` blocks."""
         top = self.height()
@@ -160,6 +217,83 @@ class ConsoleData:
         scan = getattr(self.service, "scan_state", None)
         return list(scan(contract, prefix, limit)) if scan is not None else []
 
+    def scan_page(
+        self, contract: str, prefix: str, before: str | None, limit: int = PAGE_SIZE
+    ) -> Paged:
+        """One page of `contract`'s records under `prefix` in descending key order (newest
+        first where the keys end in a sequence number): (key after the prefix, value) rows
+        below the cursor `before`; a key range read of `limit` + 1 entries (the node's
+        `scan_state_before`), whatever the number of records."""
+        read = getattr(self.service, "scan_state_before", None)
+        if read is None:
+            return Paged([], None, True)
+        rows = [(k[len(prefix) :], v) for k, v in read(contract, prefix, before, limit + 1)]
+        older = rows[limit - 1][0] if len(rows) > limit else None
+        return Paged(rows[:limit], older, before is None)
+
+    def created_page(
+        self,
+        contract: str,
+        creations: dict[str, str],
+        prefix: str,
+        before: str | None,
+        limit: int = PAGE_SIZE,
+    ) -> Paged:
+        """One page of `contract`'s records at `prefix` + id, newest first by creation: the
+        ids are those of the events that create them (`creations`: event name -> the field
+        holding the new id, or a list of new ids), found through the store's event index
+        (the node's `events_before`), at most `limit` + 1 blocks per page: (id, record) rows.
+        The cursor is `H` (blocks below height H) or `H-K` (block H after its K newest such
+        events, then the blocks below it): `HEIGHT_CURSOR`."""
+        read = getattr(self.service, "events_before", None)
+        if read is None:
+            return Paged([], None, True)
+        top, skip_height, skip = None, 0, 0
+        if before is not None:
+            height, _, done = before.partition("-")
+            skip_height, skip = int(height), int(done or 0)
+            top = skip_height + 1 if skip else skip_height
+        rows: list[tuple[str, Any]] = []
+        seen: set[str] = set()
+        last, position, blocks = -1, 0, 0
+        for height, _index, event in read(contract, tuple(creations), top, limit + 1):
+            if height != last:
+                last, position, blocks = height, 0, blocks + 1
+            position += 1
+            if height == skip_height and position <= skip:
+                continue
+            if len(rows) >= limit:
+                return Paged(
+                    rows,
+                    f"{height}-{position - 1}" if position > 1 else str(height + 1),
+                    before is None,
+                )
+            made = event.data.get(creations[event.name])
+            for rid in made if isinstance(made, list) else [made]:
+                if isinstance(rid, str) and rid not in seen:
+                    seen.add(rid)
+                    rows.append((rid, self.record(contract, prefix + rid)))
+        return Paged(rows, str(last) if blocks > limit else None, before is None)
+
+    def counted_page(
+        self, contract: str, prefix: str, count: int, before: str | None, limit: int = PAGE_SIZE
+    ) -> Paged:
+        """One page, newest first, of a log kept as `prefix` + 1 ... `prefix` + `count`
+        (unpadded numbers): (number, value) rows below the cursor `before` (a number)."""
+        top = count if before is None else min(count, int(before) - 1)
+        numbers = range(top, max(0, top - limit), -1)
+        rows = [(str(n), self.record(contract, f"{prefix}{n}")) for n in numbers]
+        low = top - limit + 1
+        return Paged(rows, str(low) if low > 1 else None, before is None)
+
+    @staticmethod
+    def list_page(items: list[Any], before: str | None, limit: int = PAGE_SIZE) -> Paged:
+        """One page, newest first, of an append-only list (a record's list of ids): items
+        whose position is below the cursor `before` (a position)."""
+        top = len(items) if before is None else min(len(items), int(before))
+        low = max(0, top - limit)
+        return Paged(list(reversed(items[low:top])), str(low) if low > 0 else None, before is None)
+
     def record(self, contract: str, key: str) -> Any:
         try:
             return self.service.read_state(contract, key, None, False).value
@@ -172,12 +306,14 @@ class ConsoleData:
     def contracts(self) -> list[dict[str, Any]]:
         return [c for c in self.view("governance", "list_contracts") or [] if isinstance(c, dict)]
 
-    def proposals(self) -> list[dict[str, Any]]:
-        """Every governance proposal (open and decided), newest first."""
-        rows = [v for _, v in self.scan("governance", "proposal/") if isinstance(v, dict)]
-        rows.sort(key=lambda p: int(p.get("height", 0) or 0), reverse=True)
-        shown = {p.get("id"): p for p in self.view("governance", "list_proposals") or []}
-        return [shown.get(p.get("id"), p) for p in rows]
+    def proposals_page(self, before: str | None) -> Paged:
+        """One page of the governance proposals (open and decided), newest first, each as
+        the governance view shows it when it is open (its status then accounts for expiry)."""
+        made = {"ProposalMade": "id", "ContractProposed": "id"}
+        p = self.created_page("governance", made, "proposal/", before)
+        shown = {q.get("id"): q for q in self.open_proposals()}
+        rows = [shown.get(v.get("id"), v) for _, v in p.rows if isinstance(v, dict)]
+        return Paged(rows, p.older, p.first)
 
     def open_proposals(self) -> list[dict[str, Any]]:
         return [p for p in self.view("governance", "list_proposals") or [] if isinstance(p, dict)]
@@ -207,24 +343,22 @@ class ConsoleData:
             return None
 
     # -- names -----------------------------------------------------------------------------
-    def names(self) -> dict[str, Name]:
-        """Enrolled identities by address (from governance state), refreshed per block."""
-        h = self.height()
-        with self._lock:
-            if h == self._names_height:
-                return self._names
-        names: dict[str, Name] = {}
-        for key, rec in self.scan("governance", "cert/", 100_000):
-            if isinstance(rec, dict):
-                names[key[len("cert/") :]] = Name(
-                    str(rec.get("org", "")), str(rec.get("name", "")), str(rec.get("kind", ""))
-                )
-        with self._lock:
-            self._names, self._names_height = names, h
-        return names
+    def names(self) -> Names:
+        """Enrolled identities by address, each read when a page asks for it."""
+        return Names(self)
 
     def name_of(self, address: Any) -> Name | None:
-        return self.names().get(str(address)) if isinstance(address, str) else None
+        return self.names().get(address)
+
+    def identity_counts(self, limit: int = MAX_IDENTITIES) -> dict[str, int]:
+        """Enrolled identities per organisation (a scan of at most `limit` enrolments: the
+        organisations page's counts)."""
+        counts: dict[str, int] = {}
+        for _key, rec in self.scan("governance", "cert/", limit):
+            if isinstance(rec, dict):
+                org = str(rec.get("org", ""))
+                counts[org] = counts.get(org, 0) + 1
+        return counts
 
     @staticmethod
     def address(scheme: int, public_key: bytes) -> str:

@@ -2,8 +2,9 @@
 validators, governance proposals, accounts and search.
 
 Read-only: every page reads through `ConsoleData` (the node's `ChainService`); no route
-here accepts anything but GET. Lists are bounded (`PAGE` blocks per page, `MAX_SCAN`
-records); a path or query parameter that is not well formed is a 400 page, an unknown
+here accepts anything but GET. Lists are paged, newest first, with a cursor in the link
+(`?before=`: a height, or the key of the last record shown), so a page reads a bounded number
+of rows however long the chain; a path or query parameter that is not well formed is a 400 page, an unknown
 object a 404 page, both in the request's language.
 """
 
@@ -15,12 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from tianfu.execution.contract_api import address_of
-from tianfu.web.data import MAX_SCAN, ConsoleData
+from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
-from tianfu.web.render import Ids, bad_request, cut, lookup, not_found, page
+from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page
 from tianfu.web.words import CONTRACT_FIELDS
 
 PAGE = 20  # blocks per page of the block list
+TX_PAGE = 100  # transactions per page of a block's transaction list
 HASH_SEARCH_BLOCKS = 2000  # a block hash is looked for among the latest this many blocks
 MAX_QUERY = 200
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -46,7 +48,7 @@ BUSINESS_IDS = (
 
 
 def _height(text: str) -> int | None:
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def explorer_router(data: ConsoleData) -> APIRouter:
@@ -79,32 +81,48 @@ def explorer_router(data: ConsoleData) -> APIRouter:
         headers = data.recent_headers(top, PAGE) if top >= 1 else []
         older = headers[-1].height if headers and headers[-1].height > 1 else None
         newer = top + PAGE + 1 if top < data.height() else None
-        return page(request, "blocks.html", blocks=headers, older=older, newer=newer, data=data)
+        return page(
+            request,
+            "blocks.html",
+            blocks=headers,
+            older=older,
+            newer=newer,
+            proposers=data.proposers(headers),
+            below=max(top, 0) + 1 if before is not None else None,
+        )
 
     @router.get("/blocks/{height}", response_class=HTMLResponse)
     def block(request: Request, height: str) -> HTMLResponse:
         h = _height(height)
         if h is None:
             return bad_request(request, N_("Not a block height: %(value)s"), value=height[:40])
+        first = cursor(request, "txs", numeric=True)
+        if isinstance(first, HTMLResponse):
+            return first
         blk = data.block(h)
         if blk is None:
             return not_found(request, N_("No block at height %(height)s"), height=h)
         cert = data.certificate(h)
         receipts = data.receipts(h)
+        start = min(int(first or 0), len(blk.txs))
         rows = [
             (
+                i,
                 t,
                 receipts[i] if i < len(receipts) else None,
                 address_of(t.body.scheme, t.body.signer),
             )
-            for i, t in enumerate(blk.txs)
+            for i, t in enumerate(blk.txs[start : start + TX_PAGE], start)
         ]
+        more = start + TX_PAGE if start + TX_PAGE < len(blk.txs) else None
         return page(
             request,
             "block.html",
             block=blk,
             header=blk.header,
             rows=rows,
+            tx_start=start,
+            tx_more=more,
             cert=cert,
             signers=data.signers(cert),
             proposer=data.validator_of(h, blk.header.proposer),
@@ -127,6 +145,7 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             body=rec.tx.body,
             sender=sender,
             who=data.name_of(sender),
+            names=data.names(),
             tx_hash=tx_hash,
             block_time=_block_time(data, rec.height),
         )
@@ -148,6 +167,8 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             address=address,
             cert=cert,
             revoked=data.record("governance", f"revoked/{address}"),
+            org=data.record("governance", f"org/{cert.get('org')}"),
+            roles=data.record("governance", f"roles/{address}") or [],
         )
 
     @router.get("/contracts", response_class=HTMLResponse)
@@ -160,12 +181,16 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             request,
             CONTRACTS,
             name,
-            lambda n: data.view("governance", "get_contract", n),
+            lambda n: (
+                data.view("governance", "get_contract", n)
+                or ({"name": n} if n in data.native_contracts() else None)
+            ),
             name=name,
         )
         if isinstance(record, HTMLResponse):
             return record
-        source = data.view("governance", "get_source", name)
+        native = "source_hash" not in record
+        source = None if native else data.view("governance", "get_source", name)
         return page(
             request,
             "contract.html",
@@ -179,7 +204,11 @@ def explorer_router(data: ConsoleData) -> APIRouter:
     @router.get("/orgs", response_class=HTMLResponse)
     def orgs(request: Request) -> HTMLResponse:
         return page(
-            request, "orgs.html", orgs=data.orgs(), validators=data.validators(), names=data.names()
+            request,
+            "orgs.html",
+            orgs=data.orgs(),
+            validators=data.validators(),
+            identities=data.identity_counts(),
         )
 
     @router.get("/validators", response_class=HTMLResponse)
@@ -196,14 +225,11 @@ def explorer_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/proposals", response_class=HTMLResponse)
     def proposals(request: Request) -> HTMLResponse:
-        rows = data.proposals()
-        return page(
-            request,
-            "proposals.html",
-            proposals=rows,
-            names=data.names(),
-            more=cut(len(rows), MAX_SCAN),
-        )
+        before = cursor(request, "before", pattern=HEIGHT_CURSOR)
+        if isinstance(before, HTMLResponse):
+            return before
+        p = data.proposals_page(before)
+        return page(request, "proposals.html", proposals=p.rows, paged=p, names=data.names())
 
     @router.get("/proposals/{pid}", response_class=HTMLResponse)
     def proposal(request: Request, pid: str) -> HTMLResponse:

@@ -142,6 +142,14 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
     def date(ms: Any) -> str:
         return fmt.date(ms, tz)
 
+    def page_link(param: str, value: str | None) -> str:
+        """This page with the list cursor `param` set to `value` (None: removed, the first
+        page), as a relative URL without `lang` (the cookie keeps the language)."""
+        url = request.url.remove_query_params(["lang", param])
+        if value is not None:
+            url = url.include_query_params(**{param: value})
+        return f"{url.path}?{url.query}" if url.query else url.path
+
     def other_lang_url(code: str) -> str:
         """This page in language `code`: a relative URL (never the request's Host)."""
         url = request.url.include_query_params(lang=code)
@@ -152,6 +160,7 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
         lang=lang,
         languages=[(c, LABELS[c]) for c in LANGUAGES],
         lang_url=other_lang_url,
+        page_link=page_link,
         date=date,
         word=chain_word(_),
         tz_name=str(tz),
@@ -174,14 +183,35 @@ def not_found(request: Request, message: str, **params: Any) -> HTMLResponse:
     return page(request, "error.html", http_status=404, message=message, params=params)
 
 
+def error_page(request: Request, http_status: int, message: str, **params: Any) -> HTMLResponse:
+    """An error page with HTTP status `http_status`; `message` as for `not_found`."""
+    return page(request, "error.html", http_status=http_status, message=message, params=params)
+
+
 def bad_request(request: Request, message: str, **params: Any) -> HTMLResponse:
     return page(request, "error.html", http_status=400, message=message, params=params)
 
 
-def cut(count: int, limit: int) -> int | None:
-    """`limit` when a list read `count` records with that limit (so more may exist, and the
-    page says only the first `limit` are listed), else None."""
-    return limit if count >= limit else None
+def cursor(
+    request: Request,
+    name: str,
+    numeric: bool = False,
+    limit: int = 200,
+    pattern: re.Pattern[str] | None = None,
+) -> str | None | HTMLResponse:
+    """The list cursor in query parameter `name` (None: the first page), or a 400 page when
+    it is malformed: longer than `limit`, not a position when `numeric`, or not matching
+    `pattern`."""
+    value = request.query_params.get(name)
+    if value is None:
+        return None
+    if pattern is not None and not pattern.fullmatch(value):
+        return bad_request(request, N_("Not a page of this list: %(value)s"), value=value[:40])
+    if len(value) > limit or (
+        numeric and not (value.isascii() and value.isdigit() and len(value) <= 18)
+    ):
+        return bad_request(request, N_("Not a page of this list: %(value)s"), value=value[:40])
+    return value
 
 
 class Ids(NamedTuple):

@@ -34,6 +34,8 @@ WORDS = frozenset(
         N_("resolved"),
         N_("surrendered"),
         N_("registered"),
+        # results of a court's verification of an evidence deposit
+        N_("verified"),
         # governance proposal kinds
         N_("contract"),
         N_("add_org"),
@@ -111,3 +113,19 @@ def chain_word(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
         return gettext(value) if isinstance(value, str) and value in WORDS else value
 
     return word
+
+
+# Why the fund supervision contract refused an allocation or a disbursement, by the code it
+# records with each refusal (its own explanation, in English with the ids, is the hover text).
+REFUSAL_REASONS = {
+    "already_paid": N_("the beneficiary was already paid (or every planned instalment is)"),
+    "not_planned": N_("the amount is not the planned instalment"),
+    "fund_not_open": N_("the fund was not open at that time"),
+    "unknown_fund": N_("there is no such fund"),
+    "unregistered_account": N_("the account is not registered"),
+    "unauthorized": N_("only the manager of the money may move it"),
+    "invalid": N_("the request was malformed (amount or document hash)"),
+    "unregistered_recipient": N_("the recipient is not registered there"),
+    "wrong_purpose": N_("the payment is not for a purpose the fund or the beneficiary allows"),
+    "over_allocation": N_("the amount is more than the balance"),
+}
