@@ -26,7 +26,7 @@ SOURCE_SHA256 = {
     "manufacturing": "ec77a4476c073ac363ec7e115ad7378a6eaeb5add6afa55fa49c3915d03ff1b3",
     "city_governance": "e6ca1b7893f11b5a006acaa9758fe707155356b0e8ea1fe7e83476867ccc5edb",
     "health": "ec3193f7a9737fb086c2815a5367e96df84a6c8b7a9135d7a1bb6b6cfbd6afa8",
-    "photo_sharing": "cb8a26417a013a5dda4d146fa1db34e1868c9c05ca64b9e87c716b5ba1f1e400",
+    "photo_sharing": "d50d8e7f9c90f26f0f4a90a41071d9c96d9fbe60627bc6a54ddc6514840671f6",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

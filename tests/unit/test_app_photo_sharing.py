@@ -257,14 +257,43 @@ def test_licences_are_granted_by_the_author_and_transferred_by_the_holder() -> N
         app.call(BOB, "transfer_licence", fixed, CAROL)
     with pytest.raises(ContractError, match="only the holder"):
         app.call(ALICE, "transfer_licence", lid, CAROL)
+    with pytest.raises(ContractError, match="accept it first"):
+        app.call(BOB, "transfer_licence", lid, CAROL)
+    with pytest.raises(ContractError, match="only the holder of"):
+        app.call(CAROL, "accept_licence", lid)
+    app.call(BOB, "accept_licence", fixed)
+    app.call(BOB, "accept_licence", lid)
+    with pytest.raises(ContractError, match="already accepted"):
+        app.call(BOB, "accept_licence", lid)
     with pytest.raises(ContractError, match="another address"):
         app.call(BOB, "transfer_licence", lid, BOB)
     assert app.call(BOB, "transfer_licence", lid, CAROL) == 1
+    app.call(CAROL, "accept_licence", lid)
     assert app.call(CAROL, "transfer_licence", lid, BOB) == 2
+    app.call(BOB, "accept_licence", lid)
     assert [h["to"] for h in app.call(ALICE, "licence_history", lid)] == [CAROL, BOB]
     assert [x["id"] for x in app.call(ALICE, "held_licences", BOB)] == [fixed, lid]
     assert app.call(ALICE, "held_licences", CAROL) == []
     assert [x["id"] for x in app.call(ALICE, "licences", pid)] == [lid, fixed]
+
+
+def test_no_author_can_fill_another_accounts_licence_list() -> None:
+    """Licences granted to an account enter its list only when it accepts them: an author who
+    grants it licences by the hundred neither pads its list nor blocks another author's grant."""
+    app = Local()
+    spam = app.register("0123012301230123", ALICE)
+    real = app.register("7777777777777777", CAROL)
+    for _ in range(200):  # the contract's MAX_LIST
+        app.call(ALICE, "grant_licence", spam, BOB, "unwanted", True)
+    assert app.call(BOB, "held_licences", BOB) == []
+    lid = app.call(CAROL, "grant_licence", real, BOB, "wanted", True)
+    app.call(BOB, "accept_licence", lid)
+    assert [x["id"] for x in app.call(BOB, "held_licences", BOB)] == [lid]
+    # nor does a holder that passes a licence on
+    other = app.call(CAROL, "grant_licence", real, ALICE, "passed on", True)
+    app.call(ALICE, "accept_licence", other)
+    app.call(ALICE, "transfer_licence", other, BOB)
+    assert [x["id"] for x in app.call(BOB, "held_licences", BOB)] == [lid]
 
 
 def test_infringement_reports_link_an_earlier_and_a_later_registration() -> None:

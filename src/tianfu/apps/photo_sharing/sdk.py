@@ -91,6 +91,10 @@ class PhotoSharing(ContractSDK):
     ) -> str:
         return str(self._invoke("grant_licence", photo_id, licensee, terms, transferable))
 
+    def accept_licence(self, licence_id: str) -> str:
+        """Accept a licence granted or transferred to this account (it enters its list)."""
+        return str(self._invoke("accept_licence", licence_id))
+
     def transfer_licence(self, licence_id: str, to: str) -> int:
         return int(self._invoke("transfer_licence", licence_id, to))
 
