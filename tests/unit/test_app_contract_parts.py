@@ -19,7 +19,7 @@ from tianfu.testing.appchain import AppChain
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
     "supply_finance": "29d5f9453912db0f81e1b72d0ed1a3b9a764ad9115f613cdd32308c30195852d",
-    "fund_supervision": "7846232848240caa575be5fc280dda788062313ed65a087c959365bf998e7adc",
+    "fund_supervision": "02217499f5c70784622b971bb27f881c7a968baf7d9c44fe923288679231bc60",
     "traceability": "3bbd84c95fefd2adac49b72e7e88342018418e58206915d4b7e8c7a4725e7757",
     "evidence": "35636732151b893f633dbce1c1940a0488204c3bcf4dc72d2c822e4c655c0216",
     "ip_rights": "dd5d6dce4d31e27aaf4cf649426d44fce2683518b0907eb07e63fd9dca5f842e",

@@ -28,7 +28,10 @@ State:
   "funds"                  -> ids of every fund
   "fa:<fund>:<account>"    -> an account's books for a fund (received, out, disbursed, balance)
   "mv:<fund>:<n>"          -> movement n of a fund (allocation or disbursement)
-  "rf:<n>", "rf_seq"       -> refusal n; "rf_fund:<fund>" -> the refusal numbers of a fund
+  "rf:<n>", "rf_seq"       -> refusal n
+  "rfn:<fund>"             -> how many refusals a fund has ("" = attempts naming no known fund)
+  "rfi:<fund>:<k>"         -> the refusal number of the fund's k-th refusal (k = 1..rfn): a
+                              refusal writes two keys, whatever the number recorded before
   "pay:<fund>:<hash>"      -> a beneficiary's payments from a fund: its instalment plan (or
                               None: one payment), the amounts paid and their movements
 """
@@ -40,6 +43,7 @@ ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."
 DEFAULT_IDLE_MS = 30 * 24 * 3600 * 1000
 POOL = ""
 MAX_INSTALMENTS = 24
+MAX_REFUSALS_SHOWN = 200  # the newest refusals `refusals` and `report` show (`refusal_page`: all)
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -479,9 +483,9 @@ def _record_refusal(ctx, kind, refusal, fund_id, from_id, to_id, amount, purpose
         "tx": ctx.tx_hash,
     }
     ctx.put("rf:" + str(seq), record)
-    listed = ctx.get("rf_fund:" + fund_key, [])
-    listed.append(seq)
-    ctx.put("rf_fund:" + fund_key, listed)
+    k = ctx.get("rfn:" + fund_key, 0) + 1
+    ctx.put("rfn:" + fund_key, k)
+    ctx.put("rfi:" + fund_key + ":" + str(k), seq)
     ctx.emit("AttemptRefused", kind=kind, code=refusal["code"], fund=record["fund"], seq=seq)
     return {"ok": False, "code": refusal["code"], "reason": refusal["reason"], "refusal": seq}
 
