@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "29d5f9453912db0f81e1b72d0ed1a3b9a764ad9115f613cdd32308c30195852d",
-    "fund_supervision": "02217499f5c70784622b971bb27f881c7a968baf7d9c44fe923288679231bc60",
+    "supply_finance": "68605e85fb96a1d2d7b83346e02199c4879013bd7ff5cd23d547ef8569120653",
+    "fund_supervision": "cb1468519711a49541f16e5bd784108fcf1ba30d35a8b1f5b36ed3dc3c369037",
     "traceability": "3bbd84c95fefd2adac49b72e7e88342018418e58206915d4b7e8c7a4725e7757",
     "evidence": "35636732151b893f633dbce1c1940a0488204c3bcf4dc72d2c822e4c655c0216",
     "ip_rights": "dd5d6dce4d31e27aaf4cf649426d44fce2683518b0907eb07e63fd9dca5f842e",
     "manufacturing": "ec77a4476c073ac363ec7e115ad7378a6eaeb5add6afa55fa49c3915d03ff1b3",
     "city_governance": "e6ca1b7893f11b5a006acaa9758fe707155356b0e8ea1fe7e83476867ccc5edb",
     "health": "ec3193f7a9737fb086c2815a5367e96df84a6c8b7a9135d7a1bb6b6cfbd6afa8",
-    "photo_sharing": "d50d8e7f9c90f26f0f4a90a41071d9c96d9fbe60627bc6a54ddc6514840671f6",
+    "photo_sharing": "98994082927e1598a56587516cf490ed28b06727e9dfc5741c9549dc9de9d0a4",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from tianfu.apps import fund_supervision
+from tianfu.apps import fund_supervision, supply_finance
 from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.sandbox import CompiledContract, compile_contract
 
-ALICE, BOB, CAROL = "a" * 40, "b" * 40, "c" * 40
+ALICE, BOB, CAROL, DAVE = "a" * 40, "b" * 40, "c" * 40, "d" * 40
 
 
 class Ctx:
@@ -112,3 +112,62 @@ def test_a_strangers_refused_attempts_do_not_slow_another_partys_attempts() -> N
     assert [r["by"] for r in page] == [ALICE, BOB, BOB]
     report = app.call(BOB, "report", "f1", None)
     assert report["refusal_count"] == 302 and report["refusals"] == shown
+
+
+def test_refusals_listed_before_the_numbered_log_are_still_shown_first() -> None:
+    """A chain upgraded from the list-per-fund source keeps showing its earlier refusals."""
+    app = _funds()
+    app.call(BOB, "attempt_allocate", "f1", "", "nowhere", 5, "")
+    app.ctx.state["rf_fund:f1"] = [7, 8]  # what the earlier source kept
+    app.ctx.state["rf:7"], app.ctx.state["rf:8"] = {"seq": 7}, {"seq": 8}
+    assert app.call(BOB, "refusal_count", "f1") == 3
+    assert [r["seq"] for r in app.call(BOB, "refusals", "f1")] == [7, 8, 1]
+    assert [r["seq"] for r in app.call(BOB, "refusal_page", "f1", 2, 5)] == [8, 1]
+
+
+# -- supply_finance: holdings and the open receivables -------------------------------------------
+def test_receivables_pushed_on_an_account_do_not_slow_its_calls_or_other_issuers() -> None:
+    roles = {ALICE: ["core_enterprise"], DAVE: ["core_enterprise"]}
+    app = Local(compile_contract(supply_finance.source()), Ctx("supply_finance", roles))
+    for who in (ALICE, BOB, CAROL, DAVE):
+        app.call(who, "enrol", who[:1])
+    due = app.ctx.time_ms + 10**9
+    docs = iter(f"{n:064x}" for n in range(1, 10_000))
+
+    def issue_and_move() -> tuple[int, int]:
+        """Gas of DAVE issuing to CAROL, and of CAROL accepting and transferring it."""
+        rid, issued = app.gas(DAVE, "issue", CAROL, 100, due, next(docs))
+        app.call(CAROL, "accept", rid)
+        return issued, app.gas(CAROL, "transfer", rid, BOB)[1]
+
+    first = issue_and_move()
+    for _ in range(300):  # another core enterprise pushes receivables on CAROL
+        app.call(ALICE, "issue", CAROL, 1, due, next(docs))
+    later = issue_and_move()
+    # only the index numbers' digits cost more (a list read and rewritten cost hundreds more)
+    assert all(0 <= b - a <= 8 for a, b in zip(first, later, strict=True)), (first, later)
+    assert app.call(BOB, "holding_count", CAROL) == 300
+    assert len(app.call(BOB, "holdings_page", CAROL, 101, 200)) == 200
+    assert len(app.call(BOB, "open_receivables")) == 302
+
+
+def test_holdings_listed_before_the_indexed_sets_are_kept_and_leave_when_moved() -> None:
+    """A chain upgraded from the one-list source keeps its lists; they only shrink."""
+    roles = {ALICE: ["core_enterprise"]}
+    app = Local(compile_contract(supply_finance.source()), Ctx("supply_finance", roles))
+    for who in (ALICE, BOB, CAROL):
+        app.call(who, "enrol", who[:1])
+    due = app.ctx.time_ms + 10**9
+    old = app.call(ALICE, "issue", CAROL, 5, due, "1" * 64)
+    app.call(CAROL, "accept", old)
+    for key in ("held:" + CAROL, "open"):  # as the earlier source kept them
+        for suffix in ("#n", "#i:1", "#k:" + old):
+            del app.ctx.state[key + suffix]
+        app.ctx.state[key] = [old]
+    new = app.call(ALICE, "issue", CAROL, 7, due, "2" * 64)
+    assert [r["id"] for r in app.call(BOB, "holdings", CAROL)] == [old, new]
+    assert app.call(BOB, "open_receivables") == [old, new]
+    app.call(CAROL, "transfer", old, BOB)
+    assert app.ctx.state["held:" + CAROL] == []
+    assert [r["id"] for r in app.call(BOB, "holdings", CAROL)] == [new]
+    assert [r["id"] for r in app.call(BOB, "holdings", BOB)] == [old]

@@ -31,7 +31,9 @@ State:
   "rf:<n>", "rf_seq"       -> refusal n
   "rfn:<fund>"             -> how many refusals a fund has ("" = attempts naming no known fund)
   "rfi:<fund>:<k>"         -> the refusal number of the fund's k-th refusal (k = 1..rfn): a
-                              refusal writes two keys, whatever the number recorded before
+                              refusal writes two keys, whatever the number recorded before;
+  "rf_fund:<fund>"         -> refusal numbers a deployment before the log listed here (read
+                              first by the views, never written)
   "pay:<fund>:<hash>"      -> a beneficiary's payments from a fund: its instalment plan (or
                               None: one payment), the amounts paid and their movements
 """

@@ -107,12 +107,22 @@ def trace(ctx, fund_id, id_hash):
 
 
 def _refusal_count(ctx, fund_id):
-    return ctx.get("rfn:" + fund_id, 0) if isinstance(fund_id, str) else 0
+    if not isinstance(fund_id, str):
+        return 0
+    return len(ctx.get("rf_fund:" + fund_id, [])) + ctx.get("rfn:" + fund_id, 0)
 
 
 def _refusal_range(ctx, fund_id, first, last):
-    keys = ["rfi:" + fund_id + ":" + str(k) for k in range(first, last + 1)]
-    return [ctx.get("rf:" + str(ctx.get(key))) for key in keys]
+    """Refusals first..last of a fund: those listed under "rf_fund:<fund>" (the one list a
+    deployment before the numbered log kept; never written now), then the numbered log."""
+    listed = ctx.get("rf_fund:" + fund_id, [])
+    before = len(listed)
+    seqs = []
+    for k in range(first, last + 1):
+        seqs.append(
+            listed[k - 1] if k <= before else ctx.get("rfi:" + fund_id + ":" + str(k - before))
+        )
+    return [ctx.get("rf:" + str(n)) for n in seqs]
 
 
 def _refusals(ctx, fund_id):

@@ -22,7 +22,8 @@ State:
   lic:<id>         {"id", "photo", "licensor", "holder", "accepted", "terms", "transferable",
                     "transfers", "height", "time_ms", "tx"}
   plic:<photo>     licence ids of a photo (written by its author only)
-  hlic:<address>   licence ids the address holds and accepted (written by that address only)
+  hlic:<address>   licence ids the address holds and accepted (written by that address only;
+                   a licence recorded without "accepted" was listed when granted: accepted)
   lich:<lic>:<n>   one transfer of a licence
   rep:<id>         an infringement report; prep:<photo> report ids naming a photo
 
@@ -259,7 +260,7 @@ def accept_licence(ctx, licence_id):
     lic = _licence(ctx, licence_id)
     me = ctx.sender.address
     ctx.require(lic["holder"] == me, f"only the holder of {licence_id} accepts it")
-    ctx.require(not lic["accepted"], f"licence {licence_id} is already accepted")
+    ctx.require(not lic.get("accepted", True), f"licence {licence_id} is already accepted")
     held = ctx.get("hlic:" + me, [])
     ctx.require(len(held) < MAX_LIST, f"you already hold {MAX_LIST} licences")
     ctx.put("lic:" + licence_id, {**lic, "accepted": True})
@@ -273,7 +274,9 @@ def transfer_licence(ctx, licence_id, to):
     me = ctx.sender.address
     ctx.require(lic["holder"] == me, f"only the holder of {licence_id} transfers it")
     ctx.require(lic["transferable"], f"licence {licence_id} is not transferable")
-    ctx.require(lic["accepted"], f"licence {licence_id} is not accepted yet: accept it first")
+    ctx.require(
+        lic.get("accepted", True), f"licence {licence_id} is not accepted yet: accept it first"
+    )
     _address(ctx, to)
     ctx.require(to != me, "a licence is transferred to another address")
     ctx.require(lic["transfers"] < MAX_TRANSFERS, "too many transfers of this licence")
