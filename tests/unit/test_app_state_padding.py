@@ -7,7 +7,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from tianfu.apps import fund_supervision, supply_finance
+import pytest
+
+from tianfu.apps import fund_supervision, ip_rights, supply_finance
 from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.sandbox import CompiledContract, compile_contract
 
@@ -68,11 +70,11 @@ class Local:
     def __init__(self, c: CompiledContract, ctx: Ctx) -> None:
         self.c, self.ctx = c, ctx
 
-    def call(self, sender: str, method: str, *args: Any) -> Any:
-        return self.gas(sender, method, *args)[0]
+    def call(self, sender: str, method: str, *args: Any, org: str = "org1") -> Any:
+        return self.gas(sender, method, *args, org=org)[0]
 
-    def gas(self, sender: str, method: str, *args: Any) -> tuple[Any, int]:
-        self.ctx.sender = Caller(sender, "org1", sender[:3], "member")
+    def gas(self, sender: str, method: str, *args: Any, org: str = "org1") -> tuple[Any, int]:
+        self.ctx.sender = Caller(sender, org, sender[:3], "member")
         self.ctx.height += 1
         self.ctx.time_ms += 1000
         self.ctx.tx_hash = secrets.token_hex(32)
@@ -171,3 +173,20 @@ def test_holdings_listed_before_the_indexed_sets_are_kept_and_leave_when_moved()
     assert app.ctx.state["held:" + CAROL] == []
     assert [r["id"] for r in app.call(BOB, "holdings", CAROL)] == [new]
     assert [r["id"] for r in app.call(BOB, "holdings", BOB)] == [old]
+
+
+# -- ip_rights: open disputes of a work ---------------------------------------------------------
+def test_a_work_has_at_most_ten_open_disputes_and_one_per_organisation() -> None:
+    app = Local(compile_contract(ip_rights.source()), Ctx("ip_rights", {ALICE: ["creator"]}))
+    wid = app.call(ALICE, "register_work", "ab" * 32, "Song", ["A"], "music")
+    claims = [
+        app.call(f"{n:040x}", "open_dispute", wid, "licence", "ours", [], org=f"org{n}")
+        for n in range(2, 12)
+    ]
+    with pytest.raises(ContractError, match="already has open dispute"):
+        app.call("f" * 40, "open_dispute", wid, "licence", "ours too", [], org="org2")
+    with pytest.raises(ContractError, match="has 10 open disputes"):
+        app.call("f" * 40, "open_dispute", wid, "licence", "ours too", [], org="org12")
+    app.call(f"{2:040x}", "withdraw_dispute", claims[0], "settled", org="org2")
+    app.call("f" * 40, "open_dispute", wid, "licence", "ours too", [], org="org12")
+    assert len(app.ctx.state["work:" + wid]["open_disputes"]) == 10
