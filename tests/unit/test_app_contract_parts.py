@@ -23,7 +23,7 @@ SOURCE_SHA256 = {
     "traceability": "3bbd84c95fefd2adac49b72e7e88342018418e58206915d4b7e8c7a4725e7757",
     "evidence": "35636732151b893f633dbce1c1940a0488204c3bcf4dc72d2c822e4c655c0216",
     "ip_rights": "99fb15d3cbb84663e6323405a4c1cc24f2c35948dfc5ed98cd8c25f05ce3cc89",
-    "manufacturing": "ec77a4476c073ac363ec7e115ad7378a6eaeb5add6afa55fa49c3915d03ff1b3",
+    "manufacturing": "07a853640fa5e1ab7751f46dd80c6922eaa73413ce910b4b9776ef38d97422a1",
     "city_governance": "e6ca1b7893f11b5a006acaa9758fe707155356b0e8ea1fe7e83476867ccc5edb",
     "health": "ec3193f7a9737fb086c2815a5367e96df84a6c8b7a9135d7a1bb6b6cfbd6afa8",
     "photo_sharing": "98994082927e1598a56587516cf490ed28b06727e9dfc5741c9549dc9de9d0a4",
