@@ -20,7 +20,7 @@ from tianfu.testing.appchain import AppChain
 SOURCE_SHA256 = {
     "supply_finance": "68605e85fb96a1d2d7b83346e02199c4879013bd7ff5cd23d547ef8569120653",
     "fund_supervision": "cb1468519711a49541f16e5bd784108fcf1ba30d35a8b1f5b36ed3dc3c369037",
-    "traceability": "3bbd84c95fefd2adac49b72e7e88342018418e58206915d4b7e8c7a4725e7757",
+    "traceability": "c3bc656d1cd52aa0dc7aad126f850e8a4c079a67894223d27816b853a7d34f2a",
     "evidence": "35636732151b893f633dbce1c1940a0488204c3bcf4dc72d2c822e4c655c0216",
     "ip_rights": "99fb15d3cbb84663e6323405a4c1cc24f2c35948dfc5ed98cd8c25f05ce3cc89",
     "manufacturing": "07a853640fa5e1ab7751f46dd80c6922eaa73413ce910b4b9776ef38d97422a1",
