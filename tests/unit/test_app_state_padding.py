@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tianfu.apps import fund_supervision, ip_rights, supply_finance
+from tianfu.apps import city_governance, fund_supervision, ip_rights, supply_finance
 from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.sandbox import CompiledContract, compile_contract
 
@@ -190,3 +190,38 @@ def test_a_work_has_at_most_ten_open_disputes_and_one_per_organisation() -> None
     app.call(f"{2:040x}", "withdraw_dispute", claims[0], "settled", org="org2")
     app.call("f" * 40, "open_dispute", wid, "licence", "ours too", [], org="org12")
     assert len(app.ctx.state["work:" + wid]["open_disputes"]) == 10
+
+
+# -- city_governance: the cases open with a department -----------------------------------------
+def test_cases_pushed_on_a_department_do_not_slow_its_calls() -> None:
+    roles = {
+        ALICE: ["city_admin", "dispatcher", "service_centre"],
+        BOB: ["dept:d1"],
+        CAROL: ["dept:d2"],
+    }
+    ctx = Ctx("city_governance", roles)
+    ctx.governance["org/org1"] = {"status": "active"}
+    app = Local(compile_contract(city_governance.source()), ctx)
+    for d in ("d1", "d2"):
+        app.call(ALICE, "register_department", d, "Dept " + d, "org1", 3_600_000)
+    ids = iter(range(1, 10_000))
+
+    def dispatched(dept: str) -> tuple[str, int]:
+        cid = f"c{next(ids)}"
+        app.call(ALICE, "file_case", cid, "noise", "normal", "Rd 5", "noise", "", "", "")
+        return cid, app.gas(ALICE, "dispatch", cid, dept)[1]
+
+    def moves() -> tuple[int, int]:
+        """Gas of dispatching a case to d1 and of d1's staff handing it to d2."""
+        cid, dispatch_gas = dispatched("d1")
+        return dispatch_gas, app.gas(BOB, "transfer", cid, "d2", "not ours")[1]
+
+    first = moves()
+    for _ in range(300):  # another department hands its cases to d1
+        cid, _ = dispatched("d2")
+        app.call(CAROL, "transfer", cid, "d1", "yours")
+    later = moves()
+    # only the index numbers' digits cost more (a list read and rewritten cost hundreds more)
+    assert all(0 <= b - a <= 8 for a, b in zip(first, later, strict=True)), (first, later)
+    stats = {row["dept"]: row["open"] for row in app.call(ALICE, "stats")}
+    assert stats == {"d1": 300, "d2": 2}

@@ -25,7 +25,11 @@ State:
   depts              the department ids
   stat:<id>          a department's counters (received, transfers in/out, handled, late,
                      closed, reopened, overdue flags)
-  open:<id>          the ids of the cases with that department, not closed
+  open:<id>          the ids of the cases with that department, not closed: an indexed set
+                     ("open:<id>#n" its size, "open:<id>#i:<k>" its k-th case,
+                     "open:<id>#k:<case>" the k of a case), so a case added or removed writes
+                     at most five keys however many are open; a list under "open:<id>" (kept
+                     by a deployment before the indexed sets) is read first and only shrinks
   case:<id>          a case; "log:<id>:<n>" its history; "ci:<n>" / "ncases" the n-th case
   sensor:<ref>       the case a sensor alarm was filed as (a repeat of an open one is refused)
 
@@ -91,12 +95,34 @@ def _count(ctx, dept_id, counter):
 
 
 def _open(ctx, dept_id, case_id, add):
-    cases = ctx.get("open:" + dept_id, [])
+    name = "open:" + dept_id
     if add:
-        cases.append(case_id)
-    else:
-        cases = [c for c in cases if c != case_id]
-    ctx.put("open:" + dept_id, cases)
+        k = ctx.get(name + "#n", 0) + 1
+        ctx.put(name + "#n", k)
+        ctx.put(name + "#i:" + str(k), case_id)
+        ctx.put(name + "#k:" + case_id, k)
+        return
+    k = ctx.get(name + "#k:" + case_id)
+    if k is None:  # listed before the indexed sets, if at all
+        listed = ctx.get(name)
+        if listed is not None and case_id in listed:
+            ctx.put(name, [c for c in listed if c != case_id])
+        return
+    n = ctx.get(name + "#n")
+    if k != n:
+        last = ctx.get(name + "#i:" + str(n))
+        ctx.put(name + "#i:" + str(k), last)
+        ctx.put(name + "#k:" + last, k)
+    ctx.delete(name + "#i:" + str(n))
+    ctx.delete(name + "#k:" + case_id)
+    ctx.put(name + "#n", n - 1)
+
+
+def _open_ids(ctx, dept_id):
+    """The ids of the cases open with a department (the older list first)."""
+    name = "open:" + dept_id
+    listed = ctx.get(name, [])
+    return listed + [ctx.get(name + "#i:" + str(k)) for k in range(1, ctx.get(name + "#n", 0) + 1)]
 
 
 def _log(ctx, case, action, detail):
@@ -379,7 +405,7 @@ def overdue(ctx):
     """Every case past its deadline and not handled, at the current block time."""
     out = []
     for d in ctx.get("depts", []):
-        for case_id in ctx.get("open:" + d, []):
+        for case_id in _open_ids(ctx, d):
             c = _case(ctx, case_id)
             late_by = _overdue_ms(ctx, c)
             if late_by > 0:
@@ -405,7 +431,7 @@ def stats(ctx):
         stat = ctx.get("stat:" + d)
         for k in COUNTERS + COUNTERS2:
             row[k] = stat[k]
-        open_ids = ctx.get("open:" + d, [])
+        open_ids = _open_ids(ctx, d)
         row["open"] = len(open_ids)
         row["overdue_now"] = len([c for c in open_ids if _overdue_ms(ctx, _case(ctx, c)) > 0])
         out.append(row)
