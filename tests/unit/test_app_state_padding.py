@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tianfu.apps import city_governance, fund_supervision, ip_rights, supply_finance
+from tianfu.apps import city_governance, evidence, fund_supervision, ip_rights, supply_finance
 from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.sandbox import CompiledContract, compile_contract
 
@@ -225,3 +225,21 @@ def test_cases_pushed_on_a_department_do_not_slow_its_calls() -> None:
     assert all(0 <= b - a <= 8 for a, b in zip(first, later, strict=True)), (first, later)
     stats = {row["dept"]: row["open"] for row in app.call(ALICE, "stats")}
     assert stats == {"d1": 300, "d2": 2}
+
+
+# -- evidence: deposits of one file hash ---------------------------------------------------------
+def test_nobody_can_use_up_the_deposits_of_a_file_hash() -> None:
+    """A pirate who deposits the hash of a file a hundred times neither stops its owner
+    depositing it as evidence nor makes that deposit dearer."""
+    roles = {ALICE: ["depositor"], BOB: ["depositor"]}
+    app = Local(compile_contract(evidence.source()), Ctx("evidence", roles))
+    h = "ab" * 32
+    _, first = app.gas(BOB, "deposit", "cd" * 32, "my file", {})
+    for _ in range(150):
+        app.call(ALICE, "deposit", h, "junk", {})
+    dep, later = app.gas(BOB, "deposit", h, "pirated copy of my file", {})
+    assert later - first <= 8
+    assert app.call(BOB, "hash_count", h) == 151
+    assert app.call(BOB, "by_hash", h)[:2] == ["EV000002", "EV000003"]
+    assert len(app.call(BOB, "by_hash", h)) == 100
+    assert app.call(BOB, "by_hash_page", h, 151, 5) == [dep]
