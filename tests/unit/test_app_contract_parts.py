@@ -25,7 +25,7 @@ SOURCE_SHA256 = {
     "ip_rights": "99fb15d3cbb84663e6323405a4c1cc24f2c35948dfc5ed98cd8c25f05ce3cc89",
     "manufacturing": "07a853640fa5e1ab7751f46dd80c6922eaa73413ce910b4b9776ef38d97422a1",
     "city_governance": "0c1797fd5d031ff1bd5a6da5782b86d26bc879d7353b82413561e57637479ff7",
-    "health": "ec3193f7a9737fb086c2815a5367e96df84a6c8b7a9135d7a1bb6b6cfbd6afa8",
+    "health": "861babafdadfc4033ddf7186ab3b6e322ef25534121e96b207e7d17e85c14ae7",
     "photo_sharing": "98994082927e1598a56587516cf490ed28b06727e9dfc5741c9549dc9de9d0a4",
 }
 APPS = {a.name: a for a in APPLICATIONS}

@@ -27,7 +27,11 @@ def patient(ctx, address):
 def claimable(ctx, org):
     """Dispensed prescriptions shared with insurer `org` and not reimbursed yet."""
     out = []
-    for r in ctx.get("claims:" + org, []):
+    name = "claims:" + org
+    ids = ctx.get(name, []) + [
+        ctx.get(name + "#i:" + str(k)) for k in range(1, ctx.get(name + "#n", 0) + 1)
+    ]
+    for r in ids:
         rx = ctx.get("rx:" + r)
         if rx["status"] == "dispensed" and rx["reimbursed"] is None:
             out.append(rx)
