@@ -26,7 +26,7 @@ SOURCE_SHA256 = {
     "manufacturing": "07a853640fa5e1ab7751f46dd80c6922eaa73413ce910b4b9776ef38d97422a1",
     "city_governance": "0c1797fd5d031ff1bd5a6da5782b86d26bc879d7353b82413561e57637479ff7",
     "health": "861babafdadfc4033ddf7186ab3b6e322ef25534121e96b207e7d17e85c14ae7",
-    "photo_sharing": "98994082927e1598a56587516cf490ed28b06727e9dfc5741c9549dc9de9d0a4",
+    "photo_sharing": "67549c62d5031bc7082a58ba1f492cb1cc21cf7de1c29e55f7ae3b3d3cce8d38",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -317,6 +317,25 @@ def test_infringement_reports_link_an_earlier_and_a_later_registration() -> None
         app.call(BOB, "respond_infringement", rid, "again")
 
 
+def test_no_one_can_use_up_the_reports_of_a_photo() -> None:
+    """Reports naming a photo are a numbered log: a stranger's two hundred reports neither
+    stop another's report nor make it dearer, and every report can be read."""
+    app = Local()
+    a = app.register("00000000000000ff", ALICE)
+    b = app.register("00000000000000fe", BOB)
+    c = app.register("0000000000000ffe", BOB)
+    _, first = app.c.call(app.ctx, "report_infringement", [a, c, "seen first"], 1_000_000)
+    for _ in range(200):
+        app.call(BOB, "report_infringement", a, b, "noise")
+    rid = app.call(CAROL, "report_infringement", a, c, "a real copy")
+    _, later = app.c.call(app.ctx, "report_infringement", [a, c, "seen again"], 1_000_000)
+    assert later - first <= 8, (first, later)
+    assert app.call(CAROL, "report_count", a) == 203
+    assert len(app.call(CAROL, "reports", a)) == 200
+    assert [r["id"] for r in app.call(CAROL, "reports_page", a, 202, 1)] == [rid]
+    assert [r["id"] for r in app.call(CAROL, "reports", c)] == ["IR000001", rid, "IR000203"]
+
+
 # -- on the in-process chain -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> Any:

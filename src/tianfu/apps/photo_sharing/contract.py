@@ -25,7 +25,11 @@ State:
   hlic:<address>   licence ids the address holds and accepted (written by that address only;
                    a licence recorded without "accepted" was listed when granted: accepted)
   lich:<lic>:<n>   one transfer of a licence
-  rep:<id>         an infringement report; prep:<photo> report ids naming a photo
+  rep:<id>         an infringement report
+  nprep:<photo>    how many reports name a photo; prep:<photo>:<n> the n-th (oldest first):
+                   anyone reports, so a report writes two keys per photo whatever was
+                   reported before and is never refused for others' reports; a list under
+                   prep:<photo> (kept by a deployment before the numbered log) is read first
 
 Near-duplicates: two perceptual hashes (64-bit pHash) are near when their Hamming distance
 is under THRESHOLD. The index cuts the 64 bits into ceil(THRESHOLD / 2) slices; two hashes
@@ -303,8 +307,6 @@ def report_infringement(ctx, original_id, copy_id, statement):
         int(original_id[2:]) < int(copy_id[2:]),
         f"{original_id} was registered after {copy_id}: the original is the earlier one",
     )
-    ctx.require(len(ctx.get("prep:" + original_id, [])) < MAX_LIST, "too many reports")
-    ctx.require(len(ctx.get("prep:" + copy_id, [])) < MAX_LIST, "too many reports")
     distance = _distance(int(original["phash"], 16), int(copy["phash"], 16))
     rid = _next(ctx, "rep", "IR")
     ctx.put(
@@ -324,8 +326,10 @@ def report_infringement(ctx, original_id, copy_id, statement):
             "tx": ctx.tx_hash,
         },
     )
-    _append(ctx, "prep:" + original_id, rid)
-    _append(ctx, "prep:" + copy_id, rid)
+    for pid in (original_id, copy_id):
+        n = ctx.get("nprep:" + pid, 0) + 1
+        ctx.put("nprep:" + pid, n)
+        ctx.put("prep:" + pid + ":" + str(n), rid)
     ctx.emit(
         "InfringementReported",
         id=rid,

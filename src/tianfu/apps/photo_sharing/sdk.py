@@ -115,6 +115,8 @@ class PhotoSharing(ContractSDK):
     licence_history = view("licence_id", returns=list)
     report = view("report_id")
     reports = view("photo_id", returns=list)
+    report_count = view("photo_id", returns=int)
+    reports_page = view("photo_id", returns=list, start=1, limit=200)
     usage = view("address", returns=dict)
     params = view(returns=dict)
     count = view(returns=int)
