@@ -19,7 +19,7 @@ from tianfu.testing.appchain import AppChain
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
     "supply_finance": "68605e85fb96a1d2d7b83346e02199c4879013bd7ff5cd23d547ef8569120653",
-    "fund_supervision": "cb1468519711a49541f16e5bd784108fcf1ba30d35a8b1f5b36ed3dc3c369037",
+    "fund_supervision": "c87f020e98498b5aab567db297e1d194f8f897a76254f2b62c0468bd82f2c0e4",
     "traceability": "c3bc656d1cd52aa0dc7aad126f850e8a4c079a67894223d27816b853a7d34f2a",
     "evidence": "714d6b031d221f80f5772212c671e6d59c848f83c02871b1f9d8580740dfb0c3",
     "ip_rights": "99fb15d3cbb84663e6323405a4c1cc24f2c35948dfc5ed98cd8c25f05ce3cc89",

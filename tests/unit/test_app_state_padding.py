@@ -88,10 +88,11 @@ class Local:
 
 # -- fund_supervision: the refusal log -----------------------------------------------------------
 def _funds() -> Local:
-    app = Local(
-        compile_contract(fund_supervision.source()),
-        Ctx("fund_supervision", {ALICE: ["fund_authority"]}),
-    )
+    return _funds_with({ALICE: ["fund_authority"]})
+
+
+def _funds_with(roles: dict[str, list[str]]) -> Local:
+    app = Local(compile_contract(fund_supervision.source()), Ctx("fund_supervision", roles))
     now = app.ctx.time_ms
     app.call(ALICE, "create_fund", "f1", "relief", 1_000, now - 1, now + 10**9)
     return app
@@ -243,3 +244,22 @@ def test_nobody_can_use_up_the_deposits_of_a_file_hash() -> None:
     assert app.call(BOB, "by_hash", h)[:2] == ["EV000002", "EV000003"]
     assert len(app.call(BOB, "by_hash", h)) == 100
     assert app.call(BOB, "by_hash_page", h, 151, 5) == [dep]
+
+
+def test_accounts_funded_by_one_manager_do_not_slow_another_managers_allocations() -> None:
+    """Every allocation and payment reads and writes its fund's record: the accounts a fund
+    reached are a numbered list beside it, not a list in it that any manager could grow."""
+    roles = {ALICE: ["fund_authority"], BOB: ["fund_officer"], CAROL: ["fund_officer"]}
+    app = _funds_with(roles)
+    for acct, manager in (("p1", BOB), ("p2", CAROL)):
+        app.call(ALICE, "register_account", acct, acct, "province", "", manager)
+        app.call(ALICE, "allocate", "f1", "", acct, 400, "")
+    app.call(CAROL, "register_account", "c2", "c2", "city", "p2", CAROL)
+    _, first = app.gas(CAROL, "allocate", "f1", "p2", "c2", 1, "")
+    for n in range(300):  # BOB spreads p1's money over many cities
+        app.call(BOB, "register_account", f"b{n}", "b", "city", "p1", BOB)
+        app.call(BOB, "allocate", "f1", "p1", f"b{n}", 1, "")
+    _, later = app.gas(CAROL, "allocate", "f1", "p2", "c2", 1, "")
+    assert later - first <= 8, (first, later)
+    report = app.call(ALICE, "report", "f1", None)
+    assert report["conserved"] and len(report["accounts"]) == 303

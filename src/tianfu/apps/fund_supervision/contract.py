@@ -24,7 +24,11 @@ State:
   "acct:<id>"              -> a registered account (level, parent, manager, children)
   "top"                    -> ids of the top-level (province) accounts
   "ben:<hash>"             -> a beneficiary, known only by a salted SHA-256 of its identity
-  "fund:<id>"              -> a fund: purpose, total, period, pool balance, totals
+  "fund:<id>"              -> a fund: purpose, total, period, pool balance, totals, and
+                              "naccounts": how many accounts have received from it
+  "fac:<fund>:<k>"         -> the k-th account that received from the fund (k = 1..naccounts);
+                              a fund record of a deployment before this numbered list lists
+                              its first accounts under "accounts" (read first, never grown)
   "funds"                  -> ids of every fund
   "fa:<fund>:<account>"    -> an account's books for a fund (received, out, disbursed, balance)
   "mv:<fund>:<n>"          -> movement n of a fund (allocation or disbursement)
@@ -214,7 +218,7 @@ def create_fund(ctx, fund_id, purpose, total, start_ms, end_ms):
         "pool": total,
         "allocated": 0,
         "disbursed": 0,
-        "accounts": [],
+        "naccounts": 0,
         "moves": 0,
         "created_height": ctx.height,
         "created_ms": ctx.time_ms,
@@ -384,13 +388,16 @@ def _debit(ctx, fund, from_id, amount, field):
 def _do_allocate(ctx, fund_id, from_id, to_id, amount, memo):
     fund = ctx.get("fund:" + fund_id)
     _debit(ctx, fund, from_id, amount, "allocated_out")
+    first = not ctx.has("fa:" + fund_id + ":" + to_id)  # no books yet: a new account
     books = _books(ctx, fund_id, to_id)
     books["received"] = books["received"] + amount
     books["balance"] = books["balance"] + amount
     books["last_move_ms"] = ctx.time_ms
     ctx.put("fa:" + fund_id + ":" + to_id, books)
-    if to_id not in fund["accounts"]:
-        fund["accounts"].append(to_id)
+    if first:
+        k = fund.get("naccounts", 0) + 1
+        fund["naccounts"] = k
+        ctx.put("fac:" + fund_id + ":" + str(k), to_id)
     move = _record_move(ctx, fund, "allocate", from_id, to_id, amount, fund["purpose"], None, memo)
     ctx.put("fund:" + fund_id, fund)
     ctx.emit("Allocated", fund=fund_id, source=from_id, to=to_id, amount=amount, seq=move["seq"])

@@ -179,7 +179,8 @@ def report(ctx, fund_id, idle_ms):
     idle = []
     conserved = f["pool"] + f["allocated"] == f["total"]
     held = f["pool"]
-    for aid in f["accounts"]:
+    numbered = [ctx.get(f"fac:{fund_id}:{k}") for k in range(1, f.get("naccounts", 0) + 1)]
+    for aid in f.get("accounts", []) + numbered:
         a = _account(ctx, aid)
         b = _books(ctx, fund_id, aid)
         if b["received"] != b["balance"] + b["allocated_out"] + b["disbursed"]:
