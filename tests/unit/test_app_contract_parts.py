@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "68605e85fb96a1d2d7b83346e02199c4879013bd7ff5cd23d547ef8569120653",
-    "fund_supervision": "c87f020e98498b5aab567db297e1d194f8f897a76254f2b62c0468bd82f2c0e4",
-    "traceability": "c3bc656d1cd52aa0dc7aad126f850e8a4c079a67894223d27816b853a7d34f2a",
-    "evidence": "714d6b031d221f80f5772212c671e6d59c848f83c02871b1f9d8580740dfb0c3",
-    "ip_rights": "99fb15d3cbb84663e6323405a4c1cc24f2c35948dfc5ed98cd8c25f05ce3cc89",
-    "manufacturing": "07a853640fa5e1ab7751f46dd80c6922eaa73413ce910b4b9776ef38d97422a1",
-    "city_governance": "0c1797fd5d031ff1bd5a6da5782b86d26bc879d7353b82413561e57637479ff7",
-    "health": "861babafdadfc4033ddf7186ab3b6e322ef25534121e96b207e7d17e85c14ae7",
-    "photo_sharing": "67549c62d5031bc7082a58ba1f492cb1cc21cf7de1c29e55f7ae3b3d3cce8d38",
+    "supply_finance": "2a6fc48d19b0942f76fae9638750e1312a3b985a0da8229af81030574e81f763",
+    "fund_supervision": "1f34863af910f726bf6c6380d0449f01b97925b58ac309e549fb21e363831272",
+    "traceability": "54f2e79751c0dc78073a86fdd8b6a67a032415ce6703e08cec43f6e2777cb18a",
+    "evidence": "fd4a3a6b169af9a775b9636fa3dbe84224393196215354ea7400ce3e7849c447",
+    "ip_rights": "0f6197ed0c120f6e0d19d7fc1eed67076c4d5426fa5d6b8a9bacfdeb37a5b349",
+    "manufacturing": "2ccb1457865efd838d0b88e1dbc281ac2f824587d99bd49295baf370b0ebfe5a",
+    "city_governance": "24b1d0a64b6249df3b5fd993063b4aafe6b7ae342a0b44f65d71f2eca4fabdb5",
+    "health": "a6a7d6a2b1a07f63cecea12b8067d521fe197cbd2afa920c6eaf323d7a67411f",
+    "photo_sharing": "0019da2e696c10bea4ac663cfc709d32c8fa39684c684b4a2a80f33929ac82bc",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

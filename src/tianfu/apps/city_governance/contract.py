@@ -26,10 +26,8 @@ State:
   stat:<id>          a department's counters (received, transfers in/out, handled, late,
                      closed, reopened, overdue flags)
   open:<id>          the ids of the cases with that department, not closed: an indexed set
-                     ("open:<id>#n" its size, "open:<id>#i:<k>" its k-th case,
-                     "open:<id>#k:<case>" the k of a case), so a case added or removed writes
-                     at most five keys however many are open; a list under "open:<id>" (kept
-                     by a deployment before the indexed sets) is read first and only shrinks
+                     (the shared library's `_set_*`), so a case added or removed writes at
+                     most five keys however many are open
   case:<id>          a case; "log:<id>:<n>" its history; "ci:<n>" / "ncases" the n-th case
   sensor:<ref>       the case a sensor alarm was filed as (a repeat of an open one is refused)
 
@@ -95,34 +93,16 @@ def _count(ctx, dept_id, counter):
 
 
 def _open(ctx, dept_id, case_id, add):
-    name = "open:" + dept_id
     if add:
-        k = ctx.get(name + "#n", 0) + 1
-        ctx.put(name + "#n", k)
-        ctx.put(name + "#i:" + str(k), case_id)
-        ctx.put(name + "#k:" + case_id, k)
-        return
-    k = ctx.get(name + "#k:" + case_id)
-    if k is None:  # listed before the indexed sets, if at all
-        listed = ctx.get(name)
-        if listed is not None and case_id in listed:
-            ctx.put(name, [c for c in listed if c != case_id])
-        return
-    n = ctx.get(name + "#n")
-    if k != n:
-        last = ctx.get(name + "#i:" + str(n))
-        ctx.put(name + "#i:" + str(k), last)
-        ctx.put(name + "#k:" + last, k)
-    ctx.delete(name + "#i:" + str(n))
-    ctx.delete(name + "#k:" + case_id)
-    ctx.put(name + "#n", n - 1)
+        _set_add(ctx, "open:" + dept_id, case_id)
+    else:
+        _set_remove(ctx, "open:" + dept_id, case_id)
 
 
 def _open_ids(ctx, dept_id):
-    """The ids of the cases open with a department (the older list first)."""
+    """The ids of the cases open with a department."""
     name = "open:" + dept_id
-    listed = ctx.get(name, [])
-    return listed + [ctx.get(name + "#i:" + str(k)) for k in range(1, ctx.get(name + "#n", 0) + 1)]
+    return _set_items(ctx, name, 1, _set_count(ctx, name))
 
 
 def _log(ctx, case, action, detail):

@@ -27,10 +27,8 @@ State:
   recs:<addr> / rxs:<addr>   a patient's record / prescription ids
   log:<ref>:<n>, nlog:<ref>  the access log;  seen:<hash>:<addr>  time of the last access
   claims:<org>     prescription ids shared with an insurer organisation and not reimbursed:
-                   an indexed set ("claims:<org>#n" its size, "#i:<k>" its k-th id, "#k:<id>"
-                   the k of an id), so sharing or reimbursing writes at most five keys however
-                   many claims an insurer has; a list under "claims:<org>" (kept by a
-                   deployment before the indexed sets) is read first and only shrinks
+                   an indexed set (the shared library's `_set_*`), so sharing or reimbursing
+                   writes at most five keys however many claims an insurer has
   suspended:<addr> {"by", "reason", "height"}     stats   the statistics
 """
 
@@ -474,34 +472,8 @@ def share_claim(ctx, rx_id, org, wrapped):
     _add_reader(ctx, rx["details"], org, wrapped)
     rx["insurers"] = sorted(rx["insurers"] + [org])
     ctx.put("rx:" + rx_id, rx)
-    _claim_add(ctx, org, rx_id)
+    _set_add(ctx, "claims:" + org, rx_id)
     ctx.emit("PrescriptionSharedForClaim", id=rx_id, org=org)
-
-
-def _claim_add(ctx, org, rx_id):
-    name = "claims:" + org
-    k = ctx.get(name + "#n", 0) + 1
-    ctx.put(name + "#n", k)
-    ctx.put(name + "#i:" + str(k), rx_id)
-    ctx.put(name + "#k:" + rx_id, k)
-
-
-def _claim_remove(ctx, org, rx_id):
-    name = "claims:" + org
-    k = ctx.get(name + "#k:" + rx_id)
-    if k is None:  # listed before the indexed sets, if at all
-        listed = ctx.get(name)
-        if listed is not None and rx_id in listed:
-            ctx.put(name, [r for r in listed if r != rx_id])
-        return
-    n = ctx.get(name + "#n")
-    if k != n:
-        last = ctx.get(name + "#i:" + str(n))
-        ctx.put(name + "#i:" + str(k), last)
-        ctx.put(name + "#k:" + last, k)
-    ctx.delete(name + "#i:" + str(n))
-    ctx.delete(name + "#k:" + rx_id)
-    ctx.put(name + "#n", n - 1)
 
 
 def reimburse(ctx, rx_id, amount_fen):
@@ -514,7 +486,7 @@ def reimburse(ctx, rx_id, amount_fen):
     rx["reimbursed"] = done
     ctx.put("rx:" + rx_id, rx)
     for org in rx["insurers"]:  # no insurer can claim it any more
-        _claim_remove(ctx, org, rx_id)
+        _set_remove(ctx, "claims:" + org, rx_id)
     _bump(ctx, "rx_reimbursed", me.org)
     _bump(ctx, "reimbursed_fen", me.org, amount_fen)
     ctx.emit("PrescriptionReimbursed", id=rx_id, org=me.org, amount_fen=amount_fen)

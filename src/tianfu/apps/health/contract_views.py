@@ -28,10 +28,7 @@ def claimable(ctx, org):
     """Dispensed prescriptions shared with insurer `org` and not reimbursed yet."""
     out = []
     name = "claims:" + org
-    ids = ctx.get(name, []) + [
-        ctx.get(name + "#i:" + str(k)) for k in range(1, ctx.get(name + "#n", 0) + 1)
-    ]
-    for r in ids:
+    for r in _set_items(ctx, name, 1, _set_count(ctx, name)):
         rx = ctx.get("rx:" + r)
         if rx["status"] == "dispensed" and rx["reimbursed"] is None:
             out.append(rx)

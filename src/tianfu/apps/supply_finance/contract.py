@@ -105,30 +105,6 @@ def _movable(ctx, record, action):
         raise ContractError(f"{rid} matured at {record['maturity_ms']}; it cannot be {action}")
 
 
-def _set_add(ctx, name, item):
-    k = ctx.get(name + "#n", 0) + 1
-    ctx.put(name + "#n", k)
-    ctx.put(name + "#i:" + str(k), item)
-    ctx.put(name + "#k:" + item, k)
-
-
-def _set_remove(ctx, name, item):
-    k = ctx.get(name + "#k:" + item)
-    if k is None:  # listed before the indexed sets, if at all: that list only shrinks
-        listed = ctx.get(name)
-        if listed is not None and item in listed:
-            ctx.put(name, [x for x in listed if x != item])
-        return
-    n = ctx.get(name + "#n")
-    if k != n:
-        last = ctx.get(name + "#i:" + str(n))
-        ctx.put(name + "#i:" + str(k), last)
-        ctx.put(name + "#k:" + last, k)
-    ctx.delete(name + "#i:" + str(n))
-    ctx.delete(name + "#k:" + item)
-    ctx.put(name + "#n", n - 1)
-
-
 def _held_add(ctx, address, rid):
     _set_add(ctx, "held:" + address, rid)
 

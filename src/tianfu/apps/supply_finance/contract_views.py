@@ -83,22 +83,6 @@ def lineage(ctx, rid):
     ]
 
 
-def _set_count(ctx, name):
-    return len(ctx.get(name, [])) + ctx.get(name + "#n", 0)
-
-
-def _set_items(ctx, name, start, limit):
-    """Ids `start`.. (1-based, at most `limit`) of an indexed set: those of its list from a
-    deployment before the indexed sets first, then its indexed ids."""
-    listed = ctx.get(name, [])
-    before = len(listed)
-    last = min(before + ctx.get(name + "#n", 0), start + limit - 1)
-    out = []
-    for k in range(start, last + 1):
-        out.append(listed[k - 1] if k <= before else ctx.get(name + "#i:" + str(k - before)))
-    return out
-
-
 def _page_args(ctx, start, limit):
     ctx.require(
         isinstance(start, int) and not isinstance(start, bool) and start >= 1,
