@@ -166,7 +166,10 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
     got = {row["account"]: row["balance"] for row in rep["accounts"]}
     assert all(got.get(ident[k], 0) == bal[k] for k in KEYS[1:])
     assert rep["pool"] + sum(got.values()) + paid == total
-    assert len(rep["refusals"]) == refusals
+    assert rep["refusal_count"] == refusals and len(rep["refusals"]) == min(refusals, 200)
+    assert rep["refusals"] == chain.query(
+        NAME, "refusal_page", fund_id, max(1, refusals - 199), 200
+    )
 
 
 pay_op = st.tuples(

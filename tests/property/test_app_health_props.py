@@ -36,6 +36,7 @@ CAST = (
     Member("c2", 1, "hp-clinician-2", ("clinician",)),
     Member("c3", 2, "hp-clinician-3", ("clinician",)),
     Member("c4", 3, "hp-clinician-4", ("clinician",)),
+    Member("insurer", 3, "hp-insurer", ("insurer",)),  # org4
 )
 CLINICIANS = ("doctor", "c2", "c3", "c4")
 OTHERS = ("org2", "org3", "org4")
@@ -141,6 +142,14 @@ def test_a_prescription_is_dispensed_at_most_once(world: Any, ops: list[Any]) ->
             assert (done is None) == (mm["dispensed"] == 0)
             if done is not None:
                 assert done["quantity"] == mm["dispensed"] <= onchain["quantity"]
+    # The insurer's claimable ones are exactly the claimed and not reimbursed; a reimbursed
+    # claim leaves the list.
+    claimed = {rx for rx, mm in model.items() if mm["status"] == "claimed"}
+    assert {x["id"] for x in h["insurer"].claimable("org4")} & set(rxs) == claimed
+    if claimed:
+        paid = sorted(claimed)[0]
+        h["insurer"].reimburse(paid, 100)
+        assert {x["id"] for x in h["insurer"].claimable("org4")} & set(rxs) == claimed - {paid}
     after = h["doctor"].statistics()
     dispensed = [mm["dispensed"] for mm in model.values() if mm["dispensed"]]
     assert after.get("rx_dispensed", 0) - before.get("rx_dispensed", 0) == len(dispensed)

@@ -1,8 +1,8 @@
 """Properties of photo_sharing: the bounded index finds every earlier photo under the
-threshold and nothing else, and after any sequence of registrations, licence grants and
-transfers the flags are symmetric and exact, quotas add up, licence holders agree with
-their lists, and photo records never change; an authorship certificate verifies only
-untouched."""
+threshold and nothing else, and after any sequence of registrations, licence grants,
+acceptances, transfers and reports the flags are symmetric and exact, quotas add up, licence
+holders agree with their lists, reports are listed under both photos, and photo records
+never change; an authorship certificate verifies only untouched."""
 
 from __future__ import annotations
 
@@ -102,6 +102,8 @@ OPS = st.lists(
         st.tuples(st.just("register"), st.integers(0, 2), st.integers(0, 15), st.integers(0, 63)),
         st.tuples(st.just("grant"), st.integers(0, 2), st.integers(0, 20), st.integers(0, 2)),
         st.tuples(st.just("transfer"), st.integers(0, 2), st.integers(0, 20), st.integers(0, 2)),
+        st.tuples(st.just("accept"), st.integers(0, 2), st.integers(0, 20), st.just(0)),
+        st.tuples(st.just("report"), st.integers(0, 2), st.integers(0, 15), st.integers(0, 15)),
     ),
     max_size=16,  # at most 16 photos: each has fewer near ones than MAX_MATCHES
 )
@@ -115,6 +117,7 @@ def test_invariants_after_any_sequence(ops: list[tuple[str, int, int, int]]) -> 
     photos: list[tuple[str, int, str]] = []  # id, phash, author
     records: dict[str, Any] = {}
     charged = {p: 0 for p in PEOPLE}
+    reported: dict[str, list[str]] = {}  # photo id -> the reports naming it, oldest first
     for op, who, x, y in ops:
         sender = PEOPLE[who]
         try:
@@ -131,6 +134,14 @@ def test_invariants_after_any_sequence(ops: list[tuple[str, int, int, int]]) -> 
                 call(c, ctx, sender, "grant_licence", pid, PEOPLE[y], "use", x % 2 == 0)
             elif op == "transfer":
                 call(c, ctx, sender, "transfer_licence", "LI" + str(x).zfill(6), PEOPLE[y])
+            elif op == "accept":
+                call(c, ctx, sender, "accept_licence", "LI" + str(x).zfill(6))
+            elif op == "report" and photos:
+                a, b = photos[x % len(photos)][0], photos[y % len(photos)][0]
+                rid = call(c, ctx, sender, "report_infringement", a, b, "copied")
+                assert a < b  # only an earlier photo's copy is reported
+                reported.setdefault(a, []).append(rid)
+                reported.setdefault(b, []).append(rid)
         except ContractError:
             pass
     # Records are written once.
@@ -146,15 +157,22 @@ def test_invariants_after_any_sequence(ops: list[tuple[str, int, int, int]]) -> 
                 expected.append((b, d, author_b, "later" if j > i else "earlier"))
         got = [(f["photo"], f["distance"], f["author"], f["role"]) for f in flags]
         assert sorted(got) == sorted(expected)
+    # Every report is listed, in order, under both photos it names; anyone may report.
+    for pid, _, _ in photos:
+        got = [r["id"] for r in call(c, ctx, PEOPLE[0], "reports_page", pid, 1, 200)]
+        assert got == reported.get(pid, [])
+        assert call(c, ctx, PEOPLE[0], "report_count", pid) == len(got)
     # Quotas add up.
     for p in PEOPLE:
         assert call(c, ctx, p, "usage", p)["bytes"] == charged[p]
-    # Every licence is in its holder's list and nobody else's.
+    # Every licence is in its holder's list once the holder accepted it, and in nobody else's;
+    # only an accepted licence was ever transferred on by its holder.
     n = ctx.state.get("seq:lic", 0)
     for k in range(1, n + 1):
         lic = ctx.state["lic:LI" + str(k).zfill(6)]
         for p in PEOPLE:
-            assert (lic["id"] in ctx.state.get("hlic:" + p, [])) == (lic["holder"] == p)
+            listed = lic["id"] in ctx.state.get("hlic:" + p, [])
+            assert listed == (lic["holder"] == p and lic["accepted"])
         assert lic["holder"] != records[lic["photo"]]["author"] or lic["transfers"] > 0
 
 

@@ -1,5 +1,6 @@
 """Property tests of supply-chain finance invariants: random operations by random actors,
-checked against a reference model (conservation, no double spend/pledge, only the holder acts)."""
+checked against a reference model (conservation, no double spend/pledge, only the holder acts,
+each holder's holdings and the open receivables)."""
 
 import time
 
@@ -167,3 +168,14 @@ def test_random_operations_keep_invariants(world, amount, ops):
         leaves = [x for x in model.nodes if not model.nodes[x]["children"]]
         assert sum(model.nodes[x]["amount"] for x in leaves) == amount
         assert totals["outstanding"] + totals["paid"] == amount
+    # Each holder's indexed set holds exactly the unsplit parts it holds (paid ones included),
+    # and the receivable is open exactly while a part is unpaid.
+    leaves = [x for x in model.nodes if not model.nodes[x]["children"]]
+    for k in ACTORS:
+        mine = chain.query(NAME, "holdings", p[k].address)
+        assert chain.query(NAME, "holding_count", p[k].address) == len(mine)
+        assert len({r["id"] for r in mine}) == len(mine)
+        held = {r["id"] for r in mine if r["root"] == rid}
+        assert held == {x for x in leaves if model.nodes[x]["holder"] == p[k].address}
+    unpaid = any(model.nodes[x]["status"] == "active" for x in leaves)
+    assert (rid in chain.query(NAME, "open_receivables")) == unpaid

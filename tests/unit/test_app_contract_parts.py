@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "29d5f9453912db0f81e1b72d0ed1a3b9a764ad9115f613cdd32308c30195852d",
-    "fund_supervision": "7846232848240caa575be5fc280dda788062313ed65a087c959365bf998e7adc",
-    "traceability": "3bbd84c95fefd2adac49b72e7e88342018418e58206915d4b7e8c7a4725e7757",
-    "evidence": "35636732151b893f633dbce1c1940a0488204c3bcf4dc72d2c822e4c655c0216",
-    "ip_rights": "dd5d6dce4d31e27aaf4cf649426d44fce2683518b0907eb07e63fd9dca5f842e",
-    "manufacturing": "ec77a4476c073ac363ec7e115ad7378a6eaeb5add6afa55fa49c3915d03ff1b3",
-    "city_governance": "e6ca1b7893f11b5a006acaa9758fe707155356b0e8ea1fe7e83476867ccc5edb",
-    "health": "ec3193f7a9737fb086c2815a5367e96df84a6c8b7a9135d7a1bb6b6cfbd6afa8",
-    "photo_sharing": "cb8a26417a013a5dda4d146fa1db34e1868c9c05ca64b9e87c716b5ba1f1e400",
+    "supply_finance": "2a6fc48d19b0942f76fae9638750e1312a3b985a0da8229af81030574e81f763",
+    "fund_supervision": "1f34863af910f726bf6c6380d0449f01b97925b58ac309e549fb21e363831272",
+    "traceability": "54f2e79751c0dc78073a86fdd8b6a67a032415ce6703e08cec43f6e2777cb18a",
+    "evidence": "fd4a3a6b169af9a775b9636fa3dbe84224393196215354ea7400ce3e7849c447",
+    "ip_rights": "0f6197ed0c120f6e0d19d7fc1eed67076c4d5426fa5d6b8a9bacfdeb37a5b349",
+    "manufacturing": "2ccb1457865efd838d0b88e1dbc281ac2f824587d99bd49295baf370b0ebfe5a",
+    "city_governance": "24b1d0a64b6249df3b5fd993063b4aafe6b7ae342a0b44f65d71f2eca4fabdb5",
+    "health": "a6a7d6a2b1a07f63cecea12b8067d521fe197cbd2afa920c6eaf323d7a67411f",
+    "photo_sharing": "0019da2e696c10bea4ac663cfc709d32c8fa39684c684b4a2a80f33929ac82bc",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -241,3 +241,35 @@ def test_a_prescription_is_sealed_for_the_prescriber_and_the_patient_only(world:
             "prescribe", who.info.address, 30, expires, sealed.hash, sealed.size, sealed.readers
         )
     assert chain.contract_state(NAME) == before
+
+
+def test_claims_shared_with_an_insurer_do_not_make_later_claims_dearer(world: Any) -> None:
+    """Every patient's claim to an insurer used to read and rewrite the list of all claims
+    ever shared with it (and was refused after 10,000): the claims are an indexed set of the
+    outstanding ones, so a claim costs the same however many others shared before."""
+    chain, p, h = world
+
+    def dispensed() -> tuple[Any, Health, str]:
+        who, pat = _patient(chain)
+        me = who.info.address
+        rx = h["doctor"].prescribe(me, "Aspirin", "100 mg od", 30, int(time.time() * 1000) + DAY_MS)
+        pat.present(rx, "org3")
+        h["pharmacy"].dispense(rx, 30)
+        return who, pat, rx
+
+    def claim_gas() -> tuple[str, int]:
+        who, pat, rx = dispensed()
+        r = chain.call(who, NAME, "share_claim", rx, "org4", pat._wrap_details(rx, "org4"))
+        assert r.ok, r.error
+        return rx, r.gas_used
+
+    first_rx, first = claim_gas()
+    for _ in range(20):
+        claim_gas()
+    rx, later = claim_gas()
+    assert later - first <= 8, (first, later)
+    waiting = [x["id"] for x in h["insurer"].claimable("org4")]
+    assert {first_rx, rx} <= set(waiting)
+    h["insurer"].reimburse(first_rx, 100)
+    assert first_rx not in [x["id"] for x in h["insurer"].claimable("org4")]
+    assert len(h["insurer"].claimable("org4")) == len(waiting) - 1

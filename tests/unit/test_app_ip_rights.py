@@ -112,6 +112,41 @@ def test_licence_rules(chain, people):
     grant(False, "leap", "2000-02-29", "2000-03-01")  # and so in a year divisible by 400
 
 
+def test_open_disputes_freeze_the_work_one_per_organisation(chain, people):
+    ip = IpRights(chain.client(people["creator"]))
+    games = IpRights(chain.client(people["licensee"]))
+    video = IpRights(chain.client(people["licensee2"]))
+    court = IpRights(chain.client(people["arbitrator"]))
+    buyer = people["buyer"].info.address
+    wid = ip.register_work(_hash("frozen-1"), "Frozen", ["A"], "music")
+    inf = games.open_dispute(wid, "infringement", "our melody", [])
+    root = chain.contract_state()
+    with pytest.raises(TxFailed, match=f"open infringement dispute {inf}"):
+        ip.transfer_work(wid, buyer, 1)  # the work stays within the claimant's reach
+    with pytest.raises(TxFailed, match="already has open dispute"):
+        games.open_dispute(wid, "licence", "and more", [])
+    with pytest.raises(TxFailed, match="only the claimant"):
+        video.withdraw_dispute(inf, "not mine to withdraw")
+    assert chain.contract_state() == root
+    own = video.open_dispute(wid, "ownership", "we paid for it", [])
+    with pytest.raises(TxFailed, match="no new licence"):
+        ip.grant_licence(
+            wid, people["licensee"].info.address, exclusive=False, scope="radio", start="2026-01-01",
+            end="2026-12-31",
+        )  # fmt: skip
+    assert games.withdraw_dispute(inf, "settled between us")
+    assert ip.dispute(inf)["status"] == "withdrawn"
+    with pytest.raises(TxFailed, match="already withdrawn"):
+        court.resolve_dispute(inf, "upheld", "too late")
+    with pytest.raises(TxFailed, match=f"open ownership dispute {own}"):
+        ip.transfer_work(wid, buyer, 1)
+    court.resolve_dispute(own, "dismissed", "no contract shown")
+    assert ip.work(wid)["open_disputes"] == []
+    assert ip.transfer_work(wid, buyer, 1)
+    events = [h["event"] for h in ip.history(wid)]
+    assert events[-4:] == ["dispute_opened", "dispute_withdrawn", "dispute_resolved", "transferred"]
+
+
 def test_evidence_links_and_history(chain, people):
     ip = IpRights(chain.client(people["creator"]))
     wid = ip.register_work(_hash("code-1"), "Engine", ["B", "C"], "software")

@@ -191,3 +191,19 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     assert json.loads(r.stdout)["result"][0]["report_hash"] == document_hash(b"report")
     r = run("orders", tmp_path / "castings", "--json")
     assert oid + "-1" in json.loads(r.stdout)["result"]
+
+
+def test_a_pass_before_a_rejected_delivery_does_not_pass_the_redelivery(world):
+    """The buyer rejected what was delivered: an order that requires inspection needs a
+    passing inspection recorded after the rejection before its redelivery is accepted."""
+    chain, p, m = world
+    oid, _ = _root(p, m)
+    m["lab"].record_inspection(oid, "pass", document_hash("QI-1"), "")
+    m["tier1"].deliver(oid, document_hash("note"))
+    m["oem"].reject_delivery(oid, "cracked discs")
+    m["tier1"].deliver(oid, document_hash("note 2"))
+    with pytest.raises(TxFailed, match="requires a passing inspection"):
+        m["oem"].accept_delivery(oid)
+    m["lab"].record_inspection(oid, "pass", document_hash("QI-2"), "re-inspected")
+    m["oem"].accept_delivery(oid)
+    assert m["oem"].order(oid)["status"] == "accepted"

@@ -257,14 +257,43 @@ def test_licences_are_granted_by_the_author_and_transferred_by_the_holder() -> N
         app.call(BOB, "transfer_licence", fixed, CAROL)
     with pytest.raises(ContractError, match="only the holder"):
         app.call(ALICE, "transfer_licence", lid, CAROL)
+    with pytest.raises(ContractError, match="accept it first"):
+        app.call(BOB, "transfer_licence", lid, CAROL)
+    with pytest.raises(ContractError, match="only the holder of"):
+        app.call(CAROL, "accept_licence", lid)
+    app.call(BOB, "accept_licence", fixed)
+    app.call(BOB, "accept_licence", lid)
+    with pytest.raises(ContractError, match="already accepted"):
+        app.call(BOB, "accept_licence", lid)
     with pytest.raises(ContractError, match="another address"):
         app.call(BOB, "transfer_licence", lid, BOB)
     assert app.call(BOB, "transfer_licence", lid, CAROL) == 1
+    app.call(CAROL, "accept_licence", lid)
     assert app.call(CAROL, "transfer_licence", lid, BOB) == 2
+    app.call(BOB, "accept_licence", lid)
     assert [h["to"] for h in app.call(ALICE, "licence_history", lid)] == [CAROL, BOB]
     assert [x["id"] for x in app.call(ALICE, "held_licences", BOB)] == [fixed, lid]
     assert app.call(ALICE, "held_licences", CAROL) == []
     assert [x["id"] for x in app.call(ALICE, "licences", pid)] == [lid, fixed]
+
+
+def test_no_author_can_fill_another_accounts_licence_list() -> None:
+    """Licences granted to an account enter its list only when it accepts them: an author who
+    grants it licences by the hundred neither pads its list nor blocks another author's grant."""
+    app = Local()
+    spam = app.register("0123012301230123", ALICE)
+    real = app.register("7777777777777777", CAROL)
+    for _ in range(200):  # the contract's MAX_LIST
+        app.call(ALICE, "grant_licence", spam, BOB, "unwanted", True)
+    assert app.call(BOB, "held_licences", BOB) == []
+    lid = app.call(CAROL, "grant_licence", real, BOB, "wanted", True)
+    app.call(BOB, "accept_licence", lid)
+    assert [x["id"] for x in app.call(BOB, "held_licences", BOB)] == [lid]
+    # nor does a holder that passes a licence on
+    other = app.call(CAROL, "grant_licence", real, ALICE, "passed on", True)
+    app.call(ALICE, "accept_licence", other)
+    app.call(ALICE, "transfer_licence", other, BOB)
+    assert [x["id"] for x in app.call(BOB, "held_licences", BOB)] == [lid]
 
 
 def test_infringement_reports_link_an_earlier_and_a_later_registration() -> None:
@@ -286,6 +315,25 @@ def test_infringement_reports_link_an_earlier_and_a_later_registration() -> None
     app.call(BOB, "respond_infringement", rid, "licensed from the author")
     with pytest.raises(ContractError, match="already answered"):
         app.call(BOB, "respond_infringement", rid, "again")
+
+
+def test_no_one_can_use_up_the_reports_of_a_photo() -> None:
+    """Reports naming a photo are a numbered log: a stranger's two hundred reports neither
+    stop another's report nor make it dearer, and every report can be read."""
+    app = Local()
+    a = app.register("00000000000000ff", ALICE)
+    b = app.register("00000000000000fe", BOB)
+    c = app.register("0000000000000ffe", BOB)
+    _, first = app.c.call(app.ctx, "report_infringement", [a, c, "seen first"], 1_000_000)
+    for _ in range(200):
+        app.call(BOB, "report_infringement", a, b, "noise")
+    rid = app.call(CAROL, "report_infringement", a, c, "a real copy")
+    _, later = app.c.call(app.ctx, "report_infringement", [a, c, "seen again"], 1_000_000)
+    assert later - first <= 8, (first, later)
+    assert app.call(CAROL, "report_count", a) == 203
+    assert len(app.call(CAROL, "reports", a)) == 200
+    assert [r["id"] for r in app.call(CAROL, "reports_page", a, 202, 1)] == [rid]
+    assert [r["id"] for r in app.call(CAROL, "reports", c)] == ["IR000001", rid, "IR000203"]
 
 
 # -- on the in-process chain -------------------------------------------------------------------

@@ -64,6 +64,8 @@ def test_contract_compiles_with_expected_api():
         "party",
         "lineage",
         "holdings",
+        "holding_count",
+        "holdings_page",
         "overdue",
         "open_receivables",
         "tree_totals",

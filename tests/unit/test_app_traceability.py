@@ -137,6 +137,35 @@ def test_recall_flags_all_descendants_and_lookup_shows_it(chain, people):
     assert prov.lineage[0]["events"][-1]["type"] == "recall"
 
 
+def test_a_holder_cannot_make_its_batch_too_big_to_recall(chain, people):
+    """A producer who splits a lot into more batches than one transaction's gas can flag
+    cannot stop the regulator recalling it: the recall goes on call by call, each within
+    the gas of a transaction, until every descendant is flagged."""
+    farm, reg = people["producer"], people["regulator"]
+    name = traceability.NAME
+    Traceability(chain.client(farm)).register_product("rice-big", "Rice", "grain", "kg")
+    assert chain.call(farm, name, "create_batch", "BIG", "rice-big", 100_000, "farm").ok
+    parts = [{"code": f"BIG{i}", "quantity": 1000} for i in range(100)]
+    assert chain.call(farm, name, "split_batch", "BIG", parts).ok
+    for i in range(8):  # 901 batches in all: more than one transaction could flag
+        parts = [{"code": f"BIG{i}-{j}", "quantity": 10} for j in range(100)]
+        assert chain.call(farm, name, "split_batch", f"BIG{i}", parts).ok
+    limit = chain.genesis.params.max_gas_per_tx
+    r = chain.call(reg, name, "recall", "BIG", "aflatoxin")
+    assert r.ok, r.error
+    reached, calls = list(r.result), 1
+    with pytest.raises(TxFailed, match="already"):
+        Traceability(chain.client(reg)).recall("BIG", "again")
+    while not chain.query(name, "recall_progress", "BIG")["done"]:
+        r = chain.call(reg, name, "continue_recall", "BIG")
+        assert r.ok and r.gas_used < limit, r.error
+        reached, calls = reached + list(r.result), calls + 1
+    assert calls > 2 and sorted(reached) == sorted(chain.query(name, "descendants", "BIG"))
+    for code in ("BIG", "BIG7", "BIG7-99", "BIG99"):
+        assert chain.query(name, "batch", code)["recall"]["root"] == "BIG"
+    assert not chain.call(farm, name, "transfer_batch", "BIG7-99", reg.info.address).ok
+
+
 def test_lookup_detects_a_lying_node(chain, people):
     """A node that alters a record's bytes cannot make the lookup accept them."""
     farm = Traceability(chain.client(people["producer"]))

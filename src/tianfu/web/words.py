@@ -90,6 +90,8 @@ WORDS = frozenset(
         N_("licence_surrendered"),
         N_("dispute_opened"),
         N_("dispute_resolved"),
+        N_("dispute_withdrawn"),
+        N_("withdrawn"),
         N_("evidence_linked"),
         N_("transferred"),
     }

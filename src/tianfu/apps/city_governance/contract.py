@@ -25,7 +25,9 @@ State:
   depts              the department ids
   stat:<id>          a department's counters (received, transfers in/out, handled, late,
                      closed, reopened, overdue flags)
-  open:<id>          the ids of the cases with that department, not closed
+  open:<id>          the ids of the cases with that department, not closed: an indexed set
+                     (the shared library's `_set_*`), so a case added or removed writes at
+                     most five keys however many are open
   case:<id>          a case; "log:<id>:<n>" its history; "ci:<n>" / "ncases" the n-th case
   sensor:<ref>       the case a sensor alarm was filed as (a repeat of an open one is refused)
 
@@ -91,12 +93,16 @@ def _count(ctx, dept_id, counter):
 
 
 def _open(ctx, dept_id, case_id, add):
-    cases = ctx.get("open:" + dept_id, [])
     if add:
-        cases.append(case_id)
+        _set_add(ctx, "open:" + dept_id, case_id)
     else:
-        cases = [c for c in cases if c != case_id]
-    ctx.put("open:" + dept_id, cases)
+        _set_remove(ctx, "open:" + dept_id, case_id)
+
+
+def _open_ids(ctx, dept_id):
+    """The ids of the cases open with a department."""
+    name = "open:" + dept_id
+    return _set_items(ctx, name, 1, _set_count(ctx, name))
 
 
 def _log(ctx, case, action, detail):
@@ -379,7 +385,7 @@ def overdue(ctx):
     """Every case past its deadline and not handled, at the current block time."""
     out = []
     for d in ctx.get("depts", []):
-        for case_id in ctx.get("open:" + d, []):
+        for case_id in _open_ids(ctx, d):
             c = _case(ctx, case_id)
             late_by = _overdue_ms(ctx, c)
             if late_by > 0:
@@ -405,7 +411,7 @@ def stats(ctx):
         stat = ctx.get("stat:" + d)
         for k in COUNTERS + COUNTERS2:
             row[k] = stat[k]
-        open_ids = ctx.get("open:" + d, [])
+        open_ids = _open_ids(ctx, d)
         row["open"] = len(open_ids)
         row["overdue_now"] = len([c for c in open_ids if _overdue_ms(ctx, _case(ctx, c)) > 0])
         out.append(row)

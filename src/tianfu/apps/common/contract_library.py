@@ -130,6 +130,51 @@ def _breadth_first(ctx, load, records):
     return out
 
 
+# -- indexed sets: a list others add to, at a bounded cost per change ----------------------------
+# An indexed set NAME is "NAME#n" (its size), "NAME#i:<k>" (its k-th member) and "NAME#k:<m>"
+# (the k of member m): adding or removing a member writes at most five keys however many the
+# set holds, so no party's additions make another party's later calls dearer. A list kept
+# under NAME itself (by a deployment before the set) is read first and only shrinks.
+def _set_add(ctx, name, item):
+    k = ctx.get(name + "#n", 0) + 1
+    ctx.put(name + "#n", k)
+    ctx.put(name + "#i:" + str(k), item)
+    ctx.put(name + "#k:" + item, k)
+
+
+def _set_remove(ctx, name, item):
+    k = ctx.get(name + "#k:" + item)
+    if k is None:  # listed before the indexed sets, if at all: that list only shrinks
+        listed = ctx.get(name)
+        if listed is not None and item in listed:
+            ctx.put(name, [x for x in listed if x != item])
+        return
+    n = ctx.get(name + "#n")
+    if k != n:
+        last = ctx.get(name + "#i:" + str(n))
+        ctx.put(name + "#i:" + str(k), last)
+        ctx.put(name + "#k:" + last, k)
+    ctx.delete(name + "#i:" + str(n))
+    ctx.delete(name + "#k:" + item)
+    ctx.put(name + "#n", n - 1)
+
+
+def _set_count(ctx, name):
+    return len(ctx.get(name, [])) + ctx.get(name + "#n", 0)
+
+
+def _set_items(ctx, name, start, limit):
+    """Ids `start`.. (1-based, at most `limit`) of an indexed set: those of its list from a
+    deployment before the indexed sets first, then its indexed ids."""
+    listed = ctx.get(name, [])
+    before = len(listed)
+    last = min(before + ctx.get(name + "#n", 0), start + limit - 1)
+    out = []
+    for k in range(start, last + 1):
+        out.append(listed[k - 1] if k <= before else ctx.get(name + "#i:" + str(k - before)))
+    return out
+
+
 # -- views declared by what they read: `name = view(_record_view("rec:"))` (ADR 0029) ------------
 def _key_prefixes(*prefixes):
     """Refuse a view whose key prefixes are not all strings (when its table is read)."""

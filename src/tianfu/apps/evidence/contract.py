@@ -10,7 +10,12 @@ State:
   seq                 int, the last deposit number
   dep:<id>            {"id", "file_hash", "title", "meta", "depositor", "org", "name",
                        "height", "time_ms", "tx"}   written once, never changed
-  hash:<sha256>       [deposit ids with this file hash, oldest first]
+  nhash:<sha256>      how many deposits have this file hash
+  hash:<sha256>:<n>   the n-th deposit id with this file hash (oldest first): anyone may
+                      deposit any hash, so a deposit writes two keys whatever was deposited
+                      before and is never refused for others' deposits of the same hash
+  hash:<sha256>       deposit ids a deployment before the numbered log listed (read first,
+                      never written)
   natt:<id> / att:<id>:<n>      notary attestations of a deposit
   ncv:<id>  / cv:<id>:<n>       court verification records of a deposit
 
@@ -37,8 +42,7 @@ def deposit(ctx, file_hash, title, meta):
     n = ctx.get("seq", 0) + 1
     ctx.put("seq", n)
     deposit_id = "EV" + str(n).zfill(6)
-    same = ctx.get("hash:" + file_hash, [])
-    ctx.require(len(same) < MAX_ATTACHED, "too many deposits of this file hash")
+    same = ctx.get("nhash:" + file_hash, 0) + 1
     record = {
         "id": deposit_id,
         "file_hash": file_hash,
@@ -52,7 +56,8 @@ def deposit(ctx, file_hash, title, meta):
         "tx": ctx.tx_hash,
     }
     ctx.put("dep:" + deposit_id, record)
-    ctx.put("hash:" + file_hash, same + [deposit_id])
+    ctx.put("nhash:" + file_hash, same)
+    ctx.put("hash:" + file_hash + ":" + str(same), deposit_id)
     ctx.emit("EvidenceDeposited", id=deposit_id, file_hash=file_hash, org=ctx.sender.org)
     return deposit_id
 

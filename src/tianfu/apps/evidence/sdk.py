@@ -43,6 +43,8 @@ class Evidence(ContractSDK):
     # -- queries ------------------------------------------------------------------------------
     get = view("deposit_id")
     by_hash = view("file_hash", returns=list)
+    hash_count = view("file_hash", returns=int)
+    by_hash_page = view("file_hash", returns=list, start=1, limit=200)
     attestations = view("deposit_id", returns=list)
     verifications = view("deposit_id", returns=list)
     count = view(returns=int)

@@ -189,7 +189,7 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "refusals",
-            "Refused attempts recorded for a fund.",
+            "The newest 200 refused attempts recorded for a fund.",
             FUND,
             columns=REFUSAL_COLUMNS,
         ),

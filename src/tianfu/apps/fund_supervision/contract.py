@@ -24,11 +24,20 @@ State:
   "acct:<id>"              -> a registered account (level, parent, manager, children)
   "top"                    -> ids of the top-level (province) accounts
   "ben:<hash>"             -> a beneficiary, known only by a salted SHA-256 of its identity
-  "fund:<id>"              -> a fund: purpose, total, period, pool balance, totals
+  "fund:<id>"              -> a fund: purpose, total, period, pool balance, totals, and
+                              "naccounts": how many accounts have received from it
+  "fac:<fund>:<k>"         -> the k-th account that received from the fund (k = 1..naccounts);
+                              a fund record of a deployment before this numbered list lists
+                              its first accounts under "accounts" (read first, never grown)
   "funds"                  -> ids of every fund
   "fa:<fund>:<account>"    -> an account's books for a fund (received, out, disbursed, balance)
   "mv:<fund>:<n>"          -> movement n of a fund (allocation or disbursement)
-  "rf:<n>", "rf_seq"       -> refusal n; "rf_fund:<fund>" -> the refusal numbers of a fund
+  "rf:<n>", "rf_seq"       -> refusal n
+  "rfn:<fund>"             -> how many refusals a fund has ("" = attempts naming no known fund)
+  "rfi:<fund>:<k>"         -> the refusal number of the fund's k-th refusal (k = 1..rfn): a
+                              refusal writes two keys, whatever the number recorded before;
+  "rf_fund:<fund>"         -> refusal numbers a deployment before the log listed here (read
+                              first by the views, never written)
   "pay:<fund>:<hash>"      -> a beneficiary's payments from a fund: its instalment plan (or
                               None: one payment), the amounts paid and their movements
 """
@@ -40,6 +49,7 @@ ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."
 DEFAULT_IDLE_MS = 30 * 24 * 3600 * 1000
 POOL = ""
 MAX_INSTALMENTS = 24
+MAX_REFUSALS_SHOWN = 200  # the newest refusals `refusals` and `report` show (`refusal_page`: all)
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -208,7 +218,7 @@ def create_fund(ctx, fund_id, purpose, total, start_ms, end_ms):
         "pool": total,
         "allocated": 0,
         "disbursed": 0,
-        "accounts": [],
+        "naccounts": 0,
         "moves": 0,
         "created_height": ctx.height,
         "created_ms": ctx.time_ms,
@@ -378,13 +388,16 @@ def _debit(ctx, fund, from_id, amount, field):
 def _do_allocate(ctx, fund_id, from_id, to_id, amount, memo):
     fund = ctx.get("fund:" + fund_id)
     _debit(ctx, fund, from_id, amount, "allocated_out")
+    first = not ctx.has("fa:" + fund_id + ":" + to_id)  # no books yet: a new account
     books = _books(ctx, fund_id, to_id)
     books["received"] = books["received"] + amount
     books["balance"] = books["balance"] + amount
     books["last_move_ms"] = ctx.time_ms
     ctx.put("fa:" + fund_id + ":" + to_id, books)
-    if to_id not in fund["accounts"]:
-        fund["accounts"].append(to_id)
+    if first:
+        k = fund.get("naccounts", 0) + 1
+        fund["naccounts"] = k
+        ctx.put("fac:" + fund_id + ":" + str(k), to_id)
     move = _record_move(ctx, fund, "allocate", from_id, to_id, amount, fund["purpose"], None, memo)
     ctx.put("fund:" + fund_id, fund)
     ctx.emit("Allocated", fund=fund_id, source=from_id, to=to_id, amount=amount, seq=move["seq"])
@@ -479,9 +492,9 @@ def _record_refusal(ctx, kind, refusal, fund_id, from_id, to_id, amount, purpose
         "tx": ctx.tx_hash,
     }
     ctx.put("rf:" + str(seq), record)
-    listed = ctx.get("rf_fund:" + fund_key, [])
-    listed.append(seq)
-    ctx.put("rf_fund:" + fund_key, listed)
+    k = ctx.get("rfn:" + fund_key, 0) + 1
+    ctx.put("rfn:" + fund_key, k)
+    ctx.put("rfi:" + fund_key + ":" + str(k), seq)
     ctx.emit("AttemptRefused", kind=kind, code=refusal["code"], fund=record["fund"], seq=seq)
     return {"ok": False, "code": refusal["code"], "reason": refusal["reason"], "refusal": seq}
 

@@ -106,16 +106,51 @@ def trace(ctx, fund_id, id_hash):
     }
 
 
-def _refusals(ctx, fund_id):
+def _refusal_count(ctx, fund_id):
     if not isinstance(fund_id, str):
-        return []
-    return [ctx.get("rf:" + str(n)) for n in ctx.get("rf_fund:" + fund_id, [])]
+        return 0
+    return len(ctx.get("rf_fund:" + fund_id, [])) + ctx.get("rfn:" + fund_id, 0)
+
+
+def _refusal_range(ctx, fund_id, first, last):
+    """Refusals first..last of a fund: those listed under "rf_fund:<fund>" (the one list a
+    deployment before the numbered log kept; never written now), then the numbered log."""
+    listed = ctx.get("rf_fund:" + fund_id, [])
+    before = len(listed)
+    seqs = []
+    for k in range(first, last + 1):
+        seqs.append(
+            listed[k - 1] if k <= before else ctx.get("rfi:" + fund_id + ":" + str(k - before))
+        )
+    return [ctx.get("rf:" + str(n)) for n in seqs]
+
+
+def _refusals(ctx, fund_id):
+    """The newest MAX_REFUSALS_SHOWN refusals of a fund, oldest of them first."""
+    n = _refusal_count(ctx, fund_id)
+    return _refusal_range(ctx, fund_id, max(1, n - MAX_REFUSALS_SHOWN + 1), n)
 
 
 @view
 def refusals(ctx, fund_id):
-    """Refused attempts recorded for a fund ("" = attempts naming no known fund)."""
+    """The newest refused attempts recorded for a fund ("" = attempts naming no known fund),
+    at most MAX_REFUSALS_SHOWN, oldest of them first (`refusal_count`, `refusal_page`: all)."""
     return _refusals(ctx, fund_id)
+
+
+@view
+def refusal_count(ctx, fund_id):
+    """How many refused attempts are recorded for a fund ("" = naming no known fund)."""
+    return _refusal_count(ctx, fund_id)
+
+
+@view
+def refusal_page(ctx, fund_id, start, limit):
+    """Refusals `start`.. (1-based, oldest first) of a fund, at most `limit` (<= 200)."""
+    ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
+    ctx.require(_is_int(limit) and limit >= 1 and limit <= 200, "limit must be 1..200")
+    n = _refusal_count(ctx, fund_id)
+    return _refusal_range(ctx, fund_id, start, min(n, start + limit - 1))
 
 
 @view
@@ -144,7 +179,8 @@ def report(ctx, fund_id, idle_ms):
     idle = []
     conserved = f["pool"] + f["allocated"] == f["total"]
     held = f["pool"]
-    for aid in f["accounts"]:
+    numbered = [ctx.get(f"fac:{fund_id}:{k}") for k in range(1, f.get("naccounts", 0) + 1)]
+    for aid in f.get("accounts", []) + numbered:
         a = _account(ctx, aid)
         b = _books(ctx, fund_id, aid)
         if b["received"] != b["balance"] + b["allocated_out"] + b["disbursed"]:
@@ -206,4 +242,5 @@ def report(ctx, fund_id, idle_ms):
         "accounts": rows,
         "idle": idle,
         "refusals": _refusals(ctx, fund_id),
+        "refusal_count": _refusal_count(ctx, fund_id),
     }

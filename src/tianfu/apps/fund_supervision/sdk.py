@@ -102,6 +102,8 @@ class FundSupervision(ContractSDK):
     movements = view("fund_id", returns=list, start=1, limit=200)
     trace = view("fund_id", "id_hash", returns=dict)
     refusals = view("fund_id", returns=list)
+    refusal_count = view("fund_id", returns=int)
+    refusal_page = view("fund_id", returns=list, start=1, limit=200)
     report = view("fund_id", returns=dict, idle_ms=None)
 
 

@@ -26,7 +26,9 @@ State:
   pd:<hash>        the private record (`tianfu.privdata.record`) plus "ref": its rec or rx id
   recs:<addr> / rxs:<addr>   a patient's record / prescription ids
   log:<ref>:<n>, nlog:<ref>  the access log;  seen:<hash>:<addr>  time of the last access
-  claims:<org>     prescription ids shared with an insurer organisation
+  claims:<org>     prescription ids shared with an insurer organisation and not reimbursed:
+                   an indexed set (the shared library's `_set_*`), so sharing or reimbursing
+                   writes at most five keys however many claims an insurer has
   suspended:<addr> {"by", "reason", "height"}     stats   the statistics
 """
 
@@ -38,7 +40,6 @@ MAX_READERS = 16
 MAX_VERSIONS = 20
 MAX_PER_PATIENT = 500
 MAX_LOG = 100000
-MAX_CLAIMS = 10000
 MAX_QUANTITY = 10000
 MAX_AMOUNT_FEN = 10000000000
 DAY_MS = 86400000
@@ -471,7 +472,7 @@ def share_claim(ctx, rx_id, org, wrapped):
     _add_reader(ctx, rx["details"], org, wrapped)
     rx["insurers"] = sorted(rx["insurers"] + [org])
     ctx.put("rx:" + rx_id, rx)
-    _append(ctx, "claims:" + org, rx_id, MAX_CLAIMS, "claims for this insurer")
+    _set_add(ctx, "claims:" + org, rx_id)
     ctx.emit("PrescriptionSharedForClaim", id=rx_id, org=org)
 
 
@@ -484,6 +485,8 @@ def reimburse(ctx, rx_id, amount_fen):
     done.update(_stamp(ctx))
     rx["reimbursed"] = done
     ctx.put("rx:" + rx_id, rx)
+    for org in rx["insurers"]:  # no insurer can claim it any more
+        _set_remove(ctx, "claims:" + org, rx_id)
     _bump(ctx, "rx_reimbursed", me.org)
     _bump(ctx, "reimbursed_fen", me.org, amount_fen)
     ctx.emit("PrescriptionReimbursed", id=rx_id, org=me.org, amount_fen=amount_fen)

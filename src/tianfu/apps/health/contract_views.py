@@ -27,7 +27,8 @@ def patient(ctx, address):
 def claimable(ctx, org):
     """Dispensed prescriptions shared with insurer `org` and not reimbursed yet."""
     out = []
-    for r in ctx.get("claims:" + org, []):
+    name = "claims:" + org
+    for r in _set_items(ctx, name, 1, _set_count(ctx, name)):
         rx = ctx.get("rx:" + r)
         if rx["status"] == "dispensed" and rx["reimbursed"] is None:
             out.append(rx)

@@ -127,6 +127,13 @@ COMMANDS = CommandTable(
             args=lambda v: [v["work_id"], v["kind"], v["claim"], list(v["evidence"] or [])],
         ),
         tx(
+            "withdraw",
+            "Withdraw a dispute you opened (claimant only) while it is open.",
+            arg("dispute_id"),
+            arg("reason"),
+            method="withdraw_dispute",
+        ),
+        tx(
             "resolve",
             "Record a dispute's outcome (role arbitrator); an upheld ownership claim moves "
             "ownership.",

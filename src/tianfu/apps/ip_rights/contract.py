@@ -9,7 +9,9 @@ A sandboxed contract (see docs/contracts.md and docs/apps/ip_rights.md).
 State:
   seq:work / seq:lic / seq:dispute    counters
   work:<id>      {"id", "content_hash", "title", "authors", "type", "owner", "owner_org",
-                  "licences", "evidence", "disputes", "history", "height", "time_ms"}
+                  "licences", "evidence", "disputes", "open_disputes", "history", "height",
+                  "time_ms"}  ("open_disputes": the ids of its open disputes; a work recorded
+                  without it has them among "disputes")
   hash:<sha256>  the work id registered with that content hash
   lic:<id>       {"id", "work", "licensee", "licensee_org", "exclusive", "scope", "start",
                   "end", "fee_fen", "status", "granted_by", "height", "time_ms"}
@@ -20,6 +22,11 @@ State:
 
 Roles: creator (register works), arbitrator (resolve disputes). Only a work's owner
 transfers it, grants licences and links evidence; only a licensee surrenders its licence.
+Disputes: any member opens one, at most one open per claimant organisation per work and at
+most MAX_OPEN_DISPUTES open per work; the claimant may withdraw it, an arbitrator who is not
+a party resolves it. While any dispute of a work is open the work cannot be transferred (a
+ruling reaches the work where it is), and while an ownership dispute is open its owner grants
+no licence (the ruling may name another owner).
 A new owner or a licensee is a registered member address: its organisation is read from
 the address's certificate on chain (governance state), never taken from the caller.
 Periods are ISO dates "YYYY-MM-DD", inclusive. An exclusive licence excludes any other
@@ -32,6 +39,7 @@ WORK_TYPES = ("literary", "music", "film", "software", "art", "photo", "design",
 KINDS = ("ownership", "infringement", "licence")
 OUTCOMES = ("upheld", "dismissed", "settled")
 MAX_LIST = 200
+MAX_OPEN_DISPUTES = 10  # open disputes per work (and one per claimant organisation)
 
 
 def _sha256(ctx, h, what):
@@ -181,6 +189,7 @@ def register_work(ctx, content_hash, title, authors, work_type):
         "licences": [],
         "evidence": [],
         "disputes": [],
+        "open_disputes": [],
         "history": 0,
         "height": ctx.height,
         "time_ms": ctx.time_ms,
@@ -192,12 +201,23 @@ def register_work(ctx, content_hash, title, authors, work_type):
     return work_id
 
 
-def _open_ownership_dispute(ctx, w):
-    for d in w["disputes"]:
-        rec = ctx.get("dispute:" + d)
-        if rec["status"] == "open" and rec["kind"] == "ownership":
-            return d
-    return None
+def _open_disputes(ctx, w):
+    """The records of the work's open disputes, oldest first."""
+    ids = w.get("open_disputes")
+    if ids is None:  # a work recorded before the list: its open ones are among all of them
+        found = [ctx.get("dispute:" + d) for d in w["disputes"]]
+        return [d for d in found if d["status"] == "open"]
+    return [ctx.get("dispute:" + d) for d in ids]
+
+
+def _frozen(ctx, w, kinds, what):
+    """Refuse `what` while the work has an open dispute of one of `kinds`."""
+    for d in _open_disputes(ctx, w):
+        if d["kind"] in kinds:
+            raise ContractError(
+                f"work {w['id']} has an open {d['kind']} dispute {d['id']} "
+                f"({d['claimant_org']}): no {what} until it is resolved or withdrawn"
+            )
 
 
 def transfer_work(ctx, work_id, to, price_fen):
@@ -206,8 +226,7 @@ def transfer_work(ctx, work_id, to, price_fen):
     w = _work(ctx, work_id)
     _owner_only(ctx, w, "transfer it")
     ctx.require(to != w["owner"], "the work already belongs to that address")
-    d = _open_ownership_dispute(ctx, w)
-    ctx.require(d is None, f"work {work_id} has an open ownership dispute {d}")
+    _frozen(ctx, w, KINDS, "transfer")
     _history(
         ctx,
         w,
@@ -242,6 +261,7 @@ def grant_licence(ctx, work_id, licensee, exclusive, scope, start, end, fee_fen)
     w = _work(ctx, work_id)
     _owner_only(ctx, w, "grant licences")
     ctx.require(licensee != w["owner"], "the owner cannot license the work to itself")
+    _frozen(ctx, w, ("ownership",), "new licence")
     ctx.require(len(w["licences"]) < MAX_LIST, "too many licences on this work")
     for lid in w["licences"]:
         other = ctx.get("lic:" + lid)
@@ -344,6 +364,16 @@ def open_dispute(ctx, work_id, kind, claim, evidence):
         "the owner cannot dispute its own ownership",
     )
     ctx.require(len(w["disputes"]) < MAX_LIST, "too many disputes on this work")
+    opened = _open_disputes(ctx, w)
+    for other in opened:
+        ctx.require(
+            other["claimant_org"] != ctx.sender.org,
+            f"{ctx.sender.org} already has open dispute {other['id']} on work {work_id}",
+        )
+    ctx.require(
+        len(opened) < MAX_OPEN_DISPUTES,
+        f"work {work_id} has {MAX_OPEN_DISPUTES} open disputes: wait for a ruling",
+    )
     dispute_id = _next(ctx, "dispute", "D")
     ctx.put(
         "dispute:" + dispute_id,
@@ -364,10 +394,33 @@ def open_dispute(ctx, work_id, kind, claim, evidence):
         },
     )
     w["disputes"] = w["disputes"] + [dispute_id]
+    w["open_disputes"] = [d["id"] for d in opened] + [dispute_id]
     _history(ctx, w, "dispute_opened", {"dispute": dispute_id, "kind": kind})
     ctx.put("work:" + work_id, w)
     ctx.emit("DisputeOpened", id=dispute_id, work=work_id, kind=kind)
     return dispute_id
+
+
+def _close_dispute(ctx, w, dispute_id):
+    w["open_disputes"] = [d["id"] for d in _open_disputes(ctx, w) if d["id"] != dispute_id]
+
+
+def withdraw_dispute(ctx, dispute_id, reason):
+    """The claimant withdraws its open dispute; the work is free of it."""
+    _text(ctx, reason, "reason", 1000)
+    d = _known(ctx, "dispute:", dispute_id, "dispute")
+    ctx.require(d["claimant"] == ctx.sender.address, "only the claimant may withdraw a dispute")
+    ctx.require(d["status"] == "open", f"dispute {dispute_id} is already {d['status']}")
+    d["status"] = "withdrawn"
+    d["ruling"] = reason
+    d["resolved_height"] = ctx.height
+    ctx.put("dispute:" + dispute_id, d)
+    w = _work(ctx, d["work"])
+    _close_dispute(ctx, w, dispute_id)
+    _history(ctx, w, "dispute_withdrawn", {"dispute": dispute_id})
+    ctx.put("work:" + w["id"], w)
+    ctx.emit("DisputeWithdrawn", id=dispute_id, work=w["id"])
+    return True
 
 
 def resolve_dispute(ctx, dispute_id, outcome, ruling):
@@ -375,7 +428,7 @@ def resolve_dispute(ctx, dispute_id, outcome, ruling):
     ctx.require(outcome in OUTCOMES, f"outcome must be one of {list(OUTCOMES)}")
     _text(ctx, ruling, "ruling", 1000)
     d = _known(ctx, "dispute:", dispute_id, "dispute")
-    ctx.require(d["status"] == "open", f"dispute {dispute_id} is already resolved")
+    ctx.require(d["status"] == "open", f"dispute {dispute_id} is already {d['status']}")
     w = _work(ctx, d["work"])
     ctx.require(
         ctx.sender.address not in (d["claimant"], w["owner"]),
@@ -388,6 +441,7 @@ def resolve_dispute(ctx, dispute_id, outcome, ruling):
     d["arbiter_org"] = ctx.sender.org
     d["resolved_height"] = ctx.height
     ctx.put("dispute:" + dispute_id, d)
+    _close_dispute(ctx, w, dispute_id)
     _history(ctx, w, "dispute_resolved", {"dispute": dispute_id, "outcome": outcome})
     if d["kind"] == "ownership" and outcome == "upheld":
         _history(

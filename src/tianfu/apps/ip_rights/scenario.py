@@ -88,9 +88,18 @@ def run_scenario(env: AppEnv) -> None:
     refused(lambda: creator.transfer_work(wid, g.address), "only the owner")
     check(creator.licence(l1)["status"] == "active", "licences survive a transfer")
 
-    # An ownership dispute freezes transfers until an arbitrator rules.
+    # Any open dispute freezes transfers until it is withdrawn or an arbitrator rules; one
+    # open dispute per organisation and work.
+    inf = video.open_dispute(wid, "infringement", "the trailer copies our footage", [dep])
+    refused(lambda: buyer.transfer_work(wid, g.address), "open infringement")
+    refused(lambda: video.open_dispute(wid, "licence", "again", [dep]), "already has open")
+    refused(lambda: games.withdraw_dispute(inf, "not mine"), "only the claimant")
+    video.withdraw_dispute(inf, "footage licensed after all")
+    check(creator.dispute(inf)["status"] == "withdrawn", "a withdrawn dispute")
+    # An ownership dispute also freezes new licences (the ruling may name another owner).
     did = games.open_dispute(wid, "ownership", "we commissioned the manuscript", [dep])
     refused(lambda: buyer.transfer_work(wid, v.address), "open ownership")
+    refused(lambda: grant(v.address, "radio/CN 2026-01-01 2026-12-31", by=buyer), "no new licence")
     refused(lambda: games.resolve_dispute(did, "upheld", "mine"), "arbitrator")
     refused(lambda: court.resolve_dispute(did, "won", "x"), "outcome")
     ruling = court.resolve_dispute(did, "upheld", "commission contract proves ownership")
@@ -113,6 +122,7 @@ def run_scenario(env: AppEnv) -> None:
         "licence_surrendered",
         "evidence_linked",
         "dispute_opened",
+        "dispute_withdrawn",
         "dispute_resolved",
     ):
         check(e in events, f"history shows {e}")

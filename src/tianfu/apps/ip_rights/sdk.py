@@ -51,6 +51,10 @@ class IpRights(ContractSDK):
     ) -> str:
         return str(self._invoke("open_dispute", work_id, kind, claim, list(evidence or [])))
 
+    def withdraw_dispute(self, dispute_id: str, reason: str) -> bool:
+        """The claimant withdraws its open dispute."""
+        return bool(self._invoke("withdraw_dispute", dispute_id, reason))
+
     def resolve_dispute(self, dispute_id: str, outcome: str, ruling: str) -> Any:
         return self._invoke("resolve_dispute", dispute_id, outcome, ruling)
 

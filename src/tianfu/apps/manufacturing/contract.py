@@ -379,12 +379,14 @@ def accept_delivery(ctx, order_id):
 
 def reject_delivery(ctx, order_id, reason):
     """(buyer) Reject a delivery: the supplier may deliver again; every party of the tree
-    sees the rejection."""
+    sees the rejection. An inspection recorded before the rejection no longer counts: an
+    order that requires inspection needs a passing one recorded after it."""
     _nonempty_text(ctx, reason, "reason", 500)
     order = _order(ctx, order_id)
     _only(ctx, order, "buyer", "reject its delivery")
     _status(ctx, order, ("delivered",), "rejected")
     _alert(ctx, order, "rejected", reason)
+    order["inspection"] = None  # the goods delivered again need a passing inspection of their own
     _set(ctx, order, "rejected")
     return order
 

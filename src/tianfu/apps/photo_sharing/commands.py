@@ -182,8 +182,14 @@ COMMANDS = CommandTable(
             method="grant_licence",
         ),
         tx(
+            "accept",
+            "Accept a licence granted or transferred to you (it enters your list).",
+            arg("licence_id", help="A licence id (LI000001)."),
+            method="accept_licence",
+        ),
+        tx(
             "transfer",
-            "Transfer a transferable licence you hold.",
+            "Transfer a transferable licence you hold and accepted.",
             arg("licence_id", help="A licence id (LI000001)."),
             TO,
             method="transfer_licence",

@@ -19,11 +19,17 @@ State:
   nflags:<id>      how many near-duplicate flags a photo has (both directions, at most
                    MAX_LIST); flag:<id>:<n> one flag {"photo", "author", "role", "distance", ...}
   used:<address>   {"bytes", "photos"} counted against QUOTA_BYTES
-  lic:<id>         {"id", "photo", "licensor", "holder", "terms", "transferable",
+  lic:<id>         {"id", "photo", "licensor", "holder", "accepted", "terms", "transferable",
                     "transfers", "height", "time_ms", "tx"}
-  plic:<photo>     licence ids of a photo; hlic:<address> licence ids an address holds
+  plic:<photo>     licence ids of a photo (written by its author only)
+  hlic:<address>   licence ids the address holds and accepted (written by that address only;
+                   a licence recorded without "accepted" was listed when granted: accepted)
   lich:<lic>:<n>   one transfer of a licence
-  rep:<id>         an infringement report; prep:<photo> report ids naming a photo
+  rep:<id>         an infringement report
+  nprep:<photo>    how many reports name a photo; prep:<photo>:<n> the n-th (oldest first):
+                   anyone reports, so a report writes two keys per photo whatever was
+                   reported before and is never refused for others' reports; a list under
+                   prep:<photo> (kept by a deployment before the numbered log) is read first
 
 Near-duplicates: two perceptual hashes (64-bit pHash) are near when their Hamming distance
 is under THRESHOLD. The index cuts the 64 bits into ceil(THRESHOLD / 2) slices; two hashes
@@ -34,7 +40,10 @@ whatever the number of photos. A full bucket keeps its oldest entries: earlier
 registrations are the ones a later copy is compared with.
 
 Anyone with an account registers photos; only a photo's author grants licences on it; only
-a licence's holder transfers it, if it is transferable; anyone reports an infringement of
+a licence's holder transfers it, if it is transferable and accepted. A granted or
+transferred licence names its new holder at once, but enters the holder's list (`hlic:`)
+only when the holder accepts it (`accept_licence`): no account writes into a list another
+account's calls read and refuse on. Anyone reports an infringement of
 an earlier registration by a later one, and the later photo's author may answer it once.
 """
 
@@ -223,7 +232,6 @@ def grant_licence(ctx, photo_id, licensee, terms, transferable):
     _text(ctx, terms, "terms", 1000)
     ctx.require(isinstance(transferable, bool), "transferable must be true or false")
     ctx.require(len(ctx.get("plic:" + photo_id, [])) < MAX_LIST, "too many licences")
-    ctx.require(len(ctx.get("hlic:" + licensee, [])) < MAX_LIST, "the licensee holds too many")
     lid = _next(ctx, "lic", "LI")
     ctx.put(
         "lic:" + lid,
@@ -232,6 +240,7 @@ def grant_licence(ctx, photo_id, licensee, terms, transferable):
             "photo": photo_id,
             "licensor": ctx.sender.address,
             "holder": licensee,
+            "accepted": False,
             "terms": terms,
             "transferable": transferable,
             "transfers": 0,
@@ -241,33 +250,50 @@ def grant_licence(ctx, photo_id, licensee, terms, transferable):
         },
     )
     _append(ctx, "plic:" + photo_id, lid)
-    _append(ctx, "hlic:" + licensee, lid)
     ctx.emit("LicenceGranted", id=lid, photo=photo_id, licensor=ctx.sender.address, to=licensee)
     return lid
 
 
-def transfer_licence(ctx, licence_id, to):
+def _licence(ctx, licence_id):
     ctx.require(isinstance(licence_id, str) and len(licence_id) <= 16, "a licence id is a string")
-    lic = _stored(ctx, "lic:", licence_id, "licence")
+    return _stored(ctx, "lic:", licence_id, "licence")
+
+
+def accept_licence(ctx, licence_id):
+    """The holder accepts a licence granted or transferred to it: it enters the holder's list."""
+    lic = _licence(ctx, licence_id)
+    me = ctx.sender.address
+    ctx.require(lic["holder"] == me, f"only the holder of {licence_id} accepts it")
+    ctx.require(not lic.get("accepted", True), f"licence {licence_id} is already accepted")
+    held = ctx.get("hlic:" + me, [])
+    ctx.require(len(held) < MAX_LIST, f"you already hold {MAX_LIST} licences")
+    ctx.put("lic:" + licence_id, {**lic, "accepted": True})
+    ctx.put("hlic:" + me, held + [licence_id])
+    ctx.emit("LicenceAccepted", id=licence_id, photo=lic["photo"], holder=me)
+    return licence_id
+
+
+def transfer_licence(ctx, licence_id, to):
+    lic = _licence(ctx, licence_id)
     me = ctx.sender.address
     ctx.require(lic["holder"] == me, f"only the holder of {licence_id} transfers it")
     ctx.require(lic["transferable"], f"licence {licence_id} is not transferable")
+    ctx.require(
+        lic.get("accepted", True), f"licence {licence_id} is not accepted yet: accept it first"
+    )
     _address(ctx, to)
     ctx.require(to != me, "a licence is transferred to another address")
     ctx.require(lic["transfers"] < MAX_TRANSFERS, "too many transfers of this licence")
-    held = ctx.get("hlic:" + to, [])
-    ctx.require(len(held) < MAX_LIST, "the new holder holds too many licences")
     n = lic["transfers"] + 1
     ctx.put(
         "lich:" + licence_id + ":" + str(n),
         {"from": me, "to": to, "height": ctx.height, "time_ms": ctx.time_ms, "tx": ctx.tx_hash},
     )
-    ctx.put("lic:" + licence_id, {**lic, "holder": to, "transfers": n})
+    ctx.put("lic:" + licence_id, {**lic, "holder": to, "accepted": False, "transfers": n})
     mine = ctx.get("hlic:" + me, [])
     if licence_id in mine:
         mine.remove(licence_id)
         ctx.put("hlic:" + me, mine)
-    ctx.put("hlic:" + to, held + [licence_id])
     ctx.emit("LicenceTransferred", id=licence_id, photo=lic["photo"], sender=me, to=to)
     return n
 
@@ -281,8 +307,6 @@ def report_infringement(ctx, original_id, copy_id, statement):
         int(original_id[2:]) < int(copy_id[2:]),
         f"{original_id} was registered after {copy_id}: the original is the earlier one",
     )
-    ctx.require(len(ctx.get("prep:" + original_id, [])) < MAX_LIST, "too many reports")
-    ctx.require(len(ctx.get("prep:" + copy_id, [])) < MAX_LIST, "too many reports")
     distance = _distance(int(original["phash"], 16), int(copy["phash"], 16))
     rid = _next(ctx, "rep", "IR")
     ctx.put(
@@ -302,8 +326,10 @@ def report_infringement(ctx, original_id, copy_id, statement):
             "tx": ctx.tx_hash,
         },
     )
-    _append(ctx, "prep:" + original_id, rid)
-    _append(ctx, "prep:" + copy_id, rid)
+    for pid in (original_id, copy_id):
+        n = ctx.get("nprep:" + pid, 0) + 1
+        ctx.put("nprep:" + pid, n)
+        ctx.put("prep:" + pid + ":" + str(n), rid)
     ctx.emit(
         "InfringementReported",
         id=rid,

@@ -14,7 +14,6 @@ licences = view(_listed_view("lic:", "plic:"))
 held_licences = view(_listed_view("lic:", "hlic:"))
 licence_history = view(_record_log_view("lic:", "transfers", "lich:"))
 report = view(_record_view("rep:"))
-reports = view(_listed_view("rep:", "prep:"))
 
 
 # -- views ------------------------------------------------------------------------------------
@@ -47,3 +46,36 @@ def params(ctx):
 @view
 def count(ctx):
     return ctx.get("seq:photo", 0)
+
+
+def _report_count(ctx, photo_id):
+    return len(ctx.get("prep:" + photo_id, [])) + ctx.get("nprep:" + photo_id, 0)
+
+
+def _report_page(ctx, photo_id, start, limit):
+    listed = ctx.get("prep:" + photo_id, [])
+    before = len(listed)
+    last = min(_report_count(ctx, photo_id), start + limit - 1)
+    ids = []
+    for k in range(start, last + 1):
+        ids.append(listed[k - 1] if k <= before else ctx.get(f"prep:{photo_id}:{k - before}"))
+    return _listed(ctx, "rep:", ids)
+
+
+@view
+def reports(ctx, photo_id):
+    """The first MAX_LIST infringement reports naming a photo, oldest first."""
+    return _report_page(ctx, photo_id, 1, MAX_LIST)
+
+
+@view
+def report_count(ctx, photo_id):
+    return _report_count(ctx, photo_id)
+
+
+@view
+def reports_page(ctx, photo_id, start, limit):
+    """Reports `start`.. (1-based, at most `limit` <= 200) naming a photo, oldest first."""
+    ok = isinstance(start, int) and isinstance(limit, int) and start >= 1 and limit in range(1, 201)
+    ctx.require(ok, "start >= 1, limit 1..200")
+    return _report_page(ctx, photo_id, start, limit)

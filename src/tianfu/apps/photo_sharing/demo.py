@@ -96,7 +96,10 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
     copy_id = _registered(agency, retouched(), "City at night", licence_terms())
     publisher = p["publisher"].info.address
     if not author.licences(photo_id):  # a second run adds nothing
-        author.grant_licence(photo_id, publisher, "print run of 5,000, 2025", transferable=True)
+        lid = author.grant_licence(
+            photo_id, publisher, "print run of 5,000, 2025", transferable=True
+        )
+        PhotoSharing(env.client(p["publisher"])).accept_licence(lid)
     if not author.reports(copy_id):
         author.report_infringement(photo_id, copy_id, "retouched copy of my photo")
     # (the copy's own flag: on a chain with other photos the original may have more)

@@ -128,7 +128,13 @@ def run_scenario(env: AppEnv) -> None:
     agency_addr = p["agency"].info.address
     refused(lambda: agency.transfer_licence(lid, agency_addr), "only the holder")
     refused(lambda: publisher.transfer_licence(personal, agency_addr), "not transferable")
+    refused(lambda: publisher.transfer_licence(lid, agency_addr), "accept it first")
+    check(not [x for x in agency.held_licences(publisher_addr)], "not listed before acceptance")
+    refused(lambda: agency.accept_licence(lid), "only the holder")
+    publisher.accept_licence(lid)
+    publisher.accept_licence(personal)
     check(publisher.transfer_licence(lid, agency_addr) == 1, "transferred")
+    agency.accept_licence(lid)
     check(author.licence(lid)["holder"] == agency_addr, "the new holder holds it")
     history = author.licence_history(lid)
     check(history[0]["from"] == publisher_addr and history[0]["to"] == agency_addr, "history")

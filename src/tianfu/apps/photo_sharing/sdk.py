@@ -91,6 +91,10 @@ class PhotoSharing(ContractSDK):
     ) -> str:
         return str(self._invoke("grant_licence", photo_id, licensee, terms, transferable))
 
+    def accept_licence(self, licence_id: str) -> str:
+        """Accept a licence granted or transferred to this account (it enters its list)."""
+        return str(self._invoke("accept_licence", licence_id))
+
     def transfer_licence(self, licence_id: str, to: str) -> int:
         return int(self._invoke("transfer_licence", licence_id, to))
 
@@ -111,6 +115,8 @@ class PhotoSharing(ContractSDK):
     licence_history = view("licence_id", returns=list)
     report = view("report_id")
     reports = view("photo_id", returns=list)
+    report_count = view("photo_id", returns=int)
+    reports_page = view("photo_id", returns=list, start=1, limit=200)
     usage = view("address", returns=dict)
     params = view(returns=dict)
     count = view(returns=int)

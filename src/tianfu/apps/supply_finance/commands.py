@@ -122,6 +122,15 @@ COMMANDS = CommandTable(
             columns=("id", "amount", "status", "maturity_ms", "pledge"),
         ),
         table_view(
+            "holdings-page",
+            "What an address holds, a page at a time (START is 1-based, LIMIT at most 200).",
+            address("who"),
+            arg("start", int),
+            arg("limit", int),
+            columns=("id", "amount", "status", "maturity_ms", "pledge"),
+            method="holdings_page",
+        ),
+        table_view(
             "overdue",
             "Unpaid parts past maturity, with their payees.",
             columns=("id", "root", "payee", "amount", "maturity_ms", "overdue_ms"),

@@ -15,8 +15,14 @@ State:
   "seq"              -> number of receivables issued so far
   "r:<id>"           -> a receivable or a part of one (ids "RCV-7", "RCV-7.2", "RCV-7.2.1")
   "doc:<hash>"       -> id of the receivable backed by that contract/invoice hash
-  "held:<address>"   -> ids held by that address (parts that were split are removed)
-  "open"             -> ids of the original receivables not yet fully repaid
+  "held:<address>"   -> ids held by that address (parts that were split are removed), an
+                        indexed set (below): anyone may transfer to an address
+  "open"             -> ids of the original receivables not yet fully repaid, an indexed set
+  An indexed set NAME is "NAME#n" (its size), "NAME#i:<k>" (its k-th id) and "NAME#k:<id>"
+  (the k of an id): adding or removing an id writes at most five keys however many it holds,
+  so nobody's calls get dearer as another party's set grows. A deployment before the indexed
+  sets kept each as one list under NAME; such a list is no longer added to, and its ids come
+  first in the set.
   "unpaid:<root id>" -> how many parts of that receivable's tree are not repaid (unsplit
                         parts issued or active), so repaying one part reads no other part
 """
@@ -100,13 +106,11 @@ def _movable(ctx, record, action):
 
 
 def _held_add(ctx, address, rid):
-    held = ctx.get("held:" + address, [])
-    held.append(rid)
-    ctx.put("held:" + address, held)
+    _set_add(ctx, "held:" + address, rid)
 
 
 def _held_remove(ctx, address, rid):
-    ctx.put("held:" + address, [x for x in ctx.get("held:" + address, []) if x != rid])
+    _set_remove(ctx, "held:" + address, rid)
 
 
 def _unpaid_add(ctx, root_id, delta):
@@ -182,9 +186,7 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
     ctx.put("unpaid:" + rid, 1)
     ctx.put("doc:" + doc_hash, rid)
     _held_add(ctx, supplier, rid)
-    opened = ctx.get("open", [])
-    opened.append(rid)
-    ctx.put("open", opened)
+    _set_add(ctx, "open", rid)
     ctx.emit("Issued", id=rid, issuer=me, supplier=supplier, amount=amount, maturity_ms=maturity_ms)
     return rid
 
@@ -215,7 +217,7 @@ def reject(ctx, rid, reason):
     _save(ctx, record)
     ctx.delete("doc:" + record["doc_hash"])
     _held_remove(ctx, record["holder"], rid)
-    ctx.put("open", [x for x in ctx.get("open", []) if x != rid])
+    _set_remove(ctx, "open", rid)
     ctx.emit("Rejected", id=rid, holder=record["holder"], reason=reason)
     return rid
 
@@ -257,8 +259,9 @@ def _split(ctx, record, amounts):
     record["status"] = "split"
     record["children"] = children
     _save(ctx, record)
-    held = [x for x in ctx.get("held:" + holder, []) if x != rid]
-    ctx.put("held:" + holder, held + children)
+    _held_remove(ctx, holder, rid)
+    for cid in children:
+        _held_add(ctx, holder, cid)
     _unpaid_add(ctx, record["root"], len(children) - 1)
     ctx.emit("Split", id=rid, holder=holder, parts=children, amounts=amounts)
     return children
@@ -481,5 +484,5 @@ def repay(ctx, rid, payment_ref):
     ctx.require(len(payments) > 0, f"every part of {rid} is already repaid")
     root_id = record["root"]
     if _unpaid_add(ctx, root_id, -len(payments)) == 0:
-        ctx.put("open", [x for x in ctx.get("open", []) if x != root_id])
+        _set_remove(ctx, "open", root_id)
     return payments

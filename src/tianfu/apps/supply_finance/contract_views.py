@@ -83,19 +83,47 @@ def lineage(ctx, rid):
     ]
 
 
+def _page_args(ctx, start, limit):
+    ctx.require(
+        isinstance(start, int) and not isinstance(start, bool) and start >= 1,
+        "start must be an integer >= 1",
+    )
+    ctx.require(
+        isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 200,
+        "limit must be 1..200",
+    )
+
+
 @view
 def holdings(ctx, address):
-    """What `address` holds now (issued, active, pledged or paid parts)."""
+    """What `address` holds now (issued, active, pledged or paid parts); `holdings_page`
+    reads them a page at a time."""
     if not isinstance(address, str):
         return []
-    return [_load(ctx, x) for x in ctx.get("held:" + address, [])]
+    name = "held:" + address
+    return [_load(ctx, x) for x in _set_items(ctx, name, 1, _set_count(ctx, name))]
+
+
+@view
+def holding_count(ctx, address):
+    """How many receivables and parts `address` holds now."""
+    return _set_count(ctx, "held:" + address) if isinstance(address, str) else 0
+
+
+@view
+def holdings_page(ctx, address, start, limit):
+    """Holdings `start`.. (1-based) of `address`, at most `limit` (<= 200)."""
+    _page_args(ctx, start, limit)
+    if not isinstance(address, str):
+        return []
+    return [_load(ctx, x) for x in _set_items(ctx, "held:" + address, start, limit)]
 
 
 @view
 def overdue(ctx):
     """Unpaid parts past their maturity (by block time), with who is owed."""
     out = []
-    for rid in ctx.get("open", []):
+    for rid in _set_items(ctx, "open", 1, _set_count(ctx, "open")):
         root = _load(ctx, rid)
         if root["maturity_ms"] >= ctx.time_ms or root["status"] == "issued":
             continue
@@ -121,7 +149,7 @@ def overdue(ctx):
 
 @view
 def open_receivables(ctx):
-    return ctx.get("open", [])
+    return _set_items(ctx, "open", 1, _set_count(ctx, "open"))
 
 
 @view

@@ -77,6 +77,8 @@ class SupplyFinance(ContractSDK):
 
     lineage = view("rid", returns=list)
     holdings = view("address", returns=list)
+    holding_count = view("address", returns=int)
+    holdings_page = view("address", returns=list, start=1, limit=200)
     overdue = view(returns=list)
     open_receivables = view(returns=list)
     tree_totals = view("rid", returns=dict)

@@ -191,9 +191,23 @@ COMMANDS = CommandTable(
         ),
         tx(
             "recall",
-            "Recall a batch and all its descendants (role regulator).",
+            "Recall a batch and all its descendants (role regulator); a recall of more than "
+            "a few hundred batches goes on with continue-recall.",
             CODE,
             arg("reason"),
+        ),
+        tx(
+            "continue-recall",
+            "Go on with a recall that is not done: the next few hundred batches (regulator).",
+            CODE,
+            method="continue_recall",
+        ),
+        record_view(
+            "recall-progress",
+            "Show how far the recall of a batch has got (done, batches reached).",
+            CODE,
+            method="recall_progress",
+            title="recall of {code}",
         ),
         record_view("product", "Show a product.", arg("product_id"), title="{product_id}"),
         record_view(

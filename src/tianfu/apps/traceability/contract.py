@@ -12,6 +12,9 @@ State (every entry is a public record; each can be read with a Merkle proof):
                      "producer_org", "status", "parents", "children", "events", "recall",
                      "height", "time_ms", "tx"}
   ev:<code>:<seq8>  {"seq", "type", "data", "by", "name", "org", "height", "time_ms", "tx"}
+  rc:<code>         a recall of that batch: {"notice", "head", "tail", "reached", "done"}
+  rcq:<code>:<n>    the recall's queue of batches to reach (entries head..tail)
+  rcv:<code>:<b>    batch b was reached by that recall
 
 Roles: producer (products, batches, farm events), processor (products, processing),
 inspector (inspection with a report hash), logistics (storage, transport), retailer
@@ -37,7 +40,7 @@ EVENT_ROLES = (  # (event type, roles that may record it)
 INPUT_KINDS = ("fertiliser", "pesticide", "feed", "veterinary_drug", "other")
 MAX_PARTS = 100
 MAX_MERGE = 50
-MAX_RECALL = 2000
+RECALL_STEP = 250  # queue entries one recall call takes or adds, about (continue_recall: more)
 CODE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 
 
@@ -291,11 +294,16 @@ def merge_batches(ctx, new_code, codes, product_id):
 
 
 def recall(ctx, code, reason):
+    """(regulator) Recall a batch and every batch made from it. One call takes about
+    RECALL_STEP entries off the recall's queue or puts them on it (a batch reached, a child
+    queued); a larger recall goes on with `continue_recall` (its progress: `recall_progress`).
+    Returns the codes this call reached."""
     ctx.require_role("regulator")
     _code(ctx, code)
     _text(ctx, reason, "reason", 500)
     root = _load(ctx, code)
     ctx.require(root["recall"] is None, f"batch {code} is already recalled")
+    ctx.require(not ctx.has("rc:" + code), f"batch {code} is already being recalled")
     notice = {
         "root": code,
         "reason": reason,
@@ -304,19 +312,61 @@ def recall(ctx, code, reason):
         "height": ctx.height,
         "time_ms": ctx.time_ms,
     }
-    queue = [code]
-    done = []
-    while queue:
-        c = queue.pop(0)
-        if c in done:
+    ctx.put("rcq:" + code + ":1", code)
+    progress = {"notice": notice, "head": 1, "tail": 1, "reached": 0, "done": False}
+    return _recall_step(ctx, code, progress)
+
+
+def continue_recall(ctx, code):
+    """(regulator) Go on with a recall that is not done yet (about RECALL_STEP entries)."""
+    ctx.require_role("regulator")
+    _code(ctx, code)
+    progress = ctx.get("rc:" + code)
+    ctx.require(progress is not None, f"batch {code} is not being recalled")
+    ctx.require(not progress["done"], f"the recall of batch {code} is done")
+    return _recall_step(ctx, code, progress)
+
+
+def _recall_step(ctx, code, progress):
+    """Walk the recall's queue (numbered keys rcq:<root>:<n>, breadth first): flag each batch
+    reached the first time (rcv:<root>:<code> marks it) and queue its children, until the
+    entries taken and queued reach RECALL_STEP (one batch may queue up to MAX_PARTS more).
+    What one call reads and writes is so bounded whatever the size of the tree below."""
+    notice = progress["notice"]
+    reason = notice["reason"]
+    head = progress["head"]
+    tail = progress["tail"]
+    reached = []
+    work = 0
+    while head <= tail and work < RECALL_STEP:
+        key = "rcq:" + code + ":" + str(head)
+        c = ctx.get(key)
+        ctx.delete(key)
+        head += 1
+        work += 1
+        if ctx.has("rcv:" + code + ":" + c):
             continue
-        done.append(c)
-        ctx.require(len(done) <= MAX_RECALL, f"more than {MAX_RECALL} batches to recall")
-        b = root if c == code else _load(ctx, c)
+        ctx.put("rcv:" + code + ":" + c, True)
+        reached.append(c)
+        b = _load(ctx, c)
         if b["recall"] is None:
             b["recall"] = notice
             _append(ctx, b, "recall", {"root": code, "reason": reason})
             ctx.put("batch:" + c, b)
-        queue.extend(b["children"])
-    ctx.emit("BatchRecalled", code=code, flagged=done, reason=reason)
-    return done
+        work += len(b["children"])
+        for child in b["children"]:
+            tail += 1
+            ctx.put("rcq:" + code + ":" + str(tail), child)
+    done = head > tail
+    ctx.put(
+        "rc:" + code,
+        {
+            "notice": notice,
+            "head": head,
+            "tail": tail,
+            "reached": progress["reached"] + len(reached),
+            "done": done,
+        },
+    )
+    ctx.emit("BatchRecalled", code=code, flagged=reached, reason=reason, done=done)
+    return reached

@@ -8,6 +8,7 @@
 product = view(_record_view("product:"))
 batch = view(_record_view("batch:"))
 events = view(_record_log_view("batch:", "events", "ev:", 8))
+recall_progress = view(_record_view("rc:"))
 
 
 # -- views ------------------------------------------------------------------------------------

@@ -68,7 +68,12 @@ class Traceability(ContractSDK):
         return self._invoke("merge_batches", new_code, list(codes), product_id)
 
     def recall(self, code: str, reason: str) -> list[str]:
-        return list(self._invoke("recall", code, reason))
+        """Recall a batch and everything made from it: `recall`, then `continue_recall`
+        until the recall is done; the codes reached, in order."""
+        reached = list(self._invoke("recall", code, reason))
+        while not self.recall_progress(code)["done"]:
+            reached += list(self._invoke("continue_recall", code))
+        return reached
 
     # -- queries (computed by the node) -----------------------------------------------------
     product = view("product_id")
@@ -76,6 +81,7 @@ class Traceability(ContractSDK):
     events = view("code", returns=list)
     provenance = view("code")
     descendants = view("code", returns=list)
+    recall_progress = view("code")
 
     # -- the public, verified lookup ----------------------------------------------------------
     def lookup_document(self, code: str, height: int | None = None) -> dict[str, Any]:
