@@ -54,6 +54,9 @@ _FLAT_INTS = frozenset({int, bool})
 # Iterables whose items are fresh objects (counted at `SMALL_BYTES` each when kept).
 _FRESH_ITEMS = frozenset({str, range, type({}.items())})
 _SIZED = frozenset({list, tuple, str, bytes, range, type({}.keys()), type({}.values())})
+# Iterables whose iteration runs no contract code: `enumerate`/`zip` over anything else
+# (an iterator, a generator) pull from it through `Runtime.pulled`, one level of call depth.
+_FLAT_ITERABLES = _SIZED | {dict, type({}.items())}
 
 
 def _fail(cls: type[BaseException], message: str) -> BaseException:
@@ -417,13 +420,19 @@ class CheckedBuiltins:
         self.m.charge(BUILTIN_GAS)
         start = _int64(start, "enumerate()")
         self.m.alloc(ITER_BYTES)
-        return enumerate(x, start)
+        if type(x) in _FLAT_ITERABLES:
+            return enumerate(x, start)
+        self.m.alloc(ITER_BYTES)
+        return self.pulled(enumerate(x, start))  # type: ignore[attr-defined]
 
     def b_zip(self, *iterables: Any, strict: Any = False) -> Any:
         self.m.charge(BUILTIN_GAS)
         k = len(iterables)
         self.m.alloc(ITER_BYTES + seq_bytes(k))
-        z = zip(*iterables, strict=bool(strict))
+        z: Any = zip(*iterables, strict=bool(strict))
+        if not all(type(it) in _FLAT_ITERABLES for it in iterables):
+            self.m.alloc(ITER_BYTES)
+            z = self.pulled(z)  # type: ignore[attr-defined]
         if k <= 4:  # each item fits `SMALL_BYTES`
             return z
         return self._counted(z, seq_bytes(k))
