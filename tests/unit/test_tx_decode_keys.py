@@ -1,0 +1,113 @@
+"""A transaction whose arguments hold map keys built to share one hash is refused before it
+is decoded (`tianfu.codec_scan`).
+
+msgspec decodes a msgpack map key that is an array into a tuple, and CPython hashes tuples
+of integers without a seed: 4,000 crafted keys (56 KB, no valid signature needed) held
+`decode_tx` for ~0.4-1.6 s on this machine, and a 1 MiB request for minutes, on the API's
+event loop, in gossip and in block decoding, before `TxBody.validate` refused the key.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+import pytest
+from tests.unit.test_sandbox_audit import _colliding_pairs
+
+from tianfu.codec import CodecError, encode
+from tianfu.codec_scan import array_keys_possible, map_keys_are_text
+from tianfu.crypto.keys import generate_keypair
+from tianfu.crypto.signing import sign_tx
+from tianfu.types.tx import TxBody, decode_tx
+
+_KP = generate_keypair()
+_MARK = encode(["@@"])
+
+
+def _tx_with(args_raw: bytes) -> bytes:
+    """A signed transaction's bytes with its argument list replaced by `args_raw`."""
+    body = TxBody(1, "chain", _KP.scheme, _KP.public_key, 1, 100, "asset", "transfer", ["@@"])
+    raw = sign_tx(_KP, body).encoded()
+    assert raw.count(_MARK) == 1
+    return raw.replace(_MARK, args_raw)
+
+
+def _colliding_map(n: int) -> bytes:
+    items = b"".join(encode(list(pair)) + b"\x01" for pair in _colliding_pairs(n))
+    return b"\x91\xdf" + n.to_bytes(4, "big") + items  # [ {(a, b): 1, ...} ]
+
+
+def _best(fn: Any, data: bytes) -> float:
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        fn(data)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _refused(data: bytes) -> str:
+    try:
+        decode_tx(data)
+    except CodecError as exc:
+        return str(exc)
+    return "accepted"
+
+
+def test_map_keys_built_to_share_a_hash_are_refused_before_decoding() -> None:
+    n = 4000
+    attack = _tx_with(_colliding_map(n))
+    benign = _tx_with(encode([[list(p) for p in _colliding_pairs(n)]]))  # the same integers
+    assert len(attack) - len(benign) < n + 100
+    # the refusal costs no more than decoding a valid transaction of the same size
+    refusing, accepting = _best(_refused, attack), _best(_refused, benign)
+    assert refusing <= 2 * accepting + 0.005, (refusing, accepting)
+    assert _refused(attack) == "bad argument: dict keys must be str"
+    assert _refused(bytearray(attack)) == "bad argument: dict keys must be str"
+    assert _refused(benign) == "accepted"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1},
+        [{"k": [1, {"x": b"\x90" * 40}]}, "s" * 300, b"\x80" * 70000],
+        {"": None, "t": True, "f": False, "n": -(1 << 63), "m": (1 << 64) - 1, "q": -5},
+        [[[[{}]]]] * 20,
+        {str(i): [i] * 3 for i in range(300)},
+        {"big": "\u00e9" * 40000, "ints": [0x7F, 0x80, 0xFF, 0x100, 0x10000, 0x100000000]},
+    ],
+)
+def test_text_keys_pass_the_scan(value: Any) -> None:
+    data = encode(value)
+    assert map_keys_are_text(data)
+    assert map_keys_are_text(_tx_with(encode([value])))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {1: 2},
+        {(1, 2): 3},
+        [{"a": {b"k": 1}}],
+        {"a": [1, {None: 2}]},
+        {"a": 1, **{f"k{i}": [i] for i in range(20)}, (): 0},
+        [{"x": [[]] * 20}, {(3,): 1}],
+        {1.5: 1},
+    ],
+)
+def test_other_keys_fail_the_scan(value: Any) -> None:
+    data = msgspec.msgpack.encode(value)
+    assert not map_keys_are_text(data)
+
+
+def test_bytes_without_many_arrays_skip_the_scan() -> None:
+    assert not array_keys_possible(encode(["bob", 100, {"memo": "x"}, [[1], [2]]]))
+    assert not array_keys_possible(encode([[i] for i in range(40)]))  # arrays, no map
+    assert array_keys_possible(_colliding_map(20))
+    plain = _tx_with(encode(["bob", 100, {"memo": "x"}]))
+    assert decode_tx(plain).body.args == ["bob", 100, {"memo": "x"}]
+    # a few tuple keys may be left to the decoder: refused by `validate` as before
+    assert _refused(_tx_with(_colliding_map(3))) != "accepted"
