@@ -9,6 +9,7 @@ event loop, in gossip and in block decoding, before `TxBody.validate` refused th
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -111,3 +112,34 @@ def test_bytes_without_many_arrays_skip_the_scan() -> None:
     assert decode_tx(plain).body.args == ["bob", 100, {"memo": "x"}]
     # a few tuple keys may be left to the decoder: refused by `validate` as before
     assert _refused(_tx_with(_colliding_map(3))) != "accepted"
+
+
+def _random_value(rnd: random.Random, depth: int) -> Any:
+    if depth > 3 or rnd.random() < 0.6:
+        return rnd.choice(
+            [
+                None,
+                True,
+                rnd.choice([0, 127, 128, 65536, (1 << 64) - 1, -33, -129, -(1 << 63)]),
+                "x" * rnd.choice([0, 31, 32, 256]),
+                "\u00e9" * rnd.randrange(100),
+                bytes(rnd.randrange(256) for _ in range(rnd.choice([0, 5, 256]))),
+                b"\x90\xdf\xdc\x80" * rnd.randrange(30),
+            ]
+        )
+    if rnd.random() < 0.6:
+        return [_random_value(rnd, depth + 1) for _ in range(rnd.choice([0, 1, 15, 16]))]
+    return {f"k{i}": _random_value(rnd, depth + 1) for i in range(rnd.choice([0, 1, 15, 16]))}
+
+
+def test_the_scan_agrees_with_the_decoder_on_random_values() -> None:
+    """What `map_keys_are_text` answers is what decoding finds (the scan decides whether
+    a transaction is refused: it must never refuse a valid one)."""
+    rnd = random.Random(20261206)
+    for _ in range(400):
+        value = _random_value(rnd, 0)
+        data = encode(value)
+        assert map_keys_are_text(data)
+        if isinstance(value, dict):
+            value[rnd.choice([1, (1, 2), b"k", None])] = 0
+            assert not map_keys_are_text(msgspec.msgpack.encode(value))
