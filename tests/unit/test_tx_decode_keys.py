@@ -143,3 +143,24 @@ def test_the_scan_agrees_with_the_decoder_on_random_values() -> None:
         if isinstance(value, dict):
             value[rnd.choice([1, (1, 2), b"k", None])] = 0
             assert not map_keys_are_text(msgspec.msgpack.encode(value))
+
+
+def test_proven_value_bytes_with_crafted_keys_are_refused_before_decoding() -> None:
+    """A client verifying a proof decodes the proven value bytes a node sent
+    (`decode_value_strict`): the same keys held it for as long."""
+    from tianfu.proofs.values import ValueBytesError, decode_value_strict
+
+    crafted = _colliding_map(4000)[1:]  # the map itself
+    plain = encode([list(p) for p in _colliding_pairs(4000)])
+
+    def refused(data: bytes) -> str:
+        try:
+            decode_value_strict(data)
+        except ValueBytesError as exc:
+            return str(exc)
+        return "accepted"
+
+    refusing, accepting = _best(refused, crafted), _best(refused, plain)
+    assert refusing <= 2 * accepting + 0.005, (refusing, accepting)
+    assert refused(crafted).endswith("dict keys must be str")
+    assert refused(plain) == "accepted"
