@@ -164,3 +164,31 @@ def test_proven_value_bytes_with_crafted_keys_are_refused_before_decoding() -> N
     assert refusing <= 2 * accepting + 0.005, (refusing, accepting)
     assert refused(crafted).endswith("dict keys must be str")
     assert refused(plain) == "accepted"
+
+
+def test_a_block_holding_a_transaction_with_crafted_keys_is_refused_without_decoding_it() -> None:
+    """A proposal's transactions not held already are decoded with `decode_tx`, which now
+    refuses the keys at once; its refusal sent `decode_block` to decode the whole block
+    again with `codec.decode` to report the message: the same quadratic decode, on every
+    validator, for one proposal."""
+    from tests.unit.test_decode_block import LIMIT, block, tx
+
+    from tianfu.types.block import decode_block
+
+    honest = encode(block([tx(1)]))
+    good_tx = tx(1).encoded()
+    assert honest.endswith(good_tx)
+    crafted = honest[: -len(good_tx)] + _tx_with(_colliding_map(4000))
+    plain = honest[: -len(good_tx)] + _tx_with(encode([[list(p) for p in _colliding_pairs(4000)]]))
+
+    def refused(data: bytes) -> str:
+        try:
+            decode_block(data, lambda h: None, max_size=LIMIT)
+        except CodecError as exc:
+            return str(exc)
+        return "accepted"
+
+    refusing, accepting = _best(refused, crafted), _best(refused, plain)
+    assert refusing <= 2 * accepting + 0.005, (refusing, accepting)
+    assert refused(crafted).endswith("dict keys must be str")
+    assert refused(plain) == "accepted"
