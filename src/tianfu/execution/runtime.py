@@ -150,26 +150,6 @@ class Runtime(CheckedOperators):
     iterate.__doc__ = (
         "What every `for` loop and comprehension iterates through, charging each item."
     )
-    # `enumerate(it)` and `zip(it, ...)` over an iterator pull from it through C code, and
-    # `it` may be a generator (a Python frame) or another such chain: each pull through
-    # them is one level of call depth too, so a chain of generator expressions over
-    # `enumerate`/`zip` stays as shallow as nested calls (`CheckedBuiltins.b_enumerate`).
-    pulled = _gen(
-        "pulled",
-        "self, it",
-        "m = self.m\n"
-        "while True:\n"
-        f"    if m.depth >= {MAX_CALL_DEPTH}:\n"
-        "        m.too_deep()\n"
-        "    m.depth += 1\n"
-        "    try:\n"
-        "        item = next(it)\n"
-        "    except StopIteration:\n"
-        "        return\n"
-        "    finally:\n"
-        "        m.depth -= 1\n"
-        "    yield item\n",
-    )
 
     def wrap_lambda(self, fn: Callable[..., Any], gas: int = CALL_GAS, mem: int = 0) -> Any:
         self.m.alloc(FUNC_BYTES)
