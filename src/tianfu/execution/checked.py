@@ -35,6 +35,7 @@ from tianfu.execution.costs import (
 )
 from tianfu.execution.keys import store_key
 from tianfu.execution.limits import (
+    MAX_CALL_DEPTH,
     MAX_INT_STR,
     MAX_RANGE,
     MAX_SEQ_LEN,
@@ -54,6 +55,9 @@ _FLAT_INTS = frozenset({int, bool})
 # Iterables whose items are fresh objects (counted at `SMALL_BYTES` each when kept).
 _FRESH_ITEMS = frozenset({str, range, type({}.items())})
 _SIZED = frozenset({list, tuple, str, bytes, range, type({}.keys()), type({}.values())})
+# Iterables whose iteration runs no contract code: `enumerate`/`zip` over anything else
+# (an iterator, a generator) pull from it through `pulled`, one level of call depth.
+_FLAT_ITERABLES = _SIZED | {dict, type({}.items())}
 
 
 def _fail(cls: type[BaseException], message: str) -> BaseException:
@@ -417,16 +421,40 @@ class CheckedBuiltins:
         self.m.charge(BUILTIN_GAS)
         start = _int64(start, "enumerate()")
         self.m.alloc(ITER_BYTES)
-        return enumerate(x, start)
+        if type(x) in _FLAT_ITERABLES:
+            return enumerate(x, start)
+        self.m.alloc(ITER_BYTES)
+        return self.pulled(enumerate(x, start))
 
     def b_zip(self, *iterables: Any, strict: Any = False) -> Any:
         self.m.charge(BUILTIN_GAS)
         k = len(iterables)
         self.m.alloc(ITER_BYTES + seq_bytes(k))
-        z = zip(*iterables, strict=bool(strict))
+        z: Any = zip(*iterables, strict=bool(strict))
+        if not all(type(it) in _FLAT_ITERABLES for it in iterables):
+            self.m.alloc(ITER_BYTES)
+            z = self.pulled(z)
         if k <= 4:  # each item fits `SMALL_BYTES`
             return z
         return self._counted(z, seq_bytes(k))
+
+    def pulled(self, it: Iterator[Any]) -> Iterator[Any]:
+        """The items of `enumerate`/`zip` over an iterator, each pull one level of call
+        depth: they pull from the iterator inside them through C code, and it may be a
+        generator (a Python frame) or another such chain, so a chain of generator
+        expressions over `enumerate`/`zip` stays as shallow as nested calls."""
+        m = self.m
+        while True:
+            if m.depth >= MAX_CALL_DEPTH:
+                m.too_deep()
+            m.depth += 1
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            finally:
+                m.depth -= 1
+            yield item
 
     def _counted(self, it: Iterator[Any], nbytes: int) -> Iterator[Any]:
         m = self.m

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 from tianfu.codec import try_encode
+from tianfu.codec_scan import array_keys_possible, map_keys_are_text
 from tianfu.types import Receipt, TxBody
 from tianfu.types.tx import FAILED, OK
 from tianfu.types.values import ValueTypeError, check_value
@@ -22,6 +23,9 @@ _decoder = msgspec.msgpack.Decoder()
 
 def decode_value_strict(data: bytes) -> Any:
     """The contract value whose canonical encoding is `data`; refuses anything else."""
+    if array_keys_possible(data) and not map_keys_are_text(data):
+        # refused before decoding: keys built to share a hash (`tianfu.codec_scan`)
+        raise ValueBytesError("value bytes do not hold a contract value: dict keys must be str")
     try:
         value = _decoder.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:

@@ -15,6 +15,7 @@ from tianfu.codec import (
     hash_domain,
     try_encode,
 )
+from tianfu.codec_scan import array_keys_possible, map_keys_are_text
 from tianfu.types.suites import hash_for_scheme
 from tianfu.types.values import ValueTypeError, check_value
 
@@ -133,9 +134,12 @@ def decode_tx(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> Transaction:
     """`codec.decode(data, Transaction, max_size=...)`, as strict, faster, and with the
     transaction's hash and canonical bytes taken from `data` (no re-encoding later)."""
     if type(data) is not bytes:
+        if isinstance(data, bytearray | memoryview) and len(data) <= max_size:
+            _no_array_keys(bytes(data))
         return _primed(decode(data, Transaction, max_size=max_size), bytes(data))
     if len(data) > max_size:
         raise CodecError(f"message of {len(data)} bytes exceeds the limit of {max_size}")
+    _no_array_keys(data)
     try:
         tx = _tx_decoder.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # and ValidationError
@@ -149,6 +153,14 @@ def decode_tx(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE) -> Transaction:
     except ValueError as exc:
         raise CodecError(str(exc)) from None
     return _primed(tx, data)
+
+
+def _no_array_keys(data: bytes) -> None:
+    """Refuse, before decoding them, transaction bytes with a map key that is not a str
+    (`tianfu.codec_scan`): decoding keys built to share a hash is quadratic, and
+    `TxBody.validate` would refuse such a key anyway."""
+    if array_keys_possible(data) and not map_keys_are_text(data):
+        raise CodecError("bad argument: dict keys must be str")
 
 
 def _primed(tx: Transaction, data: bytes) -> Transaction:
