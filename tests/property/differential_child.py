@@ -78,6 +78,7 @@ def main() -> None:
         "events": [encode(r.events) for r in receipts],
         "updates": sorted(built.result.updates.items()),
         "queries": encode(queries),
+        "deferred": built.result.deferred,  # left for the next block: budgets full
         "hash_seed": sys.flags.hash_randomization,
     }
     Path(args.output).write_bytes(msgspec.msgpack.encode(out))

@@ -221,4 +221,6 @@ def test_two_fresh_processes_build_the_very_same_block(program: tuple[str, Any])
     a.pop("hash_seed"), b.pop("hash_seed")
     for key in a:
         assert a[key] == b[key], key
-    assert len(a["receipts"]) == len(calls)
+    # Every call is in the block, or left for the next one once the block's gas or receipt
+    # budget is full (a program of expensive calls can fill it) — the same ones on both sides.
+    assert a["receipts"] and len(a["receipts"]) + a["deferred"] == len(calls)
