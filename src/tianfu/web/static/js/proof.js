@@ -475,14 +475,31 @@ export function checkCommit(cert, head, set, chainId) {
   return signers;
 }
 
-// The readable JSON form of a contract value (bytes as hex, map keys as strings).
+// A decoded value that is a contract value (encoding.md): the decoder already refused
+// floats, extension types and non-text map keys; the value nests at most 32 levels below
+// the outermost one (the outermost at depth 0, each array item and map value one deeper).
+const MAX_VALUE_DEPTH = 32;
+
+function contractValue(v, depth = 0) {
+  if (depth > MAX_VALUE_DEPTH) fail("a proven value is nested deeper than 32 levels");
+  if (Array.isArray(v)) for (const x of v) contractValue(x, depth + 1);
+  else if (v instanceof MsgMap) for (const [, x] of v.entries) contractValue(x, depth + 1);
+  return v;
+}
+
+// The readable JSON form of a contract value (bytes as hex, map keys as strings). Every
+// key is an own property of the object, whatever its name (also "__proto__").
 function readable(v) {
   if (v instanceof Uint8Array) return hex(v);
   if (typeof v === "bigint") fail("a proven integer is too large for the browser verifier");
   if (Array.isArray(v)) return v.map(readable);
   if (v instanceof MsgMap) {
     const out = {};
-    for (const [k, x] of v.entries) out[String(readable(k))] = readable(x);
+    for (const [k, x] of v.entries) {
+      Object.defineProperty(out, String(readable(k)), {
+        value: readable(x), enumerable: true, writable: true, configurable: true,
+      });
+    }
     return out;
   }
   return v;
@@ -560,7 +577,16 @@ function provenBlock(doc, genesis, nowMs) {
       fail("malformed transaction");
     }
     const receipt = decode(receiptBytes);
-    if (!Array.isArray(receipt) || receipt.length !== 5) fail("malformed receipt");
+    if (!Array.isArray(receipt) || receipt.length !== 5 || !(receipt[0] === 0 || receipt[0] === 1) ||
+        !Array.isArray(receipt[4])) {
+      fail("malformed receipt");
+    }
+    contractValue(tx[0][8]);
+    contractValue(receipt[2]);
+    for (const e of receipt[4]) {
+      if (!Array.isArray(e) || e.length !== 3 || !(e[2] instanceof MsgMap)) fail("malformed receipt");
+      contractValue(e[2]);
+    }
     return { body: tx[0], hash: hashDomain("tianfu/tx/v1", spans.get(tx[0])), receipt };
   });
   const seen = new Set();
@@ -585,7 +611,7 @@ function provenBlock(doc, genesis, nowMs) {
       fail("a proven state key is not a contract's key");
     }
     return {
-      contract, key: text.slice(slash + 1), value: readable(decode(valueBytes)),
+      contract, key: text.slice(slash + 1), value: readable(contractValue(decode(valueBytes))),
       changedAt: entry.height, previous: entry.prev,
     };
   });

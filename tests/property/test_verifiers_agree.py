@@ -1,0 +1,152 @@
+"""Differential audit of the three proof-document verifiers (docs/spec/documents.md).
+
+The valid documents of docs/spec/vectors/documents.json come from a chain of each crypto
+suite (Ed25519 / ECDSA P-256 and SM2 / SM3) that went through validator-set changes: a
+validator of a new organisation added, a power changed, that validator removed; with
+sequential and skipping validator chains. Each document is changed in many ways (verifiers_agree_lib)
+and every change is verified by the SDK verifier (`tianfu verify-proof`), the independent
+spec verifier (tests/spec_verifier) and, for the kinds it knows, the web console's verifier
+under Node. All of them MUST give the same verdict, and a document any of them accepts MUST
+prove exactly what the unchanged one proves (its readable part is the same, types included).
+
+The CI test samples the changes (a fixed seed); the `slow` one makes every change, every
+byte of `raw` included.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import verifiers_agree_chain
+import verifiers_agree_lib as lib
+
+VECTORS = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors" / "documents.json"
+
+
+def vectors() -> dict[str, Any]:
+    return json.loads(VECTORS.read_text(encoding="utf-8"))
+
+
+@functools.cache
+def bases(suite: str) -> list[dict[str, Any]]:
+    """The valid documents of `suite`: the vectors', then those of the membership chain."""
+    v = vectors()
+    genesis = bytes.fromhex(v["geneses"][suite])
+    out = [{**c, "genesis": genesis} for c in v["cases"] if "document" in c and c["suite"] == suite]
+    docs, genesis, now = verifiers_agree_chain.build(suite)
+    out += [{"suite": suite, "name": name, "kind": kind, "document": d, "genesis": genesis,
+             "now_ms": now} for name, (kind, d) in docs.items()]  # fmt: skip
+    return out
+
+
+def genesis_time(genesis: bytes) -> int:
+    return lib.decode_genesis(genesis).time_ms
+
+
+def mutations(base: dict[str, Any], sample: int | None) -> Iterator[lib.Case]:
+    doc, now = base["document"], base["now_ms"]
+    rng = random.Random(f"{base['suite']}/{base['name']}")
+    yield lib.Case("unchanged", lib.dumps(doc), now)
+    js = list(lib.json_mutations(doc, now))
+    yield from js if sample is None else rng.sample(js, min(sample, len(js)))
+    yield from lib.raw_byte_mutations(doc, now, rng, sample)
+    yield from lib.bundle_mutations(doc, now, rng, sample)
+    sigs = list(lib.signature_mutations(doc, now))
+    yield from sigs if sample is None else rng.sample(sigs, min(sample, len(sigs)))
+    yield from lib.clock_mutations(doc, genesis_time(base["genesis"]))
+
+
+def disagreements(sample: int | None, suites: tuple[str, ...]) -> tuple[list[str], int]:
+    lib.load_app_kinds()
+    problems: list[str] = []
+    js_cases: list[tuple[lib.Case, bytes, str]] = []
+    js_expected: list[tuple[str, bool, str]] = []
+    count = 0
+    for base in [b for suite in suites for b in bases(suite)]:
+        genesis, kind = base["genesis"], base["kind"]
+        for case in mutations(base, sample):
+            count += 1
+            label = f"{base['suite']} / {base['name']} / {case.name}"
+            sdk = lib.verdict_sdk(case, genesis, kind)
+            spec = lib.verdict_spec(case, genesis, kind)
+            if case.name == "unchanged" and not (sdk[0] and spec[0]):
+                problems.append(f"{label}: a valid document refused: sdk {sdk}, spec {spec}")
+            if sdk[0] != spec[0]:
+                problems.append(f"{label}: sdk {sdk}, spec {spec}")
+            if (sdk[0] or spec[0]) and not proves_the_same(case, base["document"]):
+                problems.append(f"{label}: accepted but proves something else")
+            if kind in lib.JS_KINDS and lib.NODE is not None:
+                js_cases.append((case, genesis, kind))
+                js_expected.append((label, sdk[0] and spec[0], f"sdk {sdk}, spec {spec}"))
+    if js_cases:
+        for (label, expected, others), (ok, reason) in zip(
+            js_expected, lib.verdicts_js(js_cases), strict=True
+        ):
+            if ok != expected and not (expected and any(u in reason for u in lib.JS_UNSUPPORTED)):
+                problems.append(f"{label}: js {(ok, reason)}, {others}")
+    return problems, count
+
+
+def proves_the_same(case: lib.Case, original: dict[str, Any]) -> bool:
+    given = json.loads(case.text)
+    return lib.strictly_equal(lib.readable_part(given), lib.readable_part(original))
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_the_three_verifiers_agree_on_sampled_changes(suite: str) -> None:
+    problems, count = disagreements(12, (suite,))
+    assert count > 1000
+    assert not problems, "\n".join(problems[:40])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_the_three_verifiers_agree_on_every_change(suite: str) -> None:
+    problems, count = disagreements(None, (suite,))
+    assert count > 50_000
+    assert not problems, "\n".join(problems[:40])
+
+
+def three_verdicts(doc: dict[str, Any], genesis: bytes, now: int) -> list[bool]:
+    lib.load_app_kinds()
+    case = lib.Case("one", lib.dumps(doc), now)
+    verdicts = [
+        lib.verdict_sdk(case, genesis, "state")[0],
+        lib.verdict_spec(case, genesis, "state")[0],
+    ]
+    if lib.NODE is not None:
+        verdicts += [ok for ok, _ in lib.verdicts_js([(case, genesis, "state")])]
+    return verdicts
+
+
+def test_a_value_nested_deeper_than_32_levels_is_refused_by_every_verifier() -> None:
+    """encoding.md: a proven value nests at most 32 levels below the outermost one. The
+    console's verifier accepted a state document proving a value nested 33 levels deep (its
+    msgpack decoder allows 64 for any structure)."""
+    at_limit, genesis, now = verifiers_agree_chain.value_document(
+        "standard", verifiers_agree_chain.nested(32)
+    )
+    assert three_verdicts(at_limit, genesis, now) == [True] * (3 if lib.NODE else 2)
+    for depth in (33, 62):
+        doc, genesis, now = verifiers_agree_chain.value_document(
+            "standard", verifiers_agree_chain.nested(depth), depth_limit=64
+        )
+        assert three_verdicts(doc, genesis, now) == [False] * (3 if lib.NODE else 2), depth
+
+
+@pytest.mark.parametrize(
+    "value", [{"__proto__": 5}, {"x": {"__proto__": {"a": 1}}, "constructor": 1}]
+)
+def test_a_map_key_named___proto___is_rendered_by_every_verifier(value: Any) -> None:
+    """readable(): a map renders as an object with the same keys. The console's verifier set
+    the key "__proto__" by assignment (which sets the object's prototype instead), so it
+    refused valid documents proving such a map."""
+    doc, genesis, now = verifiers_agree_chain.value_document("standard", value)
+    assert doc["entries"][0]["value"] == json.loads(json.dumps(value))
+    assert three_verdicts(doc, genesis, now) == [True] * (3 if lib.NODE else 2)
