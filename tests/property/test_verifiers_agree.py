@@ -33,12 +33,18 @@ def vectors() -> dict[str, Any]:
     return json.loads(VECTORS.read_text(encoding="utf-8"))
 
 
+def bases_of_vectors(suite: str) -> list[dict[str, Any]]:
+    v = vectors()
+    genesis = bytes.fromhex(v["geneses"][suite])
+    return [
+        {**c, "genesis": genesis} for c in v["cases"] if "document" in c and c["suite"] == suite
+    ]
+
+
 @functools.cache
 def bases(suite: str) -> list[dict[str, Any]]:
     """The valid documents of `suite`: the vectors', then those of the membership chain."""
-    v = vectors()
-    genesis = bytes.fromhex(v["geneses"][suite])
-    out = [{**c, "genesis": genesis} for c in v["cases"] if "document" in c and c["suite"] == suite]
+    out = bases_of_vectors(suite)
     docs, genesis, now = verifiers_agree_chain.build(suite)
     out += [{"suite": suite, "name": name, "kind": kind, "document": d, "genesis": genesis,
              "now_ms": now} for name, (kind, d) in docs.items()]  # fmt: skip
@@ -150,3 +156,36 @@ def test_a_map_key_named___proto___is_rendered_by_every_verifier(value: Any) -> 
     doc, genesis, now = verifiers_agree_chain.value_document("standard", value)
     assert doc["entries"][0]["value"] == json.loads(json.dumps(value))
     assert three_verdicts(doc, genesis, now) == [True] * (3 if lib.NODE else 2)
+
+
+REFUSE = Path(__file__).resolve().parent / "data" / "verifiers_refuse.json"
+
+
+def test_documents_the_sdk_accepted_are_refused_by_every_verifier() -> None:
+    """documents.md: an evidence record's `height` and `time_ms` are the block's as
+    integers, and a traceability batch's `events` is an integer; a boolean is never an
+    integer. The SDK (Python's `True == 1`) accepted a record whose height was `true` in
+    block 1, and a batch whose event count was `true` (the spec verifier accepted the
+    first too; the console refused it). The documents were made by the code before."""
+    lib.load_app_kinds()
+    v = json.loads(REFUSE.read_text(encoding="utf-8"))
+    genesis = bytes.fromhex(v["genesis"])
+    for c in v["cases"]:
+        case = lib.Case(c["name"], lib.dumps(c["document"]), v["now_ms"])
+        assert lib.verdict_sdk(case, genesis, c["kind"])[0] is False, c["name"]
+        assert lib.verdict_spec(case, genesis, c["kind"])[0] is False, c["name"]
+        if c["kind"] in lib.JS_KINDS and lib.NODE is not None:
+            assert lib.verdicts_js([(case, genesis, c["kind"])])[0][0] is False, c["name"]
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "1E999"])
+def test_a_number_beyond_a_doubles_range_is_a_verification_error(number: str) -> None:
+    """The SDK raised a bare ValueError (from its JSON comparison) for a document holding
+    a number such as 1e400, where `verify_document` promises a `VerificationError`."""
+    lib.load_app_kinds()
+    base = next(b for b in bases_of_vectors("standard") if b["name"] == "evidence")
+    text = lib._with_number_text(base["document"], ("height",), number)
+    case = lib.Case(number, text, base["now_ms"])
+    ok, reason = lib.verdict_sdk(case, base["genesis"], "evidence")
+    assert not ok and "beyond any range" in reason
+    assert lib.verdict_spec(case, base["genesis"], "evidence")[0] is False

@@ -180,7 +180,14 @@ def json_mutations(doc: dict[str, Any], now: int) -> Iterator[Case]:
             f'"{key}"', '"' + "".join(f"\\u{ord(ch):04x}" for ch in key) + '"', 1), now)  # fmt: skip
     for at, node in paths(doc):
         if isinstance(node, int) and not isinstance(node, bool) and at:
-            for spelling in (f"{node}.0", f"{node}e0", f"{node}E+0", f"{node}.00"):
+            for spelling in (
+                f"{node}.0",
+                f"{node}e0",
+                f"{node}E+0",
+                f"{node}.00",
+                "1e400",
+                "-1e400",
+            ):
                 yield Case(f"{'/'.join(map(str, at))}: written {spelling}",
                            _with_number_text(doc, at, spelling), now)  # fmt: skip
             if node == 0:

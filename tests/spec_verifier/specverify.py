@@ -466,7 +466,8 @@ def evidence(g: Genesis, blocks: list[Block]) -> dict[str, Any]:
     ok = (type(rec) is dict and t.contract == c and t.method == "deposit" and bool(t.args)
           and r.status == 0 and r.result == did and rec.get("id") == did
           and rec.get("tx") == t.id.hex() and t.args[0] == rec.get("file_hash")
-          and rec.get("height") == h.height and rec.get("time_ms") == h.time_ms
+          and type(rec.get("height")) is int and rec.get("height") == h.height
+          and type(rec.get("time_ms")) is int and rec.get("time_ms") == h.time_ms
           and rec.get("depositor") == address(t.scheme, t.signer)
           and all(type(rec.get(f)) is str for f in ("file_hash", "title", "org")))  # fmt: skip
     if not ok:
