@@ -45,9 +45,10 @@ def bases_of_vectors(suite: str) -> list[dict[str, Any]]:
 def bases(suite: str) -> list[dict[str, Any]]:
     """The valid documents of `suite`: the vectors', then those of the membership chain."""
     out = bases_of_vectors(suite)
-    docs, genesis, now = verifiers_agree_chain.build(suite)
-    out += [{"suite": suite, "name": name, "kind": kind, "document": d, "genesis": genesis,
-             "now_ms": now} for name, (kind, d) in docs.items()]  # fmt: skip
+    for docs, genesis, now in (verifiers_agree_chain.build(suite),
+                               verifiers_agree_chain.record_documents(suite)):  # fmt: skip
+        out += [{"suite": suite, "name": name, "kind": kind, "document": d, "genesis": genesis,
+                 "now_ms": now} for name, (kind, d) in docs.items()]  # fmt: skip
     return out
 
 
@@ -189,3 +190,19 @@ def test_a_number_beyond_a_doubles_range_is_a_verification_error(number: str) ->
     ok, reason = lib.verdict_sdk(case, base["genesis"], "evidence")
     assert not ok and "beyond any range" in reason
     assert lib.verdict_spec(case, base["genesis"], "evidence")[0] is False
+
+
+def test_record_certificates_of_both_kinds_verify_in_the_sdk_and_the_spec_verifier() -> None:
+    """documents.md#record-certificates: `photo_authorship` is specified like `evidence`.
+    The spec verifier refused every authorship certificate (the kind was not in the
+    specification); both verifiers accept one, and refuse it with a shown field changed."""
+    lib.load_app_kinds()
+    docs, genesis, now = verifiers_agree_chain.record_documents("standard")
+    for kind, doc in docs.values():
+        case = lib.Case(kind, lib.dumps(doc), now)
+        assert lib.verdict_sdk(case, genesis, kind) == (True, "")
+        assert lib.verdict_spec(case, genesis, kind) == (True, "")
+        for field in ("title", "height", "org"):
+            changed = lib.Case(field, lib.dumps({**doc, field: None}), now)
+            assert lib.verdict_sdk(changed, genesis, kind)[0] is False
+            assert lib.verdict_spec(changed, genesis, kind)[0] is False

@@ -18,6 +18,7 @@ Every document is made by the project's `ProofBuilder` (sequential and skipping 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -28,11 +29,12 @@ import msgspec
 from tianfu.codec import encode
 from tianfu.contracts.reviewed_admission import validator_record
 from tianfu.crypto import ECDSA_P256, ED25519, SM2, chain_suite
-from tianfu.execution.contract_api import state_key
+from tianfu.execution.contract_api import address_of, state_key
 from tianfu.proofs.build import SKIPPING, ProofBuilder
-from tianfu.proofs.documents import make_document
+from tianfu.proofs.documents import make_document, merge_single_blocks
 from tianfu.proofs.valchain import VALIDATORS_KEY, TrustOptions
 from tianfu.types import OK, Event, Receipt, Validator, values
+from tianfu.types.block import median_time
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors"
 
@@ -156,3 +158,44 @@ def value_document(
         finally:
             values.MAX_DEPTH = limit
         return doc, encode(chain.genesis), now
+
+
+def record_documents(suite: str) -> tuple[dict[str, Any], bytes, int]:
+    """An `evidence` and a `photo_authorship` certificate (documents.md#record-certificates)
+    of records written in block 2, after a change of the validator set in block 1."""
+    with chain_suite(suite).use():
+        m = _chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"agree-{suite}/node{i + 1}", scheme) for i in range(4)]
+        chain = m.SpecChain(f"agree-{suite}", suite, [(s, f"org{i + 1}", 1) for i, s in enumerate(signers)])  # fmt: skip
+        user = m.Signer.make(f"agree-{suite}/user", scheme)
+        who = address_of(user.scheme, user.public_key)
+        g = list(chain.genesis.validators)
+        chain.change_validators([msgspec.structs.replace(g[0], power=2), *g[1:]])  # 1
+        t2 = median_time(chain.certs[-1], chain.set_at(1))
+        fh, ih, ph = (hashlib.sha256(x).hexdigest() for x in (b"file", b"image", b"phash"))
+        dep = m.signed_tx(user, chain.chain_id, 1, "evidence", "deposit", [fh, "A file", {}])
+        reg = m.signed_tx(user, chain.chain_id, 2, "photos", "register", [ih, "A photo", ph])
+        common = {"org": "org1", "name": "user", "height": 2, "time_ms": t2}
+        records = {
+            state_key("evidence", "dep:D-1"): {**common, "id": "D-1", "file_hash": fh,
+                "title": "A file", "depositor": who, "tx": dep.hash.hex()},
+            state_key("photos", "photo:P-1"): {**common, "id": "P-1", "sha256": ih, "phash": ph,
+                "title": "A photo", "author": who, "tx": reg.hash.hex()},
+        }  # fmt: skip
+        chain.commit(
+            [(dep, Receipt(OK, 40, "D-1", "", [])), (reg, Receipt(OK, 40, "P-1", "", []))],
+            {k: encode(v) for k, v in records.items()},
+        )  # 2
+        chain.commit()
+        chain.commit()
+        now = m.T0 + 3_600_000
+        opts = TrustOptions(now_ms=now)
+        b = ProofBuilder(chain)
+        docs: dict[str, Any] = {}
+        for kind, tx, (contract, key) in (("evidence", dep, ("evidence", "dep:D-1")),
+                                          ("photo_authorship", reg, ("photos", "photo:P-1"))):  # fmt: skip
+            parts = [make_document("tx", b.tx_bundle(tx.hash), chain.genesis, opts),
+                     make_document("state", b.state_bundle([(contract, key)], 2), chain.genesis, opts)]  # fmt: skip
+            docs[f"{kind} certificate"] = (kind, make_document(kind, merge_single_blocks(parts), chain.genesis, opts))  # fmt: skip
+        return docs, encode(chain.genesis), now
