@@ -402,6 +402,11 @@ def signature_mutations(doc: dict[str, Any], now: int) -> Iterator[Case]:
             yield Case(f"{where} {i} {name}", lambda w=with_sigs, x=new: w(x), now)
 
 
+def has_skipping_link(doc: dict[str, Any]) -> bool:
+    """Whether a link of the bundle carries its header's own set (the clock matters)."""
+    return any(link[0][2] for link in unpack(bytes.fromhex(doc["raw"]))[1])
+
+
 def clock_mutations(doc: dict[str, Any], genesis_time: int) -> Iterator[Case]:
     """The clock at, just before and just after every trusting-period and clock-drift edge
     of the bundle's headers (they matter to skipping links)."""
