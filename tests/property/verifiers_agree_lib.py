@@ -323,9 +323,8 @@ def node_variants(v: Any) -> list[tuple[str, Any]]:
     if isinstance(v, bool):
         return [("negated", not v)]
     if isinstance(v, int):
-        out: list[tuple[str, Any]] = [("+1", v + 1), ("2^64-1", 2**64 - 1), ("-1", -1)]
-        if v:
-            out.append(("-1 from it", v - 1))
+        out: list[tuple[str, Any]] = [("2^64-1", 2**64 - 1), ("-1", -1)]
+        out += [(n, x) for n, x in (("+1", v + 1), ("-1 from it", v - 1)) if -(2**63) <= x < 2**64]
         return out + [(n, Raw(b)) for n, b in non_canonical_int(v)]
     if isinstance(v, bytes):
         out = [("empty", b""), ("a byte added", v + b"\x00")]

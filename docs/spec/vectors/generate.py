@@ -227,6 +227,18 @@ def crypto_vectors() -> dict[str, Any]:
     case("ed25519: S + L (not reduced)", "standard", ed, msg, ed_sig[:32] + big_s)
     case("sm2: s = n", "sm2", sm, msg, sm_sig[:32] + n_sm2.to_bytes(32, "big"))
     case("sm2: r = 0", "sm2", sm, msg, bytes(32) + sm_sig[32:])
+    # Ed25519 edges (crypto.md): small-order and non-canonical keys and R; with S = 0 and
+    # R the identity, cofactorless verification alone would accept the first two.
+    p = 2**255 - 19
+    identity, order2 = (1).to_bytes(32, "little"), (p - 1).to_bytes(32, "little")
+    zero_s = bytes(32)
+    case("ed25519: the identity as public key, R the identity, S = 0", "standard", ed, msg,
+         identity + zero_s, identity)  # fmt: skip
+    case("ed25519: a non-canonical encoding of the identity (y = p + 1) as public key", "standard",
+         ed, msg, identity + zero_s, (p + 1).to_bytes(32, "little"))  # fmt: skip
+    case("ed25519: a public key of order 2, R the identity, S = 0", "standard", ed, msg,
+         identity + zero_s, order2)  # fmt: skip
+    case("ed25519: R of small order (y = p - 1)", "standard", ed, msg, order2 + ed_sig[32:])
     return {
         "description": "Signatures (crypto.md): `valid` says whether `signature` by "
         "`public_key` of `scheme` over `message` verifies on a chain of `suite`. Addresses: "
