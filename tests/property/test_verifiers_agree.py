@@ -128,7 +128,7 @@ def test_the_three_verifiers_agree_on_sampled_changes(suite: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("suite", ["standard", "sm2"])
-def test_the_three_verifiers_agree_on_every_change(suite: str) -> None:
+def test_the_three_verifiers_agree_on_many_changes(suite: str) -> None:
     problems, count = disagreements(150, (suite,), every_signature_byte=True)
     assert count > 20_000
     assert not problems, "\n".join(problems[:40])
