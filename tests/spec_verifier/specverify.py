@@ -389,8 +389,8 @@ def render(kind: str, g: Genesis, blocks: list[Block]) -> dict[str, Any]:
                 "total_power": sum(v.power for v in b.valset)}  # fmt: skip
     if kind in ("orgs", "contracts"):
         return consortium(kind, blocks)
-    if kind == "evidence":
-        return evidence(g, blocks)
+    if kind in RECORD_KINDS:
+        return record_certificate(kind, blocks)
     if kind == "traceability":
         return traceability(blocks)
     raise Invalid(f"unknown kind {kind!r}")
@@ -454,27 +454,44 @@ def consortium(kind: str, blocks: list[Block]) -> dict[str, Any]:
     return {**block_doc(b), "contracts": [readable(r) for _, r in records]}
 
 
-def evidence(g: Genesis, blocks: list[Block]) -> dict[str, Any]:
+# documents.md#record-certificates: kind -> (key prefix, method, [(argument position, the
+# record's field)], the signer's field, text fields, [(readable name, the record's field)],
+# the record's readable name).
+RECORD_KINDS: dict[str, tuple[str, str, list[tuple[int, str]], str, tuple[str, ...],
+                              list[tuple[str, str]], str]] = {
+    "evidence": ("dep:", "deposit", [(0, "file_hash")], "depositor", ("file_hash", "title", "org"),
+                 [("file_sha256", "file_hash"), ("title", "title"), ("depositor", "depositor"),
+                  ("org", "org")], "deposit"),
+    "photo_authorship": ("photo:", "register", [(0, "sha256"), (2, "phash")], "author",
+                         ("sha256", "phash", "title", "org"),
+                         [("image_sha256", "sha256"), ("phash", "phash"), ("title", "title"),
+                          ("author", "author"), ("org", "org")], "photo"),
+}  # fmt: skip
+
+
+def record_certificate(kind: str, blocks: list[Block]) -> dict[str, Any]:
+    prefix, method, args, signer, texts, shown, name = RECORD_KINDS[kind]
     b = one(blocks, 1, 1)
     key, value, _ = b.entries[0]
     c, k = contract_key(key)
-    if not k.startswith("dep:"):
-        raise Invalid("not a deposit record")
-    did, rec = k[4:], value_of(value)
+    if not k.startswith(prefix):
+        raise Invalid("not a record of the kind")
+    rid, rec = k[len(prefix) :], value_of(value)
     i, t, r = b.txs[0]
     h = b.header
-    ok = (type(rec) is dict and t.contract == c and t.method == "deposit" and bool(t.args)
-          and r.status == 0 and r.result == did and rec.get("id") == did
-          and rec.get("tx") == t.id.hex() and t.args[0] == rec.get("file_hash")
-          and rec.get("height") == h.height and rec.get("time_ms") == h.time_ms
-          and rec.get("depositor") == address(t.scheme, t.signer)
-          and all(type(rec.get(f)) is str for f in ("file_hash", "title", "org")))  # fmt: skip
+    ok = (type(rec) is dict and t.contract == c and t.method == method
+          and len(t.args) > max(p for p, _ in args)
+          and r.status == 0 and r.result == rid and rec.get("id") == rid
+          and rec.get("tx") == t.id.hex() and all(t.args[p] == rec.get(f) for p, f in args)
+          and type(rec.get("height")) is int and rec.get("height") == h.height
+          and type(rec.get("time_ms")) is int and rec.get("time_ms") == h.time_ms
+          and rec.get(signer) == address(t.scheme, t.signer)
+          and all(type(rec.get(f)) is str for f in texts))  # fmt: skip
     if not ok:
-        raise Invalid("the deposit does not match its transaction and block")
-    return {"contract": c, "deposit_id": did, "file_sha256": rec["file_hash"],
-            "title": rec["title"], "depositor": rec["depositor"], "org": rec["org"],
+        raise Invalid("the record does not match its transaction and block")
+    return {"contract": c, f"{name}_id": rid, **{n: rec[f] for n, f in shown},
             "height": h.height, "time_ms": h.time_ms, "block_hash": h.hash.hex(),
-            "tx_hash": t.id.hex(), "deposit": readable(rec)}  # fmt: skip
+            "tx_hash": t.id.hex(), name: readable(rec)}  # fmt: skip
 
 
 def traceability(blocks: list[Block]) -> dict[str, Any]:
@@ -561,7 +578,7 @@ def verify_document(doc: str | bytes | dict[str, Any], genesis: bytes, now_ms: i
     if type(doc) is not dict:
         raise Invalid("not a JSON object")
     known = {"state", "tx", "absence", "history", "validators", "orgs", "contracts", "evidence",
-             "traceability"}  # fmt: skip
+             "photo_authorship", "traceability"}  # fmt: skip
     if doc.get("format") != "tianfu-proof/v1" or doc.get("kind") not in known:
         raise Invalid("format or kind")
     if kind is not None and doc["kind"] != kind:

@@ -165,12 +165,48 @@ ED_L = 2**252 + 27742317777372353535851937790883648493
 SIZES = {1: (32, 64), 2: (33, 64), 3: (33, 64)}
 
 
+ED_P = 2**255 - 19
+ED_D = -121665 * pow(121666, -1, ED_P) % ED_P
+
+
+def ed_point(b: bytes, canonical: bool) -> tuple[int, int] | None:
+    """The Edwards25519 point of a 32-byte encoding (RFC 8032 5.1.3), or None. With
+    `canonical`, y must be below p; without, y is read modulo p."""
+    y = int.from_bytes(b, "little") & ((1 << 255) - 1)
+    if canonical and y >= ED_P:
+        return None
+    y %= ED_P
+    x2 = (y * y - 1) * pow(ED_D * y * y + 1, -1, ED_P) % ED_P
+    x = pow(x2, (ED_P + 3) // 8, ED_P)
+    if (x * x - x2) % ED_P:
+        x = x * pow(2, (ED_P - 1) // 4, ED_P) % ED_P
+    if (x * x - x2) % ED_P or (x == 0 and b[31] >> 7):
+        return None
+    return (ED_P - x if x & 1 != b[31] >> 7 else x), y
+
+
+def ed_small_order(pt: tuple[int, int]) -> bool:
+    """Whether 8 times the point is the identity (crypto.md: such keys and R are refused)."""
+    x, y = pt
+    for _ in range(3):
+        t = ED_D * x * x * y * y % ED_P
+        x, y = (2 * x * y * pow(1 + t, -1, ED_P) % ED_P,
+                (y * y + x * x) * pow(1 - t, -1, ED_P) % ED_P)  # fmt: skip
+    return (x, y) == (0, 1)
+
+
 def verify_sig(suite: str, scheme: int, key: bytes, msg: bytes, sig: bytes) -> bool:
     if scheme not in SUITE_SCHEMES[suite] or (len(key), len(sig)) != SIZES[scheme]:
         return False
     try:
         if scheme == 1:
             if int.from_bytes(sig[32:], "little") >= ED_L:
+                return False
+            a = ed_point(key, canonical=True)
+            if a is None or ed_small_order(a):
+                return False
+            r_point = ed_point(sig[:32], canonical=False)
+            if r_point is not None and ed_small_order(r_point):
                 return False
             ed25519.Ed25519PublicKey.from_public_bytes(key).verify(sig, msg)
             return True

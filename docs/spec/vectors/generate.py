@@ -27,7 +27,7 @@ from chain import T0, Signer, SpecChain, signed_tx  # noqa: E402
 
 import tianfu.apps.evidence.certificate  # noqa: E402,F401  (registers the evidence kind)
 import tianfu.apps.traceability.proof  # noqa: E402,F401  (registers the traceability kind)
-from tianfu.codec import HASH_SUITES, encode, hash_domain  # noqa: E402
+from tianfu.codec import HASH_SUITES, decode, encode, hash_domain  # noqa: E402
 from tianfu.crypto import (  # noqa: E402
     ECDSA_P256,
     ED25519,
@@ -47,6 +47,7 @@ from tianfu.types import (  # noqa: E402
     FAILED,
     OK,
     PRECOMMIT,
+    BlockHeader,
     Event,
     Receipt,
     Transaction,
@@ -83,6 +84,22 @@ def nested(depth: int) -> Any:
     return v
 
 
+def around(depth: int, leaf: Any) -> Any:
+    """`leaf` inside `depth` arrays (so at depth `depth`)."""
+    v = leaf
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
+def maps(n: int) -> Any:
+    """`n` maps nested under the key "a" (the innermost empty, at depth n - 1)."""
+    v: Any = {}
+    for _ in range(n - 1):
+        v = {"a": v}
+    return v
+
+
 def encoding_vectors() -> dict[str, Any]:
     values: list[tuple[str, Any]] = [
         ("nil", None), ("false", False), ("true", True),
@@ -101,6 +118,9 @@ def encoding_vectors() -> dict[str, Any]:
         ("map of 16", {f"k{i:02d}": i for i in range(16)}),
         ("nested", {"list": [None, True, -5, "x", b"\x07", {"inner": []}]}),
         ("33 nested arrays (the deepest allowed)", nested(33)),
+        ("a text at depth 32 (the deepest allowed)", around(32, "x")),
+        ("33 nested maps (the deepest allowed)", maps(33)),
+        ("map keys differing only in Unicode normalisation", {"\u00e9": 1, "e\u0301": 2}),
     ]  # fmt: skip
     invalid = [
         ("5 as uint8", "cc05"), ("1 as uint16", "cd0001"), ("5 as int8", "d005"),
@@ -113,6 +133,8 @@ def encoding_vectors() -> dict[str, Any]:
         ("truncated array", "92"), ("never-used byte c1", "c1"),
         ("invalid UTF-8", "a1ff"), ("-1 as int64", "d3ffffffffffffffff"),
         ("34 nested arrays", "91" * 33 + "90"),
+        ("a text at depth 33", "91" * 33 + "a178"),
+        ("34 nested maps", "81a161" * 33 + "80"),
     ]  # fmt: skip
     return {
         "description": "Contract values and their canonical encodings (encoding.md). Valid: "
@@ -205,6 +227,18 @@ def crypto_vectors() -> dict[str, Any]:
     case("ed25519: S + L (not reduced)", "standard", ed, msg, ed_sig[:32] + big_s)
     case("sm2: s = n", "sm2", sm, msg, sm_sig[:32] + n_sm2.to_bytes(32, "big"))
     case("sm2: r = 0", "sm2", sm, msg, bytes(32) + sm_sig[32:])
+    # Ed25519 edges (crypto.md): small-order and non-canonical keys and R; with S = 0 and
+    # R the identity, cofactorless verification alone would accept the first two.
+    p = 2**255 - 19
+    identity, order2 = (1).to_bytes(32, "little"), (p - 1).to_bytes(32, "little")
+    zero_s = bytes(32)
+    case("ed25519: the identity as public key, R the identity, S = 0", "standard", ed, msg,
+         identity + zero_s, identity)  # fmt: skip
+    case("ed25519: a non-canonical encoding of the identity (y = p + 1) as public key", "standard",
+         ed, msg, identity + zero_s, (p + 1).to_bytes(32, "little"))  # fmt: skip
+    case("ed25519: a public key of order 2, R the identity, S = 0", "standard", ed, msg,
+         identity + zero_s, order2)  # fmt: skip
+    case("ed25519: R of small order (y = p - 1)", "standard", ed, msg, order2 + ed_sig[32:])
     return {
         "description": "Signatures (crypto.md): `valid` says whether `signature` by "
         "`public_key` of `scheme` over `message` verifies on a chain of `suite`. Addresses: "
@@ -403,7 +437,7 @@ def block_vectors(chains: dict[str, SpecChain]) -> dict[str, Any]:
 
 def _block_vectors(suite: str, chain: SpecChain) -> dict[str, Any]:
     from tianfu.proofs.commit import CommitError, check_commit
-    from tianfu.types import BlockHeader, CommitCertificate, CommitSig, Genesis
+    from tianfu.types import CommitCertificate, CommitSig, Genesis
 
     g = chain.genesis
     gset = g.validator_set
@@ -752,15 +786,38 @@ def invalid_documents(
     return cases
 
 
+def clock_edges(suite: str, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The clock exactly at, and one millisecond inside, the two edges of a skipping chain
+    (proofs.md#skipping-link, step 3): the trusting period of the genesis (the first link
+    skips from it) and the clock drift of the last link's header."""
+    from tianfu.proofs.documents import bundle_of
+
+    base = "validators, skipping chain"
+    (doc,) = [c["document"] for c in cases if c["suite"] == suite and c["name"] == base]
+    bundle = bundle_of(doc)
+    last = decode(bundle.validators[-1].block.header, BlockHeader).time_ms
+    period, drift = 7 * 24 * 3_600_000, 10_000
+    edges = [
+        ("the clock exactly at the end of the trusting period", T0 + period, False),
+        ("the clock 1 ms before the end of the trusting period", T0 + period - 1, True),
+        ("the last link's header exactly max_clock_drift ahead of the clock", last - drift, False),
+        ("the last link's header 1 ms less than max_clock_drift ahead", last - drift + 1, True),
+    ]
+    return [{"name": n, "suite": suite, "genesis": suite, "base": base,
+             "patch": {"now_ms": now}, "valid": ok} for n, now, ok in edges]  # fmt: skip
+
+
 def document_vectors(chains: dict[str, SpecChain], infos: dict[str, Any]) -> dict[str, Any]:
     cases: list[dict[str, Any]] = []
     for suite, chain in chains.items():
         with chain_suite(suite).use():
             cases += documents(suite, chain, infos[suite])
+    for suite in chains:  # added after the first cases (which keep their places)
+        cases += clock_edges(suite, cases)
     return {
         "description": "Proof documents (documents.md, proofs.md). Each case is verified "
         "against the genesis of `genesis` with the clock `now_ms` and the default trust "
-        "options. An invalid case is its `base` case (same suite) changed by `patch`: "
+        "options. A case with a `base` is that case (same suite) changed by `patch`: "
         "flip_raw_byte (XOR 0xff of that byte of raw), set [path, value] (a missing key is "
         "added), delete path, rename [path, new name], prepend_member_text (the document's "
         "compact JSON text with this member inserted first), genesis (verify against that "

@@ -12,6 +12,7 @@ applications' own (evidence, traceability), each with its shape rules and readab
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +84,15 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _finite(text: str) -> float:
+    """A number written with a fraction or an exponent (never equal to a document's
+    integers); one beyond the range of a double is refused here, as NaN and Infinity are."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise DocumentError(f"the document holds the number {text[:40]}, beyond any range")
+    return value
+
+
 def _no_constant(name: str) -> Any:
     raise DocumentError(f"the document holds {name}, which is not JSON")
 
@@ -106,7 +116,9 @@ def load_document(data: str | bytes) -> dict[str, Any]:
     if size > MAX_DOCUMENT_BYTES:
         raise DocumentError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
     try:
-        doc = json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        doc = json.loads(
+            data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
+        )
     except DocumentError:
         raise
     except (ValueError, RecursionError) as exc:

@@ -130,6 +130,11 @@ def register_record_kind(spec: RecordSpec) -> None:
     register(Kind(spec.kind, check, render))
 
 
+def _integer(x: Any) -> int | None:
+    """`x` if it is an integer (a boolean is not one), else None."""
+    return x if isinstance(x, int) and not isinstance(x, bool) else None
+
+
 def proven_record(
     v: VerifiedBundle, spec: RecordSpec
 ) -> tuple[ProvenBlock, str, str, dict[str, Any]]:
@@ -165,8 +170,8 @@ def proven_record(
             (body.args[position] == record.get(name), f"the transaction {instead}")
             for position, name, instead in spec.args
         ],
-        (record.get("height") == header.height, "the record's height is not the block's"),
-        (record.get("time_ms") == header.time_ms, "the record's time is not the block's"),
+        (_integer(record.get("height")) == header.height, "the record's height is not the block's"),
+        (_integer(record.get("time_ms")) == header.time_ms, "the record's time is not the block's"),
         (
             record.get(spec.signer) == address_of(body.scheme, body.signer),
             f"the transaction's signer is not the {spec.signer}",

@@ -10,7 +10,7 @@ a readable field that differs from what the entries say makes it fail.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import msgspec
 
@@ -40,6 +40,11 @@ class LineageError(VerificationError):
     """The proven entries are not what the lookup reads (or hold malformed records)."""
 
 
+def is_integer(x: Any) -> TypeGuard[int]:
+    """An integer of a record (a boolean is not one, as in every proven value)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def walk_lineage(
     code: str, read: Callable[[str], Any]
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
@@ -61,7 +66,7 @@ def walk_lineage(
         if not isinstance(b, dict):
             raise LineageError(f"ancestor batch {c} is proven absent or malformed")
         product, n, parents = b.get("product"), b.get("events"), b.get("parents")
-        if not isinstance(product, str) or not isinstance(n, int) or not isinstance(parents, list):
+        if not isinstance(product, str) or not is_integer(n) or not isinstance(parents, list):
             raise LineageError(f"batch {c} is a malformed record")
         prod = read("product:" + product)
         evs = [read(event_key(c, i)) for i in range(1, n + 1)]
@@ -165,7 +170,7 @@ def lookup_document(
         for c in level:
             seen.add(c)
             b = values[BATCH + c]
-            if isinstance(b, dict) and isinstance(b.get("events"), int):
+            if isinstance(b, dict) and is_integer(b.get("events")):
                 keys.append(f"product:{b.get('product')}")
                 keys += [event_key(c, i) for i in range(1, b["events"] + 1)]
                 parents += [p for p in b.get("parents") or [] if isinstance(p, str)]

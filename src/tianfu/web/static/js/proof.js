@@ -24,6 +24,9 @@ import { p256 } from "../vendor/noble-curves/nist.js";
 import { sm2, sm3 } from "../vendor/sm-crypto-v2/index.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
 import { parseDocumentJson } from "./strictjson.js";
+import { parseGenesis } from "./genesis.js";
+
+export { parseGenesis };
 
 ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
 
@@ -246,7 +249,7 @@ export function encBin(b) {
 const ED25519 = 1;
 const ECDSA_P256 = 2;
 const SM2 = 3;
-const SUITES = {
+export const SUITES = {
   standard: { hash: sha256, schemes: new Set([ED25519, ECDSA_P256]) },
   sm2: { hash: (b) => fromHex(sm3(b)), schemes: new Set([SM2]) },
 };
@@ -396,27 +399,6 @@ export function certificate(bytes) {
   return certificateOf(decode(bytes));
 }
 
-export function parseGenesis(bytes) {
-  const g = decode(bytes);
-  if (!Array.isArray(g) || g.length !== 8) fail("not a genesis file (genesis.bin)");
-  const [version, chainId, timeMs, , validators, , , suite] = g;
-  if (version !== 1 || typeof chainId !== "string" || !Array.isArray(validators) || !validators.length) {
-    fail("not a genesis file (genesis.bin)");
-  }
-  if (typeof suite !== "string" || !Object.hasOwn(SUITES, suite)) {
-    fail("the genesis uses the %(suite)s crypto suite, which this page does not verify", { suite: String(suite) });
-  }
-  const set = validators.map((v) => {
-    if (!Array.isArray(v) || v.length !== 5) fail("malformed genesis validator");
-    const [name, org, scheme, publicKey, power] = v;
-    return { name, org, scheme, publicKey, power };
-  });
-  return {
-    chainId, timeMs, suite, validators: set,
-    hash: inSuite(suite, () => hashDomain("tianfu/genesis/v1", bytes)),
-  };
-}
-
 // Whether `sig` over `msg` is a valid signature of a validator's key, as
 // `tianfu.crypto.verify` checks it (false for a scheme the chain's suite does not accept).
 // Ed25519: RFC 8032, no ZIP-215 leniency. ECDSA P-256: SHA-256, a compressed 33-byte key,
@@ -475,14 +457,31 @@ export function checkCommit(cert, head, set, chainId) {
   return signers;
 }
 
-// The readable JSON form of a contract value (bytes as hex, map keys as strings).
+// A decoded value that is a contract value (encoding.md): the decoder already refused
+// floats, extension types and non-text map keys; the value nests at most 32 levels below
+// the outermost one (the outermost at depth 0, each array item and map value one deeper).
+const MAX_VALUE_DEPTH = 32;
+
+function contractValue(v, depth = 0) {
+  if (depth > MAX_VALUE_DEPTH) fail("a proven value is nested deeper than 32 levels");
+  if (Array.isArray(v)) for (const x of v) contractValue(x, depth + 1);
+  else if (v instanceof MsgMap) for (const [, x] of v.entries) contractValue(x, depth + 1);
+  return v;
+}
+
+// The readable JSON form of a contract value (bytes as hex, map keys as strings). Every
+// key is an own property of the object, whatever its name (also "__proto__").
 function readable(v) {
   if (v instanceof Uint8Array) return hex(v);
   if (typeof v === "bigint") fail("a proven integer is too large for the browser verifier");
   if (Array.isArray(v)) return v.map(readable);
   if (v instanceof MsgMap) {
     const out = {};
-    for (const [k, x] of v.entries) out[String(readable(k))] = readable(x);
+    for (const [k, x] of v.entries) {
+      Object.defineProperty(out, String(readable(k)), {
+        value: readable(x), enumerable: true, writable: true, configurable: true,
+      });
+    }
     return out;
   }
   return v;
@@ -560,7 +559,16 @@ function provenBlock(doc, genesis, nowMs) {
       fail("malformed transaction");
     }
     const receipt = decode(receiptBytes);
-    if (!Array.isArray(receipt) || receipt.length !== 5) fail("malformed receipt");
+    if (!Array.isArray(receipt) || receipt.length !== 5 || !(receipt[0] === 0 || receipt[0] === 1) ||
+        !Array.isArray(receipt[4])) {
+      fail("malformed receipt");
+    }
+    contractValue(tx[0][8]);
+    contractValue(receipt[2]);
+    for (const e of receipt[4]) {
+      if (!Array.isArray(e) || e.length !== 3 || !(e[2] instanceof MsgMap)) fail("malformed receipt");
+      contractValue(e[2]);
+    }
     return { body: tx[0], hash: hashDomain("tianfu/tx/v1", spans.get(tx[0])), receipt };
   });
   const seen = new Set();
@@ -585,7 +593,7 @@ function provenBlock(doc, genesis, nowMs) {
       fail("a proven state key is not a contract's key");
     }
     return {
-      contract, key: text.slice(slash + 1), value: readable(decode(valueBytes)),
+      contract, key: text.slice(slash + 1), value: readable(contractValue(decode(valueBytes))),
       changedAt: entry.height, previous: entry.prev,
     };
   });
