@@ -336,3 +336,25 @@ def test_a_document_file_is_read_no_further_than_the_size_limit(tmp_path, comman
     assert r.exit_code == 1, r.output
     assert "larger than" in r.stderr and "Traceback" not in r.output
     assert written[0] < 2 * MAX_DOCUMENT_BYTES, f"{written[0]} bytes were read"
+
+
+def test_negative_numbers_are_contract_arguments(node):
+    # A negative number is a contract argument, not an unknown option.
+    r = run("invoke", "kv", "put", "neg", "-5", "--json")
+    assert r.exit_code == 0, r.output
+    assert node.app.query("kv", "get", "neg") == -5
+    r = run("query", "kv", "get", "neg", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == {"result": -5}
+    # A mistyped option is still a usage error, and nothing is sent.
+    height = node.height
+    r = run("invoke", "kv", "put", "x", "--jsn")
+    assert r.exit_code == 2 and "no such option: --jsn" in r.stderr
+    assert node.height == height and node.app.query("kv", "get", "x") is None
+    r = run("query", "kv", "get", "-x")
+    assert r.exit_code == 2 and "no such option: -x" in r.stderr
+
+
+def test_empty_list_says_none(node):
+    r = run("gov", "list")
+    assert r.exit_code == 0, r.output
+    assert "open proposals: none" in r.stdout

@@ -109,6 +109,28 @@ def scheme_of(name: str) -> int:
 # A contract argument: JSON when it parses as JSON, else the plain string (BadInput: exit 2).
 parse_arg = json_value
 
+# For commands taking contract arguments: a word starting with "-" that is not one of the
+# command's options reaches the arguments (so `invoke c m -5` passes the number -5), and
+# `contract_args` refuses the ones that are not numbers.
+CONTRACT_ARGS = {"context_settings": {"ignore_unknown_options": True}}
+
+
+def contract_args(args: list[str] | None) -> list[Any]:
+    """The contract arguments of `invoke`/`query`, each parsed by `parse_arg`; a word that
+    looks like an option and is not a number is a usage error (exit 2)."""
+    values = []
+    for a in args or []:
+        if a.startswith("-") and len(a) > 1:
+            try:
+                float(a)
+            except ValueError:
+                raise UsageProblem(
+                    f"no such option: {a} (an argument starting with '-' must be a number;"
+                    " pass other strings as JSON, e.g. '\"-x\"')"
+                ) from None
+        values.append(parse_arg(a))
+    return values
+
 
 def load_identity(path: Path | None, required: bool = True) -> Any:
     if path is None:
@@ -211,6 +233,10 @@ def show_fields(title: str, doc: dict[str, Any], as_json: bool) -> None:
 
 
 def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A table of `rows` under `title`; with no rows, the line `title: none`."""
+    if not rows:
+        typer.echo(f"{title}: none")
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -370,14 +396,14 @@ class CommandGroup(typer.Typer):
         super().__init__(help=help, no_args_is_help=True, **settings)
 
     def node_command(
-        self, name: str, *options: str
+        self, name: str, *options: str, **settings: Any
     ) -> Callable[[Callable[..., None]], Callable[..., None]]:
         """Register `body(node, ...)` as the command `name` taking the node `options`
-        (see `node_command`)."""
+        (see `node_command`); `settings` are Typer's command settings."""
 
         def register(body: Callable[..., None]) -> Callable[..., None]:
             command = node_command(*options)(body)
-            self.command(name)(command)
+            self.command(name, **settings)(command)
             return command
 
         return register

@@ -21,10 +21,11 @@ from tianfu.cli.account_cmds import account_app
 from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
+    CONTRACT_ARGS,
     CommandGroup,
     Node,
+    contract_args,
     handle_errors,
-    parse_arg,
     print_fields,
     print_json,
     print_rows,
@@ -133,7 +134,7 @@ def contract_list(node: Node) -> None:
         print_rows("contracts", cols, [[c.get(k, "") for k in cols] for c in items])
 
 
-@app.node_command("invoke", "url", "identity", "wait", "json")
+@app.node_command("invoke", "url", "identity", "wait", "json", **CONTRACT_ARGS)
 def invoke(
     node: Node,
     contract: str,
@@ -142,14 +143,14 @@ def invoke(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the commit.")] = True,
 ) -> None:
     """Send a signed transaction calling CONTRACT.METHOD(ARGS...)."""
-    values = [parse_arg(a) for a in args or []]
+    values = contract_args(args)
     node.send(contract, method, *values, wait=wait, check=False)
 
 
-@app.node_command("query", "url", "json")
+@app.node_command("query", "url", "json", **CONTRACT_ARGS)
 def query(node: Node, contract: str, method: str, args: ArgsArg = None) -> None:
     """Call a read-only contract method on the latest state."""
-    values = [parse_arg(a) for a in args or []]
+    values = contract_args(args)
     result = node.client().query(contract, method, *values)
     if node.as_json:
         print_json({"result": result})
