@@ -358,3 +358,11 @@ def test_empty_list_says_none(node):
     r = run("gov", "list")
     assert r.exit_code == 0, r.output
     assert "open proposals: none" in r.stdout
+
+
+def test_unknown_contract_says_where_to_look(node):
+    for cmd in ("invoke", "query"):
+        r = run(cmd, "nosuch", "m")
+        assert r.exit_code == 1, r.output
+        assert "unknown contract 'nosuch'" in r.stderr
+        assert "tianfu contract list" in r.stderr and "tianfu contract approve" in r.stderr

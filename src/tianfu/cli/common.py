@@ -73,8 +73,17 @@ _PLAIN = (ClientError, CommandFailed, AppCommandFailed, CodecError, CryptoError)
 _EXPECTED = (*_USAGE, TxFailed, VerificationError, *_PLAIN, OSError, ValueError)
 
 
+# Appended to a node's "unknown contract" refusal: where to look, and what activates one.
+UNKNOWN_CONTRACT_HINT = (
+    " (`tianfu contract list` shows the active contracts; a proposed one runs once enough"
+    " organisations' admins approved it: `tianfu gov list`, `tianfu contract approve ID`)"
+)
+
+
 def _error_line(exc: BaseException) -> tuple[str, int]:
     """The stderr line and exit code of an expected failure (the first that applies)."""
+    if isinstance(exc, ClientError) and "unknown contract" in str(exc):
+        return f"error: {exc}{UNKNOWN_CONTRACT_HINT}", 1
     if isinstance(exc, _USAGE):
         return f"error: {exc}", 2
     if isinstance(exc, TxFailed):
