@@ -366,3 +366,11 @@ def test_unknown_contract_says_where_to_look(node):
         assert r.exit_code == 1, r.output
         assert "unknown contract 'nosuch'" in r.stderr
         assert "tianfu contract list" in r.stderr and "tianfu contract approve" in r.stderr
+
+
+@pytest.mark.parametrize("cmd", [["tx", "show"], ["tx", "proof"], ["tx", "absent"]])
+def test_malformed_tx_hash_is_a_usage_error(node, cmd):
+    for bad in ("deadbeef", "zz" * 32):
+        r = run(*cmd, bad)
+        assert r.exit_code == 2, r.output
+        assert "not a transaction hash" in r.stderr

@@ -141,6 +141,15 @@ def contract_args(args: list[str] | None) -> list[Any]:
     return values
 
 
+def tx_hash_arg(text: str) -> str:
+    """A transaction hash given on the command line: 64 hex digits, else a usage error."""
+    if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise UsageProblem(
+            f"not a transaction hash: {text!r} (64 hex digits, as `tianfu invoke` prints it)"
+        )
+    return text.lower()
+
+
 def load_identity(path: Path | None, required: bool = True) -> Any:
     if path is None:
         if required:

@@ -31,6 +31,7 @@ from tianfu.cli.common import (
     print_rows,
     scheme_of,
     show_fields,
+    tx_hash_arg,
 )
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
@@ -161,6 +162,7 @@ def query(node: Node, contract: str, method: str, args: ArgsArg = None) -> None:
 @tx_app.node_command("show", "url", "json")
 def tx_show(node: Node, tx_hash: str) -> None:
     """Show a committed transaction and its receipt."""
+    tx_hash = tx_hash_arg(tx_hash)
     client = node.client()
     info = client.get_tx(tx_hash)
     body = info.tx.body
