@@ -374,3 +374,11 @@ def test_malformed_tx_hash_is_a_usage_error(node, cmd):
         r = run(*cmd, bad)
         assert r.exit_code == 2, r.output
         assert "not a transaction hash" in r.stderr
+
+
+def test_up_says_how_to_reach_a_network_on_other_ports():
+    from tianfu.cli.network_cmds import cli_url_hint
+
+    assert cli_url_hint("http://127.0.0.1:8701") is None  # the commands' default
+    hint = cli_url_hint("http://127.0.0.1:18841")
+    assert hint is not None and "export TIANFU_URL=http://127.0.0.1:18841" in hint
