@@ -382,3 +382,8 @@ def test_up_says_how_to_reach_a_network_on_other_ports():
     assert cli_url_hint("http://127.0.0.1:8701") is None  # the commands' default
     hint = cli_url_hint("http://127.0.0.1:18841")
     assert hint is not None and "export TIANFU_URL=http://127.0.0.1:18841" in hint
+
+
+def test_root_help_names_the_local_network_the_readme_starts():
+    r = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "tianfu up" in r.output and "tianfu dev" in r.output

@@ -38,7 +38,8 @@ from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
 from tianfu.cli.privdata_cmds import privdata_app
 
 app = CommandGroup(
-    "Tianfu Chain: a consortium blockchain. Run `tianfu dev` to start a local chain.",
+    "Tianfu Chain: a consortium blockchain. `tianfu up` runs a local network of four"
+    " organisations; `tianfu dev` a one-validator chain for contract development.",
     add_completion=False,
     pretty_exceptions_enable=False,
 )
