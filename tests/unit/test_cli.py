@@ -387,3 +387,10 @@ def test_up_says_how_to_reach_a_network_on_other_ports():
 def test_root_help_names_the_local_network_the_readme_starts():
     r = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
     assert r.exit_code == 0 and "tianfu up" in r.output and "tianfu dev" in r.output
+
+
+@pytest.mark.parametrize("cmd", [["state"], ["history"], ["validators"], ["tx", "absent"]])
+def test_height_option_is_explained(cmd):
+    r = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    line = next(ln for ln in r.output.splitlines() if "--height" in ln)
+    assert "default: the latest" in line

@@ -46,7 +46,10 @@ OutOpt = Annotated[
     ),
 ]
 
-HeightOpt = Annotated[Optional[int], typer.Option("--height", min=1)]  # noqa: UP045
+HeightOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--height", min=1, help="The block to read at (default: the latest)."),
+]
 
 
 @dataclass(frozen=True)
