@@ -394,3 +394,10 @@ def test_height_option_is_explained(cmd):
     r = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     line = next(ln for ln in r.output.splitlines() if "--height" in ln)
     assert "default: the latest" in line
+
+
+def test_no_node_and_bad_url_say_what_to_do():
+    r = run("status", "--url", "http://127.0.0.1:1")
+    assert r.exit_code == 1 and "tianfu up" in r.stderr and "TIANFU_URL" in r.stderr
+    r = run("status", "--url", "localhost:8701")
+    assert r.exit_code == 2 and "needs the scheme: http://" in r.stderr

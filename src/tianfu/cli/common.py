@@ -20,7 +20,15 @@ from tianfu.api.render import jsonable
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
-from tianfu.client import DEFAULT_URL, Client, ClientError, Result, TxFailed, VerificationError
+from tianfu.client import (
+    DEFAULT_URL,
+    Client,
+    ClientError,
+    ConnectionFailed,
+    Result,
+    TxFailed,
+    VerificationError,
+)
 from tianfu.codec import CodecError
 from tianfu.crypto import ECDSA_P256, ED25519, SM2, CryptoError
 from tianfu.types import Genesis
@@ -73,6 +81,11 @@ _PLAIN = (ClientError, CommandFailed, AppCommandFailed, CodecError, CryptoError)
 _EXPECTED = (*_USAGE, TxFailed, VerificationError, *_PLAIN, OSError, ValueError)
 
 
+# Appended when no node answers at the URL.
+NO_NODE_HINT = (
+    " — is a node running there? `tianfu up` (or `make run`) starts a local network;"
+    " --url or TIANFU_URL picks another node"
+)
 # Appended to a node's "unknown contract" refusal: where to look, and what activates one.
 UNKNOWN_CONTRACT_HINT = (
     " (`tianfu contract list` shows the active contracts; a proposed one runs once enough"
@@ -82,6 +95,8 @@ UNKNOWN_CONTRACT_HINT = (
 
 def _error_line(exc: BaseException) -> tuple[str, int]:
     """The stderr line and exit code of an expected failure (the first that applies)."""
+    if isinstance(exc, ConnectionFailed) and str(exc).startswith("cannot connect"):
+        return f"error: {exc}{NO_NODE_HINT}", 1
     if isinstance(exc, ClientError) and "unknown contract" in str(exc):
         return f"error: {exc}{UNKNOWN_CONTRACT_HINT}", 1
     if isinstance(exc, _USAGE):
@@ -167,6 +182,10 @@ def make_client(
     need_identity: bool = False,
     genesis: Genesis | None = None,
 ) -> Client:
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise UsageProblem(
+            f"--url {url!r} needs the scheme: http://... or https://..., e.g. {DEFAULT_URL}"
+        )
     return client_factory(
         url or DEFAULT_URL, identity=load_identity(identity, need_identity), genesis=genesis
     )
