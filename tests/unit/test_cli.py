@@ -336,3 +336,68 @@ def test_a_document_file_is_read_no_further_than_the_size_limit(tmp_path, comman
     assert r.exit_code == 1, r.output
     assert "larger than" in r.stderr and "Traceback" not in r.output
     assert written[0] < 2 * MAX_DOCUMENT_BYTES, f"{written[0]} bytes were read"
+
+
+def test_negative_numbers_are_contract_arguments(node):
+    # A negative number is a contract argument, not an unknown option.
+    r = run("invoke", "kv", "put", "neg", "-5", "--json")
+    assert r.exit_code == 0, r.output
+    assert node.app.query("kv", "get", "neg") == -5
+    r = run("query", "kv", "get", "neg", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout) == {"result": -5}
+    # A mistyped option is still a usage error, and nothing is sent.
+    height = node.height
+    r = run("invoke", "kv", "put", "x", "--jsn")
+    assert r.exit_code == 2 and "no such option: --jsn" in r.stderr
+    assert node.height == height and node.app.query("kv", "get", "x") is None
+    r = run("query", "kv", "get", "-x")
+    assert r.exit_code == 2 and "no such option: -x" in r.stderr
+
+
+def test_empty_list_says_none(node):
+    r = run("gov", "list")
+    assert r.exit_code == 0, r.output
+    assert "open proposals: none" in r.stdout
+
+
+def test_unknown_contract_says_where_to_look(node):
+    for cmd in ("invoke", "query"):
+        r = run(cmd, "nosuch", "m")
+        assert r.exit_code == 1, r.output
+        assert "unknown contract 'nosuch'" in r.stderr
+        assert "tianfu contract list" in r.stderr and "tianfu contract approve" in r.stderr
+
+
+@pytest.mark.parametrize("cmd", [["tx", "show"], ["tx", "proof"], ["tx", "absent"]])
+def test_malformed_tx_hash_is_a_usage_error(node, cmd):
+    for bad in ("deadbeef", "zz" * 32):
+        r = run(*cmd, bad)
+        assert r.exit_code == 2, r.output
+        assert "not a transaction hash" in r.stderr
+
+
+def test_up_says_how_to_reach_a_network_on_other_ports():
+    from tianfu.cli.network_cmds import cli_url_hint
+
+    assert cli_url_hint("http://127.0.0.1:8701") is None  # the commands' default
+    hint = cli_url_hint("http://127.0.0.1:18841")
+    assert hint is not None and "export TIANFU_URL=http://127.0.0.1:18841" in hint
+
+
+def test_root_help_names_the_local_network_the_readme_starts():
+    r = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "tianfu up" in r.output and "tianfu dev" in r.output
+
+
+@pytest.mark.parametrize("cmd", [["state"], ["history"], ["validators"], ["tx", "absent"]])
+def test_height_option_is_explained(cmd):
+    r = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    line = next(ln for ln in r.output.splitlines() if "--height" in ln)
+    assert "default: the latest" in line
+
+
+def test_no_node_and_bad_url_say_what_to_do():
+    r = run("status", "--url", "http://127.0.0.1:1")
+    assert r.exit_code == 1 and "tianfu up" in r.stderr and "TIANFU_URL" in r.stderr
+    r = run("status", "--url", "localhost:8701")
+    assert r.exit_code == 2 and "needs the scheme: http://" in r.stderr

@@ -275,3 +275,19 @@ def test_org_ca_load_rejects_mismatch(tmp_path):
     (tmp_path / "a" / "ca-key.pem").write_bytes((tmp_path / "b" / "ca-key.pem").read_bytes())
     with pytest.raises(IdentityError, match="does not match"):
         OrgCA.load(tmp_path / "a")
+
+
+def test_missing_identity_names_the_identities_under_the_directory(tmp_path, cas):
+    # An organisation's directory given where one of its identities is meant.
+    org = tmp_path / "org1"
+    for name in ("user", "admin", "x-other"):
+        cas[ED25519].issue(name, "member").save(org / "identities" / name)
+    with pytest.raises(IdentityError) as err:
+        Identity.load(org)
+    msg = str(err.value)
+    assert "missing identity file" in msg
+    admin, user = str(org / "identities" / "admin"), str(org / "identities" / "user")
+    assert admin in msg and user in msg and msg.index(user) < msg.index("x-other")
+    with pytest.raises(IdentityError) as err:
+        Identity.load(tmp_path / "nowhere")
+    assert "under this one" not in str(err.value)

@@ -20,7 +20,15 @@ from tianfu.api.render import jsonable
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
-from tianfu.client import DEFAULT_URL, Client, ClientError, Result, TxFailed, VerificationError
+from tianfu.client import (
+    DEFAULT_URL,
+    Client,
+    ClientError,
+    ConnectionFailed,
+    Result,
+    TxFailed,
+    VerificationError,
+)
 from tianfu.codec import CodecError
 from tianfu.crypto import ECDSA_P256, ED25519, SM2, CryptoError
 from tianfu.types import Genesis
@@ -73,8 +81,24 @@ _PLAIN = (ClientError, CommandFailed, AppCommandFailed, CodecError, CryptoError)
 _EXPECTED = (*_USAGE, TxFailed, VerificationError, *_PLAIN, OSError, ValueError)
 
 
+# Appended when no node answers at the URL.
+NO_NODE_HINT = (
+    " — is a node running there? `tianfu up` (or `make run`) starts a local network;"
+    " --url or TIANFU_URL picks another node"
+)
+# Appended to a node's "unknown contract" refusal: where to look, and what activates one.
+UNKNOWN_CONTRACT_HINT = (
+    " (`tianfu contract list` shows the active contracts; a proposed one runs once enough"
+    " organisations' admins approved it: `tianfu gov list`, `tianfu contract approve ID`)"
+)
+
+
 def _error_line(exc: BaseException) -> tuple[str, int]:
     """The stderr line and exit code of an expected failure (the first that applies)."""
+    if isinstance(exc, ConnectionFailed) and str(exc).startswith("cannot connect"):
+        return f"error: {exc}{NO_NODE_HINT}", 1
+    if isinstance(exc, ClientError) and "unknown contract" in str(exc):
+        return f"error: {exc}{UNKNOWN_CONTRACT_HINT}", 1
     if isinstance(exc, _USAGE):
         return f"error: {exc}", 2
     if isinstance(exc, TxFailed):
@@ -109,6 +133,37 @@ def scheme_of(name: str) -> int:
 # A contract argument: JSON when it parses as JSON, else the plain string (BadInput: exit 2).
 parse_arg = json_value
 
+# For commands taking contract arguments: a word starting with "-" that is not one of the
+# command's options reaches the arguments (so `invoke c m -5` passes the number -5), and
+# `contract_args` refuses the ones that are not numbers.
+CONTRACT_ARGS = {"context_settings": {"ignore_unknown_options": True}}
+
+
+def contract_args(args: list[str] | None) -> list[Any]:
+    """The contract arguments of `invoke`/`query`, each parsed by `parse_arg`; a word that
+    looks like an option and is not a number is a usage error (exit 2)."""
+    values = []
+    for a in args or []:
+        if a.startswith("-") and len(a) > 1:
+            try:
+                float(a)
+            except ValueError:
+                raise UsageProblem(
+                    f"no such option: {a} (an argument starting with '-' must be a number;"
+                    " pass other strings as JSON, e.g. '\"-x\"')"
+                ) from None
+        values.append(parse_arg(a))
+    return values
+
+
+def tx_hash_arg(text: str) -> str:
+    """A transaction hash given on the command line: 64 hex digits, else a usage error."""
+    if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+        raise UsageProblem(
+            f"not a transaction hash: {text!r} (64 hex digits, as `tianfu invoke` prints it)"
+        )
+    return text.lower()
+
 
 def load_identity(path: Path | None, required: bool = True) -> Any:
     if path is None:
@@ -127,6 +182,10 @@ def make_client(
     need_identity: bool = False,
     genesis: Genesis | None = None,
 ) -> Client:
+    if url and not url.lower().startswith(("http://", "https://")):
+        raise UsageProblem(
+            f"--url {url!r} needs the scheme: http://... or https://..., e.g. {DEFAULT_URL}"
+        )
     return client_factory(
         url or DEFAULT_URL, identity=load_identity(identity, need_identity), genesis=genesis
     )
@@ -211,6 +270,10 @@ def show_fields(title: str, doc: dict[str, Any], as_json: bool) -> None:
 
 
 def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A table of `rows` under `title`; with no rows, the line `title: none`."""
+    if not rows:
+        typer.echo(f"{title}: none")
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -370,14 +433,14 @@ class CommandGroup(typer.Typer):
         super().__init__(help=help, no_args_is_help=True, **settings)
 
     def node_command(
-        self, name: str, *options: str
+        self, name: str, *options: str, **settings: Any
     ) -> Callable[[Callable[..., None]], Callable[..., None]]:
         """Register `body(node, ...)` as the command `name` taking the node `options`
-        (see `node_command`)."""
+        (see `node_command`); `settings` are Typer's command settings."""
 
         def register(body: Callable[..., None]) -> Callable[..., None]:
             command = node_command(*options)(body)
-            self.command(name)(command)
+            self.command(name, **settings)(command)
             return command
 
         return register

@@ -21,22 +21,25 @@ from tianfu.cli.account_cmds import account_app
 from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
+    CONTRACT_ARGS,
     CommandGroup,
     Node,
+    contract_args,
     handle_errors,
-    parse_arg,
     print_fields,
     print_json,
     print_rows,
     scheme_of,
     show_fields,
+    tx_hash_arg,
 )
 from tianfu.cli.governance_cmds import gov_app
 from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
 from tianfu.cli.privdata_cmds import privdata_app
 
 app = CommandGroup(
-    "Tianfu Chain: a consortium blockchain. Run `tianfu dev` to start a local chain.",
+    "Tianfu Chain: a consortium blockchain. `tianfu up` runs a local network of four"
+    " organisations; `tianfu dev` a one-validator chain for contract development.",
     add_completion=False,
     pretty_exceptions_enable=False,
 )
@@ -133,7 +136,7 @@ def contract_list(node: Node) -> None:
         print_rows("contracts", cols, [[c.get(k, "") for k in cols] for c in items])
 
 
-@app.node_command("invoke", "url", "identity", "wait", "json")
+@app.node_command("invoke", "url", "identity", "wait", "json", **CONTRACT_ARGS)
 def invoke(
     node: Node,
     contract: str,
@@ -142,14 +145,14 @@ def invoke(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait for the commit.")] = True,
 ) -> None:
     """Send a signed transaction calling CONTRACT.METHOD(ARGS...)."""
-    values = [parse_arg(a) for a in args or []]
+    values = contract_args(args)
     node.send(contract, method, *values, wait=wait, check=False)
 
 
-@app.node_command("query", "url", "json")
+@app.node_command("query", "url", "json", **CONTRACT_ARGS)
 def query(node: Node, contract: str, method: str, args: ArgsArg = None) -> None:
     """Call a read-only contract method on the latest state."""
-    values = [parse_arg(a) for a in args or []]
+    values = contract_args(args)
     result = node.client().query(contract, method, *values)
     if node.as_json:
         print_json({"result": result})
@@ -160,6 +163,7 @@ def query(node: Node, contract: str, method: str, args: ArgsArg = None) -> None:
 @tx_app.node_command("show", "url", "json")
 def tx_show(node: Node, tx_hash: str) -> None:
     """Show a committed transaction and its receipt."""
+    tx_hash = tx_hash_arg(tx_hash)
     client = node.client()
     info = client.get_tx(tx_hash)
     body = info.tx.body

@@ -24,6 +24,17 @@ from tianfu.cli.common import (
 )
 from tianfu.types.genesis import decode_genesis
 
+
+def cli_url_hint(first_url: str) -> str | None:
+    """What to set so that the `tianfu` commands (and the commands the demos suggest) reach
+    the network at `first_url`; None when that is already their default."""
+    from tianfu.client import DEFAULT_URL
+
+    if first_url.rstrip("/") == DEFAULT_URL.rstrip("/"):
+        return None
+    return f"the tianfu commands talk to {DEFAULT_URL} by default; for this network: export TIANFU_URL={first_url}"
+
+
 network_app = CommandGroup("Create the files of a multi-organisation network.")
 node_app = CommandGroup("Run a node.")
 console = Console()
@@ -412,6 +423,9 @@ def up(
             console.print(f"genesis: {home / 'genesis.bin'}   logs: {home / 'logs'}")
             first = net.url(net.configs[0])
             console.print(f"web console: {first}/  (every node serves it; API docs: {first}/docs)")
+            hint = cli_url_hint(first)
+            if hint:
+                console.print(hint)
             if demo:
                 from tianfu.node.demo import create_demos
 

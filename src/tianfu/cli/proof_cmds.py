@@ -31,6 +31,7 @@ from tianfu.cli.common import (
     print_json,
     print_rows,
     trusted_genesis,
+    tx_hash_arg,
 )
 from tianfu.client import Client, VerifiedDocument
 from tianfu.client.verify import verify_block_events
@@ -45,7 +46,10 @@ OutOpt = Annotated[
     ),
 ]
 
-HeightOpt = Annotated[Optional[int], typer.Option("--height", min=1)]  # noqa: UP045
+HeightOpt = Annotated[
+    Optional[int],  # noqa: UP045
+    typer.Option("--height", min=1, help="The block to read at (default: the latest)."),
+]
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,7 @@ def verify_proof(
 @proof_command("genesis", "out", "url", "json")
 def tx_proof(node: ProvingNode, tx_hash: str) -> None:
     """Fetch and verify a transaction's inclusion proof and its receipt."""
+    tx_hash = tx_hash_arg(tx_hash)
     proven = _proven(node, "tx", lambda c: c.tx_proof_raw(tx_hash))
     d = proven.document
     if d["tx"]["hash"] != tx_hash.lower():
@@ -268,6 +273,7 @@ def tx_proof(node: ProvingNode, tx_hash: str) -> None:
 @proof_command("height", "genesis", "out", "url", "json")
 def tx_absent(node: ProvingNode, tx_hash: str) -> None:
     """Prove that a transaction was NOT committed up to a height (the latest by default)."""
+    tx_hash = tx_hash_arg(tx_hash)
     proven = _proven(node, "absence", lambda c: c.absence_proof_raw(tx_hash, node.height))
     d = proven.document
     if d["tx_hash"] != tx_hash.lower():

@@ -27,9 +27,32 @@ def _read(directory: Path, name: str) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise IdentityError(f"missing identity file {path}") from None
+        raise IdentityError(f"missing identity file {path}{_identities_under(directory)}") from None
     except OSError as exc:
         raise IdentityError(f"cannot read {path}: {exc}") from None
+
+
+def _identities_under(directory: Path) -> str:
+    """A hint naming the identity directories one or two levels under `directory` (such as
+    an organisation's `identities/admin`), for a path given one level too high; or ""."""
+    try:
+        found = [
+            str(d)
+            for d in sorted(
+                (
+                    k.parent
+                    for p in (f"*/{KEY_FILE}", f"*/*/{KEY_FILE}")
+                    for k in Path(directory).glob(p)
+                ),
+                key=lambda d: (d.name not in ("admin", "user"), str(d)),
+            )
+        ]
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    more = f" (and {len(found) - 4} more)" if len(found) > 4 else ""
+    return f" (an identity directory holds {KEY_FILE}, {CERT_FILE}, {CA_FILE}; under this one: {', '.join(found[:4])}{more})"
 
 
 def _read_key(directory: Path, name: str) -> KeyPair:
