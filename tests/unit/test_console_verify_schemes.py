@@ -22,6 +22,7 @@ from tianfu.apps.evidence.demo import DEMO_FILE
 from tianfu.apps.registry import application
 from tianfu.codec import decode, encode
 from tianfu.crypto import ECDSA_P256, SM2, SM2_SUITE, process_suite, set_chain_suite
+from tianfu.crypto.suite import STANDARD
 from tianfu.proofs.formats import ProofBundle
 from tianfu.testing.appchain import AppChain
 from tianfu.types import CommitCertificate, Genesis
@@ -60,9 +61,13 @@ def flipped_cases(cert: str, genesis: bytes, samples: int) -> list[dict[str, obj
 
 @pytest.fixture(scope="module")
 def p256(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, bytes]]:
-    chain = AppChain(tmp_path_factory.mktemp("p256"), scheme=ECDSA_P256)
+    # Made under the standard suite whatever is in force: pytest-xdist may tear the module's
+    # fixtures down between two tests and make this one again while `sm2_chain`'s suite is.
+    with STANDARD.use():
+        chain = AppChain(tmp_path_factory.mktemp("p256"), scheme=ECDSA_P256)
+        made = issue(chain)
     try:
-        yield issue(chain)
+        yield made
     finally:
         chain.close()
 
