@@ -41,6 +41,7 @@ from typing import Any
 from tianfu.crypto import SM2
 from tianfu.identity import Identity
 from tianfu.p2p.attested import AttestedTransport
+from tianfu.p2p.certclock import CertClockWarnings
 from tianfu.p2p.framing import (
     KIND_HELLO,
     FrameTooLargeError,
@@ -71,6 +72,7 @@ STAT_KEYS = (
     "dropped_rate",  # inbound frames over the peer's rate limit
     "handler_errors",  # exceptions raised by the handler
     "handshakes_failed",  # TLS or HELLO failures: untrusted CA, garbage, timeouts
+    "cert_time_failures",  # handshakes failed on a certificate outside its validity period
     "peers_rejected",  # valid TLS but refused: not a node certificate, revoked, non-member
     "peers_evicted",  # connected peers dropped by the periodic check (revoked, org removed)
     "duplicates_closed",  # connections retired to keep one per pair
@@ -141,6 +143,7 @@ class TlsNetwork:
         self._max_per_org = max_peers_per_org
         self._linger = retire_linger
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
+        self.cert_clock = CertClockWarnings(self.stats)  # not-yet-valid/expired certificates
         # An SM2 node identity cannot be a TLS key: its TLS key is attested by it instead.
         self._contexts: ContextCache | AttestedTransport = (
             AttestedTransport(identity)
@@ -372,6 +375,7 @@ class TlsNetwork:
         except Exception as exc:  # untrusted input: whatever it did, close and count
             if not isinstance(exc, PeerRejectedError):
                 self.stats["handshakes_failed"] += 1
+            self.cert_clock.check(exc, host, f"{peername}", inbound=True)
             log.debug("inbound handshake from %s failed: %r", peername, exc)
             if writer is not None:
                 abort(writer)
@@ -443,6 +447,7 @@ class TlsNetwork:
                 return
             except Exception as exc:  # a task's top level: any failure means retry later
                 self.stats["dial_failures"] += 1
+                self.cert_clock.check(exc, f"{target[0]}:{target[1]}", inbound=False)
                 log.debug("dial %s:%d failed: %r", target[0], target[1], exc)
                 await asyncio.sleep(self._jitter(delay))
                 delay = min(delay * 2, high)
