@@ -93,7 +93,7 @@ def test_listener_warns_about_a_dialer_whose_certificate_is_not_yet_valid(
             await stopped(listener, future)
         found = [r for r in warnings_of(caplog) if "inbound" in r.getMessage()]
         assert len(found) == 1, [r.getMessage() for r in found]
-        assert "127.0.0.1" in found[0].getMessage()
+        assert "inbound handshake with 127.0.0.1:" in found[0].getMessage()
         assert "not yet valid" in found[0].getMessage()
 
     run(go)

@@ -76,10 +76,10 @@ class CertClockWarnings:
     def __len__(self) -> int:
         return len(self._last)
 
-    def check(self, exc: BaseException, key: str, peer: str = "", *, inbound: bool) -> bool:
+    def check(self, exc: BaseException, key: str, peer: object = None, *, inbound: bool) -> bool:
         """Whether `exc` is a certificate validity-period failure; if it is, log a WARNING
         unless one was logged for `key` less than `every_s` ago. `peer` names the peer in
-        the message (`key` is what the limit is per: the dial target, or the remote host; `peer` defaults to it)."""
+        the message (`key` is what the limit is per: the dial target, or the remote host; `peer`, a (host, port) or a name, defaults to it)."""
         problem = time_problem(exc)
         if problem is None:
             return False
@@ -97,7 +97,7 @@ class CertClockWarnings:
             "%s handshake with %s failed: the peer's certificate is %s by this node's clock "
             "(now %s): %s (%s)",
             "inbound" if inbound else "outbound",
-            peer or key,
+            _name(peer) or key,
             problem,
             utc,
             _CAUSES[problem],
@@ -110,3 +110,9 @@ class CertClockWarnings:
             del self._last[k]
         while len(self._last) >= self.max_tracked:
             del self._last[next(iter(self._last))]
+
+
+def _name(peer: object) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return "" if peer is None else str(peer)

@@ -365,7 +365,7 @@ class TlsNetwork:
         except Exception as exc:  # untrusted input: whatever it did, close and count
             if not isinstance(exc, PeerRejectedError):
                 self.stats["handshakes_failed"] += 1
-            self.cert_clock.check(exc, host, f"{peername}", inbound=True)
+            self.cert_clock.check(exc, host, peername, inbound=True)
             log.debug("inbound handshake from %s failed: %r", peername, exc)
             if writer is not None:
                 abort(writer)
