@@ -77,9 +77,10 @@ class CertClockWarnings:
         return len(self._last)
 
     def check(self, exc: BaseException, key: str, peer: object = None, *, inbound: bool) -> bool:
-        """Whether `exc` is a certificate validity-period failure; if it is, log a WARNING
-        unless one was logged for `key` less than `every_s` ago. `peer` names the peer in
-        the message (`key` is what the limit is per: the dial target, or the remote host; `peer`, a (host, port) or a name, defaults to it)."""
+        """Whether `exc` is a certificate validity-period failure; if it is, count it and
+        log a WARNING unless one was logged for `key` less than `every_s` ago. `key` is what
+        the limit is per (the dial target, or the remote host); `peer`, a (host, port) or a
+        name, names the peer in the message (`key` if not given)."""
         problem = time_problem(exc)
         if problem is None:
             return False
