@@ -15,7 +15,14 @@ from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.driver import ConsensusDriver, DriverError, UnknownAction
 from tianfu.consensus.inbox import MAX_INBOUND_BYTES
 from tianfu.consensus.messages import CommitReceived, Proposal, ProposalReceived, VoteReceived
-from tianfu.consensus.peers import KIND_COMMIT, KIND_PROPOSAL, KIND_VOTE, PeerGossip
+from tianfu.consensus.peers import (
+    KIND_COMMIT,
+    KIND_PROPOSAL,
+    KIND_VOTE,
+    MAX_BUCKETS,
+    PeerBucketTable,
+    PeerGossip,
+)
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.p2p import protocol as p2p
 from tianfu.testing.sim import SIM_PARAMS, cached_verify, sim_key
@@ -247,3 +254,32 @@ def test_the_blocks_queued_for_the_core_are_bounded_in_bytes(tmp_path):
     assert 0 < proposals.count(True) <= bound and not any(proposals[bound:])
     assert 0 < commits.count(True) <= bound and not any(commits[bound:])
     assert again and driver.inbox.inbound_bytes > 0
+
+
+def test_many_new_peers_do_not_reset_the_rate_limit_of_a_peer_sending_now():
+    """An organisation minting more node certificates than the table of buckets holds
+    cannot refill the bucket of a peer that is being rate-limited."""
+    stats = Counter()
+    gossip = PeerGossip(
+        Host(View()), Net(), CHAIN_ID, None, timers=Clock(), stats=stats, peer_burst=5.0
+    )
+    for _ in range(5):
+        gossip.handle_frame("flooder", KIND_VOTE, b"x")  # its burst: malformed, not limited
+    assert stats["dropped_rate_limited"] == 0
+    for i in range(MAX_BUCKETS + 10):
+        gossip.handle_frame(f"sybil-{i}", KIND_VOTE, b"x")
+        gossip.handle_frame("flooder", KIND_VOTE, b"x")  # still sending: still limited
+    assert stats["dropped_rate_limited"] == MAX_BUCKETS + 10
+
+
+def test_bucket_table_forgets_a_full_bucket_first_then_the_least_recently_used():
+    table = PeerBucketTable(rate=1.0, burst=2.0, max_peers=3)
+    for peer in "abc":
+        bucket = table.get(peer, 0.0)
+        if peer != "b":  # a and c: empty, not full again at t=1 (1 token/s)
+            assert bucket.take(0.0) and bucket.take(0.0)
+    table.get("b", 0.5)  # b: full, and used more recently than a
+    assert table.get("d", 1.0).take(1.0)
+    assert "b" not in table and {"a", "c", "d"} == {p for p in "abcd" if p in table}
+    table.get("e", 1.0)  # nothing full: the least recently used (a) goes
+    assert "a" not in table and len(table) == 3

@@ -25,6 +25,7 @@ from tianfu.p2p.framing import (
 from tianfu.p2p.protocol import PeerId
 from tianfu.p2p.queues import (
     HandshakeSlots,
+    OutboundBudget,
     OutboundQueue,
     PeerBuckets,
     TokenBucket,
@@ -258,3 +259,24 @@ def test_handshake_slots_bound_the_total_and_each_host() -> None:
     assert slots.take("10.0.0.3") and not slots.take("10.0.0.1")
     with pytest.raises(ValueError):
         HandshakeSlots(total=0, per_host=1)
+
+
+def test_outbound_budget_drops_the_oldest_frames_of_the_biggest_queue() -> None:
+    budget = OutboundBudget(3000)
+    slow = OutboundQueue(100, 2500, budget)  # a peer that stopped reading
+    quick = OutboundQueue(100, 2500, budget)
+    for i in range(20):
+        assert slow.push(1, bytes([i]) * (100 - HEADER_SIZE)) == 0  # 2,000 bytes
+    assert quick.push(1, b"q" * (900 - HEADER_SIZE)) == 0  # 2,900 bytes in all
+    dropped = quick.push(1, b"r" * (300 - HEADER_SIZE))  # 3,200: over by 200
+    assert dropped == 2 and budget.nbytes == 3000 <= budget.max_bytes
+    assert (len(slow), slow.nbytes, len(quick), quick.nbytes) == (18, 1800, 2, 1200)
+    assert slow.pop_batch(100)[0][1][0] == 2  # frames 0 and 1, the oldest, were dropped
+    assert budget.nbytes == 2900
+    slow.close()  # its link closed: its bytes go back to the budget
+    assert budget.nbytes == 1200 and len(slow) == 0
+    for _ in range(10):  # the slow queue left the budget: only `quick` is shed now
+        quick.push(1, b"s" * (400 - HEADER_SIZE))
+    assert budget.nbytes == quick.nbytes <= 2500
+    with pytest.raises(ValueError):
+        OutboundBudget(0)

@@ -81,7 +81,7 @@ from tianfu.consensus.replay import WalReplay
 from tianfu.consensus.signguard import SignGuard
 from tianfu.consensus.signing import Signer, report_store_behind
 from tianfu.consensus.timeline import HeightTimeline
-from tianfu.consensus.wal import ConsensusWAL, WalProposal, entry_to_log, kept
+from tianfu.consensus.wal import ConsensusWAL, WalProposal, append_kept, entry_to_log, kept
 from tianfu.types import (
     PREVOTE,
     CommitCertificate,
@@ -420,12 +420,7 @@ class ConsensusDriver(Generic[E]):
             self._mark("proposal_fed")
         actions = core.handle(ev)
         if entry is not None and kept(core, entry):
-            try:
-                self.wal.append(entry, sync=False)
-            except OSError as exc:
-                self.stats["wal_errors"] += 1
-                if self.wal.failing <= 1:  # once until a write succeeds (disk full: every message)
-                    log.error("consensus WAL write failed: %s", exc)
+            append_kept(self.wal, entry, self.stats)
         return actions
 
     @property
@@ -597,10 +592,6 @@ class ConsensusDriver(Generic[E]):
         if wait > 0:
             await self.timers.sleep(wait)
         self._last_commit = self._height_since = now = self.timers.now()
-        self.timeline.end(now)
-        line = self.timeline.line(now)
-        if line:
-            log.info("consensus timeline: %s", line)
-        self.timeline.begin(now)
+        self.timeline.next_height(now)
         committed = (a.committed(self.ledger.validator_set(a.height + 1)), INTERNAL)
         return [committed, *self.replay.events(a.height + 1)]

@@ -52,7 +52,9 @@ MAX_PROPOSAL_FRAME = MAX_BLOCK_BYTES + 4096
 MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)
 MAX_RELAY = 64
 MAX_OWN_KEPT = 12
-MAX_PEERS_TRACKED = 4096  # per-peer entries kept before the table is reset
+MAX_PEERS_TRACKED = 4096  # (peer, height) answered / asked entries kept before a reset
+MAX_BUCKETS = 4096  # peers' token buckets kept (`PeerBucketTable`)
+EVICT_SCAN = 64  # least recently used buckets looked at for a full one to forget
 # Commits (block + certificate, read from the store on the event loop) sent to one peer: a
 # laggard needs one per height it is behind, once per gossip interval; a peer further
 # behind catches up by block sync. Without this a peer's cheap frames naming old heights
@@ -61,6 +63,49 @@ ANSWER_RATE = 10.0  # per second and peer
 ANSWER_BURST = 10
 
 Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, public key, message, signature)
+
+
+class PeerBucketTable:
+    """Token buckets by peer address, at most `max_peers` of them.
+
+    A peer's bucket is kept while it sends (each use makes it the most recently used).
+    When a new peer would exceed the bound, a full bucket among the `EVICT_SCAN` least
+    recently used is forgotten (a new one would be the same), else the least recently used
+    one: an organisation minting many node certificates pushes out only idle peers'
+    buckets, never the buckets of the peers sending now (they keep their limits).
+    """
+
+    def __init__(self, rate: float, burst: float, max_peers: int = MAX_BUCKETS) -> None:
+        if max_peers < 1:
+            raise ValueError("max_peers must be >= 1")
+        self.rate, self.burst, self.max_peers = rate, burst, max_peers
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def __contains__(self, address: object) -> bool:
+        return address in self._buckets
+
+    def get(self, address: str, now: float) -> TokenBucket:
+        """The bucket of `address` (a new, full one if it has none)."""
+        bucket = self._buckets.get(address)
+        if bucket is not None:
+            self._buckets.move_to_end(address)
+            return bucket
+        if len(self._buckets) >= self.max_peers:
+            self._evict(now)
+        bucket = self._buckets[address] = TokenBucket(self.rate, self.burst, now)
+        return bucket
+
+    def _evict(self, now: float) -> None:
+        for i, (address, bucket) in enumerate(self._buckets.items()):
+            if i >= EVICT_SCAN:
+                break
+            if bucket.is_full(now):
+                del self._buckets[address]
+                return
+        self._buckets.popitem(last=False)
 
 
 class CommitFrame(msgspec.Struct, array_like=True, frozen=True):
@@ -151,8 +196,8 @@ class PeerGossip:
         self._verifier = verifier or crypto_verify
         self.peer_rate, self.peer_burst = peer_rate, peer_burst
         self.interval = interval  # seconds without progress before re-sending
-        self._buckets: dict[str, TokenBucket] = {}
-        self._answer_buckets: dict[str, TokenBucket] = {}
+        self._buckets = PeerBucketTable(peer_rate, peer_burst)
+        self._answer_buckets = PeerBucketTable(ANSWER_RATE, ANSWER_BURST)
         self._answered: dict[tuple[str, int], float] = {}
         self._requested: dict[tuple[str, int], float] = {}
         self._verify_cache: OrderedDict[tuple[bytes, bytes, bytes], bool] = OrderedDict()
@@ -171,7 +216,7 @@ class PeerGossip:
             return
         now = self.timers.now()
         address = str(getattr(peer, "address", peer))
-        if not self._bucket(address, now).take(now):
+        if not self._buckets.get(address, now).take(now):
             self.stats["dropped_rate_limited"] += 1
             return
         msg: Vote | Proposal | CommitFrame
@@ -191,23 +236,6 @@ class PeerGossip:
             self.stats["dropped_wrong_chain"] += 1
         else:
             self._on_message(core, address, msg, now)
-
-    def _bucket(self, address: str, now: float) -> TokenBucket:
-        bucket = self._buckets.get(address)
-        if bucket is None:
-            if len(self._buckets) > MAX_PEERS_TRACKED:
-                self._buckets.clear()
-            bucket = self._buckets[address] = TokenBucket(self.peer_rate, self.peer_burst, now)
-        return bucket
-
-    def _answer_bucket(self, address: str, now: float) -> TokenBucket:
-        bucket = self._answer_buckets.get(address)
-        if bucket is None:
-            if len(self._answer_buckets) > MAX_PEERS_TRACKED:
-                self._answer_buckets.clear()
-            bucket = TokenBucket(ANSWER_RATE, ANSWER_BURST, now)
-            self._answer_buckets[address] = bucket
-        return bucket
 
     def _on_message(
         self, core: ConsensusView, address: str, msg: Vote | Proposal, now: float
@@ -294,7 +322,7 @@ class PeerGossip:
         """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
         if not self._once_per_interval(self._answered, (address, height), now):
             return
-        if not self._answer_bucket(address, now).take(now):
+        if not self._answer_buckets.get(address, now).take(now):
             self._answered.pop((address, height), None)  # not answered: may ask again
             self.stats["answers_rate_limited"] += 1
             return

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
+
+log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
 
 class HeightTimeline:
@@ -11,7 +14,7 @@ class HeightTimeline:
     a height is reached, in seconds since the height started, with the process CPU time
     spent by then (all threads: a wait with little CPU is idle time), averaged per role
     (`proposer`: this node built the height's first proposal; `validator`) over the heights
-    since the last report. The driver logs `line()` at INFO every `every` seconds.
+    since the last report. `next_height` logs `line()` at INFO every `every` seconds.
 
     Points: `build` (the proposer takes transactions), `built`, `proposal_sent`,
     `proposal_in` (a proposal arrived from the network), `exec_begin`, `executed`,
@@ -45,6 +48,14 @@ class HeightTimeline:
             acc[1] += cpu
             acc[2] += 1
         self.heights[role] += 1
+
+    def next_height(self, now: float) -> None:
+        """The height ended at `now` and the next begins; log `line()` at INFO when due."""
+        self.end(now)
+        line = self.line(now)
+        if line:
+            log.info("consensus timeline: %s", line)
+        self.begin(now)
 
     def report(self) -> dict[str, dict[str, tuple[float, float]]]:
         """{role: {point: (mean wall ms, mean CPU ms since the height started)}}, by time."""

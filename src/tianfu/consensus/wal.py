@@ -33,6 +33,7 @@ import logging
 import os
 import struct
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import msgspec
@@ -53,6 +54,7 @@ from tianfu.durable import replace_durably
 from tianfu.types import Vote
 
 log = logging.getLogger(__name__)
+_driver_log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
 _HEADER = struct.Struct(">II")
 MAX_RECORD = MAX_BLOCK_BYTES + (1 << 16)
@@ -144,6 +146,18 @@ def kept(core: ConsensusCore, entry: WalEntry) -> bool:
     if isinstance(entry, WalProposal):
         return core.knows(entry.proposal)
     return True
+
+
+def append_kept(wal: ConsensusWAL, entry: WalEntry, stats: Counter[str]) -> None:
+    """The driver's append of an entry the core kept, without fsync: a failed write is
+    counted in `stats["wal_errors"]` and logged at ERROR once until a write succeeds (on a
+    full disk every message fails); consensus goes on."""
+    try:
+        wal.append(entry, sync=False)
+    except OSError as exc:
+        stats["wal_errors"] += 1
+        if wal.failing <= 1:
+            _driver_log.error("consensus WAL write failed: %s", exc)
 
 
 def encode_record(entry: WalEntry) -> bytes:

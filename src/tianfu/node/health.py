@@ -4,7 +4,8 @@
 cannot store decided block 243: ... database or disk is full", "block sync: ...",
 "consensus stopped: ..."), each read from a probe when asked. The same object is a
 Prometheus collector: `tianfu_health_ok`, `tianfu_signing_halted`, `tianfu_p2p_peers`,
-and counters of store write failures, incomplete checkpoints and failed handshakes.
+and counters of store write failures, incomplete checkpoints, failed handshakes and
+handshakes failed on a certificate not yet valid or expired by this node's clock.
 """
 
 from __future__ import annotations
@@ -90,4 +91,8 @@ def wire_health(
     health.counters["tianfu_p2p_handshakes_failed"] = (
         "TLS handshakes or HELLO exchanges that failed",
         lambda: transport.stats["handshakes_failed"],
+    )
+    health.counters["tianfu_p2p_cert_time_failures"] = (
+        "Handshakes failed on a certificate not yet valid or expired by this node's clock",
+        lambda: transport.stats.get("cert_time_failures", 0),
     )

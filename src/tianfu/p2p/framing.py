@@ -34,6 +34,15 @@ class PeerRejectedError(P2PError):
     """A peer whose certificate or state does not allow it to connect."""
 
 
+class CertificateTimeError(PeerRejectedError):
+    """A peer's certificate (or its CA's) is outside its validity period by this node's clock;
+    `problem` is "not yet valid" or "expired"."""
+
+    def __init__(self, message: str, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
 class SelfConnectionError(PeerRejectedError):
     """The address dialed is this node itself."""
 

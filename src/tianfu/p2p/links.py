@@ -108,6 +108,23 @@ def abort(writer: asyncio.StreamWriter) -> None:
         writer.transport.abort()
 
 
+async def accept_forever(
+    listener: socket.socket, accept: Callable[[socket.socket, str], None]
+) -> None:
+    """Accept TCP connections on `listener` and hand each, untouched, with the remote host,
+    to `accept`; an accept that fails (e.g. out of file descriptors) is logged, then retried
+    a moment later."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            sock, addr = await loop.sock_accept(listener)
+        except OSError as exc:
+            log.warning("p2p accept failed: %r", exc)
+            await asyncio.sleep(0.1)
+            continue
+        accept(sock, str(addr[0]) if isinstance(addr, tuple) else "")
+
+
 def listen_socket(host: str, port: int) -> socket.socket:
     """A non-blocking listening TCP socket on (host, port); port 0 picks a free one."""
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)

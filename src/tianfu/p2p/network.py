@@ -40,7 +40,9 @@ from typing import Any
 
 from tianfu.crypto import SM2
 from tianfu.identity import Identity
+from tianfu.p2p import queues
 from tianfu.p2p.attested import AttestedTransport
+from tianfu.p2p.certclock import CertClockWarnings
 from tianfu.p2p.framing import (
     KIND_HELLO,
     FrameTooLargeError,
@@ -50,7 +52,7 @@ from tianfu.p2p.framing import (
     read_frame,
 )
 from tianfu.p2p.handshake import authenticate
-from tianfu.p2p.links import Address, Link, abort, listen_socket, spawn
+from tianfu.p2p.links import Address, Link, abort, accept_forever, listen_socket, spawn
 from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import HandshakeSlots, OutboundQueue, PeerBuckets, keep_new_connection
 from tianfu.p2p.tls import ContextCache, TrustedCas, no_longer_admitted
@@ -71,6 +73,7 @@ STAT_KEYS = (
     "dropped_rate",  # inbound frames over the peer's rate limit
     "handler_errors",  # exceptions raised by the handler
     "handshakes_failed",  # TLS or HELLO failures: untrusted CA, garbage, timeouts
+    "cert_time_failures",  # handshakes failed on a certificate outside its validity period
     "peers_rejected",  # valid TLS but refused: not a node certificate, revoked, non-member
     "peers_evicted",  # connected peers dropped by the periodic check (revoked, org removed)
     "duplicates_closed",  # connections retired to keep one per pair
@@ -104,6 +107,7 @@ class TlsNetwork:
         max_frame: int = 4 << 20,
         queue_frames: int = 10_000,
         queue_bytes: int = 64 << 20,
+        outbound_bytes: int = 512 << 20,
         dial_backoff: tuple[float, float] = (0.2, 5.0),
         on_peer: Callable[[PeerId, bool], None] | None = None,
         rate_limit: tuple[float, float] = (10_000.0, 20_000.0),
@@ -116,13 +120,14 @@ class TlsNetwork:
     ) -> None:
         if max_peers_per_org < 1:
             raise ValueError("max_peers_per_org must be >= 1")
-        if max_frame < 1 or queue_frames < 1 or queue_bytes < max_frame:
-            raise ValueError("need max_frame >= 1, queue_frames >= 1, queue_bytes >= max_frame")
+        if not 1 <= max_frame <= queue_bytes <= outbound_bytes:
+            raise ValueError("need 1 <= max_frame <= queue_bytes <= outbound_bytes")
         if retire_linger < 0:
             raise ValueError("retire_linger must be >= 0")
         if not 0 < dial_backoff[0] <= dial_backoff[1]:
             raise ValueError("dial_backoff must be (initial, maximum) with 0 < initial <= maximum")
         OutboundQueue(queue_frames, queue_bytes)  # validates the bounds
+        self._budget = queues.OutboundBudget(outbound_bytes)  # all peers' queues together
         self._identity = identity
         self._address = identity.info.address
         self._trusted_cas = trusted_cas
@@ -141,6 +146,7 @@ class TlsNetwork:
         self._max_per_org = max_peers_per_org
         self._linger = retire_linger
         self.stats: dict[str, int] = dict.fromkeys(STAT_KEYS, 0)
+        self.cert_clock = CertClockWarnings(self.stats)  # not-yet-valid/expired certificates
         # An SM2 node identity cannot be a TLS key: its TLS key is attested by it instead.
         self._contexts: ContextCache | AttestedTransport = (
             AttestedTransport(identity)
@@ -184,7 +190,7 @@ class TlsNetwork:
         self._listener = listen_socket(*self._listen)
         self._running = True
         self._started_at = time.monotonic()
-        self._spawn(self._accept_loop(self._listener), "p2p-accept")
+        self._spawn(accept_forever(self._listener, self._accept), "p2p-accept")
         for target in self._targets:
             self._start_dialer(target)
         self._spawn(self._monitor(), "p2p-monitor")
@@ -322,25 +328,12 @@ class TlsNetwork:
         finally:
             self._close(conn)
 
-    async def _accept_loop(self, listener: socket.socket) -> None:
-        """Accept TCP connections and hand each, untouched, to its TLS handshake.
-
-        The accepted socket is given to `loop.connect_accepted_socket` with the TLS context
-        of the moment, so the TLS layer is the first and only reader of the connection:
-        no byte of the client's first flight can reach anything else (ADR 0011).
-        """
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                sock, addr = await loop.sock_accept(listener)
-            except OSError as exc:  # e.g. out of file descriptors: wait, then go on
-                log.warning("p2p accept failed: %r", exc)
-                await asyncio.sleep(0.1)
-                continue
-            self._accept(sock, str(addr[0]) if isinstance(addr, tuple) else "")
-
     def _accept(self, sock: socket.socket, host: str) -> None:
-        """A TCP connection came in: start its TLS handshake, or refuse it (`HandshakeSlots`)."""
+        """A TCP connection came in (`links.accept_forever`): start its TLS handshake, or
+        refuse it (`HandshakeSlots`). The socket is given untouched to
+        `loop.connect_accepted_socket` with the TLS context of the moment, so the TLS layer
+        is the first and only reader of the connection: no byte of the client's first
+        flight can reach anything else (ADR 0011)."""
         if not self._running or not self._slots.take(host):
             self.stats["handshakes_failed"] += 1
             sock.close()
@@ -372,6 +365,7 @@ class TlsNetwork:
         except Exception as exc:  # untrusted input: whatever it did, close and count
             if not isinstance(exc, PeerRejectedError):
                 self.stats["handshakes_failed"] += 1
+            self.cert_clock.check(exc, host, peername, inbound=True)
             log.debug("inbound handshake from %s failed: %r", peername, exc)
             if writer is not None:
                 abort(writer)
@@ -443,6 +437,7 @@ class TlsNetwork:
                 return
             except Exception as exc:  # a task's top level: any failure means retry later
                 self.stats["dial_failures"] += 1
+                self.cert_clock.check(exc, f"{target[0]}:{target[1]}", inbound=False)
                 log.debug("dial %s:%d failed: %r", target[0], target[1], exc)
                 await asyncio.sleep(self._jitter(delay))
                 delay = min(delay * 2, high)
@@ -498,7 +493,7 @@ class TlsNetwork:
             peer,
             reader,
             writer,
-            OutboundQueue(self._queue_frames, self._queue_bytes),
+            OutboundQueue(self._queue_frames, self._queue_bytes, self._budget),
             self._buckets.get(peer.address, loop.time(), self._conns.keys() | self._retired),
             ca_der=ca_der,
             not_after_ms=not_after_ms,
@@ -562,6 +557,7 @@ class TlsNetwork:
         """Close a connection (idempotent); forget the peer unless a newer one replaced it."""
         if not conn.shut():
             return
+        conn.queue.close()  # its frames are not sent: their bytes go back to the budget
         if self._retired.get(conn.peer.address) is conn:
             del self._retired[conn.peer.address]
         if self._conns.get(conn.peer.address) is conn:

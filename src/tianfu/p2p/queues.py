@@ -12,6 +12,7 @@ from tianfu.ratelimit import TokenBucket
 __all__ = [
     "Frame",
     "HandshakeSlots",
+    "OutboundBudget",
     "OutboundQueue",
     "PeerBuckets",
     "TokenBucket",
@@ -21,21 +22,56 @@ __all__ = [
 Frame = tuple[int, bytes]  # (kind, payload)
 
 
+class OutboundBudget:
+    """The bytes of all the outbound queues of a transport, at most `max_bytes` together.
+
+    Each peer's queue is bounded too, but an organisation issues its own node certificates:
+    many peers of one member that stop reading could otherwise hold `queue_bytes` each of
+    this node's memory. When a push takes the total over `max_bytes`, the oldest frames of
+    the BIGGEST queue are dropped until it is within it again: the peers that read keep
+    their (small) queues.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        if max_bytes < HEADER_SIZE:
+            raise ValueError("the outbound budget must allow at least one frame")
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._queues: set[OutboundQueue] = set()
+
+    def shed(self) -> int:
+        """Drop the oldest frames of the biggest queues until within the budget; how many."""
+        dropped = 0
+        while self.nbytes > self.max_bytes and self._queues:
+            biggest = max(self._queues, key=lambda q: q.nbytes)
+            if not biggest.drop_oldest():
+                break
+            dropped += 1
+        return dropped
+
+
 class OutboundQueue:
-    """Frames waiting to be written to one peer, bounded by count and bytes.
+    """Frames waiting to be written to one peer, bounded by count and bytes, and by the
+    transport's `OutboundBudget` if it is given one.
 
     `push` never blocks and never grows the queue past its bounds: when a new frame does
     not fit, the OLDEST frames are dropped (newer consensus messages supersede older
-    ones). A frame that could never fit on its own is dropped itself.
+    ones). A frame that could never fit on its own is dropped itself. `close` empties a
+    queue no longer used and gives its bytes back to the budget.
     """
 
-    def __init__(self, max_frames: int, max_bytes: int) -> None:
+    def __init__(
+        self, max_frames: int, max_bytes: int, budget: OutboundBudget | None = None
+    ) -> None:
         if max_frames < 1 or max_bytes < HEADER_SIZE:
             raise ValueError("queue bounds must allow at least one frame")
         self.max_frames = max_frames
         self.max_bytes = max_bytes
         self._frames: deque[Frame] = deque()
         self._bytes = 0
+        self._budget = budget
+        if budget is not None:
+            budget._queues.add(self)
 
     def __len__(self) -> int:
         return len(self._frames)
@@ -54,12 +90,26 @@ class OutboundQueue:
         while self._frames and (
             len(self._frames) >= self.max_frames or self._bytes + size > self.max_bytes
         ):
-            _, old = self._frames.popleft()
-            self._bytes -= HEADER_SIZE + len(old)
+            self.drop_oldest()
             dropped += 1
         self._frames.append((kind, payload))
-        self._bytes += size
+        self._add(size)
+        if self._budget is not None and self._budget.nbytes > self._budget.max_bytes:
+            dropped += self._budget.shed()
         return dropped
+
+    def drop_oldest(self) -> bool:
+        """Drop the oldest frame; False if there is none."""
+        if not self._frames:
+            return False
+        _, old = self._frames.popleft()
+        self._add(-(HEADER_SIZE + len(old)))
+        return True
+
+    def _add(self, size: int) -> None:
+        self._bytes += size
+        if self._budget is not None:
+            self._budget.nbytes += size
 
     def pop_batch(self, max_bytes: int) -> list[Frame]:
         """Take frames from the front, at least one (if any) and up to about `max_bytes`."""
@@ -70,7 +120,7 @@ class OutboundQueue:
         ):
             kind, payload = self._frames.popleft()
             size = HEADER_SIZE + len(payload)
-            self._bytes -= size
+            self._add(-size)
             taken += size
             batch.append((kind, payload))
         return batch
@@ -78,8 +128,14 @@ class OutboundQueue:
     def take_all(self) -> list[Frame]:
         frames = list(self._frames)
         self._frames.clear()
-        self._bytes = 0
+        self._add(-self._bytes)
         return frames
+
+    def close(self) -> None:
+        """Empty the queue and leave the budget (the queue's link is closed)."""
+        self.take_all()
+        if self._budget is not None:
+            self._budget._queues.discard(self)
 
 
 class PeerBuckets:

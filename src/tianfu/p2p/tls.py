@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from tianfu.identity import Identity, IdentityError, cert_info, der_to_pem, verify_cert
-from tianfu.p2p.framing import PeerRejectedError, SelfConnectionError
+from tianfu.p2p.framing import CertificateTimeError, PeerRejectedError, SelfConnectionError
 from tianfu.p2p.protocol import PeerId
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ def verify_peer(
     try:
         info = verify_cert(der, ca, at_ms=now)
     except IdentityError as exc:
+        _raise_if_time_only(der, ca, now, exc)
         raise PeerRejectedError(f"peer certificate not valid: {exc}") from None
     if info.kind != "node":
         raise PeerRejectedError(f"certificate of kind {info.kind!r} is not a node certificate")
@@ -113,6 +114,22 @@ def verify_peer(
     if is_revoked(address):
         raise PeerRejectedError(f"peer {address} is revoked")
     return PeerId(address=address, org=info.org, name=info.name, public_key=info.public_key)
+
+
+def _raise_if_time_only(der: bytes, ca: bytes, now_ms: int, exc: IdentityError) -> None:
+    """`CertificateTimeError` if the certificate checked against `ca` fails only because
+    `now_ms` is outside its (or the CA's) validity period; else nothing."""
+    try:
+        info = verify_cert(der, ca)  # everything but the validity period
+        ca_info = cert_info(ca)
+    except IdentityError:
+        return
+    first = max(info.not_before_ms, ca_info.not_before_ms)
+    last = min(info.not_after_ms, ca_info.not_after_ms)
+    if now_ms < first:
+        raise CertificateTimeError(f"peer certificate not valid: {exc}", "not yet valid")
+    if now_ms > last:
+        raise CertificateTimeError(f"peer certificate not valid: {exc}", "expired")
 
 
 def no_longer_admitted(
