@@ -171,6 +171,19 @@ def test_trace_qr_code_links_to_the_trace_page(client: TestClient) -> None:
     assert client.get("/trace/bad%20code/qr.svg").status_code == 400
 
 
+def test_trace_qr_code_of_an_unknown_batch_is_a_404_page(client: TestClient) -> None:
+    """No QR code is made for a batch that does not exist: a printed label must not link
+    to an empty page. The 404 is the console's page, in the browser's language."""
+    client.cookies.clear()
+    r = client.get("/trace/NO-SUCH-BATCH/qr.svg", headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "<svg" not in r.text and "没有批次码为 NO-SUCH-BATCH 的批次" in r.text
+    client.cookies.clear()
+    r = client.get("/trace/NO-SUCH-BATCH/qr.svg", headers={"Accept-Language": "en"})
+    assert r.status_code == 404 and "No batch with code NO-SUCH-BATCH" in r.text
+    client.cookies.clear()
+
+
 def test_language_follows_query_cookie_then_accept_language(client: TestClient) -> None:
     client.cookies.clear()
     r = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"})
