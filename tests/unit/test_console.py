@@ -230,6 +230,28 @@ def test_search_finds_height_tx_business_ids_and_reports_misses(
     assert client.get("/search", params={"q": "9" * 30}).status_code == 404
 
 
+def test_search_finds_a_block_by_hash_at_any_height_by_index(
+    chain: AppChain, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block hash is looked up in the store's index by hash: found at any height, and
+    neither a hit nor a miss reads the headers of the latest blocks to compare hashes."""
+    store = chain.ledger.store
+    top = store.height()
+    assert top > 10
+    reads: list[int] = []
+    real = chain.service.get_headers
+    monkeypatch.setattr(
+        chain.service, "get_headers", lambda start, n: reads.append(n) or real(start, n)
+    )
+    for h in (1, top // 2, top):
+        block_hash = store.load_header(h).hash.hex()
+        r = client.get("/search", params={"q": block_hash}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == f"/blocks/{h}"
+    miss = client.get("/search", params={"q": "ab" * 32, "lang": "en"})
+    assert miss.status_code == 404 and "Nothing found" in miss.text
+    assert reads == []
+
+
 @pytest.mark.parametrize(
     ("url", "status"),
     [

@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 RECENT_BLOCKS = 10
 RATE_WINDOW = 50  # blocks over which transactions per second are measured
 MAX_SCAN = 1000  # records listed on one page
-BATCH = 200  # headers read at once
 PAGE_SIZE = 50  # records of one kind per page of a paged list
 MAX_CURSOR = 200  # characters of a page cursor (`before=`)
 MAX_IDENTITIES = 100_000  # enrolments counted on the organisations page
@@ -193,19 +192,9 @@ class ConsoleData:
         natives = getattr(self.service, "native_contracts", None)
         return frozenset(natives()) if natives is not None else frozenset({"governance"})
 
-    def block_by_hash(self, block_hash: bytes, window: int) -> int | None:
-        """The height of the block with that header hash among the latest `window` blocks."""
-        top = self.height()
-        start = max(1, top - window + 1)
-        while start <= top:
-            hs = self.headers(start, min(BATCH, top - start + 1))
-            if not hs:
-                break
-            for h in hs:
-                if h.hash == block_hash:
-                    return h.height
-            start = hs[-1].height + 1
-        return None
+    def block_by_hash(self, block_hash: bytes) -> int | None:
+        """The height of the block with that header hash, at any height (one index lookup)."""
+        return self.service.get_block_height(block_hash)
 
     def tx(self, tx_hash: bytes) -> Any:
         return self.service.get_tx(tx_hash)
