@@ -401,3 +401,31 @@ def test_no_node_and_bad_url_say_what_to_do():
     assert r.exit_code == 1 and "tianfu up" in r.stderr and "TIANFU_URL" in r.stderr
     r = run("status", "--url", "localhost:8701")
     assert r.exit_code == 2 and "needs the scheme: http://" in r.stderr
+
+
+def _groups(command, path=()):
+    """Every command group of the CLI, as the argument path that reaches it."""
+    if hasattr(command, "commands"):
+        yield list(path)
+        for name, sub in command.commands.items():
+            yield from _groups(sub, (*path, name))
+
+
+def test_no_command_summary_in_any_help_breaks_mid_sentence():
+    """In `tianfu --help` and every `tianfu <group> --help` each command's summary is one
+    line (at a width where nothing wraps): a multi-line docstring is not shown broken."""
+    import typer.main
+
+    groups = list(_groups(typer.main.get_command(app)))
+    assert ["block"] in groups and ["app", "traceability"] in groups
+    for path in groups:
+        r = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "1000", "NO_COLOR": "1"})
+        assert r.exit_code == 0, (path, r.output)
+        lines = r.output.splitlines()
+        start = next(i for i, ln in enumerate(lines) if ln.startswith("╭─ Commands"))
+        end = next(i for i in range(start, len(lines)) if lines[i].startswith("╰"))
+        rows = lines[start + 1 : end]
+        assert rows, path
+        for row in rows:
+            name = row.strip("│ ").split(" ", 1)[0]
+            assert row.startswith("│ ") and row[2] != " " and name, (path, row)

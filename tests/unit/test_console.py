@@ -171,6 +171,19 @@ def test_trace_qr_code_links_to_the_trace_page(client: TestClient) -> None:
     assert client.get("/trace/bad%20code/qr.svg").status_code == 400
 
 
+def test_trace_qr_code_of_an_unknown_batch_is_a_404_page(client: TestClient) -> None:
+    """No QR code is made for a batch that does not exist: a printed label must not link
+    to an empty page. The 404 is the console's page, in the browser's language."""
+    client.cookies.clear()
+    r = client.get("/trace/NO-SUCH-BATCH/qr.svg", headers={"Accept-Language": "zh-CN"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
+    assert "<svg" not in r.text and "没有批次码为 NO-SUCH-BATCH 的批次" in r.text
+    client.cookies.clear()
+    r = client.get("/trace/NO-SUCH-BATCH/qr.svg", headers={"Accept-Language": "en"})
+    assert r.status_code == 404 and "No batch with code NO-SUCH-BATCH" in r.text
+    client.cookies.clear()
+
+
 def test_language_follows_query_cookie_then_accept_language(client: TestClient) -> None:
     client.cookies.clear()
     r = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"})
@@ -215,6 +228,28 @@ def test_search_finds_height_tx_business_ids_and_reports_misses(
     assert miss.status_code == 404 and "Nothing found" in miss.text
     assert HOSTILE not in miss.text
     assert client.get("/search", params={"q": "9" * 30}).status_code == 404
+
+
+def test_search_finds_a_block_by_hash_at_any_height_by_index(
+    chain: AppChain, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block hash is looked up in the store's index by hash: found at any height, and
+    neither a hit nor a miss reads the headers of the latest blocks to compare hashes."""
+    store = chain.ledger.store
+    top = store.height()
+    assert top > 10
+    reads: list[int] = []
+    real = chain.service.get_headers
+    monkeypatch.setattr(
+        chain.service, "get_headers", lambda start, n: reads.append(n) or real(start, n)
+    )
+    for h in (1, top // 2, top):
+        block_hash = store.load_header(h).hash.hex()
+        r = client.get("/search", params={"q": block_hash}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == f"/blocks/{h}"
+    miss = client.get("/search", params={"q": "ab" * 32, "lang": "en"})
+    assert miss.status_code == 404 and "Nothing found" in miss.text
+    assert reads == []
 
 
 @pytest.mark.parametrize(

@@ -227,3 +227,37 @@ def test_proposals_are_listed_newest_first(chain: AppChain, client: TestClient) 
     text = client.get("/proposals?lang=en").text
     heights = [int(h) for h in re.findall(r"<td>(\d+)</td></tr>", text)]
     assert heights == sorted(heights, reverse=True) and len(heights) == min(total, PAGE_SIZE)
+
+
+ORG_ROW = re.compile(r"<tr><td>(org\d)</td><td>[^<]*</td><td>[^<]*</td><td>(\d+)(\+?)</td></tr>")
+
+
+def test_identity_counts_are_exact_or_marked_as_lower_bounds(
+    chain: AppChain, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The organisations page counts enrolments with a bounded scan: under the bound the
+    counts are exact; past it the page says so (in both languages) and marks each count
+    as a lower bound instead of showing a truncated count as exact."""
+    from tianfu.codec import decode_value
+    from tianfu.web import data
+
+    enrolled = [decode_value(v) for _, v in chain.ledger.store.iter_latest(b"governance/cert/")]
+    total = len(enrolled)
+    assert total >= 4
+    exact: dict[str, int] = {}
+    for v in enrolled:
+        exact[v["org"]] = exact.get(v["org"], 0) + 1
+    text = client.get("/orgs?lang=en").text
+    shown = {o: (int(n), plus) for o, n, plus in ORG_ROW.findall(text)}
+    assert shown == {o: (exact.get(o, 0), "") for o in shown} and set(exact) <= set(shown)
+    assert "identities are enrolled" not in text
+    monkeypatch.setattr(data, "MAX_IDENTITIES", total)  # the bound reached, not passed
+    assert "identities are enrolled" not in client.get("/orgs?lang=en").text
+    monkeypatch.setattr(data, "MAX_IDENTITIES", total - 1)
+    en = client.get("/orgs?lang=en").text
+    rows = ORG_ROW.findall(en)
+    assert rows and all(plus == "+" for _, _, plus in rows)
+    assert sum(int(n) for _, n, _ in rows) <= total - 1
+    assert f"More than {total - 1} identities are enrolled ({total - 1}+)" in en
+    zh = client.get("/orgs?lang=zh_CN").text
+    assert f"已登记的身份超过 {total - 1} 个（{total - 1}+）" in zh

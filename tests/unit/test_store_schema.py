@@ -308,6 +308,7 @@ def test_a_version_1_file_is_migrated_at_open(tmp_path):
                 assert db.events(contract=contract, name=name, limit=1000) == _reference(
                     saved, 1, contract, name, 1000
                 )
+            assert db.height_of_block(block.hash) == h
         # and it goes on as a version-2 store
         block_cert, receipts, nodes, updates = chain.next(8, 3)
         db.save_block(*block_cert, receipts, nodes, updates)
@@ -317,7 +318,7 @@ def test_a_version_1_file_is_migrated_at_open(tmp_path):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         assert "events" not in tables and "events_by_contract" not in tables
-        assert {"event_index", "tx_recent", "tx_index"} <= tables
+        assert {"event_index", "tx_recent", "tx_index", "blocks_by_hash"} <= tables
     finally:
         conn.close()
 
@@ -334,5 +335,41 @@ def test_an_unknown_schema_version_is_refused_by_name(tmp_path):
     conn = sqlite3.connect(path)
     try:  # refused without touching it
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    finally:
+        conn.close()
+
+
+def test_a_block_is_found_by_its_hash_through_an_index_made_at_open(tmp_path):
+    """`height_of_block` is one lookup in the index `blocks_by_hash`, which every open
+    creates when a (version-2) file lacks it, from the blocks already stored."""
+    path = tmp_path / "chain.db"
+    chain = EventChain(3)
+    with Store(path) as db:
+        for h in range(1, 6):
+            block_cert, receipts, nodes, updates = chain.next(h, 2)
+            db.save_block(*block_cert, receipts, nodes, updates)
+        hashes = {h: db.load_header(h).hash for h in range(1, 6)}
+    conn = sqlite3.connect(path)
+    conn.execute("DROP INDEX blocks_by_hash")  # a file written before the index existed
+    conn.commit()
+    conn.close()
+    with Store(path) as db:
+        assert all(db.height_of_block(b) == h for h, b in hashes.items())
+        assert db.height_of_block(b"\x00" * 32) is None
+        block_cert, receipts, nodes, updates = chain.next(6, 1)
+        db.save_block(*block_cert, receipts, nodes, updates)
+        assert db.height_of_block(block_cert[0].hash) == 6
+    conn = sqlite3.connect(path)
+    try:
+        plan = " ".join(
+            str(r[-1])
+            for r in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT height FROM blocks WHERE hash = ? "
+                "ORDER BY height LIMIT 1",
+                (hashes[1],),
+            )
+        )
+        assert "INDEX blocks_by_hash (hash=?)" in plan, plan
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         conn.close()

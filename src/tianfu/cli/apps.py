@@ -160,7 +160,7 @@ def command_function(table: CommandTable, command: Command) -> Callable[..., Non
 def typer_app(table: CommandTable) -> typer.Typer:
     """One application's `tianfu app <name>` group."""
     help_text = "\n\n".join([table.help, *table.notes])
-    group = typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
+    group = CommandGroup(help_text, add_completion=False)
     for command in table.commands:
         group.command(command.name, help=command.help)(command_function(table, command))
     return group

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tianfu.cli.common import (
     CommandFailed,
+    CommandGroup,
     UsageProblem,
     grouped_command,
     handle_errors,
@@ -23,8 +24,8 @@ from tianfu.cli.common import (
     scheme_of,
 )
 
-bench_app = typer.Typer(
-    help="Measure a fresh local network: finalized tx/s, latency, CPU, against this "
+bench_app = CommandGroup(
+    "Measure a fresh local network: finalized tx/s, latency, CPU, against this "
     "machine's signature-verify ceiling (Ed25519, or SM2 with --scheme sm2) measured in the "
     "same run.",
     invoke_without_command=True,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, TypedDict, get_type_hints
 
 import typer
+from typer.core import TyperGroup
 
 from tianfu.api.render import jsonable
 from tianfu.apps.common.errors import BadInput
@@ -426,11 +427,31 @@ def node_command(
     return decorate
 
 
+def summary(help_text: str) -> str:
+    """The one-line summary of a command's help: its first paragraph with the docstring's
+    line breaks joined (a paragraph opened by click's no-rewrap marker \\b is kept)."""
+    first = inspect.cleandoc(help_text).partition("\f")[0].split("\n\n")[0]
+    return first if first.startswith("\b") else " ".join(first.split())
+
+
+class SummaryGroup(TyperGroup):
+    """A click group whose --help lists each command with its summary on one line: Typer's
+    command list keeps a multi-line docstring's line breaks, splitting a sentence."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            if command.short_help is None and command.help:
+                command.short_help = summary(command.help)
+
+
 class CommandGroup(typer.Typer):
-    """A group of commands (`tianfu <group> ...`) that shows its --help when called alone."""
+    """A group of commands (`tianfu <group> ...`) listing its commands' summaries on one
+    line each; it shows its --help when called alone unless `no_args_is_help` says not."""
 
     def __init__(self, help: str, **settings: Any) -> None:
-        super().__init__(help=help, no_args_is_help=True, **settings)
+        settings.setdefault("no_args_is_help", True)
+        super().__init__(help=help, cls=SummaryGroup, **settings)
 
     def node_command(
         self, name: str, *options: str, **settings: Any

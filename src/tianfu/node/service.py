@@ -367,6 +367,9 @@ class NodeService:
     def get_certificate(self, height: int) -> CommitCertificate | None:
         return self.store.load_cert(height)
 
+    def get_block_height(self, block_hash: bytes) -> int | None:
+        return self.store.height_of_block(block_hash)
+
     # -- state -----------------------------------------------------------------------------
     def read_state(self, contract: str, key: str, height: int | None, prove: bool) -> StateRead:
         latest = self.store.height()

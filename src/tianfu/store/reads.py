@@ -114,6 +114,14 @@ class StoreReads(StoreFile):
             return None
         return self._decoded(_dec_header.decode, row[0], f"header {height}")
 
+    def height_of_block(self, block_hash: bytes) -> int | None:
+        """The height of the stored block whose header hashes to `block_hash` (one lookup in
+        the index `blocks_by_hash`), or None."""
+        row = self._one(
+            "SELECT height FROM blocks WHERE hash = ? ORDER BY height LIMIT 1", (block_hash,)
+        )
+        return None if row is None else int(row[0])
+
     def load_cert(self, height: int) -> CommitCertificate | None:
         row = self._one("SELECT cert FROM blocks WHERE height = ?", (height,))
         if row is None:

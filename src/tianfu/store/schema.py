@@ -7,6 +7,9 @@ Schema versions (in `PRAGMA user_version`; ADR 0006, ADR 0016):
    (contract, height, name) that occurs, to find the blocks. The tx index is in two
    parts: `tx_recent` takes each block's rows and is merged into `tx_index` in bulk.
    A version-1 file is migrated at open, in one transaction. Any other version is refused.
+   The index `blocks_by_hash` is part of version 2: every open creates it if it is missing
+   (built from the stored rows in the opening transaction), and SQLite keeps it up to date
+   for any writer, so a file written without it stays readable and writable both ways.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ CREATE TABLE IF NOT EXISTS blocks (
     cert BLOB NOT NULL,       -- encoded CommitCertificate
     receipts BLOB NOT NULL    -- encoded list[Receipt]
 );
+CREATE INDEX IF NOT EXISTS blocks_by_hash ON blocks (hash);  -- a block found by its hash
 CREATE TABLE IF NOT EXISTS tx_index (  -- tx hash -> position, merged from tx_recent
     hash BLOB PRIMARY KEY,
     height INTEGER NOT NULL,

@@ -132,8 +132,9 @@ def applications_router(data: ConsoleData) -> APIRouter:
 
     @router.get("/trace/{code}/qr.svg")
     def trace_qr(request: Request, code: str) -> Response:
-        if not _ok_id(code):
-            return bad_request(request, N_("Not a batch code: %(value)s"), value=code[:80])
+        batch = record(request, BATCH, code, code=code)
+        if isinstance(batch, HTMLResponse):
+            return batch
         svg = qr_svg(trace_url(str(request.base_url), code))
         return secured(Response(svg, media_type="image/svg+xml"))
 

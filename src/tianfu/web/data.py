@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from tianfu.api.service import ChainService, NotFound, QueryFailed
 from tianfu.apps.evidence import certificate
@@ -30,12 +30,20 @@ log = logging.getLogger(__name__)
 RECENT_BLOCKS = 10
 RATE_WINDOW = 50  # blocks over which transactions per second are measured
 MAX_SCAN = 1000  # records listed on one page
-BATCH = 200  # headers read at once
 PAGE_SIZE = 50  # records of one kind per page of a paged list
 MAX_CURSOR = 200  # characters of a page cursor (`before=`)
 MAX_IDENTITIES = 100_000  # enrolments counted on the organisations page
 _ADDRESS = re.compile(r"[0-9a-f]{40}")
 HEIGHT_CURSOR = re.compile(r"[0-9]{1,18}(-[0-9]{1,9})?")  # a cursor of `created_page`
+
+
+class IdentityCounts(NamedTuple):
+    """Enrolled identities per organisation; when not `complete` more than `limit` are
+    enrolled and each count is at least the number given."""
+
+    per_org: dict[str, int]
+    complete: bool
+    limit: int
 
 
 @dataclass(frozen=True)
@@ -184,19 +192,9 @@ class ConsoleData:
         natives = getattr(self.service, "native_contracts", None)
         return frozenset(natives()) if natives is not None else frozenset({"governance"})
 
-    def block_by_hash(self, block_hash: bytes, window: int) -> int | None:
-        """The height of the block with that header hash among the latest `window` blocks."""
-        top = self.height()
-        start = max(1, top - window + 1)
-        while start <= top:
-            hs = self.headers(start, min(BATCH, top - start + 1))
-            if not hs:
-                break
-            for h in hs:
-                if h.hash == block_hash:
-                    return h.height
-            start = hs[-1].height + 1
-        return None
+    def block_by_hash(self, block_hash: bytes) -> int | None:
+        """The height of the block with that header hash, at any height (one index lookup)."""
+        return self.service.get_block_height(block_hash)
 
     def tx(self, tx_hash: bytes) -> Any:
         return self.service.get_tx(tx_hash)
@@ -350,15 +348,19 @@ class ConsoleData:
     def name_of(self, address: Any) -> Name | None:
         return self.names().get(address)
 
-    def identity_counts(self, limit: int = MAX_IDENTITIES) -> dict[str, int]:
-        """Enrolled identities per organisation (a scan of at most `limit` enrolments: the
-        organisations page's counts)."""
+    def identity_counts(self, limit: int | None = None) -> IdentityCounts:
+        """Enrolled identities per organisation, the organisations page's counts: a scan of
+        at most `limit` (default MAX_IDENTITIES) + 1 enrolments. The governance contract
+        keeps no count, so past `limit` the counts are those of the first `limit`
+        enrolments in address order, marked incomplete."""
+        cap = MAX_IDENTITIES if limit is None else limit
+        rows = self.scan("governance", "cert/", cap + 1)
         counts: dict[str, int] = {}
-        for _key, rec in self.scan("governance", "cert/", limit):
+        for _key, rec in rows[:cap]:
             if isinstance(rec, dict):
                 org = str(rec.get("org", ""))
                 counts[org] = counts.get(org, 0) + 1
-        return counts
+        return IdentityCounts(counts, len(rows) <= cap, cap)
 
     @staticmethod
     def address(scheme: int, public_key: bytes) -> str:

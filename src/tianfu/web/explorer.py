@@ -23,7 +23,6 @@ from tianfu.web.words import CONTRACT_FIELDS
 
 PAGE = 20  # blocks per page of the block list
 TX_PAGE = 100  # transactions per page of a block's transaction list
-HASH_SEARCH_BLOCKS = 2000  # a block hash is looked for among the latest this many blocks
 MAX_QUERY = 200
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _ADDRESS = re.compile(r"[0-9a-f]{40}")
@@ -266,7 +265,7 @@ def find(data: ConsoleData, text: str) -> str | None:
     if _HEX64.fullmatch(low):
         if data.tx(bytes.fromhex(low)) is not None:
             return f"/txs/{low}"
-        found = data.block_by_hash(bytes.fromhex(low), HASH_SEARCH_BLOCKS)
+        found = data.block_by_hash(bytes.fromhex(low))
         if found is not None:
             return f"/blocks/{found}"
     if _ADDRESS.fullmatch(low) and isinstance(data.record("governance", f"cert/{low}"), dict):
