@@ -79,7 +79,7 @@ def _release(model, node):
 def test_random_order_trees_follow_the_model(world, required, ops):
     chain, people = world
     addr = {k: people[k].info.address for k in KEYS}
-    root = f"P{next(_ids)}"
+    root = f"{people['oem'].info.org}/P{next(_ids)}"
     due = int(time.time() * 1000) + 30 * DAY_MS
     items = {"a": (10, 100), "b": (6, 70)}
     r = chain.call(
@@ -116,7 +116,9 @@ def test_random_order_trees_follow_the_model(world, required, ops):
         elif kind == "subcontract":
             part = "abc"[part_i]
             child_supplier = SUPPLIERS[sup_i]
-            child = f"{oid}.{len(node['children']) + 1}"
+            # An order id is `<the placing member's organisation>/<id>`.
+            local = f"{oid.split('/')[1]}.{len(node['children']) + 1}"
+            child = f"{people[actor].info.org}/{local}"
             ok = (
                 actor == node["supplier"]
                 and status in ("in_production", "rejected")

@@ -9,6 +9,11 @@ settlements that never exceed an order.
 A sandboxed contract (see docs/contracts.md and docs/apps/manufacturing.md). Amounts are
 integer fen; times are block times in milliseconds.
 
+Order ids are per organisation: `<organisation>/<id>`, where the organisation is the one
+of the member placing the order (the buyer of a top-level order, the supplier that
+subcontracts) and <id> is 1-64 letters, digits, - _ or . — an organisation name holds no
+'/', so no member of another organisation can take an id first and block its owner.
+
 State:
   order:<id>          an order: buyer, supplier (and their organisations, read from their
                       certificates on chain), bill of materials, total, due time, status,
@@ -106,8 +111,18 @@ def _index(ctx, address, order_id):
     ctx.put("po:" + address + ":" + str(n), order_id)
 
 
+def _order_id(ctx, order_id):
+    """Refuse an order id that is not `<the caller's organisation>/<id>`."""
+    mine = ctx.sender.org + "/"
+    ctx.require(
+        isinstance(order_id, str) and order_id.startswith(mine),
+        f"an order id placed by {ctx.sender.org} starts with '{mine}' (ids are per organisation)",
+    )
+    _id(ctx, order_id[len(mine) :], "an order id after '" + mine + "'")
+
+
 def _new_order(ctx, order_id, parent, supplier, items, due_ms, inspection_required):
-    _id(ctx, order_id, "an order id")
+    _order_id(ctx, order_id)
     ctx.require(not ctx.has("order:" + order_id), f"order {order_id} already exists")
     ctx.require(supplier != ctx.sender.address, "an order's supplier is not its buyer")
     supplier_org = _member_org(ctx, supplier)
