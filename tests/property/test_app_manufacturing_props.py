@@ -193,7 +193,16 @@ def test_random_order_trees_follow_the_model(world, required, ops):
             node["settled"] += amount
 
     tree = chain.query(NAME, "tree", root)
-    assert [n["id"] for n in tree] == sorted(model, key=lambda i: (i.count("."), i))
+    local = lambda i: i.split("/")[1]  # noqa: E731 - the id within its organisation
+    assert [n["id"] for n in tree] == sorted(model, key=lambda i: (i.count("."), local(i)))
+    paged, start = [], 1
+    while start is not None:  # the paged view: every order once, in the order placed
+        page = chain.query(NAME, "tree_page", order_ids[-1], start, 7)
+        assert page["root"] == root and page["count"] == len(model) and len(page["orders"]) <= 7
+        assert all(o in tree for o in page["orders"])
+        paged += [o["id"] for o in page["orders"]]
+        start = page["next"]
+    assert paged == list(model)
     for n in tree:
         m = model[n["id"]]
         assert n["status"] == m["status"] and n["status"] in STATUSES

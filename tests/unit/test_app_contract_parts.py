@@ -23,7 +23,7 @@ SOURCE_SHA256 = {
     "traceability": "54f2e79751c0dc78073a86fdd8b6a67a032415ce6703e08cec43f6e2777cb18a",
     "evidence": "fd4a3a6b169af9a775b9636fa3dbe84224393196215354ea7400ce3e7849c447",
     "ip_rights": "0f6197ed0c120f6e0d19d7fc1eed67076c4d5426fa5d6b8a9bacfdeb37a5b349",
-    "manufacturing": "66c1ab676caf225c2b47f2aa545e7741878564d2be4a3493356cf082420d1e7a",
+    "manufacturing": "4ffb80761f72dc3a15f5ab875f98f225eda0a6ed60fd99b41ba643c10afd4264",
     "city_governance": "a61d129b3a945b67071d806e888ca16e2248c091ea2f4da3e71cc74f907eb28c",
     "health": "a6a7d6a2b1a07f63cecea12b8067d521fe197cbd2afa920c6eaf323d7a67411f",
     "photo_sharing": "0019da2e696c10bea4ac663cfc709d32c8fa39684c684b4a2a80f33929ac82bc",

@@ -50,7 +50,15 @@ def _sub(people, oid, n):
 def test_contract_compiles_with_expected_api():
     c = compile_contract(source())
     assert {"place_order", "subcontract", "deliver", "settle", "flag_overdue"} <= c.methods
-    assert c.views == {"order", "tree", "alerts", "milestones", "inspections", "orders_of"}
+    assert c.views == {
+        "order",
+        "tree",
+        "tree_page",
+        "alerts",
+        "milestones",
+        "inspections",
+        "orders_of",
+    }
 
 
 def test_scenario(world):
