@@ -26,7 +26,7 @@ SOURCE_SHA256 = {
     "manufacturing": "4ffb80761f72dc3a15f5ab875f98f225eda0a6ed60fd99b41ba643c10afd4264",
     "city_governance": "a61d129b3a945b67071d806e888ca16e2248c091ea2f4da3e71cc74f907eb28c",
     "health": "a6a7d6a2b1a07f63cecea12b8067d521fe197cbd2afa920c6eaf323d7a67411f",
-    "photo_sharing": "0019da2e696c10bea4ac663cfc709d32c8fa39684c684b4a2a80f33929ac82bc",
+    "photo_sharing": "0dd8640ccc3daadf879bb85dd3c700b2575a8066968fdd3b2a789ac0a5b0e147",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 
