@@ -30,6 +30,7 @@ State:
 MAX_AMOUNT = 10**18
 MAX_PARTS = 20
 MAX_DEPTH = 40
+MAX_HOLDINGS = 200  # holdings the `holdings` view reads in one call (`holdings_page` pages)
 MAX_RATE_BP = 10000
 HEX = "0123456789abcdef"
 PREFIX = "RCV-"
