@@ -62,6 +62,19 @@ def _counters() -> dict[str, dict[str, int]]:
     return {d: dict.fromkeys(keys, 0) for d in DEPTS}
 
 
+def _paged_overdue(chain, cases) -> set[str]:
+    """The overdue cases read a page of each department's open cases at a time."""
+    out: set[str] = set()
+    for d in DEPTS:
+        start = 1
+        while start is not None:
+            page = chain.query(NAME, "overdue_in", d, start, 3)
+            assert len(page["overdue"]) <= 3 and page["dept"] == d
+            out |= {x["id"] for x in page["overdue"] if x["id"] in cases}
+            start = page["next"]
+    return out
+
+
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -166,6 +179,7 @@ def test_cases_follow_the_model_and_the_block_time(world, urgent, ops):
         assert listed == {
             i for i, m in cases.items() if m["status"] in WITH_DEPT and now > m["due"]
         }
+        assert _paged_overdue(chain, cases) == listed
         for row in chain.query(NAME, "stats"):
             d = row["dept"]
             if d not in DEPTS:

@@ -79,7 +79,7 @@ def _release(model, node):
 def test_random_order_trees_follow_the_model(world, required, ops):
     chain, people = world
     addr = {k: people[k].info.address for k in KEYS}
-    root = f"P{next(_ids)}"
+    root = f"{people['oem'].info.org}/P{next(_ids)}"
     due = int(time.time() * 1000) + 30 * DAY_MS
     items = {"a": (10, 100), "b": (6, 70)}
     r = chain.call(
@@ -116,7 +116,9 @@ def test_random_order_trees_follow_the_model(world, required, ops):
         elif kind == "subcontract":
             part = "abc"[part_i]
             child_supplier = SUPPLIERS[sup_i]
-            child = f"{oid}.{len(node['children']) + 1}"
+            # An order id is `<the placing member's organisation>/<id>`.
+            local = f"{oid.split('/')[1]}.{len(node['children']) + 1}"
+            child = f"{people[actor].info.org}/{local}"
             ok = (
                 actor == node["supplier"]
                 and status in ("in_production", "rejected")
@@ -191,7 +193,16 @@ def test_random_order_trees_follow_the_model(world, required, ops):
             node["settled"] += amount
 
     tree = chain.query(NAME, "tree", root)
-    assert [n["id"] for n in tree] == sorted(model, key=lambda i: (i.count("."), i))
+    local = lambda i: i.split("/")[1]  # noqa: E731 - the id within its organisation
+    assert [n["id"] for n in tree] == sorted(model, key=lambda i: (i.count("."), local(i)))
+    paged, start = [], 1
+    while start is not None:  # the paged view: every order once, in the order placed
+        page = chain.query(NAME, "tree_page", order_ids[-1], start, 7)
+        assert page["root"] == root and page["count"] == len(model) and len(page["orders"]) <= 7
+        assert all(o in tree for o in page["orders"])
+        paged += [o["id"] for o in page["orders"]]
+        start = page["next"]
+    assert paged == list(model)
     for n in tree:
         m = model[n["id"]]
         assert n["status"] == m["status"] and n["status"] in STATUSES

@@ -24,6 +24,35 @@ from tianfu.testing.appchain import AppChain
 
 PEOPLE = ("a" * 40, "b" * 40, "c" * 40)
 LIC = {"kind": "cc0", "terms": ""}
+ORGS = {PEOPLE[0]: "org1", PEOPLE[1]: "org2", PEOPLE[2]: "org1"}
+# The index at THRESHOLD 10: 5 slices (shift, width) of the pHash; a bucket holds at most
+# MAX_BUCKET (32) entries and MAX_BUCKET_ORG (8) of one organisation.
+SLICES = ((0, 13), (13, 13), (26, 13), (39, 13), (52, 12))
+
+
+def _slice(h: int, shift: int, width: int) -> int:
+    return (h >> shift) & ((1 << width) - 1)
+
+
+class IndexModel:
+    """Which photos entered which bucket, as the contract decides it."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[int, int], list[tuple[str, str]]] = {}
+
+    def found(self, h: int) -> set[str]:
+        """The photos in the buckets a registration of `h` reads."""
+        out: set[str] = set()
+        for (i, v), entries in self.buckets.items():
+            if bin(v ^ _slice(h, *SLICES[i])).count("1") <= 1:
+                out |= {pid for pid, _ in entries}
+        return out
+
+    def add(self, pid: str, h: int, org: str) -> None:
+        for i, sl in enumerate(SLICES):
+            entries = self.buckets.setdefault((i, _slice(h, *sl)), [])
+            if len(entries) < 32 and sum(o == org for _, o in entries) < 8:
+                entries.append((pid, org))
 
 
 class Ctx:
@@ -59,7 +88,7 @@ def contract(threshold: int) -> CompiledContract:
 
 
 def call(c: CompiledContract, ctx: Ctx, sender: str, method: str, *args: Any) -> Any:
-    ctx.sender = Caller(sender, "org1", sender[:2], "member")
+    ctx.sender = Caller(sender, ORGS[sender], sender[:2], "member")
     ctx.height += 1
     ctx.time_ms += 1000
     ctx.tx_hash = secrets.token_hex(32)
@@ -118,6 +147,8 @@ def test_invariants_after_any_sequence(ops: list[tuple[str, int, int, int]]) -> 
     records: dict[str, Any] = {}
     charged = {p: 0 for p in PEOPLE}
     reported: dict[str, list[str]] = {}  # photo id -> the reports naming it, oldest first
+    index = IndexModel()
+    seen: dict[str, set[str]] = {}  # photo id -> the earlier photos its registration read
     for op, who, x, y in ops:
         sender = PEOPLE[who]
         try:
@@ -125,7 +156,10 @@ def test_invariants_after_any_sequence(ops: list[tuple[str, int, int, int]]) -> 
                 phash = (
                     SEEDS[x % 3] ^ ((1 << y) if x >= 3 else 0) ^ ((1 << (x + 40)) if x > 8 else 0)
                 )
+                found = index.found(phash)
                 pid = register(c, ctx, sender, phash)
+                seen[pid] = found
+                index.add(pid, phash, ORGS[sender])
                 photos.append((pid, phash, sender))
                 records[pid] = ctx.state["photo:" + pid]
                 charged[sender] += 5500
@@ -147,13 +181,16 @@ def test_invariants_after_any_sequence(ops: list[tuple[str, int, int, int]]) -> 
     # Records are written once.
     for pid, record in records.items():
         assert ctx.state["photo:" + pid] == record
-    # Flags: exactly the pairs under the threshold (fewer than MAX_MATCHES here), both ways.
+    # Flags: exactly the pairs under the threshold (fewer than MAX_MATCHES here) whose earlier
+    # photo is in a bucket the later one read (one organisation fills at most 8 places of a
+    # bucket: its 9th photo there is not indexed), both ways.
     for i, (a, ha, _) in enumerate(photos):
         flags = call(c, ctx, PEOPLE[0], "flags", a)
         expected = []
         for j, (b, hb, author_b) in enumerate(photos):
             d = (ha ^ hb).bit_count()
-            if j != i and d < 10:
+            indexed = b in seen[a] if j < i else a in seen.get(b, set())
+            if j != i and d < 10 and indexed:
                 expected.append((b, d, author_b, "later" if j > i else "earlier"))
         got = [(f["photo"], f["distance"], f["author"], f["role"]) for f in flags]
         assert sorted(got) == sorted(expected)

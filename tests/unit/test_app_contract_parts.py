@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "2a6fc48d19b0942f76fae9638750e1312a3b985a0da8229af81030574e81f763",
+    "supply_finance": "b7e9dba71bd63c3087d4fa707937280b0a3ccfc64f2c5e6573b2c85f80a8fb72",
     "fund_supervision": "1f34863af910f726bf6c6380d0449f01b97925b58ac309e549fb21e363831272",
     "traceability": "54f2e79751c0dc78073a86fdd8b6a67a032415ce6703e08cec43f6e2777cb18a",
     "evidence": "fd4a3a6b169af9a775b9636fa3dbe84224393196215354ea7400ce3e7849c447",
     "ip_rights": "0f6197ed0c120f6e0d19d7fc1eed67076c4d5426fa5d6b8a9bacfdeb37a5b349",
-    "manufacturing": "2ccb1457865efd838d0b88e1dbc281ac2f824587d99bd49295baf370b0ebfe5a",
-    "city_governance": "24b1d0a64b6249df3b5fd993063b4aafe6b7ae342a0b44f65d71f2eca4fabdb5",
+    "manufacturing": "4ffb80761f72dc3a15f5ab875f98f225eda0a6ed60fd99b41ba643c10afd4264",
+    "city_governance": "a61d129b3a945b67071d806e888ca16e2248c091ea2f4da3e71cc74f907eb28c",
     "health": "a6a7d6a2b1a07f63cecea12b8067d521fe197cbd2afa920c6eaf323d7a67411f",
-    "photo_sharing": "0019da2e696c10bea4ac663cfc709d32c8fa39684c684b4a2a80f33929ac82bc",
+    "photo_sharing": "0dd8640ccc3daadf879bb85dd3c700b2575a8066968fdd3b2a789ac0a5b0e147",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -34,7 +34,7 @@ def world(tmp_path_factory):
 
 
 def _root(people, m, items=None, inspection=True):
-    oid = f"T{next(_ids)}"
+    oid = f"{people['oem'].info.org}/T{next(_ids)}"
     due = int(time.time() * 1000) + 10 * DAY_MS
     items = items or bom(("disc", 10, 100), ("pad", 10, 50))
     m["oem"].place_order(oid, people["tier1"].info.address, items, due, inspection)
@@ -42,10 +42,23 @@ def _root(people, m, items=None, inspection=True):
     return oid, due
 
 
+def _sub(people, oid, n):
+    """The id of sub-order `n` of `oid`, placed by the tier-1 supplier's organisation."""
+    return f"{people['tier1'].info.org}/{oid.split('/')[1]}-{n}"
+
+
 def test_contract_compiles_with_expected_api():
     c = compile_contract(source())
     assert {"place_order", "subcontract", "deliver", "settle", "flag_overdue"} <= c.methods
-    assert c.views == {"order", "tree", "alerts", "milestones", "inspections", "orders_of"}
+    assert c.views == {
+        "order",
+        "tree",
+        "tree_page",
+        "alerts",
+        "milestones",
+        "inspections",
+        "orders_of",
+    }
 
 
 def test_scenario(world):
@@ -56,12 +69,29 @@ def test_quota_returns_when_a_sub_order_is_cancelled(world):
     chain, p, m = world
     oid, due = _root(p, m)
     castings = p["castings"].info.address
-    m["tier1"].subcontract(oid, oid + "-1", castings, bom(("disc", 10, 80)), due)
+    m["tier1"].subcontract(oid, _sub(p, oid, 1), castings, bom(("disc", 10, 80)), due)
     with pytest.raises(TxFailed, match="11 of part disc"):
-        m["tier1"].subcontract(oid, oid + "-2", castings, bom(("disc", 1, 80)), due)
-    m["tier1"].cancel_order(oid + "-1", "wrong drawing revision")
-    m["tier1"].subcontract(oid, oid + "-2", castings, bom(("disc", 10, 80)), due)
+        m["tier1"].subcontract(oid, _sub(p, oid, 2), castings, bom(("disc", 1, 80)), due)
+    m["tier1"].cancel_order(_sub(p, oid, 1), "wrong drawing revision")
+    m["tier1"].subcontract(oid, _sub(p, oid, 2), castings, bom(("disc", 10, 80)), due)
     assert m["oem"].order(oid)["subcontracted"] == {"disc": 10}
+
+
+def test_an_order_id_belongs_to_the_placing_organisation(world):
+    """No member takes an order id first in another organisation's name: the tier-1
+    supplier's sub-order id cannot be squatted by the OEM (nor a bare id placed at all)."""
+    chain, p, m = world
+    oid, due = _root(p, m)
+    theirs = _sub(p, oid, 1)
+    tier1 = p["tier1"].info.address
+    for squatted in (theirs, theirs.split("/")[1], "/" + theirs):
+        r = m["oem"].client.invoke(
+            NAME, "place_order", squatted, tier1, bom(("disc", 1, 1)), due, True, check=False
+        )
+        assert not r.ok and "starts with" in r.error, (squatted, r.error)
+        assert m["oem"].order(squatted) is None
+    m["tier1"].subcontract(oid, theirs, p["castings"].info.address, bom(("disc", 2, 1)), due)
+    assert m["oem"].order(theirs)["buyer_org"] == p["tier1"].info.org
 
 
 def test_refusals_change_no_contract_state(world):
@@ -85,7 +115,13 @@ def test_refusals_change_no_contract_state(world):
         (
             m["oem"],
             "place_order",
-            ("Z1", p["tier1"].info.address, bom(("a", 10**9, 10**7)), due, True),
+            (
+                p["oem"].info.org + "/Z1",
+                p["tier1"].info.address,
+                bom(("a", 10**9, 10**7)),
+                due,
+                True,
+            ),
             "at most",
         ),
     ]
@@ -128,7 +164,8 @@ def test_cli_flow(world, tmp_path, monkeypatch):
         extra = ["--identity", str(tmp_path / who)] if who else []
         return runner.invoke(app, [*map(str, args), *extra])
 
-    oid = f"CLI{next(_ids)}"
+    oid = f"{p['oem'].info.org}/CLI{next(_ids)}"
+    sub = _sub(p, oid, 1)
     r = run(
         "place",
         oid,
@@ -148,7 +185,7 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     r = run(
         "subcontract",
         oid,
-        oid + "-1",
+        sub,
         tmp_path / "castings",
         "disc=11@1",
         "--due",
@@ -159,7 +196,7 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     r = run(
         "subcontract",
         oid,
-        oid + "-1",
+        sub,
         tmp_path / "castings",
         "disc=10@9000",
         "--due",
@@ -168,11 +205,11 @@ def test_cli_flow(world, tmp_path, monkeypatch):
         who="tier1",
     )
     assert r.exit_code == 0, r.output
-    assert run("accept", oid + "-1", who="castings").exit_code == 0
+    assert run("accept", sub, who="castings").exit_code == 0
     note = tmp_path / "note.txt"
     note.write_text("delivery note")
-    assert run("deliver", oid + "-1", note, who="castings").exit_code == 0
-    r = run("reject-delivery", oid + "-1", "cracks in 2 discs", who="tier1")
+    assert run("deliver", sub, note, who="castings").exit_code == 0
+    r = run("reject-delivery", sub, "cracks in 2 discs", who="tier1")
     assert r.exit_code == 0 and "manufacturing.TreeAlert" in " ".join(r.stdout.split())
     r = run("alerts", oid)
     assert r.exit_code == 0 and "rejected" in r.stdout and "cracks" in r.stdout
@@ -190,7 +227,7 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     r = run("inspections", oid, "--json")
     assert json.loads(r.stdout)["result"][0]["report_hash"] == document_hash(b"report")
     r = run("orders", tmp_path / "castings", "--json")
-    assert oid + "-1" in json.loads(r.stdout)["result"]
+    assert sub in json.loads(r.stdout)["result"]
 
 
 def test_a_pass_before_a_rejected_delivery_does_not_pass_the_redelivery(world):

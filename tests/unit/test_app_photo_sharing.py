@@ -100,9 +100,10 @@ class Local:
     def __init__(self, **params: int) -> None:
         self.c = contract(**params)
         self.ctx = Ctx()
+        self.orgs: dict[str, str] = {}  # a sender's organisation, if not org1
 
     def call(self, sender: str, method: str, *args: Any, gas: int = 1_000_000) -> Any:
-        self.ctx.sender = Caller(sender, "org1", sender[:3], "member")
+        self.ctx.sender = Caller(sender, self.orgs.get(sender, "org1"), sender[:3], "member")
         self.ctx.height += 1
         self.ctx.tx_hash = secrets.token_hex(32)
         before = dict(self.ctx.state)
@@ -189,9 +190,29 @@ def test_full_buckets_keep_their_oldest_entries() -> None:
     late = app.register(flip(base, [60, 61, 62, 63]), BOB)  # its buckets are full now
     buckets = [v for k, v in app.ctx.state.items() if k.startswith("b:")]
     assert all(len(b) <= 3 for b in buckets)
-    assert all(late not in [p for p, _ in b] for b in buckets if len(b) == 3)
+    assert all(late not in [e[0] for e in b] for b in buckets if len(b) == 3)
     near = app.ctx.state["photo:" + late]["near"]
     assert {p for p, _ in near} == set(first)  # the earlier ones are still found
+
+
+def test_one_organisation_cannot_fill_the_buckets_to_hide_a_later_photo() -> None:
+    """Accounts of one organisation register far photos sharing every slice value of a
+    pHash: they take only MAX_BUCKET_ORG places of each bucket, so another organisation's
+    photo of that pHash still enters the index and its later copy is flagged."""
+    app = Local(MAX_BUCKET=4, MAX_BUCKET_ORG=2)
+    app.orgs = {BOB: "org2", CAROL: "org3"}
+    target = 0x5A5A_A5A5_3C3C_C3C3
+    segments = [(13 * i, 13 if i < 4 else 12) for i in range(5)]
+    for shift, width in segments:
+        for k in range(6):  # 6 fillers per slice: same slice value, every other bit flipped
+            h = target ^ (((1 << 64) - 1) ^ (((1 << width) - 1) << shift))
+            h ^= k + 1 << (shift + width) if shift + width < 60 else k + 1
+            app.register(f"{h & ((1 << 64) - 1):016x}", BOB)
+    original = app.register(f"{target:016x}", CAROL)
+    copy = app.register(f"{target ^ 0b101:016x}", ALICE)
+    assert [p for p, _ in app.ctx.state["photo:" + copy]["near"]] == [original]
+    buckets = [v for k, v in app.ctx.state.items() if k.startswith("b:")]
+    assert all(len([e for e in b if e[2] == "org2"]) <= 2 for b in buckets)
 
 
 def test_quota_counts_image_and_thumbnail_and_a_minimum_per_photo() -> None:
@@ -364,8 +385,9 @@ def test_demo(chain: AppChain) -> None:
 
 def test_registration_gas_is_bounded_with_every_probed_bucket_full(chain: AppChain) -> None:
     """The worst case of the index: every bucket a registration reads holds MAX_BUCKET
-    entries near it. Its gas stays well under a transaction's budget."""
-    who = chain.identity("org3", "ph-flooder")
+    entries near it (flooded from the four organisations: one takes at most MAX_BUCKET_ORG
+    places of a bucket). Its gas stays well under a transaction's budget."""
+    who = [chain.identity(f"org{n}", "ph-flooder") for n in range(1, 5)]
     base = 0x5A5A_A5A5_3C3C_C3C3
     segments = [(13 * i, 13 if i < 4 else 12) for i in range(5)]  # THRESHOLD 10: 5 slices
     calls = []
@@ -377,7 +399,7 @@ def test_registration_gas_is_bounded_with_every_probed_bucket_full(chain: AppCha
                 h ^= 1 << (shift + probe - 1)
         phash = f"{h:016x}"
         args = (secrets.token_hex(32), 100, phash, secrets.token_hex(32), 100, "flood", LIC)
-        calls.append((who, photo_sharing.NAME, "register", args))
+        calls.append((who[j % 4], photo_sharing.NAME, "register", args))
     for start in range(0, len(calls), 10):  # few per block: the block's gas budget
         receipts = chain.call_many(calls[start : start + 10])
         assert len(receipts) == len(calls[start : start + 10]) and all(r.ok for r in receipts)

@@ -144,8 +144,17 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "overdue",
-            "Cases past their deadline and not handled, at the current block time.",
+            "Cases past their deadline and not handled, at the current block time (refused "
+            "past 1000 open cases: use overdue-in).",
             columns=("id", "dept", "priority", "due_ms", "overdue_ms"),
+        ),
+        view(
+            "overdue-in",
+            "The overdue cases among a page of a department's open cases; 'next' is the "
+            "--start of the following page (null after the last).",
+            arg("dept_id"),
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
         ),
         view(
             "cases",

@@ -44,6 +44,8 @@ PRIORITIES = ("normal", "urgent")
 URGENT_DIVISOR = 4
 MAX_TRANSFERS = 10
 MAX_DEPTS = 100
+MAX_WALK = 1000  # open cases `overdue` and `stats` read in one call, over all departments
+MAX_PAGE = 200  # open cases `overdue_in` reads in one call
 MAX_SLA_MS = 365 * 24 * 3600 * 1000
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 HEX = "0123456789abcdef"
@@ -380,40 +382,87 @@ def departments(ctx):
     return _listed(ctx, "dept:", ctx.get("depts", []))
 
 
+def _overdue_row(ctx, dept_id, case_id):
+    """The overdue entry of an open case, or None when it is not overdue."""
+    c = _case(ctx, case_id)
+    late_by = _overdue_ms(ctx, c)
+    if late_by <= 0:
+        return None
+    return {
+        "id": case_id,
+        "dept": dept_id,
+        "priority": c["priority"],
+        "due_ms": c["due_ms"],
+        "overdue_ms": late_by,
+    }
+
+
 @view
 def overdue(ctx):
-    """Every case past its deadline and not handled, at the current block time."""
+    """Every case past its deadline and not handled, at the current block time, while at
+    most MAX_WALK cases are open in all; past that it is refused (use `overdue_in`)."""
+    depts = ctx.get("depts", [])
+    total = sum([_set_count(ctx, "open:" + d) for d in depts])
+    ctx.require(
+        total <= MAX_WALK,
+        f"{total} cases are open, more than {MAX_WALK}: "
+        "read them a page at a time per department with overdue_in",
+    )
     out = []
-    for d in ctx.get("depts", []):
+    for d in depts:
         for case_id in _open_ids(ctx, d):
-            c = _case(ctx, case_id)
-            late_by = _overdue_ms(ctx, c)
-            if late_by > 0:
-                out.append(
-                    {
-                        "id": case_id,
-                        "dept": d,
-                        "priority": c["priority"],
-                        "due_ms": c["due_ms"],
-                        "overdue_ms": late_by,
-                    }
-                )
+            row = _overdue_row(ctx, d, case_id)
+            if row is not None:
+                out.append(row)
     return out
 
 
 @view
-def stats(ctx):
-    """Public statistics per department: counts only, no case content, no personal data."""
+def overdue_in(ctx, dept_id, start, limit):
+    """The overdue cases among the open cases `start`.. (1-based, at most `limit` <= MAX_PAGE)
+    of a department: {"dept", "open", "start", "overdue": [...], "next"}; "next" is the
+    `start` of the following page, or None after the last. A case closed or reopened
+    between two pages may move within the open set (read again from 1 for an exact list)."""
+    _dept(ctx, dept_id)
+    ok = isinstance(start, int) and isinstance(limit, int) and start >= 1
+    ctx.require(ok and limit in range(1, MAX_PAGE + 1), f"start >= 1, limit 1..{MAX_PAGE}")
+    name = "open:" + dept_id
+    n = _set_count(ctx, name)
     out = []
+    for case_id in _set_items(ctx, name, start, limit):
+        row = _overdue_row(ctx, dept_id, case_id)
+        if row is not None:
+            out.append(row)
+    more = start + limit <= n
+    return {
+        "dept": dept_id,
+        "open": n,
+        "start": start,
+        "overdue": out,
+        "next": start + limit if more else None,
+    }
+
+
+@view
+def stats(ctx):
+    """Public statistics per department: counts only, no case content, no personal data.
+    "overdue_now" walks a department's open cases while the call has read fewer than
+    MAX_WALK of them in all; for a department past that it is None (use `overdue_in`)."""
+    out = []
+    budget = MAX_WALK
     for d in ctx.get("depts", []):
         dept = ctx.get("dept:" + d)
         row = {"dept": d, "name": dept["name"], "org": dept["org"], "sla_ms": dept["sla_ms"]}
         stat = ctx.get("stat:" + d)
         for k in COUNTERS + COUNTERS2:
             row[k] = stat[k]
-        open_ids = _open_ids(ctx, d)
-        row["open"] = len(open_ids)
-        row["overdue_now"] = len([c for c in open_ids if _overdue_ms(ctx, _case(ctx, c)) > 0])
+        n = _set_count(ctx, "open:" + d)
+        row["open"] = n
+        row["overdue_now"] = None
+        if n <= budget:
+            budget -= n
+            open_ids = _open_ids(ctx, d)
+            row["overdue_now"] = len([c for c in open_ids if _overdue_ms(ctx, _case(ctx, c)) > 0])
         out.append(row)
     return out
 

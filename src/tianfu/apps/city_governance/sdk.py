@@ -73,6 +73,7 @@ class CityGovernance(ContractSDK):
     departments = view(returns=list)
     stats = view(returns=list)
     overdue = view(returns=list)
+    overdue_in = view("dept_id", returns=dict, start=1, limit=200)
     cases = view(returns=list, start=1, limit=200)
 
 

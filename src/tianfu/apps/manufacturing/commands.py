@@ -143,6 +143,14 @@ COMMANDS = CommandTable(
             + ("settled", ("due_ms", "due"), "late", "overdue"),
             title="orders of the tree of {order_id}",
         ),
+        view(
+            "tree-page",
+            "A page of the orders of ORDER's tree, in the order they were placed (for trees "
+            "past 500 orders, which 'tree' refuses); 'next' is the --start of the following page.",
+            ORDER,
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+        ),
         table_view(
             "alerts",
             "Late, overdue and rejected deliveries anywhere in ORDER's tree.",

@@ -9,6 +9,11 @@ settlements that never exceed an order.
 A sandboxed contract (see docs/contracts.md and docs/apps/manufacturing.md). Amounts are
 integer fen; times are block times in milliseconds.
 
+Order ids are per organisation: `<organisation>/<id>`, where the organisation is the one
+of the member placing the order (the buyer of a top-level order, the supplier that
+subcontracts) and <id> is 1-64 letters, digits, - _ or . — an organisation name holds no
+'/', so no member of another organisation can take an id first and block its owner.
+
 State:
   order:<id>          an order: buyer, supplier (and their organisations, read from their
                       certificates on chain), bill of materials, total, due time, status,
@@ -17,6 +22,8 @@ State:
   insp:<id>:<n>       inspection report n by an inspector
   alert:<root>:<n>    alert n of the tree under root: a late, overdue or rejected delivery
   po:<address>:<n>    the n-th order an address is the buyer or the supplier of
+  nt:<root> / t:<root>:<n>   how many orders the tree under root has; its n-th order id in
+                      the order they were placed (root first, a parent before its children)
   npo:<address>       how many orders an address is the buyer or the supplier of
 
 Roles: buyer (places top-level orders), supplier (may be named as an order's supplier; a
@@ -36,6 +43,8 @@ RESULTS = ("pass", "fail")
 MAX_ITEMS = 50
 MAX_CHILDREN = 50
 MAX_DEPTH = 8
+MAX_TREE = 500  # orders the `tree` view reads in one call
+MAX_PAGE = 200  # orders a `tree_page` reads in one call
 MAX_TOTAL = 10**15
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 HEX = "0123456789abcdef"
@@ -106,8 +115,18 @@ def _index(ctx, address, order_id):
     ctx.put("po:" + address + ":" + str(n), order_id)
 
 
+def _order_id(ctx, order_id):
+    """Refuse an order id that is not `<the caller's organisation>/<id>`."""
+    mine = ctx.sender.org + "/"
+    ctx.require(
+        isinstance(order_id, str) and order_id.startswith(mine),
+        f"an order id placed by {ctx.sender.org} starts with '{mine}' (ids are per organisation)",
+    )
+    _id(ctx, order_id[len(mine) :], "an order id after '" + mine + "'")
+
+
 def _new_order(ctx, order_id, parent, supplier, items, due_ms, inspection_required):
-    _id(ctx, order_id, "an order id")
+    _order_id(ctx, order_id)
     ctx.require(not ctx.has("order:" + order_id), f"order {order_id} already exists")
     ctx.require(supplier != ctx.sender.address, "an order's supplier is not its buyer")
     supplier_org = _member_org(ctx, supplier)
@@ -147,6 +166,10 @@ def _new_order(ctx, order_id, parent, supplier, items, due_ms, inspection_requir
         "time_ms": ctx.time_ms,
     }
     ctx.put("order:" + order_id, order)
+    if parent is None or ctx.has("nt:" + order["root"]):  # a tree placed with its log
+        n = ctx.get("nt:" + order["root"], 0) + 1
+        ctx.put("nt:" + order["root"], n)
+        ctx.put("t:" + order["root"] + ":" + str(n), order_id)
     _index(ctx, ctx.sender.address, order_id)
     _index(ctx, supplier, order_id)
     ctx.emit("OrderPlaced", id=order_id, root=order["root"], supplier_org=supplier_org, total=total)
@@ -444,33 +467,66 @@ def alerts(ctx, order_id):
     return _numbered(ctx, "alert:" + root["id"] + ":", 1, root["alerts"])
 
 
+def _tree_row(ctx, o):
+    return {
+        "id": o["id"],
+        "parent": o["parent"],
+        "depth": o["depth"],
+        "buyer_org": o["buyer_org"],
+        "supplier_org": o["supplier_org"],
+        "status": o["status"],
+        "total": o["total"],
+        "settled": o["settled"],
+        "due_ms": o["due_ms"],
+        "delivered_ms": o["delivered_ms"],
+        "late": o["late"],
+        "overdue": o["status"] in ("placed", "in_production", "rejected")
+        and ctx.time_ms > o["due_ms"],
+    }
+
+
 @view
 def tree(ctx, order_id):
     """Every order of the tree `order_id` belongs to, root first (breadth first), each with
-    whether it is overdue now (open past its due time, by block time)."""
+    whether it is overdue now (open past its due time, by block time); refused for a tree
+    of more than MAX_TREE orders (read it with `tree_page`)."""
     out = []
     queue = [_order(ctx, order_id)["root"]]
     while queue:
+        ctx.require(
+            len(out) < MAX_TREE,
+            f"the tree has more than {MAX_TREE} orders: read it a page at a time with tree_page",
+        )
         o = _order(ctx, queue.pop(0))
         queue.extend(o["children"])
-        out.append(
-            {
-                "id": o["id"],
-                "parent": o["parent"],
-                "depth": o["depth"],
-                "buyer_org": o["buyer_org"],
-                "supplier_org": o["supplier_org"],
-                "status": o["status"],
-                "total": o["total"],
-                "settled": o["settled"],
-                "due_ms": o["due_ms"],
-                "delivered_ms": o["delivered_ms"],
-                "late": o["late"],
-                "overdue": o["status"] in ("placed", "in_production", "rejected")
-                and ctx.time_ms > o["due_ms"],
-            }
-        )
+        out.append(_tree_row(ctx, o))
     return out
+
+
+@view
+def tree_page(ctx, order_id, start, limit):
+    """Orders `start`.. (1-based, at most `limit` <= MAX_PAGE) of the tree `order_id` belongs
+    to, in the order they were placed (root first, a parent before its children), as in
+    `tree`: {"root", "count", "start", "orders": [...], "next"}; "next" is the `start` of
+    the following page, or None after the last."""
+    root = _order(ctx, order_id)["root"]
+    ok = _count(start) and _count(limit) and limit <= MAX_PAGE
+    ctx.require(ok, f"start >= 1, limit 1..{MAX_PAGE}")
+    n = ctx.get("nt:" + root)
+    ctx.require(n is not None, f"the tree of {root} was placed before the paged index: use tree")
+    last = min(n, start + limit - 1)
+    rows = [
+        _tree_row(ctx, _order(ctx, ctx.get("t:" + root + ":" + str(k))))
+        for k in range(start, last + 1)
+    ]
+    more = start + limit <= n
+    return {
+        "root": root,
+        "count": n,
+        "start": start,
+        "orders": rows,
+        "next": start + limit if more else None,
+    }
 
 
 @view

@@ -19,7 +19,7 @@ MEMBERS = (  # key, organisation index, certificate name, roles
     Member("pads", 1, "mf-jinjiang-friction", ("supplier",), "Jinjiang Friction (tier 2)"),
     Member("lab", 3, "mf-sichuan-quality-lab", ("inspector",), "Sichuan Quality Inspection Lab"),
 )
-ROOT = "PO-BRK-0001"
+LOCAL_ROOT = "PO-BRK-0001"  # the demo order, under the OEM's organisation
 
 
 def create_demo(env: AppEnv) -> dict[str, Any]:
@@ -29,32 +29,35 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
     people = cast(env, MEMBERS)
     m = handles(env, people, Manufacturing)
     ensure_deployed(env, m["oem"].client, NAME, source())
-    if m["oem"].order(ROOT) is None:
-        _create(m, {k: who.info.address for k, who in people.items()})
-    tree = m["oem"].tree(ROOT)
+    root = f"{people['oem'].info.org}/{LOCAL_ROOT}"
+    if m["oem"].order(root) is None:
+        _create(
+            m, {k: who.info.address for k, who in people.items()}, root, people["tier1"].info.org
+        )
+    tree = m["oem"].tree(root)
     return {
         "contract": NAME,
-        "order": ROOT,
+        "order": root,
         "total_fen": tree[0]["total"],
         "tree": {node["id"]: f"{node['supplier_org']} {node['status']}" for node in tree},
-        "alerts": [f"{a['order']} {a['kind']}: {a['detail']}" for a in m["oem"].alerts(ROOT)],
+        "alerts": [f"{a['order']} {a['kind']}: {a['detail']}" for a in m["oem"].alerts(root)],
         "participants": {
             k: f"{who.info.org}/{who.info.name} {who.info.address}" for k, who in people.items()
         },
     }
 
 
-def _create(m: dict[str, Manufacturing], addr: dict[str, str]) -> None:
+def _create(m: dict[str, Manufacturing], addr: dict[str, str], root: str, tier1_org: str) -> None:
     now = int(time.time() * 1000)
     items = bom(("brake-disc", 400, 18_000), ("caliper", 400, 32_000), ("pad-set", 400, 6_500))
-    m["oem"].place_order(ROOT, addr["tier1"], items, now + 30 * DAY_MS, True)
-    m["tier1"].accept_order(ROOT)
-    discs, pads = ROOT + "-A", ROOT + "-B"
+    m["oem"].place_order(root, addr["tier1"], items, now + 30 * DAY_MS, True)
+    m["tier1"].accept_order(root)
+    discs, pads = f"{tier1_org}/{LOCAL_ROOT}-A", f"{tier1_org}/{LOCAL_ROOT}-B"
     m["tier1"].subcontract(
-        ROOT, discs, addr["castings"], bom(("brake-disc", 400, 12_000)), now + 20 * DAY_MS
+        root, discs, addr["castings"], bom(("brake-disc", 400, 12_000)), now + 20 * DAY_MS
     )
     m["tier1"].subcontract(
-        ROOT, pads, addr["pads"], bom(("pad-set", 400, 4_000)), now + 20 * DAY_MS
+        root, pads, addr["pads"], bom(("pad-set", 400, 4_000)), now + 20 * DAY_MS
     )
     m["castings"].accept_order(discs)
     m["castings"].report_milestone(discs, "casting", "400 discs cast, HT250")
@@ -66,7 +69,7 @@ def _create(m: dict[str, Manufacturing], addr: dict[str, str]) -> None:
     m["pads"].deliver(pads, document_hash("delivery note DN-0415, 400 pad sets"))
     m["lab"].record_inspection(pads, "fail", document_hash("report QI-2024-312"), "friction low")
     m["tier1"].reject_delivery(pads, "friction coefficient below specification")
-    m["oem"].settle(ROOT, 6_780_000, "TFA-ADV-0001")  # a 30% advance
+    m["oem"].settle(root, 6_780_000, "TFA-ADV-0001")  # a 30% advance
 
 
 def describe(summary: dict[str, Any]) -> list[str]:

@@ -28,7 +28,9 @@ def run_scenario(env: AppEnv) -> None:
     m = handles(env, p, Manufacturing)
     addr = {k: who.info.address for k, who in p.items()}
     oem, t1, cast_, pads, lab = m["oem"], m["tier1"], m["castings"], m["pads"], m["lab"]
-    root = f"PO-{tag}"
+    # Order ids are per organisation: `<the placing member's organisation>/<id>`.
+    root = f"{p['oem'].info.org}/PO-{tag}"
+    sub = f"{p['tier1'].info.org}/PO-{tag}"
     now = int(time.time() * 1000)
     due = now + 30 * DAY_MS
     items = bom(("disc", 400, 18_000), ("caliper", 400, 32_000), ("pad", 400, 6_500))
@@ -54,6 +56,9 @@ def run_scenario(env: AppEnv) -> None:
         lambda: oem.place_order(root, addr["tier1"], bom(("disc", 1, 1), ("disc", 2, 1)), due),
         "listed twice",
     )
+    # No member takes an id in another organisation's name (it would block the owner).
+    refused(lambda: oem.place_order(sub + "-X", addr["tier1"], items, due), "starts with")
+    refused(lambda: oem.place_order(f"PO-{tag}", addr["tier1"], items, due), "starts with")
     order = oem.place_order(root, addr["tier1"], items, due)
     check(order["total"] == total and order["supplier_org"] == p["tier1"].info.org, "order")
     refused(lambda: oem.place_order(root, addr["tier1"], items, due), "already exists")
@@ -64,7 +69,7 @@ def run_scenario(env: AppEnv) -> None:
     refused(lambda: oem.cancel_order(root, "changed my mind"), "cannot be cancelled")
 
     # Subcontracting: only the parent's supplier, only its parts, never more, never later.
-    sub_a, sub_b, sub_c = root + "-A", root + "-B", root + "-C"
+    sub_a, sub_b, sub_c = sub + "-A", sub + "-B", sub + "-C"
     discs = bom(("disc", 400, 12_000))
     refused(lambda: oem.subcontract(root, sub_a, addr["castings"], discs, due), "only the supplier")
     refused(
@@ -122,7 +127,7 @@ def run_scenario(env: AppEnv) -> None:
     # A late delivery: a sub-order due in a few seconds, flagged overdue once past due. It
     # must still be before its due time three transactions later (place, accept, the refused
     # flag): twice what the last three took, on a slow network, and at least 4 s.
-    sub_d = root + "-D"
+    sub_d = sub + "-D"
     soon = int(time.time() * 1000) + max(4_000, int(2_000 * three_txs))
     placed = t1.subcontract(root, sub_d, addr["castings"], bom(("caliper", 10, 1_000)), soon)
     cast_.accept_order(sub_d)

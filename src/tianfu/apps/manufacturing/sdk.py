@@ -71,6 +71,7 @@ class Manufacturing(ContractSDK):
         return None if found is None else dict(found)
 
     tree = view("order_id", returns=list)
+    tree_page = view("order_id", returns=dict, start=1, limit=200)
     alerts = view("order_id", returns=list)
     milestones = view("order_id", returns=list)
     inspections = view("order_id", returns=list)

@@ -15,7 +15,9 @@ State:
                    written once, never changed (an authorship certificate proves it)
   sha:<sha256>     the photo id registered with that image hash (exact duplicates refused)
   thumb:<sha256>   the first photo id whose thumbnail has that hash
-  b:<seg>:<hex>    bucket of the near-duplicate index: [[photo id, phash], ...], oldest first
+  b:<seg>:<hex>    bucket of the near-duplicate index: [[photo id, phash, org], ...], oldest
+                   first, at most MAX_BUCKET entries and MAX_BUCKET_ORG of one organisation
+                   (an entry [photo id, phash] of a deployment before counts for none)
   nflags:<id>      how many near-duplicate flags a photo has (both directions, at most
                    MAX_LIST); flag:<id>:<n> one flag {"photo", "author", "role", "distance", ...}
   used:<address>   {"bytes", "photos"} counted against QUOTA_BYTES
@@ -37,7 +39,10 @@ under the threshold then agree on some slice in all bits but one at most (pigeon
 registration reads, per slice, the bucket of its own value and those of the values one bit
 away (64 + slices buckets in all, each of at most MAX_BUCKET entries), so its gas is bounded
 whatever the number of photos. A full bucket keeps its oldest entries: earlier
-registrations are the ones a later copy is compared with.
+registrations are the ones a later copy is compared with. One organisation's photos take
+at most MAX_BUCKET_ORG of a bucket's MAX_BUCKET places, so the members of one
+organisation (however many accounts it issues) cannot fill the buckets of a pHash to hide
+a later registration of another organisation from the copies that follow it.
 
 Anyone with an account registers photos; only a photo's author grants licences on it; only
 a licence's holder transfers it, if it is transferable and accepted. A granted or
@@ -53,6 +58,7 @@ MIN_CHARGE = 4096  # what one registration counts at least against the quota
 MAX_IMAGE_BYTES = 1_000_000  # under the node's default request body limit (1 MiB)
 MAX_THUMB_BYTES = 65_536
 MAX_BUCKET = 32
+MAX_BUCKET_ORG = 8  # places of one organisation's photos in a bucket
 MAX_MATCHES = 16  # near-duplicates flagged per registration (the closest)
 MAX_LIST = 200  # flags, licences and reports kept per photo or holder
 MAX_TRANSFERS = 1000
@@ -117,7 +123,8 @@ def _near(ctx, phash):
         v = (h >> shift) & ((1 << width) - 1)
         keys.append("b:" + str(i) + ":" + hex(v))
         for probe in [v] + [v ^ (1 << b) for b in range(width)]:
-            for pid, other in ctx.get("b:" + str(i) + ":" + hex(probe), []):
+            for entry in ctx.get("b:" + str(i) + ":" + hex(probe), []):
+                pid, other = entry[0], entry[1]
                 if pid in seen:
                     continue
                 seen[pid] = True
@@ -199,10 +206,12 @@ def register(ctx, sha256, size, phash, thumb_sha256, thumb_size, title, licence)
     ctx.put("sha:" + sha256, photo_id)
     if not ctx.has("thumb:" + thumb_sha256):
         ctx.put("thumb:" + thumb_sha256, photo_id)
+    org = ctx.sender.org
     for key in keys:
         bucket = ctx.get(key, [])
-        if len(bucket) < MAX_BUCKET:
-            ctx.put(key, bucket + [[photo_id, phash]])
+        ours = len([e for e in bucket if len(e) > 2 and e[2] == org])
+        if len(bucket) < MAX_BUCKET and ours < MAX_BUCKET_ORG:
+            ctx.put(key, bucket + [[photo_id, phash, org]])
     ctx.emit("PhotoRegistered", id=photo_id, sha256=sha256, phash=phash, author=me)
     for d, pid in matches:
         other = ctx.get("photo:" + pid)

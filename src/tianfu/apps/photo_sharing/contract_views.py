@@ -38,6 +38,7 @@ def params(ctx):
         "max_image_bytes": MAX_IMAGE_BYTES,
         "max_thumb_bytes": MAX_THUMB_BYTES,
         "max_bucket": MAX_BUCKET,
+        "max_bucket_org": MAX_BUCKET_ORG,
         "max_matches": MAX_MATCHES,
         "segments": len(_segments()),
     }

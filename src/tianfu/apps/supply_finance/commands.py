@@ -117,7 +117,7 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "holdings",
-            "What an address holds.",
+            "What an address holds (refused past 200: use holdings-page).",
             address("who"),
             columns=("id", "amount", "status", "maturity_ms", "pledge"),
         ),

@@ -14,7 +14,10 @@ State:
                         parties part, apps/common/contract_parties.py)
   "seq"              -> number of receivables issued so far
   "r:<id>"           -> a receivable or a part of one (ids "RCV-7", "RCV-7.2", "RCV-7.2.1")
-  "doc:<hash>"       -> id of the receivable backed by that contract/invoice hash
+  "doc:<issuer>:<hash>" -> id of the receivable that issuer backed with that contract or
+                     invoice hash: an invoice binds its debtor, so the hash is claimed per
+                     issuer and no other member can take it first to block the real issuer
+                     (a "doc:<hash>" of a deployment before counts for every issuer)
   "held:<address>"   -> ids held by that address (parts that were split are removed), an
                         indexed set (below): anyone may transfer to an address
   "open"             -> ids of the original receivables not yet fully repaid, an indexed set
@@ -30,6 +33,7 @@ State:
 MAX_AMOUNT = 10**18
 MAX_PARTS = 20
 MAX_DEPTH = 40
+MAX_HOLDINGS = 200  # holdings the `holdings` view reads in one call (`holdings_page` pages)
 MAX_RATE_BP = 10000
 HEX = "0123456789abcdef"
 PREFIX = "RCV-"
@@ -173,7 +177,7 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
         maturity_ms > ctx.time_ms, f"maturity {maturity_ms} must be after now ({ctx.time_ms})"
     )
     _hash(ctx, doc_hash, "doc_hash")
-    used = ctx.get("doc:" + doc_hash)
+    used = ctx.get("doc:" + me + ":" + doc_hash, ctx.get("doc:" + doc_hash))
     if used is not None:
         raise ContractError(f"the contract/invoice {doc_hash} already backs receivable {used}")
     seq = ctx.get("seq", 0) + 1
@@ -184,7 +188,7 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
     )
     _save(ctx, record)
     ctx.put("unpaid:" + rid, 1)
-    ctx.put("doc:" + doc_hash, rid)
+    ctx.put("doc:" + me + ":" + doc_hash, rid)
     _held_add(ctx, supplier, rid)
     _set_add(ctx, "open", rid)
     ctx.emit("Issued", id=rid, issuer=me, supplier=supplier, amount=amount, maturity_ms=maturity_ms)
@@ -215,7 +219,9 @@ def reject(ctx, rid, reason):
     record["status"] = "rejected"
     record["rejected_reason"] = reason
     _save(ctx, record)
-    ctx.delete("doc:" + record["doc_hash"])
+    ctx.delete("doc:" + record["issuer"] + ":" + record["doc_hash"])
+    if ctx.get("doc:" + record["doc_hash"]) == rid:  # claimed by a deployment before
+        ctx.delete("doc:" + record["doc_hash"])
     _held_remove(ctx, record["holder"], rid)
     _set_remove(ctx, "open", rid)
     ctx.emit("Rejected", id=rid, holder=record["holder"], reason=reason)

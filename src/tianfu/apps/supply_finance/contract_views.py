@@ -96,12 +96,18 @@ def _page_args(ctx, start, limit):
 
 @view
 def holdings(ctx, address):
-    """What `address` holds now (issued, active, pledged or paid parts); `holdings_page`
-    reads them a page at a time."""
+    """What `address` holds now (issued, active, pledged or paid parts), while it holds at
+    most MAX_HOLDINGS; past that it is refused: `holdings_page` reads them a page at a time."""
     if not isinstance(address, str):
         return []
     name = "held:" + address
-    return [_load(ctx, x) for x in _set_items(ctx, name, 1, _set_count(ctx, name))]
+    n = _set_count(ctx, name)
+    ctx.require(
+        n <= MAX_HOLDINGS,
+        f"{address} holds {n} receivables and parts, more than {MAX_HOLDINGS}: "
+        "read them a page at a time with holdings_page",
+    )
+    return [_load(ctx, x) for x in _set_items(ctx, name, 1, n)]
 
 
 @view
