@@ -2,7 +2,9 @@
 when the type it decodes can hold them (a field typed `Any`: transaction arguments,
 receipt results, event data), so every peer message, file and node answer decoded with it
 is covered: block-sync responses, blocks (a proposal's, or a node's answer to the SDK),
-receipts, WAL and private-data messages.
+transactions and receipts. Types with no such place (votes, proposals, whose block is
+bytes, WAL records, private-data messages) are not scanned: msgspec refuses a map key of
+the wrong type there as soon as it reads it.
 
 Without the check, 4,000 crafted keys in one transaction's arguments (56 KB) held
 `decode(payload, BlocksResponse)`, `decode(raw, Block)` (the SDK), `decode(raw, Receipt)` for
