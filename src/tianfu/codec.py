@@ -3,7 +3,9 @@
 Every object has exactly one byte form: msgspec msgpack, structs encoded as arrays, map
 keys sorted. `decode` rejects oversize input, trailing bytes, oversize fields (declared
 with `msgspec.Meta(max_length=...)`), unknown versions (via each struct's `validate()`)
-and any encoding that does not re-encode to the very same bytes (non-canonical forms).
+and any encoding that does not re-encode to the very same bytes (non-canonical forms);
+map keys that are arrays where the type would decode them into tuples are refused before
+decoding (`tianfu.codec_scan`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from tianfu.codec_scan import array_keys_refused
 from tianfu.scoped import ScopedSetting
 
 T = TypeVar("T")
@@ -41,6 +44,9 @@ def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
         raise CodecError("expected bytes")
     if len(data) > max_size:
         raise CodecError(f"message of {len(data)} bytes exceeds the limit of {max_size}")
+    if array_keys_refused(data, typ):
+        # refused before decoding: keys built to share a hash (`tianfu.codec_scan`)
+        raise CodecError(f"invalid {getattr(typ, '__name__', typ)}: dict keys must be str")
     try:
         obj = msgspec.msgpack.decode(data, type=typ)
     except msgspec.ValidationError as exc:

@@ -26,7 +26,6 @@ from tianfu.codec import (
     encode_list,
     hash_domain,
 )
-from tianfu.codec_scan import array_keys_possible, map_keys_are_text
 from tianfu.types.tx import ChainId, PubKey, Sig, Transaction, decode_tx, tx_hash_of_body
 
 Hash = Annotated[bytes, msgspec.Meta(max_length=32)]
@@ -297,11 +296,9 @@ def decode_block(
         raws = [bytes(r) for r in parts.txs]
         txs = [_known_or_decoded(raw, known) for raw in raws]
     except (msgspec.DecodeError, CodecError):
-        if array_keys_possible(data) and not map_keys_are_text(data):
-            # not decoded again to find the message: keys built to share a hash make the
-            # decoder quadratic (`tianfu.codec_scan`)
-            raise CodecError("invalid Block: bad argument: dict keys must be str") from None
-        return decode(data, Block, max_size=max_size)  # refuses, with decode's message
+        # refuses, with decode's message (map keys built to share a hash are refused before
+        # they are decoded: `tianfu.codec_scan`)
+        return decode(data, Block, max_size=max_size)
     if data != b"\x92" + head + encode_list(raws):  # canonical as a whole, not only in parts
         return decode(data, Block, max_size=max_size)
     return Block(header, txs)

@@ -1,0 +1,231 @@
+// The chain's crypto suite, hashes, signatures, Merkle and state proofs, block headers and
+// commit certificates, for the console's in-browser verifier (proof.js, which re-exports
+// what other modules use).
+//
+// Pure module: no DOM, no network; also runs under Node for the project's tests.
+
+import { sha256, sha512 } from "../vendor/noble-hashes/sha2.js";
+import * as ed from "../vendor/noble-ed25519/index.js";
+import { p256 } from "../vendor/noble-curves/nist.js";
+import { sm2, sm3 } from "../vendor/sm-crypto-v2/index.js";
+import {
+  concat, decode, encBin, encStr, encUint, eq, fail, fromHex, hex, u64,
+} from "./wire.js";
+
+ed.etc.sha512Sync = (...m) => sha512(ed.etc.concatBytes(...m));
+
+const enc = new TextEncoder();
+
+// -- the chain's crypto suite (the genesis's `suite`, as `tianfu.crypto.suite`) ----------
+// The hash of every chain object (SHA-256, or SM3 on an SM2 chain) and the signature
+// schemes the chain accepts (1: Ed25519, 2: ECDSA P-256, 3: SM2).
+const ED25519 = 1;
+const ECDSA_P256 = 2;
+const SM2 = 3;
+export const SUITES = {
+  standard: { hash: sha256, schemes: new Set([ED25519, ECDSA_P256]) },
+  sm2: { hash: (b) => fromHex(sm3(b)), schemes: new Set([SM2]) },
+};
+let suite = SUITES.standard; // the suite in force (set by `inSuite` around a verification)
+
+export function inSuite(name, run) {
+  const before = suite;
+  suite = SUITES[name];
+  try {
+    return run();
+  } finally {
+    suite = before;
+  }
+}
+
+export function hashDomain(tag, ...parts) {
+  const t = enc.encode(tag);
+  const chunks = [new Uint8Array([t.length]), t];
+  for (const p of parts) chunks.push(u64(p.length), p);
+  return suite.hash(concat(...chunks));
+}
+
+export const sha256Hex = (b) => hex(sha256(b));
+
+const PRECOMMIT = 2;
+
+function voteSignBytes(chainId, height, round, blockHash, timeMs) {
+  const body = concat(
+    new Uint8Array([0x96]),
+    encStr(chainId),
+    encUint(height),
+    encUint(round),
+    encUint(PRECOMMIT),
+    encBin(blockHash),
+    encUint(timeMs),
+  );
+  return hashDomain("tianfu/vote/v2", body);
+}
+
+// Binary Merkle tree (RFC 6962 shape) of tx and receipt roots.
+function split(n) {
+  let k = 1;
+  while (k << 1 < n) k <<= 1;
+  return k;
+}
+
+// An audit path as the bundle format has it: an array of at most 64 hashes of 32 bytes.
+const isPath = (p) =>
+  Array.isArray(p) && p.length <= 64 && p.every((h) => h instanceof Uint8Array && h.length === 32);
+
+export function verifyMerkle(root, item, index, size, path) {
+  if (!(Number.isInteger(index) && index >= 0 && index < size) || !isPath(path)) return false;
+  const sides = [];
+  let lo = 0;
+  let hi = size;
+  while (hi - lo > 1) {
+    const k = split(hi - lo);
+    if (index < lo + k) {
+      sides.push(true);
+      hi = lo + k;
+    } else {
+      sides.push(false);
+      lo += k;
+    }
+  }
+  if (sides.length !== path.length) return false;
+  let h = hashDomain("tianfu/merkle/leaf/v1", item);
+  sides.reverse();
+  for (let i = 0; i < path.length; i++) {
+    const s = path[i];
+    h = sides[i] ? hashDomain("tianfu/merkle/node/v1", h, s) : hashDomain("tianfu/merkle/node/v1", s, h);
+  }
+  return eq(h, root);
+}
+
+// Sparse Merkle state tree (radix 16): the entry a proof shows under a root, or null.
+const EMPTY_CHILD = hashDomain("tianfu/state/empty/v1");
+
+export function stateEntry(root, key, proofBytes) {
+  const p = decode(proofBytes);
+  if (!Array.isArray(p) || p.length !== 3 || p[0] !== 2) fail("malformed state proof");
+  const [, siblings, leaf] = p;
+  if (!Array.isArray(siblings) || siblings.length > 64) fail("malformed state proof");
+  for (const level of siblings) {
+    if (!Array.isArray(level) || level.length !== 15) fail("malformed state proof");
+    for (const h of level) if (!(h instanceof Uint8Array) || h.length !== 32) fail("malformed state proof");
+  }
+  const khash = hashDomain("tianfu/state/key/v1", key);
+  const depth = siblings.length;
+  if (!Array.isArray(leaf) || leaf.length !== 4) return null; // inclusion needs the key's leaf
+  const [lk, lv, height, prev] = leaf;
+  if (!eq(lk, khash) || !(lv instanceof Uint8Array) || lv.length !== 32) return null;
+  if (!Number.isInteger(height) || !(prev === null || (Number.isInteger(prev) && prev < height))) {
+    return null;
+  }
+  const prevPart = prev === null ? new Uint8Array(0) : u64(prev);
+  let h = hashDomain("tianfu/state/leaf/v2", lk, lv, u64(height), prevPart);
+  if (depth && siblings[depth - 1].every((s) => eq(s, EMPTY_CHILD))) return null;
+  for (let d = depth - 1; d >= 0; d--) {
+    const b = khash[d >> 1];
+    const n = d & 1 ? b & 0x0f : b >> 4;
+    const level = siblings[d];
+    const children = [...level.slice(0, n), h, ...level.slice(n)];
+    h = hashDomain("tianfu/state/internal/v1", ...children);
+  }
+  return eq(h, root) ? { valueHash: lv, height, prev } : null;
+}
+
+// -- chain objects ----------------------------------------------------------------------
+// A block header and a commit certificate, decoded with the checks of their `validate()`
+// (`tianfu.types.block`): version 1, heights, rounds, times and hash sizes in range.
+const MAX_TIME_MS = Number.MAX_SAFE_INTEGER;
+const isInt = (n, min, max = Number.MAX_SAFE_INTEGER) => Number.isInteger(n) && n >= min && n <= max;
+
+export function header(bytes) {
+  const h = decode(bytes);
+  if (!Array.isArray(h) || h.length !== 12) fail("malformed block header");
+  const [version, chainId, height, timeMs, prevHash, txRoot, stateRoot, receiptsRoot, valHash, , txCount, lastCommit] = h;
+  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) &&
+    isInt(timeMs, 0, MAX_TIME_MS) && isInt(txCount, 0) &&
+    [prevHash, txRoot, stateRoot, receiptsRoot, valHash].every((x) => x instanceof Uint8Array && x.length <= 32);
+  if (!ok) fail("malformed block header");
+  if (height === 1 ? lastCommit !== null : lastCommit === null) fail("malformed block header");
+  if (lastCommit !== null) {
+    const lc = certificateOf(lastCommit);
+    if (lc.height !== height - 1 || lc.chainId !== chainId || !eq(lc.blockHash, prevHash)) {
+      fail("malformed block header");
+    }
+  }
+  return {
+    version, chainId, height, timeMs, txRoot, stateRoot, receiptsRoot,
+    validatorsHash: valHash, txCount, hash: hashDomain("tianfu/header/v2", bytes),
+  };
+}
+
+function certificateOf(c) {
+  if (!Array.isArray(c) || c.length !== 6 || !Array.isArray(c[5])) fail("malformed commit certificate");
+  const [version, chainId, height, round, blockHash, sigs] = c;
+  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) && isInt(round, 0) &&
+    blockHash instanceof Uint8Array && blockHash.length === 32 &&
+    sigs.every((s) => Array.isArray(s) && s.length === 3 && isInt(s[1], 1, MAX_TIME_MS));
+  if (!ok) fail("malformed commit certificate");
+  return { chainId, height, round, blockHash, sigs };
+}
+
+export function certificate(bytes) {
+  return certificateOf(decode(bytes));
+}
+
+// Whether `sig` over `msg` is a valid signature of a validator's key, as
+// `tianfu.crypto.verify` checks it (false for a scheme the chain's suite does not accept).
+// Ed25519: RFC 8032, no ZIP-215 leniency. ECDSA P-256: SHA-256, a compressed 33-byte key,
+// a 64-byte r || s with low s (one valid signature per key and message). SM2: over
+// SM3(Z || message) with the standard user id "1234567812345678", a compressed 33-byte
+// key, a 64-byte r || s with 1 <= r, s < n.
+const SM2_N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
+
+function verifySignature(v, msg, sig) {
+  if (!suite.schemes.has(v.scheme)) return false;
+  try {
+    if (v.scheme === ED25519) return ed.verify(sig, msg, v.publicKey, { zip215: false });
+    if (v.publicKey.length !== 33 || sig.length !== 64) return false;
+    if (v.scheme === ECDSA_P256) {
+      return p256.verify(sig, msg, v.publicKey, { prehash: true, lowS: true, format: "compact" });
+    }
+    const r = BigInt("0x" + hex(sig.subarray(0, 32)));
+    const s = BigInt("0x" + hex(sig.subarray(32)));
+    if (!(r > 0n && r < SM2_N && s > 0n && s < SM2_N)) return false;
+    return sm2.doVerifySignature(msg, hex(sig), hex(v.publicKey), { der: false, hash: true });
+  } catch (e) {
+    return false;
+  }
+}
+
+// The members of `set` whose precommits certify `head` (more than 2/3 of its power; every
+// listed signature valid and from a distinct member), or a refusal.
+export function checkCommit(cert, head, set, chainId) {
+  if (cert.chainId !== chainId || head.chainId !== chainId) {
+    fail("the block is not of chain %(chain)s", { chain: chainId });
+  }
+  if (cert.height !== head.height) fail("the commit certificate is for another height");
+  if (!eq(cert.blockHash, head.hash)) fail("the commit certificate signs a different block hash");
+  const members = new Map(set.validators.map((v) => [hex(v.publicKey), v]));
+  const seen = new Set();
+  let power = 0;
+  const signers = [];
+  for (const s of cert.sigs) {
+    if (!Array.isArray(s) || s.length !== 3) fail("malformed commit signature");
+    const [key, timeMs, sig] = s;
+    if (!(key instanceof Uint8Array) || !(sig instanceof Uint8Array)) fail("malformed commit signature");
+    const k = hex(key);
+    if (seen.has(k)) fail("the commit certificate lists a validator twice");
+    seen.add(k);
+    const v = members.get(k);
+    if (!v) fail("the commit certificate is signed by a key outside the validator set");
+    const msg = voteSignBytes(cert.chainId, cert.height, cert.round, cert.blockHash, timeMs);
+    if (!verifySignature(v, msg, sig)) fail("invalid signature of validator %(name)s", { name: v.name });
+    power += v.power;
+    signers.push(v);
+  }
+  const total = set.total;
+  if (!(power * 3 > total * 2)) {
+    fail("the signatures carry %(power)s of %(total)s voting power; more than 2/3 is needed", { power, total });
+  }
+  return signers;
+}
