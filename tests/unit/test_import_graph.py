@@ -24,12 +24,8 @@ SRC = Path(tianfu.__file__).parent
 # kept; the other packages are placed where their imports put them.
 LAYERS: list[set[str]] = [
     {"scoped"},  # a process default with a per-thread/task override (the hash, the suite)
-    {
-        "codec",
-        "codec_scan",
-        "durable",
-        "ratelimit",
-    },  # canonical bytes, their key gate; durable file writes; token buckets
+    {"codec_scan"},  # the map-key gate of untrusted msgpack (it imports nothing of tianfu)
+    {"codec", "durable", "ratelimit"},  # canonical bytes; durable file writes; token buckets
     {"types"},
     {"crypto", "state"},
     {"identity", "mempool", "consensus", "execution"},  # execution: runtime, sandbox, API
