@@ -398,10 +398,18 @@ class Executor:
         limit = run.params.max_gas_per_tx
         if admitted.charged is not None:
             limit = min(limit, admitted.available)
+        key = self._open().bucket_key(admitted.charged) if admitted.charged else b""
+        before = run.overlay.get(key)
         receipt = Executor._execute_tx(self, tx, tx_hash, run, admitted.caller, limit)
         if admitted.charged is not None:
-            bucket = {"gas": admitted.available - receipt.gas_used, "height": run.height}
-            run.overlay[self._open().bucket_key(admitted.charged)] = encode(bucket)
+            # A call may take gas from its signer's own bucket (a sponsorship pays the new
+            # account's starting gas): the gas used is then taken from what it left.
+            after = run.overlay.get(key)
+            start = admitted.available
+            if after is not before and after is not None:
+                start = decode_value(after)["gas"]
+            bucket = {"gas": max(0, start - receipt.gas_used), "height": run.height}
+            run.overlay[key] = encode(bucket)
         return receipt
 
     def _open(self) -> OpenProfileModule:
