@@ -36,7 +36,7 @@ from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
 from tianfu.execution.errors import HostResourceError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES
 from tianfu.execution.meter import Meter
-from tianfu.execution.refusals import AccessRefused, TxInvalid
+from tianfu.execution.refusals import AccessRefused, BadSignature, TxInvalid
 from tianfu.execution.system import GOVERNANCE, GovernanceModule, OpenProfileModule
 from tianfu.types import (
     OK,
@@ -140,7 +140,7 @@ class Executor:
         if refused is not None:
             raise TxInvalid(refused)
         if not verify_tx(tx):
-            raise TxInvalid("bad signature")
+            raise BadSignature("bad signature")
 
     def check_tx(
         self,
