@@ -159,10 +159,17 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
     chain.pass_proposal(pid)
     h = chain.ledger.height
     assert "whale-v" not in names(chain.ledger.validator_set(h + 2))
-    # Neither under its name nor with its key under another name may it bond back.
-    for name in ("whale-v", "whale-v2"):
-        r = call(chain, whale, "staking", "bond", name, vkey.scheme, vkey.public_key, 10)
+    # Its owner may not bond back, under its name or another, with its key or another...
+    fresh = generate_keypair()
+    for name, key in (("whale-v", vkey), ("whale-v2", vkey), ("whale-v3", fresh)):
+        r = call(chain, whale, "staking", "bond", name, key.scheme, key.public_key, 10)
         assert not r.ok and "removed by governance" in r.error, r.error
+    # ...nor may another account bond its key.
+    friend = generate_keypair()
+    friend_address = chain.register(friend)
+    assert call(chain, whale, "staking", "transfer", friend_address, 10).ok
+    r = call(chain, friend, "staking", "bond", "friend-v", vkey.scheme, vkey.public_key, 10)
+    assert not r.ok and "removed by governance" in r.error, r.error
     assert "whale-v" not in names(chain.ledger.validator_set(chain.ledger.height + 2))
     # Its stake is not locked in: it may be unbonded.
     assert call(chain, whale, "staking", "unbond", "whale-v", 5).ok

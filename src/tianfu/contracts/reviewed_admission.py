@@ -369,9 +369,11 @@ def apply_proposal(ctx: Context, kind: str, raw: dict[str, Any]) -> None:
         ctx.put("params", {**params(ctx), **args["params"]})
         ctx.emit("ParamsChanged", params=args["params"], effective_height=ctx.height + 2)
     elif kind == UNBAR_VALIDATOR:
-        barred = ctx.get(f"stake/barred/{args['name']}")
+        for entry in ctx.get(f"stake/barred/{args['name']}"):
+            ctx.delete(f"stake/barred_key/{entry['public_key'].hex()}")
+            if entry["owner"]:
+                ctx.delete(f"stake/barred_owner/{entry['owner']}")
         ctx.delete(f"stake/barred/{args['name']}")
-        ctx.delete(f"stake/barred_key/{barred['public_key'].hex()}")
         ctx.emit("ValidatorUnbarred", name=args["name"])
     else:
         records = _new_validators(ctx, kind, args)
@@ -386,17 +388,22 @@ def apply_proposal(ctx: Context, kind: str, raw: dict[str, Any]) -> None:
 
 
 def _bar_removed(ctx: Context, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
-    """Open profile: bar the validators governance removes (by name and by consensus key)
-    from bonding stake until an `unbar_validator` proposal lifts it; their bonds stay and
-    may be unbonded."""
+    """Open profile: bar the validators governance removes — their consensus key, and the
+    owner of their bond of that key — from bonding stake (under any name) until an
+    `unbar_validator` proposal lifts it; their bonds stay and may be unbonded. The name
+    itself is not barred (another key and owner may bond it)."""
     kept = {r["name"] for r in new}
     for r in old:
-        if r["name"] not in kept:
-            ctx.put(
-                f"stake/barred/{r['name']}", {"public_key": r["public_key"], "height": ctx.height}
-            )
-            ctx.put(f"stake/barred_key/{r['public_key'].hex()}", r["name"])
-            ctx.emit("ValidatorBarred", name=r["name"])
+        if r["name"] in kept:
+            continue
+        bond = ctx.get(f"stake/bond/{r['name']}")
+        owner = bond["owner"] if bond and bond["public_key"] == r["public_key"] else ""
+        entry = {"public_key": r["public_key"], "owner": owner, "height": ctx.height}
+        ctx.put(f"stake/barred/{r['name']}", [*(ctx.get(f"stake/barred/{r['name']}") or []), entry])
+        ctx.put(f"stake/barred_key/{r['public_key'].hex()}", r["name"])
+        if owner:
+            ctx.put(f"stake/barred_owner/{owner}", r["name"])
+        ctx.emit("ValidatorBarred", name=r["name"], owner=owner)
 
 
 # -- evidence ---------------------------------------------------------------------------------

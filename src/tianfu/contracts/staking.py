@@ -20,9 +20,10 @@ Its state lives in the governance namespace (it writes the validator set there):
   stake/unbonding/<address>   [{"amount", "release", "validator", "height"}]: unbonded stake,
                               the height it frees, the validator it left and when
   stake/burnt                 stake units burnt by slashing, in total
-  stake/barred/<validator>    {"public_key", "height"}: removed by governance, barred from
-                              bonding (by name and, stake/barred_key/<key hex>, by key)
-                              until an `unbar_validator` proposal
+  stake/barred/<validator>    [{"public_key", "owner", "height"}]: removed by governance;
+                              its key (stake/barred_key/<key hex>) and its bond's owner
+                              (stake/barred_owner/<address>) may not bond until an
+                              `unbar_validator` proposal
 The genesis validators' powers are their genesis bonds (owner: their node key's address).
 """
 
@@ -217,7 +218,7 @@ class Staking:
             member = next((r for r in ctx.get("validators") or [] if r["name"] == name), None)
             if member is not None and (bond is None or bond["public_key"] != member["public_key"]):
                 raise ContractError(f"validator {name} is a member organisation's")
-            _check_not_barred(ctx, name, public_key)
+            _check_not_barred(ctx, me, public_key)
             if bond is None:
                 key = _check_key(scheme, public_key)
                 bond = {
@@ -306,16 +307,15 @@ class Staking:
             return int(ctx.get("stake/burnt") or 0)
 
 
-def _check_not_barred(ctx: Context, name: str, public_key: Any) -> None:
-    """Refuse a bond to a validator governance removed (its name or consensus key) until an
-    `unbar_validator` proposal lifts the bar; `ctx` acts as governance."""
-    barred = ctx.get(f"stake/barred/{name}")
-    if barred is None and isinstance(public_key, bytes):
-        by_key = ctx.get(f"stake/barred_key/{public_key.hex()}")
-        barred = None if by_key is None else {"name": by_key}
-    if barred is not None:
+def _check_not_barred(ctx: Context, owner: str, public_key: Any) -> None:
+    """Refuse a bond by the owner, or with the consensus key, of a validator governance
+    removed, until an `unbar_validator` proposal lifts the bar; `ctx` acts as governance."""
+    name = ctx.get(f"stake/barred_owner/{owner}")
+    if name is None and isinstance(public_key, bytes):
+        name = ctx.get(f"stake/barred_key/{public_key.hex()}")
+    if name is not None:
         raise ContractError(
-            f"validator {barred.get('name', name)} was removed by governance: it may not bond "
+            f"validator {name} was removed by governance: its owner and key may not bond "
             "until a governance proposal (unbar_validator) lifts the bar"
         )
 
