@@ -240,6 +240,15 @@ def test_outsider_account_from_the_command_line(opennet, tmp_path):
     shown = tianfu("account", "show", "--identity", str(me), "--url", url)
     assert shown["address"] == address and shown["via"] == "pow"
     assert shown["available"] == QUOTA_GAS
+    # The operators' guide's sponsorship: the sponsor's quota pays the newcomer's half quota.
+    newcomer = tianfu("account", "create", "--out", str(tmp_path / "newcomer"))["address"]
+    tianfu("account", "sponsor", newcomer, "--identity", str(me), "--url", url)
+    shown = tianfu("account", "show", newcomer, "--url", url)
+    assert shown["via"] == "sponsor" and shown["sponsor"] == address
+    # Half a quota (a full one before), and what blocks since the sponsorship added.
+    assert QUOTA_GAS // 2 <= shown["available"] <= QUOTA_GAS // 2 + 100 * QUOTA_REPLENISH
+    paid = tianfu("account", "show", "--identity", str(me), "--url", url)["available"]
+    assert paid < QUOTA_GAS * 3 // 4  # half its quota gone (it refills 200 gas a block)
 
 
 def test_account_past_its_quota_is_refused_until_replenished(opennet):

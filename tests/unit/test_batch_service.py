@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from tianfu.api.service import TxDuplicate, TxRejected
+from tianfu.api.service import TxBadSignature, TxDuplicate, TxRejected
 from tianfu.contracts.examples import example_source
 from tianfu.testing.appchain import AppChain
 from tianfu.types import Transaction
@@ -52,7 +52,7 @@ def test_submit_many_answers_per_transaction_with_the_single_messages(chain):
         isinstance(out[1], TxDuplicate)
         and str(out[1]) == "transaction is already committed (replay)"
     )
-    assert type(out[2]) is TxRejected and str(out[2]) == single_forged
+    assert type(out[2]) is TxBadSignature and str(out[2]) == single_forged
     assert isinstance(out[3], TxDuplicate) and str(out[3]) == "transaction is already pending"
     assert good.hash in chain.mempool and good.hash in chain.service.verified
 

@@ -244,7 +244,9 @@ def test_gossip_admits_the_good_and_counts_the_malformed() -> None:
     g.handle(None, KIND_TXS, encode(TxBatch(raws[:2] + bad + raws[2:])))
     assert got == good and [t.hash for t in got] == [t.hash for t in good]
     assert [t.encoded() for t in got] == raws
-    assert g.stats == {"sent": 0, "received": 8, "admitted": 5, "refused": 0, "malformed": 3}
+    assert g.stats == {
+        "sent": 0, "received": 8, "admitted": 5, "refused": 0, "malformed": 3, "forged": 0,
+    }  # fmt: skip
     g.handle(None, KIND_TXS, b"\x91\xc4")  # a malformed batch
     g.handle(None, KIND_TXS + 1, b"")  # another kind: ignored
     assert g.stats["malformed"] == 4 and g.stats["received"] == 8

@@ -94,6 +94,8 @@ def test_cli_usage_and_failures(chain, tmp_path):
     assert r.exit_code == 2
     r = gov_cli("propose", "set-power", "node0", "0", "--identity", ids / "org1")
     assert r.exit_code == 1 and "power must be between" in r.output
+    r = gov_cli("propose", "unbar-validator", "node0", "--identity", ids / "org1")
+    assert r.exit_code == 1 and "not barred" in r.output
     r = gov_cli("show", "0000000000000000")
     assert r.exit_code == 1 and "no proposal" in r.output
     r = gov_cli("propose", "remove-org", "org4", "--identity", ids / "org1", "--json")

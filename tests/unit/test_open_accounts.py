@@ -207,6 +207,42 @@ def test_sponsored_account(chain):
     assert r.ok
 
 
+def _gas(chain, address):
+    info = chain.ledger.executor.query(
+        "accounts", "get_account", [address], chain.ledger.latest.get, chain.ledger.height, 0
+    )
+    return info["available"]
+
+
+def test_a_sponsorship_costs_the_sponsor_what_it_gives(chain):
+    """The sponsor's bucket pays the new account's starting gas (half a bucket) and a
+    sponsored account cannot sponsor: one proof of work does not buy accounts without end."""
+    sponsor = generate_keypair()
+    me = chain.register(sponsor)
+    first, second, third = (generate_keypair() for _ in range(3))
+    a1, a2, a3 = (address_of(k.scheme, k.public_key) for k in (first, second, third))
+    [r] = chain.block([chain.account_tx(sponsor, "accounts", "sponsor", a1)])
+    assert r.ok, r.error
+    grant = accounts.sponsor_grant(PROFILE.quota_gas)
+    assert _gas(chain, a1) == grant == 30_000
+    assert _gas(chain, me) == 60_000 - grant - r.gas_used
+    # Its bucket no longer holds a grant and the reserve: a second sponsorship fails.
+    [r] = chain.block([chain.account_tx(sponsor, "accounts", "sponsor", a2)])
+    assert not r.ok and "pays the new account's" in r.error
+    assert (
+        chain.ledger.executor.query(
+            "accounts", "get_account", [a2], chain.ledger.latest.get, chain.ledger.height, 0
+        )
+        is None
+    )
+    # The sponsored account cannot sponsor in turn, however full its bucket.
+    [r] = chain.block([chain.account_tx(first, "accounts", "sponsor", a3)])
+    assert not r.ok and "only members and accounts registered by proof of work" in r.error
+    # A member's sponsorship costs no bucket; the account starts with the same grant.
+    r = chain.call(chain.admins["org1"], "sponsor", a3, contract="accounts")
+    assert r.ok and _gas(chain, a3) == grant
+
+
 def test_quota_refuses_until_replenished(chain):
     kp = generate_keypair()
     address = chain.register(kp)

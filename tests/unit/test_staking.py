@@ -148,3 +148,37 @@ def test_double_sign_is_slashed_and_jailed(staked):
     # The same evidence again is refused.
     r = chain.call(chain.admins["org3"], "submit_evidence", b, a)
     assert not r.ok and "already recorded" in r.error
+
+
+def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(staked):
+    chain, whale, _ = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 30).ok
+    pid = chain.ok(chain.admins["org1"], "propose_remove_validator", "whale-v")
+    chain.pass_proposal(pid)
+    h = chain.ledger.height
+    assert "whale-v" not in names(chain.ledger.validator_set(h + 2))
+    # Its owner may not bond back, under its name or another, with its key or another...
+    fresh = generate_keypair()
+    for name, key in (("whale-v", vkey), ("whale-v2", vkey), ("whale-v3", fresh)):
+        r = call(chain, whale, "staking", "bond", name, key.scheme, key.public_key, 10)
+        assert not r.ok and "removed by governance" in r.error, r.error
+    # ...nor may another account bond its key.
+    friend = generate_keypair()
+    friend_address = chain.register(friend)
+    assert call(chain, whale, "staking", "transfer", friend_address, 10).ok
+    r = call(chain, friend, "staking", "bond", "friend-v", vkey.scheme, vkey.public_key, 10)
+    assert not r.ok and "removed by governance" in r.error, r.error
+    assert "whale-v" not in names(chain.ledger.validator_set(chain.ledger.height + 2))
+    # Its stake is not locked in: it may be unbonded.
+    assert call(chain, whale, "staking", "unbond", "whale-v", 5).ok
+    # Governance lifts the bar: the validator may bond and come back.
+    pid = chain.ok(chain.admins["org1"], "propose_unbar_validator", "whale-v")
+    chain.pass_proposal(pid)
+    r = call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 10)
+    assert r.ok, r.error
+    assert names(chain.ledger.validator_set(chain.ledger.height + 2))["whale-v"] == 35
+    # Nothing to lift any more.
+    r = chain.call(chain.admins["org1"], "propose_unbar_validator", "whale-v")
+    assert not r.ok and "not barred" in r.error

@@ -241,3 +241,43 @@ def test_dust_validators_filling_the_set_cannot_lock_out_a_larger_bond(staked):
     r = call(chain, whale, "staking", "unbond", "dust0", 1)
     assert r.ok, r.error
     assert "dust0" not in names(chain.ledger.validator_set(chain.ledger.height + 2))
+
+
+def test_stake_bonded_after_the_double_sign_is_not_slashed(staked):
+    """Power 20 signed the double-signed height; 60 more bonded after it: only a share of
+    the 20 is burnt."""
+    chain, whale, _ = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 20).ok
+    chain.block()
+    chain.block()
+    h = chain.ledger.height
+    assert names(chain.ledger.validator_set(h))["whale-v"] == 20
+    evidence = double_sign(chain, vkey, h)
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 60).ok
+    chain.block()
+    chain.block()
+    r = call(chain, whale, "staking", "submit_evidence", *evidence)
+    assert r.ok and r.result["slashed"] is True, r.error
+    assert view(chain, "burnt") == 10  # half of the 20 that signed, not of the 80 bonded
+    assert view(chain, "get_bond", "whale-v")["amount"] == 70
+
+
+def test_stake_unbonded_and_bonded_again_after_the_double_sign_is_burnt_once(staked):
+    """40 signed; 30 unbonded and 30 bonded again after it: half of the 40, once."""
+    chain, whale, address = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 40).ok
+    chain.block()
+    chain.block()
+    h = chain.ledger.height
+    evidence = double_sign(chain, vkey, h)
+    assert call(chain, whale, "staking", "unbond", "whale-v", 30).ok
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 30).ok
+    r = call(chain, whale, "staking", "submit_evidence", *evidence)
+    assert r.ok and r.result["slashed"] is True, r.error
+    assert view(chain, "burnt") == 20
+    assert view(chain, "get_stake", address)["unbonding"][0]["amount"] == 15
+    assert view(chain, "get_bond", "whale-v")["amount"] == 35

@@ -22,6 +22,11 @@ class TxDuplicate(TxRejected):
     """The transaction is already pending or committed (HTTP 409)."""
 
 
+class TxBadSignature(TxRejected):
+    """The transaction's signature does not verify (HTTP 400). From a peer, it is the
+    peer's misbehaviour: honest nodes pass on only transactions they checked."""
+
+
 class TxQuotaExceeded(TxRejected):
     """Open profile: the signing account's gas quota is used up for now (HTTP 429)."""
 

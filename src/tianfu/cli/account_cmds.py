@@ -71,7 +71,9 @@ def account_register(node: Node) -> None:
 def account_sponsor(
     node: Node, address: Annotated[str, typer.Argument(help="Address of the key to register.")]
 ) -> None:
-    """Register another key's address as an account, vouched for by yours."""
+    """Register another key's address as an account, vouched for by yours (a member's, or an
+    account's registered by proof of work: its quota pays the new account's starting gas,
+    half a full quota)."""
     node.send("accounts", "sponsor", address)
 
 

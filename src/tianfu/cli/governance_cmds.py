@@ -102,6 +102,12 @@ def propose_set_power(node: Node, name: str, power: int) -> None:
     node.governance("propose_set_power", name, power)
 
 
+@propose_app.node_command("unbar-validator", "url", "identity", "json")
+def propose_unbar_validator(node: Node, name: str) -> None:
+    """Open profile: propose letting validator NAME, removed by governance, bond again."""
+    node.governance("propose_unbar_validator", name)
+
+
 def parse_params(items: list[str]) -> dict[str, Any]:
     """KEY=VALUE pairs of chain parameters: integers, or true/false for flags; on an
     open-profile chain also its parameters (open_contracts=NAME,NAME,...)."""

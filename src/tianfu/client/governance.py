@@ -50,6 +50,11 @@ def propose_remove_validator(client: Client, name: str) -> str:
     return str(_propose(client, "propose_remove_validator", name))
 
 
+def propose_unbar_validator(client: Client, name: str) -> str:
+    """Open profile: let validator `name`, removed by governance, bond stake again."""
+    return str(_propose(client, "propose_unbar_validator", name))
+
+
 def propose_set_power(client: Client, name: str, power: int) -> str:
     return str(_propose(client, "propose_set_power", name, power))
 

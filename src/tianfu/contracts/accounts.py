@@ -3,7 +3,8 @@ gas quota, and which contracts a signer without a member certificate may call.
 
 On an open-profile chain (ADR 0025) a signer that has no member certificate is an *account*
 once registered: by a transaction `accounts.register(nonce)` whose proof of work meets the
-`pow_bits` parameter, or by an existing account's (or member's) `accounts.sponsor(address)`.
+`pow_bits` parameter, or by a member's or a proof-of-work account's `accounts.sponsor(address)`
+(an account's bucket pays the new account's starting gas).
 An account may call the contracts listed in the `open_contracts` parameter (and `accounts`,
 `staking`); every other contract still requires a member certificate. Each account has a
 gas bucket: it holds at most `quota_gas`, gains `quota_replenish` per block, and pays the gas
@@ -44,6 +45,7 @@ ALWAYS_OPEN = frozenset({NAME, STAKING})  # what every account may call
 POW_TAG = "tianfu/account-pow/v1"
 ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
 MAX_NONCE = (1 << 63) - 1
+SPONSOR_RESERVE = 10_000  # gas a sponsor keeps beside the grant, for the sponsorship itself
 
 
 # -- proof of work ---------------------------------------------------------------------------
@@ -158,13 +160,38 @@ def _params(ctx: Context) -> dict[str, Any]:
     return ctx.read("governance", "params") or {}
 
 
-def _create(ctx: Context, address: str, via: str, sponsor: str) -> dict[str, Any]:
-    p = _params(ctx)
+def sponsor_grant(quota: int) -> int:
+    """The gas a sponsored account starts with, paid from its sponsor's bucket."""
+    return quota // 2
+
+
+def _create(ctx: Context, address: str, via: str, sponsor: str, gas: int) -> dict[str, Any]:
     record = {"address": address, "height": ctx.height, "via": via, "sponsor": sponsor}
     ctx.put(f"acct/{address}", record)
-    ctx.put(f"quota/{address}", {"gas": int(p.get("quota_gas", 0)), "height": ctx.height})
+    ctx.put(f"quota/{address}", {"gas": gas, "height": ctx.height})
     ctx.emit("AccountRegistered", address=address, via=via, sponsor=sponsor)
     return record
+
+
+def _pay_grant(ctx: Context, grant: int) -> None:
+    """Take `grant` from the sponsoring account's bucket (the executor then takes the
+    transaction's gas from what is left). Refused for a sponsored account, or a bucket
+    holding less than the grant and `SPONSOR_RESERVE` for the transaction itself."""
+    me = ctx.sender.address
+    record = ctx.get(f"acct/{me}")
+    if record is None or record["via"] != "pow":
+        raise ContractError(
+            f"{me} was sponsored: only members and accounts registered by proof of work may sponsor"
+        )
+    p = _params(ctx)
+    quota, replenish = int(p.get("quota_gas", 0)), int(p.get("quota_replenish", 0))
+    gas = available(ctx.get(f"quota/{me}"), ctx.height, quota, replenish)
+    if gas < grant + SPONSOR_RESERVE:
+        raise ContractError(
+            f"a sponsorship pays the new account's {grant} gas from the sponsor's bucket: "
+            f"{me} has {gas}, it needs {grant + SPONSOR_RESERVE}"
+        )
+    ctx.put(f"quota/{me}", {"gas": gas - grant, "height": ctx.height})
 
 
 class Accounts:
@@ -180,16 +207,22 @@ class Accounts:
         bits = int(_params(ctx).get("pow_bits", 0))
         if not pow_ok(chain_id, ctx.sender.address, nonce, bits):  # checked at admission too
             raise ContractError(f"the nonce is not a proof of work of {bits} bits")
-        return _create(ctx, ctx.sender.address, "pow", "")
+        return _create(ctx, ctx.sender.address, "pow", "", int(_params(ctx).get("quota_gas", 0)))
 
     def sponsor(self, ctx: Context, address: str) -> dict[str, Any]:
-        """Register another key's address as an account, vouched for by the signer."""
+        """Register another key's address as an account, vouched for by the signer: a member,
+        or an account registered by proof of work whose bucket pays the new account's
+        starting gas (`sponsor_grant`: half a full bucket). A sponsored account cannot
+        sponsor, so one proof of work makes one account per half a bucket's refill."""
         address = _check_address(address)
         if ctx.has(f"acct/{address}"):
             raise ContractError(f"{address} is already an account")
         if ctx.read("governance", f"cert/{address}") is not None:
             raise ContractError(f"{address} is a member identity")
-        return _create(ctx, address, "sponsor", ctx.sender.address)
+        grant = sponsor_grant(int(_params(ctx).get("quota_gas", 0)))
+        if ctx.sender.kind == ACCOUNT_KIND:
+            _pay_grant(ctx, grant)
+        return _create(ctx, address, "sponsor", ctx.sender.address, grant)
 
     @view
     def get_account(self, ctx: Context, address: str) -> dict[str, Any] | None:

@@ -359,6 +359,10 @@ class Governance:
     def propose_set_power(self, ctx: Context, name: str, power: int) -> str:
         return self._propose(ctx, reviewed_admission.SET_POWER, {"name": name, "power": power})
 
+    def propose_unbar_validator(self, ctx: Context, name: str) -> str:
+        """Open profile: let validator `name`, removed by governance, bond stake again."""
+        return self._propose(ctx, reviewed_admission.UNBAR_VALIDATOR, {"name": name})
+
     def propose_set_params(self, ctx: Context, params: dict[str, Any]) -> str:
         return self._propose(ctx, reviewed_admission.SET_PARAMS, {"params": params})
 

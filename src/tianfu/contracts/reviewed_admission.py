@@ -39,8 +39,10 @@ ADD_VALIDATOR = "add_validator"
 REMOVE_VALIDATOR = "remove_validator"
 SET_POWER = "set_power"
 SET_PARAMS = "set_params"
+UNBAR_VALIDATOR = "unbar_validator"  # open profile: lift the bar of a removed validator
 KINDS = frozenset(
-    {ADD_ORG, REMOVE_ORG, ADD_VALIDATOR, REMOVE_VALIDATOR, SET_POWER, SET_PARAMS} | identity.KINDS
+    {ADD_ORG, REMOVE_ORG, ADD_VALIDATOR, REMOVE_VALIDATOR, SET_POWER, SET_PARAMS, UNBAR_VALIDATOR}
+    | identity.KINDS
 )
 
 # A change written in block H signs from H + ACTIVATION_DELAY.
@@ -279,6 +281,11 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
         }
     elif kind == SET_PARAMS:
         return {"params": _check_params(ctx, raw.get("params"))}
+    elif kind == UNBAR_VALIDATOR:
+        name = _str(raw.get("name"), "validator name")
+        if ctx.get(f"stake/barred/{name}") is None:
+            raise ContractError(f"validator {name!r} is not barred from bonding")
+        return {"name": name}
     else:
         raise ContractError(f"unknown proposal kind {kind!r}")
     _new_validators(ctx, kind, args)
@@ -361,14 +368,42 @@ def apply_proposal(ctx: Context, kind: str, raw: dict[str, Any]) -> None:
     elif kind == SET_PARAMS:
         ctx.put("params", {**params(ctx), **args["params"]})
         ctx.emit("ParamsChanged", params=args["params"], effective_height=ctx.height + 2)
+    elif kind == UNBAR_VALIDATOR:
+        for entry in ctx.get(f"stake/barred/{args['name']}"):
+            ctx.delete(f"stake/barred_key/{entry['public_key'].hex()}")
+            if entry["owner"]:
+                ctx.delete(f"stake/barred_owner/{entry['owner']}")
+        ctx.delete(f"stake/barred/{args['name']}")
+        ctx.emit("ValidatorUnbarred", name=args["name"])
     else:
         records = _new_validators(ctx, kind, args)
+        if is_open(ctx):
+            _bar_removed(ctx, ctx.get("validators") or [], records)
         if kind == REMOVE_ORG:
             org = ctx.get(f"org/{args['name']}")
             ctx.put(f"org/{args['name']}", {**org, "status": "removed", "removed": ctx.height})
             ctx.emit("OrgRemoved", name=args["name"])
         if records != (ctx.get("validators") or []):
             write_validators(ctx, records)
+
+
+def _bar_removed(ctx: Context, old: list[dict[str, Any]], new: list[dict[str, Any]]) -> None:
+    """Open profile: bar the validators governance removes — their consensus key, and the
+    owner of their bond of that key — from bonding stake (under any name) until an
+    `unbar_validator` proposal lifts it; their bonds stay and may be unbonded. The name
+    itself is not barred (another key and owner may bond it)."""
+    kept = {r["name"] for r in new}
+    for r in old:
+        if r["name"] in kept:
+            continue
+        bond = ctx.get(f"stake/bond/{r['name']}")
+        owner = bond["owner"] if bond and bond["public_key"] == r["public_key"] else ""
+        entry = {"public_key": r["public_key"], "owner": owner, "height": ctx.height}
+        ctx.put(f"stake/barred/{r['name']}", [*(ctx.get(f"stake/barred/{r['name']}") or []), entry])
+        ctx.put(f"stake/barred_key/{r['public_key'].hex()}", r["name"])
+        if owner:
+            ctx.put(f"stake/barred_owner/{owner}", r["name"])
+        ctx.emit("ValidatorBarred", name=r["name"], owner=owner)
 
 
 # -- evidence ---------------------------------------------------------------------------------

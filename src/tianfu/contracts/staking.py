@@ -20,6 +20,10 @@ Its state lives in the governance namespace (it writes the validator set there):
   stake/unbonding/<address>   [{"amount", "release", "validator", "height"}]: unbonded stake,
                               the height it frees, the validator it left and when
   stake/burnt                 stake units burnt by slashing, in total
+  stake/barred/<validator>    [{"public_key", "owner", "height"}]: removed by governance;
+                              its key (stake/barred_key/<key hex>) and its bond's owner
+                              (stake/barred_owner/<address>) may not bond until an
+                              `unbar_validator` proposal
 The genesis validators' powers are their genesis bonds (owner: their node key's address).
 """
 
@@ -110,8 +114,9 @@ def _displaced(records: list[dict[str, Any]], bond: dict[str, Any]) -> dict[str,
 def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, Any] | None:
     """Punish validator `name` for a double sign with consensus key `public_key` at `height`;
     `ctx` acts as governance. If `name`'s bond is that key's: burn the share
-    `slash_fraction_bps` of the bond and of the stake unbonded from it that still signed at
-    `height` and is still unbonding, and jail it (out of the set from H + 2). A validator of
+    `slash_fraction_bps` of the stake that signed at `height` — of the bond, up to its power
+    at `height` less what has been unbonded since, and of the stake unbonded from it that
+    still signed at `height` and is still unbonding — and jail it (out of the set from H + 2). A validator of
     that name and key without a bond of that key (one governance added) leaves the set from
     H + 2.
     None if neither applies (a name now bonded with another key, a jailed or absent
@@ -125,10 +130,18 @@ def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, 
     if bond["jailed"]:
         return None
     bps = int(reviewed_admission.params(ctx).get("slash_fraction_bps", 0))
-    burnt = bond["amount"] * bps // 10_000
-    bond = {**bond, "amount": bond["amount"] - burnt, "jailed": True}
+    burnt, at_risk = _slash_unbonding(ctx, bond["owner"], name, height, bps)
+    # Only the stake that signed `height`: its power then, less what has been unbonded
+    # since (burnt above); stake bonded after the double sign is not touched.
+    signed = next(
+        (r["power"] for r in reviewed_admission.valset_at(ctx, height)
+         if r["name"] == name and r["public_key"] == public_key),
+        0,
+    )  # fmt: skip
+    cut = max(0, min(bond["amount"], signed - at_risk)) * bps // 10_000
+    burnt += cut
+    bond = {**bond, "amount": bond["amount"] - cut, "jailed": True}
     ctx.put(f"stake/bond/{name}", bond)
-    burnt += _slash_unbonding(ctx, bond["owner"], name, height, bps)
     ctx.put("stake/burnt", int(ctx.get("stake/burnt") or 0) + burnt)
     effective = _set_power(ctx, bond)
     ctx.emit(
@@ -142,12 +155,13 @@ def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, 
     return {"validator": name, "burnt": burnt, "effective_height": effective}
 
 
-def _slash_unbonding(ctx: Context, owner: str, name: str, height: int, bps: int) -> int:
+def _slash_unbonding(ctx: Context, owner: str, name: str, height: int, bps: int) -> tuple[int, int]:
     """Burn `bps` of each of `owner`'s unbondings from validator `name` that still signed at
     `height` (unbonded at H, its power counted up to H + 1) and are not free yet; an
-    unbonding burnt to nothing is dropped. Returns the amount burnt."""
+    unbonding burnt to nothing is dropped. Returns the amount burnt and the amount of those
+    unbondings (before the burn)."""
     entries = list(ctx.get(f"stake/unbonding/{owner}") or [])
-    burnt, kept = 0, []
+    burnt, at_risk_total, kept = 0, 0, []
     for e in entries:
         at_risk = (
             e.get("validator") == name
@@ -155,12 +169,13 @@ def _slash_unbonding(ctx: Context, owner: str, name: str, height: int, bps: int)
             and e["release"] > ctx.height
         )
         cut = e["amount"] * bps // 10_000 if at_risk else 0
+        at_risk_total += e["amount"] if at_risk else 0
         burnt += cut
         if e["amount"] > cut:
             kept.append({**e, "amount": e["amount"] - cut} if cut else e)
     if burnt or len(kept) != len(entries):
         ctx.put(f"stake/unbonding/{owner}", kept)
-    return burnt
+    return burnt, at_risk_total
 
 
 def _remove_unbonded(ctx: Context, name: str, public_key: bytes) -> dict[str, Any] | None:
@@ -214,6 +229,7 @@ class Staking:
             member = next((r for r in ctx.get("validators") or [] if r["name"] == name), None)
             if member is not None and (bond is None or bond["public_key"] != member["public_key"]):
                 raise ContractError(f"validator {name} is a member organisation's")
+            _check_not_barred(ctx, me, public_key)
             if bond is None:
                 key = _check_key(scheme, public_key)
                 bond = {
@@ -300,6 +316,19 @@ class Staking:
     def burnt(self, ctx: Context) -> int:
         with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
             return int(ctx.get("stake/burnt") or 0)
+
+
+def _check_not_barred(ctx: Context, owner: str, public_key: Any) -> None:
+    """Refuse a bond by the owner, or with the consensus key, of a validator governance
+    removed, until an `unbar_validator` proposal lifts the bar; `ctx` acts as governance."""
+    name = ctx.get(f"stake/barred_owner/{owner}")
+    if name is None and isinstance(public_key, bytes):
+        name = ctx.get(f"stake/barred_key/{public_key.hex()}")
+    if name is not None:
+        raise ContractError(
+            f"validator {name} was removed by governance: its owner and key may not bond "
+            "until a governance proposal (unbar_validator) lifts the bar"
+        )
 
 
 def _check_key(scheme: Any, public_key: Any) -> bytes:

@@ -36,7 +36,7 @@ from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
 from tianfu.execution.errors import HostResourceError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES
 from tianfu.execution.meter import Meter
-from tianfu.execution.refusals import AccessRefused, TxInvalid
+from tianfu.execution.refusals import AccessRefused, BadSignature, TxInvalid
 from tianfu.execution.system import GOVERNANCE, GovernanceModule, OpenProfileModule
 from tianfu.types import (
     OK,
@@ -140,7 +140,7 @@ class Executor:
         if refused is not None:
             raise TxInvalid(refused)
         if not verify_tx(tx):
-            raise TxInvalid("bad signature")
+            raise BadSignature("bad signature")
 
     def check_tx(
         self,
@@ -398,10 +398,18 @@ class Executor:
         limit = run.params.max_gas_per_tx
         if admitted.charged is not None:
             limit = min(limit, admitted.available)
+        key = self._open().bucket_key(admitted.charged) if admitted.charged else b""
+        before = run.overlay.get(key)
         receipt = Executor._execute_tx(self, tx, tx_hash, run, admitted.caller, limit)
         if admitted.charged is not None:
-            bucket = {"gas": admitted.available - receipt.gas_used, "height": run.height}
-            run.overlay[self._open().bucket_key(admitted.charged)] = encode(bucket)
+            # A call may take gas from its signer's own bucket (a sponsorship pays the new
+            # account's starting gas): the gas used is then taken from what it left.
+            after = run.overlay.get(key)
+            start = admitted.available
+            if after is not before and after is not None:
+                start = decode_value(after)["gas"]
+            bucket = {"gas": max(0, start - receipt.gas_used), "height": run.height}
+            run.overlay[key] = encode(bucket)
         return receipt
 
     def _open(self) -> OpenProfileModule:

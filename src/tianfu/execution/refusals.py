@@ -8,6 +8,11 @@ class TxInvalid(ValueError):
     expired, replayed). A block holding one is invalid."""
 
 
+class BadSignature(TxInvalid):
+    """The signature does not verify: whoever sends the transaction made or altered it (an
+    honest node only passes on transactions whose signatures it checked)."""
+
+
 class AccessRefused(TxInvalid):
     """Open profile: a signer without a member certificate may not send this transaction
     (an unregistered account, a bad registration proof of work, a contract not open)."""

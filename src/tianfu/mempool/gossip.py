@@ -23,6 +23,11 @@ observer port's peers (`ObserverTransport.gossip_share`): every link whose key i
 validator's is in one group, subdivided by its IP address. However many identities (or
 IPs) send, they hold one equal share between them when the inbox is full; each member
 node and each validator by stake keeps its own.
+
+A transaction an honest node passes on has a signature it checked. So a verdict `FORGED`
+(a bad signature) blames the peer that sent it: `on_forged(peer, n)` hears of each chunk
+holding `n` of them (the node composition strikes an observer-port link, and counts a
+member's), and `stats["forged"]` counts them all.
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ MAX_BATCH_TXS = 2000
 MAX_BATCH_BYTES = 8 << 20
 ADMIT_CHUNK = 64  # received transactions admitted between two turns of the event loop
 MAX_INBOX_TXS = 4 * MAX_BATCH_TXS  # received transactions waiting to be admitted
+FORGED = "forged"  # the verdict on a peer's transaction whose signature does not verify
+Verdict = bool | str  # True admitted, False refused, FORGED refused and the sender to blame
 
 
 class TxBatch(msgspec.Struct, array_like=True, frozen=True):
@@ -64,8 +71,9 @@ class TxGossip:
         admit: Callable[[Transaction], bool],  # True if admitted; never raises
         *,
         flush_interval_s: float = 0.01,
-        admit_many: Callable[[list[Transaction]], list[bool]] | None = None,
+        admit_many: Callable[[list[Transaction]], list[Verdict]] | None = None,
         share: Callable[[Any], tuple[Hashable, Hashable]] | None = None,
+        on_forged: Callable[[Any, int], None] | None = None,
     ) -> None:
         self.network = network
         self.admit = admit
@@ -75,13 +83,17 @@ class TxGossip:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._scheduled = False
-        self.stats = {"sent": 0, "received": 0, "admitted": 0, "refused": 0, "malformed": 0}
+        self.on_forged = on_forged
+        self.stats = {
+            "sent": 0, "received": 0, "admitted": 0, "refused": 0, "malformed": 0, "forged": 0,
+        }  # fmt: skip
         # The inbox: per peer, its transactions waiting, in chunks of at most ADMIT_CHUNK.
         # Who shares the inbox with whom: `share(peer)` is (group, sub); by default each
         # peer is a group of its own.
         self._share = share or _own_share
         # The inbox: per group, per sub, its transactions waiting, in chunks of ADMIT_CHUNK.
-        self._inbox: dict[Hashable, dict[Hashable, deque[list[Transaction]]]] = {}
+        # Each chunk keeps the peer that sent it (a forged transaction blames that peer).
+        self._inbox: dict[Hashable, dict[Hashable, deque[tuple[Any, list[Transaction]]]]] = {}
         self._queued: dict[Hashable, int] = {}  # transactions waiting, per group
         self._sub_queued: dict[Hashable, dict[Hashable, int]] = {}  # and per sub
         self._inbox_txs = 0
@@ -129,7 +141,7 @@ class TxGossip:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop to share: admit at once
-            self._admit(txs)
+            self._admit(peer, txs)
             return
         group, sub = self._share(peer)
         if not self._make_room(group, sub, len(txs)):
@@ -140,7 +152,7 @@ class TxGossip:
         if queue is None:
             queue = subs[sub] = deque()
         for start in range(0, len(txs), ADMIT_CHUNK):
-            queue.append(txs[start : start + ADMIT_CHUNK])
+            queue.append((peer, txs[start : start + ADMIT_CHUNK]))
         self._queued[group] = self._queued.get(group, 0) + len(txs)
         counts = self._sub_queued.setdefault(group, {})
         counts[sub] = counts.get(sub, 0) + len(txs)
@@ -175,7 +187,7 @@ class TxGossip:
         """Drop the newest chunk of the sub of `group` holding the most."""
         counts = self._sub_queued[group]
         most = max(counts, key=counts.__getitem__)
-        chunk = self._inbox[group][most].pop()
+        _, chunk = self._inbox[group][most].pop()
         self._forget(group, most, len(chunk))
         self.evicted += len(chunk)
 
@@ -204,21 +216,27 @@ class TxGossip:
                     if not subs:  # emptied to make room meanwhile
                         continue
                     sub, queue = next(iter(subs.items()))
-                    chunk = queue.popleft()
+                    sender, chunk = queue.popleft()
                     if len(subs) > 1:  # its next chunk waits behind the group's other subs
                         del subs[sub]
                         subs[sub] = queue
                     self._forget(group, sub, len(chunk))
-                    self._admit(chunk)
+                    self._admit(sender, chunk)
                     await asyncio.sleep(0)
         finally:
             self._admitting = None
 
-    def _admit(self, txs: list[Transaction]) -> None:
+    def _admit(self, peer: Any, txs: list[Transaction]) -> None:
+        verdicts: list[Verdict]
         if self.admit_many is not None:
             verdicts = self.admit_many(txs)
         else:
             verdicts = [self.admit(tx) for tx in txs]
-        admitted = sum(1 for ok in verdicts if ok)
+        admitted = sum(1 for ok in verdicts if ok is True)
+        forged = sum(1 for ok in verdicts if ok == FORGED)
         self.stats["admitted"] += admitted
         self.stats["refused"] += len(txs) - admitted
+        if forged:
+            self.stats["forged"] += forged
+            if self.on_forged is not None:
+                self.on_forged(peer, forged)

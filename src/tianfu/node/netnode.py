@@ -104,8 +104,11 @@ async def _serve(
     gossip = TxGossip(
         shared,
         peer_admission(service),
-        admit_many=service.admit_many,
+        admit_many=service.gossip_verdicts,
         share=shared.gossip_share if observers is not None else None,
+        # Bad signatures: an observer-port link is struck, a member's counted (and in
+        # gossip.stats on a consortium chain).
+        on_forged=shared.forged if observers is not None else None,
     )
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()

@@ -17,7 +17,7 @@ from typing import Any
 from tianfu.api.server import make_server
 from tianfu.crypto import set_chain_suite, suite_of
 from tianfu.identity import Identity
-from tianfu.mempool.gossip import TxGossip
+from tianfu.mempool.gossip import TxGossip, Verdict
 from tianfu.node.config import ConfigError, NodeConfig
 from tianfu.node.http import node_app
 from tianfu.node.storeguard import DataLock
@@ -111,18 +111,22 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any, new_signer_sta
         is_validator_key=validator_key_check(ledger),
     )
 
-    def relay_many(txs: list[Transaction]) -> list[bool]:
+    def relay_many(txs: list[Transaction]) -> list[Verdict]:
         # An observer passes on what its peers send (toward the validators, possibly
         # through other observers); a transaction it holds already is not admitted again,
         # so nothing circulates for ever.
-        verdicts = service.admit_many(txs)
+        verdicts = service.gossip_verdicts(txs)
         for tx, ok in zip(txs, verdicts, strict=True):
-            if ok:
+            if ok is True:
                 gossip.publish(tx)
         return verdicts
 
     gossip = TxGossip(
-        transport, peer_admission(service), admit_many=relay_many, share=transport.gossip_share
+        transport,
+        peer_admission(service),
+        admit_many=relay_many,
+        share=transport.gossip_share,
+        on_forged=transport.forged,  # a link that sends bad signatures is struck
     )
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()

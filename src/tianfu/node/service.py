@@ -16,6 +16,7 @@ from tianfu.api.service import (
     NotFound,
     QueryFailed,
     StateRead,
+    TxBadSignature,
     TxBusy,
     TxDuplicate,
     TxQuotaExceeded,
@@ -25,10 +26,11 @@ from tianfu.api.service import (
 from tianfu.codec import decode_value, encode
 from tianfu.execution.contract_api import ContractError, state_key
 from tianfu.execution.executor import TxInvalid
-from tianfu.execution.refusals import QuotaExceeded
+from tianfu.execution.refusals import BadSignature, QuotaExceeded
 from tianfu.ledger import Ledger
 from tianfu.ledger.proofs import ledger_proofs
 from tianfu.mempool import Mempool, MempoolFull
+from tianfu.mempool.gossip import FORGED, Verdict
 from tianfu.proofs.build import ProofBuilder
 from tianfu.types import Block, BlockHeader, CommitCertificate, Receipt, Transaction
 
@@ -174,6 +176,14 @@ class NodeService:
         """`admit` for a batch (gossip): whether each was admitted; never raises."""
         return [isinstance(o, bytes) for o in self._admit_batch(txs)]
 
+    def gossip_verdicts(self, txs: list[Transaction]) -> list[Verdict]:
+        """`admit_many` for transactions a peer sent: True (admitted), False (refused), or
+        `FORGED` for a refusal the peer is to blame for (a bad signature)."""
+        return [
+            True if isinstance(o, bytes) else FORGED if isinstance(o, TxBadSignature) else False
+            for o in self._admit_batch(txs)
+        ]
+
     def _admit_batch(self, txs: list[Transaction]) -> list[bytes | TxRejected]:
         """`admit` for each of `txs`: its hash, or the refusal `admit` would have raised.
 
@@ -207,6 +217,10 @@ class NodeService:
             except QuotaExceeded as exc:
                 self.m_rejected.inc()
                 out.append(TxQuotaExceeded(str(exc)))
+                continue
+            except BadSignature as exc:
+                self.m_rejected.inc()
+                out.append(TxBadSignature(str(exc)))
                 continue
             except MempoolFull as exc:  # no room now (for this signer, or outsiders): retry
                 self.m_rejected.inc()

@@ -16,7 +16,8 @@ second port, handled here:
 - Nothing an observer says is trusted: blocks are checked against commit certificates by
   whoever receives them (`tianfu.sync`). Only the kinds in `inbound_kinds` are accepted
   from a peer on this port (sync and transaction gossip); any other kind, a malformed or
-  oversize frame, or a failed handshake is a strike. A peer (by key address and by IP)
+  oversize frame, a failed handshake, or a frame of gossiped transactions with bad signatures
+  (`forged`, told by the gossip's verdict) is a strike. A peer (by key address and by IP)
   with `max_strikes` strikes is banned for `ban_s` seconds and disconnected, and so is one
   banned by the operator (`ban`). Each link has a token bucket (frames beyond it are
   dropped), the number of inbound links is capped (`max_links`, and `max_links_per_host`
@@ -179,7 +180,7 @@ class ObserverTransport:
         self._pending = 0  # inbound handshakes in progress (count against max_links)
         self.stats: dict[str, int] = dict.fromkeys(
             ("frames_in", "frames_out", "dropped_rate", "dropped_kind", "refused_banned",
-             "handshakes_failed", "bans", "links_refused_full"),
+             "handshakes_failed", "bans", "links_refused_full", "forged_txs"),
             0,
         )  # fmt: skip
 
@@ -285,6 +286,14 @@ class ObserverTransport:
                 self.strike(host, None, f"key {who} banned")
 
     # ---- handshake ----------------------------------------------------------------
+    def forged(self, peer: PeerId, n: int) -> None:
+        """`peer` sent `n` transactions whose signatures do not verify (gossip's verdict):
+        a protocol violation, one strike per frame chunk, like any other."""
+        link = self._links.get(peer.address)
+        host = link.host if link is not None else None
+        self.stats["forged_txs"] += n
+        self.strike(peer.address, host, f"sent {n} transaction(s) with a bad signature")
+
     async def _exchange(
         self,
         reader: asyncio.StreamReader,
@@ -511,6 +520,7 @@ class CombinedNetwork:
     def __init__(self, members: object, observers: ObserverTransport) -> None:
         self._members = members
         self._observers = observers
+        self.member_forged: dict[str, int] = {}  # bad signatures per member peer (bounded)
 
     def broadcast(self, kind: int, payload: bytes) -> None:
         self._members.broadcast(kind, payload)  # type: ignore[attr-defined]
@@ -534,3 +544,13 @@ class CombinedNetwork:
     def is_outsider(self, peer: PeerId) -> bool:
         """A member peer is not; see `ObserverTransport`."""
         return self.gossip_share(peer)[0] == OBSERVER_SHARE
+
+    def forged(self, peer: PeerId, n: int) -> None:
+        """`peer` sent `n` transactions with bad signatures: an observer-port link is struck
+        (`ObserverTransport.forged`); a member's is counted (`member_forged`) and logged,
+        not banned — members are known organisations, their operators can be asked."""
+        if peer.address in self._observers.roles():
+            self._observers.forged(peer, n)
+            return
+        self.member_forged[peer.address] = self.member_forged.get(peer.address, 0) + n
+        log.warning("member peer %s sent %d transaction(s) with a bad signature", peer.address, n)

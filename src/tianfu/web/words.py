@@ -47,6 +47,7 @@ WORDS = frozenset(
         N_("grant_role"),
         N_("revoke_role"),
         N_("set_supervisory_roles"),
+        N_("unbar_validator"),
         # kinds of enrolled identity
         N_("admin"),
         N_("member"),
