@@ -6,7 +6,12 @@ import msgspec
 import pytest
 
 from tianfu.codec import CodecError, decode, encode
-from tianfu.consensus.core import MAX_FUTURE_ROUNDS, ConsensusCore, weighted_round_robin
+from tianfu.consensus.core import (
+    MAX_BUFFER_PER_SIGNER,
+    MAX_FUTURE_ROUNDS,
+    ConsensusCore,
+    weighted_round_robin,
+)
 from tianfu.consensus.messages import (
     BlockCommitted,
     BlockExecuted,
@@ -377,3 +382,49 @@ def test_each_action_gives_the_event_that_answers_it():
     assert CreateProposalBlock(4, 1).ready(B, b"built") == ProposalBlockReady(4, 1, B, b"built")
     cert = CommitCertificate(1, CHAIN, 4, 0, A, [])
     assert CommitBlock(4, A, BLOCK_A, cert).committed(VALS) == BlockCommitted(4, VALS)
+
+
+def _buffered_block_bytes(core):
+    return sum(
+        len(e.proposal.block)
+        for events in core._future.values()
+        for e in events
+        if isinstance(e, ProposalReceived)
+    )
+
+
+def test_next_height_proposals_of_one_signer_hold_bounded_block_bytes(monkeypatch):
+    """A validator signing many next-height proposals with big blocks (valid signatures,
+    each block within MAX_BLOCK_BYTES) held MAX_BUFFER_PER_SIGNER blocks (36 x 16 MiB)
+    until the height ended; now its buffered blocks are bounded by bytes."""
+    import tianfu.consensus.core as core_mod
+
+    monkeypatch.setattr(core_mod, "MAX_BUFFER_BLOCK_BYTES", 1 << 20, raising=False)
+    core, me = make_core()
+    core.handle(Start())
+    bad = others(me)[0]
+    for r in range(MAX_BUFFER_PER_SIGNER):
+        block = r.to_bytes(4, "big") * (64 << 10)  # 256 KiB, a different block per round
+        core.handle(ProposalReceived(proposal(2, r, block, key=bad)))
+    assert 0 < _buffered_block_bytes(core) <= 1 << 20
+    # another signer's next-height proposal still has its room
+    good = next(k for k in others(me) if k.public_key != bad.public_key)
+    core.handle(ProposalReceived(proposal(2, 0, BLOCK_A, key=good)))
+    assert any(
+        isinstance(e, ProposalReceived) and e.proposal.block == BLOCK_A
+        for e in core._future[good.public_key]
+    )
+
+
+def test_next_height_resent_message_is_buffered_once():
+    """A peer re-sends its next-height vote every gossip interval while we are behind: the
+    copies filled its MAX_BUFFER_PER_SIGNER slots, so its later votes of that height were
+    dropped; a copy of a buffered message is not buffered again."""
+    core, me = make_core()
+    core.handle(Start())
+    peer = others(me)[0]
+    for _ in range(MAX_BUFFER_PER_SIGNER):
+        core.handle(vote(peer, PREVOTE, A, height=2))
+    core.handle(vote(peer, PRECOMMIT, A, height=2))
+    kinds = [e.vote.type for e in core._future[peer.public_key]]
+    assert kinds == [PREVOTE, PRECOMMIT]

@@ -42,7 +42,8 @@ block). Signatures are verified here, with an injected pure `verifier`
 (default `tianfu.crypto.verify`; drivers may pass a cached one).
 
 Bounds: messages for height+1 are buffered (at most `MAX_BUFFER_PER_SIGNER` per signer,
-`MAX_BUFFER_UNKNOWN` for signers outside the current set); other heights are dropped.
+`MAX_BUFFER_UNKNOWN` for signers outside the current set, each without copies and holding
+at most `MAX_BUFFER_BLOCK_BYTES` of proposal blocks); other heights are dropped.
 Rounds above round + `MAX_FUTURE_ROUNDS` are not stored; they only record the highest
 round seen per validator, used for the round skip (line 55): we jump to the highest
 round R such that validators with more than 1/3 of the power were seen at rounds >= R
@@ -57,6 +58,7 @@ from typing import TypeVar
 
 from tianfu.codec import CodecError
 from tianfu.consensus.messages import (
+    MAX_BLOCK_BYTES,
     Action,
     BlockCommitted,
     BlockExecuted,
@@ -97,6 +99,9 @@ MAX_FUTURE_ROUNDS = 8
 MAX_PROPOSALS_PER_ROUND = 2
 MAX_BUFFER_PER_SIGNER = 4 * (MAX_FUTURE_ROUNDS + 1)
 MAX_BUFFER_UNKNOWN = 64
+# Bytes of blocks in the buffered next-height proposals of one signer (or of the unknown
+# signers together): a proposer signs one block a round, so two full blocks are room enough.
+MAX_BUFFER_BLOCK_BYTES = 2 * MAX_BLOCK_BYTES
 _Signed = TypeVar("_Signed", Vote, Proposal)
 
 Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, pubkey, message, sig)
@@ -275,17 +280,20 @@ class ConsensusCore:
         return msg.height == self.height and self.decided is None
 
     def _buffer(self, signer: bytes, event: Event, sig_ok: Callable[[], bool]) -> None:
-        if signer in self._vals:
-            if not sig_ok():  # same key next height is the common case: check early
-                return
-            key = signer
-            limit = MAX_BUFFER_PER_SIGNER
-        else:
-            key = b""
-            limit = MAX_BUFFER_UNKNOWN
+        """Keep a next-height message of `signer` (a copy of one kept is not kept twice),
+        within `MAX_BUFFER_PER_SIGNER` messages and `MAX_BUFFER_BLOCK_BYTES` of blocks."""
+        known = signer in self._vals
+        key = signer if known else b""
         buf = self._future.setdefault(key, [])
-        if len(buf) < limit:
-            buf.append(event)
+        if len(buf) >= (MAX_BUFFER_PER_SIGNER if known else MAX_BUFFER_UNKNOWN) or event in buf:
+            return
+        if isinstance(event, ProposalReceived) and event.proposal.block:
+            held = sum(len(e.proposal.block) for e in buf if isinstance(e, ProposalReceived))
+            if held + len(event.proposal.block) > MAX_BUFFER_BLOCK_BYTES:
+                return
+        if known and not sig_ok():  # same key next height is the common case: check early
+            return
+        buf.append(event)
 
     def _vote_sig_ok(self, vote: Vote) -> bool:
         v = self._vals.get(vote.validator)
