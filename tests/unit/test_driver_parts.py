@@ -22,6 +22,7 @@ from tianfu.consensus.peers import (
     MAX_BUCKETS,
     PeerBucketTable,
     PeerGossip,
+    PeerHeightTimes,
 )
 from tianfu.consensus.wal import ConsensusWAL
 from tianfu.p2p import protocol as p2p
@@ -283,3 +284,56 @@ def test_bucket_table_forgets_a_full_bucket_first_then_the_least_recently_used()
     assert "b" not in table and {"a", "c", "d"} == {p for p in "abcd" if p in table}
     table.get("e", 1.0)  # nothing full: the least recently used (a) goes
     assert "a" not in table and len(table) == 3
+
+
+def test_many_peers_answered_do_not_reset_when_another_peer_was_answered():
+    """Which (peer, height) was answered within the gossip interval was one table cleared
+    at 4,096 entries: sybil addresses asking for old heights made every peer be answered
+    again at once. Now each peer has its own few heights, and the peers are forgotten
+    least recently used first."""
+
+    class Store(Host):
+        def __init__(self, view: View) -> None:
+            super().__init__(view)
+            self.loaded: list[tuple[int, float]] = []
+
+        def load_commit(self, height: int) -> None:
+            self.loaded.append((height, clock.t))
+
+    class Later(Clock):
+        t = 0.0
+
+        def now(self) -> float:
+            return self.t
+
+    view, clock, stats = View(height=5000), Later(), Counter()
+    host = Store(view)
+    gossip = PeerGossip(host, Net(), CHAIN_ID, None, timers=clock, stats=stats)
+    old = vote(1)
+    fields = [getattr(old, f) for f in old.__struct_fields__]
+
+    def ask(peer: str, height: int) -> None:
+        fields[2] = height
+        gossip.handle_frame(peer, KIND_VOTE, encode(Vote(*fields)))
+
+    ask("laggard", 5)
+    assert host.loaded == [(5, 0.0)]
+    clock.t = 0.1
+    for i in range(420):  # 4,200 (peer, height) pairs answered, each peer within its burst
+        for height in range(100, 110):
+            ask(f"sybil-{i}", height)
+    assert len(host.loaded) == 4201
+    clock.t = 0.2  # within the interval: the laggard is not answered the same height again
+    ask("laggard", 5)
+    assert [h for h, t in host.loaded if h == 5] == [5]
+
+
+def test_peer_height_times_are_bounded_per_peer_and_in_peers():
+    table = PeerHeightTimes(per_peer=4, max_peers=3)
+    assert all(table.once_per(1.0, "flooder", h, 0.0) for h in range(100))
+    assert len(table) == 4  # the flooder's own oldest heights went
+    assert table.once_per(1.0, "a", 1, 0.0) and not table.once_per(1.0, "a", 1, 0.5)
+    for peer in ("b", "c"):
+        table.once_per(1.0, peer, 1, 0.5)
+    assert len(table) == 3  # 3 peers at most: the flooder (least recently used) went
+    assert not table.once_per(1.0, "a", 1, 0.9) and table.once_per(1.0, "a", 1, 1.5)

@@ -52,8 +52,8 @@ MAX_PROPOSAL_FRAME = MAX_BLOCK_BYTES + 4096
 MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)
 MAX_RELAY = 64
 MAX_OWN_KEPT = 12
-MAX_PEERS_TRACKED = 4096  # (peer, height) answered / asked entries kept before a reset
-MAX_BUCKETS = 4096  # peers' token buckets kept (`PeerBucketTable`)
+MAX_BUCKETS = 4096  # peers kept in a `PeerBucketTable` or a `PeerHeightTimes`
+MAX_HEIGHTS_PER_PEER = 64  # heights kept per peer in a `PeerHeightTimes`
 EVICT_SCAN = 64  # least recently used buckets looked at for a full one to forget
 # Commits (block + certificate, read from the store on the event loop) sent to one peer: a
 # laggard needs one per height it is behind, once per gossip interval; a peer further
@@ -106,6 +106,48 @@ class PeerBucketTable:
                 del self._buckets[address]
                 return
         self._buckets.popitem(last=False)
+
+
+class PeerHeightTimes:
+    """When something was last done for each (peer, height): a commit answered to a peer,
+    our own commit asked of it. At most `per_peer` heights per peer (a peer's new height
+    forgets its own oldest one) and `max_peers` peers (the least recently used is
+    forgotten), so that one peer, or many new addresses, cannot make the others forget.
+    Forgetting an entry only lets its action happen once more."""
+
+    def __init__(self, per_peer: int = MAX_HEIGHTS_PER_PEER, max_peers: int = MAX_BUCKETS) -> None:
+        if per_peer < 1 or max_peers < 1:
+            raise ValueError("per_peer and max_peers must be >= 1")
+        self.per_peer, self.max_peers = per_peer, max_peers
+        self._peers: OrderedDict[str, OrderedDict[int, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return sum(len(heights) for heights in self._peers.values())
+
+    def once_per(self, interval: float, peer: str, height: int, now: float) -> bool:
+        """Whether (peer, height) was not done in the last `interval` seconds; if so, it
+        is marked done at `now`."""
+        heights = self._peers.get(peer)
+        if heights is None:
+            if len(self._peers) >= self.max_peers:
+                self._peers.popitem(last=False)
+            heights = self._peers[peer] = OrderedDict()
+        else:
+            self._peers.move_to_end(peer)
+        last = heights.get(height)
+        if last is not None and now - last < interval:
+            return False
+        heights.pop(height, None)
+        if len(heights) >= self.per_peer:
+            heights.popitem(last=False)
+        heights[height] = now
+        return True
+
+    def forget(self, peer: str, height: int) -> None:
+        """(peer, height) counts as not done."""
+        heights = self._peers.get(peer)
+        if heights is not None:
+            heights.pop(height, None)
 
 
 class CommitFrame(msgspec.Struct, array_like=True, frozen=True):
@@ -198,8 +240,8 @@ class PeerGossip:
         self.interval = interval  # seconds without progress before re-sending
         self._buckets = PeerBucketTable(peer_rate, peer_burst)
         self._answer_buckets = PeerBucketTable(ANSWER_RATE, ANSWER_BURST)
-        self._answered: dict[tuple[str, int], float] = {}
-        self._requested: dict[tuple[str, int], float] = {}
+        self._answered = PeerHeightTimes()  # commits sent to lagging peers
+        self._requested = PeerHeightTimes()  # our commit asked of peers ahead
         self._verify_cache: OrderedDict[tuple[bytes, bytes, bytes], bool] = OrderedDict()
         self._own: list[tuple[int, int, bytes]] = []  # (round, kind, payload) of this height
         self._progress: tuple[int, int, int] = (0, -1, 0)
@@ -320,10 +362,10 @@ class PeerGossip:
 
     def _answer(self, address: str, height: int, now: float) -> None:
         """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
-        if not self._once_per_interval(self._answered, (address, height), now):
+        if not self._answered.once_per(self.interval, address, height, now):
             return
         if not self._answer_buckets.get(address, now).take(now):
-            self._answered.pop((address, height), None)  # not answered: may ask again
+            self._answered.forget(address, height)  # not answered: may ask again
             self.stats["answers_rate_limited"] += 1
             return
         stored = self.host.load_commit(height)
@@ -334,21 +376,10 @@ class PeerGossip:
         self.stats["commits_sent"] += 1
 
     def _request(self, address: str, height: int, now: float) -> None:
-        if not self._once_per_interval(self._requested, (address, height), now):
+        if not self._requested.once_per(self.interval, address, height, now):
             return
         self.network.send(address, KIND_COMMIT, encode(CommitFrame(1, height)))
         self.stats["commits_requested"] += 1
-
-    def _once_per_interval(
-        self, seen: dict[tuple[str, int], float], key: tuple[str, int], now: float
-    ) -> bool:
-        last = seen.get(key)
-        if last is not None and now - last < self.interval:
-            return False
-        if len(seen) > MAX_PEERS_TRACKED:
-            seen.clear()
-        seen[key] = now
-        return True
 
     def verify(self, scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
         """Check a signature, remembering recent answers (the same vote arrives many times)."""
