@@ -8,7 +8,7 @@ import datetime as dt
 import logging
 
 import pytest
-from tests.integration.test_p2p import Node, run, started, stopped, wait_until
+from tests.integration.p2pkit import Node, run, started, stopped, wait_until
 
 from tianfu.crypto import SM2
 from tianfu.identity import Identity, OrgCA, certs

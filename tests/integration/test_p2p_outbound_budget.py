@@ -4,7 +4,7 @@ one member organisation that stop reading cannot hold `queue_bytes` of memory ea
 from __future__ import annotations
 
 import pytest
-from tests.integration.test_p2p import A1, ORG_B, Node, World, raw_peer, run, wait_until
+from tests.integration.p2pkit import A1, ORG_B, Node, World, raw_peer, run, wait_until
 
 from tianfu.p2p.network import TlsNetwork
 from tianfu.p2p.protocol import KIND_TXS

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from tests.integration.test_p2p import (
+from tests.integration.p2pkit import (
     WAIT_S,
     Node,
     closed_by_remote,
