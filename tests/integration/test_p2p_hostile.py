@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 
 import pytest
@@ -149,6 +150,47 @@ def test_idle_connections_from_one_host_do_not_use_up_the_handshake_slots() -> N
             await wait_until(lambda: node.net.stats["handshakes_failed"] == 4)  # refused
             _, writer = await raw_peer(B2, world, node.endpoint)  # from 127.0.0.1
             await wait_until(lambda: node.peer_addresses() == {B2.info.address})
+            writer.close()
+        finally:
+            for s in idle:
+                s.close()
+            await stopped(node)
+
+    run(body)
+
+
+def test_idle_connections_from_many_hosts_give_way_to_a_new_handshake() -> None:
+    """Slowloris from several hosts: together they hold every handshake slot (each host
+    within its share) and never start TLS. A member dialing then takes the slot of the
+    oldest idle handshake once that has had its grace; it used to be refused until the
+    idle connections' handshake timeout (here 60 s) ran out."""
+
+    async def body() -> None:
+        world = World()
+        node = Node(
+            world, A1, max_pending_handshakes=8, max_pending_per_host=2, handshake_timeout=60.0
+        )
+        await started(node)
+        idle: list[socket.socket] = []
+        try:
+            loop = asyncio.get_running_loop()
+            for host in range(2, 6):  # 127.0.0.2 .. 127.0.0.5: 4 hosts x 2 = all 8 slots
+                for _ in range(2):
+                    s = socket.socket()
+                    s.setblocking(False)
+                    s.bind((f"127.0.0.{host}", 0))
+                    await loop.sock_connect(s, node.endpoint)
+                    idle.append(s)
+            deadline = loop.time() + 30.0
+            writer = None
+            while writer is None and loop.time() < deadline:
+                try:
+                    _, writer = await raw_peer(B2, world, node.endpoint)  # from 127.0.0.1
+                except (OSError, ssl.SSLError, asyncio.IncompleteReadError):
+                    await asyncio.sleep(0.2)  # refused: the slots are taken; dial again
+            assert writer is not None, node.net.stats
+            await wait_until(lambda: node.peer_addresses() == {B2.info.address})
+            assert node.net.stats["handshakes_evicted"] >= 1
             writer.close()
         finally:
             for s in idle:

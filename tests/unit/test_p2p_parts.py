@@ -251,14 +251,30 @@ def test_peer_buckets_are_kept_across_reconnects_and_forgotten_when_full() -> No
 
 def test_handshake_slots_bound_the_total_and_each_host() -> None:
     slots = HandshakeSlots(total=3, per_host=2)
-    assert slots.take("10.0.0.1") and slots.take("10.0.0.1")
+    first = slots.take("10.0.0.1")
+    assert first and slots.take("10.0.0.1")
     assert not slots.take("10.0.0.1")  # this host's share is used
     assert slots.take("10.0.0.2")
     assert not slots.take("10.0.0.3") and len(slots) == 3  # all slots are used
-    slots.release("10.0.0.1")
+    slots.release(first)
+    slots.release(first)  # (a second release changes nothing)
     assert slots.take("10.0.0.3") and not slots.take("10.0.0.1")
     with pytest.raises(ValueError):
         HandshakeSlots(total=0, per_host=1)
+
+
+def test_a_full_table_of_handshakes_gives_the_oldest_slot_past_its_grace() -> None:
+    slots = HandshakeSlots(total=2, per_host=2, grace=1.0)
+    aborted: list[str] = []
+    for host, t in (("10.0.0.1", 0.0), ("10.0.0.2", 0.5)):
+        slot = slots.take(host, t)
+        assert slot is not None
+        slot.abort = lambda h=host: aborted.append(h)
+    assert slots.take("10.0.0.3", 0.9) is None  # nobody is past the grace yet
+    new = slots.take("10.0.0.3", 1.0)  # 10.0.0.1's handshake has had its second
+    assert new is not None and aborted == ["10.0.0.1"] and slots.evicted == 1
+    assert len(slots) == 2 and slots.take("10.0.0.1", 1.0) is None  # (10.0.0.2: 0.5 s)
+    assert slots.take("10.0.0.1", 1.5) is not None and aborted == ["10.0.0.1", "10.0.0.2"]
 
 
 def test_outbound_budget_drops_the_oldest_frames_of_the_biggest_queue() -> None:

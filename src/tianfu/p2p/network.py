@@ -54,7 +54,13 @@ from tianfu.p2p.framing import (
 from tianfu.p2p.handshake import authenticate
 from tianfu.p2p.links import Address, Link, abort, accept_forever, listen_socket, spawn
 from tianfu.p2p.protocol import Handler, PeerId
-from tianfu.p2p.queues import HandshakeSlots, OutboundQueue, PeerBuckets, keep_new_connection
+from tianfu.p2p.queues import (
+    HandshakeSlot,
+    HandshakeSlots,
+    OutboundQueue,
+    PeerBuckets,
+    keep_new_connection,
+)
 from tianfu.p2p.tls import ContextCache, TrustedCas, no_longer_admitted
 
 log = logging.getLogger(__name__)
@@ -73,6 +79,7 @@ STAT_KEYS = (
     "dropped_rate",  # inbound frames over the peer's rate limit
     "handler_errors",  # exceptions raised by the handler
     "handshakes_failed",  # TLS or HELLO failures: untrusted CA, garbage, timeouts
+    "handshakes_evicted",  # inbound handshakes past their grace aborted for a newer one
     "cert_time_failures",  # handshakes failed on a certificate outside its validity period
     "peers_rejected",  # valid TLS but refused: not a node certificate, revoked, non-member
     "peers_evicted",  # connected peers dropped by the periodic check (revoked, org removed)
@@ -334,13 +341,15 @@ class TlsNetwork:
         `loop.connect_accepted_socket` with the TLS context of the moment, so the TLS layer
         is the first and only reader of the connection: no byte of the client's first
         flight can reach anything else (ADR 0011)."""
-        if not self._running or not self._slots.take(host):
+        slot = self._slots.take(host, time.monotonic()) if self._running else None
+        if slot is None:
             self.stats["handshakes_failed"] += 1
             sock.close()
             return
-        self._spawn(self._on_inbound(sock, host), "p2p-inbound")
+        self.stats["handshakes_evicted"] = self._slots.evicted
+        slot.abort = self._spawn(self._on_inbound(sock, slot), "p2p-inbound").cancel
 
-    async def _on_inbound(self, sock: socket.socket, host: str) -> None:
+    async def _on_inbound(self, sock: socket.socket, slot: HandshakeSlot) -> None:
         """TLS as the server, then authentication; the TLS trust is read anew each time."""
         loop = asyncio.get_running_loop()
         peername = None
@@ -365,19 +374,19 @@ class TlsNetwork:
         except Exception as exc:  # untrusted input: whatever it did, close and count
             if not isinstance(exc, PeerRejectedError):
                 self.stats["handshakes_failed"] += 1
-            self.cert_clock.check(exc, host, peername, inbound=True)
+            self.cert_clock.check(exc, slot.host, peername, inbound=True)
             log.debug("inbound handshake from %s failed: %r", peername, exc)
             if writer is not None:
                 abort(writer)
             sock.close()
             return
-        except BaseException:  # cancelled by stop()
+        except BaseException:  # cancelled by stop(), or its slot was taken (`HandshakeSlots`)
             if writer is not None:
                 abort(writer)
             sock.close()
             raise
         finally:
-            self._slots.release(host)
+            self._slots.release(slot)
         self._register(peer, cas[peer.org], not_after, reader, writer, dialer=peer.address)
 
     async def _authenticate(

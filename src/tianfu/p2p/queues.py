@@ -4,13 +4,14 @@ and the slots of inbound handshakes."""
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Container
+from collections.abc import Callable, Container
 
 from tianfu.p2p.framing import HEADER_SIZE
 from tianfu.ratelimit import TokenBucket
 
 __all__ = [
     "Frame",
+    "HandshakeSlot",
     "HandshakeSlots",
     "OutboundBudget",
     "OutboundQueue",
@@ -162,35 +163,62 @@ class PeerBuckets:
         return bucket
 
 
+class HandshakeSlot:
+    """One inbound handshake holding a slot: its host, when it began, and how to abort it
+    (`abort`, set by whoever runs the handshake) if a newer connection takes its slot."""
+
+    __slots__ = ("abort", "host", "started")
+
+    def __init__(self, host: str, started: float) -> None:
+        self.host, self.started = host, started
+        self.abort: Callable[[], object] = lambda: None
+
+
 class HandshakeSlots:
     """Inbound handshakes in progress: at most `total`, and at most `per_host` from one host
-    (so that connections one host holds open unfinished cannot lock the others out)."""
+    (so that connections one host holds open unfinished cannot lock the others out).
 
-    def __init__(self, total: int, per_host: int) -> None:
-        if total < 1 or per_host < 1:
-            raise ValueError("handshake slots must allow at least one handshake")
-        self.total, self.per_host = total, per_host
-        self._count = 0
+    When all `total` are taken (connections from many hosts), a new connection takes the
+    slot of the oldest handshake that has run at least `grace` seconds, which is aborted:
+    an honest handshake takes milliseconds, so idle connections cannot hold every slot
+    for the whole handshake timeout; a handshake is never aborted within its grace.
+    """
+
+    def __init__(self, total: int, per_host: int, grace: float = 1.0) -> None:
+        if total < 1 or per_host < 1 or grace < 0:
+            raise ValueError("handshake slots must allow at least one handshake, grace >= 0")
+        self.total, self.per_host, self.grace = total, per_host, grace
+        self.evicted = 0  # handshakes aborted to make room
+        self._pending: dict[HandshakeSlot, None] = {}  # oldest first
         self._by_host: dict[str, int] = {}
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._pending)
 
-    def take(self, host: str) -> bool:
-        """Take a slot for a handshake from `host`; False if none is free for it."""
-        by_host = self._by_host.get(host, 0)
-        if self._count >= self.total or by_host >= self.per_host:
-            return False
-        self._count += 1
-        self._by_host[host] = by_host + 1
-        return True
+    def take(self, host: str, now: float = 0.0) -> HandshakeSlot | None:
+        """A slot for a handshake from `host` beginning at `now`; None if none is free for it."""
+        if self._by_host.get(host, 0) >= self.per_host:
+            return None
+        if len(self._pending) >= self.total:
+            oldest = next(iter(self._pending))
+            if now - oldest.started < self.grace:
+                return None
+            self.release(oldest)
+            self.evicted += 1
+            oldest.abort()
+        slot = HandshakeSlot(host, now)
+        self._pending[slot] = None
+        self._by_host[host] = self._by_host.get(host, 0) + 1
+        return slot
 
-    def release(self, host: str) -> None:
-        """The handshake from `host` ended (whatever the outcome)."""
-        self._count -= 1
-        left = self._by_host.pop(host) - 1
+    def release(self, slot: HandshakeSlot) -> None:
+        """The handshake of `slot` ended, whatever the outcome (again: nothing)."""
+        if slot not in self._pending:
+            return
+        del self._pending[slot]
+        left = self._by_host.pop(slot.host) - 1
         if left:
-            self._by_host[host] = left
+            self._by_host[slot.host] = left
 
 
 def keep_new_connection(own: str, peer: str, existing_dialer: str, new_dialer: str) -> bool:
