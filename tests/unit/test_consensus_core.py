@@ -428,3 +428,24 @@ def test_next_height_resent_message_is_buffered_once():
     core.handle(vote(peer, PRECOMMIT, A, height=2))
     kinds = [e.vote.type for e in core._future[peer.public_key]]
     assert kinds == [PREVOTE, PRECOMMIT]
+
+
+def test_an_equivocating_proposer_yields_one_small_evidence_per_round():
+    """Every further proposal of a round's proposer for yet another block was evidence of
+    its own, holding both proposals with their blocks: 300 signed proposals of one round
+    (cheap: the block may even be empty) pushed the driver's 256 pending evidences out,
+    double-vote evidence included, before the reporter saw them; with 16 MiB blocks that
+    was 4 GiB. Now a round gives one such evidence, without the blocks (the signatures
+    cover the block hashes only)."""
+    core, _ = make_core()
+    core.handle(Start())
+    evidence = []
+    for i in range(300):
+        block = b"block %d " % i + bytes(1000)
+        evidence += of(core.handle(ProposalReceived(proposal(1, 0, block))), RecordEvidence)
+    assert len(evidence) == 1
+    ev = evidence[0].evidence
+    assert isinstance(ev, ConflictingProposalEvidence)
+    assert ev.proposal_a.block == ev.proposal_b.block == b""
+    assert ev.proposal_a.block_hash != ev.proposal_b.block_hash
+    assert verify_proposal(ev.proposal_a, VALS) and verify_proposal(ev.proposal_b, VALS)

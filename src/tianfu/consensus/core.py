@@ -56,6 +56,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TypeVar
 
+import msgspec
+
 from tianfu.codec import CodecError
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
@@ -184,6 +186,7 @@ class ConsensusCore:
         self._max_round: dict[bytes, int] = {}
         self._signed: set[tuple[int, int]] = set()
         self._proposed: set[int] = set()
+        self._conflicting_rounds: set[int] = set()  # rounds with conflicting proposals
         self._prevote_timeout: set[int] = set()
         self._precommit_timeout: set[int] = set()
         self._pol_done: set[int] = set()
@@ -345,8 +348,11 @@ class ConsensusCore:
         if not self._proposal_sig_ok(p):
             return
         same = [q for q in existing if q.block_hash == p.block_hash]
-        if existing and not same:
-            out.append(RecordEvidence(ConflictingProposalEvidence(existing[0], p)))
+        if existing and not same and p.round not in self._conflicting_rounds:
+            # once a round; the blocks are left out (the signatures cover their hashes only)
+            self._conflicting_rounds.add(p.round)
+            first, again = (msgspec.structs.replace(q, block=b"") for q in (existing[0], p))
+            out.append(RecordEvidence(ConflictingProposalEvidence(first, again)))
         if same or len(existing) >= MAX_PROPOSALS_PER_ROUND:
             if same and p.block and not self.blocks.get(p.block_hash):
                 self.blocks[p.block_hash] = p.block
