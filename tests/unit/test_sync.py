@@ -11,7 +11,7 @@ import pytest
 from test_sync_support import CHAIN_LEN, Consortium, FakeNetwork, Hub, chain_hashes, peer_id
 
 from tianfu.codec import decode, encode
-from tianfu.crypto import generate_keypair
+from tianfu.crypto import generate_keypair, sign_vote
 from tianfu.execution.contract_api import state_key
 from tianfu.ledger import Ledger
 from tianfu.ledger.ledger import ExecutedBlock
@@ -24,7 +24,7 @@ from tianfu.sync import (
     Status,
     SyncConfig,
 )
-from tianfu.types import Block, BlockHeader, CommitSig
+from tianfu.types import PRECOMMIT, Block, BlockHeader, CommitCertificate, CommitSig
 
 
 class Node:
@@ -229,6 +229,20 @@ def _cert_of_other_block(c: Consortium, items: list[BlockWithCert]) -> list[Bloc
     return [BlockWithCert(items[0].block, items[1].cert)]
 
 
+def _another_chain_same_validators(
+    c: Consortium, items: list[BlockWithCert]
+) -> list[BlockWithCert]:
+    # Another chain run by the same validators (a test network with the members' keys):
+    # the block and its certificate are signed by a quorum, for that chain.
+    block = _with_header(items[0], chain_id="other-chain")
+    h = block.header
+    sigs = []
+    for k in c.keys[: c.quorum]:
+        vote = sign_vote(k, "other-chain", h.height, 0, PRECOMMIT, h.hash, h.time_ms + 1)
+        sigs.append(CommitSig(vote.validator, vote.time_ms, vote.signature))
+    return [BlockWithCert(block, CommitCertificate(1, "other-chain", h.height, 0, h.hash, sigs))]
+
+
 TAMPERS = {  # name -> (tamper, expected reason)
     "tx swapped": (_swap_tx, "transaction root mismatch"),
     "tx dropped": (_drop_tx, "tx_count does not match"),
@@ -239,6 +253,7 @@ TAMPERS = {  # name -> (tamper, expected reason)
     "one signature counted thrice": (_one_signature_thrice, "lists a validator twice"),
     "wrong height (first block skipped)": (_skip_first, "sent block 2 where 1 was due"),
     "certificate of another block": (_cert_of_other_block, "certificate is for height 2"),
+    "another chain, same validators": (_another_chain_same_validators, "other-chain"),
 }
 
 
