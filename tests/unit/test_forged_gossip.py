@@ -101,3 +101,26 @@ def test_a_member_link_sending_bad_signatures_is_counted_not_banned():
     net.forged(member, 1)
     assert net.member_forged == {member.address: 4}
     assert not observers.is_banned(member.address) and observers.stats["forged_txs"] == 0
+
+
+def test_a_member_sending_bad_signatures_in_a_loop_is_logged_once_a_minute(caplog):
+    """A member link sending a forged transaction in every frame logged one WARNING per
+    frame (a log flood at the frame rate), and every certificate an organisation issued
+    itself stayed a key of `member_forged`; now a peer is logged at most once a minute and
+    at most `MAX_MEMBERS_TRACKED` peers are counted."""
+    from tianfu.p2p.observer import MAX_MEMBERS_TRACKED
+
+    class Members:
+        def roles(self):
+            return {}
+
+    net = CombinedNetwork(Members(), make("validator", [], max_strikes=1))
+    member = PeerId("ab" * 20, "org1", "node1", b"\x01" * 32)
+    with caplog.at_level("WARNING", logger="tianfu.p2p.observer"):
+        for _ in range(1000):
+            net.forged(member, 1)
+    assert net.member_forged[member.address] == 1000
+    assert len([r for r in caplog.records if "bad signature" in r.getMessage()]) == 1
+    for i in range(MAX_MEMBERS_TRACKED + 500):
+        net.forged(PeerId(f"{i:040x}", "org1", f"n{i}", b"\x01" * 32), 1)
+    assert len(net.member_forged) <= MAX_MEMBERS_TRACKED

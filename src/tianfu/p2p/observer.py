@@ -72,6 +72,8 @@ MAX_HANDSHAKE_FRAME = 512
 # Inbound handshakes that may run while the port holds `max_links` links: the peer may be a
 # validator, which then takes the place of an observer's link.
 HANDSHAKES_WHEN_FULL = 4
+MAX_MEMBERS_TRACKED = 1024  # member peers whose forged transactions are counted
+FORGED_LOG_EVERY_S = 60.0  # a member peer's forged transactions are logged this seldom
 OBSERVER_SHARE = "observer-port"  # the gossip share group of keys that are not validators'
 
 
@@ -520,7 +522,10 @@ class CombinedNetwork:
     def __init__(self, members: object, observers: ObserverTransport) -> None:
         self._members = members
         self._observers = observers
-        self.member_forged: dict[str, int] = {}  # bad signatures per member peer (bounded)
+        # Bad signatures per member peer, and when each was last logged (oldest first,
+        # at most `MAX_MEMBERS_TRACKED`: an organisation issues itself node certificates).
+        self.member_forged: dict[str, int] = {}
+        self._forged_logged: dict[str, float] = {}
 
     def broadcast(self, kind: int, payload: bytes) -> None:
         self._members.broadcast(kind, payload)  # type: ignore[attr-defined]
@@ -547,10 +552,26 @@ class CombinedNetwork:
 
     def forged(self, peer: PeerId, n: int) -> None:
         """`peer` sent `n` transactions with bad signatures: an observer-port link is struck
-        (`ObserverTransport.forged`); a member's is counted (`member_forged`) and logged,
-        not banned — members are known organisations, their operators can be asked."""
+        (`ObserverTransport.forged`); a member's is counted (`member_forged`) and logged at
+        most once a minute, not banned — members are known organisations, their operators
+        can be asked."""
         if peer.address in self._observers.roles():
             self._observers.forged(peer, n)
             return
-        self.member_forged[peer.address] = self.member_forged.get(peer.address, 0) + n
-        log.warning("member peer %s sent %d transaction(s) with a bad signature", peer.address, n)
+        counts, logged = self.member_forged, self._forged_logged
+        if peer.address not in counts and len(counts) >= MAX_MEMBERS_TRACKED:
+            oldest = next(iter(counts))
+            del counts[oldest]
+            logged.pop(oldest, None)
+        counts[peer.address] = total = counts.get(peer.address, 0) + n
+        now = time.monotonic()
+        last = logged.get(peer.address)
+        if last is None or now - last >= FORGED_LOG_EVERY_S:
+            logged[peer.address] = now
+            log.warning(
+                "member peer %s sent %d transaction(s) with a bad signature (%d in all; "
+                "logged at most once a minute)",
+                peer.address,
+                n,
+                total,
+            )
