@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 SERVE_THREADS = 2
 MAX_SERVING = 2 * SERVE_THREADS  # answers in preparation at once, per syncer
 MAX_SERVING_OUTSIDERS = MAX_SERVING // 2  # ... of which for outsiders
-MAX_SERVING_OUTSIDERS = MAX_SERVING // 2  # ... of which for outsiders
 
 
 def pool() -> ThreadPoolExecutor:
