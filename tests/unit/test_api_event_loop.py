@@ -134,3 +134,50 @@ def test_block_event_streams_are_encoded_off_the_event_loop(
     assert big, encoded
     assert loop not in big, "a block's event batch was encoded on the event loop"
 
+
+def test_large_submissions_are_decoded_off_the_event_loop(
+    chain: AppChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`POST /v1/txs` and `/v1/txs/batch` decoded the body on the event loop: a crafted
+    1 MiB transaction (many small values, map keys to scan) held it ~0.5 s per request. A
+    body over `DECODE_ON_LOOP_MAX` is now decoded in a worker thread; a usual one in place."""
+    import tianfu.api.submit as submit
+    from tianfu.codec import encode
+
+    decoded: list[tuple[int, int]] = []  # (thread, bytes) of every decoded body
+    decode_tx, decode_batch = submit.decode_tx, submit.decode_batch
+
+    def tx_counted(data: bytes, **kwargs: Any) -> Any:
+        decoded.append((threading.get_ident(), len(data)))
+        return decode_tx(data, **kwargs)
+
+    def batch_counted(body: bytes, *args: Any) -> Any:
+        decoded.append((threading.get_ident(), len(body)))
+        return decode_batch(body, *args)
+
+    monkeypatch.setattr(submit, "decode_tx", tx_counted)
+    monkeypatch.setattr(submit, "decode_batch", batch_counted)
+    admin = chain.admin("org1")
+    small = encode(chain.sign(admin, "big", "big"))
+    large = encode(chain.sign(admin, "big", "big", list(range(10_000))))
+    most = getattr(submit, "DECODE_ON_LOOP_MAX", 16 << 10)
+    assert len(small) < most < len(large)
+    app: FastAPI = create_app(chain.service)
+
+    @app.get("/test-loop-thread")
+    async def loop_thread() -> dict[str, Any]:
+        return {"thread": threading.get_ident()}
+
+    raw = {"content-type": "application/octet-stream"}
+    with TestClient(app) as api:
+        loop = api.get("/test-loop-thread").json()["thread"]
+        answers = [
+            api.post("/v1/txs", content=large, headers=raw),
+            api.post("/v1/txs", json={"tx": large.hex()}),
+            api.post("/v1/txs/batch", json={"txs": [large.hex()]}),
+            api.post("/v1/txs", content=small, headers=raw),
+        ]
+    assert [a.status_code for a in answers] == [202, 409, 200, 202], [a.text for a in answers]
+    on_loop = [size for thread, size in decoded if thread == loop]
+    assert decoded and all(size <= most for size in on_loop), decoded
+    assert len(small) in on_loop  # a usual transaction is decoded in place
