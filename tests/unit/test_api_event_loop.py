@@ -181,3 +181,45 @@ def test_large_submissions_are_decoded_off_the_event_loop(
     on_loop = [size for thread, size in decoded if thread == loop]
     assert decoded and all(size <= most for size in on_loop), decoded
     assert len(small) in on_loop  # a usual transaction is decoded in place
+
+
+def test_large_events_are_encoded_off_the_event_loop_for_each_stream(
+    chain: AppChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`/v1/events` rendered and encoded every event on the event loop, once per open
+    stream; an event's fields may hold 64 KiB of small values. One over `EVENT_ON_LOOP_MAX`
+    bytes is now rendered and encoded in a worker thread."""
+    import json
+    import time
+
+    app: FastAPI = create_app(chain.service)
+
+    @app.get("/test-loop-thread")
+    async def loop_thread() -> dict[str, Any]:
+        return {"thread": threading.get_ident()}
+
+    encoded: list[tuple[int, int]] = []
+    dumps = json.dumps
+
+    def counted(obj: Any, *args: Any, **kwargs: Any) -> str:
+        out = dumps(obj, *args, **kwargs)
+        encoded.append((threading.get_ident(), len(out)))
+        return out
+
+    monkeypatch.setattr(json, "dumps", counted)
+    subscribers = chain.service._subscribers  # type: ignore[attr-defined]
+    with TestClient(app) as api:
+        loop = api.get("/test-loop-thread").json()["thread"]
+        encoded.clear()
+        with api.websocket_connect("/v1/events?contract=big") as ws:
+            deadline = time.monotonic() + 60
+            while not subscribers:
+                assert time.monotonic() < deadline, "the stream never subscribed"
+                time.sleep(0.005)
+            receipt = chain.call(chain.admin("org1"), "big", "big")
+            assert receipt.ok, receipt.error
+            events = [ws.receive_json() for _ in range(12)]
+    assert [e["data"]["i"] for e in events] == list(range(12))
+    big = [thread for thread, size in encoded if size > 4096]
+    assert len(big) >= 12, encoded
+    assert loop not in big, "an event was encoded on the event loop"

@@ -12,6 +12,7 @@ loop the node's consensus shares.
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import anyio
@@ -46,7 +47,7 @@ from tianfu.api.render import (
     render_record,
     render_state,
 )
-from tianfu.api.service import ChainService, NotFound
+from tianfu.api.service import ChainService, CommittedEvent, NotFound
 from tianfu.api.streams import opened, send_until_disconnect
 from tianfu.codec import encode
 from tianfu.types import ValueTypeError, check_value
@@ -208,6 +209,17 @@ def read_router(service: ChainService, gate: QueryGate, streams: QueryGate) -> A
     return router
 
 
+# An event larger than this (its canonical bytes) is rendered and encoded for a stream in a
+# worker thread, not on the event loop the node's consensus shares: an event's fields may
+# hold 64 KiB of small values, and every open stream renders every event.
+EVENT_ON_LOOP_MAX = 4096
+
+
+def event_text(ev: CommittedEvent) -> str:
+    """The JSON text `/v1/events` sends for `ev` (what `send_json` makes)."""
+    return json.dumps(render_committed_event(ev), separators=(",", ":"), ensure_ascii=False)
+
+
 async def _send_events(
     ws: WebSocket, service: ChainService, contract: str | None, name: str | None
 ) -> None:
@@ -222,7 +234,11 @@ async def _send_events(
                 continue
             if name and ev.event.name != name:
                 continue
-            await ws.send_json(render_committed_event(ev))
+            if len(encode(ev.event)) <= EVENT_ON_LOOP_MAX:
+                text = event_text(ev)
+            else:
+                text = await anyio.to_thread.run_sync(event_text, ev)
+            await ws.send_text(text)
         ended = True  # the stream ended: node shutting down, or this consumer was dropped
 
     try:
