@@ -41,10 +41,9 @@ def test_large_answers_are_encoded_off_the_event_loop(
     chain: AppChain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A route's returned dict was walked by FastAPI (`jsonable_encoder`) and encoded on the
-    event loop: a block's event batch of 48,000 values held the loop ~0.25 s per request
-    (its consensus too: a flood of them from 16 connections stretched a 4-validator
-    network's block interval p99 from 1.14 s to 2.66 s). Every read answer is now encoded
-    in the worker thread that made it."""
+    event loop, which the node's consensus shares: a block's event batch of 48,000 values
+    held the loop ~0.25 s per request. Every read answer is now encoded in the worker
+    thread that made it."""
     import fastapi.routing
     from starlette.responses import JSONResponse
 
