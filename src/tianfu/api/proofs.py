@@ -11,6 +11,7 @@ certificate and every receipt, so a client can check it received every event of 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -134,6 +135,18 @@ def block_batch(
         "receipts": [encode(r).hex() for r in receipts],
         "events": events,
     }
+
+
+def block_batch_text(
+    service: Any, height: int, contract: str | None, name: str | None
+) -> str | None:
+    """`block_batch` as the JSON text a WebSocket sends (what `send_json` makes), encoded
+    by the caller's thread: a worker, not the event loop the node's consensus shares (a
+    block's batch may be megabytes, once per open stream)."""
+    batch = block_batch(service, height, contract, name)
+    if batch is None:
+        return None
+    return json.dumps(batch, separators=(",", ":"), ensure_ascii=False)
 
 
 def proofs_router(service: Any, gate: QueryGate, streams: QueryGate) -> APIRouter:
@@ -271,7 +284,7 @@ def proofs_router(service: Any, gate: QueryGate, streams: QueryGate) -> APIRoute
         batch = block_batch(service, height, contract, name) if height >= 1 else None
         if batch is None:
             return _error(404, f"block {height} not found")
-        return batch
+        return JSONResponse(batch)  # encoded here, in the worker thread (`json_answer`)
 
     @router.websocket("/v1/events/blocks")
     async def block_events(
@@ -293,11 +306,13 @@ def proofs_router(service: Any, gate: QueryGate, streams: QueryGate) -> APIRoute
             async def pump() -> None:
                 h = start
                 while to is None or h <= to:
-                    batch = await anyio.to_thread.run_sync(block_batch, service, h, contract, name)
-                    if batch is None:
+                    text = await anyio.to_thread.run_sync(
+                        block_batch_text, service, h, contract, name
+                    )
+                    if text is None:
                         await anyio.sleep(POLL_S)
                         continue
-                    await ws.send_json(batch)
+                    await ws.send_text(text)
                     h += 1
 
             await send_until_disconnect(ws, pump)

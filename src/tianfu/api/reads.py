@@ -4,17 +4,20 @@ consortium, metrics and the event stream (`read_router`).
 Every integer parameter is range-checked (heights fit the store's 64-bit integers), and
 every contract execution — `POST /v1/query` and the routes answered by governance views —
 runs gas-bounded in a worker thread under the node's `QueryGate`, so a flood of queries
-gets 429 instead of the CPU that block production needs.
+gets 429 instead of the CPU that block production needs. Every answer that can be large is
+encoded as JSON where it is made (`render.json_answer`: a worker thread), never on the event
+loop the node's consensus shares.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Path, Query, Request, WebSocket
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from tianfu.api.errors import ApiError
@@ -34,6 +37,7 @@ from tianfu.api.models import (
     documented,
 )
 from tianfu.api.render import (
+    json_answer,
     jsonable,
     render_block,
     render_certificate,
@@ -43,7 +47,7 @@ from tianfu.api.render import (
     render_record,
     render_state,
 )
-from tianfu.api.service import ChainService, NotFound
+from tianfu.api.service import ChainService, CommittedEvent, NotFound
 from tianfu.api.streams import opened, send_until_disconnect
 from tianfu.codec import encode
 from tianfu.types import ValueTypeError, check_value
@@ -101,24 +105,32 @@ def read_router(service: ChainService, gate: QueryGate, streams: QueryGate) -> A
     streams through `streams`."""
     router = APIRouter()
 
-    async def run_query(request: Request, contract: str, method: str, args: list[Any]) -> Any:
-        with gate.slot(client_address(request.scope)):
-            return await anyio.to_thread.run_sync(service.query, contract, method, args)
+    def query_answer(contract: str, method: str, args: list[Any]) -> JSONResponse:
+        result = service.query(contract, method, args)
+        return json_answer({"result": jsonable(result), "raw": encode(result).hex()})
 
-    async def run_view(request: Request, fn: Any) -> Any:
+    async def run_query(
+        request: Request, contract: str, method: str, args: list[Any]
+    ) -> JSONResponse:
+        """The answer of a query, executed and encoded in a worker thread."""
         with gate.slot(client_address(request.scope)):
-            return await anyio.to_thread.run_sync(fn)
+            return await anyio.to_thread.run_sync(query_answer, contract, method, args)
+
+    async def run_view(request: Request, fn: Any, key: str) -> JSONResponse:
+        """`{key: fn()}`, computed and encoded in a worker thread."""
+        with gate.slot(client_address(request.scope)):
+            return await anyio.to_thread.run_sync(lambda: json_answer({key: jsonable(fn())}))
 
     @router.get("/v1/status", tags=["chain"], **documented(StatusOut))
     def status() -> dict[str, Any]:
         return jsonable(service.status())
 
     @router.get("/v1/txs/{tx_hash}", tags=["transactions"], **documented(TxRecordOut, 400, 404))
-    def get_tx(tx_hash: str) -> dict[str, Any]:
+    def get_tx(tx_hash: str) -> JSONResponse:
         record = service.get_tx(parse_hash(tx_hash))
         if record is None:
             raise NotFound(f"transaction {tx_hash} not found")
-        return render_record(record)
+        return json_answer(render_record(record))
 
     @router.get("/v1/blocks", tags=["blocks"], **documented(BlocksOut))
     def list_blocks(
@@ -128,27 +140,27 @@ def read_router(service: ChainService, gate: QueryGate, streams: QueryGate) -> A
         limit: int = Query(
             20, ge=1, le=MAX_HEIGHT, description=f"at most {MAX_BLOCKS_PER_PAGE} are returned"
         ),
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         limit = min(limit, MAX_BLOCKS_PER_PAGE)
         if from_ is None:
             height = int(service.status().get("height", 0))
             from_ = max(1, height - limit + 1)
         headers = service.get_headers(from_, limit)
-        return {"blocks": [render_header(h) for h in headers[:limit]]}
+        return json_answer({"blocks": [render_header(h) for h in headers[:limit]]})
 
     @router.get("/v1/blocks/{height}", tags=["blocks"], **documented(BlockOut, 404))
-    def get_block(height: int = Path(ge=0, le=MAX_HEIGHT)) -> dict[str, Any]:
+    def get_block(height: int = Path(ge=0, le=MAX_HEIGHT)) -> JSONResponse:
         block = service.get_block(height) if height >= 1 else None
         if block is None:
             raise NotFound(f"block {height} not found")
-        return render_block(block, service.get_receipts(height))
+        return json_answer(render_block(block, service.get_receipts(height)))
 
     @router.get("/v1/blocks/{height}/commit", tags=["blocks"], **documented(CommitOut, 404))
-    def get_commit(height: int = Path(ge=0, le=MAX_HEIGHT)) -> dict[str, Any]:
+    def get_commit(height: int = Path(ge=0, le=MAX_HEIGHT)) -> JSONResponse:
         cert = service.get_certificate(height) if height >= 1 else None
         if cert is None:
             raise NotFound(f"no commit certificate for height {height}")
-        return {"height": height, "certificate": render_certificate(cert)}
+        return json_answer({"height": height, "certificate": render_certificate(cert)})
 
     @router.get("/v1/state/{contract}/{key:path}", tags=["state"], **documented(StateOut, 400, 404))
     def read_state(
@@ -156,34 +168,33 @@ def read_router(service: ChainService, gate: QueryGate, streams: QueryGate) -> A
         key: str,
         height: int | None = Query(None, ge=1, le=MAX_HEIGHT),
         prove: bool = Query(False),
-    ) -> dict[str, Any]:
-        return render_state(service.read_state(contract, key, height, prove))
+    ) -> JSONResponse:
+        return json_answer(render_state(service.read_state(contract, key, height, prove)))
 
     @router.post(
         "/v1/query", tags=["state"], openapi_extra=_QUERY_BODY_DOC, **documented(QueryOut, 400)
     )
-    async def query(request: Request) -> dict[str, Any]:
+    async def query(request: Request) -> JSONResponse:
         """A read-only call of a contract's view on the latest state (gas-bounded)."""
         req = parse_query(await read_body(request.receive))
-        result = await run_query(request, req.contract, req.method, list(req.args))
-        return {"result": jsonable(result), "raw": encode(result).hex()}
+        return await run_query(request, req.contract, req.method, list(req.args))
 
     @router.get("/v1/validators", tags=["consortium"], **documented(ValidatorsOut))
     def validators() -> dict[str, Any]:
         return {"validators": jsonable(service.validators())}
 
     @router.get("/v1/orgs", tags=["consortium"], **documented(OrgsOut))
-    async def orgs(request: Request) -> dict[str, Any]:
-        return {"orgs": jsonable(await run_view(request, service.orgs))}
+    async def orgs(request: Request) -> JSONResponse:
+        return await run_view(request, service.orgs, "orgs")
 
     @router.get("/v1/contracts", tags=["consortium"], **documented(ContractsOut))
-    async def contracts(request: Request) -> dict[str, Any]:
-        return {"contracts": jsonable(await run_view(request, service.contracts))}
+    async def contracts(request: Request) -> JSONResponse:
+        return await run_view(request, service.contracts, "contracts")
 
     @router.get("/v1/genesis", tags=["consortium"], **documented(GenesisOut))
-    def genesis() -> dict[str, Any]:
+    def genesis() -> JSONResponse:
         raw = service.genesis()
-        return render_genesis(raw, decode_genesis(raw))
+        return json_answer(render_genesis(raw, decode_genesis(raw)))
 
     @router.get("/metrics", tags=["operations"])
     def metrics() -> Response:
@@ -196,6 +207,17 @@ def read_router(service: ChainService, gate: QueryGate, streams: QueryGate) -> A
                 await _send_events(ws, service, contract, name)
 
     return router
+
+
+# An event larger than this (its canonical bytes) is rendered and encoded for a stream in a
+# worker thread, not on the event loop the node's consensus shares: an event's fields may
+# hold 64 KiB of small values, and every open stream renders every event.
+EVENT_ON_LOOP_MAX = 4096
+
+
+def event_text(ev: CommittedEvent) -> str:
+    """The JSON text `/v1/events` sends for `ev` (what `send_json` makes)."""
+    return json.dumps(render_committed_event(ev), separators=(",", ":"), ensure_ascii=False)
 
 
 async def _send_events(
@@ -212,7 +234,11 @@ async def _send_events(
                 continue
             if name and ev.event.name != name:
                 continue
-            await ws.send_json(render_committed_event(ev))
+            if len(encode(ev.event)) <= EVENT_ON_LOOP_MAX:
+                text = event_text(ev)
+            else:
+                text = await anyio.to_thread.run_sync(event_text, ev)
+            await ws.send_text(text)
         ended = True  # the stream ended: node shutting down, or this consumer was dropped
 
     try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.responses import JSONResponse
+
 from tianfu.api.service import CommittedEvent, StateRead, TxRecord
 from tianfu.codec import encode
 from tianfu.proofs.values import readable, readable_body
@@ -16,6 +18,15 @@ from tianfu.types import Block, BlockHeader, CommitCertificate, Genesis, Receipt
 
 # Plain JSON form of a contract value or struct: bytes become hex strings.
 jsonable = readable
+
+
+def json_answer(content: Any) -> JSONResponse:
+    """`content` (plain JSON, as the renderers here make it) as a response encoded now,
+    where the route runs: a worker thread for a sync route or a query. A route's returned
+    dict is otherwise walked by FastAPI (`jsonable_encoder`) and encoded on the event loop,
+    which the node's consensus shares: a block's event batch of 48,000 values held the loop
+    ~0.25 s per request."""
+    return JSONResponse(content)
 
 
 def render_header(header: BlockHeader) -> dict[str, Any]:

@@ -439,10 +439,10 @@ class CheckedBuiltins:
         return self._counted(z, seq_bytes(k))
 
     def pulled(self, it: Iterator[Any]) -> Iterator[Any]:
-        """The items of `enumerate`/`zip` over an iterator, each pull one level of call
-        depth: they pull from the iterator inside them through C code, and it may be a
-        generator (a Python frame) or another such chain, so a chain of generator
-        expressions over `enumerate`/`zip` stays as shallow as nested calls."""
+        """The items of `it`, each pull one level of call depth: a generator expression
+        (`Runtime.gen`), and `enumerate`/`zip` over an iterator, which pull from the
+        iterator inside them through C code (it may be a generator, a Python frame, or
+        another such chain), so a chain of them stays as shallow as nested calls."""
         m = self.m
         while True:
             if m.depth >= MAX_CALL_DEPTH:

@@ -10,7 +10,8 @@
   (`meter.charge_source`) and the call depth check; loops call `__tf_tick`/`__tf_iter`;
 - operators, comparisons (except `is None`/`True`/`False`), slices, subscript indexes that
   are not a str or int, unary `-`/`~`, f-string fields, `*x`/`**x` unpacking, exception
-  construction and `except ... as e` bindings call the runtime's checked helpers
+  construction, generator expressions and `except ... as e` bindings call the runtime's
+  checked helpers
   (`tianfu.execution.runtime`), which charge by operand size before the work;
 - every attribute read goes through `Runtime.getattr` (or, for `ctx.name`, an inline
   exact-type test of the hot host class).
@@ -453,6 +454,13 @@ class Instrumenter(ast.NodeTransformer):
         self.generic_visit(node)
         node.key = self._store_key(node.key)
         return node
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.Call:
+        """A generator expression is handed out as `__tf_gen(...)`: each pull from it is
+        one level of call depth, whoever pulls (a loop, `in`, a comprehension's target
+        unpacking it, a builtin)."""
+        self.generic_visit(node)
+        return _call("gen", node)
 
     def visit_Starred(self, node: ast.Starred) -> ast.Starred:
         self.generic_visit(node)

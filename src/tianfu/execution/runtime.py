@@ -15,7 +15,6 @@ from __future__ import annotations
 import builtins as _b
 import operator
 from collections.abc import Callable
-from types import GeneratorType
 from typing import Any
 
 from tianfu.execution import errors
@@ -76,7 +75,7 @@ _SHORT_SEARCH = 64
 def _gen(name: str, params: str, body: str) -> Any:
     """A helper made from `meter.charge_source` (the single definition of a charge)."""
     src = f"def {name}({params}):\n" + "".join(f"    {ln}\n" for ln in body.splitlines())
-    ns: dict[str, Any] = {"GENERATOR": GeneratorType}
+    ns: dict[str, Any] = {}
     exec(compile(src, f"<gas.{name}>", "exec"), ns)  # noqa: S102 - our own template
     return ns[name]
 
@@ -119,25 +118,8 @@ class Runtime(CheckedOperators):
         "iterate",
         f"self, obj, gas={LOOP_GAS}, mem=0",
         "m = self.m\n"
-        # A generator's next item runs its frame, which may pull from another generator,
-        # and so on: each pull from a generator is one level of call depth, so a chain of
-        # generator expressions stays as shallow as nested calls.
-        "if type(obj) is GENERATOR:\n"
-        "    while True:\n"
-        f"        if m.depth >= {MAX_CALL_DEPTH}:\n"
-        "            m.too_deep()\n"
-        "        m.depth += 1\n"
-        "        try:\n"
-        "            item = next(obj)\n"
-        "        except StopIteration:\n"
-        "            return\n"
-        "        finally:\n"
-        "            m.depth -= 1\n"
-        "        if mem:\n"
-        + _indent(charge_source("m", "gas", "mem", False), 12)
-        + "        else:\n"
-        + _indent(charge_source("m", "gas", None, False), 12)
-        + "        yield item\n"
+        # A generator a contract holds counts each pull from it as a level of call depth
+        # itself (`gen`, `pulled`): a loop over it charges its items only.
         "if mem:\n"
         "    for item in obj:\n"
         + _indent(charge_source("m", "gas", "mem", False), 8)
@@ -150,6 +132,14 @@ class Runtime(CheckedOperators):
     iterate.__doc__ = (
         "What every `for` loop and comprehension iterates through, charging each item."
     )
+
+    def gen(self, g: Any) -> Any:
+        """A generator expression as contract code holds it: a generator's next item runs
+        its frame, which may pull from another generator, and so on, through Python code
+        (a loop) or C code (`in`, a comprehension target unpacking it, `enumerate`), so
+        each pull from it is one level of call depth (`pulled`) and a chain of generator
+        expressions stays as shallow as nested calls."""
+        return self.pulled(g)
 
     def wrap_lambda(self, fn: Callable[..., Any], gas: int = CALL_GAS, mem: int = 0) -> Any:
         self.m.alloc(FUNC_BYTES)
@@ -416,6 +406,7 @@ class Runtime(CheckedOperators):
             "__tf_tickn": self.tickn,
             "__tf_lambda": self.wrap_lambda,
             "__tf_iter": self.iterate,
+            "__tf_gen": self.gen,
             "__tf_str": self.text,
             "__tf_fpart": self.fpart,
             "__tf_slice": self.slice,
