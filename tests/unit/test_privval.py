@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 from tianfu.consensus.messages import proposal_signing_bytes
@@ -341,3 +344,31 @@ def test_a_refused_signer_file_names_the_safe_remedy(tmp_path, kp, damage):
     assert "restore it from a backup" not in msg
     if damage != "missing":
         assert "move it aside" in msg
+
+
+def test_rewrite_with_nothing_signed_yet_fails_while_no_file_can_be_made(tmp_path, kp, monkeypatch):
+    """A node started with --new-signer-state and no file whose first save fails (a full or
+    read-only disk) has no state to write again: `rewrite` returned at once, so the driver
+    logged "written again", signed, failed, halted again — an ERROR line and health flipping
+    to ok at every signature of the outage. It now fails until a file can be made there."""
+    path = tmp_path / "privval.json"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    real_open = os.open
+
+    def full(p, flags, *a):
+        if str(p).startswith(str(path)) and flags & os.O_CREAT:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(p, flags, *a)
+
+    monkeypatch.setattr(os, "open", full)
+    with pytest.raises(OSError):
+        pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
+    with pytest.raises(OSError, match="No space left"):
+        pv.rewrite()
+    monkeypatch.undo()
+    pv.rewrite()
+    assert not path.exists() and list(tmp_path.iterdir()) == []  # nothing written in its name
+    assert pv.last_hrs() is None
+    pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
+    assert FilePrivValidator(kp, path).last_hrs() == (1, 0, STEP_PREVOTE)
+    pv.close()

@@ -38,7 +38,8 @@ save after an upgrade converts it.
 
 A save that fails (an I/O error, a read-only or full disk) raises `OSError` and returns no
 signature; `rewrite()` later puts the last returned state into both slots again, synced
-(the driver halts signing until it succeeds). After each save the open file is checked to
+(the driver halts signing until it succeeds); with nothing signed yet (a new signer state,
+no file) it succeeds once a file can be written there. After each save the open file is checked to
 still be the one at the path: deleted, or replaced by another file (an old copy put back)
 while the node runs, it is written there again from this process's state, with an ERROR
 line — else every later save would go to the unlinked file and a restart would find no
@@ -322,7 +323,8 @@ class FilePrivValidator:
         deleted or replaced), after a save failed. Raises `OSError` if it still cannot."""
         with self._lock:
             last = self._last
-            if last is None:  # nothing signed yet: the first signature creates the file
+            if last is None:  # nothing signed yet: the first signature creates the file,
+                self._probe()  # so succeed only once a file can be made beside it
                 return
             seq = self._seq + 1
             if self._fd < 0 or self._unlinked(last):
@@ -330,6 +332,19 @@ class FilePrivValidator:
             else:
                 self._write_both(seq, last)
             self._seq = seq
+
+    def _probe(self) -> None:
+        """Write, sync and remove a file of the signer file's size beside it (its temporary
+        name); raises `OSError` while that cannot be done (a full or read-only disk)."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            if os.write(fd, bytes(FILE_SIZE)) != FILE_SIZE:
+                raise OSError(f"short write beside signer state {self.path}")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
 
     def _save(self, last: LastSigned) -> None:
         seq = self._seq + 1
