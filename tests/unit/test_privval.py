@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 import pytest
 
 from tianfu.consensus.messages import proposal_signing_bytes
@@ -341,3 +344,71 @@ def test_a_refused_signer_file_names_the_safe_remedy(tmp_path, kp, damage):
     assert "restore it from a backup" not in msg
     if damage != "missing":
         assert "move it aside" in msg
+
+
+def test_rewrite_with_nothing_signed_yet_fails_while_no_file_can_be_made(tmp_path, kp, monkeypatch):
+    """A node started with --new-signer-state and no file whose first save fails (a full or
+    read-only disk) has no state to write again: `rewrite` returned at once, so the driver
+    logged "written again", signed, failed, halted again — an ERROR line and health flipping
+    to ok at every signature of the outage. It now fails until a file can be made there."""
+    path = tmp_path / "privval.json"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    real_open = os.open
+
+    def full(p, flags, *a):
+        if str(p).startswith(str(path)) and flags & os.O_CREAT:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(p, flags, *a)
+
+    monkeypatch.setattr(os, "open", full)
+    with pytest.raises(OSError):
+        pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
+    with pytest.raises(OSError, match="No space left"):
+        pv.rewrite()
+    monkeypatch.undo()
+    pv.rewrite()
+    assert not path.exists() and list(tmp_path.iterdir()) == []  # nothing written in its name
+    assert pv.last_hrs() is None
+    pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
+    assert FilePrivValidator(kp, path).last_hrs() == (1, 0, STEP_PREVOTE)
+    pv.close()
+
+
+def test_a_file_put_in_its_place_holding_a_later_position_is_kept_and_refuses(tmp_path, kp):
+    """The signer writes its state again at its path when the file there is replaced; it
+    did so whatever the new file held. A file of this key at a later position (a newer copy
+    an operator put there, the key signing on elsewhere) was overwritten by the older state,
+    and the pending signature returned: the path went back and a restart signed from there.
+    Now that file is kept and taken as the signer's state, and the signature is refused."""
+    path = tmp_path / "privval.json"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 5, 0, PREVOTE, H1)
+    other = FilePrivValidator(kp, tmp_path / "elsewhere", allow_missing=True)
+    other.sign_vote(CHAIN, 7, 0, PRECOMMIT, H2, 3_000)
+    other.close()
+    (tmp_path / "elsewhere").rename(path)
+    with pytest.raises(DoubleSignRefused):
+        pv.sign_vote(CHAIN, 6, 0, PREVOTE, H1)
+    assert pv.last_hrs() == (7, 0, STEP_PRECOMMIT)
+    with pytest.raises(DoubleSignRefused):
+        pv.sign_vote(CHAIN, 7, 0, PRECOMMIT, H1, 3_000)
+    assert pv.sign_vote(CHAIN, 7, 0, PRECOMMIT, H2, 3_000).time_ms == 3_000  # the same vote
+    pv.sign_vote(CHAIN, 8, 0, PREVOTE, H1)  # and saves go on to that file
+    again = FilePrivValidator(kp, path)
+    assert again.last_hrs() == (8, 0, STEP_PREVOTE)
+    again.close()
+    pv.close()
+
+
+def test_rewrite_keeps_a_later_file_put_in_its_place(tmp_path, kp, monkeypatch):
+    path = tmp_path / "privval.json"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 5, 0, PREVOTE, H1)
+    other = FilePrivValidator(kp, tmp_path / "elsewhere", allow_missing=True)
+    other.sign_vote(CHAIN, 9, 1, PREVOTE, H2)
+    other.close()
+    (tmp_path / "elsewhere").rename(path)
+    pv.rewrite()
+    assert pv.last_hrs() == (9, 1, STEP_PREVOTE)
+    assert FilePrivValidator(kp, path).last_hrs() == (9, 1, STEP_PREVOTE)
+    pv.close()

@@ -136,3 +136,38 @@ def test_a_block_write_failing_mid_batch_takes_the_batch_back(world, tmp_path) -
 
     failing.executemany = executemany  # type: ignore[attr-defined]
     _fails_then_recovers(a, b, clock, failing, "none of it is stored")
+
+
+def test_a_store_failure_is_over_once_consensus_stores_the_blocks(world, tmp_path) -> None:
+    """Block sync's store failure (health: "block sync: cannot store block 1 ...") was
+    cleared only when block sync itself stored a block again. If consensus stored the
+    missing blocks first (from peers' commit frames) and the node reached the tip, block
+    sync had nothing left to store and health said degraded for ever on a node that was
+    fine. A commit by consensus at or past the failed height now ends it."""
+    a, b, clock, _ = _pair(world, tmp_path)
+    real_commit = b.ledger.commit
+    failing = True
+
+    def commit(executed, cert) -> None:
+        if failing:
+            raise StoreWriteError("write failed: database or disk is full")
+        real_commit(executed, cert)
+
+    b.ledger.commit = commit  # type: ignore[method-assign]
+
+    async def main() -> None:
+        nonlocal failing
+        a.syncer.broadcast_status()
+        await settle()
+        assert await b.syncer.sync_from_peers_once() == 0
+        assert b.syncer.store_error is not None
+        failing = False
+        for h in range(1, CHAIN_LEN + 1):  # consensus stores the blocks, as they are decided
+            block, cert = a.ledger.store.load_block(h), a.ledger.store.load_cert(h)
+            b.ledger.commit(b.ledger.execute(block), cert)
+            b.syncer.notify_committed(h)
+        await settle()
+
+    asyncio.run(main())
+    assert chain_hashes(b.ledger) == chain_hashes(a.ledger)
+    assert b.syncer.store_error is None

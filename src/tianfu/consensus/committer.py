@@ -20,11 +20,10 @@ from typing import Generic
 from tianfu.consensus.interfaces import E, LedgerLike, MempoolLike
 from tianfu.consensus.ledgerwork import DriverError, DriverTools, LedgerWork
 from tianfu.consensus.messages import CommitBlock
+from tianfu.consensus.retry import Retry
 from tianfu.consensus.signing import Signer
 
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
-
-STORE_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to store a decided block
 
 
 class BlockCommitter(Generic[E]):
@@ -76,14 +75,12 @@ class BlockCommitter(Generic[E]):
         """Retry storing a decided block (backing off) until it is stored — by us, or by
         block sync meanwhile — then check the store, and only then sign again.
         Raises `DriverError` if another block is stored at its height."""
-        delay, longest = STORE_RETRY_S
-        failures = 0
+        retry = Retry(f"store decided block {a.height}")
         while not self.stopping:
             self.store_moved.clear()
-            wake = self.timers.call_later(delay, self.store_moved.set)
+            wake = self.timers.call_later(retry.wait(), self.store_moved.set)
             await self.store_moved.wait()
             wake.cancel()
-            delay = min(delay * 2, longest)
             try:
                 async with lock:
                     stored_here = False
@@ -96,14 +93,7 @@ class BlockCommitter(Generic[E]):
             except DriverError:
                 raise
             except Exception as exc:  # still cannot write (or the check failed): wait more
-                failures += 1
-                if failures == 1 or failures % 12 == 0:
-                    log.warning(
-                        "still cannot store decided block %d (%d attempts): %s",
-                        a.height,
-                        failures,
-                        exc,
-                    )
+                retry.failed(exc)
                 continue
             if stored_here and executed is not None:
                 self.after_store(executed, stored_here)

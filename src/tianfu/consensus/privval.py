@@ -38,11 +38,14 @@ save after an upgrade converts it.
 
 A save that fails (an I/O error, a read-only or full disk) raises `OSError` and returns no
 signature; `rewrite()` later puts the last returned state into both slots again, synced
-(the driver halts signing until it succeeds). After each save the open file is checked to
+(the driver halts signing until it succeeds); with nothing signed yet (a new signer state,
+no file) it succeeds once a file can be written there. After each save the open file is checked to
 still be the one at the path: deleted, or replaced by another file (an old copy put back)
 while the node runs, it is written there again from this process's state, with an ERROR
 line — else every later save would go to the unlinked file and a restart would find no
-file, or the old copy.
+file, or the old copy. What is at the path never goes back: if the file found there holds
+this key's state at or after the one being saved, it is kept and becomes this signer's
+state, and the signature being saved is refused (`DoubleSignRefused`).
 
 A precommit of a block carries a time (BFT time): re-signing the same precommit after a
 crash with another clock reading returns the stored vote, time and signature unchanged.
@@ -322,34 +325,90 @@ class FilePrivValidator:
         deleted or replaced), after a save failed. Raises `OSError` if it still cannot."""
         with self._lock:
             last = self._last
-            if last is None:  # nothing signed yet: the first signature creates the file
+            if last is None:  # nothing signed yet: the first signature creates the file,
+                self._probe()  # so succeed only once a file can be made beside it
                 return
             seq = self._seq + 1
-            if self._fd < 0 or self._unlinked(last):
-                self._create(seq, last)
-            else:
+            if self._fd >= 0 and not self._unlinked(last):
                 self._write_both(seq, last)
-            self._seq = seq
+                self._seq = seq
+            elif not self._adopt_later(last):
+                self._create(seq, last)
+                self._seq = seq
+
+    def _probe(self) -> None:
+        """Write, sync and remove a file of the signer file's size beside it (its temporary
+        name); raises `OSError` while that cannot be done (a full or read-only disk)."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            if os.write(fd, bytes(FILE_SIZE)) != FILE_SIZE:
+                raise OSError(f"short write beside signer state {self.path}")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
 
     def _save(self, last: LastSigned) -> None:
+        """Make `last` durable; raises `OSError` if it cannot, `DoubleSignRefused` if the
+        file now at the path holds this key at or after it (see `_adopt_later`)."""
         seq = self._seq + 1
-        slot = encode_slot(seq, last)
-        if self._fd < 0:
-            self._create(seq, last)
-        else:
+        if self._fd >= 0:
             # One slot, synced; then the other, written without a sync of its own: the
             # next save's sync makes it durable with the next state (a sync flushes the
             # whole file), and until then the driver's WAL holds the same signed message,
             # fsynced before it is sent (`advance_to` reads it back at start).
+            slot = encode_slot(seq, last)
             for offset, sync in (((seq % 2) * SLOT, True), ((1 - seq % 2) * SLOT, False)):
                 n = os.pwrite(self._fd, slot, offset)
                 if n != SLOT:
                     raise OSError(f"short write of signer state {self.path} ({n} bytes)")
                 if sync:
                     _fdatasync(self._fd)
-            if self._unlinked(last):
-                self._create(seq, last)
+            if not self._unlinked(last):
+                self._seq = seq
+                return
+        if self._adopt_later(last):
+            raise DoubleSignRefused(
+                f"refusing to sign {last.hrs}: signer state {self.path} holds this key's "
+                f"{self.last_hrs()}, put there while the node runs"
+            )
+        self._create(seq, last)
         self._seq = seq
+
+    def _adopt_later(self, last: LastSigned) -> bool:
+        """Before `last` is written as a new file at the path: if the file there now holds
+        this key's state at or after `last` (a newer copy put there, or this key signing on
+        elsewhere), keep that file and take its state as this signer's (True): what is at
+        the path never goes back, and nothing is signed up to that position."""
+        found = self._path_state()
+        if found is None or found[1].hrs < last.hrs:
+            return False
+        seq, state = found
+        log.error(
+            "signer state %s now holds this key's state at %s, at or after this process's "
+            "%s: keeping it and signing nothing up to it; is the key in use elsewhere?",
+            self.path,
+            state.hrs,
+            last.hrs,
+        )
+        fd = os.open(self.path, os.O_RDWR)
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd, self._seq, self._last = fd, seq, state
+        return True
+
+    def _path_state(self) -> tuple[int, LastSigned] | None:
+        """(seq, state) of this key's latest intact slot in a format 2 file at the path."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        if len(data) != FILE_SIZE:
+            return None
+        slots = (decode_slot(data[:SLOT]), decode_slot(data[SLOT:]))
+        good = [s for s in slots if s is not None and s[1].public_key == self.public_key]
+        return max(good, key=lambda s: (s[1].hrs, s[0])) if good else None
 
     def _create(self, seq: int, last: LastSigned) -> None:
         """Write a new format 2 file holding `last` in both slots, atomically and durably."""
@@ -371,7 +430,10 @@ class FilePrivValidator:
             new = LastSigned(
                 1, self.keypair.public_key, height, round, step, digest, signature, time_ms
             )
-            self._save(new)
+            try:
+                self._save(new)
+            except DoubleSignRefused:  # the file at the path holds a later state: taken
+                return True
             self._last = new
             log.warning("signer state advanced to %s from this node's consensus WAL", hrs)
             return True

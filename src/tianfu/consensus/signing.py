@@ -28,6 +28,7 @@ from tianfu.consensus.messages import (
     VoteReceived,
 )
 from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivValidator
+from tianfu.consensus.retry import Retry
 from tianfu.consensus.signguard import SignGuard, restart_guard
 from tianfu.consensus.wal import ConsensusWAL, WalEntry, WalProposal, WalVote
 from tianfu.types import PRECOMMIT, PREVOTE, CommitCertificate, ValidatorSet
@@ -35,7 +36,6 @@ from tianfu.types import PRECOMMIT, PREVOTE, CommitCertificate, ValidatorSet
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
 SIGNER_FILE_HALT = "signer"  # the halt while the signer state cannot be written
-SIGNER_RETRY_S = (0.5, 5.0)  # first and longest wait between attempts to write it again
 
 
 def step_of(a: SignVote | SignProposal) -> int:
@@ -220,22 +220,13 @@ class Signer:
         (backing off) until it is durable, then sign again."""
         pv = self.privval
         assert pv is not None
-        delay, longest = SIGNER_RETRY_S
-        failures = 0
+        retry = Retry(f"write signer state {pv.path}")
         while not stopping():
-            await self.timers.sleep(delay)
-            delay = min(delay * 2, longest)
+            await self.timers.sleep(retry.wait())
             try:
                 await run_blocking(pv.rewrite)
             except OSError as exc:
-                failures += 1
-                if failures == 1 or failures % 12 == 0:
-                    log.warning(
-                        "still cannot write signer state %s (%d attempts): %s",
-                        pv.path,
-                        failures,
-                        exc,
-                    )
+                retry.failed(exc)
                 continue
             log.warning("signer state %s written again (last signed %s)", pv.path, pv.last_hrs())
             self.resume(SIGNER_FILE_HALT)

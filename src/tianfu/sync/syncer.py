@@ -136,6 +136,7 @@ class BlockSyncer:
         self.store_error: str | None = None
         self.store_failures = 0
         self._store_retry_at = 0.0
+        self._store_failed_height = 0  # the block whose store failed (`store_error`)
 
     # -- state the node reads ---------------------------------------------------------------
     @property
@@ -252,7 +253,14 @@ class BlockSyncer:
         self.network.broadcast(KIND_STATUS, encode(self.status()))
 
     def notify_committed(self, height: int) -> None:
-        """Another component (consensus) committed `height`: tell the peers at once."""
+        """Another component (consensus) committed `height`: tell the peers at once. A
+        store failure of block sync at or below `height` is over: the store took it."""
+        if self.store_error is not None and height >= self._store_failed_height:
+            log.warning(
+                "block sync: the store took block %d (consensus): writes work again", height
+            )
+            self.store_error = None
+            self._store_retry_at = 0.0
         self.broadcast_status()
 
     def _prune_peers(self) -> None:
@@ -474,6 +482,7 @@ class BlockSyncer:
     def _store_failed(self, height: int, exc: StoreError) -> None:
         self.store_failures += 1
         self._store_retry_at = self.clock() + self.config.store_retry_s
+        self._store_failed_height = height
         message = f"cannot store block {height}: {exc}"
         if message != self.store_error:
             log.error("block sync %s (retrying every %.0f s)", message, self.config.store_retry_s)
