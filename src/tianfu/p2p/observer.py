@@ -19,7 +19,8 @@ second port, handled here:
   oversize frame, a failed handshake, or a frame of gossiped transactions with bad signatures
   (`forged`, told by the gossip's verdict) is a strike. A peer (by key address and by IP)
   with `max_strikes` strikes is banned for `ban_s` seconds and disconnected, and so is one
-  banned by the operator (`ban`). Each link has a token bucket (frames beyond it are
+  banned by the operator (`ban`); strikes and bans are kept in bounded tables
+  (`tianfu.p2p.strikes`), an IPv6 peer counted by its /64. Each link has a token bucket (frames beyond it are
   dropped), the number of inbound links is capped (`max_links`, and `max_links_per_host`
   from one IP for keys that are not validators'; when full, a few
   handshakes may still run, and a key in the validator set takes the place of the newest
@@ -60,6 +61,7 @@ from tianfu.p2p.framing import (
 from tianfu.p2p.links import Address, Link, spawn
 from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import OutboundQueue, TokenBucket
+from tianfu.p2p.strikes import StrikeBook, host_of
 
 log = logging.getLogger(__name__)
 
@@ -172,15 +174,14 @@ class ObserverTransport:
         self._server_ctx = _context(key, self._cert, server=True)
         self._client_ctx = _context(key, self._cert, server=False)
         self._links: dict[str, _Link] = {}
-        self._strikes: dict[str, int] = {}
-        self._banned: dict[str, float] = {}  # key address or IP -> monotonic time it ends
+        self._book = StrikeBook(ban_s)  # strikes and bans by key address and host, bounded
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
         self._pending = 0  # inbound handshakes in progress (count against max_links)
         self.stats: dict[str, int] = dict.fromkeys(
             ("frames_in", "frames_out", "dropped_rate", "dropped_kind", "refused_banned",
-             "handshakes_failed", "bans", "links_refused_full", "forged_txs"),
+             "handshakes_failed", "bans", "links_refused_full", "forged_txs", "refused_dup"),
             0,
         )  # fmt: skip
 
@@ -257,7 +258,7 @@ class ObserverTransport:
     # ---- abuse --------------------------------------------------------------------
     def ban(self, who: str, seconds: float | None = None) -> None:
         """Refuse a key address or an IP for `seconds` (default `ban_s`); disconnect it."""
-        self._banned[who] = time.monotonic() + (self._ban_s if seconds is None else seconds)
+        self._book.ban(who, time.monotonic() + (self._ban_s if seconds is None else seconds))
         self.stats["bans"] += 1
         for link in list(self._links.values()):
             if who in (link.peer.address, link.host):
@@ -265,22 +266,20 @@ class ObserverTransport:
                 self._close(link)
 
     def is_banned(self, who: str) -> bool:
-        until = self._banned.get(who)
-        if until is None:
-            return False
-        if time.monotonic() >= until:
-            del self._banned[who]
-            return False
-        return True
+        return self._book.is_banned(who)
+
+    def unban_all(self) -> None:
+        """Lift every ban (the operator)."""
+        self._book.unban_all()
 
     def strike(self, who: str, host: str | None, why: str) -> None:
         """One misbehaviour of a key address or an IP; at `max_strikes` it is banned. A
         failed handshake strikes the IP; a key's protocol violation strikes the key, and a
         banned key strikes its IP."""
-        n = self._strikes[who] = self._strikes.get(who, 0) + 1
+        n = self._book.strike(who)
         log.info("observer port: strike %d for %s: %s", n, who, why)
         if n >= self._max_strikes:
-            self._strikes.pop(who, None)
+            self._book.forget(who)
             self.ban(who)
             if host:  # a banned key strikes its IP once: new keys are free, IPs are not
                 self.strike(host, None, f"key {who} banned")
@@ -342,7 +341,7 @@ class ObserverTransport:
         return PeerId(address, "", f"{p.role}-{address[:8]}", p.public_key), p.role
 
     async def _on_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host = str((writer.get_extra_info("peername") or ("?",))[0])
+        host = host_of(str((writer.get_extra_info("peername") or ("?",))[0]))
         if self.is_banned(host):
             self.stats["refused_banned"] += 1
             writer.close()
@@ -366,6 +365,12 @@ class ObserverTransport:
             return
         finally:
             self._pending -= 1
+        if peer.address in self._links or self.is_banned(peer.address):
+            # Refused before making room: a key linked already (or banned) must not close
+            # another peer's link on its way to being refused.
+            self.stats["refused_banned" if self.is_banned(peer.address) else "refused_dup"] += 1
+            writer.close()
+            return
         if self._make_room(peer, host):
             self._register(peer, role, host, reader, writer, inbound=True)
         else:
