@@ -22,8 +22,9 @@ Its state lives in the governance namespace (it writes the validator set there):
   stake/burnt                 stake units burnt by slashing, in total
   stake/barred/<validator>    [{"public_key", "owner", "height"}]: removed by governance;
                               its key (stake/barred_key/<key hex>) and its bond's owner
-                              (stake/barred_owner/<address>) may not bond until an
-                              `unbar_validator` proposal
+                              (stake/barred_owner/<address>) may not bond, nor
+                              the owner transfer stake, until an `unbar_validator`
+                              proposal
 The genesis validators' powers are their genesis bonds (owner: their node key's address).
 """
 
@@ -200,12 +201,21 @@ class Staking:
     name = NAME
 
     def transfer(self, ctx: Context, to: str, amount: int) -> dict[str, Any]:
-        """Move liquid stake units to another address."""
+        """Move liquid stake units to another address. Refused for the owner of a validator
+        governance removed, until the bar is lifted: its stake — liquid, and what it
+        unbonds and withdraws — stays with it, so it cannot bond back with a new address
+        and key."""
         from tianfu.contracts.accounts import _check_address
 
         to, amount = _check_address(to), _amount(amount)
         me = ctx.sender.address
         with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            barred = ctx.get(f"stake/barred_owner/{me}")
+            if barred is not None:
+                raise ContractError(
+                    f"validator {barred} was removed by governance: its owner's stake may not "
+                    "move until a governance proposal (unbar_validator) lifts the bar"
+                )
             have = int(ctx.get(f"stake/balance/{me}") or 0)
             if have < amount:
                 raise ContractError(f"{me} holds {have} stake units, not {amount}")
