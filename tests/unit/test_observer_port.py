@@ -311,3 +311,30 @@ def test_strike_book_expiry_bounds_and_hosts():
     assert host_of("2001:db8::1") == host_of("2001:db8::ffff:1") == "2001:db8::/64"
     assert host_of("2001:db8:0:1::1") != host_of("2001:db8::1")
     assert host_of("::ffff:10.0.0.1") == "10.0.0.1" and host_of("10.0.0.1") == "10.0.0.1"
+
+
+def test_all_links_outbound_queues_together_are_bounded():
+    """Each link's queue holds up to 64 MiB; links that stop reading (free identities)
+    must not hold that much each: all queues together stay within `outbound_bytes`, the
+    oldest frames of the biggest queue dropped first."""
+
+    async def run():
+        server = make("validator", [], outbound_bytes=4 << 20)
+        await server.start()
+        target = [server.listen_address]
+        clients = [make("observer", [], listen=None, peers=target) for _ in range(3)]
+        try:
+            for c in clients:
+                await c.start()
+            await wait_for(lambda: len(server.peers()) == 3)
+            frame = b"\x00" * (64 << 10)
+            for _ in range(100):  # 6.4 MiB to each link, queued before any is written
+                server.broadcast(KIND_STATUS, frame)
+            queued = sum(link.queue.nbytes for link in server._links.values())
+            assert queued <= 4 << 20, queued
+        finally:
+            for c in clients:
+                await c.stop()
+            await server.stop()
+
+    asyncio.run(run())

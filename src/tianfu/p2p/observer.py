@@ -25,7 +25,9 @@ second port, handled here:
   from one IP for keys that are not validators'; when full, a few
   handshakes may still run, and a key in the validator set takes the place of the newest
   link of a key that is not, so that free identities cannot lock validators by stake out),
-  and outbound frames go through bounded queues.
+  and outbound frames go through bounded queues: 64 MiB a link, and `outbound_bytes`
+  (256 MiB) for all the links together — over it, the oldest frames of the biggest queue
+  are dropped, so links that stop reading cannot hold 64 MiB each.
 - Only the kinds in `outbound_kinds` are ever sent on this port: consensus messages never
   reach an observer, and an observer's consensus messages never reach consensus. The one
   exception is a link whose key is in the validator set (`is_validator_key`): a validator
@@ -60,7 +62,7 @@ from tianfu.p2p.framing import (
 )
 from tianfu.p2p.links import Address, Link, spawn
 from tianfu.p2p.protocol import Handler, PeerId
-from tianfu.p2p.queues import OutboundQueue, TokenBucket
+from tianfu.p2p.queues import OutboundBudget, OutboundQueue, TokenBucket
 from tianfu.p2p.strikes import StrikeBook, host_of
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,7 @@ class ObserverTransport:
         max_frame: int = 16 << 20,
         max_links: int = 64,
         max_links_per_host: int = 16,
+        outbound_bytes: int = 256 << 20,
         rate_limit: tuple[float, float] = (200.0, 400.0),
         max_strikes: int = 3,
         ban_s: float = 600.0,
@@ -159,6 +162,7 @@ class ObserverTransport:
         self._max_frame = max_frame
         self._max_links = max_links
         self._max_per_host = max_links_per_host
+        self._budget = OutboundBudget(outbound_bytes)  # all links' outbound queues together
         self._rate = rate_limit
         self._max_strikes = max_strikes
         self._ban_s = ban_s
@@ -448,7 +452,7 @@ class ObserverTransport:
             peer,
             reader,
             writer,
-            OutboundQueue(10_000, 64 << 20),
+            OutboundQueue(10_000, min(64 << 20, self._budget.max_bytes), self._budget),
             TokenBucket(*self._rate, now=loop.time()),
             role=role,
             host=host,
@@ -508,6 +512,7 @@ class ObserverTransport:
     def _close(self, link: _Link) -> None:
         if not link.shut():
             return
+        link.queue.close()  # its frames are not sent: their bytes go back to the budget
         if self._links.get(link.peer.address) is link:
             del self._links[link.peer.address]
             log.info("observer port: disconnected from %s", link.peer.address)
