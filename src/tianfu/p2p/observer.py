@@ -20,9 +20,9 @@ second port, handled here:
   (`forged`, told by the gossip's verdict) is a strike. A peer (by key address and by IP)
   with `max_strikes` strikes is banned for `ban_s` seconds and disconnected, and so is one
   banned by the operator (`ban`); strikes and bans are kept in bounded tables
-  (`tianfu.p2p.strikes`), an IPv6 peer counted by its /64. Each link has a token bucket (frames beyond it are
-  dropped), the number of inbound links is capped (`max_links`, and `max_links_per_host`
-  from one IP for keys that are not validators'; when full, a few
+  (`tianfu.p2p.strikes`), an IPv6 peer counted by its /64. Each link has a token bucket
+  (frames beyond it are dropped), the number of inbound links is capped (`max_links`, and
+  `max_links_per_host` from one IP for keys that are not validators'; when full, a few
   handshakes may still run, and a key in the validator set takes the place of the newest
   link of a key that is not, so that free identities cannot lock validators by stake out),
   and outbound frames go through bounded queues: 64 MiB a link, and `outbound_bytes`
