@@ -137,7 +137,7 @@ def test_garbage_handshakes_ban_the_ip_and_links_are_capped():
                 writer.close()
             await wait_for(lambda: validator.is_banned("127.0.0.1"))
             assert validator.stats["handshakes_failed"] == 3
-            validator._banned.clear()  # the operator lifts the ban
+            validator.unban_all()  # the operator lifts the ban
             first = make("observer", [], listen=None, peers=[validator.listen_address])
             second = make("observer", [], listen=None, peers=[validator.listen_address])
             await first.start()
@@ -218,6 +218,123 @@ def test_one_host_holds_at_most_max_links_per_host_observer_links():
             await validator.stop()
             for s in sybils:
                 await s.stop()
+            await server.stop()
+
+    asyncio.run(run())
+
+
+def test_a_validator_key_linked_already_does_not_evict_an_observer():
+    """The port is full (a validator by stake and an observer); the validator's key dials
+    again while linked: that second link is refused — and no observer's link is closed to
+    make room for it first (each redial evicted one)."""
+
+    async def run():
+        staked = generate_keypair()
+        closed = []
+        server = make(
+            "validator", [], max_links=2, is_validator_key=lambda k: k == staked.public_key,
+            on_peer=lambda peer, up: None if up else closed.append(peer.address),
+        )  # fmt: skip
+        await server.start()
+        target = [server.listen_address]
+        sybil = make("observer", [], listen=None, peers=target)
+        dials = []
+
+        def validator(on_peer=None):
+            return ObserverTransport(
+                staked, "open-test", lambda *a: None, role="validator", listen=None,
+                peers=target, inbound_kinds=SYNC, outbound_kinds=SYNC,
+                dial_backoff=(0.05, 0.2), on_peer=on_peer,
+            )  # fmt: skip
+
+        first = validator()
+        again = validator(lambda peer, up: dials.append(up) if up else None)
+        try:
+            await sybil.start()
+            await first.start()
+            await wait_for(lambda: len(server.peers()) == 2)
+            await again.start()
+            await wait_for(lambda: len(dials) >= 3)  # its handshakes succeed, then refused
+            assert sybil.address in {p.address for p in server.peers()}
+            assert closed == [], closed
+        finally:
+            for t in (again, first, sybil, server):
+                await t.stop()
+
+    asyncio.run(run())
+
+
+def test_strikes_and_bans_of_fresh_keys_take_bounded_memory():
+    """Keys are free: every fresh key struck once, or banned, must not grow the node's
+    tables without end."""
+    import logging
+    import tracemalloc
+
+    from tianfu.p2p.strikes import MAX_ENTRIES
+
+    server = make("validator", [], max_strikes=2)
+    keys = iter(f"{i:040x}" for i in range(10**9))
+
+    def flood(n):
+        for _ in range(n):
+            server.strike(next(keys), None, "a frame of a kind it may not send")
+            key = next(keys)
+            server.strike(key, None, "again")
+            server.strike(key, None, "banned")
+
+    logging.disable(logging.CRITICAL)  # pytest keeps every log record it captures
+    tracemalloc.start()
+    try:
+        flood(MAX_ENTRIES)  # the tables are full
+        full = tracemalloc.get_traced_memory()[0]
+        flood(2 * MAX_ENTRIES)
+        grown = tracemalloc.get_traced_memory()[0] - full
+    finally:
+        tracemalloc.stop()
+        logging.disable(logging.NOTSET)
+    assert grown < full // 5, (full, grown)  # unbounded: twice as much again
+    assert server.stats["bans"] == 3 * MAX_ENTRIES
+
+
+def test_strike_book_expiry_bounds_and_hosts():
+    from tianfu.p2p.strikes import StrikeBook, host_of
+
+    book = StrikeBook(ttl_s=10.0, max_entries=2)
+    assert book.strike("a" * 40, now=0.0) == 1
+    assert book.strike("a" * 40, now=5.0) == 2
+    assert book.strike("a" * 40, now=10.0) == 1  # the run began 10 s ago: forgotten
+    book.ban("10.0.0.1", until=100.0, now=0.0)
+    for i in range(5):  # fresh keys' bans never push a host's ban out
+        book.ban(f"{i:040x}", until=100.0, now=0.0)
+    assert book.is_banned("10.0.0.1", now=50.0) and not book.is_banned("10.0.0.1", now=100.0)
+    assert len(book) <= 2 + 2 + 2
+    assert host_of("2001:db8::1") == host_of("2001:db8::ffff:1") == "2001:db8::/64"
+    assert host_of("2001:db8:0:1::1") != host_of("2001:db8::1")
+    assert host_of("::ffff:10.0.0.1") == "10.0.0.1" and host_of("10.0.0.1") == "10.0.0.1"
+
+
+def test_all_links_outbound_queues_together_are_bounded():
+    """Each link's queue holds up to 64 MiB; links that stop reading (free identities)
+    must not hold that much each: all queues together stay within `outbound_bytes`, the
+    oldest frames of the biggest queue dropped first."""
+
+    async def run():
+        server = make("validator", [], outbound_bytes=4 << 20)
+        await server.start()
+        target = [server.listen_address]
+        clients = [make("observer", [], listen=None, peers=target) for _ in range(3)]
+        try:
+            for c in clients:
+                await c.start()
+            await wait_for(lambda: len(server.peers()) == 3)
+            frame = b"\x00" * (64 << 10)
+            for _ in range(100):  # 6.4 MiB to each link, queued before any is written
+                server.broadcast(KIND_STATUS, frame)
+            queued = sum(link.queue.nbytes for link in server._links.values())
+            assert queued <= 4 << 20, queued
+        finally:
+            for c in clients:
+                await c.stop()
             await server.stop()
 
     asyncio.run(run())

@@ -298,3 +298,46 @@ def test_a_block_with_an_unregistered_signer_is_invalid(chain):
     forged = msgspec.structs.replace(block, header=header, txs=[tx])
     with pytest.raises(InvalidBlock, match="invalid transaction.*register an account"):
         chain.replica.execute(forged)
+
+
+def test_sponsorship_rate_is_governed_for_accounts_and_members(tmp_path):
+    """An account with a bucket refilled every block still sponsors at most once per
+    `sponsor_interval` blocks (default 100; before, as often as its bucket refilled); a
+    member organisation sponsors at most `member_sponsors_per_block` accounts a block
+    (before, without limit); governance changes both."""
+    profile = OpenProfile(
+        open_contracts=["hello"], pow_bits=POW_BITS, quota_gas=60_000, quota_replenish=60_000
+    )
+    c = OpenChain(tmp_path, profile)
+    try:
+        c.block()
+        sponsor = generate_keypair()
+        c.register(sponsor)
+        fresh = [
+            address_of(k.scheme, k.public_key) for k in (generate_keypair() for _ in range(40))
+        ]
+        [r] = c.block([c.account_tx(sponsor, "accounts", "sponsor", fresh[0])])
+        assert r.ok, r.error
+        c.block()  # the bucket is full again
+        [r] = c.block([c.account_tx(sponsor, "accounts", "sponsor", fresh[1])])
+        assert not r.ok and "sponsor_interval" in r.error, r.error
+        # A member organisation: 16 in one block.
+        txs = [
+            c.tx(c.admins["org1"], "sponsor", fresh[2 + i], contract="accounts") for i in range(17)
+        ]
+        results = c.block(txs)
+        assert all(r.ok for r in results[:16]), [r.error for r in results]
+        assert not results[16].ok and "member_sponsors_per_block" in results[16].error
+        [r] = c.block([c.tx(c.admins["org1"], "sponsor", fresh[19], contract="accounts")])
+        assert r.ok, r.error  # a new block
+        pid = c.ok(
+            c.admins["org1"], "propose_set_params",
+            {"sponsor_interval": 2, "member_sponsors_per_block": 0},
+        )  # fmt: skip
+        c.pass_proposal(pid)
+        [r] = c.block([c.account_tx(sponsor, "accounts", "sponsor", fresh[20])])
+        assert r.ok, r.error
+        [r] = c.block([c.tx(c.admins["org2"], "sponsor", fresh[21], contract="accounts")])
+        assert not r.ok and "member_sponsors_per_block" in r.error
+    finally:
+        c.close()

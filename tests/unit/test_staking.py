@@ -155,6 +155,9 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
     assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 30).ok
+    friend = generate_keypair()
+    friend_address = chain.register(friend)
+    assert call(chain, whale, "staking", "transfer", friend_address, 10).ok
     pid = chain.ok(chain.admins["org1"], "propose_remove_validator", "whale-v")
     chain.pass_proposal(pid)
     h = chain.ledger.height
@@ -165,9 +168,6 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
         r = call(chain, whale, "staking", "bond", name, key.scheme, key.public_key, 10)
         assert not r.ok and "removed by governance" in r.error, r.error
     # ...nor may another account bond its key.
-    friend = generate_keypair()
-    friend_address = chain.register(friend)
-    assert call(chain, whale, "staking", "transfer", friend_address, 10).ok
     r = call(chain, friend, "staking", "bond", "friend-v", vkey.scheme, vkey.public_key, 10)
     assert not r.ok and "removed by governance" in r.error, r.error
     assert "whale-v" not in names(chain.ledger.validator_set(chain.ledger.height + 2))
@@ -182,3 +182,32 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
     # Nothing to lift any more.
     r = chain.call(chain.admins["org1"], "propose_unbar_validator", "whale-v")
     assert not r.ok and "not barred" in r.error
+
+
+def test_a_barred_owner_cannot_move_its_stake_to_a_new_key(staked):
+    """The owner of a validator governance removed unbonds, withdraws and would transfer
+    its stake to a fresh address to bond a fresh key (a new validator, past the vote):
+    its stake stays with it until the bar is lifted."""
+    chain, whale, address = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 30).ok
+    pid = chain.ok(chain.admins["org1"], "propose_remove_validator", "whale-v")
+    chain.pass_proposal(pid)
+    assert call(chain, whale, "staking", "unbond", "whale-v", 30).ok
+    release = view(chain, "get_stake", address)["unbonding"][0]["release"]
+    while chain.ledger.height < release:
+        chain.block()
+    assert call(chain, whale, "staking", "withdraw").ok
+    assert view(chain, "get_stake", address)["balance"] == 100
+    alias = generate_keypair()
+    alias_address = chain.register(alias)
+    r = call(chain, whale, "staking", "transfer", alias_address, 100)
+    assert not r.ok and "removed by governance" in r.error, r.error
+    assert view(chain, "get_stake", alias_address)["balance"] == 0
+    r = call(chain, alias, "staking", "bond", "alias-v", alias.scheme, alias.public_key, 50)
+    assert not r.ok and "holds 0" in r.error, r.error
+    # Lifted by governance: the stake moves again.
+    pid = chain.ok(chain.admins["org1"], "propose_unbar_validator", "whale-v")
+    chain.pass_proposal(pid)
+    assert call(chain, whale, "staking", "transfer", alias_address, 100).ok

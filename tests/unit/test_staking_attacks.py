@@ -281,3 +281,29 @@ def test_stake_unbonded_and_bonded_again_after_the_double_sign_is_burnt_once(sta
     assert view(chain, "burnt") == 20
     assert view(chain, "get_stake", address)["unbonding"][0]["amount"] == 15
     assert view(chain, "get_bond", "whale-v")["amount"] == 35
+
+
+def test_stake_bonded_and_unbonded_after_the_double_sign_is_not_slashed(staked):
+    """Power 20 signed the double-signed height; 60 more bonded after it and then unbonded
+    (still unbonding): the burn is half of the 20 that signed, not half of the 60 that
+    never signed it."""
+    chain, whale, address = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 20).ok
+    chain.block()
+    chain.block()
+    h = chain.ledger.height
+    assert names(chain.ledger.validator_set(h))["whale-v"] == 20
+    evidence = double_sign(chain, vkey, h)
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 60).ok
+    chain.block()
+    chain.block()
+    assert call(chain, whale, "staking", "unbond", "whale-v", 60).ok
+    r = call(chain, whale, "staking", "submit_evidence", *evidence)
+    assert r.ok and r.result["slashed"] is True, r.error
+    assert view(chain, "burnt") == 10
+    bond = view(chain, "get_bond", "whale-v")["amount"]
+    unbonding = sum(e["amount"] for e in view(chain, "get_stake", address)["unbonding"])
+    assert bond + unbonding == 70  # 80 bonded at most, less the 10 burnt
+    assert view(chain, "get_stake", address)["balance"] + bond + unbonding + 10 == 100

@@ -16,6 +16,13 @@ State (under the contract name `accounts`):
   acct/<address>    {"address", "height", "via": "pow" | "sponsor", "sponsor": address | ""}
   quota/<address>   {"gas", "height"}: the bucket after the account's last transaction (or
                     its registration), at that height
+  sponsored/<address>   {"height", "n"}: an account's last sponsorship (height, n = 1)
+  sponsored_org/<org>   {"height", "n"}: a member organisation's sponsorships in block height
+
+Sponsorship is bounded by governed parameters: an account sponsors at most once per
+`sponsor_interval` blocks (default 100; it also pays the grant from its bucket), a member
+organisation at most `member_sponsors_per_block` accounts per block (default 16), whichever
+of its identities signs.
 """
 
 from __future__ import annotations
@@ -46,6 +53,10 @@ POW_TAG = "tianfu/account-pow/v1"
 ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
 MAX_NONCE = (1 << 63) - 1
 SPONSOR_RESERVE = 10_000  # gas a sponsor keeps beside the grant, for the sponsorship itself
+# Defaults of the governed parameters bounding sponsorship (absent from `params` until a
+# `set_params` vote sets them; `tianfu.types.openparams` bounds them):
+SPONSOR_INTERVAL = 100  # sponsor_interval: blocks between two sponsorships of one account
+MEMBER_SPONSORS_PER_BLOCK = 16  # member_sponsors_per_block: of one member organisation
 
 
 # -- proof of work ---------------------------------------------------------------------------
@@ -194,6 +205,31 @@ def _pay_grant(ctx: Context, grant: int) -> None:
     ctx.put(f"quota/{me}", {"gas": gas - grant, "height": ctx.height})
 
 
+def _count_sponsorship(ctx: Context, key: str) -> None:
+    """Count a sponsorship under `key` (`sponsored/<account>` or `sponsored_org/<org>`),
+    refused past the governed bound: an account's one per `sponsor_interval` blocks, a
+    member organisation's `member_sponsors_per_block` per block."""
+    p = _params(ctx)
+    last = ctx.get(key)
+    if key.startswith("sponsored/"):
+        interval = int(p.get("sponsor_interval", SPONSOR_INTERVAL))
+        if last is not None and ctx.height < last["height"] + interval:
+            raise ContractError(
+                f"an account sponsors at most once per {interval} blocks (sponsor_interval): "
+                f"next at height {last['height'] + interval}"
+            )
+        ctx.put(key, {"height": ctx.height, "n": 1})
+        return
+    limit = int(p.get("member_sponsors_per_block", MEMBER_SPONSORS_PER_BLOCK))
+    n = last["n"] if last is not None and last["height"] == ctx.height else 0
+    if n >= limit:
+        raise ContractError(
+            f"organisation {ctx.sender.org} sponsored {n} accounts in this block, the most "
+            "one member organisation may (member_sponsors_per_block)"
+        )
+    ctx.put(key, {"height": ctx.height, "n": n + 1})
+
+
 class Accounts:
     """Native contract of the open profile; every method is `method(ctx, *args)`."""
 
@@ -213,7 +249,8 @@ class Accounts:
         """Register another key's address as an account, vouched for by the signer: a member,
         or an account registered by proof of work whose bucket pays the new account's
         starting gas (`sponsor_grant`: half a full bucket). A sponsored account cannot
-        sponsor, so one proof of work makes one account per half a bucket's refill."""
+        sponsor; an account sponsors at most once per `sponsor_interval` blocks, a member
+        organisation `member_sponsors_per_block` accounts per block."""
         address = _check_address(address)
         if ctx.has(f"acct/{address}"):
             raise ContractError(f"{address} is already an account")
@@ -222,6 +259,9 @@ class Accounts:
         grant = sponsor_grant(int(_params(ctx).get("quota_gas", 0)))
         if ctx.sender.kind == ACCOUNT_KIND:
             _pay_grant(ctx, grant)
+            _count_sponsorship(ctx, f"sponsored/{ctx.sender.address}")
+        else:
+            _count_sponsorship(ctx, f"sponsored_org/{ctx.sender.org}")
         return _create(ctx, address, "sponsor", ctx.sender.address, grant)
 
     @view

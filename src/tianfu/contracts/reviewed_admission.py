@@ -10,7 +10,10 @@ State layout (under the contract name `governance`, next to governance.py's keys
   validators            list of validator records {"name", "org", "scheme", "public_key",
                         "power"}: the latest set. The set that signs block h is the value of
                         this key in the committed state of height h-2 (genesis state for h<=2).
-  valset_heights        ascending heights from which a recorded set signs
+  valset_heights        ascending heights from which a recorded set signs: the latest
+                        page of at most `VALSET_PAGE` of them (genesis: [1])
+  valset_heights/<n>    the n-th full page before it (n from 0), when there are more
+  valset_pages          how many full pages there are (absent: none)
   valset/<height>       the validator records that sign from <height> on (until the next)
   params                the chain parameters (fields of ConsensusParams) as a dict; on an
                         open-profile chain also its parameters (`tianfu.types.openparams`)
@@ -47,6 +50,9 @@ KINDS = frozenset(
 
 # A change written in block H signs from H + ACTIVATION_DELAY.
 ACTIVATION_DELAY = 2
+# Heights per page of the recorded validator sets' index (`valset_heights`): at most about
+# 20 KB encoded, whatever the number of changes (`write_validators`).
+VALSET_PAGE = 4096
 VALIDATOR_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MAX_CA_CERT_BYTES = 4096
 
@@ -336,11 +342,22 @@ def check_params_consistent(p: dict[str, Any]) -> None:
 
 # -- applying ---------------------------------------------------------------------------------
 def write_validators(ctx: Context, records: list[dict[str, Any]]) -> int:
-    """Store a (checked) new validator set; it signs from ctx.height + 2. Returns that height."""
+    """Store a (checked) new validator set; it signs from ctx.height + 2. Returns that height.
+
+    The heights of the recorded sets are kept in pages of `VALSET_PAGE`: on an open chain
+    any staker changes the set (one new height a block at most), and one list of them all
+    would pass the largest value state holds (`MAX_VALUE_BYTES`, about 52,000 heights) —
+    after which no bond, unbond, slash or governance change of the set could be written —
+    and make every change dearer before that."""
     effective = ctx.height + ACTIVATION_DELAY
     ctx.put("validators", records)
     heights = list(ctx.get("valset_heights") or [])
     if not heights or heights[-1] != effective:
+        if len(heights) >= VALSET_PAGE:  # the page is full: it moves aside, a new one begins
+            pages = int(ctx.get("valset_pages") or 0)
+            ctx.put(f"valset_heights/{pages}", heights)
+            ctx.put("valset_pages", pages + 1)
+            heights = []
         heights.append(effective)
         ctx.put("valset_heights", heights)
     ctx.put(f"valset/{effective}", records)
@@ -408,8 +425,19 @@ def _bar_removed(ctx: Context, old: list[dict[str, Any]], new: list[dict[str, An
 
 # -- evidence ---------------------------------------------------------------------------------
 def valset_at(ctx: Context, height: int) -> list[dict[str, Any]]:
-    """The validator records that signed (or sign) block `height`, from the recorded history."""
+    """The validator records that signed (or sign) block `height`, from the recorded history
+    (the latest page of heights, else the full pages before it, by binary search)."""
     heights = ctx.get("valset_heights") or []
+    if not heights or height < heights[0]:
+        lo, hi = 0, int(ctx.get("valset_pages") or 0)  # the page holding it is in [lo, hi)
+        heights = []
+        while lo < hi:
+            mid = (lo + hi) // 2
+            page = ctx.get(f"valset_heights/{mid}") or []
+            if page and height < page[0]:
+                hi = mid
+            else:
+                lo, heights = mid + 1, page
     i = bisect.bisect_right(heights, height)
     if i == 0:
         raise ContractError(f"no validator set is recorded for height {height}")

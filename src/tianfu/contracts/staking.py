@@ -22,8 +22,9 @@ Its state lives in the governance namespace (it writes the validator set there):
   stake/burnt                 stake units burnt by slashing, in total
   stake/barred/<validator>    [{"public_key", "owner", "height"}]: removed by governance;
                               its key (stake/barred_key/<key hex>) and its bond's owner
-                              (stake/barred_owner/<address>) may not bond until an
-                              `unbar_validator` proposal
+                              (stake/barred_owner/<address>) may not bond, nor
+                              the owner transfer stake, until an `unbar_validator`
+                              proposal
 The genesis validators' powers are their genesis bonds (owner: their node key's address).
 """
 
@@ -114,11 +115,10 @@ def _displaced(records: list[dict[str, Any]], bond: dict[str, Any]) -> dict[str,
 def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, Any] | None:
     """Punish validator `name` for a double sign with consensus key `public_key` at `height`;
     `ctx` acts as governance. If `name`'s bond is that key's: burn the share
-    `slash_fraction_bps` of the stake that signed at `height` — of the bond, up to its power
-    at `height` less what has been unbonded since, and of the stake unbonded from it that
-    still signed at `height` and is still unbonding — and jail it (out of the set from H + 2). A validator of
-    that name and key without a bond of that key (one governance added) leaves the set from
-    H + 2.
+    `slash_fraction_bps` of the stake that signed at `height`, at most its power then: of
+    the stake unbonded from it since and still unbonding first, then of the bond for the
+    rest — and jail it (out of the set from H + 2). A validator of that name and key
+    without a bond of that key (one governance added) leaves the set from H + 2.
     None if neither applies (a name now bonded with another key, a jailed or absent
     validator), or if it would empty the validator set."""
     records = ctx.get("validators") or []
@@ -130,15 +130,16 @@ def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, 
     if bond["jailed"]:
         return None
     bps = int(reviewed_admission.params(ctx).get("slash_fraction_bps", 0))
-    burnt, at_risk = _slash_unbonding(ctx, bond["owner"], name, height, bps)
-    # Only the stake that signed `height`: its power then, less what has been unbonded
-    # since (burnt above); stake bonded after the double sign is not touched.
+    # Only the stake that signed `height` (its power then): first what has been unbonded
+    # since and is still unbonding, then the bond for the rest; stake bonded after the
+    # double sign is not touched, whether it is still bonded or unbonding.
     signed = next(
         (r["power"] for r in reviewed_admission.valset_at(ctx, height)
          if r["name"] == name and r["public_key"] == public_key),
         0,
     )  # fmt: skip
-    cut = max(0, min(bond["amount"], signed - at_risk)) * bps // 10_000
+    burnt, taken = _slash_unbonding(ctx, bond["owner"], name, height, bps, signed)
+    cut = min(bond["amount"], signed - taken) * bps // 10_000
     burnt += cut
     bond = {**bond, "amount": bond["amount"] - cut, "jailed": True}
     ctx.put(f"stake/bond/{name}", bond)
@@ -155,27 +156,31 @@ def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, 
     return {"validator": name, "burnt": burnt, "effective_height": effective}
 
 
-def _slash_unbonding(ctx: Context, owner: str, name: str, height: int, bps: int) -> tuple[int, int]:
-    """Burn `bps` of each of `owner`'s unbondings from validator `name` that still signed at
-    `height` (unbonded at H, its power counted up to H + 1) and are not free yet; an
-    unbonding burnt to nothing is dropped. Returns the amount burnt and the amount of those
-    unbondings (before the burn)."""
+def _slash_unbonding(
+    ctx: Context, owner: str, name: str, height: int, bps: int, signed: int
+) -> tuple[int, int]:
+    """Burn `bps` of `owner`'s unbondings from validator `name` that may have signed at
+    `height` (unbonded at H, its power counted up to H + 1) and are not free yet, oldest
+    first, of at most `signed` units of them in all (the power that signed: more was bonded
+    after the double sign); an unbonding burnt to nothing is dropped. Returns the amount
+    burnt and the units of those unbondings it was taken from (at most `signed`)."""
     entries = list(ctx.get(f"stake/unbonding/{owner}") or [])
-    burnt, at_risk_total, kept = 0, 0, []
+    burnt, taken, kept = 0, 0, []
     for e in entries:
         at_risk = (
             e.get("validator") == name
             and e["height"] + reviewed_admission.ACTIVATION_DELAY > height
             and e["release"] > ctx.height
         )
-        cut = e["amount"] * bps // 10_000 if at_risk else 0
-        at_risk_total += e["amount"] if at_risk else 0
+        share = min(e["amount"], signed - taken) if at_risk else 0
+        cut = share * bps // 10_000
+        taken += share
         burnt += cut
         if e["amount"] > cut:
             kept.append({**e, "amount": e["amount"] - cut} if cut else e)
     if burnt or len(kept) != len(entries):
         ctx.put(f"stake/unbonding/{owner}", kept)
-    return burnt, at_risk_total
+    return burnt, taken
 
 
 def _remove_unbonded(ctx: Context, name: str, public_key: bytes) -> dict[str, Any] | None:
@@ -196,12 +201,21 @@ class Staking:
     name = NAME
 
     def transfer(self, ctx: Context, to: str, amount: int) -> dict[str, Any]:
-        """Move liquid stake units to another address."""
+        """Move liquid stake units to another address. Refused for the owner of a validator
+        governance removed, until the bar is lifted: its stake — liquid, and what it
+        unbonds and withdraws — stays with it, so it cannot bond back with a new address
+        and key."""
         from tianfu.contracts.accounts import _check_address
 
         to, amount = _check_address(to), _amount(amount)
         me = ctx.sender.address
         with ctx.acting_as(GOVERNANCE):  # type: ignore[attr-defined]
+            barred = ctx.get(f"stake/barred_owner/{me}")
+            if barred is not None:
+                raise ContractError(
+                    f"validator {barred} was removed by governance: its owner's stake may not "
+                    "move until a governance proposal (unbar_validator) lifts the bar"
+                )
             have = int(ctx.get(f"stake/balance/{me}") or 0)
             if have < amount:
                 raise ContractError(f"{me} holds {have} stake units, not {amount}")

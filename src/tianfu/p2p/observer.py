@@ -19,12 +19,15 @@ second port, handled here:
   oversize frame, a failed handshake, or a frame of gossiped transactions with bad signatures
   (`forged`, told by the gossip's verdict) is a strike. A peer (by key address and by IP)
   with `max_strikes` strikes is banned for `ban_s` seconds and disconnected, and so is one
-  banned by the operator (`ban`). Each link has a token bucket (frames beyond it are
-  dropped), the number of inbound links is capped (`max_links`, and `max_links_per_host`
-  from one IP for keys that are not validators'; when full, a few
+  banned by the operator (`ban`); strikes and bans are kept in bounded tables
+  (`tianfu.p2p.strikes`), an IPv6 peer counted by its /64. Each link has a token bucket
+  (frames beyond it are dropped), the number of inbound links is capped (`max_links`, and
+  `max_links_per_host` from one IP for keys that are not validators'; when full, a few
   handshakes may still run, and a key in the validator set takes the place of the newest
   link of a key that is not, so that free identities cannot lock validators by stake out),
-  and outbound frames go through bounded queues.
+  and outbound frames go through bounded queues: 64 MiB a link, and `outbound_bytes`
+  (256 MiB) for all the links together — over it, the oldest frames of the biggest queue
+  are dropped, so links that stop reading cannot hold 64 MiB each.
 - Only the kinds in `outbound_kinds` are ever sent on this port: consensus messages never
   reach an observer, and an observer's consensus messages never reach consensus. The one
   exception is a link whose key is in the validator set (`is_validator_key`): a validator
@@ -59,7 +62,8 @@ from tianfu.p2p.framing import (
 )
 from tianfu.p2p.links import Address, Link, spawn
 from tianfu.p2p.protocol import Handler, PeerId
-from tianfu.p2p.queues import OutboundQueue, TokenBucket
+from tianfu.p2p.queues import OutboundBudget, OutboundQueue, TokenBucket
+from tianfu.p2p.strikes import StrikeBook, host_of
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +141,7 @@ class ObserverTransport:
         max_frame: int = 16 << 20,
         max_links: int = 64,
         max_links_per_host: int = 16,
+        outbound_bytes: int = 256 << 20,
         rate_limit: tuple[float, float] = (200.0, 400.0),
         max_strikes: int = 3,
         ban_s: float = 600.0,
@@ -159,6 +164,7 @@ class ObserverTransport:
         self._max_frame = max_frame
         self._max_links = max_links
         self._max_per_host = max_links_per_host
+        self._budget = OutboundBudget(outbound_bytes)  # all links' outbound queues together
         self._rate = rate_limit
         self._max_strikes = max_strikes
         self._ban_s = ban_s
@@ -174,15 +180,14 @@ class ObserverTransport:
         self._server_ctx = _context(key, self._cert, server=True)
         self._client_ctx = _context(key, self._cert, server=False)
         self._links: dict[str, _Link] = {}
-        self._strikes: dict[str, int] = {}
-        self._banned: dict[str, float] = {}  # key address or IP -> monotonic time it ends
+        self._book = StrikeBook(ban_s)  # strikes and bans by key address and host, bounded
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
         self._pending = 0  # inbound handshakes in progress (count against max_links)
         self.stats: dict[str, int] = dict.fromkeys(
             ("frames_in", "frames_out", "dropped_rate", "dropped_kind", "refused_banned",
-             "handshakes_failed", "bans", "links_refused_full", "forged_txs"),
+             "handshakes_failed", "bans", "links_refused_full", "forged_txs", "refused_dup"),
             0,
         )  # fmt: skip
 
@@ -259,7 +264,7 @@ class ObserverTransport:
     # ---- abuse --------------------------------------------------------------------
     def ban(self, who: str, seconds: float | None = None) -> None:
         """Refuse a key address or an IP for `seconds` (default `ban_s`); disconnect it."""
-        self._banned[who] = time.monotonic() + (self._ban_s if seconds is None else seconds)
+        self._book.ban(who, time.monotonic() + (self._ban_s if seconds is None else seconds))
         self.stats["bans"] += 1
         for link in list(self._links.values()):
             if who in (link.peer.address, link.host):
@@ -267,22 +272,20 @@ class ObserverTransport:
                 self._close(link)
 
     def is_banned(self, who: str) -> bool:
-        until = self._banned.get(who)
-        if until is None:
-            return False
-        if time.monotonic() >= until:
-            del self._banned[who]
-            return False
-        return True
+        return self._book.is_banned(who)
+
+    def unban_all(self) -> None:
+        """Lift every ban (the operator)."""
+        self._book.unban_all()
 
     def strike(self, who: str, host: str | None, why: str) -> None:
         """One misbehaviour of a key address or an IP; at `max_strikes` it is banned. A
         failed handshake strikes the IP; a key's protocol violation strikes the key, and a
         banned key strikes its IP."""
-        n = self._strikes[who] = self._strikes.get(who, 0) + 1
+        n = self._book.strike(who)
         log.info("observer port: strike %d for %s: %s", n, who, why)
         if n >= self._max_strikes:
-            self._strikes.pop(who, None)
+            self._book.forget(who)
             self.ban(who)
             if host:  # a banned key strikes its IP once: new keys are free, IPs are not
                 self.strike(host, None, f"key {who} banned")
@@ -344,7 +347,7 @@ class ObserverTransport:
         return PeerId(address, "", f"{p.role}-{address[:8]}", p.public_key), p.role
 
     async def _on_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host = str((writer.get_extra_info("peername") or ("?",))[0])
+        host = host_of(str((writer.get_extra_info("peername") or ("?",))[0]))
         if self.is_banned(host):
             self.stats["refused_banned"] += 1
             writer.close()
@@ -368,6 +371,12 @@ class ObserverTransport:
             return
         finally:
             self._pending -= 1
+        if peer.address in self._links or self.is_banned(peer.address):
+            # Refused before making room: a key linked already (or banned) must not close
+            # another peer's link on its way to being refused.
+            self.stats["refused_banned" if self.is_banned(peer.address) else "refused_dup"] += 1
+            writer.close()
+            return
         if self._make_room(peer, host):
             self._register(peer, role, host, reader, writer, inbound=True)
         else:
@@ -445,7 +454,7 @@ class ObserverTransport:
             peer,
             reader,
             writer,
-            OutboundQueue(10_000, 64 << 20),
+            OutboundQueue(10_000, min(64 << 20, self._budget.max_bytes), self._budget),
             TokenBucket(*self._rate, now=loop.time()),
             role=role,
             host=host,
@@ -505,6 +514,7 @@ class ObserverTransport:
     def _close(self, link: _Link) -> None:
         if not link.shut():
             return
+        link.queue.close()  # its frames are not sent: their bytes go back to the budget
         if self._links.get(link.peer.address) is link:
             del self._links[link.peer.address]
             log.info("observer port: disconnected from %s", link.peer.address)

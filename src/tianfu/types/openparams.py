@@ -15,6 +15,9 @@ OPEN_PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     "quota_replenish": (0, 10**12),
     "unbonding_blocks": (1, 10_000_000),
     "slash_fraction_bps": (0, 10_000),
+    # Set by governance only (not genesis fields; `tianfu.contracts.accounts` has defaults):
+    "sponsor_interval": (0, 10_000_000),
+    "member_sponsors_per_block": (0, 10_000),
 }
 OPEN_LIST_PARAMS = frozenset({"open_contracts"})
 OPEN_PARAM_KEYS = frozenset(OPEN_PARAM_BOUNDS) | OPEN_LIST_PARAMS

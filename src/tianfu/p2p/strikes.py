@@ -1,0 +1,105 @@
+"""Strikes and bans of the observer port's peers (`tianfu.p2p.observer`), in bounded tables.
+
+Anyone can make observer keys, and each key that misbehaves once has a strike to remember:
+kept in an unbounded dict, a stream of fresh keys (or of IPv6 addresses) each struck once
+grows the node's memory for ever without paying anything. So strikes and bans are kept in
+tables of at most `max_entries` each, separately for key addresses and for hosts (IPs: an
+attacker's fresh keys cannot push a banned IP out of the table):
+
+- a strike is forgotten `ttl_s` after the first one of its run (an honest peer's rare
+  slips do not add up over weeks);
+- a ban ends at its time; when a table is full, the bans that ended are dropped first,
+  then the oldest;
+- when a strike table is full, the oldest entry is forgotten (for keys that loses
+  nothing: a key is free, its owner would take a new one).
+
+`host_of` names the host an IP stands for: the address itself for IPv4, its /64 network
+for IPv6 (one subscriber's allocation: the addresses inside it cost nothing more).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections import OrderedDict
+
+MAX_ENTRIES = 8192  # per table: strikes and bans, of keys and of hosts
+
+
+def host_of(ip: str) -> str:
+    """The host `ip` counts as: itself (IPv4, or anything unparsable), or its /64 (IPv6)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((addr, 64), strict=False))
+    return ip
+
+
+def _is_host(who: str) -> bool:
+    """Key addresses are 40 hex digits; hosts have dots or colons (or are not hex)."""
+    return len(who) != 40 or any(c not in "0123456789abcdef" for c in who)
+
+
+class StrikeBook:
+    """Strike counts and bans by key address or host, bounded (see the module)."""
+
+    def __init__(self, ttl_s: float, max_entries: int = MAX_ENTRIES) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be >= 1")
+        self._ttl = ttl_s
+        self._max = max_entries
+        # [keys, hosts]: who -> [strikes, time of the run's first] / the time its ban ends.
+        self._strikes: tuple[OrderedDict[str, list[float]], ...] = (OrderedDict(), OrderedDict())
+        self._bans: tuple[OrderedDict[str, float], ...] = (OrderedDict(), OrderedDict())
+
+    def __len__(self) -> int:
+        return sum(map(len, self._strikes)) + sum(map(len, self._bans))
+
+    def strike(self, who: str, now: float | None = None) -> int:
+        """Count one strike of `who`; returns its strikes in the current run."""
+        now = time.monotonic() if now is None else now
+        table = self._strikes[_is_host(who)]
+        entry = table.get(who)
+        if entry is None or now - entry[1] >= self._ttl:
+            entry = [0, now]
+            table.pop(who, None)
+            while len(table) >= self._max:
+                table.popitem(last=False)
+            table[who] = entry
+        entry[0] += 1
+        return int(entry[0])
+
+    def forget(self, who: str) -> None:
+        """Drop `who`'s strikes (it is banned now)."""
+        self._strikes[_is_host(who)].pop(who, None)
+
+    def ban(self, who: str, until: float, now: float | None = None) -> None:
+        """Ban `who` until monotonic time `until`."""
+        table = self._bans[_is_host(who)]
+        table.pop(who, None)
+        if len(table) >= self._max:
+            now = time.monotonic() if now is None else now
+            for ended in [w for w, end in table.items() if end <= now]:
+                del table[ended]
+            while len(table) >= self._max:
+                table.popitem(last=False)
+        table[who] = until
+
+    def unban_all(self) -> None:
+        """Lift every ban (the operator)."""
+        for table in self._bans:
+            table.clear()
+
+    def is_banned(self, who: str, now: float | None = None) -> bool:
+        table = self._bans[_is_host(who)]
+        until = table.get(who)
+        if until is None:
+            return False
+        if (time.monotonic() if now is None else now) >= until:
+            del table[who]
+            return False
+        return True
