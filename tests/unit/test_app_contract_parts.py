@@ -18,7 +18,7 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "8edf52ad58681fa0116b0812c29877c73e1efcf33b478a2ae181939968ec8973",
+    "supply_finance": "c40ca72196a990a1a1c877147c4d9d6ab9a0c89f044bddf55e5c5917dee271dc",
     "fund_supervision": "1f34863af910f726bf6c6380d0449f01b97925b58ac309e549fb21e363831272",
     "traceability": "54f2e79751c0dc78073a86fdd8b6a67a032415ce6703e08cec43f6e2777cb18a",
     "evidence": "fd4a3a6b169af9a775b9636fa3dbe84224393196215354ea7400ce3e7849c447",

@@ -46,3 +46,27 @@ def test_an_invoice_claimed_by_an_issuer_address_before_still_counts() -> None:
         app.call(ALICE, "issue", CAROL, 100, due, "cd" * 32, org="org1")
     with pytest.raises(ContractError, match="already backs receivable RCV-8"):
         app.call(DAVE, "issue", CAROL, 100, due, "ef" * 32, org="org2")
+
+
+def test_the_open_receivables_are_read_a_page_at_a_time_past_a_bound() -> None:
+    """Any core enterprise opens receivables: `open_receivables` and `overdue` read every
+    open one, so past MAX_OPEN they are refused and the pages read them instead."""
+    app = _finance()
+    now = app.ctx.time_ms
+    rids = [app.call(ALICE, "issue", CAROL, 1, now + 10**7, f"{n:064x}") for n in range(1, 1002)]
+    app.call(CAROL, "accept", rids[-1])
+    app.ctx.time_ms += 10**8  # every one is past maturity; only the accepted one is active
+    with pytest.raises(ContractError, match="more than 1000: read them a page at a time"):
+        app.call(BOB, "open_receivables")
+    with pytest.raises(ContractError, match="with overdue_page"):
+        app.call(BOB, "overdue")
+    assert app.call(BOB, "open_count") == 1001
+    assert app.call(BOB, "open_page", 1001, 200) == [rids[-1]]
+    last = app.call(BOB, "overdue_page", 801, 200)
+    assert last["open"] == 1001 and last["next"] == 1001
+    assert last["overdue"] == []
+    tail = app.call(BOB, "overdue_page", 1001, 200)
+    assert tail["next"] is None and [x["id"] for x in tail["overdue"]] == [rids[-1]]
+    for bad in ((0, 5), (1, 0), (1, 201), (True, 5)):
+        with pytest.raises(ContractError, match="start must be|limit must be"):
+            app.call(BOB, "overdue_page", *bad)

@@ -36,6 +36,7 @@ MAX_AMOUNT = 10**18
 MAX_PARTS = 20
 MAX_DEPTH = 40
 MAX_HOLDINGS = 200  # holdings the `holdings` view reads in one call (`holdings_page` pages)
+MAX_OPEN = 1000  # open receivables `open_receivables` and `overdue` read (their `_page`s page)
 MAX_RATE_BP = 10000
 HEX = "0123456789abcdef"
 PREFIX = "RCV-"
