@@ -19,7 +19,7 @@ from tianfu.testing.appchain import AppChain
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
     "supply_finance": "c40ca72196a990a1a1c877147c4d9d6ab9a0c89f044bddf55e5c5917dee271dc",
-    "fund_supervision": "1f34863af910f726bf6c6380d0449f01b97925b58ac309e549fb21e363831272",
+    "fund_supervision": "102159be0277a4c811edb28fd1ac6b427f71e093d4a7dbe7357baf2b6d337e78",
     "traceability": "54f2e79751c0dc78073a86fdd8b6a67a032415ce6703e08cec43f6e2777cb18a",
     "evidence": "fd4a3a6b169af9a775b9636fa3dbe84224393196215354ea7400ce3e7849c447",
     "ip_rights": "0f6197ed0c120f6e0d19d7fc1eed67076c4d5426fa5d6b8a9bacfdeb37a5b349",

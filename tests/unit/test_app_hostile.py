@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from tests.unit.app_local import ALICE, BOB, CAROL, DAVE, Ctx, Local
 
-from tianfu.apps import supply_finance
+from tianfu.apps import fund_supervision, supply_finance
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.sandbox import compile_contract
 
@@ -70,3 +70,56 @@ def test_the_open_receivables_are_read_a_page_at_a_time_past_a_bound() -> None:
     for bad in ((0, 5), (1, 0), (1, 201), (True, 5)):
         with pytest.raises(ContractError, match="start must be|limit must be"):
             app.call(BOB, "overdue_page", *bad)
+
+
+# -- fund_supervision ----------------------------------------------------------------------------
+def _fund_with_two_provinces() -> Local:
+    roles = {ALICE: ["fund_authority"], BOB: ["fund_officer"], CAROL: ["fund_officer"]}
+    app = Local(compile_contract(fund_supervision.source()), Ctx("fund_supervision", roles))
+    now = app.ctx.time_ms
+    app.call(ALICE, "create_fund", "f1", "relief", 10**9, now - 1, now + 10**12)
+    for acct, manager in (("p1", BOB), ("p2", CAROL)):
+        app.call(ALICE, "register_account", acct, acct, "province", "", manager)
+    return app
+
+
+def test_a_trace_reads_what_it_shows_not_every_movement_of_the_fund() -> None:
+    """Others' allocations and payments in the fund do not make a beneficiary's trace dearer;
+    a hop shows the newest 20 allocations before the payment and counts them all."""
+    app = _fund_with_two_provinces()
+    h = "ab" * 32
+    app.call(BOB, "register_beneficiary", "p1", h, ["relief"])
+    for _ in range(30):
+        app.call(ALICE, "allocate", "f1", "", "p1", 1_000, "")
+    app.call(BOB, "disburse", "f1", "p1", h, 500, "relief", "cd" * 32)
+    first_trace, first = app.gas(CAROL, "trace", "f1", h)
+    for _ in range(300):  # the fund moves on, into p1 and elsewhere
+        app.call(ALICE, "allocate", "f1", "", "p1", 1, "")
+        app.call(ALICE, "allocate", "f1", "", "p2", 1, "")
+    later_trace, later = app.gas(CAROL, "trace", "f1", h)
+    assert later_trace == first_trace
+    assert later - first <= 200, (first, later)  # a few more bisection steps, not 600 moves
+    hop = later_trace["payments"][0]["path"][0]
+    assert hop["allocations_in_count"] == 30
+    assert [a["seq"] for a in hop["allocations_in"]] == list(range(11, 31))
+    page = app.call(CAROL, "allocations_into", "f1", "p1", 31, 200)
+    assert len(page) == 200 and page[0]["seq"] == 32 and page[0]["to"] == "p1"
+    with pytest.raises(ContractError, match="id_hash must be"):
+        app.call(CAROL, "trace", "f1", "not-a-hash")
+
+
+def test_a_fund_created_before_the_allocation_log_is_traced_from_its_movements() -> None:
+    app = _fund_with_two_provinces()
+    h = "ab" * 32
+    app.call(BOB, "register_beneficiary", "p1", h, ["relief"])
+    app.call(ALICE, "allocate", "f1", "", "p1", 1_000, "")
+    app.call(BOB, "disburse", "f1", "p1", h, 500, "relief", "cd" * 32)
+    fund = app.ctx.state["fund:f1"]
+    del fund["alloc_log"]  # as the earlier source recorded it, without the log
+    for key in [k for k in app.ctx.state if k.startswith(("ai:", "ain:"))]:
+        del app.ctx.state[key]
+    hop = app.call(CAROL, "trace", "f1", h)["payments"][0]["path"][0]
+    assert hop["allocations_in_count"] == 1 and hop["allocations_in"][0]["seq"] == 1
+    fund["moves"] = 2001
+    with pytest.raises(ContractError, match="more than 2000, and was created before"):
+        app.call(CAROL, "trace", "f1", h)
