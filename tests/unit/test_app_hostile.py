@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from tests.unit.app_local import ALICE, BOB, CAROL, DAVE, Ctx, Local
 
-from tianfu.apps import fund_supervision, supply_finance
+from tianfu.apps import fund_supervision, health, supply_finance
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.sandbox import compile_contract
 
@@ -123,3 +123,25 @@ def test_a_fund_created_before_the_allocation_log_is_traced_from_its_movements()
     fund["moves"] = 2001
     with pytest.raises(ContractError, match="more than 2000, and was created before"):
         app.call(CAROL, "trace", "f1", h)
+
+
+# -- health --------------------------------------------------------------------------------------
+def test_an_insurers_claims_are_read_a_page_at_a_time_past_200() -> None:
+    """Any patient of a dispensed prescription shares it with any insurer: `claimable` reads
+    every outstanding claim, so past 200 it is refused and `claimable_page` reads a page."""
+    app = Local(compile_contract(health.source()), Ctx("health"))
+    state = app.ctx.state
+    for k in range(1, 202):  # the indexed set of 201 outstanding claims, as share_claim keeps it
+        rx = f"RX{k:06d}"
+        state[f"claims:org4#i:{k}"], state[f"claims:org4#k:{rx}"] = rx, k
+        state["rx:" + rx] = {"id": rx, "status": "dispensed", "reimbursed": None}
+    state["claims:org4#n"] = 201
+    with pytest.raises(ContractError, match="more than 200: read them a page at a time"):
+        app.call(BOB, "claimable", "org4")
+    assert app.call(BOB, "claim_count", "org4") == 201
+    assert [r["id"] for r in app.call(BOB, "claimable_page", "org4", 200, 200)] == [
+        "RX000200",
+        "RX000201",
+    ]
+    with pytest.raises(ContractError, match="limit 1..200"):
+        app.call(BOB, "claimable_page", "org4", 1, 201)
