@@ -26,7 +26,7 @@ SOURCE_SHA256 = {
     "manufacturing": "4ffb80761f72dc3a15f5ab875f98f225eda0a6ed60fd99b41ba643c10afd4264",
     "city_governance": "a61d129b3a945b67071d806e888ca16e2248c091ea2f4da3e71cc74f907eb28c",
     "health": "b7d8967b3eb6282ea6a07fbefb65ad7cf0dd0c222d84698bec2ccd2c02127f1d",
-    "photo_sharing": "0dd8640ccc3daadf879bb85dd3c700b2575a8066968fdd3b2a789ac0a5b0e147",
+    "photo_sharing": "0f85af65c7073a6357d8bfdeee36599ac2bcd02f4a4af91298bf9105fdc7a5f4",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 
