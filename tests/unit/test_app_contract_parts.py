@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "c40ca72196a990a1a1c877147c4d9d6ab9a0c89f044bddf55e5c5917dee271dc",
-    "fund_supervision": "102159be0277a4c811edb28fd1ac6b427f71e093d4a7dbe7357baf2b6d337e78",
-    "traceability": "54f2e79751c0dc78073a86fdd8b6a67a032415ce6703e08cec43f6e2777cb18a",
-    "evidence": "fd4a3a6b169af9a775b9636fa3dbe84224393196215354ea7400ce3e7849c447",
-    "ip_rights": "0f6197ed0c120f6e0d19d7fc1eed67076c4d5426fa5d6b8a9bacfdeb37a5b349",
-    "manufacturing": "4ffb80761f72dc3a15f5ab875f98f225eda0a6ed60fd99b41ba643c10afd4264",
-    "city_governance": "a61d129b3a945b67071d806e888ca16e2248c091ea2f4da3e71cc74f907eb28c",
-    "health": "b7d8967b3eb6282ea6a07fbefb65ad7cf0dd0c222d84698bec2ccd2c02127f1d",
-    "photo_sharing": "0f85af65c7073a6357d8bfdeee36599ac2bcd02f4a4af91298bf9105fdc7a5f4",
+    "supply_finance": "02a7fcfb5cfaf2b68e0a13011065d77780469a3b4dc6166081de2dd9002c4c35",
+    "fund_supervision": "45951d40077116e6d42e8851e96deb005442523485743fe4691bd3442c26014c",
+    "traceability": "83ce83deddb3c98114d35f555d97a8f387963fa1484481155954aa34ffd7c3bd",
+    "evidence": "59489100ddad113360a66292e80347fd48a0ce75b8370cb81eda9eef3cbcb571",
+    "ip_rights": "805cea70c0e18443f71828400e719315785a34f7c327d98d478dfc4054519693",
+    "manufacturing": "a7eb4e0c5cbc3cf5fd0f16b037c05b3b6215eb25a2d586ee3ca9c96244c02488",
+    "city_governance": "ca6a0bcdb14dd038f108e2bf45575d7b3fb2f36821af376e5e8697087f8dd849",
+    "health": "6a7eef45c3ced4d8638a3cdf4dbdb3d9f2ddc7ae37fc2e9a3ae78afd600c37cd",
+    "photo_sharing": "c4044451412bcaf369d862cfef7cbbf5da1e64378b74073b5c954fae6a972663",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -4,10 +4,19 @@ another organisation, and every read entry point is bounded (a page at a time pa
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from tests.unit.app_local import ALICE, BOB, CAROL, DAVE, Ctx, Local
 
-from tianfu.apps import fund_supervision, health, supply_finance
+from tianfu.apps import (
+    city_governance,
+    evidence,
+    fund_supervision,
+    health,
+    photo_sharing,
+    supply_finance,
+)
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.sandbox import compile_contract
 
@@ -145,3 +154,23 @@ def test_an_insurers_claims_are_read_a_page_at_a_time_past_200() -> None:
     ]
     with pytest.raises(ContractError, match="limit 1..200"):
         app.call(BOB, "claimable_page", "org4", 1, 201)
+
+
+# -- the shared page check -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("app", "view", "args"),
+    [
+        (evidence, "by_hash_page", ["ab" * 32]),
+        (photo_sharing, "reports_page", ["PH000001"]),
+        (city_governance, "cases", []),
+        (health, "claimable_page", ["org4"]),
+    ],
+)
+def test_every_page_is_refused_for_a_boolean_or_out_of_range_bound(
+    app: Any, view: str, args: list[Any]
+) -> None:
+    local = Local(compile_contract(app.source()), Ctx(app.NAME))
+    for start, limit in ((True, 5), (1, True), (0, 5), (1, 0), (1, 201)):
+        with pytest.raises(ContractError, match=r"start >= 1, limit 1\.\.200"):
+            local.call(BOB, view, *args, start, limit)
+    local.call(BOB, view, *args, 1, 200)

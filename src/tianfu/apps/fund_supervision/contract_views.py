@@ -163,19 +163,15 @@ def allocations_into(ctx, fund_id, account_id, start, limit):
 def _refusal_count(ctx, fund_id):
     if not isinstance(fund_id, str):
         return 0
-    return len(ctx.get("rf_fund:" + fund_id, [])) + ctx.get("rfn:" + fund_id, 0)
+    return _log_count(ctx, "rf_fund:" + fund_id, "rfn:" + fund_id)
 
 
 def _refusal_range(ctx, fund_id, first, last):
     """Refusals first..last of a fund: those listed under "rf_fund:<fund>" (the one list a
     deployment before the numbered log kept; never written now), then the numbered log."""
-    listed = ctx.get("rf_fund:" + fund_id, [])
-    before = len(listed)
-    seqs = []
-    for k in range(first, last + 1):
-        seqs.append(
-            listed[k - 1] if k <= before else ctx.get("rfi:" + fund_id + ":" + str(k - before))
-        )
+    seqs = _log_items(
+        ctx, "rf_fund:" + fund_id, "rfn:" + fund_id, "rfi:" + fund_id + ":", first, last - first + 1
+    )
     return [ctx.get("rf:" + str(n)) for n in seqs]
 
 

@@ -54,8 +54,7 @@ def claim_count(ctx, org):
 @view
 def claimable_page(ctx, org, start, limit):
     """Claims `start`.. (1-based, at most `limit` <= 200) of insurer `org`, as `claimable`."""
-    ok = isinstance(start, int) and isinstance(limit, int) and start >= 1 and limit in range(1, 201)
-    ctx.require(ok, "start >= 1, limit 1..200")
+    _check_page(ctx, start, limit)
     return _claims(ctx, org, start, limit)
 
 

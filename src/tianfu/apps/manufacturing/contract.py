@@ -510,22 +510,16 @@ def tree_page(ctx, order_id, start, limit):
     `tree`: {"root", "count", "start", "orders": [...], "next"}; "next" is the `start` of
     the following page, or None after the last."""
     root = _order(ctx, order_id)["root"]
-    ok = _count(start) and _count(limit) and limit <= MAX_PAGE
-    ctx.require(ok, f"start >= 1, limit 1..{MAX_PAGE}")
+    _check_page(ctx, start, limit, MAX_PAGE)
     n = ctx.get("nt:" + root)
     ctx.require(n is not None, f"the tree of {root} was placed before the paged index: use tree")
-    last = min(n, start + limit - 1)
-    rows = [
-        _tree_row(ctx, _order(ctx, ctx.get("t:" + root + ":" + str(k))))
-        for k in range(start, last + 1)
-    ]
-    more = start + limit <= n
+    ids = _numbered(ctx, "t:" + root + ":", start, min(n, start + limit - 1))
     return {
         "root": root,
         "count": n,
         "start": start,
-        "orders": rows,
-        "next": start + limit if more else None,
+        "orders": [_tree_row(ctx, _order(ctx, i)) for i in ids],
+        "next": _next_page(start, limit, n),
     }
 
 
@@ -533,5 +527,5 @@ def tree_page(ctx, order_id, start, limit):
 def orders_of(ctx, address, start, limit):
     """Orders `start`.. (1-based, at most `limit` <= 200) that `address` buys or supplies."""
     ctx.require(isinstance(address, str), "address is a string")
-    ctx.require(_count(start) and _count(limit) and limit <= 200, "start >= 1, limit 1..200")
+    _check_page(ctx, start, limit)
     return _page(ctx, "po:" + address + ":", ctx.get("npo:" + address, 0), start, limit)

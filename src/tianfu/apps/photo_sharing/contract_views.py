@@ -50,16 +50,13 @@ def count(ctx):
 
 
 def _report_count(ctx, photo_id):
-    return len(ctx.get("prep:" + photo_id, [])) + ctx.get("nprep:" + photo_id, 0)
+    return _log_count(ctx, "prep:" + photo_id, "nprep:" + photo_id)
 
 
 def _report_page(ctx, photo_id, start, limit):
-    listed = ctx.get("prep:" + photo_id, [])
-    before = len(listed)
-    last = min(_report_count(ctx, photo_id), start + limit - 1)
-    ids = []
-    for k in range(start, last + 1):
-        ids.append(listed[k - 1] if k <= before else ctx.get(f"prep:{photo_id}:{k - before}"))
+    ids = _log_items(
+        ctx, "prep:" + photo_id, "nprep:" + photo_id, "prep:" + photo_id + ":", start, limit
+    )
     return _listed(ctx, "rep:", ids)
 
 
@@ -77,6 +74,5 @@ def report_count(ctx, photo_id):
 @view
 def reports_page(ctx, photo_id, start, limit):
     """Reports `start`.. (1-based, at most `limit` <= 200) naming a photo, oldest first."""
-    ok = isinstance(start, int) and isinstance(limit, int) and start >= 1 and limit in range(1, 201)
-    ctx.require(ok, "start >= 1, limit 1..200")
+    _check_page(ctx, start, limit)
     return _report_page(ctx, photo_id, start, limit)

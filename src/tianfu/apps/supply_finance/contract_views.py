@@ -186,7 +186,7 @@ def overdue_page(ctx, start, limit):
         "open": n,
         "start": start,
         "overdue": out,
-        "next": start + limit if start + limit <= n else None,
+        "next": _next_page(start, limit, n),
     }
 
 
