@@ -26,7 +26,7 @@ SOURCE_SHA256 = {
     "manufacturing": "a7eb4e0c5cbc3cf5fd0f16b037c05b3b6215eb25a2d586ee3ca9c96244c02488",
     "city_governance": "ca6a0bcdb14dd038f108e2bf45575d7b3fb2f36821af376e5e8697087f8dd849",
     "health": "6a7eef45c3ced4d8638a3cdf4dbdb3d9f2ddc7ae37fc2e9a3ae78afd600c37cd",
-    "photo_sharing": "c4044451412bcaf369d862cfef7cbbf5da1e64378b74073b5c954fae6a972663",
+    "photo_sharing": "898a3cf61c12da48cb2292536f11fa2f35155f463e1b7375c63d610d70aba5ed",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

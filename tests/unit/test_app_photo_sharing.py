@@ -715,3 +715,18 @@ def test_a_registration_that_lied_about_the_phash_does_not_certify_the_image(
         verify_certificate(cert, copy.image, chain.genesis)
     honest = photographer.certificate(first)
     assert verify_certificate(honest, original, chain.genesis).photo_id == first
+
+
+def test_near_copies_cannot_use_up_the_flags_of_a_photo() -> None:
+    """Flags were kept to MAX_LIST per photo: anyone registering that many near copies of a
+    photo stopped every later copy (an infringer's) from being flagged to its author."""
+    app = Local(MAX_LIST=5)
+    app.orgs = {CAROL: "org3"}
+    base = "9f3a5c7e1b2d4f60"
+    original = app.register(base)
+    for _ in range(6):  # BOB's copies of the same pHash flag the original first (oldest)
+        app.register(base, BOB)
+    copy = app.register(base, CAROL)
+    assert app.call(ALICE, "flag_count", original) == 7
+    assert [f["photo"] for f in app.call(ALICE, "flags_page", original, 7, 5)] == [copy]
+    assert len(app.call(ALICE, "flags", original)) == 5  # the first MAX_LIST, oldest first

@@ -19,8 +19,9 @@ State:
                    first, at most MAX_BUCKET entries and MAX_BUCKET_ORG of one organisation
                    (a full bucket gives way to an organisation holding fewer places; the
                    entries [photo id, phash] of a deployment before count as one holder)
-  nflags:<id>      how many near-duplicate flags a photo has (both directions, at most
-                   MAX_LIST); flag:<id>:<n> one flag {"photo", "author", "role", "distance", ...}
+  nflags:<id>      how many near-duplicate flags a photo has (both directions, a numbered log
+                   with no cap: anyone's copies add to it, so none is ever dropped);
+                   flag:<id>:<n> one flag {"photo", "author", "role", "distance", ...}
   used:<address>   {"bytes", "photos"} counted against QUOTA_BYTES
   lic:<id>         {"id", "photo", "licensor", "holder", "accepted", "terms", "transferable",
                     "transfers", "height", "time_ms", "tx"}
@@ -64,7 +65,7 @@ MAX_THUMB_BYTES = 65_536
 MAX_BUCKET = 32
 MAX_BUCKET_ORG = 8  # places of one organisation's photos in a bucket
 MAX_MATCHES = 16  # near-duplicates flagged per registration (the closest)
-MAX_LIST = 200  # flags, licences and reports kept per photo or holder
+MAX_LIST = 200  # licences per photo or holder; flags and reports a view shows (pages: all)
 MAX_TRANSFERS = 1000
 LICENCE_KINDS = ("all-rights-reserved", "cc-by", "cc-by-sa", "cc-by-nc", "cc0", "custom")
 HEX = "0123456789abcdef"
@@ -180,10 +181,11 @@ def _append(ctx, key, item):
 
 
 def _flag(ctx, photo_id, item):
-    n = ctx.get("nflags:" + photo_id, 0)
-    if n < MAX_LIST:
-        ctx.put("flag:" + photo_id + ":" + str(n + 1), item)
-        ctx.put("nflags:" + photo_id, n + 1)
+    """Append a flag to the photo's numbered log (two keys, whatever it holds: anyone's near
+    copies flag a photo, so a full log would hide the flags of later copies from its author)."""
+    n = ctx.get("nflags:" + photo_id, 0) + 1
+    ctx.put("flag:" + photo_id + ":" + str(n), item)
+    ctx.put("nflags:" + photo_id, n)
 
 
 def _next(ctx, counter, prefix):
