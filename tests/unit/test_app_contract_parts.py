@@ -23,7 +23,7 @@ SOURCE_SHA256 = {
     "traceability": "83ce83deddb3c98114d35f555d97a8f387963fa1484481155954aa34ffd7c3bd",
     "evidence": "59489100ddad113360a66292e80347fd48a0ce75b8370cb81eda9eef3cbcb571",
     "ip_rights": "805cea70c0e18443f71828400e719315785a34f7c327d98d478dfc4054519693",
-    "manufacturing": "a7eb4e0c5cbc3cf5fd0f16b037c05b3b6215eb25a2d586ee3ca9c96244c02488",
+    "manufacturing": "bc6a2fb94e2d3e8434b37fc74fccab413580d00499e132423debd5cb3d46fe1d",
     "city_governance": "ca6a0bcdb14dd038f108e2bf45575d7b3fb2f36821af376e5e8697087f8dd849",
     "health": "6a7eef45c3ced4d8638a3cdf4dbdb3d9f2ddc7ae37fc2e9a3ae78afd600c37cd",
     "photo_sharing": "898a3cf61c12da48cb2292536f11fa2f35155f463e1b7375c63d610d70aba5ed",

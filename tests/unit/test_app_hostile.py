@@ -14,6 +14,7 @@ from tianfu.apps import (
     evidence,
     fund_supervision,
     health,
+    manufacturing,
     photo_sharing,
     supply_finance,
 )
@@ -174,3 +175,20 @@ def test_every_page_is_refused_for_a_boolean_or_out_of_range_bound(
         with pytest.raises(ContractError, match=r"start >= 1, limit 1\.\.200"):
             local.call(BOB, view, *args, start, limit)
     local.call(BOB, view, *args, 1, 200)
+
+
+# -- manufacturing -------------------------------------------------------------------------------
+def test_the_alerts_of_a_tree_are_read_a_page_at_a_time_past_500() -> None:
+    """Every subcontractor of a tree (and anyone flagging its orders overdue) adds alerts to
+    it: past 500 `alerts` is refused and `alerts_page` reads them."""
+    app = Local(compile_contract(manufacturing.source()), Ctx(manufacturing.NAME))
+    root = "org1/PO-1"
+    app.ctx.state["order:" + root] = {"id": root, "root": root, "alerts": 501}
+    for n in range(1, 502):
+        app.ctx.state[f"alert:{root}:{n}"] = {"n": n, "order": root, "kind": "overdue"}
+    with pytest.raises(ContractError, match="501 alerts, more than 500"):
+        app.call(BOB, "alerts", root)
+    page = app.call(BOB, "alerts_page", root, 401, 200)
+    assert page["count"] == 501 and page["next"] is None
+    assert [a["n"] for a in page["alerts"]] == list(range(401, 502))
+    assert app.call(BOB, "alerts_page", root, 1, 200)["next"] == 201

@@ -462,9 +462,33 @@ def inspections(ctx, order_id):
 
 @view
 def alerts(ctx, order_id):
-    """The alerts of the whole tree `order_id` belongs to (late, overdue, rejected)."""
+    """The alerts of the whole tree `order_id` belongs to (late, overdue, rejected), while it
+    has at most MAX_TREE; past that it is refused (`alerts_page` reads a page): every party
+    of the tree, and anyone flagging its orders overdue, adds to them."""
     root = _order(ctx, _order(ctx, order_id)["root"])
-    return _numbered(ctx, "alert:" + root["id"] + ":", 1, root["alerts"])
+    n = root["alerts"]
+    ctx.require(
+        n <= MAX_TREE,
+        f"the tree has {n} alerts, more than {MAX_TREE}: read them a page at a time "
+        "with alerts_page",
+    )
+    return _numbered(ctx, "alert:" + root["id"] + ":", 1, n)
+
+
+@view
+def alerts_page(ctx, order_id, start, limit):
+    """Alerts `start`.. (1-based, at most `limit` <= MAX_PAGE) of the tree `order_id` belongs
+    to: {"root", "count", "start", "alerts": [...], "next"}."""
+    root = _order(ctx, _order(ctx, order_id)["root"])
+    _check_page(ctx, start, limit, MAX_PAGE)
+    n = root["alerts"]
+    return {
+        "root": root["id"],
+        "count": n,
+        "start": start,
+        "alerts": _page(ctx, "alert:" + root["id"] + ":", n, start, limit),
+        "next": _next_page(start, limit, n),
+    }
 
 
 def _tree_row(ctx, o):
