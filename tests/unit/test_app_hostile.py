@@ -14,6 +14,7 @@ from tianfu.apps import (
     evidence,
     fund_supervision,
     health,
+    ip_rights,
     manufacturing,
     photo_sharing,
     supply_finance,
@@ -192,3 +193,17 @@ def test_the_alerts_of_a_tree_are_read_a_page_at_a_time_past_500() -> None:
     assert page["count"] == 501 and page["next"] is None
     assert [a["n"] for a in page["alerts"]] == list(range(401, 502))
     assert app.call(BOB, "alerts_page", root, 1, 200)["next"] == 201
+
+
+# -- ip_rights -----------------------------------------------------------------------------------
+def test_opening_and_withdrawing_disputes_does_not_use_up_a_works_disputes() -> None:
+    """A work lists at most 200 disputes: one member opening and withdrawing its dispute over
+    and over filled that list, and then no other member could dispute the work."""
+    app = Local(compile_contract(ip_rights.source()), Ctx("ip_rights", {ALICE: ["creator"]}))
+    wid = app.call(ALICE, "register_work", "ab" * 32, "Song", ["A"], "music")
+    for _ in range(201):
+        d = app.call(BOB, "open_dispute", wid, "licence", "ours", [], org="org2")
+        app.call(BOB, "withdraw_dispute", d, "never mind", org="org2")
+    real = app.call(CAROL, "open_dispute", wid, "ownership", "we wrote it", [], org="org3")
+    assert app.ctx.state["work:" + wid]["disputes"] == [real]
+    assert app.call(CAROL, "dispute", d)["status"] == "withdrawn"

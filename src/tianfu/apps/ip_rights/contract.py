@@ -417,6 +417,9 @@ def withdraw_dispute(ctx, dispute_id, reason):
     ctx.put("dispute:" + dispute_id, d)
     w = _work(ctx, d["work"])
     _close_dispute(ctx, w, dispute_id)
+    # a withdrawn dispute leaves the work's list (its record and the work's history keep it):
+    # else one claimant opening and withdrawing would use up the MAX_LIST disputes of a work
+    w["disputes"] = [x for x in w["disputes"] if x != dispute_id]
     _history(ctx, w, "dispute_withdrawn", {"dispute": dispute_id})
     ctx.put("work:" + w["id"], w)
     ctx.emit("DisputeWithdrawn", id=dispute_id, work=w["id"])
