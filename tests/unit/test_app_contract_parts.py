@@ -22,7 +22,7 @@ SOURCE_SHA256 = {
     "fund_supervision": "45951d40077116e6d42e8851e96deb005442523485743fe4691bd3442c26014c",
     "traceability": "83ce83deddb3c98114d35f555d97a8f387963fa1484481155954aa34ffd7c3bd",
     "evidence": "59489100ddad113360a66292e80347fd48a0ce75b8370cb81eda9eef3cbcb571",
-    "ip_rights": "25b76db8ebbf6c081b592e36df56579937a982c1705f134993fc5100eca21c9b",
+    "ip_rights": "09606588725c1a0cf0841d06b32be65b00655df18796dadb73c215b1290bada9",
     "manufacturing": "bc6a2fb94e2d3e8434b37fc74fccab413580d00499e132423debd5cb3d46fe1d",
     "city_governance": "ca6a0bcdb14dd038f108e2bf45575d7b3fb2f36821af376e5e8697087f8dd849",
     "health": "6a7eef45c3ced4d8638a3cdf4dbdb3d9f2ddc7ae37fc2e9a3ae78afd600c37cd",

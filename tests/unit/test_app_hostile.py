@@ -207,3 +207,24 @@ def test_opening_and_withdrawing_disputes_does_not_use_up_a_works_disputes() -> 
     real = app.call(CAROL, "open_dispute", wid, "ownership", "we wrote it", [], org="org3")
     assert app.ctx.state["work:" + wid]["disputes"] == [real]
     assert app.call(CAROL, "dispute", d)["status"] == "withdrawn"
+
+
+def test_anyones_disputes_do_not_make_a_works_ownership_history_unreadable() -> None:
+    """Any member's disputes add to a work's history: `history` reads a page past 1000
+    entries, and `ownership_history` reads the ownership log, not the whole history."""
+    app = Local(compile_contract(ip_rights.source()), Ctx("ip_rights", {ALICE: ["creator"]}))
+    app.ctx.governance["cert/" + CAROL] = {"org": "org3", "serial": "1", "fingerprint": "f"}
+    app.ctx.governance["org/org3"] = {"status": "active"}
+    wid = app.call(ALICE, "register_work", "ab" * 32, "Song", ["A"], "music")
+    app.call(ALICE, "transfer_work", wid, CAROL, 0)
+    _, first = app.gas(DAVE, "ownership_history", wid)
+    for _ in range(500):
+        d = app.call(BOB, "open_dispute", wid, "licence", "ours", [], org="org2")
+        app.call(BOB, "withdraw_dispute", d, "never mind", org="org2")
+    owners, later = app.gas(DAVE, "ownership_history", wid)
+    assert later == first
+    assert [h["event"] for h in owners] == ["registered", "transferred"]
+    with pytest.raises(ContractError, match="1002 history entries, more than 1000"):
+        app.call(DAVE, "history", wid)
+    page = app.call(DAVE, "history_page", wid, 1001, 200)
+    assert [h["n"] for h in page] == [1001, 1002]
