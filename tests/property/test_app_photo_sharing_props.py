@@ -7,6 +7,7 @@ never change; an authorship certificate verifies only untouched."""
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from functools import cache
 from typing import Any
 
@@ -26,7 +27,8 @@ PEOPLE = ("a" * 40, "b" * 40, "c" * 40)
 LIC = {"kind": "cc0", "terms": ""}
 ORGS = {PEOPLE[0]: "org1", PEOPLE[1]: "org2", PEOPLE[2]: "org1"}
 # The index at THRESHOLD 10: 5 slices (shift, width) of the pHash; a bucket holds at most
-# MAX_BUCKET (32) entries and MAX_BUCKET_ORG (8) of one organisation.
+# MAX_BUCKET (32) entries and MAX_BUCKET_ORG (8) of one organisation; a full bucket drops the
+# newest entry of the organisation holding the most places for one holding two fewer or less.
 SLICES = ((0, 13), (13, 13), (26, 13), (39, 13), (52, 12))
 
 
@@ -37,8 +39,9 @@ def _slice(h: int, shift: int, width: int) -> int:
 class IndexModel:
     """Which photos entered which bucket, as the contract decides it."""
 
-    def __init__(self) -> None:
+    def __init__(self, size: int = 32, per_org: int = 8) -> None:
         self.buckets: dict[tuple[int, int], list[tuple[str, str]]] = {}
+        self.size, self.per_org = size, per_org
 
     def found(self, h: int) -> set[str]:
         """The photos in the buckets a registration of `h` reads."""
@@ -51,8 +54,16 @@ class IndexModel:
     def add(self, pid: str, h: int, org: str) -> None:
         for i, sl in enumerate(SLICES):
             entries = self.buckets.setdefault((i, _slice(h, *sl)), [])
-            if len(entries) < 32 and sum(o == org for _, o in entries) < 8:
-                entries.append((pid, org))
+            counts = Counter(o for _, o in entries)
+            if counts[org] >= self.per_org:
+                continue
+            if len(entries) >= self.size:  # full: the newest of the largest holder gives way, if
+                top = max(counts.values())  # it holds at least two more places
+                if top <= counts[org] + 1:
+                    continue
+                drop = max(k for k, (_, o) in enumerate(entries) if counts[o] == top)
+                del entries[drop]
+            entries.append((pid, org))
 
 
 class Ctx:
@@ -82,8 +93,10 @@ class Ctx:
 
 
 @cache
-def contract(threshold: int) -> CompiledContract:
+def contract(threshold: int, size: int = 32, per_org: int = 8) -> CompiledContract:
     source = photo_sharing.source().replace("THRESHOLD = 10 ", f"THRESHOLD = {threshold} ")
+    source = source.replace("MAX_BUCKET = 32\n", f"MAX_BUCKET = {size}\n")
+    source = source.replace("MAX_BUCKET_ORG = 8 ", f"MAX_BUCKET_ORG = {per_org} ")
     return compile_contract(source)
 
 
@@ -105,6 +118,39 @@ def register(c: CompiledContract, ctx: Ctx, sender: str, phash: int, size: int =
         call(c, ctx, sender, "register", secrets.token_hex(32), size, f"{phash:016x}",
              secrets.token_hex(32), 500, "t", LIC)
     )  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    regs=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 3)), min_size=1, max_size=30),
+)
+def test_buckets_are_shared_as_the_model_says_and_no_only_entry_leaves(
+    regs: list[tuple[int, int]],
+) -> None:
+    """Photos of six organisations crowd small buckets (5 places, 3 per organisation): the
+    buckets hold exactly what the model says, never more than their places or an
+    organisation's share, and an organisation's only entry in a bucket is never dropped."""
+    c, ctx, model = contract(10, 5, 3), Ctx(), IndexModel(5, 3)
+    for n, (org, variant) in enumerate(regs):
+        phash = SEEDS[0] ^ (variant << 60)  # four neighbours sharing their first four slices
+        ctx.sender = Caller(f"{org + 1:040x}", f"org{org}", "x", "member")
+        ctx.height, ctx.tx_hash = ctx.height + 1, f"{n:064x}"
+        before = {k: list(v) for k, v in ctx.state.items() if k.startswith("b:")}
+        pid = c.call(ctx, "register", [f"{n + 1:064x}", 500, f"{phash:016x}",
+                                       f"{n + 1:064x}", 500, "t", LIC], 2_000_000)[0]  # fmt: skip
+        model.add(pid, phash, f"org{org}")
+        for key, entries in before.items():
+            now = [e[0] for e in ctx.state[key]]
+            orgs = [e[2] for e in ctx.state[key]]
+            assert len(orgs) <= 5 and max(orgs.count(o) for o in orgs) <= 3
+            held = Counter(e[2] for e in entries)
+            assert all(e[0] in now for e in entries if held[e[2]] == 1)  # only entries stay
+    got = {
+        (int(k.split(":")[1]), int(k.split(":")[2], 16)): [(e[0], e[2]) for e in v]
+        for k, v in ctx.state.items()
+        if k.startswith("b:")
+    }
+    assert got == {k: v for k, v in model.buckets.items() if v}
 
 
 @settings(max_examples=150, deadline=None)

@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "b7e9dba71bd63c3087d4fa707937280b0a3ccfc64f2c5e6573b2c85f80a8fb72",
-    "fund_supervision": "1f34863af910f726bf6c6380d0449f01b97925b58ac309e549fb21e363831272",
-    "traceability": "54f2e79751c0dc78073a86fdd8b6a67a032415ce6703e08cec43f6e2777cb18a",
-    "evidence": "fd4a3a6b169af9a775b9636fa3dbe84224393196215354ea7400ce3e7849c447",
-    "ip_rights": "0f6197ed0c120f6e0d19d7fc1eed67076c4d5426fa5d6b8a9bacfdeb37a5b349",
-    "manufacturing": "4ffb80761f72dc3a15f5ab875f98f225eda0a6ed60fd99b41ba643c10afd4264",
-    "city_governance": "a61d129b3a945b67071d806e888ca16e2248c091ea2f4da3e71cc74f907eb28c",
-    "health": "a6a7d6a2b1a07f63cecea12b8067d521fe197cbd2afa920c6eaf323d7a67411f",
-    "photo_sharing": "0dd8640ccc3daadf879bb85dd3c700b2575a8066968fdd3b2a789ac0a5b0e147",
+    "supply_finance": "02a7fcfb5cfaf2b68e0a13011065d77780469a3b4dc6166081de2dd9002c4c35",
+    "fund_supervision": "45951d40077116e6d42e8851e96deb005442523485743fe4691bd3442c26014c",
+    "traceability": "83ce83deddb3c98114d35f555d97a8f387963fa1484481155954aa34ffd7c3bd",
+    "evidence": "59489100ddad113360a66292e80347fd48a0ce75b8370cb81eda9eef3cbcb571",
+    "ip_rights": "09606588725c1a0cf0841d06b32be65b00655df18796dadb73c215b1290bada9",
+    "manufacturing": "bc6a2fb94e2d3e8434b37fc74fccab413580d00499e132423debd5cb3d46fe1d",
+    "city_governance": "ca6a0bcdb14dd038f108e2bf45575d7b3fb2f36821af376e5e8697087f8dd849",
+    "health": "6a7eef45c3ced4d8638a3cdf4dbdb3d9f2ddc7ae37fc2e9a3ae78afd600c37cd",
+    "photo_sharing": "898a3cf61c12da48cb2292536f11fa2f35155f463e1b7375c63d610d70aba5ed",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -273,3 +273,21 @@ def test_claims_shared_with_an_insurer_do_not_make_later_claims_dearer(world: An
     h["insurer"].reimburse(first_rx, 100)
     assert first_rx not in [x["id"] for x in h["insurer"].claimable("org4")]
     assert len(h["insurer"].claimable("org4")) == len(waiting) - 1
+
+
+def test_a_reimbursed_prescription_shared_again_is_no_claim(world: Any) -> None:
+    """Sharing a reimbursed prescription with another insurer added it to that insurer's
+    claims for good (no reimbursement would remove it): it enters no insurer's set now."""
+    chain, p, h = world
+    who, pat = _patient(chain)
+    rx = h["doctor"].prescribe(
+        who.info.address, "Aspirin", "100 mg od", 30, int(time.time() * 1000) + DAY_MS
+    )
+    pat.present(rx, "org3")
+    h["pharmacy"].dispense(rx, 30)
+    pat.share_claim(rx, "org4")
+    h["insurer"].reimburse(rx, 100)
+    before = h["insurer"].claim_count("org2")
+    pat.share_claim(rx, "org2")  # the reader is added (the prescription is shared) ...
+    assert "org2" in h["insurer"].prescription(rx)["insurers"]
+    assert h["insurer"].claim_count("org2") == before  # ... but it is no claim

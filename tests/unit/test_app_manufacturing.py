@@ -55,6 +55,7 @@ def test_contract_compiles_with_expected_api():
         "tree",
         "tree_page",
         "alerts",
+        "alerts_page",
         "milestones",
         "inspections",
         "orders_of",

@@ -39,7 +39,7 @@ from tianfu.testing.appchain import AppChain
 
 runner = CliRunner()
 cli = app_cli("photo_sharing")
-ALICE, BOB, CAROL = "a" * 40, "b" * 40, "c" * 40
+ALICE, BOB, CAROL, DAVE = "a" * 40, "b" * 40, "c" * 40, "d" * 40
 LIC = {"kind": "cc-by", "terms": ""}
 
 
@@ -213,6 +213,51 @@ def test_one_organisation_cannot_fill_the_buckets_to_hide_a_later_photo() -> Non
     assert [p for p, _ in app.ctx.state["photo:" + copy]["near"]] == [original]
     buckets = [v for k, v in app.ctx.state.items() if k.startswith("b:")]
     assert all(len([e for e in b if e[2] == "org2"]) <= 2 for b in buckets)
+
+
+def _fill_every_slice(app: Local, target: int, senders: list[str], per_sender: int) -> None:
+    """Far photos of `senders` sharing every slice value of `target` (the index at THRESHOLD
+    10: 5 slices), `per_sender` each per slice."""
+    segments = [(13 * i, 13 if i < 4 else 12) for i in range(5)]
+    n = 0
+    for shift, width in segments:
+        for who in senders:
+            for _ in range(per_sender):
+                n += 1
+                h = target ^ (((1 << 64) - 1) ^ (((1 << width) - 1) << shift))
+                h ^= n << (shift + width) if shift + width < 52 else n
+                app.register(f"{h & ((1 << 64) - 1):016x}", who)
+
+
+def test_a_few_organisations_together_cannot_fill_the_buckets_to_hide_a_later_photo() -> None:
+    """Two organisations each take their MAX_BUCKET_ORG places of every bucket of a pHash
+    and so fill them: a third organisation's photo of that pHash still enters (the newest
+    entry of an organisation holding the most places gives way) and its copy is flagged."""
+    app = Local(MAX_BUCKET=4, MAX_BUCKET_ORG=2)
+    app.orgs = {BOB: "org2", DAVE: "org4", CAROL: "org3"}
+    target = 0x5A5A_A5A5_3C3C_C3C3
+    _fill_every_slice(app, target, [BOB, DAVE], 2)
+    segments = [(13 * i, 13 if i < 4 else 12) for i in range(5)]
+    keys = [f"b:{i}:{hex((target >> sh) & ((1 << w) - 1))}" for i, (sh, w) in enumerate(segments)]
+    assert all(len(app.ctx.state[k]) == 4 for k in keys)  # every bucket of the target is full
+    original = app.register(f"{target:016x}", CAROL)
+    copy = app.register(f"{target ^ 0b101:016x}", ALICE)
+    assert [p for p, _ in app.ctx.state["photo:" + copy]["near"]] == [original]
+    buckets = [v for k, v in app.ctx.state.items() if k.startswith("b:")]
+    assert all(len(b) <= 4 for b in buckets)
+    assert all(original in [e[0] for e in app.ctx.state[k]] for k in keys)  # in all of them
+
+
+def test_an_organisations_only_entry_in_a_bucket_never_leaves_it() -> None:
+    app = Local(MAX_BUCKET=3, MAX_BUCKET_ORG=3)
+    app.orgs = {BOB: "org2", CAROL: "org3", DAVE: "org4"}
+    target = 0x0123_4567_89AB_CDEF
+    _fill_every_slice(app, target, [BOB, CAROL, DAVE], 1)  # three organisations, one each
+    before = {k: list(v) for k, v in app.ctx.state.items() if k.startswith("b:")}
+    late = app.register(f"{target:016x}", ALICE)  # org1: every bucket is one place each
+    after = {k: v for k, v in app.ctx.state.items() if k.startswith("b:")}
+    assert all(after[k] == v for k, v in before.items() if len(v) == 3)
+    assert all(late not in [e[0] for e in v] for k, v in after.items() if k in before)
 
 
 def test_quota_counts_image_and_thumbnail_and_a_minimum_per_photo() -> None:
@@ -670,3 +715,18 @@ def test_a_registration_that_lied_about_the_phash_does_not_certify_the_image(
         verify_certificate(cert, copy.image, chain.genesis)
     honest = photographer.certificate(first)
     assert verify_certificate(honest, original, chain.genesis).photo_id == first
+
+
+def test_near_copies_cannot_use_up_the_flags_of_a_photo() -> None:
+    """Flags were kept to MAX_LIST per photo: anyone registering that many near copies of a
+    photo stopped every later copy (an infringer's) from being flagged to its author."""
+    app = Local(MAX_LIST=5)
+    app.orgs = {CAROL: "org3"}
+    base = "9f3a5c7e1b2d4f60"
+    original = app.register(base)
+    for _ in range(6):  # BOB's copies of the same pHash flag the original first (oldest)
+        app.register(base, BOB)
+    copy = app.register(base, CAROL)
+    assert app.call(ALICE, "flag_count", original) == 7
+    assert [f["photo"] for f in app.call(ALICE, "flags_page", original, 7, 5)] == [copy]
+    assert len(app.call(ALICE, "flags", original)) == 5  # the first MAX_LIST, oldest first

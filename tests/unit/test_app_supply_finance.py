@@ -67,7 +67,10 @@ def test_contract_compiles_with_expected_api():
         "holding_count",
         "holdings_page",
         "overdue",
+        "overdue_page",
         "open_receivables",
+        "open_count",
+        "open_page",
         "tree_totals",
     }
 

@@ -424,8 +424,7 @@ def overdue_in(ctx, dept_id, start, limit):
     `start` of the following page, or None after the last. A case closed or reopened
     between two pages may move within the open set (read again from 1 for an exact list)."""
     _dept(ctx, dept_id)
-    ok = isinstance(start, int) and isinstance(limit, int) and start >= 1
-    ctx.require(ok and limit in range(1, MAX_PAGE + 1), f"start >= 1, limit 1..{MAX_PAGE}")
+    _check_page(ctx, start, limit, MAX_PAGE)
     name = "open:" + dept_id
     n = _set_count(ctx, name)
     out = []
@@ -433,13 +432,12 @@ def overdue_in(ctx, dept_id, start, limit):
         row = _overdue_row(ctx, dept_id, case_id)
         if row is not None:
             out.append(row)
-    more = start + limit <= n
     return {
         "dept": dept_id,
         "open": n,
         "start": start,
         "overdue": out,
-        "next": start + limit if more else None,
+        "next": _next_page(start, limit, n),
     }
 
 
@@ -470,6 +468,5 @@ def stats(ctx):
 @view
 def cases(ctx, start, limit):
     """Case ids `start`.. (1-based, at most `limit` <= 200), in filing order."""
-    ok = isinstance(start, int) and isinstance(limit, int) and start >= 1 and limit in range(1, 201)
-    ctx.require(ok, "start >= 1, limit 1..200")
+    _check_page(ctx, start, limit)
     return _page(ctx, "ci:", ctx.get("ncases", 0), start, limit)

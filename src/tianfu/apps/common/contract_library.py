@@ -130,6 +130,39 @@ def _breadth_first(ctx, load, records):
     return out
 
 
+def _check_page(ctx, start, limit, most=200):
+    """Refuse a page that is not `start` >= 1 and `limit` 1..`most` (integers, not booleans)."""
+    ok = isinstance(start, int) and not isinstance(start, bool) and start >= 1
+    ok = ok and isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= most
+    ctx.require(ok, f"start >= 1, limit 1..{most}")
+
+
+def _next_page(start, limit, count):
+    """The `start` of the page after entries `start`.. (`limit` of them) of `count`, or None
+    after the last."""
+    return start + limit if start + limit <= count else None
+
+
+# -- numbered logs: a list anyone appends to, two keys per entry ---------------------------------
+# A numbered log is COUNT (its size) and PREFIX + n (its n-th entry, n = 1..size), so appending
+# writes two keys whatever the log holds. A list kept under LISTED (by a deployment before the
+# log) comes first and is never written.
+def _log_count(ctx, listed, count):
+    return len(ctx.get(listed, [])) + ctx.get(count, 0)
+
+
+def _log_items(ctx, listed, count, prefix, start, limit):
+    """Entries `start`.. (1-based, at most `limit`) of a numbered log: those of its list from
+    a deployment before first, then its numbered ones."""
+    before_log = ctx.get(listed, [])
+    before = len(before_log)
+    last = min(before + ctx.get(count, 0), start + limit - 1)
+    out = []
+    for k in range(start, last + 1):
+        out.append(before_log[k - 1] if k <= before else ctx.get(prefix + str(k - before)))
+    return out
+
+
 # -- indexed sets: a list others add to, at a bounded cost per change ----------------------------
 # An indexed set NAME is "NAME#n" (its size), "NAME#i:<k>" (its k-th member) and "NAME#k:<m>"
 # (the k of member m): adding or removing a member writes at most five keys however many the
@@ -160,19 +193,13 @@ def _set_remove(ctx, name, item):
 
 
 def _set_count(ctx, name):
-    return len(ctx.get(name, [])) + ctx.get(name + "#n", 0)
+    return _log_count(ctx, name, name + "#n")
 
 
 def _set_items(ctx, name, start, limit):
     """Ids `start`.. (1-based, at most `limit`) of an indexed set: those of its list from a
     deployment before the indexed sets first, then its indexed ids."""
-    listed = ctx.get(name, [])
-    before = len(listed)
-    last = min(before + ctx.get(name + "#n", 0), start + limit - 1)
-    out = []
-    for k in range(start, last + 1):
-        out.append(listed[k - 1] if k <= before else ctx.get(name + "#i:" + str(k - before)))
-    return out
+    return _log_items(ctx, name, name + "#n", name + "#i:", start, limit)
 
 
 # -- views declared by what they read: `name = view(_record_view("rec:"))` (ADR 0029) ------------

@@ -11,17 +11,13 @@ verifications = view(_counted_log_view("cv:", "ncv:"))
 
 # -- views ------------------------------------------------------------------------------------
 def _hash_count(ctx, file_hash):
-    return len(ctx.get("hash:" + file_hash, [])) + ctx.get("nhash:" + file_hash, 0)
+    return _log_count(ctx, "hash:" + file_hash, "nhash:" + file_hash)
 
 
 def _hash_ids(ctx, file_hash, start, limit):
-    listed = ctx.get("hash:" + file_hash, [])
-    before = len(listed)
-    last = min(_hash_count(ctx, file_hash), start + limit - 1)
-    out = []
-    for k in range(start, last + 1):
-        out.append(listed[k - 1] if k <= before else ctx.get(f"hash:{file_hash}:{k - before}"))
-    return out
+    return _log_items(
+        ctx, "hash:" + file_hash, "nhash:" + file_hash, "hash:" + file_hash + ":", start, limit
+    )
 
 
 @view
@@ -39,8 +35,7 @@ def hash_count(ctx, file_hash):
 @view
 def by_hash_page(ctx, file_hash, start, limit):
     """Deposit ids `start`.. (1-based, at most `limit` <= 200) with this file hash."""
-    ok = isinstance(start, int) and isinstance(limit, int) and start >= 1 and limit in range(1, 201)
-    ctx.require(ok, "start >= 1, limit 1..200")
+    _check_page(ctx, start, limit)
     return _hash_ids(ctx, file_hash, start, limit)
 
 

@@ -183,9 +183,20 @@ COMMANDS = CommandTable(
         ),
         view(
             "trace",
-            "Every fen a beneficiary received from a fund, with the path through each level.",
+            "Every fen a beneficiary received from a fund, with the path through each level "
+            "(the newest 20 allocations into each account before a payment, and their count).",
             FUND,
             arg("id_hash"),
+        ),
+        table_view(
+            "allocations-into",
+            "The allocations an account received from a fund, oldest first, a page at a time.",
+            FUND,
+            arg("account_id"),
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            columns=("seq", "from", "to", "amount", "height"),
+            method="allocations_into",
         ),
         table_view(
             "refusals",

@@ -32,6 +32,11 @@ State:
   "funds"                  -> ids of every fund
   "fa:<fund>:<account>"    -> an account's books for a fund (received, out, disbursed, balance)
   "mv:<fund>:<n>"          -> movement n of a fund (allocation or disbursement)
+  "ain:<fund>:<account>"   -> how many allocations an account received from a fund;
+  "ai:<fund>:<account>:<k>" -> the movement number of the k-th (k = 1..ain, oldest first): the
+                              `trace` reads the allocations into an account from them (a fund
+                              created before this log, without "alloc_log" in its record, is
+                              traced from its movements, at most MAX_TRACE_SCAN of them)
   "rf:<n>", "rf_seq"       -> refusal n
   "rfn:<fund>"             -> how many refusals a fund has ("" = attempts naming no known fund)
   "rfi:<fund>:<k>"         -> the refusal number of the fund's k-th refusal (k = 1..rfn): a
@@ -50,6 +55,8 @@ DEFAULT_IDLE_MS = 30 * 24 * 3600 * 1000
 POOL = ""
 MAX_INSTALMENTS = 24
 MAX_REFUSALS_SHOWN = 200  # the newest refusals `refusals` and `report` show (`refusal_page`: all)
+MAX_TRACE_IN = 20  # allocations into an account a `trace` hop shows (the newest before a payment)
+MAX_TRACE_SCAN = 2000  # movements `trace` reads of a fund created before the allocation log
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -219,6 +226,7 @@ def create_fund(ctx, fund_id, purpose, total, start_ms, end_ms):
         "allocated": 0,
         "disbursed": 0,
         "naccounts": 0,
+        "alloc_log": True,
         "moves": 0,
         "created_height": ctx.height,
         "created_ms": ctx.time_ms,
@@ -399,6 +407,9 @@ def _do_allocate(ctx, fund_id, from_id, to_id, amount, memo):
         fund["naccounts"] = k
         ctx.put("fac:" + fund_id + ":" + str(k), to_id)
     move = _record_move(ctx, fund, "allocate", from_id, to_id, amount, fund["purpose"], None, memo)
+    k = ctx.get("ain:" + fund_id + ":" + to_id, 0) + 1
+    ctx.put("ain:" + fund_id + ":" + to_id, k)
+    ctx.put("ai:" + fund_id + ":" + to_id + ":" + str(k), move["seq"])
     ctx.put("fund:" + fund_id, fund)
     ctx.emit("Allocated", fund=fund_id, source=from_id, to=to_id, amount=amount, seq=move["seq"])
     return move

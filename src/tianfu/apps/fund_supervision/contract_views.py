@@ -68,32 +68,72 @@ def _path(ctx, account_id):
     return list(reversed(chain))
 
 
+def _allocation_row(m):
+    return {"seq": m["seq"], "from": m["from"], "amount": m["amount"], "height": m["height"]}
+
+
+def _allocations_before(ctx, fund_id, account_id, seq):
+    """How many allocations into an account (its log `ai:`) came before movement `seq`, by
+    bisection over the log (movement numbers only grow), and the newest MAX_TRACE_IN of them."""
+    prefix = "ai:" + fund_id + ":" + account_id + ":"
+    lo, hi = 0, ctx.get("ain:" + fund_id + ":" + account_id, 0)
+    while lo < hi:  # the number of log entries below seq lies in lo..hi
+        mid = (lo + hi + 1) // 2
+        if ctx.get(prefix + str(mid)) < seq:
+            lo = mid
+        else:
+            hi = mid - 1
+    first = max(1, lo - MAX_TRACE_IN + 1)
+    seqs = [ctx.get(prefix + str(k)) for k in range(first, lo + 1)]
+    return lo, [_allocation_row(ctx.get("mv:" + fund_id + ":" + str(n))) for n in seqs]
+
+
+def _scanned_before(moves, account_id, seq):
+    """As `_allocations_before`, from the movements of a fund created before the log."""
+    found = [
+        _allocation_row(m)
+        for m in moves
+        if m["kind"] == "allocate" and m["to"] == account_id and m["seq"] < seq
+    ]
+    return len(found), found[max(0, len(found) - MAX_TRACE_IN) :]
+
+
 @view
 def trace(ctx, fund_id, id_hash):
     """Every fen a beneficiary received from a fund, with the account path from the fund
-    and the allocations that fed each account on that path."""
+    and, for each account on that path, how many allocations fed it before the payment
+    ("allocations_in_count") and the newest MAX_TRACE_IN of them ("allocations_in";
+    `allocations_into` pages all). What it reads is bounded: a beneficiary's payments are
+    at most MAX_INSTALMENTS, a path at most one account per level, and the allocations are
+    found by bisection of the account's allocation log."""
     f = _fund(ctx, fund_id)
-    moves = _numbered(ctx, "mv:" + fund_id + ":", 1, f["moves"])
-    payments = [m for m in moves if m["kind"] == "disburse" and m["to"] == id_hash]
+    ctx.require(_is_hash(id_hash), "id_hash must be a SHA-256 of 64 lowercase hex characters")
+    moves = None
+    if f.get("alloc_log", False):
+        seqs = _payments(ctx, fund_id, id_hash)["moves"]
+        payments = [ctx.get("mv:" + fund_id + ":" + str(n)) for n in seqs]
+    else:  # a fund created before the allocation log: its movements are read
+        ctx.require(
+            f["moves"] <= MAX_TRACE_SCAN,
+            f"fund {fund_id} has {f['moves']} movements, more than {MAX_TRACE_SCAN}, and was "
+            "created before the allocation log: read them with movements",
+        )
+        moves = _numbered(ctx, "mv:" + fund_id + ":", 1, f["moves"])
+        payments = [m for m in moves if m["kind"] == "disburse" and m["to"] == id_hash]
     out = []
     for p in payments:
-        path = _path(ctx, p["from"])
         hops = []
-        for a in path:
+        for a in _path(ctx, p["from"]):
+            if moves is None:
+                n, shown = _allocations_before(ctx, fund_id, a["id"], p["seq"])
+            else:
+                n, shown = _scanned_before(moves, a["id"], p["seq"])
             hops.append(
                 {
                     "account": a["id"],
                     "level": a["level"],
-                    "allocations_in": [
-                        {
-                            "seq": m["seq"],
-                            "from": m["from"],
-                            "amount": m["amount"],
-                            "height": m["height"],
-                        }
-                        for m in moves
-                        if m["kind"] == "allocate" and m["to"] == a["id"] and m["seq"] < p["seq"]
-                    ],
+                    "allocations_in_count": n,
+                    "allocations_in": shown,
                 }
             )
         out.append({"payment": p, "path": hops})
@@ -106,22 +146,32 @@ def trace(ctx, fund_id, id_hash):
     }
 
 
+@view
+def allocations_into(ctx, fund_id, account_id, start, limit):
+    """Allocations `start`.. (1-based, oldest first, at most `limit` <= 200) an account
+    received from a fund (those recorded in its allocation log)."""
+    _fund(ctx, fund_id)
+    _account(ctx, account_id)
+    ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
+    ctx.require(_is_int(limit) and limit >= 1 and limit <= 200, "limit must be 1..200")
+    prefix = "ai:" + fund_id + ":" + account_id + ":"
+    n = ctx.get("ain:" + fund_id + ":" + account_id, 0)
+    seqs = [ctx.get(prefix + str(k)) for k in range(start, min(n, start + limit - 1) + 1)]
+    return [ctx.get("mv:" + fund_id + ":" + str(m)) for m in seqs]
+
+
 def _refusal_count(ctx, fund_id):
     if not isinstance(fund_id, str):
         return 0
-    return len(ctx.get("rf_fund:" + fund_id, [])) + ctx.get("rfn:" + fund_id, 0)
+    return _log_count(ctx, "rf_fund:" + fund_id, "rfn:" + fund_id)
 
 
 def _refusal_range(ctx, fund_id, first, last):
     """Refusals first..last of a fund: those listed under "rf_fund:<fund>" (the one list a
     deployment before the numbered log kept; never written now), then the numbered log."""
-    listed = ctx.get("rf_fund:" + fund_id, [])
-    before = len(listed)
-    seqs = []
-    for k in range(first, last + 1):
-        seqs.append(
-            listed[k - 1] if k <= before else ctx.get("rfi:" + fund_id + ":" + str(k - before))
-        )
+    seqs = _log_items(
+        ctx, "rf_fund:" + fund_id, "rfn:" + fund_id, "rfi:" + fund_id + ":", first, last - first + 1
+    )
     return [ctx.get("rf:" + str(n)) for n in seqs]
 
 

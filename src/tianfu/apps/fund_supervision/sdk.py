@@ -101,6 +101,7 @@ class FundSupervision(ContractSDK):
 
     movements = view("fund_id", returns=list, start=1, limit=200)
     trace = view("fund_id", "id_hash", returns=dict)
+    allocations_into = view("fund_id", "account_id", returns=list, start=1, limit=200)
     refusals = view("fund_id", returns=list)
     refusal_count = view("fund_id", returns=int)
     refusal_page = view("fund_id", returns=list, start=1, limit=200)

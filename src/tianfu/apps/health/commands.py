@@ -282,10 +282,21 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "claimable",
-            "Dispensed prescriptions shared with insurer ORG, not reimbursed yet.",
+            "Dispensed prescriptions shared with insurer ORG, not reimbursed yet (refused "
+            "past 200: use claimable-page).",
             ORG,
             columns=("id", PRESCRIBER, "quantity", "status"),
             title="claimable by {org}",
+        ),
+        table_view(
+            "claimable-page",
+            "A page of the claims insurer ORG may still reimburse.",
+            ORG,
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            columns=("id", PRESCRIBER, "quantity", "status"),
+            title="claimable by {org}",
+            method="claimable_page",
         ),
         record_view(
             "stats",

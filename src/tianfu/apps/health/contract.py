@@ -41,6 +41,7 @@ MAX_VERSIONS = 20
 MAX_PER_PATIENT = 500
 MAX_LOG = 100000
 MAX_QUANTITY = 10000
+MAX_CLAIMS_SHOWN = 200  # claims `claimable` reads in one call (`claimable_page` pages)
 MAX_AMOUNT_FEN = 10000000000
 DAY_MS = 86400000
 MAX_RX_DAYS = 366
@@ -472,7 +473,8 @@ def share_claim(ctx, rx_id, org, wrapped):
     _add_reader(ctx, rx["details"], org, wrapped)
     rx["insurers"] = sorted(rx["insurers"] + [org])
     ctx.put("rx:" + rx_id, rx)
-    _set_add(ctx, "claims:" + org, rx_id)
+    if rx["reimbursed"] is None:  # a reimbursed one is no claim: it enters no insurer's set
+        _set_add(ctx, "claims:" + org, rx_id)
     ctx.emit("PrescriptionSharedForClaim", id=rx_id, org=org)
 
 

@@ -23,16 +23,39 @@ def patient(ctx, address):
     return shown
 
 
-@view
-def claimable(ctx, org):
-    """Dispensed prescriptions shared with insurer `org` and not reimbursed yet."""
+def _claims(ctx, org, start, limit):
     out = []
-    name = "claims:" + org
-    for r in _set_items(ctx, name, 1, _set_count(ctx, name)):
+    for r in _set_items(ctx, "claims:" + org, start, limit):
         rx = ctx.get("rx:" + r)
         if rx["status"] == "dispensed" and rx["reimbursed"] is None:
             out.append(rx)
     return out
+
+
+@view
+def claimable(ctx, org):
+    """Dispensed prescriptions shared with insurer `org` and not reimbursed yet, while it has
+    at most MAX_CLAIMS_SHOWN; past that it is refused (`claimable_page` reads a page)."""
+    n = _set_count(ctx, "claims:" + org)
+    ctx.require(
+        n <= MAX_CLAIMS_SHOWN,
+        f"{org} has {n} outstanding claims, more than {MAX_CLAIMS_SHOWN}: "
+        "read them a page at a time with claimable_page",
+    )
+    return _claims(ctx, org, 1, n)
+
+
+@view
+def claim_count(ctx, org):
+    """How many outstanding claims insurer `org` has."""
+    return _set_count(ctx, "claims:" + org)
+
+
+@view
+def claimable_page(ctx, org, start, limit):
+    """Claims `start`.. (1-based, at most `limit` <= 200) of insurer `org`, as `claimable`."""
+    _check_page(ctx, start, limit)
+    return _claims(ctx, org, start, limit)
 
 
 @view

@@ -177,6 +177,8 @@ class Health(ContractSDK):
     prescription = view("rx_id")
     prescriptions_of = view("address", returns=list)
     claimable = view("org", returns=list)
+    claim_count = view("org", returns=int)
+    claimable_page = view("org", returns=list, start=1, limit=200)
     suspended = view("address")
     statistics = view(returns=dict)
 

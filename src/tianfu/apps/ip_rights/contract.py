@@ -9,16 +9,19 @@ A sandboxed contract (see docs/contracts.md and docs/apps/ip_rights.md).
 State:
   seq:work / seq:lic / seq:dispute    counters
   work:<id>      {"id", "content_hash", "title", "authors", "type", "owner", "owner_org",
-                  "licences", "evidence", "disputes", "open_disputes", "history", "height",
-                  "time_ms"}  ("open_disputes": the ids of its open disputes; a work recorded
-                  without it has them among "disputes")
+                  "licences", "evidence", "disputes", "open_disputes", "history", "own_log",
+                  "height", "time_ms"}  ("open_disputes": the ids of its open disputes; a work
+                  recorded without it has them among "disputes"; "own_log": its registration
+                  and transfers are logged under nown:/own:)
   hash:<sha256>  the work id registered with that content hash
   lic:<id>       {"id", "work", "licensee", "licensee_org", "exclusive", "scope", "start",
                   "end", "fee_fen", "status", "granted_by", "height", "time_ms"}
   dispute:<id>   {"id", "work", "kind", "claimant", "claimant_org", "claim", "evidence",
                   "status", "outcome", "ruling", "arbiter", ...}
   hist:<work>:<n>  one history entry (registered, transferred, licence_*, evidence_linked,
-                   dispute_opened, dispute_resolved), each with signer, org, height, time
+                   dispute_opened, dispute_withdrawn, dispute_resolved), each with signer,
+                   org, height, time
+  nown:<work> / own:<work>:<k>  the history numbers of the work's registration and transfers
 
 Roles: creator (register works), arbitrator (resolve disputes). Only a work's owner
 transfers it, grants licences and links evidence; only a licensee surrenders its licence.
@@ -39,6 +42,8 @@ WORK_TYPES = ("literary", "music", "film", "software", "art", "photo", "design",
 KINDS = ("ownership", "infringement", "licence")
 OUTCOMES = ("upheld", "dismissed", "settled")
 MAX_LIST = 200
+OWNERSHIP_EVENTS = ("registered", "transferred")
+MAX_HISTORY = 1000  # history entries `history` (and `ownership_history` of an older work) read
 MAX_OPEN_DISPUTES = 10  # open disputes per work (and one per claimant organisation)
 
 
@@ -137,6 +142,10 @@ def _owner_only(ctx, w, what):
 def _history(ctx, w, event, data):
     n = w["history"] + 1
     w["history"] = n
+    if event in OWNERSHIP_EVENTS and w.get("own_log", False):
+        k = ctx.get("nown:" + w["id"], 0) + 1
+        ctx.put("nown:" + w["id"], k)
+        ctx.put("own:" + w["id"] + ":" + str(k), n)
     ctx.put(
         "hist:" + w["id"] + ":" + str(n).zfill(6),
         {
@@ -191,6 +200,7 @@ def register_work(ctx, content_hash, title, authors, work_type):
         "disputes": [],
         "open_disputes": [],
         "history": 0,
+        "own_log": True,
         "height": ctx.height,
         "time_ms": ctx.time_ms,
     }
@@ -417,6 +427,9 @@ def withdraw_dispute(ctx, dispute_id, reason):
     ctx.put("dispute:" + dispute_id, d)
     w = _work(ctx, d["work"])
     _close_dispute(ctx, w, dispute_id)
+    # a withdrawn dispute leaves the work's list (its record and the work's history keep it):
+    # else one claimant opening and withdrawing would use up the MAX_LIST disputes of a work
+    w["disputes"] = [x for x in w["disputes"] if x != dispute_id]
     _history(ctx, w, "dispute_withdrawn", {"dispute": dispute_id})
     ctx.put("work:" + w["id"], w)
     ctx.emit("DisputeWithdrawn", id=dispute_id, work=w["id"])

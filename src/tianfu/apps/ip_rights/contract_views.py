@@ -9,10 +9,47 @@ work_by_hash = view(_record_view("hash:"))
 licence = view(_record_view("lic:"))
 dispute = view(_record_view("dispute:"))
 licences = view(_record_listed_view("work:", "licences", "lic:"))
-history = view(_record_log_view("work:", "history", "hist:", 6))
 
 
 # -- views ------------------------------------------------------------------------------------
+def _history_entries(ctx, w, first, last):
+    return _numbered(ctx, "hist:" + w["id"] + ":", first, last, 6)
+
+
+@view
+def history(ctx, work_id):
+    """A work's history, oldest first, while it has at most MAX_HISTORY entries; past that it
+    is refused (`history_page` pages): any member's disputes add to it."""
+    w = ctx.get("work:" + work_id) if isinstance(work_id, str) else None
+    if w is None:
+        return []
+    ctx.require(
+        w["history"] <= MAX_HISTORY,
+        f"work {work_id} has {w['history']} history entries, more than {MAX_HISTORY}: "
+        "read them a page at a time with history_page",
+    )
+    return _history_entries(ctx, w, 1, w["history"])
+
+
+@view
+def history_page(ctx, work_id, start, limit):
+    """History entries `start`.. (1-based, at most `limit` <= 200) of a work."""
+    _check_page(ctx, start, limit)
+    w = ctx.get("work:" + work_id) if isinstance(work_id, str) else None
+    if w is None:
+        return []
+    return _history_entries(ctx, w, start, min(w["history"], start + limit - 1))
+
+
 @view
 def ownership_history(ctx, work_id):
-    return [h for h in history(ctx, work_id) if h["event"] in ("registered", "transferred")]
+    """A work's registration and transfers, oldest first: from its ownership log (nown:,
+    own:), which reads no other history entry; a work recorded before the log is read from
+    its history (refused past MAX_HISTORY entries)."""
+    w = ctx.get("work:" + work_id) if isinstance(work_id, str) else None
+    if w is None:
+        return []
+    if w.get("own_log", False):
+        ns = _numbered(ctx, "own:" + work_id + ":", 1, ctx.get("nown:" + work_id, 0))
+        return [ctx.get("hist:" + work_id + ":" + str(n).zfill(6)) for n in ns]
+    return [h for h in history(ctx, work_id) if h["event"] in OWNERSHIP_EVENTS]

@@ -69,4 +69,5 @@ class IpRights(ContractSDK):
     licences = view("work_id", returns=list)
     dispute = view("dispute_id")
     history = view("work_id", returns=list)
+    history_page = view("work_id", returns=list, start=1, limit=200)
     ownership_history = view("work_id", returns=list)

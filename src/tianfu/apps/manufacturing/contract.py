@@ -462,9 +462,33 @@ def inspections(ctx, order_id):
 
 @view
 def alerts(ctx, order_id):
-    """The alerts of the whole tree `order_id` belongs to (late, overdue, rejected)."""
+    """The alerts of the whole tree `order_id` belongs to (late, overdue, rejected), while it
+    has at most MAX_TREE; past that it is refused (`alerts_page` reads a page): every party
+    of the tree, and anyone flagging its orders overdue, adds to them."""
     root = _order(ctx, _order(ctx, order_id)["root"])
-    return _numbered(ctx, "alert:" + root["id"] + ":", 1, root["alerts"])
+    n = root["alerts"]
+    ctx.require(
+        n <= MAX_TREE,
+        f"the tree has {n} alerts, more than {MAX_TREE}: read them a page at a time "
+        "with alerts_page",
+    )
+    return _numbered(ctx, "alert:" + root["id"] + ":", 1, n)
+
+
+@view
+def alerts_page(ctx, order_id, start, limit):
+    """Alerts `start`.. (1-based, at most `limit` <= MAX_PAGE) of the tree `order_id` belongs
+    to: {"root", "count", "start", "alerts": [...], "next"}."""
+    root = _order(ctx, _order(ctx, order_id)["root"])
+    _check_page(ctx, start, limit, MAX_PAGE)
+    n = root["alerts"]
+    return {
+        "root": root["id"],
+        "count": n,
+        "start": start,
+        "alerts": _page(ctx, "alert:" + root["id"] + ":", n, start, limit),
+        "next": _next_page(start, limit, n),
+    }
 
 
 def _tree_row(ctx, o):
@@ -510,22 +534,16 @@ def tree_page(ctx, order_id, start, limit):
     `tree`: {"root", "count", "start", "orders": [...], "next"}; "next" is the `start` of
     the following page, or None after the last."""
     root = _order(ctx, order_id)["root"]
-    ok = _count(start) and _count(limit) and limit <= MAX_PAGE
-    ctx.require(ok, f"start >= 1, limit 1..{MAX_PAGE}")
+    _check_page(ctx, start, limit, MAX_PAGE)
     n = ctx.get("nt:" + root)
     ctx.require(n is not None, f"the tree of {root} was placed before the paged index: use tree")
-    last = min(n, start + limit - 1)
-    rows = [
-        _tree_row(ctx, _order(ctx, ctx.get("t:" + root + ":" + str(k))))
-        for k in range(start, last + 1)
-    ]
-    more = start + limit <= n
+    ids = _numbered(ctx, "t:" + root + ":", start, min(n, start + limit - 1))
     return {
         "root": root,
         "count": n,
         "start": start,
-        "orders": rows,
-        "next": start + limit if more else None,
+        "orders": [_tree_row(ctx, _order(ctx, i)) for i in ids],
+        "next": _next_page(start, limit, n),
     }
 
 
@@ -533,5 +551,5 @@ def tree_page(ctx, order_id, start, limit):
 def orders_of(ctx, address, start, limit):
     """Orders `start`.. (1-based, at most `limit` <= 200) that `address` buys or supplies."""
     ctx.require(isinstance(address, str), "address is a string")
-    ctx.require(_count(start) and _count(limit) and limit <= 200, "start >= 1, limit 1..200")
+    _check_page(ctx, start, limit)
     return _page(ctx, "po:" + address + ":", ctx.get("npo:" + address, 0), start, limit)

@@ -73,6 +73,7 @@ class Manufacturing(ContractSDK):
     tree = view("order_id", returns=list)
     tree_page = view("order_id", returns=dict, start=1, limit=200)
     alerts = view("order_id", returns=list)
+    alerts_page = view("order_id", returns=dict, start=1, limit=200)
     milestones = view("order_id", returns=list)
     inspections = view("order_id", returns=list)
     orders_of = view("address", returns=list, start=1, limit=200)

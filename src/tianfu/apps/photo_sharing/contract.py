@@ -17,9 +17,11 @@ State:
   thumb:<sha256>   the first photo id whose thumbnail has that hash
   b:<seg>:<hex>    bucket of the near-duplicate index: [[photo id, phash, org], ...], oldest
                    first, at most MAX_BUCKET entries and MAX_BUCKET_ORG of one organisation
-                   (an entry [photo id, phash] of a deployment before counts for none)
-  nflags:<id>      how many near-duplicate flags a photo has (both directions, at most
-                   MAX_LIST); flag:<id>:<n> one flag {"photo", "author", "role", "distance", ...}
+                   (a full bucket gives way to an organisation holding fewer places; the
+                   entries [photo id, phash] of a deployment before count as one holder)
+  nflags:<id>      how many near-duplicate flags a photo has (both directions, a numbered log
+                   with no cap: anyone's copies add to it, so none is ever dropped);
+                   flag:<id>:<n> one flag {"photo", "author", "role", "distance", ...}
   used:<address>   {"bytes", "photos"} counted against QUOTA_BYTES
   lic:<id>         {"id", "photo", "licensor", "holder", "accepted", "terms", "transferable",
                     "transfers", "height", "time_ms", "tx"}
@@ -38,11 +40,14 @@ is under THRESHOLD. The index cuts the 64 bits into ceil(THRESHOLD / 2) slices; 
 under the threshold then agree on some slice in all bits but one at most (pigeonhole). A
 registration reads, per slice, the bucket of its own value and those of the values one bit
 away (64 + slices buckets in all, each of at most MAX_BUCKET entries), so its gas is bounded
-whatever the number of photos. A full bucket keeps its oldest entries: earlier
-registrations are the ones a later copy is compared with. One organisation's photos take
-at most MAX_BUCKET_ORG of a bucket's MAX_BUCKET places, so the members of one
-organisation (however many accounts it issues) cannot fill the buckets of a pHash to hide
-a later registration of another organisation from the copies that follow it.
+whatever the number of photos. Earlier registrations are the ones a later copy is compared
+with, so a bucket keeps its oldest entries, with two limits that stop a few organisations
+(however many accounts each issues) hiding a later registration of another organisation
+from the copies that follow it: one organisation's photos take at most MAX_BUCKET_ORG of a
+bucket's MAX_BUCKET places, and a full bucket makes room for a photo of an organisation
+holding fewer places by dropping the newest entry of the organisation holding the most
+(`_bucket_with`). An organisation's only entry in a bucket never leaves it, and a bucket
+refuses an organisation without a place only when MAX_BUCKET organisations hold one each.
 
 Anyone with an account registers photos; only a photo's author grants licences on it; only
 a licence's holder transfers it, if it is transferable and accepted. A granted or
@@ -60,7 +65,7 @@ MAX_THUMB_BYTES = 65_536
 MAX_BUCKET = 32
 MAX_BUCKET_ORG = 8  # places of one organisation's photos in a bucket
 MAX_MATCHES = 16  # near-duplicates flagged per registration (the closest)
-MAX_LIST = 200  # flags, licences and reports kept per photo or holder
+MAX_LIST = 200  # licences per photo or holder; flags and reports a view shows (pages: all)
 MAX_TRANSFERS = 1000
 LICENCE_KINDS = ("all-rights-reserved", "cc-by", "cc-by-sa", "cc-by-nc", "cc0", "custom")
 HEX = "0123456789abcdef"
@@ -135,6 +140,35 @@ def _near(ctx, phash):
     return found[:MAX_MATCHES], keys
 
 
+def _bucket_org(entry):
+    return entry[2] if len(entry) > 2 else None  # None: an entry of a deployment before
+
+
+def _bucket_with(bucket, org):
+    """The entries of `bucket` to keep when a photo of `org` enters it, or None when it does
+    not enter. It enters while `org` holds fewer than MAX_BUCKET_ORG places; a full bucket
+    makes room by dropping the newest entry of the organisation holding the most places, if
+    that is at least two more than `org` holds (so no organisation is ever left with fewer
+    places than the one that took its place, and the only entry of an organisation never
+    leaves: only as many organisations as a bucket has places can keep another out)."""
+    counts = {}
+    for e in bucket:
+        o = _bucket_org(e)
+        counts[o] = counts.get(o, 0) + 1
+    ours = counts.get(org, 0)
+    if ours >= MAX_BUCKET_ORG:
+        return None
+    if len(bucket) < MAX_BUCKET:
+        return bucket
+    top = max(counts.values())
+    if top <= ours + 1:
+        return None
+    i = len(bucket) - 1
+    while counts[_bucket_org(bucket[i])] != top:
+        i -= 1
+    return bucket[:i] + bucket[i + 1 :]
+
+
 def _photo(ctx, photo_id):
     ctx.require(isinstance(photo_id, str) and len(photo_id) <= 16, "a photo id is a short string")
     return _stored(ctx, "photo:", photo_id, "photo")
@@ -147,10 +181,11 @@ def _append(ctx, key, item):
 
 
 def _flag(ctx, photo_id, item):
-    n = ctx.get("nflags:" + photo_id, 0)
-    if n < MAX_LIST:
-        ctx.put("flag:" + photo_id + ":" + str(n + 1), item)
-        ctx.put("nflags:" + photo_id, n + 1)
+    """Append a flag to the photo's numbered log (two keys, whatever it holds: anyone's near
+    copies flag a photo, so a full log would hide the flags of later copies from its author)."""
+    n = ctx.get("nflags:" + photo_id, 0) + 1
+    ctx.put("flag:" + photo_id + ":" + str(n), item)
+    ctx.put("nflags:" + photo_id, n)
 
 
 def _next(ctx, counter, prefix):
@@ -208,9 +243,8 @@ def register(ctx, sha256, size, phash, thumb_sha256, thumb_size, title, licence)
         ctx.put("thumb:" + thumb_sha256, photo_id)
     org = ctx.sender.org
     for key in keys:
-        bucket = ctx.get(key, [])
-        ours = len([e for e in bucket if len(e) > 2 and e[2] == org])
-        if len(bucket) < MAX_BUCKET and ours < MAX_BUCKET_ORG:
+        bucket = _bucket_with(ctx.get(key, []), org)
+        if bucket is not None:
             ctx.put(key, bucket + [[photo_id, phash, org]])
     ctx.emit("PhotoRegistered", id=photo_id, sha256=sha256, phash=phash, author=me)
     for d, pid in matches:

@@ -8,7 +8,6 @@
 get = view(_record_view("photo:"))
 by_sha256 = view(_record_via_view("sha:", "photo:"))
 by_thumb = view(_record_via_view("thumb:", "photo:"))
-flags = view(_counted_log_view("flag:", "nflags:"))
 licence = view(_record_view("lic:"))
 licences = view(_listed_view("lic:", "plic:"))
 held_licences = view(_listed_view("lic:", "hlic:"))
@@ -50,16 +49,13 @@ def count(ctx):
 
 
 def _report_count(ctx, photo_id):
-    return len(ctx.get("prep:" + photo_id, [])) + ctx.get("nprep:" + photo_id, 0)
+    return _log_count(ctx, "prep:" + photo_id, "nprep:" + photo_id)
 
 
 def _report_page(ctx, photo_id, start, limit):
-    listed = ctx.get("prep:" + photo_id, [])
-    before = len(listed)
-    last = min(_report_count(ctx, photo_id), start + limit - 1)
-    ids = []
-    for k in range(start, last + 1):
-        ids.append(listed[k - 1] if k <= before else ctx.get(f"prep:{photo_id}:{k - before}"))
+    ids = _log_items(
+        ctx, "prep:" + photo_id, "nprep:" + photo_id, "prep:" + photo_id + ":", start, limit
+    )
     return _listed(ctx, "rep:", ids)
 
 
@@ -77,6 +73,28 @@ def report_count(ctx, photo_id):
 @view
 def reports_page(ctx, photo_id, start, limit):
     """Reports `start`.. (1-based, at most `limit` <= 200) naming a photo, oldest first."""
-    ok = isinstance(start, int) and isinstance(limit, int) and start >= 1 and limit in range(1, 201)
-    ctx.require(ok, "start >= 1, limit 1..200")
+    _check_page(ctx, start, limit)
     return _report_page(ctx, photo_id, start, limit)
+
+
+@view
+def flags(ctx, photo_id):
+    """The first MAX_LIST near-duplicate flags of a photo, oldest first (`flags_page`: all)."""
+    if not isinstance(photo_id, str):
+        return []
+    n = ctx.get("nflags:" + photo_id, 0)
+    return _numbered(ctx, "flag:" + photo_id + ":", 1, min(n, MAX_LIST))
+
+
+@view
+def flag_count(ctx, photo_id):
+    return ctx.get("nflags:" + photo_id, 0) if isinstance(photo_id, str) else 0
+
+
+@view
+def flags_page(ctx, photo_id, start, limit):
+    """Flags `start`.. (1-based, at most `limit` <= 200) of a photo, oldest first."""
+    _check_page(ctx, start, limit)
+    if not isinstance(photo_id, str):
+        return []
+    return _page(ctx, "flag:" + photo_id + ":", ctx.get("nflags:" + photo_id, 0), start, limit)

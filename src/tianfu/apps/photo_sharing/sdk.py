@@ -109,6 +109,8 @@ class PhotoSharing(ContractSDK):
     by_sha256 = view("sha256")
     similar = view("phash", returns=list)
     flags = view("photo_id", returns=list)
+    flag_count = view("photo_id", returns=int)
+    flags_page = view("photo_id", returns=list, start=1, limit=200)
     licence = view("licence_id")
     licences = view("photo_id", returns=list)
     held_licences = view("address", returns=list)

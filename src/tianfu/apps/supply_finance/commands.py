@@ -132,10 +132,30 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "overdue",
-            "Unpaid parts past maturity, with their payees.",
+            "Unpaid parts past maturity, with their payees (refused past 1000 open "
+            "receivables: use overdue-page).",
             columns=("id", "root", "payee", "amount", "maturity_ms", "overdue_ms"),
         ),
-        view("open", "Original receivables not yet fully repaid.", method="open_receivables"),
+        view(
+            "overdue-page",
+            "The overdue parts of a page of the open receivables; 'next' is the --start of "
+            "the following page (null after the last).",
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="overdue_page",
+        ),
+        view(
+            "open",
+            "Original receivables not yet fully repaid (refused past 1000: use open-page).",
+            method="open_receivables",
+        ),
+        view(
+            "open-page",
+            "A page of the original receivables not yet fully repaid.",
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="open_page",
+        ),
         view("totals", "Conservation figures of a receivable's tree.", RID, method="tree_totals"),
         view("party", "A participant's enrolment record.", address("who")),
     ),

@@ -14,10 +14,12 @@ State:
                         parties part, apps/common/contract_parties.py)
   "seq"              -> number of receivables issued so far
   "r:<id>"           -> a receivable or a part of one (ids "RCV-7", "RCV-7.2", "RCV-7.2.1")
-  "doc:<issuer>:<hash>" -> id of the receivable that issuer backed with that contract or
-                     invoice hash: an invoice binds its debtor, so the hash is claimed per
-                     issuer and no other member can take it first to block the real issuer
-                     (a "doc:<hash>" of a deployment before counts for every issuer)
+  "doc:<org>:<hash>" -> id of the receivable an issuer of that organisation backed with that
+                     contract or invoice hash: an invoice binds its debtor, the issuer's
+                     organisation, so the hash is claimed per organisation: no other member
+                     can take it first to block the real issuer, and no second account of the
+                     issuer's organisation can back it again (a "doc:<hash>" and a
+                     "doc:<issuer address>:<hash>" of a deployment before count too)
   "held:<address>"   -> ids held by that address (parts that were split are removed), an
                         indexed set (below): anyone may transfer to an address
   "open"             -> ids of the original receivables not yet fully repaid, an indexed set
@@ -34,6 +36,7 @@ MAX_AMOUNT = 10**18
 MAX_PARTS = 20
 MAX_DEPTH = 40
 MAX_HOLDINGS = 200  # holdings the `holdings` view reads in one call (`holdings_page` pages)
+MAX_OPEN = 1000  # open receivables `open_receivables` and `overdue` read (their `_page`s page)
 MAX_RATE_BP = 10000
 HEX = "0123456789abcdef"
 PREFIX = "RCV-"
@@ -161,6 +164,16 @@ def _new_receivable(
 
 
 # -- issuance -----------------------------------------------------------------------------
+def _doc_claim(ctx, org, issuer, doc_hash):
+    """The receivable that already backs `doc_hash` for an issuer of `org`: claimed by the
+    organisation, or by this issuer or for everyone under a deployment before (else None)."""
+    for key in ("doc:" + org + ":" + doc_hash, "doc:" + issuer + ":" + doc_hash):
+        used = ctx.get(key)
+        if used is not None:
+            return used
+    return ctx.get("doc:" + doc_hash)
+
+
 def issue(ctx, supplier, amount, maturity_ms, doc_hash):
     """A core enterprise issues a receivable to its tier-1 supplier, who must accept it."""
     ctx.require_role("core_enterprise")
@@ -177,7 +190,8 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
         maturity_ms > ctx.time_ms, f"maturity {maturity_ms} must be after now ({ctx.time_ms})"
     )
     _hash(ctx, doc_hash, "doc_hash")
-    used = ctx.get("doc:" + me + ":" + doc_hash, ctx.get("doc:" + doc_hash))
+    org = ctx.sender.org
+    used = _doc_claim(ctx, org, me, doc_hash)
     if used is not None:
         raise ContractError(f"the contract/invoice {doc_hash} already backs receivable {used}")
     seq = ctx.get("seq", 0) + 1
@@ -186,9 +200,10 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
     record = _new_receivable(
         ctx, rid, rid, None, 0, me, supplier, amount, maturity_ms, doc_hash, "issued"
     )
+    record["issuer_org"] = org  # whose claim on doc_hash a rejection frees
     _save(ctx, record)
     ctx.put("unpaid:" + rid, 1)
-    ctx.put("doc:" + me + ":" + doc_hash, rid)
+    ctx.put("doc:" + org + ":" + doc_hash, rid)
     _held_add(ctx, supplier, rid)
     _set_add(ctx, "open", rid)
     ctx.emit("Issued", id=rid, issuer=me, supplier=supplier, amount=amount, maturity_ms=maturity_ms)
@@ -219,9 +234,11 @@ def reject(ctx, rid, reason):
     record["status"] = "rejected"
     record["rejected_reason"] = reason
     _save(ctx, record)
-    ctx.delete("doc:" + record["issuer"] + ":" + record["doc_hash"])
-    if ctx.get("doc:" + record["doc_hash"]) == rid:  # claimed by a deployment before
-        ctx.delete("doc:" + record["doc_hash"])
+    h = record["doc_hash"]
+    for owner in (record.get("issuer_org"), record["issuer"], None):  # this and earlier keys
+        key = "doc:" + h if owner is None else "doc:" + owner + ":" + h
+        if ctx.get(key) == rid:
+            ctx.delete(key)
     _held_remove(ctx, record["holder"], rid)
     _set_remove(ctx, "open", rid)
     ctx.emit("Rejected", id=rid, holder=record["holder"], reason=reason)

@@ -125,37 +125,88 @@ def holdings_page(ctx, address, start, limit):
     return [_load(ctx, x) for x in _set_items(ctx, "held:" + address, start, limit)]
 
 
+def _overdue_parts(ctx, rid):
+    """The unpaid parts past maturity of the open receivable `rid`, with who is owed."""
+    root = _load(ctx, rid)
+    if root["maturity_ms"] >= ctx.time_ms or root["status"] == "issued":
+        return []
+    out = []
+    for part in _subtree(ctx, root):
+        if part["status"] != "active":
+            continue
+        pledge = part["pledge"]
+        financed = pledge is not None and pledge["status"] == "disbursed"
+        out.append(
+            {
+                "id": part["id"],
+                "root": rid,
+                "issuer": part["issuer"],
+                "holder": part["holder"],
+                "payee": pledge["bank"] if financed else part["holder"],
+                "amount": part["amount"],
+                "maturity_ms": part["maturity_ms"],
+                "overdue_ms": ctx.time_ms - part["maturity_ms"],
+            }
+        )
+    return out
+
+
+def _open_walk(ctx, what):
+    """The ids of every open receivable, refused past MAX_OPEN (`what` reads a page)."""
+    n = _set_count(ctx, "open")
+    ctx.require(
+        n <= MAX_OPEN,
+        f"{n} receivables are open, more than {MAX_OPEN}: read them a page at a time with {what}",
+    )
+    return _set_items(ctx, "open", 1, n)
+
+
 @view
 def overdue(ctx):
-    """Unpaid parts past their maturity (by block time), with who is owed."""
+    """Unpaid parts past their maturity (by block time), with who is owed, while at most
+    MAX_OPEN receivables are open; past that it is refused (`overdue_page` pages)."""
     out = []
-    for rid in _set_items(ctx, "open", 1, _set_count(ctx, "open")):
-        root = _load(ctx, rid)
-        if root["maturity_ms"] >= ctx.time_ms or root["status"] == "issued":
-            continue
-        for part in _subtree(ctx, root):
-            if part["status"] != "active":
-                continue
-            pledge = part["pledge"]
-            financed = pledge is not None and pledge["status"] == "disbursed"
-            out.append(
-                {
-                    "id": part["id"],
-                    "root": rid,
-                    "issuer": part["issuer"],
-                    "holder": part["holder"],
-                    "payee": pledge["bank"] if financed else part["holder"],
-                    "amount": part["amount"],
-                    "maturity_ms": part["maturity_ms"],
-                    "overdue_ms": ctx.time_ms - part["maturity_ms"],
-                }
-            )
+    for rid in _open_walk(ctx, "overdue_page"):
+        out += _overdue_parts(ctx, rid)
     return out
 
 
 @view
+def overdue_page(ctx, start, limit):
+    """The overdue parts of the open receivables `start`.. (1-based, at most `limit` <= 200):
+    {"open", "start", "overdue": [...], "next"}; "next" is the `start` of the following page,
+    or None after the last. A receivable closed between two pages may move another within
+    the open set (read again from 1 for an exact list)."""
+    _page_args(ctx, start, limit)
+    n = _set_count(ctx, "open")
+    out = []
+    for rid in _set_items(ctx, "open", start, limit):
+        out += _overdue_parts(ctx, rid)
+    return {
+        "open": n,
+        "start": start,
+        "overdue": out,
+        "next": _next_page(start, limit, n),
+    }
+
+
+@view
 def open_receivables(ctx):
-    return _set_items(ctx, "open", 1, _set_count(ctx, "open"))
+    """The original receivables not yet fully repaid, while at most MAX_OPEN; past that it
+    is refused (`open_page` pages, `open_count` counts)."""
+    return _open_walk(ctx, "open_page")
+
+
+@view
+def open_count(ctx):
+    return _set_count(ctx, "open")
+
+
+@view
+def open_page(ctx, start, limit):
+    """Open receivables `start`.. (1-based, at most `limit` <= 200)."""
+    _page_args(ctx, start, limit)
+    return _set_items(ctx, "open", start, limit)
 
 
 @view

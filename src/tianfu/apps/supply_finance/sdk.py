@@ -80,7 +80,10 @@ class SupplyFinance(ContractSDK):
     holding_count = view("address", returns=int)
     holdings_page = view("address", returns=list, start=1, limit=200)
     overdue = view(returns=list)
+    overdue_page = view(returns=dict, start=1, limit=200)
     open_receivables = view(returns=list)
+    open_count = view(returns=int)
+    open_page = view(returns=list, start=1, limit=200)
     tree_totals = view("rid", returns=dict)
 
 

@@ -1,0 +1,230 @@
+"""Hostile calls against the applications: no account makes another account's later calls
+fail or dearer by writing into state those calls read, no account claims what belongs to
+another organisation, and every read entry point is bounded (a page at a time past a bound)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from tests.unit.app_local import ALICE, BOB, CAROL, DAVE, Ctx, Local
+
+from tianfu.apps import (
+    city_governance,
+    evidence,
+    fund_supervision,
+    health,
+    ip_rights,
+    manufacturing,
+    photo_sharing,
+    supply_finance,
+)
+from tianfu.execution.contract_api import ContractError
+from tianfu.execution.sandbox import compile_contract
+
+
+# -- supply_finance ------------------------------------------------------------------------------
+def _finance() -> Local:
+    roles = {ALICE: ["core_enterprise"], DAVE: ["core_enterprise"]}
+    app = Local(compile_contract(supply_finance.source()), Ctx("supply_finance", roles))
+    for who in (ALICE, BOB, CAROL, DAVE):
+        app.call(who, "enrol", who[:1], org="org1" if who != DAVE else "org2")
+    return app
+
+
+def test_one_invoice_is_not_financed_twice_through_two_accounts_of_one_organisation() -> None:
+    app = _finance()
+    due = app.ctx.time_ms + 10**9
+    invoice = "ab" * 32
+    app.ctx.roles[BOB] = ["core_enterprise"]  # a second issuing account of org1
+    first = app.call(ALICE, "issue", CAROL, 100, due, invoice, org="org1")
+    with pytest.raises(ContractError, match=f"already backs receivable {first}"):
+        app.call(BOB, "issue", CAROL, 100, due, invoice, org="org1")
+    # another organisation (another debtor) is not blocked by org1's claim
+    app.call(DAVE, "issue", CAROL, 100, due, invoice, org="org2")
+    # a rejection frees the organisation's claim
+    app.call(CAROL, "reject", first, "wrong amount")
+    app.call(BOB, "issue", CAROL, 90, due, invoice, org="org1")
+
+
+def test_an_invoice_claimed_by_an_issuer_address_before_still_counts() -> None:
+    """Claims a deployment before kept per issuer address (or for everyone) still refuse."""
+    app = _finance()
+    due = app.ctx.time_ms + 10**9
+    app.ctx.state["doc:" + ALICE + ":" + "cd" * 32] = "RCV-9"
+    app.ctx.state["doc:" + "ef" * 32] = "RCV-8"
+    with pytest.raises(ContractError, match="already backs receivable RCV-9"):
+        app.call(ALICE, "issue", CAROL, 100, due, "cd" * 32, org="org1")
+    with pytest.raises(ContractError, match="already backs receivable RCV-8"):
+        app.call(DAVE, "issue", CAROL, 100, due, "ef" * 32, org="org2")
+
+
+def test_the_open_receivables_are_read_a_page_at_a_time_past_a_bound() -> None:
+    """Any core enterprise opens receivables: `open_receivables` and `overdue` read every
+    open one, so past MAX_OPEN they are refused and the pages read them instead."""
+    app = _finance()
+    now = app.ctx.time_ms
+    rids = [app.call(ALICE, "issue", CAROL, 1, now + 10**7, f"{n:064x}") for n in range(1, 1002)]
+    app.call(CAROL, "accept", rids[-1])
+    app.ctx.time_ms += 10**8  # every one is past maturity; only the accepted one is active
+    with pytest.raises(ContractError, match="more than 1000: read them a page at a time"):
+        app.call(BOB, "open_receivables")
+    with pytest.raises(ContractError, match="with overdue_page"):
+        app.call(BOB, "overdue")
+    assert app.call(BOB, "open_count") == 1001
+    assert app.call(BOB, "open_page", 1001, 200) == [rids[-1]]
+    last = app.call(BOB, "overdue_page", 801, 200)
+    assert last["open"] == 1001 and last["next"] == 1001
+    assert last["overdue"] == []
+    tail = app.call(BOB, "overdue_page", 1001, 200)
+    assert tail["next"] is None and [x["id"] for x in tail["overdue"]] == [rids[-1]]
+    for bad in ((0, 5), (1, 0), (1, 201), (True, 5)):
+        with pytest.raises(ContractError, match="start must be|limit must be"):
+            app.call(BOB, "overdue_page", *bad)
+
+
+# -- fund_supervision ----------------------------------------------------------------------------
+def _fund_with_two_provinces() -> Local:
+    roles = {ALICE: ["fund_authority"], BOB: ["fund_officer"], CAROL: ["fund_officer"]}
+    app = Local(compile_contract(fund_supervision.source()), Ctx("fund_supervision", roles))
+    now = app.ctx.time_ms
+    app.call(ALICE, "create_fund", "f1", "relief", 10**9, now - 1, now + 10**12)
+    for acct, manager in (("p1", BOB), ("p2", CAROL)):
+        app.call(ALICE, "register_account", acct, acct, "province", "", manager)
+    return app
+
+
+def test_a_trace_reads_what_it_shows_not_every_movement_of_the_fund() -> None:
+    """Others' allocations and payments in the fund do not make a beneficiary's trace dearer;
+    a hop shows the newest 20 allocations before the payment and counts them all."""
+    app = _fund_with_two_provinces()
+    h = "ab" * 32
+    app.call(BOB, "register_beneficiary", "p1", h, ["relief"])
+    for _ in range(30):
+        app.call(ALICE, "allocate", "f1", "", "p1", 1_000, "")
+    app.call(BOB, "disburse", "f1", "p1", h, 500, "relief", "cd" * 32)
+    first_trace, first = app.gas(CAROL, "trace", "f1", h)
+    for _ in range(300):  # the fund moves on, into p1 and elsewhere
+        app.call(ALICE, "allocate", "f1", "", "p1", 1, "")
+        app.call(ALICE, "allocate", "f1", "", "p2", 1, "")
+    later_trace, later = app.gas(CAROL, "trace", "f1", h)
+    assert later_trace == first_trace
+    assert later - first <= 200, (first, later)  # a few more bisection steps, not 600 moves
+    hop = later_trace["payments"][0]["path"][0]
+    assert hop["allocations_in_count"] == 30
+    assert [a["seq"] for a in hop["allocations_in"]] == list(range(11, 31))
+    page = app.call(CAROL, "allocations_into", "f1", "p1", 31, 200)
+    assert len(page) == 200 and page[0]["seq"] == 32 and page[0]["to"] == "p1"
+    with pytest.raises(ContractError, match="id_hash must be"):
+        app.call(CAROL, "trace", "f1", "not-a-hash")
+
+
+def test_a_fund_created_before_the_allocation_log_is_traced_from_its_movements() -> None:
+    app = _fund_with_two_provinces()
+    h = "ab" * 32
+    app.call(BOB, "register_beneficiary", "p1", h, ["relief"])
+    app.call(ALICE, "allocate", "f1", "", "p1", 1_000, "")
+    app.call(BOB, "disburse", "f1", "p1", h, 500, "relief", "cd" * 32)
+    fund = app.ctx.state["fund:f1"]
+    del fund["alloc_log"]  # as the earlier source recorded it, without the log
+    for key in [k for k in app.ctx.state if k.startswith(("ai:", "ain:"))]:
+        del app.ctx.state[key]
+    hop = app.call(CAROL, "trace", "f1", h)["payments"][0]["path"][0]
+    assert hop["allocations_in_count"] == 1 and hop["allocations_in"][0]["seq"] == 1
+    fund["moves"] = 2001
+    with pytest.raises(ContractError, match="more than 2000, and was created before"):
+        app.call(CAROL, "trace", "f1", h)
+
+
+# -- health --------------------------------------------------------------------------------------
+def test_an_insurers_claims_are_read_a_page_at_a_time_past_200() -> None:
+    """Any patient of a dispensed prescription shares it with any insurer: `claimable` reads
+    every outstanding claim, so past 200 it is refused and `claimable_page` reads a page."""
+    app = Local(compile_contract(health.source()), Ctx("health"))
+    state = app.ctx.state
+    for k in range(1, 202):  # the indexed set of 201 outstanding claims, as share_claim keeps it
+        rx = f"RX{k:06d}"
+        state[f"claims:org4#i:{k}"], state[f"claims:org4#k:{rx}"] = rx, k
+        state["rx:" + rx] = {"id": rx, "status": "dispensed", "reimbursed": None}
+    state["claims:org4#n"] = 201
+    with pytest.raises(ContractError, match="more than 200: read them a page at a time"):
+        app.call(BOB, "claimable", "org4")
+    assert app.call(BOB, "claim_count", "org4") == 201
+    assert [r["id"] for r in app.call(BOB, "claimable_page", "org4", 200, 200)] == [
+        "RX000200",
+        "RX000201",
+    ]
+    with pytest.raises(ContractError, match="limit 1..200"):
+        app.call(BOB, "claimable_page", "org4", 1, 201)
+
+
+# -- the shared page check -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("app", "view", "args"),
+    [
+        (evidence, "by_hash_page", ["ab" * 32]),
+        (photo_sharing, "reports_page", ["PH000001"]),
+        (city_governance, "cases", []),
+        (health, "claimable_page", ["org4"]),
+    ],
+)
+def test_every_page_is_refused_for_a_boolean_or_out_of_range_bound(
+    app: Any, view: str, args: list[Any]
+) -> None:
+    local = Local(compile_contract(app.source()), Ctx(app.NAME))
+    for start, limit in ((True, 5), (1, True), (0, 5), (1, 0), (1, 201)):
+        with pytest.raises(ContractError, match=r"start >= 1, limit 1\.\.200"):
+            local.call(BOB, view, *args, start, limit)
+    local.call(BOB, view, *args, 1, 200)
+
+
+# -- manufacturing -------------------------------------------------------------------------------
+def test_the_alerts_of_a_tree_are_read_a_page_at_a_time_past_500() -> None:
+    """Every subcontractor of a tree (and anyone flagging its orders overdue) adds alerts to
+    it: past 500 `alerts` is refused and `alerts_page` reads them."""
+    app = Local(compile_contract(manufacturing.source()), Ctx(manufacturing.NAME))
+    root = "org1/PO-1"
+    app.ctx.state["order:" + root] = {"id": root, "root": root, "alerts": 501}
+    for n in range(1, 502):
+        app.ctx.state[f"alert:{root}:{n}"] = {"n": n, "order": root, "kind": "overdue"}
+    with pytest.raises(ContractError, match="501 alerts, more than 500"):
+        app.call(BOB, "alerts", root)
+    page = app.call(BOB, "alerts_page", root, 401, 200)
+    assert page["count"] == 501 and page["next"] is None
+    assert [a["n"] for a in page["alerts"]] == list(range(401, 502))
+    assert app.call(BOB, "alerts_page", root, 1, 200)["next"] == 201
+
+
+# -- ip_rights -----------------------------------------------------------------------------------
+def test_opening_and_withdrawing_disputes_does_not_use_up_a_works_disputes() -> None:
+    """A work lists at most 200 disputes: one member opening and withdrawing its dispute over
+    and over filled that list, and then no other member could dispute the work."""
+    app = Local(compile_contract(ip_rights.source()), Ctx("ip_rights", {ALICE: ["creator"]}))
+    wid = app.call(ALICE, "register_work", "ab" * 32, "Song", ["A"], "music")
+    for _ in range(201):
+        d = app.call(BOB, "open_dispute", wid, "licence", "ours", [], org="org2")
+        app.call(BOB, "withdraw_dispute", d, "never mind", org="org2")
+    real = app.call(CAROL, "open_dispute", wid, "ownership", "we wrote it", [], org="org3")
+    assert app.ctx.state["work:" + wid]["disputes"] == [real]
+    assert app.call(CAROL, "dispute", d)["status"] == "withdrawn"
+
+
+def test_anyones_disputes_do_not_make_a_works_ownership_history_unreadable() -> None:
+    """Any member's disputes add to a work's history: `history` reads a page past 1000
+    entries, and `ownership_history` reads the ownership log, not the whole history."""
+    app = Local(compile_contract(ip_rights.source()), Ctx("ip_rights", {ALICE: ["creator"]}))
+    app.ctx.governance["cert/" + CAROL] = {"org": "org3", "serial": "1", "fingerprint": "f"}
+    app.ctx.governance["org/org3"] = {"status": "active"}
+    wid = app.call(ALICE, "register_work", "ab" * 32, "Song", ["A"], "music")
+    app.call(ALICE, "transfer_work", wid, CAROL, 0)
+    _, first = app.gas(DAVE, "ownership_history", wid)
+    for _ in range(500):
+        d = app.call(BOB, "open_dispute", wid, "licence", "ours", [], org="org2")
+        app.call(BOB, "withdraw_dispute", d, "never mind", org="org2")
+    owners, later = app.gas(DAVE, "ownership_history", wid)
+    assert later == first
+    assert [h["event"] for h in owners] == ["registered", "transferred"]
+    with pytest.raises(ContractError, match="1002 history entries, more than 1000"):
+        app.call(DAVE, "history", wid)
+    page = app.call(DAVE, "history_page", wid, 1001, 200)
+    assert [h["n"] for h in page] == [1001, 1002]
