@@ -114,11 +114,13 @@ def admit(
     body: TxBody,
     height: int,
     chain_id: str,
+    tx_bytes: int = 0,
 ) -> OpenAdmission | None:
     """The open-profile answer for a transaction at `height`: None for a member's (it has a
     certificate, sent or registered: the consortium rules apply), else the account caller
     and its bucket. Raises `AccessRefused` (or `QuotaExceeded`) for a transaction that may
-    not be in block `height`."""
+    not be in block `height`. `tx_bytes`: the whole transaction's encoded length, whose
+    bytes past `TX_FREE_BYTES` the bucket must also cover (`tx_gas`)."""
     address = address_of(body.scheme, body.signer)
     if body.cert or gov(f"cert/{address}") is not None:
         return None
@@ -146,7 +148,7 @@ def admit(
         )
     quota, replenish = int(params["quota_gas"]), int(params["quota_replenish"])
     gas = available(_value(read, bucket_key(address)), height, quota, replenish)
-    need = tx_gas(0)
+    need = tx_gas(0, tx_bytes)
     if gas < need:
         blocks = -(-(need - gas) // replenish) if replenish > 0 else -1
         when = f"in {blocks} block(s)" if blocks > 0 else "never (replenishment is 0)"

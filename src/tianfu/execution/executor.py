@@ -32,7 +32,13 @@ from tianfu.execution.block_result import (
 )
 from tianfu.execution.context import CallContext, RawReader
 from tianfu.execution.contract_api import Caller, ContractError, failing_as, state_key
-from tianfu.execution.costs import GAS_BASE, GAS_NATIVE_CALL, tx_gas
+from tianfu.execution.costs import (
+    GAS_BASE,
+    GAS_NATIVE_CALL,
+    TX_FREE_BYTES,
+    TX_GAS_PER_BYTE,
+    tx_gas,
+)
 from tianfu.execution.errors import HostResourceError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES
 from tianfu.execution.meter import Meter
@@ -165,9 +171,17 @@ class Executor:
                 params = memo.params = self.params_for(next_height)
         self.check_static(tx, next_height, params)
         body = tx.body
+        need = tx_gas(len(body.cert), len(tx.encoded()))
+        if need > params.max_gas_per_tx:
+            raise TxInvalid(
+                f"a transaction of {len(tx.encoded())} bytes needs {need} gas before its call "
+                f"({TX_GAS_PER_BYTE} a byte past the first {TX_FREE_BYTES}); the limit per "
+                f"transaction is {params.max_gas_per_tx}"
+            )
         if self.open:
             gov = self._gov_reader(reader)
-            if self._open().admit(gov, reader, body, next_height, self.chain_id) is not None:
+            size = len(tx.encoded())
+            if self._open().admit(gov, reader, body, next_height, self.chain_id, size) is not None:
                 methods, _views = self._methods(body.contract, reader, memo)
                 if body.method not in methods:
                     raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
@@ -337,7 +351,7 @@ class Executor:
         meter = Meter(run.params.max_gas_per_tx if limit is None else limit)
         who = (body.scheme, body.signer, body.cert)
         try:
-            meter.charge(tx_gas(len(body.cert)))
+            meter.charge(tx_gas(len(body.cert), len(tx.encoded())))
             if caller is None:
                 caller = block_gov.callers.get(who)  # (the block's time is fixed: no recheck)
             if caller is None:
@@ -392,7 +406,9 @@ class Executor:
         """`_execute_tx` on an open-profile chain: a member's transaction as on any chain; an
         account's within its quota, which pays the gas used (whether the call succeeds or
         not). Raises `AccessRefused` / `QuotaExceeded` for one that may not be in a block."""
-        admitted = self._open().admit(run.gov.gov, run.read, tx.body, run.height, self.chain_id)
+        admitted = self._open().admit(
+            run.gov.gov, run.read, tx.body, run.height, self.chain_id, len(tx.encoded())
+        )
         if admitted is None:
             return Executor._execute_tx(self, tx, tx_hash, run)
         limit = run.params.max_gas_per_tx

@@ -65,9 +65,11 @@ class OpenProfileModule(Protocol):
         body: TxBody,
         height: int,
         chain_id: str,
+        tx_bytes: int = 0,
     ) -> OpenAdmissionResult | None:
         """The account admission of `body` at `height` (None: a member's transaction, the
-        consortium rules apply). Raises `AccessRefused` / `QuotaExceeded`."""
+        consortium rules apply); `tx_bytes`, the transaction's encoded length, counts in
+        the gas its bucket must hold. Raises `AccessRefused` / `QuotaExceeded`."""
         ...
 
     def bucket_key(self, address: str) -> bytes:
