@@ -453,9 +453,9 @@ def test_traceability_qr_command_writes_a_code_linking_to_the_trace_page(
             "contract photo_sharing",
         ),
         ("/trace/LJ-TIN-001", ">transport<", "运输", ">transport<"),
-        ("/trace/LJ-TIN-001", ">split_from<", "拆分自", ">split_from<"),
+        ("/trace/LJ-TIN-001", ">split_from<", "拆分自", ">split from<"),
         ("/receivables/RCV-1", ">split<", "已拆分", ">split<"),
-        ("/works/W000001", ">licence_granted<", "授予许可", ">licence_granted<"),
+        ("/works/W000001", ">licence_granted<", "授予许可", ">licence granted<"),
         ("/funds/rural-housing-2024", ">province<", "省", ">province<"),
     ],
 )
