@@ -229,6 +229,20 @@ def test_a_proposals_full_record_names_its_proposer(client: TestClient) -> None:
     assert proposer is not None and "-admin" in proposer.group(1)
 
 
+def test_a_transactions_sender_is_isolated_like_every_name(
+    chain: AppChain, client: TestClient
+) -> None:
+    """Names are wrapped in <bdi> so a right-to-left name does not reorder what is beside it;
+    the transaction page's sender was not."""
+    sender = chain.identity("org2", "مؤلف")
+    rc = chain.call(sender, "governance", "get_identity", sender.info.address)
+    assert rc.ok, rc.error
+    block = chain.ledger.store.load_block(chain.ledger.height)
+    assert block is not None
+    text = _get(client, f"/txs/{block.txs[0].hash.hex()}", "en")
+    assert '<bdi>مؤلف</bdi></a> <span class="org"><bdi>org2</bdi></span>' in text
+
+
 def test_the_page_below_the_first_block_says_so(client: TestClient) -> None:
     """/blocks?before=1 said "No blocks yet." on a chain of hundreds of blocks."""
     zh = _get(client, "/blocks?before=1", "zh_CN")
@@ -261,3 +275,6 @@ def test_a_proposal_says_what_it_proposes(chain: AppChain, client: TestClient) -
         assert subject is not None and "grantee-li" in subject.group(1), page
         assert f'href="/accounts/{who.info.address}"' in subject.group(1)
         assert kind in listed
+        overview = _get(client, "/", lang)
+        row = re.search(rf'<li><a href="/proposals/{pid}">.*?</li>', overview, re.S)
+        assert row is not None and "<bdi>Org-&lt;Five&gt;</bdi>" in row.group(0), row
