@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from tianfu.apps.registry import NAMES, application
 from tianfu.apps.traceability.demo import cast as trace_cast
 from tianfu.testing.appchain import AppChain
-from tianfu.web import i18n
+from tianfu.web import i18n, render
 from tianfu.web.render import CSP
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -386,6 +386,20 @@ def test_catalogues_translate_every_message() -> None:
                 assert sorted(re.findall(r"%\(\w+\)s", msgid)) == sorted(
                     re.findall(r"%\(\w+\)s", cat[msgid])
                 ), msgid
+
+
+def test_every_script_message_reaches_the_catalogue_extraction() -> None:
+    """Each literal message of a console script (`fail("...")`, `N_("...")`,
+    `VerifyError("...")`) is one the extraction finds, so it is translated and handed to the
+    scripts; Babel's JavaScript lexer lost every message of strictjson.js after a regular
+    expression with an unescaped "/" in a character class (a Chinese page showed "the
+    document is not JSON")."""
+    literal = re.compile(r"\b(?:fail|N_|VerifyError)\(\s*\"((?:[^\"\\]|\\.)*)\"")
+    extracted = set(render.js_msgids())
+    for path in sorted((ROOT / "src/tianfu/web/static/js").glob("*.js")):
+        found = set(literal.findall(path.read_text()))
+        assert found <= extracted, (path.name, sorted(found - extracted))
+    assert "the document is not JSON" in extracted
 
 
 def test_verifier_reasons_are_handed_to_the_scripts_translated(client: TestClient) -> None:

@@ -13,7 +13,7 @@ import { fail } from "./proof.js";
 
 const MAX_DOCUMENT_BYTES = 40 << 20;
 const MAX_DEPTH = 256; // no document nests deeper (contract values stop at 64)
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
 
