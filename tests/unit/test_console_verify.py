@@ -347,3 +347,21 @@ def test_transaction_proofs_verify_and_tampering_is_rejected_as_python_does(
         except VerificationError:
             python_ok = False
         assert python_ok == res["ok"], (res["reason"], c["cert"][:80])
+
+
+def test_a_transaction_proof_given_as_a_certificate_is_sent_to_its_page(
+    chain: AppChain, material: tuple[str, bytes, TestClient]
+) -> None:
+    """/verify given a transaction's proof said "a proven integer is too large for the
+    browser verifier" (its nonce, read before its kind); it now says what the document is
+    and where it is verified."""
+    _, genesis, client = material
+    chain._nonce = (1 << 62) + 777
+    admin = chain.admin("org2")
+    assert chain.call(admin, "governance", "get_identity", admin.info.address).ok
+    block = chain.ledger.store.load_block(chain.ledger.height)
+    assert block is not None
+    doc = client.get(f"/v1/txs/{block.txs[0].hash.hex()}/proof").text
+    (as_certificate,) = run([case(doc, genesis, None)])
+    assert not as_certificate["ok"]
+    assert "the proof of a transaction" in as_certificate["reason"], as_certificate["reason"]

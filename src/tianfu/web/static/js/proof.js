@@ -89,18 +89,31 @@ function sameJson(a, b) {
 }
 
 // -- proof documents ----------------------------------------------------------------------
+// The document's JSON, read exactly (integers beyond 2^53 as BigInt) so that its kind is
+// told first; only a `tx` proof may hold such integers (its nonce), other kinds are refused
+// with them.
 function loadDocument(docText, genesis, kind, bigints = false) {
   if (genesis.validators.some((v) => !SUITES[genesis.suite].schemes.has(v.scheme))) {
     fail("the genesis has validator keys of a scheme its crypto suite does not accept");
   }
-  const doc = parseDocumentJson(docText, bigints);
+  const doc = parseDocumentJson(docText, true);
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail("the document is not a JSON object");
   if (doc.format !== "tianfu-proof/v1") fail("not a proof document (format is not tianfu-proof/v1)");
+  if (doc.kind === "tx" && kind !== "tx") {
+    fail("this is the proof of a transaction: its page in this console verifies it (search for the transaction's hash)");
+  }
   if (doc.kind !== kind) fail("the document proves a %(given)s, not a %(kind)s", { given: String(doc.kind), kind });
   if (doc.genesis_hash !== hex(genesis.hash)) {
     fail("the document was issued for another genesis than the one given");
   }
+  if (!bigints && holdsBigInt(doc)) fail("a proven integer is too large for the browser verifier");
   return doc;
+}
+
+function holdsBigInt(v) {
+  if (typeof v === "bigint") return true;
+  if (v === null || typeof v !== "object") return false;
+  return Object.values(v).some(holdsBigInt);
 }
 
 // The one proven block of a document's bundle: the validator chain followed from the
