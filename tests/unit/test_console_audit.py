@@ -229,6 +229,17 @@ def test_a_proposals_full_record_names_its_proposer(client: TestClient) -> None:
     assert proposer is not None and "-admin" in proposer.group(1)
 
 
+def test_a_proposals_voters_are_organisations_not_hex(chain: AppChain, client: TestClient) -> None:
+    """Votes are by organisation: the page showed each organisation's name as a hex value."""
+    admin = chain.admin("org1")
+    rc = chain.call(admin, "governance", "propose_set_power", "node0", 2)
+    assert rc.ok, rc.error
+    assert chain.call(admin, "governance", "approve", rc.result).ok
+    text = _get(client, f"/proposals/{rc.result}", "en")
+    assert '<td class="ok">approve</td><td><bdi>org1</bdi></td>' in text
+    assert 'class="hex" title="org1"' not in text
+
+
 def test_a_transactions_sender_is_isolated_like_every_name(
     chain: AppChain, client: TestClient
 ) -> None:
