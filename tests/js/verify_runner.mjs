@@ -17,8 +17,10 @@ const out = cases.map((c) => {
     const r =
       c.kind === "state"
         ? proof.verifyStateDocument(c.cert, genesis, now)
-        : proof.verifyCertificate(c.cert, genesis, file, now);
-    return { ok: true, reason: "", file: r.file, result: r };
+        : c.kind === "tx"
+          ? proof.verifyTxProof(c.cert, genesis, now)
+          : proof.verifyCertificate(c.cert, genesis, file, now);
+    return { ok: true, reason: "", file: r.file ?? null, result: r };
   } catch (e) {
     return { ok: false, reason: String(e.message || e), file: null, result: null };
   }

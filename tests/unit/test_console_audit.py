@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from tianfu.apps import ip_rights
 from tianfu.apps.registry import NAMES, application
 from tianfu.execution.contract_api import address_of
+from tianfu.identity import OrgCA
 from tianfu.testing.appchain import AppChain
 from tianfu.web.render import CSP
 
@@ -228,7 +229,63 @@ def test_a_proposals_full_record_names_its_proposer(client: TestClient) -> None:
     assert proposer is not None and "-admin" in proposer.group(1)
 
 
+def test_a_proposals_voters_are_organisations_not_hex(chain: AppChain, client: TestClient) -> None:
+    """Votes are by organisation: the page showed each organisation's name as a hex value."""
+    admin = chain.admin("org1")
+    rc = chain.call(admin, "governance", "propose_set_power", "node0", 2)
+    assert rc.ok, rc.error
+    assert chain.call(admin, "governance", "approve", rc.result).ok
+    text = _get(client, f"/proposals/{rc.result}", "en")
+    assert '<td class="ok">approve</td><td><bdi>org1</bdi></td>' in text
+    assert 'class="hex" title="org1"' not in text
+
+
+def test_a_transactions_sender_is_isolated_like_every_name(
+    chain: AppChain, client: TestClient
+) -> None:
+    """Names are wrapped in <bdi> so a right-to-left name does not reorder what is beside it;
+    the transaction page's sender was not."""
+    sender = chain.identity("org2", "مؤلف")
+    rc = chain.call(sender, "governance", "get_identity", sender.info.address)
+    assert rc.ok, rc.error
+    block = chain.ledger.store.load_block(chain.ledger.height)
+    assert block is not None
+    text = _get(client, f"/txs/{block.txs[0].hash.hex()}", "en")
+    assert '<bdi>مؤلف</bdi></a> <span class="org"><bdi>org2</bdi></span>' in text
+
+
 def test_the_page_below_the_first_block_says_so(client: TestClient) -> None:
     """/blocks?before=1 said "No blocks yet." on a chain of hundreds of blocks."""
     zh = _get(client, "/blocks?before=1", "zh_CN")
     assert "高度 1 以下没有区块。" in zh and "暂无区块" not in zh
+
+
+def test_a_proposal_says_what_it_proposes(chain: AppChain, client: TestClient) -> None:
+    """An admission proposal showed its kind ("add_org") with no organisation in the list,
+    and on its page the subject was only inside the raw record's JSON."""
+    admin = chain.admin("org1")
+    rc = chain.call(
+        admin, "governance", "propose_add_org", "Org-<Five>", OrgCA.create("Org-<Five>").cert_der
+    )
+    assert rc.ok, rc.error
+    pid = rc.result
+    who = chain.identity("org2", "grantee-li")
+    assert chain.call(who, "governance", "get_identity", who.info.address).ok  # registers
+    rc = chain.call(admin, "governance", "propose_grant_role", who.info.address, "regulator")
+    assert rc.ok, rc.error
+    role_pid = rc.result
+    for lang, kind in (("en", "add organisation"), ("zh_CN", "加入组织")):
+        listed = _get(client, "/proposals", lang)
+        row = re.search(rf'<tr><td><a href="/proposals/{pid}">.*?</tr>', listed, re.S)
+        assert row is not None and "Org-&lt;Five&gt;" in row.group(0), row
+        page = _get(client, f"/proposals/{pid}", lang)
+        subject = re.search(r'<dd class="subject">(.*?)</dd>', page, re.S)
+        assert subject is not None and "<bdi>Org-&lt;Five&gt;</bdi>" in subject.group(1)
+        page = _get(client, f"/proposals/{role_pid}", lang)
+        subject = re.search(r'<dd class="subject">(.*?)</dd>', page, re.S)
+        assert subject is not None and "grantee-li" in subject.group(1), page
+        assert f'href="/accounts/{who.info.address}"' in subject.group(1)
+        assert kind in listed
+        overview = _get(client, "/", lang)
+        row = re.search(rf'<li><a href="/proposals/{pid}">.*?</li>', overview, re.S)
+        assert row is not None and "<bdi>Org-&lt;Five&gt;</bdi>" in row.group(0), row

@@ -119,10 +119,12 @@ def test_a_page_is_one_bounded_index_read(
     client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A list page reads `PAGE_SIZE` + 1 entries by key range, or the events of at most
-    `PAGE_SIZE` + 1 blocks through the event index; no page scans the records, nor the
-    enrolled identities for their names."""
+    `PAGE_SIZE` + 1 blocks through the event index (one block per read); no page scans the
+    records, nor the enrolled identities for their names."""
     limits: list[int] = []
+    blocks: dict[str, int] = {}
     ranges, events = NodeService.scan_state_before, NodeService.events_before
+    url = ""
 
     def range_spy(self: NodeService, contract: str, prefix: str, before: str | None, n: int):  # type: ignore[no-untyped-def]
         limits.append(n)
@@ -131,8 +133,10 @@ def test_a_page_is_one_bounded_index_read(
     def events_spy(
         self: NodeService, contract: str, names: tuple[str, ...], before: int | None, n: int
     ):  # type: ignore[no-untyped-def]
-        limits.append(n)
-        return events(self, contract, names, before, n)
+        assert n == 1
+        found = events(self, contract, names, before, n)
+        blocks[url] = blocks.get(url, 0) + len({h for h, _i, _e in found})
+        return found
 
     def no_scan(*_a: object) -> None:
         raise AssertionError("a list page scanned its records")
@@ -144,7 +148,52 @@ def test_a_page_is_one_bounded_index_read(
     urls += ["/works/W000001", "/", "/blocks", "/blocks/3", "/contracts", "/validators"]
     for url in urls:
         assert client.get(url).status_code == 200, url
-    assert len(limits) == 5 and set(limits) == {PAGE_SIZE + 1}  # funds, deposits: no list read
+    assert limits == [PAGE_SIZE + 1]  # a work's history; funds, deposits: no list read
+    assert set(blocks) == {"/works", "/trace", "/receivables", "/proposals"}
+    assert all(n <= PAGE_SIZE + 1 for n in blocks.values()), blocks
+
+
+def test_a_page_decodes_only_the_blocks_it_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The newest block holds more creations than a page: the first page reads that block
+    alone (it read the events of `PAGE_SIZE` + 1 blocks, receipts of up to 32 MiB each,
+    whatever the page needed)."""
+    c = AppChain(tmp_path)
+    try:
+        c.deploy("ip_rights", ip_rights.source())
+        creator = c.identity("org2", "busy")
+        c.grant(creator, "creator")
+        for i in range(PAGE_SIZE + 5):  # one work per block
+            assert c.call(
+                creator, "ip_rights", "register_work", f"{i:064x}", "w", ["a"], "music"
+            ).ok
+        calls = [
+            (creator, "ip_rights", "register_work", (f"{i:064x}", f"w{i}", ["a"], "music"))
+            for i in range(PAGE_SIZE + 5, 2 * PAGE_SIZE + 15)
+        ]
+        assert all(r.ok for r in c.call_many(calls))  # then PAGE_SIZE + 10 in one block
+        read: list[int] = []
+        events = NodeService.events_before
+
+        def spy(self: NodeService, *args: object):  # type: ignore[no-untyped-def]
+            found = events(self, *args)  # type: ignore[arg-type]
+            read.extend(sorted({h for h, _i, _e in found}))
+            return found
+
+        monkeypatch.setattr(NodeService, "events_before", spy)
+        first = c.http.get("/works").text
+        assert read == [c.ledger.height]
+        assert WORK_ROW.findall(first)[0] == f"W{2 * PAGE_SIZE + 15:06d}"
+        link = OLDER.search(first)
+        assert link is not None
+        read.clear()
+        second = WORK_ROW.findall(c.http.get(link.group(1).replace("&amp;", "&")).text)
+        assert second[:10] == [f"W{n:06d}" for n in range(PAGE_SIZE + 15, PAGE_SIZE + 5, -1)]
+        assert second[10] == f"W{PAGE_SIZE + 5:06d}" and len(second) == PAGE_SIZE
+        assert len(read) == PAGE_SIZE - 10 + 1 + 1
+    finally:
+        c.close()
 
 
 def test_court_verifications_are_listed_newest_first(chain: AppChain, client: TestClient) -> None:

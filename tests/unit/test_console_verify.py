@@ -20,7 +20,11 @@ from fastapi.testclient import TestClient
 from tianfu.apps.evidence.certificate import EvidenceCertificateError, verify_certificate
 from tianfu.apps.evidence.demo import DEMO_FILE
 from tianfu.apps.registry import application
+from tianfu.codec import decode
+from tianfu.proofs.documents import verify_document
+from tianfu.proofs.errors import VerificationError
 from tianfu.testing.appchain import AppChain
+from tianfu.types import Genesis
 
 NODE = shutil.which("node")
 RUNNER = Path(__file__).resolve().parents[1] / "js" / "verify_runner.mjs"
@@ -282,3 +286,82 @@ def test_rejects_a_float_where_the_bundle_declares_an_integer() -> None:
         verify_certificate(text, None, decode_genesis(genesis))
     (r,) = run([{**case(text, genesis, None), "now_ms": base["now_ms"]}])
     assert not r["ok"], "the console accepted a float for the transaction's index"
+
+
+def test_transaction_proofs_verify_and_tampering_is_rejected_as_python_does(
+    chain: AppChain, material: tuple[str, bytes, TestClient], other_genesis: bytes
+) -> None:
+    """The transaction page's mark: a transaction's proof, verified in the browser, with
+    its nonce read exactly (the CLI's nonces are random 64-bit numbers, beyond what a
+    JavaScript number holds); every refusal is one of the Python verifier too."""
+    _, genesis, client = material
+    chain._nonce = (1 << 62) + 12_345  # a nonce beyond 2^53, as `tianfu invoke` makes them
+    admin = chain.admin("org1")
+    good = chain.call(admin, "governance", "get_identity", admin.info.address)
+    bad = chain.call(admin, "governance", "approve", "no-such-proposal")
+    assert good.ok and not bad.ok
+    height = chain.ledger.height
+    block = chain.ledger.store.load_block(height - 1)
+    failed_block = chain.ledger.store.load_block(height)
+    assert block is not None and failed_block is not None
+    docs = [
+        client.get(f"/v1/txs/{blk.txs[0].hash.hex()}/proof").text for blk in (block, failed_block)
+    ]
+    doc, failed = docs
+    parsed = json.loads(doc)
+    assert parsed["tx"]["nonce"] > 1 << 53
+    raw = bytearray(bytes.fromhex(parsed["raw"]))
+    raw[len(raw) // 2] ^= 0x01
+    nonce_off = doc.replace(str(parsed["tx"]["nonce"]), str(parsed["tx"]["nonce"] + 1))
+    said_ok = json.loads(failed)
+    said_ok["receipt"]["ok"] = True
+    state = client.get("/v1/proofs/state/traceability/batch:LJ-TIN-004").text
+    texts = [
+        doc,
+        failed,
+        json.dumps({**parsed, "raw": raw.hex()}),
+        nonce_off,
+        json.dumps(said_ok),
+        '{"raw": "00",' + doc.strip()[1:],  # a repeated key
+        state,
+    ]
+    cases = [{**case(t, genesis, None), "kind": "tx"} for t in texts]
+    cases.append({**case(doc, other_genesis, None), "kind": "tx"})
+    results = run(cases)
+    ok, ok_failed, *refused = results
+    assert ok["ok"], ok["reason"]
+    r = ok["result"]
+    assert r["txHash"] == block.txs[0].hash.hex() and r["ok"] is True
+    assert (r["height"], r["index"]) == (height - 1, 0)
+    assert ok_failed["ok"] and ok_failed["result"]["ok"] is False, ok_failed["reason"]
+    assert ok_failed["result"]["height"] == height
+    assert all(not x["ok"] for x in refused), refused
+    assert "another genesis" in refused[-1]["reason"]
+    assert "readable part does not match" in refused[2]["reason"]
+    # the Python verifier agrees on every case
+    for c, res in zip(cases, results, strict=True):
+        g = decode(bytes.fromhex(c["genesis_hex"]), Genesis)
+        try:
+            verify_document(c["cert"], g, kind="tx")
+            python_ok = True
+        except VerificationError:
+            python_ok = False
+        assert python_ok == res["ok"], (res["reason"], c["cert"][:80])
+
+
+def test_a_transaction_proof_given_as_a_certificate_is_sent_to_its_page(
+    chain: AppChain, material: tuple[str, bytes, TestClient]
+) -> None:
+    """/verify given a transaction's proof said "a proven integer is too large for the
+    browser verifier" (its nonce, read before its kind); it now says what the document is
+    and where it is verified."""
+    _, genesis, client = material
+    chain._nonce = (1 << 62) + 777
+    admin = chain.admin("org2")
+    assert chain.call(admin, "governance", "get_identity", admin.info.address).ok
+    block = chain.ledger.store.load_block(chain.ledger.height)
+    assert block is not None
+    doc = client.get(f"/v1/txs/{block.txs[0].hash.hex()}/proof").text
+    (as_certificate,) = run([case(doc, genesis, None)])
+    assert not as_certificate["ok"]
+    assert "the proof of a transaction" in as_certificate["reason"], as_certificate["reason"]

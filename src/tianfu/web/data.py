@@ -240,9 +240,11 @@ class ConsoleData:
         """One page of `contract`'s records at `prefix` + id, newest first by creation: the
         ids are those of the events that create them (`creations`: event name -> the field
         holding the new id, or a list of new ids), found through the store's event index
-        (the node's `events_before`), at most `limit` + 1 blocks per page: (id, record) rows.
-        The cursor is `H` (blocks below height H) or `H-K` (block H after its K newest such
-        events, then the blocks below it): `HEIGHT_CURSOR`."""
+        (the node's `events_before`), one block at a time and at most `limit` + 1 blocks
+        per page, so a page decodes only the blocks it shows (one block holding more than
+        `limit` such events fills a page alone): (id, record) rows. The cursor is `H`
+        (blocks below height H) or `H-K` (block H after its K newest such events, then the
+        blocks below it): `HEIGHT_CURSOR`."""
         read = getattr(self.service, "events_before", None)
         if read is None:
             return Paged([], None, True)
@@ -253,25 +255,23 @@ class ConsoleData:
             top = skip_height + 1 if skip else skip_height
         rows: list[tuple[str, Any]] = []
         seen: set[str] = set()
-        last, position, blocks = -1, 0, 0
-        for height, _index, event in read(contract, tuple(creations), top, limit + 1):
-            if height != last:
-                last, position, blocks = height, 0, blocks + 1
-            position += 1
-            if height == skip_height and position <= skip:
-                continue
-            if len(rows) >= limit:
-                return Paged(
-                    rows,
-                    f"{height}-{position - 1}" if position > 1 else str(height + 1),
-                    before is None,
-                )
-            made = event.data.get(creations[event.name])
-            for rid in made if isinstance(made, list) else [made]:
-                if isinstance(rid, str) and rid not in seen:
-                    seen.add(rid)
-                    rows.append((rid, self.record(contract, prefix + rid)))
-        return Paged(rows, str(last) if blocks > limit else None, before is None)
+        for _block in range(limit + 1):
+            events = read(contract, tuple(creations), top, 1)
+            if not events:
+                return Paged(rows, None, before is None)
+            top = events[0][0]
+            for position, (height, _index, event) in enumerate(events, 1):
+                if height == skip_height and position <= skip:
+                    continue
+                if len(rows) >= limit:
+                    older = f"{height}-{position - 1}" if position > 1 else str(height + 1)
+                    return Paged(rows, older, before is None)
+                made = event.data.get(creations[event.name])
+                for rid in made if isinstance(made, list) else [made]:
+                    if isinstance(rid, str) and rid not in seen:
+                        seen.add(rid)
+                        rows.append((rid, self.record(contract, prefix + rid)))
+        return Paged(rows, str(top), before is None)
 
     def counted_page(
         self, contract: str, prefix: str, count: int, before: str | None, limit: int = PAGE_SIZE

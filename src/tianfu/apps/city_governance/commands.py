@@ -65,7 +65,7 @@ COMMANDS = CommandTable(
             printed(reporter_hash, "contact", "salt"),
             arg("contact", help="The citizen's phone number or ID (never sent)."),
             opt("salt", help="The service centre's secret salt."),
-            uses=(),
+            uses=("json",),
         ),
         tx(
             "file",

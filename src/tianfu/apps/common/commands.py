@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from tianfu.apps.common.display import Fields, Output, Text
-from tianfu.apps.common.errors import CommandFailed
+from tianfu.apps.common.errors import BadInput, CommandFailed
 from tianfu.apps.common.readable import PLAIN, Readable
 from tianfu.apps.common.sdk import ContractSDK
 from tianfu.client import Client
@@ -217,13 +217,13 @@ def printed(
     compute: Callable[..., str], *names: str
 ) -> Callable[[Session, dict[str, Any]], Output]:
     """A local command's run: `compute` of the named values, printed as a line (a
-    ValueError it raises is the command's failure)."""
+    ValueError it raises refuses one of those values: a usage error, exit code 2)."""
 
     def run(session: Session, values: dict[str, Any]) -> Output:
         try:
             text = compute(*[values[n] for n in names])
         except ValueError as exc:
-            raise CommandFailed(str(exc)) from None
+            raise BadInput(str(exc)) from None
         return Output(text, (Text(text),))
 
     return run

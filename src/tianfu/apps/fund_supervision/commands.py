@@ -101,7 +101,7 @@ COMMANDS = CommandTable(
             printed(beneficiary_hash, "identity_number", "salt"),
             arg("identity_number"),
             opt("salt", help="The registering office's secret salt."),
-            uses=(),
+            uses=("json",),
         ),
         tx(
             "register-beneficiary",

@@ -1,5 +1,6 @@
 // In-browser verifier of Tianfu proof documents (tianfu-proof/v1): evidence certificates
-// (kind "evidence") and state proofs (kind "state", the trace page's batch record).
+// (kind "evidence"), state proofs (kind "state", the trace page's batch record) and
+// transaction proofs (kind "tx", the transaction page's mark).
 //
 // Checks, trusting only the genesis bytes it is given (genesis.bin, or the `raw` of the
 // node's /v1/genesis answer), what `tianfu.apps.evidence.certificate.verify_certificate`
@@ -88,18 +89,31 @@ function sameJson(a, b) {
 }
 
 // -- proof documents ----------------------------------------------------------------------
-function loadDocument(docText, genesis, kind) {
+// The document's JSON, read exactly (integers beyond 2^53 as BigInt) so that its kind is
+// told first; only a `tx` proof may hold such integers (its nonce), other kinds are refused
+// with them.
+function loadDocument(docText, genesis, kind, bigints = false) {
   if (genesis.validators.some((v) => !SUITES[genesis.suite].schemes.has(v.scheme))) {
     fail("the genesis has validator keys of a scheme its crypto suite does not accept");
   }
-  const doc = parseDocumentJson(docText);
+  const doc = parseDocumentJson(docText, true);
   if (doc === null || typeof doc !== "object" || Array.isArray(doc)) fail("the document is not a JSON object");
   if (doc.format !== "tianfu-proof/v1") fail("not a proof document (format is not tianfu-proof/v1)");
+  if (doc.kind === "tx" && kind !== "tx") {
+    fail("this is the proof of a transaction: its page in this console verifies it (search for the transaction's hash)");
+  }
   if (doc.kind !== kind) fail("the document proves a %(given)s, not a %(kind)s", { given: String(doc.kind), kind });
   if (doc.genesis_hash !== hex(genesis.hash)) {
     fail("the document was issued for another genesis than the one given");
   }
+  if (!bigints && holdsBigInt(doc)) fail("a proven integer is too large for the browser verifier");
   return doc;
+}
+
+function holdsBigInt(v) {
+  if (typeof v === "bigint") return true;
+  if (v === null || typeof v !== "object") return false;
+  return Object.values(v).some(holdsBigInt);
 }
 
 // The one proven block of a document's bundle: the validator chain followed from the
@@ -154,7 +168,7 @@ function provenBlock(doc, genesis, nowMs) {
       if (!Array.isArray(e) || e.length !== 3 || !(e[2] instanceof MsgMap)) fail("malformed receipt");
       contractValue(e[2]);
     }
-    return { body: tx[0], hash: hashDomain("tianfu/tx/v1", spans.get(tx[0])), receipt };
+    return { index, body: tx[0], hash: hashDomain("tianfu/tx/v1", spans.get(tx[0])), receipt };
   });
   const seen = new Set();
   const provenEntries = entries.map((ep) => {
@@ -234,6 +248,66 @@ function stateDocument(docText, genesis, nowMs) {
     genesisHash: hex(genesis.hash),
     signers: b.signers.map((v) => `${v.name} (${v.org})`),
     entries: b.entries,
+  };
+}
+
+// A transaction's proof (kind "tx", /v1/txs/HASH/proof), for the transaction page: the
+// transaction and its receipt are at one index of a block certified by the validators of
+// its height (followed from the genesis set), and the document's readable fields are
+// exactly the proven transaction and receipt. Its nonce and expiry are read exactly (a
+// nonce is often beyond what a JavaScript number holds: BigInt then).
+export function verifyTxProof(docText, genesisBytes, nowMs) {
+  const genesis = parseGenesis(genesisBytes);
+  return inSuite(genesis.suite, () => txProof(docText, genesis, nowMs));
+}
+
+function txProof(docText, genesis, nowMs) {
+  const doc = loadDocument(docText, genesis, "tx", true);
+  const b = provenBlock(doc, genesis, nowMs);
+  if (b.txs.length !== 1 || b.entries.length) fail("a transaction proof holds exactly one transaction");
+  const { index, body, hash, receipt } = b.txs[0];
+  const expected = {
+    ...commonFields(genesis, b.changes),
+    kind: "tx",
+    height: b.head.height,
+    block_hash: hex(b.head.hash),
+    time_ms: b.head.timeMs,
+    state_root: hex(b.head.stateRoot),
+    index,
+    tx: {
+      hash: hex(hash),
+      chain_id: body[1],
+      scheme: body[2],
+      signer: body[3] instanceof Uint8Array ? hex(body[3]) : body[3],
+      nonce: body[4],
+      expiry: body[5],
+      contract: body[6],
+      method: body[7],
+      args: readable(body[8]),
+      has_cert: body[9] instanceof Uint8Array && body[9].length > 0,
+    },
+    receipt: {
+      ok: receipt[0] === 0,
+      gas_used: receipt[1],
+      result: readable(receipt[2]),
+      error: receipt[3],
+      events: receipt[4].map((e) => ({ contract: e[0], name: e[1], data: readable(e[2]) })),
+    },
+    raw: doc.raw,
+  };
+  if (!sameJson(doc, expected)) fail("the document's readable part does not match the proof");
+  return {
+    txHash: hex(hash),
+    index,
+    ok: receipt[0] === 0,
+    contract: body[6],
+    method: body[7],
+    height: b.head.height,
+    timeMs: b.head.timeMs,
+    blockHash: hex(b.head.hash),
+    chainId: genesis.chainId,
+    genesisHash: hex(genesis.hash),
+    signers: b.signers.map((v) => `${v.name} (${v.org})`),
   };
 }
 

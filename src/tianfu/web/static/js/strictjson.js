@@ -3,8 +3,9 @@
 // refused (JSON.parse keeps the last one, so a reader of the text could see another value
 // than the one verified), and so is a number written with a fraction or an exponent (every
 // number of a document is an integer, and `6.0` or `6e0` is not the integer 6 there), an
-// integer beyond the range a JavaScript number holds exactly, and a document of more than
-// 40 MiB. Layout (whitespace, key order, string escapes) is free.
+// integer beyond the range a JavaScript number holds exactly (unless `bigints`: then it is
+// read exactly, as a BigInt), and a document of more than 40 MiB. Layout (whitespace, key
+// order, string escapes) is free.
 //
 // Pure module: no DOM, no network (imported by proof.js; runs under Node in the tests).
 
@@ -12,7 +13,7 @@ import { fail } from "./proof.js";
 
 const MAX_DOCUMENT_BYTES = 40 << 20;
 const MAX_DEPTH = 256; // no document nests deeper (contract values stop at 64)
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
 
@@ -20,7 +21,7 @@ function utf8Length(text) {
   return new TextEncoder().encode(text).length;
 }
 
-export function parseDocumentJson(text) {
+export function parseDocumentJson(text, bigints = false) {
   if (typeof text !== "string") fail("the document is not JSON");
   // a character is 1 to 3 bytes of UTF-8 (a surrogate pair 4 for 2)
   if (text.length > MAX_DOCUMENT_BYTES || (text.length * 3 > MAX_DOCUMENT_BYTES && utf8Length(text) > MAX_DOCUMENT_BYTES)) {
@@ -52,8 +53,9 @@ export function parseDocumentJson(text) {
       fail("the document writes a number with a fraction or an exponent");
     }
     const n = Number(m[0]);
-    if (!Number.isSafeInteger(n)) fail("a proven integer is too large for the browser verifier");
-    return n;
+    if (Number.isSafeInteger(n)) return n;
+    if (bigints) return BigInt(m[0]);
+    fail("a proven integer is too large for the browser verifier");
   };
   // items of an array or members of an object, up to `close`
   const items = (close, one) => {
