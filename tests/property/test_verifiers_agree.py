@@ -5,7 +5,10 @@ docs/spec/vectors/documents.json (a chain where a validator of a new organisatio
 a power changed, that validator removed), and those of verifiers_agree_chain (an
 organisation admitted with a validator, a validator re-weighted, a key rotated, a
 validator removed; values at the edges of the formats; evidence and photo authorship
-certificates) — with sequential and skipping validator chains. Each document is changed in
+certificates), and those of verifiers_agree_corners (a record written in the block that
+changes the set, 50 changes in a row, a key rotated twice and back, an organisation removed
+and re-admitted under its name, a validator switching scheme and one of a scheme the suite
+does not accept) — with sequential and skipping validator chains. Each document is changed in
 many ways (verifiers_agree_lib) and every change is verified by the SDK verifier (`tianfu verify-proof`), the independent
 spec verifier (tests/spec_verifier) and, for the kinds it knows, the web console's verifier
 under Node. All of them MUST give the same verdict, and a document any of them accepts MUST
@@ -28,7 +31,10 @@ from typing import Any
 
 import pytest
 import verifiers_agree_chain
+import verifiers_agree_corners
 import verifiers_agree_lib as lib
+
+from tianfu.codec import encode
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors" / "documents.json"
 
@@ -56,6 +62,15 @@ def bases(suite: str) -> list[dict[str, Any]]:
     return out
 
 
+@functools.cache
+def corner_bases(suite: str) -> list[dict[str, Any]]:
+    return [{**c, "corner": True} for c in verifiers_agree_corners.corner_documents(suite)]
+
+
+def links_of(base: dict[str, Any]) -> int:
+    return len(lib.unpack(bytes.fromhex(base["document"]["raw"]))[1])
+
+
 def genesis_time(genesis: bytes) -> int:
     return lib.decode_genesis(genesis).time_ms
 
@@ -67,10 +82,20 @@ def mutations(base: dict[str, Any], sample: int, every_signature_byte: bool) -> 
     `every_signature_byte`) and, for a bundle with a skipping link, the clock at its edges."""
     doc, now = base["document"], base["now_ms"]
     rng = random.Random(f"{base['suite']}/{base['name']}")
+    if links_of(base) > 10:  # each case checks every link's certificate: fewer of them
+        sample, every_signature_byte = max(1, sample // 10), False
 
     def some(cases: Iterator[lib.Case], n: int | None = sample) -> list[lib.Case]:
         every = list(cases)
         return every if n is None else rng.sample(every, min(n, len(every)))
+
+    if base.get("corner") and sample < 10:  # the CI run: a few changes of the corners
+        yield lib.Case("unchanged", lib.dumps(doc), now)
+        yield from lib.raw_byte_mutations(doc, now, rng, 1)
+        yield from some(lib.signature_mutations(doc, now), 1)
+        if lib.has_skipping_link(doc):
+            yield from some(lib.clock_mutations(doc, genesis_time(base["genesis"])), 2)
+        return
 
     yield lib.Case("unchanged", lib.dumps(doc), now)
     yield from some(lib.json_mutations(doc, now))
@@ -89,7 +114,7 @@ def disagreements(
     js_cases: list[tuple[lib.Case, bytes, str]] = []
     js_expected: list[tuple[str, bool, str]] = []
     count = 0
-    for base in [b for suite in suites for b in bases(suite)]:
+    for base in [b for suite in suites for b in (*bases(suite), *corner_bases(suite))]:
         genesis, kind = base["genesis"], base["kind"]
         for case in mutations(base, sample, every_signature_byte):
             count += 1
@@ -257,3 +282,94 @@ def test_the_three_verifiers_agree_on_every_genesis_vector() -> None:
     assert out.returncode == 0, out.stderr
     for (_, valid, name), r in zip(cases, json.loads(out.stdout), strict=True):
         assert r["ok"] is valid, (name, r["reason"])
+
+
+def verdicts(base: dict[str, Any]) -> list[bool]:
+    """The verdicts of the SDK, the spec verifier and (under Node) the console."""
+    lib.load_app_kinds()
+    case = lib.Case(base["name"], lib.dumps(base["document"]), base["now_ms"])
+    genesis, kind = base["genesis"], base["kind"]
+    out = [lib.verdict_sdk(case, genesis, kind)[0], lib.verdict_spec(case, genesis, kind)[0]]
+    if lib.NODE is not None:
+        out += [ok for ok, _ in lib.verdicts_js([(case, genesis, kind)])]
+    return out
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_valid_signature_of_a_scheme_the_suite_does_not_accept_is_refused(suite: str) -> None:
+    """crypto.md#suites: a signature of a scheme the chain's suite does not accept is
+    invalid whatever its bytes, and blocks.md rule 5: one invalid signature rejects the
+    certificate. A set may still list such a member (here one whose power the others
+    outweigh): a certificate carrying its valid signature (SM2 on a standard chain,
+    Ed25519 on an SM2 chain) is refused by every verifier, the same without it verifies."""
+    valid, refused = verifiers_agree_corners.foreign_signed(suite)
+    n = 3 if lib.NODE else 2
+    assert verdicts(valid) == [True] * n
+    assert verdicts(refused) == [False] * n
+
+
+@pytest.mark.slow
+def test_a_bundle_of_4097_links_is_refused_and_one_of_4096_verifies() -> None:
+    """proofs.md#bundle: at most 4096 validator links, which bounds what a document costs
+    to verify. A document with 4096 sequential links (one Ed25519 validator) verifies in
+    every verifier; the same with a 4097th link (valid, in order) is refused by every one."""
+    at_cap, over = verifiers_agree_corners.many_links(4096)
+    n = 3 if lib.NODE else 2
+    assert verdicts(at_cap) == [True] * n
+    assert verdicts(over) == [False] * n
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+@pytest.mark.parametrize("what", list(verifiers_agree_corners.ODD_MEMBERS))
+def test_a_validator_record_no_verifier_takes_is_refused_by_every_verifier(
+    suite: str, what: str
+) -> None:
+    """blocks.md#validator-sets: a proven validator record has a scheme `>= 0` and a public
+    key of at most 65 bytes (as a `Validator` decodes). The console refused a record with a
+    negative scheme or a longer key; the SDK and the spec verifier took it (its member,
+    which cannot sign, was simply outweighed), in a sequential and in a skipping chain."""
+    for base in verifiers_agree_corners.odd_member(suite, what):
+        assert verdicts(base) == [False] * (3 if lib.NODE else 2), base["name"]
+
+
+LINK_RUNNER = Path(__file__).resolve().parents[1] / "js" / "link_runner.mjs"
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_header_or_certificate_beyond_its_bounds_is_refused_by_every_verifier(
+    suite: str,
+) -> None:
+    """blocks.md: a header's and a certificate's chain id has 1 … 64 characters, a proposer
+    and a signer's key at most 65 bytes, a signature at most 72, a certificate at most 1024
+    signatures. The console decoded a link's header and certificate without these bounds
+    (a 66-byte proposer or a 65-character chain id passed), which the SDK and the spec
+    verifier refuse when decoding."""
+    from tianfu.crypto import chain_suite
+    from tianfu.proofs.valchain import TrustError, prepare_link
+
+    genesis, cases = verifiers_agree_corners.link_beyond_bounds(suite)
+    expected = [name == "unchanged" for name, _ in cases]
+    with chain_suite(suite).use():
+        sdk = []
+        for _, link in cases:
+            try:
+                prepare_link(link, genesis.validator_set)
+                sdk.append(True)
+            except TrustError:
+                sdk.append(False)
+    spec = []
+    for _, link in cases:
+        try:
+            lib.specverify.parse_link(suite, lib.unpack(encode(link)), lib.specwire.parse_genesis(encode(genesis)))  # fmt: skip
+            spec.append(True)
+        except lib.specwire.Invalid:
+            spec.append(False)
+    assert sdk == expected and spec == expected, (sdk, spec)
+    if lib.NODE is None:
+        return
+    payload = json.dumps([{"link_hex": encode(link).hex(), "suite": suite} for _, link in cases])
+    out = subprocess.run([lib.NODE, str(LINK_RUNNER)], input=payload, capture_output=True,
+                         text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    js = [r["ok"] for r in json.loads(out.stdout)]
+    assert js == expected, list(zip([n for n, _ in cases], js, strict=True))

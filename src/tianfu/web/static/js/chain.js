@@ -136,13 +136,17 @@ export function stateEntry(root, key, proofBytes) {
 // (`tianfu.types.block`): version 1, heights, rounds, times and hash sizes in range.
 const MAX_TIME_MS = Number.MAX_SAFE_INTEGER;
 const isInt = (n, min, max = Number.MAX_SAFE_INTEGER) => Number.isInteger(n) && n >= min && n <= max;
+// a chain id: 1 to 64 characters (code points, as blocks.md counts them)
+const isChainId = (s) => typeof s === "string" && s.length > 0 && [...s].length <= 64;
+const MAX_KEY_BYTES = 65;
 
 export function header(bytes) {
   const h = decode(bytes);
   if (!Array.isArray(h) || h.length !== 12) fail("malformed block header");
-  const [version, chainId, height, timeMs, prevHash, txRoot, stateRoot, receiptsRoot, valHash, , txCount, lastCommit] = h;
-  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) &&
+  const [version, chainId, height, timeMs, prevHash, txRoot, stateRoot, receiptsRoot, valHash, proposer, txCount, lastCommit] = h;
+  const ok = version === 1 && isChainId(chainId) && isInt(height, 1) &&
     isInt(timeMs, 0, MAX_TIME_MS) && isInt(txCount, 0) &&
+    proposer instanceof Uint8Array && proposer.length <= MAX_KEY_BYTES &&
     [prevHash, txRoot, stateRoot, receiptsRoot, valHash].every((x) => x instanceof Uint8Array && x.length <= 32);
   if (!ok) fail("malformed block header");
   if (height === 1 ? lastCommit !== null : lastCommit === null) fail("malformed block header");
@@ -161,9 +165,11 @@ export function header(bytes) {
 function certificateOf(c) {
   if (!Array.isArray(c) || c.length !== 6 || !Array.isArray(c[5])) fail("malformed commit certificate");
   const [version, chainId, height, round, blockHash, sigs] = c;
-  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) && isInt(round, 0) &&
-    blockHash instanceof Uint8Array && blockHash.length === 32 &&
-    sigs.every((s) => Array.isArray(s) && s.length === 3 && isInt(s[1], 1, MAX_TIME_MS));
+  const ok = version === 1 && isChainId(chainId) && isInt(height, 1) && isInt(round, 0) &&
+    blockHash instanceof Uint8Array && blockHash.length === 32 && sigs.length <= 1024 &&
+    sigs.every((s) => Array.isArray(s) && s.length === 3 && s[0] instanceof Uint8Array &&
+      s[0].length <= MAX_KEY_BYTES && isInt(s[1], 1, MAX_TIME_MS) && s[2] instanceof Uint8Array &&
+      s[2].length <= 72);
   if (!ok) fail("malformed commit certificate");
   return { chainId, height, round, blockHash, sigs };
 }
