@@ -35,6 +35,8 @@ import verifiers_agree_corners
 import verifiers_agree_lib as lib
 
 from tianfu.codec import encode
+from tianfu.proofs.documents import verify_document
+from tianfu.proofs.errors import VerificationError
 
 VECTORS = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors" / "documents.json"
 
@@ -373,3 +375,47 @@ def test_a_header_or_certificate_beyond_its_bounds_is_refused_by_every_verifier(
     assert out.returncode == 0, out.stderr
     js = [r["ok"] for r in json.loads(out.stdout)]
     assert js == expected, list(zip([n for n, _ in cases], js, strict=True))
+
+
+def test_a_document_file_that_is_not_utf8_json_text_is_refused_by_every_verifier() -> None:
+    """documents.md#parsing: a document is JSON text in UTF-8, with no byte-order mark. Read
+    from a file's bytes, the SDK (`tianfu verify-proof`) and the spec verifier took a
+    UTF-8 byte-order mark, UTF-16 and UTF-32 (Python's `json.loads` of bytes guesses the
+    encoding) and encoded surrogates; the console's /verify page dropped a byte-order mark
+    and replaced invalid UTF-8 with U+FFFD. The file's own bytes are still accepted."""
+    lib.load_app_kinds()
+    base = next(b for b in corner_bases("standard") if b["kind"] == "state")
+    text = lib.dumps(base["document"])
+    utf8 = text.encode("utf-8")
+    cases = [
+        ("utf-8", utf8, True),
+        ("a byte-order mark", b"\xef\xbb\xbf" + utf8, False),
+        ("utf-16", text.encode("utf-16"), False),
+        ("utf-16-le", text.encode("utf-16-le"), False),
+        ("utf-32", text.encode("utf-32"), False),
+        ("an invalid byte", utf8[:-1] + b'"\xff"' + utf8[-1:], False),
+        ("an encoded surrogate", utf8[:-1] + b', "x": "\xed\xa0\x80"' + utf8[-1:], False),
+    ]
+    genesis = base["genesis"]
+    for name, data, valid in cases:
+        try:
+            verify_document(data, lib.decode_genesis(genesis), kind="state",
+                            options=lib.TrustOptions(now_ms=base["now_ms"]))  # fmt: skip
+            sdk = True
+        except VerificationError:
+            sdk = False
+        try:
+            lib.specverify.verify_document(data, genesis, base["now_ms"], "state")
+            spec = True
+        except lib.specwire.Invalid:
+            spec = False
+        assert (sdk, spec) == (valid, valid), name
+    if lib.NODE is None:
+        return
+    payload = [{"cert": None, "cert_hex": data.hex(), "genesis_hex": genesis.hex(), "file_hex": None,
+                "kind": "state", "now_ms": base["now_ms"]} for _, data, _ in cases]  # fmt: skip
+    out = subprocess.run([lib.NODE, str(lib.RUNNER)], input=json.dumps(payload),
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    js = [r["ok"] for r in json.loads(out.stdout)]
+    assert js == [valid for _, _, valid in cases], list(zip([c[0] for c in cases], js, strict=True))

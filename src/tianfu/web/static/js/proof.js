@@ -28,10 +28,10 @@ import {
   SUITES, certificate, checkCommit, hashDomain, header, inSuite, sha256Hex, stateEntry, verifyMerkle,
 } from "./chain.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
-import { parseDocumentJson } from "./strictjson.js";
+import { documentText, parseDocumentJson } from "./strictjson.js";
 import { parseGenesis } from "./genesis.js";
 
-export { parseGenesis };
+export { documentText, parseGenesis };
 export {
   MsgMap, VerifyError, concat, decode, encBin, encStr, encUint, eq, fail, fillMessage, fromHex, hex,
 };

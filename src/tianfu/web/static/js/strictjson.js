@@ -16,6 +16,21 @@ const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
 
+// A document file's text: its bytes MUST be UTF-8 (an invalid sequence is refused, not
+// replaced by U+FFFD) and a leading byte-order mark is kept, so that the parser refuses
+// it as it is not JSON whitespace (documents.md#parsing) — where `new TextDecoder()`, and
+// `Response.text()`, would drop it silently.
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+export function documentText(bytes) {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch (e) {
+    fail("the document is not UTF-8 text");
+    return "";
+  }
+}
+
 function utf8Length(text) {
   return new TextEncoder().encode(text).length;
 }
