@@ -419,3 +419,89 @@ def test_a_document_file_that_is_not_utf8_json_text_is_refused_by_every_verifier
     assert out.returncode == 0, out.stderr
     js = [r["ok"] for r in json.loads(out.stdout)]
     assert js == [valid for _, _, valid in cases], list(zip([c[0] for c in cases], js, strict=True))
+
+
+# -- Ed25519 signatures a key's holder can make (crypto.md#signature-schemes) -------------
+ED_P, ED_L = 2**255 - 19, 2**252 + 27742317777372353535851937790883648493
+ED_D = -121665 * pow(121666, -1, ED_P) % ED_P
+ED_B = lib.specwire.ed_point((4 * pow(5, -1, ED_P) % ED_P).to_bytes(32, "little"), True)
+ORDER_8 = bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
+
+
+def _ed_add(p: tuple[int, int], q: tuple[int, int]) -> tuple[int, int]:
+    (x1, y1), (x2, y2) = p, q
+    t = ED_D * x1 * x2 * y1 * y2 % ED_P
+    return ((x1 * y2 + x2 * y1) * pow(1 + t, -1, ED_P) % ED_P,
+            (y1 * y2 + x1 * x2) * pow(1 - t, -1, ED_P) % ED_P)  # fmt: skip
+
+
+def _ed_mul(n: int, p: tuple[int, int]) -> tuple[int, int]:
+    out = (0, 1)
+    while n:
+        if n & 1:
+            out = _ed_add(out, p)
+        p, n = _ed_add(p, p), n >> 1
+    return out
+
+
+def _ed_encode(p: tuple[int, int]) -> bytes:
+    return (p[1] | ((p[0] & 1) << 255)).to_bytes(32, "little")
+
+
+def _ed_hash(*parts: bytes) -> int:
+    import hashlib
+
+    return int.from_bytes(hashlib.sha512(b"".join(parts)).digest(), "little") % ED_L
+
+
+def holder_made_ed25519_signatures() -> list[tuple[str, bytes, bytes, bytes]]:
+    """(name, public key, message, signature): signatures a key's holder can make that a
+    cofactored verifier takes and crypto.md's (cofactorless, small-order R refused) does
+    not — an R of order 2 with S = k·a, and a public key with an order-8 component."""
+    a = 0x1234567 * 8 + 2**254
+    msg = bytes(range(32))
+    pub = _ed_encode(_ed_mul(a, ED_B))
+    r_small = _ed_encode((0, ED_P - 1))  # the point of order 2
+    s = _ed_hash(r_small, pub, msg) * a % ED_L
+    out = [("R of order 2, S = k·a", pub, msg, r_small + s.to_bytes(32, "little"))]
+    mixed = _ed_encode(_ed_add(_ed_mul(a, ED_B), lib.specwire.ed_point(ORDER_8, True)))
+    for i in range(8):  # a message whose k is not a multiple of 8
+        m = bytes([i]) * 32
+        r = 7 + i
+        big_r = _ed_encode(_ed_mul(r, ED_B))
+        k = _ed_hash(big_r, mixed, m)
+        if k % 8:
+            sig = big_r + ((r + k * a) % ED_L).to_bytes(32, "little")
+            out.append(("a public key with an order-8 component", mixed, m, sig))
+            break
+    honest_r = _ed_encode(_ed_mul(11, ED_B))
+    honest = honest_r + ((11 + _ed_hash(honest_r, pub, msg) * a) % ED_L).to_bytes(32, "little")
+    return [("an honest signature", pub, msg, honest), *out]
+
+
+SIGNATURE_RUNNER = Path(__file__).resolve().parents[1] / "js" / "signature_runner.mjs"
+
+
+def test_ed25519_signatures_only_a_cofactored_check_takes_are_refused_by_every_verifier() -> None:
+    """crypto.md: Ed25519 is verified cofactorless (encode([S]B − [k]A) = R), with a
+    small-order R refused. The console used noble's `verify`, which is cofactored and lets
+    a small-order R through: it took signatures a validator can make with its own key (an
+    R of order 2 with S = k·a; a public key with an order-8 component) that the SDK
+    (libsodium) and the spec verifier refuse, so a certificate could verify in one only."""
+    from tianfu.crypto import ED25519, STANDARD, verify
+
+    cases = holder_made_ed25519_signatures()
+    assert len(cases) == 3
+    expected = [name == "an honest signature" for name, *_ in cases]
+    with STANDARD.use():
+        sdk = [verify(ED25519, pub, m, sig) for _, pub, m, sig in cases]
+    spec = [lib.specwire.verify_sig("standard", 1, pub, m, sig) for _, pub, m, sig in cases]
+    assert sdk == expected and spec == expected, (sdk, spec)
+    if lib.NODE is None:
+        return
+    payload = [{"suite": "standard", "scheme": 1, "public_key": pub.hex(), "message": m.hex(),
+                "signature": sig.hex()} for _, pub, m, sig in cases]  # fmt: skip
+    out = subprocess.run([lib.NODE, str(SIGNATURE_RUNNER)], input=json.dumps(payload),
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == expected, [c[0] for c in cases]

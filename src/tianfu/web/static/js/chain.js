@@ -180,16 +180,35 @@ export function certificate(bytes) {
 
 // Whether `sig` over `msg` is a valid signature of a validator's key, as
 // `tianfu.crypto.verify` checks it (false for a scheme the chain's suite does not accept).
-// Ed25519: RFC 8032, no ZIP-215 leniency. ECDSA P-256: SHA-256, a compressed 33-byte key,
+// Ed25519: crypto.md's four checks (ed25519Verify). ECDSA P-256: SHA-256, a compressed 33-byte key,
 // a 64-byte r || s with low s (one valid signature per key and message). SM2: over
 // SM3(Z || message) with the standard user id "1234567812345678", a compressed 33-byte
 // key, a 64-byte r || s with 1 <= r, s < n.
 const SM2_N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
+const ED_L = ed.CURVE.n;
+const littleEndian = (b) => BigInt("0x" + (hex(Uint8Array.from(b).reverse()) || "0"));
 
-function verifySignature(v, msg, sig) {
+// Ed25519 as crypto.md states it (libsodium's checks): S < L; the public key a canonical
+// encoding of a point not of small order; R not of small order; and the cofactorless
+// equation encode([S]B - [k]A) = R. (noble's `verify` is cofactored and lets a small-order
+// R through, so a signer could make signatures only this verifier took.)
+function ed25519Verify(sig, msg, publicKey) {
+  if (sig.length !== 64 || publicKey.length !== 32) return false;
+  const s = littleEndian(sig.subarray(32));
+  if (s >= ED_L) return false;
+  const r = sig.subarray(0, 32);
+  const A = ed.Point.fromHex(publicKey, false); // throws for a non-canonical encoding
+  const R = ed.Point.fromHex(r, false);
+  if (A.isSmallOrder() || R.isSmallOrder()) return false;
+  const k = littleEndian(sha512(concat(r, publicKey, msg))) % ED_L;
+  const check = ed.Point.BASE.multiply(s, false).add(A.multiply(k, false).negate());
+  return eq(check.toBytes(), r);
+}
+
+export function verifySignature(v, msg, sig) {
   if (!suite.schemes.has(v.scheme)) return false;
   try {
-    if (v.scheme === ED25519) return ed.verify(sig, msg, v.publicKey, { zip215: false });
+    if (v.scheme === ED25519) return ed25519Verify(sig, msg, v.publicKey);
     if (v.publicKey.length !== 33 || sig.length !== 64) return false;
     if (v.scheme === ECDSA_P256) {
       return p256.verify(sig, msg, v.publicKey, { prehash: true, lowS: true, format: "compact" });
