@@ -391,3 +391,24 @@ def link_beyond_bounds(suite: str) -> tuple[Any, list[tuple[str, ValidatorLink]]
             ("1025 signatures", changed(sigs=[sig] * 1025)),
         ]  # fmt: skip
         return chain.genesis, cases
+
+
+def powers_past_2_53(suite: str) -> Doc:
+    """A `state` document of block 3 of a chain whose genesis set has powers 2^52, 2^52 and
+    2^52 - 1 (each within JavaScript's safe integers, their sum 3·2^52 - 1 not), the last
+    validator never signing: 2·2^52 of 3·2^52 - 1 is more than 2/3 (exactly; a float sum
+    rounds the total to 3·2^52 and the quorum fails)."""
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"corner-{suite}-powers/node{i + 1}", scheme) for i in range(3)]
+        powers = [2**52, 2**52, 2**52 - 1]
+        chain = m.SpecChain("corner-powers", suite, [(s, f"org{i + 1}", p) for i, (s, p) in enumerate(zip(signers, powers, strict=True))])  # fmt: skip
+        chain.abstain.add(signers[2].public_key)
+        for _ in range(3):
+            chain.commit()
+        now = m.T0 + 3_600_000
+        bundle = ProofBuilder(chain).state_bundle([("governance", "validators")], 3)
+        doc = make_document("state", bundle, chain.genesis, TrustOptions(now_ms=now))
+        return {"suite": suite, "name": "powers past 2^53", "kind": "state", "document": doc,
+                "genesis": encode(chain.genesis), "now_ms": now}  # fmt: skip

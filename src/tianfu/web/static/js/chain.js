@@ -232,7 +232,7 @@ export function checkCommit(cert, head, set, chainId) {
   if (!eq(cert.blockHash, head.hash)) fail("the commit certificate signs a different block hash");
   const members = new Map(set.validators.map((v) => [hex(v.publicKey), v]));
   const seen = new Set();
-  let power = 0;
+  let power = 0n; // exact, as the total: sums of powers may pass 2^53
   const signers = [];
   for (const s of cert.sigs) {
     if (!Array.isArray(s) || s.length !== 3) fail("malformed commit signature");
@@ -245,11 +245,11 @@ export function checkCommit(cert, head, set, chainId) {
     if (!v) fail("the commit certificate is signed by a key outside the validator set");
     const msg = voteSignBytes(cert.chainId, cert.height, cert.round, cert.blockHash, timeMs);
     if (!verifySignature(v, msg, sig)) fail("invalid signature of validator %(name)s", { name: v.name });
-    power += v.power;
+    power += BigInt(v.power);
     signers.push(v);
   }
   const total = set.total;
-  if (!(power * 3 > total * 2)) {
+  if (!(power * 3n > total * 2n)) {
     fail("the signatures carry %(power)s of %(total)s voting power; more than 2/3 is needed", { power, total });
   }
   return signers;
