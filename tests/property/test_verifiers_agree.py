@@ -515,3 +515,34 @@ def test_a_quorum_is_computed_exactly_when_powers_sum_past_2_53(suite: str) -> N
     block the SDK and the spec verifier accept."""
     base = verifiers_agree_corners.powers_past_2_53(suite)
     assert verdicts(base) == [True] * (3 if lib.NODE else 2)
+
+
+STRICTJSON = Path(__file__).resolve().parents[2] / "src" / "tianfu" / "web" / "static" / "js" / "strictjson.js"  # fmt: skip
+
+
+def test_the_console_parses_a_document_with_a_string_of_millions_of_characters() -> None:
+    """documents.md#parsing: any valid document up to 40 MiB is parsed. The console matched
+    each string with a regular expression that overflowed V8's stack from about 8.4 million
+    characters, so it refused ("Maximum call stack size exceeded") every document whose
+    `raw` holds a bundle of more than about 4 MiB — such as one of 4096 links — which the
+    SDK and the spec verifier verify. Escapes and refusals are unchanged."""
+    if lib.NODE is None:
+        pytest.skip("Node.js runs the console's parser")
+    script = f"""
+import {{ parseDocumentJson }} from {json.dumps(STRICTJSON.as_uri())};
+const out = [];
+const run = (t) => {{ try {{ return JSON.stringify(parseDocumentJson(t)); }} catch (e) {{ return "refused: " + e.message; }} }};
+const long = "ab".repeat(10_000_000);
+const r = parseDocumentJson('{{"raw": "' + long + '", "x": "a\\\\n\\\\u00e9\\\\"\\\\\\\\/"}}');
+out.push(r.raw === long && r.x === 'a\\n\\u00e9"\\\\/');
+for (const t of ['{{"a": "\\\\x"}}', '{{"a": "\\\\u12"}}', '{{"a": "b}}', '{{"a": "\\u0001"}}', '{{"a": "\\\\"}}']) out.push(run(t));
+out.push(run('{{"a": "\\\\u0041\\\\t"}}'));
+process.stdout.write(JSON.stringify(out));
+"""
+    done = subprocess.run([lib.NODE, "--input-type=module", "-e", script], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout)
+    assert out[0] is True
+    assert all(r.startswith("refused") for r in out[1:6]), out[1:6]
+    assert json.loads(out[6]) == {"a": "A\t"}

@@ -12,7 +12,7 @@ import { fail } from "./proof.js";
 
 const MAX_DOCUMENT_BYTES = 40 << 20;
 const MAX_DEPTH = 256; // no document nests deeper (contract values stop at 64)
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const ESCAPE = /\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
 
@@ -55,10 +55,26 @@ export function parseDocumentJson(text) {
     pos += word.length;
     return v;
   };
+  // A string token, scanned character by character: a regular expression over it (one
+  // backtracking step per character) overflows V8's stack on a string of about 8 million
+  // characters, such as the `raw` of a bundle of a few MiB.
   const string = () => {
-    const m = match(STRING);
-    if (!m) notJson();
-    return JSON.parse(m[0]);
+    const start = pos++;
+    for (;;) {
+      if (pos >= text.length) notJson();
+      const c = text.charCodeAt(pos);
+      if (c === 0x22) break; // the closing quote
+      if (c < 0x20) notJson();
+      if (c === 0x5c) {
+        ESCAPE.lastIndex = pos;
+        if (!ESCAPE.test(text)) notJson();
+        pos = ESCAPE.lastIndex;
+      } else {
+        pos++;
+      }
+    }
+    pos++;
+    return JSON.parse(text.slice(start, pos));
   };
   const number = () => {
     const m = match(NUMBER);
