@@ -546,3 +546,23 @@ process.stdout.write(JSON.stringify(out));
     assert out[0] is True
     assert all(r.startswith("refused") for r in out[1:6]), out[1:6]
     assert json.loads(out[6]) == {"a": "A\t"}
+
+
+@pytest.mark.slow  # a document of 32 MiB, parsed by each verifier
+def test_a_bundle_over_16_mib_is_refused_by_every_verifier_before_decoding() -> None:
+    """proofs.md#bundle: a bundle is decoded with a limit of 16 MiB (a document of 40 MiB
+    can carry a `raw` of up to 20 MiB). The SDK and the spec verifier refuse a larger one
+    by its size; the console had no limit and decoded (and verified) whatever `raw` held."""
+    lib.load_app_kinds()
+    base = next(b for b in corner_bases("standard") if b["kind"] == "state")
+    doc = base["document"]
+    tree = lib.unpack(bytes.fromhex(doc["raw"]))
+    entry = tree[2][0][2][0]
+    padded = [tree[0], tree[1], [[tree[2][0][0], tree[2][0][1], [entry, [b"x" * (16 << 20), None, b""]]]]]  # fmt: skip
+    case = lib.Case("over 16 MiB", lib.dumps({**doc, "raw": encode(padded).hex()}), base["now_ms"])
+    sdk = lib.verdict_sdk(case, base["genesis"], "state")
+    spec = lib.verdict_spec(case, base["genesis"], "state")
+    assert not sdk[0] and not spec[0]
+    if lib.NODE is not None:
+        ok, reason = lib.verdicts_js([(case, base["genesis"], "state")])[0]
+        assert not ok and "larger than 16 MiB" in reason, reason
