@@ -121,7 +121,7 @@ def load_document(data: str | bytes) -> dict[str, Any]:
         try:
             data = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise DocumentError("the document is not UTF-8 text") from None
+            raise DocumentError("the document is not JSON text in UTF-8") from None
     try:
         doc = json.loads(
             data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
