@@ -54,8 +54,10 @@ def records_set(value: bytes) -> list[Validator]:
             raise Invalid("a validator record's fields")
         if type(r["name"]) is not str or type(r["org"]) is not str:
             raise Invalid("a validator record's names")
-        if type(r["public_key"]) is not bytes or type(r["scheme"]) is not int:
+        if type(r["public_key"]) is not bytes or len(r["public_key"]) > 65:
             raise Invalid("a validator record's key")
+        if type(r["scheme"]) is not int or r["scheme"] < 0:
+            raise Invalid("a validator record's scheme")
         if type(r["power"]) is not int or r["power"] < 1:
             raise Invalid("a validator record's power")
         out.append(Validator(r["name"], r["org"], r["scheme"], r["public_key"], r["power"]))
@@ -161,8 +163,14 @@ class History:
     last_link: int = 0
     changes: list[tuple[int, int, list[Validator], bool]] = field(default_factory=list)
 
+    hashes: dict[int, tuple[list[Validator], bytes]] = field(default_factory=dict)
+
     def h(self, vals: list[Validator]) -> bytes:
-        return valset_hash(self.suite, vals)
+        """The set's hash, computed once per set (the list kept with it, so its id stays)."""
+        kept = self.hashes.get(id(vals))
+        if kept is None or kept[0] is not vals:
+            kept = self.hashes[id(vals)] = (vals, valset_hash(self.suite, vals))
+        return kept[1]
 
     def proven_until(self) -> int:
         return max((k[1] for k in self.known), default=0)
@@ -182,12 +190,21 @@ class History:
         raise Invalid(f"height {height} was skipped over")
 
     def learn(self, lo: int, hi: int, vals: list[Validator]) -> None:
+        """Add [lo, hi] -> vals, merged with the adjacent or overlapping intervals of the same
+        set (so `known` stays as short as the number of distinct runs of sets)."""
         if lo > hi:
             return
+        mine = self.h(vals)
         for a, b, v in self.known:
-            if max(a, lo) <= min(b, hi) and self.h(v) != self.h(vals):
+            if max(a, lo) <= min(b, hi) and self.h(v) != mine:
                 raise Invalid("the chain contradicts the history")
-        self.known.append([lo, hi, vals])
+        merged: list[list[Any]] = []
+        for k in sorted([*self.known, [lo, hi, vals]], key=lambda k: (k[0], k[1])):
+            if merged and self.h(merged[-1][2]) == self.h(k[2]) and k[0] <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], k[1])
+            else:
+                merged.append(list(k))
+        self.known = merged
 
     def check(self, b: Block, vals: list[Validator]) -> list[Validator]:
         return certifies(self.suite, b.cert, b.header, vals, self.chain_id)

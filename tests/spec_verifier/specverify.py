@@ -64,7 +64,11 @@ def verify_document(doc: str | bytes | dict[str, Any], genesis: bytes, now_ms: i
         if size > 40 << 20:
             raise Invalid("document too large")
         try:
-            doc = json.loads(doc, object_pairs_hook=_no_dup, parse_constant=_bad_constant)
+            text = doc.decode("utf-8") if isinstance(doc, bytes) else doc  # UTF-8 only
+        except UnicodeDecodeError:
+            raise Invalid("not UTF-8") from None
+        try:
+            doc = json.loads(text, object_pairs_hook=_no_dup, parse_constant=_bad_constant)
         except ValueError as exc:
             raise Invalid(f"not JSON: {exc}") from None
     if type(doc) is not dict:

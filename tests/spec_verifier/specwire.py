@@ -342,7 +342,7 @@ class Validator:
 
 def parse_validator(v: Any) -> Validator:
     v = arr(v, 5, "Validator")
-    return Validator(text(v[0]), text(v[1]), num(v[2]), raw(v[3], 0, 65), num(v[4]))
+    return Validator(text(v[0]), text(v[1]), num(v[2], 0), raw(v[3], 0, 65), num(v[4]))
 
 
 def valset_hash(suite: str, vals: list[Validator]) -> bytes:

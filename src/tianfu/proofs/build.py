@@ -190,28 +190,52 @@ class ProofBuilder:
         signed = [self._signers(c) for c in changes]  # one certificate check per change
         links: list[ValidatorLink] = []
         trusted = self._set_after(after)
+        # the last link's height, and whether the height after it is a hole (passed over
+        # by that link, a skipping one, and not proven by the one before)
+        last, hole = after, False
         i = 0
         while i < len(changes):
-            # The furthest change whose block more than `trust_level` of `trusted` signed:
-            # set lookups only (no signature is checked again).
+            # The furthest change whose block more than `trust_level` of `trusted` signed
+            # (set lookups only: no signature is checked again) and which a verifier takes
+            # as a skipping link: not one whose own set is the set the verifier already
+            # puts at its height (proofs.md, skipping link rule 2).
             power = {(v.scheme, v.public_key): v.power for v in trusted.validators}
             bar = trusted.total_power * num
             jump = None
             for j in range(len(changes) - 1, i, -1):
                 s = signed[j]
-                if s is not None and sum(power.get(k, 0) for k in s) * den > bar:
+                if (
+                    s is not None
+                    and sum(power.get(k, 0) for k in s) * den > bar
+                    and self._skippable(changes[j], last, hole, trusted)
+                ):
                     jump = j
                     break
             if jump is None:
                 links.append(self.link(changes[i]))
                 trusted = self._set_after(changes[i])
+                last, hole = changes[i], False
                 i += 1
             else:
                 c = changes[jump]
                 links.append(self.link(c, self._set_at(c)))
                 trusted = self._set_after(c)
+                hole = not (links[-2:-1] and links[-2].block.signers and last == c - 1)
+                last = c
                 i = jump + 1
         return links
+
+    def _skippable(self, c: int, last: int, hole: bool, trusted: ValidatorSet) -> bool:
+        """Whether a verifier takes a skipping link to the block of change `c`, after a link
+        at height `last` (0: the genesis): not if the link's own set is the set the verifier
+        already puts at that height (proofs.md, skipping link rule 2). The links so far
+        proved every height up to `last + 2` except `last + 1` when it is a `hole`; beyond,
+        the verifier presumes `trusted`."""
+        if hole and c == last + 1:
+            return True  # a height passed over: nothing is presumed there
+        if c <= last + ACTIVATION_DELAY:
+            return False  # proven exactly: it is the block's own set
+        return self._set_at(c).hash != trusted.hash
 
     def _signers(self, height: int) -> frozenset[tuple[int, bytes]] | None:
         """The verified signers of block `height` (None if it is not certified here)."""

@@ -115,6 +115,13 @@ def load_document(data: str | bytes) -> dict[str, Any]:
         size = len(data.encode("utf-8", "surrogatepass"))
     if size > MAX_DOCUMENT_BYTES:
         raise DocumentError(f"the document is larger than {MAX_DOCUMENT_BYTES} bytes")
+    if isinstance(data, bytes):
+        # UTF-8 and nothing else: `json.loads` of bytes would also take UTF-16 or UTF-32,
+        # drop a byte-order mark and let encoded surrogates through (documents.md#parsing)
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DocumentError("the document is not JSON text in UTF-8") from None
     try:
         doc = json.loads(
             data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite

@@ -131,6 +131,8 @@ def validators_value(value: bytes | None, genesis_set: ValidatorSet, where: str)
 
 
 RECORD_FIELDS = frozenset({"name", "org", "scheme", "public_key", "power"})
+MAX_KEY_BYTES = 65  # a validator's public key, as `Validator.public_key` decodes
+MIN_SCHEME = 0  # a validator's scheme id is not negative
 
 
 def check_records(records: Any) -> None:
@@ -143,11 +145,13 @@ def check_records(records: Any) -> None:
             raise ValueError(f"a validator record has exactly the fields {sorted(RECORD_FIELDS)}")
         if not (isinstance(r["name"], str) and isinstance(r["org"], str)):
             raise ValueError("a validator's name and organisation are text")
-        if not isinstance(r["public_key"], bytes):
-            raise ValueError("a validator's public key is bytes")
+        if not isinstance(r["public_key"], bytes) or len(r["public_key"]) > MAX_KEY_BYTES:
+            raise ValueError(f"a validator's public key is at most {MAX_KEY_BYTES} bytes")
         for name in ("scheme", "power"):
             if type(r[name]) is not int:
                 raise ValueError(f"a validator's {name} is an integer")
+        if r["scheme"] < MIN_SCHEME:
+            raise ValueError("a validator's scheme is not negative")
         if r["power"] < 1:
             raise ValueError("a validator's power is at least 1")
 
@@ -220,6 +224,8 @@ def prepare_link(link: ValidatorLink, genesis_set: ValidatorSet) -> PreparedLink
             raise TrustError("a skipping link names an empty validator set")
         if any(v.power < 1 for v in own.validators):
             raise TrustError("a skipping link's set gives a validator a power below 1")
+        if any(v.scheme < MIN_SCHEME for v in own.validators):
+            raise TrustError("a skipping link's set gives a validator a negative scheme")
         if own.hash != header.validators_hash:
             raise TrustError(f"the skipping link's set is not the one header {header.height} names")
     entry = prove_validators(header, link.value, link.proof, genesis_set)

@@ -136,13 +136,17 @@ export function stateEntry(root, key, proofBytes) {
 // (`tianfu.types.block`): version 1, heights, rounds, times and hash sizes in range.
 const MAX_TIME_MS = Number.MAX_SAFE_INTEGER;
 const isInt = (n, min, max = Number.MAX_SAFE_INTEGER) => Number.isInteger(n) && n >= min && n <= max;
+// a chain id: 1 to 64 characters (code points, as blocks.md counts them)
+const isChainId = (s) => typeof s === "string" && s.length > 0 && [...s].length <= 64;
+const MAX_KEY_BYTES = 65;
 
 export function header(bytes) {
   const h = decode(bytes);
   if (!Array.isArray(h) || h.length !== 12) fail("malformed block header");
-  const [version, chainId, height, timeMs, prevHash, txRoot, stateRoot, receiptsRoot, valHash, , txCount, lastCommit] = h;
-  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) &&
+  const [version, chainId, height, timeMs, prevHash, txRoot, stateRoot, receiptsRoot, valHash, proposer, txCount, lastCommit] = h;
+  const ok = version === 1 && isChainId(chainId) && isInt(height, 1) &&
     isInt(timeMs, 0, MAX_TIME_MS) && isInt(txCount, 0) &&
+    proposer instanceof Uint8Array && proposer.length <= MAX_KEY_BYTES &&
     [prevHash, txRoot, stateRoot, receiptsRoot, valHash].every((x) => x instanceof Uint8Array && x.length <= 32);
   if (!ok) fail("malformed block header");
   if (height === 1 ? lastCommit !== null : lastCommit === null) fail("malformed block header");
@@ -161,9 +165,11 @@ export function header(bytes) {
 function certificateOf(c) {
   if (!Array.isArray(c) || c.length !== 6 || !Array.isArray(c[5])) fail("malformed commit certificate");
   const [version, chainId, height, round, blockHash, sigs] = c;
-  const ok = version === 1 && typeof chainId === "string" && isInt(height, 1) && isInt(round, 0) &&
-    blockHash instanceof Uint8Array && blockHash.length === 32 &&
-    sigs.every((s) => Array.isArray(s) && s.length === 3 && isInt(s[1], 1, MAX_TIME_MS));
+  const ok = version === 1 && isChainId(chainId) && isInt(height, 1) && isInt(round, 0) &&
+    blockHash instanceof Uint8Array && blockHash.length === 32 && sigs.length <= 1024 &&
+    sigs.every((s) => Array.isArray(s) && s.length === 3 && s[0] instanceof Uint8Array &&
+      s[0].length <= MAX_KEY_BYTES && isInt(s[1], 1, MAX_TIME_MS) && s[2] instanceof Uint8Array &&
+      s[2].length <= 72);
   if (!ok) fail("malformed commit certificate");
   return { chainId, height, round, blockHash, sigs };
 }
@@ -174,16 +180,35 @@ export function certificate(bytes) {
 
 // Whether `sig` over `msg` is a valid signature of a validator's key, as
 // `tianfu.crypto.verify` checks it (false for a scheme the chain's suite does not accept).
-// Ed25519: RFC 8032, no ZIP-215 leniency. ECDSA P-256: SHA-256, a compressed 33-byte key,
+// Ed25519: crypto.md's four checks (ed25519Verify). ECDSA P-256: SHA-256, a compressed 33-byte key,
 // a 64-byte r || s with low s (one valid signature per key and message). SM2: over
 // SM3(Z || message) with the standard user id "1234567812345678", a compressed 33-byte
 // key, a 64-byte r || s with 1 <= r, s < n.
 const SM2_N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
+const ED_L = ed.CURVE.n;
+const littleEndian = (b) => BigInt("0x" + (hex(Uint8Array.from(b).reverse()) || "0"));
 
-function verifySignature(v, msg, sig) {
+// Ed25519 as crypto.md states it (libsodium's checks): S < L; the public key a canonical
+// encoding of a point not of small order; R not of small order; and the cofactorless
+// equation encode([S]B - [k]A) = R. (noble's `verify` is cofactored and lets a small-order
+// R through, so a signer could make signatures only this verifier took.)
+function ed25519Verify(sig, msg, publicKey) {
+  if (sig.length !== 64 || publicKey.length !== 32) return false;
+  const s = littleEndian(sig.subarray(32));
+  if (s >= ED_L) return false;
+  const r = sig.subarray(0, 32);
+  const A = ed.Point.fromHex(publicKey, false); // throws for a non-canonical encoding
+  const R = ed.Point.fromHex(r, false);
+  if (A.isSmallOrder() || R.isSmallOrder()) return false;
+  const k = littleEndian(sha512(concat(r, publicKey, msg))) % ED_L;
+  const check = ed.Point.BASE.multiply(s, false).add(A.multiply(k, false).negate());
+  return eq(check.toBytes(), r);
+}
+
+export function verifySignature(v, msg, sig) {
   if (!suite.schemes.has(v.scheme)) return false;
   try {
-    if (v.scheme === ED25519) return ed.verify(sig, msg, v.publicKey, { zip215: false });
+    if (v.scheme === ED25519) return ed25519Verify(sig, msg, v.publicKey);
     if (v.publicKey.length !== 33 || sig.length !== 64) return false;
     if (v.scheme === ECDSA_P256) {
       return p256.verify(sig, msg, v.publicKey, { prehash: true, lowS: true, format: "compact" });
@@ -207,7 +232,7 @@ export function checkCommit(cert, head, set, chainId) {
   if (!eq(cert.blockHash, head.hash)) fail("the commit certificate signs a different block hash");
   const members = new Map(set.validators.map((v) => [hex(v.publicKey), v]));
   const seen = new Set();
-  let power = 0;
+  let power = 0n; // exact, as the total: sums of powers may pass 2^53
   const signers = [];
   for (const s of cert.sigs) {
     if (!Array.isArray(s) || s.length !== 3) fail("malformed commit signature");
@@ -220,11 +245,11 @@ export function checkCommit(cert, head, set, chainId) {
     if (!v) fail("the commit certificate is signed by a key outside the validator set");
     const msg = voteSignBytes(cert.chainId, cert.height, cert.round, cert.blockHash, timeMs);
     if (!verifySignature(v, msg, sig)) fail("invalid signature of validator %(name)s", { name: v.name });
-    power += v.power;
+    power += BigInt(v.power);
     signers.push(v);
   }
   const total = set.total;
-  if (!(power * 3 > total * 2)) {
+  if (!(power * 3n > total * 2n)) {
     fail("the signatures carry %(power)s of %(total)s voting power; more than 2/3 is needed", { power, total });
   }
   return signers;

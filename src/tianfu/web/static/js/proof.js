@@ -29,10 +29,10 @@ import {
   SUITES, certificate, checkCommit, hashDomain, header, inSuite, sha256Hex, stateEntry, verifyMerkle,
 } from "./chain.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
-import { parseDocumentJson } from "./strictjson.js";
+import { documentText, parseDocumentJson } from "./strictjson.js";
 import { parseGenesis } from "./genesis.js";
 
-export { parseGenesis };
+export { documentText, parseGenesis };
 export {
   MsgMap, VerifyError, concat, decode, encBin, encStr, encUint, eq, fail, fillMessage, fromHex, hex,
 };
@@ -119,12 +119,15 @@ function holdsBigInt(v) {
 // The one proven block of a document's bundle: the validator chain followed from the
 // genesis set, the block checked against the set of its height, its proven transactions
 // and its proven (present) state entries.
-const MAX_LINKS = 4096; // the bundle format's bounds (docs/spec/proofs.md)
+const MAX_BUNDLE_BYTES = 16 << 20; // the bundle format's bounds (docs/spec/proofs.md)
+const MAX_LINKS = 4096;
 const MAX_ITEMS = 1024;
 const MAX_STATE_KEY = 4096;
 
 function provenBlock(doc, genesis, nowMs) {
-  const bundle = decode(fromHex(doc.raw));
+  const raw = fromHex(doc.raw);
+  if (raw.length > MAX_BUNDLE_BYTES) fail("the proof bundle is larger than 16 MiB");
+  const bundle = decode(raw);
   if (!Array.isArray(bundle) || bundle.length !== 3 || bundle[0] !== 1) fail("malformed proof bundle");
   const [, links, blocks] = bundle;
   if (!Array.isArray(links) || !Array.isArray(blocks) || links.length > MAX_LINKS) fail("malformed proof bundle");

@@ -13,9 +13,24 @@ import { fail } from "./proof.js";
 
 const MAX_DOCUMENT_BYTES = 40 << 20;
 const MAX_DEPTH = 256; // no document nests deeper (contract values stop at 64)
-const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
+const ESCAPE = /\\(?:["\\\/bfnrt]|u[0-9a-fA-F]{4})/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
+
+// A document file's text: its bytes MUST be UTF-8 (an invalid sequence is refused, not
+// replaced by U+FFFD) and a leading byte-order mark is kept, so that the parser refuses
+// it as it is not JSON whitespace (documents.md#parsing) — where `new TextDecoder()`, and
+// `Response.text()`, would drop it silently.
+const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+export function documentText(bytes) {
+  try {
+    return STRICT_UTF8.decode(bytes);
+  } catch (e) {
+    fail("the document is not UTF-8 text");
+    return "";
+  }
+}
 
 function utf8Length(text) {
   return new TextEncoder().encode(text).length;
@@ -41,10 +56,26 @@ export function parseDocumentJson(text, bigints = false) {
     pos += word.length;
     return v;
   };
+  // A string token, scanned character by character: a regular expression over it (one
+  // backtracking step per character) overflows V8's stack on a string of about 8 million
+  // characters, such as the `raw` of a bundle of a few MiB.
   const string = () => {
-    const m = match(STRING);
-    if (!m) notJson();
-    return JSON.parse(m[0]);
+    const start = pos++;
+    for (;;) {
+      if (pos >= text.length) notJson();
+      const c = text.charCodeAt(pos);
+      if (c === 0x22) break; // the closing quote
+      if (c < 0x20) notJson();
+      if (c === 0x5c) {
+        ESCAPE.lastIndex = pos;
+        if (!ESCAPE.test(text)) notJson();
+        pos = ESCAPE.lastIndex;
+      } else {
+        pos++;
+      }
+    }
+    pos++;
+    return JSON.parse(text.slice(start, pos));
   };
   const number = () => {
     const m = match(NUMBER);

@@ -2,7 +2,7 @@
 // state proof document and verified here, in the browser, against the validator keys of
 // the genesis (whose hash is shown for comparison with the one the consortium publishes);
 // then the record's recall, status and holder must be the ones the page shows.
-import { fillMessage, fromHex, verifyStateDocument, VerifyError } from "./proof.js";
+import { documentText, fillMessage, fromHex, verifyStateDocument, VerifyError } from "./proof.js";
 
 const box = document.getElementById("chain-check");
 const out = document.getElementById("chain-check-result");
@@ -22,7 +22,7 @@ async function check() {
     throw new VerifyError("the node gave no proof or genesis (HTTP %(proof)s / %(genesis)s)", status);
   }
   const genesis = fromHex((await genResp.json()).raw);
-  const r = verifyStateDocument(await docResp.text(), genesis);
+  const r = verifyStateDocument(documentText(new Uint8Array(await docResp.arrayBuffer())), genesis);
   const e = r.entries.find((x) => x.contract === "traceability" && x.key === `batch:${code}`);
   if (!e || e.value === null || typeof e.value !== "object") {
     throw new VerifyError("the proof does not contain this batch record");

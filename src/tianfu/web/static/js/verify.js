@@ -2,7 +2,7 @@
 // (FileReader only: nothing is uploaded) and shows the verdict of proof.js.
 // Every text is set with textContent: nothing from the files is parsed as HTML.
 import {
-  fillMessage, genesisBytesOf, hashDomain, hex, verifyCertificate, VerifyError,
+  documentText, fillMessage, genesisBytesOf, hashDomain, hex, verifyCertificate, VerifyError,
 } from "./proof.js";
 
 const $ = (id) => document.getElementById(id);
@@ -77,7 +77,7 @@ $("verify-form").addEventListener("submit", async (ev) => {
         throw new VerifyError("The genesis file does not have the expected hash.");
       }
     }
-    const result = verifyCertificate(new TextDecoder().decode(certBytes), genesis, fileBytes);
+    const result = verifyCertificate(documentText(certBytes), genesis, fileBytes);
     if (result.file === false) {
       show(false, msg.fileBad, result);
     } else {
