@@ -1,16 +1,21 @@
 """Transaction gossip: batch newly admitted transactions into KIND_TXS frames for peers, and
 admit the transactions peers send (each checked like one from the API).
 
-Admitting costs a signature check per transaction, and more for a first-use certificate,
-all on the event loop that also carries the votes. So on a running loop the transactions
-received go to one bounded inbox (`MAX_INBOX_TXS`), which one task admits `ADMIT_CHUNK` at a
-time with a turn of the loop in between: however many peers (on an open network, anonymous
-observers) send, the loop waits for at most one chunk.
+Decoding a transaction costs up to ~0.5 s for a crafted 1 MiB one (its map keys scanned,
+its values checked, in Python), and admitting it a signature check, and more for a
+first-use certificate, all on the event loop that also carries the votes. So on a running
+loop `handle` decodes only the frame's list of transaction bytes; those go to one bounded
+inbox (`MAX_INBOX_TXS`) in chunks of at most `ADMIT_CHUNK` transactions and `CHUNK_BYTES`
+(a larger transaction alone), which one task decodes and admits a chunk at a time with a
+turn of the loop in between, a chunk of more than `DECODE_IN_PLACE_BYTES` decoded in a
+worker thread: however many peers (on an open network, anonymous observers) send, the
+loop waits for at most one small chunk. Transactions that do not decode are counted
+`malformed` when their chunk is decoded (one over `MAX_TX_BYTES` at once).
 
 The inbox is shared by groups of peers, each group by its subs (`share(peer)` gives both;
 by default each peer is a group of its own), and the task takes one chunk from each group in
 turn (from its subs in turn), so a peer that floods waits behind its own transactions, not
-the others behind it. A group alone may fill the inbox; when it is full, a frame from a
+the others behind it, and its chunks' decoding waits its turn too. A group alone may fill the inbox; when it is full, a frame from a
 group holding less than an equal share (`MAX_INBOX_TXS` over the groups with transactions
 waiting, the sender's counted) takes the room of the newest transactions of the groups
 holding the most; a frame from a group past its share may take room inside its own group
@@ -40,7 +45,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from tianfu.codec import CodecError, decode, encode
+from tianfu.codec import DEFAULT_MAX_SIZE, CodecError, decode, encode
 from tianfu.types import Transaction
 from tianfu.types.tx import decode_tx
 
@@ -50,6 +55,12 @@ KIND_TXS = 1  # == tianfu.p2p.protocol.KIND_TXS
 MAX_BATCH_TXS = 2000
 MAX_BATCH_BYTES = 8 << 20
 ADMIT_CHUNK = 64  # received transactions admitted between two turns of the event loop
+# A chunk holds at most this many bytes of transactions (or a single larger transaction):
+# a turn of a group decodes at most this much, or one transaction.
+CHUNK_BYTES = 256 << 10
+# A chunk of more bytes than this is decoded in a worker thread, off the event loop.
+DECODE_IN_PLACE_BYTES = 32 << 10
+MAX_TX_BYTES = DEFAULT_MAX_SIZE  # decode_tx's limit
 MAX_INBOX_TXS = 4 * MAX_BATCH_TXS  # received transactions waiting to be admitted
 FORGED = "forged"  # the verdict on a peer's transaction whose signature does not verify
 Verdict = bool | str  # True admitted, False refused, FORGED refused and the sender to blame
@@ -57,6 +68,37 @@ Verdict = bool | str  # True admitted, False refused, FORGED refused and the sen
 
 class TxBatch(msgspec.Struct, array_like=True, frozen=True):
     txs: Annotated[list[bytes], msgspec.Meta(max_length=MAX_BATCH_TXS)]
+
+
+Chunk = tuple[Any, list[bytes], int]  # (the peer that sent it, transactions' bytes, bytes)
+
+
+def _chunks(raws: list[bytes]) -> list[tuple[list[bytes], int]]:
+    """`raws` cut in order into chunks of at most `ADMIT_CHUNK` transactions and at most
+    `CHUNK_BYTES` bytes (a larger transaction is a chunk of its own), with their sizes."""
+    out: list[tuple[list[bytes], int]] = []
+    chunk: list[bytes] = []
+    size = 0
+    for raw in raws:
+        if chunk and (len(chunk) == ADMIT_CHUNK or size + len(raw) > CHUNK_BYTES):
+            out.append((chunk, size))
+            chunk, size = [], 0
+        chunk.append(raw)
+        size += len(raw)
+    if chunk:
+        out.append((chunk, size))
+    return out
+
+
+def _decode(raws: list[bytes]) -> tuple[list[Transaction], int]:
+    """The transactions of `raws` that decode, and how many do not (malformed)."""
+    txs: list[Transaction] = []
+    for raw in raws:
+        try:  # strict like codec.decode; the hash is taken from `raw`, not re-encoded
+            txs.append(decode_tx(raw, max_size=MAX_TX_BYTES))
+        except CodecError:
+            pass
+    return txs, len(raws) - len(txs)
 
 
 def _own_share(peer: Any) -> tuple[Hashable, Hashable]:
@@ -87,13 +129,13 @@ class TxGossip:
         self.stats = {
             "sent": 0, "received": 0, "admitted": 0, "refused": 0, "malformed": 0, "forged": 0,
         }  # fmt: skip
-        # The inbox: per peer, its transactions waiting, in chunks of at most ADMIT_CHUNK.
         # Who shares the inbox with whom: `share(peer)` is (group, sub); by default each
         # peer is a group of its own.
         self._share = share or _own_share
-        # The inbox: per group, per sub, its transactions waiting, in chunks of ADMIT_CHUNK.
-        # Each chunk keeps the peer that sent it (a forged transaction blames that peer).
-        self._inbox: dict[Hashable, dict[Hashable, deque[tuple[Any, list[Transaction]]]]] = {}
+        # The inbox: per group, per sub, its transactions' bytes waiting, in chunks (`_chunks`).
+        # Each chunk keeps the peer that sent it (a forged transaction blames that peer) and
+        # its size in bytes.
+        self._inbox: dict[Hashable, dict[Hashable, deque[Chunk]]] = {}
         self._queued: dict[Hashable, int] = {}  # transactions waiting, per group
         self._sub_queued: dict[Hashable, dict[Hashable, int]] = {}  # and per sub
         self._inbox_txs = 0
@@ -121,7 +163,9 @@ class TxGossip:
         self.stats["sent"] += len(batch)
 
     def handle(self, peer: Any, kind: int, payload: bytes) -> None:
-        """Frames of kind KIND_TXS from a peer: admit each valid transaction, drop the rest."""
+        """Frames of kind KIND_TXS from a peer: admit each valid transaction, drop the rest.
+        On a running loop only the frame's list of transaction bytes is decoded here; each
+        transaction is decoded when its chunk is admitted (`_drain`)."""
         if kind != KIND_TXS:
             return
         try:
@@ -129,34 +173,36 @@ class TxGossip:
         except CodecError:
             self.stats["malformed"] += 1
             return
-        txs: list[Transaction] = []
         self.stats["received"] += len(batch.txs)
+        raws = []
         for raw in batch.txs:
-            try:  # strict like codec.decode; the hash is taken from `raw`, not re-encoded
-                txs.append(decode_tx(raw))
-            except CodecError:
+            if len(raw) > MAX_TX_BYTES:  # decode_tx refuses it: no need to queue it
                 self.stats["malformed"] += 1
-        if not txs:
+            else:
+                raws.append(raw)
+        if not raws:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # no event loop to share: admit at once
+            txs, bad = _decode(raws)
+            self.stats["malformed"] += bad
             self._admit(peer, txs)
             return
         group, sub = self._share(peer)
-        if not self._make_room(group, sub, len(txs)):
+        if not self._make_room(group, sub, len(raws)):
             self.dropped_busy += 1
             return
         subs = self._inbox.setdefault(group, {})
         queue = subs.get(sub)
         if queue is None:
             queue = subs[sub] = deque()
-        for start in range(0, len(txs), ADMIT_CHUNK):
-            queue.append((peer, txs[start : start + ADMIT_CHUNK]))
-        self._queued[group] = self._queued.get(group, 0) + len(txs)
+        for chunk, size in _chunks(raws):
+            queue.append((peer, chunk, size))
+        self._queued[group] = self._queued.get(group, 0) + len(raws)
         counts = self._sub_queued.setdefault(group, {})
-        counts[sub] = counts.get(sub, 0) + len(txs)
-        self._inbox_txs += len(txs)
+        counts[sub] = counts.get(sub, 0) + len(raws)
+        self._inbox_txs += len(raws)
         if self._admitting is None:
             self._admitting = loop.create_task(self._drain(), name="tx-gossip-admission")
 
@@ -187,7 +233,7 @@ class TxGossip:
         """Drop the newest chunk of the sub of `group` holding the most."""
         counts = self._sub_queued[group]
         most = max(counts, key=counts.__getitem__)
-        _, chunk = self._inbox[group][most].pop()
+        _, chunk, _ = self._inbox[group][most].pop()
         self._forget(group, most, len(chunk))
         self.evicted += len(chunk)
 
@@ -207,8 +253,9 @@ class TxGossip:
             del self._queued[group], self._sub_queued[group], self._inbox[group]
 
     async def _drain(self) -> None:
-        """Admit the inbox, one chunk of each group in turn (of its subs in turn), until it
-        is empty."""
+        """Decode and admit the inbox, one chunk of each group in turn (of its subs in
+        turn), until it is empty. A chunk of more than `DECODE_IN_PLACE_BYTES` is decoded in
+        a worker thread, so the loop keeps turning while its map keys are scanned."""
         try:
             while self._inbox:
                 for group in list(self._inbox):
@@ -216,12 +263,18 @@ class TxGossip:
                     if not subs:  # emptied to make room meanwhile
                         continue
                     sub, queue = next(iter(subs.items()))
-                    sender, chunk = queue.popleft()
+                    sender, chunk, size = queue.popleft()
                     if len(subs) > 1:  # its next chunk waits behind the group's other subs
                         del subs[sub]
                         subs[sub] = queue
                     self._forget(group, sub, len(chunk))
-                    self._admit(sender, chunk)
+                    if size > DECODE_IN_PLACE_BYTES:
+                        txs, bad = await asyncio.to_thread(_decode, chunk)
+                    else:
+                        txs, bad = _decode(chunk)
+                    self.stats["malformed"] += bad
+                    if txs:
+                        self._admit(sender, txs)
                     await asyncio.sleep(0)
         finally:
             self._admitting = None
