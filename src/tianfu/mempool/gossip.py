@@ -5,7 +5,8 @@ Decoding a transaction costs up to ~0.5 s for a crafted 1 MiB one (its map keys 
 its values checked, in Python), and admitting it a signature check, and more for a
 first-use certificate, all on the event loop that also carries the votes. So on a running
 loop `handle` decodes only the frame's list of transaction bytes; those go to one bounded
-inbox (`MAX_INBOX_TXS`) in chunks of at most `ADMIT_CHUNK` transactions and `CHUNK_BYTES`
+inbox (`MAX_INBOX_TXS` units: a transaction is one per 4 KiB started, so the inbox holds at
+most 32 MiB) in chunks of at most `ADMIT_CHUNK` transactions and `CHUNK_BYTES`
 (a larger transaction alone), which one task decodes and admits a chunk at a time with a
 turn of the loop in between, a chunk of more than `DECODE_IN_PLACE_BYTES` decoded in a
 worker thread: however many peers (on an open network, anonymous observers) send, the
@@ -15,11 +16,12 @@ loop waits for at most one small chunk. Transactions that do not decode are coun
 The inbox is shared by groups of peers, each group by its subs (`share(peer)` gives both;
 by default each peer is a group of its own), and the task takes one chunk from each group in
 turn (from its subs in turn), so a peer that floods waits behind its own transactions, not
-the others behind it, and its chunks' decoding waits its turn too. A group alone may fill the inbox; when it is full, a frame from a
-group holding less than an equal share (`MAX_INBOX_TXS` over the groups with transactions
-waiting, the sender's counted) takes the room of the newest transactions of the groups
-holding the most; a frame from a group past its share may take room inside its own group
-only, if its sub holds less than an equal share of the group's transactions; any other
+the others behind it, and its chunks' decoding waits its turn too. A group alone may fill
+the inbox; when it is full, a frame from a group holding less than an equal share
+(`MAX_INBOX_TXS` units over the groups with transactions waiting, the sender's counted)
+takes the room of the newest transactions of the groups holding the most; a frame from a
+group past its share may take room inside its own group only, if its sub holds less than
+an equal share of the group's units; any other
 frame is dropped (`dropped_busy`) — the transactions dropped are still in the mempools of
 the nodes that admitted them first.
 
@@ -61,7 +63,11 @@ CHUNK_BYTES = 256 << 10
 # A chunk of more bytes than this is decoded in a worker thread, off the event loop.
 DECODE_IN_PLACE_BYTES = 32 << 10
 MAX_TX_BYTES = DEFAULT_MAX_SIZE  # decode_tx's limit
-MAX_INBOX_TXS = 4 * MAX_BATCH_TXS  # received transactions waiting to be admitted
+# Received transactions waiting to be admitted, counted in units: a transaction is one
+# unit per `UNIT_BYTES` started, so the inbox holds at most MAX_INBOX_TXS * UNIT_BYTES
+# (32 MiB) of them however large they are.
+MAX_INBOX_TXS = 4 * MAX_BATCH_TXS
+UNIT_BYTES = 4096
 FORGED = "forged"  # the verdict on a peer's transaction whose signature does not verify
 Verdict = bool | str  # True admitted, False refused, FORGED refused and the sender to blame
 
@@ -70,23 +76,31 @@ class TxBatch(msgspec.Struct, array_like=True, frozen=True):
     txs: Annotated[list[bytes], msgspec.Meta(max_length=MAX_BATCH_TXS)]
 
 
-Chunk = tuple[Any, list[bytes], int]  # (the peer that sent it, transactions' bytes, bytes)
+# (the peer that sent it, the transactions' bytes, their size in bytes, their units)
+Chunk = tuple[Any, list[bytes], int, int]
 
 
-def _chunks(raws: list[bytes]) -> list[tuple[list[bytes], int]]:
+def units(raw: bytes) -> int:
+    """The inbox units of one transaction: one per `UNIT_BYTES` started (at least one)."""
+    return max(1, -(-len(raw) // UNIT_BYTES))
+
+
+def _chunks(raws: list[bytes]) -> list[tuple[list[bytes], int, int]]:
     """`raws` cut in order into chunks of at most `ADMIT_CHUNK` transactions and at most
-    `CHUNK_BYTES` bytes (a larger transaction is a chunk of its own), with their sizes."""
-    out: list[tuple[list[bytes], int]] = []
+    `CHUNK_BYTES` bytes (a larger transaction is a chunk of its own), with their sizes in
+    bytes and in units."""
+    out: list[tuple[list[bytes], int, int]] = []
     chunk: list[bytes] = []
-    size = 0
+    size = weight = 0
     for raw in raws:
         if chunk and (len(chunk) == ADMIT_CHUNK or size + len(raw) > CHUNK_BYTES):
-            out.append((chunk, size))
-            chunk, size = [], 0
+            out.append((chunk, size, weight))
+            chunk, size, weight = [], 0, 0
         chunk.append(raw)
         size += len(raw)
+        weight += units(raw)
     if chunk:
-        out.append((chunk, size))
+        out.append((chunk, size, weight))
     return out
 
 
@@ -136,9 +150,9 @@ class TxGossip:
         # Each chunk keeps the peer that sent it (a forged transaction blames that peer) and
         # its size in bytes.
         self._inbox: dict[Hashable, dict[Hashable, deque[Chunk]]] = {}
-        self._queued: dict[Hashable, int] = {}  # transactions waiting, per group
+        self._queued: dict[Hashable, int] = {}  # units waiting, per group
         self._sub_queued: dict[Hashable, dict[Hashable, int]] = {}  # and per sub
-        self._inbox_txs = 0
+        self._inbox_txs = 0  # units waiting (`units`: one per small transaction)
         self._admitting: asyncio.Task[None] | None = None
         self.dropped_busy = 0  # frames dropped because the inbox was full
         self.evicted = 0  # waiting transactions dropped to make room for a fair share
@@ -190,24 +204,26 @@ class TxGossip:
             self._admit(peer, txs)
             return
         group, sub = self._share(peer)
-        if not self._make_room(group, sub, len(raws)):
+        chunks = _chunks(raws)
+        n = sum(weight for _, _, weight in chunks)
+        if not self._make_room(group, sub, n):
             self.dropped_busy += 1
             return
         subs = self._inbox.setdefault(group, {})
         queue = subs.get(sub)
         if queue is None:
             queue = subs[sub] = deque()
-        for chunk, size in _chunks(raws):
-            queue.append((peer, chunk, size))
-        self._queued[group] = self._queued.get(group, 0) + len(raws)
+        for chunk, size, weight in chunks:
+            queue.append((peer, chunk, size, weight))
+        self._queued[group] = self._queued.get(group, 0) + n
         counts = self._sub_queued.setdefault(group, {})
-        counts[sub] = counts.get(sub, 0) + len(raws)
-        self._inbox_txs += len(raws)
+        counts[sub] = counts.get(sub, 0) + n
+        self._inbox_txs += n
         if self._admitting is None:
             self._admitting = loop.create_task(self._drain(), name="tx-gossip-admission")
 
     def _make_room(self, group: Hashable, sub: Hashable, n: int) -> bool:
-        """Whether `n` more transactions of `sub` in share group `group` fit in the inbox.
+        """Whether `n` more units of `sub` in share group `group` fit in the inbox.
         When it is full: a group within an equal share of the inbox (`MAX_INBOX_TXS` over
         the groups with transactions waiting, its own counted) takes the room of the groups
         holding the most; a group past its share may still make room inside itself, for a
@@ -233,12 +249,12 @@ class TxGossip:
         """Drop the newest chunk of the sub of `group` holding the most."""
         counts = self._sub_queued[group]
         most = max(counts, key=counts.__getitem__)
-        _, chunk, _ = self._inbox[group][most].pop()
-        self._forget(group, most, len(chunk))
+        _, chunk, _, weight = self._inbox[group][most].pop()
+        self._forget(group, most, weight)
         self.evicted += len(chunk)
 
     def _forget(self, group: Hashable, sub: Hashable, n: int) -> None:
-        """`n` transactions of `sub` in `group` left the inbox."""
+        """`n` units of `sub` in `group` left the inbox."""
         self._inbox_txs -= n
         counts = self._sub_queued[group]
         left = counts[sub] - n
@@ -263,11 +279,11 @@ class TxGossip:
                     if not subs:  # emptied to make room meanwhile
                         continue
                     sub, queue = next(iter(subs.items()))
-                    sender, chunk, size = queue.popleft()
+                    sender, chunk, size, weight = queue.popleft()
                     if len(subs) > 1:  # its next chunk waits behind the group's other subs
                         del subs[sub]
                         subs[sub] = queue
-                    self._forget(group, sub, len(chunk))
+                    self._forget(group, sub, weight)
                     if size > DECODE_IN_PLACE_BYTES:
                         txs, bad = await asyncio.to_thread(_decode, chunk)
                     else:
