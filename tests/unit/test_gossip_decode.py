@@ -170,7 +170,35 @@ def test_the_inbox_is_bounded_in_bytes() -> None:
         assert g.dropped_busy >= 40 - MAX_INBOX_TXS * UNIT_BYTES // (4 * 1_000_000)
         g.handle("member", KIND_TXS, encode(TxBatch([tx("b", i) for i in range(100)])))
         assert queued_bytes(g) <= MAX_INBOX_TXS * UNIT_BYTES
+        assert g._sub_queued["member"]["member"] == 100  # noqa: SLF001
+        return g
+
+    asyncio.run(run())
+
+
+def test_each_group_gets_about_the_same_bytes_decoded() -> None:
+    """A turn pays for `CHUNK_BYTES` of decoding: a peer sending 1 MiB transactions gets
+    one decoded per four turns, while a member's chunks of small transactions go one a turn;
+    one chunk a turn each would give the flooder four times the member's decoding."""
+    flood = encode(TxBatch([tx("flooder", i, b"x" * 1_000_000) for i in range(3)]))
+    member = encode(TxBatch([tx("member", i) for i in range(10 * ADMIT_CHUNK)]))
+    order: list[str] = []
+
+    def admit_many(ts: list[Transaction]) -> list[bool]:
+        order.append(str(ts[0].body.args[0]))
+        return [True] * len(ts)
+
+    async def run() -> TxGossip:
+        g = TxGossip(Net(), lambda t: True, admit_many=admit_many)
+        g.handle("flooder", KIND_TXS, flood)
+        g.handle("member", KIND_TXS, member)
+        deadline = time.monotonic() + 120
+        while g._inbox_txs or g._admitting is not None:  # noqa: SLF001
+            assert time.monotonic() < deadline, "the inbox was never admitted"
+            await asyncio.sleep(0.001)
         return g
 
     g = asyncio.run(run())
-    assert g._sub_queued["member"]["member"] == 100  # noqa: SLF001
+    assert order[:10] == ["member"] * 3 + ["flooder"] + ["member"] * 4 + ["flooder"] + ["member"]
+    assert order.count("flooder") == 3 and order.count("member") == 10
+    assert g.stats["admitted"] == 3 + 10 * ADMIT_CHUNK and not g._credit  # noqa: SLF001

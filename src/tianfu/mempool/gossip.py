@@ -16,7 +16,8 @@ loop waits for at most one small chunk. Transactions that do not decode are coun
 The inbox is shared by groups of peers, each group by its subs (`share(peer)` gives both;
 by default each peer is a group of its own), and the task takes one chunk from each group in
 turn (from its subs in turn), so a peer that floods waits behind its own transactions, not
-the others behind it, and its chunks' decoding waits its turn too. A group alone may fill
+the others behind it, and its chunks' decoding waits its turn too (a turn pays for
+`CHUNK_BYTES` of decoding: each group gets about the same bytes decoded). A group alone may fill
 the inbox; when it is full, a frame from a group holding less than an equal share
 (`MAX_INBOX_TXS` units over the groups with transactions waiting, the sender's counted)
 takes the room of the newest transactions of the groups holding the most; a frame from a
@@ -153,6 +154,9 @@ class TxGossip:
         self._queued: dict[Hashable, int] = {}  # units waiting, per group
         self._sub_queued: dict[Hashable, dict[Hashable, int]] = {}  # and per sub
         self._inbox_txs = 0  # units waiting (`units`: one per small transaction)
+        # Per group whose next chunk is larger than one turn pays for: the bytes its
+        # turns so far pay for (`_drain`).
+        self._credit: dict[Hashable, int] = {}
         self._admitting: asyncio.Task[None] | None = None
         self.dropped_busy = 0  # frames dropped because the inbox was full
         self.evicted = 0  # waiting transactions dropped to make room for a fair share
@@ -267,11 +271,16 @@ class TxGossip:
             self._queued[group] = left
         else:
             del self._queued[group], self._sub_queued[group], self._inbox[group]
+            self._credit.pop(group, None)
 
     async def _drain(self) -> None:
         """Decode and admit the inbox, one chunk of each group in turn (of its subs in
-        turn), until it is empty. A chunk of more than `DECODE_IN_PLACE_BYTES` is decoded in
-        a worker thread, so the loop keeps turning while its map keys are scanned."""
+        turn), until it is empty. Each turn gives a group `CHUNK_BYTES` to decode: a larger
+        chunk (one transaction) waits for as many turns as its size takes, so each group
+        gets about the same bytes decoded. A chunk of more than `DECODE_IN_PLACE_BYTES` is
+        decoded in a worker thread, so the loop keeps turning while its map keys are
+        scanned."""
+        credit = self._credit
         try:
             while self._inbox:
                 for group in list(self._inbox):
@@ -279,6 +288,10 @@ class TxGossip:
                     if not subs:  # emptied to make room meanwhile
                         continue
                     sub, queue = next(iter(subs.items()))
+                    have = credit.pop(group, 0) + CHUNK_BYTES
+                    if queue[0][2] > have:  # its turns so far do not pay for the chunk
+                        credit[group] = have
+                        continue
                     sender, chunk, size, weight = queue.popleft()
                     if len(subs) > 1:  # its next chunk waits behind the group's other subs
                         del subs[sub]
