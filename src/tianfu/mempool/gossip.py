@@ -6,8 +6,8 @@ its values checked, in Python), and admitting it a signature check, and more for
 first-use certificate, all on the event loop that also carries the votes. So on a running
 loop `handle` decodes only the frame's list of transaction bytes; those go to one bounded
 inbox (`MAX_INBOX_TXS` units: a transaction is one per 4 KiB started, so the inbox holds at
-most 32 MiB) in chunks of at most `ADMIT_CHUNK` transactions and `CHUNK_BYTES`
-(a larger transaction alone), which one task decodes and admits a chunk at a time with a
+most 32 MiB) in chunks of at most `ADMIT_CHUNK` transactions and `CHUNK_BYTES` (a larger
+transaction alone), which one task decodes and admits a chunk at a time with a
 turn of the loop in between, a chunk of more than `DECODE_IN_PLACE_BYTES` decoded in a
 worker thread: however many peers (on an open network, anonymous observers) send, the
 loop waits for at most one small chunk. Transactions that do not decode are counted
@@ -17,14 +17,13 @@ The inbox is shared by groups of peers, each group by its subs (`share(peer)` gi
 by default each peer is a group of its own), and the task takes one chunk from each group in
 turn (from its subs in turn), so a peer that floods waits behind its own transactions, not
 the others behind it, and its chunks' decoding waits its turn too (a turn pays for
-`CHUNK_BYTES` of decoding: each group gets about the same bytes decoded). A group alone may fill
-the inbox; when it is full, a frame from a group holding less than an equal share
+`CHUNK_BYTES` of decoding: each group gets about the same bytes decoded). A group alone
+may fill the inbox; when it is full, a frame from a group holding less than an equal share
 (`MAX_INBOX_TXS` units over the groups with transactions waiting, the sender's counted)
 takes the room of the newest transactions of the groups holding the most; a frame from a
 group past its share may take room inside its own group only, if its sub holds less than
-an equal share of the group's units; any other
-frame is dropped (`dropped_busy`) — the transactions dropped are still in the mempools of
-the nodes that admitted them first.
+an equal share of the group's units; any other frame is dropped (`dropped_busy`) — the
+transactions dropped are still in the mempools of the nodes that admitted them first.
 
 On an open network anyone can make new identities, so the node composition groups the
 observer port's peers (`ObserverTransport.gossip_share`): every link whose key is not a
@@ -147,9 +146,9 @@ class TxGossip:
         # Who shares the inbox with whom: `share(peer)` is (group, sub); by default each
         # peer is a group of its own.
         self._share = share or _own_share
-        # The inbox: per group, per sub, its transactions' bytes waiting, in chunks (`_chunks`).
-        # Each chunk keeps the peer that sent it (a forged transaction blames that peer) and
-        # its size in bytes.
+        # The inbox: per group, per sub, its transactions' bytes waiting, in chunks
+        # (`_chunks`). Each chunk keeps the peer that sent it (a forged transaction blames
+        # that peer), its size in bytes and in units.
         self._inbox: dict[Hashable, dict[Hashable, deque[Chunk]]] = {}
         self._queued: dict[Hashable, int] = {}  # units waiting, per group
         self._sub_queued: dict[Hashable, dict[Hashable, int]] = {}  # and per sub
