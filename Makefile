@@ -22,12 +22,13 @@ dev: install
 	$(VENV)/bin/tianfu dev
 
 # Two workers, a test file per worker at a time (module fixtures start one network per
-# file): the integration tests mostly wait for commits, so two halve the wall time. The
-# schemathesis file runs on its own afterwards: its generated cases share one test id,
-# which pytest-xdist cannot distribute.
+# file): the integration tests mostly wait for commits, so two halve the wall time. Files
+# are handed out in collection order, longest first (tests/conftest.py), so that no long
+# file starts last and runs alone. The schemathesis file runs on its own afterwards: its
+# generated cases share one test id, which pytest-xdist cannot distribute.
 SCHEMA_TESTS := tests/unit/test_api_schema.py
 test: install
-	$(PY) -m pytest -q -n 2 --dist loadfile --ignore=$(SCHEMA_TESTS)
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --ignore=$(SCHEMA_TESTS)
 	$(PY) -m pytest -q $(SCHEMA_TESTS)
 
 test-slow: install

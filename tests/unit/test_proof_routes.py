@@ -156,6 +156,20 @@ def test_hostile_documents_are_refused(env):
     ):
         with pytest.raises(VerificationError):
             verify_document(bad, genesis)
+    # the raw field is lowercase hex digit pairs and nothing else
+    raw = doc["raw"]
+    for bad_raw in (
+        raw.upper(),
+        raw[:-1],
+        raw[:2] + " " + raw[2:],
+        raw + " ",
+        raw[:-2] + "0g",
+        raw[:-2] + "٠١",  # Arabic-Indic digits
+        None,
+        12,
+    ):
+        with pytest.raises(VerificationError, match="raw field is not lowercase hex"):
+            verify_document({**doc, "raw": bad_raw}, genesis)
     with pytest.raises(VerificationError, match="JSON"):
         load_document(b"\xff\xfe")
     verify_document(text, genesis)

@@ -319,16 +319,29 @@ def _verify_document(
             f"the document names the crypto suite {str(doc.get('suite'))[:32]!r}; the trusted "
             f"genesis uses {genesis.suite!r}"
         )
-    raw = doc.get("raw")
-    if not isinstance(raw, str) or not re.fullmatch(r"(?:[0-9a-f]{2})*", raw):
+    data = _lowercase_hex(doc.get("raw"))
+    if data is None:
         raise DocumentError("the document's raw field is not lowercase hex")
-    bundle = decode_bundle(bytes.fromhex(raw))
+    bundle = decode_bundle(data)
     verified = verify_bundle(bundle, TrustedHistory.from_genesis(genesis, options))
     expected = render_document(name, verified, genesis)
     diff = _difference(doc, expected, "")
     if diff is not None:
         raise DocumentError(f"the document's readable part does not match the proof: {diff}")
     return VerifiedDocument(name, verified, expected)
+
+
+def _lowercase_hex(raw: object) -> bytes | None:
+    """The bytes `raw` spells when it is a text of lowercase hex digit pairs and nothing else
+    (no spaces, no capitals); None otherwise. One C pass each way: a 30 KB document's check
+    costs a fraction of a millisecond, not the ten a per-pair regular expression takes."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        data = bytes.fromhex(raw)
+    except ValueError:
+        return None
+    return data if data.hex() == raw else None
 
 
 def bundle_of(doc: dict[str, Any]) -> ProofBundle:
