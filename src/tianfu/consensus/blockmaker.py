@@ -40,6 +40,7 @@ from tianfu.types.block import block_time_of
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
 IDLE_POLL_S = 0.01  # how often an idle proposer looks at the mempool
+MIN_BUDGET_BYTES = 1 << 20  # the smallest transaction bytes a proposal is limited to
 
 
 @dataclass
@@ -52,20 +53,26 @@ class Prepared:
 
 
 def take_after(
-    mempool: MempoolLike, params: ConsensusParams, decided: list[Transaction]
+    mempool: MempoolLike,
+    params: ConsensusParams,
+    decided: list[Transaction],
+    max_bytes: int | None = None,
 ) -> list[Transaction]:
     """What `mempool.take` gives once the `decided` transactions are removed, without
-    removing them: a longer take with them, then the same limits without them."""
+    removing them: a longer take with them, then the same limits without them
+    (`max_bytes`: `params.max_block_bytes` unless given)."""
+    if max_bytes is None:
+        max_bytes = params.max_block_bytes
     left_out = {t.hash for t in decided}
     extra_bytes = sum(len(t.encoded()) for t in decided)
-    taken = mempool.take(params.max_block_txs + len(decided), params.max_block_bytes + extra_bytes)
+    taken = mempool.take(params.max_block_txs + len(decided), max_bytes + extra_bytes)
     out: list[Transaction] = []
     total = 0
     for tx in taken:
         if tx.hash in left_out:
             continue
         size = len(tx.encoded())
-        if len(out) >= params.max_block_txs or total + size > params.max_block_bytes:
+        if len(out) >= params.max_block_txs or total + size > max_bytes:
             break
         out.append(tx)
         total += size
@@ -84,6 +91,29 @@ class BlockMaker(Generic[E]):
         self.run_blocking, self.mark = tools.run_blocking, tools.mark
         self.executed: dict[bytes, E] = {}  # blocks of the current height, by hash
         self.prepared: Prepared | None = None  # the next height's block, built ahead
+        self.budget: int | None = None  # transaction bytes of a round-0 proposal (None: max)
+
+    def limit(self, params: ConsensusParams, round: int) -> int:
+        """Transaction bytes this node puts in its proposal of `round`: the budget (at most
+        `max_block_bytes`) halved for each round already failed at this height, never below
+        `MIN_BUDGET_BYTES` (or `max_block_bytes` if smaller). A block the network cannot
+        move and execute within the round's timeouts makes the round fail; a smaller one
+        in the next round gets through."""
+        top = params.max_block_bytes
+        if self.budget is not None:
+            top = min(top, self.budget)
+        return max(min(MIN_BUDGET_BYTES, params.max_block_bytes), top >> min(round, 30))
+
+    def decided(self, params: ConsensusParams, round: int) -> None:
+        """A height was decided in `round`: a round-0 decision doubles the budget (up to
+        `max_block_bytes`), a later one halves it for each failed round. Each node keeps
+        its own; block validity does not depend on it."""
+        budget = params.max_block_bytes if self.budget is None else self.budget
+        if round == 0:
+            budget = min(params.max_block_bytes, budget * 2)
+        else:
+            budget = max(min(MIN_BUDGET_BYTES, params.max_block_bytes), budget >> min(round, 30))
+        self.budget = budget
 
     def block_time(self, block_hash: bytes, held: dict[bytes, bytes]) -> int:
         """The header time of a block of the current height: executed here, or one of the
@@ -105,7 +135,7 @@ class BlockMaker(Generic[E]):
         next height."""
         if self.prepared is not None:
             return False
-        txs = take_after(self.mempool, params, list(decided.block.txs))
+        txs = take_after(self.mempool, params, list(decided.block.txs), self.limit(params, 0))
         if not txs:
             return False
         header = decided.block.header
@@ -191,7 +221,9 @@ class BlockMaker(Generic[E]):
                     return None
                 await self.timers.sleep(IDLE_POLL_S)
             self.mark("build")
-            txs = self.mempool.take(params.max_block_txs, params.max_block_bytes)
+            txs = self.mempool.take(params.max_block_txs, self.limit(params, a.round))
+            if not txs:  # a transaction larger than the limit goes alone
+                txs = self.mempool.take(1, params.max_block_bytes)
             try:
                 async with lock:
                     if height() != a.height:

@@ -36,10 +36,12 @@ Actions the driver must carry out
   RecordEvidence(evidence)   keep equivocation evidence.
 
 Execute before vote: the core prevotes for a proposal's block, locks on it or commits it
-only once `BlockExecuted(valid=True)` said so; until then it waits (the propose timeout
-still runs, so a slow execution leads to a nil prevote, never to a vote for an unchecked
-block). Signatures are verified here, with an injected pure `verifier`
-(default `tianfu.crypto.verify`; drivers may pass a cached one).
+only once `BlockExecuted(valid=True)` said so; until then it waits. A propose timeout
+that fires while the round's proposal, received with its block, is being executed waits
+for the execution (the timeout bounds the wait for a proposal, not its checking, as in
+CometBFT where checking is synchronous); without such a proposal it prevotes nil.
+Signatures are verified here, with an injected pure `verifier` (default
+`tianfu.crypto.verify`; drivers may pass a cached one).
 
 Bounds: messages for height+1 are buffered (at most `MAX_BUFFER_PER_SIGNER` per signer,
 `MAX_BUFFER_UNKNOWN` for signers outside the current set, each without copies and holding
@@ -190,6 +192,7 @@ class ConsensusCore:
         self._prevote_timeout: set[int] = set()
         self._precommit_timeout: set[int] = set()
         self._pol_done: set[int] = set()
+        self._propose_expired: set[int] = set()  # rounds whose propose timeout waits
 
     def from_commit_received(self, block_hash: bytes) -> bool:
         """Was `block_hash` certified by a `CommitReceived` (catch-up), not by our votes?"""
@@ -368,6 +371,9 @@ class ConsensusCore:
         if t.height != self.height or t.round != self.round or self.decided is not None:
             return
         if t.step == Step.PROPOSE and self.step == Step.PROPOSE:
+            if self._executing_proposal():  # prevote once it is executed (`_process`)
+                self._propose_expired.add(self.round)
+                return
             self._vote(PREVOTE, NO_HASH, out)
         elif t.step == Step.PREVOTE and self.step == Step.PREVOTE:
             self._vote(PRECOMMIT, NO_HASH, out)
@@ -477,7 +483,9 @@ class ConsensusCore:
                 return
             if self._rule_round_skip(out):
                 continue
-            if self._rule_propose(out) or self._rule_prevote(out):
+            if self._rule_propose(out) or self._rule_propose_expired(out):
+                continue
+            if self._rule_prevote(out):
                 continue
             self._rule_precommit_timeout(out)
             return
@@ -545,6 +553,24 @@ class ConsensusCore:
         if ok is None:
             return False
         self._vote(PREVOTE, v if ok else NO_HASH, out)
+        return True
+
+    def _executing_proposal(self) -> bool:
+        """Is the round's first proposal, received with its block, being executed?"""
+        proposals = self.proposals.get(self.round)
+        if not proposals:
+            return False
+        v = proposals[0].block_hash
+        return v in self._exec_requested and v not in self.executed and bool(self.blocks.get(v))
+
+    def _rule_propose_expired(self, out: list[Action]) -> bool:
+        """Line 57 for a propose timeout that waited for an execution: once it is done and
+        `_rule_propose` did not prevote, prevote nil."""
+        if self.step != Step.PROPOSE or self.round not in self._propose_expired:
+            return False
+        if self._executing_proposal():
+            return False
+        self._vote(PREVOTE, NO_HASH, out)
         return True
 
     def _rule_prevote(self, out: list[Action]) -> bool:

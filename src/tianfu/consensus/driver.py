@@ -578,6 +578,7 @@ class ConsensusDriver(Generic[E]):
 
     async def _next_height(self, a: CommitBlock) -> list[tuple[Event, str]]:
         self.blocks.executed.clear()
+        self.blocks.decided(self.params_at(a.height), a.certificate.round)
         self.gossip.new_height()
         core, replayed = self.core, self.replay.decided(a.height)
         if core is not None and not replayed and not core.from_commit_received(a.block_hash):

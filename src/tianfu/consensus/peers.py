@@ -16,6 +16,12 @@ Outbound: the node's own signed messages are broadcast and kept for re-sending; 
 core makes no progress for a gossip interval, `tick` re-sends them and relays the round's
 proposal and votes. The kind numbers equal `tianfu.p2p.protocol.KIND_*` (a test checks it):
 consensus does not import p2p.
+
+Proposals carry their block (up to `max_block_bytes`), so gossip keeps them from being
+moved and decoded again and again: a proposal frame whose signed header (`ProposalHead`,
+read without copying the block) names a proposal with its block already given to the core
+at this height is dropped before it is decoded, and a large proposal is re-sent or relayed
+on the 1st, 2nd, 4th, 8th ... tick without progress at its height, not on every one.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import msgspec
 
 from tianfu.codec import CodecError, check_version, decode, encode
 from tianfu.consensus.clock import Timers
+from tianfu.consensus.core import MAX_FUTURE_ROUNDS
 from tianfu.consensus.interfaces import FrameNetwork
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
@@ -52,6 +59,8 @@ MAX_PROPOSAL_FRAME = MAX_BLOCK_BYTES + 4096
 MAX_COMMIT_FRAME = MAX_BLOCK_BYTES + (1 << 20)
 MAX_RELAY = 64
 MAX_OWN_KEPT = 12
+MAX_HELD_PROPOSALS = 256  # headers of proposals (with their blocks) given to the core
+BACKOFF_BYTES = 64 << 10  # proposal frames at least this large are re-sent with backoff
 MAX_BUCKETS = 4096  # peers kept in a `PeerBucketTable` or a `PeerHeightTimes`
 MAX_HEIGHTS_PER_PEER = 64  # heights kept per peer in a `PeerHeightTimes`
 EVICT_SCAN = 64  # least recently used buckets looked at for a full one to forget
@@ -172,6 +181,41 @@ class CommitFrame(msgspec.Struct, array_like=True, frozen=True):
             raise ValueError("commit frame certificate does not match its height or block")
 
 
+class ProposalHead(msgspec.Struct, array_like=True, frozen=True):
+    """A `Proposal` frame read without its block: `block` is a view of the frame's bytes."""
+
+    version: int
+    chain_id: str
+    height: int
+    round: int
+    pol_round: int
+    block_hash: bytes
+    block: msgspec.Raw
+    proposer: bytes
+    signature: bytes
+
+
+ProposalKey = tuple[str, int, int, int, bytes, bytes, bytes]
+
+
+def proposal_key(p: Proposal | ProposalHead) -> ProposalKey:
+    """What identifies a signed proposal apart from its block bytes (bound by the hash)."""
+    return (p.chain_id, p.height, p.round, p.pol_round, p.block_hash, p.proposer, p.signature)
+
+
+def head_key(payload: bytes) -> ProposalKey | None:
+    """The key of a proposal frame without decoding its block (None if it does not parse)."""
+    try:
+        head = msgspec.msgpack.decode(payload, type=ProposalHead)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return proposal_key(head)
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
 class ConsensusView(Protocol):
     """The read-only part of `ConsensusCore` that gossip looks at."""
 
@@ -243,7 +287,10 @@ class PeerGossip:
         self._answered = PeerHeightTimes()  # commits sent to lagging peers
         self._requested = PeerHeightTimes()  # our commit asked of peers ahead
         self._verify_cache: OrderedDict[tuple[bytes, bytes, bytes], bool] = OrderedDict()
-        self._own: list[tuple[int, int, bytes]] = []  # (round, kind, payload) of this height
+        self._own: list[tuple[int, int, bytes, ProposalKey | None]] = []  # of this height
+        # proposals of this height whose blocks the core was given: copies are not decoded
+        self._held: OrderedDict[ProposalKey, None] = OrderedDict()
+        self._stuck_ticks: dict[ProposalKey, int] = {}  # large proposals: ticks while stuck
         self._progress: tuple[int, int, int] = (0, -1, 0)
 
     # ------------------------------------------------------------ inbound frames
@@ -261,6 +308,11 @@ class PeerGossip:
         if not self._buckets.get(address, now).take(now):
             self.stats["dropped_rate_limited"] += 1
             return
+        if kind == KIND_PROPOSAL and self._held:
+            key = head_key(payload)
+            if key is not None and key in self._held:
+                self.stats["duplicate_proposal_frames"] += 1
+                return
         msg: Vote | Proposal | CommitFrame
         try:
             if kind == KIND_VOTE:
@@ -307,6 +359,7 @@ class PeerGossip:
             return
         if msg.height == h:
             if core.knows(msg):
+                self._hold(msg)
                 self.stats["duplicate"] += 1
                 return
             if not self.verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
@@ -316,7 +369,18 @@ class PeerGossip:
         if not self.host.deliver(event):
             self.stats["dropped_queue_full"] += 1
             return
+        if msg.height == h and msg.round <= max(core.round, 0) + MAX_FUTURE_ROUNDS:
+            self._hold(msg)  # (the core keeps no proposal of a round further ahead)
         self.stats["accepted"] += 1
+
+    def _hold(self, msg: Vote | Proposal) -> None:
+        """A validly signed proposal of our height, with its block, is the core's (queued or
+        held): further copies of it are dropped before decoding until the next height."""
+        if isinstance(msg, Vote) or not msg.block:
+            return
+        self._held[proposal_key(msg)] = None
+        if len(self._held) > MAX_HELD_PROPOSALS:
+            self._held.popitem(last=False)
 
     def _on_commit_frame(
         self, core: ConsensusView, address: str, f: CommitFrame, now: float
@@ -399,13 +463,33 @@ class PeerGossip:
         kind = KIND_VOTE if isinstance(msg, Vote) else KIND_PROPOSAL
         payload = encode(msg)
         self.network.broadcast(kind, payload)
-        self._own.append((msg.round, kind, payload))
+        key = None
+        if isinstance(msg, Proposal):
+            key = proposal_key(msg)
+            self._hold(msg)
+        self._own.append((msg.round, kind, payload, key))
         if len(self._own) > MAX_OWN_KEPT:
             del self._own[0]
 
     def new_height(self) -> None:
-        """The node moved to another height: its own messages are no longer re-sent."""
+        """The node moved to another height: its own messages are no longer re-sent, and
+        proposals held or re-sent are forgotten."""
         self._own.clear()
+        self._held.clear()
+        self._stuck_ticks.clear()
+
+    def _due(self, key: ProposalKey, size: int) -> bool:
+        """Whether a proposal is re-sent on this tick without progress: a small one always,
+        a large one on its 1st, 2nd, 4th, 8th ... such tick at this height."""
+        if size < BACKOFF_BYTES:
+            return True
+        n = self._stuck_ticks[key] = self._stuck_ticks.get(key, 0) + 1
+        if len(self._stuck_ticks) > MAX_HELD_PROPOSALS:
+            del self._stuck_ticks[next(iter(self._stuck_ticks))]
+        if _power_of_two(n):
+            return True
+        self.stats["proposal_resends_held_back"] += 1
+        return False
 
     def tick(self) -> None:
         """No progress for an interval: re-send our messages, relay the round's messages."""
@@ -417,13 +501,15 @@ class PeerGossip:
         if not stuck:
             return
         self.stats["gossip_resends"] += 1
-        for round, kind, payload in self._own:
-            if round >= core.round - 1:
+        for round, kind, payload, key in self._own:
+            if round >= core.round - 1 and (key is None or self._due(key, len(payload))):
                 self.network.broadcast(kind, payload)
         sent = 0
         for m in core.round_messages():
             signer = m.validator if isinstance(m, Vote) else m.proposer
             if signer == self.my_key or sent >= MAX_RELAY:
+                continue
+            if isinstance(m, Proposal) and not self._due(proposal_key(m), len(m.block)):
                 continue
             self.network.broadcast(KIND_VOTE if isinstance(m, Vote) else KIND_PROPOSAL, encode(m))
             sent += 1
