@@ -171,16 +171,16 @@ class Executor:
                 params = memo.params = self.params_for(next_height)
         self.check_static(tx, next_height, params)
         body = tx.body
-        need = tx_gas(len(body.cert), len(tx.encoded()))
+        size = len(tx.encoded())
+        need = tx_gas(len(body.cert), size)
         if need > params.max_gas_per_tx:
             raise TxInvalid(
-                f"a transaction of {len(tx.encoded())} bytes needs {need} gas before its call "
+                f"a transaction of {size} bytes needs {need} gas before its call "
                 f"({TX_GAS_PER_BYTE} a byte past the first {TX_FREE_BYTES}); the limit per "
                 f"transaction is {params.max_gas_per_tx}"
             )
         if self.open:
             gov = self._gov_reader(reader)
-            size = len(tx.encoded())
             if self._open().admit(gov, reader, body, next_height, self.chain_id, size) is not None:
                 methods, _views = self._methods(body.contract, reader, memo)
                 if body.method not in methods:
