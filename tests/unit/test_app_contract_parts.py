@@ -20,7 +20,7 @@ from tianfu.testing.appchain import AppChain
 SOURCE_SHA256 = {
     "supply_finance": "02a7fcfb5cfaf2b68e0a13011065d77780469a3b4dc6166081de2dd9002c4c35",
     "fund_supervision": "45951d40077116e6d42e8851e96deb005442523485743fe4691bd3442c26014c",
-    "traceability": "83ce83deddb3c98114d35f555d97a8f387963fa1484481155954aa34ffd7c3bd",
+    "traceability": "f96a8e6eb35f5d4865c640bfabb7e388ca390a56fac399fe0c6152f01d697b41",
     "evidence": "59489100ddad113360a66292e80347fd48a0ce75b8370cb81eda9eef3cbcb571",
     "ip_rights": "09606588725c1a0cf0841d06b32be65b00655df18796dadb73c215b1290bada9",
     "manufacturing": "bc6a2fb94e2d3e8434b37fc74fccab413580d00499e132423debd5cb3d46fe1d",

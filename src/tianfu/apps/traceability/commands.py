@@ -119,7 +119,7 @@ def qr(session: cmd.Session, v: dict[str, Any]) -> Output:
 
 
 def events(session: cmd.Session, v: dict[str, Any]) -> Output:
-    items = Traceability(session.client()).events(v["code"])
+    items = Traceability(session.client()).all_events(v["code"])
     return Output(items, (_events(v["code"], items),))
 
 
@@ -216,7 +216,24 @@ COMMANDS = CommandTable(
             CODE,
             title="{code}",
         ),
-        custom("events", "List a batch's events.", events, CODE),
+        custom("events", "List a batch's events (read a page at a time).", events, CODE),
+        view(
+            "events-page",
+            "A page of a batch's events; 'next' is the --start of the following page.",
+            CODE,
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="events_page",
+        ),
+        view(
+            "provenance-page",
+            "A page of a batch's lineage (it, then its ancestors, breadth first), each batch "
+            "with its product and event count; 'next' is the --start of the following page.",
+            CODE,
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="provenance_page",
+        ),
         view("descendants", "List a batch and every batch made from it.", CODE),
         custom(
             "lookup",

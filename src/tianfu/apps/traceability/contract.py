@@ -10,11 +10,20 @@ State (every entry is a public record; each can be read with a Merkle proof):
   product:<id>      {"id", "name", "category", "unit", "owner", "org", "height", "time_ms"}
   batch:<code>      {"code", "product", "quantity", "unit", "origin", "holder", "holder_org",
                      "producer_org", "status", "parents", "children", "events", "recall",
-                     "height", "time_ms", "tx"}
+                     "lines", "height", "time_ms", "tx"}
   ev:<code>:<seq8>  {"seq", "type", "data", "by", "name", "org", "height", "time_ms", "tx"}
   rc:<code>         a recall of that batch: {"notice", "head", "tail", "reached", "done"}
   rcq:<code>:<n>    the recall's queue of batches to reach (entries head..tail)
   rcv:<code>:<b>    batch b was reached by that recall
+  rcl:<line>        how many running recalls froze that line (absent: none)
+
+A batch's "lines" are the codes of the created batches it comes from: its own code for a
+created batch, its parent's lines for a split part, the union of its inputs' lines for a
+merge (at most MAX_LINES). Every batch made from a batch carries all of that batch's lines,
+so while a recall runs, its root's first line is frozen: no batch of that line may be split
+or merged until the recall is done. What a recall has to reach is so fixed when it starts,
+and it finishes in about (batches below its root) / RECALL_STEP calls whatever the holders
+do meanwhile (a batch recorded without "lines", before this rule, is its own line).
 
 Roles: producer (products, batches, farm events), processor (products, processing),
 inspector (inspection with a report hash), logistics (storage, transport), retailer
@@ -40,6 +49,11 @@ EVENT_ROLES = (  # (event type, roles that may record it)
 INPUT_KINDS = ("fertiliser", "pesticide", "feed", "veterinary_drug", "other")
 MAX_PARTS = 100
 MAX_MERGE = 50
+MAX_LINES = 64  # the lines (created batches it comes from) a merged batch may carry
+MAX_EVENTS = 500  # events `events` and `provenance` read in one call (`events_page`: all)
+MAX_LINEAGE = 100  # batches `provenance` reads (`provenance_page` pages the lineage)
+MAX_LINEAGE_WALK = 2000  # batches of a lineage `provenance_page` walks to find a page
+MAX_PAGE = 200
 RECALL_STEP = 250  # queue entries one recall call takes or adds, about (continue_recall: more)
 CODE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 
@@ -82,6 +96,21 @@ def _require_active(ctx, b):
     )
 
 
+def _lines(b):
+    """The lines of batch `b` (a batch recorded before lines is its own line)."""
+    return b.get("lines") or [b["code"]]
+
+
+def _require_unfrozen(ctx, b):
+    """Refuse to split or merge a batch of a line a running recall froze."""
+    for line in _lines(b):
+        ctx.require(
+            not ctx.has("rcl:" + line),
+            f"batch {b['code']} cannot be split or merged while a recall of its line "
+            f"{line} is running",
+        )
+
+
 def _require_holder(ctx, b):
     ctx.require(
         b["holder"] == ctx.sender.address,
@@ -116,6 +145,7 @@ def _new_batch(ctx, code, product, quantity, origin, parents):
         "children": [],
         "events": 0,
         "recall": None,
+        "lines": [code],
         "height": ctx.height,
         "time_ms": ctx.time_ms,
         "tx": ctx.tx_hash,
@@ -229,6 +259,7 @@ def split_batch(ctx, code, parts):
     b = _load(ctx, code)
     _require_active(ctx, b)
     _require_holder(ctx, b)
+    _require_unfrozen(ctx, b)
     product = ctx.get("product:" + b["product"])
     total = 0
     codes = []
@@ -246,6 +277,7 @@ def split_batch(ctx, code, parts):
     for part in parts:
         child = _new_batch(ctx, part["code"], product, part["quantity"], b["origin"], [code])
         child["producer_org"] = b["producer_org"]
+        child["lines"] = _lines(b)
         _append(ctx, child, "split_from", {"parent": code, "quantity": part["quantity"]})
         ctx.put("batch:" + part["code"], child)
     _append(ctx, b, "split", {"into": ",".join(codes)})
@@ -266,6 +298,7 @@ def merge_batches(ctx, new_code, codes, product_id):
     seen = []
     origins = []
     inputs = []
+    lines = []
     for c in codes:
         _code(ctx, c)
         ctx.require(c not in seen, f"batch {c} is listed twice")
@@ -273,6 +306,7 @@ def merge_batches(ctx, new_code, codes, product_id):
         b = _load(ctx, c)
         _require_active(ctx, b)
         _require_holder(ctx, b)
+        _require_unfrozen(ctx, b)
         ctx.require(
             b["unit"] == product["unit"],
             f"batch {c} is measured in {b['unit']}, the product in {product['unit']}",
@@ -281,7 +315,15 @@ def merge_batches(ctx, new_code, codes, product_id):
         if b["origin"] not in origins:
             origins.append(b["origin"])
         inputs.append(b)
+        for line in _lines(b):
+            if line not in lines:
+                lines.append(line)
+        ctx.require(
+            len(lines) <= MAX_LINES,
+            f"the merged batch would come from more than {MAX_LINES} created batches",
+        )
     merged = _new_batch(ctx, new_code, product, total, "; ".join(origins), list(codes))
+    merged["lines"] = lines
     _append(ctx, merged, "merged_from", {"parents": ",".join(codes), "quantity": total})
     for b in inputs:
         _append(ctx, b, "merged", {"into": new_code})
@@ -313,7 +355,16 @@ def recall(ctx, code, reason):
         "time_ms": ctx.time_ms,
     }
     ctx.put("rcq:" + code + ":1", code)
-    progress = {"notice": notice, "head": 1, "tail": 1, "reached": 0, "done": False}
+    line = _lines(root)[0]
+    ctx.put("rcl:" + line, ctx.get("rcl:" + line, 0) + 1)
+    progress = {
+        "notice": notice,
+        "line": line,
+        "head": 1,
+        "tail": 1,
+        "reached": 0,
+        "done": False,
+    }
     return _recall_step(ctx, code, progress)
 
 
@@ -358,10 +409,18 @@ def _recall_step(ctx, code, progress):
             tail += 1
             ctx.put("rcq:" + code + ":" + str(tail), child)
     done = head > tail
+    line = progress.get("line")
+    if done and line is not None:  # the recall's line thaws when no other recall froze it
+        n = ctx.get("rcl:" + line, 1) - 1
+        if n > 0:
+            ctx.put("rcl:" + line, n)
+        else:
+            ctx.delete("rcl:" + line)
     ctx.put(
         "rc:" + code,
         {
             "notice": notice,
+            "line": line,
             "head": head,
             "tail": tail,
             "reached": progress["reached"] + len(reached),

@@ -79,9 +79,21 @@ class Traceability(ContractSDK):
     product = view("product_id")
     batch = view("code")
     events = view("code", returns=list)
+    events_page = view("code", returns=dict, start=1, limit=200)
     provenance = view("code")
+    provenance_page = view("code", returns=dict, start=1, limit=200)
     descendants = view("code", returns=list)
     recall_progress = view("code")
+
+    def all_events(self, code: str, limit: int = 200) -> list[Any]:
+        """Every event of batch `code`, read a page (`events_page`) at a time."""
+        out: list[Any] = []
+        start: int | None = 1
+        while start is not None:
+            page = self.events_page(code, start=start, limit=limit)
+            out += list(page["events"])
+            start = page["next"]
+        return out
 
     # -- the public, verified lookup ----------------------------------------------------------
     def lookup_document(self, code: str, height: int | None = None) -> dict[str, Any]:

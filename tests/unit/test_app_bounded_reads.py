@@ -1,0 +1,120 @@
+"""The traceability reads that any member's writes grow are bounded and paged, and a
+recall finishes in bounded work whatever the holders do meanwhile."""
+
+from __future__ import annotations
+
+import pytest
+from tests.unit.app_local import ALICE, BOB, CAROL, Ctx, Local
+
+from tianfu.apps import traceability
+from tianfu.execution.contract_api import ContractError
+from tianfu.execution.sandbox import compile_contract
+
+
+# -- traceability --------------------------------------------------------------------------------
+def _trace() -> Local:
+    roles = {ALICE: ["producer"], BOB: ["regulator"], CAROL: ["inspector"]}
+    app = Local(compile_contract(traceability.source()), Ctx(traceability.NAME, roles))
+    app.call(ALICE, "register_product", "apple", "Apples", "fruit", "kg")
+    return app
+
+
+def _split(app: Local, code: str, n: int, each: int) -> list[str]:
+    parts = [{"code": f"{code}.{i}", "quantity": each} for i in range(1, n + 1)]
+    return list(app.call(ALICE, "split_batch", code, parts))
+
+
+def test_a_recall_cannot_be_outrun_by_splitting_the_batches_it_has_not_reached() -> None:
+    """While a recall runs, no batch of its root's line splits or merges: what the recall
+    must reach is fixed when it starts, so it finishes in a bounded number of calls."""
+    app = _trace()
+    app.call(ALICE, "create_batch", "A", "apple", 1_000_000, "farm")
+    parts = _split(app, "A", 100, 10_000)
+    for code in parts[:3]:
+        _split(app, code, 100, 100)
+    app.call(ALICE, "create_batch", "Z", "apple", 100, "farm")
+    reached = app.call(BOB, "recall", "A", "listeria")
+    assert not app.call(BOB, "recall_progress", "A")["done"]
+    ahead = "A.50"  # queued, not reached yet
+    assert ahead not in reached
+    with pytest.raises(ContractError, match="while a recall of its line A is running"):
+        _split(app, ahead, 2, 5_000)
+    with pytest.raises(ContractError, match="while a recall of its line A is running"):
+        app.call(ALICE, "merge_batches", "M", ["A.60", "Z"], "apple")
+    _split(app, "Z", 2, 50)  # another line is not frozen
+    calls = 1
+    while not app.call(BOB, "recall_progress", "A")["done"]:
+        reached += app.call(BOB, "continue_recall", "A")
+        calls += 1
+    assert len(set(reached)) == 1 + 100 + 300 and calls <= 3
+    assert "rcl:A" not in app.ctx.state  # the line thaws when the recall is done
+
+
+def test_a_merged_batch_carries_its_inputs_lines_and_a_recall_freezes_them() -> None:
+    app = _trace()
+    app.call(ALICE, "create_batch", "A", "apple", 100, "farm")
+    app.call(ALICE, "create_batch", "B", "apple", 100, "farm")
+    merged = app.call(ALICE, "merge_batches", "M", ["A", "B"], "apple")
+    assert merged["lines"] == ["A", "B"]
+    assert _split(app, "M", 2, 100) == ["M.1", "M.2"]
+    assert app.ctx.state["batch:M.1"]["lines"] == ["A", "B"]
+    app.ctx.state["rcl:B"] = 1  # a recall of line B is running
+    with pytest.raises(ContractError, match="recall of its line B"):
+        _split(app, "M.1", 2, 50)
+
+
+def test_the_events_of_a_batch_are_read_a_page_at_a_time_past_500() -> None:
+    """Any member holding an event's role adds events to any active batch."""
+    app = _trace()
+    app.call(ALICE, "create_batch", "A", "apple", 100, "farm")
+    batch = app.ctx.state["batch:A"]
+    batch["events"] = 501
+    for n in range(2, 502):
+        app.ctx.state[f"ev:A:{n:08d}"] = {"seq": n, "type": "storage", "data": {}}
+    with pytest.raises(ContractError, match="501 events, more than 500"):
+        app.call(CAROL, "events", "A")
+    with pytest.raises(ContractError, match="501 events, more than 500"):
+        app.call(CAROL, "provenance", "A")
+    page = app.call(CAROL, "events_page", "A", 401, 200)
+    assert page["count"] == 501 and page["next"] is None
+    assert [e["seq"] for e in page["events"]] == list(range(401, 502))
+    first = app.call(CAROL, "events_page", "A", 1, 200)
+    assert first["next"] == 201 and first["events"][0]["type"] == "created"
+    with pytest.raises(ContractError, match=r"start >= 1, limit 1\.\.200"):
+        app.call(CAROL, "events_page", "A", 1, 201)
+
+
+def test_a_provenance_of_many_ancestors_is_read_a_page_at_a_time() -> None:
+    """A holder merging many batches makes a lineage of any size below it: `provenance`
+    is refused past 100 batches and `provenance_page` walks it a page at a time."""
+    app = _trace()
+    app.call(ALICE, "create_batch", "R", "apple", 200, "farm")
+    _split(app, "R", 100, 2)
+    for k in range(50):
+        app.call(ALICE, "merge_batches", f"S{k}", [f"R.{2 * k + 1}", f"R.{2 * k + 2}"], "apple")
+    app.call(ALICE, "merge_batches", "M1", [f"S{k}" for k in range(25)], "apple")
+    app.call(ALICE, "merge_batches", "M2", [f"S{k}" for k in range(25, 50)], "apple")
+    app.call(ALICE, "merge_batches", "TOP", ["M1", "M2"], "apple")
+    with pytest.raises(ContractError, match="more than 100 batches"):
+        app.call(CAROL, "provenance", "TOP")
+    seen: list[str] = []
+    start: int | None = 1
+    while start is not None:
+        page = app.call(CAROL, "provenance_page", "TOP", start, 50)
+        seen += [x["batch"]["code"] for x in page["lineage"]]
+        start = page["next"]
+    assert len(seen) == len(set(seen)) == 1 + 2 + 50 + 100 + 1
+    assert seen[:3] == ["TOP", "M1", "M2"]
+    small = app.call(CAROL, "provenance", "S0")
+    assert [x["batch"]["code"] for x in small["lineage"]] == ["S0", "R.1", "R.2", "R"]
+
+
+def test_a_merge_of_batches_from_more_than_64_created_batches_is_refused() -> None:
+    app = _trace()
+    for k in range(65):
+        app.call(ALICE, "create_batch", f"C{k}", "apple", 1, "farm")
+    app.call(ALICE, "merge_batches", "M1", [f"C{k}" for k in range(40)], "apple")
+    app.call(ALICE, "merge_batches", "M2", [f"C{k}" for k in range(40, 65)], "apple")
+    with pytest.raises(ContractError, match="more than 64 created batches"):
+        app.call(ALICE, "merge_batches", "TOP", ["M1", "M2"], "apple")
+
