@@ -1,12 +1,14 @@
-"""The traceability reads that any member's writes grow are bounded and paged, and a
-recall finishes in bounded work whatever the holders do meanwhile."""
+"""The traceability, supply_finance and fund_supervision reads that any member's writes
+grow are bounded and paged, a traceability recall finishes in bounded work whatever the
+holders do meanwhile, and a beneficiary hash is registered per organisation."""
 
 from __future__ import annotations
 
 import pytest
-from tests.unit.app_local import ALICE, BOB, CAROL, Ctx, Local
+from tests.unit.app_local import ALICE, BOB, CAROL, DAVE, Ctx, Local
 
-from tianfu.apps import traceability
+from tianfu.apps import fund_supervision, traceability
+from tianfu.apps.fund_supervision.sdk import _combined, paged_report
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.sandbox import compile_contract
 
@@ -118,3 +120,107 @@ def test_a_merge_of_batches_from_more_than_64_created_batches_is_refused() -> No
     with pytest.raises(ContractError, match="more than 64 created batches"):
         app.call(ALICE, "merge_batches", "TOP", ["M1", "M2"], "apple")
 
+
+# -- fund_supervision ----------------------------------------------------------------------------
+def _funds() -> Local:
+    roles = {ALICE: ["fund_authority"], BOB: ["fund_officer"], CAROL: ["fund_officer"]}
+    app = Local(compile_contract(fund_supervision.source()), Ctx("fund_supervision", roles))
+    app.ctx.governance["cert/" + BOB] = {"org": "org1"}
+    app.ctx.governance["cert/" + CAROL] = {"org": "org2"}
+    now = app.ctx.time_ms
+    app.call(ALICE, "create_fund", "f1", "relief", 10**9, now - 1, now + 10**12)
+    app.call(ALICE, "register_account", "p1", "p1", "province", "", BOB)
+    app.call(ALICE, "register_account", "p2", "p2", "province", "", CAROL, org="org1")
+    return app
+
+
+def test_a_beneficiary_hash_registered_first_by_another_organisation_blocks_nothing() -> None:
+    """CAROL (org2) registers org1's household hash first at its own account and pays it:
+    org1's office still registers, plans and pays it, and each is traced apart."""
+    app = _funds()
+    h = "ab" * 32
+    app.call(ALICE, "allocate", "f1", "", "p1", 1_000, "")
+    app.call(ALICE, "allocate", "f1", "", "p2", 1_000, "")
+    app.call(CAROL, "register_beneficiary", "p2", h, ["relief"], org="org2")
+    app.call(CAROL, "disburse", "f1", "p2", h, 7, "relief", "cd" * 32, org="org2")
+    app.call(BOB, "register_beneficiary", "p1", h, ["relief"], org="org1")
+    app.call(BOB, "plan_instalments", "f1", "p1", h, [100, 200], org="org1")
+    app.call(BOB, "disburse", "f1", "p1", h, 100, "relief", "cd" * 32, org="org1")
+    with pytest.raises(ContractError, match="already registered by org1 at p1"):
+        app.call(BOB, "register_beneficiary", "p1", h, ["relief"], org="org1")
+    assert app.call(DAVE, "beneficiary", h, "org1")["account"] == "p1"
+    assert app.call(DAVE, "beneficiary", h, "org2")["account"] == "p2"
+    assert app.call(DAVE, "payments", "f1", h, "org1")["paid"] == [100]
+    assert app.call(DAVE, "payments", "f1", h, "org2")["paid"] == [7]
+    assert app.call(DAVE, "trace", "f1", h, "org1")["total"] == 100
+    assert app.call(DAVE, "trace", "f1", h, "org2")["total"] == 7
+
+
+def test_a_beneficiary_of_a_deployment_before_is_paid_by_its_accounts_organisation() -> None:
+    app = _funds()
+    h = "ab" * 32
+    app.ctx.state["ben:" + h] = {
+        "hash": h,
+        "account": "p1",
+        "purposes": ["relief"],
+        "registered_by": BOB,
+        "height": 1,
+        "received": 0,
+    }
+    app.call(ALICE, "allocate", "f1", "", "p1", 1_000, "")
+    with pytest.raises(ContractError, match="already registered by org1"):
+        app.call(BOB, "register_beneficiary", "p1", h, ["relief"], org="org1")
+    app.call(BOB, "disburse", "f1", "p1", h, 100, "relief", "cd" * 32, org="org1")
+    assert app.ctx.state["ben:" + h]["received"] == 100
+    assert app.ctx.state["pay:f1:" + h]["paid"] == [100]
+    assert app.call(DAVE, "trace", "f1", h, "org1")["total"] == 100
+    app.call(CAROL, "register_beneficiary", "p2", h, ["relief"], org="org2")
+
+
+def test_the_accounts_and_the_report_are_read_a_page_at_a_time_past_500() -> None:
+    """Each manager registers sub-accounts of its accounts and allocates to them without
+    bound: `accounts` and `report` are refused past 500 and their pages read them all."""
+    app = _funds()
+    app.call(ALICE, "allocate", "f1", "", "p1", 10**6, "")
+    for k in range(600):
+        app.call(BOB, "register_account", f"c{k}", "c", "city", "p1", BOB, org="org1")
+        app.call(BOB, "allocate", "f1", "p1", f"c{k}", 1, "", org="org1")
+    with pytest.raises(ContractError, match="more than 500 accounts are registered"):
+        app.call(DAVE, "accounts")
+    with pytest.raises(ContractError, match="601 accounts received from fund f1, more than 500"):
+        app.call(DAVE, "report", "f1", None)
+    ids: list[str] = []
+    start: int | None = 1
+    while start is not None:
+        page = app.call(DAVE, "accounts_page", start, 200)
+        ids += [a["id"] for a in page["accounts"]]
+        start = page["next"]
+    assert ids == ["p1", "p2"] + [f"c{k}" for k in range(600)]
+    pages = []
+    start = 1
+    while start is not None:
+        pages.append(app.call(DAVE, "report_page", "f1", None, start, 200))
+        start = pages[-1]["next"]
+    rep = _combined("f1", pages, [], 0)
+    assert rep["conserved"] and len(rep["accounts"]) == 601
+    assert rep["held_in_accounts"] == 10**6 and rep["pool"] == 10**9 - 10**6
+    assert {lv["level"]: lv["accounts"] for lv in rep["levels"]} == {"province": 1, "city": 600}
+
+
+def test_a_paged_report_is_the_report() -> None:
+    app = _funds()
+    app.call(ALICE, "allocate", "f1", "", "p1", 1_000, "")
+    app.call(ALICE, "allocate", "f1", "", "p2", 500, "")
+    app.call(BOB, "register_account", "c1", "c", "city", "p1", BOB, org="org1")
+    app.call(BOB, "allocate", "f1", "p1", "c1", 300, "", org="org1")
+    app.ctx.time_ms += 40 * 86_400_000
+    app.ctx.height -= 1  # the pages below are read at the same block as the report
+    rep = app.call(DAVE, "report", "f1", None)
+    app.ctx.height -= 1
+
+    def query(method: str, *args: object) -> object:
+        app.ctx.height -= 1  # each read at the same block time
+        app.ctx.time_ms -= 1000
+        return app.call(DAVE, method, *args)
+
+    assert paged_report(query, "f1", None, limit=1) == rep

@@ -19,7 +19,7 @@ from tianfu.testing.appchain import AppChain
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
     "supply_finance": "02a7fcfb5cfaf2b68e0a13011065d77780469a3b4dc6166081de2dd9002c4c35",
-    "fund_supervision": "45951d40077116e6d42e8851e96deb005442523485743fe4691bd3442c26014c",
+    "fund_supervision": "1895d1fd8b3655cb1249463eb139bc95cbb36c4bd62cdcfd9c99895e2a63fdbe",
     "traceability": "f96a8e6eb35f5d4865c640bfabb7e388ca390a56fac399fe0c6152f01d697b41",
     "evidence": "59489100ddad113360a66292e80347fd48a0ce75b8370cb81eda9eef3cbcb571",
     "ip_rights": "09606588725c1a0cf0841d06b32be65b00655df18796dadb73c215b1290bada9",

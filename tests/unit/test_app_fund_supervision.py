@@ -169,7 +169,7 @@ def test_beneficiary_identity_is_only_a_hash(world):
     with pytest.raises(ValueError):
         beneficiary_hash("510131198203150021", "")
     village.fs.register_beneficiary(a["village"], h, [PURPOSE])
-    assert village.fs.beneficiary(h)["account"] == a["village"]
+    assert village.fs.beneficiary(h, village.identity.info.org)["account"] == a["village"]
     f = _fund(o, 100)
     for who, src, dst in [
         ("authority", POOL, "province"),
@@ -205,7 +205,7 @@ def test_beneficiary_identity_is_only_a_hash(world):
         expect="exceeds the balance",
     )
     village.fs.disburse(f, a["village"], h, 60, PURPOSE, paper)
-    tr = village.fs.trace(f, h)
+    tr = village.fs.trace(f, h, village.identity.info.org)
     assert tr["total"] == 60
     assert [hop["account"] for hop in tr["payments"][0]["path"]] == [
         a["province"],
@@ -311,15 +311,18 @@ def test_a_beneficiary_is_paid_once_per_fund_unless_an_instalment_plan_says_othe
     vill.fs.disburse(f, a["village"], twice, 2_000, PURPOSE, form)
     vill.fs.disburse(f, a["village"], twice, 3_000, PURPOSE, form)
     _refused(chain, vill, "disburse", f, a["village"], twice, 3_000, PURPOSE, form, expect="all 2")
-    assert vill.fs.payments(f, once) == {
+    vorg = vill.identity.info.org
+    assert vill.fs.payments(f, once, vorg) == {
         "fund": f,
         "beneficiary": once,
+        "org": vorg,
         "plan": None,
         "paid": [1_000],
         "moves": [6],
     }
-    assert vill.fs.payments(f, twice)["paid"] == [2_000, 3_000]
-    assert vill.fs.trace(f, once)["total"] == 1_000 and vill.fs.trace(f, twice)["total"] == 5_000
+    assert vill.fs.payments(f, twice, vorg)["paid"] == [2_000, 3_000]
+    assert vill.fs.trace(f, once, vorg)["total"] == 1_000
+    assert vill.fs.trace(f, twice, vorg)["total"] == 5_000
     # The rule is per fund: the same beneficiary may be paid once from another fund.
     g = _fund(o, 1_000)
     o["authority"].fs.allocate(g, POOL, a["province"], 1_000, "")

@@ -103,11 +103,11 @@ def test_a_trace_reads_what_it_shows_not_every_movement_of_the_fund() -> None:
     for _ in range(30):
         app.call(ALICE, "allocate", "f1", "", "p1", 1_000, "")
     app.call(BOB, "disburse", "f1", "p1", h, 500, "relief", "cd" * 32)
-    first_trace, first = app.gas(CAROL, "trace", "f1", h)
+    first_trace, first = app.gas(CAROL, "trace", "f1", h, "org1")
     for _ in range(300):  # the fund moves on, into p1 and elsewhere
         app.call(ALICE, "allocate", "f1", "", "p1", 1, "")
         app.call(ALICE, "allocate", "f1", "", "p2", 1, "")
-    later_trace, later = app.gas(CAROL, "trace", "f1", h)
+    later_trace, later = app.gas(CAROL, "trace", "f1", h, "org1")
     assert later_trace == first_trace
     assert later - first <= 200, (first, later)  # a few more bisection steps, not 600 moves
     hop = later_trace["payments"][0]["path"][0]
@@ -116,7 +116,7 @@ def test_a_trace_reads_what_it_shows_not_every_movement_of_the_fund() -> None:
     page = app.call(CAROL, "allocations_into", "f1", "p1", 31, 200)
     assert len(page) == 200 and page[0]["seq"] == 32 and page[0]["to"] == "p1"
     with pytest.raises(ContractError, match="id_hash must be"):
-        app.call(CAROL, "trace", "f1", "not-a-hash")
+        app.call(CAROL, "trace", "f1", "not-a-hash", "org1")
 
 
 def test_a_fund_created_before_the_allocation_log_is_traced_from_its_movements() -> None:
@@ -129,11 +129,11 @@ def test_a_fund_created_before_the_allocation_log_is_traced_from_its_movements()
     del fund["alloc_log"]  # as the earlier source recorded it, without the log
     for key in [k for k in app.ctx.state if k.startswith(("ai:", "ain:"))]:
         del app.ctx.state[key]
-    hop = app.call(CAROL, "trace", "f1", h)["payments"][0]["path"][0]
+    hop = app.call(CAROL, "trace", "f1", h, "org1")["payments"][0]["path"][0]
     assert hop["allocations_in_count"] == 1 and hop["allocations_in"][0]["seq"] == 1
     fund["moves"] = 2001
     with pytest.raises(ContractError, match="more than 2000, and was created before"):
-        app.call(CAROL, "trace", "f1", h)
+        app.call(CAROL, "trace", "f1", h, "org1")
 
 
 # -- health --------------------------------------------------------------------------------------

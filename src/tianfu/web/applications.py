@@ -17,6 +17,7 @@ import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tianfu.apps.fund_supervision.sdk import paged_report
 from tianfu.proofs.documents import dump_document
 from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
@@ -171,7 +172,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
         f = data.record("fund_supervision", f"fund:{fund_id}")
         if not isinstance(f, dict):
             return not_found(request, N_("No fund %(id)s"), id=fund_id)
-        report = data.view("fund_supervision", "report", fund_id, days * DAY_MS)
+        report = _fund_report(data, fund_id, days * DAY_MS)
         books = {r["account"]: r for r in (report or {}).get("accounts", []) if isinstance(r, dict)}
         tree = _allocation_tree(data, fund_id, books)
         paid = data.scan_page("fund_supervision", f"pay:{fund_id}:", before)
@@ -346,6 +347,20 @@ class _Parties:
 
 def _parties(data: ConsoleData, contract: str) -> _Parties:
     return _Parties(data, contract)
+
+
+def _fund_report(data: ConsoleData, fund_id: str, idle_ms: int) -> dict[str, Any] | None:
+    """The fund's report read a page at a time (at most MAX_TREE accounts; None past that,
+    or when the node does not answer)."""
+    try:
+        return paged_report(
+            lambda *a: data.view("fund_supervision", *a),
+            fund_id,
+            idle_ms,
+            most_pages=-(-MAX_TREE // 200),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _allocation_tree(

@@ -27,7 +27,12 @@ from tianfu.apps.common.errors import CommandFailed
 from tianfu.apps.common.params import AMOUNT, address, document, fen
 from tianfu.apps.common.readable import Readable, yuan
 from tianfu.apps.fund_supervision import NAME
-from tianfu.apps.fund_supervision.sdk import POOL, beneficiary_hash
+from tianfu.apps.fund_supervision.sdk import (
+    POOL,
+    FundSupervision,
+    beneficiary_hash,
+    paged_report,
+)
 
 LEVEL_COLUMNS = ("level", "accounts", "received", "allocated_out", "disbursed", "balance")
 IDLE_COLUMNS = ("account", "level", "balance", "idle_for_ms", "why")
@@ -48,9 +53,11 @@ def refused_attempt(outcome: Any) -> str | None:
 
 def report(session: cmd.Session, v: dict[str, Any]) -> Output:
     idle_ms = None if v["idle_days"] is None else v["idle_days"] * 86_400_000
-    rep = session.client().query(NAME, "report", v["fund_id"], idle_ms)
-    if not isinstance(rep, dict):
-        raise CommandFailed("malformed report")
+    client = session.client()
+    try:
+        rep = paged_report(lambda *a: client.query(NAME, *a), v["fund_id"], idle_ms)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CommandFailed(f"malformed or moving report: {exc}") from None
     summary = (
         f"fund {rep['fund']} ({rep['purpose']}): total {yuan(rep['total'])} yuan, pool "
         f"{yuan(rep['pool'])}, in accounts {yuan(rep['held_in_accounts'])}, disbursed "
@@ -66,7 +73,16 @@ def report(session: cmd.Session, v: dict[str, Any]) -> Output:
     return Output({"result": rep}, shown)
 
 
+ACCOUNT_COLUMNS = ("id", "name", "level", "parent", "manager", "beneficiaries")
+
+
+def accounts(session: cmd.Session, v: dict[str, Any]) -> Output:
+    items = FundSupervision(session.client()).all_accounts()
+    return Output(items, (Rows("accounts", ACCOUNT_COLUMNS, items),))
+
+
 FUND = arg("fund_id")
+ORG = arg("org", help="The organisation whose office registered the beneficiary.")
 SOURCE = arg("source", help='Source account ("pool" = the fund\'s pool).', parse=source_account)
 MEMO = opt("memo", help="A note recorded with the allocation.", default="")
 DOC = document("doc", "Supporting document")
@@ -155,10 +171,17 @@ COMMANDS = CommandTable(
         ),
         view("fund", "Show a fund.", FUND),
         view("funds", "List fund ids."),
-        table_view(
+        custom(
             "accounts",
-            "List registered accounts, parents first.",
-            columns=("id", "name", "level", "parent", "manager", "beneficiaries"),
+            "List registered accounts, parents first (read a page at a time).",
+            accounts,
+        ),
+        view(
+            "accounts-page",
+            "A page of the registered accounts; 'next' is the --start of the following page.",
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="accounts_page",
         ),
         view(
             "balance",
@@ -166,12 +189,18 @@ COMMANDS = CommandTable(
             FUND,
             arg("account_id", parse=source_account),
         ),
-        view("beneficiary", "A beneficiary's record (by its salted hash).", arg("id_hash")),
+        view(
+            "beneficiary",
+            "A beneficiary's record (by its salted hash and registering organisation).",
+            arg("id_hash"),
+            ORG,
+        ),
         view(
             "payments",
             "A beneficiary's instalment plan (none: one payment) and what it was paid from a fund.",
             FUND,
             arg("id_hash"),
+            ORG,
         ),
         table_view(
             "movements",
@@ -187,6 +216,7 @@ COMMANDS = CommandTable(
             "(the newest 20 allocations into each account before a payment, and their count).",
             FUND,
             arg("id_hash"),
+            ORG,
         ),
         table_view(
             "allocations-into",
@@ -206,7 +236,8 @@ COMMANDS = CommandTable(
         ),
         custom(
             "report",
-            "The regulator's report: per-level balances, conservation, idle funds, refusals.",
+            "The regulator's report: per-level balances, conservation, idle funds, refusals "
+            "(read a page at a time).",
             report,
             FUND,
             opt(

@@ -23,7 +23,13 @@ State:
                               apps/common/contract_parties.py)
   "acct:<id>"              -> a registered account (level, parent, manager, children)
   "top"                    -> ids of the top-level (province) accounts
-  "ben:<hash>"             -> a beneficiary, known only by a salted SHA-256 of its identity
+  "acn", "acl:<k>"         -> how many accounts are registered, and the k-th (k = 1..acn, in
+                              the order registered: parents before children)
+  "bo:<org>:<hash>"        -> a beneficiary registered by an office of organisation <org>, known
+                              only by a salted SHA-256 of its identity: a hash is registered per
+                              organisation, so no other member can take it first and block the
+                              office that pays it ("ben:<hash>", one for everyone, of a
+                              deployment before is still read for the account it names)
   "fund:<id>"              -> a fund: purpose, total, period, pool balance, totals, and
                               "naccounts": how many accounts have received from it
   "fac:<fund>:<k>"         -> the k-th account that received from the fund (k = 1..naccounts);
@@ -43,8 +49,9 @@ State:
                               refusal writes two keys, whatever the number recorded before;
   "rf_fund:<fund>"         -> refusal numbers a deployment before the log listed here (read
                               first by the views, never written)
-  "pay:<fund>:<hash>"      -> a beneficiary's payments from a fund: its instalment plan (or
+  "pay:<fund>:<org>:<hash>" -> a beneficiary's payments from a fund: its instalment plan (or
                               None: one payment), the amounts paid and their movements
+                              ("pay:<fund>:<hash>" for a beneficiary under "ben:<hash>")
 """
 
 LEVELS = ("province", "city", "county", "township", "village")
@@ -57,6 +64,8 @@ MAX_INSTALMENTS = 24
 MAX_REFUSALS_SHOWN = 200  # the newest refusals `refusals` and `report` show (`refusal_page`: all)
 MAX_TRACE_IN = 20  # allocations into an account a `trace` hop shows (the newest before a payment)
 MAX_TRACE_SCAN = 2000  # movements `trace` reads of a fund created before the allocation log
+MAX_ACCOUNTS = 500  # accounts `accounts` and `report` read in one call (their `_page`s page)
+MAX_ACCOUNT_WALK = 5000  # accounts `accounts_page` walks of a deployment before the "acn" log
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -158,6 +167,9 @@ def register_account(ctx, account_id, name, level, parent_id, manager):
         "height": ctx.height,
     }
     ctx.put("acct:" + account_id, record)
+    k = ctx.get("acn", 0) + 1
+    ctx.put("acn", k)
+    ctx.put("acl:" + str(k), account_id)
     if parent_id == POOL:
         top = ctx.get("top", [])
         top.append(account_id)
@@ -168,7 +180,8 @@ def register_account(ctx, account_id, name, level, parent_id, manager):
 
 def register_beneficiary(ctx, account_id, id_hash, purposes):
     """Register a beneficiary at an account by the salted hash of its identity (never the
-    identity itself) with the purposes it is eligible for."""
+    identity itself) with the purposes it is eligible for. The hash is registered for the
+    manager's organisation: another organisation's registration of it is another beneficiary."""
     account = _account(ctx, account_id)
     ctx.require(
         account["manager"] == ctx.sender.address,
@@ -178,9 +191,12 @@ def register_beneficiary(ctx, account_id, id_hash, purposes):
         _is_hash(id_hash),
         "id_hash must be a salted SHA-256 of 64 lowercase hex characters (never a plain identity)",
     )
-    existing = ctx.get("ben:" + id_hash)
+    org = ctx.sender.org
+    existing, _ = _beneficiary(ctx, org, id_hash)
     if existing is not None:
-        raise ContractError(f"beneficiary {id_hash} is already registered at {existing['account']}")
+        raise ContractError(
+            f"beneficiary {id_hash} is already registered by {org} at {existing['account']}"
+        )
     ctx.require(
         isinstance(purposes, list) and len(purposes) > 0 and len(purposes) <= 10,
         "purposes must be a list of 1 to 10 purposes",
@@ -189,16 +205,23 @@ def register_beneficiary(ctx, account_id, id_hash, purposes):
         ctx.require(_is_id(p), "each purpose must be 1-64 characters of a-z 0-9 - _ .")
     record = {
         "hash": id_hash,
+        "org": org,
         "account": account_id,
         "purposes": sorted(purposes),
         "registered_by": ctx.sender.address,
         "height": ctx.height,
         "received": 0,
     }
-    ctx.put("ben:" + id_hash, record)
+    ctx.put("bo:" + org + ":" + id_hash, record)
     account["beneficiaries"] = account["beneficiaries"] + 1
     ctx.put("acct:" + account_id, account)
-    ctx.emit("BeneficiaryRegistered", account=account_id, hash=id_hash, purposes=record["purposes"])
+    ctx.emit(
+        "BeneficiaryRegistered",
+        account=account_id,
+        org=org,
+        hash=id_hash,
+        purposes=record["purposes"],
+    )
     return record
 
 
@@ -242,10 +265,21 @@ def create_fund(ctx, fund_id, purpose, total, start_ms, end_ms):
     return fund
 
 
-def _payments(ctx, fund_id, id_hash):
+def _payments(ctx, fund_id, suffix):
+    """The payments record `pay:<fund>:<suffix>` (suffix: "<org>:<hash>", or "<hash>" for a
+    beneficiary of a deployment before)."""
+    id_hash = suffix[-64:]
+    org = suffix[:-65] if len(suffix) > 64 else None
     return ctx.get(
-        "pay:" + fund_id + ":" + id_hash,
-        {"fund": fund_id, "beneficiary": id_hash, "plan": None, "paid": [], "moves": []},
+        "pay:" + fund_id + ":" + suffix,
+        {
+            "fund": fund_id,
+            "beneficiary": id_hash,
+            "org": org,
+            "plan": None,
+            "paid": [],
+            "moves": [],
+        },
     )
 
 
@@ -258,7 +292,7 @@ def plan_instalments(ctx, fund_id, account_id, id_hash, instalments):
         account["manager"] == ctx.sender.address,
         f"only the manager of {account_id} may plan its payments",
     )
-    ben = ctx.get("ben:" + id_hash) if _is_hash(id_hash) else None
+    ben, suffix = _beneficiary(ctx, ctx.sender.org, id_hash)
     ctx.require(ben is not None, "the recipient is not a registered beneficiary")
     ctx.require(
         ben["account"] == account_id,
@@ -273,17 +307,17 @@ def plan_instalments(ctx, fund_id, account_id, id_hash, instalments):
         all(_is_amount(a) for a in instalments) and sum(instalments) <= MAX_AMOUNT,
         "each instalment is a positive integer number of fen",
     )
-    record = _payments(ctx, fund_id, id_hash)
+    record = _payments(ctx, fund_id, suffix)
     ctx.require(record["plan"] is None, "the beneficiary already has a plan in this fund")
     ctx.require(len(record["paid"]) == 0, "the beneficiary was already paid from this fund")
     record["plan"] = instalments
-    ctx.put("pay:" + fund_id + ":" + id_hash, record)
+    ctx.put("pay:" + fund_id + ":" + suffix, record)
     ctx.emit("InstalmentsPlanned", fund=fund_id, beneficiary=id_hash, instalments=instalments)
     return record
 
 
-def _check_payment_rule(ctx, fund_id, id_hash, amount):
-    record = _payments(ctx, fund_id, id_hash)
+def _check_payment_rule(ctx, fund_id, suffix, amount):
+    record = _payments(ctx, fund_id, suffix)
     paid = len(record["paid"])
     plan = record["plan"]
     if plan is None:
@@ -357,7 +391,7 @@ def _check_allocate(ctx, fund_id, from_id, to_id, amount):
     return None
 
 
-def _record_move(ctx, fund, kind, from_id, to_id, amount, purpose, doc_hash, memo):
+def _record_move(ctx, fund, kind, from_id, to_id, amount, purpose, doc_hash, memo, to_org=None):
     seq = fund["moves"] + 1
     fund["moves"] = seq
     fund["last_move_ms"] = ctx.time_ms
@@ -377,6 +411,8 @@ def _record_move(ctx, fund, kind, from_id, to_id, amount, purpose, doc_hash, mem
         "time_ms": ctx.time_ms,
         "tx": ctx.tx_hash,
     }
+    if to_org is not None:  # the organisation that registered the beneficiary paid
+        move["to_org"] = to_org
     ctx.put("mv:" + fund["id"] + ":" + str(seq), move)
     return move
 
@@ -428,7 +464,7 @@ def _check_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash
         return _refusal("invalid", "amount must be a positive integer number of fen")
     if not _is_hash(doc_hash):
         return _refusal("invalid", "doc_hash must be a SHA-256 of 64 lowercase hex characters")
-    ben = ctx.get("ben:" + id_hash) if _is_hash(id_hash) else None
+    ben, suffix = _beneficiary(ctx, ctx.sender.org, id_hash)
     if ben is None:
         return _refusal("unregistered_recipient", "the recipient is not a registered beneficiary")
     if ben["account"] != account_id:
@@ -445,7 +481,7 @@ def _check_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash
     closed = _open_check(ctx, fund)
     if closed is not None:
         return closed
-    rule = _check_payment_rule(ctx, fund_id, id_hash, amount)
+    rule = _check_payment_rule(ctx, fund_id, suffix, amount)
     if rule is not None:
         return rule
     have = _balance(ctx, fund, account_id)
@@ -461,14 +497,17 @@ def _do_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash):
     fund = ctx.get("fund:" + fund_id)
     _debit(ctx, fund, account_id, amount, "disbursed")
     fund["disbursed"] = fund["disbursed"] + amount
-    ben = ctx.get("ben:" + id_hash)
+    ben, suffix = _beneficiary(ctx, ctx.sender.org, id_hash)
     ben["received"] = ben["received"] + amount
-    ctx.put("ben:" + id_hash, ben)
-    move = _record_move(ctx, fund, "disburse", account_id, id_hash, amount, purpose, doc_hash, "")
-    record = _payments(ctx, fund_id, id_hash)
+    _save_beneficiary(ctx, ben, suffix)
+    to_org = None if suffix == id_hash else ben["org"]
+    move = _record_move(
+        ctx, fund, "disburse", account_id, id_hash, amount, purpose, doc_hash, "", to_org
+    )
+    record = _payments(ctx, fund_id, suffix)
     record["paid"].append(amount)
     record["moves"].append(move["seq"])
-    ctx.put("pay:" + fund_id + ":" + id_hash, record)
+    ctx.put("pay:" + fund_id + ":" + suffix, record)
     ctx.put("fund:" + fund_id, fund)
     ctx.emit(
         "Disbursed", fund=fund_id, account=account_id, to=id_hash, amount=amount, seq=move["seq"]

@@ -3,16 +3,102 @@
 # The fund_supervision contract's views: `source()` puts this file after contract.py and the
 # shared contract library, whose names are in scope here.
 
+# -- beneficiaries, registered per organisation (used by contract.py too) ----------------
+def _org_of(ctx, address):
+    cert = ctx.read("governance", "cert/" + address)
+    return None if cert is None else cert["org"]
+
+
+def _beneficiary(ctx, org, id_hash):
+    """(record, key suffix of its payments) of the beneficiary `id_hash` registered by
+    organisation `org`, or (None, None). A "ben:<hash>" of a deployment before counts as
+    registered by the organisation of its account's manager."""
+    if not (_is_hash(id_hash) and isinstance(org, str)):
+        return None, None
+    record = ctx.get("bo:" + org + ":" + id_hash)
+    if record is not None:
+        return record, org + ":" + id_hash
+    legacy = ctx.get("ben:" + id_hash)
+    if legacy is not None:
+        account = ctx.get("acct:" + legacy["account"])
+        if account is not None and _org_of(ctx, account["manager"]) == org:
+            return legacy, id_hash
+    return None, None
+
+
+def _save_beneficiary(ctx, record, suffix):
+    if suffix == record["hash"]:
+        ctx.put("ben:" + suffix, record)
+    else:
+        ctx.put("bo:" + suffix, record)
+
+
 # -- views --------------------------------------------------------------------------------
 @view
 def account(ctx, account_id):
     return _account(ctx, account_id)
 
 
+def _walk(ctx, most):
+    """The first `most` accounts breadth first from the top level, and whether there are
+    more (each manager may register sub-accounts of its accounts without bound)."""
+    out = [_account(ctx, a) for a in ctx.get("top", [])[:most]]
+    i = 0
+    while i < len(out):
+        for child in out[i]["children"]:
+            if len(out) == most:
+                return out, True
+            out.append(_account(ctx, child))
+        i += 1
+    return out, len(ctx.get("top", [])) > most
+
+
 @view
 def accounts(ctx):
-    """Every registered account, parents before children."""
-    return _breadth_first(ctx, _account, [_account(ctx, a) for a in ctx.get("top", [])])
+    """Every registered account, parents before children, while there are at most
+    MAX_ACCOUNTS; past that it is refused (`accounts_page` reads a page)."""
+    out, more = _walk(ctx, MAX_ACCOUNTS)
+    ctx.require(
+        not more,
+        f"more than {MAX_ACCOUNTS} accounts are registered: read them a page at a time with "
+        "accounts_page",
+    )
+    return out
+
+
+@view
+def account_count(ctx):
+    """How many accounts are registered (since the "acn" log: see `accounts_page`)."""
+    return ctx.get("acn", 0)
+
+
+@view
+def accounts_page(ctx, start, limit):
+    """Accounts `start`.. (1-based, at most `limit` <= 200) in the order registered (parents
+    before children): {"count", "start", "accounts": [...], "next"}. Accounts are only
+    added at the end, so consecutive pages neither skip nor repeat one. A deployment whose
+    accounts were registered before the "acn" log is read breadth first (count None), up
+    to its MAX_ACCOUNT_WALK-th account."""
+    _check_page(ctx, start, limit)
+    n = ctx.get("acn")
+    if n is None and ctx.get("top") is not None:
+        last = start + limit - 1
+        ctx.require(last <= MAX_ACCOUNT_WALK, f"accounts are read up to the {MAX_ACCOUNT_WALK}th")
+        out, more = _walk(ctx, last)
+        return {
+            "count": None,
+            "start": start,
+            "accounts": out[start - 1 :],
+            "next": start + limit if more else None,
+        }
+    n = n or 0
+    ids = _numbered(ctx, "acl:", start, min(n, start + limit - 1))
+    return {
+        "count": n,
+        "start": start,
+        "accounts": [_account(ctx, a) for a in ids],
+        "next": _next_page(start, limit, n),
+    }
 
 
 @view
@@ -35,18 +121,25 @@ def balance(ctx, fund_id, account_id):
     return _books(ctx, fund_id, account_id)
 
 
-@view
-def payments(ctx, fund_id, id_hash):
-    """A beneficiary's payments from a fund: its plan (None: at most one payment), the
-    amounts paid, their movement numbers."""
-    _fund(ctx, fund_id)
+def _payments_of(ctx, fund_id, id_hash, org):
     ctx.require(_is_hash(id_hash), "id_hash must be a SHA-256 of 64 lowercase hex characters")
-    return _payments(ctx, fund_id, id_hash)
+    ctx.require(isinstance(org, str), "org is the name of the registering organisation")
+    _, suffix = _beneficiary(ctx, org, id_hash)
+    return _payments(ctx, fund_id, suffix or (org + ":" + id_hash))
 
 
 @view
-def beneficiary(ctx, id_hash):
-    return ctx.get("ben:" + id_hash) if _is_hash(id_hash) else None
+def payments(ctx, fund_id, id_hash, org):
+    """The payments from a fund of the beneficiary `id_hash` registered by organisation
+    `org`: its plan (None: at most one payment), the amounts paid, their movement numbers."""
+    _fund(ctx, fund_id)
+    return _payments_of(ctx, fund_id, id_hash, org)
+
+
+@view
+def beneficiary(ctx, id_hash, org):
+    """The beneficiary `id_hash` registered by organisation `org` (None if there is none)."""
+    return _beneficiary(ctx, org, id_hash)[0]
 
 
 @view
@@ -99,7 +192,7 @@ def _scanned_before(moves, account_id, seq):
 
 
 @view
-def trace(ctx, fund_id, id_hash):
+def trace(ctx, fund_id, id_hash, org):
     """Every fen a beneficiary received from a fund, with the account path from the fund
     and, for each account on that path, how many allocations fed it before the payment
     ("allocations_in_count") and the newest MAX_TRACE_IN of them ("allocations_in";
@@ -107,10 +200,10 @@ def trace(ctx, fund_id, id_hash):
     at most MAX_INSTALMENTS, a path at most one account per level, and the allocations are
     found by bisection of the account's allocation log."""
     f = _fund(ctx, fund_id)
-    ctx.require(_is_hash(id_hash), "id_hash must be a SHA-256 of 64 lowercase hex characters")
+    record = _payments_of(ctx, fund_id, id_hash, org)
     moves = None
     if f.get("alloc_log", False):
-        seqs = _payments(ctx, fund_id, id_hash)["moves"]
+        seqs = record["moves"]
         payments = [ctx.get("mv:" + fund_id + ":" + str(n)) for n in seqs]
     else:  # a fund created before the allocation log: its movements are read
         ctx.require(
@@ -119,7 +212,13 @@ def trace(ctx, fund_id, id_hash):
             "created before the allocation log: read them with movements",
         )
         moves = _numbered(ctx, "mv:" + fund_id + ":", 1, f["moves"])
-        payments = [m for m in moves if m["kind"] == "disburse" and m["to"] == id_hash]
+        payments = [
+            m
+            for m in moves
+            if m["kind"] == "disburse"
+            and m["to"] == id_hash
+            and m.get("to_org") == record.get("org")
+        ]
     out = []
     for p in payments:
         hops = []
@@ -141,6 +240,7 @@ def trace(ctx, fund_id, id_hash):
         "fund": fund_id,
         "purpose": f["purpose"],
         "beneficiary": id_hash,
+        "org": org,
         "total": sum(p["amount"] for p in payments),
         "payments": out,
     }
@@ -203,16 +303,26 @@ def refusal_page(ctx, fund_id, start, limit):
     return _refusal_range(ctx, fund_id, start, min(n, start + limit - 1))
 
 
-@view
-def report(ctx, fund_id, idle_ms):
-    """The regulator's report: per-level balances, conservation, idle funds, refusals.
-
-    A balance is idle when the fund's period has ended, or when it has not moved for
-    `idle_ms` milliseconds of block time (None = 30 days)."""
-    f = _fund(ctx, fund_id)
+def _idle_ms(ctx, idle_ms):
     if idle_ms is None:
-        idle_ms = DEFAULT_IDLE_MS
+        return DEFAULT_IDLE_MS
     ctx.require(_is_int(idle_ms) and idle_ms >= 0, "idle_ms must be a non-negative integer")
+    return idle_ms
+
+
+def _fund_account_ids(ctx, fund_id, f, start, limit):
+    """The ids of the accounts `start`.. (at most `limit`) that received from the fund: those
+    of a fund record of a deployment before (its "accounts"), then "fac:<fund>:<k>"."""
+    listed = f.get("accounts", [])
+    out = listed[start - 1 : start - 1 + limit]
+    first = max(1, start - len(listed))
+    last = min(f.get("naccounts", 0), start + limit - 1 - len(listed))
+    return out + [ctx.get(f"fac:{fund_id}:{k}") for k in range(first, last + 1)]
+
+
+def _books_rows(ctx, fund_id, f, aids, idle_ms):
+    """The report's part for the accounts `aids`: {"levels", "accounts", "idle", "held",
+    "conserved"} (held: their balances; conserved: each account's books balance)."""
     now = ctx.time_ms
     ended = now > f["end_ms"]
     levels = {}
@@ -227,10 +337,9 @@ def report(ctx, fund_id, idle_ms):
         }
     rows = []
     idle = []
-    conserved = f["pool"] + f["allocated"] == f["total"]
-    held = f["pool"]
-    numbered = [ctx.get(f"fac:{fund_id}:{k}") for k in range(1, f.get("naccounts", 0) + 1)]
-    for aid in f.get("accounts", []) + numbered:
+    conserved = True
+    held = 0
+    for aid in aids:
         a = _account(ctx, aid)
         b = _books(ctx, fund_id, aid)
         if b["received"] != b["balance"] + b["allocated_out"] + b["disbursed"]:
@@ -264,33 +373,108 @@ def report(ctx, fund_id, idle_ms):
                     "why": "fund period ended" if ended else "not moved for at least idle_ms",
                 }
             )
+    return {
+        "levels": [levels[lv] for lv in LEVELS if levels[lv]["accounts"] > 0],
+        "accounts": rows,
+        "idle": idle,
+        "held": held,
+        "conserved": conserved,
+    }
+
+
+def _fund_head(ctx, fund_id, f, idle_ms):
+    """The report's fund-wide figures, and the pool's idle entry (or None)."""
+    now = ctx.time_ms
+    ended = now > f["end_ms"]
+    pool_idle = None
     if f["pool"] > 0 and (ended or now - f["last_move_ms"] >= idle_ms):
-        idle.insert(
-            0,
-            {
-                "account": POOL,
-                "level": "fund",
-                "balance": f["pool"],
-                "since_ms": f["last_move_ms"],
-                "idle_for_ms": now - f["last_move_ms"],
-                "why": "fund period ended" if ended else "not moved for at least idle_ms",
-            },
-        )
-    if held + f["disbursed"] != f["total"]:
-        conserved = False
+        pool_idle = {
+            "account": POOL,
+            "level": "fund",
+            "balance": f["pool"],
+            "since_ms": f["last_move_ms"],
+            "idle_for_ms": now - f["last_move_ms"],
+            "why": "fund period ended" if ended else "not moved for at least idle_ms",
+        }
+    head = {
+        "fund": fund_id,
+        "purpose": f["purpose"],
+        "total": f["total"],
+        "pool": f["pool"],
+        "allocated": f["allocated"],
+        "disbursed": f["disbursed"],
+        "moves": f["moves"],
+        "now_ms": now,
+        "period_ended": ended,
+    }
+    return head, pool_idle
+
+
+@view
+def report(ctx, fund_id, idle_ms):
+    """The regulator's report: per-level balances, conservation, idle funds, refusals,
+    while at most MAX_ACCOUNTS accounts received from the fund; past that it is refused
+    (`report_page` reads the accounts' part a page at a time).
+
+    A balance is idle when the fund's period has ended, or when it has not moved for
+    `idle_ms` milliseconds of block time (None = 30 days)."""
+    f = _fund(ctx, fund_id)
+    idle_ms = _idle_ms(ctx, idle_ms)
+    n = len(f.get("accounts", [])) + f.get("naccounts", 0)
+    ctx.require(
+        n <= MAX_ACCOUNTS,
+        f"{n} accounts received from fund {fund_id}, more than {MAX_ACCOUNTS}: read the "
+        "report a page at a time with report_page",
+    )
+    head, pool_idle = _fund_head(ctx, fund_id, f, idle_ms)
+    part = _books_rows(ctx, fund_id, f, _fund_account_ids(ctx, fund_id, f, 1, n), idle_ms)
+    held = f["pool"] + part["held"]
+    conserved = (
+        part["conserved"]
+        and f["pool"] + f["allocated"] == f["total"]
+        and held + f["disbursed"] == f["total"]
+    )
     return {
         "fund": fund_id,
         "purpose": f["purpose"],
         "total": f["total"],
         "pool": f["pool"],
         "disbursed": f["disbursed"],
-        "held_in_accounts": held - f["pool"],
+        "held_in_accounts": part["held"],
         "conserved": conserved,
-        "now_ms": now,
-        "period_ended": ended,
-        "levels": [levels[lv] for lv in LEVELS if levels[lv]["accounts"] > 0],
-        "accounts": rows,
-        "idle": idle,
+        "now_ms": head["now_ms"],
+        "period_ended": head["period_ended"],
+        "levels": part["levels"],
+        "accounts": part["accounts"],
+        "idle": ([pool_idle] if pool_idle is not None else []) + part["idle"],
         "refusals": _refusals(ctx, fund_id),
         "refusal_count": _refusal_count(ctx, fund_id),
     }
+
+
+@view
+def report_page(ctx, fund_id, idle_ms, start, limit):
+    """The report a page at a time: the fund's figures ("head": total, pool, allocated,
+    disbursed, moves, now_ms, period_ended; "pool_idle"), and for the accounts `start`..
+    (1-based, at most `limit` <= 200, in the order they first received from the fund) their
+    "levels", "accounts", "idle", "held" (their balances) and "conserved" (each account's
+    books balance); "count" accounts in all, "next" the `start` of the following page.
+    Accounts are only added at the end, so consecutive pages neither skip nor repeat one;
+    the fund is conserved when every page is, and pool + the pages' held + disbursed =
+    total, read while "head"."moves" stays the same."""
+    f = _fund(ctx, fund_id)
+    idle_ms = _idle_ms(ctx, idle_ms)
+    _check_page(ctx, start, limit)
+    n = len(f.get("accounts", [])) + f.get("naccounts", 0)
+    head, pool_idle = _fund_head(ctx, fund_id, f, idle_ms)
+    part = _books_rows(ctx, fund_id, f, _fund_account_ids(ctx, fund_id, f, start, limit), idle_ms)
+    part.update(
+        {
+            "head": head,
+            "pool_idle": pool_idle,
+            "count": n,
+            "start": start,
+            "next": _next_page(start, limit, n),
+        }
+    )
+    return part

@@ -126,7 +126,7 @@ def _create(o: dict[str, Office], acct: dict[str, str], households: dict[str, st
         o[who].fs.allocate(FUND_ID, source_id, acct[dst], amount, f"2024 quota for {acct[dst]}")
     village = o["village"].fs
     for label, h in households.items():
-        if village.beneficiary(h) is None:
+        if village.beneficiary(h, o["village"].identity.info.org) is None:
             village.register_beneficiary(acct["village"], h, [PURPOSE])
         village.disburse(
             FUND_ID, acct["village"], h, 3_500_000, PURPOSE, doc_hash(f"approval form {label}")

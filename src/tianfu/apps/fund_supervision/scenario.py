@@ -237,11 +237,12 @@ def run_scenario(env: AppEnv) -> None:
         lambda: vill.fs.disburse(fund_id, acct["village"], alice, 500_000, PURPOSE, form),
         "all 3 planned instalments",
     )
-    paid = fs.payments(fund_id, alice)
+    vorg = vill.identity.info.org  # the village office registered the beneficiaries
+    paid = fs.payments(fund_id, alice, vorg)
     check(paid["plan"] == plan and paid["paid"] == plan, f"alice's instalments: {paid}")
 
     # Trace: every fen from the fund to the beneficiary, through each level.
-    tr = fs.trace(fund_id, alice)
+    tr = fs.trace(fund_id, alice, vorg)
     check(tr["total"] == 4_000_000 and len(tr["payments"]) == 3, f"trace total: {tr['total']}")
     hops = [h["account"] for h in tr["payments"][0]["path"]]
     check(hops == path, f"trace path: {hops}")
@@ -265,7 +266,7 @@ def run_scenario(env: AppEnv) -> None:
     check(idle == dict(zip(path, expected.values(), strict=True)), f"idle with idle_ms=0: {idle}")
     rcodes = [r["code"] for r in rep["refusals"]]
     check(rcodes == codes, f"the report lists refused attempts: {rcodes}")
-    everything = json.dumps([rep, tr, fs.movements(fund_id), fs.beneficiary(alice)])
+    everything = json.dumps([rep, tr, fs.movements(fund_id), fs.beneficiary(alice, vorg)])
     check(plain not in everything and salt not in everything, "no plain identity on chain")
 
     # Past the fund's period: balances are idle and nothing more moves.

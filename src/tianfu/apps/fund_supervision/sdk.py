@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from tianfu.apps.common.sdk import ContractSDK, view
@@ -23,6 +24,73 @@ def doc_hash(data: bytes | str) -> str:
     """The SHA-256 (hex) of a supporting document."""
     raw = data.encode() if isinstance(data, str) else data
     return hashlib.sha256(raw).hexdigest()
+
+
+LEVELS = ("province", "city", "county", "township", "village")
+PAGE_TRIES = 5  # how often `paged_report` reads the pages again when money moved meanwhile
+
+
+def paged_report(
+    query: Callable[..., Any],
+    fund_id: str,
+    idle_ms: int | None = None,
+    limit: int = 200,
+    most_pages: int | None = None,
+) -> dict[str, Any]:
+    """The report of `report` (the same fields) read a page at a time with `report_page`
+    (`query(method, *args)` asks the node), however many accounts received from the fund
+    (ValueError past `most_pages` pages, if given). The pages are read again while the
+    fund's movements changed between its first and last page, so the figures are those of
+    one moment (ValueError after PAGE_TRIES)."""
+    for _ in range(PAGE_TRIES):
+        pages: list[dict[str, Any]] = []
+        start: int | None = 1
+        while start is not None:
+            if most_pages is not None and len(pages) == most_pages:
+                raise ValueError(f"fund {fund_id} has more than {most_pages} report pages")
+            page = query("report_page", fund_id, idle_ms, start, limit)
+            pages.append(page)
+            start = page["next"]
+        if len({p["head"]["moves"] for p in pages}) == 1:
+            refused = (query("refusals", fund_id), query("refusal_count", fund_id))
+            return _combined(fund_id, pages, *refused)
+    raise ValueError(f"fund {fund_id} kept moving while its report was read; try again")
+
+
+def _combined(
+    fund_id: str, pages: list[dict[str, Any]], refusals: Any, refusal_count: Any
+) -> dict[str, Any]:
+    head = pages[-1]["head"]
+    levels: dict[str, dict[str, Any]] = {}
+    for p in pages:
+        for lv in p["levels"]:
+            into = levels.setdefault(lv["level"], {k: 0 for k in lv} | {"level": lv["level"]})
+            for k, v in lv.items():
+                if k != "level":
+                    into[k] += v
+    held = sum(p["held"] for p in pages)
+    conserved = (
+        all(p["conserved"] for p in pages)
+        and head["pool"] + head["allocated"] == head["total"]
+        and head["pool"] + held + head["disbursed"] == head["total"]
+    )
+    pool_idle = pages[-1]["pool_idle"]
+    return {
+        "fund": fund_id,
+        "purpose": head["purpose"],
+        "total": head["total"],
+        "pool": head["pool"],
+        "disbursed": head["disbursed"],
+        "held_in_accounts": held,
+        "conserved": conserved,
+        "now_ms": head["now_ms"],
+        "period_ended": head["period_ended"],
+        "levels": [levels[lv] for lv in LEVELS if lv in levels],
+        "accounts": [a for p in pages for a in p["accounts"]],
+        "idle": ([pool_idle] if pool_idle else []) + [i for p in pages for i in p["idle"]],
+        "refusals": list(refusals or []),
+        "refusal_count": refusal_count,
+    }
 
 
 class FundSupervision(ContractSDK):
@@ -87,25 +155,44 @@ class FundSupervision(ContractSDK):
 
     account = view("account_id", returns=dict)
     accounts = view(returns=list)
+    account_count = view(returns=int)
+    accounts_page = view(returns=dict, start=1, limit=200)
     fund = view("fund_id", returns=dict)
     funds = view(returns=list)
     balance = view("fund_id", "account_id", returns=dict)
 
-    def beneficiary(self, id_hash: str) -> dict[str, Any] | None:
-        result = self._query("beneficiary", id_hash)
+    def beneficiary(self, id_hash: str, org: str) -> dict[str, Any] | None:
+        """The beneficiary `id_hash` registered by organisation `org` (None: none)."""
+        result = self._query("beneficiary", id_hash, org)
         return None if result is None else dict(result)
 
-    def payments(self, fund_id: str, id_hash: str) -> dict[str, Any]:
-        """A beneficiary's plan (None: one payment) and the amounts paid from a fund."""
-        return dict(self._query("payments", fund_id, id_hash))
+    def payments(self, fund_id: str, id_hash: str, org: str) -> dict[str, Any]:
+        """The plan (None: one payment) and the amounts paid from a fund of the beneficiary
+        `id_hash` registered by organisation `org`."""
+        return dict(self._query("payments", fund_id, id_hash, org))
 
     movements = view("fund_id", returns=list, start=1, limit=200)
-    trace = view("fund_id", "id_hash", returns=dict)
+    trace = view("fund_id", "id_hash", "org", returns=dict)
     allocations_into = view("fund_id", "account_id", returns=list, start=1, limit=200)
     refusals = view("fund_id", returns=list)
     refusal_count = view("fund_id", returns=int)
     refusal_page = view("fund_id", returns=list, start=1, limit=200)
     report = view("fund_id", returns=dict, idle_ms=None)
+    report_page = view("fund_id", returns=dict, idle_ms=None, start=1, limit=200)
+
+    def all_accounts(self, limit: int = 200) -> list[Any]:
+        """Every registered account, read a page (`accounts_page`) at a time."""
+        out: list[Any] = []
+        start: int | None = 1
+        while start is not None:
+            page = self.accounts_page(start=start, limit=limit)
+            out += list(page["accounts"])
+            start = page["next"]
+        return out
+
+    def full_report(self, fund_id: str, idle_ms: int | None = None) -> dict[str, Any]:
+        """`report`, read a page at a time (any number of accounts): `paged_report`."""
+        return paged_report(self._query, fund_id, idle_ms)
 
 
-__all__ = ["POOL", "FundSupervision", "beneficiary_hash", "doc_hash"]
+__all__ = ["POOL", "FundSupervision", "beneficiary_hash", "doc_hash", "paged_report"]
