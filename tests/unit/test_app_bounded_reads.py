@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from tests.unit.app_local import ALICE, BOB, CAROL, DAVE, Ctx, Local
 
-from tianfu.apps import fund_supervision, traceability
+from tianfu.apps import fund_supervision, supply_finance, traceability
 from tianfu.apps.fund_supervision.sdk import _combined, paged_report
+from tianfu.apps.supply_finance.sdk import paged_totals
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.sandbox import compile_contract
 
@@ -224,3 +225,83 @@ def test_a_paged_report_is_the_report() -> None:
         return app.call(DAVE, method, *args)
 
     assert paged_report(query, "f1", None, limit=1) == rep
+
+
+# -- supply_finance ------------------------------------------------------------------------------
+def _finance() -> Local:
+    roles = {ALICE: ["core_enterprise"], DAVE: ["regulator"]}
+    app = Local(compile_contract(supply_finance.source()), Ctx("supply_finance", roles))
+    for who in (ALICE, BOB, CAROL):
+        app.call(who, "enrol", who[:1])
+    return app
+
+
+def _grown_tree(app: Local, parts: int) -> str:
+    """A receivable its holder BOB split into `parts` + 1 parts."""
+    rid = app.call(ALICE, "issue", BOB, 10**9, app.ctx.time_ms + 10**7, "ab" * 32)
+    app.call(BOB, "accept", rid)
+    _grown_tree_from(app, BOB, rid, parts)
+    return rid
+
+
+def test_a_tree_any_holder_grows_is_audited_and_totalled_a_page_at_a_time() -> None:
+    """A holder splits a receivable without bound: `tree_totals` and `audit` are refused
+    past 500 parts, `tree_page` / `audit_page` read it a page at a time."""
+    app = _finance()
+    rid = _grown_tree(app, 600)
+    with pytest.raises(ContractError, match="601 parts, more than 500"):
+        app.call(CAROL, "tree_totals", rid)
+    with pytest.raises(ContractError, match="601 parts, more than 500: read it a page"):
+        app.call(DAVE, "audit", rid)
+    figures = paged_totals(lambda *a: app.call(CAROL, *a), rid)
+    assert figures == {
+        "root": rid,
+        "amount": 10**9,
+        "conserved": True,
+        "outstanding": 10**9,
+        "paid": 0,
+        "parts": 601,
+    }
+    page = app.call(DAVE, "audit_page", rid, 502, 100)
+    assert page["next"] is None and len(page["nodes"]) == 100 and page["conserved"]
+    with pytest.raises(ContractError, match=r"limit must be 1\.\.100"):
+        app.call(CAROL, "tree_page", rid, 1, 101)
+    app.ctx.state["r:" + rid + ".2.2"]["amount"] += 1  # a broken tree is seen on its page
+    assert paged_totals(lambda *a: app.call(CAROL, *a), rid)["conserved"] is False
+
+
+def test_a_page_of_overdue_receivables_reads_a_bounded_number_of_parts() -> None:
+    """One holder's split tree made every `overdue_page` holding it read all its parts; a
+    tree past 500 parts is now one row, and a page ends before it would read 600 parts."""
+    app = _finance()
+    big = _grown_tree(app, 600)
+    small = []
+    for n in range(10):
+        rid = app.call(ALICE, "issue", CAROL, 10**6, app.ctx.time_ms + 10**7, f"{n:064x}")
+        app.call(CAROL, "accept", rid)
+        _grown_tree_from(app, CAROL, rid, 300)
+        small.append(rid)
+    app.ctx.time_ms += 10**8
+    first = app.call(BOB, "overdue_page", 1, 200)
+    rows = [r for r in first["overdue"] if r["root"] == big]
+    assert rows == [dict(rows[0], parts=601, read_with="tree_page")] and len(rows) == 1
+    assert first["next"] == 3  # big (one row) and one tree of 301 parts: the next is too many
+    pages = [first]
+    while pages[-1]["next"] is not None:
+        pages.append(app.call(BOB, "overdue_page", pages[-1]["next"], 200))
+    assert len(pages) == 1 + 9
+    rows = [r for p in pages for r in p["overdue"]]
+    assert {r["root"] for r in rows} == {big, *small}
+    assert len(rows) == 1 + 10 * 286  # the parts of each small tree not split (301 - 15)
+    with pytest.raises(ContractError, match="more than 600 parts: read them a page"):
+        app.call(BOB, "overdue")
+
+
+def _grown_tree_from(app: Local, holder: str, rid: str, parts: int) -> None:
+    """Split `rid` and then its parts (breadth first) into 20 each, `parts` // 20 times."""
+    queue = [rid]
+    for _ in range(parts // 20):
+        cur = queue.pop(0)
+        amount = app.ctx.state["r:" + cur]["amount"]
+        each = amount // 20
+        queue += app.call(holder, "split", cur, [each] * 19 + [amount - 19 * each])

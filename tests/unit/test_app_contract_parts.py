@@ -18,7 +18,7 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "02a7fcfb5cfaf2b68e0a13011065d77780469a3b4dc6166081de2dd9002c4c35",
+    "supply_finance": "74305abaadcf4364106f60108d65ea6cbc6738a0aeb2b94ab5a05f864d64f0f7",
     "fund_supervision": "1895d1fd8b3655cb1249463eb139bc95cbb36c4bd62cdcfd9c99895e2a63fdbe",
     "traceability": "f96a8e6eb35f5d4865c640bfabb7e388ca390a56fac399fe0c6152f01d697b41",
     "evidence": "59489100ddad113360a66292e80347fd48a0ce75b8370cb81eda9eef3cbcb571",

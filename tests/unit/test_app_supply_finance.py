@@ -58,6 +58,7 @@ def test_contract_compiles_with_expected_api():
         "apply_pledge",
         "repay",
         "audit",
+        "audit_page",
     } <= compiled.methods
     assert compiled.views == {
         "get",
@@ -72,6 +73,7 @@ def test_contract_compiles_with_expected_api():
         "open_count",
         "open_page",
         "tree_totals",
+        "tree_page",
     }
 
 

@@ -9,11 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tianfu.apps.common import commands as cmd
 from tianfu.apps.common import inputs
-from tianfu.apps.common.commands import CommandTable, arg, opt, table_view, tx, view
+from tianfu.apps.common.commands import CommandTable, arg, custom, opt, table_view, tx, view
+from tianfu.apps.common.display import Output, Rows
 from tianfu.apps.common.params import AMOUNT, address, fen
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.supply_finance import NAME
+from tianfu.apps.supply_finance.sdk import SupplyFinance
 
 RID = arg("rid", help="Receivable (or part) id.")
 
@@ -21,6 +24,14 @@ RID = arg("rid", help="Receivable (or part) id.")
 def _issue_args(v: dict[str, Any]) -> list[Any]:
     digest = inputs.one_document(v["doc"], v["doc_hash"], "--doc", "--doc-hash")
     return [v["supplier"], v["amount"], v["maturity"], digest]
+
+
+TOTALS_COLUMNS = ("root", "amount", "conserved", "outstanding", "paid", "parts")
+
+
+def totals(session: cmd.Session, v: dict[str, Any]) -> Output:
+    figures = SupplyFinance(session.client()).paged_totals(v["rid"])
+    return Output(figures, (Rows(f"tree of {figures['root']}", TOTALS_COLUMNS, [figures]),))
 
 
 COMMANDS = CommandTable(
@@ -107,7 +118,21 @@ COMMANDS = CommandTable(
             RID,
             opt("ref", help="Payment reference.", default=""),
         ),
-        tx("audit", "(regulator) A recorded audit of the full tree of a receivable.", RID),
+        tx(
+            "audit",
+            "(regulator) A recorded audit of the full tree of a receivable (refused past 500 "
+            "parts: use audit-page).",
+            RID,
+        ),
+        tx(
+            "audit-page",
+            "(regulator) A recorded audit of a page of a receivable's tree (parts in the order "
+            "made; LIMIT at most 100); 'next' is the START of the following page.",
+            RID,
+            arg("start", int),
+            arg("limit", int),
+            method="audit_page",
+        ),
         view("show", "Show one receivable or part.", RID, method="get"),
         table_view(
             "lineage",
@@ -156,7 +181,21 @@ COMMANDS = CommandTable(
             opt("limit", int, default=200),
             method="open_page",
         ),
-        view("totals", "Conservation figures of a receivable's tree.", RID, method="tree_totals"),
+        custom(
+            "totals",
+            "Conservation figures of a receivable's tree (read a page at a time).",
+            totals,
+            RID,
+        ),
+        view(
+            "tree-page",
+            "A page of a receivable's tree (parts in the order made) with its figures; 'next' "
+            "is the --start of the following page.",
+            RID,
+            opt("start", int, default=1),
+            opt("limit", int, default=100),
+            method="tree_page",
+        ),
         view("party", "A participant's enrolment record.", address("who")),
     ),
 )

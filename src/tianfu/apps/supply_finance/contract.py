@@ -28,6 +28,10 @@ State:
   so nobody's calls get dearer as another party's set grows. A deployment before the indexed
   sets kept each as one list under NAME; such a list is no longer added to, and its ids come
   first in the set.
+  "pn:<root id>", "pi:<root id>:<k>" -> how many receivables and parts a tree has, and the
+                        k-th (k = 1..pn, in the order made: the original first, then each
+                        split's parts): the audit and `tree_page` read a tree by it (a tree
+                        issued before this log is walked from its root, at most MAX_TREE)
   "unpaid:<root id>" -> how many parts of that receivable's tree are not repaid (unsplit
                         parts issued or active), so repaying one part reads no other part
 """
@@ -36,6 +40,9 @@ MAX_AMOUNT = 10**18
 MAX_PARTS = 20
 MAX_DEPTH = 40
 MAX_HOLDINGS = 200  # holdings the `holdings` view reads in one call (`holdings_page` pages)
+MAX_TREE = 500  # parts of a tree `audit`, `tree_totals` and `overdue` read (`tree_page` pages)
+MAX_TREE_PAGE = 100  # parts one `tree_page` / `audit_page` reads (and each split part's parts)
+MAX_OVERDUE_READ = 600  # parts one `overdue_page` reads (a page ends early before more)
 MAX_OPEN = 1000  # open receivables `open_receivables` and `overdue` read (their `_page`s page)
 MAX_RATE_BP = 10000
 HEX = "0123456789abcdef"
@@ -203,6 +210,8 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
     record["issuer_org"] = org  # whose claim on doc_hash a rejection frees
     _save(ctx, record)
     ctx.put("unpaid:" + rid, 1)
+    ctx.put("pn:" + rid, 1)
+    ctx.put("pi:" + rid + ":1", rid)
     ctx.put("doc:" + org + ":" + doc_hash, rid)
     _held_add(ctx, supplier, rid)
     _set_add(ctx, "open", rid)
@@ -286,6 +295,13 @@ def _split(ctx, record, amounts):
     for cid in children:
         _held_add(ctx, holder, cid)
     _unpaid_add(ctx, record["root"], len(children) - 1)
+    root_id = record["root"]
+    n = ctx.get("pn:" + root_id)
+    if n is not None:  # a tree issued before the log has none: it is walked instead
+        for cid in children:
+            n += 1
+            ctx.put("pi:" + root_id + ":" + str(n), cid)
+        ctx.put("pn:" + root_id, n)
     ctx.emit("Split", id=rid, holder=holder, parts=children, amounts=amounts)
     return children
 

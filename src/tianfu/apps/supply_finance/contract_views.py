@@ -4,45 +4,101 @@
 # and the shared contract library, whose names are in scope here.
 
 # -- audit --------------------------------------------------------------------------------
-def _tree_summary(ctx, rid):
-    record = _load(ctx, rid)
-    root = _load(ctx, record["root"])
-    nodes = _subtree(ctx, root)
+def _part_count(ctx, root_id):
+    """How many receivables and parts the tree `root_id` has (None: issued before the log)."""
+    return ctx.get("pn:" + root_id)
+
+
+def _walk_tree(ctx, root):
+    """The records of the tree of `root` issued before the log, breadth first: at most
+    MAX_TREE of them, and whether there are more."""
+    out = [root]
+    i = 0
+    while i < len(out):
+        for child in out[i]["children"]:
+            if len(out) == MAX_TREE:
+                return out, True
+            out.append(_load(ctx, child))
+        i += 1
+    return out, False
+
+
+def _tree_parts(ctx, root, what):
+    """Every record of the tree of `root` (in the order made, or breadth first for a tree
+    issued before the log), refused past MAX_TREE (`what` reads a page)."""
+    n = _part_count(ctx, root["id"])
+    if n is None:
+        out, more = _walk_tree(ctx, root)
+        ctx.require(
+            not more,
+            f"the tree of {root['id']} has more than {MAX_TREE} parts: read it a page at a "
+            f"time with {what}",
+        )
+        return out
+    ctx.require(
+        n <= MAX_TREE,
+        f"the tree of {root['id']} has {n} parts, more than {MAX_TREE}: read it a page at a "
+        f"time with {what}",
+    )
+    return [_load(ctx, x) for x in _numbered(ctx, "pi:" + root["id"] + ":", 1, n)]
+
+
+def _node_row(n):
+    return {
+        "id": n["id"],
+        "parent": n["parent"],
+        "depth": n["depth"],
+        "amount": n["amount"],
+        "holder": n["holder"],
+        "status": n["status"],
+        "pledge": n["pledge"],
+        "pledges": n["pledges"],
+        "transfers": n["transfers"],
+        "payment": n["payment"],
+    }
+
+
+def _figures(ctx, nodes, by_id):
+    """The conservation figures of `nodes`: {"conserved" (each split one's parts sum to
+    it), "outstanding", "paid", "financed", "leaves" (the unrejected unsplit amounts)};
+    `by_id` holds records already read, the parts of a split one are read when missing."""
     conserved = True
     outstanding = 0
     paid = 0
     financed = 0
-    by_id = {}
-    for n in nodes:
-        by_id[n["id"]] = n
-    flat = []
+    leaves = 0
     for n in nodes:
         if n["children"]:
-            if sum(by_id[c]["amount"] for c in n["children"]) != n["amount"]:
+            parts = [by_id[c] if c in by_id else _load(ctx, c) for c in n["children"]]
+            if sum(p["amount"] for p in parts) != n["amount"]:
                 conserved = False
-        elif n["status"] == "paid":
+            continue
+        if n["status"] != "rejected":
+            leaves += n["amount"]
+        if n["status"] == "paid":
             paid += n["amount"]
         elif n["status"] == "active":
             outstanding += n["amount"]
             if n["pledge"] is not None and n["pledge"]["status"] == "disbursed":
                 financed += n["pledge"]["amount"]
-        flat.append(
-            {
-                "id": n["id"],
-                "parent": n["parent"],
-                "depth": n["depth"],
-                "amount": n["amount"],
-                "holder": n["holder"],
-                "status": n["status"],
-                "pledge": n["pledge"],
-                "pledges": n["pledges"],
-                "transfers": n["transfers"],
-                "payment": n["payment"],
-            }
-        )
-    leaves = sum(n["amount"] for n in nodes if not n["children"] and n["status"] != "rejected")
-    if root["status"] != "rejected" and leaves != root["amount"]:
-        conserved = False
+    return {
+        "conserved": conserved,
+        "outstanding": outstanding,
+        "paid": paid,
+        "financed": financed,
+        "leaves": leaves,
+    }
+
+
+def _tree_summary(ctx, rid, what):
+    record = _load(ctx, rid)
+    root = _load(ctx, record["root"])
+    nodes = _tree_parts(ctx, root, what)
+    by_id = {}
+    for n in nodes:
+        by_id[n["id"]] = n
+    f = _figures(ctx, nodes, by_id)
+    conserved = f["conserved"] and (root["status"] == "rejected" or f["leaves"] == root["amount"])
     return {
         "root": root["id"],
         "issuer": root["issuer"],
@@ -50,19 +106,58 @@ def _tree_summary(ctx, rid):
         "maturity_ms": root["maturity_ms"],
         "doc_hash": root["doc_hash"],
         "conserved": conserved,
-        "outstanding": outstanding,
-        "paid": paid,
-        "financed": financed,
-        "nodes": flat,
+        "outstanding": f["outstanding"],
+        "paid": f["paid"],
+        "financed": f["financed"],
+        "nodes": [_node_row(n) for n in nodes],
     }
 
 
+def _tree_page(ctx, rid, start, limit):
+    """Parts `start`.. (1-based, at most `limit` <= MAX_TREE_PAGE, in the order made) of the
+    tree `rid` belongs to, with their figures (`_figures`): the tree is conserved when every
+    page is and the pages' "leaves" sum to its "amount" (a rejected original: no leaves)."""
+    _page_args(ctx, start, limit, MAX_TREE_PAGE)
+    root = _load(ctx, _load(ctx, rid)["root"])
+    n = _part_count(ctx, root["id"])
+    if n is None:  # a tree issued before the log: walked, at most MAX_TREE parts
+        walked = _tree_parts(ctx, root, "tree_page")
+        n = len(walked)
+        nodes = walked[start - 1 : start - 1 + limit]
+    else:
+        last = min(n, start + limit - 1)
+        nodes = [_load(ctx, x) for x in _numbered(ctx, "pi:" + root["id"] + ":", start, last)]
+    page = {"root": root["id"], "amount": root["amount"], "parts": n, "start": start}
+    page.update(_figures(ctx, nodes, {}))
+    page["nodes"] = [_node_row(x) for x in nodes]
+    page["next"] = _next_page(start, limit, n)
+    return page
+
+
 def audit(ctx, rid):
-    """A regulator's recorded audit of the whole tree that `rid` belongs to."""
+    """A regulator's recorded audit of the whole tree that `rid` belongs to, while it has
+    at most MAX_TREE parts (`audit_page` audits a page of a larger one)."""
     ctx.require_role("regulator")
-    summary = _tree_summary(ctx, rid)
+    summary = _tree_summary(ctx, rid, "audit_page")
     ctx.emit("Audited", root=summary["root"], by=ctx.sender.address, conserved=summary["conserved"])
     return summary
+
+
+def audit_page(ctx, rid, start, limit):
+    """A regulator's recorded audit of parts `start`.. of the tree `rid` belongs to (as the
+    view `tree_page`)."""
+    ctx.require_role("regulator")
+    page = _tree_page(ctx, rid, start, limit)
+    ctx.emit(
+        "AuditedPage",
+        root=page["root"],
+        start=start,
+        parts=len(page["nodes"]),
+        by=ctx.sender.address,
+        conserved=page["conserved"],
+        leaves=page["leaves"],
+    )
+    return page
 
 
 # -- views --------------------------------------------------------------------------------
@@ -83,14 +178,14 @@ def lineage(ctx, rid):
     ]
 
 
-def _page_args(ctx, start, limit):
+def _page_args(ctx, start, limit, most=200):
     ctx.require(
         isinstance(start, int) and not isinstance(start, bool) and start >= 1,
         "start must be an integer >= 1",
     )
     ctx.require(
-        isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 200,
-        "limit must be 1..200",
+        isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= most,
+        f"limit must be 1..{most}",
     )
 
 
@@ -126,12 +221,34 @@ def holdings_page(ctx, address, start, limit):
 
 
 def _overdue_parts(ctx, rid):
-    """The unpaid parts past maturity of the open receivable `rid`, with who is owed."""
+    """The unpaid parts past maturity of the open receivable `rid`, with who is owed, and
+    how many records that read. A tree of more than MAX_TREE parts is one row naming its
+    "parts" (`tree_page` reads them)."""
     root = _load(ctx, rid)
     if root["maturity_ms"] >= ctx.time_ms or root["status"] == "issued":
-        return []
+        return [], 1
+    n = _part_count(ctx, rid)
+    if n is None:
+        parts, more = _walk_tree(ctx, root)
+        n = MAX_TREE + 1 if more else len(parts)
+    elif n <= MAX_TREE:
+        parts = [_load(ctx, x) for x in _numbered(ctx, "pi:" + rid + ":", 1, n)]
+    if n > MAX_TREE:
+        large = {
+            "id": rid,
+            "root": rid,
+            "issuer": root["issuer"],
+            "holder": None,
+            "payee": None,
+            "amount": None,
+            "maturity_ms": root["maturity_ms"],
+            "overdue_ms": ctx.time_ms - root["maturity_ms"],
+            "parts": n,
+            "read_with": "tree_page",
+        }
+        return [large], 1
     out = []
-    for part in _subtree(ctx, root):
+    for part in parts:
         if part["status"] != "active":
             continue
         pledge = part["pledge"]
@@ -148,7 +265,7 @@ def _overdue_parts(ctx, rid):
                 "overdue_ms": ctx.time_ms - part["maturity_ms"],
             }
         )
-    return out
+    return out, len(parts)
 
 
 def _open_walk(ctx, what):
@@ -166,8 +283,16 @@ def overdue(ctx):
     """Unpaid parts past their maturity (by block time), with who is owed, while at most
     MAX_OPEN receivables are open; past that it is refused (`overdue_page` pages)."""
     out = []
+    read = 0
     for rid in _open_walk(ctx, "overdue_page"):
-        out += _overdue_parts(ctx, rid)
+        rows, cost = _overdue_parts(ctx, rid)
+        out += rows
+        read += cost
+        ctx.require(
+            read <= MAX_OVERDUE_READ,
+            f"the open receivables have more than {MAX_OVERDUE_READ} parts: read them a page "
+            "at a time with overdue_page",
+        )
     return out
 
 
@@ -175,18 +300,28 @@ def overdue(ctx):
 def overdue_page(ctx, start, limit):
     """The overdue parts of the open receivables `start`.. (1-based, at most `limit` <= 200):
     {"open", "start", "overdue": [...], "next"}; "next" is the `start` of the following page,
-    or None after the last. A receivable closed between two pages may move another within
+    or None after the last. A page ends early once it read MAX_OVERDUE_READ parts, and a
+    tree of more than MAX_TREE parts is one row naming its "parts" (`tree_page` reads them). A receivable closed between two pages may move another within
     the open set (read again from 1 for an exact list)."""
     _page_args(ctx, start, limit)
     n = _set_count(ctx, "open")
     out = []
+    read = 0
+    taken = 0
     for rid in _set_items(ctx, "open", start, limit):
-        out += _overdue_parts(ctx, rid)
+        size = _part_count(ctx, rid)  # the most the tree can cost (a large one is one row)
+        cost = MAX_TREE if size is None else (1 if size > MAX_TREE else size)
+        if taken > 0 and read + cost > MAX_OVERDUE_READ:
+            break  # the page ends early: its trees are large
+        rows, cost = _overdue_parts(ctx, rid)
+        out += rows
+        read += cost
+        taken += 1
     return {
         "open": n,
         "start": start,
         "overdue": out,
-        "next": _next_page(start, limit, n),
+        "next": _next_page(start, taken, n),
     }
 
 
@@ -210,9 +345,21 @@ def open_page(ctx, start, limit):
 
 
 @view
+def tree_page(ctx, rid, start, limit):
+    """Parts `start`.. (1-based, at most `limit` <= MAX_TREE_PAGE, in the order made: the
+    original, then each split's parts) of the tree `rid` belongs to, with their figures:
+    {"root", "amount", "parts", "start", "conserved", "outstanding", "paid", "financed",
+    "leaves", "nodes", "next"}. Parts are only added at the end, so consecutive pages
+    neither skip nor repeat one; the tree is conserved when every page is and the pages'
+    "leaves" sum to "amount" (or the original was rejected)."""
+    return _tree_page(ctx, rid, start, limit)
+
+
+@view
 def tree_totals(ctx, rid):
-    """Conservation figures of a receivable's tree (no holders or pledge details)."""
-    s = _tree_summary(ctx, rid)
+    """Conservation figures of a receivable's tree (no holders or pledge details), while it
+    has at most MAX_TREE parts (`tree_page` pages a larger one)."""
+    s = _tree_summary(ctx, rid, "tree_page")
     return {
         "root": s["root"],
         "amount": s["amount"],

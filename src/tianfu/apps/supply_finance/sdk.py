@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from tianfu.apps.common.sdk import ContractSDK, view
@@ -65,8 +66,12 @@ class SupplyFinance(ContractSDK):
         return list(self._invoke("repay", rid, payment_ref))
 
     def audit(self, rid: str) -> dict[str, Any]:
-        """The regulator's recorded audit of the full tree of `rid`."""
+        """The regulator's recorded audit of the full tree of `rid` (at most 500 parts)."""
         return dict(self._invoke("audit", rid))
+
+    def audit_page(self, rid: str, start: int = 1, limit: int = 100) -> dict[str, Any]:
+        """The regulator's recorded audit of parts `start`.. of the tree of `rid`."""
+        return dict(self._invoke("audit_page", rid, start, limit))
 
     # -- queries ---------------------------------------------------------------------------
     get = view("rid", returns=dict)
@@ -85,6 +90,33 @@ class SupplyFinance(ContractSDK):
     open_count = view(returns=int)
     open_page = view(returns=list, start=1, limit=200)
     tree_totals = view("rid", returns=dict)
+    tree_page = view("rid", returns=dict, start=1, limit=100)
+
+    def paged_totals(self, rid: str) -> dict[str, Any]:
+        """`tree_totals` of a tree of any size, read a page (`tree_page`) at a time."""
+        return paged_totals(self._query, rid)
 
 
-__all__ = ["SupplyFinance", "doc_hash"]
+def paged_totals(query: Callable[..., Any], rid: str, limit: int = 100) -> dict[str, Any]:
+    """The figures of `tree_totals` combined from the pages of `tree_page` (`query(method,
+    *args)` asks the node): conserved when every page is and the pages' unsplit unrejected
+    amounts sum to the original's (parts are only added, so no page skips or repeats one)."""
+    pages: list[dict[str, Any]] = []
+    start: int | None = 1
+    while start is not None:
+        pages.append(query("tree_page", rid, start, limit))
+        start = pages[-1]["next"]
+    first = pages[0]
+    rejected = first["nodes"][0]["status"] == "rejected"
+    leaves = sum(p["leaves"] for p in pages)
+    return {
+        "root": first["root"],
+        "amount": first["amount"],
+        "conserved": all(p["conserved"] for p in pages) and (rejected or leaves == first["amount"]),
+        "outstanding": sum(p["outstanding"] for p in pages),
+        "paid": sum(p["paid"] for p in pages),
+        "parts": pages[-1]["parts"],
+    }
+
+
+__all__ = ["SupplyFinance", "doc_hash", "paged_totals"]
