@@ -138,10 +138,12 @@ class NodeConnection:
         # A busy refusal comes before the request is looked at (a private-data request's
         # nonce is not spent), so these are safe to send again byte for byte.
         idempotent = method == "GET" or path == "/v1/query" or path.startswith("/v1/private/")
+        # A plain read may also go again when its connection was closed under it.
+        read = method == "GET" or path == "/v1/query"
         deadline = time.monotonic() + self.busy_retry_s
         attempt = 0
         while True:
-            resp = self._send(method, path, **kw)
+            resp = self._send(method, path, read, **kw)
             if resp.status_code != 429 or not idempotent:
                 break
             wait = _retry_after(resp, attempt)
@@ -157,9 +159,17 @@ class NodeConnection:
             raise ApiError(resp.status_code, message)
         return resp
 
-    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    def _send(self, method: str, path: str, read: bool, **kw: Any) -> httpx.Response:
         try:
-            return self._http.request(method, path, **kw)
+            try:
+                return self._http.request(method, path, **kw)
+            except httpx.RemoteProtocolError:
+                if not read:
+                    raise
+                # A kept-alive connection the node closed (idle past its keep-alive timeout)
+                # as the request went out on it: no answer came. A read goes again, once,
+                # on a new connection (httpx has dropped the closed one).
+                return self._http.request(method, path, **kw)
         except httpx.ConnectError as exc:
             raise ConnectionFailed(f"cannot connect to {self.url}: {exc}") from None
         except httpx.TimeoutException:
