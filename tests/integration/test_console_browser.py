@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,10 @@ import pytest
 from rich.console import Console
 
 from tianfu.apps.evidence.demo import DEMO_FILE
+from tianfu.apps.registry import APPLICATIONS
 from tianfu.bench.netcheck import free_base_ports, height, wait_height
 from tianfu.node.demo import create_demos
-from tianfu.node.localnet import LocalNetwork
+from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing.appchain import AppChain
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -44,6 +46,12 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     network.start()
     try:
         network.wait_ready(timeout=90)
+        # The applications' demos are independent (own contracts, identities and ids):
+        # made at once they share the blocks. `tianfu up --demo` then finds every one.
+        env = LocalnetEnv(network)
+        with ThreadPoolExecutor(len(APPLICATIONS), thread_name_prefix="demo") as pool:
+            made = [pool.submit(app.create_demo, env) for app in APPLICATIONS]
+            assert all(f.result() for f in made)
         out = Console(record=True, width=120, file=io.StringIO())
         create_demos(network, out)
         assert "failed" not in out.export_text(), out.export_text()

@@ -228,3 +228,43 @@ def test_a_read_refused_as_busy_is_retried_and_a_write_is_not() -> None:
     with pytest.raises(ApiError) as gave_up:
         client.status()
     assert gave_up.value.status == 429
+
+
+def test_a_read_on_a_connection_the_node_closed_is_sent_again_and_a_write_is_not() -> None:
+    """A kept-alive connection the node closes (idle past its keep-alive timeout) just as a
+    request goes out on it ends with no answer ("Server disconnected without sending a
+    response"): a read is sent again, once, on a new connection; a submission is not."""
+    import httpx
+
+    from tianfu.client import Client, ConnectionFailed
+
+    seen: list[str] = []
+    closed = {"left": 1}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        if closed["left"] > 0:
+            closed["left"] -= 1
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return httpx.Response(200, json={"height": 7, "result": 1})
+
+    http = httpx.Client(base_url="http://node", transport=httpx.MockTransport(handler))
+    client = Client("http://node", http=http)
+    assert client.status()["height"] == 7
+    assert seen == ["GET /v1/status"] * 2
+    seen.clear()
+    closed["left"] = 1
+    assert client._request("POST", "/v1/query", json={}).status_code == 200
+    assert seen == ["POST /v1/query"] * 2
+    # Twice in a row is not the race: reported.
+    seen.clear()
+    closed["left"] = 2
+    with pytest.raises(ConnectionFailed):
+        client.status()
+    assert seen == ["GET /v1/status"] * 2
+    # A submission is never repeated by the client.
+    seen.clear()
+    closed["left"] = 1
+    with pytest.raises(ConnectionFailed):
+        client._request("POST", "/v1/txs", content=b"x")
+    assert seen == ["POST /v1/txs"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import httpx
 import pytest
 
 from tianfu.bench import netcheck
@@ -52,3 +53,33 @@ def test_the_check_holds_under_python_O() -> None:
     out = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("refused: fork at height 2"), out.stdout
+
+
+def test_committed_tx_counts_reads_every_block_that_holds_transactions(monkeypatch) -> None:
+    """Each transaction counted once per block holding it (a duplicate shows as 2); the
+    blocks whose headers count no transaction are not read one by one."""
+    blocks = {1: [], 2: ["t1", "t2"], 3: [], 4: ["t2"], 5: ["t3"]} | {h: [] for h in range(6, 251)}
+    read: list[str] = []
+
+    def fake_get(url: str, params: dict[str, int] | None = None, **kw: object) -> httpx.Response:
+        read.append(url)
+        request = httpx.Request("GET", url)
+        if url.endswith("/v1/status"):
+            return httpx.Response(200, json={"height": len(blocks)}, request=request)
+        if url.endswith("/v1/blocks"):
+            assert params is not None
+            first = params["from"]
+            page = [
+                {"height": h, "hash": f"h{h}", "state_root": "r", "tx_count": len(blocks[h])}
+                for h in range(first, min(first + params["limit"], len(blocks) + 1))
+            ]
+            return httpx.Response(200, json={"blocks": page}, request=request)
+        h = int(url.rsplit("/", 1)[1])
+        return httpx.Response(200, json={"height": h, "txs": blocks[h]}, request=request)
+
+    monkeypatch.setattr(netcheck, "http_get", fake_get)
+    counts = netcheck.committed_tx_counts("http://a")
+    assert counts == {"t1": 1, "t2": 2, "t3": 1}
+    assert sorted(u for u in read if "/v1/blocks/" in u) == [
+        f"http://a/v1/blocks/{h}" for h in (2, 4, 5)
+    ]

@@ -30,6 +30,7 @@ from tianfu.bench.heights import from_logs as heights_from_logs
 from tianfu.bench.load import WorkerResult, WorkerSpec, run_worker
 from tianfu.bench.report import BlockInfo, NodeFigures, Requests, summarize
 from tianfu.bench.workloads import FLOW_CONTRACTS, lanes_for, setup_lanes
+from tianfu.client.transport import http_get
 from tianfu.contracts.examples import example_source
 from tianfu.crypto import ED25519, scheme_name
 from tianfu.identity import Identity
@@ -251,7 +252,7 @@ class BenchNetwork:
         while time.monotonic() < deadline:
             try:
                 if all(
-                    httpx.get(u + "/v1/status", timeout=2).json()["mempool"] == 0 for u in self.urls
+                    http_get(u + "/v1/status", timeout=2).json()["mempool"] == 0 for u in self.urls
                 ):
                     return
             except (httpx.HTTPError, KeyError, ValueError):
@@ -277,7 +278,7 @@ class BenchNetwork:
         out: list[BlockInfo] = []
         h = max(1, first)
         while h <= last:
-            doc = httpx.get(
+            doc = http_get(
                 self.urls[0] + "/v1/blocks", params={"from": h, "limit": 100}, timeout=10
             ).json()
             page = [b for b in doc["blocks"] if b["height"] <= last]

@@ -7,7 +7,9 @@ module for the trust model.
 
 from __future__ import annotations
 
+import functools
 import secrets
+import ssl
 import time
 from typing import TYPE_CHECKING, Any, Self
 
@@ -28,6 +30,20 @@ HEIGHT_TTL_S = 5.0  # how long a fetched chain height is reused for expiry compu
 
 BUSY_RETRY_S = 10.0  # how long a read refused as busy (429) is retried
 _MAX_BUSY_WAIT_S = 2.0
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The certificate check of every HTTP client the SDK makes: httpx's default (certifi's
+    CAs, or SSL_CERT_FILE / SSL_CERT_DIR), made once per process. Making one reads and
+    parses the whole CA bundle (~50 ms of CPU), which each new `httpx.Client`, and so each
+    `httpx.get`, otherwise repeats."""
+    return httpx.create_ssl_context()
+
+
+def http_get(url: str, **kw: Any) -> httpx.Response:
+    """`httpx.get` (a connection of its own) with the shared `tls_context`."""
+    return httpx.get(url, verify=tls_context(), **kw)
 
 
 def _retry_after(resp: httpx.Response, attempt: int) -> float:
@@ -91,7 +107,11 @@ class NodeConnection:
         if isinstance(trust_genesis_hash, str):
             trust_genesis_hash = bytes.fromhex(trust_genesis_hash)
         self.trust_genesis_hash = trust_genesis_hash
-        self._http = http if http is not None else httpx.Client(base_url=self.url, timeout=timeout)
+        self._http = (
+            http
+            if http is not None
+            else httpx.Client(base_url=self.url, timeout=timeout, verify=tls_context())
+        )
         self._own_http = http is None
         self._chain_id: str | None = genesis.chain_id if genesis else None
         self._height: tuple[int, float] | None = None
@@ -118,10 +138,12 @@ class NodeConnection:
         # A busy refusal comes before the request is looked at (a private-data request's
         # nonce is not spent), so these are safe to send again byte for byte.
         idempotent = method == "GET" or path == "/v1/query" or path.startswith("/v1/private/")
+        # A plain read may also go again when its connection was closed under it.
+        read = method == "GET" or path == "/v1/query"
         deadline = time.monotonic() + self.busy_retry_s
         attempt = 0
         while True:
-            resp = self._send(method, path, **kw)
+            resp = self._send(method, path, read, **kw)
             if resp.status_code != 429 or not idempotent:
                 break
             wait = _retry_after(resp, attempt)
@@ -137,9 +159,17 @@ class NodeConnection:
             raise ApiError(resp.status_code, message)
         return resp
 
-    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
+    def _send(self, method: str, path: str, read: bool, **kw: Any) -> httpx.Response:
         try:
-            return self._http.request(method, path, **kw)
+            try:
+                return self._http.request(method, path, **kw)
+            except httpx.RemoteProtocolError:
+                if not read:
+                    raise
+                # A kept-alive connection the node closed (idle past its keep-alive timeout)
+                # as the request went out on it: no answer came. A read goes again, once,
+                # on a new connection (httpx has dropped the closed one).
+                return self._http.request(method, path, **kw)
         except httpx.ConnectError as exc:
             raise ConnectionFailed(f"cannot connect to {self.url}: {exc}") from None
         except httpx.TimeoutException:

@@ -22,6 +22,7 @@ import httpx
 
 from tianfu.client import Client
 from tianfu.client.governance import grant_role
+from tianfu.client.transport import http_get
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.dev import load_genesis
@@ -111,7 +112,7 @@ class LocalNetwork:
                         f"{name} exited with {proc.returncode}; see {self.log_path(cfg)}"
                     )
                 try:
-                    r = httpx.get(self.url(cfg) + "/v1/status", timeout=1.0)
+                    r = http_get(self.url(cfg) + "/v1/status", timeout=1.0)
                     if r.status_code == 200 and r.json().get("height", 0) >= min_height:
                         del pending[name]
                         if progress:
@@ -157,7 +158,7 @@ class _AllNodesClient(Client):
                 while time.monotonic() < deadline:
                     try:
                         if (
-                            httpx.get(url + "/v1/status", timeout=2).json()["height"]
+                            http_get(url + "/v1/status", timeout=2).json()["height"]
                             >= result.height
                         ):
                             break

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tianfu.client.transport import http_get
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -62,7 +64,7 @@ class NodeProcess:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"node exited with {self.proc.returncode}:\n{self.log()}")
             try:
-                r = httpx.get(self.url + "/v1/status", timeout=1.0)
+                r = http_get(self.url + "/v1/status", timeout=1.0)
                 if r.status_code == 200 and r.json().get("height", 0) >= 1:
                     return
             except httpx.HTTPError:

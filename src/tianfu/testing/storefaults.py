@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import httpx
+from tianfu.client.transport import http_get
 
 
 class SmallDisk:
@@ -107,7 +107,7 @@ def truncate(db: Path, nbytes: int) -> None:
 
 def certificate_signers(url: str, height: int) -> set[str]:
     """The validator keys (hex) that signed the commit certificate of `height` on `url`."""
-    r = httpx.get(f"{url}/v1/blocks/{height}/commit", timeout=5)
+    r = http_get(f"{url}/v1/blocks/{height}/commit", timeout=5)
     r.raise_for_status()
     return {s["validator"] for s in r.json()["certificate"]["signatures"]}
 

@@ -271,7 +271,15 @@ def run_scenario(env: AppEnv) -> None:
 
     # Past the fund's period: balances are idle and nothing more moves.
     short = "short-" + tag
-    auth.fs.create_fund(short, PURPOSE, 1_000_000, now - DAY_MS, int(time.time() * 1000) + 1500)
+    # Its period ends after the allocation below is committed: two transactions after the
+    # fund's creation is sent, so at least 1.5 s, and four times what one took here on a
+    # slow network.
+    one_tx = time.monotonic()
+    reg.fs.enrol(reg.display_name)  # any transaction
+    period_ms = max(1_500, int(4_000 * (time.monotonic() - one_tx)))
+    auth.fs.create_fund(
+        short, PURPOSE, 1_000_000, now - DAY_MS, int(time.time() * 1000) + period_ms
+    )
     auth.fs.allocate(short, POOL, acct["province"], 400_000, "")
     # Block time is the validators' median time of the block before (ADR 0021), so it
     # lags the clock by up to a block interval: add blocks until it is past the end.
