@@ -5,8 +5,11 @@ equal to the certificate verified just before is not verified twice."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -91,6 +94,50 @@ def test_a_killed_process_means_checks_in_line_and_a_new_process(world, tmp_path
     again = proc.submit(blocks, 1, guesses, b.executor, 60.0)
     assert summary(again.get(len(blocks) - 1))[0]
     proc.stop()
+
+
+def test_a_killed_process_is_said_in_one_line(world, tmp_path: Path, caplog) -> None:
+    proc = started(checkproc.CheckProcess(restart_pause_s=60))
+    blocks, guesses, b = batch(world, tmp_path)
+    pid = proc.pid
+    assert pid is not None
+    checks = proc.submit(blocks, 1, guesses, b.executor, 60.0)
+    os.kill(pid, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="tianfu.sync.checkproc"):
+        for i in range(len(blocks)):
+            checks.get(i)
+    said = [r.getMessage() for r in caplog.records if str(pid) in r.getMessage()]
+    assert len(said) == 1 and "\n" not in said[0], said
+    assert "checks are made in line" in said[0] and "60 s" in said[0], said[0]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def _node_killed_mid_batch(root: str) -> None:
+    """(script mode) A node that hands its checking process batches, then is SIGKILLed
+    while the process is still answering them."""
+    from test_sync_support import Consortium
+
+    c = Consortium(n_validators=4)
+    a = c.ledger(Path(root) / "a")
+    c.grow(a, 40, txs_per_block=30)
+    b = c.ledger(Path(root) / "b")
+    blocks = items(a, 1, 40)
+    guesses = precheck.guesses(b, blocks, 1)
+    proc = started(checkproc.CheckProcess())
+    checks = proc.submit(blocks, 1, guesses, b.executor, 60.0)
+    checks.get(0)  # it is answering
+    for _ in range(4):
+        proc.submit(blocks, 1, guesses, b.executor, 60.0)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_the_process_exits_quietly_when_its_node_is_killed(tmp_path: Path) -> None:
+    """It shares the node's stderr (the node's log): no traceback of a broken pipe there."""
+    run = subprocess.run(
+        [sys.executable, __file__, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )  # returns once the checking process has exited too (it holds the stderr pipe)
+    assert run.returncode == -signal.SIGKILL, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr, run.stderr[-3000:]
 
 
 def test_a_stuck_process_is_killed_after_the_wait_and_checks_go_in_line(
@@ -223,3 +270,7 @@ def test_the_checks_of_a_batch_asked_for_ahead_start_when_it_arrives(world, tmp_
     ]
     assert all(h in before for h, ahead, before in applied_with if ahead)
     assert sorted(submitted) == [1, 8, 15, 22, 29]  # each batch's checks submitted once
+
+
+if __name__ == "__main__":
+    _node_killed_mid_batch(sys.argv[1])

@@ -178,7 +178,7 @@ class CheckProcess:
                     self._read_one(child)
                     continue
             except _CHILD_GONE:  # it died, or sent what it never sends
-                self._gone(child)
+                self._gone(child, why="exited or broke its pipe")
                 return None
             finally:
                 self._reading.release()
@@ -220,9 +220,9 @@ class CheckProcess:
             for offset, answer in enumerate(group):
                 child.unread[(batch_id, first + offset)] = answer
 
-    def _gone(self, child: _Child, failed: bool = True) -> None:
+    def _gone(self, child: _Child, failed: bool = True, why: str = "") -> None:
         """`child` is dead or given up on: kill it, stop its sender (and, if it `failed`,
-        start no other for `restart_pause_s`)."""
+        start no other for `restart_pause_s`); `why`, if given, is logged in one line."""
         with self._lock:
             if child.dead:
                 return
@@ -233,6 +233,17 @@ class CheckProcess:
                 self._failed_at = time.monotonic()
         child.process.kill()
         child.outbox.put(None)
+        if why:
+            child.process.join(1.0)
+            code = child.process.exitcode
+            log.warning(
+                "the sync checking process (pid %s) %s (exit code %s): checks are made in "
+                "line, a new process starts in %.0f s",
+                child.process.pid,
+                why,
+                code,
+                self.restart_pause_s if failed else 0.0,
+            )
 
 
 class _ProcessChecks(Checks):
@@ -301,15 +312,19 @@ def _serve(tasks: Connection, answers: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     watch: list[Any] = [tasks] + ([parent.sentinel] if parent is not None else [])
+    try:
+        answers.send("ready")
+        _answer_batches(tasks, answers, watch)
+    except (EOFError, OSError):  # the node closed the pipes or is gone (SIGKILL): exit quietly
+        return
+
+
+def _answer_batches(tasks: Connection, answers: Connection, watch: list[Any]) -> None:
     executors: dict[bytes, Executor] = {}
-    answers.send("ready")
     while True:
         if tasks not in wait(watch):
             return  # the node's process is gone
-        try:
-            batch_id, genesis_raw, from_height, raw, values, refs = tasks.recv()
-        except EOFError:
-            return
+        batch_id, genesis_raw, from_height, raw, values, refs = tasks.recv()
         executor = executors.get(genesis_raw)
         if executor is None:
             from tianfu.ledger.ledger import executor_for  # the ledger's own construction
