@@ -5,11 +5,13 @@ equal to the certificate verified just before is not verified twice."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -153,6 +155,51 @@ def test_a_stuck_process_is_killed_after_the_wait_and_checks_go_in_line(
     child.process.join(60)
     assert child.process.exitcode == -signal.SIGKILL
     assert proc.pid is None
+
+
+class HoldTimes:
+    """A lock that records how long each holder kept it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.held: list[float] = []
+        self._since = 0.0
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._since = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        self.held.append(time.monotonic() - self._since)
+        self._lock.release()
+
+
+def test_a_stopped_process_is_not_waited_for_under_the_commit_lock(
+    world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consensus stores its decided blocks under the commit lock that block sync applies
+    batches under: a checking process that stopped answering (SIGSTOP, a starved CPU) kept
+    it for `check_wait_s` per batch before the blocks were checked in line."""
+    c, a = world
+    proc = started(checkproc.CheckProcess(restart_pause_s=0))
+    monkeypatch.setattr(checkproc, "shared", lambda: proc)
+    child = proc._child
+    assert child is not None
+    hub = Hub()
+    config = SyncConfig(check_wait_s=4.0)
+    b = Node(hub, c.ledger(tmp_path / "b"), "b", max_batch=10, config=config)
+    lock = HoldTimes()
+    b.syncer.commit_lock = lock  # type: ignore[assignment]
+    source = Node(hub, a, "a")
+    os.kill(child.process.pid, signal.SIGSTOP)
+    try:
+        sync_all(b, source, hub, CHAIN_LEN)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # (killed for not answering)
+            os.kill(child.process.pid, signal.SIGCONT)
+        proc.stop()
+    assert chain_hashes(b.ledger) == chain_hashes(a)
+    assert lock.held and max(lock.held) < config.check_wait_s / 2, lock.held
 
 
 def test_sync_with_the_process_stores_the_same_chain(world, tmp_path: Path) -> None:

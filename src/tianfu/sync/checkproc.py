@@ -15,9 +15,11 @@ canonical bytes is that of the node's transaction at that place.
 Like the thread, the child only ever saves work: a check it did not confirm is made in
 line, with the same outcome and error. If the child is not running yet (it starts in the
 background when a sync session starts: nothing waits for its start-up; until it is ready
-the thread checks ahead), has died, or does not answer a block within the syncer's
-`check_wait_s`, the blocks are checked in line; a child that did not answer in time is
-killed and the next batch starts a new one. The child exits when the node's process does
+the thread checks ahead), has died, or does not answer a batch's first block within the
+syncer's `check_wait_s` (waited for before the commit lock is taken), the blocks are checked
+in line and a child that did not answer in time is killed; a later block's answer is waited
+for at most `LOCKED_WAIT_S` under the commit lock, then the rest of the batch is checked in
+line. A child that is gone is replaced after `RESTART_PAUSE_S`. The child exits when the node's process does
 (it watches its parent) and ignores SIGINT (the node's shutdown stops it).
 """
 
@@ -60,6 +62,11 @@ RESTART_PAUSE_S = 60.0
 # The child sends the answers of a batch's first two blocks one by one (the applying thread
 # waits for them), then in groups of this many (fewer messages for that thread to read).
 ANSWER_GROUP = 4
+
+# How long the applying thread, holding the commit lock that consensus stores its blocks
+# under, waits for a block's answer after the first (which it waits for before taking the
+# lock, up to the syncer's `check_wait_s`); then the batch's other blocks are checked in line.
+LOCKED_WAIT_S = 2.0
 
 # What reading from a child that died (or sent something else than an answer) raises.
 _CHILD_GONE = (EOFError, OSError, ValueError, TypeError, pickle.UnpicklingError)
@@ -162,9 +169,11 @@ class CheckProcess:
         if child is not None:
             self._gone(child, failed=False)
 
-    def answer(self, child: _Child, batch_id: int, index: int, timeout: float) -> _Answer | None:
+    def answer(
+        self, child: _Child, batch_id: int, index: int, timeout: float, kill: bool = True
+    ) -> _Answer | None:
         """Block `index` of batch `batch_id`'s answer, or None if the child cannot give it
-        within `timeout` seconds (then it is killed)."""
+        within `timeout` seconds (then it is killed, if `kill`)."""
         deadline = time.monotonic() + timeout
         key = (batch_id, index)
         while True:
@@ -183,8 +192,9 @@ class CheckProcess:
             finally:
                 self._reading.release()
             break
-        log.warning("the sync checking process did not answer in %.1f s: killed", timeout)
-        self._gone(child)
+        if kill:
+            log.warning("the sync checking process did not answer in %.1f s: killed", timeout)
+            self._gone(child)
         return None
 
     # -- the node's side ---------------------------------------------------------------------
@@ -260,11 +270,24 @@ class _ProcessChecks(Checks):
         self.items, self.guesses = items, guesses
         self.wait_s = wait_s
         self.gone = False
+        self._first: _Answer | None = None
+
+    def first(self) -> None:
+        """Wait (up to `wait_s`; then the child is killed) for the first block's answer."""
+        if not self.gone and self._first is None:
+            self._first = self.owner.answer(self.child, self.batch_id, 0, self.wait_s)
+            self.gone = self._first is None
 
     def get(self, index: int) -> Prechecked:
         if self.gone:
             return Prechecked()
-        answer = self.owner.answer(self.child, self.batch_id, index, self.wait_s)
+        if index == 0:
+            self.first()
+            answer: _Answer | None = self._first
+        else:  # under the commit lock: a child that lags is not waited for long
+            answer = self.owner.answer(
+                self.child, self.batch_id, index, min(self.wait_s, LOCKED_WAIT_S), kill=False
+            )
         if answer is None:
             self.gone = True
             return Prechecked()
