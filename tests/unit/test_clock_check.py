@@ -7,8 +7,13 @@ import logging
 from collections import Counter
 from types import SimpleNamespace
 
+import msgspec
+
 from tianfu.consensus.clock import ClockCheck
-from tianfu.types import PRECOMMIT, PREVOTE
+from tianfu.crypto import ED25519, sign_vote
+from tianfu.crypto.suite import verify
+from tianfu.testing.sim import sim_key
+from tianfu.types import PRECOMMIT, PREVOTE, Validator, ValidatorSet
 
 
 class Clock:
@@ -22,13 +27,21 @@ class Clock:
         return self.t
 
 
-def precommit(sig: bytes, time_ms: int, height: int = 7):
-    return SimpleNamespace(type=PRECOMMIT, time_ms=time_ms, signature=sig, height=height)
+def precommit(sig: bytes, time_ms: int, height: int = 7, validator: bytes | None = None):
+    """A precommit whose signature the caller verified (by default each its own validator)."""
+    return SimpleNamespace(
+        type=PRECOMMIT,
+        time_ms=time_ms,
+        signature=sig,
+        height=height,
+        validator=sig if validator is None else validator,
+    )
 
 
 def cert(*votes, height: int = 7):
     return SimpleNamespace(
-        height=height, signatures=[SimpleNamespace(signature=v.signature) for v in votes]
+        height=height,
+        signatures=[SimpleNamespace(validator=v.validator, signature=v.signature) for v in votes],
     )
 
 
@@ -86,11 +99,55 @@ def test_only_the_certificates_own_precommits_count_and_memory_is_bounded():
     check.saw_precommit(precommit(b"real", 1_000))  # the same signature again: first kept
     check.check_commit(cert(real))
     assert check.offset_ms == 0
-    for i in range(ClockCheck.MAX_PENDING + 100):
-        check.saw_precommit(precommit(i.to_bytes(4, "big"), 4_000_000, height=8))
-    assert len(check._arrived) == ClockCheck.MAX_PENDING
+    for i in range(ClockCheck.PER_VALIDATOR + 100):
+        check.saw_precommit(precommit(i.to_bytes(4, "big"), 4_000_000, height=8, validator=b"v"))
+    assert check.pending() == ClockCheck.PER_VALIDATOR
     check.check_commit(cert(height=8))  # a commit drops the readings of its height
-    assert check._arrived == {}
+    assert check.pending() == 0 and check._arrived == {}
+
+
+KEYS = [sim_key(i) for i in range(4)]
+VALS = ValidatorSet([Validator(f"v{i}", "o", ED25519, k.public_key, 1) for i, k in enumerate(KEYS)])
+
+
+def signed(i: int, time_ms: int, round_: int = 0, height: int = 7):
+    return sign_vote(KEYS[i], "chain", height, round_, PRECOMMIT, b"\x01" * 32, time_ms)
+
+
+def test_junk_precommits_do_not_hide_the_real_readings():
+    """Anyone can send precommits that do not verify (no key needed) or name keys outside
+    the set: 5,000 of them before the real ones used to fill every slot of the readings
+    (4,096 kept, unverified), so the height's real precommits gave no reading."""
+    clock, check, _ = make(6_000.0)
+    real = [signed(i, 6_000_000) for i in range(3)]
+    for n in range(5_000):
+        junk = signed(n % 4, 6_000_000 - n)
+        bad = msgspec.structs.replace(junk, signature=n.to_bytes(4, "big") * 16)
+        check.arrived(bad, VALS, verify)
+    outsider = sign_vote(sim_key(99), "chain", 7, 0, PRECOMMIT, b"\x01" * 32, 1)
+    check.arrived(outsider, VALS, verify)
+    assert check.pending() == 0  # nothing unverified is kept
+    clock.t = 6_000.5
+    for v in real:
+        check.arrived(v, VALS, verify)
+    check.check_commit(cert(*real))
+    assert check.offset_ms == 500
+
+
+def test_a_validator_signing_many_rounds_pushes_out_only_its_own_readings():
+    """A (Byzantine) validator's validly signed precommits of many rounds used to fill the
+    4,096 readings too: now each validator keeps its latest few, the others keep theirs."""
+    clock, check, _ = make(7_000.0)
+    for r in range(5_000):
+        check.saw_precommit(precommit(r.to_bytes(8, "big") * 8, 1, validator=b"byzantine"))
+    honest = [precommit(bytes([0xA0 + i]) * 64, 7_000_000, validator=bytes([i])) for i in range(3)]
+    for v in honest:
+        check.saw_precommit(v)
+    check.check_commit(cert(*honest))
+    assert check.offset_ms == 0
+    for r in range(5_000):
+        check.saw_precommit(precommit(r.to_bytes(8, "big") * 8, 1, 8, validator=b"byzantine"))
+    assert check.pending() == ClockCheck.PER_VALIDATOR
 
 
 def test_no_live_precommit_no_reading():

@@ -5,8 +5,13 @@ equal to the certificate verified just before is not verified twice."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +98,50 @@ def test_a_killed_process_means_checks_in_line_and_a_new_process(world, tmp_path
     proc.stop()
 
 
+def test_a_killed_process_is_said_in_one_line(world, tmp_path: Path, caplog) -> None:
+    proc = started(checkproc.CheckProcess(restart_pause_s=60))
+    blocks, guesses, b = batch(world, tmp_path)
+    pid = proc.pid
+    assert pid is not None
+    checks = proc.submit(blocks, 1, guesses, b.executor, 60.0)
+    os.kill(pid, signal.SIGKILL)
+    with caplog.at_level(logging.WARNING, logger="tianfu.sync.checkproc"):
+        for i in range(len(blocks)):
+            checks.get(i)
+    said = [r.getMessage() for r in caplog.records if str(pid) in r.getMessage()]
+    assert len(said) == 1 and "\n" not in said[0], said
+    assert "checks are made in line" in said[0] and "60 s" in said[0], said[0]
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def _node_killed_mid_batch(root: str) -> None:
+    """(script mode) A node that hands its checking process batches, then is SIGKILLed
+    while the process is still answering them."""
+    from test_sync_support import Consortium
+
+    c = Consortium(n_validators=4)
+    a = c.ledger(Path(root) / "a")
+    c.grow(a, 40, txs_per_block=30)
+    b = c.ledger(Path(root) / "b")
+    blocks = items(a, 1, 40)
+    guesses = precheck.guesses(b, blocks, 1)
+    proc = started(checkproc.CheckProcess())
+    checks = proc.submit(blocks, 1, guesses, b.executor, 60.0)
+    checks.get(0)  # it is answering
+    for _ in range(4):
+        proc.submit(blocks, 1, guesses, b.executor, 60.0)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_the_process_exits_quietly_when_its_node_is_killed(tmp_path: Path) -> None:
+    """It shares the node's stderr (the node's log): no traceback of a broken pipe there."""
+    run = subprocess.run(
+        [sys.executable, __file__, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )  # returns once the checking process has exited too (it holds the stderr pipe)
+    assert run.returncode == -signal.SIGKILL, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr and "BrokenPipe" not in run.stderr, run.stderr[-3000:]
+
+
 def test_a_stuck_process_is_killed_after_the_wait_and_checks_go_in_line(
     world, tmp_path: Path
 ) -> None:
@@ -106,6 +155,51 @@ def test_a_stuck_process_is_killed_after_the_wait_and_checks_go_in_line(
     child.process.join(60)
     assert child.process.exitcode == -signal.SIGKILL
     assert proc.pid is None
+
+
+class HoldTimes:
+    """A lock that records how long each holder kept it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.held: list[float] = []
+        self._since = 0.0
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        self._since = time.monotonic()
+
+    def __exit__(self, *exc: object) -> None:
+        self.held.append(time.monotonic() - self._since)
+        self._lock.release()
+
+
+def test_a_stopped_process_is_not_waited_for_under_the_commit_lock(
+    world, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Consensus stores its decided blocks under the commit lock that block sync applies
+    batches under: a checking process that stopped answering (SIGSTOP, a starved CPU) kept
+    it for `check_wait_s` per batch before the blocks were checked in line."""
+    c, a = world
+    proc = started(checkproc.CheckProcess(restart_pause_s=0))
+    monkeypatch.setattr(checkproc, "shared", lambda: proc)
+    child = proc._child
+    assert child is not None
+    hub = Hub()
+    config = SyncConfig(check_wait_s=4.0)
+    b = Node(hub, c.ledger(tmp_path / "b"), "b", max_batch=10, config=config)
+    lock = HoldTimes()
+    b.syncer.commit_lock = lock  # type: ignore[assignment]
+    source = Node(hub, a, "a")
+    os.kill(child.process.pid, signal.SIGSTOP)
+    try:
+        sync_all(b, source, hub, CHAIN_LEN)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # (killed for not answering)
+            os.kill(child.process.pid, signal.SIGCONT)
+        proc.stop()
+    assert chain_hashes(b.ledger) == chain_hashes(a)
+    assert lock.held and max(lock.held) < config.check_wait_s / 2, lock.held
 
 
 def test_sync_with_the_process_stores_the_same_chain(world, tmp_path: Path) -> None:
@@ -223,3 +317,7 @@ def test_the_checks_of_a_batch_asked_for_ahead_start_when_it_arrives(world, tmp_
     ]
     assert all(h in before for h, ahead, before in applied_with if ahead)
     assert sorted(submitted) == [1, 8, 15, 22, 29]  # each batch's checks submitted once
+
+
+if __name__ == "__main__":
+    _node_killed_mid_batch(sys.argv[1])

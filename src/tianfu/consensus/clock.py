@@ -17,9 +17,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from tianfu.types import PRECOMMIT, CommitCertificate, Vote
+from tianfu.types import PRECOMMIT, CommitCertificate, ValidatorSet, Vote
 
 T = TypeVar("T")
+Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, public key, message, signature)
 log = logging.getLogger("tianfu.consensus.driver")  # reported as the driver's
 
 
@@ -72,9 +73,13 @@ class ClockCheck:
     for a late validator's precommit, a slow store), and told nodes with correct clocks
     that theirs were seconds ahead. Beyond `warn_ms` the skew is counted in
     `stats["clock_skewed"]` and logged, at most every 10 s. Only reported: the clock never
-    judges a block."""
+    judges a block.
 
-    MAX_PENDING = 4096  # readings kept for the height in progress (votes are not yet verified)
+    The caller hands over only precommits whose signature it verified against the current
+    validator set; readings are kept per validator, its `PER_VALIDATOR` latest, so memory
+    is bounded by the set's size and a validator's precommits push out only its own."""
+
+    PER_VALIDATOR = 8  # readings kept per validator (its precommits of the latest rounds)
 
     def __init__(
         self, clock: Callable[[], float], timers: Timers, stats: Counter[str], warn_ms: int
@@ -82,24 +87,50 @@ class ClockCheck:
         self.clock, self.timers, self.stats, self.warn_ms = clock, timers, stats, warn_ms
         self.offset_ms: int | None = None
         self._warned = -1e9
-        self._arrived: dict[bytes, tuple[int, int]] = {}  # signature -> (height, offset)
+        # validator -> signature -> (height, offset), oldest first
+        self._arrived: dict[bytes, dict[bytes, tuple[int, int]]] = {}
+
+    def arrived(self, vote: Vote, validators: ValidatorSet, verify: Verifier) -> None:
+        """A peer's vote arrived at the height in progress: its reading is kept if it is a
+        precommit of a block signed by a validator of `validators` (`verify` checks the
+        signature; the core's later check of the same vote is answered from its cache)."""
+        if vote.type != PRECOMMIT or vote.time_ms <= 0:
+            return
+        v = validators.by_key(vote.validator)
+        if v is not None and verify(v.scheme, v.public_key, vote.signing_bytes(), vote.signature):
+            self.saw_precommit(vote)
 
     def saw_precommit(self, vote: Vote) -> None:
-        """A precommit of a block arrived (or was signed here) at the height in progress."""
-        if vote.type != PRECOMMIT or vote.time_ms <= 0 or vote.signature in self._arrived:
+        """A precommit of a block, its signature verified, arrived (or was signed here) at
+        the height in progress."""
+        if vote.type != PRECOMMIT or vote.time_ms <= 0:
             return
-        if len(self._arrived) < self.MAX_PENDING:
-            self._arrived[vote.signature] = (vote.height, int(self.clock() * 1000) - vote.time_ms)
+        mine = self._arrived.setdefault(vote.validator, {})
+        if vote.signature in mine:
+            return
+        mine[vote.signature] = (vote.height, int(self.clock() * 1000) - vote.time_ms)
+        if len(mine) > self.PER_VALIDATOR:
+            del mine[next(iter(mine))]
+
+    def pending(self) -> int:
+        """Readings kept (for the heights not yet checked)."""
+        return sum(len(m) for m in self._arrived.values())
 
     def check_commit(self, cert: CommitCertificate) -> None:
         """Compare our clock with the clocks of the precommits of a certificate decided live
         (those that reached us live; none: no reading)."""
+        arrived = self._arrived
         readings = sorted(
-            self._arrived[cs.signature][1]
+            found[1]
             for cs in cert.signatures
-            if cs.signature in self._arrived
+            if (found := arrived.get(cs.validator, {}).get(cs.signature)) is not None
         )
-        self._arrived = {k: v for k, v in self._arrived.items() if v[0] > cert.height}
+        for validator in list(arrived):
+            kept = {k: v for k, v in arrived[validator].items() if v[0] > cert.height}
+            if kept:
+                arrived[validator] = kept
+            else:
+                del arrived[validator]
         if readings:
             self.check_offset(readings[(len(readings) - 1) // 2], cert.height)
 

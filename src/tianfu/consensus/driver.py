@@ -227,7 +227,7 @@ class ConsensusDriver(Generic[E]):
             return False
         if isinstance(event, VoteReceived) and self.core is not None:
             if event.vote.height == self.core.height:  # (on arrival, not when handled)
-                self.clock_check.saw_precommit(event.vote)
+                self.clock_check.arrived(event.vote, self.core.validators, self.gossip.verify)
         if isinstance(event, ProposalReceived) and self.core is not None:
             if event.proposal.height == self.core.height:
                 self.timeline.mark("proposal_in", self.timers.now())

@@ -15,9 +15,11 @@ canonical bytes is that of the node's transaction at that place.
 Like the thread, the child only ever saves work: a check it did not confirm is made in
 line, with the same outcome and error. If the child is not running yet (it starts in the
 background when a sync session starts: nothing waits for its start-up; until it is ready
-the thread checks ahead), has died, or does not answer a block within the syncer's
-`check_wait_s`, the blocks are checked in line; a child that did not answer in time is
-killed and the next batch starts a new one. The child exits when the node's process does
+the thread checks ahead), has died, or does not answer a batch's first block within the
+syncer's `check_wait_s` (waited for before the commit lock is taken), the blocks are checked
+in line and a child that did not answer in time is killed; a later block's answer is waited
+for at most `LOCKED_WAIT_S` under the commit lock, then the rest of the batch is checked in
+line. A child that is gone is replaced after `RESTART_PAUSE_S`. The child exits when the node's process does
 (it watches its parent) and ignores SIGINT (the node's shutdown stops it).
 """
 
@@ -60,6 +62,11 @@ RESTART_PAUSE_S = 60.0
 # The child sends the answers of a batch's first two blocks one by one (the applying thread
 # waits for them), then in groups of this many (fewer messages for that thread to read).
 ANSWER_GROUP = 4
+
+# How long the applying thread, holding the commit lock that consensus stores its blocks
+# under, waits for a block's answer after the first (which it waits for before taking the
+# lock, up to the syncer's `check_wait_s`); then the batch's other blocks are checked in line.
+LOCKED_WAIT_S = 2.0
 
 # What reading from a child that died (or sent something else than an answer) raises.
 _CHILD_GONE = (EOFError, OSError, ValueError, TypeError, pickle.UnpicklingError)
@@ -162,9 +169,11 @@ class CheckProcess:
         if child is not None:
             self._gone(child, failed=False)
 
-    def answer(self, child: _Child, batch_id: int, index: int, timeout: float) -> _Answer | None:
+    def answer(
+        self, child: _Child, batch_id: int, index: int, timeout: float, kill: bool = True
+    ) -> _Answer | None:
         """Block `index` of batch `batch_id`'s answer, or None if the child cannot give it
-        within `timeout` seconds (then it is killed)."""
+        within `timeout` seconds (then it is killed, if `kill`)."""
         deadline = time.monotonic() + timeout
         key = (batch_id, index)
         while True:
@@ -178,13 +187,14 @@ class CheckProcess:
                     self._read_one(child)
                     continue
             except _CHILD_GONE:  # it died, or sent what it never sends
-                self._gone(child)
+                self._gone(child, why="exited or broke its pipe")
                 return None
             finally:
                 self._reading.release()
             break
-        log.warning("the sync checking process did not answer in %.1f s: killed", timeout)
-        self._gone(child)
+        if kill:
+            log.warning("the sync checking process did not answer in %.1f s: killed", timeout)
+            self._gone(child)
         return None
 
     # -- the node's side ---------------------------------------------------------------------
@@ -220,9 +230,9 @@ class CheckProcess:
             for offset, answer in enumerate(group):
                 child.unread[(batch_id, first + offset)] = answer
 
-    def _gone(self, child: _Child, failed: bool = True) -> None:
+    def _gone(self, child: _Child, failed: bool = True, why: str = "") -> None:
         """`child` is dead or given up on: kill it, stop its sender (and, if it `failed`,
-        start no other for `restart_pause_s`)."""
+        start no other for `restart_pause_s`); `why`, if given, is logged in one line."""
         with self._lock:
             if child.dead:
                 return
@@ -233,6 +243,17 @@ class CheckProcess:
                 self._failed_at = time.monotonic()
         child.process.kill()
         child.outbox.put(None)
+        if why:
+            child.process.join(1.0)
+            code = child.process.exitcode
+            log.warning(
+                "the sync checking process (pid %s) %s (exit code %s): checks are made in "
+                "line, a new process starts in %.0f s",
+                child.process.pid,
+                why,
+                code,
+                self.restart_pause_s if failed else 0.0,
+            )
 
 
 class _ProcessChecks(Checks):
@@ -249,11 +270,24 @@ class _ProcessChecks(Checks):
         self.items, self.guesses = items, guesses
         self.wait_s = wait_s
         self.gone = False
+        self._first: _Answer | None = None
+
+    def first(self) -> None:
+        """Wait (up to `wait_s`; then the child is killed) for the first block's answer."""
+        if not self.gone and self._first is None:
+            self._first = self.owner.answer(self.child, self.batch_id, 0, self.wait_s)
+            self.gone = self._first is None
 
     def get(self, index: int) -> Prechecked:
         if self.gone:
             return Prechecked()
-        answer = self.owner.answer(self.child, self.batch_id, index, self.wait_s)
+        if index == 0:
+            self.first()
+            answer: _Answer | None = self._first
+        else:  # under the commit lock: a child that lags is not waited for long
+            answer = self.owner.answer(
+                self.child, self.batch_id, index, min(self.wait_s, LOCKED_WAIT_S), kill=False
+            )
         if answer is None:
             self.gone = True
             return Prechecked()
@@ -301,15 +335,19 @@ def _serve(tasks: Connection, answers: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     watch: list[Any] = [tasks] + ([parent.sentinel] if parent is not None else [])
+    try:
+        answers.send("ready")
+        _answer_batches(tasks, answers, watch)
+    except (EOFError, OSError):  # the node closed the pipes or is gone (SIGKILL): exit quietly
+        return
+
+
+def _answer_batches(tasks: Connection, answers: Connection, watch: list[Any]) -> None:
     executors: dict[bytes, Executor] = {}
-    answers.send("ready")
     while True:
         if tasks not in wait(watch):
             return  # the node's process is gone
-        try:
-            batch_id, genesis_raw, from_height, raw, values, refs = tasks.recv()
-        except EOFError:
-            return
+        batch_id, genesis_raw, from_height, raw, values, refs = tasks.recv()
         executor = executors.get(genesis_raw)
         if executor is None:
             from tianfu.ledger.ledger import executor_for  # the ledger's own construction

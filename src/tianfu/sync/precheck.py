@@ -169,6 +169,9 @@ def precheck(
 class Checks:
     """The checks of a batch made ahead: `get(i)` waits for those of its block `i`."""
 
+    def first(self) -> None:
+        """Wait for the first block's checks (before the commit lock is taken)."""
+
     def get(self, index: int) -> Prechecked:
         return Prechecked()  # nothing checked ahead: every check in line
 

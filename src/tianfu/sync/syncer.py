@@ -498,14 +498,17 @@ class BlockSyncer:
         loses nothing acknowledged, and every block of it is checked on its own)."""
         ledger = self.ledger
         out = Outcome()
-        with self.commit_lock:
-            if ledger.height + 1 != from_height:
-                return out  # the ledger moved on while the batch was in flight
-            checks = ahead or precheck.Checks()  # Checks(): every check in line
-            try:
+        checks = ahead or precheck.Checks()  # Checks(): every check in line
+        if ahead is None and self.config.check_ahead and ledger.height + 1 == from_height:
+            checks = self._check_ahead(items, from_height)
+        try:
+            # Started and the first answer waited for before the lock that consensus
+            # stores its blocks under: a stopped checking process costs it no time.
+            checks.first()
+            with self.commit_lock:
+                if ledger.height + 1 != from_height:
+                    return out  # the ledger moved on while the batch was in flight
                 with ledger.grouped_commits():
-                    if ahead is None and self.config.check_ahead:
-                        checks = self._check_ahead(items, from_height)
                     for i, item in enumerate(items):
                         h = out.failed_height = from_height + i
                         got = item.block.header.height
@@ -518,11 +521,11 @@ class BlockSyncer:
                         except (StoreError, CertificateError, InvalidBlock) as exc:
                             out.failure = exc
                             break
-            except StoreError as exc:  # the batch's COMMIT failed: none of it is stored
-                out.applied = []
-                out.failure, out.failed_height = exc, from_height
-            finally:
-                checks.cancel()
+        except StoreError as exc:  # the batch's COMMIT failed: none of it is stored
+            out.applied = []
+            out.failure, out.failed_height = exc, from_height
+        finally:
+            checks.cancel()
         return out
 
     def _check_ahead(self, items: list[BlockWithCert], from_height: int) -> precheck.Checks:
