@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any, Generic
 
 from tianfu.consensus.interfaces import E, MempoolLike
-from tianfu.consensus.ledgerwork import Built, DriverTools, LedgerWork
+from tianfu.consensus.ledgerwork import Built, DriverTools, LedgerWork, WrongBytes
 from tianfu.consensus.messages import (
+    BlockBytesWrong,
     BlockExecuted,
     CreateProposalBlock,
     ExecuteBlock,
@@ -178,26 +179,36 @@ class BlockMaker(Generic[E]):
 
     async def execute(
         self, a: ExecuteBlock, lock: asyncio.Lock, height: Callable[[], int | None]
-    ) -> BlockExecuted | None:
-        """Execute a proposed block: the core's answer, or None if the height moved on."""
+    ) -> BlockExecuted | BlockBytesWrong | None:
+        """Execute a proposed block: the core's answer, or None if the height moved on.
+        Bytes that are not the block of the hash (`WrongBytes`, or no bytes) are
+        answered as such, never as an invalid block."""
         valid = False
-        if a.block:
-            try:
-                async with lock:
-                    if height() != a.height:
-                        return None
-                    if await self.settle() is not None:
-                        self.stats["prepared_discarded"] += 1
-                    self.mark("exec_begin")
-                    executed = await self.run_blocking(self.work.execute, a.block, a.block_hash)
-                    self.mark("executed")
-                valid = True
-                if height() == a.height:
-                    self.executed[a.block_hash] = executed
-            except ValueError as exc:  # CodecError and the ledger's InvalidBlock
-                log.info("block %d %s is invalid: %s", a.height, a.block_hash.hex()[:12], exc)
-            except Exception:  # a task's top level: treat as invalid, log
-                log.exception("executing block %d failed", a.height)
+        if not a.block:
+            self.stats["block_bytes_wrong"] += 1
+            return a.bytes_wrong()
+        try:
+            async with lock:
+                if height() != a.height:
+                    return None
+                if await self.settle() is not None:
+                    self.stats["prepared_discarded"] += 1
+                self.mark("exec_begin")
+                executed = await self.run_blocking(self.work.execute, a.block, a.block_hash)
+                self.mark("executed")
+            valid = True
+            if height() == a.height:
+                self.executed[a.block_hash] = executed
+        except WrongBytes as exc:
+            log.info(
+                "bytes given for block %d %s are not it: %s", a.height, a.block_hash.hex()[:12], exc
+            )
+            self.stats["block_bytes_wrong"] += 1
+            return a.bytes_wrong()
+        except ValueError as exc:  # the ledger's InvalidBlock
+            log.info("block %d %s is invalid: %s", a.height, a.block_hash.hex()[:12], exc)
+        except Exception:  # a task's top level: treat as invalid, log
+            log.exception("executing block %d failed", a.height)
         self.stats["executed"] += 1
         return a.executed(valid)
 

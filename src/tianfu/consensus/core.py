@@ -11,6 +11,7 @@ Events -> what the core does
   VoteReceived(v)            a vote from the network, or our own signed one fed back.
   TimeoutFired(h, r, step)   a timeout the core scheduled has expired.
   BlockExecuted(h, hash, ok) answer to ExecuteBlock.
+  BlockBytesWrong(h, hash)   answer to ExecuteBlock: its bytes are not the block.
   ProposalBlockReady(h,r,hash,block) answer to CreateProposalBlock (the driver built and
                              executed the block, so the core treats it as valid).
   CommitReceived(block, cert) a block with a commit certificate for our height (sync).
@@ -28,15 +29,18 @@ Actions the driver must carry out
   Broadcast(message)         send to all peers (and keep gossiping it while the core
                              stays at that height, as the network may drop it).
   ScheduleTimeout(h, r, step, delay_ms) -> later TimeoutFired(h, r, step).
-  ExecuteBlock(h, r, hash, block) -> BlockExecuted. `block` may be b"" if the proposal
-      carried none; the driver then resolves it by hash. valid=False for a block that
-      does not decode, does not hash to `hash`, or whose roots differ from ours.
+  ExecuteBlock(h, r, hash, block) -> BlockExecuted, valid=False for a block whose
+      contents or roots differ from ours; BlockBytesWrong for bytes that do not decode,
+      hash to another header or carry other transactions than it. Never sent without
+      bytes: the core waits for them.
   CreateProposalBlock(h, r)  -> ProposalBlockReady (our turn to propose a new block).
   CommitBlock(h, hash, block, certificate): store atomically, then BlockCommitted.
   RecordEvidence(evidence)   keep equivocation evidence.
 
 Execute before vote: the core prevotes for a proposal's block, locks on it or commits it
-only once `BlockExecuted(valid=True)` said so; until then it waits. A propose timeout
+only once `BlockExecuted(valid=True)` said so; until then it waits (for the block's bytes
+too: bytes that turn out not to be the block, `BlockBytesWrong`, are forgotten and the
+next copy's are executed; signatures cover the hash only). A propose timeout
 that fires while the round's proposal, received with its block, is being executed waits
 for the execution (the timeout bounds the wait for a proposal, not its checking, as in
 CometBFT where checking is synchronous); without such a proposal it prevotes nil.
@@ -64,6 +68,7 @@ from tianfu.codec import CodecError
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     Action,
+    BlockBytesWrong,
     BlockCommitted,
     BlockExecuted,
     Broadcast,
@@ -246,6 +251,8 @@ class ConsensusCore:
         elif isinstance(event, BlockExecuted):
             if event.height == self.height and self.decided is None:
                 self.executed[event.block_hash] = event.valid
+        elif isinstance(event, BlockBytesWrong):
+            self._on_bytes_wrong(event)
         elif isinstance(event, ProposalBlockReady):
             self._on_block_ready(event, out)
         elif isinstance(event, CommitReceived):
@@ -350,7 +357,7 @@ class ConsensusCore:
             return
         if not self._proposal_sig_ok(p):
             return
-        same = [q for q in existing if q.block_hash == p.block_hash]
+        same = [i for i, q in enumerate(existing) if q.block_hash == p.block_hash]
         if existing and not same and p.round not in self._conflicting_rounds:
             # once a round; the blocks are left out (the signatures cover their hashes only)
             self._conflicting_rounds.add(p.round)
@@ -359,10 +366,10 @@ class ConsensusCore:
         if same or len(existing) >= MAX_PROPOSALS_PER_ROUND:
             if same and p.block and not self.blocks.get(p.block_hash):
                 self.blocks[p.block_hash] = p.block
+                existing[same[0]] = p  # the copy with the bytes is the one relayed
             return
         existing.append(p)
-        if p.block or p.block_hash not in self.blocks:
-            self.blocks[p.block_hash] = p.block
+        self._take_bytes(p.block_hash, p.block)
         self._saw_round(p.proposer, p.round)
         if p.proposer == self.my_key:
             out.append(Broadcast(p))
@@ -388,15 +395,18 @@ class ConsensusCore:
         if e.round in self._proposed:
             return
         self._proposed.add(e.round)
-        self.blocks.setdefault(e.block_hash, e.block)
+        self.blocks[e.block_hash] = e.block  # built here: these are its bytes
         self.executed[e.block_hash] = True
         out.append(SignProposal(e.height, e.round, -1, e.block_hash, e.block))
 
     def _on_commit_received(self, e: CommitReceived, out: list[Action]) -> None:
         cert = e.certificate
-        if cert.height != self.height or self.decided is not None or cert.block_hash in self._certs:
+        if cert.height != self.height or self.decided is not None:
             return
         if cert.chain_id != self.chain_id:
+            return
+        if cert.block_hash in self._certs:  # checked already: only its bytes may be new
+            self._take_bytes(cert.block_hash, e.block)
             return
         try:
             cert.validate()
@@ -415,8 +425,26 @@ class ConsensusCore:
         if power < self.validators.quorum():
             return
         self._certs[cert.block_hash] = cert
-        if e.block or cert.block_hash not in self.blocks:
-            self.blocks[cert.block_hash] = e.block
+        self._take_bytes(cert.block_hash, e.block)
+
+    def _take_bytes(self, block_hash: bytes, block: bytes) -> None:
+        """Bytes for `block_hash`, unless some are held (they may be being executed)."""
+        if block and not self.blocks.get(block_hash):
+            self.blocks[block_hash] = block
+
+    def _on_bytes_wrong(self, e: BlockBytesWrong) -> None:
+        """The bytes held for a block are not it (a peer may attach any bytes to a signed
+        proposal or certificate, which cover the hash only): forget them, and the copies of
+        proposals carrying them, so that the next copy's bytes are executed."""
+        h = e.block_hash
+        if e.height != self.height or self.decided is not None or h in self.executed:
+            return
+        self.blocks[h] = b""
+        self._exec_requested.discard(h)
+        for proposals in self.proposals.values():
+            for i, q in enumerate(proposals):
+                if q.block_hash == h and q.block:
+                    proposals[i] = msgspec.structs.replace(q, block=b"")
 
     def _on_block_committed(self, e: BlockCommitted) -> list[Action]:
         if e.height != self.height or self.decided is None:
@@ -467,13 +495,14 @@ class ConsensusCore:
         self.locked_round = round
 
     def _valid(self, block_hash: bytes, round: int, out: list[Action]) -> bool | None:
-        """valid(v) of the paper: True/False once executed, None while waiting."""
+        """valid(v) of the paper: True/False once executed, None while waiting (for the
+        block's bytes too: a hash is never judged without them)."""
         result = self.executed.get(block_hash)
+        if result is None and not self.blocks.get(block_hash):
+            return None
         if result is None and block_hash not in self._exec_requested:
             self._exec_requested.add(block_hash)
-            out.append(
-                ExecuteBlock(self.height, round, block_hash, self.blocks.get(block_hash, b""))
-            )
+            out.append(ExecuteBlock(self.height, round, block_hash, self.blocks[block_hash]))
         return result
 
     def _process(self, out: list[Action]) -> None:

@@ -57,6 +57,7 @@ from tianfu.consensus.interfaces import (
 from tianfu.consensus.ledgerwork import DriverError, DriverTools, LedgerWork
 from tianfu.consensus.messages import (
     Action,
+    BlockBytesWrong,
     Broadcast,
     CommitBlock,
     CommitReceived,
@@ -508,6 +509,8 @@ class ConsensusDriver(Generic[E]):
     async def _execute(self, a: ExecuteBlock) -> None:
         assert self._ledger_lock is not None
         event = await self.blocks.execute(a, self._ledger_lock, self._current_height)
+        if isinstance(event, BlockBytesWrong):
+            self.gossip.release(a.block_hash)  # the next copy's bytes are decoded
         if event is not None:
             self._post(event)
 

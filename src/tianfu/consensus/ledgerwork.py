@@ -25,7 +25,7 @@ from tianfu.consensus.interfaces import E, LedgerLike, MempoolLike, PipelineLedg
 from tianfu.consensus.messages import MAX_BLOCK_BYTES, CommitBlock
 from tianfu.consensus.wal import ConsensusWAL, WALError
 from tianfu.types import CommitCertificate, Transaction
-from tianfu.types.block import decode_block
+from tianfu.types.block import BlockBodyMismatch, decode_block
 
 RunBlocking = Callable[..., Awaitable[Any]]
 # A built proposal block: the executed block, its bytes, the transaction that made a longer
@@ -49,6 +49,10 @@ class DriverTools:
     mark: Callable[[str], None]
 
 
+class WrongBytes(ValueError):
+    """Bytes given for a block hash are not that block: they say nothing of the block."""
+
+
 class LedgerWork(Generic[E]):
     def __init__(
         self,
@@ -62,14 +66,22 @@ class LedgerWork(Generic[E]):
         self.commit_lock, self.verified = commit_lock, verified
 
     def execute(self, block_bytes: bytes, block_hash: bytes) -> E:
-        """Decode and execute a proposed block (ValueError: it is invalid)."""
+        """Decode and execute a proposed block: `WrongBytes` if the bytes are not the
+        block of `block_hash` (a signature covers the hash only, so any peer can attach
+        other bytes), another ValueError if that block is invalid."""
         # Transactions already in our mempool (decoded, checked, hashed) are reused.
-        block = decode_block(block_bytes, self.mempool.get, max_size=MAX_BLOCK_BYTES)
+        try:
+            block = decode_block(block_bytes, self.mempool.get, max_size=MAX_BLOCK_BYTES)
+        except ValueError as exc:  # CodecError
+            raise WrongBytes(f"the bytes do not decode to a block: {exc}") from None
         if block.hash != block_hash:
-            raise ValueError("block does not hash to the proposal's hash")
+            raise WrongBytes("block does not hash to the proposal's hash")
         # (The block's time is checked by the ledger against the median time of the
         # certificate its header carries: no clock is consulted.)
-        return self.ledger.execute(block, self.verified)
+        try:
+            return self.ledger.execute(block, self.verified)
+        except BlockBodyMismatch as exc:
+            raise WrongBytes(f"the transactions are not the header's: {exc}") from None
 
     def build(
         self, txs: list[Transaction], proposer: bytes, on: tuple[E, CommitCertificate] | None = None

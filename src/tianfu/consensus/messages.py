@@ -173,6 +173,16 @@ class BlockExecuted:
 
 
 @dataclass(frozen=True)
+class BlockBytesWrong:
+    """Answer to `ExecuteBlock` when its bytes are not the block of `block_hash` (absent,
+    not decoding, another header, or transactions other than the header's): nothing is
+    known of that block; its bytes may come again from another copy."""
+
+    height: int
+    block_hash: bytes
+
+
+@dataclass(frozen=True)
 class ProposalBlockReady(AtRound):
     """Answer to `CreateProposalBlock`: a block the driver built and executed."""
 
@@ -208,6 +218,7 @@ Event = (
     | VoteReceived
     | TimeoutFired
     | BlockExecuted
+    | BlockBytesWrong
     | ProposalBlockReady
     | CommitReceived
     | BlockCommitted
@@ -255,13 +266,17 @@ class ScheduleTimeout(AtRound):
 
 @dataclass(frozen=True)
 class ExecuteBlock(AtRound):
-    """Execute the block (b"": the one known by `block_hash`), answer `executed(valid)`."""
+    """Execute the block, answer `executed(valid)`, or `bytes_wrong()` if `block` is not
+    the block of `block_hash`."""
 
     block_hash: bytes
     block: bytes
 
     def executed(self, valid: bool) -> BlockExecuted:
         return BlockExecuted(self.height, self.block_hash, valid)
+
+    def bytes_wrong(self) -> BlockBytesWrong:
+        return BlockBytesWrong(self.height, self.block_hash)
 
 
 @dataclass(frozen=True)

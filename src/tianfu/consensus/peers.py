@@ -382,6 +382,12 @@ class PeerGossip:
         if len(self._held) > MAX_HELD_PROPOSALS:
             self._held.popitem(last=False)
 
+    def release(self, block_hash: bytes) -> None:
+        """The bytes a held proposal of `block_hash` carried were not its block: copies
+        of it are decoded again (one of them carries the block)."""
+        for key in [k for k in self._held if k[4] == block_hash]:
+            del self._held[key]
+
     def _on_commit_frame(
         self, core: ConsensusView, address: str, f: CommitFrame, now: float
     ) -> None:

@@ -39,7 +39,7 @@ from tianfu.types import (
     Transaction,
     ValidatorSet,
 )
-from tianfu.types.block import median_time
+from tianfu.types.block import BlockBodyMismatch, median_time
 from tianfu.types.genesis import decode_genesis
 
 # A transaction's canonical bytes: `Transaction.encoded()` keeps them on the object (computed
@@ -62,6 +62,10 @@ MAX_STATE_VALUE_BYTES = 64 << 20
 
 class InvalidBlock(ValueError):
     """A block whose contents or roots this node does not agree with."""
+
+
+class InvalidBlockBody(InvalidBlock, BlockBodyMismatch):
+    """A block whose transactions are not the ones its header commits to."""
 
 
 class _VersionCache(Generic[T]):
@@ -601,20 +605,22 @@ class Ledger:
         if h.prev_hash != self.prev_hash(height):
             raise InvalidBlock("block does not extend this chain (prev_hash)")
         self._check_time(h, self.head(), last_commit_checked)
+        # The body is the header's before anything of it is judged: other transactions
+        # under an honest header are other bytes, not an invalid block of this hash.
         if h.tx_count != len(block.txs):
-            raise InvalidBlock("tx_count does not match the block body")
+            raise InvalidBlockBody("tx_count does not match the block body")
         params = self.params(height)
         if len(block.txs) > params.max_block_txs:
             raise InvalidBlock(
                 f"block holds {len(block.txs)} transactions; the limit is {params.max_block_txs}"
             )
         encoded = list(map(_tx_bytes, block.txs))
+        if h.tx_root != merkle_root(encoded):
+            raise InvalidBlockBody("transaction root mismatch")
         if sum(len(e) for e in encoded) > params.max_block_bytes:
             raise InvalidBlock(f"block transactions exceed {params.max_block_bytes} bytes")
         if h.validators_hash != self.validator_set(height).hash:
             raise InvalidBlock("block names a different validator set")
-        if h.tx_root != merkle_root(encoded):
-            raise InvalidBlock("transaction root mismatch")
         tx_hashes = [t.hash for t in block.txs]
         try:
             result = self.executor.execute_block(

@@ -37,6 +37,12 @@ MAX_TIME_MS = (1 << 53) - 1  # a clock reading in ms (an exact integer in JSON c
 MAX_COMMIT_SIGS = 1024  # signatures in one certificate (max_validators is at most this)
 
 
+class BlockBodyMismatch(ValueError):
+    """A block whose transactions are not the ones its header commits to (`tx_count`,
+    `tx_root`): these bytes are not the block of the header's hash, which says nothing of
+    that block itself."""
+
+
 class BlockHeader(msgspec.Struct, array_like=True, frozen=True, dict=True):
     """A block's header.
 
