@@ -347,3 +347,29 @@ def test_connections_past_the_limit_are_answered_429_and_closed(tmp_path: Path) 
             for s in idle:
                 s.close()
     chain.close()
+
+
+def test_a_client_that_half_closes_still_gets_its_answers(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client may close its sending side once its requests are sent (HTTP/1.1 allows it):
+    the server closed the connection at that end of input, so the answers were lost, and
+    the request in hand answered into the closed transport — which uvloop refuses, so every
+    such request logged an error with its traceback. The requests sent whole are answered,
+    in order, then the connection is closed; an unfinished one is dropped quietly."""
+    whole = served.connect()
+    whole.sendall(b"GET /v1/genesis HTTP/1.1\r\nhost: node\r\n\r\n" * 3)
+    whole.shutdown(socket.SHUT_WR)
+    answers = _read_until_closed(whole)
+    assert answers.count(b"HTTP/1.1 200 OK\r\n") == 3, answers[:200]
+    unfinished = served.connect()
+    unfinished.sendall(
+        b'POST /v1/query HTTP/1.1\r\nhost: node\r\ncontent-length: 100\r\n\r\n{"contract"'
+    )
+    unfinished.shutdown(socket.SHUT_WR)
+    assert _read_until_closed(unfinished) == b""
+    for s in (whole, unfinished):
+        s.close()
+    with httpx.Client(base_url=served.url, timeout=WAIT_S) as client:
+        assert client.get("/v1/genesis").status_code == 200
+    assert "Exception in ASGI application" not in caplog.text

@@ -98,6 +98,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._head_reads = 0  # bytes of the reads that fell wholly inside the head
         self._upgraded = False
         self._counted = False
+        self._eof = False  # the client has sent all it will
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -162,6 +163,29 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._refuse_head()
         else:
             super().send_400_response(msg)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        """The client has sent all it will (it may still read): the requests it sent whole
+        are answered, in order, and then the connection is closed. With a request left
+        unfinished it is closed now, and the request in hand is told the client is gone
+        (it would otherwise answer into a closed transport, which uvloop refuses with an
+        error per request)."""
+        self._eof = True
+        self._enter(None)
+        cycle = self.cycle
+        pending = self.pipeline or (cycle is not None and not cycle.response_complete)
+        if self._want is None and pending:
+            return True  # keep the transport open for the answers
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True
+            cycle.message_event.set()
+        return None  # the transport closes itself
+
+    def on_response_complete(self) -> None:
+        more = bool(self.pipeline)
+        super().on_response_complete()
+        if self._eof and not more and not self.transport.is_closing():
+            self.transport.close()  # every request the client sent is answered
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._uncount()
