@@ -276,3 +276,51 @@ def test_large_submissions_are_decoded_a_few_at_a_time(
     anyio.run(main)
     assert statuses == [202] * len(bodies)
     assert most <= getattr(submit, "DECODE_THREADS", 2), most
+
+
+def test_large_events_are_encoded_a_few_at_a_time_for_all_streams(
+    chain: AppChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every open `/v1/events` stream rendered a large event in a worker thread of its own:
+    64 streams had up to 64 renderings of the same event running beside the node's
+    consensus. The streams' worker threads are now shared: at most `STREAM_THREADS` run at
+    once, and every stream still gets every event."""
+    import contextlib
+
+    import tianfu.api.reads as reads
+
+    lock = threading.Lock()
+    running, most = 0, 0
+    event_text = reads.event_text
+
+    def counted(ev: Any) -> str:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.05)  # a rendering that takes CPU time, so that renderings overlap
+            return event_text(ev)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(reads, "event_text", counted)
+    app: FastAPI = create_app(chain.service)
+    subscribers = chain.service._subscribers  # type: ignore[attr-defined]
+    streams = 6
+    with TestClient(app) as api, contextlib.ExitStack() as opened:
+        before = len(subscribers)
+        sockets = [
+            opened.enter_context(api.websocket_connect("/v1/events?contract=big"))
+            for _ in range(streams)
+        ]
+        deadline = time.monotonic() + 60
+        while len(subscribers) < before + streams:
+            assert time.monotonic() < deadline, "the streams never subscribed"
+            time.sleep(0.005)
+        receipt = chain.call(chain.admin("org1"), "big", "big")
+        assert receipt.ok, receipt.error
+        got = [[ws.receive_json()["data"]["i"] for _ in range(12)] for ws in sockets]
+    assert got == [list(range(12))] * streams
+    assert most <= 2, most
