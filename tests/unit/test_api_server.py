@@ -373,3 +373,35 @@ def test_a_client_that_half_closes_still_gets_its_answers(
     with httpx.Client(base_url=served.url, timeout=WAIT_S) as client:
         assert client.get("/v1/genesis").status_code == 200
     assert "Exception in ASGI application" not in caplog.text
+
+
+def test_a_stream_client_cannot_send_large_messages(served: Served) -> None:
+    """An event stream only sends; what its client sends is read and dropped. The server
+    took client messages of up to 16 MiB (Uvicorn's default), so each of a client's open
+    streams could make the node receive, unmask and hold 16 MiB at a time on its event
+    loop. A message over `WS_MAX_MESSAGE` bytes now ends the stream (close code 1009),
+    and its slot is given back."""
+    pytest.importorskip("websockets")
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from tianfu.api.server import WS_MAX_MESSAGE
+
+    url = f"ws://127.0.0.1:{served.port}/v1/events"
+    with connect(url, open_timeout=WAIT_S, max_size=None) as ws:
+        ws.send("x" * 1024)  # a small message is read and dropped
+        ws.send("x" * (1 << 20))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=WAIT_S)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    assert WS_MAX_MESSAGE < 1 << 20
+    with contextlib.ExitStack() as streams:  # every slot of this address is free again
+        for _ in range(DEFAULT_STREAMS_PER_CLIENT):
+            deadline = time.monotonic() + WAIT_S
+            while True:
+                try:
+                    streams.enter_context(connect(url, open_timeout=WAIT_S))
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline, "the stream's slot was never given back"
+                    time.sleep(0.05)

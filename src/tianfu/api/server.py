@@ -20,7 +20,8 @@ At most `max_connections` HTTP connections are open at once (by default half of 
 process's file-descriptor limit, at most `MAX_CONNECTIONS`), so that a crowd of idle or slow
 clients cannot take the descriptors the node's peers and store need: a connection beyond is
 answered `429 {"error": ...}` and closed at once. A connection upgraded to a WebSocket leaves
-the count (the streams have their own limit, `tianfu.api.streams`).
+the count (the streams have their own limit, `tianfu.api.streams`). A WebSocket client may
+send messages of at most `WS_MAX_MESSAGE` bytes (the streams only send).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ DEFAULT_BODY_TIMEOUT_S = 30.0
 KEEP_ALIVE_TIMEOUT_S = 5
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers of one request
 MAX_CONNECTIONS = 1024  # HTTP connections open at once, at most (see default_max_connections)
+# The largest message a WebSocket client may send: the event streams only send, and what a
+# client sends is read and dropped (a larger message ends the stream with close code 1009).
+WS_MAX_MESSAGE = 4096
 
 _HEAD = "head"
 _BODY = "body"
@@ -279,5 +283,6 @@ def make_server(
         # every client has the proxy's address).
         proxy_headers=False,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
+        ws_max_size=WS_MAX_MESSAGE,
     )
     return uvicorn.Server(config)
