@@ -201,16 +201,19 @@ def test_console_pages_are_reads_and_static_files_are_not(
 
 def test_reads_take_at_most_their_share_of_the_time() -> None:
     """The time budget: once reads have taken more time than the share saved up, the next
-    read waits for it, or is refused with the seconds it would wait; it refills with time."""
+    read waits for it, or is refused with the seconds it would wait; it refills with time;
+    one read is charged at most `MAX_CHARGE_S`."""
     now = [0.0]
     budget = ReadBudget(total=4, share=0.5, clock=lambda: now[0])
     budget.max_wait_s = 0.0
     refusals: list[ApiError] = []
 
     async def main() -> None:
-        started = await budget.acquire("a")
-        now[0] = 3.0  # a read of 3 s: the 2 s saved up and 1 s of debt
-        budget.release("a", started)
+        reads = [await budget.acquire(who) for who in ("a", "c", "d")]
+        now[0] = 3.0  # three reads of 3 s, each charged 1 s: the 2 s saved up and 1 s of debt
+        for who, started in zip(("a", "c", "d"), reads, strict=True):
+            budget.release(who, started)
+        assert budget.time.level == -1.0
         with pytest.raises(ApiError) as refused:
             await budget.acquire("b")
         refusals.append(refused.value)

@@ -11,7 +11,8 @@ same core, as the node's votes and timers. Two budgets bound them:
   `per_client` reads running or waiting;
 - time: reads run at most `share` of the time on average (`TimeBudget`: seconds of reading
   per second, a read counted from its start to the start of its answer; at most
-  `READ_BURST_S` saved up while reads are few). Time, not CPU time: while a read's thread
+  `READ_BURST_S` saved up while reads are few; one read is charged at most
+  `MAX_CHARGE_S`). Time, not CPU time: while a read's thread
   runs, the event loop waits for the interpreter lock at every turn (up to the switch
   interval each time), and on a loaded machine a read holds it longer.
 
@@ -25,7 +26,8 @@ never, holds no slot and spends no time budget, only its connection.
 Not counted: requests with a body (a slot is never held while a body trickles in): the
 submission routes (the mempool's own bounds), and the read-only POSTs — contract queries
 and state proof documents — which the `QueryGate` bounds once their body is read; the
-node's liveness and metrics (`EXEMPT_PATHS`); prefixes registered with
+reads the `QueryGate` bounds at once (proof documents, the governance views); the node's
+liveness and metrics (`EXEMPT_PATHS`); prefixes registered with
 `ReadBudget.exempt_prefix` (the console's static files), and WebSocket streams (their own
 gate; the work a stream does in worker threads shares `ReadBudget.stream_threads`).
 
@@ -54,10 +56,16 @@ DEFAULT_READS_PER_CLIENT = 4  # reads running or waiting from one client address
 DEFAULT_READ_WAIT_S = 5.0  # longest wait for a slot and the time budget
 DEFAULT_READ_SHARE = 0.5  # seconds of reading per second, all clients together
 READ_BURST_S = 2.0  # seconds of reading saved up while reads are few
+# The most one read is charged: the debt stays under what a read may wait for, so a lone
+# client's reads wait their turn, however long one of them took, and are never refused.
+MAX_CHARGE_S = 1.0
 STREAM_THREADS = 2  # worker threads the event streams use at once, all streams together
 
 READ_METHODS = frozenset({"GET", "HEAD"})
-EXEMPT_PATHS = frozenset({"/v1/status", "/metrics"})
+EXEMPT_PATHS = frozenset({"/v1/status", "/metrics", "/v1/orgs", "/v1/contracts"})
+# The reads the query gate bounds (refused at once past it): the governance views above,
+# the proof documents below and a transaction's proof.
+QUERY_GATED = ("/v1/proofs/",)
 
 
 class TimeBudget:
@@ -125,6 +133,8 @@ class ReadBudget:
         return (
             scope["method"] in READ_METHODS
             and path not in EXEMPT_PATHS
+            and not path.startswith(QUERY_GATED)
+            and not (path.startswith("/v1/txs/") and path.endswith("/proof"))
             and not path.startswith(self._exempt)
         )
 
@@ -193,7 +203,7 @@ class ReadBudget:
         """End `client`'s read begun at `started`, spending the time it took."""
         assert self._slots is not None
         now = self.clock()
-        self.time.spend(now - started, now)
+        self.time.spend(min(now - started, MAX_CHARGE_S), now)
         self.running -= 1
         self._slots.release()
         self._leave(client)
