@@ -5,6 +5,7 @@ chain (`AppChain`: the real `NodeService`, executor and SQLite store)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -222,3 +223,104 @@ def test_large_events_are_encoded_off_the_event_loop_for_each_stream(
     big = [thread for thread, size in encoded if size > 4096]
     assert len(big) >= 12, encoded
     assert loop not in big, "an event was encoded on the event loop"
+
+
+def test_large_submissions_are_decoded_a_few_at_a_time(
+    chain: AppChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large submission was decoded in one of anyio's forty worker threads, however many
+    arrived at once: a flood of crafted 1 MiB bodies had up to forty decodes (~0.5 s of CPU
+    each) running beside the node's consensus. At most `DECODE_THREADS` run at once now;
+    the others wait their turn and are answered as usual."""
+    import anyio
+    import httpx
+
+    import tianfu.api.submit as submit
+    from tianfu.codec import encode
+
+    lock = threading.Lock()
+    running, most = 0, 0
+    decode_tx = submit.decode_tx
+
+    def tx_counted(data: bytes, **kwargs: Any) -> Any:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.2)  # a decode that takes CPU time, so that decodes overlap
+            return decode_tx(data, **kwargs)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(submit, "decode_tx", tx_counted)
+    admin = chain.admin("org1")
+    bodies = [encode(chain.sign(admin, "big", "big", list(range(10_000 + i)))) for i in range(8)]
+    app: FastAPI = create_app(chain.service)
+    statuses: list[int] = []
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+
+            async def send(body: bytes) -> None:
+                headers = {"content-type": "application/octet-stream"}
+                r = await client.post("/v1/txs", content=body, headers=headers)
+                statuses.append(r.status_code)
+
+            async with anyio.create_task_group() as tg:
+                for body in bodies:
+                    tg.start_soon(send, body)
+
+    anyio.run(main)
+    assert statuses == [202] * len(bodies)
+    assert most <= getattr(submit, "DECODE_THREADS", 2), most
+
+
+def test_large_events_are_encoded_a_few_at_a_time_for_all_streams(
+    chain: AppChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every open `/v1/events` stream rendered a large event in a worker thread of its own:
+    64 streams had up to 64 renderings of the same event running beside the node's
+    consensus. The streams' worker threads are now shared: at most `STREAM_THREADS` run at
+    once, and every stream still gets every event."""
+    import contextlib
+
+    import tianfu.api.reads as reads
+
+    lock = threading.Lock()
+    running, most = 0, 0
+    event_text = reads.event_text
+
+    def counted(ev: Any) -> str:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        try:
+            time.sleep(0.05)  # a rendering that takes CPU time, so that renderings overlap
+            return event_text(ev)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(reads, "event_text", counted)
+    app: FastAPI = create_app(chain.service)
+    subscribers = chain.service._subscribers  # type: ignore[attr-defined]
+    streams = 6
+    with TestClient(app) as api, contextlib.ExitStack() as opened:
+        before = len(subscribers)
+        sockets = [
+            opened.enter_context(api.websocket_connect("/v1/events?contract=big"))
+            for _ in range(streams)
+        ]
+        deadline = time.monotonic() + 60
+        while len(subscribers) < before + streams:
+            assert time.monotonic() < deadline, "the streams never subscribed"
+            time.sleep(0.005)
+        receipt = chain.call(chain.admin("org1"), "big", "big")
+        assert receipt.ok, receipt.error
+        got = [[ws.receive_json()["data"]["i"] for _ in range(12)] for ws in sockets]
+    assert got == [list(range(12))] * streams
+    assert most <= 2, most

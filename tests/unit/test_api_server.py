@@ -347,3 +347,61 @@ def test_connections_past_the_limit_are_answered_429_and_closed(tmp_path: Path) 
             for s in idle:
                 s.close()
     chain.close()
+
+
+def test_a_client_that_half_closes_still_gets_its_answers(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A client may close its sending side once its requests are sent (HTTP/1.1 allows it):
+    the server closed the connection at that end of input, so the answers were lost, and
+    the request in hand answered into the closed transport — which uvloop refuses, so every
+    such request logged an error with its traceback. The requests sent whole are answered,
+    in order, then the connection is closed; an unfinished one is dropped quietly."""
+    whole = served.connect()
+    whole.sendall(b"GET /v1/genesis HTTP/1.1\r\nhost: node\r\n\r\n" * 3)
+    whole.shutdown(socket.SHUT_WR)
+    answers = _read_until_closed(whole)
+    assert answers.count(b"HTTP/1.1 200 OK\r\n") == 3, answers[:200]
+    unfinished = served.connect()
+    unfinished.sendall(
+        b'POST /v1/query HTTP/1.1\r\nhost: node\r\ncontent-length: 100\r\n\r\n{"contract"'
+    )
+    unfinished.shutdown(socket.SHUT_WR)
+    assert _read_until_closed(unfinished) == b""
+    for s in (whole, unfinished):
+        s.close()
+    with httpx.Client(base_url=served.url, timeout=WAIT_S) as client:
+        assert client.get("/v1/genesis").status_code == 200
+    assert "Exception in ASGI application" not in caplog.text
+
+
+def test_a_stream_client_cannot_send_large_messages(served: Served) -> None:
+    """An event stream only sends; what its client sends is read and dropped. The server
+    took client messages of up to 16 MiB (Uvicorn's default), so each of a client's open
+    streams could make the node receive, unmask and hold 16 MiB at a time on its event
+    loop. A message over `WS_MAX_MESSAGE` bytes now ends the stream (close code 1009),
+    and its slot is given back."""
+    pytest.importorskip("websockets")
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from tianfu.api.server import WS_MAX_MESSAGE
+
+    url = f"ws://127.0.0.1:{served.port}/v1/events"
+    with connect(url, open_timeout=WAIT_S, max_size=None) as ws:
+        ws.send("x" * 1024)  # a small message is read and dropped
+        ws.send("x" * (1 << 20))
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=WAIT_S)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    assert WS_MAX_MESSAGE < 1 << 20
+    with contextlib.ExitStack() as streams:  # every slot of this address is free again
+        for _ in range(DEFAULT_STREAMS_PER_CLIENT):
+            deadline = time.monotonic() + WAIT_S
+            while True:
+                try:
+                    streams.enter_context(connect(url, open_timeout=WAIT_S))
+                    break
+                except Exception:
+                    assert time.monotonic() < deadline, "the stream's slot was never given back"
+                    time.sleep(0.05)

@@ -29,6 +29,14 @@ from tianfu.api.limits import (
 )
 from tianfu.api.private import private_router
 from tianfu.api.proofs import proofs_router
+from tianfu.api.readgate import (
+    DEFAULT_READ_WAIT_S,
+    DEFAULT_READS,
+    DEFAULT_READS_PER_CLIENT,
+    DEFAULT_READS_WAITING,
+    ReadBudget,
+    ReadGate,
+)
 from tianfu.api.reads import MAX_BLOCKS_PER_PAGE, METRICS_MEDIA_TYPE, parse_hash, read_router
 from tianfu.api.service import ChainService
 from tianfu.api.submit import LeanDispatch, Submitter, add_submit_routes
@@ -54,13 +62,20 @@ def create_app(
     streams: int = DEFAULT_STREAMS,
     streams_per_client: int = DEFAULT_STREAMS_PER_CLIENT,
     lean_submit: bool = True,
+    reads: int = DEFAULT_READS,
+    reads_per_client: int = DEFAULT_READS_PER_CLIENT,
+    reads_waiting: int = DEFAULT_READS_WAITING,
+    read_wait_s: float = DEFAULT_READ_WAIT_S,
 ) -> FastAPI:
     """The application serving `service`.
 
     `query_concurrency` / `query_concurrency_per_client`: contract queries running at once
     (`QueryGate`). `streams` / `streams_per_client`: event streams (WebSockets) open at
-    once, refused with 429 beyond (`tianfu.api.streams.opened`). `lean_submit=False` binds the submission routes through FastAPI only
-    (the same implementation, slower; `tianfu.api.submit`)."""
+    once, refused with 429 beyond (`tianfu.api.streams.opened`). `reads` /
+    `reads_per_client` / `reads_waiting` / `read_wait_s`: the reads (GETs, queries) running
+    at once, and waiting for a slot (`tianfu.api.readgate`; `app.state.read_budget`).
+    `lean_submit=False` binds the submission routes through FastAPI only (the same
+    implementation, slower; `tianfu.api.submit`)."""
     app = FastAPI(
         title="Tianfu Chain node API",
         version="1",
@@ -74,13 +89,16 @@ def create_app(
     limit = int(getattr(service, "max_body_bytes", DEFAULT_MAX_BODY) or DEFAULT_MAX_BODY)
     if lean_submit:  # the innermost middleware: everything added after it wraps it too
         app.add_middleware(LeanDispatch, api=app)
+    app.state.read_budget = ReadBudget(reads, reads_per_client, reads_waiting, read_wait_s)
+    app.add_middleware(ReadGate, api=app, budget=app.state.read_budget)
     app.add_middleware(BodyLimit, limits=BodyLimits(limit))
     app.state.query_gate = QueryGate(query_concurrency, query_concurrency_per_client)
     add_submit_routes(app.router, Submitter(service, limit), lean=lean_submit)
     app.state.stream_gate = QueryGate(streams, streams_per_client, what="event streams open")
-    app.include_router(read_router(service, app.state.query_gate, app.state.stream_gate))
+    budget = app.state.read_budget
+    app.include_router(read_router(service, app.state.query_gate, app.state.stream_gate, budget))
     app.include_router(
-        proofs_router(service, app.state.query_gate, app.state.stream_gate)
+        proofs_router(service, app.state.query_gate, app.state.stream_gate, budget)
     )  # proof documents (tianfu.api.proofs)
     app.include_router(private_router(service, app.state.query_gate))  # tianfu.api.private
     return app

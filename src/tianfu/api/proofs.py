@@ -34,6 +34,7 @@ from tianfu.api.models import (
     ValidatorsDocument,
     documented,
 )
+from tianfu.api.readgate import ReadBudget
 from tianfu.api.streams import opened, send_until_disconnect
 from tianfu.codec import encode
 from tianfu.proofs.build import (
@@ -149,7 +150,9 @@ def block_batch_text(
     return json.dumps(batch, separators=(",", ":"), ensure_ascii=False)
 
 
-def proofs_router(service: Any, gate: QueryGate, streams: QueryGate) -> APIRouter:
+def proofs_router(
+    service: Any, gate: QueryGate, streams: QueryGate, reads: ReadBudget
+) -> APIRouter:
     """The routes above over `service.proof_builder()` (a `ProofBuilder`). A document is
     built in a worker thread under `gate` (as contract queries are: one may read a thousand
     entries or a chain of validator changes); the block event streams open through
@@ -307,7 +310,12 @@ def proofs_router(service: Any, gate: QueryGate, streams: QueryGate) -> APIRoute
                 h = start
                 while to is None or h <= to:
                     text = await anyio.to_thread.run_sync(
-                        block_batch_text, service, h, contract, name
+                        block_batch_text,
+                        service,
+                        h,
+                        contract,
+                        name,
+                        limiter=reads.stream_threads,
                     )
                     if text is None:
                         await anyio.sleep(POLL_S)

@@ -36,6 +36,7 @@ from tianfu.api.models import (
     ValidatorsOut,
     documented,
 )
+from tianfu.api.readgate import ReadBudget
 from tianfu.api.render import (
     json_answer,
     jsonable,
@@ -100,9 +101,12 @@ def parse_query(body: bytes) -> QueryRequest:
     return req
 
 
-def read_router(service: ChainService, gate: QueryGate, streams: QueryGate) -> APIRouter:
+def read_router(
+    service: ChainService, gate: QueryGate, streams: QueryGate, reads: ReadBudget
+) -> APIRouter:
     """The read routes over `service`; contract executions pass through `gate`, event
-    streams through `streams`."""
+    streams through `streams`, and what the streams do in worker threads shares the
+    `reads.stream_threads`."""
     router = APIRouter()
 
     def query_answer(contract: str, method: str, args: list[Any]) -> JSONResponse:
@@ -204,7 +208,7 @@ def read_router(service: ChainService, gate: QueryGate, streams: QueryGate) -> A
     async def events(ws: WebSocket, contract: str | None = None, name: str | None = None) -> None:
         async with opened(ws, streams) as accepted:
             if accepted:
-                await _send_events(ws, service, contract, name)
+                await _send_events(ws, service, contract, name, reads)
 
     return router
 
@@ -221,7 +225,11 @@ def event_text(ev: CommittedEvent) -> str:
 
 
 async def _send_events(
-    ws: WebSocket, service: ChainService, contract: str | None, name: str | None
+    ws: WebSocket,
+    service: ChainService,
+    contract: str | None,
+    name: str | None,
+    reads: ReadBudget,
 ) -> None:
     """Send `ws` the committed events (of `contract`, named `name`) until either side ends."""
     stream = service.subscribe()
@@ -237,7 +245,7 @@ async def _send_events(
             if len(encode(ev.event)) <= EVENT_ON_LOOP_MAX:
                 text = event_text(ev)
             else:
-                text = await anyio.to_thread.run_sync(event_text, ev)
+                text = await anyio.to_thread.run_sync(event_text, ev, limiter=reads.stream_threads)
             await ws.send_text(text)
         ended = True  # the stream ended: node shutting down, or this consumer was dropped
 

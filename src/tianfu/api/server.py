@@ -20,7 +20,8 @@ At most `max_connections` HTTP connections are open at once (by default half of 
 process's file-descriptor limit, at most `MAX_CONNECTIONS`), so that a crowd of idle or slow
 clients cannot take the descriptors the node's peers and store need: a connection beyond is
 answered `429 {"error": ...}` and closed at once. A connection upgraded to a WebSocket leaves
-the count (the streams have their own limit, `tianfu.api.streams`).
+the count (the streams have their own limit, `tianfu.api.streams`). A WebSocket client may
+send messages of at most `WS_MAX_MESSAGE` bytes (the streams only send).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ DEFAULT_BODY_TIMEOUT_S = 30.0
 KEEP_ALIVE_TIMEOUT_S = 5
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers of one request
 MAX_CONNECTIONS = 1024  # HTTP connections open at once, at most (see default_max_connections)
+# The largest message a WebSocket client may send: the event streams only send, and what a
+# client sends is read and dropped (a larger message ends the stream with close code 1009).
+WS_MAX_MESSAGE = 4096
 
 _HEAD = "head"
 _BODY = "body"
@@ -98,6 +102,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._head_reads = 0  # bytes of the reads that fell wholly inside the head
         self._upgraded = False
         self._counted = False
+        self._eof = False  # the client has sent all it will
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -162,6 +167,29 @@ class DeadlineProtocol(HttpToolsProtocol):
             self._refuse_head()
         else:
             super().send_400_response(msg)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]
+        """The client has sent all it will (it may still read): the requests it sent whole
+        are answered, in order, and then the connection is closed. With a request left
+        unfinished it is closed now, and the request in hand is told the client is gone
+        (it would otherwise answer into a closed transport, which uvloop refuses with an
+        error per request)."""
+        self._eof = True
+        self._enter(None)
+        cycle = self.cycle
+        pending = self.pipeline or (cycle is not None and not cycle.response_complete)
+        if self._want is None and pending:
+            return True  # keep the transport open for the answers
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True
+            cycle.message_event.set()
+        return None  # the transport closes itself
+
+    def on_response_complete(self) -> None:
+        more = bool(self.pipeline)
+        super().on_response_complete()
+        if self._eof and not more and not self.transport.is_closing():
+            self.transport.close()  # every request the client sent is answered
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._uncount()
@@ -255,5 +283,6 @@ def make_server(
         # every client has the proxy's address).
         proxy_headers=False,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
+        ws_max_size=WS_MAX_MESSAGE,
     )
     return uvicorn.Server(config)

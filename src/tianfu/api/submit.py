@@ -64,6 +64,10 @@ DEFAULT_WAIT_S = 30.0
 # form, argument values) takes up to ~0.5 us per byte (a crafted 1 MiB transaction held the
 # loop ~0.5 s per request); a usual transaction, far smaller, is decoded in place.
 DECODE_ON_LOOP_MAX = 16 << 10
+# Worker threads decoding submissions at once, all requests together; more wait their turn
+# (their bodies are already read and bounded), so a flood of large bodies cannot set
+# anyio's forty worker threads decoding beside the node's consensus.
+DECODE_THREADS = 2
 
 # What the submission methods take: body, content type, wait, timeout -> (status, JSON bytes).
 Handler = Callable[[bytes, str, "str | None", float], Awaitable[tuple[int, bytes]]]
@@ -86,6 +90,13 @@ class Submitter:
     def __init__(self, service: ChainService, limit: int) -> None:
         self.service = service
         self.limit = limit
+        self._decoders: anyio.CapacityLimiter | None = None
+
+    async def _off_loop(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """`fn(*args)` in a worker thread, at most `DECODE_THREADS` of them at once."""
+        if self._decoders is None:  # made on the event loop that serves the requests
+            self._decoders = anyio.CapacityLimiter(DECODE_THREADS)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._decoders)
 
     async def single(
         self, body: bytes, content_type: str, wait: str | None, timeout: float
@@ -93,7 +104,7 @@ class Submitter:
         """`POST /v1/txs`: 200 with the committed record, or 202 pending."""
         wait_s = _wait_seconds(wait, timeout)
         if len(body) > DECODE_ON_LOOP_MAX:
-            tx = await anyio.to_thread.run_sync(self._transaction, body, content_type)
+            tx = await self._off_loop(self._transaction, body, content_type)
         else:
             tx = self._transaction(body, content_type)
         tx_hash = await self.service.submit(tx)
@@ -109,9 +120,7 @@ class Submitter:
         """`POST /v1/txs/batch`: 200 with one result per transaction (`tianfu.api.batch`)."""
         wait_s = _wait_seconds(wait, timeout)
         if len(body) > DECODE_ON_LOOP_MAX:
-            txs = await anyio.to_thread.run_sync(
-                decode_batch, body, _is_json(content_type), self.limit
-            )
+            txs = await self._off_loop(decode_batch, body, _is_json(content_type), self.limit)
         else:
             txs = decode_batch(body, _is_json(content_type), self.limit)
         return 200, json_bytes(await run_batch(self.service, txs, wait_s))

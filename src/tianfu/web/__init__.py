@@ -5,6 +5,7 @@ its static files (under `/console/static`, every third-party asset vendored in t
 to the node's FastAPI application, and replaces FastAPI's CDN-loaded `/docs` and `/redoc`
 with pages whose assets the node serves itself (`tianfu.web.apidocs`); a browser asking for
 a page gets the console's error pages (404, 500, ...), never the API's JSON or a traceback.
+A page is a read of the node's read budget (`tianfu.api.readgate`); a static file is not.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def install_console(app: FastAPI, service: ChainService) -> None:
     app.include_router(applications_router(data))
     app.include_router(verify_router(data))
     app.mount(STATIC_URL, SecuredStatic(directory=STATIC), name="console-static")
+    budget = getattr(app.state, "read_budget", None)
+    if budget is not None:  # the vendored files are small: not counted as reads
+        budget.exempt_prefix(STATIC_URL + "/")
     install_api_docs(app)
     _html_errors(app)
 
@@ -69,6 +73,9 @@ def _for_browsers(api_handler: Any) -> Any:
             if response.status_code >= 500
             else N_("This request cannot be answered (HTTP %(status)s).")
         )
-        return error_page(request, response.status_code, message, status=response.status_code)
+        page = error_page(request, response.status_code, message, status=response.status_code)
+        if "retry-after" in response.headers:  # a 429's wait, for the browser as for the API
+            page.headers["retry-after"] = response.headers["retry-after"]
+        return page
 
     return handler

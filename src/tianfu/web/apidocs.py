@@ -52,3 +52,6 @@ def install_api_docs(app: FastAPI) -> None:
         return secured(FileResponse(ASSETS / "favicon.png", media_type="image/png"))
 
     app.mount(ASSETS_URL, SecuredStatic(directory=ASSETS), name="docs-assets")
+    budget = getattr(app.state, "read_budget", None)
+    if budget is not None:  # vendored files: not counted as reads (tianfu.api.readgate)
+        budget.exempt_prefix(ASSETS_URL + "/")

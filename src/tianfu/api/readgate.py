@@ -1,0 +1,266 @@
+"""The budget of the reads a node serves: at most a few at once, so that no flood of reads
+takes the CPU its consensus needs (`ReadBudget`, enforced in front of every route by the
+`ReadGate` middleware).
+
+A read is any HTTP GET or HEAD — the API's blocks, transactions, state, proofs, event
+batches, the console's pages and the applications' records. Each one takes worker-thread CPU
+(decoding, rendering, encoding) from the same process, and under the interpreter lock the
+same core, as the node's votes and timers. Two budgets bound them:
+
+- concurrency: at most `total` reads run at once, and one client address has at most
+  `per_client` reads running or waiting;
+- time: reads run at most `share` of the time on average (`TimeBudget`: seconds of reading
+  per second, a read counted from its start to the start of its answer; at most
+  `READ_BURST_S` saved up while reads are few; one read is charged at most
+  `MAX_CHARGE_S`). Time, not CPU time: while a read's thread
+  runs, the event loop waits for the interpreter lock at every turn (up to the switch
+  interval each time), and on a loaded machine a read holds it longer.
+
+A read that finds no slot, or a spent time budget, waits for them at most `max_wait_s`,
+with at most `waiting` others. A read past any of these is refused with 429 and
+`Retry-After` (the seconds until its budget allows it), rendered by the application's own error handlers (a
+browser asking for a page gets the console's error page). A slot is held until the answer
+starts (a rendered answer is complete by then): a client that reads its answer slowly, or
+never, holds no slot and spends no time budget, only its connection.
+
+Not counted: requests with a body (a slot is never held while a body trickles in): the
+submission routes (the mempool's own bounds), and the read-only POSTs — contract queries
+and state proof documents — which the `QueryGate` bounds once their body is read; the
+reads the `QueryGate` bounds at once (proof documents, the governance views); the node's
+liveness and metrics (`EXEMPT_PATHS`); prefixes registered with
+`ReadBudget.exempt_prefix` (the console's static files), and WebSocket streams (their own
+gate; the work a stream does in worker threads shares `ReadBudget.stream_threads`).
+
+Behind a reverse proxy every client has the proxy's address: put per-client limits in the
+proxy.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tianfu.api.errors import ApiError, error_response
+from tianfu.api.limits import client_address
+
+DEFAULT_READS = 2  # reads running at once, all clients together
+DEFAULT_READS_WAITING = 32  # reads waiting for a slot, all clients together
+DEFAULT_READS_PER_CLIENT = 4  # reads running or waiting from one client address
+DEFAULT_READ_WAIT_S = 5.0  # longest wait for a slot and the time budget
+DEFAULT_READ_SHARE = 0.5  # seconds of reading per second, all clients together
+READ_BURST_S = 2.0  # seconds of reading saved up while reads are few
+# The most one read is charged: the debt stays under what a read may wait for, so a lone
+# client's reads wait their turn, however long one of them took, and are never refused.
+MAX_CHARGE_S = 1.0
+STREAM_THREADS = 2  # worker threads the event streams use at once, all streams together
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+EXEMPT_PATHS = frozenset({"/v1/status", "/metrics", "/v1/orgs", "/v1/contracts"})
+# The reads the query gate bounds (refused at once past it): the governance views above,
+# the proof documents below and a transaction's proof.
+QUERY_GATED = ("/v1/proofs/",)
+
+
+class TimeBudget:
+    """Seconds of reading: refilled at `share` seconds per second up to `burst`, spent by
+    the time each read took (so reads run at most `share` of the time, on average)."""
+
+    def __init__(self, share: float, burst: float, now: float) -> None:
+        self.share = share
+        self.burst = burst
+        self.level = burst
+        self.stamp = now
+
+    def refill(self, now: float) -> float:
+        self.level = min(self.burst, self.level + (now - self.stamp) * self.share)
+        self.stamp = now
+        return self.level
+
+    def wait_s(self, now: float) -> float:
+        """How long until a read may start (0: now)."""
+        level = self.refill(now)
+        return 0.0 if level > 0 else -level / self.share
+
+    def spend(self, seconds: float, now: float) -> None:
+        self.refill(now)
+        self.level -= seconds
+
+
+class ReadBudget:
+    """The limits of the module docstring. Used on the event loop only."""
+
+    def __init__(
+        self,
+        total: int = DEFAULT_READS,
+        per_client: int = DEFAULT_READS_PER_CLIENT,
+        waiting: int = DEFAULT_READS_WAITING,
+        max_wait_s: float = DEFAULT_READ_WAIT_S,
+        share: float = DEFAULT_READ_SHARE,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if total < 1 or per_client < 1 or waiting < 0 or max_wait_s < 0:
+            raise ValueError("read limits must be positive")
+        if not share > 0:
+            raise ValueError("the read time share must be positive")
+        self.total = total
+        self.per_client = per_client
+        self.waiting_max = waiting
+        self.max_wait_s = max_wait_s
+        self.clock = clock
+        self.running = 0
+        self.waiting = 0
+        self.by_client: collections.Counter[str] = collections.Counter()
+        self.time = TimeBudget(share, READ_BURST_S, clock())
+        self.refused = 0
+        self._slots: anyio.Semaphore | None = None
+        self._stream_threads: anyio.CapacityLimiter | None = None
+        self._exempt: tuple[str, ...] = ()
+
+    def exempt_prefix(self, prefix: str) -> None:
+        """Leave the requests whose path starts with `prefix` out of the budget."""
+        self._exempt += (prefix,)
+
+    def counts(self, scope: Scope) -> bool:
+        """Whether the HTTP request `scope` is a read this budget bounds."""
+        path: str = scope["path"]
+        return (
+            scope["method"] in READ_METHODS
+            and path not in EXEMPT_PATHS
+            and not path.startswith(QUERY_GATED)
+            and not (path.startswith("/v1/txs/") and path.endswith("/proof"))
+            and not path.startswith(self._exempt)
+        )
+
+    @property
+    def stream_threads(self) -> anyio.CapacityLimiter:
+        """The worker threads the event streams may use at once (created on first use, on
+        the event loop that serves them)."""
+        if self._stream_threads is None:
+            self._stream_threads = anyio.CapacityLimiter(STREAM_THREADS)
+        return self._stream_threads
+
+    async def acquire(self, client: str) -> float:
+        """Take a slot for `client` once the time budget allows it, waiting at most
+        `max_wait_s`; `ApiError` 429 if not. Returns the read's start, for `release`."""
+        if self._slots is None:
+            self._slots = anyio.Semaphore(self.total)
+        if self.by_client[client] >= self.per_client:
+            self._refuse(f"at most {self.per_client} per client address", 1.0)
+        busy = self._slots.value == 0 or self.time.wait_s(self.clock()) > 0
+        if busy and self.waiting >= self.waiting_max:
+            self._refuse(f"at most {self.total} running and {self.waiting_max} waiting", 1.0)
+        self.by_client[client] += 1
+        try:
+            if busy:
+                self.waiting += 1
+                try:
+                    await self._wait(client)
+                finally:
+                    self.waiting -= 1
+            else:
+                self._slots.acquire_nowait()
+        except BaseException:
+            self._leave(client)
+            raise
+        self.running += 1
+        return self.clock()
+
+    async def _wait(self, client: str) -> None:
+        """Take a slot, then wait until the time budget allows a read, all within
+        `max_wait_s`; `ApiError` 429 if that passes."""
+        assert self._slots is not None
+        deadline = self.clock() + self.max_wait_s
+        got = self._slots.value > 0
+        if got:
+            self._slots.acquire_nowait()
+        else:
+            with anyio.move_on_after(self.max_wait_s):
+                await self._slots.acquire()
+                got = True
+        if not got:
+            self._refuse(f"no slot came free within {self.max_wait_s:g} s", 1.0)
+        try:
+            while True:
+                now = self.clock()
+                wait = self.time.wait_s(now)
+                if wait <= 0:
+                    return
+                if now + wait > deadline:
+                    self._refuse("reads have used their share of the node's time", wait)
+                await anyio.sleep(wait)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, client: str, started: float) -> None:
+        """End `client`'s read begun at `started`, spending the time it took."""
+        assert self._slots is not None
+        now = self.clock()
+        self.time.spend(min(now - started, MAX_CHARGE_S), now)
+        self.running -= 1
+        self._slots.release()
+        self._leave(client)
+
+    def _leave(self, client: str) -> None:
+        self.by_client[client] -= 1
+        if self.by_client[client] <= 0:
+            del self.by_client[client]
+
+    def _refuse(self, why: str, retry_s: float) -> None:
+        self.refused += 1
+        raise ApiError(
+            429,
+            f"too many reads at once ({why}); retry later",
+            headers={"retry-after": str(max(1, math.ceil(retry_s)))},
+        )
+
+
+class ReadGate:
+    """ASGI middleware holding a `ReadBudget` slot for every read until its answer starts
+    (module docstring); a refusal is answered by `api`'s error handler for `ApiError`."""
+
+    def __init__(self, app: ASGIApp, api: Any, budget: ReadBudget) -> None:
+        self.app = app
+        self.api = api
+        self.budget = budget
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.budget.counts(scope):
+            await self.app(scope, receive, send)
+            return
+        client = client_address(scope)
+        try:
+            started = await self.budget.acquire(client)
+        except ApiError as exc:
+            handlers = getattr(self.api, "exception_handlers", {})
+            handler = handlers.get(ApiError)
+            if handler is None:
+                response = error_response(exc.status, exc.message, exc.headers)
+            else:
+                response = await handler(Request(scope, receive), exc)
+            await response(scope, receive, send)
+            return
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self.budget.release(client, started)
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                release()  # the answer is made: sending it, however slowly, is not reading
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            release()
