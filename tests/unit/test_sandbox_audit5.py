@@ -6,8 +6,38 @@ Each fails on the code before its fix.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from tests.unit.test_sandbox_findings import call
+
+from tianfu.execution.context import CallContext
+from tianfu.execution.contract_api import Caller, ContractError
+from tianfu.execution.meter import Meter
+from tianfu.execution.sandbox import compile_contract
+
+
+def call_host(source: str, *args: Any, gas: int = 10**8) -> tuple[str, Any, int]:
+    """`call` against the node's own `CallContext` (state encoded and decoded as on a node,
+    events checked as on a node), over an empty state."""
+    store: dict[bytes, bytes] = {}
+    meter = Meter(gas)
+    caller = Caller(address="a" * 40, org="org1", name="user", kind="member")
+    ctx = CallContext(
+        contract="probe",
+        sender=caller,
+        height=1,
+        time_ms=1,
+        tx_hash="00",
+        reader=store.get,
+        gas=meter,
+    )
+    try:
+        result, used = compile_contract(source).call(ctx, "f", list(args), meter)
+    except ContractError as exc:
+        return ("failed", str(exc), exc.gas_used)  # type: ignore[attr-defined]
+    return ("ok", result, used)
+
 
 # -- str.join / bytes.join over many short items -------------------------------------------------
 
@@ -42,3 +72,55 @@ def test_a_join_still_refuses_items_of_another_type() -> None:
         status, message, _ = call(source, bad)
         assert status == "failed" and "join() takes str items only" in message, message
     assert call(source, ["a", "b"])[1] == "a,b"
+
+
+# -- containers walked by Python code: copies, state reads, text -------------------------------
+
+CONTAINERS = """
+def f(ctx, op, n, nested):
+    L = [[] if nested else 0 for i in range(n)]
+    if op == 'emit':
+        ctx.emit('e', v=L)
+    elif op == 'put':
+        ctx.put('k', L)
+    elif op == 'get':
+        ctx.put('k', L)
+        for i in range(10):
+            x = ctx.get('k')
+    elif op == 'str':
+        for i in range(10):
+            x = str(L)
+    return 0
+"""
+
+
+@pytest.mark.parametrize(("op", "times"), [("emit", 1), ("put", 1), ("get", 10), ("str", 10)])
+def test_a_nested_container_pays_more_than_a_scalar_in_every_walk(op: str, times: int) -> None:
+    """The boundary copy (`ctx.emit`, `ctx.put`, a return value), the count of a value read
+    from state and the bound of `str()` visit each container through Python code (a call,
+    type tests, a new list for a copy), ~1 us each, but counted it as one walk unit (half a
+    gas) like an int: 60,000 empty lists emitted, stored, read back or printed took ~8-20x
+    a plain loop's CPU per gas. A container now counts `CONTAINER_UNITS` like `measure`,
+    and an event's copy checks the event's depth itself (no second uncharged walk)."""
+    n = 20_000
+    _, _, nested = call_host(CONTAINERS, op, n, True)
+    _, _, flat = call_host(CONTAINERS, op, n, False)
+    assert nested - flat >= 2 * n * times, (nested, flat)
+
+
+DEEP_EVENT = """
+def f(ctx, depth):
+    v = 1
+    for i in range(depth):
+        v = [v]
+    ctx.emit('e', v=v)
+    return 0
+"""
+
+
+def test_event_data_is_refused_past_the_same_depth_as_before() -> None:
+    from tianfu.types.values import MAX_DEPTH
+
+    assert call_host(DEEP_EVENT, MAX_DEPTH - 1)[0] == "ok"
+    status, message, _ = call_host(DEEP_EVENT, MAX_DEPTH)
+    assert status == "failed" and "nested deeper than 32 levels" in message, message
