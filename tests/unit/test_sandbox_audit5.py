@@ -124,3 +124,40 @@ def test_event_data_is_refused_past_the_same_depth_as_before() -> None:
     assert call_host(DEEP_EVENT, MAX_DEPTH - 1)[0] == "ok"
     status, message, _ = call_host(DEEP_EVENT, MAX_DEPTH)
     assert status == "failed" and "nested deeper than 32 levels" in message, message
+
+
+# -- the return value is walked once -----------------------------------------------------------
+
+RETURNS = "def f(ctx, n):\n    return [[] for i in range(n)]\n"
+
+
+def test_a_sandboxed_return_value_is_not_walked_again_by_the_executor(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox returns its checked, charged copy of the result (`copy_value`); the
+    executor walked it a second time with `check_value`, uncharged (~2x a plain loop's CPU
+    per gas on top of the copy's for a result of many small containers). A native
+    contract's result is still checked by the executor."""
+    from tianfu.execution import executor
+    from tianfu.testing.appchain import AppChain
+
+    walked: list[Any] = []
+    real = executor.check_value
+
+    def counted(value: Any) -> None:
+        walked.append(value)
+        real(value)
+
+    chain = AppChain(tmp_path)
+    try:
+        chain.deploy("rets", RETURNS)
+        user = chain.identity("org2", "returner")
+        monkeypatch.setattr(executor, "check_value", counted)
+        receipt = chain.call(user, "rets", "f", 1_000)
+        assert receipt.ok and receipt.result == [[]] * 1_000
+        assert [v for v in walked if v == [[]] * 1_000] == []
+        walked.clear()
+        receipt = chain.call(user, "governance", "get_identity", user.info.address)
+        assert receipt.ok and walked == [receipt.result]
+    finally:
+        chain.close()

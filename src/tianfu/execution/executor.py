@@ -394,7 +394,9 @@ class Executor:
                 result, _ = self._call(
                     ctx, body.contract, body.method, list(body.args), meter, run.read, block_gov
                 )
-            if type(result) not in FLAT_RESULTS:  # those pass `check_value` as they are
+            # A sandboxed contract's result is the sandbox's checked copy (`copy_value`,
+            # charged); a native contract's is checked here.
+            if type(result) not in FLAT_RESULTS and body.contract in self.native:
                 check_value(result)
             if ctx.receipt_bytes > RECEIPT_ROOM:  # else result and events fit for sure
                 check_receipt(ctx, result)
