@@ -161,3 +161,43 @@ def test_a_sandboxed_return_value_is_not_walked_again_by_the_executor(
         assert receipt.ok and walked == [receipt.result]
     finally:
         chain.close()
+
+
+# -- an exception's message made from a container ---------------------------------------------
+
+RAISES = """
+def f(ctx, how, n):
+    L = [[] for i in range(n)]
+    k = tuple([(i,) for i in range(n)])
+    d = {k: 1} if how == 'found' else {}
+    total = 0
+    for i in range(10):
+        try:
+            if how == 'value':
+                raise ValueError(L)
+            elif how == 'args':
+                raise ValueError(1, L)
+            elif how == 'key' or how == 'found':
+                total += d[k] - 1
+                raise ValueError('a plain message')
+            else:
+                raise ValueError('a plain message')
+        except (ValueError, KeyError) as e:
+            total += 1
+    return total
+"""
+
+
+@pytest.mark.parametrize("how", ["value", "args", "key"])
+def test_an_exception_message_made_by_a_walk_pays_for_its_characters(how: str) -> None:
+    """`ValueError(L)` (or a missing tuple key, caught) makes its message with
+    `bounded_repr`, Python code visiting the container a few characters at a time (~3-6
+    plain-loop gas of CPU per character, up to 1,000 characters), but paid only its bytes'
+    memory: 300 raises of `ValueError([[]] * 60_000)` cost 9,600 gas and took ~180x a plain
+    loop's CPU per gas. Such a message now pays `REPR_CHAR_GAS` (2) per character."""
+    from tianfu.execution.limits import MAX_MESSAGE
+
+    status, result, gas = call(RAISES, how, 2_000, gas=10**8)
+    assert status == "ok" and result == 10, result
+    _, _, plain = call(RAISES, "found" if how == "key" else "plain", 2_000, gas=10**8)
+    assert gas - plain >= 10 * MAX_MESSAGE, (gas, plain)  # (a plain raise costs too)
