@@ -194,3 +194,29 @@ def test_max_block_bytes_cannot_be_voted_past_a_proposal_frame():
 
     lo, hi = PARAM_BOUNDS["max_block_bytes"]
     assert hi + (1 << 20) <= MAX_BLOCK_BYTES  # room for the header and the array framing
+
+
+def test_a_transaction_whose_bytes_need_more_than_max_gas_per_tx_is_never_in_a_block(make_chain):
+    """The byte gas rule (`tx_gas`) holds for blocks, not only at admission: a proposer
+    drops such a transaction, and a validator refuses a block holding one. Before, a
+    proposer that skipped admission put it in a block with a failed receipt capped at
+    `max_gas_per_tx`, so its bytes past what that gas buys were free and every validator
+    accepted the block."""
+    from tianfu.execution.costs import GAS_BASE, TX_FREE_BYTES, TX_GAS_PER_BYTE, tx_gas
+
+    limit = 100_000
+    chain = make_chain(max_gas_per_tx=limit, max_block_gas=4 * limit)
+    user = chain.cas["org2"].issue("bulky", "member")
+    n = 4 * ((limit - GAS_BASE) // TX_GAS_PER_BYTE + TX_FREE_BYTES)  # four times what it buys
+    txs = calls(chain, user, "blob", 10, "x" * n, 20)
+    assert tx_gas(len(txs[1].body.cert), len(txs[1].encoded())) > limit
+    chain.time_ms += 1000
+    built = chain.ledger.build_block(txs, b"\x01" * 32)
+    assert [t.hash for t in built.block.txs] == [txs[0].hash, txs[2].hash]
+    assert "before its call" in dict(built.result.dropped)[txs[1].hash]
+    # A faulty proposer that lets it in: every validator refuses the block.
+    relaxed(chain.ledger, max_gas_per_tx=10**7, max_block_gas=10**8)
+    over = chain.ledger.build_block(txs, b"\x01" * 32)
+    assert txs[1].hash in [t.hash for t in over.block.txs]
+    with pytest.raises(InvalidBlock, match="before its call"):
+        chain.replica.execute(over.block)

@@ -31,7 +31,7 @@ ASSET_CALLS: list[tuple[Caller, str, list[Any], Any, int]] = [
     (admin(), "balance", [BOB], 40, 61),
     (admin(), "allowance", [ALICE, BOB], 5, 66),
     (admin(), "total_supply", [], 95, 59),
-    (admin(), "info", [], {"name": "Tianfu Asset", "symbol": "TFA", "supply": 95}, 127),
+    (admin(), "info", [], {"name": "Tianfu Asset", "symbol": "TFA", "supply": 95}, 129),
 ]
 
 

@@ -30,6 +30,9 @@ from __future__ import annotations
 LOOP_GAS = 1  # every loop iteration / iterated item
 CALL_GAS = 1  # every contract function or lambda entry
 EXC_GAS = 20  # every exception caught: raising, unwinding and entering the handler
+# per character of an exception's message made by walking a container (`bounded_repr`,
+# Python code: ~3-6 plain-loop gas of CPU per character made)
+REPR_CHAR_GAS = 2
 BUILTIN_GAS = 4  # every call of a checked builtin (`int`, `str`, `sorted`, ...), from anywhere
 METHOD_GAS = 6  # every call of a value's method (`s.upper()`, `L.append(x)`, ...)
 CTX_GAS = 1  # every ctx method call (state access is charged by the context, below)

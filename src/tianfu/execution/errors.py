@@ -77,6 +77,12 @@ def text_of(args: tuple[Any, ...]) -> str:
     return bounded_repr(args, MAX_MESSAGE)
 
 
+def walked(args: tuple[Any, ...]) -> bool:
+    """Whether `text_of(args)` is made by `bounded_repr` walking a container in Python
+    (a few plain-loop gas of work per character made), not by C code."""
+    return len(args) > 1 or (len(args) == 1 and type(args[0]) in (list, tuple, dict))
+
+
 def constructed(cls: type[BaseException], args: tuple[Any, ...]) -> BaseException:
     """`cls(*args)` as contract code makes it: the message computed now, bounded."""
     message = text_of(args)

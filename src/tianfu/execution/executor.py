@@ -148,6 +148,20 @@ class Executor:
         if not verify_tx(tx):
             raise BadSignature("bad signature")
 
+    @staticmethod
+    def check_size(tx: Transaction, params: ConsensusParams) -> int:
+        """The transaction's encoded size; raises TxInvalid if its bytes alone need more gas
+        than `max_gas_per_tx` (`tx_gas`): such a transaction may never be in a block."""
+        size = len(tx.encoded())
+        need = tx_gas(len(tx.body.cert), size)
+        if need > params.max_gas_per_tx:
+            raise TxInvalid(
+                f"a transaction of {size} bytes needs {need} gas before its call "
+                f"({TX_GAS_PER_BYTE} a byte past the first {TX_FREE_BYTES}); the limit per "
+                f"transaction is {params.max_gas_per_tx}"
+            )
+        return size
+
     def check_tx(
         self,
         tx: Transaction,
@@ -171,14 +185,7 @@ class Executor:
                 params = memo.params = self.params_for(next_height)
         self.check_static(tx, next_height, params)
         body = tx.body
-        size = len(tx.encoded())
-        need = tx_gas(len(body.cert), size)
-        if need > params.max_gas_per_tx:
-            raise TxInvalid(
-                f"a transaction of {size} bytes needs {need} gas before its call "
-                f"({TX_GAS_PER_BYTE} a byte past the first {TX_FREE_BYTES}); the limit per "
-                f"transaction is {params.max_gas_per_tx}"
-            )
+        size = self.check_size(tx, params)
         if self.open:
             gov = self._gov_reader(reader)
             if self._open().admit(gov, reader, body, next_height, self.chain_id, size) is not None:
@@ -219,7 +226,7 @@ class Executor:
         """Execute `txs` as block `height`, under `params` (default `params_for(height)`).
 
         Validators (proposer_mode=False) raise TxInvalid for a transaction that may never be
-        in a block, and BlockOverLimit when the receipts' gas or canonical bytes add up past
+        in a block (`check_static`, `check_size`), and BlockOverLimit when the receipts' gas or canonical bytes add up past
         `max_block_gas` / `max_block_receipt_bytes`. A proposer drops invalid transactions
         instead and reports them in `dropped`; it stops at the first transaction that would
         take the block past a limit (that one and the rest wait for a later block:
@@ -272,6 +279,7 @@ class Executor:
                     self._check_window(tx, height, p)
                 else:
                     self.check_static(tx, height, p)
+                self.check_size(tx, p)
             except TxInvalid as exc:
                 if proposer_mode:
                     dropped.append((h, str(exc)))
@@ -386,7 +394,9 @@ class Executor:
                 result, _ = self._call(
                     ctx, body.contract, body.method, list(body.args), meter, run.read, block_gov
                 )
-            if type(result) not in FLAT_RESULTS:  # those pass `check_value` as they are
+            # A sandboxed contract's result is the sandbox's checked copy (`copy_value`,
+            # charged); a native contract's is checked here.
+            if type(result) not in FLAT_RESULTS and body.contract in self.native:
                 check_value(result)
             if ctx.receipt_bytes > RECEIPT_ROOM:  # else result and events fit for sure
                 check_receipt(ctx, result)

@@ -16,8 +16,8 @@ from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.costs import CTX_GAS, bytes_gas, str_bytes
 from tianfu.execution.limits import MAX_EVENT_NAME
 from tianfu.execution.runtime import Runtime, hot_host
-from tianfu.execution.walk import TEXT_BYTES_PER_UNIT, copy_value, units_gas
-from tianfu.types.values import MAX_INT, MIN_INT, ValueTypeError, check_value
+from tianfu.execution.walk import TEXT_BYTES_PER_UNIT, copy_field, copy_value, units_gas
+from tianfu.types.values import MAX_INT, MIN_INT
 
 _SCALARS = frozenset({type(None), bool, str, bytes})  # immutable: a copy is the value itself
 _ROLE_CHARS = 64  # a role this short is covered by `CTX_GAS`
@@ -152,7 +152,6 @@ class ContextProxy:
     def emit(self, event: str, /, **data: Any) -> None:
         if type(event) is not str or not 0 < len(event) <= MAX_EVENT_NAME:
             raise ContractError(f"an event name is a str of 1 to {MAX_EVENT_NAME} characters")
-        nested = False
         gas = CTX_GAS  # the call, and the walk units of the scalars: charged with the event
         for k, v in data.items():
             t = type(v)
@@ -161,16 +160,10 @@ class ContextProxy:
             g = _scalar_gas(v)
             if g >= 0:
                 gas += g
-            else:
-                data[k] = copy_value(self._rt.m, v, "event data")[0]
-                nested = True
+            else:  # copied and checked as one level down in the event's data
+                data[k] = copy_field(self._rt.m, v)
         host = self._host
         if host is not None:  # `data` is this call's own dict of checked values
-            if nested:  # a field sits one level deeper than the value copied
-                try:
-                    check_value(data)
-                except ValueTypeError as exc:
-                    raise ContractError(f"bad event data: {exc}") from None
             host.emit_checked(event, data, gas)
             return
         self._rt.m.charge(gas)

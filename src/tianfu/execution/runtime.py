@@ -24,6 +24,7 @@ from tianfu.execution.costs import (
     EXC_BYTES,
     FUNC_BYTES,
     LOOP_GAS,
+    REPR_CHAR_GAS,
     SMALL_BYTES,
     bytes_bytes,
     bytes_gas,
@@ -364,13 +365,19 @@ class Runtime(CheckedOperators):
     def exc(self, cls: Any, *args: Any) -> BaseException:
         """`E(...)` for an exception class a contract names: its message made now, bounded."""
         exc = errors.constructed(cls, args)
-        self.m.alloc(EXC_BYTES + len(str(_b.getattr(exc, errors.ATTR))))
+        n = len(str(_b.getattr(exc, errors.ATTR)))
+        self.m.alloc(EXC_BYTES + n)
+        if errors.walked(args):  # the message was made by a walk, a character at a time
+            self.m.charge(REPR_CHAR_GAS * n)
         return exc
 
     def caught(self, exc: BaseException) -> BaseException:
         """What `except E as name` binds (see `errors.caught`)."""
         copy = errors.caught(exc, _VISIBLE)
-        self.m.alloc(EXC_BYTES + len(str(_b.getattr(copy, errors.ATTR))))
+        n = len(str(_b.getattr(copy, errors.ATTR)))
+        self.m.alloc(EXC_BYTES + n)
+        if isinstance(exc, KeyError) and errors.walked(exc.args):  # a key's bounded repr
+            self.m.charge(REPR_CHAR_GAS * n)
         return copy
 
     # -- attributes -----------------------------------------------------------------------

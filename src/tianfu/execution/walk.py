@@ -138,7 +138,8 @@ def utf8_len(s: str, what: str) -> int:
 def copy_value(meter: Meter, value: Any, what: str) -> tuple[Any, int]:
     """A deep copy of a contract value and the size of its encoding (msgpack, at most),
     walked with a budget of `MAX_VALUE_ITEMS` nodes and `MAX_DEPTH` levels. Charges one
-    walk unit per node and per `BYTES_PER_GAS // NODES_PER_GAS` bytes of text (every
+    walk unit per scalar, `CONTAINER_UNITS` per container (a Python call each, and a new
+    list or dict), one per `BYTES_PER_GAS // NODES_PER_GAS` bytes of text (every
     occurrence of a shared string counts) and the copy's memory; runs out of gas (or
     memory) as soon as the copy would need more than the meter has left."""
     t = type(value)
@@ -150,6 +151,18 @@ def copy_value(meter: Meter, value: Any, what: str) -> tuple[Any, int]:
     result = c.walk(value, 0)
     meter.charge_alloc(units_gas(c.units), c.nbytes)
     return result, c.size
+
+
+def copy_field(meter: Meter, value: Any) -> Any:
+    """`copy_value` of an event's field, which sits one level down in the event's data:
+    refused, once copied and charged, if anything in it is `MAX_DEPTH` levels down (what
+    `check_value` of the whole data refuses), without a second walk."""
+    c = _Copy(meter, "event data")
+    result = c.walk(value, 0)
+    meter.charge_alloc(units_gas(c.units), c.nbytes)
+    if c.deep >= MAX_DEPTH:
+        raise ContractError(f"bad event data: value nested deeper than {MAX_DEPTH} levels")
+    return result
 
 
 def copy_args(meter: Meter, args: list[Any]) -> list[Any]:
@@ -181,7 +194,9 @@ def copy_args(meter: Meter, args: list[Any]) -> list[Any]:
 
 
 class _Copy:
-    __slots__ = ("meter", "what", "nodes", "units", "size", "nbytes", "budget", "mem_left")
+    __slots__ = (
+        "meter", "what", "nodes", "units", "size", "nbytes", "budget", "mem_left", "deep",
+    )  # fmt: skip
 
     def __init__(self, meter: Meter, what: str) -> None:
         self.meter = meter
@@ -192,6 +207,7 @@ class _Copy:
         self.nbytes = 0
         self.budget = max(meter.left, 0) * NODES_PER_GAS
         self.mem_left = max(meter.mem, 0)
+        self.deep = 0  # the depth of the deepest element copied
 
     def walk(self, v: Any, depth: int) -> Any:
         self.nodes -= 1
@@ -220,8 +236,10 @@ class _Copy:
         if t is list or t is tuple or t is dict:
             if depth >= MAX_DEPTH:
                 raise ContractError(f"{self.what} is nested deeper than {MAX_DEPTH} levels")
-            self.units += 1 + len(v)
+            self.units += CONTAINER_UNITS + len(v)
             self.size += 5
+            if v and depth >= self.deep:
+                self.deep = depth + 1
             self.nbytes += seq_bytes(len(v)) if t is not dict else _dict_bytes(len(v))
             if self.units > self.budget or self.nbytes > self.mem_left:
                 self.meter.charge_alloc(units_gas(self.units), self.nbytes)  # fails
@@ -298,6 +316,8 @@ def decoded_mem(meter: Meter, value: Any) -> None:
             items = x
         else:
             continue
+        if not items:
+            continue
         types = set(map(type, items))
         if types <= _FLAT_CHEAP:
             mem += len(items) * SMALL_BYTES
@@ -310,7 +330,7 @@ def decoded_mem(meter: Meter, value: Any) -> None:
                 stack.append(item)
             else:
                 mem += SMALL_BYTES
-    meter.charge_alloc(units_gas(nodes), mem)
+    meter.charge_alloc(units_gas(nodes * CONTAINER_UNITS), mem)
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -323,11 +343,11 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
     wide = False
     budget = max(meter.left, 0) * NODES_PER_GAS + 1
     stack: list[tuple[Any, int]] = [(value, 0)]
-    nodes = 0
+    units = 0
     while stack:
         v, depth = stack.pop()
-        nodes += 1
-        if nodes > budget:
+        units += 2
+        if units > budget:
             meter.charge(meter.left + 1)
         t = type(v)
         if t is str:
@@ -346,6 +366,7 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
                     f"cannot convert a value nested deeper than {MAX_WALK_DEPTH} levels"
                 )
             total += 3 + 4 * len(v)
+            units += CONTAINER_UNITS
             if t is dict:
                 for k, x in v.items():
                     stack.append((k, depth + 1))
@@ -354,7 +375,7 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
                 stack.extend((x, depth + 1) for x in v)
         else:
             raise _not_a_value(v, "convert")
-    meter.charge(units_gas(2 * nodes))
+    meter.charge(units_gas(units))
     return total, wide
 
 
