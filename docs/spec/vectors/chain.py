@@ -170,7 +170,8 @@ class SpecChain:
 
     def __init__(self, chain_id: str, suite: str, validators: list[tuple[Signer, str, int]],
                  params: ConsensusParams | None = None,
-                 open_profile: OpenProfile | None = None):  # fmt: skip
+                 open_profile: OpenProfile | None = None,
+                 names: list[str] | None = None):  # fmt: skip
         self.signers = {s.public_key: s for s, _, _ in validators}
         genesis = Genesis(
             version=1,
@@ -181,7 +182,8 @@ class SpecChain:
                 for org in dict.fromkeys(org for _, org, _ in validators)
             ],  # fmt: skip
             validators=[
-                Validator(f"node{i + 1}", org, s.scheme, s.public_key, power)
+                Validator(names[i] if names else f"node{i + 1}", org, s.scheme, s.public_key,
+                          power)  # fmt: skip
                 for i, (s, org, power) in enumerate(validators)
             ],
             suite=suite,
