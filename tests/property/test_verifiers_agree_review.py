@@ -94,3 +94,85 @@ process.stdout.write(inSuite("standard", () => hex(makeSet(vals).hash)));
                           text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout == expected
+
+
+def _oversized_documents(suite: str) -> list[dict[str, Any]]:
+    """A `state` document proving a value of 1.1 MiB and a `tx` document of a transaction
+    of 1.1 MiB (their validators sign whatever they like), made with the SDK's part limit
+    lifted."""
+    from tianfu.codec import decode
+    from tianfu.proofs import valchain, verify
+    from tianfu.types import OK, Receipt
+
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"review-{suite}/node{i + 1}", scheme) for i in range(4)]
+        chain = m.SpecChain(f"review-{suite}", suite, [(s, f"org{i + 1}", 1) for i, s in enumerate(signers)])  # fmt: skip
+        user = m.Signer.make(f"review-{suite}/user", scheme)
+        big = "x" * (1100 << 10)
+        tx = m.signed_tx(user, chain.chain_id, 1, "kv", "put", ["v", big])
+        chain.commit([(tx, Receipt(OK, 1, None, "", []))], {state_key("kv", "v"): encode(big)})
+        chain.commit()
+        chain.commit()
+        now = m.T0 + 3_600_000
+        b = ProofBuilder(chain)
+        saved = verify.check_part_size, verify.decode_part
+        verify.check_part_size = lambda *_: None  # type: ignore[assignment]
+        verify.decode_part = lambda data, typ, what: decode(data, typ, max_size=16 << 20)  # type: ignore[assignment]
+        try:
+            return [{"name": f"a {kind} of 1.1 MiB", "kind": kind, "now_ms": now,
+                     "genesis": encode(chain.genesis),
+                     "document": make_document(kind, bundle, chain.genesis, TrustOptions(now_ms=now))}
+                    for kind, bundle in (("state", b.state_bundle([("kv", "v")], 3)),
+                                         ("tx", b.tx_bundle(tx.hash)))]  # fmt: skip
+        finally:
+            verify.check_part_size, verify.decode_part = saved
+            assert valchain.decode_part is saved[1]
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_part_of_more_than_1_mib_is_refused_by_every_verifier(suite: str) -> None:
+    """proofs.md#bundle: each part held as bytes is decoded with a limit of 1 MiB — a proven
+    value too (the spec verifier refuses it). The SDK decoded a proven state value of any
+    size, and the console every part of any size: both accepted a state document proving a
+    value of 1.1 MiB, and the console a transaction of 1.1 MiB."""
+    for base in _oversized_documents(suite):
+        verdicts = three(base)
+        assert [ok for ok, _ in verdicts] == [False] * len(verdicts), (base["name"], verdicts)
+
+
+def test_a_genesis_of_more_than_1_mib_is_refused_by_every_verifier() -> None:
+    """encoding.md#strict-decoding: a genesis file is a chain object of at most 1 MiB. The
+    console decoded a genesis of any size (and then verified documents against it), which
+    the SDK and the spec verifier refuse."""
+    import tianfu.types.genesis as tg
+    from tianfu.codec import CodecError
+    from tianfu.types import Genesis, OrgConfig
+
+    def genesis(cert_bytes: int) -> bytes:
+        return encode(Genesis(1, "big", 0, [OrgConfig("o", b"c" * cert_bytes)],
+                              [Validator("v", "o", ED25519, b"\x01" * 32, 1)]))  # fmt: skip
+
+    base = len(genesis(70_000)) - 70_000  # a bin 32 head from 65,536 bytes on
+    for size, valid in ((1 << 20, True), ((1 << 20) + 1, False)):
+        raw = genesis(size - base)
+        assert len(raw) == size
+        try:
+            tg.decode_genesis(raw)
+            sdk = True
+        except CodecError:
+            sdk = False
+        try:
+            lib.specwire.parse_genesis(raw)
+            spec = True
+        except lib.specwire.Invalid:
+            spec = False
+        assert (sdk, spec) == (valid, valid), size
+        if lib.NODE is None:
+            continue
+        runner = Path(__file__).resolve().parents[1] / "js" / "genesis_runner.mjs"
+        out = subprocess.run([lib.NODE, str(runner)], input=json.dumps([raw.hex()]),
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)[0]["ok"] is valid, (size, out.stdout[:300])

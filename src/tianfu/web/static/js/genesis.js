@@ -13,8 +13,9 @@ const MIB = 1 << 20;
 const isU64 = (n) => (Number.isInteger(n) && n >= 0) || (typeof n === "bigint" && n >= 0n);
 
 export function parseGenesis(bytes) {
-  const g = decode(bytes);
   const bad = () => fail("not a genesis file (genesis.bin)");
+  if (bytes.length > MIB) bad(); // a chain object: at most 1 MiB (encoding.md#strict-decoding)
+  const g = decode(bytes);
   if (!Array.isArray(g) || (g.length !== 8 && g.length !== 9)) bad();
   const [version, chainId, timeMs, orgs, validators, params, policies, suite] = g;
   if (version !== 1 || typeof chainId !== "string" || !(Number.isInteger(timeMs) || typeof timeMs === "bigint")) bad();

@@ -17,7 +17,7 @@ import {
   fail, eq, hex, decode, MsgMap, hashDomain, stateEntry, header, certificate,
   checkCommit, encUint, encStr, encBin, concat,
 } from "./proof.js";
-import { arrayHead } from "./wire.js";
+import { arrayHead, part } from "./wire.js";
 
 const enc = new TextEncoder();
 export const VALIDATORS_KEY = enc.encode("governance/validators");
@@ -96,6 +96,7 @@ export function prepareLink(link) {
   if (!Array.isArray(light) || light.length !== 3 || !(light[2] instanceof Uint8Array)) {
     fail("malformed validator-chain link");
   }
+  [...light, value, proof].forEach(part);
   const head = header(light[0]);
   const cert = certificate(light[1]);
   if (cert.height !== head.height) fail("the commit certificate is for another height");

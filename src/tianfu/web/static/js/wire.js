@@ -209,6 +209,17 @@ export function encStr(s) {
   return concat(new Uint8Array(head), b);
 }
 
+// Each part of a proof bundle held as bytes (a header, a certificate, a set, a proof, a
+// transaction, a receipt, a proven value) has at most 1 MiB (docs/spec/proofs.md#bundle).
+export const MAX_PART_BYTES = 1 << 20;
+
+export function part(bytes) {
+  if (bytes instanceof Uint8Array && bytes.length > MAX_PART_BYTES) {
+    fail("a part of the proof bundle is larger than 1 MiB");
+  }
+  return bytes;
+}
+
 // The 4 bytes of a length, big-endian (the `dbx` / `ddx` heads of canonical msgpack).
 export function u32(n) {
   return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
