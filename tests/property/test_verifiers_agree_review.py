@@ -176,3 +176,23 @@ def test_a_genesis_of_more_than_1_mib_is_refused_by_every_verifier() -> None:
                              capture_output=True, text=True, timeout=120)  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)[0]["ok"] is valid, (size, out.stdout[:300])
+
+
+def test_a_genesis_with_any_policy_text_is_accepted_by_every_verifier() -> None:
+    """blocks.md#genesis: the policies are any text (governance knows three; the spec's
+    comment named two, which an outsider could read as a rule). Every verifier takes a
+    genesis with "all" and with a text governance does not know."""
+    from tianfu.types import Genesis, OrgConfig, Policies
+
+    raws = [encode(Genesis(1, "p", 0, [OrgConfig("o", b"")], [Validator("v", "o", ED25519, b"\x01" * 32, 1)],
+                           policies=Policies(a, b))) for a, b in (("all", "all"), ("", "unknown"))]  # fmt: skip
+    for raw in raws:
+        lib.decode_genesis(raw)
+        lib.specwire.parse_genesis(raw)
+    if lib.NODE is None:
+        return
+    runner = Path(__file__).resolve().parents[1] / "js" / "genesis_runner.mjs"
+    out = subprocess.run([lib.NODE, str(runner)], input=json.dumps([r.hex() for r in raws]),
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert [r["ok"] for r in json.loads(out.stdout)] == [True, True], out.stdout
