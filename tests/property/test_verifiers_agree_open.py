@@ -32,7 +32,14 @@ def test_every_verifier_accepts_the_documents_of_an_open_chain() -> None:
     """Before the open profile was specified, the spec verifier and the console refused
     every document of an open chain (its genesis has nine fields)."""
     docs = verifiers_agree_open.open_documents()
-    assert {d["kind"] for d in docs} == {"state", "validators", "history", "tx"}
+    assert {d["kind"] for d in docs} == {
+        "state",
+        "validators",
+        "history",
+        "tx",
+        "orgs",
+        "contracts",
+    }
     lib.load_app_kinds()
     bases = [*docs, *vector_documents()]
     for base in bases:

@@ -204,6 +204,10 @@ def _documents(chain: OpenLedgerChain, at: dict[str, int]) -> list[dict[str, Any
         ("history of org1-v's bond", "history",
          b.history_bundle("governance", "stake/bond/org1-v", top)),
     ]  # fmt: skip
+    out += [
+        (f"{kind} at the top", kind, b.consortium_bundle(kind, top))
+        for kind in ("orgs", "contracts")
+    ]
     for label in ("bond c", "evidence", "unbond a"):
         out.append((f"the tx '{label}'", "tx", b.tx_bundle(chain.txs[label].hash)))
     out.append(("the tx 'bond c', skipping", "tx", b.tx_bundle(chain.txs["bond c"].hash, SKIPPING)))
