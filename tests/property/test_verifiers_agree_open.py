@@ -64,6 +64,7 @@ def test_the_three_verifiers_agree_on_changes_of_open_chain_documents(suite: str
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # about 2,000 cases a suite, each verified three times
 @pytest.mark.parametrize("suite", ["standard", "sm2"])
 def test_the_three_verifiers_agree_on_many_changes_of_open_chain_documents(suite: str) -> None:
     docs = [*verifiers_agree_open.open_documents(), *vector_documents()]
