@@ -115,9 +115,11 @@ def disagreements(
     *,
     chains: bool = True,
     corners: bool = True,
+    extra: tuple[dict[str, Any], ...] = (),
 ) -> tuple[list[str], int]:
     """The verdicts that differ on the mutations of each base document of `suites`: those
-    of the vectors and the membership chain (`chains`), and of the corner chains (`corners`)."""
+    of the vectors and the membership chain (`chains`), of the corner chains (`corners`)
+    and the `extra` ones."""
     lib.load_app_kinds()
     problems: list[str] = []
     js_cases: list[tuple[lib.Case, bytes, str]] = []
@@ -127,7 +129,7 @@ def disagreements(
         b
         for suite in suites
         for b in (*(bases(suite) if chains else ()), *(corner_bases(suite) if corners else ()))
-    ]
+    ] + [b for b in extra if b["suite"] in suites]
     for base in chosen:
         genesis, kind = base["genesis"], base["kind"]
         for case in mutations(base, sample, every_signature_byte):

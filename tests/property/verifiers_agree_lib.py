@@ -5,7 +5,7 @@
   client run), with every application's kinds registered;
 - `spec`: the independent verifier of tests/spec_verifier (written from docs/spec only);
 - `js`: the web console's in-browser verifier (static/js/proof.js) under Node, which
-  verifies the kinds `state` and `evidence` only.
+  verifies the kinds `state`, `evidence` and `tx` only.
 
 A mutation is a function of one valid document (JSON value) giving a `Case`: the document
 text to verify, and the clock. Every mutation changes one thing; the mutations cover every
@@ -43,7 +43,7 @@ import specwire  # noqa: E402
 
 NODE = shutil.which("node")
 RUNNER = ROOT / "tests" / "js" / "verify_runner.mjs"
-JS_KINDS = ("state", "evidence")
+JS_KINDS = ("state", "evidence", "tx")
 # What the browser verifier refuses by design (it says so and points to `tianfu verify-proof`).
 JS_UNSUPPORTED = ("verify it with `tianfu verify-proof`", "too large for the browser verifier")
 TRUSTING_PERIOD_MS = 7 * 24 * 3600 * 1000

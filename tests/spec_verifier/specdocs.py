@@ -15,6 +15,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from specbundle import Block  # noqa: E402
+from specopen import open_entries  # noqa: E402
 from specwire import (  # noqa: E402
     Entry,
     Genesis,
@@ -113,6 +114,9 @@ def genesis_value(g: Genesis, name: str) -> Any:
     }  # fmt: skip
     for o in orgs:
         entries[f"org/{o[0]}"] = {"name": o[0], "ca_cert": o[1], "status": "active"}
+    if g.open is not None:  # blocks.md#the-open-profile
+        entries["params"].update(g.open["params"])
+        entries.update(open_entries(g.open, g.validators))
     if name not in entries:
         raise Invalid("not in the genesis state")
     return entries[name]

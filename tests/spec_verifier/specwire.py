@@ -362,10 +362,12 @@ class Genesis:
     suite: str
     decoded: list[Any]
     hash: bytes
+    open: dict[str, Any] | None = None  # the open profile's settings (blocks.md#the-open-profile)
 
 
 def parse_genesis(data: bytes) -> Genesis:
-    g = arr(decode(data), 8, "Genesis")
+    g = decode(data)
+    g = arr(g, 9 if type(g) is list and len(g) == 9 else 8, "Genesis")
     if num(g[0]) != 1:
         raise Invalid("genesis version")
     suite = text(g[7])
@@ -394,9 +396,11 @@ def parse_genesis(data: bytes) -> Genesis:
     for v in vals:
         if v.org not in names or v.power <= 0 or v.scheme not in SUITE_SCHEMES[suite]:
             raise Invalid(f"validator {v.name}")
-    return Genesis(
-        text(g[1]), num(g[2]), vals, suite, g, hash_domain(suite, "tianfu/genesis/v1", data)
-    )
+    from specopen import parse_open_profile
+
+    return Genesis(text(g[1]), num(g[2]), vals, suite, g,
+                   hash_domain(suite, "tianfu/genesis/v1", data),
+                   parse_open_profile(g[8]) if len(g) == 9 else None)  # fmt: skip
 
 
 @dataclass(frozen=True)

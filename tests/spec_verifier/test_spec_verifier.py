@@ -209,8 +209,28 @@ def apply_patch(case: dict[str, Any], base: dict[str, Any]) -> tuple[Any, str, i
     return doc, genesis, now
 
 
-def test_documents():
-    v = load("documents.json")
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_open_geneses(suite):
+    """blocks.md#the-open-profile: the ninth field's rules, the genesis hash and the
+    genesis-state entries an open genesis adds."""
+    import specdocs
+
+    (s,) = [x for x in load("open.json")["suites"] if x["suite"] == suite]
+    g = w.parse_genesis(bytes.fromhex(s["genesis"]))
+    assert g.suite == suite and g.hash.hex() == s["genesis_hash"] and g.open is not None
+    for name, value in s["genesis_state"].items():
+        assert w.encode(specdocs.genesis_value(g, name)).hex() == value, name
+    for c in s["valid_geneses"]:
+        assert w.parse_genesis(bytes.fromhex(c["genesis"])).open is not None, c["name"]
+    for c in s["invalid_geneses"]:
+        with pytest.raises(w.Invalid):
+            w.parse_genesis(bytes.fromhex(c["genesis"]))
+            pytest.fail(c["name"])
+
+
+@pytest.mark.parametrize("name", ["documents.json", "open.json"])
+def test_documents(name):
+    v = load(name)
     geneses = {s: bytes.fromhex(g) for s, g in v["geneses"].items()}
     bases = {(c["suite"], c["name"]): c for c in v["cases"] if "document" in c}
     results = {True: 0, False: 0}
@@ -227,7 +247,7 @@ def test_documents():
             ok = False
         assert ok is c["valid"], f"{c['suite']}: {c['name']}"
         results[ok] += 1
-    assert results[True] >= 20 and results[False] >= 60
+    assert results[True] >= 16 and results[False] >= 20
 
 
 def test_command_line(tmp_path, capsys):

@@ -21,6 +21,7 @@ from tianfu.types import (
     OpenGenesis,
     OpenProfile,
     OrgConfig,
+    StakeGrant,
     TxBody,
     Validator,
     decode_genesis,
@@ -132,6 +133,20 @@ def test_open_genesis_refuses_bad_settings():
         raw = encode(OpenGenesis(*msgspec.structs.astuple(g), open_profile=profile))
         with pytest.raises(CodecError):
             decode_genesis(raw)
+
+
+def test_a_line_feed_after_an_open_contract_name_or_a_stake_address_is_refused(chain):
+    """blocks.md#the-open-profile: an open contract name and a stake grant's address are the
+    whole text. The patterns ended in `$`, which also matches before a final line feed, so
+    the code took a genesis (and a `set_params`) the spec verifier and the console refuse."""
+    g = Genesis(1, "c", 0, [OrgConfig("o", b"ca")], [Validator("v", "o", 1, b"\x01" * 32, 1)])
+    for profile in (OpenProfile(open_contracts=["kv\n"]),
+                    OpenProfile(stake=[StakeGrant("a" * 40 + "\n", 1)])):  # fmt: skip
+        raw = encode(OpenGenesis(*msgspec.structs.astuple(g), open_profile=profile))
+        with pytest.raises(CodecError):
+            decode_genesis(raw)
+    r = chain.call(chain.admins["org1"], "propose_set_params", {"open_contracts": ["hello\n"]})
+    assert not r.ok and "open contract name" in r.error
 
 
 def test_open_params_are_in_state_and_governed(chain):

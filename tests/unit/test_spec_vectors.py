@@ -215,8 +215,8 @@ def test_merkle(suite):
             assert got == case["entry"], case["name"]
 
 
-def document_cases() -> list[tuple[str, dict[str, Any], Any, str, int]]:
-    v = load("documents.json")
+def document_cases(name: str = "documents.json") -> list[tuple[str, dict[str, Any], Any, str, int]]:  # fmt: skip
+    v = load(name)
     gen = generator()
     by_name = {(c["suite"], c["name"]): c for c in v["cases"] if "document" in c}
     out = []
@@ -247,3 +247,41 @@ def test_documents():
         valid += accepted
         invalid += not accepted
     assert valid >= 20 and invalid >= 60
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_open_geneses(suite):
+    """blocks.md#the-open-profile: the code reads an open genesis as the vectors say, hashes
+    it, writes the genesis-state entries listed, and refuses every invalid one."""
+    from tianfu.contracts import governance
+    from tianfu.types import decode_genesis
+
+    (s,) = [x for x in load("open.json")["suites"] if x["suite"] == suite]
+    g = decode_genesis(bytes.fromhex(s["genesis"]))
+    assert g.profile == "open" and g.hash.hex() == s["genesis_hash"]
+    entries = governance.genesis_entries(g)
+    for name, value in s["genesis_state"].items():
+        assert encode(entries[name]).hex() == value, name
+    for c in s["valid_geneses"]:
+        assert decode_genesis(bytes.fromhex(c["genesis"])).profile == "open", c["name"]
+    for c in s["invalid_geneses"]:
+        with pytest.raises(CodecError):
+            decode_genesis(bytes.fromhex(c["genesis"]))
+            pytest.fail(c["name"])
+
+
+def test_open_documents():
+    from tianfu.types import decode_genesis
+
+    v = load("open.json")
+    geneses = {s: decode_genesis(bytes.fromhex(g)) for s, g in v["geneses"].items()}
+    results = {True: 0, False: 0}
+    for name, case, doc, genesis, now, kind in document_cases("open.json"):
+        try:
+            verify_document(doc, geneses[genesis], kind=kind, options=TrustOptions(now_ms=now))
+            accepted = True
+        except VerificationError:
+            accepted = False
+        assert accepted is case["valid"], name
+        results[accepted] += 1
+    assert results[True] >= 16 and results[False] >= 20

@@ -14,6 +14,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -34,7 +35,10 @@ from tianfu.types import (
     BlockHeader,
     CommitCertificate,
     CommitSig,
+    ConsensusParams,
     Genesis,
+    OpenGenesis,
+    OpenProfile,
     OrgConfig,
     Receipt,
     Transaction,
@@ -164,9 +168,12 @@ def signed_tx(signer: Signer, chain_id: str, nonce: int, contract: str, method: 
 class SpecChain:
     """Blocks built from chosen transactions, receipts and state writes; see the docstring."""
 
-    def __init__(self, chain_id: str, suite: str, validators: list[tuple[Signer, str, int]]):
+    def __init__(self, chain_id: str, suite: str, validators: list[tuple[Signer, str, int]],
+                 params: ConsensusParams | None = None,
+                 open_profile: OpenProfile | None = None,
+                 names: list[str] | None = None):  # fmt: skip
         self.signers = {s.public_key: s for s, _, _ in validators}
-        self.genesis = Genesis(
+        genesis = Genesis(
             version=1,
             chain_id=chain_id,
             time_ms=T0,
@@ -175,11 +182,17 @@ class SpecChain:
                 for org in dict.fromkeys(org for _, org, _ in validators)
             ],  # fmt: skip
             validators=[
-                Validator(f"node{i + 1}", org, s.scheme, s.public_key, power)
+                Validator(names[i] if names else f"node{i + 1}", org, s.scheme, s.public_key,
+                          power)  # fmt: skip
                 for i, (s, org, power) in enumerate(validators)
             ],
             suite=suite,
         )
+        if params is not None:
+            genesis = msgspec.structs.replace(genesis, params=params)
+        if open_profile is not None:  # an open chain's genesis (blocks.md#the-open-profile)
+            genesis = OpenGenesis(*msgspec.structs.astuple(genesis), open_profile=open_profile)
+        self.genesis = genesis
         self.chain_id = chain_id
         self.nodes = InMemoryNodes()
         self.state = MerkleState(self.nodes)

@@ -24,6 +24,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from chain import T0, Signer, SpecChain, signed_tx  # noqa: E402
+from openvectors import open_vectors  # noqa: E402
 
 import tianfu.apps.evidence.certificate  # noqa: E402,F401  (registers the evidence kind)
 import tianfu.apps.traceability.proof  # noqa: E402,F401  (registers the traceability kind)
@@ -881,6 +882,7 @@ def build() -> dict[str, str]:
         "blocks.json": block_vectors(chains),
         "merkle.json": merkle_vectors(chains),
         "documents.json": document_vectors(chains, infos),
+        "open.json": open_vectors(),
     }
     return {name: json.dumps(v, indent=1, ensure_ascii=False) + "\n" for name, v in files.items()}
 

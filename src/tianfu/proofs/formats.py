@@ -23,6 +23,7 @@ MAX_LINKS = 4096  # validator-set changes in one chain
 MAX_BLOCKS = 1024  # proven blocks in one bundle (history versions)
 MAX_ITEMS = 1024  # transactions or entries proven in one block
 MAX_STATE_KEY = 4096  # bytes of a proven state key
+MAX_PART_BYTES = 1 << 20  # each part held as bytes, a proven value too (proofs.md#bundle)
 
 Hash32 = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
 Path = Annotated[list[Hash32], msgspec.Meta(max_length=64)]

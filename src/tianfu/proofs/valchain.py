@@ -49,7 +49,7 @@ from tianfu.crypto import STANDARD, ChainSuite, CryptoError, suite_for_scheme, s
 from tianfu.execution.contract_api import state_key
 from tianfu.proofs.commit import ONE_THIRD, CommitError, Fraction, check_commit, trusted_power
 from tianfu.proofs.errors import VerificationError
-from tianfu.proofs.formats import LightBlock, ValidatorLink
+from tianfu.proofs.formats import MAX_PART_BYTES, LightBlock, ValidatorLink
 from tianfu.proofs.values import decode_value_strict
 from tianfu.state import StateProof, check_proof
 from tianfu.types import BlockHeader, CommitCertificate, Genesis, ValidatorSet
@@ -115,6 +115,13 @@ def decode_part(data: bytes, typ: type[Any], what: str) -> Any:
         raise TrustError(f"malformed {what}: {exc}") from None
 
 
+def check_part_size(data: bytes, what: str) -> None:
+    """A part of a bundle held as bytes — a proven value too — has at most 1 MiB
+    (proofs.md#bundle), as `decode_part` decodes every other part."""
+    if len(data) > MAX_PART_BYTES:
+        raise TrustError(f"{what} has {len(data)} bytes, more than a bundle's part may hold")
+
+
 def validators_value(value: bytes | None, genesis_set: ValidatorSet, where: str) -> ValidatorSet:
     """The set of a `governance/validators` value (None: the genesis set)."""
     if value is None:
@@ -169,6 +176,8 @@ def prove_validators(
     header: BlockHeader, value: bytes | None, proof_bytes: bytes, genesis_set: ValidatorSet
 ) -> ValidatorsEntry:
     """The validators entry that `proof_bytes` proves in `header`'s state."""
+    if value is not None:
+        check_part_size(value, "a proven validator set")
     proof = decode_part(proof_bytes, StateProof, "validator-set proof")
     entry = check_proof(header.state_root, VALIDATORS_KEY, proof)
     if entry is None or not entry.holds(value):

@@ -24,6 +24,7 @@ from tianfu.proofs.valchain import (
     Change,
     TrustedHistory,
     TrustError,
+    check_part_size,
     decode_part,
     decode_target,
     prepare_link,
@@ -150,6 +151,7 @@ def _verify_entry(ep: EntryProof, header: BlockHeader) -> ProvenEntry:
         raise TrustError(f"a state proof does not match the state of block {header.height}")
     value: Any = None
     if ep.value is not None:
+        check_part_size(ep.value, "a proven state value")
         try:
             value = decode_value_strict(ep.value)
         except ValueError as exc:

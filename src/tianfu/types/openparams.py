@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-OPEN_CONTRACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+OPEN_CONTRACT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")  # the whole name (fullmatch)
 MAX_OPEN_CONTRACTS = 64
 
 # Inclusive bounds of the integer parameters of the open profile.
@@ -29,7 +29,7 @@ def check_open_param(key: str, value: Any) -> Any:
         if not isinstance(value, list) or len(value) > MAX_OPEN_CONTRACTS:
             raise ValueError(f"open_contracts must be a list of at most {MAX_OPEN_CONTRACTS} names")
         for name in value:
-            if not isinstance(name, str) or not OPEN_CONTRACT_NAME.match(name):
+            if not isinstance(name, str) or not OPEN_CONTRACT_NAME.fullmatch(name):
                 raise ValueError("an open contract name must match [a-z][a-z0-9_]{0,63}")
         if "governance" in value:
             raise ValueError("the governance contract cannot be open")

@@ -13,9 +13,10 @@ const MIB = 1 << 20;
 const isU64 = (n) => (Number.isInteger(n) && n >= 0) || (typeof n === "bigint" && n >= 0n);
 
 export function parseGenesis(bytes) {
-  const g = decode(bytes);
   const bad = () => fail("not a genesis file (genesis.bin)");
-  if (!Array.isArray(g) || g.length !== 8) bad();
+  if (bytes.length > MIB) bad(); // a chain object: at most 1 MiB (encoding.md#strict-decoding)
+  const g = decode(bytes);
+  if (!Array.isArray(g) || (g.length !== 8 && g.length !== 9)) bad();
   const [version, chainId, timeMs, orgs, validators, params, policies, suite] = g;
   if (version !== 1 || typeof chainId !== "string" || !(Number.isInteger(timeMs) || typeof timeMs === "bigint")) bad();
   if (typeof suite !== "string" || !Object.hasOwn(SUITES, suite)) {
@@ -47,8 +48,37 @@ export function parseGenesis(bytes) {
   if (set.some((v) => !orgNames.includes(v.org) || !SUITES[suite].schemes.has(v.scheme))) {
     fail("a genesis validator is of an unlisted organisation or of a scheme its suite does not accept");
   }
+  if (g.length === 9) checkOpenProfile(g[8]);
   return {
-    chainId, timeMs, suite, validators: set,
+    chainId, timeMs, suite, validators: set, profile: g.length === 9 ? "open" : "consortium",
     hash: inSuite(suite, () => hashDomain("tianfu/genesis/v1", bytes)),
   };
+}
+
+// The ninth field of an open chain's genesis (docs/spec/blocks.md#the-open-profile):
+// OpenProfile = [open_contracts, pow_bits, quota_gas, quota_replenish, unbonding_blocks,
+// slash_fraction_bps, stake], each checked as the specification says.
+const OPEN_CONTRACT = /^[a-z][a-z0-9_]{0,63}$/;
+const ADDRESS = /^[0-9a-f]{40}$/;
+const OPEN_INTS = [[0n, 40n], [10000n, 10n ** 12n], [0n, 10n ** 12n], [1n, 10000000n], [0n, 10000n]];
+const isInt = (n) => Number.isInteger(n) || typeof n === "bigint";
+
+function checkOpenProfile(p) {
+  const bad = () => fail("the genesis's open profile breaks a rule of the specification");
+  if (!Array.isArray(p) || p.length !== 7 || !Array.isArray(p[0]) || !Array.isArray(p[6])) bad();
+  if (p[0].some((n) => typeof n !== "string" || !OPEN_CONTRACT.test(n))) bad();
+  const contracts = new Set(p[0]);
+  if (contracts.size > 64 || contracts.has("governance")) bad();
+  OPEN_INTS.forEach(([lo, hi], i) => {
+    const x = p[1 + i];
+    if (!isInt(x) || BigInt(x) < lo || BigInt(x) > hi) bad();
+  });
+  const addresses = p[6].map((grant) => {
+    if (!Array.isArray(grant) || grant.length !== 2) bad();
+    const [address, amount] = grant;
+    if (typeof address !== "string" || !ADDRESS.test(address)) bad();
+    if (!isInt(amount) || BigInt(amount) < 1n || BigInt(amount) > 10n ** 15n) bad();
+    return address;
+  });
+  if (new Set(addresses).size !== addresses.length) bad();
 }

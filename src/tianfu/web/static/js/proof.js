@@ -24,6 +24,7 @@
 
 import {
   MsgMap, VerifyError, concat, decode, encBin, encStr, encUint, eq, fail, fillMessage, fromHex, hex,
+  part,
 } from "./wire.js";
 import {
   SUITES, certificate, checkCommit, hashDomain, header, inSuite, sha256Hex, stateEntry, verifyMerkle,
@@ -142,6 +143,8 @@ function provenBlock(doc, genesis, nowMs) {
   if (!Array.isArray(txs) || !Array.isArray(entries) || txs.length > MAX_ITEMS || entries.length > MAX_ITEMS) {
     fail("malformed proven block");
   }
+  light.forEach(part);
+  for (const item of [...txs, ...entries]) if (Array.isArray(item)) item.forEach(part);
   const head = header(light[0]);
   const cert = certificate(light[1]);
   const history = new TrustedHistory(genesis, nowMs);

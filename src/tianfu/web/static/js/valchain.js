@@ -17,6 +17,7 @@ import {
   fail, eq, hex, decode, MsgMap, hashDomain, stateEntry, header, certificate,
   checkCommit, encUint, encStr, encBin, concat,
 } from "./proof.js";
+import { arrayHead, part } from "./wire.js";
 
 const enc = new TextEncoder();
 export const VALIDATORS_KEY = enc.encode("governance/validators");
@@ -36,11 +37,9 @@ export function makeSet(validators) {
       v.publicKey.length <= 65 && Number.isInteger(v.power) && v.power >= 1;
     if (!ok) fail("malformed validator set");
   }
-  const n = validators.length;
-  const head = n <= 15 ? new Uint8Array([0x90 | n]) : new Uint8Array([0xdc, n >> 8, n & 0xff]);
   const body = concat(
     new Uint8Array([0x91]),
-    head,
+    arrayHead(validators.length),
     ...validators.map((v) => concat(
       new Uint8Array([0x95]), encStr(v.name), encStr(v.org), encUint(v.scheme),
       encBin(v.publicKey), encUint(v.power),
@@ -97,6 +96,7 @@ export function prepareLink(link) {
   if (!Array.isArray(light) || light.length !== 3 || !(light[2] instanceof Uint8Array)) {
     fail("malformed validator-chain link");
   }
+  [...light, value, proof].forEach(part);
   const head = header(light[0]);
   const cert = certificate(light[1]);
   if (cert.height !== head.height) fail("the commit certificate is for another height");

@@ -205,8 +205,31 @@ export function encStr(s) {
   if (n <= 31) head = [0xa0 | n];
   else if (n <= 0xff) head = [0xd9, n];
   else if (n <= 0xffff) head = [0xda, n >> 8, n & 0xff];
-  else fail("string too long");
+  else head = [0xdb, ...u32(n)]; // a genesis bounds no name: any text of a 1 MiB part
   return concat(new Uint8Array(head), b);
+}
+
+// Each part of a proof bundle held as bytes (a header, a certificate, a set, a proof, a
+// transaction, a receipt, a proven value) has at most 1 MiB (docs/spec/proofs.md#bundle).
+export const MAX_PART_BYTES = 1 << 20;
+
+export function part(bytes) {
+  if (bytes instanceof Uint8Array && bytes.length > MAX_PART_BYTES) {
+    fail("a part of the proof bundle is larger than 1 MiB");
+  }
+  return bytes;
+}
+
+// The 4 bytes of a length, big-endian (the `dbx` / `ddx` heads of canonical msgpack).
+export function u32(n) {
+  return [n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+}
+
+// The head of an array of n items: fixarray, array 16 or array 32 (encoding.md).
+export function arrayHead(n) {
+  if (n <= 15) return new Uint8Array([0x90 | n]);
+  if (n <= 0xffff) return new Uint8Array([0xdc, n >> 8, n & 0xff]);
+  return new Uint8Array([0xdd, ...u32(n)]);
 }
 
 export function encBin(b) {
