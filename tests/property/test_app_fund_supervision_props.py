@@ -154,8 +154,9 @@ def test_random_flows_conserve_and_record(world, total, share, ops):
             else:
                 paid += amount
                 paid_to[ben_i].append(amount)
+    vorg = o["village"].identity.info.org  # the beneficiaries' registering office
     for i, ben in enumerate(bens):
-        record = chain.query(NAME, "payments", fund_id, ben)
+        record = chain.query(NAME, "payments", fund_id, ben, vorg)
         assert record["plan"] == plans[i] and record["paid"] == paid_to[i]
         limit = 1 if plans[i] is None else len(plans[i])
         assert len(record["paid"]) <= limit
@@ -241,8 +242,9 @@ def test_a_beneficiary_is_paid_once_per_fund_or_exactly_its_plan(world, ops):
             assert chain.contract_state() == before
         else:
             assert r.result["code"] in ("already_paid", "not_planned")
+    vorg = o["village"].identity.info.org  # the beneficiaries' registering office
     for i, ben in enumerate(bens):
-        record = chain.query(NAME, "payments", fund_id, ben)
+        record = chain.query(NAME, "payments", fund_id, ben, vorg)
         assert record["plan"] == plans[i] and record["paid"] == paid[i]
         assert len(paid[i]) <= (1 if plans[i] is None else len(plans[i]))
-        assert chain.query(NAME, "trace", fund_id, ben)["total"] == sum(paid[i])
+        assert chain.query(NAME, "trace", fund_id, ben, vorg)["total"] == sum(paid[i])

@@ -38,15 +38,17 @@ def test_copy_value_of_a_plain_value_charges_like_the_walk(value: object) -> Non
     fast = g.Runtime(1000)
     assert fast.copy_value(value, "v") == value
 
-    # One walk unit per node, and one per `TEXT_BYTES_PER_UNIT` bytes of text (a dict's keys
-    # included): the walk's count, charged at `NODES_PER_GAS` units per gas.
+    # One walk unit per scalar, `CONTAINER_UNITS` per container, and one per
+    # `TEXT_BYTES_PER_UNIT` bytes of text (a dict's keys included): the walk's count, charged
+    # at `NODES_PER_GAS` units per gas.
     per = walk.TEXT_BYTES_PER_UNIT
+    box = walk.CONTAINER_UNITS
 
     def units(v: object) -> int:
         if isinstance(v, list):
-            return 1 + sum(units(x) for x in v)
+            return box + sum(units(x) for x in v)
         if isinstance(v, dict):
-            return 1 + sum(len(k) // per + units(x) for k, x in v.items())
+            return box + sum(len(k) // per + units(x) for k, x in v.items())
         if isinstance(v, str | bytes):
             return 1 + len(v) // per
         return 1
