@@ -226,10 +226,10 @@ class Executor:
         """Execute `txs` as block `height`, under `params` (default `params_for(height)`).
 
         Validators (proposer_mode=False) raise TxInvalid for a transaction that may never be
-        in a block (`check_static`, `check_size`), and BlockOverLimit when the receipts' gas or canonical bytes add up past
-        `max_block_gas` / `max_block_receipt_bytes`. A proposer drops invalid transactions
-        instead and reports them in `dropped`; it stops at the first transaction that would
-        take the block past a limit (that one and the rest wait for a later block:
+        in a block (`check_static`, `check_size`), and BlockOverLimit when the receipts' gas
+        or canonical bytes add up past `max_block_gas` / `max_block_receipt_bytes`. A
+        proposer drops invalid transactions instead and reports them in `dropped`; it stops
+        at the first transaction that would take the block past a limit (that one and the rest wait for a later block:
         `deferred`), and drops one that would exceed a limit even alone.
         `seen(hash)` says whether a transaction is already committed (replay protection);
         `verified(hash)` may say a signature was already checked at admission.
