@@ -97,6 +97,17 @@ async def wait_until(pred: Callable[[], bool], timeout: float = WAIT_S, what: st
         await asyncio.sleep(0.01)
 
 
+async def linked(node: Node, *dialers: Node) -> None:
+    """Wait until `node` and each of `dialers` see each other as peers. A connection is
+    registered on its two ends at different moments, and a frame sent from an end that has
+    not registered it yet is dropped (`dropped_no_peer`): a test that sends from a dialer
+    waits for both ends, not only for the one it then reads."""
+    want = {d.address for d in dialers}
+    await wait_until(lambda: node.peer_addresses() == want, what="peers of " + node.address)
+    for d in dialers:
+        await wait_until(lambda d=d: node.address in d.peer_addresses(), what="link " + d.address)
+
+
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
     asyncio.run(asyncio.wait_for(test(), 240))
 

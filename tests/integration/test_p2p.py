@@ -14,6 +14,7 @@ from tests.integration.p2pkit import (
     WAIT_S,
     Node,
     World,
+    linked,
     raw_peer,
     run,
     started,
@@ -175,7 +176,7 @@ def test_rate_limit_and_handler_errors() -> None:
         await started(a1, b1)
         try:
             b1.net.set_peers([a1.endpoint])
-            await wait_until(lambda: a1.peer_addresses() == {b1.address})
+            await linked(a1, b1)
             b1.net.send(a1.address, KIND_VOTE, b"boom")
             b1.net.send(a1.address, KIND_VOTE, b"after boom")
             await wait_until(lambda: a1.got(b"after boom") == [b1.address])

@@ -17,6 +17,7 @@ from tests.integration.p2pkit import (
     Node,
     World,
     closed_by_remote,
+    linked,
     raw_peer,
     run,
     started,
@@ -97,7 +98,7 @@ def test_revoked_peer_is_disconnected_its_frames_ignored_and_not_readmitted() ->
         await started(a1, b1)
         try:
             b1.net.set_peers([a1.endpoint])
-            await wait_until(lambda: a1.peer_addresses() == {b1.address})
+            await linked(a1, b1)
             b1.net.send(a1.address, KIND_VOTE, b"before")
             await wait_until(lambda: a1.got(b"before") == [b1.address])
             world.revoked.add(b1.address)  # the chain revokes b1

@@ -17,6 +17,7 @@ from tests.integration.p2pkit import (
     Node,
     World,
     closed_by_remote,
+    linked,
     raw_peer,
     run,
     started,
@@ -45,7 +46,7 @@ def test_oversized_frame_closes_only_that_connection() -> None:
         try:
             a2.net.set_peers([a1.endpoint])
             b1.net.set_peers([a1.endpoint])
-            await wait_until(lambda: a1.peer_addresses() == {a2.address, b1.address})
+            await linked(a1, a2, b1)
             a2.net.send(a1.address, KIND_TXS, b"z" * 2000)  # a2 allows it, a1 does not
             await wait_until(lambda: a1.net.stats["dropped_oversize"] == 1)
             assert a1.frames == []
@@ -94,7 +95,7 @@ def test_garbage_and_non_tls_clients_do_not_hurt_the_server() -> None:
             assert a1.net.stats["handshakes_failed"] >= 3
             # the server still works
             b1.net.set_peers([a1.endpoint])
-            await wait_until(lambda: a1.peer_addresses() == {b1.address})
+            await linked(a1, b1)
             b1.net.broadcast(KIND_VOTE, b"ok")
             await wait_until(lambda: a1.got(b"ok") == [b1.address])
         finally:
