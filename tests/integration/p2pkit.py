@@ -103,9 +103,13 @@ async def linked(node: Node, *dialers: Node) -> None:
     not registered it yet is dropped (`dropped_no_peer`): a test that sends from a dialer
     waits for both ends, not only for the one it then reads."""
     want = {d.address for d in dialers}
-    await wait_until(lambda: node.peer_addresses() == want, what="peers of " + node.address)
-    for d in dialers:
-        await wait_until(lambda d=d: node.address in d.peer_addresses(), what="link " + d.address)
+
+    def both_ends() -> bool:
+        return node.peer_addresses() == want and all(
+            node.address in d.peer_addresses() for d in dialers
+        )
+
+    await wait_until(both_ends, what="both ends of the links to " + node.address)
 
 
 def run(test: Callable[[], Coroutine[Any, Any, None]]) -> None:
