@@ -146,12 +146,10 @@ def _all_holdings(chain, address):
     """Every holding of `address`, read a page at a time; `holdings` gives the same list
     while there are at most MAX_HOLDINGS (200) and is refused past that."""
     out, start = [], 1
-    while True:
+    while start is not None:
         page = chain.query(NAME, "holdings_page", address, start, 50)
-        out += page
-        if len(page) < 50:
-            break
-        start += 50
+        out += page["holdings"]
+        start = page["next"]
     if len(out) <= 200:
         assert chain.query(NAME, "holdings", address) == out
     else:

@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "74305abaadcf4364106f60108d65ea6cbc6738a0aeb2b94ab5a05f864d64f0f7",
-    "fund_supervision": "1895d1fd8b3655cb1249463eb139bc95cbb36c4bd62cdcfd9c99895e2a63fdbe",
-    "traceability": "f96a8e6eb35f5d4865c640bfabb7e388ca390a56fac399fe0c6152f01d697b41",
-    "evidence": "59489100ddad113360a66292e80347fd48a0ce75b8370cb81eda9eef3cbcb571",
-    "ip_rights": "09606588725c1a0cf0841d06b32be65b00655df18796dadb73c215b1290bada9",
-    "manufacturing": "bc6a2fb94e2d3e8434b37fc74fccab413580d00499e132423debd5cb3d46fe1d",
-    "city_governance": "ca6a0bcdb14dd038f108e2bf45575d7b3fb2f36821af376e5e8697087f8dd849",
-    "health": "6a7eef45c3ced4d8638a3cdf4dbdb3d9f2ddc7ae37fc2e9a3ae78afd600c37cd",
-    "photo_sharing": "898a3cf61c12da48cb2292536f11fa2f35155f463e1b7375c63d610d70aba5ed",
+    "supply_finance": "a87ba5db4de76be6d946dbaaf47d2e0b06bb2dfa343d5ef3f2bca4c0f2261cad",
+    "fund_supervision": "7d4640c8a59125676b1b6cd38248302f98b7739c406e1b9208235dc0d7471dac",
+    "traceability": "bdf55b442d5b52f02d0f600b4de18c1512a92f724dcc8c4a836482fdb2b39743",
+    "evidence": "31f9b624ba35e3c6ec4558381188ce0c95e8ebb5f465b9bfc0b0d2802e976c75",
+    "ip_rights": "2d20eebe955098735bb5634de0aa9a767579482e3ea0000eace3596b909e6ef9",
+    "manufacturing": "534d5968dafc6136e848ac80a403937b05bf04d4f3d6d5ffda6ebe894e4b0775",
+    "city_governance": "649242a113a15548c8a5374672588c2291ddcf46706d58c7210e20629b8058e9",
+    "health": "7ceca3012299334dc8603d33ac80028bccc89d69aedd6dccb1664860c205ef2c",
+    "photo_sharing": "e9cb30954d211e6bd5a8b85dcb5a3ac625a0fb0ddace6b13fb4dcce98f66b96f",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -27,7 +27,8 @@ State:
                      closed, reopened, overdue flags)
   open:<id>          the ids of the cases with that department, not closed: an indexed set
                      (the shared library's `_set_*`), so a case added or removed writes at
-                     most five keys however many are open
+                     most seven keys however many are open, and `overdue_in` pages it
+                     without skipping a case open for the whole walk
   case:<id>          a case; "log:<id>:<n>" its history; "ci:<n>" / "ncases" the n-th case
   sensor:<ref>       the case a sensor alarm was filed as (a repeat of an open one is refused)
 
@@ -103,8 +104,7 @@ def _open(ctx, dept_id, case_id, add):
 
 def _open_ids(ctx, dept_id):
     """The ids of the cases open with a department."""
-    name = "open:" + dept_id
-    return _set_items(ctx, name, 1, _set_count(ctx, name))
+    return _set_all(ctx, "open:" + dept_id)
 
 
 def _log(ctx, case, action, detail):
@@ -419,25 +419,26 @@ def overdue(ctx):
 
 @view
 def overdue_in(ctx, dept_id, start, limit):
-    """The overdue cases among the open cases `start`.. (1-based, at most `limit` <= MAX_PAGE)
-    of a department: {"dept", "open", "start", "overdue": [...], "next"}; "next" is the
-    `start` of the following page, or None after the last. A case closed or reopened
-    between two pages may move within the open set (read again from 1 for an exact list)."""
+    """The overdue cases among a department's open cases from slot `start` (1 for the first
+    page), at most `limit` (<= MAX_PAGE) of them: {"dept", "open", "start", "overdue": [...],
+    "next"}; "next" is the `start` of the following page, or None after the last. A case
+    open from the first page to the last is read by exactly one page, whatever is closed or
+    reopened meanwhile."""
     _dept(ctx, dept_id)
     _check_page(ctx, start, limit, MAX_PAGE)
     name = "open:" + dept_id
-    n = _set_count(ctx, name)
+    entries, after = _set_page(ctx, name, start, limit)
     out = []
-    for case_id in _set_items(ctx, name, start, limit):
+    for _, case_id in entries:
         row = _overdue_row(ctx, dept_id, case_id)
         if row is not None:
             out.append(row)
     return {
         "dept": dept_id,
-        "open": n,
+        "open": _set_count(ctx, name),
         "start": start,
         "overdue": out,
-        "next": _next_page(start, limit, n),
+        "next": after,
     }
 
 

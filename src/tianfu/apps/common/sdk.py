@@ -95,3 +95,25 @@ class operation(_ContractCall):  # noqa: N801 - used like a decorator name in SD
 
     def send(self, sdk: ContractSDK, args: tuple[Any, ...]) -> Any:
         return sdk._invoke(self.method, *args)
+
+
+def walk_pages(read: Callable[[int], Any], key: str, most: int = 100_000) -> list[Any]:
+    """The entries under `key` of every page `read(start)` answers, from start 1 until a
+    page's "next" is None (at most `most` pages). An entry the contract pages by its slot of
+    an indexed set is in one page while it stays a member; one removed and added again
+    between two pages can be in two, so an entry whose id (its "id", or itself when it is
+    not a record) was read already is left out."""
+    out: list[Any] = []
+    ids: set[Any] = set()
+    start: int | None = 1
+    for _ in range(most):
+        if start is None:
+            return out
+        page = read(start)
+        for x in page[key]:
+            ident = x["id"] if isinstance(x, dict) else x
+            if ident not in ids:
+                ids.add(ident)
+                out.append(x)
+        start = page["next"]
+    raise ValueError(f"more than {most} pages")

@@ -288,14 +288,13 @@ COMMANDS = CommandTable(
             columns=("id", PRESCRIBER, "quantity", "status"),
             title="claimable by {org}",
         ),
-        table_view(
+        cmd.view(
             "claimable-page",
-            "A page of the claims insurer ORG may still reimburse.",
+            "A page of the claims insurer ORG may still reimburse; 'next' is the --start of "
+            "the following page (null after the last).",
             ORG,
             opt("start", int, default=1),
             opt("limit", int, default=200),
-            columns=("id", PRESCRIBER, "quantity", "status"),
-            title="claimable by {org}",
             method="claimable_page",
         ),
         record_view(

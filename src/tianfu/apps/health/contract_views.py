@@ -23,9 +23,9 @@ def patient(ctx, address):
     return shown
 
 
-def _claims(ctx, org, start, limit):
+def _claimable(ctx, ids):
     out = []
-    for r in _set_items(ctx, "claims:" + org, start, limit):
+    for r in ids:
         rx = ctx.get("rx:" + r)
         if rx["status"] == "dispensed" and rx["reimbursed"] is None:
             out.append(rx)
@@ -42,7 +42,7 @@ def claimable(ctx, org):
         f"{org} has {n} outstanding claims, more than {MAX_CLAIMS_SHOWN}: "
         "read them a page at a time with claimable_page",
     )
-    return _claims(ctx, org, 1, n)
+    return _claimable(ctx, _set_all(ctx, "claims:" + org))
 
 
 @view
@@ -53,9 +53,21 @@ def claim_count(ctx, org):
 
 @view
 def claimable_page(ctx, org, start, limit):
-    """Claims `start`.. (1-based, at most `limit` <= 200) of insurer `org`, as `claimable`."""
+    """The claims of insurer `org` from slot `start` (1 for the first page), at most `limit`
+    (<= 200), as `claimable`: {"org", "claims", "start", "claimable": [...], "next"}; "next"
+    is the `start` of the following page, or None after the last. A claim outstanding from
+    the first page to the last is in exactly one page, whatever is shared or reimbursed
+    meanwhile."""
     _check_page(ctx, start, limit)
-    return _claims(ctx, org, start, limit)
+    name = "claims:" + org
+    entries, after = _set_page(ctx, name, start, limit)
+    return {
+        "org": org,
+        "claims": _set_count(ctx, name),
+        "start": start,
+        "claimable": _claimable(ctx, [x for _, x in entries]),
+        "next": after,
+    }
 
 
 @view

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK, view
+from tianfu.apps.common.sdk import ContractSDK, view, walk_pages
 from tianfu.apps.health import NAME
 from tianfu.client import Client, ClientError
 from tianfu.client.private import PrivateData, Sealed
@@ -178,7 +178,14 @@ class Health(ContractSDK):
     prescriptions_of = view("address", returns=list)
     claimable = view("org", returns=list)
     claim_count = view("org", returns=int)
-    claimable_page = view("org", returns=list, start=1, limit=200)
+    claimable_page = view("org", returns=dict, start=1, limit=200)
+
+    def all_claimable(self, org: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Every claim `org` may still reimburse, read a page (`claimable_page`) at a time."""
+        return walk_pages(
+            lambda start: self.claimable_page(org, start=start, limit=limit), "claimable"
+        )
+
     suspended = view("address")
     statistics = view(returns=dict)
 

@@ -146,13 +146,13 @@ COMMANDS = CommandTable(
             address("who"),
             columns=("id", "amount", "status", "maturity_ms", "pledge"),
         ),
-        table_view(
+        view(
             "holdings-page",
-            "What an address holds, a page at a time (START is 1-based, LIMIT at most 200).",
+            "What an address holds, a page at a time; 'next' is the --start of the following "
+            "page (null after the last). A part held throughout a walk is in exactly one page.",
             address("who"),
-            arg("start", int),
-            arg("limit", int),
-            columns=("id", "amount", "status", "maturity_ms", "pledge"),
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
             method="holdings_page",
         ),
         table_view(
@@ -176,7 +176,8 @@ COMMANDS = CommandTable(
         ),
         view(
             "open-page",
-            "A page of the original receivables not yet fully repaid.",
+            "A page of the original receivables not yet fully repaid; 'next' is the --start "
+            "of the following page (null after the last).",
             opt("start", int, default=1),
             opt("limit", int, default=200),
             method="open_page",

@@ -23,11 +23,13 @@ State:
   "held:<address>"   -> ids held by that address (parts that were split are removed), an
                         indexed set (below): anyone may transfer to an address
   "open"             -> ids of the original receivables not yet fully repaid, an indexed set
-  An indexed set NAME is "NAME#n" (its size), "NAME#i:<k>" (its k-th id) and "NAME#k:<id>"
-  (the k of an id): adding or removing an id writes at most five keys however many it holds,
-  so nobody's calls get dearer as another party's set grows. A deployment before the indexed
-  sets kept each as one list under NAME; such a list is no longer added to, and its ids come
-  first in the set.
+  An indexed set (the shared library's `_set_*`) keeps each id in a slot that does not
+  change while it is a member ("NAME#i:<k>", "NAME#k:<id>"), its live slots linked in slot
+  order: adding or removing an id writes at most seven keys however many it holds, so
+  nobody's calls get dearer as another party's set grows, and the pages (`holdings_page`,
+  `open_page`, `overdue_page`) never skip or repeat an id present for the whole walk. A
+  deployment before the indexed sets kept each as one list under NAME; such a list is no
+  longer added to, and its ids come first in the set.
   "pn:<root id>", "pi:<root id>:<k>" -> how many receivables and parts a tree has, and the
                         k-th (k = 1..pn, in the order made: the original first, then each
                         split's parts): the audit and `tree_page` read a tree by it (a tree

@@ -202,7 +202,7 @@ def holdings(ctx, address):
         f"{address} holds {n} receivables and parts, more than {MAX_HOLDINGS}: "
         "read them a page at a time with holdings_page",
     )
-    return [_load(ctx, x) for x in _set_items(ctx, name, 1, n)]
+    return [_load(ctx, x) for x in _set_all(ctx, name)]
 
 
 @view
@@ -213,11 +213,23 @@ def holding_count(ctx, address):
 
 @view
 def holdings_page(ctx, address, start, limit):
-    """Holdings `start`.. (1-based) of `address`, at most `limit` (<= 200)."""
+    """The holdings of `address` from slot `start` (1 for the first page), at most `limit`
+    (<= 200): {"address", "held", "start", "holdings": [...], "next"}; "next" is the `start`
+    of the following page, or None after the last. A part held from the first page to the
+    last is in exactly one page, whatever is transferred meanwhile (a page may hold fewer
+    than `limit` when parts left since the page before)."""
     _page_args(ctx, start, limit)
     if not isinstance(address, str):
-        return []
-    return [_load(ctx, x) for x in _set_items(ctx, "held:" + address, start, limit)]
+        return {"address": address, "held": 0, "start": start, "holdings": [], "next": None}
+    name = "held:" + address
+    entries, after = _set_page(ctx, name, start, limit)
+    return {
+        "address": address,
+        "held": _set_count(ctx, name),
+        "start": start,
+        "holdings": [_load(ctx, x) for _, x in entries],
+        "next": after,
+    }
 
 
 def _overdue_parts(ctx, rid):
@@ -275,7 +287,7 @@ def _open_walk(ctx, what):
         n <= MAX_OPEN,
         f"{n} receivables are open, more than {MAX_OPEN}: read them a page at a time with {what}",
     )
-    return _set_items(ctx, "open", 1, n)
+    return _set_all(ctx, "open")
 
 
 @view
@@ -298,30 +310,32 @@ def overdue(ctx):
 
 @view
 def overdue_page(ctx, start, limit):
-    """The overdue parts of the open receivables `start`.. (1-based, at most `limit` <= 200):
-    {"open", "start", "overdue": [...], "next"}; "next" is the `start` of the following page,
-    or None after the last. A page ends early once it read MAX_OVERDUE_READ parts, and a
-    tree of more than MAX_TREE parts is one row naming its "parts" (`tree_page` reads them). A receivable closed between two pages may move another within
-    the open set (read again from 1 for an exact list)."""
+    """The overdue parts of the open receivables from slot `start` (1 for the first page),
+    at most `limit` (<= 200) receivables: {"open", "start", "overdue": [...], "next"}; "next"
+    is the `start` of the following page, or None after the last. A page ends early once it
+    read MAX_OVERDUE_READ parts, and a tree of more than MAX_TREE parts is one row naming its
+    "parts" (`tree_page` reads them). A receivable open from the first page to the last is
+    read by exactly one page, whatever is issued or repaid meanwhile."""
     _page_args(ctx, start, limit)
-    n = _set_count(ctx, "open")
+    entries, after = _set_page(ctx, "open", start, limit)
     out = []
     read = 0
     taken = 0
-    for rid in _set_items(ctx, "open", start, limit):
+    for slot, rid in entries:
         size = _part_count(ctx, rid)  # the most the tree can cost (a large one is one row)
         cost = MAX_TREE if size is None else (1 if size > MAX_TREE else size)
         if taken > 0 and read + cost > MAX_OVERDUE_READ:
-            break  # the page ends early: its trees are large
+            after = slot  # the page ends early: its trees are large
+            break
         rows, cost = _overdue_parts(ctx, rid)
         out += rows
         read += cost
         taken += 1
     return {
-        "open": n,
+        "open": _set_count(ctx, "open"),
         "start": start,
         "overdue": out,
-        "next": _next_page(start, taken, n),
+        "next": after,
     }
 
 
@@ -339,9 +353,18 @@ def open_count(ctx):
 
 @view
 def open_page(ctx, start, limit):
-    """Open receivables `start`.. (1-based, at most `limit` <= 200)."""
+    """The open receivables from slot `start` (1 for the first page), at most `limit`
+    (<= 200): {"open", "start", "ids": [...], "next"}; "next" is the `start` of the following
+    page, or None after the last. A receivable open from the first page to the last is in
+    exactly one page, whatever is issued or repaid meanwhile."""
     _page_args(ctx, start, limit)
-    return _set_items(ctx, "open", start, limit)
+    entries, after = _set_page(ctx, "open", start, limit)
+    return {
+        "open": _set_count(ctx, "open"),
+        "start": start,
+        "ids": [x for _, x in entries],
+        "next": after,
+    }
 
 
 @view

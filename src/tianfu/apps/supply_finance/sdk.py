@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK, view
+from tianfu.apps.common.sdk import ContractSDK, view, walk_pages
 from tianfu.apps.supply_finance import NAME
 
 
@@ -83,14 +83,24 @@ class SupplyFinance(ContractSDK):
     lineage = view("rid", returns=list)
     holdings = view("address", returns=list)
     holding_count = view("address", returns=int)
-    holdings_page = view("address", returns=list, start=1, limit=200)
+    holdings_page = view("address", returns=dict, start=1, limit=200)
     overdue = view(returns=list)
     overdue_page = view(returns=dict, start=1, limit=200)
     open_receivables = view(returns=list)
     open_count = view(returns=int)
-    open_page = view(returns=list, start=1, limit=200)
+    open_page = view(returns=dict, start=1, limit=200)
     tree_totals = view("rid", returns=dict)
     tree_page = view("rid", returns=dict, start=1, limit=100)
+
+    def all_holdings(self, address: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Everything `address` holds, read a page (`holdings_page`) at a time."""
+        return walk_pages(
+            lambda start: self.holdings_page(address, start=start, limit=limit), "holdings"
+        )
+
+    def all_open(self, limit: int = 200) -> list[str]:
+        """Every open receivable's id, read a page (`open_page`) at a time."""
+        return walk_pages(lambda start: self.open_page(start=start, limit=limit), "ids")
 
     def paged_totals(self, rid: str) -> dict[str, Any]:
         """`tree_totals` of a tree of any size, read a page (`tree_page`) at a time."""
