@@ -18,7 +18,7 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "a87ba5db4de76be6d946dbaaf47d2e0b06bb2dfa343d5ef3f2bca4c0f2261cad",
+    "supply_finance": "9460477a3e7b3d48367b17050218c9755a3817c1b72e41f4e92a7f719e039372",
     "fund_supervision": "7d4640c8a59125676b1b6cd38248302f98b7739c406e1b9208235dc0d7471dac",
     "traceability": "bdf55b442d5b52f02d0f600b4de18c1512a92f724dcc8c4a836482fdb2b39743",
     "evidence": "31f9b624ba35e3c6ec4558381188ce0c95e8ebb5f465b9bfc0b0d2802e976c75",

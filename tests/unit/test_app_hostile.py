@@ -84,6 +84,55 @@ def test_the_open_receivables_are_read_a_page_at_a_time_past_a_bound() -> None:
             app.call(BOB, "overdue_page", *bad)
 
 
+def test_moving_a_part_back_and_forth_does_not_grow_its_record_or_its_trees_calls() -> None:
+    """Every transfer and every closed pledge was appended to the part's record, which every
+    later call of its tree reads (repay, audit, overdue): two holders passing a part back and
+    forth made the issuer's repayment dearer without bound. The record keeps the newest ten;
+    `transfers_page` / `pledges_page` read them all."""
+    app = _finance()
+    app.ctx.roles[DAVE] = ["bank"]
+    app.ctx.governance["roles/" + DAVE] = ["bank"]
+    due = app.ctx.time_ms + 10**9
+    rid = app.call(ALICE, "issue", CAROL, 100, due, "12" * 32)
+    app.call(CAROL, "accept", rid)
+    gas = []
+    for k in range(30):
+        holder, to = (CAROL, BOB) if k % 2 == 0 else (BOB, CAROL)
+        gas.append(app.gas(holder, "transfer", rid, to)[1])
+        app.call(to, "apply_pledge", rid, DAVE)
+        app.call(to, "cancel_pledge", rid)
+    record = app.call(BOB, "get", rid)
+    assert len(record["transfers"]) == 10 and record["transfer_count"] == 30
+    assert len(record["pledges"]) == 10 and record["pledge_count"] == 30
+    # the record stops growing at ten of each: only the log numbers' digits cost more
+    assert gas[-1] - gas[11] <= 8, gas
+    page = app.call(BOB, "transfers_page", rid, 1, 200)
+    assert page["count"] == 30 and page["next"] is None
+    assert [t["to"] for t in page["transfers"]] == [BOB, CAROL] * 15
+    assert page["transfers"][-10:] == record["transfers"]
+    pledges = app.call(BOB, "pledges_page", rid, 21, 5)
+    assert [p["outcome"] for p in pledges["pledges"]] == ["cancelled"] * 5
+    assert pledges["next"] == 26
+    row = app.call(BOB, "tree_page", rid, 1, 10)["nodes"][0]
+    assert row["transfer_count"] == 30 and len(row["transfers"]) == 10
+
+
+def test_a_part_transferred_before_the_log_keeps_its_history() -> None:
+    """A record made before the logs holds every transfer in its list: its next transfer
+    moves them to the log, and the pages read them in order."""
+    app = _finance()
+    due = app.ctx.time_ms + 10**9
+    rid = app.call(ALICE, "issue", CAROL, 100, due, "34" * 32)
+    app.call(CAROL, "accept", rid)
+    old = [{"from": CAROL, "to": BOB, "height": h, "time_ms": h} for h in range(12)]
+    app.ctx.state["r:" + rid]["transfers"] = list(old)  # as the earlier source kept it
+    assert app.call(BOB, "transfers_page", rid, 11, 5)["transfers"] == old[10:]
+    app.call(CAROL, "transfer", rid, BOB)
+    page = app.call(BOB, "transfers_page", rid, 1, 200)
+    assert page["count"] == 13 and page["transfers"][:12] == old
+    assert len(app.call(BOB, "get", rid)["transfers"]) == 10
+
+
 # -- fund_supervision ----------------------------------------------------------------------------
 def _fund_with_two_provinces() -> Local:
     roles = {ALICE: ["fund_authority"], BOB: ["fund_officer"], CAROL: ["fund_officer"]}

@@ -74,6 +74,8 @@ def test_contract_compiles_with_expected_api():
         "open_page",
         "tree_totals",
         "tree_page",
+        "transfers_page",
+        "pledges_page",
     }
 
 

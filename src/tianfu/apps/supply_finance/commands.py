@@ -197,6 +197,24 @@ COMMANDS = CommandTable(
             opt("limit", int, default=100),
             method="tree_page",
         ),
+        view(
+            "transfers-page",
+            "A page of a receivable's transfers, oldest first (its record shows the newest "
+            "10); 'next' is the --start of the following page.",
+            RID,
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="transfers_page",
+        ),
+        view(
+            "pledges-page",
+            "A page of a receivable's closed pledges, oldest first (its record shows the "
+            "newest 10); 'next' is the --start of the following page.",
+            RID,
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="pledges_page",
+        ),
         view("party", "A participant's enrolment record.", address("who")),
     ),
 )

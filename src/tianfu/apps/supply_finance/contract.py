@@ -36,6 +36,12 @@ State:
                         issued before this log is walked from its root, at most MAX_TREE)
   "unpaid:<root id>" -> how many parts of that receivable's tree are not repaid (unsplit
                         parts issued or active), so repaying one part reads no other part
+  "tf:<id>:<n>", "pl:<id>:<n>" -> the n-th transfer / closed pledge of a receivable (n =
+                        1.."transfer_count" / "pledge_count" of its record, which carries
+                        only the newest MAX_KEPT in "transfers" / "pledges"): a holder
+                        moving or pledging a part back and forth no longer grows the record
+                        every later call of its tree reads (a record made before the logs
+                        holds all of them in its lists; they move to the log at its next one)
 """
 
 MAX_AMOUNT = 10**18
@@ -47,6 +53,7 @@ MAX_TREE_PAGE = 100  # parts one `tree_page` / `audit_page` reads (and each spli
 MAX_OVERDUE_READ = 600  # parts one `overdue_page` reads (a page ends early before more)
 MAX_OPEN = 1000  # open receivables `open_receivables` and `overdue` read (their `_page`s page)
 MAX_RATE_BP = 10000
+MAX_KEPT = 10  # newest transfers / closed pledges a record carries (`*_page` views read all)
 HEX = "0123456789abcdef"
 PREFIX = "RCV-"
 
@@ -140,6 +147,23 @@ def _unpaid_add(ctx, root_id, delta):
         n = n + delta
     ctx.put("unpaid:" + root_id, n)
     return n
+
+
+def _append_history(ctx, record, field, log, entry):
+    """Append `entry` to the numbered log `log` of the record (its count under the record's
+    `field` count) and keep the newest MAX_KEPT in `record[field]`."""
+    counter = field[:-1] + "_count"
+    prefix = log + record["id"] + ":"
+    n = record.get(counter)
+    if n is None:  # a record made before the log: its list holds every entry so far
+        n = 0
+        for old in record[field]:
+            n += 1
+            ctx.put(prefix + str(n), old)
+    n += 1
+    ctx.put(prefix + str(n), entry)
+    record[counter] = n
+    record[field] = (record[field] + [entry])[-MAX_KEPT:]
 
 
 def _subtree(ctx, record):
@@ -314,8 +338,12 @@ def _transfer(ctx, record, to):
     ctx.require(to != record["holder"], f"{rid} is already held by {to}")
     old = record["holder"]
     record["holder"] = to
-    record["transfers"].append(
-        {"from": old, "to": to, "height": ctx.height, "time_ms": ctx.time_ms}
+    _append_history(
+        ctx,
+        record,
+        "transfers",
+        "tf:",
+        {"from": old, "to": to, "height": ctx.height, "time_ms": ctx.time_ms},
     )
     _save(ctx, record)
     _held_remove(ctx, old, rid)
@@ -385,7 +413,7 @@ def _close_pledge(ctx, record, outcome):
     pledge = record["pledge"]
     pledge["outcome"] = outcome
     pledge["closed_height"] = ctx.height
-    record["pledges"].append(pledge)
+    _append_history(ctx, record, "pledges", "pl:", pledge)
     record["pledge"] = None
 
 

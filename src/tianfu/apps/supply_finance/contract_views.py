@@ -53,7 +53,9 @@ def _node_row(n):
         "status": n["status"],
         "pledge": n["pledge"],
         "pledges": n["pledges"],
+        "pledge_count": n.get("pledge_count", len(n["pledges"])),
         "transfers": n["transfers"],
+        "transfer_count": n.get("transfer_count", len(n["transfers"])),
         "payment": n["payment"],
     }
 
@@ -376,6 +378,40 @@ def tree_page(ctx, rid, start, limit):
     neither skip nor repeat one; the tree is conserved when every page is and the pages'
     "leaves" sum to "amount" (or the original was rejected)."""
     return _tree_page(ctx, rid, start, limit)
+
+
+def _history_page(ctx, rid, field, log, start, limit):
+    _page_args(ctx, start, limit)
+    record = _load(ctx, rid)
+    n = record.get(field[:-1] + "_count")
+    if n is None:  # a record made before the log: its list holds every entry
+        n = len(record[field])
+        entries = record[field][start - 1 : start - 1 + limit]
+    else:
+        entries = _page(ctx, log + rid + ":", n, start, limit)
+    return {
+        "id": rid,
+        "count": n,
+        "start": start,
+        field: entries,
+        "next": _next_page(start, limit, n),
+    }
+
+
+@view
+def transfers_page(ctx, rid, start, limit):
+    """Transfers `start`.. (1-based, at most `limit` <= 200, oldest first) of a receivable or
+    part: {"id", "count", "start", "transfers": [...], "next"} (its record carries the newest
+    MAX_KEPT). Transfers are only appended, so pages neither skip nor repeat one."""
+    return _history_page(ctx, rid, "transfers", "tf:", start, limit)
+
+
+@view
+def pledges_page(ctx, rid, start, limit):
+    """Closed pledges `start`.. (1-based, at most `limit` <= 200, oldest first) of a
+    receivable or part: {"id", "count", "start", "pledges": [...], "next"} (its record
+    carries the newest MAX_KEPT)."""
+    return _history_page(ctx, rid, "pledges", "pl:", start, limit)
 
 
 @view

@@ -89,6 +89,8 @@ class SupplyFinance(ContractSDK):
     open_receivables = view(returns=list)
     open_count = view(returns=int)
     open_page = view(returns=dict, start=1, limit=200)
+    transfers_page = view("rid", returns=dict, start=1, limit=200)
+    pledges_page = view("rid", returns=dict, start=1, limit=200)
     tree_totals = view("rid", returns=dict)
     tree_page = view("rid", returns=dict, start=1, limit=100)
 
