@@ -53,6 +53,40 @@ def test_a_recall_cannot_be_outrun_by_splitting_the_batches_it_has_not_reached()
     assert "rcl:A" not in app.ctx.state  # the line thaws when the recall is done
 
 
+def test_descendants_are_refused_past_their_bound_and_read_a_page_at_a_time() -> None:
+    """Any holder below a batch splits without bound: `descendants` walked every batch made
+    from it (each looked up in a growing list), so one holder's splits made it fail for
+    everyone. Past MAX_DESCENDANTS it is refused; `descendants_page` pages them in the order
+    recorded, so a batch split between two pages neither moves nor hides another."""
+    app = _trace()
+    app.call(ALICE, "create_batch", "A", "apple", 10**8, "farm")
+    parts = _split(app, "A", 100, 10**6)
+    for code in parts[:10]:
+        _split(app, code, 100, 10**4)
+    with pytest.raises(ContractError, match="more than 1000 descendants: .*descendants_page"):
+        app.call(BOB, "descendants", "A")
+    shown: list[str] = []
+    start: int | None = 1
+    while start is not None:
+        page, gas = app.gas(BOB, "descendants_page", "A", start, 200)
+        assert gas < 1_000_000  # a view runs under one transaction's gas
+        shown += page["descendants"]
+        start = page["next"]
+        if start == 201:  # a holder splits a batch the walk passed already, and one ahead
+            _split(app, parts[0] + ".1", 2, 5_000)
+            _split(app, parts[99], 2, 500_000)
+    assert shown[0] == "A" and len(shown) == len(set(shown)) == 1 + 100 + 1000 + 4
+    assert shown[-4:] == [parts[0] + ".1.1", parts[0] + ".1.2", parts[99] + ".1", parts[99] + ".2"]
+    assert app.call(BOB, "descendants", parts[0]) == [parts[0]] + _children(parts[0], 100) + [
+        parts[0] + ".1.1",
+        parts[0] + ".1.2",
+    ]
+
+
+def _children(code: str, n: int) -> list[str]:
+    return [f"{code}.{i}" for i in range(1, n + 1)]
+
+
 def test_a_merged_batch_carries_its_inputs_lines_and_a_recall_freezes_them() -> None:
     app = _trace()
     app.call(ALICE, "create_batch", "A", "apple", 100, "farm")

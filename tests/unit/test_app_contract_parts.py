@@ -20,7 +20,7 @@ from tianfu.testing.appchain import AppChain
 SOURCE_SHA256 = {
     "supply_finance": "9460477a3e7b3d48367b17050218c9755a3817c1b72e41f4e92a7f719e039372",
     "fund_supervision": "7d4640c8a59125676b1b6cd38248302f98b7739c406e1b9208235dc0d7471dac",
-    "traceability": "bdf55b442d5b52f02d0f600b4de18c1512a92f724dcc8c4a836482fdb2b39743",
+    "traceability": "4f123948a16a5f1e30b109492d676525234e8e504248b6adf70a7cae06ef4028",
     "evidence": "31f9b624ba35e3c6ec4558381188ce0c95e8ebb5f465b9bfc0b0d2802e976c75",
     "ip_rights": "2d20eebe955098735bb5634de0aa9a767579482e3ea0000eace3596b909e6ef9",
     "manufacturing": "534d5968dafc6136e848ac80a403937b05bf04d4f3d6d5ffda6ebe894e4b0775",

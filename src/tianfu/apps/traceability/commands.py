@@ -234,7 +234,20 @@ COMMANDS = CommandTable(
             opt("limit", int, default=200),
             method="provenance_page",
         ),
-        view("descendants", "List a batch and every batch made from it.", CODE),
+        view(
+            "descendants",
+            "List a batch and every batch made from it (refused past 1000: use descendants-page).",
+            CODE,
+        ),
+        view(
+            "descendants-page",
+            "A page of a batch and every batch made from it, in the order recorded; 'next' "
+            "is the --start of the following page (null after the last).",
+            CODE,
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="descendants_page",
+        ),
         custom(
             "lookup",
             "Public lookup: the full provenance of a batch, every record verified by proofs.\n\n"

@@ -130,17 +130,63 @@ def provenance_page(ctx, code, start, limit):
     }
 
 
+def _descendants(ctx, code, most):
+    """The batch `code` and every batch made from it, breadth first, each once: at most
+    `most` of them (records) and whether there are more."""
+    out = []
+    seen = {}
+    queue = [code]
+    i = 0
+    while i < len(queue):
+        c = queue[i]
+        i += 1
+        if c in seen:
+            continue
+        if len(out) == most:
+            return out, True
+        seen[c] = True
+        b = _load(ctx, c)
+        out.append(b)
+        queue.extend(b["children"])
+    return out, False
+
+
 @view
 def descendants(ctx, code):
-    out = []
-    queue = [code]
-    while queue:
-        c = queue.pop(0)
-        if c in out:
-            continue
-        b = ctx.get("batch:" + c)
-        if b is None:
-            raise ContractError(f"unknown batch {c}")
-        out.append(c)
-        queue.extend(b["children"])
-    return out
+    """The batch and every batch made from it (breadth first), while they are at most
+    MAX_DESCENDANTS; past that it is refused (`descendants_page` reads a page): every holder
+    below may split and merge what it holds."""
+    _code(ctx, code)
+    found, more = _descendants(ctx, code, MAX_DESCENDANTS)
+    ctx.require(
+        not more,
+        f"batch {code} has more than {MAX_DESCENDANTS} descendants: read them a page at a "
+        "time with descendants_page",
+    )
+    return [b["code"] for b in found]
+
+
+@view
+def descendants_page(ctx, code, start, limit):
+    """Codes `start`.. (1-based, at most `limit` <= MAX_PAGE) of the batch and every batch
+    made from it, in the order they were recorded (height, then transaction, then code):
+    {"code", "start", "descendants": [...], "next"}. A batch made later is recorded in a
+    later block, so it comes after every batch a page before listed: consecutive pages
+    neither skip nor repeat one. A page walks at most MAX_DESCENDANT_WALK batches (refused
+    past them: a recall reaches any number, a step at a time)."""
+    _check_page(ctx, start, limit, MAX_PAGE)
+    _code(ctx, code)
+    found, more = _descendants(ctx, code, MAX_DESCENDANT_WALK)
+    ctx.require(
+        not more,
+        f"batch {code} has more than {MAX_DESCENDANT_WALK} descendants, more than a page walks",
+    )
+    order = sorted([[b["height"], b["tx"], b["code"]] for b in found])
+    n = len(order)
+    return {
+        "code": code,
+        "count": n,
+        "start": start,
+        "descendants": [x[2] for x in order[start - 1 : start - 1 + limit]],
+        "next": _next_page(start, limit, n),
+    }

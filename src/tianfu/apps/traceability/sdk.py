@@ -83,6 +83,7 @@ class Traceability(ContractSDK):
     provenance = view("code")
     provenance_page = view("code", returns=dict, start=1, limit=200)
     descendants = view("code", returns=list)
+    descendants_page = view("code", returns=dict, start=1, limit=200)
     recall_progress = view("code")
 
     def all_events(self, code: str, limit: int = 200) -> list[Any]:
