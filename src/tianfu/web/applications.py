@@ -26,6 +26,8 @@ from tianfu.web.words import REFUSAL_REASONS
 
 MAX_TREE = 500  # nodes of an allocation or receivable tree shown on one page
 MAX_LIST = 200  # records of one kind read to compute a page's summaries (alerts, parties)
+ACCOUNTS_PAGE = 200  # accounts of a fund one page of its allocation tree shows
+MAX_REPORT_PAGES = 10  # report pages a fund page reads to check the whole fund's conservation
 REPEATED_PAYMENTS = 2  # a beneficiary paid at least this many times in one fund is flagged
 DAY_MS = 86_400_000
 DEFAULT_IDLE_DAYS = 30
@@ -169,12 +171,18 @@ def applications_router(data: ConsoleData) -> APIRouter:
         before = cursor(request, "before")
         if isinstance(before, HTMLResponse):
             return before
+        first = cursor(request, "accounts", numeric=True)
+        if isinstance(first, HTMLResponse):
+            return first
+        if first is not None and int(first) < 1:
+            return bad_request(request, N_("Not a page of this list: %(value)s"), value=first)
         f = data.record("fund_supervision", f"fund:{fund_id}")
         if not isinstance(f, dict):
             return not_found(request, N_("No fund %(id)s"), id=fund_id)
+        start = 1 if first is None else int(first)
+        accounts = _accounts_page(data, fund_id, days * DAY_MS, start)
         report = _fund_report(data, fund_id, days * DAY_MS)
-        books = {r["account"]: r for r in (report or {}).get("accounts", []) if isinstance(r, dict)}
-        tree = _allocation_tree(data, fund_id, books)
+        tree = _page_tree(accounts.get("accounts", []))
         paid = data.scan_page("fund_supervision", f"pay:{fund_id}:", before)
         payments = [v for _, v in paid.rows if isinstance(v, dict)]
         repeated = [
@@ -187,6 +195,8 @@ def applications_router(data: ConsoleData) -> APIRouter:
             "fund.html",
             f=f,
             report=report if isinstance(report, dict) else {},
+            checked=isinstance(report, dict),
+            accounts=accounts,
             tree=tree,
             payments=payments,
             paid=paid,
@@ -350,35 +360,50 @@ def _parties(data: ConsoleData, contract: str) -> _Parties:
 
 
 def _fund_report(data: ConsoleData, fund_id: str, idle_ms: int) -> dict[str, Any] | None:
-    """The fund's report read a page at a time (at most MAX_TREE accounts; None past that,
-    or when the node does not answer)."""
+    """The whole fund's report read a page at a time (at most MAX_REPORT_PAGES pages; None
+    past that, or when the node does not answer: the page then says the conservation of
+    the whole fund is not checked here, instead of reporting a failure)."""
     try:
         return paged_report(
             lambda *a: data.view("fund_supervision", *a),
             fund_id,
             idle_ms,
-            most_pages=-(-MAX_TREE // 200),
+            most_pages=MAX_REPORT_PAGES,
         )
     except (KeyError, TypeError, ValueError):
         return None
 
 
-def _allocation_tree(
-    data: ConsoleData, fund_id: str, books: dict[str, Any]
-) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
-    """The fund's accounts depth first from the top level: (depth, account, books)."""
+def _accounts_page(data: ConsoleData, fund_id: str, idle_ms: int, start: int) -> dict[str, Any]:
+    """One page of the fund's report (`report_page`): the accounts `start`.. (at most
+    ACCOUNTS_PAGE, in the order they first received from the fund) with their books, and
+    "count" / "next" (empty when the node does not answer)."""
+    page = data.view("fund_supervision", "report_page", fund_id, idle_ms, start, ACCOUNTS_PAGE)
+    if not isinstance(page, dict) or not isinstance(page.get("accounts"), list):
+        return {"accounts": [], "count": 0, "start": start, "next": None}
+    return page
+
+
+def _page_tree(rows: list[Any]) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """The accounts of one report page depth first: (depth, account, books). An account
+    receives from its parent after the parent did, so a parent on the page comes before
+    its children; an account whose parent is on another page starts a tree of its own."""
+    books = [r for r in rows if isinstance(r, dict) and isinstance(r.get("account"), str)]
+    on_page = {r["account"] for r in books}
+    children: dict[str, list[dict[str, Any]]] = {}
+    roots = []
+    for r in books:
+        if r.get("parent") in on_page:
+            children.setdefault(r["parent"], []).append(r)
+        else:
+            roots.append(r)
     out: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-    stack = [(0, a) for a in reversed(list(data.record("fund_supervision", "top") or []))]
-    while stack and len(out) < MAX_TREE:
-        depth, aid = stack.pop()
-        acct = data.record("fund_supervision", f"acct:{aid}")
-        if not isinstance(acct, dict):
-            continue
-        b = books.get(aid)
-        if b is None:
-            continue  # the account holds nothing of this fund
-        out.append((depth, acct, b))
-        stack.extend((depth + 1, c) for c in reversed(list(acct.get("children") or [])))
+    stack = [(0, r) for r in reversed(roots)]
+    while stack:
+        depth, r = stack.pop()
+        acct = {"id": r["account"], "name": r.get("name"), "level": r.get("level")}
+        out.append((depth, acct, r))
+        stack.extend((depth + 1, c) for c in reversed(children.get(r["account"], [])))
     return out
 
 
