@@ -186,6 +186,25 @@ def test_a_fund_created_before_the_allocation_log_is_traced_from_its_movements()
         app.call(CAROL, "trace", "f1", h, "org1")
 
 
+def test_accounts_registered_before_the_log_stay_listed_after_a_new_one() -> None:
+    """On a deployment whose accounts were registered before the "acn" log, the first
+    account registered after it started the log at 1, and `accounts_page` then read only
+    the log: every earlier account vanished from the pages (and the SDK's `all_accounts`)."""
+    app = _fund_with_two_provinces()
+    for key in [k for k in app.ctx.state if k == "acn" or k.startswith("acl:")]:
+        del app.ctx.state[key]  # as a deployment before the log left them
+    app.call(ALICE, "register_account", "p3", "p3", "province", "", BOB)
+    app.call(BOB, "register_account", "c1", "c1", "city", "p1", BOB)
+    page = app.call(BOB, "accounts_page", 1, 200)
+    assert [a["id"] for a in page["accounts"]] == ["p1", "p2", "p3", "c1"]
+    assert page["count"] is None and page["next"] is None
+    assert [a["id"] for a in app.call(BOB, "accounts")] == ["p1", "p2", "p3", "c1"]
+    fresh = _fund_with_two_provinces()  # a deployment with the log reads the log
+    fresh.call(ALICE, "register_account", "p3", "p3", "province", "", BOB)
+    page = fresh.call(BOB, "accounts_page", 2, 5)
+    assert [a["id"] for a in page["accounts"]] == ["p2", "p3"] and page["count"] == 3
+
+
 # -- health --------------------------------------------------------------------------------------
 def test_an_insurers_claims_are_read_a_page_at_a_time_past_200() -> None:
     """Any patient of a dispensed prescription shares it with any insurer: `claimable` reads

@@ -77,11 +77,15 @@ def accounts_page(ctx, start, limit):
     """Accounts `start`.. (1-based, at most `limit` <= 200) in the order registered (parents
     before children): {"count", "start", "accounts": [...], "next"}. Accounts are only
     added at the end, so consecutive pages neither skip nor repeat one. A deployment whose
-    accounts were registered before the "acn" log is read breadth first (count None), up
-    to its MAX_ACCOUNT_WALK-th account."""
+    first accounts were registered before the "acn" log (which then holds only the later
+    ones) is read breadth first from the top level, every account whenever registered
+    (count None), up to its MAX_ACCOUNT_WALK-th account."""
     _check_page(ctx, start, limit)
     n = ctx.get("acn")
-    if n is None and ctx.get("top") is not None:
+    top = ctx.get("top", [])
+    # The first account ever registered is a top-level one: when the log's first entry is
+    # not it, accounts were registered before the log, which holds only the later ones.
+    if top and ctx.get("acl:1") != top[0]:
         last = start + limit - 1
         ctx.require(last <= MAX_ACCOUNT_WALK, f"accounts are read up to the {MAX_ACCOUNT_WALK}th")
         out, more = _walk(ctx, last)
