@@ -59,6 +59,41 @@ def test_an_invoice_claimed_by_an_issuer_address_before_still_counts() -> None:
         app.call(DAVE, "issue", CAROL, 100, due, "ef" * 32, org="org2")
 
 
+def test_an_invoice_an_account_claimed_before_is_found_for_its_whole_organisation() -> None:
+    """A deployment before kept claims per issuer address ("doc:<address>:<hash>"): another
+    account of the same organisation looked up only its own address and the organisation's
+    key, so it backed (and could have financed) the same invoice again. The claims of the
+    receivables issued before are filed by organisation (`index_claims`), and `issue`
+    waits until they all are."""
+    app = _finance()
+    app.ctx.roles[BOB] = ["core_enterprise"]  # a second issuing account of org1
+    app.ctx.governance["cert/" + ALICE] = {"org": "org1"}
+    due = app.ctx.time_ms + 10**9
+    invoice = "cd" * 32
+    state = app.ctx.state  # RCV-1 as the per-address source kept it: no issuer_org
+    state["seq"] = 1
+    state["doc:" + ALICE + ":" + invoice] = "RCV-1"
+    old = {"id": "RCV-1", "parent": None, "issuer": ALICE, "doc_hash": invoice}
+    state["r:RCV-1"] = old | {"status": "active", "holder": CAROL}
+    with pytest.raises(ContractError, match=r"being filed by organisation \(0 of 1 done\)"):
+        app.call(BOB, "issue", CAROL, 100, due, invoice, org="org1")
+    assert app.call(BOB, "claims_indexed") == {"indexed": 0, "issued": 1}
+    assert app.call(DAVE, "index_claims", 50, org="org2") == {
+        "indexed": 1,
+        "filed": 1,
+        "next": None,
+    }
+    assert app.call(BOB, "invoice_claim", "org1", invoice) == "RCV-1"
+    assert app.call(BOB, "invoice_claim", "org2", invoice) is None
+    with pytest.raises(ContractError, match="already backs receivable RCV-1"):
+        app.call(BOB, "issue", CAROL, 100, due, invoice, org="org1")
+    rid = app.call(DAVE, "issue", CAROL, 100, due, invoice, org="org2")  # another debtor
+    assert rid == "RCV-2" and app.call(BOB, "claims_indexed") == {"indexed": 2, "issued": 2}
+    for bad in (0, 201, True, "5"):
+        with pytest.raises(ContractError, match="limit must be 1..200"):
+            app.call(BOB, "index_claims", bad)
+
+
 def test_the_open_receivables_are_read_a_page_at_a_time_past_a_bound() -> None:
     """Any core enterprise opens receivables: `open_receivables` and `overdue` read every
     open one, so past MAX_OPEN they are refused and the pages read them instead."""

@@ -76,6 +76,8 @@ def test_contract_compiles_with_expected_api():
         "tree_page",
         "transfers_page",
         "pledges_page",
+        "invoice_claim",
+        "claims_indexed",
     }
 
 

@@ -64,6 +64,13 @@ COMMANDS = CommandTable(
             ),
             args=_issue_args,
         ),
+        tx(
+            "index-claims",
+            "(anyone) File the invoice claims of up to LIMIT more receivables issued before "
+            "claims were kept per organisation (issuing waits until all are).",
+            opt("limit", int, default=200),
+            method="index_claims",
+        ),
         tx("accept", "(holder) Accept a receivable issued to you.", RID),
         tx("reject", "(holder) Refuse a receivable issued to you.", RID, arg("reason")),
         tx(
@@ -214,6 +221,13 @@ COMMANDS = CommandTable(
             opt("start", int, default=1),
             opt("limit", int, default=200),
             method="pledges_page",
+        ),
+        view(
+            "invoice-claim",
+            "The receivable that backs an invoice hash for an organisation (null: none).",
+            arg("org"),
+            arg("doc_hash"),
+            method="invoice_claim",
         ),
         view("party", "A participant's enrolment record.", address("who")),
     ),

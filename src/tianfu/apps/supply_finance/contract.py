@@ -20,6 +20,11 @@ State:
                      can take it first to block the real issuer, and no second account of the
                      issuer's organisation can back it again (a "doc:<hash>" and a
                      "doc:<issuer address>:<hash>" of a deployment before count too)
+  "docidx"           -> the receivables 1..docidx-1 have their invoice claim filed under
+                     their issuer's organisation: receivables issued before the claims were
+                     kept per organisation are indexed by `index_claims` (anyone may call
+                     it), and `issue` is refused until every receivable is, so an invoice
+                     an account claimed before is found for its whole organisation
   "held:<address>"   -> ids held by that address (parts that were split are removed), an
                         indexed set (below): anyone may transfer to an address
   "open"             -> ids of the original receivables not yet fully repaid, an indexed set
@@ -223,12 +228,20 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
         maturity_ms > ctx.time_ms, f"maturity {maturity_ms} must be after now ({ctx.time_ms})"
     )
     _hash(ctx, doc_hash, "doc_hash")
+    indexed = ctx.get("docidx", 1)
+    last = ctx.get("seq", 0)
+    ctx.require(
+        indexed > last,
+        f"the invoice claims of receivables issued before are being filed by organisation "
+        f"({indexed - 1} of {last} done): call index_claims until it is done, then issue",
+    )
     org = ctx.sender.org
     used = _doc_claim(ctx, org, me, doc_hash)
     if used is not None:
         raise ContractError(f"the contract/invoice {doc_hash} already backs receivable {used}")
-    seq = ctx.get("seq", 0) + 1
+    seq = last + 1
     ctx.put("seq", seq)
+    ctx.put("docidx", seq + 1)  # this one's claim is filed by organisation below
     rid = PREFIX + str(seq)
     record = _new_receivable(
         ctx, rid, rid, None, 0, me, supplier, amount, maturity_ms, doc_hash, "issued"

@@ -162,7 +162,61 @@ def audit_page(ctx, rid, start, limit):
     return page
 
 
+# -- invoice claims by organisation --------------------------------------------------------
+def index_claims(ctx, limit):
+    """File the invoice claims of up to `limit` (1..200) more receivables under their
+    issuer's organisation (from their record, or the issuer's certificate for a receivable
+    issued before records named it). Anyone may call it; `issue` waits until every
+    receivable is indexed. Returns {"indexed", "filed", "next"}: "next" is None when done."""
+    ctx.require(
+        isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 200,
+        "limit must be 1..200",
+    )
+    start = ctx.get("docidx", 1)
+    last = min(ctx.get("seq", 0), start + limit - 1)
+    filed = 0
+    for n in range(start, last + 1):
+        record = ctx.get("r:" + PREFIX + str(n))
+        if record is None or record["status"] == "rejected":
+            continue
+        org = record.get("issuer_org")
+        if org is None:
+            cert = ctx.read("governance", "cert/" + record["issuer"])
+            if cert is None:
+                continue
+            org = cert["org"]
+            record["issuer_org"] = org  # whose claim a rejection frees
+            _save(ctx, record)
+        key = "doc:" + org + ":" + record["doc_hash"]
+        if ctx.get(key) is None:
+            ctx.put(key, record["id"])
+            filed += 1
+    ctx.put("docidx", last + 1)
+    ctx.emit("ClaimsIndexed", start=start, last=last, filed=filed)
+    return {
+        "indexed": last,
+        "filed": filed,
+        "next": None if last >= ctx.get("seq", 0) else last + 1,
+    }
+
+
 # -- views --------------------------------------------------------------------------------
+@view
+def invoice_claim(ctx, org, doc_hash):
+    """The receivable that backs invoice `doc_hash` for the organisation `org` (its claim,
+    or one kept for everyone by a deployment before), or None."""
+    if not (isinstance(org, str) and isinstance(doc_hash, str)):
+        return None
+    return ctx.get("doc:" + org + ":" + doc_hash) or ctx.get("doc:" + doc_hash)
+
+
+@view
+def claims_indexed(ctx):
+    """{"indexed", "issued"}: receivables 1..indexed have their invoice claim filed by
+    organisation (`index_claims` files the rest; `issue` waits for it)."""
+    return {"indexed": ctx.get("docidx", 1) - 1, "issued": ctx.get("seq", 0)}
+
+
 @view
 def get(ctx, rid):
     return _load(ctx, rid)

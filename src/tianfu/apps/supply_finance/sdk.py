@@ -65,6 +65,21 @@ class SupplyFinance(ContractSDK):
     def repay(self, rid: str, payment_ref: str = "") -> list[dict[str, Any]]:
         return list(self._invoke("repay", rid, payment_ref))
 
+    def index_claims(self, limit: int = 200) -> dict[str, Any]:
+        """File the invoice claims of up to `limit` more receivables issued before the
+        claims were kept per organisation (`issue` waits until all are)."""
+        return dict(self._invoke("index_claims", limit))
+
+    def index_all_claims(self) -> int:
+        """Call `index_claims` until every receivable's claim is filed; how many calls."""
+        calls = 0
+        while True:
+            done = self.claims_indexed()
+            if done["indexed"] >= done["issued"]:
+                return calls
+            self.index_claims()
+            calls += 1
+
     def audit(self, rid: str) -> dict[str, Any]:
         """The regulator's recorded audit of the full tree of `rid` (at most 500 parts)."""
         return dict(self._invoke("audit", rid))
@@ -89,6 +104,8 @@ class SupplyFinance(ContractSDK):
     open_receivables = view(returns=list)
     open_count = view(returns=int)
     open_page = view(returns=dict, start=1, limit=200)
+    invoice_claim = view("org", "doc_hash")
+    claims_indexed = view(returns=dict)
     transfers_page = view("rid", returns=dict, start=1, limit=200)
     pledges_page = view("rid", returns=dict, start=1, limit=200)
     tree_totals = view("rid", returns=dict)
