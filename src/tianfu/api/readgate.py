@@ -23,24 +23,28 @@ browser asking for a page gets the console's error page). A slot is held until t
 starts (a rendered answer is complete by then): a client that reads its answer slowly, or
 never, holds no slot and spends no time budget, only its connection.
 
-Not counted: requests with a body (a slot is never held while a body trickles in): the
-submission routes (the mempool's own bounds), and the read-only POSTs — contract queries
-and state proof documents — which the `QueryGate` bounds once their body is read; the
+Not counted by the gate: requests with a body (a slot is never held while a body trickles
+in): the submission routes (the mempool's own bounds); the read-only POSTs — contract
+queries and state proof documents — which the `QueryGate` bounds once their body is read;
+the private-data operations and photo uploads, which take a read of this budget once their
+body is in (`ReadBudget.held`, `body_read`), around their work; the
 reads the `QueryGate` bounds at once (proof documents, the governance views); the node's
 liveness and metrics (`EXEMPT_PATHS`); prefixes registered with
 `ReadBudget.exempt_prefix` (the console's static files), and WebSocket streams (their own
 gate; the work a stream does in worker threads shares `ReadBudget.stream_threads`).
 
-Behind a reverse proxy every client has the proxy's address: put per-client limits in the
-proxy.
+A client is its address as `tianfu.api.limits.client_address` counts it (an IPv6 client is
+its /64). Behind a reverse proxy every client has the proxy's address: put per-client
+limits in the proxy.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -199,6 +203,18 @@ class ReadBudget:
             self._slots.release()
             raise
 
+    @contextlib.asynccontextmanager
+    async def held(self, client: str) -> AsyncIterator[None]:
+        """A read of `client` done in the body of the `async with`: a slot is taken as for a
+        GET (waiting at most `max_wait_s`, `ApiError` 429 past it) and given back, its time
+        spent, when the body ends. For the routes whose request has a body (the gate does
+        not count them): they take it once the body is read, around their work."""
+        started = await self.acquire(client)
+        try:
+            yield
+        finally:
+            self.release(client, started)
+
     def release(self, client: str, started: float) -> None:
         """End `client`'s read begun at `started`, spending the time it took."""
         assert self._slots is not None
@@ -220,6 +236,27 @@ class ReadBudget:
             f"too many reads at once ({why}); retry later",
             headers={"retry-after": str(max(1, math.ceil(retry_s)))},
         )
+
+
+def request_budget(scope: Scope) -> ReadBudget | None:
+    """The read budget of the application serving `scope` (None: an application without
+    one, such as a bare router in a test)."""
+    app = scope.get("app")
+    state = getattr(app, "state", None)
+    budget = getattr(state, "read_budget", None)
+    return budget if isinstance(budget, ReadBudget) else None
+
+
+@contextlib.asynccontextmanager
+async def body_read(scope: Scope) -> AsyncIterator[None]:
+    """`ReadBudget.held` of the application serving `scope`, for the request's client (a
+    no-op without a budget)."""
+    budget = request_budget(scope)
+    if budget is None:
+        yield
+        return
+    async with budget.held(client_address(scope)):
+        yield
 
 
 class ReadGate:
