@@ -28,7 +28,9 @@ in): the submission routes (the mempool's own bounds); the read-only POSTs — c
 queries and state proof documents — which the `QueryGate` bounds once their body is read;
 the private-data operations and photo uploads, which take a read of this budget once their
 body is in (`ReadBudget.held`, `body_read`), around their work; the
-reads the `QueryGate` bounds at once (proof documents, the governance views); the node's
+reads the `QueryGate` bounds at once (proof documents, the governance views: their slots
+are the query gate's, but they wait for and spend this budget's time, `ReadBudget.timed`,
+and so do the contract queries and `POST /v1/proofs/state`); the node's
 liveness and metrics (`EXEMPT_PATHS`); prefixes registered with
 `ReadBudget.exempt_prefix` (the console's static files), and WebSocket streams (their own
 gate; the work a stream does in worker threads shares `ReadBudget.stream_threads`).
@@ -214,6 +216,39 @@ class ReadBudget:
             yield
         finally:
             self.release(client, started)
+
+    @contextlib.asynccontextmanager
+    async def timed(self, client: str) -> AsyncIterator[None]:
+        """A read whose concurrency another gate bounds (the `QueryGate`: contract queries,
+        proof documents, the governance views) done in the body of the `async with`: it
+        takes no slot, but waits for the time budget as any read does (at most
+        `max_wait_s`, among the `waiting`; 429 with `Retry-After` past them), and spends
+        the time it took."""
+        wait = self.time.wait_s(self.clock())
+        if wait > 0:
+            if self.by_client[client] >= self.per_client:
+                self._refuse(f"at most {self.per_client} per client address", 1.0)
+            if wait > self.max_wait_s:
+                self._refuse("reads have used their share of the node's time", wait)
+            if self.waiting >= self.waiting_max:
+                self._refuse(f"at most {self.total} running and {self.waiting_max} waiting", 1.0)
+            self.by_client[client] += 1
+            self.waiting += 1
+            try:
+                deadline = self.clock() + self.max_wait_s
+                while (wait := self.time.wait_s(self.clock())) > 0:
+                    if self.clock() + wait > deadline:
+                        self._refuse("reads have used their share of the node's time", wait)
+                    await anyio.sleep(wait)
+            finally:
+                self.waiting -= 1
+                self._leave(client)
+        started = self.clock()
+        try:
+            yield
+        finally:
+            now = self.clock()
+            self.time.spend(min(now - started, MAX_CHARGE_S), now)
 
     def release(self, client: str, started: float) -> None:
         """End `client`'s read begun at `started`, spending the time it took."""
