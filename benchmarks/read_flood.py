@@ -13,8 +13,9 @@ status.
 query gate bounds: contract queries, proof documents, history documents, the governance
 views), `hostile` (an anonymous client's abuse: malformed and oversized bodies on the
 submission, private-data and query routes, out-of-range and oversized query strings, 15 KiB
-of headers, half-closed pipelined connections, connections left idle mid-head), or `all`
-(each connection one of the three in turn).
+of headers, half-closed pipelined connections, connections left idle mid-head), `streams`
+(block event streams replaying the chain from height 1 to the top, then again), or `all`
+(each connection one of the first three in turn).
 
     .venv/bin/python benchmarks/read_flood.py --window 30 --cycles 2 --connections 48
     .venv/bin/python benchmarks/read_flood.py --mix all
@@ -108,6 +109,24 @@ def _raw(host: str, port: int, local: str, half_close: bool) -> str:
         return f"raw:{answers}" if half_close else f"raw-idle:{got[9:12].decode() or 'closed'}"
 
 
+def replay(url: str, local: str, done: threading.Event, top: int) -> str:
+    """A block event stream from height 1, read up to height `top` (or until the flood
+    stops); the caller opens the next."""
+    import json
+
+    from websockets.sync.client import connect
+
+    ws_url = url.replace("http://", "ws://") + f"/v1/events/blocks?from=1&to={top}"
+    try:
+        with connect(ws_url, source_address=(local, 0), open_timeout=30) as ws:
+            height = 0
+            while not done.is_set() and height < top:
+                height = json.loads(ws.recv(timeout=30))["height"]
+            return "stream"
+    except Exception as exc:  # a refusal (429) or a closed stream: counted by kind
+        return f"stream:{type(exc).__name__}"
+
+
 class Flood:
     def __init__(self, urls: list[str], connections: int, mix: str = "pages") -> None:
         self.urls = urls
@@ -115,6 +134,7 @@ class Flood:
         self.mix = mix
         self.on = threading.Event()
         self.done = threading.Event()
+        self.off = threading.Event()  # set while the flood is paused (streams end)
         self.statuses: collections.Counter[str] = collections.Counter()
         self.top = 1
         self.threads = [
@@ -144,6 +164,8 @@ class Flood:
                     elif mix == "gated":
                         method, path, body = GATED[n % len(GATED)]
                         status = str(client.request(method, path, json=body).status_code)
+                    elif mix == "streams":
+                        status = replay(url, local, self.off, self.top)
                     else:
                         status = hostile(client, n, host, int(port), local)
                 except (httpx.HTTPError, OSError) as exc:
@@ -164,7 +186,9 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=30)
     ap.add_argument("--cycles", type=int, default=2)
     ap.add_argument("--connections", type=int, default=48)
-    ap.add_argument("--mix", choices=("pages", "gated", "hostile", "all"), default="pages")
+    ap.add_argument(
+        "--mix", choices=("pages", "gated", "hostile", "streams", "all"), default="pages"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="read-flood-") as tmp:
         api, p2p = free_base_ports(5)
@@ -180,11 +204,14 @@ def main() -> None:
             quiet, flooded = [], []
             for _ in range(args.cycles):
                 flood.on.clear()
+                flood.off.set()
                 quiet.append(rate(urls, args.window))
                 flood.top = height(urls[0], timeout=30)
+                flood.off.clear()
                 flood.on.set()
                 flooded.append(rate(urls, args.window))
             flood.on.clear()
+            flood.off.set()
             flood.done.set()
             q, f = sum(quiet) / len(quiet), sum(flooded) / len(flooded)
             print("quiet   heights/min:", " ".join(f"{x:.1f}" for x in quiet))
