@@ -267,3 +267,26 @@ def test_the_query_gated_reads_spend_and_wait_for_the_time_budget(
     assert int(refused.headers["retry-after"]) >= 1
     assert served.status_code == 200, served.text
     assert budget.waiting == 0 and not budget.by_client
+
+
+def test_a_block_event_stream_reads_at_the_time_budgets_pace(chain: Any) -> None:
+    """`/v1/events/blocks?from=1` replays the chain block by block, each batch read and
+    encoded in a worker thread: outside the time budget, so streams catching up from old
+    heights read non-stop (2 threads busy, whatever the budget said). Each batch now waits
+    for the time budget (without a deadline: the stream falls behind, it is not refused)
+    and spends the time it took."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    app = create_app(chain.service)
+    budget: ReadBudget = app.state.read_budget
+    with TestClient(app) as api:
+        budget.time.spend(READ_BURST_S + 0.75, budget.clock())  # 1.5 s until a read may run
+        started = time.monotonic()
+        with api.websocket_connect("/v1/events/blocks?from=1&to=1") as ws:
+            batch = ws.receive_json()
+        waited = time.monotonic() - started
+    assert batch["height"] == 1
+    assert waited >= 1.4, waited
+    assert budget.time.level < budget.time.burst  # what the batch took was spent

@@ -311,14 +311,7 @@ def proofs_router(
             async def pump() -> None:
                 h = start
                 while to is None or h <= to:
-                    text = await anyio.to_thread.run_sync(
-                        block_batch_text,
-                        service,
-                        h,
-                        contract,
-                        name,
-                        limiter=reads.stream_threads,
-                    )
+                    text = await reads.stream_work(block_batch_text, service, h, contract, name)
                     if text is None:
                         await anyio.sleep(POLL_S)
                         continue

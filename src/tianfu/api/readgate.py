@@ -33,7 +33,8 @@ are the query gate's, but they wait for and spend this budget's time, `ReadBudge
 and so do the contract queries and `POST /v1/proofs/state`); the node's
 liveness and metrics (`EXEMPT_PATHS`); prefixes registered with
 `ReadBudget.exempt_prefix` (the console's static files), and WebSocket streams (their own
-gate; the work a stream does in worker threads shares `ReadBudget.stream_threads`).
+gate; the work a stream does in worker threads shares `ReadBudget.stream_threads` and
+waits for and spends the time budget, `ReadBudget.stream_work`).
 
 A client is its address as `tianfu.api.limits.client_address` counts it (an IPv6 client is
 its /64). Behind a reverse proxy every client has the proxy's address: put per-client
@@ -47,7 +48,7 @@ import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from starlette.requests import Request
@@ -66,6 +67,7 @@ READ_BURST_S = 2.0  # seconds of reading saved up while reads are few
 # client's reads wait their turn, however long one of them took, and are never refused.
 MAX_CHARGE_S = 1.0
 STREAM_THREADS = 2  # worker threads the event streams use at once, all streams together
+T = TypeVar("T")
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 EXEMPT_PATHS = frozenset({"/v1/status", "/metrics", "/v1/orgs", "/v1/contracts"})
@@ -151,6 +153,27 @@ class ReadBudget:
         if self._stream_threads is None:
             self._stream_threads = anyio.CapacityLimiter(STREAM_THREADS)
         return self._stream_threads
+
+    async def stream_work(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` for an open event stream, in one of the `stream_threads`, once the time
+        budget allows a read (waiting for it without a deadline: a stream falls behind, it
+        is never refused), spending the time `fn` took: a stream catching up from an old
+        height reads at the budget's pace, like any other read."""
+        while (wait := self.time.wait_s(self.clock())) > 0:
+            await anyio.sleep(wait)
+        took = [0.0]
+
+        def timed() -> T:
+            start = self.clock()
+            try:
+                return fn(*args)
+            finally:
+                took[0] = self.clock() - start
+
+        try:
+            return await anyio.to_thread.run_sync(timed, limiter=self.stream_threads)
+        finally:
+            self.time.spend(min(took[0], MAX_CHARGE_S), self.clock())
 
     async def acquire(self, client: str) -> float:
         """Take a slot for `client` once the time budget allows it, waiting at most

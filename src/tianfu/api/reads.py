@@ -106,7 +106,7 @@ def read_router(
 ) -> APIRouter:
     """The read routes over `service`; contract executions pass through `gate` and spend
     the time budget of `reads` (`ReadBudget.timed`), event streams pass through `streams`,
-    and what the streams do in worker threads shares the `reads.stream_threads`."""
+    and what the streams do in worker threads is `reads.stream_work`."""
     router = APIRouter()
 
     def query_answer(contract: str, method: str, args: list[Any]) -> JSONResponse:
@@ -249,7 +249,7 @@ async def _send_events(
             if len(encode(ev.event)) <= EVENT_ON_LOOP_MAX:
                 text = event_text(ev)
             else:
-                text = await anyio.to_thread.run_sync(event_text, ev, limiter=reads.stream_threads)
+                text = await reads.stream_work(event_text, ev)
             await ws.send_text(text)
         ended = True  # the stream ended: node shutting down, or this consumer was dropped
 
