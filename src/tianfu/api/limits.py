@@ -14,6 +14,8 @@ subscription and is sent every matching event or block, so their number is what 
 from __future__ import annotations
 
 import contextlib
+import functools
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -201,5 +203,24 @@ class QueryGate:
 
 
 def client_address(scope: Scope) -> str:
+    """The client a request's limits are counted for (`QueryGate`, event streams, the read
+    budget): its IP address without the port; an IPv6 address as its /64 network, the least
+    a single host is given (one host may use all the addresses of its /64, each one a new
+    client otherwise), and an IPv4 address mapped into IPv6 as the IPv4 address (the same
+    client on a dual-stack socket). Headers such as X-Forwarded-For are never read: a client
+    could name any address in them."""
     client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+    return _client_key(str(client[0])) if client else "unknown"
+
+
+@functools.lru_cache(maxsize=4096)
+def _client_key(host: str) -> str:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host  # not an IP address (a test client's name, a Unix socket)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    return str(ip)

@@ -26,6 +26,7 @@ from tianfu.api.models import (
     PrivateWrapOut,
     documented,
 )
+from tianfu.api.readgate import body_read
 from tianfu.api.render import jsonable
 from tianfu.api.service import ChainService
 from tianfu.codec import CodecError, decode
@@ -81,11 +82,14 @@ def private_router(service: ChainService, gate: QueryGate) -> APIRouter:
             req = decode(body, AccessRequest, max_size=MAX_REQUEST_BYTES)
         except CodecError as exc:
             raise ApiError(400, f"malformed private-data request: {exc}") from None
-        with gate.slot(client_address(request.scope)):  # a read runs a contract view
-            try:
-                result = await anyio.to_thread.run_sync(getattr(private, name), req)
-            except PrivateDataError as exc:
-                raise ApiError(exc.status, exc.message) from None
+        # A read of the node's read budget once the body is in (waiting its turn), and one
+        # of the contract queries running (refused at once past them): it runs a view.
+        async with body_read(request.scope):
+            with gate.slot(client_address(request.scope)):
+                try:
+                    result = await anyio.to_thread.run_sync(getattr(private, name), req)
+                except PrivateDataError as exc:
+                    raise ApiError(exc.status, exc.message) from None
         return jsonable(result)  # type: ignore[no-any-return]
 
     @router.post("/put", openapi_extra=_BODY_DOC, **documented(PrivatePutOut, *_ERRORS))

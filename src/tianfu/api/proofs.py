@@ -160,8 +160,10 @@ def proofs_router(
     router = APIRouter()
 
     async def answer(request: Request, build: Callable[[], Any]) -> JSONResponse:
-        with gate.slot(client_address(request.scope)):
-            return await anyio.to_thread.run_sync(_answer, build)
+        client = client_address(request.scope)
+        async with reads.timed(client):  # the read budget's time; the query gate's slot
+            with gate.slot(client):
+                return await anyio.to_thread.run_sync(_answer, build)
 
     def route(
         path: str, model: type[BaseModel], *errors: int, tag: str = "proofs"
@@ -238,9 +240,9 @@ def proofs_router(
     @router.post("/v1/proofs/state", tags=["proofs"], **documented(StateDocument, 400, 404))
     async def state_proofs(request: Request, req: StateProofRequest) -> Any:
         """Several state entries at one height, in one proof document."""
-        reads = [(r.contract, r.key) for r in req.reads]
+        entries = [(r.contract, r.key) for r in req.reads]
         return await answer(
-            request, lambda: builder().state_document(reads, req.height, _mode(req.mode))
+            request, lambda: builder().state_document(entries, req.height, _mode(req.mode))
         )
 
     @route("/v1/txs/{tx_hash}/proof", TxDocument, tag="transactions")
@@ -309,14 +311,7 @@ def proofs_router(
             async def pump() -> None:
                 h = start
                 while to is None or h <= to:
-                    text = await anyio.to_thread.run_sync(
-                        block_batch_text,
-                        service,
-                        h,
-                        contract,
-                        name,
-                        limiter=reads.stream_threads,
-                    )
+                    text = await reads.stream_work(block_batch_text, service, h, contract, name)
                     if text is None:
                         await anyio.sleep(POLL_S)
                         continue

@@ -23,25 +23,32 @@ browser asking for a page gets the console's error page). A slot is held until t
 starts (a rendered answer is complete by then): a client that reads its answer slowly, or
 never, holds no slot and spends no time budget, only its connection.
 
-Not counted: requests with a body (a slot is never held while a body trickles in): the
-submission routes (the mempool's own bounds), and the read-only POSTs — contract queries
-and state proof documents — which the `QueryGate` bounds once their body is read; the
-reads the `QueryGate` bounds at once (proof documents, the governance views); the node's
+Not counted by the gate: requests with a body (a slot is never held while a body trickles
+in): the submission routes (the mempool's own bounds); the read-only POSTs — contract
+queries and state proof documents — which the `QueryGate` bounds once their body is read;
+the private-data operations and photo uploads, which take a read of this budget once their
+body is in (`ReadBudget.held`, `body_read`), around their work; the
+reads the `QueryGate` bounds at once (proof documents, the governance views: their slots
+are the query gate's, but they wait for and spend this budget's time, `ReadBudget.timed`,
+and so do the contract queries and `POST /v1/proofs/state`); the node's
 liveness and metrics (`EXEMPT_PATHS`); prefixes registered with
 `ReadBudget.exempt_prefix` (the console's static files), and WebSocket streams (their own
-gate; the work a stream does in worker threads shares `ReadBudget.stream_threads`).
+gate; the work a stream does in worker threads shares `ReadBudget.stream_threads` and
+waits for and spends the time budget, `ReadBudget.stream_work`).
 
-Behind a reverse proxy every client has the proxy's address: put per-client limits in the
-proxy.
+A client is its address as `tianfu.api.limits.client_address` counts it (an IPv6 client is
+its /64). Behind a reverse proxy every client has the proxy's address: put per-client
+limits in the proxy.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import math
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import anyio
 from starlette.requests import Request
@@ -60,6 +67,7 @@ READ_BURST_S = 2.0  # seconds of reading saved up while reads are few
 # client's reads wait their turn, however long one of them took, and are never refused.
 MAX_CHARGE_S = 1.0
 STREAM_THREADS = 2  # worker threads the event streams use at once, all streams together
+T = TypeVar("T")
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 EXEMPT_PATHS = frozenset({"/v1/status", "/metrics", "/v1/orgs", "/v1/contracts"})
@@ -146,6 +154,27 @@ class ReadBudget:
             self._stream_threads = anyio.CapacityLimiter(STREAM_THREADS)
         return self._stream_threads
 
+    async def stream_work(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` for an open event stream, in one of the `stream_threads`, once the time
+        budget allows a read (waiting for it without a deadline: a stream falls behind, it
+        is never refused), spending the time `fn` took: a stream catching up from an old
+        height reads at the budget's pace, like any other read."""
+        while (wait := self.time.wait_s(self.clock())) > 0:
+            await anyio.sleep(wait)
+        took = [0.0]
+
+        def timed() -> T:
+            start = self.clock()
+            try:
+                return fn(*args)
+            finally:
+                took[0] = self.clock() - start
+
+        try:
+            return await anyio.to_thread.run_sync(timed, limiter=self.stream_threads)
+        finally:
+            self.time.spend(min(took[0], MAX_CHARGE_S), self.clock())
+
     async def acquire(self, client: str) -> float:
         """Take a slot for `client` once the time budget allows it, waiting at most
         `max_wait_s`; `ApiError` 429 if not. Returns the read's start, for `release`."""
@@ -199,6 +228,51 @@ class ReadBudget:
             self._slots.release()
             raise
 
+    @contextlib.asynccontextmanager
+    async def held(self, client: str) -> AsyncIterator[None]:
+        """A read of `client` done in the body of the `async with`: a slot is taken as for a
+        GET (waiting at most `max_wait_s`, `ApiError` 429 past it) and given back, its time
+        spent, when the body ends. For the routes whose request has a body (the gate does
+        not count them): they take it once the body is read, around their work."""
+        started = await self.acquire(client)
+        try:
+            yield
+        finally:
+            self.release(client, started)
+
+    @contextlib.asynccontextmanager
+    async def timed(self, client: str) -> AsyncIterator[None]:
+        """A read whose concurrency another gate bounds (the `QueryGate`: contract queries,
+        proof documents, the governance views) done in the body of the `async with`: it
+        takes no slot, but waits for the time budget as any read does (at most
+        `max_wait_s`, among the `waiting`; 429 with `Retry-After` past them), and spends
+        the time it took."""
+        wait = self.time.wait_s(self.clock())
+        if wait > 0:
+            if self.by_client[client] >= self.per_client:
+                self._refuse(f"at most {self.per_client} per client address", 1.0)
+            if wait > self.max_wait_s:
+                self._refuse("reads have used their share of the node's time", wait)
+            if self.waiting >= self.waiting_max:
+                self._refuse(f"at most {self.total} running and {self.waiting_max} waiting", 1.0)
+            self.by_client[client] += 1
+            self.waiting += 1
+            try:
+                deadline = self.clock() + self.max_wait_s
+                while (wait := self.time.wait_s(self.clock())) > 0:
+                    if self.clock() + wait > deadline:
+                        self._refuse("reads have used their share of the node's time", wait)
+                    await anyio.sleep(wait)
+            finally:
+                self.waiting -= 1
+                self._leave(client)
+        started = self.clock()
+        try:
+            yield
+        finally:
+            now = self.clock()
+            self.time.spend(min(now - started, MAX_CHARGE_S), now)
+
     def release(self, client: str, started: float) -> None:
         """End `client`'s read begun at `started`, spending the time it took."""
         assert self._slots is not None
@@ -220,6 +294,27 @@ class ReadBudget:
             f"too many reads at once ({why}); retry later",
             headers={"retry-after": str(max(1, math.ceil(retry_s)))},
         )
+
+
+def request_budget(scope: Scope) -> ReadBudget | None:
+    """The read budget of the application serving `scope` (None: an application without
+    one, such as a bare router in a test)."""
+    app = scope.get("app")
+    state = getattr(app, "state", None)
+    budget = getattr(state, "read_budget", None)
+    return budget if isinstance(budget, ReadBudget) else None
+
+
+@contextlib.asynccontextmanager
+async def body_read(scope: Scope) -> AsyncIterator[None]:
+    """`ReadBudget.held` of the application serving `scope`, for the request's client (a
+    no-op without a budget)."""
+    budget = request_budget(scope)
+    if budget is None:
+        yield
+        return
+    async with budget.held(client_address(scope)):
+        yield
 
 
 class ReadGate:

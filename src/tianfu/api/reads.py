@@ -104,9 +104,9 @@ def parse_query(body: bytes) -> QueryRequest:
 def read_router(
     service: ChainService, gate: QueryGate, streams: QueryGate, reads: ReadBudget
 ) -> APIRouter:
-    """The read routes over `service`; contract executions pass through `gate`, event
-    streams through `streams`, and what the streams do in worker threads shares the
-    `reads.stream_threads`."""
+    """The read routes over `service`; contract executions pass through `gate` and spend
+    the time budget of `reads` (`ReadBudget.timed`), event streams pass through `streams`,
+    and what the streams do in worker threads is `reads.stream_work`."""
     router = APIRouter()
 
     def query_answer(contract: str, method: str, args: list[Any]) -> JSONResponse:
@@ -117,13 +117,17 @@ def read_router(
         request: Request, contract: str, method: str, args: list[Any]
     ) -> JSONResponse:
         """The answer of a query, executed and encoded in a worker thread."""
-        with gate.slot(client_address(request.scope)):
-            return await anyio.to_thread.run_sync(query_answer, contract, method, args)
+        client = client_address(request.scope)
+        async with reads.timed(client):
+            with gate.slot(client):
+                return await anyio.to_thread.run_sync(query_answer, contract, method, args)
 
     async def run_view(request: Request, fn: Any, key: str) -> JSONResponse:
         """`{key: fn()}`, computed and encoded in a worker thread."""
-        with gate.slot(client_address(request.scope)):
-            return await anyio.to_thread.run_sync(lambda: json_answer({key: jsonable(fn())}))
+        client = client_address(request.scope)
+        async with reads.timed(client):
+            with gate.slot(client):
+                return await anyio.to_thread.run_sync(lambda: json_answer({key: jsonable(fn())}))
 
     @router.get("/v1/status", tags=["chain"], **documented(StatusOut))
     def status() -> dict[str, Any]:
@@ -245,7 +249,7 @@ async def _send_events(
             if len(encode(ev.event)) <= EVENT_ON_LOOP_MAX:
                 text = event_text(ev)
             else:
-                text = await anyio.to_thread.run_sync(event_text, ev, limiter=reads.stream_threads)
+                text = await reads.stream_work(event_text, ev)
             await ws.send_text(text)
         ended = True  # the stream ended: node shutting down, or this consumer was dropped
 

@@ -32,7 +32,9 @@ RATE_WINDOW = 50  # blocks over which transactions per second are measured
 MAX_SCAN = 1000  # records listed on one page
 PAGE_SIZE = 50  # records of one kind per page of a paged list
 MAX_CURSOR = 200  # characters of a page cursor (`before=`)
-MAX_IDENTITIES = 100_000  # enrolments counted on the organisations page
+# Enrolments counted on the organisations page: one scan of them is one read of the node's
+# read budget, and no read may hold a slot long (100,000 took seconds on a loaded machine).
+MAX_IDENTITIES = 5_000
 _ADDRESS = re.compile(r"[0-9a-f]{40}")
 HEIGHT_CURSOR = re.compile(r"[0-9]{1,18}(-[0-9]{1,9})?")  # a cursor of `created_page`
 

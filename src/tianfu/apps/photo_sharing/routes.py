@@ -5,7 +5,9 @@ thumbnail. The node accepts them only if a committed registration names that SHA
 that size, and only once it has decoded them (bounded, `media.open_image`) and found the
 registered perceptual hash (an image) or a picture of the registered image (a thumbnail).
 Anything else is refused with a 4xx and nothing is stored. `GET` of the same path returns
-the bytes. The request body limit of every route (the node's `max_body_bytes`) applies.
+the bytes. The request body limit of every route (the node's `max_body_bytes`) applies, and
+an upload's checks are a read of the node's read budget (`tianfu.api.readgate`) once its
+body is in.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import anyio
 from fastapi import APIRouter, Request, Response
 
 from tianfu.api.errors import ApiError
+from tianfu.api.readgate import body_read
 from tianfu.api.service import ChainService
 from tianfu.apps.photo_sharing import BLOB_PREFIX, media
 from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore
@@ -61,23 +64,26 @@ def blob_router(
             raise ApiError(
                 422, f"the body's SHA-256 is {media.sha256_hex(data)}, not the named {sha256}"
             )
-        kind, record = await anyio.to_thread.run_sync(registration, service, sha256)
-        summary = {"sha256": sha256, "kind": kind, "photo": record["id"], "size": len(data)}
-        if store.has(sha256):
-            response.status_code = 200
-            return {**summary, "stored": False}
-        if not checks.acquire(blocking=False):
-            raise ApiError(429, "busy checking other uploads; retry shortly")
-        try:
-            await anyio.to_thread.run_sync(check, kind, record, data)
-            await anyio.to_thread.run_sync(store.save, sha256, data)
-        except media.MediaError as exc:
-            raise ApiError(422, f"upload refused: {exc}") from None
-        except OSError as exc:  # the node's disk, not the request
-            log.error("cannot store photo blob %s: %s", sha256, exc)
-            raise ApiError(507, "this node cannot store the upload now; try another node") from None
-        finally:
-            checks.release()
+        async with body_read(request.scope):  # the node's read budget, once the body is in
+            kind, record = await anyio.to_thread.run_sync(registration, service, sha256)
+            summary = {"sha256": sha256, "kind": kind, "photo": record["id"], "size": len(data)}
+            if store.has(sha256):
+                response.status_code = 200
+                return {**summary, "stored": False}
+            if not checks.acquire(blocking=False):
+                raise ApiError(429, "busy checking other uploads; retry shortly")
+            try:
+                await anyio.to_thread.run_sync(check, kind, record, data)
+                await anyio.to_thread.run_sync(store.save, sha256, data)
+            except media.MediaError as exc:
+                raise ApiError(422, f"upload refused: {exc}") from None
+            except OSError as exc:  # the node's disk, not the request
+                log.error("cannot store photo blob %s: %s", sha256, exc)
+                raise ApiError(
+                    507, "this node cannot store the upload now; try another node"
+                ) from None
+            finally:
+                checks.release()
         if replicator is not None:
             replicator.announce(sha256)
         return {**summary, "stored": True}
