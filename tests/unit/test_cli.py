@@ -403,6 +403,31 @@ def test_no_node_and_bad_url_say_what_to_do():
     assert r.exit_code == 2 and "needs the scheme: http://" in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://127.0.0.1:abc", "Invalid port: 'abc'"),
+        ("http://[::1", "not a valid URL"),
+        ("http://", "names no host"),
+    ],
+)
+def test_a_malformed_url_is_a_usage_error_not_a_traceback(url, says):
+    r = run("status", "--url", url)
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("error: --url:") and says in r.stderr
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_the_sdk_refuses_a_malformed_url_with_a_typed_error():
+    from tianfu.client import Client, ClientError, InvalidUrl
+
+    for url in ("http://127.0.0.1:abc", "127.0.0.1:8701", "http://"):
+        with pytest.raises(InvalidUrl) as info:
+            Client(url)
+        assert isinstance(info.value, ClientError) and isinstance(info.value, ValueError)
+        assert "e.g. http://127.0.0.1:8701" in str(info.value)
+
+
 def _groups(command, path=()):
     """Every command group of the CLI, as the argument path that reaches it."""
     if hasattr(command, "commands"):

@@ -26,10 +26,12 @@ from tianfu.client import (
     Client,
     ClientError,
     ConnectionFailed,
+    InvalidUrl,
     Result,
     TxFailed,
     VerificationError,
 )
+from tianfu.client.transport import check_url
 from tianfu.codec import CodecError
 from tianfu.crypto import ECDSA_P256, ED25519, SM2, CryptoError
 from tianfu.types import Genesis
@@ -183,13 +185,11 @@ def make_client(
     need_identity: bool = False,
     genesis: Genesis | None = None,
 ) -> Client:
-    if url and not url.lower().startswith(("http://", "https://")):
-        raise UsageProblem(
-            f"--url {url!r} needs the scheme: http://... or https://..., e.g. {DEFAULT_URL}"
-        )
-    return client_factory(
-        url or DEFAULT_URL, identity=load_identity(identity, need_identity), genesis=genesis
-    )
+    try:
+        url = check_url(url or DEFAULT_URL)
+    except InvalidUrl as exc:
+        raise UsageProblem(f"--url: {exc}") from None
+    return client_factory(url, identity=load_identity(identity, need_identity), genesis=genesis)
 
 
 def load_genesis_file(path: Path) -> Genesis:
