@@ -40,8 +40,10 @@ def _hexify(obj: object) -> object:
     return obj
 
 
-def load_genesis(home: Path) -> Genesis:
-    return decode_genesis((home / "genesis.bin").read_bytes())
+def load_genesis(home: Path | str) -> Genesis:
+    """The genesis of the chain whose home is `home` (a path or a string, as the README's
+    SDK example passes it): its `genesis.bin`."""
+    return decode_genesis((Path(home) / "genesis.bin").read_bytes())
 
 
 def init_dev(home: Path, scheme: int = ED25519) -> bool:
