@@ -212,6 +212,21 @@ def load_genesis_file(path: Path) -> Genesis:
             raise CommandFailed(f"{path} is not a genesis file: {exc}") from None
 
 
+def read_cert_file(path: Path) -> bytes:
+    """A certificate file, PEM or DER, as DER; CommandFailed naming the file when it holds
+    no certificate (checked here, before any transaction carries it)."""
+    from tianfu.identity import IdentityError
+    from tianfu.identity.certs import der_to_pem, pem_to_der
+
+    data = path.read_bytes()
+    try:
+        der = pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else data
+        der_to_pem(der)  # parses every field
+    except IdentityError as exc:
+        raise CommandFailed(f"{path} is not an X.509 certificate (PEM or DER): {exc}") from None
+    return der
+
+
 def trusted_genesis(client: Client, path: Path | None) -> Genesis:
     """The trust anchor: the given file, else the node's own genesis (with a warning)."""
     if path is not None:
