@@ -7,9 +7,6 @@ CLI's random nonces are), and reads what a governance proposal proposes."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ import uvicorn
 from tianfu.identity import OrgCA
 from tianfu.node.http import node_app
 from tianfu.testing.appchain import AppChain
+from tianfu.testing.threadserver import ServerThread
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -44,33 +42,20 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
         chain.ledger.store.load_block(h).txs[0].hash.hex()  # type: ignore[union-attr]
         for h in (chain.ledger.height - 1, chain.ledger.height)
     )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            node_app(chain.service, Path(chain.dir)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
+    console = ServerThread(
+        uvicorn.Server(
+            uvicorn.Config(node_app(chain.service, Path(chain.dir)), log_level="warning")
         )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "the console did not start"
-        time.sleep(0.05)
+    ).start()
     try:
         yield {
-            "url": f"http://127.0.0.1:{port}",
+            "url": console.url,
             "ok_tx": ok_tx,
             "failed_tx": failed_tx,
             "proposal": str(proposal.result),
         }
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        console.stop(30)
         chain.close()
 
 

@@ -6,9 +6,6 @@ violation."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ import uvicorn
 from tianfu.apps import ip_rights
 from tianfu.node.http import node_app
 from tianfu.testing.appchain import AppChain
+from tianfu.testing.threadserver import ServerThread
 from tianfu.web.data import PAGE_SIZE
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -47,28 +45,15 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert all(r.ok for r in chain.call_many(calls))
     odd = (f"{WORKS:064x}", ODD_TITLE, [ODD_AUTHOR, "🎹 Li"], "music")
     assert chain.call(creator, "ip_rights", "register_work", *odd).ok
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            node_app(chain.service, Path(chain.dir)),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
+    console = ServerThread(
+        uvicorn.Server(
+            uvicorn.Config(node_app(chain.service, Path(chain.dir)), log_level="warning")
         )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline, "the console did not start"
-        time.sleep(0.05)
+    ).start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield console.url
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        console.stop(30)
         chain.close()
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ from tianfu.api.limits import DEFAULT_STREAMS_PER_CLIENT
 from tianfu.api.server import MAX_HEAD_BYTES, make_server
 from tianfu.codec import encode
 from tianfu.testing.appchain import AppChain
-from tianfu.testing.processes import free_port
+from tianfu.testing.threadserver import ServerThread
 
 HEAD_S = 1.0
 BODY_S = 1.0
@@ -33,29 +32,24 @@ WAIT_S = 60.0  # deadline for anything the test waits for (generous: busy machin
 class Served:
     def __init__(self, chain: AppChain, max_connections: int | None = None) -> None:
         self.chain = chain
-        self.port = free_port()
         self.server = make_server(
             create_app(chain.service),
             "127.0.0.1",
-            self.port,
+            0,  # unused: the server listens on ServerThread's socket
             head_timeout_s=HEAD_S,
             body_timeout_s=BODY_S,
             max_connections=max_connections,
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.running = ServerThread(self.server)
+        self.port = self.running.port
+        self.url = self.running.url
 
     def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + WAIT_S
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
+        self.running.start(WAIT_S)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(WAIT_S)
+        self.running.stop(WAIT_S)
 
     def connect(self) -> socket.socket:
         s = socket.create_connection(("127.0.0.1", self.port), timeout=WAIT_S)
@@ -68,6 +62,21 @@ def served(tmp_path: Path) -> Iterator[Served]:
     with Served(chain) as s:
         yield s
     chain.close()
+
+
+def test_the_served_port_is_held_before_the_server_starts(tmp_path: Path) -> None:
+    """The port was chosen with bind(0) and released, and the server bound it later: another
+    process could take it in between (the server's thread then ended and the test waited
+    60 s for it). Now nothing else can bind it from the moment it is known."""
+    chain = AppChain(tmp_path)
+    served = Served(chain)
+    try:
+        with socket.socket() as other, pytest.raises(OSError):
+            other.bind(("127.0.0.1", served.port))
+        with served, httpx.Client(base_url=served.url, timeout=WAIT_S) as client:
+            assert client.get("/v1/status").status_code == 200
+    finally:
+        chain.close()
 
 
 def _read_until_closed(s: socket.socket) -> bytes:
@@ -272,24 +281,17 @@ def test_a_forwarded_for_header_does_not_change_the_client_address() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": body})
 
-    port = free_port()
-    server = make_server(echo_client, "127.0.0.1", port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    running = ServerThread(make_server(echo_client, "127.0.0.1", 0))
     try:
-        deadline = time.monotonic() + WAIT_S
-        while not server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.01)
+        running.start(WAIT_S)
         answer = httpx.get(
-            f"http://127.0.0.1:{port}/",
+            running.url + "/",
             headers={"X-Forwarded-For": "10.9.9.9", "X-Forwarded-Proto": "https"},
             timeout=WAIT_S,
         )
         assert answer.json()[0] == "127.0.0.1"
     finally:
-        server.should_exit = True
-        thread.join(WAIT_S)
+        running.stop(WAIT_S)
 
 
 def test_event_streams_past_the_limit_are_answered_429(served: Served) -> None:

@@ -1,6 +1,7 @@
 """Unit tests: the `tianfu` command line (offline commands, usage errors, and chain commands in-process)."""
 
 import json
+import socket
 
 import pytest
 from fastapi.testclient import TestClient
@@ -403,6 +404,31 @@ def test_no_node_and_bad_url_say_what_to_do():
     assert r.exit_code == 2 and "needs the scheme: http://" in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://127.0.0.1:abc", "Invalid port: 'abc'"),
+        ("http://[::1", "not a valid URL"),
+        ("http://", "names no host"),
+    ],
+)
+def test_a_malformed_url_is_a_usage_error_not_a_traceback(url, says):
+    r = run("status", "--url", url)
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("error: --url:") and says in r.stderr
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_the_sdk_refuses_a_malformed_url_with_a_typed_error():
+    from tianfu.client import Client, ClientError, InvalidUrl
+
+    for url in ("http://127.0.0.1:abc", "127.0.0.1:8701", "http://"):
+        with pytest.raises(InvalidUrl) as info:
+            Client(url)
+        assert isinstance(info.value, ClientError) and isinstance(info.value, ValueError)
+        assert "e.g. http://127.0.0.1:8701" in str(info.value)
+
+
 def _groups(command, path=()):
     """Every command group of the CLI, as the argument path that reaches it."""
     if hasattr(command, "commands"):
@@ -471,3 +497,20 @@ def test_local_hash_commands_print_json_and_refuse_an_empty_salt_as_usage(app_na
     assert len(json.loads(r.stdout)) == 64
     r = run("app", app_name, command, "12345", "--salt", "")
     assert r.exit_code == 2 and "non-empty salt" in r.output
+
+
+def test_dev_on_a_taken_port_says_so_and_creates_nothing(tmp_path):
+    """`make run` then `make dev` (the README's two chains) both want port 8701: the dev
+    chain printed its banner, then Uvicorn's bind error, and exited 3 with a new chain
+    made in its home."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        home = tmp_path / "dev"
+        r = run("dev", "--home", home, "--port", port)
+    assert r.exit_code == 1, r.output
+    assert f"port {port} on 127.0.0.1 is already in use" in r.stderr
+    assert "tianfu up" in r.stderr and "--port" in r.stderr
+    assert "Tianfu dev chain" not in r.stdout
+    assert not home.exists()

@@ -104,6 +104,26 @@ def test_cli_usage_and_failures(chain, tmp_path):
     assert json.loads(r.stdout)["result"]["rejections"] == 1
 
 
+def test_a_file_that_is_no_certificate_is_refused_before_any_transaction(chain, tmp_path):
+    """`gov propose add-org --ca` with a file that is not a certificate (not PEM: taken as
+    DER) was sent as is: a transaction of the admin's, failed on chain with the parser's
+    'error parsing asn1 value: ParseError ...'. Now the CLI names the file and sends
+    nothing; the same for --cert of add-validator."""
+    ids = tmp_path / "ids"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("org5's CA is in the e-mail\n")
+    height = chain.ledger.height
+    for args in (
+        ("add-org", "org5", "--ca", notes),
+        ("add-validator", "v5", "--org", "org1", "--cert", notes),
+    ):
+        r = gov_cli("propose", *args, "--identity", ids / "org1", "--json")
+        assert r.exit_code == 1, r.output
+        assert f"error: {notes} is not an X.509 certificate (PEM or DER)" in r.stderr
+        assert r.stdout == ""
+    assert chain.ledger.height == height  # no transaction was sent
+
+
 def test_parse_params():
     assert parse_params(["max_block_txs=2_000", "slash_double_sign=true"]) == {
         "max_block_txs": 2000,

@@ -62,6 +62,18 @@ def test_revoke_commands_refuse_certificates_that_never_transacted(chain, tmp_pa
     assert not chain.call(user, "governance", "list_orgs").ok
 
 
+def test_revoke_by_a_file_that_is_no_certificate_sends_nothing(chain, tmp_path):  # noqa: F811
+    """`cert revoke --cert` with a file that holds no certificate was sent as a transaction
+    and failed on chain with the parser's 'error parsing asn1 value: ...'."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the leaked key is on the old laptop\n")
+    height = chain.ledger.height
+    r = cli("cert", "revoke", "--cert", notes, "--identity", tmp_path / "ids" / "org1")
+    assert r.exit_code == 1, r.output
+    assert f"error: {notes} is not an X.509 certificate (PEM or DER)" in r.stderr
+    assert chain.ledger.height == height
+
+
 def test_supervisory_role_commands(chain, tmp_path):  # noqa: F811
     ids = tmp_path / "ids"
     user = chain.identity("org2", "auditor-to-be")

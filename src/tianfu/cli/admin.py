@@ -17,6 +17,7 @@ from tianfu.cli.common import (
     address_role_command,
     handle_errors,
     node_command,
+    read_cert_file,
     report_result,
     scheme_of,
     show_fields,
@@ -154,7 +155,7 @@ def _revoke(
     client = node.client(need_identity=True)
     if cert is not None:
         try:
-            data = cert.read_bytes()
+            data = read_cert_file(cert)
         except OSError as exc:
             raise UsageProblem(f"cannot read {cert}: {exc.strerror}") from None
         result = revoke_certificate(client, data, check=False)

@@ -26,10 +26,12 @@ from tianfu.client import (
     Client,
     ClientError,
     ConnectionFailed,
+    InvalidUrl,
     Result,
     TxFailed,
     VerificationError,
 )
+from tianfu.client.transport import check_url
 from tianfu.codec import CodecError
 from tianfu.crypto import ECDSA_P256, ED25519, SM2, CryptoError
 from tianfu.types import Genesis
@@ -183,13 +185,11 @@ def make_client(
     need_identity: bool = False,
     genesis: Genesis | None = None,
 ) -> Client:
-    if url and not url.lower().startswith(("http://", "https://")):
-        raise UsageProblem(
-            f"--url {url!r} needs the scheme: http://... or https://..., e.g. {DEFAULT_URL}"
-        )
-    return client_factory(
-        url or DEFAULT_URL, identity=load_identity(identity, need_identity), genesis=genesis
-    )
+    try:
+        url = check_url(url or DEFAULT_URL)
+    except InvalidUrl as exc:
+        raise UsageProblem(f"--url: {exc}") from None
+    return client_factory(url, identity=load_identity(identity, need_identity), genesis=genesis)
 
 
 def load_genesis_file(path: Path) -> Genesis:
@@ -210,6 +210,21 @@ def load_genesis_file(path: Path) -> Genesis:
             return decode_genesis(raw)
         except CodecError as exc:
             raise CommandFailed(f"{path} is not a genesis file: {exc}") from None
+
+
+def read_cert_file(path: Path) -> bytes:
+    """A certificate file, PEM or DER, as DER; CommandFailed naming the file when it holds
+    no certificate (checked here, before any transaction carries it)."""
+    from tianfu.identity import IdentityError
+    from tianfu.identity.certs import der_to_pem, pem_to_der
+
+    data = path.read_bytes()
+    try:
+        der = pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else data
+        der_to_pem(der)  # parses every field
+    except IdentityError as exc:
+        raise CommandFailed(f"{path} is not an X.509 certificate (PEM or DER): {exc}") from None
+    return der
 
 
 def trusted_genesis(client: Client, path: Path | None) -> Genesis:

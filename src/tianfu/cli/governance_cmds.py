@@ -22,6 +22,7 @@ from tianfu.cli.common import (
     print_fields,
     print_json,
     print_rows,
+    read_cert_file,
     scheme_of,
 )
 from tianfu.contracts.reviewed_admission import BOOL_PARAMS, PARAM_KEYS
@@ -31,14 +32,6 @@ propose_app = CommandGroup("Make a governance proposal (as an admin).")
 gov_app.add_typer(propose_app, name="propose")
 
 
-def _read_cert(path: Path) -> bytes:
-    """A certificate file as DER (PEM or DER accepted)."""
-    from tianfu.identity.certs import pem_to_der
-
-    data = path.read_bytes()
-    return pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else data
-
-
 @propose_app.node_command("add-org", "url", "identity", "json")
 def propose_add_org(
     node: Node,
@@ -46,7 +39,7 @@ def propose_add_org(
     ca: Annotated[Path, typer.Option("--ca", help="The organisation's CA certificate (PEM/DER).")],
 ) -> None:
     """Propose admitting organisation NAME; prints the proposal id (the result)."""
-    node.governance("propose_add_org", name, _read_cert(ca))
+    node.governance("propose_add_org", name, read_cert_file(ca))
 
 
 @propose_app.node_command("remove-org", "url", "identity", "json")
@@ -77,7 +70,7 @@ def propose_add_validator(
     if cert is not None:
         from tianfu.identity import cert_info
 
-        info = cert_info(_read_cert(cert))
+        info = cert_info(read_cert_file(cert))
         if info.org != org:
             raise UsageProblem(f"the certificate belongs to {info.org!r}, not --org {org!r}")
         key, scheme_id = info.public_key, info.scheme

@@ -20,6 +20,7 @@ from tianfu.cli.common import (
     handle_errors,
     node_files,
     print_json,
+    read_cert_file,
     scheme_of,
 )
 from tianfu.types.genesis import decode_genesis
@@ -450,13 +451,6 @@ def up(
 genesis_app = CommandGroup("Assemble a consortium's genesis from the members' files.")
 
 
-def _cert_der(path: Path) -> bytes:
-    from tianfu.identity import pem_to_der
-
-    data = path.read_bytes()
-    return pem_to_der(data) if data.lstrip().startswith(b"-----BEGIN") else data
-
-
 @genesis_app.command("create")
 def genesis_create(
     org: Annotated[
@@ -501,11 +495,11 @@ def genesis_create(
             name, sep, file = spec.partition("=")
             if not sep:
                 raise UsageProblem(f"--org {spec!r}: expected NAME=CA_CERT_FILE")
-            orgs[name] = _cert_der(Path(file))
+            orgs[name] = read_cert_file(Path(file))
         validators = []
         for spec in validator:
             file, _, power = spec.partition(":")
-            der = _cert_der(Path(file))
+            der = read_cert_file(Path(file))
 
             info = cert_info(der)
             if info.org not in orgs:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tianfu.client.client import DEFAULT_URL, Client, Result, TxInfo
-from tianfu.client.errors import ApiError, ClientError, ConnectionFailed, TxFailed, TxTimeout
+from tianfu.client.errors import (
+    ApiError,
+    ClientError,
+    ConnectionFailed,
+    InvalidUrl,
+    TxFailed,
+    TxTimeout,
+)
 from tianfu.client.verify import (
     LightClient,
     VerificationError,
@@ -27,6 +34,7 @@ __all__ = [
     "ClientError",
     "ConnectionFailed",
     "Identity",
+    "InvalidUrl",
     "LightClient",
     "Result",
     "TxFailed",

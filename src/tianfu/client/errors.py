@@ -12,6 +12,10 @@ class ClientError(Exception):
     """Base of every SDK error."""
 
 
+class InvalidUrl(ClientError, ValueError):
+    """A node URL that is not an http:// or https:// URL with a host (and a valid port)."""
+
+
 class ConnectionFailed(ClientError):
     """The node could not be reached (refused, DNS, timeout)."""
 

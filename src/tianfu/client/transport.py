@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
-from tianfu.client.errors import ApiError, ClientError, ConnectionFailed
+from tianfu.client.errors import ApiError, ClientError, ConnectionFailed, InvalidUrl
 from tianfu.client.verify import LightClient, VerificationError
 from tianfu.codec import CodecError, decode
 from tianfu.crypto import ChainSuite, suite_for_scheme, suite_of
@@ -44,6 +44,21 @@ def tls_context() -> ssl.SSLContext:
 def http_get(url: str, **kw: Any) -> httpx.Response:
     """`httpx.get` (a connection of its own) with the shared `tls_context`."""
     return httpx.get(url, verify=tls_context(), **kw)
+
+
+def check_url(url: str) -> str:
+    """`url` without trailing slashes, if it is an http:// or https:// URL with a host and
+    a valid port; else InvalidUrl saying what is wrong and what one looks like."""
+    example = f"e.g. {DEFAULT_URL}"
+    if not url.lower().startswith(("http://", "https://")):
+        raise InvalidUrl(f"node URL {url!r} needs the scheme: http://... or https://..., {example}")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise InvalidUrl(f"node URL {url!r} is not a valid URL ({exc}), {example}") from None
+    if not parsed.host:
+        raise InvalidUrl(f"node URL {url!r} names no host, {example}")
+    return url.rstrip("/")
 
 
 def _retry_after(resp: httpx.Response, attempt: int) -> float:
@@ -100,7 +115,7 @@ class NodeConnection:
         trust_genesis_hash: bytes | str | None = None,
         http: httpx.Client | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        self.url = check_url(url)
         self.identity = identity
         self.timeout = timeout
         self.genesis = genesis

@@ -10,6 +10,7 @@ Layout of the home directory (default `.tianfu/dev`):
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -39,8 +40,10 @@ def _hexify(obj: object) -> object:
     return obj
 
 
-def load_genesis(home: Path) -> Genesis:
-    return decode_genesis((home / "genesis.bin").read_bytes())
+def load_genesis(home: Path | str) -> Genesis:
+    """The genesis of the chain whose home is `home` (a path or a string, as the README's
+    SDK example passes it): its `genesis.bin`."""
+    return decode_genesis((Path(home) / "genesis.bin").read_bytes())
 
 
 def init_dev(home: Path, scheme: int = ED25519) -> bool:
@@ -70,6 +73,22 @@ def init_dev(home: Path, scheme: int = ED25519) -> bool:
     return True
 
 
+class PortInUse(OSError):
+    """The port a node's server is to listen on is taken by another process."""
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something else already listens on `host:port` (as the servers bind: a port
+    in TIME_WAIT is free, a listening one is not)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def run_dev(
     home: Path, host: str = "127.0.0.1", port: int = 8701, scheme: int | None = None
 ) -> None:
@@ -77,6 +96,12 @@ def run_dev(
     Ed25519) is for a new chain; an existing one must be of that scheme's suite."""
     from tianfu.node.runner import run_solo_node
 
+    if port_in_use(host, port):
+        raise PortInUse(
+            f"port {port} on {host} is already in use — is the local network (`tianfu up`, "
+            "`make run`) or another dev chain running? Stop it, or start this one with "
+            "--port (and use --url with that port)"
+        )
     created = init_dev(home, ED25519 if scheme is None else scheme)
     genesis = load_genesis(home)
     if scheme is not None and suite_for_scheme(scheme).name != genesis.suite:

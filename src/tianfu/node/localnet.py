@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ from tianfu.client.governance import grant_role
 from tianfu.client.transport import http_get
 from tianfu.identity import Identity, OrgCA
 from tianfu.node.config import NodeConfig
-from tianfu.node.dev import load_genesis
+from tianfu.node.dev import load_genesis, port_in_use
 from tianfu.node.netinit import init_network
 from tianfu.types import Genesis
 
@@ -63,17 +62,12 @@ class LocalNetwork:
 
     def busy_ports(self) -> list[int]:
         """The API and p2p ports of this network that something else already listens on."""
-        busy = []
-        for cfg in self.configs:
-            for host, port in ((cfg.api_host, cfg.api_port), (cfg.p2p_host, cfg.p2p_port)):
-                with socket.socket() as s:
-                    # As the servers do: a port in TIME_WAIT is free, a listening one is not.
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                    try:
-                        s.bind((host, port))
-                    except OSError:
-                        busy.append(port)
-        return busy
+        return [
+            port
+            for cfg in self.configs
+            for host, port in ((cfg.api_host, cfg.api_port), (cfg.p2p_host, cfg.p2p_port))
+            if port_in_use(host, port)
+        ]
 
     def url(self, cfg: NodeConfig) -> str:
         return f"http://{cfg.api_host}:{cfg.api_port}"

@@ -14,6 +14,12 @@ import httpx
 
 from tianfu.client.transport import http_get
 
+PORT_ATTEMPTS = 5  # starts of a node on a port it chose, each on a new port if the last was taken
+
+
+class PortTaken(RuntimeError):
+    """The node exited because its API port was taken by another process."""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -26,23 +32,38 @@ class NodeProcess:
 
     def __init__(self, home: Path, port: int | None = None, args: list[str] | None = None) -> None:
         self.home = Path(home)
-        self.port = port or free_port()
-        self.args = (
-            args
-            if args is not None
-            else ["dev", "--home", str(self.home), "--port", str(self.port)]
-        )
+        # A port chosen here is free now, not when the child binds it a second or more later
+        # (another process may take it meanwhile): `start` then retries on a new one.
+        self._own_port = port is None and args is None
+        self._args = args
+        self._use_port(port or free_port())
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.home.parent / f"{self.home.name}-{self.port}.log"
+
+    def _use_port(self, port: int) -> None:
+        self.port = port
+        self.args = (
+            self._args
+            if self._args is not None
+            else ["dev", "--home", str(self.home), "--port", str(port)]
+        )
+        self.log_path = self.home.parent / f"{self.home.name}-{port}.log"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> NodeProcess:
-        self.start_process()
-        self.wait_ready(timeout)
-        return self
+        for attempt in range(PORT_ATTEMPTS):
+            self.start_process()
+            try:
+                self.wait_ready(timeout)
+            except PortTaken:
+                if not self._own_port or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                self._use_port(free_port())
+                continue
+            return self
+        raise AssertionError("unreachable")
 
     def start_process(self) -> None:
         """Start the process without waiting for it to answer."""
@@ -62,7 +83,9 @@ class NodeProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"node exited with {self.proc.returncode}:\n{self.log()}")
+                log = self.log()
+                error = PortTaken if "already in use" in log else RuntimeError
+                raise error(f"node exited with {self.proc.returncode}:\n{log}")
             try:
                 r = http_get(self.url + "/v1/status", timeout=1.0)
                 if r.status_code == 200 and r.json().get("height", 0) >= 1:
