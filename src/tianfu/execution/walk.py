@@ -11,6 +11,7 @@ which nothing in a contract may observe). Only then does the C code run.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from tianfu.execution.contract_api import ContractError
@@ -388,7 +389,9 @@ _BRACKETS: dict[type, tuple[str, str]] = {list: ("[", "]"), tuple: ("(", ")"), d
 
 def bounded_repr(value: Any, limit: int = MAX_MESSAGE) -> str:
     """`repr(value)` of a contract value cut to about `limit` characters, computed without
-    ever building more than that (for failure messages: a KeyError of a huge key)."""
+    ever building more than that (for failure messages: a KeyError of a huge key). A
+    container's items are taken only up to the room left (a character each at least), so
+    the work is bounded by `limit` whatever the value's size."""
     out: list[str] = []
     room = [limit]
 
@@ -410,7 +413,7 @@ def bounded_repr(value: Any, limit: int = MAX_MESSAGE) -> str:
         opener, closer = _BRACKETS[t]
         if not put(opener):
             return False
-        items = list(v.items())[: room[0]] if t is dict else list(v[: room[0]])
+        items = list(islice(v.items(), room[0])) if t is dict else list(v[: room[0]])
         for i, item in enumerate(items):
             if i and not put(", "):
                 return False
