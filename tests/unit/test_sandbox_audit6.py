@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import tracemalloc
 
-from tests.unit.test_sandbox_findings import call
+import pytest
+from tests.unit.test_sandbox_findings import call, op_gas
 
 from tianfu.execution.limits import MAX_MESSAGE
 from tianfu.execution.walk import bounded_repr
@@ -58,3 +59,31 @@ def test_a_contract_making_messages_of_a_big_dict_does_no_work_per_entry() -> No
     assert one - none < 500_000, (none, one)
     status, text, _ = call(BIG_DICT_MESSAGE, 50_000, 2)
     assert status == "ok" and text.startswith("{0: 0, 1: 0, ") and text.endswith("...")
+
+
+# -- calibration: dicts compared, pow with a modulus below 4096 bits -----------------------------
+
+
+def test_comparing_dicts_pays_for_both_passes_over_each_dict() -> None:
+    """`measure` counted a dict as one container like a list, but walks its keys and its
+    values as two passes (each a Python-level pass: type tests, lengths): two dicts of
+    5,000 small dicts compared paid ~8 gas per entry and took ~7x a plain loop's CPU per
+    gas (the calibration's aim is 5x). Each pass costs `CONTAINER_UNITS` now (~13 gas per
+    entry, ~4x)."""
+    setup = (
+        "a = {str(i): {'a': 1} for i in range(5_000)}\nb = {str(i): {'a': 1} for i in range(5_000)}"
+    )
+    assert op_gas(setup, "a == b") >= 5_000 * 12
+    # a list of small lists pays as before: one pass each
+    lists = "a = [[1] for i in range(5_000)]\nb = [[1] for i in range(5_000)]"
+    assert op_gas(lists, "a == b") < 5_000 * 8
+
+
+@pytest.mark.parametrize("bits", [64, 256, 1024])
+def test_pow_with_a_small_modulus_pays_per_exponent_bit_by_the_modulus_limbs(bits: int) -> None:
+    """Each exponent bit's squaring is reduced by a long division that walks every limb of
+    the modulus; `powmod_gas` charged only the quadratic part, so moduli of 64 to 1,024
+    bits took ~6-7.5x a plain loop's CPU per gas (`pow mod 256` in the calibration)."""
+    limbs = 1 + bits // 30
+    setup = f"x = (1 << 4095) - 1\nm = (1 << {bits - 1}) - 19"
+    assert op_gas(setup, "pow(x, x, m)") >= 4095 * (1 + limbs // 4 + limbs * limbs // 128)

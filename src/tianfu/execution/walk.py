@@ -46,7 +46,9 @@ def _not_a_value(v: Any, verb: str) -> TypeError:
 
 def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
     """Walk `v` and return its work units (elements with repetition, dict keys included,
-    plus one unit per `BYTES_PER_GAS // NODES_PER_GAS` bytes of text); charge nothing yet.
+    `CONTAINER_UNITS` per pass over a container's items: one for a list or tuple, two for
+    a dict, its keys and its values, plus one unit per `BYTES_PER_GAS // NODES_PER_GAS`
+    bytes of text); charge nothing yet.
     Raises `TypeError` for anything that is not a contract value (or not hashable, with
     `hashing`), `WalkError` past `MAX_WALK_DEPTH`, and out of gas as soon as the walk
     would take more than the gas left."""
@@ -75,9 +77,8 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
             raise _not_a_value(x, verb)
         if depth >= MAX_WALK_DEPTH:
             raise WalkError(f"cannot {verb} a value nested deeper than {MAX_WALK_DEPTH} levels")
-        units += CONTAINER_UNITS
         for items in (x.keys(), x.values()) if t is dict else (x,):
-            units += len(items)
+            units += CONTAINER_UNITS + len(items)
             if units > budget:
                 meter.charge(meter.left + 1)  # more work than the gas left: out of gas
             types = set(map(type, items))
@@ -98,7 +99,7 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
 
 
 _TEXT = frozenset({str, bytes})
-CONTAINER_UNITS = 5  # a container visited: the walk's own work per container
+CONTAINER_UNITS = 5  # a pass over a container's items: the walk's own work per container
 _BYTES_PER_UNIT = BYTES_PER_GAS // NODES_PER_GAS
 TEXT_BYTES_PER_UNIT = _BYTES_PER_UNIT
 
