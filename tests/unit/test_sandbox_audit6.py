@@ -87,3 +87,41 @@ def test_pow_with_a_small_modulus_pays_per_exponent_bit_by_the_modulus_limbs(bit
     limbs = 1 + bits // 30
     setup = f"x = (1 << 4095) - 1\nm = (1 << {bits - 1}) - 19"
     assert op_gas(setup, "pow(x, x, m)") >= 4095 * (1 + limbs // 4 + limbs * limbs // 128)
+
+
+# -- sorted / min / max walk every key before charging ----------------------------------------
+
+EXTREMES = """
+def f(ctx, n, how):
+    big = [[0]] * 1000
+    L = [big] * n
+    if how == 'sorted':
+        return len(sorted(L))
+    if how == 'max':
+        return len(max(L))
+    return len(min(L, key=lambda x: x))
+"""
+
+
+@pytest.mark.parametrize("how", ["sorted", "max", "min"])
+def test_sorted_min_max_charge_each_keys_walk_as_they_walk_it(how: str, monkeypatch) -> None:
+    """`compare_units` walked every key (`measure`, a Python-level walk) and only then
+    charged the worst key times the comparisons: `sorted([big] * n)` with `big` a list of
+    1,000 small lists walked all n keys before running out of gas (n = 2,000: ~13x a plain
+    loop's CPU per gas; n = 100,000: ~50x that, about a minute on every node, for one
+    transaction of 1,000,000 gas). Each key's walk is charged as it is made now, so the
+    meter stops the walk."""
+    from tianfu.execution import checked
+
+    calls = []
+    real = checked.measure
+
+    def counted(*args: object, **kw: object) -> int:
+        calls.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(checked, "measure", counted)
+    status, message, used = call(EXTREMES, 2_000, how, gas=100_000)
+    assert status == "failed" and "out of gas" in message, message
+    assert used == 100_000
+    assert len(calls) < 100, len(calls)  # ~3,000 gas a key: ~33 keys, not 2,000
