@@ -11,6 +11,7 @@ import tracemalloc
 import pytest
 from tests.unit.test_sandbox_findings import call, op_gas
 
+from tianfu.execution.costs import int_str_gas
 from tianfu.execution.limits import MAX_MESSAGE
 from tianfu.execution.walk import bounded_repr
 
@@ -125,3 +126,30 @@ def test_sorted_min_max_charge_each_keys_walk_as_they_walk_it(how: str, monkeypa
     assert status == "failed" and "out of gas" in message, message
     assert used == 100_000
     assert len(calls) < 100, len(calls)  # ~3,000 gas a key: ~33 keys, not 2,000
+
+
+# -- str() of a container of big integers --------------------------------------------------------
+
+BIG_INTS = """
+def f(ctx, n, how):
+    L = [(1 << 4000) + i for i in range(n)]
+    if how == 'str':
+        return len(str(L))
+    if how == 'fstring':
+        return len(f'{L}')
+    return 0
+"""
+
+
+@pytest.mark.parametrize("how", ["str", "fstring"])
+def test_str_of_a_container_pays_the_decimal_conversion_of_its_big_integers(how: str) -> None:
+    """`str(x)` of an int pays `int_str_gas` (quadratic in its limbs), but `repr_bound`,
+    which charges `str()` of a container, counted an int as one element and its digits as
+    bytes: `str(L)` of 300 integers of 4,000 bits took ~13x a plain loop's CPU per gas."""
+    _, _, base = call(BIG_INTS, 300, "none", gas=10**8)
+    status, length, used = call(BIG_INTS, 300, how, gas=10**8)
+    assert status == "ok" and length > 300 * 1_200
+    assert used - base >= 300 * int_str_gas(4001)
+    # small integers pay as before: one walk unit each
+    _, _, small = call("def f(ctx):\n    return len(str(list(range(1000))))\n", gas=10**8)
+    assert small < 2_000

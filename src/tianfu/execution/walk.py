@@ -19,6 +19,7 @@ from tianfu.execution.costs import (
     BYTES_PER_GAS,
     NODES_PER_GAS,
     SMALL_BYTES,
+    int_str_gas,
     seq_bytes,
     str_bytes,
 )
@@ -359,7 +360,10 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
         elif t is bytes:
             total += 3 + 4 * len(v)
         elif t is int:
-            total += 2 + v.bit_length() // 3
+            bits = v.bit_length()
+            total += 2 + bits // 3
+            if bits > 64:  # its decimal conversion, quadratic in its limbs, as `str(int)`
+                units += NODES_PER_GAS * int_str_gas(bits)
         elif v is None or t is bool:
             total += 5
         elif t in (list, tuple, dict):
