@@ -153,3 +153,18 @@ def test_str_of_a_container_pays_the_decimal_conversion_of_its_big_integers(how:
     # small integers pay as before: one walk unit each
     _, _, small = call("def f(ctx):\n    return len(str(list(range(1000))))\n", gas=10**8)
     assert small < 2_000
+
+
+# -- searching a list for a big integer -------------------------------------------------------
+
+
+@pytest.mark.parametrize("op", ["L.count(x)", "x in L", "L.index(y) if y in L else 0"])
+def test_searching_for_a_big_integer_pays_for_its_limbs(op: str) -> None:
+    """An int needle was charged 1/16 gas per item compared whatever its size, but two equal
+    4,000-bit integers compare limb by limb: `L.count(x)` over 10,000 of them took ~22x a
+    plain loop's CPU per gas. Each item compared now counts one element per 64 bits of
+    the needle."""
+    setup = "L = [1 << 4000] * 10_000\nx = 1 << 4000\ny = 1 << 4001"
+    assert op_gas(setup, op) >= 10_000 * 62 // 16
+    # a small integer pays as before
+    assert op_gas("L = [7] * 10_000\nx = 7", "L.count(x)") < 10_000 // 8
