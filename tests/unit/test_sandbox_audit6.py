@@ -168,3 +168,18 @@ def test_searching_for_a_big_integer_pays_for_its_limbs(op: str) -> None:
     assert op_gas(setup, op) >= 10_000 * 62 // 16
     # a small integer pays as before
     assert op_gas("L = [7] * 10_000\nx = 7", "L.count(x)") < 10_000 // 8
+
+
+# -- hashing a tuple of big integers ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["t", "(t, 'a')", "(t, (t,))"])
+def test_hashing_a_tuple_of_big_integers_pays_for_their_limbs(key: str) -> None:
+    """A tuple key is walked and charged before it is hashed (`hashable_key`), but an int
+    in it counted one element whatever its size, while its hash reads every limb: `t in d`
+    with `t` a tuple of 1,000 integers of 4,000 bits took ~12x a plain loop's CPU per gas.
+    An int in a hashed tuple counts one element per 256 bits now."""
+    setup = "t = tuple((1 << 4000) + i for i in range(1000))\nd = {}"
+    assert op_gas(setup, f"{key} in d") >= 1000 * 15 // 2
+    # a tuple of small integers pays as before
+    assert op_gas("t = tuple(range(1000))\nd = {}", "t in d") < 1000

@@ -70,6 +70,8 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
         t = type(x)
         if t in _FLAT_CHEAP:
             units += 1
+            if hashing and t is int:
+                units += x.bit_length() // _HASH_BITS_PER_UNIT
             continue
         if t is str or t is bytes:
             units += 1 + len(x) // _BYTES_PER_UNIT
@@ -84,6 +86,8 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
                 meter.charge(meter.left + 1)  # more work than the gas left: out of gas
             types = set(map(type, items))
             if types <= _FLAT_CHEAP:
+                if hashing and int in types:  # an int's hash reads every limb
+                    units += sum(map(int.bit_length, filter(None, items))) // _HASH_BITS_PER_UNIT
                 continue  # every item counted above
             if types <= _TEXT:
                 units += sum(map(len, items)) // _BYTES_PER_UNIT
@@ -100,6 +104,7 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
 
 
 _TEXT = frozenset({str, bytes})
+_HASH_BITS_PER_UNIT = 256  # an integer hashed in a tuple: a walk unit per 256 bits
 CONTAINER_UNITS = 5  # a pass over a container's items: the walk's own work per container
 _BYTES_PER_UNIT = BYTES_PER_GAS // NODES_PER_GAS
 TEXT_BYTES_PER_UNIT = _BYTES_PER_UNIT
