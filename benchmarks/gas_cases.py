@@ -33,6 +33,10 @@ BIG_INT = "x = (1 << 4095) - 12345\ny = (1 << 4000) - 999"
 DEEP_SHARED = (
     "a = [1]\nfor _ in range(17):\n    a = [a, a]\nb = [1]\nfor _ in range(17):\n    b = [b, b]"
 )
+DEEP_DICTS = (
+    "a = {}\nfor _ in range(17):\n    a = {'x': a, 'y': a}\n"
+    "b = {}\nfor _ in range(17):\n    b = {'x': b, 'y': b}"
+)
 TUPLE_SHARED = "t = (1,)\nfor _ in range(18):\n    t = (t, t)"
 WIDE = "w = '\\U0001f600' * 200_000"
 CASES: list[Case] = [
@@ -168,6 +172,15 @@ CASES: list[Case] = [
     _c("str equal long", "op:==", "s = 'a' * 999_999\nt = 'a' * 999_999", "z = s == t", 1, 50),
     _c("str less long", "op:<", "s = 'a' * 999_999\nt = 'a' * 999_998 + 'b'", "z = s < t", 1, 50),
     _c("deep shared equal", "op:==", DEEP_SHARED, "z = a == b", 1, 3),
+    _c("deep dict equal", "op:==", DEEP_DICTS, "z = a == b", 1, 3),
+    _c(
+        "dict of small dicts equal",
+        "op:==",
+        "a = {str(i): {'a': 1} for i in range(50_000)}\nb = {str(i): {'a': 1} for i in range(50_000)}",
+        "z = a == b",
+        1,
+        3,
+    ),
     _c(
         "list equal",
         "op:==",
@@ -312,6 +325,15 @@ CASES: list[Case] = [
     _c("abs/divmod", "b:abs b:divmod", BIG_INT, "z = divmod(abs(x), y)", 10, 500),
     _c("hex/bin/oct", "b:hex b:bin b:oct", BIG_INT, "z = hex(x) + bin(x) + oct(x)", 5, 300),
     _c("pow mod", "b:pow", "x = (1 << 4095) - 1\nm = (1 << 4095) - 3", "z = pow(x, x, m)", 1, 3),
+    _c(
+        "pow mod 256",
+        "b:pow",
+        "x = (1 << 4095) - 1\nm = (1 << 255) - 19",
+        "z = pow(x, x, m)",
+        1,
+        30,
+    ),
+    _c("pow mod 64", "b:pow", "x = (1 << 4095) - 1\nm = (1 << 63) - 25", "z = pow(x, x, m)", 1, 50),
     _c("isinstance", "b:isinstance", "y = 1", "z = isinstance(y, (int, str))", 20, 2_000),
     _c(
         "enumerate/zip/reversed",

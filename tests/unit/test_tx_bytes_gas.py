@@ -10,11 +10,18 @@ from __future__ import annotations
 import pytest
 from test_open_accounts import POW_BITS, OpenChain
 
-from tianfu.crypto import generate_keypair
-from tianfu.execution.costs import GAS_BASE, TX_FREE_BYTES, TX_GAS_PER_BYTE, tx_gas
-from tianfu.execution.executor import TxInvalid
+from tianfu.crypto import ED25519, generate_keypair
+from tianfu.execution.costs import (
+    CERT_FREE_BYTES,
+    GAS_BASE,
+    TX_FREE_BYTES,
+    TX_GAS_PER_BYTE,
+    tx_gas,
+)
+from tianfu.execution.executor import Executor, TxInvalid
 from tianfu.execution.refusals import QuotaExceeded
-from tianfu.types import OpenProfile
+from tianfu.types import ConsensusParams, OpenProfile, Transaction, TxBody
+from tianfu.types.tx import MAX_CERT
 
 ECHO = "def size(ctx, blob):\n    return 1\n"
 
@@ -25,6 +32,28 @@ def test_tx_gas_charges_the_bytes_past_the_free_allowance_and_not_the_certificat
     assert tx_gas(0, TX_FREE_BYTES + 1) == GAS_BASE + TX_GAS_PER_BYTE
     assert tx_gas(500, 500 + TX_FREE_BYTES) == GAS_BASE + 500  # its certificate pays 1 a byte
     assert tx_gas(500, 500 + TX_FREE_BYTES + 10) == GAS_BASE + 500 + 10 * TX_GAS_PER_BYTE
+
+
+def test_certificate_bytes_past_a_real_certificates_size_pay_as_transaction_bytes() -> None:
+    """A certificate is parsed only on its signer's first use; a registered signer's is
+    ignored. Its bytes paid 1 gas each, up to `MAX_CERT` (4,096): a block's gas budget
+    bought ~4x more bytes of such a field than of arguments (~2.5 MB in a 3,000,000-gas
+    block of 4 KB junk certificates against ~750 KB). Past `CERT_FREE_BYTES` (1,024; a
+    member certificate is ~460-700 bytes) they are transaction bytes like any other."""
+    assert CERT_FREE_BYTES == TX_FREE_BYTES
+    assert tx_gas(1_024, 1_024 + TX_FREE_BYTES) == GAS_BASE + 1_024  # as before
+    junk = tx_gas(MAX_CERT, MAX_CERT + 200)
+    assert junk == GAS_BASE + MAX_CERT + TX_GAS_PER_BYTE * (
+        MAX_CERT - CERT_FREE_BYTES + 200 - TX_FREE_BYTES
+    )
+    assert junk >= 3 * (MAX_CERT + 200)  # past the free bytes, ~4 gas a byte
+
+    body = TxBody(1, "c", ED25519, bytes(32), 0, 10, "kv", "put", ["k"], b"\x30" * MAX_CERT)
+    tx = Transaction(body, bytes(64))
+    params = ConsensusParams(max_gas_per_tx=10_000, max_block_gas=10_000)
+    # never in a block (`check_size`: a proposer drops it, a validator refuses the block)
+    with pytest.raises(TxInvalid, match="before its call"):
+        Executor.check_size(tx, params)
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ from tianfu.execution.limits import (
     check_encoding,
     too_big,
 )
-from tianfu.execution.walk import WalkError, measure, units_gas
+from tianfu.execution.walk import CONTAINER_UNITS, WalkError, measure, units_gas
 
 if TYPE_CHECKING:
     from tianfu.execution.meter import Meter
@@ -74,7 +74,9 @@ def _int64(x: Any, what: str) -> int:
 
 def compare_units(m: Meter, keys: list[Any] | tuple[Any, ...]) -> int:
     """The most work one comparison of two of `keys` can take, in walk units (and a check
-    that every key is a contract value)."""
+    that every key is a contract value). Keys that are containers are walked one by one,
+    each walk charged as it is made (its units and `CONTAINER_UNITS` for the call), so the
+    meter stops a walk of more keys than the gas left pays for."""
     types = set(map(type, keys))
     if types <= _FLAT_INTS:
         big = max(map(int.bit_length, keys), default=0) if keys else 0
@@ -84,6 +86,7 @@ def compare_units(m: Meter, keys: list[Any] | tuple[Any, ...]) -> int:
     worst = 1
     for k in keys:
         u = measure(m, k, "compare")
+        m.charge(units_gas(u + CONTAINER_UNITS))
         if u > worst:
             worst = u
     return worst

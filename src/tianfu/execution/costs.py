@@ -203,9 +203,13 @@ def pow_gas(bits_result: int) -> int:
 
 
 def powmod_gas(bits_exp: int, bits_mod: int) -> int:
-    """`pow(a, b, m)`: one squaring and one multiplication modulo m per exponent bit."""
+    """`pow(a, b, m)`: per exponent bit, a squaring and a share of a multiplication, each
+    reduced modulo m (a long division): quadratic in m's limbs, with a linear part (the
+    division's per-limb passes) that dominates below ~1,000 bits. Measured per exponent bit
+    (`benchmarks/gas_calibration.py`, "pow mod" cases, 64 to 4096-bit moduli): ~3 to 650
+    plain-loop gas of CPU; charged 1 + n/4 + n*n/112 gas for n limbs."""
     n = _limbs(bits_mod)
-    return 1 + max(bits_exp, 1) * (4 + n * n // 16) // 8
+    return 1 + max(bits_exp, 1) * (8 + 2 * n + n * n // 14) // 8
 
 
 def int_parse_gas(digits: int) -> int:
@@ -226,14 +230,18 @@ def sort_gas(n: int, compare_units: int) -> int:
 
 # -- state access, events, transactions (the context and the executor) ------------------------
 GAS_BASE = 1_000  # every transaction
-# A transaction's own bytes past the first TX_FREE_BYTES (its certificate's not counted:
-# those pay one gas each) pay TX_GAS_PER_BYTE each: every node decodes, checks, hashes,
-# gossips and stores them. Measured (`benchmarks/tx_bytes_gas.py`): a block of one
-# transaction of the worst arguments (many small nested values) takes ~9 plain-loop gas of
-# CPU per byte and pays ~4.7, a long string ~0.1 and pays 4: within the 10x bound of
-# docs/contracts.md's calibration, and a block's gas budget bounds its bytes.
+# A transaction's own bytes past the first TX_FREE_BYTES pay TX_GAS_PER_BYTE each: every
+# node decodes, checks, hashes, gossips and stores them. Measured
+# (`benchmarks/tx_bytes_gas.py`): a block of one transaction of the worst arguments (many
+# small nested values) takes ~9 plain-loop gas of CPU per byte and pays ~4.7, a long string
+# ~0.1 and pays 4: within the 10x bound of docs/contracts.md's calibration, and a block's
+# gas budget bounds its bytes. The certificate's bytes pay one gas each (its parse and
+# check on first use); its first CERT_FREE_BYTES (a member certificate is ~460-700 bytes)
+# are not counted as transaction bytes, the rest are: a registered signer's certificate is
+# ignored, and at one gas a byte a block's budget bought ~4x more bytes of it.
 TX_FREE_BYTES = 1_024
 TX_GAS_PER_BYTE = 4
+CERT_FREE_BYTES = 1_024
 GAS_NATIVE_CALL = 500  # a call of a native (system) contract method
 GAS_READ = 20  # every state read
 READ_BYTES_PER_GAS = 8  # bytes read and decoded
@@ -249,8 +257,8 @@ SHA256_BYTES_PER_GAS = 64
 def tx_gas(cert_bytes: int, tx_bytes: int = 0) -> int:
     """What every transaction pays before its call: the base, its certificate's bytes, and
     its encoded bytes (`tx_bytes`, the whole transaction) past `TX_FREE_BYTES` apart from
-    the certificate's."""
-    extra = tx_bytes - cert_bytes - TX_FREE_BYTES
+    the certificate's first `CERT_FREE_BYTES`."""
+    extra = tx_bytes - min(cert_bytes, CERT_FREE_BYTES) - TX_FREE_BYTES
     return GAS_BASE + cert_bytes + (TX_GAS_PER_BYTE * extra if extra > 0 else 0)
 
 

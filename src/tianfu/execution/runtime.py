@@ -455,9 +455,12 @@ def _lambda_wrapper(rt: Runtime, fn: Callable[..., Any], gas: int, mem: int) -> 
 
 def _each_gas(m: Meter, n: int, needle: Any) -> int:
     """Comparing `needle` with each of `n` items: each comparison visits at most the
-    needle (an item of another size or type answers at once)."""
+    needle (an item of another size or type answers at once); an integer's limbs, one
+    element per 64 bits."""
     t = type(needle)
-    if t is int or t is bool or needle is None:
+    if t is int:
+        return items_gas(n * (1 + needle.bit_length() // 64))
+    if t is bool or needle is None:
         return items_gas(n)
     if t is str or t is bytes:
         return items_gas(n) + n * bytes_gas(len(needle))

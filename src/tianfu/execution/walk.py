@@ -11,6 +11,7 @@ which nothing in a contract may observe). Only then does the C code run.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from tianfu.execution.contract_api import ContractError
@@ -18,6 +19,7 @@ from tianfu.execution.costs import (
     BYTES_PER_GAS,
     NODES_PER_GAS,
     SMALL_BYTES,
+    int_str_gas,
     seq_bytes,
     str_bytes,
 )
@@ -45,7 +47,9 @@ def _not_a_value(v: Any, verb: str) -> TypeError:
 
 def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
     """Walk `v` and return its work units (elements with repetition, dict keys included,
-    plus one unit per `BYTES_PER_GAS // NODES_PER_GAS` bytes of text); charge nothing yet.
+    `CONTAINER_UNITS` per pass over a container's items: one for a list or tuple, two for
+    a dict, its keys and its values, plus one unit per `BYTES_PER_GAS // NODES_PER_GAS`
+    bytes of text); charge nothing yet.
     Raises `TypeError` for anything that is not a contract value (or not hashable, with
     `hashing`), `WalkError` past `MAX_WALK_DEPTH`, and out of gas as soon as the walk
     would take more than the gas left."""
@@ -66,6 +70,8 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
         t = type(x)
         if t in _FLAT_CHEAP:
             units += 1
+            if hashing and t is int:
+                units += x.bit_length() // _HASH_BITS_PER_UNIT
             continue
         if t is str or t is bytes:
             units += 1 + len(x) // _BYTES_PER_UNIT
@@ -74,13 +80,14 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
             raise _not_a_value(x, verb)
         if depth >= MAX_WALK_DEPTH:
             raise WalkError(f"cannot {verb} a value nested deeper than {MAX_WALK_DEPTH} levels")
-        units += CONTAINER_UNITS
         for items in (x.keys(), x.values()) if t is dict else (x,):
-            units += len(items)
+            units += CONTAINER_UNITS + len(items)
             if units > budget:
                 meter.charge(meter.left + 1)  # more work than the gas left: out of gas
             types = set(map(type, items))
             if types <= _FLAT_CHEAP:
+                if hashing and int in types:  # an int's hash reads every limb
+                    units += sum(map(int.bit_length, filter(None, items))) // _HASH_BITS_PER_UNIT
                 continue  # every item counted above
             if types <= _TEXT:
                 units += sum(map(len, items)) // _BYTES_PER_UNIT
@@ -97,7 +104,8 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
 
 
 _TEXT = frozenset({str, bytes})
-CONTAINER_UNITS = 5  # a container visited: the walk's own work per container
+_HASH_BITS_PER_UNIT = 256  # an integer hashed in a tuple: a walk unit per 256 bits
+CONTAINER_UNITS = 5  # a pass over a container's items: the walk's own work per container
 _BYTES_PER_UNIT = BYTES_PER_GAS // NODES_PER_GAS
 TEXT_BYTES_PER_UNIT = _BYTES_PER_UNIT
 
@@ -357,7 +365,10 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
         elif t is bytes:
             total += 3 + 4 * len(v)
         elif t is int:
-            total += 2 + v.bit_length() // 3
+            bits = v.bit_length()
+            total += 2 + bits // 3
+            if bits > 64:  # its decimal conversion, quadratic in its limbs, as `str(int)`
+                units += NODES_PER_GAS * int_str_gas(bits)
         elif v is None or t is bool:
             total += 5
         elif t in (list, tuple, dict):
@@ -388,7 +399,9 @@ _BRACKETS: dict[type, tuple[str, str]] = {list: ("[", "]"), tuple: ("(", ")"), d
 
 def bounded_repr(value: Any, limit: int = MAX_MESSAGE) -> str:
     """`repr(value)` of a contract value cut to about `limit` characters, computed without
-    ever building more than that (for failure messages: a KeyError of a huge key)."""
+    ever building more than that (for failure messages: a KeyError of a huge key). A
+    container's items are taken only up to the room left (a character each at least), so
+    the work is bounded by `limit` whatever the value's size."""
     out: list[str] = []
     room = [limit]
 
@@ -410,7 +423,7 @@ def bounded_repr(value: Any, limit: int = MAX_MESSAGE) -> str:
         opener, closer = _BRACKETS[t]
         if not put(opener):
             return False
-        items = list(v.items())[: room[0]] if t is dict else list(v[: room[0]])
+        items = list(islice(v.items(), room[0])) if t is dict else list(v[: room[0]])
         for i, item in enumerate(items):
             if i and not put(", "):
                 return False
