@@ -59,7 +59,6 @@ round R such that validators with more than 1/3 of the power were seen at rounds
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TypeVar
 
 import msgspec
@@ -91,6 +90,7 @@ from tianfu.consensus.messages import (
     TimeoutFired,
     VoteReceived,
 )
+from tianfu.consensus.proposer import ProposerSelection, weighted_round_robin
 from tianfu.consensus.votes import AddStatus, HeightVoteSet, one_third_plus
 from tianfu.crypto.suite import verify as crypto_verify
 from tianfu.types import (
@@ -114,39 +114,6 @@ MAX_BUFFER_BLOCK_BYTES = 2 * MAX_BLOCK_BYTES
 _Signed = TypeVar("_Signed", Vote, Proposal)
 
 Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, pubkey, message, sig)
-ProposerSelection = Callable[[ValidatorSet, int, int], bytes]
-
-
-@lru_cache(maxsize=64)
-def _rotation(powers: tuple[int, ...]) -> tuple[int, ...]:
-    """One cycle of smooth weighted round robin (CometBFT-style priorities from zero).
-
-    Each step adds every validator's power to its priority, picks the highest (lowest
-    index on ties) and subtracts the total from it. Over a cycle of total/gcd steps each
-    validator is picked exactly power/gcd times, interleaved rather than in a row.
-    """
-    from math import gcd
-
-    g = 0
-    for p in powers:
-        g = gcd(g, p)
-    weights = [p // g for p in powers]
-    total = sum(weights)
-    prio = [0] * len(weights)
-    seq = []
-    for _ in range(total):
-        for i, w in enumerate(weights):
-            prio[i] += w
-        best = max(range(len(prio)), key=lambda i: (prio[i], -i))
-        prio[best] -= total
-        seq.append(best)
-    return tuple(seq)
-
-
-def weighted_round_robin(validators: ValidatorSet, height: int, round: int) -> bytes:
-    """Proposer of (height, round): slot height+round of the weighted rotation cycle."""
-    seq = _rotation(tuple(v.power for v in validators.validators))
-    return validators.validators[seq[(height + round) % len(seq)]].public_key
 
 
 class ConsensusCore:
