@@ -40,7 +40,9 @@ Actions the driver must carry out
 Execute before vote: the core prevotes for a proposal's block, locks on it or commits it
 only once `BlockExecuted(valid=True)` said so; until then it waits (for the block's bytes
 too: bytes that turn out not to be the block, `BlockBytesWrong`, are forgotten and the
-next copy's are executed; signatures cover the hash only). A propose timeout
+next copy's are executed; signatures cover the hash only; with a `bytes_check`, which the
+driver gives, bytes that are not the block are never held, `tianfu.consensus.heldblocks`).
+A propose timeout
 that fires while the round's proposal, received with its block, is being executed waits
 for the execution (the timeout bounds the wait for a proposal, not its checking, as in
 CometBFT where checking is synchronous); without such a proposal it prevotes nil.
@@ -64,6 +66,8 @@ from typing import TypeVar
 import msgspec
 
 from tianfu.codec import CodecError
+from tianfu.consensus.heldblocks import HeldBlocks
+from tianfu.consensus.interfaces import BytesCheck
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     Action,
@@ -116,7 +120,7 @@ _Signed = TypeVar("_Signed", Vote, Proposal)
 Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, pubkey, message, sig)
 
 
-class ConsensusCore:
+class ConsensusCore(HeldBlocks):
     """Tendermint for one node, one height at a time. See the module docstring."""
 
     def __init__(
@@ -128,8 +132,10 @@ class ConsensusCore:
         proposer_selection: ProposerSelection = weighted_round_robin,
         params: ConsensusParams | None = None,
         verifier: Verifier = crypto_verify,
+        bytes_check: BytesCheck | None = None,
     ) -> None:
         self.chain_id = chain_id
+        self.bytes_check = bytes_check
         self.my_key = my_key
         self.proposer_selection = proposer_selection
         self.params = params or ConsensusParams()
@@ -262,6 +268,10 @@ class ConsensusCore:
     def _buffer(self, signer: bytes, event: Event, sig_ok: Callable[[], bool]) -> None:
         """Keep a next-height message of `signer` (a copy of one kept is not kept twice),
         within `MAX_BUFFER_PER_SIGNER` messages and `MAX_BUFFER_BLOCK_BYTES` of blocks."""
+        if isinstance(event, ProposalReceived) and event.proposal.block:
+            p = event.proposal
+            if self.bytes_check is not None and not self.bytes_check(p.block_hash, p.block):
+                event = ProposalReceived(msgspec.structs.replace(p, block=b""))
         known = signer in self._vals
         key = signer if known else b""
         buf = self._future.setdefault(key, [])
@@ -324,6 +334,10 @@ class ConsensusCore:
             return
         if not self._proposal_sig_ok(p):
             return
+        if p.block and not self._bytes_ok(p.block_hash, p.block):
+            p = msgspec.structs.replace(p, block=b"")  # the signed proposal, not these bytes
+            if any(q == p for q in existing):
+                return
         same = [i for i, q in enumerate(existing) if q.block_hash == p.block_hash]
         if existing and not same and p.round not in self._conflicting_rounds:
             # once a round; the blocks are left out (the signatures cover their hashes only)
@@ -393,25 +407,6 @@ class ConsensusCore:
             return
         self._certs[cert.block_hash] = cert
         self._take_bytes(cert.block_hash, e.block)
-
-    def _take_bytes(self, block_hash: bytes, block: bytes) -> None:
-        """Bytes for `block_hash`, unless some are held (they may be being executed)."""
-        if block and not self.blocks.get(block_hash):
-            self.blocks[block_hash] = block
-
-    def _on_bytes_wrong(self, e: BlockBytesWrong) -> None:
-        """The bytes held for a block are not it (a peer may attach any bytes to a signed
-        proposal or certificate, which cover the hash only): forget them, and the copies of
-        proposals carrying them, so that the next copy's bytes are executed."""
-        h = e.block_hash
-        if e.height != self.height or self.decided is not None or h in self.executed:
-            return
-        self.blocks[h] = b""
-        self._exec_requested.discard(h)
-        for proposals in self.proposals.values():
-            for i, q in enumerate(proposals):
-                if q.block_hash == h and q.block:
-                    proposals[i] = msgspec.structs.replace(q, block=b"")
 
     def _on_block_committed(self, e: BlockCommitted) -> list[Action]:
         if e.height != self.height or self.decided is None:

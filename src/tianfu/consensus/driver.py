@@ -196,6 +196,7 @@ class ConsensusDriver(Generic[E]):
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
         self.work: LedgerWork[E] = LedgerWork(ledger, mempool, wal, self.commit_lock, verified)
+        self.gossip.bytes_check = self.work.bytes_check
         tools = DriverTools(self.timers, self.stats, self._in_thread, self._mark)
         self.blocks: BlockMaker[E] = BlockMaker(mempool, self.work, tools)
         self.committer: BlockCommitter[E] = BlockCommitter(
@@ -289,6 +290,7 @@ class ConsensusDriver(Generic[E]):
             self.my_key,
             params=self.params_at(height),
             verifier=self.gossip.verify,
+            bytes_check=self.work.bytes_check,
         )
 
     @property
