@@ -226,3 +226,60 @@ def test_next_height_junk_copies_do_not_crowd_out_the_proposal_with_its_block():
     feed_own(core, me, acts)
     acts = core.handle(BlockCommitted(1, core.validators))
     assert [a for a in acts if isinstance(a, ExecuteBlock)] == [ExecuteBlock(2, 0, A, BLOCK_A)]
+
+
+# ------------------------------------------------------------------ a long stall
+
+
+def test_a_long_stall_holds_a_bounded_number_of_blocks_and_the_locked_one():
+    """Every round's proposer proposes a block of its own; the core held the proposals of
+    every round with their blocks until the height ended (a stall of R rounds: R blocks,
+    up to 16 MiB each). Now the blocks of rounds before round - KEEP_ROUNDS are forgotten,
+    but for the locked / valid block, which a later proposal naming its POL round
+    re-proposes: such a proposal, even relayed without its block, is still prevoted."""
+    from test_consensus_core import feed_own, make_core, others, proposal, vote
+
+    from tianfu.consensus.core import KEEP_ROUNDS
+    from tianfu.consensus.messages import (
+        BlockExecuted,
+        ProposalReceived,
+        SignVote,
+        SkipToRound,
+        Start,
+    )
+    from tianfu.testing.sim import block_hash
+    from tianfu.types import PREVOTE
+
+    core, me = make_core()
+    core.handle(Start())
+    size, rounds, locked_round = 64 << 10, 40, 2
+    blocks = [r.to_bytes(4, "big") * (size // 4) for r in range(rounds + 1)]
+    for r in range(rounds):
+        if r:
+            feed_own(core, me, core.handle(SkipToRound(1, r)))
+        p = proposal(1, r, blocks[r])
+        if p.proposer == me.public_key:
+            continue  # (our own rounds: nothing proposed in this test)
+        acts = core.handle(ProposalReceived(p))
+        if r <= locked_round:
+            acts += core.handle(BlockExecuted(1, block_hash(blocks[r]), True))
+        acts = feed_own(core, me, acts)
+        if r == locked_round:  # the others prevote it: we lock on it
+            for k in others(me):
+                feed_own(core, me, core.handle(vote(k, PREVOTE, p.block_hash, round=r)))
+    locked = block_hash(blocks[locked_round])
+    assert core.locked_value == locked
+    held = {id(b): len(b) for b in core.blocks.values() if b}
+    held.update({id(q.block): len(q.block) for ps in core.proposals.values() for q in ps})
+    held.pop(id(b""), None)
+    assert sum(held.values()) <= (2 * (KEEP_ROUNDS + 1) + 1) * size  # was `rounds` blocks
+    assert core.blocks[locked] == blocks[locked_round]
+    r = rounds
+    feed_own(core, me, core.handle(SkipToRound(1, r)))
+    p = proposal(1, r, blocks[locked_round], pol_round=locked_round)
+    if p.proposer == me.public_key:
+        r += 1
+        feed_own(core, me, core.handle(SkipToRound(1, r)))
+        p = proposal(1, r, blocks[locked_round], pol_round=locked_round)
+    acts = core.handle(ProposalReceived(msgspec.structs.replace(p, block=b"")))
+    assert SignVote(1, r, PREVOTE, locked) in acts

@@ -52,6 +52,8 @@ Signatures are verified here, with an injected pure `verifier` (default
 Bounds: messages for height+1 are buffered (at most `MAX_BUFFER_PER_SIGNER` per signer,
 `MAX_BUFFER_UNKNOWN` for signers outside the current set, each without copies and holding
 at most `MAX_BUFFER_BLOCK_BYTES` of proposal blocks); other heights are dropped.
+Proposals of rounds before round - `KEEP_ROUNDS` are kept without their blocks, and only
+blocks the algorithm may still need keep their bytes (`tianfu.consensus.heldblocks`).
 Rounds above round + `MAX_FUTURE_ROUNDS` are not stored; they only record the highest
 round seen per validator, used for the round skip (line 55): we jump to the highest
 round R such that validators with more than 1/3 of the power were seen at rounds >= R
@@ -66,7 +68,7 @@ from typing import TypeVar
 import msgspec
 
 from tianfu.codec import CodecError
-from tianfu.consensus.heldblocks import HeldBlocks
+from tianfu.consensus.heldblocks import KEEP_ROUNDS, HeldBlocks
 from tianfu.consensus.interfaces import BytesCheck
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
@@ -338,6 +340,12 @@ class ConsensusCore(HeldBlocks):
             p = msgspec.structs.replace(p, block=b"")  # the signed proposal, not these bytes
             if any(q == p for q in existing):
                 return
+        if p.block and p.round < self.round - KEEP_ROUNDS:  # an old round's: kept without
+            if p.block_hash in self._lasting():
+                self._take_bytes(p.block_hash, p.block)
+            p = msgspec.structs.replace(p, block=b"")
+            if any(q == p for q in existing):
+                return
         same = [i for i, q in enumerate(existing) if q.block_hash == p.block_hash]
         if existing and not same and p.round not in self._conflicting_rounds:
             # once a round; the blocks are left out (the signatures cover their hashes only)
@@ -426,6 +434,7 @@ class ConsensusCore(HeldBlocks):
     def _start_round(self, round: int, out: list[Action]) -> None:
         self.round = round
         self.step = Step.PROPOSE
+        self._forget_old_blocks()
         if self.my_key is not None and self.proposer(round) == self.my_key:
             if self.valid_value is not None:
                 self._proposed.add(round)

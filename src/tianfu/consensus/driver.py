@@ -513,6 +513,9 @@ class ConsensusDriver(Generic[E]):
         event = await self.blocks.execute(a, self._ledger_lock, self._current_height)
         if isinstance(event, BlockBytesWrong):
             self.gossip.release(a.block_hash)  # the next copy's bytes are decoded
+        core = self.core
+        if core is not None:  # executed blocks whose bytes the core forgot go too
+            self.blocks.keep_executed(lambda h: bool(core.blocks.get(h)) or h == a.block_hash)
         if event is not None:
             self._post(event)
 

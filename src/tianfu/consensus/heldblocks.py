@@ -4,7 +4,8 @@ A signature (a proposal's, a certificate's) covers a block's hash, not its bytes
 holds one byte string per hash (`blocks`), the one it executes and commits: with a
 `bytes_check` (the driver's: the ledger's `is_block_of`) only bytes that are the block,
 else any, judged by executing them (`BlockBytesWrong` forgets them). Held bytes are never
-replaced.
+replaced. Through a stall of many rounds the blocks of old rounds are forgotten but for
+those the algorithm may still need (`_lasting`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import msgspec
 
 from tianfu.consensus.interfaces import BytesCheck
 from tianfu.consensus.messages import BlockBytesWrong, Proposal
+from tianfu.consensus.votes import HeightVoteSet
 from tianfu.types import CommitCertificate
+
+KEEP_ROUNDS = 2  # rounds before the current one whose proposals keep their blocks
 
 
 class HeldBlocks:
@@ -23,6 +27,9 @@ class HeldBlocks:
     height: int
     round: int
     decided: bytes | None
+    locked_value: bytes | None
+    valid_value: bytes | None
+    votes: HeightVoteSet
     proposals: dict[int, list[Proposal]]
     blocks: dict[bytes, bytes]
     executed: dict[bytes, bool]
@@ -57,3 +64,36 @@ class HeldBlocks:
             for i, q in enumerate(proposals):
                 if q.block_hash == h and q.block:
                     proposals[i] = msgspec.structs.replace(q, block=b"")
+
+    def _lasting(self) -> set[bytes]:
+        """Blocks whose bytes are kept whichever round proposed them: the locked and valid
+        blocks (a proposal naming their POL round re-proposes them), the certified ones and
+        those with 2f+1 precommits in some round (line 49 may still decide them)."""
+        keep = {h for h in (self.locked_value, self.valid_value) if h is not None}
+        keep.update(self._certs)
+        for r in self.votes.precommit_rounds():
+            h = self.votes.precommits(r).two_thirds_hash()
+            if h:
+                keep.add(h)
+        return keep
+
+    def _forget_old_blocks(self) -> None:
+        """Bound the blocks held through a stall of many rounds (each may propose one):
+        proposals of rounds before round - `KEEP_ROUNDS` are kept without their blocks, and
+        the bytes of a block neither proposed since nor `_lasting` nor being executed are
+        forgotten, with its answer if valid: it is executed again if a later proposal or
+        commit brings its bytes (its signed proposals and votes are all kept)."""
+        first = self.round - KEEP_ROUNDS
+        keep = self._lasting()
+        for r, proposals in self.proposals.items():
+            if r >= first:
+                keep.update(q.block_hash for q in proposals)
+            elif any(q.block for q in proposals):
+                self.proposals[r] = [msgspec.structs.replace(q, block=b"") for q in proposals]
+        for h in [h for h, b in self.blocks.items() if b and h not in keep]:
+            if h in self._exec_requested and h not in self.executed:
+                continue  # being executed: its answer comes with these bytes
+            del self.blocks[h]
+            if self.executed.get(h):
+                del self.executed[h]
+                self._exec_requested.discard(h)
