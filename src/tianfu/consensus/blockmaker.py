@@ -116,6 +116,12 @@ class BlockMaker(Generic[E]):
             budget = max(min(MIN_BUDGET_BYTES, params.max_block_bytes), budget >> min(round, 30))
         self.budget = budget
 
+    def keep_executed(self, held: Callable[[bytes], bool]) -> None:
+        """Forget the executed blocks whose hash is not `held` (the core forgot their
+        bytes in a long stall: committing one executes it again)."""
+        for h in [h for h in self.executed if not held(h)]:
+            del self.executed[h]
+
     def block_time(self, block_hash: bytes, held: dict[bytes, bytes]) -> int:
         """The header time of a block of the current height: executed here, or one of the
         encoded blocks `held` (the core's)."""

@@ -40,7 +40,9 @@ Actions the driver must carry out
 Execute before vote: the core prevotes for a proposal's block, locks on it or commits it
 only once `BlockExecuted(valid=True)` said so; until then it waits (for the block's bytes
 too: bytes that turn out not to be the block, `BlockBytesWrong`, are forgotten and the
-next copy's are executed; signatures cover the hash only). A propose timeout
+next copy's are executed; signatures cover the hash only; with a `bytes_check`, which the
+driver gives, bytes that are not the block are never held, `tianfu.consensus.heldblocks`).
+A propose timeout
 that fires while the round's proposal, received with its block, is being executed waits
 for the execution (the timeout bounds the wait for a proposal, not its checking, as in
 CometBFT where checking is synchronous); without such a proposal it prevotes nil.
@@ -50,6 +52,8 @@ Signatures are verified here, with an injected pure `verifier` (default
 Bounds: messages for height+1 are buffered (at most `MAX_BUFFER_PER_SIGNER` per signer,
 `MAX_BUFFER_UNKNOWN` for signers outside the current set, each without copies and holding
 at most `MAX_BUFFER_BLOCK_BYTES` of proposal blocks); other heights are dropped.
+Proposals of rounds before round - `KEEP_ROUNDS` are kept without their blocks, and only
+blocks the algorithm may still need keep their bytes (`tianfu.consensus.heldblocks`).
 Rounds above round + `MAX_FUTURE_ROUNDS` are not stored; they only record the highest
 round seen per validator, used for the round skip (line 55): we jump to the highest
 round R such that validators with more than 1/3 of the power were seen at rounds >= R
@@ -59,12 +63,13 @@ round R such that validators with more than 1/3 of the power were seen at rounds
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
 from typing import TypeVar
 
 import msgspec
 
 from tianfu.codec import CodecError
+from tianfu.consensus.heldblocks import KEEP_ROUNDS, HeldBlocks
+from tianfu.consensus.interfaces import BytesCheck
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     Action,
@@ -91,6 +96,7 @@ from tianfu.consensus.messages import (
     TimeoutFired,
     VoteReceived,
 )
+from tianfu.consensus.proposer import ProposerSelection, weighted_round_robin
 from tianfu.consensus.votes import AddStatus, HeightVoteSet, one_third_plus
 from tianfu.crypto.suite import verify as crypto_verify
 from tianfu.types import (
@@ -114,42 +120,9 @@ MAX_BUFFER_BLOCK_BYTES = 2 * MAX_BLOCK_BYTES
 _Signed = TypeVar("_Signed", Vote, Proposal)
 
 Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, pubkey, message, sig)
-ProposerSelection = Callable[[ValidatorSet, int, int], bytes]
 
 
-@lru_cache(maxsize=64)
-def _rotation(powers: tuple[int, ...]) -> tuple[int, ...]:
-    """One cycle of smooth weighted round robin (CometBFT-style priorities from zero).
-
-    Each step adds every validator's power to its priority, picks the highest (lowest
-    index on ties) and subtracts the total from it. Over a cycle of total/gcd steps each
-    validator is picked exactly power/gcd times, interleaved rather than in a row.
-    """
-    from math import gcd
-
-    g = 0
-    for p in powers:
-        g = gcd(g, p)
-    weights = [p // g for p in powers]
-    total = sum(weights)
-    prio = [0] * len(weights)
-    seq = []
-    for _ in range(total):
-        for i, w in enumerate(weights):
-            prio[i] += w
-        best = max(range(len(prio)), key=lambda i: (prio[i], -i))
-        prio[best] -= total
-        seq.append(best)
-    return tuple(seq)
-
-
-def weighted_round_robin(validators: ValidatorSet, height: int, round: int) -> bytes:
-    """Proposer of (height, round): slot height+round of the weighted rotation cycle."""
-    seq = _rotation(tuple(v.power for v in validators.validators))
-    return validators.validators[seq[(height + round) % len(seq)]].public_key
-
-
-class ConsensusCore:
+class ConsensusCore(HeldBlocks):
     """Tendermint for one node, one height at a time. See the module docstring."""
 
     def __init__(
@@ -161,8 +134,10 @@ class ConsensusCore:
         proposer_selection: ProposerSelection = weighted_round_robin,
         params: ConsensusParams | None = None,
         verifier: Verifier = crypto_verify,
+        bytes_check: BytesCheck | None = None,
     ) -> None:
         self.chain_id = chain_id
+        self.bytes_check = bytes_check
         self.my_key = my_key
         self.proposer_selection = proposer_selection
         self.params = params or ConsensusParams()
@@ -295,6 +270,10 @@ class ConsensusCore:
     def _buffer(self, signer: bytes, event: Event, sig_ok: Callable[[], bool]) -> None:
         """Keep a next-height message of `signer` (a copy of one kept is not kept twice),
         within `MAX_BUFFER_PER_SIGNER` messages and `MAX_BUFFER_BLOCK_BYTES` of blocks."""
+        if isinstance(event, ProposalReceived) and event.proposal.block:
+            p = event.proposal
+            if self.bytes_check is not None and not self.bytes_check(p.block_hash, p.block):
+                event = ProposalReceived(msgspec.structs.replace(p, block=b""))
         known = signer in self._vals
         key = signer if known else b""
         buf = self._future.setdefault(key, [])
@@ -357,6 +336,16 @@ class ConsensusCore:
             return
         if not self._proposal_sig_ok(p):
             return
+        if p.block and not self._bytes_ok(p.block_hash, p.block):
+            p = msgspec.structs.replace(p, block=b"")  # the signed proposal, not these bytes
+            if any(q == p for q in existing):
+                return
+        if p.block and p.round < self.round - KEEP_ROUNDS:  # an old round's: kept without
+            if p.block_hash in self._lasting():
+                self._take_bytes(p.block_hash, p.block)
+            p = msgspec.structs.replace(p, block=b"")
+            if any(q == p for q in existing):
+                return
         same = [i for i, q in enumerate(existing) if q.block_hash == p.block_hash]
         if existing and not same and p.round not in self._conflicting_rounds:
             # once a round; the blocks are left out (the signatures cover their hashes only)
@@ -427,25 +416,6 @@ class ConsensusCore:
         self._certs[cert.block_hash] = cert
         self._take_bytes(cert.block_hash, e.block)
 
-    def _take_bytes(self, block_hash: bytes, block: bytes) -> None:
-        """Bytes for `block_hash`, unless some are held (they may be being executed)."""
-        if block and not self.blocks.get(block_hash):
-            self.blocks[block_hash] = block
-
-    def _on_bytes_wrong(self, e: BlockBytesWrong) -> None:
-        """The bytes held for a block are not it (a peer may attach any bytes to a signed
-        proposal or certificate, which cover the hash only): forget them, and the copies of
-        proposals carrying them, so that the next copy's bytes are executed."""
-        h = e.block_hash
-        if e.height != self.height or self.decided is not None or h in self.executed:
-            return
-        self.blocks[h] = b""
-        self._exec_requested.discard(h)
-        for proposals in self.proposals.values():
-            for i, q in enumerate(proposals):
-                if q.block_hash == h and q.block:
-                    proposals[i] = msgspec.structs.replace(q, block=b"")
-
     def _on_block_committed(self, e: BlockCommitted) -> list[Action]:
         if e.height != self.height or self.decided is None:
             return []
@@ -464,6 +434,7 @@ class ConsensusCore:
     def _start_round(self, round: int, out: list[Action]) -> None:
         self.round = round
         self.step = Step.PROPOSE
+        self._forget_old_blocks()
         if self.my_key is not None and self.proposer(round) == self.my_key:
             if self.valid_value is not None:
                 self._proposed.add(round)

@@ -196,6 +196,7 @@ class ConsensusDriver(Generic[E]):
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
         self.work: LedgerWork[E] = LedgerWork(ledger, mempool, wal, self.commit_lock, verified)
+        self.gossip.bytes_check = self.work.bytes_check
         tools = DriverTools(self.timers, self.stats, self._in_thread, self._mark)
         self.blocks: BlockMaker[E] = BlockMaker(mempool, self.work, tools)
         self.committer: BlockCommitter[E] = BlockCommitter(
@@ -289,6 +290,7 @@ class ConsensusDriver(Generic[E]):
             self.my_key,
             params=self.params_at(height),
             verifier=self.gossip.verify,
+            bytes_check=self.work.bytes_check,
         )
 
     @property
@@ -511,6 +513,9 @@ class ConsensusDriver(Generic[E]):
         event = await self.blocks.execute(a, self._ledger_lock, self._current_height)
         if isinstance(event, BlockBytesWrong):
             self.gossip.release(a.block_hash)  # the next copy's bytes are decoded
+        core = self.core
+        if core is not None:  # executed blocks whose bytes the core forgot go too
+            self.blocks.keep_executed(lambda h: bool(core.blocks.get(h)) or h == a.block_hash)
         if event is not None:
             self._post(event)
 

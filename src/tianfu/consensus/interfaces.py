@@ -23,6 +23,7 @@ from tianfu.types import (
 )
 
 Verified = Callable[[bytes], bool]  # tx hash -> its signature was already checked
+BytesCheck = Callable[[bytes, bytes], bool]  # (block hash, bytes) -> the bytes are that block
 
 
 class BlockResultLike(Protocol):
@@ -87,6 +88,15 @@ class PipelineLedger(Protocol[E]):
         proposer: bytes,
         verified: Verified | None = None,
     ) -> E: ...
+
+
+@runtime_checkable
+class BlockBytesLedger(Protocol):
+    """A ledger that tells whether bytes are the block of a hash without executing them
+    (`tianfu.ledger.Ledger.is_block_of`): a proposal's or certificate's signature covers
+    the hash only, so the driver takes a relayed copy's bytes only if they pass."""
+
+    def is_block_of(self, block_hash: bytes, data: bytes) -> bool: ...
 
 
 class MempoolLike(Protocol):

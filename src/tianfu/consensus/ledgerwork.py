@@ -19,9 +19,17 @@ from dataclasses import dataclass
 from typing import Any, Generic
 
 from tianfu.codec import encode
+from tianfu.consensus.bytescheck import BlockBytesCheck
 from tianfu.consensus.clock import Timers
 from tianfu.consensus.culprit import build_dropping_culprit
-from tianfu.consensus.interfaces import E, LedgerLike, MempoolLike, PipelineLedger, Verified
+from tianfu.consensus.interfaces import (
+    BlockBytesLedger,
+    E,
+    LedgerLike,
+    MempoolLike,
+    PipelineLedger,
+    Verified,
+)
 from tianfu.consensus.messages import MAX_BLOCK_BYTES, CommitBlock
 from tianfu.consensus.wal import ConsensusWAL, WALError
 from tianfu.types import CommitCertificate, Transaction
@@ -64,15 +72,26 @@ class LedgerWork(Generic[E]):
     ) -> None:
         self.ledger, self.mempool, self.wal = ledger, mempool, wal
         self.commit_lock, self.verified = commit_lock, verified
+        # Whether bytes are the block of a hash, if the ledger can tell without executing.
+        self.bytes_check: BlockBytesCheck | None = None
+        if isinstance(ledger, BlockBytesLedger):
+            self.bytes_check = BlockBytesCheck(ledger.is_block_of)
 
     def execute(self, block_bytes: bytes, block_hash: bytes) -> E:
         """Decode and execute a proposed block: `WrongBytes` if the bytes are not the
         block of `block_hash` (a signature covers the hash only, so any peer can attach
-        other bytes), another ValueError if that block is invalid."""
+        other bytes), another ValueError if that block is invalid. With the ledger's
+        `bytes_check`, bytes that pass it are the block's only bytes: if they do not
+        decode, the block is invalid."""
+        check = self.bytes_check
+        if check is not None and not check(block_hash, block_bytes):
+            raise WrongBytes("the bytes are not the block of the hash (header, tx_count, tx_root)")
         # Transactions already in our mempool (decoded, checked, hashed) are reused.
         try:
             block = decode_block(block_bytes, self.mempool.get, max_size=MAX_BLOCK_BYTES)
         except ValueError as exc:  # CodecError
+            if check is not None:
+                raise ValueError(f"the block does not decode: {exc}") from None
             raise WrongBytes(f"the bytes do not decode to a block: {exc}") from None
         if block.hash != block_hash:
             raise WrongBytes("block does not hash to the proposal's hash")

@@ -36,7 +36,7 @@ import msgspec
 from tianfu.codec import CodecError, check_version, decode, encode
 from tianfu.consensus.clock import Timers
 from tianfu.consensus.core import MAX_FUTURE_ROUNDS
-from tianfu.consensus.interfaces import FrameNetwork
+from tianfu.consensus.interfaces import BytesCheck, FrameNetwork
 from tianfu.consensus.messages import (
     MAX_BLOCK_BYTES,
     CommitReceived,
@@ -292,6 +292,9 @@ class PeerGossip:
         self._held: OrderedDict[ProposalKey, None] = OrderedDict()
         self._stuck_ticks: dict[ProposalKey, int] = {}  # large proposals: ticks while stuck
         self._progress: tuple[int, int, int] = (0, -1, 0)
+        # Whether a block's bytes are the block of its hash (the driver sets the ledger's):
+        # bytes that are not are stripped before the core sees them and never held.
+        self.bytes_check: BytesCheck | None = None
 
     # ------------------------------------------------------------ inbound frames
 
@@ -365,6 +368,12 @@ class PeerGossip:
             if not self.verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
                 self.stats["dropped_bad_signature"] += 1
                 return
+            if isinstance(msg, Proposal) and not self._bytes_ok(msg.block_hash, msg.block):
+                self.stats["proposal_bytes_wrong"] += 1
+                msg = msgspec.structs.replace(msg, block=b"")  # the proposal, not the bytes
+                if core.knows(msg):
+                    self.stats["duplicate"] += 1
+                    return
         event = VoteReceived(msg) if isinstance(msg, Vote) else ProposalReceived(msg)
         if not self.host.deliver(event):
             self.stats["dropped_queue_full"] += 1
@@ -372,6 +381,10 @@ class PeerGossip:
         if msg.height == h and msg.round <= max(core.round, 0) + MAX_FUTURE_ROUNDS:
             self._hold(msg)  # (the core keeps no proposal of a round further ahead)
         self.stats["accepted"] += 1
+
+    def _bytes_ok(self, block_hash: bytes, block: bytes) -> bool:
+        """Whether `block` (if any) may be the bytes of `block_hash` (`bytes_check`)."""
+        return not block or self.bytes_check is None or self.bytes_check(block_hash, block)
 
     def _hold(self, msg: Vote | Proposal) -> None:
         """A validly signed proposal of our height, with its block, is the core's (queued or
@@ -404,7 +417,11 @@ class PeerGossip:
         guard = self.host.sign_guard()
         if guard is not None and guard.listening:
             self._observe_certificate(core, guard, f.certificate)
-        if not self.host.deliver_commit(CommitReceived(f.block, f.certificate)):
+        block = f.block
+        if not self._bytes_ok(f.certificate.block_hash, block):
+            self.stats["commit_bytes_wrong"] += 1
+            block = b""  # the certificate, not these bytes
+        if not self.host.deliver_commit(CommitReceived(block, f.certificate)):
             self.stats["dropped_queue_full"] += 1
             return
         self.stats["commit_frames"] += 1

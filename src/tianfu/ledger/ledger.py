@@ -26,6 +26,7 @@ from tianfu.crypto import CertificateError, CryptoError, current_suite, verify_c
 from tianfu.crypto.merkle import merkle_root
 from tianfu.execution.contract_api import state_key
 from tianfu.execution.executor import BlockOverLimit, BlockResult, Executor, TxInvalid
+from tianfu.ledger.blockbytes import is_block_of
 from tianfu.state import MerkleState, TreeBatch
 from tianfu.state.keys import tree_updates
 from tianfu.state.nodes import Node, decode_node, node_key
@@ -583,6 +584,10 @@ class Ledger:
         return ExecutedBlock(
             Block(header, result.txs), result, batch, encoded_txs, encoded_receipts, tx_hashes
         )
+
+    def is_block_of(self, block_hash: bytes, data: bytes) -> bool:
+        """Whether `data` are the bytes of the block `block_hash` (`blockbytes.is_block_of`)."""
+        return is_block_of(block_hash, data)
 
     def execute(
         self,

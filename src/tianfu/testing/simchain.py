@@ -40,7 +40,7 @@ from tianfu.types import (
     Genesis,
     ValidatorSet,
 )
-from tianfu.types.block import block_time_of, median_time
+from tianfu.types.block import block_time_of, median_time, split_block
 
 T = TypeVar("T")
 
@@ -298,6 +298,11 @@ class SimLedger:
         tag = "" if self._tag is None else self._tag(height)
         _, data = self.rules.new_block(height, proposer, self._prev(), tag)
         return self.execute(_decode(data))
+
+    def is_block_of(self, block_hash: bytes, data: bytes) -> bool:
+        """Whether `data` are the simulated block `block_hash` (a header, no transactions)."""
+        parts = split_block(data, max_size=1 << 24)
+        return parts is not None and parts[0].hash == block_hash and not parts[1]
 
     def execute(self, block: Block, verified: Any = None) -> SimExecuted:
         self.rules.check_block(block, self._prev())

@@ -267,6 +267,24 @@ class _BlockParts(msgspec.Struct, array_like=True):
 _parts_decoder = msgspec.msgpack.Decoder(_BlockParts)
 
 
+def split_block(data: bytes, *, max_size: int) -> tuple[BlockHeader, list[bytes]] | None:
+    """The header and the transactions' bytes of an encoded block, the transactions left
+    undecoded; None unless `data` (at most `max_size` bytes) is exactly the canonical
+    encoding of a header and a list of byte strings, so that the two parts determine it."""
+    if type(data) is not bytes or not data or len(data) > max_size:
+        return None
+    try:
+        parts = _parts_decoder.decode(data)
+        head = bytes(parts.header)
+        header = decode(head, BlockHeader)
+        raws = [bytes(r) for r in parts.txs]
+    except (msgspec.MsgspecError, ValueError, RecursionError):  # (CodecError: a ValueError)
+        return None
+    if data != b"\x92" + head + encode_list(raws):
+        return None
+    return header, raws
+
+
 def block_time_of(data: bytes) -> int:
     """The header time of an encoded block, decoding only its header (raises CodecError)."""
     try:
