@@ -4,11 +4,14 @@ three verifiers (the SDK, the spec verifier, the console under Node).
 
 - A set is read once, not per certificate: a genesis of 1 MiB lists up to about 80,000
   validators and every certificate of a bundle may be checked against it. Each verifier
-  hashed the set (and indexed its keys, summed its power) for every certificate, so a
-  history document of 1024 blocks under such a genesis took minutes.
+  hashed the set (and indexed its keys, summed its power) for every certificate: a history
+  document of 64 blocks under 20,001 validators took 4.8 s in the SDK and 36 s in the spec
+  verifier (1.5 s and 2.0 s with the fix, one run on a loaded machine), and a bundle holds
+  up to 5,120 certificates.
 - The trusted history is not scanned per link: each verifier's `learn` sorted and merged
   every interval of `known` and compared their sets' hashes (the SDK hashing each set
-  again), so a bundle of 4096 changes took minutes in the SDK.
+  again), so the SDK made a validators document of 4,096 changes in 656 s (3.5 s with the
+  fix).
 
 Times are compared within one run (ratios, alternated, the best of a few tries), never
 against a fixed figure.
