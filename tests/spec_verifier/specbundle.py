@@ -7,6 +7,7 @@ history they were checked with (used by `specverify`).
 
 from __future__ import annotations
 
+import bisect
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from specwire import (  # noqa: E402
     Header,
     Invalid,
     Receipt,
+    SetFacts,
     Tx,
     Validator,
     arr,
@@ -36,6 +38,7 @@ from specwire import (  # noqa: E402
     parse_tx,
     parse_valset,
     raw,
+    set_facts,
     valset_hash,
     verify_path,
 )
@@ -163,22 +166,26 @@ class History:
     last_link: int = 0
     changes: list[tuple[int, int, list[Validator], bool]] = field(default_factory=list)
 
-    hashes: dict[int, tuple[list[Validator], bytes]] = field(default_factory=dict)
+    facts: dict[int, tuple[list[Validator], SetFacts]] = field(default_factory=dict)
 
-    def h(self, vals: list[Validator]) -> bytes:
-        """The set's hash, computed once per set (the list kept with it, so its id stays)."""
-        kept = self.hashes.get(id(vals))
+    def f(self, vals: list[Validator]) -> SetFacts:
+        """The set's hash, total and indexes, computed once per set (the list kept with them,
+        so its id stays): a certificate then costs its signatures (proofs.md#bundle)."""
+        kept = self.facts.get(id(vals))
         if kept is None or kept[0] is not vals:
-            kept = self.hashes[id(vals)] = (vals, valset_hash(self.suite, vals))
+            kept = self.facts[id(vals)] = (vals, set_facts(self.suite, vals))
         return kept[1]
 
+    def h(self, vals: list[Validator]) -> bytes:
+        return self.f(vals).hash
+
     def proven_until(self) -> int:
-        return max((k[1] for k in self.known), default=0)
+        return self.known[-1][1] if self.known else 0  # `known` is sorted and disjoint
 
     def exact(self, height: int) -> list[Validator] | None:
-        for lo, hi, vals in self.known:
-            if lo <= height <= hi:
-                return vals  # type: ignore[no-any-return]
+        i = bisect.bisect_right(self.known, height, key=lambda k: k[0]) - 1
+        if i >= 0 and self.known[i][0] <= height <= self.known[i][1]:
+            return self.known[i][2]  # type: ignore[no-any-return]
         return None
 
     def set_at(self, height: int) -> list[Validator]:
@@ -191,23 +198,24 @@ class History:
 
     def learn(self, lo: int, hi: int, vals: list[Validator]) -> None:
         """Add [lo, hi] -> vals, merged with the adjacent or overlapping intervals of the same
-        set (so `known` stays as short as the number of distinct runs of sets)."""
+        set. `known` stays sorted and disjoint, no two touching intervals of one set, so only
+        the intervals overlapping or touching [lo, hi] are looked at."""
         if lo > hi:
             return
         mine = self.h(vals)
-        for a, b, v in self.known:
-            if max(a, lo) <= min(b, hi) and self.h(v) != mine:
-                raise Invalid("the chain contradicts the history")
-        merged: list[list[Any]] = []
-        for k in sorted([*self.known, [lo, hi, vals]], key=lambda k: (k[0], k[1])):
-            if merged and self.h(merged[-1][2]) == self.h(k[2]) and k[0] <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], k[1])
-            else:
-                merged.append(list(k))
-        self.known = merged
+        first = bisect.bisect_left(self.known, lo - 1, key=lambda k: k[1])
+        end = bisect.bisect_right(self.known, hi + 1, key=lambda k: k[0])
+        near = self.known[first:end]
+        if any(max(a, lo) <= min(b, hi) and self.h(v) != mine for a, b, v in near):
+            raise Invalid("the chain contradicts the history")
+        same = [k for k in near if self.h(k[2]) == mine]
+        merged = [min([lo, *(k[0] for k in same)]), max([hi, *(k[1] for k in same)]), vals]
+        others = [k for k in near if self.h(k[2]) != mine]
+        self.known[first:end] = [*(k for k in others if k[1] < lo), merged,
+                                 *(k for k in others if k[0] > hi)]  # fmt: skip
 
     def check(self, b: Block, vals: list[Validator]) -> list[Validator]:
-        return certifies(self.suite, b.cert, b.header, vals, self.chain_id)
+        return certifies(self.suite, b.cert, b.header, vals, self.chain_id, self.f(vals))
 
     def apply(self, link: Link) -> None:
         b, h = link.block, link.block.header.height
@@ -250,8 +258,9 @@ class History:
                 and t < self.now + 10_000):  # fmt: skip
             raise Invalid("a skipping link outside the trusting period or clock")
         signers = {(v.scheme, v.key) for v in self.check(b, s)}
-        power = sum(v.power for v in self.latest if (v.scheme, v.key) in signers)
-        if power * 3 <= sum(v.power for v in self.latest):
+        trusted = self.f(self.latest)
+        power = sum(trusted.signer_power.get(k, 0) for k in signers)
+        if power * 3 <= trusted.total:
             raise Invalid("not more than 1/3 of the trusted set signed")
         c = link.changed or 0
         last = max(self.last_change, 0)

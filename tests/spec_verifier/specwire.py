@@ -469,27 +469,49 @@ def vote_sign_bytes(suite: str, chain_id: str, height: int, rnd: int, typ: int, 
     )
 
 
+@dataclass(frozen=True)
+class SetFacts:
+    """What a certificate check reads of a validator set, computed once per set
+    (proofs.md#bundle, cost): its hash, total power, each key's member (the last one
+    holding it) and each (scheme, key)'s power (every member holding it summed)."""
+
+    hash: bytes
+    total: int
+    members: dict[bytes, Validator]
+    signer_power: dict[tuple[int, bytes], int]
+
+
+def set_facts(suite: str, vals: list[Validator]) -> SetFacts:
+    power: dict[tuple[int, bytes], int] = {}
+    for v in vals:
+        power[(v.scheme, v.key)] = power.get((v.scheme, v.key), 0) + v.power
+    return SetFacts(valset_hash(suite, vals), sum(v.power for v in vals),
+                    {v.key: v for v in vals}, power)  # fmt: skip
+
+
 def certifies(
-    suite: str, c: Cert, h: Header, vals: list[Validator], chain_id: str
-) -> list[Validator]:
-    """The seven rules of blocks.md#commit-certificate-validity; returns the signers."""
+    suite: str, c: Cert, h: Header, vals: list[Validator], chain_id: str,
+    facts: SetFacts | None = None,
+) -> list[Validator]:  # fmt: skip
+    """The seven rules of blocks.md#commit-certificate-validity; returns the signers.
+    `facts` are `set_facts(suite, vals)`, if already at hand."""
     if not (c.chain_id == h.chain_id == chain_id) or c.height != h.height or c.block_hash != h.hash:
         raise Invalid("the certificate is of another block")
-    members = {v.key: v for v in vals}
+    f = facts or set_facts(suite, vals)
     seen: set[bytes] = set()
     signers = []
     for key, t, sig in c.sigs:
         if key in seen:
             raise Invalid("a validator listed twice")
         seen.add(key)
-        v = members.get(key)
+        v = f.members.get(key)
         msg = vote_sign_bytes(suite, c.chain_id, c.height, c.round, 2, c.block_hash, t)
         if v is None or not verify_sig(suite, v.scheme, v.key, msg, sig):
             raise Invalid("a foreign or invalid signature")
         signers.append(v)
-    if 3 * sum(v.power for v in signers) <= 2 * sum(v.power for v in vals):
+    if 3 * sum(v.power for v in signers) <= 2 * f.total:
         raise Invalid("not more than 2/3 of the power")
-    if h.validators_hash != valset_hash(suite, vals):
+    if h.validators_hash != f.hash:
         raise Invalid("the header names another validator set")
     return signers
 

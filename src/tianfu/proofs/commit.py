@@ -49,9 +49,8 @@ def check_commit(
         )
     if cert.block_hash != header.hash:
         raise CommitError("the commit certificate signs a different block hash")
-    members = {v.public_key: v for v in valset.validators}
     try:
-        signed = certificate_signers(cert, members.get)
+        signed = certificate_signers(cert, valset.members().get)
     except CertificateError as exc:
         raise CommitError(f"the commit {exc}") from None
     power = sum(v.power for v in signed)
@@ -64,6 +63,7 @@ def check_commit(
 
 
 def trusted_power(signers: list[tuple[int, bytes]], trusted: ValidatorSet) -> int:
-    """The power of `trusted` validators among `signers` (matched by scheme and key)."""
-    signed = set(signers)
-    return sum(v.power for v in trusted.validators if (v.scheme, v.public_key) in signed)
+    """The power of `trusted` validators among `signers` (matched by scheme and key; every
+    member holding a signer's scheme and key counts)."""
+    index = trusted.power_of_signers()
+    return sum(index.get(s, 0) for s in set(signers))

@@ -377,30 +377,30 @@ class TrustedHistory:
     # -- knowledge ---------------------------------------------------------------------------
     @property
     def proven_until(self) -> int:
-        return max((k.hi for k in self.known), default=0)
+        return self.known[-1].hi if self.known else 0
 
     def _learn(self, lo: int, hi: int, valset: ValidatorSet) -> None:
+        """Add [lo, hi] -> valset. `known` is kept sorted and disjoint, with no two touching
+        intervals of one set, so only the intervals overlapping or touching [lo, hi] are
+        looked at (the cost of a link does not grow with the history)."""
         if lo > hi:
             return
-        for k in self.known:
+        first = bisect.bisect_left(self.known, lo - 1, key=lambda k: k.hi)
+        end = bisect.bisect_right(self.known, hi + 1, key=lambda k: k.lo)
+        near = self.known[first:end]
+        for k in near:
             a, b = max(lo, k.lo), min(hi, k.hi)
             if a <= b and k.valset.hash != valset.hash:
                 raise TrustError(f"the chain contradicts the trusted set of heights {a}..{b}")
-        self.known.append(_Known(lo, hi, valset))
-        self.known.sort(key=lambda k: (k.lo, k.hi))
-        merged: list[_Known] = []
-        for k in self.known:
-            last = merged[-1] if merged else None
-            if last is not None and last.valset.hash == k.valset.hash and k.lo <= last.hi + 1:
-                last.hi = max(last.hi, k.hi)
-            else:
-                merged.append(_Known(k.lo, k.hi, k.valset))
-        self.known = merged
+        same = [k for k in near if k.valset.hash == valset.hash]
+        new = _Known(min([lo, *(k.lo for k in same)]), max([hi, *(k.hi for k in same)]), valset)
+        before = [k for k in near if k.hi < lo and k.valset.hash != valset.hash]
+        after = [k for k in near if k.lo > hi and k.valset.hash != valset.hash]
+        self.known[first:end] = [*before, new, *after]
 
     def exact_set(self, height: int) -> ValidatorSet | None:
         """The proven set of `height`; None if not proven (beyond or skipped over)."""
-        los = [k.lo for k in self.known]
-        i = bisect.bisect_right(los, height) - 1
+        i = bisect.bisect_right(self.known, height, key=lambda k: k.lo) - 1
         if i >= 0 and self.known[i].lo <= height <= self.known[i].hi:
             return self.known[i].valset
         return None

@@ -120,16 +120,52 @@ class Validator(msgspec.Struct, array_like=True, frozen=True):
     power: int
 
 
-class ValidatorSet(msgspec.Struct, array_like=True, frozen=True):
+class ValidatorSet(msgspec.Struct, array_like=True, frozen=True, dict=True):
+    """A validator set, in order (the order is part of its hash).
+
+    Its hash (per hash suite), total power and key indexes are computed at most once per
+    object and kept in the instance's `__dict__`, which is not a field (as `BlockHeader`
+    keeps its hash): a light client checks many certificates against one set, and each
+    check then costs its signatures, not the set's size. The struct is frozen; its list of
+    validators must not be mutated in place.
+    """
+
     validators: list[Validator]
 
     @property
     def hash(self) -> bytes:
-        return hash_domain("tianfu/valset/v1", encode(self))
+        suite = current_hash()
+        kept: tuple[HashSuite, bytes] | None = self.__dict__.get("_hash")
+        if kept is not None and kept[0] is suite:
+            return kept[1]
+        h = hash_domain("tianfu/valset/v1", encode(self))
+        self.__dict__["_hash"] = (suite, h)
+        return h
 
     @property
     def total_power(self) -> int:
-        return sum(v.power for v in self.validators)
+        kept: int | None = self.__dict__.get("_total")
+        if kept is None:
+            kept = self.__dict__["_total"] = sum(v.power for v in self.validators)
+        return kept
+
+    def members(self) -> dict[bytes, Validator]:
+        """Each public key's member: the last one holding it, should a key be listed twice
+        (docs/spec/blocks.md#validator-sets)."""
+        kept: dict[bytes, Validator] | None = self.__dict__.get("_members")
+        if kept is None:
+            kept = self.__dict__["_members"] = {v.public_key: v for v in self.validators}
+        return kept
+
+    def power_of_signers(self) -> dict[tuple[int, bytes], int]:
+        """The power of the members holding each (scheme, public key), all of them summed."""
+        kept: dict[tuple[int, bytes], int] | None = self.__dict__.get("_signer_power")
+        if kept is None:
+            kept = {}
+            for v in self.validators:
+                kept[(v.scheme, v.public_key)] = kept.get((v.scheme, v.public_key), 0) + v.power
+            self.__dict__["_signer_power"] = kept
+        return kept
 
     def quorum(self) -> int:
         """Smallest voting power strictly greater than 2/3 of the total."""

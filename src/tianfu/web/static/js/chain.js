@@ -222,6 +222,14 @@ export function verifySignature(v, msg, sig) {
   }
 }
 
+// Each public key's member of a validator set (the last one holding it, should a key be
+// listed twice: docs/spec/blocks.md#validator-sets), computed once per set and kept on it,
+// so a certificate costs its signatures, not the set's size (docs/spec/proofs.md#bundle).
+export function membersOf(set) {
+  set.members ??= new Map(set.validators.map((v) => [hex(v.publicKey), v]));
+  return set.members;
+}
+
 // The members of `set` whose precommits certify `head` (more than 2/3 of its power; every
 // listed signature valid and from a distinct member), or a refusal.
 export function checkCommit(cert, head, set, chainId) {
@@ -230,7 +238,7 @@ export function checkCommit(cert, head, set, chainId) {
   }
   if (cert.height !== head.height) fail("the commit certificate is for another height");
   if (!eq(cert.blockHash, head.hash)) fail("the commit certificate signs a different block hash");
-  const members = new Map(set.validators.map((v) => [hex(v.publicKey), v]));
+  const members = membersOf(set);
   const seen = new Set();
   let power = 0n; // exact, as the total: sums of powers may pass 2^53
   const signers = [];

@@ -53,6 +53,20 @@ export function makeSet(validators) {
   };
 }
 
+// The power of the members holding each scheme and key (every one of them summed), computed
+// once per set and kept on it: a skipping link's trust-level sum then costs its signers.
+function signerPowerOf(set) {
+  if (!set.signerPower) {
+    const index = new Map();
+    for (const v of set.validators) {
+      const k = `${v.scheme}:${hex(v.publicKey)}`;
+      index.set(k, (index.get(k) ?? 0n) + BigInt(v.power));
+    }
+    set.signerPower = index;
+  }
+  return set.signerPower;
+}
+
 // The canonical ValidatorSet bytes of a skipping link.
 function parseSet(bytes) {
   const s = decode(bytes);
@@ -137,31 +151,49 @@ export class TrustedHistory {
   }
 
   get provenUntil() {
-    return this.known.reduce((a, k) => Math.max(a, k.hi), 0);
+    return this.known.length ? this.known[this.known.length - 1].hi : 0; // sorted, disjoint
   }
 
+  // The index of the first interval of `known` whose `field` is above `x` (`known` is sorted
+  // and disjoint, so its lo and its hi both ascend).
+  firstAbove(field, x) {
+    let lo = 0;
+    let hi = this.known.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.known[mid][field] > x) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  // Add [lo, hi] -> set. `known` stays sorted and disjoint, with no two touching intervals
+  // of one set, so only the intervals overlapping or touching [lo, hi] are looked at (the
+  // cost of a link does not grow with the history).
   learn(lo, hi, set) {
     if (lo > hi) return;
-    for (const k of this.known) {
+    const first = this.firstAbove("hi", lo - 2);
+    const end = this.firstAbove("lo", hi + 1);
+    const near = this.known.slice(first, end);
+    for (const k of near) {
       const a = Math.max(lo, k.lo);
       const b = Math.min(hi, k.hi);
       if (a <= b && !eq(k.set.hash, set.hash)) {
         fail("the chain contradicts the trusted set of heights %(lo)s..%(hi)s", { lo: a, hi: b });
       }
     }
-    const all = [...this.known, { lo, hi, set }].sort((x, y) => x.lo - y.lo || x.hi - y.hi);
-    const merged = [];
-    for (const k of all) {
-      const last = merged[merged.length - 1];
-      if (last && eq(last.set.hash, k.set.hash) && k.lo <= last.hi + 1) last.hi = Math.max(last.hi, k.hi);
-      else merged.push({ ...k });
-    }
-    this.known = merged;
+    const same = near.filter((k) => eq(k.set.hash, set.hash));
+    const merged = {
+      lo: Math.min(lo, ...same.map((k) => k.lo)), hi: Math.max(hi, ...same.map((k) => k.hi)), set,
+    };
+    const others = near.filter((k) => !eq(k.set.hash, set.hash));
+    this.known.splice(first, end - first,
+      ...others.filter((k) => k.hi < lo), merged, ...others.filter((k) => k.lo > hi));
   }
 
   exactSet(height) {
-    const k = this.known.find((x) => x.lo <= height && height <= x.hi);
-    return k ? k.set : null;
+    const i = this.firstAbove("lo", height) - 1;
+    return i >= 0 && this.known[i].hi >= height ? this.known[i].set : null;
   }
 
   setAt(height) {
@@ -238,9 +270,8 @@ export class TrustedHistory {
     }
     const signers = this.checkHeader(head, cert, own);
     const signed = new Set(signers.map((s) => `${s.scheme}:${hex(s.publicKey)}`));
-    const power = latest.validators
-      .filter((x) => signed.has(`${x.scheme}:${hex(x.publicKey)}`))
-      .reduce((a, x) => a + BigInt(x.power), 0n);
+    const index = signerPowerOf(latest);
+    const power = [...signed].reduce((a, k) => a + (index.get(k) ?? 0n), 0n);
     if (!(power * 3n > latest.total)) {
       fail("block %(height)s is signed by %(power)s of the trusted set's %(total)s voting power; more than 1/3 is needed to skip to it", { height: h, power, total: latest.total });
     }
