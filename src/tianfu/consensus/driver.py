@@ -192,6 +192,8 @@ class ConsensusDriver(Generic[E]):
         self.signer = Signer(
             privval, wal, self.chain_id, clock=clock, timers=self.timers, stats=self.stats
         )
+        self.signer.powers = self._powers
+        self.gossip.own = self.signer  # this key's messages its signer did not sign
         self.clock_check = ClockCheck(clock, self.timers, self.stats, clock_warn_ms)
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
@@ -397,6 +399,8 @@ class ConsensusDriver(Generic[E]):
             await self._in_thread(self.wal.end_height, height)
         except OSError:
             log.exception("consensus WAL rotation failed")
+        low = max(core.height, height - self.double_sign_check_heights + 1)
+        await self.signer.check_stored(self.ledger.store, low, height, self._in_thread)
         self._apply_params(self.params_at(height + 1))
         self.core = self._core_factory(height + 1, self.ledger.validator_set(height + 1))
         self._height_since = self._last_commit = self.timers.now()
@@ -447,14 +451,7 @@ class ConsensusDriver(Generic[E]):
             case SignVote() | SignProposal():
                 if self.halted is None and isinstance(a, SignVote) and a.type != PREVOTE:
                     self._mark("prevote_quorum")
-                signed = await self.signer.sign(
-                    a, replay, self._block_time, self._in_thread, self._guard_tick
-                )
-                if self.signer.rewrite_due:  # the signer state could not be written
-                    self.signer.rewrite_due = False
-                    self._spawn(self.signer.rewrite_state(self._in_thread, lambda: self._stopping))
-                if isinstance(signed, VoteReceived):
-                    self.clock_check.saw_precommit(signed.vote)
+                signed = await self._sign(a, replay)
                 return [] if signed is None else [(signed, OWN)]
             case Broadcast(message=msg):
                 self.gossip.broadcast_own(msg)
@@ -479,17 +476,48 @@ class ConsensusDriver(Generic[E]):
 
     # ------------------------------------------------------------ signing
 
+    def _powers(self) -> dict[bytes, int]:
+        core = self.core
+        validators = core.validators if core is not None else self.ledger.validator_set(1)
+        return {v.public_key: v.power for v in validators.validators}
+
     def _guard_tick(self) -> None:
-        """A recovering node in a round it may not sign in moves to the first it may."""
+        """A recovering node in a round it may not sign in moves to the first it may; the
+        signatures held by the quiet start are made once it is over."""
         core = self.core
         if core is None or core.decided is not None or self._stopping:
             return
+        held = self.signer.held_at_start()
+        if held:
+            self._spawn(self._sign_held(held))
         skip = self.signer.skip_to(core.height, core.round)
         if skip is not None:
             log.info(
                 "signer state recovery: moving to round %d of height %d", skip.round, skip.height
             )
             self._post(skip)
+
+    async def _sign_held(self, held: list[SignVote | SignProposal]) -> None:
+        """Make the signatures the quiet start held, while the core is in their round, and
+        feed them back as our own messages."""
+        for a in held:
+            core = self.core
+            if core is None or core.decided is not None or core.height != a.height:
+                return
+            if core.round != a.round or (signed := await self._sign(a)) is None:
+                return
+            self.inbox.put((signed, OWN))
+
+    async def _sign(self, a: SignVote | SignProposal, replay: bool = False) -> Event | None:
+        signed = await self.signer.sign(
+            a, replay, self._block_time, self._in_thread, self._guard_tick
+        )
+        if self.signer.rewrite_due:  # the signer state could not be written
+            self.signer.rewrite_due = False
+            self._spawn(self.signer.rewrite_state(self._in_thread, lambda: self._stopping))
+        if isinstance(signed, VoteReceived):
+            self.clock_check.saw_precommit(signed.vote)
+        return signed
 
     def _block_time(self, block_hash: bytes) -> int:
         """The header time of a block of the current height that the core holds."""
@@ -589,6 +617,9 @@ class ConsensusDriver(Generic[E]):
         self.blocks.decided(self.params_at(a.height), a.certificate.round)
         self.gossip.new_height()
         core, replayed = self.core, self.replay.decided(a.height)
+        self.signer.own_in(a.certificate, "the decided certificate")
+        if core is not None and core.from_commit_received(a.block_hash):
+            self.signer.caught_up()
         if core is not None and not replayed and not core.from_commit_received(a.block_hash):
             # (decided live: not a catch-up commit frame, nor from the WAL's old votes)
             self.clock_check.check_commit(a.certificate)

@@ -47,7 +47,7 @@ from tianfu.consensus.messages import (
 from tianfu.consensus.signguard import SignGuard
 from tianfu.crypto.suite import verify as crypto_verify
 from tianfu.ratelimit import TokenBucket
-from tianfu.types import CommitCertificate, Validator, Vote
+from tianfu.types import PREVOTE, CommitCertificate, Validator, Vote
 
 log = logging.getLogger(__name__)
 
@@ -259,6 +259,22 @@ class GossipHost(Protocol):
         ...
 
 
+def signer_of(msg: Vote | Proposal) -> bytes:
+    return msg.validator if isinstance(msg, Vote) else msg.proposer
+
+
+class OwnSignatures(Protocol):
+    """Where gossip reports messages signed by this node's own key (`Signer`)."""
+
+    def beyond(self, height: int, round: int, step: int) -> bool:
+        """Whether such a message is one this node's signer did not sign."""
+        ...
+
+    def found_own(self, height: int, round: int, step: int, where: str) -> None:
+        """One of them, its signature verified."""
+        ...
+
+
 class PeerGossip:
     """Inbound consensus frames and outbound gossip, with per-peer state of its own."""
 
@@ -295,6 +311,9 @@ class PeerGossip:
         # Whether a block's bytes are the block of its hash (the driver sets the ledger's):
         # bytes that are not are stripped before the core sees them and never held.
         self.bytes_check: BytesCheck | None = None
+        # Told of messages of this node's key that its signer did not sign (a stale signer
+        # state: data put back from a backup, or the key in use elsewhere).
+        self.own: OwnSignatures | None = None
 
     # ------------------------------------------------------------ inbound frames
 
@@ -340,6 +359,8 @@ class PeerGossip:
         guard = self.host.sign_guard()
         if guard is not None and guard.listening:
             self._observe(core, guard, msg)
+        elif self.my_key is not None and self.my_key == signer_of(msg):
+            self._own_message(core, msg)
         h = core.height
         since = now - self.host.height_started()
         if msg.height < h:
@@ -417,6 +438,8 @@ class PeerGossip:
         guard = self.host.sign_guard()
         if guard is not None and guard.listening:
             self._observe_certificate(core, guard, f.certificate)
+        else:
+            self._own_in_certificate(core, f.certificate)
         block = f.block
         if not self._bytes_ok(f.certificate.block_hash, block):
             self.stats["commit_bytes_wrong"] += 1
@@ -446,6 +469,32 @@ class PeerGossip:
                 val.scheme, cs.validator, cert.signing_bytes(cs), cs.signature
             ):
                 guard.own_signature(cert.height, cert.round)
+
+    def _own_message(self, core: ConsensusView, msg: Vote | Proposal) -> None:
+        """A message signed by this node's key: reported if its signer did not sign it."""
+        own = self.own
+        step = 0 if isinstance(msg, Proposal) else (1 if msg.type == PREVOTE else 2)
+        if own is None or not own.beyond(msg.height, msg.round, step):
+            return
+        val = core.validator(signer_of(msg))
+        if val is not None and self.verify(
+            val.scheme, val.public_key, msg.signing_bytes(), msg.signature
+        ):
+            own.found_own(msg.height, msg.round, step, "a peer's message")
+
+    def _own_in_certificate(self, core: ConsensusView, cert: CommitCertificate) -> None:
+        """Our own precommit in a peer's certificate: reported if our signer did not sign it."""
+        own = self.own
+        if own is None or self.my_key is None or not own.beyond(cert.height, cert.round, 2):
+            return
+        for cs in cert.signatures:
+            if cs.validator != self.my_key:
+                continue
+            val = core.validator(cs.validator)
+            if val is not None and self.verify(
+                val.scheme, cs.validator, cert.signing_bytes(cs), cs.signature
+            ):
+                own.found_own(cert.height, cert.round, 2, "a peer's certificate")
 
     def _answer(self, address: str, height: int, now: float) -> None:
         """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""

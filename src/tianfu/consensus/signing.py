@@ -36,6 +36,7 @@ from tianfu.types import PRECOMMIT, PREVOTE, CommitCertificate, ValidatorSet
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
 SIGNER_FILE_HALT = "signer"  # the halt while the signer state cannot be written
+Powers = dict[bytes, int]  # voting power by validator key
 
 
 def step_of(a: SignVote | SignProposal) -> int:
@@ -145,6 +146,11 @@ def guard_for_restart(
     )
 
 
+def _load_certs(store: StoreLike, low: int, high: int) -> list[CommitCertificate | None]:
+    """(worker thread) The stored certificates of heights `low`..`high`."""
+    return [store.load_cert(h) for h in range(low, high + 1)]
+
+
 class Signer:
     """This node's signing for the driver: privval + WAL, the restart guard, halts.
 
@@ -166,6 +172,12 @@ class Signer:
         self.privval, self.wal, self.chain_id = privval, wal, chain_id
         self.clock, self.timers, self.stats = clock, timers, stats
         self.guard: SignGuard | None = None
+        self.listen_s = 1.0  # a guard's listening period (set at `recover`)
+        # Until then (`Timers.now`) nothing new is signed after a start: the network is heard
+        # first, for this key's signatures that the signer state does not hold (`found_own`).
+        self.quiet_until = 0.0
+        self._held: list[SignVote | SignProposal] = []  # signatures held then, made after
+        self.powers: Callable[[], Powers] = dict  # the current validators' powers (driver's)
         # A save of the signer state failed: the driver starts `rewrite_state` (once).
         self.rewrite_due = False
         self._halts: dict[str, str] = {}  # why this node does not sign now, by source
@@ -196,6 +208,7 @@ class Signer:
         """At start: the guard a recovering signer needs, then the signer moved up to our
         newest message in the WAL."""
         pv = self.privval
+        self.listen_s = listen_s
         if pv is None:
             return
         entries = self.wal.all_entries()
@@ -212,6 +225,56 @@ class Signer:
         if self.guard is not None:
             self.stats["sign_guard"] += 1
         advance_signer_from_wal(pv, entries)
+        # However intact, the signer state may be older than what the key signed (the data
+        # directory put back from a backup, another one with this key): only the network
+        # can show it, so nothing new is signed before it has been listened to a while.
+        # Not with an empty store (a network's first start): such a node signs only once
+        # it has caught up, through certificates that show this key's signatures.
+        if store_height > 0:
+            self.quiet_until = self.timers.now() + listen_s
+
+    def beyond(self, height: int, round: int, step: int) -> bool:
+        """Whether a message of this key at (height, round, step) is one this signer did
+        not sign: past its last signed position and past what a guard already counts."""
+        pv = self.privval
+        if pv is None:
+            return False
+        last = pv.last_hrs()
+        if last is not None and (height, round, step) <= last:
+            return False
+        guard = self.guard
+        return guard is None or (guard.listening or (height, round) > guard.floor)
+
+    def found_own(self, height: int, round: int, step: int, where: str) -> None:
+        """A message of this key at (height, round, step), its signature verified, was
+        found `where` (a stored certificate, a peer's message). If this signer did not sign
+        it (`beyond`), its state is older than what the key signed — a data directory put
+        back from a backup, another data directory with this key, the key in use
+        elsewhere — and nothing local showed it at start: the node signs nothing more until
+        a `SignGuard` has heard how far the network got, as after a lost signer state."""
+        pv = self.privval
+        if pv is None or not self.beyond(height, round, step):
+            return
+        guard = self.guard
+        if guard is not None and guard.listening:
+            guard.own_signature(height, round)
+            return
+        reason = (
+            f"this key's signature at height {height} round {round} step {step} ({where}) is "
+            f"past the signer state's last {pv.last_hrs()}: the signer state is older than "
+            "what the key signed (data put back from a backup, or the key in use elsewhere)"
+        )
+        log.error("not signing until the network has been heard: %s", reason)
+        now = self.timers.now()
+        new = SignGuard(reason, pv.public_key, self.powers(), started=now, listen_s=self.listen_s)
+        if guard is not None:
+            new.own_signature(*guard.floor)
+        last = pv.last_hrs()
+        if last is not None and last[0] > 0:
+            new.own_signature(last[0], last[1])
+        new.own_signature(height, round)
+        self.guard = new
+        self.stats["stale_signer_state"] += 1
 
     async def rewrite_state(
         self, run_blocking: Callable[..., Awaitable[None]], stopping: Callable[[], bool]
@@ -243,6 +306,53 @@ class Signer:
         guard = self.guard
         return None if guard is None else guard.skip_to(height, round, self.timers.now())
 
+    def own_in(self, cert: CommitCertificate | None, where: str) -> None:
+        """A stored or decided (so verified) certificate: this key's precommit in it that
+        the signer did not sign shows a stale signer state (`found_own`)."""
+        pv = self.privval
+        if cert is not None and pv is not None:
+            if any(cs.validator == pv.public_key for cs in cert.signatures):
+                self.found_own(cert.height, cert.round, 2, where)
+
+    async def check_stored(
+        self,
+        store: StoreLike,
+        low: int,
+        high: int,
+        run_blocking: Callable[..., Awaitable[list[CommitCertificate | None]]],
+    ) -> None:
+        """Block sync stored heights up to `high`: this key's precommits in the stored
+        certificates of `low`..`high` (`own_in`); the node is catching up (`caught_up`)."""
+        if self.privval is not None:
+            try:
+                certs = await run_blocking(_load_certs, store, low, high)
+            except Exception:  # a task's top level: the store guard hears of damage
+                log.exception("reading the certificates of heights %d..%d failed", low, high)
+                certs = []
+            for cert in certs:
+                self.own_in(cert, "a certificate block sync stored")
+        self.caught_up()
+
+    def caught_up(self) -> None:
+        """A height was taken from the network's commits (block sync, a peer's commit):
+        during the quiet start the node is catching up, so it stays quiet a listening
+        period more (the commits of the heights after it may still show this key's
+        signatures), and the signatures held so far, of a height decided without them,
+        are dropped."""
+        now = self.timers.now()
+        if now < self.quiet_until:
+            self.quiet_until = max(self.quiet_until, now + self.listen_s)
+            self._held = []
+
+    def held_at_start(self) -> list[SignVote | SignProposal]:
+        """Once the quiet start is over: the signatures it held (of one round, in order),
+        for the driver to make now (the core counts a signature not made as given and
+        never asks for it again; making it late is safe, nothing was signed there)."""
+        if not self._held or self.timers.now() < self.quiet_until:
+            return []
+        held, self._held = self._held, []
+        return held
+
     async def sign(
         self,
         a: SignVote | SignProposal,
@@ -260,8 +370,14 @@ class Signer:
         if pv is None:
             return None
         last = pv.last_hrs()
-        if replay and last is not None and (a.height, a.round, step_of(a)) < last:
+        hrs = (a.height, a.round, step_of(a))
+        if replay and last is not None and hrs < last:
             return None  # signed before the crash; the WAL holds that message, replayed next
+        if (last is None or hrs > last) and self.timers.now() < self.quiet_until:
+            self.stats["sign_held_at_start"] += 1
+            self._held = [h for h in self._held if (h.height, h.round) == (a.height, a.round)]
+            self._held.append(a)
+            return None  # (a re-sign of the last position, from the WAL, is the same message)
         guard = self.guard
         if guard is not None:
             if guard.finished(a.height):

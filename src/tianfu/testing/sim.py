@@ -18,7 +18,10 @@ later than the previous block's (`check_block`). Signatures are real Ed25519.
 A validator listed in `restarts` crashes at the given time, stays down for `down_ms` and
 comes back with its commits but without its core state or any memory of what it signed
 (its signer file and WAL are gone); the driver's `SignGuard` must keep it from signing
-twice (`guard=False` removes the guard, to show what it prevents). A node that reached
+twice (`guard=False` removes the guard, to show what it prevents). With `restore=k` it comes
+back instead from a backup of its whole data directory (signer file, WAL and store) made
+when it stored the block k heights below its last: nothing local shows that the key signed
+beyond it. A node that reached
 `target_height` stops signing and only answers laggards.
 
 `check_safety()` lists forks (two honest nodes committing different blocks at a height),
@@ -124,6 +127,7 @@ class Simulation:
         restarts: dict[int, int] | None = None,
         down_ms: int = 400,
         guard: bool = True,
+        restore: int = 0,
         honest_class: type[DriverNode] | type[SimNode] = DriverNode,
     ) -> None:
         self.rng = random.Random(seed)
@@ -131,6 +135,10 @@ class Simulation:
         self.restarts = restarts or {}  # validator index -> crash time (ms)
         self.down_ms = down_ms
         self.guard = guard
+        # > 0: a restarted validator comes back from a backup of its whole data directory
+        # (signer file, WAL, store) taken when it stored the block `restore` heights below
+        # its last one, instead of without signer state and WAL
+        self.restore = restore
         self.signed: dict[tuple[int, int, int, int], set[bytes]] = {}
         self.seed = seed
         self.target_height = target_height

@@ -14,7 +14,11 @@ interval asks its peers for that height's commit, which their `PeerGossip` answe
 A crash stops the driver and loses every message for `down_ms`; the node comes back with
 its store but without its signer state or WAL (both files deleted), so the driver's
 `SignGuard` must keep it from signing twice. `Simulation(guard=False)` removes that guard
-after start, to show what it prevents.
+after start, and the checks that would make one later (the quiet start, this key's
+signatures found in the network), to show what they prevent. With `Simulation(restore=k)` it comes back instead
+from a backup of its whole data directory (signer file, WAL, store) made when it stored
+the block k heights below its last: the driver must notice from the network that its key
+signed beyond its signer state.
 """
 
 from __future__ import annotations
@@ -98,6 +102,9 @@ class DriverNode:
         self._closing: list[Any] = []
         self._network: SimNetwork | None = None
         self._synced_height = 0
+        self._files: Path | None = None
+        # (restore mode) backups of the signer file and WAL, by the height just stored
+        self._backups: dict[int, tuple[bytes, bytes]] = {}
 
     # -------------------------------------------------------- what the checkers read
 
@@ -132,9 +139,16 @@ class DriverNode:
         files.mkdir(parents=True)
         new = self.incarnation == 0
         self.incarnation += 1
+        self._files = files
         if new:
             FilePrivValidator.initialise(self.key, files / "privval.bin")
-        privval = FilePrivValidator(self.key, files / "privval.bin", allow_missing=True)
+            if self.sim.restore:
+                self._backups[0] = ((files / "privval.bin").read_bytes(), b"")
+        elif self.sim.restore:
+            self._restore_backup(files)
+        privval = FilePrivValidator(
+            self.key, files / "privval.bin", allow_missing=not self.sim.restore
+        )
         wal = ConsensusWAL(files / "cs.wal")
         self._closing = [privval, wal]
         self._network = SimNetwork(self)
@@ -168,11 +182,41 @@ class DriverNode:
         self.sim.schedule(self.sim.gossip_ms, self.id, ("sync", self.incarnation))
 
     async def _run(self, driver: ConsensusDriver[SimExecuted], restarted: bool) -> None:
+        if restarted and not self.sim.guard:  # every check of a stale signer state off
+            signer = driver.signer
+            recover = signer.recover
+
+            def unguarded(*args: Any, **kw: Any) -> None:
+                recover(*args, **kw)
+                signer.guard, signer.quiet_until = None, 0.0
+
+            signer.recover = unguarded  # type: ignore[method-assign]
+            signer.found_own = lambda *args: None  # type: ignore[method-assign]
         await driver.start()
-        if restarted and not self.sim.guard:
-            driver.signer.guard = None
+
+    def _restore_backup(self, files: Path) -> None:
+        """Put back the backup made `sim.restore` heights below the stored height: the
+        signer file, the WAL and the store, all of that moment."""
+        ledger = self.ledger
+        at = max(h for h in self._backups if h <= max(0, ledger.height - self.sim.restore))
+        privval, wal = self._backups[at]
+        (files / "privval.bin").write_bytes(privval)
+        (files / "cs.wal").write_bytes(wal)
+        for h in range(at + 1, ledger.height + 1):
+            del ledger.commits[h], ledger._headers[h]
+        self._backups = {h: b for h, b in self._backups.items() if h <= at}
+        if self.done and ledger.height < self.sim.target_height:
+            self.done = False
+            self.sim.done_count -= 1
 
     def _committed(self, height: int, record: CommitRecord) -> None:
+        files = self._files
+        if self.sim.restore and files is not None:
+            wal = files / "cs.wal"
+            self._backups[height] = (
+                (files / "privval.bin").read_bytes(),
+                wal.read_bytes() if wal.exists() else b"",
+            )
         if height >= self.sim.target_height and not self.done:
             self.done = True
             self.sim.node_done()
