@@ -1,6 +1,6 @@
 """Execution-only cost of an asset transfer: µs per transaction of `Executor.execute_block`.
 
-    .venv/bin/python benchmarks/exec_micro.py [--txs 2000] [--rounds 7] [--senders 16]
+    .venv/bin/python benchmarks/exec_micro.py [--txs 1500] [--rounds 7] [--senders 16]
         [--baseline-src DIR] [--pairs 3] [--workload transfer|evidence]
 
 One node's ledger of a 4-organisation consortium in process (`benchchain.py`): the asset
@@ -229,7 +229,7 @@ def compare(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--txs", type=int, default=2000)
+    ap.add_argument("--txs", type=int, default=1500)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--senders", type=int, default=16)
     ap.add_argument("--baseline-src", default=None, help="another version's src/ directory")
