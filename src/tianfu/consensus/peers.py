@@ -461,14 +461,8 @@ class PeerGossip:
         self, core: ConsensusView, guard: SignGuard, cert: CommitCertificate
     ) -> None:
         """Our own precommit in a peer's certificate: a signature the guard must know of."""
-        for cs in cert.signatures:
-            if cs.validator != self.my_key:
-                continue
-            val = core.validator(cs.validator)
-            if val is not None and self.verify(
-                val.scheme, cs.validator, cert.signing_bytes(cs), cs.signature
-            ):
-                guard.own_signature(cert.height, cert.round)
+        if self._holds_own_precommit(core, cert):
+            guard.own_signature(cert.height, cert.round)
 
     def _own_message(self, core: ConsensusView, msg: Vote | Proposal) -> None:
         """A message signed by this node's key: reported if its signer did not sign it."""
@@ -487,6 +481,11 @@ class PeerGossip:
         own = self.own
         if own is None or self.my_key is None or not own.beyond(cert.height, cert.round, 2):
             return
+        if self._holds_own_precommit(core, cert):
+            own.found_own(cert.height, cert.round, 2, "a peer's certificate")
+
+    def _holds_own_precommit(self, core: ConsensusView, cert: CommitCertificate) -> bool:
+        """Whether `cert` holds a precommit of this node's key whose signature verifies."""
         for cs in cert.signatures:
             if cs.validator != self.my_key:
                 continue
@@ -494,7 +493,8 @@ class PeerGossip:
             if val is not None and self.verify(
                 val.scheme, cs.validator, cert.signing_bytes(cs), cs.signature
             ):
-                own.found_own(cert.height, cert.round, 2, "a peer's certificate")
+                return True
+        return False
 
     def _answer(self, address: str, height: int, now: float) -> None:
         """Send a lagging peer the committed block + certificate of `height` (rate-limited)."""
