@@ -7,6 +7,7 @@
 import { sha256, sha512 } from "../vendor/noble-hashes/sha2.js";
 import * as ed from "../vendor/noble-ed25519/index.js";
 import { p256 } from "../vendor/noble-curves/nist.js";
+import { weierstrassN } from "../vendor/noble-curves/abstract/weierstrass.js";
 import { sm2, sm3 } from "../vendor/sm-crypto-v2/index.js";
 import {
   concat, decode, encBin, encStr, encUint, eq, fail, fromHex, hex, u64,
@@ -183,8 +184,18 @@ export function certificate(bytes) {
 // Ed25519: crypto.md's four checks (ed25519Verify). ECDSA P-256: SHA-256, a compressed 33-byte key,
 // a 64-byte r || s with low s (one valid signature per key and message). SM2: over
 // SM3(Z || message) with the standard user id "1234567812345678", a compressed 33-byte
-// key, a 64-byte r || s with 1 <= r, s < n.
+// key, a 64-byte r || s with 1 <= r, s < n (sm2Verify).
 const SM2_N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
+// The recommended SM2 curve (GB/T 32918.5), as noble-curves points.
+const SM2_POINT = weierstrassN({
+  p: 0xfffffffeffffffffffffffffffffffffffffffff00000000ffffffffffffffffn,
+  n: SM2_N,
+  h: 1n,
+  a: 0xfffffffeffffffffffffffffffffffffffffffff00000000fffffffffffffffcn,
+  b: 0x28e9fa9e9d9f5e344d5a9e4bcf6509a7f39789f515ab8f92ddbcbd414d940e93n,
+  Gx: 0x32c4ae2c1f1981195f9904466a39c9948fe30bbff2660be1715a4589334c74c7n,
+  Gy: 0xbc3736a2f4f6779c59bdcee36b692153d0a9877cc62a474002df32e52139f0a0n,
+});
 const ED_L = ed.CURVE.n;
 const littleEndian = (b) => BigInt("0x" + (hex(Uint8Array.from(b).reverse()) || "0"));
 
@@ -205,6 +216,24 @@ function ed25519Verify(sig, msg, publicKey) {
   return eq(check.toBytes(), r);
 }
 
+// SM2 as crypto.md states it (GB/T 32918.2 §7, with the check Tongsuo makes):
+// e = SM3(Z_A || m) (sm-crypto-v2's getHash, the standard user id); t = (r + s) mod n,
+// invalid if 0; X = [s]G + [t]P_A, invalid if it is the point at infinity (which has no
+// x: sm-crypto-v2's doVerifySignature reads it as x = 0, so a key's holder could sign
+// with r = e, s = -r·d/(1 + d) what only this verifier took); valid iff (e + x(X)) mod n = r.
+function sm2Verify(sig, msg, publicKey) {
+  const r = BigInt("0x" + hex(sig.subarray(0, 32)));
+  const s = BigInt("0x" + hex(sig.subarray(32)));
+  if (!(r > 0n && r < SM2_N && s > 0n && s < SM2_N)) return false;
+  const t = (r + s) % SM2_N;
+  if (t === 0n) return false;
+  const A = SM2_POINT.fromBytes(publicKey); // throws unless a point of the curve
+  const e = BigInt("0x" + sm2.getHash(msg, hex(publicKey)));
+  const X = SM2_POINT.BASE.multiply(s).add(A.multiply(t));
+  if (X.is0()) return false;
+  return (e + X.toAffine().x) % SM2_N === r;
+}
+
 export function verifySignature(v, msg, sig) {
   if (!suite.schemes.has(v.scheme)) return false;
   try {
@@ -213,10 +242,7 @@ export function verifySignature(v, msg, sig) {
     if (v.scheme === ECDSA_P256) {
       return p256.verify(sig, msg, v.publicKey, { prehash: true, lowS: true, format: "compact" });
     }
-    const r = BigInt("0x" + hex(sig.subarray(0, 32)));
-    const s = BigInt("0x" + hex(sig.subarray(32)));
-    if (!(r > 0n && r < SM2_N && s > 0n && s < SM2_N)) return false;
-    return sm2.doVerifySignature(msg, hex(sig), hex(v.publicKey), { der: false, hash: true });
+    return sm2Verify(sig, msg, v.publicKey);
   } catch (e) {
     return false;
   }
