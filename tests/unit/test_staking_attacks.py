@@ -307,3 +307,31 @@ def test_stake_bonded_and_unbonded_after_the_double_sign_is_not_slashed(staked):
     unbonding = sum(e["amount"] for e in view(chain, "get_stake", address)["unbonding"])
     assert bond + unbonding == 70  # 80 bonded at most, less the 10 burnt
     assert view(chain, "get_stake", address)["balance"] + bond + unbonding + 10 == 100
+
+
+def test_unbonding_in_small_pieces_does_not_round_the_slash_away(staked):
+    """A validator that double signs, then unbonds part of its stake one unit at a time
+    before the evidence lands: each unbonding alone rounds 50% of one unit down to 0, so
+    burning each piece's share separately left the pieces untouched (16 of the 40 units
+    that signed burnt, not 20). The share is taken of the whole stake that signed, rounded
+    down once."""
+    chain, whale, address = staked
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 40).ok
+    chain.block()
+    chain.block()
+    h = chain.ledger.height
+    assert names(chain.ledger.validator_set(h))["whale-v"] == 40
+    evidence = double_sign(chain, vkey, h)
+    pieces = [chain.account_tx(whale, "staking", "unbond", "whale-v", 1) for _ in range(8)]
+    for tx in pieces:
+        chain.admit(tx)
+    assert all(r.ok for r in chain.block(pieces))
+    r = call(chain, whale, "staking", "submit_evidence", *evidence)
+    assert r.ok and r.result["slashed"] is True, r.error
+    assert view(chain, "burnt") == 20
+    bond = view(chain, "get_bond", "whale-v")
+    unbonding = view(chain, "get_stake", address)["unbonding"]
+    assert bond["amount"] + sum(e["amount"] for e in unbonding) == 20
+    assert view(chain, "get_stake", address)["balance"] == 60  # 100 granted, 40 bonded

@@ -138,9 +138,15 @@ def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, 
          if r["name"] == name and r["public_key"] == public_key),
         0,
     )  # fmt: skip
-    burnt, taken = _slash_unbonding(ctx, bond["owner"], name, height, bps, signed)
-    cut = min(bond["amount"], signed - taken) * bps // 10_000
-    burnt += cut
+    owner_key = f"stake/unbonding/{bond['owner']}"
+    entries = list(ctx.get(owner_key) or [])
+    shares = _shares_at_risk(ctx, entries, name, height, signed)
+    *entry_cuts, cut = _cuts([*shares, min(bond["amount"], signed - sum(shares))], bps)
+    kept = [{**e, "amount": e["amount"] - c} if c else e
+            for e, c in zip(entries, entry_cuts, strict=True) if e["amount"] > c]  # fmt: skip
+    if any(entry_cuts):
+        ctx.put(owner_key, kept)
+    burnt = sum(entry_cuts) + cut
     bond = {**bond, "amount": bond["amount"] - cut, "jailed": True}
     ctx.put(f"stake/bond/{name}", bond)
     ctx.put("stake/burnt", int(ctx.get("stake/burnt") or 0) + burnt)
@@ -156,16 +162,15 @@ def slash(ctx: Context, name: str, public_key: bytes, height: int) -> dict[str, 
     return {"validator": name, "burnt": burnt, "effective_height": effective}
 
 
-def _slash_unbonding(
-    ctx: Context, owner: str, name: str, height: int, bps: int, signed: int
-) -> tuple[int, int]:
-    """Burn `bps` of `owner`'s unbondings from validator `name` that may have signed at
-    `height` (unbonded at H, its power counted up to H + 1) and are not free yet, oldest
-    first, of at most `signed` units of them in all (the power that signed: more was bonded
-    after the double sign); an unbonding burnt to nothing is dropped. Returns the amount
-    burnt and the units of those unbondings it was taken from (at most `signed`)."""
-    entries = list(ctx.get(f"stake/unbonding/{owner}") or [])
-    burnt, taken, kept = 0, 0, []
+def _shares_at_risk(
+    ctx: Context, entries: list[dict[str, Any]], name: str, height: int, signed: int
+) -> list[int]:
+    """The units of each of an owner's unbondings (in order) that count as having signed
+    `height` for validator `name`: those unbonded from it at H with H + 2 > `height` (their
+    power counted up to H + 1) and not free yet, oldest first, `signed` units of them at
+    most in all (the power that signed: more was bonded after the double sign); 0 for the
+    others."""
+    shares, taken = [], 0
     for e in entries:
         at_risk = (
             e.get("validator") == name
@@ -173,14 +178,26 @@ def _slash_unbonding(
             and e["release"] > ctx.height
         )
         share = min(e["amount"], signed - taken) if at_risk else 0
-        cut = share * bps // 10_000
         taken += share
-        burnt += cut
-        if e["amount"] > cut:
-            kept.append({**e, "amount": e["amount"] - cut} if cut else e)
-    if burnt or len(kept) != len(entries):
-        ctx.put(f"stake/unbonding/{owner}", kept)
-    return burnt, taken
+        shares.append(share)
+    return shares
+
+
+def _cuts(shares: list[int], bps: int) -> list[int]:
+    """What to burn of each share so that `bps` of their sum is burnt, rounded down once:
+    each share gives its own share rounded down, and the units those roundings leave out
+    are taken one each from the shares with a remainder, in order (none gives more than
+    `bps` of it rounded up). Rounding each share alone would let a validator that unbonds
+    in units below 10,000 / `bps` (one unit each at 5,000) keep them all."""
+    cuts = [s * bps // 10_000 for s in shares]
+    extra = sum(shares) * bps // 10_000 - sum(cuts)
+    for i, s in enumerate(shares):
+        if extra == 0:
+            break
+        if s * bps % 10_000:
+            cuts[i] += 1
+            extra -= 1
+    return cuts
 
 
 def _remove_unbonded(ctx: Context, name: str, public_key: bytes) -> dict[str, Any] | None:
