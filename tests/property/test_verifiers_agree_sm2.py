@@ -147,3 +147,22 @@ def test_every_verifier_gives_the_spec_verdict_on_sm2_signatures() -> None:
     assert console == expected, [
         n for n, a, b in zip(names, console, expected, strict=True) if a != b
     ]
+
+
+VECTORS = Path(__file__).resolve().parents[2] / "docs" / "spec" / "vectors" / "crypto.json"
+
+
+def test_the_console_gives_every_signature_vectors_verdict() -> None:
+    """docs/spec/vectors/crypto.json's signatures (every scheme, both suites; the SDK's and
+    the spec verifier's tests check them too) give the console's verifier their verdict."""
+    if lib.NODE is None:
+        pytest.skip("Node.js runs the console's verifier")
+    vectors = json.loads(VECTORS.read_text(encoding="utf-8"))["signatures"]
+    assert any("infinity" in c["name"] for c in vectors)
+    payload = [{k: c[k] for k in ("suite", "scheme", "public_key", "message", "signature")}
+               for c in vectors]  # fmt: skip
+    out = subprocess.run([lib.NODE, str(SIGNATURE_RUNNER)], input=json.dumps(payload),
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    console = json.loads(out.stdout)
+    assert [c["name"] for c, v in zip(vectors, console, strict=True) if v is not c["valid"]] == []

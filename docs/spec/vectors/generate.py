@@ -180,6 +180,22 @@ def _hash_with(h: Any, tag: str, parts: list[bytes]) -> bytes:
 
 
 # -- crypto ----------------------------------------------------------------------------------------
+def sm2_e(public_key: bytes, message: bytes) -> int:
+    """SM2's e = SM3(Z_A || m) with the standard user id (crypto.md), read big-endian."""
+    from tianfu.crypto.sm2 import expand_public_key
+
+    sm3 = HASH_SUITES["sm3"].hash
+    uid = b"1234567812345678"
+    curve = bytes.fromhex(
+        "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFC"  # a
+        "28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93"  # b
+        "32C4AE2C1F1981195F9904466A39C9948FE30BBFF2660BE1715A4589334C74C7"  # x_G
+        "BC3736A2F4F6779C59BDCEE36B692153D0A9877CC62A474002DF32E52139F0A0"  # y_G
+    )
+    z = sm3((len(uid) * 8).to_bytes(2, "big") + uid + curve + expand_public_key(public_key)[1:])
+    return int.from_bytes(sm3(z + message), "big")
+
+
 def crypto_vectors() -> dict[str, Any]:
     cases: list[dict[str, Any]] = []
     addresses = []
@@ -228,6 +244,16 @@ def crypto_vectors() -> dict[str, Any]:
     case("ed25519: S + L (not reduced)", "standard", ed, msg, ed_sig[:32] + big_s)
     case("sm2: s = n", "sm2", sm, msg, sm_sig[:32] + n_sm2.to_bytes(32, "big"))
     case("sm2: r = 0", "sm2", sm, msg, bytes(32) + sm_sig[32:])
+    # SM2 edges (crypto.md): (r, n - s) is no signature (SM2 has no such twin); r + s = n
+    # makes t = 0; and the key's holder makes [s]G + [t]P_A the point at infinity with
+    # r = e, s = -r·d/(1 + d), which a verifier reading that point's x as 0 would accept.
+    r_sm, s_sm = int.from_bytes(sm_sig[:32], "big"), int.from_bytes(sm_sig[32:], "big")
+    case("sm2: (r, n - s)", "sm2", sm, msg, sm_sig[:32] + (n_sm2 - s_sm).to_bytes(32, "big"))
+    case("sm2: r + s = n", "sm2", sm, msg, sm_sig[:32] + (n_sm2 - r_sm).to_bytes(32, "big"))
+    r_inf = sm2_e(sm.public_key, msg) % n_sm2
+    s_inf = -r_inf * sm.secret * pow(1 + sm.secret, -1, n_sm2) % n_sm2
+    case("sm2: [s]G + [t]P_A the point at infinity (r = e, s = -r·d/(1 + d))", "sm2", sm, msg,
+         r_inf.to_bytes(32, "big") + s_inf.to_bytes(32, "big"))  # fmt: skip
     # Ed25519 edges (crypto.md): small-order and non-canonical keys and R; with S = 0 and
     # R the identity, cofactorless verification alone would accept the first two.
     p = 2**255 - 19
