@@ -1,8 +1,9 @@
 """The /verify page's in-browser verifier (static/js/proof.js, under Node) on chains whose
 validators sign with other schemes than Ed25519: an ECDSA P-256 chain's and an SM2/SM3
 chain's evidence certificates are accepted with their file, and every sampled flipped byte,
-a P-256 signature with a high s (the other valid ECDSA signature, which the chain refuses)
-and another chain's genesis are refused — the Python verifier agreeing on every case. The
+a P-256 signature with a high s (the other valid ECDSA signature, which the chain refuses),
+an SM2 precommit whose [s]G + [t]P_A is the point at infinity and another chain's genesis
+are refused — the Python verifier agreeing on every case. The
 vendored SM2/SM3 library meets the standards' published vectors."""
 
 from __future__ import annotations
@@ -149,16 +150,22 @@ def test_the_vendored_sm_library_meets_the_standards_vectors() -> None:
 
 
 @pytest.fixture(scope="module")
-def sm2_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, bytes]]:
-    """An SM2 chain's demo certificate (the chain runs with the SM2 suite in force)."""
+def sm2_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AppChain, str, bytes]]:
+    """An SM2 chain and its demo certificate (the chain runs with the SM2 suite in force)."""
     before = process_suite()
     set_chain_suite(SM2_SUITE)
     chain = AppChain(tmp_path_factory.mktemp("sm2"), scheme=SM2)
     try:
-        yield issue(chain)
+        yield (chain, *issue(chain))
     finally:
         chain.close()
         set_chain_suite(before)
+
+
+@pytest.fixture(scope="module")
+def sm2_chain(sm2_app: tuple[AppChain, str, bytes]) -> tuple[str, bytes]:
+    """An SM2 chain's demo certificate."""
+    return sm2_app[1], sm2_app[2]
 
 
 def test_an_sm2_chains_certificate_verifies(sm2_chain: tuple[str, bytes]) -> None:
@@ -191,3 +198,46 @@ def test_an_sm2_certificate_is_refused_with_a_standard_genesis(
     (r,) = run([case(cert, standard, DEMO_FILE)])
     assert not r["ok"] and "genesis" in r["reason"]
     assert not python_accepts(cert, standard)
+
+
+def sm2_e(public_key: bytes, message: bytes) -> int:
+    """SM2's e = SM3(Z_A || m) with the standard user id (docs/spec/crypto.md)."""
+    from test_sm2 import GX, GY, A, B
+
+    from tianfu.codec import SM3
+    from tianfu.crypto.sm2 import expand_public_key
+
+    uid = b"1234567812345678"
+    curve = b"".join(v.to_bytes(32, "big") for v in (A, B, GX, GY))
+    z = SM3.hash(b"\x00\x80" + uid + curve + expand_public_key(public_key)[1:])
+    return int.from_bytes(SM3.hash(z + message), "big")
+
+
+def test_an_sm2_precommit_at_infinity_is_refused_by_the_console_and_python(
+    sm2_app: tuple[AppChain, str, bytes],
+) -> None:
+    """The validator's key holder signs its precommit with r = e, s = -r*d/(1 + d), so that
+    [s]G + [t]P_A is the point at infinity: no SM2 signature (docs/spec/crypto.md). The
+    console's verifier read that point's x as 0 and accepted the certificate; Python
+    (Tongsuo) refuses it. Both refuse it now."""
+    from tianfu.crypto.sm2 import N
+
+    chain, cert, genesis = sm2_app
+    d = chain.driver.key.private.private_numbers().private_value
+    doc = json.loads(cert)
+    bundle = decode(bytes.fromhex(doc["raw"]), ProofBundle)
+    block = bundle.blocks[0]
+    commit = decode(block.block.certificate, CommitCertificate)
+    sig = commit.signatures[0]
+    r = sm2_e(chain.driver.key.public_key, commit.signing_bytes(sig)) % N
+    s = -r * d * pow(1 + d, -1, N) % N
+    forged = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    commit = msgspec.structs.replace(
+        commit, signatures=[msgspec.structs.replace(sig, signature=forged)]
+    )
+    light = msgspec.structs.replace(block.block, certificate=encode(commit))
+    changed = msgspec.structs.replace(bundle, blocks=[msgspec.structs.replace(block, block=light)])
+    text = json.dumps({**doc, "raw": encode(changed).hex()})
+    (res,) = run([case(text, genesis, DEMO_FILE)])
+    assert not res["ok"] and "signature" in res["reason"], res["reason"]
+    assert not python_accepts(text, genesis)
