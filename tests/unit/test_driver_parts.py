@@ -337,3 +337,43 @@ def test_peer_height_times_are_bounded_per_peer_and_in_peers():
         table.once_per(1.0, peer, 1, 0.5)
     assert len(table) == 3  # 3 peers at most: the flooder (least recently used) went
     assert not table.once_per(1.0, "a", 1, 0.9) and table.once_per(1.0, "a", 1, 1.5)
+
+
+def test_one_equivocators_many_double_signs_do_not_push_anothers_evidence_out(tmp_path):
+    """Validator 0 double signs once; validator 1 then double signs in 10 rounds of each of
+    30 heights (300 conflicts). The driver keeps the first conflict of each key at each
+    height (one proof of a validator is what slashing takes), so validator 0's evidence is
+    still there for the reporter; the book of the 256 newest conflicts had lost it."""
+    from tianfu.consensus.core import RecordEvidence
+    from tianfu.consensus.messages import DuplicateVoteEvidence
+
+    ledger = SimLedger(SimRules(VALIDATORS, SIM_PARAMS), lambda h, r: None)
+    wal = ConsensusWAL(tmp_path / "cs.wal")
+    driver = ConsensusDriver(ledger, SimMempool(), None, wal, Net(), timers=SimTimers())
+
+    def conflict(i: int, height: int, round: int) -> DuplicateVoteEvidence:
+        a = vote(i, height, round)
+        return DuplicateVoteEvidence(a, msgspec_replace(a, block_hash=b"\x01" * 32))
+
+    first = conflict(0, 1, 0)
+    flood = [conflict(1, h, r) for h in range(1, 31) for r in range(10)]
+
+    async def run() -> list[object]:
+        await driver._act(RecordEvidence(first), False)
+        for e in flood:
+            await driver._act(RecordEvidence(e), False)
+        return driver.pending_evidence()
+
+    loop = VirtualLoop()
+    pending = loop.run_until_complete(run())
+    loop.close()
+    wal.close()
+    assert first in pending
+    assert pending == [first, *flood[::10]]
+    assert driver.stats["evidence"] == 1 + len(flood)
+
+
+def msgspec_replace(v: Vote, **changes: object) -> Vote:
+    import msgspec
+
+    return msgspec.structs.replace(v, **changes)

@@ -44,6 +44,7 @@ from tianfu.consensus.blockmaker import BlockMaker
 from tianfu.consensus.clock import AsyncioTimers, ClockCheck, Timeouts, Timers
 from tianfu.consensus.committer import BlockCommitter
 from tianfu.consensus.core import ConsensusCore
+from tianfu.consensus.evidencebook import CAPACITY, EvidenceBook
 from tianfu.consensus.heightparams import HeightParams
 from tianfu.consensus.inbox import INTERNAL, NET, OWN, REPLAY, EventInbox, JumpTo
 from tianfu.consensus.interfaces import (
@@ -134,7 +135,7 @@ class ConsensusDriver(Generic[E]):
         peer_rate: float = 500.0,
         peer_burst: float = 1000.0,
         max_inbound: int = 10_000,
-        max_evidence: int = 256,
+        max_evidence: int = CAPACITY,
         commit_lock: threading.Lock | None = None,
         check_store: Callable[[], object] | None = None,
         double_sign_check_heights: int = DOUBLE_SIGN_CHECK_HEIGHTS,
@@ -178,7 +179,7 @@ class ConsensusDriver(Generic[E]):
         self._apply_params(self.params)
         self.replay = WalReplay()  # the WAL's entries of heights not decided yet
         self.failed: BaseException | None = None
-        self._evidence: deque[Any] = deque(maxlen=max_evidence)
+        self._evidence = EvidenceBook(max_evidence)
         self.inbox: EventInbox[Queued] = EventInbox(max_inbound)
         self.timeouts = Timeouts(self.timers)
         self._tasks: list[asyncio.Task[Any]] = []
@@ -301,7 +302,7 @@ class ConsensusDriver(Generic[E]):
         return self.core.height if self.core is not None else self.ledger.height + 1
 
     def pending_evidence(self) -> list[Any]:
-        return list(self._evidence)
+        return list(self._evidence.pending())
 
     # ------------------------------------------------------------ lifecycle
 
@@ -468,7 +469,7 @@ class ConsensusDriver(Generic[E]):
             case CommitBlock():
                 return await self._commit(a)
             case RecordEvidence():
-                self._evidence.append(a.evidence)
+                self._evidence.add(a.evidence)
                 self.stats["evidence"] += 1
             case _:
                 _no_handler(a)
