@@ -1,15 +1,20 @@
 """A 4-validator network of the SM2/SM3 suite (`tianfu network init --scheme sm2`), real node
 processes on loopback, one network shared by every check of this module (in order): commits
-agreed by all, the other suite's transactions refused, proofs verified by the SDK, every
+agreed by all, the other suite's transactions refused, proofs verified by the SDK, the spec
+verifier and the console's verifier, every
 application's demo and scenario, kill -9 and catch-up, and a fifth organisation (with its
 SM2 CA) admitted by vote whose validator then takes part in consensus."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,6 +39,13 @@ from tianfu.node.config import NodeConfig
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.testing.appruns import AppRuns
 from tianfu.types import TxBody
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "spec_verifier"))
+import specverify  # noqa: E402
+
+NODE = shutil.which("node")
+RUNNER = ROOT / "tests" / "js" / "verify_runner.mjs"
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -151,6 +163,20 @@ def test_proofs_verify_with_sm3_in_the_sdk(net: LocalNetwork, tmp_path) -> None:
     tampered = dict(doc, suite="standard")
     with pytest.raises(Exception, match="suite"):
         verify_document_json(tampered, net.genesis)
+    # The spec verifier and the console's (under Node) take the document and refuse the
+    # tampered one: the 4 validators' SM2 precommits verify in all three.
+    genesis_bytes = (net.home / "genesis.bin").read_bytes()
+    assert specverify.verify_document(doc, genesis_bytes)["kind"] == "state"
+    with pytest.raises(specverify.Invalid):
+        specverify.verify_document(tampered, genesis_bytes)
+    if NODE is not None:
+        cases = [{"cert": json.dumps(d), "genesis_hex": genesis_bytes.hex(), "file_hex": None,
+                  "kind": "state"} for d in (doc, tampered)]  # fmt: skip
+        out = subprocess.run([NODE, str(RUNNER)], input=json.dumps(cases), capture_output=True,
+                             text=True, timeout=120)  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        ok, bad = json.loads(out.stdout)
+        assert ok["ok"] and not bad["ok"], (ok, bad)
     # The command line, offline: `tianfu verify-proof FILE --genesis G`.
     from typer.testing import CliRunner
 
