@@ -9,10 +9,10 @@ power is written to the validator set in governance state and signs from H + 2, 
 boundary as governance changes (ADR 0012). A double sign proven on chain
 (`governance.submit_evidence`) burns `slash_fraction_bps` of the offender's bonded stake, and
 of the stake unbonded from it that still signed the height of the double sign and is still
-unbonding, and jails it: it leaves the validator set from H + 2 and may not bond again. A
-bond belongs to its consensus key: evidence against another key once under the same name
-does not touch it, and a validator governance added (no bond of its key) cannot be bonded
-by name.
+unbonding, and jails it: it leaves the validator set from H + 2 and its name may not bond
+again (its key may, under another name: ADR 0025). A bond belongs to its consensus key:
+evidence against another key once under the same name does not touch it, and a validator
+governance added (no bond of its key) cannot be bonded by name.
 
 Its state lives in the governance namespace (it writes the validator set there):
   stake/balance/<address>     liquid stake units of an account
