@@ -359,3 +359,43 @@ def test_all_links_outbound_queues_together_are_bounded():
             await server.stop()
 
     asyncio.run(run())
+
+
+def test_large_frames_of_outsiders_together_hold_at_most_the_inbound_budget():
+    """A frame's body is read whole before it is handled: 64 links of free observer
+    identities announcing 16 MiB frames each held up to 1 GiB of a validator's memory. Now
+    an outsider's frame over 64 KiB is read only once it fits in the port's inbound budget,
+    and a link that trickles its body is struck and closed at its deadline. Here (budget
+    512 KiB) observer A announces 400 KiB and sends 100 KiB of it; observer B's 300 KiB frame
+    is then read only after A's link is closed (it was read at once, beside A's)."""
+    from tianfu.p2p.framing import encode_header
+
+    async def run():
+        got = []
+        server = make("validator", got, max_frame=512 << 10, inbound_bytes=512 << 10,
+                      body_min_s=1.0)  # fmt: skip
+        await server.start()
+        target = [server.listen_address]
+        a = make("observer", [], listen=None, peers=target)
+        b = make("observer", [], listen=None, peers=target)
+        closed_when_b_arrived = []
+        try:
+            await a.start()
+            await wait_for(lambda: server.peers() and a.peers())
+            writer = a._links[server.address].writer
+            writer.write(encode_header(KIND_TXS, 400 << 10) + b"\x00" * (100 << 10))
+            await writer.drain()
+            await wait_for(lambda: server._inbound_budget.used == 400 << 10)
+            await b.start()
+            await wait_for(lambda: len(server.peers()) == 2 and b.peers())
+            b.broadcast(KIND_TXS, b"\x01" * (300 << 10))
+            await wait_for(lambda: any(pl[:1] == b"\x01" for _, _, pl in got), timeout=30)
+            closed_when_b_arrived.append(a.address not in {p.address for p in server.peers()})
+            assert server._inbound_budget.used == 0
+        finally:
+            await b.stop()
+            await a.stop()
+            await server.stop()
+        assert closed_when_b_arrived == [True]
+
+    asyncio.run(run())

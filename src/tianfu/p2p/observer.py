@@ -60,6 +60,7 @@ from tianfu.p2p.framing import (
     encode_frame,
     read_frame,
 )
+from tianfu.p2p.inbound import BODY_MIN_S, INBOUND_BYTES, InboundBudget, read_counted_frame
 from tianfu.p2p.links import Address, Link, spawn
 from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import OutboundBudget, OutboundQueue, TokenBucket
@@ -142,6 +143,8 @@ class ObserverTransport:
         max_links: int = 64,
         max_links_per_host: int = 16,
         outbound_bytes: int = 256 << 20,
+        inbound_bytes: int = INBOUND_BYTES,
+        body_min_s: float = BODY_MIN_S,
         rate_limit: tuple[float, float] = (200.0, 400.0),
         max_strikes: int = 3,
         ban_s: float = 600.0,
@@ -165,6 +168,11 @@ class ObserverTransport:
         self._max_links = max_links
         self._max_per_host = max_links_per_host
         self._budget = OutboundBudget(outbound_bytes)  # all links' outbound queues together
+        if max_frame > inbound_bytes:
+            raise ValueError("max_frame must not exceed inbound_bytes")
+        # Large frames being read from outsiders' links, all together (`tianfu.p2p.inbound`).
+        self._inbound_budget = InboundBudget(inbound_bytes)
+        self._body_min_s = body_min_s
         self._rate = rate_limit
         self._max_strikes = max_strikes
         self._ban_s = ban_s
@@ -483,33 +491,49 @@ class ObserverTransport:
     async def _read_loop(self, link: _Link) -> None:
         peer = link.peer
         loop = asyncio.get_running_loop()
+        budget, held = self._inbound_budget, 0
         try:
             while True:
-                kind, payload = await read_frame(link.reader, self._max_frame)
-                self.stats["frames_in"] += 1
-                if kind not in self._inbound and not (
-                    kind in self._consensus and self._is_validator_key(peer.public_key)
-                ):
-                    self.stats["dropped_kind"] += 1
-                    self.strike(peer.address, link.host, f"sent a frame of kind {kind}")
-                    if link.closed.is_set():
-                        return
-                    continue
-                if not link.bucket.take(loop.time()):
-                    self.stats["dropped_rate"] += 1
-                    continue
+                if link.inbound and not self._is_validator_key(peer.public_key):
+                    kind, payload, held = await read_counted_frame(
+                        link.reader, self._max_frame, budget, self._body_min_s
+                    )
+                else:
+                    kind, payload = await read_frame(link.reader, self._max_frame)
                 try:
-                    self._handler(peer, kind, payload)
-                except Exception:  # the handler's bug must not kill the link
-                    log.exception("observer handler failed on kind %d from %s", kind, peer.address)
+                    self._take(link, kind, payload, loop.time())
+                finally:
+                    budget.release(held)
+                    held = 0
+                if link.closed.is_set():
+                    return
         except FrameTooLargeError as exc:
             self.strike(peer.address, link.host, str(exc))
+        except TimeoutError:
+            self.strike(peer.address, link.host, "a frame's body came too slowly")
         except (asyncio.IncompleteReadError, ConnectionError, OSError, ssl.SSLError, CodecError):
             pass
         except Exception:  # a task's top level
             log.exception("observer reader of %s failed", peer.address)
         finally:
             self._close(link)
+
+    def _take(self, link: _Link, kind: int, payload: bytes, now: float) -> None:
+        """Hand one frame read from `link` on (or strike a kind it may not send)."""
+        peer = link.peer
+        self.stats["frames_in"] += 1
+        if kind not in self._inbound and not (
+            kind in self._consensus and self._is_validator_key(peer.public_key)
+        ):
+            self.stats["dropped_kind"] += 1
+            self.strike(peer.address, link.host, f"sent a frame of kind {kind}")
+        elif not link.bucket.take(now):
+            self.stats["dropped_rate"] += 1
+        else:
+            try:
+                self._handler(peer, kind, payload)
+            except Exception:  # the handler's bug must not kill the link
+                log.exception("observer handler failed on kind %d from %s", kind, peer.address)
 
     def _close(self, link: _Link) -> None:
         if not link.shut():

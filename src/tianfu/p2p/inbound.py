@@ -1,0 +1,91 @@
+"""Frames read from outsiders on the observer port: the bytes they may hold at once.
+
+A frame's body is read whole before it is handled, so each link may hold up to
+`max_frame` (16 MiB) of this node's memory while it sends one, and 64 links of free
+observer identities (from 4 IPs) up to 1 GiB. A frame of an inbound link whose key is not a
+validator's that is larger than `SMALL_FRAME` is read only once its length fits in
+`InboundBudget` (64 MiB for all such links together), and is given back when the frame is
+handled; until then the link is not read (TCP holds the rest). Its body must then arrive
+within `body_deadline(length)` (at least `BODY_MIN_S`, at `BODY_MIN_RATE`), or the link is
+struck and closed, so a link that announces a large frame and trickles it holds the
+budget for a bounded time. Small frames (status, block requests, a few transactions) are
+read as before: at most 64 KiB a link. Validators' links are not counted here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tianfu.p2p.framing import HEADER_SIZE, decode_header
+
+SMALL_FRAME = 64 << 10
+INBOUND_BYTES = 64 << 20
+BODY_MIN_S = 10.0
+BODY_MIN_RATE = 256 << 10  # bytes per second
+
+
+def body_deadline(length: int, min_s: float = BODY_MIN_S, rate: float = BODY_MIN_RATE) -> float:
+    """Seconds a frame body of `length` bytes may take to arrive."""
+    return max(min_s, length / rate)
+
+
+class InboundBudget:
+    """Bytes of large frames from outsiders being read or handled, at most `max_bytes`;
+    those waiting for room are served in arrival order."""
+
+    def __init__(self, max_bytes: int = INBOUND_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.used = 0
+        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def acquire(self, n: int) -> None:
+        if n > self.max_bytes:
+            raise ValueError(f"a frame of {n} bytes is over the inbound budget")
+        if not self._waiting and self.used + n <= self.max_bytes:
+            self.used += n
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (n, fut)
+        self._waiting.append(entry)
+        try:
+            await fut
+        except BaseException:
+            if entry in self._waiting:
+                self._waiting.remove(entry)
+            elif fut.done() and not fut.cancelled():
+                self.release(n)  # granted as it was cancelled: give it back
+            raise
+
+    def release(self, n: int) -> None:
+        self.used -= n
+        while self._waiting and self.used + self._waiting[0][0] <= self.max_bytes:
+            n0, fut = self._waiting.pop(0)
+            if fut.done():
+                continue
+            self.used += n0
+            fut.set_result(None)
+
+
+async def read_counted_frame(
+    reader: asyncio.StreamReader,
+    max_frame: int,
+    budget: InboundBudget,
+    min_s: float = BODY_MIN_S,
+    rate: float = BODY_MIN_RATE,
+) -> tuple[int, bytes, int]:
+    """(kind, payload, bytes held of `budget`) of one frame of an outsider's link: a body
+    over `SMALL_FRAME` is read once the budget holds it, within `body_deadline` (raises
+    `TimeoutError` past it, nothing held). The caller releases what is held once the frame
+    is handled."""
+    kind, length = decode_header(await reader.readexactly(HEADER_SIZE), max_frame)
+    if length <= SMALL_FRAME:
+        return kind, (await reader.readexactly(length) if length else b""), 0
+    await budget.acquire(length)
+    try:
+        body = await asyncio.wait_for(
+            reader.readexactly(length), body_deadline(length, min_s, rate)
+        )
+    except BaseException:
+        budget.release(length)
+        raise
+    return kind, body, length
