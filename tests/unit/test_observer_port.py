@@ -399,3 +399,28 @@ def test_large_frames_of_outsiders_together_hold_at_most_the_inbound_budget():
         assert closed_when_b_arrived == [True]
 
     asyncio.run(run())
+
+
+def test_inbound_budget_serves_in_order_and_a_cancelled_wait_holds_nothing():
+    from tianfu.p2p.inbound import InboundBudget
+
+    async def run():
+        budget = InboundBudget(10)
+        await budget.acquire(6)
+        big = asyncio.create_task(budget.acquire(8))
+        small = asyncio.create_task(budget.acquire(2))  # would fit, but waits its turn
+        gone = asyncio.create_task(budget.acquire(3))
+        await asyncio.sleep(0)
+        assert not big.done() and not small.done() and budget.used == 6
+        gone.cancel()
+        await asyncio.gather(gone, return_exceptions=True)
+        budget.release(6)
+        await asyncio.wait_for(asyncio.gather(big, small), 5)
+        assert budget.used == 10
+        budget.release(8)
+        budget.release(2)
+        assert budget.used == 0 and not budget._waiting
+        with pytest.raises(ValueError):
+            await budget.acquire(11)
+
+    asyncio.run(run())
