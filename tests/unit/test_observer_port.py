@@ -373,7 +373,7 @@ def test_large_frames_of_outsiders_together_hold_at_most_the_inbound_budget():
     async def run():
         got = []
         server = make("validator", got, max_frame=512 << 10, inbound_bytes=512 << 10,
-                      body_min_s=1.0)  # fmt: skip
+                      body_min_s=3.0)  # fmt: skip
         await server.start()
         target = [server.listen_address]
         a = make("observer", [], listen=None, peers=target)
