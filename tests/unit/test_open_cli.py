@@ -152,3 +152,37 @@ def test_a_validator_by_stake_without_its_signer_file_is_refused(tmp_path):
     )
     assert start.returncode == 1, start.stderr
     assert "missing" in start.stderr and "--new-signer-state" in start.stderr
+
+
+def test_account_register_solves_the_proof_of_work_with_the_chains_hash(tmp_path, monkeypatch):
+    """The node judges a registration's proof of work with the chain's hash (SM3 on an SM2
+    chain); `tianfu account register` solved it with the process's (SHA-256), so on an
+    SM2 chain its nonce was refused (all but 1 in 2**bits times)."""
+    from types import SimpleNamespace
+
+    import tianfu.cli.common as common
+    from tianfu.contracts.accounts import pow_ok
+    from tianfu.crypto import SM2_SUITE, STANDARD, KeyPair
+    from tianfu.crypto.sm2 import private_key_from_int
+
+    kp = KeyPair.from_private(private_key_from_int(0x5EED))
+    Identity.account(kp).save(tmp_path / "me")
+    sent = []
+
+    def invoke(contract, method, *args):
+        sent.append((contract, method, args))
+        return SimpleNamespace(committed=False, tx_hash="00" * 32)
+
+    client = SimpleNamespace(
+        chain_id="sm2-open", identity=Identity.account(kp), suite=SM2_SUITE, invoke=invoke,
+        query=lambda contract, method, *args: {"pow_bits": 12},
+    )  # fmt: skip
+    monkeypatch.setattr(common, "make_client", lambda *a, **kw: client)
+    r = runner.invoke(app, ["account", "register", "--identity", str(tmp_path / "me")])
+    assert r.exit_code == 0, r.output
+    [(contract, method, (nonce,))] = sent
+    address = address_of(kp.scheme, kp.public_key)
+    with SM2_SUITE.use():
+        assert pow_ok("sm2-open", address, nonce, 12)
+    with STANDARD.use():  # this key's SHA-256 proof of work is another nonce
+        assert not pow_ok("sm2-open", address, nonce, 12)
