@@ -1,0 +1,62 @@
+"""Verifier disagreements found by the sixth review of the verifiers (SDK, spec verifier,
+console under Node): each test makes the document the specification settles and checks
+that every verifier says what it says."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+import verifiers_agree_chain as vac
+from test_verifiers_agree_review import three
+
+from tianfu.codec import encode
+from tianfu.crypto import ED25519, SM2, chain_suite
+from tianfu.execution.contract_api import state_key
+from tianfu.proofs.build import SKIPPING, ProofBuilder
+from tianfu.proofs.documents import make_document
+from tianfu.proofs.valchain import TrustOptions
+
+BIG = 2**60  # a power beyond 2^53 (what a JavaScript number holds exactly)
+
+
+def big_power_documents(suite: str) -> list[dict[str, Any]]:
+    """`state` documents of a chain whose genesis gives node1 the power 2^60 (the others 1)
+    and whose block 3 gives node2 the power 2^60 + 1: blocks.md#validator-sets bounds a
+    power only by the encoding (an unsigned 64-bit integer), so every verifier reads it
+    exactly — from the genesis, from a proven `governance/validators` entry (sequential
+    link) and from a skipping link's set."""
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"big-{suite}/node{i + 1}", scheme) for i in range(4)]
+        powers = [BIG, 1, 1, 1]
+        chain = m.SpecChain(f"big-{suite}", suite,
+                            [(s, f"org{i + 1}", powers[i]) for i, s in enumerate(signers)])  # fmt: skip
+        key = state_key("kv", "v")
+        chain.commit([], {key: encode("x")})  # 1
+        chain.commit()  # 2
+        g = list(chain.genesis.validators)
+        chain.change_validators([g[0], msgspec.structs.replace(g[1], power=BIG + 1), *g[2:]])  # 3
+        for _ in range(3):
+            chain.commit()  # 4 … 6
+        now = m.T0 + 3_600_000
+        b = ProofBuilder(chain)
+        out = []
+        for name, bundle in [("block 2 (the genesis set)", b.state_bundle([("kv", "v")], 2)),
+                             ("block 6 (sequential)", b.state_bundle([("kv", "v")], 6)),
+                             ("block 6 (skipping)", b.state_bundle([("kv", "v")], 6, SKIPPING))]:  # fmt: skip
+            doc = make_document("state", bundle, chain.genesis, TrustOptions(now_ms=now))
+            out.append({"name": name, "kind": "state", "document": doc,
+                        "genesis": encode(chain.genesis), "now_ms": now})  # fmt: skip
+        return out
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_validator_power_beyond_2_53_is_read_exactly_by_every_verifier(suite: str) -> None:
+    """The console refused every document of a chain with a power beyond 2^53 ("too large
+    for the browser verifier") that the SDK and the spec verifier accept."""
+    for base in big_power_documents(suite):
+        verdicts = three(base)
+        assert all(ok for ok, _ in verdicts), (base["name"], verdicts)
