@@ -60,3 +60,50 @@ def test_a_validator_power_beyond_2_53_is_read_exactly_by_every_verifier(suite: 
     for base in big_power_documents(suite):
         verdicts = three(base)
         assert all(ok for ok, _ in verdicts), (base["name"], verdicts)
+
+
+def repeated_key_chain(suite: str) -> tuple[Any, dict[str, Any]]:
+    """A chain whose block 1 writes a set listing node1's key twice — node1 (power 1) and,
+    last, "node1-again" (power 10), with node2 … node4 (power 1 each; total 14) — and a
+    `state` document of block 3, the first that set signs, certified by one precommit of
+    each key. Counting a repeated key with its last member (blocks.md#validator-sets) the
+    signers hold 13 of 14; with its first, 4 of 14. No chain writes such a set (genesis,
+    governance and staking refuse it); a verifier does not check that of a proven set."""
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"repeat-{suite}/node{i + 1}", scheme) for i in range(4)]
+        chain = m.SpecChain(f"repeat-{suite}", suite,
+                            [(s, f"org{i + 1}", 1) for i, s in enumerate(signers)])  # fmt: skip
+        g = list(chain.genesis.validators)
+        again = msgspec.structs.replace(g[0], name="node1-again", power=10)
+        chain.change_validators([*g, again])  # 1: signs from 3
+        chain.commit([], {state_key("kv", "v"): encode("x")})  # 2
+        chain.commit()  # 3: SpecChain signs once per member, so node1's key twice
+        cert = chain.certs[-1]
+        once = list({s.validator: s for s in reversed(cert.signatures)}.values())[::-1]
+        chain.certs[-1] = msgspec.structs.replace(cert, signatures=once)
+        assert len(once) == 4 and chain.set_at(3).total_power == 14
+        now = m.T0 + 3_600_000
+        bundle = ProofBuilder(chain).state_bundle([("kv", "v")], 3)
+        doc = make_document("state", bundle, chain.genesis, TrustOptions(now_ms=now))
+        return chain, {"name": "a repeated key", "kind": "state", "document": doc,
+                       "genesis": encode(chain.genesis), "now_ms": now}  # fmt: skip
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_repeated_key_counts_with_its_last_member_in_every_check(suite: str) -> None:
+    """The node's `verify_commit` (sync, replay, the store guard) took a repeated key's
+    first member where the spec and the three verifiers of documents take the last: it
+    refused the certificate they accept."""
+    from tianfu.crypto import verify_commit
+    from tianfu.proofs.commit import check_commit
+
+    chain, base = repeated_key_chain(suite)
+    with chain_suite(suite).use():
+        header, cert, valset = chain.header(3), chain.certificate(3), chain.set_at(3)
+        check_commit(cert, header, valset, chain.chain_id)
+        verify_commit(cert, header.hash, 3, valset, chain.chain_id)
+        assert valset.by_key(valset.validators[0].public_key) == valset.validators[-1]
+    verdicts = three(base)
+    assert all(ok for ok, _ in verdicts), verdicts
