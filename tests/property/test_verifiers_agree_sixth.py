@@ -9,6 +9,8 @@ from typing import Any
 import msgspec
 import pytest
 import verifiers_agree_chain as vac
+import verifiers_agree_lib as lib
+from test_verifiers_agree import SIGNATURE_RUNNER
 from test_verifiers_agree_review import three
 
 from tianfu.codec import encode
@@ -17,13 +19,15 @@ from tianfu.execution.contract_api import state_key
 from tianfu.proofs.build import SKIPPING, ProofBuilder
 from tianfu.proofs.documents import make_document
 from tianfu.proofs.valchain import TrustOptions
+from tianfu.types import Validator
 
 BIG = 2**60  # a power beyond 2^53 (what a JavaScript number holds exactly)
 
 
 def big_power_documents(suite: str) -> list[dict[str, Any]]:
     """`state` documents of a chain whose genesis gives node1 the power 2^60 (the others 1)
-    and whose block 3 gives node2 the power 2^60 + 1: blocks.md#validator-sets bounds a
+    and whose block 3 gives node2 the power 2^60 + 1 and adds a member of scheme and power
+    2^64 − 1 and power 2^59 that never signs (the others outweigh it): blocks.md#validator-sets bounds a
     power only by the encoding (an unsigned 64-bit integer), so every verifier reads it
     exactly — from the genesis, from a proven `governance/validators` entry (sequential
     link) and from a skipping link's set."""
@@ -38,7 +42,11 @@ def big_power_documents(suite: str) -> list[dict[str, Any]]:
         chain.commit([], {key: encode("x")})  # 1
         chain.commit()  # 2
         g = list(chain.genesis.validators)
-        chain.change_validators([g[0], msgspec.structs.replace(g[1], power=BIG + 1), *g[2:]])  # 3
+        odd = m.Signer.make(f"big-{suite}/odd", scheme)
+        chain.abstain.add(odd.public_key)  # its scheme is no suite's: it cannot sign
+        member = Validator("odd", "org1", 2**64 - 1, odd.public_key, BIG // 2)
+        chain.change_validators([g[0], msgspec.structs.replace(g[1], power=BIG + 1), *g[2:],
+                                 member])  # 3  # fmt: skip
         for _ in range(3):
             chain.commit()  # 4 … 6
         now = m.T0 + 3_600_000
@@ -107,3 +115,73 @@ def test_a_repeated_key_counts_with_its_last_member_in_every_check(suite: str) -
         assert valset.by_key(valset.validators[0].public_key) == valset.validators[-1]
     verdicts = three(base)
     assert all(ok for ok, _ in verdicts), verdicts
+
+
+def ed25519_cases() -> list[tuple[bytes, bytes, bytes]]:
+    """(public key, message, signature): 70 keys signing twice and 4 keys signing 12
+    messages each (each valid, then with a bit of S, a bit of R flipped, and over another
+    message), and the holder-made signatures of test_verifiers_agree three times over (a
+    small-order R; a key with an order-8 component, signing honestly: valid exactly when 8
+    divides k) — in one order, so the console sees keys again and again."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from test_verifiers_agree import (
+        ED_B,
+        ED_L,
+        ORDER_8,
+        _ed_add,
+        _ed_encode,
+        _ed_hash,
+        _ed_mul,
+        holder_made_ed25519_signatures,
+    )
+
+    from tianfu.crypto import KeyPair
+
+    def key(seed: bytes) -> KeyPair:
+        return KeyPair.from_private(Ed25519PrivateKey.from_private_bytes(seed))
+
+    out: list[tuple[bytes, bytes, bytes]] = []
+    for i in range(70):
+        kp = key(bytes([i]) * 32)
+        out += [(kp.public_key, bytes([j]) * 32, kp.sign(bytes([j]) * 32)) for j in range(2)]
+    for i in range(4):
+        kp = key(bytes([100 + i]) * 32)
+        for j in range(12):
+            m = bytes([j, i]) * 16
+            sig = kp.sign(m)
+            out += [(kp.public_key, m, sig),
+                    (kp.public_key, m, sig[:40] + bytes([sig[40] ^ 4]) + sig[41:]),
+                    (kp.public_key, m, bytes([sig[0] ^ 1]) + sig[1:]),
+                    (kp.public_key, bytes(32), sig)]  # fmt: skip
+    a = 0x7654321 * 8 + 2**254
+    mixed = _ed_encode(_ed_add(_ed_mul(a, ED_B), lib.specwire.ed_point(ORDER_8, True)))
+    for j in range(24):
+        m, r = bytes([j]) * 32, 13 + j
+        big_r = _ed_encode(_ed_mul(r, ED_B))
+        out.append((mixed, m, big_r + ((r + _ed_hash(big_r, mixed, m) * a) % ED_L).to_bytes(32, "little")))  # fmt: skip
+    out += [(pub, m, sig) for _ in range(3) for _, pub, m, sig in holder_made_ed25519_signatures()]
+    return out
+
+
+def test_the_console_keeps_the_sdks_ed25519_verdicts_with_its_key_tables() -> None:
+    """The console keeps each Ed25519 key decoded, and from its second use a table of its
+    multiples (chain.js, edMultiply): over keys seen again and again (70 keys, more than it
+    keeps), valid, changed and holder-made signatures, it says what the SDK (libsodium) says."""
+    import json
+    import subprocess
+
+    from tianfu.crypto import ED25519, STANDARD, verify
+
+    cases = ed25519_cases()
+    with STANDARD.use():
+        sdk = [verify(ED25519, pub, m, sig) for pub, m, sig in cases]
+    assert 100 < sum(sdk) < len(sdk) - 100 and any(sdk[-30:-9]) and not all(sdk[-30:-9])
+    if lib.NODE is None:
+        return
+    payload = [{"suite": "standard", "scheme": 1, "public_key": pub.hex(), "message": m.hex(),
+                "signature": sig.hex()} for pub, m, sig in cases]  # fmt: skip
+    out = subprocess.run([lib.NODE, str(SIGNATURE_RUNNER)], input=json.dumps(payload),
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    js = json.loads(out.stdout)
+    assert js == sdk, [i for i, (x, y) in enumerate(zip(js, sdk, strict=True)) if x != y]

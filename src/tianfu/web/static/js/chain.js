@@ -197,12 +197,54 @@ function ed25519Verify(sig, msg, publicKey) {
   const s = littleEndian(sig.subarray(32));
   if (s >= ED_L) return false;
   const r = sig.subarray(0, 32);
-  const A = ed.Point.fromHex(publicKey, false); // throws for a non-canonical encoding
+  const A = edKey(publicKey); // throws for a non-canonical encoding
   const R = ed.Point.fromHex(r, false);
-  if (A.isSmallOrder() || R.isSmallOrder()) return false;
+  if (A.small || R.isSmallOrder()) return false;
   const k = littleEndian(sha512(concat(r, publicKey, msg))) % ED_L;
-  const check = ed.Point.BASE.multiply(s, false).add(A.multiply(k, false).negate());
+  const check = ed.Point.BASE.multiply(s, false).add(edMultiply(A, k).negate());
   return eq(check.toBytes(), r);
+}
+
+// The validators' Ed25519 keys, decoded once and kept (the last ED_KEYS_KEPT used): a
+// bundle's certificates are signed by the few members of each set, each signing many. A key
+// used a second time gets the table of its multiples j·16^w·A (j = 1 … 15, w = 0 … 63), so
+// [k]A costs at most 64 additions instead of 252 doublings and about 126 additions (the
+// verdicts are the same: the same group element, by complete addition formulas).
+const ED_KEYS_KEPT = 64;
+const edKeys = new Map();
+
+function edKey(publicKey) {
+  const id = hex(publicKey);
+  let e = edKeys.get(id);
+  if (e === undefined) {
+    const point = ed.Point.fromHex(publicKey, false);
+    e = { point, small: point.isSmallOrder(), uses: 0, table: null };
+    if (edKeys.size >= ED_KEYS_KEPT) edKeys.delete(edKeys.keys().next().value);
+    edKeys.set(id, e);
+  }
+  return e;
+}
+
+// [k]A for 0 <= k < L.
+function edMultiply(e, k) {
+  if (++e.uses < 2) return e.point.multiply(k, false);
+  if (e.table === null) {
+    const table = [];
+    let base = e.point;
+    for (let w = 0; w < 64; w++) {
+      const row = [base];
+      for (let j = 1; j < 15; j++) row.push(row[j - 1].add(base));
+      table.push(row);
+      base = row[14].add(base); // 16·base
+    }
+    e.table = table;
+  }
+  let p = ed.Point.ZERO;
+  for (let w = 0; k > 0n; w++, k >>= 4n) {
+    const d = Number(k & 15n);
+    if (d) p = p.add(e.table[w][d - 1]);
+  }
+  return p;
 }
 
 export function verifySignature(v, msg, sig) {
