@@ -185,3 +185,29 @@ def test_the_console_keeps_the_sdks_ed25519_verdicts_with_its_key_tables() -> No
     assert out.returncode == 0, out.stderr
     js = json.loads(out.stdout)
     assert js == sdk, [i for i, (x, y) in enumerate(zip(js, sdk, strict=True)) if x != y]
+
+
+def test_a_total_power_beyond_2_64_is_read_exactly() -> None:
+    """documents.md said a document's integers reach 2^64 - 1: a verifier parsing them
+    into 64-bit integers would refuse a `validators` document whose `total_power` (four
+    powers of 2^64 - 1) is beyond that, which the SDK and the spec verifier accept (and
+    refuse one less). The console does not verify `validators` documents."""
+    with chain_suite("standard").use():
+        m = vac._chain_module()
+        signers = [m.Signer.make(f"total/node{i + 1}", ED25519) for i in range(4)]
+        chain = m.SpecChain("total", "standard",
+                            [(s, f"org{i + 1}", 2**64 - 1) for i, s in enumerate(signers)])  # fmt: skip
+        for _ in range(3):
+            chain.commit()
+        now = m.T0 + 3_600_000
+        bundle = ProofBuilder(chain).validators_bundle(3)
+        doc = make_document("validators", bundle, chain.genesis, TrustOptions(now_ms=now))
+    assert doc["total_power"] == 4 * (2**64 - 1)
+
+    def two(d: dict[str, Any]) -> list[tuple[bool, str]]:
+        case = lib.Case("total", lib.dumps(d), now)
+        g = encode(chain.genesis)
+        return [lib.verdict_sdk(case, g, "validators"), lib.verdict_spec(case, g, "validators")]
+
+    assert two(doc) == [(True, "")] * 2
+    assert not any(ok for ok, _ in two(dict(doc, total_power=doc["total_power"] - 1)))
