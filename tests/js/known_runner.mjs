@@ -2,7 +2,8 @@
 // over the sequences given on stdin as JSON [[[lo, hi, set], …], …] (set: 0 … 3; 3 is a
 // second object of set 0's members), printing for each the intervals it ends with as
 // [[lo, hi, set], …] (set: the index of the first of sets 0 … 2 of its hash), or
-// {error} when a step refused (tests/property/test_trusted_history_model.py).
+// {error} when a step refused, or when exactSet disagrees with a scan of them
+// (tests/property/test_trusted_history_model.py).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -22,6 +23,14 @@ const out = JSON.parse(readFileSync(0, "utf8")).map((steps) => {
   } catch (e) {
     return { error: String(e.message || e) };
   }
-  return h.known.map((k) => [k.lo, k.hi, index(k.set)]);
+  const known = h.known.map((k) => [k.lo, k.hi, index(k.set)]);
+  for (let height = 0; height < 42; height++) { // exactSet's binary search against a scan
+    const found = h.exactSet(height);
+    const want = known.find(([a, b]) => a <= height && height <= b);
+    if ((found === null ? null : index(found)) !== (want ? want[2] : null)) {
+      return { error: `exactSet(${height})` };
+    }
+  }
+  return known;
 });
 process.stdout.write(JSON.stringify(out));

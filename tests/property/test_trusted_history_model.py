@@ -67,7 +67,12 @@ def sdk(steps: Steps) -> Result:
     except VerificationError:
         return None
     hashes = [s.hash for s in SETS[:3]]
-    return [(k.lo, k.hi, hashes.index(k.valset.hash)) for k in h.known]
+    known = [(k.lo, k.hi, hashes.index(k.valset.hash)) for k in h.known]
+    for height in range(0, 42):  # the binary search of `exact_set` against a scan
+        found = h.exact_set(height)
+        want = next((t for a, b, t in known if a <= height <= b), None)
+        assert (None if found is None else hashes.index(found.hash)) == want, height
+    return known
 
 
 def spec(steps: Steps) -> Result:
@@ -78,7 +83,12 @@ def spec(steps: Steps) -> Result:
     except specwire.Invalid:
         return None
     hashes = [h.h(s) for s in SPEC_SETS[:3]]
-    return [(a, b, hashes.index(h.h(v))) for a, b, v in h.known]
+    known = [(a, b, hashes.index(h.h(v))) for a, b, v in h.known]
+    for height in range(0, 42):
+        found = h.exact(height)
+        want = next((t for a, b, t in known if a <= height <= b), None)
+        assert (None if found is None else hashes.index(h.h(found))) == want, height
+    return known
 
 
 steps_strategy = st.lists(
