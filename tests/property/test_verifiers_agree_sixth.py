@@ -152,7 +152,7 @@ def ed25519_cases() -> list[tuple[bytes, bytes, bytes]]:
             out += [(kp.public_key, m, sig),
                     (kp.public_key, m, sig[:40] + bytes([sig[40] ^ 4]) + sig[41:]),
                     (kp.public_key, m, bytes([sig[0] ^ 1]) + sig[1:]),
-                    (kp.public_key, bytes(32), sig)]  # fmt: skip
+                    (kp.public_key, b"\xff" * 32, sig)]  # fmt: skip
     a = 0x7654321 * 8 + 2**254
     mixed = _ed_encode(_ed_add(_ed_mul(a, ED_B), lib.specwire.ed_point(ORDER_8, True)))
     for j in range(24):
@@ -211,3 +211,44 @@ def test_a_total_power_beyond_2_64_is_read_exactly() -> None:
 
     assert two(doc) == [(True, "")] * 2
     assert not any(ok for ok, _ in two(dict(doc, total_power=doc["total_power"] - 1)))
+
+
+def test_the_console_keeps_the_sdks_sm2_verdicts_with_its_key_tables() -> None:
+    """The console keeps each SM2 key's point with a table of its multiples from its second
+    use (chain.js, sm2Key): over 70 keys signing twice (more than it keeps) and 4 keys
+    signing 8 messages each — valid, with a bit of s or r flipped, over another message —
+    and a key off the curve used three times, it says what the SDK says."""
+    import json
+    import subprocess
+
+    from tianfu.crypto import SM2 as SM2_SCHEME
+    from tianfu.crypto import SM2_SUITE, verify
+
+    m = vac._chain_module()
+    with SM2_SUITE.use():  # the signers check what they sign under the chain's suite
+        cases: list[tuple[bytes, bytes, bytes]] = []
+        for i in range(70):
+            s = m.Signer.make(f"sm2-table/key{i}", SM2_SCHEME)
+            cases += [(s.public_key, bytes([j]) * 32, s.sign(bytes([j]) * 32)) for j in range(2)]
+        for i in range(4):
+            s = m.Signer.make(f"sm2-table/many{i}", SM2_SCHEME)
+            for j in range(8):
+                msg = bytes([j, i]) * 16
+                sig = s.sign(msg)
+                cases += [(s.public_key, msg, sig),
+                          (s.public_key, msg, sig[:40] + bytes([sig[40] ^ 4]) + sig[41:]),
+                          (s.public_key, msg, bytes([sig[0] ^ 1]) + sig[1:]),
+                          (s.public_key, b"\xff" * 32, sig)]  # fmt: skip
+        off = b"\x02" + bytes(31) + b"\x05"  # x = 5: x³ + ax + b is no square, no point has it
+        cases += [(off, bytes(32), cases[-1][2])] * 3
+        sdk = [verify(SM2_SCHEME, pub, msg, sig) for pub, msg, sig in cases]
+    assert sum(sdk) == 140 + 32, [i for i, ok in enumerate(sdk) if ok and i >= 140]
+    if lib.NODE is None:
+        return
+    payload = [{"suite": "sm2", "scheme": SM2_SCHEME, "public_key": pub.hex(), "message": msg.hex(),
+                "signature": sig.hex()} for pub, msg, sig in cases]  # fmt: skip
+    out = subprocess.run([lib.NODE, str(SIGNATURE_RUNNER)], input=json.dumps(payload),
+                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    js = json.loads(out.stdout)
+    assert js == sdk, [i for i, (x, y) in enumerate(zip(js, sdk, strict=True)) if x != y]
