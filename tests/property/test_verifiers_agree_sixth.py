@@ -115,6 +115,38 @@ def test_a_repeated_key_counts_with_its_last_member_in_every_check(suite: str) -
         assert valset.by_key(valset.validators[0].public_key) == valset.validators[-1]
     verdicts = three(base)
     assert all(ok for ok, _ in verdicts), verdicts
+    for name, doc in later_documents(chain, suite, base["now_ms"]):
+        verdicts = three({**base, "name": name, "document": doc})
+        assert all(ok for ok, _ in verdicts), (name, verdicts)
+
+
+def later_documents(chain: Any, suite: str, now: int) -> list[tuple[str, dict[str, Any]]]:
+    """The chain of `repeated_key_chain` goes on: block 4 (signed by the set with the
+    repeated key) writes the genesis set again, blocks 5 … 8 follow; `state` documents of
+    block 8 with sequential links (1 and 4) and with a skipping link to block 4 (its own
+    set, the one with the repeated key, carried in the link)."""
+
+    def once() -> None:  # SpecChain signs once per member: node1's key would sign twice
+        cert = chain.certs[-1]
+        sigs = list({s.validator: s for s in reversed(cert.signatures)}.values())[::-1]
+        chain.certs[-1] = msgspec.structs.replace(cert, signatures=sigs)
+
+    with chain_suite(suite).use():
+        chain.change_validators(list(chain.genesis.validators))  # 4
+        once()
+        chain.commit()  # 5: still the set with the repeated key
+        once()
+        for _ in range(3):
+            chain.commit()  # 6 … 8
+        b = ProofBuilder(chain)
+        out = []
+        for name, bundle in [("block 8, sequential", b.state_bundle([("kv", "v")], 8)),
+                             ("block 8, skipping", b.state_bundle([("kv", "v")], 8, SKIPPING))]:  # fmt: skip
+            assert len(bundle.validators) == (2 if name.endswith("sequential") else 1)
+            out.append(
+                (name, make_document("state", bundle, chain.genesis, TrustOptions(now_ms=now)))
+            )
+        return out
 
 
 def ed25519_cases() -> list[tuple[bytes, bytes, bytes]]:
