@@ -21,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -113,10 +114,11 @@ def main() -> None:
     for _ in range(args.rounds):
         for i, (t, d) in enumerate(zip(texts, docs, strict=True)):
             sdk[i].append(sdk_best(t, d[3], d[4], args.reps))
-        script = Path("/tmp") / "tianfu_console_verify_cost.mjs"
-        script.write_text(RUNNER, encoding="utf-8")
-        res = subprocess.run([node, str(script), proof_js], input=payload, capture_output=True,
-                             text=True, check=True)  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "runner.mjs"
+            script.write_text(RUNNER, encoding="utf-8")
+            res = subprocess.run([node, str(script), proof_js], input=payload,
+                                 capture_output=True, text=True, check=True)  # fmt: skip
         for i, s in enumerate(json.loads(res.stdout)):
             js[i].append(s)
     print(
