@@ -27,4 +27,5 @@ const out = cases.map((c) => {
     return { ok: false, reason: String(e.message || e), file: null, result: null };
   }
 });
-process.stdout.write(JSON.stringify(out));
+// A proven integer beyond 2^53 is a BigInt in a result: written as its decimal text.
+process.stdout.write(JSON.stringify(out, (_, v) => (typeof v === "bigint" ? String(v) : v)));

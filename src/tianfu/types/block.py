@@ -172,10 +172,10 @@ class ValidatorSet(msgspec.Struct, array_like=True, frozen=True, dict=True):
         return self.total_power * 2 // 3 + 1
 
     def by_key(self, public_key: bytes) -> Validator | None:
-        for v in self.validators:
-            if v.public_key == public_key:
-                return v
-        return None
+        """The member holding `public_key`: the last one, should a key be listed twice (one
+        rule for the node's checks of votes and certificates and for every verifier of
+        documents: docs/spec/blocks.md#validator-sets)."""
+        return self.members().get(public_key)
 
 
 class VoteBody(msgspec.Struct, array_like=True, frozen=True):

@@ -208,11 +208,11 @@ function ed25519Verify(sig, msg, publicKey) {
   const s = littleEndian(sig.subarray(32));
   if (s >= ED_L) return false;
   const r = sig.subarray(0, 32);
-  const A = ed.Point.fromHex(publicKey, false); // throws for a non-canonical encoding
+  const A = edKey(publicKey); // throws for a non-canonical encoding
   const R = ed.Point.fromHex(r, false);
-  if (A.isSmallOrder() || R.isSmallOrder()) return false;
+  if (A.small || R.isSmallOrder()) return false;
   const k = littleEndian(sha512(concat(r, publicKey, msg))) % ED_L;
-  const check = ed.Point.BASE.multiply(s, false).add(A.multiply(k, false).negate());
+  const check = ed.Point.BASE.multiply(s, false).add(edMultiply(A, k).negate());
   return eq(check.toBytes(), r);
 }
 
@@ -227,11 +227,71 @@ function sm2Verify(sig, msg, publicKey) {
   if (!(r > 0n && r < SM2_N && s > 0n && s < SM2_N)) return false;
   const t = (r + s) % SM2_N;
   if (t === 0n) return false;
-  const A = SM2_POINT.fromBytes(publicKey); // throws unless a point of the curve
+  const A = sm2Point(publicKey); // throws unless a point of the curve
   const e = BigInt("0x" + sm2.getHash(msg, hex(publicKey)));
   const X = SM2_POINT.BASE.multiply(s).add(A.multiply(t));
   if (X.is0()) return false;
   return (e + X.toAffine().x) % SM2_N === r;
+}
+
+// The validators' Ed25519 keys, decoded once and kept (the last ED_KEYS_KEPT used): a
+// bundle's certificates are signed by the few members of each set, each signing many. A key
+// used a second time gets the table of its multiples j·16^w·A (j = 1 … 15, w = 0 … 63), so
+// [k]A costs at most 64 additions instead of 252 doublings and about 126 additions (the
+// verdicts are the same: the same group element, by complete addition formulas).
+const ED_KEYS_KEPT = 64;
+const edKeys = new Map();
+
+function edKey(publicKey) {
+  const id = hex(publicKey);
+  let e = edKeys.get(id);
+  if (e === undefined) {
+    const point = ed.Point.fromHex(publicKey, false);
+    e = { point, small: point.isSmallOrder(), uses: 0, table: null };
+    if (edKeys.size >= ED_KEYS_KEPT) edKeys.delete(edKeys.keys().next().value);
+    edKeys.set(id, e);
+  }
+  return e;
+}
+
+// The validators' SM2 keys, decoded once and kept (the last SM2_KEYS_KEPT used); from a
+// key's second use its point carries a table of its multiples (noble's precompute, window
+// 4), so [t]P_A costs far less (the same point: the same verdicts).
+const SM2_KEYS_KEPT = 64;
+const sm2Keys = new Map();
+
+function sm2Point(publicKey) {
+  const id = hex(publicKey);
+  let e = sm2Keys.get(id);
+  if (e === undefined) {
+    e = { point: SM2_POINT.fromBytes(publicKey), uses: 0 }; // throws unless a curve point
+    if (sm2Keys.size >= SM2_KEYS_KEPT) sm2Keys.delete(sm2Keys.keys().next().value);
+    sm2Keys.set(id, e);
+  }
+  if (++e.uses === 2) e.point.precompute(4, false);
+  return e.point;
+}
+
+// [k]A for 0 <= k < L.
+function edMultiply(e, k) {
+  if (++e.uses < 2) return e.point.multiply(k, false);
+  if (e.table === null) {
+    const table = [];
+    let base = e.point;
+    for (let w = 0; w < 64; w++) {
+      const row = [base];
+      for (let j = 1; j < 15; j++) row.push(row[j - 1].add(base));
+      table.push(row);
+      base = row[14].add(base); // 16·base
+    }
+    e.table = table;
+  }
+  let p = ed.Point.ZERO;
+  for (let w = 0; k > 0n; w++, k >>= 4n) {
+    const d = Number(k & 15n);
+    if (d) p = p.add(e.table[w][d - 1]);
+  }
+  return p;
 }
 
 export function verifySignature(v, msg, sig) {

@@ -26,15 +26,17 @@ const TRUSTING_PERIOD_MS = 7 * 24 * 3600 * 1000;
 const CLOCK_DRIFT_MS = 10_000;
 const GENESIS = -1; // the last change of a history anchored at the genesis
 
-// A validator set: its members in order, canonical hash and total power.
+// An integer as the decoder gives it (a Number within 2^53, a BigInt beyond) of at least `min`.
+const isUint = (n, min) => (Number.isInteger(n) || typeof n === "bigint") && n >= min;
+
+// A validator set: its members in order, canonical hash and total power. A power (or a
+// scheme) may be any unsigned 64-bit integer (blocks.md#validator-sets): beyond 2^53 it is
+// a BigInt, and every sum of powers is a BigInt.
 export function makeSet(validators) {
   for (const v of validators) {
-    if (typeof v.power === "bigint" || typeof v.scheme === "bigint") {
-      fail("a proven integer is too large for the browser verifier");
-    }
     const ok = typeof v.name === "string" && typeof v.org === "string" &&
-      Number.isInteger(v.scheme) && v.scheme >= 0 && v.publicKey instanceof Uint8Array &&
-      v.publicKey.length <= 65 && Number.isInteger(v.power) && v.power >= 1;
+      isUint(v.scheme, 0) && v.publicKey instanceof Uint8Array &&
+      v.publicKey.length <= 65 && isUint(v.power, 1);
     if (!ok) fail("malformed validator set");
   }
   const body = concat(
@@ -94,8 +96,7 @@ function setOfRecords(bytes, height) {
         [...keys].sort().join() !== RECORD_FIELDS.join()) {
       malformed();
     }
-    const power = m.get("power");
-    if (!((Number.isInteger(power) || typeof power === "bigint") && power >= 1)) malformed();
+    if (!isUint(m.get("power"), 1)) malformed();
     return {
       name: m.get("name"), org: m.get("org"), scheme: m.get("scheme"),
       publicKey: m.get("public_key"), power: m.get("power"),
