@@ -63,8 +63,8 @@ def test_an_invoice_an_account_claimed_before_is_found_for_its_whole_organisatio
     """A deployment before kept claims per issuer address ("doc:<address>:<hash>"): another
     account of the same organisation looked up only its own address and the organisation's
     key, so it backed (and could have financed) the same invoice again. The claims of the
-    receivables issued before are filed by organisation (`index_claims`), and `issue`
-    waits until they all are."""
+    receivables issued before are filed by organisation (`index_claims`, or `issue` itself
+    while at most MAX_LAZY_CLAIMS are left), and `issue` never runs before they all are."""
     app = _finance()
     app.ctx.roles[BOB] = ["core_enterprise"]  # a second issuing account of org1
     app.ctx.governance["cert/" + ALICE] = {"org": "org1"}
@@ -75,8 +75,6 @@ def test_an_invoice_an_account_claimed_before_is_found_for_its_whole_organisatio
     state["doc:" + ALICE + ":" + invoice] = "RCV-1"
     old = {"id": "RCV-1", "parent": None, "issuer": ALICE, "doc_hash": invoice}
     state["r:RCV-1"] = old | {"status": "active", "holder": CAROL}
-    with pytest.raises(ContractError, match=r"being filed by organisation \(0 of 1 done\)"):
-        app.call(BOB, "issue", CAROL, 100, due, invoice, org="org1")
     assert app.call(BOB, "claims_indexed") == {"indexed": 0, "issued": 1}
     assert app.call(DAVE, "index_claims", 50, org="org2") == {
         "indexed": 1,
@@ -92,6 +90,55 @@ def test_an_invoice_an_account_claimed_before_is_found_for_its_whole_organisatio
     for bad in (0, 201, True, "5"):
         with pytest.raises(ContractError, match="limit must be 1..200"):
             app.call(BOB, "index_claims", bad)
+
+
+def _legacy_receivables(app: Local, count: int, invoice: str) -> None:
+    """`count` receivables of ALICE (org1) as the per-address source kept them: no
+    issuer_org, each claim under "doc:<address>:<hash>"; the last one backs `invoice`."""
+    app.ctx.governance["cert/" + ALICE] = {"org": "org1"}
+    state = app.ctx.state
+    state["seq"] = count
+    for n in range(1, count + 1):
+        h = invoice if n == count else f"{n:064x}"
+        rid = f"RCV-{n}"
+        state["doc:" + ALICE + ":" + h] = rid
+        old = {"id": rid, "parent": None, "issuer": ALICE, "doc_hash": h}
+        state["r:" + rid] = old | {"status": "active", "holder": CAROL}
+
+
+def test_issue_after_an_upgrade_files_the_few_claims_left_itself() -> None:
+    """After an upgrade from the per-address claims, `issue` was refused until someone ran
+    `index_claims`, which no operator knew to do. With at most MAX_LAZY_CLAIMS receivables
+    unfiled, `issue` files them itself (bounded work) before it looks the invoice up."""
+    app = _finance()
+    app.ctx.roles[BOB] = ["core_enterprise"]
+    due = app.ctx.time_ms + 10**9
+    invoice = "cd" * 32
+    _legacy_receivables(app, 50, invoice)
+    with pytest.raises(ContractError, match="already backs receivable RCV-50"):
+        app.call(BOB, "issue", CAROL, 100, due, invoice, org="org1")  # not financed twice
+    rid = app.call(BOB, "issue", CAROL, 100, due, "ee" * 32, org="org1")
+    assert rid == "RCV-51"
+    assert app.call(BOB, "claims_indexed") == {"indexed": 51, "issued": 51}
+    assert app.call(BOB, "invoice_claim", "org1", invoice) == "RCV-50"
+
+
+def test_issue_with_many_claims_unfiled_says_what_to_run() -> None:
+    """Past MAX_LAZY_CLAIMS unfiled receivables `issue` is refused with a message naming
+    the command to run (and nothing is issued); after `index_claims` it works."""
+    app = _finance()
+    app.ctx.roles[BOB] = ["core_enterprise"]
+    due = app.ctx.time_ms + 10**9
+    invoice = "cd" * 32
+    _legacy_receivables(app, 51, invoice)
+    with pytest.raises(
+        ContractError, match=r"51 receivables .*tianfu app supply_finance index-claims"
+    ):
+        app.call(BOB, "issue", CAROL, 100, due, "ee" * 32, org="org1")
+    assert app.call(BOB, "claims_indexed") == {"indexed": 0, "issued": 51}
+    assert app.call(DAVE, "index_claims", 1, org="org2")["next"] == 2
+    with pytest.raises(ContractError, match="already backs receivable RCV-51"):
+        app.call(BOB, "issue", CAROL, 100, due, invoice, org="org1")  # 50 left: filed by issue
 
 
 def test_the_open_receivables_are_read_a_page_at_a_time_past_a_bound() -> None:

@@ -229,6 +229,12 @@ COMMANDS = CommandTable(
             arg("doc_hash"),
             method="invoice_claim",
         ),
+        view(
+            "claims-indexed",
+            "How many receivables have their invoice claim filed by organisation "
+            "(index-claims files the rest).",
+            method="claims_indexed",
+        ),
         view("party", "A participant's enrolment record.", address("who")),
     ),
 )
