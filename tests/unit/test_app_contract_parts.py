@@ -19,7 +19,7 @@ from tianfu.testing.appchain import AppChain
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
     "supply_finance": "db5c772c3f62cdf085d495f2d7988bd2da1409d2f58fefc3aa815c97f8db4321",
-    "fund_supervision": "8f804ba385573d9c4a64899e454ae2088cb7de9d6448bc794a89746a699d93a5",
+    "fund_supervision": "18124828de8c525719910eabbe3c2a4b0e7c21ec8f6b087aa2b8cb17d60ca301",
     "traceability": "4f123948a16a5f1e30b109492d676525234e8e504248b6adf70a7cae06ef4028",
     "evidence": "31f9b624ba35e3c6ec4558381188ce0c95e8ebb5f465b9bfc0b0d2802e976c75",
     "ip_rights": "2d20eebe955098735bb5634de0aa9a767579482e3ea0000eace3596b909e6ef9",

@@ -287,6 +287,52 @@ def test_accounts_registered_before_the_log_stay_listed_after_a_new_one() -> Non
     assert [a["id"] for a in page["accounts"]] == ["p2", "p3"] and page["count"] == 3
 
 
+def _one_household_two_offices() -> tuple[Local, str]:
+    """f1 allocated to p1 (BOB, org1) and p2 (CAROL, org2), each office having registered
+    the same household hash (one salt across the consortium) at its own account."""
+    app = _fund_with_two_provinces()
+    h = "ab" * 32
+    for acct, who, org in (("p1", BOB, "org1"), ("p2", CAROL, "org2")):
+        app.call(ALICE, "allocate", "f1", "", acct, 1_000, "")
+        app.call(who, "register_beneficiary", acct, h, ["relief"], org=org)
+    return app, h
+
+
+def test_a_household_is_not_paid_twice_from_one_fund_by_two_organisations() -> None:
+    """Beneficiaries are registered per organisation (so no member blocks another's
+    registration), and the once-per-fund rule was checked per organisation and hash: two
+    offices of two organisations each paid the same household from the same fund. The
+    first organisation to pay a household from a fund now holds it (`payee`); another's
+    payment or plan is refused, and `attempt_disburse` records the refusal."""
+    app, h = _one_household_two_offices()
+    app.call(BOB, "disburse", "f1", "p1", h, 300, "relief", "cd" * 32, org="org1")
+    assert app.call(DAVE, "payee", "f1", h) == {"org": "org1", "account": "p1", "move": 3}
+    with pytest.raises(ContractError, match="already paid from fund f1 by org1 at p1"):
+        app.call(CAROL, "disburse", "f1", "p2", h, 300, "relief", "cd" * 32, org="org2")
+    with pytest.raises(ContractError, match="paid from fund f1 by another organisation"):
+        app.call(CAROL, "plan_instalments", "f1", "p2", h, [100, 200], org="org2")
+    got = app.call(CAROL, "attempt_disburse", "f1", "p2", h, 300, "relief", "cd" * 32, org="org2")
+    assert got["ok"] is False and got["code"] == "already_paid"
+    assert app.call(DAVE, "refusals", "f1")[0]["code"] == "already_paid"
+    assert app.call(DAVE, "fund", "f1")["disbursed"] == 300
+    assert app.call(DAVE, "payments", "f1", h, "org2")["paid"] == []
+    assert app.call(DAVE, "payee", "f1", "cd" * 32) is None
+
+
+def test_a_fund_before_the_payee_records_finds_another_organisations_payment() -> None:
+    """A fund created before the payee records: a payment one organisation made then (no
+    payee record) is found through the member organisations' payment records."""
+    app, h = _one_household_two_offices()
+    app.ctx.governance["orgs"] = ["org1", "org2", "org3"]
+    app.call(BOB, "disburse", "f1", "p1", h, 300, "relief", "cd" * 32, org="org1")
+    del app.ctx.state["payee:f1:" + h]  # as the source before the payee records left it
+    del app.ctx.state["fund:f1"]["payees"]
+    with pytest.raises(ContractError, match="already paid from fund f1 by org1"):
+        app.call(CAROL, "disburse", "f1", "p2", h, 300, "relief", "cd" * 32, org="org2")
+    app.call(BOB, "register_beneficiary", "p1", "ee" * 32, ["relief"], org="org1")
+    app.call(BOB, "disburse", "f1", "p1", "ee" * 32, 5, "relief", "cd" * 32, org="org1")
+
+
 # -- health --------------------------------------------------------------------------------------
 def test_an_insurers_claims_are_read_a_page_at_a_time_past_200() -> None:
     """Any patient of a dispensed prescription shares it with any insurer: `claimable` reads
