@@ -31,7 +31,7 @@ State:
   "open"             -> ids of the original receivables not yet fully repaid, an indexed set
   An indexed set (the shared library's `_set_*`) keeps each id in a slot that does not
   change while it is a member ("NAME#i:<k>", "NAME#k:<id>"), its live slots linked in slot
-  order: adding or removing an id writes at most seven keys however many it holds, so
+  order: adding or removing an id writes at most nine keys however many it holds, so
   nobody's calls get dearer as another party's set grows, and the pages (`holdings_page`,
   `open_page`, `overdue_page`) never skip or repeat an id present for the whole walk. A
   deployment before the indexed sets kept each as one list under NAME; such a list is no

@@ -278,7 +278,7 @@ def holdings_page(ctx, address, start, limit):
     (<= 200): {"address", "held", "start", "holdings": [...], "next"}; "next" is the `start`
     of the following page, or None after the last. A part held from the first page to the
     last is in exactly one page, whatever is transferred meanwhile (a page may hold fewer
-    than `limit` when parts left since the page before)."""
+    than `limit` only after passing a long stretch of emptied slots)."""
     _page_args(ctx, start, limit)
     if not isinstance(address, str):
         return {"address": address, "held": 0, "start": start, "holdings": [], "next": None}
