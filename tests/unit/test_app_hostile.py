@@ -424,3 +424,35 @@ def test_anyones_disputes_do_not_make_a_works_ownership_history_unreadable() -> 
         app.call(DAVE, "history", wid)
     page = app.call(DAVE, "history_page", wid, 1001, 200)
     assert [h["n"] for h in page] == [1001, 1002]
+
+
+class _LocalClient:
+    """An SDK client whose transactions and views run on a `Local` contract as `who`."""
+
+    def __init__(self, app: Local, who: str) -> None:
+        self.app, self.who, self.calls = app, who, []  # type: ignore[var-annotated]
+
+    def invoke(self, contract: str, method: str, *args: Any) -> Any:
+        self.calls.append(method)
+        return type("Receipt", (), {"result": self.app.call(self.who, method, *args)})()
+
+    def query(self, contract: str, method: str, *args: Any) -> Any:
+        self.calls.append(method)
+        return self.app.call(self.who, method, *args)
+
+
+def test_the_sdks_issue_files_many_unfiled_claims_first() -> None:
+    """Past the 50 unfiled claims `issue` files itself, the SDK's `issue` runs
+    `index_claims` until every one is filed, once, then issues (no one has to know)."""
+    from tianfu.apps.supply_finance.sdk import SupplyFinance
+
+    app = _finance()
+    app.ctx.roles[BOB] = ["core_enterprise"]
+    _legacy_receivables(app, 250, "cd" * 32)
+    client = _LocalClient(app, BOB)
+    sdk = SupplyFinance(client)  # type: ignore[arg-type]
+    due = app.ctx.time_ms + 10**9
+    assert sdk.issue(CAROL, 100, due, "ee" * 32) == "RCV-251"
+    assert client.calls.count("index_claims") == 2
+    assert sdk.issue(CAROL, 100, due, "ef" * 32) == "RCV-252"
+    assert client.calls.count("claims_indexed") == 4  # once, then 3 in the walk, never again

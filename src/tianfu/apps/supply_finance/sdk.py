@@ -8,6 +8,7 @@ from typing import Any
 
 from tianfu.apps.common.sdk import ContractSDK, view, walk_pages
 from tianfu.apps.supply_finance import NAME
+from tianfu.client.errors import ApiError
 
 MAX_LAZY_CLAIMS = 50  # the contract's: unfiled invoice claims `issue` files itself
 
@@ -34,10 +35,14 @@ class SupplyFinance(ContractSDK):
         """Issue a receivable; on a chain upgraded from a source before the claims by
         organisation, first file the claims `issue` would not file itself."""
         if not self._claims_filed:
-            done = self.claims_indexed()
-            if done["issued"] - done["indexed"] > MAX_LAZY_CLAIMS:
-                self.index_all_claims()
-            self._claims_filed = True
+            try:
+                done = self.claims_indexed()
+            except ApiError:  # e.g. a deployed source before the claims by organisation
+                done = None  # `issue` itself refuses, saying what to run, if it must
+            if done is not None:
+                if done["issued"] - done["indexed"] > MAX_LAZY_CLAIMS:
+                    self.index_all_claims()
+                self._claims_filed = True
         return str(self._invoke("issue", supplier, amount, maturity_ms, document_hash))
 
     def accept(self, rid: str) -> str:
