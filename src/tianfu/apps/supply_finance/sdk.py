@@ -83,7 +83,7 @@ class SupplyFinance(ContractSDK):
 
     def index_claims(self, limit: int = 200) -> dict[str, Any]:
         """File the invoice claims of up to `limit` more receivables issued before the
-        claims were kept per organisation (`issue` waits until all are)."""
+        claims were kept per organisation (`issue` files the last 50 itself)."""
         return dict(self._invoke("index_claims", limit))
 
     def index_all_claims(self) -> int:
