@@ -170,24 +170,31 @@ def _funds() -> Local:
 
 
 def test_a_beneficiary_hash_registered_first_by_another_organisation_blocks_nothing() -> None:
-    """CAROL (org2) registers org1's household hash first at its own account and pays it:
-    org1's office still registers, plans and pays it, and each is traced apart."""
+    """CAROL (org2) registers org1's household hash first at its own account and pays it
+    from f1: org1's office still registers it and plans and pays it from another fund, each
+    traced apart. From f1 the household was paid, so org1 pays it no second time there."""
     app = _funds()
     h = "ab" * 32
+    now = app.ctx.time_ms
+    app.call(ALICE, "create_fund", "f2", "relief", 10**9, now - 1, now + 10**12)
     app.call(ALICE, "allocate", "f1", "", "p1", 1_000, "")
+    app.call(ALICE, "allocate", "f2", "", "p1", 1_000, "")
     app.call(ALICE, "allocate", "f1", "", "p2", 1_000, "")
     app.call(CAROL, "register_beneficiary", "p2", h, ["relief"], org="org2")
     app.call(CAROL, "disburse", "f1", "p2", h, 7, "relief", "cd" * 32, org="org2")
     app.call(BOB, "register_beneficiary", "p1", h, ["relief"], org="org1")
-    app.call(BOB, "plan_instalments", "f1", "p1", h, [100, 200], org="org1")
-    app.call(BOB, "disburse", "f1", "p1", h, 100, "relief", "cd" * 32, org="org1")
+    with pytest.raises(ContractError, match="already paid from fund f1 by org2 at p2"):
+        app.call(BOB, "disburse", "f1", "p1", h, 100, "relief", "cd" * 32, org="org1")
+    app.call(BOB, "plan_instalments", "f2", "p1", h, [100, 200], org="org1")
+    app.call(BOB, "disburse", "f2", "p1", h, 100, "relief", "cd" * 32, org="org1")
     with pytest.raises(ContractError, match="already registered by org1 at p1"):
         app.call(BOB, "register_beneficiary", "p1", h, ["relief"], org="org1")
     assert app.call(DAVE, "beneficiary", h, "org1")["account"] == "p1"
     assert app.call(DAVE, "beneficiary", h, "org2")["account"] == "p2"
-    assert app.call(DAVE, "payments", "f1", h, "org1")["paid"] == [100]
+    assert app.call(DAVE, "payments", "f2", h, "org1")["paid"] == [100]
+    assert app.call(DAVE, "payments", "f1", h, "org1")["paid"] == []
     assert app.call(DAVE, "payments", "f1", h, "org2")["paid"] == [7]
-    assert app.call(DAVE, "trace", "f1", h, "org1")["total"] == 100
+    assert app.call(DAVE, "trace", "f2", h, "org1")["total"] == 100
     assert app.call(DAVE, "trace", "f1", h, "org2")["total"] == 7
 
 

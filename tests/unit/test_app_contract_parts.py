@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "18b27d1cb8f655a0378d5eb9519dd22955198cbbf7e30d9d4cc4ed085dd3f41d",
-    "fund_supervision": "8f804ba385573d9c4a64899e454ae2088cb7de9d6448bc794a89746a699d93a5",
-    "traceability": "4f123948a16a5f1e30b109492d676525234e8e504248b6adf70a7cae06ef4028",
-    "evidence": "31f9b624ba35e3c6ec4558381188ce0c95e8ebb5f465b9bfc0b0d2802e976c75",
-    "ip_rights": "2d20eebe955098735bb5634de0aa9a767579482e3ea0000eace3596b909e6ef9",
-    "manufacturing": "534d5968dafc6136e848ac80a403937b05bf04d4f3d6d5ffda6ebe894e4b0775",
-    "city_governance": "649242a113a15548c8a5374672588c2291ddcf46706d58c7210e20629b8058e9",
-    "health": "7ceca3012299334dc8603d33ac80028bccc89d69aedd6dccb1664860c205ef2c",
-    "photo_sharing": "e9cb30954d211e6bd5a8b85dcb5a3ac625a0fb0ddace6b13fb4dcce98f66b96f",
+    "supply_finance": "635e9af90c74791fc85a7fdd20178d0efb9b865995e70218c411b55cfe3955dd",
+    "fund_supervision": "bbb02c0899bcfe036f07594a89a4370234901a73ed1c581e8fc937923646b3aa",
+    "traceability": "ff7eac1e7c47d1b513b12902fb67209840d6bcfc901352651b2b72c62543b991",
+    "evidence": "b5bd8cb72cd94f0f420dd3ea0d269712478e753e5c910d7877f9d69486d549b0",
+    "ip_rights": "c35d2a39909bb3d09949ac8fbf70a7cbfbd9a1fbdd6c5e123a9974d2b5a040a1",
+    "manufacturing": "0695dc2cc08d2824d293542e2579bd41194cd7217c937ccb24575f773b8102bd",
+    "city_governance": "2b4dee70646b8fd3ae8d1a7f49a20a8fcfab540636998522c9ee59944a234b35",
+    "health": "2f26b2e45afe648f7753accf840f80d968e0f498f74fc06c13d6b4ff6d437759",
+    "photo_sharing": "fe709087fc5216b89fa11145fe87690ede14afeaa356b8411a238b7894954b3e",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -63,8 +63,8 @@ def test_an_invoice_an_account_claimed_before_is_found_for_its_whole_organisatio
     """A deployment before kept claims per issuer address ("doc:<address>:<hash>"): another
     account of the same organisation looked up only its own address and the organisation's
     key, so it backed (and could have financed) the same invoice again. The claims of the
-    receivables issued before are filed by organisation (`index_claims`), and `issue`
-    waits until they all are."""
+    receivables issued before are filed by organisation (`index_claims`, or `issue` itself
+    while at most MAX_LAZY_CLAIMS are left), and `issue` never runs before they all are."""
     app = _finance()
     app.ctx.roles[BOB] = ["core_enterprise"]  # a second issuing account of org1
     app.ctx.governance["cert/" + ALICE] = {"org": "org1"}
@@ -75,8 +75,6 @@ def test_an_invoice_an_account_claimed_before_is_found_for_its_whole_organisatio
     state["doc:" + ALICE + ":" + invoice] = "RCV-1"
     old = {"id": "RCV-1", "parent": None, "issuer": ALICE, "doc_hash": invoice}
     state["r:RCV-1"] = old | {"status": "active", "holder": CAROL}
-    with pytest.raises(ContractError, match=r"being filed by organisation \(0 of 1 done\)"):
-        app.call(BOB, "issue", CAROL, 100, due, invoice, org="org1")
     assert app.call(BOB, "claims_indexed") == {"indexed": 0, "issued": 1}
     assert app.call(DAVE, "index_claims", 50, org="org2") == {
         "indexed": 1,
@@ -92,6 +90,55 @@ def test_an_invoice_an_account_claimed_before_is_found_for_its_whole_organisatio
     for bad in (0, 201, True, "5"):
         with pytest.raises(ContractError, match="limit must be 1..200"):
             app.call(BOB, "index_claims", bad)
+
+
+def _legacy_receivables(app: Local, count: int, invoice: str) -> None:
+    """`count` receivables of ALICE (org1) as the per-address source kept them: no
+    issuer_org, each claim under "doc:<address>:<hash>"; the last one backs `invoice`."""
+    app.ctx.governance["cert/" + ALICE] = {"org": "org1"}
+    state = app.ctx.state
+    state["seq"] = count
+    for n in range(1, count + 1):
+        h = invoice if n == count else f"{n:064x}"
+        rid = f"RCV-{n}"
+        state["doc:" + ALICE + ":" + h] = rid
+        old = {"id": rid, "parent": None, "issuer": ALICE, "doc_hash": h}
+        state["r:" + rid] = old | {"status": "active", "holder": CAROL}
+
+
+def test_issue_after_an_upgrade_files_the_few_claims_left_itself() -> None:
+    """After an upgrade from the per-address claims, `issue` was refused until someone ran
+    `index_claims`, which no operator knew to do. With at most MAX_LAZY_CLAIMS receivables
+    unfiled, `issue` files them itself (bounded work) before it looks the invoice up."""
+    app = _finance()
+    app.ctx.roles[BOB] = ["core_enterprise"]
+    due = app.ctx.time_ms + 10**9
+    invoice = "cd" * 32
+    _legacy_receivables(app, 50, invoice)
+    with pytest.raises(ContractError, match="already backs receivable RCV-50"):
+        app.call(BOB, "issue", CAROL, 100, due, invoice, org="org1")  # not financed twice
+    rid = app.call(BOB, "issue", CAROL, 100, due, "ee" * 32, org="org1")
+    assert rid == "RCV-51"
+    assert app.call(BOB, "claims_indexed") == {"indexed": 51, "issued": 51}
+    assert app.call(BOB, "invoice_claim", "org1", invoice) == "RCV-50"
+
+
+def test_issue_with_many_claims_unfiled_says_what_to_run() -> None:
+    """Past MAX_LAZY_CLAIMS unfiled receivables `issue` is refused with a message naming
+    the command to run (and nothing is issued); after `index_claims` it works."""
+    app = _finance()
+    app.ctx.roles[BOB] = ["core_enterprise"]
+    due = app.ctx.time_ms + 10**9
+    invoice = "cd" * 32
+    _legacy_receivables(app, 51, invoice)
+    with pytest.raises(
+        ContractError, match=r"51 receivables .*tianfu app supply_finance index-claims"
+    ):
+        app.call(BOB, "issue", CAROL, 100, due, "ee" * 32, org="org1")
+    assert app.call(BOB, "claims_indexed") == {"indexed": 0, "issued": 51}
+    assert app.call(DAVE, "index_claims", 1, org="org2")["next"] == 2
+    with pytest.raises(ContractError, match="already backs receivable RCV-51"):
+        app.call(BOB, "issue", CAROL, 100, due, invoice, org="org1")  # 50 left: filed by issue
 
 
 def test_the_open_receivables_are_read_a_page_at_a_time_past_a_bound() -> None:
@@ -240,6 +287,52 @@ def test_accounts_registered_before_the_log_stay_listed_after_a_new_one() -> Non
     assert [a["id"] for a in page["accounts"]] == ["p2", "p3"] and page["count"] == 3
 
 
+def _one_household_two_offices() -> tuple[Local, str]:
+    """f1 allocated to p1 (BOB, org1) and p2 (CAROL, org2), each office having registered
+    the same household hash (one salt across the consortium) at its own account."""
+    app = _fund_with_two_provinces()
+    h = "ab" * 32
+    for acct, who, org in (("p1", BOB, "org1"), ("p2", CAROL, "org2")):
+        app.call(ALICE, "allocate", "f1", "", acct, 1_000, "")
+        app.call(who, "register_beneficiary", acct, h, ["relief"], org=org)
+    return app, h
+
+
+def test_a_household_is_not_paid_twice_from_one_fund_by_two_organisations() -> None:
+    """Beneficiaries are registered per organisation (so no member blocks another's
+    registration), and the once-per-fund rule was checked per organisation and hash: two
+    offices of two organisations each paid the same household from the same fund. The
+    first organisation to pay a household from a fund now holds it (`payee`); another's
+    payment or plan is refused, and `attempt_disburse` records the refusal."""
+    app, h = _one_household_two_offices()
+    app.call(BOB, "disburse", "f1", "p1", h, 300, "relief", "cd" * 32, org="org1")
+    assert app.call(DAVE, "payee", "f1", h) == {"org": "org1", "account": "p1", "move": 3}
+    with pytest.raises(ContractError, match="already paid from fund f1 by org1 at p1"):
+        app.call(CAROL, "disburse", "f1", "p2", h, 300, "relief", "cd" * 32, org="org2")
+    with pytest.raises(ContractError, match="paid from fund f1 by another organisation"):
+        app.call(CAROL, "plan_instalments", "f1", "p2", h, [100, 200], org="org2")
+    got = app.call(CAROL, "attempt_disburse", "f1", "p2", h, 300, "relief", "cd" * 32, org="org2")
+    assert got["ok"] is False and got["code"] == "already_paid"
+    assert app.call(DAVE, "refusals", "f1")[0]["code"] == "already_paid"
+    assert app.call(DAVE, "fund", "f1")["disbursed"] == 300
+    assert app.call(DAVE, "payments", "f1", h, "org2")["paid"] == []
+    assert app.call(DAVE, "payee", "f1", "cd" * 32) is None
+
+
+def test_a_fund_before_the_payee_records_finds_another_organisations_payment() -> None:
+    """A fund created before the payee records: a payment one organisation made then (no
+    payee record) is found through the member organisations' payment records."""
+    app, h = _one_household_two_offices()
+    app.ctx.governance["orgs"] = ["org1", "org2", "org3"]
+    app.call(BOB, "disburse", "f1", "p1", h, 300, "relief", "cd" * 32, org="org1")
+    del app.ctx.state["payee:f1:" + h]  # as the source before the payee records left it
+    del app.ctx.state["fund:f1"]["payees"]
+    with pytest.raises(ContractError, match="already paid from fund f1 by org1"):
+        app.call(CAROL, "disburse", "f1", "p2", h, 300, "relief", "cd" * 32, org="org2")
+    app.call(BOB, "register_beneficiary", "p1", "ee" * 32, ["relief"], org="org1")
+    app.call(BOB, "disburse", "f1", "p1", "ee" * 32, 5, "relief", "cd" * 32, org="org1")
+
+
 # -- health --------------------------------------------------------------------------------------
 def test_an_insurers_claims_are_read_a_page_at_a_time_past_200() -> None:
     """Any patient of a dispensed prescription shares it with any insurer: `claimable` reads
@@ -331,3 +424,35 @@ def test_anyones_disputes_do_not_make_a_works_ownership_history_unreadable() -> 
         app.call(DAVE, "history", wid)
     page = app.call(DAVE, "history_page", wid, 1001, 200)
     assert [h["n"] for h in page] == [1001, 1002]
+
+
+class _LocalClient:
+    """An SDK client whose transactions and views run on a `Local` contract as `who`."""
+
+    def __init__(self, app: Local, who: str) -> None:
+        self.app, self.who, self.calls = app, who, []  # type: ignore[var-annotated]
+
+    def invoke(self, contract: str, method: str, *args: Any) -> Any:
+        self.calls.append(method)
+        return type("Receipt", (), {"result": self.app.call(self.who, method, *args)})()
+
+    def query(self, contract: str, method: str, *args: Any) -> Any:
+        self.calls.append(method)
+        return self.app.call(self.who, method, *args)
+
+
+def test_the_sdks_issue_files_many_unfiled_claims_first() -> None:
+    """Past the 50 unfiled claims `issue` files itself, the SDK's `issue` runs
+    `index_claims` until every one is filed, once, then issues (no one has to know)."""
+    from tianfu.apps.supply_finance.sdk import SupplyFinance
+
+    app = _finance()
+    app.ctx.roles[BOB] = ["core_enterprise"]
+    _legacy_receivables(app, 250, "cd" * 32)
+    client = _LocalClient(app, BOB)
+    sdk = SupplyFinance(client)  # type: ignore[arg-type]
+    due = app.ctx.time_ms + 10**9
+    assert sdk.issue(CAROL, 100, due, "ee" * 32) == "RCV-251"
+    assert client.calls.count("index_claims") == 2
+    assert sdk.issue(CAROL, 100, due, "ef" * 32) == "RCV-252"
+    assert client.calls.count("claims_indexed") == 4  # once, then 3 in the walk, never again

@@ -73,8 +73,10 @@ def test_receivables_pushed_on_an_account_do_not_slow_its_calls_or_other_issuers
     for _ in range(300):  # another core enterprise pushes receivables on CAROL
         app.call(ALICE, "issue", CAROL, 1, due, next(docs))
     later = issue_and_move()
-    # only the index numbers' digits cost more (a list read and rewritten cost hundreds more)
-    assert all(0 <= b - a <= 8 for a, b in zip(first, later, strict=True)), (first, later)
+    # only the index numbers' digits cost more (a list read and rewritten cost hundreds more);
+    # the first calls also made the first key of a set's bucket (a few gas the later ones,
+    # in buckets others' receivables opened, do not spend)
+    assert all(-30 <= b - a <= 8 for a, b in zip(first, later, strict=True)), (first, later)
     assert app.call(BOB, "holding_count", CAROL) == 300
     assert len(app.call(BOB, "holdings_page", CAROL, 101, 200)["holdings"]) == 200
     assert len(app.call(BOB, "open_receivables")) == 302

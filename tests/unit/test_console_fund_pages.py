@@ -72,3 +72,21 @@ def test_a_fund_page_reads_the_whole_report_while_it_is_small(
 @pytest.mark.parametrize("bad", ["0", "-1", "x", "9" * 30])
 def test_a_malformed_accounts_cursor_is_a_400(client: TestClient, bad: str) -> None:
     assert client.get(f"/funds/big?accounts={bad}").status_code == 400
+
+
+def test_a_household_paid_by_two_organisations_before_the_rule_is_flagged() -> None:
+    """Payments two organisations made to one household from one fund before the contract
+    refused the second are named on the fund page, with the organisations that paid."""
+    from tianfu.web.applications import paid_by_several
+
+    h1, h2, h3 = "a" * 64, "b" * 64, "c" * 64
+    records = [
+        {"beneficiary": h1, "org": "org1", "paid": [5]},
+        {"beneficiary": h1, "org": "org2", "paid": [7]},
+        {"beneficiary": h2, "org": "org1", "paid": [5, 5]},  # one organisation's instalments
+        {"beneficiary": h2, "org": "org3", "paid": []},  # registered, never paid
+        {"beneficiary": h3, "org": None, "paid": [1]},  # a deployment before: no org
+        {"beneficiary": h3, "org": "org4", "paid": [1]},
+        "not a record",
+    ]
+    assert paid_by_several(records) == [(h1, ["org1", "org2"]), (h3, ["?", "org4"])]

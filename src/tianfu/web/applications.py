@@ -185,11 +185,13 @@ def applications_router(data: ConsoleData) -> APIRouter:
         tree = _page_tree(accounts.get("accounts", []))
         paid = data.scan_page("fund_supervision", f"pay:{fund_id}:", before)
         payments = [v for _, v in paid.rows if isinstance(v, dict)]
+        scanned = [v for _, v in data.scan("fund_supervision", f"pay:{fund_id}:", MAX_LIST)]
         repeated = [
             v
-            for _, v in data.scan("fund_supervision", f"pay:{fund_id}:", MAX_LIST)
+            for v in scanned
             if isinstance(v, dict) and len(v.get("paid") or []) >= REPEATED_PAYMENTS
         ]
+        shared = paid_by_several(scanned)
         return page(
             request,
             "fund.html",
@@ -201,6 +203,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
             payments=payments,
             paid=paid,
             repeated=repeated,
+            shared=shared,
             refusals=data.view("fund_supervision", "refusals", fund_id) or [],
             idle_days=days,
             reasons=REFUSAL_REASONS,
@@ -357,6 +360,26 @@ class _Parties:
 
 def _parties(data: ConsoleData, contract: str) -> _Parties:
     return _Parties(data, contract)
+
+
+def paid_by_several(records: list[Any]) -> list[tuple[str, list[str]]]:
+    """The households (beneficiary hashes) of a fund's payment records that more than one
+    organisation paid, with those organisations in the order found: the contract refuses a
+    second organisation's payment, so these are payments made before that rule."""
+    orgs: dict[str, list[str]] = {}
+    for r in records:
+        if (
+            not isinstance(r, dict)
+            or not r.get("paid")
+            or not isinstance(r.get("beneficiary"), str)
+        ):
+            continue
+        named = r.get("org")
+        org = named if isinstance(named, str) else "?"
+        found = orgs.setdefault(r["beneficiary"], [])
+        if org not in found:
+            found.append(org)
+    return [(h, found) for h, found in orgs.items() if len(found) > 1]
 
 
 def _fund_report(data: ConsoleData, fund_id: str, idle_ms: int) -> dict[str, Any] | None:

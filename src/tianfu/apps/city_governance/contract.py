@@ -27,7 +27,7 @@ State:
                      closed, reopened, overdue flags)
   open:<id>          the ids of the cases with that department, not closed: an indexed set
                      (the shared library's `_set_*`), so a case added or removed writes at
-                     most seven keys however many are open, and `overdue_in` pages it
+                     most nine keys however many are open, and `overdue_in` pages it
                      without skipping a case open for the whole walk
   case:<id>          a case; "log:<id>:<n>" its history; "ci:<n>" / "ncases" the n-th case
   sensor:<ref>       the case a sensor alarm was filed as (a repeat of an open one is refused)

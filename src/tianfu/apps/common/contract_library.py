@@ -169,14 +169,24 @@ def _log_items(ctx, listed, count, prefix, start, limit):
 # highest slot used; a member added takes the next one) and "NAME#c" (how many members, when
 # any was removed; else "NAME#n" counts them). A removed member leaves its slot empty for good
 # (a member added again takes a new slot), and the live slots are linked in slot order:
-# "NAME#x:<k>" is the slot after k ("k + 1" when there is no key), "NAME#v:<k>" the one before
-# ("k - 1"), "NAME#h" the first ("1") and "NAME#t" the last ("NAME#n"); an emptied slot keeps
-# the slot after it as it was when it was emptied. So adding or removing a member writes at
-# most seven keys however many the set holds (no party's additions make another party's later
-# calls dearer), a walk over the members reads only live slots, and a page starting at any
-# slot a page before returned neither skips nor repeats a member present for the whole walk.
+# "NAME#x:<k>" is the live slot after live slot k ("k + 1" when there is no key), "NAME#v:<k>"
+# the one before ("k - 1"), "NAME#h" the first ("1") and "NAME#t" the last ("NAME#n").
+# The first live slot at or after any slot is found from two sparse indexes: "NAME#b:<B>" is
+# the first live slot of bucket B (slots B*64 .. B*64+63) and "NAME#B:<S>" the first of
+# superbucket S (slots S*4096 ..), each kept only while its bucket has a live slot. So an
+# emptied slot keeps no key (the state of a set is bounded by its members), adding or
+# removing a member writes at most nine keys however many the set holds (no party's
+# additions make another party's later calls dearer), and a page may start at any slot: a
+# page starting where a page before stopped neither skips nor repeats a member present for
+# the whole walk, whatever left or joined meanwhile.
+# Slots below "NAME#f" (n + 1 when the first change under this layout found n slots used;
+# absent: "NAME#n" + 1) were emptied under the layout before the buckets, which kept the slot
+# after an emptied slot k in its "NAME#x:<k>": they are read, and emptied, as that layout did.
 # A list kept under NAME itself (by a deployment before the indexed sets) comes first (its
 # entries are slots 1..len); a member removed from it is replaced by None, so it keeps its length.
+_SET_BUCKET = 64  # slots a bucket of an indexed set spans (a superbucket: _SET_BUCKET buckets)
+
+
 def _set_next(ctx, name, k):
     return ctx.get(name + "#x:" + str(k), k + 1)
 
@@ -185,22 +195,36 @@ def _set_prev(ctx, name, k):
     return ctx.get(name + "#v:" + str(k), k - 1)
 
 
+def _set_pin_bound(ctx, name, n):
+    """The first slot the buckets index: pinned at the first change under this layout."""
+    f = ctx.get(name + "#f")
+    if f is None:
+        f = n + 1
+        ctx.put(name + "#f", f)
+    return f
+
+
 def _set_add(ctx, name, item):
-    k = ctx.get(name + "#n", 0) + 1
-    last = ctx.get(name + "#t", k - 1)  # the last live slot (0: none)
+    n = ctx.get(name + "#n", 0)
+    _set_pin_bound(ctx, name, n)
+    k = n + 1
+    last = ctx.get(name + "#t", n)  # the last live slot (0: none)
     ctx.put(name + "#n", k)
     ctx.put(name + "#i:" + str(k), item)
     ctx.put(name + "#k:" + item, k)
     c = ctx.get(name + "#c")
     if c is not None:
         ctx.put(name + "#c", c + 1)
-    if last != k - 1:  # the slots between were emptied: link the new one past them
+    if last != n:  # the slots between were emptied: link the new one past them
         ctx.delete(name + "#t")
         ctx.put(name + "#v:" + str(k), last)
         if last == 0:
             ctx.put(name + "#h", k)
         else:
             ctx.put(name + "#x:" + str(last), k)
+    for index in ("#b:" + str(k // _SET_BUCKET), "#B:" + str(k // _SET_BUCKET // _SET_BUCKET)):
+        if ctx.get(name + index) is None:  # the first live slot of its (super)bucket
+            ctx.put(name + index, k)
 
 
 def _set_remove(ctx, name, item):
@@ -211,6 +235,7 @@ def _set_remove(ctx, name, item):
             ctx.put(name, [None if x == item else x for x in listed])
         return
     n = ctx.get(name + "#n")
+    bound = _set_pin_bound(ctx, name, n)
     before = _set_prev(ctx, name, k)
     after = _set_next(ctx, name, k)
     if before == 0:
@@ -221,11 +246,62 @@ def _set_remove(ctx, name, item):
         ctx.put(name + "#t", before)
     else:
         ctx.put(name + "#v:" + str(after), before)
-    ctx.put(name + "#x:" + str(k), after)  # a page resuming at the emptied slot goes on here
-    ctx.delete(name + "#v:" + str(k))
+    if k < bound:  # a slot of the layout before: a page resuming there goes on at `after`
+        ctx.put(name + "#x:" + str(k), after)
+    else:
+        if after != k + 1:
+            ctx.delete(name + "#x:" + str(k))
+        for index, span in (("#b:", _SET_BUCKET), ("#B:", _SET_BUCKET * _SET_BUCKET)):
+            key = name + index + str(k // span)
+            if ctx.get(key) == k:  # it was the first of its (super)bucket: the next is
+                if after <= n and after // span == k // span:
+                    ctx.put(key, after)
+                else:
+                    ctx.delete(key)
+    if before != k - 1:
+        ctx.delete(name + "#v:" + str(k))
     ctx.delete(name + "#i:" + str(k))
     ctx.delete(name + "#k:" + item)
     ctx.put(name + "#c", ctx.get(name + "#c", n) - 1)
+
+
+def _set_seek(ctx, name, j, n, budget):
+    """(the first live slot at or after slot j (n + 1: none), reads left of `budget`), or,
+    when the budget runs out first, (a slot s > j with no live slot in j..s-1, 0)."""
+    if j > ctx.get(name + "#t", n):
+        return n + 1, budget
+    bound = ctx.get(name + "#f", n + 1)
+    while j < bound:  # the layout before: emptied slots name the slot after them
+        if budget <= 0:
+            return j, 0
+        budget -= 1
+        if ctx.get(name + "#i:" + str(j)) is not None:
+            return j, budget
+        j = _set_next(ctx, name, j)
+    if j > n:
+        return n + 1, budget
+    b = j // _SET_BUCKET
+    first = ctx.get(name + "#b:" + str(b))
+    if first is not None:  # its bucket has live slots: walk them to j (fewer than 64)
+        while first < j:
+            first = _set_next(ctx, name, first)
+        return first, budget
+    b += 1
+    while b * _SET_BUCKET <= n:
+        if budget <= 0:
+            return b * _SET_BUCKET, 0
+        budget -= 1
+        if b % _SET_BUCKET == 0:  # a superbucket starts: pass it whole when it is empty
+            first = ctx.get(name + "#B:" + str(b // _SET_BUCKET))
+            if first is None:
+                b += _SET_BUCKET
+                continue
+            return first, budget
+        first = ctx.get(name + "#b:" + str(b))
+        if first is not None:
+            return first, budget
+        b += 1
+    return n + 1, budget
 
 
 def _set_listed(ctx, name):
@@ -250,11 +326,11 @@ def _set_all(ctx, name):
 
 
 def _set_page(ctx, name, start, limit):
-    """The members in slots `start`.. of an indexed set, reading at most `limit` slots:
+    """The members in slots `start`.. of an indexed set, at most `limit` of them:
     ([[slot, member], ...], the slot to start the next page at, or None after the last).
-    A page holds at most `limit` members, and fewer only when it passed slots emptied since
-    a page before named them; a member present from the first page to the last is in
-    exactly one page."""
+    Finding the first member at or after `start` reads a bounded number of keys (past a
+    region emptied long ago, a page may stop early with a "next"); a member present from
+    the first page to the last is in exactly one page."""
     listed = _set_listed(ctx, name)
     before = len(listed)
     out = []
@@ -265,15 +341,15 @@ def _set_page(ctx, name, start, limit):
         s += 1
     if s <= before:
         return out, s
-    read = s - start
     n = ctx.get(name + "#n", 0)
-    k = max(s - before, ctx.get(name + "#h", 1))  # the slots before the first are all empty
-    while k <= n and read < limit:
-        item = ctx.get(name + "#i:" + str(k))
-        if item is not None:
-            out.append([before + k, item])
-        k = _set_next(ctx, name, k)
-        read += 1
+    j = max(s - before, ctx.get(name + "#h", 1))  # the slots before the first are all empty
+    if s - start >= limit:  # the list's `limit` slots were this page
+        return out, (before + j if j <= n else None)
+    k, budget = _set_seek(ctx, name, j, n, limit + _SET_BUCKET)
+    if budget > 0:
+        while k <= n and len(out) < limit:
+            out.append([before + k, ctx.get(name + "#i:" + str(k))])
+            k = _set_next(ctx, name, k)
     return out, (before + k if k <= n else None)
 
 

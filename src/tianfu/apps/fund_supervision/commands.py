@@ -196,6 +196,13 @@ COMMANDS = CommandTable(
             ORG,
         ),
         view(
+            "payee",
+            "The organisation (and account) that pays a household from a fund: no other "
+            "organisation pays the same hash from it (null: not paid yet).",
+            FUND,
+            arg("id_hash"),
+        ),
+        view(
             "payments",
             "A beneficiary's instalment plan (none: one payment) and what it was paid from a fund.",
             FUND,

@@ -12,7 +12,9 @@ creates funds and registers top-level accounts, "fund_officer" manages an accoun
 Payments to a beneficiary: at most one per fund, unless the account's manager recorded an
 instalment plan for that beneficiary in that fund before its first payment
 (`plan_instalments`); then exactly the planned instalments, in order, each of its planned
-amount, and nothing more.
+amount, and nothing more. A household (its hash) is paid from a fund by one organisation:
+the first to pay it holds it ("payee:<fund>:<hash>"), and another organisation's payment to
+the same hash from that fund is refused as `already_paid` (recorded by `attempt_disburse`).
 
 Refused attempts: `allocate` and `disburse` fail (and write nothing) when refused;
 `attempt_allocate` and `attempt_disburse` run the same checks but, when refused, record
@@ -52,6 +54,11 @@ State:
   "pay:<fund>:<org>:<hash>" -> a beneficiary's payments from a fund: its instalment plan (or
                               None: one payment), the amounts paid and their movements
                               ("pay:<fund>:<hash>" for a beneficiary under "ben:<hash>")
+  "payee:<fund>:<hash>"    -> the organisation (and account, first movement) that paid the
+                              household `hash` from the fund first: no other organisation
+                              pays it from that fund. A fund created before these records
+                              (no "payees" in its record) also looks up the payments each
+                              member organisation made before them (a bounded number)
 """
 
 LEVELS = ("province", "city", "county", "township", "village")
@@ -250,6 +257,7 @@ def create_fund(ctx, fund_id, purpose, total, start_ms, end_ms):
         "disbursed": 0,
         "naccounts": 0,
         "alloc_log": True,
+        "payees": True,
         "moves": 0,
         "created_height": ctx.height,
         "created_ms": ctx.time_ms,
@@ -307,6 +315,12 @@ def plan_instalments(ctx, fund_id, account_id, id_hash, instalments):
         all(_is_amount(a) for a in instalments) and sum(instalments) <= MAX_AMOUNT,
         "each instalment is a positive integer number of fen",
     )
+    other = _paid_by_another(ctx, fund, ctx.sender.org, id_hash, suffix)
+    ctx.require(
+        other is None,
+        f"the household {id_hash} is paid from fund {fund_id} by another organisation "
+        f"({other and other['org']})",
+    )
     record = _payments(ctx, fund_id, suffix)
     ctx.require(record["plan"] is None, "the beneficiary already has a plan in this fund")
     ctx.require(len(record["paid"]) == 0, "the beneficiary was already paid from this fund")
@@ -316,7 +330,35 @@ def plan_instalments(ctx, fund_id, account_id, id_hash, instalments):
     return record
 
 
-def _check_payment_rule(ctx, fund_id, suffix, amount):
+def _paid_by_another(ctx, fund, org, id_hash, suffix):
+    """The organisation other than `org` that paid the household `id_hash` from `fund`
+    (and where), or None."""
+    payee = ctx.get("payee:" + fund["id"] + ":" + id_hash)
+    if payee is not None:
+        return None if payee["org"] == org else payee
+    if fund.get("payees"):
+        return None
+    # a fund created before the payee records: the payments of every member organisation
+    for other in [None] + ctx.read("governance", "orgs", []):
+        key = id_hash if other is None else other + ":" + id_hash
+        if key != suffix:
+            paid = ctx.get("pay:" + fund["id"] + ":" + key)
+            if paid is not None and len(paid["paid"]) > 0:
+                return {"org": paid.get("org") or other, "account": None, "move": paid["moves"][0]}
+    return None
+
+
+def _check_payment_rule(ctx, fund, org, id_hash, suffix, amount):
+    fund_id = fund["id"]
+    other = _paid_by_another(ctx, fund, org, id_hash, suffix)
+    if other is not None:
+        where = "" if other["account"] is None else " at " + other["account"]
+        return _refusal(
+            "already_paid",
+            f"the household {id_hash} was already paid from fund {fund_id} by "
+            f"{other['org'] or 'another organisation'}{where} (movement {other['move']}): "
+            "a household is paid from a fund by one organisation",
+        )
     record = _payments(ctx, fund_id, suffix)
     paid = len(record["paid"])
     plan = record["plan"]
@@ -481,7 +523,7 @@ def _check_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash
     closed = _open_check(ctx, fund)
     if closed is not None:
         return closed
-    rule = _check_payment_rule(ctx, fund_id, suffix, amount)
+    rule = _check_payment_rule(ctx, fund, ctx.sender.org, id_hash, suffix, amount)
     if rule is not None:
         return rule
     have = _balance(ctx, fund, account_id)
@@ -508,6 +550,9 @@ def _do_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash):
     record["paid"].append(amount)
     record["moves"].append(move["seq"])
     ctx.put("pay:" + fund_id + ":" + suffix, record)
+    if len(record["paid"]) == 1:  # this organisation now pays the household from the fund
+        payee = {"org": ctx.sender.org, "account": account_id, "move": move["seq"]}
+        ctx.put("payee:" + fund_id + ":" + id_hash, payee)
     ctx.put("fund:" + fund_id, fund)
     ctx.emit(
         "Disbursed", fund=fund_id, account=account_id, to=id_hash, amount=amount, seq=move["seq"]

@@ -141,6 +141,14 @@ def payments(ctx, fund_id, id_hash, org):
 
 
 @view
+def payee(ctx, fund_id, id_hash):
+    """The organisation that pays the household `id_hash` from a fund: {"org", "account",
+    "move"} (its first payment), or None before any payment recorded with it."""
+    _fund(ctx, fund_id)
+    return ctx.get("payee:" + fund_id + ":" + id_hash) if _is_hash(id_hash) else None
+
+
+@view
 def beneficiary(ctx, id_hash, org):
     """The beneficiary `id_hash` registered by organisation `org` (None if there is none)."""
     return _beneficiary(ctx, org, id_hash)[0]

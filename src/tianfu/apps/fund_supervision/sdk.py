@@ -171,6 +171,12 @@ class FundSupervision(ContractSDK):
         `id_hash` registered by organisation `org`."""
         return dict(self._query("payments", fund_id, id_hash, org))
 
+    def payee(self, fund_id: str, id_hash: str) -> dict[str, Any] | None:
+        """The organisation that pays the household `id_hash` from a fund (its account and
+        first movement), or None before any payment; no other organisation pays it."""
+        result = self._query("payee", fund_id, id_hash)
+        return None if result is None else dict(result)
+
     movements = view("fund_id", returns=list, start=1, limit=200)
     trace = view("fund_id", "id_hash", "org", returns=dict)
     allocations_into = view("fund_id", "account_id", returns=list, start=1, limit=200)

@@ -28,7 +28,7 @@ State:
   log:<ref>:<n>, nlog:<ref>  the access log;  seen:<hash>:<addr>  time of the last access
   claims:<org>     prescription ids shared with an insurer organisation and not reimbursed:
                    an indexed set (the shared library's `_set_*`), so sharing or reimbursing
-                   writes at most seven keys however many claims an insurer has, and
+                   writes at most nine keys however many claims an insurer has, and
                    `claimable_page` pages it without skipping a claim outstanding for the
                    whole walk
   suspended:<addr> {"by", "reason", "height"}     stats   the statistics

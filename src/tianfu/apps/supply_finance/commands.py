@@ -67,7 +67,8 @@ COMMANDS = CommandTable(
         tx(
             "index-claims",
             "(anyone) File the invoice claims of up to LIMIT more receivables issued before "
-            "claims were kept per organisation (issuing waits until all are).",
+            "claims were kept per organisation (issue files the last 50 itself and is refused "
+            "while more are unfiled).",
             opt("limit", int, default=200),
             method="index_claims",
         ),
@@ -228,6 +229,12 @@ COMMANDS = CommandTable(
             arg("org"),
             arg("doc_hash"),
             method="invoice_claim",
+        ),
+        view(
+            "claims-indexed",
+            "How many receivables have their invoice claim filed by organisation "
+            "(index-claims files the rest).",
+            method="claims_indexed",
         ),
         view("party", "A participant's enrolment record.", address("who")),
     ),

@@ -23,14 +23,15 @@ State:
   "docidx"           -> the receivables 1..docidx-1 have their invoice claim filed under
                      their issuer's organisation: receivables issued before the claims were
                      kept per organisation are indexed by `index_claims` (anyone may call
-                     it), and `issue` is refused until every receivable is, so an invoice
-                     an account claimed before is found for its whole organisation
+                     it) or, while at most MAX_LAZY_CLAIMS are left, by `issue` itself
+                     (refused, naming the command, while more are), so an invoice an
+                     account claimed before is found for its whole organisation
   "held:<address>"   -> ids held by that address (parts that were split are removed), an
                         indexed set (below): anyone may transfer to an address
   "open"             -> ids of the original receivables not yet fully repaid, an indexed set
   An indexed set (the shared library's `_set_*`) keeps each id in a slot that does not
   change while it is a member ("NAME#i:<k>", "NAME#k:<id>"), its live slots linked in slot
-  order: adding or removing an id writes at most seven keys however many it holds, so
+  order: adding or removing an id writes at most nine keys however many it holds, so
   nobody's calls get dearer as another party's set grows, and the pages (`holdings_page`,
   `open_page`, `overdue_page`) never skip or repeat an id present for the whole walk. A
   deployment before the indexed sets kept each as one list under NAME; such a list is no
@@ -58,6 +59,7 @@ MAX_TREE_PAGE = 100  # parts one `tree_page` / `audit_page` reads (and each spli
 MAX_OVERDUE_READ = 600  # parts one `overdue_page` reads (a page ends early before more)
 MAX_OPEN = 1000  # open receivables `open_receivables` and `overdue` read (their `_page`s page)
 MAX_RATE_BP = 10000
+MAX_LAZY_CLAIMS = 50  # unfiled invoice claims `issue` files itself (more: run index_claims)
 MAX_KEPT = 10  # newest transfers / closed pledges a record carries (`*_page` views read all)
 HEX = "0123456789abcdef"
 PREFIX = "RCV-"
@@ -228,13 +230,18 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
         maturity_ms > ctx.time_ms, f"maturity {maturity_ms} must be after now ({ctx.time_ms})"
     )
     _hash(ctx, doc_hash, "doc_hash")
-    indexed = ctx.get("docidx", 1)
     last = ctx.get("seq", 0)
+    pending = last - ctx.get("docidx", 1) + 1
     ctx.require(
-        indexed > last,
-        f"the invoice claims of receivables issued before are being filed by organisation "
-        f"({indexed - 1} of {last} done): call index_claims until it is done, then issue",
+        pending <= MAX_LAZY_CLAIMS,
+        f"{pending} receivables issued before this contract version have not had their "
+        "invoice claims filed by organisation, so an invoice another account of this "
+        "organisation backed could be backed again: run `tianfu app supply_finance "
+        "index-claims` (anyone may; the SDK's index_all_claims) until `claims-indexed` shows "
+        "every receivable, then issue",
     )
+    if pending > 0:  # a few left after an upgrade: this call files them first
+        _file_claims(ctx, last)
     org = ctx.sender.org
     used = _doc_claim(ctx, org, me, doc_hash)
     if used is not None:

@@ -163,17 +163,11 @@ def audit_page(ctx, rid, start, limit):
 
 
 # -- invoice claims by organisation --------------------------------------------------------
-def index_claims(ctx, limit):
-    """File the invoice claims of up to `limit` (1..200) more receivables under their
-    issuer's organisation (from their record, or the issuer's certificate for a receivable
-    issued before records named it). Anyone may call it; `issue` waits until every
-    receivable is indexed. Returns {"indexed", "filed", "next"}: "next" is None when done."""
-    ctx.require(
-        isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 200,
-        "limit must be 1..200",
-    )
+def _file_claims(ctx, last):
+    """File the invoice claims of the receivables "docidx".."last" under their issuer's
+    organisation (from their record, or the issuer's certificate for a receivable issued
+    before records named it); how many claims were filed."""
     start = ctx.get("docidx", 1)
-    last = min(ctx.get("seq", 0), start + limit - 1)
     filed = 0
     for n in range(start, last + 1):
         record = ctx.get("r:" + PREFIX + str(n))
@@ -193,11 +187,22 @@ def index_claims(ctx, limit):
             filed += 1
     ctx.put("docidx", last + 1)
     ctx.emit("ClaimsIndexed", start=start, last=last, filed=filed)
-    return {
-        "indexed": last,
-        "filed": filed,
-        "next": None if last >= ctx.get("seq", 0) else last + 1,
-    }
+    return filed
+
+
+def index_claims(ctx, limit):
+    """File the invoice claims of up to `limit` (1..200) more receivables under their
+    issuer's organisation. Anyone may call it; `issue` files the last MAX_LAZY_CLAIMS
+    itself and is refused while more are unfiled. Returns {"indexed", "filed", "next"}:
+    "next" is None when done."""
+    ctx.require(
+        isinstance(limit, int) and not isinstance(limit, bool) and 1 <= limit <= 200,
+        "limit must be 1..200",
+    )
+    issued = ctx.get("seq", 0)
+    last = min(issued, ctx.get("docidx", 1) + limit - 1)
+    filed = _file_claims(ctx, last)
+    return {"indexed": last, "filed": filed, "next": None if last >= issued else last + 1}
 
 
 # -- views --------------------------------------------------------------------------------
@@ -273,7 +278,7 @@ def holdings_page(ctx, address, start, limit):
     (<= 200): {"address", "held", "start", "holdings": [...], "next"}; "next" is the `start`
     of the following page, or None after the last. A part held from the first page to the
     last is in exactly one page, whatever is transferred meanwhile (a page may hold fewer
-    than `limit` when parts left since the page before)."""
+    than `limit` only after passing a long stretch of emptied slots)."""
     _page_args(ctx, start, limit)
     if not isinstance(address, str):
         return {"address": address, "held": 0, "start": start, "holdings": [], "next": None}

@@ -84,7 +84,6 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
     if found is None:
         maturity = int(time.time() * 1000) + 90 * DAY_MS
         doc = hashlib.sha256(DEMO_INVOICE.encode()).hexdigest()
-        p["core"].sf.index_all_claims()  # after an upgrade from a source before them
         rid = p["core"].sf.issue(p["tier1"].address, 100_000_000, maturity, doc)
         p["tier1"].sf.accept(rid)
         moved = p["tier1"].sf.split_transfer(rid, 40_000_000, p["tier2"].address)

@@ -33,7 +33,6 @@ def run_scenario(env: AppEnv) -> None:
 
     now = int(time.time() * 1000)
     doc = invoice_hash("PO-7781 seat frames")
-    core.sf.index_all_claims()  # a chain upgraded from a source before the claims by organisation
     # Only a core enterprise issues, and only to an enrolled supplier.
     refused(lambda: t1.sf.issue(t2.address, 1000, now + DAY_MS, doc), "lacks role")
     refused(lambda: core.sf.issue("ab" * 20, 1000, now + DAY_MS, doc), "has not enrolled")

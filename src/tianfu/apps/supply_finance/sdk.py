@@ -8,6 +8,9 @@ from typing import Any
 
 from tianfu.apps.common.sdk import ContractSDK, view, walk_pages
 from tianfu.apps.supply_finance import NAME
+from tianfu.client.errors import ApiError
+
+MAX_LAZY_CLAIMS = 50  # the contract's: unfiled invoice claims `issue` files itself
 
 
 def doc_hash(data: bytes | str) -> str:
@@ -26,7 +29,20 @@ class SupplyFinance(ContractSDK):
     def enrol(self, display_name: str) -> dict[str, Any]:
         return dict(self._invoke("enrol", display_name))
 
+    _claims_filed = False  # this SDK saw every invoice claim filed (they stay filed)
+
     def issue(self, supplier: str, amount: int, maturity_ms: int, document_hash: str) -> str:
+        """Issue a receivable; on a chain upgraded from a source before the claims by
+        organisation, first file the claims `issue` would not file itself."""
+        if not self._claims_filed:
+            try:
+                done = self.claims_indexed()
+            except ApiError:  # e.g. a deployed source before the claims by organisation
+                done = None  # `issue` itself refuses, saying what to run, if it must
+            if done is not None:
+                if done["issued"] - done["indexed"] > MAX_LAZY_CLAIMS:
+                    self.index_all_claims()
+                self._claims_filed = True
         return str(self._invoke("issue", supplier, amount, maturity_ms, document_hash))
 
     def accept(self, rid: str) -> str:
@@ -67,7 +83,7 @@ class SupplyFinance(ContractSDK):
 
     def index_claims(self, limit: int = 200) -> dict[str, Any]:
         """File the invoice claims of up to `limit` more receivables issued before the
-        claims were kept per organisation (`issue` waits until all are)."""
+        claims were kept per organisation (`issue` files the last 50 itself)."""
         return dict(self._invoke("index_claims", limit))
 
     def index_all_claims(self) -> int:
