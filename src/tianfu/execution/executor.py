@@ -611,5 +611,12 @@ class Executor:
             result, _ = self._call(ctx, contract, method, args, gas, reader)
         except HostResourceError:
             raise ContractError("the query ran out of the node's memory or stack") from None
-        check_value(result)
+        # As in a transaction: a sandboxed view's result is the sandbox's checked copy
+        # (`copy_value`, paid with the view's gas, at most `MAX_RESULT_BYTES`), not walked
+        # again; a native view's is checked here (built from state reads paid by the byte).
+        if type(result) not in FLAT_RESULTS and contract in self.native:
+            try:
+                check_value(result)
+            except ValueTypeError as exc:
+                raise ContractError(f"bad return value: {exc}") from None
         return result
