@@ -190,6 +190,49 @@ CASES: list[Case] = [
         10,
     ),
     _c(
+        "list of big ints equal",
+        "op:==",
+        "x = (1 << 4095) - 1\nL = [(x + i) - i for i in range(10_000)]\n"
+        "M = [(x + i) - i for i in range(10_000)]",
+        "z = L == M",
+        1,
+        20,
+    ),
+    _c(
+        "list of big ints less",
+        "op:<",
+        "x = (1 << 4095) - 1\nL = [(x + i) - i for i in range(10_000)]\n"
+        "M = [(x + i) - i for i in range(10_000)]",
+        "z = L < M",
+        1,
+        20,
+    ),
+    _c(
+        "sorted lists of big ints",
+        "b:sorted",
+        "x = (1 << 4095) - 1\nL = [[(x + i) - i] * 8 for i in range(5_000)]",
+        "z = sorted(L)",
+        1,
+        5,
+    ),
+    _c(
+        "max lists of big ints",
+        "b:max",
+        "x = (1 << 4095) - 1\nL = [[(x + i) - i] * 8 for i in range(5_000)]",
+        "z = max(L)",
+        1,
+        10,
+    ),
+    _c(
+        "dict of big ints equal",
+        "op:==",
+        "x = (1 << 4095) - 1\nd = {str(i): (x + i) - i for i in range(10_000)}\n"
+        "e = {str(i): (x + i) - i for i in range(10_000)}",
+        "z = d == e",
+        1,
+        20,
+    ),
+    _c(
         "list of strs equal",
         "op:==",
         "s = 'a' * 1000\nL = [s + str(i % 2) for i in range(10_000)]\nM = [s + str(i % 2) for i in range(10_000)]",
@@ -281,6 +324,22 @@ CASES: list[Case] = [
     _c("list(gen)", "b:list", "", "z = list(v for v in range(10_000))", 1, 20),
     _c("list(str)", "b:list", WIDE, "z = list(w)", 1, 10),
     _c("tuple(list)", "b:tuple", "L = [0] * 999_999", "z = tuple(L)", 1, 20),
+    _c(
+        "tuple(d.items())",
+        "b:tuple",
+        "d = {str(i): i for i in range(100_000)}",
+        "z = tuple(d.items())",
+        1,
+        10,
+    ),
+    _c(
+        "list(d.items())",
+        "b:list",
+        "d = {i: i for i in range(100_000)}",
+        "z = list(d.items())",
+        1,
+        10,
+    ),
     _c("dict(pairs)", "b:dict", "P = [(str(i), i) for i in range(100_000)]", "z = dict(P)", 1, 10),
     _c(
         "dict(tuple keys)",

@@ -53,7 +53,8 @@ _KEPT_GAS = (SLOT_BYTES + SMALL_BYTES) // MEM_BYTES_PER_GAS  # an item kept: its
 _INT64 = 1 << 63
 _FLAT_INTS = frozenset({int, bool})
 # Iterables whose items are fresh objects (counted at `SMALL_BYTES` each when kept).
-_FRESH_ITEMS = frozenset({str, range, type({}.items())})
+_DICT_ITEMS: type = type({}.items())
+_FRESH_ITEMS = frozenset({str, range, _DICT_ITEMS})
 _SIZED = frozenset({list, tuple, str, bytes, range, type({}.keys()), type({}.values())})
 # Iterables whose iteration runs no contract code: `enumerate`/`zip` over anything else
 # (an iterator, a generator) pull from it through `pulled`, one level of call depth.
@@ -184,10 +185,18 @@ class CheckedBuiltins:
         if t is dict:
             self.m.charge_alloc(items_gas(len(obj)), seq_bytes(len(obj)))
             return list(obj)
+        if t is _DICT_ITEMS:
+            self._pairs_charge(len(obj))
+            return list(obj)
         out = list(self.iterate(obj, LOOP_GAS + _KEPT_GAS, SLOT_BYTES + SMALL_BYTES))  # type: ignore[attr-defined]
         if len(out) > MAX_SEQ_LEN:  # (the memory cap stops it long before)
             raise too_big("a sequence", len(out), MAX_SEQ_LEN)
         return out
+
+    def _pairs_charge(self, n: int) -> None:
+        """A dict's `n` items made into pairs and kept: charged as the charged loop of
+        `items` would (one item and its memory each), all before the C code makes them."""
+        self.m.spend(n * (LOOP_GAS + _KEPT_GAS), n * (SLOT_BYTES + SMALL_BYTES))
 
     def materialize(self, obj: Any) -> Any:
         return self.items(obj)
@@ -209,6 +218,9 @@ class CheckedBuiltins:
 
     def b_tuple(self, x: Any = ()) -> tuple[Any, ...]:
         self.m.charge(BUILTIN_GAS)
+        if type(x) is _DICT_ITEMS:  # the pairs straight into the tuple
+            self._pairs_charge(len(x))
+            return tuple(x)
         seq = self.items(x)
         if type(seq) is tuple:
             return seq
