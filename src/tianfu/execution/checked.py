@@ -53,7 +53,7 @@ _KEPT_GAS = (SLOT_BYTES + SMALL_BYTES) // MEM_BYTES_PER_GAS  # an item kept: its
 _INT64 = 1 << 63
 _FLAT_INTS = frozenset({int, bool})
 # Iterables whose items are fresh objects (counted at `SMALL_BYTES` each when kept).
-_DICT_ITEMS: type = type({}.items())
+_DICT_ITEMS: Any = type({}.items())
 _FRESH_ITEMS = frozenset({str, range, _DICT_ITEMS})
 _SIZED = frozenset({list, tuple, str, bytes, range, type({}.keys()), type({}.values())})
 # Iterables whose iteration runs no contract code: `enumerate`/`zip` over anything else
