@@ -19,6 +19,7 @@ from tianfu.execution import errors
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
     BUILTIN_GAS,
+    ITEMS_PER_GAS,
     ITER_BYTES,
     LOOP_GAS,
     MEM_BYTES_PER_GAS,
@@ -298,7 +299,9 @@ class CheckedBuiltins:
             raise _fail(ValueError, f"{what}() of an empty sequence")
         keys = self._keys(seq, key)
         m = self.m
-        m.charge(items_gas(n) * compare_units(m, keys) + units_gas(n))
+        # n comparisons of at most `compare_units` each, rounded once (a floor of n / 16
+        # first made every call of fewer than 16 items free of its comparisons' work)
+        m.charge(n * compare_units(m, keys) // ITEMS_PER_GAS + units_gas(n))
         try:
             if key is None and type(seq) is not range:
                 return pick(seq)
