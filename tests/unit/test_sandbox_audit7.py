@@ -68,3 +68,25 @@ def test_min_and_max_of_a_few_long_texts_pay_for_their_comparisons(
     comparison of ~1 MB pays at least its `compare_units` (1 a 32 bytes) / 16."""
     per_comparison = (1 + 999_999 // 32) // 16
     assert op_gas(setup, op) >= comparisons * per_comparison
+
+
+# -- a search for a short text needle ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "setup, op",
+    [
+        (
+            "L = [b'a' * 62 + bytes([i % 9]) for i in range(100_000)]\nt = b'a' * 62 + b'x'",
+            "L.count(t)",
+        ),
+        ("L = ['a' * 62 + str(i % 9) for i in range(100_000)]\nt = 'a' * 62 + 'x'", "t in L"),
+    ],
+)
+def test_a_search_pays_for_every_byte_of_a_short_needle_it_compares(setup: str, op: str) -> None:
+    """Each item compared with a text needle charged `n * bytes_gas(len(needle))`, rounded
+    per item: a needle under 64 bytes paid nothing for its bytes, only 1/16 gas an item, so
+    `L.count(t)` over 100,000 items of 63 bytes equal but for the last took ~5.5x a plain
+    loop's CPU per gas (over the 5x aim); rounded once it pays its bytes (~0.3x)."""
+    n, size = 100_000, 63
+    assert op_gas(setup, op) >= n * size // 64
