@@ -419,6 +419,22 @@ CASES: list[Case] = [
     _c("pow mod 64", "b:pow", "x = (1 << 4095) - 1\nm = (1 << 63) - 25", "z = pow(x, x, m)", 1, 50),
     _c("isinstance", "b:isinstance", "y = 1", "z = isinstance(y, (int, str))", 20, 2_000),
     _c(
+        "isinstance long tuple",
+        "b:isinstance",
+        "T = (int,) + tuple(str(i) for i in range(100_000))",
+        "z = isinstance(1, T)",
+        1,
+        20,
+    ),
+    _c(
+        "startswith many affixes",
+        "m:str.startswith",
+        "s = 'abc'\nT = tuple('b' * (i % 3 + 1) for i in range(100_000))",
+        "z = s.startswith(T)",
+        1,
+        20,
+    ),
+    _c(
         "enumerate/zip/reversed",
         "b:enumerate b:zip b:reversed",
         "L = [1] * 1000",
