@@ -322,6 +322,14 @@ CASES: list[Case] = [
     _c("int(str, 16)", "b:int", "s = 'f' * 1000", "z = int(s, 16)", 5, 300),
     _c("str(int)", "b:str", BIG_INT, "z = str(x)", 5, 300),
     _c("str(list deep)", "b:str", "L = [['a' * 10] * 100] * 100", "z = str(L)", 1, 20),
+    _c(
+        "str(list) too big",
+        "b:str",
+        "L = ['a' * 999_999] * 20",
+        "try:\n        z = str(L)\n    except ContractError:\n        z = 0",
+        1,
+        5,
+    ),
     _c("str(bytes)", "b:str", "b = bytes(range(256)) * 970", "z = str(b)", 1, 20),
     _c(
         "str(bytes, enc)", "b:str", "b = '\\u00e9'.encode() * 400_000", "z = str(b, 'utf-8')", 1, 20

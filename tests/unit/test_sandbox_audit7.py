@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from tests.unit.test_sandbox_findings import op_gas
+from tests.unit.test_sandbox_findings import call, op_gas
 
 from tianfu.execution import runtime
 
@@ -109,3 +109,29 @@ def test_a_tuple_of_many_small_items_pays_for_each_test(setup: str, op: str, per
     plain loop's CPU per gas (over the 10x goal), now ~1.5x; `isinstance(x, T)` charged
     1/4 gas an item: ~5.6-6.4x, now ~2.7-3.3x (the first three items still free)."""
     assert op_gas(setup, op) >= (100_000 - 3) // per_gas
+
+
+# -- str() of a container scans every occurrence of its strings ----------------------------------
+
+SCANNED = """
+def f(ctx, copies, size):
+    L = ['a' * size] * copies
+    try:
+        return len(str(L))
+    except ContractError:
+        return 'too big'
+"""
+
+
+def test_str_of_a_container_pays_for_scanning_each_occurrence_of_its_strings() -> None:
+    """`repr_bound` (the bound `str()` checks before it builds) scans every occurrence of a
+    string (`isprintable`) and counted it as one node: `str(L)` of 1,000 references to one
+    string of ~1 MB scanned ~1 GB, then refused it as too big, for ~1,000 gas; caught in
+    a loop, each try took ~2.3 s of CPU on every node. Each scan is paid (one unit per 32
+    characters) before it is made: the same call runs out of its 1,000,000 gas at once."""
+    status, message, used = call(SCANNED, 1000, 999_999, gas=1_000_000)
+    assert status == "failed" and "out of gas" in message, (status, message)
+    # a string that fits is converted as before, paying its characters
+    status, result, used = call(SCANNED, 10, 10_000, gas=1_000_000)
+    assert status == "ok" and result == len(str(["a" * 10_000] * 10))
+    assert used >= 10 * 10_000 // 64

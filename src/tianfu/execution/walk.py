@@ -359,6 +359,11 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
             meter.charge(meter.left + 1)
         t = type(v)
         if t is str:
+            # `isprintable` scans it: every occurrence's scan is paid (a unit per
+            # `_BYTES_PER_UNIT` characters), before it is made
+            units += len(v) // _BYTES_PER_UNIT
+            if units > budget:
+                meter.charge(meter.left + 1)
             if not v.isascii():
                 wide = True
             total += 2 + (2 * len(v) if v.isprintable() else 10 * len(v))
