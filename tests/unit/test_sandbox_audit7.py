@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tests.unit.test_sandbox_findings import call, op_gas
 
-from tianfu.execution import runtime
+from tianfu.execution import runtime, walk
 
 # -- a dict's items made into a list or tuple ------------------------------------------------
 
@@ -135,3 +135,38 @@ def test_str_of_a_container_pays_for_scanning_each_occurrence_of_its_strings() -
     status, result, used = call(SCANNED, 10, 10_000, gas=1_000_000)
     assert status == "ok" and result == len(str(["a" * 10_000] * 10))
     assert used >= 10 * 10_000 // 64
+
+
+# -- a value crossing the boundary that shares one non-ASCII string ------------------------------
+
+SHARED_WIDE = """
+def f(ctx, copies):
+    w = '\\U0001f600' * 250_000
+    ctx.put('k', [w] * copies)
+    return 0
+"""
+
+
+def test_a_shared_non_ascii_string_is_encoded_once_per_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The boundary copy (`walk.copy_value`) measured a non-ASCII string's UTF-8 length by
+    encoding it at every occurrence, and checked the gas only at containers: storing a
+    list of 10,000 references to one ~1 MB string of emoji encoded ~10 GB before running
+    out of 1,000,000 gas (~5 s of CPU on every node; with 100,000 references ~50 s). It is
+    encoded once; every occurrence still counts its units, so the outcome and gas are
+    unchanged."""
+    encoded: list[int] = []
+    real = walk.utf8_len
+
+    def counting(s: str, what: str) -> int:
+        encoded.append(len(s))
+        return real(s, what)
+
+    monkeypatch.setattr(walk, "utf8_len", counting)
+    status, message, used = call(SHARED_WIDE, 10_000, gas=1_000_000)
+    assert status == "failed" and "out of gas" in message and used == 1_000_000
+    assert len(encoded) <= 2, len(encoded)
+    status, _, used = call(SHARED_WIDE, 10, gas=1_000_000)
+    assert status == "ok"
+    assert used >= 10 * 1_000_000 // 64  # each occurrence's bytes still paid
