@@ -38,6 +38,7 @@ from tianfu.execution.costs import (
     TX_FREE_BYTES,
     TX_GAS_PER_BYTE,
     tx_gas,
+    write_gas,
 )
 from tianfu.execution.errors import HostResourceError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES
@@ -367,9 +368,14 @@ class Executor:
                     block_gov.gov, *who, run.time_ms
                 )
                 if registration:
-                    # Registration of a first-use certificate stands even if the call fails.
-                    for k, v in registration.items():
-                        overlay[state_key(GOVERNANCE, k)] = encode(v)
+                    # A first-use certificate's registration: state writes, paid as any
+                    # other before they are made (out of gas: nothing is registered);
+                    # they stand even if the call fails.
+                    entries = [
+                        (state_key(GOVERNANCE, k), encode(v)) for k, v in registration.items()
+                    ]
+                    meter.charge(sum(write_gas(len(k), len(v)) for k, v in entries))
+                    overlay.update(entries)
                     block_gov.changed()
                 else:
                     block_gov.callers[who] = caller
@@ -605,5 +611,12 @@ class Executor:
             result, _ = self._call(ctx, contract, method, args, gas, reader)
         except HostResourceError:
             raise ContractError("the query ran out of the node's memory or stack") from None
-        check_value(result)
+        # As in a transaction: a sandboxed view's result is the sandbox's checked copy
+        # (`copy_value`, paid with the view's gas, at most `MAX_RESULT_BYTES`), not walked
+        # again; a native view's is checked here (built from state reads paid by the byte).
+        if type(result) not in FLAT_RESULTS and contract in self.native:
+            try:
+                check_value(result)
+            except ValueTypeError as exc:
+                raise ContractError(f"bad return value: {exc}") from None
         return result

@@ -120,11 +120,24 @@ def _c_rsearch(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
 
 
 def _c_affix(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
+    """`startswith` / `endswith`: each affix tested (a tuple's items checked at C speed,
+    each test a call into C: half a gas), and their bytes."""
     affix = _arg(args, kw, 0, "prefix", None)
-    parts = affix if type(affix) is tuple else (affix,)
-    total = sum(len(_same(s, p, "startswith()/endswith()")) for p in parts)
-    rt.m.charge(items_gas(len(parts)) + bytes_gas(total))
+    if type(affix) is not tuple:
+        rt.m.charge(bytes_gas(len(_same(s, affix, "startswith()/endswith()"))))
+        return args
+    n = len(affix)
+    rt.m.charge(n // _AFFIXES_PER_GAS)
+    if n and set(map(type, affix)) != {type(s)}:
+        raise _fail(TypeError, f"startswith()/endswith() takes a {type(s).__name__}")
+    rt.m.charge(bytes_gas(sum(map(len, affix))))
     return args
+
+
+# Affixes of a tuple tested per gas: each is a type check, a length and a call of C's
+# match (~0.05 us; a plain loop's gas is ~0.04 us): at 16 a gas, `s.startswith(T)` of
+# 100,000 one-character affixes took ~12-16x a plain loop's CPU per gas.
+_AFFIXES_PER_GAS = 2
 
 
 def _pieces(rt: Runtime, s: Any, n_pieces: int) -> None:

@@ -463,7 +463,7 @@ def _each_gas(m: Meter, n: int, needle: Any) -> int:
     if t is bool or needle is None:
         return items_gas(n)
     if t is str or t is bytes:
-        return items_gas(n) + n * bytes_gas(len(needle))
+        return items_gas(n) + bytes_gas(n * len(needle))  # rounded once, not per item
     return items_gas(n) + n * units_gas(measure(m, needle, "compare"))
 
 

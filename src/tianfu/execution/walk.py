@@ -204,6 +204,7 @@ def copy_args(meter: Meter, args: list[Any]) -> list[Any]:
 class _Copy:
     __slots__ = (
         "meter", "what", "nodes", "units", "size", "nbytes", "budget", "mem_left", "deep",
+        "wide",
     )  # fmt: skip
 
     def __init__(self, meter: Meter, what: str) -> None:
@@ -216,6 +217,18 @@ class _Copy:
         self.budget = max(meter.left, 0) * NODES_PER_GAS
         self.mem_left = max(meter.mem, 0)
         self.deep = 0  # the depth of the deepest element copied
+        # UTF-8 lengths of the non-ASCII strings met, by id (each is alive, held by the
+        # value, while it is walked): a string shared n times is encoded once, while each
+        # occurrence still counts its units and size.
+        self.wide: dict[int, int] = {}
+
+    def utf8_len(self, s: str) -> int:
+        if s.isascii():
+            return len(s)
+        n = self.wide.get(id(s))
+        if n is None:
+            n = self.wide[id(s)] = utf8_len(s, self.what)
+        return n
 
     def walk(self, v: Any, depth: int) -> Any:
         self.nodes -= 1
@@ -223,7 +236,7 @@ class _Copy:
             raise ContractError(f"{self.what} has more than {MAX_VALUE_ITEMS} elements")
         t = type(v)
         if t is str:
-            n = utf8_len(v, self.what)
+            n = self.utf8_len(v)
             self.units += 1 + n // _BYTES_PER_UNIT
             self.size += 5 + n
             return v
@@ -261,7 +274,7 @@ class _Copy:
                 if type(k) is not str or not k.isascii():
                     if type(k) is not str:
                         raise ContractError(f"{self.what}: dict keys must be str")
-                    n = utf8_len(k, self.what)
+                    n = self.utf8_len(k)
                 else:
                     n = len(k)
                 units += n // _BYTES_PER_UNIT
@@ -359,6 +372,11 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
             meter.charge(meter.left + 1)
         t = type(v)
         if t is str:
+            # `isprintable` scans it: every occurrence's scan is paid (a unit per
+            # `_BYTES_PER_UNIT` characters), before it is made
+            units += len(v) // _BYTES_PER_UNIT
+            if units > budget:
+                meter.charge(meter.left + 1)
             if not v.isascii():
                 wide = True
             total += 2 + (2 * len(v) if v.isprintable() else 10 * len(v))
