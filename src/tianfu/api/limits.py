@@ -206,11 +206,16 @@ def client_address(scope: Scope) -> str:
     """The client a request's limits are counted for (`QueryGate`, event streams, the read
     budget): its IP address without the port; an IPv6 address as its /64 network, the least
     a single host is given (one host may use all the addresses of its /64, each one a new
-    client otherwise), and an IPv4 address mapped into IPv6 as the IPv4 address (the same
-    client on a dual-stack socket). Headers such as X-Forwarded-For are never read: a client
-    could name any address in them."""
+    client otherwise), and an IPv6 address that carries an IPv4 address as that IPv4 address
+    (`_embedded_ipv4`: the same client on a dual-stack socket, through 6to4, Teredo or a
+    NAT64). Headers such as X-Forwarded-For are never read: a client could name any address
+    in them."""
     client = scope.get("client")
     return _client_key(str(client[0])) if client else "unknown"
+
+
+_NAT64 = int(ipaddress.IPv6Address("64:ff9b::")) >> 32  # RFC 6052's well-known /96
+_TRANSLATED = 0xFFFF_0000  # ::ffff:0:0:0/96, RFC 2765's IPv4-translated addresses
 
 
 @functools.lru_cache(maxsize=4096)
@@ -220,7 +225,28 @@ def _client_key(host: str) -> str:
     except ValueError:
         return host  # not an IP address (a test client's name, a Unix socket)
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
+        ipv4 = _embedded_ipv4(ip)
+        if ipv4 is not None:
+            return str(ipv4)
+        # The zone of a scoped (link-local) address is the server's interface: left out.
         return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
     return str(ip)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 client an IPv6 address stands for: IPv4-mapped (::ffff:0:0/96) and
+    IPv4-translated (::ffff:0:0:0/96) addresses, IPv4-compatible ones (::/96, a routable
+    IPv4 address), 6to4 (2002::/16: the IPv4 host owns the whole /48, 65,536 /64s), Teredo
+    (2001::/32: the client's public IPv4 address; the /64 is the Teredo server's, shared by
+    all its clients) and the NAT64 well-known prefix (64:ff9b::/96: the IPv4 clients a
+    translator carries would otherwise share one /64). None for any other address."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    n = int(ip)
+    if n >> 32 in (_NAT64, _TRANSLATED) or (n >> 32 == 0 and n >= 1 << 24):
+        return ipaddress.IPv4Address(n & 0xFFFF_FFFF)
+    return None
