@@ -19,7 +19,8 @@ same core, as the node's votes and timers. Two budgets bound them:
 A read that finds no slot, or a spent time budget, waits for them at most `max_wait_s`,
 with at most `waiting` others. A read past any of these is refused with 429 and
 `Retry-After` (the seconds until its budget allows it), rendered by the application's own error handlers (a
-browser asking for a page gets the console's error page). A slot is held until the answer
+browser asking for a page gets the console's error page, rendered once per language and
+shared: `tianfu.web.render.shared_error_page`). A slot is held until the answer
 starts (a rendered answer is complete by then): a client that reads its answer slowly, or
 never, holds no slot and spends no time budget, only its connection.
 
