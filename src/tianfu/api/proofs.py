@@ -315,7 +315,7 @@ def proofs_router(
                     if text is None:
                         await anyio.sleep(POLL_S)
                         continue
-                    await ws.send_text(text)
+                    await reads.stream_send(ws.send_text, text)
                     h += 1
 
             await send_until_disconnect(ws, pump)

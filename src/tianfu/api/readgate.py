@@ -35,7 +35,8 @@ and so do the contract queries and `POST /v1/proofs/state`); the node's
 liveness and metrics (`EXEMPT_PATHS`); prefixes registered with
 `ReadBudget.exempt_prefix` (the console's static files), and WebSocket streams (their own
 gate; the work a stream does in worker threads shares `ReadBudget.stream_threads` and
-waits for and spends the time budget, `ReadBudget.stream_work`).
+waits for and spends the time budget, `ReadBudget.stream_work`, and so does each message
+a stream sends on the event loop, `ReadBudget.stream_send`).
 
 A client is its address as `tianfu.api.limits.client_address` counts it (an IPv6 client is
 its /64). Behind a reverse proxy every client has the proxy's address: put per-client
@@ -48,7 +49,7 @@ import collections
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 import anyio
@@ -155,13 +156,33 @@ class ReadBudget:
             self._stream_threads = anyio.CapacityLimiter(STREAM_THREADS)
         return self._stream_threads
 
+    async def stream_turn(self) -> None:
+        """Wait, without a deadline, until the time budget allows a read (an open event
+        stream falls behind; it is never refused)."""
+        while (wait := self.time.wait_s(self.clock())) > 0:
+            await anyio.sleep(wait)
+
+    async def stream_send(
+        self, send: Callable[[str], Coroutine[Any, Any, None]], text: str, took_s: float = 0.0
+    ) -> None:
+        """Hand one message of an open event stream to its connection (`send(text)`, on the
+        event loop: framing it, writing it to the socket) once the time budget allows a read,
+        spending what the send took on the loop until it first waited, and `took_s` (the
+        caller's own work on the loop for this message). A client slow to take its
+        messages makes the send wait for the socket: that wait spends nothing."""
+        await self.stream_turn()
+        timed = _FirstStep(send(text), self.clock)
+        try:
+            await timed
+        finally:
+            self.time.spend(min(took_s + timed.took, MAX_CHARGE_S), self.clock())
+
     async def stream_work(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` for an open event stream, in one of the `stream_threads`, once the time
         budget allows a read (waiting for it without a deadline: a stream falls behind, it
         is never refused), spending the time `fn` took: a stream catching up from an old
         height reads at the budget's pace, like any other read."""
-        while (wait := self.time.wait_s(self.clock())) > 0:
-            await anyio.sleep(wait)
+        await self.stream_turn()
         took = [0.0]
 
         def timed() -> T:
@@ -295,6 +316,42 @@ class ReadBudget:
             f"too many reads at once ({why}); retry later",
             headers={"retry-after": str(max(1, math.ceil(retry_s)))},
         )
+
+
+class _FirstStep:
+    """Awaits `coro`, timing its first step: what it does on the event loop before it first
+    waits (or ends). `took` is 0 until then."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], clock: Callable[[], float]) -> None:
+        self.coro = coro
+        self.clock = clock
+        self.took = 0.0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro = self.coro
+        start = self.clock()
+        try:
+            step = coro.send(None)
+        except StopIteration as done:
+            return done.value
+        finally:
+            self.took = self.clock() - start
+        while True:  # the rest, as `yield from` would (the loop's resumptions and throws)
+            try:
+                sent = yield step
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # a cancellation while it waits
+                try:
+                    step = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    step = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
 
 
 def request_budget(scope: Scope) -> ReadBudget | None:

@@ -246,11 +246,15 @@ async def _send_events(
                 continue
             if name and ev.event.name != name:
                 continue
+            await reads.stream_turn()
+            started = reads.clock()
             if len(encode(ev.event)) <= EVENT_ON_LOOP_MAX:
                 text = event_text(ev)
+                took = reads.clock() - started  # rendered on the loop
             else:
+                took = reads.clock() - started
                 text = await reads.stream_work(event_text, ev)
-            await ws.send_text(text)
+            await reads.stream_send(ws.send_text, text, took)
         ended = True  # the stream ended: node shutting down, or this consumer was dropped
 
     try:

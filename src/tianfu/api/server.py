@@ -21,7 +21,8 @@ process's file-descriptor limit, at most `MAX_CONNECTIONS`), so that a crowd of 
 clients cannot take the descriptors the node's peers and store need: a connection beyond is
 answered `429 {"error": ...}` and closed at once. A connection upgraded to a WebSocket leaves
 the count (the streams have their own limit, `tianfu.api.streams`). A WebSocket client may
-send messages of at most `WS_MAX_MESSAGE` bytes (the streams only send).
+send messages of at most `WS_MAX_MESSAGE` bytes (the streams only send); messages are never
+compressed (permessage-deflate is not offered back: compressing runs on the event loop).
 """
 
 from __future__ import annotations
@@ -284,5 +285,8 @@ def make_server(
         proxy_headers=False,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
         ws_max_size=WS_MAX_MESSAGE,
+        # Compressing every message of every stream would run on the event loop (3-4x the
+        # send's work for a block's batch) and hold a compressor's state per connection.
+        ws_per_message_deflate=False,
     )
     return uvicorn.Server(config)
