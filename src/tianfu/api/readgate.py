@@ -26,9 +26,10 @@ never, holds no slot and spends no time budget, only its connection.
 
 Not counted by the gate: requests with a body (a slot is never held while a body trickles
 in): the submission routes (the mempool's own bounds); the read-only POSTs — contract
-queries and state proof documents — which the `QueryGate` bounds once their body is read;
+queries and state proof documents — which the `QueryGate` bounds once their body is read
+(parsing it too, in the worker thread: a body of many small values takes tens of ms);
 the private-data operations and photo uploads, which take a read of this budget once their
-body is in (`ReadBudget.held`, `body_read`), around their work; the
+body is in (`ReadBudget.held`, `body_read`), around their work (an upload's hash included); the
 reads the `QueryGate` bounds at once (proof documents, the governance views: their slots
 are the query gate's, but they wait for and spend this budget's time, `ReadBudget.timed`,
 and so do the contract queries and `POST /v1/proofs/state`); the node's
