@@ -5,6 +5,8 @@ behind one translator are not one client; a zone id is not a new client."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tianfu.api.limits import client_address
@@ -63,3 +65,93 @@ def test_other_addresses_keep_their_key(host: str) -> None:
         "testclient": "testclient",
     }
     assert key(host) == expected[host]
+
+
+def _via(app_proxies: tuple[str, ...], peer: str, *forwarded: str) -> str:
+    from types import SimpleNamespace
+
+    from tianfu.api.limits import TrustedProxies
+
+    app = SimpleNamespace(state=SimpleNamespace(trusted_proxies=TrustedProxies(app_proxies)))
+    headers = [(b"x-forwarded-for", f.encode()) for f in forwarded]
+    return client_address({"client": (peer, 1), "headers": headers, "app": app})
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
+    """Many users behind one reverse proxy were one client (the proxy's address). An
+    operator may declare the proxy trusted; its X-Forwarded-For then names the client.
+    Never by default, never from another address, and what a client writes in the header
+    itself is never reached."""
+    proxy = ("10.9.0.0/24", "::1")
+    # not declared (the default): the header is never read
+    assert _via((), "10.9.0.5", "203.0.113.7") == "10.9.0.5"
+    # from the trusted proxy: the address it forwarded for (as a client key: IPv6 is a /64)
+    assert _via(proxy, "10.9.0.5", "203.0.113.7") == "203.0.113.7"
+    assert _via(proxy, "::1", "2001:db8:1:2::99") == "2001:db8:1:2::/64"
+    assert _via(proxy, "::ffff:10.9.0.5", "203.0.113.7") == "203.0.113.7"
+    # not from the proxy: the header is the client's own words
+    assert _via(proxy, "198.51.100.1", "203.0.113.7") == "198.51.100.1"
+    # a client's forged entries are left of what the trusted proxy appended
+    assert _via(proxy, "10.9.0.5", "1.1.1.1, 203.0.113.7") == "203.0.113.7"
+    assert _via(proxy, "10.9.0.5", "1.1.1.1", "203.0.113.7") == "203.0.113.7"
+    # through two trusted proxies: the first untrusted address from the right
+    assert _via(proxy, "10.9.0.5", "1.1.1.1, 203.0.113.7, 10.9.0.6") == "203.0.113.7"
+    # no header, or an entry that is not an address: the proxy's own address
+    assert _via(proxy, "10.9.0.5") == "10.9.0.5"
+    assert _via(proxy, "10.9.0.5", "unknown") == "10.9.0.5"
+    assert _via(proxy, "10.9.0.5", "203.0.113.7:443") == "10.9.0.5"
+    # a long chain of trusted hops is read at most MAX_FORWARDED_HOPS deep
+    assert _via(proxy, "10.9.0.5", ", ".join(["203.0.113.7"] + ["10.9.0.6"] * 100)) == "10.9.0.6"
+
+
+def test_trusted_proxies_come_from_the_node_config(tmp_path: Path) -> None:
+    from tianfu.node.config import ConfigError, NodeConfig
+
+    def config(api: str) -> Path:
+        home = tmp_path / str(len(list(tmp_path.iterdir())))
+        home.mkdir()
+        (home / "node.toml").write_text(f'name = "n"\norg = "o"\n[api]\n{api}\n')
+        return home
+
+    loaded = NodeConfig.load(config('trusted_proxies = ["10.9.0.0/24", "::1"]'))
+    assert loaded.trusted_proxies == ("10.9.0.0/24", "::1")
+    assert NodeConfig.load(config("")).trusted_proxies == ()
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "node.toml").write_text(loaded.dump())
+    assert NodeConfig.load(again).trusted_proxies == ("10.9.0.0/24", "::1")
+    for bad in ('trusted_proxies = ["10.9.0.0/33"]', 'trusted_proxies = "10.0.0.1"'):
+        with pytest.raises(ConfigError, match="trusted"):
+            NodeConfig.load(config(bad))
+
+
+def test_a_trusted_proxys_clients_are_limited_apart() -> None:
+    """Through the application: behind a declared proxy, one client at its per-client
+    limit is refused while another client of the same proxy is served."""
+    import anyio
+    import httpx
+
+    from tianfu.api.app import create_app
+    from tianfu.api.readgate import ReadBudget
+
+    class Service:
+        max_body_bytes = 1 << 20
+
+    app = create_app(Service(), trusted_proxies=("10.9.0.5",))  # type: ignore[arg-type]
+    budget: ReadBudget = app.state.read_budget
+    budget.total, budget.per_client = 3, 2
+    answers: list[int] = []
+
+    async def main() -> None:
+        held = [await budget.acquire("203.0.113.7") for _ in range(budget.per_client)]
+        transport = httpx.ASGITransport(app=app, client=("10.9.0.5", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as proxy:
+            for user in ("203.0.113.7", "203.0.113.8"):
+                r = await proxy.get("/no-such-page", headers={"x-forwarded-for": user})
+                answers.append(r.status_code)
+        for started in held:
+            budget.release("203.0.113.7", started)
+
+    anyio.run(main)
+    assert answers == [429, 404]
+    assert not budget.by_client

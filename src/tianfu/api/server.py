@@ -280,8 +280,8 @@ def make_server(
         lifespan="off",
         # The per-client limits key on the connection's address. Uvicorn would otherwise take
         # the address from X-Forwarded-For on connections from 127.0.0.1, so any local
-        # process could pick the address it is limited as (ADR 0008: behind a reverse proxy
-        # every client has the proxy's address).
+        # process could pick the address it is limited as (ADR 0008: only a proxy the operator
+        # declared trusted names the client, read by `tianfu.api.limits.client_address`).
         proxy_headers=False,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
         ws_max_size=WS_MAX_MESSAGE,
