@@ -96,3 +96,42 @@ def test_a_send_spends_its_work_not_the_clients_slowness() -> None:
         assert budget.time.refill(now[0]) == pytest.approx(0.875, abs=1e-6)
 
     anyio.run(main)
+
+
+def test_streams_waiting_for_the_budget_do_not_all_start_at_once() -> None:
+    """Streams waiting for the time budget all woke when it came back and all passed their
+    turn before any had spent: with 64 streams each reading a large block in a worker
+    thread, the budget fell 64 reads deep (every page refused for as long as it took to
+    refill). At most `STREAM_THREADS` streams are now between their turn and their spend."""
+    import threading
+
+    from tianfu.api.readgate import STREAM_THREADS
+
+    budget = ReadBudget(share=0.5)
+    lowest = [budget.time.level]
+    tooks: list[float] = []
+    lock = threading.Lock()
+    spend = budget.time.spend
+
+    def spending(seconds: float, now: float) -> None:
+        spend(seconds, now)
+        lowest[0] = min(lowest[0], budget.time.level)
+
+    budget.time.spend = spending  # type: ignore[method-assign]
+
+    def read_block() -> None:
+        start = time.monotonic()
+        time.sleep(0.05)
+        with lock:
+            tooks.append(time.monotonic() - start)
+
+    async def main() -> None:
+        budget.time.level, budget.time.stamp = 0.001, budget.clock()  # just enough for one
+        async with anyio.create_task_group() as tg:
+            for _ in range(12):
+                tg.start_soon(budget.stream_work, read_block)
+
+    anyio.run(main)
+    assert len(tooks) == 12
+    # no more than STREAM_THREADS reads were charged at once past the level they found
+    assert lowest[0] >= -STREAM_THREADS * max(tooks) - 0.01, (lowest[0], tooks)

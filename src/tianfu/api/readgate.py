@@ -132,6 +132,7 @@ class ReadBudget:
         self.refused = 0
         self._slots: anyio.Semaphore | None = None
         self._stream_threads: anyio.CapacityLimiter | None = None
+        self._stream_turns: anyio.Semaphore | None = None
         self._exempt: tuple[str, ...] = ()
 
     def exempt_prefix(self, prefix: str) -> None:
@@ -156,6 +157,14 @@ class ReadBudget:
         if self._stream_threads is None:
             self._stream_threads = anyio.CapacityLimiter(STREAM_THREADS)
         return self._stream_threads
+
+    @property
+    def stream_turns(self) -> anyio.Semaphore:
+        """The streams between their turn of the time budget and their spend, at most
+        `STREAM_THREADS` (one per worker thread they may use)."""
+        if self._stream_turns is None:
+            self._stream_turns = anyio.Semaphore(STREAM_THREADS)
+        return self._stream_turns
 
     async def stream_turn(self) -> None:
         """Wait, without a deadline, until the time budget allows a read (an open event
@@ -182,8 +191,10 @@ class ReadBudget:
         """`fn(*args)` for an open event stream, in one of the `stream_threads`, once the time
         budget allows a read (waiting for it without a deadline: a stream falls behind, it
         is never refused), spending the time `fn` took: a stream catching up from an old
-        height reads at the budget's pace, like any other read."""
-        await self.stream_turn()
+        height reads at the budget's pace, like any other read. A stream takes its thread
+        before its turn: at most `STREAM_THREADS` streams are between their turn and their
+        spend (streams waiting for the budget would all pass it the moment it came back, and
+        then spend it many reads deep)."""
         took = [0.0]
 
         def timed() -> T:
@@ -193,10 +204,12 @@ class ReadBudget:
             finally:
                 took[0] = self.clock() - start
 
-        try:
-            return await anyio.to_thread.run_sync(timed, limiter=self.stream_threads)
-        finally:
-            self.time.spend(min(took[0], MAX_CHARGE_S), self.clock())
+        async with self.stream_turns:
+            await self.stream_turn()
+            try:
+                return await anyio.to_thread.run_sync(timed, limiter=self.stream_threads)
+            finally:
+                self.time.spend(min(took[0], MAX_CHARGE_S), self.clock())
 
     async def acquire(self, client: str) -> float:
         """Take a slot for `client` once the time budget allows it, waiting at most
