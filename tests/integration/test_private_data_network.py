@@ -126,6 +126,11 @@ def test_private_content_reaches_only_granted_organisations(
         refused(lambda o=outsider: o.read(NOTES, h), 403, "members of")
     refused(lambda: pc.put(NOTES, sealed), 403)  # nor can they place it on their own node
     assert not held(pc, h) and not held(pdv, h)
+    # org1's node, which holds the content (its member put it), never asked org2's node for
+    # it (each answered the other's announcement with a fetch and announced again, without
+    # end: org2's node served org1's), and never announced it back.
+    assert pb.status()["stats"].get("served", 0) == 0, pb.status()["stats"]
+    assert pa.status()["stats"].get("fetched", 0) == 0, pa.status()["stats"]
 
     # Tampering with org2's stored copy is detected; org2's node fetches a good one again.
     path = node_dir(net, "org2") / "data" / "private" / "blobs" / NOTES / h

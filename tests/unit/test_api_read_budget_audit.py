@@ -290,3 +290,141 @@ def test_a_block_event_stream_reads_at_the_time_budgets_pace(chain: Any) -> None
     assert batch["height"] == 1
     assert waited >= 1.4, waited
     assert budget.time.level < budget.time.burst  # what the batch took was spent
+
+
+def test_a_photo_uploads_hash_is_work_of_the_budget_off_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An upload's SHA-256 (of up to the node's body limit, 1 MiB: milliseconds) was
+    computed on the event loop before the budget was asked, twice when it did not match:
+    an anonymous client sending mismatched bodies spent the loop's time outside every
+    bound. It is now computed in a worker thread, once, as part of the upload's read."""
+    import threading
+
+    from fastapi import FastAPI
+
+    from tianfu.api.errors import install_error_handlers
+    from tianfu.api.readgate import ReadGate
+    from tianfu.apps.photo_sharing import media, routes
+
+    hashed_on: list[str] = []
+    real_sha = media.sha256_hex
+
+    def sha(data: bytes) -> str:
+        hashed_on.append(threading.current_thread().name)
+        return real_sha(data)
+
+    monkeypatch.setattr(media, "sha256_hex", sha)
+    app = FastAPI()
+    app.state.read_budget = ReadBudget(total=1, waiting=4, max_wait_s=0.1)
+    app.add_middleware(ReadGate, api=app, budget=app.state.read_budget)
+    install_error_handlers(app)
+    app.include_router(routes.blob_router(FakeService(), object()))  # type: ignore[arg-type]
+    data = b"\x89PNG\r\n\x1a\n" + b"0" * (1 << 20)
+    url = f"{routes.PREFIX}/{'ab' * 32}"  # not the body's hash
+    budget: ReadBudget = app.state.read_budget
+    answers: list[httpx.Response] = []
+    loop_thread: list[str] = []
+
+    async def main() -> None:
+        loop_thread.append(threading.current_thread().name)
+        held = await budget.acquire("10.0.0.9")
+        async with _client(app, "10.0.0.1") as a:
+            answers.append(await a.put(url, content=data))
+            budget.release("10.0.0.9", held)
+            answers.append(await a.put(url, content=data))
+
+    anyio.run(main)
+    busy, mismatched = answers
+    assert busy.status_code == 429, busy.text
+    assert mismatched.status_code == 422, mismatched.text
+    assert "SHA-256" in mismatched.json()["error"]
+    assert len(hashed_on) == 1 and loop_thread[0] not in hashed_on, (hashed_on, loop_thread)
+    assert budget.running == 0 and not budget.by_client
+
+
+def test_a_query_body_is_parsed_off_the_loop_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`POST /v1/query` parsed and checked its body on the event loop before any bound: a
+    body of 1 MiB of small integers took 50-75 ms of the loop there (a few such requests a
+    second from an anonymous client stall consensus). The body is now parsed in a worker
+    thread, as part of the query's read (the query gate's slot, the time budget)."""
+    import threading
+
+    from tianfu.api import reads
+
+    checked_on: list[str] = []
+    real_check = reads.check_value
+
+    def check(value: Any) -> None:
+        checked_on.append(threading.current_thread().name)
+        real_check(value)
+
+    monkeypatch.setattr(reads, "check_value", check)
+    app = create_app(FakeService())  # type: ignore[arg-type]
+    budget: ReadBudget = app.state.read_budget
+    body = {"contract": "kv", "method": "get", "args": [list(range(1000)), {"x": 1.5}]}
+    answers: list[httpx.Response] = []
+    loop_thread: list[str] = []
+
+    async def main() -> None:
+        loop_thread.append(threading.current_thread().name)
+        async with _client(app, "10.0.0.1") as a:
+            budget.time.level = -100.0  # far more owed than a read may wait for
+            answers.append(await a.post("/v1/query", json=body))
+            budget.time.level, budget.time.stamp = budget.time.burst, budget.clock()
+            answers.append(await a.post("/v1/query", json=body))
+
+    anyio.run(main)
+    busy, bad = answers
+    assert busy.status_code == 429, busy.text
+    assert bad.status_code == 400 and "bad argument" in bad.json()["error"], bad.text
+    assert checked_on and loop_thread[0] not in checked_on, (checked_on, loop_thread)
+    assert not budget.by_client and budget.waiting == 0
+
+
+def test_a_state_proof_request_is_parsed_off_the_loop_within_the_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`POST /v1/proofs/state` had its body parsed by FastAPI on the event loop before any
+    bound (`json.loads` of 1 MiB: 25-65 ms). It is now parsed in a worker thread as part of
+    the document's read: refused at once when the budget is spent, a 400 naming what is
+    wrong otherwise, as before."""
+    import threading
+
+    from tianfu.api import proofs
+
+    parsed_on: list[str] = []
+    real_parse = proofs.parse_state_request
+
+    def parse(body: bytes) -> Any:
+        parsed_on.append(threading.current_thread().name)
+        return real_parse(body)
+
+    monkeypatch.setattr(proofs, "parse_state_request", parse)
+    app = create_app(FakeService())  # type: ignore[arg-type]
+    budget: ReadBudget = app.state.read_budget
+    bad = {"reads": [{"contract": "Not A Name", "key": "k"}] * 3}
+    answers: list[httpx.Response] = []
+    loop_thread: list[str] = []
+
+    async def main() -> None:
+        loop_thread.append(threading.current_thread().name)
+        async with _client(app, "10.0.0.1") as a:
+            budget.time.level = -100.0  # far more owed than a read may wait for
+            answers.append(await a.post("/v1/proofs/state", json=bad))
+            budget.time.level, budget.time.stamp = budget.time.burst, budget.clock()
+            answers.append(await a.post("/v1/proofs/state", json=bad))
+            answers.append(await a.post("/v1/proofs/state", content=b"{not json"))
+            answers.append(await a.post("/v1/proofs/state", json={"reads": []}))
+
+    anyio.run(main)
+    busy, invalid, not_json, empty = answers
+    assert busy.status_code == 429, busy.text
+    assert invalid.status_code == 400, invalid.text
+    assert invalid.json()["error"].startswith("invalid request: reads.0.contract: ")
+    assert not_json.status_code == 400 and "invalid request" in not_json.json()["error"]
+    assert empty.status_code == 400 and "reads: " in empty.json()["error"], empty.text
+    assert parsed_on and loop_thread[0] not in parsed_on, (parsed_on, loop_thread)
+    assert not budget.by_client and budget.waiting == 0

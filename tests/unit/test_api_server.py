@@ -407,3 +407,17 @@ def test_a_stream_client_cannot_send_large_messages(served: Served) -> None:
                 except Exception:
                     assert time.monotonic() < deadline, "the stream's slot was never given back"
                     time.sleep(0.05)
+
+
+def test_stream_messages_are_not_compressed_on_the_event_loop(served: Served) -> None:
+    """Uvicorn accepted a client's permessage-deflate offer, so every message of every
+    stream was compressed on the event loop (3-4x the work of sending a block's batch) and
+    each connection held a compressor's state. The handshake now declines it."""
+    pytest.importorskip("websockets")
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{served.port}/v1/events"
+    with connect(url, open_timeout=WAIT_S) as ws:  # offers permessage-deflate
+        assert ws.response is not None
+        assert "sec-websocket-extensions" not in ws.response.headers
+        assert not ws.protocol.extensions

@@ -410,6 +410,10 @@ def test_no_node_and_bad_url_say_what_to_do():
         ("http://127.0.0.1:abc", "Invalid port: 'abc'"),
         ("http://[::1", "not a valid URL"),
         ("http://", "names no host"),
+        # a port out of range was taken, and tried as a node that is not running
+        ("http://127.0.0.1:99999", "port 99999 is not 1-65535"),
+        ("http://127.0.0.1:0", "port 0 is not 1-65535"),
+        ("http://h:-1", "port -1 is not 1-65535"),
     ],
 )
 def test_a_malformed_url_is_a_usage_error_not_a_traceback(url, says):

@@ -199,3 +199,53 @@ def test_revocation_and_purge_delete_the_copies(chain: AppChain, tmp_path: Path)
     n3.store.save("notes", h, "org1", sealed.blob)
     again = PrivateDataNode.open(tmp_path / "c", chain.ledger, {"org1"})
     assert not again.store.has("notes", h)
+
+
+def _fetches_from(hub: Hub, sender: str, h: str) -> int:
+    """How many requests for content `h` node `sender` sent."""
+    return sum(
+        1
+        for frm, _, kind, payload in hub.frames
+        if frm == sender
+        and kind == KIND_PRIVATE_FETCH
+        and decode(payload, FetchRequest).hash.hex() == h
+    )
+
+
+def test_a_node_holding_the_content_never_asks_for_it(chain: AppChain, tmp_path: Path) -> None:
+    """The writer's node holds the content; org2's node fetches it and announces it to its
+    granted peers, org1's node among them. The writer's node, which holds it, asks nobody
+    for it: not on that announcement, nor when it is wanted again (a block's update, a
+    retry) after its member's put."""
+    _, sealed = _write(chain, ["org1", "org2"])
+    h = sealed.hash
+    hub = Hub()
+    nodes = _nodes(chain, tmp_path, hub)
+    d1 = nodes["org1"]
+    n1, n2 = d1.node, nodes["org2"].node
+    n1.store.save("notes", h, "org1", sealed.blob)  # the member's put, before the nodes start
+
+    def have_reached_node1() -> bool:
+        return any(
+            frm == "node2" and to == "node1" and kind == KIND_PRIVATE_HAVE
+            for frm, to, kind, _ in hub.frames
+        )
+
+    async def run() -> None:
+        for d in nodes.values():
+            await d.start()
+        try:
+            await _until(lambda: n2.store.has("notes", h))
+            await _until(have_reached_node1)  # org2's node announced what it fetched
+            d1.want("notes", h)  # wanted again (a block's update examined late, a retry)
+            await asyncio.sleep(0.3)  # the fetch task runs every 0.5 s at the latest
+            await _until(lambda: ("notes", h) not in d1._wanted)
+        finally:
+            for d in nodes.values():
+                await d.stop()
+
+    asyncio.run(run())
+    assert _fetches_from(hub, "node1", h) == 0
+    assert n2.stats["served"] == 0 and n1.stats["served"] == 1
+    # A blob a peer sends for a record already held is not stored again nor announced.
+    assert n2.accept_fetched("notes", h, sealed.blob) is None

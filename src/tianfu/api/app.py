@@ -26,6 +26,7 @@ from tianfu.api.limits import (
     BodyLimit,
     BodyLimits,
     QueryGate,
+    TrustedProxies,
 )
 from tianfu.api.private import private_router
 from tianfu.api.proofs import proofs_router
@@ -66,6 +67,7 @@ def create_app(
     reads_per_client: int = DEFAULT_READS_PER_CLIENT,
     reads_waiting: int = DEFAULT_READS_WAITING,
     read_wait_s: float = DEFAULT_READ_WAIT_S,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> FastAPI:
     """The application serving `service`.
 
@@ -74,7 +76,9 @@ def create_app(
     once, refused with 429 beyond (`tianfu.api.streams.opened`). `reads` /
     `reads_per_client` / `reads_waiting` / `read_wait_s`: the reads (GETs, queries) running
     at once, and waiting for a slot (`tianfu.api.readgate`; `app.state.read_budget`).
-    `lean_submit=False` binds the submission routes through FastAPI only (the same
+    `trusted_proxies`: the reverse proxies (addresses or networks) whose X-Forwarded-For
+    names the client the per-client limits count (`tianfu.api.limits.TrustedProxies`;
+    none by default). `lean_submit=False` binds the submission routes through FastAPI only (the same
     implementation, slower; `tianfu.api.submit`)."""
     app = FastAPI(
         title="Tianfu Chain node API",
@@ -86,6 +90,7 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    app.state.trusted_proxies = TrustedProxies(trusted_proxies)  # read by client_address
     limit = int(getattr(service, "max_body_bytes", DEFAULT_MAX_BODY) or DEFAULT_MAX_BODY)
     if lean_submit:  # the innermost middleware: everything added after it wraps it too
         app.add_middleware(LeanDispatch, api=app)

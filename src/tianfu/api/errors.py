@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -40,7 +41,7 @@ def error_response(
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def validation_message(exc: RequestValidationError) -> str:
+def validation_message(exc: RequestValidationError | ValidationError) -> str:
     """One line naming each invalid parameter and why, e.g. `path.height: Input should be ...`."""
     parts = []
     for err in exc.errors():

@@ -18,6 +18,7 @@ import functools
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import HTTPException
 from starlette.requests import ClientDisconnect
@@ -206,11 +207,73 @@ def client_address(scope: Scope) -> str:
     """The client a request's limits are counted for (`QueryGate`, event streams, the read
     budget): its IP address without the port; an IPv6 address as its /64 network, the least
     a single host is given (one host may use all the addresses of its /64, each one a new
-    client otherwise), and an IPv4 address mapped into IPv6 as the IPv4 address (the same
-    client on a dual-stack socket). Headers such as X-Forwarded-For are never read: a client
-    could name any address in them."""
+    client otherwise), and an IPv6 address that carries an IPv4 address as that IPv4 address
+    (`_embedded_ipv4`: the same client on a dual-stack socket, through 6to4, Teredo or a
+    NAT64). X-Forwarded-For is read only on a connection from a proxy the operator declared
+    trusted (`TrustedProxies`, none by default): a client could name any address in it."""
     client = scope.get("client")
-    return _client_key(str(client[0])) if client else "unknown"
+    if not client:
+        return "unknown"
+    host = str(client[0])
+    app = scope.get("app")
+    proxies = getattr(getattr(app, "state", None), "trusted_proxies", None)
+    if isinstance(proxies, TrustedProxies) and proxies:
+        host = proxies.client(host, scope.get("headers", ()))
+    return _client_key(host)
+
+
+MAX_FORWARDED_HOPS = 16  # X-Forwarded-For entries looked at, from the right
+
+
+class TrustedProxies:
+    """The reverse proxies whose X-Forwarded-For names the client (`[api] trusted_proxies`
+    of a node's config: addresses or networks). A request from one of them counts as from
+    the address its proxy says it forwarded for: the header's entries are read from the
+    right (the nearest hop first) while the hop that added them is trusted; the first entry
+    added by a trusted proxy for an untrusted address is the client. An entry that is not
+    an IP address ends the walk (the trusted hop's address counts), and so do
+    `MAX_FORWARDED_HOPS` entries. What a client writes in the header itself is left of what
+    its proxy appends, so it is never reached."""
+
+    def __init__(self, networks: tuple[str, ...] | list[str] = ()) -> None:
+        try:
+            self.networks = tuple(ipaddress.ip_network(n.strip(), strict=False) for n in networks)
+        except ValueError as exc:
+            raise ValueError(f"trusted proxy: {exc}") from None
+
+    def __bool__(self) -> bool:
+        return bool(self.networks)
+
+    def trusts(self, host: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip.version == n.version and ip in n for n in self.networks)
+
+    def client(self, peer: str, headers: Any) -> str:
+        """The address a request from `peer` counts as (`peer` unless it is trusted)."""
+        if not self.trusts(peer):
+            return peer
+        entries: list[str] = []
+        for name, value in headers:
+            if name.lower() == b"x-forwarded-for":
+                entries.extend(value.decode("latin-1").split(","))
+        current = peer
+        for entry in reversed(entries[-MAX_FORWARDED_HOPS:]):
+            if not self.trusts(current):
+                break
+            try:
+                current = str(ipaddress.ip_address(entry.strip()))
+            except ValueError:
+                break
+        return current
+
+
+_NAT64 = int(ipaddress.IPv6Address("64:ff9b::")) >> 32  # RFC 6052's well-known /96
+_TRANSLATED = 0xFFFF_0000  # ::ffff:0:0:0/96, RFC 2765's IPv4-translated addresses
 
 
 @functools.lru_cache(maxsize=4096)
@@ -220,7 +283,28 @@ def _client_key(host: str) -> str:
     except ValueError:
         return host  # not an IP address (a test client's name, a Unix socket)
     if isinstance(ip, ipaddress.IPv6Address):
-        if ip.ipv4_mapped is not None:
-            return str(ip.ipv4_mapped)
+        ipv4 = _embedded_ipv4(ip)
+        if ipv4 is not None:
+            return str(ipv4)
+        # The zone of a scoped (link-local) address is the server's interface: left out.
         return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
     return str(ip)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 client an IPv6 address stands for: IPv4-mapped (::ffff:0:0/96) and
+    IPv4-translated (::ffff:0:0:0/96) addresses, IPv4-compatible ones (::/96, a routable
+    IPv4 address), 6to4 (2002::/16: the IPv4 host owns the whole /48, 65,536 /64s), Teredo
+    (2001::/32: the client's public IPv4 address; the /64 is the Teredo server's, shared by
+    all its clients) and the NAT64 well-known prefix (64:ff9b::/96: the IPv4 clients a
+    translator carries would otherwise share one /64). None for any other address."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    n = int(ip)
+    if n >> 32 in (_NAT64, _TRANSLATED) or (n >> 32 == 0 and n >= 1 << 24):
+        return ipaddress.IPv4Address(n & 0xFFFF_FFFF)
+    return None

@@ -19,9 +19,10 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Path, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from tianfu.api.limits import MAX_HEIGHT, QueryGate, client_address
+from tianfu.api.errors import validation_message
+from tianfu.api.limits import MAX_HEIGHT, QueryGate, client_address, read_body
 from tianfu.api.models import (
     AbsenceDocument,
     ChainOut,
@@ -67,6 +68,42 @@ class StateProofRequest(BaseModel):
     reads: list[StateReadItem] = Field(min_length=1, max_length=MAX_READS)
     height: int | None = Field(default=None, ge=1)
     mode: str = SEQUENTIAL
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its `$defs` put in place of their references (a request
+    body documented by `openapi_extra` is not among the document's components)."""
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return inline(schema)  # type: ignore[no-any-return]
+
+
+_STATE_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _inlined(StateProofRequest.model_json_schema())}
+        },
+    }
+}
+
+
+def parse_state_request(body: bytes) -> StateProofRequest:
+    """The body of `POST /v1/proofs/state`; ValueError (a 400) naming what is wrong."""
+    try:
+        return StateProofRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise ValueError(validation_message(exc)) from None
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -237,13 +274,22 @@ def proofs_router(
             lambda: builder().state_document([(_contract(contract), key)], height, _mode(mode)),
         )
 
-    @router.post("/v1/proofs/state", tags=["proofs"], **documented(StateDocument, 400, 404))
-    async def state_proofs(request: Request, req: StateProofRequest) -> Any:
+    @router.post(
+        "/v1/proofs/state",
+        tags=["proofs"],
+        openapi_extra=_STATE_BODY_DOC,
+        **documented(StateDocument, 400, 404),
+    )
+    async def state_proofs(request: Request) -> Any:
         """Several state entries at one height, in one proof document."""
-        entries = [(r.contract, r.key) for r in req.reads]
-        return await answer(
-            request, lambda: builder().state_document(entries, req.height, _mode(req.mode))
-        )
+        body = await read_body(request.receive)
+
+        def build() -> Any:  # the body parsed too in the worker thread, within the read
+            req = parse_state_request(body)
+            entries = [(r.contract, r.key) for r in req.reads]
+            return builder().state_document(entries, req.height, _mode(req.mode))
+
+        return await answer(request, build)
 
     @route("/v1/txs/{tx_hash}/proof", TxDocument, tag="transactions")
     async def tx_proof(request: Request, tx_hash: str, mode: str = SEQUENTIAL) -> Any:
@@ -315,7 +361,7 @@ def proofs_router(
                     if text is None:
                         await anyio.sleep(POLL_S)
                         continue
-                    await ws.send_text(text)
+                    await reads.stream_send(ws.send_text, text)
                     h += 1
 
             await send_until_disconnect(ws, pump)

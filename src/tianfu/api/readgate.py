@@ -19,26 +19,29 @@ same core, as the node's votes and timers. Two budgets bound them:
 A read that finds no slot, or a spent time budget, waits for them at most `max_wait_s`,
 with at most `waiting` others. A read past any of these is refused with 429 and
 `Retry-After` (the seconds until its budget allows it), rendered by the application's own error handlers (a
-browser asking for a page gets the console's error page). A slot is held until the answer
+browser asking for a page gets the console's error page, rendered once per language and
+shared: `tianfu.web.render.shared_error_page`). A slot is held until the answer
 starts (a rendered answer is complete by then): a client that reads its answer slowly, or
 never, holds no slot and spends no time budget, only its connection.
 
 Not counted by the gate: requests with a body (a slot is never held while a body trickles
 in): the submission routes (the mempool's own bounds); the read-only POSTs — contract
-queries and state proof documents — which the `QueryGate` bounds once their body is read;
+queries and state proof documents — which the `QueryGate` bounds once their body is read
+(parsing it too, in the worker thread: a body of many small values takes tens of ms);
 the private-data operations and photo uploads, which take a read of this budget once their
-body is in (`ReadBudget.held`, `body_read`), around their work; the
+body is in (`ReadBudget.held`, `body_read`), around their work (an upload's hash included); the
 reads the `QueryGate` bounds at once (proof documents, the governance views: their slots
 are the query gate's, but they wait for and spend this budget's time, `ReadBudget.timed`,
 and so do the contract queries and `POST /v1/proofs/state`); the node's
 liveness and metrics (`EXEMPT_PATHS`); prefixes registered with
 `ReadBudget.exempt_prefix` (the console's static files), and WebSocket streams (their own
 gate; the work a stream does in worker threads shares `ReadBudget.stream_threads` and
-waits for and spends the time budget, `ReadBudget.stream_work`).
+waits for and spends the time budget, `ReadBudget.stream_work`, and so does each message
+a stream sends on the event loop, `ReadBudget.stream_send`).
 
 A client is its address as `tianfu.api.limits.client_address` counts it (an IPv6 client is
-its /64). Behind a reverse proxy every client has the proxy's address: put per-client
-limits in the proxy.
+its /64). Behind a reverse proxy every client has the proxy's address, unless the operator
+declared the proxy trusted (`tianfu.api.limits.TrustedProxies`, ADR 0008).
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import collections
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 import anyio
@@ -129,6 +132,7 @@ class ReadBudget:
         self.refused = 0
         self._slots: anyio.Semaphore | None = None
         self._stream_threads: anyio.CapacityLimiter | None = None
+        self._stream_turns: anyio.Semaphore | None = None
         self._exempt: tuple[str, ...] = ()
 
     def exempt_prefix(self, prefix: str) -> None:
@@ -154,13 +158,43 @@ class ReadBudget:
             self._stream_threads = anyio.CapacityLimiter(STREAM_THREADS)
         return self._stream_threads
 
+    @property
+    def stream_turns(self) -> anyio.Semaphore:
+        """The streams between their turn of the time budget and their spend, at most
+        `STREAM_THREADS` (one per worker thread they may use)."""
+        if self._stream_turns is None:
+            self._stream_turns = anyio.Semaphore(STREAM_THREADS)
+        return self._stream_turns
+
+    async def stream_turn(self) -> None:
+        """Wait, without a deadline, until the time budget allows a read (an open event
+        stream falls behind; it is never refused)."""
+        while (wait := self.time.wait_s(self.clock())) > 0:
+            await anyio.sleep(wait)
+
+    async def stream_send(
+        self, send: Callable[[str], Coroutine[Any, Any, None]], text: str, took_s: float = 0.0
+    ) -> None:
+        """Hand one message of an open event stream to its connection (`send(text)`, on the
+        event loop: framing it, writing it to the socket) once the time budget allows a read,
+        spending what the send took on the loop until it first waited, and `took_s` (the
+        caller's own work on the loop for this message). A client slow to take its
+        messages makes the send wait for the socket: that wait spends nothing."""
+        await self.stream_turn()
+        timed = _FirstStep(send(text), self.clock)
+        try:
+            await timed
+        finally:
+            self.time.spend(min(took_s + timed.took, MAX_CHARGE_S), self.clock())
+
     async def stream_work(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` for an open event stream, in one of the `stream_threads`, once the time
         budget allows a read (waiting for it without a deadline: a stream falls behind, it
         is never refused), spending the time `fn` took: a stream catching up from an old
-        height reads at the budget's pace, like any other read."""
-        while (wait := self.time.wait_s(self.clock())) > 0:
-            await anyio.sleep(wait)
+        height reads at the budget's pace, like any other read. A stream takes its thread
+        before its turn: at most `STREAM_THREADS` streams are between their turn and their
+        spend (streams waiting for the budget would all pass it the moment it came back, and
+        then spend it many reads deep)."""
         took = [0.0]
 
         def timed() -> T:
@@ -170,10 +204,12 @@ class ReadBudget:
             finally:
                 took[0] = self.clock() - start
 
-        try:
-            return await anyio.to_thread.run_sync(timed, limiter=self.stream_threads)
-        finally:
-            self.time.spend(min(took[0], MAX_CHARGE_S), self.clock())
+        async with self.stream_turns:
+            await self.stream_turn()
+            try:
+                return await anyio.to_thread.run_sync(timed, limiter=self.stream_threads)
+            finally:
+                self.time.spend(min(took[0], MAX_CHARGE_S), self.clock())
 
     async def acquire(self, client: str) -> float:
         """Take a slot for `client` once the time budget allows it, waiting at most
@@ -294,6 +330,42 @@ class ReadBudget:
             f"too many reads at once ({why}); retry later",
             headers={"retry-after": str(max(1, math.ceil(retry_s)))},
         )
+
+
+class _FirstStep:
+    """Awaits `coro`, timing its first step: what it does on the event loop before it first
+    waits (or ends). `took` is 0 until then."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], clock: Callable[[], float]) -> None:
+        self.coro = coro
+        self.clock = clock
+        self.took = 0.0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro = self.coro
+        start = self.clock()
+        try:
+            step = coro.send(None)
+        except StopIteration as done:
+            return done.value
+        finally:
+            self.took = self.clock() - start
+        while True:  # the rest, as `yield from` would (the loop's resumptions and throws)
+            try:
+                sent = yield step
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # a cancellation while it waits
+                try:
+                    step = coro.throw(exc)
+                except StopIteration as done:
+                    return done.value
+            else:
+                try:
+                    step = coro.send(sent)
+                except StopIteration as done:
+                    return done.value
 
 
 def request_budget(scope: Scope) -> ReadBudget | None:

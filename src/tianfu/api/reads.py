@@ -113,14 +113,9 @@ def read_router(
         result = service.query(contract, method, args)
         return json_answer({"result": jsonable(result), "raw": encode(result).hex()})
 
-    async def run_query(
-        request: Request, contract: str, method: str, args: list[Any]
-    ) -> JSONResponse:
-        """The answer of a query, executed and encoded in a worker thread."""
-        client = client_address(request.scope)
-        async with reads.timed(client):
-            with gate.slot(client):
-                return await anyio.to_thread.run_sync(query_answer, contract, method, args)
+    def parsed_query_answer(body: bytes) -> JSONResponse:
+        req = parse_query(body)
+        return query_answer(req.contract, req.method, list(req.args))
 
     async def run_view(request: Request, fn: Any, key: str) -> JSONResponse:
         """`{key: fn()}`, computed and encoded in a worker thread."""
@@ -184,8 +179,13 @@ def read_router(
     )
     async def query(request: Request) -> JSONResponse:
         """A read-only call of a contract's view on the latest state (gas-bounded)."""
-        req = parse_query(await read_body(request.receive))
-        return await run_query(request, req.contract, req.method, list(req.args))
+        body = await read_body(request.receive)
+        # Parsed and checked (a body of many small values: tens of milliseconds), executed
+        # and encoded in a worker thread, as one read of the gate and the time budget.
+        client = client_address(request.scope)
+        async with reads.timed(client):
+            with gate.slot(client):
+                return await anyio.to_thread.run_sync(parsed_query_answer, body)
 
     @router.get("/v1/validators", tags=["consortium"], **documented(ValidatorsOut))
     def validators() -> dict[str, Any]:
@@ -246,11 +246,15 @@ async def _send_events(
                 continue
             if name and ev.event.name != name:
                 continue
+            await reads.stream_turn()
+            started = reads.clock()
             if len(encode(ev.event)) <= EVENT_ON_LOOP_MAX:
                 text = event_text(ev)
+                took = reads.clock() - started  # rendered on the loop
             else:
+                took = reads.clock() - started
                 text = await reads.stream_work(event_text, ev)
-            await ws.send_text(text)
+            await reads.stream_send(ws.send_text, text, took)
         ended = True  # the stream ended: node shutting down, or this consumer was dropped
 
     try:

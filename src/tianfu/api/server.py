@@ -21,7 +21,8 @@ process's file-descriptor limit, at most `MAX_CONNECTIONS`), so that a crowd of 
 clients cannot take the descriptors the node's peers and store need: a connection beyond is
 answered `429 {"error": ...}` and closed at once. A connection upgraded to a WebSocket leaves
 the count (the streams have their own limit, `tianfu.api.streams`). A WebSocket client may
-send messages of at most `WS_MAX_MESSAGE` bytes (the streams only send).
+send messages of at most `WS_MAX_MESSAGE` bytes (the streams only send); messages are never
+compressed (permessage-deflate is not offered back: compressing runs on the event loop).
 """
 
 from __future__ import annotations
@@ -279,10 +280,13 @@ def make_server(
         lifespan="off",
         # The per-client limits key on the connection's address. Uvicorn would otherwise take
         # the address from X-Forwarded-For on connections from 127.0.0.1, so any local
-        # process could pick the address it is limited as (ADR 0008: behind a reverse proxy
-        # every client has the proxy's address).
+        # process could pick the address it is limited as (ADR 0008: only a proxy the operator
+        # declared trusted names the client, read by `tianfu.api.limits.client_address`).
         proxy_headers=False,
         timeout_keep_alive=KEEP_ALIVE_TIMEOUT_S,
         ws_max_size=WS_MAX_MESSAGE,
+        # Compressing every message of every stream would run on the event loop (3-4x the
+        # send's work for a block's batch) and hold a compressor's state per connection.
+        ws_per_message_deflate=False,
     )
     return uvicorn.Server(config)

@@ -58,7 +58,21 @@ def check_url(url: str) -> str:
         raise InvalidUrl(f"node URL {url!r} is not a valid URL ({exc}), {example}") from None
     if not parsed.host:
         raise InvalidUrl(f"node URL {url!r} names no host, {example}")
+    port = _port_text(url)
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        raise InvalidUrl(f"node URL {url!r}: port {port} is not 1-65535, {example}")
     return url.rstrip("/")
+
+
+def _port_text(url: str) -> str | None:
+    """The port as written in `url`'s authority (httpx takes -1 or 99999 as written)."""
+    authority = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host_port = authority.rsplit("@", 1)[-1]
+    if host_port.startswith("["):  # [IPv6]:port
+        _, _, rest = host_port.partition("]")
+        return rest[1:] if rest.startswith(":") else None
+    _, sep, port = host_port.rpartition(":")
+    return port if sep else None
 
 
 def _retry_after(resp: httpx.Response, attempt: int) -> float:

@@ -51,6 +51,9 @@ class NodeConfig:
     api_host: str = "127.0.0.1"
     api_port: int = 8701
     max_body_bytes: int = 1 << 20
+    # [api] trusted_proxies: reverse proxies whose X-Forwarded-For names the client the
+    # per-client limits count (addresses or networks; none by default, ADR 0008).
+    trusted_proxies: tuple[str, ...] = ()
     p2p_host: str = "127.0.0.1"
     p2p_port: int = 9701
     peers: list[tuple[str, int]] = field(default_factory=list)
@@ -91,6 +94,7 @@ class NodeConfig:
                 api_host=str(api.get("host", "127.0.0.1")),
                 api_port=int(api.get("port", 8701)),
                 max_body_bytes=int(api.get("max_body_bytes", 1 << 20)),
+                trusted_proxies=_trusted_proxies(api.get("trusted_proxies", [])),
                 p2p_host=str(p2p.get("host", "127.0.0.1")),
                 p2p_port=int(p2p.get("port", 9701)),
                 peers=[parse_hostport(p) for p in p2p.get("peers", [])],
@@ -120,8 +124,14 @@ class NodeConfig:
             f'name = "{self.name}"\norg = "{self.org}"\nvalidator = {str(self.validator).lower()}\n'
             + ("observer_node = true\n" if self.observer else "")
             + f'genesis = "{rel(self.genesis)}"\nidentity = "{rel(self.identity)}"\ndata = "{rel(self.data)}"\n\n'
-            f'[api]\nhost = "{self.api_host}"\nport = {self.api_port}\nmax_body_bytes = {self.max_body_bytes}\n\n'
-            f'[p2p]\nhost = "{self.p2p_host}"\nport = {self.p2p_port}\npeers = [{peers}]\n'
+            f'[api]\nhost = "{self.api_host}"\nport = {self.api_port}\nmax_body_bytes = {self.max_body_bytes}\n'
+            + (
+                "trusted_proxies = [" + ", ".join(f'"{p}"' for p in self.trusted_proxies) + "]\n"
+                if self.trusted_proxies
+                else ""
+            )
+            + "\n"
+            + f'[p2p]\nhost = "{self.p2p_host}"\nport = {self.p2p_port}\npeers = [{peers}]\n'
             + observer
             + ("" if self.pipeline else "\n[consensus]\npipeline = false\n")
         )
@@ -129,6 +139,16 @@ class NodeConfig:
     def save(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / CONFIG_FILE).write_text(self.dump())
+
+
+def _trusted_proxies(value: object) -> tuple[str, ...]:
+    """`[api] trusted_proxies`: a list of IP addresses or networks (each checked)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("[api] trusted_proxies must be a list of addresses or networks")
+    from tianfu.api.limits import TrustedProxies
+
+    TrustedProxies(value)  # ValueError naming a malformed one
+    return tuple(v.strip() for v in value)
 
 
 def _pipeline(value: object) -> bool:

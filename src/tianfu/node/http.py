@@ -20,11 +20,15 @@ __all__ = ["network_node_app", "node_app"]
 
 
 def network_node_app(
-    service: ChainService, data_dir: Path, network: Network | None
+    service: ChainService,
+    data_dir: Path,
+    network: Network | None,
+    trusted_proxies: tuple[str, ...] = (),
 ) -> tuple[FastAPI, list[PeerService]]:
     """The HTTP application of a node on `network`, and the applications' p2p services (for
-    the node to route their message kinds to, and to start and stop)."""
-    app = create_app(service)
+    the node to route their message kinds to, and to start and stop); `trusted_proxies`:
+    `create_app`'s."""
+    app = create_app(service, trusted_proxies=trusted_proxies)
     services = mount_apps(app, service, data_dir, network)
     install_console(app, service)  # the web console and offline /docs
     return app, services

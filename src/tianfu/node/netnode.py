@@ -183,7 +183,7 @@ async def _serve(
     service.health = health.text
     service.registry.register(health)
 
-    api, app_services = network_node_app(service, cfg.data, network)
+    api, app_services = network_node_app(service, cfg.data, network, cfg.trusted_proxies)
     for app_service in app_services:
         for kind in app_service.kinds:
             if kind in handlers:

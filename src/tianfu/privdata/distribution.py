@@ -82,7 +82,11 @@ class Distributor(PullService[tuple[str, str], FetchResponse]):
 
     # -- what the node tells us (any thread) ------------------------------------------------
     def want(self, contract: str, content_hash: str, prefer: str = "") -> None:
-        # When the wanted set is full, the periodic reconciliation asks again later.
+        """Fetch the blob from a granted peer, unless this node holds it (a peer's `Have` for
+        a blob it fetched from this node, a block's update examined after the member's put).
+        When the wanted set is full, the periodic reconciliation asks again later."""
+        if self.node.store.has(contract, content_hash):
+            return
         self._want((contract, content_hash), prefer)
 
     def forget(self, contract: str, content_hash: str) -> None:
@@ -180,6 +184,9 @@ class Distributor(PullService[tuple[str, str], FetchResponse]):
                 self.forget(contract, content_hash)
                 return
             for peer in self._candidates(record, self._preferred(key)):
+                if self.node.store.has(contract, content_hash):  # put or fetched meanwhile
+                    got = True
+                    break
                 resp = await self._ask(peer, key)
                 if resp is None or resp.status != OK:
                     continue

@@ -380,7 +380,7 @@ class PrivateDataNode:
 
     def accept_fetched(self, contract: str, content_hash: str, blob: bytes) -> PrivateRecord | None:
         """Store a blob a peer sent for our request, if still granted and it matches; the
-        record if stored."""
+        record if it is stored now (None if not stored, or held already)."""
         rec = self.chain.record(contract, content_hash)
         if rec is None or not rec.granted(self.orgs):
             return None
@@ -396,7 +396,8 @@ class PrivateDataNode:
             self._count("over_quota")
             log.warning("private content %s/%s… not kept: %s", contract, content_hash[:16], exc)
             return None
-        if stored:
-            self._count("fetched")
-            log.info("private content %s/%s… fetched from a peer", contract, content_hash[:16])
+        if not stored:
+            return None  # held already (its member's put came first): nothing to announce
+        self._count("fetched")
+        log.info("private content %s/%s… fetched from a peer", contract, content_hash[:16])
         return rec

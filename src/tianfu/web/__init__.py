@@ -22,7 +22,14 @@ from tianfu.web.applications import applications_router
 from tianfu.web.data import ConsoleData
 from tianfu.web.explorer import explorer_router
 from tianfu.web.i18n import N_
-from tianfu.web.render import STATIC, STATIC_URL, SecuredStatic, error_page, not_found
+from tianfu.web.render import (
+    STATIC,
+    STATIC_URL,
+    SecuredStatic,
+    error_page,
+    not_found,
+    shared_error_page,
+)
 from tianfu.web.verify import verify_router
 
 __all__ = ["install_console"]
@@ -68,12 +75,15 @@ def _for_browsers(api_handler: Any) -> Any:
             return response
         if response.status_code == 404:
             return not_found(request, N_("No page at %(path)s"), path=request.url.path[:200])
-        message = (
-            N_("This page could not be shown: the node failed to read it. Its log has the error.")
-            if response.status_code >= 500
-            else N_("This request cannot be answered (HTTP %(status)s).")
-        )
-        page = error_page(request, response.status_code, message, status=response.status_code)
+        if response.status_code >= 500:
+            message = N_(
+                "This page could not be shown: the node failed to read it. Its log has the error."
+            )
+            page = error_page(request, response.status_code, message)
+        else:  # the same page for every request (a flood's 429s): rendered once, then shared
+            message = N_("This request cannot be answered (HTTP %(status)s).")
+            status = response.status_code
+            page = shared_error_page(request, status, message, status=status)
         if "retry-after" in response.headers:  # a 429's wait, for the browser as for the API
             page.headers["retry-after"] = response.headers["retry-after"]
         return page

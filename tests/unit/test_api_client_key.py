@@ -1,0 +1,157 @@
+"""Which client a request's limits count (`tianfu.api.limits.client_address`): an IPv6
+address that carries an IPv4 address (6to4, Teredo, NAT64, IPv4-translated and
+IPv4-compatible forms) is that IPv4 client, however many /64s its form spans; clients
+behind one translator are not one client; a zone id is not a new client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tianfu.api.limits import client_address
+
+
+def key(host: str) -> str:
+    return client_address({"client": (host, 1)})
+
+
+@pytest.mark.parametrize(
+    ("ipv6", "ipv4"),
+    [
+        # 6to4: 192.0.2.4 owns all of 2002:c000:204::/48, 65,536 /64s
+        ("2002:c000:204::1", "192.0.2.4"),
+        ("2002:c000:204:1::1", "192.0.2.4"),
+        ("2002:c000:204:ffff::1", "192.0.2.4"),
+        # Teredo: the client's (obfuscated) public IPv4 address, not the Teredo server's /64
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45"),
+        # NAT64 / SIIT well-known prefix: an IPv4 client translated into IPv6
+        ("64:ff9b::c000:22d", "192.0.2.45"),
+        # IPv4-translated (::ffff:0:0:0/96) and IPv4-compatible (::/96) forms
+        ("::ffff:0:c000:22d", "192.0.2.45"),
+        ("::c000:22d", "192.0.2.45"),
+        ("::ffff:192.0.2.45", "192.0.2.45"),
+    ],
+)
+def test_an_ipv6_form_of_an_ipv4_client_is_that_client(ipv6: str, ipv4: str) -> None:
+    """6to4 gave one IPv4 host 65,536 clients (a /64 each inside its /48); a NAT64 or a
+    Teredo server made all the IPv4 clients it carries one client (one /64), each
+    penalising the others."""
+    assert key(ipv6) == key(ipv4)
+
+
+def test_clients_behind_one_translator_or_relay_are_different_clients() -> None:
+    assert key("64:ff9b::c000:22d") != key("64:ff9b::c000:22e")
+    teredo_server = "2001:0:4136:e378"
+    one = f"{teredo_server}:8000:63bf:3fff:fdd2"
+    other = f"{teredo_server}:8000:63bf:3fff:fdd1"
+    assert key(one) != key(other)
+    assert key("2002:c000:204::1") != key("2002:c000:205::1")
+
+
+def test_a_zone_id_is_not_a_new_client() -> None:
+    """The zone of a scoped address is the server's interface: the key leaves it out."""
+    assert key("fe80::1%eth0") == key("fe80::1%eth1") == key("fe80::2")
+    assert "%" not in key("fe80::1%eth0")
+
+
+@pytest.mark.parametrize("host", ["::1", "::", "2001:db8::1", "1.2.3.4", "testclient"])
+def test_other_addresses_keep_their_key(host: str) -> None:
+    expected = {
+        "::1": "::/64",
+        "::": "::/64",
+        "2001:db8::1": "2001:db8::/64",
+        "1.2.3.4": "1.2.3.4",
+        "testclient": "testclient",
+    }
+    assert key(host) == expected[host]
+
+
+def _via(app_proxies: tuple[str, ...], peer: str, *forwarded: str) -> str:
+    from types import SimpleNamespace
+
+    from tianfu.api.limits import TrustedProxies
+
+    app = SimpleNamespace(state=SimpleNamespace(trusted_proxies=TrustedProxies(app_proxies)))
+    headers = [(b"x-forwarded-for", f.encode()) for f in forwarded]
+    return client_address({"client": (peer, 1), "headers": headers, "app": app})
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
+    """Many users behind one reverse proxy were one client (the proxy's address). An
+    operator may declare the proxy trusted; its X-Forwarded-For then names the client.
+    Never by default, never from another address, and what a client writes in the header
+    itself is never reached."""
+    proxy = ("10.9.0.0/24", "::1")
+    # not declared (the default): the header is never read
+    assert _via((), "10.9.0.5", "203.0.113.7") == "10.9.0.5"
+    # from the trusted proxy: the address it forwarded for (as a client key: IPv6 is a /64)
+    assert _via(proxy, "10.9.0.5", "203.0.113.7") == "203.0.113.7"
+    assert _via(proxy, "::1", "2001:db8:1:2::99") == "2001:db8:1:2::/64"
+    assert _via(proxy, "::ffff:10.9.0.5", "203.0.113.7") == "203.0.113.7"
+    # not from the proxy: the header is the client's own words
+    assert _via(proxy, "198.51.100.1", "203.0.113.7") == "198.51.100.1"
+    # a client's forged entries are left of what the trusted proxy appended
+    assert _via(proxy, "10.9.0.5", "1.1.1.1, 203.0.113.7") == "203.0.113.7"
+    assert _via(proxy, "10.9.0.5", "1.1.1.1", "203.0.113.7") == "203.0.113.7"
+    # through two trusted proxies: the first untrusted address from the right
+    assert _via(proxy, "10.9.0.5", "1.1.1.1, 203.0.113.7, 10.9.0.6") == "203.0.113.7"
+    # no header, or an entry that is not an address: the proxy's own address
+    assert _via(proxy, "10.9.0.5") == "10.9.0.5"
+    assert _via(proxy, "10.9.0.5", "unknown") == "10.9.0.5"
+    assert _via(proxy, "10.9.0.5", "203.0.113.7:443") == "10.9.0.5"
+    # a long chain of trusted hops is read at most MAX_FORWARDED_HOPS deep
+    assert _via(proxy, "10.9.0.5", ", ".join(["203.0.113.7"] + ["10.9.0.6"] * 100)) == "10.9.0.6"
+
+
+def test_trusted_proxies_come_from_the_node_config(tmp_path: Path) -> None:
+    from tianfu.node.config import ConfigError, NodeConfig
+
+    def config(api: str) -> Path:
+        home = tmp_path / str(len(list(tmp_path.iterdir())))
+        home.mkdir()
+        (home / "node.toml").write_text(f'name = "n"\norg = "o"\n[api]\n{api}\n')
+        return home
+
+    loaded = NodeConfig.load(config('trusted_proxies = ["10.9.0.0/24", "::1"]'))
+    assert loaded.trusted_proxies == ("10.9.0.0/24", "::1")
+    assert NodeConfig.load(config("")).trusted_proxies == ()
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "node.toml").write_text(loaded.dump())
+    assert NodeConfig.load(again).trusted_proxies == ("10.9.0.0/24", "::1")
+    for bad in ('trusted_proxies = ["10.9.0.0/33"]', 'trusted_proxies = "10.0.0.1"'):
+        with pytest.raises(ConfigError, match="trusted"):
+            NodeConfig.load(config(bad))
+
+
+def test_a_trusted_proxys_clients_are_limited_apart() -> None:
+    """Through the application: behind a declared proxy, one client at its per-client
+    limit is refused while another client of the same proxy is served."""
+    import anyio
+    import httpx
+
+    from tianfu.api.app import create_app
+    from tianfu.api.readgate import ReadBudget
+
+    class Service:
+        max_body_bytes = 1 << 20
+
+    app = create_app(Service(), trusted_proxies=("10.9.0.5",))  # type: ignore[arg-type]
+    budget: ReadBudget = app.state.read_budget
+    budget.total, budget.per_client = 3, 2
+    answers: list[int] = []
+
+    async def main() -> None:
+        held = [await budget.acquire("203.0.113.7") for _ in range(budget.per_client)]
+        transport = httpx.ASGITransport(app=app, client=("10.9.0.5", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://node") as proxy:
+            for user in ("203.0.113.7", "203.0.113.8"):
+                r = await proxy.get("/no-such-page", headers={"x-forwarded-for": user})
+                answers.append(r.status_code)
+        for started in held:
+            budget.release("203.0.113.7", started)
+
+    anyio.run(main)
+    assert answers == [429, 404]
+    assert not budget.by_client
