@@ -14,6 +14,7 @@ import socket
 import time
 from pathlib import Path
 
+from tianfu.api.server import PortInUse
 from tianfu.codec import encode, to_builtins
 from tianfu.crypto import ED25519, scheme_name, suite_for_scheme
 from tianfu.identity import Identity, OrgCA
@@ -71,10 +72,6 @@ def init_dev(home: Path, scheme: int = ED25519) -> bool:
     )
     write_genesis(home, genesis)
     return True
-
-
-class PortInUse(OSError):
-    """The port a node's server is to listen on is taken by another process."""
 
 
 def port_in_use(host: str, port: int) -> bool:
