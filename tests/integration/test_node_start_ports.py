@@ -13,16 +13,24 @@ from pathlib import Path
 
 import pytest
 
+from tianfu.bench.netcheck import free_base_ports
 from tianfu.client.transport import http_get
 from tianfu.testing.processes import NodeProcess
 
 pytestmark = pytest.mark.timeout(240)
 
 
-def _held() -> socket.socket:
-    """A socket listening on a port the system chose (held until closed)."""
+def _ports() -> tuple[int, int]:
+    """An API and a p2p port, free now and below the ephemeral range (no other test's
+    bind(0) nor an outgoing connection takes them before the node binds them)."""
+    api, p2p = free_base_ports(1)
+    return api + 1, p2p + 1
+
+
+def _held(port: int) -> socket.socket:
+    """A socket listening on `port` (held until closed)."""
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.bind(("127.0.0.1", port))
     s.listen()
     return s
 
@@ -46,10 +54,9 @@ def _start(home: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_taken_api_port_stops_the_start_before_anything_runs(tmp_path: Path) -> None:
-    with _held() as api, _held() as p2p:
-        api_port, p2p_port = api.getsockname()[1], p2p.getsockname()[1]
-        p2p.close()  # free: only the API's port is taken
-        home = _one_node(tmp_path / "net", api_port, p2p_port)
+    api_port, p2p_port = _ports()
+    home = _one_node(tmp_path / "net", api_port, p2p_port)
+    with _held(api_port):  # only the API's port is taken
         r = _start(home)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert r.stderr.strip().splitlines() == [
@@ -64,10 +71,9 @@ def test_a_taken_api_port_stops_the_start_before_anything_runs(tmp_path: Path) -
 def test_a_taken_p2p_port_is_named_and_the_node_starts_once_it_is_free(
     tmp_path: Path,
 ) -> None:
-    with _held() as api, _held() as p2p:
-        api_port, p2p_port = api.getsockname()[1], p2p.getsockname()[1]
-        api.close()
-        home = _one_node(tmp_path / "net", api_port, p2p_port)
+    api_port, p2p_port = _ports()
+    home = _one_node(tmp_path / "net", api_port, p2p_port)
+    with _held(p2p_port):
         r = _start(home)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert r.stderr.strip().splitlines() == [
