@@ -23,6 +23,7 @@ from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
     CONTRACT_ARGS,
+    CommandFailed,
     CommandGroup,
     Node,
     contract_args,
@@ -96,8 +97,12 @@ def dev(
     """Run a one-validator development chain (created on first run)."""
     with handle_errors():
         from tianfu.node.dev import run_dev
+        from tianfu.node.storeguard import StoreRefused
 
-        run_dev(home, host, port, None if scheme is None else scheme_of(scheme))
+        try:
+            run_dev(home, host, port, None if scheme is None else scheme_of(scheme))
+        except StoreRefused as exc:
+            raise CommandFailed(str(exc)) from None
 
 
 @app.node_command("status", "url", "json")
