@@ -42,7 +42,7 @@ from tianfu.identity import Identity
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.p2p.observer import ObserverTransport
 from tianfu.p2p.protocol import KIND_VOTE
-from tianfu.testing.processes import NodeProcess, free_port
+from tianfu.testing.processes import NodeProcess
 from tianfu.types import PREVOTE, OpenProfile, StakeGrant
 
 pytestmark = pytest.mark.timeout(600)
@@ -131,7 +131,12 @@ def _init_observer(home: Path, genesis: Path, peers: list[str], api: int, listen
 @pytest.fixture(scope="module")
 def opennet(tmp_path_factory) -> Iterator[OpenNet]:
     home = tmp_path_factory.mktemp("open")
-    api, p2p = free_base_ports(5)
+    # Every port this module's processes listen on is checked free here, below the
+    # ephemeral range (a port that bind(0) gave is free now, not when a node binds it: any
+    # process, or an outgoing connection's source port, may take it meanwhile): the 4
+    # validators' API, p2p and observer ports, then api+5.. for the observers' and the staked
+    # node's APIs and p2p+5.. for the observers' listening ports.
+    api, p2p = free_base_ports(7, observers=True)
     owners = {"staker": generate_keypair(), "byzantine": generate_keypair()}
     profile = OpenProfile(
         open_contracts=sorted(OPEN_CONTRACTS),
@@ -157,18 +162,18 @@ def opennet(tmp_path_factory) -> Iterator[OpenNet]:
             env.deploy(name, source)
         # Observer 1 follows two validators; observer 2 follows observer 1 only.
         genesis = home / "net" / "genesis.bin"
-        obs_ports = [free_port() for _ in range(2)]
+        obs_ports = [p2p + 5, p2p + 6]
         v_ports = [f"{c.p2p_host}:{c.observer_port}" for c in net.configs[:2]]
         for i, peers in enumerate([v_ports, [f"127.0.0.1:{obs_ports[0]}"]]):
             ohome = home / f"observer{i + 1}"
-            port = free_port()
+            port = api + 5 + i
             _init_observer(ohome, genesis, peers, port, obs_ports[i])
             proc = NodeProcess(ohome, port, ["node", "start", "--observer", "--home", str(ohome)])
             proc.start_process()
             observers.append(proc)
         # A validator by stake: its own key, the validators' observer ports; not yet bonded.
         shome = home / "staked"
-        sport = free_port()
+        sport = api + 7
         all_v = [f"{c.p2p_host}:{c.observer_port}" for c in net.configs]
         args = [sys.executable, "-m", "tianfu", "node", "init-observer", "--validator",
                 "--home", str(shome), "--genesis", str(genesis), "--api",

@@ -13,7 +13,7 @@ from tianfu.p2p.protocol import KIND_BLOCKS_REQUEST, KIND_STATUS, KIND_TXS, KIND
 SYNC = frozenset({KIND_STATUS, KIND_BLOCKS_REQUEST, KIND_TXS})
 
 
-async def wait_for(cond, timeout=10.0):
+async def wait_for(cond, timeout=60.0):  # a deadline for a loaded machine (load 15)
     deadline = asyncio.get_running_loop().time() + timeout
     while not cond():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"

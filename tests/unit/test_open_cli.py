@@ -122,9 +122,9 @@ def test_a_validator_by_stake_without_its_signer_file_is_refused(tmp_path):
     import subprocess
     import sys
 
+    from tianfu.bench.netcheck import free_base_ports
     from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
     from tianfu.node.config import NodeConfig
-    from tianfu.testing.processes import free_port
 
     out = tmp_path / "net"
     assert runner.invoke(app, ["network", "init", "--out", str(out), "--orgs", "1",
@@ -135,7 +135,7 @@ def test_a_validator_by_stake_without_its_signer_file_is_refused(tmp_path):
         app,
         ["node", "init-observer", "--validator", "--home", str(home), "--genesis",
          str(out / "genesis.bin"), "--peer", f"127.0.0.1:{member.observer_port}",
-         "--api", f"127.0.0.1:{free_port()}"],
+         "--api", f"127.0.0.1:{free_base_ports(1)[0] + 1}"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     cfg = NodeConfig.load(home)

@@ -122,7 +122,7 @@ def _register_junk(chain: AppChain) -> bytes:
     return junk
 
 
-async def _until(check: Callable[[], bool], timeout: float = 20.0) -> None:
+async def _until(check: Callable[[], bool], timeout: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
         if asyncio.get_running_loop().time() > deadline:

@@ -81,7 +81,7 @@ def _nodes(chain: AppChain, tmp: Path, hub: Hub) -> dict[str, Distributor]:
     return out
 
 
-async def _until(check, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def _until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
         if asyncio.get_running_loop().time() > deadline:

@@ -28,8 +28,10 @@ compressed (permessage-deflate is not offered back: compressing runs on the even
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import resource
+import socket
 from typing import Any
 
 import uvicorn
@@ -46,6 +48,28 @@ WS_MAX_MESSAGE = 4096
 
 _HEAD = "head"
 _BODY = "body"
+
+
+class PortInUse(OSError):
+    """A port this process is to listen on is taken by another process."""
+
+
+def listen_socket(host: str, port: int, what: str) -> socket.socket:
+    """A TCP socket listening on `host:port` (as Uvicorn binds: a port in TIME_WAIT is free),
+    for `server.serve(sockets=[...])`. A taken port raises `PortInUse` naming `what` (the
+    node's API, its p2p port, ...) before the node has started anything else."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(f"{what} port {port} on {host} is already in use") from None
+        raise
+    return sock
 
 
 class HeadTooLarge(Exception):

@@ -24,14 +24,20 @@ from tianfu.client.transport import http_get
 from tianfu.identity import Identity
 
 
-def free_base_ports(n: int) -> tuple[int, int]:
-    """Two port bases such that base+1 .. base+n are free for both the API and p2p."""
+def free_base_ports(n: int, observers: bool = False) -> tuple[int, int]:
+    """Two port bases such that base+1 .. base+n are free for both the API and p2p; with
+    `observers`, the open profile's observer ports too (p2p base + OBSERVER_PORT_OFFSET + 1
+    .. n), which fall in the p2p ports of the next base up."""
+    from tianfu.node.netinit import OBSERVER_PORT_OFFSET
+
     for _ in range(200):
         # Below the kernel's ephemeral range (32768+): a peer redialling a down node must
         # never get that node's port as its own source port.
         api = random.randrange(10000, 32000, 100)
         p2p = api + 50
         ports = [api + i for i in range(1, n + 1)] + [p2p + i for i in range(1, n + 1)]
+        if observers:
+            ports += [p2p + OBSERVER_PORT_OFFSET + i for i in range(1, n + 1)]
         try:
             socks = []
             for p in ports:

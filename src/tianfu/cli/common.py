@@ -23,6 +23,7 @@ from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
 from tianfu.client import (
     DEFAULT_URL,
+    ApiError,
     Client,
     ClientError,
     ConnectionFailed,
@@ -89,6 +90,12 @@ NO_NODE_HINT = (
     " — is a node running there? `tianfu up` (or `make run`) starts a local network;"
     " --url or TIANFU_URL picks another node"
 )
+# Appended to a 404 that names no resource: the web framework's answer for a path the API
+# does not have (a --url with a path, such as http://127.0.0.1:8701/v1).
+NO_PATH_HINT = (
+    " — the node has no such API path: --url (or TIANFU_URL) is the node's base URL, "
+    f"e.g. {DEFAULT_URL}"
+)
 # Appended to a node's "unknown contract" refusal: where to look, and what activates one.
 UNKNOWN_CONTRACT_HINT = (
     " (`tianfu contract list` shows the active contracts; a proposed one runs once enough"
@@ -100,6 +107,8 @@ def _error_line(exc: BaseException) -> tuple[str, int]:
     """The stderr line and exit code of an expected failure (the first that applies)."""
     if isinstance(exc, ConnectionFailed) and str(exc).startswith("cannot connect"):
         return f"error: {exc}{NO_NODE_HINT}", 1
+    if isinstance(exc, ApiError) and exc.status == 404 and exc.message == "Not Found":
+        return f"error: {exc}{NO_PATH_HINT}", 1
     if isinstance(exc, ClientError) and "unknown contract" in str(exc):
         return f"error: {exc}{UNKNOWN_CONTRACT_HINT}", 1
     if isinstance(exc, _USAGE):

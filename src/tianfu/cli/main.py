@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from tianfu.api.render import jsonable
+from tianfu.apps.common.readable import date, zone
 from tianfu.cli import (
     apps,
     observer_cmds,  # noqa: F401 (registers `tianfu node init-observer`)
@@ -22,6 +23,7 @@ from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
     CONTRACT_ARGS,
+    CommandFailed,
     CommandGroup,
     Node,
     contract_args,
@@ -95,8 +97,12 @@ def dev(
     """Run a one-validator development chain (created on first run)."""
     with handle_errors():
         from tianfu.node.dev import run_dev
+        from tianfu.node.storeguard import StoreRefused
 
-        run_dev(home, host, port, None if scheme is None else scheme_of(scheme))
+        try:
+            run_dev(home, host, port, None if scheme is None else scheme_of(scheme))
+        except StoreRefused as exc:
+            raise CommandFailed(str(exc)) from None
 
 
 @app.node_command("status", "url", "json")
@@ -185,12 +191,18 @@ def tx_show(node: Node, tx_hash: str) -> None:
 
 @block_app.node_command("show", "url", "json")
 def block_show(node: Node, height: int) -> None:
-    """Show a block's header and transaction hashes."""
+    """Show a block's header and transaction hashes. The time is shown in TIANFU_TZ
+    (default Asia/Shanghai); --json gives time_ms, milliseconds since the epoch."""
+    tz = None if node.as_json else zone()  # an unknown TIANFU_TZ: a usage error, at once
     doc = node.client().block_raw(height)
     if node.as_json:
         print_json(doc)
         return
-    header = {k: v for k, v in doc["header"].items() if k != "raw"}
+    header = {
+        ("time" if k == "time_ms" else k): (date(v, tz) if k == "time_ms" else v)
+        for k, v in doc["header"].items()
+        if k != "raw"
+    }
     print_fields(f"block {height}", {**header, "txs": doc.get("txs", [])})
 
 
@@ -200,7 +212,9 @@ def block_list(
     from_: Annotated[Optional[int], typer.Option("--from", min=1, help="First height.")] = None,  # noqa: UP045
     limit: Annotated[int, typer.Option("--limit", min=1, max=100)] = 20,
 ) -> None:
-    """List block headers (the latest ones unless --from is given)."""
+    """List block headers (the latest ones unless --from is given). Times are shown in
+    TIANFU_TZ (default Asia/Shanghai); --json gives time_ms, milliseconds since the epoch."""
+    tz = None if node.as_json else zone()  # an unknown TIANFU_TZ: a usage error, at once
     client = node.client()
     headers = client.blocks(from_, limit)
     with client.suite.use():  # a header's hash is the chain's (SM3 on an SM2 chain)
@@ -210,7 +224,9 @@ def block_list(
             [dict(zip(["height", "hash", "tx_count", "time_ms"], r, strict=True)) for r in rows]
         )
     else:
-        print_rows("blocks", ["height", "hash", "txs", "time_ms"], rows)
+        with client.suite.use():
+            shown = [[h.height, h.hash.hex(), h.tx_count, date(h.time_ms, tz)] for h in headers]
+        print_rows("blocks", ["height", "hash", "txs", "time"], shown)
 
 
 # Reading with proofs (tianfu.cli.proof_cmds): state, history, validators, tx proof/absent,

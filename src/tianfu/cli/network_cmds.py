@@ -170,7 +170,7 @@ def node_start(
         typer.Option(
             "--observer",
             help="Run an observer (open profile): a non-validating full node with its own "
-            "self-made key, made by `tianfu node init --observer`.",
+            "self-made key, made by `tianfu node init-observer`.",
         ),
     ] = False,
 ) -> None:

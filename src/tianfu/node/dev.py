@@ -13,7 +13,9 @@ import json
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
+from tianfu.api.server import PortInUse
 from tianfu.codec import encode, to_builtins
 from tianfu.crypto import ED25519, scheme_name, suite_for_scheme
 from tianfu.identity import Identity, OrgCA
@@ -73,10 +75,6 @@ def init_dev(home: Path, scheme: int = ED25519) -> bool:
     return True
 
 
-class PortInUse(OSError):
-    """The port a node's server is to listen on is taken by another process."""
-
-
 def port_in_use(host: str, port: int) -> bool:
     """Whether something else already listens on `host:port` (as the servers bind: a port
     in TIME_WAIT is free, a listening one is not)."""
@@ -95,6 +93,7 @@ def run_dev(
     """Create (first time) and run the dev chain until interrupted. `scheme` (default
     Ed25519) is for a new chain; an existing one must be of that scheme's suite."""
     from tianfu.node.runner import run_solo_node
+    from tianfu.node.storeguard import DataLock
 
     if port_in_use(host, port):
         raise PortInUse(
@@ -102,6 +101,16 @@ def run_dev(
             "`make run`) or another dev chain running? Stop it, or start this one with "
             "--port (and use --url with that port)"
         )
+    # One process per dev chain, as per node (two would each build blocks on a store the
+    # other moved past, and drop their transactions): `StoreRefused` names the holder.
+    lock = DataLock(home / "data", "running this dev chain again (or use another --home)")
+    try:
+        _run_dev(home, host, port, scheme, run_solo_node)
+    finally:
+        lock.release()
+
+
+def _run_dev(home: Path, host: str, port: int, scheme: int | None, run_solo_node: Any) -> None:
     created = init_dev(home, ED25519 if scheme is None else scheme)
     genesis = load_genesis(home)
     if scheme is not None and suite_for_scheme(scheme).name != genesis.suite:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from tianfu.node.http import network_node_app
 from tianfu.node.observer_node import CONSENSUS_KINDS, OBSERVER_KINDS, validator_key_check
 from tianfu.node.storeguard import DataLock, StoreGuard
 from tianfu.node.trust import chain_trust
-from tianfu.node.wiring import cancel_all, open_service, peer_admission
+from tianfu.node.wiring import api_socket, cancel_all, open_service, peer_admission
 from tianfu.p2p import protocol as p2p
 from tianfu.p2p.network import TlsNetwork
 from tianfu.p2p.observer import CombinedNetwork, ObserverTransport
@@ -51,13 +52,26 @@ async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False)
     ident = Identity.load(cfg.identity)
     lock = DataLock(cfg.data, "starting this node")
     try:
-        await _serve(cfg, genesis, ident, new_signer_state)
+        # The API's port first, before the store, the p2p links or the consensus start: a
+        # taken port stops the start with one line naming it and node.toml.
+        listening = [("p2p", cfg.p2p_port)]
+        if genesis.profile == "open" and cfg.observer_port:
+            listening.append(("observer", cfg.observer_port))
+        api = api_socket(cfg, listening)
+        try:
+            await _serve(cfg, api, genesis, ident, new_signer_state)
+        finally:
+            api.close()
     finally:
         lock.release()
 
 
 async def _serve(
-    cfg: NodeConfig, genesis: Genesis, ident: Identity, new_signer_state: bool
+    cfg: NodeConfig,
+    api_listener: socket.socket,
+    genesis: Genesis,
+    ident: Identity,
+    new_signer_state: bool,
 ) -> None:
     service = open_service(cfg, genesis, org=cfg.org, is_validator=cfg.validator)
     ledger, mempool = service.ledger, service.mempool
@@ -211,7 +225,7 @@ async def _serve(
         cfg.p2p_port,
     )
     try:
-        await server.serve()
+        await server.serve(sockets=[api_listener])
     finally:
         await cancel_all(evidence_task, sync_task)
         await syncer.drain()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +22,7 @@ from tianfu.mempool.gossip import TxGossip, Verdict
 from tianfu.node.config import ConfigError, NodeConfig
 from tianfu.node.http import node_app
 from tianfu.node.storeguard import DataLock
-from tianfu.node.wiring import cancel_all, open_service, peer_admission
+from tianfu.node.wiring import api_socket, cancel_all, open_service, peer_admission
 from tianfu.p2p import protocol as p2p
 from tianfu.p2p.observer import ObserverTransport
 from tianfu.sync import BlockSyncer
@@ -76,12 +77,24 @@ async def serve_observer_node(cfg: NodeConfig, *, new_signer_state: bool = False
     keypair = Identity.load(cfg.identity).keypair  # its own self-made key
     lock = DataLock(cfg.data, "starting this observer")
     try:
-        await _serve(cfg, genesis, keypair, new_signer_state)
+        # The API's port first, before the store, the p2p links or the consensus start: a
+        # taken port stops the start with one line naming it and node.toml.
+        api = api_socket(cfg, [("observer", cfg.observer_port)] if cfg.observer_port else [])
+        try:
+            await _serve(cfg, api, genesis, keypair, new_signer_state)
+        finally:
+            api.close()
     finally:
         lock.release()
 
 
-async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any, new_signer_state: bool) -> None:
+async def _serve(
+    cfg: NodeConfig,
+    api_listener: socket.socket,
+    genesis: Genesis,
+    keypair: Any,
+    new_signer_state: bool,
+) -> None:
     from tianfu.consensus.driver import ConsensusDriver
     from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
     from tianfu.consensus.wal import ConsensusWAL
@@ -184,7 +197,7 @@ async def _serve(cfg: NodeConfig, genesis: Genesis, keypair: Any, new_signer_sta
         ", ".join(f"{h}:{p}" for h, p in cfg.observer_peers),
     )
     try:
-        await server.serve()
+        await server.serve(sockets=[api_listener])
     finally:
         await cancel_all(sync_task)
         await syncer.drain()

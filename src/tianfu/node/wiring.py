@@ -1,19 +1,45 @@
-"""Pieces that every node's wiring shares: its checked ledger and service, admitting peers'
-transactions, and stopping its background tasks."""
+"""Pieces that every node's wiring shares: its API socket, its checked ledger and service,
+admitting peers' transactions, and stopping its background tasks."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Callable
 from typing import Any
 
+from tianfu.api.server import PortInUse, listen_socket
 from tianfu.api.service import TxRejected
 from tianfu.mempool import Mempool
-from tianfu.node.config import NodeConfig
+from tianfu.node.config import CONFIG_FILE, NodeConfig
+from tianfu.node.dev import port_in_use
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import open_checked_ledger
 from tianfu.types import Genesis, Transaction
+
+
+def api_socket(cfg: NodeConfig, p2p_ports: list[tuple[str, int]]) -> socket.socket:
+    """The node's API socket, listening, taken before the node opens its store or starts its
+    p2p links and consensus; then `p2p_ports` (the node.toml section and port of each p2p
+    listener) are checked free. A taken port raises `PortInUse`: one line naming the
+    port and what to change, instead of a node that logs "up", signs and then dies."""
+    hint = (
+        " — another node or program listens there: stop it, or give this node another "
+        f"port ([{{}}] port in {cfg.home / CONFIG_FILE})"
+    )
+    try:
+        sock = listen_socket(cfg.api_host, cfg.api_port, "the node's API")
+    except PortInUse as exc:
+        raise PortInUse(f"{exc}{hint.format('api')}") from None
+    for section, port in p2p_ports:
+        if port_in_use(cfg.p2p_host, port):
+            sock.close()
+            raise PortInUse(
+                f"the node's {section} port {port} on {cfg.p2p_host} is already in use"
+                + hint.format(section)
+            )
+    return sock
 
 
 def open_service(cfg: NodeConfig, genesis: Genesis, *, org: str, is_validator: bool) -> NodeService:

@@ -1,0 +1,64 @@
+"""What a newcomer trips over on the command line.
+
+`tianfu block list` and `block show` print a block's time as a date in TIANFU_TZ (as the
+application commands do); `--json` keeps `time_ms`, milliseconds since the epoch. Both
+printed the raw `time_ms` (`1796562000123`) to people.
+
+A `--url` with a path (`http://127.0.0.1:8701/v1`, as the API's paths begin) was answered
+`error: HTTP 404: Not Found` alone; the line now says the URL is the node's base URL."""
+
+import json
+
+from fastapi.testclient import TestClient
+from tests.unit.test_cli import node, run  # noqa: F401 - the in-process chain fixture
+
+from tianfu.api.app import create_app
+from tianfu.apps.common.readable import date, zone
+from tianfu.cli import common
+from tianfu.client import Client
+
+WIDE = {"COLUMNS": "200"}  # the table's columns unfolded
+
+
+def test_block_times_are_dates_for_people_and_milliseconds_in_json(node):  # noqa: F811
+    r = run("invoke", "kv", "put", "color", "red", "--json")
+    assert r.exit_code == 0, r.output
+    height = json.loads(r.stdout)["height"]
+    r = run("block", "list", "--from", height, "--json")
+    listed = json.loads(r.stdout)
+    assert [b["height"] for b in listed] == [height]
+    time_ms = listed[0]["time_ms"]
+    assert isinstance(time_ms, int) and time_ms > 1_600_000_000_000
+    r = run("block", "show", height, "--json")
+    assert json.loads(r.stdout)["header"]["time_ms"] == time_ms
+    for tz in ("UTC", "Asia/Shanghai"):
+        readable = date(time_ms, zone(tz))
+        r = run("block", "list", "--from", height, env={**WIDE, "TIANFU_TZ": tz})
+        assert r.exit_code == 0, r.output
+        assert readable in r.stdout and str(time_ms) not in r.stdout, r.stdout
+        r = run("block", "show", height, env={**WIDE, "TIANFU_TZ": tz})
+        assert r.exit_code == 0, r.output
+        rows = {line.split("│")[1].strip(): line for line in r.stdout.splitlines() if "│" in line}
+        assert readable in rows["time"] and "time_ms" not in rows, r.stdout
+    r = run("block", "list", env={**WIDE, "TIANFU_TZ": "Mars/Olympus"})
+    assert r.exit_code == 2 and "unknown time zone 'Mars/Olympus'" in r.stderr, r.output
+
+
+def test_a_url_with_the_api_path_says_what_the_url_is(node, monkeypatch):  # noqa: F811
+    app = create_app(node.service)
+    monkeypatch.setattr(  # requests go to the path of the URL given, as over the network
+        common,
+        "client_factory",
+        lambda url, identity=None, genesis=None: Client(
+            url, identity, genesis=genesis, http=TestClient(app, base_url=url)
+        ),
+    )
+    for args in (["status"], ["block", "list"], ["query", "kv", "get", "color"]):
+        r = run(*args, "--url", "http://127.0.0.1:8701/v1")
+        assert r.exit_code == 1, r.output
+        assert r.stderr.strip() == (
+            "error: HTTP 404: Not Found — the node has no such API path: --url (or "
+            "TIANFU_URL) is the node's base URL, e.g. http://127.0.0.1:8701"
+        ), r.stderr
+    r = run("block", "show", "999", "--url", "http://127.0.0.1:8701")
+    assert r.exit_code == 1 and r.stderr.strip() == "error: HTTP 404: block 999 not found"
