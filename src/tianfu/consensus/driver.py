@@ -41,7 +41,7 @@ from typing import Any, Generic, Never, NoReturn
 
 from tianfu.consensus.background import Background
 from tianfu.consensus.blockmaker import BlockMaker
-from tianfu.consensus.clock import AsyncioTimers, ClockCheck, Timeouts, Timers
+from tianfu.consensus.clock import AsyncioTimers, ClockCheck, Timeouts, TimerHandle, Timers
 from tianfu.consensus.committer import BlockCommitter
 from tianfu.consensus.core import ConsensusCore
 from tianfu.consensus.heightparams import HeightParams
@@ -70,6 +70,7 @@ from tianfu.consensus.messages import (
     SignProposal,
     SignVote,
     Start,
+    Step,
     VoteReceived,
 )
 from tianfu.consensus.peers import (
@@ -187,6 +188,8 @@ class ConsensusDriver(Generic[E]):
         self._height_since = 0.0
         self._last_commit = 0.0
         self._stopping = False
+        # The timer that makes the signatures the quiet start held, once it is over.
+        self._held_wake: TimerHandle | None = None
         self.timeline = HeightTimeline()
         self.double_sign_check_heights = double_sign_check_heights
         self.signer = Signer(
@@ -345,6 +348,8 @@ class ConsensusDriver(Generic[E]):
         """Stop all tasks and timers and wait for ledger work in worker threads to finish."""
         self._stopping = self.committer.stopping = True
         self.timeouts.cancel_all()
+        if self._held_wake is not None:
+            self._held_wake.cancel()
         await self.background.stop(*self._tasks)
         await self.blocks.settle()
 
@@ -497,6 +502,10 @@ class ConsensusDriver(Generic[E]):
             )
             self._post(skip)
 
+    def _wake_held(self) -> None:
+        self._held_wake = None
+        self._guard_tick()
+
     async def _sign_held(self, held: list[SignVote | SignProposal]) -> None:
         """Make the signatures the quiet start held, while the core is in their round, and
         feed them back as our own messages."""
@@ -512,6 +521,9 @@ class ConsensusDriver(Generic[E]):
         signed = await self.signer.sign(
             a, replay, self._block_time, self._in_thread, self._guard_tick
         )
+        if signed is None and self.signer.holding and self._held_wake is None:
+            # held by the quiet start: made as soon as it is over, not a gossip tick later
+            self._held_wake = self.timers.call_later(self.signer.quiet_left(), self._wake_held)
         if self.signer.rewrite_due:  # the signer state could not be written
             self.signer.rewrite_due = False
             self._spawn(self.signer.rewrite_state(self._in_thread, lambda: self._stopping))
@@ -529,7 +541,10 @@ class ConsensusDriver(Generic[E]):
         event = a.fired()
         now = (self.core.height, self.core.round)
         key = (a.height, a.round, int(a.step))
-        self.timeouts.schedule(key, a.delay_ms / 1000, lambda: self._post(event), now)
+        delay = a.delay_ms / 1000
+        if a.step == Step.PROPOSE:  # the proposer's time runs from the end of our quiet start
+            delay += self.signer.quiet_left()
+        self.timeouts.schedule(key, delay, lambda: self._post(event), now)
 
     # ------------------------------------------------------------ ledger work
 
