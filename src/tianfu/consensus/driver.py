@@ -213,6 +213,7 @@ class ConsensusDriver(Generic[E]):
             jump_to=self.jump_to,
             on_commit=on_commit,
             check_store=check_store,
+            fetch=self.gossip.request_commit,
         )
 
     # ------------------------------------------------------------ GossipHost
@@ -243,6 +244,9 @@ class ConsensusDriver(Generic[E]):
     def deliver_commit(self, event: CommitReceived) -> bool:
         size = len(event.block) + 128 * len(event.certificate.signatures)
         return self.inbox.offer((event, NET), size, first=True)
+
+    def decided_bytes(self, height: int, block_hash: bytes, block: bytes) -> None:
+        self.committer.offer(height, block_hash, block)
 
     def load_commit(self, height: int) -> tuple[bytes, CommitCertificate] | None:
         block = self.ledger.store.load_block_encoded(height)  # its stored bytes, not re-encoded
