@@ -269,3 +269,49 @@ def test_an_empty_store_gets_the_quiet_start_too(tmp_path, keys):
     assert asyncio.run(sign(SignVote(2, 0, PREVOTE, H1))) is None
     timers.t += 1.0
     assert asyncio.run(sign(SignVote(2, 0, PREVOTE, H1))) is not None
+
+
+def test_held_signatures_are_made_when_an_extended_quiet_start_ends(tmp_path, keys):
+    """The driver's timer for the held signatures fires when the quiet start was to end; if
+    it was extended meanwhile (a height taken from the network's commits) and signatures
+    are held again, it waits for the new end instead of leaving them to a gossip tick."""
+    from tianfu.consensus.driversigning import DriverSigning
+
+    timers = ManualTimers()
+    signer = _signer(tmp_path, keys, timers)
+    signer.listen_s, signer.quiet_until = 1.0, timers.t + 1.0
+    armed: list[float] = []
+    ticks: list[float] = []
+
+    class Part(DriverSigning):
+        pass
+
+    part = Part()
+    part.signer, part._held_wake = signer, None
+
+    class Timers:
+        def call_later(self, delay_s: float, fn: Any) -> str:
+            armed.append(delay_s)
+            return "handle"
+
+    part.timers = Timers()  # type: ignore[assignment]
+    part._guard_tick = lambda: ticks.append(timers.t)  # type: ignore[method-assign]
+    asyncio.run(
+        signer.sign(
+            SignVote(6, 0, PREVOTE, H1), False, lambda h: 0, timers.run_blocking, lambda: None
+        )
+    )
+    timers.t += 0.5
+    signer.caught_up()  # quiet until t + 1.0 now, the held vote dropped
+    asyncio.run(
+        signer.sign(
+            SignVote(7, 0, PREVOTE, H1), False, lambda h: 0, timers.run_blocking, lambda: None
+        )
+    )
+    assert signer.holding
+    timers.t += 0.5  # the first end
+    part._wake_held()
+    assert ticks == [] and armed == [0.5] and part._held_wake == "handle"
+    timers.t += 0.5
+    part._wake_held()
+    assert ticks == [timers.t]

@@ -77,7 +77,13 @@ class DriverSigning:
             self._post(skip)
 
     def _wake_held(self) -> None:
+        """The quiet start was to end now: make the held signatures, or wait on if it was
+        extended meanwhile (the node took heights from the network's commits)."""
         self._held_wake = None
+        left = self.signer.quiet_left()
+        if left > 0 and self.signer.holding:
+            self._held_wake = self.timers.call_later(left, self._wake_held)
+            return
         self._guard_tick()
 
     async def _sign_held(self, held: list[SignVote | SignProposal]) -> None:
