@@ -132,3 +132,36 @@ def test_data_put_back_from_a_backup_without_the_checks_double_signs():
     """The same attempts without those checks: the checker finds conflicting signatures."""
     found = [seed for seed in range(60) if restore_scenario(seed, guard=False).check_double_signs()]
     assert len(found) >= 5
+
+
+def wipe_scenario(seed, guard=True):
+    """A validator crashes after storing a few blocks and its data directory is wiped and
+    made again with its key kept (as `node init` makes it: an intact signer state that
+    never signed, an empty WAL and store): `restore` past the chain's height puts back the
+    data directory of height 0. It starts at height 1 while the network is further on."""
+    rng = random.Random(seed)
+    net = NetConfig(drop=rng.choice([0.0, 0.05, 0.2]), max_delay_ms=rng.choice([10, 50, 200]))
+    return Simulation(
+        4,
+        seed,
+        net=net,
+        restarts={rng.randrange(4): rng.randint(1500, 3000)},
+        down_ms=rng.randint(0, 800),
+        target_height=8,
+        restore=10_000,
+        guard=guard,
+    ).run()
+
+
+def test_a_wiped_data_directory_never_double_signs_60_attempts():
+    """The quiet start holds whatever the store holds, an empty one too: the wiped node
+    listens before it signs, at height 1 and again at the heights it catches up to, and
+    finds its key's signatures from the network: 0 conflicting signatures. Before, an empty
+    store skipped the quiet start and the node prevoted at once at height 1 round 0, where
+    it had prevoted before the wipe: conflicts in 8 of these 60 attempts."""
+    conflicts, problems = [], []
+    for seed in range(60):
+        sim = wipe_scenario(seed)
+        conflicts += sim.check_double_signs()
+        problems += sim.check_safety() + sim.check_liveness()
+    assert conflicts == [] and problems == []

@@ -99,3 +99,23 @@ def test_restart_guard_only_when_the_signer_may_have_gone_back():
     cert = CommitCertificate(1, "c", 9, 2, b"\x00" * 32, [CommitSig(ME, 5, b"")])
     g = _restart(recovery="missing", last_hrs=None, certificates=[cert])
     assert g.floor == (9, 2)  # our precommit in the certificate of height 9, round 2
+
+
+def test_a_replayed_own_message_does_not_grow_the_guard():
+    """While a guard listens (for as long as too little power is heard: a partition can make
+    that hours), every copy of this key's messages that peers relay reaches it; a member
+    peer can replay one at its rate limit. The guard keeps what it learns per validator and
+    the floor only: before, every copy was appended to a list that nothing read."""
+
+    def held(g: SignGuard) -> int:
+        return sum(len(v) for v in vars(g).values() if isinstance(v, list | dict | set))
+
+    g = guard()
+    g.own_signature(8, 2)
+    g.observe(ME, 8, 2)
+    before = held(g)
+    for _ in range(10_000):
+        g.own_signature(8, 2)
+        g.observe(ME, 8, 3)
+    assert g.listening and g.floor == (8, 3)
+    assert held(g) == before

@@ -233,3 +233,85 @@ def test_gossip_reports_own_messages_and_certificates_the_signer_did_not_sign(ke
     cert = CommitCertificate(1, CHAIN, 6, 4, H1, [CommitSig(me.public_key, v.time_ms, v.signature)])
     g.handle_frame("p1", KIND_COMMIT, encode(CommitFrame(1, 6, b"block bytes", cert)))
     assert own.found[-1] == (6, 4, 2, "a peer's certificate"), g.stats
+
+
+def test_an_empty_store_gets_the_quiet_start_too(tmp_path, keys):
+    """A wiped data directory made again with the key kept starts at height 1 with an intact
+    signer state that never signed: nothing local shows what the key signed, so it listens
+    before signing as after any start (before, an empty store skipped the quiet start)."""
+    timers = ManualTimers()
+    path = tmp_path / "privval.bin"
+    FilePrivValidator.initialise(keys[0], path)
+    pv = FilePrivValidator(keys[0], path)
+    signer = Signer(
+        pv, ConsensusWAL(tmp_path / "cs.wal"), CHAIN, clock=lambda: 1.0, timers=timers,
+        stats=Counter(),
+    )  # fmt: skip
+
+    class EmptyStore:
+        def load_cert(self, h: int) -> None:
+            return None
+
+        def load_header(self, h: int) -> None:
+            return None
+
+    signer.recover(EmptyStore(), 0, _validator_set(keys), listen_s=1.0, check_heights=10)
+    assert signer.guard is None
+
+    async def sign(a: SignVote) -> Any:
+        return await signer.sign(a, False, lambda h: 0, timers.run_blocking, lambda: None)
+
+    a = SignVote(1, 0, PREVOTE, H1)
+    assert asyncio.run(sign(a)) is None
+    assert signer.stats["sign_held_at_start"] == 1 and pv.last_hrs() == (0, 0, 0)
+    signer.caught_up()  # a height taken from the network's commits: quiet a while more
+    timers.t += 0.9
+    assert asyncio.run(sign(SignVote(2, 0, PREVOTE, H1))) is None
+    timers.t += 1.0
+    assert asyncio.run(sign(SignVote(2, 0, PREVOTE, H1))) is not None
+
+
+def test_held_signatures_are_made_when_an_extended_quiet_start_ends(tmp_path, keys):
+    """The driver's timer for the held signatures fires when the quiet start was to end; if
+    it was extended meanwhile (a height taken from the network's commits) and signatures
+    are held again, it waits for the new end instead of leaving them to a gossip tick."""
+    from tianfu.consensus.driversigning import DriverSigning
+
+    timers = ManualTimers()
+    signer = _signer(tmp_path, keys, timers)
+    signer.listen_s, signer.quiet_until = 1.0, timers.t + 1.0
+    armed: list[float] = []
+    ticks: list[float] = []
+
+    class Part(DriverSigning):
+        pass
+
+    part = Part()
+    part.signer, part._held_wake = signer, None
+
+    class Timers:
+        def call_later(self, delay_s: float, fn: Any) -> str:
+            armed.append(delay_s)
+            return "handle"
+
+    part.timers = Timers()  # type: ignore[assignment]
+    part._guard_tick = lambda: ticks.append(timers.t)  # type: ignore[method-assign]
+    asyncio.run(
+        signer.sign(
+            SignVote(6, 0, PREVOTE, H1), False, lambda h: 0, timers.run_blocking, lambda: None
+        )
+    )
+    timers.t += 0.5
+    signer.caught_up()  # quiet until t + 1.0 now, the held vote dropped
+    asyncio.run(
+        signer.sign(
+            SignVote(7, 0, PREVOTE, H1), False, lambda h: 0, timers.run_blocking, lambda: None
+        )
+    )
+    assert signer.holding
+    timers.t += 0.5  # the first end
+    part._wake_held()
+    assert ticks == [] and armed == [0.5] and part._held_wake == "handle"
+    timers.t += 0.5
+    part._wake_held()
+    assert ticks == [timers.t]

@@ -12,7 +12,9 @@ under one lock), `BlockCommitter` (storing decided blocks, riding out a full dis
 `LedgerWork` (their worker-thread trips), `Background` (spawned tasks and worker-thread
 trips that `stop` waits for), `WalReplay` (`replay`: the WAL's entries of heights not
 decided yet), `HeightParams` (`heightparams`: each height's parameters and the intervals
-they imply), `ClockCheck` and `Timeouts` (`clock`).
+they imply), `ClockCheck` and `Timeouts` (`clock`). The driver's own signing steps — the
+core's signatures through the `Signer`, the quiet start's held signatures, the guard's
+ticks — are the `DriverSigning` part it inherits (`driversigning`).
 
 Pipelined heights (`pipeline`, ADR 0030): once a block is decided, if this node proposes
 the next height's first round, `BlockMaker.prepare` builds that block on the decided
@@ -41,9 +43,10 @@ from typing import Any, Generic, Never, NoReturn
 
 from tianfu.consensus.background import Background
 from tianfu.consensus.blockmaker import BlockMaker
-from tianfu.consensus.clock import AsyncioTimers, ClockCheck, Timeouts, Timers
+from tianfu.consensus.clock import AsyncioTimers, ClockCheck, Timeouts, TimerHandle, Timers
 from tianfu.consensus.committer import BlockCommitter
 from tianfu.consensus.core import ConsensusCore
+from tianfu.consensus.driversigning import DriverSigning
 from tianfu.consensus.evidencebook import CAPACITY, EvidenceBook
 from tianfu.consensus.heightparams import HeightParams
 from tianfu.consensus.inbox import INTERNAL, NET, OWN, REPLAY, EventInbox, JumpTo
@@ -114,7 +117,7 @@ CoreFactory = Callable[[int, ValidatorSet], ConsensusCore]
 Queued = tuple[Event | JumpTo, str]
 
 
-class ConsensusDriver(Generic[E]):
+class ConsensusDriver(DriverSigning, Generic[E]):
     def __init__(
         self,
         ledger: LedgerLike[E],
@@ -188,6 +191,8 @@ class ConsensusDriver(Generic[E]):
         self._height_since = 0.0
         self._last_commit = 0.0
         self._stopping = False
+        # The timer that makes the signatures the quiet start held, once it is over.
+        self._held_wake: TimerHandle | None = None
         self.timeline = HeightTimeline()
         self.double_sign_check_heights = double_sign_check_heights
         self.signer = Signer(
@@ -211,6 +216,7 @@ class ConsensusDriver(Generic[E]):
             jump_to=self.jump_to,
             on_commit=on_commit,
             check_store=check_store,
+            fetch=self.gossip.request_commit,
         )
 
     # ------------------------------------------------------------ GossipHost
@@ -241,6 +247,9 @@ class ConsensusDriver(Generic[E]):
     def deliver_commit(self, event: CommitReceived) -> bool:
         size = len(event.block) + 128 * len(event.certificate.signatures)
         return self.inbox.offer((event, NET), size, first=True)
+
+    def decided_bytes(self, height: int, block_hash: bytes, block: bytes) -> None:
+        self.committer.offer(height, block_hash, block)
 
     def load_commit(self, height: int) -> tuple[bytes, CommitCertificate] | None:
         block = self.ledger.store.load_block_encoded(height)  # its stored bytes, not re-encoded
@@ -346,6 +355,8 @@ class ConsensusDriver(Generic[E]):
         """Stop all tasks and timers and wait for ledger work in worker threads to finish."""
         self._stopping = self.committer.stopping = True
         self.timeouts.cancel_all()
+        if self._held_wake is not None:
+            self._held_wake.cancel()
         await self.background.stop(*self._tasks)
         await self.blocks.settle()
 
@@ -474,63 +485,6 @@ class ConsensusDriver(Generic[E]):
             case _:
                 _no_handler(a)
         return []
-
-    # ------------------------------------------------------------ signing
-
-    def _powers(self) -> dict[bytes, int]:
-        core = self.core
-        validators = core.validators if core is not None else self.ledger.validator_set(1)
-        return {v.public_key: v.power for v in validators.validators}
-
-    def _guard_tick(self) -> None:
-        """A recovering node in a round it may not sign in moves to the first it may; the
-        signatures held by the quiet start are made once it is over."""
-        core = self.core
-        if core is None or core.decided is not None or self._stopping:
-            return
-        held = self.signer.held_at_start()
-        if held:
-            self._spawn(self._sign_held(held))
-        skip = self.signer.skip_to(core.height, core.round)
-        if skip is not None:
-            log.info(
-                "signer state recovery: moving to round %d of height %d", skip.round, skip.height
-            )
-            self._post(skip)
-
-    async def _sign_held(self, held: list[SignVote | SignProposal]) -> None:
-        """Make the signatures the quiet start held, while the core is in their round, and
-        feed them back as our own messages."""
-        for a in held:
-            core = self.core
-            if core is None or core.decided is not None or core.height != a.height:
-                return
-            if core.round != a.round or (signed := await self._sign(a)) is None:
-                return
-            self.inbox.put((signed, OWN))
-
-    async def _sign(self, a: SignVote | SignProposal, replay: bool = False) -> Event | None:
-        signed = await self.signer.sign(
-            a, replay, self._block_time, self._in_thread, self._guard_tick
-        )
-        if self.signer.rewrite_due:  # the signer state could not be written
-            self.signer.rewrite_due = False
-            self._spawn(self.signer.rewrite_state(self._in_thread, lambda: self._stopping))
-        if isinstance(signed, VoteReceived):
-            self.clock_check.saw_precommit(signed.vote)
-        return signed
-
-    def _block_time(self, block_hash: bytes) -> int:
-        """The header time of a block of the current height that the core holds."""
-        assert self.core is not None
-        return self.blocks.block_time(block_hash, self.core.blocks)
-
-    def _schedule(self, a: ScheduleTimeout) -> None:
-        assert self.core is not None
-        event = a.fired()
-        now = (self.core.height, self.core.round)
-        key = (a.height, a.round, int(a.step))
-        self.timeouts.schedule(key, a.delay_ms / 1000, lambda: self._post(event), now)
 
     # ------------------------------------------------------------ ledger work
 

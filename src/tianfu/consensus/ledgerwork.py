@@ -61,6 +61,11 @@ class WrongBytes(ValueError):
     """Bytes given for a block hash are not that block: they say nothing of the block."""
 
 
+class DecidedBytesUnusable(Exception):
+    """The bytes held for a decided block (decided on its hash) are missing, are not the
+    block or do not execute here: the block must come from the peers that stored it."""
+
+
 class LedgerWork(Generic[E]):
     def __init__(
         self,
@@ -132,7 +137,12 @@ class LedgerWork(Generic[E]):
         the height ended in the WAL — in that order, in one thread trip. Returns the
         executed block, whether it was stored here, and the WAL's error if any."""
         if executed is None or executed.block.hash != a.block_hash:
-            executed = self.execute(a.block, a.block_hash)
+            if not a.block:
+                raise DecidedBytesUnusable("its bytes are not held here")
+            try:
+                executed = self.execute(a.block, a.block_hash)
+            except ValueError as exc:  # WrongBytes, a decoding error, InvalidBlock
+                raise DecidedBytesUnusable(f"its bytes do not execute here: {exc}") from None
         stored_here = self.store(executed, a.certificate)
         try:
             self.wal.end_height(a.height)

@@ -254,6 +254,11 @@ class GossipHost(Protocol):
         the inbound queue is full."""
         ...
 
+    def decided_bytes(self, height: int, block_hash: bytes, block: bytes) -> None:
+        """A peer's bytes for the block decided at `height` (`block_hash`), unchecked:
+        taken (after their check against the hash) only if the bytes held are unusable."""
+        ...
+
     def load_commit(self, height: int) -> tuple[bytes, CommitCertificate] | None:
         """The stored block bytes and certificate of `height`, if stored."""
         ...
@@ -429,6 +434,10 @@ class PeerGossip:
             if f.height < core.height:
                 self._answer(address, f.height, now)
             return
+        if f.height == core.height and f.certificate.block_hash == core.decided and f.block:
+            # (a commit of our decided height: its bytes, should ours not be usable)
+            self.host.decided_bytes(f.height, core.decided, f.block)
+            return
         if f.height != core.height or core.decided is not None:
             self.stats["dropped_commit_frame"] += 1
             return
@@ -510,6 +519,11 @@ class PeerGossip:
         frame = CommitFrame(1, height, stored[0], stored[1])
         self.network.send(address, KIND_COMMIT, encode(frame))
         self.stats["commits_sent"] += 1
+
+    def request_commit(self, height: int) -> None:
+        """Ask every peer for the commit (block + certificate) of `height`."""
+        self.network.broadcast(KIND_COMMIT, encode(CommitFrame(1, height)))
+        self.stats["commits_requested"] += 1
 
     def _request(self, address: str, height: int, now: float) -> None:
         if not self._requested.once_per(self.interval, address, height, now):

@@ -69,7 +69,9 @@ class SignGuard:
         self._first: dict[bytes, Position] = {}  # each other validator's first position
         self.listening = True
         self._heard: set[bytes] = set()
-        self.own_found: list[Position] = []
+        # How many of this key's signatures were found (each copy counted; what they show
+        # is the floor: nothing is kept per copy, peers may relay one many times).
+        self.own_found = 0
 
     # ------------------------------------------------------------ what is learnt
 
@@ -79,7 +81,7 @@ class SignGuard:
         from peers too)."""
         if not self.listening:
             return
-        self.own_found.append((height, round))
+        self.own_found += 1
         self._raise_floor((height, round))
 
     def observe(self, validator: bytes, height: int, round: int) -> None:

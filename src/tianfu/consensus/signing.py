@@ -226,12 +226,13 @@ class Signer:
             self.stats["sign_guard"] += 1
         advance_signer_from_wal(pv, entries)
         # However intact, the signer state may be older than what the key signed (the data
-        # directory put back from a backup, another one with this key): only the network
-        # can show it, so nothing new is signed before it has been listened to a while.
-        # Not with an empty store (a network's first start): such a node signs only once
-        # it has caught up, through certificates that show this key's signatures.
-        if store_height > 0:
-            self.quiet_until = self.timers.now() + listen_s
+        # directory put back from a backup, another one with this key, a wiped one made
+        # again with the key kept): only the network can show it, so nothing new is signed
+        # before it has been listened to a while, whatever the store holds. An empty store
+        # is no proof of a first start: a wiped node starts at height 1 too, and while it
+        # catches up the quiet start is extended (`caught_up`), so that it listens at the
+        # network's height before signing there. (A network's first start waits `listen_s`.)
+        self.quiet_until = self.timers.now() + listen_s
 
     def beyond(self, height: int, round: int, step: int) -> bool:
         """Whether a message of this key at (height, round, step) is one this signer did
@@ -343,6 +344,15 @@ class Signer:
         if now < self.quiet_until:
             self.quiet_until = max(self.quiet_until, now + self.listen_s)
             self._held = []
+
+    def quiet_left(self) -> float:
+        """Seconds of the quiet start still to run (0 once it is over)."""
+        return max(0.0, self.quiet_until - self.timers.now())
+
+    @property
+    def holding(self) -> bool:
+        """Whether the quiet start holds signatures to make once it is over."""
+        return bool(self._held)
 
     def held_at_start(self) -> list[SignVote | SignProposal]:
         """Once the quiet start is over: the signatures it held (of one round, in order),
