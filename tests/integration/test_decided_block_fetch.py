@@ -44,13 +44,16 @@ def test_a_decided_block_whose_bytes_do_not_execute_is_fetched_from_peers(tmp_pa
 
         driver._commit = commit
 
-        def watch() -> None:
-            if driver.halted is not None and not halted:
-                halted.append(driver.halted)
+        real_halt = driver.signer.halt
+
+        def halt(source: str, reason: str) -> None:  # every reason `driver.halted` shows
+            halted.append(reason)
+            real_halt(source, reason)
+
+        driver.signer.halt = halt  # type: ignore[method-assign]
 
         deadline = time.monotonic() + 60
         while not damaged or victim.height < damaged[0] or driver.halted is not None:
-            watch()
             assert time.monotonic() < deadline, (
                 f"the decided block {damaged} was never stored: {driver.halted}; "
                 f"heights {[nd.height for nd in cluster.nodes]}"
