@@ -271,3 +271,68 @@ def test_a_slow_reader_holds_no_slot() -> None:
     anyio.run(main)
     assert sorted(answers) == [200, 200]
     assert budget.running == 0
+
+
+def test_what_no_route_serves_takes_no_slot_and_no_time(
+    chain: AppChain, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A HEAD of a GET route (405), a GET of an unknown path or of a WebSocket route (404)
+    is refused by the router before any work: with every slot held, no room to wait and the
+    time budget spent, it is still answered at once with its 405 or 404 (not 429), and it
+    spends nothing of the time budget."""
+    held = HeldService(chain.service)
+    app = node_app(held, tmp_path_factory.mktemp("unrouted-data"))
+    budget = app.state.read_budget
+    budget.waiting_max = 0
+    budget.max_wait_s = 0.05
+    unrouted = [
+        ("HEAD", "/v1/blocks/1", 405),
+        ("HEAD", "/v1/genesis", 405),
+        ("HEAD", "/orgs", 405),
+        ("GET", "/v1/no-such-route", 404),
+        ("GET", "/v1/events", 404),
+    ]
+    answers: dict[str, httpx.Response] = {}
+
+    async def refused_at_once(client: httpx.AsyncClient, tag: str) -> None:
+        for method, path, _status in unrouted:
+            with anyio.fail_after(20):
+                answers[f"{tag} {method} {path}"] = await client.request(method, path)
+
+    async def main() -> None:
+        async with _client(app, "10.0.0.1") as a, _client(app, "10.0.0.2") as b:
+
+            async def slow() -> None:
+                answers["slow"] = await a.get("/v1/blocks/1")
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(budget.total):
+                    tg.start_soon(slow)
+                await _wait_entered(held, budget.total)
+                await refused_at_once(a, "slots held, same client")
+                await refused_at_once(b, "slots held, other client")
+                answers["control"] = await b.get("/v1/genesis")
+                held.release.set()
+            budget.time.level = -100.0  # the time budget spent: a read would wait 200 s
+            await refused_at_once(b, "time spent")
+            answers["time control"] = await b.get("/v1/genesis")
+            ticks = [0.0]
+
+            def clock() -> float:  # every look at the clock is 10 ms later
+                ticks[0] += 0.01
+                return ticks[0]
+
+            budget.clock = clock
+            budget.time.stamp, budget.time.level = 0.0, budget.time.burst
+            await refused_at_once(b, "full budget")
+
+    anyio.run(main)
+    for method, path, status in unrouted:
+        for tag in ("slots held, same client", "slots held, other client", "time spent"):
+            r = answers[f"{tag} {method} {path}"]
+            assert r.status_code == status, (tag, method, path, r.status_code, r.text)
+    assert answers["control"].status_code == 429  # a read a route serves is refused
+    assert answers["time control"].status_code == 429
+    assert budget.refused == 2
+    assert budget.time.level == budget.time.burst  # nothing spent by the unrouted requests
+    assert budget.running == 0 and budget.waiting == 0 and not budget.by_client

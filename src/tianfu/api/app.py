@@ -20,6 +20,8 @@ from tianfu.api.errors import ApiError, install_error_handlers
 from tianfu.api.limits import (
     DEFAULT_QUERY_CONCURRENCY,
     DEFAULT_QUERY_CONCURRENCY_PER_CLIENT,
+    DEFAULT_STREAM_OPENS_BURST,
+    DEFAULT_STREAM_OPENS_PER_S,
     DEFAULT_STREAMS,
     DEFAULT_STREAMS_PER_CLIENT,
     MAX_WAIT_S,
@@ -62,6 +64,8 @@ def create_app(
     query_concurrency_per_client: int = DEFAULT_QUERY_CONCURRENCY_PER_CLIENT,
     streams: int = DEFAULT_STREAMS,
     streams_per_client: int = DEFAULT_STREAMS_PER_CLIENT,
+    stream_opens_per_s: float = DEFAULT_STREAM_OPENS_PER_S,
+    stream_opens_burst: int = DEFAULT_STREAM_OPENS_BURST,
     lean_submit: bool = True,
     reads: int = DEFAULT_READS,
     reads_per_client: int = DEFAULT_READS_PER_CLIENT,
@@ -73,7 +77,9 @@ def create_app(
 
     `query_concurrency` / `query_concurrency_per_client`: contract queries running at once
     (`QueryGate`). `streams` / `streams_per_client`: event streams (WebSockets) open at
-    once, refused with 429 beyond (`tianfu.api.streams.opened`). `reads` /
+    once, refused with 429 beyond (`tianfu.api.streams.opened`); `stream_opens_per_s` /
+    `stream_opens_burst`: how many one client address may open per second, after a burst
+    (429 past it: each open is a handshake and a subscription set up). `reads` /
     `reads_per_client` / `reads_waiting` / `read_wait_s`: the reads (GETs, queries) running
     at once, and waiting for a slot (`tianfu.api.readgate`; `app.state.read_budget`).
     `trusted_proxies`: the reverse proxies (addresses or networks) whose X-Forwarded-For
@@ -99,7 +105,13 @@ def create_app(
     app.add_middleware(BodyLimit, limits=BodyLimits(limit))
     app.state.query_gate = QueryGate(query_concurrency, query_concurrency_per_client)
     add_submit_routes(app.router, Submitter(service, limit), lean=lean_submit)
-    app.state.stream_gate = QueryGate(streams, streams_per_client, what="event streams open")
+    app.state.stream_gate = QueryGate(
+        streams,
+        streams_per_client,
+        what="event streams open",
+        opens_per_s=stream_opens_per_s,
+        opens_burst=stream_opens_burst,
+    )
     budget = app.state.read_budget
     app.include_router(read_router(service, app.state.query_gate, app.state.stream_gate, budget))
     app.include_router(

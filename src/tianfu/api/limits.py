@@ -9,6 +9,9 @@ read pass the limit, so an oversized body is never held in memory. The limit is 
 
 Event streams (WebSockets) are bounded like queries, by a gate of their own: each one holds a
 subscription and is sent every matching event or block, so their number is what they cost.
+How often one client address may open one is bounded too (`QueryGate(opens_per_s=)`): each
+open is a handshake and a subscription set up, so a client opening and closing streams in a
+loop would otherwise cost the node that work without ever holding more than one open.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
-from collections.abc import Iterator
+import math
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tianfu.api.batch import BATCH_PATH, json_body_limit
 from tianfu.api.errors import ApiError
+from tianfu.consensus.peers import PeerBucketTable
 
 TX_PATH = "/v1/txs"
 MAX_HEIGHT = (1 << 63) - 1  # heights, page sizes: what the store's integers hold
@@ -35,6 +41,8 @@ DEFAULT_QUERY_CONCURRENCY = 4  # contract queries running at once, all clients t
 DEFAULT_QUERY_CONCURRENCY_PER_CLIENT = 2  # ... and from one client address
 DEFAULT_STREAMS = 64  # event streams (WebSockets) open at once, all clients together
 DEFAULT_STREAMS_PER_CLIENT = 8  # ... and from one client address
+DEFAULT_STREAM_OPENS_PER_S = 2.0  # event streams one client address may open per second,
+DEFAULT_STREAM_OPENS_BURST = 16  # ... after a burst of this many
 
 
 class BodyTooLarge(HTTPException):
@@ -160,6 +168,12 @@ class QueryGate:
     `what` names what is counted in the refusal ("queries running", or "event streams
     open" for the gate of the WebSocket streams, whose slot is held while a stream is open).
 
+    `opens_per_s` (None: no bound): how many slots one client address may take per second,
+    after a burst of `opens_burst` (a token bucket per client address, at most 4,096 of them
+    kept: `PeerBucketTable`); a slot asked for past it is refused with 429 at once, with
+    `Retry-After` the seconds by which the client has its next one. Every slot asked for
+    within the rate spends one, refused past the concurrency limits or not.
+
     Used on the event loop only (no lock): a slot is taken and released there, and the
     query itself runs in a worker thread while its slot is held."""
 
@@ -168,18 +182,40 @@ class QueryGate:
         total: int = DEFAULT_QUERY_CONCURRENCY,
         per_client: int = DEFAULT_QUERY_CONCURRENCY_PER_CLIENT,
         what: str = "queries running",
+        opens_per_s: float | None = None,
+        opens_burst: int = DEFAULT_STREAM_OPENS_BURST,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if total < 1 or per_client < 1:
             raise ValueError("concurrency limits must be at least 1")
+        if opens_per_s is not None and not (opens_per_s > 0 and opens_burst >= 1):
+            raise ValueError("the open rate must be positive and its burst at least 1")
         self.total = total
         self.per_client = per_client
         self.what = what
         self.running = 0
         self.by_client: dict[str, int] = {}
         self.refused = 0
+        self.clock = clock
+        self.opens_per_s = opens_per_s
+        self.opens = (
+            None if opens_per_s is None else PeerBucketTable(opens_per_s, float(opens_burst))
+        )
 
     @contextlib.contextmanager
     def slot(self, client: str) -> Iterator[None]:
+        if self.opens is not None and self.opens_per_s is not None:
+            now = self.clock()
+            bucket = self.opens.get(client, now)
+            if not bucket.take(now):
+                self.refused += 1
+                retry = max(1, math.ceil(1 / self.opens_per_s))  # one more token by then
+                raise ApiError(
+                    429,
+                    f"too many new {self.what.rsplit(' ', 1)[0]} from your address (at most "
+                    f"{self.opens_per_s:g} per second after {bucket.burst:g}); retry later",
+                    headers={"retry-after": str(retry)},
+                )
         mine = self.by_client.get(client, 0)
         if self.running >= self.total or mine >= self.per_client:
             self.refused += 1

@@ -2,10 +2,10 @@
 takes the CPU its consensus needs (`ReadBudget`, enforced in front of every route by the
 `ReadGate` middleware).
 
-A read is any HTTP GET or HEAD — the API's blocks, transactions, state, proofs, event
-batches, the console's pages and the applications' records. Each one takes worker-thread CPU
-(decoding, rendering, encoding) from the same process, and under the interpreter lock the
-same core, as the node's votes and timers. Two budgets bound them:
+A read is any HTTP GET or HEAD that a route serves — the API's blocks, transactions, state,
+proofs, event batches, the console's pages and the applications' records. Each one takes
+worker-thread CPU (decoding, rendering, encoding) from the same process, and under the
+interpreter lock the same core, as the node's votes and timers. Two budgets bound them:
 
 - concurrency: at most `total` reads run at once, and one client address has at most
   `per_client` reads running or waiting;
@@ -24,7 +24,10 @@ shared: `tianfu.web.render.shared_error_page`). A slot is held until the answer
 starts (a rendered answer is complete by then): a client that reads its answer slowly, or
 never, holds no slot and spends no time budget, only its connection.
 
-Not counted by the gate: requests with a body (a slot is never held while a body trickles
+Not counted by the gate: requests no route serves (an unknown path, 404, or a method its
+path is not served for, 405 — a HEAD of a GET route among them): the router refuses them
+before any work, so they neither take nor wait for a slot nor spend the time budget
+(`ReadGate.routed`); requests with a body (a slot is never held while a body trickles
 in): the submission routes (the mempool's own bounds); the read-only POSTs — contract
 queries and state proof documents — which the `QueryGate` bounds once their body is read
 (parsing it too, in the worker thread: a body of many small values takes tens of ms);
@@ -55,6 +58,7 @@ from typing import Any, TypeVar
 
 import anyio
 from starlette.requests import Request
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tianfu.api.errors import ApiError, error_response
@@ -398,8 +402,21 @@ class ReadGate:
         self.api = api
         self.budget = budget
 
+    def routed(self, scope: Scope) -> bool:
+        """Whether a route of `api` serves the request `scope`, path and method both: what
+        no route serves (an unknown path: 404; a path served only for other methods, such
+        as a HEAD of a GET route: 405) is refused by the router before any work."""
+        router = getattr(self.api, "router", None)
+        routes = getattr(router, "routes", None)
+        if routes is None:
+            return True  # no router to ask: every read counts
+        try:
+            return any(route.matches(scope)[0] is Match.FULL for route in routes)
+        except Exception:  # a path parameter its route cannot convert: the router decides
+            return True
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.budget.counts(scope):
+        if scope["type"] != "http" or not self.budget.counts(scope) or not self.routed(scope):
             await self.app(scope, receive, send)
             return
         client = client_address(scope)
