@@ -20,7 +20,7 @@ from tianfu.testing.appchain import AppChain
 SOURCE_SHA256 = {
     "supply_finance": "0d199d424d88071c9222876e19c9c4db5d23a9435281e94f2411a52fbf8e8161",
     "fund_supervision": "674dc7e7b8ed5ed7570901e48ad86ae48aacc1f5d4b7852ac7ce1122f5d0ab46",
-    "traceability": "b5b0792da0aef2a525772f63525bb04cd1fec577d2c71a7394201ae0a5b70b47",
+    "traceability": "03594090176ea2c537aac6332d3ef425a40fabc2acad48c1d1d2e15266f2a08b",
     "evidence": "7327a729c40e4df5f1001765578b6cb3e19d4e836f837fdad40f9e1128985586",
     "ip_rights": "fd988d09a9ff6636f4f6940f6f20e41db7146b91a9de592bdc133cd14094dc45",
     "manufacturing": "5068c9e0ba50163420f79be006f9ada4b050af2dfe71bd3427437c1e87f6bcfa",

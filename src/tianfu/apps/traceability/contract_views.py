@@ -154,14 +154,15 @@ def _descendants(ctx, code, most):
 @view
 def descendants(ctx, code):
     """The batch and every batch made from it (breadth first), while they are at most
-    MAX_DESCENDANTS; past that it is refused (`descendants_page` reads a page): every holder
-    below may split and merge what it holds."""
+    MAX_DESCENDANTS; past that it is refused (`descendants_page` reads a page, `children_of`
+    walks any number): every holder below may split and merge what it holds."""
     _code(ctx, code)
     found, more = _descendants(ctx, code, MAX_DESCENDANTS)
     ctx.require(
         not more,
         f"batch {code} has more than {MAX_DESCENDANTS} descendants: read them a page at a "
-        "time with descendants_page",
+        f"time with descendants_page (up to {MAX_DESCENDANT_WALK}), or walk any number "
+        "with children_of",
     )
     return [b["code"] for b in found]
 
