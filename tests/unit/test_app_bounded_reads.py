@@ -10,6 +10,7 @@ from tests.unit.app_local import ALICE, BOB, CAROL, DAVE, Ctx, Local
 from tianfu.apps import fund_supervision, supply_finance, traceability
 from tianfu.apps.fund_supervision.sdk import _combined, paged_report
 from tianfu.apps.supply_finance.sdk import paged_totals
+from tianfu.apps.traceability.sdk import walk_descendants
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.sandbox import compile_contract
 
@@ -81,6 +82,46 @@ def test_descendants_are_refused_past_their_bound_and_read_a_page_at_a_time() ->
         parts[0] + ".1.1",
         parts[0] + ".1.2",
     ]
+
+
+def test_any_number_of_descendants_is_walked_a_page_of_batches_at_a_time() -> None:
+    """`descendants_page` walked every descendant to sort them, so past 2000 it was refused
+    for every caller: one holder's splits hid the tree from everyone. `children_of` reads
+    only the batches it is asked for, so the SDK's walk lists any number of descendants,
+    each page under a bound that does not grow with the tree, each batch once (one reached
+    through two merged inputs too), and a batch split during the walk with its new parts."""
+    app = _trace()
+    app.call(ALICE, "create_batch", "A", "apple", 10**8, "farm")
+    parts = _split(app, "A", 100, 10**6)
+    for code in parts[:25]:
+        _split(app, code, 100, 10**4)
+    app.call(ALICE, "merge_batches", "M", [parts[89], parts[90]], "apple")  # both below A
+    _split(app, "M", 2, 10**6)
+    with pytest.raises(ContractError, match="more than 2000 descendants.*children_of"):
+        app.call(BOB, "descendants_page", "A", 1, 200)
+    gas: list[int] = []
+
+    def query(method: str, *args: object) -> object:
+        if len(gas) == 3:  # a holder splits a batch the walk has queued but not read yet
+            _split(app, parts[24] + ".100", 2, 5_000)
+        answer, used = app.gas(BOB, method, *args)
+        gas.append(used)
+        return answer
+
+    shown = walk_descendants(query, "A")
+    expected = {"A", "M", "M.1", "M.2", parts[24] + ".100.1", parts[24] + ".100.2", *parts}
+    expected |= {f"{c}.{i}" for c in parts[:25] for i in range(1, 101)}
+    assert len(shown) == len(set(shown)) == len(expected) == 1 + 100 + 2500 + 3 + 2
+    assert set(shown) == expected and shown[0] == "A"
+    # pages of 1, 100, then at most 200 queued batches: each reads only its batches (a page
+    # of 200 costs about 25,000 gas), however large the tree below
+    assert len(gas) == 16 and max(gas) < 100_000
+    small = walk_descendants(lambda m, *a: app.gas(BOB, m, *a)[0], parts[30])
+    assert small == [parts[30]]
+    with pytest.raises(ContractError, match="codes must be a list of 1..200 batch codes"):
+        app.call(BOB, "children_of", ["A"] * 201)
+    with pytest.raises(ContractError, match="unknown batch nope"):
+        app.call(BOB, "children_of", ["A", "nope"])
 
 
 def _children(code: str, n: int) -> list[str]:

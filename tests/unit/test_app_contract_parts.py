@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "635e9af90c74791fc85a7fdd20178d0efb9b865995e70218c411b55cfe3955dd",
-    "fund_supervision": "bbb02c0899bcfe036f07594a89a4370234901a73ed1c581e8fc937923646b3aa",
-    "traceability": "ff7eac1e7c47d1b513b12902fb67209840d6bcfc901352651b2b72c62543b991",
-    "evidence": "b5bd8cb72cd94f0f420dd3ea0d269712478e753e5c910d7877f9d69486d549b0",
-    "ip_rights": "c35d2a39909bb3d09949ac8fbf70a7cbfbd9a1fbdd6c5e123a9974d2b5a040a1",
-    "manufacturing": "0695dc2cc08d2824d293542e2579bd41194cd7217c937ccb24575f773b8102bd",
-    "city_governance": "2b4dee70646b8fd3ae8d1a7f49a20a8fcfab540636998522c9ee59944a234b35",
-    "health": "2f26b2e45afe648f7753accf840f80d968e0f498f74fc06c13d6b4ff6d437759",
-    "photo_sharing": "fe709087fc5216b89fa11145fe87690ede14afeaa356b8411a238b7894954b3e",
+    "supply_finance": "0d199d424d88071c9222876e19c9c4db5d23a9435281e94f2411a52fbf8e8161",
+    "fund_supervision": "674dc7e7b8ed5ed7570901e48ad86ae48aacc1f5d4b7852ac7ce1122f5d0ab46",
+    "traceability": "03594090176ea2c537aac6332d3ef425a40fabc2acad48c1d1d2e15266f2a08b",
+    "evidence": "7327a729c40e4df5f1001765578b6cb3e19d4e836f837fdad40f9e1128985586",
+    "ip_rights": "fd988d09a9ff6636f4f6940f6f20e41db7146b91a9de592bdc133cd14094dc45",
+    "manufacturing": "5068c9e0ba50163420f79be006f9ada4b050af2dfe71bd3427437c1e87f6bcfa",
+    "city_governance": "4274c07630029eb630b559813ff16d59595ee3c89dd93a2d21174c312a4a832f",
+    "health": "e1e7f3865ff50d8b238fbbfd4d64a913b79067174abb3d1d8c45ff4986c851cb",
+    "photo_sharing": "175d45ee37ae520185b960ef9483c16f4d76ec3ea19e452ae531644eb75e7003",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

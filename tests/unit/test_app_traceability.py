@@ -85,6 +85,7 @@ def test_split_and_merge_conserve_and_link(chain, people):
     merged = farm.merge_batches("APL-M", ["APL-1a", "APL-1b"], "apple-t")
     assert merged["quantity"] == 1000 and merged["parents"] == ["APL-1a", "APL-1b"]
     assert farm.descendants("APL-1") == ["APL-1", "APL-1a", "APL-1b", "APL-M"]
+    assert farm.all_descendants("APL-1", limit=1) == ["APL-1", "APL-1a", "APL-1b", "APL-M"]
 
 
 def test_forbidden_actions_change_nothing(chain, people):
@@ -248,6 +249,9 @@ def test_cli(chain, people, tmp_path, monkeypatch):
     kinds = [e["type"] for e in json.loads(run("events", "C-1", "--json").stdout)]
     assert kinds == ["created", "harvest", "inspection", "split", "recall"]
     assert json.loads(run("descendants", "C-1", "--json").stdout) == ["C-1", "C-1a", "C-1b"]
+    r = run("all-descendants", "C-1", "--json")
+    assert json.loads(r.stdout) == ["C-1", "C-1a", "C-1b"]
+    assert run("all-descendants", "C-1").stdout.split() == ["C-1", "C-1a", "C-1b"]
     assert run("events", "C-1").exit_code == 0
 
 

@@ -25,6 +25,11 @@ def _nonempty_text(ctx, value, what, limit):
     )
 
 
+def _str_arg(ctx, value, name):
+    """Refuse an argument `name` that is not a string (a key part every view reads with)."""
+    ctx.require(isinstance(value, str), f"{name} must be a string")
+
+
 def _fields(ctx, data, what):
     """A flat object of at most 20 named scalar fields (`what` names it in the refusals)."""
     ctx.require(isinstance(data, dict), f"{what} must be an object")
@@ -366,6 +371,7 @@ def _record_view(prefix):
     _key_prefixes(prefix)
 
     def record(ctx, key):
+        _str_arg(ctx, key, "key")
         return ctx.get(prefix + key)
 
     return record
@@ -377,6 +383,7 @@ def _record_via_view(index, prefix):
     _key_prefixes(index, prefix)
 
     def record_via(ctx, key):
+        _str_arg(ctx, key, "key")
         found = ctx.get(index + key)
         return None if found is None else ctx.get(prefix + found)
 
@@ -389,6 +396,7 @@ def _listed_view(prefix, index):
     _key_prefixes(prefix, index)
 
     def listed(ctx, key):
+        _str_arg(ctx, key, "key")
         return _listed(ctx, prefix, ctx.get(index + key, []))
 
     return listed
@@ -400,6 +408,7 @@ def _counted_log_view(prefix, counter):
     _key_prefixes(prefix, counter)
 
     def counted_log(ctx, key):
+        _str_arg(ctx, key, "key")
         return _numbered(ctx, prefix + key + ":", 1, ctx.get(counter + key, 0))
 
     return counted_log
@@ -412,6 +421,7 @@ def _record_log_view(record_prefix, field, prefix, digits=1):
     _key_prefixes(record_prefix, prefix)
 
     def record_log(ctx, key):
+        _str_arg(ctx, key, "key")
         record = ctx.get(record_prefix + key)
         if record is None:
             return []
@@ -426,6 +436,7 @@ def _record_listed_view(record_prefix, field, prefix):
     _key_prefixes(record_prefix, prefix)
 
     def record_listed(ctx, key):
+        _str_arg(ctx, key, "key")
         record = ctx.get(record_prefix + key)
         return [] if record is None else _listed(ctx, prefix, record[field])
 

@@ -11,10 +11,12 @@ verifications = view(_counted_log_view("cv:", "ncv:"))
 
 # -- views ------------------------------------------------------------------------------------
 def _hash_count(ctx, file_hash):
+    _str_arg(ctx, file_hash, "file_hash")
     return _log_count(ctx, "hash:" + file_hash, "nhash:" + file_hash)
 
 
 def _hash_ids(ctx, file_hash, start, limit):
+    _str_arg(ctx, file_hash, "file_hash")
     return _log_items(
         ctx, "hash:" + file_hash, "nhash:" + file_hash, "hash:" + file_hash + ":", start, limit
     )

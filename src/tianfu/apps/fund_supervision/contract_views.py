@@ -297,6 +297,7 @@ def _refusals(ctx, fund_id):
 def refusals(ctx, fund_id):
     """The newest refused attempts recorded for a fund ("" = attempts naming no known fund),
     at most MAX_REFUSALS_SHOWN, oldest of them first (`refusal_count`, `refusal_page`: all)."""
+    _str_arg(ctx, fund_id, "fund_id")
     return _refusals(ctx, fund_id)
 
 
@@ -311,6 +312,7 @@ def refusal_page(ctx, fund_id, start, limit):
     """Refusals `start`.. (1-based, oldest first) of a fund, at most `limit` (<= 200)."""
     ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
     ctx.require(_is_int(limit) and limit >= 1 and limit <= 200, "limit must be 1..200")
+    _str_arg(ctx, fund_id, "fund_id")
     n = _refusal_count(ctx, fund_id)
     return _refusal_range(ctx, fund_id, start, min(n, start + limit - 1))
 

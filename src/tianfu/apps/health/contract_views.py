@@ -15,6 +15,7 @@ suspended = view(_record_view("suspended:"))
 # -- views ------------------------------------------------------------------------------------
 @view
 def patient(ctx, address):
+    _str_arg(ctx, address, "address")
     p = ctx.get("patient:" + address)
     if p is None:
         return None
@@ -36,6 +37,7 @@ def _claimable(ctx, ids):
 def claimable(ctx, org):
     """Dispensed prescriptions shared with insurer `org` and not reimbursed yet, while it has
     at most MAX_CLAIMS_SHOWN; past that it is refused (`claimable_page` reads a page)."""
+    _str_arg(ctx, org, "org")
     n = _set_count(ctx, "claims:" + org)
     ctx.require(
         n <= MAX_CLAIMS_SHOWN,
@@ -48,6 +50,7 @@ def claimable(ctx, org):
 @view
 def claim_count(ctx, org):
     """How many outstanding claims insurer `org` has."""
+    _str_arg(ctx, org, "org")
     return _set_count(ctx, "claims:" + org)
 
 
@@ -58,6 +61,7 @@ def claimable_page(ctx, org, start, limit):
     is the `start` of the following page, or None after the last. A claim outstanding from
     the first page to the last is in exactly one page, whatever is shared or reimbursed
     meanwhile."""
+    _str_arg(ctx, org, "org")
     _check_page(ctx, start, limit)
     name = "claims:" + org
     entries, after = _set_page(ctx, name, start, limit)
@@ -78,6 +82,8 @@ def statistics(ctx):
 @view
 def private_can_read(ctx, h, address):
     """The read policy nodes apply: an access logged by `address` within the window."""
+    _str_arg(ctx, h, "h")
+    _str_arg(ctx, address, "address")
     rec = ctx.get("pd:" + h)
     if rec is None or rec["purged"]:
         return False

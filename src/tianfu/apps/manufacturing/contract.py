@@ -452,11 +452,13 @@ def order(ctx, order_id):
 
 @view
 def milestones(ctx, order_id):
+    _str_arg(ctx, order_id, "order_id")
     return _numbered(ctx, "ms:" + order_id + ":", 1, _order(ctx, order_id)["milestones"])
 
 
 @view
 def inspections(ctx, order_id):
+    _str_arg(ctx, order_id, "order_id")
     return _numbered(ctx, "insp:" + order_id + ":", 1, _order(ctx, order_id)["inspections"])
 
 

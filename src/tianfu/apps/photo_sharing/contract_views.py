@@ -24,6 +24,7 @@ def similar(ctx, phash):
 
 @view
 def usage(ctx, address):
+    _str_arg(ctx, address, "address")
     used = ctx.get("used:" + address, {"bytes": 0, "photos": 0})
     return {**used, "quota": QUOTA_BYTES}
 
@@ -49,10 +50,12 @@ def count(ctx):
 
 
 def _report_count(ctx, photo_id):
+    _str_arg(ctx, photo_id, "photo_id")
     return _log_count(ctx, "prep:" + photo_id, "nprep:" + photo_id)
 
 
 def _report_page(ctx, photo_id, start, limit):
+    _str_arg(ctx, photo_id, "photo_id")
     ids = _log_items(
         ctx, "prep:" + photo_id, "nprep:" + photo_id, "prep:" + photo_id + ":", start, limit
     )

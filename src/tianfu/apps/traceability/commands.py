@@ -118,6 +118,11 @@ def qr(session: cmd.Session, v: dict[str, Any]) -> Output:
     return Output({"code": v["code"], "url": url, "file": str(out)}, (Text(f"{url} -> {out}"),))
 
 
+def all_descendants(session: cmd.Session, v: dict[str, Any]) -> Output:
+    items = Traceability(session.client()).all_descendants(v["code"])
+    return Output(items, (Text("\n".join(items)),))
+
+
 def events(session: cmd.Session, v: dict[str, Any]) -> Output:
     items = Traceability(session.client()).all_events(v["code"])
     return Output(items, (_events(v["code"], items),))
@@ -236,7 +241,14 @@ COMMANDS = CommandTable(
         ),
         view(
             "descendants",
-            "List a batch and every batch made from it (refused past 1000: use descendants-page).",
+            "List a batch and every batch made from it (refused past 1000: use all-descendants).",
+            CODE,
+        ),
+        custom(
+            "all-descendants",
+            "List a batch and every batch made from it, breadth first, however many they are "
+            "(read 200 batches at a time).",
+            all_descendants,
             CODE,
         ),
         view(

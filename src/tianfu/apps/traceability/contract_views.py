@@ -154,14 +154,15 @@ def _descendants(ctx, code, most):
 @view
 def descendants(ctx, code):
     """The batch and every batch made from it (breadth first), while they are at most
-    MAX_DESCENDANTS; past that it is refused (`descendants_page` reads a page): every holder
-    below may split and merge what it holds."""
+    MAX_DESCENDANTS; past that it is refused (`descendants_page` reads a page, `children_of`
+    walks any number): every holder below may split and merge what it holds."""
     _code(ctx, code)
     found, more = _descendants(ctx, code, MAX_DESCENDANTS)
     ctx.require(
         not more,
         f"batch {code} has more than {MAX_DESCENDANTS} descendants: read them a page at a "
-        "time with descendants_page",
+        f"time with descendants_page (up to {MAX_DESCENDANT_WALK}), or walk any number "
+        "with children_of",
     )
     return [b["code"] for b in found]
 
@@ -173,13 +174,14 @@ def descendants_page(ctx, code, start, limit):
     {"code", "start", "descendants": [...], "next"}. A batch made later is recorded in a
     later block, so it comes after every batch a page before listed: consecutive pages
     neither skip nor repeat one. A page walks at most MAX_DESCENDANT_WALK batches (refused
-    past them: a recall reaches any number, a step at a time)."""
+    past them: `children_of` walks any number, a page of batches at a time)."""
     _check_page(ctx, start, limit, MAX_PAGE)
     _code(ctx, code)
     found, more = _descendants(ctx, code, MAX_DESCENDANT_WALK)
     ctx.require(
         not more,
-        f"batch {code} has more than {MAX_DESCENDANT_WALK} descendants, more than a page walks",
+        f"batch {code} has more than {MAX_DESCENDANT_WALK} descendants, more than a page walks: "
+        "walk them a page of batches at a time with children_of",
     )
     order = sorted([[b["height"], b["tx"], b["code"]] for b in found])
     n = len(order)
@@ -190,3 +192,23 @@ def descendants_page(ctx, code, start, limit):
         "descendants": [x[2] for x in order[start - 1 : start - 1 + limit]],
         "next": _next_page(start, limit, n),
     }
+
+
+@view
+def children_of(ctx, codes):
+    """The children of each of `codes` (1..MAX_PAGE batch codes), in the order asked:
+    [[code, [child codes]], ...]; it reads those batches and nothing else. A batch's
+    children are set once, when it is split or merged, and never change, so a walk from a
+    batch that asks for the children of the codes it has queued, a page of them at a time,
+    and queues each child it has not seen, lists every batch made from it exactly once
+    (the SDK's `all_descendants`), whatever the holders split meanwhile: each page costs in
+    proportion to the page, however many batches there are below."""
+    ctx.require(
+        isinstance(codes, list) and len(codes) >= 1 and len(codes) <= MAX_PAGE,
+        f"codes must be a list of 1..{MAX_PAGE} batch codes",
+    )
+    out = []
+    for c in codes:
+        _code(ctx, c)
+        out.append([c, _load(ctx, c)["children"]])
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +10,31 @@ from tianfu.apps.common.sdk import ContractSDK, view
 from tianfu.apps.traceability.proof import event_key
 
 CONTRACT = "traceability"
-__all__ = ["CONTRACT", "Provenance", "Traceability", "event_key"]
+__all__ = ["CONTRACT", "Provenance", "Traceability", "event_key", "walk_descendants"]
+PAGE = 200  # the most codes one `children_of` call takes (the contract's MAX_PAGE)
+
+
+def walk_descendants(query: Callable[..., Any], code: str, limit: int = PAGE) -> list[str]:
+    """The batch `code` and every batch made from it, breadth first, each once, however many
+    they are: `query("children_of", codes)` (the node's view) gives the children of `limit`
+    queued codes at a time, and a child not seen yet is queued. Each call reads only the
+    batches it names; children lists never change once set, so a batch made from `code`
+    before the walk started is listed, and one reached through several merged inputs is
+    listed once."""
+    if not 1 <= limit <= PAGE:
+        raise ValueError(f"limit must be 1..{PAGE}")
+    out = [code]
+    seen = {code}
+    i = 0
+    while i < len(out):
+        page = out[i : i + limit]
+        i += len(page)
+        for _, children in query("children_of", page):
+            for child in children:
+                if child not in seen:
+                    seen.add(child)
+                    out.append(child)
+    return out
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,7 @@ class Traceability(ContractSDK):
     provenance_page = view("code", returns=dict, start=1, limit=200)
     descendants = view("code", returns=list)
     descendants_page = view("code", returns=dict, start=1, limit=200)
+    children_of = view("codes", returns=list)
     recall_progress = view("code")
 
     def all_events(self, code: str, limit: int = 200) -> list[Any]:
@@ -95,6 +121,11 @@ class Traceability(ContractSDK):
             out += list(page["events"])
             start = page["next"]
         return out
+
+    def all_descendants(self, code: str, limit: int = PAGE) -> list[str]:
+        """The batch `code` and every batch made from it, breadth first, however many they
+        are, read a page of batches (`children_of`) at a time (`walk_descendants`)."""
+        return walk_descendants(self._query, code, limit)
 
     # -- the public, verified lookup ----------------------------------------------------------
     def lookup_document(self, code: str, height: int | None = None) -> dict[str, Any]:
