@@ -242,16 +242,23 @@ function sm2Verify(sig, msg, publicKey) {
 const ED_KEYS_KEPT = 64;
 const edKeys = new Map();
 
-function edKey(publicKey) {
-  const id = hex(publicKey);
-  let e = edKeys.get(id);
+// The entry of `map` under `id`, made by `make` if missing (a throw keeps nothing); the
+// last `limit` made are kept (a Map iterates in insertion order).
+function kept(map, limit, id, make) {
+  let e = map.get(id);
   if (e === undefined) {
-    const point = ed.Point.fromHex(publicKey, false);
-    e = { point, small: point.isSmallOrder(), uses: 0, table: null };
-    if (edKeys.size >= ED_KEYS_KEPT) edKeys.delete(edKeys.keys().next().value);
-    edKeys.set(id, e);
+    e = make();
+    if (map.size >= limit) map.delete(map.keys().next().value);
+    map.set(id, e);
   }
   return e;
+}
+
+function edKey(publicKey) {
+  return kept(edKeys, ED_KEYS_KEPT, hex(publicKey), () => {
+    const point = ed.Point.fromHex(publicKey, false);
+    return { point, small: point.isSmallOrder(), uses: 0, table: null };
+  });
 }
 
 // The validators' SM2 keys, decoded once and kept (the last SM2_KEYS_KEPT used); from a
@@ -261,13 +268,10 @@ const SM2_KEYS_KEPT = 64;
 const sm2Keys = new Map();
 
 function sm2Point(publicKey) {
-  const id = hex(publicKey);
-  let e = sm2Keys.get(id);
-  if (e === undefined) {
-    e = { point: SM2_POINT.fromBytes(publicKey), uses: 0 }; // throws unless a curve point
-    if (sm2Keys.size >= SM2_KEYS_KEPT) sm2Keys.delete(sm2Keys.keys().next().value);
-    sm2Keys.set(id, e);
-  }
+  const e = kept(sm2Keys, SM2_KEYS_KEPT, hex(publicKey), () => ({
+    point: SM2_POINT.fromBytes(publicKey), // throws unless a point of the curve
+    uses: 0,
+  }));
   if (++e.uses === 2) e.point.precompute(4, false);
   return e.point;
 }
