@@ -311,7 +311,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
         return self.core.height if self.core is not None else self.ledger.height + 1
 
     def pending_evidence(self) -> list[Any]:
-        return list(self._evidence.pending())
+        return self._evidence.pending()
 
     # ------------------------------------------------------------ lifecycle
 
