@@ -40,6 +40,17 @@ def double_sign(chain, key, height, kind=PREVOTE):
     return a, b
 
 
+def bond_whale_validator(chain, whale, amount):
+    """A new key bonded by `whale` as validator "whale-v" with `amount`, two blocks on (in
+    the set)."""
+    vkey = generate_keypair()
+    chain.keys[vkey.public_key] = vkey
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, amount).ok
+    chain.block()
+    chain.block()
+    return vkey
+
+
 def add_member_validator(chain, name):
     """Governance adds validator `name` of org2 (no stake behind it)."""
     key = generate_keypair()
@@ -99,11 +110,7 @@ def test_unbonding_first_does_not_escape_the_slash(staked):
     H + 1: the evidence burns the share of the stake still unbonding, and the withdrawal
     after the period returns only what is left."""
     chain, whale, address = staked
-    vkey = generate_keypair()
-    chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 40).ok
-    chain.block()
-    chain.block()
+    vkey = bond_whale_validator(chain, whale, 40)
     r = call(chain, whale, "staking", "unbond", "whale-v", 40)
     assert r.ok, r.error
     h = chain.ledger.height
@@ -124,11 +131,7 @@ def test_stake_unbonded_before_the_double_sign_is_not_slashed(staked):
     """Stake that had left the set (unbonded at H, out from H + 2) before the double-signed
     height is not burnt; the stake still bonded is."""
     chain, whale, address = staked
-    vkey = generate_keypair()
-    chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 40).ok
-    chain.block()
-    chain.block()
+    vkey = bond_whale_validator(chain, whale, 40)
     assert call(chain, whale, "staking", "unbond", "whale-v", 30).ok
     h = chain.ledger.height
     chain.block()
@@ -247,11 +250,7 @@ def test_stake_bonded_after_the_double_sign_is_not_slashed(staked):
     """Power 20 signed the double-signed height; 60 more bonded after it: only a share of
     the 20 is burnt."""
     chain, whale, _ = staked
-    vkey = generate_keypair()
-    chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 20).ok
-    chain.block()
-    chain.block()
+    vkey = bond_whale_validator(chain, whale, 20)
     h = chain.ledger.height
     assert names(chain.ledger.validator_set(h))["whale-v"] == 20
     evidence = double_sign(chain, vkey, h)
@@ -267,11 +266,7 @@ def test_stake_bonded_after_the_double_sign_is_not_slashed(staked):
 def test_stake_unbonded_and_bonded_again_after_the_double_sign_is_burnt_once(staked):
     """40 signed; 30 unbonded and 30 bonded again after it: half of the 40, once."""
     chain, whale, address = staked
-    vkey = generate_keypair()
-    chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 40).ok
-    chain.block()
-    chain.block()
+    vkey = bond_whale_validator(chain, whale, 40)
     h = chain.ledger.height
     evidence = double_sign(chain, vkey, h)
     assert call(chain, whale, "staking", "unbond", "whale-v", 30).ok
@@ -288,11 +283,7 @@ def test_stake_bonded_and_unbonded_after_the_double_sign_is_not_slashed(staked):
     (still unbonding): the burn is half of the 20 that signed, not half of the 60 that
     never signed it."""
     chain, whale, address = staked
-    vkey = generate_keypair()
-    chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 20).ok
-    chain.block()
-    chain.block()
+    vkey = bond_whale_validator(chain, whale, 20)
     h = chain.ledger.height
     assert names(chain.ledger.validator_set(h))["whale-v"] == 20
     evidence = double_sign(chain, vkey, h)
@@ -316,11 +307,7 @@ def test_unbonding_in_small_pieces_does_not_round_the_slash_away(staked):
     that signed burnt, not 20). The share is taken of the whole stake that signed, rounded
     down once."""
     chain, whale, address = staked
-    vkey = generate_keypair()
-    chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 40).ok
-    chain.block()
-    chain.block()
+    vkey = bond_whale_validator(chain, whale, 40)
     h = chain.ledger.height
     assert names(chain.ledger.validator_set(h))["whale-v"] == 40
     evidence = double_sign(chain, vkey, h)
