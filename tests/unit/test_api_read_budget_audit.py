@@ -5,6 +5,7 @@ private-data and photo routes' work once their body is in, one client however ma
 from __future__ import annotations
 
 import secrets
+import threading
 from typing import Any
 
 import anyio
@@ -299,7 +300,6 @@ def test_a_photo_uploads_hash_is_work_of_the_budget_off_the_loop(
     computed on the event loop before the budget was asked, twice when it did not match:
     an anonymous client sending mismatched bodies spent the loop's time outside every
     bound. It is now computed in a worker thread, once, as part of the upload's read."""
-    import threading
 
     from fastapi import FastAPI
 
@@ -343,6 +343,29 @@ def test_a_photo_uploads_hash_is_work_of_the_budget_off_the_loop(
     assert budget.running == 0 and not budget.by_client
 
 
+def _posts_spent_then_refilled(
+    app: Any, path: str, spent: dict[str, Any], refilled: list[dict[str, Any]]
+) -> tuple[list[str], list[httpx.Response]]:
+    """The event loop's thread name, and the answers to one POST of `path` (httpx keyword
+    arguments `spent`) while the time budget is far in debt, then to each of `refilled`
+    once it is full again."""
+    budget: ReadBudget = app.state.read_budget
+    answers: list[httpx.Response] = []
+    loop_thread: list[str] = []
+
+    async def main() -> None:
+        loop_thread.append(threading.current_thread().name)
+        async with _client(app, "10.0.0.1") as a:
+            budget.time.level = -100.0  # far more owed than a read may wait for
+            answers.append(await a.post(path, **spent))
+            budget.time.level, budget.time.stamp = budget.time.burst, budget.clock()
+            for kwargs in refilled:
+                answers.append(await a.post(path, **kwargs))
+
+    anyio.run(main)
+    return loop_thread, answers
+
+
 def test_a_query_body_is_parsed_off_the_loop_within_the_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -350,7 +373,6 @@ def test_a_query_body_is_parsed_off_the_loop_within_the_budget(
     body of 1 MiB of small integers took 50-75 ms of the loop there (a few such requests a
     second from an anonymous client stall consensus). The body is now parsed in a worker
     thread, as part of the query's read (the query gate's slot, the time budget)."""
-    import threading
 
     from tianfu.api import reads
 
@@ -365,18 +387,9 @@ def test_a_query_body_is_parsed_off_the_loop_within_the_budget(
     app = create_app(FakeService())  # type: ignore[arg-type]
     budget: ReadBudget = app.state.read_budget
     body = {"contract": "kv", "method": "get", "args": [list(range(1000)), {"x": 1.5}]}
-    answers: list[httpx.Response] = []
-    loop_thread: list[str] = []
-
-    async def main() -> None:
-        loop_thread.append(threading.current_thread().name)
-        async with _client(app, "10.0.0.1") as a:
-            budget.time.level = -100.0  # far more owed than a read may wait for
-            answers.append(await a.post("/v1/query", json=body))
-            budget.time.level, budget.time.stamp = budget.time.burst, budget.clock()
-            answers.append(await a.post("/v1/query", json=body))
-
-    anyio.run(main)
+    loop_thread, answers = _posts_spent_then_refilled(
+        app, "/v1/query", {"json": body}, [{"json": body}]
+    )
     busy, bad = answers
     assert busy.status_code == 429, busy.text
     assert bad.status_code == 400 and "bad argument" in bad.json()["error"], bad.text
@@ -391,7 +404,6 @@ def test_a_state_proof_request_is_parsed_off_the_loop_within_the_budget(
     bound (`json.loads` of 1 MiB: 25-65 ms). It is now parsed in a worker thread as part of
     the document's read: refused at once when the budget is spent, a 400 naming what is
     wrong otherwise, as before."""
-    import threading
 
     from tianfu.api import proofs
 
@@ -406,20 +418,12 @@ def test_a_state_proof_request_is_parsed_off_the_loop_within_the_budget(
     app = create_app(FakeService())  # type: ignore[arg-type]
     budget: ReadBudget = app.state.read_budget
     bad = {"reads": [{"contract": "Not A Name", "key": "k"}] * 3}
-    answers: list[httpx.Response] = []
-    loop_thread: list[str] = []
-
-    async def main() -> None:
-        loop_thread.append(threading.current_thread().name)
-        async with _client(app, "10.0.0.1") as a:
-            budget.time.level = -100.0  # far more owed than a read may wait for
-            answers.append(await a.post("/v1/proofs/state", json=bad))
-            budget.time.level, budget.time.stamp = budget.time.burst, budget.clock()
-            answers.append(await a.post("/v1/proofs/state", json=bad))
-            answers.append(await a.post("/v1/proofs/state", content=b"{not json"))
-            answers.append(await a.post("/v1/proofs/state", json={"reads": []}))
-
-    anyio.run(main)
+    loop_thread, answers = _posts_spent_then_refilled(
+        app,
+        "/v1/proofs/state",
+        {"json": bad},
+        [{"json": bad}, {"content": b"{not json"}, {"json": {"reads": []}}],
+    )
     busy, invalid, not_json, empty = answers
     assert busy.status_code == 429, busy.text
     assert invalid.status_code == 400, invalid.text
