@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "0d199d424d88071c9222876e19c9c4db5d23a9435281e94f2411a52fbf8e8161",
-    "fund_supervision": "674dc7e7b8ed5ed7570901e48ad86ae48aacc1f5d4b7852ac7ce1122f5d0ab46",
-    "traceability": "03594090176ea2c537aac6332d3ef425a40fabc2acad48c1d1d2e15266f2a08b",
+    "supply_finance": "e2cce7ed793a8d12ba8fb7950e4f42cbeaaa81470e0e77f8138f3a045d6c0714",
+    "fund_supervision": "246a23922f3beefc2f1478093b2c84ccf89a5d59a98591ee4cc23eeeb331e5ab",
+    "traceability": "23bb11557f4663e994a33fba3a76a1e7314e3652e4f236acfa272df3bbd10446",
     "evidence": "7327a729c40e4df5f1001765578b6cb3e19d4e836f837fdad40f9e1128985586",
-    "ip_rights": "fd988d09a9ff6636f4f6940f6f20e41db7146b91a9de592bdc133cd14094dc45",
-    "manufacturing": "5068c9e0ba50163420f79be006f9ada4b050af2dfe71bd3427437c1e87f6bcfa",
+    "ip_rights": "8ca7dd66eb0fa4d8dbba6a7db4f61c1ae70f8c93dd61bb8edecde996f7e1436a",
+    "manufacturing": "d9f34e5b5244474d01069db5a4fdec28fc770cd1ee6dddeecf440aa3abac17ef",
     "city_governance": "4274c07630029eb630b559813ff16d59595ee3c89dd93a2d21174c312a4a832f",
     "health": "e1e7f3865ff50d8b238fbbfd4d64a913b79067174abb3d1d8c45ff4986c851cb",
-    "photo_sharing": "175d45ee37ae520185b960ef9483c16f4d76ec3ea19e452ae531644eb75e7003",
+    "photo_sharing": "622b5fdc0b5141c29c89e587817bc90d1d7800b9bf6649fca339d3e081891177",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -23,4 +23,5 @@ def enrol(ctx, display_name):
 
 @view
 def party(ctx, address):
-    return ctx.get("party:" + address) if isinstance(address, str) else None
+    _str_arg(ctx, address, "address")
+    return ctx.get("party:" + address)

@@ -151,6 +151,8 @@ def payee(ctx, fund_id, id_hash):
 @view
 def beneficiary(ctx, id_hash, org):
     """The beneficiary `id_hash` registered by organisation `org` (None if there is none)."""
+    _str_arg(ctx, id_hash, "id_hash")
+    _str_arg(ctx, org, "org")
     return _beneficiary(ctx, org, id_hash)[0]
 
 
@@ -304,6 +306,7 @@ def refusals(ctx, fund_id):
 @view
 def refusal_count(ctx, fund_id):
     """How many refused attempts are recorded for a fund ("" = naming no known fund)."""
+    _str_arg(ctx, fund_id, "fund_id")
     return _refusal_count(ctx, fund_id)
 
 

@@ -20,7 +20,8 @@ def _history_entries(ctx, w, first, last):
 def history(ctx, work_id):
     """A work's history, oldest first, while it has at most MAX_HISTORY entries; past that it
     is refused (`history_page` pages): any member's disputes add to it."""
-    w = ctx.get("work:" + work_id) if isinstance(work_id, str) else None
+    _str_arg(ctx, work_id, "work_id")
+    w = ctx.get("work:" + work_id)
     if w is None:
         return []
     ctx.require(
@@ -35,7 +36,8 @@ def history(ctx, work_id):
 def history_page(ctx, work_id, start, limit):
     """History entries `start`.. (1-based, at most `limit` <= 200) of a work."""
     _check_page(ctx, start, limit)
-    w = ctx.get("work:" + work_id) if isinstance(work_id, str) else None
+    _str_arg(ctx, work_id, "work_id")
+    w = ctx.get("work:" + work_id)
     if w is None:
         return []
     return _history_entries(ctx, w, start, min(w["history"], start + limit - 1))
@@ -46,7 +48,8 @@ def ownership_history(ctx, work_id):
     """A work's registration and transfers, oldest first: from its ownership log (nown:,
     own:), which reads no other history entry; a work recorded before the log is read from
     its history (refused past MAX_HISTORY entries)."""
-    w = ctx.get("work:" + work_id) if isinstance(work_id, str) else None
+    _str_arg(ctx, work_id, "work_id")
+    w = ctx.get("work:" + work_id)
     if w is None:
         return []
     if w.get("own_log", False):

@@ -447,7 +447,8 @@ def settle(ctx, order_id, amount, payment_ref):
 # -- views ------------------------------------------------------------------------------------
 @view
 def order(ctx, order_id):
-    return ctx.get("order:" + order_id) if isinstance(order_id, str) else None
+    _str_arg(ctx, order_id, "order_id")
+    return ctx.get("order:" + order_id)
 
 
 @view

@@ -83,21 +83,20 @@ def reports_page(ctx, photo_id, start, limit):
 @view
 def flags(ctx, photo_id):
     """The first MAX_LIST near-duplicate flags of a photo, oldest first (`flags_page`: all)."""
-    if not isinstance(photo_id, str):
-        return []
+    _str_arg(ctx, photo_id, "photo_id")
     n = ctx.get("nflags:" + photo_id, 0)
     return _numbered(ctx, "flag:" + photo_id + ":", 1, min(n, MAX_LIST))
 
 
 @view
 def flag_count(ctx, photo_id):
-    return ctx.get("nflags:" + photo_id, 0) if isinstance(photo_id, str) else 0
+    _str_arg(ctx, photo_id, "photo_id")
+    return ctx.get("nflags:" + photo_id, 0)
 
 
 @view
 def flags_page(ctx, photo_id, start, limit):
     """Flags `start`.. (1-based, at most `limit` <= 200) of a photo, oldest first."""
     _check_page(ctx, start, limit)
-    if not isinstance(photo_id, str):
-        return []
+    _str_arg(ctx, photo_id, "photo_id")
     return _page(ctx, "flag:" + photo_id + ":", ctx.get("nflags:" + photo_id, 0), start, limit)

@@ -210,8 +210,8 @@ def index_claims(ctx, limit):
 def invoice_claim(ctx, org, doc_hash):
     """The receivable that backs invoice `doc_hash` for the organisation `org` (its claim,
     or one kept for everyone by a deployment before), or None."""
-    if not (isinstance(org, str) and isinstance(doc_hash, str)):
-        return None
+    _str_arg(ctx, org, "org")
+    _str_arg(ctx, doc_hash, "doc_hash")
     return ctx.get("doc:" + org + ":" + doc_hash) or ctx.get("doc:" + doc_hash)
 
 
@@ -254,8 +254,7 @@ def _page_args(ctx, start, limit, most=200):
 def holdings(ctx, address):
     """What `address` holds now (issued, active, pledged or paid parts), while it holds at
     most MAX_HOLDINGS; past that it is refused: `holdings_page` reads them a page at a time."""
-    if not isinstance(address, str):
-        return []
+    _str_arg(ctx, address, "address")
     name = "held:" + address
     n = _set_count(ctx, name)
     ctx.require(
@@ -269,7 +268,8 @@ def holdings(ctx, address):
 @view
 def holding_count(ctx, address):
     """How many receivables and parts `address` holds now."""
-    return _set_count(ctx, "held:" + address) if isinstance(address, str) else 0
+    _str_arg(ctx, address, "address")
+    return _set_count(ctx, "held:" + address)
 
 
 @view
@@ -280,8 +280,7 @@ def holdings_page(ctx, address, start, limit):
     last is in exactly one page, whatever is transferred meanwhile (a page may hold fewer
     than `limit` only after passing a long stretch of emptied slots)."""
     _page_args(ctx, start, limit)
-    if not isinstance(address, str):
-        return {"address": address, "held": 0, "start": start, "holdings": [], "next": None}
+    _str_arg(ctx, address, "address")
     name = "held:" + address
     entries, after = _set_page(ctx, name, start, limit)
     return {

@@ -15,7 +15,8 @@ recall_progress = view(_record_view("rc:"))
 def events(ctx, code):
     """A batch's events, while it has at most MAX_EVENTS; past that it is refused
     (`events_page` reads a page): any member holding an event's role may add to them."""
-    b = ctx.get("batch:" + code) if isinstance(code, str) else None
+    _str_arg(ctx, code, "code")
+    b = ctx.get("batch:" + code)
     if b is None:
         return []
     n = b["events"]
