@@ -254,7 +254,8 @@ COMMANDS = CommandTable(
         view(
             "descendants-page",
             "A page of a batch and every batch made from it, in the order recorded; 'next' "
-            "is the --start of the following page (null after the last).",
+            "is the --start of the following page (null after the last). Refused past 2000 "
+            "descendants: all-descendants lists any number.",
             CODE,
             opt("start", int, default=1),
             opt("limit", int, default=200),
