@@ -28,6 +28,18 @@ def delayed_params(delay_ms: float) -> ConsensusParams:
     )
 
 
+def network_params(delay_ms: float | None, block_interval_ms: int | None) -> ConsensusParams | None:
+    """The genesis parameters of a bench network: round timeouts grown with a one-way
+    delay (`delayed_params`), the shortest time between blocks if given; None when both
+    are the defaults."""
+    if delay_ms is None and block_interval_ms is None:
+        return None
+    params = DEFAULTS if delay_ms is None else delayed_params(delay_ms)
+    if block_interval_ms is not None:
+        params = msgspec.structs.replace(params, block_interval_ms=block_interval_ms)
+    return params
+
+
 def route_through_proxies(net: LocalNetwork, delay_ms: float) -> LinkProxies:
     """Put a delay proxy on every validator-to-validator link: node i dials node j through
     its own proxy, so each direction of every connection is delayed once. The node

@@ -16,6 +16,9 @@ from rich.table import Table
 from tianfu.bench.ceiling import ceiling_tps
 from tianfu.bench.heights import timeline_rows
 from tianfu.crypto import ED25519, scheme_name
+from tianfu.types.genesis import ConsensusParams
+
+DEFAULT_PARAMS = ConsensusParams()
 
 if TYPE_CHECKING:
     from tianfu.bench.load import WorkerResult
@@ -187,6 +190,11 @@ def summarize(
         "rate": cfg.rate,
         "duration_s": cfg.duration,
         "warmup_s": cfg.warmup,
+        "block_interval_ms": (
+            DEFAULT_PARAMS.block_interval_ms
+            if cfg.block_interval_ms is None
+            else cfg.block_interval_ms
+        ),
         **client,
         **block_stats(data.blocks, w0, w1),
         "scheme": scheme_name(cfg.scheme),
@@ -276,6 +284,9 @@ def bench_table(fig: dict[str, Any]) -> Table:
     batch = fig["load"].get("batch", 1)
     if batch > 1:
         mode += f", {batch} txs per request"
+    interval = fig.get("block_interval_ms", DEFAULT_PARAMS.block_interval_ms)
+    if interval != DEFAULT_PARAMS.block_interval_ms:
+        mode += f", blocks ≥ {interval:g} ms apart"
     t = Table(
         title=f"tianfu bench — {fig['validators']} validator(s), {fig['contract']}, {mode}, "
         f"{fig['duration_s']:g} s measured after {fig['warmup_s']:g} s warm-up"

@@ -24,7 +24,7 @@ import httpx
 
 from tianfu.bench import netcheck, procstat
 from tianfu.bench.ceiling import ceiling_tps, verifies_per_core
-from tianfu.bench.delay_links import MAX_DELAY_MS, delayed_params, route_through_proxies
+from tianfu.bench.delay_links import MAX_DELAY_MS, network_params, route_through_proxies
 from tianfu.bench.delay_proxy import LinkProxies
 from tianfu.bench.heights import from_logs as heights_from_logs
 from tianfu.bench.load import WorkerResult, WorkerSpec, run_worker
@@ -62,6 +62,7 @@ class BenchConfig:
     scheme: int = ED25519  # the keys of the network, so its crypto suite (SM2: SM2/SM3)
     batch: int = 1  # transactions per request: 1 = `POST /v1/txs`, N > 1 = `/v1/txs/batch`
     delay_ms: float | None = None  # one-way delay on every validator link (None: no proxies)
+    block_interval_ms: int | None = None  # the genesis `block_interval_ms` (None: its default)
 
     def validate(self) -> None:
         if self.validators < 1:
@@ -82,6 +83,8 @@ class BenchConfig:
             raise ValueError(f"{self.contract} runs flows: closed loop, one call per request")
         if self.delay_ms is not None and not 0 <= self.delay_ms <= MAX_DELAY_MS:
             raise ValueError(f"the delay must be within 0..{MAX_DELAY_MS:g} ms")
+        if self.block_interval_ms is not None and not 0 <= self.block_interval_ms <= 60_000:
+            raise ValueError("the block interval must be within 0..60000 ms")
 
     def connections(self) -> int:
         """Closed loop: connections in all; open loop: requests in flight at most."""
@@ -128,8 +131,10 @@ class BenchNetwork:
         scheme: int = ED25519,
         delay_ms: float | None = None,
         before_start: Callable[[LocalNetwork], None] | None = None,
+        block_interval_ms: int | None = None,
     ) -> None:
         self.validators = validators
+        self.block_interval_ms = block_interval_ms
         self.scheme = scheme
         self.delay_ms = delay_ms  # not None: every validator link through a delay proxy
         self._proxies: LinkProxies | None = None
@@ -148,7 +153,7 @@ class BenchNetwork:
             api_base_port=api,
             p2p_base_port=p2p,
             scheme=self.scheme,
-            params=None if self.delay_ms is None else delayed_params(self.delay_ms),
+            params=network_params(self.delay_ms, self.block_interval_ms),
         )
         if self.delay_ms is not None:
             self.say(f"validator links through delay proxies, {self.delay_ms:g} ms one way ...")
@@ -524,7 +529,9 @@ def run_bench(
     cfg.validate()
     say(f"measuring the {scheme_name(cfg.scheme)} ceiling for {cfg.ceiling_s:g} s (one core) ...")
     ceiling = measure_ceiling(cfg.ceiling_s, cfg.scheme)
-    with BenchNetwork(cfg.validators, home, say, cfg.scheme, cfg.delay_ms) as bn:
+    with BenchNetwork(
+        cfg.validators, home, say, cfg.scheme, cfg.delay_ms, block_interval_ms=cfg.block_interval_ms
+    ) as bn:
         senders = bn.setup(cfg.contract, max(cfg.senders, cfg.clients))
         say("starting the load-generator processes (they sign ahead) ...")
         data = run_load(

@@ -54,7 +54,14 @@ def run_state_size(
     def seed(net: LocalNetwork) -> None:
         made.append(seed_network(net, keys, say))
 
-    with BenchNetwork(cfg.validators, None, say, cfg.scheme, before_start=seed) as bn:
+    with BenchNetwork(
+        cfg.validators,
+        None,
+        say,
+        cfg.scheme,
+        before_start=seed,
+        block_interval_ms=cfg.block_interval_ms,
+    ) as bn:
         senders = bn.setup(cfg.contract, max(cfg.senders, cfg.clients))
         targets = Senders(
             senders.identity_dirs, recipients(keys, RECIPIENTS), random_recipients=True

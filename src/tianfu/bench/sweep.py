@@ -46,7 +46,9 @@ def run_rate_sweep(
     cfg.validate()
     ceiling = measure_ceiling(cfg.ceiling_s, cfg.scheme)
     runs: list[dict[str, Any]] = []
-    with BenchNetwork(cfg.validators, home, say, cfg.scheme) as bn:
+    with BenchNetwork(
+        cfg.validators, home, say, cfg.scheme, block_interval_ms=cfg.block_interval_ms
+    ) as bn:
         senders = bn.setup(cfg.contract, max(cfg.senders, cfg.clients))
         cfg = replace(cfg, senders=len(senders.addresses))
 

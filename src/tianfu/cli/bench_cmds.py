@@ -92,6 +92,18 @@ BenchSchemeOpt = Annotated[
 ]
 
 
+BlockIntervalOpt = Annotated[
+    Optional[int],  # noqa: UP045 (typer needs Optional on 3.11)
+    typer.Option(
+        "--block-interval",
+        min=0,
+        max=60_000,
+        help="The network's block_interval_ms (the shortest time between blocks while "
+        "transactions wait); default: the genesis default, 100.",
+    ),
+]
+
+
 CSV_HELP = {
     "--rates": "Open-loop rates, e.g. 200,400,800. Default: a closed-loop run finds the "
     "maximum, then 25/50/75/100/125 % of it.",
@@ -135,6 +147,7 @@ class LoadOptions:
     batch: BatchOpt = 1
     senders: SendersOpt = 8
     scheme: BenchSchemeOpt = "ed25519"
+    block_interval_ms: BlockIntervalOpt = None
     json_file: JsonFileOpt = None
     plot: PlotOpt = None
 
