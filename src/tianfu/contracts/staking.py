@@ -262,7 +262,7 @@ class Staking:
                 raise ContractError(f"validator {name} is a member organisation's")
             _check_not_barred(ctx, me, public_key)
             if bond is None:
-                key = _check_key(scheme, public_key)
+                key = reviewed_admission.check_consensus_key(scheme, public_key)
                 bond = {
                     "name": name, "owner": me, "scheme": scheme, "public_key": key,
                     "amount": 0, "jailed": False,
@@ -360,20 +360,3 @@ def _check_not_barred(ctx: Context, owner: str, public_key: Any) -> None:
             f"validator {name} was removed by governance: its owner and key may not bond "
             "until a governance proposal (unbar_validator) lifts the bar"
         )
-
-
-def _check_key(scheme: Any, public_key: Any) -> bytes:
-    from tianfu.crypto import CryptoError, current_suite, get_suite
-
-    if not isinstance(scheme, int) or isinstance(scheme, bool):
-        raise ContractError("scheme must be an integer")
-    try:
-        size = get_suite(scheme).public_key_size
-    except CryptoError as exc:
-        raise ContractError(str(exc)) from None
-    refused = current_suite().refusal(scheme)
-    if refused is not None:
-        raise ContractError(refused)
-    if not isinstance(public_key, bytes) or len(public_key) != size:
-        raise ContractError(f"public_key must be {size} bytes for scheme {scheme}")
-    return public_key
