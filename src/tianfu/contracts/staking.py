@@ -9,8 +9,12 @@ power is written to the validator set in governance state and signs from H + 2, 
 boundary as governance changes (ADR 0012). A double sign proven on chain
 (`governance.submit_evidence`) burns `slash_fraction_bps` of the offender's bonded stake, and
 of the stake unbonded from it that still signed the height of the double sign and is still
-unbonding, and jails it: it leaves the validator set from H + 2 and its name may not bond
-again (its key may, under another name: ADR 0025). A bond belongs to its consensus key:
+unbonding, and jails it: it leaves the validator set from H + 2 and neither its name nor
+its key may bond again. A consensus key belongs to the first bond of it, ever (the key
+index below; a genesis bond's key without an entry there): no other name may bond it, so a
+jailed owner cannot sign again under a new name, nor anyone bond an out-of-set validator's
+key first. A key that can never sign (off the curve, the identity, of small order) is
+refused (`reviewed_admission.InvalidConsensusKey`). A bond belongs to its consensus key:
 evidence against another key once under the same name does not touch it, and a validator
 governance added (no bond of its key) cannot be bonded by name.
 
@@ -20,6 +24,8 @@ Its state lives in the governance namespace (it writes the validator set there):
   stake/unbonding/<address>   [{"amount", "release", "validator", "height"}]: unbonded stake,
                               the height it frees, the validator it left and when
   stake/burnt                 stake units burnt by slashing, in total
+  stake/key/<key hex>         the validator (name) whose bond has that consensus key:
+                              written by each new bond (not at genesis), never removed
   stake/barred/<validator>    [{"public_key", "owner", "height"}]: removed by governance;
                               its key (stake/barred_key/<key hex>) and its bond's owner
                               (stake/barred_owner/<address>) may not bond, nor
@@ -263,6 +269,8 @@ class Staking:
             _check_not_barred(ctx, me, public_key)
             if bond is None:
                 key = reviewed_admission.check_consensus_key(scheme, public_key)
+                _check_key_free(ctx, name, key)
+                ctx.put(f"stake/key/{key.hex()}", name)
                 bond = {
                     "name": name, "owner": me, "scheme": scheme, "public_key": key,
                     "amount": 0, "jailed": False,
@@ -360,3 +368,34 @@ def _check_not_barred(ctx: Context, owner: str, public_key: Any) -> None:
             f"validator {name} was removed by governance: its owner and key may not bond "
             "until a governance proposal (unbar_validator) lifts the bar"
         )
+
+
+def _check_key_free(ctx: Context, name: str, public_key: bytes) -> None:
+    """Refuse a new bond `name` of a consensus key another validator entry has bonded: a key
+    belongs to the first bond of it, ever — jailed, unbonded to 0 or displaced, it keeps it
+    (so a jailed owner cannot sign again under a new name, nor anyone bond an out-of-set
+    validator's key first). `ctx` acts as governance."""
+    holder = key_holder(ctx, public_key)
+    if holder is not None and holder != name:
+        bond = ctx.get(f"stake/bond/{holder}") or {}
+        state = " (jailed for a double sign)" if bond.get("jailed") else ""
+        raise ContractError(
+            f"public key already used by validator {holder}{state}: a consensus key is bonded "
+            "by one validator only"
+        )
+
+
+def key_holder(ctx: Context, public_key: bytes) -> str | None:
+    """The validator whose bond has consensus key `public_key`, if any: the index
+    `stake/key/<key hex>` (written by each new bond), else a genesis bond of it (the genesis
+    validators' keys are not indexed: the genesis state is as it was). `ctx` acts as
+    governance."""
+    name: str | None = ctx.get(f"stake/key/{public_key.hex()}")
+    if name is not None:
+        return name
+    for r in ctx.get("valset/1") or []:  # the genesis validators (valset/1: their set)
+        if r["public_key"] == public_key:
+            bond = ctx.get(f"stake/bond/{r['name']}")
+            if bond is not None and bond["public_key"] == public_key:
+                return str(r["name"])
+    return None
