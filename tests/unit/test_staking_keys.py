@@ -6,7 +6,7 @@ Ledger, every block re-executed by a replica."""
 
 import test_staking_attacks
 from test_staking import call, names, view
-from test_staking_attacks import bond_whale_validator, double_sign
+from test_staking_attacks import add_member_validator, bond_whale_validator, double_sign
 
 from tianfu.crypto import generate_keypair
 from tianfu.crypto.schemes import ED25519
@@ -102,3 +102,24 @@ def test_a_genesis_validators_key_cannot_be_bonded_under_another_name(staked):
     r = call(chain, whale, "staking", "bond", "squat-v", ED25519, gkey, 30)
     assert not r.ok and "public key already used by validator org4-v" in r.error, r.error
     assert gkey not in _keys_in_set(chain, chain.ledger.height + 2)
+
+
+def test_a_member_validator_removed_for_a_double_sign_cannot_come_back_by_stake(staked):
+    """A validator governance added (no bond) that double signs leaves the set (nothing to
+    burn). Its key must not come back by stake, under a new name or its own: its holder
+    would sign again, past the jail."""
+    chain, whale, _ = staked
+    key = add_member_validator(chain, "org2-v2")
+    h = chain.ledger.height
+    r = call(chain, whale, "staking", "submit_evidence", *double_sign(chain, key, h))
+    assert r.ok and r.result["slashed"] is True, (r.error, r.result)
+    chain.block()
+    chain.block()
+    assert key.public_key not in _keys_in_set(chain, chain.ledger.height + 2)
+    for name in ("org2-v3", "org2-v2"):
+        r = call(chain, whale, "staking", "bond", name, key.scheme, key.public_key, 30)
+        assert not r.ok and "public key already used by validator org2-v2" in r.error, r.error
+        assert view(chain, "get_bond", name) is None
+    chain.block()
+    chain.block()
+    assert key.public_key not in _keys_in_set(chain, chain.ledger.height + 2)

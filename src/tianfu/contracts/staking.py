@@ -25,7 +25,9 @@ Its state lives in the governance namespace (it writes the validator set there):
                               the height it frees, the validator it left and when
   stake/burnt                 stake units burnt by slashing, in total
   stake/key/<key hex>         the validator (name) whose bond has that consensus key:
-                              written by each new bond (not at genesis), never removed
+                              written by each new bond (not at genesis), and for a
+                              validator without a bond removed for a double sign (its
+                              key may then bond under no name); never removed
   stake/barred/<validator>    [{"public_key", "owner", "height"}]: removed by governance;
                               its key (stake/barred_key/<key hex>) and its bond's owner
                               (stake/barred_owner/<address>) may not bond, nor
@@ -208,11 +210,15 @@ def _cuts(shares: list[int], bps: int) -> list[int]:
 
 def _remove_unbonded(ctx: Context, name: str, public_key: bytes) -> dict[str, Any] | None:
     """Take validator `name` without a bond out of the set from H + 2, if its key is
-    `public_key` (the offender's). None if it is not in the set with that key."""
+    `public_key` (the offender's), and index the key to it (`stake/key/`) with no bond:
+    no name, its own included, may bond that key. None if it is not in the set with that
+    key."""
     records = list(ctx.get("validators") or [])
     if not any(r["name"] == name and r["public_key"] == public_key for r in records):
         return None
     effective = reviewed_admission.write_validators(ctx, [r for r in records if r["name"] != name])
+    if ctx.get(f"stake/key/{public_key.hex()}") is None:  # jailed: no name may bond its key
+        ctx.put(f"stake/key/{public_key.hex()}", name)
     ctx.emit("ValidatorSlashed", validator=name, burnt=0, remaining=0, jailed=True,
              effective_height=effective)  # fmt: skip
     return {"validator": name, "burnt": 0, "effective_height": effective}
@@ -374,11 +380,18 @@ def _check_key_free(ctx: Context, name: str, public_key: bytes) -> None:
     """Refuse a new bond `name` of a consensus key another validator entry has bonded: a key
     belongs to the first bond of it, ever — jailed, unbonded to 0 or displaced, it keeps it
     (so a jailed owner cannot sign again under a new name, nor anyone bond an out-of-set
-    validator's key first). `ctx` acts as governance."""
+    validator's key first). A key indexed to a name without a bond of it (a validator
+    governance added, removed for a double sign) may bond under no name. `ctx` acts as
+    governance."""
     holder = key_holder(ctx, public_key)
-    if holder is not None and holder != name:
-        bond = ctx.get(f"stake/bond/{holder}") or {}
-        state = " (jailed for a double sign)" if bond.get("jailed") else ""
+    if holder is None:
+        return
+    bond = ctx.get(f"stake/bond/{holder}")
+    if bond is not None and bond["public_key"] != public_key:
+        bond = None  # the name was bonded with another key: this one is not its bond's
+    if holder != name or bond is None:  # no bond of it: a validator removed for a double sign
+        jailed = bond is None or bond["jailed"]
+        state = " (jailed for a double sign)" if jailed else ""
         raise ContractError(
             f"public key already used by validator {holder}{state}: a consensus key is bonded "
             "by one validator only"
