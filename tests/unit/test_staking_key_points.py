@@ -31,7 +31,7 @@ SM2_P = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF
 def test_bond_refuses_an_ed25519_key_that_cannot_sign(staked, key):
     chain, whale, address = staked
     r = call(chain, whale, "staking", "bond", "dud-v", ED25519, key, 30)
-    assert not r.ok and "not a ed25519 public key" in r.error, r.error
+    assert not r.ok and "invalid consensus key: not an ed25519 public key" in r.error, r.error
     assert view(chain, "get_bond", "dud-v") is None
     assert view(chain, "get_stake", address)["balance"] == 100
     with chain_suite("standard").use(), pytest.raises(InvalidConsensusKey):
@@ -43,7 +43,7 @@ def test_bond_refuses_an_ed25519_key_with_a_small_order_component(staked):
     chain, whale, _ = staked
     mixed = nacl.bindings.crypto_core_ed25519_add(generate_keypair().public_key, ED_ORDER_8)
     r = call(chain, whale, "staking", "bond", "dud-v", ED25519, mixed, 30)
-    assert not r.ok and "not a ed25519 public key" in r.error, r.error
+    assert not r.ok and "invalid consensus key: not an ed25519 public key" in r.error, r.error
 
 
 def test_an_add_validator_proposal_refuses_a_key_that_cannot_sign(staked):
@@ -52,7 +52,7 @@ def test_an_add_validator_proposal_refuses_a_key_that_cannot_sign(staked):
         r = chain.call(
             chain.admins["org2"], "propose_add_validator", "dud-v", "org2", ED25519, key, 5
         )
-        assert not r.ok and "not a ed25519 public key" in r.error, r.error
+        assert not r.ok and "invalid consensus key: not an ed25519 public key" in r.error, r.error
 
 
 def _sm2_on_curve_x() -> int:
@@ -92,7 +92,9 @@ def test_an_sm2_key_that_cannot_sign_is_refused():
                 if not _sm2_ok(k)
             )
         for what, key in bad.items():
-            with pytest.raises(InvalidConsensusKey, match="not a sm2 public key"):
+            with pytest.raises(
+                InvalidConsensusKey, match="invalid consensus key: not an sm2 public key"
+            ):
                 check_consensus_key(SM2, key)
             assert len(key) == 33, what
         # An Ed25519 key on an SM2 chain is refused as before, with the same type.

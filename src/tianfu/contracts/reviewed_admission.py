@@ -188,28 +188,29 @@ class InvalidConsensusKey(ContractError):
 
 def check_consensus_key(scheme: Any, public_key: Any) -> bytes:
     """`public_key` if it is a consensus key of `scheme` that the chain accepts and that can
-    sign (`CryptoSuite.check_public_key`); else InvalidConsensusKey. A validator whose key
-    cannot sign takes a place in the set and its power counts towards the quorum, forever
-    missing."""
+    sign (`CryptoSuite.check_public_key`); else InvalidConsensusKey ("invalid consensus
+    key: ..."). A validator whose key cannot sign takes a place in the set and its power
+    counts towards the quorum, forever missing."""
     from tianfu.crypto import CryptoError, current_suite, get_suite
 
+    def refuse(why: str) -> InvalidConsensusKey:
+        return InvalidConsensusKey(f"invalid consensus key: {why}")
+
     if not isinstance(scheme, int) or isinstance(scheme, bool):
-        raise InvalidConsensusKey("scheme must be an integer")
+        raise refuse("scheme must be an integer")
     try:
         suite = get_suite(scheme)
     except CryptoError as exc:
-        raise InvalidConsensusKey(str(exc)) from None
+        raise refuse(str(exc)) from None
     refused = current_suite().refusal(scheme)  # the chain's suite, fixed at genesis
     if refused is not None:
-        raise InvalidConsensusKey(refused)
+        raise refuse(refused)
     if not isinstance(public_key, bytes) or len(public_key) != suite.public_key_size:
-        raise InvalidConsensusKey(
-            f"public_key must be {suite.public_key_size} bytes for scheme {scheme}"
-        )
+        raise refuse(f"public_key must be {suite.public_key_size} bytes for scheme {scheme}")
     try:
         suite.check_public_key(public_key)
     except CryptoError as exc:
-        raise InvalidConsensusKey(str(exc)) from None
+        raise refuse(str(exc)) from None
     return public_key
 
 

@@ -46,7 +46,7 @@ class CryptoSuite:
             raise CryptoError(f"a {self.name} public key is {self.public_key_size} bytes")
         problem = self._point_problem(bytes(public_key))
         if problem is not None:
-            raise CryptoError(f"not a {self.name} public key: {problem}")
+            raise CryptoError(f"not an {self.name} public key: {problem}")
 
     def _point_problem(self, public_key: bytes) -> str | None:
         """Why a key of the right size is not a usable point (None: it is)."""
