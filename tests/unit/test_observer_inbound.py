@@ -75,3 +75,52 @@ def test_a_body_that_falls_behind_midway_is_cut_at_its_chunk_deadline():
         assert budget.used == 0
 
     asyncio.run(run())
+
+
+def test_a_host_holding_nothing_goes_before_a_queue_of_another_hosts_frames():
+    """Host a holds the budget with two frames and has two more waiting; host b's frame,
+    queued after them, is served at the next release (it waited behind all of a's)."""
+
+    async def run():
+        budget = InboundBudget(16)
+        await budget.acquire(8, "a")
+        await budget.acquire(8, "a")
+        a3 = asyncio.create_task(budget.acquire(8, "a"))
+        a4 = asyncio.create_task(budget.acquire(8, "a"))
+        await asyncio.sleep(0)
+        b1 = asyncio.create_task(budget.acquire(8, "b"))
+        await asyncio.sleep(0)
+        budget.release(8, "a")
+        await asyncio.wait_for(b1, 5)
+        assert not a3.done() and not a4.done()
+        assert budget.held == {"a": 8, "b": 8} and budget.used == 16
+        budget.release(8, "a")  # then a's, in their order
+        await asyncio.wait_for(a3, 5)
+        assert not a4.done()
+        budget.release(8, "b")
+        await asyncio.wait_for(a4, 5)
+        budget.release(8, "a")
+        budget.release(8, "a")
+        assert budget.used == 0 and budget.held == {} and not budget._waiting
+
+    asyncio.run(run())
+
+
+def test_a_cancelled_head_of_the_queue_lets_the_others_in():
+    """A large waiter at the head is cancelled (its link closed): the smaller one behind it
+    that fits is granted at once, not at the next release."""
+
+    async def run():
+        budget = InboundBudget(10)
+        await budget.acquire(6, "a")
+        big = asyncio.create_task(budget.acquire(8, "b"))
+        await asyncio.sleep(0)
+        small = asyncio.create_task(budget.acquire(4, "c"))
+        await asyncio.sleep(0)
+        assert not small.done()
+        big.cancel()
+        await asyncio.gather(big, return_exceptions=True)
+        await asyncio.wait_for(small, 5)
+        assert budget.used == 10 and budget.held == {"a": 6, "c": 4}
+
+    asyncio.run(run())

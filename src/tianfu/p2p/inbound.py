@@ -53,39 +53,65 @@ async def read_body(
 
 
 class InboundBudget:
-    """Bytes of large frames from outsiders being read or handled, at most `max_bytes`;
-    those waiting for room are served in arrival order."""
+    """Bytes of large frames from outsiders being read or handled, at most `max_bytes`, and
+    how many each owner (the host a link connects from) holds. Those waiting for room are
+    served in arrival order, except that a waiter whose owner holds nothing goes before
+    those whose owners hold some: links of one host queued up cannot keep another host's
+    frame waiting behind all of theirs."""
 
     def __init__(self, max_bytes: int = INBOUND_BYTES) -> None:
         self.max_bytes = max_bytes
         self.used = 0
-        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+        self.held: dict[str, int] = {}  # owner -> bytes it holds (owners holding none absent)
+        self._waiting: list[tuple[int, str, asyncio.Future[None]]] = []
 
-    async def acquire(self, n: int) -> None:
+    async def acquire(self, n: int, owner: str = "") -> None:
         if n > self.max_bytes:
             raise ValueError(f"a frame of {n} bytes is over the inbound budget")
         if not self._waiting and self.used + n <= self.max_bytes:
-            self.used += n
+            self._take(n, owner)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (n, fut)
+        entry = (n, owner, fut)
         self._waiting.append(entry)
         try:
             await fut
         except BaseException:
             if entry in self._waiting:
                 self._waiting.remove(entry)
+                self._grant()  # it may have been the one the others waited behind
             elif fut.done() and not fut.cancelled():
-                self.release(n)  # granted as it was cancelled: give it back
+                self.release(n, owner)  # granted as it was cancelled: give it back
             raise
 
-    def release(self, n: int) -> None:
+    def release(self, n: int, owner: str = "") -> None:
+        if n == 0:  # a small frame held nothing
+            return
         self.used -= n
-        while self._waiting and self.used + self._waiting[0][0] <= self.max_bytes:
-            n0, fut = self._waiting.pop(0)
+        left = self.held.get(owner, 0) - n
+        if left > 0:
+            self.held[owner] = left
+        else:
+            self.held.pop(owner, None)
+        self._grant()
+
+    def _take(self, n: int, owner: str) -> None:
+        self.used += n
+        self.held[owner] = self.held.get(owner, 0) + n
+
+    def _grant(self) -> None:
+        """Grant waiters, the next one first (an owner holding nothing, else the oldest),
+        while the next one fits."""
+        while self._waiting:
+            entry = next((e for e in self._waiting if e[1] not in self.held), self._waiting[0])
+            n, owner, fut = entry
             if fut.done():
+                self._waiting.remove(entry)
                 continue
-            self.used += n0
+            if self.used + n > self.max_bytes:
+                return
+            self._waiting.remove(entry)
+            self._take(n, owner)
             fut.set_result(None)
 
 
@@ -95,18 +121,20 @@ async def read_counted_frame(
     budget: InboundBudget,
     min_s: float = BODY_MIN_S,
     rate: float = BODY_MIN_RATE,
+    owner: str = "",
 ) -> tuple[int, bytes, int]:
     """(kind, payload, bytes held of `budget`) of one frame of an outsider's link: a body
     over `SMALL_FRAME` is read once the budget holds it, at the pace of `read_body` (raises
-    `TimeoutError` when it falls behind, nothing held). The caller releases what is held
-    once the frame is handled."""
+    `TimeoutError` when it falls behind, nothing held), held for `owner` (the link's host).
+    The caller releases what is held (`budget.release(held, owner)`) once the frame is
+    handled."""
     kind, length = decode_header(await reader.readexactly(HEADER_SIZE), max_frame)
     if length <= SMALL_FRAME:
         return kind, (await reader.readexactly(length) if length else b""), 0
-    await budget.acquire(length)
+    await budget.acquire(length, owner)
     try:
         body = await read_body(reader, length, min_s, rate)
     except BaseException:
-        budget.release(length)
+        budget.release(length, owner)
         raise
     return kind, body, length

@@ -499,14 +499,14 @@ class ObserverTransport:
             while True:
                 if link.inbound and not self._is_validator_key(peer.public_key):
                     kind, payload, held = await read_counted_frame(
-                        link.reader, self._max_frame, budget, self._body_min_s
+                        link.reader, self._max_frame, budget, self._body_min_s, owner=link.host
                     )
                 else:
                     kind, payload = await read_frame(link.reader, self._max_frame)
                 try:
                     self._take(link, kind, payload, loop.time())
                 finally:
-                    budget.release(held)
+                    budget.release(held, link.host)
                     held = 0
                 if link.closed.is_set():
                     return
