@@ -123,3 +123,25 @@ def test_a_member_validator_removed_for_a_double_sign_cannot_come_back_by_stake(
     chain.block()
     chain.block()
     assert key.public_key not in _keys_in_set(chain, chain.ledger.height + 2)
+
+
+def test_a_new_bond_writes_the_key_index_and_a_genesis_bond_has_none(staked):
+    """The new state entry, pinned: a new bond writes `governance/stake/key/<key hex>` =
+    its name (a string); a genesis bond has no such entry (the open genesis state is
+    unchanged); growing the bond leaves it as it is."""
+    from tianfu.codec import decode
+    from tianfu.execution.contract_api import state_key
+
+    chain, whale, _ = staked
+
+    def indexed(key):
+        raw = chain.ledger.latest.get(state_key("governance", f"stake/key/{key.hex()}"))
+        return None if raw is None else decode(raw, str)
+
+    assert indexed(view(chain, "get_bond", "org1-v")["public_key"]) is None
+    vkey = generate_keypair()
+    r = call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 10)
+    assert r.ok, r.error
+    assert indexed(vkey.public_key) == "whale-v"
+    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 5).ok
+    assert indexed(vkey.public_key) == "whale-v"
