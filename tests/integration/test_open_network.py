@@ -388,6 +388,10 @@ def test_double_signing_validator_is_slashed_and_jailed(opennet):
     assert owner.query("staking", "burnt") == 1
     removed_from = owner.query("governance", "validators_from")
     check_set_changes_at(url, removed_from, False, "byzantine-v")
+    # Its owner cannot bond the jailed key again under a new name and sign on.
+    r = owner.invoke("staking", "bond", "byzantine-v2", byz.scheme, byz.public_key, 1, check=False)
+    assert not r.ok and "already used by validator byzantine-v (jailed" in r.error, r.error
+    assert owner.query("staking", "get_bond", "byzantine-v2") is None
     # The chain goes on, every node and observer alike.
     top = height(url)
     urls = opennet.validator_urls + opennet.observer_urls

@@ -183,3 +183,42 @@ def test_bounded_memory(node):
     reporter = EvidenceReporter(node.identity, node.service, lambda: evs, max_remembered=3)
     assert asyncio.run(reporter.report_once()) == 0
     assert len(reporter._done) == 3
+
+
+def test_a_full_evidence_book_is_looked_up_once_not_every_pass(node):
+    """The driver's book keeps up to 2,048 evidences (a Byzantine member validator, not
+    removed when `slash_double_sign` is off, adds one a height). The reporter remembered
+    1,024 as done: each pass forgot the oldest before reaching the newest and asked
+    governance again about every entry — 2,048 state queries a second on the event loop,
+    for good. Now a second pass asks nothing."""
+    from tianfu.consensus.evidencebook import CAPACITY, EvidenceBook
+
+    chain = node.chain
+    offender = chain.genesis.validators[2]
+    book = EvidenceBook()
+    for height in range(1, CAPACITY + 1):
+        assert book.add(double_sign(chain, offender, height))
+    assert len(book) == CAPACITY
+    queries = []
+    genesis_set = chain.ledger.validator_set(1)
+
+    class Ledger:  # the chain is short: every evidence's height has the genesis set
+        @staticmethod
+        def validator_set(height):
+            return genesis_set
+
+    class Recorded:  # the node's service, with every evidence found recorded on chain
+        ledger, chain_id = Ledger(), node.service.chain_id
+
+        def query(self, contract, method, args):
+            queries.append(method)
+            return {"validator": offender.name}
+
+    service = Recorded()
+    reporter = EvidenceReporter(node.identity, service, book.pending)
+    assert asyncio.run(reporter.report_once()) == 0
+    assert len(queries) == CAPACITY
+    queries.clear()
+    for _ in range(2):
+        assert asyncio.run(reporter.report_once()) == 0
+    assert queries == []

@@ -180,6 +180,40 @@ def check_validator_set(ctx: Context, records: list[dict[str, Any]]) -> None:
             )
 
 
+class InvalidConsensusKey(ContractError):
+    """A validator's consensus key that can never sign: an unknown scheme or one the chain's
+    suite refuses, a key of the wrong size, or bytes that are not a usable point (off the
+    curve, the identity, a point of small order)."""
+
+
+def check_consensus_key(scheme: Any, public_key: Any) -> bytes:
+    """`public_key` if it is a consensus key of `scheme` that the chain accepts and that can
+    sign (`CryptoSuite.check_public_key`); else InvalidConsensusKey ("invalid consensus
+    key: ..."). A validator whose key cannot sign takes a place in the set and its power
+    counts towards the quorum, forever missing."""
+    from tianfu.crypto import CryptoError, current_suite, get_suite
+
+    def refuse(why: str) -> InvalidConsensusKey:
+        return InvalidConsensusKey(f"invalid consensus key: {why}")
+
+    if not isinstance(scheme, int) or isinstance(scheme, bool):
+        raise refuse("scheme must be an integer")
+    try:
+        suite = get_suite(scheme)
+    except CryptoError as exc:
+        raise refuse(str(exc)) from None
+    refused = current_suite().refusal(scheme)  # the chain's suite, fixed at genesis
+    if refused is not None:
+        raise refuse(refused)
+    if not isinstance(public_key, bytes) or len(public_key) != suite.public_key_size:
+        raise refuse(f"public_key must be {suite.public_key_size} bytes for scheme {scheme}")
+    try:
+        suite.check_public_key(public_key)
+    except CryptoError as exc:
+        raise refuse(str(exc)) from None
+    return public_key
+
+
 def _find(records: list[dict[str, Any]], name: Any) -> int:
     for i, r in enumerate(records):
         if r["name"] == name:
@@ -255,22 +289,11 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
             raise ContractError("the last member organisation cannot be removed")
         args: dict[str, Any] = {"name": name}
     elif kind == ADD_VALIDATOR:
-        from tianfu.crypto import CryptoError, current_suite, get_suite
-
         name = _str(raw.get("name"), "validator name")
         if not VALIDATOR_NAME_RE.match(name):
             raise ContractError("validator name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
         scheme = _int(raw.get("scheme"), "scheme")
-        key = raw.get("public_key")
-        try:
-            size = get_suite(scheme).public_key_size
-        except CryptoError as exc:
-            raise ContractError(str(exc)) from None
-        refused = current_suite().refusal(scheme)  # the chain's suite, fixed at genesis
-        if refused is not None:
-            raise ContractError(refused)
-        if not isinstance(key, bytes) or len(key) != size:
-            raise ContractError(f"public_key must be {size} bytes for scheme {scheme}")
+        key = check_consensus_key(scheme, raw.get("public_key"))
         args = {
             "name": name,
             "org": _str(raw.get("org"), "organisation"),

@@ -9,8 +9,12 @@ power is written to the validator set in governance state and signs from H + 2, 
 boundary as governance changes (ADR 0012). A double sign proven on chain
 (`governance.submit_evidence`) burns `slash_fraction_bps` of the offender's bonded stake, and
 of the stake unbonded from it that still signed the height of the double sign and is still
-unbonding, and jails it: it leaves the validator set from H + 2 and its name may not bond
-again (its key may, under another name: ADR 0025). A bond belongs to its consensus key:
+unbonding, and jails it: it leaves the validator set from H + 2 and neither its name nor
+its key may bond again. A consensus key belongs to the first bond of it, ever (the key
+index below; a genesis bond's key without an entry there): no other name may bond it, so a
+jailed owner cannot sign again under a new name, nor anyone bond an out-of-set validator's
+key first. A key that can never sign (off the curve, the identity, of small order) is
+refused (`reviewed_admission.InvalidConsensusKey`). A bond belongs to its consensus key:
 evidence against another key once under the same name does not touch it, and a validator
 governance added (no bond of its key) cannot be bonded by name.
 
@@ -20,6 +24,10 @@ Its state lives in the governance namespace (it writes the validator set there):
   stake/unbonding/<address>   [{"amount", "release", "validator", "height"}]: unbonded stake,
                               the height it frees, the validator it left and when
   stake/burnt                 stake units burnt by slashing, in total
+  stake/key/<key hex>         the validator (name) whose bond has that consensus key:
+                              written by each new bond (not at genesis), and for a
+                              validator without a bond removed for a double sign (its
+                              key may then bond under no name); never removed
   stake/barred/<validator>    [{"public_key", "owner", "height"}]: removed by governance;
                               its key (stake/barred_key/<key hex>) and its bond's owner
                               (stake/barred_owner/<address>) may not bond, nor
@@ -202,11 +210,15 @@ def _cuts(shares: list[int], bps: int) -> list[int]:
 
 def _remove_unbonded(ctx: Context, name: str, public_key: bytes) -> dict[str, Any] | None:
     """Take validator `name` without a bond out of the set from H + 2, if its key is
-    `public_key` (the offender's). None if it is not in the set with that key."""
+    `public_key` (the offender's), and index the key to it (`stake/key/`) with no bond:
+    no name, its own included, may bond that key. None if it is not in the set with that
+    key."""
     records = list(ctx.get("validators") or [])
     if not any(r["name"] == name and r["public_key"] == public_key for r in records):
         return None
     effective = reviewed_admission.write_validators(ctx, [r for r in records if r["name"] != name])
+    if ctx.get(f"stake/key/{public_key.hex()}") is None:  # jailed: no name may bond its key
+        ctx.put(f"stake/key/{public_key.hex()}", name)
     ctx.emit("ValidatorSlashed", validator=name, burnt=0, remaining=0, jailed=True,
              effective_height=effective)  # fmt: skip
     return {"validator": name, "burnt": 0, "effective_height": effective}
@@ -262,7 +274,9 @@ class Staking:
                 raise ContractError(f"validator {name} is a member organisation's")
             _check_not_barred(ctx, me, public_key)
             if bond is None:
-                key = _check_key(scheme, public_key)
+                key = reviewed_admission.check_consensus_key(scheme, public_key)
+                _check_key_free(ctx, name, key)
+                ctx.put(f"stake/key/{key.hex()}", name)
                 bond = {
                     "name": name, "owner": me, "scheme": scheme, "public_key": key,
                     "amount": 0, "jailed": False,
@@ -362,18 +376,39 @@ def _check_not_barred(ctx: Context, owner: str, public_key: Any) -> None:
         )
 
 
-def _check_key(scheme: Any, public_key: Any) -> bytes:
-    from tianfu.crypto import CryptoError, current_suite, get_suite
+def _check_key_free(ctx: Context, name: str, public_key: bytes) -> None:
+    """Refuse a new bond `name` of a consensus key another validator entry has bonded: a key
+    belongs to the first bond of it, ever — jailed, unbonded to 0 or displaced, it keeps it
+    (so a jailed owner cannot sign again under a new name, nor anyone bond an out-of-set
+    validator's key first). A key indexed to a name without a bond of it (a validator
+    governance added, removed for a double sign) may bond under no name. `ctx` acts as
+    governance."""
+    holder = key_holder(ctx, public_key)
+    if holder is None:
+        return
+    bond = ctx.get(f"stake/bond/{holder}")
+    if bond is not None and bond["public_key"] != public_key:
+        bond = None  # the name was bonded with another key: this one is not its bond's
+    if holder != name or bond is None:  # no bond of it: a validator removed for a double sign
+        jailed = bond is None or bond["jailed"]
+        state = " (jailed for a double sign)" if jailed else ""
+        raise ContractError(
+            f"public key already used by validator {holder}{state}: a consensus key is bonded "
+            "by one validator only"
+        )
 
-    if not isinstance(scheme, int) or isinstance(scheme, bool):
-        raise ContractError("scheme must be an integer")
-    try:
-        size = get_suite(scheme).public_key_size
-    except CryptoError as exc:
-        raise ContractError(str(exc)) from None
-    refused = current_suite().refusal(scheme)
-    if refused is not None:
-        raise ContractError(refused)
-    if not isinstance(public_key, bytes) or len(public_key) != size:
-        raise ContractError(f"public_key must be {size} bytes for scheme {scheme}")
-    return public_key
+
+def key_holder(ctx: Context, public_key: bytes) -> str | None:
+    """The validator whose bond has consensus key `public_key`, if any: the index
+    `stake/key/<key hex>` (written by each new bond), else a genesis bond of it (the genesis
+    validators' keys are not indexed: the genesis state is as it was). `ctx` acts as
+    governance."""
+    name: str | None = ctx.get(f"stake/key/{public_key.hex()}")
+    if name is not None:
+        return name
+    for r in ctx.get("valset/1") or []:  # the genesis validators (valset/1: their set)
+        if r["public_key"] == public_key:
+            bond = ctx.get(f"stake/bond/{r['name']}")
+            if bond is not None and bond["public_key"] == public_key:
+                return str(r["name"])
+    return None

@@ -37,3 +37,17 @@ class CryptoSuite:
     def _verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
         """The check of a key and a signature of the right sizes."""
         raise NotImplementedError
+
+    def check_public_key(self, public_key: bytes) -> None:
+        """Raise CryptoError unless `public_key` is a key this scheme can verify signatures
+        of: its size, and a point of the curve that is not the identity nor of small order
+        (`_point_problem`)."""
+        if len(public_key) != self.public_key_size:
+            raise CryptoError(f"a {self.name} public key is {self.public_key_size} bytes")
+        problem = self._point_problem(bytes(public_key))
+        if problem is not None:
+            raise CryptoError(f"not an {self.name} public key: {problem}")
+
+    def _point_problem(self, public_key: bytes) -> str | None:
+        """Why a key of the right size is not a usable point (None: it is)."""
+        raise NotImplementedError

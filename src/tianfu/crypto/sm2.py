@@ -164,3 +164,10 @@ class Sm2Suite(CryptoSuite):
             return True
         except (_InvalidSignature, ValueError):
             return False
+
+    def _point_problem(self, public_key: bytes) -> str | None:
+        # The SM2 curve has cofactor 1: every point but the identity (which has no 33-byte
+        # encoding) is of prime order; decoding checks the prefix and that x is on the curve.
+        if public_key[:1] not in (b"\x02", b"\x03") or _public_key(public_key) is None:
+            return "not a compressed point of the curve"
+        return None

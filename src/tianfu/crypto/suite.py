@@ -45,6 +45,15 @@ class Ed25519Suite(CryptoSuite):
         except Exception:  # nacl.exceptions.BadSignatureError, ValueError on bad points
             return False
 
+    def _point_problem(self, public_key: bytes) -> str | None:
+        # libsodium: a canonical encoding of a point of the curve, in the prime-order
+        # subgroup, not of small order (the identity is of order 1).
+        if nacl.bindings.crypto_core_ed25519_is_valid_point(public_key):
+            return None
+        return (
+            "not a canonical point of the prime-order subgroup (off the curve, or of small order)"
+        )
+
 
 class EcdsaP256Suite(CryptoSuite):
     """ECDSA over P-256 with SHA-256; public keys compressed (33 bytes), signatures r||s."""
@@ -74,6 +83,15 @@ class EcdsaP256Suite(CryptoSuite):
             return True
         except (InvalidSignature, ValueError):
             return False
+
+    def _point_problem(self, public_key: bytes) -> str | None:
+        # P-256 has cofactor 1: every point but the identity (which has no 33-byte
+        # encoding) is of prime order; decoding checks the prefix and that x is on the curve.
+        try:
+            ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
+        except ValueError:
+            return "not a compressed point of the curve"
+        return None
 
 
 _SUITES: dict[int, CryptoSuite] = {

@@ -7,7 +7,9 @@ vote_b)` transaction with the node's identity and submits it through the node's 
 (mempool + gossip). A submitted one is not sent again while its transaction can still
 commit; if it expires unseen it is sent again, and if it commits without the evidence being
 recorded (the contract refused it) the reporter gives up on it. What it remembers is
-bounded. Conflicting proposals are not evidence the contract takes, so they are skipped.
+bounded, and holds at least what the driver's evidence book holds, so evidence found
+recorded is not looked up again. Conflicting proposals are not evidence the contract takes,
+so they are skipped.
 See docs/adr/0012-reviewed-admission.md.
 """
 
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 
 from tianfu.api.service import TxRejected
 from tianfu.codec import encode
+from tianfu.consensus.evidencebook import CAPACITY
 from tianfu.consensus.messages import DuplicateVoteEvidence
 from tianfu.crypto import sign_tx
 from tianfu.identity import Identity
@@ -55,7 +58,10 @@ class EvidenceReporter:
     _: KW_ONLY
     interval_s: float = 1.0
     expiry_blocks: int = 20
-    max_remembered: int = 1024
+    # What it remembers as done covers everything the driver's book can hold
+    # (`EvidenceBook`, 2,048): with less, each pass forgets the oldest done evidence before
+    # it reaches the newest, and asks governance again about every entry, every pass.
+    max_remembered: int = CAPACITY
     stats: Counter[str] = field(default_factory=Counter, init=False)
     _done: OrderedDict[EvidenceKey, None] = field(default_factory=OrderedDict, init=False)
     # evidence submitted -> (its transaction's hash, the transaction's expiry)

@@ -32,8 +32,9 @@ from tianfu.node.storeguard import DataLock, StoreGuard
 from tianfu.node.trust import chain_trust
 from tianfu.node.wiring import api_socket, cancel_all, open_service, peer_admission
 from tianfu.p2p import protocol as p2p
+from tianfu.p2p.combined import CombinedNetwork
 from tianfu.p2p.network import TlsNetwork
-from tianfu.p2p.observer import CombinedNetwork, ObserverTransport
+from tianfu.p2p.observer import ObserverTransport
 from tianfu.privdata.distribution import Distributor
 from tianfu.privdata.node import PrivateDataNode, load_quotas
 from tianfu.sync import BlockSyncer

@@ -5,11 +5,15 @@ A frame's body is read whole before it is handled, so each link may hold up to
 observer identities (from 4 IPs) up to 1 GiB. A frame of an inbound link whose key is not a
 validator's that is larger than `SMALL_FRAME` is read only once its length fits in
 `InboundBudget` (64 MiB for all such links together), and is given back when the frame is
-handled; until then the link is not read (TCP holds the rest). Its body must then arrive
-within `body_deadline(length)` (at least `BODY_MIN_S`, at `BODY_MIN_RATE`), or the link is
-struck and closed, so a link that announces a large frame and trickles it holds the
-budget for a bounded time. Small frames (status, block requests, a few transactions) are
-read as before: at most 64 KiB a link. Validators' links are not counted here.
+handled; until then the link is not read (TCP holds the rest). Its body must then keep
+arriving: its first k bytes within `body_deadline(k)` (at least `BODY_MIN_S`, then at
+`BODY_MIN_RATE`), checked every `BODY_CHUNK`, or the link is struck and closed. So a link
+that announces a large frame holds the budget only as long as what it has sent pays for
+(`BODY_MIN_S` at least): one that stops is closed when its next chunk is due (a deadline
+on the whole body let a link that sent only a 16 MiB frame's header hold 16 MiB of the
+budget for 64 s, and four such links all of it, for nothing). Small frames (status, block
+requests, a few transactions) are read as before: at most 64 KiB a link. Validators' links
+are not counted here.
 """
 
 from __future__ import annotations
@@ -22,47 +26,92 @@ SMALL_FRAME = 64 << 10
 INBOUND_BYTES = 64 << 20
 BODY_MIN_S = 10.0
 BODY_MIN_RATE = 256 << 10  # bytes per second
+BODY_CHUNK = 64 << 10  # a large body is read (and its progress checked) this much at a time
 
 
 def body_deadline(length: int, min_s: float = BODY_MIN_S, rate: float = BODY_MIN_RATE) -> float:
-    """Seconds a frame body of `length` bytes may take to arrive."""
+    """Seconds the first `length` bytes of a frame body may take to arrive."""
     return max(min_s, length / rate)
 
 
+async def read_body(
+    reader: asyncio.StreamReader, length: int, min_s: float = BODY_MIN_S,
+    rate: float = BODY_MIN_RATE,
+) -> bytes:  # fmt: skip
+    """`length` bytes of `reader`, `BODY_CHUNK` at a time, the first k of them within
+    `body_deadline(k)` of the start; `TimeoutError` as soon as a chunk is late."""
+    loop = asyncio.get_running_loop()
+    start, got, parts = loop.time(), 0, []
+    while got < length:
+        n = min(BODY_CHUNK, length - got)
+        left = start + body_deadline(got + n, min_s, rate) - loop.time()
+        if left <= 0:
+            raise TimeoutError
+        parts.append(await asyncio.wait_for(reader.readexactly(n), left))
+        got += n
+    return b"".join(parts)
+
+
 class InboundBudget:
-    """Bytes of large frames from outsiders being read or handled, at most `max_bytes`;
-    those waiting for room are served in arrival order."""
+    """Bytes of large frames from outsiders being read or handled, at most `max_bytes`, and
+    how many each owner (the host a link connects from) holds. Those waiting for room are
+    served in arrival order, except that a waiter whose owner holds nothing goes before
+    those whose owners hold some: links of one host queued up cannot keep another host's
+    frame waiting behind all of theirs."""
 
     def __init__(self, max_bytes: int = INBOUND_BYTES) -> None:
         self.max_bytes = max_bytes
         self.used = 0
-        self._waiting: list[tuple[int, asyncio.Future[None]]] = []
+        self.held: dict[str, int] = {}  # owner -> bytes it holds (owners holding none absent)
+        self._waiting: list[tuple[int, str, asyncio.Future[None]]] = []
 
-    async def acquire(self, n: int) -> None:
+    async def acquire(self, n: int, owner: str = "") -> None:
         if n > self.max_bytes:
             raise ValueError(f"a frame of {n} bytes is over the inbound budget")
         if not self._waiting and self.used + n <= self.max_bytes:
-            self.used += n
+            self._take(n, owner)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (n, fut)
+        entry = (n, owner, fut)
         self._waiting.append(entry)
         try:
             await fut
         except BaseException:
             if entry in self._waiting:
                 self._waiting.remove(entry)
+                self._grant()  # it may have been the one the others waited behind
             elif fut.done() and not fut.cancelled():
-                self.release(n)  # granted as it was cancelled: give it back
+                self.release(n, owner)  # granted as it was cancelled: give it back
             raise
 
-    def release(self, n: int) -> None:
+    def release(self, n: int, owner: str = "") -> None:
+        if n == 0:  # a small frame held nothing
+            return
         self.used -= n
-        while self._waiting and self.used + self._waiting[0][0] <= self.max_bytes:
-            n0, fut = self._waiting.pop(0)
+        left = self.held.get(owner, 0) - n
+        if left > 0:
+            self.held[owner] = left
+        else:
+            self.held.pop(owner, None)
+        self._grant()
+
+    def _take(self, n: int, owner: str) -> None:
+        self.used += n
+        self.held[owner] = self.held.get(owner, 0) + n
+
+    def _grant(self) -> None:
+        """Grant waiters, the next one first (an owner holding nothing, else the oldest),
+        while the next one fits."""
+        while self._waiting:
+            entry = next((e for e in self._waiting if e[1] not in self.held), self._waiting[0])
+            n, owner, fut = entry
             if fut.done():
+                self._waiting.remove(entry)
                 continue
-            self.used += n0
+            if self.used + n > self.max_bytes:
+                return
+            self._waiting.remove(entry)
+            self._take(n, owner)
             fut.set_result(None)
 
 
@@ -72,20 +121,20 @@ async def read_counted_frame(
     budget: InboundBudget,
     min_s: float = BODY_MIN_S,
     rate: float = BODY_MIN_RATE,
+    owner: str = "",
 ) -> tuple[int, bytes, int]:
     """(kind, payload, bytes held of `budget`) of one frame of an outsider's link: a body
-    over `SMALL_FRAME` is read once the budget holds it, within `body_deadline` (raises
-    `TimeoutError` past it, nothing held). The caller releases what is held once the frame
-    is handled."""
+    over `SMALL_FRAME` is read once the budget holds it, at the pace of `read_body` (raises
+    `TimeoutError` when it falls behind, nothing held), held for `owner` (the link's host).
+    The caller releases what is held (`budget.release(held, owner)`) once the frame is
+    handled."""
     kind, length = decode_header(await reader.readexactly(HEADER_SIZE), max_frame)
     if length <= SMALL_FRAME:
         return kind, (await reader.readexactly(length) if length else b""), 0
-    await budget.acquire(length)
+    await budget.acquire(length, owner)
     try:
-        body = await asyncio.wait_for(
-            reader.readexactly(length), body_deadline(length, min_s, rate)
-        )
+        body = await read_body(reader, length, min_s, rate)
     except BaseException:
-        budget.release(length)
+        budget.release(length, owner)
         raise
     return kind, body, length

@@ -51,6 +51,11 @@ from tianfu.codec import CodecError, decode, encode, hash_domain
 from tianfu.crypto import KeyPair, get_suite
 from tianfu.execution.contract_api import address_of
 from tianfu.p2p.attested import _context, _transport_certificate
+from tianfu.p2p.combined import (  # noqa: F401 - the member and observer links as one Network
+    FORGED_LOG_EVERY_S,
+    MAX_MEMBERS_TRACKED,
+    CombinedNetwork,
+)
 from tianfu.p2p.framing import (
     FrameTooLargeError,
     MalformedFrameError,
@@ -77,8 +82,6 @@ MAX_HANDSHAKE_FRAME = 512
 # Inbound handshakes that may run while the port holds `max_links` links: the peer may be a
 # validator, which then takes the place of an observer's link.
 HANDSHAKES_WHEN_FULL = 4
-MAX_MEMBERS_TRACKED = 1024  # member peers whose forged transactions are counted
-FORGED_LOG_EVERY_S = 60.0  # a member peer's forged transactions are logged this seldom
 OBSERVER_SHARE = "observer-port"  # the gossip share group of keys that are not validators'
 
 
@@ -496,14 +499,14 @@ class ObserverTransport:
             while True:
                 if link.inbound and not self._is_validator_key(peer.public_key):
                     kind, payload, held = await read_counted_frame(
-                        link.reader, self._max_frame, budget, self._body_min_s
+                        link.reader, self._max_frame, budget, self._body_min_s, owner=link.host
                     )
                 else:
                     kind, payload = await read_frame(link.reader, self._max_frame)
                 try:
                     self._take(link, kind, payload, loop.time())
                 finally:
-                    budget.release(held)
+                    budget.release(held, link.host)
                     held = 0
                 if link.closed.is_set():
                     return
@@ -547,65 +550,3 @@ class ObserverTransport:
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         return spawn(self._tasks, coro, name)
-
-
-class CombinedNetwork:
-    """The member transport and the observer port as one `Network` (for sync and gossip):
-    frames go to both; a peer is found on whichever holds it."""
-
-    def __init__(self, members: object, observers: ObserverTransport) -> None:
-        self._members = members
-        self._observers = observers
-        # Bad signatures per member peer, and when each was last logged (oldest first,
-        # at most `MAX_MEMBERS_TRACKED`: an organisation issues itself node certificates).
-        self.member_forged: dict[str, int] = {}
-        self._forged_logged: dict[str, float] = {}
-
-    def broadcast(self, kind: int, payload: bytes) -> None:
-        self._members.broadcast(kind, payload)  # type: ignore[attr-defined]
-        self._observers.broadcast(kind, payload)
-
-    def send(self, peer: str, kind: int, payload: bytes) -> None:
-        if peer in self._observers.roles():
-            self._observers.send(peer, kind, payload)
-        else:
-            self._members.send(peer, kind, payload)  # type: ignore[attr-defined]
-
-    def peers(self) -> list[PeerId]:
-        return [*self._members.peers(), *self._observers.peers()]  # type: ignore[attr-defined]
-
-    def gossip_share(self, peer: PeerId) -> tuple[str, str]:
-        """A member peer is a gossip share group of its own; see `ObserverTransport`."""
-        if peer.address in self._observers.roles():
-            return self._observers.gossip_share(peer)
-        return peer.address, peer.address
-
-    def is_outsider(self, peer: PeerId) -> bool:
-        """A member peer is not; see `ObserverTransport`."""
-        return self.gossip_share(peer)[0] == OBSERVER_SHARE
-
-    def forged(self, peer: PeerId, n: int) -> None:
-        """`peer` sent `n` transactions with bad signatures: an observer-port link is struck
-        (`ObserverTransport.forged`); a member's is counted (`member_forged`) and logged at
-        most once a minute, not banned — members are known organisations, their operators
-        can be asked."""
-        if peer.address in self._observers.roles():
-            self._observers.forged(peer, n)
-            return
-        counts, logged = self.member_forged, self._forged_logged
-        if peer.address not in counts and len(counts) >= MAX_MEMBERS_TRACKED:
-            oldest = next(iter(counts))
-            del counts[oldest]
-            logged.pop(oldest, None)
-        counts[peer.address] = total = counts.get(peer.address, 0) + n
-        now = time.monotonic()
-        last = logged.get(peer.address)
-        if last is None or now - last >= FORGED_LOG_EVERY_S:
-            logged[peer.address] = now
-            log.warning(
-                "member peer %s sent %d transaction(s) with a bad signature (%d in all; "
-                "logged at most once a minute)",
-                peer.address,
-                n,
-                total,
-            )
