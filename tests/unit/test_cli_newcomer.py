@@ -8,6 +8,7 @@ A `--url` with a path (`http://127.0.0.1:8701/v1`, as the API's paths begin) was
 `error: HTTP 404: Not Found` alone; the line now says the URL is the node's base URL."""
 
 import json
+import socket
 
 from fastapi.testclient import TestClient
 from tests.unit.test_cli import node, run  # noqa: F401 - the in-process chain fixture
@@ -62,3 +63,32 @@ def test_a_url_with_the_api_path_says_what_the_url_is(node, monkeypatch):  # noq
         ), r.stderr
     r = run("block", "show", "999", "--url", "http://127.0.0.1:8701")
     assert r.exit_code == 1 and r.stderr.strip() == "error: HTTP 404: block 999 not found"
+
+
+def test_dev_binds_its_port_once_and_serves_on_that_socket(tmp_path, monkeypatch):
+    """`tianfu dev` checked its port with a socket it closed, and Uvicorn bound the port
+    later: a second start in that window passed the same check. The port is now bound once
+    and the listening socket handed to the server, so another bind fails all along."""
+    from tianfu.node import dev, runner
+
+    seen: dict[str, object] = {}
+
+    def serve(data_dir, genesis, ident, host, port, listener=None):  # noqa: ARG001
+        with socket.socket() as other:  # a second start, as Uvicorn binds
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                other.bind((host, port))
+                seen["second bind"] = "taken"
+            except OSError:
+                seen["second bind"] = "refused"
+        seen["listener"] = None if listener is None else listener.getsockname()
+
+    monkeypatch.setattr(runner, "run_solo_node", serve)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dev.run_dev(tmp_path / "dev", "127.0.0.1", port)
+    assert seen == {"second bind": "refused", "listener": ("127.0.0.1", port)}
+    with socket.socket() as after:  # released when the chain stops
+        after.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        after.bind(("127.0.0.1", port))
