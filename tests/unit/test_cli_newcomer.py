@@ -92,3 +92,41 @@ def test_dev_binds_its_port_once_and_serves_on_that_socket(tmp_path, monkeypatch
     with socket.socket() as after:  # released when the chain stops
         after.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         after.bind(("127.0.0.1", port))
+
+
+def test_a_negative_height_counts_back_from_the_latest_block(node, tmp_path):  # noqa: F811
+    """`tianfu block show -1` said "No such option: -1": click took the number for an
+    option. -N now counts back from the latest block; past the first is a usage error
+    naming the range, and a mistyped option is still named as one."""
+    from tianfu.codec import encode
+
+    for v in ("a", "b"):
+        r = run("invoke", "kv", "put", "n", v, "--json")
+        assert r.exit_code == 0, r.output
+    last = json.loads(r.stdout)["height"]
+    tip = json.loads(run("status", "--json").stdout)["height"]
+    assert tip == last  # no block is made without a transaction
+    r = run("block", "show", "-1", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["header"]["height"] == tip
+    r = run("block", "show", "-2", env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert f"block {tip - 1}" in r.stdout
+    r = run("block", "show", "--json", f"-{tip}")  # options before it, too
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["header"]["height"] == 1
+    r = run("block", "show", f"-{tip + 1}")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == (
+        f"error: block -{tip + 1} is before the first: the chain has {tip} blocks "
+        f"(-1 is the latest, -{tip} the first)"
+    )
+    r = run("block", "show", "--jsn")
+    assert r.exit_code == 2 and "no such option: --jsn" in r.output, r.output
+    (tmp_path / "g.bin").write_bytes(encode(node.genesis))
+    r = run("block", "events", "-1", "--genesis", tmp_path / "g.bin", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["height"] == tip
+    assert json.loads(r.stdout)["events"] == [
+        {"tx_index": 0, "contract": "kv", "name": "put", "data": {"key": "n"}}
+    ]

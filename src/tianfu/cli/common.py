@@ -177,6 +177,53 @@ def tx_hash_arg(text: str) -> str:
     return text.lower()
 
 
+def height_value(text: str) -> int:
+    """A block height on the command line: N, or -N counting back from the latest block
+    (-1 is the latest). A word starting with "-" that is not a number is a mistyped option."""
+    try:
+        return int(text, 10)
+    except ValueError:
+        if text.startswith("-"):
+            raise typer.BadParameter(f"no such option: {text}") from None
+        raise typer.BadParameter(
+            f"{text!r} is not a height (N, or -N counting back from the latest block)"
+        ) from None
+
+
+# For commands taking a HEIGHT argument: `-1` reaches it as a number (click would take it for
+# an unknown option), and `HeightType` names any other "-word" as an option that does not exist.
+HEIGHT_ARGS = {"context_settings": {"ignore_unknown_options": True}}
+HeightArg = Annotated[
+    int,
+    typer.Argument(
+        parser=height_value,
+        metavar="HEIGHT",
+        help="A block height, or -N counting back from the latest block (-1: the latest).",
+        show_default=False,
+    ),
+]
+
+
+def chain_height(client: Client, height: int) -> int:
+    """`height` as given, or for -N the height N blocks back from the node's latest (-1 is
+    the latest); counting back past the first block is a usage error naming the range."""
+    if height >= 0:
+        return height
+    tip = client.status()["height"]
+    if tip + 1 + height < 1:
+        raise UsageProblem(
+            f"block {height} is before the first: the chain has {tip} "
+            f"{plural(tip, 'block')} (-1 is the latest"
+            + (f", -{tip} the first)" if tip > 1 else ")")
+        )
+    return int(tip + 1 + height)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """`word` for one, else `many` (default `word` + "s"): "1 block", "2 blocks"."""
+    return word if n == 1 else (many or word + "s")
+
+
 def load_identity(path: Path | None, required: bool = True) -> Any:
     if path is None:
         if required:

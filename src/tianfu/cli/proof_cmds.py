@@ -20,9 +20,11 @@ from tianfu.cli.common import (
     NODE_OPTIONS,
     CommandFailed,
     GenesisOpt,
+    HeightArg,
     JsonOpt,
     Node,
     UsageProblem,
+    chain_height,
     handle_errors,
     load_genesis_file,
     node_command,
@@ -295,7 +297,7 @@ def tx_absent(node: ProvingNode, tx_hash: str) -> None:
 @proof_command("genesis", "url", "json")
 def block_events(
     node: ProvingNode,
-    height: int,
+    height: HeightArg,
     contract: Annotated[Optional[str], typer.Option("--contract")] = None,  # noqa: UP045
     name: Annotated[Optional[str], typer.Option("--name")] = None,  # noqa: UP045
 ) -> None:
@@ -303,7 +305,7 @@ def block_events(
     receipts hash to its certified receipts root."""
     client = node.client()
     client.genesis = trusted_genesis(client, node.genesis)
-    batch = client.block_events_raw(height, contract, name)
+    batch = client.block_events_raw(chain_height(client, height), contract, name)
     v = verify_block_events(client.light_client, batch, contract=contract, name=name)
     if node.as_json:
         print_json({"verified": True, "height": v.height, "events": batch["events"]})
