@@ -7,14 +7,18 @@ printed the raw `time_ms` (`1796562000123`) to people.
 A `--url` with a path (`http://127.0.0.1:8701/v1`, as the API's paths begin) was answered
 `error: HTTP 404: Not Found` alone; the line now says the URL is the node's base URL."""
 
+import io
 import json
+import re
 import socket
+import tokenize
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from tests.unit.test_cli import node, run  # noqa: F401 - the in-process chain fixture
 
 from tianfu.api.app import create_app
-from tianfu.apps.common.readable import date, zone
+from tianfu.apps.common.readable import counted, date, zone
 from tianfu.cli import common
 from tianfu.client import Client
 
@@ -130,3 +134,45 @@ def test_a_negative_height_counts_back_from_the_latest_block(node, tmp_path):  #
     assert json.loads(r.stdout)["events"] == [
         {"tx_index": 0, "contract": "kv", "name": "put", "data": {"key": "n"}}
     ]
+
+
+def test_counts_of_one_are_singular(node, tmp_path):  # noqa: F811
+    """The CLI printed "verified: 1 versions", "all 1 matching events ... (1 receipts",
+    "through 0 changes" was right but one change read "1 changes": every count it prints
+    now takes its noun in the singular for one."""
+    from tianfu.codec import encode
+
+    g = tmp_path / "g.bin"
+    g.write_bytes(encode(node.genesis))
+    r = run("invoke", "kv", "put", "one", "1", "--json")
+    assert r.exit_code == 0, r.output
+    height = json.loads(r.stdout)["height"]
+    r = run("history", "kv", "one", "--genesis", g, env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert "verified: 1 version, none left out" in r.stdout, r.stdout
+    r = run("block", "events", height, "--genesis", g, env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert f"verified: all 1 matching event of block {height} (1 receipt under" in r.stdout
+    r = run("invoke", "kv", "put", "one", "2", "--json")
+    r = run("history", "kv", "one", "--genesis", g, env=WIDE)
+    assert "verified: 2 versions, none left out" in r.stdout, r.stdout
+
+
+def test_counted_nouns() -> None:
+    assert [counted(n, "version") for n in (0, 1, 2)] == ["0 versions", "1 version", "2 versions"]
+    assert counted(1, "block body", "block bodies") == "1 block body"
+    assert counted(3, "block body", "block bodies") == "3 block bodies"
+
+
+def test_no_printed_count_hedges_its_plural() -> None:
+    """Counts are printed with `counted` (singular for one), never "validator(s)"."""
+    src = Path(common.__file__).parents[1]
+    files = [*src.glob("cli/*.py"), *src.glob("bench/*.py"), *src.glob("apps/*/commands*.py")]
+    files += [*src.glob("node/*.py"), *src.glob("apps/common/*.py")]
+    hedged = [
+        f"{f.relative_to(src)}:{tok.start[0]}"
+        for f in files
+        for tok in tokenize.generate_tokens(io.StringIO(f.read_text(encoding="utf-8")).readline)
+        if tok.type == tokenize.STRING and re.search(r"[a-z]\((s|es)\)", tok.string)
+    ]
+    assert hedged == []

@@ -21,6 +21,7 @@ from tianfu.api.render import jsonable
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
+from tianfu.apps.common.readable import counted
 from tianfu.client import (
     DEFAULT_URL,
     ApiError,
@@ -212,16 +213,10 @@ def chain_height(client: Client, height: int) -> int:
     tip = client.status()["height"]
     if tip + 1 + height < 1:
         raise UsageProblem(
-            f"block {height} is before the first: the chain has {tip} "
-            f"{plural(tip, 'block')} (-1 is the latest"
-            + (f", -{tip} the first)" if tip > 1 else ")")
+            f"block {height} is before the first: the chain has {counted(tip, 'block')} "
+            "(-1 is the latest" + (f", -{tip} the first)" if tip > 1 else ")")
         )
     return int(tip + 1 + height)
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """`word` for one, else `many` (default `word` + "s"): "1 block", "2 blocks"."""
-    return word if n == 1 else (many or word + "s")
 
 
 def load_identity(path: Path | None, required: bool = True) -> Any:

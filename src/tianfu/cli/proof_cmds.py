@@ -16,6 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from tianfu.api.render import jsonable
+from tianfu.apps.common.readable import counted
 from tianfu.cli.common import (
     NODE_OPTIONS,
     CommandFailed,
@@ -193,7 +194,7 @@ def history(
         if d["complete"]
         else f"(earlier changes from block {d['earlier_change']} not shown)"
     )
-    typer.echo(f"verified: {len(d['versions'])} versions, none left out, {tail}")
+    typer.echo(f"verified: {counted(len(d['versions']), 'version')}, none left out, {tail}")
 
 
 @proof_command("height", "genesis", "out", "url", "json")
@@ -209,7 +210,8 @@ def validators_cmd(node: ProvingNode) -> None:
         names = ", ".join(f"{v['name']}={v['power']}" for v in c["validators"])
         typer.echo(f"change in block {c['changed_in']}, from block {c['effective_from']}: {names}")
     typer.echo(
-        f"verified: proven from the genesis through {len(d['validator_changes']) - 1} changes"
+        "verified: proven from the genesis through "
+        + counted(len(d["validator_changes"]) - 1, "change")
     )
 
 
@@ -240,7 +242,7 @@ def verify_proof(
         print_fields(f"verified {proven.kind} proof", shown)
         typer.echo(
             f"verified: {proven.kind} proof of chain {readable['chain_id']}, against the genesis "
-            f"through {len(readable['validator_changes']) - 1} validator-set changes"
+            f"through {counted(len(readable['validator_changes']) - 1, 'validator-set change')}"
         )
 
 
@@ -313,6 +315,6 @@ def block_events(
     rows = [[i, ev.contract, ev.name, json.dumps(jsonable(ev.data))] for i, ev in v.events]
     print_rows(f"events of block {v.height}", ["tx", "contract", "event", "data"], rows)
     typer.echo(
-        f"verified: all {len(v.events)} matching events of block {v.height} "
-        f"({len(v.receipts)} receipts under its certified receipts root)"
+        f"verified: all {counted(len(v.events), 'matching event')} of block {v.height} "
+        f"({counted(len(v.receipts), 'receipt')} under its certified receipts root)"
     )
