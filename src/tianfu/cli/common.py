@@ -500,13 +500,30 @@ def summary(help_text: str) -> str:
     return first if first.startswith("\b") else " ".join(first.split())
 
 
+def reflowed(help_text: str) -> str:
+    """A help text whose paragraphs are each one line, for the terminal to wrap at its width:
+    Typer's --help keeps the docstring's line breaks after the first paragraph, and Rich
+    then wraps each of those lines again ("recent" alone on a line at 80 columns). A
+    paragraph opened by \\b, or with an indented line, is kept as written."""
+    text, cut, hidden = inspect.cleandoc(help_text).partition("\f")
+    paragraphs = [
+        p if p.startswith("\b") or "\n " in p else " ".join(p.split()) for p in text.split("\n\n")
+    ]
+    return "\n\n".join(paragraphs) + cut + hidden
+
+
 class SummaryGroup(TyperGroup):
-    """A click group whose --help lists each command with its summary on one line: Typer's
-    command list keeps a multi-line docstring's line breaks, splitting a sentence."""
+    """A click group whose --help lists each command with its summary on one line (Typer's
+    command list keeps a multi-line docstring's line breaks, splitting a sentence), and
+    whose own and commands' help paragraphs are reflowed (`reflowed`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.help:
+            self.help = reflowed(self.help)
         for command in self.commands.values():
+            if command.help:
+                command.help = reflowed(command.help)
             if command.short_help is None and command.help:
                 command.short_help = summary(command.help)
 
