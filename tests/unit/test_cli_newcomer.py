@@ -176,3 +176,23 @@ def test_no_printed_count_hedges_its_plural() -> None:
         if tok.type == tokenize.STRING and re.search(r"[a-z]\((s|es)\)", tok.string)
     ]
     assert hedged == []
+
+
+def test_an_identity_directory_that_is_not_there_says_what_to_do(tmp_path, monkeypatch):
+    """The README's commands name identities by relative paths (.tianfu/dev/identities/user):
+    run in another directory, they said only "missing identity file .../key.pem", and a file
+    given as the directory "cannot read README.md/key.pem: [Errno 20] Not a directory"."""
+    monkeypatch.chdir(tmp_path)
+    r = run("invoke", "kv", "put", "a", "1", "--identity", ".tianfu/dev/identities/user")
+    assert r.exit_code == 1, r.output
+    assert r.stderr.strip() == (
+        "error: missing identity file .tianfu/dev/identities/user/key.pem: "
+        f".tianfu/dev/identities/user does not exist (looked for in {tmp_path}) — give an "
+        "identity directory (key.pem, cert.pem, ca.pem; `tianfu identity issue` makes one), "
+        "or run the command in the directory that holds the chain's .tianfu/"
+    )
+    (tmp_path / "notes.txt").write_text("x")
+    r = run("invoke", "kv", "put", "a", "1", "--identity", tmp_path / "notes.txt")
+    assert r.exit_code == 1, r.output
+    assert f"{tmp_path / 'notes.txt'} is a file, not a directory — give an identity" in r.stderr
+    assert "Errno" not in r.stderr
