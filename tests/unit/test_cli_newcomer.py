@@ -196,3 +196,41 @@ def test_an_identity_directory_that_is_not_there_says_what_to_do(tmp_path, monke
     assert r.exit_code == 1, r.output
     assert f"{tmp_path / 'notes.txt'} is a file, not a directory — give an identity" in r.stderr
     assert "Errno" not in r.stderr
+
+
+def test_a_key_file_tianfu_cannot_use_says_why_and_what_to_do(tmp_path):
+    """A password-protected key said "Password was not given but private key is encrypted"
+    (tianfu has no password to give), a damaged one pointed at cryptography's FAQ
+    ("MalformedFraming"), and a key of another identity did not say what to do."""
+    from cryptography.hazmat.primitives import serialization
+
+    from tianfu.crypto import ED25519
+    from tianfu.identity import OrgCA
+
+    ca = OrgCA.create("acme", ED25519)
+    for name in ("bob", "eve"):
+        ca.issue(name, "member", ED25519).save(tmp_path / name)
+    key_file = tmp_path / "bob" / "key.pem"
+    plain = key_file.read_bytes()
+    key = serialization.load_pem_private_key(plain, None)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    r = run("identity", "show", tmp_path / "bob")
+    assert r.exit_code == 1, r.output
+    assert "the private key is encrypted with a password" in r.stderr
+    assert "`openssl pkey -in key.pem -out plain.pem`" in r.stderr
+    key_file.write_text("garbage\n")
+    r = run("identity", "show", tmp_path / "bob")
+    assert r.exit_code == 1, r.output
+    assert "not a private key in PEM form" in r.stderr and "http" not in r.stderr
+    key_file.write_bytes((tmp_path / "eve" / "key.pem").read_bytes())
+    r = run("identity", "show", tmp_path / "bob")
+    assert r.exit_code == 1, r.output
+    assert "must come from the same identity directory" in r.stderr
+    key_file.write_bytes(plain)
+    assert run("identity", "show", tmp_path / "bob").exit_code == 0

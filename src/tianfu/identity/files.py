@@ -80,7 +80,10 @@ def _read_key(directory: Path, name: str) -> KeyPair:
 
 def _check_key_matches(keypair: KeyPair, info: CertInfo, where: Path) -> None:
     if (keypair.scheme, keypair.public_key) != (info.scheme, info.public_key):
-        raise IdentityError(f"{where}: the private key does not match the certificate")
+        raise IdentityError(
+            f"{where}: the private key does not match the certificate — {KEY_FILE} and "
+            f"{CERT_FILE} must come from the same identity directory (copy both together)"
+        )
 
 
 @dataclass(frozen=True)
