@@ -234,3 +234,19 @@ def test_a_key_file_tianfu_cannot_use_says_why_and_what_to_do(tmp_path):
     assert "must come from the same identity directory" in r.stderr
     key_file.write_bytes(plain)
     assert run("identity", "show", tmp_path / "bob").exit_code == 0
+
+
+def test_demo_descriptions_count_in_the_singular_for_one() -> None:
+    """`tianfu up --demo` printed "licensed 1 times" and "1 accesses logged"."""
+    from tianfu.apps.health import demo as health
+    from tianfu.apps.ip_rights import demo as ip_rights
+
+    work = {"participants": {"creator": "ip-composer org1"}, "title": "T", "work_id": "W1"}
+    work |= {"evidence_deposit": "EV1", "exclusive_licence": True, "owner_org": "org2"}
+    text = "\n".join(ip_rights.describe({**work, "licences": 1}))
+    assert "licensed 1 time (exclusive" in text, text
+    assert "licensed 2 times (exclusive" in "\n".join(ip_rights.describe({**work, "licences": 2}))
+    record = {"patient": "ab" * 20, "record": "R1", "record_readers": ["org2"], "accesses": 1}
+    record |= {"prescription": "P1", "prescription_status": "filled", "reimbursed_fen": 100}
+    assert "; 1 access logged)" in "\n".join(health.describe(record))
+    assert "; 3 accesses logged)" in "\n".join(health.describe({**record, "accesses": 3}))
