@@ -7,13 +7,18 @@ printed the raw `time_ms` (`1796562000123`) to people.
 A `--url` with a path (`http://127.0.0.1:8701/v1`, as the API's paths begin) was answered
 `error: HTTP 404: Not Found` alone; the line now says the URL is the node's base URL."""
 
+import io
 import json
+import re
+import socket
+import tokenize
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 from tests.unit.test_cli import node, run  # noqa: F401 - the in-process chain fixture
 
 from tianfu.api.app import create_app
-from tianfu.apps.common.readable import date, zone
+from tianfu.apps.common.readable import counted, date, zone
 from tianfu.cli import common
 from tianfu.client import Client
 
@@ -62,3 +67,186 @@ def test_a_url_with_the_api_path_says_what_the_url_is(node, monkeypatch):  # noq
         ), r.stderr
     r = run("block", "show", "999", "--url", "http://127.0.0.1:8701")
     assert r.exit_code == 1 and r.stderr.strip() == "error: HTTP 404: block 999 not found"
+
+
+def test_dev_binds_its_port_once_and_serves_on_that_socket(tmp_path, monkeypatch):
+    """`tianfu dev` checked its port with a socket it closed, and Uvicorn bound the port
+    later: a second start in that window passed the same check. The port is now bound once
+    and the listening socket handed to the server, so another bind fails all along."""
+    from tianfu.node import dev, runner
+
+    seen: dict[str, object] = {}
+
+    def serve(data_dir, genesis, ident, host, port, listener=None):  # noqa: ARG001
+        with socket.socket() as other:  # a second start, as Uvicorn binds
+            other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                other.bind((host, port))
+                seen["second bind"] = "taken"
+            except OSError:
+                seen["second bind"] = "refused"
+        seen["listener"] = None if listener is None else listener.getsockname()
+
+    monkeypatch.setattr(runner, "run_solo_node", serve)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dev.run_dev(tmp_path / "dev", "127.0.0.1", port)
+    assert seen == {"second bind": "refused", "listener": ("127.0.0.1", port)}
+    with socket.socket() as after:  # released when the chain stops
+        after.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        after.bind(("127.0.0.1", port))
+
+
+def test_a_negative_height_counts_back_from_the_latest_block(node, tmp_path):  # noqa: F811
+    """`tianfu block show -1` said "No such option: -1": click took the number for an
+    option. -N now counts back from the latest block; past the first is a usage error
+    naming the range, and a mistyped option is still named as one."""
+    from tianfu.codec import encode
+
+    for v in ("a", "b"):
+        r = run("invoke", "kv", "put", "n", v, "--json")
+        assert r.exit_code == 0, r.output
+    last = json.loads(r.stdout)["height"]
+    tip = json.loads(run("status", "--json").stdout)["height"]
+    assert tip == last  # no block is made without a transaction
+    r = run("block", "show", "-1", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["header"]["height"] == tip
+    r = run("block", "show", "-2", env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert f"block {tip - 1}" in r.stdout
+    r = run("block", "show", "--json", f"-{tip}")  # options before it, too
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["header"]["height"] == 1
+    r = run("block", "show", f"-{tip + 1}")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.strip() == (
+        f"error: block -{tip + 1} is before the first: the chain has {tip} blocks "
+        f"(-1 is the latest, -{tip} the first)"
+    )
+    r = run("block", "show", "--jsn")
+    assert r.exit_code == 2 and "no such option: --jsn" in r.output, r.output
+    (tmp_path / "g.bin").write_bytes(encode(node.genesis))
+    r = run("block", "events", "-1", "--genesis", tmp_path / "g.bin", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["height"] == tip
+    assert json.loads(r.stdout)["events"] == [
+        {"tx_index": 0, "contract": "kv", "name": "put", "data": {"key": "n"}}
+    ]
+
+
+def test_counts_of_one_are_singular(node, tmp_path):  # noqa: F811
+    """The CLI printed "verified: 1 versions", "all 1 matching events ... (1 receipts",
+    "through 0 changes" was right but one change read "1 changes": every count it prints
+    now takes its noun in the singular for one."""
+    from tianfu.codec import encode
+
+    g = tmp_path / "g.bin"
+    g.write_bytes(encode(node.genesis))
+    r = run("invoke", "kv", "put", "one", "1", "--json")
+    assert r.exit_code == 0, r.output
+    height = json.loads(r.stdout)["height"]
+    r = run("history", "kv", "one", "--genesis", g, env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert "verified: 1 version, none left out" in r.stdout, r.stdout
+    r = run("block", "events", height, "--genesis", g, env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert f"verified: all 1 matching event of block {height} (1 receipt under" in r.stdout
+    r = run("invoke", "kv", "put", "one", "2", "--json")
+    r = run("history", "kv", "one", "--genesis", g, env=WIDE)
+    assert "verified: 2 versions, none left out" in r.stdout, r.stdout
+
+
+def test_counted_nouns() -> None:
+    assert [counted(n, "version") for n in (0, 1, 2)] == ["0 versions", "1 version", "2 versions"]
+    assert counted(1, "block body", "block bodies") == "1 block body"
+    assert counted(3, "block body", "block bodies") == "3 block bodies"
+
+
+def test_no_printed_count_hedges_its_plural() -> None:
+    """Counts are printed with `counted` (singular for one), never "validator(s)"."""
+    src = Path(common.__file__).parents[1]
+    files = [*src.glob("cli/*.py"), *src.glob("bench/*.py"), *src.glob("apps/*/commands*.py")]
+    files += [*src.glob("node/*.py"), *src.glob("apps/common/*.py")]
+    hedged = [
+        f"{f.relative_to(src)}:{tok.start[0]}"
+        for f in files
+        for tok in tokenize.generate_tokens(io.StringIO(f.read_text(encoding="utf-8")).readline)
+        if tok.type == tokenize.STRING and re.search(r"[a-z]\((s|es)\)", tok.string)
+    ]
+    assert hedged == []
+
+
+def test_an_identity_directory_that_is_not_there_says_what_to_do(tmp_path, monkeypatch):
+    """The README's commands name identities by relative paths (.tianfu/dev/identities/user):
+    run in another directory, they said only "missing identity file .../key.pem", and a file
+    given as the directory "cannot read README.md/key.pem: [Errno 20] Not a directory"."""
+    monkeypatch.chdir(tmp_path)
+    r = run("invoke", "kv", "put", "a", "1", "--identity", ".tianfu/dev/identities/user")
+    assert r.exit_code == 1, r.output
+    assert r.stderr.strip() == (
+        "error: missing identity file .tianfu/dev/identities/user/key.pem: "
+        f".tianfu/dev/identities/user does not exist (looked for in {tmp_path}) — give an "
+        "identity directory (key.pem, cert.pem, ca.pem; `tianfu identity issue` makes one), "
+        "or run the command in the directory that holds the chain's .tianfu/"
+    )
+    (tmp_path / "notes.txt").write_text("x")
+    r = run("invoke", "kv", "put", "a", "1", "--identity", tmp_path / "notes.txt")
+    assert r.exit_code == 1, r.output
+    assert f"{tmp_path / 'notes.txt'} is a file, not a directory — give an identity" in r.stderr
+    assert "Errno" not in r.stderr
+
+
+def test_a_key_file_tianfu_cannot_use_says_why_and_what_to_do(tmp_path):
+    """A password-protected key said "Password was not given but private key is encrypted"
+    (tianfu has no password to give), a damaged one pointed at cryptography's FAQ
+    ("MalformedFraming"), and a key of another identity did not say what to do."""
+    from cryptography.hazmat.primitives import serialization
+
+    from tianfu.crypto import ED25519
+    from tianfu.identity import OrgCA
+
+    ca = OrgCA.create("acme", ED25519)
+    for name in ("bob", "eve"):
+        ca.issue(name, "member", ED25519).save(tmp_path / name)
+    key_file = tmp_path / "bob" / "key.pem"
+    plain = key_file.read_bytes()
+    key = serialization.load_pem_private_key(plain, None)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    r = run("identity", "show", tmp_path / "bob")
+    assert r.exit_code == 1, r.output
+    assert "the private key is encrypted with a password" in r.stderr
+    assert "`openssl pkey -in key.pem -out plain.pem`" in r.stderr
+    key_file.write_text("garbage\n")
+    r = run("identity", "show", tmp_path / "bob")
+    assert r.exit_code == 1, r.output
+    assert "not a private key in PEM form" in r.stderr and "http" not in r.stderr
+    key_file.write_bytes((tmp_path / "eve" / "key.pem").read_bytes())
+    r = run("identity", "show", tmp_path / "bob")
+    assert r.exit_code == 1, r.output
+    assert "must come from the same identity directory" in r.stderr
+    key_file.write_bytes(plain)
+    assert run("identity", "show", tmp_path / "bob").exit_code == 0
+
+
+def test_demo_descriptions_count_in_the_singular_for_one() -> None:
+    """`tianfu up --demo` printed "licensed 1 times" and "1 accesses logged"."""
+    from tianfu.apps.health import demo as health
+    from tianfu.apps.ip_rights import demo as ip_rights
+
+    work = {"participants": {"creator": "ip-composer org1"}, "title": "T", "work_id": "W1"}
+    work |= {"evidence_deposit": "EV1", "exclusive_licence": True, "owner_org": "org2"}
+    text = "\n".join(ip_rights.describe({**work, "licences": 1}))
+    assert "licensed 1 time (exclusive" in text, text
+    assert "licensed 2 times (exclusive" in "\n".join(ip_rights.describe({**work, "licences": 2}))
+    record = {"patient": "ab" * 20, "record": "R1", "record_readers": ["org2"], "accesses": 1}
+    record |= {"prescription": "P1", "prescription_status": "filled", "reimbursed_fen": 100}
+    assert "; 1 access logged)" in "\n".join(health.describe(record))
+    assert "; 3 accesses logged)" in "\n".join(health.describe({**record, "accesses": 3}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -90,3 +91,28 @@ def test_a_household_paid_by_two_organisations_before_the_rule_is_flagged() -> N
         "not a record",
     ]
     assert paid_by_several(records) == [(h1, ["org1", "org2"]), (h3, ["?", "org4"])]
+
+
+def test_a_fund_of_more_payment_records_than_are_checked_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The repeated-payment and several-organisation alerts read the first MAX_LIST payment
+    records only; a fund with more said "No alerts." as if it had checked them all. The
+    page now says how many were checked and that the others were not."""
+    from tianfu.apps.registry import application
+    from tianfu.web import applications
+
+    c = AppChain(tmp_path)
+    try:
+        application("fund_supervision").create_demo(c)  # two households paid
+        url = "/funds/rural-housing-2024"
+        for lang, note in (("en", "the first 1 only."), ("zh_CN", "本页只检查了 1 位受益人")):
+            assert note not in c.http.get(url, params={"lang": lang}).text
+            monkeypatch.setattr(applications, "MAX_LIST", 1)
+            page = c.http.get(url, params={"lang": lang}).text
+            assert note in page and "No alerts." not in page
+            monkeypatch.setattr(applications, "MAX_LIST", 2)
+            assert note.replace("1", "2") not in c.http.get(url, params={"lang": lang}).text
+            monkeypatch.undo()
+    finally:
+        c.close()

@@ -14,6 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
+from tianfu.apps.common.readable import counted
 from tianfu.bench.delay_links import delayed_params
 from tianfu.bench.runner import BenchConfig, Progress, Say, run_bench
 
@@ -38,7 +39,7 @@ BASE_LATENCY_MS = 200.0  # a commit's latency without delay (4 validators, quiet
 
 
 def _validator_points(cfg: BenchConfig, counts: list[int]) -> list[Point]:
-    return [(f"{n} validator(s)", replace(cfg, validators=n), {}) for n in counts]
+    return [(counted(n, "validator"), replace(cfg, validators=n), {}) for n in counts]
 
 
 def delay_connections(cfg: BenchConfig, delay_ms: float) -> int:

@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from tianfu.apps.common.readable import counted
 from tianfu.codec import encode
 from tianfu.crypto import suite_of
 from tianfu.execution.contract_api import state_key
@@ -107,7 +108,7 @@ def seed_network(net: LocalNetwork, keys: int, say: Callable[[str], None] = prin
         report = pool.submit(build_store, first, net.genesis, keys).result()
     say(
         f"pre-loaded store built in {report.build_s:.1f} s ({report.store_mb:,.0f} MB); "
-        f"copying it to {len(others)} other node(s) ..."
+        f"copying it to {counted(len(others), 'other node')} ..."
     )
     started = time.monotonic()
     for path in others:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from tianfu.apps.common.readable import counted
 from tianfu.bench.ceiling import ceiling_tps
 from tianfu.bench.heights import timeline_rows
 from tianfu.crypto import ED25519, scheme_name
@@ -288,7 +289,8 @@ def bench_table(fig: dict[str, Any]) -> Table:
     if interval != DEFAULT_PARAMS.block_interval_ms:
         mode += f", blocks ≥ {interval:g} ms apart"
     t = Table(
-        title=f"tianfu bench — {fig['validators']} validator(s), {fig['contract']}, {mode}, "
+        title=f"tianfu bench — {counted(fig['validators'], 'validator')}, {fig['contract']}, "
+        f"{mode}, "
         f"{fig['duration_s']:g} s measured after {fig['warmup_s']:g} s warm-up"
     )
     t.add_column("figure")
@@ -400,7 +402,7 @@ def plot_run(path: Path, fig: dict[str, Any]) -> None:
         ax.axvspan(0, fig["warmup_s"], color="0.9", zorder=0)
         ax.grid(alpha=0.3)
     ax1.set_title(
-        f"{fig['validators']} validator(s), {fig['contract']}, {fig['mode']} loop — "
+        f"{counted(fig['validators'], 'validator')}, {fig['contract']}, {fig['mode']} loop — "
         f"{fig['tps']:,.0f} tx/s = {100 * fig['fraction_of_ceiling']:.1f} % of ceiling "
         f"(warm-up shaded)",
         fontsize=10,
@@ -426,7 +428,8 @@ def plot_latency_vs_throughput(path: Path, runs: list[dict[str, Any]]) -> None:
     ax.set_xlabel("finalized tx/s")
     ax.set_ylabel("submit→commit latency ms")
     ax.set_title(
-        f"{runs[0]['validators']} validator(s), {runs[0]['contract']}: latency vs throughput"
+        f"{counted(runs[0]['validators'], 'validator')}, {runs[0]['contract']}: "
+        "latency vs throughput"
     )
     ax.grid(alpha=0.3)
     ax.legend()

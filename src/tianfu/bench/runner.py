@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from tianfu.apps.common.readable import counted
 from tianfu.bench import netcheck, procstat
 from tianfu.bench.ceiling import ceiling_tps, verifies_per_core
 from tianfu.bench.delay_links import MAX_DELAY_MS, network_params, route_through_proxies
@@ -164,7 +165,10 @@ class BenchNetwork:
         except BaseException:
             self.__exit__(None, None, None)
             raise
-        self.say(f"starting {self.validators} validator process(es) in {self.home} ...")
+        self.say(
+            f"starting {counted(self.validators, 'validator process', 'validator processes')} "
+            f"in {self.home} ..."
+        )
         self.net.start()
         try:
             self.net.wait_ready(timeout=90 + 10 * self.validators)
@@ -214,7 +218,8 @@ class BenchNetwork:
         env.deploy(contract, example_source(contract))
         idents = [env.identity(env.orgs[i % len(env.orgs)], f"bench{i}") for i in range(senders)]
         self.say(
-            f"registering {senders} member identities from {len(env.orgs)} organisation(s) ..."
+            f"registering {counted(senders, 'member identity', 'member identities')} from "
+            f"{counted(len(env.orgs), 'organisation')} ..."
         )
 
         def register(ident: Identity) -> None:
@@ -240,7 +245,9 @@ class BenchNetwork:
     def _setup_lanes(self, env: LocalnetEnv, lanes: int) -> Senders:
         """The application's casts (deployed by governance, roles granted, enrolled); every
         load generator runs flows on all of them."""
-        self.say(f"deploying supply_finance and enrolling {lanes} lane(s) of 4 parties ...")
+        self.say(
+            f"deploying supply_finance and enrolling {counted(lanes, 'lane')} of 4 parties ..."
+        )
         parties = [p for lane in setup_lanes(env, lanes) for p in lane.values()]
         dirs = [
             str(self.home / p.identity.info.org / "identities" / p.identity.info.name)

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from tianfu.apps.common.readable import counted
 from tianfu.cli.common import (
     CommandFailed,
     CommandGroup,
@@ -361,8 +362,8 @@ def _curve(kind: str, plan: Any, cfg: Any, update: Callable[[Any], None]) -> Any
     labels = ",".join(f"{p:g}" if isinstance(p, float) else str(p) for p in points)
     title = {
         "validators": f"validators {labels}, {cfg.contract}",
-        "delays": f"{cfg.validators} validators, one-way delays (ms) {labels}",
-        "workloads": f"{cfg.validators} validators, workloads {labels}",
+        "delays": f"{counted(cfg.validators, 'validator')}, one-way delays (ms) {labels}",
+        "workloads": f"{counted(cfg.validators, 'validator')}, workloads {labels}",
     }[kind]
     out.print(curves.curve_table(f"tianfu bench sweep — {title}", doc))
     return doc
@@ -377,9 +378,8 @@ def _rates(
 
     doc = run_rate_sweep(cfg, rate_list, _say, update)
     per = f", {batch} txs per request" if batch > 1 else ""
-    out.print(
-        sweep_table(f"tianfu bench sweep — {cfg.validators} validator(s), rates{per}", doc["runs"])
-    )
+    title = f"tianfu bench sweep — {counted(cfg.validators, 'validator')}, rates{per}"
+    out.print(sweep_table(title, doc["runs"]))
     half = doc["at_half_load"]
     if half:
         out.print(

@@ -21,6 +21,7 @@ from tianfu.api.render import jsonable
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
+from tianfu.apps.common.readable import counted
 from tianfu.client import (
     DEFAULT_URL,
     ApiError,
@@ -175,6 +176,47 @@ def tx_hash_arg(text: str) -> str:
             f"not a transaction hash: {text!r} (64 hex digits, as `tianfu invoke` prints it)"
         )
     return text.lower()
+
+
+def height_value(text: str) -> int:
+    """A block height on the command line: N, or -N counting back from the latest block
+    (-1 is the latest). A word starting with "-" that is not a number is a mistyped option."""
+    try:
+        return int(text, 10)
+    except ValueError:
+        if text.startswith("-"):
+            raise typer.BadParameter(f"no such option: {text}") from None
+        raise typer.BadParameter(
+            f"{text!r} is not a height (N, or -N counting back from the latest block)"
+        ) from None
+
+
+# For commands taking a HEIGHT argument: `-1` reaches it as a number (click would take it for
+# an unknown option), and `HeightType` names any other "-word" as an option that does not exist.
+HEIGHT_ARGS = {"context_settings": {"ignore_unknown_options": True}}
+HeightArg = Annotated[
+    int,
+    typer.Argument(
+        parser=height_value,
+        metavar="HEIGHT",
+        help="A block height, or -N counting back from the latest block (-1: the latest).",
+        show_default=False,
+    ),
+]
+
+
+def chain_height(client: Client, height: int) -> int:
+    """`height` as given, or for -N the height N blocks back from the node's latest (-1 is
+    the latest); counting back past the first block is a usage error naming the range."""
+    if height >= 0:
+        return height
+    tip = client.status()["height"]
+    if tip + 1 + height < 1:
+        raise UsageProblem(
+            f"block {height} is before the first: the chain has {counted(tip, 'block')} "
+            "(-1 is the latest" + (f", -{tip} the first)" if tip > 1 else ")")
+        )
+    return int(tip + 1 + height)
 
 
 def load_identity(path: Path | None, required: bool = True) -> Any:
@@ -458,13 +500,30 @@ def summary(help_text: str) -> str:
     return first if first.startswith("\b") else " ".join(first.split())
 
 
+def reflowed(help_text: str) -> str:
+    """A help text whose paragraphs are each one line, for the terminal to wrap at its width:
+    Typer's --help keeps the docstring's line breaks after the first paragraph, and Rich
+    then wraps each of those lines again ("recent" alone on a line at 80 columns). A
+    paragraph opened by \\b, or with an indented line, is kept as written."""
+    text, cut, hidden = inspect.cleandoc(help_text).partition("\f")
+    paragraphs = [
+        p if p.startswith("\b") or "\n " in p else " ".join(p.split()) for p in text.split("\n\n")
+    ]
+    return "\n\n".join(paragraphs) + cut + hidden
+
+
 class SummaryGroup(TyperGroup):
-    """A click group whose --help lists each command with its summary on one line: Typer's
-    command list keeps a multi-line docstring's line breaks, splitting a sentence."""
+    """A click group whose --help lists each command with its summary on one line (Typer's
+    command list keeps a multi-line docstring's line breaks, splitting a sentence), and
+    whose own and commands' help paragraphs are reflowed (`reflowed`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.help:
+            self.help = reflowed(self.help)
         for command in self.commands.values():
+            if command.help:
+                command.help = reflowed(command.help)
             if command.short_help is None and command.help:
                 command.short_help = summary(command.help)
 

@@ -23,9 +23,12 @@ from tianfu.cli.admin import ca_app, cert_app, identity_app, role_app
 from tianfu.cli.bench_cmds import bench_app
 from tianfu.cli.common import (
     CONTRACT_ARGS,
+    HEIGHT_ARGS,
     CommandFailed,
     CommandGroup,
+    HeightArg,
     Node,
+    chain_height,
     contract_args,
     handle_errors,
     print_fields,
@@ -189,12 +192,15 @@ def tx_show(node: Node, tx_hash: str) -> None:
     show_fields("transaction", doc, node.as_json)
 
 
-@block_app.node_command("show", "url", "json")
-def block_show(node: Node, height: int) -> None:
-    """Show a block's header and transaction hashes. The time is shown in TIANFU_TZ
-    (default Asia/Shanghai); --json gives time_ms, milliseconds since the epoch."""
+@block_app.node_command("show", "url", "json", **HEIGHT_ARGS)
+def block_show(node: Node, height: HeightArg) -> None:
+    """Show a block's header and transaction hashes (-1: the latest block). The time is
+    shown in TIANFU_TZ (default Asia/Shanghai); --json gives time_ms, milliseconds since
+    the epoch."""
     tz = None if node.as_json else zone()  # an unknown TIANFU_TZ: a usage error, at once
-    doc = node.client().block_raw(height)
+    client = node.client()
+    height = chain_height(client, height)
+    doc = client.block_raw(height)
     if node.as_json:
         print_json(doc)
         return
@@ -237,7 +243,9 @@ app.command("validators")(proof_cmds.validators_cmd)
 app.command("verify-proof")(proof_cmds.verify_proof)
 tx_app.command("proof")(proof_cmds.tx_proof)
 tx_app.command("absent")(proof_cmds.tx_absent)
-block_app.command("events")(proof_cmds.block_events)
+block_app.command("events", context_settings=HEIGHT_ARGS["context_settings"])(
+    proof_cmds.block_events
+)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tianfu.apps.common.readable import counted
 from tianfu.cli.common import (
     CommandFailed,
     CommandGroup,
@@ -278,9 +279,10 @@ def node_check(
         else:
             console.print(
                 f"store {path} checks out ({report.level}): height {report.height}, "
-                f"{report.file_bytes / 1e6:.1f} MB, {report.headers} headers linked, "
-                f"{report.certificates} certificates verified, {report.bodies} block bodies, "
-                f"{report.state_rows} state rows, {report.seconds:.2f} s"
+                f"{report.file_bytes / 1e6:.1f} MB, {counted(report.headers, 'header')} linked, "
+                f"{counted(report.certificates, 'certificate')} verified, "
+                f"{counted(report.bodies, 'block body', 'block bodies')}, "
+                f"{counted(report.state_rows, 'state row')}, {report.seconds:.2f} s"
             )
 
 
@@ -314,7 +316,7 @@ def node_repair(
         def show(p: RepairProgress) -> None:
             target = p.target if p.target else "?"
             typer.echo(
-                f"repair: height {p.height} of {target}, {p.peers} peer(s), "
+                f"repair: height {p.height} of {target}, {counted(p.peers, 'peer')}, "
                 f"{p.rate:.0f} blocks/s, {p.elapsed_s:.0f} s",
                 err=as_json,
             )
@@ -342,8 +344,8 @@ def node_repair(
         if result.moved_aside:
             console.print(f"the old store ({result.reason}) is in {result.moved_aside}")
         console.print(
-            f"store rebuilt from peers: height {result.height} ({result.blocks_fetched} blocks "
-            f"fetched and checked in {result.seconds:.0f} s); signer state untouched. "
+            f"store rebuilt from peers: height {result.height} "
+            f"({counted(result.blocks_fetched, 'block')} fetched and checked in {result.seconds:.0f} s); signer state untouched. "
             f"Start the node with `tianfu node start --home {home}`"
         )
 
@@ -397,7 +399,8 @@ def up(
         busy = net.busy_ports()
         if busy:
             raise CommandFailed(
-                f"port(s) {', '.join(map(str, busy))} already in use — is another network "
+                f"{'port' if len(busy) == 1 else 'ports'} {', '.join(map(str, busy))} "
+                f"{'is' if len(busy) == 1 else 'are'} already in use — is another network "
                 "running? Stop it, or start this one with --api-base-port/--p2p-base-port "
                 "(with --fresh)"
             )
@@ -551,7 +554,8 @@ def genesis_create(
         else:
             console.print(
                 f"genesis {out} (hash {genesis.hash.hex()}, suite {genesis.suite}): "
-                f"{len(orgs)} organisations, {len(validators)} validators — give this file "
+                f"{counted(len(orgs), 'organisation')}, {counted(len(validators), 'validator')}"
+                " — give this file "
                 "to every member"
             )
 

@@ -16,13 +16,16 @@ from typing import Annotated, Any, Optional
 import typer
 
 from tianfu.api.render import jsonable
+from tianfu.apps.common.readable import counted
 from tianfu.cli.common import (
     NODE_OPTIONS,
     CommandFailed,
     GenesisOpt,
+    HeightArg,
     JsonOpt,
     Node,
     UsageProblem,
+    chain_height,
     handle_errors,
     load_genesis_file,
     node_command,
@@ -191,7 +194,7 @@ def history(
         if d["complete"]
         else f"(earlier changes from block {d['earlier_change']} not shown)"
     )
-    typer.echo(f"verified: {len(d['versions'])} versions, none left out, {tail}")
+    typer.echo(f"verified: {counted(len(d['versions']), 'version')}, none left out, {tail}")
 
 
 @proof_command("height", "genesis", "out", "url", "json")
@@ -207,7 +210,8 @@ def validators_cmd(node: ProvingNode) -> None:
         names = ", ".join(f"{v['name']}={v['power']}" for v in c["validators"])
         typer.echo(f"change in block {c['changed_in']}, from block {c['effective_from']}: {names}")
     typer.echo(
-        f"verified: proven from the genesis through {len(d['validator_changes']) - 1} changes"
+        "verified: proven from the genesis through "
+        + counted(len(d["validator_changes"]) - 1, "change")
     )
 
 
@@ -238,7 +242,7 @@ def verify_proof(
         print_fields(f"verified {proven.kind} proof", shown)
         typer.echo(
             f"verified: {proven.kind} proof of chain {readable['chain_id']}, against the genesis "
-            f"through {len(readable['validator_changes']) - 1} validator-set changes"
+            f"through {counted(len(readable['validator_changes']) - 1, 'validator-set change')}"
         )
 
 
@@ -295,7 +299,7 @@ def tx_absent(node: ProvingNode, tx_hash: str) -> None:
 @proof_command("genesis", "url", "json")
 def block_events(
     node: ProvingNode,
-    height: int,
+    height: HeightArg,
     contract: Annotated[Optional[str], typer.Option("--contract")] = None,  # noqa: UP045
     name: Annotated[Optional[str], typer.Option("--name")] = None,  # noqa: UP045
 ) -> None:
@@ -303,7 +307,7 @@ def block_events(
     receipts hash to its certified receipts root."""
     client = node.client()
     client.genesis = trusted_genesis(client, node.genesis)
-    batch = client.block_events_raw(height, contract, name)
+    batch = client.block_events_raw(chain_height(client, height), contract, name)
     v = verify_block_events(client.light_client, batch, contract=contract, name=name)
     if node.as_json:
         print_json({"verified": True, "height": v.height, "events": batch["events"]})
@@ -311,6 +315,6 @@ def block_events(
     rows = [[i, ev.contract, ev.name, json.dumps(jsonable(ev.data))] for i, ev in v.events]
     print_rows(f"events of block {v.height}", ["tx", "contract", "event", "data"], rows)
     typer.echo(
-        f"verified: all {len(v.events)} matching events of block {v.height} "
-        f"({len(v.receipts)} receipts under its certified receipts root)"
+        f"verified: all {counted(len(v.events), 'matching event')} of block {v.height} "
+        f"({counted(len(v.receipts), 'receipt')} under its certified receipts root)"
     )

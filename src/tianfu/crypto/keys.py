@@ -70,8 +70,17 @@ def load_private_key_pem(data: bytes) -> KeyPair:
         key = serialization.load_pem_private_key(data, password=None)
     except UnsupportedAlgorithm:  # not a curve `cryptography` knows: an SM2 key?
         return KeyPair.from_private(sm2.load_private_pem(data))
-    except (ValueError, TypeError) as exc:
-        raise CryptoError(f"cannot read private key: {exc}") from None
+    except TypeError:  # a password-protected key (`cryptography` wants its password)
+        raise CryptoError(
+            "the private key is encrypted with a password; tianfu reads a key file without "
+            "one (kept readable by its owner only, mode 0600): decrypt it, e.g. "
+            "`openssl pkey -in key.pem -out plain.pem`, and put plain.pem in its place"
+        ) from None
+    except ValueError:
+        raise CryptoError(
+            "not a private key in PEM form (a key file starts with '-----BEGIN PRIVATE KEY-----'"
+            " as `tianfu identity issue` writes it)"
+        ) from None
     if not isinstance(key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
         raise CryptoError(f"unsupported key type {type(key).__name__}")
     return KeyPair.from_private(key)

@@ -26,10 +26,26 @@ def _read(directory: Path, name: str) -> bytes:
     path = Path(directory) / name
     try:
         return path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        if not Path(directory).is_dir():
+            raise IdentityError(
+                f"missing identity file {path}: {_no_directory(directory)}"
+            ) from None
         raise IdentityError(f"missing identity file {path}{_identities_under(directory)}") from None
     except OSError as exc:
         raise IdentityError(f"cannot read {path}: {exc}") from None
+
+
+def _no_directory(directory: Path) -> str:
+    """What to do when the identity directory itself does not exist (a relative path given
+    in another directory than the one the chain was made in, a typo)."""
+    where = "" if Path(directory).is_absolute() else f" (looked for in {Path.cwd()})"
+    what = "is a file, not a directory" if Path(directory).exists() else "does not exist"
+    return (
+        f"{directory} {what}{where} — give an identity directory "
+        f"({KEY_FILE}, {CERT_FILE}, {CA_FILE}; `tianfu identity issue` makes one), or run the "
+        "command in the directory that holds the chain's .tianfu/"
+    )
 
 
 def _identities_under(directory: Path) -> str:
@@ -64,7 +80,10 @@ def _read_key(directory: Path, name: str) -> KeyPair:
 
 def _check_key_matches(keypair: KeyPair, info: CertInfo, where: Path) -> None:
     if (keypair.scheme, keypair.public_key) != (info.scheme, info.public_key):
-        raise IdentityError(f"{where}: the private key does not match the certificate")
+        raise IdentityError(
+            f"{where}: the private key does not match the certificate — {KEY_FILE} and "
+            f"{CERT_FILE} must come from the same identity directory (copy both together)"
+        )
 
 
 @dataclass(frozen=True)

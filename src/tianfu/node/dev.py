@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tianfu.api.server import PortInUse
+from tianfu.api.server import PortInUse, listen_socket
 from tianfu.codec import encode, to_builtins
 from tianfu.crypto import ED25519, scheme_name, suite_for_scheme
 from tianfu.identity import Identity, OrgCA
@@ -95,22 +95,35 @@ def run_dev(
     from tianfu.node.runner import run_solo_node
     from tianfu.node.storeguard import DataLock
 
-    if port_in_use(host, port):
-        raise PortInUse(
-            f"port {port} on {host} is already in use — is the local network (`tianfu up`, "
-            "`make run`) or another dev chain running? Stop it, or start this one with "
-            "--port (and use --url with that port)"
-        )
-    # One process per dev chain, as per node (two would each build blocks on a store the
-    # other moved past, and drop their transactions): `StoreRefused` names the holder.
-    lock = DataLock(home / "data", "running this dev chain again (or use another --home)")
+    # The API's port is bound here, once, and the listening socket is handed to the server:
+    # a check that closed its socket and a bind later would let two starts both pass it.
     try:
-        _run_dev(home, host, port, scheme, run_solo_node)
+        listener = listen_socket(host, port, "the dev chain's API")
+    except PortInUse as exc:
+        raise PortInUse(
+            f"{exc} — is the local network (`tianfu up`, `make run`) or another dev chain "
+            "running? Stop it, or start this one with --port (and use --url with that port)"
+        ) from None
+    try:
+        # One process per dev chain, as per node (two would each build blocks on a store the
+        # other moved past, and drop their transactions): `StoreRefused` names the holder.
+        lock = DataLock(home / "data", "running this dev chain again (or use another --home)")
+        try:
+            _run_dev(home, host, port, scheme, listener, run_solo_node)
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        listener.close()
 
 
-def _run_dev(home: Path, host: str, port: int, scheme: int | None, run_solo_node: Any) -> None:
+def _run_dev(
+    home: Path,
+    host: str,
+    port: int,
+    scheme: int | None,
+    listener: socket.socket,
+    run_solo_node: Any,
+) -> None:
     created = init_dev(home, ED25519 if scheme is None else scheme)
     genesis = load_genesis(home)
     if scheme is not None and suite_for_scheme(scheme).name != genesis.suite:
@@ -126,4 +139,4 @@ def _run_dev(home: Path, host: str, port: int, scheme: int | None, run_solo_node
     print(f"  admin      {home / 'identities' / 'admin'}")
     print(f"  user       {home / 'identities' / 'user'}")
     print("  stop with Ctrl-C", flush=True)
-    run_solo_node(home / "data", genesis, node_id, host=host, port=port)
+    run_solo_node(home / "data", genesis, node_id, host=host, port=port, listener=listener)

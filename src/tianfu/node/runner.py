@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from pathlib import Path
 
 from tianfu.api.server import make_server
@@ -36,7 +37,11 @@ async def serve_solo(
     host: str,
     port: int,
     max_body_bytes: int = 1 << 20,
+    listener: socket.socket | None = None,
 ) -> None:
+    """Run a one-validator node until cancelled. Its API is served on `listener` (a socket
+    already listening on `host:port`, which the caller bound before opening anything) or,
+    without one, on `host:port` bound by Uvicorn."""
     set_chain_suite(suite_of(genesis))  # every hash and signature check of this process
     ledger = open_ledger(data_dir, genesis)
     mempool = Mempool()
@@ -67,16 +72,24 @@ async def serve_solo(
     server = make_server(node_app(service, data_dir), host, port)
     producer = asyncio.create_task(driver.run(), name="block-producer")
     try:
-        await server.serve()
+        await server.serve(sockets=None if listener is None else [listener])
     finally:
         await cancel_all(producer)
         await driver.drain()  # never close the store under a block being written
         ledger.store.close()
 
 
-def run_solo_node(data_dir: Path, genesis: Genesis, node: Identity, host: str, port: int) -> None:
+def run_solo_node(
+    data_dir: Path,
+    genesis: Genesis,
+    node: Identity,
+    host: str,
+    port: int,
+    listener: socket.socket | None = None,
+) -> None:
+    """Run `serve_solo` until interrupted (Ctrl-C ends it quietly)."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     with contextlib.suppress(KeyboardInterrupt):
-        event_loop.run(serve_solo(data_dir, genesis, node, host, port))
+        event_loop.run(serve_solo(data_dir, genesis, node, host, port, listener=listener))

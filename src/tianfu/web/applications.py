@@ -185,7 +185,10 @@ def applications_router(data: ConsoleData) -> APIRouter:
         tree = _page_tree(accounts.get("accounts", []))
         paid = data.scan_page("fund_supervision", f"pay:{fund_id}:", before)
         payments = [v for _, v in paid.rows if isinstance(v, dict)]
-        scanned = [v for _, v in data.scan("fund_supervision", f"pay:{fund_id}:", MAX_LIST)]
+        # One more record than is checked tells whether any was left unchecked.
+        scanned = [v for _, v in data.scan("fund_supervision", f"pay:{fund_id}:", MAX_LIST + 1)]
+        unchecked = len(scanned) > MAX_LIST
+        scanned = scanned[:MAX_LIST]
         repeated = [
             v
             for v in scanned
@@ -204,6 +207,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
             paid=paid,
             repeated=repeated,
             shared=shared,
+            payments_checked=None if not unchecked else MAX_LIST,
             refusals=data.view("fund_supervision", "refusals", fund_id) or [],
             idle_days=days,
             reasons=REFUSAL_REASONS,

@@ -30,7 +30,7 @@ from starlette.types import Scope
 from tianfu.proofs import values
 from tianfu.web import format as fmt
 from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, translations
-from tianfu.web.words import chain_word
+from tianfu.web.words import chain_word, field_name
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -177,6 +177,7 @@ def _render(template: str, code: str, /, **context: Any) -> str:
         languages=[(c, LABELS[c]) for c in LANGUAGES],
         date=date,
         word=chain_word(_),
+        field=field_name(_),
         tz_name=str(tz),
         js_catalogue=js_catalogue(code),
         static=STATIC_URL,

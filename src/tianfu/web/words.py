@@ -108,6 +108,50 @@ CONTRACT_FIELDS = {
 }
 
 
+# The field names a contract writes into the records and events the pages list as data
+# (a trace step's, a proposal's full record): shown in the reader's language, with the
+# field's own name as the hover text. A name the table does not know (a field a member
+# chose, such as a trace event's details) is shown as written.
+FIELD_NAMES = {
+    # traceability steps: custody, split, recall (and the demo's retail step)
+    "from": N_("from"),
+    "to": N_("to"),
+    "from_org": N_("from organisation"),
+    "to_org": N_("to organisation"),
+    "parent": N_("parent batch"),
+    "quantity": N_("quantity"),
+    "root": N_("recalled batch"),
+    "reason": N_("reason"),
+    "store": N_("store"),
+    "price_fen": N_("price"),
+    "amount": N_("amount"),
+    "amount_fen": N_("amount"),
+    # a governance proposal's record
+    "approvals": N_("approvals"),
+    "rejections": N_("rejections"),
+    "expires": N_("expires at height"),
+    "height": N_("height"),
+    "id": N_("id"),
+    "kind": N_("kind"),
+    "name": N_("name"),
+    "proposer": N_("proposer"),
+    "proposer_org": N_("proposer's organisation"),
+    "source_hash": N_("source hash"),
+    "status": N_("status"),
+}
+
+
+def field_name(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
+    """A function showing a record's field name in `gettext`'s language when it is one of
+    `FIELD_NAMES`, unchanged otherwise."""
+
+    def field(key: Any) -> Any:
+        label = FIELD_NAMES.get(key) if isinstance(key, str) else None
+        return key if label is None else gettext(label)
+
+    return field
+
+
 def chain_word(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
     """A function showing a value from the chain in `gettext`'s language when it is one of
     the known words, unchanged otherwise."""

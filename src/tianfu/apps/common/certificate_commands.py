@@ -60,7 +60,7 @@ def certificate_commands(
             f"verified: {v['file']} {proven_as(proven)} in block {proven.height} at "
             f"{readable.date(proven.time_ms)} (time_ms {proven.time_ms}), committed by the "
             f"validators of chain {proven.chain_id} (proven from the genesis through "
-            f"{proven.validator_changes} validator-set changes)"
+            f"{readable.counted(proven.validator_changes, 'validator-set change')})"
         )
         return Output(
             {"verified": True, **found}, (Fields(f"verified {spec.proves}", found), Text(sentence))

@@ -1,4 +1,5 @@
-"""Readable values for people: amounts in yuan, block times as dates in a time zone.
+"""Readable values for people: amounts in yuan, block times as dates in a time zone, counts
+with their nouns in the singular or the plural.
 
 Contracts keep amounts in integer fen and times in milliseconds since the epoch; the
 command line prints them as `1,234.50 yuan` and `2024-06-01 14:03:05 CST` (raw values
@@ -24,6 +25,12 @@ def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
     return f"{sign}{whole:,}.{cents:02d}"
+
+
+def counted(n: int, word: str, many: str | None = None) -> str:
+    """`n` and the noun for that many: "1 version", "2 versions", "0 versions";
+    `many` is the plural when it is not `word` + "s" ("1 block body", "2 block bodies")."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def zone(name: str | None = None) -> tzinfo:

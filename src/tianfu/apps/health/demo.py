@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from tianfu.apps.common.private_data import ensure_private_data
-from tianfu.apps.common.readable import yuan
+from tianfu.apps.common.readable import counted, yuan
 from tianfu.apps.common.scenario import Member, cast, ensure_deployed, handles
 from tianfu.apps.env import AppEnv
 from tianfu.apps.health import NAME, source
@@ -101,7 +101,8 @@ def describe(summary: dict[str, Any]) -> list[str]:
     """Readable lines about the demo data, for `tianfu up --demo`."""
     return [
         f"patient {summary['patient'][:12]}…: lab record {summary['record']} (private data, "
-        f"read by {', '.join(summary['record_readers'])}; {summary['accesses']} accesses logged)",
+        f"read by {', '.join(summary['record_readers'])}; "
+        f"{counted(summary['accesses'], 'access', 'accesses')} logged)",
         f"prescription {summary['prescription']} {summary['prescription_status']}, "
         f"reimbursed {yuan(summary['reimbursed_fen'])} yuan",
         f"try: tianfu app health record {summary['record']}",

@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from tianfu.apps import evidence
+from tianfu.apps.common.readable import counted
 from tianfu.apps.common.scenario import Member, ensure_deployed
 from tianfu.apps.common.scenario import cast as cast_members
 from tianfu.apps.env import AppEnv
@@ -92,7 +93,7 @@ def describe(summary: dict[str, Any]) -> list[str]:
     w = summary["work_id"]
     return [
         f'the soundtrack "{summary["title"]}" registered as {w}, licensed '
-        f"{summary['licences']} times (exclusive: {summary['exclusive_licence']}), "
+        f"{counted(summary['licences'], 'time')} (exclusive: {summary['exclusive_licence']}), "
         f"infringement evidence {summary['evidence_deposit']} linked, sold to {summary['owner_org']}",
         "participants: " + ", ".join(f"{role} {v.split()[0]}" for role, v in who.items()),
         f"try: tianfu app ip_rights show {w}",

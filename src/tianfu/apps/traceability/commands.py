@@ -24,6 +24,7 @@ from tianfu.apps.common.commands import (
 from tianfu.apps.common.display import Display, Output, Rows, Text
 from tianfu.apps.common.errors import BadInput, CommandFailed
 from tianfu.apps.common.params import address, local_file
+from tianfu.apps.common.readable import counted
 from tianfu.apps.traceability import NAME
 from tianfu.apps.traceability.proof import KIND
 from tianfu.apps.traceability.sdk import Traceability
@@ -72,9 +73,9 @@ def _lookup_lines(doc: dict[str, Any]) -> tuple[Display, ...]:
     changes = len(doc["validator_changes"]) - 1
     out.append(
         Text(
-            f"verified: {doc['records_proven']} records proven at height {doc['height']} by a "
-            f"commit certificate of the validators of that height (through {changes} "
-            "validator-set changes from the genesis)"
+            f"verified: {counted(doc['records_proven'], 'record')} proven at height "
+            f"{doc['height']} by a commit certificate of the validators of that height "
+            f"(through {counted(changes, 'validator-set change')} from the genesis)"
         )
     )
     return tuple(out)
