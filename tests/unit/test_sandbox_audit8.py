@@ -154,3 +154,59 @@ def f(ctx, how):
 
 def _call_f(compiled: Any, args: list[Any]) -> str:
     return _call(compiled, args, 10**6, MAX_TX_MEMORY)[0]
+
+
+# -- functions and generators that hold many names ---------------------------------------------
+
+_NAMES = [f"v{i}" for i in range(300)]
+_TUPLE = "(" + ", ".join(_NAMES) + ")"
+_SCOPES = {
+    "generator expression": f"L.append((x, {_TUPLE}) for x in M)",
+    "lambda": f"L.append(lambda: {_TUPLE})",
+    "def with keyword-only defaults": (
+        "def h(*, " + ", ".join(f"a{i}={v}" for i, v in enumerate(_NAMES)) + "):\n"
+        "            return 0\n"
+        "        L.append(h)"
+    ),
+    "def with defaults": (
+        "def h(" + ", ".join(f"a{i}={v}" for i, v in enumerate(_NAMES)) + "):\n"
+        "            return 0\n"
+        "        L.append(h)"
+    ),
+    "closures made afresh": "L.append(mk(" + ", ".join(_NAMES[:50]) + "))",
+}
+
+
+@pytest.mark.parametrize("scope", sorted(_SCOPES))
+def test_a_kept_function_or_generator_takes_no_more_memory_than_the_meter_counts(
+    scope: str,
+) -> None:
+    """A `def`, lambda or generator expression counted a flat `FUNC_BYTES`/`GEN_BYTES`
+    whatever it holds: its closure (a slot and a cell per free name), its defaults, its
+    keyword-only defaults (a dict), a generator's frame (a slot per name and stack value).
+    With 300 names, kept, they took ~3-7x the tracked memory (~360 bytes a gas: ~360 MB
+    for a transaction of 1,000,000 gas, unseen by the 64 MiB cap). Each is now counted by
+    an upper bound of its size (`scopes.scope_sizes`)."""
+    setup = "\n".join(f"    {v} = {i}" for i, v in enumerate(_NAMES))
+    mk = "def mk(" + ", ".join(f"a{i}" for i in range(50)) + "):\n"
+    mk += "    return lambda: (" + ", ".join(f"a{i}" for i in range(50)) + ")\n"
+    src = (
+        f"{mk}\ndef f(ctx, n):\n{setup}\n    L = []\n    M = [1]\n"
+        f"    for i in range(n):\n        {_SCOPES[scope]}\n    return len(L)\n"
+    )
+    compiled = compile_contract(src)
+    meter = Meter(10**8)
+    ctx = CallContext(
+        contract="t", sender=_SENDER, height=1, time_ms=1, tx_hash="00", reader={}.get, gas=meter
+    )
+    compiled.call(ctx, "f", [0], Meter(10**8))  # compiled and set up outside the count
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result, _ = compiled.call(ctx, "f", [2_000], meter)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result == 2_000
+    tracked = MAX_TX_MEMORY - meter.mem
+    assert peak <= tracked, (peak, tracked)
