@@ -245,3 +245,63 @@ def test_the_boundary_copy_checks_a_flat_lists_items_before_it_visits_them(
     with pytest.raises(OutOfGas):
         copy_value(Meter(60_000), value, "stored value")  # the items, not their text
     assert visits[0] == 1 + len(value)
+
+
+# -- work CPython does for an error message the sandbox throws away ---------------------------
+
+
+def test_a_missed_list_index_does_not_make_the_repr_of_its_needle() -> None:
+    """`list.index`'s own miss message is "<repr of the value> is not in list", made in C
+    before the sandbox replaced it with its own text: a needle of 200,000 wide characters
+    made ~2 MB of repr (10 characters each) at every miss (1 MB: ~20x a plain loop's CPU
+    per gas, uncounted memory); `tuple.index` and `list.remove` never did. The search is
+    the same, the answer and the message too."""
+    src = """
+def f(ctx, how):
+    s = '\\U000e0001' * 200_000
+    L = [0, 1, 2, 1]
+    if how == 'miss':
+        try:
+            L.index(s)
+        except ValueError as e:
+            return str(e)
+    if how == 'hits':
+        return [L.index(1), L.index(1, 2), L.index(1, -2, 4), L.index(0, -100)]
+    return L.index(1, 'x')
+"""
+    compiled = compile_contract(src)
+    assert _call(compiled, ["hits"], 10**6, MAX_TX_MEMORY)[0] == "ok: [1, 3, 3, 0]"
+    assert "bad argument types" in _call(compiled, ["bad"], 10**6, MAX_TX_MEMORY)[0]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        outcome = _call(compiled, ["miss"], 10**6, MAX_TX_MEMORY)[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert outcome == "ok: 'list.index(): value not found or invalid'"
+    assert peak < 1_500_000, peak  # the needle itself is 800 KB; its repr would be 2 MB more
+
+
+def test_a_keyword_dict_pays_for_the_text_of_its_keys() -> None:
+    """`h(**d)` charged the copy of d's entries, not its keys' text, which CPython copies
+    into its error message when h does not take the keyword: with a 1 MB key, each failing
+    call took ~0.3 ms (ASCII) to ~1 ms (wide text) for ~28 gas, ~240-980x a plain loop's
+    CPU per gas. Now the keys' text is charged (4 bytes a character beyond ASCII)."""
+    src = """
+def f(ctx, wide):
+    def h():
+        return 1
+    d = {('\\U000e0001' if wide else 'x') * 999_999: 1}
+    try:
+        h(**d)
+    except TypeError:
+        pass
+    return 0
+"""
+    compiled = compile_contract(src)
+    without = compile_contract(src.replace("h(**d)", "h()"))  # the same key, no `**`
+    for wide, text_gas in ((False, 999_999 // 64), (True, 4 * 999_999 // 64)):
+        used = _call(compiled, [wide], 10**7, MAX_TX_MEMORY)[1]
+        made = _call(without, [wide], 10**7, MAX_TX_MEMORY)[1]
+        assert used - made >= text_gas, (wide, used, made)

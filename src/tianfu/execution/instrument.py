@@ -515,7 +515,7 @@ class Instrumenter(ast.NodeTransformer):
     def visit_keyword(self, node: ast.keyword) -> ast.keyword:
         self.generic_visit(node)
         if node.arg is None:
-            node.value = _call("dstar", node.value)
+            node.value = _call("kwstar", node.value)
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.Call:

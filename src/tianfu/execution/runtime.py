@@ -428,6 +428,7 @@ class Runtime(CheckedOperators):
             "__tf_inttype": int,
             "__tf_star": self.star,
             "__tf_dstar": self.dstar,
+            "__tf_kwstar": self.kwstar,
             "__tf_exc": self.exc,
             "__tf_caught": self.caught,
             # `ctx.name` for a name the hot host class exposes (see `hot_host` and
