@@ -131,6 +131,22 @@ CASES: list[Case] = [
     _c(
         "keyword call", "n:keyword", "def h(**k):\n    return 1", "h(a=1, b=2, c=3, e=4)", 20, 1_000
     ),
+    _c(
+        "unexpected keyword of 1 MB",
+        "n:keyword",
+        "d = {'\\U000e0001' * 999_999: 1}\ndef h():\n    return 1",
+        "try:\n        h(**d)\n    except TypeError:\n        pass",
+        1,
+        20,
+    ),
+    _c(
+        "list.index miss of wide text",
+        "m:list.index",
+        "L = [0]\ns = '\\U000e0001' * 999_999",
+        "try:\n        L.index(s)\n    except ValueError:\n        pass",
+        1,
+        20,
+    ),
     # -- operators ------------------------------------------------------------------------
     _c("int add big", "op:+ n:BinOp", BIG_INT, "z = x + y", 20, 1_000),
     _c("int sub big", "op:-", BIG_INT, "z = x - y", 20, 1_000),

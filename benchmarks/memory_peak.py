@@ -18,6 +18,9 @@ import json
 import subprocess
 import sys
 
+_SETUP_300 = "".join(f"v{i} = {i}\n" for i in range(300))  # 300 local names
+_TUPLE_300 = "(" + ", ".join(f"v{i}" for i in range(300)) + ")"
+_KW_300 = ", ".join(f"a{i}=v{i}" for i in range(300))
 CASES = {
     "big strings kept": "keep = []\nwhile True:\n    keep.append('x' * 900_000 + str(len(keep)))",
     "list of small ints": "keep = []\nwhile True:\n    keep.append(len(keep) * 1000)",
@@ -36,6 +39,15 @@ CASES = {
     "error message": "s = 'x' * 999_000\nraise ContractError([s] * 1400)",
     "wide text": "keep = []\nwhile True:\n    keep.append('\\U0001f600' * 200_000 + str(len(keep)))",
     "big ints kept": "keep = []\nx = (1 << 4000) - 1\nwhile True:\n    keep.append(x * 3 + len(keep))",
+    "methods kept": "keep = []\nd = {}\nwhile True:\n    keep.append([d.pop for _ in range(100)])",
+    "defs of many defaults": (
+        f"{_SETUP_300}keep = []\nwhile True:\n    def h(*, {_KW_300}):\n        return 0\n"
+        "    keep.append(h)"
+    ),
+    "generators of many names": (
+        f"{_SETUP_300}keep = []\nM = [1]\nwhile True:\n"
+        f"    keep.append((x, {_TUPLE_300}) for x in M)"
+    ),
 }
 
 CHILD = """
@@ -72,9 +84,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--gas", type=int, default=10**9)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--only", default=None, help="cases whose name contains this")
     args = ap.parse_args()
     rows = []
     for name, code in CASES.items():
+        if args.only is not None and args.only not in name:
+            continue
         source = "def f(ctx):\n" + "\n".join("    " + ln for ln in code.splitlines()) + "\n"
         out = subprocess.run(
             [sys.executable, "-c", CHILD, source, str(args.gas)],

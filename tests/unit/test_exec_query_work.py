@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tianfu.execution import executor
+from tianfu.execution import query
 from tianfu.testing.appchain import AppChain
 
 VIEWS = """
@@ -43,8 +43,8 @@ class _Spy:
 def test_a_sandboxed_views_result_is_not_walked_again_unpaid(
     chain: AppChain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spy = _Spy(executor.check_value)
-    monkeypatch.setattr(executor, "check_value", spy)
+    spy = _Spy(query.check_value)
+    monkeypatch.setattr(query, "check_value", spy)
     result = chain.query("views", "nested", 5_000)
     assert result == [[i] for i in range(5_000)]
     assert all(v is not result for v in spy.seen), "the result was walked again, unpaid"
@@ -53,7 +53,7 @@ def test_a_sandboxed_views_result_is_not_walked_again_unpaid(
 def test_a_native_views_result_is_still_checked(
     chain: AppChain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spy = _Spy(executor.check_value)
-    monkeypatch.setattr(executor, "check_value", spy)
+    spy = _Spy(query.check_value)
+    monkeypatch.setattr(query, "check_value", spy)
     roles = chain.query("governance", "supervisory_roles")
     assert roles and any(v is roles for v in spy.seen)

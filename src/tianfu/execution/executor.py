@@ -40,9 +40,9 @@ from tianfu.execution.costs import (
     tx_gas,
     write_gas,
 )
-from tianfu.execution.errors import HostResourceError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES
 from tianfu.execution.meter import Meter
+from tianfu.execution.query import run_query
 from tianfu.execution.refusals import AccessRefused, BadSignature, TxInvalid
 from tianfu.execution.system import GOVERNANCE, GovernanceModule, OpenProfileModule
 from tianfu.types import (
@@ -571,7 +571,7 @@ class Executor:
             memo.keep(memo.contracts, contract, tuple(reads), table)
         return table
 
-    # -- queries --------------------------------------------------------------------------
+    # -- queries ------------------------------------------------------------------------
     def query(
         self,
         contract: str,
@@ -581,42 +581,6 @@ class Executor:
         height: int,
         time_ms: int,
     ) -> Any:
-        """Run a view read-only on committed state. Raises ContractError."""
-        try:
-            check_value(args)
-        except ValueTypeError as exc:
-            raise ContractError(f"bad argument: {exc}") from None
-        try:  # a view gets the gas limit of the next block
-            limit = self.params_for(height + 1).max_gas_per_tx
-        except ValueError:  # a height the ledger cannot tell the parameters of
-            limit = self.params.max_gas_per_tx
-        gas = Meter(limit)
-        anonymous = Caller(address="", org="", name="query", kind="query")
-        ctx = CallContext(
-            contract=contract,
-            sender=anonymous,
-            height=height,
-            time_ms=time_ms,
-            tx_hash="",
-            reader=reader,
-            gas=gas,
-            read_only=True,
-        )
-        methods, views = self._methods(contract, reader)
-        if method not in methods:
-            raise ContractError(f"contract {contract!r} has no method {method!r}")
-        if method not in views:
-            raise ContractError(f"{contract}.{method} changes state; only views can be queried")
-        try:
-            result, _ = self._call(ctx, contract, method, args, gas, reader)
-        except HostResourceError:
-            raise ContractError("the query ran out of the node's memory or stack") from None
-        # As in a transaction: a sandboxed view's result is the sandbox's checked copy
-        # (`copy_value`, paid with the view's gas, at most `MAX_RESULT_BYTES`), not walked
-        # again; a native view's is checked here (built from state reads paid by the byte).
-        if type(result) not in FLAT_RESULTS and contract in self.native:
-            try:
-                check_value(result)
-            except ValueTypeError as exc:
-                raise ContractError(f"bad return value: {exc}") from None
-        return result
+        """Run a view read-only on committed state (`tianfu.execution.query`). Raises
+        ContractError."""
+        return run_query(self, contract, method, args, reader, height, time_ms)

@@ -41,6 +41,7 @@ from tianfu.execution.costs import (
 )
 from tianfu.execution.keys import INJECTIVE
 from tianfu.execution.meter import charge_source
+from tianfu.execution.scopes import scope_sizes
 
 HELPER_PREFIX = "__tf_"
 METER = HELPER_PREFIX + "m"
@@ -91,8 +92,8 @@ def _units(node: ast.AST) -> int:
     return NODE_UNITS.get(type(node).__name__, DEFAULT_UNITS)
 
 
-def _mem(node: ast.AST) -> int:
-    """Bytes one evaluation of `node` itself may allocate, beyond what helpers count."""
+def _mem(node: ast.AST, sizes: dict[int, int]) -> int:
+    """Bytes one evaluation of `node` may allocate beyond helpers' counts (`scope_sizes`)."""
     if isinstance(node, ast.List | ast.Tuple) and isinstance(node.ctx, ast.Load):
         k = sum(not isinstance(e, ast.Starred) for e in node.elts)
         return seq_bytes(k) + k * SMALL_BYTES
@@ -105,9 +106,9 @@ def _mem(node: ast.AST) -> int:
         k = len(node.keywords)
         return dict_bytes(k) + k * SMALL_BYTES
     if isinstance(node, ast.FunctionDef):
-        return FUNC_BYTES
+        return sizes.get(id(node), FUNC_BYTES)
     if isinstance(node, ast.GeneratorExp):
-        return GEN_BYTES
+        return sizes.get(id(node), GEN_BYTES)
     if isinstance(node, ast.ListComp):
         return seq_bytes(0)
     if isinstance(node, ast.DictComp):
@@ -140,25 +141,28 @@ def _members(node: ast.AST) -> list[ast.AST]:
     return list(ast.iter_child_nodes(node))
 
 
-def _region(nodes: list[ast.AST], extra_mem: int = 0) -> tuple[int, int]:
+def _region(nodes: list[ast.AST], extra_mem: int, sizes: dict[int, int]) -> tuple[int, int]:
     """(units, bytes) of one execution of the region made of `nodes`."""
     units, mem = 0, extra_mem
     stack = list(nodes)
     while stack:
         n = stack.pop()
         units += _units(n)
-        mem += _mem(n)
+        mem += _mem(n, sizes)
         stack.extend(_members(n))
     return units, mem
 
 
-def region_costs(tree: ast.Module) -> dict[int, tuple[int, int]]:
+def region_costs(
+    tree: ast.Module, sizes: dict[int, int] | None = None
+) -> dict[int, tuple[int, int]]:
     """(gas, bytes) per region owner, by `id()` of its node in `tree` (before rewriting):
     functions, lambdas, loops, comprehension generators and the module itself."""
     out: dict[int, tuple[int, int]] = {}
+    made = scope_sizes(tree) if sizes is None else sizes
 
     def put(owner: ast.AST, nodes: list[ast.AST], base: int, extra_mem: int = 0) -> None:
-        units, mem = _region(nodes, extra_mem)
+        units, mem = _region(nodes, extra_mem, made)
         out[id(owner)] = (static_gas(units, mem, base), mem)
 
     put(tree, list(tree.body), 0)
@@ -214,8 +218,11 @@ class Instrumenter(ast.NodeTransformer):
     """Rewrites validated code so that each step goes through the meter and the runtime.
     Construct it with the region costs of the very tree it visits (`region_costs`)."""
 
-    def __init__(self, costs: dict[int, tuple[int, int]] | None = None) -> None:
+    def __init__(
+        self, costs: dict[int, tuple[int, int]] | None = None, sizes: dict[int, int] | None = None
+    ) -> None:
         self.costs = costs or {}
+        self.sizes = sizes or {}  # bytes each lambda's object holds (`scopes.scope_sizes`)
         self.temps = 0
 
     def _cost(self, node: ast.AST, base: int) -> tuple[int, int]:
@@ -260,8 +267,9 @@ class Instrumenter(ast.NodeTransformer):
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.Call:
         gas, mem = self._cost(node, CALL_GAS)
+        size = self.sizes.get(id(node), FUNC_BYTES)
         self.generic_visit(node)
-        return _call("lambda", node, _const(gas), _const(mem))
+        return _call("lambda", node, _const(gas), _const(mem), _const(size))
 
     def visit_While(self, node: ast.While) -> ast.While:
         gas, mem = self._cost(node, LOOP_GAS)
@@ -507,7 +515,7 @@ class Instrumenter(ast.NodeTransformer):
     def visit_keyword(self, node: ast.keyword) -> ast.keyword:
         self.generic_visit(node)
         if node.arg is None:
-            node.value = _call("dstar", node.value)
+            node.value = _call("kwstar", node.value)
         return node
 
     def visit_Call(self, node: ast.Call) -> ast.Call:
@@ -586,7 +594,7 @@ def _static_spec(node: ast.expr) -> ast.expr | None:
 
 def instrument(tree: ast.Module) -> ast.Module:
     """Rewrite a validated module in place (see the module docstring) and return it."""
-    costs = region_costs(tree)
-    tree = Instrumenter(costs).instrument(tree)
+    sizes = scope_sizes(tree)
+    tree = Instrumenter(region_costs(tree, sizes), sizes).instrument(tree)
     ast.fix_missing_locations(tree)
     return tree

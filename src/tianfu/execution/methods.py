@@ -25,7 +25,6 @@ from tianfu.execution.costs import (
     DICT_ENTRY_BYTES,
     ITER_BYTES,
     LOOP_GAS,
-    METHOD_GAS,
     OBJ_BYTES,
     SLOT_BYTES,
     SMALL_BYTES,
@@ -41,8 +40,9 @@ from tianfu.execution.costs import (
     str_bytes,
     strip_gas,
 )
-from tianfu.execution.keys import deleted, store_key
+from tianfu.execution.keys import store_key
 from tianfu.execution.limits import MAX_INT_BITS, MAX_SEQ_LEN, check_encoding, too_big
+from tianfu.execution.method_objects import method_object
 from tianfu.execution.walk import hashable_key
 
 if TYPE_CHECKING:
@@ -418,11 +418,7 @@ def _c_update(rt: Runtime, d: Any, args: Args, kw: Kw) -> Args:
 def _c_sort(rt: Runtime, lst: Any, args: Args, kw: Kw) -> Args:
     if args:
         raise _fail(TypeError, "sort() takes only key= and reverse=")
-    return args  # `_sort` does the work, charged as `sorted()`
-
-
-def _sort(rt: Runtime, lst: list[Any], key: Any = None, reverse: Any = False) -> None:
-    lst[:] = rt.b_sorted(lst, key=key, reverse=reverse)
+    return args  # the method object does the work, charged as `sorted()`
 
 
 def _c_to_bytes(rt: Runtime, n: Any, args: Args, kw: Kw) -> Args:
@@ -515,68 +511,11 @@ _COSTS: dict[type, dict[str, Cost]] = {
     int: {"bit_length": _c_free, "to_bytes": _c_to_bytes, "from_bytes": _c_from_bytes},
     bool: {"bit_length": _c_free, "to_bytes": _c_to_bytes},
 }
-_CAUGHT = (TypeError, ValueError, IndexError, KeyError, OverflowError)
 
 
 def bound_method(rt: Runtime, obj: Any, name: str) -> Callable[..., Any]:
-    """`obj.name` for an allowed method: a callable that charges, checks, then calls."""
-    t = type(obj)
-    cost = _COSTS[t][name]
+    """`obj.name` for an allowed method: a callable that charges, checks, then calls
+    (`tianfu.execution.method_objects`)."""
+    cost = _COSTS[type(obj)][name]
     rt.m.alloc(ITER_BYTES)
-    if name == "sort":
-        method = _sort_of(rt, obj)
-    elif t is dict and name == "pop":
-        method = _pop_of(rt, obj)
-    else:
-        method = getattr(obj, name)
-    qualified = f"{t.__name__}.{name}()"
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        rt.m.charge(METHOD_GAS)
-        args = cost(rt, obj, args, kwargs)
-        try:
-            return method(*args, **kwargs)
-        except _CAUGHT as exc:
-            raise _method_error(qualified, name, exc) from None
-
-    return call
-
-
-def _pop_of(rt: Runtime, d: dict[Any, Any]) -> Callable[..., Any]:
-    """`d.pop`, counting a deleted key (`keys.deleted`)."""
-    pop = d.pop
-
-    def dict_pop(*args: Any) -> Any:
-        size = len(d)
-        value = pop(*args)
-        if len(d) < size:
-            deleted(rt.m, d)
-        return value
-
-    return dict_pop
-
-
-def _sort_of(rt: Runtime, lst: list[Any]) -> Callable[..., None]:
-    def sort(*, key: Any = None, reverse: Any = False) -> None:
-        _sort(rt, lst, key, reverse)
-
-    return sort
-
-
-def _method_error(qualified: str, name: str, exc: BaseException) -> BaseException:
-    if getattr(exc, errors.ATTR, None) is not None or isinstance(exc, ContractError):
-        return exc
-    if isinstance(exc, KeyError):
-        if name == "pop":  # a missing key: its message is the bounded repr of the key
-            return exc
-        return _fail(KeyError, f"{qualified}: the dict is empty")
-    cls: type[BaseException] = type(exc)
-    if cls not in _CAUGHT:  # e.g. UnicodeDecodeError: the nearest class a contract names
-        cls = next(c for c in _CAUGHT if isinstance(exc, c))
-    if cls is ValueError:
-        return _fail(ValueError, f"{qualified}: value not found or invalid")
-    if cls is IndexError:
-        return _fail(IndexError, f"{qualified}: index out of range or empty")
-    if cls is OverflowError:
-        return _fail(OverflowError, f"{qualified}: integer too large")
-    return _fail(TypeError, f"{qualified}: bad argument types")
+    return method_object(rt, obj, name, cost)

@@ -142,8 +142,11 @@ class Runtime(CheckedOperators):
         expressions stays as shallow as nested calls."""
         return self.pulled(g)
 
-    def wrap_lambda(self, fn: Callable[..., Any], gas: int = CALL_GAS, mem: int = 0) -> Any:
-        self.m.alloc(FUNC_BYTES)
+    def wrap_lambda(
+        self, fn: Callable[..., Any], gas: int = CALL_GAS, mem: int = 0, size: int = FUNC_BYTES
+    ) -> Any:
+        """A lambda as contract code holds it, its `size` counted (`scopes.scope_sizes`)."""
+        self.m.alloc(size)
         return _lambda_wrapper(self, fn, gas, mem)
 
     def too_deep(self) -> None:
@@ -425,6 +428,7 @@ class Runtime(CheckedOperators):
             "__tf_inttype": int,
             "__tf_star": self.star,
             "__tf_dstar": self.dstar,
+            "__tf_kwstar": self.kwstar,
             "__tf_exc": self.exc,
             "__tf_caught": self.caught,
             # `ctx.name` for a name the hot host class exposes (see `hot_host` and

@@ -121,6 +121,15 @@ class CompiledContract:
         n = len(args)
         args = copy_args(meter, args)
         instance = held[0]
+        if instance is not None and (
+            meter.left < instance.setup_gas or meter.mem < instance.setup_mem
+        ):
+            # The module's top level would run out here: it runs afresh, so that it stops
+            # at the very charge (with the very gas and error) it stops at on a node
+            # without an idle instance; the instance stays for later calls.
+            self.instances.give(instance)
+            held[0] = instance = None
+            rt = g.Runtime(meter)
         if instance is not None:  # the module's top level ran when the instance was set up
             meter.spend(instance.setup_gas, instance.setup_mem)
             fn: Any = instance.functions[method]

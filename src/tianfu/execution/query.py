@@ -1,0 +1,71 @@
+"""Queries: a view run read-only on committed state, outside any block.
+
+A query gets a meter of its own, with the gas limit a transaction of the next block would
+have, and an anonymous caller; only a view may run. Its result leaves as a transaction's
+does: a sandboxed view's is the sandbox's checked copy (`copy_value`, paid with the view's
+gas, at most `MAX_RESULT_BYTES`), a native view's is checked here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tianfu.execution.block_result import FLAT_RESULTS
+from tianfu.execution.context import CallContext, RawReader
+from tianfu.execution.contract_api import Caller, ContractError
+from tianfu.execution.errors import HostResourceError
+from tianfu.execution.meter import Meter
+from tianfu.types import ValueTypeError, check_value
+
+if TYPE_CHECKING:
+    from tianfu.execution.executor import Executor
+
+
+def run_query(
+    ex: Executor,
+    contract: str,
+    method: str,
+    args: list[Any],
+    reader: RawReader,
+    height: int,
+    time_ms: int,
+) -> Any:
+    """`Executor.query`: the view `contract.method(*args)` read-only on the state `reader`
+    reads (that of block `height`, made at `time_ms`). Raises ContractError."""
+    try:
+        check_value(args)
+    except ValueTypeError as exc:
+        raise ContractError(f"bad argument: {exc}") from None
+    try:  # a view gets the gas limit of the next block
+        limit = ex.params_for(height + 1).max_gas_per_tx
+    except ValueError:  # a height the ledger cannot tell the parameters of
+        limit = ex.params.max_gas_per_tx
+    gas = Meter(limit)
+    ctx = CallContext(
+        contract=contract,
+        sender=Caller(address="", org="", name="query", kind="query"),
+        height=height,
+        time_ms=time_ms,
+        tx_hash="",
+        reader=reader,
+        gas=gas,
+        read_only=True,
+    )
+    methods, views = ex._methods(contract, reader)
+    if method not in methods:
+        raise ContractError(f"contract {contract!r} has no method {method!r}")
+    if method not in views:
+        raise ContractError(f"{contract}.{method} changes state; only views can be queried")
+    try:
+        result, _ = ex._call(ctx, contract, method, args, gas, reader)
+    except HostResourceError:
+        raise ContractError("the query ran out of the node's memory or stack") from None
+    # As in a transaction: a sandboxed view's result is the sandbox's checked copy
+    # (`copy_value`, paid with the view's gas, at most `MAX_RESULT_BYTES`), not walked
+    # again; a native view's is checked here (built from state reads paid by the byte).
+    if type(result) not in FLAT_RESULTS and contract in ex.native:
+        try:
+            check_value(result)
+        except ValueTypeError as exc:
+            raise ContractError(f"bad return value: {exc}") from None
+    return result
