@@ -346,6 +346,55 @@ def test_a_refused_signer_file_names_the_safe_remedy(tmp_path, kp, damage):
         assert "move it aside" in msg
 
 
+@pytest.mark.parametrize(
+    "fault", ["directory", "directory, flag given", "unreadable", "read-only", "read-only fs"]
+)
+def test_a_signer_file_that_cannot_be_read_names_its_cause_and_fix(
+    tmp_path, kp, monkeypatch, fault
+):
+    """A directory in the signer file's place, or a file the node may not read or open
+    for writing, was refused with only the OS error ("cannot read signer state ...:
+    [Errno 21] Is a directory"), naming no fix. The refusal names what to do: a directory
+    is moved aside (then --new-signer-state: the state it replaced is lost); a file the
+    node may not use is given back to the node's user and kept (no new state)."""
+    path = tmp_path / "privval.json"
+    FilePrivValidator(kp, path, allow_missing=True).sign_vote(CHAIN, 7, 0, PREVOTE, H1)
+    if fault.startswith("directory"):
+        path.unlink()
+        path.mkdir()
+    elif fault == "unreadable":
+        real = type(path).read_bytes
+
+        def read_bytes(p):
+            if p == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(p))
+            return real(p)
+
+        monkeypatch.setattr(type(path), "read_bytes", read_bytes)
+    else:
+        real_open = os.open
+        code = errno.EROFS if fault.endswith("fs") else errno.EACCES
+
+        def opener(p, flags, *args):
+            if str(p) == str(path) and flags & os.O_RDWR:
+                raise OSError(code, os.strerror(code), str(p))
+            return real_open(p, flags, *args)
+
+        monkeypatch.setattr(os, "open", opener)
+    with pytest.raises(PrivValStateError) as err:
+        FilePrivValidator(kp, path, allow_missing=fault.endswith("flag given"))
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg
+    if fault.startswith("directory"):
+        assert "is a directory" in msg and "move it aside" in msg and "--new-signer-state" in msg
+    elif fault.endswith("fs"):
+        assert "Read-only file system" in msg and "fix the file system" in msg
+        assert "--new-signer-state" not in msg  # the state is intact: keep it
+    else:
+        assert "Permission denied" in msg and "read and write access" in msg
+        assert "--new-signer-state" not in msg
+
+
 def test_rewrite_with_nothing_signed_yet_fails_while_no_file_can_be_made(tmp_path, kp, monkeypatch):
     """A node started with --new-signer-state and no file whose first save fails (a full or
     read-only disk) has no state to write again: `rewrite` returned at once, so the driver
