@@ -19,7 +19,7 @@ from tianfu.node.http import node_app
 from tianfu.node.service import NodeService
 from tianfu.node.wiring import cancel_all
 from tianfu.privdata.node import PrivateDataNode
-from tianfu.store import Store
+from tianfu.store import Store, StoreWriteError
 from tianfu.types import Genesis
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ async def serve_solo(
         interval_ms=params.block_interval_ms,
         verified=service.verified.__contains__,
         on_commit=service.block_committed,
+        write_failures=(OSError, StoreWriteError),
     )
     service.on_tx = lambda _tx: driver.notify()
     server = make_server(node_app(service, data_dir), host, port)
