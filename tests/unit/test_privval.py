@@ -289,6 +289,29 @@ def test_a_file_deleted_or_replaced_while_in_use_is_written_again(tmp_path, kp, 
     pv.close()
 
 
+def test_a_directory_put_in_its_place_while_in_use_is_named_with_its_fix(tmp_path, kp):
+    """A directory put at the signer file's path while the node runs: the save fails (no
+    signature) with only the OS error ("[Errno 21] Is a directory"), which the driver
+    shows as why it does not sign. The error names the fix, and once the directory is
+    gone the state is written there again (`rewrite`) and signing goes on."""
+    path = tmp_path / "pv.bin"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 3, 0, PREVOTE, H1)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(OSError) as err:
+        pv.sign_vote(CHAIN, 3, 0, PRECOMMIT, H1, 2_000)
+    assert "is a directory, not the signer file: remove it or move it aside" in str(err.value)
+    assert pv.last_hrs() == (3, 0, STEP_PREVOTE)  # the precommit was not signed
+    with pytest.raises(OSError, match="remove it or move it aside"):
+        pv.rewrite()
+    path.rmdir()
+    pv.rewrite()
+    assert FilePrivValidator(kp, path).last_hrs() == (3, 0, STEP_PREVOTE)
+    pv.sign_vote(CHAIN, 3, 0, PRECOMMIT, H1, 2_000)
+    pv.close()
+
+
 def test_rewrite_makes_the_last_state_durable_after_a_failed_save(tmp_path, kp, monkeypatch):
     """After a failed sync the file may hold the unreturned state in one slot and an older
     one in the other; `rewrite` puts the last returned state in both, synced."""

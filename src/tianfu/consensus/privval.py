@@ -47,7 +47,9 @@ while the node runs, it is written there again from this process's state, with a
 line — else every later save would go to the unlinked file and a restart would find no
 file, or the old copy. What is at the path never goes back: if the file found there holds
 this key's state at or after the one being saved, it is kept and becomes this signer's
-state, and the signature being saved is refused (`DoubleSignRefused`).
+state, and the signature being saved is refused (`DoubleSignRefused`). A directory found
+there fails the save (no signature) with an `OSError` naming the fix; once it is gone,
+`rewrite` writes the state there again.
 
 A precommit of a block carries a time (BFT time): re-signing the same precommit after a
 crash with another clock reading returns the stored vote, time and signature unchanged.
@@ -426,6 +428,12 @@ class FilePrivValidator:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return None
+        except IsADirectoryError:
+            raise OSError(
+                errno.EISDIR,
+                f"signer state {self.path} is a directory, not the signer file: remove it or "
+                "move it aside (this process then writes its state there again by itself)",
+            ) from None
         if len(data) != FILE_SIZE:
             return None
         slots = (decode_slot(data[:SLOT]), decode_slot(data[SLOT:]))
