@@ -41,6 +41,38 @@ def test_block_time_is_a_median_the_skewed_minority_cannot_move():
         assert GENESIS_TIME_MS - 5 <= t <= GENESIS_TIME_MS + sim.now + 5
 
 
+HOUR_MS, DAY_MS = 3_600_000, 86_400_000
+
+
+@pytest.mark.parametrize("who", ["all", "one, restarting"])
+@pytest.mark.parametrize("seed", range(3))
+def test_clocks_set_back_an_hour_then_forward_a_day_while_running(seed, who):
+    """Wall clocks jump while the validators run (timers run on the monotonic clock; only a
+    precommit's time reads the wall clock): every clock, or one validator's that also
+    restarts without its signer state across the jumps, set back an hour, then forward a
+    day, then right. No validator refuses a block, none stalls, block times never go
+    back (a clock set back is clamped to the last block's time + 1 ms), and no validator
+    signs two different messages for one height, round and step."""
+    ids = range(4) if who == "all" else [0]
+    jumps = [
+        (at, {i: skew for i in ids}) for at, skew in ((1500, -HOUR_MS), (4000, DAY_MS), (6500, 0))
+    ]
+    restarts = {} if who == "all" else {0: 5000}
+    sim = Simulation(
+        4, seed, clock_jumps=jumps, restarts=restarts, target_height=150, max_time_ms=20_000
+    ).run()
+    assert sim.check_safety() == []  # includes: every node's block times strictly increase
+    assert sim.check_double_signs() == []
+    assert sim.check_liveness() == []
+    marks = sim.heights_at_jumps
+    assert len(marks) == 3 and all(b - a >= 10 for a, b in zip(marks, marks[1:], strict=False))
+    times = [sim_block_time(r.block) for _, r in sorted(sim.honest[1].commits.items())]
+    if who == "all":  # the day ahead shows in block time, and never goes back
+        assert times[-1] > GENESIS_TIME_MS + DAY_MS
+    else:  # a minority's clock moves no block time
+        assert times[-1] <= GENESIS_TIME_MS + sim.now
+
+
 def restart_scenario(seed, guard):
     rng = random.Random(seed)
     net = NetConfig(drop=rng.choice([0.0, 0.05, 0.2]), max_delay_ms=rng.choice([10, 50, 200]))

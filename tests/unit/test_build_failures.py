@@ -2,7 +2,9 @@
 transaction that causes it, drops it with a log line, and goes on (dev chain and network)."""
 
 import asyncio
+import errno
 import logging
+import os
 import sqlite3
 import time
 
@@ -18,6 +20,7 @@ from tianfu.consensus.solo import SoloDriver
 from tianfu.ledger import InvalidBlock
 from tianfu.ledger import ledger as ledger_module
 from tianfu.mempool import Mempool
+from tianfu.store import StoreWriteError
 
 WRITER = "def put(ctx, key, size):\n    ctx.put(key, 'v' * size)\n    return size\n"
 
@@ -60,6 +63,32 @@ def test_the_search_blames_no_transaction_when_an_empty_block_fails():
     with pytest.raises(OSError, match="disk full"):
         build_dropping_culprit(attempt, [1, 2, 3])
     assert build_dropping_culprit(lambda c: c, []).result == []
+
+
+def test_the_search_raises_a_failure_that_is_no_transactions_fault_from_any_attempt():
+    """A nearly full disk stores a small block where it refuses a larger one: the search
+    blamed the transaction after the prefix that fitted. A `not_a_tx_fault` failure is
+    raised from whichever attempt meets it, and no transaction is blamed."""
+    tried = []
+
+    def attempt(candidates):
+        tried.append(len(candidates))
+        if len(candidates) > 1:  # (room for a block of one transaction, not of two)
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return list(candidates)
+
+    blamed = build_dropping_culprit(attempt, [1, 2], stop_at_success=True)
+    assert blamed.culprit == 2  # what the search makes of it without being told
+    tried.clear()
+    with pytest.raises(OSError, match="No space left"):
+        build_dropping_culprit(attempt, [1, 2], stop_at_success=True, not_a_tx_fault=(OSError,))
+    assert tried == [2]
+    tried.clear()
+    with pytest.raises(OSError, match="No space left"):  # met in the middle of a search
+        build_dropping_culprit(
+            lambda c: attempt(c) if len(c) < 4 else 1 / 0, [1, 2, 3, 4], not_a_tx_fault=(OSError,)
+        )
+    assert tried == [2]
 
 
 # -- the dev chain (solo driver) ------------------------------------------------------------
@@ -212,3 +241,67 @@ def test_network_proposer_checks_the_block_is_storable_before_proposing(
     monkeypatch.setattr(ledger_module, "MAX_STATE_VALUE_BYTES", 1000)
     with pytest.raises(InvalidBlock, match="state value"):
         chain.ledger.execute(over.block)
+
+
+@pytest.mark.parametrize("failure", ["ENOSPC", "store write error"])
+def test_dev_chain_drops_nothing_while_its_store_cannot_be_written(chain, caplog, failure):
+    """The dev chain on a nearly full disk: a block of two transactions cannot be stored, a
+    block of one can. The search stored the first alone and dropped the second as the
+    culprit ("dropping transaction ...: a block holding it cannot be built or stored
+    (StoreWriteError: write failed: database or disk is full)"): an acknowledged
+    transaction lost to a full disk, and a traceback logged every 0.1 s while it lasted.
+    Now nothing is dropped: one ERROR line naming the cause and the fix, retries with a
+    backoff, and both transactions in one block once the disk has room."""
+    ledger = chain.ledger
+    txs = _txs(chain, 2)
+    save_block = ledger.store.save_block
+    refused = []
+
+    def nearly_full(block, *args, **kw):
+        if len(block.txs) > 1 and len(refused) < 2:  # room returns after two refusals
+            refused.append(block.header.height)
+            if failure == "ENOSPC":
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise StoreWriteError("write failed: database or disk is full")
+        return save_block(block, *args, **kw)
+
+    ledger.store.save_block = nearly_full
+    mempool = Mempool()
+    for tx in txs:
+        mempool.add(tx)
+    (node,) = chain.keys.values()
+    extra = {} if failure == "ENOSPC" else {"write_failures": (OSError, StoreWriteError)}
+    driver = SoloDriver(
+        ledger,
+        mempool,
+        node,
+        max_block_txs=100,
+        max_block_bytes=1 << 20,
+        interval_ms=0,
+        **extra,
+    )
+    start = ledger.height
+
+    async def run():
+        task = asyncio.create_task(driver.run())
+        driver.notify()
+        deadline = time.monotonic() + 60
+        while len(mempool) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await driver.drain()
+
+    with caplog.at_level(logging.INFO, logger="tianfu.consensus.solo"):
+        asyncio.run(run())
+    stored = [
+        t.hash for h in range(start + 1, ledger.height + 1) for t in ledger.store.load_block(h).txs
+    ]
+    assert "dropping transaction" not in caplog.text
+    assert stored == [t.hash for t in txs]  # both, in one block, once there was room
+    with_txs = [h for h in range(start + 1, ledger.height + 1) if ledger.store.load_block(h).txs]
+    assert len(refused) == 2 and len(with_txs) == 1  # (empty blocks date a stale time)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and not errors[0].exc_info, caplog.text
+    assert f"cannot store block {refused[0]}" in errors[0].getMessage()
+    assert "free disk space" in errors[0].getMessage()
+    assert "store writable again: block" in caplog.text

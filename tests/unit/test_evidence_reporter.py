@@ -222,3 +222,23 @@ def test_a_full_evidence_book_is_looked_up_once_not_every_pass(node):
     for _ in range(2):
         assert asyncio.run(reporter.report_once()) == 0
     assert queries == []
+
+
+def test_evidence_the_mempool_has_no_room_for_is_sent_again_not_given_up(node):
+    """A full mempool (load, or a peer filling it) refuses the evidence transaction with
+    `TxBusy` ("the same transaction may be sent again later"): the reporter took it as a
+    refusal, remembered the evidence as done and never sent it again, so the double sign
+    was never recorded. Now the pass stops there and the next one sends it again."""
+    chain = node.chain
+    offender = chain.genesis.validators[1]
+    evs = [double_sign(chain, offender, 1), double_sign(chain, offender, 2)]
+    full = node.mempool.max_txs
+    node.mempool.max_txs = 0  # no room for anything
+    reporter = EvidenceReporter(node.identity, node.service, lambda: evs)
+    assert asyncio.run(reporter.report_once()) == 0
+    assert reporter.stats["rejected"] == 0 and reporter.stats["busy"] == 1
+    node.mempool.max_txs = full  # room again
+    assert asyncio.run(reporter.report_once()) == 2
+    node.commit()
+    for ev in evs:
+        assert chain.query("get_evidence", offender.name, ev.vote_a.height, 0, PREVOTE)

@@ -289,6 +289,29 @@ def test_a_file_deleted_or_replaced_while_in_use_is_written_again(tmp_path, kp, 
     pv.close()
 
 
+def test_a_directory_put_in_its_place_while_in_use_is_named_with_its_fix(tmp_path, kp):
+    """A directory put at the signer file's path while the node runs: the save fails (no
+    signature) with only the OS error ("[Errno 21] Is a directory"), which the driver
+    shows as why it does not sign. The error names the fix, and once the directory is
+    gone the state is written there again (`rewrite`) and signing goes on."""
+    path = tmp_path / "pv.bin"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 3, 0, PREVOTE, H1)
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(OSError) as err:
+        pv.sign_vote(CHAIN, 3, 0, PRECOMMIT, H1, 2_000)
+    assert "is a directory, not the signer file: remove it or move it aside" in str(err.value)
+    assert pv.last_hrs() == (3, 0, STEP_PREVOTE)  # the precommit was not signed
+    with pytest.raises(OSError, match="remove it or move it aside"):
+        pv.rewrite()
+    path.rmdir()
+    pv.rewrite()
+    assert FilePrivValidator(kp, path).last_hrs() == (3, 0, STEP_PREVOTE)
+    pv.sign_vote(CHAIN, 3, 0, PRECOMMIT, H1, 2_000)
+    pv.close()
+
+
 def test_rewrite_makes_the_last_state_durable_after_a_failed_save(tmp_path, kp, monkeypatch):
     """After a failed sync the file may hold the unreturned state in one slot and an older
     one in the other; `rewrite` puts the last returned state in both, synced."""
@@ -344,6 +367,55 @@ def test_a_refused_signer_file_names_the_safe_remedy(tmp_path, kp, damage):
     assert "restore it from a backup" not in msg
     if damage != "missing":
         assert "move it aside" in msg
+
+
+@pytest.mark.parametrize(
+    "fault", ["directory", "directory, flag given", "unreadable", "read-only", "read-only fs"]
+)
+def test_a_signer_file_that_cannot_be_read_names_its_cause_and_fix(
+    tmp_path, kp, monkeypatch, fault
+):
+    """A directory in the signer file's place, or a file the node may not read or open
+    for writing, was refused with only the OS error ("cannot read signer state ...:
+    [Errno 21] Is a directory"), naming no fix. The refusal names what to do: a directory
+    is moved aside (then --new-signer-state: the state it replaced is lost); a file the
+    node may not use is given back to the node's user and kept (no new state)."""
+    path = tmp_path / "privval.json"
+    FilePrivValidator(kp, path, allow_missing=True).sign_vote(CHAIN, 7, 0, PREVOTE, H1)
+    if fault.startswith("directory"):
+        path.unlink()
+        path.mkdir()
+    elif fault == "unreadable":
+        real = type(path).read_bytes
+
+        def read_bytes(p):
+            if p == path:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(p))
+            return real(p)
+
+        monkeypatch.setattr(type(path), "read_bytes", read_bytes)
+    else:
+        real_open = os.open
+        code = errno.EROFS if fault.endswith("fs") else errno.EACCES
+
+        def opener(p, flags, *args):
+            if str(p) == str(path) and flags & os.O_RDWR:
+                raise OSError(code, os.strerror(code), str(p))
+            return real_open(p, flags, *args)
+
+        monkeypatch.setattr(os, "open", opener)
+    with pytest.raises(PrivValStateError) as err:
+        FilePrivValidator(kp, path, allow_missing=fault.endswith("flag given"))
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg
+    if fault.startswith("directory"):
+        assert "is a directory" in msg and "move it aside" in msg and "--new-signer-state" in msg
+    elif fault.endswith("fs"):
+        assert "Read-only file system" in msg and "fix the file system" in msg
+        assert "--new-signer-state" not in msg  # the state is intact: keep it
+    else:
+        assert "Permission denied" in msg and "read and write access" in msg
+        assert "--new-signer-state" not in msg
 
 
 def test_rewrite_with_nothing_signed_yet_fails_while_no_file_can_be_made(tmp_path, kp, monkeypatch):

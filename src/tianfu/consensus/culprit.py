@@ -9,7 +9,11 @@ transactions after the culprit stay pending for a later block.
 
 `attempt(txs)` builds a block of exactly `txs` (the solo driver also stores it, so an
 attempt that succeeds is final: `stop_at_success=True` stops the search there). An empty
-candidate list that fails is not a transaction's fault: the error is raised.
+candidate list that fails is not a transaction's fault: the error is raised. Nor is a
+failure of one of the types `not_a_tx_fault` names (the store cannot be written: a full
+disk, an I/O error): it is raised from whichever attempt meets it, and nothing is
+dropped. A nearly full disk takes a smaller block where it refuses a larger one, and the
+search would otherwise drop the transaction after the prefix that fitted.
 """
 
 from __future__ import annotations
@@ -31,13 +35,20 @@ class Built(Generic[T]):
 
 
 def build_dropping_culprit(
-    attempt: Callable[[list[Any]], T], txs: list[Any], *, stop_at_success: bool = False
+    attempt: Callable[[list[Any]], T],
+    txs: list[Any],
+    *,
+    stop_at_success: bool = False,
+    not_a_tx_fault: tuple[type[BaseException], ...] = (),
 ) -> Built[T]:
     """Build from `txs`, or from the longest prefix before the transaction that makes
-    building fail (reported as `culprit`). Raises what the empty block raises."""
+    building fail (reported as `culprit`). Raises what the empty block raises, and a
+    failure of a `not_a_tx_fault` type at once."""
     try:
         return Built(attempt(txs), len(txs))
-    except Exception as exc:  # any failure: the search below decides whose it is
+    except not_a_tx_fault:
+        raise
+    except Exception as exc:  # any other failure: the search below decides whose it is
         if not txs:
             raise
         error = f"{type(exc).__name__}: {exc}"
@@ -51,6 +62,8 @@ def build_dropping_culprit(
         tried += 1
         try:
             result = attempt(txs[:mid])
+        except not_a_tx_fault:
+            raise
         except Exception as exc:
             bad, error = mid, f"{type(exc).__name__}: {exc}"
             continue

@@ -33,6 +33,8 @@ for a file that exists too: restored from a backup with the rest of the data dir
 is older than what the key signed, and nothing local shows it. `initialise()` writes the file of a new node (height
 0: nothing signed) at `node init`. A file that exists but has no readable slot (truncated,
 garbage, another key's) raises `PrivValStateError`: it is never reset to zero silently.
+The refusal names the fix: a directory in the file's place is moved aside (then the flag),
+a file the node may not read or open for writing is given back to the node's user.
 Format 1 (`TFPV1`: one record, replaced by rename on every save) is still read; the first
 save after an upgrade converts it.
 
@@ -45,7 +47,9 @@ while the node runs, it is written there again from this process's state, with a
 line — else every later save would go to the unlinked file and a restart would find no
 file, or the old copy. What is at the path never goes back: if the file found there holds
 this key's state at or after the one being saved, it is kept and becomes this signer's
-state, and the signature being saved is refused (`DoubleSignRefused`).
+state, and the signature being saved is refused (`DoubleSignRefused`). A directory found
+there fails the save (no signature) with an `OSError` naming the fix; once it is gone,
+`rewrite` writes the state there again.
 
 A precommit of a block carries a time (BFT time): re-signing the same precommit after a
 crash with another clock reading returns the stored vote, time and signature unchanged.
@@ -53,6 +57,7 @@ crash with another clock reading returns the stored vote, time and signature unc
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -228,7 +233,7 @@ class FilePrivValidator:
             self.recovery = "the signer file was missing (new signer state)"
             return None
         except OSError as exc:
-            raise PrivValStateError(f"cannot read signer state {self.path}: {exc}") from None
+            raise self._unreadable("read", exc) from None
         if data.startswith(MAGIC2):
             return self._load_slots(data)
         if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 32:
@@ -251,6 +256,25 @@ class FilePrivValidator:
         if last.public_key != self.keypair.public_key:
             raise PrivValStateError(f"signer state {self.path} belongs to another key")
         return last  # format 1: the first save converts the file (self._fd stays -1)
+
+    def _unreadable(self, what: str, exc: OSError) -> PrivValStateError:
+        """The refusal of a signer file that cannot be read or opened, naming the fix: a
+        directory in its place is moved aside (then the flag); a file the node may not
+        read or write is given back to the node's user, one on a read-only or failing file
+        system needs that fixed (either way the file is kept: it is what the key signed)."""
+        if self.path.is_dir():
+            return PrivValStateError(
+                f"signer state {self.path} is a directory, not the signer file: move it "
+                f"aside; {_REMEDY}"
+            )
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            fix = "give the node's user read and write access to it"
+        else:  # (a read-only or failing file system)
+            fix = "the node must read and write it there: fix the file system under it"
+        return PrivValStateError(
+            f"cannot {what} signer state {self.path}: {exc.strerror or exc}: {fix} (keep "
+            "the file: it holds what this key signed)"
+        )
 
     def _load_slots(self, data: bytes) -> LastSigned:
         if len(data) != FILE_SIZE:
@@ -281,7 +305,7 @@ class FilePrivValidator:
         try:
             self._fd = os.open(self.path, os.O_RDWR)
         except OSError as exc:
-            raise PrivValStateError(f"cannot open signer state {self.path}: {exc}") from None
+            raise self._unreadable("open", exc) from None
         self._seq = seq
         if self.recovery is not None:
             self._repair(seq, last)
@@ -404,6 +428,12 @@ class FilePrivValidator:
             data = self.path.read_bytes()
         except FileNotFoundError:
             return None
+        except IsADirectoryError:
+            raise OSError(
+                errno.EISDIR,
+                f"signer state {self.path} is a directory, not the signer file: remove it or "
+                "move it aside (this process then writes its state there again by itself)",
+            ) from None
         if len(data) != FILE_SIZE:
             return None
         slots = (decode_slot(data[:SLOT]), decode_slot(data[SLOT:]))

@@ -20,8 +20,10 @@ class Retry:
     """The backoff and failure count of one retry loop for `what` ("store decided block
     7", "write signer state ...")."""
 
-    def __init__(self, what: str, waits: tuple[float, float] = RETRY_S) -> None:
-        self.what = what
+    def __init__(
+        self, what: str, waits: tuple[float, float] = RETRY_S, logger: logging.Logger = log
+    ) -> None:
+        self.what, self.log = what, logger
         self._next, self._longest = waits
         self.failures = 0
 
@@ -35,4 +37,4 @@ class Retry:
         """An attempt failed: count it, and log it if it is the first or a 12th."""
         self.failures += 1
         if self.failures == 1 or self.failures % LOG_EVERY == 0:
-            log.warning("still cannot %s (%d attempts): %s", self.what, self.failures, exc)
+            self.log.warning("still cannot %s (%d attempts): %s", self.what, self.failures, exc)

@@ -6,7 +6,11 @@ certificate together. Blocks, headers and certificates are exactly those a
 multi-validator network produces; only the agreement step is trivial.
 
 If a block cannot be built or stored, the transaction that causes it is found by
-bisection and dropped (`tianfu.consensus.culprit`): the chain goes on without it.
+bisection and dropped (`tianfu.consensus.culprit`): the chain goes on without it. A store
+that cannot be written (`write_failures`: a full disk, an I/O error, a read-only file
+system) is no transaction's fault: nothing is dropped, the transactions stay pending, one
+ERROR line says what is wrong and what to do, and production retries with a backoff (a
+WARNING a minute while it lasts, one when a block is stored again).
 
 BFT time: a block is dated with the time of the previous block's precommit. A dev chain
 makes blocks only when transactions arrive, so after an idle spell the next block would
@@ -25,6 +29,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
 from tianfu.consensus.culprit import build_dropping_culprit
+from tianfu.consensus.retry import Retry
 from tianfu.crypto import KeyPair, sign_vote
 from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig
 
@@ -61,8 +66,11 @@ class SoloDriver:
     verified: Callable[[bytes], bool] | None = None
     on_commit: Callable[[Any], None] | None = None
     clock: Callable[[], float] = time.time
+    # Failures of the store, not of a transaction (the node adds its store's write error).
+    write_failures: tuple[type[BaseException], ...] = (OSError,)
     wakeup: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _inflight: asyncio.Future[Any] | None = field(default=None, init=False)
+    _retry: Retry | None = field(default=None, init=False)  # while the store cannot be written
 
     def notify(self) -> None:
         """A transaction arrived."""
@@ -97,8 +105,11 @@ class SoloDriver:
         """`produce_one`, or if that fails, blocks of shorter prefixes of `txs` until one
         commits; a transaction that fails a block on its own is dropped (logged). Returns
         the executed block and the hashes to take out of the mempool: those committed, those
-        execution refused, and the culprit. Raises if even an empty block fails."""
-        built = build_dropping_culprit(self.produce_one, txs, stop_at_success=True)
+        execution refused, and the culprit. Raises if even an empty block fails, and a
+        `write_failures` error at once (nothing dropped)."""
+        built = build_dropping_culprit(
+            self.produce_one, txs, stop_at_success=True, not_a_tx_fault=self.write_failures
+        )
         executed = built.result
         done = [t.hash for t in executed.block.txs]
         for h, why in getattr(executed.result, "dropped", []):
@@ -136,6 +147,23 @@ class SoloDriver:
                 last_start = asyncio.get_running_loop().time()
                 await self._produce()
 
+    def _store_failed(self, exc: BaseException) -> float:
+        """A block could not be stored: say so (once an outage, then a line a minute) and
+        return the wait before the next attempt."""
+        retry = self._retry
+        if retry is None:
+            height = self.ledger.height + 1
+            log.error(
+                "cannot store block %d: %s: no block is made until the store can be written "
+                "again (free disk space, or fix the disk, under the chain's data directory); "
+                "the transactions stay pending and production retries by itself",
+                height,
+                exc,
+            )
+            retry = self._retry = Retry(f"store block {height}", logger=log)
+        retry.failed(exc)
+        return retry.wait()
+
     async def drain(self) -> None:
         """Wait for a block being built or stored to finish (on shutdown, after cancel)."""
         if self._inflight is not None:
@@ -148,10 +176,20 @@ class SoloDriver:
         try:
             self._inflight = asyncio.ensure_future(asyncio.to_thread(self.produce, txs))
             executed, done = await asyncio.shield(self._inflight)
+        except self.write_failures as exc:  # the store cannot be written: wait, retry
+            await asyncio.sleep(self._store_failed(exc))
+            return
         except Exception:  # even an empty block failed (a task's top level): log, go on
             log.exception("block production failed")
             await asyncio.sleep(max(self.interval_ms / 1000, 0.1))
             return
+        if self._retry is not None:
+            log.warning(
+                "store writable again: block %d stored after %d failed attempts",
+                executed.block.header.height,
+                self._retry.failures,
+            )
+            self._retry = None
         # Candidates left out (the block's gas or receipt budget was full) stay pending.
         self.mempool.remove(done)
         if self.on_commit is not None:

@@ -6,10 +6,11 @@ on chain (`governance.get_evidence` view) signs a `governance.submit_evidence(vo
 vote_b)` transaction with the node's identity and submits it through the node's service
 (mempool + gossip). A submitted one is not sent again while its transaction can still
 commit; if it expires unseen it is sent again, and if it commits without the evidence being
-recorded (the contract refused it) the reporter gives up on it. What it remembers is
-bounded, and holds at least what the driver's evidence book holds, so evidence found
-recorded is not looked up again. Conflicting proposals are not evidence the contract takes,
-so they are skipped.
+recorded (the contract refused it) the reporter gives up on it; refused at admission it
+gives up too, unless the mempool had no room (`TxBusy`: a full pool, the node's own share
+used up), when it is sent again at the next pass. What it remembers is bounded, and holds
+at least what the driver's evidence book holds, so evidence found recorded is not looked
+up again. Conflicting proposals are not evidence the contract takes, so they are skipped.
 See docs/adr/0012-reviewed-admission.md.
 """
 
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
-from tianfu.api.service import TxRejected
+from tianfu.api.service import TxBusy, TxRejected
 from tianfu.codec import encode
 from tianfu.consensus.evidencebook import CAPACITY
 from tianfu.consensus.messages import DuplicateVoteEvidence
@@ -114,6 +115,16 @@ class EvidenceReporter:
             tx = self._transaction(a, b)
             try:
                 await self.service.submit(tx)
+            except TxBusy as exc:  # no room now (nor for the rest): the next pass tries again
+                if self.stats["busy"] == 0 or self.stats["busy"] % 60 == 0:
+                    log.warning(
+                        "evidence against %s at %d not admitted now (sent again): %s",
+                        name,
+                        a.height,
+                        exc,
+                    )
+                self.stats["busy"] += 1
+                break
             except TxRejected as exc:
                 log.warning("evidence against %s at %d not admitted: %s", name, a.height, exc)
                 self.stats["rejected"] += 1

@@ -17,17 +17,20 @@ from tianfu.mempool import Mempool
 from tianfu.node import loop as event_loop
 from tianfu.node.http import node_app
 from tianfu.node.service import NodeService
+from tianfu.node.storeguard import dev_hint, open_checked_ledger
 from tianfu.node.wiring import cancel_all
 from tianfu.privdata.node import PrivateDataNode
-from tianfu.store import Store
+from tianfu.store import StoreWriteError
 from tianfu.types import Genesis
 
 log = logging.getLogger(__name__)
 
 
 def open_ledger(data_dir: Path, genesis: Genesis) -> Ledger:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return Ledger(Store(data_dir / "chain.db"), genesis)
+    """The dev chain's ledger on `data_dir/chain.db`, after the store's quick check (as a
+    node's); a damaged store is `StoreRefused`, one line naming what to do."""
+    ledger, _ = open_checked_ledger(data_dir.parent, data_dir, genesis, dev_hint)
+    return ledger
 
 
 async def serve_solo(
@@ -67,6 +70,7 @@ async def serve_solo(
         interval_ms=params.block_interval_ms,
         verified=service.verified.__contains__,
         on_commit=service.block_committed,
+        write_failures=(OSError, StoreWriteError),
     )
     service.on_tx = lambda _tx: driver.notify()
     server = make_server(node_app(service, data_dir), host, port)

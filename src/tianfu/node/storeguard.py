@@ -42,9 +42,21 @@ def repair_hint(home: Path) -> str:
     return f"rebuild it from the peers with `tianfu node repair --home {home}`"
 
 
-def refusal(home: Path, exc: BaseException | str) -> StoreRefused:
+def dev_hint(home: Path) -> str:
+    """What to do about a dev chain's damaged store (one validator: no peer to rebuild from)."""
+    data = home / "data"
+    return (
+        f"a dev chain has no peers to rebuild it from: move {data} aside (kept for "
+        f"inspection) and run `tianfu dev --home {home}` again for a new chain, or put back "
+        f"a copy of {data} from a backup"
+    )
+
+
+def refusal(
+    home: Path, exc: BaseException | str, hint: Callable[[Path], str] = repair_hint
+) -> StoreRefused:
     text = " ".join(str(exc).split())  # one line, whatever SQLite said
-    return StoreRefused(f"{text} — {repair_hint(home)}")
+    return StoreRefused(f"{text} — {hint(home)}")
 
 
 class DataLock:
@@ -88,14 +100,17 @@ def certificate_check(ledger: Ledger) -> Callable[[int, CommitCertificate], None
     return verify
 
 
-def open_checked_ledger(home: Path, data: Path, genesis: Genesis) -> tuple[Ledger, CheckReport]:
-    """The node's ledger on `data/chain.db`, after the quick check; `StoreRefused` if not."""
+def open_checked_ledger(
+    home: Path, data: Path, genesis: Genesis, hint: Callable[[Path], str] = repair_hint
+) -> tuple[Ledger, CheckReport]:
+    """The node's ledger on `data/chain.db`, after the quick check; `StoreRefused` if not
+    (naming the fix `hint` gives: a network node's repair from its peers by default)."""
     data.mkdir(parents=True, exist_ok=True)
     path = data / STORE_FILE
     try:
         store = Store(path)
     except StoreDamaged as exc:
-        raise refusal(home, exc) from None
+        raise refusal(home, exc, hint) from None
     except StoreError as exc:  # not damage: a newer schema, no permission, ...
         raise StoreRefused(" ".join(str(exc).split())) from None
     try:
@@ -103,10 +118,10 @@ def open_checked_ledger(home: Path, data: Path, genesis: Genesis) -> tuple[Ledge
         report = check_store(store, genesis.hash, verify_certificate=certificate_check(ledger))
     except StoreDamaged as exc:
         store.close()
-        raise refusal(home, exc) from None
+        raise refusal(home, exc, hint) from None
     except (StoreError, ValueError) as exc:  # a different genesis, undecodable state, ...
         store.close()
-        raise refusal(home, f"store {path}: {exc}") from None
+        raise refusal(home, f"store {path}: {exc}", hint) from None
     log.info(
         "store checked (%s): height %d, %.1f MB, %d headers, %d certificates, %.2f s",
         report.level,

@@ -26,6 +26,7 @@ from tianfu.store.errors import (
     StoreDamaged,
     StoreError,
     StoreWriteError,
+    cannot_write,
     sqlite_code,
 )
 from tianfu.store.schema import connect, init_schema
@@ -85,6 +86,8 @@ class StoreFile:
             self._seen = self._load_seen(conn)
         except sqlite3.Error as exc:
             self.close()
+            if cannot_write(exc):
+                raise self._cannot_open(exc) from None
             if sqlite_code(exc) in DAMAGE_CODES or sqlite_code(exc) == SQLITE_IOERR:
                 raise StoreDamaged(f"store {self._path}: cannot open it: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
@@ -112,10 +115,21 @@ class StoreFile:
                 seen.add([r[0] for r in batch])  # BLOB columns come back as bytes
         return seen
 
+    def _cannot_open(self, exc: sqlite3.Error) -> StoreWriteError:
+        """Opening needed a write the system refused (`cannot_write`): not damage."""
+        name = getattr(exc, "sqlite_errorname", "")
+        return StoreWriteError(
+            f"cannot open store {self._path}: the file system refused a write ({exc}, "
+            f"{name}): free disk space, or make it writable, under "
+            f"{Path(self._path).parent}; the store is not damaged"
+        )
+
     def _open(self) -> sqlite3.Connection:
         try:
             conn = connect(self._path)
         except sqlite3.Error as exc:
+            if cannot_write(exc):
+                raise self._cannot_open(exc) from None
             if sqlite_code(exc) in DAMAGE_CODES or sqlite_code(exc) == SQLITE_IOERR:
                 raise self._damaged(f"cannot open it: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
@@ -154,6 +168,8 @@ class StoreFile:
         code = sqlite_code(exc)
         if doing != "read":
             self.write_failures += 1
+        if cannot_write(exc):  # (a read may need the shared-memory index grown)
+            return StoreWriteError(f"{doing} failed: {exc}")
         if code in DAMAGE_CODES or (code == SQLITE_IOERR and doing == "read"):
             return self._damaged(f"{doing} failed: {exc}")
         if doing != "read" and code in WRITE_CODES:

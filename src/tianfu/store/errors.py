@@ -26,5 +26,19 @@ DAMAGE_CODES = frozenset({SQLITE_CORRUPT, SQLITE_NOTADB})
 WRITE_CODES = frozenset({3, 8, 10, 13, 14})  # PERM, READONLY, IOERR, FULL, CANTOPEN
 
 
+# SQLite's extended I/O error codes of a write, a sync, or the shared-memory index beside a
+# WAL database (`chain.db-shm`, sized and mapped at open): WRITE, FSYNC, DIR_FSYNC,
+# TRUNCATE, SHMOPEN, SHMSIZE, SHMMAP. The system could not do it (a full disk, a
+# read-only file system); the database file is not damaged. (A full disk at open is
+# SQLITE_IOERR_SHMSIZE: the index cannot be sized.)
+IOERR_NOT_DAMAGE = frozenset(SQLITE_IOERR | (n << 8) for n in (3, 4, 5, 6, 18, 19, 21))
+
+
 def sqlite_code(exc: sqlite3.Error) -> int:
     return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+
+
+def cannot_write(exc: sqlite3.Error) -> bool:
+    """Whether `exc` is an I/O error of a write or of the shared-memory index, not of
+    reading the file (see `IOERR_NOT_DAMAGE`)."""
+    return int(getattr(exc, "sqlite_errorcode", 0) or 0) in IOERR_NOT_DAMAGE

@@ -15,6 +15,11 @@ plus a per-validator `skews` offset), a precommit of a block carries the signer'
 and is valid only if its time is that certificate's weighted median (`median_time`) and
 later than the previous block's (`check_block`). Signatures are real Ed25519.
 
+`clock_jumps` changes clocks while running: at each (time, {validator index: offset}) the
+offsets given replace those validators' skews (a wall clock set back or forward, as an
+operator or a faulty time source does); `heights_at_jumps` records, at each, the lowest
+height the honest nodes had committed.
+
 A validator listed in `restarts` crashes at the given time, stays down for `down_ms` and
 comes back with its commits but without its core state or any memory of what it signed
 (its signer file and WAL are gone); the driver's `SignGuard` must keep it from signing
@@ -129,9 +134,12 @@ class Simulation:
         guard: bool = True,
         restore: int = 0,
         honest_class: type[DriverNode] | type[SimNode] = DriverNode,
+        clock_jumps: list[tuple[int, dict[int, int]]] | None = None,
     ) -> None:
         self.rng = random.Random(seed)
-        self.skews = skews or {}  # validator index -> clock offset (ms)
+        self.skews = dict(skews or {})  # validator index -> clock offset (ms)
+        self.clock_jumps = clock_jumps or []  # (time ms, new offsets) while running
+        self.heights_at_jumps: list[int] = []  # the honest nodes' lowest height at each
         self.restarts = restarts or {}  # validator index -> crash time (ms)
         self.down_ms = down_ms
         self.guard = guard
@@ -307,10 +315,16 @@ class Simulation:
                 self.schedule(self.rng.randint(1, self.gossip_ms), nd.id, "gossip")
             if nd.val_index in self.restarts:
                 self.schedule(self.restarts[nd.val_index], nd.id, Crash(self.down_ms))
+        for at_ms, offsets in self.clock_jumps:
+            self.loop.call_later(at_ms / 1000, self._jump_clocks, offsets)
         if self._queue:
             self._arm(self._queue[0][0])
         self.loop.call_later(self.max_time_ms / 1000 + 0.001, self._finish)
         await self._finished.wait()
+
+    def _jump_clocks(self, offsets: dict[int, int]) -> None:
+        self.heights_at_jumps.append(min(len(nd.commits) for nd in self.honest))
+        self.skews.update(offsets)
 
     async def _shutdown(self) -> None:
         for nd in self.nodes:
