@@ -234,6 +234,8 @@ def verify_sig(suite: str, scheme: int, key: bytes, msg: bytes, sig: bytes) -> b
 
 
 def address(scheme: int, key: bytes) -> str:
+    if scheme not in SCHEME_SUITE:  # crypto.md#addresses: u8(scheme) of schemes 1, 2, 3 only
+        raise Invalid("no address for a key of an unknown scheme")
     return hash_domain(SCHEME_SUITE[scheme], "tianfu/address/v1", bytes([scheme]), key)[:20].hex()
 
 

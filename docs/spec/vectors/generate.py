@@ -266,10 +266,14 @@ def crypto_vectors() -> dict[str, Any]:
     case("ed25519: a public key of order 2, R the identity, S = 0", "standard", ed, msg,
          identity + zero_s, order2)  # fmt: skip
     case("ed25519: R of small order (y = p - 1)", "standard", ed, msg, order2 + ed_sig[32:])
+    # crypto.md#addresses: no address for a scheme no suite accepts; 256 and 257 are what a
+    # u8(scheme) taken modulo 256 would turn into 0 and 1 (the Ed25519 key's address).
+    for scheme in (0, 4, 256, 257):
+        addresses.append({"scheme": scheme, "public_key": hx(ed.public_key), "address": None})
     return {
         "description": "Signatures (crypto.md): `valid` says whether `signature` by "
         "`public_key` of `scheme` over `message` verifies on a chain of `suite`. Addresses: "
-        "the address of each key.",
+        "the address of each key (null: none, the scheme is no suite's).",
         "signatures": cases,
         "addresses": addresses,
     }

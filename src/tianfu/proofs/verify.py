@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tianfu.codec import CodecError, decode
+from tianfu.crypto import current_suite
 from tianfu.crypto.merkle import verify_merkle_proof
 from tianfu.proofs.formats import (
     MAX_BUNDLE_BYTES,
@@ -125,8 +126,19 @@ def _prepare_block(
     return header, cert, txs, entries
 
 
+def check_tx_scheme(tx: Transaction) -> None:
+    """A proven transaction is one the chain admitted, so its signer's scheme is one the
+    chain's suite accepts (transactions.md): its id's hash and its signer's address
+    (`u8(scheme)`, crypto.md#addresses) are defined for those schemes only."""
+    if tx.body.scheme not in current_suite().schemes:
+        raise TrustError(
+            f"a proven transaction's scheme {tx.body.scheme} is not one the chain's suite accepts"
+        )
+
+
 def _verify_tx(inc: TxInclusion, header: BlockHeader) -> ProvenTx:
     tx: Transaction = decode_part(inc.tx, Transaction, "transaction")
+    check_tx_scheme(tx)
     receipt: Receipt = decode_part(inc.receipt, Receipt, "receipt")
     try:
         check_receipt(receipt)

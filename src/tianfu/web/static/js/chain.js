@@ -179,6 +179,32 @@ export function certificate(bytes) {
   return certificateOf(decode(bytes));
 }
 
+// A proven transaction (transactions.md), decoded with the checks of `TxBody`: version 1,
+// chain id, signer, nonce, expiry, contract and method, arguments and certificate within
+// their bounds; and its scheme one the chain's suite accepts (a proven transaction is one
+// the chain admitted: its id's hash and its signer's address, u8(scheme), are defined for
+// those schemes only). Returns the body.
+const U63 = (1n << 63n) - 1n;
+const isU63 = (n) => (Number.isInteger(n) || typeof n === "bigint") && n >= 0 && BigInt(n) <= U63;
+const CONTRACT_NAME = /^[a-z][a-z0-9_]*$/; // the whole text (no `m` flag: $ is the end)
+const MAX_ARGS = 32;
+const MAX_CERT_BYTES = 4096;
+
+export function transactionBody(tx) {
+  if (!Array.isArray(tx) || tx.length !== 2 || !Array.isArray(tx[0]) || tx[0].length !== 10) {
+    fail("malformed transaction");
+  }
+  const [version, chainId, scheme, signer, nonce, expiry, contract, method, args, cert] = tx[0];
+  const ok = version === 1 && isChainId(chainId) && (Number.isInteger(scheme) || typeof scheme === "bigint") &&
+    signer instanceof Uint8Array && signer.length <= MAX_KEY_BYTES && isU63(nonce) && isU63(expiry) &&
+    isChainId(contract) && CONTRACT_NAME.test(contract) && isChainId(method) &&
+    Array.isArray(args) && args.length <= MAX_ARGS && cert instanceof Uint8Array &&
+    cert.length <= MAX_CERT_BYTES && tx[1] instanceof Uint8Array && tx[1].length <= 72;
+  if (!ok) fail("malformed transaction");
+  if (!suite.schemes.has(scheme)) fail("a proven transaction's scheme is not one the chain's suite accepts");
+  return tx[0];
+}
+
 // Whether `sig` over `msg` is a valid signature of a validator's key, as
 // `tianfu.crypto.verify` checks it (false for a scheme the chain's suite does not accept).
 // Ed25519: crypto.md's four checks (ed25519Verify). ECDSA P-256: SHA-256, a compressed 33-byte key,

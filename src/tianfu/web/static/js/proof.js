@@ -27,7 +27,8 @@ import {
   part,
 } from "./wire.js";
 import {
-  SUITES, certificate, checkCommit, hashDomain, header, inSuite, sha256Hex, stateEntry, verifyMerkle,
+  SUITES, certificate, checkCommit, hashDomain, header, inSuite, sha256Hex, stateEntry, transactionBody,
+  verifyMerkle,
 } from "./chain.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
 import { documentText, parseDocumentJson } from "./strictjson.js";
@@ -74,7 +75,10 @@ function readable(v) {
   return v;
 }
 
-function addressOf(scheme, publicKey) {
+// crypto.md#addresses: u8(scheme) ‖ key, for the schemes a suite accepts (1, 2, 3) only; a
+// byte array would wrap any other (257 to 1), so it is refused, never wrapped.
+export function addressOf(scheme, publicKey) {
+  if (![1, 2, 3].includes(scheme)) fail("a proven transaction's scheme is not one the chain's suite accepts");
   return hex(hashDomain("tianfu/address/v1", new Uint8Array([scheme]), publicKey).slice(0, 20));
 }
 
@@ -153,9 +157,7 @@ function provenBlock(doc, genesis, nowMs) {
       fail("the receipt is not at index %(index)s of block %(height)s", { index, height: head.height });
     }
     const { value: tx, spans } = decode(txBytes, true);
-    if (!Array.isArray(tx) || tx.length !== 2 || !Array.isArray(tx[0]) || tx[0].length !== 10) {
-      fail("malformed transaction");
-    }
+    transactionBody(tx);
     const receipt = decode(receiptBytes);
     if (!Array.isArray(receipt) || receipt.length !== 5 || !(receipt[0] === 0 || receipt[0] === 1) ||
         !Array.isArray(receipt[4])) {

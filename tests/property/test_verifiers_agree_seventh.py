@@ -1,0 +1,164 @@
+"""Verifier disagreements found by the seventh review (an outsider reading docs/spec): each
+test makes, on a chain whose validators certify what they are given (docs/spec/vectors/
+chain.py), the document the specification settles, and checks that the SDK, the spec
+verifier and the console under Node give its verdict.
+
+A proven transaction is one the chain admitted: its scheme is one the chain's suite
+accepts (transactions.md, proofs.md#bundle-verification). A certified block holding
+another — only validators holding more than 2/3 of the power can make one — is refused
+by every verifier: its id's hash and its signer's address (`u8(scheme)`) are defined for
+those schemes only, and a console building the address from a byte array wrapped a
+scheme of 257 to 1, so the holder of an Ed25519 key was shown as the depositor of a
+transaction of scheme 257."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+from unittest import mock
+
+import pytest
+import verifiers_agree_chain as vac
+import verifiers_agree_lib as lib
+from test_verifiers_agree_review import three
+
+from tianfu.codec import encode
+from tianfu.crypto import ED25519, SM2, chain_suite
+from tianfu.execution.contract_api import state_key
+from tianfu.proofs.build import ProofBuilder
+from tianfu.proofs.documents import make_document, merge_single_blocks
+from tianfu.proofs.valchain import TrustOptions
+from tianfu.types import Transaction, TxBody
+from tianfu.types.tx import Event, Receipt
+
+OK = 0
+
+
+def _wrapped_address(scheme: int, public_key: bytes) -> str:
+    """The address the console computed for any scheme: `u8(scheme)` wrapped modulo 256."""
+    from tianfu.crypto.address import address_of
+
+    return address_of(scheme % 256, public_key)
+
+
+def forged_documents(suite: str, scheme: int, version: int = 1) -> list[dict[str, Any]]:
+    """A `tx` and an `evidence` document of a block holding a deposit whose transaction
+    has `scheme` (and `version`), its record naming as depositor the wrapped address."""
+    lib.load_app_kinds()
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        key_scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"seventh-{suite}/node{i + 1}", key_scheme) for i in range(4)]
+        chain = m.SpecChain(f"seventh-{suite}", suite,
+                            [(s, f"org{i + 1}", 1) for i, s in enumerate(signers)])  # fmt: skip
+        alice = m.Signer.make(f"seventh-{suite}/alice", key_scheme)
+        fh = "ab" * 32
+        body = TxBody(version, chain.chain_id, scheme, alice.public_key, 1, 1000, "evidence",
+                      "deposit", [fh, "Document D-1", {}], b"")  # fmt: skip
+        tx = Transaction(body, bytes(64))  # no verifier checks a proven transaction's signature
+        did = "D-1"
+        record = {"id": did, "file_hash": fh, "title": "Document D-1", "meta": {},
+                  "depositor": _wrapped_address(scheme, alice.public_key), "org": "org1",
+                  "name": "alice", "height": 1, "time_ms": m.T0, "tx": tx.hash.hex()}  # fmt: skip
+        receipt = Receipt(OK, 40, did, "", [Event("evidence", "Deposited", {"id": did})])
+        chain.commit([(tx, receipt)], {state_key("evidence", "dep:" + did): encode(record)})
+        chain.commit()
+        now = m.T0 + 3_600_000
+        opts = TrustOptions(now_ms=now)
+        b = ProofBuilder(chain)
+        genesis = encode(chain.genesis)
+        # The SDK renders what it is given (it is made to refuse in the verifiers, which are
+        # what is tested), with the console's wrapped address.
+        with mock.patch("tianfu.apps.common.certificate.address_of", _wrapped_address), \
+                mock.patch("tianfu.types.tx.check_version", lambda obj: None), \
+                mock.patch("tianfu.proofs.verify.check_tx_scheme", lambda tx: None, create=True):  # fmt: skip
+            tx_doc = make_document("tx", b.tx_bundle(tx.hash), chain.genesis, opts)
+            state_doc = make_document("state", b.state_bundle([("evidence", "dep:" + did)], 1),
+                                      chain.genesis, opts)  # fmt: skip
+            merged = merge_single_blocks([tx_doc, state_doc])
+            ev_doc = make_document("evidence", merged, chain.genesis, opts)
+        return [{"name": f"{kind} of a transaction of scheme {scheme}, version {version}",
+                 "kind": kind, "document": doc, "genesis": genesis, "now_ms": now}
+                for kind, doc in (("tx", tx_doc), ("evidence", ev_doc))]  # fmt: skip
+
+
+@pytest.mark.parametrize(("suite", "scheme"), [("standard", 257), ("standard", 3),
+                                               ("sm2", 7), ("sm2", 1), ("sm2", 259),
+                                               ("standard", -255)])  # fmt: skip
+def test_a_proven_transaction_of_a_scheme_the_suite_does_not_accept_is_refused(
+    suite: str, scheme: int
+) -> None:
+    """Main: the console took the evidence document of scheme 257 (the address of scheme 1)
+    and, on an sm2 chain, hashed a scheme-7 or scheme-1 transaction's id with SM3 where the
+    SDK and the spec verifier use SHA-256; the SDK raised ValueError (no verdict) for the
+    address of scheme 257 and the spec verifier KeyError for any unknown scheme."""
+    for base in forged_documents(suite, scheme):
+        verdicts = three(base)
+        assert not any(ok for ok, _ in verdicts), (base["name"], verdicts)
+        assert all("scheme" in why for _, why in verdicts), (base["name"], verdicts)
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_proven_transaction_of_another_version_is_refused(suite: str) -> None:
+    """Main: the console read a proven transaction's body by its length alone and took one
+    of version 2 that the SDK and the spec verifier refuse (transactions.md: version 1)."""
+    scheme = ED25519 if suite == "standard" else SM2
+    for base in forged_documents(suite, scheme, version=2):
+        verdicts = three(base)
+        assert not any(ok for ok, _ in verdicts), (base["name"], verdicts)
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_the_honest_documents_of_the_forging_chain_verify(suite: str) -> None:
+    """The chain and rendering above make valid documents when the scheme is the suite's:
+    what the tests above refuse is the scheme (or the version), nothing else."""
+    scheme = ED25519 if suite == "standard" else SM2
+    for base in forged_documents(suite, scheme):
+        verdicts = three(base)
+        assert all(ok for ok, _ in verdicts), (base["name"], verdicts)
+
+
+def test_the_console_gives_every_address_vector_and_refuses_an_unknown_scheme() -> None:
+    """docs/spec/vectors/crypto.json's addresses through the console's `addressOf`: main's
+    gave the scheme-257 key the address of scheme 1 (Uint8Array([257]) is [1]) and a
+    scheme-0 or -4 key an address, where crypto.md#addresses defines none."""
+    if lib.NODE is None:
+        pytest.skip("Node.js runs the console's verifier here")
+    vectors = json.loads((lib.ROOT / "docs/spec/vectors/crypto.json").read_text())["addresses"]
+    script = f"""
+const p = await import({json.dumps(str(lib.ROOT / "src/tianfu/web/static/js/proof.js"))});
+const cases = {json.dumps(vectors)};
+const suites = {{1: "standard", 2: "standard", 3: "sm2"}};
+const out = cases.map((c) => {{
+  try {{
+    return p.inSuite(suites[c.scheme] ?? "standard",
+                     () => p.addressOf(c.scheme, p.fromHex(c.public_key)));
+  }} catch (e) {{
+    return null;
+  }}
+}});
+process.stdout.write(JSON.stringify(out));
+"""
+    out = subprocess.run([lib.NODE, "--input-type=module", "-e", script], capture_output=True,
+                         text=True, timeout=120, check=True)  # fmt: skip
+    assert json.loads(out.stdout) == [c["address"] for c in vectors]
+    assert None in [c["address"] for c in vectors]
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_contract_name_with_a_final_line_feed_is_no_transaction(suite: str) -> None:
+    """transactions.md: a contract name is the whole text `[a-z][a-z0-9_]*`. Main's SDK
+    decoded a transaction to "kv\\n" (msgspec's pattern `^…$` matches before a final line
+    feed), so a node admitted it into a block (its receipt failed: no such contract) and the
+    SDK took its `tx` document, which the spec verifier and the console refuse."""
+    from tianfu.codec import CodecError
+    from tianfu.types.tx import decode_tx
+
+    m = vac._chain_module()
+    with chain_suite(suite).use():
+        alice = m.Signer.make(f"seventh-{suite}/alice", ED25519 if suite == "standard" else SM2)
+        body = TxBody(1, "c", alice.scheme, alice.public_key, 1, 1000, "kv\n", "put", [], b"")
+        raw = encode(Transaction(body, bytes(64)))
+        with pytest.raises((CodecError, ValueError)):
+            decode_tx(raw)
