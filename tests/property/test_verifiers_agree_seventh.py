@@ -162,3 +162,46 @@ def test_a_contract_name_with_a_final_line_feed_is_no_transaction(suite: str) ->
         raw = encode(Transaction(body, bytes(64)))
         with pytest.raises((CodecError, ValueError)):
             decode_tx(raw)
+
+
+def test_the_console_keeps_the_sdks_p256_verdicts_with_its_key_tables() -> None:
+    """The console keeps each P-256 key's point with a table of its multiples from its
+    second use (chain.js, p256Point) and checks ECDSA itself on it: over 70 keys signing
+    twice (more than it keeps) and 4 keys signing 8 messages each — valid, with a bit of s
+    or r flipped, high s (n − s), over another message — and a key off the curve used three
+    times, it says what the SDK says."""
+    from test_verifiers_agree import SIGNATURE_RUNNER
+
+    from tianfu.crypto import ECDSA_P256, verify
+
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    m = vac._chain_module()
+    with chain_suite("standard").use():
+        cases: list[tuple[bytes, bytes, bytes]] = []
+        for i in range(70):
+            s = m.Signer.make(f"p256-table/key{i}", ECDSA_P256)
+            cases += [(s.public_key, bytes([j]) * 32, s.sign(bytes([j]) * 32)) for j in range(2)]
+        for i in range(4):
+            s = m.Signer.make(f"p256-table/many{i}", ECDSA_P256)
+            for j in range(8):
+                msg = bytes([j, i]) * 16
+                sig = s.sign(msg)
+                high = sig[:32] + (n - int.from_bytes(sig[32:], "big")).to_bytes(32, "big")
+                cases += [(s.public_key, msg, sig),
+                          (s.public_key, msg, sig[:40] + bytes([sig[40] ^ 4]) + sig[41:]),
+                          (s.public_key, msg, bytes([sig[0] ^ 1]) + sig[1:]),
+                          (s.public_key, msg, high),
+                          (s.public_key, b"\xff" * 32, sig)]  # fmt: skip
+        off = b"\x02" + bytes(31) + b"\x01"  # x = 1: x³ − 3x + b is no square mod p
+        cases += [(off, bytes(32), cases[-1][2])] * 3
+        sdk = [verify(ECDSA_P256, pub, msg, sig) for pub, msg, sig in cases]
+    assert sum(sdk) == 140 + 32, [i for i, ok in enumerate(sdk) if ok and i >= 140]
+    if lib.NODE is None:
+        return
+    payload = [{"suite": "standard", "scheme": ECDSA_P256, "public_key": pub.hex(),
+                "message": msg.hex(), "signature": sig.hex()} for pub, msg, sig in cases]  # fmt: skip
+    out = subprocess.run([lib.NODE, str(SIGNATURE_RUNNER)], input=json.dumps(payload),
+                         capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    js = json.loads(out.stdout)
+    assert js == sdk, [i for i, (x, y) in enumerate(zip(js, sdk, strict=True)) if x != y]
