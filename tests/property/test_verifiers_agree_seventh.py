@@ -205,3 +205,68 @@ def test_the_console_keeps_the_sdks_p256_verdicts_with_its_key_tables() -> None:
     assert out.returncode == 0, out.stderr
     js = json.loads(out.stdout)
     assert js == sdk, [i for i, (x, y) in enumerate(zip(js, sdk, strict=True)) if x != y]
+
+
+def reheaded_document(suite: str, tx_count: int | None, round_: int) -> dict[str, Any]:
+    """The `state` document of block 3 of a 4-validator chain, with block 3's header given
+    `tx_count` (None: its own) and its certificate made at `round_`, signed anew by every
+    validator (what validators holding more than 2/3 of the power can sign)."""
+    import msgspec
+
+    from tianfu.proofs.documents import bundle_of
+    from tianfu.proofs.formats import LightBlock
+    from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig, vote_signing_bytes
+
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"width-{suite}/node{i + 1}", scheme) for i in range(4)]
+        chain = m.SpecChain(f"width-{suite}", suite,
+                            [(s, f"org{i + 1}", 1) for i, s in enumerate(signers)])  # fmt: skip
+        chain.commit([], {state_key("kv", "v"): encode("x")})
+        chain.commit()
+        chain.commit()
+        now = m.T0 + 3_600_000
+        opts = TrustOptions(now_ms=now)
+        doc = make_document("state", ProofBuilder(chain).state_bundle([("kv", "v")], 3),
+                            chain.genesis, opts)  # fmt: skip
+        header = chain.header(3)
+        if tx_count is not None:
+            header = msgspec.structs.replace(header, tx_count=tx_count)
+        sigs = []
+        for i, s in enumerate(signers):
+            t = header.time_ms + 1000 + i
+            msg = vote_signing_bytes(chain.chain_id, 3, round_, PRECOMMIT, header.hash, t)
+            sigs.append(CommitSig(s.public_key, t, s.sign(msg)))
+        cert = CommitCertificate(1, chain.chain_id, 3, round_, header.hash, sigs)
+        bundle = bundle_of(doc)
+        block = msgspec.structs.replace(
+            bundle.blocks[0], block=LightBlock(encode(header), encode(cert), b"")
+        )
+        bundle = msgspec.structs.replace(bundle, blocks=[block])
+        doc = {**doc, "block_hash": header.hash.hex(), "raw": encode(bundle).hex()}
+        return {"name": f"tx_count {tx_count}, round {round_}", "kind": "state",
+                "document": doc, "genesis": encode(chain.genesis), "now_ms": now}  # fmt: skip
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+@pytest.mark.parametrize(
+    ("tx_count", "round_"),
+    [(2**53, 0), (2**64 - 1, 0), (None, 2**53), (None, 2**64 - 1)],
+)
+def test_a_round_or_tx_count_beyond_2_53_is_malformed_for_every_verifier(
+    suite: str, tx_count: int | None, round_: int
+) -> None:
+    """blocks.md bounds a header's and a certificate's height, round and tx_count to
+    2^53 − 1, as it bounds their times: main's SDK and spec verifier took any integer of the
+    encoding (to 2^64 − 1), the console (which reads them as JavaScript numbers) only up to
+    2^53 − 1, so they split on a block certified with such a round or tx_count."""
+    verdicts = three(reheaded_document(suite, tx_count, round_))
+    assert not any(ok for ok, _ in verdicts), verdicts
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_round_and_tx_count_of_2_53_minus_1_verify_everywhere(suite: str) -> None:
+    """The bound's other side: round and tx_count 2^53 − 1 are valid for every verifier."""
+    verdicts = three(reheaded_document(suite, 2**53 - 1, 2**53 - 1))
+    assert all(ok for ok, _ in verdicts), verdicts
