@@ -270,3 +270,62 @@ def test_a_round_and_tx_count_of_2_53_minus_1_verify_everywhere(suite: str) -> N
     """The bound's other side: round and tx_count 2^53 − 1 are valid for every verifier."""
     verdicts = three(reheaded_document(suite, 2**53 - 1, 2**53 - 1))
     assert all(ok for ok, _ in verdicts), verdicts
+
+
+def odd_receipt_document(suite: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The `tx` document of a block holding a `kv` put whose receipt has `fields` replaced
+    (Receipt's fields, or `event` for its one event's [contract, name, data])."""
+    import msgspec
+
+    from tianfu.proofs import verify as sdk_verify
+
+    lib.load_app_kinds()
+    real = sdk_verify.decode_part
+
+    def lenient(data: bytes, cls: Any, what: str) -> Any:  # the receipt as it is, unchecked
+        if cls is not Receipt:
+            return real(data, cls, what)
+        r = msgspec.msgpack.decode(data)
+        return Receipt(r[0], r[1], r[2], r[3], [Event(*e) for e in r[4]])
+
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"receipt-{suite}/node{i + 1}", scheme) for i in range(4)]
+        chain = m.SpecChain(f"receipt-{suite}", suite,
+                            [(s, f"org{i + 1}", 1) for i, s in enumerate(signers)])  # fmt: skip
+        alice = m.Signer.make(f"receipt-{suite}/alice", scheme)
+        tx = m.signed_tx(alice, chain.chain_id, 1, "kv", "put", ["a", "b"])
+        event = fields.pop("event", ["kv", "Put", {"key": "a"}])
+        receipt = Receipt(**{"status": OK, "gas_used": 10, "result": None, "error": "",
+                             "events": [Event(*event)], **fields})  # fmt: skip
+        chain.commit([(tx, receipt)], {state_key("kv", "a"): encode("b")})
+        chain.commit()
+        now = m.T0 + 3_600_000
+        with mock.patch.object(sdk_verify, "decode_part", lenient):
+            doc = make_document("tx", ProofBuilder(chain).tx_bundle(tx.hash), chain.genesis,
+                                TrustOptions(now_ms=now))  # fmt: skip
+        return {"name": f"a receipt with {fields or event}", "kind": "tx", "document": doc,
+                "genesis": encode(chain.genesis), "now_ms": now}  # fmt: skip
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+@pytest.mark.parametrize(
+    "fields",
+    [{"gas_used": True}, {"gas_used": "10"}, {"gas_used": None}, {"error": 7},
+     {"error": None}, {"event": [5, "Put", {"key": "a"}]}, {"event": ["kv", 9, {}]}],
+)  # fmt: skip
+def test_a_receipt_field_of_another_type_is_refused(suite: str, fields: dict[str, Any]) -> None:
+    """transactions.md: `gas_used` is an integer, `error` a text, an event's contract and
+    name texts. Main's console read a receipt by its length, its status and its values
+    alone and took (rendered) a boolean, text or nil `gas_used`, an integer or nil `error`
+    and an event of an integer contract or name, which the SDK and the spec verifier
+    refuse."""
+    verdicts = three(odd_receipt_document(suite, dict(fields)))
+    assert not any(ok for ok, _ in verdicts), verdicts
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_the_honest_receipt_of_the_odd_receipt_chain_verifies(suite: str) -> None:
+    verdicts = three(odd_receipt_document(suite, {}))
+    assert all(ok for ok, _ in verdicts), verdicts

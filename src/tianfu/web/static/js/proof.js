@@ -158,15 +158,21 @@ function provenBlock(doc, genesis, nowMs) {
     }
     const { value: tx, spans } = decode(txBytes, true);
     transactionBody(tx);
+    // transactions.md: [status 0 | 1, gas_used int, result value, error str, events
+    // [[contract str, name str, data map]]], as the SDK's Receipt decodes it.
     const receipt = decode(receiptBytes);
     if (!Array.isArray(receipt) || receipt.length !== 5 || !(receipt[0] === 0 || receipt[0] === 1) ||
-        !Array.isArray(receipt[4])) {
+        !(Number.isInteger(receipt[1]) || typeof receipt[1] === "bigint") ||
+        typeof receipt[3] !== "string" || !Array.isArray(receipt[4])) {
       fail("malformed receipt");
     }
     contractValue(tx[0][8]);
     contractValue(receipt[2]);
     for (const e of receipt[4]) {
-      if (!Array.isArray(e) || e.length !== 3 || !(e[2] instanceof MsgMap)) fail("malformed receipt");
+      if (!Array.isArray(e) || e.length !== 3 || typeof e[0] !== "string" || typeof e[1] !== "string" ||
+          !(e[2] instanceof MsgMap)) {
+        fail("malformed receipt");
+      }
       contractValue(e[2]);
     }
     return { index, body: tx[0], hash: hashDomain("tianfu/tx/v1", spans.get(tx[0])), receipt };
