@@ -329,3 +329,81 @@ def test_a_receipt_field_of_another_type_is_refused(suite: str, fields: dict[str
 def test_the_honest_receipt_of_the_odd_receipt_chain_verifies(suite: str) -> None:
     verdicts = three(odd_receipt_document(suite, {}))
     assert all(ok for ok, _ in verdicts), verdicts
+
+
+def leaf_document(suite: str, height: int, prev: int | None, hashed: int) -> dict[str, Any]:
+    """The `state` document of block 3 whose header's state is one leaf — key kv/v, value
+    "x", written at `height` after `prev` — hashed with u64be(`hashed`) (what a verifier
+    reading `height` as 64 unsigned bits hashes), block 3 signed anew by every validator."""
+    import msgspec
+
+    from tianfu.codec import decode as cdecode
+    from tianfu.codec import hash_domain
+    from tianfu.proofs.documents import bundle_of
+    from tianfu.proofs.formats import EntryProof, LightBlock
+    from tianfu.state import StateProof
+    from tianfu.state.proof import ProofLeaf
+    from tianfu.types import (
+        PRECOMMIT,
+        BlockHeader,
+        CommitCertificate,
+        CommitSig,
+        vote_signing_bytes,
+    )
+
+    base = reheaded_document(suite, None, 0)
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"width-{suite}/node{i + 1}", scheme) for i in range(4)]
+        key, value = state_key("kv", "v"), encode("x")
+        kh = hash_domain("tianfu/state/key/v1", key)
+        vh = hash_domain("tianfu/state/value/v1", value)
+        p = b"" if prev is None else (prev % 2**64).to_bytes(8, "big")
+        root = hash_domain("tianfu/state/leaf/v2", kh, vh, hashed.to_bytes(8, "big"), p)
+        bundle = bundle_of(base["document"])
+        light = bundle.blocks[0].block
+        header = msgspec.structs.replace(cdecode(light.header, BlockHeader), state_root=root)
+        sigs = []
+        for i, s in enumerate(signers):
+            t = header.time_ms + 1000 + i
+            msg = vote_signing_bytes(header.chain_id, 3, 0, PRECOMMIT, header.hash, t)
+            sigs.append(CommitSig(s.public_key, t, s.sign(msg)))
+        cert = CommitCertificate(1, header.chain_id, 3, 0, header.hash, sigs)
+        proof = StateProof(2, [], ProofLeaf(kh, vh, height, prev))
+        block = msgspec.structs.replace(
+            bundle.blocks[0],
+            block=LightBlock(encode(header), encode(cert), b""),
+            entries=[EntryProof(key, value, encode(proof))],
+        )
+        bundle = msgspec.structs.replace(bundle, blocks=[block])
+        doc = dict(base["document"])
+        doc.update(block_hash=header.hash.hex(), state_root=root.hex(), raw=encode(bundle).hex())
+        doc["entries"] = [{**doc["entries"][0], "changed_at": height, "previous_change": prev}]
+        return {**base, "name": f"a leaf of height {height}, prev {prev}", "document": doc}
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+@pytest.mark.parametrize(
+    ("height", "prev", "hashed"),
+    [(-1, None, 2**64 - 1), (3, -1, 3), (4, None, 4), (2**60, None, 2**60), (2**60, 2, 2**60)],
+)
+def test_a_proven_entry_changed_after_its_block_or_at_a_negative_height_is_refused(
+    suite: str, height: int, prev: int | None, hashed: int
+) -> None:
+    """merkle.md: a leaf's height and prev are in 0 … 2^63 − 1, and (proofs.md) a proven
+    entry's height never exceeds its block's (the state of block h holds only changes up to
+    h). Main's console hashed a leaf of height −1 as u64be(2^64 − 1) and took it, and refused
+    a leaf of height 2^60 (a BigInt) that the SDK and the spec verifier took; all three took
+    an entry changed at block 4 in the state of block 3."""
+    verdicts = three(leaf_document(suite, height, prev, hashed))
+    assert not any(ok for ok, _ in verdicts), verdicts
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+@pytest.mark.parametrize(("height", "prev"), [(3, None), (3, 2), (0, None)])
+def test_a_proven_entry_changed_at_or_before_its_block_verifies(
+    suite: str, height: int, prev: int | None
+) -> None:
+    verdicts = three(leaf_document(suite, height, prev, height))
+    assert all(ok for ok, _ in verdicts), verdicts

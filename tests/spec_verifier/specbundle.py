@@ -149,6 +149,8 @@ def parse_block(suite: str, v: Any) -> Block:
         e = check_state_proof(suite, h.state_root, key, raw(en[2]))
         if not holds(suite, e, value):
             raise Invalid("a state proof does not hold its value")
+        if e.height is not None and e.height > h.height:  # proofs.md: no change after the block
+            raise Invalid("an entry changed after its block")
         if value is not None:
             decode_value(value)
         b.entries.append((key, value, e))

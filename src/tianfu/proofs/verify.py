@@ -161,6 +161,8 @@ def _verify_entry(ep: EntryProof, header: BlockHeader) -> ProvenEntry:
     entry = check_proof(header.state_root, ep.key, proof)
     if entry is None or not entry.holds(ep.value):
         raise TrustError(f"a state proof does not match the state of block {header.height}")
+    if entry.height is not None and entry.height > header.height:
+        raise TrustError(f"a state entry of block {header.height} claims a later change")
     value: Any = None
     if ep.value is not None:
         check_part_size(ep.value, "a proven state value")

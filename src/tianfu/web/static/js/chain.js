@@ -116,9 +116,8 @@ export function stateEntry(root, key, proofBytes) {
   if (!Array.isArray(leaf) || leaf.length !== 4) return null; // inclusion needs the key's leaf
   const [lk, lv, height, prev] = leaf;
   if (!eq(lk, khash) || !(lv instanceof Uint8Array) || lv.length !== 32) return null;
-  if (!Number.isInteger(height) || !(prev === null || (Number.isInteger(prev) && prev < height))) {
-    return null;
-  }
+  // merkle.md: height and prev in 0 … 2^63 − 1 (a BigInt beyond 2^53), prev < height.
+  if (!isU63(height) || !(prev === null || (isU63(prev) && prev < height))) return null;
   const prevPart = prev === null ? new Uint8Array(0) : u64(prev);
   let h = hashDomain("tianfu/state/leaf/v2", lk, lv, u64(height), prevPart);
   if (depth && siblings[depth - 1].every((s) => eq(s, EMPTY_CHILD))) return null;

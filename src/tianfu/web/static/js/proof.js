@@ -192,6 +192,9 @@ function provenBlock(doc, genesis, nowMs) {
     if (!entry || !eq(entry.valueHash, hashDomain("tianfu/state/value/v1", valueBytes))) {
       fail("a state proof does not match the state of block %(height)s", { height: head.height });
     }
+    if (entry.height > head.height) {
+      fail("a state entry of block %(height)s claims a later change", { height: head.height });
+    }
     const text = dec.decode(key);
     const slash = text.indexOf("/");
     const contract = text.slice(0, slash);
