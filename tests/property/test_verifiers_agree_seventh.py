@@ -407,3 +407,35 @@ def test_a_proven_entry_changed_at_or_before_its_block_verifies(
 ) -> None:
     verdicts = three(leaf_document(suite, height, prev, height))
     assert all(ok for ok, _ in verdicts), verdicts
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_change_and_its_reversal_in_one_block_is_no_change(suite: str) -> None:
+    """merkle.md#leaves-with-history: a block that leaves an entry as it was — here the
+    `governance/validators` value written again with the set it held (a change and its
+    reversal in one block, a power set to the power it had) — writes no new leaf, so the
+    node's documents list no change there and every verifier takes them; a power change
+    without a key change, in the next block, is a change (a link) like any other."""
+    import msgspec
+
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"reverse-{suite}/node{i + 1}", scheme) for i in range(4)]
+        chain = m.SpecChain(f"reverse-{suite}", suite,
+                            [(s, f"org{i + 1}", 1) for i, s in enumerate(signers)])  # fmt: skip
+        chain.commit([], {state_key("kv", "v"): encode("x")})  # 1
+        g = list(chain.genesis.validators)
+        chain.change_validators(g)  # 2: the genesis set again
+        chain.change_validators([msgspec.structs.replace(g[0], power=2), *g[1:]])  # 3
+        for _ in range(3):
+            chain.commit()  # 4 … 6
+        now = m.T0 + 3_600_000
+        doc = make_document("state", ProofBuilder(chain).state_bundle([("kv", "v")], 6),
+                            chain.genesis, TrustOptions(now_ms=now))  # fmt: skip
+    assert [c["changed_in"] for c in doc["validator_changes"]] == [0, 3]
+    assert [v["power"] for v in doc["validator_changes"][1]["validators"]] == [2, 1, 1, 1]
+    base = {"name": "a reversal", "kind": "state", "document": doc,
+            "genesis": encode(chain.genesis), "now_ms": now}  # fmt: skip
+    verdicts = three(base)
+    assert all(ok for ok, _ in verdicts), verdicts
