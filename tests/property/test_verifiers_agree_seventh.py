@@ -439,3 +439,55 @@ def test_a_change_and_its_reversal_in_one_block_is_no_change(suite: str) -> None
             "genesis": encode(chain.genesis), "now_ms": now}  # fmt: skip
     verdicts = three(base)
     assert all(ok for ok, _ in verdicts), verdicts
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_a_set_that_changes_every_block_verifies_at_every_height(suite: str) -> None:
+    """blocks.md#validator-sets: the change written by block c signs from c + 2, so on a
+    chain whose set changes in every block (a power, then a member added, a member removed,
+    in turn), block h is signed by the set block h − 2 wrote; the node's documents of every
+    height, sequential and skipping, list the changes up to h − 2 and every verifier takes
+    them."""
+    import msgspec
+
+    from tianfu.proofs.build import SKIPPING
+    from tianfu.types import Validator
+
+    with chain_suite(suite).use():
+        m = vac._chain_module()
+        scheme = ED25519 if suite == "standard" else SM2
+        pool = [m.Signer.make(f"every-{suite}/node{i + 1}", scheme) for i in range(7)]
+        chain = m.SpecChain(f"every-{suite}", suite,
+                            [(s, f"org{i + 1}", 1) for i, s in enumerate(pool[:4])])  # fmt: skip
+        for s in pool[4:]:
+            chain.add_signer(s)
+        chain.commit([], {state_key("kv", "v"): encode("x")})  # 1
+        members = list(chain.genesis.validators)
+        for c in range(2, 9):
+            if c % 3 == 2:  # a power
+                members[0] = msgspec.structs.replace(members[0], power=members[0].power + 1)
+            elif c % 3 == 0:  # a member added
+                s = pool[4 + (c // 3) % 3]
+                members = [v for v in members if v.public_key != s.public_key]
+                members.append(Validator(f"n{c}", "org1", scheme, s.public_key, 1))
+            else:  # the last member removed
+                members = members[:-1]
+            chain.change_validators(members)
+        for _ in range(2):
+            chain.commit()
+        now = m.T0 + 3_600_000
+        b = ProofBuilder(chain)
+        bases = []
+        for h in range(1, chain.height() + 1):
+            expect = [0] + [c for c in range(2, 9) if c <= h - 2]
+            for mode in ("sequential", SKIPPING):
+                bundle = (b.state_bundle([("kv", "v")], h) if mode == "sequential"
+                          else b.state_bundle([("kv", "v")], h, SKIPPING))  # fmt: skip
+                doc = make_document("state", bundle, chain.genesis, TrustOptions(now_ms=now))
+                if mode == "sequential":
+                    assert [c["changed_in"] for c in doc["validator_changes"]] == expect, h
+                bases.append({"name": f"block {h}, {mode}", "kind": "state", "document": doc,
+                              "genesis": encode(chain.genesis), "now_ms": now})  # fmt: skip
+    for base in bases:
+        verdicts = three(base)
+        assert all(ok for ok, _ in verdicts), (base["name"], verdicts)
