@@ -24,6 +24,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from chain import T0, Signer, SpecChain, signed_tx  # noqa: E402
+from forgedvectors import forged_documents  # noqa: E402
 from openvectors import open_vectors  # noqa: E402
 
 import tianfu.apps.evidence.certificate  # noqa: E402,F401  (registers the evidence kind)
@@ -845,6 +846,9 @@ def document_vectors(chains: dict[str, SpecChain], infos: dict[str, Any]) -> dic
             cases += documents(suite, chain, infos[suite])
     for suite in chains:  # added after the first cases (which keep their places)
         cases += clock_edges(suite, cases)
+    for suite, chain in chains.items():  # after those: blocks signed anew (forgedvectors.py)
+        with chain_suite(suite).use():
+            cases += forged_documents(suite, chain, cases)
     return {
         "description": "Proof documents (documents.md, proofs.md). Each case is verified "
         "against the genesis of `genesis` with the clock `now_ms` and the default trust "
