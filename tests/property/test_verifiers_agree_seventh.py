@@ -521,3 +521,24 @@ def test_every_verifier_gives_the_verdict_of_each_whole_document_vector() -> Non
             if ok is not c["valid"] and not (c["valid"] and unsupported):
                 wrong.append((c["suite"], c["name"], "console", why))
     assert wrong == []
+
+
+def test_governance_refuses_a_contract_name_with_a_final_line_feed(tmp_path: Any) -> None:
+    """Governance checked a proposed contract's name with `re.match(^…$)`, which takes
+    "kv\\n": such a contract could be deployed, yet no transaction may call it (TxBody's
+    name is the whole text) and no document can show its state (documents.md: a contract
+    key's name is the whole text before the first `/`)."""
+    import sys
+
+    sys.path.insert(0, str(lib.ROOT / "tests" / "unit"))
+    from test_governance_admission import Chain
+
+    chain = Chain(tmp_path)
+    try:
+        chain.block()
+        source = "def put(ctx, k, v):\n    ctx.put(k, v)\n"
+        r = chain.call(chain.admins["org1"], "propose_contract", "kv\n", source)
+        assert not r.ok and "contract name" in r.error, r
+        assert chain.call(chain.admins["org1"], "propose_contract", "kv", source).ok
+    finally:
+        chain.close()
