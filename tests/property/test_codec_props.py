@@ -17,7 +17,7 @@ from tianfu.types import (
     TxBody,
     Vote,
 )
-from tianfu.types.block import MAX_TIME_MS
+from tianfu.types.block import MAX_COUNT, MAX_TIME_MS
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,20}", fullmatch=True)
 i64 = st.integers(min_value=0, max_value=(1 << 63) - 1)
@@ -65,7 +65,7 @@ certs = st.builds(
     CommitCertificate,
     version=st.just(1),
     chain_id=st.text(min_size=1, max_size=20),
-    height=st.integers(1, (1 << 63) - 1),
+    height=st.integers(1, MAX_COUNT),  # blocks.md: 1 … 2^53 − 1
     round=st.integers(0, 100),
     block_hash=st.binary(min_size=32, max_size=32),
     signatures=st.lists(
@@ -87,6 +87,19 @@ def test_round_trip_and_single_byte_form(obj):
     back = decode(data, type(obj))
     assert back == obj
     assert encode(back) == data
+
+
+@settings(max_examples=50, deadline=None)
+@given(certs, st.integers(MAX_COUNT + 1, (1 << 64) - 1), st.booleans())
+def test_a_certificate_height_or_round_beyond_2_53_is_refused(cert, big, in_round):
+    """blocks.md: a certificate's height and round are at most 2^53 − 1."""
+    bad = (
+        msgspec.structs.replace(cert, round=big)
+        if in_round
+        else msgspec.structs.replace(cert, height=big)
+    )
+    with pytest.raises(CodecError):
+        decode(encode(bad), CommitCertificate)
 
 
 @settings(max_examples=150, deadline=None)

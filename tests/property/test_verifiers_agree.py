@@ -49,7 +49,9 @@ def bases_of_vectors(suite: str) -> list[dict[str, Any]]:
     v = vectors()
     genesis = bytes.fromhex(v["geneses"][suite])
     return [
-        {**c, "genesis": genesis} for c in v["cases"] if "document" in c and c["suite"] == suite
+        {**c, "genesis": genesis}
+        for c in v["cases"]
+        if "document" in c and c["valid"] and c["suite"] == suite
     ]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from specwire import (  # noqa: E402
+    SUITE_SCHEMES,
     Entry,
     Genesis,
     Header,
@@ -131,6 +132,8 @@ def parse_block(suite: str, v: Any) -> Block:
         txb, rb = raw(t[1]), raw(t[3])
         paths = [[raw(p, 32, 32) for p in listof(x, 64)] for x in (t[2], t[4])]
         tx, receipt = parse_tx(txb), parse_receipt(rb)
+        if tx.scheme not in SUITE_SCHEMES[suite]:  # transactions.md: only what the chain admits
+            raise Invalid("a proven transaction's scheme is not one the chain's suite accepts")
         if not (verify_path(suite, h.tx_root, txb, i, h.tx_count, paths[0])
                 and verify_path(suite, h.receipts_root, rb, i, h.tx_count, paths[1])):  # fmt: skip
             raise Invalid("a transaction or receipt path")
@@ -146,6 +149,8 @@ def parse_block(suite: str, v: Any) -> Block:
         e = check_state_proof(suite, h.state_root, key, raw(en[2]))
         if not holds(suite, e, value):
             raise Invalid("a state proof does not hold its value")
+        if e.height is not None and e.height > h.height:  # proofs.md: no change after the block
+            raise Invalid("an entry changed after its block")
         if value is not None:
             decode_value(value)
         b.entries.append((key, value, e))

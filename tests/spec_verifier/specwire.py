@@ -234,6 +234,8 @@ def verify_sig(suite: str, scheme: int, key: bytes, msg: bytes, sig: bytes) -> b
 
 
 def address(scheme: int, key: bytes) -> str:
+    if scheme not in SCHEME_SUITE:  # crypto.md#addresses: u8(scheme) of schemes 1, 2, 3 only
+        raise Invalid("no address for a key of an unknown scheme")
     return hash_domain(SCHEME_SUITE[scheme], "tianfu/address/v1", bytes([scheme]), key)[:20].hex()
 
 
@@ -420,7 +422,8 @@ def _cert(c: Any) -> Cert:
     for s in listof(c[5], 1024):
         s = arr(s, 3, "CommitSig")
         sigs.append((raw(s[0], 0, 65), num(s[1], 1, MAX_TIME), raw(s[2], 0, 72)))
-    return Cert(text(c[1], 1, 64), num(c[2], 1), num(c[3], 0), raw(c[4], 32, 32), sigs)
+    return Cert(text(c[1], 1, 64), num(c[2], 1, MAX_TIME), num(c[3], 0, MAX_TIME),
+                raw(c[4], 32, 32), sigs)  # fmt: skip
 
 
 def parse_cert(data: bytes) -> Cert:
@@ -445,10 +448,10 @@ def parse_header(suite: str, data: bytes) -> Header:
     h = arr(decode(data), 12, "BlockHeader")
     if num(h[0]) != 1:
         raise Invalid("header version")
-    chain_id, height, time_ms = text(h[1], 1, 64), num(h[2], 1), num(h[3], 0, MAX_TIME)
+    chain_id, height, time_ms = text(h[1], 1, 64), num(h[2], 1, MAX_TIME), num(h[3], 0, MAX_TIME)
     roots = [raw(x, 0, 32) for x in h[4:9]]
     raw(h[9], 0, 65)
-    tx_count = num(h[10], 0)
+    tx_count = num(h[10], 0, MAX_TIME)  # blocks.md: height, round, tx_count ≤ 2^53 − 1
     if height == 1:
         if h[11] is not None:
             raise Invalid("block 1 carries no last commit")

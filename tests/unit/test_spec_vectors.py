@@ -101,7 +101,22 @@ def test_signatures_and_addresses():
         assert got is case["valid"], case["name"]
     assert {c["valid"] for c in v["signatures"]} == {True, False}
     for case in v["addresses"]:
+        if case["address"] is None:  # no suite's scheme: a proven transaction of it is refused
+            _refuses_a_proven_transaction_of(case["scheme"])
+            continue
         assert address_of(case["scheme"], bytes.fromhex(case["public_key"])) == case["address"]
+    assert {c["address"] is None for c in v["addresses"]} == {True, False}
+
+
+def _refuses_a_proven_transaction_of(scheme: int) -> None:
+    from tianfu.proofs.valchain import TrustError
+    from tianfu.proofs.verify import check_tx_scheme
+    from tianfu.types import Transaction, TxBody
+
+    tx = Transaction(TxBody(1, "c", scheme, bytes(32), 0, 0, "kv", "put", [], b""), b"")
+    for suite in ("standard", "sm2"):
+        with chain_suite(suite).use(), pytest.raises(TrustError, match="scheme"):
+            check_tx_scheme(tx)
 
 
 def test_transactions_and_receipts():

@@ -24,6 +24,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 from chain import T0, Signer, SpecChain, signed_tx  # noqa: E402
+from forgedvectors import forged_documents  # noqa: E402
 from openvectors import open_vectors  # noqa: E402
 
 import tianfu.apps.evidence.certificate  # noqa: E402,F401  (registers the evidence kind)
@@ -266,10 +267,14 @@ def crypto_vectors() -> dict[str, Any]:
     case("ed25519: a public key of order 2, R the identity, S = 0", "standard", ed, msg,
          identity + zero_s, order2)  # fmt: skip
     case("ed25519: R of small order (y = p - 1)", "standard", ed, msg, order2 + ed_sig[32:])
+    # crypto.md#addresses: no address for a scheme no suite accepts; 256 and 257 are what a
+    # u8(scheme) taken modulo 256 would turn into 0 and 1 (the Ed25519 key's address).
+    for scheme in (0, 4, 256, 257):
+        addresses.append({"scheme": scheme, "public_key": hx(ed.public_key), "address": None})
     return {
         "description": "Signatures (crypto.md): `valid` says whether `signature` by "
         "`public_key` of `scheme` over `message` verifies on a chain of `suite`. Addresses: "
-        "the address of each key.",
+        "the address of each key (null: none, the scheme is no suite's).",
         "signatures": cases,
         "addresses": addresses,
     }
@@ -841,6 +846,9 @@ def document_vectors(chains: dict[str, SpecChain], infos: dict[str, Any]) -> dic
             cases += documents(suite, chain, infos[suite])
     for suite in chains:  # added after the first cases (which keep their places)
         cases += clock_edges(suite, cases)
+    for suite, chain in chains.items():  # after those: blocks signed anew (forgedvectors.py)
+        with chain_suite(suite).use():
+            cases += forged_documents(suite, chain, cases)
     return {
         "description": "Proof documents (documents.md, proofs.md). Each case is verified "
         "against the genesis of `genesis` with the clock `now_ms` and the default trust "

@@ -41,7 +41,8 @@ from tianfu.types import Genesis
 
 NAME = GOVERNANCE  # (the executor knows the name: it runs this contract natively)
 SYSTEM_CONTRACTS = frozenset({NAME})
-CONTRACT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# The whole name (`\Z`: a `$` would also match before a final line feed).
+CONTRACT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 ROLE_RE = identity.ROLE_RE
 MAX_PENDING = 256  # open proposals at any time
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tianfu.codec import CodecError, decode
+from tianfu.crypto import current_suite
 from tianfu.crypto.merkle import verify_merkle_proof
 from tianfu.proofs.formats import (
     MAX_BUNDLE_BYTES,
@@ -125,8 +126,19 @@ def _prepare_block(
     return header, cert, txs, entries
 
 
+def check_tx_scheme(tx: Transaction) -> None:
+    """A proven transaction is one the chain admitted, so its signer's scheme is one the
+    chain's suite accepts (transactions.md): its id's hash and its signer's address
+    (`u8(scheme)`, crypto.md#addresses) are defined for those schemes only."""
+    if tx.body.scheme not in current_suite().schemes:
+        raise TrustError(
+            f"a proven transaction's scheme {tx.body.scheme} is not one the chain's suite accepts"
+        )
+
+
 def _verify_tx(inc: TxInclusion, header: BlockHeader) -> ProvenTx:
     tx: Transaction = decode_part(inc.tx, Transaction, "transaction")
+    check_tx_scheme(tx)
     receipt: Receipt = decode_part(inc.receipt, Receipt, "receipt")
     try:
         check_receipt(receipt)
@@ -149,6 +161,8 @@ def _verify_entry(ep: EntryProof, header: BlockHeader) -> ProvenEntry:
     entry = check_proof(header.state_root, ep.key, proof)
     if entry is None or not entry.holds(ep.value):
         raise TrustError(f"a state proof does not match the state of block {header.height}")
+    if entry.height is not None and entry.height > header.height:
+        raise TrustError(f"a state entry of block {header.height} claims a later change")
     value: Any = None
     if ep.value is not None:
         check_part_size(ep.value, "a proven state value")

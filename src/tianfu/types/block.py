@@ -34,6 +34,9 @@ NO_HASH = b""
 PREVOTE = 1
 PRECOMMIT = 2
 MAX_TIME_MS = (1 << 53) - 1  # a clock reading in ms (an exact integer in JSON clients)
+# A height, round or transaction count of a header, vote or certificate (blocks.md): at most
+# 2^53 - 1 as a time, so every verifier (a browser's reads numbers) reads it exactly.
+MAX_COUNT = (1 << 53) - 1
 MAX_COMMIT_SIGS = 1024  # signatures in one certificate (max_validators is at most this)
 
 
@@ -70,8 +73,8 @@ class BlockHeader(msgspec.Struct, array_like=True, frozen=True, dict=True):
 
     def validate(self) -> None:
         check_version(self)
-        if self.height < 1 or self.tx_count < 0:
-            raise ValueError("header height must be >= 1 and tx_count >= 0")
+        if not (1 <= self.height <= MAX_COUNT and 0 <= self.tx_count <= MAX_COUNT):
+            raise ValueError(f"header height must be 1 … {MAX_COUNT} and tx_count 0 … {MAX_COUNT}")
         if not 0 <= self.time_ms <= MAX_TIME_MS:
             raise ValueError(f"header time {self.time_ms} is out of range")
         lc = self.last_commit
@@ -222,8 +225,8 @@ class Vote(msgspec.Struct, array_like=True, frozen=True):
         check_version(self)
         if self.type not in (PREVOTE, PRECOMMIT):
             raise ValueError(f"unknown vote type {self.type}")
-        if self.height < 1 or self.round < 0:
-            raise ValueError("vote height must be >= 1 and round >= 0")
+        if not (1 <= self.height <= MAX_COUNT and 0 <= self.round <= MAX_COUNT):
+            raise ValueError(f"vote height must be 1 … {MAX_COUNT} and round 0 … {MAX_COUNT}")
         check_vote_time(self.type, self.block_hash, self.time_ms)
 
     def signing_bytes(self) -> bytes:
@@ -252,8 +255,10 @@ class CommitCertificate(msgspec.Struct, array_like=True, frozen=True):
 
     def validate(self) -> None:
         check_version(self)
-        if self.height < 1 or self.round < 0 or len(self.block_hash) != 32:
-            raise ValueError("certificate height must be >= 1, round >= 0, hash 32 bytes")
+        if not (1 <= self.height <= MAX_COUNT and 0 <= self.round <= MAX_COUNT):
+            raise ValueError(f"certificate height must be 1 … {MAX_COUNT}, round 0 … {MAX_COUNT}")
+        if len(self.block_hash) != 32:
+            raise ValueError("a certificate's block hash is 32 bytes")
         for cs in self.signatures:
             if not 0 < cs.time_ms <= MAX_TIME_MS:
                 raise ValueError(f"certificate signature time {cs.time_ms} is out of range")

@@ -19,7 +19,9 @@ from tianfu.codec_scan import array_keys_possible, map_keys_are_text
 from tianfu.types.suites import hash_for_scheme
 from tianfu.types.values import ValueTypeError, check_value
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+# The whole text (`\Z`: a `$` would also match before a final line feed, which the spec's
+# `[a-z][a-z0-9_]*` does not, nor the other verifiers).
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*\Z")]
 ChainId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 PubKey = Annotated[bytes, msgspec.Meta(max_length=65)]
 Sig = Annotated[bytes, msgspec.Meta(max_length=72)]

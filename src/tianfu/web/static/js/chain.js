@@ -116,9 +116,8 @@ export function stateEntry(root, key, proofBytes) {
   if (!Array.isArray(leaf) || leaf.length !== 4) return null; // inclusion needs the key's leaf
   const [lk, lv, height, prev] = leaf;
   if (!eq(lk, khash) || !(lv instanceof Uint8Array) || lv.length !== 32) return null;
-  if (!Number.isInteger(height) || !(prev === null || (Number.isInteger(prev) && prev < height))) {
-    return null;
-  }
+  // merkle.md: height and prev in 0 … 2^63 − 1 (a BigInt beyond 2^53), prev < height.
+  if (!isU63(height) || !(prev === null || (isU63(prev) && prev < height))) return null;
   const prevPart = prev === null ? new Uint8Array(0) : u64(prev);
   let h = hashDomain("tianfu/state/leaf/v2", lk, lv, u64(height), prevPart);
   if (depth && siblings[depth - 1].every((s) => eq(s, EMPTY_CHILD))) return null;
@@ -179,10 +178,36 @@ export function certificate(bytes) {
   return certificateOf(decode(bytes));
 }
 
+// A proven transaction (transactions.md), decoded with the checks of `TxBody`: version 1,
+// chain id, signer, nonce, expiry, contract and method, arguments and certificate within
+// their bounds; and its scheme one the chain's suite accepts (a proven transaction is one
+// the chain admitted: its id's hash and its signer's address, u8(scheme), are defined for
+// those schemes only). Returns the body.
+const U63 = (1n << 63n) - 1n;
+const isU63 = (n) => (Number.isInteger(n) || typeof n === "bigint") && n >= 0 && BigInt(n) <= U63;
+const CONTRACT_NAME = /^[a-z][a-z0-9_]*$/; // the whole text (no `m` flag: $ is the end)
+const MAX_ARGS = 32;
+const MAX_CERT_BYTES = 4096;
+
+export function transactionBody(tx) {
+  if (!Array.isArray(tx) || tx.length !== 2 || !Array.isArray(tx[0]) || tx[0].length !== 10) {
+    fail("malformed transaction");
+  }
+  const [version, chainId, scheme, signer, nonce, expiry, contract, method, args, cert] = tx[0];
+  const ok = version === 1 && isChainId(chainId) && (Number.isInteger(scheme) || typeof scheme === "bigint") &&
+    signer instanceof Uint8Array && signer.length <= MAX_KEY_BYTES && isU63(nonce) && isU63(expiry) &&
+    isChainId(contract) && CONTRACT_NAME.test(contract) && isChainId(method) &&
+    Array.isArray(args) && args.length <= MAX_ARGS && cert instanceof Uint8Array &&
+    cert.length <= MAX_CERT_BYTES && tx[1] instanceof Uint8Array && tx[1].length <= 72;
+  if (!ok) fail("malformed transaction");
+  if (!suite.schemes.has(scheme)) fail("a proven transaction's scheme is not one the chain's suite accepts");
+  return tx[0];
+}
+
 // Whether `sig` over `msg` is a valid signature of a validator's key, as
 // `tianfu.crypto.verify` checks it (false for a scheme the chain's suite does not accept).
 // Ed25519: crypto.md's four checks (ed25519Verify). ECDSA P-256: SHA-256, a compressed 33-byte key,
-// a 64-byte r || s with low s (one valid signature per key and message). SM2: over
+// a 64-byte r || s with low s (one valid signature per key and message; p256Verify). SM2: over
 // SM3(Z || message) with the standard user id "1234567812345678", a compressed 33-byte
 // key, a 64-byte r || s with 1 <= r, s < n (sm2Verify).
 const SM2_N = 0xfffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54123n;
@@ -276,6 +301,39 @@ function sm2Point(publicKey) {
   return e.point;
 }
 
+// ECDSA P-256 as crypto.md states it, the same steps as noble-curves' p256.verify with
+// { prehash: true, lowS: true, format: "compact" }: 0 < r < n and 0 < s <= n/2 (low s);
+// e = SHA-256(m) mod n; u1 = e/s, u2 = r/s (mod n); X = [u1]G + [u2]Q, invalid if the point
+// at infinity; valid iff x(X) mod n = r. Q is the validator's kept point (p256Point).
+const P256_N = p256.Point.Fn.ORDER;
+
+function p256Verify(sig, msg, publicKey) {
+  const r = BigInt("0x" + hex(sig.subarray(0, 32)));
+  const s = BigInt("0x" + hex(sig.subarray(32)));
+  if (!(r > 0n && r < P256_N && s > 0n && s <= P256_N >> 1n)) return false;
+  const Q = p256Point(publicKey); // throws unless a point of the curve
+  const e = BigInt("0x" + hex(sha256(msg))) % P256_N;
+  const w = p256.Point.Fn.inv(s);
+  const X = p256.Point.BASE.multiplyUnsafe((e * w) % P256_N).add(Q.multiplyUnsafe((r * w) % P256_N));
+  if (X.is0()) return false;
+  return X.toAffine().x % P256_N === r;
+}
+
+// The validators' P-256 keys, decoded once and kept (the last P256_KEYS_KEPT used); from a
+// key's second use its point carries a table of its multiples (noble's precompute, window
+// 4), so [u2]Q costs far less (the same point: the same verdicts).
+const P256_KEYS_KEPT = 64;
+const p256Keys = new Map();
+
+function p256Point(publicKey) {
+  const e = kept(p256Keys, P256_KEYS_KEPT, hex(publicKey), () => ({
+    point: p256.Point.fromBytes(publicKey), // throws unless a point of the curve
+    uses: 0,
+  }));
+  if (++e.uses === 2) e.point.precompute(4, false);
+  return e.point;
+}
+
 // [k]A for 0 <= k < L.
 function edMultiply(e, k) {
   if (++e.uses < 2) return e.point.multiply(k, false);
@@ -303,9 +361,7 @@ export function verifySignature(v, msg, sig) {
   try {
     if (v.scheme === ED25519) return ed25519Verify(sig, msg, v.publicKey);
     if (v.publicKey.length !== 33 || sig.length !== 64) return false;
-    if (v.scheme === ECDSA_P256) {
-      return p256.verify(sig, msg, v.publicKey, { prehash: true, lowS: true, format: "compact" });
-    }
+    if (v.scheme === ECDSA_P256) return p256Verify(sig, msg, v.publicKey);
     return sm2Verify(sig, msg, v.publicKey);
   } catch (e) {
     return false;

@@ -27,7 +27,8 @@ import {
   part,
 } from "./wire.js";
 import {
-  SUITES, certificate, checkCommit, hashDomain, header, inSuite, sha256Hex, stateEntry, verifyMerkle,
+  SUITES, certificate, checkCommit, hashDomain, header, inSuite, sha256Hex, stateEntry, transactionBody,
+  verifyMerkle,
 } from "./chain.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
 import { documentText, parseDocumentJson } from "./strictjson.js";
@@ -74,7 +75,10 @@ function readable(v) {
   return v;
 }
 
-function addressOf(scheme, publicKey) {
+// crypto.md#addresses: u8(scheme) ‖ key, for the schemes a suite accepts (1, 2, 3) only; a
+// byte array would wrap any other (257 to 1), so it is refused, never wrapped.
+export function addressOf(scheme, publicKey) {
+  if (![1, 2, 3].includes(scheme)) fail("a proven transaction's scheme is not one the chain's suite accepts");
   return hex(hashDomain("tianfu/address/v1", new Uint8Array([scheme]), publicKey).slice(0, 20));
 }
 
@@ -153,18 +157,22 @@ function provenBlock(doc, genesis, nowMs) {
       fail("the receipt is not at index %(index)s of block %(height)s", { index, height: head.height });
     }
     const { value: tx, spans } = decode(txBytes, true);
-    if (!Array.isArray(tx) || tx.length !== 2 || !Array.isArray(tx[0]) || tx[0].length !== 10) {
-      fail("malformed transaction");
-    }
+    transactionBody(tx);
+    // transactions.md: [status 0 | 1, gas_used int, result value, error str, events
+    // [[contract str, name str, data map]]], as the SDK's Receipt decodes it.
     const receipt = decode(receiptBytes);
     if (!Array.isArray(receipt) || receipt.length !== 5 || !(receipt[0] === 0 || receipt[0] === 1) ||
-        !Array.isArray(receipt[4])) {
+        !(Number.isInteger(receipt[1]) || typeof receipt[1] === "bigint") ||
+        typeof receipt[3] !== "string" || !Array.isArray(receipt[4])) {
       fail("malformed receipt");
     }
     contractValue(tx[0][8]);
     contractValue(receipt[2]);
     for (const e of receipt[4]) {
-      if (!Array.isArray(e) || e.length !== 3 || !(e[2] instanceof MsgMap)) fail("malformed receipt");
+      if (!Array.isArray(e) || e.length !== 3 || typeof e[0] !== "string" || typeof e[1] !== "string" ||
+          !(e[2] instanceof MsgMap)) {
+        fail("malformed receipt");
+      }
       contractValue(e[2]);
     }
     return { index, body: tx[0], hash: hashDomain("tianfu/tx/v1", spans.get(tx[0])), receipt };
@@ -183,6 +191,9 @@ function provenBlock(doc, genesis, nowMs) {
     const entry = stateEntry(head.stateRoot, key, proofBytes);
     if (!entry || !eq(entry.valueHash, hashDomain("tianfu/state/value/v1", valueBytes))) {
       fail("a state proof does not match the state of block %(height)s", { height: head.height });
+    }
+    if (entry.height > head.height) {
+      fail("a state entry of block %(height)s claims a later change", { height: head.height });
     }
     const text = dec.decode(key);
     const slash = text.indexOf("/");

@@ -1,0 +1,106 @@
+"""Invalid documents of blocks the vector chain's validators sign anew (documents.json): what
+validators holding more than 2/3 of the power could certify, each breaking one rule a
+verifier checks of a certified block. Every verifier MUST reject each; their readable fields
+are what a verifier skipping that rule would render, so that only the rule rejects them.
+
+- a state entry changed after its block (proofs.md, pass 1): the state of block `h` is one
+  leaf written at `h + 1`;
+- a transaction of scheme 257 (transactions.md, crypto.md#addresses): no suite accepts it,
+  and `u8(257)` taken modulo 256 would be 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from chain import SpecChain
+
+from tianfu.codec import decode, encode, hash_domain
+from tianfu.crypto.merkle import merkle_root
+from tianfu.execution.contract_api import state_key
+from tianfu.proofs.documents import bundle_of
+from tianfu.proofs.formats import BlockProof, EntryProof, LightBlock, TxInclusion
+from tianfu.state import StateProof
+from tianfu.state.proof import ProofLeaf
+from tianfu.types import (
+    PRECOMMIT,
+    BlockHeader,
+    CommitCertificate,
+    CommitSig,
+    Transaction,
+    TxBody,
+    vote_signing_bytes,
+)
+
+
+def _resign(chain: SpecChain, header: BlockHeader) -> CommitCertificate:
+    """`header`'s certificate, every member of its set signing as the chain's blocks do."""
+    sigs = []
+    for i, v in enumerate(chain.set_at(header.height).validators):
+        if v.public_key in chain.abstain:
+            continue
+        t = header.time_ms + 1000 + i
+        msg = vote_signing_bytes(chain.chain_id, header.height, 0, PRECOMMIT, header.hash, t)
+        sigs.append(CommitSig(v.public_key, t, chain.signers[v.public_key].sign(msg)))
+    return CommitCertificate(1, chain.chain_id, header.height, 0, header.hash, sigs)
+
+
+def _document(base: dict[str, Any], chain: SpecChain, header: BlockHeader,
+              block: BlockProof) -> dict[str, Any]:  # fmt: skip
+    bundle = bundle_of(base)
+    light = LightBlock(encode(header), encode(_resign(chain, header)), b"")
+    bundle = msgspec.structs.replace(bundle, blocks=[msgspec.structs.replace(block, block=light)])
+    return {**base, "block_hash": header.hash.hex(), "raw": encode(bundle).hex()}
+
+
+def later_entry(chain: SpecChain, base: dict[str, Any]) -> dict[str, Any]:
+    bp = bundle_of(base).blocks[0]
+    header = decode(bp.block.header, BlockHeader)
+    entry = bp.entries[0]
+    assert entry.value is not None and base["entries"][0]["key"] == "alpha"
+    kh = hash_domain("tianfu/state/key/v1", state_key("kv", "alpha"))
+    vh = hash_domain("tianfu/state/value/v1", entry.value)
+    later = header.height + 1
+    root = hash_domain("tianfu/state/leaf/v2", kh, vh, later.to_bytes(8, "big"), b"")
+    header = msgspec.structs.replace(header, state_root=root)
+    proof = StateProof(2, [], ProofLeaf(kh, vh, later, None))
+    block = msgspec.structs.replace(bp, entries=[EntryProof(entry.key, entry.value, encode(proof))])
+    doc = _document(base, chain, header, block)
+    doc["state_root"] = root.hex()
+    doc["entries"] = [{**base["entries"][0], "changed_at": later, "previous_change": None}]
+    return doc
+
+
+def scheme_257(chain: SpecChain, base: dict[str, Any]) -> dict[str, Any]:
+    bp = bundle_of(base).blocks[0]
+    header = decode(bp.block.header, BlockHeader)
+    inc = bp.txs[0]
+    tx = decode(inc.tx, Transaction)
+    body = msgspec.structs.replace(tx.body, scheme=257)
+    forged = encode(Transaction(TxBody(*msgspec.structs.astuple(body)), tx.signature))
+    header = msgspec.structs.replace(header, tx_root=merkle_root([forged]),
+                                     receipts_root=merkle_root([inc.receipt]), tx_count=1)  # fmt: skip
+    block = msgspec.structs.replace(bp, txs=[TxInclusion(0, forged, [], inc.receipt, [])])
+    doc = _document(base, chain, header, block)
+    tx_id = hash_domain("tianfu/tx/v1", encode(body))  # with the chain's hash
+    doc["index"] = 0
+    doc["tx"] = {**base["tx"], "scheme": 257, "hash": tx_id.hex()}
+    return doc
+
+
+def forged_documents(suite: str, chain: SpecChain, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+    """The invalid cases above, over the valid `state` and `tx` cases of `suite`."""
+    by_name = {c["name"]: c for c in cases if c["suite"] == suite and "document" in c}
+    out = []
+    for name, base, forge in (
+        ("a state entry changed after its block (a leaf of height h + 1 in block h)",
+         "state", later_entry),
+        ("a transaction of scheme 257 (no suite's; u8(257) modulo 256 would be 1)",
+         "tx", scheme_257),
+    ):  # fmt: skip
+        b = by_name[base]
+        out.append({"name": name, "suite": suite, "genesis": suite, "kind": b["kind"],
+                    "now_ms": b["now_ms"], "valid": False,
+                    "document": forge(chain, b["document"])})  # fmt: skip
+    return out
