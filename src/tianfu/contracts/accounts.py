@@ -50,7 +50,7 @@ ACCOUNT_KIND = "account"
 APPLICANT_KIND = "applicant"
 ALWAYS_OPEN = frozenset({NAME, STAKING})  # what every account may call
 POW_TAG = "tianfu/account-pow/v1"
-ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
+ADDRESS_RE = re.compile(r"^[0-9a-f]{40}\Z")
 MAX_NONCE = (1 << 63) - 1
 SPONSOR_RESERVE = 10_000  # gas a sponsor keeps beside the grant, for the sponsorship itself
 # Defaults of the governed parameters bounding sponsorship (absent from `params` until a

@@ -40,9 +40,9 @@ DEFAULT_SUPERVISORY_ROLES = (
     "notary",
     "regulator",
 )
-ROLE_RE = re.compile(r"^[a-z][a-z0-9_:-]{0,63}$")
-FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}$")
-SERIAL_RE = re.compile(r"^[1-9][0-9]{0,49}$")  # X.509 serials are at most 20 bytes
+ROLE_RE = re.compile(r"^[a-z][a-z0-9_:-]{0,63}\Z")
+FINGERPRINT_RE = re.compile(r"^[0-9a-f]{64}\Z")
+SERIAL_RE = re.compile(r"^[1-9][0-9]{0,49}\Z")  # X.509 serials are at most 20 bytes
 MAX_SUPERVISORY_ROLES = 64
 
 # Proposal kinds (handled through `tianfu.contracts.reviewed_admission`).

@@ -53,7 +53,7 @@ ACTIVATION_DELAY = 2
 # Heights per page of the recorded validator sets' index (`valset_heights`): at most about
 # 20 KB encoded, whatever the number of changes (`write_validators`).
 VALSET_PAGE = 4096
-VALIDATOR_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+VALIDATOR_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 MAX_CA_CERT_BYTES = 4096
 
 # Allowed range of each chain parameter (inclusive); booleans are listed in BOOL_PARAMS.

@@ -32,7 +32,7 @@ MAX_REQUEST_BYTES = MAX_BLOB_BYTES + 4096  # a put carries the blob
 MAX_FETCH_REQUEST_BYTES = 256
 MAX_FETCH_RESPONSE_BYTES = MAX_BLOB_BYTES + 512
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_]*\Z")]
 Hash32 = Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
 U64 = Annotated[int, msgspec.Meta(ge=0, le=(1 << 63) - 1)]
 Blob = Annotated[bytes, msgspec.Meta(max_length=MAX_BLOB_BYTES)]

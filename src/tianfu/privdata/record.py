@@ -25,8 +25,8 @@ from typing import Any
 from tianfu.privdata.sealing import MAX_BLOB_BYTES, WRAPPED_KEY_BYTES
 
 RECORD_PREFIX = "pd:"
-HASH_RE = re.compile(r"^[0-9a-f]{64}$")
-CONTRACT_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+HASH_RE = re.compile(r"^[0-9a-f]{64}\Z")
+CONTRACT_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 MAX_READERS = 64
 RECORD_MARK = b"/" + RECORD_PREFIX.encode()  # in every full state key of a record
 

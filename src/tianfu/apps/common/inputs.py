@@ -13,8 +13,8 @@ from typing import Any
 from tianfu.apps.common.errors import BadInput
 from tianfu.types import ValueTypeError, check_value
 
-ADDRESS_RE = re.compile(r"^[0-9a-f]{40}$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+ADDRESS_RE = re.compile(r"^[0-9a-f]{40}\Z")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 _UNITS_MS = {"d": 86_400_000, "h": 3_600_000, "m": 60_000, "s": 1000}
 
 

@@ -28,7 +28,7 @@ from tianfu.apps.common.params import AMOUNT, address, document
 from tianfu.apps.common.readable import Readable
 from tianfu.apps.manufacturing import NAME
 
-ITEM_RE = re.compile(r"^([A-Za-z0-9._-]{1,64})=(\d+)@(\d+)$")
+ITEM_RE = re.compile(r"^([A-Za-z0-9._-]{1,64})=(\d+)@(\d+)\Z")
 
 
 def items(texts: list[str]) -> list[dict[str, Any]]:
