@@ -116,3 +116,48 @@ def test_up_makes_an_sm2_network_and_refuses_to_switch_a_resumed_one(tmp_path: P
     assert r.exit_code == 2, r.output
     assert "'sm2' chain" in r.output and "--fresh" in r.output
     assert decode((home / "genesis.bin").read_bytes(), Genesis).suite == "sm2"
+
+
+def test_genesis_create_refuses_a_validator_key_that_can_never_sign(tmp_path: Path) -> None:
+    """A node certificate its organisation's CA signed over a small-order Ed25519 point (the
+    identity here): such a validator would hold quorum power it can never sign with, for
+    the chain's life (bond and add_validator refuse the same key)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from tianfu.identity.certs import issue_cert
+    from tianfu.identity.files import OrgCA
+
+    ca = OrgCA.create("org1")
+    ca.save(tmp_path / "ca")
+    good = run(
+        "identity",
+        "issue",
+        "--ca",
+        tmp_path / "ca",
+        "--name",
+        "node1",
+        "--kind",
+        "node",
+        "--out",
+        tmp_path / "node1",
+    )
+    assert good.exit_code == 0, good.output
+    identity_point = Ed25519PublicKey.from_public_bytes(bytes([1]) + bytes(31))
+    der = issue_cert(ca.keypair, ca.cert_der, "node2", "node", identity_point)
+    bad = tmp_path / "node2.der"
+    bad.write_bytes(der)
+    args = ["genesis", "create", "--org", f"org1={tmp_path / 'ca/ca.pem'}"]
+    ok = run(*args, "--validator", tmp_path / "node1/cert.pem", "--out", tmp_path / "g1.bin")
+    assert ok.exit_code == 0, ok.output
+    r = run(
+        *args,
+        "--validator",
+        tmp_path / "node1/cert.pem",
+        "--validator",
+        bad,
+        "--out",
+        tmp_path / "g2.bin",
+    )
+    assert r.exit_code == 2, r.output
+    assert "node2" in r.output and "ed25519" in r.output.lower()
+    assert not (tmp_path / "g2.bin").exists()

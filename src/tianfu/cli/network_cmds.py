@@ -488,7 +488,7 @@ def genesis_create(
     """
     with handle_errors():
         from tianfu.cli.common import UsageProblem
-        from tianfu.crypto import suite_for_scheme
+        from tianfu.crypto import CryptoError, get_suite, suite_for_scheme
         from tianfu.identity import cert_info, verify_cert
         from tianfu.node.dev import write_genesis
         from tianfu.types import Genesis, OrgConfig, Validator
@@ -529,6 +529,10 @@ def genesis_create(
             refused = suite.refusal(v.scheme)
             if refused is not None:
                 raise UsageProblem(f"validator {v.name!r}: {refused}")
+            try:  # a key that can never sign would hold quorum power for the chain's life
+                get_suite(v.scheme).check_public_key(v.public_key)
+            except CryptoError as exc:
+                raise UsageProblem(f"validator {v.name!r}: {exc}") from None
         genesis = Genesis(
             version=1,
             chain_id=chain_id,
