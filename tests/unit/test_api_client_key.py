@@ -147,7 +147,7 @@ def test_a_trusted_proxys_clients_are_limited_apart() -> None:
         transport = httpx.ASGITransport(app=app, client=("10.9.0.5", 1))
         async with httpx.AsyncClient(transport=transport, base_url="http://node") as proxy:
             for user in ("203.0.113.7", "203.0.113.8"):
-                # a read a route serves (what no route serves is not counted: ReadGate.routed)
+                # a read a route serves (what no route serves is not counted)
                 r = await proxy.get("/openapi.json", headers={"x-forwarded-for": user})
                 answers.append(r.status_code)
         for started in held:
