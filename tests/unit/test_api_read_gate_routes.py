@@ -1,7 +1,8 @@
 """Unit tests: the read gate (`tianfu.api.readgate`) counts a read once its route is chosen
 and its parameters are valid — a request whose parameters its route refuses (400: FastAPI's
-validation, answered by the API's handler) takes no slot and spends no time budget, and a
-read's route is matched once, by the router (ADR 0008)."""
+validation, answered by the API's handler) takes no slot and spends no time budget, a
+read's route is matched once, by the router, and the reads waiting for the time budget
+pass it a few at a time when it refills (ADR 0008)."""
 
 from __future__ import annotations
 
@@ -109,3 +110,39 @@ def test_a_read_is_matched_to_its_route_once(
     for path, (gated, ungated) in matched.items():
         assert ungated > 0, path
         assert gated == ungated, (path, gated, ungated)
+
+
+def test_reads_waiting_for_the_time_budget_pass_it_a_few_at_a_time() -> None:
+    """Reads of another gate's concurrency (`ReadBudget.timed`: queries, proof documents,
+    governance views) waiting for the spent time budget all passed it the moment it came
+    back, and all ran at once, spending it many reads deep (12 of 12 here; in a node the
+    query gate's 4 slots bounded those that ran, and woke the others only to refuse them).
+    Now at most `total` of them are between their turn and their spend: the others wait for
+    the budget again."""
+    budget = ReadBudget(total=2, waiting=32, max_wait_s=30.0, share=1.0)
+    running = [0]
+    most = [0]
+    passed = [0]
+
+    async def read(i: int) -> None:
+        async with budget.timed(f"10.0.0.{i}"):
+            running[0] += 1
+            passed[0] += 1
+            most[0] = max(most[0], running[0])
+            try:
+                await anyio.sleep(0.02)
+                budget.time.spend(0.02, budget.clock())  # the read's work, made visible
+            finally:
+                running[0] -= 1
+
+    async def main() -> None:
+        budget.time.spend(budget.time.burst + 0.2, budget.clock())  # 0.2 s in debt
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                for i in range(12):
+                    tg.start_soon(read, i)
+
+    anyio.run(main)
+    assert passed[0] == 12
+    assert most[0] <= budget.total, most[0]
+    assert budget.waiting == 0 and not budget.by_client

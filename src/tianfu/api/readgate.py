@@ -142,6 +142,7 @@ class ReadBudget:
         self._slots: anyio.Semaphore | None = None
         self._stream_threads: anyio.CapacityLimiter | None = None
         self._stream_turns: anyio.Semaphore | None = None
+        self._timed_turns: anyio.Semaphore | None = None
         self._exempt: tuple[str, ...] = ()
 
     def exempt_prefix(self, prefix: str) -> None:
@@ -291,7 +292,10 @@ class ReadBudget:
         proof documents, the governance views) done in the body of the `async with`: it
         takes no slot, but waits for the time budget as any read does (at most
         `max_wait_s`, among the `waiting`; 429 with `Retry-After` past them), and spends
-        the time it took."""
+        the time it took. A read that waits takes one of `total` turns first, held until
+        it has spent: when the budget comes back, at most `total` waiting reads pass it
+        together (all of them would, and spend it many reads deep)."""
+        turn = False
         wait = self.time.wait_s(self.clock())
         if wait > 0:
             if self.by_client[client] >= self.per_client:
@@ -304,10 +308,19 @@ class ReadBudget:
             self.waiting += 1
             try:
                 deadline = self.clock() + self.max_wait_s
+                with anyio.move_on_after(self.max_wait_s):
+                    await self.timed_turns.acquire()
+                    turn = True
+                if not turn:
+                    self._refuse(f"no turn came free within {self.max_wait_s:g} s", 1.0)
                 while (wait := self.time.wait_s(self.clock())) > 0:
                     if self.clock() + wait > deadline:
                         self._refuse("reads have used their share of the node's time", wait)
                     await anyio.sleep(wait)
+            except BaseException:
+                if turn:
+                    self.timed_turns.release()
+                raise
             finally:
                 self.waiting -= 1
                 self._leave(client)
@@ -317,6 +330,16 @@ class ReadBudget:
         finally:
             now = self.clock()
             self.time.spend(min(now - started, MAX_CHARGE_S), now)
+            if turn:
+                self.timed_turns.release()
+
+    @property
+    def timed_turns(self) -> anyio.Semaphore:
+        """The `timed` reads that waited for the time budget and have not yet spent, at
+        most `total` (created on first use, on the event loop that serves them)."""
+        if self._timed_turns is None:
+            self._timed_turns = anyio.Semaphore(self.total)
+        return self._timed_turns
 
     def release(self, client: str, started: float) -> None:
         """End `client`'s read begun at `started`, spending the time it took."""
