@@ -9,9 +9,11 @@ read pass the limit, so an oversized body is never held in memory. The limit is 
 
 Event streams (WebSockets) are bounded like queries, by a gate of their own: each one holds a
 subscription and is sent every matching event or block, so their number is what they cost.
-How often one client address may open one is bounded too (`QueryGate(opens_per_s=)`): each
-open is a handshake and a subscription set up, so a client opening and closing streams in a
-loop would otherwise cost the node that work without ever holding more than one open.
+How often one client address may open one is bounded too (`QueryGate(opens_per_s=)`), and
+how often all clients together may (`opens_node_per_s`): each open is a handshake and a
+subscription set up, so a client opening and closing streams in a loop, or many addresses
+each at its own rate, would otherwise cost the node that work without ever holding more
+than a few open.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tianfu.api.batch import BATCH_PATH, json_body_limit
 from tianfu.api.errors import ApiError
 from tianfu.consensus.peers import PeerBucketTable
+from tianfu.ratelimit import TokenBucket
 
 TX_PATH = "/v1/txs"
 MAX_HEIGHT = (1 << 63) - 1  # heights, page sizes: what the store's integers hold
@@ -43,6 +46,8 @@ DEFAULT_STREAMS = 64  # event streams (WebSockets) open at once, all clients tog
 DEFAULT_STREAMS_PER_CLIENT = 8  # ... and from one client address
 DEFAULT_STREAM_OPENS_PER_S = 2.0  # event streams one client address may open per second,
 DEFAULT_STREAM_OPENS_BURST = 16  # ... after a burst of this many
+DEFAULT_STREAM_OPENS_NODE_PER_S = 16.0  # event streams all clients together may open per s,
+DEFAULT_STREAM_OPENS_NODE_BURST = 64  # ... after a burst of this many (DEFAULT_STREAMS)
 
 
 class BodyTooLarge(HTTPException):
@@ -171,8 +176,12 @@ class QueryGate:
     `opens_per_s` (None: no bound): how many slots one client address may take per second,
     after a burst of `opens_burst` (a token bucket per client address, at most 4,096 of them
     kept: `PeerBucketTable`); a slot asked for past it is refused with 429 at once, with
-    `Retry-After` the seconds by which the client has its next one. Every slot asked for
-    within the rate spends one, refused past the concurrency limits or not.
+    `Retry-After` the seconds by which the client has its next one. `opens_node_per_s` /
+    `opens_node_burst` (None: no bound; only with `opens_per_s`): the same for all clients
+    together, so that many addresses (an IPv6 host's prefixes, a botnet) opening each at
+    its own rate cannot make the node set up slots without end; a slot past it is refused
+    the same way, and spends nothing of its client's rate. Every slot asked for within the
+    rates spends one of each, refused past the concurrency limits or not.
 
     Used on the event loop only (no lock): a slot is taken and released there, and the
     query itself runs in a worker thread while its slot is held."""
@@ -185,11 +194,17 @@ class QueryGate:
         opens_per_s: float | None = None,
         opens_burst: int = DEFAULT_STREAM_OPENS_BURST,
         clock: Callable[[], float] = time.monotonic,
+        opens_node_per_s: float | None = None,
+        opens_node_burst: int = DEFAULT_STREAM_OPENS_NODE_BURST,
     ) -> None:
         if total < 1 or per_client < 1:
             raise ValueError("concurrency limits must be at least 1")
         if opens_per_s is not None and not (opens_per_s > 0 and opens_burst >= 1):
             raise ValueError("the open rate must be positive and its burst at least 1")
+        if opens_node_per_s is not None and not (opens_node_per_s > 0 and opens_node_burst >= 1):
+            raise ValueError("the node's open rate must be positive and its burst at least 1")
+        if opens_node_per_s is not None and opens_per_s is None:
+            raise ValueError("the node's open rate needs a client's open rate")
         self.total = total
         self.per_client = per_client
         self.what = what
@@ -201,21 +216,37 @@ class QueryGate:
         self.opens = (
             None if opens_per_s is None else PeerBucketTable(opens_per_s, float(opens_burst))
         )
+        self.opens_node = (
+            None
+            if opens_node_per_s is None
+            else TokenBucket(opens_node_per_s, float(opens_node_burst), clock())
+        )
 
     @contextlib.contextmanager
     def slot(self, client: str) -> Iterator[None]:
         if self.opens is not None and self.opens_per_s is not None:
             now = self.clock()
             bucket = self.opens.get(client, now)
-            if not bucket.take(now):
+            what = self.what.rsplit(" ", 1)[0]
+            if not bucket.ready(now):
                 self.refused += 1
                 retry = max(1, math.ceil(1 / self.opens_per_s))  # one more token by then
                 raise ApiError(
                     429,
-                    f"too many new {self.what.rsplit(' ', 1)[0]} from your address (at most "
+                    f"too many new {what} from your address (at most "
                     f"{self.opens_per_s:g} per second after {bucket.burst:g}); retry later",
                     headers={"retry-after": str(retry)},
                 )
+            node = self.opens_node
+            if node is not None and not node.take(now):
+                self.refused += 1
+                raise ApiError(
+                    429,
+                    f"too many new {what} on this node (at most {node.rate:g} per second "
+                    f"after {node.burst:g}, all clients together); retry later",
+                    headers={"retry-after": str(max(1, math.ceil(1 / node.rate)))},
+                )
+            bucket.take(now)
         mine = self.by_client.get(client, 0)
         if self.running >= self.total or mine >= self.per_client:
             self.refused += 1
