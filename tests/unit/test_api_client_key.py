@@ -58,9 +58,9 @@ def test_a_zone_id_is_not_a_new_client() -> None:
 @pytest.mark.parametrize("host", ["::1", "::", "2001:db8::1", "1.2.3.4", "testclient"])
 def test_other_addresses_keep_their_key(host: str) -> None:
     expected = {
-        "::1": "::/64",
-        "::": "::/64",
-        "2001:db8::1": "2001:db8::/64",
+        "::1": "::/56",
+        "::": "::/56",
+        "2001:db8::1": "2001:db8::/56",
         "1.2.3.4": "1.2.3.4",
         "testclient": "testclient",
     }
@@ -85,9 +85,9 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
     proxy = ("10.9.0.0/24", "::1")
     # not declared (the default): the header is never read
     assert _via((), "10.9.0.5", "203.0.113.7") == "10.9.0.5"
-    # from the trusted proxy: the address it forwarded for (as a client key: IPv6 is a /64)
+    # from the trusted proxy: the address it forwarded for (as a client key: IPv6 is a /56)
     assert _via(proxy, "10.9.0.5", "203.0.113.7") == "203.0.113.7"
-    assert _via(proxy, "::1", "2001:db8:1:2::99") == "2001:db8:1:2::/64"
+    assert _via(proxy, "::1", "2001:db8:1:2::99") == "2001:db8:1::/56"
     assert _via(proxy, "::ffff:10.9.0.5", "203.0.113.7") == "203.0.113.7"
     # not from the proxy: the header is the client's own words
     assert _via(proxy, "198.51.100.1", "203.0.113.7") == "198.51.100.1"
@@ -156,3 +156,17 @@ def test_a_trusted_proxys_clients_are_limited_apart() -> None:
     anyio.run(main)
     assert answers == [429, 200]
     assert not budget.by_client
+
+
+def test_a_host_given_a_56_or_a_48_is_not_hundreds_of_clients() -> None:
+    """An IPv6 client was its /64: a site given a /56 (what ISPs commonly delegate to a
+    home) was 256 clients and one given a /48 65,536, each with its own share of every
+    per-client limit and its own stream-open rate. A client is now its /56: a /56 site is
+    one client, a /48 site at most 256."""
+    site56 = "2001:db8:aa:bb00::"
+    keys56 = {key(f"2001:db8:aa:bb{i:02x}::{i + 1:x}") for i in range(256)}
+    assert keys56 == {key(site56 + "1")}
+    assert len(keys56) == 1
+    keys48 = {key(f"2001:db8:aa:{i:04x}::1") for i in range(0, 0x10000, 0x40)}
+    assert len(keys48) == 256  # every /56 of the /48 (sampled 4 /64s per /56)
+    assert key("2001:db8:aa:bb00::1") != key("2001:db8:aa:bc00::1")

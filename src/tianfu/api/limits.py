@@ -272,9 +272,11 @@ class QueryGate:
 
 def client_address(scope: Scope) -> str:
     """The client a request's limits are counted for (`QueryGate`, event streams, the read
-    budget): its IP address without the port; an IPv6 address as its /64 network, the least
-    a single host is given (one host may use all the addresses of its /64, each one a new
-    client otherwise), and an IPv6 address that carries an IPv4 address as that IPv4 address
+    budget): its IP address without the port; an IPv6 address as its /56 network
+    (`IPV6_CLIENT_PREFIX`: a site is given a /64 at the least, commonly a /56 by an ISP, a
+    /48 at most, and may use every address of it, each one a new client otherwise; a /48
+    site is 256 clients, not 65,536, and up to 256 /64 subscribers of one provider share
+    a client), and an IPv6 address that carries an IPv4 address as that IPv4 address
     (`_embedded_ipv4`: the same client on a dual-stack socket, through 6to4, Teredo or a
     NAT64). X-Forwarded-For is read only on a connection from a proxy the operator declared
     trusted (`TrustedProxies`, none by default): a client could name any address in it."""
@@ -343,6 +345,15 @@ _NAT64 = int(ipaddress.IPv6Address("64:ff9b::")) >> 32  # RFC 6052's well-known 
 _TRANSLATED = 0xFFFF_0000  # ::ffff:0:0:0/96, RFC 2765's IPv4-translated addresses
 
 
+# The IPv6 network one client is counted as: RIPE-690 and RFC 6177 advise an ISP to give
+# an end site a /56 or a /48 (a /64 only to a single network, such as a phone), and a site
+# may use any address of it. A /64 key made a /56 site 256 clients and a /48 site 65,536,
+# each with its own per-client limits and stream-open rate; a /56 key makes a /56 site one
+# client and a /48 site 256, at the price that phones of one mobile provider whose /64s
+# share a /56 share one client's limits (the node-wide limits bind them all anyway).
+IPV6_CLIENT_PREFIX = 56
+
+
 @functools.lru_cache(maxsize=4096)
 def _client_key(host: str) -> str:
     try:
@@ -354,17 +365,18 @@ def _client_key(host: str) -> str:
         if ipv4 is not None:
             return str(ipv4)
         # The zone of a scoped (link-local) address is the server's interface: left out.
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+        shift = 128 - IPV6_CLIENT_PREFIX
+        return str(ipaddress.IPv6Network((int(ip) >> shift << shift, IPV6_CLIENT_PREFIX)))
     return str(ip)
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 client an IPv6 address stands for: IPv4-mapped (::ffff:0:0/96) and
     IPv4-translated (::ffff:0:0:0/96) addresses, IPv4-compatible ones (::/96, a routable
-    IPv4 address), 6to4 (2002::/16: the IPv4 host owns the whole /48, 65,536 /64s), Teredo
-    (2001::/32: the client's public IPv4 address; the /64 is the Teredo server's, shared by
+    IPv4 address), 6to4 (2002::/16: the IPv4 host owns the whole /48, 256 /56s), Teredo
+    (2001::/32: the client's public IPv4 address; the /56 is the Teredo server's, shared by
     all its clients) and the NAT64 well-known prefix (64:ff9b::/96: the IPv4 clients a
-    translator carries would otherwise share one /64). None for any other address."""
+    translator carries would otherwise share one /56). None for any other address."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     if ip.sixtofour is not None:

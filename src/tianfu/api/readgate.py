@@ -45,7 +45,7 @@ waits for and spends the time budget, `ReadBudget.stream_work`, and so does each
 a stream sends on the event loop, `ReadBudget.stream_send`).
 
 A client is its address as `tianfu.api.limits.client_address` counts it (an IPv6 client is
-its /64). Behind a reverse proxy every client has the proxy's address, unless the operator
+its /56). Behind a reverse proxy every client has the proxy's address, unless the operator
 declared the proxy trusted (`tianfu.api.limits.TrustedProxies`, ADR 0008).
 """
 
