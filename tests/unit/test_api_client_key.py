@@ -170,3 +170,41 @@ def test_a_host_given_a_56_or_a_48_is_not_hundreds_of_clients() -> None:
     keys48 = {key(f"2001:db8:aa:{i:04x}::1") for i in range(0, 0x10000, 0x40)}
     assert len(keys48) == 256  # every /56 of the /48 (sampled 4 /64s per /56)
     assert key("2001:db8:aa:bb00::1") != key("2001:db8:aa:bc00::1")
+
+
+def test_a_trusted_proxy_network_of_every_address_is_refused() -> None:
+    """`0.0.0.0/0` (or `::/0`, or `::ffff:0:0/96`, every IPv4 address in its mapped form)
+    trusted every connection and every X-Forwarded-For entry: any client named itself the
+    client it pleased (here 198.51.100.1 posed as 203.0.113.7). Such a list is refused,
+    naming the network, where the node's config is read."""
+    from tianfu.api.limits import TrustedProxies
+    from tianfu.node.config import _trusted_proxies
+
+    for everything in ("0.0.0.0/0", "::/0", "::ffff:0:0/96", "::ffff:0.0.0.0/96"):
+        with pytest.raises(ValueError, match="every address"):
+            TrustedProxies(("10.9.0.0/24", everything))
+        with pytest.raises(ValueError, match="every address"):
+            _trusted_proxies([everything])
+
+
+def test_a_trusted_proxy_given_in_its_ipv4_mapped_form_is_trusted() -> None:
+    """A proxy declared as `::ffff:10.9.0.5` (how a dual-stack socket shows it) was never
+    trusted: a connection's IPv4-mapped address is compared as IPv4, and an IPv6 network
+    never holds an IPv4 address, so its users stayed one client, silently."""
+    for declared in ("::ffff:10.9.0.5", "::ffff:10.9.0.0/120"):
+        for peer in ("10.9.0.5", "::ffff:10.9.0.5"):
+            assert _via((declared,), peer, "203.0.113.7") == "203.0.113.7", (declared, peer)
+    assert _via(("::ffff:10.9.0.5",), "10.9.0.6", "203.0.113.7") == "10.9.0.6"
+
+
+def test_a_long_x_forwarded_for_is_read_from_its_last_entries_only() -> None:
+    """A trusted proxy passing on a header of 10,000 entries: only the last
+    `MAX_FORWARDED_HOPS` are looked at (the client is found from the right)."""
+    from tianfu.api.limits import MAX_FORWARDED_HOPS
+
+    proxy = ("10.9.0.0/24",)
+    forged = ", ".join(f"10.9.0.{i % 250}" for i in range(10_000))
+    assert _via(proxy, "10.9.0.5", forged + ", 203.0.113.7") == "203.0.113.7"
+    # every one of the last entries a trusted hop: the walk stops after MAX_FORWARDED_HOPS
+    hops = [f"10.9.0.{i}" for i in range(MAX_FORWARDED_HOPS + 4)]
+    assert _via(proxy, "10.9.0.5", "203.0.113.7, " + ", ".join(hops)) == hops[4]

@@ -305,10 +305,7 @@ class TrustedProxies:
     its proxy appends, so it is never reached."""
 
     def __init__(self, networks: tuple[str, ...] | list[str] = ()) -> None:
-        try:
-            self.networks = tuple(ipaddress.ip_network(n.strip(), strict=False) for n in networks)
-        except ValueError as exc:
-            raise ValueError(f"trusted proxy: {exc}") from None
+        self.networks = tuple(_proxy_network(n) for n in networks)
 
     def __bool__(self) -> bool:
         return bool(self.networks)
@@ -326,12 +323,12 @@ class TrustedProxies:
         """The address a request from `peer` counts as (`peer` unless it is trusted)."""
         if not self.trusts(peer):
             return peer
-        entries: list[str] = []
-        for name, value in headers:
-            if name.lower() == b"x-forwarded-for":
-                entries.extend(value.decode("latin-1").split(","))
+        values = [value for name, value in headers if name.lower() == b"x-forwarded-for"]
+        # Only the last MAX_FORWARDED_HOPS entries are looked at: split no more than those.
+        joined = b",".join(values).decode("latin-1")
+        entries = joined.rsplit(",", MAX_FORWARDED_HOPS)[-MAX_FORWARDED_HOPS:] if values else []
         current = peer
-        for entry in reversed(entries[-MAX_FORWARDED_HOPS:]):
+        for entry in reversed(entries):
             if not self.trusts(current):
                 break
             try:
@@ -339,6 +336,29 @@ class TrustedProxies:
             except ValueError:
                 break
         return current
+
+
+def _proxy_network(declared: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A trusted proxy's network as `TrustedProxies` compares it: an IPv4-mapped network
+    (`::ffff:10.9.0.5`, as a dual-stack socket shows an IPv4 proxy) as its IPv4 network,
+    since a connection's mapped address is compared as IPv4. ValueError for a malformed
+    one, and for a network of every address (`0.0.0.0/0`, `::/0`, `::ffff:0:0/96`): every
+    connection would be trusted and every X-Forwarded-For entry read, so any client could
+    name any address as itself."""
+    try:
+        net = ipaddress.ip_network(declared.strip(), strict=False)
+    except ValueError as exc:
+        raise ValueError(f"trusted proxy: {exc}") from None
+    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96:
+        mapped = net.network_address.ipv4_mapped
+        if mapped is not None:
+            net = ipaddress.IPv4Network((mapped, net.prefixlen - 96))
+    if net.prefixlen == 0:
+        raise ValueError(
+            f"trusted proxy: {declared.strip()} is every address: any client could name "
+            "itself in X-Forwarded-For; declare the proxies' own addresses or networks"
+        )
+    return net
 
 
 _NAT64 = int(ipaddress.IPv6Address("64:ff9b::")) >> 32  # RFC 6052's well-known /96
