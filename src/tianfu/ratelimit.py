@@ -15,12 +15,16 @@ class TokenBucket:
         self._tokens = burst
         self._last = now
 
-    def take(self, now: float) -> bool:
-        """Spend a token if one is available at time `now` (seconds, monotonic)."""
+    def ready(self, now: float) -> bool:
+        """Whether a token is available at time `now` (`take` would spend it)."""
         if now > self._last:
             self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
             self._last = now
-        if self._tokens >= 1:
+        return self._tokens >= 1
+
+    def take(self, now: float) -> bool:
+        """Spend a token if one is available at time `now` (seconds, monotonic)."""
+        if self.ready(now):
             self._tokens -= 1
             return True
         return False

@@ -58,9 +58,9 @@ def test_a_zone_id_is_not_a_new_client() -> None:
 @pytest.mark.parametrize("host", ["::1", "::", "2001:db8::1", "1.2.3.4", "testclient"])
 def test_other_addresses_keep_their_key(host: str) -> None:
     expected = {
-        "::1": "::/64",
-        "::": "::/64",
-        "2001:db8::1": "2001:db8::/64",
+        "::1": "::/56",
+        "::": "::/56",
+        "2001:db8::1": "2001:db8::/56",
         "1.2.3.4": "1.2.3.4",
         "testclient": "testclient",
     }
@@ -85,9 +85,9 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
     proxy = ("10.9.0.0/24", "::1")
     # not declared (the default): the header is never read
     assert _via((), "10.9.0.5", "203.0.113.7") == "10.9.0.5"
-    # from the trusted proxy: the address it forwarded for (as a client key: IPv6 is a /64)
+    # from the trusted proxy: the address it forwarded for (as a client key: IPv6 is a /56)
     assert _via(proxy, "10.9.0.5", "203.0.113.7") == "203.0.113.7"
-    assert _via(proxy, "::1", "2001:db8:1:2::99") == "2001:db8:1:2::/64"
+    assert _via(proxy, "::1", "2001:db8:1:2::99") == "2001:db8:1::/56"
     assert _via(proxy, "::ffff:10.9.0.5", "203.0.113.7") == "203.0.113.7"
     # not from the proxy: the header is the client's own words
     assert _via(proxy, "198.51.100.1", "203.0.113.7") == "198.51.100.1"
@@ -147,7 +147,7 @@ def test_a_trusted_proxys_clients_are_limited_apart() -> None:
         transport = httpx.ASGITransport(app=app, client=("10.9.0.5", 1))
         async with httpx.AsyncClient(transport=transport, base_url="http://node") as proxy:
             for user in ("203.0.113.7", "203.0.113.8"):
-                # a read a route serves (what no route serves is not counted: ReadGate.routed)
+                # a read a route serves (what no route serves is not counted)
                 r = await proxy.get("/openapi.json", headers={"x-forwarded-for": user})
                 answers.append(r.status_code)
         for started in held:
@@ -156,3 +156,55 @@ def test_a_trusted_proxys_clients_are_limited_apart() -> None:
     anyio.run(main)
     assert answers == [429, 200]
     assert not budget.by_client
+
+
+def test_a_host_given_a_56_or_a_48_is_not_hundreds_of_clients() -> None:
+    """An IPv6 client was its /64: a site given a /56 (what ISPs commonly delegate to a
+    home) was 256 clients and one given a /48 65,536, each with its own share of every
+    per-client limit and its own stream-open rate. A client is now its /56: a /56 site is
+    one client, a /48 site at most 256."""
+    site56 = "2001:db8:aa:bb00::"
+    keys56 = {key(f"2001:db8:aa:bb{i:02x}::{i + 1:x}") for i in range(256)}
+    assert keys56 == {key(site56 + "1")}
+    assert len(keys56) == 1
+    keys48 = {key(f"2001:db8:aa:{i:04x}::1") for i in range(0, 0x10000, 0x40)}
+    assert len(keys48) == 256  # every /56 of the /48 (sampled 4 /64s per /56)
+    assert key("2001:db8:aa:bb00::1") != key("2001:db8:aa:bc00::1")
+
+
+def test_a_trusted_proxy_network_of_every_address_is_refused() -> None:
+    """`0.0.0.0/0` (or `::/0`, or `::ffff:0:0/96`, every IPv4 address in its mapped form)
+    trusted every connection and every X-Forwarded-For entry: any client named itself the
+    client it pleased (here 198.51.100.1 posed as 203.0.113.7). Such a list is refused,
+    naming the network, where the node's config is read."""
+    from tianfu.api.limits import TrustedProxies
+    from tianfu.node.config import _trusted_proxies
+
+    for everything in ("0.0.0.0/0", "::/0", "::ffff:0:0/96", "::ffff:0.0.0.0/96"):
+        with pytest.raises(ValueError, match="every address"):
+            TrustedProxies(("10.9.0.0/24", everything))
+        with pytest.raises(ValueError, match="every address"):
+            _trusted_proxies([everything])
+
+
+def test_a_trusted_proxy_given_in_its_ipv4_mapped_form_is_trusted() -> None:
+    """A proxy declared as `::ffff:10.9.0.5` (how a dual-stack socket shows it) was never
+    trusted: a connection's IPv4-mapped address is compared as IPv4, and an IPv6 network
+    never holds an IPv4 address, so its users stayed one client, silently."""
+    for declared in ("::ffff:10.9.0.5", "::ffff:10.9.0.0/120"):
+        for peer in ("10.9.0.5", "::ffff:10.9.0.5"):
+            assert _via((declared,), peer, "203.0.113.7") == "203.0.113.7", (declared, peer)
+    assert _via(("::ffff:10.9.0.5",), "10.9.0.6", "203.0.113.7") == "10.9.0.6"
+
+
+def test_a_long_x_forwarded_for_is_read_from_its_last_entries_only() -> None:
+    """A trusted proxy passing on a header of 10,000 entries: only the last
+    `MAX_FORWARDED_HOPS` are looked at (the client is found from the right)."""
+    from tianfu.api.limits import MAX_FORWARDED_HOPS
+
+    proxy = ("10.9.0.0/24",)
+    forged = ", ".join(f"10.9.0.{i % 250}" for i in range(10_000))
+    assert _via(proxy, "10.9.0.5", forged + ", 203.0.113.7") == "203.0.113.7"
+    # every one of the last entries a trusted hop: the walk stops after MAX_FORWARDED_HOPS
+    hops = [f"10.9.0.{i}" for i in range(MAX_FORWARDED_HOPS + 4)]
+    assert _via(proxy, "10.9.0.5", "203.0.113.7, " + ", ".join(hops)) == hops[4]

@@ -1,6 +1,6 @@
 """Unit tests: what the read budget (`tianfu.api.readgate`) counts and for whom — the
 private-data and photo routes' work once their body is in, one client however many of its
-/64's IPv6 addresses it uses, and the fairness it gives a lone reader (ADR 0008)."""
+/56's IPv6 addresses it uses, and the fairness it gives a lone reader (ADR 0008)."""
 
 from __future__ import annotations
 
@@ -136,7 +136,8 @@ def test_a_photo_upload_is_a_read_of_the_budget(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.parametrize(
     ("one", "same", "other"),
     [
-        ("2001:db8::1", "2001:db8::ffff:1", "2001:db8:0:1::1"),
+        ("2001:db8::1", "2001:db8::ffff:1", "2001:db8:0:100::1"),
+        ("2001:db8::1", "2001:db8:0:ff::1", "2001:db8:1::1"),
         ("10.1.2.3", "::ffff:10.1.2.3", "10.1.2.4"),
     ],
 )
@@ -144,7 +145,8 @@ def test_one_client_cannot_pose_as_many(one: str, same: str, other: str) -> None
     """A client was its exact IP address: one IPv6 host, given a /64, could use a new
     address per request and take every read, query and stream slot meant to be shared
     (per-client limits never applied to it), and one client on a dual-stack socket counted
-    twice. An IPv6 client is now its /64, an IPv4-mapped address its IPv4 address."""
+    twice. An IPv6 client is now its /56 (`IPV6_CLIENT_PREFIX`: every /64 of a site's /56
+    is the same client), an IPv4-mapped address its IPv4 address."""
     key = client_address({"client": (one, 1)})
     assert client_address({"client": (same, 2)}) == key
     assert client_address({"client": (other, 1)}) != key

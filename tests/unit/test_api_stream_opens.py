@@ -18,7 +18,14 @@ from tests.unit.kvchain import KvChain
 
 from tianfu.api.app import create_app
 from tianfu.api.errors import ApiError
-from tianfu.api.limits import DEFAULT_STREAM_OPENS_BURST, DEFAULT_STREAM_OPENS_PER_S, QueryGate
+from tianfu.api.limits import (
+    DEFAULT_STREAM_OPENS_BURST,
+    DEFAULT_STREAM_OPENS_NODE_BURST,
+    DEFAULT_STREAM_OPENS_NODE_PER_S,
+    DEFAULT_STREAM_OPENS_PER_S,
+    QueryGate,
+)
+from tianfu.ratelimit import TokenBucket
 
 
 @pytest.fixture
@@ -120,3 +127,47 @@ def test_the_open_rate_refills_with_time_and_is_per_client() -> None:
             pass
     with pytest.raises(ValueError):
         QueryGate(opens_per_s=0.0)
+
+
+def test_many_addresses_together_are_bounded_by_the_nodes_open_rate(chain: KvChain) -> None:
+    """Each client address had its own burst and rate and nothing bounded them together: 200
+    addresses (an IPv6 host's prefixes, a botnet) opening one stream each at the same moment
+    were all let in. With the node's defaults, at most `DEFAULT_STREAM_OPENS_NODE_BURST` are
+    now, then `DEFAULT_STREAM_OPENS_NODE_PER_S` per second; an open refused by the node's
+    rate spends nothing of its client's own rate."""
+    app = create_app(chain.service)
+    gate: QueryGate = app.state.stream_gate
+    now = [1000.0]
+    gate.clock = lambda: now[0]
+
+    def node_bucket() -> TokenBucket:  # full, on the test's clock
+        return TokenBucket(
+            DEFAULT_STREAM_OPENS_NODE_PER_S, float(DEFAULT_STREAM_OPENS_NODE_BURST), now[0]
+        )
+
+    if gate.opens_node is not None:
+        gate.opens_node = node_bucket()
+
+    def opened(clients: list[str]) -> int:
+        n = 0
+        for client in clients:
+            try:
+                with gate.slot(client):
+                    n += 1
+            except ApiError as exc:
+                assert exc.status == 429 and exc.headers == {"retry-after": "1"}, exc.message
+                assert "on this node" in exc.message, exc.message
+        return n
+
+    many = [f"2001:db8:{i:x}::/64" for i in range(300)]
+    assert opened(many[:200]) == DEFAULT_STREAM_OPENS_NODE_BURST
+    now[0] += 1.0  # a second later: the node's rate lets that many more in
+    assert opened(many[200:]) == int(DEFAULT_STREAM_OPENS_NODE_PER_S)
+    one = "2001:db8:ffff::/64"
+    assert opened([one] * (DEFAULT_STREAM_OPENS_BURST + 4)) == 0  # refused by the node ...
+    gate.opens_node = node_bucket()  # ... its own burst is whole, at the same instant
+    assert opened([one] * DEFAULT_STREAM_OPENS_BURST) == DEFAULT_STREAM_OPENS_BURST
+    with pytest.raises(ApiError, match="from your address"):
+        with gate.slot(one):
+            pass
+    assert gate.running == 0 and gate.by_client == {}

@@ -21,6 +21,8 @@ from tianfu.api.limits import (
     DEFAULT_QUERY_CONCURRENCY,
     DEFAULT_QUERY_CONCURRENCY_PER_CLIENT,
     DEFAULT_STREAM_OPENS_BURST,
+    DEFAULT_STREAM_OPENS_NODE_BURST,
+    DEFAULT_STREAM_OPENS_NODE_PER_S,
     DEFAULT_STREAM_OPENS_PER_S,
     DEFAULT_STREAMS,
     DEFAULT_STREAMS_PER_CLIENT,
@@ -66,6 +68,8 @@ def create_app(
     streams_per_client: int = DEFAULT_STREAMS_PER_CLIENT,
     stream_opens_per_s: float = DEFAULT_STREAM_OPENS_PER_S,
     stream_opens_burst: int = DEFAULT_STREAM_OPENS_BURST,
+    stream_opens_node_per_s: float = DEFAULT_STREAM_OPENS_NODE_PER_S,
+    stream_opens_node_burst: int = DEFAULT_STREAM_OPENS_NODE_BURST,
     lean_submit: bool = True,
     reads: int = DEFAULT_READS,
     reads_per_client: int = DEFAULT_READS_PER_CLIENT,
@@ -79,9 +83,11 @@ def create_app(
     (`QueryGate`). `streams` / `streams_per_client`: event streams (WebSockets) open at
     once, refused with 429 beyond (`tianfu.api.streams.opened`); `stream_opens_per_s` /
     `stream_opens_burst`: how many one client address may open per second, after a burst
-    (429 past it: each open is a handshake and a subscription set up). `reads` /
-    `reads_per_client` / `reads_waiting` / `read_wait_s`: the reads (GETs, queries) running
-    at once, and waiting for a slot (`tianfu.api.readgate`; `app.state.read_budget`).
+    (429 past it: each open is a handshake and a subscription set up);
+    `stream_opens_node_per_s` / `stream_opens_node_burst`: the same for all clients
+    together. `reads` / `reads_per_client` / `reads_waiting` / `read_wait_s`: the reads
+    (GETs, queries) running at once, and waiting for a slot (`tianfu.api.readgate`;
+    `app.state.read_budget`).
     `trusted_proxies`: the reverse proxies (addresses or networks) whose X-Forwarded-For
     names the client the per-client limits count (`tianfu.api.limits.TrustedProxies`;
     none by default). `lean_submit=False` binds the submission routes through FastAPI only (the same
@@ -111,6 +117,8 @@ def create_app(
         what="event streams open",
         opens_per_s=stream_opens_per_s,
         opens_burst=stream_opens_burst,
+        opens_node_per_s=stream_opens_node_per_s,
+        opens_node_burst=stream_opens_node_burst,
     )
     budget = app.state.read_budget
     app.include_router(read_router(service, app.state.query_gate, app.state.stream_gate, budget))

@@ -113,11 +113,11 @@ def decode_batch(body: bytes, json_body: bool, limit: int) -> list[Transaction]:
     return txs
 
 
-async def run_batch(
+async def admit_batch(
     service: ChainService, txs: list[Transaction], wait_s: float | None
-) -> dict[str, Any]:
-    """Admit `txs`, wait for the admitted ones' commit when `wait_s` is not None, and
-    return the answer document."""
+) -> tuple[list[Outcome], dict[bytes, TxRecord]]:
+    """Admit `txs` and wait for the admitted ones' commit when `wait_s` is not None: the
+    outcomes, and the records of those committed (for `render_batch`)."""
     outcomes = list(await service.submit_many(txs))
     admitted = [o for o in outcomes if isinstance(o, bytes)]
     records: dict[bytes, TxRecord] = {}
@@ -126,6 +126,14 @@ async def run_batch(
         for h, rec in zip(admitted, waited, strict=True):
             if rec is not None:
                 records[h] = rec
+    return outcomes, records
+
+
+async def run_batch(
+    service: ChainService, txs: list[Transaction], wait_s: float | None
+) -> dict[str, Any]:
+    """`admit_batch`, and the answer document."""
+    outcomes, records = await admit_batch(service, txs, wait_s)
     return render_batch(txs, outcomes, records)
 
 

@@ -9,9 +9,11 @@ read pass the limit, so an oversized body is never held in memory. The limit is 
 
 Event streams (WebSockets) are bounded like queries, by a gate of their own: each one holds a
 subscription and is sent every matching event or block, so their number is what they cost.
-How often one client address may open one is bounded too (`QueryGate(opens_per_s=)`): each
-open is a handshake and a subscription set up, so a client opening and closing streams in a
-loop would otherwise cost the node that work without ever holding more than one open.
+How often one client address may open one is bounded too (`QueryGate(opens_per_s=)`), and
+how often all clients together may (`opens_node_per_s`): each open is a handshake and a
+subscription set up, so a client opening and closing streams in a loop, or many addresses
+each at its own rate, would otherwise cost the node that work without ever holding more
+than a few open.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tianfu.api.batch import BATCH_PATH, json_body_limit
 from tianfu.api.errors import ApiError
 from tianfu.consensus.peers import PeerBucketTable
+from tianfu.ratelimit import TokenBucket
 
 TX_PATH = "/v1/txs"
 MAX_HEIGHT = (1 << 63) - 1  # heights, page sizes: what the store's integers hold
@@ -43,6 +46,8 @@ DEFAULT_STREAMS = 64  # event streams (WebSockets) open at once, all clients tog
 DEFAULT_STREAMS_PER_CLIENT = 8  # ... and from one client address
 DEFAULT_STREAM_OPENS_PER_S = 2.0  # event streams one client address may open per second,
 DEFAULT_STREAM_OPENS_BURST = 16  # ... after a burst of this many
+DEFAULT_STREAM_OPENS_NODE_PER_S = 16.0  # event streams all clients together may open per s,
+DEFAULT_STREAM_OPENS_NODE_BURST = 64  # ... after a burst of this many (DEFAULT_STREAMS)
 
 
 class BodyTooLarge(HTTPException):
@@ -171,8 +176,12 @@ class QueryGate:
     `opens_per_s` (None: no bound): how many slots one client address may take per second,
     after a burst of `opens_burst` (a token bucket per client address, at most 4,096 of them
     kept: `PeerBucketTable`); a slot asked for past it is refused with 429 at once, with
-    `Retry-After` the seconds by which the client has its next one. Every slot asked for
-    within the rate spends one, refused past the concurrency limits or not.
+    `Retry-After` the seconds by which the client has its next one. `opens_node_per_s` /
+    `opens_node_burst` (None: no bound; only with `opens_per_s`): the same for all clients
+    together, so that many addresses (an IPv6 host's prefixes, a botnet) opening each at
+    its own rate cannot make the node set up slots without end; a slot past it is refused
+    the same way, and spends nothing of its client's rate. Every slot asked for within the
+    rates spends one of each, refused past the concurrency limits or not.
 
     Used on the event loop only (no lock): a slot is taken and released there, and the
     query itself runs in a worker thread while its slot is held."""
@@ -185,11 +194,17 @@ class QueryGate:
         opens_per_s: float | None = None,
         opens_burst: int = DEFAULT_STREAM_OPENS_BURST,
         clock: Callable[[], float] = time.monotonic,
+        opens_node_per_s: float | None = None,
+        opens_node_burst: int = DEFAULT_STREAM_OPENS_NODE_BURST,
     ) -> None:
         if total < 1 or per_client < 1:
             raise ValueError("concurrency limits must be at least 1")
         if opens_per_s is not None and not (opens_per_s > 0 and opens_burst >= 1):
             raise ValueError("the open rate must be positive and its burst at least 1")
+        if opens_node_per_s is not None and not (opens_node_per_s > 0 and opens_node_burst >= 1):
+            raise ValueError("the node's open rate must be positive and its burst at least 1")
+        if opens_node_per_s is not None and opens_per_s is None:
+            raise ValueError("the node's open rate needs a client's open rate")
         self.total = total
         self.per_client = per_client
         self.what = what
@@ -201,21 +216,37 @@ class QueryGate:
         self.opens = (
             None if opens_per_s is None else PeerBucketTable(opens_per_s, float(opens_burst))
         )
+        self.opens_node = (
+            None
+            if opens_node_per_s is None
+            else TokenBucket(opens_node_per_s, float(opens_node_burst), clock())
+        )
 
     @contextlib.contextmanager
     def slot(self, client: str) -> Iterator[None]:
         if self.opens is not None and self.opens_per_s is not None:
             now = self.clock()
             bucket = self.opens.get(client, now)
-            if not bucket.take(now):
+            what = self.what.rsplit(" ", 1)[0]
+            if not bucket.ready(now):
                 self.refused += 1
                 retry = max(1, math.ceil(1 / self.opens_per_s))  # one more token by then
                 raise ApiError(
                     429,
-                    f"too many new {self.what.rsplit(' ', 1)[0]} from your address (at most "
+                    f"too many new {what} from your address (at most "
                     f"{self.opens_per_s:g} per second after {bucket.burst:g}); retry later",
                     headers={"retry-after": str(retry)},
                 )
+            node = self.opens_node
+            if node is not None and not node.take(now):
+                self.refused += 1
+                raise ApiError(
+                    429,
+                    f"too many new {what} on this node (at most {node.rate:g} per second "
+                    f"after {node.burst:g}, all clients together); retry later",
+                    headers={"retry-after": str(max(1, math.ceil(1 / node.rate)))},
+                )
+            bucket.take(now)
         mine = self.by_client.get(client, 0)
         if self.running >= self.total or mine >= self.per_client:
             self.refused += 1
@@ -241,9 +272,11 @@ class QueryGate:
 
 def client_address(scope: Scope) -> str:
     """The client a request's limits are counted for (`QueryGate`, event streams, the read
-    budget): its IP address without the port; an IPv6 address as its /64 network, the least
-    a single host is given (one host may use all the addresses of its /64, each one a new
-    client otherwise), and an IPv6 address that carries an IPv4 address as that IPv4 address
+    budget): its IP address without the port; an IPv6 address as its /56 network
+    (`IPV6_CLIENT_PREFIX`: a site is given a /64 at the least, commonly a /56 by an ISP, a
+    /48 at most, and may use every address of it, each one a new client otherwise; a /48
+    site is 256 clients, not 65,536, and up to 256 /64 subscribers of one provider share
+    a client), and an IPv6 address that carries an IPv4 address as that IPv4 address
     (`_embedded_ipv4`: the same client on a dual-stack socket, through 6to4, Teredo or a
     NAT64). X-Forwarded-For is read only on a connection from a proxy the operator declared
     trusted (`TrustedProxies`, none by default): a client could name any address in it."""
@@ -272,10 +305,7 @@ class TrustedProxies:
     its proxy appends, so it is never reached."""
 
     def __init__(self, networks: tuple[str, ...] | list[str] = ()) -> None:
-        try:
-            self.networks = tuple(ipaddress.ip_network(n.strip(), strict=False) for n in networks)
-        except ValueError as exc:
-            raise ValueError(f"trusted proxy: {exc}") from None
+        self.networks = tuple(_proxy_network(n) for n in networks)
 
     def __bool__(self) -> bool:
         return bool(self.networks)
@@ -293,12 +323,12 @@ class TrustedProxies:
         """The address a request from `peer` counts as (`peer` unless it is trusted)."""
         if not self.trusts(peer):
             return peer
-        entries: list[str] = []
-        for name, value in headers:
-            if name.lower() == b"x-forwarded-for":
-                entries.extend(value.decode("latin-1").split(","))
+        values = [value for name, value in headers if name.lower() == b"x-forwarded-for"]
+        # Only the last MAX_FORWARDED_HOPS entries are looked at: split no more than those.
+        joined = b",".join(values).decode("latin-1")
+        entries = joined.rsplit(",", MAX_FORWARDED_HOPS)[-MAX_FORWARDED_HOPS:] if values else []
         current = peer
-        for entry in reversed(entries[-MAX_FORWARDED_HOPS:]):
+        for entry in reversed(entries):
             if not self.trusts(current):
                 break
             try:
@@ -308,8 +338,40 @@ class TrustedProxies:
         return current
 
 
+def _proxy_network(declared: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A trusted proxy's network as `TrustedProxies` compares it: an IPv4-mapped network
+    (`::ffff:10.9.0.5`, as a dual-stack socket shows an IPv4 proxy) as its IPv4 network,
+    since a connection's mapped address is compared as IPv4. ValueError for a malformed
+    one, and for a network of every address (`0.0.0.0/0`, `::/0`, `::ffff:0:0/96`): every
+    connection would be trusted and every X-Forwarded-For entry read, so any client could
+    name any address as itself."""
+    try:
+        net = ipaddress.ip_network(declared.strip(), strict=False)
+    except ValueError as exc:
+        raise ValueError(f"trusted proxy: {exc}") from None
+    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96:
+        mapped = net.network_address.ipv4_mapped
+        if mapped is not None:
+            net = ipaddress.IPv4Network((mapped, net.prefixlen - 96))
+    if net.prefixlen == 0:
+        raise ValueError(
+            f"trusted proxy: {declared.strip()} is every address: any client could name "
+            "itself in X-Forwarded-For; declare the proxies' own addresses or networks"
+        )
+    return net
+
+
 _NAT64 = int(ipaddress.IPv6Address("64:ff9b::")) >> 32  # RFC 6052's well-known /96
 _TRANSLATED = 0xFFFF_0000  # ::ffff:0:0:0/96, RFC 2765's IPv4-translated addresses
+
+
+# The IPv6 network one client is counted as: RIPE-690 and RFC 6177 advise an ISP to give
+# an end site a /56 or a /48 (a /64 only to a single network, such as a phone), and a site
+# may use any address of it. A /64 key made a /56 site 256 clients and a /48 site 65,536,
+# each with its own per-client limits and stream-open rate; a /56 key makes a /56 site one
+# client and a /48 site 256, at the price that phones of one mobile provider whose /64s
+# share a /56 share one client's limits (the node-wide limits bind them all anyway).
+IPV6_CLIENT_PREFIX = 56
 
 
 @functools.lru_cache(maxsize=4096)
@@ -323,17 +385,18 @@ def _client_key(host: str) -> str:
         if ipv4 is not None:
             return str(ipv4)
         # The zone of a scoped (link-local) address is the server's interface: left out.
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+        shift = 128 - IPV6_CLIENT_PREFIX
+        return str(ipaddress.IPv6Network((int(ip) >> shift << shift, IPV6_CLIENT_PREFIX)))
     return str(ip)
 
 
 def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     """The IPv4 client an IPv6 address stands for: IPv4-mapped (::ffff:0:0/96) and
     IPv4-translated (::ffff:0:0:0/96) addresses, IPv4-compatible ones (::/96, a routable
-    IPv4 address), 6to4 (2002::/16: the IPv4 host owns the whole /48, 65,536 /64s), Teredo
-    (2001::/32: the client's public IPv4 address; the /64 is the Teredo server's, shared by
+    IPv4 address), 6to4 (2002::/16: the IPv4 host owns the whole /48, 256 /56s), Teredo
+    (2001::/32: the client's public IPv4 address; the /56 is the Teredo server's, shared by
     all its clients) and the NAT64 well-known prefix (64:ff9b::/96: the IPv4 clients a
-    translator carries would otherwise share one /64). None for any other address."""
+    translator carries would otherwise share one /56). None for any other address."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     if ip.sixtofour is not None:

@@ -26,7 +26,7 @@ from tianfu.api.models import (
     PrivateWrapOut,
     documented,
 )
-from tianfu.api.readgate import body_read
+from tianfu.api.readgate import ReadRoute, body_read
 from tianfu.api.render import jsonable
 from tianfu.api.service import ChainService
 from tianfu.codec import CodecError, decode
@@ -73,7 +73,7 @@ def _private(service: ChainService) -> PrivateService:
 
 
 def private_router(service: ChainService, gate: QueryGate) -> APIRouter:
-    router = APIRouter(prefix="/v1/private", tags=["private data"])
+    router = APIRouter(prefix="/v1/private", tags=["private data"], route_class=ReadRoute)
 
     async def operate(request: Request, name: str) -> dict[str, Any]:
         private = _private(service)

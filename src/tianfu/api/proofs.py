@@ -35,7 +35,7 @@ from tianfu.api.models import (
     ValidatorsDocument,
     documented,
 )
-from tianfu.api.readgate import ReadBudget
+from tianfu.api.readgate import ReadBudget, ReadRoute
 from tianfu.api.streams import opened, send_until_disconnect
 from tianfu.codec import encode
 from tianfu.proofs.build import (
@@ -194,7 +194,7 @@ def proofs_router(
     built in a worker thread under `gate` (as contract queries are: one may read a thousand
     entries or a chain of validator changes); the block event streams open through
     `streams`."""
-    router = APIRouter()
+    router = APIRouter(route_class=ReadRoute)
 
     async def answer(request: Request, build: Callable[[], Any]) -> JSONResponse:
         client = client_address(request.scope)

@@ -25,9 +25,11 @@ starts (a rendered answer is complete by then): a client that reads its answer s
 never, holds no slot and spends no time budget, only its connection.
 
 Not counted by the gate: requests no route serves (an unknown path, 404, or a method its
-path is not served for, 405 — a HEAD of a GET route among them): the router refuses them
-before any work, so they neither take nor wait for a slot nor spend the time budget
-(`ReadGate.routed`); requests with a body (a slot is never held while a body trickles
+path is not served for, 405 — a HEAD of a GET route among them) and reads whose path or
+query parameters their route refuses (400): the router or the route's parameter check
+refuses them before any work, so they neither take nor wait for a slot nor spend the time
+budget (the slot is taken where the router hands a read to its route: `ReadGate`,
+`ReadRoute`); requests with a body (a slot is never held while a body trickles
 in): the submission routes (the mempool's own bounds); the read-only POSTs — contract
 queries and state proof documents — which the `QueryGate` bounds once their body is read
 (parsing it too, in the worker thread: a body of many small values takes tens of ms);
@@ -43,7 +45,7 @@ waits for and spends the time budget, `ReadBudget.stream_work`, and so does each
 a stream sends on the event loop, `ReadBudget.stream_send`).
 
 A client is its address as `tianfu.api.limits.client_address` counts it (an IPv6 client is
-its /64). Behind a reverse proxy every client has the proxy's address, unless the operator
+its /56). Behind a reverse proxy every client has the proxy's address, unless the operator
 declared the proxy trusted (`tianfu.api.limits.TrustedProxies`, ADR 0008).
 """
 
@@ -57,8 +59,11 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Generator
 from typing import Any, TypeVar
 
 import anyio
+from fastapi.dependencies.utils import request_params_to_args
+from fastapi.routing import APIRoute
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
-from starlette.routing import Match
+from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tianfu.api.errors import ApiError, error_response
@@ -137,6 +142,7 @@ class ReadBudget:
         self._slots: anyio.Semaphore | None = None
         self._stream_threads: anyio.CapacityLimiter | None = None
         self._stream_turns: anyio.Semaphore | None = None
+        self._timed_turns: anyio.Semaphore | None = None
         self._exempt: tuple[str, ...] = ()
 
     def exempt_prefix(self, prefix: str) -> None:
@@ -286,7 +292,10 @@ class ReadBudget:
         proof documents, the governance views) done in the body of the `async with`: it
         takes no slot, but waits for the time budget as any read does (at most
         `max_wait_s`, among the `waiting`; 429 with `Retry-After` past them), and spends
-        the time it took."""
+        the time it took. A read that waits takes one of `total` turns first, held until
+        it has spent: when the budget comes back, at most `total` waiting reads pass it
+        together (all of them would, and spend it many reads deep)."""
+        turn = False
         wait = self.time.wait_s(self.clock())
         if wait > 0:
             if self.by_client[client] >= self.per_client:
@@ -299,10 +308,19 @@ class ReadBudget:
             self.waiting += 1
             try:
                 deadline = self.clock() + self.max_wait_s
+                with anyio.move_on_after(self.max_wait_s):
+                    await self.timed_turns.acquire()
+                    turn = True
+                if not turn:
+                    self._refuse(f"no turn came free within {self.max_wait_s:g} s", 1.0)
                 while (wait := self.time.wait_s(self.clock())) > 0:
                     if self.clock() + wait > deadline:
                         self._refuse("reads have used their share of the node's time", wait)
                     await anyio.sleep(wait)
+            except BaseException:
+                if turn:
+                    self.timed_turns.release()
+                raise
             finally:
                 self.waiting -= 1
                 self._leave(client)
@@ -312,6 +330,16 @@ class ReadBudget:
         finally:
             now = self.clock()
             self.time.spend(min(now - started, MAX_CHARGE_S), now)
+            if turn:
+                self.timed_turns.release()
+
+    @property
+    def timed_turns(self) -> anyio.Semaphore:
+        """The `timed` reads that waited for the time budget and have not yet spent, at
+        most `total` (created on first use, on the event loop that serves them)."""
+        if self._timed_turns is None:
+            self._timed_turns = anyio.Semaphore(self.total)
+        return self._timed_turns
 
     def release(self, client: str, started: float) -> None:
         """End `client`'s read begun at `started`, spending the time it took."""
@@ -393,14 +421,29 @@ async def body_read(scope: Scope) -> AsyncIterator[None]:
         yield
 
 
+GATE_KEY = "tianfu.read"  # a counted request's `_Read`, taken where its route is chosen
+
+
 class ReadGate:
     """ASGI middleware holding a `ReadBudget` slot for every read until its answer starts
-    (module docstring); a refusal is answered by `api`'s error handler for `ApiError`."""
+    (module docstring); a refusal is answered by `api`'s error handler for `ApiError`.
+
+    The slot is taken where the router hands the read to its route, not here: the
+    middleware puts a `_Read` in the request's scope (`GATE_KEY`), which the route's
+    application takes (`ReadRoute`, the route class of the node's routers; a top-level
+    route's application is put behind `_RouteRead` when the middleware is built). The
+    route is matched once, by the router; what no route serves (404, 405) never takes a
+    slot, nor does a read whose path or query parameters its route refuses (FastAPI's
+    validation, answered 400 by the API's handler): it is refused before any work. An `api`
+    with a route that takes no `_Read` (no router, a route of another class in an included
+    router) is gated here instead, for the requests a route of it matches (`routed`)."""
 
     def __init__(self, app: ASGIApp, api: Any, budget: ReadBudget) -> None:
         self.app = app
         self.api = api
         self.budget = budget
+        routes = getattr(getattr(api, "router", None), "routes", None)
+        self.by_route = routes is not None and _route_reads(routes)
 
     def routed(self, scope: Scope) -> bool:
         """Whether a route of `api` serves the request `scope`, path and method both: what
@@ -416,35 +459,151 @@ class ReadGate:
             return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.budget.counts(scope) or not self.routed(scope):
+        if scope["type"] != "http" or not self.budget.counts(scope):
             await self.app(scope, receive, send)
             return
-        client = client_address(scope)
-        try:
-            started = await self.budget.acquire(client)
-        except ApiError as exc:
-            handlers = getattr(self.api, "exception_handlers", {})
-            handler = handlers.get(ApiError)
-            if handler is None:
-                response = error_response(exc.status, exc.message, exc.headers)
-            else:
-                response = await handler(Request(scope, receive), exc)
-            await response(scope, receive, send)
-            return
-        held = True
-
-        def release() -> None:
-            nonlocal held
-            if held:
-                held = False
-                self.budget.release(client, started)
+        read = _Read(self.budget, client_address(scope))
+        if self.by_route:
+            scope[GATE_KEY] = read  # taken by the route the router chooses
+        elif self.routed(scope):
+            try:
+                await read.take()
+            except ApiError as exc:
+                await self._refuse(exc, scope, receive, send)
+                return
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
-                release()  # the answer is made: sending it, however slowly, is not reading
+                read.release()  # the answer is made: sending it, however slowly, is not reading
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
-            release()
+            read.release()
+            scope.pop(GATE_KEY, None)
+
+    async def _refuse(self, exc: ApiError, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = getattr(self.api, "exception_handlers", {}).get(ApiError)
+        if handler is None:
+            response = error_response(exc.status, exc.message, exc.headers)
+        else:
+            response = await handler(Request(scope, receive), exc)
+        await response(scope, receive, send)
+
+
+class _Read:
+    """One request's read of a `ReadBudget`: its slot, once taken, is held until `release`
+    (the answer starts, or the request ends)."""
+
+    def __init__(self, budget: ReadBudget, client: str) -> None:
+        self.budget = budget
+        self.client = client
+        self.started: float | None = None
+
+    async def take(self) -> None:
+        """Wait for a slot (`ReadBudget.acquire`: ApiError 429 past its limits)."""
+        self.started = await self.budget.acquire(self.client)
+
+    def release(self) -> None:
+        if self.started is not None:
+            started, self.started = self.started, None
+            self.budget.release(self.client, started)
+
+
+class _Params:
+    """The path and query parameters of a FastAPI route (`dependant`), checked before its
+    read is counted: `refused(scope)` is whether the route's handler will refuse them. A
+    value is validated by its field directly (well under a microsecond); only a value
+    missing or refused so is judged by FastAPI's own check (`request_params_to_args`, tens
+    of microseconds: it inspects each field's annotation), so what counts as refused is
+    what FastAPI refuses. A route with dependencies is never refused here: they run first."""
+
+    def __init__(self, dependant: Any) -> None:
+        self.dependant = None if dependant is None or dependant.dependencies else dependant
+
+    def refused(self, scope: Scope) -> bool:
+        dependant = self.dependant
+        if dependant is None or not (dependant.path_params or dependant.query_params):
+            return False
+        path = scope.get("path_params", {})
+        query = QueryParams(scope.get("query_string", b"")) if dependant.query_params else {}
+        if self._plainly_valid(dependant.path_params, path, "path") and self._plainly_valid(
+            dependant.query_params, query, "query"
+        ):
+            return False
+        _, errors = request_params_to_args(dependant.path_params, path)
+        if not errors:
+            _, errors = request_params_to_args(dependant.query_params, query)
+        return bool(errors)
+
+    @staticmethod
+    def _plainly_valid(fields: list[Any], given: Any, where: str) -> bool:
+        for field in fields:
+            value = given.get(field.alias)
+            if value is None:
+                if field.field_info.is_required():
+                    return False
+                continue
+            _, errors = field.validate(value, {}, loc=(where, field.alias))
+            if errors:
+                return False
+        return True
+
+
+async def take_read(scope: Scope, params: _Params) -> None:
+    """Take the slot of the read of `scope` (`GATE_KEY`: none for a request the budget does
+    not count), unless its route refuses its parameters (`_Params`); ApiError 429 past the
+    budget's limits."""
+    read = scope.pop(GATE_KEY, None)
+    if isinstance(read, _Read) and not params.refused(scope):
+        await read.take()
+
+
+class ReadRoute(APIRoute):
+    """The route class of the node's routers (`APIRouter(route_class=ReadRoute)`): its
+    handler takes the request's read slot first (`take_read`), so a read is counted where
+    the router chose its route (FastAPI builds the handler of an included router's route
+    from `get_route_handler`)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Any]]:
+        handler = super().get_route_handler()
+        params = _Params(self.dependant)
+
+        async def app(request: Request) -> Any:
+            await take_read(request.scope, params)
+            return await handler(request)
+
+        return app
+
+
+class _RouteRead:
+    """A top-level route's application (a Starlette route or mount, a FastAPI route of the
+    application itself), taking the request's read slot first (`take_read`)."""
+
+    def __init__(self, app: ASGIApp, route: Any) -> None:
+        self.app = app
+        self.params = _Params(getattr(route, "dependant", None))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await take_read(scope, self.params)
+        await self.app(scope, receive, send)
+
+
+def _route_reads(routes: list[Any]) -> bool:
+    """Put a `_RouteRead` in front of the application of each top-level route in `routes`
+    (not a `ReadRoute`: its handler takes the read); True if every route of the routers
+    FastAPI includes (`original_router`, served by copies of their routes' handlers) is a
+    `ReadRoute` or a WebSocket route, so that every read a route serves takes its slot."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            inner = included.routes
+            if not _route_reads(inner) or any(
+                isinstance(r, (Route, Mount)) and not isinstance(r, ReadRoute) for r in inner
+            ):
+                return False
+        elif isinstance(route, (Route, Mount)) and not isinstance(route, ReadRoute):
+            if not isinstance(route.app, _RouteRead):
+                route.app = _RouteRead(route.app, route)
+    return True

@@ -36,7 +36,7 @@ from tianfu.api.models import (
     ValidatorsOut,
     documented,
 )
-from tianfu.api.readgate import ReadBudget
+from tianfu.api.readgate import ReadBudget, ReadRoute
 from tianfu.api.render import (
     json_answer,
     jsonable,
@@ -107,7 +107,7 @@ def read_router(
     """The read routes over `service`; contract executions pass through `gate` and spend
     the time budget of `reads` (`ReadBudget.timed`), event streams pass through `streams`,
     and what the streams do in worker threads is `reads.stream_work`."""
-    router = APIRouter()
+    router = APIRouter(route_class=ReadRoute)
 
     def query_answer(contract: str, method: str, args: list[Any]) -> JSONResponse:
         result = service.query(contract, method, args)

@@ -27,6 +27,16 @@ class TxBadSignature(TxRejected):
     peer's misbehaviour: honest nodes pass on only transactions they checked."""
 
 
+class TxSignerRefused(TxRejected):
+    """The signer may not transact (HTTP 400): unknown without a certificate, revoked, or
+    its certificate refused."""
+
+
+class TxUnchecked(TxRejected):
+    """Not checked (HTTP 400): an earlier transaction of the same batch has a bad
+    signature or a refused signer, and a batch checks no signature after its first one."""
+
+
 class TxQuotaExceeded(TxRejected):
     """Open profile: the signing account's gas quota is used up for now (HTTP 429)."""
 

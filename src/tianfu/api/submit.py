@@ -39,11 +39,13 @@ from fastapi.routing import APIRoute
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tianfu.api import batch
 from tianfu.api.batch import (
     BATCH_BODY_DOC,
     BATCH_PATH,
     MAX_BATCH_TXS,
     TOO_DEEP,
+    admit_batch,
     decode_batch,
     load_json,
     run_batch,
@@ -71,6 +73,10 @@ DECODE_THREADS = 2
 
 # What the submission methods take: body, content type, wait, timeout -> (status, JSON bytes).
 Handler = Callable[[bytes, str, "str | None", float], Awaitable[tuple[int, bytes]]]
+
+
+def _batch_answer(txs: list[Transaction], outcomes: list[Any], records: dict[bytes, Any]) -> bytes:
+    return json_bytes(batch.render_batch(txs, outcomes, records))
 
 
 def json_bytes(content: dict[str, Any]) -> bytes:
@@ -119,11 +125,14 @@ class Submitter:
     ) -> tuple[int, bytes]:
         """`POST /v1/txs/batch`: 200 with one result per transaction (`tianfu.api.batch`)."""
         wait_s = _wait_seconds(wait, timeout)
-        if len(body) > DECODE_ON_LOOP_MAX:
-            txs = await self._off_loop(decode_batch, body, _is_json(content_type), self.limit)
-        else:
+        if len(body) <= DECODE_ON_LOOP_MAX:
             txs = decode_batch(body, _is_json(content_type), self.limit)
-        return 200, json_bytes(await run_batch(self.service, txs, wait_s))
+            return 200, json_bytes(await run_batch(self.service, txs, wait_s))
+        # A large batch is decoded (and hashed) in a worker thread, admitted on the loop,
+        # and its answer rendered and encoded in a worker thread (1,000 results: ~10-20 ms).
+        txs = await self._off_loop(decode_batch, body, _is_json(content_type), self.limit)
+        outcomes, records = await admit_batch(self.service, txs, wait_s)
+        return 200, await self._off_loop(_batch_answer, txs, outcomes, records)
 
     def _transaction(self, body: bytes, content_type: str) -> Transaction:
         data = _tx_bytes(body, content_type, self.limit) if _is_json(content_type) else body

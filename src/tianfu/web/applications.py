@@ -17,6 +17,7 @@ import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from tianfu.api.readgate import ReadRoute
 from tianfu.apps.fund_supervision.sdk import paged_report
 from tianfu.proofs.documents import dump_document
 from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
@@ -80,7 +81,7 @@ def qr_svg(url: str) -> bytes:
 
 
 def applications_router(data: ConsoleData) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=ReadRoute)
 
     def record(
         request: Request, kind: _Records, value: str, **ids: str

@@ -15,6 +15,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from tianfu.api.readgate import ReadRoute
 from tianfu.execution.contract_api import address_of
 from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
@@ -51,7 +52,7 @@ def _height(text: str) -> int | None:
 
 
 def explorer_router(data: ConsoleData) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, route_class=ReadRoute)
 
     @router.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:

@@ -20,7 +20,7 @@ import anyio
 from fastapi import APIRouter, Request, Response
 
 from tianfu.api.errors import ApiError
-from tianfu.api.readgate import body_read
+from tianfu.api.readgate import ReadRoute, body_read
 from tianfu.api.service import ChainService
 from tianfu.apps.photo_sharing import BLOB_PREFIX, media
 from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore
@@ -51,7 +51,7 @@ def _sha(sha256: str) -> str:
 def blob_router(
     service: ChainService, store: BlobStore, replicator: BlobReplicator | None = None
 ) -> APIRouter:
-    router = APIRouter(tags=["photo_sharing"])
+    router = APIRouter(tags=["photo_sharing"], route_class=ReadRoute)
     checks = threading.BoundedSemaphore(MAX_CHECKS_AT_ONCE)
 
     @router.put(PREFIX + "/{sha256}", status_code=201)
