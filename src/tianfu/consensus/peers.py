@@ -543,9 +543,9 @@ class PeerGossip:
         return ok
 
     def known(self, scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
-        """Whether `verify` found this signature valid and still remembers it (any thread:
-        one lookup in the cache, atomic under the GIL). The ledger asks it for a block's
-        `last_commit`, whose precommits this node verified when they arrived as votes."""
+        """Whether `verify` (this gossip's verifier) found this signature valid and still
+        remembers it; any thread (one lookup, atomic under the GIL). For the precommits of
+        a block's `last_commit`, which this node verified when they arrived as votes."""
         return self._verify_cache.get((scheme, public_key, msg, sig)) is True
 
     # ------------------------------------------------------------ sending and gossip
