@@ -203,7 +203,9 @@ class ConsensusDriver(DriverSigning, Generic[E]):
         self.clock_check = ClockCheck(clock, self.timers, self.stats, clock_warn_ms)
         # Shared with block sync: whoever stores height h first wins, the other skips it.
         self.commit_lock = commit_lock or threading.Lock()
-        self.work: LedgerWork[E] = LedgerWork(ledger, mempool, wal, self.commit_lock, verified)
+        self.work: LedgerWork[E] = LedgerWork(
+            ledger, mempool, wal, self.commit_lock, verified, self.gossip.known
+        )
         self.gossip.bytes_check = self.work.bytes_check
         tools = DriverTools(self.timers, self.stats, self._in_thread, self._mark)
         self.blocks: BlockMaker[E] = BlockMaker(mempool, self.work, tools)

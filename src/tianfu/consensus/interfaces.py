@@ -23,6 +23,8 @@ from tianfu.types import (
 )
 
 Verified = Callable[[bytes], bool]  # tx hash -> its signature was already checked
+# (scheme, public key, signed bytes, signature) -> this node found the signature valid already
+SignatureKnown = Callable[[int, bytes, bytes, bytes], bool]
 BytesCheck = Callable[[bytes, bytes], bool]  # (block hash, bytes) -> the bytes are that block
 
 
@@ -71,7 +73,13 @@ class LedgerLike(Protocol[E]):
     def build_block(
         self, txs: list[Transaction], proposer: bytes, verified: Verified | None = None
     ) -> E: ...
-    def execute(self, block: Block, verified: Verified | None = None) -> E: ...
+    def execute(
+        self,
+        block: Block,
+        verified: Verified | None = None,
+        *,
+        signature_known: SignatureKnown | None = None,
+    ) -> E: ...
     def commit(self, executed: E, cert: CommitCertificate) -> None: ...
 
 

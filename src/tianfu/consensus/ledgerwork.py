@@ -28,6 +28,7 @@ from tianfu.consensus.interfaces import (
     LedgerLike,
     MempoolLike,
     PipelineLedger,
+    SignatureKnown,
     Verified,
 )
 from tianfu.consensus.messages import MAX_BLOCK_BYTES, CommitBlock
@@ -74,9 +75,13 @@ class LedgerWork(Generic[E]):
         wal: ConsensusWAL,
         commit_lock: threading.Lock,
         verified: Verified | None,
+        signature_known: SignatureKnown | None = None,
     ) -> None:
         self.ledger, self.mempool, self.wal = ledger, mempool, wal
         self.commit_lock, self.verified = commit_lock, verified
+        # Signatures this node verified already (the votes gossip checked): the precommits
+        # of a block's `last_commit` arrived as votes, and are not verified a second time.
+        self.signature_known = signature_known
         # Whether bytes are the block of a hash, if the ledger can tell without executing.
         self.bytes_check: BlockBytesCheck | None = None
         if isinstance(ledger, BlockBytesLedger):
@@ -103,7 +108,7 @@ class LedgerWork(Generic[E]):
         # (The block's time is checked by the ledger against the median time of the
         # certificate its header carries: no clock is consulted.)
         try:
-            return self.ledger.execute(block, self.verified)
+            return self.ledger.execute(block, self.verified, signature_known=self.signature_known)
         except BlockBodyMismatch as exc:
             raise WrongBytes(f"the transactions are not the header's: {exc}") from None
 

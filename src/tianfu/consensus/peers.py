@@ -307,7 +307,7 @@ class PeerGossip:
         self._answer_buckets = PeerBucketTable(ANSWER_RATE, ANSWER_BURST)
         self._answered = PeerHeightTimes()  # commits sent to lagging peers
         self._requested = PeerHeightTimes()  # our commit asked of peers ahead
-        self._verify_cache: OrderedDict[tuple[bytes, bytes, bytes], bool] = OrderedDict()
+        self._verify_cache: OrderedDict[tuple[int, bytes, bytes, bytes], bool] = OrderedDict()
         self._own: list[tuple[int, int, bytes, ProposalKey | None]] = []  # of this height
         # proposals of this height whose blocks the core was given: copies are not decoded
         self._held: OrderedDict[ProposalKey, None] = OrderedDict()
@@ -533,7 +533,7 @@ class PeerGossip:
 
     def verify(self, scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
         """Check a signature, remembering recent answers (the same vote arrives many times)."""
-        key = (public_key, msg, sig)
+        key = (scheme, public_key, msg, sig)
         ok = self._verify_cache.get(key)
         if ok is None:
             ok = self._verifier(scheme, public_key, msg, sig)
@@ -541,6 +541,12 @@ class PeerGossip:
             if len(self._verify_cache) > 8192:
                 self._verify_cache.popitem(last=False)
         return ok
+
+    def known(self, scheme: int, public_key: bytes, msg: bytes, sig: bytes) -> bool:
+        """Whether `verify` (this gossip's verifier) found this signature valid and still
+        remembers it; any thread (one lookup, atomic under the GIL). For the precommits of
+        a block's `last_commit`, which this node verified when they arrived as votes."""
+        return self._verify_cache.get((scheme, public_key, msg, sig)) is True
 
     # ------------------------------------------------------------ sending and gossip
 

@@ -59,13 +59,21 @@ def verify_vote(vote: Vote, validators: ValidatorSet) -> bool:
     return verify(v.scheme, v.public_key, vote.signing_bytes(), vote.signature)
 
 
+# (scheme, public key, message, signature) -> this process already found the signature valid
+SignatureKnown = Callable[[int, bytes, bytes, bytes], bool]
+
+
 def certificate_signers(
-    cert: CommitCertificate, member: Callable[[bytes], Validator | None]
+    cert: CommitCertificate,
+    member: Callable[[bytes], Validator | None],
+    known: SignatureKnown | None = None,
 ) -> list[Validator]:
     """The validators whose precommits `cert` lists (`member` finds one by its key), each
     signature checked against its own precommit bytes, which include its time. Every listed
     signature counts, none is skipped: raises `CertificateError` for a validator listed
-    twice, a key `member` does not know, or an invalid signature."""
+    twice, a key `member` does not know, or an invalid signature. A signature `known`
+    says this process verified already (the same key, bytes and signature: a precommit
+    checked when it arrived as a vote) is not verified again."""
     signers: dict[bytes, Validator] = {}  # key -> validator, in the certificate's order
     for cs in cert.signatures:
         if cs.validator in signers:
@@ -73,7 +81,9 @@ def certificate_signers(
         v = member(cs.validator)
         if v is None:
             raise CertificateError("certificate is signed by a key outside the validator set")
-        if not verify(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature):
+        msg = cert.signing_bytes(cs)
+        seen = known is not None and known(v.scheme, v.public_key, msg, cs.signature)
+        if not seen and not verify(v.scheme, v.public_key, msg, cs.signature):
             raise CertificateError(
                 f"certificate carries an invalid signature of validator {v.name}"
             )
@@ -82,12 +92,18 @@ def certificate_signers(
 
 
 def verify_commit(
-    cert: CommitCertificate, block_hash: bytes, height: int, validators: ValidatorSet, chain_id: str
+    cert: CommitCertificate,
+    block_hash: bytes,
+    height: int,
+    validators: ValidatorSet,
+    chain_id: str,
+    known: SignatureKnown | None = None,
 ) -> None:
     """Raise `CertificateError` unless `cert` carries >2/3 valid precommits for `block_hash`.
 
     This is the light-client check: it needs only the validator set of that height. Each
-    signature is checked against its own precommit bytes, which include its time.
+    signature is checked against its own precommit bytes, which include its time (once:
+    see `certificate_signers` for `known`).
     """
     if cert.chain_id != chain_id:
         raise CertificateError(f"certificate is for chain {cert.chain_id!r}, not {chain_id!r}")
@@ -99,7 +115,7 @@ def verify_commit(
         cert.validate()
     except ValueError as exc:
         raise CertificateError(f"malformed certificate: {exc}") from None
-    power = sum(v.power for v in certificate_signers(cert, validators.by_key))
+    power = sum(v.power for v in certificate_signers(cert, validators.by_key, known))
     if power < validators.quorum():
         raise CertificateError(
             f"signatures carry {power} of {validators.total_power} voting power; "

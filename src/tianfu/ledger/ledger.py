@@ -24,6 +24,7 @@ from tianfu.contracts import governance, openprofile
 from tianfu.contracts.reviewed_admission import params_from_value, validator_set_from_records
 from tianfu.crypto import CertificateError, CryptoError, current_suite, verify_commit
 from tianfu.crypto.merkle import merkle_root
+from tianfu.crypto.signing import SignatureKnown
 from tianfu.execution.contract_api import state_key
 from tianfu.execution.executor import BlockOverLimit, BlockResult, Executor, TxInvalid
 from tianfu.ledger.blockbytes import is_block_of
@@ -460,6 +461,7 @@ class Ledger:
         h: BlockHeader,
         head: BlockHeader | None,
         last_commit_checked: Callable[[ValidatorSet], bool] | None = None,
+        signature_known: SignatureKnown | None = None,
     ) -> None:
         """The time rule: `h.time_ms` is the BFT time its last commit gives, which must be a
         valid certificate of the block before it, and times strictly increase."""
@@ -470,7 +472,12 @@ class Ledger:
             try:
                 if last_commit_checked is None or not last_commit_checked(validators):
                     verify_commit(
-                        h.last_commit, h.prev_hash, h.height - 1, validators, self.chain_id
+                        h.last_commit,
+                        h.prev_hash,
+                        h.height - 1,
+                        validators,
+                        self.chain_id,
+                        signature_known,
                     )
             except CertificateError as exc:
                 raise InvalidBlock(f"last commit: {exc}") from None
@@ -594,13 +601,17 @@ class Ledger:
         block: Block,
         verified: Callable[[bytes], bool] | None = None,
         last_commit_checked: Callable[[ValidatorSet], bool] | None = None,
+        *,
+        signature_known: SignatureKnown | None = None,
     ) -> ExecutedBlock:
         """As validator (or when syncing / replaying): re-execute and check every root.
 
         `verified(hash)` may say a transaction passed `Executor.check_static` already (its
         expiry window is checked again); `last_commit_checked(validators)` may say the
         header's `last_commit` passed `verify_commit` (for `prev_hash`, the height before)
-        against exactly these validators already."""
+        against exactly these validators already; `signature_known(key, bytes, signature)`
+        may say one of its precommit signatures was verified already (consensus: it
+        arrived as a vote), which `verify_commit` then does not verify again."""
         height = self.store.height() + 1
         h = block.header
         if h.chain_id != self.chain_id:
@@ -609,7 +620,7 @@ class Ledger:
             raise InvalidBlock(f"block height {h.height}, expected {height}")
         if h.prev_hash != self.prev_hash(height):
             raise InvalidBlock("block does not extend this chain (prev_hash)")
-        self._check_time(h, self.head(), last_commit_checked)
+        self._check_time(h, self.head(), last_commit_checked, signature_known)
         # The body is the header's before anything of it is judged: other transactions
         # under an honest header are other bytes, not an invalid block of this hash.
         if h.tx_count != len(block.txs):

@@ -304,7 +304,9 @@ class SimLedger:
         parts = split_block(data, max_size=1 << 24)
         return parts is not None and parts[0].hash == block_hash and not parts[1]
 
-    def execute(self, block: Block, verified: Any = None) -> SimExecuted:
+    def execute(
+        self, block: Block, verified: Any = None, *, signature_known: Any = None
+    ) -> SimExecuted:
         self.rules.check_block(block, self._prev())
         return SimExecuted(block)
 
