@@ -7,6 +7,7 @@ import logging
 import os
 import sqlite3
 import time
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +24,21 @@ from tianfu.mempool import Mempool
 from tianfu.store import StoreWriteError
 
 WRITER = "def put(ctx, key, size):\n    ctx.put(key, 'v' * size)\n    return size\n"
+
+
+def _run_until_drained(driver: Any, mempool: Any) -> None:
+    """Run a solo driver until its mempool is empty (or 60 s pass), then stop it."""
+
+    async def run() -> None:
+        task = asyncio.create_task(driver.run())
+        driver.notify()
+        deadline = time.monotonic() + 60
+        while len(mempool) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await driver.drain()
+
+    asyncio.run(run())
 
 
 # -- the search ---------------------------------------------------------------------------
@@ -134,17 +150,8 @@ def test_dev_chain_drops_a_transaction_whose_block_cannot_be_stored(chain, caplo
     )
     start = ledger.height
 
-    async def run():
-        task = asyncio.create_task(driver.run())
-        driver.notify()
-        deadline = time.monotonic() + 60
-        while len(mempool) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        task.cancel()
-        await driver.drain()
-
     with caplog.at_level(logging.WARNING, logger="tianfu.consensus.solo"):
-        asyncio.run(run())
+        _run_until_drained(driver, mempool)
     assert len(mempool) == 0, "the chain stopped making progress"
     stored = [
         t.hash for h in range(start + 1, ledger.height + 1) for t in ledger.store.load_block(h).txs
@@ -282,17 +289,8 @@ def test_dev_chain_drops_nothing_while_its_store_cannot_be_written(chain, caplog
     )
     start = ledger.height
 
-    async def run():
-        task = asyncio.create_task(driver.run())
-        driver.notify()
-        deadline = time.monotonic() + 60
-        while len(mempool) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        task.cancel()
-        await driver.drain()
-
     with caplog.at_level(logging.INFO, logger="tianfu.consensus.solo"):
-        asyncio.run(run())
+        _run_until_drained(driver, mempool)
     stored = [
         t.hash for h in range(start + 1, ledger.height + 1) for t in ledger.store.load_block(h).txs
     ]
