@@ -35,6 +35,8 @@ class HostResourceError(RuntimeError):
     the transaction (another node would decide differently), so the block fails on this
     node. The sandbox's own limits are meant to be reached long before."""
 
+    not_a_tx_fault = True  # a proposer blames no transaction for it (consensus.culprit)
+
 
 # The message every node gives an exception the interpreter raised, by type.
 _CANONICAL: dict[str, str] = {
