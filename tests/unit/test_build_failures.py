@@ -18,7 +18,7 @@ from test_governance_admission import Chain
 from tianfu.consensus.culprit import build_dropping_culprit, host_fault
 from tianfu.consensus.messages import CreateProposalBlock, ProposalBlockReady
 from tianfu.consensus.solo import SoloDriver
-from tianfu.execution.errors import HostResourceError
+from tianfu.execution.errors import HostReadError, HostResourceError
 from tianfu.ledger import InvalidBlock
 from tianfu.ledger import ledger as ledger_module
 from tianfu.mempool import Mempool
@@ -448,3 +448,65 @@ def test_a_locked_database_is_the_stores_busy_error_and_no_transactions_fault(
     assert all(t.hash in mempool for t in txs)
     assert not [e for e in posted if isinstance(e, ProposalBlockReady)]
     assert "StoreBusy: read failed: database is locked" in caplog.text
+
+
+READER = "def get(ctx, key):\n    return ctx.get(key, 'none')\n"
+CATCHER = (
+    "def get(ctx, key):\n"
+    "    try:\n"
+    "        return ctx.get(key, 'none')\n"
+    "    except ValueError:\n"
+    "        return 'caught'\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "fault"),
+    [
+        (READER, lambda: StoreBusy("read failed: database is locked")),
+        (CATCHER, lambda: ValueError("a read the host failed, of a type a contract catches")),
+    ],
+    ids=["reads", "catches"],
+)
+def test_a_state_read_that_fails_in_a_contract_is_no_failed_receipt(
+    chain, tmp_path, caplog, source, fault
+):
+    """A contract's state read that the store failed once ("database is locked") became a
+    failed receipt ("ContractError: operation failed"), or, caught by the contract, another
+    outcome: the proposer proposed a block other validators compute differently (and a dev
+    chain would commit the acknowledged transaction as failed). The read's failure now
+    ends the call as it is, caught or not: the proposer drops nothing and proposes
+    nothing, and the next build gives the receipt every node computes."""
+    pid = chain.ok(chain.admins["org1"], "propose_contract", "reader", source)
+    chain.pass_proposal(pid)
+    user = chain.cas["org2"].issue("reader", "member")
+    tx = tx_with_expiry(chain, user, chain.ledger.height + 50, "get", "k", contract="reader")
+    store = chain.ledger.store
+    real = store.get_latest
+    failed = []
+
+    def locked_once(key):
+        if b"reader" in key and not failed:
+            failed.append(key)
+            raise fault()
+        return real(key)
+
+    store.get_latest = locked_once
+    with pytest.raises(HostReadError):  # a validator's execution: no verdict on the block
+        chain.ledger.execute(chain.replica.build_block([tx], b"").block)
+    failed.clear()
+    mempool = Mempool()
+    mempool.add(tx)
+    driver = make_driver(chain, tmp_path, mempool=mempool)
+    driver.my_key = chain.cas["org1"].issue("org1-node", "node").keypair.public_key
+    height = chain.ledger.height + 1
+    with caplog.at_level(logging.INFO, logger="tianfu.consensus.driver"):
+        posted = _build(driver, chain, height)
+        assert failed, "the contract read nothing from the store"
+        assert not [e for e in posted if isinstance(e, ProposalBlockReady)]
+        assert tx.hash in mempool and "dropping transaction" not in caplog.text
+        (ready,) = [e for e in _build(driver, chain, height) if isinstance(e, ProposalBlockReady)]
+    executed = driver.blocks.executed[ready.block_hash]
+    assert [r.status for r in executed.result.receipts] == [0]
+    assert executed.result.receipts[0].result == "none"
+    assert chain.replica.execute(executed.block).batch.root == executed.block.header.state_root

@@ -38,6 +38,14 @@ class HostResourceError(RuntimeError):
     not_a_tx_fault = True  # a proposer blames no transaction for it (consensus.culprit)
 
 
+class HostReadError(RuntimeError):
+    """A state read failed on the host (the store locked, an I/O error, whatever it
+    raised): not an outcome of the transaction, so the call ends with it even if the
+    contract caught it, and the block fails on this node."""
+
+    not_a_tx_fault = True
+
+
 # The message every node gives an exception the interpreter raised, by type.
 _CANONICAL: dict[str, str] = {
     "ZeroDivisionError": "division by zero",
