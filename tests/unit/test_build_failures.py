@@ -18,6 +18,7 @@ from test_governance_admission import Chain
 from tianfu.consensus.culprit import build_dropping_culprit, host_fault
 from tianfu.consensus.messages import CreateProposalBlock, ProposalBlockReady
 from tianfu.consensus.solo import SoloDriver
+from tianfu.execution.contract_api import ContractError, state_key
 from tianfu.execution.errors import HostReadError, HostResourceError
 from tianfu.ledger import InvalidBlock
 from tianfu.ledger import ledger as ledger_module
@@ -510,3 +511,28 @@ def test_a_state_read_that_fails_in_a_contract_is_no_failed_receipt(
     assert [r.status for r in executed.result.receipts] == [0]
     assert executed.result.receipts[0].result == "none"
     assert chain.replica.execute(executed.block).batch.root == executed.block.header.state_root
+
+
+def test_a_query_whose_state_read_fails_says_so_and_names_no_store(chain):
+    """A view's state read the store failed was answered as the contract's failure
+    ("operation failed"); it is the node's: a query error saying so, without the store's
+    own message (its path, SQLite's words)."""
+    source = "@view\ndef get(ctx, key):\n    return ctx.get(key, 'none')\n"
+    pid = chain.ok(chain.admins["org1"], "propose_contract", "viewer", source)
+    chain.pass_proposal(pid)
+    ledger = chain.ledger
+
+    def locked(key):
+        if key == state_key("viewer", "k"):
+            raise StoreBusy("/data/chain.db: read failed: database is locked")
+        return ledger.latest.get(key)
+
+    assert (
+        ledger.executor.query(
+            "viewer", "get", ["k"], ledger.latest.get, ledger.height, chain.time_ms
+        )
+        == "none"
+    )
+    with pytest.raises(ContractError) as err:
+        ledger.executor.query("viewer", "get", ["k"], locked, ledger.height, chain.time_ms)
+    assert str(err.value) == "the node cannot read its state now; try again later"
