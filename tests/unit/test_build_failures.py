@@ -536,3 +536,41 @@ def test_a_query_whose_state_read_fails_says_so_and_names_no_store(chain):
     with pytest.raises(ContractError) as err:
         ledger.executor.query("viewer", "get", ["k"], locked, ledger.height, chain.time_ms)
     assert str(err.value) == "the node cannot read its state now; try again later"
+
+
+def test_dev_chain_drops_nothing_when_a_store_read_fails_once(chain, caplog):
+    """The dev chain's search, stopping at the first block that stores, took a read that
+    failed once ("database is locked") for the second transaction's fault and dropped it;
+    now nothing is dropped, one ERROR line says why (no traceback), and both are stored."""
+    ledger = chain.ledger
+    txs = _txs(chain, 2)
+    calls = _failing_once(ledger.store, "committed_txs", HOST_FAULTS["store busy"])
+    mempool = Mempool()
+    for tx in txs:
+        mempool.add(tx)
+    (node,) = chain.keys.values()
+    driver = SoloDriver(
+        ledger, mempool, node, max_block_txs=100, max_block_bytes=1 << 20, interval_ms=0
+    )
+    start = ledger.height
+
+    async def run():
+        task = asyncio.create_task(driver.run())
+        driver.notify()
+        deadline = time.monotonic() + 60
+        while len(mempool) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        await driver.drain()
+
+    with caplog.at_level(logging.INFO, logger="tianfu.consensus.solo"):
+        asyncio.run(run())
+    assert calls
+    assert "dropping transaction" not in caplog.text
+    stored = [
+        t.hash for h in range(start + 1, ledger.height + 1) for t in ledger.store.load_block(h).txs
+    ]
+    assert stored == [t.hash for t in txs]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and not errors[0].exc_info, caplog.text
+    assert "StoreBusy: read failed: database is locked" in errors[0].getMessage()
