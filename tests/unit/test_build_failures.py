@@ -332,7 +332,6 @@ HOST_FAULTS = {
     "store busy": lambda: StoreBusy("read failed: database is locked"),
     "store write error": lambda: StoreWriteError("write failed: database or disk is full"),
     "store damaged": lambda: StoreDamaged("read failed: disk I/O error"),
-    "host out of memory": lambda: HostResourceError("the host ran out of memory"),
 }
 
 
@@ -574,3 +573,18 @@ def test_dev_chain_drops_nothing_when_a_store_read_fails_once(chain, caplog):
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and not errors[0].exc_info, caplog.text
     assert "StoreBusy: read failed: database is locked" in errors[0].getMessage()
+
+
+def test_a_contract_that_drives_the_host_out_of_stack_is_still_dropped():
+    """A contract can drive every host out of memory or stack (`HostResourceError`): a
+    block holding it never builds, so the search still blames it, or the chain would
+    halt with it at the head of every proposer's mempool."""
+
+    def attempt(candidates):
+        if 3 in candidates:
+            raise HostResourceError("the host ran out of stack executing a contract")
+        return list(candidates)
+
+    built = build_dropping_culprit(attempt, [1, 2, 3, 4])
+    assert built.culprit == 3 and built.result == [1, 2]
+    assert not host_fault(HostResourceError("x"))

@@ -18,7 +18,7 @@ search would otherwise drop the transaction after the prefix that fitted.
 Some failures are never a transaction's: the host's (`host_fault`: an OSError, a
 MemoryError, SQLite's OperationalError — "database is locked", "disk I/O error" — and
 any exception whose class says `not_a_tx_fault = True`: the store's write, busy and
-damage errors, the sandbox's HostResourceError). They are raised like `not_a_tx_fault`
+damage errors, a contract's state read that failed). They are raised like `not_a_tx_fault`
 types, whatever the caller names: a read that fails once would otherwise make the
 longer block fail and the shorter one build, and the search would drop an innocent
 transaction the node had acknowledged.

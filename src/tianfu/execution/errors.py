@@ -33,9 +33,9 @@ ATTR = "_tf_msg"
 class HostResourceError(RuntimeError):
     """The host ran out of memory or stack while executing a contract: not an outcome of
     the transaction (another node would decide differently), so the block fails on this
-    node. The sandbox's own limits are meant to be reached long before."""
-
-    not_a_tx_fault = True  # a proposer blames no transaction for it (consensus.culprit)
+    node. The sandbox's own limits are meant to be reached long before. A proposer's
+    culprit search may still blame the transaction for it: a contract that drives every
+    host out of stack would otherwise fail every block holding it, and halt the chain."""
 
 
 class HostReadError(RuntimeError):
