@@ -9,8 +9,9 @@ the one that made building fail. A failure of the host, not of a transaction
 (`culprit.host_fault`: a store read or write that fails, no memory) drops nothing: the
 height gets no proposal from this node, one ERROR line says why (then a WARNING every
 12th failure, and one when a block builds again), `build_failure` holds it for the
-node's health, and the transactions stay in the mempool for the next build. `executed` keeps the executed blocks of the current
-height, so that committing one does not execute it again.
+node's health, and the transactions stay in the mempool for the next build. `executed`
+keeps the executed blocks of the current height, so that committing one does not
+execute it again.
 
 Pipelined heights (ADR 0030): when this node is the next height's first proposer,
 `prepare` starts building that block as soon as the current one is decided, on its
