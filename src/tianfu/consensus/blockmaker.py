@@ -5,8 +5,13 @@ One block is built or executed at a time (the driver's ledger lock), in a worker
 abandoned height is dropped. `build` first waits, on an idle chain, until transactions
 arrive or the empty-block interval has passed (bounded, well inside the others' propose
 timeout); it drops from the mempool the transactions the ledger left out of the block and
-the one that made building fail. `executed` keeps the executed blocks of the current
-height, so that committing one does not execute it again.
+the one that made building fail. A failure of the host, not of a transaction
+(`culprit.host_fault`: a store read or write that fails, no memory) drops nothing: the
+height gets no proposal from this node, one ERROR line says why (then a WARNING every
+12th failure, and one when a block builds again), `build_failure` holds it for the
+node's health, and the transactions stay in the mempool for the next build. `executed`
+keeps the executed blocks of the current height, so that committing one does not
+execute it again.
 
 Pipelined heights (ADR 0030): when this node is the next height's first proposer,
 `prepare` starts building that block as soon as the current one is decided, on its
@@ -26,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic
 
+from tianfu.consensus.culprit import host_fault
 from tianfu.consensus.interfaces import E, MempoolLike
 from tianfu.consensus.ledgerwork import Built, DriverTools, LedgerWork, WrongBytes
 from tianfu.consensus.messages import (
@@ -35,6 +41,7 @@ from tianfu.consensus.messages import (
     ExecuteBlock,
     ProposalBlockReady,
 )
+from tianfu.consensus.retry import Retry
 from tianfu.types import CommitCertificate, ConsensusParams, Transaction
 from tianfu.types.block import block_time_of
 
@@ -93,6 +100,8 @@ class BlockMaker(Generic[E]):
         self.executed: dict[bytes, E] = {}  # blocks of the current height, by hash
         self.prepared: Prepared | None = None  # the next height's block, built ahead
         self.budget: int | None = None  # transaction bytes of a round-0 proposal (None: max)
+        self.build_failure: str | None = None  # the host's failure that stops our proposals
+        self._retry: Retry | None = None  # while building fails on the host
 
     def limit(self, params: ConsensusParams, round: int) -> int:
         """Transaction bytes this node puts in its proposal of `round`: the budget (at most
@@ -246,16 +255,42 @@ class BlockMaker(Generic[E]):
                     if height() != a.height:
                         return None
                     built = await self.run_blocking(self.work.build, txs, proposer)
-            except Exception:  # even an empty block failed (a task's top level): no proposal
-                log.exception("building block %d failed", a.height)
+            except Exception as exc:  # even an empty block failed (a task's top level)
+                if host_fault(exc):
+                    self._host_failed(a.height, exc)
+                else:
+                    log.exception("building block %d failed", a.height)
                 return None
         return self._ready(a, built, height)
+
+    def _host_failed(self, height: int, exc: BaseException) -> None:
+        """Building failed on the host, not a transaction: no proposal, nothing dropped;
+        one ERROR line an outage, then a WARNING every 12th failure."""
+        self.stats["build_host_failures"] += 1
+        self.build_failure = f"{type(exc).__name__}: {exc}"
+        if self._retry is None:
+            log.error(
+                "cannot build block %d: %s: this node proposes no block until it can (the "
+                "host's failure, not a transaction's: the transactions stay in the mempool); "
+                "free disk space or memory, or fix the disk, under the node's data directory",
+                height,
+                self.build_failure,
+            )
+            self._retry = Retry("build a proposal block", logger=log)
+        self._retry.failed(exc)
 
     def _ready(
         self, a: CreateProposalBlock, built: Built[E], height: Callable[[], int | None]
     ) -> ProposalBlockReady | None:
         """Drop from the mempool what the block left out, keep the block: the answer."""
         self.mark("built")
+        if self._retry is not None:
+            log.warning(
+                "building proposals again: block %d built after %d failed attempts",
+                a.height,
+                self._retry.failures,
+            )
+            self._retry, self.build_failure = None, None
         executed, data, culprit, error = built
         dropped = []
         for h, why in executed.result.dropped:

@@ -14,15 +14,33 @@ failure of one of the types `not_a_tx_fault` names (the store cannot be written:
 disk, an I/O error): it is raised from whichever attempt meets it, and nothing is
 dropped. A nearly full disk takes a smaller block where it refuses a larger one, and the
 search would otherwise drop the transaction after the prefix that fitted.
+
+Some failures are never a transaction's: the host's (`host_fault`: an OSError, a
+MemoryError, SQLite's OperationalError — "database is locked", "disk I/O error" — and
+any exception whose class says `not_a_tx_fault = True`: the store's write, busy and
+damage errors, a contract's state read that failed). They are raised like `not_a_tx_fault`
+types, whatever the caller names: a read that fails once would otherwise make the
+longer block fail and the shorter one build, and the search would drop an innocent
+transaction the node had acknowledged.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+# Failures of the host (memory, disk, the database file), never of a transaction.
+HOST_FAULTS: tuple[type[BaseException], ...] = (OSError, MemoryError, sqlite3.OperationalError)
+
+
+def host_fault(exc: BaseException, also: tuple[type[BaseException], ...] = ()) -> bool:
+    """Whether `exc` is the host's failure, not a transaction's: one of `HOST_FAULTS` or
+    `also`, or of a class that says `not_a_tx_fault = True`."""
+    return isinstance(exc, HOST_FAULTS + also) or getattr(exc, "not_a_tx_fault", False) is True
 
 
 @dataclass
@@ -43,13 +61,11 @@ def build_dropping_culprit(
 ) -> Built[T]:
     """Build from `txs`, or from the longest prefix before the transaction that makes
     building fail (reported as `culprit`). Raises what the empty block raises, and a
-    failure of a `not_a_tx_fault` type at once."""
+    failure of a `not_a_tx_fault` type, or any other `host_fault`, at once."""
     try:
         return Built(attempt(txs), len(txs))
-    except not_a_tx_fault:
-        raise
-    except Exception as exc:  # any other failure: the search below decides whose it is
-        if not txs:
+    except Exception as exc:  # unless the host's, the search below decides whose it is
+        if not txs or host_fault(exc, not_a_tx_fault):
             raise
         error = f"{type(exc).__name__}: {exc}"
     # Invariant: the prefix of length `bad` fails; the prefix of length `good` built
@@ -62,9 +78,9 @@ def build_dropping_culprit(
         tried += 1
         try:
             result = attempt(txs[:mid])
-        except not_a_tx_fault:
-            raise
         except Exception as exc:
+            if host_fault(exc, not_a_tx_fault):
+                raise
             bad, error = mid, f"{type(exc).__name__}: {exc}"
             continue
         if stop_at_success:  # stored already: nothing more goes in this time

@@ -10,7 +10,9 @@ bisection and dropped (`tianfu.consensus.culprit`): the chain goes on without it
 that cannot be written (`write_failures`: a full disk, an I/O error, a read-only file
 system) is no transaction's fault: nothing is dropped, the transactions stay pending, one
 ERROR line says what is wrong and what to do, and production retries with a backoff (a
-WARNING a minute while it lasts, one when a block is stored again).
+WARNING a minute while it lasts, one when a block is stored again). Any other failure of
+the host (`culprit.host_fault`: the store cannot be read, no memory) is met the same way,
+its ERROR line saying `cannot make block H: <error>`.
 
 BFT time: a block is dated with the time of the previous block's precommit. A dev chain
 makes blocks only when transactions arrive, so after an idle spell the next block would
@@ -28,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
-from tianfu.consensus.culprit import build_dropping_culprit
+from tianfu.consensus.culprit import build_dropping_culprit, host_fault
 from tianfu.consensus.retry import Retry
 from tianfu.crypto import KeyPair, sign_vote
 from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig
@@ -164,6 +166,22 @@ class SoloDriver:
         retry.failed(exc)
         return retry.wait()
 
+    def _host_failed(self, exc: BaseException) -> float:
+        """A block could not be made for the host's failure (`culprit.host_fault`: the
+        store cannot be read, no memory): as `_store_failed`, with its own words."""
+        retry = self._retry
+        if retry is None:
+            height = self.ledger.height + 1
+            log.error(
+                "cannot make block %d: %s: the host's failure, not a transaction's; the "
+                "transactions stay pending and production retries by itself",
+                height,
+                f"{type(exc).__name__}: {exc}",
+            )
+            retry = self._retry = Retry(f"make block {height}", logger=log)
+        retry.failed(exc)
+        return retry.wait()
+
     async def drain(self) -> None:
         """Wait for a block being built or stored to finish (on shutdown, after cancel)."""
         if self._inflight is not None:
@@ -179,7 +197,10 @@ class SoloDriver:
         except self.write_failures as exc:  # the store cannot be written: wait, retry
             await asyncio.sleep(self._store_failed(exc))
             return
-        except Exception:  # even an empty block failed (a task's top level): log, go on
+        except Exception as exc:  # even an empty block failed (a task's top level): log, go on
+            if host_fault(exc):  # the store cannot be read, no memory: wait, retry
+                await asyncio.sleep(self._host_failed(exc))
+                return
             log.exception("block production failed")
             await asyncio.sleep(max(self.interval_ms / 1000, 0.1))
             return

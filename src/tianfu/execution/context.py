@@ -24,6 +24,7 @@ from tianfu.execution.costs import (  # noqa: F401 - GAS_WRITE re-exported
     sha256_gas,
     write_gas,
 )
+from tianfu.execution.errors import HostReadError
 from tianfu.execution.limits import (
     MAX_EVENT_BYTES,
     MAX_EVENT_NAME,
@@ -136,7 +137,12 @@ class CallContext:
 
     def _raw(self, k: bytes, extra: int) -> bytes | None:
         writes = self.writes
-        raw = writes[k] if k in writes else self._reader(k)
+        try:
+            raw = writes[k] if k in writes else self._reader(k)
+        except Exception as exc:  # the host's read failed: no outcome of the transaction
+            failure = HostReadError(f"reading state failed: {type(exc).__name__}: {exc}")
+            self._gas.host_failure = failure
+            raise failure from exc
         self._gas.charge(extra + GAS_READ + (0 if raw is None else read_gas(len(raw))))
         return raw
 

@@ -33,7 +33,17 @@ ATTR = "_tf_msg"
 class HostResourceError(RuntimeError):
     """The host ran out of memory or stack while executing a contract: not an outcome of
     the transaction (another node would decide differently), so the block fails on this
-    node. The sandbox's own limits are meant to be reached long before."""
+    node. The sandbox's own limits are meant to be reached long before. A proposer's
+    culprit search may still blame the transaction for it: a contract that drives every
+    host out of stack would otherwise fail every block holding it, and halt the chain."""
+
+
+class HostReadError(RuntimeError):
+    """A state read failed on the host (the store locked, an I/O error, whatever it
+    raised): not an outcome of the transaction, so the call ends with it even if the
+    contract caught it, and the block fails on this node."""
+
+    not_a_tx_fault = True
 
 
 # The message every node gives an exception the interpreter raised, by type.

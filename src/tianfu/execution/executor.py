@@ -359,8 +359,8 @@ class Executor:
         """One transaction of the block `run`, written into its overlay, charged to one
         `Meter`: its base cost, its caller's resolution, the contract's every step and byte,
         and its state access. A failed receipt records everything consumed, the contract's
-        steps included. Raises `HostResourceError` if the host ran out of memory or stack
-        (not an outcome: the block fails on this node)."""
+        steps included. Raises `HostResourceError` if the host ran out of memory or stack,
+        and a state read's failure as it is (not outcomes: the block fails on this node)."""
         body = tx.body
         block_gov, overlay = run.gov, run.overlay
         meter = Meter(run.params.max_gas_per_tx if limit is None else limit)

@@ -57,7 +57,7 @@ def _method(name: str, params: str, body: str) -> Any:
 class Meter:
     """Gas and memory left, and the contract call depth, of one transaction or query."""
 
-    __slots__ = ("limit", "left", "mem", "depth", "hashed", "dummies")
+    __slots__ = ("limit", "left", "mem", "depth", "hashed", "dummies", "host_failure")
 
     def __init__(self, limit: int, memory: int = MAX_TX_MEMORY) -> None:
         if type(limit) is not int or limit < 0:
@@ -70,6 +70,9 @@ class Meter:
         self.hashed: dict[int, list[Any]] | None = None
         # Dicts this transaction deleted keys from, by id (`keys.deleted`).
         self.dummies: dict[int, list[Any]] | None = None
+        # A state read the host failed (the store locked, an I/O error): the call ends
+        # with it, even if the contract caught it (`CallContext._raw`, the sandbox).
+        self.host_failure: BaseException | None = None
 
     @property
     def used(self) -> int:

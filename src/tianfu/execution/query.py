@@ -60,6 +60,10 @@ def run_query(
         result, _ = ex._call(ctx, contract, method, args, gas, reader)
     except HostResourceError:
         raise ContractError("the query ran out of the node's memory or stack") from None
+    except Exception:
+        if gas.host_failure is None:
+            raise
+        raise ContractError("the node cannot read its state now; try again later") from None
     # As in a transaction: a sandboxed view's result is the sandbox's checked copy
     # (`copy_value`, paid with the view's gas, at most `MAX_RESULT_BYTES`), not walked
     # again; a native view's is checked here (built from state reads paid by the byte).

@@ -8,8 +8,10 @@ against the transaction's `Meter` in an instance of the module: one whose top le
 only immutable values is executed once and reused by later calls
 (`tianfu.execution.instances`, docs/adr/0015); any other module is executed afresh for
 every call. Every failure comes out as a `ContractError` with a message that is the same on
-every node (`tianfu.execution.errors`) — except the host running out of memory or stack,
-which is not an outcome of the transaction (`HostResourceError`). See
+every node (`tianfu.execution.errors`) — except the host running out of memory or stack
+(`HostResourceError`) and a state read the host failed (the store locked, an I/O error:
+raised as it is, even if the contract caught it), which are not outcomes of the
+transaction. See
 docs/adr/0005-contract-sandbox.md for the rules and the reasons.
 """
 
@@ -102,11 +104,15 @@ class CompiledContract:
                 " executing a contract"
             ) from None
         except Exception as exc:  # noqa: BLE001 - every contract failure becomes a ContractError
+            if meter.host_failure is not None:
+                raise meter.host_failure from None
             raise _failure(meter, start, exc) from None
         finally:
             meter.depth = depth
             if held[0] is not None:
                 self.instances.give(held[0])
+        if meter.host_failure is not None:  # the contract caught it: it still ends the call
+            raise meter.host_failure
         return result, start - meter.left
 
     def _run(

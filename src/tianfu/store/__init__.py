@@ -1,5 +1,12 @@
 """Durable storage of the ledger: one SQLite file per node, one transaction per height."""
 
-from tianfu.store.sqlite import Store, StoreDamaged, StoreError, StoreWriteError, TxRecord
+from tianfu.store.sqlite import (
+    Store,
+    StoreBusy,
+    StoreDamaged,
+    StoreError,
+    StoreWriteError,
+    TxRecord,
+)
 
-__all__ = ["Store", "StoreDamaged", "StoreError", "StoreWriteError", "TxRecord"]
+__all__ = ["Store", "StoreBusy", "StoreDamaged", "StoreError", "StoreWriteError", "TxRecord"]

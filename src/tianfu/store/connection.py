@@ -20,9 +20,11 @@ from typing import Any, Self, TypeVar
 import msgspec
 
 from tianfu.store.errors import (
+    BUSY_CODES,
     DAMAGE_CODES,
     SQLITE_IOERR,
     WRITE_CODES,
+    StoreBusy,
     StoreDamaged,
     StoreError,
     StoreWriteError,
@@ -174,6 +176,8 @@ class StoreFile:
             return self._damaged(f"{doing} failed: {exc}")
         if doing != "read" and code in WRITE_CODES:
             return StoreWriteError(f"{doing} failed: {exc}")
+        if code in BUSY_CODES:
+            return StoreBusy(f"{doing} failed: {exc}")
         return StoreError(f"{doing} failed: {exc}")
 
     def _damaged(self, message: str) -> StoreDamaged:

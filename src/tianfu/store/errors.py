@@ -13,15 +13,28 @@ class StoreWriteError(StoreError):
     """SQLite could not write (disk full, I/O error, read-only file). The transaction was
     rolled back: the store is as it was, and the same write may succeed later."""
 
+    not_a_tx_fault = True  # the host's failure: a proposer blames no transaction for it
+
+
+class StoreBusy(StoreError):
+    """Another connection holds the database locked past the busy timeout ("database is
+    locked", "database table is locked"). Nothing was read or written; a later try may
+    succeed."""
+
+    not_a_tx_fault = True
+
 
 class StoreDamaged(StoreError):
     """The store file is damaged: SQLite says so (malformed image, not a database, I/O
     error on read) or stored bytes do not decode. Reads will not get better by retrying."""
 
+    not_a_tx_fault = True
+
 
 # SQLite's primary result codes (`sqlite3.Error.sqlite_errorcode & 0xFF`) that mean the file
 # itself is bad, and those of a write the system could not do.
 SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB = 10, 11, 26
+BUSY_CODES = frozenset({5, 6})  # BUSY, LOCKED
 DAMAGE_CODES = frozenset({SQLITE_CORRUPT, SQLITE_NOTADB})
 WRITE_CODES = frozenset({3, 8, 10, 13, 14})  # PERM, READONLY, IOERR, FULL, CANTOPEN
 

@@ -42,7 +42,7 @@ import sqlite3
 from tianfu.codec import encode, encode_list
 from tianfu.store.bulk import HASHES_SELECT, PAIRS_SELECT, pack_hashes, pack_pairs
 from tianfu.store.connection import WriteGroup
-from tianfu.store.errors import StoreDamaged, StoreError, StoreWriteError
+from tianfu.store.errors import StoreBusy, StoreDamaged, StoreError, StoreWriteError
 from tianfu.store.reads import StoreReads, TxRecord
 from tianfu.types import Block, CommitCertificate, Receipt
 
@@ -217,4 +217,4 @@ class Store(StoreReads):
             self._write_state(conn, nodes, state_updates)
 
 
-__all__ = ["Store", "StoreDamaged", "StoreError", "StoreWriteError", "TxRecord"]
+__all__ = ["Store", "StoreBusy", "StoreDamaged", "StoreError", "StoreWriteError", "TxRecord"]
