@@ -34,8 +34,8 @@ State:
 
 Roles: service_centre and sensor (file cases), dispatcher (dispatch, transfer),
 dept:<id> (a department's staff, of the department's organisation: transfer, handle),
-supervisor (check, reopen; never staff of the case's department), city_admin (register
-departments).
+supervisor (check, reopen; never staff of the case's department nor of its organisation),
+city_admin (register departments).
 """
 
 STATUSES = ("filed", "dispatched", "handled", "closed", "reopened")
@@ -294,10 +294,17 @@ def handle(ctx, case_id, result, evidence_hash):
 
 
 def _supervisor(ctx, case):
+    """A supervisor outside the case's department: neither its staff nor a member of its
+    organisation (which grants its own members roles, `supervisor` among them)."""
     ctx.require_role("supervisor")
     ctx.require(
         not ctx.has_role("dept:" + case["dept"]),
         f"staff of {case['dept']} cannot check their own department's case",
+    )
+    org = _dept(ctx, case["dept"])["org"]
+    ctx.require(
+        ctx.sender.org != org,
+        f"a supervisor of {org} cannot check a case of {case['dept']}, a department of {org}",
     )
 
 
