@@ -169,15 +169,31 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "milestones",
-            "An order's milestones.",
+            "An order's milestones (refused past 500: use milestones-page).",
             ORDER,
             columns=("n", "name", "note", "time_ms"),
         ),
+        view(
+            "milestones-page",
+            "A page of an order's milestones; 'next' is the --start of the following page.",
+            ORDER,
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="milestones_page",
+        ),
         table_view(
             "inspections",
-            "An order's inspection reports.",
+            "An order's inspection reports (refused past 500: use inspections-page).",
             ORDER,
             columns=("n", "result", "org", "report_hash", "time_ms"),
+        ),
+        view(
+            "inspections-page",
+            "A page of an order's inspection reports; 'next' is the --start of the following page.",
+            ORDER,
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="inspections_page",
         ),
         view(
             "orders",

@@ -43,7 +43,7 @@ RESULTS = ("pass", "fail")
 MAX_ITEMS = 50
 MAX_CHILDREN = 50
 MAX_DEPTH = 8
-MAX_TREE = 500  # orders the `tree` view reads in one call
+MAX_TREE = 500  # orders (alerts, milestones, inspections) a whole-list view reads in one call
 MAX_PAGE = 200  # orders a `tree_page` reads in one call
 MAX_TOTAL = 10**15
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
@@ -451,16 +451,52 @@ def order(ctx, order_id):
     return ctx.get("order:" + order_id)
 
 
+def _records(ctx, order_id, kind, prefix, start, limit):
+    """Records `start`.. (at most `limit`) of an order's `kind` (its supplier adds
+    milestones and every independent inspector inspections, without bound), and how many."""
+    _str_arg(ctx, order_id, "order_id")
+    n = _order(ctx, order_id)[kind]
+    if limit is None:  # the whole list, while it has at most MAX_TREE
+        ctx.require(
+            n <= MAX_TREE,
+            f"order {order_id} has {n} {kind}, more than {MAX_TREE}: read them a page at a "
+            f"time with {kind}_page",
+        )
+        return _numbered(ctx, prefix + order_id + ":", 1, n)
+    _check_page(ctx, start, limit, MAX_PAGE)
+    return {
+        "order": order_id,
+        "count": n,
+        "start": start,
+        kind: _page(ctx, prefix + order_id + ":", n, start, limit),
+        "next": _next_page(start, limit, n),
+    }
+
+
 @view
 def milestones(ctx, order_id):
-    _str_arg(ctx, order_id, "order_id")
-    return _numbered(ctx, "ms:" + order_id + ":", 1, _order(ctx, order_id)["milestones"])
+    """An order's milestones, while it has at most MAX_TREE (`milestones_page` reads a page)."""
+    return _records(ctx, order_id, "milestones", "ms:", 1, None)
+
+
+@view
+def milestones_page(ctx, order_id, start, limit):
+    """Milestones `start`.. (1-based, at most `limit` <= MAX_PAGE) of an order: {"order",
+    "count", "start", "milestones": [...], "next"}."""
+    return _records(ctx, order_id, "milestones", "ms:", start, limit)
 
 
 @view
 def inspections(ctx, order_id):
-    _str_arg(ctx, order_id, "order_id")
-    return _numbered(ctx, "insp:" + order_id + ":", 1, _order(ctx, order_id)["inspections"])
+    """An order's inspections, while it has at most MAX_TREE (`inspections_page` reads a page)."""
+    return _records(ctx, order_id, "inspections", "insp:", 1, None)
+
+
+@view
+def inspections_page(ctx, order_id, start, limit):
+    """Inspections `start`.. (1-based, at most `limit` <= MAX_PAGE) of an order: {"order",
+    "count", "start", "inspections": [...], "next"}."""
+    return _records(ctx, order_id, "inspections", "insp:", start, limit)
 
 
 @view

@@ -1,0 +1,56 @@
+"""Manufacturing: an order's milestones and inspections are read at a bounded cost however
+many were recorded. Its supplier adds milestones, and every independent inspector
+inspections, without bound; `milestones` and `inspections` read them all in one call,
+whatever their number, and nothing read a part of them (past a query's gas, none answered).
+
+The contract runs with MAX_TREE and MAX_PAGE lowered, so that a few records cross the
+bounds the real constants put at 500 and 200."""
+
+from __future__ import annotations
+
+import pytest
+from tests.unit.app_local import ALICE, BOB, CAROL, Ctx, Local
+
+from tianfu.apps.manufacturing import source
+from tianfu.execution.contract_api import ContractError
+from tianfu.execution.sandbox import compile_contract
+
+SMALL = source().replace("MAX_TREE = 500", "MAX_TREE = 3").replace("MAX_PAGE = 200", "MAX_PAGE = 2")
+ORDER = "org1/PO-1"
+
+
+def _order_with_records(n: int) -> Local:
+    assert SMALL != source()
+    roles = {ALICE: ["buyer"], BOB: ["supplier"], CAROL: ["inspector"]}
+    ctx = Ctx("manufacturing", roles)
+    ctx.governance["cert/" + BOB] = {"org": "org2", "serial": "2", "fingerprint": "f2"}
+    ctx.governance["org/org2"] = {"status": "active"}
+    ctx.emit = lambda *event, **data: None  # type: ignore[method-assign]  # an event's `name=`
+    app = Local(compile_contract(SMALL), ctx)
+    items = [{"part": "gear", "qty": 10, "unit_price_fen": 100}]
+    app.call(ALICE, "place_order", ORDER, BOB, items, ctx.time_ms + 10**9, True)
+    app.call(BOB, "accept_order", ORDER, org="org2")
+    for k in range(1, n + 1):
+        app.call(BOB, "report_milestone", ORDER, f"step-{k}", "", org="org2")
+        app.call(CAROL, "record_inspection", ORDER, "pass", f"{k:064x}", "", org="org3")
+    return app
+
+
+@pytest.mark.parametrize("kind", ["milestones", "inspections"])
+def test_a_whole_list_is_refused_past_its_bound_and_read_a_page_at_a_time(kind: str) -> None:
+    app = _order_with_records(3)
+    assert [r["n"] for r in app.call(ALICE, kind, ORDER)] == [1, 2, 3]  # within the bound
+    app = _order_with_records(5)
+    with pytest.raises(ContractError, match=f"has 5 {kind}, more than 3: .*{kind}_page"):
+        app.call(ALICE, kind, ORDER)
+    seen, start = [], 1
+    while start is not None:
+        page = app.call(ALICE, kind + "_page", ORDER, start, 2)
+        assert page["count"] == 5 and page["order"] == ORDER and len(page[kind]) <= 2
+        seen += [r["n"] for r in page[kind]]
+        start = page["next"]
+    assert seen == [1, 2, 3, 4, 5]
+    with pytest.raises(ContractError, match="limit 1..2"):
+        app.call(ALICE, kind + "_page", ORDER, 1, 3)
+    with pytest.raises(ContractError, match="unknown order"):
+        app.call(ALICE, kind + "_page", "org1/none", 1, 2)
