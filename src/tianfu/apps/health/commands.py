@@ -260,7 +260,7 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "log",
-            "Every access to a record or a prescription's details (refused past 500: use "
+            "Every access to a record or a prescription's details (refused past 200: use "
             "log-page).",
             arg("ref", help="Record or prescription id."),
             method="access_log",

@@ -12,7 +12,7 @@ suspended = view(_record_view("suspended:"))
 
 
 # -- views ------------------------------------------------------------------------------------
-MAX_LOG_SHOWN = 500  # access-log entries `access_log` returns in one call
+MAX_LOG_SHOWN = 200  # access-log entries `access_log` returns in one call
 
 
 @view
