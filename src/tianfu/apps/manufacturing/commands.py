@@ -169,7 +169,7 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "milestones",
-            "An order's milestones (refused past 500: use milestones-page).",
+            "An order's milestones (refused past 100: use milestones-page).",
             ORDER,
             columns=("n", "name", "note", "time_ms"),
         ),
@@ -178,12 +178,12 @@ COMMANDS = CommandTable(
             "A page of an order's milestones; 'next' is the --start of the following page.",
             ORDER,
             opt("start", int, default=1),
-            opt("limit", int, default=200),
+            opt("limit", int, default=100),
             method="milestones_page",
         ),
         table_view(
             "inspections",
-            "An order's inspection reports (refused past 500: use inspections-page).",
+            "An order's inspection reports (refused past 100: use inspections-page).",
             ORDER,
             columns=("n", "result", "org", "report_hash", "time_ms"),
         ),
@@ -192,7 +192,7 @@ COMMANDS = CommandTable(
             "A page of an order's inspection reports; 'next' is the --start of the following page.",
             ORDER,
             opt("start", int, default=1),
-            opt("limit", int, default=200),
+            opt("limit", int, default=100),
             method="inspections_page",
         ),
         view(

@@ -43,7 +43,8 @@ RESULTS = ("pass", "fail")
 MAX_ITEMS = 50
 MAX_CHILDREN = 50
 MAX_DEPTH = 8
-MAX_TREE = 500  # orders (alerts, milestones, inspections) a whole-list view reads in one call
+MAX_TREE = 500  # orders (alerts) a whole-list view reads in one call
+MAX_RECORDS = 100  # milestones or inspections (notes of up to 500 characters) a view returns
 MAX_PAGE = 200  # orders a `tree_page` reads in one call
 MAX_TOTAL = 10**15
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
@@ -456,14 +457,14 @@ def _records(ctx, order_id, kind, prefix, start, limit):
     milestones and every independent inspector inspections, without bound), and how many."""
     _str_arg(ctx, order_id, "order_id")
     n = _order(ctx, order_id)[kind]
-    if limit is None:  # the whole list, while it has at most MAX_TREE
+    if limit is None:  # the whole list, while it has at most MAX_RECORDS
         ctx.require(
-            n <= MAX_TREE,
-            f"order {order_id} has {n} {kind}, more than {MAX_TREE}: read them a page at a "
-            f"time with {kind}_page",
+            n <= MAX_RECORDS,
+            f"order {order_id} has {n} {kind}, more than {MAX_RECORDS}: read them a page at "
+            f"a time with {kind}_page",
         )
         return _numbered(ctx, prefix + order_id + ":", 1, n)
-    _check_page(ctx, start, limit, MAX_PAGE)
+    _check_page(ctx, start, limit, MAX_RECORDS)
     return {
         "order": order_id,
         "count": n,
@@ -475,26 +476,28 @@ def _records(ctx, order_id, kind, prefix, start, limit):
 
 @view
 def milestones(ctx, order_id):
-    """An order's milestones, while it has at most MAX_TREE (`milestones_page` reads a page)."""
+    """An order's milestones, while it has at most MAX_RECORDS (`milestones_page` reads a
+    page)."""
     return _records(ctx, order_id, "milestones", "ms:", 1, None)
 
 
 @view
 def milestones_page(ctx, order_id, start, limit):
-    """Milestones `start`.. (1-based, at most `limit` <= MAX_PAGE) of an order: {"order",
+    """Milestones `start`.. (1-based, at most `limit` <= MAX_RECORDS) of an order: {"order",
     "count", "start", "milestones": [...], "next"}."""
     return _records(ctx, order_id, "milestones", "ms:", start, limit)
 
 
 @view
 def inspections(ctx, order_id):
-    """An order's inspections, while it has at most MAX_TREE (`inspections_page` reads a page)."""
+    """An order's inspections, while it has at most MAX_RECORDS (`inspections_page` reads a
+    page)."""
     return _records(ctx, order_id, "inspections", "insp:", 1, None)
 
 
 @view
 def inspections_page(ctx, order_id, start, limit):
-    """Inspections `start`.. (1-based, at most `limit` <= MAX_PAGE) of an order: {"order",
+    """Inspections `start`.. (1-based, at most `limit` <= MAX_RECORDS) of an order: {"order",
     "count", "start", "inspections": [...], "next"}."""
     return _records(ctx, order_id, "inspections", "insp:", start, limit)
 
