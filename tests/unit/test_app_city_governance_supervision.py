@@ -1,6 +1,7 @@
-"""City governance: the check of a department's case is the supervising office's, never the
-department's own organisation's (it granted a member of its own `supervisor`, who does not
-hold the department's role, and passed or sent back its own cases)."""
+"""City governance, as an attacker member: the check of a department's case is the
+supervising office's, never the department's own organisation's (it granted a member of its
+own `supervisor`, who does not hold the department's role, and passed or sent back its own
+cases); a case's history, which grows with every case sent back, is read a page at a time."""
 
 from __future__ import annotations
 
@@ -50,3 +51,33 @@ def test_the_departments_own_organisation_does_not_reopen_its_case() -> None:
     with pytest.raises(ContractError, match="a supervisor of org2 cannot check a case of water"):
         app.call(ERIN, "reopen", "C2", "came back", org="org2")
     assert app.call(CAROL, "reopen", "C2", "came back", org="org4")["status"] == "reopened"
+
+
+SMALL = source().replace("MAX_HISTORY = 100", "MAX_HISTORY = 3")
+
+
+def test_a_long_history_is_refused_whole_and_read_a_page_at_a_time() -> None:
+    """Every check that sends a case back adds to its history without bound, and `history`
+    returned it whole: past what one view returns, no part of it could be read."""
+    ctx = Ctx("city_governance", ROLES)
+    for org in ("org1", "org2", "org4"):
+        ctx.governance["org/" + org] = {"status": "active"}
+    app = Local(compile_contract(SMALL), ctx)
+    app.call(ALICE, "register_department", "water", "Water", "org2", 86_400_000)
+    app.call(ALICE, "file_case", "C3", "water", "normal", "grid A", "pipe burst", "", "", "")
+    assert len(app.call(CAROL, "history", "C3")) == 1
+    app.call(ALICE, "dispatch", "C3", "water")
+    for _ in range(2):  # handled, sent back, twice
+        app.call(BOB, "handle", "C3", "fixed", "ab" * 32, org="org2")
+        app.call(CAROL, "check", "C3", False, "still leaking", org="org4")
+    with pytest.raises(ContractError, match="has 6 history entries, more than 3: .*history_page"):
+        app.call(CAROL, "history", "C3")
+    seen, start = [], 1
+    while start is not None:
+        page = app.call(CAROL, "history_page", "C3", start, 2)
+        assert page["count"] == 6 and len(page["history"]) <= 2
+        seen += [e["action"] for e in page["history"]]
+        start = page["next"]
+    assert seen == ["Filed", "Dispatched", "Handled", "Reopened", "Handled", "Reopened"]
+    with pytest.raises(ContractError, match="limit 1..3"):
+        app.call(CAROL, "history_page", "C3", 1, 4)
