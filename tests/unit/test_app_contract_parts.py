@@ -23,7 +23,7 @@ SOURCE_SHA256 = {
     "traceability": "23bb11557f4663e994a33fba3a76a1e7314e3652e4f236acfa272df3bbd10446",
     "evidence": "7327a729c40e4df5f1001765578b6cb3e19d4e836f837fdad40f9e1128985586",
     "ip_rights": "8ca7dd66eb0fa4d8dbba6a7db4f61c1ae70f8c93dd61bb8edecde996f7e1436a",
-    "manufacturing": "faf2b6ade6bd5eb6b1f68573daf191bafa827a724227ba5e2eaabab537e5bd83",
+    "manufacturing": "874c93801241445c1b681221e3d38c96358713eea1e47311ea576f348cc89be0",
     "city_governance": "ed2333de2b481051dc332ab3946aeb0f31607ac70e12f554a239a1b9572b756a",
     "health": "012f74eb0915de6b0ef0e583972aaf9f7159c20cfa9acdc873326c0b8530767d",
     "photo_sharing": "622b5fdc0b5141c29c89e587817bc90d1d7800b9bf6649fca339d3e081891177",

@@ -54,3 +54,20 @@ def test_a_whole_list_is_refused_past_its_bound_and_read_a_page_at_a_time(kind: 
         app.call(ALICE, kind + "_page", ORDER, 1, 4)
     with pytest.raises(ContractError, match="unknown order"):
         app.call(ALICE, kind + "_page", "org1/none", 1, 2)
+
+
+def test_a_trees_alerts_are_refused_whole_past_the_bound_and_read_a_page_at_a_time() -> None:
+    """Every rejected delivery is an alert with its reason (up to 500 characters), without
+    bound: `alerts` returned up to 500 and a page up to 200 of them, more than one view
+    returns (256 KiB) once the reasons are long."""
+    app = _order_with_records(0)
+    for k in range(5):  # delivered and rejected, five times
+        app.call(BOB, "deliver", ORDER, f"{k + 1:064x}", org="org2")
+        app.call(ALICE, "reject_delivery", ORDER, f"scratched {k}")
+    with pytest.raises(ContractError, match="has 5 alerts, more than 3: .*alerts_page"):
+        app.call(ALICE, "alerts", ORDER)
+    with pytest.raises(ContractError, match="limit 1..3"):
+        app.call(ALICE, "alerts_page", ORDER, 1, 4)
+    page = app.call(ALICE, "alerts_page", ORDER, 4, 3)
+    assert [a["detail"] for a in page["alerts"]] == ["scratched 3", "scratched 4"]
+    assert page["count"] == 5 and page["next"] is None

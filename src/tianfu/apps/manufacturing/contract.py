@@ -43,8 +43,8 @@ RESULTS = ("pass", "fail")
 MAX_ITEMS = 50
 MAX_CHILDREN = 50
 MAX_DEPTH = 8
-MAX_TREE = 500  # orders (alerts) a whole-list view reads in one call
-MAX_RECORDS = 100  # milestones or inspections (notes of up to 500 characters) a view returns
+MAX_TREE = 500  # orders the `tree` view reads in one call
+MAX_RECORDS = 100  # alerts, milestones or inspections (texts up to 500 characters) a view returns
 MAX_PAGE = 200  # orders a `tree_page` reads in one call
 MAX_TOTAL = 10**15
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
@@ -505,13 +505,13 @@ def inspections_page(ctx, order_id, start, limit):
 @view
 def alerts(ctx, order_id):
     """The alerts of the whole tree `order_id` belongs to (late, overdue, rejected), while it
-    has at most MAX_TREE; past that it is refused (`alerts_page` reads a page): every party
-    of the tree, and anyone flagging its orders overdue, adds to them."""
+    has at most MAX_RECORDS; past that it is refused (`alerts_page` reads a page): every
+    party of the tree, and anyone flagging its orders overdue, adds to them."""
     root = _order(ctx, _order(ctx, order_id)["root"])
     n = root["alerts"]
     ctx.require(
-        n <= MAX_TREE,
-        f"the tree has {n} alerts, more than {MAX_TREE}: read them a page at a time "
+        n <= MAX_RECORDS,
+        f"the tree has {n} alerts, more than {MAX_RECORDS}: read them a page at a time "
         "with alerts_page",
     )
     return _numbered(ctx, "alert:" + root["id"] + ":", 1, n)
@@ -519,10 +519,10 @@ def alerts(ctx, order_id):
 
 @view
 def alerts_page(ctx, order_id, start, limit):
-    """Alerts `start`.. (1-based, at most `limit` <= MAX_PAGE) of the tree `order_id` belongs
-    to: {"root", "count", "start", "alerts": [...], "next"}."""
+    """Alerts `start`.. (1-based, at most `limit` <= MAX_RECORDS) of the tree `order_id`
+    belongs to: {"root", "count", "start", "alerts": [...], "next"}."""
     root = _order(ctx, _order(ctx, order_id)["root"])
-    _check_page(ctx, start, limit, MAX_PAGE)
+    _check_page(ctx, start, limit, MAX_RECORDS)
     n = root["alerts"]
     return {
         "root": root["id"],
