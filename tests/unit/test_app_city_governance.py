@@ -48,7 +48,16 @@ def _dispatched(g, dept="urban" + TAG, priority="normal"):
 def test_contract_compiles_with_expected_api():
     c = compile_contract(source())
     assert {"file_case", "dispatch", "transfer", "handle", "check", "reopen"} <= c.methods
-    assert c.views == {"case", "history", "departments", "overdue", "overdue_in", "stats", "cases"}
+    assert c.views == {
+        "case",
+        "history",
+        "history_page",
+        "departments",
+        "overdue",
+        "overdue_in",
+        "stats",
+        "cases",
+    }
 
 
 def test_scenario(world):

@@ -23,9 +23,9 @@ SOURCE_SHA256 = {
     "traceability": "23bb11557f4663e994a33fba3a76a1e7314e3652e4f236acfa272df3bbd10446",
     "evidence": "7327a729c40e4df5f1001765578b6cb3e19d4e836f837fdad40f9e1128985586",
     "ip_rights": "8ca7dd66eb0fa4d8dbba6a7db4f61c1ae70f8c93dd61bb8edecde996f7e1436a",
-    "manufacturing": "d9f34e5b5244474d01069db5a4fdec28fc770cd1ee6dddeecf440aa3abac17ef",
-    "city_governance": "4274c07630029eb630b559813ff16d59595ee3c89dd93a2d21174c312a4a832f",
-    "health": "e1e7f3865ff50d8b238fbbfd4d64a913b79067174abb3d1d8c45ff4986c851cb",
+    "manufacturing": "874c93801241445c1b681221e3d38c96358713eea1e47311ea576f348cc89be0",
+    "city_governance": "ed2333de2b481051dc332ab3946aeb0f31607ac70e12f554a239a1b9572b756a",
+    "health": "012f74eb0915de6b0ef0e583972aaf9f7159c20cfa9acdc873326c0b8530767d",
     "photo_sharing": "622b5fdc0b5141c29c89e587817bc90d1d7800b9bf6649fca339d3e081891177",
 }
 APPS = {a.name: a for a in APPLICATIONS}

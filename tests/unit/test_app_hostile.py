@@ -375,20 +375,25 @@ def test_every_page_is_refused_for_a_boolean_or_out_of_range_bound(
 
 
 # -- manufacturing -------------------------------------------------------------------------------
-def test_the_alerts_of_a_tree_are_read_a_page_at_a_time_past_500() -> None:
+def test_the_alerts_of_a_tree_are_read_a_page_at_a_time_past_100() -> None:
     """Every subcontractor of a tree (and anyone flagging its orders overdue) adds alerts to
-    it: past 500 `alerts` is refused and `alerts_page` reads them."""
+    it: past 100 (what one view returns of 500-character reasons) `alerts` is refused and
+    `alerts_page` reads them, at most 100 a page."""
     app = Local(compile_contract(manufacturing.source()), Ctx(manufacturing.NAME))
     root = "org1/PO-1"
     app.ctx.state["order:" + root] = {"id": root, "root": root, "alerts": 501}
     for n in range(1, 502):
         app.ctx.state[f"alert:{root}:{n}"] = {"n": n, "order": root, "kind": "overdue"}
-    with pytest.raises(ContractError, match="501 alerts, more than 500"):
+    with pytest.raises(ContractError, match="501 alerts, more than 100"):
         app.call(BOB, "alerts", root)
-    page = app.call(BOB, "alerts_page", root, 401, 200)
-    assert page["count"] == 501 and page["next"] is None
-    assert [a["n"] for a in page["alerts"]] == list(range(401, 502))
-    assert app.call(BOB, "alerts_page", root, 1, 200)["next"] == 201
+    page = app.call(BOB, "alerts_page", root, 401, 100)
+    assert page["count"] == 501 and page["next"] == 501
+    assert [a["n"] for a in page["alerts"]] == list(range(401, 501))
+    last = app.call(BOB, "alerts_page", root, 501, 100)
+    assert [a["n"] for a in last["alerts"]] == [501] and last["next"] is None
+    assert app.call(BOB, "alerts_page", root, 1, 100)["next"] == 101
+    with pytest.raises(ContractError, match=r"limit 1\.\.100"):
+        app.call(BOB, "alerts_page", root, 1, 101)
 
 
 # -- ip_rights -----------------------------------------------------------------------------------

@@ -57,7 +57,9 @@ def test_contract_compiles_with_expected_api():
         "alerts",
         "alerts_page",
         "milestones",
+        "milestones_page",
         "inspections",
+        "inspections_page",
         "orders_of",
     }
 

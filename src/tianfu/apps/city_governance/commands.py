@@ -131,9 +131,18 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "history",
-            "A case's history: filed, dispatched, transferred (with reasons), handled, checked.",
+            "A case's history: filed, dispatched, transferred (with reasons), handled, checked "
+            "(refused past 100 entries: use history-page).",
             CASE,
             columns=(NUMBER, "action", "dept", ("by_org", "by"), TIME, "reason", "note", "result"),
+        ),
+        view(
+            "history-page",
+            "A page of a case's history; 'next' is the --start of the following page.",
+            CASE,
+            opt("start", int, default=1),
+            opt("limit", int, default=100),
+            method="history_page",
         ),
         table_view("departments", "The departments.", columns=("id", "name", "org", "sla_ms")),
         table_view(

@@ -34,8 +34,8 @@ State:
 
 Roles: service_centre and sensor (file cases), dispatcher (dispatch, transfer),
 dept:<id> (a department's staff, of the department's organisation: transfer, handle),
-supervisor (check, reopen; never staff of the case's department), city_admin (register
-departments).
+supervisor (check, reopen; never staff of the case's department nor of its organisation),
+city_admin (register departments).
 """
 
 STATUSES = ("filed", "dispatched", "handled", "closed", "reopened")
@@ -47,6 +47,7 @@ MAX_TRANSFERS = 10
 MAX_DEPTS = 100
 MAX_WALK = 1000  # open cases `overdue` and `stats` read in one call, over all departments
 MAX_PAGE = 200  # open cases `overdue_in` reads in one call
+MAX_HISTORY = 100  # history entries (notes of up to 300 characters) a view returns
 MAX_SLA_MS = 365 * 24 * 3600 * 1000
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 HEX = "0123456789abcdef"
@@ -294,10 +295,17 @@ def handle(ctx, case_id, result, evidence_hash):
 
 
 def _supervisor(ctx, case):
+    """A supervisor outside the case's department: neither its staff nor a member of its
+    organisation (which grants its own members roles, `supervisor` among them)."""
     ctx.require_role("supervisor")
     ctx.require(
         not ctx.has_role("dept:" + case["dept"]),
         f"staff of {case['dept']} cannot check their own department's case",
+    )
+    org = _dept(ctx, case["dept"])["org"]
+    ctx.require(
+        ctx.sender.org != org,
+        f"a supervisor of {org} cannot check a case of {case['dept']}, a department of {org}",
     )
 
 
@@ -373,8 +381,31 @@ def case(ctx, case_id):
 
 @view
 def history(ctx, case_id):
-    c = _case(ctx, case_id)
-    return _numbered(ctx, "log:" + case_id + ":", 1, c["log"])
+    """A case's history, while it has at most MAX_HISTORY entries; past that it is refused
+    (`history_page` reads a page): every check that sends a case back, and every
+    reopening, adds to it."""
+    n = _case(ctx, case_id)["log"]
+    ctx.require(
+        n <= MAX_HISTORY,
+        f"case {case_id} has {n} history entries, more than {MAX_HISTORY}: read them a page "
+        "at a time with history_page",
+    )
+    return _numbered(ctx, "log:" + case_id + ":", 1, n)
+
+
+@view
+def history_page(ctx, case_id, start, limit):
+    """History entries `start`.. (1-based, at most `limit` <= MAX_HISTORY) of a case:
+    {"case", "count", "start", "history": [...], "next"}."""
+    n = _case(ctx, case_id)["log"]
+    _check_page(ctx, start, limit, MAX_HISTORY)
+    return {
+        "case": case_id,
+        "count": n,
+        "start": start,
+        "history": _page(ctx, "log:" + case_id + ":", n, start, limit),
+        "next": _next_page(start, limit, n),
+    }
 
 
 @view

@@ -70,6 +70,7 @@ class CityGovernance(ContractSDK):
     # -- queries ----------------------------------------------------------------------------
     case = view("case_id", returns=dict)
     history = view("case_id", returns=list)
+    history_page = view("case_id", returns=dict, start=1, limit=100)
     departments = view(returns=list)
     stats = view(returns=list)
     overdue = view(returns=list)

@@ -25,6 +25,7 @@ from tianfu.apps.common.commands import (
     repeated,
     table_view,
     tx,
+    view,
 )
 from tianfu.apps.common.display import Fields, Output, Text
 from tianfu.apps.common.errors import BadInput
@@ -259,11 +260,21 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "log",
-            "Every access to a record or a prescription's details.",
+            "Every access to a record or a prescription's details (refused past 200: use "
+            "log-page).",
             arg("ref", help="Record or prescription id."),
             method="access_log",
             columns=(NUMBER, "org", ("name", "who"), "purpose", TIME),
             title="access log of {ref}",
+        ),
+        view(
+            "log-page",
+            "A page of the accesses to a record or a prescription's details, oldest first; "
+            "'next' is the --start of the following page.",
+            arg("ref", help="Record or prescription id."),
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="access_log_page",
         ),
         record_view(
             "prescription",

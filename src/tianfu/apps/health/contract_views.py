@@ -6,13 +6,47 @@
 # -- views: records as they are stored ---------------------------------------------------------
 record = view(_record_view("rec:"))
 records_of = view(_listed_view("rec:", "recs:"))
-access_log = view(_counted_log_view("log:", "nlog:"))
 prescription = view(_record_view("rx:"))
 prescriptions_of = view(_listed_view("rx:", "rxs:"))
 suspended = view(_record_view("suspended:"))
 
 
 # -- views ------------------------------------------------------------------------------------
+MAX_LOG_SHOWN = 200  # access-log entries `access_log` returns in one call
+
+
+@view
+def access_log(ctx, ref):
+    """Every logged access to a record or a prescription's details, while it has at most
+    MAX_LOG_SHOWN; past that it is refused (`access_log_page` reads a page): every reader
+    logs its own accesses, as many as it makes."""
+    _str_arg(ctx, ref, "ref")
+    n = ctx.get("nlog:" + ref, 0)
+    ctx.require(
+        n <= MAX_LOG_SHOWN,
+        f"{ref} has {n} logged accesses, more than {MAX_LOG_SHOWN}: read them a page at a "
+        "time with access_log_page",
+    )
+    return _numbered(ctx, "log:" + ref + ":", 1, n)
+
+
+@view
+def access_log_page(ctx, ref, start, limit):
+    """Logged accesses `start`.. (1-based, at most `limit` <= 200) to a record or a
+    prescription's details, oldest first: {"ref", "count", "start", "entries": [...],
+    "next"}; "next" is the `start` of the following page, or None after the last."""
+    _str_arg(ctx, ref, "ref")
+    _check_page(ctx, start, limit)
+    n = ctx.get("nlog:" + ref, 0)
+    return {
+        "ref": ref,
+        "count": n,
+        "start": start,
+        "entries": _page(ctx, "log:" + ref + ":", n, start, limit),
+        "next": _next_page(start, limit, n),
+    }
+
+
 @view
 def patient(ctx, address):
     _str_arg(ctx, address, "address")

@@ -174,6 +174,19 @@ class Health(ContractSDK):
     record = view("rec_id")
     records_of = view("address", returns=list)
     access_log = view("ref", returns=list)
+    access_log_page = view("ref", returns=dict, start=1, limit=200)
+
+    def all_access_log(self, ref: str, limit: int = 200) -> list[dict[str, Any]]:
+        """Every logged access to `ref`, oldest first, read a page (`access_log_page`) at a
+        time."""
+        out: list[dict[str, Any]] = []
+        start: int | None = 1
+        while start is not None:
+            page = self.access_log_page(ref, start=start, limit=limit)
+            out.extend(page["entries"])
+            start = page["next"]
+        return out
+
     prescription = view("rx_id")
     prescriptions_of = view("address", returns=list)
     claimable = view("org", returns=list)

@@ -154,7 +154,7 @@ COMMANDS = CommandTable(
         table_view(
             "alerts",
             "Late, overdue and rejected deliveries anywhere in ORDER's tree (refused past "
-            "500: use alerts-page).",
+            "100: use alerts-page).",
             ORDER,
             columns=(NUMBER, "order", "kind", "detail", SUPPLIER_ORG, TIME),
             title="alerts of the tree of {order_id}",
@@ -164,20 +164,36 @@ COMMANDS = CommandTable(
             "A page of the alerts of ORDER's tree; 'next' is the --start of the following page.",
             ORDER,
             opt("start", int, default=1),
-            opt("limit", int, default=200),
+            opt("limit", int, default=100),
             method="alerts_page",
         ),
         table_view(
             "milestones",
-            "An order's milestones.",
+            "An order's milestones (refused past 100: use milestones-page).",
             ORDER,
             columns=("n", "name", "note", "time_ms"),
         ),
+        view(
+            "milestones-page",
+            "A page of an order's milestones; 'next' is the --start of the following page.",
+            ORDER,
+            opt("start", int, default=1),
+            opt("limit", int, default=100),
+            method="milestones_page",
+        ),
         table_view(
             "inspections",
-            "An order's inspection reports.",
+            "An order's inspection reports (refused past 100: use inspections-page).",
             ORDER,
             columns=("n", "result", "org", "report_hash", "time_ms"),
+        ),
+        view(
+            "inspections-page",
+            "A page of an order's inspection reports; 'next' is the --start of the following page.",
+            ORDER,
+            opt("start", int, default=1),
+            opt("limit", int, default=100),
+            method="inspections_page",
         ),
         view(
             "orders",

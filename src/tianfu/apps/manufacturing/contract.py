@@ -44,6 +44,7 @@ MAX_ITEMS = 50
 MAX_CHILDREN = 50
 MAX_DEPTH = 8
 MAX_TREE = 500  # orders the `tree` view reads in one call
+MAX_RECORDS = 100  # alerts, milestones or inspections (texts up to 500 characters) a view returns
 MAX_PAGE = 200  # orders a `tree_page` reads in one call
 MAX_TOTAL = 10**15
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
@@ -451,28 +452,66 @@ def order(ctx, order_id):
     return ctx.get("order:" + order_id)
 
 
+def _records(ctx, order_id, kind, prefix, start, limit):
+    """Records `start`.. (at most `limit`) of an order's `kind` (its supplier adds
+    milestones and every independent inspector inspections, without bound), and how many."""
+    _str_arg(ctx, order_id, "order_id")
+    n = _order(ctx, order_id)[kind]
+    if limit is None:  # the whole list, while it has at most MAX_RECORDS
+        ctx.require(
+            n <= MAX_RECORDS,
+            f"order {order_id} has {n} {kind}, more than {MAX_RECORDS}: read them a page at "
+            f"a time with {kind}_page",
+        )
+        return _numbered(ctx, prefix + order_id + ":", 1, n)
+    _check_page(ctx, start, limit, MAX_RECORDS)
+    return {
+        "order": order_id,
+        "count": n,
+        "start": start,
+        kind: _page(ctx, prefix + order_id + ":", n, start, limit),
+        "next": _next_page(start, limit, n),
+    }
+
+
 @view
 def milestones(ctx, order_id):
-    _str_arg(ctx, order_id, "order_id")
-    return _numbered(ctx, "ms:" + order_id + ":", 1, _order(ctx, order_id)["milestones"])
+    """An order's milestones, while it has at most MAX_RECORDS (`milestones_page` reads a
+    page)."""
+    return _records(ctx, order_id, "milestones", "ms:", 1, None)
+
+
+@view
+def milestones_page(ctx, order_id, start, limit):
+    """Milestones `start`.. (1-based, at most `limit` <= MAX_RECORDS) of an order: {"order",
+    "count", "start", "milestones": [...], "next"}."""
+    return _records(ctx, order_id, "milestones", "ms:", start, limit)
 
 
 @view
 def inspections(ctx, order_id):
-    _str_arg(ctx, order_id, "order_id")
-    return _numbered(ctx, "insp:" + order_id + ":", 1, _order(ctx, order_id)["inspections"])
+    """An order's inspections, while it has at most MAX_RECORDS (`inspections_page` reads a
+    page)."""
+    return _records(ctx, order_id, "inspections", "insp:", 1, None)
+
+
+@view
+def inspections_page(ctx, order_id, start, limit):
+    """Inspections `start`.. (1-based, at most `limit` <= MAX_RECORDS) of an order: {"order",
+    "count", "start", "inspections": [...], "next"}."""
+    return _records(ctx, order_id, "inspections", "insp:", start, limit)
 
 
 @view
 def alerts(ctx, order_id):
     """The alerts of the whole tree `order_id` belongs to (late, overdue, rejected), while it
-    has at most MAX_TREE; past that it is refused (`alerts_page` reads a page): every party
-    of the tree, and anyone flagging its orders overdue, adds to them."""
+    has at most MAX_RECORDS; past that it is refused (`alerts_page` reads a page): every
+    party of the tree, and anyone flagging its orders overdue, adds to them."""
     root = _order(ctx, _order(ctx, order_id)["root"])
     n = root["alerts"]
     ctx.require(
-        n <= MAX_TREE,
-        f"the tree has {n} alerts, more than {MAX_TREE}: read them a page at a time "
+        n <= MAX_RECORDS,
+        f"the tree has {n} alerts, more than {MAX_RECORDS}: read them a page at a time "
         "with alerts_page",
     )
     return _numbered(ctx, "alert:" + root["id"] + ":", 1, n)
@@ -480,10 +519,10 @@ def alerts(ctx, order_id):
 
 @view
 def alerts_page(ctx, order_id, start, limit):
-    """Alerts `start`.. (1-based, at most `limit` <= MAX_PAGE) of the tree `order_id` belongs
-    to: {"root", "count", "start", "alerts": [...], "next"}."""
+    """Alerts `start`.. (1-based, at most `limit` <= MAX_RECORDS) of the tree `order_id`
+    belongs to: {"root", "count", "start", "alerts": [...], "next"}."""
     root = _order(ctx, _order(ctx, order_id)["root"])
-    _check_page(ctx, start, limit, MAX_PAGE)
+    _check_page(ctx, start, limit, MAX_RECORDS)
     n = root["alerts"]
     return {
         "root": root["id"],

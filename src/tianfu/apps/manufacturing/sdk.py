@@ -73,9 +73,11 @@ class Manufacturing(ContractSDK):
     tree = view("order_id", returns=list)
     tree_page = view("order_id", returns=dict, start=1, limit=200)
     alerts = view("order_id", returns=list)
-    alerts_page = view("order_id", returns=dict, start=1, limit=200)
+    alerts_page = view("order_id", returns=dict, start=1, limit=100)
     milestones = view("order_id", returns=list)
+    milestones_page = view("order_id", returns=dict, start=1, limit=100)
     inspections = view("order_id", returns=list)
+    inspections_page = view("order_id", returns=dict, start=1, limit=100)
     orders_of = view("address", returns=list, start=1, limit=200)
 
 

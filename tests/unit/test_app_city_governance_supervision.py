@@ -1,0 +1,83 @@
+"""City governance, as an attacker member: the check of a department's case is the
+supervising office's, never the department's own organisation's (it granted a member of its
+own `supervisor`, who does not hold the department's role, and passed or sent back its own
+cases); a case's history, which grows with every case sent back, is read a page at a time."""
+
+from __future__ import annotations
+
+import pytest
+from tests.unit.app_local import ALICE, BOB, CAROL, DAVE, Ctx, Local
+
+from tianfu.apps.city_governance import source
+from tianfu.execution.contract_api import ContractError
+from tianfu.execution.sandbox import compile_contract
+
+ERIN = "e" * 40  # org2's own `supervisor`, not staff of the department
+ROLES = {
+    ALICE: ["city_admin", "dispatcher", "service_centre"],
+    BOB: ["dept:water"],  # staff of `water`, of org2
+    CAROL: ["supervisor"],  # the supervising office, org4
+    ERIN: ["supervisor"],
+    DAVE: ["dept:roads"],
+}
+
+
+def _handled(case_id: str) -> Local:
+    ctx = Ctx("city_governance", ROLES)
+    for org in ("org1", "org2", "org3", "org4"):
+        ctx.governance["org/" + org] = {"status": "active"}
+    app = Local(compile_contract(source()), ctx)
+    app.call(ALICE, "register_department", "water", "Water", "org2", 86_400_000)
+    app.call(ALICE, "file_case", case_id, "water", "normal", "grid A", "pipe burst", "", "", "")
+    app.call(ALICE, "dispatch", case_id, "water")
+    app.call(BOB, "handle", case_id, "fixed", "ab" * 32, org="org2")
+    return app
+
+
+@pytest.mark.parametrize("passed", [True, False])
+def test_the_departments_own_organisation_does_not_check_its_case(passed: bool) -> None:
+    app = _handled("C1")
+    before = dict(app.ctx.state)
+    with pytest.raises(ContractError, match="a supervisor of org2 cannot check a case of water"):
+        app.call(ERIN, "check", "C1", passed, "looks fine", org="org2")
+    assert app.ctx.state == before
+    case = app.call(CAROL, "check", "C1", passed, "checked on site", org="org4")
+    assert case["status"] == ("closed" if passed else "reopened")
+
+
+def test_the_departments_own_organisation_does_not_reopen_its_case() -> None:
+    app = _handled("C2")
+    app.call(CAROL, "check", "C2", True, "ok", org="org4")
+    with pytest.raises(ContractError, match="a supervisor of org2 cannot check a case of water"):
+        app.call(ERIN, "reopen", "C2", "came back", org="org2")
+    assert app.call(CAROL, "reopen", "C2", "came back", org="org4")["status"] == "reopened"
+
+
+SMALL = source().replace("MAX_HISTORY = 100", "MAX_HISTORY = 3")
+
+
+def test_a_long_history_is_refused_whole_and_read_a_page_at_a_time() -> None:
+    """Every check that sends a case back adds to its history without bound, and `history`
+    returned it whole: past what one view returns, no part of it could be read."""
+    ctx = Ctx("city_governance", ROLES)
+    for org in ("org1", "org2", "org4"):
+        ctx.governance["org/" + org] = {"status": "active"}
+    app = Local(compile_contract(SMALL), ctx)
+    app.call(ALICE, "register_department", "water", "Water", "org2", 86_400_000)
+    app.call(ALICE, "file_case", "C3", "water", "normal", "grid A", "pipe burst", "", "", "")
+    assert len(app.call(CAROL, "history", "C3")) == 1
+    app.call(ALICE, "dispatch", "C3", "water")
+    for _ in range(2):  # handled, sent back, twice
+        app.call(BOB, "handle", "C3", "fixed", "ab" * 32, org="org2")
+        app.call(CAROL, "check", "C3", False, "still leaking", org="org4")
+    with pytest.raises(ContractError, match="has 6 history entries, more than 3: .*history_page"):
+        app.call(CAROL, "history", "C3")
+    seen, start = [], 1
+    while start is not None:
+        page = app.call(CAROL, "history_page", "C3", start, 2)
+        assert page["count"] == 6 and len(page["history"]) <= 2
+        seen += [e["action"] for e in page["history"]]
+        start = page["next"]
+    assert seen == ["Filed", "Dispatched", "Handled", "Reopened", "Handled", "Reopened"]
+    with pytest.raises(ContractError, match="limit 1..3"):
+        app.call(CAROL, "history_page", "C3", 1, 4)
