@@ -2,8 +2,9 @@
 
 `Ledger.build_on` gives exactly the block `build_block` gives once the parent is stored;
 it refuses a parent that is not the stored one; `BlockMaker` takes the mempool's
-transactions without those of the decided block and without changing the mempool, uses a
-prepared block only on the block it was built on, and otherwise builds afresh.
+transactions without those of the decided block and without changing the mempool, builds
+ahead only a full block (the mempool holds more than it takes), uses a prepared block
+only on the block it was built on, and otherwise builds afresh.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import asyncio
 import threading
 from collections import Counter
 
+import msgspec
 import pytest
 from test_dynamic_params import tx_with_expiry
 from test_governance_admission import Chain
 
-from tianfu.consensus.blockmaker import BlockMaker, take_after
+from tianfu.consensus.blockmaker import BlockMaker, selection_after
 from tianfu.consensus.clock import AsyncioTimers
 from tianfu.consensus.ledgerwork import DriverTools, LedgerWork
 from tianfu.consensus.messages import CreateProposalBlock
@@ -121,20 +123,38 @@ def test_build_on_refuses_a_parent_that_is_not_the_stored_one(chain):
         ledger.build_on(b, cert_b, nxt, PROPOSER)
 
 
-def test_take_after_is_the_take_of_the_mempool_without_the_decided_transactions(chain):
+def test_selection_after_is_the_take_of_the_mempool_without_the_decided_transactions(chain):
     user = _user(chain)
     txs = [tx_with_expiry(chain, user, 50, "list_orgs") for _ in range(12)]
     size = len(txs[0].encoded())
     decided = [txs[1], txs[4], txs[5], txs[11]]
-    for max_txs, max_bytes in ((3, 1 << 20), (8, 1 << 20), (20, 1 << 20), (20, 5 * size + 1)):
+    fulls = []
+    for max_txs, max_bytes in (
+        (3, 1 << 20),
+        (7, 1 << 20),  # one of the 8 left waits
+        (8, 1 << 20),  # the 8 left fit exactly
+        (20, 1 << 20),
+        (20, 5 * size + 1),
+        (20, 8 * size),  # exactly, in bytes
+    ):
         params = ConsensusParams(max_block_txs=max_txs, max_block_bytes=max_bytes)
         pool = Mempool()
         for t in txs:
             pool.add(t)
-        got = take_after(pool, params, decided)
+        got, full = selection_after(pool, params, decided)
         assert len(pool) == len(txs)  # unchanged
         pool.remove(t.hash for t in decided)
         assert got == pool.take(max_txs, max_bytes)
+        assert full == (len(pool) > len(got))  # more waits than the block takes
+        fulls.append(full)
+    assert fulls == [True, True, False, False, True, False]
+    # A decided transaction that is not in this mempool (it came from another node).
+    pool = Mempool()
+    for t in txs[:4]:
+        pool.add(t)
+    params = ConsensusParams(max_block_txs=3)
+    assert selection_after(pool, params, [txs[11]]) == (txs[:3], True)
+    assert selection_after(pool, params, [txs[11], txs[0]]) == (txs[1:4], False)
 
 
 def _maker(chain, tmp_path, mempool):
@@ -156,12 +176,14 @@ def test_a_prepared_block_is_used_on_its_parent_and_discarded_on_another(chain, 
     mempool = Mempool()
     x, y, z = (tx_with_expiry(chain, user, expiry, "list_orgs") for _ in range(3))
     stale = tx_with_expiry(chain, user, ledger.height + 1, "list_orgs")  # expires at h + 1
-    for t in (x, y, z, stale):
+    u1, u2 = (tx_with_expiry(chain, user, expiry, "list_orgs") for _ in range(2))
+    for t in (x, y, z, stale, u1, u2):
         mempool.add(t)
     a = ledger.build_block([x], PROPOSER)  # decided here ...
     b = ledger.build_block([y], PROPOSER)  # ... but this one is stored (e.g. by block sync)
     h = a.block.header.height
-    params = ledger.params(h + 1)
+    # Blocks of 4: after a, 5 wait, so the block after a is full and built ahead.
+    params = msgspec.structs.replace(ledger.params(h + 1), max_block_txs=4)
     maker, marks = _maker(chain, tmp_path, mempool)
 
     async def scenario(parent, stored, cert):
@@ -196,13 +218,54 @@ def test_a_prepared_block_is_used_on_its_parent_and_discarded_on_another(chain, 
     nxt = maker.executed[ready.block_hash]
     maker.executed.clear()
     mempool.remove(t.hash for t in b.block.txs)
-    w = tx_with_expiry(chain, user, expiry, "list_orgs")
-    mempool.add(w)
+    w = [tx_with_expiry(chain, user, expiry, "list_orgs") for _ in range(3)]
+    for t in w:
+        mempool.add(t)  # 5 wait after nxt: full again
     h += 1
-    params = ledger.params(h + 1)
+    params = msgspec.structs.replace(ledger.params(h + 1), max_block_txs=4)
     ready2 = asyncio.run(scenario(nxt, nxt, certify(chain, nxt)))
     assert maker.stats["prepared_used"] == 1
     used = maker.executed[ready2.block_hash].block
     assert used.header.prev_hash == nxt.block.hash
-    assert [t.hash for t in used.txs] == [w.hash]  # not those of the block below
+    # Not those of the block below; the block is full, w[2] waits.
+    assert [t.hash for t in used.txs] == [u1.hash, u2.hash, w[0].hash, w[1].hash]
     assert marks.count("prepare") == 2 and "build" in marks and "built" in marks
+
+
+def test_a_block_with_room_is_not_built_ahead_and_takes_what_arrives(chain, tmp_path):
+    """Below a full block the build waits for the height: a transaction arriving after
+    the decision joins the next block (built ahead, it would wait one more height)."""
+    ledger = chain.ledger
+    user = _user(chain)
+    expiry = ledger.height + 20
+    mempool = Mempool()
+    x, y, late = (tx_with_expiry(chain, user, expiry, "list_orgs") for _ in range(3))
+    for t in (x, y):
+        mempool.add(t)
+    a = ledger.build_block([x], PROPOSER)
+    h = a.block.header.height
+    params = msgspec.structs.replace(ledger.params(h + 1), max_block_txs=4)
+    maker, marks = _maker(chain, tmp_path, mempool)
+    cert = certify(chain, a)
+
+    async def scenario():
+        assert not maker.prepare(a, cert, params, PROPOSER)  # y alone: room for 3 more
+        assert maker.prepared is None and "prepare" not in marks
+        ledger.commit(a, cert)
+        mempool.remove([x.hash])
+        mempool.add(late)  # arrives after the decision, before the proposal
+        return await maker.build(
+            CreateProposalBlock(h + 1, 0),
+            params,
+            PROPOSER,
+            asyncio.Lock(),
+            lambda: h + 1,
+            idle_until=0.0,
+            stopping=lambda: False,
+        )
+
+    ready = asyncio.run(scenario())
+    assert maker.stats["prepared"] == 0 and maker.stats["prepare_not_full"] == 1
+    built = maker.executed[ready.block_hash].block
+    assert built.header.prev_hash == a.block.hash
+    assert [t.hash for t in built.txs] == [y.hash, late.hash]

@@ -1,9 +1,11 @@
 """Pipelined heights in the running driver (ADR 0030), with a real ledger and signer.
 
 One validator decides alone, so it proposes every height: each time a block is decided
-with transactions still waiting, the next block is built while the decided one is stored,
-and used at the next height. Checked: the chain holds every transaction exactly once and
-another node re-executes it block by block; with the setting off nothing is built ahead;
+with more transactions waiting than a block takes, the next (full) block is built while
+the decided one is stored, and used at the next height; with fewer, the next block is
+built at its height and holds what arrived meanwhile. Checked: the chain holds every
+transaction exactly once and another node re-executes it block by block; with the
+setting off nothing is built ahead;
 a crash after the build ahead started and before the decided block was stored loses
 nothing, and the restarted node decides the same block again and goes on; a store that
 fails beside a build ahead halts signing, recovers, and the block built ahead is used.
@@ -131,13 +133,62 @@ def test_blocks_built_ahead_are_used_and_the_chain_is_the_same(chain, tmp_path, 
     hashes = _committed(chain.ledger)
     assert sorted(hashes) == sorted(t.hash for t in txs)  # each exactly once
     _replay_on(chain, chain.ledger)
+    per_block = PARAMS.max_block_txs
+    blocks = -(-N_TXS // per_block)  # all are waiting at the start: every block is full
+    # After block k, N_TXS - k * per_block wait: built ahead only while more than a block.
+    full_after = sum(1 for k in range(1, blocks) if N_TXS - k * per_block > per_block)
+    assert full_after == 3 and blocks == 5  # the last block (2 transactions) is not
     if pipeline:
-        # Every block after a decided one with transactions still waiting was built ahead.
-        assert driver.stats["prepared"] >= N_TXS // PARAMS.max_block_txs - 1
-        assert driver.stats["prepared_used"] >= N_TXS // PARAMS.max_block_txs - 1
+        assert driver.stats["prepared"] == full_after
+        assert driver.stats["prepared_used"] == full_after
         assert driver.stats["prepared_discarded"] == 0
+        assert driver.stats["prepare_not_full"] == 1
     else:
         assert driver.stats["prepared"] == driver.stats["prepared_used"] == 0
+        assert driver.stats["prepare_not_full"] == 0
+
+
+def _blocks(ledger):
+    return [[t.hash for t in ledger.store.load_block(h).txs] for h in range(1, ledger.height + 1)]
+
+
+@pytest.mark.parametrize("waiting", [4, 10])
+def test_only_a_full_block_is_built_ahead(chain, tmp_path, waiting):
+    """`waiting` transactions, then one more arrives once the first block is decided
+    (after the driver's build-ahead decision, before the store). With 4 waiting (1 after
+    a block of 3) the next block is built at its height and holds the late one too; with
+    10 (7 after) it is built ahead and full, and the late one waits."""
+    txs = _txs(chain)[: waiting + 1]
+    early, late = txs[:waiting], txs[waiting]
+    mempool = Mempool()
+    for t in early:
+        mempool.add(t)
+    driver = _driver(chain.ledger, mempool, tmp_path, chain)
+    plain_prepare = driver.blocks.prepare
+    calls = []
+
+    def prepare_then_arrive(*args):
+        started = plain_prepare(*args)
+        if not calls:
+            mempool.add(late)
+        calls.append(started)
+        return started
+
+    driver.blocks.prepare = prepare_then_arrive
+    _run_until_committed(driver, chain.ledger, {t.hash for t in txs})
+    assert driver.failed is None
+    ours = {t.hash for t in txs}
+    blocks = [b for b in _blocks(chain.ledger) if ours & set(b)]
+    early_hashes = [t.hash for t in early]
+    assert blocks[0] == early_hashes[:3]
+    if waiting == 4:
+        assert calls[0] is False and driver.stats["prepared"] == 0
+        assert blocks[1:] == [[early_hashes[3], late.hash]]  # the late one did not wait
+    else:
+        assert calls[:2] == [True, True] and driver.stats["prepared"] == 2
+        assert driver.stats["prepared_used"] == 2
+        assert blocks[1:] == [early_hashes[3:6], early_hashes[6:9], [early_hashes[9], late.hash]]
+    _replay_on(chain, chain.ledger)
 
 
 class Crash(BaseException):

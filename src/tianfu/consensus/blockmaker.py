@@ -17,8 +17,10 @@ Pipelined heights (ADR 0030): when this node is the next height's first proposer
 `prepare` starts building that block as soon as the current one is decided, on its
 executed state, while it is being stored (`Ledger.build_on`): the mempool's oldest
 transactions not in the decided block, taken without changing the mempool, and the
-decided certificate as the new block's `last_commit` (which fixes its BFT time). Nothing
-is signed: `build` at the next height uses the prepared block if the block stored below
+decided certificate as the new block's `last_commit` (which fixes its BFT time). It does
+so only when that block is full — the mempool holds more than it takes — so that a build
+at the next height would select the same transactions; a block with room is built at
+its height, with whatever arrived meanwhile. Nothing is signed: `build` at the next height uses the prepared block if the block stored below
 it is the one it was built on, else discards it and builds afresh; every other ledger
 work waits for a prepared build to finish first.
 """
@@ -60,15 +62,18 @@ class Prepared:
     work: asyncio.Future[Any]
 
 
-def take_after(
+def selection_after(
     mempool: MempoolLike,
     params: ConsensusParams,
     decided: list[Transaction],
     max_bytes: int | None = None,
-) -> list[Transaction]:
+) -> tuple[list[Transaction], bool]:
     """What `mempool.take` gives once the `decided` transactions are removed, without
     removing them: a longer take with them, then the same limits without them
-    (`max_bytes`: `params.max_block_bytes` unless given)."""
+    (`max_bytes`: `params.max_block_bytes` unless given). And whether the block is full:
+    the mempool holds more than the selection once the `decided` are removed (the take
+    stopped at a limit, not at the mempool's end), so transactions arriving later cannot
+    join it."""
     if max_bytes is None:
         max_bytes = params.max_block_bytes
     left_out = {t.hash for t in decided}
@@ -81,10 +86,12 @@ def take_after(
             continue
         size = len(tx.encoded())
         if len(out) >= params.max_block_txs or total + size > max_bytes:
-            break
+            return out, True
         out.append(tx)
         total += size
-    return out
+    # The take stops before the mempool's end only at a limit the selection meets too
+    # (it holds no more transactions and fewer bytes): full if anything was left.
+    return out, len(taken) < len(mempool)
 
 
 class BlockMaker(Generic[E]):
@@ -146,13 +153,17 @@ class BlockMaker(Generic[E]):
         params: ConsensusParams,
         proposer: bytes,
     ) -> bool:
-        """Start building the block after `decided` (being stored) in a worker thread,
-        unless the mempool holds nothing else; True if started. `params`: those of the
-        next height."""
+        """Start building the block after `decided` (being stored) in a worker thread
+        if it is full (`selection_after`): True if started. A block with room is built by
+        `build` at its height instead, with the transactions that arrive until then.
+        `params`: those of the next height."""
         if self.prepared is not None:
             return False
-        txs = take_after(self.mempool, params, list(decided.block.txs), self.limit(params, 0))
-        if not txs:
+        limit = self.limit(params, 0)
+        txs, full = selection_after(self.mempool, params, list(decided.block.txs), limit)
+        if not txs or not full:
+            if txs:
+                self.stats["prepare_not_full"] += 1
             return False
         header = decided.block.header
         work = asyncio.ensure_future(

@@ -18,8 +18,9 @@ ticks — are the `DriverSigning` part it inherits (`driversigning`).
 
 Pipelined heights (`pipeline`, ADR 0030): once a block is decided, if this node proposes
 the next height's first round, `BlockMaker.prepare` builds that block on the decided
-block's executed state while it is stored; nothing is signed before the store, and the
-prepared block is used only if the stored block is the one it was built on.
+block's executed state while it is stored if the block is full (a block with room is
+built at its height, with what arrived meanwhile); nothing is signed before the store,
+and the prepared block is used only if the stored block is the one it was built on.
 
 Time: `clock` is the wall clock, read only for a precommit's time (at least the block's
 time + 1 ms: BFT time) and by `ClockCheck`; it never judges a block. `timers` gives
