@@ -45,6 +45,29 @@ def _run_until_drained(driver: Any, mempool: Any) -> None:
     asyncio.run(run())
 
 
+def _pool(txs: list[Any]) -> Mempool:
+    """A mempool holding `txs`, in order."""
+    mempool = Mempool()
+    for tx in txs:
+        mempool.add(tx)
+    return mempool
+
+
+def _solo(chain: Any, mempool: Mempool, **kw: Any) -> SoloDriver:
+    """The dev chain's driver on `chain`'s ledger and node key: blocks of at most 100
+    transactions and 1 MiB, made at once (`kw`: more of its options)."""
+    (node,) = chain.keys.values()
+    return SoloDriver(
+        chain.ledger,
+        mempool,
+        node,
+        max_block_txs=100,
+        max_block_bytes=1 << 20,
+        interval_ms=0,
+        **kw,
+    )
+
+
 # -- the search ---------------------------------------------------------------------------
 @settings(max_examples=200, deadline=None)
 @given(
@@ -149,20 +172,9 @@ def test_dev_chain_drops_a_transaction_whose_block_cannot_be_stored(chain, caplo
         return save_block(block, *args, **kw)
 
     ledger.store.save_block = failing_save_block
-    mempool = Mempool()
-    for tx in txs:
-        mempool.add(tx)
-    (node,) = chain.keys.values()
-    committed = []
-    driver = SoloDriver(
-        ledger,
-        mempool,
-        node,
-        max_block_txs=100,
-        max_block_bytes=1 << 20,
-        interval_ms=0,
-        on_commit=committed.append,
-    )
+    mempool = _pool(txs)
+    committed: list[Any] = []
+    driver = _solo(chain, mempool, on_commit=committed.append)
     start = ledger.height
 
     with caplog.at_level(logging.WARNING, logger="tianfu.consensus.solo"):
@@ -207,9 +219,7 @@ def test_network_proposer_drops_a_transaction_that_makes_building_fail(chain, tm
         return build_block(candidates, *args, **kw)
 
     ledger.build_block = failing_build
-    mempool = Mempool()
-    for tx in txs:
-        mempool.add(tx)
+    mempool = _pool(txs)
     node = chain.cas["org1"].issue("org1-node", "node")
     driver = make_driver(chain, tmp_path, mempool=mempool)
     driver.my_key = node.keypair.public_key
@@ -243,9 +253,7 @@ def test_network_proposer_checks_the_block_is_storable_before_proposing(
     monkeypatch.setattr(ledger_module, "MAX_STATE_VALUE_BYTES", 1000)
     with pytest.raises(InvalidBlock, match="state value"):
         chain.ledger.build_block(txs, b"")
-    mempool = Mempool()
-    for tx in txs:
-        mempool.add(tx)
+    mempool = _pool(txs)
     driver = make_driver(chain, tmp_path, mempool=mempool)
     driver.my_key = chain.cas["org1"].issue("org1-node", "node").keypair.public_key
     with caplog.at_level(logging.WARNING, logger="tianfu.consensus.driver"):
@@ -288,20 +296,9 @@ def test_dev_chain_drops_nothing_while_its_store_cannot_be_written(chain, caplog
         return save_block(block, *args, **kw)
 
     ledger.store.save_block = nearly_full
-    mempool = Mempool()
-    for tx in txs:
-        mempool.add(tx)
-    (node,) = chain.keys.values()
+    mempool = _pool(txs)
     extra = {} if failure == "ENOSPC" else {"write_failures": (OSError, StoreWriteError)}
-    driver = SoloDriver(
-        ledger,
-        mempool,
-        node,
-        max_block_txs=100,
-        max_block_bytes=1 << 20,
-        interval_ms=0,
-        **extra,
-    )
+    driver = _solo(chain, mempool, **extra)
     start = ledger.height
 
     with caplog.at_level(logging.INFO, logger="tianfu.consensus.solo"):
@@ -362,9 +359,7 @@ def test_network_proposer_drops_nothing_when_a_store_read_fails_once(
     txs = _txs(chain, 3)
     ledger = chain.ledger
     calls = _failing_once(ledger.store, "committed_txs", HOST_FAULTS[fault])
-    mempool = Mempool()
-    for tx in txs:
-        mempool.add(tx)
+    mempool = _pool(txs)
     driver = make_driver(chain, tmp_path, mempool=mempool)
     driver.my_key = chain.cas["org1"].issue("org1-node", "node").keypair.public_key
     height = ledger.height + 1
@@ -434,9 +429,7 @@ def test_a_locked_database_is_the_stores_busy_error_and_no_transactions_fault(
     assert met and host_fault(StoreBusy("x"))
     txs = _txs(chain, 3)
     met.clear()
-    mempool = Mempool()
-    for tx in txs:
-        mempool.add(tx)
+    mempool = _pool(txs)
     driver = make_driver(chain, tmp_path, mempool=mempool)
     driver.my_key = chain.cas["org1"].issue("org1-node", "node").keypair.public_key
     with caplog.at_level(logging.INFO, logger="tianfu.consensus.driver"):
@@ -542,13 +535,8 @@ def test_dev_chain_drops_nothing_when_a_store_read_fails_once(chain, caplog):
     ledger = chain.ledger
     txs = _txs(chain, 2)
     calls = _failing_once(ledger.store, "committed_txs", HOST_FAULTS["store busy"])
-    mempool = Mempool()
-    for tx in txs:
-        mempool.add(tx)
-    (node,) = chain.keys.values()
-    driver = SoloDriver(
-        ledger, mempool, node, max_block_txs=100, max_block_bytes=1 << 20, interval_ms=0
-    )
+    mempool = _pool(txs)
+    driver = _solo(chain, mempool)
     start = ledger.height
     with caplog.at_level(logging.INFO, logger="tianfu.consensus.solo"):
         _run_until_drained(driver, mempool)
