@@ -336,7 +336,10 @@ def add_submit_routes(router: APIRouter, submitter: Submitter, lean: bool = True
         wait: str | None = Query(None, description='"commit" to wait for every receipt'),
         timeout: float = Query(DEFAULT_WAIT_S, ge=0, description=_TIMEOUT_DOC),
     ) -> Response:
-        """Per transaction, in order: its committed record, pending, or its refusal."""
+        """Per transaction, in order: its committed record, pending, or its refusal. After a
+        transaction with a bad signature or a refused signer, later ones get no signature
+        check: each is refused with its signer's earlier refusal or as "not checked"
+        (400), to be sent again without the forged one."""
         return await _answer(request, submitter.batch, wait, timeout)
 
     routes: list[tuple[str, Callable[..., Any], Handler, dict[str, Any]]] = [
