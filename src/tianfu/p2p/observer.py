@@ -7,12 +7,9 @@ the members' mutual-TLS port (ADR 0011). Validators (and observers) therefore li
 second port, handled here:
 
 - TLS 1.3 with a transport key and a self-signed certificate made at start (encryption;
-  OpenSSL checks no chain on either side).
-- Both ends send `ObserverHello` (protocol version, chain id, a fresh nonce), then
-  `ObserverProof`: their own key (an observer's self-made key, a validator's node key), a
-  role and a signature over the chain id, the server's transport certificate and both
-  nonces. A proof made for another connection (another server or nonce) does not verify.
-  The peer's `PeerId` is the address of that key (org "").
+  OpenSSL checks no chain on either side), then the handshake of
+  `tianfu.p2p.observer_handshake` proves each side's key (an observer's self-made key, a
+  validator's node key); the peer's `PeerId` is the address of that key (org "").
 - Nothing an observer says is trusted: blocks are checked against commit certificates by
   whoever receives them (`tianfu.sync`). Only the kinds in `inbound_kinds` are accepted
   from a peer on this port (sync and transaction gossip); any other kind, a malformed or
@@ -22,9 +19,15 @@ second port, handled here:
   banned by the operator (`ban`); strikes and bans are kept in bounded tables
   (`tianfu.p2p.strikes`), an IPv6 peer counted by its /64. Each link has a token bucket
   (frames beyond it are dropped), the number of inbound links is capped (`max_links`, and
-  `max_links_per_host` from one IP for keys that are not validators'; when full, a few
-  handshakes may still run, and a key in the validator set takes the place of the newest
-  link of a key that is not, so that free identities cannot lock validators by stake out),
+  `max_links_per_host` from one IP for keys that are not validators'; when full, a key in
+  the validator set takes the place of the newest link of a key that is not, so that free
+  identities cannot lock validators by stake out, and an outsider from a host holding at
+  least two links fewer than the host holding the most takes the place of that host's
+  idlest link, so that one host's fresh keys cannot lock other hosts' observers out),
+  handshakes run in bounded slots taken before any byte is read (`HandshakeSlots`: at most
+  `max_handshakes`, `max_handshakes_per_host` from one host, a full table's oldest past
+  its grace aborted for a newer one) and each must end — TLS, HELLO and proof — within
+  `handshake_timeout`, so that connections left unfinished cannot hold the port either,
   and outbound frames go through bounded queues: 64 MiB a link, and `outbound_bytes`
   (256 MiB) for all the links together — over it, the oldest frames of the biggest queue
   are dropped, so links that stop reading cannot hold 64 MiB each.
@@ -39,15 +42,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import ssl
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from dataclasses import KW_ONLY, dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
-import msgspec
-
-from tianfu.codec import CodecError, decode, encode, hash_domain
+from tianfu.codec import CodecError, decode, encode
 from tianfu.crypto import KeyPair, get_suite
 from tianfu.execution.contract_api import address_of
 from tianfu.p2p.attested import _context, _transport_certificate
@@ -66,56 +69,36 @@ from tianfu.p2p.framing import (
     read_frame,
 )
 from tianfu.p2p.inbound import BODY_MIN_S, INBOUND_BYTES, InboundBudget, read_counted_frame
-from tianfu.p2p.links import Address, Link, spawn
+from tianfu.p2p.links import Address, Link, abort, accept_forever, listen_socket, spawn
+from tianfu.p2p.observer_handshake import (  # noqa: F401 - the handshake messages
+    KIND_OBSERVER_HELLO,
+    KIND_OBSERVER_PROOF,
+    MAX_HANDSHAKE_FRAME,
+    OBSERVER_VERSION,
+    PROOF_TAG,
+    ROLES,
+    ObserverHello,
+    ObserverProof,
+    _Handshake,
+    proof_message,
+)
 from tianfu.p2p.protocol import Handler, PeerId
-from tianfu.p2p.queues import OutboundBudget, OutboundQueue, TokenBucket
+from tianfu.p2p.queues import (
+    HandshakeSlot,
+    HandshakeSlots,
+    OutboundBudget,
+    OutboundQueue,
+    TokenBucket,
+)
 from tianfu.p2p.strikes import StrikeBook, host_of
 
 log = logging.getLogger(__name__)
 
-KIND_OBSERVER_HELLO = 12  # ObserverHello: first frame on the observer port
-KIND_OBSERVER_PROOF = 13  # ObserverProof: second frame on the observer port
-OBSERVER_VERSION = 1
-PROOF_TAG = "tianfu/p2p/observer/v1"
-ROLES = ("observer", "validator")
-MAX_HANDSHAKE_FRAME = 512
-# Inbound handshakes that may run while the port holds `max_links` links: the peer may be a
-# validator, which then takes the place of an observer's link.
-HANDSHAKES_WHEN_FULL = 4
+# Inbound handshakes running at once, and from one host (IPv4 address, IPv6 /64): slots are
+# taken before the peer's key is known (`HandshakeSlots`), so fresh keys cannot hold them all.
+MAX_HANDSHAKES = 16
+MAX_HANDSHAKES_PER_HOST = 4
 OBSERVER_SHARE = "observer-port"  # the gossip share group of keys that are not validators'
-
-
-class ObserverHello(msgspec.Struct, array_like=True, frozen=True):
-    version: int
-    chain_id: Annotated[str, msgspec.Meta(max_length=64)]
-    nonce: Annotated[bytes, msgspec.Meta(min_length=32, max_length=32)]
-
-    def validate(self) -> None:
-        if self.version != OBSERVER_VERSION:
-            raise ValueError(f"unknown observer protocol version {self.version}")
-
-
-class ObserverProof(msgspec.Struct, array_like=True, frozen=True):
-    scheme: int
-    public_key: Annotated[bytes, msgspec.Meta(max_length=65)]
-    role: str
-    signature: Annotated[bytes, msgspec.Meta(max_length=72)]
-
-    def validate(self) -> None:
-        if self.role not in ROLES:
-            raise ValueError(f"unknown role {self.role!r}")
-
-
-_Handshake = TypeVar("_Handshake", ObserverHello, ObserverProof)
-
-
-def proof_message(
-    chain_id: str, server_cert: bytes, their_nonce: bytes, own_nonce: bytes, role: str
-) -> bytes:
-    """What a side signs: bound to this connection (server certificate, both nonces)."""
-    return hash_domain(
-        PROOF_TAG, chain_id.encode(), server_cert, their_nonce, own_nonce, role.encode()
-    )
 
 
 @dataclass(eq=False)
@@ -126,6 +109,7 @@ class _Link(Link):
     role: str
     host: str
     inbound: bool = False
+    last_in: float = 0.0  # the loop time of the last frame received (idlest is evicted first)
 
 
 class ObserverTransport:
@@ -152,6 +136,8 @@ class ObserverTransport:
         max_strikes: int = 3,
         ban_s: float = 600.0,
         handshake_timeout: float = 5.0,
+        max_handshakes: int = MAX_HANDSHAKES,
+        max_handshakes_per_host: int = MAX_HANDSHAKES_PER_HOST,
         dial_backoff: tuple[float, float] = (0.2, 5.0),
         on_peer: Callable[[PeerId, bool], None] | None = None,
         consensus_kinds: frozenset[int] = frozenset(),
@@ -192,38 +178,43 @@ class ObserverTransport:
         self._client_ctx = _context(key, self._cert, server=False)
         self._links: dict[str, _Link] = {}
         self._book = StrikeBook(ban_s)  # strikes and bans by key address and host, bounded
-        self._server: asyncio.Server | None = None
+        self._listener: socket.socket | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
-        self._pending = 0  # inbound handshakes in progress (count against max_links)
+        # Inbound handshakes in progress, bounded in all and per host before any key is known.
+        self._slots = HandshakeSlots(max_handshakes, max_handshakes_per_host)
         self.stats: dict[str, int] = dict.fromkeys(
             ("frames_in", "frames_out", "dropped_rate", "dropped_kind", "refused_banned",
-             "handshakes_failed", "bans", "links_refused_full", "forged_txs", "refused_dup"),
+             "handshakes_failed", "bans", "links_refused_full", "forged_txs", "refused_dup",
+             "handshakes_refused", "handshakes_evicted", "links_evicted"),
             0,
         )  # fmt: skip
 
     # ---- lifecycle ----------------------------------------------------------------
     @property
     def listen_address(self) -> Address | None:
-        if self._server is None or not self._server.sockets:
+        if self._listener is None:
             return self._listen
-        host, port = self._server.sockets[0].getsockname()[:2]
+        host, port = self._listener.getsockname()[:2]
         return host, port
+
+    def pending_handshakes(self) -> int:
+        """Inbound handshakes in progress (each holds one of the port's handshake slots)."""
+        return len(self._slots)
 
     async def start(self) -> None:
         self._running = True
         if self._listen is not None:
-            self._server = await asyncio.start_server(
-                self._on_inbound, *self._listen, ssl=self._server_ctx,
-                ssl_handshake_timeout=self._timeout,
-            )  # fmt: skip
+            self._listener = listen_socket(*self._listen)
+            self._spawn(accept_forever(self._listener, self._accept), "observer-accept")
         for target in self._targets:
             self._spawn(self._dial_loop(target), f"observer-dial-{target[0]}:{target[1]}")
 
     async def stop(self) -> None:
         self._running = False
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         for link in list(self._links.values()):
             self._close(link)
         tasks = list(self._tasks)
@@ -357,31 +348,62 @@ class ObserverTransport:
             raise SelfConnectionError("connected to ourselves")
         return PeerId(address, "", f"{p.role}-{address[:8]}", p.public_key), p.role
 
-    async def _on_inbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host = host_of(str((writer.get_extra_info("peername") or ("?",))[0]))
+    def _accept(self, sock: socket.socket, ip: str) -> None:
+        """A TCP connection came in (`links.accept_forever`): refuse a banned host, else take
+        a handshake slot for it before reading any byte (`HandshakeSlots`: per host, in all,
+        a full table's oldest past its grace aborted) and run its handshake, or refuse it."""
+        host = host_of(ip)
         if self.is_banned(host):
             self.stats["refused_banned"] += 1
-            writer.close()
+            sock.close()
             return
-        if (
-            len(self._links) + self._pending >= self._max_links
-            and self._pending >= HANDSHAKES_WHEN_FULL
-        ):
-            self.stats["links_refused_full"] += 1
-            writer.close()
+        slot = self._slots.take(host, time.monotonic()) if self._running else None
+        if slot is None:
+            self.stats["handshakes_refused"] += 1
+            sock.close()
             return
-        self._pending += 1
+        self.stats["handshakes_evicted"] = self._slots.evicted
+        slot.abort = self._spawn(self._on_inbound(sock, slot), "observer-inbound").cancel
+
+    async def _inbound_handshake(
+        self, sock: socket.socket
+    ) -> tuple[PeerId, str, asyncio.StreamReader, asyncio.StreamWriter]:
+        """TLS as the server, then the observer handshake (the caller bounds the whole)."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        transport, _ = await loop.connect_accepted_socket(
+            lambda: protocol, sock, ssl=self._server_ctx, ssl_handshake_timeout=self._timeout
+        )
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         try:
             peer, role = await self._handshake(reader, writer, self._cert)
+        except BaseException:
+            abort(writer)
+            raise
+        return peer, role, reader, writer
+
+    async def _on_inbound(self, sock: socket.socket, slot: HandshakeSlot) -> None:
+        """One inbound connection: its whole handshake within `handshake_timeout`, holding
+        `slot` until it ends; then a link, if the port has room for the peer's key."""
+        host = slot.host
+        try:
+            sock.setblocking(False)
+            peer, role, reader, writer = await asyncio.wait_for(
+                self._inbound_handshake(sock), self._timeout
+            )
         except Exception as exc:  # untrusted input: close, count, strike the IP
             self.stats["handshakes_failed"] += 1
             log.debug("observer handshake from %s failed: %r", host, exc)
-            writer.close()
+            sock.close()
             if not isinstance(exc, SelfConnectionError):
                 self.strike(host, None, f"failed handshake: {exc!r}")
             return
+        except BaseException:  # cancelled by stop(), or its slot was taken (`HandshakeSlots`)
+            sock.close()
+            raise
         finally:
-            self._pending -= 1
+            self._slots.release(slot)
         if peer.address in self._links or self.is_banned(peer.address):
             # Refused before making room: a key linked already (or banned) must not close
             # another peer's link on its way to being refused.
@@ -397,23 +419,40 @@ class ObserverTransport:
     def _make_room(self, peer: PeerId, host: str) -> bool:
         """Whether an inbound link of `peer` from `host` fits: a key that is not in the
         validator set (anyone can make those) only while its host has fewer than
-        `max_links_per_host` links and the port fewer than `max_links`; a key in the
-        validator set always, when the port is full in the place of the newest link of a
-        key that is not."""
+        `max_links_per_host` links, and when the port holds `max_links`, in the place of
+        the idlest link of the host holding the most outsiders' links, if that host holds
+        at least two more than `host` (so fresh keys from one host cannot keep another
+        host's observer out, nor hosts holding one link each push each other out); a key in
+        the validator set always, when the port is full in the place of the newest link of
+        a key that is not."""
         validator = self._is_validator_key(peer.public_key)
-        if not validator and (
-            sum(1 for link in self._links.values() if link.inbound and link.host == host)
-            >= self._max_per_host
-        ):
+        outsiders = [
+            link
+            for link in self._links.values()
+            if link.inbound and not self._is_validator_key(link.peer.public_key)
+        ]
+        hosts = Counter(link.host for link in outsiders)
+        if not validator and hosts[host] >= self._max_per_host:
             return False
         if len(self._links) < self._max_links:
             return True
         if not validator:
-            return False
+            if not hosts:
+                return False
+            top, held = hosts.most_common(1)[0]
+            if held < hosts[host] + 2:
+                return False
+            victim = min((link for link in outsiders if link.host == top), key=_idleness)
+            log.info("observer port full: %s (host %s) makes room for %s (host %s)",
+                     victim.peer.address, top, peer.address, host)  # fmt: skip
+            self.stats["links_evicted"] += 1
+            self._close(victim)
+            return True
         for link in reversed(self._links.values()):
             if not self._is_validator_key(link.peer.public_key):
                 log.info("observer port full: %s makes room for validator %s",
                          link.peer.address, peer.address)  # fmt: skip
+                self.stats["links_evicted"] += 1
                 self._close(link)
                 return True
         return False
@@ -470,6 +509,7 @@ class ObserverTransport:
             role=role,
             host=host,
             inbound=inbound,
+            last_in=loop.time(),
         )
         self._links[peer.address] = link
         link.tasks.append(self._spawn(self._read_loop(link), f"observer-read-{peer.name}"))
@@ -525,6 +565,7 @@ class ObserverTransport:
         """Hand one frame read from `link` on (or strike a kind it may not send)."""
         peer = link.peer
         self.stats["frames_in"] += 1
+        link.last_in = now
         if kind not in self._inbound and not (
             kind in self._consensus and self._is_validator_key(peer.public_key)
         ):
@@ -550,3 +591,8 @@ class ObserverTransport:
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         return spawn(self._tasks, coro, name)
+
+
+def _idleness(link: _Link) -> float:
+    """Sort key of the link to evict first: the one that received a frame longest ago."""
+    return link.last_in
