@@ -36,6 +36,7 @@ from tianfu.client.errors import ApiError
 from tianfu.codec import encode
 from tianfu.contracts.accounts import solve_pow
 from tianfu.contracts.reviewed_admission import validator_set_from_records
+from tianfu.contracts.staking import prove_possession
 from tianfu.crypto import KeyPair, generate_keypair, sign_vote
 from tianfu.execution.contract_api import address_of
 from tianfu.identity import Identity
@@ -310,9 +311,15 @@ def check_set_changes_at(url: str, effective: int, expect_in: bool, name: str) -
 def test_bonding_and_unbonding_change_power_at_the_documented_height(opennet):
     genesis = opennet.net.genesis
     url = opennet.validator_urls[0]
-    owner, _ = outsider(url, genesis, opennet.owners["staker"])
+    owner, owner_address = outsider(url, genesis, opennet.owners["staker"])
     key = bytes.fromhex(opennet.staked_key["public_key"])
-    r = owner.invoke("staking", "bond", "staked-v", opennet.staked_key["scheme"], key, 1)
+    # The key's proof of possession, made where the key is (the node's home).
+    args = [sys.executable, "-m", "tianfu", "node", "prove-key", "--home",
+            str(opennet.staked.home), "--owner", owner_address, "--json"]  # fmt: skip
+    out = subprocess.run(args, check=True, capture_output=True, timeout=60, text=True)
+    proof = bytes.fromhex(json.loads(out.stdout)["proof"])
+    scheme = opennet.staked_key["scheme"]
+    r = owner.invoke("staking", "bond", "staked-v", scheme, key, 1, proof)
     assert r.ok, r.error
     effective = r.result["effective_height"]
     assert effective == r.height + 2
@@ -361,9 +368,10 @@ class ByzantineNode:
 def test_double_signing_validator_is_slashed_and_jailed(opennet):
     genesis = opennet.net.genesis
     url = opennet.validator_urls[2]
-    owner, _ = outsider(url, genesis, opennet.owners["byzantine"])
+    owner, owner_address = outsider(url, genesis, opennet.owners["byzantine"])
     byz = generate_keypair()
-    r = owner.invoke("staking", "bond", "byzantine-v", byz.scheme, byz.public_key, 3)
+    proof = prove_possession(byz, genesis.chain_id, owner_address)
+    r = owner.invoke("staking", "bond", "byzantine-v", byz.scheme, byz.public_key, 3, proof)
     assert r.ok, r.error
     check_set_changes_at(url, r.result["effective_height"], True, "byzantine-v")
     node = ByzantineNode(
@@ -389,7 +397,9 @@ def test_double_signing_validator_is_slashed_and_jailed(opennet):
     removed_from = owner.query("governance", "validators_from")
     check_set_changes_at(url, removed_from, False, "byzantine-v")
     # Its owner cannot bond the jailed key again under a new name and sign on.
-    r = owner.invoke("staking", "bond", "byzantine-v2", byz.scheme, byz.public_key, 1, check=False)
+    r = owner.invoke(
+        "staking", "bond", "byzantine-v2", byz.scheme, byz.public_key, 1, proof, check=False
+    )
     assert not r.ok and "already used by validator byzantine-v (jailed" in r.error, r.error
     assert owner.query("staking", "get_bond", "byzantine-v2") is None
     # The chain goes on, every node and observer alike.

@@ -23,6 +23,7 @@ from typing import Any
 
 from tianfu.codec import encode
 from tianfu.contracts import accounts
+from tianfu.contracts.staking import prove_possession
 from tianfu.crypto import generate_keypair, sign_tx, sign_vote, verify_commit
 from tianfu.execution.contract_api import address_of
 from tianfu.identity import OrgCA
@@ -128,7 +129,9 @@ def run(chain: OpenLedgerChain) -> dict[str, int]:
 
     def bond(n: str, amount: int) -> None:
         k = vkeys[n]
-        c.call(f"bond {n}", c.stakers[n], "staking", "bond", f"{n}-v", k.scheme, k.public_key, amount)  # fmt: skip
+        owner = c.stakers[n]
+        proof = prove_possession(k, c.genesis.chain_id, address_of(owner.scheme, owner.public_key))
+        c.call(f"bond {n}", owner, "staking", "bond", f"{n}-v", k.scheme, k.public_key, amount, proof)  # fmt: skip
 
     bond("a", 30)
     at["a enters"] = c.ledger.height

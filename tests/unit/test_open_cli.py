@@ -186,3 +186,55 @@ def test_account_register_solves_the_proof_of_work_with_the_chains_hash(tmp_path
         assert pow_ok("sm2-open", address, nonce, 12)
     with STANDARD.use():  # this key's SHA-256 proof of work is another nonce
         assert not pow_ok("sm2-open", address, nonce, 12)
+
+
+def test_node_prove_key_and_account_bond_carry_the_proof_of_possession(tmp_path, monkeypatch):
+    """A new validator's bond needs its consensus key's proof of possession: `tianfu node
+    prove-key` makes it where the key is (with the chain's hash: SM3 on an SM2 chain) and
+    `tianfu account bond --proof` sends it as `bond`'s last argument."""
+    from types import SimpleNamespace
+
+    import tianfu.cli.common as common
+    from tianfu.bench.netcheck import free_base_ports
+    from tianfu.contracts.staking import possession_message
+    from tianfu.crypto import SM2, chain_suite, get_suite
+    from tianfu.node.config import NodeConfig
+
+    out = tmp_path / "net"
+    assert runner.invoke(app, ["network", "init", "--out", str(out), "--orgs", "1",
+                               "--profile", "open", "--scheme", "sm2"]).exit_code == 0  # fmt: skip
+    member = NodeConfig.load(out / "org1" / "node1")
+    home = tmp_path / "staked"
+    r = runner.invoke(
+        app,
+        ["node", "init-observer", "--validator", "--home", str(home), "--genesis",
+         str(out / "genesis.bin"), "--peer", f"127.0.0.1:{member.observer_port}",
+         "--api", f"127.0.0.1:{free_base_ports(1)[0] + 1}", "--json"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    made = json.loads(r.output)
+    assert made["scheme"] == SM2
+    key = bytes.fromhex(made["public_key"])
+    owner = "ab" * 20
+    r = runner.invoke(app, ["node", "prove-key", "--home", str(home), "--owner", owner, "--json"])
+    assert r.exit_code == 0, r.output
+    proof = bytes.fromhex(json.loads(r.output)["proof"])
+    chain_id = decode_genesis((out / "genesis.bin").read_bytes()).chain_id
+    with chain_suite("sm2").use():
+        assert get_suite(SM2).verify(key, possession_message(chain_id, owner, SM2, key), proof)
+    with chain_suite("standard").use():  # made with SM3, not SHA-256
+        assert not get_suite(SM2).verify(key, possession_message(chain_id, owner, SM2, key), proof)
+    r = runner.invoke(app, ["node", "prove-key", "--home", str(home), "--owner", "nope"])
+    assert r.exit_code == 1 and "40 lowercase hex" in r.output
+    # `account bond --proof` sends it.
+    sent = []
+    Identity.account(Identity.load(home / "identity").keypair).save(tmp_path / "me")
+    client = SimpleNamespace(
+        identity=Identity.load(tmp_path / "me"),
+        invoke=lambda *a, **kw: sent.append(a) or SimpleNamespace(committed=False, tx_hash="00"),
+    )  # fmt: skip
+    monkeypatch.setattr(common, "make_client", lambda *a, **kw: client)
+    r = runner.invoke(app, ["account", "bond", "v", key.hex(), "5", "--scheme", "sm2",
+                            "--proof", proof.hex(), "--identity", str(tmp_path / "me")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert sent == [("staking", "bond", "v", SM2, key, 5, proof)]

@@ -7,6 +7,7 @@ import pytest
 from test_open_accounts import HELLO, POW_BITS, OpenChain
 
 from tianfu.codec import encode
+from tianfu.contracts.staking import prove_possession
 from tianfu.crypto import generate_keypair, sign_vote
 from tianfu.execution.contract_api import address_of
 from tianfu.execution.refusals import AccessRefused
@@ -42,6 +43,12 @@ def call(chain, kp, contract, method, *args):
     return r
 
 
+def prove(chain, owner, vkey):
+    """The proof of possession of `vkey` a new bond by `owner` (a key pair) carries."""
+    owner_address = address_of(owner.scheme, owner.public_key)
+    return prove_possession(vkey, chain.genesis.chain_id, owner_address)
+
+
 def view(chain, method, *args):
     return chain.ledger.executor.query(
         "staking", method, list(args), chain.ledger.latest.get, chain.ledger.height, 0
@@ -60,7 +67,17 @@ def test_bond_and_unbond_change_power_at_h_plus_2(staked):
     chain, whale, address = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey  # the test signs certificates for the new validator
-    r = call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 30)
+    r = call(
+        chain,
+        whale,
+        "staking",
+        "bond",
+        "whale-v",
+        vkey.scheme,
+        vkey.public_key,
+        30,
+        prove(chain, whale, vkey),
+    )
     assert r.ok, r.error
     h = chain.ledger.height
     assert r.result == {"validator": "whale-v", "power": 30, "effective_height": h + 2}
@@ -68,7 +85,17 @@ def test_bond_and_unbond_change_power_at_h_plus_2(staked):
     assert names(chain.ledger.validator_set(h + 2))["whale-v"] == 30
     assert view(chain, "get_stake", address)["balance"] == 70
     # Bonding more raises the power, again from H + 2.
-    r = call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 20)
+    r = call(
+        chain,
+        whale,
+        "staking",
+        "bond",
+        "whale-v",
+        vkey.scheme,
+        vkey.public_key,
+        20,
+        prove(chain, whale, vkey),
+    )
     h = chain.ledger.height
     assert names(chain.ledger.validator_set(h + 1))["whale-v"] == 30
     assert names(chain.ledger.validator_set(h + 2))["whale-v"] == 50
@@ -118,7 +145,17 @@ def test_double_sign_is_slashed_and_jailed(staked):
     chain, whale, address = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 8).ok
+    assert call(
+        chain,
+        whale,
+        "staking",
+        "bond",
+        "whale-v",
+        vkey.scheme,
+        vkey.public_key,
+        8,
+        prove(chain, whale, vkey),
+    ).ok
     chain.block()
     chain.block()
     h = chain.ledger.height
@@ -141,7 +178,17 @@ def test_double_sign_is_slashed_and_jailed(staked):
     events = [e.name for e in r.events]
     assert "ValidatorSlashed" in events
     # Jailed: it cannot bond again; its remaining stake can still be unbonded.
-    r = call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 1)
+    r = call(
+        chain,
+        whale,
+        "staking",
+        "bond",
+        "whale-v",
+        vkey.scheme,
+        vkey.public_key,
+        1,
+        prove(chain, whale, vkey),
+    )
     assert not r.ok and "jailed" in r.error
     r = call(chain, whale, "staking", "unbond", "whale-v", 4)
     assert r.ok, r.error
@@ -154,7 +201,17 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
     chain, whale, _ = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 30).ok
+    assert call(
+        chain,
+        whale,
+        "staking",
+        "bond",
+        "whale-v",
+        vkey.scheme,
+        vkey.public_key,
+        30,
+        prove(chain, whale, vkey),
+    ).ok
     friend = generate_keypair()
     friend_address = chain.register(friend)
     assert call(chain, whale, "staking", "transfer", friend_address, 10).ok
@@ -165,10 +222,30 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
     # Its owner may not bond back, under its name or another, with its key or another...
     fresh = generate_keypair()
     for name, key in (("whale-v", vkey), ("whale-v2", vkey), ("whale-v3", fresh)):
-        r = call(chain, whale, "staking", "bond", name, key.scheme, key.public_key, 10)
+        r = call(
+            chain,
+            whale,
+            "staking",
+            "bond",
+            name,
+            key.scheme,
+            key.public_key,
+            10,
+            prove(chain, whale, key),
+        )
         assert not r.ok and "removed by governance" in r.error, r.error
     # ...nor may another account bond its key.
-    r = call(chain, friend, "staking", "bond", "friend-v", vkey.scheme, vkey.public_key, 10)
+    r = call(
+        chain,
+        friend,
+        "staking",
+        "bond",
+        "friend-v",
+        vkey.scheme,
+        vkey.public_key,
+        10,
+        prove(chain, friend, vkey),
+    )
     assert not r.ok and "removed by governance" in r.error, r.error
     assert "whale-v" not in names(chain.ledger.validator_set(chain.ledger.height + 2))
     # Its stake is not locked in: it may be unbonded.
@@ -176,7 +253,17 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
     # Governance lifts the bar: the validator may bond and come back.
     pid = chain.ok(chain.admins["org1"], "propose_unbar_validator", "whale-v")
     chain.pass_proposal(pid)
-    r = call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 10)
+    r = call(
+        chain,
+        whale,
+        "staking",
+        "bond",
+        "whale-v",
+        vkey.scheme,
+        vkey.public_key,
+        10,
+        prove(chain, whale, vkey),
+    )
     assert r.ok, r.error
     assert names(chain.ledger.validator_set(chain.ledger.height + 2))["whale-v"] == 35
     # Nothing to lift any more.
@@ -191,7 +278,17 @@ def test_a_barred_owner_cannot_move_its_stake_to_a_new_key(staked):
     chain, whale, address = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 30).ok
+    assert call(
+        chain,
+        whale,
+        "staking",
+        "bond",
+        "whale-v",
+        vkey.scheme,
+        vkey.public_key,
+        30,
+        prove(chain, whale, vkey),
+    ).ok
     pid = chain.ok(chain.admins["org1"], "propose_remove_validator", "whale-v")
     chain.pass_proposal(pid)
     assert call(chain, whale, "staking", "unbond", "whale-v", 30).ok
@@ -205,7 +302,17 @@ def test_a_barred_owner_cannot_move_its_stake_to_a_new_key(staked):
     r = call(chain, whale, "staking", "transfer", alias_address, 100)
     assert not r.ok and "removed by governance" in r.error, r.error
     assert view(chain, "get_stake", alias_address)["balance"] == 0
-    r = call(chain, alias, "staking", "bond", "alias-v", alias.scheme, alias.public_key, 50)
+    r = call(
+        chain,
+        alias,
+        "staking",
+        "bond",
+        "alias-v",
+        alias.scheme,
+        alias.public_key,
+        50,
+        prove(chain, alias, alias),
+    )
     assert not r.ok and "holds 0" in r.error, r.error
     # Lifted by governance: the stake moves again.
     pid = chain.ok(chain.admins["org1"], "propose_unbar_validator", "whale-v")

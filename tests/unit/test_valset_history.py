@@ -6,7 +6,7 @@ no bond, unbond, slash or governance change of the set could be written again.""
 from typing import Any
 
 import pytest
-from test_staking import call, names, view
+from test_staking import call, names, prove, view
 from test_staking_attacks import double_sign, staked  # noqa: F401 (fixture)
 
 from tianfu.codec import encode
@@ -84,7 +84,17 @@ def test_evidence_of_a_height_in_an_old_page_slashes(staked, monkeypatch):  # no
     chain, whale, _ = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(chain, whale, "staking", "bond", "whale-v", vkey.scheme, vkey.public_key, 40).ok
+    assert call(
+        chain,
+        whale,
+        "staking",
+        "bond",
+        "whale-v",
+        vkey.scheme,
+        vkey.public_key,
+        40,
+        prove(chain, whale, vkey),
+    ).ok
     chain.block()
     chain.block()
     h = chain.ledger.height
@@ -93,7 +103,17 @@ def test_evidence_of_a_height_in_an_old_page_slashes(staked, monkeypatch):  # no
     other = generate_keypair()
     chain.keys[other.public_key] = other
     for _ in range(3):  # more changes of the set: the page holding h moves aside
-        assert call(chain, whale, "staking", "bond", "x-v", other.scheme, other.public_key, 1).ok
+        assert call(
+            chain,
+            whale,
+            "staking",
+            "bond",
+            "x-v",
+            other.scheme,
+            other.public_key,
+            1,
+            prove(chain, whale, other),
+        ).ok
         chain.block()
     r = call(chain, whale, "staking", "submit_evidence", *evidence)
     assert r.ok and r.result["slashed"] is True, (r.error, r.result)

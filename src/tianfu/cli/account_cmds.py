@@ -104,13 +104,23 @@ def account_bond(
     public_key: Annotated[str, typer.Argument(help="Its consensus key, hex.")],
     amount: Annotated[int, typer.Argument(help="Stake units to bond.")],
     scheme: SchemeOpt = "ed25519",
+    proof: Annotated[
+        str,
+        typer.Option(
+            "--proof",
+            help="A new validator's proof of possession of its key, hex: "
+            "`tianfu node prove-key --home HOME --owner YOUR_ADDRESS` where the key is.",
+        ),
+    ] = "",
 ) -> None:
-    """Bond stake to a validator key (`staking.bond`): its power grows from H + 2."""
+    """Bond stake to a validator key (`staking.bond`): its power grows from H + 2. A new
+    validator needs `--proof`; bonding more to yours does not."""
     try:
-        key = bytes.fromhex(public_key)
+        key, proof_bytes = bytes.fromhex(public_key), bytes.fromhex(proof)
     except ValueError:
-        raise CommandFailed("the public key must be hex") from None
-    node.send("staking", "bond", validator, scheme_of(scheme), key, amount)
+        raise CommandFailed("the public key and the proof must be hex") from None
+    extra = (proof_bytes,) if proof_bytes else ()
+    node.send("staking", "bond", validator, scheme_of(scheme), key, amount, *extra)
 
 
 @account_app.node_command("unbond", "identity", "url", "json")

@@ -1,5 +1,6 @@
 """CLI: `tianfu node init-observer` — an open-profile node with a self-made key: an observer,
-or a validator by stake (docs/ops/open-network.md)."""
+or a validator by stake — and `tianfu node prove-key`, its key's proof of possession for a
+bond (docs/ops/open-network.md)."""
 
 from __future__ import annotations
 
@@ -103,3 +104,37 @@ def suite_for_genesis(genesis: object) -> int:
     from tianfu.crypto import ED25519, SM2
 
     return SM2 if getattr(genesis, "suite", "standard") == "sm2" else ED25519
+
+
+@node_app.command("prove-key")
+def node_prove_key(
+    home: Annotated[Path, typer.Option("--home", help="The validator by stake's directory.")],
+    owner: Annotated[
+        str, typer.Option("--owner", help="The address of the account that will bond it.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the proof of possession of this node's consensus key that a new bond of it by
+    `--owner` carries (`tianfu account bond ... --proof HEX`): the key's signature over the
+    chain id, the owner's address, the scheme and the key (`staking.possession_message`)."""
+    with handle_errors():
+        from tianfu.contracts.accounts import ADDRESS_RE
+        from tianfu.contracts.staking import prove_possession
+        from tianfu.crypto import chain_suite
+        from tianfu.identity import Identity
+
+        if not ADDRESS_RE.match(owner):
+            raise CommandFailed("--owner: an address is 40 lowercase hex characters")
+        if not (home / "identity").is_dir() or not (home / "genesis.bin").is_file():
+            raise CommandFailed(f"{home} holds no node made by `tianfu node init-observer`")
+        g = decode_genesis((home / "genesis.bin").read_bytes())
+        kp = Identity.load(home / "identity").keypair
+        with chain_suite(g.suite).use():  # the chain's hash
+            proof = prove_possession(kp, g.chain_id, owner)
+        if as_json:
+            print_json(
+                {"owner": owner, "scheme": kp.scheme, "public_key": kp.public_key.hex(),
+                 "proof": proof.hex()}
+            )  # fmt: skip
+        else:
+            console.print(proof.hex())

@@ -16,7 +16,11 @@ jailed owner cannot sign again under a new name, nor anyone bond an out-of-set v
 key first. A key that can never sign (off the curve, the identity, of small order) is
 refused (`reviewed_admission.InvalidConsensusKey`). A bond belongs to its consensus key:
 evidence against another key once under the same name does not touch it, and a validator
-governance added (no bond of its key) cannot be bonded by name.
+governance added (no bond of its key) cannot be bonded by name. A new validator's bond
+carries a proof of possession of its consensus key (`possession_message`: the key's
+signature over the chain id, the bonding owner's address, the scheme and the key), so
+nobody can bond a key whose private key it does not hold: before, a key an operator was
+about to use (shown by its node to every peer) belonged to whoever bonded it first.
 
 Its state lives in the governance namespace (it writes the validator set there):
   stake/balance/<address>     liquid stake units of an account
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tianfu.codec import hash_domain
 from tianfu.contracts import reviewed_admission
 from tianfu.execution.contract_api import Context, ContractError, address_of, view
 from tianfu.types import Genesis
@@ -48,6 +53,41 @@ NAME = "staking"
 GOVERNANCE = "governance"
 MAX_UNBONDING_ENTRIES = 32
 MAX_AMOUNT = 10**15
+POSSESSION_TAG = "tianfu/stake/possession/v1"  # the consensus key's proof in a new bond
+
+
+def possession_message(chain_id: str, owner: str, scheme: int, public_key: bytes) -> bytes:
+    """What a consensus key signs to prove its holder lets `owner` bond it on `chain_id`
+    (the chain's hash: SM3 on an SM2 chain): a proof made for another chain, owner, scheme
+    or key does not verify."""
+    return hash_domain(
+        POSSESSION_TAG, chain_id.encode(), owner.encode(), scheme.to_bytes(8, "big"), public_key
+    )
+
+
+def prove_possession(keypair: Any, chain_id: str, owner: str) -> bytes:
+    """The proof a new bond by `owner` of `keypair`'s public key carries (`bond`'s last
+    argument), made by the consensus key's holder (`tianfu node prove-key`)."""
+    msg = possession_message(chain_id, owner, keypair.scheme, keypair.public_key)
+    return bytes(keypair.sign(msg))
+
+
+def _check_possession(ctx: Context, owner: str, scheme: int, key: bytes, proof: Any) -> None:
+    """Refuse a new bond whose `proof` is not `key`'s signature of `possession_message`."""
+    from tianfu.crypto import get_suite
+
+    if not isinstance(proof, bytes) or not proof:
+        raise ContractError(
+            "a new validator's bond needs a proof of possession of its consensus key (its "
+            "signature over the chain id, your address, the scheme and the key: "
+            "`tianfu node prove-key`)"
+        )
+    chain_id = str(ctx.read(GOVERNANCE, "chain_id"))
+    if not get_suite(scheme).verify(key, possession_message(chain_id, owner, scheme, key), proof):
+        raise ContractError(
+            "the proof of possession does not verify: it must be made by the consensus key, "
+            f"for chain {chain_id!r} and owner {owner}"
+        )
 
 
 def genesis_entries(genesis: Genesis) -> dict[str, Any]:
@@ -254,10 +294,18 @@ class Staking:
         return {"from": me, "to": to, "amount": amount}
 
     def bond(
-        self, ctx: Context, name: str, scheme: int, public_key: bytes, amount: int
+        self,
+        ctx: Context,
+        name: str,
+        scheme: int,
+        public_key: bytes,
+        amount: int,
+        proof: bytes | None = None,
     ) -> dict[str, Any]:
         """Bond `amount` of your stake to validator `name` with consensus key `public_key`
-        (a new validator, or one you own already): its power grows by `amount` from H + 2."""
+        (a new validator, or one you own already): its power grows by `amount` from H + 2.
+        A new validator needs `proof`, the key's signature of `possession_message` (chain
+        id, your address, scheme, key); bonding more to your validator needs none."""
         amount = _amount(amount)
         if not isinstance(name, str) or not reviewed_admission.VALIDATOR_NAME_RE.match(name):
             raise ContractError("validator name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -276,6 +324,7 @@ class Staking:
             if bond is None:
                 key = reviewed_admission.check_consensus_key(scheme, public_key)
                 _check_key_free(ctx, name, key)
+                _check_possession(ctx, me, scheme, key, proof)
                 ctx.put(f"stake/key/{key.hex()}", name)
                 bond = {
                     "name": name, "owner": me, "scheme": scheme, "public_key": key,
