@@ -177,3 +177,28 @@ def test_a_handshake_must_end_within_the_timeout_not_each_frame():
             await server.stop()
 
     asyncio.run(run())
+
+
+def test_connections_that_never_finish_tls_are_not_struck():
+    """A port probe (TCP connect, then close, no TLS) fails its handshake but is not a
+    strike: monitoring that checks the port must not get its host banned. Garbage after
+    TLS still is (`test_garbage_handshakes_ban_the_ip_and_links_are_capped`)."""
+
+    async def run():
+        server = make("validator", [], max_strikes=2)
+        await server.start()
+        host, port = server.listen_address
+        try:
+            for _ in range(4):
+                _, writer = await asyncio.open_connection(host, port)
+                writer.close()
+            await wait_for(lambda: server.stats["handshakes_failed"] >= 4)
+            assert not server.is_banned("127.0.0.1")
+            honest = make("observer", [], listen=None, peers=[server.listen_address])
+            await honest.start()
+            await wait_for(lambda: _linked(server, honest))
+            await honest.stop()
+        finally:
+            await server.stop()
+
+    asyncio.run(run())

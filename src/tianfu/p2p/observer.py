@@ -21,14 +21,10 @@ second port, handled here:
   (frames beyond it are dropped), the number of inbound links is capped (`max_links`, and
   `max_links_per_host` from one IP for keys that are not validators'; when full, a key in
   the validator set takes the place of the newest link of a key that is not, so that free
-  identities cannot lock validators by stake out, and an outsider from a host holding at
-  least two links fewer than the host holding the most takes the place of that host's
-  idlest link, so that one host's fresh keys cannot lock other hosts' observers out),
-  handshakes run in bounded slots taken before any byte is read (`HandshakeSlots`: at most
-  `max_handshakes`, `max_handshakes_per_host` from one host, a full table's oldest past
-  its grace aborted for a newer one) and each must end — TLS, HELLO and proof — within
-  `handshake_timeout`, so that connections left unfinished cannot hold the port either,
-  and outbound frames go through bounded queues: 64 MiB a link, and `outbound_bytes`
+  identities cannot lock validators by stake out, and an outsider from a host holding two
+  links fewer than the host holding the most takes the place of that host's idlest link),
+  handshakes hold slots taken by host before any byte is read (`HandshakeSlots`) and end
+  — TLS, HELLO and proof — within `handshake_timeout`, and outbound frames go through bounded queues: 64 MiB a link, and `outbound_bytes`
   (256 MiB) for all the links together — over it, the oldest frames of the biggest queue
   are dropped, so links that stop reading cannot hold 64 MiB each.
 - Only the kinds in `outbound_kinds` are ever sent on this port: consensus messages never
@@ -366,9 +362,10 @@ class ObserverTransport:
         slot.abort = self._spawn(self._on_inbound(sock, slot), "observer-inbound").cancel
 
     async def _inbound_handshake(
-        self, sock: socket.socket
+        self, sock: socket.socket, tls_done: list[bool]
     ) -> tuple[PeerId, str, asyncio.StreamReader, asyncio.StreamWriter]:
-        """TLS as the server, then the observer handshake (the caller bounds the whole)."""
+        """TLS as the server, then the observer handshake (the caller bounds the whole);
+        `tls_done` gets True once TLS is through."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         protocol = asyncio.StreamReaderProtocol(reader)
@@ -376,6 +373,7 @@ class ObserverTransport:
             lambda: protocol, sock, ssl=self._server_ctx, ssl_handshake_timeout=self._timeout
         )
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        tls_done.append(True)
         try:
             peer, role = await self._handshake(reader, writer, self._cert)
         except BaseException:
@@ -387,16 +385,19 @@ class ObserverTransport:
         """One inbound connection: its whole handshake within `handshake_timeout`, holding
         `slot` until it ends; then a link, if the port has room for the peer's key."""
         host = slot.host
+        tls_done: list[bool] = []
         try:
             sock.setblocking(False)
             peer, role, reader, writer = await asyncio.wait_for(
-                self._inbound_handshake(sock), self._timeout
+                self._inbound_handshake(sock, tls_done), self._timeout
             )
         except Exception as exc:  # untrusted input: close, count, strike the IP
             self.stats["handshakes_failed"] += 1
             log.debug("observer handshake from %s failed: %r", host, exc)
             sock.close()
-            if not isinstance(exc, SelfConnectionError):
+            # A connection that never got through TLS (a port probe, a lost link) is not
+            # struck; a failed or late observer handshake over TLS is.
+            if tls_done and not isinstance(exc, SelfConnectionError):
                 self.strike(host, None, f"failed handshake: {exc!r}")
             return
         except BaseException:  # cancelled by stop(), or its slot was taken (`HandshakeSlots`)
