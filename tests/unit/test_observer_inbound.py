@@ -6,6 +6,8 @@ time, so one that stops sending gives the budget back when its next chunk is due
 
 import asyncio
 
+import pytest
+
 from tianfu.p2p.framing import encode_header
 from tianfu.p2p.inbound import BODY_MIN_RATE, InboundBudget, read_counted_frame
 from tianfu.p2p.protocol import KIND_TXS
@@ -122,5 +124,30 @@ def test_a_cancelled_head_of_the_queue_lets_the_others_in():
         await asyncio.gather(big, return_exceptions=True)
         await asyncio.wait_for(small, 5)
         assert budget.used == 10 and budget.held == {"a": 6, "c": 4}
+
+    asyncio.run(run())
+
+
+def test_an_owner_at_its_share_waits_for_its_own_frames_not_holding_up_others():
+    """Owner a holds its share (a quarter); its next frame waits for one of its own to be
+    released, and b's frame queued after it is granted at once (a's waiter does not stand
+    at the head of the queue), though the budget has room for both."""
+
+    async def run():
+        budget = InboundBudget(16, per_owner=4)
+        await budget.acquire(4, "a")
+        a2 = asyncio.create_task(budget.acquire(4, "a"))
+        await asyncio.sleep(0)
+        b1 = asyncio.create_task(budget.acquire(4, "b"))
+        await asyncio.wait_for(b1, 5)
+        assert not a2.done() and budget.held == {"a": 4, "b": 4}
+        budget.release(4, "b")
+        await asyncio.sleep(0)
+        assert not a2.done()  # b's release frees nothing of a's share
+        budget.release(4, "a")
+        await asyncio.wait_for(a2, 5)
+        assert budget.held == {"a": 4} and budget.used == 4 and not budget._waiting
+        with pytest.raises(ValueError):
+            await budget.acquire(5, "c")  # over one owner's share: it could never be granted
 
     asyncio.run(run())

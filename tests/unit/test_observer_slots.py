@@ -202,3 +202,39 @@ def test_connections_that_never_finish_tls_are_not_struck():
             await server.stop()
 
     asyncio.run(run())
+
+
+def test_one_hosts_frames_at_the_minimum_rate_hold_a_quarter_of_the_inbound_budget():
+    """Links of one host announcing large frames and sending them at the minimum rate (here:
+    within a long deadline) held the whole inbound budget as long as the frames took, and
+    another host's large frame waited for them; now a host holds at most a quarter (or one
+    frame) and the other host's frame is read at once, while theirs still wait."""
+    from tianfu.p2p.framing import encode_header
+    from tianfu.p2p.protocol import KIND_TXS
+
+    async def run():
+        got = []
+        server = make("validator", got, max_frame=128 << 10, inbound_bytes=512 << 10,
+                      body_min_s=120.0)  # fmt: skip
+        await server.start()
+        flood = [await _link_from(server, "127.0.0.2") for _ in range(4)]
+        honest = make("observer", [], listen=None, peers=[server.listen_address])
+        try:
+            await wait_for(lambda: len(server.peers()) == 4)
+            for t in flood:  # each announces a 128 KiB frame and sends 1 KiB of it
+                writer = t._links[server.address].writer
+                writer.write(encode_header(KIND_TXS, 128 << 10) + b"\x00" * 1024)
+                await writer.drain()
+            await wait_for(lambda: server._inbound_budget.used >= 128 << 10)
+            await honest.start()
+            await wait_for(lambda: _linked(server, honest))
+            honest.broadcast(KIND_TXS, b"\x01" * (100 << 10))
+            await wait_for(lambda: any(pl[:1] == b"\x01" for _, _, pl in got), timeout=30)
+            assert len(server.peers()) == 5  # the flooding links are all still open
+            assert server._inbound_budget.held.get("127.0.0.2") == 128 << 10
+        finally:
+            for t in [honest, *flood]:
+                await t.stop()
+            await server.stop()
+
+    asyncio.run(run())

@@ -4,8 +4,8 @@ A frame's body is read whole before it is handled, so each link may hold up to
 `max_frame` (16 MiB) of this node's memory while it sends one, and 64 links of free
 observer identities (from 4 IPs) up to 1 GiB. A frame of an inbound link whose key is not a
 validator's that is larger than `SMALL_FRAME` is read only once its length fits in
-`InboundBudget` (64 MiB for all such links together), and is given back when the frame is
-handled; until then the link is not read (TCP holds the rest). Its body must then keep
+`InboundBudget` (64 MiB for all such links together, a quarter of it for one host), and is
+given back when the frame is handled; until then the link is not read (TCP holds the rest). Its body must then keep
 arriving: its first k bytes within `body_deadline(k)` (at least `BODY_MIN_S`, then at
 `BODY_MIN_RATE`), checked every `BODY_CHUNK`, or the link is struck and closed. So a link
 that announces a large frame holds the budget only as long as what it has sent pays for
@@ -54,27 +54,33 @@ async def read_body(
 
 class InboundBudget:
     """Bytes of large frames from outsiders being read or handled, at most `max_bytes`, and
-    how many each owner (the host a link connects from) holds. Those waiting for room are
-    served in arrival order, except that a waiter whose owner holds nothing goes before
-    those whose owners hold some: links of one host queued up cannot keep another host's
-    frame waiting behind all of theirs."""
+    how many each owner (the host a link connects from) holds, at most `per_owner` (all of
+    it when None). Those waiting for room are served in arrival order, except that a waiter
+    whose owner holds nothing goes before those whose owners hold some: links of one host
+    queued up cannot keep another host's frame waiting behind all of theirs; and a waiter
+    whose owner holds its `per_owner` waits for its own frames, not holding up the others:
+    one host's links sending frames at the minimum rate hold `per_owner`, not the whole."""
 
-    def __init__(self, max_bytes: int = INBOUND_BYTES) -> None:
+    def __init__(self, max_bytes: int = INBOUND_BYTES, per_owner: int | None = None) -> None:
+        if per_owner is not None and per_owner < 1:
+            raise ValueError("per_owner must be at least 1")
         self.max_bytes = max_bytes
+        self.per_owner = max_bytes if per_owner is None else min(per_owner, max_bytes)
         self.used = 0
         self.held: dict[str, int] = {}  # owner -> bytes it holds (owners holding none absent)
         self._waiting: list[tuple[int, str, asyncio.Future[None]]] = []
 
     async def acquire(self, n: int, owner: str = "") -> None:
-        if n > self.max_bytes:
+        if n > self.per_owner:
             raise ValueError(f"a frame of {n} bytes is over the inbound budget")
-        if not self._waiting and self.used + n <= self.max_bytes:
+        if not self._waiting and self.used + n <= self.max_bytes and self._fits(n, owner):
             self._take(n, owner)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (n, owner, fut)
         self._waiting.append(entry)
         try:
+            self._grant()  # the queue may hold only owners at their share: this one may go
             await fut
         except BaseException:
             if entry in self._waiting:
@@ -95,19 +101,25 @@ class InboundBudget:
             self.held.pop(owner, None)
         self._grant()
 
+    def _fits(self, n: int, owner: str) -> bool:
+        """Whether `owner` may hold `n` more (always, when its share is the whole budget:
+        a frame that does not fit then waits its turn in the queue)."""
+        return self.per_owner >= self.max_bytes or self.held.get(owner, 0) + n <= self.per_owner
+
     def _take(self, n: int, owner: str) -> None:
         self.used += n
         self.held[owner] = self.held.get(owner, 0) + n
 
     def _grant(self) -> None:
-        """Grant waiters, the next one first (an owner holding nothing, else the oldest),
-        while the next one fits."""
+        """Grant waiters, the next one first (among those whose owner is below its share:
+        an owner holding nothing, else the oldest), while the next one fits."""
+        self._waiting = [e for e in self._waiting if not e[2].done()]
         while self._waiting:
-            entry = next((e for e in self._waiting if e[1] not in self.held), self._waiting[0])
+            eligible = [e for e in self._waiting if self._fits(e[0], e[1])]
+            if not eligible:
+                return
+            entry = next((e for e in eligible if e[1] not in self.held), eligible[0])
             n, owner, fut = entry
-            if fut.done():
-                self._waiting.remove(entry)
-                continue
             if self.used + n > self.max_bytes:
                 return
             self._waiting.remove(entry)

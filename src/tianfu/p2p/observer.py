@@ -155,8 +155,8 @@ class ObserverTransport:
         self._budget = OutboundBudget(outbound_bytes)  # all links' outbound queues together
         if max_frame > inbound_bytes:
             raise ValueError("max_frame must not exceed inbound_bytes")
-        # Large frames being read from outsiders' links, all together (`tianfu.p2p.inbound`).
-        self._inbound_budget = InboundBudget(inbound_bytes)
+        # Outsiders' large frames being read: all together, and a quarter (one frame) a host.
+        self._inbound_budget = InboundBudget(inbound_bytes, max(max_frame, inbound_bytes // 4))
         self._body_min_s = body_min_s
         self._rate = rate_limit
         self._max_strikes = max_strikes
