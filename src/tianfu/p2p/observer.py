@@ -388,13 +388,15 @@ class ObserverTransport:
         tls_done: list[bool] = []
         try:
             sock.setblocking(False)
-            peer, role, reader, writer = await asyncio.wait_for(
-                self._inbound_handshake(sock, tls_done), self._timeout
-            )
+            async with asyncio.timeout(self._timeout):  # in this task: a cancel reaches it
+                peer, role, reader, writer = await self._inbound_handshake(sock, tls_done)
         except Exception as exc:  # untrusted input: close, count, strike the IP
+            sock.close()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():  # evicted or stopped as it failed
+                return
             self.stats["handshakes_failed"] += 1
             log.debug("observer handshake from %s failed: %r", host, exc)
-            sock.close()
             # A connection that never got through TLS (a port probe, a lost link) is not
             # struck; a failed or late observer handshake over TLS is.
             if tls_done and not isinstance(exc, SelfConnectionError):
@@ -406,8 +408,7 @@ class ObserverTransport:
         finally:
             self._slots.release(slot)
         if peer.address in self._links or self.is_banned(peer.address):
-            # Refused before making room: a key linked already (or banned) must not close
-            # another peer's link on its way to being refused.
+            # Refused before making room: it must not close another link on its way out.
             self.stats["refused_banned" if self.is_banned(peer.address) else "refused_dup"] += 1
             writer.close()
             return
