@@ -199,3 +199,26 @@ def test_idle_connections_from_many_hosts_give_way_to_a_new_handshake() -> None:
             await stopped(node)
 
     run(body)
+
+
+def test_ipv6_addresses_of_one_64_share_one_hosts_handshake_slots() -> None:
+    """Handshake slots are shared per host before any byte is read; an IPv6 host is its
+    /64 (one subscriber's allocation: the addresses inside it cost nothing more), as on
+    the observer port. Each address of a /64 counted as a host of its own, so one /64
+    could take every slot of the members' port with `max_pending_per_host` each."""
+
+    async def body() -> None:
+        node = Node(World(), A1, max_pending_handshakes=8, max_pending_per_host=2)
+        await started(node)
+        pairs = [socket.socketpair() for _ in range(4)]
+        try:
+            for i, (ours, _) in enumerate(pairs):
+                node.net._accept(ours, f"2001:db8::{i + 1}")  # four addresses of one /64
+            assert len(node.net._slots) == 2
+            assert node.net.stats["handshakes_failed"] == 2  # refused before any byte
+        finally:
+            for _, theirs in pairs:
+                theirs.close()
+            await stopped(node)
+
+    run(body)

@@ -61,6 +61,7 @@ from tianfu.p2p.queues import (
     PeerBuckets,
     keep_new_connection,
 )
+from tianfu.p2p.strikes import host_of
 from tianfu.p2p.tls import ContextCache, TrustedCas, no_longer_admitted
 
 log = logging.getLogger(__name__)
@@ -340,8 +341,8 @@ class TlsNetwork:
         refuse it (`HandshakeSlots`). The socket is given untouched to
         `loop.connect_accepted_socket` with the TLS context of the moment, so the TLS layer
         is the first and only reader of the connection: no byte of the client's first
-        flight can reach anything else (ADR 0011)."""
-        slot = self._slots.take(host, time.monotonic()) if self._running else None
+        flight can reach anything else (ADR 0011). An IPv6 host is its /64 (`host_of`)."""
+        slot = self._slots.take(host_of(host), time.monotonic()) if self._running else None
         if slot is None:
             self.stats["handshakes_failed"] += 1
             sock.close()
