@@ -124,3 +124,22 @@ def test_a_member_sending_bad_signatures_in_a_loop_is_logged_once_a_minute(caplo
     for i in range(MAX_MEMBERS_TRACKED + 500):
         net.forged(PeerId(f"{i:040x}", "org1", f"n{i}", b"\x01" * 32), 1)
     assert len(net.member_forged) <= MAX_MEMBERS_TRACKED
+
+
+def test_an_observer_link_closed_before_the_verdict_is_still_struck():
+    """Gossip's verdict on a chunk comes after the frame (decoded later, in turns): an
+    observer-port link that sent forged transactions and closed at once was no longer a
+    peer of the port, so it was counted as a member (`member_forged`) and never struck;
+    the port is told by the peer's id (org "")."""
+
+    class Members:
+        def roles(self):
+            return {}
+
+    observers = make("validator", [], max_strikes=2)
+    net = CombinedNetwork(Members(), observers)
+    gone = PeerId("cd" * 20, "", "observer-cdcdcdcd", b"\x02" * 32)  # no longer linked
+    net.forged(gone, 3)
+    net.forged(gone, 1)
+    assert net.member_forged == {}
+    assert observers.stats["forged_txs"] == 4 and observers.is_banned(gone.address)

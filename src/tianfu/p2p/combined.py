@@ -59,8 +59,9 @@ class CombinedNetwork:
         """`peer` sent `n` transactions with bad signatures: an observer-port link is struck
         (`ObserverTransport.forged`); a member's is counted (`member_forged`) and logged at
         most once a minute, not banned — members are known organisations, their operators
-        can be asked."""
-        if peer.address in self._observers.roles():
+        can be asked. The port is told by the peer's id (an observer-port peer has org ""),
+        not by its link, which may have closed before gossip's verdict."""
+        if peer.org == "" or peer.address in self._observers.roles():
             self._observers.forged(peer, n)
             return
         counts, logged = self.member_forged, self._forged_logged
