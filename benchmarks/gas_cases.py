@@ -293,6 +293,7 @@ CASES: list[Case] = [
         1,
         20,
     ),
+    _c("zip many views", "b:zip", "d = {1: 2}\nLL = [d.items()] * 1000", "z = zip(*LL)", 1, 50),
     _c("count None in ints", "m:list.count", "L = [1] * 100_000", "z = L.count(None)", 1, 20),
     _c(
         "index None in ints",
