@@ -60,6 +60,7 @@ def store_key(meter: Meter, k: Any) -> Any:
         return k
     key = hashable_key(meter, k)  # a tuple is walked and charged here; others refused
     if t is tuple:
+        meter.charge(_STORE_CHECK_GAS)
         _count(meter, k, _shadow(k))
     return key
 
