@@ -433,8 +433,8 @@ class Runtime(CheckedOperators):
             "__tf_exc": self.exc,
             "__tf_caught": self.caught,
             # `ctx.name` for a name the hot host class exposes (see `hot_host` and
-            # `instrument.Instrumenter.visit_Attribute`): the exact-type test, inline; and
-            # the types a subscript index needs no check for.
+            # `instrument.Instrumenter.visit_Attribute`) and a subscript index or dict key
+            # (`instrument._plain_key_test`): the exact-type tests, inline.
             "__tf_type": _b.type,
             "__tf_hot": _hot_type,
             **{f"__tf_{suffix}": _b.getattr(self, attr) for suffix, attr in HELPERS.items()},
