@@ -44,6 +44,9 @@ CASES = {
         f"{_SETUP_300}keep = []\nwhile True:\n    def h(*, {_KW_300}):\n        return 0\n"
         "    keep.append(h)"
     ),
+    "zips of many views": (
+        "d = {1: 2}\nLL = [d.items()] * 1000\nkeep = []\nwhile True:\n    keep.append(zip(*LL))"
+    ),
     "generators of many names": (
         f"{_SETUP_300}keep = []\nM = [1]\nwhile True:\n"
         f"    keep.append((x, {_TUPLE_300}) for x in M)"

@@ -450,7 +450,11 @@ class CheckedBuiltins:
     def b_zip(self, *iterables: Any, strict: Any = False) -> Any:
         self.m.charge(BUILTIN_GAS)
         k = len(iterables)
-        self.m.alloc(ITER_BYTES + seq_bytes(k))
+        # Beyond four iterables the items are counted as pulled (`_counted`, a wrapper of
+        # its own), and each iterable's iterator counts (a dict view's holds a result pair:
+        # ~144 bytes): counted flat, zip(*L) over 1,000 views kept ~4.4x the bytes tracked.
+        wide = 0 if k <= 4 else ITER_BYTES + k * (SMALL_BYTES + SLOT_BYTES)
+        self.m.alloc(ITER_BYTES + seq_bytes(k) + wide)
         z: Any = zip(*iterables, strict=bool(strict))
         if not all(type(it) in _FLAT_ITERABLES for it in iterables):
             self.m.alloc(ITER_BYTES)

@@ -42,6 +42,7 @@ from tianfu.execution.costs import (
 from tianfu.execution.keys import INJECTIVE
 from tianfu.execution.meter import charge_source
 from tianfu.execution.scopes import scope_sizes
+from tianfu.execution.walk import INT_HASHED_FREE
 
 HELPER_PREFIX = "__tf_"
 METER = HELPER_PREFIX + "m"
@@ -204,6 +205,15 @@ def _helper(name: str) -> ast.Name:
 
 def _call(name: str, *args: ast.expr) -> ast.Call:
     return ast.Call(func=_helper(name), args=list(args), keywords=[])
+
+
+def _plain_key_test(k: str, bound: int) -> ast.expr:
+    """`k` is text, or an integer within `bound` (hashed in constant work), tested inline."""
+    return ast.parse(
+        f"__tf_type({k}) is __tf_strtype or "
+        f"__tf_type({k}) is __tf_inttype and {-bound} <= {k} <= {bound}",
+        mode="eval",
+    ).body
 
 
 def _stmts(source: str) -> list[ast.stmt]:
@@ -379,18 +389,12 @@ class Instrumenter(ast.NodeTransformer):
         """A subscript index or dict key: a str or int constant as it is; a name tested
         inline (a str or int passes, anything else goes through `Runtime.key`)."""
         if isinstance(index, ast.Constant) and type(index.value) in _PLAIN_INDEX:
-            return index
+            v = index.value
+            if type(v) is not int or -INT_HASHED_FREE <= v <= INT_HASHED_FREE:
+                return index
         if isinstance(index, ast.Name):
             return ast.IfExp(
-                test=ast.Compare(
-                    left=ast.Call(
-                        func=_helper("type"),
-                        args=[ast.Name(id=index.id, ctx=ast.Load())],
-                        keywords=[],
-                    ),
-                    ops=[ast.In()],
-                    comparators=[_helper("plainkey")],
-                ),
+                test=_plain_key_test(index.id, INT_HASHED_FREE),
                 body=ast.Name(id=index.id, ctx=ast.Load()),
                 orelse=_call("key", ast.Name(id=index.id, ctx=ast.Load())),
             )
@@ -419,13 +423,8 @@ class Instrumenter(ast.NodeTransformer):
             return index
         if isinstance(index, ast.Name):
             k = index.id
-            test = ast.parse(
-                f"__tf_type({k}) is __tf_strtype or "
-                f"__tf_type({k}) is __tf_inttype and {-INJECTIVE} <= {k} <= {INJECTIVE}",
-                mode="eval",
-            ).body
             return ast.IfExp(
-                test=test,
+                test=_plain_key_test(k, INJECTIVE),
                 body=ast.Name(id=k, ctx=ast.Load()),
                 orelse=_call("skey", ast.Name(id=k, ctx=ast.Load())),
             )

@@ -33,13 +33,15 @@ from typing import Any
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import DICT_ENTRY_BYTES, SLOT_BYTES, items_gas
 from tianfu.execution.meter import Meter
-from tianfu.execution.walk import hashable_key
+from tianfu.execution.walk import hashable_key, int_hash_gas
 
 # Integers of at most this magnitude hash to themselves (-1 excepted, which shares -2's):
 # no two of them share a hash.
 INJECTIVE = (1 << 61) - 2
 MAX_SAME_HASH = 8  # different counted keys per shadow hash in one transaction
 _SEEN_BYTES = DICT_ENTRY_BYTES + 2 * SLOT_BYTES  # a shadow hash's entry, one key's slot
+_STORE_HASHES = 3
+_STORE_CHECK_GAS = 2  # the calls that check and count it
 MAX_DUMMIES = 64  # keys deleted from one dict before it is compacted
 
 
@@ -51,10 +53,14 @@ def store_key(meter: Meter, k: Any) -> Any:
     if t is int:
         if -INJECTIVE <= k <= INJECTIVE:
             return k
+        # Hashed three times (the dict's store, the shadow table's lookup, the count's
+        # `in`) and compared with the other keys of its hash, each reading every limb.
+        meter.charge(_STORE_CHECK_GAS + _STORE_HASHES * int_hash_gas(k))
         _count(meter, k, k)
         return k
     key = hashable_key(meter, k)  # a tuple is walked and charged here; others refused
     if t is tuple:
+        meter.charge(_STORE_CHECK_GAS)
         _count(meter, k, _shadow(k))
     return key
 

@@ -21,6 +21,7 @@ from tianfu.execution import errors
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
     BYTES_PER_GAS,
+    COMPARES_PER_GAS,
     EXC_BYTES,
     FUNC_BYTES,
     LOOP_GAS,
@@ -432,11 +433,10 @@ class Runtime(CheckedOperators):
             "__tf_exc": self.exc,
             "__tf_caught": self.caught,
             # `ctx.name` for a name the hot host class exposes (see `hot_host` and
-            # `instrument.Instrumenter.visit_Attribute`): the exact-type test, inline; and
-            # the types a subscript index needs no check for.
+            # `instrument.Instrumenter.visit_Attribute`) and a subscript index or dict key
+            # (`instrument._plain_key_test`): the exact-type tests, inline.
             "__tf_type": _b.type,
             "__tf_hot": _hot_type,
-            "__tf_plainkey": _PLAIN_KEYS,
             **{f"__tf_{suffix}": _b.getattr(self, attr) for suffix, attr in HELPERS.items()},
             # `isinstance(x, str)` and the like, rewritten at compile time: the real
             # builtin and the wrapped types.
@@ -458,17 +458,18 @@ def _lambda_wrapper(rt: Runtime, fn: Callable[..., Any], gas: int, mem: int) -> 
 
 
 def _each_gas(m: Meter, n: int, needle: Any) -> int:
-    """Comparing `needle` with each of `n` items: each comparison visits at most the
-    needle (an item of another size or type answers at once); an integer's limbs, one
-    element per 64 bits."""
+    """Comparing `needle` with each of `n` items: a comparison (`COMPARES_PER_GAS`), which
+    visits at most the needle (an item of another size or type answers at once); an
+    integer's limbs, one element per 64 bits."""
     t = type(needle)
+    base = n // COMPARES_PER_GAS
     if t is int:
-        return items_gas(n * (1 + needle.bit_length() // 64))
+        return base + items_gas(n * (needle.bit_length() // 64))
     if t is bool or needle is None:
-        return items_gas(n)
+        return base
     if t is str or t is bytes:
-        return items_gas(n) + bytes_gas(n * len(needle))  # rounded once, not per item
-    return items_gas(n) + n * units_gas(measure(m, needle, "compare"))
+        return base + bytes_gas(n * len(needle))  # rounded once, not per item
+    return base + n * units_gas(measure(m, needle, "compare"))
 
 
 _CMP: tuple[Callable[[Any, Any], Any], ...] = (
@@ -502,7 +503,6 @@ _ITERATOR_SAMPLES: tuple[Any, ...] = (
     iter(_EMPTY.items()),
 )
 _ITERATORS: frozenset[type] = frozenset(type(x) for x in _ITERATOR_SAMPLES)
-_PLAIN_KEYS = frozenset({str, int})
 
 
 def _exposed(t: type) -> Any:
