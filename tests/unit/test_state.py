@@ -337,3 +337,37 @@ def test_verifier_rejects_a_leaf_off_its_own_path():
         (*p.siblings[0][: nibble(key_hash(y), 0)], h, *p.siblings[0][nibble(key_hash(y), 0) :])
     )
     assert not verify_proof(forged, y, None, p)
+
+
+def _reference_node_key(version: int, path: bytes) -> bytes:
+    """The node key layout, nibble by nibble: version, nibble count, nibbles two per byte."""
+    packed = bytes(
+        (path[i] << 4) | (path[i + 1] if i + 1 < len(path) else 0) for i in range(0, len(path), 2)
+    )
+    return version.to_bytes(8, "big") + bytes((len(path),)) + packed
+
+
+def test_node_keys_follow_the_layout_at_every_depth_first_use_or_kept():
+    import random
+
+    rng = random.Random(7)
+    paths = [b""] + [
+        bytes(rng.randrange(16) for _ in range(d)) for d in range(1, 65) for _ in range(3)
+    ]
+    paths += [bytes((a, b, c)) for a in (0, 15) for b in (0, 9, 15) for c in (0, 15)]
+    for version in (0, 1, 255, 256, (1 << 64) - 1):
+        for path in paths:
+            first, again = node_key(version, path), node_key(version, path)  # kept, then reused
+            assert first == again == _reference_node_key(version, path)
+
+
+def test_a_batch_stores_each_new_node_under_its_version_and_path():
+    store, st = fresh()
+    commit(store, st, 1, {b"k%d" % i: b"v" for i in range(300)})
+    for version in (2, 3):
+        batch = st.apply(version, {b"k%d" % i: b"w%d" % version for i in range(0, 300, 7)})
+        for path, node in batch.hot.items():
+            assert decode_node(batch.new_nodes[_reference_node_key(version, path)]) == node
+        assert all(key[:8] == version.to_bytes(8, "big") for key in batch.new_nodes)
+        store.put_batch(batch)
+        assert st.get(b"k7", version) == b"w%d" % version

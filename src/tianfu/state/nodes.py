@@ -142,12 +142,29 @@ def node_key(version: int, path: bytes) -> bytes:
     Layout: version (8 bytes big-endian) | nibble count (1 byte) | nibbles packed two per
     byte (a trailing half byte is zero). Keys sort by version, then by path.
     """
+    return version.to_bytes(8, "big") + path_suffix(path)
+
+
+# Paths up to this depth (at most 4,369 of them) keep their `path_suffix`: every block
+# rewrites the nodes at the top of the tree, so their keys are packed once per process.
+SUFFIX_MEMO_DEPTH = 3
+_suffixes: dict[bytes, bytes] = {}
+
+
+def path_suffix(path: bytes) -> bytes:
+    """`node_key(version, path)` after its 8 version bytes: the nibble count, then the
+    nibbles packed two per byte (a function of `path` alone)."""
+    suffix = _suffixes.get(path)
+    if suffix is not None:
+        return suffix
     n = len(path)
     # Packing in C: the hex text of a nibble path is "0a0b03..."; its odd characters are
     # the nibbles themselves ("ab3"), which `fromhex` packs two per byte ("ab30").
     digits = path.hex()[1::2]
-    packed = bytes.fromhex(digits + "0" if n & 1 else digits)
-    return version.to_bytes(8, "big") + bytes((n,)) + packed
+    suffix = bytes((n,)) + bytes.fromhex(digits + "0" if n & 1 else digits)
+    if n <= SUFFIX_MEMO_DEPTH:
+        _suffixes[path] = suffix
+    return suffix
 
 
 class Child(msgspec.Struct, array_like=True, frozen=True, gc=False):

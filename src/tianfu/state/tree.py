@@ -36,6 +36,7 @@ from tianfu.state.nodes import (
     leaf_hash,
     nibble,
     node_key,
+    path_suffix,
     value_hash,
 )
 from tianfu.state.proof import PROOF_VERSION, ProofLeaf, StateProof
@@ -154,11 +155,8 @@ class _Builder:
 
     def put(self, path: bytes, node: Node) -> None:
         # node_key(self.version, path), with the version's bytes computed once per batch
-        n = len(path)
-        digits = path.hex()[1::2]
-        packed = bytes.fromhex(digits + "0" if n & 1 else digits)
-        self.new_nodes[self._version_key + bytes((n,)) + packed] = encode(node)
-        if n <= DEEP_DEPTH:
+        self.new_nodes[self._version_key + path_suffix(path)] = encode(node)
+        if len(path) <= DEEP_DEPTH:
             self.hot[path] = node
 
     def update(self, ref: Child | _Ref | None, path: bytes, ups: list[_Update]) -> _Result:
