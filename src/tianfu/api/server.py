@@ -20,7 +20,11 @@ At most `max_connections` HTTP connections are open at once (by default half of 
 process's file-descriptor limit, at most `MAX_CONNECTIONS`), so that a crowd of idle or slow
 clients cannot take the descriptors the node's peers and store need: a connection beyond is
 answered `429 {"error": ...}` and closed at once. A connection upgraded to a WebSocket leaves
-the count (the streams have their own limit, `tianfu.api.streams`). A WebSocket client may
+the count (the streams have their own limit, `tianfu.api.streams`). At most `MAX_PIPELINED`
+pipelined requests wait behind the one being answered, and nothing more is read while any
+wait: a request begun past them ends the reading of its connection, the waiting ones are
+answered and the connection is closed (Uvicorn queued every request a read held, and read
+again after each answer, so one connection could queue requests without end). A WebSocket client may
 send messages of at most `WS_MAX_MESSAGE` bytes (the streams only send); messages are never
 compressed (permessage-deflate is not offered back: compressing runs on the event loop).
 """
@@ -42,6 +46,8 @@ DEFAULT_BODY_TIMEOUT_S = 30.0
 KEEP_ALIVE_TIMEOUT_S = 5
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers of one request
 MAX_CONNECTIONS = 1024  # HTTP connections open at once, at most (see default_max_connections)
+# Requests a connection may have waiting behind the one being answered (HTTP/1.1 pipelining).
+MAX_PIPELINED = 16
 # The largest message a WebSocket client may send: the event streams only send, and what a
 # client sends is read and dropped (a larger message ends the stream with close code 1009).
 WS_MAX_MESSAGE = 4096
@@ -74,6 +80,11 @@ def listen_socket(host: str, port: int, what: str) -> socket.socket:
 
 class HeadTooLarge(Exception):
     """A request head over `MAX_HEAD_BYTES` (raised inside the parser's callbacks)."""
+
+
+class PipelineFull(Exception):
+    """A request begun behind `MAX_PIPELINED` waiting ones (raised inside the parser's
+    callbacks)."""
 
 
 def _refusal(status: bytes, message: str) -> bytes:
@@ -114,6 +125,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     head_timeout_s = DEFAULT_HEAD_TIMEOUT_S
     body_timeout_s = DEFAULT_BODY_TIMEOUT_S
     max_head_bytes = MAX_HEAD_BYTES
+    max_pipelined = MAX_PIPELINED
     connection_count = Connections(MAX_CONNECTIONS)  # each server's class has its own
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -143,6 +155,8 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._enter(_HEAD)
 
     def data_received(self, data: bytes) -> None:
+        if self._eof:  # the client's last request is in (or the pipeline was full)
+            return
         inside_head, heads = self._begun, self._heads
         super().data_received(data)
         if self._upgraded or self.transport.is_closing():
@@ -158,6 +172,8 @@ class DeadlineProtocol(HttpToolsProtocol):
     # The parser's callbacks (called from `data_received`).
 
     def on_message_begin(self) -> None:
+        if len(self.pipeline) >= self.max_pipelined:
+            raise PipelineFull()
         super().on_message_begin()
         self._want = _HEAD
         self._begun = True
@@ -190,8 +206,19 @@ class DeadlineProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         if self._head_items > self.max_head_bytes:  # raised by `_count_head`
             self._refuse_head()
+        elif len(self.pipeline) >= self.max_pipelined:  # raised by `on_message_begin`
+            self._stop_reading()
         else:
             super().send_400_response(msg)
+
+    def _stop_reading(self) -> None:
+        """Read no more of this connection: the requests waiting are answered in order and
+        the connection is then closed (a client resends what was not answered, RFC 9112
+        section 9.3.2)."""
+        self._eof = True
+        self._enter(None)
+        self.flow.pause_reading()
+        self.logger.info("a connection pipelined over %d requests: closing it", self.max_pipelined)
 
     def eof_received(self) -> bool | None:  # type: ignore[override]
         """The client has sent all it will (it may still read): the requests it sent whole
@@ -212,9 +239,13 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         more = bool(self.pipeline)
-        super().on_response_complete()
+        super().on_response_complete()  # starts the next request waiting; reads again
         if self._eof and not more and not self.transport.is_closing():
             self.transport.close()  # every request the client sent is answered
+        elif self._eof or self.pipeline:
+            # Uvicorn reads again after every answer: behind a request still waiting, that
+            # would parse more requests (and bodies) to wait, as fast as they are answered.
+            self.flow.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._uncount()
