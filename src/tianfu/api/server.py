@@ -18,8 +18,11 @@ connection closed. Bodies are bounded per route by `tianfu.api.limits.BodyLimit`
 
 At most `max_connections` HTTP connections are open at once (by default half of the
 process's file-descriptor limit, at most `MAX_CONNECTIONS`), so that a crowd of idle or slow
-clients cannot take the descriptors the node's peers and store need: a connection beyond is
-answered `429 {"error": ...}` and closed at once. A connection upgraded to a WebSocket leaves
+clients cannot take the descriptors the node's peers and store need, and by default at
+most half of them from one client address (`tianfu.api.limits.host_key`; a trusted proxy's
+are not counted), so that one client cannot take them all from the others: a connection
+beyond either is answered `429 {"error": ...}` and closed at once. (Half, not less: a load
+generator on the node's own host holds hundreds of connections to each node.) A connection upgraded to a WebSocket leaves
 the count (the streams have their own limit, `tianfu.api.streams`). At most `MAX_PIPELINED`
 pipelined requests wait behind the one being answered, and nothing more is read while any
 wait: a request begun past them ends the reading of its connection, the waiting ones are
@@ -40,6 +43,8 @@ from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from tianfu.api.limits import TrustedProxies, host_key
 
 DEFAULT_HEAD_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 30.0
@@ -104,14 +109,49 @@ def default_max_connections() -> int:
 
 
 class Connections:
-    """The number of open HTTP connections of one server, and its limit."""
+    """The number of open HTTP connections of one server, and its limit; the number open
+    from each client address (`host_key`), and its limit, which connections from a
+    `trusted` proxy are not counted against (its clients are many)."""
 
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("the connection limit must be at least 1")
+    def __init__(
+        self, limit: int, per_client: int | None = None, trusted: TrustedProxies | None = None
+    ) -> None:
+        if limit < 1 or (per_client is not None and per_client < 1):
+            raise ValueError("the connection limits must be at least 1")
         self.limit = limit
+        self.per_client = limit if per_client is None else min(per_client, limit)
+        self.trusted = trusted
         self.open = 0
         self.refused = 0
+        self.by_client: dict[str, int] = {}
+
+    def enter(self, host: str | None) -> tuple[str | None, str | None]:
+        """Count a connection from `host`: (its client key, None to count it off again;
+        a refusal when a limit is passed, else None). Each connection is counted off once
+        with `leave`, refused or not."""
+        self.open += 1
+        if host is None or (self.trusted is not None and self.trusted.trusts(host)):
+            key = None
+        else:
+            key = host_key(host)
+            self.by_client[key] = self.by_client.get(key, 0) + 1
+        if self.open > self.limit:
+            return key, f"too many connections open at once (at most {self.limit}); retry later"
+        if key is not None and self.by_client[key] > self.per_client:
+            return key, (
+                f"too many connections open from your address (at most {self.per_client}); "
+                "retry later"
+            )
+        return key, None
+
+    def leave(self, key: str | None) -> None:
+        self.open -= 1
+        if key is not None:
+            left = self.by_client[key] - 1
+            if left:
+                self.by_client[key] = left
+            else:
+                del self.by_client[key]
 
 
 class DeadlineProtocol(HttpToolsProtocol):
@@ -139,16 +179,16 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._head_reads = 0  # bytes of the reads that fell wholly inside the head
         self._upgraded = False
         self._counted = False
+        self._client_key: str | None = None  # the address counted (`Connections.enter`)
         self._eof = False  # the client has sent all it will
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         count = self.connection_count
-        count.open += 1
+        self._client_key, message = count.enter(None if self.client is None else self.client[0])
         self._counted = True
-        if count.open > count.limit:
+        if message is not None:
             count.refused += 1
-            message = f"too many connections open at once (at most {count.limit}); retry later"
             transport.write(_refusal(b"429 Too Many Requests", message))
             transport.close()
             return
@@ -255,7 +295,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     def _uncount(self) -> None:
         if self._counted:
             self._counted = False
-            self.connection_count.open -= 1
+            self.connection_count.leave(self._client_key)
 
     def _count_head(self, size: int) -> None:
         self._head_items += size
@@ -309,18 +349,29 @@ def make_server(
     head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S,
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     max_connections: int | None = None,
+    max_connections_per_client: int | None = None,
     log_level: str = "warning",
 ) -> uvicorn.Server:
     """The Uvicorn server for a node's API `app` on `host:port` (`await server.serve()`);
-    `max_connections` defaults to `default_max_connections()`."""
+    `max_connections` defaults to `default_max_connections()`; at most
+    `max_connections_per_client` of them (default: half, or up to 64) from one client
+    address, unless it is a proxy `app` trusts (`app.state.trusted_proxies`,
+    `create_app(trusted_proxies=)`)."""
     limit = default_max_connections() if max_connections is None else max_connections
+    if max_connections_per_client is None:  # half (a small limit: all of it, up to 64)
+        max_connections_per_client = max(limit // 2, min(limit, 64))
+    trusted = getattr(getattr(app, "state", None), "trusted_proxies", None)
     protocol = type(
         "NodeHttpProtocol",
         (DeadlineProtocol,),
         {
             "head_timeout_s": head_timeout_s,
             "body_timeout_s": body_timeout_s,
-            "connection_count": Connections(limit),
+            "connection_count": Connections(
+                limit,
+                max_connections_per_client,
+                trusted if isinstance(trusted, TrustedProxies) else None,
+            ),
         },
     )
     config = uvicorn.Config(
