@@ -179,3 +179,48 @@ def test_an_open_chains_unregistered_key_costs_no_signature_check(tmp_path, chec
         assert checks[0] == 0, checks[0]
     finally:
         chain.close()
+
+
+def test_a_private_data_request_of_an_outsider_costs_no_signature_check(chain, monkeypatch):
+    """The private-data routes check a signed request too (`verify_request`): the signature
+    was checked, and the nonce kept (200,000 at most, the oldest dropped first), before the
+    signer was looked up, so an outsider's request cost a signature check and took a place
+    among the nonces kept. The signer is now looked up first, the nonce kept only for a
+    request whose signer and signature both pass."""
+    from tianfu.privdata import messages
+    from tianfu.privdata.messages import READ, AccessRequest, sign_access
+
+    verified = [0]
+    verify = messages.verify
+
+    def counting(*args):
+        verified[0] += 1
+        return verify(*args)
+
+    monkeypatch.setattr(messages, "verify", counting)
+    stranger = generate_keypair()
+    import time
+
+    def request(key, nonce: bytes) -> AccessRequest:
+        return sign_access(
+            key,
+            chain_id=chain.genesis.chain_id,
+            action=READ,
+            contract="kv",
+            content_hash=bytes(32),
+            time_ms=int(time.time() * 1000),
+            nonce=nonce,
+            reply_key=bytes(32),
+        )
+
+    nonces = chain.service.private.nonces
+    kept = len(nonces._seen)
+    for i in range(20):
+        req = request(stranger, i.to_bytes(16, "big"))
+        if i % 2:
+            req = AccessRequest(req.body, bytes(64))  # forged too
+        r = chain.http.post("/v1/private/read", content=encode(req))
+        assert r.status_code == 401, r.text
+        assert "not a registered identity" in r.json()["error"]
+    assert verified[0] == 0, verified[0]
+    assert len(nonces._seen) == kept
