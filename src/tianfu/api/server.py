@@ -22,13 +22,14 @@ clients cannot take the descriptors the node's peers and store need, and by defa
 most half of them from one client address (`tianfu.api.limits.host_key`; a trusted proxy's
 are not counted), so that one client cannot take them all from the others: a connection
 beyond either is answered `429 {"error": ...}` and closed at once. (Half, not less: a load
-generator on the node's own host holds hundreds of connections to each node.) A connection upgraded to a WebSocket leaves
-the count (the streams have their own limit, `tianfu.api.streams`). At most `MAX_PIPELINED`
-pipelined requests wait behind the one being answered, and nothing more is read while any
-wait: a request begun past them ends the reading of its connection, the waiting ones are
-answered and the connection is closed (Uvicorn queued every request a read held, and read
-again after each answer, so one connection could queue requests without end). A WebSocket client may
-send messages of at most `WS_MAX_MESSAGE` bytes (the streams only send); messages are never
+generator on the node's own host holds hundreds of connections to each node.) A connection
+upgraded to a WebSocket leaves the count (the streams have their own limit,
+`tianfu.api.streams`). At most `MAX_PIPELINED` pipelined requests wait behind the one being
+answered, and nothing more is read while any wait: a request begun past them ends the
+reading of its connection, the waiting ones are answered and the connection is closed
+(Uvicorn queued every request a read held, and read again after each answer, so one
+connection could queue requests without end). A WebSocket client may send messages of at
+most `WS_MAX_MESSAGE` bytes (the streams only send); messages are never
 compressed (permessage-deflate is not offered back: compressing runs on the event loop).
 """
 
