@@ -58,8 +58,11 @@ def test_a_flood_of_pipelined_requests_queues_at_most_the_bound(
     flood.close()
     answered = answers.count(b"HTTP/1.1 200 OK\r\n")
     assert max(waiting) <= MAX_PIPELINED, max(waiting)
-    assert answered == MAX_PIPELINED + 1, answered  # the one in hand and those waiting
-    assert len(waiting) == MAX_PIPELINED + 1, len(waiting)  # nothing parsed past them
+    # At least the one in hand and those waiting were answered (more if the requests came
+    # in several reads, the waiting ones answered in between), then the connection was
+    # closed with the rest unread; every request parsed was answered.
+    assert MAX_PIPELINED + 1 <= answered < 2000, answered
+    assert len(waiting) == answered, (len(waiting), answered)
     with httpx.Client(base_url=served.url, timeout=WAIT_S) as client:
         assert client.get("/v1/status").status_code == 200
 
