@@ -374,6 +374,12 @@ _TRANSLATED = 0xFFFF_0000  # ::ffff:0:0:0/96, RFC 2765's IPv4-translated address
 IPV6_CLIENT_PREFIX = 56
 
 
+def host_key(host: str) -> str:
+    """The client a connection from address `host` counts as (`client_address` without a
+    trusted proxy's X-Forwarded-For): the key of the per-client limits."""
+    return _client_key(host)
+
+
 @functools.lru_cache(maxsize=4096)
 def _client_key(host: str) -> str:
     try:

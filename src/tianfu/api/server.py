@@ -18,10 +18,18 @@ connection closed. Bodies are bounded per route by `tianfu.api.limits.BodyLimit`
 
 At most `max_connections` HTTP connections are open at once (by default half of the
 process's file-descriptor limit, at most `MAX_CONNECTIONS`), so that a crowd of idle or slow
-clients cannot take the descriptors the node's peers and store need: a connection beyond is
-answered `429 {"error": ...}` and closed at once. A connection upgraded to a WebSocket leaves
-the count (the streams have their own limit, `tianfu.api.streams`). A WebSocket client may
-send messages of at most `WS_MAX_MESSAGE` bytes (the streams only send); messages are never
+clients cannot take the descriptors the node's peers and store need, and by default at
+most half of them from one client address (`tianfu.api.limits.host_key`; a trusted proxy's
+are not counted), so that one client cannot take them all from the others: a connection
+beyond either is answered `429 {"error": ...}` and closed at once. (Half, not less: a load
+generator on the node's own host holds hundreds of connections to each node.) A connection
+upgraded to a WebSocket leaves the count (the streams have their own limit,
+`tianfu.api.streams`). At most `MAX_PIPELINED` pipelined requests wait behind the one being
+answered, and nothing more is read while any wait: a request begun past them ends the
+reading of its connection, the waiting ones are answered and the connection is closed
+(Uvicorn queued every request a read held, and read again after each answer, so one
+connection could queue requests without end). A WebSocket client may send messages of at
+most `WS_MAX_MESSAGE` bytes (the streams only send); messages are never
 compressed (permessage-deflate is not offered back: compressing runs on the event loop).
 """
 
@@ -37,11 +45,15 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from tianfu.api.limits import TrustedProxies, host_key
+
 DEFAULT_HEAD_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 30.0
 KEEP_ALIVE_TIMEOUT_S = 5
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers of one request
 MAX_CONNECTIONS = 1024  # HTTP connections open at once, at most (see default_max_connections)
+# Requests a connection may have waiting behind the one being answered (HTTP/1.1 pipelining).
+MAX_PIPELINED = 16
 # The largest message a WebSocket client may send: the event streams only send, and what a
 # client sends is read and dropped (a larger message ends the stream with close code 1009).
 WS_MAX_MESSAGE = 4096
@@ -76,6 +88,11 @@ class HeadTooLarge(Exception):
     """A request head over `MAX_HEAD_BYTES` (raised inside the parser's callbacks)."""
 
 
+class PipelineFull(Exception):
+    """A request begun behind `MAX_PIPELINED` waiting ones (raised inside the parser's
+    callbacks)."""
+
+
 def _refusal(status: bytes, message: str) -> bytes:
     body = json.dumps({"error": message}).encode()
     return (
@@ -93,14 +110,49 @@ def default_max_connections() -> int:
 
 
 class Connections:
-    """The number of open HTTP connections of one server, and its limit."""
+    """The number of open HTTP connections of one server, and its limit; the number open
+    from each client address (`host_key`), and its limit, which connections from a
+    `trusted` proxy are not counted against (its clients are many)."""
 
-    def __init__(self, limit: int) -> None:
-        if limit < 1:
-            raise ValueError("the connection limit must be at least 1")
+    def __init__(
+        self, limit: int, per_client: int | None = None, trusted: TrustedProxies | None = None
+    ) -> None:
+        if limit < 1 or (per_client is not None and per_client < 1):
+            raise ValueError("the connection limits must be at least 1")
         self.limit = limit
+        self.per_client = limit if per_client is None else min(per_client, limit)
+        self.trusted = trusted
         self.open = 0
         self.refused = 0
+        self.by_client: dict[str, int] = {}
+
+    def enter(self, host: str | None) -> tuple[str | None, str | None]:
+        """Count a connection from `host`: (its client key, None to count it off again;
+        a refusal when a limit is passed, else None). Each connection is counted off once
+        with `leave`, refused or not."""
+        self.open += 1
+        if host is None or (self.trusted is not None and self.trusted.trusts(host)):
+            key = None
+        else:
+            key = host_key(host)
+            self.by_client[key] = self.by_client.get(key, 0) + 1
+        if self.open > self.limit:
+            return key, f"too many connections open at once (at most {self.limit}); retry later"
+        if key is not None and self.by_client[key] > self.per_client:
+            return key, (
+                f"too many connections open from your address (at most {self.per_client}); "
+                "retry later"
+            )
+        return key, None
+
+    def leave(self, key: str | None) -> None:
+        self.open -= 1
+        if key is not None:
+            left = self.by_client[key] - 1
+            if left:
+                self.by_client[key] = left
+            else:
+                del self.by_client[key]
 
 
 class DeadlineProtocol(HttpToolsProtocol):
@@ -114,6 +166,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     head_timeout_s = DEFAULT_HEAD_TIMEOUT_S
     body_timeout_s = DEFAULT_BODY_TIMEOUT_S
     max_head_bytes = MAX_HEAD_BYTES
+    max_pipelined = MAX_PIPELINED
     connection_count = Connections(MAX_CONNECTIONS)  # each server's class has its own
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -127,22 +180,24 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._head_reads = 0  # bytes of the reads that fell wholly inside the head
         self._upgraded = False
         self._counted = False
+        self._client_key: str | None = None  # the address counted (`Connections.enter`)
         self._eof = False  # the client has sent all it will
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         count = self.connection_count
-        count.open += 1
+        self._client_key, message = count.enter(None if self.client is None else self.client[0])
         self._counted = True
-        if count.open > count.limit:
+        if message is not None:
             count.refused += 1
-            message = f"too many connections open at once (at most {count.limit}); retry later"
             transport.write(_refusal(b"429 Too Many Requests", message))
             transport.close()
             return
         self._enter(_HEAD)
 
     def data_received(self, data: bytes) -> None:
+        if self._eof:  # the client's last request is in (or the pipeline was full)
+            return
         inside_head, heads = self._begun, self._heads
         super().data_received(data)
         if self._upgraded or self.transport.is_closing():
@@ -158,6 +213,8 @@ class DeadlineProtocol(HttpToolsProtocol):
     # The parser's callbacks (called from `data_received`).
 
     def on_message_begin(self) -> None:
+        if len(self.pipeline) >= self.max_pipelined:
+            raise PipelineFull()
         super().on_message_begin()
         self._want = _HEAD
         self._begun = True
@@ -190,8 +247,19 @@ class DeadlineProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         if self._head_items > self.max_head_bytes:  # raised by `_count_head`
             self._refuse_head()
+        elif len(self.pipeline) >= self.max_pipelined:  # raised by `on_message_begin`
+            self._stop_reading()
         else:
             super().send_400_response(msg)
+
+    def _stop_reading(self) -> None:
+        """Read no more of this connection: the requests waiting are answered in order and
+        the connection is then closed (a client resends what was not answered, RFC 9112
+        section 9.3.2)."""
+        self._eof = True
+        self._enter(None)
+        self.flow.pause_reading()
+        self.logger.info("a connection pipelined over %d requests: closing it", self.max_pipelined)
 
     def eof_received(self) -> bool | None:  # type: ignore[override]
         """The client has sent all it will (it may still read): the requests it sent whole
@@ -212,9 +280,13 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         more = bool(self.pipeline)
-        super().on_response_complete()
+        super().on_response_complete()  # starts the next request waiting; reads again
         if self._eof and not more and not self.transport.is_closing():
             self.transport.close()  # every request the client sent is answered
+        elif self._eof or self.pipeline:
+            # Uvicorn reads again after every answer: behind a request still waiting, that
+            # would parse more requests (and bodies) to wait, as fast as they are answered.
+            self.flow.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._uncount()
@@ -224,7 +296,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     def _uncount(self) -> None:
         if self._counted:
             self._counted = False
-            self.connection_count.open -= 1
+            self.connection_count.leave(self._client_key)
 
     def _count_head(self, size: int) -> None:
         self._head_items += size
@@ -278,18 +350,29 @@ def make_server(
     head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S,
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
     max_connections: int | None = None,
+    max_connections_per_client: int | None = None,
     log_level: str = "warning",
 ) -> uvicorn.Server:
     """The Uvicorn server for a node's API `app` on `host:port` (`await server.serve()`);
-    `max_connections` defaults to `default_max_connections()`."""
+    `max_connections` defaults to `default_max_connections()`; at most
+    `max_connections_per_client` of them (default: half, or up to 64) from one client
+    address, unless it is a proxy `app` trusts (`app.state.trusted_proxies`,
+    `create_app(trusted_proxies=)`)."""
     limit = default_max_connections() if max_connections is None else max_connections
+    if max_connections_per_client is None:  # half (a small limit: all of it, up to 64)
+        max_connections_per_client = max(limit // 2, min(limit, 64))
+    trusted = getattr(getattr(app, "state", None), "trusted_proxies", None)
     protocol = type(
         "NodeHttpProtocol",
         (DeadlineProtocol,),
         {
             "head_timeout_s": head_timeout_s,
             "body_timeout_s": body_timeout_s,
-            "connection_count": Connections(limit),
+            "connection_count": Connections(
+                limit,
+                max_connections_per_client,
+                trusted if isinstance(trusted, TrustedProxies) else None,
+            ),
         },
     )
     config = uvicorn.Config(

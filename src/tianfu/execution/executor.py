@@ -69,6 +69,20 @@ _GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
 _MISSING = object()
 
 
+def _admission_signature(tx: Transaction) -> Callable[[], None]:
+    """`tx`'s signature check for `Executor.check_tx`: BadSignature; verified once at most."""
+    done = False
+
+    def check() -> None:
+        nonlocal done
+        if not done:
+            if not verify_tx(tx):
+                raise BadSignature("bad signature")
+            done = True
+
+    return check
+
+
 class UnknownContract(LookupError):
     pass
 
@@ -182,6 +196,13 @@ class Executor:
         anyone can make those keys; the mempool gives them one share together).
 
         `params`: those of block `next_height` (default `params_for(next_height)`).
+
+        The signer is looked up before its signature is checked (`_admission_signature`): a
+        signer that may not transact — unknown, revoked, of no member organisation, an
+        open chain's unregistered key — is refused for a few state reads, not a signature
+        check. A first-use certificate's chain check (dearer than the signature's) comes
+        after the signature check. A transaction whose signature is valid gets the answer
+        it got with the signature checked first: the other checks keep their order.
         """
         memo = self._admission
         if memo.height != next_height:  # a block was committed: start afresh
@@ -190,12 +211,14 @@ class Executor:
             params = memo.params
             if params is None:
                 params = memo.params = self.params_for(next_height)
-        self.check_static(tx, next_height, params)
+        self.check_static(tx, next_height, params, signature=False)
         body = tx.body
         size = self.check_size(tx, params)
+        signature = _admission_signature(tx)
         if self.open:
             gov = self._gov_reader(reader)
             if self._open().admit(gov, reader, body, next_height, self.chain_id, size) is not None:
+                signature()
                 methods, _views = self._methods(body.contract, reader, memo)
                 if body.method not in methods:
                     raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
@@ -207,11 +230,19 @@ class Executor:
         kept = memo.lookup(memo.callers, who, reader)
         if kept is None or not kept.not_before_ms <= time_ms <= kept.not_after_ms:
             reads: list[tuple[bytes, bytes | None]] = []
+            # A first-use certificate's chain check comes after the signature check.
+            first_use = {"before_chain_check": signature} if body.cert else {}
             resolved = self.governance.resolve_caller(
-                self._gov_reader(reader, reads), body.scheme, body.signer, body.cert, time_ms
+                self._gov_reader(reader, reads),
+                body.scheme,
+                body.signer,
+                body.cert,
+                time_ms,
+                **first_use,
             )
             if not resolved.writes:  # a registration depends on the CA's period too
                 memo.keep(memo.callers, who, tuple(reads), resolved)
+        signature()
         methods, _views = self._methods(body.contract, reader, memo)
         if body.method not in methods:
             raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")

@@ -31,9 +31,16 @@ class GovernanceModule(Protocol):
     def genesis_entries(self, genesis: Genesis) -> dict[str, Any]: ...
 
     def resolve_caller(
-        self, read: Any, scheme: int, public_key: bytes, cert_der: bytes, time_ms: int
+        self,
+        read: Any,
+        scheme: int,
+        public_key: bytes,
+        cert_der: bytes,
+        time_ms: int,
+        before_chain_check: Callable[[], None] | None = None,
     ) -> Any:
-        """(caller, registration writes, not_before_ms, not_after_ms) of a signer."""
+        """(caller, registration writes, not_before_ms, not_after_ms) of a signer;
+        `before_chain_check` runs just before a first-use certificate's chain check."""
         ...
 
 

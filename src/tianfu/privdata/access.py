@@ -184,7 +184,11 @@ class NonceCache:
 def verify_request(
     chain: ChainReader, nonces: NonceCache, req: AccessRequest, action: str, now_ms: int
 ) -> Caller:
-    """The identity that signed `req` for `action`, after every check; or the refusal."""
+    """The identity that signed `req` for `action`, after every check; or the refusal.
+
+    The signer is looked up (a few governance reads) before its signature is checked, and
+    the nonce is recorded only once both passed: a request of a key that may not act costs
+    no signature check and takes no place among the nonces kept."""
     body = req.body
     if body.action != action:
         raise BadRequest(f"this route takes a {action!r} request, not {body.action!r}")
@@ -195,8 +199,9 @@ def verify_request(
             f"the request's time is more than {MAX_SKEW_MS // 1000} s from the node's clock "
             "(check the clock, and sign a new request)"
         )
+    caller = chain.caller(body.scheme, body.signer, now_ms)
     if not req.signature_ok():
         raise Unauthorized("bad signature on the request")
     if not nonces.first_use(body.signer, body.nonce, body.time_ms, now_ms):
         raise Unauthorized("this request was used already (sign a new one)")
-    return chain.caller(body.scheme, body.signer, now_ms)
+    return caller
