@@ -9,7 +9,11 @@ the one that made building fail. A failure of the host, not of a transaction
 (`culprit.host_fault`: a store read or write that fails, no memory) drops nothing: the
 height gets no proposal from this node, one ERROR line says why (then a WARNING every
 12th failure, and one when a block builds again), `build_failure` holds it for the
-node's health, and the transactions stay in the mempool for the next build. `executed`
+node's health, and the transactions stay in the mempool for the next build — unless the
+same transactions meet a host fault `culprit.HOST_FAULT_REPEATS` builds in a row and the
+store answers its probe: then the culprit search runs taking host faults for the
+transactions', and drops the one that causes them (a transaction that raises a host-fault
+type on every node would otherwise halt the chain). `executed`
 keeps the executed blocks of the current height, so that committing one does not
 execute it again.
 
@@ -28,12 +32,13 @@ work waits for a prepared build to finish first.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from tianfu.consensus.culprit import host_fault
+from tianfu.consensus.culprit import HostFaultStreak, host_fault, write_fault
 from tianfu.consensus.interfaces import E, MempoolLike
 from tianfu.consensus.ledgerwork import Built, DriverTools, LedgerWork, WrongBytes
 from tianfu.consensus.messages import (
@@ -109,6 +114,7 @@ class BlockMaker(Generic[E]):
         self.budget: int | None = None  # transaction bytes of a round-0 proposal (None: max)
         self.build_failure: str | None = None  # the host's failure that stops our proposals
         self._retry: Retry | None = None  # while building fails on the host
+        self._streak = HostFaultStreak()  # host faults in a row on the same transactions
 
     def limit(self, params: ConsensusParams, round: int) -> int:
         """Transaction bytes this node puts in its proposal of `round`: the budget (at most
@@ -267,12 +273,55 @@ class BlockMaker(Generic[E]):
                         return None
                     built = await self.run_blocking(self.work.build, txs, proposer)
             except Exception as exc:  # even an empty block failed (a task's top level)
-                if host_fault(exc):
-                    self._host_failed(a.height, exc)
+                if not host_fault(exc):
+                    log.exception("building block %d failed", a.height)
+                    return None
+                built = await self._search_host_fault(a, txs, proposer, lock, height, exc)
+                if built is None:
+                    return None
+        return self._ready(a, built, height)
+
+    async def _search_host_fault(
+        self,
+        a: CreateProposalBlock,
+        txs: list[Transaction],
+        proposer: bytes,
+        lock: asyncio.Lock,
+        height: Callable[[], int | None],
+        exc: Exception,
+    ) -> Built[E] | None:
+        """Building `txs` met a host fault: None (nothing dropped, `_host_failed`) unless
+        it is the `HOST_FAULT_REPEATS`-th in a row on the same transactions and the store
+        answers its probe; then the block the culprit search makes of them, taking host
+        faults for the transactions' (the one that causes them is dropped by `_ready`)."""
+        if write_fault(exc) or not self._streak.failed([t.hash for t in txs]):
+            self._host_failed(a.height, exc)
+            return None
+        async with lock:
+            if height() != a.height:
+                return None
+            if not await self.run_blocking(self.work.store_answers):
+                self._host_failed(a.height, exc)  # a real outage: nothing is dropped
+                return None
+            log.warning(
+                "block %d: %d builds in a row failed on the host (%s: %s) while the store "
+                "answers: searching for the transaction that causes it",
+                a.height,
+                self._streak.count,
+                type(exc).__name__,
+                exc,
+            )
+            self.stats["host_fault_searches"] += 1
+            self._streak.reset()
+            try:
+                build = functools.partial(self.work.build, txs, proposer, blame_host=True)
+                return await self.run_blocking(build)
+            except Exception as again:  # even an empty block failed (a task's top level)
+                if host_fault(again):
+                    self._host_failed(a.height, again)
                 else:
                     log.exception("building block %d failed", a.height)
                 return None
-        return self._ready(a, built, height)
 
     def _host_failed(self, height: int, exc: BaseException) -> None:
         """Building failed on the host, not a transaction: no proposal, nothing dropped;
@@ -302,6 +351,7 @@ class BlockMaker(Generic[E]):
                 self._retry.failures,
             )
             self._retry, self.build_failure = None, None
+        self._streak.reset()
         executed, data, culprit, error = built
         dropped = []
         for h, why in executed.result.dropped:

@@ -25,6 +25,7 @@ from tianfu.store.errors import (
     SQLITE_IOERR,
     WRITE_CODES,
     StoreBusy,
+    StoreClosed,
     StoreDamaged,
     StoreError,
     StoreWriteError,
@@ -142,7 +143,7 @@ class StoreFile:
     def _writer_conn(self) -> sqlite3.Connection:
         """The one connection that writes (call with the write lock held, or from __init__)."""
         if self._closed:
-            raise StoreError("the store is closed")
+            raise StoreClosed("the store is closed")
         if self._writer is None:
             self._writer = self._open()
         return self._writer
@@ -156,7 +157,7 @@ class StoreFile:
         """This thread's read connection (the writer's inside its own `grouped_writes`, so
         that it reads what it wrote)."""
         if self._closed:
-            raise StoreError("the store is closed")
+            raise StoreClosed("the store is closed")
         group = self._group
         if group is not None and group.thread == threading.get_ident():
             return group.conn
@@ -305,7 +306,7 @@ class StoreFile:
             raise self._failed(exc, "read") from None
 
     def close(self) -> None:
-        """Close every thread's connection; further calls raise `StoreError`."""
+        """Close every thread's connection; further calls raise `StoreClosed`."""
         self._closed = True
         with self._write_lock, self._conns_lock:
             for conn in self._conns:

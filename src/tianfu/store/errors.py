@@ -14,6 +14,7 @@ class StoreWriteError(StoreError):
     rolled back: the store is as it was, and the same write may succeed later."""
 
     not_a_tx_fault = True  # the host's failure: a proposer blames no transaction for it
+    write_fault = True  # not even when it repeats while the store answers a small write
 
 
 class StoreBusy(StoreError):
@@ -27,6 +28,13 @@ class StoreBusy(StoreError):
 class StoreDamaged(StoreError):
     """The store file is damaged: SQLite says so (malformed image, not a database, I/O
     error on read) or stored bytes do not decode. Reads will not get better by retrying."""
+
+    not_a_tx_fault = True
+
+
+class StoreClosed(StoreError):
+    """The store was closed (the node is stopping, or a repair moved it aside): nothing was
+    read or written. Not a transaction's fault, nor damage."""
 
     not_a_tx_fault = True
 
