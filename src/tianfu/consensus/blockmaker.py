@@ -13,7 +13,9 @@ node's health, and the transactions stay in the mempool for the next build — u
 same transactions meet a host fault `culprit.HOST_FAULT_REPEATS` builds in a row and the
 store answers its probe: then the culprit search runs taking host faults for the
 transactions', and drops the one that causes them (a transaction that raises a host-fault
-type on every node would otherwise halt the chain). `executed`
+type on every node would otherwise halt the chain). Executing a proposed block that
+fails on the host is no verdict on the block: it is tried again with a backoff
+(`execute_failure` holds why for the node's health), never answered as invalid. `executed`
 keeps the executed blocks of the current height, so that committing one does not
 execute it again.
 
@@ -113,6 +115,7 @@ class BlockMaker(Generic[E]):
         self.prepared: Prepared | None = None  # the next height's block, built ahead
         self.budget: int | None = None  # transaction bytes of a round-0 proposal (None: max)
         self.build_failure: str | None = None  # the host's failure that stops our proposals
+        self.execute_failure: str | None = None  # the host's failure that stops our verdicts
         self._retry: Retry | None = None  # while building fails on the host
         self._streak = HostFaultStreak()  # host faults in a row on the same transactions
 
@@ -220,14 +223,9 @@ class BlockMaker(Generic[E]):
             self.stats["block_bytes_wrong"] += 1
             return a.bytes_wrong()
         try:
-            async with lock:
-                if height() != a.height:
-                    return None
-                if await self.settle() is not None:
-                    self.stats["prepared_discarded"] += 1
-                self.mark("exec_begin")
-                executed = await self.run_blocking(self.work.execute, a.block, a.block_hash)
-                self.mark("executed")
+            executed = await self._execute_retrying(a, lock, height)
+            if executed is None:
+                return None
             valid = True
             if height() == a.height:
                 self.executed[a.block_hash] = executed
@@ -243,6 +241,53 @@ class BlockMaker(Generic[E]):
             log.exception("executing block %d failed", a.height)
         self.stats["executed"] += 1
         return a.executed(valid)
+
+    async def _execute_retrying(
+        self, a: ExecuteBlock, lock: asyncio.Lock, height: Callable[[], int | None]
+    ) -> E | None:
+        """The proposed block executed, or None once the height moved on. A failure of
+        this node's host (`culprit.host_fault`: its store cannot be read, no memory) says
+        nothing of the block: no verdict is given (the core waits for one), one ERROR line
+        says why, `execute_failure` holds it for the node's health, and execution is tried
+        again with the driver's backoff until it gives one."""
+        retry: Retry | None = None
+        while True:
+            try:
+                async with lock:
+                    if height() != a.height:
+                        if retry is not None:
+                            self.execute_failure = None  # (the height was decided without us)
+                        return None
+                    if await self.settle() is not None:
+                        self.stats["prepared_discarded"] += 1
+                    self.mark("exec_begin")
+                    executed = await self.run_blocking(self.work.execute, a.block, a.block_hash)
+                    self.mark("executed")
+            except Exception as exc:
+                if isinstance(exc, ValueError) or not host_fault(exc):
+                    raise  # the block's verdict (or a top-level failure: see `execute`)
+                self.stats["execute_host_failures"] += 1
+                self.execute_failure = f"{type(exc).__name__}: {exc}"
+                if retry is None:
+                    log.error(
+                        "cannot execute block %d %s: %s: the host's failure, not the block's: "
+                        "this node gives it no verdict and tries again",
+                        a.height,
+                        a.block_hash.hex()[:12],
+                        self.execute_failure,
+                    )
+                    retry = Retry(f"execute block {a.height}", logger=log)
+                retry.failed(exc)
+                await self.timers.sleep(retry.wait())
+                continue
+            if retry is not None:
+                log.warning(
+                    "executing blocks again: block %d executed after %d failed attempts",
+                    a.height,
+                    retry.failures,
+                )
+            self.execute_failure = None
+            return executed
 
     async def build(
         self,
