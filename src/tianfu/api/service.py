@@ -55,6 +55,11 @@ class QueryFailed(ValueError):
     """A read-only call that failed: unknown method, bad arguments, contract error (HTTP 400)."""
 
 
+class StateUnavailable(QueryFailed):
+    """A read-only call the node could not answer because it cannot read its state now (its
+    store locked, failing or closed): HTTP 503, the same call may succeed later."""
+
+
 @dataclass(frozen=True)
 class StateRead:
     contract: str

@@ -46,6 +46,15 @@ class HostReadError(RuntimeError):
     not_a_tx_fault = True
 
 
+class StateUnreadable(ContractError):
+    """A query could not read the node's state (its store locked, failing or closed, no
+    memory), before or during the view's call: the node's failure, not the query's; the
+    same query may succeed later."""
+
+    def __init__(self, message: str = "the node cannot read its state now; try again later"):
+        super().__init__(message)
+
+
 # The message every node gives an exception the interpreter raised, by type.
 _CANONICAL: dict[str, str] = {
     "ZeroDivisionError": "division by zero",

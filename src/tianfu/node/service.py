@@ -17,6 +17,7 @@ from tianfu.api.service import (
     NotFound,
     QueryFailed,
     StateRead,
+    StateUnavailable,
     TxBadSignature,
     TxBusy,
     TxDuplicate,
@@ -29,6 +30,7 @@ from tianfu.api.service import (
 from tianfu.codec import decode_value, encode
 from tianfu.contracts.identity import AuthError
 from tianfu.execution.contract_api import ContractError, state_key
+from tianfu.execution.errors import StateUnreadable
 from tianfu.execution.executor import TxInvalid
 from tianfu.execution.refusals import BadSignature, QuotaExceeded
 from tianfu.ledger import Ledger
@@ -516,6 +518,8 @@ class NodeService:
                 head.height if head else 0,
                 head.time_ms if head else 0,
             )
+        except StateUnreadable as exc:
+            raise StateUnavailable(str(exc)) from None
         except ContractError as exc:
             msg = str(exc)
             if msg.startswith("unknown contract") or "has no method" in msg:
