@@ -19,10 +19,11 @@ from tianfu.consensus.culprit import (
     HOST_FAULT_REPEATS,
     HostFaultStreak,
     build_dropping_culprit,
+    host_fault,
     store_answers,
 )
 from tianfu.consensus.messages import ProposalBlockReady
-from tianfu.store import StoreBusy, StoreClosed, StoreWriteError
+from tianfu.store import Store, StoreBusy, StoreClosed, StoreWriteError
 
 POISONS = {
     "MemoryError": lambda: MemoryError(),
@@ -80,11 +81,18 @@ def test_the_search_blames_a_host_fault_only_when_told_and_never_a_refused_write
             build_dropping_culprit(full, [1, 2], blame_host=True)
 
 
-def test_the_store_answers_its_probe_until_it_is_closed(chain):  # noqa: F811
+def test_the_store_answers_its_probe_until_it_is_closed(chain, tmp_path):  # noqa: F811
     store = chain.ledger.store
     assert store_answers(store)
     assert store.get_meta("probe") == b"\x01"
     assert not store_answers(object())  # no probe: never taken as healthy
+    other = Store(tmp_path / "other.db")
+    assert store_answers(other)
+    other.close()
+    assert not store_answers(other)
+    with pytest.raises(StoreClosed) as err:
+        other.load_header(1)
+    assert host_fault(err.value)  # no transaction's fault, whoever meets it
 
 
 @pytest.mark.parametrize("fault", sorted(POISONS))

@@ -47,6 +47,11 @@ class TxBusy(TxRejected):
     transaction may be sent again later."""
 
 
+class TxStateUnavailable(TxBusy):
+    """The node cannot check the transaction now: its state reads fail (its store locked,
+    failing or closed). HTTP 503; the same transaction may be sent again later."""
+
+
 class NotFound(LookupError):
     """No such block, transaction, contract or method (HTTP 404)."""
 

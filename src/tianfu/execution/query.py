@@ -11,13 +11,12 @@ later"), which the API answers with 503.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from tianfu.execution.block_result import FLAT_RESULTS
 from tianfu.execution.context import CallContext, RawReader
 from tianfu.execution.contract_api import Caller, ContractError
-from tianfu.execution.errors import HostResourceError, StateUnreadable
+from tianfu.execution.errors import HostResourceError, StateUnreadable, host_read_failure
 from tianfu.execution.meter import Meter
 from tianfu.types import ValueTypeError, check_value
 
@@ -46,17 +45,9 @@ def run_query(
     except ContractError:
         raise
     except Exception as exc:
-        if _host_failure(exc):  # a read before the call: the chain's parameters, the contract
+        if host_read_failure(exc):  # a read before the call: the chain's parameters, the contract
             raise StateUnreadable() from None
         raise
-
-
-def _host_failure(exc: BaseException) -> bool:
-    """Whether `exc` is the host's failure to read (the store's typed failures say
-    `not_a_tx_fault`; SQLite's own errors, an OSError, no memory)."""
-    if getattr(exc, "not_a_tx_fault", False) is True:
-        return True
-    return isinstance(exc, (OSError, MemoryError, sqlite3.Error))
 
 
 def _run(

@@ -93,6 +93,8 @@ class StoreFile:
                 raise self._cannot_open(exc) from None
             if sqlite_code(exc) in DAMAGE_CODES or sqlite_code(exc) == SQLITE_IOERR:
                 raise StoreDamaged(f"store {self._path}: cannot open it: {exc}") from None
+            if sqlite_code(exc) in BUSY_CODES:  # another process holds it locked
+                raise StoreBusy(f"cannot open store {self._path}: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
         except StoreDamaged:
             self.close()
@@ -135,6 +137,8 @@ class StoreFile:
                 raise self._cannot_open(exc) from None
             if sqlite_code(exc) in DAMAGE_CODES or sqlite_code(exc) == SQLITE_IOERR:
                 raise self._damaged(f"cannot open it: {exc}") from None
+            if sqlite_code(exc) in BUSY_CODES:  # another process holds it locked
+                raise StoreBusy(f"cannot open store {self._path}: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
         with self._conns_lock:
             self._conns.append(conn)
