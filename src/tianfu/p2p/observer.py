@@ -39,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import ssl
 import time
 from collections.abc import Callable, Coroutine
@@ -156,6 +157,7 @@ class ObserverTransport:
         on_peer: Callable[[PeerId, bool], None] | None = None,
         consensus_kinds: frozenset[int] = frozenset(),
         is_validator_key: Callable[[bytes], bool] | None = None,
+        listener: socket.socket | None = None,  # bound already (`listen` is its address)
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
@@ -193,6 +195,7 @@ class ObserverTransport:
         self._links: dict[str, _Link] = {}
         self._book = StrikeBook(ban_s)  # strikes and bans by key address and host, bounded
         self._server: asyncio.Server | None = None
+        self._listener = listener
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
         self._pending = 0  # inbound handshakes in progress (count against max_links)
@@ -212,7 +215,12 @@ class ObserverTransport:
 
     async def start(self) -> None:
         self._running = True
-        if self._listen is not None:
+        if self._listener is not None:
+            self._server = await asyncio.start_server(
+                self._on_inbound, sock=self._listener, ssl=self._server_ctx,
+                ssl_handshake_timeout=self._timeout,
+            )  # fmt: skip
+        elif self._listen is not None:
             self._server = await asyncio.start_server(
                 self._on_inbound, *self._listen, ssl=self._server_ctx,
                 ssl_handshake_timeout=self._timeout,
