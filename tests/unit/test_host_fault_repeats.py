@@ -219,3 +219,45 @@ def test_dev_chain_drops_nothing_while_the_store_does_not_answer(chain, caplog):
         _run_until(driver, lambda: len(met) > HOST_FAULT_REPEATS + 1)
     assert len(met) > HOST_FAULT_REPEATS + 1, "too few attempts to tell"
     assert len(mempool) == 2 and "dropping transaction" not in caplog.text
+
+
+class _FailingOnce:
+    """A read connection whose next statement fails with SQLite result `code`."""
+
+    def __init__(self, conn: Any, code: int, message: str) -> None:
+        self._conn, self._code, self._message, self.met = conn, code, message, False
+
+    def execute(self, *args: Any) -> Any:
+        if not self.met:
+            self.met = True
+            exc = sqlite3.OperationalError(self._message)
+            exc.sqlite_errorcode = self._code  # type: ignore[attr-defined]
+            raise exc
+        return self._conn.execute(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (13, "database or disk is full"),  # a read's temporary space
+        (14, "unable to open database file"),  # a read's temporary file
+        (7, "out of memory"),
+    ],
+)
+def test_a_read_the_host_cannot_do_is_no_transactions_fault(chain, code, message):  # noqa: F811
+    """A read SQLite could not do for want of the host's resources (a sort's temporary
+    space on a full disk, its temporary file, memory) was a bare StoreError, which the
+    culprit search took for a transaction's failure: a proposer met by it once dropped an
+    acknowledged transaction. It is now a host fault (StoreWriteError, StoreNoMemory)."""
+    store = chain.ledger.store
+    conn = store._conn()
+    failing = _FailingOnce(conn, code, message)
+    store._conn = lambda: failing
+    with pytest.raises(Exception) as err:
+        store.load_header(1)
+    assert failing.met and message in str(err.value)
+    assert host_fault(err.value), type(err.value)
+    assert store.load_header(1) is not None

@@ -6,6 +6,7 @@ from tianfu.store.sqlite import (
     StoreClosed,
     StoreDamaged,
     StoreError,
+    StoreNoMemory,
     StoreWriteError,
     TxRecord,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "StoreClosed",
     "StoreDamaged",
     "StoreError",
+    "StoreNoMemory",
     "StoreWriteError",
     "TxRecord",
 ]

@@ -23,11 +23,13 @@ from tianfu.store.errors import (
     BUSY_CODES,
     DAMAGE_CODES,
     SQLITE_IOERR,
+    SQLITE_NOMEM,
     WRITE_CODES,
     StoreBusy,
     StoreClosed,
     StoreDamaged,
     StoreError,
+    StoreNoMemory,
     StoreWriteError,
     cannot_write,
     sqlite_code,
@@ -179,10 +181,12 @@ class StoreFile:
             return StoreWriteError(f"{doing} failed: {exc}")
         if code in DAMAGE_CODES or (code == SQLITE_IOERR and doing == "read"):
             return self._damaged(f"{doing} failed: {exc}")
-        if doing != "read" and code in WRITE_CODES:
+        if code in WRITE_CODES:  # (a read's: its temporary files, no space or no access)
             return StoreWriteError(f"{doing} failed: {exc}")
         if code in BUSY_CODES:
             return StoreBusy(f"{doing} failed: {exc}")
+        if code == SQLITE_NOMEM:
+            return StoreNoMemory(f"{doing} failed: {exc}")
         return StoreError(f"{doing} failed: {exc}")
 
     def _damaged(self, message: str) -> StoreDamaged:

@@ -47,6 +47,7 @@ from tianfu.store.errors import (  # noqa: F401 - re-exported
     StoreClosed,
     StoreDamaged,
     StoreError,
+    StoreNoMemory,
     StoreWriteError,
 )
 from tianfu.store.reads import StoreReads, TxRecord
