@@ -200,7 +200,13 @@ class BlockMaker(Generic[E]):
             prepared = await self.settle()
         if prepared is None:
             return None
-        below = self.work.ledger.store.load_header(height - 1)
+        try:
+            below = self.work.ledger.store.load_header(height - 1)
+        except Exception as exc:  # the store cannot be read now: not on it, for all we know
+            if not host_fault(exc):
+                raise
+            log.warning("cannot tell whether block %d was built on the stored one: %s", height, exc)
+            below = None
         usable = prepared.height == height and below is not None and below.hash == prepared.parent
         if usable and not prepared.work.cancelled() and prepared.work.exception() is None:
             self.mark("build")
