@@ -124,3 +124,66 @@ def test_a_validator_stops_retrying_when_the_height_moves_on(chain, tmp_path):  
     asyncio.run(go())
     assert calls == [1] and posted == []
     assert driver.blocks.execute_failure is None
+
+
+def test_a_block_that_fails_every_execution_while_the_store_answers_is_invalid(
+    chain,  # noqa: F811
+    tmp_path,
+    caplog,
+):
+    """A block holding a transaction that raises a host-fault type on every node (a
+    Byzantine proposer's): with no verdict ever, every validator would wait at its
+    proposal for good and the chain would halt. After `HOST_FAULT_REPEATS` failures in a
+    row, with the store answering its probe, the block is invalid."""
+    from tianfu.consensus.culprit import HOST_FAULT_REPEATS
+
+    block = chain.replica.build_block(_txs(chain, 1), b"").block
+    a = ExecuteBlock(block.header.height, 0, block.hash, encode(block))
+    driver = make_driver(chain, tmp_path)
+    calls: list[int] = []
+
+    def poisoned(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        raise MemoryError()
+
+    chain.ledger.execute = poisoned
+    with caplog.at_level(logging.INFO, logger="tianfu.consensus.driver"):
+        posted = _execute(driver, chain, a)
+    assert posted == [BlockExecuted(a.height, a.block_hash, False)]
+    assert len(calls) == HOST_FAULT_REPEATS
+    assert "while the store answers" in caplog.text
+    assert driver.blocks.execute_failure is None
+
+
+def test_no_verdict_while_the_store_itself_does_not_answer(chain, tmp_path):  # noqa: F811
+    """The same repeated failure during a real outage (the probe fails too): no verdict,
+    however many attempts, until the height is decided without this validator."""
+    from tianfu.consensus.culprit import HOST_FAULT_REPEATS
+
+    ledger = chain.ledger
+    block = chain.replica.build_block(_txs(chain, 1), b"").block
+    a = ExecuteBlock(block.header.height, 0, block.hash, encode(block))
+    driver = make_driver(chain, tmp_path)
+    calls: list[int] = []
+
+    def locked(*args: Any, **kw: Any) -> Any:
+        raise StoreBusy("write failed: database is locked")
+
+    def failing(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) > HOST_FAULT_REPEATS + 1:
+            driver.core = SimpleNamespace(height=a.height + 1, blocks={})  # decided meanwhile
+        raise StoreBusy("read failed: database is locked")
+
+    ledger.store.probe = locked
+    ledger.execute = failing
+    posted: list[Any] = []
+    driver._post = posted.append
+
+    async def go() -> None:
+        driver._ledger_lock = asyncio.Lock()
+        driver.core = driver._default_core(a.height, ledger.validator_set(a.height))
+        await driver._execute(a)
+
+    asyncio.run(go())
+    assert len(calls) == HOST_FAULT_REPEATS + 2 and posted == []

@@ -40,7 +40,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from tianfu.consensus.culprit import HostFaultStreak, host_fault, write_fault
+from tianfu.consensus.culprit import (
+    HOST_FAULT_REPEATS,
+    HostFaultStreak,
+    host_fault,
+    write_fault,
+)
 from tianfu.consensus.interfaces import E, MempoolLike
 from tianfu.consensus.ledgerwork import Built, DriverTools, LedgerWork, WrongBytes
 from tianfu.consensus.messages import (
@@ -255,7 +260,11 @@ class BlockMaker(Generic[E]):
         this node's host (`culprit.host_fault`: its store cannot be read, no memory) says
         nothing of the block: no verdict is given (the core waits for one), one ERROR line
         says why, `execute_failure` holds it for the node's health, and execution is tried
-        again with the driver's backoff until it gives one."""
+        again with the driver's backoff until it gives one — unless it fails
+        `HOST_FAULT_REPEATS` times in a row and the store answers its probe: then the
+        block makes this host fail (a transaction that raises a host-fault type), and it is
+        invalid (a `ValueError`), or a Byzantine proposer could halt every validator with it.
+        A write the file system refused (`write_fault`) is never the block's."""
         retry: Retry | None = None
         while True:
             try:
@@ -284,6 +293,15 @@ class BlockMaker(Generic[E]):
                     )
                     retry = Retry(f"execute block {a.height}", logger=log)
                 retry.failed(exc)
+                if retry.failures >= HOST_FAULT_REPEATS and not write_fault(exc):
+                    async with lock:
+                        answers = await self.run_blocking(self.work.store_answers)
+                    if answers:  # the same failure every time, the store fine: the block's
+                        self.execute_failure = None
+                        raise ValueError(
+                            f"executing it failed on this host {retry.failures} times in a "
+                            f"row while the store answers: {type(exc).__name__}: {exc}"
+                        ) from None
                 await self.timers.sleep(retry.wait())
                 continue
             if retry is not None:
