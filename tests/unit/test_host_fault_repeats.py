@@ -162,7 +162,7 @@ def test_network_proposer_drops_nothing_while_the_store_does_not_answer(
     assert driver.blocks.build_failure is not None
 
 
-def _run_until(driver: Any, done: Any, seconds: float = 30) -> None:
+def _run_until(driver: Any, done: Any, seconds: float = 60) -> None:
     """Run a solo driver until `done()` (or `seconds` pass), then stop it."""
 
     async def run() -> None:
