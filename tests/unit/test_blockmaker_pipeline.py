@@ -269,3 +269,55 @@ def test_a_block_with_room_is_not_built_ahead_and_takes_what_arrives(chain, tmp_
     built = maker.executed[ready.block_hash].block
     assert built.header.prev_hash == a.block.hash
     assert [t.hash for t in built.txs] == [y.hash, late.hash]
+
+
+def test_a_store_read_failing_when_a_prepared_block_is_checked_builds_afresh(chain, tmp_path):
+    """`build` reads the header below the height to tell whether the prepared block is on
+    it; that read failing on the host (the store locked) escaped `build` (the proposal task
+    died with the exception, no proposal, nothing in the node's health). The prepared
+    block is discarded and the block built afresh."""
+    from tianfu.store import StoreBusy
+
+    ledger = chain.ledger
+    user = _user(chain)
+    expiry = ledger.height + 20
+    mempool = Mempool()
+    txs = [tx_with_expiry(chain, user, expiry, "list_orgs") for _ in range(6)]
+    for t in txs:
+        mempool.add(t)
+    a = ledger.build_block([txs[0]], PROPOSER)
+    h = a.block.header.height
+    params = msgspec.structs.replace(ledger.params(h + 1), max_block_txs=4)
+    maker, _ = _maker(chain, tmp_path, mempool)
+    real = ledger.store.load_header
+    failed: list[int] = []
+
+    def locked_once(height):
+        if not failed:
+            failed.append(height)
+            raise StoreBusy("read failed: database is locked")
+        return real(height)
+
+    async def scenario():
+        cert = certify(chain, a)
+        assert maker.prepare(a, cert, params, PROPOSER)
+        await asyncio.wait([maker.prepared.work])
+        ledger.commit(a, cert)
+        mempool.remove([txs[0].hash])
+        ledger.store.load_header = locked_once
+        return await maker.build(
+            CreateProposalBlock(h + 1, 0),
+            params,
+            PROPOSER,
+            asyncio.Lock(),
+            lambda: h + 1,
+            idle_until=0.0,
+            stopping=lambda: False,
+        )
+
+    ready = asyncio.run(scenario())
+    assert failed == [h]
+    assert maker.stats["prepared_discarded"] == 1 and maker.stats["prepared_used"] == 0
+    built = maker.executed[ready.block_hash].block
+    assert built.header.prev_hash == a.block.hash
+    assert [t.hash for t in built.txs] == [t.hash for t in txs[1:5]]

@@ -242,3 +242,62 @@ def test_evidence_the_mempool_has_no_room_for_is_sent_again_not_given_up(node):
     node.commit()
     for ev in evs:
         assert chain.query("get_evidence", offender.name, ev.vote_a.height, 0, PREVOTE)
+
+
+@pytest.mark.parametrize("fault", ["query", "submission"])
+def test_evidence_met_by_a_store_that_cannot_be_read_is_reported_once_it_can(
+    node, monkeypatch, caplog, fault
+):
+    """The node's store cannot be read for a while (locked, failing, closed while the node
+    stops): each pass logged a traceback ('reporting double-sign evidence failed') while
+    it lasted. Now a WARNING without one (then one every 60 passes), and the evidence is
+    submitted once the store answers."""
+    import logging
+
+    from tianfu.store import StoreBusy
+
+    chain = node.chain
+    ev = double_sign(chain, chain.genesis.validators[3], 1)
+    passes: list[int] = []
+
+    def pending():
+        passes.append(1)
+        return [ev]
+
+    reporter = EvidenceReporter(node.identity, node.service, pending, interval_s=0.01)
+    store, latest = node.service.store, chain.ledger.latest
+
+    def locked(*args, **kw):
+        raise StoreBusy("read failed: database is locked")
+
+    if fault == "query":
+        monkeypatch.setattr(latest, "get", locked)
+    else:
+        monkeypatch.setattr(store, "committed_txs", locked)
+
+    async def main():
+        task = asyncio.create_task(reporter.run())
+        deadline = time.monotonic() + 60
+        while len(passes) < 4:
+            assert time.monotonic() < deadline, "too few passes"
+            await asyncio.sleep(0.01)
+        assert len(node.mempool) == 0
+        monkeypatch.undo()
+        while not len(node.mempool):
+            assert time.monotonic() < deadline, "the evidence was never submitted"
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with caplog.at_level(logging.INFO, logger="tianfu.node.evidence"):
+        asyncio.run(main())
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert reporter.stats["submitted"] == 1
+    if fault == "query":
+        assert reporter.stats["unreadable"] >= 3
+        assert "double-sign evidence not reported now (tried again)" in caplog.text
+    else:  # refused for now, as a full mempool refuses it: sent again
+        assert reporter.stats["busy"] >= 3 and reporter.stats["rejected"] == 0
+        assert "not admitted now (sent again)" in caplog.text
+        assert "the node cannot read its state now" in caplog.text

@@ -171,3 +171,38 @@ def test_a_store_failure_is_over_once_consensus_stores_the_blocks(world, tmp_pat
     asyncio.run(main())
     assert chain_hashes(b.ledger) == chain_hashes(a.ledger)
     assert b.syncer.store_error is None
+
+
+def test_a_block_our_host_cannot_execute_is_not_the_peers_fault(world, tmp_path) -> None:
+    """A state read of our own store failing while a peer's block is executed (the
+    contract's read: `HostReadError`; SQLite's own error, no memory) escaped the batch:
+    the sync step failed with a traceback each time and nothing said why. It is our host's
+    failure, as a store write that fails: the peer is not blamed, `store_error` says it,
+    and sync completes once the reads succeed again."""
+    from tianfu.execution.errors import HostReadError
+
+    a, b, clock, hub = _pair(world, tmp_path)
+    real_execute = b.ledger.execute
+    failing = True
+
+    def execute(*args, **kw):
+        if failing:
+            raise HostReadError("reading state failed: StoreBusy: database is locked")
+        return real_execute(*args, **kw)
+
+    b.ledger.execute = execute  # type: ignore[method-assign]
+
+    async def main() -> None:
+        nonlocal failing
+        a.syncer.broadcast_status()
+        await settle()
+        assert await b.syncer.sync_from_peers_once() == 0
+        assert not b.syncer.banned_peers()
+        assert b.syncer.store_error is not None and "database is locked" in b.syncer.store_error
+        failing = False
+        clock.now += 2.5
+        await sync_until(b, CHAIN_LEN)
+
+    asyncio.run(main())
+    assert b.syncer.store_error is None and not b.syncer.banned_peers()
+    assert chain_hashes(b.ledger) == chain_hashes(a.ledger)

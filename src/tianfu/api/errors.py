@@ -1,5 +1,5 @@
-"""Every error the API answers, as `{"error": "<message>"}` with a 4xx status (a 500 only
-for a bug, logged): the typed exceptions the routes raise and the handlers that render them.
+"""Every error the API answers, as `{"error": "<message>"}` with a 4xx status (503 when the
+node cannot read its state now, a 500 only for a bug, logged): the typed exceptions the routes raise and the handlers that render them.
 
 The handlers are installed on the application, so they answer for every route alike — the
 submission routes included (`tianfu.api.submit`) — and for the shared middleware's refusals
@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from tianfu.api.render import refusal
-from tianfu.api.service import NotFound, QueryFailed, TxDuplicate, TxRejected
+from tianfu.api.service import NotFound, QueryFailed, StateUnavailable, TxDuplicate, TxRejected
 from tianfu.codec import CodecError
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def query_failed(_: Request, exc: Exception) -> JSONResponse:
         return error_response(400, f"query failed: {exc}")
 
+    async def state_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        return error_response(503, str(exc), {"Retry-After": "1"})
+
     async def codec_error(_: Request, exc: Exception) -> JSONResponse:
         return error_response(400, str(exc))
 
@@ -89,6 +92,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TxRejected, refused)
     app.add_exception_handler(NotFound, not_found)
     app.add_exception_handler(QueryFailed, query_failed)
+    app.add_exception_handler(StateUnavailable, state_unavailable)
     app.add_exception_handler(CodecError, codec_error)
     app.add_exception_handler(RequestValidationError, validation)
     app.add_exception_handler(StarletteHTTPException, http_error)

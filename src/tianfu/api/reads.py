@@ -175,7 +175,7 @@ def read_router(
         return json_answer(render_state(service.read_state(contract, key, height, prove)))
 
     @router.post(
-        "/v1/query", tags=["state"], openapi_extra=_QUERY_BODY_DOC, **documented(QueryOut, 400)
+        "/v1/query", tags=["state"], openapi_extra=_QUERY_BODY_DOC, **documented(QueryOut, 400, 503)
     )
     async def query(request: Request) -> JSONResponse:
         """A read-only call of a contract's view on the latest state (gas-bounded)."""

@@ -135,9 +135,11 @@ def render_committed_event(ev: CommittedEvent) -> dict[str, Any]:
 
 def refusal(exc: Exception) -> tuple[int, dict[str, Any]]:
     """Status and body for a transaction the node refused (TxDuplicate: 409, an account over
-    its quota or no room in the mempool: 429, else 400)."""
-    from tianfu.api.service import TxBusy, TxDuplicate, TxQuotaExceeded
+    its quota or no room in the mempool: 429, its state unreadable now: 503, else 400)."""
+    from tianfu.api.service import TxBusy, TxDuplicate, TxQuotaExceeded, TxStateUnavailable
 
+    if isinstance(exc, TxStateUnavailable):
+        return 503, {"error": f"transaction refused for now: {exc}", "code": "state_unreadable"}
     if isinstance(exc, TxDuplicate):
         return 409, {"error": f"duplicate transaction: {exc}"}
     if isinstance(exc, TxBusy):

@@ -47,12 +47,22 @@ class TxBusy(TxRejected):
     transaction may be sent again later."""
 
 
+class TxStateUnavailable(TxBusy):
+    """The node cannot check the transaction now: its state reads fail (its store locked,
+    failing or closed). HTTP 503; the same transaction may be sent again later."""
+
+
 class NotFound(LookupError):
     """No such block, transaction, contract or method (HTTP 404)."""
 
 
 class QueryFailed(ValueError):
     """A read-only call that failed: unknown method, bad arguments, contract error (HTTP 400)."""
+
+
+class StateUnavailable(QueryFailed):
+    """A read-only call the node could not answer because it cannot read its state now (its
+    store locked, failing or closed): HTTP 503, the same call may succeed later."""
 
 
 @dataclass(frozen=True)

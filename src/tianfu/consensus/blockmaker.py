@@ -9,7 +9,13 @@ the one that made building fail. A failure of the host, not of a transaction
 (`culprit.host_fault`: a store read or write that fails, no memory) drops nothing: the
 height gets no proposal from this node, one ERROR line says why (then a WARNING every
 12th failure, and one when a block builds again), `build_failure` holds it for the
-node's health, and the transactions stay in the mempool for the next build. `executed`
+node's health, and the transactions stay in the mempool for the next build — unless the
+same transactions meet a host fault `culprit.HOST_FAULT_REPEATS` builds in a row and the
+store answers its probe: then the culprit search runs taking host faults for the
+transactions', and drops the one that causes them (a transaction that raises a host-fault
+type on every node would otherwise halt the chain). Executing a proposed block that
+fails on the host is no verdict on the block: it is tried again with a backoff
+(`execute_failure` holds why for the node's health), never answered as invalid. `executed`
 keeps the executed blocks of the current height, so that committing one does not
 execute it again.
 
@@ -28,12 +34,18 @@ work waits for a prepared build to finish first.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic
 
-from tianfu.consensus.culprit import host_fault
+from tianfu.consensus.culprit import (
+    HOST_FAULT_REPEATS,
+    HostFaultStreak,
+    host_fault,
+    write_fault,
+)
 from tianfu.consensus.interfaces import E, MempoolLike
 from tianfu.consensus.ledgerwork import Built, DriverTools, LedgerWork, WrongBytes
 from tianfu.consensus.messages import (
@@ -108,7 +120,9 @@ class BlockMaker(Generic[E]):
         self.prepared: Prepared | None = None  # the next height's block, built ahead
         self.budget: int | None = None  # transaction bytes of a round-0 proposal (None: max)
         self.build_failure: str | None = None  # the host's failure that stops our proposals
+        self.execute_failure: str | None = None  # the host's failure that stops our verdicts
         self._retry: Retry | None = None  # while building fails on the host
+        self._streak = HostFaultStreak()  # host faults in a row on the same transactions
 
     def limit(self, params: ConsensusParams, round: int) -> int:
         """Transaction bytes this node puts in its proposal of `round`: the budget (at most
@@ -191,7 +205,13 @@ class BlockMaker(Generic[E]):
             prepared = await self.settle()
         if prepared is None:
             return None
-        below = self.work.ledger.store.load_header(height - 1)
+        try:
+            below = self.work.ledger.store.load_header(height - 1)
+        except Exception as exc:  # the store cannot be read now: not on it, for all we know
+            if not host_fault(exc):
+                raise
+            log.warning("cannot tell whether block %d was built on the stored one: %s", height, exc)
+            below = None
         usable = prepared.height == height and below is not None and below.hash == prepared.parent
         if usable and not prepared.work.cancelled() and prepared.work.exception() is None:
             self.mark("build")
@@ -214,14 +234,9 @@ class BlockMaker(Generic[E]):
             self.stats["block_bytes_wrong"] += 1
             return a.bytes_wrong()
         try:
-            async with lock:
-                if height() != a.height:
-                    return None
-                if await self.settle() is not None:
-                    self.stats["prepared_discarded"] += 1
-                self.mark("exec_begin")
-                executed = await self.run_blocking(self.work.execute, a.block, a.block_hash)
-                self.mark("executed")
+            executed = await self._execute_retrying(a, lock, height)
+            if executed is None:
+                return None
             valid = True
             if height() == a.height:
                 self.executed[a.block_hash] = executed
@@ -237,6 +252,66 @@ class BlockMaker(Generic[E]):
             log.exception("executing block %d failed", a.height)
         self.stats["executed"] += 1
         return a.executed(valid)
+
+    async def _execute_retrying(
+        self, a: ExecuteBlock, lock: asyncio.Lock, height: Callable[[], int | None]
+    ) -> E | None:
+        """The proposed block executed, or None once the height moved on. A failure of
+        this node's host (`culprit.host_fault`: its store cannot be read, no memory) says
+        nothing of the block: no verdict is given (the core waits for one), one ERROR line
+        says why, `execute_failure` holds it for the node's health, and execution is tried
+        again with the driver's backoff until it gives one — unless it fails
+        `HOST_FAULT_REPEATS` times in a row and the store answers its probe: then the
+        block makes this host fail (a transaction that raises a host-fault type), and it is
+        invalid (a `ValueError`), or a Byzantine proposer could halt every validator with it.
+        A write the file system refused (`write_fault`) is never the block's."""
+        retry: Retry | None = None
+        while True:
+            try:
+                async with lock:
+                    if height() != a.height:
+                        if retry is not None:
+                            self.execute_failure = None  # (the height was decided without us)
+                        return None
+                    if await self.settle() is not None:
+                        self.stats["prepared_discarded"] += 1
+                    self.mark("exec_begin")
+                    executed = await self.run_blocking(self.work.execute, a.block, a.block_hash)
+                    self.mark("executed")
+            except Exception as exc:
+                if isinstance(exc, ValueError) or not host_fault(exc):
+                    raise  # the block's verdict (or a top-level failure: see `execute`)
+                self.stats["execute_host_failures"] += 1
+                self.execute_failure = f"{type(exc).__name__}: {exc}"
+                if retry is None:
+                    log.error(
+                        "cannot execute block %d %s: %s: the host's failure, not the block's: "
+                        "this node gives it no verdict and tries again",
+                        a.height,
+                        a.block_hash.hex()[:12],
+                        self.execute_failure,
+                    )
+                    retry = Retry(f"execute block {a.height}", logger=log)
+                retry.failed(exc)
+                if retry.failures >= HOST_FAULT_REPEATS and not write_fault(exc):
+                    async with lock:
+                        answers = await self.run_blocking(self.work.store_answers)
+                    if answers:  # the same failure every time, the store fine: the block's
+                        self.execute_failure = None
+                        raise ValueError(
+                            f"executing it failed on this host {retry.failures} times in a "
+                            f"row while the store answers: {type(exc).__name__}: {exc}"
+                        ) from None
+                await self.timers.sleep(retry.wait())
+                continue
+            if retry is not None:
+                log.warning(
+                    "executing blocks again: block %d executed after %d failed attempts",
+                    a.height,
+                    retry.failures,
+                )
+            self.execute_failure = None
+            return executed
 
     async def build(
         self,
@@ -267,12 +342,55 @@ class BlockMaker(Generic[E]):
                         return None
                     built = await self.run_blocking(self.work.build, txs, proposer)
             except Exception as exc:  # even an empty block failed (a task's top level)
-                if host_fault(exc):
-                    self._host_failed(a.height, exc)
+                if not host_fault(exc):
+                    log.exception("building block %d failed", a.height)
+                    return None
+                built = await self._search_host_fault(a, txs, proposer, lock, height, exc)
+                if built is None:
+                    return None
+        return self._ready(a, built, height)
+
+    async def _search_host_fault(
+        self,
+        a: CreateProposalBlock,
+        txs: list[Transaction],
+        proposer: bytes,
+        lock: asyncio.Lock,
+        height: Callable[[], int | None],
+        exc: Exception,
+    ) -> Built[E] | None:
+        """Building `txs` met a host fault: None (nothing dropped, `_host_failed`) unless
+        it is the `HOST_FAULT_REPEATS`-th in a row on the same transactions and the store
+        answers its probe; then the block the culprit search makes of them, taking host
+        faults for the transactions' (the one that causes them is dropped by `_ready`)."""
+        if write_fault(exc) or not self._streak.failed([t.hash for t in txs]):
+            self._host_failed(a.height, exc)
+            return None
+        async with lock:
+            if height() != a.height:
+                return None
+            if not await self.run_blocking(self.work.store_answers):
+                self._host_failed(a.height, exc)  # a real outage: nothing is dropped
+                return None
+            log.warning(
+                "block %d: %d builds in a row failed on the host (%s: %s) while the store "
+                "answers: searching for the transaction that causes it",
+                a.height,
+                self._streak.count,
+                type(exc).__name__,
+                exc,
+            )
+            self.stats["host_fault_searches"] += 1
+            self._streak.reset()
+            try:
+                build = functools.partial(self.work.build, txs, proposer, blame_host=True)
+                return await self.run_blocking(build)
+            except Exception as again:  # even an empty block failed (a task's top level)
+                if host_fault(again):
+                    self._host_failed(a.height, again)
                 else:
                     log.exception("building block %d failed", a.height)
                 return None
-        return self._ready(a, built, height)
 
     def _host_failed(self, height: int, exc: BaseException) -> None:
         """Building failed on the host, not a transaction: no proposal, nothing dropped;
@@ -302,6 +420,7 @@ class BlockMaker(Generic[E]):
                 self._retry.failures,
             )
             self._retry, self.build_failure = None, None
+        self._streak.reset()
         executed, data, culprit, error = built
         dropped = []
         for h, why in executed.result.dropped:

@@ -22,10 +22,20 @@ damage errors, a contract's state read that failed). They are raised like `not_a
 types, whatever the caller names: a read that fails once would otherwise make the
 longer block fail and the shorter one build, and the search would drop an innocent
 transaction the node had acknowledged.
+
+Unless the same transactions meet a host fault build after build while the store itself
+answers (`HostFaultStreak`, `store_answers`): a transaction whose execution raises a
+host-fault type every time would otherwise halt the chain, every proposer re-proposing it
+forever. After `HOST_FAULT_REPEATS` failures in a row whose candidates share a transaction,
+and only if the store answers a trivial read and write (`Store.probe`), the caller searches
+with `blame_host=True`: host faults then count as the failing prefix's, and the culprit is
+dropped. A real outage fails the probe too, and nothing is dropped; nor for a write the
+file system refused (`write_fault`: a nearly full disk takes the probe's small write).
 """
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,10 +47,68 @@ T = TypeVar("T")
 HOST_FAULTS: tuple[type[BaseException], ...] = (OSError, MemoryError, sqlite3.OperationalError)
 
 
+# Host faults in a row, on candidates sharing a transaction, before the store is probed and
+# the search may blame a transaction for them (ADR 0017).
+HOST_FAULT_REPEATS = 3
+
+
 def host_fault(exc: BaseException, also: tuple[type[BaseException], ...] = ()) -> bool:
     """Whether `exc` is the host's failure, not a transaction's: one of `HOST_FAULTS` or
     `also`, or of a class that says `not_a_tx_fault = True`."""
     return isinstance(exc, HOST_FAULTS + also) or getattr(exc, "not_a_tx_fault", False) is True
+
+
+class HostFaultStreak:
+    """Host faults met building in a row, on candidates that share a transaction (those in
+    every failed build so far: a transaction that makes every build fail stays pending, so
+    it is in all of them, whatever else arrives meanwhile)."""
+
+    def __init__(self, repeats: int = HOST_FAULT_REPEATS) -> None:
+        self.repeats = repeats
+        self.count = 0
+        self._common: set[bytes] = set()
+
+    def failed(self, hashes: list[bytes]) -> bool:
+        """A build of the candidates `hashes` met a host fault: whether it is the
+        `repeats`-th (or later) in a row on the same transactions."""
+        common = self._common & set(hashes)
+        if self.count and common:
+            self.count, self._common = self.count + 1, common
+        else:
+            self.count, self._common = 1, set(hashes)
+        return bool(hashes) and self.count >= self.repeats
+
+    def reset(self) -> None:
+        """A block built (or the search ran): the next host fault starts a new streak."""
+        self.count, self._common = 0, set()
+
+
+def store_answers(store: object) -> bool:
+    """Whether `store` answers a trivial read and write (its `probe()` returns): then a
+    host fault that repeats on the same transactions is theirs. A store without `probe`,
+    or whose probe raises anything, does not answer."""
+    probe = getattr(store, "probe", None)
+    if probe is None:
+        return False
+    try:
+        probe()
+    except Exception:  # noqa: BLE001 - any failure of the probe means: not answering
+        return False
+    return True
+
+
+# The errors of a write the file system refused: never a transaction's, even repeated while
+# the store answers (a nearly full disk takes the probe's small write and refuses a block).
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
+
+
+def write_fault(exc: BaseException) -> bool:
+    """Whether `exc` is a write the file system refused (a full disk, a read-only or failing
+    one): an `OSError` of such an errno, or a class that says `write_fault = True` (the
+    store's `StoreWriteError`). The culprit search never blames a transaction for it."""
+    if isinstance(exc, OSError):
+        return exc.errno in _WRITE_ERRNOS
+    return getattr(exc, "write_fault", False) is True
 
 
 @dataclass
@@ -58,14 +126,21 @@ def build_dropping_culprit(
     *,
     stop_at_success: bool = False,
     not_a_tx_fault: tuple[type[BaseException], ...] = (),
+    blame_host: bool = False,
 ) -> Built[T]:
     """Build from `txs`, or from the longest prefix before the transaction that makes
     building fail (reported as `culprit`). Raises what the empty block raises, and a
-    failure of a `not_a_tx_fault` type, or any other `host_fault`, at once."""
+    failure of a `not_a_tx_fault` type, or any other `host_fault`, at once — unless
+    `blame_host` (the store answered its probe after repeated host faults on these
+    candidates): then those are searched like any other failure, except a `write_fault`."""
+
+    def hosts(exc: BaseException) -> bool:
+        return host_fault(exc, not_a_tx_fault) and (not blame_host or write_fault(exc))
+
     try:
         return Built(attempt(txs), len(txs))
     except Exception as exc:  # unless the host's, the search below decides whose it is
-        if not txs or host_fault(exc, not_a_tx_fault):
+        if not txs or hosts(exc):
             raise
         error = f"{type(exc).__name__}: {exc}"
     # Invariant: the prefix of length `bad` fails; the prefix of length `good` built
@@ -79,7 +154,7 @@ def build_dropping_culprit(
         try:
             result = attempt(txs[:mid])
         except Exception as exc:
-            if host_fault(exc, not_a_tx_fault):
+            if hosts(exc):
                 raise
             bad, error = mid, f"{type(exc).__name__}: {exc}"
             continue

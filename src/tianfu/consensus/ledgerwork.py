@@ -21,7 +21,7 @@ from typing import Any, Generic
 from tianfu.codec import encode
 from tianfu.consensus.bytescheck import BlockBytesCheck
 from tianfu.consensus.clock import Timers
-from tianfu.consensus.culprit import build_dropping_culprit
+from tianfu.consensus.culprit import build_dropping_culprit, store_answers
 from tianfu.consensus.interfaces import (
     BlockBytesLedger,
     E,
@@ -112,14 +112,24 @@ class LedgerWork(Generic[E]):
         except BlockBodyMismatch as exc:
             raise WrongBytes(f"the transactions are not the header's: {exc}") from None
 
+    def store_answers(self) -> bool:
+        """Whether the ledger's store answers a trivial read and write (`culprit`)."""
+        return store_answers(self.ledger.store)
+
     def build(
-        self, txs: list[Transaction], proposer: bytes, on: tuple[E, CommitCertificate] | None = None
+        self,
+        txs: list[Transaction],
+        proposer: bytes,
+        on: tuple[E, CommitCertificate] | None = None,
+        *,
+        blame_host: bool = False,
     ) -> Built[E]:
         """The proposal block of `txs` and its bytes. If no block of them builds, the
         longest prefix before the transaction that makes building fail; that transaction
         is returned too (to drop, with the error), else None. `on`: a decided block not
         stored yet and its certificate, to build the block after it (the ledger's
-        `build_on`), else on the stored chain."""
+        `build_on`), else on the stored chain. `blame_host`: the search takes a host fault
+        for a transaction's too (`culprit.build_dropping_culprit`)."""
 
         def attempt(candidates: list[Transaction]) -> E:
             if on is None:
@@ -128,7 +138,7 @@ class LedgerWork(Generic[E]):
             parent, certificate = on
             return self.ledger.build_on(parent, certificate, candidates, proposer, self.verified)
 
-        built = build_dropping_culprit(attempt, txs)
+        built = build_dropping_culprit(attempt, txs, blame_host=blame_host)
         data = encode(built.result.block)
         if len(data) > MAX_BLOCK_BYTES:  # no one transaction's fault: max_block_bytes bounds it
             raise ValueError(

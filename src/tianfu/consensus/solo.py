@@ -12,7 +12,10 @@ system) is no transaction's fault: nothing is dropped, the transactions stay pen
 ERROR line says what is wrong and what to do, and production retries with a backoff (a
 WARNING a minute while it lasts, one when a block is stored again). Any other failure of
 the host (`culprit.host_fault`: the store cannot be read, no memory) is met the same way,
-its ERROR line saying `cannot make block H: <error>`.
+its ERROR line saying `cannot make block H: <error>`. When such failures repeat on the
+same transactions `culprit.HOST_FAULT_REPEATS` times in a row while the store answers its
+probe, they are the transactions' after all: the culprit search runs taking them for a
+transaction's, and drops the one that causes them.
 
 BFT time: a block is dated with the time of the previous block's precommit. A dev chain
 makes blocks only when transactions arrive, so after an idle spell the next block would
@@ -30,7 +33,13 @@ from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
-from tianfu.consensus.culprit import build_dropping_culprit, host_fault
+from tianfu.consensus.culprit import (
+    HostFaultStreak,
+    build_dropping_culprit,
+    host_fault,
+    store_answers,
+    write_fault,
+)
 from tianfu.consensus.retry import Retry
 from tianfu.crypto import KeyPair, sign_vote
 from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig
@@ -73,6 +82,8 @@ class SoloDriver:
     wakeup: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _inflight: asyncio.Future[Any] | None = field(default=None, init=False)
     _retry: Retry | None = field(default=None, init=False)  # while the store cannot be written
+    # Host faults in a row on the same transactions (`culprit.HostFaultStreak`).
+    _streak: HostFaultStreak = field(default_factory=HostFaultStreak, init=False)
 
     def notify(self) -> None:
         """A transaction arrived."""
@@ -103,14 +114,19 @@ class SoloDriver:
         self.ledger.commit(executed, cert)
         return executed
 
-    def produce(self, txs: list) -> tuple[Any, list[bytes]]:
+    def produce(self, txs: list, blame_host: bool = False) -> tuple[Any, list[bytes]]:
         """`produce_one`, or if that fails, blocks of shorter prefixes of `txs` until one
         commits; a transaction that fails a block on its own is dropped (logged). Returns
         the executed block and the hashes to take out of the mempool: those committed, those
         execution refused, and the culprit. Raises if even an empty block fails, and a
-        `write_failures` error at once (nothing dropped)."""
+        `write_failures` error or other host fault at once (nothing dropped) unless
+        `blame_host` (the store answered its probe after repeated ones)."""
         built = build_dropping_culprit(
-            self.produce_one, txs, stop_at_success=True, not_a_tx_fault=self.write_failures
+            self.produce_one,
+            txs,
+            stop_at_success=True,
+            not_a_tx_fault=self.write_failures,
+            blame_host=blame_host,
         )
         executed = built.result
         done = [t.hash for t in executed.block.txs]
@@ -182,6 +198,26 @@ class SoloDriver:
         retry.failed(exc)
         return retry.wait()
 
+    async def _theirs(self, txs: list, exc: BaseException) -> bool:
+        """Whether a host fault met making a block of `txs` is to be searched for as a
+        transaction's: the `HOST_FAULT_REPEATS`-th in a row on the same transactions, and
+        the store answers its probe (else nothing is dropped)."""
+        if not self._streak.failed([t.hash for t in txs]):
+            return False
+        store = getattr(self.ledger, "store", None)
+        if not await asyncio.to_thread(store_answers, store):
+            return False
+        log.warning(
+            "block %d: %d attempts in a row failed on the host (%s: %s) while the store "
+            "answers: searching for the transaction that causes it",
+            self.ledger.height + 1,
+            self._streak.count,
+            type(exc).__name__,
+            exc,
+        )
+        self._streak.reset()
+        return True
+
     async def drain(self) -> None:
         """Wait for a block being built or stored to finish (on shutdown, after cancel)."""
         if self._inflight is not None:
@@ -191,19 +227,28 @@ class SoloDriver:
     async def _produce(self) -> None:
         # The mempool is only touched on the event loop; execution runs in a worker thread.
         txs = self.mempool.take(self.max_block_txs, self.max_block_bytes)
-        try:
-            self._inflight = asyncio.ensure_future(asyncio.to_thread(self.produce, txs))
-            executed, done = await asyncio.shield(self._inflight)
-        except self.write_failures as exc:  # the store cannot be written: wait, retry
-            await asyncio.sleep(self._store_failed(exc))
-            return
-        except Exception as exc:  # even an empty block failed (a task's top level): log, go on
-            if host_fault(exc):  # the store cannot be read, no memory: wait, retry
-                await asyncio.sleep(self._host_failed(exc))
+        blame_host = False
+        while True:
+            try:
+                work = asyncio.to_thread(self.produce, txs, blame_host)
+                self._inflight = asyncio.ensure_future(work)
+                executed, done = await asyncio.shield(self._inflight)
+                break
+            except Exception as exc:  # even an empty block failed (a task's top level)
+                hosts = isinstance(exc, self.write_failures) or host_fault(exc)
+                repeat = hosts and not blame_host and not write_fault(exc)
+                if repeat and await self._theirs(txs, exc):
+                    blame_host = True  # the store answers: search, blaming a transaction
+                    continue
+                if isinstance(exc, self.write_failures):  # the store cannot be written
+                    await asyncio.sleep(self._store_failed(exc))
+                elif hosts:  # the store cannot be read, no memory: wait, retry
+                    await asyncio.sleep(self._host_failed(exc))
+                else:
+                    log.exception("block production failed")
+                    await asyncio.sleep(max(self.interval_ms / 1000, 0.1))
                 return
-            log.exception("block production failed")
-            await asyncio.sleep(max(self.interval_ms / 1000, 0.1))
-            return
+        self._streak.reset()
         if self._retry is not None:
             log.warning(
                 "store writable again: block %d stored after %d failed attempts",

@@ -21,6 +21,7 @@ a failed receipt), because whether they happen depends on the host.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from tianfu.execution.contract_api import ContractError
@@ -44,6 +45,27 @@ class HostReadError(RuntimeError):
     contract caught it, and the block fails on this node."""
 
     not_a_tx_fault = True
+
+
+STATE_UNREADABLE = "the node cannot read its state now; try again later"
+
+
+def host_read_failure(exc: BaseException) -> bool:
+    """Whether `exc`, raised by a state or store read, is the host's failure, not an answer:
+    the store's typed failures that say `not_a_tx_fault` (locked, damaged, closed, a write
+    refused), SQLite's own errors, an OSError, no memory."""
+    if getattr(exc, "not_a_tx_fault", False) is True:
+        return True
+    return isinstance(exc, (OSError, MemoryError, sqlite3.Error))
+
+
+class StateUnreadable(ContractError):
+    """A query could not read the node's state (its store locked, failing or closed, no
+    memory), before or during the view's call: the node's failure, not the query's; the
+    same query may succeed later."""
+
+    def __init__(self, message: str = STATE_UNREADABLE):
+        super().__init__(message)
 
 
 # The message every node gives an exception the interpreter raised, by type.

@@ -24,11 +24,12 @@ from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Protocol
 
-from tianfu.api.service import TxBusy, TxRejected
+from tianfu.api.service import StateUnavailable, TxBusy, TxRejected
 from tianfu.codec import encode
 from tianfu.consensus.evidencebook import CAPACITY
 from tianfu.consensus.messages import DuplicateVoteEvidence
 from tianfu.crypto import sign_tx
+from tianfu.execution.errors import host_read_failure
 from tianfu.identity import Identity
 from tianfu.types import Transaction, TxBody, Vote
 
@@ -82,8 +83,18 @@ class EvidenceReporter:
             await asyncio.sleep(self.interval_s)
             try:
                 await self.report_once()
-            except Exception:  # a task's top level: log, try again next time
-                log.exception("reporting double-sign evidence failed")
+            except Exception as exc:  # a task's top level: log, try again next time
+                if not isinstance(exc, StateUnavailable) and not host_read_failure(exc):
+                    log.exception("reporting double-sign evidence failed")
+                    continue
+                # The store cannot be read now (locked, failing, closed): the next pass.
+                if self.stats["unreadable"] % 60 == 0:
+                    log.warning(
+                        "double-sign evidence not reported now (tried again): %s: %s",
+                        type(exc).__name__,
+                        exc,
+                    )
+                self.stats["unreadable"] += 1
 
     async def report_once(self) -> int:
         """One pass over the pending evidence; returns how many transactions it submitted."""

@@ -2,7 +2,8 @@
 
 `NodeHealth.text()` is "ok", or "degraded: " and every current problem ("not signing:
 cannot store decided block 243: ... database or disk is full", "block sync: ...",
-"consensus stopped: ...", "cannot build proposal blocks: StoreBusy: ..."), each read from a probe when asked. The same object is a
+"consensus stopped: ...", "cannot build proposal blocks: StoreBusy: ...", "cannot execute
+proposed blocks: StoreBusy: ..."), each read from a probe when asked. The same object is a
 Prometheus collector: `tianfu_health_ok`, `tianfu_signing_halted`, `tianfu_p2p_peers`,
 and counters of store write failures, incomplete checkpoints, failed handshakes and
 handshakes failed on a certificate not yet valid or expired by this node's clock.
@@ -74,9 +75,14 @@ def wire_health(
         failure = driver.blocks.build_failure
         return None if failure is None else f"cannot build proposal blocks: {failure}"
 
+    def executing() -> str | None:
+        failure = driver.blocks.execute_failure
+        return None if failure is None else f"cannot execute proposed blocks: {failure}"
+
     health.probes += [
         signing,
         proposing,
+        executing,
         lambda: None if guard.fatal is None else f"store damaged: {guard.fatal}",
         lambda: None if syncer.store_error is None else f"block sync: {syncer.store_error}",
     ]

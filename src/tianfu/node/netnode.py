@@ -30,7 +30,7 @@ from tianfu.node.http import network_node_app
 from tianfu.node.observer_node import CONSENSUS_KINDS, OBSERVER_KINDS, validator_key_check
 from tianfu.node.storeguard import DataLock, StoreGuard
 from tianfu.node.trust import chain_trust
-from tianfu.node.wiring import api_socket, cancel_all, open_service, peer_admission
+from tianfu.node.wiring import cancel_all, node_sockets, open_service, peer_admission
 from tianfu.p2p import protocol as p2p
 from tianfu.p2p.combined import CombinedNetwork
 from tianfu.p2p.network import TlsNetwork
@@ -58,11 +58,12 @@ async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False)
         listening = [("p2p", cfg.p2p_port)]
         if genesis.profile == "open" and cfg.observer_port:
             listening.append(("observer", cfg.observer_port))
-        api = api_socket(cfg, listening)
+        api, listeners = node_sockets(cfg, listening)
         try:
-            await _serve(cfg, api, genesis, ident, new_signer_state)
+            await _serve(cfg, api, listeners, genesis, ident, new_signer_state)
         finally:
-            api.close()
+            for sock in (api, *listeners.values()):
+                sock.close()
     finally:
         lock.release()
 
@@ -70,6 +71,7 @@ async def serve_network_node(cfg: NodeConfig, *, new_signer_state: bool = False)
 async def _serve(
     cfg: NodeConfig,
     api_listener: socket.socket,
+    listeners: dict[str, socket.socket],
     genesis: Genesis,
     ident: Identity,
     new_signer_state: bool,
@@ -94,6 +96,7 @@ async def _serve(
         listen=(cfg.p2p_host, cfg.p2p_port),
         peers=cfg.peers,
         max_frame=MAX_FRAME,
+        listener=listeners["p2p"],
     )
     network: Any = partition.wrap_network(transport) if partition else transport
 
@@ -114,6 +117,7 @@ async def _serve(
             max_frame=MAX_FRAME,
             consensus_kinds=CONSENSUS_KINDS,  # with validators by stake only
             is_validator_key=validator_key_check(ledger),
+            listener=listeners.get("observer"),
         )
         shared = CombinedNetwork(network, observers)
     gossip = TxGossip(

@@ -22,7 +22,7 @@ from tianfu.mempool.gossip import TxGossip, Verdict
 from tianfu.node.config import ConfigError, NodeConfig
 from tianfu.node.http import node_app
 from tianfu.node.storeguard import DataLock
-from tianfu.node.wiring import api_socket, cancel_all, open_service, peer_admission
+from tianfu.node.wiring import cancel_all, node_sockets, open_service, peer_admission
 from tianfu.p2p import protocol as p2p
 from tianfu.p2p.observer import ObserverTransport
 from tianfu.sync import BlockSyncer
@@ -77,13 +77,15 @@ async def serve_observer_node(cfg: NodeConfig, *, new_signer_state: bool = False
     keypair = Identity.load(cfg.identity).keypair  # its own self-made key
     lock = DataLock(cfg.data, "starting this observer")
     try:
-        # The API's port first, before the store, the p2p links or the consensus start: a
+        # The ports first, bound before the store, the p2p links or the consensus start: a
         # taken port stops the start with one line naming it and node.toml.
-        api = api_socket(cfg, [("observer", cfg.observer_port)] if cfg.observer_port else [])
+        ports = [("observer", cfg.observer_port)] if cfg.observer_port else []
+        api, listeners = node_sockets(cfg, ports)
         try:
-            await _serve(cfg, api, genesis, keypair, new_signer_state)
+            await _serve(cfg, api, listeners, genesis, keypair, new_signer_state)
         finally:
-            api.close()
+            for sock in (api, *listeners.values()):
+                sock.close()
     finally:
         lock.release()
 
@@ -91,6 +93,7 @@ async def serve_observer_node(cfg: NodeConfig, *, new_signer_state: bool = False
 async def _serve(
     cfg: NodeConfig,
     api_listener: socket.socket,
+    listeners: dict[str, socket.socket],
     genesis: Genesis,
     keypair: Any,
     new_signer_state: bool,
@@ -122,6 +125,7 @@ async def _serve(
         # An observer carries no consensus kinds; it knows the validators' keys only to give
         # each its own share of the gossip inbox.
         is_validator_key=validator_key_check(ledger),
+        listener=listeners.get("observer"),
     )
 
     def relay_many(txs: list[Transaction]) -> list[Verdict]:

@@ -83,7 +83,10 @@ def _open_or_begin(
     data: Path, genesis: Genesis, fresh: bool
 ) -> tuple[Ledger, str | None, str | None]:
     """The ledger to sync into: the existing store if it checks out, else a new one (the
-    old files moved aside). Returns (ledger, moved_aside, reason)."""
+    old files moved aside). Returns (ledger, moved_aside, reason). `RepairFailed` if the
+    store cannot be opened or read for a reason that is not damage (a full disk, a
+    read-only file system, the file locked): a store that is not damaged is never moved
+    aside."""
     path = data / STORE_FILE
     reason: str | None = "asked for a fresh store" if fresh else None
     if not fresh and path.exists():
@@ -97,8 +100,19 @@ def _open_or_begin(
             reason = " ".join(str(exc).split())
             if store is not None:
                 store.close()
+            if getattr(exc, "not_a_tx_fault", False) is True and not isinstance(
+                exc, StoreDamaged
+            ):  # a write refused, the file locked: the host's, not the store's
+                raise RepairFailed(
+                    f"cannot open the store {path}: {reason}; it is not damaged and was not "
+                    "moved aside: fix that, then run the repair again"
+                ) from None
     moved = str(_move_aside(data)) if path.exists() else None
-    return Ledger(Store(path), genesis), moved, reason
+    try:
+        store = Store(path)
+    except StoreError as exc:
+        raise RepairFailed(f"cannot begin a new store {path}: {exc}") from None
+    return Ledger(store, genesis), moved, reason
 
 
 async def repair(

@@ -17,6 +17,7 @@ from tianfu.api.service import (
     NotFound,
     QueryFailed,
     StateRead,
+    StateUnavailable,
     TxBadSignature,
     TxBusy,
     TxDuplicate,
@@ -24,11 +25,13 @@ from tianfu.api.service import (
     TxRecord,
     TxRejected,
     TxSignerRefused,
+    TxStateUnavailable,
     TxUnchecked,
 )
 from tianfu.codec import decode_value, encode
 from tianfu.contracts.identity import AuthError
 from tianfu.execution.contract_api import ContractError, state_key
+from tianfu.execution.errors import STATE_UNREADABLE, StateUnreadable, host_read_failure
 from tianfu.execution.executor import TxInvalid
 from tianfu.execution.refusals import BadSignature, QuotaExceeded
 from tianfu.ledger import Ledger
@@ -237,8 +240,13 @@ class NodeService:
         """
         mempool = self.mempool
         hashes = [tx.hash for tx in txs]
-        committed = self.store.committed_txs([h for h in hashes if h not in mempool])
-        next_height = self.store.height() + 1
+        try:
+            committed = self.store.committed_txs([h for h in hashes if h not in mempool])
+            next_height = self.store.height() + 1
+        except Exception as exc:
+            if not host_read_failure(exc):
+                raise
+            return [TxStateUnavailable(STATE_UNREADABLE) for _ in txs]
         time_ms = int(time.time() * 1000)
         check_tx = self.ledger.executor.check_tx
         reader = self.ledger.latest.get
@@ -288,6 +296,11 @@ class NodeService:
             except (TxInvalid, ContractError) as exc:
                 self.m_rejected.inc()
                 out.append(TxRejected(str(exc)))
+                continue
+            except Exception as exc:  # the store cannot be read now: not the transaction's
+                if not host_read_failure(exc):
+                    raise
+                out.append(TxStateUnavailable(STATE_UNREADABLE))
                 continue
             verified.add(h)
             out.append(h)
@@ -535,6 +548,8 @@ class NodeService:
                 head.height if head else 0,
                 head.time_ms if head else 0,
             )
+        except StateUnreadable as exc:
+            raise StateUnavailable(str(exc)) from None
         except ContractError as exc:
             msg = str(exc)
             if msg.startswith("unknown contract") or "has no method" in msg:

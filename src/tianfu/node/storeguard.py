@@ -121,6 +121,8 @@ def open_checked_ledger(
         raise refusal(home, exc, hint) from None
     except (StoreError, ValueError) as exc:  # a different genesis, undecodable state, ...
         store.close()
+        if getattr(exc, "not_a_tx_fault", False) is True:  # a write refused, locked: not damage
+            raise StoreRefused(f"store {path}: " + " ".join(str(exc).split())) from None
         raise refusal(home, f"store {path}: {exc}", hint) from None
     log.info(
         "store checked (%s): height %d, %.1f MB, %d headers, %d certificates, %.2f s",

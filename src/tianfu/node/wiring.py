@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -13,33 +14,43 @@ from tianfu.api.server import PortInUse, listen_socket
 from tianfu.api.service import TxRejected
 from tianfu.mempool import Mempool
 from tianfu.node.config import CONFIG_FILE, NodeConfig
-from tianfu.node.dev import port_in_use
 from tianfu.node.service import NodeService
 from tianfu.node.storeguard import open_checked_ledger
+from tianfu.p2p.links import listen_socket as p2p_listen_socket
 from tianfu.types import Genesis, Transaction
 
 
-def api_socket(cfg: NodeConfig, p2p_ports: list[tuple[str, int]]) -> socket.socket:
-    """The node's API socket, listening, taken before the node opens its store or starts its
-    p2p links and consensus; then `p2p_ports` (the node.toml section and port of each p2p
-    listener) are checked free. A taken port raises `PortInUse`: one line naming the
-    port and what to change, instead of a node that logs "up", signs and then dies."""
+def node_sockets(
+    cfg: NodeConfig, p2p_ports: list[tuple[str, int]]
+) -> tuple[socket.socket, dict[str, socket.socket]]:
+    """The node's API socket and a socket for each of `p2p_ports` (the node.toml section
+    and port of each p2p listener, on `p2p_host`), all bound and listening, before the node
+    opens its store or starts its p2p links and consensus, and handed to the servers (no
+    window between a check and a bind in which another start takes the port). A taken port
+    raises `PortInUse` (and closes what was bound): one line naming the port and what to
+    change, instead of a node that logs "up", signs and then dies."""
     hint = (
         " — another node or program listens there: stop it, or give this node another "
         f"port ([{{}}] port in {cfg.home / CONFIG_FILE})"
     )
     try:
-        sock = listen_socket(cfg.api_host, cfg.api_port, "the node's API")
+        api = listen_socket(cfg.api_host, cfg.api_port, "the node's API")
     except PortInUse as exc:
         raise PortInUse(f"{exc}{hint.format('api')}") from None
+    bound: dict[str, socket.socket] = {}
     for section, port in p2p_ports:
-        if port_in_use(cfg.p2p_host, port):
-            sock.close()
-            raise PortInUse(
-                f"the node's {section} port {port} on {cfg.p2p_host} is already in use"
-                + hint.format(section)
-            )
-    return sock
+        try:
+            bound[section] = p2p_listen_socket(cfg.p2p_host, port)
+        except BaseException as exc:
+            for sock in (api, *bound.values()):
+                sock.close()
+            if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    f"the node's {section} port {port} on {cfg.p2p_host} is already in use"
+                    + hint.format(section)
+                ) from None
+            raise
+    return api, bound
 
 
 def open_service(cfg: NodeConfig, genesis: Genesis, *, org: str, is_validator: bool) -> NodeService:

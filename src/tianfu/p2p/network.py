@@ -124,6 +124,7 @@ class TlsNetwork:
         max_pending_handshakes: int = 64,
         max_pending_per_host: int = 16,
         max_peers_per_org: int = 64,
+        listener: socket.socket | None = None,  # bound already (`listen` is then its address)
         retire_linger: float = 10.0,
     ) -> None:
         if max_peers_per_org < 1:
@@ -169,7 +170,7 @@ class TlsNetwork:
         self._dialers: dict[Address, asyncio.Task[None]] = {}
         self._target_peer: dict[Address, str] = {}  # dial target -> peer address found there
         self._tasks: set[asyncio.Task[None]] = set()  # handshakes, readers, writers, monitor
-        self._listener: socket.socket | None = None
+        self._listener: socket.socket | None = listener
         self._started_at = 0.0
         # Seconds from `start()` until a peer was connected for every configured address
         # (None until then): how long a (re)started node takes to reach the network.
@@ -195,7 +196,9 @@ class TlsNetwork:
     async def start(self) -> None:
         if self._running:
             return
-        self._listener = listen_socket(*self._listen)
+        if self._listener is None:
+            self._listener = listen_socket(*self._listen)
+        self._listener.setblocking(False)
         self._running = True
         self._started_at = time.monotonic()
         self._spawn(accept_forever(self._listener, self._accept), "p2p-accept")

@@ -138,6 +138,7 @@ class ObserverTransport:
         on_peer: Callable[[PeerId, bool], None] | None = None,
         consensus_kinds: frozenset[int] = frozenset(),
         is_validator_key: Callable[[bytes], bool] | None = None,
+        listener: socket.socket | None = None,  # bound already (`listen` is its address)
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}")
@@ -174,7 +175,7 @@ class ObserverTransport:
         self._client_ctx = _context(key, self._cert, server=False)
         self._links: dict[str, _Link] = {}
         self._book = StrikeBook(ban_s)  # strikes and bans by key address and host, bounded
-        self._listener: socket.socket | None = None
+        self._listener = listener  # bound already, or made from `listen` at start
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
         # Inbound handshakes in progress, bounded in all and per host before any key is known.
@@ -200,8 +201,10 @@ class ObserverTransport:
 
     async def start(self) -> None:
         self._running = True
-        if self._listen is not None:
+        if self._listener is None and self._listen is not None:
             self._listener = listen_socket(*self._listen)
+        if self._listener is not None:
+            self._listener.setblocking(False)
             self._spawn(accept_forever(self._listener, self._accept), "observer-accept")
         for target in self._targets:
             self._spawn(self._dial_loop(target), f"observer-dial-{target[0]}:{target[1]}")

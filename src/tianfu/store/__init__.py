@@ -3,10 +3,21 @@
 from tianfu.store.sqlite import (
     Store,
     StoreBusy,
+    StoreClosed,
     StoreDamaged,
     StoreError,
+    StoreNoMemory,
     StoreWriteError,
     TxRecord,
 )
 
-__all__ = ["Store", "StoreBusy", "StoreDamaged", "StoreError", "StoreWriteError", "TxRecord"]
+__all__ = [
+    "Store",
+    "StoreBusy",
+    "StoreClosed",
+    "StoreDamaged",
+    "StoreError",
+    "StoreNoMemory",
+    "StoreWriteError",
+    "TxRecord",
+]

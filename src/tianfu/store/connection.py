@@ -23,10 +23,13 @@ from tianfu.store.errors import (
     BUSY_CODES,
     DAMAGE_CODES,
     SQLITE_IOERR,
+    SQLITE_NOMEM,
     WRITE_CODES,
     StoreBusy,
+    StoreClosed,
     StoreDamaged,
     StoreError,
+    StoreNoMemory,
     StoreWriteError,
     cannot_write,
     sqlite_code,
@@ -92,6 +95,8 @@ class StoreFile:
                 raise self._cannot_open(exc) from None
             if sqlite_code(exc) in DAMAGE_CODES or sqlite_code(exc) == SQLITE_IOERR:
                 raise StoreDamaged(f"store {self._path}: cannot open it: {exc}") from None
+            if sqlite_code(exc) in BUSY_CODES:  # another process holds it locked
+                raise StoreBusy(f"cannot open store {self._path}: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
         except StoreDamaged:
             self.close()
@@ -134,6 +139,8 @@ class StoreFile:
                 raise self._cannot_open(exc) from None
             if sqlite_code(exc) in DAMAGE_CODES or sqlite_code(exc) == SQLITE_IOERR:
                 raise self._damaged(f"cannot open it: {exc}") from None
+            if sqlite_code(exc) in BUSY_CODES:  # another process holds it locked
+                raise StoreBusy(f"cannot open store {self._path}: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
         with self._conns_lock:
             self._conns.append(conn)
@@ -142,7 +149,7 @@ class StoreFile:
     def _writer_conn(self) -> sqlite3.Connection:
         """The one connection that writes (call with the write lock held, or from __init__)."""
         if self._closed:
-            raise StoreError("the store is closed")
+            raise StoreClosed("the store is closed")
         if self._writer is None:
             self._writer = self._open()
         return self._writer
@@ -156,7 +163,7 @@ class StoreFile:
         """This thread's read connection (the writer's inside its own `grouped_writes`, so
         that it reads what it wrote)."""
         if self._closed:
-            raise StoreError("the store is closed")
+            raise StoreClosed("the store is closed")
         group = self._group
         if group is not None and group.thread == threading.get_ident():
             return group.conn
@@ -174,10 +181,12 @@ class StoreFile:
             return StoreWriteError(f"{doing} failed: {exc}")
         if code in DAMAGE_CODES or (code == SQLITE_IOERR and doing == "read"):
             return self._damaged(f"{doing} failed: {exc}")
-        if doing != "read" and code in WRITE_CODES:
+        if code in WRITE_CODES:  # (a read's: its temporary files, no space or no access)
             return StoreWriteError(f"{doing} failed: {exc}")
         if code in BUSY_CODES:
             return StoreBusy(f"{doing} failed: {exc}")
+        if code == SQLITE_NOMEM:
+            return StoreNoMemory(f"{doing} failed: {exc}")
         return StoreError(f"{doing} failed: {exc}")
 
     def _damaged(self, message: str) -> StoreDamaged:
@@ -305,7 +314,7 @@ class StoreFile:
             raise self._failed(exc, "read") from None
 
     def close(self) -> None:
-        """Close every thread's connection; further calls raise `StoreError`."""
+        """Close every thread's connection; further calls raise `StoreClosed`."""
         self._closed = True
         with self._write_lock, self._conns_lock:
             for conn in self._conns:

@@ -14,6 +14,7 @@ class StoreWriteError(StoreError):
     rolled back: the store is as it was, and the same write may succeed later."""
 
     not_a_tx_fault = True  # the host's failure: a proposer blames no transaction for it
+    write_fault = True  # not even when it repeats while the store answers a small write
 
 
 class StoreBusy(StoreError):
@@ -31,10 +32,25 @@ class StoreDamaged(StoreError):
     not_a_tx_fault = True
 
 
+class StoreNoMemory(StoreError):
+    """SQLite ran out of memory (SQLITE_NOMEM): nothing was read or written; a later try may
+    succeed. The host's failure, not a transaction's."""
+
+    not_a_tx_fault = True
+
+
+class StoreClosed(StoreError):
+    """The store was closed (the node is stopping, or a repair moved it aside): nothing was
+    read or written. Not a transaction's fault, nor damage."""
+
+    not_a_tx_fault = True
+
+
 # SQLite's primary result codes (`sqlite3.Error.sqlite_errorcode & 0xFF`) that mean the file
 # itself is bad, and those of a write the system could not do.
 SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_NOTADB = 10, 11, 26
 BUSY_CODES = frozenset({5, 6})  # BUSY, LOCKED
+SQLITE_NOMEM = 7
 DAMAGE_CODES = frozenset({SQLITE_CORRUPT, SQLITE_NOTADB})
 WRITE_CODES = frozenset({3, 8, 10, 13, 14})  # PERM, READONLY, IOERR, FULL, CANTOPEN
 

@@ -12,7 +12,7 @@ import msgspec
 
 from tianfu.store.bulk import pack_hashes
 from tianfu.store.connection import StoreFile
-from tianfu.store.errors import StoreError
+from tianfu.store.errors import StoreClosed, StoreError
 from tianfu.types import Block, BlockHeader, CommitCertificate, Event, Receipt, Transaction
 
 _dec_header = msgspec.msgpack.Decoder(BlockHeader)
@@ -71,7 +71,7 @@ class StoreReads(StoreFile):
         """Latest committed height, 0 when no block is stored (kept in memory); inside this
         thread's `grouped_writes`, the latest height the group wrote."""
         if self._closed:
-            raise StoreError("the store is closed")
+            raise StoreClosed("the store is closed")
         if self._group is None:
             return self._height
         group = self._mine()
@@ -145,7 +145,7 @@ class StoreReads(StoreFile):
     def _maybe_committed(self, tx_hash: bytes) -> bytes | None:
         """`tx_hash` as bytes if it may be committed; None if the hash filter rules it out."""
         if self._closed:
-            raise StoreError("the store is closed")
+            raise StoreClosed("the store is closed")
         if type(tx_hash) is not bytes:
             tx_hash = bytes(tx_hash)
         return tx_hash if self._seen.might_contain(tx_hash) else None
@@ -191,7 +191,7 @@ class StoreReads(StoreFile):
         be in that statement's snapshot: then all are looked up again, in one statement.
         """
         if self._closed:
-            raise StoreError("the store is closed")
+            raise StoreClosed("the store is closed")
         seen = self._seen
         generation = seen.generation
         unique = set(tx_hashes)

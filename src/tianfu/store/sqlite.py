@@ -42,7 +42,14 @@ import sqlite3
 from tianfu.codec import encode, encode_list
 from tianfu.store.bulk import HASHES_SELECT, PAIRS_SELECT, pack_hashes, pack_pairs
 from tianfu.store.connection import WriteGroup
-from tianfu.store.errors import StoreBusy, StoreDamaged, StoreError, StoreWriteError
+from tianfu.store.errors import (  # noqa: F401 - re-exported
+    StoreBusy,
+    StoreClosed,
+    StoreDamaged,
+    StoreError,
+    StoreNoMemory,
+    StoreWriteError,
+)
 from tianfu.store.reads import StoreReads, TxRecord
 from tianfu.types import Block, CommitCertificate, Receipt
 
@@ -77,6 +84,15 @@ class Store(StoreReads):
     def set_meta(self, key: str, value: bytes) -> None:
         with self._write() as conn:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def probe(self) -> None:
+        """A trivial read and write: the latest block's header read through this thread's
+        connection, and the meta row `probe` written (committed and checkpointed, as every
+        write). Raises the store's typed error if either fails (`StoreClosed` once closed):
+        whether the store itself answers, when building blocks meets a host fault again
+        and again (`tianfu.consensus.culprit.store_answers`)."""
+        self._one("SELECT header FROM blocks WHERE height = ?", (self.height(),))
+        self.set_meta("probe", b"\x01")
 
     # ------------------------------------------------------------------ writes
 

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from tianfu.codec import CodecError, decode, encode
 from tianfu.crypto import CertificateError, verify_commit
+from tianfu.execution.errors import host_read_failure
 from tianfu.ledger import InvalidBlock, Ledger
 from tianfu.ledger.ledger import ExecutedBlock
 from tianfu.p2p.protocol import (
@@ -473,13 +474,13 @@ class BlockSyncer:
         exc, h = outcome.failure, outcome.failed_height
         if exc is None and len(outcome.applied) == len(items):
             self._peer(addr).delivered = True
-        if isinstance(exc, StoreError):  # our own store: the peer is not to blame
-            self._store_failed(h, exc)
+        if isinstance(exc, StoreError) or (exc is not None and host_read_failure(exc)):
+            self._store_failed(h, exc)  # our own store or host: the peer is not to blame
         elif isinstance(exc, (CertificateError, InvalidBlock, PeerMisbehaved)):
             self.ban(addr, f"block {h}: {exc}")
         return len(outcome.applied)
 
-    def _store_failed(self, height: int, exc: StoreError) -> None:
+    def _store_failed(self, height: int, exc: Exception) -> None:
         self.store_failures += 1
         self._store_retry_at = self.clock() + self.config.store_retry_s
         self._store_failed_height = height
@@ -518,8 +519,12 @@ class BlockSyncer:
                         try:
                             checked = checks.get(i)
                             out.applied.append(self._verify_and_commit(item, h, checked))
-                        except (StoreError, CertificateError, InvalidBlock) as exc:
-                            out.failure = exc
+                        except Exception as exc:
+                            if not isinstance(
+                                exc, (StoreError, CertificateError, InvalidBlock)
+                            ) and not host_read_failure(exc):
+                                raise
+                            out.failure = exc  # (a host fault: our own, as a StoreError)
                             break
         except StoreError as exc:  # the batch's COMMIT failed: none of it is stored
             out.applied = []
