@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "e2cce7ed793a8d12ba8fb7950e4f42cbeaaa81470e0e77f8138f3a045d6c0714",
-    "fund_supervision": "246a23922f3beefc2f1478093b2c84ccf89a5d59a98591ee4cc23eeeb331e5ab",
-    "traceability": "23bb11557f4663e994a33fba3a76a1e7314e3652e4f236acfa272df3bbd10446",
-    "evidence": "7327a729c40e4df5f1001765578b6cb3e19d4e836f837fdad40f9e1128985586",
-    "ip_rights": "8ca7dd66eb0fa4d8dbba6a7db4f61c1ae70f8c93dd61bb8edecde996f7e1436a",
-    "manufacturing": "874c93801241445c1b681221e3d38c96358713eea1e47311ea576f348cc89be0",
-    "city_governance": "ed2333de2b481051dc332ab3946aeb0f31607ac70e12f554a239a1b9572b756a",
-    "health": "012f74eb0915de6b0ef0e583972aaf9f7159c20cfa9acdc873326c0b8530767d",
-    "photo_sharing": "622b5fdc0b5141c29c89e587817bc90d1d7800b9bf6649fca339d3e081891177",
+    "supply_finance": "c414d1da884a6cbc5f0a6ec1c1bb8978609c382ceffa2618eb73584d37695870",
+    "fund_supervision": "f569bad5197384b1f951862ff3bba79786110870dd2eb65c4e7dc3d750bc2f7f",
+    "traceability": "fe0d252ca211be570a89f65074cc536fa05c452d75abd73599746bcb4441aca6",
+    "evidence": "aa96284ead4c6f0f2d50992f284798fd92c661bf67c07b2532d414fc062e9d10",
+    "ip_rights": "c8329d5ceca74924f441066c0046d3939f6bdbf04e83edfd75a7b2161d34625a",
+    "manufacturing": "97850b299372a5a6ee8591beae770349ad95f72e7e3814448cac58fec406768c",
+    "city_governance": "0c04653d83496e875719c5a0d22d9dc0dc0caf831fdeb9d345937edb05dc50d8",
+    "health": "48a20a8fbe1dd0fe5f4302a006d1d73dc705ebaeae22d92d41067420bf9ef898",
+    "photo_sharing": "1eeba1923a905df4697e40f40ce388c9432d73053b3f398560227c04e59d4c4c",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -148,6 +148,39 @@ def _next_page(start, limit, count):
     return start + limit if start + limit <= count else None
 
 
+# -- growing lists read whole while short, else a page at a time (ADR 0038) ----------------------
+def _whole_list(ctx, owner, n, noun, most, page_view):
+    """Refuse a view returning all `n` `noun` of `owner` when there are more than `most` (what
+    one view may return of the largest entries), naming the view that reads a page."""
+    ctx.require(
+        n <= most,
+        f"{owner} has {n} {noun}, more than {most}: read them a page at a time with {page_view}",
+    )
+
+
+def _log_page(ctx, head, field, prefix, n, start, limit, digits=1):
+    """A page of the `n` numbered records `prefix + k` (k written with at least `digits`
+    digits): `head`'s fields, then "count", "start", `field` (records `start`.., at most
+    `limit`) and "next" (the `start` of the following page, None after the last). Callers
+    check the page (`_check_page`) first."""
+    page = dict(head)
+    page["count"] = n
+    page["start"] = start
+    page[field] = _numbered(ctx, prefix, start, min(n, start + limit - 1), digits)
+    page["next"] = _next_page(start, limit, n)
+    return page
+
+
+def _listed_page(ctx, head, field, prefix, ids, start, limit):
+    """A page of the records `prefix + id` of the list `ids`, as `_log_page` answers it."""
+    page = dict(head)
+    page["count"] = len(ids)
+    page["start"] = start
+    page[field] = _listed(ctx, prefix, ids[start - 1 : start - 1 + limit])
+    page["next"] = _next_page(start, limit, len(ids))
+    return page
+
+
 # -- numbered logs: a list anyone appends to, two keys per entry ---------------------------------
 # A numbered log is COUNT (its size) and PREFIX + n (its n-th entry, n = 1..size), so appending
 # writes two keys whatever the log holds. A list kept under LISTED (by a deployment before the

@@ -252,11 +252,20 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "records",
-            "A patient's records.",
+            "A patient's records (refused past 40: use records-page).",
             PATIENT,
             method="records_of",
             columns=("id", "kind", ("org", "written by"), "readers", "purged", TIME),
             title="records of {patient}",
+        ),
+        view(
+            "records-page",
+            "A page of a patient's records, oldest first; 'next' is the --start of the "
+            "following page.",
+            PATIENT,
+            opt("start", int, default=1),
+            opt("limit", int, default=40),
+            method="records_of_page",
         ),
         table_view(
             "log",
@@ -285,11 +294,20 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "prescriptions",
-            "A patient's prescriptions.",
+            "A patient's prescriptions (refused past 40: use prescriptions-page).",
             PATIENT,
             method="prescriptions_of",
             columns=("id", PRESCRIBER, "quantity", ("expires_ms", "expires"), "status"),
             title="prescriptions of {patient}",
+        ),
+        view(
+            "prescriptions-page",
+            "A page of a patient's prescriptions, oldest first; 'next' is the --start of the "
+            "following page.",
+            PATIENT,
+            opt("start", int, default=1),
+            opt("limit", int, default=40),
+            method="prescriptions_of_page",
         ),
         table_view(
             "claimable",

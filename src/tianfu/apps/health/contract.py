@@ -177,6 +177,9 @@ def _add_reader(ctx, h, org, wrapped):
     pd = ctx.get("pd:" + h)
     readers = pd["readers"]
     ctx.require(org not in readers, f"{org} is a reader already")
+    ctx.require(
+        len(readers) < MAX_READERS, f"the content has {MAX_READERS} reader organisations already"
+    )
     readers[org] = wrapped
     pd["readers"] = readers
     ctx.put("pd:" + h, pd)
