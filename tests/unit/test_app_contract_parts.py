@@ -21,7 +21,7 @@ SOURCE_SHA256 = {
     "supply_finance": "c414d1da884a6cbc5f0a6ec1c1bb8978609c382ceffa2618eb73584d37695870",
     "fund_supervision": "f569bad5197384b1f951862ff3bba79786110870dd2eb65c4e7dc3d750bc2f7f",
     "traceability": "fe0d252ca211be570a89f65074cc536fa05c452d75abd73599746bcb4441aca6",
-    "evidence": "aa96284ead4c6f0f2d50992f284798fd92c661bf67c07b2532d414fc062e9d10",
+    "evidence": "24817d745c3f07b9967280cf16c0caf15af6ed30da6cf19bf0295d7ab35d5436",
     "ip_rights": "c8329d5ceca74924f441066c0046d3939f6bdbf04e83edfd75a7b2161d34625a",
     "manufacturing": "97850b299372a5a6ee8591beae770349ad95f72e7e3814448cac58fec406768c",
     "city_governance": "0c04653d83496e875719c5a0d22d9dc0dc0caf831fdeb9d345937edb05dc50d8",
