@@ -24,7 +24,7 @@ SOURCE_SHA256 = {
     "evidence": "24817d745c3f07b9967280cf16c0caf15af6ed30da6cf19bf0295d7ab35d5436",
     "ip_rights": "c8329d5ceca74924f441066c0046d3939f6bdbf04e83edfd75a7b2161d34625a",
     "manufacturing": "97850b299372a5a6ee8591beae770349ad95f72e7e3814448cac58fec406768c",
-    "city_governance": "0c04653d83496e875719c5a0d22d9dc0dc0caf831fdeb9d345937edb05dc50d8",
+    "city_governance": "8a319ffc8a8b4c6afa2be050e177e31c8a4f630c414fe1f9e13b9849315b811c",
     "health": "48a20a8fbe1dd0fe5f4302a006d1d73dc705ebaeae22d92d41067420bf9ef898",
     "photo_sharing": "1eeba1923a905df4697e40f40ce388c9432d73053b3f398560227c04e59d4c4c",
 }
