@@ -20,11 +20,11 @@ from tianfu.testing.appchain import AppChain
 SOURCE_SHA256 = {
     "supply_finance": "c414d1da884a6cbc5f0a6ec1c1bb8978609c382ceffa2618eb73584d37695870",
     "fund_supervision": "f569bad5197384b1f951862ff3bba79786110870dd2eb65c4e7dc3d750bc2f7f",
-    "traceability": "fe0d252ca211be570a89f65074cc536fa05c452d75abd73599746bcb4441aca6",
+    "traceability": "f7b56840ba3e89cfa4eaacabc0b3075003d78d4d038ca32a0d4d2b7d2fa02297",
     "evidence": "24817d745c3f07b9967280cf16c0caf15af6ed30da6cf19bf0295d7ab35d5436",
-    "ip_rights": "c8329d5ceca74924f441066c0046d3939f6bdbf04e83edfd75a7b2161d34625a",
-    "manufacturing": "97850b299372a5a6ee8591beae770349ad95f72e7e3814448cac58fec406768c",
-    "city_governance": "8a319ffc8a8b4c6afa2be050e177e31c8a4f630c414fe1f9e13b9849315b811c",
+    "ip_rights": "2f61a43cd3fa9607878e6222398477c20316c9f706816f883b37ebf973a60ccd",
+    "manufacturing": "52b9abe988e8d283e0c3c67910e7d5d19cd076e57bb8aa784a1722e34eae7f61",
+    "city_governance": "caf3f3447dd5c9055a26c1c61535a15126554ab8d636804d22abab4f5e75caf5",
     "health": "48a20a8fbe1dd0fe5f4302a006d1d73dc705ebaeae22d92d41067420bf9ef898",
     "photo_sharing": "1eeba1923a905df4697e40f40ce388c9432d73053b3f398560227c04e59d4c4c",
 }

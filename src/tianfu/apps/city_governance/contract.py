@@ -393,11 +393,7 @@ def history(ctx, case_id):
     (`history_page` reads a page): every check that sends a case back, and every
     reopening, adds to it."""
     n = _case(ctx, case_id)["log"]
-    ctx.require(
-        n <= MAX_HISTORY,
-        f"case {case_id} has {n} history entries, more than {MAX_HISTORY}: read them a page "
-        "at a time with history_page",
-    )
+    _whole_list(ctx, "case " + case_id, n, "history entries", MAX_HISTORY, "history_page")
     return _numbered(ctx, "log:" + case_id + ":", 1, n)
 
 
@@ -407,13 +403,8 @@ def history_page(ctx, case_id, start, limit):
     {"case", "count", "start", "history": [...], "next"}."""
     n = _case(ctx, case_id)["log"]
     _check_page(ctx, start, limit, MAX_HISTORY)
-    return {
-        "case": case_id,
-        "count": n,
-        "start": start,
-        "history": _page(ctx, "log:" + case_id + ":", n, start, limit),
-        "next": _next_page(start, limit, n),
-    }
+    head = {"case": case_id}
+    return _log_page(ctx, head, "history", "log:" + case_id + ":", n, start, limit)
 
 
 @view

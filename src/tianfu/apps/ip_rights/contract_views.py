@@ -24,11 +24,8 @@ def history(ctx, work_id):
     w = ctx.get("work:" + work_id)
     if w is None:
         return []
-    ctx.require(
-        w["history"] <= MAX_HISTORY,
-        f"work {work_id} has {w['history']} history entries, more than {MAX_HISTORY}: "
-        "read them a page at a time with history_page",
-    )
+    n = w["history"]
+    _whole_list(ctx, "work " + work_id, n, "history entries", MAX_HISTORY, "history_page")
     return _history_entries(ctx, w, 1, w["history"])
 
 

@@ -458,20 +458,11 @@ def _records(ctx, order_id, kind, prefix, start, limit):
     _str_arg(ctx, order_id, "order_id")
     n = _order(ctx, order_id)[kind]
     if limit is None:  # the whole list, while it has at most MAX_RECORDS
-        ctx.require(
-            n <= MAX_RECORDS,
-            f"order {order_id} has {n} {kind}, more than {MAX_RECORDS}: read them a page at "
-            f"a time with {kind}_page",
-        )
+        _whole_list(ctx, "order " + order_id, n, kind, MAX_RECORDS, kind + "_page")
         return _numbered(ctx, prefix + order_id + ":", 1, n)
     _check_page(ctx, start, limit, MAX_RECORDS)
-    return {
-        "order": order_id,
-        "count": n,
-        "start": start,
-        kind: _page(ctx, prefix + order_id + ":", n, start, limit),
-        "next": _next_page(start, limit, n),
-    }
+    head = {"order": order_id}
+    return _log_page(ctx, head, kind, prefix + order_id + ":", n, start, limit)
 
 
 @view
@@ -509,11 +500,7 @@ def alerts(ctx, order_id):
     party of the tree, and anyone flagging its orders overdue, adds to them."""
     root = _order(ctx, _order(ctx, order_id)["root"])
     n = root["alerts"]
-    ctx.require(
-        n <= MAX_RECORDS,
-        f"the tree has {n} alerts, more than {MAX_RECORDS}: read them a page at a time "
-        "with alerts_page",
-    )
+    _whole_list(ctx, "the tree", n, "alerts", MAX_RECORDS, "alerts_page")
     return _numbered(ctx, "alert:" + root["id"] + ":", 1, n)
 
 
@@ -524,13 +511,8 @@ def alerts_page(ctx, order_id, start, limit):
     root = _order(ctx, _order(ctx, order_id)["root"])
     _check_page(ctx, start, limit, MAX_RECORDS)
     n = root["alerts"]
-    return {
-        "root": root["id"],
-        "count": n,
-        "start": start,
-        "alerts": _page(ctx, "alert:" + root["id"] + ":", n, start, limit),
-        "next": _next_page(start, limit, n),
-    }
+    head = {"root": root["id"]}
+    return _log_page(ctx, head, "alerts", "alert:" + root["id"] + ":", n, start, limit)
 
 
 def _tree_row(ctx, o):

@@ -20,11 +20,7 @@ def events(ctx, code):
     if b is None:
         return []
     n = b["events"]
-    ctx.require(
-        n <= MAX_EVENTS,
-        f"batch {code} has {n} events, more than {MAX_EVENTS}: read them a page at a time "
-        "with events_page",
-    )
+    _whole_list(ctx, "batch " + code, n, "events", MAX_EVENTS, "events_page")
     return _numbered(ctx, "ev:" + code + ":", 1, n, 8)
 
 
@@ -37,14 +33,7 @@ def events_page(ctx, code, start, limit):
     _code(ctx, code)
     b = _load(ctx, code)
     n = b["events"]
-    last = min(n, start + limit - 1)
-    return {
-        "code": code,
-        "count": n,
-        "start": start,
-        "events": _numbered(ctx, "ev:" + code + ":", start, last, 8),
-        "next": _next_page(start, limit, n),
-    }
+    return _log_page(ctx, {"code": code}, "events", "ev:" + code + ":", n, start, limit, 8)
 
 
 def _lineage(ctx, code, most):
