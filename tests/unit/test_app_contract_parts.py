@@ -23,9 +23,9 @@ SOURCE_SHA256 = {
     "traceability": "f7b56840ba3e89cfa4eaacabc0b3075003d78d4d038ca32a0d4d2b7d2fa02297",
     "evidence": "24817d745c3f07b9967280cf16c0caf15af6ed30da6cf19bf0295d7ab35d5436",
     "ip_rights": "2f61a43cd3fa9607878e6222398477c20316c9f706816f883b37ebf973a60ccd",
-    "manufacturing": "52b9abe988e8d283e0c3c67910e7d5d19cd076e57bb8aa784a1722e34eae7f61",
+    "manufacturing": "176284551b45f56b9b141db4e1b620b6599898470de98a6736627b22efd36f0d",
     "city_governance": "caf3f3447dd5c9055a26c1c61535a15126554ab8d636804d22abab4f5e75caf5",
-    "health": "48a20a8fbe1dd0fe5f4302a006d1d73dc705ebaeae22d92d41067420bf9ef898",
+    "health": "eae958084ee0c4734074d6ec78184aa84d01246bd27bb2a82b350b412a6639a3",
     "photo_sharing": "1eeba1923a905df4697e40f40ce388c9432d73053b3f398560227c04e59d4c4c",
 }
 APPS = {a.name: a for a in APPLICATIONS}

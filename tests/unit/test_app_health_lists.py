@@ -143,3 +143,48 @@ def test_the_sdk_reads_every_record_a_page_at_a_time() -> None:
     sdk = Health(cast(Client, _Node()))
     assert len(sdk.all_records_of(ALICE)) == 41
     assert len(sdk.all_prescriptions_of(ALICE)) == 41
+
+
+def _node(app: Local) -> Client:
+    class _Node:  # the SDK's client: a view runs on the in-process contract
+        def query(self, contract: str, method: str, *args: Any) -> Any:
+            return app.call(ALICE, method, *args)
+
+    return cast(Client, _Node())
+
+
+def test_the_largest_access_log_entries_are_read_at_the_sdks_and_the_clis_page_size() -> None:
+    """An access-log entry holds its reader's name (64 characters) and organisation (61),
+    which its organisation chose, and a purpose of 200 characters the reader chose: four
+    bytes each at the most, 200 of them exceed 256 KiB, so pages of 200 (the SDK's and the
+    CLI's) failed for every page of such a log."""
+    app = Local(compile_contract(health.source()), Ctx(health.NAME))
+    entry = {"by": "f" * 40, "org": WIDE * 61, "name": WIDE * 64, "purpose": WIDE * 200}
+    for k in range(1, 301):
+        app.ctx.state[f"log:REC000001:{k}"] = {**entry, "n": k, "height": k, "time_ms": 2**62}
+    app.ctx.state["nlog:REC000001"] = 300
+    assert [e["n"] for e in Health(_node(app)).all_access_log("REC000001")] == list(range(1, 301))
+    app.ctx.state["nlog:REC000001"] = 150
+    assert len(app.call(BOB, "access_log", "REC000001")) == 150
+    app.ctx.state["nlog:REC000001"] = 151
+    with pytest.raises(ContractError, match="151 logged accesses, more than 150: .*_page"):
+        app.call(BOB, "access_log", "REC000001")
+    with pytest.raises(ContractError, match=r"limit 1\.\.150"):
+        app.call(BOB, "access_log_page", "REC000001", 1, 151)
+
+
+def test_the_largest_claims_are_read_at_the_sdks_and_the_clis_page_size() -> None:
+    """`claimable` returns whole prescriptions, each naming up to 16 organisations: pages of
+    200 (the SDK's and the CLI's) of the largest failed past 256 KiB."""
+    app = _patient(60)
+    for k in range(1, 61):
+        rx = f"RX{k:06d}"
+        app.ctx.state[f"claims:org4#i:{k}"], app.ctx.state[f"claims:org4#k:{rx}"] = rx, k
+        app.ctx.state["rx:" + rx].update(status="dispensed", reimbursed=None)
+    app.ctx.state["claims:org4#n"] = 60
+    claims = Health(_node(app)).all_claimable("org4")
+    assert [r["id"] for r in claims] == [f"RX{k:06d}" for k in range(1, 61)]
+    with pytest.raises(ContractError, match="60 outstanding claims, more than 40: .*_page"):
+        app.call(BOB, "claimable", "org4")
+    with pytest.raises(ContractError, match=r"limit 1\.\.40"):
+        app.call(BOB, "claimable_page", "org4", 1, 41)

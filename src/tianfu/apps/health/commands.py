@@ -269,7 +269,7 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "log",
-            "Every access to a record or a prescription's details (refused past 200: use "
+            "Every access to a record or a prescription's details (refused past 150: use "
             "log-page).",
             arg("ref", help="Record or prescription id."),
             method="access_log",
@@ -282,7 +282,7 @@ COMMANDS = CommandTable(
             "'next' is the --start of the following page.",
             arg("ref", help="Record or prescription id."),
             opt("start", int, default=1),
-            opt("limit", int, default=200),
+            opt("limit", int, default=150),
             method="access_log_page",
         ),
         record_view(
@@ -312,7 +312,7 @@ COMMANDS = CommandTable(
         table_view(
             "claimable",
             "Dispensed prescriptions shared with insurer ORG, not reimbursed yet (refused "
-            "past 200: use claimable-page).",
+            "past 40: use claimable-page).",
             ORG,
             columns=("id", PRESCRIBER, "quantity", "status"),
             title="claimable by {org}",
@@ -323,7 +323,7 @@ COMMANDS = CommandTable(
             "the following page (null after the last).",
             ORG,
             opt("start", int, default=1),
-            opt("limit", int, default=200),
+            opt("limit", int, default=40),
             method="claimable_page",
         ),
         record_view(

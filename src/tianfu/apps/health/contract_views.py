@@ -10,7 +10,10 @@ suspended = view(_record_view("suspended:"))
 
 
 # -- views ------------------------------------------------------------------------------------
-MAX_LOG_SHOWN = 200  # access-log entries `access_log` returns in one call
+# Access-log entries a view returns in one call: an entry's purpose is up to 200 characters
+# and its reader's name and organisation up to 64 and 61, four bytes each at the most
+# (about 1.5 KB: 150 take about 220 KB, 175 fit).
+MAX_LOG_SHOWN = 150
 # Records or prescriptions a view returns in one call: a record holds up to MAX_VERSIONS
 # hashes and MAX_READERS organisation names, a prescription up to MAX_READERS organisations
 # and a 200-character reason (under 6 KB: 40 of the largest take about 230 KB).
@@ -76,11 +79,11 @@ def access_log(ctx, ref):
 
 @view
 def access_log_page(ctx, ref, start, limit):
-    """Logged accesses `start`.. (1-based, at most `limit` <= 200) to a record or a
+    """Logged accesses `start`.. (1-based, at most `limit` <= MAX_LOG_SHOWN) to a record or a
     prescription's details, oldest first: {"ref", "count", "start", "entries": [...],
     "next"}; "next" is the `start` of the following page, or None after the last."""
     _str_arg(ctx, ref, "ref")
-    _check_page(ctx, start, limit)
+    _check_page(ctx, start, limit, MAX_LOG_SHOWN)
     n = ctx.get("nlog:" + ref, 0)
     return _log_page(ctx, {"ref": ref}, "entries", "log:" + ref + ":", n, start, limit)
 
@@ -125,12 +128,12 @@ def claim_count(ctx, org):
 @view
 def claimable_page(ctx, org, start, limit):
     """The claims of insurer `org` from slot `start` (1 for the first page), at most `limit`
-    (<= 200), as `claimable`: {"org", "claims", "start", "claimable": [...], "next"}; "next"
+    (<= MAX_CLAIMS_SHOWN), as `claimable`: {"org", "claims", "start", "claimable": [...], "next"}; "next"
     is the `start` of the following page, or None after the last. A claim outstanding from
     the first page to the last is in exactly one page, whatever is shared or reimbursed
     meanwhile."""
     _str_arg(ctx, org, "org")
-    _check_page(ctx, start, limit)
+    _check_page(ctx, start, limit, MAX_CLAIMS_SHOWN)
     name = "claims:" + org
     entries, after = _set_page(ctx, name, start, limit)
     return {

@@ -181,9 +181,9 @@ class Health(ContractSDK):
         return walk_pages(lambda s: self.records_of_page(address, start=s, limit=limit), "records")
 
     access_log = view("ref", returns=list)
-    access_log_page = view("ref", returns=dict, start=1, limit=200)
+    access_log_page = view("ref", returns=dict, start=1, limit=150)
 
-    def all_access_log(self, ref: str, limit: int = 200) -> list[dict[str, Any]]:
+    def all_access_log(self, ref: str, limit: int = 150) -> list[dict[str, Any]]:
         """Every logged access to `ref`, oldest first, read a page (`access_log_page`) at a
         time."""
         return walk_log(lambda s: self.access_log_page(ref, start=s, limit=limit), "entries")
@@ -200,9 +200,9 @@ class Health(ContractSDK):
 
     claimable = view("org", returns=list)
     claim_count = view("org", returns=int)
-    claimable_page = view("org", returns=dict, start=1, limit=200)
+    claimable_page = view("org", returns=dict, start=1, limit=40)
 
-    def all_claimable(self, org: str, limit: int = 200) -> list[dict[str, Any]]:
+    def all_claimable(self, org: str, limit: int = 40) -> list[dict[str, Any]]:
         """Every claim `org` may still reimburse, read a page (`claimable_page`) at a time."""
         return walk_pages(
             lambda start: self.claimable_page(org, start=start, limit=limit), "claimable"

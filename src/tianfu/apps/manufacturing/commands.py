@@ -154,7 +154,7 @@ COMMANDS = CommandTable(
         table_view(
             "alerts",
             "Late, overdue and rejected deliveries anywhere in ORDER's tree (refused past "
-            "100: use alerts-page).",
+            "75: use alerts-page).",
             ORDER,
             columns=(NUMBER, "order", "kind", "detail", SUPPLIER_ORG, TIME),
             title="alerts of the tree of {order_id}",
@@ -164,7 +164,7 @@ COMMANDS = CommandTable(
             "A page of the alerts of ORDER's tree; 'next' is the --start of the following page.",
             ORDER,
             opt("start", int, default=1),
-            opt("limit", int, default=100),
+            opt("limit", int, default=75),
             method="alerts_page",
         ),
         table_view(

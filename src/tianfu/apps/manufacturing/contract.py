@@ -44,7 +44,11 @@ MAX_ITEMS = 50
 MAX_CHILDREN = 50
 MAX_DEPTH = 8
 MAX_TREE = 500  # orders the `tree` view reads in one call
-MAX_RECORDS = 100  # alerts, milestones or inspections (texts up to 500 characters) a view returns
+MAX_RECORDS = 100  # milestones or inspections (notes up to 500 characters) a view returns
+# Alerts a view returns: a rejection's reason is up to 500 characters and an alert names its
+# order and three organisations (61 characters each), four bytes each at the most: 80 fit
+# in the 256 KiB a view returns, 75 take about 245 KB.
+MAX_ALERTS = 75
 MAX_PAGE = 200  # orders a `tree_page` reads in one call
 MAX_TOTAL = 10**15
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
@@ -496,20 +500,20 @@ def inspections_page(ctx, order_id, start, limit):
 @view
 def alerts(ctx, order_id):
     """The alerts of the whole tree `order_id` belongs to (late, overdue, rejected), while it
-    has at most MAX_RECORDS; past that it is refused (`alerts_page` reads a page): every
+    has at most MAX_ALERTS; past that it is refused (`alerts_page` reads a page): every
     party of the tree, and anyone flagging its orders overdue, adds to them."""
     root = _order(ctx, _order(ctx, order_id)["root"])
     n = root["alerts"]
-    _whole_list(ctx, "the tree", n, "alerts", MAX_RECORDS, "alerts_page")
+    _whole_list(ctx, "the tree", n, "alerts", MAX_ALERTS, "alerts_page")
     return _numbered(ctx, "alert:" + root["id"] + ":", 1, n)
 
 
 @view
 def alerts_page(ctx, order_id, start, limit):
-    """Alerts `start`.. (1-based, at most `limit` <= MAX_RECORDS) of the tree `order_id`
+    """Alerts `start`.. (1-based, at most `limit` <= MAX_ALERTS) of the tree `order_id`
     belongs to: {"root", "count", "start", "alerts": [...], "next"}."""
     root = _order(ctx, _order(ctx, order_id)["root"])
-    _check_page(ctx, start, limit, MAX_RECORDS)
+    _check_page(ctx, start, limit, MAX_ALERTS)
     n = root["alerts"]
     head = {"root": root["id"]}
     return _log_page(ctx, head, "alerts", "alert:" + root["id"] + ":", n, start, limit)
