@@ -415,7 +415,7 @@ def test_opening_and_withdrawing_disputes_does_not_use_up_a_works_disputes() -> 
 
 
 def test_anyones_disputes_do_not_make_a_works_ownership_history_unreadable() -> None:
-    """Any member's disputes add to a work's history: `history` reads a page past 1000
+    """Any member's disputes add to a work's history: `history` reads a page past 80
     entries, and `ownership_history` reads the ownership log, not the whole history."""
     app = Local(compile_contract(ip_rights.source()), Ctx("ip_rights", {ALICE: ["creator"]}))
     app.ctx.governance["cert/" + CAROL] = {"org": "org3", "serial": "1", "fingerprint": "f"}
@@ -429,9 +429,9 @@ def test_anyones_disputes_do_not_make_a_works_ownership_history_unreadable() -> 
     owners, later = app.gas(DAVE, "ownership_history", wid)
     assert later == first
     assert [h["event"] for h in owners] == ["registered", "transferred"]
-    with pytest.raises(ContractError, match="1002 history entries, more than 1000"):
+    with pytest.raises(ContractError, match="1002 history entries, more than 80"):
         app.call(DAVE, "history", wid)
-    page = app.call(DAVE, "history_page", wid, 1001, 200)
+    page = app.call(DAVE, "history_page", wid, 1001, 80)
     assert [h["n"] for h in page] == [1001, 1002]
 
 
