@@ -142,3 +142,16 @@ def test_the_sdk_reads_every_entry_a_page_at_a_time() -> None:
     sdk = Evidence(cast(Client, _Node()))
     assert len(sdk.all_attestations("EV000001")) == 51
     assert len(sdk.all_verifications("EV000001")) == 51
+
+
+def test_a_depositor_holding_the_court_role_cannot_verify_its_own_deposit() -> None:
+    """`attest` refused a notary attesting its own deposit; its twin `record_verification`
+    let a court record a verification of its own."""
+    app = _deposited()
+    app.ctx.governance["roles/" + ALICE] = ["depositor", "court", "notary"]
+    app.ctx.roles[ALICE] = ["depositor", "court", "notary"]
+    with pytest.raises(ContractError, match="a depositor cannot verify its own deposit"):
+        app.call(ALICE, "record_verification", "EV000001", "c-1", "verified", "")
+    with pytest.raises(ContractError, match="a depositor cannot attest its own deposit"):
+        app.call(ALICE, "attest", "EV000001", "mine")
+    assert app.call(BOB, "record_verification", "EV000001", "c-1", "verified", "") == 1
