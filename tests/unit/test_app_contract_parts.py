@@ -22,7 +22,7 @@ SOURCE_SHA256 = {
     "fund_supervision": "f569bad5197384b1f951862ff3bba79786110870dd2eb65c4e7dc3d750bc2f7f",
     "traceability": "f7b56840ba3e89cfa4eaacabc0b3075003d78d4d038ca32a0d4d2b7d2fa02297",
     "evidence": "ebb3bc452c710daa509d96db58a8e580ba712a57b83ed17ac2506a8090cfe13a",
-    "ip_rights": "f89dce80d718040df9dd9d824c2f3b34d91d79b38911f6e64b74bebcf7aca909",
+    "ip_rights": "e2ddddcb15630a54daf32efa10e8e2b82187e404d3066a6e16d6048afd398328",
     "manufacturing": "176284551b45f56b9b141db4e1b620b6599898470de98a6736627b22efd36f0d",
     "city_governance": "caf3f3447dd5c9055a26c1c61535a15126554ab8d636804d22abab4f5e75caf5",
     "health": "eae958084ee0c4734074d6ec78184aa84d01246bd27bb2a82b350b412a6639a3",

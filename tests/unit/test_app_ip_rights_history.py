@@ -1,4 +1,5 @@
-"""IP rights: a work's history is refused whole before it is too large to return.
+"""IP rights: a work's history is refused whole before it is too large to return, and a
+dispute is resolved by an arbitrator of neither party's organisation.
 
 Any member's disputes (opened, withdrawn) add to a work's history. `history` returned up to
 1,000 entries, but 1,000 entries of even the shortest names exceed the 256 KiB a view may
@@ -10,7 +11,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from tests.unit.app_local import BOB, Ctx, Local
+from tests.unit.app_local import ALICE, BOB, Ctx, Local
 
 from tianfu.apps import ip_rights
 from tianfu.apps.ip_rights.sdk import IpRights
@@ -72,3 +73,19 @@ def test_the_largest_entries_are_returned_up_to_the_bound_a_whole_list_or_a_page
 def test_the_owners_of_a_work_before_the_ownership_log_are_read_past_the_shown_bound() -> None:
     app = _work(300, "org2", "bob", "transferred")
     assert len(app.call(BOB, "ownership_history", "W000001")) == 300
+
+
+def test_an_arbitrator_of_a_partys_organisation_does_not_resolve_its_dispute() -> None:
+    """The arbitrator rule checked addresses only: an arbitrator of the claimant's
+    organisation upheld its own organisation's ownership claim (the work moved to it), and
+    one of the owner's organisation dismissed a claim against it."""
+    roles = {BOB: ["creator"], "e" * 40: ["arbitrator"], "f" * 40: ["arbitrator"]}
+    app = Local(compile_contract(ip_rights.source()), Ctx(ip_rights.NAME, roles))
+    wid = app.call(BOB, "register_work", "ab" * 32, "Song", ["A"], "music", org="org1")
+    d = app.call("c" * 40, "open_dispute", wid, "ownership", "ours", [], org="org2")
+    for arbitrator, org, side in (("e" * 40, "org2", "claimant"), ("f" * 40, "org1", "owner")):
+        with pytest.raises(ContractError, match=f"arbitrator of {org}, the {side}'s organisation"):
+            app.call(arbitrator, "resolve_dispute", d, "upheld", "mine", org=org)
+    assert app.call(ALICE, "work", wid)["owner_org"] == "org1"
+    app.ctx.roles[ALICE] = ["arbitrator"]
+    assert app.call(ALICE, "resolve_dispute", d, "dismissed", "no", org="org3")

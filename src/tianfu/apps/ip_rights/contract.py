@@ -452,6 +452,12 @@ def resolve_dispute(ctx, dispute_id, outcome, ruling):
         ctx.sender.address not in (d["claimant"], w["owner"]),
         "a party to the dispute cannot resolve it",
     )
+    for side, org in (("claimant", d["claimant_org"]), ("owner", w["owner_org"])):
+        ctx.require(
+            ctx.sender.org != org,
+            f"an arbitrator of {org}, the {side}'s organisation, cannot resolve dispute "
+            f"{dispute_id}",
+        )
     d["status"] = "resolved"
     d["outcome"] = outcome
     d["ruling"] = ruling
