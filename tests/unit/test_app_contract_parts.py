@@ -21,7 +21,7 @@ SOURCE_SHA256 = {
     "supply_finance": "c414d1da884a6cbc5f0a6ec1c1bb8978609c382ceffa2618eb73584d37695870",
     "fund_supervision": "f569bad5197384b1f951862ff3bba79786110870dd2eb65c4e7dc3d750bc2f7f",
     "traceability": "f7b56840ba3e89cfa4eaacabc0b3075003d78d4d038ca32a0d4d2b7d2fa02297",
-    "evidence": "ebb3bc452c710daa509d96db58a8e580ba712a57b83ed17ac2506a8090cfe13a",
+    "evidence": "5139bdd8679537c110fc6889f047ef653546250cd9672515cb0b728ff3d30923",
     "ip_rights": "e2ddddcb15630a54daf32efa10e8e2b82187e404d3066a6e16d6048afd398328",
     "manufacturing": "176284551b45f56b9b141db4e1b620b6599898470de98a6736627b22efd36f0d",
     "city_governance": "caf3f3447dd5c9055a26c1c61535a15126554ab8d636804d22abab4f5e75caf5",

@@ -365,7 +365,7 @@ def test_an_insurers_claims_are_read_a_page_at_a_time_past_40() -> None:
         (health, "claimable_page", ["org4"], 40),
         (health, "access_log_page", ["REC000001"], 150),
         (health, "records_of_page", ["a" * 40], 40),
-        (evidence, "attestations_page", ["EV000001"], 50),
+        (evidence, "attestations_page", ["EV000001"], 45),
     ],
 )
 def test_every_page_is_refused_for_a_boolean_or_out_of_range_bound(

@@ -90,7 +90,7 @@ COMMANDS = CommandTable(
             "of the following page.",
             DEPOSIT,
             opt("start", int, default=1),
-            opt("limit", int, default=50),
+            opt("limit", int, default=45),
             method="attestations_page",
         ),
         view(
@@ -99,12 +99,12 @@ COMMANDS = CommandTable(
             "--start of the following page.",
             DEPOSIT,
             opt("start", int, default=1),
-            opt("limit", int, default=50),
+            opt("limit", int, default=45),
             method="verifications_page",
         ),
         table_view(
             "list-attestations",
-            "List a deposit's notary attestations (refused past 50: use attestations-page).",
+            "List a deposit's notary attestations (refused past 45: use attestations-page).",
             DEPOSIT,
             method="attestations",
             columns=("org", ("name", "notary"), ("height", "block"), "statement"),

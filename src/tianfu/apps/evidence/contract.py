@@ -35,7 +35,10 @@ organisations, so `attestations` and `verifications` return at most MAX_SHOWN en
 
 MAX_ATTACHED = 100  # deposit ids `by_hash` returns (ids of one file hash)
 MAX_PER_ORG = 10  # attestations, and verification records, an organisation adds to a deposit
-MAX_SHOWN = 50  # attestations or verification records a view returns (1,000-character texts)
+# Attestations or verification records a view returns: a statement or a note is up to 1,000
+# characters and a verification's case number 100, its signer's name and organisation 64 and
+# 61, four bytes each at the most (about 5 KB: 50 such verification records fit, 51 do not).
+MAX_SHOWN = 45
 RESULTS = ("verified", "rejected")
 
 
