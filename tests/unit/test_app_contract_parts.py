@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "c414d1da884a6cbc5f0a6ec1c1bb8978609c382ceffa2618eb73584d37695870",
-    "fund_supervision": "f569bad5197384b1f951862ff3bba79786110870dd2eb65c4e7dc3d750bc2f7f",
-    "traceability": "f7b56840ba3e89cfa4eaacabc0b3075003d78d4d038ca32a0d4d2b7d2fa02297",
-    "evidence": "5139bdd8679537c110fc6889f047ef653546250cd9672515cb0b728ff3d30923",
-    "ip_rights": "e2ddddcb15630a54daf32efa10e8e2b82187e404d3066a6e16d6048afd398328",
-    "manufacturing": "176284551b45f56b9b141db4e1b620b6599898470de98a6736627b22efd36f0d",
-    "city_governance": "caf3f3447dd5c9055a26c1c61535a15126554ab8d636804d22abab4f5e75caf5",
-    "health": "eae958084ee0c4734074d6ec78184aa84d01246bd27bb2a82b350b412a6639a3",
-    "photo_sharing": "1eeba1923a905df4697e40f40ce388c9432d73053b3f398560227c04e59d4c4c",
+    "supply_finance": "401a08c0ebd91790e0eb4ee165da2eb68cfadb935b883a5bc1766fb687f9c17c",
+    "fund_supervision": "7704b7079a24f234c5aaa5964aab6d320a2ac4b1e13c552379ec7f4dfaa444e1",
+    "traceability": "ee1e9b371648ce0a2fe004c945f47683f4638611f4e7627d9219c8e6cb33a2f0",
+    "evidence": "63339792d46ac7510d2dc9d61ef698bedfa9ec9c201b1bd859b004b6014dae63",
+    "ip_rights": "852a629f223c6223574e4d35dc1f36cbbf38b9c6890e61514161ce60109071de",
+    "manufacturing": "9f111ff5c4a902b8871f07faa22d857452bc8e99eff9e2d3d54bc8136b2dae3d",
+    "city_governance": "4e6e164418938bfbeb1df3a04431e359767d20b25b645523077ad729d1244caf",
+    "health": "a6d538188f4995ab7b6bcf1e8f45dcf8514c90f93830028865a366d21c3f944a",
+    "photo_sharing": "3a52c1bb725f2713c02e90e8a07e1a689c6a6776ef648f95208a08742de06a0e",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 
