@@ -20,7 +20,7 @@ from tianfu.testing.appchain import AppChain
 SOURCE_SHA256 = {
     "supply_finance": "401a08c0ebd91790e0eb4ee165da2eb68cfadb935b883a5bc1766fb687f9c17c",
     "fund_supervision": "7704b7079a24f234c5aaa5964aab6d320a2ac4b1e13c552379ec7f4dfaa444e1",
-    "traceability": "ee1e9b371648ce0a2fe004c945f47683f4638611f4e7627d9219c8e6cb33a2f0",
+    "traceability": "d6f6e48f124bbab60cf6b1b3fbb09e38c939a96ee52f733f3865e9b396fdaadb",
     "evidence": "63339792d46ac7510d2dc9d61ef698bedfa9ec9c201b1bd859b004b6014dae63",
     "ip_rights": "852a629f223c6223574e4d35dc1f36cbbf38b9c6890e61514161ce60109071de",
     "manufacturing": "9f111ff5c4a902b8871f07faa22d857452bc8e99eff9e2d3d54bc8136b2dae3d",

@@ -67,3 +67,10 @@ def test_small_events_are_read_whole() -> None:
     app = _batch([{"temp": "4C"}] * 500, short=500)
     assert len(app.call(BOB, "events", "B1")) == 500
     assert app.call(BOB, "events_page", "B1", 401, 200)["next"] is None
+
+
+def test_a_provenance_of_the_largest_events_is_refused_naming_the_page_views() -> None:
+    app = _batch([_largest(k) for k in range(8)])
+    app.ctx.state["batch:B1"].update(product="apple", parents=[], recall=None)
+    with pytest.raises(ContractError, match="lineage of batch B1 is more than one view returns"):
+        app.call(BOB, "provenance", "B1")

@@ -68,8 +68,9 @@ def _lineage(ctx, code, most):
 @view
 def provenance(ctx, code):
     """The batch, its ancestors and every event of each, while the lineage has at most
-    MAX_LINEAGE batches and MAX_EVENTS events; past that it is refused (`provenance_page`
-    pages the lineage, `events_page` each batch's events)."""
+    MAX_LINEAGE batches and MAX_EVENTS events and they fit in what one view returns; past
+    that it is refused (`provenance_page` pages the lineage, `events_page` each batch's
+    events)."""
     _code(ctx, code)
     b = _load(ctx, code)
     batches, more = _lineage(ctx, code, MAX_LINEAGE)
@@ -92,6 +93,11 @@ def provenance(ctx, code):
         }
         for cur in batches
     ]
+    ctx.require(
+        _size_bound(out) <= _SIZED_BUDGET,
+        f"the lineage of batch {code} is more than one view returns: read it with "
+        "provenance_page and events_page",
+    )
     return {
         "code": code,
         "recalled": b["recall"] is not None,
