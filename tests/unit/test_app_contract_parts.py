@@ -26,7 +26,7 @@ SOURCE_SHA256 = {
     "manufacturing": "9f111ff5c4a902b8871f07faa22d857452bc8e99eff9e2d3d54bc8136b2dae3d",
     "city_governance": "4e6e164418938bfbeb1df3a04431e359767d20b25b645523077ad729d1244caf",
     "health": "a6d538188f4995ab7b6bcf1e8f45dcf8514c90f93830028865a366d21c3f944a",
-    "photo_sharing": "3a52c1bb725f2713c02e90e8a07e1a689c6a6776ef648f95208a08742de06a0e",
+    "photo_sharing": "5c1f88335094625d6259590057fcc07cd3d15b06285d436d4b846e0b73dc9977",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

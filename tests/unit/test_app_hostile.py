@@ -360,7 +360,7 @@ def test_an_insurers_claims_are_read_a_page_at_a_time_past_40() -> None:
     ("app", "view", "args", "most"),
     [
         (evidence, "by_hash_page", ["ab" * 32], 200),
-        (photo_sharing, "reports_page", ["PH000001"], 200),
+        (photo_sharing, "reports_page", ["PH000001"], 25),
         (city_governance, "cases", [], 200),
         (health, "claimable_page", ["org4"], 40),
         (health, "access_log_page", ["REC000001"], 150),
