@@ -25,7 +25,7 @@ SOURCE_SHA256 = {
     "ip_rights": "852a629f223c6223574e4d35dc1f36cbbf38b9c6890e61514161ce60109071de",
     "manufacturing": "9f111ff5c4a902b8871f07faa22d857452bc8e99eff9e2d3d54bc8136b2dae3d",
     "city_governance": "4e6e164418938bfbeb1df3a04431e359767d20b25b645523077ad729d1244caf",
-    "health": "a6d538188f4995ab7b6bcf1e8f45dcf8514c90f93830028865a366d21c3f944a",
+    "health": "4d81f87022c1afef234539f7cf1fbb2d2e0c840966eeee96efce0b10553acc72",
     "photo_sharing": "5c1f88335094625d6259590057fcc07cd3d15b06285d436d4b846e0b73dc9977",
 }
 APPS = {a.name: a for a in APPLICATIONS}

@@ -44,7 +44,7 @@ MAX_PER_PATIENT = 500
 MAX_LOG = 100000
 MAX_QUANTITY = 10000
 # Claims `claimable` and a page of `claimable_page` return: a prescription lists up to
-# MAX_READERS organisations (about 6 KB at the most: 40 take about 230 KB).
+# MAX_READERS organisations (about 6 KB at the most: 42 of the largest fit in 256 KiB).
 MAX_CLAIMS_SHOWN = 40
 MAX_AMOUNT_FEN = 10000000000
 DAY_MS = 86400000

@@ -16,7 +16,8 @@ suspended = view(_record_view("suspended:"))
 MAX_LOG_SHOWN = 150
 # Records or prescriptions a view returns in one call: a record holds up to MAX_VERSIONS
 # hashes and MAX_READERS organisation names, a prescription up to MAX_READERS organisations
-# and a 200-character reason (under 6 KB: 40 of the largest take about 230 KB).
+# and a 200-character reason (about 6 KB at the most: 45 of the largest records fit in
+# 256 KiB, 42 of the largest prescriptions).
 MAX_RECORDS_SHOWN = 40
 
 
