@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "401a08c0ebd91790e0eb4ee165da2eb68cfadb935b883a5bc1766fb687f9c17c",
-    "fund_supervision": "7704b7079a24f234c5aaa5964aab6d320a2ac4b1e13c552379ec7f4dfaa444e1",
-    "traceability": "d6f6e48f124bbab60cf6b1b3fbb09e38c939a96ee52f733f3865e9b396fdaadb",
-    "evidence": "63339792d46ac7510d2dc9d61ef698bedfa9ec9c201b1bd859b004b6014dae63",
-    "ip_rights": "852a629f223c6223574e4d35dc1f36cbbf38b9c6890e61514161ce60109071de",
-    "manufacturing": "9f111ff5c4a902b8871f07faa22d857452bc8e99eff9e2d3d54bc8136b2dae3d",
-    "city_governance": "4e6e164418938bfbeb1df3a04431e359767d20b25b645523077ad729d1244caf",
-    "health": "4d81f87022c1afef234539f7cf1fbb2d2e0c840966eeee96efce0b10553acc72",
-    "photo_sharing": "5c1f88335094625d6259590057fcc07cd3d15b06285d436d4b846e0b73dc9977",
+    "supply_finance": "17ccad9f1fddd38a7d7b0ae0b3881b729c2bb249991bad7b44e76bbb3b2a9bec",
+    "fund_supervision": "e63e7d7c8ab5b198ef2ac6786abf054d569b9923be186baadcb15be659150763",
+    "traceability": "ee495bdda755862ad9568c0949703e8aedd9bee75c6c9a8bba335c01df23129e",
+    "evidence": "1d708522cd1b8aa04520f98e036da7acf4d741ac00a8dd22bcadc49e44eff7a9",
+    "ip_rights": "5c190fa1dbd129e1624a9dc848de593c74b15806a632d46d8c408e037f58db70",
+    "manufacturing": "96da6a6a8a32fa9c74dc0be3a008d64f682a55b393611ec8ec05ecc1eafcb4e8",
+    "city_governance": "f39b8be79a06fda134c09b7f6ad7da6ee575be3b89cb7ca57c330f9fd0676b4d",
+    "health": "6a8332557b86d67048775d8131e95461be8d9709590882ebfac49d09ffb67f2d",
+    "photo_sharing": "14fa5cfc5bf21693eec75803a515c60ee253d6ff86ff8217b685ca1e5756c88a",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -115,3 +115,43 @@ def test_the_largest_alerts_are_read_at_the_sdks_and_the_clis_page_size() -> Non
     assert len(app.call(ALICE, "alerts", root)) == 75
     with pytest.raises(ContractError, match=r"limit 1\.\.75"):
         app.call(ALICE, "alerts_page", root, 1, 76)
+
+
+def _tree(n: int, org: str) -> tuple[Local, str]:
+    """A tree of `n` orders (a root and its sub-orders) named by the longest ids."""
+    app = Local(compile_contract(source()), Ctx("manufacturing"))
+    ids = [org + "/" + f"P{k:063d}" for k in range(n)]
+    root = ids[0]
+    app.ctx.state["nt:" + root] = n
+    for k, order_id in enumerate(ids):
+        app.ctx.state[f"t:{root}:{k + 1}"] = order_id
+        app.ctx.state["order:" + order_id] = {
+            "id": order_id,
+            "parent": None if k == 0 else root,
+            "root": root,
+            "depth": 0 if k == 0 else 1,
+            "buyer_org": org,
+            "supplier_org": org,
+            "status": "placed",
+            "total": 10**15,
+            "settled": 10**15,
+            "due_ms": 2**62,
+            "delivered_ms": 2**62,
+            "late": False,
+            "children": ids[1:] if k == 0 else [],
+        }
+    return app, root
+
+
+def test_a_tree_of_long_ids_is_refused_whole_naming_the_page_view() -> None:
+    """Every party of a tree adds sub-orders named by ids of up to 64 characters: 500 of
+    them (what `tree` read) passed 256 KiB and `tree` failed with 'return value larger than
+    262144 bytes' instead of naming `tree_page`; a page of 200 of the largest rows (four-byte
+    organisation names) failed too."""
+    app, root = _tree(500, "o" * 61)
+    with pytest.raises(ContractError, match="the tree is more than one view returns: .*tree_page"):
+        app.call(ALICE, "tree", root)
+    app, root = _tree(160, "\U00020000" * 61)
+    assert len(app.call(ALICE, "tree_page", root, 1, 150)["orders"]) == 150
+    with pytest.raises(ContractError, match=r"limit 1\.\.150"):
+        app.call(ALICE, "tree_page", root, 1, 151)

@@ -146,10 +146,11 @@ COMMANDS = CommandTable(
         view(
             "tree-page",
             "A page of the orders of ORDER's tree, in the order they were placed (for trees "
-            "past 500 orders, which 'tree' refuses); 'next' is the --start of the following page.",
+            "past 500 orders, or too large, which 'tree' refuses); 'next' is the --start of the "
+            "following page.",
             ORDER,
             opt("start", int, default=1),
-            opt("limit", int, default=200),
+            opt("limit", int, default=150),
         ),
         table_view(
             "alerts",

@@ -49,7 +49,10 @@ MAX_RECORDS = 100  # milestones or inspections (notes up to 500 characters) a vi
 # order and three organisations (61 characters each), four bytes each at the most: 80 fit
 # in the 256 KiB a view returns, 75 take about 245 KB.
 MAX_ALERTS = 75
-MAX_PAGE = 200  # orders a `tree_page` reads in one call
+# Orders a `tree_page` returns in one call: a row names its order and parent (an
+# organisation of 61 characters, "/", an id of 64) and two organisations, four bytes a
+# character at the most (about 1.3 KB: 195 fit in 256 KiB).
+MAX_PAGE = 150
 MAX_TOTAL = 10**15
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 HEX = "0123456789abcdef"
@@ -519,6 +522,17 @@ def alerts_page(ctx, order_id, start, limit):
     return _log_page(ctx, head, "alerts", "alert:" + root["id"] + ":", n, start, limit)
 
 
+def _text_bytes(s):
+    return 0 if s is None else (len(s) if s.isascii() else 4 * len(s))
+
+
+def _tree_row_bytes(row):
+    """At least the bytes a row of `tree` takes when returned: its texts, and 250 for its
+    keys, numbers and headers."""
+    texts = (row["id"], row["parent"], row["buyer_org"], row["supplier_org"], row["status"])
+    return 250 + sum([_text_bytes(t) for t in texts])
+
+
 def _tree_row(ctx, o):
     return {
         "id": o["id"],
@@ -541,9 +555,11 @@ def _tree_row(ctx, o):
 def tree(ctx, order_id):
     """Every order of the tree `order_id` belongs to, root first (breadth first), each with
     whether it is overdue now (open past its due time, by block time); refused for a tree
-    of more than MAX_TREE orders (read it with `tree_page`)."""
+    of more than MAX_TREE orders, or more than one view returns (read it with `tree_page`):
+    every party of the tree adds sub-orders, each named by an id of up to 64 characters."""
     out = []
     queue = [_order(ctx, order_id)["root"]]
+    size = 0
     while queue:
         ctx.require(
             len(out) < MAX_TREE,
@@ -551,7 +567,13 @@ def tree(ctx, order_id):
         )
         o = _order(ctx, queue.pop(0))
         queue.extend(o["children"])
-        out.append(_tree_row(ctx, o))
+        row = _tree_row(ctx, o)
+        size += _tree_row_bytes(row)
+        ctx.require(
+            size <= _SIZED_BUDGET,
+            "the tree is more than one view returns: read it a page at a time with tree_page",
+        )
+        out.append(row)
     return out
 
 

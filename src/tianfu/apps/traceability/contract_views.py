@@ -24,7 +24,7 @@ def events(ctx, code):
     _whole_list(ctx, "batch " + code, n, "events", MAX_EVENTS, "events_page")
     out = _numbered(ctx, "ev:" + code + ":", 1, n, 8)
     ctx.require(
-        _size_bound(out) <= _SIZED_BUDGET,
+        _sizes_bound(out) <= _SIZED_BUDGET,
         f"the events of batch {code} are more than one view returns: read them a page at a "
         "time with events_page",
     )
@@ -93,8 +93,12 @@ def provenance(ctx, code):
         }
         for cur in batches
     ]
+    size = 0
+    for cur in out:
+        size += _size_bound(cur["batch"]) + _size_bound(cur["product"])
+        size += _sizes_bound(cur["events"])
     ctx.require(
-        _size_bound(out) <= _SIZED_BUDGET,
+        size <= _SIZED_BUDGET,
         f"the lineage of batch {code} is more than one view returns: read it with "
         "provenance_page and events_page",
     )
