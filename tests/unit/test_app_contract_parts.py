@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "e2cce7ed793a8d12ba8fb7950e4f42cbeaaa81470e0e77f8138f3a045d6c0714",
-    "fund_supervision": "246a23922f3beefc2f1478093b2c84ccf89a5d59a98591ee4cc23eeeb331e5ab",
-    "traceability": "23bb11557f4663e994a33fba3a76a1e7314e3652e4f236acfa272df3bbd10446",
-    "evidence": "7327a729c40e4df5f1001765578b6cb3e19d4e836f837fdad40f9e1128985586",
-    "ip_rights": "8ca7dd66eb0fa4d8dbba6a7db4f61c1ae70f8c93dd61bb8edecde996f7e1436a",
-    "manufacturing": "874c93801241445c1b681221e3d38c96358713eea1e47311ea576f348cc89be0",
-    "city_governance": "ed2333de2b481051dc332ab3946aeb0f31607ac70e12f554a239a1b9572b756a",
-    "health": "012f74eb0915de6b0ef0e583972aaf9f7159c20cfa9acdc873326c0b8530767d",
-    "photo_sharing": "622b5fdc0b5141c29c89e587817bc90d1d7800b9bf6649fca339d3e081891177",
+    "supply_finance": "17ccad9f1fddd38a7d7b0ae0b3881b729c2bb249991bad7b44e76bbb3b2a9bec",
+    "fund_supervision": "e63e7d7c8ab5b198ef2ac6786abf054d569b9923be186baadcb15be659150763",
+    "traceability": "ee495bdda755862ad9568c0949703e8aedd9bee75c6c9a8bba335c01df23129e",
+    "evidence": "1d708522cd1b8aa04520f98e036da7acf4d741ac00a8dd22bcadc49e44eff7a9",
+    "ip_rights": "5c190fa1dbd129e1624a9dc848de593c74b15806a632d46d8c408e037f58db70",
+    "manufacturing": "96da6a6a8a32fa9c74dc0be3a008d64f682a55b393611ec8ec05ecc1eafcb4e8",
+    "city_governance": "f39b8be79a06fda134c09b7f6ad7da6ee575be3b89cb7ca57c330f9fd0676b4d",
+    "health": "6a8332557b86d67048775d8131e95461be8d9709590882ebfac49d09ffb67f2d",
+    "photo_sharing": "14fa5cfc5bf21693eec75803a515c60ee253d6ff86ff8217b685ca1e5756c88a",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

@@ -334,66 +334,70 @@ def test_a_fund_before_the_payee_records_finds_another_organisations_payment() -
 
 
 # -- health --------------------------------------------------------------------------------------
-def test_an_insurers_claims_are_read_a_page_at_a_time_past_200() -> None:
+def test_an_insurers_claims_are_read_a_page_at_a_time_past_40() -> None:
     """Any patient of a dispensed prescription shares it with any insurer: `claimable` reads
-    every outstanding claim, so past 200 it is refused and `claimable_page` reads a page."""
+    every outstanding claim, so past 40 (what one view returns of the largest prescriptions)
+    it is refused and `claimable_page` reads a page."""
     app = Local(compile_contract(health.source()), Ctx("health"))
     state = app.ctx.state
-    for k in range(1, 202):  # the indexed set of 201 outstanding claims, as share_claim keeps it
+    for k in range(1, 42):  # the indexed set of 41 outstanding claims, as share_claim keeps it
         rx = f"RX{k:06d}"
         state[f"claims:org4#i:{k}"], state[f"claims:org4#k:{rx}"] = rx, k
         state["rx:" + rx] = {"id": rx, "status": "dispensed", "reimbursed": None}
-    state["claims:org4#n"] = 201
-    with pytest.raises(ContractError, match="more than 200: read them a page at a time"):
+    state["claims:org4#n"] = 41
+    with pytest.raises(ContractError, match="more than 40: read them a page at a time"):
         app.call(BOB, "claimable", "org4")
-    assert app.call(BOB, "claim_count", "org4") == 201
-    tail = app.call(BOB, "claimable_page", "org4", 200, 200)
-    assert [r["id"] for r in tail["claimable"]] == ["RX000200", "RX000201"]
-    assert tail["claims"] == 201 and tail["next"] is None
-    with pytest.raises(ContractError, match="limit 1..200"):
-        app.call(BOB, "claimable_page", "org4", 1, 201)
+    assert app.call(BOB, "claim_count", "org4") == 41
+    tail = app.call(BOB, "claimable_page", "org4", 40, 40)
+    assert [r["id"] for r in tail["claimable"]] == ["RX000040", "RX000041"]
+    assert tail["claims"] == 41 and tail["next"] is None
+    with pytest.raises(ContractError, match=r"limit 1\.\.40"):
+        app.call(BOB, "claimable_page", "org4", 1, 41)
 
 
 # -- the shared page check -----------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("app", "view", "args"),
+    ("app", "view", "args", "most"),
     [
-        (evidence, "by_hash_page", ["ab" * 32]),
-        (photo_sharing, "reports_page", ["PH000001"]),
-        (city_governance, "cases", []),
-        (health, "claimable_page", ["org4"]),
+        (evidence, "by_hash_page", ["ab" * 32], 200),
+        (photo_sharing, "reports_page", ["PH000001"], 25),
+        (city_governance, "cases", [], 200),
+        (health, "claimable_page", ["org4"], 40),
+        (health, "access_log_page", ["REC000001"], 150),
+        (health, "records_of_page", ["a" * 40], 40),
+        (evidence, "attestations_page", ["EV000001"], 45),
     ],
 )
 def test_every_page_is_refused_for_a_boolean_or_out_of_range_bound(
-    app: Any, view: str, args: list[Any]
+    app: Any, view: str, args: list[Any], most: int
 ) -> None:
     local = Local(compile_contract(app.source()), Ctx(app.NAME))
-    for start, limit in ((True, 5), (1, True), (0, 5), (1, 0), (1, 201)):
-        with pytest.raises(ContractError, match=r"start >= 1, limit 1\.\.200"):
+    for start, limit in ((True, 5), (1, True), (0, 5), (1, 0), (1, most + 1)):
+        with pytest.raises(ContractError, match=rf"start >= 1, limit 1\.\.{most}\Z"):
             local.call(BOB, view, *args, start, limit)
-    local.call(BOB, view, *args, 1, 200)
+    local.call(BOB, view, *args, 1, most)
 
 
 # -- manufacturing -------------------------------------------------------------------------------
-def test_the_alerts_of_a_tree_are_read_a_page_at_a_time_past_100() -> None:
+def test_the_alerts_of_a_tree_are_read_a_page_at_a_time_past_75() -> None:
     """Every subcontractor of a tree (and anyone flagging its orders overdue) adds alerts to
-    it: past 100 (what one view returns of 500-character reasons) `alerts` is refused and
-    `alerts_page` reads them, at most 100 a page."""
+    it: past 75 (what one view returns of 500-character reasons naming three organisations)
+    `alerts` is refused and `alerts_page` reads them, at most 75 a page."""
     app = Local(compile_contract(manufacturing.source()), Ctx(manufacturing.NAME))
     root = "org1/PO-1"
     app.ctx.state["order:" + root] = {"id": root, "root": root, "alerts": 501}
     for n in range(1, 502):
         app.ctx.state[f"alert:{root}:{n}"] = {"n": n, "order": root, "kind": "overdue"}
-    with pytest.raises(ContractError, match="501 alerts, more than 100"):
+    with pytest.raises(ContractError, match="501 alerts, more than 75"):
         app.call(BOB, "alerts", root)
-    page = app.call(BOB, "alerts_page", root, 401, 100)
-    assert page["count"] == 501 and page["next"] == 501
-    assert [a["n"] for a in page["alerts"]] == list(range(401, 501))
-    last = app.call(BOB, "alerts_page", root, 501, 100)
-    assert [a["n"] for a in last["alerts"]] == [501] and last["next"] is None
-    assert app.call(BOB, "alerts_page", root, 1, 100)["next"] == 101
-    with pytest.raises(ContractError, match=r"limit 1\.\.100"):
-        app.call(BOB, "alerts_page", root, 1, 101)
+    page = app.call(BOB, "alerts_page", root, 401, 75)
+    assert page["count"] == 501 and page["next"] == 476
+    assert [a["n"] for a in page["alerts"]] == list(range(401, 476))
+    last = app.call(BOB, "alerts_page", root, 451, 75)
+    assert [a["n"] for a in last["alerts"]] == list(range(451, 502)) and last["next"] is None
+    assert app.call(BOB, "alerts_page", root, 1, 75)["next"] == 76
+    with pytest.raises(ContractError, match=r"limit 1\.\.75"):
+        app.call(BOB, "alerts_page", root, 1, 76)
 
 
 # -- ip_rights -----------------------------------------------------------------------------------
@@ -411,7 +415,7 @@ def test_opening_and_withdrawing_disputes_does_not_use_up_a_works_disputes() -> 
 
 
 def test_anyones_disputes_do_not_make_a_works_ownership_history_unreadable() -> None:
-    """Any member's disputes add to a work's history: `history` reads a page past 1000
+    """Any member's disputes add to a work's history: `history` reads a page past 80
     entries, and `ownership_history` reads the ownership log, not the whole history."""
     app = Local(compile_contract(ip_rights.source()), Ctx("ip_rights", {ALICE: ["creator"]}))
     app.ctx.governance["cert/" + CAROL] = {"org": "org3", "serial": "1", "fingerprint": "f"}
@@ -425,9 +429,9 @@ def test_anyones_disputes_do_not_make_a_works_ownership_history_unreadable() -> 
     owners, later = app.gas(DAVE, "ownership_history", wid)
     assert later == first
     assert [h["event"] for h in owners] == ["registered", "transferred"]
-    with pytest.raises(ContractError, match="1002 history entries, more than 1000"):
+    with pytest.raises(ContractError, match="1002 history entries, more than 80"):
         app.call(DAVE, "history", wid)
-    page = app.call(DAVE, "history_page", wid, 1001, 200)
+    page = app.call(DAVE, "history_page", wid, 1001, 80)
     assert [h["n"] for h in page] == [1001, 1002]
 
 

@@ -114,8 +114,10 @@ def test_licence_rules(chain, people):
 
 def test_open_disputes_freeze_the_work_one_per_organisation(chain, people):
     ip = IpRights(chain.client(people["creator"]))
-    games = IpRights(chain.client(people["licensee"]))
-    video = IpRights(chain.client(people["licensee2"]))
+    # the arbitrator is of licensee2's organisation: the ownership claim it resolves is the
+    # other licensee's
+    games = IpRights(chain.client(people["licensee2"]))
+    video = IpRights(chain.client(people["licensee"]))
     court = IpRights(chain.client(people["arbitrator"]))
     buyer = people["buyer"].info.address
     wid = ip.register_work(_hash("frozen-1"), "Frozen", ["A"], "music")

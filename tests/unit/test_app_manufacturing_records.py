@@ -9,14 +9,19 @@ constant puts at 100 (100 notes of 500 Chinese characters are about 160 KB, with
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 from tests.unit.app_local import ALICE, BOB, CAROL, Ctx, Local
 
 from tianfu.apps.manufacturing import source
+from tianfu.apps.manufacturing.sdk import Manufacturing
+from tianfu.client import Client
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.sandbox import compile_contract
 
 SMALL = source().replace("MAX_RECORDS = 100", "MAX_RECORDS = 3")
+SMALL = SMALL.replace("MAX_ALERTS = 75", "MAX_ALERTS = 3")
 ORDER = "org1/PO-1"
 
 
@@ -71,3 +76,82 @@ def test_a_trees_alerts_are_refused_whole_past_the_bound_and_read_a_page_at_a_ti
     page = app.call(ALICE, "alerts_page", ORDER, 4, 3)
     assert [a["detail"] for a in page["alerts"]] == ["scratched 3", "scratched 4"]
     assert page["count"] == 5 and page["next"] is None
+
+
+def test_the_largest_alerts_are_read_at_the_sdks_and_the_clis_page_size() -> None:
+    """An alert names its order and three organisations (61 characters each, chosen when
+    they were admitted) beside a rejection's reason of 500 characters: four bytes each at
+    the most, 100 of them (the page size of the SDK and the CLI) exceed 256 KiB."""
+    app = Local(compile_contract(source()), Ctx("manufacturing"))
+    org = "\U00020000" * 61
+    root = org + "/" + "P" * 64
+    app.ctx.state["order:" + root] = {"id": root, "root": root, "alerts": 120}
+    for n in range(1, 121):
+        app.ctx.state[f"alert:{root}:{n}"] = {
+            "n": n,
+            "order": root,
+            "kind": "rejected",
+            "detail": "\U00020000" * 500,
+            "buyer_org": org,
+            "supplier_org": org,
+            "due_ms": 2**62,
+            "by_org": org,
+            "height": 2**62,
+            "time_ms": 2**62,
+        }
+
+    class _Node:  # the SDK's client: a view runs on the in-process contract
+        def query(self, contract: str, method: str, *args: Any) -> Any:
+            return app.call(ALICE, method, *args)
+
+    sdk = Manufacturing(cast(Client, _Node()))
+    seen, start = [], 1
+    while start is not None:
+        page = sdk.alerts_page(root, start=start)
+        seen += [a["n"] for a in page["alerts"]]
+        start = page["next"]
+    assert seen == list(range(1, 121))
+    app.ctx.state["order:" + root]["alerts"] = 75
+    assert len(app.call(ALICE, "alerts", root)) == 75
+    with pytest.raises(ContractError, match=r"limit 1\.\.75"):
+        app.call(ALICE, "alerts_page", root, 1, 76)
+
+
+def _tree(n: int, org: str) -> tuple[Local, str]:
+    """A tree of `n` orders (a root and its sub-orders) named by the longest ids."""
+    app = Local(compile_contract(source()), Ctx("manufacturing"))
+    ids = [org + "/" + f"P{k:063d}" for k in range(n)]
+    root = ids[0]
+    app.ctx.state["nt:" + root] = n
+    for k, order_id in enumerate(ids):
+        app.ctx.state[f"t:{root}:{k + 1}"] = order_id
+        app.ctx.state["order:" + order_id] = {
+            "id": order_id,
+            "parent": None if k == 0 else root,
+            "root": root,
+            "depth": 0 if k == 0 else 1,
+            "buyer_org": org,
+            "supplier_org": org,
+            "status": "placed",
+            "total": 10**15,
+            "settled": 10**15,
+            "due_ms": 2**62,
+            "delivered_ms": 2**62,
+            "late": False,
+            "children": ids[1:] if k == 0 else [],
+        }
+    return app, root
+
+
+def test_a_tree_of_long_ids_is_refused_whole_naming_the_page_view() -> None:
+    """Every party of a tree adds sub-orders named by ids of up to 64 characters: 500 of
+    them (what `tree` read) passed 256 KiB and `tree` failed with 'return value larger than
+    262144 bytes' instead of naming `tree_page`; a page of 200 of the largest rows (four-byte
+    organisation names) failed too."""
+    app, root = _tree(500, "o" * 61)
+    with pytest.raises(ContractError, match="the tree is more than one view returns: .*tree_page"):
+        app.call(ALICE, "tree", root)
+    app, root = _tree(160, "\U00020000" * 61)
+    assert len(app.call(ALICE, "tree_page", root, 1, 150)["orders"]) == 150
+    with pytest.raises(ContractError, match=r"limit 1\.\.150"):
+        app.call(ALICE, "tree_page", root, 1, 151)

@@ -16,7 +16,7 @@ from tianfu.apps.manufacturing.sdk import Manufacturing, bom
 from tianfu.client.errors import ApiError
 from tianfu.testing.appchain import AppChain
 
-SMALL = source().replace("MAX_TREE = 500", "MAX_TREE = 3").replace("MAX_PAGE = 200", "MAX_PAGE = 2")
+SMALL = source().replace("MAX_TREE = 500", "MAX_TREE = 3").replace("MAX_PAGE = 150", "MAX_PAGE = 2")
 
 
 @pytest.fixture(scope="module")

@@ -397,7 +397,7 @@ def test_no_one_can_use_up_the_reports_of_a_photo() -> None:
     _, later = app.c.call(app.ctx, "report_infringement", [a, c, "seen again"], 1_000_000)
     assert later - first <= 8, (first, later)
     assert app.call(CAROL, "report_count", a) == 203
-    assert len(app.call(CAROL, "reports", a)) == 200
+    assert len(app.call(CAROL, "reports", a)) == 25  # the first MAX_REPORTS_SHOWN
     assert [r["id"] for r in app.call(CAROL, "reports_page", a, 202, 1)] == [rid]
     assert [r["id"] for r in app.call(CAROL, "reports", c)] == ["IR000001", rid, "IR000203"]
 

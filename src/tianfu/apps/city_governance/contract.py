@@ -30,7 +30,10 @@ State:
                      most nine keys however many are open, and `overdue_in` pages it
                      without skipping a case open for the whole walk
   case:<id>          a case; "log:<id>:<n>" its history; "ci:<n>" / "ncases" the n-th case
-  sensor:<ref>       the case a sensor alarm was filed as (a repeat of an open one is refused)
+  sensor:<org>:<ref> the case the alarm <ref> of organisation <org>'s sensors was filed as (a
+                     repeat of an open one is refused); each organisation names its alarms
+                     itself, so one organisation's references neither block nor collide with
+                     another's ("sensor:<ref>": an alarm filed by a deployment before)
 
 Roles: service_centre and sensor (file cases), dispatcher (dispatch, transfer),
 dept:<id> (a department's staff, of the department's organisation: transfer, handle),
@@ -195,13 +198,18 @@ def file_case(
     if by_sensor:
         ctx.require(reporter == "", "a sensor reports no citizen")
         _id(ctx, sensor_ref, "a sensor alarm reference")
-        earlier = ctx.get("sensor:" + sensor_ref)
+        key = "sensor:" + ctx.sender.org + ":" + sensor_ref
+        earlier = ctx.get(key)
+        if earlier is None:  # filed before the references were per organisation
+            earlier = ctx.get("sensor:" + sensor_ref)
+            if earlier is not None and _case(ctx, earlier)["filed_by_org"] != ctx.sender.org:
+                earlier = None
         if earlier is not None:
             ctx.require(
                 _case(ctx, earlier)["status"] == "closed",
                 f"alarm {sensor_ref} is already open as case {earlier}",
             )
-        ctx.put("sensor:" + sensor_ref, case_id)
+        ctx.put(key, case_id)
     else:
         ctx.require(sensor_ref == "", "a service centre gives no sensor reference")
     n = ctx.get("ncases", 0) + 1
@@ -385,11 +393,7 @@ def history(ctx, case_id):
     (`history_page` reads a page): every check that sends a case back, and every
     reopening, adds to it."""
     n = _case(ctx, case_id)["log"]
-    ctx.require(
-        n <= MAX_HISTORY,
-        f"case {case_id} has {n} history entries, more than {MAX_HISTORY}: read them a page "
-        "at a time with history_page",
-    )
+    _whole_list(ctx, "case " + case_id, n, "history entries", MAX_HISTORY, "history_page")
     return _numbered(ctx, "log:" + case_id + ":", 1, n)
 
 
@@ -399,13 +403,8 @@ def history_page(ctx, case_id, start, limit):
     {"case", "count", "start", "history": [...], "next"}."""
     n = _case(ctx, case_id)["log"]
     _check_page(ctx, start, limit, MAX_HISTORY)
-    return {
-        "case": case_id,
-        "count": n,
-        "start": start,
-        "history": _page(ctx, "log:" + case_id + ":", n, start, limit),
-        "next": _next_page(start, limit, n),
-    }
+    head = {"case": case_id}
+    return _log_page(ctx, head, "history", "log:" + case_id + ":", n, start, limit)
 
 
 @view

@@ -148,6 +148,84 @@ def _next_page(start, limit, count):
     return start + limit if start + limit <= count else None
 
 
+# -- growing lists read whole while short, else a page at a time (ADR 0038) ----------------------
+def _whole_list(ctx, owner, n, noun, most, page_view):
+    """Refuse a view returning all `n` `noun` of `owner` when there are more than `most` (what
+    one view may return of the largest entries), naming the view that reads a page."""
+    ctx.require(
+        n <= most,
+        f"{owner} has {n} {noun}, more than {most}: read them a page at a time with {page_view}",
+    )
+
+
+def _log_page(ctx, head, field, prefix, n, start, limit, digits=1):
+    """A page of the `n` numbered records `prefix + k` (k written with at least `digits`
+    digits): `head`'s fields, then "count", "start", `field` (records `start`.., at most
+    `limit`) and "next" (the `start` of the following page, None after the last). Callers
+    check the page (`_check_page`) first."""
+    page = dict(head)
+    page["count"] = n
+    page["start"] = start
+    page[field] = _numbered(ctx, prefix, start, min(n, start + limit - 1), digits)
+    page["next"] = _next_page(start, limit, n)
+    return page
+
+
+_SIZED_BUDGET = 240000  # bytes (by `_size_bound`) a sized page's entries take at most
+
+
+def _size_bound(value):
+    """At least the bytes a record (a dict of scalars, lists and such dicts) takes when a
+    view returns it, from its text form: a character of ASCII text one byte, else four; and
+    what the text form writes shorter than the return value: up to 9 bytes an item of a
+    dict (a number, a key's header), 2 an element of a list, 6 a list, 5 a dict."""
+    text = str(value)
+    n = len(text) if text.isascii() else 4 * len(text)
+    n += 9 * text.count(":") + 2 * text.count(",") + 6 * text.count("[")
+    return n + 5 * text.count("{") + 9
+
+
+def _sizes_bound(values):
+    """`_size_bound` of a list of records, record by record."""
+    total = 5
+    for v in values:
+        total += _size_bound(v)
+    return total
+
+
+def _sized_page(ctx, head, field, prefix, n, start, limit, digits=1):
+    """As `_log_page`, for entries of very different sizes: the page ends early (its "next"
+    the first entry left out) where its entries would pass `_SIZED_BUDGET` bytes; it holds
+    at least one entry."""
+    page = dict(head)
+    page["count"] = n
+    page["start"] = start
+    out = []
+    used = 0
+    k = start
+    last = min(n, start + limit - 1)
+    while k <= last:
+        entry = ctx.get(prefix + str(k).zfill(digits))
+        used += _size_bound(entry)
+        if len(out) > 0 and used > _SIZED_BUDGET:
+            break
+        out.append(entry)
+        k += 1
+    page[field] = out
+    page["next"] = k if k <= n else None
+    return page
+
+
+def _listed_page(ctx, head, field, prefix, ids, start, limit):
+    """A page of the records `prefix + id` of the list `ids`, as `_log_page` answers it."""
+    page = dict(head)
+    page["count"] = len(ids)
+    page["start"] = start
+    page[field] = _listed(ctx, prefix, ids[start - 1 : start - 1 + limit])
+    page["next"] = _next_page(start, limit, len(ids))
+    return page
+
+
 # -- numbered logs: a list anyone appends to, two keys per entry ---------------------------------
 # A numbered log is COUNT (its size) and PREFIX + n (its n-th entry, n = 1..size), so appending
 # writes two keys whatever the log holds. A list kept under LISTED (by a deployment before the

@@ -117,3 +117,18 @@ def walk_pages(read: Callable[[int], Any], key: str, most: int = 100_000) -> lis
                 out.append(x)
         start = page["next"]
     raise ValueError(f"more than {most} pages")
+
+
+def walk_log(read: Callable[[int], Any], key: str, most: int = 100_000) -> list[Any]:
+    """Every entry under `key` of the pages `read(start)` answers of a numbered log (entries
+    only added, so consecutive pages neither skip nor repeat one), from start 1 until a
+    page's "next" is None (at most `most` pages)."""
+    out: list[Any] = []
+    start: int | None = 1
+    for _ in range(most):
+        if start is None:
+            return out
+        page = read(start)
+        out.extend(page[key])
+        start = page["next"]
+    raise ValueError(f"more than {most} pages")

@@ -13,17 +13,30 @@ from tianfu.apps.common.commands import (
     arg,
     custom,
     opt,
-    record_with,
     repeated,
     table_view,
     tx,
+    view,
 )
-from tianfu.apps.common.display import Output, Text
+from tianfu.apps.common.display import Fields, Output, Text
+from tianfu.apps.common.errors import CommandFailed
 from tianfu.apps.common.params import local_file
 from tianfu.apps.evidence.certificate import CONTRACT, SPEC, VerifiedDeposit, verify_certificate
 from tianfu.apps.evidence.sdk import Evidence, file_sha256
 
-show = record_with(Evidence, "deposit_id", "deposit", "attestations", "verifications")
+
+def show(session: cmd.Session, v: dict[str, Any]) -> Output:
+    """A deposit with every attestation and verification record (read a page at a time)."""
+    app = Evidence(session.client())
+    record = app.get(v["deposit_id"])
+    if record is None:
+        raise CommandFailed(f"unknown deposit {v['deposit_id']}")
+    doc = {
+        **record,
+        "attestations": app.all_attestations(v["deposit_id"]),
+        "verifications": app.all_verifications(v["deposit_id"]),
+    }
+    return Output(doc, (Fields(f"deposit {v['deposit_id']}", doc),))
 
 
 def find(session: cmd.Session, v: dict[str, Any]) -> Output:
@@ -71,9 +84,27 @@ COMMANDS = CommandTable(
             method="record_verification",
         ),
         *certificate_commands(SPEC, DEPOSIT, Path.read_bytes, verify_certificate, _deposited),
+        view(
+            "attestations-page",
+            "A page of a deposit's notary attestations, oldest first; 'next' is the --start "
+            "of the following page.",
+            DEPOSIT,
+            opt("start", int, default=1),
+            opt("limit", int, default=45),
+            method="attestations_page",
+        ),
+        view(
+            "verifications-page",
+            "A page of a deposit's court verification records, oldest first; 'next' is the "
+            "--start of the following page.",
+            DEPOSIT,
+            opt("start", int, default=1),
+            opt("limit", int, default=45),
+            method="verifications_page",
+        ),
         table_view(
             "list-attestations",
-            "List a deposit's notary attestations.",
+            "List a deposit's notary attestations (refused past 45: use attestations-page).",
             DEPOSIT,
             method="attestations",
             columns=("org", ("name", "notary"), ("height", "block"), "statement"),

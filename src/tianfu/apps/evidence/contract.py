@@ -16,14 +16,29 @@ State:
                       before and is never refused for others' deposits of the same hash
   hash:<sha256>       deposit ids a deployment before the numbered log listed (read first,
                       never written)
-  natt:<id> / att:<id>:<n>      notary attestations of a deposit
-  ncv:<id>  / cv:<id>:<n>       court verification records of a deposit
+  natt:<id> / att:<id>:<n>      notary attestations of a deposit (a numbered log)
+  ncv:<id>  / cv:<id>:<n>       court verification records of a deposit (a numbered log)
+  natt:<id>:<org> / ncv:<id>:<org>   how many of them the organisation <org> recorded
+  attby:<id>:<addr>             the attestation number of notary <addr> (one each)
+  att0:<id> / cv0:<id>          entries of the log a deployment before the per-organisation
+                                counts recorded (pinned at the first entry after it)
 
 Roles: depositor (deposit), notary (attest), court (record a verification). The deposit
 record is immutable, so an evidence certificate's state proof stays true forever.
+
+Each organisation has its own MAX_PER_ORG attestations and MAX_PER_ORG verification records
+of a deposit (a notary attests a deposit once): no organisation, however many notaries or
+courts it appoints, can use up the slots of another. The logs grow with the member
+organisations, so `attestations` and `verifications` return at most MAX_SHOWN entries and
+`attestations_page` / `verifications_page` read any of them (ADR 0036).
 """
 
-MAX_ATTACHED = 100
+MAX_ATTACHED = 100  # deposit ids `by_hash` returns (ids of one file hash)
+MAX_PER_ORG = 10  # attestations, and verification records, an organisation adds to a deposit
+# Attestations or verification records a view returns: a statement or a note is up to 1,000
+# characters and a verification's case number 100, its signer's name and organisation 64 and
+# 61, four bytes each at the most (about 5 KB: 50 such verification records fit, 51 do not).
+MAX_SHOWN = 45
 RESULTS = ("verified", "rejected")
 
 
@@ -62,20 +77,53 @@ def deposit(ctx, file_hash, title, meta):
     return deposit_id
 
 
+def _before_orgs(ctx, pin, n):
+    """The entries of a deposit's log recorded before the per-organisation counts (pinned
+    under `pin` at the log's size when the first entry after them is added)."""
+    k = ctx.get(pin)
+    if k is None:
+        k = n
+        ctx.put(pin, k)
+    return k
+
+
+def _org_slot(ctx, deposit_id, log, n, what):
+    """Refuse the caller's organisation more than MAX_PER_ORG entries of the log `log`
+    ("att" or "cv", `n` entries) of a deposit: (its count's key, its count)."""
+    org = ctx.sender.org
+    key = "n" + log + ":" + deposit_id + ":" + org
+    mine = ctx.get(key)
+    if mine is None:  # its entries from before the counts, counted once
+        mine = 0
+        for i in range(1, _before_orgs(ctx, log + "0:" + deposit_id, n) + 1):
+            if ctx.get(log + ":" + deposit_id + ":" + str(i))["org"] == org:
+                mine += 1
+    ctx.require(
+        mine < MAX_PER_ORG,
+        f"{org} has recorded {MAX_PER_ORG} {what} of {deposit_id}: an organisation records "
+        f"at most {MAX_PER_ORG} {what} of a deposit",
+    )
+    return key, mine
+
+
 def attest(ctx, deposit_id, statement):
     ctx.require_role("notary")
     _text(ctx, statement, "statement", 1000)
     d = _known(ctx, "dep:", deposit_id, "deposit")
-    ctx.require(d["depositor"] != ctx.sender.address, "a depositor cannot attest its own deposit")
+    me = ctx.sender.address
+    ctx.require(d["depositor"] != me, "a depositor cannot attest its own deposit")
     n = ctx.get("natt:" + deposit_id, 0)
-    for i in range(1, n + 1):
-        prev = ctx.get("att:" + deposit_id + ":" + str(i))
-        ctx.require(prev["by"] != ctx.sender.address, f"this notary already attested {deposit_id}")
-    ctx.require(n < MAX_ATTACHED, "too many attestations")
+    seen = ctx.has("attby:" + deposit_id + ":" + me)
+    for i in range(1, _before_orgs(ctx, "att0:" + deposit_id, n) + 1):
+        seen = seen or ctx.get("att:" + deposit_id + ":" + str(i))["by"] == me
+    ctx.require(not seen, f"this notary already attested {deposit_id}")
+    key, mine = _org_slot(ctx, deposit_id, "att", n, "attestations")
     rec = _signed_stamp(ctx)
     rec["statement"] = statement
     ctx.put("att:" + deposit_id + ":" + str(n + 1), rec)
     ctx.put("natt:" + deposit_id, n + 1)
+    ctx.put(key, mine + 1)
+    ctx.put("attby:" + deposit_id + ":" + me, n + 1)
     ctx.emit("EvidenceAttested", id=deposit_id, notary_org=ctx.sender.org)
     return n + 1
 
@@ -85,14 +133,16 @@ def record_verification(ctx, deposit_id, case_no, result, note):
     _text(ctx, case_no, "case number", 100)
     ctx.require(result in RESULTS, f"result must be one of {list(RESULTS)}")
     ctx.require(isinstance(note, str) and len(note) <= 1000, "note must be a string")
-    _known(ctx, "dep:", deposit_id, "deposit")
+    d = _known(ctx, "dep:", deposit_id, "deposit")
+    ctx.require(d["depositor"] != ctx.sender.address, "a depositor cannot verify its own deposit")
     n = ctx.get("ncv:" + deposit_id, 0)
-    ctx.require(n < MAX_ATTACHED, "too many verification records")
+    key, mine = _org_slot(ctx, deposit_id, "cv", n, "verification records")
     rec = _signed_stamp(ctx)
     rec["case"] = case_no
     rec["result"] = result
     rec["note"] = note
     ctx.put("cv:" + deposit_id + ":" + str(n + 1), rec)
     ctx.put("ncv:" + deposit_id, n + 1)
+    ctx.put(key, mine + 1)
     ctx.emit("EvidenceVerified", id=deposit_id, case=case_no, result=result)
     return n + 1

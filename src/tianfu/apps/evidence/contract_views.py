@@ -5,11 +5,54 @@
 
 # -- views: records as they are stored ---------------------------------------------------------
 get = view(_record_view("dep:"))
-attestations = view(_counted_log_view("att:", "natt:"))
-verifications = view(_counted_log_view("cv:", "ncv:"))
 
 
 # -- views ------------------------------------------------------------------------------------
+def _attached(ctx, deposit_id, log, noun, page_view):
+    """Every entry of a deposit's log `log` ("att" or "cv"), while it has at most MAX_SHOWN."""
+    _str_arg(ctx, deposit_id, "deposit_id")
+    n = ctx.get("n" + log + ":" + deposit_id, 0)
+    _whole_list(ctx, "deposit " + deposit_id, n, noun, MAX_SHOWN, page_view)
+    return _numbered(ctx, log + ":" + deposit_id + ":", 1, n)
+
+
+def _attached_page(ctx, deposit_id, log, field, start, limit):
+    _str_arg(ctx, deposit_id, "deposit_id")
+    _check_page(ctx, start, limit, MAX_SHOWN)
+    n = ctx.get("n" + log + ":" + deposit_id, 0)
+    head = {"deposit": deposit_id}
+    return _log_page(ctx, head, field, log + ":" + deposit_id + ":", n, start, limit)
+
+
+@view
+def attestations(ctx, deposit_id):
+    """A deposit's notary attestations, oldest first, while it has at most MAX_SHOWN; past
+    that it is refused (`attestations_page` reads a page)."""
+    return _attached(ctx, deposit_id, "att", "attestations", "attestations_page")
+
+
+@view
+def attestations_page(ctx, deposit_id, start, limit):
+    """Attestations `start`.. (1-based, at most `limit` <= MAX_SHOWN) of a deposit:
+    {"deposit", "count", "start", "attestations": [...], "next"}; "next" is the `start` of
+    the following page, or None after the last."""
+    return _attached_page(ctx, deposit_id, "att", "attestations", start, limit)
+
+
+@view
+def verifications(ctx, deposit_id):
+    """A deposit's court verification records, oldest first, while it has at most
+    MAX_SHOWN; past that it is refused (`verifications_page` reads a page)."""
+    return _attached(ctx, deposit_id, "cv", "verification records", "verifications_page")
+
+
+@view
+def verifications_page(ctx, deposit_id, start, limit):
+    """Verification records `start`.. (1-based, at most `limit` <= MAX_SHOWN) of a deposit:
+    {"deposit", "count", "start", "verifications": [...], "next"}."""
+    return _attached_page(ctx, deposit_id, "cv", "verifications", start, limit)
+
+
 def _hash_count(ctx, file_hash):
     _str_arg(ctx, file_hash, "file_hash")
     return _log_count(ctx, "hash:" + file_hash, "nhash:" + file_hash)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.apps.common.inputs import sha256_file
-from tianfu.apps.common.sdk import ContractSDK, view
+from tianfu.apps.common.sdk import ContractSDK, view, walk_log
 from tianfu.apps.evidence.certificate import CERTIFICATE, CONTRACT, verify_certificate
 
 
@@ -46,7 +46,22 @@ class Evidence(ContractSDK):
     hash_count = view("file_hash", returns=int)
     by_hash_page = view("file_hash", returns=list, start=1, limit=200)
     attestations = view("deposit_id", returns=list)
+    attestations_page = view("deposit_id", returns=dict, start=1, limit=45)
     verifications = view("deposit_id", returns=list)
+    verifications_page = view("deposit_id", returns=dict, start=1, limit=45)
+
+    def all_attestations(self, deposit_id: str, limit: int = 45) -> list[dict[str, Any]]:
+        """Every attestation of a deposit, oldest first, read a page at a time."""
+        return walk_log(
+            lambda s: self.attestations_page(deposit_id, start=s, limit=limit), "attestations"
+        )
+
+    def all_verifications(self, deposit_id: str, limit: int = 45) -> list[dict[str, Any]]:
+        """Every court verification record of a deposit, oldest first, a page at a time."""
+        return walk_log(
+            lambda s: self.verifications_page(deposit_id, start=s, limit=limit), "verifications"
+        )
+
     count = view(returns=int)
 
     # -- certificates -------------------------------------------------------------------------

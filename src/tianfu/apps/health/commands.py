@@ -252,15 +252,24 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "records",
-            "A patient's records.",
+            "A patient's records (refused past 40: use records-page).",
             PATIENT,
             method="records_of",
             columns=("id", "kind", ("org", "written by"), "readers", "purged", TIME),
             title="records of {patient}",
         ),
+        view(
+            "records-page",
+            "A page of a patient's records, oldest first; 'next' is the --start of the "
+            "following page.",
+            PATIENT,
+            opt("start", int, default=1),
+            opt("limit", int, default=40),
+            method="records_of_page",
+        ),
         table_view(
             "log",
-            "Every access to a record or a prescription's details (refused past 200: use "
+            "Every access to a record or a prescription's details (refused past 150: use "
             "log-page).",
             arg("ref", help="Record or prescription id."),
             method="access_log",
@@ -273,7 +282,7 @@ COMMANDS = CommandTable(
             "'next' is the --start of the following page.",
             arg("ref", help="Record or prescription id."),
             opt("start", int, default=1),
-            opt("limit", int, default=200),
+            opt("limit", int, default=150),
             method="access_log_page",
         ),
         record_view(
@@ -285,16 +294,25 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "prescriptions",
-            "A patient's prescriptions.",
+            "A patient's prescriptions (refused past 40: use prescriptions-page).",
             PATIENT,
             method="prescriptions_of",
             columns=("id", PRESCRIBER, "quantity", ("expires_ms", "expires"), "status"),
             title="prescriptions of {patient}",
         ),
+        view(
+            "prescriptions-page",
+            "A page of a patient's prescriptions, oldest first; 'next' is the --start of the "
+            "following page.",
+            PATIENT,
+            opt("start", int, default=1),
+            opt("limit", int, default=40),
+            method="prescriptions_of_page",
+        ),
         table_view(
             "claimable",
             "Dispensed prescriptions shared with insurer ORG, not reimbursed yet (refused "
-            "past 200: use claimable-page).",
+            "past 40: use claimable-page).",
             ORG,
             columns=("id", PRESCRIBER, "quantity", "status"),
             title="claimable by {org}",
@@ -305,7 +323,7 @@ COMMANDS = CommandTable(
             "the following page (null after the last).",
             ORG,
             opt("start", int, default=1),
-            opt("limit", int, default=200),
+            opt("limit", int, default=40),
             method="claimable_page",
         ),
         record_view(

@@ -43,7 +43,9 @@ MAX_VERSIONS = 20
 MAX_PER_PATIENT = 500
 MAX_LOG = 100000
 MAX_QUANTITY = 10000
-MAX_CLAIMS_SHOWN = 200  # claims `claimable` reads in one call (`claimable_page` pages)
+# Claims `claimable` and a page of `claimable_page` return: a prescription lists up to
+# MAX_READERS organisations (about 6 KB at the most: 42 of the largest fit in 256 KiB).
+MAX_CLAIMS_SHOWN = 40
 MAX_AMOUNT_FEN = 10000000000
 DAY_MS = 86400000
 MAX_RX_DAYS = 366
@@ -177,6 +179,9 @@ def _add_reader(ctx, h, org, wrapped):
     pd = ctx.get("pd:" + h)
     readers = pd["readers"]
     ctx.require(org not in readers, f"{org} is a reader already")
+    ctx.require(
+        len(readers) < MAX_READERS, f"the content has {MAX_READERS} reader organisations already"
+    )
     readers[org] = wrapped
     pd["readers"] = readers
     ctx.put("pd:" + h, pd)

@@ -5,14 +5,66 @@
 
 # -- views: records as they are stored ---------------------------------------------------------
 record = view(_record_view("rec:"))
-records_of = view(_listed_view("rec:", "recs:"))
 prescription = view(_record_view("rx:"))
-prescriptions_of = view(_listed_view("rx:", "rxs:"))
 suspended = view(_record_view("suspended:"))
 
 
 # -- views ------------------------------------------------------------------------------------
-MAX_LOG_SHOWN = 200  # access-log entries `access_log` returns in one call
+# Access-log entries a view returns in one call: an entry's purpose is up to 200 characters
+# and its reader's name and organisation up to 64 and 61, four bytes each at the most
+# (about 1.5 KB: 150 take about 220 KB, 175 fit).
+MAX_LOG_SHOWN = 150
+# Records or prescriptions a view returns in one call: a record holds up to MAX_VERSIONS
+# hashes and MAX_READERS organisation names, a prescription up to MAX_READERS organisations
+# and a 200-character reason (about 6 KB at the most: 45 of the largest records fit in
+# 256 KiB, 42 of the largest prescriptions).
+MAX_RECORDS_SHOWN = 40
+
+
+def _patient_ids(ctx, address, index):
+    _str_arg(ctx, address, "address")
+    return ctx.get(index + address, [])
+
+
+def _patient_list(ctx, address, index, prefix, noun, page_view):
+    ids = _patient_ids(ctx, address, index)
+    _whole_list(ctx, address, len(ids), noun, MAX_RECORDS_SHOWN, page_view)
+    return _listed(ctx, prefix, ids)
+
+
+def _patient_page(ctx, address, index, prefix, field, start, limit):
+    ids = _patient_ids(ctx, address, index)
+    _check_page(ctx, start, limit, MAX_RECORDS_SHOWN)
+    return _listed_page(ctx, {"patient": address}, field, prefix, ids, start, limit)
+
+
+@view
+def records_of(ctx, address):
+    """A patient's records, oldest first, while there are at most MAX_RECORDS_SHOWN; past
+    that it is refused (`records_of_page` reads a page)."""
+    return _patient_list(ctx, address, "recs:", "rec:", "records", "records_of_page")
+
+
+@view
+def records_of_page(ctx, address, start, limit):
+    """A patient's records `start`.. (1-based, at most `limit` <= MAX_RECORDS_SHOWN), oldest
+    first: {"patient", "count", "start", "records": [...], "next"}; "next" is the `start`
+    of the following page, or None after the last."""
+    return _patient_page(ctx, address, "recs:", "rec:", "records", start, limit)
+
+
+@view
+def prescriptions_of(ctx, address):
+    """A patient's prescriptions, oldest first, while there are at most MAX_RECORDS_SHOWN;
+    past that it is refused (`prescriptions_of_page` reads a page)."""
+    return _patient_list(ctx, address, "rxs:", "rx:", "prescriptions", "prescriptions_of_page")
+
+
+@view
+def prescriptions_of_page(ctx, address, start, limit):
+    """A patient's prescriptions `start`.. (1-based, at most `limit` <= MAX_RECORDS_SHOWN):
+    {"patient", "count", "start", "prescriptions": [...], "next"}."""
+    return _patient_page(ctx, address, "rxs:", "rx:", "prescriptions", start, limit)
 
 
 @view
@@ -22,29 +74,19 @@ def access_log(ctx, ref):
     logs its own accesses, as many as it makes."""
     _str_arg(ctx, ref, "ref")
     n = ctx.get("nlog:" + ref, 0)
-    ctx.require(
-        n <= MAX_LOG_SHOWN,
-        f"{ref} has {n} logged accesses, more than {MAX_LOG_SHOWN}: read them a page at a "
-        "time with access_log_page",
-    )
+    _whole_list(ctx, ref, n, "logged accesses", MAX_LOG_SHOWN, "access_log_page")
     return _numbered(ctx, "log:" + ref + ":", 1, n)
 
 
 @view
 def access_log_page(ctx, ref, start, limit):
-    """Logged accesses `start`.. (1-based, at most `limit` <= 200) to a record or a
+    """Logged accesses `start`.. (1-based, at most `limit` <= MAX_LOG_SHOWN) to a record or a
     prescription's details, oldest first: {"ref", "count", "start", "entries": [...],
     "next"}; "next" is the `start` of the following page, or None after the last."""
     _str_arg(ctx, ref, "ref")
-    _check_page(ctx, start, limit)
+    _check_page(ctx, start, limit, MAX_LOG_SHOWN)
     n = ctx.get("nlog:" + ref, 0)
-    return {
-        "ref": ref,
-        "count": n,
-        "start": start,
-        "entries": _page(ctx, "log:" + ref + ":", n, start, limit),
-        "next": _next_page(start, limit, n),
-    }
+    return _log_page(ctx, {"ref": ref}, "entries", "log:" + ref + ":", n, start, limit)
 
 
 @view
@@ -73,11 +115,7 @@ def claimable(ctx, org):
     at most MAX_CLAIMS_SHOWN; past that it is refused (`claimable_page` reads a page)."""
     _str_arg(ctx, org, "org")
     n = _set_count(ctx, "claims:" + org)
-    ctx.require(
-        n <= MAX_CLAIMS_SHOWN,
-        f"{org} has {n} outstanding claims, more than {MAX_CLAIMS_SHOWN}: "
-        "read them a page at a time with claimable_page",
-    )
+    _whole_list(ctx, org, n, "outstanding claims", MAX_CLAIMS_SHOWN, "claimable_page")
     return _claimable(ctx, _set_all(ctx, "claims:" + org))
 
 
@@ -91,12 +129,12 @@ def claim_count(ctx, org):
 @view
 def claimable_page(ctx, org, start, limit):
     """The claims of insurer `org` from slot `start` (1 for the first page), at most `limit`
-    (<= 200), as `claimable`: {"org", "claims", "start", "claimable": [...], "next"}; "next"
+    (<= MAX_CLAIMS_SHOWN), as `claimable`: {"org", "claims", "start", "claimable": [...], "next"}; "next"
     is the `start` of the following page, or None after the last. A claim outstanding from
     the first page to the last is in exactly one page, whatever is shared or reimbursed
     meanwhile."""
     _str_arg(ctx, org, "org")
-    _check_page(ctx, start, limit)
+    _check_page(ctx, start, limit, MAX_CLAIMS_SHOWN)
     name = "claims:" + org
     entries, after = _set_page(ctx, name, start, limit)
     return {

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK, view, walk_pages
+from tianfu.apps.common.sdk import ContractSDK, view, walk_log, walk_pages
 from tianfu.apps.health import NAME
 from tianfu.client import Client, ClientError
 from tianfu.client.private import PrivateData, Sealed
@@ -173,27 +173,36 @@ class Health(ContractSDK):
     patient = view("address")
     record = view("rec_id")
     records_of = view("address", returns=list)
-    access_log = view("ref", returns=list)
-    access_log_page = view("ref", returns=dict, start=1, limit=200)
+    records_of_page = view("address", returns=dict, start=1, limit=40)
 
-    def all_access_log(self, ref: str, limit: int = 200) -> list[dict[str, Any]]:
+    def all_records_of(self, address: str, limit: int = 40) -> list[dict[str, Any]]:
+        """Every record of a patient, oldest first, read a page (`records_of_page`) at a
+        time."""
+        return walk_pages(lambda s: self.records_of_page(address, start=s, limit=limit), "records")
+
+    access_log = view("ref", returns=list)
+    access_log_page = view("ref", returns=dict, start=1, limit=150)
+
+    def all_access_log(self, ref: str, limit: int = 150) -> list[dict[str, Any]]:
         """Every logged access to `ref`, oldest first, read a page (`access_log_page`) at a
         time."""
-        out: list[dict[str, Any]] = []
-        start: int | None = 1
-        while start is not None:
-            page = self.access_log_page(ref, start=start, limit=limit)
-            out.extend(page["entries"])
-            start = page["next"]
-        return out
+        return walk_log(lambda s: self.access_log_page(ref, start=s, limit=limit), "entries")
 
     prescription = view("rx_id")
     prescriptions_of = view("address", returns=list)
+    prescriptions_of_page = view("address", returns=dict, start=1, limit=40)
+
+    def all_prescriptions_of(self, address: str, limit: int = 40) -> list[dict[str, Any]]:
+        """Every prescription of a patient, oldest first, a page at a time."""
+        return walk_pages(
+            lambda s: self.prescriptions_of_page(address, start=s, limit=limit), "prescriptions"
+        )
+
     claimable = view("org", returns=list)
     claim_count = view("org", returns=int)
-    claimable_page = view("org", returns=dict, start=1, limit=200)
+    claimable_page = view("org", returns=dict, start=1, limit=40)
 
-    def all_claimable(self, org: str, limit: int = 200) -> list[dict[str, Any]]:
+    def all_claimable(self, org: str, limit: int = 40) -> list[dict[str, Any]]:
         """Every claim `org` may still reimburse, read a page (`claimable_page`) at a time."""
         return walk_pages(
             lambda start: self.claimable_page(org, start=start, limit=limit), "claimable"

@@ -43,7 +43,12 @@ KINDS = ("ownership", "infringement", "licence")
 OUTCOMES = ("upheld", "dismissed", "settled")
 MAX_LIST = 200
 OWNERSHIP_EVENTS = ("registered", "transferred")
-MAX_HISTORY = 1000  # history entries `history` (and `ownership_history` of an older work) read
+MAX_HISTORY = 1000  # history entries `ownership_history` of an older work reads
+# History entries `history` and a page of `history_page` return: an entry names its signer
+# (64 characters) and organisation (61), and linked evidence its note (500), four bytes each
+# at the most (about 2.8 KB: 90 fit in the 256 KiB a view returns; 1,000 of the shortest
+# entries did not fit).
+MAX_HISTORY_SHOWN = 80
 MAX_OPEN_DISPUTES = 10  # open disputes per work (and one per claimant organisation)
 
 
@@ -447,6 +452,12 @@ def resolve_dispute(ctx, dispute_id, outcome, ruling):
         ctx.sender.address not in (d["claimant"], w["owner"]),
         "a party to the dispute cannot resolve it",
     )
+    for side, org in (("claimant", d["claimant_org"]), ("owner", w["owner_org"])):
+        ctx.require(
+            ctx.sender.org != org,
+            f"an arbitrator of {org}, the {side}'s organisation, cannot resolve dispute "
+            f"{dispute_id}",
+        )
     d["status"] = "resolved"
     d["outcome"] = outcome
     d["ruling"] = ruling

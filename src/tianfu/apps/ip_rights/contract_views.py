@@ -18,24 +18,21 @@ def _history_entries(ctx, w, first, last):
 
 @view
 def history(ctx, work_id):
-    """A work's history, oldest first, while it has at most MAX_HISTORY entries; past that it
-    is refused (`history_page` pages): any member's disputes add to it."""
+    """A work's history, oldest first, while it has at most MAX_HISTORY_SHOWN entries; past
+    that it is refused (`history_page` pages): any member's disputes add to it."""
     _str_arg(ctx, work_id, "work_id")
     w = ctx.get("work:" + work_id)
     if w is None:
         return []
-    ctx.require(
-        w["history"] <= MAX_HISTORY,
-        f"work {work_id} has {w['history']} history entries, more than {MAX_HISTORY}: "
-        "read them a page at a time with history_page",
-    )
-    return _history_entries(ctx, w, 1, w["history"])
+    n = w["history"]
+    _whole_list(ctx, "work " + work_id, n, "history entries", MAX_HISTORY_SHOWN, "history_page")
+    return _history_entries(ctx, w, 1, n)
 
 
 @view
 def history_page(ctx, work_id, start, limit):
-    """History entries `start`.. (1-based, at most `limit` <= 200) of a work."""
-    _check_page(ctx, start, limit)
+    """History entries `start`.. (1-based, at most `limit` <= MAX_HISTORY_SHOWN) of a work."""
+    _check_page(ctx, start, limit, MAX_HISTORY_SHOWN)
     _str_arg(ctx, work_id, "work_id")
     w = ctx.get("work:" + work_id)
     if w is None:
@@ -55,4 +52,6 @@ def ownership_history(ctx, work_id):
     if w.get("own_log", False):
         ns = _numbered(ctx, "own:" + work_id + ":", 1, ctx.get("nown:" + work_id, 0))
         return [ctx.get("hist:" + work_id + ":" + str(n).zfill(6)) for n in ns]
-    return [h for h in history(ctx, work_id) if h["event"] in OWNERSHIP_EVENTS]
+    n = w["history"]
+    _whole_list(ctx, "work " + work_id, n, "history entries", MAX_HISTORY, "history_page")
+    return [h for h in _history_entries(ctx, w, 1, n) if h["event"] in OWNERSHIP_EVENTS]

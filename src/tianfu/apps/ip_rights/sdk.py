@@ -69,5 +69,15 @@ class IpRights(ContractSDK):
     licences = view("work_id", returns=list)
     dispute = view("dispute_id")
     history = view("work_id", returns=list)
-    history_page = view("work_id", returns=list, start=1, limit=200)
+    history_page = view("work_id", returns=list, start=1, limit=80)
+
+    def all_history(self, work_id: str, limit: int = 80) -> list[dict[str, Any]]:
+        """A work's whole history, oldest first, read a page (`history_page`) at a time."""
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.history_page(work_id, start=len(out) + 1, limit=limit)
+            out.extend(page)
+            if len(page) < limit:
+                return out
+
     ownership_history = view("work_id", returns=list)

@@ -146,15 +146,16 @@ COMMANDS = CommandTable(
         view(
             "tree-page",
             "A page of the orders of ORDER's tree, in the order they were placed (for trees "
-            "past 500 orders, which 'tree' refuses); 'next' is the --start of the following page.",
+            "past 500 orders, or too large, which 'tree' refuses); 'next' is the --start of the "
+            "following page.",
             ORDER,
             opt("start", int, default=1),
-            opt("limit", int, default=200),
+            opt("limit", int, default=150),
         ),
         table_view(
             "alerts",
             "Late, overdue and rejected deliveries anywhere in ORDER's tree (refused past "
-            "100: use alerts-page).",
+            "75: use alerts-page).",
             ORDER,
             columns=(NUMBER, "order", "kind", "detail", SUPPLIER_ORG, TIME),
             title="alerts of the tree of {order_id}",
@@ -164,7 +165,7 @@ COMMANDS = CommandTable(
             "A page of the alerts of ORDER's tree; 'next' is the --start of the following page.",
             ORDER,
             opt("start", int, default=1),
-            opt("limit", int, default=100),
+            opt("limit", int, default=75),
             method="alerts_page",
         ),
         table_view(

@@ -44,8 +44,15 @@ MAX_ITEMS = 50
 MAX_CHILDREN = 50
 MAX_DEPTH = 8
 MAX_TREE = 500  # orders the `tree` view reads in one call
-MAX_RECORDS = 100  # alerts, milestones or inspections (texts up to 500 characters) a view returns
-MAX_PAGE = 200  # orders a `tree_page` reads in one call
+MAX_RECORDS = 100  # milestones or inspections (notes up to 500 characters) a view returns
+# Alerts a view returns: a rejection's reason is up to 500 characters and an alert names its
+# order and three organisations (61 characters each), four bytes each at the most: 80 fit
+# in the 256 KiB a view returns, 75 take about 245 KB.
+MAX_ALERTS = 75
+# Orders a `tree_page` returns in one call: a row names its order and parent (an
+# organisation of 61 characters, "/", an id of 64) and two organisations, four bytes a
+# character at the most (about 1.3 KB: 195 fit in 256 KiB).
+MAX_PAGE = 150
 MAX_TOTAL = 10**15
 ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 HEX = "0123456789abcdef"
@@ -458,20 +465,11 @@ def _records(ctx, order_id, kind, prefix, start, limit):
     _str_arg(ctx, order_id, "order_id")
     n = _order(ctx, order_id)[kind]
     if limit is None:  # the whole list, while it has at most MAX_RECORDS
-        ctx.require(
-            n <= MAX_RECORDS,
-            f"order {order_id} has {n} {kind}, more than {MAX_RECORDS}: read them a page at "
-            f"a time with {kind}_page",
-        )
+        _whole_list(ctx, "order " + order_id, n, kind, MAX_RECORDS, kind + "_page")
         return _numbered(ctx, prefix + order_id + ":", 1, n)
     _check_page(ctx, start, limit, MAX_RECORDS)
-    return {
-        "order": order_id,
-        "count": n,
-        "start": start,
-        kind: _page(ctx, prefix + order_id + ":", n, start, limit),
-        "next": _next_page(start, limit, n),
-    }
+    head = {"order": order_id}
+    return _log_page(ctx, head, kind, prefix + order_id + ":", n, start, limit)
 
 
 @view
@@ -505,32 +503,34 @@ def inspections_page(ctx, order_id, start, limit):
 @view
 def alerts(ctx, order_id):
     """The alerts of the whole tree `order_id` belongs to (late, overdue, rejected), while it
-    has at most MAX_RECORDS; past that it is refused (`alerts_page` reads a page): every
+    has at most MAX_ALERTS; past that it is refused (`alerts_page` reads a page): every
     party of the tree, and anyone flagging its orders overdue, adds to them."""
     root = _order(ctx, _order(ctx, order_id)["root"])
     n = root["alerts"]
-    ctx.require(
-        n <= MAX_RECORDS,
-        f"the tree has {n} alerts, more than {MAX_RECORDS}: read them a page at a time "
-        "with alerts_page",
-    )
+    _whole_list(ctx, "the tree", n, "alerts", MAX_ALERTS, "alerts_page")
     return _numbered(ctx, "alert:" + root["id"] + ":", 1, n)
 
 
 @view
 def alerts_page(ctx, order_id, start, limit):
-    """Alerts `start`.. (1-based, at most `limit` <= MAX_RECORDS) of the tree `order_id`
+    """Alerts `start`.. (1-based, at most `limit` <= MAX_ALERTS) of the tree `order_id`
     belongs to: {"root", "count", "start", "alerts": [...], "next"}."""
     root = _order(ctx, _order(ctx, order_id)["root"])
-    _check_page(ctx, start, limit, MAX_RECORDS)
+    _check_page(ctx, start, limit, MAX_ALERTS)
     n = root["alerts"]
-    return {
-        "root": root["id"],
-        "count": n,
-        "start": start,
-        "alerts": _page(ctx, "alert:" + root["id"] + ":", n, start, limit),
-        "next": _next_page(start, limit, n),
-    }
+    head = {"root": root["id"]}
+    return _log_page(ctx, head, "alerts", "alert:" + root["id"] + ":", n, start, limit)
+
+
+def _text_bytes(s):
+    return 0 if s is None else (len(s) if s.isascii() else 4 * len(s))
+
+
+def _tree_row_bytes(row):
+    """At least the bytes a row of `tree` takes when returned: its texts, and 250 for its
+    keys, numbers and headers."""
+    texts = (row["id"], row["parent"], row["buyer_org"], row["supplier_org"], row["status"])
+    return 250 + sum([_text_bytes(t) for t in texts])
 
 
 def _tree_row(ctx, o):
@@ -555,9 +555,11 @@ def _tree_row(ctx, o):
 def tree(ctx, order_id):
     """Every order of the tree `order_id` belongs to, root first (breadth first), each with
     whether it is overdue now (open past its due time, by block time); refused for a tree
-    of more than MAX_TREE orders (read it with `tree_page`)."""
+    of more than MAX_TREE orders, or more than one view returns (read it with `tree_page`):
+    every party of the tree adds sub-orders, each named by an id of up to 64 characters."""
     out = []
     queue = [_order(ctx, order_id)["root"]]
+    size = 0
     while queue:
         ctx.require(
             len(out) < MAX_TREE,
@@ -565,7 +567,13 @@ def tree(ctx, order_id):
         )
         o = _order(ctx, queue.pop(0))
         queue.extend(o["children"])
-        out.append(_tree_row(ctx, o))
+        row = _tree_row(ctx, o)
+        size += _tree_row_bytes(row)
+        ctx.require(
+            size <= _SIZED_BUDGET,
+            "the tree is more than one view returns: read it a page at a time with tree_page",
+        )
+        out.append(row)
     return out
 
 

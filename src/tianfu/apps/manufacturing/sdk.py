@@ -71,9 +71,9 @@ class Manufacturing(ContractSDK):
         return None if found is None else dict(found)
 
     tree = view("order_id", returns=list)
-    tree_page = view("order_id", returns=dict, start=1, limit=200)
+    tree_page = view("order_id", returns=dict, start=1, limit=150)
     alerts = view("order_id", returns=list)
-    alerts_page = view("order_id", returns=dict, start=1, limit=100)
+    alerts_page = view("order_id", returns=dict, start=1, limit=75)
     milestones = view("order_id", returns=list)
     milestones_page = view("order_id", returns=dict, start=1, limit=100)
     inspections = view("order_id", returns=list)

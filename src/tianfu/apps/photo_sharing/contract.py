@@ -65,7 +65,11 @@ MAX_THUMB_BYTES = 65_536
 MAX_BUCKET = 32
 MAX_BUCKET_ORG = 8  # places of one organisation's photos in a bucket
 MAX_MATCHES = 16  # near-duplicates flagged per registration (the closest)
-MAX_LIST = 200  # licences per photo or holder; flags and reports a view shows (pages: all)
+MAX_LIST = 200  # licences per photo or holder; flags a view shows (pages: all)
+# Infringement reports a view returns: a report's statement and its answer are up to 1,000
+# characters each, four bytes at the most (about 8.5 KB: 30 fit in the 256 KiB a view
+# returns, 25 take about 215 KB).
+MAX_REPORTS_SHOWN = 25
 MAX_TRANSFERS = 1000
 LICENCE_KINDS = ("all-rights-reserved", "cc-by", "cc-by-sa", "cc-by-nc", "cc0", "custom")
 HEX = "0123456789abcdef"

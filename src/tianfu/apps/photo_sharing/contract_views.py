@@ -64,8 +64,9 @@ def _report_page(ctx, photo_id, start, limit):
 
 @view
 def reports(ctx, photo_id):
-    """The first MAX_LIST infringement reports naming a photo, oldest first."""
-    return _report_page(ctx, photo_id, 1, MAX_LIST)
+    """The first MAX_REPORTS_SHOWN infringement reports naming a photo, oldest first
+    (`report_count`, `reports_page`: all)."""
+    return _report_page(ctx, photo_id, 1, MAX_REPORTS_SHOWN)
 
 
 @view
@@ -75,8 +76,9 @@ def report_count(ctx, photo_id):
 
 @view
 def reports_page(ctx, photo_id, start, limit):
-    """Reports `start`.. (1-based, at most `limit` <= 200) naming a photo, oldest first."""
-    _check_page(ctx, start, limit)
+    """Reports `start`.. (1-based, at most `limit` <= MAX_REPORTS_SHOWN) naming a photo,
+    oldest first."""
+    _check_page(ctx, start, limit, MAX_REPORTS_SHOWN)
     return _report_page(ctx, photo_id, start, limit)
 
 

@@ -118,7 +118,7 @@ class PhotoSharing(ContractSDK):
     report = view("report_id")
     reports = view("photo_id", returns=list)
     report_count = view("photo_id", returns=int)
-    reports_page = view("photo_id", returns=list, start=1, limit=200)
+    reports_page = view("photo_id", returns=list, start=1, limit=25)
     usage = view("address", returns=dict)
     params = view(returns=dict)
     count = view(returns=int)

@@ -13,38 +13,35 @@ recall_progress = view(_record_view("rc:"))
 # -- views ------------------------------------------------------------------------------------
 @view
 def events(ctx, code):
-    """A batch's events, while it has at most MAX_EVENTS; past that it is refused
-    (`events_page` reads a page): any member holding an event's role may add to them."""
+    """A batch's events, while it has at most MAX_EVENTS and they fit in what one view
+    returns; past that it is refused (`events_page` reads a page): any member holding an
+    event's role may add to them, each with up to 20 fields of 500 characters."""
     _str_arg(ctx, code, "code")
     b = ctx.get("batch:" + code)
     if b is None:
         return []
     n = b["events"]
+    _whole_list(ctx, "batch " + code, n, "events", MAX_EVENTS, "events_page")
+    out = _numbered(ctx, "ev:" + code + ":", 1, n, 8)
     ctx.require(
-        n <= MAX_EVENTS,
-        f"batch {code} has {n} events, more than {MAX_EVENTS}: read them a page at a time "
-        "with events_page",
+        _sizes_bound(out) <= _SIZED_BUDGET,
+        f"the events of batch {code} are more than one view returns: read them a page at a "
+        "time with events_page",
     )
-    return _numbered(ctx, "ev:" + code + ":", 1, n, 8)
+    return out
 
 
 @view
 def events_page(ctx, code, start, limit):
     """Events `start`.. (1-based, at most `limit` <= MAX_PAGE) of a batch:
-    {"code", "count", "start", "events": [...], "next"}. Events are only appended, so
-    pages read one after the other neither skip nor repeat one."""
+    {"code", "count", "start", "events": [...], "next"}; the page ends early where its
+    events would pass what one view returns ("next" is then the first left out). Events
+    are only appended, so pages read one after the other neither skip nor repeat one."""
     _check_page(ctx, start, limit, MAX_PAGE)
     _code(ctx, code)
     b = _load(ctx, code)
     n = b["events"]
-    last = min(n, start + limit - 1)
-    return {
-        "code": code,
-        "count": n,
-        "start": start,
-        "events": _numbered(ctx, "ev:" + code + ":", start, last, 8),
-        "next": _next_page(start, limit, n),
-    }
+    return _sized_page(ctx, {"code": code}, "events", "ev:" + code + ":", n, start, limit, 8)
 
 
 def _lineage(ctx, code, most):
@@ -71,8 +68,9 @@ def _lineage(ctx, code, most):
 @view
 def provenance(ctx, code):
     """The batch, its ancestors and every event of each, while the lineage has at most
-    MAX_LINEAGE batches and MAX_EVENTS events; past that it is refused (`provenance_page`
-    pages the lineage, `events_page` each batch's events)."""
+    MAX_LINEAGE batches and MAX_EVENTS events and they fit in what one view returns; past
+    that it is refused (`provenance_page` pages the lineage, `events_page` each batch's
+    events)."""
     _code(ctx, code)
     b = _load(ctx, code)
     batches, more = _lineage(ctx, code, MAX_LINEAGE)
@@ -95,6 +93,15 @@ def provenance(ctx, code):
         }
         for cur in batches
     ]
+    size = 0
+    for cur in out:
+        size += _size_bound(cur["batch"]) + _size_bound(cur["product"])
+        size += _sizes_bound(cur["events"])
+    ctx.require(
+        size <= _SIZED_BUDGET,
+        f"the lineage of batch {code} is more than one view returns: read it with "
+        "provenance_page and events_page",
+    )
     return {
         "code": code,
         "recalled": b["recall"] is not None,
