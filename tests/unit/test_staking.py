@@ -49,6 +49,14 @@ def prove(chain, owner, vkey):
     return prove_possession(vkey, chain.genesis.chain_id, owner_address)
 
 
+def bond_key(chain, owner, name, vkey, amount):
+    """`owner` bonds `amount` to a validator `name` of key `vkey`, with its proof of possession."""
+    return call(
+        chain, owner, "staking", "bond", name, vkey.scheme, vkey.public_key, amount,
+        prove(chain, owner, vkey),
+    )  # fmt: skip
+
+
 def view(chain, method, *args):
     return chain.ledger.executor.query(
         "staking", method, list(args), chain.ledger.latest.get, chain.ledger.height, 0
@@ -67,17 +75,7 @@ def test_bond_and_unbond_change_power_at_h_plus_2(staked):
     chain, whale, address = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey  # the test signs certificates for the new validator
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        30,
-        prove(chain, whale, vkey),
-    )
+    r = bond_key(chain, whale, "whale-v", vkey, 30)
     assert r.ok, r.error
     h = chain.ledger.height
     assert r.result == {"validator": "whale-v", "power": 30, "effective_height": h + 2}
@@ -85,17 +83,7 @@ def test_bond_and_unbond_change_power_at_h_plus_2(staked):
     assert names(chain.ledger.validator_set(h + 2))["whale-v"] == 30
     assert view(chain, "get_stake", address)["balance"] == 70
     # Bonding more raises the power, again from H + 2.
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        20,
-        prove(chain, whale, vkey),
-    )
+    r = bond_key(chain, whale, "whale-v", vkey, 20)
     h = chain.ledger.height
     assert names(chain.ledger.validator_set(h + 1))["whale-v"] == 30
     assert names(chain.ledger.validator_set(h + 2))["whale-v"] == 50
@@ -145,17 +133,7 @@ def test_double_sign_is_slashed_and_jailed(staked):
     chain, whale, address = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        8,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", vkey, 8).ok
     chain.block()
     chain.block()
     h = chain.ledger.height
@@ -178,17 +156,7 @@ def test_double_sign_is_slashed_and_jailed(staked):
     events = [e.name for e in r.events]
     assert "ValidatorSlashed" in events
     # Jailed: it cannot bond again; its remaining stake can still be unbonded.
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        1,
-        prove(chain, whale, vkey),
-    )
+    r = bond_key(chain, whale, "whale-v", vkey, 1)
     assert not r.ok and "jailed" in r.error
     r = call(chain, whale, "staking", "unbond", "whale-v", 4)
     assert r.ok, r.error
@@ -201,17 +169,7 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
     chain, whale, _ = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        30,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", vkey, 30).ok
     friend = generate_keypair()
     friend_address = chain.register(friend)
     assert call(chain, whale, "staking", "transfer", friend_address, 10).ok
@@ -222,30 +180,10 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
     # Its owner may not bond back, under its name or another, with its key or another...
     fresh = generate_keypair()
     for name, key in (("whale-v", vkey), ("whale-v2", vkey), ("whale-v3", fresh)):
-        r = call(
-            chain,
-            whale,
-            "staking",
-            "bond",
-            name,
-            key.scheme,
-            key.public_key,
-            10,
-            prove(chain, whale, key),
-        )
+        r = bond_key(chain, whale, name, key, 10)
         assert not r.ok and "removed by governance" in r.error, r.error
     # ...nor may another account bond its key.
-    r = call(
-        chain,
-        friend,
-        "staking",
-        "bond",
-        "friend-v",
-        vkey.scheme,
-        vkey.public_key,
-        10,
-        prove(chain, friend, vkey),
-    )
+    r = bond_key(chain, friend, "friend-v", vkey, 10)
     assert not r.ok and "removed by governance" in r.error, r.error
     assert "whale-v" not in names(chain.ledger.validator_set(chain.ledger.height + 2))
     # Its stake is not locked in: it may be unbonded.
@@ -253,17 +191,7 @@ def test_a_validator_governance_removes_is_barred_from_bonding_until_lifted(stak
     # Governance lifts the bar: the validator may bond and come back.
     pid = chain.ok(chain.admins["org1"], "propose_unbar_validator", "whale-v")
     chain.pass_proposal(pid)
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        10,
-        prove(chain, whale, vkey),
-    )
+    r = bond_key(chain, whale, "whale-v", vkey, 10)
     assert r.ok, r.error
     assert names(chain.ledger.validator_set(chain.ledger.height + 2))["whale-v"] == 35
     # Nothing to lift any more.
@@ -278,17 +206,7 @@ def test_a_barred_owner_cannot_move_its_stake_to_a_new_key(staked):
     chain, whale, address = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        30,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", vkey, 30).ok
     pid = chain.ok(chain.admins["org1"], "propose_remove_validator", "whale-v")
     chain.pass_proposal(pid)
     assert call(chain, whale, "staking", "unbond", "whale-v", 30).ok
@@ -302,17 +220,7 @@ def test_a_barred_owner_cannot_move_its_stake_to_a_new_key(staked):
     r = call(chain, whale, "staking", "transfer", alias_address, 100)
     assert not r.ok and "removed by governance" in r.error, r.error
     assert view(chain, "get_stake", alias_address)["balance"] == 0
-    r = call(
-        chain,
-        alias,
-        "staking",
-        "bond",
-        "alias-v",
-        alias.scheme,
-        alias.public_key,
-        50,
-        prove(chain, alias, alias),
-    )
+    r = bond_key(chain, alias, "alias-v", alias, 50)
     assert not r.ok and "holds 0" in r.error, r.error
     # Lifted by governance: the stake moves again.
     pid = chain.ok(chain.admins["org1"], "propose_unbar_validator", "whale-v")

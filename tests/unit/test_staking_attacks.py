@@ -7,7 +7,7 @@ by a replica."""
 
 import pytest
 from test_open_accounts import HELLO, POW_BITS, OpenChain
-from test_staking import call, names, prove, view
+from test_staking import bond_key, call, names, view
 
 from tianfu.codec import encode
 from tianfu.crypto import generate_keypair, sign_vote
@@ -45,17 +45,7 @@ def bond_whale_validator(chain, whale, amount):
     the set)."""
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        amount,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", vkey, amount).ok
     chain.block()
     chain.block()
     return vkey
@@ -83,47 +73,17 @@ def test_an_outsider_cannot_take_over_a_members_validator_by_its_name(staked):
     member_key = add_member_validator(chain, "org2-v2")
     mine = generate_keypair()
     chain.keys[mine.public_key] = mine
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "org2-v2",
-        mine.scheme,
-        mine.public_key,
-        1,
-        prove(chain, whale, mine),
-    )
+    r = bond_key(chain, whale, "org2-v2", mine, 1)
     assert not r.ok and "org2-v2" in r.error, r.result
     h = chain.ledger.height
     [v] = [v for v in chain.ledger.validator_set(h + 2).validators if v.name == "org2-v2"]
     assert v.public_key == member_key.public_key and v.power == 5
     # Governance adds a validator under the name of a bond that has left the set: its
     # owner bonding again must not replace that validator either.
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        mine.scheme,
-        mine.public_key,
-        1,
-        prove(chain, whale, mine),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", mine, 1).ok
     assert call(chain, whale, "staking", "unbond", "whale-v", 1).ok
     gov_key = add_member_validator(chain, "whale-v")
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        mine.scheme,
-        mine.public_key,
-        1,
-        prove(chain, whale, mine),
-    )
+    r = bond_key(chain, whale, "whale-v", mine, 1)
     assert not r.ok and "member organisation" in r.error, r.result
     h = chain.ledger.height
     [v] = [v for v in chain.ledger.validator_set(h + 2).validators if v.name == "whale-v"]
@@ -194,17 +154,7 @@ def test_old_evidence_of_another_key_under_the_same_name_does_not_slash(staked):
     chain.block()
     mine = generate_keypair()
     chain.keys[mine.public_key] = mine
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "org2-v2",
-        mine.scheme,
-        mine.public_key,
-        40,
-        prove(chain, whale, mine),
-    )
+    r = bond_key(chain, whale, "org2-v2", mine, 40)
     assert r.ok, r.error
     chain.block()
     chain.block()
@@ -226,40 +176,10 @@ def test_amount_and_key_edges_hold(staked):
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
     for amount in (0, -1, True, 1.5, 10**15 + 1, 2**63 - 1):
-        r = call(
-            chain,
-            whale,
-            "staking",
-            "bond",
-            "w-v",
-            vkey.scheme,
-            vkey.public_key,
-            amount,
-            prove(chain, whale, vkey),
-        )
+        r = bond_key(chain, whale, "w-v", vkey, amount)
         assert not r.ok and "amount" in r.error, (amount, r.error)
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "w-v",
-        vkey.scheme,
-        vkey.public_key,
-        10,
-        prove(chain, whale, vkey),
-    ).ok
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "w-v2",
-        vkey.scheme,
-        vkey.public_key,
-        10,
-        prove(chain, whale, vkey),
-    )
+    assert bond_key(chain, whale, "w-v", vkey, 10).ok
+    r = bond_key(chain, whale, "w-v2", vkey, 10)
     assert not r.ok and "public key already used" in r.error, r.error
     r = call(chain, whale, "staking", "unbond", "w-v", 11)
     assert not r.ok and "has 10 bonded" in r.error
@@ -275,17 +195,7 @@ def test_evidence_of_another_round_does_not_slash_twice(staked):
     chain, whale, _ = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "w-v",
-        vkey.scheme,
-        vkey.public_key,
-        40,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "w-v", vkey, 40).ok
     chain.block()
     chain.block()
     h = chain.ledger.height
@@ -313,48 +223,18 @@ def test_dust_validators_filling_the_set_cannot_lock_out_a_larger_bond(staked):
     for i in range(2):  # 4 member validators + 2 of 1 unit: the set is full
         k = generate_keypair()
         chain.keys[k.public_key] = k
-        assert call(
-            chain,
-            whale,
-            "staking",
-            "bond",
-            f"dust{i}",
-            k.scheme,
-            k.public_key,
-            1,
-            prove(chain, whale, k),
-        ).ok
+        assert bond_key(chain, whale, f"dust{i}", k, 1).ok
         dust.append(k)
     honest = generate_keypair()
     honest_address = address_of(honest.scheme, honest.public_key)
     chain.keys[honest.public_key] = honest
     chain.register(honest)
     assert call(chain, whale, "staking", "transfer", honest_address, 30).ok
-    r = call(
-        chain,
-        honest,
-        "staking",
-        "bond",
-        "honest-v",
-        honest.scheme,
-        honest.public_key,
-        20,
-        prove(chain, honest, honest),
-    )
+    r = bond_key(chain, honest, "honest-v", honest, 20)
     assert r.ok, r.error
     h = chain.ledger.height
     late = generate_keypair()
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "late-v",
-        late.scheme,
-        late.public_key,
-        1,
-        prove(chain, whale, late),
-    )
+    r = bond_key(chain, whale, "late-v", late, 1)
     assert not r.ok and "set is full" in r.error, r.error  # no more than the least (1)
     after = names(chain.ledger.validator_set(h + 2))
     assert after["honest-v"] == 20 and "dust0" not in after and after["dust1"] == 1
@@ -374,17 +254,7 @@ def test_stake_bonded_after_the_double_sign_is_not_slashed(staked):
     h = chain.ledger.height
     assert names(chain.ledger.validator_set(h))["whale-v"] == 20
     evidence = double_sign(chain, vkey, h)
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        60,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", vkey, 60).ok
     chain.block()
     chain.block()
     r = call(chain, whale, "staking", "submit_evidence", *evidence)
@@ -400,17 +270,7 @@ def test_stake_unbonded_and_bonded_again_after_the_double_sign_is_burnt_once(sta
     h = chain.ledger.height
     evidence = double_sign(chain, vkey, h)
     assert call(chain, whale, "staking", "unbond", "whale-v", 30).ok
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        30,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", vkey, 30).ok
     r = call(chain, whale, "staking", "submit_evidence", *evidence)
     assert r.ok and r.result["slashed"] is True, r.error
     assert view(chain, "burnt") == 20
@@ -427,17 +287,7 @@ def test_stake_bonded_and_unbonded_after_the_double_sign_is_not_slashed(staked):
     h = chain.ledger.height
     assert names(chain.ledger.validator_set(h))["whale-v"] == 20
     evidence = double_sign(chain, vkey, h)
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        60,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", vkey, 60).ok
     chain.block()
     chain.block()
     assert call(chain, whale, "staking", "unbond", "whale-v", 60).ok

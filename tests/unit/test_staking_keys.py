@@ -5,7 +5,7 @@ evidence against the key still burns the stake that signed. Through the real Exe
 Ledger, every block re-executed by a replica."""
 
 import test_staking_attacks
-from test_staking import call, names, prove, view
+from test_staking import bond_key, call, names, view
 from test_staking_attacks import add_member_validator, bond_whale_validator, double_sign
 
 from tianfu.crypto import generate_keypair
@@ -26,17 +26,7 @@ def test_a_jailed_owner_cannot_bond_its_key_again_under_a_new_name(staked):
     assert r.ok and r.result["slashed"] is True, (r.error, r.result)
     assert view(chain, "get_bond", "whale-v")["jailed"]
     # The dodge: the same key under a new name, with the stake left. Refused.
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v2",
-        vkey.scheme,
-        vkey.public_key,
-        10,
-        prove(chain, whale, vkey),
-    )
+    r = bond_key(chain, whale, "whale-v2", vkey, 10)
     assert not r.ok and "whale-v" in r.error and "jailed" in r.error, r.error
     assert view(chain, "get_bond", "whale-v2") is None
     chain.block()
@@ -46,32 +36,12 @@ def test_a_jailed_owner_cannot_bond_its_key_again_under_a_new_name(staked):
     friend = generate_keypair()
     friend_address = chain.register(friend)
     assert call(chain, whale, "staking", "transfer", friend_address, 20).ok
-    r = call(
-        chain,
-        friend,
-        "staking",
-        "bond",
-        "friend-v",
-        vkey.scheme,
-        vkey.public_key,
-        20,
-        prove(chain, friend, vkey),
-    )
+    r = bond_key(chain, friend, "friend-v", vkey, 20)
     assert not r.ok and "public key already used" in r.error, r.error
     # A fresh key is a new validator, as it always was.
     fresh = generate_keypair()
     chain.keys[fresh.public_key] = fresh
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v3",
-        fresh.scheme,
-        fresh.public_key,
-        5,
-        prove(chain, whale, fresh),
-    ).ok
+    assert bond_key(chain, whale, "whale-v3", fresh, 5).ok
 
 
 def test_nobody_can_bond_an_out_of_set_validators_key_and_its_evidence_burns_its_stake(staked):
@@ -90,17 +60,7 @@ def test_nobody_can_bond_an_out_of_set_validators_key_and_its_evidence_burns_its
     chain.block()
     chain.block()
     assert vkey.public_key not in _keys_in_set(chain, chain.ledger.height + 2)
-    r = call(
-        chain,
-        squatter,
-        "staking",
-        "bond",
-        "squat-v",
-        vkey.scheme,
-        vkey.public_key,
-        30,
-        prove(chain, squatter, vkey),
-    )
+    r = bond_key(chain, squatter, "squat-v", vkey, 30)
     assert not r.ok and "public key already used by validator whale-v" in r.error, r.error
     assert view(chain, "get_bond", "squat-v") is None
     assert view(chain, "get_stake", squatter_address)["balance"] == 30
@@ -119,30 +79,10 @@ def test_the_owner_bonds_its_own_key_back_under_its_name(staked):
     assert call(chain, whale, "staking", "unbond", "whale-v", 40).ok
     chain.block()
     chain.block()
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        10,
-        prove(chain, whale, vkey),
-    )
+    r = bond_key(chain, whale, "whale-v", vkey, 10)
     assert r.ok, r.error
     assert _keys_in_set(chain, chain.ledger.height + 2)[vkey.public_key] == "whale-v"
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v9",
-        vkey.scheme,
-        vkey.public_key,
-        10,
-        prove(chain, whale, vkey),
-    )
+    r = bond_key(chain, whale, "whale-v9", vkey, 10)
     assert not r.ok and "public key already used" in r.error, r.error
 
 
@@ -177,17 +117,7 @@ def test_a_member_validator_removed_for_a_double_sign_cannot_come_back_by_stake(
     chain.block()
     assert key.public_key not in _keys_in_set(chain, chain.ledger.height + 2)
     for name in ("org2-v3", "org2-v2"):
-        r = call(
-            chain,
-            whale,
-            "staking",
-            "bond",
-            name,
-            key.scheme,
-            key.public_key,
-            30,
-            prove(chain, whale, key),
-        )
+        r = bond_key(chain, whale, name, key, 30)
         assert not r.ok and "public key already used by validator org2-v2" in r.error, r.error
         assert view(chain, "get_bond", name) is None
     chain.block()
@@ -210,28 +140,8 @@ def test_a_new_bond_writes_the_key_index_and_a_genesis_bond_has_none(staked):
 
     assert indexed(view(chain, "get_bond", "org1-v")["public_key"]) is None
     vkey = generate_keypair()
-    r = call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        10,
-        prove(chain, whale, vkey),
-    )
+    r = bond_key(chain, whale, "whale-v", vkey, 10)
     assert r.ok, r.error
     assert indexed(vkey.public_key) == "whale-v"
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        5,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", vkey, 5).ok
     assert indexed(vkey.public_key) == "whale-v"

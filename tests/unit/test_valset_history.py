@@ -6,7 +6,7 @@ no bond, unbond, slash or governance change of the set could be written again.""
 from typing import Any
 
 import pytest
-from test_staking import call, names, prove, view
+from test_staking import bond_key, call, names, view
 from test_staking_attacks import double_sign, staked  # noqa: F401 (fixture)
 
 from tianfu.codec import encode
@@ -84,17 +84,7 @@ def test_evidence_of_a_height_in_an_old_page_slashes(staked, monkeypatch):  # no
     chain, whale, _ = staked
     vkey = generate_keypair()
     chain.keys[vkey.public_key] = vkey
-    assert call(
-        chain,
-        whale,
-        "staking",
-        "bond",
-        "whale-v",
-        vkey.scheme,
-        vkey.public_key,
-        40,
-        prove(chain, whale, vkey),
-    ).ok
+    assert bond_key(chain, whale, "whale-v", vkey, 40).ok
     chain.block()
     chain.block()
     h = chain.ledger.height
@@ -103,17 +93,7 @@ def test_evidence_of_a_height_in_an_old_page_slashes(staked, monkeypatch):  # no
     other = generate_keypair()
     chain.keys[other.public_key] = other
     for _ in range(3):  # more changes of the set: the page holding h moves aside
-        assert call(
-            chain,
-            whale,
-            "staking",
-            "bond",
-            "x-v",
-            other.scheme,
-            other.public_key,
-            1,
-            prove(chain, whale, other),
-        ).ok
+        assert bond_key(chain, whale, "x-v", other, 1).ok
         chain.block()
     r = call(chain, whale, "staking", "submit_evidence", *evidence)
     assert r.ok and r.result["slashed"] is True, (r.error, r.result)
