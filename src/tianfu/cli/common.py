@@ -22,6 +22,8 @@ from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
 from tianfu.apps.common.readable import counted
+from tianfu.cli.tables import Event, print_fields
+from tianfu.cli.tables import print_rows as print_rows  # the commands print through common
 from tianfu.client import (
     DEFAULT_URL,
     ApiError,
@@ -314,42 +316,12 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(jsonable(data), indent=2))
 
 
-def print_fields(title: str, fields: dict[str, Any]) -> None:
-    """A two-column Rich table of readable fields."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    for k, v in fields.items():
-        text = v if isinstance(v, str) else json.dumps(jsonable(v))
-        table.add_row(k, text)
-    Console().print(table)
-
-
 def show_fields(title: str, doc: dict[str, Any], as_json: bool) -> None:
     """`doc` as JSON with --json, else as a titled table of its fields."""
     if as_json:
         print_json(doc)
     else:
         print_fields(title, doc)
-
-
-def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """A table of `rows` under `title`; with no rows, the line `title: none`."""
-    if not rows:
-        typer.echo(f"{title}: none")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for row in rows:
-        table.add_row(*[v if isinstance(v, str) else json.dumps(jsonable(v)) for v in row])
-    Console().print(table)
 
 
 def result_doc(result: Result) -> dict[str, Any]:
@@ -393,7 +365,7 @@ def report_result(
         else:
             fields["error"] = result.error
         for n, e in enumerate(result.events, 1):
-            fields[f"event {n} {e.contract}.{e.name}"] = shown(e.data)
+            fields[f"event {n}"] = Event(f"{e.contract}.{e.name}", shown(e.data))
         print_fields("transaction", fields)
     if result.committed and not result.ok:
         if not as_json:

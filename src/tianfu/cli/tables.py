@@ -1,0 +1,118 @@
+"""Human output of the command line: tables of fields and of rows.
+
+A value is shown as written: text from the chain is never read as Rich markup (`[red]`,
+`[/x]` are characters of a name, not styles). A hash, address, key or signature (a run of
+24 or more hex digits) is never folded across lines: it is shown whole when it fits and
+otherwise cut to the width it has, ending in `…`, and a note under the table says that
+`--json` prints every value in full. Nested data (an event's fields, a record) is shown a
+field a line, Chinese as written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tianfu.api.render import jsonable
+
+HEXLIKE = re.compile(r"(0x)?[0-9a-fA-F]{24,}")
+NESTED_DEPTH = 4  # deeper data is shown as one JSON text
+LIST_ITEMS = 50  # items of a list shown; the rest are counted
+SHORTENED_NOTE = "… marks a value shortened to fit the terminal: --json prints it in full"
+
+
+class Event:
+    """One event of a receipt: its contract.name on the first line, its data below."""
+
+    def __init__(self, name: str, data: Any) -> None:
+        self.name = name
+        self.data = data
+
+
+def _scalar(value: Any) -> str:
+    value = jsonable(value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+class _Cells:
+    """Builds the renderables of table cells, remembering every hex value it shows."""
+
+    def __init__(self) -> None:
+        self.hexes: list[str] = []
+
+    def text(self, value: str) -> Text:
+        if HEXLIKE.fullmatch(value):
+            self.hexes.append(value)
+            return Text(value, no_wrap=True, overflow="ellipsis")
+        return Text(value, overflow="fold")
+
+    def cell(self, value: Any, depth: int = 0) -> RenderableType:
+        if isinstance(value, Event):
+            return Group(Text(value.name, style="bold"), self.cell(value.data, depth + 1))
+        value = jsonable(value)
+        if isinstance(value, dict) and value and depth < NESTED_DEPTH:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(style="dim", overflow="fold")
+            grid.add_column(overflow="fold")
+            for k, v in value.items():
+                grid.add_row(Text(str(k)), self.cell(v, depth + 1))
+            return grid
+        if isinstance(value, list) and value and depth < NESTED_DEPTH:
+            items: list[RenderableType] = [self.cell(v, depth + 1) for v in value[:LIST_ITEMS]]
+            if len(value) > LIST_ITEMS:
+                items.append(Text(f"… {len(value) - LIST_ITEMS} more (--json prints all)"))
+            if not any(isinstance(v, dict | list) for v in value):
+                return Group(*items)
+            bulleted = Table.grid(padding=(0, 1))  # records of a list, each after a dash
+            bulleted.add_column(no_wrap=True)
+            bulleted.add_column(overflow="fold")
+            for item in items:
+                bulleted.add_row("-", item)
+            return bulleted
+        return self.text(_scalar(value))
+
+
+def _print(table: Table, cells: _Cells) -> None:
+    console = Console()
+    with console.capture() as capture:
+        console.print(table)
+    out = capture.get()
+    print(out, end="")
+    if any(h not in out for h in cells.hexes):
+        print(SHORTENED_NOTE)
+
+
+def print_fields(title: str, fields: dict[str, Any]) -> None:
+    """A two-column table of readable fields."""
+    cells = _Cells()
+    table = Table(title=Text(title), show_header=False, title_justify="left")
+    table.add_column("field", style="bold", overflow="fold")
+    table.add_column("value", overflow="fold")
+    for k, v in fields.items():
+        table.add_row(Text(k), cells.cell(v))
+    _print(table, cells)
+
+
+def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A table of `rows` under `title`; with no rows, the line `title: none`."""
+    if not rows:
+        print(f"{title}: none")
+        return
+    cells = _Cells()
+    table = Table(title=Text(title), title_justify="left")
+    for c in columns:
+        table.add_column(Text(c), overflow="fold")
+    for row in rows:
+        table.add_row(*_row_cells(cells, row))
+    _print(table, cells)
+
+
+def _row_cells(cells: _Cells, row: list[Any]) -> Iterator[RenderableType]:
+    for v in row:
+        yield cells.cell(v)

@@ -1,0 +1,96 @@
+"""The command line's tables at 80 columns, the width of a newcomer's terminal.
+
+A hash was folded across two lines inside the table's borders (`9cbdeb6749c55a416156326ad31
+31efd520ee3` / `964cf23c2e89ce8ec8ea400ee5`), which cannot be copied, and an event's data
+was one JSON text, its Chinese as `\\u9f99` escapes. Text from the chain was read as Rich
+markup: a name holding `[/x]` made every table showing it fail with a MarkupError
+traceback, and `[bold]` vanished from the name shown."""
+
+import json
+import re
+
+import pytest
+from tests.unit.test_cli import node, run  # noqa: F401 - the in-process chain fixture
+
+from tianfu.cli import tables
+
+NARROW = {"COLUMNS": "80"}
+HEX = re.compile(r"[0-9a-f]{24,}…?")
+NAME = "[/x] 龙井 [bold]tea[/bold]"
+
+
+def _lines(out: str) -> list[str]:
+    return out.splitlines()
+
+
+def _hexes_whole_or_marked(out: str, full: set[str]) -> list[str]:
+    """Every run of hex digits in `out` is one of `full` whole, or a prefix of one ending
+    in `…` (never a piece folded onto the next line); returns the shortened ones."""
+    shortened = []
+    for m in HEX.finditer(out):
+        token = m.group(0)
+        if token.endswith("…"):
+            assert any(h.startswith(token[:-1]) for h in full), token
+            shortened.append(token)
+        else:
+            assert token in full, (token, out)
+    return shortened
+
+
+def test_a_transaction_at_80_columns_keeps_its_hash_on_one_line(node):  # noqa: F811
+    r = run("invoke", "kv", "put", NAME, "v", env=NARROW)
+    assert r.exit_code == 0, r.output
+    doc = json.loads(run("invoke", "kv", "put", NAME, "w", "--json").stdout)
+    r = run("invoke", "kv", "put", NAME, "x", env=NARROW)
+    assert r.exit_code == 0, r.output
+    assert all(len(line) <= 80 for line in _lines(r.stdout)), r.stdout
+    (tx_hash,) = (m.group(0) for m in re.finditer(r"[0-9a-f]{64}", r.stdout))
+    assert tx_hash != doc["hash"] and len(tx_hash) == 64
+    assert _hexes_whole_or_marked(r.stdout, {tx_hash}) == []
+    assert tables.SHORTENED_NOTE not in r.stdout
+    # the event's name and its data, a field a line, the text as written
+    assert "kv.put" in r.stdout and NAME in r.stdout, r.stdout
+    assert "\\u" not in r.stdout
+
+
+def test_hashes_that_do_not_fit_are_cut_with_an_ellipsis_and_a_note(node):  # noqa: F811
+    for n in range(3):
+        assert run("invoke", "kv", "put", f"k{n}", n).exit_code == 0
+    listed = json.loads(run("block", "list", "--json").stdout)
+    hashes = {b["hash"] for b in listed}
+    r = run("block", "list", env=NARROW)
+    assert r.exit_code == 0, r.output
+    assert all(len(line) <= 80 for line in _lines(r.stdout)), r.stdout
+    shortened = _hexes_whole_or_marked(r.stdout, hashes)
+    assert len(shortened) == len(listed), r.stdout  # one line per block, its hash cut
+    assert r.stdout.rstrip().endswith(tables.SHORTENED_NOTE)
+    height = listed[-1]["height"]
+    shown = json.loads(run("block", "show", height, "--json").stdout)
+    header = shown["header"]
+    full = {v for v in header.values() if isinstance(v, str)} | set(shown["txs"])
+    full |= {shown["hash"], header["last_commit"]["block_hash"]}
+    full |= {s[k] for s in header["last_commit"]["signatures"] for k in ("validator", "signature")}
+    r = run("block", "show", height, env=NARROW)
+    assert r.exit_code == 0, r.output
+    assert all(len(line) <= 80 for line in _lines(r.stdout)), r.stdout
+    _hexes_whole_or_marked(r.stdout, full)
+    # wide enough, every value is whole and there is no note
+    r = run("block", "list", env={"COLUMNS": "200"})
+    assert _hexes_whole_or_marked(r.stdout, hashes) == [] and tables.SHORTENED_NOTE not in r.stdout
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_text_from_the_chain_is_not_markup(capsys, monkeypatch, width):
+    monkeypatch.setenv("COLUMNS", str(width))
+    tables.print_rows(NAME, ["name", "data"], [[NAME, {"名称": NAME, "list": [NAME, 1]}]])
+    tables.print_fields(NAME, {"name": NAME, "event 1": tables.Event("a.b", {"k": NAME})})
+    out = capsys.readouterr().out
+    assert out.count(NAME) >= 4 or width < 80, out  # titles and cells, as written
+    assert "[/x]" in out and "[bold]" in out and "名称" in out and "\\u" not in out
+
+
+def test_long_lists_are_counted_not_printed_in_full(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    tables.print_fields("t", {"items": list(range(tables.LIST_ITEMS + 7))})
+    out = capsys.readouterr().out
+    assert "… 7 more (--json prints all)" in out
