@@ -30,7 +30,7 @@ from starlette.types import Scope
 from tianfu.proofs import values
 from tianfu.web import format as fmt
 from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, translations
-from tianfu.web.words import chain_word, field_name
+from tianfu.web.words import WORD_FIELDS, chain_word, field_name
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -178,6 +178,7 @@ def _render(template: str, code: str, /, **context: Any) -> str:
         date=date,
         word=chain_word(_),
         field=field_name(_),
+        word_fields=WORD_FIELDS,
         tz_name=str(tz),
         js_catalogue=js_catalogue(code),
         static=STATIC_URL,

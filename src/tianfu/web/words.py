@@ -71,9 +71,17 @@ WORDS = frozenset(
         N_("transport"),
         N_("retail"),
         N_("custody"),
+        N_("created"),
         N_("split_from"),
         N_("merged_from"),
         N_("recall"),
+        # what a trace step's data must hold: an inspection's result, an input's kind
+        N_("pass"),
+        N_("fail"),
+        N_("fertiliser"),
+        N_("pesticide"),
+        N_("feed"),
+        N_("veterinary_drug"),
         # types of registered works, kinds of dispute, events of a work's history
         N_("literary"),
         N_("music"),
@@ -119,10 +127,26 @@ FIELD_NAMES = {
     "from_org": N_("from organisation"),
     "to_org": N_("to organisation"),
     "parent": N_("parent batch"),
+    "into": N_("into"),
+    "parents": N_("parent batches"),
+    "origin": N_("origin"),
     "quantity": N_("quantity"),
     "root": N_("recalled batch"),
     "reason": N_("reason"),
     "store": N_("store"),
+    "input": N_("input"),
+    "product": N_("product"),
+    "result": N_("result"),
+    "report_hash": N_("report hash"),
+    "standard": N_("standard"),
+    # the demo's trace steps (tianfu up --demo)
+    "variety": N_("variety"),
+    "area_mu": N_("area (mu)"),
+    "dose_kg": N_("dose (kg)"),
+    "date": N_("date"),
+    "pickers": N_("pickers"),
+    "step": N_("step"),
+    "line": N_("production line"),
     "price_fen": N_("price"),
     "amount": N_("amount"),
     "amount_fen": N_("amount"),
@@ -139,6 +163,11 @@ FIELD_NAMES = {
     "source_hash": N_("source hash"),
     "status": N_("status"),
 }
+
+
+# The fields of a trace step whose value the contract holds to a known word (an
+# inspection's result, an input's kind): shown in the reader's language too.
+WORD_FIELDS = frozenset({"result", "input"})
 
 
 def field_name(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
