@@ -94,3 +94,40 @@ def test_long_lists_are_counted_not_printed_in_full(capsys, monkeypatch):
     tables.print_fields("t", {"items": list(range(tables.LIST_ITEMS + 7))})
     out = capsys.readouterr().out
     assert "… 7 more (--json prints all)" in out
+
+
+def test_up_demo_lines_are_not_broken_at_80_columns(monkeypatch, tmp_path):
+    """`tianfu up --demo` printed its `try:` commands through Rich, which broke a command
+    longer than the terminal onto the next line (`--genesis` / `/path/genesis.bin`), so a
+    copied line ran without its file; a name or error holding `[/x]` failed as markup."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from tianfu.node import demo
+
+    long_try = "try: tianfu app photo_sharing certificate PH000001 --out photo-cert.json " + (
+        "--genesis .tianfu/localnet/genesis.bin"
+    )
+
+    def broken(env):
+        raise ValueError("refused [/x]")
+
+    apps = [
+        SimpleNamespace(name="one", create_demo=lambda env: {}, describe=lambda s: [long_try]),
+        SimpleNamespace(name="two [/x]", create_demo=broken, describe=lambda s: []),
+    ]
+    monkeypatch.setattr(demo, "APPLICATIONS", apps)
+    monkeypatch.setattr(demo, "LocalnetEnv", lambda net: None)
+    home = tmp_path / "a-rather-long-home-directory-for-the-local-network"
+    config = SimpleNamespace(name="node1")
+    net = SimpleNamespace(home=home, configs=[config], url=lambda c: "http://127.0.0.1:18851")
+    out = io.StringIO()
+    demo.create_demos(net, Console(file=out, width=80))
+    lines = out.getvalue().splitlines()
+    wanted = "  " + long_try.replace(demo.DEFAULT_GENESIS, str(home / "genesis.bin"))
+    assert wanted in lines, lines
+    assert "demo two [/x] failed: ValueError: refused [/x]" in lines, lines
+    url = "http://127.0.0.1:18851"
+    assert f"(this network's first node is {url}: add --url {url} to the commands above)" in lines
