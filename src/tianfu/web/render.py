@@ -64,6 +64,7 @@ APPLICATION_PAGES = (
     ("/receivables", N_("Receivables")),
     ("/works", N_("Works")),
     ("/trace", N_("Traceability")),
+    ("/cases", N_("City cases")),
 )
 NAV = (*EXPLORER_PAGES, *APPLICATION_PAGES, ("/verify", N_("Verify")), ("/docs", N_("API")))
 

@@ -103,6 +103,30 @@ WORDS = frozenset(
         N_("withdrawn"),
         N_("evidence_linked"),
         N_("transferred"),
+        # city governance: case statuses, history actions, categories, priorities, sources
+        N_("filed"),
+        N_("dispatched"),
+        N_("handled"),
+        N_("closed"),
+        N_("reopened"),
+        N_("Filed"),
+        N_("Dispatched"),
+        N_("Transferred"),
+        N_("Handled"),
+        N_("Closed"),
+        N_("Reopened"),
+        N_("Overdue"),
+        N_("road"),
+        N_("water"),
+        N_("sanitation"),
+        N_("noise"),
+        N_("lighting"),
+        N_("greenery"),
+        N_("traffic"),
+        N_("normal"),
+        N_("urgent"),
+        N_("citizen"),
+        N_("sensor"),
     }
 )
 
@@ -162,6 +186,13 @@ FIELD_NAMES = {
     "proposer_org": N_("proposer's organisation"),
     "source_hash": N_("source hash"),
     "status": N_("status"),
+    # a city governance case's history
+    "category": N_("category"),
+    "priority": N_("priority"),
+    "due_ms": N_("due"),
+    "evidence_hash": N_("evidence hash"),
+    "late": N_("late"),
+    "note": N_("note"),
 }
 
 
