@@ -131,3 +131,24 @@ def test_up_demo_lines_are_not_broken_at_80_columns(monkeypatch, tmp_path):
     assert "demo two [/x] failed: ValueError: refused [/x]" in lines, lines
     url = "http://127.0.0.1:18851"
     assert f"(this network's first node is {url}: add --url {url} to the commands above)" in lines
+
+
+def test_open_proposals_fit_80_columns_with_their_ids_whole(node, tmp_path):  # noqa: F811
+    """`gov list` printed every cell as JSON in seven columns: at 80 columns the proposal
+    id was folded ('36debbcc8' / '846bddd'), 'rejections' split into 'rejection' / 's'
+    and the arguments ran down the table a few letters a line."""
+    from tests.unit.test_cli import as_admin
+
+    src = tmp_path / "token.py"
+    src.write_text("@view\ndef name(ctx):\n    return 'token'\n")
+    r = run("contract", "propose", "token", src, "--json", env=as_admin(tmp_path))
+    pid = json.loads(r.stdout)["result"]
+    assert run("contract", "approve", pid, env=as_admin(tmp_path, "org2")).exit_code == 0
+    r = run("gov", "list", env={**NARROW, **as_admin(tmp_path)})
+    assert r.exit_code == 0, r.output
+    lines = _lines(r.stdout)
+    assert all(len(line) <= 80 for line in lines), r.stdout
+    row = next(line for line in lines if pid in line)  # the id whole, on one line
+    assert "pending" in row and "for: org2" in row, r.stdout
+    assert "contract: name token" in r.stdout
+    assert not any('["' in line or '{"' in line for line in lines), r.stdout  # no JSON

@@ -1,8 +1,8 @@
 """Human output of the command line: tables of fields and of rows.
 
 A value is shown as written: text from the chain is never read as Rich markup (`[red]`,
-`[/x]` are characters of a name, not styles). A hash, address, key or signature (a run of
-24 or more hex digits) is never folded across lines: it is shown whole when it fits and
+`[/x]` are characters of a name, not styles). A hash, address, key, signature or id (a run
+of 16 or more hex digits) is never folded across lines: it is shown whole when it fits and
 otherwise cut to the width it has, ending in `…`, and a note under the table says that
 `--json` prints every value in full. Nested data (an event's fields, a record) is shown a
 field a line, Chinese as written.
@@ -21,8 +21,9 @@ from rich.text import Text
 
 from tianfu.api.render import jsonable
 
-HEXLIKE = re.compile(r"(0x)?[0-9a-fA-F]{24,}")
+HEXLIKE = re.compile(r"(0x)?[0-9a-fA-F]{16,}")
 NESTED_DEPTH = 4  # deeper data is shown as one JSON text
+ID_WIDTH = 17  # the least width of a column of hex ids in a squeezed table (16 digits and …)
 LIST_ITEMS = 50  # items of a list shown; the rest are counted
 SHORTENED_NOTE = "… marks a value shortened to fit the terminal: --json prints it in full"
 
@@ -105,12 +106,21 @@ def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         print(f"{title}: none")
         return
     cells = _Cells()
+    rendered = [list(_row_cells(cells, row)) for row in rows]
     table = Table(title=Text(title), title_justify="left")
-    for c in columns:
-        table.add_column(Text(c), overflow="fold")
-    for row in rows:
-        table.add_row(*_row_cells(cells, row))
+    for i, c in enumerate(columns):
+        # a column of ids keeps enough of each to tell them apart when the table is squeezed
+        ids = [len(v) for row in rows if i < len(row) for v in [row[i]] if _is_hex(v)]
+        table.add_column(
+            Text(c), overflow="fold", min_width=min(max(ids), ID_WIDTH) if ids else None
+        )
+    for row in rendered:
+        table.add_row(*row)
     _print(table, cells)
+
+
+def _is_hex(value: Any) -> bool:
+    return isinstance(value, str) and HEXLIKE.fullmatch(value) is not None
 
 
 def _row_cells(cells: _Cells, row: list[Any]) -> Iterator[RenderableType]:
