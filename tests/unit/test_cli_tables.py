@@ -37,7 +37,7 @@ def _hexes_whole_or_marked(out: str, full: set[str]) -> list[str]:
     return shortened
 
 
-def test_a_transaction_at_80_columns_keeps_its_hash_on_one_line(node):  # noqa: F811
+def test_a_transaction_at_80_columns_keeps_its_hash_on_one_line(node, tmp_path):  # noqa: F811
     r = run("invoke", "kv", "put", NAME, "v", env=NARROW)
     assert r.exit_code == 0, r.output
     doc = json.loads(run("invoke", "kv", "put", NAME, "w", "--json").stdout)
@@ -51,6 +51,10 @@ def test_a_transaction_at_80_columns_keeps_its_hash_on_one_line(node):  # noqa: 
     # the event's name and its data, a field a line, the text as written
     assert "kv.put" in r.stdout and NAME in r.stdout, r.stdout
     assert "\\u" not in r.stdout
+    height = json.loads(run("tx", "show", tx_hash, "--json").stdout)["height"]
+    r = run("block", "events", height, "--genesis", tmp_path / "genesis.bin", env=NARROW)
+    assert r.exit_code == 0, r.output
+    assert NAME in r.stdout and "\\u" not in r.stdout, r.stdout  # the data as written
 
 
 def test_hashes_that_do_not_fit_are_cut_with_an_ellipsis_and_a_note(node):  # noqa: F811
