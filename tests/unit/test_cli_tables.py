@@ -156,3 +156,31 @@ def test_open_proposals_fit_80_columns_with_their_ids_whole(node, tmp_path):  # 
     assert "pending" in row and "for: org2" in row, r.stdout
     assert "contract: name token" in r.stdout
     assert not any('["' in line or '{"' in line for line in lines), r.stdout  # no JSON
+
+
+HISTORY = [
+    [1, "Filed", None, "org1", "2026-12-07 09:34:40 CST", "", "", ""],
+    [2, "Dispatched", "urban", "org1", "2026-12-07 09:34:40 CST", "", "", ""],
+    [3, "Transferred", "water", "org2", "2026-12-07 09:34:41 CST", "blocked storm drain", "", ""],
+    [4, "Handled", "water", "org3", "2026-12-07 09:34:41 CST", "", "", "drain cleared, relined"],
+]
+HISTORY_COLUMNS = ["#", "action", "dept", "by", "time", "reason", "note", "result"]
+
+
+def test_a_table_of_many_columns_breaks_no_word_at_80_columns(capsys, monkeypatch):
+    """Rich shrank every column alike: `tianfu app city_governance history` at 80 columns
+    printed 'Dispatche' / 'd' and '2026-12-0' / '7' though every word fitted; a table of
+    eleven counters (`stats`) cut its headings into 'tran' / 'sfer' / 'red_' / 'in'."""
+    monkeypatch.setenv("COLUMNS", "80")
+    tables.print_rows("history", HISTORY_COLUMNS, HISTORY)
+    out = capsys.readouterr().out
+    assert all(len(line) <= 80 for line in _lines(out)), out
+    words = {w for row in HISTORY for v in row if isinstance(v, str) for w in v.split()}
+    for word in words | set(HISTORY_COLUMNS):
+        assert re.search(rf"(^|[\s│┃]){re.escape(word)}($|[\s│┃])", out, re.M), (word, out)
+    counters = ["dept"] + [f"counter_{n}" for n in range(10)]
+    tables.print_rows("stats", counters, [["urban"] + list(range(10))])
+    out = capsys.readouterr().out
+    assert all(len(line) <= 80 for line in _lines(out)), out
+    for c in counters:  # too many for one line: a record, a field a line
+        assert re.search(rf"│ {c}\s+│", out), (c, out)

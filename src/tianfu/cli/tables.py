@@ -5,7 +5,8 @@ A value is shown as written: text from the chain is never read as Rich markup (`
 of 16 or more hex digits) is never folded across lines: it is shown whole when it fits and
 otherwise cut to the width it has, ending in `…`, and a note under the table says that
 `--json` prints every value in full. Nested data (an event's fields, a record) is shown a
-field a line, Chinese as written.
+field a line, Chinese as written. A table of rows too wide for the terminal without
+breaking its words is shown a record after another, a field a line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rich.console import Console, Group, RenderableType
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -107,16 +109,60 @@ def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         return
     cells = _Cells()
     rendered = [list(_row_cells(cells, row)) for row in rows]
+    console = Console()
+    widths = _widths(console, columns, rows, rendered)
+    if widths is None:
+        _print(_records(title, columns, rows, cells), cells)
+        return
     table = Table(title=Text(title), title_justify="left")
-    for i, c in enumerate(columns):
-        # a column of ids keeps enough of each to tell them apart when the table is squeezed
-        ids = [len(v) for row in rows if i < len(row) for v in [row[i]] if _is_hex(v)]
-        table.add_column(
-            Text(c), overflow="fold", min_width=min(max(ids), ID_WIDTH) if ids else None
-        )
+    for c, width in zip(columns, widths, strict=True):
+        table.add_column(Text(c), overflow="fold", width=width)
     for row in rendered:
         table.add_row(*row)
     _print(table, cells)
+
+
+def _widths(
+    console: Console, columns: list[str], rows: list[list[Any]], rendered: list[list[Any]]
+) -> list[int] | None:
+    """Each column's width: at least its widest word (a column of hex ids: ID_WIDTH); the
+    room left goes to the columns of text first (the narrowest wants first, so short values
+    stay on one line), then to the columns of ids. None when the terminal is too narrow for
+    the least widths (padding and borders take 3 a column and 1)."""
+    least, most, ids = [], [], []
+    for i, c in enumerate(columns):
+        low = high = max((len(w) for w in c.split()), default=1)
+        for row, cells in zip(rows, rendered, strict=True):
+            if i < len(cells):
+                m = Measurement.get(console, console.options, cells[i])
+                hexed = _is_hex(row[i])
+                low = max(low, min(m.minimum, ID_WIDTH) if hexed else m.minimum)
+                high = max(high, m.maximum)
+        least.append(low)
+        most.append(max(low, high))
+        ids.append(any(i < len(row) and _is_hex(row[i]) for row in rows))
+    room = console.width - 3 * len(columns) - 1 - sum(least)
+    if room < 0:
+        return None
+    widths = list(least)
+    for i in sorted(range(len(columns)), key=lambda i: (ids[i], most[i] - least[i])):
+        more = min(most[i] - least[i], room)
+        widths[i] += more
+        room -= more
+    return widths
+
+
+def _records(title: str, columns: list[str], rows: list[list[Any]], cells: _Cells) -> Table:
+    """`rows` one record after another, a field a line (empty fields left out): the table
+    for a terminal too narrow for a column each without breaking words."""
+    table = Table(title=Text(title), show_header=False, title_justify="left")
+    table.add_column("field", style="bold", overflow="fold")
+    table.add_column("value", overflow="fold")
+    for row in rows:
+        shown = [(c, v) for c, v in zip(columns, row, strict=False) if v not in ("", None)]
+        for n, (c, v) in enumerate(shown, 1):
+            table.add_row(Text(c), cells.cell(v), end_section=n == len(shown))
+    return table
 
 
 def _is_hex(value: Any) -> bool:
