@@ -250,3 +250,12 @@ def test_demo_descriptions_count_in_the_singular_for_one() -> None:
     record |= {"prescription": "P1", "prescription_status": "filled", "reimbursed_fen": 100}
     assert "; 1 access logged)" in "\n".join(health.describe(record))
     assert "; 3 accesses logged)" in "\n".join(health.describe({**record, "accesses": 3}))
+
+
+def test_a_mistyped_option_after_a_height_is_named_as_an_option():
+    """`block show` and `block events` pass unknown options on (so that -1 is a height):
+    `tianfu block show 5 --jsn` said 'Got unexpected extra argument(s) (--jsn)'."""
+    for args in (["block", "show", "5", "--jsn"], ["block", "events", "5", "--contrac", "x"]):
+        r = run(*args, env={"COLUMNS": "200"})
+        assert r.exit_code == 2, r.output
+        assert f"no such option: {args[3]}" in r.output and "extra argument" not in r.output

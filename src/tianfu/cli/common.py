@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, TypedDict, get_type_hints
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from tianfu.api.render import jsonable
 from tianfu.apps.common.errors import BadInput
@@ -193,9 +193,30 @@ def height_value(text: str) -> int:
         ) from None
 
 
+class HeightCommand(TyperCommand):
+    """A command taking a HEIGHT argument: unknown options reach the arguments (so that `-1`
+    is a height), except a mistyped long option, which is named as one (`--jsn`; it was
+    reported as 'unexpected extra argument')."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        known = {o for p in self.params for o in (*p.opts, *p.secondary_opts)}
+        known.update(ctx.help_option_names)
+        for a in args:
+            if a == "--":
+                break
+            if a.startswith("--") and a.split("=", 1)[0] not in known:
+                ctx.fail(f"no such option: {a.split('=', 1)[0]}")
+        result: list[str] = super().parse_args(ctx, args)
+        return result
+
+
 # For commands taking a HEIGHT argument: `-1` reaches it as a number (click would take it for
-# an unknown option), and `HeightType` names any other "-word" as an option that does not exist.
-HEIGHT_ARGS = {"context_settings": {"ignore_unknown_options": True}}
+# an unknown option), and `height_value` names any other "-word" as an option that does not
+# exist.
+HEIGHT_ARGS: dict[str, Any] = {
+    "context_settings": {"ignore_unknown_options": True},
+    "cls": HeightCommand,
+}
 HeightArg = Annotated[
     int,
     typer.Argument(
