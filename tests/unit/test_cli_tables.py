@@ -77,7 +77,14 @@ def test_hashes_that_do_not_fit_are_cut_with_an_ellipsis_and_a_note(node):  # no
     r = run("block", "show", height, env=NARROW)
     assert r.exit_code == 0, r.output
     assert all(len(line) <= 80 for line in _lines(r.stdout)), r.stdout
-    _hexes_whole_or_marked(r.stdout, full)
+    cut = _hexes_whole_or_marked(r.stdout, full)
+    assert cut, r.stdout
+    for key in ("prev_hash", "state_root", "validators_hash", "hash"):  # whole, to copy
+        value = shown["hash"] if key == "hash" else header[key]
+        lines = _lines(r.stdout)
+        whole = f"  {key}: {value}" in lines or f"│ {value}" in r.stdout
+        assert whole or f"  {key}:\n    {value}\n" in r.stdout, key
+    assert all(len(line) <= 80 for line in _lines(r.stdout)), r.stdout
     # wide enough, every value is whole and there is no note
     r = run("block", "list", env={"COLUMNS": "200"})
     assert _hexes_whole_or_marked(r.stdout, hashes) == [] and tables.SHORTENED_NOTE not in r.stdout

@@ -28,6 +28,7 @@ NESTED_DEPTH = 4  # deeper data is shown as one JSON text
 ID_WIDTH = 17  # the least width of a column of hex ids in a squeezed table (16 digits and …)
 LIST_ITEMS = 50  # items of a list shown; the rest are counted
 SHORTENED_NOTE = "… marks a value shortened to fit the terminal: --json prints it in full"
+# (a record's own hashes, ids and keys that were cut are printed whole below the note)
 
 
 class Event:
@@ -81,7 +82,9 @@ class _Cells:
         return self.text(_scalar(value))
 
 
-def _print(table: Table, cells: _Cells) -> None:
+def _print(table: Table, cells: _Cells, fields: dict[str, Any] | None = None) -> None:
+    """Print `table`; when a hex value was cut, the note, and each of `fields` (a record's
+    own values) that was cut, whole on a line of its own after it, to copy."""
     console = Console()
     with console.capture() as capture:
         console.print(table)
@@ -89,6 +92,12 @@ def _print(table: Table, cells: _Cells) -> None:
     print(out, end="")
     if any(h not in out for h in cells.hexes):
         print(SHORTENED_NOTE)
+        for k, v in (fields or {}).items():
+            values = v if isinstance(v, list) else [v]
+            for h in values[:LIST_ITEMS]:
+                if _is_hex(h) and h not in out:  # on one line, or the value on the next
+                    line = f"  {k}: {h}"
+                    print(line if len(line) <= console.width else f"  {k}:\n    {h}")
 
 
 def print_fields(title: str, fields: dict[str, Any]) -> None:
@@ -99,7 +108,7 @@ def print_fields(title: str, fields: dict[str, Any]) -> None:
     table.add_column("value", overflow="fold")
     for k, v in fields.items():
         table.add_row(Text(k), cells.cell(v))
-    _print(table, cells)
+    _print(table, cells, fields)
 
 
 def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
