@@ -259,3 +259,15 @@ def test_a_mistyped_option_after_a_height_is_named_as_an_option():
         r = run(*args, env={"COLUMNS": "200"})
         assert r.exit_code == 2, r.output
         assert f"no such option: {args[3]}" in r.output and "extra argument" not in r.output
+
+
+def test_identity_show_gives_the_expiry_as_a_date(node, tmp_path):  # noqa: F811
+    """`identity show` printed `not_after_ms 1867886304000` to people; the other commands
+    show dates in TIANFU_TZ and keep the milliseconds for --json."""
+    doc = json.loads(run("identity", "show", tmp_path / "u", "--json").stdout)
+    ms = doc["not_after_ms"]
+    assert isinstance(ms, int) and ms > 1_600_000_000_000
+    r = run("identity", "show", tmp_path / "u", env={**WIDE, "TIANFU_TZ": "UTC"})
+    assert r.exit_code == 0, r.output
+    assert date(ms, zone("UTC")) in r.stdout and str(ms) not in r.stdout, r.stdout
+    assert "valid until" in r.stdout
