@@ -128,7 +128,8 @@ def identity_show(
         if not as_json:  # for people: the expiry as a date in TIANFU_TZ
             from tianfu.apps.common.readable import date, zone
 
-            doc["valid until"] = date(doc.pop("not_after_ms"), zone())
+            del doc["not_after_ms"]
+            doc["valid until"] = date(info.not_after_ms, zone())
         show_fields("identity", doc, as_json)
 
 
