@@ -191,3 +191,14 @@ def test_a_table_of_many_columns_breaks_no_word_at_80_columns(capsys, monkeypatc
     assert all(len(line) <= 80 for line in _lines(out)), out
     for c in counters:  # too many for one line: a record, a field a line
         assert re.search(rf"│ {c}\s+│", out), (c, out)
+
+
+def test_a_long_number_is_never_cut_and_a_big_mapping_is_counted(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")
+    amount = 10**30  # 31 digits: not an id, all of it shown
+    tables.print_fields("t", {"a fairly long field name": amount})
+    out = capsys.readouterr().out
+    assert "…" not in out and tables.SHORTENED_NOTE not in out
+    assert str(amount) == "".join(re.findall(r"\d+", out)), out
+    tables.print_fields("t", {"record": {f"k{i}": i for i in range(tables.LIST_ITEMS + 3)}})
+    assert "3 more (--json prints" in capsys.readouterr().out

@@ -26,7 +26,7 @@ from tianfu.api.render import jsonable
 HEXLIKE = re.compile(r"(0x)?[0-9a-fA-F]{16,}")
 NESTED_DEPTH = 4  # deeper data is shown as one JSON text
 ID_WIDTH = 17  # the least width of a column of hex ids in a squeezed table (16 digits and …)
-LIST_ITEMS = 50  # items of a list shown; the rest are counted
+LIST_ITEMS = 50  # items of a list (entries of a mapping) shown; the rest are counted
 SHORTENED_NOTE = "… marks a value shortened to fit the terminal: --json prints it in full"
 # (a record's own hashes, ids and keys that were cut are printed whole below the note)
 
@@ -64,8 +64,10 @@ class _Cells:
             grid = Table.grid(padding=(0, 1))
             grid.add_column(style="dim", overflow="fold")
             grid.add_column(overflow="fold")
-            for k, v in value.items():
+            for k, v in list(value.items())[:LIST_ITEMS]:
                 grid.add_row(Text(str(k)), self.cell(v, depth + 1))
+            if len(value) > LIST_ITEMS:
+                grid.add_row(Text("…"), Text(f"{len(value) - LIST_ITEMS} more (--json prints all)"))
             return grid
         if isinstance(value, list) and value and depth < NESTED_DEPTH:
             items: list[RenderableType] = [self.cell(v, depth + 1) for v in value[:LIST_ITEMS]]
@@ -79,7 +81,9 @@ class _Cells:
             for item in items:
                 bulleted.add_row("-", item)
             return bulleted
-        return self.text(_scalar(value))
+        if isinstance(value, str):
+            return self.text(value)
+        return Text(_scalar(value), overflow="fold")  # a number is never cut
 
 
 def _print(table: Table, cells: _Cells, fields: dict[str, Any] | None = None) -> None:
