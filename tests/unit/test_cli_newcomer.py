@@ -271,3 +271,11 @@ def test_identity_show_gives_the_expiry_as_a_date(node, tmp_path):  # noqa: F811
     assert r.exit_code == 0, r.output
     assert date(ms, zone("UTC")) in r.stdout and str(ms) not in r.stdout, r.stdout
     assert "valid until" in r.stdout
+
+
+def test_block_zero_says_where_heights_start(node):  # noqa: F811
+    """`tianfu block show 0` answered 'error: HTTP 404: block 0 not found'."""
+    for args in (["block", "show", "0"], ["block", "events", "0"]):
+        r = run(*args)
+        assert r.exit_code == 2, r.output
+        assert "block heights start at 1" in r.stderr and "404" not in r.stderr, r.stderr

@@ -230,8 +230,14 @@ HeightArg = Annotated[
 
 def chain_height(client: Client, height: int) -> int:
     """`height` as given, or for -N the height N blocks back from the node's latest (-1 is
-    the latest); counting back past the first block is a usage error naming the range."""
-    if height >= 0:
+    the latest); counting back past the first block, or block 0, is a usage error naming
+    the range."""
+    if height == 0:
+        raise UsageProblem(
+            "block heights start at 1: the genesis is not a block (`tianfu validators "
+            "--genesis FILE` shows its validators; -1 is the latest block)"
+        )
+    if height > 0:
         return height
     tip = client.status()["height"]
     if tip + 1 + height < 1:
