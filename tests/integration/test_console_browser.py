@@ -121,6 +121,8 @@ def test_every_page_loads_in_both_languages(page: Any, url: str) -> None:
         "receivables": "/receivables/RCV-1",
         "works": "/works/W000001",
         "evidence": "/evidence/EV000001",
+        "cases": "/cases",
+        "case": "/cases/C-0001",
         "verify": "/verify",
     }
     assert status["height"] >= tx_height
@@ -147,7 +149,14 @@ def test_pages_fit_a_phone_screen(browser: Any, url: str) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
     try:
         pg = context.new_page()
-        for path in ("/", "/blocks/2", "/trace/LJ-TIN-004", "/funds/rural-housing-2024", "/verify"):
+        for path in (
+            "/",
+            "/blocks/2",
+            "/trace/LJ-TIN-004",
+            "/funds/rural-housing-2024",
+            "/cases/C-0001",
+            "/verify",
+        ):
             pg.goto(f"{url}{path}?lang=zh_CN")
             width = pg.evaluate("document.documentElement.scrollWidth")
             assert width <= 392, (path, width)
@@ -163,6 +172,7 @@ def test_search_finds_a_block_a_transaction_and_a_business_id(page: Any, url: st
         (str(h), f"/blocks/{h}"),
         (tx, f"/txs/{tx}"),
         ("LJ-TIN-001", "/trace/LJ-TIN-001"),
+        ("C-0001", "/cases/C-0001"),
     ):
         page.goto(url + "/?lang=en")
         page.fill("input[name=q]", query)

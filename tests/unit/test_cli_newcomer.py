@@ -250,3 +250,32 @@ def test_demo_descriptions_count_in_the_singular_for_one() -> None:
     record |= {"prescription": "P1", "prescription_status": "filled", "reimbursed_fen": 100}
     assert "; 1 access logged)" in "\n".join(health.describe(record))
     assert "; 3 accesses logged)" in "\n".join(health.describe({**record, "accesses": 3}))
+
+
+def test_a_mistyped_option_after_a_height_is_named_as_an_option():
+    """`block show` and `block events` pass unknown options on (so that -1 is a height):
+    `tianfu block show 5 --jsn` said 'Got unexpected extra argument(s) (--jsn)'."""
+    for args in (["block", "show", "5", "--jsn"], ["block", "events", "5", "--contrac", "x"]):
+        r = run(*args, env={"COLUMNS": "200"})
+        assert r.exit_code == 2, r.output
+        assert f"no such option: {args[3]}" in r.output and "extra argument" not in r.output
+
+
+def test_identity_show_gives_the_expiry_as_a_date(node, tmp_path):  # noqa: F811
+    """`identity show` printed `not_after_ms 1867886304000` to people; the other commands
+    show dates in TIANFU_TZ and keep the milliseconds for --json."""
+    doc = json.loads(run("identity", "show", tmp_path / "u", "--json").stdout)
+    ms = doc["not_after_ms"]
+    assert isinstance(ms, int) and ms > 1_600_000_000_000
+    r = run("identity", "show", tmp_path / "u", env={**WIDE, "TIANFU_TZ": "UTC"})
+    assert r.exit_code == 0, r.output
+    assert date(ms, zone("UTC")) in r.stdout and str(ms) not in r.stdout, r.stdout
+    assert "valid until" in r.stdout
+
+
+def test_block_zero_says_where_heights_start(node):  # noqa: F811
+    """`tianfu block show 0` answered 'error: HTTP 404: block 0 not found'."""
+    for args in (["block", "show", "0"], ["block", "events", "0"]):
+        r = run(*args)
+        assert r.exit_code == 2, r.output
+        assert "block heights start at 1" in r.stderr and "404" not in r.stderr, r.stderr

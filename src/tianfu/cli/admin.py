@@ -108,7 +108,8 @@ def identity_show(
     directory: Annotated[Path, typer.Argument(help="Identity directory.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show an identity's organisation, name, kind and address."""
+    """Show an identity's organisation, name, kind and address. The certificate's expiry is
+    a date in TIANFU_TZ; --json gives not_after_ms, milliseconds since the epoch."""
     with handle_errors():
         from tianfu.identity import Identity
 
@@ -124,6 +125,11 @@ def identity_show(
             "fingerprint": hashlib.sha256(info.der).hexdigest(),
             "not_after_ms": info.not_after_ms,
         }
+        if not as_json:  # for people: the expiry as a date in TIANFU_TZ
+            from tianfu.apps.common.readable import date, zone
+
+            del doc["not_after_ms"]
+            doc["valid until"] = date(info.not_after_ms, zone())
         show_fields("identity", doc, as_json)
 
 

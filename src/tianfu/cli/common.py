@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Optional, TypedDict, get_type_hints
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from tianfu.api.render import jsonable
 from tianfu.apps.common.errors import BadInput
 from tianfu.apps.common.errors import CommandFailed as AppCommandFailed
 from tianfu.apps.common.inputs import json_value
 from tianfu.apps.common.readable import counted
+from tianfu.cli.tables import Event, print_fields
+from tianfu.cli.tables import print_rows as print_rows  # the commands print through common
 from tianfu.client import (
     DEFAULT_URL,
     ApiError,
@@ -191,9 +193,30 @@ def height_value(text: str) -> int:
         ) from None
 
 
+class HeightCommand(TyperCommand):
+    """A command taking a HEIGHT argument: unknown options reach the arguments (so that `-1`
+    is a height), except a mistyped long option, which is named as one (`--jsn`; it was
+    reported as 'unexpected extra argument')."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        known = {o for p in self.params for o in (*p.opts, *p.secondary_opts)}
+        known.update(ctx.help_option_names)
+        for a in args:
+            if a == "--":
+                break
+            if a.startswith("--") and a.split("=", 1)[0] not in known:
+                ctx.fail(f"no such option: {a.split('=', 1)[0]}")
+        result: list[str] = super().parse_args(ctx, args)
+        return result
+
+
 # For commands taking a HEIGHT argument: `-1` reaches it as a number (click would take it for
-# an unknown option), and `HeightType` names any other "-word" as an option that does not exist.
-HEIGHT_ARGS = {"context_settings": {"ignore_unknown_options": True}}
+# an unknown option), and `height_value` names any other "-word" as an option that does not
+# exist.
+HEIGHT_ARGS: dict[str, Any] = {
+    "context_settings": {"ignore_unknown_options": True},
+    "cls": HeightCommand,
+}
 HeightArg = Annotated[
     int,
     typer.Argument(
@@ -207,8 +230,14 @@ HeightArg = Annotated[
 
 def chain_height(client: Client, height: int) -> int:
     """`height` as given, or for -N the height N blocks back from the node's latest (-1 is
-    the latest); counting back past the first block is a usage error naming the range."""
-    if height >= 0:
+    the latest); counting back past the first block, or block 0, is a usage error naming
+    the range."""
+    if height == 0:
+        raise UsageProblem(
+            "block heights start at 1: the genesis is not a block (`tianfu validators "
+            "--genesis FILE` shows its validators; -1 is the latest block)"
+        )
+    if height > 0:
         return height
     tip = client.status()["height"]
     if tip + 1 + height < 1:
@@ -314,42 +343,12 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(jsonable(data), indent=2))
 
 
-def print_fields(title: str, fields: dict[str, Any]) -> None:
-    """A two-column Rich table of readable fields."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    for k, v in fields.items():
-        text = v if isinstance(v, str) else json.dumps(jsonable(v))
-        table.add_row(k, text)
-    Console().print(table)
-
-
 def show_fields(title: str, doc: dict[str, Any], as_json: bool) -> None:
     """`doc` as JSON with --json, else as a titled table of its fields."""
     if as_json:
         print_json(doc)
     else:
         print_fields(title, doc)
-
-
-def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """A table of `rows` under `title`; with no rows, the line `title: none`."""
-    if not rows:
-        typer.echo(f"{title}: none")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for row in rows:
-        table.add_row(*[v if isinstance(v, str) else json.dumps(jsonable(v)) for v in row])
-    Console().print(table)
 
 
 def result_doc(result: Result) -> dict[str, Any]:
@@ -393,7 +392,7 @@ def report_result(
         else:
             fields["error"] = result.error
         for n, e in enumerate(result.events, 1):
-            fields[f"event {n} {e.contract}.{e.name}"] = shown(e.data)
+            fields[f"event {n}"] = Event(f"{e.contract}.{e.name}", shown(e.data))
         print_fields("transaction", fields)
     if result.committed and not result.ok:
         if not as_json:

@@ -215,14 +215,36 @@ def list_(node: Node) -> None:
     if node.as_json:
         print_json(items)
         return
-    cols = ["id", "kind", "status", "approvals", "rejections", "expires", "args"]
-    rows = [[json.dumps(v) if not isinstance(v, str) else v for v in _row(p, cols)] for p in items]
-    print_rows("open proposals", cols, rows)
+    rows = []
+    for p in items:  # who voted and what is proposed, as lines of text (show ID: in full)
+        s = _summary(p)
+        votes = [
+            f"{label}: {', '.join(map(str, orgs))}"
+            for label, orgs in (("for", s["approvals"]), ("against", s["rejections"]))
+            if isinstance(orgs, list) and orgs
+        ]
+        rows.append(
+            [
+                s["id"],
+                s["status"],
+                "\n".join(votes) or "—",
+                s["expires"],
+                f"{s['kind']}: {_subject(s['args'])}",
+            ]
+        )
+    print_rows("open proposals", ["id", "status", "votes", "expires at", "proposes"], rows)
 
 
-def _row(p: dict[str, Any], cols: list[str]) -> list[Any]:
-    s = _summary(p)
-    return [s.get(c, "") for c in cols]
+def _subject(args: Any) -> str:
+    """What a proposal proposes, in a line: its arguments as "key value", hashes and keys
+    shortened (`tianfu gov show ID` prints them whole)."""
+    if not isinstance(args, dict):
+        return str(args)
+    parts = []
+    for k, v in args.items():
+        text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+        parts.append(f"{k} {text[:8]}…" if len(text) > 16 and " " not in text else f"{k} {text}")
+    return ", ".join(parts)
 
 
 @gov_app.node_command("validators", "url", "json")

@@ -243,9 +243,7 @@ app.command("validators")(proof_cmds.validators_cmd)
 app.command("verify-proof")(proof_cmds.verify_proof)
 tx_app.command("proof")(proof_cmds.tx_proof)
 tx_app.command("absent")(proof_cmds.tx_absent)
-block_app.command("events", context_settings=HEIGHT_ARGS["context_settings"])(
-    proof_cmds.block_events
-)
+block_app.command("events", **HEIGHT_ARGS)(proof_cmds.block_events)
 
 
 if __name__ == "__main__":  # pragma: no cover

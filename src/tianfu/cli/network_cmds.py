@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import time
 from pathlib import Path
@@ -424,12 +425,14 @@ def up(
             for c in net.configs:
                 table.add_row(c.name, c.org, net.url(c), str(home / c.org / "identities"))
             console.print(table)
-            console.print(f"genesis: {home / 'genesis.bin'}   logs: {home / 'logs'}")
+            # lines holding paths, URLs and commands are not broken: a copied line works
+            say = functools.partial(console.print, soft_wrap=True, markup=False, highlight=False)
+            say(f"genesis: {home / 'genesis.bin'}   logs: {home / 'logs'}")
             first = net.url(net.configs[0])
-            console.print(f"web console: {first}/  (every node serves it; API docs: {first}/docs)")
+            say(f"web console: {first}/  (every node serves it; API docs: {first}/docs)")
             hint = cli_url_hint(first)
             if hint:
-                console.print(hint)
+                say(hint)
             if demo:
                 from tianfu.node.demo import create_demos
 

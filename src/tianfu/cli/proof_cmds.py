@@ -7,7 +7,6 @@ with a warning) through every validator-set change. `--out FILE` saves the docum
 `tianfu verify-proof FILE --genesis GENESIS` checks it again offline, strictly.
 """
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from tianfu.api.render import jsonable
 from tianfu.apps.common.readable import counted
 from tianfu.cli.common import (
     NODE_OPTIONS,
@@ -312,7 +310,7 @@ def block_events(
     if node.as_json:
         print_json({"verified": True, "height": v.height, "events": batch["events"]})
         return
-    rows = [[i, ev.contract, ev.name, json.dumps(jsonable(ev.data))] for i, ev in v.events]
+    rows = [[i, ev.contract, ev.name, ev.data] for i, ev in v.events]
     print_rows(f"events of block {v.height}", ["tx", "contract", "event", "data"], rows)
     typer.echo(
         f"verified: all {counted(len(v.events), 'matching event')} of block {v.height} "

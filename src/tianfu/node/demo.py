@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from tianfu.apps.registry import APPLICATIONS
 from tianfu.node.localnet import LocalnetEnv, LocalNetwork
@@ -32,18 +33,23 @@ def create_demos(net: LocalNetwork, console: Console) -> dict[str, Any]:
     summaries: dict[str, Any] = {}
     for app in APPLICATIONS:
         try:
-            with console.status(f"demo data: {app.name} ..."):
+            with console.status(Text(f"demo data: {app.name} ...")):
                 summaries[app.name] = app.create_demo(env)
         except Exception as exc:  # top level of one demo: report it, go on with the others
             log.exception("demo %s failed", app.name)
-            console.print(f"[red]demo {app.name} failed:[/] {type(exc).__name__}: {exc}")
+            console.print(
+                Text.assemble((f"demo {app.name} failed:", "red"), f" {type(exc).__name__}: {exc}"),
+                soft_wrap=True,
+            )
             continue
-        console.print(f"[bold green]{app.name}[/]")
+        console.print(Text(app.name, style="bold green"))
         for line in app.describe(summaries[app.name]):
             line = line.replace(DEFAULT_GENESIS, genesis)
-            console.print(f"  {line}", highlight=False, markup=False)
+            console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
     if url != DEFAULT_URL:
         console.print(
-            f"(this network's first node is {url}: add --url {url} to the commands above)"
+            f"(this network's first node is {url}: add --url {url} to the commands above)",
+            soft_wrap=True,
+            highlight=False,
         )
     return summaries

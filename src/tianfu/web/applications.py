@@ -1,5 +1,5 @@
 """The applications' pages: traceability, fund supervision, supply-chain finance, IP
-rights and evidence deposits, read from each contract's latest state.
+rights, city governance cases and evidence deposits, read from each contract's latest state.
 
 Read-only, like the explorer: records are read with `ConsoleData.record`, lists a page at a
 time (`ConsoleData.scan_page` / `counted_page` / `list_page`, newest first, the cursor of the
@@ -59,6 +59,11 @@ RECEIVABLE = _Records(
 WORK = _Records(
     "ip_rights", "work:", Ids(_ID, N_("Not a work id: %(value)s"), N_("No work %(id)s"))
 )
+CASE = _Records(
+    "city_governance", "case:", Ids(_ID, N_("Not a case id: %(value)s"), N_("No case %(id)s"))
+)
+# A case history entry's bookkeeping, shown in the entry's line rather than as its data.
+CASE_LOG_KEYS = frozenset({"n", "action", "dept", "by", "by_org", "height", "time_ms"})
 DEPOSIT = _Records(
     "evidence", "dep:", Ids(_ID, N_("Not a deposit id: %(value)s"), N_("No deposit %(id)s"))
 )
@@ -294,6 +299,47 @@ def applications_router(data: ConsoleData) -> APIRouter:
             names=data.names(),
         )
 
+    # -- city governance -------------------------------------------------------------------
+    @router.get("/cases", response_class=HTMLResponse)
+    def cases(request: Request) -> HTMLResponse:
+        before = cursor(request, "before", pattern=HEIGHT_CURSOR)
+        if isinstance(before, HTMLResponse):
+            return before
+        p = data.created_page("city_governance", {"CaseFiled": "id"}, "case:", before)
+        rows = [v for _, v in p.rows if isinstance(v, dict)]
+        return page(
+            request,
+            "cases.html",
+            cases=rows,
+            depts=_departments(data, [c.get("dept") for c in rows]),
+            paged=p,
+            deployed=data.deployed("city_governance"),
+        )
+
+    @router.get("/cases/{case_id}", response_class=HTMLResponse)
+    def case(request: Request, case_id: str) -> HTMLResponse:
+        c = record(request, CASE, case_id, id=case_id)
+        if isinstance(c, HTMLResponse):
+            return c
+        before = cursor(request, "log", numeric=True)
+        if isinstance(before, HTMLResponse):
+            return before
+        count = c.get("log")
+        total = count if isinstance(count, int) and not isinstance(count, bool) else 0
+        log = data.counted_page("city_governance", f"log:{case_id}:", total, before)
+        entries = [v for _, v in log.rows if isinstance(v, dict)]
+        shown = [c.get("dept")] + [e.get(k) for e in entries for k in ("dept", "from_dept")]
+        return page(
+            request,
+            "case.html",
+            c=c,
+            entries=entries,
+            log_page=log,
+            log_keys=CASE_LOG_KEYS,
+            depts=_departments(data, shown),
+            names=data.names(),
+        )
+
     # -- evidence --------------------------------------------------------------------------
     @router.get("/evidence/{deposit_id}", response_class=HTMLResponse)
     def deposit(request: Request, deposit_id: str) -> HTMLResponse:
@@ -339,6 +385,18 @@ def applications_router(data: ConsoleData) -> APIRouter:
         )
 
     return router
+
+
+def _departments(data: ConsoleData, ids: list[Any]) -> dict[str, dict[str, Any]]:
+    """The city departments named by `ids` (a page's cases and history), by id: one read
+    each, at most a page's worth."""
+    found: dict[str, dict[str, Any]] = {}
+    for i in ids:
+        if isinstance(i, str) and _ID.fullmatch(i) and i not in found:
+            dept = data.record("city_governance", f"dept:{i}")
+            if isinstance(dept, dict):
+                found[i] = dept
+    return found
 
 
 def _text(value: str | None | HTMLResponse) -> str | None:

@@ -44,6 +44,7 @@ BUSINESS_IDS = (
     ("ip_rights", "work:", "/works/{id}"),
     ("supply_finance", "r:", "/receivables/{id}"),
     ("fund_supervision", "fund:", "/funds/{id}"),
+    ("city_governance", "case:", "/cases/{id}"),
 )
 
 

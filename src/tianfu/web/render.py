@@ -30,7 +30,7 @@ from starlette.types import Scope
 from tianfu.proofs import values
 from tianfu.web import format as fmt
 from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, translations
-from tianfu.web.words import chain_word, field_name
+from tianfu.web.words import WORD_FIELDS, chain_word, field_name
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -64,6 +64,7 @@ APPLICATION_PAGES = (
     ("/receivables", N_("Receivables")),
     ("/works", N_("Works")),
     ("/trace", N_("Traceability")),
+    ("/cases", N_("City cases")),
 )
 NAV = (*EXPLORER_PAGES, *APPLICATION_PAGES, ("/verify", N_("Verify")), ("/docs", N_("API")))
 
@@ -178,6 +179,7 @@ def _render(template: str, code: str, /, **context: Any) -> str:
         date=date,
         word=chain_word(_),
         field=field_name(_),
+        word_fields=WORD_FIELDS,
         tz_name=str(tz),
         js_catalogue=js_catalogue(code),
         static=STATIC_URL,

@@ -71,9 +71,17 @@ WORDS = frozenset(
         N_("transport"),
         N_("retail"),
         N_("custody"),
+        N_("created"),
         N_("split_from"),
         N_("merged_from"),
         N_("recall"),
+        # what a trace step's data must hold: an inspection's result, an input's kind
+        N_("pass"),
+        N_("fail"),
+        N_("fertiliser"),
+        N_("pesticide"),
+        N_("feed"),
+        N_("veterinary_drug"),
         # types of registered works, kinds of dispute, events of a work's history
         N_("literary"),
         N_("music"),
@@ -95,6 +103,30 @@ WORDS = frozenset(
         N_("withdrawn"),
         N_("evidence_linked"),
         N_("transferred"),
+        # city governance: case statuses, history actions, categories, priorities, sources
+        N_("filed"),
+        N_("dispatched"),
+        N_("handled"),
+        N_("closed"),
+        N_("reopened"),
+        N_("Filed"),
+        N_("Dispatched"),
+        N_("Transferred"),
+        N_("Handled"),
+        N_("Closed"),
+        N_("Reopened"),
+        N_("Overdue"),
+        N_("road"),
+        N_("water"),
+        N_("sanitation"),
+        N_("noise"),
+        N_("lighting"),
+        N_("greenery"),
+        N_("traffic"),
+        N_("normal"),
+        N_("urgent"),
+        N_("citizen"),
+        N_("sensor"),
     }
 )
 
@@ -119,10 +151,26 @@ FIELD_NAMES = {
     "from_org": N_("from organisation"),
     "to_org": N_("to organisation"),
     "parent": N_("parent batch"),
+    "into": N_("into"),
+    "parents": N_("parent batches"),
+    "origin": N_("origin"),
     "quantity": N_("quantity"),
     "root": N_("recalled batch"),
     "reason": N_("reason"),
     "store": N_("store"),
+    "input": N_("input"),
+    "product": N_("product"),
+    "result": N_("result"),
+    "report_hash": N_("report hash"),
+    "standard": N_("standard"),
+    # the demo's trace steps (tianfu up --demo)
+    "variety": N_("variety"),
+    "area_mu": N_("area (mu)"),
+    "dose_kg": N_("dose (kg)"),
+    "date": N_("date"),
+    "pickers": N_("pickers"),
+    "step": N_("step"),
+    "line": N_("production line"),
     "price_fen": N_("price"),
     "amount": N_("amount"),
     "amount_fen": N_("amount"),
@@ -138,7 +186,19 @@ FIELD_NAMES = {
     "proposer_org": N_("proposer's organisation"),
     "source_hash": N_("source hash"),
     "status": N_("status"),
+    # a city governance case's history
+    "category": N_("category"),
+    "priority": N_("priority"),
+    "due_ms": N_("due"),
+    "evidence_hash": N_("evidence hash"),
+    "late": N_("late"),
+    "note": N_("note"),
 }
+
+
+# The fields of a trace step whose value the contract holds to a known word (an
+# inspection's result, an input's kind): shown in the reader's language too.
+WORD_FIELDS = frozenset({"result", "input"})
 
 
 def field_name(gettext: Callable[[str], str]) -> Callable[[Any], Any]:

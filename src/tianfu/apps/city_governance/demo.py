@@ -29,8 +29,8 @@ def departments(env: AppEnv, tag: str = "") -> tuple[tuple[str, str, str, int], 
     """(id, name, organisation, service level in ms) of the demo's departments."""
     orgs = env.orgs
     return (
-        ("urban" + tag, "Urban Management Bureau", orgs[1 % len(orgs)], 72 * HOUR_MS),
-        ("water" + tag, "Water Authority", orgs[2 % len(orgs)], 48 * HOUR_MS),
+        ("urban" + tag, "城市管理局（Urban Management Bureau）", orgs[1 % len(orgs)], 72 * HOUR_MS),
+        ("water" + tag, "水务局（Water Authority）", orgs[2 % len(orgs)], 48 * HOUR_MS),
     )
 
 
@@ -65,28 +65,40 @@ def _create(env: AppEnv, g: dict[str, CityGovernance]) -> None:
     g["centre"].file_case(
         "C-0001",
         "road",
-        "Jinjiang Rd / Hongxing Rd, grid JJ-07",
-        "Water pooling on the carriageway after rain",
+        "锦江路与红星路口，网格 JJ-07（Jinjiang Rd / Hongxing Rd, grid JJ-07）",
+        "雨后路面积水（Water pooling on the carriageway after rain）",
         details=details_hash(complaint),
         reporter=reporter_hash("citizen phone on file", SALT),
     )
     g["dispatcher"].dispatch("C-0001", "urban")
-    g["urban"].transfer("C-0001", "water", "blocked storm drain: a water authority asset")
-    g["water"].handle(
-        "C-0001", "drain cleared, 3 m of pipe relined", details_hash("work order W-88")
+    g["urban"].transfer(
+        "C-0001",
+        "water",
+        "雨水管道堵塞，属水务局管养设施（blocked storm drain: a water authority asset）",
     )
-    g["supervisor"].check("C-0001", True, "site visit: no pooling after rain")
+    g["water"].handle(
+        "C-0001",
+        "已疏通管道，修复 3 米管道内衬（drain cleared, 3 m of pipe relined）",
+        details_hash("work order W-88"),
+    )
+    g["supervisor"].check(
+        "C-0001", True, "现场核查：雨后无积水（site visit: no pooling after rain）"
+    )
     g["sensor"].file_case(
         "S-0001",
         "road",
-        "Renmin Rd S. section 2, grid WH-11",
-        "Manhole cover displaced (tilt sensor)",
+        "人民南路二段，网格 WH-11（Renmin Rd S. section 2, grid WH-11）",
+        "井盖移位，倾角传感器报警（Manhole cover displaced, tilt sensor）",
         priority="urgent",
         sensor_ref="MH-0420-TILT-1",
     )
     g["dispatcher"].dispatch("S-0001", "urban")
-    g["urban"].handle("S-0001", "cover reseated", details_hash("photo set P-2231"))
-    g["supervisor"].check("S-0001", False, "cover still rocks under load; replace the frame")
+    g["urban"].handle("S-0001", "井盖已复位（cover reseated）", details_hash("photo set P-2231"))
+    g["supervisor"].check(
+        "S-0001",
+        False,
+        "井盖受压仍晃动，需更换井座（cover still rocks under load; replace the frame）",
+    )
 
 
 def describe(summary: dict[str, Any]) -> list[str]:

@@ -39,13 +39,19 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
         deposit_id = existing[0]
     else:
         deposit_id = ev.deposit(
-            DEMO_FILE, "Licence agreement, signed PDF", {"case": "demo", "pages": 12}
+            DEMO_FILE,
+            "软件许可协议，签字版 PDF（Licence agreement, signed PDF）",
+            {"case": "demo", "pages": 12},
         )
         Evidence(env.client(p["notary"])).attest(
-            deposit_id, "Original signed copy inspected at Chengdu Notary Office No. 3"
+            deposit_id,
+            "已在成都市第三公证处核对签字原件（Original signed copy inspected at Chengdu Notary Office No. 3）",
         )
         Evidence(env.client(p["court"])).record_verification(
-            deposit_id, "(2024) Chuan 01 Min Chu 1234", "verified", "hash and proofs checked"
+            deposit_id,
+            "（2024）川01民初1234号",
+            "verified",
+            "已核对哈希与证明（hash and proofs checked）",
         )
     return {
         "contract": NAME,

@@ -33,24 +33,58 @@ CAST = (  # key, organisation index, certificate name, on-chain role, office
         0,
         "sc-finance-dept",
         ("fund_authority",),
-        "Sichuan Provincial Department of Finance",
+        "四川省财政厅（Sichuan Provincial Department of Finance）",
     ),
     Member(
-        "province", 0, "sc-rural-office", ("fund_officer",), "Sichuan Rural Revitalisation Office"
+        "province",
+        0,
+        "sc-rural-office",
+        ("fund_officer",),
+        "四川省乡村振兴局（Sichuan Rural Revitalisation Office）",
     ),
-    Member("city", 1, "cd-rural-office", ("fund_officer",), "Chengdu Rural Affairs Bureau"),
-    Member("county", 1, "pujiang-office", ("fund_officer",), "Pujiang County Finance Bureau"),
-    Member("township", 2, "ganxi-office", ("fund_officer",), "Ganxi Township Government"),
-    Member("village", 2, "mingyue-office", ("fund_officer",), "Mingyue Village Committee"),
-    Member("regulator", 3, "audit-office", ("regulator",), "Sichuan Provincial Audit Office"),
+    Member(
+        "city",
+        1,
+        "cd-rural-office",
+        ("fund_officer",),
+        "成都市农业农村局（Chengdu Rural Affairs Bureau）",
+    ),
+    Member(
+        "county",
+        1,
+        "pujiang-office",
+        ("fund_officer",),
+        "蒲江县财政局（Pujiang County Finance Bureau）",
+    ),
+    Member(
+        "township",
+        2,
+        "ganxi-office",
+        ("fund_officer",),
+        "甘溪镇人民政府（Ganxi Township Government）",
+    ),
+    Member(
+        "village",
+        2,
+        "mingyue-office",
+        ("fund_officer",),
+        "明月村村民委员会（Mingyue Village Committee）",
+    ),
+    Member(
+        "regulator",
+        3,
+        "audit-office",
+        ("regulator",),
+        "四川省审计厅（Sichuan Provincial Audit Office）",
+    ),
 )
 # (key, account id, name, level, parent key or None)
 HIERARCHY = [
-    ("province", "sc", "Sichuan Province", "province", None),
-    ("city", "cd", "Chengdu City", "city", "province"),
-    ("county", "pujiang", "Pujiang County", "county", "city"),
-    ("township", "ganxi", "Ganxi Township", "township", "county"),
-    ("village", "mingyue", "Mingyue Village", "village", "township"),
+    ("province", "sc", "四川省（Sichuan Province）", "province", None),
+    ("city", "cd", "成都市（Chengdu City）", "city", "province"),
+    ("county", "pujiang", "蒲江县（Pujiang County）", "county", "city"),
+    ("township", "ganxi", "甘溪镇（Ganxi Township）", "township", "county"),
+    ("village", "mingyue", "明月村（Mingyue Village）", "village", "township"),
 ]
 
 
@@ -123,7 +157,13 @@ def _create(o: dict[str, Office], acct: dict[str, str], households: dict[str, st
     ]
     for who, src, dst, amount in chain:
         source_id = POOL if src == POOL else acct[src]
-        o[who].fs.allocate(FUND_ID, source_id, acct[dst], amount, f"2024 quota for {acct[dst]}")
+        o[who].fs.allocate(
+            FUND_ID,
+            source_id,
+            acct[dst],
+            amount,
+            f"2024 年度额度 {acct[dst]}（2024 quota for {acct[dst]}）",
+        )
     village = o["village"].fs
     for label, h in households.items():
         if village.beneficiary(h, o["village"].identity.info.org) is None:

@@ -65,7 +65,10 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
 
 def _create(p: dict[str, Any], ip: IpRights) -> str:
     work = ip.register_work(
-        hashlib.sha256(AUDIO).hexdigest(), "Bamboo Dawn", ["Li Wei", "Zhang Min"], "music"
+        hashlib.sha256(AUDIO).hexdigest(),
+        "竹林晨曦（Bamboo Dawn）",
+        ["李伟（Li Wei）", "张敏（Zhang Min）"],
+        "music",
     )
     for who, exclusive, scope, end, fee in (
         ("licensee", True, "mobile-games/CN", "2026-05-31", 8_000_000),
@@ -80,8 +83,12 @@ def _create(p: dict[str, Any], ip: IpRights) -> str:
             end=end,
             fee_fen=fee,
         )
-    deposit = Evidence(ip.client).deposit(SCREENSHOT, "Infringing app store page")
-    ip.link_evidence(work, deposit, "unlicensed use in a third-party game")
+    deposit = Evidence(ip.client).deposit(
+        SCREENSHOT, "侵权应用商店页面（Infringing app store page）"
+    )
+    ip.link_evidence(
+        work, deposit, "第三方游戏未经许可使用（unlicensed use in a third-party game）"
+    )
     buyer = p["buyer"].info
     ip.transfer_work(work, buyer.address, 30_000_000)
     return work

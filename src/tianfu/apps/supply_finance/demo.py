@@ -30,14 +30,46 @@ class Party(Participant[SupplyFinance]):
 
 CAST = (  # key, organisation index, certificate name, on-chain roles, company
     Member(
-        "core", 0, "tianfu-motors", ("core_enterprise",), "Tianfu Motors Group (core enterprise)"
+        "core",
+        0,
+        "tianfu-motors",
+        ("core_enterprise",),
+        "天府汽车集团，核心企业（Tianfu Motors Group, core enterprise）",
     ),
-    Member("tier1", 1, "shu-parts", (), "Shu Auto Parts Co. (tier-1 supplier)"),
-    Member("tier2", 2, "rongcheng-castings", (), "Rongcheng Castings Ltd. (tier-2 supplier)"),
-    Member("tier3", 1, "jinjiang-fasteners", (), "Jinjiang Fasteners (tier-3 supplier)"),
-    Member("bank", 3, "bank-of-shu", ("bank",), "Bank of Shu, supply-chain finance desk"),
     Member(
-        "regulator", 3, "finance-regulator", ("regulator",), "Sichuan Financial Regulatory Bureau"
+        "tier1",
+        1,
+        "shu-parts",
+        (),
+        "蜀汽配件有限公司，一级供应商（Shu Auto Parts Co., tier-1 supplier）",
+    ),
+    Member(
+        "tier2",
+        2,
+        "rongcheng-castings",
+        (),
+        "蓉城铸造有限公司，二级供应商（Rongcheng Castings Ltd., tier-2 supplier）",
+    ),
+    Member(
+        "tier3",
+        1,
+        "jinjiang-fasteners",
+        (),
+        "锦江紧固件，三级供应商（Jinjiang Fasteners, tier-3 supplier）",
+    ),
+    Member(
+        "bank",
+        3,
+        "bank-of-shu",
+        ("bank",),
+        "蜀银行供应链金融部（Bank of Shu, supply-chain finance desk）",
+    ),
+    Member(
+        "regulator",
+        3,
+        "finance-regulator",
+        ("regulator",),
+        "四川金融监管局（Sichuan Financial Regulatory Bureau）",
     ),
 )
 

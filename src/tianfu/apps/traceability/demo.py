@@ -22,7 +22,7 @@ MEMBERS = (  # role, organisation index, certificate name
 
 
 RECALLED = "LJ-TIN-004"
-RECALL_REASON = "tin seal found damaged at the warehouse"
+RECALL_REASON = "仓库发现罐口密封破损（tin seal found damaged at the warehouse）"
 
 
 def cast(env: AppEnv, suffix: str = "") -> dict[str, Any]:
@@ -49,37 +49,58 @@ def create_demo(env: AppEnv) -> dict[str, Any]:
 
 
 def _create(env: AppEnv, p: dict[str, Any], farm: Traceability) -> None:
-    farm.register_product("longjing-green", "Longjing green tea, loose leaf", "tea", "g")
-    farm.create_batch("TEA-2024-001", "longjing-green", 120_000, "Meijiawu, Hangzhou plot 7")
-    farm.record_event("TEA-2024-001", "planting", {"variety": "Longjing #43", "area_mu": 12})
+    farm.register_product(
+        "longjing-green", "龙井绿茶，散装（Longjing green tea, loose leaf）", "茶叶（tea）", "g"
+    )
+    farm.create_batch(
+        "TEA-2024-001",
+        "longjing-green",
+        120_000,
+        "杭州梅家坞 7 号地块（Meijiawu, Hangzhou plot 7）",
+    )
+    farm.record_event(
+        "TEA-2024-001", "planting", {"variety": "龙井43号（Longjing #43）", "area_mu": 12}
+    )
     farm.record_event(
         "TEA-2024-001",
         "input",
-        {"input": "fertiliser", "product": "rapeseed cake (organic)", "dose_kg": 300},
+        {
+            "input": "fertiliser",
+            "product": "有机菜籽饼（rapeseed cake, organic）",
+            "dose_kg": 300,
+        },
     )
     farm.record_event("TEA-2024-001", "harvest", {"date": "2024-04-02", "pickers": 40})
-    farm.create_batch("TEA-2024-002", "longjing-green", 80_000, "Meijiawu, Hangzhou plot 9")
+    farm.create_batch(
+        "TEA-2024-002", "longjing-green", 80_000, "杭州梅家坞 9 号地块（Meijiawu, Hangzhou plot 9）"
+    )
     farm.record_event("TEA-2024-002", "harvest", {"date": "2024-04-03", "pickers": 25})
     factory = Traceability(env.client(p["processor"]))
     for code in ("TEA-2024-001", "TEA-2024-002"):
         farm.transfer_batch(code, p["processor"].info.address)
-    factory.register_product("longjing-250g", "Longjing 250 g gift tin", "tea", "g")
+    factory.register_product(
+        "longjing-250g", "龙井 250 克礼盒（Longjing 250 g gift tin）", "茶叶（tea）", "g"
+    )
     factory.merge_batches("LJ-LOT-0415", ["TEA-2024-001", "TEA-2024-002"], "longjing-250g")
-    factory.record_event("LJ-LOT-0415", "processing", {"step": "pan-firing", "line": "A2"})
+    factory.record_event("LJ-LOT-0415", "processing", {"step": "炒青（pan-firing）", "line": "A2"})
     report = hashlib.sha256(b"demo inspection report LJ-LOT-0415").hexdigest()
     lab = Traceability(env.client(p["inspector"]))
     lab.record_event(
         "LJ-LOT-0415",
         "inspection",
-        {"report_hash": report, "result": "pass", "standard": "GB 2763-2021 residues"},
+        {"report_hash": report, "result": "pass", "standard": "GB 2763-2021 农药残留（residues）"},
     )
     parts = [(f"LJ-TIN-{i:03d}", 250) for i in range(1, 5)] + [("LJ-BULK-01", 199_000)]
     factory.split_batch("LJ-LOT-0415", parts)
     carrier = Traceability(env.client(p["logistics"]))
-    carrier.record_event("LJ-TIN-001", "transport", {"from": "Hangzhou", "to": "Chengdu"})
+    carrier.record_event(
+        "LJ-TIN-001", "transport", {"from": "杭州（Hangzhou）", "to": "成都（Chengdu）"}
+    )
     factory.transfer_batch("LJ-TIN-001", p["retailer"].info.address)
     shop = Traceability(env.client(p["retailer"]))
-    shop.record_event("LJ-TIN-001", "retail", {"store": "Chunxi Road shop", "price_fen": 68800})
+    shop.record_event(
+        "LJ-TIN-001", "retail", {"store": "春熙路门店（Chunxi Road shop）", "price_fen": 68800}
+    )
     # One tin is recalled, so that the public trace page has a recall to show.
     Traceability(env.client(p["regulator"])).recall(RECALLED, RECALL_REASON)
 
