@@ -121,6 +121,7 @@ const MAX_BUNDLE_BYTES = 16 << 20; // the bundle format's bounds (docs/spec/proo
 const MAX_LINKS = 4096;
 const MAX_ITEMS = 1024;
 const MAX_STATE_KEY = 4096;
+const MAX_TX_INDEX = 2 ** 31 - 1;
 
 function provenBlock(doc, genesis, nowMs) {
   const raw = fromHex(doc.raw);
@@ -150,6 +151,8 @@ function provenBlock(doc, genesis, nowMs) {
   const provenTxs = txs.map((inc) => {
     if (!Array.isArray(inc) || inc.length !== 5) fail("malformed transaction proof");
     const [index, txBytes, txPath, receiptBytes, receiptPath] = inc;
+    // proofs.md#bundle: an index is in 0 … 2^31 − 1 (`TxInclusion`), whatever the tx_count
+    if (!(Number.isInteger(index) && index >= 0 && index <= MAX_TX_INDEX)) fail("malformed transaction proof");
     if (!verifyMerkle(head.txRoot, txBytes, index, head.txCount, txPath)) {
       fail("the transaction is not at index %(index)s of block %(height)s", { index, height: head.height });
     }

@@ -1,0 +1,210 @@
+"""Verifier disagreements found by the eighth review, with documents of blocks signed anew
+(verifiers_agree_forge.py: what validators holding more than 2/3 of the power can certify):
+each test makes the document the specification settles and checks that the SDK, the spec
+verifier and the console under Node give its verdict. The console runs with a deadline: a
+verifier that never answers disagrees with the two that do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import msgspec
+import pytest
+import verifiers_agree_chain as vac
+import verifiers_agree_lib as lib
+from verifiers_agree_forge import Forge, change
+
+from tianfu.codec import encode, hash_domain
+from tianfu.crypto import chain_suite
+from tianfu.proofs.formats import BlockProof, TxInclusion
+from tianfu.proofs.values import readable_body
+from tianfu.types.tx import Event, Receipt
+
+SUITES = ["standard", "sm2"]
+JS_DEADLINE_S = 30  # a verdict takes about a second; a loop that never ends takes this
+
+
+def three(base: dict[str, Any]) -> list[tuple[bool | None, str]]:
+    """The SDK's, the spec verifier's and (with Node) the console's verdicts on `base`; the
+    console's is (None, "no answer") if it gives none within JS_DEADLINE_S."""
+    lib.load_app_kinds()
+    case = lib.Case(base["name"], lib.dumps(base["document"]), base["now_ms"])
+    out: list[tuple[bool | None, str]] = [
+        lib.verdict_sdk(case, base["genesis"], base["kind"]),
+        lib.verdict_spec(case, base["genesis"], base["kind"]),
+    ]
+    if lib.NODE is None:
+        return out
+    payload = [{"cert": case.text, "genesis_hex": base["genesis"].hex(), "file_hex": None,
+                "kind": base["kind"], "now_ms": case.now_ms}]  # fmt: skip
+    try:
+        done = subprocess.run([lib.NODE, str(lib.RUNNER)], input=json.dumps(payload),
+                              capture_output=True, text=True, timeout=JS_DEADLINE_S)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return [*out, (None, "no answer")]
+    assert done.returncode == 0, done.stderr[-2000:]
+    return [*out, *((r["ok"], r["reason"][:200]) for r in json.loads(done.stdout))]
+
+
+def agree(base: dict[str, Any], valid: bool) -> None:
+    verdicts = three(base)
+    assert [ok for ok, _ in verdicts] == [valid] * len(verdicts), (base["name"], verdicts)
+
+
+# -- a change written at 2^53 − 2 or 2^53 − 1 signs from beyond 2^53 − 1 ------------------------
+def late_change_document(suite: str, changed: int, link_height: int) -> dict[str, Any]:
+    """A `state` document of block 3 whose bundle carries a sequential link at
+    `link_height` proving a change (the first member's power 2) written at `changed`."""
+    f = Forge(suite, "late")
+    g = f.genesis_set()
+    with chain_suite(suite).use():
+        new = [msgspec.structs.replace(g.validators[0], power=2), *g.validators[1:]]
+        link = f.link(link_height, new, changed, 0, g)
+        block = f.state_block(3, g)
+    base = f.document("state", f.bundle([link], [block]), f"a change at {changed}")
+    effective = [c["effective_from"] for c in base["document"]["validator_changes"]]
+    assert effective == [1, changed + 2], effective  # the SDK rendered it: valid for it
+    return base
+
+
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize(
+    ("changed", "link_height"),
+    [
+        (2**53 - 2, 2**53 - 2),
+        (2**53 - 2, 2**53 - 1),
+        (2**53 - 1, 2**53 - 1),
+        (2**53 - 3, 2**53 - 2),
+    ],
+)
+def test_a_change_effective_beyond_2_53_minus_1_is_read_exactly(
+    suite: str, changed: int, link_height: int
+) -> None:
+    """proofs.md: `effective_from` is c + 2, and every sum of heights is exact. A header's
+    height is at most 2^53 − 1, so a change written by block 2^53 − 2 or 2^53 − 1 signs from
+    2^53 or 2^53 + 1. Main's console added 2 as a JavaScript number: 2^53 + 1 became 2^53,
+    its `effective_from` never equalled the document's (read exactly, a BigInt), and
+    learning [2^53, …] for the new set contradicted [2, 2^53] of the old one — it refused
+    documents the SDK and the spec verifier take."""
+    agree(late_change_document(suite, changed, link_height), valid=True)
+
+
+# -- a genesis time beyond 2^53 ----------------------------------------------------------------
+def genesis_time_document(suite: str, time_ms: int, skipping: bool) -> dict[str, Any]:
+    """A `state` document of a chain whose genesis time is `time_ms` (blocks.md: any integer):
+    of block 3 with a link at block 4 (the genesis set again), or, skipping, of block 5
+    with a skipping link at block 4 to a new set that more than 1/3 of the genesis set
+    signs."""
+    f = Forge(suite, "time")
+    f.genesis = msgspec.structs.replace(f.g, time_ms=time_ms)
+    g = f.genesis_set()
+    with chain_suite(suite).use():
+        if skipping:
+            from tianfu.types import ValidatorSet
+
+            own = ValidatorSet([*g.validators[:3], f.member("node5")])
+            link = f.link(4, list(own.validators), 2, 0, own, skipping=True)
+            block = f.state_block(5, own)
+        else:
+            link = f.link(4, list(g.validators), 0, None, g)
+            block = f.state_block(3, g)
+    return f.document("state", f.bundle([link], [block]), f"genesis time {time_ms}")
+
+
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize("time_ms", [2**53, 2**60, 2**64 - 1, -(2**53), -(2**63)])
+def test_a_genesis_time_beyond_2_53_is_read_exactly(suite: str, time_ms: int) -> None:
+    """blocks.md#genesis: the genesis's time is any integer (block 1's time is not compared
+    with it). Main's console kept the trusted time with Math.max, which throws for a BigInt
+    ("Cannot convert a BigInt value to a number"): it refused every document with a
+    sequential link of such a chain, which the SDK and the spec verifier take."""
+    agree(genesis_time_document(suite, time_ms, skipping=False), valid=True)
+
+
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize("time_ms", [2**60, -(2**63)])
+def test_a_skipping_link_from_a_genesis_time_beyond_2_53_is_refused_by_every_verifier(
+    suite: str, time_ms: int
+) -> None:
+    """The skipping link's time rules with such a trusted time, computed exactly: from a
+    time after every header (2^60) no header is later; from −2^63 the trusting period has
+    long expired. Every verifier refuses (the console by those rules: main's threw a TypeError)."""
+    verdicts = three(genesis_time_document(suite, time_ms, skipping=True))
+    assert [ok for ok, _ in verdicts] == [False] * len(verdicts), verdicts
+    assert all("BigInt" not in why for _, why in verdicts), verdicts  # main: "Cannot mix BigInt …"
+
+
+def test_the_skipping_link_of_an_ordinary_genesis_time_verifies() -> None:
+    """The other side of the test above: the same skipping link from the usual genesis time."""
+    for suite in SUITES:
+        agree(genesis_time_document(suite, vac._chain_module().T0, skipping=True), valid=True)
+
+
+# -- a block of more than 2^30 transactions ----------------------------------------------------
+def big_block_document(suite: str, index: int, tx_count: int) -> dict[str, Any]:
+    """The `tx` document of a `kv` put at `index` of a block of `tx_count` transactions, the
+    other transactions' subtrees standing as one chosen hash per level of the path."""
+    f = Forge(suite, "big")
+    g = f.genesis_set()
+    m = vac._chain_module()
+    with chain_suite(suite).use():
+        tx = m.signed_tx(f.signer("alice"), f.chain_id, 1, "kv", "put", ["a", "b"])
+        receipt = Receipt(0, 10, None, "", [Event("kv", "Put", {"key": "a"})])
+        other = hash_domain("forge/other transactions")
+        sides = []  # merkle.md, audit path step 2: the sibling is on the right
+        lo, hi = 0, tx_count
+        while hi - lo > 1:
+            k = 1 << ((hi - lo - 1).bit_length() - 1)
+            sides.append(index < lo + k)
+            lo, hi = (lo, lo + k) if index < lo + k else (lo + k, hi)
+
+        def root(item: bytes) -> bytes:
+            h = hash_domain("tianfu/merkle/leaf/v1", item)
+            for right in reversed(sides):
+                pair = (h, other) if right else (other, h)
+                h = hash_domain("tianfu/merkle/node/v1", *pair)
+            return h
+
+        path = [other] * len(sides)
+        state_root, _ = f.leaf_state(b"kv/a", encode("b"), 3, None)
+        h = f.header(3, state_root, g, tx_root=root(tx.encoded()),
+                     receipts_root=root(encode(receipt)), tx_count=tx_count)  # fmt: skip
+        inc = TxInclusion(index, tx.encoded(), path, encode(receipt), path)
+        block = BlockProof(f.light(h, list(g.validators)), [inc], [])
+        fields = {
+            "validator_changes": [change(0, 1, list(g.validators))], "height": 3,
+            "block_hash": h.hash.hex(), "time_ms": h.time_ms, "state_root": state_root.hex(),
+            "index": index, "tx": {"hash": tx.hash.hex(), **readable_body(tx.body)},
+            "receipt": {"ok": True, "gas_used": 10, "result": None, "error": "",
+                        "events": [{"contract": "kv", "name": "Put", "data": {"key": "a"}}]},
+        }  # fmt: skip
+    return f.document("tx", f.bundle([], [block]), f"index {index} of {tx_count}", **fields)
+
+
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize(
+    ("index", "tx_count"),
+    [(2**31 - 1, 2**31), (0, 2**30 + 1), (2**31 - 1, 2**53 - 1), (5, 2**53 - 1)],
+)
+def test_a_block_of_more_than_2_30_transactions_is_verified_by_every_verifier(
+    suite: str, index: int, tx_count: int
+) -> None:
+    """merkle.md: k is the largest power of two below n, for any tx_count up to 2^53 − 1.
+    Main's console found it with a 32-bit shift (`k << 1 < n`): past 2^30, k << 1 is
+    negative, then 0, and the loop never ended — the console hung on any document of such a
+    block, which the SDK and the spec verifier verify."""
+    agree(big_block_document(suite, index, tx_count), valid=True)
+
+
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize(("index", "tx_count"), [(2**31, 2**31 + 1), (2**32, 2**53 - 1)])
+def test_a_transaction_index_beyond_2_31_minus_1_is_refused_by_every_verifier(
+    suite: str, index: int, tx_count: int
+) -> None:
+    """proofs.md#bundle: a `TxInclusion`'s index is in 0 … 2^31 − 1, whatever the block's
+    tx_count. The SDK and the spec verifier refuse 2^31; main's console read any index below
+    tx_count (and hung before answering, test above)."""
+    verdicts = three(big_block_document(suite, index, tx_count))
+    assert [ok for ok, _ in verdicts] == [False] * len(verdicts), verdicts
