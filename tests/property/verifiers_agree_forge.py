@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import verifiers_agree_chain as vac
 import verifiers_agree_lib as lib
 
@@ -188,3 +189,111 @@ def rendered_set(valset: list[Validator]) -> list[dict[str, Any]]:
 def change(changed_in: int, effective: int, valset: list[Validator], skipped: bool = False) -> dict[str, Any]:  # fmt: skip
     return {"changed_in": changed_in, "effective_from": effective, "skipped_to": skipped,
             "validators": rendered_set(valset)}  # fmt: skip
+
+
+def spec_render(kind: str, bundle: ProofBundle, genesis: bytes, now: int) -> dict[str, Any] | None:
+    """The document the spec verifier renders from `bundle` (None: it refuses the bundle)."""
+    import specbundle
+    import specdocs
+    import specwire
+
+    try:
+        g = specwire.parse_genesis(genesis)
+        hist, blocks = specbundle.verify_bundle(encode(bundle), g, now)
+        fields = specdocs.render(kind, g, blocks)
+    except specwire.Invalid:
+        return None
+    return {"format": "tianfu-proof/v1", "kind": kind, "chain_id": g.chain_id,
+            "genesis_hash": g.hash.hex(), "suite": g.suite,
+            "validator_changes": [{"changed_in": c, "effective_from": e, "skipped_to": s,
+                                   "validators": specdocs.vals_doc(v)}
+                                  for c, e, v, s in hist.changes],
+            **fields, "raw": encode(bundle).hex()}  # fmt: skip
+
+
+# -- a generator of hostile signed documents -----------------------------------------------------
+POWERS = [1, 1, 1, 2, 3, 7, 2**53 - 1, 2**53, 2**63, 2**64 - 1]
+SET_CHANGES = ("add", "remove", "power", "rotate", "same key twice", "one", "all at 2^64 - 1",
+               "unchanged")  # fmt: skip
+
+
+def changed_set(rng: Any, f: Forge, vals: list[Validator]) -> list[Validator]:
+    """`vals` changed in one way of SET_CHANGES (a new member or key from `f`'s pool)."""
+    vals = list(vals)
+    op = rng.choice(SET_CHANGES)
+    s = f.signer(f"pool{rng.randint(1, 8)}")
+    k = rng.randrange(len(vals))
+    if op == "add":
+        vals.append(Validator(f"v{rng.randint(0, 99)}", "org1", s.scheme, s.public_key,
+                              rng.choice(POWERS)))  # fmt: skip
+    elif op == "remove" and len(vals) > 1:
+        vals.pop(k)
+    elif op == "power":
+        vals[k] = msgspec.structs.replace(vals[k], power=rng.choice(POWERS))
+    elif op == "rotate":
+        vals[k] = msgspec.structs.replace(vals[k], public_key=s.public_key)
+    elif op == "same key twice":
+        vals.append(msgspec.structs.replace(vals[k], name=vals[k].name + "'",
+                                            power=rng.choice(POWERS)))  # fmt: skip
+    elif op == "one":
+        vals = [vals[k]]
+    elif op == "all at 2^64 - 1":
+        vals = [msgspec.structs.replace(v, power=2**64 - 1) for v in vals]
+    return vals
+
+
+def hostile_state_document(rng: Any, suite: str, label: str) -> dict[str, Any]:
+    """A `state` document of a chain whose genesis set (1 … 4 members, powers up to
+    2^64 − 1) changes in links at random heights (sequential, with or without a change, and
+    skipping; a change of every kind of SET_CHANGES), each certificate signed by all of its
+    set, a random part of it or all but one, and one proven block near the last link: valid
+    or not, as the rules make it. Rendered by the SDK, or by the spec verifier where the SDK
+    refuses it, or with the common fields alone where both do."""
+    f = Forge(suite, label, powers=[rng.choice(POWERS) for _ in range(rng.randint(1, 4))])
+    with chain_suite(suite).use():
+        gset = f.genesis_set()
+        latest, last_change, h = gset, -1, rng.choice([0, 1, 2, 5, 2**53 - 12])
+        links = []
+
+        def some(vs: ValidatorSet) -> list[Validator]:
+            ms, r = list(vs.validators), rng.random()
+            if r < 0.6:
+                return ms
+            return rng.sample(ms, rng.randint(1, len(ms))) if r < 0.8 else ms[:-1] or ms
+
+        for _ in range(rng.randint(0, 4)):
+            h += rng.randint(1, 4)
+            last, r = max(last_change, 0), rng.random()
+            if r < 0.3:  # the latest set again
+                c = 0 if last_change <= 0 and rng.random() < 0.5 else last
+                prev = None if c == 0 else rng.choice([None, 0])
+                links.append(f.link(h, list(latest.validators), c, prev, latest, some(latest)))
+            elif r < 0.75:  # a sequential change
+                c = max(rng.choice([h, h - 1, h - 2]), last + 1)
+                h = max(h, c)
+                prev = rng.choice([None, 0, last + 5]) if rng.random() < 0.1 else last
+                new = changed_set(rng, f, list(latest.validators))
+                links.append(f.link(h, new, c, prev, latest, some(latest)))
+                if c + 2 > h:
+                    latest, last_change = ValidatorSet(new), c
+            else:  # a skipping link to the header's own set
+                h += rng.randint(2, 5)
+                own = ValidatorSet(changed_set(rng, f, list(latest.validators)))
+                c = max(rng.choice([h - 2, h - 3, last, h]), 0)
+                prev = rng.choice([None, 0, last]) if c > 0 else None
+                links.append(f.link(h, list(own.validators), c, prev, own, some(own),
+                                    skipping=True, time_ms=f.T0 + 10 + len(links)))  # fmt: skip
+                latest, last_change = own, max(c, last_change)
+        hp = max(rng.choice([h, h + 3, h - 1, 1, 2]), 1)
+        signing = latest if hp > h or links else gset
+        bundle = f.bundle(links, [f.state_block(hp, signing, members=some(signing))])
+    doc: dict[str, Any] | None
+    try:
+        doc = make_document("state", bundle, f.g, TrustOptions(now_ms=f.now))
+    except Exception:  # noqa: BLE001 - the SDK refuses it: the spec verifier's rendering
+        doc = spec_render("state", bundle, encode(f.g), f.now)
+    if doc is None:
+        doc = {"format": "tianfu-proof/v1", "kind": "state", "chain_id": f.chain_id,
+               "genesis_hash": f.g.hash.hex(), "suite": suite, "raw": encode(bundle).hex()}  # fmt: skip
+    return {"name": f"{label} ({suite})", "kind": "state", "document": doc,
+            "genesis": encode(f.g), "now_ms": f.now}  # fmt: skip

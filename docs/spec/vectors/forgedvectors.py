@@ -1,7 +1,8 @@
-"""Invalid documents of blocks the vector chain's validators sign anew (documents.json): what
-validators holding more than 2/3 of the power could certify, each breaking one rule a
-verifier checks of a certified block. Every verifier MUST reject each; their readable fields
-are what a verifier skipping that rule would render, so that only the rule rejects them.
+"""Documents of blocks the vector chain's validators sign anew (documents.json): what
+validators holding more than 2/3 of the power could certify. The invalid ones each break one
+rule a verifier checks of a certified block: every verifier MUST reject each; their readable
+fields are what a verifier skipping that rule would render, so that only the rule rejects
+them. The valid ones (`forged_documents_eighth`) sit at the edges of the integer ranges.
 
 - a state entry changed after its block (proofs.md, pass 1): the state of block `h` is one
   leaf written at `h + 1`;
