@@ -232,3 +232,26 @@ def test_the_three_verifiers_agree_on_generated_hostile_documents(seed: int) -> 
              if len({s[0], p[0], j[0]}) > 1 or (not s[0] and "readable part" in j[1])]  # fmt: skip
     assert split == []
     assert {s[0] for s, _ in py} == {True, False}
+
+
+@pytest.mark.parametrize(("scheme", "valid"), [(2, False), (1, True)])
+def test_a_skipping_links_signers_match_the_trusted_set_by_scheme_and_key(
+    scheme: int, valid: bool
+) -> None:
+    """proofs.md, skipping rule 5: a signer of the link's set S matches the members of the
+    trusted set holding its scheme *and* key. The trusted (genesis) set's member of power 3
+    of 6 holds the key with `scheme`; S is that key alone, of scheme 1, and signs. Of scheme
+    2 in the trusted set, no trusted power signed (a verifier matching keys alone would
+    count 3 of 6 and skip); of scheme 1, more than 1/3 did."""
+    from tianfu.types import Validator, ValidatorSet
+
+    f = Forge("standard", "scheme-match", powers=[1, 1, 1, 3])
+    with chain_suite("standard").use():
+        d = f.genesis_set().validators[3]
+        f.genesis = msgspec.structs.replace(
+            f.g, validators=[*f.g.validators[:3], msgspec.structs.replace(d, scheme=scheme)]
+        )
+        own = ValidatorSet([Validator("x", "org1", 1, d.public_key, 1)])
+        link = f.link(6, list(own.validators), 4, 0, own, skipping=True)
+        block = f.state_block(7, own)
+    agree(f.document("state", f.bundle([link], [block]), f"trusted scheme {scheme}"), valid)
