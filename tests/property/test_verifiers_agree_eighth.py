@@ -255,3 +255,73 @@ def test_a_skipping_links_signers_match_the_trusted_set_by_scheme_and_key(
         link = f.link(6, list(own.validators), 4, 0, own, skipping=True)
         block = f.state_block(7, own)
     agree(f.document("state", f.bundle([link], [block]), f"trusted scheme {scheme}"), valid)
+
+
+# -- the light client's state reads and transaction proofs, twins of the documents' -----------
+def light_client_reads(suite: str, leaf_height: int, scheme: int | None,
+                       receipt: Any) -> tuple[Any, Any]:  # fmt: skip
+    """(the light client's state read of kv/v in block 3, whose one leaf was written at
+    `leaf_height`; its proof of a transaction of `scheme` (None: the suite's) with
+    `receipt` at index 0 of block 3), each the result or the exception raised."""
+    from tianfu.client import verify_state_read, verify_tx_proof
+    from tianfu.types import Transaction, TxBody
+
+    f = Forge(suite, "light")
+    g = f.genesis_set()
+    value = encode("x")
+    with chain_suite(suite).use():
+        root, proof = f.leaf_state(b"kv/v", value, leaf_height, None)
+        h = f.header(3, root, g)
+        alice = f.signer("alice")
+        body = TxBody(1, f.chain_id, alice.scheme if scheme is None else scheme,
+                      alice.public_key, 1, 1000, "kv", "put", ["v", "x"], b"")  # fmt: skip
+        tx = encode(Transaction(body, alice.sign(Transaction(body, b"").hash)))
+        rb = encode(receipt)
+        h2 = f.header(3, root, g, tx_count=1, tx_root=hash_domain("tianfu/merkle/leaf/v1", tx),
+                      receipts_root=hash_domain("tianfu/merkle/leaf/v1", rb))  # fmt: skip
+        out: list[Any] = []
+        for read in (
+            lambda: verify_state_read(f.g, f.chain_id, "kv", "v", value, encode(proof),
+                                      encode(h), encode(f.cert(h, list(g.validators)))),
+            lambda: verify_tx_proof(f.g, f.chain_id, tx, 0, 1, [], encode(h2),
+                                    encode(f.cert(h2, list(g.validators))), receipt_bytes=rb,
+                                    receipt_path=[]),
+        ):  # fmt: skip
+            try:
+                out.append(read())
+            except Exception as exc:  # noqa: BLE001 - compared below
+                out.append(exc)
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_the_light_clients_state_read_refuses_a_change_after_its_block(suite: str) -> None:
+    """proofs.md: the state of block h holds no change after h. The documents' verifiers
+    refuse such an entry (the seventh review); the light client's state read
+    (`verify_state_read`, behind `verify_state_json` and the client's `/v1/state` reads)
+    took it and reported the value as changed at block 4 in the state of block 3."""
+    from tianfu.proofs.errors import VerificationError
+
+    later, _ = light_client_reads(suite, 4, None, Receipt(0, 1, None, "", []))
+    assert isinstance(later, VerificationError), later
+    same, honest = light_client_reads(suite, 3, None, Receipt(0, 1, None, "", []))
+    assert same.changed_at == 3 and honest.receipt.status == 0, (same, honest)
+
+
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize(
+    ("scheme", "receipt"),
+    [(257, Receipt(0, 1, None, "", [])), (0, Receipt(0, 1, None, "", [])),
+     (None, Receipt(7, 1, None, "", [])), (None, Receipt(0, 1, 1.5, "", []))],
+)  # fmt: skip
+def test_the_light_clients_transaction_proof_refuses_what_no_chain_admits(
+    suite: str, scheme: int | None, receipt: Any
+) -> None:
+    """transactions.md: a proven transaction has a scheme of the chain's suite, and its
+    receipt a status of 0 or 1 and contract values only. The documents' verifiers refuse
+    the others; the light client's `verify_tx_proof` took a transaction of scheme 257 or 0
+    and a receipt of status 7 or with a float result."""
+    from tianfu.proofs.errors import VerificationError
+
+    _, proof = light_client_reads(suite, 3, scheme, receipt)
+    assert isinstance(proof, VerificationError), proof
