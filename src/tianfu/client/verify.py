@@ -486,7 +486,8 @@ def verify_block_events(
     if not isinstance(batch, dict):
         raise VerificationError("an event batch must be a JSON object")
     header = verify_header_bytes(light, _hex(batch, "header"), _hex(batch, "certificate"))
-    if batch.get("height") != header.height:
+    height = batch.get("height")
+    if type(height) is not int or height != header.height:  # 2.0 or true is no height
         raise VerificationError("the batch's height is not its header's")
     raw = batch.get("receipts")
     if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
