@@ -325,3 +325,80 @@ def test_the_light_clients_transaction_proof_refuses_what_no_chain_admits(
 
     _, proof = light_client_reads(suite, 3, scheme, receipt)
     assert isinstance(proof, VerificationError), proof
+
+
+# -- an evidence record whose text fields are byte strings of the same hex ----------------------
+def evidence_document(suite: str, as_bytes: str | None) -> dict[str, Any]:
+    """The `evidence` certificate of a deposit whose record holds `as_bytes` (a field) as the
+    byte string whose hex is the text the record should hold, and so renders the same; the
+    SDK refuses it, so its readable fields are rendered from the bundle as for the honest
+    record."""
+    from tianfu.crypto import ED25519, SM2
+    from tianfu.crypto.address import address_of
+    from tianfu.execution.contract_api import state_key
+    from tianfu.proofs.build import ProofBuilder
+    from tianfu.proofs.documents import make_document, merge_single_blocks, render_change
+    from tianfu.proofs.valchain import TrustedHistory, TrustOptions
+    from tianfu.proofs.values import readable
+    from tianfu.proofs.verify import verify_bundle
+
+    lib.load_app_kinds()
+    m = vac._chain_module()
+    with chain_suite(suite).use():
+        scheme = ED25519 if suite == "standard" else SM2
+        signers = [m.Signer.make(f"eighth-{suite}/node{i + 1}", scheme) for i in range(4)]
+        chain = m.SpecChain(f"eighth-{suite}", suite,
+                            [(s, f"org{i + 1}", 1) for i, s in enumerate(signers)])  # fmt: skip
+        alice = m.Signer.make(f"eighth-{suite}/alice", scheme)
+        fh, did = "ab" * 32, "abcd"
+        tx = m.signed_tx(alice, chain.chain_id, 1, "evidence", "deposit", [fh, "D-1", {}])
+        record: dict[str, Any] = {
+            "id": did, "file_hash": fh, "title": "abab", "meta": {}, "org": "0a0b",
+            "depositor": address_of(scheme, alice.public_key), "name": "alice",
+            "height": 1, "time_ms": m.T0, "tx": tx.hash.hex(),
+        }  # fmt: skip
+        if as_bytes is not None:
+            record[as_bytes] = bytes.fromhex(record[as_bytes])
+        receipt = Receipt(0, 40, did, "", [Event("evidence", "Deposited", {"id": did})])
+        chain.commit([(tx, receipt)], {state_key("evidence", "dep:" + did): encode(record)})
+        chain.commit()
+        now = m.T0 + 3_600_000
+        opts = TrustOptions(now_ms=now)
+        b = ProofBuilder(chain)
+        merged = merge_single_blocks([
+            make_document("tx", b.tx_bundle(tx.hash), chain.genesis, opts),
+            make_document("state", b.state_bundle([("evidence", "dep:" + did)], 1),
+                          chain.genesis, opts),
+        ])  # fmt: skip
+        v = verify_bundle(merged, TrustedHistory.from_genesis(chain.genesis, opts))
+        h = v.blocks[0].header
+        shown = readable(record)
+        doc = {
+            "format": "tianfu-proof/v1", "kind": "evidence", "chain_id": chain.chain_id,
+            "genesis_hash": chain.genesis.hash.hex(), "suite": suite,
+            "validator_changes": [render_change(c) for c in v.changes], "contract": "evidence",
+            "deposit_id": did, "file_sha256": shown["file_hash"], "title": shown["title"],
+            "depositor": shown["depositor"], "org": shown["org"], "height": h.height,
+            "time_ms": h.time_ms, "block_hash": h.hash.hex(), "tx_hash": tx.hash.hex(),
+            "deposit": shown, "raw": encode(merged).hex(),
+        }  # fmt: skip
+    return {"name": f"a record whose {as_bytes} is bytes", "kind": "evidence", "document": doc,
+            "genesis": encode(chain.genesis), "now_ms": now}  # fmt: skip
+
+
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize("as_bytes", ["tx", "id", "depositor", "file_hash", "title", "org"])
+def test_an_evidence_records_text_fields_are_compared_as_text(suite: str, as_bytes: str) -> None:
+    """documents.md#record-certificates: R["id"] = id, R["tx"] = hex(tx_id), the argument
+    equals R["file_hash"], R["depositor"] the signer's address — texts — and every shown
+    field is a text. A byte string renders as its hex, the same text: main's console
+    compared the rendered record and took a record whose tx, id, depositor, file hash,
+    title or organisation was such a byte string, which the SDK and the spec verifier
+    refuse. (No validator need forge it: any contract called with the method `deposit` may
+    write such a record under `dep:`.)"""
+    agree(evidence_document(suite, as_bytes), valid=False)
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_the_honest_record_of_the_evidence_chain_verifies(suite: str) -> None:
+    agree(evidence_document(suite, None), valid=True)
