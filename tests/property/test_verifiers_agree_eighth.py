@@ -402,3 +402,41 @@ def test_an_evidence_records_text_fields_are_compared_as_text(suite: str, as_byt
 @pytest.mark.parametrize("suite", SUITES)
 def test_the_honest_record_of_the_evidence_chain_verifies(suite: str) -> None:
     agree(evidence_document(suite, None), valid=True)
+
+
+# -- state proofs at the tree's full depth -------------------------------------------------------
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize(("depth", "empty_last", "valid"),
+                         [(63, False, True), (64, False, True), (64, True, False)])  # fmt: skip
+def test_a_state_proof_of_64_levels_is_verified_by_every_verifier(
+    suite: str, depth: int, empty_last: bool, valid: bool
+) -> None:
+    """merkle.md: a proof has at most 64 levels (a key hash has 64 nibbles), and a last level
+    of 15 empty siblings is refused (no canonical tree has that node). Block 3's state is the
+    one leaf kv/v at the end of `depth` levels, each with one other (non-empty) child."""
+    from tianfu.proofs.formats import EntryProof
+    from tianfu.state import StateProof
+    from tianfu.state.proof import ProofLeaf
+
+    f = Forge(suite, "depth")
+    g = f.genesis_set()
+    with chain_suite(suite).use():
+        key, value = b"kv/v", encode("x")
+        kh = hash_domain("tianfu/state/key/v1", key)
+        leaf = ProofLeaf(kh, hash_domain("tianfu/state/value/v1", value), 3, None)
+        empty, other = hash_domain("tianfu/state/empty/v1"), hash_domain("forge/sibling")
+        levels = [(other, *[empty] * 14) for _ in range(depth)]
+        if empty_last:
+            levels[-1] = (empty,) * 15
+        h = leaf.hash()
+        for d in range(depth - 1, -1, -1):
+            n = kh[d // 2] & 0x0F if d % 2 else kh[d // 2] >> 4
+            h = hash_domain("tianfu/state/internal/v1", *levels[d][:n], h, *levels[d][n:])
+        header = f.header(3, h, g)
+        entry = EntryProof(key, value, encode(StateProof(2, tuple(levels), leaf)))
+        block = BlockProof(f.light(header, list(g.validators)), [], [entry])
+    fields = {"validator_changes": [change(0, 1, list(g.validators))], "height": 3,
+              "block_hash": header.hash.hex(), "time_ms": header.time_ms, "state_root": h.hex(),
+              "entries": [{"contract": "kv", "key": "v", "present": True, "value": "x",
+                           "changed_at": 3, "previous_change": None}]}  # fmt: skip
+    agree(f.document("state", f.bundle([], [block]), f"depth {depth}", **fields), valid)
