@@ -145,7 +145,7 @@ def big_block(chain: SpecChain, base: dict[str, Any], index: int, tx_count: int)
 
 
 def late_change(chain: SpecChain, base: dict[str, Any]) -> dict[str, Any]:
-    """The `state` case with one more sequential link, at block 2^53 − 2, proving a change
+    """The `tx` case with one more sequential link, at block 2^53 − 2, proving a change
     written there (the latest set with its first member's power + 1): effective from 2^53."""
     from tianfu.contracts.reviewed_admission import validator_record
     from tianfu.proofs.documents import make_document
@@ -176,24 +176,53 @@ def late_change(chain: SpecChain, base: dict[str, Any]) -> dict[str, Any]:
     link = ValidatorLink(LightBlock(encode(header), encode(cert), b""), value,
                          encode(StateProof(2, [], leaf)))  # fmt: skip
     bundle = msgspec.structs.replace(bundle, validators=[*bundle.validators, link])
-    return make_document("state", bundle, chain.genesis, TrustOptions(now_ms=base["_now_ms"]))
+    return make_document("tx", bundle, chain.genesis, TrustOptions(now_ms=base["_now_ms"]))
 
 
 def forged_documents_eighth(suite: str, chain: SpecChain, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
     """Documents the eighth review added (docs/adr/0035): a change effective from 2^53
     (valid), a block of 2^53 − 1 transactions whose transaction 2^31 − 1 is proven (valid),
-    and a transaction proven at index 2^31 (invalid: an index is at most 2^31 − 1)."""
+    a transaction proven at index 2^31 (invalid: an index is at most 2^31 − 1) and an
+    evidence record whose `tx` is a byte string (invalid: documents.md compares texts)."""
     by_name = {c["name"]: c for c in cases if c["suite"] == suite and "document" in c}
-    state, tx = by_name["state"], by_name["tx"]
+    tx, evidence = by_name["tx"], by_name["evidence"]
     out = []
     for name, b, valid, make in (
-        ("a change written by block 2^53 − 2, effective from 2^53 (exact, not a float)", state,
-         True, lambda: late_change(chain, {**state["document"], "_now_ms": state["now_ms"]})),
+        ("a change written by block 2^53 − 2, effective from 2^53 (exact, not a float)", tx,
+         True, lambda: late_change(chain, {**tx["document"], "_now_ms": tx["now_ms"]})),
         ("a block of 2^53 − 1 transactions, its transaction 2^31 − 1 proven", tx, True,
          lambda: big_block(chain, tx["document"], 2**31 - 1, 2**53 - 1)),
         ("a transaction proven at index 2^31 (a TxInclusion index is at most 2^31 − 1)", tx,
          False, lambda: big_block(chain, tx["document"], 2**31, 2**31 + 1)),
+        ("an evidence record whose tx is the id's bytes, not its hex text (both render alike)",
+         evidence, False, lambda: record_tx_as_bytes(chain, evidence["document"])),
     ):  # fmt: skip
         out.append({"name": name, "suite": suite, "genesis": suite, "kind": b["kind"],
                     "now_ms": b["now_ms"], "valid": valid, "document": make()})  # fmt: skip
     return out
+
+
+def record_tx_as_bytes(chain: SpecChain, base: dict[str, Any]) -> dict[str, Any]:
+    """The `evidence` case whose deposit record holds its `tx` as the 32 bytes of the
+    transaction id instead of their hex text (it renders the same), signed anew."""
+    bp = bundle_of(base).blocks[0]
+    header = decode(bp.block.header, BlockHeader)
+    entry = bp.entries[0]
+    assert entry.value is not None
+    record = decode(entry.value, dict)
+    record["tx"] = bytes.fromhex(record["tx"])
+    value = encode(record)
+    proof = decode(entry.proof, StateProof)
+    assert proof.leaf is not None
+    leaf = msgspec.structs.replace(
+        proof.leaf, value_hash=hash_domain("tianfu/state/value/v1", value)
+    )
+    kh = leaf.key_hash
+    h = leaf.hash()
+    for d in range(len(proof.siblings) - 1, -1, -1):
+        n = kh[d // 2] & 0x0F if d % 2 else kh[d // 2] >> 4
+        level = proof.siblings[d]
+        h = hash_domain("tianfu/state/internal/v1", *level[:n], h, *level[n:])
+    header = msgspec.structs.replace(header, state_root=h)
+    proven = EntryProof(entry.key, value, encode(StateProof(proof.version, proof.siblings, leaf)))
+    return _document(base, chain, header, msgspec.structs.replace(bp, entries=[proven]))
