@@ -122,6 +122,8 @@ def test_block_events_are_proven_complete(env):
         {**batch, "events": [{**batch["events"][0], "tx_index": 1}]},
         {**batch, "receipts": []},
         {**batch, "height": h + 1},
+        {**batch, "height": float(h)},  # a JSON number with a fraction is no height
+        {**batch, "height": str(h)},
         {**batch, "header": http.get(f"/v1/blocks/{h - 1}/events").json()["header"]},
     ):
         with pytest.raises(VerificationError):

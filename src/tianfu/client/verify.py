@@ -29,7 +29,7 @@ from tianfu.proofs.errors import VerificationError
 from tianfu.proofs.formats import ProofBundle, ValidatorLink
 from tianfu.proofs.valchain import TrustedHistory, TrustError, TrustOptions, suite_of_set
 from tianfu.proofs.values import check_receipt, decode_value_strict, readable
-from tianfu.proofs.verify import VerifiedBundle, decode_bundle, verify_bundle
+from tianfu.proofs.verify import VerifiedBundle, check_tx_scheme, decode_bundle, verify_bundle
 from tianfu.state import StateProof, check_proof
 from tianfu.types import (
     BlockHeader,
@@ -327,6 +327,11 @@ def verify_state_read(
         raise VerificationError(
             f"state proof does not prove this {what} of {contract}/{key} at height {header.height}"
         )
+    if entry.height is not None and entry.height > header.height:
+        # the state of block h holds no later change (proofs.md, as a document's entries)
+        raise VerificationError(
+            f"the state of block {header.height} shows {contract}/{key} changed at {entry.height}"
+        )
     value = None if value_bytes is None else decode_value(value_bytes)
     return VerifiedValue(
         contract,
@@ -360,6 +365,7 @@ def verify_tx_proof(
     """Check that a transaction (and, if given, its receipt) is in a committed block."""
     light = as_light_client(trust, chain_id)
     tx: Transaction = _decode(tx_bytes, Transaction, "transaction")
+    check_tx_scheme(tx)  # a proven transaction is one the chain admits (as in a document)
     if tx_hash is not None and tx.hash != tx_hash:
         raise VerificationError("the proven transaction is not the one asked for")
     header = verify_header_bytes(light, header_bytes, cert_bytes, height)
@@ -372,6 +378,10 @@ def verify_tx_proof(
     receipt = None
     if receipt_bytes is not None:
         receipt = _decode(receipt_bytes, Receipt, "receipt")
+        try:
+            check_receipt(receipt)  # status 0 or 1, contract values only (as in a document)
+        except ValueError as exc:
+            raise VerificationError(str(exc)) from None
         if not verify_merkle_proof(
             header.receipts_root, receipt_bytes, index, size, list(receipt_path or [])
         ):
@@ -476,7 +486,8 @@ def verify_block_events(
     if not isinstance(batch, dict):
         raise VerificationError("an event batch must be a JSON object")
     header = verify_header_bytes(light, _hex(batch, "header"), _hex(batch, "certificate"))
-    if batch.get("height") != header.height:
+    height = batch.get("height")
+    if type(height) is not int or height != header.height:  # 2.0 or true is no height
         raise VerificationError("the batch's height is not its header's")
     raw = batch.get("receipts")
     if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):

@@ -63,10 +63,13 @@ function voteSignBytes(chainId, height, round, blockHash, timeMs) {
   return hashDomain("tianfu/vote/v2", body);
 }
 
-// Binary Merkle tree (RFC 6962 shape) of tx and receipt roots.
+// Binary Merkle tree (RFC 6962 shape) of tx and receipt roots. `split(n)` is the largest
+// power of two below n, for any n up to 2^53 - 1 (a header's tx_count): doubled as a
+// number, never shifted (a 32-bit shift turns 2^31 negative, and the loop never ended for
+// a tree of more than 2^30 items).
 function split(n) {
   let k = 1;
-  while (k << 1 < n) k <<= 1;
+  while (k * 2 < n) k *= 2;
   return k;
 }
 

@@ -121,6 +121,7 @@ const MAX_BUNDLE_BYTES = 16 << 20; // the bundle format's bounds (docs/spec/proo
 const MAX_LINKS = 4096;
 const MAX_ITEMS = 1024;
 const MAX_STATE_KEY = 4096;
+const MAX_TX_INDEX = 2 ** 31 - 1;
 
 function provenBlock(doc, genesis, nowMs) {
   const raw = fromHex(doc.raw);
@@ -150,6 +151,8 @@ function provenBlock(doc, genesis, nowMs) {
   const provenTxs = txs.map((inc) => {
     if (!Array.isArray(inc) || inc.length !== 5) fail("malformed transaction proof");
     const [index, txBytes, txPath, receiptBytes, receiptPath] = inc;
+    // proofs.md#bundle: an index is in 0 … 2^31 − 1 (`TxInclusion`), whatever the tx_count
+    if (!(Number.isInteger(index) && index >= 0 && index <= MAX_TX_INDEX)) fail("malformed transaction proof");
     if (!verifyMerkle(head.txRoot, txBytes, index, head.txCount, txPath)) {
       fail("the transaction is not at index %(index)s of block %(height)s", { index, height: head.height });
     }
@@ -201,8 +204,9 @@ function provenBlock(doc, genesis, nowMs) {
     if (slash < 1 || contract.length > 64 || !/^[a-z][a-z0-9_]*$/.test(contract)) {
       fail("a proven state key is not a contract's key");
     }
+    const value = contractValue(decode(valueBytes));
     return {
-      contract, key: text.slice(slash + 1), value: readable(contractValue(decode(valueBytes))),
+      contract, key: text.slice(slash + 1), value: readable(value), decoded: value,
       changedAt: entry.height, previous: entry.prev,
     };
   });
@@ -336,22 +340,24 @@ function certificateDocument(docText, genesis, fileBytes, nowMs) {
   }
   const { body, hash: txHash, receipt } = b.txs[0];
   const [, , scheme, signer, , , txContract, method, args] = body;
-  const { contract, key: rkey, value: record } = b.entries[0];
+  const { contract, key: rkey, value: record, decoded } = b.entries[0];
   if (!rkey.startsWith("dep:")) fail("the state proof is not a deposit record");
   const depositId = rkey.slice(4);
-  if (record === null || typeof record !== "object" || Array.isArray(record)) {
-    fail("the proven deposit record is not a record");
-  }
+  if (!(decoded instanceof MsgMap)) fail("the proven deposit record is not a record");
+  // The record's fields as decoded, not as rendered: a byte string renders as the hex text
+  // it is not (documents.md compares the values: R["tx"] = hex(tx_id) is a text).
+  const field = new Map(decoded.entries);
+  const text = (name) => (typeof field.get(name) === "string" ? field.get(name) : undefined);
   const checks = [
     [txContract === contract && method === "deposit" && Array.isArray(args) && args.length > 0, N_("the proven transaction is not an evidence deposit")],
     [receipt[0] === 0 && receipt[2] === depositId, N_("the deposit transaction failed")],
-    [record.id === depositId, N_("the proven record is another deposit")],
-    [record.tx === hex(txHash), N_("the record was not written by this transaction")],
-    [args[0] === record.file_hash, N_("the transaction deposits another hash")],
-    [record.height === head.height, N_("the record's height is not the block's")],
-    [record.time_ms === head.timeMs, N_("the record's time is not the block's")],
-    [record.depositor === addressOf(scheme, signer), N_("the transaction's signer is not the depositor")],
-    [["file_hash", "title", "org"].every((f) => typeof record[f] === "string"), N_("the record lacks its file hash, title or organisation")],
+    [text("id") === depositId, N_("the proven record is another deposit")],
+    [text("tx") === hex(txHash), N_("the record was not written by this transaction")],
+    [typeof args[0] === "string" && args[0] === text("file_hash"), N_("the transaction deposits another hash")],
+    [field.get("height") === head.height, N_("the record's height is not the block's")],
+    [field.get("time_ms") === head.timeMs, N_("the record's time is not the block's")],
+    [text("depositor") === addressOf(scheme, signer), N_("the transaction's signer is not the depositor")],
+    [["file_hash", "title", "org"].every((f) => text(f) !== undefined), N_("the record lacks its file hash, title or organisation")],
   ];
   for (const [ok, why] of checks) if (!ok) fail(why);
 

@@ -29,6 +29,19 @@ const GENESIS = -1; // the last change of a history anchored at the genesis
 // An integer as the decoder gives it (a Number within 2^53, a BigInt beyond) of at least `min`.
 const isUint = (n, min) => (Number.isInteger(n) || typeof n === "bigint") && n >= min;
 
+// Heights and times, and the sums of them below, exactly (proofs.md#trust-options: no
+// rounding): a Number while it is a safe integer, a BigInt beyond — as the decoder and the
+// document's JSON give them. A change written at 2^53 − 2 signs from 2^53, and a genesis
+// time is any 64-bit integer: `c + 2` as a Number rounded 2^53 + 1 to 2^53, and Math.max
+// refused a BigInt time. Comparisons of a Number with a BigInt are exact in JavaScript.
+const exact = (n) => {
+  const b = BigInt(n);
+  return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
+};
+const plus = (a, b) => exact(BigInt(a) + BigInt(b));
+const larger = (a, b) => (a > b ? a : b);
+const smaller = (a, b) => (a < b ? a : b);
+
 // A validator set: its members in order, canonical hash and total power. A power (or a
 // scheme) may be any unsigned 64-bit integer (blocks.md#validator-sets): beyond 2^53 it is
 // a BigInt, and every sum of powers is a BigInt.
@@ -173,19 +186,19 @@ export class TrustedHistory {
   // cost of a link does not grow with the history).
   learn(lo, hi, set) {
     if (lo > hi) return;
-    const first = this.firstAbove("hi", lo - 2);
-    const end = this.firstAbove("lo", hi + 1);
+    const first = this.firstAbove("hi", plus(lo, -2));
+    const end = this.firstAbove("lo", plus(hi, 1));
     const near = this.known.slice(first, end);
     for (const k of near) {
-      const a = Math.max(lo, k.lo);
-      const b = Math.min(hi, k.hi);
+      const a = larger(lo, k.lo);
+      const b = smaller(hi, k.hi);
       if (a <= b && !eq(k.set.hash, set.hash)) {
         fail("the chain contradicts the trusted set of heights %(lo)s..%(hi)s", { lo: a, hi: b });
       }
     }
     const same = near.filter((k) => eq(k.set.hash, set.hash));
     const merged = {
-      lo: Math.min(lo, ...same.map((k) => k.lo)), hi: Math.max(hi, ...same.map((k) => k.hi)), set,
+      lo: same.reduce((m, k) => smaller(m, k.lo), lo), hi: same.reduce((m, k) => larger(m, k.hi), hi), set,
     };
     const others = near.filter((k) => !eq(k.set.hash, set.hash));
     this.known.splice(first, end - first,
@@ -224,12 +237,12 @@ export class TrustedHistory {
     }
     this.checkHeader(head, cert, this.setAt(h));
     const c = link.changedIn;
-    const last = Math.max(this.lastChange, 0);
+    const last = larger(this.lastChange, 0);
     if ((c === null && this.lastChange <= 0) || c === last) {
       if (!eq(v.hash, this.latest.hash)) {
         fail("the validator set proven at height %(height)s is not the trusted one", { height: h });
       }
-      this.learn(Math.max(last + ACTIVATION_DELAY, 1), h + ACTIVATION_DELAY, v);
+      this.learn(larger(plus(last, ACTIVATION_DELAY), 1), plus(h, ACTIVATION_DELAY), v);
       if (c !== null) this.lastChange = c;
     } else if (c !== null && c > last) {
       const follows = link.prev === this.lastChange ||
@@ -237,18 +250,18 @@ export class TrustedHistory {
       if (!follows) {
         fail("the validator set changed at height %(height)s does not follow the last trusted change: the chain skips a change", { height: c });
       }
-      if (c + ACTIVATION_DELAY <= h) {
+      if (plus(c, ACTIVATION_DELAY) <= h) {
         fail("the set changed at height %(change)s signs block %(height)s, but the link's header was checked against the set before it", { change: c, height: h });
       }
-      this.learn(Math.max(last + ACTIVATION_DELAY, 1), c + ACTIVATION_DELAY - 1, this.latest);
-      this.learn(c + ACTIVATION_DELAY, h + ACTIVATION_DELAY, v);
+      this.learn(larger(plus(last, ACTIVATION_DELAY), 1), plus(c, ACTIVATION_DELAY - 1), this.latest);
+      this.learn(plus(c, ACTIVATION_DELAY), plus(h, ACTIVATION_DELAY), v);
       this.lastChange = c;
       this.latest = v;
-      this.changes.push({ changedIn: c, effective: c + ACTIVATION_DELAY, set: v, skipped: false });
+      this.changes.push({ changedIn: c, effective: plus(c, ACTIVATION_DELAY), set: v, skipped: false });
     } else {
       fail("the validator set proven at height %(height)s goes back in the history", { height: h });
     }
-    this.trustedTime = Math.max(this.trustedTime, head.timeMs);
+    this.trustedTime = larger(this.trustedTime, head.timeMs);
     this.lastLinkHeight = h;
   }
 
@@ -260,13 +273,13 @@ export class TrustedHistory {
     if (presumed && eq(presumed.hash, own.hash)) {
       fail("the skipping link at height %(height)s carries a set it does not need", { height: h });
     }
-    if (this.trustedTime + TRUSTING_PERIOD_MS <= this.nowMs) {
+    if (plus(this.trustedTime, TRUSTING_PERIOD_MS) <= this.nowMs) {
       fail("the trusted header is older than the trusting period: skipping is not allowed");
     }
     if (head.timeMs <= this.trustedTime) {
       fail("the skipping link's header %(height)s is not later than the trusted one", { height: h });
     }
-    if (head.timeMs >= this.nowMs + CLOCK_DRIFT_MS) {
+    if (head.timeMs >= plus(this.nowMs, CLOCK_DRIFT_MS)) {
       fail("the skipping link's header %(height)s is from the future", { height: h });
     }
     const signers = this.checkHeader(head, cert, own);
@@ -277,16 +290,16 @@ export class TrustedHistory {
       fail("block %(height)s is signed by %(power)s of the trusted set's %(total)s voting power; more than 1/3 is needed to skip to it", { height: h, power, total: latest.total });
     }
     const c = link.changedIn === null ? 0 : link.changedIn;
-    const last = Math.max(this.lastChange, 0);
+    const last = larger(this.lastChange, 0);
     if (c < last) fail("the validator set proven at height %(height)s goes back in the history", { height: h });
-    if (c + ACTIVATION_DELAY <= h && !eq(v.hash, own.hash)) {
+    if (plus(c, ACTIVATION_DELAY) <= h && !eq(v.hash, own.hash)) {
       fail("the set proven in block %(height)s is not the one that signs it", { height: h });
     }
     if (c === last && !eq(v.hash, latest.hash)) fail("the validator chain contradicts the trusted history");
     this.learn(h, h, own);
-    this.learn(Math.max(c + ACTIVATION_DELAY, 1), h + ACTIVATION_DELAY, v);
-    if (c !== last) this.changes.push({ changedIn: c, effective: c + ACTIVATION_DELAY, set: v, skipped: true });
-    this.lastChange = Math.max(c, this.lastChange);
+    this.learn(larger(plus(c, ACTIVATION_DELAY), 1), plus(h, ACTIVATION_DELAY), v);
+    if (c !== last) this.changes.push({ changedIn: c, effective: plus(c, ACTIVATION_DELAY), set: v, skipped: true });
+    this.lastChange = larger(c, this.lastChange);
     this.latest = v;
     this.trustedTime = head.timeMs;
     this.lastLinkHeight = h;
