@@ -155,4 +155,4 @@ def test_a_depositor_holding_the_court_role_cannot_verify_its_own_deposit() -> N
         app.call(ALICE, "record_verification", "EV000001", "c-1", "verified", "")
     with pytest.raises(ContractError, match="a depositor cannot attest its own deposit"):
         app.call(ALICE, "attest", "EV000001", "mine")
-    assert app.call(BOB, "record_verification", "EV000001", "c-1", "verified", "") == 1
+    assert app.call(BOB, "record_verification", "EV000001", "c-1", "verified", "", org="org2") == 1

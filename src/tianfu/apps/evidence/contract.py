@@ -23,8 +23,10 @@ State:
   att0:<id> / cv0:<id>          entries of the log a deployment before the per-organisation
                                 counts recorded (pinned at the first entry after it)
 
-Roles: depositor (deposit), notary (attest), court (record a verification). The deposit
-record is immutable, so an evidence certificate's state proof stays true forever.
+Roles: depositor (deposit), notary (attest), court (record a verification). A notary or a
+court attests or verifies only the deposits of other organisations: one of the depositor's
+own organisation is refused. The deposit record is immutable, so an evidence certificate's
+state proof stays true forever.
 
 Each organisation has its own MAX_PER_ORG attestations and MAX_PER_ORG verification records
 of a deposit (a notary attests a deposit once): no organisation, however many notaries or
@@ -106,12 +108,22 @@ def _org_slot(ctx, deposit_id, log, n, what):
     return key, mine
 
 
+def _independent(ctx, d, role, verb):
+    """Refuse a notary or court of the depositor's own organisation (which grants its own
+    members' certificates): it would vouch for its own organisation's deposit."""
+    ctx.require(
+        ctx.sender.org != d["org"],
+        f"a {role} of {d['org']}, the depositor's organisation, cannot {verb} {d['id']}",
+    )
+
+
 def attest(ctx, deposit_id, statement):
     ctx.require_role("notary")
     _text(ctx, statement, "statement", 1000)
     d = _known(ctx, "dep:", deposit_id, "deposit")
     me = ctx.sender.address
     ctx.require(d["depositor"] != me, "a depositor cannot attest its own deposit")
+    _independent(ctx, d, "notary", "attest")
     n = ctx.get("natt:" + deposit_id, 0)
     seen = ctx.has("attby:" + deposit_id + ":" + me)
     for i in range(1, _before_orgs(ctx, "att0:" + deposit_id, n) + 1):
@@ -135,6 +147,7 @@ def record_verification(ctx, deposit_id, case_no, result, note):
     ctx.require(isinstance(note, str) and len(note) <= 1000, "note must be a string")
     d = _known(ctx, "dep:", deposit_id, "deposit")
     ctx.require(d["depositor"] != ctx.sender.address, "a depositor cannot verify its own deposit")
+    _independent(ctx, d, "court", "verify")
     n = ctx.get("ncv:" + deposit_id, 0)
     key, mine = _org_slot(ctx, deposit_id, "cv", n, "verification records")
     rec = _signed_stamp(ctx)

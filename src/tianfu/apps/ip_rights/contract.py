@@ -25,9 +25,10 @@ State:
 
 Roles: creator (register works), arbitrator (resolve disputes). Only a work's owner
 transfers it, grants licences and links evidence; only a licensee surrenders its licence.
-Disputes: any member opens one, at most one open per claimant organisation per work and at
-most MAX_OPEN_DISPUTES open per work; the claimant may withdraw it, an arbitrator who is not
-a party resolves it. While any dispute of a work is open the work cannot be transferred (a
+Disputes: any member opens one (an ownership dispute only a member of another organisation
+than the owner's: a colleague would freeze the work its own organisation owns), at most one
+open per claimant organisation per work and at most MAX_OPEN_DISPUTES open per work; the
+claimant may withdraw it, an arbitrator of neither party's organisation resolves it. While any dispute of a work is open the work cannot be transferred (a
 ruling reaches the work where it is), and while an ownership dispute is open its owner grants
 no licence (the ruling may name another owner).
 A new owner or a licensee is a registered member address: its organisation is read from
@@ -377,6 +378,11 @@ def open_dispute(ctx, work_id, kind, claim, evidence):
     ctx.require(
         kind != "ownership" or w["owner"] != ctx.sender.address,
         "the owner cannot dispute its own ownership",
+    )
+    ctx.require(
+        kind != "ownership" or w["owner_org"] != ctx.sender.org,
+        f"a member of {w['owner_org']}, the owner's organisation, cannot dispute the ownership "
+        f"of work {work_id}",
     )
     ctx.require(len(w["disputes"]) < MAX_LIST, "too many disputes on this work")
     opened = _open_disputes(ctx, w)
