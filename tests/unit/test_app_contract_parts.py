@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "17ccad9f1fddd38a7d7b0ae0b3881b729c2bb249991bad7b44e76bbb3b2a9bec",
-    "fund_supervision": "e63e7d7c8ab5b198ef2ac6786abf054d569b9923be186baadcb15be659150763",
-    "traceability": "ee495bdda755862ad9568c0949703e8aedd9bee75c6c9a8bba335c01df23129e",
-    "evidence": "b22623fba62ae16711509f838a7b0a5ad5e28ae22136b6f9c56a0e057c9d50c0",
-    "ip_rights": "fbcfec352d13f1c6a7eaa92c934343c110f543c79d5ea58ae037a06ae20cad90",
-    "manufacturing": "96da6a6a8a32fa9c74dc0be3a008d64f682a55b393611ec8ec05ecc1eafcb4e8",
-    "city_governance": "f39b8be79a06fda134c09b7f6ad7da6ee575be3b89cb7ca57c330f9fd0676b4d",
-    "health": "6a8332557b86d67048775d8131e95461be8d9709590882ebfac49d09ffb67f2d",
-    "photo_sharing": "14fa5cfc5bf21693eec75803a515c60ee253d6ff86ff8217b685ca1e5756c88a",
+    "supply_finance": "c665a70ad33064148f87e365bd04e255e6936bcf81caa688ba6a70267f27c7be",
+    "fund_supervision": "fa916bf73a4ae9ea8d3ee17b2d600059a188a974d9d4bf6f812633d4f4e5b2ea",
+    "traceability": "b83f4046454513d6c4cedc639dc015600b6356b415e83a969fca98f727d60d19",
+    "evidence": "bd44f47c1b2a16f139a39fed2deaeada6088bf9c15ad68777af588e036dc75b7",
+    "ip_rights": "cef63540feb82e2aacbdf05c1a1fd4893f49675a0ee8d357b2ff8e78d20597d8",
+    "manufacturing": "4c918b76936e55836939a604826a3fe120215f7c7c2905f978aa25976b0a45c0",
+    "city_governance": "213b601706dcd002eb143244cfb236cc170e0d95a500880042f93c05d3055cbb",
+    "health": "ff4acf9aae9a91601a7e6f586446473f8bde6f3b2bdbfe3fb4c0a8ba1810c230",
+    "photo_sharing": "3ecfc73bcc6f420aad8107c118142f4db54f40a39b17aa57ac90c7bbc7afa62f",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

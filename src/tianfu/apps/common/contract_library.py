@@ -175,14 +175,19 @@ _SIZED_BUDGET = 240000  # bytes (by `_size_bound`) a sized page's entries take a
 
 
 def _size_bound(value):
-    """At least the bytes a record (a dict of scalars, lists and such dicts) takes when a
-    view returns it, from its text form: a character of ASCII text one byte, else four; and
-    what the text form writes shorter than the return value: up to 9 bytes an item of a
-    dict (a number, a key's header), 2 an element of a list, 6 a list, 5 a dict."""
+    """At least the bytes a value (scalars, lists, tuples, dicts) takes when a view returns
+    it, from its text form: a character one byte if the text is ASCII, else four; and what
+    the text form writes shorter than the return value. A scalar takes at most 8 bytes more
+    than its text (a number of one digit: 9 bytes), a key 3 more and a list, a tuple or a
+    dict 3 more (its header, against its brackets). Each dict item has a ":", each element
+    of a list or a tuple a "," after it or is its last, so counting 11 a ":", 8 a "," and
+    11 a "[" or "(" (its last element and its header), 3 a "{" and 9 for the value itself
+    bounds them all; a ":" or a "," inside a text only adds to the count."""
     text = str(value)
     n = len(text) if text.isascii() else 4 * len(text)
-    n += 9 * text.count(":") + 2 * text.count(",") + 6 * text.count("[")
-    return n + 5 * text.count("{") + 9
+    n += 11 * text.count(":") + 8 * text.count(",")
+    n += 11 * (text.count("[") + text.count("(")) + 3 * text.count("{")
+    return n + 9
 
 
 def _sizes_bound(values):
