@@ -18,15 +18,15 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "c665a70ad33064148f87e365bd04e255e6936bcf81caa688ba6a70267f27c7be",
-    "fund_supervision": "fa916bf73a4ae9ea8d3ee17b2d600059a188a974d9d4bf6f812633d4f4e5b2ea",
-    "traceability": "b83f4046454513d6c4cedc639dc015600b6356b415e83a969fca98f727d60d19",
-    "evidence": "bd44f47c1b2a16f139a39fed2deaeada6088bf9c15ad68777af588e036dc75b7",
-    "ip_rights": "cef63540feb82e2aacbdf05c1a1fd4893f49675a0ee8d357b2ff8e78d20597d8",
-    "manufacturing": "4c918b76936e55836939a604826a3fe120215f7c7c2905f978aa25976b0a45c0",
-    "city_governance": "213b601706dcd002eb143244cfb236cc170e0d95a500880042f93c05d3055cbb",
-    "health": "ff4acf9aae9a91601a7e6f586446473f8bde6f3b2bdbfe3fb4c0a8ba1810c230",
-    "photo_sharing": "3ecfc73bcc6f420aad8107c118142f4db54f40a39b17aa57ac90c7bbc7afa62f",
+    "supply_finance": "36719cae38ce0e58bb4a661a66fb68e066fabf921f0d794746b9a240287520be",
+    "fund_supervision": "ca46f6bb0e5f17a48579e89c9faf33194be27001cf339e87aa4ba10e381575f5",
+    "traceability": "f55e628e2af5f04826d998d50b95b6010c1535a3cda2208734e47e6ad8e54111",
+    "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",
+    "ip_rights": "8e8c48f6433cc310daaf79d09dc4af7c70c425762dca64bddd9cda8d043e9b76",
+    "manufacturing": "ad41172752da3321ade1b0affcd27adbf6a1ce227d9ae80419821247a340f9f5",
+    "city_governance": "20f002359fc28c9a0d201bdb7414ae210a5d23a645a72bc14cf9ab89e9b7f0d6",
+    "health": "87d7ecb9cc0a147529131311b651cb1bbe75b9a8eaf771b7e5235fbf4bc92c86",
+    "photo_sharing": "56929b6f02785e4613d251b72ad61891dcd7e68309aa00c0f66f61701a49bb1d",
 }
 APPS = {a.name: a for a in APPLICATIONS}
 

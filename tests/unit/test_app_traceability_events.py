@@ -74,3 +74,36 @@ def test_a_provenance_of_the_largest_events_is_refused_naming_the_page_views() -
     app.ctx.state["batch:B1"].update(product="apple", parents=[], recall=None)
     with pytest.raises(ContractError, match="lineage of batch B1 is more than one view returns"):
         app.call(BOB, "provenance", "B1")
+
+
+class _CountingCtx(Ctx):
+    """Counts the event records a call reads."""
+
+    def __init__(self, contract: str) -> None:
+        super().__init__(contract)
+        self.event_reads = 0
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key.startswith("ev:"):
+            self.event_reads += 1
+        return super().get(key, default)
+
+
+def test_a_list_too_large_to_return_is_refused_without_reading_all_of_it() -> None:
+    """`events` and `provenance` read every event (up to 500 of up to 45 KB) before counting
+    their size: a node charges a read a gas per 8 bytes, so 500 of the largest cost about
+    2.8 million gas, past the 1,000,000 a view has by default, and the view ran out of gas
+    instead of naming the page views. They stop reading where what they read passes what a
+    view returns."""
+    app = _batch([_largest(k) for k in range(500)])
+    app.ctx.state["batch:B1"].update(product="apple", parents=[], recall=None)
+    counting = _CountingCtx(traceability.NAME)
+    counting.state = app.ctx.state
+    app.ctx = counting
+    with pytest.raises(ContractError, match="events of batch B1 are more than one view"):
+        app.call(BOB, "events", "B1")
+    assert 1 <= counting.event_reads <= 10
+    counting.event_reads = 0
+    with pytest.raises(ContractError, match="lineage of batch B1 is more than one view returns"):
+        app.call(BOB, "provenance", "B1")
+    assert 1 <= counting.event_reads <= 10

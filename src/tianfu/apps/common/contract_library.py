@@ -190,12 +190,17 @@ def _size_bound(value):
     return n + 9
 
 
-def _sizes_bound(values):
-    """`_size_bound` of a list of records, record by record."""
-    total = 5
-    for v in values:
-        total += _size_bound(v)
-    return total
+def _sized_whole(ctx, prefix, n, used, refusal, digits=1):
+    """The `n` numbered records `prefix + k` and `used` plus their `_size_bound`s, refused
+    with `refusal` as soon as that passes `_SIZED_BUDGET`: a list too large to return is
+    refused after reading at most one record past the budget, not all of them."""
+    out = []
+    for k in range(1, n + 1):
+        entry = ctx.get(prefix + str(k).zfill(digits))
+        used += _size_bound(entry)
+        ctx.require(used <= _SIZED_BUDGET, refusal)
+        out.append(entry)
+    return out, used
 
 
 def _sized_page(ctx, head, field, prefix, n, start, limit, digits=1):

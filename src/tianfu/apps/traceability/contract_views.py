@@ -22,13 +22,11 @@ def events(ctx, code):
         return []
     n = b["events"]
     _whole_list(ctx, "batch " + code, n, "events", MAX_EVENTS, "events_page")
-    out = _numbered(ctx, "ev:" + code + ":", 1, n, 8)
-    ctx.require(
-        _sizes_bound(out) <= _SIZED_BUDGET,
+    refusal = (
         f"the events of batch {code} are more than one view returns: read them a page at a "
-        "time with events_page",
+        "time with events_page"
     )
-    return out
+    return _sized_whole(ctx, "ev:" + code + ":", n, 5, refusal, 8)[0]
 
 
 @view
@@ -85,23 +83,18 @@ def provenance(ctx, code):
         f"the lineage of batch {code} has {n} events, more than {MAX_EVENTS}: read it with "
         "provenance_page and events_page",
     )
-    out = [
-        {
-            "batch": cur,
-            "product": ctx.get("product:" + cur["product"]),
-            "events": _numbered(ctx, "ev:" + cur["code"] + ":", 1, cur["events"], 8),
-        }
-        for cur in batches
-    ]
-    size = 0
-    for cur in out:
-        size += _size_bound(cur["batch"]) + _size_bound(cur["product"])
-        size += _sizes_bound(cur["events"])
-    ctx.require(
-        size <= _SIZED_BUDGET,
+    refusal = (
         f"the lineage of batch {code} is more than one view returns: read it with "
-        "provenance_page and events_page",
+        "provenance_page and events_page"
     )
+    out = []
+    size = 0
+    for cur in batches:  # refused as soon as what it read passes what a view returns
+        product = ctx.get("product:" + cur["product"])
+        size += _size_bound(cur) + _size_bound(product) + 5
+        ctx.require(size <= _SIZED_BUDGET, refusal)
+        events, size = _sized_whole(ctx, "ev:" + cur["code"] + ":", cur["events"], size, refusal, 8)
+        out.append({"batch": cur, "product": product, "events": events})
     return {
         "code": code,
         "recalled": b["recall"] is not None,
