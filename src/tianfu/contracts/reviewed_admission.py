@@ -294,6 +294,8 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
             raise ContractError("validator name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
         scheme = _int(raw.get("scheme"), "scheme")
         key = check_consensus_key(scheme, raw.get("public_key"))
+        if is_open(ctx):
+            _check_key_unindexed(ctx, key)
         args = {
             "name": name,
             "org": _str(raw.get("org"), "organisation"),
@@ -319,6 +321,26 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
         raise ContractError(f"unknown proposal kind {kind!r}")
     _new_validators(ctx, kind, args)
     return args
+
+
+def _check_key_unindexed(ctx: Context, key: bytes) -> None:
+    """Open profile: refuse to add a validator whose consensus key a validator entry holds
+    in the staking key index (`staking.key_holder`: a bond of it, in the set or not,
+    jailed or not, or a validator removed for a double sign). A vote must not let a jailed
+    key sign again under a new name, nor take a key from the bond that holds it; a key in
+    the set is refused by `check_validator_set`."""
+    from tianfu.contracts import staking
+
+    holder = staking.key_holder(ctx, key)
+    if holder is None:
+        return
+    bond = ctx.get(f"stake/bond/{holder}")
+    jailed = bond is None or bond["public_key"] != key or bond["jailed"]
+    state = "jailed for a double sign" if jailed else "bonded by stake"
+    raise ContractError(
+        f"public key already used by validator {holder} ({state}): governance may not add "
+        "a key the staking key index holds"
+    )
 
 
 def _check_params(ctx: Context, changes: Any) -> dict[str, Any]:
