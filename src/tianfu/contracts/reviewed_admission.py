@@ -295,7 +295,7 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
         scheme = _int(raw.get("scheme"), "scheme")
         key = check_consensus_key(scheme, raw.get("public_key"))
         if is_open(ctx):
-            _check_key_unindexed(ctx, key)
+            _check_key_unindexed(ctx, name, key)
         args = {
             "name": name,
             "org": _str(raw.get("org"), "organisation"),
@@ -323,23 +323,28 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
     return args
 
 
-def _check_key_unindexed(ctx: Context, key: bytes) -> None:
-    """Open profile: refuse to add a validator whose consensus key a validator entry holds
-    in the staking key index (`staking.key_holder`: a bond of it, in the set or not,
-    jailed or not, or a validator removed for a double sign). A vote must not let a jailed
-    key sign again under a new name, nor take a key from the bond that holds it; a key in
-    the set is refused by `check_validator_set`."""
+def _check_key_unindexed(ctx: Context, name: str, key: bytes) -> None:
+    """Open profile: refuse to add validator `name` with a consensus key that the staking
+    key index (`staking.key_holder`) gives to another validator entry, or to a jailed one
+    (a jailed bond, or a validator governance added that evidence removed): a vote must not
+    let a jailed key sign again under a new name, nor take a key from the bond that holds
+    it. The key's own entry may come back (a genesis validator governance removed, under
+    its name and key). A key in the set is refused by `check_validator_set`."""
     from tianfu.contracts import staking
 
     holder = staking.key_holder(ctx, key)
     if holder is None:
         return
     bond = ctx.get(f"stake/bond/{holder}")
-    jailed = bond is None or bond["public_key"] != key or bond["jailed"]
+    if bond is not None and bond["public_key"] != key:
+        bond = None  # the name was bonded with another key: this one is not its bond's
+    jailed = bond is None or bond["jailed"]
+    if holder == name and not jailed:
+        return
     state = "jailed for a double sign" if jailed else "bonded by stake"
     raise ContractError(
         f"public key already used by validator {holder} ({state}): governance may not add "
-        "a key the staking key index holds"
+        "a key the staking key index gives to another validator entry or a jailed one"
     )
 
 
