@@ -43,28 +43,26 @@ def test_a_silent_outsider_link_is_closed_and_a_validators_never():
         await server.start()
         silent = make("observer", [], listen=None)
         talker = make("observer", [], listen=None)
-        dialed = make("observer", [], idle_timeout=IDLE)  # the server dials it: not inbound
+        dialed = make("observer", [])  # the server dials it: not an inbound link of the server
         clients = [validator_key, silent, talker, dialed]
         for c in clients:
             await c.start()
         try:
-            await _linked_from(server, silent, "127.0.0.2")
-            await _linked_from(server, talker, "127.0.0.3")
-            await _linked_from(server, validator_key, "127.0.0.4")
-            server._targets.append(dialed.listen_address)
-            server._spawn(server._dial_loop(dialed.listen_address), "dial")
-            await wait_for(lambda: _linked(server, dialed))
-            for c in (silent, talker, validator_key):
-                assert _linked(server, c)
 
             async def talk():
                 while True:
                     talker.send(server.address, KIND_STATUS, b"tip")
                     await asyncio.sleep(0.05)
 
+            await _linked_from(server, talker, "127.0.0.3")
             chatter = asyncio.create_task(talk())
-            await wait_for(lambda: not _linked(server, silent))
-            assert server.stats["links_idle_closed"] == 1
+            await _linked_from(server, validator_key, "127.0.0.4")
+            server._targets.append(dialed.listen_address)
+            server._spawn(server._dial_loop(dialed.listen_address), "dial")
+            await wait_for(lambda: _linked(server, dialed) and _linked(server, validator_key))
+            await _linked_from(server, silent, "127.0.0.2")
+            await wait_for(lambda: server.stats["links_idle_closed"] == 1)
+            assert not _linked(server, silent)
             await _sweeps_past(server, 12)  # three idle timeouts more
             chatter.cancel()
             assert server.stats["links_idle_closed"] == 1
