@@ -294,6 +294,8 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
             raise ContractError("validator name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
         scheme = _int(raw.get("scheme"), "scheme")
         key = check_consensus_key(scheme, raw.get("public_key"))
+        if is_open(ctx):
+            _check_key_unindexed(ctx, name, key)
         args = {
             "name": name,
             "org": _str(raw.get("org"), "organisation"),
@@ -319,6 +321,31 @@ def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
         raise ContractError(f"unknown proposal kind {kind!r}")
     _new_validators(ctx, kind, args)
     return args
+
+
+def _check_key_unindexed(ctx: Context, name: str, key: bytes) -> None:
+    """Open profile: refuse to add validator `name` with a consensus key that the staking
+    key index (`staking.key_holder`) gives to another validator entry, or to a jailed one
+    (a jailed bond, or a validator governance added that evidence removed): a vote must not
+    let a jailed key sign again under a new name, nor take a key from the bond that holds
+    it. The key's own entry may come back (a genesis validator governance removed, under
+    its name and key). A key in the set is refused by `check_validator_set`."""
+    from tianfu.contracts import staking
+
+    holder = staking.key_holder(ctx, key)
+    if holder is None:
+        return
+    bond = ctx.get(f"stake/bond/{holder}")
+    if bond is not None and bond["public_key"] != key:
+        bond = None  # the name was bonded with another key: this one is not its bond's
+    jailed = bond is None or bond["jailed"]
+    if holder == name and not jailed:
+        return
+    state = "jailed for a double sign" if jailed else "bonded by stake"
+    raise ContractError(
+        f"public key already used by validator {holder} ({state}): governance may not add "
+        "a key the staking key index gives to another validator entry or a jailed one"
+    )
 
 
 def _check_params(ctx: Context, changes: Any) -> dict[str, Any]:

@@ -120,10 +120,13 @@ def _set_power(ctx: Context, bond: dict[str, Any], *, join: bool = False) -> int
     A bond out of the set enters it only if `join` (a bond, not an unbond): when the set
     holds `max_validators` already, in the place of the validator by stake (no member
     organisation) of the least power, if that is less than the bond's; else it is refused.
-    Returns the height from which the new set signs."""
+    The bond's record in the set is the one of its name *and* key: a validator of that name
+    with another key (one governance added while the bond was out of the set) is not the
+    bond's, and is left as it is. Returns the height from which the new set signs."""
     records = list(ctx.get("validators") or [])
-    others = [r for r in records if r["name"] != bond["name"]]
-    old = next((r for r in records if r["name"] == bond["name"]), None)
+    mine = (bond["name"], bond["public_key"])
+    others = [r for r in records if (r["name"], r["public_key"]) != mine]
+    old = next((r for r in records if (r["name"], r["public_key"]) == mine), None)
     if bond["amount"] > 0 and not bond["jailed"] and (old is not None or join):
         record = {
             "name": bond["name"],

@@ -60,6 +60,8 @@ class NodeConfig:
     observer: bool = False  # a non-validating node without a member certificate
     observer_port: int = 0  # the observer port to listen on (0: none)
     observer_peers: list[tuple[str, int]] = field(default_factory=list)
+    # [observer] idle_timeout: an outsider's inbound link silent this long is closed (ADR 0025)
+    observer_idle_timeout: float = 60.0
     # [consensus] pipeline: build the next block while the decided one is stored (ADR
     # 0030). A local choice: the chain is the same either way.
     pipeline: bool = True
@@ -101,6 +103,7 @@ class NodeConfig:
                 observer=bool(raw.get("observer_node", False)),
                 observer_port=int(obs.get("port", 0)),
                 observer_peers=[parse_hostport(p) for p in obs.get("peers", [])],
+                observer_idle_timeout=_positive(obs.get("idle_timeout", 60.0), "idle_timeout"),
                 pipeline=_pipeline(consensus.get("pipeline", True)),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -120,6 +123,8 @@ class NodeConfig:
         observer = ""
         if self.observer_port or self.observer_peers:
             observer = f"\n[observer]\nport = {self.observer_port}\npeers = [{obs_peers}]\n"
+            if self.observer_idle_timeout != 60.0:
+                observer += f"idle_timeout = {self.observer_idle_timeout!r}\n"
         return (
             f'name = "{self.name}"\norg = "{self.org}"\nvalidator = {str(self.validator).lower()}\n'
             + ("observer_node = true\n" if self.observer else "")
@@ -169,3 +174,10 @@ def parse_hostport(text: str) -> tuple[str, int]:
     if not sep or not host:
         raise ValueError(f"peer {text!r} is not HOST:PORT")
     return host, int(port)
+
+
+def _positive(value: object, name: str) -> float:
+    """A number of seconds above 0 (`[observer] idle_timeout`)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e9:
+        raise ValueError(f"observer.{name} must be a number of seconds above 0, not {value!r}")
+    return float(value)

@@ -118,6 +118,7 @@ async def _serve(
             consensus_kinds=CONSENSUS_KINDS,  # with validators by stake only
             is_validator_key=validator_key_check(ledger),
             listener=listeners.get("observer"),
+            idle_timeout=cfg.observer_idle_timeout,
         )
         shared = CombinedNetwork(network, observers)
     gossip = TxGossip(

@@ -126,6 +126,7 @@ async def _serve(
         # each its own share of the gossip inbox.
         is_validator_key=validator_key_check(ledger),
         listener=listeners.get("observer"),
+        idle_timeout=cfg.observer_idle_timeout,
     )
 
     def relay_many(txs: list[Transaction]) -> list[Verdict]:

@@ -19,6 +19,7 @@ are not counted here.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from tianfu.p2p.framing import HEADER_SIZE, decode_header
 
@@ -134,15 +135,19 @@ async def read_counted_frame(
     min_s: float = BODY_MIN_S,
     rate: float = BODY_MIN_RATE,
     owner: str = "",
+    large: Callable[[], None] | None = None,
 ) -> tuple[int, bytes, int]:
     """(kind, payload, bytes held of `budget`) of one frame of an outsider's link: a body
     over `SMALL_FRAME` is read once the budget holds it, at the pace of `read_body` (raises
-    `TimeoutError` when it falls behind, nothing held), held for `owner` (the link's host).
+    `TimeoutError` when it falls behind, nothing held), held for `owner` (the link's host);
+    `large()` is called when such a frame's header has arrived (its body is on its way).
     The caller releases what is held (`budget.release(held, owner)`) once the frame is
     handled."""
     kind, length = decode_header(await reader.readexactly(HEADER_SIZE), max_frame)
     if length <= SMALL_FRAME:
         return kind, (await reader.readexactly(length) if length else b""), 0
+    if large is not None:
+        large()
     await budget.acquire(length, owner)
     try:
         body = await read_body(reader, length, min_s, rate)

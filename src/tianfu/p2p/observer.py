@@ -24,7 +24,8 @@ second port, handled here:
   identities cannot lock validators by stake out, and an outsider from a host holding two
   links fewer than the host holding the most takes the place of that host's idlest link),
   handshakes hold slots taken by host before any byte is read (`HandshakeSlots`) and end
-  — TLS, HELLO and proof — within `handshake_timeout`, and outbound frames go through bounded queues: 64 MiB a link, and `outbound_bytes`
+  — TLS, HELLO and proof — within `handshake_timeout`, an outsider's inbound link that
+  sends no frame for `idle_timeout` is closed (a validator's never), and outbound frames go through bounded queues: 64 MiB a link, and `outbound_bytes`
   (256 MiB) for all the links together — over it, the oldest frames of the biggest queue
   are dropped, so links that stop reading cannot hold 64 MiB each.
 - Only the kinds in `outbound_kinds` are ever sent on this port: consensus messages never
@@ -95,6 +96,9 @@ log = logging.getLogger(__name__)
 MAX_HANDSHAKES = 16
 MAX_HANDSHAKES_PER_HOST = 4
 OBSERVER_SHARE = "observer-port"  # the gossip share group of keys that are not validators'
+# An outsider's inbound link that sends no frame this long is closed (an honest node's syncer
+# sends its status every second).
+IDLE_TIMEOUT_S = 60.0
 
 
 @dataclass(eq=False)
@@ -106,6 +110,10 @@ class _Link(Link):
     host: str
     inbound: bool = False
     last_in: float = 0.0  # the loop time of the last frame received (idlest is evicted first)
+    in_frame: bool = False  # a large frame's header arrived, its body is on its way
+
+    def frame_begun(self) -> None:
+        self.in_frame = True
 
 
 class ObserverTransport:
@@ -132,6 +140,7 @@ class ObserverTransport:
         max_strikes: int = 3,
         ban_s: float = 600.0,
         handshake_timeout: float = 5.0,
+        idle_timeout: float = IDLE_TIMEOUT_S,
         max_handshakes: int = MAX_HANDSHAKES,
         max_handshakes_per_host: int = MAX_HANDSHAKES_PER_HOST,
         dial_backoff: tuple[float, float] = (0.2, 5.0),
@@ -163,6 +172,9 @@ class ObserverTransport:
         self._max_strikes = max_strikes
         self._ban_s = ban_s
         self._timeout = handshake_timeout
+        if not idle_timeout > 0:
+            raise ValueError("idle_timeout must be positive")
+        self._idle_timeout = idle_timeout
         self._backoff = dial_backoff
         self._on_peer = on_peer
         # Consensus kinds travel only to and from links whose key is a validator's (staked
@@ -183,7 +195,8 @@ class ObserverTransport:
         self.stats: dict[str, int] = dict.fromkeys(
             ("frames_in", "frames_out", "dropped_rate", "dropped_kind", "refused_banned",
              "handshakes_failed", "bans", "links_refused_full", "forged_txs", "refused_dup",
-             "handshakes_refused", "handshakes_evicted", "links_evicted"),
+             "handshakes_refused", "handshakes_evicted", "links_evicted", "links_idle_closed",
+             "idle_sweeps"),
             0,
         )  # fmt: skip
 
@@ -206,6 +219,7 @@ class ObserverTransport:
         if self._listener is not None:
             self._listener.setblocking(False)
             self._spawn(accept_forever(self._listener, self._accept), "observer-accept")
+            self._spawn(self._close_idle(), "observer-idle")
         for target in self._targets:
             self._spawn(self._dial_loop(target), f"observer-dial-{target[0]}:{target[1]}")
 
@@ -462,6 +476,26 @@ class ObserverTransport:
                 return True
         return False
 
+    async def _close_idle(self) -> None:
+        """Every quarter of `idle_timeout`, close each inbound link of a key not in the
+        validator set that has received no frame for `idle_timeout` and is not in the middle
+        of a large frame (whose body has its own pace, `read_counted_frame`): a silent link
+        held one of the port's links, and a host's place, for as long as it liked. Links
+        this node dialed and validators' links are never closed for it."""
+        loop = asyncio.get_running_loop()
+        while self._running:
+            await asyncio.sleep(self._idle_timeout / 4)
+            now = loop.time()
+            for link in list(self._links.values()):
+                if (link.inbound and not link.in_frame
+                        and now - link.last_in > self._idle_timeout
+                        and not self._is_validator_key(link.peer.public_key)):  # fmt: skip
+                    log.info("observer port: %s (host %s) sent nothing for %.0f s: closed",
+                             link.peer.address, link.host, now - link.last_in)  # fmt: skip
+                    self.stats["links_idle_closed"] += 1
+                    self._close(link)
+            self.stats["idle_sweeps"] += 1
+
     async def _dial_loop(self, target: Address) -> None:
         delay = self._backoff[0]
         while self._running:
@@ -544,8 +578,9 @@ class ObserverTransport:
             while True:
                 if link.inbound and not self._is_validator_key(peer.public_key):
                     kind, payload, held = await read_counted_frame(
-                        link.reader, self._max_frame, budget, self._body_min_s, owner=link.host
-                    )
+                        link.reader, self._max_frame, budget, self._body_min_s,
+                        owner=link.host, large=link.frame_begun,
+                    )  # fmt: skip
                 else:
                     kind, payload = await read_frame(link.reader, self._max_frame)
                 try:
@@ -570,7 +605,7 @@ class ObserverTransport:
         """Hand one frame read from `link` on (or strike a kind it may not send)."""
         peer = link.peer
         self.stats["frames_in"] += 1
-        link.last_in = now
+        link.last_in, link.in_frame = now, False
         if kind not in self._inbound and not (
             kind in self._consensus and self._is_validator_key(peer.public_key)
         ):
