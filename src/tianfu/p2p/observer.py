@@ -25,9 +25,11 @@ second port, handled here:
   links fewer than the host holding the most takes the place of that host's idlest link),
   handshakes hold slots taken by host before any byte is read (`HandshakeSlots`) and end
   — TLS, HELLO and proof — within `handshake_timeout`, an outsider's inbound link that
-  sends no frame for `idle_timeout` is closed (a validator's never), and outbound frames go through bounded queues: 64 MiB a link, and `outbound_bytes`
-  (256 MiB) for all the links together — over it, the oldest frames of the biggest queue
-  are dropped, so links that stop reading cannot hold 64 MiB each.
+  sends no frame for `idle_timeout` is closed (a validator's never; these rules of place
+  are `tianfu.p2p.observer_room`), and outbound frames go through bounded queues: 64 MiB a
+  link, and `outbound_bytes` (256 MiB) for all the links together — over it, the oldest
+  frames of the biggest queue are dropped, so links that stop reading cannot hold 64 MiB
+  each.
 - Only the kinds in `outbound_kinds` are ever sent on this port: consensus messages never
   reach an observer, and an observer's consensus messages never reach consensus. The one
   exception is a link whose key is in the validator set (`is_validator_key`): a validator
@@ -42,9 +44,7 @@ import secrets
 import socket
 import ssl
 import time
-from collections import Counter
 from collections.abc import Callable, Coroutine
-from dataclasses import KW_ONLY, dataclass
 from typing import Any
 
 from tianfu.codec import CodecError, decode, encode
@@ -66,7 +66,7 @@ from tianfu.p2p.framing import (
     read_frame,
 )
 from tianfu.p2p.inbound import BODY_MIN_S, INBOUND_BYTES, InboundBudget, read_counted_frame
-from tianfu.p2p.links import Address, Link, abort, accept_forever, listen_socket, spawn
+from tianfu.p2p.links import Address, abort, accept_forever, listen_socket, spawn
 from tianfu.p2p.observer_handshake import (  # noqa: F401 - the handshake messages
     KIND_OBSERVER_HELLO,
     KIND_OBSERVER_PROOF,
@@ -79,6 +79,7 @@ from tianfu.p2p.observer_handshake import (  # noqa: F401 - the handshake messag
     _Handshake,
     proof_message,
 )
+from tianfu.p2p.observer_room import _Link, idle_links, room_for
 from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import (
     HandshakeSlot,
@@ -99,21 +100,6 @@ OBSERVER_SHARE = "observer-port"  # the gossip share group of keys that are not 
 # An outsider's inbound link that sends no frame this long is closed (an honest node's syncer
 # sends its status every second).
 IDLE_TIMEOUT_S = 60.0
-
-
-@dataclass(eq=False)
-class _Link(Link):
-    """One observer-port link: a peer with its role and the host it connects from."""
-
-    _: KW_ONLY
-    role: str
-    host: str
-    inbound: bool = False
-    last_in: float = 0.0  # the loop time of the last frame received (idlest is evicted first)
-    in_frame: bool = False  # a large frame's header arrived, its body is on its way
-
-    def frame_begun(self) -> None:
-        self.in_frame = True
 
 
 class ObserverTransport:
@@ -436,45 +422,18 @@ class ObserverTransport:
             writer.close()
 
     def _make_room(self, peer: PeerId, host: str) -> bool:
-        """Whether an inbound link of `peer` from `host` fits: a key that is not in the
-        validator set (anyone can make those) only while its host has fewer than
-        `max_links_per_host` links, and when the port holds `max_links`, in the place of
-        the idlest link of the host holding the most outsiders' links, if that host holds
-        at least two more than `host` (so fresh keys from one host cannot keep another
-        host's observer out, nor hosts holding one link each push each other out); a key in
-        the validator set always, when the port is full in the place of the newest link of
-        a key that is not."""
-        validator = self._is_validator_key(peer.public_key)
-        outsiders = [
-            link
-            for link in self._links.values()
-            if link.inbound and not self._is_validator_key(link.peer.public_key)
-        ]
-        hosts = Counter(link.host for link in outsiders)
-        if not validator and hosts[host] >= self._max_per_host:
-            return False
-        if len(self._links) < self._max_links:
-            return True
-        if not validator:
-            if not hosts:
-                return False
-            top, held = hosts.most_common(1)[0]
-            if held < hosts[host] + 2:
-                return False
-            victim = min((link for link in outsiders if link.host == top), key=_idleness)
+        """Whether an inbound link of `peer` from `host` fits (`observer_room.room_for`),
+        closing the link it takes the place of, if any."""
+        fits, victim = room_for(
+            list(self._links.values()), peer, host, self._max_links, self._max_per_host,
+            self._is_validator_key,
+        )  # fmt: skip
+        if victim is not None:
             log.info("observer port full: %s (host %s) makes room for %s (host %s)",
-                     victim.peer.address, top, peer.address, host)  # fmt: skip
+                     victim.peer.address, victim.host, peer.address, host)  # fmt: skip
             self.stats["links_evicted"] += 1
             self._close(victim)
-            return True
-        for link in reversed(self._links.values()):
-            if not self._is_validator_key(link.peer.public_key):
-                log.info("observer port full: %s makes room for validator %s",
-                         link.peer.address, peer.address)  # fmt: skip
-                self.stats["links_evicted"] += 1
-                self._close(link)
-                return True
-        return False
+        return fits
 
     async def _close_idle(self) -> None:
         """Every quarter of `idle_timeout`, close each inbound link of a key not in the
@@ -486,14 +445,13 @@ class ObserverTransport:
         while self._running:
             await asyncio.sleep(self._idle_timeout / 4)
             now = loop.time()
-            for link in list(self._links.values()):
-                if (link.inbound and not link.in_frame
-                        and now - link.last_in > self._idle_timeout
-                        and not self._is_validator_key(link.peer.public_key)):  # fmt: skip
-                    log.info("observer port: %s (host %s) sent nothing for %.0f s: closed",
-                             link.peer.address, link.host, now - link.last_in)  # fmt: skip
-                    self.stats["links_idle_closed"] += 1
-                    self._close(link)
+            for link in idle_links(
+                list(self._links.values()), now, self._idle_timeout, self._is_validator_key
+            ):
+                log.info("observer port: %s (host %s) sent nothing for %.0f s: closed",
+                         link.peer.address, link.host, now - link.last_in)  # fmt: skip
+                self.stats["links_idle_closed"] += 1
+                self._close(link)
             self.stats["idle_sweeps"] += 1
 
     async def _dial_loop(self, target: Address) -> None:
@@ -631,8 +589,3 @@ class ObserverTransport:
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         return spawn(self._tasks, coro, name)
-
-
-def _idleness(link: _Link) -> float:
-    """Sort key of the link to evict first: the one that received a frame longest ago."""
-    return link.last_in

@@ -1,0 +1,94 @@
+"""Who holds a place on the observer port (ADR 0025): its link record, which link a new one
+takes the place of when the port is full, and which links sat silent too long.
+
+Anyone can make keys that are not in the validator set (outsiders), so their places are
+bounded by host, a full port is shared between hosts, and a silent outsider is let go; a
+key in the validator set always finds a place. `tianfu.p2p.observer` applies these rules
+(logging, counting and closing what they name).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
+
+from tianfu.p2p.links import Link
+from tianfu.p2p.protocol import PeerId
+
+
+@dataclass(eq=False)
+class _Link(Link):
+    """One observer-port link: a peer with its role and the host it connects from."""
+
+    _: KW_ONLY
+    role: str
+    host: str
+    inbound: bool = False
+    last_in: float = 0.0  # the loop time of the last frame received (idlest is evicted first)
+    in_frame: bool = False  # a large frame's header arrived, its body is on its way
+
+    def frame_begun(self) -> None:
+        self.in_frame = True
+
+
+def room_for(
+    links: list[_Link],
+    peer: PeerId,
+    host: str,
+    max_links: int,
+    max_per_host: int,
+    is_validator_key: Callable[[bytes], bool],
+) -> tuple[bool, _Link | None]:
+    """Whether an inbound link of `peer` from `host` fits among `links` (in the order they
+    were made), and the link it takes the place of, if any.
+
+    A key that is not in the validator set fits only while its host has fewer than
+    `max_per_host` outsiders' inbound links, and when the port holds `max_links`, in the
+    place of the idlest link of the host holding the most outsiders' links, if that host
+    holds at least two more than `host` (so fresh keys from one host cannot keep another
+    host's observer out, nor hosts holding one link each push each other out). A key in the
+    validator set always fits, when the port is full in the place of the newest link of a
+    key that is not."""
+    outsiders = [
+        link for link in links if link.inbound and not is_validator_key(link.peer.public_key)
+    ]
+    hosts = Counter(link.host for link in outsiders)
+    validator = is_validator_key(peer.public_key)
+    if not validator and hosts[host] >= max_per_host:
+        return False, None
+    if len(links) < max_links:
+        return True, None
+    if not validator:
+        if not hosts:
+            return False, None
+        top, held = hosts.most_common(1)[0]
+        if held < hosts[host] + 2:
+            return False, None
+        return True, min((link for link in outsiders if link.host == top), key=_idleness)
+    for link in reversed(links):
+        if not is_validator_key(link.peer.public_key):
+            return True, link
+    return False, None
+
+
+def idle_links(
+    links: list[_Link], now: float, timeout: float, is_validator_key: Callable[[bytes], bool]
+) -> list[_Link]:
+    """The inbound links of keys not in the validator set that have received no frame for
+    `timeout` at loop time `now` and are not in the middle of a large frame (whose body has
+    its own pace, `tianfu.p2p.inbound.read_counted_frame`). Links this node dialed and
+    validators' links are never idle."""
+    return [
+        link
+        for link in links
+        if link.inbound
+        and not link.in_frame
+        and now - link.last_in > timeout
+        and not is_validator_key(link.peer.public_key)
+    ]
+
+
+def _idleness(link: _Link) -> float:
+    """Sort key of the link to evict first: the one that received a frame longest ago."""
+    return link.last_in
