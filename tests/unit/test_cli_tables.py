@@ -202,3 +202,29 @@ def test_a_long_number_is_never_cut_and_a_big_mapping_is_counted(capsys, monkeyp
     assert str(amount) == "".join(re.findall(r"\d+", out)), out
     tables.print_fields("t", {"record": {f"k{i}": i for i in range(tables.LIST_ITEMS + 3)}})
     assert "3 more (--json prints" in capsys.readouterr().out
+
+
+def test_in_a_pipe_no_value_is_cut_or_folded(node, capsys, monkeypatch):  # noqa: F811
+    """Output that is not a terminal (`tianfu block list | grep HASH`, a script reading the
+    table) had no width but Rich's 80 columns (or the width of the terminal on stdin): a
+    block's hash was cut to `9cbdeb6749c5…` and a long name folded, so `grep` found neither.
+    With COLUMNS unset, a pipe gets the table as wide as its values; no colour codes."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    name = "成都市锦江区水务局（Jinjiang District Water Bureau, drainage and flood control）"
+    hexes = ["ab" * 32, "cd" * 32]
+    tables.print_rows("t", ["hash", "name", "other"], [[hexes[0], name, hexes[1]]])
+    tables.print_fields("f", {"hash": hexes[0], "name": name, "nested": {"key": hexes[1]}})
+    out = capsys.readouterr().out
+    assert "…" not in out and tables.SHORTENED_NOTE not in out, out
+    assert out.count(hexes[0]) == 2 and out.count(hexes[1]) == 2 and out.count(name) == 2, out
+    assert "\x1b[" not in out  # no colour codes
+    for n in range(3):
+        assert run("invoke", "kv", "put", f"k{n}", n).exit_code == 0
+    hashes = {b["hash"] for b in json.loads(run("block", "list", "--json").stdout)}
+    r = run("block", "list")
+    assert r.exit_code == 0, r.output
+    assert _hexes_whole_or_marked(r.stdout, hashes) == [], r.stdout
+    assert all(h in r.stdout for h in hashes) and "\x1b[" not in r.stdout
+    # COLUMNS still sets the width, as for a terminal
+    r = run("block", "list", env=NARROW)
+    assert all(len(line) <= 80 for line in _lines(r.stdout)) and "…" in r.stdout, r.stdout
