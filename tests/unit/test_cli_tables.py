@@ -228,3 +228,27 @@ def test_in_a_pipe_no_value_is_cut_or_folded(node, capsys, monkeypatch):  # noqa
     # COLUMNS still sets the width, as for a terminal
     r = run("block", "list", env=NARROW)
     assert all(len(line) <= 80 for line in _lines(r.stdout)) and "…" in r.stdout, r.stdout
+
+
+def test_open_proposals_cut_only_hex_values_never_names_or_numbers(node, tmp_path):  # noqa: F811
+    """`gov list` shortened every argument longer than 16 characters without a space to 8
+    and `…`: an organisation named `sichuan-provincial-finance` read `sichuan-…` (as would
+    `sichuan-health-commission`), a power of 10**17 `10000000…`; only a key or hash is."""
+    from tests.unit.test_cli import as_admin
+
+    from tianfu.cli.governance_cmds import _subject
+    from tianfu.identity import OrgCA
+    from tianfu.identity.certs import der_to_pem
+
+    org = "sichuan-provincial-finance"
+    (tmp_path / "ca5.pem").write_bytes(der_to_pem(OrgCA.create(org).cert_der))
+    r = run("gov", "propose", "add-org", org, "--ca", tmp_path / "ca5.pem", env=as_admin(tmp_path))
+    assert r.exit_code == 0, r.output
+    r = run("gov", "list", env={**NARROW, **as_admin(tmp_path)})
+    assert r.exit_code == 0, r.output
+    assert all(len(line) <= 80 for line in _lines(r.stdout)), r.stdout
+    assert org in r.stdout and "sichuan-…" not in r.stdout, r.stdout
+    key = "ab" * 32
+    subject = _subject({"name": "node-sichuan-finance-01", "power": 10**17, "public_key": key})
+    assert subject == f"name node-sichuan-finance-01, power {10**17}, public_key abababab…"
+    assert _subject({"roles": ["regulator-office"]}) == 'roles ["regulator-office"]'
