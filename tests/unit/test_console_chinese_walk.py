@@ -24,12 +24,8 @@ from tianfu.web.render import NAV
 # Words a Chinese page may show as they are: the time zone, the language switcher's own
 # name for English, a hash's name, a national standard's prefix and SI units of weight.
 ALLOWED = frozenset({"CST", "English", "SHA", "GB", "g", "kg"})
-# Names the chain holds as ids: the contracts' names and the application roles a proposal
-# grants (shown as written; not translated yet).
-CHAIN_IDS = frozenset(
-    {app.name for app in APPLICATIONS}
-    | {"privdata", "regulator", "inspector", "arbitrator", "court", "notary"}
-)
+# The contracts' names, ids the chain holds (shown as written).
+CONTRACTS = frozenset({app.name for app in APPLICATIONS} | {"privdata"})
 WALKED = re.compile(
     r"/(|blocks|validators|orgs|contracts|proposals)|/(funds|receivables|works|trace|cases|evidence)"
     r"(/[^/?#]+)?"
@@ -78,7 +74,7 @@ def english_words(text: str) -> list[str]:
         if word.isdigit():
             continue
         is_id = not unit and (any(c.isdigit() or c in "-_./:" for c in word) or HEX.fullmatch(word))
-        if word and not is_id and word not in ALLOWED | CHAIN_IDS:
+        if word and not is_id and word not in ALLOWED | CONTRACTS:
             found.append(word)
     return found
 
@@ -137,3 +133,10 @@ def test_a_fund_purpose_is_translated_with_the_id_on_hover(chain: AppChain) -> N
         en = chain.http.get(url, params={"lang": "en"}).text
         assert '<span title="housing-renovation">农村住房改造</span>' in zh, url
         assert '<span title="housing-renovation">housing renovation</span>' in en, url
+
+
+def test_a_role_is_translated_with_the_role_on_hover(chain: AppChain) -> None:
+    zh = chain.http.get("/proposals", params={"lang": "zh_CN"}).text
+    en = chain.http.get("/proposals", params={"lang": "en"}).text
+    assert '<span title="notary">公证机构</span>' in zh and '<span title="court">法院</span>' in zh
+    assert '<span title="notary">notary</span>' in en
