@@ -308,3 +308,16 @@ def test_identity_show_of_a_certificate_valid_until_the_year_9999(tmp_path, monk
         r = run("identity", "show", tmp_path / "id", env={**WIDE, "TIANFU_TZ": tz})
         assert r.exit_code == 0, (r.output, r.exception)
         assert shown in r.stdout and "forever" in r.stdout, r.stdout
+
+
+def test_identity_show_of_an_account_without_a_certificate(tmp_path):
+    """`identity show` of `tianfu account create`'s directory (a key, no certificate) failed
+    with 'malformed certificate: error parsing asn1 value: ParseError ...'."""
+    r = run("account", "create", "--out", tmp_path / "me", "--json")
+    assert r.exit_code == 0, r.output
+    address = json.loads(r.stdout)["address"]
+    doc = json.loads(run("identity", "show", tmp_path / "me", "--json").stdout)
+    assert doc["address"] == address and doc["kind"] == "account" and doc["org"] is None
+    r = run("identity", "show", tmp_path / "me", env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert address in r.stdout and "no certificate" in r.stdout and "asn1" not in r.output
