@@ -252,3 +252,13 @@ def test_open_proposals_cut_only_hex_values_never_names_or_numbers(node, tmp_pat
     subject = _subject({"name": "node-sichuan-finance-01", "power": 10**17, "public_key": key})
     assert subject == f"name node-sichuan-finance-01, power {10**17}, public_key abababab…"
     assert _subject({"roles": ["regulator-office"]}) == 'roles ["regulator-office"]'
+
+
+def test_a_chinese_heading_is_not_broken(capsys, monkeypatch):
+    """A column's least width counted a heading's characters, not the terminal cells they
+    take: a Chinese heading (two cells a character) got half its width and was broken in
+    the middle ('产品名' / '称代码')."""
+    monkeypatch.setenv("COLUMNS", "80")
+    tables.print_rows("t", ["产品名称代码", "状态"], [["TEA-1", "ok"], ["TEA-2", "已召回"]])
+    out = capsys.readouterr().out
+    assert "产品名称代码" in out and "已召回" in out, out

@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
 from rich.table import Table
@@ -158,7 +159,7 @@ def _widths(
     the least widths (padding and borders take 3 a column and 1)."""
     least, most, ids = [], [], []
     for i, c in enumerate(columns):
-        low = high = max((len(w) for w in c.split()), default=1)
+        low = high = max((cell_len(w) for w in c.split()), default=1)  # 名称: 4 cells
         for row, cells in zip(rows, rendered, strict=True):
             if i < len(cells):
                 m = Measurement.get(console, console.options, cells[i])
