@@ -279,3 +279,45 @@ def test_block_zero_says_where_heights_start(node):  # noqa: F811
         r = run(*args)
         assert r.exit_code == 2, r.output
         assert "block heights start at 1" in r.stderr and "404" not in r.stderr, r.stderr
+
+
+def test_identity_show_of_a_certificate_valid_until_the_year_9999(tmp_path, monkeypatch):
+    """RFC 5280 gives a certificate with no expiry the date 9999-12-31 23:59:59 UTC; in
+    TIANFU_TZ Asia/Shanghai that is in the year 10000, which Python's dates cannot hold:
+    `identity show` failed with an OverflowError traceback (exit 1, no table)."""
+    import datetime as dt
+
+    from tianfu.crypto.keys import generate_keypair
+    from tianfu.crypto.suite import ED25519
+    from tianfu.identity import Identity, certs
+
+    start = dt.datetime(2026, 1, 1, 23, 59, 59, tzinfo=dt.UTC)
+    days = (dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC) - start).days
+    monkeypatch.setattr(certs, "_now", lambda: start)
+    key, ca = certs.create_ca("org9", days=days)
+    kp = generate_keypair(ED25519)
+    Identity(kp, certs.issue_cert(key, ca, "forever", "member", kp, days=days), ca).save(
+        tmp_path / "id"
+    )
+    doc = json.loads(run("identity", "show", tmp_path / "id", "--json").stdout)
+    assert doc["not_after_ms"] == 253402300799000  # --json: the milliseconds, unchanged
+    for tz, shown in (
+        ("Asia/Shanghai", "9999-12-31 23:59:59 UTC"),
+        ("UTC", "9999-12-31 23:59:59 UTC"),
+    ):
+        r = run("identity", "show", tmp_path / "id", env={**WIDE, "TIANFU_TZ": tz})
+        assert r.exit_code == 0, (r.output, r.exception)
+        assert shown in r.stdout and "forever" in r.stdout, r.stdout
+
+
+def test_identity_show_of_an_account_without_a_certificate(tmp_path):
+    """`identity show` of `tianfu account create`'s directory (a key, no certificate) failed
+    with 'malformed certificate: error parsing asn1 value: ParseError ...'."""
+    r = run("account", "create", "--out", tmp_path / "me", "--json")
+    assert r.exit_code == 0, r.output
+    address = json.loads(r.stdout)["address"]
+    doc = json.loads(run("identity", "show", tmp_path / "me", "--json").stdout)
+    assert doc["address"] == address and doc["kind"] == "account" and doc["org"] is None
+    r = run("identity", "show", tmp_path / "me", env=WIDE)
+    assert r.exit_code == 0, r.output
+    assert address in r.stdout and "no certificate" in r.stdout and "asn1" not in r.output

@@ -202,3 +202,63 @@ def test_a_long_number_is_never_cut_and_a_big_mapping_is_counted(capsys, monkeyp
     assert str(amount) == "".join(re.findall(r"\d+", out)), out
     tables.print_fields("t", {"record": {f"k{i}": i for i in range(tables.LIST_ITEMS + 3)}})
     assert "3 more (--json prints" in capsys.readouterr().out
+
+
+def test_in_a_pipe_no_value_is_cut_or_folded(node, capsys, monkeypatch):  # noqa: F811
+    """Output that is not a terminal (`tianfu block list | grep HASH`, a script reading the
+    table) had no width but Rich's 80 columns (or the width of the terminal on stdin): a
+    block's hash was cut to `9cbdeb6749c5…` and a long name folded, so `grep` found neither.
+    With COLUMNS unset, a pipe gets the table as wide as its values; no colour codes."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    name = "成都市锦江区水务局（Jinjiang District Water Bureau, drainage and flood control）"
+    hexes = ["ab" * 32, "cd" * 32]
+    tables.print_rows("t", ["hash", "name", "other"], [[hexes[0], name, hexes[1]]])
+    tables.print_fields("f", {"hash": hexes[0], "name": name, "nested": {"key": hexes[1]}})
+    out = capsys.readouterr().out
+    assert "…" not in out and tables.SHORTENED_NOTE not in out, out
+    assert out.count(hexes[0]) == 2 and out.count(hexes[1]) == 2 and out.count(name) == 2, out
+    assert "\x1b[" not in out  # no colour codes
+    for n in range(3):
+        assert run("invoke", "kv", "put", f"k{n}", n).exit_code == 0
+    hashes = {b["hash"] for b in json.loads(run("block", "list", "--json").stdout)}
+    r = run("block", "list")
+    assert r.exit_code == 0, r.output
+    assert _hexes_whole_or_marked(r.stdout, hashes) == [], r.stdout
+    assert all(h in r.stdout for h in hashes) and "\x1b[" not in r.stdout
+    # COLUMNS still sets the width, as for a terminal
+    r = run("block", "list", env=NARROW)
+    assert all(len(line) <= 80 for line in _lines(r.stdout)) and "…" in r.stdout, r.stdout
+
+
+def test_open_proposals_cut_only_hex_values_never_names_or_numbers(node, tmp_path):  # noqa: F811
+    """`gov list` shortened every argument longer than 16 characters without a space to 8
+    and `…`: an organisation named `sichuan-provincial-finance` read `sichuan-…` (as would
+    `sichuan-health-commission`), a power of 10**17 `10000000…`; only a key or hash is."""
+    from tests.unit.test_cli import as_admin
+
+    from tianfu.cli.governance_cmds import _subject
+    from tianfu.identity import OrgCA
+    from tianfu.identity.certs import der_to_pem
+
+    org = "sichuan-provincial-finance"
+    (tmp_path / "ca5.pem").write_bytes(der_to_pem(OrgCA.create(org).cert_der))
+    r = run("gov", "propose", "add-org", org, "--ca", tmp_path / "ca5.pem", env=as_admin(tmp_path))
+    assert r.exit_code == 0, r.output
+    r = run("gov", "list", env={**NARROW, **as_admin(tmp_path)})
+    assert r.exit_code == 0, r.output
+    assert all(len(line) <= 80 for line in _lines(r.stdout)), r.stdout
+    assert org in r.stdout and "sichuan-…" not in r.stdout, r.stdout
+    key = "ab" * 32
+    subject = _subject({"name": "node-sichuan-finance-01", "power": 10**17, "public_key": key})
+    assert subject == f"name node-sichuan-finance-01, power {10**17}, public_key abababab…"
+    assert _subject({"roles": ["regulator-office"]}) == 'roles ["regulator-office"]'
+
+
+def test_a_chinese_heading_is_not_broken(capsys, monkeypatch):
+    """A column's least width counted a heading's characters, not the terminal cells they
+    take: a Chinese heading (two cells a character) got half its width and was broken in
+    the middle ('产品名' / '称代码')."""
+    monkeypatch.setenv("COLUMNS", "80")
+    tables.print_rows("t", ["产品名称代码", "状态"], [["TEA-1", "ok"], ["TEA-2", "已召回"]])
+    out = capsys.readouterr().out
+    assert "产品名称代码" in out and "已召回" in out, out

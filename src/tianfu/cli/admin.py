@@ -109,11 +109,29 @@ def identity_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show an identity's organisation, name, kind and address. The certificate's expiry is
-    a date in TIANFU_TZ; --json gives not_after_ms, milliseconds since the epoch."""
+    a date in TIANFU_TZ; --json gives not_after_ms, milliseconds since the epoch. An account
+    (`tianfu account create`: a key, no certificate) shows its address and key."""
     with handle_errors():
         from tianfu.identity import Identity
 
-        info = Identity.load(directory).info
+        ident = Identity.load(directory)
+        if ident.is_account:  # an open-profile account: a key, no certificate
+            from tianfu.crypto.address import address_of
+
+            kp = ident.keypair
+            show_fields(
+                "identity",
+                {
+                    "org": None if as_json else "— (an account: no certificate)",
+                    "kind": "account",
+                    "address": address_of(kp.scheme, kp.public_key),
+                    "scheme": _scheme_name(kp.scheme),
+                    "public_key": kp.public_key.hex(),
+                },
+                as_json,
+            )
+            return
+        info = ident.info
         doc = {
             "org": info.org,
             "name": info.name,

@@ -25,6 +25,7 @@ from tianfu.cli.common import (
     read_cert_file,
     scheme_of,
 )
+from tianfu.cli.tables import HEXLIKE
 from tianfu.contracts.reviewed_admission import BOOL_PARAMS, PARAM_KEYS
 
 gov_app = CommandGroup("Governance: admit organisations and validators by vote.")
@@ -236,14 +237,16 @@ def list_(node: Node) -> None:
 
 
 def _subject(args: Any) -> str:
-    """What a proposal proposes, in a line: its arguments as "key value", hashes and keys
-    shortened (`tianfu gov show ID` prints them whole)."""
+    """What a proposal proposes, in a line: its arguments as "key value", a hash or key (16
+    hex digits or more) shortened to 8 and `…` (`tianfu gov show ID` prints it whole); names
+    and numbers whole."""
     if not isinstance(args, dict):
         return str(args)
     parts = []
     for k, v in args.items():
         text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-        parts.append(f"{k} {text[:8]}…" if len(text) > 16 and " " not in text else f"{k} {text}")
+        hexed = isinstance(v, str) and HEXLIKE.fullmatch(v)  # a number is never cut
+        parts.append(f"{k} {text[:8]}…" if hexed else f"{k} {text}")
     return ", ".join(parts)
 
 

@@ -6,16 +6,20 @@ of 16 or more hex digits) is never folded across lines: it is shown whole when i
 otherwise cut to the width it has, ending in `…`, and a note under the table says that
 `--json` prints every value in full. Nested data (an event's fields, a record) is shown a
 field a line, Chinese as written. A table of rows too wide for the terminal without
-breaking its words is shown a record after another, a field a line.
+breaking its words is shown a record after another, a field a line. Output that is not a
+terminal (a pipe, a file) with COLUMNS unset has no width to fit: its tables are as wide as
+their values, nothing cut or folded, so that `grep` and scripts see every value whole.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.measure import Measurement
 from rich.table import Table
@@ -27,6 +31,7 @@ HEXLIKE = re.compile(r"(0x)?[0-9a-fA-F]{16,}")
 NESTED_DEPTH = 4  # deeper data is shown as one JSON text
 ID_WIDTH = 17  # the least width of a column of hex ids in a squeezed table (16 digits and …)
 LIST_ITEMS = 50  # items of a list (entries of a mapping) shown; the rest are counted
+PIPE_WIDTH = 1_000_000  # "no limit": a table in a pipe is as wide as its values
 SHORTENED_NOTE = "… marks a value shortened to fit the terminal: --json prints it in full"
 # (a record's own hashes, ids and keys that were cut are printed whole below the note)
 
@@ -86,10 +91,20 @@ class _Cells:
         return Text(_scalar(value), overflow="fold")  # a number is never cut
 
 
+def _console() -> Console:
+    """The console tables are laid out for: COLUMNS or the terminal's width; output that is
+    not a terminal, with COLUMNS unset, is not limited (Rich would take 80 columns, or the
+    width of a terminal on stdin, and cut hashes in `tianfu block list | grep`)."""
+    console = Console()
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
+    return Console(width=PIPE_WIDTH)
+
+
 def _print(table: Table, cells: _Cells, fields: dict[str, Any] | None = None) -> None:
     """Print `table`; when a hex value was cut, the note, and each of `fields` (a record's
     own values) that was cut, whole on a line of its own after it, to copy."""
-    console = Console()
+    console = _console()
     with console.capture() as capture:
         console.print(table)
     out = capture.get()
@@ -122,7 +137,7 @@ def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
         return
     cells = _Cells()
     rendered = [list(_row_cells(cells, row)) for row in rows]
-    console = Console()
+    console = _console()
     widths = _widths(console, columns, rows, rendered)
     if widths is None:
         _print(_records(title, columns, rows, cells), cells)
@@ -144,7 +159,7 @@ def _widths(
     the least widths (padding and borders take 3 a column and 1)."""
     least, most, ids = [], [], []
     for i, c in enumerate(columns):
-        low = high = max((len(w) for w in c.split()), default=1)
+        low = high = max((cell_len(w) for w in c.split()), default=1)  # 名称: 4 cells
         for row, cells in zip(rows, rendered, strict=True):
             if i < len(cells):
                 m = Measurement.get(console, console.options, cells[i])

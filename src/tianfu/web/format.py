@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tianfu.apps.common import readable
 from tianfu.apps.common.readable import DEFAULT_TZ, TZ_ENV
 from tianfu.proofs import values
+from tianfu.web.i18n import N_
 
 MAX_MS = (1 << 53) - 1
 
@@ -52,11 +54,31 @@ def short(value: Any, n: int = 10) -> str:
     return text if len(text) <= n + 6 else f"{text[:n]}…{text[-4:]}"
 
 
-def duration(ms: Any) -> str:
-    """90_061_000 -> '1d 1h 1m 1s'."""
+# A duration's units, largest first, in the catalogue: '1d 1h 1m 1s' / '1天 1小时 1分 1秒'.
+DURATION_UNITS = (
+    (N_("%(n)sd"), 86_400),
+    (N_("%(n)sh"), 3600),
+    (N_("%(n)sm"), 60),
+    (N_("%(n)ss"), 1),
+)
+
+
+def duration(ms: Any, gettext: Callable[[str], str] = str) -> str:
+    """90_061_000 -> '1d 1h 1m 1s' (its units in `gettext`'s language); under a second,
+    in ms."""
     if not isinstance(ms, int) or isinstance(ms, bool):
         return str(ms)
-    return readable.duration(ms)
+    sign = "-" if ms < 0 else ""
+    rest = abs(ms)
+    if rest < 1000:
+        return sign + gettext("%(n)s ms") % {"n": rest}
+    rest //= 1000
+    parts = []
+    for unit, size in DURATION_UNITS:
+        n, rest = divmod(rest, size)
+        if n:
+            parts.append(gettext(unit) % {"n": n})
+    return sign + " ".join(parts)
 
 
 def as_json(value: Any) -> str:

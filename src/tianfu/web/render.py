@@ -77,7 +77,6 @@ _env = Environment(
 )
 _env.filters["yuan"] = fmt.yuan
 _env.filters["short"] = fmt.short
-_env.filters["duration"] = fmt.duration
 _env.filters["plain"] = values.readable
 _env.filters["json"] = fmt.as_json
 
@@ -172,11 +171,15 @@ def _render(template: str, code: str, /, **context: Any) -> str:
     def date(ms: Any) -> str:
         return fmt.date(ms, tz)
 
+    def duration(ms: Any) -> str:
+        return fmt.duration(ms, _)
+
     return _env.get_template(template).render(
         _=_,
         lang=lang,
         languages=[(c, LABELS[c]) for c in LANGUAGES],
         date=date,
+        duration=duration,
         word=chain_word(_),
         field=field_name(_),
         word_fields=WORD_FIELDS,

@@ -127,6 +127,35 @@ WORDS = frozenset(
         N_("urgent"),
         N_("citizen"),
         N_("sensor"),
+        # the applications' roles (an id: shown with the role as written on hover)
+        N_("producer"),
+        N_("processor"),
+        N_("logistics"),
+        N_("retailer"),
+        N_("inspector"),
+        N_("notary"),
+        N_("court"),
+        N_("arbitrator"),
+        N_("creator"),
+        N_("depositor"),
+        N_("regulator"),
+        N_("supervisor"),
+        N_("dispatcher"),
+        N_("service_centre"),
+        N_("city_admin"),
+        N_("fund_authority"),
+        N_("fund_officer"),
+        N_("core_enterprise"),
+        N_("bank"),
+        N_("buyer"),
+        N_("supplier"),
+        N_("clinician"),
+        N_("doctor"),
+        N_("pharmacy"),
+        N_("insurer"),
+        # a node's health when nothing is wrong; the demo fund's purpose (an id: hover)
+        N_("ok"),
+        N_("housing-renovation"),
     }
 )
 
@@ -196,9 +225,10 @@ FIELD_NAMES = {
 }
 
 
-# The fields of a trace step whose value the contract holds to a known word (an
-# inspection's result, an input's kind): shown in the reader's language too.
-WORD_FIELDS = frozenset({"result", "input"})
+# The fields of a record whose value the contract holds to a known word (a trace step's
+# inspection result and input kind, a city case's category, priority and source, a fund's
+# purpose): shown in the reader's language, the word as written on hover.
+WORD_FIELDS = frozenset({"result", "input", "category", "priority", "source", "purpose"})
 
 
 def field_name(gettext: Callable[[str], str]) -> Callable[[Any], Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -43,9 +43,15 @@ def zone(name: str | None = None) -> tzinfo:
 
 
 def date(ms: int, tz: tzinfo | None = None) -> str:
-    """Milliseconds since the epoch as 'YYYY-MM-DD HH:MM:SS ZONE'."""
-    moment = datetime.fromtimestamp(ms / 1000, tz or zone())
-    return moment.strftime("%Y-%m-%d %H:%M:%S %Z")
+    """Milliseconds since the epoch as 'YYYY-MM-DD HH:MM:SS ZONE'. A moment the zone cannot
+    show is shown in UTC (RFC 5280's 'no expiry', 9999-12-31 23:59:59 UTC, is in the year
+    10000 east of UTC), and one no date holds (past the year 9999) as its milliseconds."""
+    for where in (tz or zone(), UTC):
+        try:
+            return datetime.fromtimestamp(ms / 1000, where).strftime("%Y-%m-%d %H:%M:%S %Z")
+        except (OverflowError, OSError, ValueError):
+            continue
+    return str(ms)
 
 
 def duration(ms: int) -> str:

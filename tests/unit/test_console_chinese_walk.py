@@ -1,0 +1,142 @@
+"""Every console page of the demo (`tianfu up --demo`), read in Chinese, says nothing in English.
+
+A walk from the navigation bar through the application pages and every record they link
+to collects the page's visible text (not scripts, hover titles or ids marked as such) and
+refuses an ASCII word unless it is an id (it holds a digit, `-`, `_`, `.`, `/` or `:`, or
+is hex), a unit on the allow-list, or the English of a bilingual demo text (inside
+full-width parentheses). A Chinese reader saw `road` · `normal` in a case's history, the
+fund purpose `housing-renovation`, the node's health `ok` and durations such as `1d 1h`.
+The explorer's block, transaction and account pages show the chain's own data (contract,
+method and argument names) and are not walked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+
+import pytest
+
+from tianfu.apps.registry import APPLICATIONS
+from tianfu.testing.appchain import AppChain
+from tianfu.web.render import NAV
+
+# Words a Chinese page may show as they are: the time zone, the language switcher's own
+# name for English, a hash's name, a national standard's prefix and SI units of weight.
+ALLOWED = frozenset({"CST", "English", "SHA", "GB", "g", "kg"})
+# The contracts' names, ids the chain holds (shown as written).
+CONTRACTS = frozenset({app.name for app in APPLICATIONS} | {"privdata"})
+WALKED = re.compile(
+    r"/(|blocks|validators|orgs|contracts|proposals)|/(funds|receivables|works|trace|cases|evidence)"
+    r"(/[^/?#]+)?"
+)
+SKIPPED_TAGS = frozenset({"script", "style", "pre", "code", "template"})
+BILINGUAL = re.compile(r"（[^（）]*）")
+WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-./:']*")
+UNIT = re.compile(r"[0-9]+([A-Za-z]+)")  # a number and its English unit: 1d, 3h
+HEX = re.compile(r"[0-9a-fA-F]{8,}…?[0-9a-fA-F]*")
+
+
+class _Text(HTMLParser):
+    """A page's visible text nodes and its links; an element of class `hex` is an id."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[bool] = []  # per open element: is its text hidden or an id
+        self.texts: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"] or "")
+        if tag in ("br", "img", "meta", "link", "input", "hr", "wbr"):
+            return
+        hidden = tag in SKIPPED_TAGS or "hex" in (a.get("class") or "").split()
+        self.stack.append(hidden or (bool(self.stack) and self.stack[-1]))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if data.strip() and not (self.stack and self.stack[-1]):
+            self.texts.append(data.strip())
+
+
+def english_words(text: str) -> list[str]:
+    """The words of `text` a Chinese reader should not see in English."""
+    found = []
+    for word in WORD.findall(BILINGUAL.sub("", text)):
+        word = word.rstrip(".:'")
+        unit = UNIT.fullmatch(word)
+        word = unit.group(1) if unit else word
+        if word.isdigit():
+            continue
+        is_id = not unit and (any(c.isdigit() or c in "-_./:" for c in word) or HEX.fullmatch(word))
+        if word and not is_id and word not in ALLOWED | CONTRACTS:
+            found.append(word)
+    return found
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
+    c = AppChain(tmp_path_factory.mktemp("demo-walk"))
+    for app in APPLICATIONS:  # what tianfu up --demo creates
+        app.create_demo(c)
+    yield c
+    c.close()
+
+
+def test_the_words_checker_refuses_english_and_lets_ids_through() -> None:
+    assert english_words("道路 · normal") == ["normal"]
+    assert english_words("超期 1d 1h") == ["d", "h"]
+    assert english_words("明月村（Mingyue Village） TEA-2024-001 org1 2026-12-07 CST") == []
+    assert english_words("ab12cd34ef56 · cg-water-staff · SHA-256") == []
+
+
+def test_no_english_on_the_chinese_pages_of_the_demo(chain: AppChain) -> None:
+    todo = [path for path, _ in NAV if WALKED.fullmatch(path)]
+    seen: set[str] = set()
+    found: dict[str, set[str]] = {}
+    while todo:
+        url = todo.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        r = chain.http.get(url, params={"lang": "zh_CN"}, headers={"Accept": "text/html"})
+        assert r.status_code == 200, url
+        page = _Text()
+        page.feed(r.text)
+        for text in page.texts:
+            for word in english_words(text):
+                found.setdefault(word, set()).add(f"{url}: {text}")
+        todo += [u for u in page.links if WALKED.fullmatch(u) and u not in seen]
+    assert len(seen) > 25, sorted(seen)  # the walk reached the records
+    assert not found, "\n".join(f"{w}: {sorted(where)[:3]}" for w, where in found.items())
+
+
+def test_a_duration_is_in_the_readers_language() -> None:
+    from tianfu.web import format as fmt
+    from tianfu.web.i18n import translations
+
+    zh, en = translations("zh_CN").gettext, translations("en").gettext
+    assert fmt.duration(90_061_000, zh) == "1天 1小时 1分 1秒"
+    assert fmt.duration(90_061_000, en) == "1d 1h 1m 1s" == fmt.duration(90_061_000)
+    assert fmt.duration(-3_600_000, zh) == "-1小时" and fmt.duration(250, zh) == "250 毫秒"
+    assert english_words(fmt.duration(93_784_000, zh)) == []
+
+
+def test_a_fund_purpose_is_translated_with_the_id_on_hover(chain: AppChain) -> None:
+    for url in ("/funds", "/funds/rural-housing-2024"):
+        zh = chain.http.get(url, params={"lang": "zh_CN"}).text
+        en = chain.http.get(url, params={"lang": "en"}).text
+        assert '<span title="housing-renovation">农村住房改造</span>' in zh, url
+        assert '<span title="housing-renovation">housing renovation</span>' in en, url
+
+
+def test_a_role_is_translated_with_the_role_on_hover(chain: AppChain) -> None:
+    zh = chain.http.get("/proposals", params={"lang": "zh_CN"}).text
+    en = chain.http.get("/proposals", params={"lang": "en"}).text
+    assert '<span title="notary">公证机构</span>' in zh and '<span title="court">法院</span>' in zh
+    assert '<span title="notary">notary</span>' in en
