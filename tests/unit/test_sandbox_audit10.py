@@ -12,6 +12,7 @@ import tracemalloc
 
 import pytest
 from tests.unit.test_sandbox import FakeContext, admin, body
+from tests.unit.test_sandbox_audit9 import _stmt_gas
 from tests.unit.test_sandbox_findings import call
 
 from tianfu.execution.meter import Meter
@@ -126,3 +127,19 @@ def test_list_index_with_a_window_makes_no_copy_of_it() -> None:
     _peak(compiled, False)  # compiled and warmed outside the count
     whole, window = _peak(compiled, False), _peak(compiled, True)
     assert window - whole < 1_000_000, (window, whole)  # the copy was ~8 MB
+
+
+# -- a stored tuple key's second walk ---------------------------------------------------------------
+
+BIG = "(1 << 4095) - 12345"
+
+
+@pytest.mark.parametrize("wrap", ["({},)", "(({},),)", "(1, 'a', ({}, None))"])
+def test_a_stored_tuple_key_pays_for_its_shadow_walk_and_hash(wrap: str) -> None:
+    """A stored tuple key is walked and hashed, then walked again into its shadow (a Python
+    call per item, `keys._shadow`) and that hashed, but paid the walk once: a tuple holding
+    a 4,096-bit integer paid one hash of it for two (a bare one pays three). It now pays
+    the walk's gas twice."""
+    big = _stmt_gas(f"x = {BIG}\nt = {wrap.format('x')}\nd = {{}}", "d[t] = 1")
+    small = _stmt_gas(f"x = 7\nt = {wrap.format('x')}\nd = {{}}", "d[t] = 1")
+    assert big - small >= 2 * (4095 // 512)
