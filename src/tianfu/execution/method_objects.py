@@ -126,8 +126,9 @@ def _list_index(rt: Runtime, lst: list[Any], *args: Any) -> int:
 
 def _sort_keywords(rt: Runtime, lst: list[Any], *, key: Any = None, reverse: Any = False) -> None:
     """`lst.sort`: charged as `sorted()`, which does the work. As in CPython, a key function
-    sees the list empty while it sorts; a list it changed raises ValueError "list modified
-    during sort" and holds the sorted items (its changes dropped); a key function that
+    sees the list empty while it sorts; a list it left items in raises ValueError "list
+    modified during sort" and holds the sorted items (its items dropped; CPython also
+    raises for items added and removed again); a key function that
     raises leaves the items as they were."""
     if key is None:
         lst[:] = rt.b_sorted(lst, reverse=reverse)
