@@ -436,6 +436,15 @@ CASES: list[Case] = [
         10,
     ),
     _c("min key", "b:min", "L = list(range(20_000))", "z = min(L, key=lambda v: -v)", 1, 5),
+    _c("max key native", "b:max", "L = list(range(20_000))", "z = max(L, key=abs)", 1, 5),
+    _c(
+        "list.sort key",
+        "m:list.sort",
+        "L = list(range(20_000))",
+        "L.sort(key=lambda v: -v)",
+        1,
+        5,
+    ),
     _c(
         "min 15 long strs",
         "b:min",

@@ -169,7 +169,8 @@ RAISES = """
 def f(ctx, how, n):
     L = [[] for i in range(n)]
     k = tuple([(i,) for i in range(n)])
-    d = {k: 1} if how == 'found' else {}
+    other = tuple([(i + 1,) for i in range(n)])  # stored when k is not: the same store's gas
+    d = {k: 1} if how == 'found' else {other: 1}
     total = 0
     for i in range(10):
         try:

@@ -60,6 +60,8 @@ _SIZED = frozenset({list, tuple, str, bytes, range, type({}.keys()), type({}.val
 # Iterables whose iteration runs no contract code: `enumerate`/`zip` over anything else
 # (an iterator, a generator) pull from it through `pulled`, one level of call depth.
 _FLAT_ITERABLES = _SIZED | {dict, type({}.items())}
+# Sized sequences a key function can change (or, a view, that have no index).
+_LIVE = frozenset({list, type({}.keys()), type({}.values())})
 
 
 def _fail(cls: type[BaseException], message: str) -> BaseException:
@@ -268,9 +270,33 @@ class CheckedBuiltins:
         m.charge_alloc(len(seq) * LOOP_GAS, seq_bytes(len(seq)) + len(seq) * SMALL_BYTES)
         return [key(item) for item in seq]
 
+    def _keyed(self, seq: Any, key: Any) -> tuple[list[Any], list[Any]]:
+        """The items of `seq` (a list or dict view) that `key` was called with, and their
+        keys: the key function may change the list meanwhile, and CPython's `min`/`max`
+        iterate the live list and answer with one of the items it yielded (one more list
+        counted; a view has no index)."""
+        n = len(seq)
+        self.m.charge_alloc(n * LOOP_GAS, 2 * seq_bytes(n) + n * SMALL_BYTES)
+        items: list[Any] = []
+        keys: list[Any] = []
+        for item in seq:
+            keys.append(key(item))
+            items.append(item)
+        return items, keys
+
     def b_sorted(self, x: Any, *, key: Any = None, reverse: Any = False) -> list[Any]:
         self.m.charge(BUILTIN_GAS)
         seq = self.items(x)
+        if key is not None and type(seq) in _LIVE and len(seq) <= MAX_SEQ_LEN:
+            # CPython's sorted() sorts a copy: a key function changing `x` (or the dict of
+            # a view) changes neither the items sorted nor the answer
+            self.m.charge_alloc(items_gas(len(x)), seq_bytes(len(x)))
+            seq = list(x)
+        return self.sort_items(seq, key, reverse)
+
+    def sort_items(self, seq: Any, key: Any, reverse: Any) -> list[Any]:
+        """`seq` sorted (by `key`): a sequence no key function can change (`items`' own
+        list, a copy, or an immutable one)."""
         n = len(seq)
         if n > MAX_SEQ_LEN:
             raise too_big("sorted()", n, MAX_SEQ_LEN)
@@ -299,7 +325,11 @@ class CheckedBuiltins:
             if default is not _MISSING:
                 return default
             raise _fail(ValueError, f"{what}() of an empty sequence")
-        keys = self._keys(seq, key)
+        if key is not None and type(seq) in _LIVE:
+            seq, keys = self._keyed(seq, key)
+            n = len(seq)
+        else:
+            keys = self._keys(seq, key)
         m = self.m
         # n comparisons of at most `compare_units` each, rounded once (a floor of n / 16
         # first made every call of fewer than 16 items free of its comparisons' work)

@@ -33,7 +33,7 @@ from typing import Any
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import DICT_ENTRY_BYTES, SLOT_BYTES, items_gas
 from tianfu.execution.meter import Meter
-from tianfu.execution.walk import hashable_key, int_hash_gas
+from tianfu.execution.walk import TUPLE_KEY_GAS, hashable_key, int_hash_gas, measure, units_gas
 
 # Integers of at most this magnitude hash to themselves (-1 excepted, which shares -2's):
 # no two of them share a hash.
@@ -58,11 +58,15 @@ def store_key(meter: Meter, k: Any) -> Any:
         meter.charge(_STORE_CHECK_GAS + _STORE_HASHES * int_hash_gas(k))
         _count(meter, k, k)
         return k
-    key = hashable_key(meter, k)  # a tuple is walked and charged here; others refused
     if t is tuple:
-        meter.charge(_STORE_CHECK_GAS)
+        # Walked and hashed (as `hashable_key` does), then walked again into its shadow (a
+        # Python call per item) and that hashed: twice the walk's gas. Charged once, a
+        # tuple holding a 4,096-bit integer paid one hash of it for two.
+        walk = units_gas(measure(meter, k, "hash", hashing=True))
+        meter.charge(TUPLE_KEY_GAS + 2 * walk + _STORE_CHECK_GAS)
         _count(meter, k, _shadow(k))
-    return key
+        return k
+    return hashable_key(meter, k)  # refused unless None, bool, bytes
 
 
 def _shadow(v: Any) -> Any:

@@ -12,12 +12,13 @@ closure's did (receipts hold them).
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import islice
 from operator import indexOf as _index_of
 from typing import TYPE_CHECKING, Any
 
 from tianfu.execution import errors
 from tianfu.execution.contract_api import ContractError
-from tianfu.execution.costs import METHOD_GAS
+from tianfu.execution.costs import BUILTIN_GAS, METHOD_GAS, items_gas, seq_bytes
 from tianfu.execution.keys import deleted
 
 if TYPE_CHECKING:
@@ -117,13 +118,35 @@ def _list_index(rt: Runtime, lst: list[Any], *args: Any) -> int:
     start = args[1] if len(args) > 1 else 0
     stop = args[2] if len(args) > 2 else len(lst)
     span = range(len(lst))[start:stop]  # bounded as `index` bounds them
-    window = lst if len(span) == len(lst) else lst[span.start : span.stop]
-    return span.start + _index_of(window, args[0])
+    if len(span) == len(lst):
+        return _index_of(lst, args[0])
+    # the window read in place: a slice of it was a copy of up to 8 MB the meter never saw
+    return span.start + _index_of(islice(lst, span.start, span.stop), args[0])
 
 
 def _sort_keywords(rt: Runtime, lst: list[Any], *, key: Any = None, reverse: Any = False) -> None:
-    """`lst.sort`: charged as `sorted()`, which does the work."""
-    lst[:] = rt.b_sorted(lst, key=key, reverse=reverse)
+    """`lst.sort`: charged as `sorted()`, which does the work. As in CPython, a key function
+    sees the list empty while it sorts; a list it left items in raises ValueError "list
+    modified during sort" and holds the sorted items (its items dropped; CPython also
+    raises for items added and removed again); a key function that
+    raises leaves the items as they were."""
+    if key is None:
+        lst[:] = rt.b_sorted(lst, reverse=reverse)
+        return
+    rt.m.charge(BUILTIN_GAS)
+    # the items move to a list of their own (counted as sorted() counts its copy; the
+    # list's buffer, freed, takes the sorted items back)
+    rt.m.charge_alloc(items_gas(len(lst)), seq_bytes(len(lst)))
+    items = lst.copy()
+    lst.clear()
+    out = items
+    try:
+        out = rt.sort_items(items, key, reverse)
+    finally:
+        modified = len(lst) > 0
+        lst[:] = out
+    if modified:
+        raise _fail(ValueError, "list.sort(): list modified during sort")
 
 
 def _method_error(qualified: str, name: str, exc: BaseException) -> BaseException:
