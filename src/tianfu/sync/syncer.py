@@ -89,6 +89,12 @@ class PeerMisbehaved(SyncError):
     """A peer sent something that no honest peer sends (bad block, certificate, encoding)."""
 
 
+class _BatchTakenBack(StoreError):
+    """A block's commit failed on our host (its store or memory) inside the batch's store
+    transaction, after some of its rows may have been written: the batch is rolled back
+    whole (nothing of it is stored or announced), as for a write that failed."""
+
+
 @dataclass(eq=False)
 class BlockSyncer:
     """Fetches, checks and applies blocks from peers; answers their requests; see module doc."""
@@ -519,6 +525,8 @@ class BlockSyncer:
                         try:
                             checked = checks.get(i)
                             out.applied.append(self._verify_and_commit(item, h, checked))
+                        except _BatchTakenBack:
+                            raise  # (out of the group: it is rolled back)
                         except Exception as exc:
                             if not isinstance(
                                 exc, (StoreError, CertificateError, InvalidBlock)
@@ -526,7 +534,7 @@ class BlockSyncer:
                                 raise
                             out.failure = exc  # (a host fault: our own, as a StoreError)
                             break
-        except StoreError as exc:  # the batch's COMMIT failed: none of it is stored
+        except StoreError as exc:  # the batch's COMMIT, or a block's, failed: none is stored
             out.applied = []
             out.failure, out.failed_height = exc, from_height
         finally:
@@ -557,7 +565,14 @@ class BlockSyncer:
             verified=checked.tx_checked(height, ledger.params(height)),
             last_commit_checked=checked.last_commit_checked,
         )
-        ledger.commit(executed, item.cert)
+        try:
+            ledger.commit(executed, item.cert)
+        except Exception as exc:  # our store or host: part of the block may be in the group
+            if not isinstance(exc, StoreError) and not host_read_failure(exc):
+                raise
+            raise _BatchTakenBack(
+                f"{type(exc).__name__}: {exc}; the batch taken back: none of it is stored"
+            ) from None
         return executed
 
     def _committed(self, executed: ExecutedBlock) -> None:
