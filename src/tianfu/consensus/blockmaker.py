@@ -287,6 +287,7 @@ class BlockMaker(Generic[E]):
                     self.mark("executed")
             except Exception as exc:
                 if isinstance(exc, ValueError) or not host_fault(exc):
+                    self.execute_failure = None  # a verdict is given: nothing stops them
                     raise  # the block's verdict (or a top-level failure: see `execute`)
                 self.stats["execute_host_failures"] += 1
                 self.execute_failure = f"{type(exc).__name__}: {exc}"
