@@ -258,7 +258,13 @@ class NodeService(ChainReads):
                 continue
             if forged is not None and forged.first is not None:
                 if params is None:
-                    params = self.ledger.executor.params_for(next_height)
+                    try:
+                        params = self.ledger.executor.params_for(next_height)
+                    except Exception as exc:  # the store cannot be read now: as in check_tx
+                        if not host_read_failure(exc):
+                            raise
+                        out.append(TxStateUnavailable(STATE_UNREADABLE))
+                        continue
                 out.append(self._unchecked(tx, next_height, params, forged))
                 unchecked += 1
                 continue
