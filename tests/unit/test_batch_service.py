@@ -227,3 +227,41 @@ def test_a_forged_batch_reads_the_parameters_once_per_chunk(chain, monkeypatch):
     assert len({str(o) for o in unchecked}) == 1
     assert type(out[-1]) is TxRejected and "expired" in str(out[-1])
     assert registry.get_sample_value("tianfu_txs_rejected_total") - before == 1001
+
+
+def test_a_forged_batch_whose_parameters_cannot_be_read_is_answered_503(chain, monkeypatch):
+    """After a batch's first forged transaction, the later ones are checked under the chain
+    parameters, read once per chunk: a read the store failed there (locked, failing,
+    closed) escaped the batch, and the API answered 500 'internal error' with a traceback
+    for the whole batch. Each such transaction is now answered as any admission read our
+    store fails: `TxStateUnavailable` (503 state_unreadable), the others as before."""
+    from tianfu.api.service import TxStateUnavailable
+    from tianfu.execution.refusals import BadSignature
+    from tianfu.store import StoreBusy
+
+    alice = chain.identity("org1", "alice")
+    assert chain.call(alice, "kv", "put", "first", 0).ok
+    chain.service.on_tx = None  # admit only
+    executor = chain.ledger.executor
+    check_tx, params_for = executor.check_tx, executor.params_for
+    locked = [False]
+
+    def checking(*args, **kw):
+        try:
+            return check_tx(*args, **kw)
+        except BadSignature:
+            locked[0] = True  # the store is locked from now on
+            raise
+
+    def reading(height):
+        if locked[0]:
+            raise StoreBusy("read failed: database is locked")
+        return params_for(height)
+
+    monkeypatch.setattr(executor, "check_tx", checking)
+    monkeypatch.setattr(executor, "params_for", reading)
+    forged = _forged(chain.sign(alice, "kv", "put", "f", 1))
+    later = [chain.sign(alice, "kv", "put", f"l{i}", i) for i in range(3)]
+    out = asyncio.run(chain.service.submit_many([forged, *later]))
+    assert type(out[0]) is TxBadSignature
+    assert [type(o) for o in out[1:]] == [TxStateUnavailable] * 3, out

@@ -206,3 +206,29 @@ def test_a_block_our_host_cannot_execute_is_not_the_peers_fault(world, tmp_path)
     asyncio.run(main())
     assert b.syncer.store_error is None and not b.syncer.banned_peers()
     assert chain_hashes(b.ledger) == chain_hashes(a.ledger)
+
+
+def test_a_host_fault_after_a_blocks_write_takes_the_batch_back(world, tmp_path) -> None:
+    """A block's commit failing on our host after its rows were written into the batch's
+    store transaction (here the read of the validator set that commit caches: the store
+    locked) was caught inside the batch, which was then committed with that block in it,
+    but the block was never announced (`on_commit`: no waiter answered, no event
+    published, its transactions left in the mempool), nor ever again. The batch is now
+    taken back whole, as for a failed write, and every block is announced once."""
+    from tianfu.store import StoreBusy
+
+    a, b, clock, _ = _pair(world, tmp_path)
+    real_carry = b.ledger._carry_governed
+
+    class Failing:
+        failing = True
+
+    failing = Failing()
+
+    def carry(version: int, updates: object) -> None:
+        if failing.failing and version == 2:
+            raise StoreBusy("read failed: database is locked")
+        real_carry(version, updates)  # type: ignore[arg-type]
+
+    b.ledger._carry_governed = carry  # type: ignore[method-assign]
+    _fails_then_recovers(a, b, clock, failing, "database is locked")

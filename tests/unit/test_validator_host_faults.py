@@ -187,3 +187,70 @@ def test_no_verdict_while_the_store_itself_does_not_answer(chain, tmp_path):  # 
 
     asyncio.run(go())
     assert len(calls) == HOST_FAULT_REPEATS + 2 and posted == []
+
+
+def test_a_failure_met_before_the_store_answered_again_is_no_verdict(
+    chain,  # noqa: F811
+    tmp_path,
+):
+    """A real outage (the store locked: executions and probes fail) ends just after an
+    execution failed, before the probe: the probe answers. That failure was the outage's,
+    not the block's: the block, valid, is executed again and answered valid. It was
+    answered invalid (the core prevoted nil for a valid block, kept that verdict for the
+    height, and the WAL across a restart): two honest validators disagreed on it."""
+    ledger = chain.ledger
+    block = chain.replica.build_block(_txs(chain, 1), b"").block
+    a = ExecuteBlock(block.header.height, 0, block.hash, encode(block))
+    driver = make_driver(chain, tmp_path)
+    real_execute, real_probe = ledger.execute, ledger.store.probe
+    outage = {"on": True, "probes": 0}
+    calls: list[bool] = []
+
+    def probe() -> None:
+        outage["probes"] += 1
+        if outage["probes"] >= 2:
+            outage["on"] = False  # the outage ends now
+        if outage["on"]:
+            raise StoreBusy("write failed: database is locked")
+        real_probe()
+
+    def execute(*args: Any, **kw: Any) -> Any:
+        calls.append(outage["on"])
+        if outage["on"]:
+            raise StoreBusy("read failed: database is locked")
+        return real_execute(*args, **kw)
+
+    ledger.store.probe = probe
+    ledger.execute = execute
+    posted = _execute(driver, chain, a)
+    assert posted == [BlockExecuted(a.height, a.block_hash, True)], (posted, calls)
+    assert calls[-1] is False and all(calls[:-1]), calls
+    assert driver.blocks.execute_failure is None
+
+
+def test_a_verdict_after_host_failures_ends_the_degraded_health(chain, tmp_path):  # noqa: F811
+    """The store failed twice, then the block executed far enough to be found invalid:
+    a verdict was given, so the host's failure no longer stops this node's verdicts. The
+    health still read 'degraded: cannot execute proposed blocks: StoreBusy ...' until
+    some other block executed."""
+    from tianfu.ledger import InvalidBlock
+
+    ledger = chain.ledger
+    block = chain.replica.build_block(_txs(chain, 1), b"").block
+    a = ExecuteBlock(block.header.height, 0, block.hash, encode(block))
+    driver = make_driver(chain, tmp_path)
+    health = _health(driver)
+    calls: list[int] = []
+
+    def failing(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise StoreBusy("read failed: database is locked")
+        raise InvalidBlock("state root mismatch: this node computes a different state")
+
+    ledger.execute = failing
+    posted = _execute(driver, chain, a)
+    assert posted == [BlockExecuted(a.height, a.block_hash, False)]
+    assert len(calls) == 3
+    assert driver.blocks.execute_failure is None
+    assert health.text() == "ok"

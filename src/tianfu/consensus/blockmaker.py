@@ -15,7 +15,9 @@ store answers its probe: then the culprit search runs taking host faults for the
 transactions', and drops the one that causes them (a transaction that raises a host-fault
 type on every node would otherwise halt the chain). Executing a proposed block that
 fails on the host is no verdict on the block: it is tried again with a backoff
-(`execute_failure` holds why for the node's health), never answered as invalid. `executed`
+(`execute_failure` holds why for the node's health), and answered invalid only when it
+fails `culprit.HOST_FAULT_REPEATS` times in a row, the last between two probes the store
+answered (`_execute_retrying`). `executed`
 keeps the executed blocks of the current height, so that committing one does not
 execute it again.
 
@@ -261,11 +263,16 @@ class BlockMaker(Generic[E]):
         nothing of the block: no verdict is given (the core waits for one), one ERROR line
         says why, `execute_failure` holds it for the node's health, and execution is tried
         again with the driver's backoff until it gives one — unless it fails
-        `HOST_FAULT_REPEATS` times in a row and the store answers its probe: then the
-        block makes this host fail (a transaction that raises a host-fault type), and it is
-        invalid (a `ValueError`), or a Byzantine proposer could halt every validator with it.
-        A write the file system refused (`write_fault`) is never the block's."""
+        `HOST_FAULT_REPEATS` times in a row, the last attempt between two probes the store
+        answered: then the block makes this host fail (a transaction that raises a
+        host-fault type), and it is invalid (a `ValueError`), or a Byzantine proposer could
+        halt every validator with it. From the `HOST_FAULT_REPEATS - 1`-th failure on, the
+        store is probed after each one, and an attempt follows at once when it answers: a
+        failure met before the store answered (an outage that has just ended) never makes
+        the block invalid. A write the file system refused (`write_fault`) is never the
+        block's."""
         retry: Retry | None = None
+        answered = False  # the store answered its probe just before the last attempt
         while True:
             try:
                 async with lock:
@@ -280,6 +287,7 @@ class BlockMaker(Generic[E]):
                     self.mark("executed")
             except Exception as exc:
                 if isinstance(exc, ValueError) or not host_fault(exc):
+                    self.execute_failure = None  # a verdict is given: nothing stops them
                     raise  # the block's verdict (or a top-level failure: see `execute`)
                 self.stats["execute_host_failures"] += 1
                 self.execute_failure = f"{type(exc).__name__}: {exc}"
@@ -293,16 +301,19 @@ class BlockMaker(Generic[E]):
                     )
                     retry = Retry(f"execute block {a.height}", logger=log)
                 retry.failed(exc)
-                if retry.failures >= HOST_FAULT_REPEATS and not write_fault(exc):
+                before, answered = answered, False
+                if retry.failures >= HOST_FAULT_REPEATS - 1 and not write_fault(exc):
                     async with lock:
-                        answers = await self.run_blocking(self.work.store_answers)
-                    if answers:  # the same failure every time, the store fine: the block's
+                        answered = await self.run_blocking(self.work.store_answers)
+                    if answered and before and retry.failures >= HOST_FAULT_REPEATS:
+                        # The same failure every time, the store fine around it: the block's.
                         self.execute_failure = None
                         raise ValueError(
                             f"executing it failed on this host {retry.failures} times in a "
                             f"row while the store answers: {type(exc).__name__}: {exc}"
                         ) from None
-                await self.timers.sleep(retry.wait())
+                if not answered:  # (answering: the next attempt says whose failure it is)
+                    await self.timers.sleep(retry.wait())
                 continue
             if retry is not None:
                 log.warning(

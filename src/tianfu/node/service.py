@@ -1,4 +1,5 @@
-"""NodeService: the node's ChainService — admits transactions, answers reads, streams events."""
+"""NodeService: the node's ChainService — admits transactions, streams events, and answers reads
+(`tianfu.node.reads`)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from tianfu.api.service import (
     CommittedEvent,
-    NotFound,
-    QueryFailed,
-    StateRead,
-    StateUnavailable,
     TxBadSignature,
     TxBusy,
     TxDuplicate,
@@ -28,21 +25,18 @@ from tianfu.api.service import (
     TxStateUnavailable,
     TxUnchecked,
 )
-from tianfu.codec import decode_value, encode
 from tianfu.contracts.identity import AuthError
-from tianfu.execution.contract_api import ContractError, state_key
-from tianfu.execution.errors import STATE_UNREADABLE, StateUnreadable, host_read_failure
+from tianfu.execution.contract_api import ContractError
+from tianfu.execution.errors import STATE_UNREADABLE, host_read_failure
 from tianfu.execution.executor import TxInvalid
 from tianfu.execution.refusals import BadSignature, QuotaExceeded
 from tianfu.ledger import Ledger
-from tianfu.ledger.proofs import ledger_proofs
 from tianfu.mempool import Mempool, MempoolFull
 from tianfu.mempool.gossip import FORGED, Verdict
+from tianfu.node.reads import ChainReads
 from tianfu.proofs.build import ProofBuilder
 from tianfu.types import (
     Block,
-    BlockHeader,
-    CommitCertificate,
     ConsensusParams,
     Receipt,
     Transaction,
@@ -94,7 +88,7 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-class NodeService:
+class NodeService(ChainReads):
     def __init__(
         self,
         ledger: Ledger,
@@ -264,7 +258,13 @@ class NodeService:
                 continue
             if forged is not None and forged.first is not None:
                 if params is None:
-                    params = self.ledger.executor.params_for(next_height)
+                    try:
+                        params = self.ledger.executor.params_for(next_height)
+                    except Exception as exc:  # the store cannot be read now: as in check_tx
+                        if not host_read_failure(exc):
+                            raise
+                        out.append(TxStateUnavailable(STATE_UNREADABLE))
+                        continue
                 out.append(self._unchecked(tx, next_height, params, forged))
                 unchecked += 1
                 continue
@@ -461,149 +461,6 @@ class NodeService:
                 yield item
         finally:
             self._subscribers.discard(q)
-
-    def get_tx(self, tx_hash: bytes) -> TxRecord | None:
-        rec = self.store.load_tx(tx_hash)
-        if rec is None:
-            return None
-        return TxRecord(rec.tx, rec.receipt, rec.height, rec.index)
-
-    # -- blocks ----------------------------------------------------------------------------
-    def get_block(self, height: int) -> Block | None:
-        return self.store.load_block(height)
-
-    def get_receipts(self, height: int) -> list[Receipt] | None:
-        return self.store.load_receipts(height)
-
-    def get_headers(self, start: int, limit: int) -> list[BlockHeader]:
-        return self.store.headers(start, limit)
-
-    def get_certificate(self, height: int) -> CommitCertificate | None:
-        return self.store.load_cert(height)
-
-    def get_block_height(self, block_hash: bytes) -> int | None:
-        return self.store.height_of_block(block_hash)
-
-    # -- state -----------------------------------------------------------------------------
-    def read_state(self, contract: str, key: str, height: int | None, prove: bool) -> StateRead:
-        latest = self.store.height()
-        if height is None:
-            height = latest
-        if height < 1 or height > latest:
-            raise NotFound(f"no block at height {height} (latest is {latest})")
-        header = self.store.load_header(height)
-        if header is None:
-            raise NotFound(f"no block at height {height}")
-        k = state_key(contract, key)
-        raw = self.ledger.latest.get(k) if height == latest else self.ledger.state.get(k, height)
-        proof = encode(self.ledger.state.prove(k, height)) if prove else None
-        return StateRead(
-            contract=contract,
-            key=key,
-            height=height,
-            value=None if raw is None else decode_value(raw),
-            value_bytes=raw,
-            proof=proof,
-            header=header,
-            certificate=self.store.load_cert(height),
-        )
-
-    def scan_state(self, contract: str, prefix: str, limit: int) -> list[tuple[str, Any]]:
-        """At most `limit` latest entries of `contract` whose key starts with `prefix`, in key
-        order: (key, decoded value). Read-only (the web console lists records with it)."""
-        base = state_key(contract, "")
-        out: list[tuple[str, Any]] = []
-        rows = self.store.iter_latest(base + prefix.encode())
-        try:
-            for key, raw in rows:
-                if len(out) >= limit:
-                    break
-                out.append((bytes(key)[len(base) :].decode(errors="replace"), decode_value(raw)))
-        finally:
-            rows.close()  # type: ignore[attr-defined]
-        return out
-
-    def scan_state_before(
-        self, contract: str, prefix: str, before: str | None, limit: int
-    ) -> list[tuple[str, Any]]:
-        """At most `limit` latest entries of `contract` under `prefix` whose key (after the
-        prefix) sorts below `before` (None: from the last), in descending key order: one
-        page of a list, read by key range (the web console pages through records with it)."""
-        base = state_key(contract, "")
-        start = base + prefix.encode()
-        bound = None if before is None else start + before.encode()
-        return [
-            (key[len(base) :].decode(errors="replace"), decode_value(raw))
-            for key, raw in self.store.latest_before(start, bound, limit)
-        ]
-
-    def query(self, contract: str, method: str, args: list[Any]) -> Any:
-        head = self.ledger.head()
-        try:
-            return self.ledger.executor.query(
-                contract,
-                method,
-                args,
-                self.ledger.latest.get,
-                head.height if head else 0,
-                head.time_ms if head else 0,
-            )
-        except StateUnreadable as exc:
-            raise StateUnavailable(str(exc)) from None
-        except ContractError as exc:
-            msg = str(exc)
-            if msg.startswith("unknown contract") or "has no method" in msg:
-                raise NotFound(msg) from None
-            raise QueryFailed(msg) from None
-
-    def events_before(
-        self, contract: str, names: tuple[str, ...], before: int | None, blocks: int
-    ) -> list[tuple[int, int, Any]]:
-        """Events of `contract` named one of `names`, newest first, from at most `blocks`
-        blocks below height `before`: (height, tx index, event) (the store's event index)."""
-        return self.store.events_before(contract, names, before, blocks)
-
-    def native_contracts(self) -> list[str]:
-        """The names of the contracts the node runs natively (governance, ...)."""
-        return sorted(self.ledger.executor.native)
-
-    def _gov(self, method: str, *args: Any) -> Any:
-        return self.query("governance", method, list(args))
-
-    def validators(self) -> list[dict[str, Any]]:
-        """The validator set that signs the next block."""
-        return self.validators_at(self.store.height() + 1)
-
-    def validators_at(self, height: int) -> list[dict[str, Any]]:
-        """The validator set that signs block `height` (ADR 0012: from state height - 2)."""
-        return [
-            {
-                "name": v.name,
-                "org": v.org,
-                "scheme": v.scheme,
-                "public_key": v.public_key.hex(),
-                "power": v.power,
-            }
-            for v in self.ledger.validator_set(max(1, height)).validators
-        ]
-
-    def orgs(self) -> list[dict[str, Any]]:
-        return [
-            {"name": o["name"], "status": o["status"], "ca_cert": o["ca_cert"].hex()}
-            for o in self._gov("list_orgs")
-        ]
-
-    def contracts(self) -> list[dict[str, Any]]:
-        return list(self._gov("list_contracts"))
-
-    def genesis(self) -> bytes:
-        return encode(self.ledger.genesis)
-
-    def proof_builder(self) -> ProofBuilder:
-        """The source of proof documents (`tianfu.api.proofs`)."""
-        if self._proofs is None:
-            self._proofs = ledger_proofs(self.ledger)
-        return self._proofs
 
     def metrics(self) -> bytes:
         self.m_mempool.set(len(self.mempool))

@@ -20,7 +20,7 @@ Connections (see ADR 0011):
   Inbound: frames over `max_frame` close the connection; a token bucket per peer drops
   excess frames (the peer's, shared by its connections and kept while it reconnects, so
   redialing does not refill it); a revoked peer's frames are ignored and its connection closed.
-- Configured peers are redialed with exponential back-off and jitter.
+- Configured peers are redialed with exponential back-off and jitter (`tianfu.p2p.dialing`).
 
 All methods are meant to be called on the event loop's thread.
 """
@@ -43,11 +43,11 @@ from tianfu.identity import Identity
 from tianfu.p2p import queues
 from tianfu.p2p.attested import AttestedTransport
 from tianfu.p2p.certclock import CertClockWarnings
+from tianfu.p2p.dialing import Dialing
 from tianfu.p2p.framing import (
     KIND_HELLO,
     FrameTooLargeError,
     PeerRejectedError,
-    SelfConnectionError,
     check_kind,
     read_frame,
 )
@@ -100,7 +100,7 @@ class _Connection(Link):
     dialer: str  # address of the side that dialed
 
 
-class TlsNetwork:
+class TlsNetwork(Dialing):
     """The p2p transport: implements `tianfu.p2p.protocol.Network`."""
 
     def __init__(
@@ -417,70 +417,6 @@ class TlsNetwork:
             self.stats["peers_rejected"] += 1
             log.info("refused a peer: %s", exc)
             raise
-
-    # ---- internals: dialing ---------------------------------------------------------
-
-    def _start_dialer(self, target: Address) -> None:
-        task = self._dialers.get(target)
-        if task is None or task.done():
-            self._dialers[target] = asyncio.get_running_loop().create_task(
-                self._dial_loop(target), name=f"p2p-dial-{target[0]}:{target[1]}"
-            )
-
-    def _jitter(self, delay: float) -> float:
-        return delay * (0.5 + 0.5 * self._rng.random())
-
-    async def _dial_loop(self, target: Address) -> None:
-        low, high = self._backoff
-        delay = low
-        connected_before = False
-        while self._running:
-            addr = self._target_peer.get(target)
-            conn = self._conns.get(addr) if addr is not None else None
-            if conn is not None:  # connected (either direction): wait until that ends
-                await conn.closed.wait()
-                await asyncio.sleep(self._jitter(low))
-                continue
-            try:
-                await self._dial(target)
-            except asyncio.CancelledError:
-                raise
-            except SelfConnectionError:
-                log.info("dial target %s:%d is this node itself: not dialing it", *target)
-                return
-            except Exception as exc:  # a task's top level: any failure means retry later
-                self.stats["dial_failures"] += 1
-                self.cert_clock.check(exc, f"{target[0]}:{target[1]}", inbound=False)
-                log.debug("dial %s:%d failed: %r", target[0], target[1], exc)
-                await asyncio.sleep(self._jitter(delay))
-                delay = min(delay * 2, high)
-                continue
-            if connected_before:
-                self.stats["reconnects"] += 1
-            connected_before = True
-            delay = low
-
-    async def _dial(self, target: Address) -> None:
-        cas = dict(self._trusted_cas())
-        ctx = self._contexts.get(cas, server=False)
-        timeout = self._handshake_timeout
-        reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(
-                target[0], target[1], ssl=ctx, server_hostname="", ssl_handshake_timeout=timeout
-            ),
-            timeout,
-        )
-        try:
-            peer, not_after = await self._authenticate(reader, writer, cas, server=False)
-        except (PeerRejectedError, asyncio.CancelledError):
-            abort(writer)
-            raise
-        except BaseException:
-            self.stats["handshakes_failed"] += 1
-            abort(writer)
-            raise
-        self._target_peer[target] = peer.address
-        self._register(peer, cas[peer.org], not_after, reader, writer, dialer=self._address)
 
     # ---- internals: connection table --------------------------------------------------
 

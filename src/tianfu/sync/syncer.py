@@ -15,8 +15,8 @@ Coordination with consensus (docs/adr/0013-block-sync.md): consensus handles a g
 one height (`KIND_COMMIT`); this syncer takes over when the best peer is more than
 `consensus_gap` heights ahead. `on_sync_started(height, target)` tells the node to
 abandon consensus for the old height, `on_caught_up(height)` to restart it at height+1.
-Blocks are verified, executed and committed in a worker thread under `commit_lock`, the
-lock the consensus driver must also hold while it commits.
+Blocks are verified, executed and committed in a worker thread (`tianfu.sync.apply`) under
+`commit_lock`, the lock the consensus driver must also hold while it commits.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
 from tianfu.codec import CodecError, decode, encode
-from tianfu.crypto import CertificateError, verify_commit
+from tianfu.crypto import CertificateError
 from tianfu.execution.errors import host_read_failure
 from tianfu.ledger import InvalidBlock, Ledger
 from tianfu.ledger.ledger import ExecutedBlock
@@ -45,6 +45,7 @@ from tianfu.p2p.protocol import (
 from tianfu.ratelimit import TokenBucket
 from tianfu.store import StoreError
 from tianfu.sync import checkproc, precheck, serving
+from tianfu.sync.apply import PeerMisbehaved, SyncError, apply_items
 from tianfu.sync.messages import (
     MAX_BLOCKS_PER_MESSAGE,
     BlocksRequest,
@@ -52,7 +53,6 @@ from tianfu.sync.messages import (
     BlockWithCert,
     Status,
 )
-from tianfu.sync.precheck import Prechecked
 from tianfu.sync.session import (
     Ahead,
     Outcome,
@@ -61,6 +61,8 @@ from tianfu.sync.session import (
     Session,
     SyncConfig,
 )
+
+__all__ = ["BlockSyncer", "PeerMisbehaved", "SyncConfig", "SyncError"]
 
 log = logging.getLogger(__name__)
 
@@ -79,14 +81,6 @@ def _decode_or_drop(payload: bytes, typ: type[M], max_size: int, what: str, addr
     except CodecError as exc:
         log.debug("malformed %s from %s: %s", what, addr, exc)
         return None
-
-
-class SyncError(Exception):
-    """Base class of block-sync errors."""
-
-
-class PeerMisbehaved(SyncError):
-    """A peer sent something that no honest peer sends (bad block, certificate, encoding)."""
 
 
 @dataclass(eq=False)
@@ -493,72 +487,8 @@ class BlockSyncer:
         self, items: list[BlockWithCert], from_height: int, ahead: precheck.Checks | None = None
     ) -> Outcome:
         """(worker thread) Verify, execute and commit `items` in order, from `from_height`,
-        up to the first that fails. The blocks that pass are stored in one store
-        transaction, durable together at the end (`Ledger.grouped_commits`: one COMMIT, one
-        fsync; blocks from peers can be fetched again, so a crash that takes back the batch
-        loses nothing acknowledged, and every block of it is checked on its own)."""
-        ledger = self.ledger
-        out = Outcome()
-        checks = ahead or precheck.Checks()  # Checks(): every check in line
-        if ahead is None and self.config.check_ahead and ledger.height + 1 == from_height:
-            checks = self._check_ahead(items, from_height)
-        try:
-            # Started and the first answer waited for before the lock that consensus
-            # stores its blocks under: a stopped checking process costs it no time.
-            checks.first()
-            with self.commit_lock:
-                if ledger.height + 1 != from_height:
-                    return out  # the ledger moved on while the batch was in flight
-                with ledger.grouped_commits():
-                    for i, item in enumerate(items):
-                        h = out.failed_height = from_height + i
-                        got = item.block.header.height
-                        if got != h:  # the certificate's height: verify_commit
-                            out.failure = PeerMisbehaved(f"sent block {got} where {h} was due")
-                            break
-                        try:
-                            checked = checks.get(i)
-                            out.applied.append(self._verify_and_commit(item, h, checked))
-                        except Exception as exc:
-                            if not isinstance(
-                                exc, (StoreError, CertificateError, InvalidBlock)
-                            ) and not host_read_failure(exc):
-                                raise
-                            out.failure = exc  # (a host fault: our own, as a StoreError)
-                            break
-        except StoreError as exc:  # the batch's COMMIT failed: none of it is stored
-            out.applied = []
-            out.failure, out.failed_height = exc, from_height
-        finally:
-            checks.cancel()
-        return out
-
-    def _check_ahead(self, items: list[BlockWithCert], from_height: int) -> precheck.Checks:
-        """Start the checks of `items` ahead: in the checking process if it is ready, else
-        in the checking thread."""
-        ledger = self.ledger
-        guesses = precheck.guesses(ledger, items, from_height)
-        config = self.config
-        if config.check_in_process and (process := checkproc.shared()).ready():
-            return process.submit(items, from_height, guesses, ledger.executor, config.check_wait_s)
-        return precheck.submit(items, from_height, guesses, ledger.chain_id, ledger.executor)
-
-    def _verify_and_commit(
-        self, item: BlockWithCert, height: int, checked: Prechecked
-    ) -> ExecutedBlock:
-        """(worker thread, under `commit_lock`) One block: certificate, execution, commit."""
-        ledger = self.ledger
-        block = item.block
-        validators = ledger.validator_set(height)
-        if not checked.cert_checked(validators):
-            verify_commit(item.cert, block.hash, height, validators, ledger.chain_id)
-        executed = ledger.execute(
-            block,
-            verified=checked.tx_checked(height, ledger.params(height)),
-            last_commit_checked=checked.last_commit_checked,
-        )
-        ledger.commit(executed, item.cert)
-        return executed
+        up to the first that fails, as one store transaction (`apply.apply_items`)."""
+        return apply_items(self.ledger, self.commit_lock, self.config, items, from_height, ahead)
 
     def _committed(self, executed: ExecutedBlock) -> None:
         self._applied_total += 1
