@@ -148,6 +148,20 @@ def test_attempt_records_refusal_without_moving_money(world):
     # Garbage arguments are refused and recorded, never crash.
     out = o["city"].fs.attempt_disburse(f, "no such!", 12, "x", None, "y")
     assert out["ok"] is False and out["code"] == "unregistered_account"
+    # The regulator has no role on the fund: its refused attempt fails and is not recorded.
+    _refused(
+        chain,
+        o["regulator"],
+        "attempt_allocate",
+        f,
+        POOL,
+        a["province"],
+        1,
+        "",
+        expect="not recorded",
+    )
+    assert o["regulator"].fs.all_refusals(f, limit=1) == o["regulator"].fs.refusals(f)
+    assert len(o["regulator"].fs.refusals(f)) == 2
     ok = o["authority"].fs.attempt_allocate(f, POOL, a["province"], 5_000, "")
     assert ok["ok"] is True and o["regulator"].fs.balance(f, a["province"])["balance"] == 5_000
 
@@ -274,6 +288,11 @@ def test_cli_flow(world, tmp_path, monkeypatch):
     r = run("report", fid, "--json")
     rep = json.loads(r.stdout)["result"]
     assert rep["conserved"] and [x["code"] for x in rep["refusals"]] == ["over_allocation"] * 2
+    r = run("refusal-page", fid, "--start", "2", "--json")
+    assert r.exit_code == 0 and [x["code"] for x in json.loads(r.stdout)["result"]] == [
+        "over_allocation"
+    ]
+    assert run("refusal-page", fid, "--limit", "81").exit_code == 1  # at most 80 a page
     r = run("report", fid, "--idle-days", "0")
     assert r.exit_code == 0 and "balances per level" in r.stdout and "province" in r.stdout
     assert run("accounts").exit_code == 0

@@ -29,6 +29,7 @@ from tianfu.apps.common.readable import Readable, yuan
 from tianfu.apps.fund_supervision import NAME
 from tianfu.apps.fund_supervision.sdk import (
     POOL,
+    REFUSAL_PAGE,
     FundSupervision,
     beneficiary_hash,
     paged_report,
@@ -237,9 +238,18 @@ COMMANDS = CommandTable(
         ),
         table_view(
             "refusals",
-            "The newest 200 refused attempts recorded for a fund.",
+            "The newest 80 refused attempts recorded for a fund (refusal-page: all).",
             FUND,
             columns=REFUSAL_COLUMNS,
+        ),
+        table_view(
+            "refusal-page",
+            "A fund's refused attempts, oldest first, a page at a time.",
+            FUND,
+            opt("start", int, default=1),
+            opt("limit", int, default=REFUSAL_PAGE),
+            columns=REFUSAL_COLUMNS,
+            method="refusal_page",
         ),
         custom(
             "report",

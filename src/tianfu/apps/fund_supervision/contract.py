@@ -18,7 +18,11 @@ the same hash from that fund is refused as `already_paid` (recorded by `attempt_
 
 Refused attempts: `allocate` and `disburse` fail (and write nothing) when refused;
 `attempt_allocate` and `attempt_disburse` run the same checks but, when refused, record
-the refusal on chain and return {"ok": False, "code", "reason"} instead of failing.
+the refusal on chain and return {"ok": False, "code", "reason"} instead of failing. Only
+the fund's parties have refusals recorded (its authority, and the holders of the roles
+"fund_authority" and "fund_officer"): anyone else's refused attempt fails, writing nothing.
+A refusal keeps at most MAX_SAID characters of each text the caller sent (its reason says
+when one was cut, and how long it was; the transaction holds it whole).
 
 State:
   "party:<address>"        -> enrolment record (`enrol`, `party`: the shared parties part,
@@ -68,7 +72,9 @@ ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-_."
 DEFAULT_IDLE_MS = 30 * 24 * 3600 * 1000
 POOL = ""
 MAX_INSTALMENTS = 24
-MAX_REFUSALS_SHOWN = 200  # the newest refusals `refusals` and `report` show (`refusal_page`: all)
+MAX_REFUSALS_SHOWN = 80  # the newest refusals `refusals` and `report` show (`refusal_page`: all)
+MAX_REFUSAL_PAGE = 80  # refusals `refusal_page` returns at most (ADR 0036: the largest fit)
+MAX_SAID = 64  # characters of a caller's text a refusal keeps (the transaction holds all)
 MAX_TRACE_IN = 20  # allocations into an account a `trace` hop shows (the newest before a payment)
 MAX_TRACE_SCAN = 2000  # movements `trace` reads of a fund created before the allocation log
 MAX_ACCOUNTS = 500  # accounts `accounts` and `report` read in one call (their `_page`s page)
@@ -397,7 +403,7 @@ def _open_check(ctx, fund):
 def _check_allocate(ctx, fund_id, from_id, to_id, amount):
     fund = ctx.get("fund:" + fund_id) if _is_id(fund_id) else None
     if fund is None:
-        return _refusal("unknown_fund", f"unknown fund {fund_id}")
+        return _refusal("unknown_fund", f"unknown fund {_said(fund_id)}")
     me = ctx.sender.address
     if from_id == POOL:
         if fund["authority"] != me:
@@ -407,14 +413,14 @@ def _check_allocate(ctx, fund_id, from_id, to_id, amount):
     else:
         source = ctx.get("acct:" + from_id) if _is_id(from_id) else None
         if source is None:
-            return _refusal("unregistered_account", f"unknown source account {from_id}")
+            return _refusal("unregistered_account", f"unknown source account {_said(from_id)}")
         if source["manager"] != me:
             return _refusal("unauthorized", f"only the manager of {from_id} may allocate from it")
     if not _is_amount(amount):
         return _refusal("invalid", "amount must be a positive integer number of fen")
     target = ctx.get("acct:" + to_id) if _is_id(to_id) else None
     if target is None:
-        return _refusal("unregistered_recipient", f"{to_id} is not a registered account")
+        return _refusal("unregistered_recipient", f"{_said(to_id)} is not a registered account")
     if target["parent"] != from_id:
         where = "the fund's pool" if from_id == POOL else from_id
         return _refusal(
@@ -496,10 +502,10 @@ def _do_allocate(ctx, fund_id, from_id, to_id, amount, memo):
 def _check_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash):
     fund = ctx.get("fund:" + fund_id) if _is_id(fund_id) else None
     if fund is None:
-        return _refusal("unknown_fund", f"unknown fund {fund_id}")
+        return _refusal("unknown_fund", f"unknown fund {_said(fund_id)}")
     account = ctx.get("acct:" + account_id) if _is_id(account_id) else None
     if account is None:
-        return _refusal("unregistered_account", f"unknown account {account_id}")
+        return _refusal("unregistered_account", f"unknown account {_said(account_id)}")
     if account["manager"] != ctx.sender.address:
         return _refusal("unauthorized", f"only the manager of {account_id} may disburse from it")
     if not _is_amount(amount):
@@ -516,7 +522,8 @@ def _check_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash
         )
     if purpose != fund["purpose"]:
         return _refusal(
-            "wrong_purpose", f"fund {fund_id} is earmarked for {fund['purpose']}, not for {purpose}"
+            "wrong_purpose",
+            f"fund {fund_id} is earmarked for {fund['purpose']}, not for {_said(purpose)}",
         )
     if purpose not in ben["purposes"]:
         return _refusal("wrong_purpose", f"the beneficiary is not eligible for {purpose}")
@@ -560,16 +567,43 @@ def _do_disburse(ctx, fund_id, account_id, id_hash, amount, purpose, doc_hash):
     return move
 
 
+def _said(value):
+    """A value the caller sent as a refusal's reason shows it: its text (a non-string's text
+    form), cut to its first MAX_SAID characters and then saying how long it was (the
+    transaction, the refusal's "tx", holds it whole)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= MAX_SAID:
+        return text
+    return text[:MAX_SAID] + f"... ({len(text)} characters, cut: the transaction holds them all)"
+
+
 def _clip(value):
+    """A refusal's field for a text the caller sent: its first MAX_SAID characters (an id is
+    at most 64), None for a non-string."""
     if isinstance(value, str):
-        return value[:80]
+        return value[:MAX_SAID]
     return None
 
 
+def _logs_refusals(ctx, fund):
+    """Whether the sender's refused attempts are recorded: the fund's parties only, its
+    authority and the holders of the contract's roles (fund authorities, and the fund
+    officers every account manager is); `fund` None for an attempt naming no known fund."""
+    if fund is not None and fund["authority"] == ctx.sender.address:
+        return True
+    return ctx.has_role("fund_authority") or ctx.has_role("fund_officer")
+
+
 def _record_refusal(ctx, kind, refusal, fund_id, from_id, to_id, amount, purpose):
+    fund = ctx.get("fund:" + fund_id) if _is_id(fund_id) else None
+    if not _logs_refusals(ctx, fund):
+        raise ContractError(
+            refusal["reason"] + " (not recorded: only the fund's authority, fund authorities "
+            "and fund officers have their refused attempts recorded)"
+        )
     seq = ctx.get("rf_seq", 0) + 1
     ctx.put("rf_seq", seq)
-    fund_key = fund_id if _is_id(fund_id) and ctx.get("fund:" + fund_id) is not None else ""
+    fund_key = "" if fund is None else fund_id
     record = {
         "seq": seq,
         "kind": kind,

@@ -312,9 +312,13 @@ def refusal_count(ctx, fund_id):
 
 @view
 def refusal_page(ctx, fund_id, start, limit):
-    """Refusals `start`.. (1-based, oldest first) of a fund, at most `limit` (<= 200)."""
+    """Refusals `start`.. (1-based, oldest first) of a fund, at most `limit` (<=
+    MAX_REFUSAL_PAGE: that many of the largest refusals fit in what a view returns)."""
     ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
-    ctx.require(_is_int(limit) and limit >= 1 and limit <= 200, "limit must be 1..200")
+    ctx.require(
+        _is_int(limit) and limit >= 1 and limit <= MAX_REFUSAL_PAGE,
+        f"limit must be 1..{MAX_REFUSAL_PAGE}",
+    )
     _str_arg(ctx, fund_id, "fund_id")
     n = _refusal_count(ctx, fund_id)
     return _refusal_range(ctx, fund_id, start, min(n, start + limit - 1))

@@ -27,6 +27,7 @@ def doc_hash(data: bytes | str) -> str:
 
 
 LEVELS = ("province", "city", "county", "township", "village")
+REFUSAL_PAGE = 80  # refusals a `refusal_page` returns at most (the contract's MAX_REFUSAL_PAGE)
 PAGE_TRIES = 5  # how often `paged_report` reads the pages again when money moved meanwhile
 
 
@@ -182,7 +183,7 @@ class FundSupervision(ContractSDK):
     allocations_into = view("fund_id", "account_id", returns=list, start=1, limit=200)
     refusals = view("fund_id", returns=list)
     refusal_count = view("fund_id", returns=int)
-    refusal_page = view("fund_id", returns=list, start=1, limit=200)
+    refusal_page = view("fund_id", returns=list, start=1, limit=REFUSAL_PAGE)
     report = view("fund_id", returns=dict, idle_ms=None)
     report_page = view("fund_id", returns=dict, idle_ms=None, start=1, limit=200)
 
@@ -196,9 +197,28 @@ class FundSupervision(ContractSDK):
             start = page["next"]
         return out
 
+    def all_refusals(self, fund_id: str, limit: int = REFUSAL_PAGE) -> list[Any]:
+        """Every refusal recorded for a fund, oldest first, read a page (`refusal_page`) at a
+        time up to the `refusal_count` read first (refusals are only added at the end)."""
+        n = self.refusal_count(fund_id)
+        out: list[Any] = []
+        while len(out) < n:
+            page = self.refusal_page(fund_id, start=len(out) + 1, limit=limit)
+            if not page:
+                break
+            out += list(page)
+        return out
+
     def full_report(self, fund_id: str, idle_ms: int | None = None) -> dict[str, Any]:
         """`report`, read a page at a time (any number of accounts): `paged_report`."""
         return paged_report(self._query, fund_id, idle_ms)
 
 
-__all__ = ["POOL", "FundSupervision", "beneficiary_hash", "doc_hash", "paged_report"]
+__all__ = [
+    "POOL",
+    "REFUSAL_PAGE",
+    "FundSupervision",
+    "beneficiary_hash",
+    "doc_hash",
+    "paged_report",
+]
