@@ -57,7 +57,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def refused(_: Request, exc: Exception) -> JSONResponse:
         status, body = refusal(exc)
-        return JSONResponse(body, status_code=status)
+        # 503: the node could not check it now (its state unreadable); sent again later, the
+        # same transaction is checked afresh (as a query's 503 says, `state_unavailable`).
+        headers = {"Retry-After": "1"} if status == 503 else None
+        return JSONResponse(body, status_code=status, headers=headers)
 
     async def not_found(_: Request, exc: Exception) -> JSONResponse:
         return error_response(404, str(exc) or "not found")
