@@ -15,7 +15,7 @@ import asyncio
 import pytest
 from msgspec.structs import replace
 
-import tianfu.execution.executor as executor
+import tianfu.execution.admission_checks as admission
 import tianfu.identity.verdicts as verdicts
 from tianfu.api.service import TxBadSignature, TxSignerRefused, TxUnchecked
 from tianfu.codec import encode
@@ -39,13 +39,13 @@ def chain(tmp_path):
 def checks(monkeypatch):
     """The number of transaction signature checks made (a one-element list)."""
     counted = [0]
-    verify = executor.verify_tx
+    verify = admission.verify_tx
 
     def counting(tx):
         counted[0] += 1
         return verify(tx)
 
-    monkeypatch.setattr(executor, "verify_tx", counting)
+    monkeypatch.setattr(admission, "verify_tx", counting)
     return counted
 
 
