@@ -21,7 +21,7 @@ from tianfu.api.server import make_server
 from tianfu.testing.threadserver import ServerThread
 
 WAIT_S = 30.0
-ANSWER = 8 * 1024 * 1024  # far past any socket buffer
+ANSWER = 32 * 1024 * 1024  # far past the socket buffers (a kernel send buffer: up to 4 MiB)
 
 
 async def large_answer(scope: dict, receive: Any, send: Any) -> None:
