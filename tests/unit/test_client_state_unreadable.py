@@ -1,7 +1,8 @@
 """The SDK waits out a short outage of the node's state (503 with `Retry-After`): a read
 (a GET, `/v1/query`) is sent again as after a 429; a single submission only when the node
 says it did not keep it (code `state_unreadable`: the same bytes are the same transaction,
-which the chain runs at most once); a batch and a private-data request are not repeated.
+which the chain runs at most once), and a batch's transactions refused 503 alone; a
+private-data request is not repeated.
 The node's submission 503 carries `Retry-After` as its query 503 does."""
 
 import httpx
@@ -100,5 +101,43 @@ def test_a_submission_met_by_a_short_store_outage_is_admitted_once(tmp_path) -> 
                 latest.get = real
             assert failures["left"] == 0
         assert tx.hash in chain.service.mempool
+    finally:
+        chain.close()
+
+
+def test_a_batchs_transactions_the_node_could_not_check_are_sent_again_alone(tmp_path) -> None:
+    """A batch answers per transaction: those refused 503 (nothing kept) are sent again,
+    alone, within the budget; the others are not sent twice."""
+    chain = KvChain(tmp_path, auto_commit=False)
+    try:
+        latest = chain.service.ledger.latest
+        real = latest.get
+        failures = {"left": 1}
+
+        def get(key):
+            if failures["left"] > 0:
+                failures["left"] -= 1
+                raise StoreBusy("/data/chain.db: read failed: database is locked")
+            return real(key)
+
+        txs = [chain.tx("put", f"k{i}", i, contract="kv") for i in range(2)]
+        with TestClient(create_app(chain.service)) as api:
+            sent: list[int] = []
+            submit_many = chain.service.submit_many
+
+            async def counted(batch):
+                sent.append(len(batch))
+                return await submit_many(batch)
+
+            chain.service.submit_many = counted
+            latest.get = get
+            try:
+                client = Client("http://testserver", http=api)
+                out = client.submit_many(txs, wait=False)
+            finally:
+                latest.get = real
+        assert [getattr(r, "tx_hash", r) for r in out] == [tx.hash.hex() for tx in txs]
+        assert sent == [2, 1]  # the first refused 503, sent again alone
+        assert all(tx.hash in chain.service.mempool for tx in txs)
     finally:
         chain.close()
