@@ -3,7 +3,8 @@ transaction of a signer that may not transact — unknown, revoked, with a certi
 member organisation, an open chain's unregistered key — cost one signature check (~70 us
 on the event loop) before its signer was looked up (a few state reads); it now costs no
 signature check, on every submission path: the single route and the batch route (binary and
-JSON bodies) and a peer's gossip. A member's transaction gets the answers it got before: a
+JSON bodies). A peer's gossiped one is checked as before (the peer vouched for its signature,
+and a forged one strikes it). A member's transaction gets the answers it got before: a
 valid one is checked once and admitted, a forged one is refused for its signature, and a
 first-use certificate's chain check (dearer than a signature's) still comes after the
 signature check. Real ledger and API (AppChain), signature checks counted."""
@@ -15,7 +16,7 @@ import asyncio
 import pytest
 from msgspec.structs import replace
 
-import tianfu.execution.executor as executor
+import tianfu.execution.admission_checks as admission
 import tianfu.identity.verdicts as verdicts
 from tianfu.api.service import TxBadSignature, TxSignerRefused, TxUnchecked
 from tianfu.codec import encode
@@ -23,6 +24,7 @@ from tianfu.contracts.examples import example_source
 from tianfu.crypto.keys import generate_keypair
 from tianfu.crypto.signing import sign_tx
 from tianfu.identity import OrgCA
+from tianfu.mempool.gossip import FORGED
 from tianfu.testing.appchain import AppChain
 from tianfu.types import Transaction
 
@@ -39,13 +41,13 @@ def chain(tmp_path):
 def checks(monkeypatch):
     """The number of transaction signature checks made (a one-element list)."""
     counted = [0]
-    verify = executor.verify_tx
+    verify = admission.verify_tx
 
     def counting(tx):
         counted[0] += 1
         return verify(tx)
 
-    monkeypatch.setattr(executor, "verify_tx", counting)
+    monkeypatch.setattr(admission, "verify_tx", counting)
     return counted
 
 
@@ -99,8 +101,10 @@ def test_a_non_members_transaction_costs_no_signature_check_on_any_path(chain, c
         assert "unknown signer " in error, (path, error)
     for path, _status, error in answers[4:]:
         assert "'outsiders', which is not a member organisation" in error, (path, error)
-    # A peer's gossip: refused, not blamed (its signature was never looked at).
-    assert chain.service.gossip_verdicts([unknown, foreign]) == [False, False]
+    # A peer's gossip: its signature is checked after all (the peer vouched for it; not
+    # counted here: `tianfu.node.forged` checks it), and a forged one blames the peer.
+    assert chain.service.gossip_verdicts([unknown, foreign]) == [FORGED, FORGED]
+    assert checks[0] == 0, checks[0]
     out = asyncio.run(chain.service.submit_many([foreign, unknown]))
     assert [type(o) for o in out] == [TxSignerRefused, TxUnchecked]
     assert checks[0] == 0, checks[0]

@@ -136,16 +136,16 @@ def test_a_batch_checks_no_signature_after_its_first_forged_one(chain, monkeypat
     batch's transactions that would need a signature check are not checked: a refused
     signer's later ones get its refusal, the others `TxUnchecked`; the cheap answers
     (pending, committed, expired, wrong chain) are as before."""
-    import tianfu.execution.executor as executor
+    import tianfu.execution.admission_checks as admission
 
     checked = [0]
-    verify = executor.verify_tx
+    verify = admission.verify_tx
 
     def counted(tx):
         checked[0] += 1
         return verify(tx)
 
-    monkeypatch.setattr(executor, "verify_tx", counted)
+    monkeypatch.setattr(admission, "verify_tx", counted)
     alice = chain.identity("org1", "alice")
     assert chain.call(alice, "kv", "put", "first", 0).ok
     chain.service.on_tx = None  # admit only

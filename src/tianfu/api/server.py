@@ -12,7 +12,13 @@ the bytes that trickle in:
 - the body must be complete within `body_timeout_s` of the end of the head.
 
 A request that misses its deadline is answered `408 {"error": ...}` when nothing has been
-answered yet, and its connection is closed. A request head is at most `MAX_HEAD_BYTES`
+answered yet, and its connection is closed. An answer is given a write deadline too: when
+more of it waits in the connection's send buffer than the transport's high-water mark, the
+client has `write_timeout_s` to read it down below the low-water mark (again each time it
+fills), else the connection is aborted and the unsent bytes dropped (`Connections.unread`
+counts them). Uvicorn waits for a client to read without end, and closing a connection
+waits for its buffer to be sent, so a client that asks for large answers and never reads
+them held each in the process for as long as it kept the connection. A request head is at most `MAX_HEAD_BYTES`
 (request line and headers, counted as they arrive): a longer one is answered `431` and its
 connection closed. Bodies are bounded per route by `tianfu.api.limits.BodyLimit`.
 
@@ -49,6 +55,7 @@ from tianfu.api.limits import TrustedProxies, host_key
 
 DEFAULT_HEAD_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 30.0
+DEFAULT_WRITE_TIMEOUT_S = 30.0  # for a client to read a full send buffer down (see above)
 KEEP_ALIVE_TIMEOUT_S = 5
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers of one request
 MAX_CONNECTIONS = 1024  # HTTP connections open at once, at most (see default_max_connections)
@@ -124,6 +131,7 @@ class Connections:
         self.trusted = trusted
         self.open = 0
         self.refused = 0
+        self.unread = 0  # connections aborted with an answer the client did not read
         self.by_client: dict[str, int] = {}
 
     def enter(self, host: str | None) -> tuple[str | None, str | None]:
@@ -165,6 +173,7 @@ class DeadlineProtocol(HttpToolsProtocol):
 
     head_timeout_s = DEFAULT_HEAD_TIMEOUT_S
     body_timeout_s = DEFAULT_BODY_TIMEOUT_S
+    write_timeout_s = DEFAULT_WRITE_TIMEOUT_S
     max_head_bytes = MAX_HEAD_BYTES
     max_pipelined = MAX_PIPELINED
     connection_count = Connections(MAX_CONNECTIONS)  # each server's class has its own
@@ -173,6 +182,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._phase: str | None = None
         self._deadline: asyncio.TimerHandle | None = None
+        self._write_deadline: asyncio.TimerHandle | None = None  # armed while writing is paused
         self._want: str | None = _HEAD  # the phase after the bytes read so far
         self._begun = False  # part of a request head received
         self._heads = 0  # requests begun on this connection
@@ -242,6 +252,7 @@ class DeadlineProtocol(HttpToolsProtocol):
         self._upgraded = True  # the WebSocket protocol takes the connection over
         self._uncount()
         self._enter(None)
+        self._cancel_write_deadline()
         super().handle_websocket_upgrade()
 
     def send_400_response(self, msg: str) -> None:
@@ -291,7 +302,38 @@ class DeadlineProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._uncount()
         self._enter(None)
+        self._cancel_write_deadline()
         super().connection_lost(exc)
+
+    # The transport's flow control (an answer larger than its buffer's high-water mark).
+
+    def pause_writing(self) -> None:
+        """The send buffer is over its high-water mark: the client has `write_timeout_s` to
+        read it down, or the connection is dropped (`_unread`)."""
+        super().pause_writing()
+        if self._write_deadline is None and not self._upgraded:
+            self._write_deadline = self.loop.call_later(self.write_timeout_s, self._unread)
+
+    def resume_writing(self) -> None:
+        self._cancel_write_deadline()
+        super().resume_writing()
+
+    def _cancel_write_deadline(self) -> None:
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+
+    def _unread(self) -> None:
+        """The client left its answer unread past the write deadline: abort the connection
+        (`close` would wait for the buffer to be sent), dropping the bytes it holds."""
+        self._write_deadline = None
+        if self.transport.is_closing() and self.transport.get_write_buffer_size() == 0:
+            return
+        self.connection_count.unread += 1
+        self.logger.info(
+            "dropping a connection whose answer was not read within %g s", self.write_timeout_s
+        )
+        self.transport.abort()
 
     def _uncount(self) -> None:
         if self._counted:
@@ -349,6 +391,7 @@ def make_server(
     *,
     head_timeout_s: float = DEFAULT_HEAD_TIMEOUT_S,
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+    write_timeout_s: float = DEFAULT_WRITE_TIMEOUT_S,
     max_connections: int | None = None,
     max_connections_per_client: int | None = None,
     log_level: str = "warning",
@@ -368,6 +411,7 @@ def make_server(
         {
             "head_timeout_s": head_timeout_s,
             "body_timeout_s": body_timeout_s,
+            "write_timeout_s": write_timeout_s,
             "connection_count": Connections(
                 limit,
                 max_connections_per_client,

@@ -9,6 +9,7 @@ decoded from the `raw` canonical bytes the node sends, and `read_state(verify=Tr
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,11 +147,29 @@ class Client(ProvingReads):
         1,000 transactions and 1 MiB); per transaction, in order: a `Result` — committed,
         with its receipt, or pending (`committed=False`: not committed within the client's
         timeout, or `wait=False`) — or the `ApiError` the node refused it with (status and
-        message as `submit` would raise). Failed receipts are results, not exceptions."""
+        message as `submit` would raise). Failed receipts are results, not exceptions.
+        Those refused 503 (the node could not check them now and kept nothing) are sent
+        again, alone, for up to `busy_retry_s`, as `submit` sends one again."""
         out: list[Result | ApiError] = []
         for chunk in _chunks([encode(tx) for tx in txs]):
-            out += self._submit_chunk(chunk, wait)
+            out += self._submit_chunk_again(chunk, wait)
         return out
+
+    def _submit_chunk_again(self, raws: list[bytes], wait: bool) -> list[Result | ApiError]:
+        out = self._submit_chunk(raws, wait)
+        deadline = time.monotonic() + self.busy_retry_s
+        attempt = 0
+        while True:
+            again = [i for i, o in enumerate(out) if isinstance(o, ApiError) and o.status == 503]
+            # The node's Retry-After for a 503 is 1 s; a short backoff first, with jitter.
+            pause = min(1.0, 0.1 * 2**attempt) * (0.5 + secrets.randbelow(1000) / 1000)
+            if not again or time.monotonic() + pause > deadline:
+                return out
+            time.sleep(pause)
+            answers = self._submit_chunk([raws[i] for i in again], wait)
+            for i, answer in zip(again, answers, strict=True):
+                out[i] = answer
+            attempt += 1
 
     def _submit_chunk(self, raws: list[bytes], wait: bool) -> list[Result | ApiError]:
         params: dict[str, Any] = {"wait": "commit", "timeout": self.timeout} if wait else {}

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 DEFAULT_URL = "http://127.0.0.1:8701"
 HEIGHT_TTL_S = 5.0  # how long a fetched chain height is reused for expiry computation
 
-BUSY_RETRY_S = 10.0  # how long a read refused as busy (429) is retried
+# How long a read refused as busy (429) or while the node cannot read its state (503) is
+# retried, and a submission refused with 503 `state_unreadable`.
+BUSY_RETRY_S = 10.0
 _MAX_BUSY_WAIT_S = 2.0
 
 
@@ -76,7 +78,7 @@ def _port_text(url: str) -> str | None:
 
 
 def _retry_after(resp: httpx.Response, attempt: int) -> float:
-    """How long to wait before trying a busy-refused read again: the node's Retry-After
+    """How long to wait before sending a request refused for now again: the node's Retry-After
     (capped), else a short backoff doubling per attempt; with jitter so that clients
     refused together do not come back together."""
     try:
@@ -85,6 +87,33 @@ def _retry_after(resp: httpx.Response, attempt: int) -> float:
         hint = 0.05 * 2**attempt
     base = min(max(hint, 0.0), _MAX_BUSY_WAIT_S)
     return base * (0.5 + secrets.randbelow(1000) / 1000)
+
+
+def _state_unreadable(resp: httpx.Response) -> bool:
+    """Whether `resp` is a submission's 503 `state_unreadable`: the node could not check the
+    transaction (its state unreadable) and did not keep it."""
+    try:
+        return resp.json().get("code") == "state_unreadable"
+    except (ValueError, AttributeError):
+        return False
+
+
+def _again(resp: httpx.Response, method: str, path: str) -> bool:
+    """Whether a request answered `resp` is sent again, unchanged, after a wait: a read
+    refused as busy (429: before the request is looked at) or while the node cannot read
+    its state (503); a single submission refused with 503 `state_unreadable` (not kept; the
+    same bytes are the same transaction, which the chain runs at most once)."""
+    status = resp.status_code
+    if status == 429:
+        # A busy refusal comes before the request is looked at (a private-data request's
+        # nonce is not spent), so these are safe to send again byte for byte.
+        return method == "GET" or path == "/v1/query" or path.startswith("/v1/private/")
+    if status == 503:
+        # A private-data request is not among them: its nonce may be spent by then.
+        if method == "GET" or path == "/v1/query":
+            return True
+        return method == "POST" and path == "/v1/txs" and _state_unreadable(resp)
+    return False
 
 
 def _hex_field(doc: Any, *names: str) -> bytes:
@@ -146,7 +175,8 @@ class NodeConnection:
         self._height: tuple[int, float] | None = None
         self._cert_registered = False
         self._light: LightClient | None = None
-        # A read refused with 429 (the node's query limits) is retried for this long.
+        # A read refused with 429 (the node's query limits) or 503 (its state unreadable),
+        # and a submission refused with 503 `state_unreadable`, is retried for this long.
         self.busy_retry_s = BUSY_RETRY_S
 
     # --- plumbing ------------------------------------------------------------------------
@@ -162,18 +192,16 @@ class NodeConnection:
         self.close()
 
     def _request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        """One request; a read the node turned away as busy (429) is tried again after the
+        """One request; one the node turned away for now (`_again`: a read as busy or while
+        its state is unreadable, a submission it could not check) is tried again after the
         wait the node asks for, for up to `busy_retry_s` in all."""
-        # A busy refusal comes before the request is looked at (a private-data request's
-        # nonce is not spent), so these are safe to send again byte for byte.
-        idempotent = method == "GET" or path == "/v1/query" or path.startswith("/v1/private/")
         # A plain read may also go again when its connection was closed under it.
         read = method == "GET" or path == "/v1/query"
         deadline = time.monotonic() + self.busy_retry_s
         attempt = 0
         while True:
             resp = self._send(method, path, read, **kw)
-            if resp.status_code != 429 or not idempotent:
+            if not _again(resp, method, path):
                 break
             wait = _retry_after(resp, attempt)
             if time.monotonic() + wait > deadline:

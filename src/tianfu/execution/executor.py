@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tianfu.codec import decode_value, encode
-from tianfu.crypto import suite_of, verify_tx
+from tianfu.crypto import suite_of
+from tianfu.execution.admission_checks import check_size, check_static, check_tx
 from tianfu.execution.admission_memo import AdmissionMemo
 from tianfu.execution.block_result import (
     FLAT_RESULTS,
@@ -35,15 +36,13 @@ from tianfu.execution.contract_api import Caller, ContractError, failing_as, sta
 from tianfu.execution.costs import (
     GAS_BASE,
     GAS_NATIVE_CALL,
-    TX_FREE_BYTES,
-    TX_GAS_PER_BYTE,
     tx_gas,
     write_gas,
 )
 from tianfu.execution.limits import MAX_RECEIPT_BYTES
 from tianfu.execution.meter import Meter
 from tianfu.execution.query import run_query
-from tianfu.execution.refusals import AccessRefused, BadSignature, TxInvalid
+from tianfu.execution.refusals import AccessRefused, TxInvalid
 from tianfu.execution.system import GOVERNANCE, GovernanceModule, OpenProfileModule
 from tianfu.types import (
     OK,
@@ -67,20 +66,6 @@ _GOV_PREFIX = state_key(GOVERNANCE, "")  # every governance key starts with it
 _GOV_MEMO_SIZE = 4096  # decoded governance values kept (emptied when full)
 _GOV_MEMO_MAX_BYTES = 8192  # larger values are decoded every time
 _MISSING = object()
-
-
-def _admission_signature(tx: Transaction) -> Callable[[], None]:
-    """`tx`'s signature check for `Executor.check_tx`: BadSignature; verified once at most."""
-    done = False
-
-    def check() -> None:
-        nonlocal done
-        if not done:
-            if not verify_tx(tx):
-                raise BadSignature("bad signature")
-            done = True
-
-    return check
 
 
 class UnknownContract(LookupError):
@@ -139,7 +124,7 @@ class Executor:
         """The parameters in force for block `height` (the genesis ones without `params_at`)."""
         return self.params if self.params_at is None else self.params_at(height)
 
-    # -- admission ------------------------------------------------------------------------
+    # -- admission (`tianfu.execution.admission_checks`) ----------------------------------
     def check_static(
         self,
         tx: Transaction,
@@ -148,40 +133,10 @@ class Executor:
         *,
         signature: bool = True,
     ) -> None:
-        """Checks that need no state: chain, expiry window, signature (unless `signature` is
-        False: the cheap checks only). Raises TxInvalid."""
-        window = (params or self.params_for(next_height)).tx_expiry_window
-        body = tx.body
-        if body.chain_id != self.chain_id:
-            raise TxInvalid(f"wrong chain id {body.chain_id!r} (this chain is {self.chain_id!r})")
-        if body.expiry < next_height:
-            raise TxInvalid(
-                f"transaction expired at height {body.expiry} (next block is {next_height})"
-            )
-        if body.expiry > next_height + window:
-            raise TxInvalid(
-                f"expiry {body.expiry} is too far ahead: at most {window} "
-                f"blocks after {next_height}"
-            )
-        refused = self.suite.refusal(body.scheme)
-        if refused is not None:
-            raise TxInvalid(refused)
-        if signature and not verify_tx(tx):
-            raise BadSignature("bad signature")
+        """Checks that need no state (`admission_checks.check_static`). Raises TxInvalid."""
+        check_static(self, tx, next_height, params, signature=signature)
 
-    @staticmethod
-    def check_size(tx: Transaction, params: ConsensusParams) -> int:
-        """The transaction's encoded size; raises TxInvalid if its bytes alone need more gas
-        than `max_gas_per_tx` (`tx_gas`): such a transaction may never be in a block."""
-        size = len(tx.encoded())
-        need = tx_gas(len(tx.body.cert), size)
-        if need > params.max_gas_per_tx:
-            raise TxInvalid(
-                f"a transaction of {size} bytes needs {need} gas before its call "
-                f"({TX_GAS_PER_BYTE} a byte past the first {TX_FREE_BYTES}); the limit per "
-                f"transaction is {params.max_gas_per_tx}"
-            )
-        return size
+    check_size = staticmethod(check_size)
 
     def check_tx(
         self,
@@ -191,62 +146,9 @@ class Executor:
         reader: RawReader,
         params: ConsensusParams | None = None,
     ) -> bool:
-        """Mempool admission against committed state. Raises TxInvalid or ContractError.
-        Returns whether the signer is an outsider (an open chain's account or applicant:
-        anyone can make those keys; the mempool gives them one share together).
-
-        `params`: those of block `next_height` (default `params_for(next_height)`).
-
-        The signer is looked up before its signature is checked (`_admission_signature`): a
-        signer that may not transact — unknown, revoked, of no member organisation, an
-        open chain's unregistered key — is refused for a few state reads, not a signature
-        check. A first-use certificate's chain check (dearer than the signature's) comes
-        after the signature check. A transaction whose signature is valid gets the answer
-        it got with the signature checked first: the other checks keep their order.
-        """
-        memo = self._admission
-        if memo.height != next_height:  # a block was committed: start afresh
-            memo = self._admission = AdmissionMemo(next_height)
-        if params is None:
-            params = memo.params
-            if params is None:
-                params = memo.params = self.params_for(next_height)
-        self.check_static(tx, next_height, params, signature=False)
-        body = tx.body
-        size = self.check_size(tx, params)
-        signature = _admission_signature(tx)
-        if self.open:
-            gov = self._gov_reader(reader)
-            if self._open().admit(gov, reader, body, next_height, self.chain_id, size) is not None:
-                signature()
-                methods, _views = self._methods(body.contract, reader, memo)
-                if body.method not in methods:
-                    raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
-                return True
-        # The resolved caller, kept with its read set (`tianfu.execution.admission_memo`). For a
-        # registered signer it does not depend on the certificate sent along.
-        # The answer holds within the certificate's validity period, checked at each use.
-        who = (body.scheme, body.signer)
-        kept = memo.lookup(memo.callers, who, reader)
-        if kept is None or not kept.not_before_ms <= time_ms <= kept.not_after_ms:
-            reads: list[tuple[bytes, bytes | None]] = []
-            # A first-use certificate's chain check comes after the signature check.
-            first_use = {"before_chain_check": signature} if body.cert else {}
-            resolved = self.governance.resolve_caller(
-                self._gov_reader(reader, reads),
-                body.scheme,
-                body.signer,
-                body.cert,
-                time_ms,
-                **first_use,
-            )
-            if not resolved.writes:  # a registration depends on the CA's period too
-                memo.keep(memo.callers, who, tuple(reads), resolved)
-        signature()
-        methods, _views = self._methods(body.contract, reader, memo)
-        if body.method not in methods:
-            raise ContractError(f"contract {body.contract!r} has no method {body.method!r}")
-        return False
+        """Mempool admission against committed state (`admission_checks.check_tx`): whether the
+        signer is an outsider. Raises TxInvalid or ContractError."""
+        return check_tx(self, tx, next_height, time_ms, reader, params)
 
     # -- blocks ---------------------------------------------------------------------------
     def execute_block(

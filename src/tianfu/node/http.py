@@ -34,7 +34,10 @@ def network_node_app(
     return app, services
 
 
-def node_app(service: ChainService, data_dir: Path) -> FastAPI:
-    """The HTTP application of a node without a p2p network (a solo node, a test chain)."""
-    app, _services = network_node_app(service, data_dir, None)
+def node_app(
+    service: ChainService, data_dir: Path, trusted_proxies: tuple[str, ...] = ()
+) -> FastAPI:
+    """The HTTP application of a node without a p2p network of members (a solo node, a test
+    chain, an observer); `trusted_proxies`: `create_app`'s."""
+    app, _services = network_node_app(service, data_dir, None, trusted_proxies)
     return app

@@ -188,7 +188,9 @@ async def _serve(
     for kind in (p2p.KIND_STATUS, p2p.KIND_BLOCKS_REQUEST, p2p.KIND_BLOCKS_RESPONSE):
         handlers[kind] = syncer.handle
     handlers[p2p.KIND_TXS] = gossip.handle
-    server = make_server(node_app(service, cfg.data), cfg.api_host, cfg.api_port)
+    # The operator's trusted proxies name the clients the per-client limits count (ADR 0008).
+    api = node_app(service, cfg.data, cfg.trusted_proxies)
+    server = make_server(api, cfg.api_host, cfg.api_port)
     await transport.start()
     if driver is not None:
         await driver.start()

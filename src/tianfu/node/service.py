@@ -8,7 +8,6 @@ import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -33,6 +32,7 @@ from tianfu.execution.refusals import BadSignature, QuotaExceeded
 from tianfu.ledger import Ledger
 from tianfu.mempool import Mempool, MempoolFull
 from tianfu.mempool.gossip import FORGED, Verdict
+from tianfu.node.forged import Forged, signer_of, vouched_check
 from tianfu.node.reads import ChainReads
 from tianfu.proofs.build import ProofBuilder
 from tianfu.types import (
@@ -45,22 +45,6 @@ from tianfu.types import (
 log = logging.getLogger(__name__)
 SUBSCRIBER_QUEUE = 10_000
 ADMIT_CHUNK = 64  # transactions of a batch admitted between two turns of the event loop
-
-
-@dataclass
-class _Forged:
-    """What an API batch met so far (`NodeService._admit_batch`): the index of its first
-    transaction with a bad signature or a refused signer, and the refusal of each signer
-    refused (by key and certificate: the same answer for the same ones, at one height)."""
-
-    first: int | None = None
-    signers: dict[tuple[int, bytes, bytes], TxRejected] = field(default_factory=dict)
-    unchecked: TxUnchecked | None = None  # the answer of every one refused unchecked
-
-
-def _signer_of(tx: Transaction) -> tuple[int, bytes, bytes]:
-    body = tx.body
-    return body.scheme, body.signer, body.cert
 
 
 class _Waiter:
@@ -177,7 +161,7 @@ class NodeService(ChainReads):
         check, and a first-use certificate's check about 0.4 ms more, so a batch of 1,000
         from anyone at all would otherwise hold the loop for about half a second."""
         outcomes: list[bytes | TxRejected] = []
-        forged = _Forged()
+        forged = Forged()
         for start in range(0, len(txs), ADMIT_CHUNK):
             if start:
                 await asyncio.sleep(0)
@@ -206,15 +190,20 @@ class NodeService(ChainReads):
         `FORGED` for a refusal the peer is to blame for (a bad signature)."""
         return [
             True if isinstance(o, bytes) else FORGED if isinstance(o, TxBadSignature) else False
-            for o in self._admit_batch(txs)
+            for o in self._admit_batch(txs, vouched=True)
         ]
 
     def _admit_batch(
-        self, txs: list[Transaction], offset: int = 0, forged: _Forged | None = None
+        self,
+        txs: list[Transaction],
+        offset: int = 0,
+        forged: Forged | None = None,
+        *,
+        vouched: bool = False,
     ) -> list[bytes | TxRejected]:
         """`admit` for each of `txs`: its hash, or the refusal `admit` would have raised.
 
-        For the API's batches (`forged`: what the batch met so far, `_Forged`; `offset`: the
+        For the API's batches (`forged`: what the batch met so far, `Forged`; `offset`: the
         index of `txs[0]` in it): after its first forged transaction — a bad signature, or
         a signer refused: unknown, revoked, a certificate no member CA issued — one that is
         neither pending nor committed gets only the checks that need neither a signature
@@ -223,7 +212,9 @@ class NodeService(ChainReads):
         most one signature check for a refusal.
         An honest client's batch has neither; a batch of 1,000 of either cost 1,000
         signature checks on the event loop (and a first-use certificate's check each). A
-        peer's transactions (gossip: the peer is struck for a forged one) are each checked.
+        peer's transactions (gossip: the peer is struck for a forged one) are each checked,
+        and a forged one is told even when its signer is refused (`vouched`,
+        `tianfu.node.forged.vouched_check`).
 
         The replay check, the next height and the clock (which only a first-use
         certificate's validity period reads) come once for the batch (the store only grows,
@@ -243,6 +234,8 @@ class NodeService(ChainReads):
             return [TxStateUnavailable(STATE_UNREADABLE) for _ in txs]
         time_ms = int(time.time() * 1000)
         check_tx = self.ledger.executor.check_tx
+        if vouched:
+            check_tx = vouched_check(check_tx)
         reader = self.ledger.latest.get
         add = mempool.add
         verified = self.verified
@@ -287,7 +280,7 @@ class NodeService(ChainReads):
                 out.append(refused)
                 if forged is not None:
                     forged.first = offset + i
-                    forged.signers[_signer_of(tx)] = refused
+                    forged.signers[signer_of(tx)] = refused
                 continue
             except MempoolFull as exc:  # no room now (for this signer, or outsiders): retry
                 self.m_rejected.inc()
@@ -310,7 +303,7 @@ class NodeService(ChainReads):
         return out
 
     def _unchecked(
-        self, tx: Transaction, next_height: int, params: ConsensusParams, forged: _Forged
+        self, tx: Transaction, next_height: int, params: ConsensusParams, forged: Forged
     ) -> TxRejected:
         """The refusal of a batch's transaction after its first forged one: what the checks
         that need neither a signature check nor state say (chain, expiry, size, under
@@ -325,7 +318,7 @@ class NodeService(ChainReads):
             executor.check_size(tx, params)
         except TxInvalid as exc:
             return TxRejected(str(exc))
-        known = forged.signers.get(_signer_of(tx))
+        known = forged.signers.get(signer_of(tx))
         if known is not None:
             return known
         if forged.unchecked is None:
