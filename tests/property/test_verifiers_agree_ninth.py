@@ -170,3 +170,30 @@ def test_the_sdks_block_events_are_of_the_block_asked_for(suite: str) -> None:
     assert "height 3, not 5" in str(other)
     same = ProvingReads.block_events(node, 3)  # type: ignore[arg-type]
     assert same.height == 3 and same.events == []
+
+
+# -- a proven value at the 1 MiB bound, in a document ---------------------------------------------
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize(("size", "valid"), [(MIB - 5, True), (MIB - 4, False)])
+def test_a_documents_proven_value_is_bounded_at_1_mib_by_every_verifier(
+    suite: str, size: int, valid: bool
+) -> None:
+    """proofs.md#bundle: a part of more than 1 MiB rejects the bundle. The three verifiers
+    of documents agree at the bound itself (the state read above now takes the same): a
+    value encoded in exactly 1 MiB is proven, one in 1 MiB + 1 is refused by all."""
+    from test_verifiers_agree_eighth import agree
+    from verifiers_agree_forge import change
+
+    f = Forge(suite, "ninth-mib")
+    g = f.genesis_set()
+    value = encode(b"x" * size)
+    with chain_suite(suite).use():
+        block = f.state_block(3, g, value=value)
+        h = f.header(3, f.leaf_state(b"kv/v", value, 3, None)[0], g)
+    fields = {"validator_changes": [change(0, 1, list(g.validators))], "height": 3,
+              "block_hash": h.hash.hex(), "time_ms": h.time_ms, "state_root": h.state_root.hex(),
+              "entries": [{"contract": "kv", "key": "v", "present": True,
+                           "value": "78" * size, "changed_at": 3,
+                           "previous_change": None}]}  # fmt: skip
+    agree(f.document("state", f.bundle([], [block]), f"a value of {len(value)} bytes", **fields),
+          valid)  # fmt: skip
