@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import verifiers_agree_chain as vac
+import verifiers_agree_lib  # noqa: F401 - puts the spec verifier on the path
 from verifiers_agree_forge import Forge
 
 from tianfu.codec import encode, hash_domain
@@ -197,3 +198,55 @@ def test_a_documents_proven_value_is_bounded_at_1_mib_by_every_verifier(
                            "previous_change": None}]}  # fmt: skip
     agree(f.document("state", f.bundle([], [block]), f"a value of {len(value)} bytes", **fields),
           valid)  # fmt: skip
+
+
+# -- an audit path with a sibling that is no hash ------------------------------------------------
+@pytest.mark.parametrize("suite", SUITES)
+@pytest.mark.parametrize("length", [31, 33, 0])
+def test_a_merkle_path_of_a_sibling_that_is_no_32_byte_hash_is_refused(
+    suite: str, length: int
+) -> None:
+    """merkle.md, audit path: the siblings are hashes. A header whose tx and receipts roots
+    are nodes over a sibling of `length` bytes (validators may sign any root) proves nothing
+    at index 0 of 2. A bundle's path holds 32-byte hashes only, so the three verifiers of
+    documents refuse it; the light client's `verify_tx_proof` (`verify_merkle_proof`, and the
+    spec verifier's `verify_path`, which trust their caller to have checked it) took it."""
+    import specwire  # on the path of verifiers_agree_lib
+
+    from tianfu.client import verify_tx_proof
+    from tianfu.crypto.merkle import verify_merkle_proof
+
+    f = Forge(suite, "ninth-path")
+    g = f.genesis_set()
+    m = vac._chain_module()
+    odd = b"\x07" * length
+    with chain_suite(suite).use():
+        tx = m.signed_tx(f.signer("alice"), f.chain_id, 1, "kv", "put", ["a", "b"])
+        receipt = encode(Receipt(0, 10, None, "", []))
+
+        def root(item: bytes) -> bytes:
+            return hash_domain(
+                "tianfu/merkle/node/v1", hash_domain("tianfu/merkle/leaf/v1", item), odd
+            )
+
+        state_root, _ = f.leaf_state(b"kv/a", encode("b"), 3, None)
+        h = f.header(3, state_root, g, tx_root=root(tx.encoded()),
+                     receipts_root=root(receipt), tx_count=2)  # fmt: skip
+        cert = f.cert(h, list(g.validators))
+        assert not verify_merkle_proof(h.tx_root, tx.encoded(), 0, 2, [odd])
+        out = _outcome(
+            lambda: verify_tx_proof(
+                f.g,
+                f.chain_id,
+                tx.encoded(),
+                0,
+                2,
+                [odd],
+                encode(h),
+                encode(cert),
+                receipt_bytes=receipt,
+                receipt_path=[odd],
+            )  # fmt: skip
+        )
+    assert isinstance(out, VerificationError), out
+    assert not specwire.verify_path(suite, h.tx_root, tx.encoded(), 0, 2, [odd])
