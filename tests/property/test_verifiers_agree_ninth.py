@@ -65,6 +65,27 @@ def test_a_state_read_refuses_a_value_a_bundle_could_not_hold(suite: str) -> Non
     assert "1048576" in str(over)
 
 
+@pytest.mark.parametrize("suite", SUITES)
+def test_a_state_read_refuses_a_key_a_bundle_could_not_hold(suite: str) -> None:
+    """proofs.md#bundle: an `EntryProof`'s key has 1 … 4096 bytes. The light client's state
+    read took the (absence or value) proof of a key of any length; `kv/` and 4093
+    characters (4096 bytes) are taken, one more refused."""
+    from tianfu.client import verify_state_read
+
+    f = Forge(suite, "ninth-key")
+    g = f.genesis_set()
+    out = []
+    for key in ("k" * 4093, "k" * 4094):
+        with chain_suite(suite).use():
+            root, proof = f.leaf_state(("kv/" + key).encode(), encode("x"), 3, None)
+            h = f.header(3, root, g)
+            cert = f.cert(h, list(g.validators))
+        out.append(_outcome(lambda key=key, proof=proof, h=h, cert=cert: verify_state_read(
+            f.g, f.chain_id, "kv", key, encode("x"), encode(proof), encode(h), encode(cert))))  # fmt: skip
+    assert not isinstance(out[0], Exception) and out[0].value == "x", out[0]
+    assert isinstance(out[1], VerificationError), out[1]
+
+
 # -- a transaction index beyond 2^31 − 1 ---------------------------------------------------------
 def tx_proof(suite: str, index: Any, tx_count: int) -> Any:
     """The light client's proof of a `kv` put at `index` of block 3 of `tx_count`

@@ -26,7 +26,7 @@ from tianfu.crypto.merkle import merkle_root, verify_merkle_proof
 from tianfu.execution.contract_api import state_key
 from tianfu.proofs.documents import VerifiedDocument, canonical_json, verify_document
 from tianfu.proofs.errors import VerificationError
-from tianfu.proofs.formats import MAX_PART_BYTES, ProofBundle, ValidatorLink
+from tianfu.proofs.formats import MAX_PART_BYTES, MAX_STATE_KEY, ProofBundle, ValidatorLink
 from tianfu.proofs.valchain import TrustedHistory, TrustError, TrustOptions, suite_of_set
 from tianfu.proofs.values import check_receipt, decode_value_strict, readable
 from tianfu.proofs.verify import VerifiedBundle, check_tx_scheme, decode_bundle, verify_bundle
@@ -320,9 +320,12 @@ def verify_state_read(
 ) -> VerifiedValue:
     """Check a state read end to end and return the proven value (None when proven absent).
 
-    A value of more than 1 MiB is refused, as in a bundle (proofs.md#bundle: every part held
-    as bytes, a proven value too): no verifier of documents could take its proof."""
+    A value of more than 1 MiB, or a state key of more than 4096 bytes, is refused, as in a
+    bundle (proofs.md#bundle: every part held as bytes, a proven value too, and an
+    `EntryProof`'s key): no verifier of documents could take its proof."""
     light = as_light_client(trust, chain_id)
+    if len(state_key(contract, key)) > MAX_STATE_KEY:
+        raise VerificationError(f"a proven state key has at most {MAX_STATE_KEY} bytes")
     if value_bytes is not None and len(value_bytes) > MAX_PART_BYTES:
         raise VerificationError(
             f"the value of {contract}/{key} has {len(value_bytes)} bytes, more than the "
