@@ -538,7 +538,7 @@ def merkle_root(suite: str, items: list[bytes]) -> bytes:
 
 
 def verify_path(suite: str, root: bytes, item: bytes, i: int, n: int, path: list[bytes]) -> bool:
-    if not 0 <= i < n or len(path) > 64:
+    if not 0 <= i < n or len(path) > 64 or any(type(s) is not bytes or len(s) != 32 for s in path):
         return False
     sides = []
     lo, hi = 0, n

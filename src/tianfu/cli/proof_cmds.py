@@ -305,8 +305,9 @@ def block_events(
     receipts hash to its certified receipts root."""
     client = node.client()
     client.genesis = trusted_genesis(client, node.genesis)
-    batch = client.block_events_raw(chain_height(client, height), contract, name)
-    v = verify_block_events(client.light_client, batch, contract=contract, name=name)
+    at = chain_height(client, height)
+    batch = client.block_events_raw(at, contract, name)
+    v = verify_block_events(client.light_client, batch, contract=contract, name=name, height=at)
     if node.as_json:
         print_json({"verified": True, "height": v.height, "events": batch["events"]})
         return

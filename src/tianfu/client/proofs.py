@@ -185,7 +185,9 @@ class ProvingReads(NodeConnection):
     ) -> VerifiedBlockEvents:
         """Every event of block `height` (matching the filter), proven complete."""
         batch = self.block_events_raw(height, contract, name)
-        return verify_block_events(self.light_client, batch, contract=contract, name=name)
+        return verify_block_events(
+            self.light_client, batch, contract=contract, name=name, height=height
+        )
 
     def stream_block_events(
         self,

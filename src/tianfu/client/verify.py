@@ -26,7 +26,7 @@ from tianfu.crypto.merkle import merkle_root, verify_merkle_proof
 from tianfu.execution.contract_api import state_key
 from tianfu.proofs.documents import VerifiedDocument, canonical_json, verify_document
 from tianfu.proofs.errors import VerificationError
-from tianfu.proofs.formats import ProofBundle, ValidatorLink
+from tianfu.proofs.formats import MAX_PART_BYTES, MAX_STATE_KEY, ProofBundle, ValidatorLink
 from tianfu.proofs.valchain import TrustedHistory, TrustError, TrustOptions, suite_of_set
 from tianfu.proofs.values import check_receipt, decode_value_strict, readable
 from tianfu.proofs.verify import VerifiedBundle, check_tx_scheme, decode_bundle, verify_bundle
@@ -96,6 +96,7 @@ class StateSource(Protocol):
 
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_TX_INDEX = (1 << 31) - 1  # a proven transaction's index (proofs.md#bundle, `TxInclusion`)
 
 
 def _suite_of_trust(trust: Any) -> ChainSuite:
@@ -317,8 +318,19 @@ def verify_state_read(
     *,
     height: int | None = None,
 ) -> VerifiedValue:
-    """Check a state read end to end and return the proven value (None when proven absent)."""
+    """Check a state read end to end and return the proven value (None when proven absent).
+
+    A value of more than 1 MiB, or a state key of more than 4096 bytes, is refused, as in a
+    bundle (proofs.md#bundle: every part held as bytes, a proven value too, and an
+    `EntryProof`'s key): no verifier of documents could take its proof."""
     light = as_light_client(trust, chain_id)
+    if len(state_key(contract, key)) > MAX_STATE_KEY:
+        raise VerificationError(f"a proven state key has at most {MAX_STATE_KEY} bytes")
+    if value_bytes is not None and len(value_bytes) > MAX_PART_BYTES:
+        raise VerificationError(
+            f"the value of {contract}/{key} has {len(value_bytes)} bytes, more than the "
+            f"{MAX_PART_BYTES} a proven value may have"
+        )
     header = verify_header_bytes(light, header_bytes, cert_bytes, height)
     proof = _decode(proof_bytes, StateProof, "state proof")
     entry = check_proof(header.state_root, state_key(contract, key), proof)
@@ -362,8 +374,13 @@ def verify_tx_proof(
     receipt_bytes: bytes | None = None,
     receipt_path: list[bytes] | None = None,
 ) -> VerifiedTx:
-    """Check that a transaction (and, if given, its receipt) is in a committed block."""
+    """Check that a transaction (and, if given, its receipt) is in a committed block.
+
+    `index` is in 0 … 2^31 − 1, as in a bundle (proofs.md#bundle), whatever the block's
+    tx_count."""
     light = as_light_client(trust, chain_id)
+    if type(index) is not int or not 0 <= index <= MAX_TX_INDEX:
+        raise VerificationError(f"a transaction index is in 0 … {MAX_TX_INDEX}, not {index!r}")
     tx: Transaction = _decode(tx_bytes, Transaction, "transaction")
     check_tx_scheme(tx)  # a proven transaction is one the chain admits (as in a document)
     if tx_hash is not None and tx.hash != tx_hash:
@@ -478,16 +495,18 @@ def verify_block_events(
     chain_id: str | None = None,
     contract: str | None = None,
     name: str | None = None,
+    height: int | None = None,
 ) -> VerifiedBlockEvents:
     """Verify one block's event batch (`/v1/events/blocks`, `/v1/blocks/{h}/events`): the
-    header is certified, the receipts are all of the block's (their Merkle root is the
-    header's receipts root) and `events` are exactly their events matching the filter."""
+    header is certified (and of `height`, when given: the block asked for), the receipts
+    are all of the block's (their Merkle root is the header's receipts root) and `events`
+    are exactly their events matching the filter."""
     light = as_light_client(trust, chain_id)
     if not isinstance(batch, dict):
         raise VerificationError("an event batch must be a JSON object")
-    header = verify_header_bytes(light, _hex(batch, "header"), _hex(batch, "certificate"))
-    height = batch.get("height")
-    if type(height) is not int or height != header.height:  # 2.0 or true is no height
+    header = verify_header_bytes(light, _hex(batch, "header"), _hex(batch, "certificate"), height)
+    said = batch.get("height")
+    if type(said) is not int or said != header.height:  # 2.0 or true is no height
         raise VerificationError("the batch's height is not its header's")
     raw = batch.get("receipts")
     if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):

@@ -120,8 +120,11 @@ def merkle_proof(items: list[bytes], index: int) -> list[bytes]:
 
 
 def verify_merkle_proof(root: bytes, item: bytes, index: int, size: int, path: list[bytes]) -> bool:
-    """Check that `item` is leaf `index` of a tree of `size` leaves with this `root`."""
-    if not 0 <= index < size or len(path) > 64:
+    """Check that `item` is leaf `index` of a tree of `size` leaves with this `root`.
+
+    Every sibling of `path` is a 32-byte hash (merkle.md, audit path step 1): a node over
+    a sibling of another length is no node of any tree, whatever root it hashes to."""
+    if not 0 <= index < size or len(path) > 64 or any(len(s) != 32 for s in path):
         return False
     # Rebuild the left/right decisions top-down, then fold bottom-up.
     sides: list[bool] = []  # True when the sibling is on the right
