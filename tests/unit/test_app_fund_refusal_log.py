@@ -130,3 +130,77 @@ def test_the_largest_refusals_fit_in_every_view_at_its_default() -> None:
     assert _size(app.call(DAVE, "refusal_page", "f1", 200, REFUSAL_PAGE)) * 4 < 262144 * 3
     with pytest.raises(ContractError, match=f"limit must be 1..{SHOWN}"):
         app.call(DAVE, "refusal_page", "f1", 1, REFUSAL_PAGE + 1)
+
+
+def _fund_of(
+    app: Local, n: int, name: str, refusals: list[dict[str, object]], width: int = 64
+) -> None:
+    """Fund f1 with `n` accounts named `name` (ids and parents of `width` characters), each
+    holding money it has not moved since the period ended, and `refusals`."""
+    state = app.ctx.state
+    for k in range(1, n + 1):
+        aid = str(k).zfill(width)
+        state["acct:" + aid] = {
+            "id": aid,
+            "name": name,
+            "level": "township",
+            "parent": "p" * width,
+            "manager": BOB,
+            "children": [],
+            "beneficiaries": 0,
+            "registered_by": ALICE,
+            "height": 1,
+        }
+        state[f"fac:f1:{k}"] = aid
+        books = {"received": 10**15, "allocated_out": 10**14, "disbursed": 10**14}
+        state[f"fa:f1:{aid}"] = books | {"balance": 8 * 10**14, "last_move_ms": 1}
+    fund = state["fund:f1"]
+    state["fund:f1"] = fund | {"naccounts": n}
+    for k, refusal in enumerate(refusals, 1):
+        state[f"rf:{k}"] = refusal
+        state[f"rfi:f1:{k}"] = k
+    state["rfn:f1"] = len(refusals)
+    app.ctx.time_ms += 10**13  # the period has ended: every balance is idle
+
+
+@pytest.mark.parametrize(
+    ("accounts", "refusals"), [(0, 80), (30, 80), (100, 80), (200, 0), (300, 0), (500, 0)]
+)
+def test_the_report_answers_within_what_a_view_returns_or_names_report_page(
+    accounts: int, refusals: int
+) -> None:
+    """`report` accepted up to 500 accounts and showed the newest 80 refusals, but with
+    accounts of 100 four-byte characters (and 64-character ids) it failed with "return
+    value larger than 262144 bytes" from 250 accounts, or 100 with 80 of the largest
+    refusals (300 accounts: 280 KB). It now counts what it returns and past `_SIZED_BUDGET`
+    (240,000 bytes) it is refused naming
+    `report_page`; what it answers fits."""
+    app = _funds({ALICE: ["fund_authority"]})
+    _fund_of(app, accounts, WIDE * 100, [_largest_refusal(k) for k in range(1, refusals + 1)])
+    try:
+        rep = app.call(DAVE, "report", "f1", None)
+    except ContractError as exc:
+        assert "read it a page at a time with report_page" in str(exc)
+        assert accounts * 1000 + refusals * 2300 > 240000  # refused only when it may not fit
+        assert len(app.call(DAVE, "report_page", "f1", None, 1, 200)["accounts"]) == min(
+            accounts, 200
+        )
+    else:
+        assert _size(rep) <= 262144
+        assert len(rep["accounts"]) == accounts and len(rep["refusals"]) == refusals
+    if (accounts, refusals) in ((0, 80), (30, 80), (200, 0)):
+        assert len(rep["accounts"]) == accounts  # these fit, and are answered
+    if (accounts, refusals) in ((100, 80), (300, 0), (500, 0)):
+        with pytest.raises(ContractError, match="read it a page at a time with report_page"):
+            app.call(DAVE, "report", "f1", None)
+
+
+def test_a_report_of_500_accounts_of_usual_names_still_answers() -> None:
+    """Counting what the report returns does not refuse one that fits: 500 idle accounts
+    named in Chinese with 80 refusals answer, within a transaction's gas."""
+    app = _funds({ALICE: ["fund_authority"]})
+    small = _largest_refusal(1) | {"reason": "r", "from": "a", "to": "b", "purpose": "p"}
+    _fund_of(app, 500, "成都市锦江区财政所", [small | {"org": "org1"}] * 80, 8)
+    rep, gas = app.gas(DAVE, "report", "f1", None)
+    assert len(rep["accounts"]) == 500 and len(rep["idle"]) == 501  # and the pool
+    assert _size(rep) <= 262144 and gas < 1_000_000

@@ -431,11 +431,36 @@ def _fund_head(ctx, fund_id, f, idle_ms):
     return head, pool_idle
 
 
+def _text_bytes(text):
+    """At least the bytes a text takes when a view returns it: 5 and a byte a character
+    if it is ASCII, else four."""
+    return 5 + (len(text) if text.isascii() else 4 * len(text))
+
+
+def _fields_size_bound(record):
+    """At least the bytes a dict of texts, numbers and other values takes when a view
+    returns it: its header, each key and text by `_text_bytes`, a number, a boolean or None
+    9, any other value its `_size_bound`. Each text counts as wide only if it is, not the
+    whole dict (as `_size_bound` of it does), and a number counts what it takes."""
+    n = 5
+    for k, v in record.items():
+        n += _text_bytes(k) if isinstance(k, str) else _size_bound(k)
+        if isinstance(v, str):
+            n += _text_bytes(v)
+        elif v is None or isinstance(v, int):
+            n += 9
+        else:
+            n += _size_bound(v)
+    return n
+
+
 @view
 def report(ctx, fund_id, idle_ms):
     """The regulator's report: per-level balances, conservation, idle funds, refusals,
-    while at most MAX_ACCOUNTS accounts received from the fund; past that it is refused
-    (`report_page` reads the accounts' part a page at a time).
+    while at most MAX_ACCOUNTS accounts received from the fund and its figures, the newest
+    refusals, accounts and idle entries take at most `_SIZED_BUDGET` bytes (each entry
+    counted by `_fields_size_bound`); past either it is refused (`report_page` reads the accounts' part a
+    page at a time, `refusal_page` the refusals).
 
     A balance is idle when the fund's period has ended, or when it has not moved for
     `idle_ms` milliseconds of block time (None = 30 days)."""
@@ -455,7 +480,7 @@ def report(ctx, fund_id, idle_ms):
         and f["pool"] + f["allocated"] == f["total"]
         and held + f["disbursed"] == f["total"]
     )
-    return {
+    out = {
         "fund": fund_id,
         "purpose": f["purpose"],
         "total": f["total"],
@@ -466,11 +491,25 @@ def report(ctx, fund_id, idle_ms):
         "now_ms": head["now_ms"],
         "period_ended": head["period_ended"],
         "levels": part["levels"],
-        "accounts": part["accounts"],
-        "idle": ([pool_idle] if pool_idle is not None else []) + part["idle"],
-        "refusals": _refusals(ctx, fund_id),
+        "accounts": [],
+        "idle": [],
+        "refusals": [],
         "refusal_count": _refusal_count(ctx, fund_id),
     }
+    too_large = (
+        f"the report of fund {fund_id} is larger than one view returns: read it a page at "
+        "a time with report_page (and its refusals with refusal_page)"
+    )
+    size = _fields_size_bound(out)
+    refusals = _refusals(ctx, fund_id)
+    idle = ([pool_idle] if pool_idle is not None else []) + part["idle"]
+    for entry in refusals + part["accounts"] + idle:
+        size += _fields_size_bound(entry) if isinstance(entry, dict) else _size_bound(entry)
+        ctx.require(size <= _SIZED_BUDGET, too_large)
+    out["refusals"] = refusals
+    out["accounts"] = part["accounts"]
+    out["idle"] = idle
+    return out
 
 
 @view
