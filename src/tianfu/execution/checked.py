@@ -60,6 +60,41 @@ _SIZED = frozenset({list, tuple, str, bytes, range, type({}.keys()), type({}.val
 # Iterables whose iteration runs no contract code: `enumerate`/`zip` over anything else
 # (an iterator, a generator) pull from it through `pulled`, one level of call depth.
 _FLAT_ITERABLES = _SIZED | {dict, type({}.items())}
+
+
+class FreshZip(zip):
+    """A `zip` over two to four iterables at least one of which makes a fresh object per
+    item (a dict's items, a str's characters, a range's integers): each tuple it yields
+    holds those objects, `fresh` bytes more than the small object a kept item is counted
+    as. What keeps its items counts them (`CheckedBuiltins.items`, `Runtime.keep`); a loop
+    that only pulls them does not."""
+
+    __slots__ = ("fresh",)
+    fresh: int
+
+
+class FreshEnumerate(enumerate):
+    """`enumerate` over a `FreshZip`: each pair it yields holds the zip's item (`fresh`
+    bytes more than a small object: the zip's and a small object for the item)."""
+
+    __slots__ = ("fresh",)
+    fresh: int
+
+
+# Iterators whose items, kept, count `fresh` bytes more than a small object each.
+FRESH_KEPT = frozenset({FreshZip, FreshEnumerate})
+
+
+def fresh_bytes(iterables: tuple[Any, ...]) -> int:
+    """The bytes a kept item of `zip(*iterables)` (two to four of them) holds beyond
+    `SLOT_BYTES + SMALL_BYTES`: a small object per iterable making fresh items past the
+    first, and a slot per iterable past the second."""
+    made = sum(type(it) in _FRESH_ITEMS for it in iterables)
+    if not made:
+        return 0
+    return (made - 1) * SMALL_BYTES + (len(iterables) - 2) * SLOT_BYTES
+
+
 # Sized sequences a key function can change (or, a view, that have no index).
 _LIVE = frozenset({list, type({}.keys()), type({}.values())})
 
@@ -193,7 +228,8 @@ class CheckedBuiltins:
         if t is _DICT_ITEMS:
             self._pairs_charge(len(obj))
             return list(obj)
-        out = list(self.iterate(obj, LOOP_GAS + _KEPT_GAS, SLOT_BYTES + SMALL_BYTES))  # type: ignore[attr-defined]
+        mem = SLOT_BYTES + SMALL_BYTES + (obj.fresh if t in FRESH_KEPT else 0)
+        out = list(self.iterate(obj, LOOP_GAS + mem // MEM_BYTES_PER_GAS, mem))  # type: ignore[attr-defined]
         if len(out) > MAX_SEQ_LEN:  # (the memory cap stops it long before)
             raise too_big("a sequence", len(out), MAX_SEQ_LEN)
         return out
@@ -474,6 +510,10 @@ class CheckedBuiltins:
         self.m.alloc(ITER_BYTES)
         if type(x) in _FLAT_ITERABLES:
             return enumerate(x, start)
+        if type(x) is FreshZip:  # over flat iterables only (else `b_zip` made it `pulled`)
+            e = FreshEnumerate(x, start)
+            e.fresh = x.fresh + SMALL_BYTES
+            return e
         self.m.alloc(ITER_BYTES)
         return self.pulled(enumerate(x, start))
 
@@ -485,11 +525,16 @@ class CheckedBuiltins:
         # ~144 bytes): counted flat, zip(*L) over 1,000 views kept ~4.4x the bytes tracked.
         wide = 0 if k <= 4 else ITER_BYTES + k * (SMALL_BYTES + SLOT_BYTES)
         self.m.alloc(ITER_BYTES + seq_bytes(k) + wide)
-        z: Any = zip(*iterables, strict=bool(strict))
+        fresh = fresh_bytes(iterables) if 2 <= k <= 4 else 0
+        if fresh:
+            z: Any = FreshZip(*iterables, strict=bool(strict))
+            z.fresh = fresh
+        else:
+            z = zip(*iterables, strict=bool(strict))
         if not all(type(it) in _FLAT_ITERABLES for it in iterables):
             self.m.alloc(ITER_BYTES)
             z = self.pulled(z)
-        if k <= 4:  # each item fits `SMALL_BYTES`
+        if k <= 4:  # each item fits `SMALL_BYTES` (and a `FreshZip`'s `fresh` bytes)
             return z
         return self._counted(z, seq_bytes(k))
 

@@ -304,6 +304,18 @@ class Instrumenter(ast.NodeTransformer):
         node.iter = self._iter(node.iter, gas, mem)
         return node
 
+    def visit_ListComp(self, node: ast.ListComp) -> ast.ListComp:
+        self.generic_visit(node)
+        return self._keep(node)
+
+    def _keep(self, node: Any) -> Any:
+        """A list or dict comprehension keeps what it makes of each item of its innermost
+        generator: that one iterates through `__tf_keep` (`Runtime.keep`)."""
+        it = node.generators[-1].iter
+        if isinstance(it, ast.Call) and len(it.args) == 3:
+            it.func = _helper("keep")
+        return node
+
     def _iter(self, it: ast.expr, gas: int, mem: int) -> ast.Call:
         if (gas, mem) == (LOOP_GAS, 0):
             return _call("iter", it)
@@ -460,7 +472,7 @@ class Instrumenter(ast.NodeTransformer):
     def visit_DictComp(self, node: ast.DictComp) -> ast.DictComp:
         self.generic_visit(node)
         node.key = self._store_key(node.key)
-        return node
+        return self._keep(node)
 
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.Call:
         """A generator expression is handed out as `__tf_gen(...)`: each pull from it is

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tianfu.execution import errors
+from tianfu.execution.checked import FRESH_KEPT, FreshEnumerate, FreshZip
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
     BYTES_PER_GAS,
@@ -25,6 +26,7 @@ from tianfu.execution.costs import (
     EXC_BYTES,
     FUNC_BYTES,
     LOOP_GAS,
+    MEM_BYTES_PER_GAS,
     REPR_CHAR_GAS,
     SMALL_BYTES,
     bytes_bytes,
@@ -134,6 +136,14 @@ class Runtime(CheckedOperators):
     iterate.__doc__ = (
         "What every `for` loop and comprehension iterates through, charging each item."
     )
+
+    def keep(self, obj: Any, gas: int, mem: int) -> Any:
+        """What a list or dict comprehension iterates through to keep what it makes of
+        each item (`iterate`): a `FreshZip`'s items count the fresh objects they hold."""
+        if type(obj) in FRESH_KEPT:
+            gas += obj.fresh // MEM_BYTES_PER_GAS
+            mem += obj.fresh
+        return self.iterate(obj, gas, mem)
 
     def gen(self, g: Any) -> Any:
         """A generator expression as contract code holds it: a generator's next item runs
@@ -417,6 +427,7 @@ class Runtime(CheckedOperators):
             "__tf_tickn": self.tickn,
             "__tf_lambda": self.wrap_lambda,
             "__tf_iter": self.iterate,
+            "__tf_keep": self.keep,
             "__tf_gen": self.gen,
             "__tf_str": self.text,
             "__tf_fpart": self.fpart,
@@ -497,6 +508,8 @@ _ITERATOR_SAMPLES: tuple[Any, ...] = (
     reversed(_EMPTY),
     enumerate(()),
     zip(),
+    FreshZip(),
+    FreshEnumerate(()),
     (_x for _x in range(0)),
     iter(_EMPTY),
     iter(_EMPTY.values()),

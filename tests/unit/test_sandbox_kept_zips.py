@@ -1,0 +1,91 @@
+"""Items of a `zip` over dict items views, strs or ranges, kept: counted at what they hold.
+
+Each fails on the code before its fix.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import pytest
+from tests.unit.test_sandbox import FakeContext, admin
+from tests.unit.test_sandbox_audit9 import _stmt_gas
+
+from tianfu.execution.costs import MAX_TX_MEMORY
+from tianfu.execution.meter import Meter
+from tianfu.execution.sandbox import compile_contract
+
+_KEEP = """
+def f(ctx, source, how, k, n):
+    d = {}
+    i = 0
+    while i < n:
+        d[i + 1000] = i + 5000
+        i += 1
+    if source == "items":
+        L = [d.items()] * k
+    elif source == "str":
+        L = ["\\U0001F600" * n] * k
+    else:
+        L = [range(10**6, 10**6 + n)] * k
+    if how == "list":
+        keep = list(zip(*L))
+    elif how == "tuple":
+        keep = tuple(zip(*L))
+    elif how == "listcomp":
+        keep = [t for t in zip(*L)]
+    else:
+        keep = {i: t for i, t in enumerate(zip(*L))}
+    return len(keep)
+"""
+
+
+@pytest.mark.parametrize("source", ["items", "str", "range"])
+@pytest.mark.parametrize("how", ["list", "tuple", "listcomp", "dictcomp"])
+@pytest.mark.parametrize("k", [2, 4])
+def test_kept_items_of_a_zip_over_fresh_items_hold_no_more_than_is_tracked(
+    source: str, how: str, k: int
+) -> None:
+    """`zip` over up to four iterables was counted as if each item it yields were one small
+    object, but over dict items views, strs or ranges each holds a fresh object per
+    iterable: `list(zip(*[d.items()] * 4))` over 20,000 items held ~305 bytes an item for
+    144 tracked (wide characters ~401). A zip of two to four iterables making fresh items
+    is a `FreshZip`, and what keeps its items (`list`/`tuple`/`sorted`/`dict` of it, a list
+    or dict comprehension over it) counts a small object per such iterable past the first
+    and a slot per iterable past the second."""
+    compiled = compile_contract(_KEEP)
+    ctx = FakeContext(admin())
+    compiled.call(ctx, "f", [source, how, k, 10], 10**8)  # set up outside the count
+    meter = Meter(10**9)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result, _ = compiled.call(ctx, "f", [source, how, k, 20_000], meter)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result == 20_000
+    assert peak <= MAX_TX_MEMORY - meter.mem, (peak, MAX_TX_MEMORY - meter.mem)
+
+
+@pytest.mark.parametrize(
+    "stmt",
+    [
+        "for k, v in d.items():\n    pass",
+        "for k, v in zip(d.items(), L):\n    pass",
+        "x = [k for k in zip(L, L)]",
+        "x = list(zip(d, L))",
+    ],
+)
+def test_loops_over_items_and_zips_of_values_cost_what_they_did(stmt: str) -> None:
+    """Only a zip over iterables making fresh items counts more, and only where its items
+    are kept: loops and zips of lists cost the gas they did (pinned from the code before)."""
+    setup = "d = {i: i for i in range(100)}\nL = list(range(100))"
+    pinned = {
+        "for k, v in d.items():\n    pass": 112,
+        "for k, v in zip(d.items(), L):\n    pass": 118,
+        "x = [k for k in zip(L, L)]": 110,
+        "x = list(zip(d, L))": 112,
+    }
+    assert _stmt_gas(setup, stmt) == pinned[stmt]
