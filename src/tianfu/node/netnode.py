@@ -76,8 +76,30 @@ async def _serve(
     ident: Identity,
     new_signer_state: bool,
 ) -> None:
+    # Every shutdown step is pushed as soon as what it undoes exists and is safe on a part
+    # started transport, driver or service: a start that fails at any step (a missing signer
+    # file, a failing driver start, the API server) stops what was started and closes the
+    # store, as a stop after serving does.
+    async with contextlib.AsyncExitStack() as stack:
+        guard = await _start(stack, cfg, api_listener, listeners, genesis, ident, new_signer_state)
+    if guard.fatal is not None:
+        raise guard.fatal
+
+
+async def _start(
+    stack: contextlib.AsyncExitStack,
+    cfg: NodeConfig,
+    api_listener: socket.socket,
+    listeners: dict[str, socket.socket],
+    genesis: Genesis,
+    ident: Identity,
+    new_signer_state: bool,
+) -> StoreGuard:
+    """Start the node's parts and serve its API until stopped; the shutdown steps are left
+    on `stack`, in the reverse order of the starts."""
     service = open_service(cfg, genesis, org=cfg.org, is_validator=cfg.validator)
     ledger, mempool = service.ledger, service.mempool
+    stack.callback(ledger.store.close)
 
     trusted_cas, is_revoked = chain_trust(ledger)
     handlers: dict[int, Any] = {}
@@ -149,6 +171,10 @@ async def _serve(
         if cfg.validator
         else None
     )
+    if privval is not None:
+        stack.callback(privval.close)
+    wal = ConsensusWAL(cfg.data / "consensus.wal")
+    stack.callback(wal.close)  # (after the driver's stop, pushed later)
     server: uvicorn.Server | None = None
 
     def stop_node() -> None:
@@ -167,7 +193,7 @@ async def _serve(
         ledger,
         mempool,
         privval,
-        ConsensusWAL(cfg.data / "consensus.wal"),
+        wal,
         shared,  # the member transport (and validators by stake on an open chain)
         on_commit=committed,
         verified=service.verified.__contains__,
@@ -211,16 +237,24 @@ async def _serve(
             handlers[kind] = app_service.handle
     server = make_server(api, cfg.api_host, cfg.api_port)
     guard.attach()
+    stack.push_async_callback(transport.stop)
     await transport.start()
     if observers is not None:
+        stack.push_async_callback(observers.stop)
         await observers.start()
+    stack.push_async_callback(driver.stop)
     await driver.start()
+    stack.push_async_callback(private.stop)
     await private.start()
     for app_service in app_services:
+        stack.push_async_callback(app_service.stop)
         await app_service.start()
+    stack.push_async_callback(syncer.drain)
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
+    stack.push_async_callback(cancel_all, sync_task)
     reporter = EvidenceReporter(ident, service, driver.pending_evidence)
     evidence_task = asyncio.create_task(reporter.run(), name="evidence-reporter")
+    stack.push_async_callback(cancel_all, evidence_task)
     log.info(
         "%s (%s) up: api %s:%d p2p %s:%d",
         cfg.name,
@@ -230,21 +264,8 @@ async def _serve(
         cfg.p2p_host,
         cfg.p2p_port,
     )
-    try:
-        await server.serve(sockets=[api_listener])
-    finally:
-        await cancel_all(evidence_task, sync_task)
-        await syncer.drain()
-        for app_service in app_services:
-            await app_service.stop()
-        await private.stop()
-        await driver.stop()
-        if observers is not None:
-            await observers.stop()
-        await transport.stop()
-        ledger.store.close()
-    if guard.fatal is not None:
-        raise guard.fatal
+    await server.serve(sockets=[api_listener])
+    return guard
 
 
 def run_network_node(home: Path, *, new_signer_state: bool = False) -> None:

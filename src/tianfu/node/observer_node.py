@@ -98,12 +98,31 @@ async def _serve(
     keypair: Any,
     new_signer_state: bool,
 ) -> None:
+    # Each shutdown step is pushed as soon as what it undoes exists (safe on a part started
+    # transport or driver): a start that fails at any step closes the store and stops what
+    # was started, as a stop after serving does.
+    async with contextlib.AsyncExitStack() as stack:
+        await _start(stack, cfg, api_listener, listeners, genesis, keypair, new_signer_state)
+
+
+async def _start(
+    stack: contextlib.AsyncExitStack,
+    cfg: NodeConfig,
+    api_listener: socket.socket,
+    listeners: dict[str, socket.socket],
+    genesis: Genesis,
+    keypair: Any,
+    new_signer_state: bool,
+) -> None:
+    """Start the observer's parts and serve its API until stopped; the shutdown steps are
+    left on `stack`, in the reverse order of the starts."""
     from tianfu.consensus.driver import ConsensusDriver
     from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
     from tianfu.consensus.wal import ConsensusWAL
 
     service = open_service(cfg, genesis, org="", is_validator=False)
     ledger, mempool = service.ledger, service.mempool
+    stack.callback(ledger.store.close)
     handlers: dict[int, Any] = {}
 
     def route(peer: p2p.PeerId, kind: int, payload: bytes) -> None:
@@ -157,16 +176,20 @@ async def _serve(
             if syncer is not None:
                 syncer.notify_committed(executed.block.header.height)
 
+        privval = FilePrivValidator(
+            keypair,
+            cfg.data / SIGNER_FILE,
+            allow_missing=new_signer_state,
+            check_network=new_signer_state,
+        )
+        stack.callback(privval.close)
+        wal = ConsensusWAL(cfg.data / "consensus.wal")
+        stack.callback(wal.close)  # (after the driver's stop, pushed later)
         driver = ConsensusDriver(
             ledger,
             mempool,
-            FilePrivValidator(
-                keypair,
-                cfg.data / SIGNER_FILE,
-                allow_missing=new_signer_state,
-                check_network=new_signer_state,
-            ),
-            ConsensusWAL(cfg.data / "consensus.wal"),
+            privval,
+            wal,
             transport,
             on_commit=committed,
             verified=service.verified.__contains__,
@@ -191,10 +214,14 @@ async def _serve(
     # The operator's trusted proxies name the clients the per-client limits count (ADR 0008).
     api = node_app(service, cfg.data, cfg.trusted_proxies)
     server = make_server(api, cfg.api_host, cfg.api_port)
+    stack.push_async_callback(transport.stop)
     await transport.start()
     if driver is not None:
+        stack.push_async_callback(driver.stop)
         await driver.start()
+    stack.push_async_callback(syncer.drain)
     sync_task = asyncio.create_task(syncer.run(), name="block-sync")
+    stack.push_async_callback(cancel_all, sync_task)
     log.info(
         "observer %s (%s) up: api %s:%d, connecting to %s",
         cfg.name,
@@ -203,15 +230,7 @@ async def _serve(
         cfg.api_port,
         ", ".join(f"{h}:{p}" for h, p in cfg.observer_peers),
     )
-    try:
-        await server.serve(sockets=[api_listener])
-    finally:
-        await cancel_all(sync_task)
-        await syncer.drain()
-        if driver is not None:
-            await driver.stop()
-        await transport.stop()
-        ledger.store.close()
+    await server.serve(sockets=[api_listener])
 
 
 def run_observer_node(cfg: NodeConfig, *, new_signer_state: bool = False) -> None:

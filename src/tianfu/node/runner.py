@@ -47,40 +47,41 @@ async def serve_solo(
     without one, on `host:port` bound by Uvicorn."""
     set_chain_suite(suite_of(genesis))  # every hash and signature check of this process
     ledger = open_ledger(data_dir, genesis)
-    mempool = Mempool()
-    info = node.info
-    service = NodeService(
-        ledger,
-        mempool,
-        node_name=info.name,
-        org=info.org,
-        is_validator=True,
-        max_body_bytes=max_body_bytes,
-    )
-    service.private = PrivateDataNode.open(
-        data_dir / "private", ledger, {info.org}, query=service.query
-    )
-    params = genesis.params
-    driver = SoloDriver(
-        ledger,
-        mempool,
-        node.keypair,
-        max_block_txs=params.max_block_txs,
-        max_block_bytes=params.max_block_bytes,
-        interval_ms=params.block_interval_ms,
-        verified=service.verified.__contains__,
-        on_commit=service.block_committed,
-        write_failures=(OSError, StoreWriteError),
-    )
-    service.on_tx = lambda _tx: driver.notify()
-    server = make_server(node_app(service, data_dir), host, port)
-    producer = asyncio.create_task(driver.run(), name="block-producer")
-    try:
+    # Each shutdown step is pushed as soon as what it undoes exists: a start that fails part
+    # way (the private data, the API server) closes the store as a stop after serving does.
+    async with contextlib.AsyncExitStack() as stack:
+        stack.callback(ledger.store.close)
+        mempool = Mempool()
+        info = node.info
+        service = NodeService(
+            ledger,
+            mempool,
+            node_name=info.name,
+            org=info.org,
+            is_validator=True,
+            max_body_bytes=max_body_bytes,
+        )
+        service.private = PrivateDataNode.open(
+            data_dir / "private", ledger, {info.org}, query=service.query
+        )
+        params = genesis.params
+        driver = SoloDriver(
+            ledger,
+            mempool,
+            node.keypair,
+            max_block_txs=params.max_block_txs,
+            max_block_bytes=params.max_block_bytes,
+            interval_ms=params.block_interval_ms,
+            verified=service.verified.__contains__,
+            on_commit=service.block_committed,
+            write_failures=(OSError, StoreWriteError),
+        )
+        service.on_tx = lambda _tx: driver.notify()
+        server = make_server(node_app(service, data_dir), host, port)
+        stack.push_async_callback(driver.drain)  # never close the store under a block written
+        producer = asyncio.create_task(driver.run(), name="block-producer")
+        stack.push_async_callback(cancel_all, producer)
         await server.serve(sockets=None if listener is None else [listener])
-    finally:
-        await cancel_all(producer)
-        await driver.drain()  # never close the store under a block being written
-        ledger.store.close()
 
 
 def run_solo_node(

@@ -1,0 +1,195 @@
+"""A `tianfu node start` that fails after opening its store (the signer file missing, the
+consensus driver's start or a p2p service's start failing) closes the store and stops what it
+started: it closed the store only after serving, so six handles on chain.db, its WAL and shm
+stayed open, and the transports started before the failing step kept running. In-process
+users (tests, the dev chain, a supervisor that retries) leaked fds and ports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import tianfu.node.observer_node as observer_node
+from tianfu.cli.main import app
+from tianfu.consensus.driver import ConsensusDriver
+from tianfu.consensus.privval import SIGNER_FILE
+from tianfu.node.config import NodeConfig
+from tianfu.node.netinit import init_network
+from tianfu.node.netnode import serve_network_node
+from tianfu.privdata.distribution import Distributor
+
+runner = CliRunner()
+
+
+class Boom(Exception):
+    pass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _open_under(directory: Path) -> list[str]:
+    """The files under `directory` this process holds open (its /proc/self/fd links)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # the listing's own fd, closed meanwhile
+            continue
+        if target.startswith(str(directory)):
+            found.append(target)
+    return found
+
+
+def _fail(*_: object, **__: object) -> None:
+    raise Boom("fails here")
+
+
+async def _fail_async(*_: object, **__: object) -> None:
+    raise Boom("fails here")
+
+
+def _no_signer(cfg: NodeConfig, monkeypatch: pytest.MonkeyPatch) -> type[Exception]:
+    (cfg.data / SIGNER_FILE).unlink()
+    from tianfu.consensus.privval import PrivValStateError
+
+    return PrivValStateError
+
+
+def _driver_start_fails(cfg: NodeConfig, monkeypatch: pytest.MonkeyPatch) -> type[Exception]:
+    monkeypatch.setattr(ConsensusDriver, "start", _fail_async)
+    return Boom
+
+
+def _private_start_fails(cfg: NodeConfig, monkeypatch: pytest.MonkeyPatch) -> type[Exception]:
+    monkeypatch.setattr(Distributor, "start", _fail_async)
+    return Boom
+
+
+@pytest.mark.parametrize(
+    "failing", [_no_signer, _driver_start_fails, _private_start_fails], ids=lambda f: f.__name__
+)
+def test_a_start_that_fails_part_way_leaves_nothing_open(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: Callable[[NodeConfig, pytest.MonkeyPatch], type[Exception]],
+) -> None:
+    layout = init_network(
+        tmp_path / "net", orgs=1, api_base_port=_free_port(), p2p_base_port=_free_port()
+    )
+    cfg = layout.nodes[0]
+    expected = failing(cfg, monkeypatch)
+    left: list[str] = []
+
+    async def run() -> None:
+        with pytest.raises(expected):
+            await serve_network_node(cfg)
+        # Nothing the start began still runs: no transport task, no driver timer.
+        left.extend(t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task())
+
+    asyncio.run(run())
+    assert left == []
+    assert _open_under(tmp_path) == []
+    for port in (cfg.api_port, cfg.p2p_port):  # bindable again
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((cfg.api_host if port == cfg.api_port else cfg.p2p_host, port))
+            s.listen()
+
+
+def test_a_node_stopped_after_serving_leaves_nothing_open(tmp_path: Path) -> None:
+    """The signer file and the consensus WAL are closed too, not only the store."""
+    layout = init_network(
+        tmp_path / "net", orgs=1, api_base_port=_free_port(), p2p_base_port=_free_port()
+    )
+    cfg = layout.nodes[0]
+
+    async def run() -> list[str]:
+        node = asyncio.create_task(serve_network_node(cfg))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while not any(f.endswith("consensus.wal") for f in _open_under(tmp_path)):
+            assert not node.done(), node.exception()
+            assert loop.time() < deadline, "the node did not start"
+            await asyncio.sleep(0.05)
+        while True:  # serving: its API port answers
+            try:
+                _, writer = await asyncio.open_connection(cfg.api_host, cfg.api_port)
+                writer.close()
+                break
+            except OSError:
+                assert loop.time() < deadline, "the API did not answer"
+                await asyncio.sleep(0.05)
+        node.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await node
+        return [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(run()) == []
+    assert _open_under(tmp_path) == []
+
+
+class _FailingServer:
+    async def serve(self, sockets: Any = None) -> None:
+        raise Boom("the API server fails")
+
+
+@pytest.mark.parametrize("at", ["make_server", "serve"])
+def test_an_observer_start_that_fails_part_way_leaves_nothing_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: str
+) -> None:
+    out = tmp_path / "net"
+    r = runner.invoke(
+        app, ["network", "init", "--out", str(out), "--orgs", "1", "--profile", "open"]
+    )
+    assert r.exit_code == 0, r.output
+    member = NodeConfig.load(out / "org1" / "node1")
+    home = tmp_path / "obs"
+    r = runner.invoke(
+        app,
+        ["node", "init-observer", "--home", str(home), "--genesis", str(out / "genesis.bin"),
+         "--peer", f"127.0.0.1:{member.observer_port}", "--api", "127.0.0.1:0"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cfg = NodeConfig.load(home)
+    monkeypatch.setattr(
+        observer_node,
+        "make_server",
+        _fail if at == "make_server" else lambda *a, **k: _FailingServer(),
+    )
+
+    async def run() -> list[str]:
+        with pytest.raises(Boom):
+            await observer_node.serve_observer_node(cfg)
+        return [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(run()) == []
+    assert _open_under(home) == []
+
+
+def test_a_dev_chain_start_that_fails_part_way_closes_its_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tianfu.crypto import ED25519
+    from tianfu.identity import Identity
+    from tianfu.node import runner
+    from tianfu.node.dev import init_dev, load_genesis
+
+    home = tmp_path / "dev"
+    init_dev(home, ED25519)
+    genesis = load_genesis(home)
+    node_id = Identity.load(home / "identities" / "node")
+    monkeypatch.setattr(runner, "make_server", _fail)
+    with pytest.raises(Boom):
+        asyncio.run(runner.serve_solo(home / "data", genesis, node_id, "127.0.0.1", 0))
+    assert _open_under(home) == []
