@@ -59,3 +59,13 @@ def test_each_problem_has_its_reason_code_in_the_texts_order() -> None:
     )
     assert codes == ["not_signing", "cannot_build", "other", "probe_failed"]
     assert text == health.text()
+
+
+def test_the_console_has_a_message_for_every_reason_code() -> None:
+    from tianfu.node.health import REASONS
+    from tianfu.web.i18n import translations
+    from tianfu.web.words import HEALTH_REASONS
+
+    assert set(HEALTH_REASONS) == set(REASONS)
+    zh = translations("zh_CN").gettext
+    assert all(zh(m) != m for m in HEALTH_REASONS.values())  # each one is translated
