@@ -22,7 +22,9 @@ from prometheus_client.registry import Collector
 from tianfu.node.storeguard import StoreGuard
 from tianfu.store import Store
 
-Probe = Callable[[], "str | None"]
+# A probe's answer: None, a problem's text, or its reason code and text (a probe that
+# reports more than one kind of problem).
+Probe = Callable[[], "str | tuple[str, str] | None"]
 
 # The reason code of each kind of problem the node's probes report.
 REASONS = (
@@ -58,6 +60,8 @@ class NodeHealth(Collector):
             code = self.codes.get(probe, "other")
             try:
                 problem = probe()
+                if isinstance(problem, tuple):
+                    code, problem = problem
             except Exception as exc:  # a probe's failure is a problem to report, not to raise
                 code, problem = "probe_failed", f"health probe failed: {exc}"
             if problem:
@@ -97,13 +101,11 @@ def wire_health(
 ) -> None:
     """The node's probes and metrics: signing, consensus, block sync, store, p2p."""
 
-    def stopped() -> str | None:
-        failed = driver.failed
-        return None if failed is None else f"consensus stopped: {failed}"
-
-    def signing() -> str | None:
-        halted = driver.halted
-        return None if halted is None or driver.failed is not None else f"not signing: {halted}"
+    def signing() -> tuple[str, str] | None:
+        failed, halted = driver.failed, driver.halted  # read once: one answer, never none
+        if failed is not None:
+            return "consensus_stopped", f"consensus stopped: {failed}"
+        return None if halted is None else ("not_signing", f"not signing: {halted}")
 
     def proposing() -> str | None:
         failure = driver.blocks.build_failure
@@ -113,7 +115,6 @@ def wire_health(
         failure = driver.blocks.execute_failure
         return None if failure is None else f"cannot execute proposed blocks: {failure}"
 
-    health.add("consensus_stopped", stopped)
     health.add("not_signing", signing)
     health.add("cannot_build", proposing)
     health.add("cannot_execute", executing)
