@@ -5,7 +5,8 @@ to collects the page's visible text (not scripts, hover titles or ids marked as 
 refuses an ASCII word unless it is an id (it holds a digit, `-`, `_`, `.`, `/` or `:`, or
 is hex), a unit on the allow-list, or the English of a bilingual demo text (inside
 full-width parentheses). A Chinese reader saw `road` · `normal` in a case's history, the
-fund purpose `housing-renovation`, the node's health `ok` and durations such as `1d 1h`.
+fund purpose `housing-renovation`, the node's health `ok` (and, on a degraded node, its
+English problems: "degraded: not signing: ...") and durations such as `1d 1h`.
 The explorer's block, transaction and account pages show the chain's own data (contract,
 method and argument names) and are not walked."""
 
@@ -14,10 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import pytest
 
 from tianfu.apps.registry import APPLICATIONS
+from tianfu.node.health import NodeHealth, wire_health
 from tianfu.testing.appchain import AppChain
 from tianfu.web.render import NAV
 
@@ -140,3 +143,37 @@ def test_a_role_is_translated_with_the_role_on_hover(chain: AppChain) -> None:
     en = chain.http.get("/proposals", params={"lang": "en"}).text
     assert '<span title="notary">公证机构</span>' in zh and '<span title="court">法院</span>' in zh
     assert '<span title="notary">notary</span>' in en
+
+
+def test_a_degraded_nodes_health_is_in_the_readers_language(chain: AppChain) -> None:
+    """The overview says each problem of the node's health (`/v1/status` `health_reasons`)
+    in the reader's language, the node's English health text on hover."""
+    halted = "cannot store decided block 9: database or disk is full"
+    driver = SimpleNamespace(
+        failed=None,
+        halted=halted,
+        blocks=SimpleNamespace(build_failure=None, execute_failure="StoreBusy: locked"),
+    )
+    idle = SimpleNamespace(store_error=None, fatal=None, stats={}, peers=list)
+    health = NodeHealth()
+    wire_health(health, store=idle, driver=driver, syncer=idle, transport=idle, guard=idle)
+    before = chain.service.health
+    chain.service.health = health.state
+    try:
+        status = chain.http.get("/v1/status").json()
+        text = f"degraded: not signing: {halted}; cannot execute proposed blocks: StoreBusy: locked"
+        assert status["health"] == text
+        assert status["health_reasons"] == ["not_signing", "cannot_execute"]
+        zh = chain.http.get("/", params={"lang": "zh_CN"}).text
+        page = _Text()
+        page.feed(zh)
+        assert [w for t in page.texts for w in english_words(t)] == []
+        assert f'<span class="warn" title="{text}">异常:</span>' in zh
+        assert "本验证节点暂停签名" in zh and "无法执行提议的区块" in zh
+        en = chain.http.get("/", params={"lang": "en"}).text
+        assert "this validator signs nothing" in en and "proposed blocks cannot be executed" in en
+        driver.halted = driver.blocks.execute_failure = None
+        assert chain.http.get("/v1/status").json()["health_reasons"] == []
+        assert '<dd id="health">正常</dd>' in chain.http.get("/", params={"lang": "zh_CN"}).text
+    finally:
+        chain.service.health = before

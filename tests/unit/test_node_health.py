@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from prometheus_client import CollectorRegistry, generate_latest
 
-from tianfu.node.health import NodeHealth
+from tianfu.node.health import NodeHealth, wire_health
 
 
 def test_health_text_and_metrics_follow_the_probes() -> None:
@@ -27,3 +29,43 @@ def test_health_text_and_metrics_follow_the_probes() -> None:
     assert health.text() == f"degraded: {problem[0]}"
     text = generate_latest(registry).decode()
     assert "tianfu_health_ok 0.0" in text and "tianfu_signing_halted 1.0" in text
+
+
+def test_each_problem_has_its_reason_code_in_the_texts_order() -> None:
+    """`state()` gives the text and each problem's code from one reading of the probes: a
+    stopped consensus is `consensus_stopped` (not also `not_signing`), a probe added
+    without a code is `other`, a probe that raises is `probe_failed`."""
+    driver = SimpleNamespace(
+        failed=None, halted=None, blocks=SimpleNamespace(build_failure=None, execute_failure=None)
+    )
+    idle = SimpleNamespace(store_error=None, fatal=None, stats={}, peers=list)
+    health = NodeHealth()
+    wire_health(health, store=idle, driver=driver, syncer=idle, transport=idle, guard=idle)
+    assert health.state() == ("ok", [])
+    driver.halted, driver.failed = "signer file not writable", RuntimeError("boom")
+    idle.fatal = "page 7 damaged"
+    assert health.state() == (
+        "degraded: consensus stopped: boom; store damaged: page 7 damaged",
+        ["consensus_stopped", "store_damaged"],
+    )
+    driver.failed, idle.fatal = None, None
+    driver.blocks.build_failure = "StoreBusy: locked"
+    health.probes.append(lambda: "a new problem")
+    health.probes.append(lambda: 1 / 0)
+    text, codes = health.state()
+    assert text.startswith(
+        "degraded: not signing: signer file not writable; cannot build proposal blocks: "
+        "StoreBusy: locked; a new problem; health probe failed: "
+    )
+    assert codes == ["not_signing", "cannot_build", "other", "probe_failed"]
+    assert text == health.text()
+
+
+def test_the_console_has_a_message_for_every_reason_code() -> None:
+    from tianfu.node.health import REASONS
+    from tianfu.web.i18n import translations
+    from tianfu.web.words import HEALTH_REASONS
+
+    assert set(HEALTH_REASONS) == set(REASONS)
+    zh = translations("zh_CN").gettext
+    assert all(zh(m) != m for m in HEALTH_REASONS.values())  # each one is translated

@@ -218,6 +218,12 @@ class StatusOut(Model):
     suite: Literal["standard", "sm2"]
     mempool: int
     health: str
+    health_reasons: list[str] = Field(
+        default_factory=list,
+        description="the reason code of each problem `health` names, in its order (empty when"
+        " ok): consensus_stopped, not_signing, cannot_build, cannot_execute, store_damaged,"
+        " block_sync, probe_failed, other",
+    )
     clock_offset_ms: int | None
 
 

@@ -92,7 +92,8 @@ class ChainService(Protocol):
     def status(self) -> dict[str, Any]:
         """chain_id, height, latest_hash (hex), time_ms, node, org, validator (bool), genesis_hash (hex);
         a node adds `health`: "ok", or "degraded: <problems>" (e.g. not signing because its
-        store cannot take a block)."""
+        store cannot take a block), and `health_reasons`: each problem's reason code
+        (`tianfu.node.health.REASONS`), in the same order."""
         ...
 
     async def submit(self, tx: Transaction) -> bytes:

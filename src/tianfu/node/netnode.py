@@ -226,7 +226,7 @@ async def _start(
     wire_health(
         health, store=ledger.store, driver=driver, syncer=syncer, transport=transport, guard=guard
     )
-    service.health = health.text
+    service.health = health.state
     service.registry.register(health)
 
     api, app_services = network_node_app(service, cfg.data, network, cfg.trusted_proxies)

@@ -93,8 +93,9 @@ class NodeService(ChainReads):
         self.is_validator = is_validator
         self.max_body_bytes = max_body_bytes
         self.on_tx = on_tx
-        # "ok" or "degraded: ..." (`tianfu.node.health`); a node without probes is ok.
-        self.health: Callable[[], str] = lambda: "ok"
+        # "ok" or "degraded: ...", and the reason code of each problem it names
+        # (`tianfu.node.health.NodeHealth.state`); a node without probes is ok.
+        self.health: Callable[[], tuple[str, list[str]]] = lambda: ("ok", [])
         self.verified: set[bytes] = set()  # signatures checked at admission, until committed
         self._waiters: dict[bytes, list[_Waiter]] = {}  # tx hash -> waits for its commit
         self._subscribers: set[asyncio.Queue[CommittedEvent | None]] = set()
@@ -129,6 +130,7 @@ class NodeService(ChainReads):
     # -- status ----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         head = self.ledger.head()
+        health, reasons = self.health()
         return {
             "chain_id": self.chain_id,
             "height": head.height if head else 0,
@@ -140,7 +142,8 @@ class NodeService(ChainReads):
             "genesis_hash": self.ledger.genesis.hash.hex(),
             "suite": self.ledger.genesis.suite,
             "mempool": len(self.mempool),
-            "health": self.health(),
+            "health": health,
+            "health_reasons": reasons,
             "clock_offset_ms": self.clock_offset(),
         }
 

@@ -20,7 +20,7 @@ from tianfu.execution.contract_api import address_of
 from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
 from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page
-from tianfu.web.words import CONTRACT_FIELDS
+from tianfu.web.words import CONTRACT_FIELDS, HEALTH_REASONS
 
 PAGE = 20  # blocks per page of the block list
 TX_PAGE = 100  # transactions per page of a block's transaction list
@@ -63,6 +63,12 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             request,
             "overview.html",
             status=status,
+            health_reasons=[
+                HEALTH_REASONS.get(code, HEALTH_REASONS["other"])
+                if isinstance(code, str)
+                else HEALTH_REASONS["other"]
+                for code in status.get("health_reasons") or []
+            ],
             blocks=data.recent_headers(top),
             rate=data.tx_rate(top),
             validators=data.validators(),

@@ -266,3 +266,17 @@ REFUSAL_REASONS = {
     "wrong_purpose": N_("the payment is not for a purpose the fund or the beneficiary allows"),
     "over_allocation": N_("the amount is more than the balance"),
 }
+
+
+# What a node's health names, by the reason code its status gives each problem
+# (`tianfu.node.health.REASONS`; the node's English text is the hover text).
+HEALTH_REASONS = {
+    "consensus_stopped": N_("consensus stopped on an error"),
+    "not_signing": N_("this validator signs nothing: its store or signer file cannot take a block"),
+    "cannot_build": N_("proposal blocks cannot be built: the store is busy or failing"),
+    "cannot_execute": N_("proposed blocks cannot be executed: the store is busy or failing"),
+    "store_damaged": N_("the store is damaged and must be repaired"),
+    "block_sync": N_("block sync cannot store the blocks it fetched"),
+    "probe_failed": N_("a health check itself failed"),
+    "other": N_("another problem"),
+}
