@@ -7,30 +7,28 @@ arrive or the empty-block interval has passed (bounded, well inside the others' 
 timeout); it drops from the mempool the transactions the ledger left out of the block and
 the one that made building fail. A failure of the host, not of a transaction
 (`culprit.host_fault`: a store read or write that fails, no memory) drops nothing: the
-height gets no proposal from this node, one ERROR line says why (then a WARNING every
-12th failure, and one when a block builds again), `build_failure` holds it for the
-node's health, and the transactions stay in the mempool for the next build — unless the
-same transactions meet a host fault `culprit.HOST_FAULT_REPEATS` builds in a row and the
-store answers its probe: then the culprit search runs taking host faults for the
-transactions', and drops the one that causes them (a transaction that raises a host-fault
-type on every node would otherwise halt the chain). Executing a proposed block that
-fails on the host is no verdict on the block: it is tried again with a backoff
-(`execute_failure` holds why for the node's health), and answered invalid only when it
-fails `culprit.HOST_FAULT_REPEATS` times in a row, the last between two probes the store
-answered (`_execute_retrying`). `executed`
-keeps the executed blocks of the current height, so that committing one does not
-execute it again.
+height gets no proposal from this node, one ERROR line says why (then a WARNING every 12th
+failure, and one when a block builds again), `build_failure` holds it for the node's health,
+and the transactions stay in the mempool for the next build — unless the same transactions
+meet a host fault `culprit.HOST_FAULT_REPEATS` builds in a row and the store answers its
+probe: then the culprit search runs taking host faults for the transactions', and drops the
+one that causes them (a transaction that raises a host-fault type on every node would
+otherwise halt the chain). Executing a proposed block that fails on the host is no verdict
+on the block: it is tried again with a backoff (`execute_failure` holds why for the node's
+health), and answered invalid only when it fails `culprit.HOST_FAULT_REPEATS` times in a
+row, the last between two probes the store answered (`_execute_retrying`). `executed` keeps
+the executed blocks of the current height, so that committing one does not execute it again.
 
-Pipelined heights (ADR 0030): when this node is the next height's first proposer,
-`prepare` starts building that block as soon as the current one is decided, on its
-executed state, while it is being stored (`Ledger.build_on`): the mempool's oldest
-transactions not in the decided block, taken without changing the mempool, and the
-decided certificate as the new block's `last_commit` (which fixes its BFT time). It does
-so only when that block is full — the mempool holds more than it takes — so that a build
-at the next height would select the same transactions; a block with room is built at
-its height, with whatever arrived meanwhile. Nothing is signed: `build` at the next height uses the prepared block if the block stored below
-it is the one it was built on, else discards it and builds afresh; every other ledger
-work waits for a prepared build to finish first.
+Pipelined heights (ADR 0030): when this node is the next height's first proposer, `prepare`
+starts building that block as soon as the current one is decided, on its executed state,
+while it is being stored (`Ledger.build_on`): the mempool's oldest transactions not in the
+decided block, taken without changing the mempool, and the decided certificate as the new
+block's `last_commit` (which fixes its BFT time). It does so only when that block is full —
+the mempool holds more than it takes — so that a build at the next height would select the
+same transactions; a block with room is built at its height, with whatever arrived
+meanwhile. Nothing is signed: `build` at the next height uses the prepared block if the
+block stored below it is the one it was built on, else discards it and builds afresh; every
+other ledger work waits for a prepared build to finish first.
 """
 
 from __future__ import annotations
