@@ -2,7 +2,8 @@
 consensus driver's start or a p2p service's start failing) closes the store and stops what it
 started: it closed the store only after serving, so six handles on chain.db, its WAL and shm
 stayed open, and the transports started before the failing step kept running. In-process
-users (tests, the dev chain, a supervisor that retries) leaked fds and ports."""
+users (tests, the dev chain, a supervisor that retries) leaked fds and ports. Opening the
+store itself failing part way (below) leaves nothing open either."""
 
 from __future__ import annotations
 
@@ -36,6 +37,13 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _base_port() -> int:
+    """A base port for `init_network`, whose node 1 listens on base + 1: that port was free
+    (the free port itself, given as base + 1), not the unchecked one after it, which another
+    program on a busy machine may hold."""
+    return _free_port() - 1
 
 
 def _open_under(directory: Path) -> list[str]:
@@ -85,7 +93,7 @@ def test_a_start_that_fails_part_way_leaves_nothing_open(
     failing: Callable[[NodeConfig, pytest.MonkeyPatch], type[Exception]],
 ) -> None:
     layout = init_network(
-        tmp_path / "net", orgs=1, api_base_port=_free_port(), p2p_base_port=_free_port()
+        tmp_path / "net", orgs=1, api_base_port=_base_port(), p2p_base_port=_base_port()
     )
     cfg = layout.nodes[0]
     expected = failing(cfg, monkeypatch)
@@ -110,7 +118,7 @@ def test_a_start_that_fails_part_way_leaves_nothing_open(
 def test_a_node_stopped_after_serving_leaves_nothing_open(tmp_path: Path) -> None:
     """The signer file and the consensus WAL are closed too, not only the store."""
     layout = init_network(
-        tmp_path / "net", orgs=1, api_base_port=_free_port(), p2p_base_port=_free_port()
+        tmp_path / "net", orgs=1, api_base_port=_base_port(), p2p_base_port=_base_port()
     )
     cfg = layout.nodes[0]
 
@@ -191,5 +199,113 @@ def test_a_dev_chain_start_that_fails_part_way_closes_its_store(
     node_id = Identity.load(home / "identities" / "node")
     monkeypatch.setattr(runner, "make_server", _fail)
     with pytest.raises(Boom):
+        asyncio.run(runner.serve_solo(home / "data", genesis, node_id, "127.0.0.1", 0))
+    assert _open_under(home) == []
+
+
+# A failure inside opening the store itself, after SQLite has opened the file: a header that
+# is not a database's (failing in the connection's first statements), the quick check
+# failing with something that is not a store error (a full disk, Ctrl-C), or the service on
+# the opened ledger failing. Each left handles on chain.db open (the first until the
+# garbage collector ran), as the callers get no store to close.
+
+
+def _not_a_database(data: Path, monkeypatch: pytest.MonkeyPatch) -> type[BaseException]:
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "chain.db").write_bytes(b"not a database, " * 256)
+    from tianfu.node.storeguard import StoreRefused
+
+    return StoreRefused
+
+
+def _check_fails(data: Path, monkeypatch: pytest.MonkeyPatch) -> type[BaseException]:
+    import tianfu.node.storeguard as storeguard
+
+    def full_disk(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(storeguard, "check_store", full_disk)
+    return OSError
+
+
+def _service_fails(data: Path, monkeypatch: pytest.MonkeyPatch) -> type[BaseException]:
+    import tianfu.node.wiring as wiring
+
+    monkeypatch.setattr(wiring, "NodeService", _fail)
+    return Boom
+
+
+_OPEN_FAILURES = [_not_a_database, _check_fails, _service_fails]
+
+
+@pytest.mark.parametrize("failing", _OPEN_FAILURES, ids=lambda f: f.__name__)
+def test_a_network_node_whose_store_fails_to_open_leaves_nothing_open(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: Callable[[Path, pytest.MonkeyPatch], type[BaseException]],
+) -> None:
+    layout = init_network(
+        tmp_path / "net", orgs=1, api_base_port=_base_port(), p2p_base_port=_base_port()
+    )
+    cfg = layout.nodes[0]
+    expected = failing(cfg.data, monkeypatch)
+
+    async def run() -> list[str]:
+        with pytest.raises(expected):
+            await serve_network_node(cfg)
+        return [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(run()) == []
+    assert _open_under(tmp_path) == []
+
+
+@pytest.mark.parametrize("failing", _OPEN_FAILURES, ids=lambda f: f.__name__)
+def test_an_observer_whose_store_fails_to_open_leaves_nothing_open(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: Callable[[Path, pytest.MonkeyPatch], type[BaseException]],
+) -> None:
+    out = tmp_path / "net"
+    r = runner.invoke(
+        app, ["network", "init", "--out", str(out), "--orgs", "1", "--profile", "open"]
+    )
+    assert r.exit_code == 0, r.output
+    member = NodeConfig.load(out / "org1" / "node1")
+    home = tmp_path / "obs"
+    r = runner.invoke(
+        app,
+        ["node", "init-observer", "--home", str(home), "--genesis", str(out / "genesis.bin"),
+         "--peer", f"127.0.0.1:{member.observer_port}", "--api", "127.0.0.1:0"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    cfg = NodeConfig.load(home)
+    expected = failing(cfg.data, monkeypatch)
+
+    async def run() -> list[str]:
+        with pytest.raises(expected):
+            await observer_node.serve_observer_node(cfg)
+        return [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(run()) == []
+    assert _open_under(home) == []
+
+
+@pytest.mark.parametrize("failing", [_not_a_database, _check_fails], ids=lambda f: f.__name__)
+def test_a_dev_chain_whose_store_fails_to_open_leaves_nothing_open(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failing: Callable[[Path, pytest.MonkeyPatch], type[BaseException]],
+) -> None:
+    from tianfu.crypto import ED25519
+    from tianfu.identity import Identity
+    from tianfu.node import runner
+    from tianfu.node.dev import init_dev, load_genesis
+
+    home = tmp_path / "dev"
+    init_dev(home, ED25519)
+    genesis = load_genesis(home)
+    node_id = Identity.load(home / "identities" / "node")
+    expected = failing(home / "data", monkeypatch)
+    with pytest.raises(expected):
         asyncio.run(runner.serve_solo(home / "data", genesis, node_id, "127.0.0.1", 0))
     assert _open_under(home) == []

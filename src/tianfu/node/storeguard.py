@@ -124,6 +124,9 @@ def open_checked_ledger(
         if getattr(exc, "not_a_tx_fault", False) is True:  # a write refused, locked: not damage
             raise StoreRefused(f"store {path}: " + " ".join(str(exc).split())) from None
         raise refusal(home, f"store {path}: {exc}", hint) from None
+    except BaseException:  # anything else (an OS error, Ctrl-C during the check): closed too
+        store.close()
+        raise
     log.info(
         "store checked (%s): height %d, %.1f MB, %d headers, %d certificates, %.2f s",
         report.level,

@@ -57,14 +57,18 @@ def open_service(cfg: NodeConfig, genesis: Genesis, *, org: str, is_validator: b
     """The node's service on its checked ledger (`StoreRefused` if the store is damaged)
     and a new mempool; `service.ledger` and `service.mempool` are the two."""
     ledger, _ = open_checked_ledger(cfg.home, cfg.data, genesis)
-    return NodeService(
-        ledger,
-        Mempool(),
-        node_name=cfg.name,
-        org=org,
-        is_validator=is_validator,
-        max_body_bytes=cfg.max_body_bytes,
-    )
+    try:
+        return NodeService(
+            ledger,
+            Mempool(),
+            node_name=cfg.name,
+            org=org,
+            is_validator=is_validator,
+            max_body_bytes=cfg.max_body_bytes,
+        )
+    except BaseException:  # the caller never gets the store to close: close it here
+        ledger.store.close()
+        raise
 
 
 def peer_admission(service: NodeService) -> Callable[[Transaction], bool]:

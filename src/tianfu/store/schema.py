@@ -71,11 +71,15 @@ CREATE TABLE IF NOT EXISTS state (
 def connect(path: str) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit BEGIN ... COMMIT)."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute("PRAGMA synchronous=FULL")  # per connection: fsync the WAL on every commit
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA cache_size=-32768")  # 32 MiB page cache
-    conn.execute("PRAGMA temp_store=MEMORY")
-    conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+    try:
+        conn.execute("PRAGMA synchronous=FULL")  # per connection: fsync the WAL on every commit
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA cache_size=-32768")  # 32 MiB page cache
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+    except BaseException:  # (a file that is not a database fails here): no handle left open
+        conn.close()
+        raise
     return conn
 
 
