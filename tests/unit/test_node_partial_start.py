@@ -309,3 +309,71 @@ def test_a_dev_chain_whose_store_fails_to_open_leaves_nothing_open(
     with pytest.raises(expected):
         asyncio.run(runner.serve_solo(home / "data", genesis, node_id, "127.0.0.1", 0))
     assert _open_under(home) == []
+
+
+def test_a_store_check_running_when_the_node_stops_ends_before_the_store_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read error starts a store check (a task, in a worker thread); the node stopping
+    meanwhile ends that check and waits for it before closing the store: it had left the
+    task running past the node's end, checking a closed store."""
+    import threading
+
+    import tianfu.node.storeguard as storeguard
+    from tianfu.store import StoreDamaged
+
+    layout = init_network(
+        tmp_path / "net", orgs=1, api_base_port=_base_port(), p2p_base_port=_base_port()
+    )
+    cfg = layout.nodes[0]
+    guards: list[storeguard.StoreGuard] = []
+    attach = storeguard.StoreGuard.attach
+
+    def attach_and_keep(self: storeguard.StoreGuard) -> None:
+        guards.append(self)
+        attach(self)
+
+    monkeypatch.setattr(storeguard.StoreGuard, "attach", attach_and_keep)
+    started, released = threading.Event(), threading.Event()
+    store_closed_at_end: list[bool] = []
+
+    def long_check(store: Any, *_: object, progress: Any = None, **__: object) -> None:
+        """A quick check of a big store: it goes on (reporting progress) until released."""
+        started.set()
+        try:
+            while not released.wait(0.01):
+                if progress is not None:
+                    progress("headers", 0, 1)
+        finally:
+            store_closed_at_end.append(store._closed)
+        raise AssertionError("released: the node stopped without ending the check")
+
+    async def run() -> list[str]:
+        node = asyncio.create_task(serve_network_node(cfg))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while not any(f.endswith("consensus.wal") for f in _open_under(tmp_path)):
+            assert not node.done(), node.exception()
+            assert loop.time() < deadline, "the node did not start"
+            await asyncio.sleep(0.05)
+        monkeypatch.setattr(storeguard, "check_store", long_check)
+        heard = guards[0].ledger.store.on_damage
+        assert heard is not None
+        heard(StoreDamaged("a read failed"))
+        while not started.is_set():
+            assert loop.time() < deadline, "no store check started"
+            await asyncio.sleep(0.02)
+        node.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await node
+        left = [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        released.set()  # (a check still running ends now)
+        return left
+
+    try:
+        assert asyncio.run(run()) == []
+    finally:
+        released.set()
+    assert store_closed_at_end == [False]  # ended before the store was closed
+    assert guards[0].checks == 0  # and it did not count as a check passed
+    assert _open_under(tmp_path) == []

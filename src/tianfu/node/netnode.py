@@ -237,6 +237,7 @@ async def _start(
             handlers[kind] = app_service.handle
     server = make_server(api, cfg.api_host, cfg.api_port)
     guard.attach()
+    stack.push_async_callback(guard.stop)  # (before the store closes)
     stack.push_async_callback(transport.stop)
     await transport.start()
     if observers is not None:

@@ -38,6 +38,10 @@ class StoreRefused(Exception):
     """The node does not run on this store; the message is one line and names the remedy."""
 
 
+class _CheckStopped(Exception):
+    """A store check ended early: the node is stopping (`StoreGuard.stop`)."""
+
+
 def repair_hint(home: Path) -> str:
     return f"rebuild it from the peers with `tianfu node repair --home {home}`"
 
@@ -156,11 +160,26 @@ class StoreGuard:
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _checking: bool = field(default=False, init=False)
     _task: asyncio.Task[None] | None = field(default=None, init=False)  # check after a read error
+    _stopping: bool = field(default=False, init=False)  # `stop` called: no check starts or runs
 
     def attach(self) -> None:
         """Listen to the store (call on the event loop, before serving)."""
         self._loop = asyncio.get_running_loop()
         self.ledger.store.on_damage = self._on_damage
+
+    async def stop(self) -> None:
+        """(before the store closes) Start no more checks and end the one running: it stops
+        at its next progress step and is waited for, so no check reads a closed store, no
+        task outlives the node, and signing is not resumed on the way out."""
+        self._stopping = True
+        self.ledger.store.on_damage = None
+        task, self._task = self._task, None
+        if task is not None:
+            await asyncio.wait([task])  # the check's thread cannot be interrupted: wait
+
+    def _stop_point(self, *_: object) -> None:  # (check progress, worker thread)
+        if self._stopping:
+            raise _CheckStopped
 
     def check(self) -> CheckReport:
         """(worker thread) The quick check with no block being stored meanwhile; on damage
@@ -171,6 +190,7 @@ class StoreGuard:
                     self.ledger.store,
                     self.ledger.genesis.hash,
                     verify_certificate=certificate_check(self.ledger),
+                    progress=self._stop_point,
                 )
             except StoreDamaged as exc:
                 self._fail(exc)
@@ -185,7 +205,7 @@ class StoreGuard:
             loop.call_soon_threadsafe(self._start_check, str(exc))
 
     def _start_check(self, reason: str) -> None:
-        if self._checking or self.fatal is not None:
+        if self._checking or self.fatal is not None or self._stopping:
             return
         self._checking = True
         self.halt("store-read", f"store read error: {' '.join(reason.split())}")
@@ -194,9 +214,11 @@ class StoreGuard:
     async def _check_after_error(self, reason: str) -> None:
         try:
             report = await asyncio.to_thread(self.check)
-        except StoreDamaged:
-            return  # `_fail` stopped the node
+        except (StoreDamaged, _CheckStopped):
+            return  # `_fail` stopped the node, or the node is stopping
         except Exception:  # a task's top level: keep not signing, log
+            if self._stopping:  # (the store closed under it) nothing to report
+                return
             log.exception("checking the store after a read error failed")
             self._checking = False
             return
@@ -206,7 +228,8 @@ class StoreGuard:
             report.seconds,
         )
         self._checking = False
-        self.resume("store-read")
+        if not self._stopping:
+            self.resume("store-read")
 
     def _fail(self, exc: StoreDamaged) -> None:  # any thread
         if self.fatal is not None:
