@@ -235,7 +235,18 @@ def _service_fails(data: Path, monkeypatch: pytest.MonkeyPatch) -> type[BaseExce
     return Boom
 
 
-_OPEN_FAILURES = [_not_a_database, _check_fails, _service_fails]
+def _interrupted_loading(data: Path, monkeypatch: pytest.MonkeyPatch) -> type[BaseException]:
+    """Ctrl-C while the store loads its tx hashes at open (seconds on a long chain)."""
+    from tianfu.store.connection import StoreFile
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StoreFile, "_load_seen", staticmethod(interrupted))
+    return KeyboardInterrupt
+
+
+_OPEN_FAILURES = [_not_a_database, _interrupted_loading, _check_fails, _service_fails]
 
 
 @pytest.mark.parametrize("failing", _OPEN_FAILURES, ids=lambda f: f.__name__)
@@ -290,7 +301,9 @@ def test_an_observer_whose_store_fails_to_open_leaves_nothing_open(
     assert _open_under(home) == []
 
 
-@pytest.mark.parametrize("failing", [_not_a_database, _check_fails], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    "failing", [_not_a_database, _interrupted_loading, _check_fails], ids=lambda f: f.__name__
+)
 def test_a_dev_chain_whose_store_fails_to_open_leaves_nothing_open(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,

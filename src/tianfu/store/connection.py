@@ -98,7 +98,7 @@ class StoreFile:
             if sqlite_code(exc) in BUSY_CODES:  # another process holds it locked
                 raise StoreBusy(f"cannot open store {self._path}: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
-        except StoreDamaged:
+        except BaseException:  # anything else (Ctrl-C while the tx hashes load): closed too
             self.close()
             raise
 
