@@ -89,3 +89,25 @@ def test_the_stream_refuses_a_batch_past_the_last_block_asked_for(
     assert got == [] and "block 5, past block 4" in str(out)
     got, read = stream(monkeypatch, suite, [5, 6], to_height=5)
     assert got == [5] and read == [5]
+
+
+def test_a_state_read_of_a_key_that_is_no_utf8_text_is_refused() -> None:
+    """A node's state read answering the key "\\ud800" (JSON's escape of a lone surrogate),
+    verified as given (`verify_state_json` without the contract and key asked for): the
+    state key `contract/key` in UTF-8 does not exist, and `UnicodeEncodeError` escaped the
+    verifier instead of its `VerificationError`."""
+    from tianfu.client import verify_state_json
+
+    f = Forge("standard", "tenth-surrogate")
+    g = f.genesis_set()
+    with chain_suite("standard").use():
+        root, proof = f.leaf_state(b"kv/v", encode("x"), 3, None)
+        h = f.header(3, root, g)
+        cert = f.cert(h, list(g.validators))
+    doc = json.loads(json.dumps({"contract": "kv", "key": "\ud800", "value_raw": encode("x").hex(),
+        "proof": encode(proof).hex(), "header": {"raw": encode(h).hex()},
+        "certificate": {"raw": encode(cert).hex()}}))  # fmt: skip
+    with pytest.raises(VerificationError, match="not UTF-8"):
+        verify_state_json(f.g, doc)
+    doc["key"] = "v"
+    assert verify_state_json(f.g, doc).value == "x"
