@@ -274,6 +274,27 @@ def test_tx_absent_history_validators_and_block_events(node, tmp_path):
     ]
 
 
+def test_block_events_refuses_another_blocks_certified_batch(node, tmp_path, monkeypatch):
+    """A node answering `block events h` with the certified, complete batch of another block
+    is refused (exit 1, the heights named): the batch proves block h' events, not h's."""
+    first = json.loads(run("invoke", "kv", "put", "a", "1", "--json").stdout)["height"]
+    second = json.loads(run("invoke", "kv", "put", "b", "2", "--json").stdout)["height"]
+    honest = Client.block_events_raw
+    asked: list[int] = []
+
+    def other_block(self, height, contract=None, name=None):
+        asked.append(height)
+        return honest(self, first, contract, name)
+
+    monkeypatch.setattr(Client, "block_events_raw", other_block)
+    r = run("block", "events", second, "--genesis", tmp_path / "genesis.bin", "--json")
+    assert asked == [second]
+    assert r.exit_code == 1 and r.stdout == "", r.output
+    assert "verification failed" in r.stderr, r.stderr
+    assert f"header is for height {first}, not {second}" in r.stderr
+    assert "Traceback" not in r.output
+
+
 @pytest.mark.parametrize(
     ("command", "orgs", "note"),
     [(["network", "init"], 64, ""), (["up"], 16, " (new networks)")],

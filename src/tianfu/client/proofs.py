@@ -197,7 +197,9 @@ class ProvingReads(NodeConnection):
         name: str | None = None,
     ) -> Iterator[VerifiedBlockEvents]:
         """Verified event batches from the WebSocket `/v1/events/blocks`, one per block in
-        height order (from the next block when `from_height` is None)."""
+        height order (from the next block when `from_height` is None) up to `to_height`:
+        the iteration ends after block `to_height`'s batch, and a batch past it is refused
+        (documents.md#block-event-batches)."""
         from websockets.sync.client import connect
 
         params = {"from": from_height, "to": to_height, "contract": contract, "name": name}
@@ -214,5 +216,12 @@ class ProvingReads(NodeConnection):
                     raise VerificationError(
                         f"the stream skipped from block {expected} to {verified.height}"
                     )
+                if to_height is not None and verified.height > to_height:
+                    raise VerificationError(
+                        f"the stream sent block {verified.height}, past block {to_height} "
+                        "(the last asked for)"
+                    )
                 expected = verified.height + 1
                 yield verified
+                if verified.height == to_height:
+                    return

@@ -324,7 +324,11 @@ def verify_state_read(
     bundle (proofs.md#bundle: every part held as bytes, a proven value too, and an
     `EntryProof`'s key): no verifier of documents could take its proof."""
     light = as_light_client(trust, chain_id)
-    if len(state_key(contract, key)) > MAX_STATE_KEY:
+    try:
+        skey = state_key(contract, key)
+    except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800") is no UTF-8 text
+        raise VerificationError(f"{contract!r}/{key!r} is not UTF-8 text") from None
+    if len(skey) > MAX_STATE_KEY:
         raise VerificationError(f"a proven state key has at most {MAX_STATE_KEY} bytes")
     if value_bytes is not None and len(value_bytes) > MAX_PART_BYTES:
         raise VerificationError(
@@ -333,7 +337,7 @@ def verify_state_read(
         )
     header = verify_header_bytes(light, header_bytes, cert_bytes, height)
     proof = _decode(proof_bytes, StateProof, "state proof")
-    entry = check_proof(header.state_root, state_key(contract, key), proof)
+    entry = check_proof(header.state_root, skey, proof)
     if entry is None or not entry.holds(value_bytes):
         what = "absence" if value_bytes is None else "value"
         raise VerificationError(
