@@ -260,3 +260,24 @@ def test_a_method_and_an_event_are_translated_with_the_name_on_hover(chain: AppC
     assert method in zh and method in en and method in block
     event = re.search(rf'<td><span title="{events[0]["name"]}">([^<]+)</span></td>', zh)
     assert event and not english_words(event.group(1)), events[0]
+
+
+def test_a_service_level_is_a_duration_not_a_date(chain: AppChain) -> None:
+    """A department's `sla_ms` is a length of time: the event's page says 2天, not a date in
+    1970."""
+    from tianfu.web import format as fmt
+    from tianfu.web.i18n import translations
+
+    zh = translations("zh_CN").gettext
+    seen = 0
+    for height in range(1, chain.service.status()["height"] + 1):
+        block = chain.http.get(f"/blocks/{height}").text
+        for url in re.findall(r'href="(/txs/[0-9a-f]{64})"', block):
+            for event in chain.http.get(f"/v1{url}").json()["receipt"]["events"]:
+                sla = (event.get("data") or {}).get("sla_ms")
+                if isinstance(sla, int):
+                    page = chain.http.get(url, params={"lang": "zh_CN"}).text
+                    assert f'<span title="{sla}">{fmt.duration(sla, zh)}</span>' in page
+                    assert "1970-" not in page
+                    seen += 1
+    assert seen >= 2

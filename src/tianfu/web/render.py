@@ -31,6 +31,7 @@ from tianfu.proofs import values
 from tianfu.web import format as fmt
 from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, translations
 from tianfu.web.words import (
+    DURATION_FIELDS,
     EVENT_NAMES,
     METHOD_NAMES,
     WORD_FIELDS,
@@ -192,6 +193,7 @@ def _render(template: str, code: str, /, **context: Any) -> str:
         event_name=name_label(EVENT_NAMES, _),
         method_name=name_label(METHOD_NAMES, _),
         word_fields=WORD_FIELDS,
+        duration_fields=DURATION_FIELDS,
         tz_name=str(tz),
         js_catalogue=js_catalogue(code),
         static=STATIC_URL,

@@ -430,6 +430,11 @@ METHOD_NAMES = {
     "transfer_batch": N_("transfer a batch"),
 }
 
+# The fields in milliseconds that hold a length of time, not a date (a department's service
+# level, how late a case is): shown as a duration.
+DURATION_FIELDS = frozenset({"sla_ms", "overdue_ms"})
+
+
 # The fields of a record whose value the contract holds to a known word (a trace step's
 # inspection result, input kind and event type, a city case's category, priority and source,
 # a fund's purpose and allocation level, a status, a kind, a granted role): shown in the
