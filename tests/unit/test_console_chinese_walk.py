@@ -7,8 +7,10 @@ is hex), a unit on the allow-list, or the English of a bilingual demo text (insi
 full-width parentheses). A Chinese reader saw `road` · `normal` in a case's history, the
 fund purpose `housing-renovation`, the node's health `ok` (and, on a degraded node, its
 English problems: "degraded: not signing: ...") and durations such as `1d 1h`.
-The explorer's block, transaction and account pages show the chain's own data (contract,
-method and argument names) and are not walked."""
+The explorer's block, transaction and account pages name the methods called, the events
+emitted and their fields in the reader's language (the name as written on hover); a walk of
+them refuses, besides English words, a method or field name such as `create_batch`, and lets
+through only the contracts' names, ids and free text the demo wrote."""
 
 from __future__ import annotations
 
@@ -177,3 +179,105 @@ def test_a_degraded_nodes_health_is_in_the_readers_language(chain: AppChain) -> 
         assert '<dd id="health">正常</dd>' in chain.http.get("/", params={"lang": "zh_CN"}).text
     finally:
         chain.service.health = before
+
+
+SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")
+# The text nodes the explorer's pages of the demo show as the chain holds them: the ids of
+# its allocation accounts and departments, the name of each organisation's admin identity,
+# a milestone's name, a detail's kind, a refusal's code, a doctor's note and an access's
+# purpose (free text the demo wrote).
+AS_WRITTEN = frozenset(
+    {
+        *("sc", "cd", "pujiang", "mingyue", "ganxi", "urban", "water", "admin"),
+        *("casting", "dispensing", "unregistered_recipient"),
+        *("second opinion: no need to repeat the blood count", "reimbursement claim"),
+    }
+)
+SYSTEM_CONTRACTS = frozenset({"governance", "privdata"})
+
+
+def chain_names(text: str) -> list[str]:
+    """The words of `text` `english_words` refuses, and any method or field name in it (a
+    lowercase name joined by `_`, which is no id), but a contract's name."""
+    if text in AS_WRITTEN:
+        return []
+    parts = [p for w in WORD.findall(BILINGUAL.sub("", text)) for p in re.split(r"[./:]", w)]
+    names = [p for p in parts if SNAKE.fullmatch(p) and p not in CONTRACTS]
+    return [w for w in english_words(text) if w not in SYSTEM_CONTRACTS] + names
+
+
+def test_the_names_checker_refuses_method_and_field_names() -> None:
+    assert chain_names("traceability.create_batch") == ["create_batch"]
+    assert chain_names("BatchCreated") == ["BatchCreated"]
+    assert chain_names("fund_supervision · 创建批次 · governance · rural-housing-2024") == []
+    assert chain_names("ab12cd34 · cg-water-staff · org1/PO-1") == []
+
+
+def test_the_explorer_pages_of_the_demo_name_calls_events_and_fields_in_chinese(
+    chain: AppChain,
+) -> None:
+    """Every block page, one transaction page per contract method the demo calls (so at
+    least one of each application) and every account page they link to, read in Chinese."""
+    found: dict[str, set[str]] = {}
+
+    def walk(url: str) -> _Text:
+        r = chain.http.get(url, params={"lang": "zh_CN"}, headers={"Accept": "text/html"})
+        assert r.status_code == 200, url
+        page = _Text()
+        page.feed(r.text)
+        for text in page.texts:
+            for word in chain_names(text):
+                found.setdefault(word, set()).add(f"{url}: {text}")
+        return page
+
+    calls: dict[tuple[str, str], str] = {}
+    for height in range(1, chain.service.status()["height"] + 1):
+        for link in walk(f"/blocks/{height}").links:
+            if link.startswith("/txs/"):
+                body = chain.http.get(f"/v1{link}").json()["tx"]
+                calls.setdefault((body["contract"], body["method"]), link)
+    accounts: set[str] = set()
+    for link in calls.values():
+        accounts |= {u for u in walk(link).links if u.startswith("/accounts/")}
+    for link in accounts:
+        walk(link)
+    assert {contract for contract, _ in calls} >= CONTRACTS | SYSTEM_CONTRACTS
+    assert len(calls) > 50 and len(accounts) > 20, (len(calls), len(accounts))
+    assert not found, "\n".join(f"{w}: {sorted(where)[:3]}" for w, where in found.items())
+
+
+def test_a_method_and_an_event_are_translated_with_the_name_on_hover(chain: AppChain) -> None:
+    height, events = 0, []
+    while not events:  # the first transaction that emitted an event
+        height += 1
+        block = chain.http.get(f"/blocks/{height}", params={"lang": "zh_CN"}).text
+        for url in re.findall(r'href="(/txs/[0-9a-f]{64})"', block)[:1]:
+            rec = chain.http.get(f"/v1{url}").json()
+            events = rec["receipt"]["events"]
+    zh = chain.http.get(url, params={"lang": "zh_CN"}).text
+    en = chain.http.get(url, params={"lang": "en"}).text
+    method = f'<span title="{rec["tx"]["method"]}">'
+    assert method in zh and method in en and method in block
+    event = re.search(rf'<td><span title="{events[0]["name"]}">([^<]+)</span></td>', zh)
+    assert event and not english_words(event.group(1)), events[0]
+
+
+def test_a_service_level_is_a_duration_not_a_date(chain: AppChain) -> None:
+    """A department's `sla_ms` is a length of time: the event's page says 2天, not a date in
+    1970."""
+    from tianfu.web import format as fmt
+    from tianfu.web.i18n import translations
+
+    zh = translations("zh_CN").gettext
+    seen = 0
+    for height in range(1, chain.service.status()["height"] + 1):
+        block = chain.http.get(f"/blocks/{height}").text
+        for url in re.findall(r'href="(/txs/[0-9a-f]{64})"', block):
+            for event in chain.http.get(f"/v1{url}").json()["receipt"]["events"]:
+                sla = (event.get("data") or {}).get("sla_ms")
+                if isinstance(sla, int):
+                    page = chain.http.get(url, params={"lang": "zh_CN"}).text
+                    assert f'<span title="{sla}">{fmt.duration(sla, zh)}</span>' in page
+                    assert "1970-" not in page
+                    seen += 1
+    assert seen >= 2

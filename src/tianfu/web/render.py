@@ -30,7 +30,15 @@ from starlette.types import Scope
 from tianfu.proofs import values
 from tianfu.web import format as fmt
 from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, translations
-from tianfu.web.words import WORD_FIELDS, chain_word, field_name
+from tianfu.web.words import (
+    DURATION_FIELDS,
+    EVENT_NAMES,
+    METHOD_NAMES,
+    WORD_FIELDS,
+    chain_word,
+    field_name,
+    name_label,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -182,7 +190,10 @@ def _render(template: str, code: str, /, **context: Any) -> str:
         duration=duration,
         word=chain_word(_),
         field=field_name(_),
+        event_name=name_label(EVENT_NAMES, _),
+        method_name=name_label(METHOD_NAMES, _),
         word_fields=WORD_FIELDS,
+        duration_fields=DURATION_FIELDS,
         tz_name=str(tz),
         js_catalogue=js_catalogue(code),
         static=STATIC_URL,

@@ -34,6 +34,18 @@ WORDS = frozenset(
         N_("resolved"),
         N_("surrendered"),
         N_("registered"),
+        # statuses of a manufacturing order
+        N_("placed"),
+        N_("declined"),
+        N_("cancelled"),
+        N_("in_production"),
+        N_("delivered"),
+        N_("accepted"),
+        # kinds of a health record
+        N_("lab"),
+        N_("imaging"),
+        N_("diagnosis"),
+        N_("discharge"),
         # results of a court's verification of an evidence deposit
         N_("verified"),
         # governance proposal kinds
@@ -222,13 +234,217 @@ FIELD_NAMES = {
     "evidence_hash": N_("evidence hash"),
     "late": N_("late"),
     "note": N_("note"),
+    # the data of the applications' and system contracts' events
+    "account": N_("account"),
+    "address": N_("address"),
+    "amounts": N_("amounts"),
+    "author": N_("author"),
+    "bank": N_("bank"),
+    "by": N_("by"),
+    "case": N_("case"),
+    "code": N_("code"),
+    "content_hash": N_("content hash"),
+    "copy": N_("copy"),
+    "copy_author": N_("copy's author"),
+    "deposit": N_("deposit"),
+    "dept": N_("department"),
+    "display_name": N_("display name"),
+    "distance": N_("distance"),
+    "done": N_("done"),
+    "earlier": N_("earlier"),
+    "earlier_author": N_("earlier author"),
+    "end_ms": N_("ends"),
+    "exclusive": N_("exclusive"),
+    "file_hash": N_("file hash"),
+    "flagged": N_("flagged"),
+    "fund": N_("fund"),
+    "hash": N_("hash"),
+    "holder": N_("holder"),
+    "issuer": N_("issuer"),
+    "level": N_("level"),
+    "licensor": N_("licensor"),
+    "manager": N_("manager"),
+    "maturity_ms": N_("maturity"),
+    "n": N_("number"),
+    "notary_org": N_("notary's organisation"),
+    "order": N_("order"),
+    "org": N_("organisation"),
+    "original": N_("original"),
+    "original_author": N_("original's author"),
+    "parts": N_("parts"),
+    "patient": N_("patient"),
+    "phash": N_("perceptual hash"),
+    "photo": N_("photograph"),
+    "purpose": N_("purpose"),
+    "purposes": N_("purposes"),
+    "rate_bp": N_("rate (basis points)"),
+    "ref": N_("reference"),
+    "role": N_("role"),
+    "scope": N_("scope"),
+    "sender": N_("sender"),
+    "seq": N_("sequence number"),
+    "sha256": N_("SHA-256 hash"),
+    "sla_ms": N_("time limit"),
+    "source": N_("source"),
+    "start_ms": N_("starts"),
+    "supplier": N_("supplier"),
+    "supplier_org": N_("supplier's organisation"),
+    "total": N_("total"),
+    "type": N_("type"),
+    "version": N_("version"),
+    "work": N_("work"),
 }
 
 
+# The events the applications' and system contracts emit, by name: shown in the reader's
+# language on the block and transaction pages, the event's own name on hover. An event the
+# table does not know (a deployed contract's own) is shown as written.
+EVENT_NAMES = {
+    "CaseClosed": N_("case closed"),
+    "CaseDispatched": N_("case dispatched"),
+    "CaseFiled": N_("case filed"),
+    "CaseHandled": N_("case handled"),
+    "CaseReopened": N_("case reopened"),
+    "CaseTransferred": N_("case transferred"),
+    "DepartmentRegistered": N_("department registered"),
+    "EvidenceAttested": N_("evidence attested"),
+    "EvidenceDeposited": N_("evidence deposited"),
+    "EvidenceVerified": N_("evidence verified"),
+    "AccountRegistered": N_("account registered"),
+    "Allocated": N_("funds allocated"),
+    "AttemptRefused": N_("attempt refused"),
+    "BeneficiaryRegistered": N_("beneficiary registered"),
+    "Disbursed": N_("disbursed"),
+    "Enrolled": N_("enrolled"),
+    "FundCreated": N_("fund created"),
+    "ContractActivated": N_("contract activated"),
+    "ContractProposed": N_("contract proposed"),
+    "ProposalActivated": N_("proposal activated"),
+    "ProposalApproved": N_("proposal approved"),
+    "ProposalMade": N_("proposal made"),
+    "RoleGranted": N_("role granted"),
+    "ConsentGiven": N_("consent given"),
+    "PatientRegistered": N_("patient registered"),
+    "PrescriptionDispensed": N_("prescription dispensed"),
+    "PrescriptionIssued": N_("prescription issued"),
+    "PrescriptionPresented": N_("prescription presented"),
+    "PrescriptionReimbursed": N_("prescription reimbursed"),
+    "PrescriptionSharedForClaim": N_("prescription shared for a claim"),
+    "RecordAccessed": N_("record accessed"),
+    "RecordAdded": N_("record added"),
+    "RecordShared": N_("record shared"),
+    "EvidenceLinked": N_("evidence linked"),
+    "LicenceGranted": N_("licence granted"),
+    "WorkRegistered": N_("work registered"),
+    "WorkTransferred": N_("work transferred"),
+    "Inspected": N_("inspected"),
+    "Milestone": N_("milestone"),
+    "OrderPlaced": N_("order placed"),
+    "OrderStatus": N_("order status"),
+    "Settled": N_("settled"),
+    "TreeAlert": N_("order tree alert"),
+    "InfringementReported": N_("infringement reported"),
+    "LicenceAccepted": N_("licence accepted"),
+    "NearDuplicateFlagged": N_("near duplicate flagged"),
+    "PhotoRegistered": N_("photo registered"),
+    "DataKeyRegistered": N_("data key registered"),
+    "Accepted": N_("accepted"),
+    "Issued": N_("issued"),
+    "PledgeApplied": N_("pledge applied for"),
+    "PledgeApproved": N_("pledge approved"),
+    "Split": N_("split"),
+    "Transferred": N_("transferred"),
+    "BatchCreated": N_("batch created"),
+    "BatchRecalled": N_("batch recalled"),
+    "BatchSplit": N_("batch split"),
+    "BatchTransferred": N_("batch transferred"),
+    "BatchesMerged": N_("batches merged"),
+    "EventRecorded": N_("event recorded"),
+    "ProductRegistered": N_("product registered"),
+}
+
+# The methods of the applications' and system contracts a transaction calls, by name: shown
+# in the reader's language, the method's own name on hover; an unknown one as written.
+METHOD_NAMES = {
+    "check": N_("check"),
+    "dispatch": N_("dispatch"),
+    "file_case": N_("file a case"),
+    "handle": N_("handle"),
+    "register_department": N_("register a department"),
+    "transfer": N_("transfer"),
+    "attest": N_("attest"),
+    "deposit": N_("deposit"),
+    "record_verification": N_("record a verification"),
+    "allocate": N_("allocate"),
+    "attempt_disburse": N_("attempt a disbursement"),
+    "create_fund": N_("create a fund"),
+    "disburse": N_("disburse"),
+    "enrol": N_("enrol"),
+    "register_account": N_("register an account"),
+    "register_beneficiary": N_("register a beneficiary"),
+    "approve": N_("approve"),
+    "reject": N_("reject"),
+    "get_identity": N_("get an identity"),
+    "grant_role": N_("grant a role"),
+    "propose_contract": N_("propose a contract"),
+    "propose_grant_role": N_("propose granting a role"),
+    "access": N_("access"),
+    "add_record": N_("add a record"),
+    "consent": N_("consent"),
+    "dispense": N_("dispense"),
+    "prescribe": N_("prescribe"),
+    "present": N_("present"),
+    "register_patient": N_("register a patient"),
+    "reimburse": N_("reimburse"),
+    "share": N_("share"),
+    "share_claim": N_("share for a claim"),
+    "grant_licence": N_("grant a licence"),
+    "link_evidence": N_("link evidence"),
+    "register_work": N_("register a work"),
+    "transfer_work": N_("transfer a work"),
+    "accept_delivery": N_("accept a delivery"),
+    "accept_order": N_("accept an order"),
+    "deliver": N_("deliver"),
+    "place_order": N_("place an order"),
+    "record_inspection": N_("record an inspection"),
+    "reject_delivery": N_("reject a delivery"),
+    "report_milestone": N_("report a milestone"),
+    "settle": N_("settle"),
+    "subcontract": N_("subcontract"),
+    "accept_licence": N_("accept a licence"),
+    "register": N_("register"),
+    "report_infringement": N_("report an infringement"),
+    "set_key": N_("set a data key"),
+    "accept": N_("accept"),
+    "apply_pledge": N_("apply for a pledge"),
+    "approve_pledge": N_("approve a pledge"),
+    "issue": N_("issue"),
+    "split": N_("split a receivable"),
+    "split_transfer": N_("split and transfer"),
+    "create_batch": N_("create a batch"),
+    "merge_batches": N_("merge batches"),
+    "recall": N_("recall"),
+    "record_event": N_("record an event"),
+    "register_product": N_("register a product"),
+    "split_batch": N_("split a batch"),
+    "transfer_batch": N_("transfer a batch"),
+}
+
+# The fields in milliseconds that hold a length of time, not a date (a department's service
+# level, how late a case is): shown as a duration.
+DURATION_FIELDS = frozenset({"sla_ms", "overdue_ms"})
+
+
 # The fields of a record whose value the contract holds to a known word (a trace step's
-# inspection result and input kind, a city case's category, priority and source, a fund's
-# purpose): shown in the reader's language, the word as written on hover.
-WORD_FIELDS = frozenset({"result", "input", "category", "priority", "source", "purpose"})
+# inspection result, input kind and event type, a city case's category, priority and source,
+# a fund's purpose and allocation level, a status, a kind, a granted role): shown in the
+# reader's language, the word as written on hover.
+WORD_FIELDS = frozenset(
+    {
+        *("result", "input", "category", "priority", "source", "purpose"),
+        *("type", "level", "status", "kind", "role"),
+    }
+)
 
 
 def field_name(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
@@ -240,6 +456,17 @@ def field_name(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
         return key if label is None else gettext(label)
 
     return field
+
+
+def name_label(table: dict[str, str], gettext: Callable[[str], str]) -> Callable[[Any], Any]:
+    """A function showing a name the chain wrote (an event's, a method's) in `gettext`'s
+    language when `table` knows it, unchanged otherwise."""
+
+    def label(name: Any) -> Any:
+        text = table.get(name) if isinstance(name, str) else None
+        return name if text is None else gettext(text)
+
+    return label
 
 
 def chain_word(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
