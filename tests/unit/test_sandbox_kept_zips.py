@@ -77,6 +77,7 @@ def test_kept_items_of_a_zip_over_fresh_items_hold_no_more_than_is_tracked(
         "for k, v in zip(d.items(), L):\n    pass",
         "x = [k for k in zip(L, L)]",
         "x = list(zip(d, L))",
+        "for k, v in zip(d.items(), (x for x in L)):\n    pass",
     ],
 )
 def test_loops_over_items_and_zips_of_values_cost_what_they_did(stmt: str) -> None:
@@ -88,6 +89,7 @@ def test_loops_over_items_and_zips_of_values_cost_what_they_did(stmt: str) -> No
         "for k, v in zip(d.items(), L):\n    pass": 118,
         "x = [k for k in zip(L, L)]": 110,
         "x = list(zip(d, L))": 112,
+        "for k, v in zip(d.items(), (x for x in L)):\n    pass": 225,
     }
     assert _stmt_gas(setup, stmt) == pinned[stmt]
 
@@ -149,3 +151,68 @@ def test_enumerates_of_ascii_strs_lists_and_ranges_cost_what_they_did(stmt: str)
         "for i, c in enumerate(w):\n    pass": 107,
     }
     assert _stmt_gas(setup, stmt) == pinned[stmt]
+
+
+_KEEP_WITH_GENERATOR = """
+def f(ctx, how, n):
+    d = {}
+    i = 0
+    while i < n:
+        d[i + 1000] = i + 5000
+        i += 1
+    g = (x for x in range(n))
+    if how == "list":
+        keep = list(zip(d.items(), d.items(), d.items(), g))
+    elif how == "listcomp":
+        keep = [t for t in zip(d.items(), g, d.items(), d.items())]
+    else:
+        keep = [t for t in enumerate(zip(g, d.items(), d.items(), d.items()))]
+    return len(keep)
+"""
+
+
+@pytest.mark.parametrize("how", ["list", "listcomp", "enumerate"])
+def test_kept_items_of_a_zip_of_items_views_and_a_generator_hold_no_more_than_is_tracked(
+    how: str,
+) -> None:
+    """A zip over dict items views and a generator was wrapped whole in `pulled` and so not
+    a `FreshZip`: each kept item counted as one small object while holding three fresh
+    pairs. Each iterator that is not flat is now pulled on its own, inside the `FreshZip`."""
+    compiled = compile_contract(_KEEP_WITH_GENERATOR)
+    ctx = FakeContext(admin())
+    compiled.call(ctx, "f", [how, 10], 10**8)  # set up outside the count
+    meter = Meter(10**9)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result, _ = compiled.call(ctx, "f", [how, 20_000], meter)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result == 20_000
+    assert peak <= MAX_TX_MEMORY - meter.mem, (peak, MAX_TX_MEMORY - meter.mem)
+
+
+_CHAIN = """
+def f(ctx, how, n):
+    g = (x for x in [1, 2, 3])
+    i = 0
+    while i < n:
+        if how == "zip":
+            g = zip(g, "abc", "abc")
+        else:
+            g = enumerate(zip("abc", g))
+        i += 1
+    return len([1 for x in g])
+"""
+
+
+@pytest.mark.parametrize("how", ["zip", "enumerate"])
+def test_fresh_zips_chained_over_a_generator_are_held_to_the_call_depth(how: str) -> None:
+    """A `FreshZip` pulls an iterator inside it one counted level at a time: nested 3,000
+    deep over a generator it fails the call at the depth limit, not the host's stack."""
+    compiled = compile_contract(_CHAIN)
+    ctx = FakeContext(admin())
+    assert compiled.call(ctx, "f", [how, 20], 10**8)[0] == 3
+    with pytest.raises(Exception, match="maximum call depth of 64"):
+        compiled.call(ctx, "f", [how, 3000], 10**8)

@@ -480,7 +480,7 @@ class CheckedBuiltins:
         self.m.charge(BUILTIN_GAS)
         start = _int64(start, "enumerate()")
         self.m.alloc(ITER_BYTES)
-        # (a `FreshZip` is over flat iterables only: else `b_zip` made it `pulled`)
+        # (a `FreshZip` pulls each iterator that is not flat through `pulled`)
         fresh = fresh_enumerate(x, start)
         if fresh is not None:
             return fresh
@@ -498,12 +498,15 @@ class CheckedBuiltins:
         wide = 0 if k <= 4 else ITER_BYTES + k * (SMALL_BYTES + SLOT_BYTES)
         self.m.alloc(ITER_BYTES + seq_bytes(k) + wide)
         fresh = fresh_bytes(iterables) if 2 <= k <= 4 else 0
-        if fresh:
+        flat = all(type(it) in _FLAT_ITERABLES for it in iterables)
+        if fresh:  # each iterator that is not flat is pulled on its own: still a `FreshZip`
+            if not flat:
+                iterables = tuple(self._pulled_each(it) for it in iterables)
             z: Any = FreshZip(*iterables, strict=bool(strict))
             z.fresh = fresh
-        else:
-            z = zip(*iterables, strict=bool(strict))
-        if not all(type(it) in _FLAT_ITERABLES for it in iterables):
+            return z
+        z = zip(*iterables, strict=bool(strict))
+        if not flat:
             self.m.alloc(ITER_BYTES)
             z = self.pulled(z)
         if k <= 4:  # each item fits `SMALL_BYTES` (and a `FreshZip`'s `fresh` bytes)
@@ -527,6 +530,13 @@ class CheckedBuiltins:
             finally:
                 m.depth -= 1
             yield item
+
+    def _pulled_each(self, it: Any) -> Any:
+        """`it` as a `FreshZip` zips it: itself if flat, else its iterator through `pulled`."""
+        if type(it) in _FLAT_ITERABLES:
+            return it
+        self.m.alloc(ITER_BYTES)
+        return self.pulled(iter(it))
 
     def _counted(self, it: Iterator[Any], nbytes: int) -> Iterator[Any]:
         m = self.m
