@@ -34,6 +34,14 @@ from tianfu.execution.costs import (
     sort_gas,
     str_bytes,
 )
+from tianfu.execution.iterables import DICT_ITEMS as _DICT_ITEMS
+from tianfu.execution.iterables import (
+    FRESH_ITEMS,
+    FRESH_KEPT,
+    FreshZip,
+    fresh_bytes,
+    fresh_enumerate,
+)
 from tianfu.execution.keys import store_key
 from tianfu.execution.limits import (
     MAX_CALL_DEPTH,
@@ -53,46 +61,10 @@ _MISSING = object()
 _KEPT_GAS = (SLOT_BYTES + SMALL_BYTES) // MEM_BYTES_PER_GAS  # an item kept: its memory
 _INT64 = 1 << 63
 _FLAT_INTS = frozenset({int, bool})
-# Iterables whose items are fresh objects (counted at `SMALL_BYTES` each when kept).
-_DICT_ITEMS: Any = type({}.items())
-_FRESH_ITEMS = frozenset({str, range, _DICT_ITEMS})
 _SIZED = frozenset({list, tuple, str, bytes, range, type({}.keys()), type({}.values())})
 # Iterables whose iteration runs no contract code: `enumerate`/`zip` over anything else
 # (an iterator, a generator) pull from it through `pulled`, one level of call depth.
 _FLAT_ITERABLES = _SIZED | {dict, type({}.items())}
-
-
-class FreshZip(zip):
-    """A `zip` over two to four iterables at least one of which makes a fresh object per
-    item (a dict's items, a str's characters, a range's integers): each tuple it yields
-    holds those objects, `fresh` bytes more than the small object a kept item is counted
-    as. What keeps its items counts them (`CheckedBuiltins.items`, `Runtime.keep`); a loop
-    that only pulls them does not."""
-
-    __slots__ = ("fresh",)
-    fresh: int
-
-
-class FreshEnumerate(enumerate):
-    """`enumerate` over a `FreshZip`: each pair it yields holds the zip's item (`fresh`
-    bytes more than a small object: the zip's and a small object for the item)."""
-
-    __slots__ = ("fresh",)
-    fresh: int
-
-
-# Iterators whose items, kept, count `fresh` bytes more than a small object each.
-FRESH_KEPT = frozenset({FreshZip, FreshEnumerate})
-
-
-def fresh_bytes(iterables: tuple[Any, ...]) -> int:
-    """The bytes a kept item of `zip(*iterables)` (two to four of them) holds beyond
-    `SLOT_BYTES + SMALL_BYTES`: a small object per iterable making fresh items past the
-    first, and a slot per iterable past the second."""
-    made = sum(type(it) in _FRESH_ITEMS for it in iterables)
-    if not made:
-        return 0
-    return (made - 1) * SMALL_BYTES + (len(iterables) - 2) * SLOT_BYTES
 
 
 # Sized sequences a key function can change (or, a view, that have no index).
@@ -246,7 +218,7 @@ class CheckedBuiltins:
         """Charge copying the `len(seq)` items of `source` into a new list or tuple."""
         if seq is source or type(source) in _SIZED:
             n = len(seq)
-            fresh = n * SMALL_BYTES if type(source) in _FRESH_ITEMS else 0
+            fresh = n * SMALL_BYTES if type(source) in FRESH_ITEMS else 0
             self.m.charge_alloc(items_gas(n), seq_bytes(n) + fresh)
 
     def b_list(self, x: Any = ()) -> list[Any]:
@@ -508,12 +480,12 @@ class CheckedBuiltins:
         self.m.charge(BUILTIN_GAS)
         start = _int64(start, "enumerate()")
         self.m.alloc(ITER_BYTES)
+        # (a `FreshZip` pulls each iterator that is not flat through `pulled`)
+        fresh = fresh_enumerate(x, start)
+        if fresh is not None:
+            return fresh
         if type(x) in _FLAT_ITERABLES:
             return enumerate(x, start)
-        if type(x) is FreshZip:  # over flat iterables only (else `b_zip` made it `pulled`)
-            e = FreshEnumerate(x, start)
-            e.fresh = x.fresh + SMALL_BYTES
-            return e
         self.m.alloc(ITER_BYTES)
         return self.pulled(enumerate(x, start))
 
@@ -526,12 +498,15 @@ class CheckedBuiltins:
         wide = 0 if k <= 4 else ITER_BYTES + k * (SMALL_BYTES + SLOT_BYTES)
         self.m.alloc(ITER_BYTES + seq_bytes(k) + wide)
         fresh = fresh_bytes(iterables) if 2 <= k <= 4 else 0
-        if fresh:
+        flat = all(type(it) in _FLAT_ITERABLES for it in iterables)
+        if fresh:  # each iterator that is not flat is pulled on its own: still a `FreshZip`
+            if not flat:
+                iterables = tuple(self._pulled_each(it) for it in iterables)
             z: Any = FreshZip(*iterables, strict=bool(strict))
             z.fresh = fresh
-        else:
-            z = zip(*iterables, strict=bool(strict))
-        if not all(type(it) in _FLAT_ITERABLES for it in iterables):
+            return z
+        z = zip(*iterables, strict=bool(strict))
+        if not flat:
             self.m.alloc(ITER_BYTES)
             z = self.pulled(z)
         if k <= 4:  # each item fits `SMALL_BYTES` (and a `FreshZip`'s `fresh` bytes)
@@ -555,6 +530,13 @@ class CheckedBuiltins:
             finally:
                 m.depth -= 1
             yield item
+
+    def _pulled_each(self, it: Any) -> Any:
+        """`it` as a `FreshZip` zips it: itself if flat, else its iterator through `pulled`."""
+        if type(it) in _FLAT_ITERABLES:
+            return it
+        self.m.alloc(ITER_BYTES)
+        return self.pulled(iter(it))
 
     def _counted(self, it: Iterator[Any], nbytes: int) -> Iterator[Any]:
         m = self.m

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import Any
 
 from tianfu.execution import errors
-from tianfu.execution.checked import FRESH_KEPT, FreshEnumerate, FreshZip
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
     BYTES_PER_GAS,
@@ -38,6 +37,7 @@ from tianfu.execution.costs import (
     seq_bytes,
     str_bytes,
 )
+from tianfu.execution.iterables import FRESH_KEPT, ITEMS_VIEW, ITERATORS, KEY_VIEWS, VALUES_VIEW
 from tianfu.execution.keys import deleted, store_key
 from tianfu.execution.limits import (  # noqa: F401 - re-exported: tests and tools read them here
     CALL_GAS,
@@ -273,7 +273,7 @@ class Runtime(CheckedOperators):
         """`a in b`, charged by what the search visits."""
         tb = type(b)
         m = self.m
-        if tb is dict or tb in _KEY_VIEWS:
+        if tb is dict or tb in KEY_VIEWS:
             hashable_key(m, a)
             return a in b
         if tb is str or tb is bytes:
@@ -290,16 +290,16 @@ class Runtime(CheckedOperators):
             if type(a) is not int:  # not the O(1) test: a scan making an int per item
                 m.charge(len(b) // 4)
             return a in b
-        if tb is list or tb is tuple or tb is _VALUES_VIEW:
+        if tb is list or tb is tuple or tb is VALUES_VIEW:
             m.charge(_each_gas(m, len(b), a))
             return a in b
-        if tb is _ITEMS_VIEW:
+        if tb is ITEMS_VIEW:
             if type(a) is not tuple or len(a) != 2:
                 return False
             hashable_key(m, a[0])
             m.charge(units_gas(measure(m, a[1], "compare")))
             return a in b
-        if tb in _ITERATORS:
+        if tb in ITERATORS:
             per = 1 + _each_gas(m, 1, a)
             for item in b:
                 m.charge(per)
@@ -358,7 +358,7 @@ class Runtime(CheckedOperators):
         if t is list or t is tuple:
             m.charge_alloc(items_gas(len(x)), seq_bytes(len(x)))
             return x
-        if t is str or t is bytes or t is range or t is dict or t in _KEY_VIEWS:
+        if t is str or t is bytes or t is range or t is dict or t in KEY_VIEWS:
             n = len(x)
             if n > MAX_SEQ_LEN:
                 raise too_big("an unpacking", n, MAX_SEQ_LEN)
@@ -492,30 +492,6 @@ _CMP: tuple[Callable[[Any, Any], Any], ...] = (
     operator.ge,
 )
 _CMP_SYMBOLS = ("==", "!=", "<", "<=", ">", ">=")
-_EMPTY: dict[Any, Any] = {}
-_KEY_VIEWS: frozenset[type] = frozenset({type(_EMPTY.keys())})
-_VALUES_VIEW: type = type(_EMPTY.values())
-_ITEMS_VIEW: type = type(_EMPTY.items())
-_ITERATOR_SAMPLES: tuple[Any, ...] = (
-    iter([]),
-    iter(()),
-    iter(""),
-    iter(b""),
-    iter(range(0)),
-    reversed([]),
-    reversed(()),
-    reversed(range(0)),
-    reversed(_EMPTY),
-    enumerate(()),
-    zip(),
-    FreshZip(),
-    FreshEnumerate(()),
-    (_x for _x in range(0)),
-    iter(_EMPTY),
-    iter(_EMPTY.values()),
-    iter(_EMPTY.items()),
-)
-_ITERATORS: frozenset[type] = frozenset(type(x) for x in _ITERATOR_SAMPLES)
 
 
 def _exposed(t: type) -> Any:
@@ -607,7 +583,5 @@ HELPERS = {
     "neg": "neg",
     "inv": "inv",
 }
-_NOT_BINOPS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "notin", "neg", "inv")
-BINOP_HELPERS = {k: v for k, v in HELPERS.items() if k not in _NOT_BINOPS}
 # Every name a contract may read as a builtin (and may not rebind).
 SAFE_BUILTIN_NAMES = frozenset(Runtime().builtins_dict)
