@@ -484,3 +484,24 @@ def test_rewrite_keeps_a_later_file_put_in_its_place(tmp_path, kp, monkeypatch):
     assert pv.last_hrs() == (9, 1, STEP_PREVOTE)
     assert FilePrivValidator(kp, path).last_hrs() == (9, 1, STEP_PREVOTE)
     pv.close()
+
+
+def test_a_height_decided_without_this_key_moves_the_mark_only_forward(tmp_path, kp):
+    """A validator whose quiet start held its signatures while height 1 was decided kept a
+    signer file at height 0; restarted, `signguard` took the whole, synced file for an old
+    copy ("older than the store") and held signing past rounds the network still needed
+    from it (three of four validators up, the chain halted). `mark_decided` moves the mark
+    to the decided height, never back, and keeps what the key may still sign."""
+    path = tmp_path / "pv.json"
+    FilePrivValidator.initialise(kp, path)
+    pv = FilePrivValidator(kp, path)
+    assert pv.last_hrs() == (0, 0, 0)
+    assert pv.mark_decided(1)
+    assert pv.last_hrs() == (1, 0, STEP_PROPOSAL)
+    assert FilePrivValidator(kp, path).last_hrs() == (1, 0, STEP_PROPOSAL)  # durable
+    assert not pv.mark_decided(1) and not pv.mark_decided(0)  # never back
+    pv.sign_vote(CHAIN, 2, 0, PREVOTE, H1)  # the next height signs as before
+    assert not pv.mark_decided(2)  # signed there: nothing to mark
+    assert pv.last_hrs() == (2, 0, STEP_PREVOTE)
+    with pytest.raises(DoubleSignRefused):
+        pv.sign_vote(CHAIN, 1, 3, PREVOTE, H1)  # nothing at or before a decided height

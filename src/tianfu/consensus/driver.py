@@ -570,12 +570,28 @@ class ConsensusDriver(DriverSigning, Generic[E]):
             self.failed = exc
             log.error("decided block %d conflicts with the stored one: %s", a.height, exc)
 
+    async def _mark_decided(self, height: int) -> None:
+        """A height decided without this validator's signature moves its signer state's mark
+        there (`FilePrivValidator.mark_decided`): a synced file is then never older than
+        the store at the next start, which would hold signing past rounds the network may
+        still need this validator in. A failed write is logged; the next start guards as
+        before."""
+        pv = self.signer.privval
+        last = pv.last_hrs() if pv is not None else None
+        if pv is None or (last is not None and last[0] >= height):
+            return
+        try:
+            await self._in_thread(pv.mark_decided, height)
+        except Exception as exc:  # noqa: BLE001 - a task's top level: the next start guards
+            log.warning("signer state not marked at decided height %d: %r", height, exc)
+
     async def _next_height(self, a: CommitBlock) -> list[tuple[Event, str]]:
         self.blocks.executed.clear()
         self.blocks.decided(self.params_at(a.height), a.certificate.round)
         self.gossip.new_height()
         core, replayed = self.core, self.replay.decided(a.height)
         self.signer.own_in(a.certificate, "the decided certificate")
+        await self._mark_decided(a.height)
         if core is not None and core.from_commit_received(a.block_hash):
             self.signer.caught_up()
         if core is not None and not replayed and not core.from_commit_received(a.block_hash):

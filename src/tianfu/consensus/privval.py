@@ -468,6 +468,24 @@ class FilePrivValidator:
             log.warning("signer state advanced to %s from this node's consensus WAL", hrs)
             return True
 
+    def mark_decided(self, height: int) -> bool:
+        """Height `height` was decided and this key signed nothing there (its quiet start held
+        its signatures, or block sync took the height): move the state's mark to
+        (`height`, 0, proposal step), with no signature, if it is below. The mark only ever
+        forbids signing (nothing at or before a decided height is signed again); it keeps
+        a whole, synced file from looking older than the store at the next start, which
+        `signguard` takes for a restored copy. True if the state moved."""
+        with self._lock:
+            hrs = (height, 0, STEP_PROPOSAL)
+            if self._last is not None and self._last.hrs >= hrs:
+                return False
+            new = LastSigned(
+                1, self.keypair.public_key, height, 0, STEP_PROPOSAL, bytes(32), b"", 0
+            )
+            self._save(new)
+            self._last = new
+            return True
+
     def sign(
         self, height: int, round: int, step: int, sign_bytes: bytes, time_ms: int = 0
     ) -> bytes:
