@@ -147,15 +147,8 @@ def test_a_node_stopped_after_serving_leaves_nothing_open(tmp_path: Path) -> Non
     assert _open_under(tmp_path) == []
 
 
-class _FailingServer:
-    async def serve(self, sockets: Any = None) -> None:
-        raise Boom("the API server fails")
-
-
-@pytest.mark.parametrize("at", ["make_server", "serve"])
-def test_an_observer_start_that_fails_part_way_leaves_nothing_open(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: str
-) -> None:
+def observer_home(tmp_path: Path) -> NodeConfig:
+    """The config of an observer initialised beside a one-organisation open network."""
     out = tmp_path / "net"
     r = runner.invoke(
         app, ["network", "init", "--out", str(out), "--orgs", "1", "--profile", "open"]
@@ -169,7 +162,19 @@ def test_an_observer_start_that_fails_part_way_leaves_nothing_open(
          "--peer", f"127.0.0.1:{member.observer_port}", "--api", "127.0.0.1:0"],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
-    cfg = NodeConfig.load(home)
+    return NodeConfig.load(home)
+
+
+class _FailingServer:
+    async def serve(self, sockets: Any = None) -> None:
+        raise Boom("the API server fails")
+
+
+@pytest.mark.parametrize("at", ["make_server", "serve"])
+def test_an_observer_start_that_fails_part_way_leaves_nothing_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, at: str
+) -> None:
+    cfg = observer_home(tmp_path)
     monkeypatch.setattr(
         observer_node,
         "make_server",
@@ -182,7 +187,7 @@ def test_an_observer_start_that_fails_part_way_leaves_nothing_open(
         return [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
     assert asyncio.run(run()) == []
-    assert _open_under(home) == []
+    assert _open_under(cfg.home) == []
 
 
 def test_a_dev_chain_start_that_fails_part_way_closes_its_store(
@@ -276,20 +281,7 @@ def test_an_observer_whose_store_fails_to_open_leaves_nothing_open(
     monkeypatch: pytest.MonkeyPatch,
     failing: Callable[[Path, pytest.MonkeyPatch], type[BaseException]],
 ) -> None:
-    out = tmp_path / "net"
-    r = runner.invoke(
-        app, ["network", "init", "--out", str(out), "--orgs", "1", "--profile", "open"]
-    )
-    assert r.exit_code == 0, r.output
-    member = NodeConfig.load(out / "org1" / "node1")
-    home = tmp_path / "obs"
-    r = runner.invoke(
-        app,
-        ["node", "init-observer", "--home", str(home), "--genesis", str(out / "genesis.bin"),
-         "--peer", f"127.0.0.1:{member.observer_port}", "--api", "127.0.0.1:0"],
-    )  # fmt: skip
-    assert r.exit_code == 0, r.output
-    cfg = NodeConfig.load(home)
+    cfg = observer_home(tmp_path)
     expected = failing(cfg.data, monkeypatch)
 
     async def run() -> list[str]:
@@ -298,7 +290,7 @@ def test_an_observer_whose_store_fails_to_open_leaves_nothing_open(
         return [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
     assert asyncio.run(run()) == []
-    assert _open_under(home) == []
+    assert _open_under(cfg.home) == []
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_node_partial_start import observer_home
 from typer.testing import CliRunner
 
 import tianfu.node.observer_node as observer_node
 from tianfu.api.limits import TrustedProxies
-from tianfu.cli.main import app
-from tianfu.node.config import NodeConfig
 
 runner = CliRunner()
 
@@ -26,20 +25,7 @@ class _Served(Exception):
 
 
 def test_an_observer_serves_with_its_trusted_proxies(tmp_path: Path, monkeypatch: Any) -> None:
-    out = tmp_path / "net"
-    r = runner.invoke(
-        app, ["network", "init", "--out", str(out), "--orgs", "1", "--profile", "open"]
-    )
-    assert r.exit_code == 0, r.output
-    member = NodeConfig.load(out / "org1" / "node1")
-    home = tmp_path / "obs"
-    r = runner.invoke(
-        app,
-        ["node", "init-observer", "--home", str(home), "--genesis", str(out / "genesis.bin"),
-         "--peer", f"127.0.0.1:{member.observer_port}", "--api", "127.0.0.1:0"],
-    )  # fmt: skip
-    assert r.exit_code == 0, r.output
-    cfg = dataclasses.replace(NodeConfig.load(home), trusted_proxies=("10.0.0.0/8",))
+    cfg = dataclasses.replace(observer_home(tmp_path), trusted_proxies=("10.0.0.0/8",))
     served: list[Any] = []
 
     def make_server(api: Any, host: str, port: int, **kw: Any) -> Any:
