@@ -88,7 +88,7 @@ from tianfu.p2p.queues import (
     OutboundQueue,
     TokenBucket,
 )
-from tianfu.p2p.strikes import StrikeBook, host_of
+from tianfu.p2p.strikes import HOST_KEY_STRIKES, StrikeBook, host_of, keys_of
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +282,9 @@ class ObserverTransport:
     def strike(self, who: str, host: str | None, why: str) -> None:
         """One misbehaviour of a key address or an IP; at `max_strikes` it is banned. A
         failed handshake strikes the IP; a key's protocol violation strikes the key, and a
-        banned key strikes its IP."""
+        banned key strikes its IP. Every strike of a key also counts against its host
+        (`keys_of`): at `HOST_KEY_STRIKES` key bans' worth the host is banned, so fresh keys
+        struck once each do not spare their IP (an IPv6 /64)."""
         n = self._book.strike(who)
         log.info("observer port: strike %d for %s: %s", n, who, why)
         if n >= self._max_strikes:
@@ -290,13 +292,16 @@ class ObserverTransport:
             self.ban(who)
             if host:  # a banned key strikes its IP once: new keys are free, IPs are not
                 self.strike(host, None, f"key {who} banned")
+        if host and self._book.strike(keys_of(host)) >= HOST_KEY_STRIKES * self._max_strikes:
+            self._book.forget(keys_of(host))
+            self.ban(host)
 
     # ---- handshake ----------------------------------------------------------------
     def forged(self, peer: PeerId, n: int) -> None:
         """`peer` sent `n` transactions whose signatures do not verify (gossip's verdict):
         a protocol violation, one strike per frame chunk, like any other."""
-        link = self._links.get(peer.address)
-        host = link.host if link is not None else None
+        link = self._links.get(peer.address)  # closed already: the host it linked from
+        host = link.host if link is not None else self._book.host_of_key(peer.address)
         self.stats["forged_txs"] += n
         self.strike(peer.address, host, f"sent {n} transaction(s) with a bad signature")
 
@@ -509,6 +514,7 @@ class ObserverTransport:
             last_in=loop.time(),
         )
         self._links[peer.address] = link
+        self._book.seen(peer.address, host)
         link.tasks.append(self._spawn(self._read_loop(link), f"observer-read-{peer.name}"))
         link.tasks.append(
             self._spawn(
