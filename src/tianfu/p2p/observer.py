@@ -79,7 +79,7 @@ from tianfu.p2p.observer_handshake import (  # noqa: F401 - the handshake messag
     _Handshake,
     proof_message,
 )
-from tianfu.p2p.observer_room import _Link, idle_links, room_for
+from tianfu.p2p.observer_room import Credits, _Link, idle_links, room_for
 from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import (
     HandshakeSlot,
@@ -173,6 +173,7 @@ class ObserverTransport:
         self._client_ctx = _context(key, self._cert, server=False)
         self._links: dict[str, _Link] = {}
         self._book = StrikeBook(ban_s)  # strikes and bans by key address and host, bounded
+        self._credits = Credits()  # keys and hosts that served something valid, bounded
         self._listener = listener  # bound already, or made from `listen` at start
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
@@ -182,7 +183,7 @@ class ObserverTransport:
             ("frames_in", "frames_out", "dropped_rate", "dropped_kind", "refused_banned",
              "handshakes_failed", "bans", "links_refused_full", "forged_txs", "refused_dup",
              "handshakes_refused", "handshakes_evicted", "links_evicted", "links_idle_closed",
-             "idle_sweeps"),
+             "idle_sweeps", "served_txs"),
             0,
         )  # fmt: skip
 
@@ -305,6 +306,16 @@ class ObserverTransport:
         self.stats["forged_txs"] += n
         self.strike(peer.address, host, f"sent {n} transaction(s) with a bad signature")
 
+    def served(self, peer: PeerId, n: int) -> None:
+        """`peer` sent `n` transactions gossip admitted: its key and host are credited, and
+        preferred to strangers for links and handshakes (`observer_room.room_for`)."""
+        link = self._links.get(peer.address)
+        host = link.host if link is not None else self._book.host_of_key(peer.address)
+        self.stats["served_txs"] += n
+        for name in (peer.address, host):
+            if name:
+                self._credits.credit(name)
+
     async def _exchange(
         self,
         reader: asyncio.StreamReader,
@@ -361,7 +372,8 @@ class ObserverTransport:
             self.stats["refused_banned"] += 1
             sock.close()
             return
-        slot = self._slots.take(host, time.monotonic()) if self._running else None
+        credited = self._credits.__contains__
+        slot = self._slots.take(host, time.monotonic(), credited) if self._running else None
         if slot is None:
             self.stats["handshakes_refused"] += 1
             sock.close()
@@ -431,7 +443,7 @@ class ObserverTransport:
         closing the link it takes the place of, if any."""
         fits, victim = room_for(
             list(self._links.values()), peer, host, self._max_links, self._max_per_host,
-            self._is_validator_key,
+            self._is_validator_key, self._credits.__contains__,
         )  # fmt: skip
         if victim is not None:
             log.info("observer port full: %s (host %s) makes room for %s (host %s)",
