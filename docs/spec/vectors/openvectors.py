@@ -191,6 +191,9 @@ def _geneses(genesis: bytes, address: str) -> tuple[list[dict[str, str]], list[d
          lambda g: [g[8].__setitem__(i + 1, hi) for i, hi in
                     enumerate((40, 10**12, 10**12, 10_000_000, 10_000))]),
         ("a grant of 1 and one of 10^15", grants([address, 1], ["0" * 40, 10**15])),
+        # Appended: the eighth setting, possession_height (blocks.md#the-open-profile).
+        ("an open profile of eight fields, possession_height 0", lambda g: g[8].append(0)),
+        ("possession_height 10^12", lambda g: g[8].append(10**12)),
     ]  # fmt: skip
     invalid = [
         ("ten fields", lambda g: g.append(0)),
@@ -226,6 +229,12 @@ def _geneses(genesis: bytes, address: str) -> tuple[list[dict[str, str]], list[d
         ("a grant to an address as bytes", grants([bytes.fromhex(address), 1])),
         ("an address granted twice", grants([address, 1], [address, 2])),
         ("a ninth field nil", lambda g: g.__setitem__(8, None)),
+        # Appended: the eighth setting, possession_height (blocks.md#the-open-profile).
+        ("possession_height -1", lambda g: g[8].append(-1)),
+        ("possession_height 10^12 + 1", lambda g: g[8].append(10**12 + 1)),
+        ("possession_height true", lambda g: g[8].append(True)),
+        ("possession_height nil", lambda g: g[8].append(None)),
+        ("an open profile of nine fields", lambda g: g[8].extend([0, 0])),
     ]  # fmt: skip
     return ([{"name": n, "genesis": _variant(genesis, f)} for n, f in valid],
             [{"name": n, "genesis": _variant(genesis, f)} for n, f in invalid])  # fmt: skip
