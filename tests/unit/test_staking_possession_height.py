@@ -87,10 +87,14 @@ def test_an_old_chains_bond_without_proof_replays_with_the_same_gas(legacy):
     assert r.gas_used == OLD_BOND_GAS
     r = call(chain, whale, "staking", "bond", "old-v", vkey.scheme, vkey.public_key, 10)
     assert r.ok and r.gas_used == OLD_MORE_GAS, (r.error, r.gas_used)
-    # A fifth argument was refused by the old code's signature; still refused, in its words.
+    # A chain of the same genesis format made by the code between (proofs from block 1)
+    # sent proofs: a proof given is checked, as that code did.
     other = generate_keypair()
     r = call(chain, whale, "staking", "bond", "x-v", other.scheme, other.public_key, 1, b"p")
-    assert not r.ok and "takes 6 positional arguments but 7 were given" in r.error, r.error
+    assert not r.ok and "proof of possession" in r.error, r.error
+    r = call(chain, whale, "staking", "bond", "x-v", other.scheme, other.public_key, 1,
+             prove(chain, whale, other))  # fmt: skip
+    assert r.ok, r.error
 
 
 def test_governance_sets_the_height_on_an_old_chain(legacy):

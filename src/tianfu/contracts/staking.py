@@ -330,13 +330,15 @@ class Staking:
         A new validator needs a proof (the last argument), the key's signature of
         `possession_message` (chain id, your address, scheme, key), from the height
         `possession_required` names; bonding more to your validator needs none. Before that
-        height `bond` takes the four arguments it took before the proof existed, and
-        refuses a fifth as it did then."""
+        height a new validator's bond without a proof is taken, as before the proof existed,
+        and one with a proof has it checked, as since (a chain made between the two, from
+        the same genesis format, sent proofs)."""
         required = possession_required(ctx)
-        if len(proof_arg) > (1 if required else 0):
+        if len(proof_arg) > 1:
             given = 6 + len(proof_arg)
-            took = "from 6 to 7 positional arguments" if required else "6 positional arguments"
-            raise TypeError(f"Staking.bond() takes {took} but {given} were given")
+            raise TypeError(
+                f"Staking.bond() takes from 6 to 7 positional arguments but {given} were given"
+            )
         proof = proof_arg[0] if proof_arg else None
         amount = _amount(amount)
         if not isinstance(name, str) or not reviewed_admission.VALIDATOR_NAME_RE.match(name):
@@ -356,7 +358,7 @@ class Staking:
             if bond is None:
                 key = reviewed_admission.check_consensus_key(scheme, public_key)
                 _check_key_free(ctx, name, key)
-                if required:
+                if required or proof_arg:
                     _check_possession(ctx, me, scheme, key, proof)
                 ctx.put(f"stake/key/{key.hex()}", name)
                 bond = {
