@@ -20,8 +20,9 @@ MAX_GRANT = 10**15
 
 
 def parse_open_profile(p: Any) -> dict[str, Any]:
-    """The settings of `OpenProfile` (7 fields), checked; rejects what blocks.md rejects."""
-    p = arr(p, 7, "OpenProfile")
+    """The settings of `OpenProfile` (7 fields, or 8 with `possession_height`), checked;
+    rejects what blocks.md rejects."""
+    p = arr(p, 8 if type(p) is list and len(p) == 8 else 7, "OpenProfile")
     names = [text(n) for n in listof(p[0], 1 << 20)]
     if any(not OPEN_CONTRACT_RE.fullmatch(n) for n in names):
         raise Invalid("an open contract name")
@@ -42,6 +43,11 @@ def parse_open_profile(p: Any) -> dict[str, Any]:
         grants.append((g[0], num(g[1], 1, MAX_GRANT)))
     if len({a for a, _ in grants}) != len(grants):
         raise Invalid("a stake grant's address repeated")
+    if len(p) == 8:
+        try:
+            out["possession_height"] = num(p[7], 0, 10**12)
+        except Invalid:
+            raise Invalid("open profile: possession_height") from None
     return {"params": out, "stake": grants}
 
 

@@ -46,12 +46,14 @@ POW_BITS = 6
 class OpenChain(Chain):
     """`Chain` with an open-profile genesis (same orgs, validators and keys)."""
 
-    def __init__(self, directory, profile: OpenProfile) -> None:
+    def __init__(self, directory, profile: OpenProfile, genesis_class=OpenGenesis) -> None:
+        """`genesis_class`: `OpenGenesisV1` with an `OpenProfileV1`, a chain made before the
+        proof of possession existed."""
         (directory / "base").mkdir()
         super().__init__(directory / "base")
         super().close()
         g = self.genesis
-        self.genesis = OpenGenesis(
+        self.genesis = genesis_class(
             g.version, g.chain_id, g.time_ms, g.orgs, g.validators, g.params, g.policies,
             g.suite, open_profile=profile,
         )  # fmt: skip

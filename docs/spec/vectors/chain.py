@@ -38,7 +38,9 @@ from tianfu.types import (
     ConsensusParams,
     Genesis,
     OpenGenesis,
+    OpenGenesisV1,
     OpenProfile,
+    OpenProfileV1,
     OrgConfig,
     Receipt,
     Transaction,
@@ -170,7 +172,7 @@ class SpecChain:
 
     def __init__(self, chain_id: str, suite: str, validators: list[tuple[Signer, str, int]],
                  params: ConsensusParams | None = None,
-                 open_profile: OpenProfile | None = None,
+                 open_profile: OpenProfileV1 | None = None,
                  names: list[str] | None = None):  # fmt: skip
         self.signers = {s.public_key: s for s, _, _ in validators}
         genesis = Genesis(
@@ -182,8 +184,9 @@ class SpecChain:
                 for org in dict.fromkeys(org for _, org, _ in validators)
             ],  # fmt: skip
             validators=[
-                Validator(names[i] if names else f"node{i + 1}", org, s.scheme, s.public_key,
-                          power)  # fmt: skip
+                Validator(
+                    names[i] if names else f"node{i + 1}", org, s.scheme, s.public_key, power
+                )  # fmt: skip
                 for i, (s, org, power) in enumerate(validators)
             ],
             suite=suite,
@@ -191,7 +194,10 @@ class SpecChain:
         if params is not None:
             genesis = msgspec.structs.replace(genesis, params=params)
         if open_profile is not None:  # an open chain's genesis (blocks.md#the-open-profile)
-            genesis = OpenGenesis(*msgspec.structs.astuple(genesis), open_profile=open_profile)
+            # seven settings (`OpenProfileV1`, the vectors written before the proof of
+            # possession's height) or eight (`OpenProfile`)
+            kind = OpenGenesis if isinstance(open_profile, OpenProfile) else OpenGenesisV1
+            genesis = kind(*msgspec.structs.astuple(genesis), open_profile=open_profile)
         self.genesis = genesis
         self.chain_id = chain_id
         self.nodes = InMemoryNodes()

@@ -24,7 +24,7 @@ from tianfu.execution.contract_api import address_of, state_key
 from tianfu.proofs.build import SKIPPING, ProofBuilder
 from tianfu.proofs.documents import make_document
 from tianfu.proofs.valchain import VALIDATORS_KEY, TrustOptions
-from tianfu.types import ConsensusParams, OpenProfile, StakeGrant, Validator
+from tianfu.types import ConsensusParams, OpenProfileV1, StakeGrant, Validator
 
 NOW_MS = T0 + 3_600_000
 MAX_VALIDATORS = 5  # the four member validators and one validator by stake
@@ -39,7 +39,7 @@ def _chain(suite: str) -> tuple[SpecChain, dict[str, Signer]]:
     nodes = [Signer.make(f"open-{suite}/node{i + 1}", scheme) for i in range(4)]
     people = {n: Signer.make(f"open-{suite}/{n}", scheme) for n in ("s1", "s2", "s1-v", "s2-v")}
     grants = [StakeGrant(address_of(scheme, people[n].public_key), 1000) for n in ("s1", "s2")]
-    profile = OpenProfile(open_contracts=["notes", "kv", "notes"], pow_bits=12,
+    profile = OpenProfileV1(open_contracts=["notes", "kv", "notes"], pow_bits=12,
                           quota_gas=1_000_000, quota_replenish=10_000, unbonding_blocks=5,
                           slash_fraction_bps=2500, stake=grants)  # fmt: skip
     chain = SpecChain(f"open-{suite}", suite, [(s, f"org{i + 1}", 10) for i, s in enumerate(nodes)],
@@ -80,17 +80,28 @@ def _stake_history(chain: SpecChain, people: dict[str, Signer]) -> None:
         chain.commit([], w)
 
     chain.commit()  # 1
-    change([*members, staked("s1-v", 30)],  # 2: s1-v bonds 30 and enters the set
-           {"stake/bond/s1-v": bond("s1-v", "s1", 30), f"stake/balance/{addr('s1')}": 970})
+    change(
+        [*members, staked("s1-v", 30)],  # 2: s1-v bonds 30 and enters the set
+        {"stake/bond/s1-v": bond("s1-v", "s1", 30), f"stake/balance/{addr('s1')}": 970},
+    )
     chain.commit()  # 3
-    change([*members, staked("s2-v", 40)],  # 4: s2-v bonds 40: the set is full, s1-v displaced
-           {"stake/bond/s2-v": bond("s2-v", "s2", 40), f"stake/balance/{addr('s2')}": 960})
-    change([*members, staked("s2-v", 25)],  # 5: s2-v unbonds 15
-           {"stake/bond/s2-v": bond("s2-v", "s2", 25),
+    change(
+        [*members, staked("s2-v", 40)],  # 4: s2-v bonds 40: the set is full, s1-v displaced
+        {"stake/bond/s2-v": bond("s2-v", "s2", 40), f"stake/balance/{addr('s2')}": 960},
+    )
+    change(
+        [*members, staked("s2-v", 25)],  # 5: s2-v unbonds 15
+        {
+            "stake/bond/s2-v": bond("s2-v", "s2", 25),
             f"stake/unbonding/{addr('s2')}": [
-                {"amount": 15, "release": 10, "validator": "s2-v", "height": 5}]})
-    change(members,  # 6: a double sign of s2-v proven: a quarter burnt, jailed, out of the set
-           {"stake/bond/s2-v": bond("s2-v", "s2", 19, jailed=True), "stake/burnt": 6})
+                {"amount": 15, "release": 10, "validator": "s2-v", "height": 5}
+            ],
+        },
+    )
+    change(
+        members,  # 6: a double sign of s2-v proven: a quarter burnt, jailed, out of the set
+        {"stake/bond/s2-v": bond("s2-v", "s2", 19, jailed=True), "stake/burnt": 6},
+    )
     chain.commit()  # 7
     chain.commit()  # 8
 
@@ -163,7 +174,7 @@ def _set(i: int, value: Any) -> Any:
 
 
 def _geneses(genesis: bytes, address: str) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """(valid, invalid) geneses at and beyond each rule of `OpenProfile`."""
+    """(valid, invalid) geneses at and beyond each rule of `OpenProfile` (of seven fields)."""
     names64 = [f"c{i:02d}" for i in range(64)]
 
     def grants(*gs: Any) -> Any:
@@ -180,6 +191,9 @@ def _geneses(genesis: bytes, address: str) -> tuple[list[dict[str, str]], list[d
          lambda g: [g[8].__setitem__(i + 1, hi) for i, hi in
                     enumerate((40, 10**12, 10**12, 10_000_000, 10_000))]),
         ("a grant of 1 and one of 10^15", grants([address, 1], ["0" * 40, 10**15])),
+        # Appended: the eighth setting, possession_height (blocks.md#the-open-profile).
+        ("an open profile of eight fields, possession_height 0", lambda g: g[8].append(0)),
+        ("possession_height 10^12", lambda g: g[8].append(10**12)),
     ]  # fmt: skip
     invalid = [
         ("ten fields", lambda g: g.append(0)),
@@ -215,6 +229,12 @@ def _geneses(genesis: bytes, address: str) -> tuple[list[dict[str, str]], list[d
         ("a grant to an address as bytes", grants([bytes.fromhex(address), 1])),
         ("an address granted twice", grants([address, 1], [address, 2])),
         ("a ninth field nil", lambda g: g.__setitem__(8, None)),
+        # Appended: the eighth setting, possession_height (blocks.md#the-open-profile).
+        ("possession_height -1", lambda g: g[8].append(-1)),
+        ("possession_height 10^12 + 1", lambda g: g[8].append(10**12 + 1)),
+        ("possession_height true", lambda g: g[8].append(True)),
+        ("possession_height nil", lambda g: g[8].append(None)),
+        ("an open profile of nine fields", lambda g: g[8].extend([0, 0])),
     ]  # fmt: skip
     return ([{"name": n, "genesis": _variant(genesis, f)} for n, f in valid],
             [{"name": n, "genesis": _variant(genesis, f)} for n, f in invalid])  # fmt: skip

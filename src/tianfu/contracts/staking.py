@@ -20,7 +20,10 @@ governance added (no bond of its key) cannot be bonded by name. A new validator'
 carries a proof of possession of its consensus key (`possession_message`: the key's
 signature over the chain id, the bonding owner's address, the scheme and the key), so
 nobody can bond a key whose private key it does not hold: before, a key an operator was
-about to use (shown by its node to every peer) belonged to whoever bonded it first.
+about to use (shown by its node to every peer) belonged to whoever bonded it first. The
+proof is needed from the height of the `possession_height` parameter
+(`possession_required`): 0 on a chain whose genesis has it, none until governance sets it on
+a chain made before it existed, whose bonds without a proof keep their meaning.
 
 Its state lives in the governance namespace (it writes the validator set there):
   stake/balance/<address>     liquid stake units of an account
@@ -72,8 +75,25 @@ def prove_possession(keypair: Any, chain_id: str, owner: str) -> bytes:
     return bytes(keypair.sign(msg))
 
 
+def possession_required(ctx: Context) -> bool:
+    """Whether a bond in this block follows the proof-of-possession rule: from the height
+    the `possession_height` parameter names (a ten-field open genesis sets it, 0 by
+    default; governance may set it). A chain made from a nine-field genesis, before the
+    proof existed, has none until governance sets it: its bonds without a proof keep the
+    meaning they had, and replaying it gives the same state roots. The parameter is read
+    without gas (`CallContext.peek`), and charged as an ordinary read only where the rule
+    is in force: a bond before it uses the gas it used before the rule existed."""
+    params = ctx.peek(GOVERNANCE, "params")  # type: ignore[attr-defined]
+    start = params.get("possession_height") if isinstance(params, dict) else None
+    if start is None or ctx.height < int(start):
+        return False
+    ctx.read(GOVERNANCE, "params")  # charged: the rule's own read
+    return True
+
+
 def _check_possession(ctx: Context, owner: str, scheme: int, key: bytes, proof: Any) -> None:
-    """Refuse a new bond whose `proof` is not `key`'s signature of `possession_message`."""
+    """Refuse a new bond whose `proof` is not `key`'s signature of `possession_message`
+    (`bond` calls it from the height `possession_required` names)."""
     from tianfu.crypto import get_suite
 
     if not isinstance(proof, bytes) or not proof:
@@ -303,12 +323,23 @@ class Staking:
         scheme: int,
         public_key: bytes,
         amount: int,
-        proof: bytes | None = None,
+        *proof_arg: Any,
     ) -> dict[str, Any]:
         """Bond `amount` of your stake to validator `name` with consensus key `public_key`
         (a new validator, or one you own already): its power grows by `amount` from H + 2.
-        A new validator needs `proof`, the key's signature of `possession_message` (chain
-        id, your address, scheme, key); bonding more to your validator needs none."""
+        A new validator needs a proof (the last argument), the key's signature of
+        `possession_message` (chain id, your address, scheme, key), from the height
+        `possession_required` names; bonding more to your validator needs none. Before that
+        height a new validator's bond without a proof is taken, as before the proof existed,
+        and one with a proof has it checked, as since (a chain made between the two, from
+        the same genesis format, sent proofs)."""
+        required = possession_required(ctx)
+        if len(proof_arg) > 1:
+            given = 6 + len(proof_arg)
+            raise TypeError(
+                f"Staking.bond() takes from 6 to 7 positional arguments but {given} were given"
+            )
+        proof = proof_arg[0] if proof_arg else None
         amount = _amount(amount)
         if not isinstance(name, str) or not reviewed_admission.VALIDATOR_NAME_RE.match(name):
             raise ContractError("validator name must match [A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -327,7 +358,8 @@ class Staking:
             if bond is None:
                 key = reviewed_admission.check_consensus_key(scheme, public_key)
                 _check_key_free(ctx, name, key)
-                _check_possession(ctx, me, scheme, key, proof)
+                if required or proof_arg:
+                    _check_possession(ctx, me, scheme, key, proof)
                 ctx.put(f"stake/key/{key.hex()}", name)
                 bond = {
                     "name": name, "owner": me, "scheme": scheme, "public_key": key,

@@ -146,6 +146,22 @@ class CallContext:
         self._gas.charge(extra + GAS_READ + (0 if raw is None else read_gas(len(raw))))
         return raw
 
+    def peek(self, contract: str, key: str) -> Any:
+        """Another contract's state value (None if absent) read without a gas charge: for a
+        native contract only (the sandbox's proxy has no such method), to choose which of
+        its rules is in force at this height before it does anything else, so that a chain
+        made before a rule existed replays with the gas it used then
+        (`tianfu.contracts.staking.possession_required`)."""
+        k = self._key(contract, key)
+        writes = self.writes
+        try:
+            raw = writes[k] if k in writes else self._reader(k)
+        except Exception as exc:  # the host's read failed: no outcome of the transaction
+            failure = HostReadError(f"reading state failed: {type(exc).__name__}: {exc}")
+            self._gas.host_failure = failure
+            raise failure from exc
+        return None if raw is None else decode_value(raw)
+
     def _decode(self, raw: bytes) -> Any:
         value = decode_value(raw)
         if len(raw) > 9:  # a scalar of up to 9 bytes decodes to a small object

@@ -130,6 +130,7 @@ class TxGossip:
         admit_many: Callable[[list[Transaction]], list[Verdict]] | None = None,
         share: Callable[[Any], tuple[Hashable, Hashable]] | None = None,
         on_forged: Callable[[Any, int], None] | None = None,
+        on_admitted: Callable[[Any, int], None] | None = None,
     ) -> None:
         self.network = network
         self.admit = admit
@@ -140,6 +141,7 @@ class TxGossip:
         self._pending_bytes = 0
         self._scheduled = False
         self.on_forged = on_forged
+        self.on_admitted = on_admitted  # (peer, n): n of its transactions were admitted
         self.stats = {
             "sent": 0, "received": 0, "admitted": 0, "refused": 0, "malformed": 0, "forged": 0,
         }  # fmt: skip
@@ -317,6 +319,8 @@ class TxGossip:
         forged = sum(1 for ok in verdicts if ok == FORGED)
         self.stats["admitted"] += admitted
         self.stats["refused"] += len(txs) - admitted
+        if admitted and self.on_admitted is not None:
+            self.on_admitted(peer, admitted)
         if forged:
             self.stats["forged"] += forged
             if self.on_forged is not None:

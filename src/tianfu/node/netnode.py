@@ -151,6 +151,7 @@ async def _start(
         # Bad signatures: an observer-port link is struck, a member's counted (and in
         # gossip.stats on a consortium chain).
         on_forged=shared.forged if observers is not None else None,
+        on_admitted=shared.served if observers is not None else None,
     )
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()

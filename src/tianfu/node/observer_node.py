@@ -164,6 +164,7 @@ async def _start(
         admit_many=relay_many,
         share=transport.gossip_share,
         on_forged=transport.forged,  # a link that sends bad signatures is struck
+        on_admitted=transport.served,  # one that sends valid ones is preferred to strangers
     )
     service.on_tx = gossip.publish
     commit_lock = threading.Lock()

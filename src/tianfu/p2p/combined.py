@@ -55,6 +55,12 @@ class CombinedNetwork:
         """A member peer is not; see `ObserverTransport`."""
         return peer.address in self._observers.roles() and self._observers.is_outsider(peer)
 
+    def served(self, peer: PeerId, n: int) -> None:
+        """`peer` sent `n` transactions gossip admitted: an observer-port link's key and
+        host are credited (`ObserverTransport.served`); a member needs no credit."""
+        if peer.org == "" or peer.address in self._observers.roles():
+            self._observers.served(peer, n)
+
     def forged(self, peer: PeerId, n: int) -> None:
         """`peer` sent `n` transactions with bad signatures: an observer-port link is struck
         (`ObserverTransport.forged`); a member's is counted (`member_forged`) and logged at

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -22,8 +23,10 @@ from tianfu.p2p.tls import TrustedCas
 log = logging.getLogger("tianfu.p2p.network")  # what the transport does, in its log
 
 
-class Dialing:
-    """The dialing side of `TlsNetwork` (its attributes, set by its `__init__`)."""
+class Dialing(ABC):
+    """The dialing side of `TlsNetwork` (its attributes, set by its `__init__`). An abstract
+    base: what it needs of the transport besides those attributes is the two methods
+    below, which `TlsNetwork` defines; a class that lacks either cannot be made."""
 
     _address: str
     _trusted_cas: Callable[[], TrustedCas]
@@ -38,6 +41,7 @@ class Dialing:
     stats: dict[str, int]
     cert_clock: CertClockWarnings
 
+    @abstractmethod
     async def _authenticate(
         self,
         reader: asyncio.StreamReader,
@@ -46,8 +50,10 @@ class Dialing:
         *,
         server: bool,
     ) -> tuple[PeerId, int]:
-        raise NotImplementedError
+        """Prove both sides of a TLS connection just made: the peer and the expiry (ms) of
+        its certificate. Raises `PeerRejectedError` for a peer refused by policy."""
 
+    @abstractmethod
     def _register(
         self,
         peer: PeerId,
@@ -57,7 +63,7 @@ class Dialing:
         writer: asyncio.StreamWriter,
         dialer: str,
     ) -> None:
-        raise NotImplementedError
+        """Take an authenticated connection to `peer` into the transport's links."""
 
     def _start_dialer(self, target: Address) -> None:
         task = self._dialers.get(target)

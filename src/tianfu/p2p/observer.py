@@ -67,6 +67,7 @@ from tianfu.p2p.framing import (
 )
 from tianfu.p2p.inbound import BODY_MIN_S, INBOUND_BYTES, InboundBudget, read_counted_frame
 from tianfu.p2p.links import Address, abort, accept_forever, listen_socket, spawn
+from tianfu.p2p.observer_conduct import Conduct
 from tianfu.p2p.observer_handshake import (  # noqa: F401 - the handshake messages
     KIND_OBSERVER_HELLO,
     KIND_OBSERVER_PROOF,
@@ -79,7 +80,7 @@ from tianfu.p2p.observer_handshake import (  # noqa: F401 - the handshake messag
     _Handshake,
     proof_message,
 )
-from tianfu.p2p.observer_room import _Link, idle_links, room_for
+from tianfu.p2p.observer_room import Credits, _Link, idle_links, room_for
 from tianfu.p2p.protocol import Handler, PeerId
 from tianfu.p2p.queues import (
     HandshakeSlot,
@@ -102,7 +103,7 @@ OBSERVER_SHARE = "observer-port"  # the gossip share group of keys that are not 
 IDLE_TIMEOUT_S = 60.0
 
 
-class ObserverTransport:
+class ObserverTransport(Conduct):
     """The observer port: implements `tianfu.p2p.protocol.Network` for its links."""
 
     def __init__(
@@ -173,6 +174,7 @@ class ObserverTransport:
         self._client_ctx = _context(key, self._cert, server=False)
         self._links: dict[str, _Link] = {}
         self._book = StrikeBook(ban_s)  # strikes and bans by key address and host, bounded
+        self._credits = Credits()  # keys and hosts that served something valid, bounded
         self._listener = listener  # bound already, or made from `listen` at start
         self._tasks: set[asyncio.Task[None]] = set()
         self._running = False
@@ -182,7 +184,7 @@ class ObserverTransport:
             ("frames_in", "frames_out", "dropped_rate", "dropped_kind", "refused_banned",
              "handshakes_failed", "bans", "links_refused_full", "forged_txs", "refused_dup",
              "handshakes_refused", "handshakes_evicted", "links_evicted", "links_idle_closed",
-             "idle_sweeps"),
+             "idle_sweeps", "served_txs"),
             0,
         )  # fmt: skip
 
@@ -262,44 +264,7 @@ class ObserverTransport:
         block answers) as one group."""
         return self.gossip_share(peer)[0] == OBSERVER_SHARE
 
-    # ---- abuse --------------------------------------------------------------------
-    def ban(self, who: str, seconds: float | None = None) -> None:
-        """Refuse a key address or an IP for `seconds` (default `ban_s`); disconnect it."""
-        self._book.ban(who, time.monotonic() + (self._ban_s if seconds is None else seconds))
-        self.stats["bans"] += 1
-        for link in list(self._links.values()):
-            if who in (link.peer.address, link.host):
-                log.warning("observer port: banned %s (%s)", who, link.peer.name)
-                self._close(link)
-
-    def is_banned(self, who: str) -> bool:
-        return self._book.is_banned(who)
-
-    def unban_all(self) -> None:
-        """Lift every ban (the operator)."""
-        self._book.unban_all()
-
-    def strike(self, who: str, host: str | None, why: str) -> None:
-        """One misbehaviour of a key address or an IP; at `max_strikes` it is banned. A
-        failed handshake strikes the IP; a key's protocol violation strikes the key, and a
-        banned key strikes its IP."""
-        n = self._book.strike(who)
-        log.info("observer port: strike %d for %s: %s", n, who, why)
-        if n >= self._max_strikes:
-            self._book.forget(who)
-            self.ban(who)
-            if host:  # a banned key strikes its IP once: new keys are free, IPs are not
-                self.strike(host, None, f"key {who} banned")
-
     # ---- handshake ----------------------------------------------------------------
-    def forged(self, peer: PeerId, n: int) -> None:
-        """`peer` sent `n` transactions whose signatures do not verify (gossip's verdict):
-        a protocol violation, one strike per frame chunk, like any other."""
-        link = self._links.get(peer.address)
-        host = link.host if link is not None else None
-        self.stats["forged_txs"] += n
-        self.strike(peer.address, host, f"sent {n} transaction(s) with a bad signature")
-
     async def _exchange(
         self,
         reader: asyncio.StreamReader,
@@ -356,7 +321,8 @@ class ObserverTransport:
             self.stats["refused_banned"] += 1
             sock.close()
             return
-        slot = self._slots.take(host, time.monotonic()) if self._running else None
+        credited = self._credits.__contains__
+        slot = self._slots.take(host, time.monotonic(), credited) if self._running else None
         if slot is None:
             self.stats["handshakes_refused"] += 1
             sock.close()
@@ -426,7 +392,7 @@ class ObserverTransport:
         closing the link it takes the place of, if any."""
         fits, victim = room_for(
             list(self._links.values()), peer, host, self._max_links, self._max_per_host,
-            self._is_validator_key,
+            self._is_validator_key, self._credits.__contains__,
         )  # fmt: skip
         if victim is not None:
             log.info("observer port full: %s (host %s) makes room for %s (host %s)",
@@ -509,6 +475,7 @@ class ObserverTransport:
             last_in=loop.time(),
         )
         self._links[peer.address] = link
+        self._book.seen(peer.address, host)
         link.tasks.append(self._spawn(self._read_loop(link), f"observer-read-{peer.name}"))
         link.tasks.append(
             self._spawn(

@@ -3,13 +3,16 @@ takes the place of when the port is full, and which links sat silent too long.
 
 Anyone can make keys that are not in the validator set (outsiders), so their places are
 bounded by host, a full port is shared between hosts, and a silent outsider is let go; a
-key in the validator set always finds a place. `tianfu.p2p.observer` applies these rules
+key in the validator set always finds a place. A key that has served this node something
+valid (a transaction gossip admitted: `Credits`) is preferred to a stranger: its place is
+never taken by a stranger, and at a full port it takes the place of the idlest stranger,
+so links from many hosts, one each, cannot keep it out. `tianfu.p2p.observer` applies these rules
 (logging, counting and closing what they name).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import KW_ONLY, dataclass
 
@@ -32,6 +35,30 @@ class _Link(Link):
         self.in_frame = True
 
 
+MAX_CREDITS = 8192  # keys and hosts remembered as having served something valid
+
+
+class Credits:
+    """Key addresses and hosts that have served this node something valid, the latest
+    `max_entries` (a bounded table: an old credit is forgotten first)."""
+
+    def __init__(self, max_entries: int = MAX_CREDITS) -> None:
+        self._max = max_entries
+        self._names: OrderedDict[str, None] = OrderedDict()
+
+    def credit(self, name: str) -> None:
+        self._names.pop(name, None)
+        while len(self._names) >= self._max:
+            self._names.popitem(last=False)
+        self._names[name] = None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 def room_for(
     links: list[_Link],
     peer: PeerId,
@@ -39,6 +66,7 @@ def room_for(
     max_links: int,
     max_per_host: int,
     is_validator_key: Callable[[bytes], bool],
+    useful: Callable[[str], bool] = lambda _address: False,
 ) -> tuple[bool, _Link | None]:
     """Whether an inbound link of `peer` from `host` fits among `links` (in the order they
     were made), and the link it takes the place of, if any.
@@ -47,9 +75,11 @@ def room_for(
     `max_per_host` outsiders' inbound links, and when the port holds `max_links`, in the
     place of the idlest link of the host holding the most outsiders' links, if that host
     holds at least two more than `host` (so fresh keys from one host cannot keep another
-    host's observer out, nor hosts holding one link each push each other out). A key in the
-    validator set always fits, when the port is full in the place of the newest link of a
-    key that is not."""
+    host's observer out, nor hosts holding one link each push each other out). A key that
+    served something valid (`useful` of its address) is never pushed out by such a key, and
+    when the port is full it takes the place of the idlest link of a key that did not. A key
+    in the validator set always fits, when the port is full in the place of the newest link
+    of a key that is not."""
     outsiders = [
         link for link in links if link.inbound and not is_validator_key(link.peer.public_key)
     ]
@@ -60,12 +90,16 @@ def room_for(
     if len(links) < max_links:
         return True, None
     if not validator:
+        strangers = [link for link in outsiders if not useful(link.peer.address)]
+        if useful(peer.address) and strangers:
+            return True, min(strangers, key=_idleness)
         if not hosts:
             return False, None
         top, held = hosts.most_common(1)[0]
         if held < hosts[host] + 2:
             return False, None
-        return True, min((link for link in outsiders if link.host == top), key=_idleness)
+        victims = [link for link in strangers if link.host == top]
+        return (True, min(victims, key=_idleness)) if victims else (False, None)
     for link in reversed(links):
         if not is_validator_key(link.peer.public_key):
             return True, link

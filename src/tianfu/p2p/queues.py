@@ -181,7 +181,10 @@ class HandshakeSlots:
     When all `total` are taken (connections from many hosts), a new connection takes the
     slot of the oldest handshake that has run at least `grace` seconds, which is aborted:
     an honest handshake takes milliseconds, so idle connections cannot hold every slot
-    for the whole handshake timeout; a handshake is never aborted within its grace.
+    for the whole handshake timeout; a handshake is never aborted within its grace. A
+    handshake from a host `protected` names (one that has served something valid) is
+    aborted only for another such host's: connections churned from many hosts take each
+    other's slots, not its.
     """
 
     def __init__(self, total: int, per_host: int, grace: float = 1.0) -> None:
@@ -195,13 +198,19 @@ class HandshakeSlots:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def take(self, host: str, now: float = 0.0) -> HandshakeSlot | None:
+    def take(
+        self, host: str, now: float = 0.0, protected: Callable[[str], bool] | None = None
+    ) -> HandshakeSlot | None:
         """A slot for a handshake from `host` beginning at `now`; None if none is free for it."""
         if self._by_host.get(host, 0) >= self.per_host:
             return None
         if len(self._pending) >= self.total:
-            oldest = next(iter(self._pending))
-            if now - oldest.started < self.grace:
+            mine = protected is not None and protected(host)
+            oldest = next(
+                (s for s in self._pending if mine or protected is None or not protected(s.host)),
+                None,
+            )
+            if oldest is None or now - oldest.started < self.grace:
                 return None
             self.release(oldest)
             self.evicted += 1

@@ -13,6 +13,13 @@ attacker's fresh keys cannot push a banned IP out of the table):
 - when a strike table is full, the oldest entry is forgotten (for keys that loses
   nothing: a key is free, its owner would take a new one).
 
+Every strike of a key also counts against the host it came from, under a count of its own
+(`keys_of(host)`): an attacker that makes a new key per link and sends one forged frame on
+each never brings a key to a ban, but its host is banned once its keys together have
+`HOST_KEY_STRIKES` times the strikes of a key's ban. The host a key linked from is
+remembered (`seen`, bounded like the rest), so a verdict that comes after the link closed
+(gossip's signature check) still finds it.
+
 `host_of` names the host an IP stands for: the address itself for IPv4, its /64 network
 for IPv6 (one subscriber's allocation: the addresses inside it cost nothing more).
 """
@@ -24,6 +31,13 @@ import time
 from collections import OrderedDict
 
 MAX_ENTRIES = 8192  # per table: strikes and bans, of keys and of hosts
+HOST_KEY_STRIKES = 3  # a host's keys' strikes, in key bans' worth, that ban the host
+
+
+def keys_of(host: str) -> str:
+    """The name under which the strikes of `host`'s keys are counted (a host's, not a key's,
+    in the tables: it is never 40 hex digits)."""
+    return f"keys@{host}"
 
 
 def host_of(ip: str) -> str:
@@ -55,9 +69,21 @@ class StrikeBook:
         # [keys, hosts]: who -> [strikes, time of the run's first] / the time its ban ends.
         self._strikes: tuple[OrderedDict[str, list[float]], ...] = (OrderedDict(), OrderedDict())
         self._bans: tuple[OrderedDict[str, float], ...] = (OrderedDict(), OrderedDict())
+        self._hosts: OrderedDict[str, str] = OrderedDict()  # key address -> host last seen
+
+    def seen(self, key: str, host: str) -> None:
+        """Remember that `key` linked from `host` (the latest `max_entries` keys)."""
+        self._hosts.pop(key, None)
+        while len(self._hosts) >= self._max:
+            self._hosts.popitem(last=False)
+        self._hosts[key] = host
+
+    def host_of_key(self, key: str) -> str | None:
+        """The host `key` last linked from, if remembered."""
+        return self._hosts.get(key)
 
     def __len__(self) -> int:
-        return sum(map(len, self._strikes)) + sum(map(len, self._bans))
+        return sum(map(len, self._strikes)) + sum(map(len, self._bans)) + len(self._hosts)
 
     def strike(self, who: str, now: float | None = None) -> int:
         """Count one strike of `who`; returns its strikes in the current run."""

@@ -119,7 +119,7 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True):
         return CONSORTIUM
 
     @property
-    def open(self) -> OpenProfile | None:
+    def open(self) -> OpenProfileV1 | None:
         """The open profile's settings (None on a consortium chain)."""
         return None
 
@@ -151,9 +151,12 @@ class StakeGrant(msgspec.Struct, array_like=True, frozen=True):
     amount: int
 
 
-class OpenProfile(msgspec.Struct, array_like=True, frozen=True):
-    """The open profile's genesis settings (ADR 0025). The first five are the initial values
-    of consensus parameters that governance changes later (`set_params`)."""
+class OpenProfileV1(msgspec.Struct, array_like=True, frozen=True):
+    """The open profile's genesis settings as first written (ADR 0025; seven fields), before
+    a bond needed a proof of possession: a genesis holding them (`OpenGenesisV1`) keeps its
+    bytes, hash and genesis state, and its chain needs the proof only from the height a
+    governance `set_params` of `possession_height` names. The first five are the initial
+    values of consensus parameters that governance changes later (`set_params`)."""
 
     open_contracts: list[Annotated[str, msgspec.Meta(pattern=OPEN_CONTRACT_RE)]] = []
     pow_bits: int = 16  # leading zero bits of an account registration's proof of work
@@ -186,11 +189,23 @@ class OpenProfile(msgspec.Struct, array_like=True, frozen=True):
         }
 
 
-class OpenGenesis(Genesis, frozen=True, array_like=True):
-    """The genesis of an open-profile chain: a consortium genesis plus its open settings,
-    encoded as one more trailing field (a consortium genesis keeps its bytes and hash)."""
+class OpenProfile(OpenProfileV1, frozen=True, array_like=True):
+    """The open profile's genesis settings (eight fields): `OpenProfileV1`'s, and the height
+    from which a new validator's bond must carry a proof of possession of its consensus key
+    (0 by default: from the first block), a parameter governance may change later."""
 
-    open_profile: OpenProfile = OpenProfile()
+    possession_height: int = 0
+
+    def params(self) -> dict[str, object]:
+        return {**super().params(), "possession_height": self.possession_height}
+
+
+class OpenGenesisV1(Genesis, frozen=True, array_like=True):
+    """The genesis of an open-profile chain made before the proof of possession existed: a
+    consortium genesis plus its open settings of seven fields (`OpenProfileV1`), encoded
+    as one more trailing field (a consortium genesis keeps its bytes and hash)."""
+
+    open_profile: OpenProfileV1 = OpenProfileV1()
 
     def validate(self) -> None:
         super().validate()
@@ -201,21 +216,36 @@ class OpenGenesis(Genesis, frozen=True, array_like=True):
         return OPEN
 
     @property
-    def open(self) -> OpenProfile | None:
+    def open(self) -> OpenProfileV1 | None:
         return self.open_profile
 
 
+class OpenGenesis(OpenGenesisV1, frozen=True, array_like=True):
+    """The genesis of an open-profile chain: a consortium genesis plus its open settings
+    (`OpenProfile`, eight fields), encoded as one more trailing field."""
+
+    open_profile: OpenProfile = OpenProfile()
+
+
 _GENESIS_FIELDS = len(Genesis.__struct_fields__)
+_OPEN_PROFILE_FIELDS = len(OpenProfile.__struct_fields__)
 
 
 def decode_genesis(data: bytes) -> Genesis:
-    """A genesis of either profile from its canonical bytes (`OpenGenesis` when the array has
-    the open profile's extra field). Raises `CodecError`."""
+    """A genesis of either profile from its canonical bytes: `Genesis` (eight fields), or
+    with the open profile's extra field, `OpenGenesis` when those settings have eight
+    fields (`OpenProfile`), else `OpenGenesisV1` (seven, `OpenProfileV1`). Raises
+    `CodecError`."""
     from tianfu.codec import CodecError, decode
 
     if not isinstance(data, bytes | bytearray | memoryview) or not data:
         raise CodecError("expected the bytes of a genesis")
     first = bytes(data[:1])[0]
     if 0x90 <= first <= 0x9F and first - 0x90 == _GENESIS_FIELDS + 1:
-        return decode(data, OpenGenesis)
+        try:
+            settings = msgspec.msgpack.decode(data)[_GENESIS_FIELDS]
+        except (msgspec.DecodeError, TypeError, IndexError, KeyError) as exc:
+            raise CodecError(f"invalid genesis: {exc}") from None
+        eight = isinstance(settings, list) and len(settings) == _OPEN_PROFILE_FIELDS
+        return decode(data, OpenGenesis if eight else OpenGenesisV1)
     return decode(data, Genesis)

@@ -18,6 +18,9 @@ OPEN_PARAM_BOUNDS: dict[str, tuple[int, int]] = {
     # Set by governance only (not genesis fields; `tianfu.contracts.accounts` has defaults):
     "sponsor_interval": (0, 10_000_000),
     "member_sponsors_per_block": (0, 10_000),
+    # The eighth field of `OpenProfile`; a genesis of seven (`OpenProfileV1`) has none until
+    # governance sets it (`tianfu.contracts.staking.possession_required`):
+    "possession_height": (0, 10**12),
 }
 OPEN_LIST_PARAMS = frozenset({"open_contracts"})
 OPEN_PARAM_KEYS = frozenset(OPEN_PARAM_BOUNDS) | OPEN_LIST_PARAMS

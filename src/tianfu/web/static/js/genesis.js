@@ -57,7 +57,8 @@ export function parseGenesis(bytes) {
 
 // The ninth field of an open chain's genesis (docs/spec/blocks.md#the-open-profile):
 // OpenProfile = [open_contracts, pow_bits, quota_gas, quota_replenish, unbonding_blocks,
-// slash_fraction_bps, stake], each checked as the specification says.
+// slash_fraction_bps, stake] and, made since the proof of possession's height existed, an
+// eighth, possession_height; each checked as the specification says.
 const OPEN_CONTRACT = /^[a-z][a-z0-9_]{0,63}$/;
 const ADDRESS = /^[0-9a-f]{40}$/;
 const OPEN_INTS = [[0n, 40n], [10000n, 10n ** 12n], [0n, 10n ** 12n], [1n, 10000000n], [0n, 10000n]];
@@ -65,7 +66,9 @@ const isInt = (n) => Number.isInteger(n) || typeof n === "bigint";
 
 function checkOpenProfile(p) {
   const bad = () => fail("the genesis's open profile breaks a rule of the specification");
-  if (!Array.isArray(p) || p.length !== 7 || !Array.isArray(p[0]) || !Array.isArray(p[6])) bad();
+  if (!Array.isArray(p) || (p.length !== 7 && p.length !== 8)) bad();
+  if (!Array.isArray(p[0]) || !Array.isArray(p[6])) bad();
+  if (p.length === 8 && (!isInt(p[7]) || BigInt(p[7]) < 0n || BigInt(p[7]) > 10n ** 12n)) bad();
   if (p[0].some((n) => typeof n !== "string" || !OPEN_CONTRACT.test(n))) bad();
   const contracts = new Set(p[0]);
   if (contracts.size > 64 || contracts.has("governance")) bad();
