@@ -100,13 +100,18 @@ class _Part(DriverSigning):
 def test_no_mark_while_a_sign_guard_holds_signing(tmp_path, kp):
     """A guard (a signer state found older than what the key signed) is not kept across a
     restart; the file older than the store is what makes the next start guard again, so
-    no decided height moves the mark while a guard holds signing."""
+    no decided height moves the mark while a guard holds signing at the next height."""
     path = tmp_path / "pv"
     FilePrivValidator.initialise(kp, path)
     pv = FilePrivValidator(kp, path)
     part = _Part(pv)
-    part.signer.guard = SignGuard("test", kp.public_key, {kp.public_key: 1}, started=0, listen_s=1)
-    asyncio.run(part._mark_decided(4))
+    guard = SignGuard("test", kp.public_key, {kp.public_key: 1}, started=0, listen_s=1)
+    guard.own_signature(3, 1)
+    part.signer.guard = guard
+    asyncio.run(part._mark_decided(4))  # listening: no mark
+    assert pv.last_hrs() == (0, 0, 0)
+    assert guard.settle(5.0) and guard.floor == (3, 1)
+    asyncio.run(part._mark_decided(3))  # (4, 0) not allowed yet: no mark at 3
     assert pv.last_hrs() == (0, 0, 0)
     part.signer.guard = None
     asyncio.run(part._mark_decided(4))
@@ -123,4 +128,20 @@ def test_a_mark_after_a_precommit_of_that_height_is_not_written(tmp_path, kp):
     pv.sign_vote(CHAIN, 4, 1, PRECOMMIT, H1, 1_000)
     asyncio.run(_Part(pv)._mark_decided(4))
     assert pv.last_hrs() == (4, 1, STEP_PRECOMMIT)
+    pv.close()
+
+
+def test_a_settled_guard_lets_the_mark_follow_from_its_floor_on(tmp_path, kp):
+    """Once the guard has settled on its floor (3, 1), a decided height 4 is marked: the
+    guard itself allows height 5 round 0, the position the mark leaves open."""
+    path = tmp_path / "pv"
+    FilePrivValidator.initialise(kp, path)
+    pv = FilePrivValidator(kp, path)
+    part = _Part(pv)
+    guard = SignGuard("test", kp.public_key, {kp.public_key: 1}, started=0, listen_s=1)
+    guard.own_signature(3, 1)
+    assert guard.settle(5.0) and guard.allows(5, 0, 5.0)
+    part.signer.guard = guard
+    asyncio.run(part._mark_decided(4))
+    assert pv.last_hrs() == (4, 0, STEP_PROPOSAL)
     pv.close()

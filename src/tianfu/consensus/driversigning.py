@@ -28,6 +28,7 @@ from tianfu.consensus.messages import (
     Step,
     VoteReceived,
 )
+from tianfu.consensus.privval import DoubleSignRefused
 from tianfu.consensus.signing import Signer
 
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
@@ -135,17 +136,21 @@ class DriverSigning:
         then never older than the store at the next start, even after a stop right after
         the store, which the restart guard would take for an old copy and hold signing past
         rounds the network may still need this validator in. Not while a `SignGuard` holds
-        signing: the guard is not kept across a restart, and the file older than the store
-        makes the next start guard again. The decided certificate has been checked for this
-        key's signatures first (`own_in`): what the mark covers no longer shows a stale
-        signer state. A failed write is logged; the next start guards as before."""
-        pv = self.signer.privval
+        signing at the next height (listening, or at the floor's height): the guard is not
+        kept across a restart, and the file older than the store makes the next start guard
+        again; from the floor's height + 1 on, the guard allows the next height anyway. The
+        decided certificate has been checked for this key's signatures first (`own_in`):
+        what the mark covers no longer shows a stale signer state. A failed write is
+        logged (never raised: the block is stored all the same); the next start guards."""
+        pv, guard = self.signer.privval, self.signer.guard
         last = pv.last_hrs() if pv is not None else None
-        if pv is None or (last is not None and last[0] >= height) or self.signer.guard:
+        if pv is None or (last is not None and last[0] >= height):
+            return
+        if guard is not None and (guard.listening or height < guard.floor[0] + 1):
             return
         try:
             await self._in_thread(pv.mark_decided, height)
-        except Exception as exc:  # noqa: BLE001 - a task's top level: the next start guards
+        except (OSError, ValueError, DoubleSignRefused) as exc:  # the next start guards
             log.warning("signer state not marked at decided height %d: %r", height, exc)
 
     async def _check_and_mark(self, low: int, height: int) -> None:
