@@ -152,3 +152,48 @@ def test_restart_after_catching_up_by_block_sync_does_not_halt():
         v2 = sim.nodes[2]
         assert v2.incarnation == 3 and v2.took_by_sync  # (the sequence happened)
         assert up_nodes_reach(sim, down=3) == [], seed
+
+
+class BackWithAnOlderStore(DriverNode):
+    """Restarts with its signer file and WAL as they were but its store four blocks older
+    (a copy put back): its signer state, marked or signed, is past the store."""
+
+    keeps_files = True
+
+    def start(self) -> None:
+        ledger = self.ledger
+        if self.incarnation > 0:
+            for h in range(max(1, ledger.height - 3), ledger.height + 1):
+                del ledger.commits[h], ledger._headers[h]
+            if self.done and ledger.height < self.sim.target_height:
+                self.done = False
+                self.sim.done_count -= 1
+        super().start()
+
+
+class StopsAfterBlockEight(StopsAfter):
+    LAST = 8
+
+
+@pytest.mark.parametrize("others", ["all up", "one stops"])
+def test_a_store_put_back_older_than_the_signer_state_recovers_by_itself(others):
+    """The signer refuses every height up to its state while the node takes the missing
+    blocks from its peers, then signs again: no double signature, and the three up (one
+    validator stopped for good after block 8) go on."""
+    classes: dict[int, type[DriverNode]] = {2: BackWithAnOlderStore}
+    if others == "one stops":
+        classes[3] = StopsAfterBlockEight
+    for seed in range(6):
+        sim = Simulation(
+            4,
+            seed,
+            net=NetConfig(max_delay_ms=30, drop=0.05 if seed % 2 else 0.0),
+            node_classes=classes,
+            restarts={2: 1500 + 37 * seed},
+            down_ms=300,
+            target_height=14,
+            max_time_ms=30_000,
+        ).run()
+        assert sim.check_safety() == [] and sim.check_double_signs() == []
+        assert sim.nodes[2].incarnation == 2
+        assert up_nodes_reach(sim, down=3 if others == "one stops" else -1) == [], seed
