@@ -194,6 +194,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
         self._stopping = False
         # The timer that makes the signatures the quiet start held, once it is over.
         self._held_wake: TimerHandle | None = None
+        self._marking_synced = False  # a gossip tick's mark of heights block sync stored
         self.timeline = HeightTimeline()
         self.double_sign_check_heights = double_sign_check_heights
         self.signer = Signer(
@@ -368,6 +369,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
             await self.timers.sleep(self.gossip_interval)
             try:
                 self._guard_tick()
+                self._mark_synced()
                 self.gossip.tick()
             except Exception:  # a task's top level: log and keep gossiping
                 log.exception("consensus gossip failed")
@@ -414,8 +416,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
             await self._in_thread(self.wal.end_height, height)
         except OSError:
             log.exception("consensus WAL rotation failed")
-        low = max(core.height, height - self.double_sign_check_heights + 1)
-        await self.signer.check_stored(self.ledger.store, low, height, self._in_thread)
+        await self._check_and_mark(core.height, height)
         self._apply_params(self.params_at(height + 1))
         self.core = self._core_factory(height + 1, self.ledger.validator_set(height + 1))
         self._height_since = self._last_commit = self.timers.now()
@@ -533,6 +534,8 @@ class ConsensusDriver(DriverSigning, Generic[E]):
         assert self._ledger_lock is not None
         executed = self.blocks.executed.get(a.block_hash)
         self._mark("decided")
+        self.signer.own_in(a.certificate, "the decided certificate")
+        await self._mark_decided(a.height)  # (before the store: see `_mark_decided`)
         if executed is not None and self.pipeline:
             self._prepare_next(executed, a)
         try:
@@ -570,28 +573,11 @@ class ConsensusDriver(DriverSigning, Generic[E]):
             self.failed = exc
             log.error("decided block %d conflicts with the stored one: %s", a.height, exc)
 
-    async def _mark_decided(self, height: int) -> None:
-        """A height decided without this validator's signature moves its signer state's mark
-        there (`FilePrivValidator.mark_decided`): a synced file is then never older than
-        the store at the next start, which would hold signing past rounds the network may
-        still need this validator in. A failed write is logged; the next start guards as
-        before."""
-        pv = self.signer.privval
-        last = pv.last_hrs() if pv is not None else None
-        if pv is None or (last is not None and last[0] >= height):
-            return
-        try:
-            await self._in_thread(pv.mark_decided, height)
-        except Exception as exc:  # noqa: BLE001 - a task's top level: the next start guards
-            log.warning("signer state not marked at decided height %d: %r", height, exc)
-
     async def _next_height(self, a: CommitBlock) -> list[tuple[Event, str]]:
         self.blocks.executed.clear()
         self.blocks.decided(self.params_at(a.height), a.certificate.round)
         self.gossip.new_height()
         core, replayed = self.core, self.replay.decided(a.height)
-        self.signer.own_in(a.certificate, "the decided certificate")
-        await self._mark_decided(a.height)
         if core is not None and core.from_commit_received(a.block_hash):
             self.signer.caught_up()
         if core is not None and not replayed and not core.from_commit_received(a.block_hash):

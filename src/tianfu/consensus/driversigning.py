@@ -1,5 +1,6 @@
 """The driver's signing (a part of `ConsensusDriver`): signing the core's `SignVote` and
-`SignProposal` through the `Signer`, the quiet start and the restart guard's ticks.
+`SignProposal` through the `Signer`, the quiet start and the restart guard's ticks, and the
+signer state's mark at heights decided or stored without this validator's signature.
 
 After a start the `Signer` holds new signatures for a listening period (the quiet start):
 they are made as soon as it is over (`_wake_held`, `_sign_held`) if the core is still in
@@ -27,6 +28,7 @@ from tianfu.consensus.messages import (
     Step,
     VoteReceived,
 )
+from tianfu.consensus.privval import DoubleSignRefused
 from tianfu.consensus.signing import Signer
 
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
@@ -45,6 +47,8 @@ class DriverSigning:
     inbox: EventInbox[tuple[Event | JumpTo, str]]
     _held_wake: TimerHandle | None
     _stopping: bool
+    _marking_synced: bool
+    double_sign_check_heights: int
 
     def _post(self, event: Event) -> None:
         raise NotImplementedError
@@ -125,3 +129,55 @@ class DriverSigning:
         if a.step == Step.PROPOSE:  # the proposer's time runs from the end of our quiet start
             delay += self.signer.quiet_left()
         self.timeouts.schedule(key, delay, lambda: self._post(event), now)
+
+    async def _mark_decided(self, height: int) -> None:
+        """A height decided without this validator's signature moves its signer state's mark
+        there (`FilePrivValidator.mark_decided`), before the block is stored: the file is
+        then never older than the store at the next start, even after a stop right after
+        the store, which the restart guard would take for an old copy and hold signing past
+        rounds the network may still need this validator in. Not while a `SignGuard` holds
+        signing at the next height (listening, or at the floor's height): the guard is not
+        kept across a restart, and the file older than the store makes the next start guard
+        again; from the floor's height + 1 on, the guard allows the next height anyway. The
+        decided certificate has been checked for this key's signatures first (`own_in`):
+        what the mark covers no longer shows a stale signer state. A failed write is
+        logged (never raised: the block is stored all the same); the next start guards."""
+        pv, guard = self.signer.privval, self.signer.guard
+        last = pv.last_hrs() if pv is not None else None
+        if pv is None or (last is not None and last[0] >= height):
+            return
+        if guard is not None and (guard.listening or height < guard.floor[0] + 1):
+            return
+        try:
+            await self._in_thread(pv.mark_decided, height)
+        except (OSError, ValueError, DoubleSignRefused) as exc:  # the next start guards
+            log.warning("signer state not marked at decided height %d: %r", height, exc)
+
+    async def _check_and_mark(self, low: int, height: int) -> None:
+        """Heights from `low` to `height` were stored by block sync (or a store recovery):
+        this key's signatures in the last certificates (`Signer.check_stored`), then the
+        signer state's mark moved to `height` (`_mark_decided`)."""
+        low = max(low, height - self.double_sign_check_heights + 1)
+        await self.signer.check_stored(self.ledger.store, low, height, self._in_thread)
+        await self._mark_decided(height)
+
+    def _mark_synced(self) -> None:
+        """(gossip tick) While block sync stores heights ahead of the core, the signer
+        state's mark follows them (at most one mark a tick, for the whole stretch stored
+        since): a node stopped while syncing, its signer state older than its store at
+        the next start, would be held by the restart guard like a restored copy."""
+        core, pv = self.core, self.signer.privval
+        if core is None or pv is None or core.decided is not None or self._marking_synced:
+            return
+        stored, last = self.ledger.height, pv.last_hrs()
+        if stored < core.height or (last is not None and last[0] >= stored):
+            return
+        self._marking_synced = True
+
+        async def mark() -> None:
+            try:
+                await self._check_and_mark(core.height, stored)
+            finally:
+                self._marking_synced = False
+
+        self._spawn(mark())

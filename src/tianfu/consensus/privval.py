@@ -472,9 +472,11 @@ class FilePrivValidator:
         """Height `height` was decided and this key signed nothing there (its quiet start held
         its signatures, or block sync took the height): move the state's mark to
         (`height`, 0, proposal step), with no signature, if it is below. The mark only ever
-        forbids signing (nothing at or before a decided height is signed again); it keeps
-        a whole, synced file from looking older than the store at the next start, which
-        `signguard` takes for a restored copy. True if the state moved."""
+        forbids signing: nothing of an earlier height (even a re-sign of the same bytes)
+        and no proposal of round 0 of `height`; votes of `height` stay allowed, as before
+        (none was signed). It keeps a whole, synced file from looking older than the store
+        at the next start, which `signguard` takes for a restored copy. True if the state
+        moved."""
         with self._lock:
             hrs = (height, 0, STEP_PROPOSAL)
             if self._last is not None and self._last.hrs >= hrs:

@@ -86,6 +86,9 @@ class DriverNode:
     """An honest validator: the real driver, its signer file, WAL and a `SimLedger`."""
 
     honest = True
+    # True: a restart keeps the signer file and the WAL as they were (a process restart,
+    # nothing lost), instead of coming back without them (or from `Simulation(restore=k)`).
+    keeps_files = False
 
     def __init__(self, sim: Simulation, node_id: int, val_index: int, name: str) -> None:
         self.sim = sim
@@ -135,19 +138,22 @@ class DriverNode:
 
     def start(self) -> None:
         """Open the signer file and WAL (made fresh if missing) and start a driver."""
-        files = Path(self.sim.files) / f"{self.name}-{self.incarnation}"
-        files.mkdir(parents=True)
         new = self.incarnation == 0
         self.incarnation += 1
+        kept = not new and self.keeps_files and self._files is not None
+        files = self._files if kept else None
+        if files is None:  # (kept: the signer file and WAL of the last run, as they were)
+            files = Path(self.sim.files) / f"{self.name}-{self.incarnation - 1}"
+            files.mkdir(parents=True)
+            if new:
+                FilePrivValidator.initialise(self.key, files / "privval.bin")
+                if self.sim.restore:
+                    self._backups[0] = ((files / "privval.bin").read_bytes(), b"")
+            elif self.sim.restore:
+                self._restore_backup(files)
         self._files = files
-        if new:
-            FilePrivValidator.initialise(self.key, files / "privval.bin")
-            if self.sim.restore:
-                self._backups[0] = ((files / "privval.bin").read_bytes(), b"")
-        elif self.sim.restore:
-            self._restore_backup(files)
         privval = FilePrivValidator(
-            self.key, files / "privval.bin", allow_missing=not self.sim.restore
+            self.key, files / "privval.bin", allow_missing=not self.sim.restore and not kept
         )
         wal = ConsensusWAL(files / "cs.wal")
         self._closing = [privval, wal]
