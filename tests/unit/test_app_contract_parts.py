@@ -19,7 +19,7 @@ from tianfu.testing.appchain import AppChain
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
     "supply_finance": "36719cae38ce0e58bb4a661a66fb68e066fabf921f0d794746b9a240287520be",
-    "fund_supervision": "de6169823a0d539155bac1b57ca0e0f42c552fc48aa7ee5dc3df97470ab71c75",
+    "fund_supervision": "e5c8c7b52444b75dbbf0493928a92dc236a9c32f51bc77d8cf1152834d266f74",
     "traceability": "ca698cc077572cfd0a967913a5a1f85cfece245c1d537390900c679930232c00",
     "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",
     "ip_rights": "8e8c48f6433cc310daaf79d09dc4af7c70c425762dca64bddd9cda8d043e9b76",
