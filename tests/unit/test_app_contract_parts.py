@@ -22,7 +22,7 @@ SOURCE_SHA256 = {
     "fund_supervision": "e5c8c7b52444b75dbbf0493928a92dc236a9c32f51bc77d8cf1152834d266f74",
     "traceability": "ca698cc077572cfd0a967913a5a1f85cfece245c1d537390900c679930232c00",
     "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",
-    "ip_rights": "8e8c48f6433cc310daaf79d09dc4af7c70c425762dca64bddd9cda8d043e9b76",
+    "ip_rights": "84cfb45c576fb759af1a84ca10910bac9dc8eabe2ca081df54c61b7a23c6ca30",
     "manufacturing": "ad41172752da3321ade1b0affcd27adbf6a1ce227d9ae80419821247a340f9f5",
     "city_governance": "20f002359fc28c9a0d201bdb7414ae210a5d23a645a72bc14cf9ab89e9b7f0d6",
     "health": "87d7ecb9cc0a147529131311b651cb1bbe75b9a8eaf771b7e5235fbf4bc92c86",
