@@ -81,3 +81,31 @@ def test_a_long_history_is_refused_whole_and_read_a_page_at_a_time() -> None:
     assert seen == ["Filed", "Dispatched", "Handled", "Reopened", "Handled", "Reopened"]
     with pytest.raises(ContractError, match="limit 1..3"):
         app.call(CAROL, "history_page", "C3", 1, 4)
+
+
+def test_a_case_bounced_ten_times_is_moved_on_by_the_supervising_office() -> None:
+    """After 10 transfers "the supervising office decides", but nothing let it: a dispatcher
+    (an ordinary role any organisation grants its own members) bouncing a case ten times
+    between departments left it with a department that is not the right one, for good: its
+    staff could only handle it, the office could only send it back to the same department.
+    The supervising office (a supervisor outside the holding department and its
+    organisation) now transfers it, whatever the count; nobody else past 10."""
+    app = _handled("C9")
+    app.call(ALICE, "register_department", "roads", "Roads", "org3", 86_400_000)
+    app.call(ALICE, "file_case", "C10", "water", "normal", "grid B", "leak", "", "", "")
+    app.call(ALICE, "dispatch", "C10", "water")
+    for k in range(10):
+        app.call(ALICE, "transfer", "C10", "roads" if k % 2 == 0 else "water", "bounce")
+    assert app.call(DAVE, "case", "C10")["dept"] == "water"
+    before = dict(app.ctx.state)
+    with pytest.raises(ContractError, match="transferred 10 times"):
+        app.call(ALICE, "transfer", "C10", "roads", "again")
+    with pytest.raises(ContractError, match="transferred 10 times"):
+        app.call(BOB, "transfer", "C10", "roads", "not ours", org="org2")
+    with pytest.raises(ContractError, match="a supervisor of org2 cannot"):
+        app.call(ERIN, "transfer", "C10", "roads", "ours decides", org="org2")
+    assert app.ctx.state == before
+    case = app.call(CAROL, "transfer", "C10", "roads", "the office decides: roads", org="org4")
+    assert case["dept"] == "roads" and case["transfers"] == 11
+    assert app.call(DAVE, "history", "C10")[-1]["by_org"] == "org4"
+    app.call(DAVE, "handle", "C10", "fixed", "cd" * 32, org="org3")

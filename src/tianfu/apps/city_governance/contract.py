@@ -257,20 +257,26 @@ def dispatch(ctx, case_id, dept_id):
 
 
 def transfer(ctx, case_id, to_dept, reason):
-    """(the case's department, or a dispatcher) Hand a case to another department, with
-    the reason; the deadline does not move."""
+    """(the case's department, or a dispatcher, while the case was transferred fewer than
+    MAX_TRANSFERS times; past that the supervising office: a supervisor outside the case's
+    department and its organisation) Hand a case to another department, with the reason;
+    the deadline does not move."""
     case = _case(ctx, case_id)
     _status(ctx, case, WITH_DEPT, "transferred")
     here = _dept(ctx, case["dept"])
-    ctx.require(
-        _staff(ctx, here) or ctx.has_role("dispatcher"),
-        f"only {here['name']} or a dispatcher may transfer case {case_id}",
-    )
+    office = case["transfers"] >= MAX_TRANSFERS and ctx.has_role("supervisor")
+    if office:
+        _supervisor(ctx, case)
+    else:
+        ctx.require(
+            _staff(ctx, here) or ctx.has_role("dispatcher"),
+            f"only {here['name']} or a dispatcher may transfer case {case_id}",
+        )
     there = _dept(ctx, to_dept)
     ctx.require(to_dept != here["id"], f"case {case_id} is with {to_dept} already")
     _public_text(ctx, reason, "reason", 300)
     ctx.require(
-        case["transfers"] < MAX_TRANSFERS,
+        office or case["transfers"] < MAX_TRANSFERS,
         f"case {case_id} was transferred {MAX_TRANSFERS} times: the supervising office decides",
     )
     case["transfers"] = case["transfers"] + 1
