@@ -109,3 +109,37 @@ def test_a_case_bounced_ten_times_is_moved_on_by_the_supervising_office() -> Non
     assert case["dept"] == "roads" and case["transfers"] == 11
     assert app.call(DAVE, "history", "C10")[-1]["by_org"] == "org4"
     app.call(DAVE, "handle", "C10", "fixed", "cd" * 32, org="org3")
+
+
+def _stat(app: Local, dept: str) -> dict:
+    return next(r for r in app.call(DAVE, "stats") if r["dept"] == dept)
+
+
+def test_a_department_does_not_pass_its_late_case_on_to_another_to_be_counted_late() -> None:
+    """A transfer does not move the deadline, and lateness was counted only when a case was
+    handled, against the department handling it: a department holding a case past its
+    deadline handed it to another organisation's department, which then handled it late and
+    was counted late in the public statistics, while the department that let it lapse was
+    not. Lateness is now counted once per deadline, against the department that held the
+    case when the deadline passed: a transfer after it counts it against the sender."""
+    app = _handled("C11")
+    app.call(ALICE, "register_department", "roads", "Roads", "org3", 86_400_000)
+    app.call(ALICE, "file_case", "C12", "water", "normal", "grid C", "leak", "", "", "")
+    app.call(ALICE, "dispatch", "C12", "water")
+    app.ctx.time_ms += 2 * 86_400_000  # the deadline passes while water holds it
+    app.call(BOB, "transfer", "C12", "roads", "not ours after all", org="org2")
+    assert app.call(DAVE, "history", "C12")[-1]["late_charged_to"] == "water"
+    case = app.call(DAVE, "handle", "C12", "fixed", "cd" * 32, org="org3")
+    assert case["late"]  # handled after the deadline
+    assert (_stat(app, "water")["late"], _stat(app, "roads")["late"]) == (1, 0)
+    # sent back, it has a new deadline: missed again with roads, it counts against roads
+    app.call(CAROL, "check", "C12", False, "still leaking", org="org4")
+    app.ctx.time_ms += 2 * 86_400_000
+    app.call(DAVE, "handle", "C12", "fixed again", "ef" * 32, org="org3")
+    assert (_stat(app, "water")["late"], _stat(app, "roads")["late"]) == (1, 1)
+    # on time with water, passed on in time: nothing is counted late
+    app.call(ALICE, "file_case", "C13", "water", "normal", "grid D", "leak", "", "", "")
+    app.call(ALICE, "dispatch", "C13", "water")
+    app.call(BOB, "transfer", "C13", "roads", "roads' pipe", org="org2")
+    app.call(DAVE, "handle", "C13", "fixed", "cd" * 32, org="org3")
+    assert (_stat(app, "water")["late"], _stat(app, "roads")["late"]) == (1, 1)

@@ -24,7 +24,7 @@ SOURCE_SHA256 = {
     "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",
     "ip_rights": "84cfb45c576fb759af1a84ca10910bac9dc8eabe2ca081df54c61b7a23c6ca30",
     "manufacturing": "bba9e2be0cdab2a148307f0fcf743974164df4833fe14fce6386ee59b4ed18d5",
-    "city_governance": "14294508ab4151fd508f17db35cf51ef671413b4904bcba2cccd76c1d838feaa",
+    "city_governance": "07b3c31b1c6cd7793ded37cc6bc7a0629791279dbb913ec41e72ec5bc4ba40e3",
     "health": "87d7ecb9cc0a147529131311b651cb1bbe75b9a8eaf771b7e5235fbf4bc92c86",
     "photo_sharing": "56929b6f02785e4613d251b72ad61891dcd7e68309aa00c0f66f61701a49bb1d",
 }
