@@ -311,3 +311,21 @@ def test_hostile_calls_are_allowed_exactly_as_the_model_says(ops: list[tuple[Any
             assert app.ctx.state == before  # a refused call changes nothing
         assert done == ok, (method, args, me)
         _check(model, app)
+
+
+def test_a_split_transfer_to_its_own_holder_is_refused_before_splitting() -> None:
+    """split_transfer split first and then refused the transfer of the new part to its own
+    holder, naming a part that the refusal undid ("RCV-1.1 is already held by ..."); it now
+    refuses first, naming the receivable."""
+    app = _world()
+    core, holder = CORE[0], SUPPLIER[0]
+    rid = app.call(core, "issue", holder, 10, app.ctx.time_ms + DAY_MS, "a" * 64, org=ORG[core])
+    app.call(holder, "accept", rid, org=ORG[holder])
+    before = dict(app.ctx.state)
+    try:
+        app.call(holder, "split_transfer", rid, 4, holder, org=ORG[holder])
+    except ContractError as exc:
+        assert str(exc) == f"{rid} is already held by {holder}"
+    else:
+        raise AssertionError("a split_transfer to its own holder was not refused")
+    assert app.ctx.state == before and before["r:" + rid]["status"] == "active"

@@ -400,6 +400,7 @@ def split_transfer(ctx, rid, amount, to):
         amount <= record["amount"], f"amount {amount} exceeds {rid}'s amount {record['amount']}"
     )
     _enrolled(ctx, to, "the recipient")
+    ctx.require(to != record["holder"], f"{rid} is already held by {to}")
     if amount == record["amount"]:
         return {"transferred": _transfer(ctx, record, to), "kept": None}
     first, rest = _split(ctx, record, [amount, record["amount"] - amount])
