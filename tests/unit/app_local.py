@@ -3,6 +3,7 @@ roles and governance reads, one block per call, a failed call reverting its writ
 
 from __future__ import annotations
 
+import copy
 import secrets
 from typing import Any
 
@@ -28,7 +29,9 @@ class Ctx:
         }
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self.state.get(key, default)
+        """A fresh copy, as the chain's context decodes one from the state each time: a
+        record a call changes in place and then fails does not stay changed."""
+        return copy.deepcopy(self.state.get(key, default))
 
     def has(self, key: str) -> bool:
         return key in self.state

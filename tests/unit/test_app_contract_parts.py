@@ -18,13 +18,13 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "36719cae38ce0e58bb4a661a66fb68e066fabf921f0d794746b9a240287520be",
-    "fund_supervision": "de6169823a0d539155bac1b57ca0e0f42c552fc48aa7ee5dc3df97470ab71c75",
-    "traceability": "f55e628e2af5f04826d998d50b95b6010c1535a3cda2208734e47e6ad8e54111",
+    "supply_finance": "aec5f22a6834fe1b4bc87c294deedf9d6114125f49021933fb0334c690139c10",
+    "fund_supervision": "e5c8c7b52444b75dbbf0493928a92dc236a9c32f51bc77d8cf1152834d266f74",
+    "traceability": "ca698cc077572cfd0a967913a5a1f85cfece245c1d537390900c679930232c00",
     "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",
-    "ip_rights": "8e8c48f6433cc310daaf79d09dc4af7c70c425762dca64bddd9cda8d043e9b76",
-    "manufacturing": "ad41172752da3321ade1b0affcd27adbf6a1ce227d9ae80419821247a340f9f5",
-    "city_governance": "20f002359fc28c9a0d201bdb7414ae210a5d23a645a72bc14cf9ab89e9b7f0d6",
+    "ip_rights": "84cfb45c576fb759af1a84ca10910bac9dc8eabe2ca081df54c61b7a23c6ca30",
+    "manufacturing": "bba9e2be0cdab2a148307f0fcf743974164df4833fe14fce6386ee59b4ed18d5",
+    "city_governance": "07b3c31b1c6cd7793ded37cc6bc7a0629791279dbb913ec41e72ec5bc4ba40e3",
     "health": "87d7ecb9cc0a147529131311b651cb1bbe75b9a8eaf771b7e5235fbf4bc92c86",
     "photo_sharing": "56929b6f02785e4613d251b72ad61891dcd7e68309aa00c0f66f61701a49bb1d",
 }

@@ -89,3 +89,80 @@ def test_an_arbitrator_of_a_partys_organisation_does_not_resolve_its_dispute() -
     assert app.call(ALICE, "work", wid)["owner_org"] == "org1"
     app.ctx.roles[ALICE] = ["arbitrator"]
     assert app.call(ALICE, "resolve_dispute", d, "dismissed", "no", org="org3")
+
+
+def _node(app: Local) -> IpRights:
+    class _Node:  # the SDK's client: a view runs on the in-process contract
+        def query(self, contract: str, method: str, *args: Any) -> Any:
+            return app.call(BOB, method, *args)
+
+    return IpRights(cast(Client, _Node()))
+
+
+def _logged_transfers(n: int) -> Local:
+    """A work with the ownership log, transferred `n` times between addresses of an
+    organisation whose name (and its signer's) is of the longest, four-byte characters."""
+    app = _work(0, "org2", "bob")
+    state = app.ctx.state
+    state["work:W000001"] = {"id": "W000001", "history": n, "own_log": True}
+    for k in range(1, n + 1):
+        state["hist:W000001:" + str(k).zfill(6)] = {
+            "n": k,
+            "event": "transferred",
+            "data": {
+                "from": "a" * 40,
+                "from_org": WIDE * 61,
+                "to": "b" * 40,
+                "to_org": WIDE * 61,
+                "price_fen": 10**15,
+            },
+            "by": "f" * 40,
+            "org": WIDE * 61,
+            "name": WIDE * 64,
+            "height": 2**62,
+            "time_ms": 2**62,
+            "tx": "f" * 64,
+        }
+        state["own:W000001:" + str(k)] = k
+    state["nown:W000001"] = n
+    return app
+
+
+def test_an_owner_passing_a_work_back_and_forth_does_not_make_its_owners_unreadable() -> None:
+    """`ownership_history` read the whole ownership log, without bound: an owner passing a
+    work between its own addresses (400 transfers, names of four-byte characters) made it
+    fail with "return value larger than 262144 bytes", naming no page view (and the CLI's
+    `history --ownership` with it). It is now refused naming `ownership_page` once what it
+    would return passes what a view returns, and the pages read every owner, each page
+    within what a view returns and half a view's gas."""
+    app = _logged_transfers(400)
+    with pytest.raises(ContractError, match="ownership_page"):
+        app.call(BOB, "ownership_history", "W000001")
+    start: int | None = 1
+    seen: list[int] = []
+    while start is not None:
+        page, gas = app.gas(BOB, "ownership_page", "W000001", start, 200)
+        assert gas < 500_000 and page["count"] == 400 and page["start"] == start
+        assert len(str(page)) * 4 < 262144
+        seen += [h["n"] for h in page["entries"]]
+        start = page["next"]
+    assert seen == list(range(1, 401))
+    assert [h["n"] for h in _node(app).all_ownership("W000001")] == list(range(1, 401))
+
+
+def test_the_owners_of_an_older_work_are_read_a_page_at_a_time_past_what_fits() -> None:
+    """A work recorded before the ownership log: `ownership_history` read up to 1,000
+    history entries and 1,000 transfers failed with "return value larger than 262144
+    bytes"; it is refused naming `ownership_page`, whose pages walk the history and return
+    its transfers."""
+    app = _work(1000, "org2", "bob", "transferred")
+    for k in range(1, 1001, 50):
+        app.ctx.state["hist:W000001:" + str(k).zfill(6)]["event"] = "dispute_withdrawn"
+    with pytest.raises(ContractError, match="ownership_page"):
+        app.call(BOB, "ownership_history", "W000001")
+    owners = _node(app).all_ownership("W000001")
+    assert [h["n"] for h in owners] == [k for k in range(1, 1001) if k % 50 != 1]
+    page = app.call(BOB, "ownership_page", "W000001", 1, 200)
+    assert page["count"] == 1000 and page["next"] is not None
+    with pytest.raises(ContractError, match=r"limit 1\.\.200"):
+        app.call(BOB, "ownership_page", "W000001", 1, 201)

@@ -101,7 +101,8 @@ COMMANDS = CommandTable(
         tx("dispatch", "(dispatcher) Send a filed case to a department.", CASE, arg("dept_id")),
         tx(
             "transfer",
-            "(the case's department or a dispatcher) Hand a case to another department.",
+            "(the case's department or a dispatcher; after 10 transfers the supervising "
+            "office) Hand a case to another department.",
             CASE,
             arg("to_dept"),
             arg("reason"),

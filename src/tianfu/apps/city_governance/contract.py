@@ -14,6 +14,10 @@ Deadlines: a department has a service level (`sla_ms`, a quarter of it for urgen
 a case is due that long after its dispatch (a transfer does not move the deadline; a
 reopening sets a new one). A case not handled by its deadline is overdue: the views flag
 it at the current block time, `flag_overdue` records it, and handling it late marks it late.
+Its lateness is counted once per deadline ("late" of `stat:`), against the department that
+held it when the deadline passed: the one that handles it late, or the one that transferred
+it on after the deadline (the case's "late_charged_to"), so no department passes a case it
+let lapse on to another to be counted late.
 
 Personal data stays off the ledger: a citizen is recorded only as a salted hash made by the
 service centre (or not at all), a case's details only as the SHA-256 of the complaint kept
@@ -257,20 +261,26 @@ def dispatch(ctx, case_id, dept_id):
 
 
 def transfer(ctx, case_id, to_dept, reason):
-    """(the case's department, or a dispatcher) Hand a case to another department, with
-    the reason; the deadline does not move."""
+    """(the case's department, or a dispatcher, while the case was transferred fewer than
+    MAX_TRANSFERS times; past that the supervising office: a supervisor outside the case's
+    department and its organisation) Hand a case to another department, with the reason;
+    the deadline does not move."""
     case = _case(ctx, case_id)
     _status(ctx, case, WITH_DEPT, "transferred")
     here = _dept(ctx, case["dept"])
-    ctx.require(
-        _staff(ctx, here) or ctx.has_role("dispatcher"),
-        f"only {here['name']} or a dispatcher may transfer case {case_id}",
-    )
+    office = case["transfers"] >= MAX_TRANSFERS and ctx.has_role("supervisor")
+    if office:
+        _supervisor(ctx, case)
+    else:
+        ctx.require(
+            _staff(ctx, here) or ctx.has_role("dispatcher"),
+            f"only {here['name']} or a dispatcher may transfer case {case_id}",
+        )
     there = _dept(ctx, to_dept)
     ctx.require(to_dept != here["id"], f"case {case_id} is with {to_dept} already")
     _public_text(ctx, reason, "reason", 300)
     ctx.require(
-        case["transfers"] < MAX_TRANSFERS,
+        office or case["transfers"] < MAX_TRANSFERS,
         f"case {case_id} was transferred {MAX_TRANSFERS} times: the supervising office decides",
     )
     case["transfers"] = case["transfers"] + 1
@@ -279,8 +289,21 @@ def transfer(ctx, case_id, to_dept, reason):
     _count(ctx, there["id"], "transferred_in")
     _open(ctx, here["id"], case_id, False)
     _open(ctx, there["id"], case_id, True)
-    _log(ctx, case, "Transferred", {"from_dept": here["id"], "reason": reason})
+    detail = {"from_dept": here["id"], "reason": reason}
+    if _charge_late(ctx, case, here["id"]):  # it lapsed with the sender: counted against it
+        detail["late_charged_to"] = here["id"]
+    _log(ctx, case, "Transferred", detail)
     return case
+
+
+def _charge_late(ctx, case, dept_id):
+    """Count the case late against `dept_id` if its deadline has passed and its lateness is
+    not counted yet (once per deadline: a reopening sets a new one). True if counted."""
+    if ctx.time_ms <= case["due_ms"] or case.get("late_charged_to") is not None:
+        return False
+    case["late_charged_to"] = dept_id
+    _count(ctx, dept_id, "late")
+    return True
 
 
 def handle(ctx, case_id, result, evidence_hash):
@@ -296,8 +319,7 @@ def handle(ctx, case_id, result, evidence_hash):
     case["status"] = "handled"
     case["late"] = case["late"] or late
     _count(ctx, dept["id"], "handled")
-    if late:
-        _count(ctx, dept["id"], "late")
+    _charge_late(ctx, case, dept["id"])  # unless a department before it let it lapse
     _log(ctx, case, "Handled", {"result": result, "evidence_hash": evidence_hash, "late": late})
     return case
 
@@ -341,6 +363,7 @@ def _reopen(ctx, case):
     case["status"] = "reopened"
     case["reopens"] = case["reopens"] + 1
     case["overdue_flagged"] = False
+    case["late_charged_to"] = None
     case["due_ms"] = _due(ctx, case, _dept(ctx, case["dept"]))
     _count(ctx, case["dept"], "reopened")
 

@@ -77,7 +77,8 @@ MAX_REFUSAL_PAGE = 80  # refusals `refusal_page` returns at most (ADR 0036: the 
 MAX_SAID = 64  # characters of a caller's text a refusal keeps (the transaction holds all)
 MAX_TRACE_IN = 20  # allocations into an account a `trace` hop shows (the newest before a payment)
 MAX_TRACE_SCAN = 2000  # movements `trace` reads of a fund created before the allocation log
-MAX_ACCOUNTS = 500  # accounts `accounts` and `report` read in one call (their `_page`s page)
+MAX_ACCOUNTS = 500  # accounts `accounts` reads in one call (`accounts_page` pages them)
+MAX_REPORT_ACCOUNTS = 200  # accounts `report` reads in one call (`report_page` pages them)
 MAX_ACCOUNT_WALK = 5000  # accounts `accounts_page` walks of a deployment before the "acn" log
 
 

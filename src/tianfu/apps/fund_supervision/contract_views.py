@@ -457,10 +457,11 @@ def _fields_size_bound(record):
 @view
 def report(ctx, fund_id, idle_ms):
     """The regulator's report: per-level balances, conservation, idle funds, refusals,
-    while at most MAX_ACCOUNTS accounts received from the fund and its figures, the newest
-    refusals, accounts and idle entries take at most `_SIZED_BUDGET` bytes (each entry
-    counted by `_fields_size_bound`); past either it is refused (`report_page` reads the accounts' part a
-    page at a time, `refusal_page` the refusals).
+    while at most MAX_REPORT_ACCOUNTS accounts received from the fund (so that it spends at
+    most half of a view's gas) and its figures, the newest refusals, accounts and idle
+    entries take at most `_SIZED_BUDGET` bytes (each entry counted by `_fields_size_bound`);
+    past either it is refused (`report_page` reads the accounts' part a page at a time,
+    `refusal_page` the refusals).
 
     A balance is idle when the fund's period has ended, or when it has not moved for
     `idle_ms` milliseconds of block time (None = 30 days)."""
@@ -468,9 +469,9 @@ def report(ctx, fund_id, idle_ms):
     idle_ms = _idle_ms(ctx, idle_ms)
     n = len(f.get("accounts", [])) + f.get("naccounts", 0)
     ctx.require(
-        n <= MAX_ACCOUNTS,
-        f"{n} accounts received from fund {fund_id}, more than {MAX_ACCOUNTS}: read the "
-        "report a page at a time with report_page",
+        n <= MAX_REPORT_ACCOUNTS,
+        f"{n} accounts received from fund {fund_id}, more than {MAX_REPORT_ACCOUNTS}: read "
+        "it a page at a time with report_page",
     )
     head, pool_idle = _fund_head(ctx, fund_id, f, idle_ms)
     part = _books_rows(ctx, fund_id, f, _fund_account_ids(ctx, fund_id, f, 1, n), idle_ms)

@@ -49,7 +49,7 @@ def show(session: cmd.Session, v: dict[str, Any]) -> Output:
 def history(session: cmd.Session, v: dict[str, Any]) -> Output:
     ip = IpRights(session.client())
     work_id = v["work_id"]
-    items = ip.ownership_history(work_id) if v["ownership"] else ip.all_history(work_id)
+    items = ip.all_ownership(work_id) if v["ownership"] else ip.all_history(work_id)
     shown = (Rows(f"history of {v['work_id']}", HISTORY_COLUMNS, items, HISTORY_HEADERS),)
     return Output(items, shown)
 

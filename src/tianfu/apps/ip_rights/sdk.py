@@ -81,3 +81,15 @@ class IpRights(ContractSDK):
                 return out
 
     ownership_history = view("work_id", returns=list)
+    ownership_page = view("work_id", returns=dict, start=1, limit=200)
+
+    def all_ownership(self, work_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """A work's registration and transfers, oldest first, read a page
+        (`ownership_page`) at a time."""
+        out: list[dict[str, Any]] = []
+        start: int | None = 1
+        while start is not None:
+            page = self.ownership_page(work_id, start=start, limit=limit)
+            out.extend(page["entries"])
+            start = page["next"]
+        return out

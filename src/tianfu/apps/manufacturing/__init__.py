@@ -10,4 +10,4 @@ ROLES = ("buyer", "supplier", "inspector")
 
 def source() -> str:
     """The sandboxed contract's source text, as it is deployed."""
-    return contract_source(__file__, "contract.py")
+    return contract_source(__file__, "contract.py", "contract_views.py")

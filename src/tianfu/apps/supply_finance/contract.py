@@ -58,6 +58,8 @@ MAX_TREE = 500  # parts of a tree `audit`, `tree_totals` and `overdue` read (`tr
 MAX_TREE_PAGE = 100  # parts one `tree_page` / `audit_page` reads (and each split part's parts)
 MAX_OVERDUE_READ = 600  # parts one `overdue_page` reads (a page ends early before more)
 MAX_OPEN = 1000  # open receivables `open_receivables` and `overdue` read (their `_page`s page)
+MAX_REPAY = 200  # unpaid parts one `repay` pays (an event each: a transaction emits <= 256)
+MAX_REPAY_READ = 500  # parts one `repay` reads (more: repay the parts below one at a time)
 MAX_RATE_BP = 10000
 MAX_LAZY_CLAIMS = 50  # unfiled invoice claims `issue` files itself (more: run index_claims)
 MAX_KEPT = 10  # newest transfers / closed pledges a record carries (`*_page` views read all)
@@ -398,6 +400,7 @@ def split_transfer(ctx, rid, amount, to):
         amount <= record["amount"], f"amount {amount} exceeds {rid}'s amount {record['amount']}"
     )
     _enrolled(ctx, to, "the recipient")
+    ctx.require(to != record["holder"], f"{rid} is already held by {to}")
     if amount == record["amount"]:
         return {"transferred": _transfer(ctx, record, to), "kept": None}
     first, rest = _split(ctx, record, [amount, record["amount"] - amount])
@@ -528,6 +531,33 @@ def release_pledge(ctx, rid):
 
 
 # -- repayment ----------------------------------------------------------------------------
+def _unpaid_under(ctx, record):
+    """The unpaid parts under `record` (itself included), parents before children; refused,
+    naming its parts to repay one at a time instead, past MAX_REPAY of them or
+    MAX_REPAY_READ parts read: a holder may split its parts into thousands."""
+    rid = record["id"]
+    known = ctx.get("unpaid:" + rid) if record["root"] == rid else None
+    count = "" if known is None else f"{known} unpaid parts, "
+    refusal = (
+        f"{rid} has {count}more than the {MAX_REPAY} unpaid parts one repayment pays (an event "
+        f"each) or {MAX_REPAY_READ} it reads: repay its parts one at a time: "
+        f"{', '.join(record['children'])}"
+    )
+    ctx.require(known is None or known <= MAX_REPAY, refusal)
+    out = []
+    queue = [record]
+    i = 0
+    while i < len(queue):
+        part = queue[i]
+        i += 1
+        if part["status"] == "active":
+            out.append(part)
+        ctx.require(len(out) <= MAX_REPAY and len(queue) <= MAX_REPAY_READ, refusal)
+        for child in part["children"]:
+            queue.append(_load(ctx, child))
+    return out
+
+
 def repay(ctx, rid, payment_ref):
     """The core enterprise repays every unpaid part under `rid`; payee = holder, or the bank
     for parts whose financing was disbursed. Returns the payments."""
@@ -544,9 +574,7 @@ def repay(ctx, rid, payment_ref):
     )
     payments = []
     late = ctx.time_ms > record["maturity_ms"]
-    for part in _subtree(ctx, record):
-        if part["status"] != "active":
-            continue
+    for part in _unpaid_under(ctx, record):
         pledge = part["pledge"]
         if pledge is not None and pledge["status"] == "disbursed":
             payee, kind = pledge["bank"], "bank"

@@ -208,6 +208,25 @@ COMMANDS = CommandTable(
             CODE,
             method="continue_recall",
         ),
+        tx(
+            "grant-prefix",
+            "Grant a code prefix to a member organisation (regulator): only its members may "
+            "then register product ids and batch codes starting with it.",
+            arg("prefix", help="1-32 letters and digits (case does not matter)."),
+            arg("org", help="The organisation it is granted to."),
+        ),
+        tx(
+            "revoke-prefix",
+            "Revoke the grant of a code prefix (regulator); codes registered stay.",
+            arg("prefix"),
+        ),
+        record_view(
+            "code-prefix",
+            "Show which organisation a code prefix is granted to.",
+            arg("prefix"),
+            title="prefix {prefix}",
+            missing="prefix {prefix} is granted to nobody",
+        ),
         record_view(
             "recall-progress",
             "Show how far the recall of a batch has got (done, batches reached).",

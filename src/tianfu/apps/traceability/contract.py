@@ -16,6 +16,14 @@ State (every entry is a public record; each can be read with a Merkle proof):
   rcq:<code>:<n>    the recall's queue of batches to reach (entries head..tail)
   rcv:<code>:<b>    batch b was reached by that recall
   rcl:<line>        how many running recalls froze that line (absent: none)
+  pfx:<prefix>      a code prefix the regulator granted to one organisation:
+                    {"prefix", "org", "by", "by_org", "height", "time_ms", "tx"}
+
+A code's prefix is its leading letters and digits, up to its first "-", "_" or "."
+(lower-cased: "TEA-2024-001", "tea.x" and "TEA" all have the prefix "tea"). Once the
+regulator grants a prefix to an organisation, only that organisation's members may register
+product ids or batch codes (created, split parts, merged) with that prefix; records made
+before the grant stay as they are. A prefix nobody was granted stays first come, first served.
 
 A batch's "lines" are the codes of the created batches it comes from: its own code for a
 created batch, its parent's lines for a split part, the union of its inputs' lines for a
@@ -58,6 +66,8 @@ MAX_DESCENDANT_WALK = 2000  # descendants `descendants_page` walks to find a pag
 MAX_PAGE = 200
 RECALL_STEP = 250  # queue entries one recall call takes or adds, about (continue_recall: more)
 CODE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+PREFIX_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+MAX_PREFIX = 32
 
 
 def _code(ctx, code, what="batch code"):
@@ -67,6 +77,37 @@ def _code(ctx, code, what="batch code"):
     ctx.require(
         all(c in CODE_CHARS for c in code), f"{what} may hold only letters, digits and - _ ."
     )
+
+
+def _prefix_of(code):
+    """The prefix of a (checked) code: its leading letters and digits, lower-cased."""
+    n = 0
+    for c in code:
+        if c not in PREFIX_CHARS:
+            break
+        n += 1
+    return code[:n].lower()
+
+
+def _require_own_prefix(ctx, code, what):
+    """Refuse a new `what` `code` whose prefix was granted to another organisation."""
+    prefix = _prefix_of(code)
+    grant = ctx.get("pfx:" + prefix) if len(prefix) > 0 else None
+    if grant is not None and grant["org"] != ctx.sender.org:
+        raise ContractError(
+            f"{what} {code}: the code prefix {prefix} is granted to {grant['org']}; only its "
+            "members may register codes under it"
+        )
+
+
+def _prefix(ctx, prefix):
+    """A checked code prefix (1-MAX_PREFIX letters and digits), lower-cased."""
+    ok = isinstance(prefix, str) and len(prefix) > 0 and len(prefix) <= MAX_PREFIX
+    ctx.require(
+        ok and all(c in PREFIX_CHARS for c in prefix),
+        f"a code prefix is 1-{MAX_PREFIX} letters and digits",
+    )
+    return prefix.lower()
 
 
 def _quantity(ctx, q):
@@ -133,6 +174,7 @@ def _own_product(ctx, product_id):
 
 def _new_batch(ctx, code, product, quantity, origin, parents):
     ctx.require(not ctx.has("batch:" + code), f"batch {code} already exists")
+    _require_own_prefix(ctx, code, "batch")
     return {
         "code": code,
         "product": product["id"],
@@ -173,6 +215,7 @@ def register_product(ctx, product_id, name, category, unit):
     _text(ctx, category, "category", 64)
     _text(ctx, unit, "unit", 16)
     ctx.require(not ctx.has("product:" + product_id), f"product {product_id} already exists")
+    _require_own_prefix(ctx, product_id, "product")
     product = {
         "id": product_id,
         "name": name,
@@ -268,6 +311,7 @@ def split_batch(ctx, code, parts):
     for part in parts:
         ctx.require(isinstance(part, dict), "each part is {'code': ..., 'quantity': ...}")
         _code(ctx, part.get("code"))
+        _require_own_prefix(ctx, part["code"], "batch")
         _quantity(ctx, part.get("quantity"))
         ctx.require(part["code"] not in codes, f"part code {part['code']} is repeated")
         codes.append(part["code"])
@@ -292,6 +336,7 @@ def split_batch(ctx, code, parts):
 
 def merge_batches(ctx, new_code, codes, product_id):
     _code(ctx, new_code)
+    _require_own_prefix(ctx, new_code, "batch")
     ctx.require(isinstance(codes, list), "codes must be a list")
     n = len(codes)
     ctx.require(2 <= n <= MAX_MERGE, "merge 2-50 batches")
@@ -335,6 +380,44 @@ def merge_batches(ctx, new_code, codes, product_id):
     ctx.put("batch:" + new_code, merged)
     ctx.emit("BatchesMerged", code=new_code, parents=list(codes), quantity=total)
     return merged
+
+
+def grant_prefix(ctx, prefix, org):
+    """(regulator) Grant the code prefix `prefix` to the member organisation `org`: from now
+    on only its members may register product ids and batch codes with that prefix."""
+    ctx.require_role("regulator")
+    p = _prefix(ctx, prefix)
+    member = ctx.read("governance", "org/" + org) if isinstance(org, str) else None
+    ctx.require(member is not None and member["status"] == "active", f"{org} is not a member")
+    grant = ctx.get("pfx:" + p)
+    ctx.require(
+        grant is None or grant["org"] == org,
+        f"the code prefix {p} is already granted to {grant['org'] if grant else ''}; "
+        "revoke it first",
+    )
+    record = {
+        "prefix": p,
+        "org": org,
+        "by": ctx.sender.address,
+        "by_org": ctx.sender.org,
+        "height": ctx.height,
+        "time_ms": ctx.time_ms,
+        "tx": ctx.tx_hash,
+    }
+    ctx.put("pfx:" + p, record)
+    ctx.emit("PrefixGranted", prefix=p, org=org)
+    return record
+
+
+def revoke_prefix(ctx, prefix):
+    """(regulator) Revoke the grant of a code prefix; its codes already registered stay."""
+    ctx.require_role("regulator")
+    p = _prefix(ctx, prefix)
+    grant = ctx.get("pfx:" + p)
+    ctx.require(grant is not None, f"the code prefix {p} is not granted")
+    ctx.delete("pfx:" + p)
+    ctx.emit("PrefixRevoked", prefix=p, org=grant["org"])
+    return True
 
 
 def recall(ctx, code, reason):

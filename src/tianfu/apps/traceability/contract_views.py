@@ -10,6 +10,12 @@ batch = view(_record_view("batch:"))
 recall_progress = view(_record_view("rc:"))
 
 
+@view
+def code_prefix(ctx, prefix):
+    """The grant of a code prefix ({"prefix", "org", ...}), or None when none was granted."""
+    return ctx.get("pfx:" + _prefix(ctx, prefix))
+
+
 # -- views ------------------------------------------------------------------------------------
 @view
 def events(ctx, code):

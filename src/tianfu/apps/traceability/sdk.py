@@ -92,6 +92,14 @@ class Traceability(ContractSDK):
     def merge_batches(self, new_code: str, codes: list[str], product_id: str) -> Any:
         return self._invoke("merge_batches", new_code, list(codes), product_id)
 
+    def grant_prefix(self, prefix: str, org: str) -> Any:
+        """(regulator) Grant a code prefix to a member organisation."""
+        return self._invoke("grant_prefix", prefix, org)
+
+    def revoke_prefix(self, prefix: str) -> Any:
+        """(regulator) Revoke the grant of a code prefix."""
+        return self._invoke("revoke_prefix", prefix)
+
     def recall(self, code: str, reason: str) -> list[str]:
         """Recall a batch and everything made from it: `recall`, then `continue_recall`
         until the recall is done; the codes reached, in order."""
@@ -111,6 +119,7 @@ class Traceability(ContractSDK):
     descendants_page = view("code", returns=dict, start=1, limit=200)
     children_of = view("codes", returns=list)
     recall_progress = view("code")
+    code_prefix = view("prefix")
 
     def all_events(self, code: str, limit: int = 200) -> list[Any]:
         """Every event of batch `code`, read a page (`events_page`) at a time."""
