@@ -184,13 +184,18 @@ def test_a_degraded_nodes_health_is_in_the_readers_language(chain: AppChain) -> 
 SNAKE = re.compile(r"[a-z]+(?:_[a-z]+)+")
 # The text nodes the explorer's pages of the demo show as the chain holds them: the ids of
 # its allocation accounts and departments, the name of each organisation's admin identity,
-# a milestone's name, a detail's kind, a refusal's code, a doctor's note and an access's
-# purpose (free text the demo wrote).
+# a milestone's name, a detail's kind, a doctor's note and an access's purpose, and the
+# free text of the calls' arguments (as the demo wrote them).
 AS_WRITTEN = frozenset(
     {
         *("sc", "cd", "pujiang", "mingyue", "ganxi", "urban", "water", "admin"),
-        *("casting", "dispensing", "unregistered_recipient"),
+        *("casting", "dispensing"),
         *("second opinion: no need to repeat the blood count", "reimbursement claim"),
+        # the arguments of the demo's calls, as their senders wrote them
+        *("2024 年度额度 sc（2024 quota for sc）", "400 discs cast, HT250", "friction low"),
+        *("软件许可协议，签字版 PDF（Licence agreement, signed PDF）", "Tianfu skyline at dusk"),
+        *("friction coefficient below specification", "print run of 5,000, 2025"),
+        "retouched copy of my photo",
     }
 )
 SYSTEM_CONTRACTS = frozenset({"governance", "privdata"})
