@@ -75,6 +75,8 @@ APPLICATION_PAGES = (
     ("/works", N_("Works")),
     ("/trace", N_("Traceability")),
     ("/cases", N_("City cases")),
+    ("/medical", N_("Health records")),
+    ("/photos", N_("Photographs")),
 )
 NAV = (*EXPLORER_PAGES, *APPLICATION_PAGES, ("/verify", N_("Verify")), ("/docs", N_("API")))
 

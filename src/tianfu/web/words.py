@@ -47,6 +47,12 @@ WORDS = frozenset(
         N_("imaging"),
         N_("diagnosis"),
         N_("discharge"),
+        # statuses of a prescription, kinds of a photograph's licence
+        N_("issued"),
+        N_("dispensed"),
+        N_("reimbursed"),
+        *(N_("all-rights-reserved"), N_("cc-by"), N_("cc-by-sa"), N_("cc-by-nc"), N_("cc0")),
+        N_("custom"),
         # results of a court's verification of an evidence deposit
         N_("verified"),
         # governance proposal kinds
