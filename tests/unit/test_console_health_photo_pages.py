@@ -177,3 +177,13 @@ def test_a_page_past_the_end_of_a_log_is_empty_not_an_error(chain: AppChain) -> 
         status, text = get(chain, url, **{param: "99999999999"})
         assert status == 200, (url, param)
         assert re.search(rf'href="{url}"', text), (url, param)  # back to the first page
+
+
+def test_the_search_box_finds_records_prescriptions_and_photographs(chain: AppChain) -> None:
+    for q, url in (
+        ("REC000001", "/medical/records/REC000001"),
+        ("RX000001", "/medical/prescriptions/RX000001"),
+        ("PH000002", "/photos/PH000002"),
+    ):
+        r = chain.http.get("/search", params={"q": q}, headers=HTML, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == url, q

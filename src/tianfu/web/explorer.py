@@ -46,6 +46,9 @@ BUSINESS_IDS = (
     ("supply_finance", "r:", "/receivables/{id}"),
     ("fund_supervision", "fund:", "/funds/{id}"),
     ("city_governance", "case:", "/cases/{id}"),
+    ("health", "rec:", "/medical/records/{id}"),
+    ("health", "rx:", "/medical/prescriptions/{id}"),
+    ("photo_sharing", "photo:", "/photos/{id}"),
 )
 
 
