@@ -32,7 +32,7 @@ ALLOWED = frozenset({"CST", "English", "SHA", "GB", "g", "kg"})
 # The contracts' names, ids the chain holds (shown as written).
 CONTRACTS = frozenset({app.name for app in APPLICATIONS} | {"privdata"})
 WALKED = re.compile(
-    r"/(|blocks|validators|orgs|contracts|proposals)"
+    r"/(|blocks|validators|orgs|contracts|proposals)|/proposals/[0-9a-f]+"
     r"|/(funds|receivables|works|trace|cases|evidence|photos)(/[^/?#]+)?"
     r"|/medical(/(records|prescriptions)/[^/?#]+)?"
 )

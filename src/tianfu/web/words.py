@@ -224,6 +224,7 @@ FIELD_NAMES = {
     "amount_fen": N_("amount"),
     # a governance proposal's record
     "approvals": N_("approvals"),
+    "args": N_("arguments"),
     "rejections": N_("rejections"),
     "expires": N_("expires at height"),
     "height": N_("height"),
