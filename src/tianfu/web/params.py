@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -108,7 +109,9 @@ PARAM_NAMES = {
     "refusal": N_("refusal number"),
 }
 
+# Parsed sources by hash, least recently used first; pages are served from several threads.
 _parsed: OrderedDict[str, dict[str, tuple[int, tuple[str, ...]]]] = OrderedDict()
+_parsed_lock = threading.Lock()
 
 
 def source_methods(source: str) -> dict[str, tuple[int, tuple[str, ...]]]:
@@ -154,14 +157,17 @@ def methods_of(
     source_hash = deployed.get("source_hash") if isinstance(deployed, dict) else None
     if not isinstance(source_hash, str):
         return {}
-    if source_hash in _parsed:
-        _parsed.move_to_end(source_hash)
-        return _parsed[source_hash]
+    with _parsed_lock:
+        known = _parsed.get(source_hash)
+        if known is not None:
+            _parsed.move_to_end(source_hash)
+            return known
     source = record("governance", f"source/{source_hash}")
     methods = source_methods(source) if isinstance(source, str) else {}
-    _parsed[source_hash] = methods
-    while len(_parsed) > MAX_PARSED:
-        _parsed.popitem(last=False)
+    with _parsed_lock:
+        _parsed[source_hash] = methods
+        while len(_parsed) > MAX_PARSED:
+            _parsed.popitem(last=False)
     return methods
 
 
