@@ -155,3 +155,22 @@ def test_every_parameter_of_the_applications_and_governance_has_a_label() -> Non
     for _required, names in params.native_methods().values():
         missing |= {n for n in names if n not in FIELD_NAMES and n not in params.PARAM_NAMES}
     assert not missing, sorted(missing)
+
+
+def test_a_failed_transactions_page_says_why_in_the_readers_language(chain: AppChain) -> None:
+    """A receipt the sandbox failed (here: a division by zero) reads 合约执行时出现除以零 on
+    a Chinese page, the receipt's own text on hover; its arguments are named from the
+    deployed source."""
+    chain.deploy("divider", "def share(ctx, total_fen, parts):\n    return total_fen // parts\n")
+    admin = chain.admin(chain.orgs[0])
+    receipt = chain.call(admin, "divider", "share", 1000, 0)
+    assert not receipt.ok and receipt.error == "ZeroDivisionError: division by zero"
+    url, _rec = _tx_of(chain, "divider", "share")
+    zh = chain.http.get(url, params={"lang": "zh_CN"}).text
+    en = chain.http.get(url, params={"lang": "en"}).text
+    assert '<span class="error" title="ZeroDivisionError: division by zero">' in zh
+    assert "合约执行时出现除以零</span>" in zh and "the contract divided by zero</span>" in en
+    args = _args(zh)
+    assert '<dt title="total_fen">total_fen</dt>' in args  # a name the catalogue lacks
+    assert '<span class="money" title="1000 分">¥10.00</span>' in args
+    assert '<dt title="parts">份数</dt><dd>0</dd>' in args
