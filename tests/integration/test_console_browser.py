@@ -124,6 +124,11 @@ def test_every_page_loads_in_both_languages(page: Any, url: str) -> None:
         "cases": "/cases",
         "case": "/cases/C-0001",
         "verify": "/verify",
+        "medical": "/medical",
+        "medical-record": "/medical/records/REC000001",
+        "prescription": "/medical/prescriptions/RX000001",
+        "photos": "/photos",
+        "photo": "/photos/PH000001",
     }
     assert status["height"] >= tx_height
     for lang, html_lang, word in (("en", "en", "Overview"), ("zh_CN", "zh-CN", "概览")):
@@ -135,6 +140,12 @@ def test_every_page_loads_in_both_languages(page: Any, url: str) -> None:
             if lang == "zh_CN" or name in ("overview", "block", "trace", "funds", "verify"):
                 shot(page, f"{name}-{lang}")
     assert not page.problems, page.problems
+    page.goto(f"{url}/photos")  # the thumbnails, served by the node under the page's CSP
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img.thumb')].every(i => i.complete)"
+    )
+    widths = page.eval_on_selector_all("img.thumb", "imgs => imgs.map(i => i.naturalWidth)")
+    assert len(widths) >= 2 and all(w > 0 for w in widths), widths
     for docs in ("/docs", "/redoc"):  # the API docs render offline (assets from the node)
         page.goto(url + docs)
         page.wait_for_selector(".swagger-ui .info" if docs == "/docs" else "h1")

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 
 from tianfu.api.service import ChainService
 from tianfu.web.apidocs import install_api_docs
+from tianfu.web.app_pages import app_pages_router
 from tianfu.web.applications import applications_router
 from tianfu.web.data import ConsoleData
 from tianfu.web.explorer import explorer_router
@@ -39,6 +40,7 @@ def install_console(app: FastAPI, service: ChainService) -> None:
     data = ConsoleData(service)
     app.include_router(explorer_router(data))
     app.include_router(applications_router(data))
+    app.include_router(app_pages_router(data))
     app.include_router(verify_router(data))
     app.mount(STATIC_URL, SecuredStatic(directory=STATIC), name="console-static")
     budget = getattr(app.state, "read_budget", None)

@@ -36,6 +36,7 @@ MAX_CURSOR = 200  # characters of a page cursor (`before=`)
 # read budget, and no read may hold a slot long (100,000 took seconds on a loaded machine).
 MAX_IDENTITIES = 5_000
 _ADDRESS = re.compile(r"[0-9a-f]{40}")
+_TX_HASH = re.compile(r"[0-9a-f]{64}")
 HEIGHT_CURSOR = re.compile(r"[0-9]{1,18}(-[0-9]{1,9})?")  # a cursor of `created_page`
 
 
@@ -322,24 +323,30 @@ class ConsoleData:
     def evidence_certificate(self, deposit_id: str) -> dict[str, Any] | None:
         """The evidence certificate of a deposit, from the node's proof builder (None: no
         such deposit, or a service without proofs)."""
+        key = certificate.deposit_key(deposit_id)
+        return self.record_certificate(certificate.KIND, certificate.CONTRACT, key)
+
+    def record_certificate(self, kind: str, contract: str, key: str) -> dict[str, Any] | None:
+        """The certificate of kind `kind` of the record at `key` of `contract` (an evidence
+        deposit, a photograph's authorship): the proofs of the transaction that wrote it
+        (its "tx") and of the record, from the node's proof builder (None: no such record,
+        or a service without proofs)."""
         builder_of = getattr(self.service, "proof_builder", None)
-        record = self.record(certificate.CONTRACT, certificate.deposit_key(deposit_id))
+        record = self.record(contract, key)
         if builder_of is None or not isinstance(record, dict):
             return None
         tx = record.get("tx")
-        if not isinstance(tx, str) or len(tx) != 64:
+        if not isinstance(tx, str) or not _TX_HASH.fullmatch(tx):
             return None
         builder = builder_of()
         try:
             tx_doc = builder.tx_document(bytes.fromhex(tx))
-            state_doc = builder.state_document(
-                [(certificate.CONTRACT, certificate.deposit_key(deposit_id))], tx_doc["height"]
-            )
+            state_doc = builder.state_document([(contract, key)], tx_doc["height"])
             bundle = merge_single_blocks([tx_doc, state_doc])
             genesis = decode(self.service.genesis(), Genesis)
-            return make_document(certificate.KIND, bundle, genesis)
+            return make_document(kind, bundle, genesis)
         except (ProofUnavailable, ValueError, VerificationError) as exc:
-            log.warning("no evidence certificate for %s: %s", deposit_id, exc)
+            log.warning("no %s certificate for %s/%s: %s", kind, contract, key, exc)
             return None
 
     # -- names -----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tianfu.api.readgate import ReadRoute
 from tianfu.execution.contract_api import address_of
 from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
+from tianfu.web.params import named_args
 from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page
 from tianfu.web.words import CONTRACT_FIELDS, HEALTH_REASONS
 
@@ -45,6 +46,9 @@ BUSINESS_IDS = (
     ("supply_finance", "r:", "/receivables/{id}"),
     ("fund_supervision", "fund:", "/funds/{id}"),
     ("city_governance", "case:", "/cases/{id}"),
+    ("health", "rec:", "/medical/records/{id}"),
+    ("health", "rx:", "/medical/prescriptions/{id}"),
+    ("photo_sharing", "photo:", "/photos/{id}"),
 )
 
 
@@ -154,6 +158,9 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             who=data.name_of(sender),
             names=data.names(),
             tx_hash=tx_hash,
+            args=named_args(
+                rec.tx.body.contract, rec.tx.body.method, rec.tx.body.args, data.record
+            ),
             block_time=_block_time(data, rec.height),
         )
 

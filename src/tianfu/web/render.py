@@ -34,10 +34,12 @@ from tianfu.web.words import (
     DURATION_FIELDS,
     EVENT_NAMES,
     METHOD_NAMES,
+    REFUSAL_REASONS,
     WORD_FIELDS,
     chain_word,
     field_name,
     name_label,
+    receipt_error,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,6 +75,8 @@ APPLICATION_PAGES = (
     ("/works", N_("Works")),
     ("/trace", N_("Traceability")),
     ("/cases", N_("City cases")),
+    ("/medical", N_("Health records")),
+    ("/photos", N_("Photographs")),
 )
 NAV = (*EXPLORER_PAGES, *APPLICATION_PAGES, ("/verify", N_("Verify")), ("/docs", N_("API")))
 
@@ -192,6 +196,8 @@ def _render(template: str, code: str, /, **context: Any) -> str:
         field=field_name(_),
         event_name=name_label(EVENT_NAMES, _),
         method_name=name_label(METHOD_NAMES, _),
+        refusal=name_label(REFUSAL_REASONS, _),
+        receipt_error=receipt_error(_),
         word_fields=WORD_FIELDS,
         duration_fields=DURATION_FIELDS,
         tz_name=str(tz),

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tianfu.web.i18n import N_
+from tianfu.web.params import PARAM_NAMES
 
 WORDS = frozenset(
     {
@@ -46,6 +47,12 @@ WORDS = frozenset(
         N_("imaging"),
         N_("diagnosis"),
         N_("discharge"),
+        # statuses of a prescription, kinds of a photograph's licence
+        N_("issued"),
+        N_("dispensed"),
+        N_("reimbursed"),
+        *(N_("all-rights-reserved"), N_("cc-by"), N_("cc-by-sa"), N_("cc-by-nc"), N_("cc0")),
+        N_("custom"),
         # results of a court's verification of an evidence deposit
         N_("verified"),
         # governance proposal kinds
@@ -217,6 +224,7 @@ FIELD_NAMES = {
     "amount_fen": N_("amount"),
     # a governance proposal's record
     "approvals": N_("approvals"),
+    "args": N_("arguments"),
     "rejections": N_("rejections"),
     "expires": N_("expires at height"),
     "height": N_("height"),
@@ -432,7 +440,7 @@ METHOD_NAMES = {
 
 # The fields in milliseconds that hold a length of time, not a date (a department's service
 # level, how late a case is): shown as a duration.
-DURATION_FIELDS = frozenset({"sla_ms", "overdue_ms"})
+DURATION_FIELDS = frozenset({"sla_ms", "overdue_ms", "idle_ms"})
 
 
 # The fields of a record whose value the contract holds to a known word (a trace step's
@@ -442,17 +450,18 @@ DURATION_FIELDS = frozenset({"sla_ms", "overdue_ms"})
 WORD_FIELDS = frozenset(
     {
         *("result", "input", "category", "priority", "source", "purpose"),
-        *("type", "level", "status", "kind", "role"),
+        *("type", "level", "status", "kind", "role", "work_type"),
     }
 )
 
 
 def field_name(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
-    """A function showing a record's field name in `gettext`'s language when it is one of
-    `FIELD_NAMES`, unchanged otherwise."""
+    """A function showing a record's field name (or a method's parameter name) in
+    `gettext`'s language when it is one of `FIELD_NAMES` (or `PARAM_NAMES`), unchanged
+    otherwise."""
 
     def field(key: Any) -> Any:
-        label = FIELD_NAMES.get(key) if isinstance(key, str) else None
+        label = FIELD_NAMES.get(key, PARAM_NAMES.get(key)) if isinstance(key, str) else None
         return key if label is None else gettext(label)
 
     return field
@@ -507,3 +516,33 @@ HEALTH_REASONS = {
     "probe_failed": N_("a health check itself failed"),
     "other": N_("another problem"),
 }
+
+
+# What a failed transaction's receipt says when the sandbox stopped the call, by the message
+# every node gives it (`tianfu.execution.errors`; the receipt's text is the hover text): a
+# contract's own refusal is its own text, shown as written.
+RECEIPT_ERRORS = {
+    "ZeroDivisionError: division by zero": N_("the contract divided by zero"),
+    "IndexError: index out of range": N_("the contract read past the end of a list"),
+    "TypeError: unsupported operand or argument types": N_(
+        "the contract was given a value of the wrong type"
+    ),
+    "ValueError: invalid value": N_("the contract was given an invalid value"),
+    "OverflowError: integer too large": N_("a number grew too large"),
+}
+OUT_OF_GAS = "out of gas:"
+
+
+def receipt_error(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
+    """A function showing a failed receipt's error in `gettext`'s language when the sandbox
+    wrote it (running out of gas, an interpreter error), unchanged otherwise."""
+
+    def error(text: Any) -> Any:
+        if not isinstance(text, str):
+            return text
+        if text.startswith(OUT_OF_GAS):
+            return gettext(N_("the transaction ran out of gas (it used more than its limit)"))
+        known = RECEIPT_ERRORS.get(text)
+        return text if known is None else gettext(known)
+
+    return error
