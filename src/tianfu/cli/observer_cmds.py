@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from tianfu.cli.common import CommandFailed, JsonOpt, handle_errors, node_files, print_json
-from tianfu.cli.network_cmds import console, node_app
+from tianfu.cli.node_cmds import console, node_app
 from tianfu.types.genesis import decode_genesis
 
 
