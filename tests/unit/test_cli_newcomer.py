@@ -321,3 +321,34 @@ def test_identity_show_of_an_account_without_a_certificate(tmp_path):
     r = run("identity", "show", tmp_path / "me", env=WIDE)
     assert r.exit_code == 0, r.output
     assert address in r.stdout and "no certificate" in r.stdout and "asn1" not in r.output
+
+
+def test_operator_lines_with_a_command_or_hash_are_never_broken(tmp_path):
+    """`tianfu genesis create` and `tianfu node init` printed their one line through Rich at
+    the console's width (80 in a pipe or a log): the genesis hash every member must check
+    out of band went onto the next line apart from 'hash', and the command to run next
+    was broken in two ('tianfu node start' / '--home org1/node'), so a copied line failed;
+    a directory named with brackets ('[org1]') lost them as markup."""
+    from tianfu.types.genesis import decode_genesis
+
+    base = tmp_path / "[org1] deployment" / ("d" * 90)
+    ca, node_id = base / "ca", base / "node1-identity"
+    assert run("ca", "create", "org1", "--out", ca).exit_code == 0
+    r = run("identity", "issue", "--ca", ca, "--name", "node1", "--kind", "node", "--out", node_id)
+    assert r.exit_code == 0, r.output
+    genesis = base / "genesis.bin"
+    r = run(
+        "genesis", "create", "--org", f"org1={ca / 'ca.pem'}",
+        "--validator", node_id / "cert.pem", "--out", genesis,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    digest = decode_genesis(genesis.read_bytes()).hash.hex()
+    assert f"genesis {genesis} (hash {digest}, suite standard)" in r.stdout.splitlines()[0], (
+        r.stdout
+    )
+    home = base / "node"
+    r = run("node", "init", "--home", home, "--identity", node_id, "--genesis", genesis)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [
+        f"node node1 of org1 configured in {home}: start it with `tianfu node start --home {home}`"
+    ], r.stdout

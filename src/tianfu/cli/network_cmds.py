@@ -144,7 +144,7 @@ def network_init(
         for r in rows:
             table.add_row(r["org"], r["node"], r["home"], r["api"], r["p2p"])
         console.print(table)
-        console.print(
+        typer.echo(
             f"genesis: {out / 'genesis.bin'} — start each node with `tianfu node start --home HOME`"
         )
 
@@ -357,7 +357,7 @@ def genesis_create(
                 }
             )
         else:
-            console.print(
+            typer.echo(
                 f"genesis {out} (hash {genesis.hash.hex()}, suite {genesis.suite}): "
                 f"{counted(len(orgs), 'organisation')}, {counted(len(validators), 'validator')}"
                 " — give this file "

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from tianfu.apps.common.readable import counted
 from tianfu.cli.common import (
@@ -21,7 +20,6 @@ from tianfu.cli.common import (
 from tianfu.types.genesis import decode_genesis
 
 node_app = CommandGroup("Run a node.")
-console = Console()
 
 NodeHomeOpt = Annotated[Path, typer.Option("--home", help="The node's directory (with node.toml).")]
 
@@ -150,7 +148,7 @@ def node_check(
         if as_json:
             print_json(doc)
         else:
-            console.print(
+            typer.echo(
                 f"store {path} checks out ({report.level}): height {report.height}, "
                 f"{report.file_bytes / 1e6:.1f} MB, {counted(report.headers, 'header')} linked, "
                 f"{counted(report.certificates, 'certificate')} verified, "
@@ -215,8 +213,8 @@ def node_repair(
             print_json(doc)
             return
         if result.moved_aside:
-            console.print(f"the old store ({result.reason}) is in {result.moved_aside}")
-        console.print(
+            typer.echo(f"the old store ({result.reason}) is in {result.moved_aside}")
+        typer.echo(
             f"store rebuilt from peers: height {result.height} "
             f"({counted(result.blocks_fetched, 'block')} fetched and checked in {result.seconds:.0f} s); signer state untouched. "
             f"Start the node with `tianfu node start --home {home}`"
@@ -274,7 +272,7 @@ def node_init(
             from tianfu.consensus.privval import SIGNER_FILE, FilePrivValidator
 
             FilePrivValidator.initialise(ident.keypair, cfg.data / SIGNER_FILE)
-        console.print(
+        typer.echo(
             f"node {cfg.name} of {cfg.org} configured in {home}: start it with "
             f"`tianfu node start --home {home}`"
         )
