@@ -352,3 +352,30 @@ def test_operator_lines_with_a_command_or_hash_are_never_broken(tmp_path):
     assert r.stdout.splitlines() == [
         f"node node1 of org1 configured in {home}: start it with `tianfu node start --home {home}`"
     ], r.stdout
+
+
+def test_a_reader_that_stops_early_gets_no_error_line(tmp_path):
+    """`tianfu block list | head -1` (any reader closing the pipe before the output ends)
+    made the command print `error: [Errno 32] Broken pipe` and exit 1, as if it had failed;
+    or, when the pipe broke at the last flush, Python's 'Exception ignored' lines. The
+    reader chose to stop: nothing on stderr, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    assert run("ca", "create", "org1", "--out", tmp_path / "ca").exit_code == 0
+    ident = tmp_path / "admin"
+    r = run("identity", "issue", "--ca", tmp_path / "ca", "--name", "admin", "--kind", "admin",
+            "--out", ident)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    for extra in ([], ["--json"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader is gone before the first byte
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "tianfu", "identity", "show", str(ident), *extra],
+                stdout=write_end, stderr=subprocess.PIPE, timeout=120, check=False,
+            )  # fmt: skip
+        finally:
+            os.close(write_end)
+        assert (done.returncode, done.stderr.decode()) == (0, ""), extra
