@@ -69,7 +69,7 @@ def test_a_url_with_the_api_path_says_what_the_url_is(node, monkeypatch):  # noq
     assert r.exit_code == 1 and r.stderr.strip() == "error: HTTP 404: block 999 not found"
 
 
-def test_dev_binds_its_port_once_and_serves_on_that_socket(tmp_path, monkeypatch):
+def test_dev_binds_its_port_once_and_serves_on_that_socket(tmp_path, monkeypatch, capsys):
     """`tianfu dev` checked its port with a socket it closed, and Uvicorn bound the port
     later: a second start in that window passed the same check. The port is now bound once
     and the listening socket handed to the server, so another bind fails all along."""
@@ -93,6 +93,9 @@ def test_dev_binds_its_port_once_and_serves_on_that_socket(tmp_path, monkeypatch
         port = probe.getsockname()[1]
     dev.run_dev(tmp_path / "dev", "127.0.0.1", port)
     assert seen == {"second bind": "refused", "listener": ("127.0.0.1", port)}
+    # On a port other than the commands' default, the banner says how to reach it (it said
+    # nothing, and the README's next command went to 8701: "cannot connect").
+    assert f"export TIANFU_URL=http://127.0.0.1:{port}" in capsys.readouterr().out
     with socket.socket() as after:  # released when the chain stops
         after.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         after.bind(("127.0.0.1", port))
