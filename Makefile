@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# ARGS go to the command: `make dev ARGS="--port 8711"`, `make run ARGS="--demo"`.
 run: install
-	$(VENV)/bin/tianfu up
+	$(VENV)/bin/tianfu up $(ARGS)
 
 dev: install
-	$(VENV)/bin/tianfu dev
+	$(VENV)/bin/tianfu dev $(ARGS)
 
 # Two workers, a test file per worker at a time (module fixtures start one network per
 # file): the integration tests mostly wait for commits, so two halve the wall time. Files

@@ -69,7 +69,7 @@ def test_a_url_with_the_api_path_says_what_the_url_is(node, monkeypatch):  # noq
     assert r.exit_code == 1 and r.stderr.strip() == "error: HTTP 404: block 999 not found"
 
 
-def test_dev_binds_its_port_once_and_serves_on_that_socket(tmp_path, monkeypatch):
+def test_dev_binds_its_port_once_and_serves_on_that_socket(tmp_path, monkeypatch, capsys):
     """`tianfu dev` checked its port with a socket it closed, and Uvicorn bound the port
     later: a second start in that window passed the same check. The port is now bound once
     and the listening socket handed to the server, so another bind fails all along."""
@@ -93,6 +93,9 @@ def test_dev_binds_its_port_once_and_serves_on_that_socket(tmp_path, monkeypatch
         port = probe.getsockname()[1]
     dev.run_dev(tmp_path / "dev", "127.0.0.1", port)
     assert seen == {"second bind": "refused", "listener": ("127.0.0.1", port)}
+    # On a port other than the commands' default, the banner says how to reach it (it said
+    # nothing, and the README's next command went to 8701: "cannot connect").
+    assert f"export TIANFU_URL=http://127.0.0.1:{port}" in capsys.readouterr().out
     with socket.socket() as after:  # released when the chain stops
         after.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         after.bind(("127.0.0.1", port))
@@ -321,3 +324,61 @@ def test_identity_show_of_an_account_without_a_certificate(tmp_path):
     r = run("identity", "show", tmp_path / "me", env=WIDE)
     assert r.exit_code == 0, r.output
     assert address in r.stdout and "no certificate" in r.stdout and "asn1" not in r.output
+
+
+def test_operator_lines_with_a_command_or_hash_are_never_broken(tmp_path):
+    """`tianfu genesis create` and `tianfu node init` printed their one line through Rich at
+    the console's width (80 in a pipe or a log): the genesis hash every member must check
+    out of band went onto the next line apart from 'hash', and the command to run next
+    was broken in two ('tianfu node start' / '--home org1/node'), so a copied line failed;
+    a directory named with brackets ('[org1]') lost them as markup."""
+    from tianfu.types.genesis import decode_genesis
+
+    base = tmp_path / "[org1] deployment" / ("d" * 90)
+    ca, node_id = base / "ca", base / "node1-identity"
+    assert run("ca", "create", "org1", "--out", ca).exit_code == 0
+    r = run("identity", "issue", "--ca", ca, "--name", "node1", "--kind", "node", "--out", node_id)
+    assert r.exit_code == 0, r.output
+    genesis = base / "genesis.bin"
+    r = run(
+        "genesis", "create", "--org", f"org1={ca / 'ca.pem'}",
+        "--validator", node_id / "cert.pem", "--out", genesis,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    digest = decode_genesis(genesis.read_bytes()).hash.hex()
+    assert f"genesis {genesis} (hash {digest}, suite standard)" in r.stdout.splitlines()[0], (
+        r.stdout
+    )
+    home = base / "node"
+    r = run("node", "init", "--home", home, "--identity", node_id, "--genesis", genesis)
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [
+        f"node node1 of org1 configured in {home}: start it with `tianfu node start --home {home}`"
+    ], r.stdout
+
+
+def test_a_reader_that_stops_early_gets_no_error_line(tmp_path):
+    """`tianfu block list | head -1` (any reader closing the pipe before the output ends)
+    made the command print `error: [Errno 32] Broken pipe` and exit 1, as if it had failed;
+    or, when the pipe broke at the last flush, Python's 'Exception ignored' lines. The
+    reader chose to stop: nothing on stderr, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    assert run("ca", "create", "org1", "--out", tmp_path / "ca").exit_code == 0
+    ident = tmp_path / "admin"
+    r = run("identity", "issue", "--ca", tmp_path / "ca", "--name", "admin", "--kind", "admin",
+            "--out", ident)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    for extra in ([], ["--json"]):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # the reader is gone before the first byte
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "tianfu", "identity", "show", str(ident), *extra],
+                stdout=write_end, stderr=subprocess.PIPE, timeout=120, check=False,
+            )  # fmt: skip
+        finally:
+            os.close(write_end)
+        assert (done.returncode, done.stderr.decode()) == (0, ""), extra

@@ -262,3 +262,22 @@ def test_a_chinese_heading_is_not_broken(capsys, monkeypatch):
     tables.print_rows("t", ["产品名称代码", "状态"], [["TEA-1", "ok"], ["TEA-2", "已召回"]])
     out = capsys.readouterr().out
     assert "产品名称代码" in out and "已召回" in out, out
+
+
+@pytest.mark.parametrize("columns_env", [None, "80"])
+def test_a_heading_of_several_words_is_on_one_line_when_there_is_room(
+    capsys, monkeypatch, columns_env
+):
+    """A column was at most as wide as the longest word of its heading or of its values:
+    `tianfu gov list` printed the heading 'expires at' as 'expires' over 'at' in a pipe (no
+    width limit) and at 80 columns with room to spare, a two-line header that `grep`, `awk`
+    and readers split wrongly."""
+    if columns_env is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns_env)
+    columns = ["id", "status", "votes", "expires at", "proposes"]
+    tables.print_rows("open proposals", columns, [["ab" * 8, "pending", "for: org2", 10371, "x"]])
+    out = capsys.readouterr().out
+    heading = next(line for line in _lines(out) if "id" in line and "status" in line)
+    assert all(re.search(rf"┃ {c}\s*┃", heading) for c in columns), out

@@ -226,6 +226,14 @@ def test_node_prove_key_and_account_bond_carry_the_proof_of_possession(tmp_path,
         assert not get_suite(SM2).verify(key, possession_message(chain_id, owner, SM2, key), proof)
     r = runner.invoke(app, ["node", "prove-key", "--home", str(home), "--owner", "nope"])
     assert r.exit_code == 1 and "40 lowercase hex" in r.output
+    # Printed for `--proof PROOF` (`PROOF=$(tianfu node prove-key ...)`): one line, the whole
+    # signature; it was folded at the console's 80 columns into two lines.
+    r = runner.invoke(app, ["node", "prove-key", "--home", str(home), "--owner", owner])
+    assert r.exit_code == 0, r.output
+    [line] = r.output.splitlines()
+    with chain_suite("sm2").use():
+        message = possession_message(chain_id, owner, SM2, key)
+        assert get_suite(SM2).verify(key, message, bytes.fromhex(line))
     # `account bond --proof` sends it.
     sent = []
     Identity.account(Identity.load(home / "identity").keypair).save(tmp_path / "me")

@@ -9,6 +9,8 @@ import contextlib
 import functools
 import inspect
 import json
+import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -125,13 +127,31 @@ def _error_line(exc: BaseException) -> tuple[str, int]:
     return f"error: {exc}", 1
 
 
+def _stdout_to_devnull() -> None:
+    """Point the process's stdout at /dev/null, so that flushing what is left of its buffer
+    at exit cannot fail again on the closed pipe (a stdout without a file descriptor, as
+    under a test runner, is left as it is)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
-    """Turn every expected failure into one clean line on stderr and an exit code."""
+    """Turn every expected failure into one clean line on stderr and an exit code. A reader
+    that closed the pipe early (`tianfu block list | head -1`) is no failure: exit 0, quietly."""
     try:
         yield
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        raise typer.Exit(0) from None
     except _EXPECTED as exc:
         line, code = _error_line(exc)
         typer.echo(line, err=True)

@@ -39,7 +39,8 @@ from tianfu.cli.common import (
     tx_hash_arg,
 )
 from tianfu.cli.governance_cmds import gov_app
-from tianfu.cli.network_cmds import genesis_app, network_app, node_app, up
+from tianfu.cli.network_cmds import genesis_app, network_app, up
+from tianfu.cli.node_cmds import node_app
 from tianfu.cli.privdata_cmds import privdata_app
 
 app = CommandGroup(

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from tianfu.cli.common import CommandFailed, JsonOpt, handle_errors, node_files, print_json
-from tianfu.cli.network_cmds import console, node_app
+from tianfu.cli.node_cmds import node_app
 from tianfu.types.genesis import decode_genesis
 
 
@@ -89,14 +89,12 @@ def node_init_observer(
                 }
             )
         elif staked:
-            console.print(
+            typer.echo(
                 f"validator key {kp.public_key.hex()} (scheme {kp.scheme}) in {home}: bond stake "
                 f"to it, then tianfu node start --home {home}"
             )
         else:
-            console.print(
-                f"observer {address} in {home}: tianfu node start --observer --home {home}"
-            )
+            typer.echo(f"observer {address} in {home}: tianfu node start --observer --home {home}")
 
 
 def suite_for_genesis(genesis: object) -> int:
@@ -137,4 +135,4 @@ def node_prove_key(
                  "proof": proof.hex()}
             )  # fmt: skip
         else:
-            console.print(proof.hex())
+            typer.echo(proof.hex())

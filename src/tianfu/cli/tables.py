@@ -153,13 +153,14 @@ def print_rows(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def _widths(
     console: Console, columns: list[str], rows: list[list[Any]], rendered: list[list[Any]]
 ) -> list[int] | None:
-    """Each column's width: at least its widest word (a column of hex ids: ID_WIDTH); the
-    room left goes to the columns of text first (the narrowest wants first, so short values
+    """Each column's width: at least its widest word (a column of hex ids: ID_WIDTH), at
+    most its widest value or its whole heading; the room left goes to the columns of text first (the narrowest wants first, so short values
     stay on one line), then to the columns of ids. None when the terminal is too narrow for
     the least widths (padding and borders take 3 a column and 1)."""
     least, most, ids = [], [], []
     for i, c in enumerate(columns):
-        low = high = max((cell_len(w) for w in c.split()), default=1)  # 名称: 4 cells
+        low = max((cell_len(w) for w in c.split()), default=1)  # 名称: 4 cells
+        high = max(low, cell_len(c))  # the whole heading on one line, given the room
         for row, cells in zip(rows, rendered, strict=True):
             if i < len(cells):
                 m = Measurement.get(console, console.options, cells[i])

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tianfu.api.server import PortInUse, listen_socket
+from tianfu.client.transport import DEFAULT_URL
 from tianfu.codec import encode, to_builtins
 from tianfu.crypto import ED25519, scheme_name, suite_for_scheme
 from tianfu.identity import Identity, OrgCA
@@ -136,6 +137,8 @@ def _run_dev(
     print(f"  suite      {genesis.suite}")
     print(f"  console    http://{host}:{port}/")
     print(f"  API        http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    if f"http://{host}:{port}" != DEFAULT_URL:  # the commands would talk to another port
+        print(f"  commands   export TIANFU_URL=http://{host}:{port}  (they use {DEFAULT_URL})")
     print(f"  admin      {home / 'identities' / 'admin'}")
     print(f"  user       {home / 'identities' / 'user'}")
     print("  stop with Ctrl-C", flush=True)
