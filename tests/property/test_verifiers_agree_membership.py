@@ -443,3 +443,94 @@ def test_every_verifier_gives_each_membership_vector_its_verdict() -> None:
 
 VECTOR_PREFIXES = ("a change of powers alone", "a key rotated;", "a skipping link whose signers",
                    "block 1 whose prev_hash", "a proven value nested 5000")  # fmt: skip
+
+
+# -- the validators entry deleted ------------------------------------------------------------------
+@pytest.mark.parametrize("suite", SUITES)
+def test_a_deleted_validators_entry_is_the_genesis_set(suite: str) -> None:
+    """blocks.md#validator-sets: an absent entry — deleted, a tombstone — is the genesis set.
+    G → S1 (n4 removed) by block 4, then the entry deleted by block 8: from block 10 the
+    genesis set signs again, and S1 no longer does."""
+    f = Forge(suite, "tombstone")
+    g = list(f.genesis_set().validators)
+    s1 = g[:3]
+    links, changes = walk(f, [s1])
+    with chain_suite(suite).use():
+        links.append(f.link(2 * GAP, None, 2 * GAP, GAP, ValidatorSet(s1)))
+    changes.append(change(2 * GAP, 2 * GAP + 2, g))
+    cases = [
+        (document(f, links, block(f, 2 * GAP + 2, g, g), changes, "genesis set again"), True),
+        (document(f, links, block(f, 2 * GAP + 2, s1, s1), changes, "s1 after delete"), False),
+        (document(f, links, block(f, 2 * GAP + 1, s1, s1), changes, "s1 before"), True),
+    ]
+    check(cases)
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_an_absent_validators_entry_in_every_link_form(suite: str) -> None:
+    """The other absences of a link's entry (proofs.md#validator-chain: `value` nil): never
+    written (no leaf: the empty state), a skipping link proving a tombstone (the genesis set
+    signs again, skipped to), and a nil value beside a proof of a present entry (invalid).
+    Main's console refused every link with a nil value ("proves no validator set")."""
+    f = Forge(suite, "absent")
+    g = list(f.genesis_set().validators)
+    s1 = g[:3]
+    genesis_only = [change(0, 1, g)]
+    with chain_suite(suite).use():
+        empty_root = hash_domain("tianfu/state/empty/v1")
+        header = f.header(3, empty_root, f.genesis_set())
+        never = ValidatorLink(f.light(header, g), None, encode(StateProof(2, [], None)))
+        present = f.link(3, g, 0, None, f.genesis_set())
+        nil_beside_present = msgspec.structs.replace(present, value=None)
+        links, changes = walk(f, [s1])
+        skip = f.link(12, None, 9, GAP, f.genesis_set(), skipping=True, time_ms=f.T0 + 12)
+    cases = [
+        (document(f, [never], block(f, 4, g, g), genesis_only, "never written"), True),
+        (document(f, [nil_beside_present], block(f, 4, g, g), genesis_only, "nil, present"), False),
+        (
+            document(
+                f,
+                [*links, skip],
+                block(f, 13, g, g),
+                [*changes, change(9, 11, g, True)],
+                "skip to a tombstone",
+            ),
+            True,
+        ),  # fmt: skip
+        (
+            document(
+                f,
+                [*links, skip],
+                block(f, 13, s1, s1),
+                [*changes, change(9, 11, g, True)],
+                "skip to a tombstone, old set signs",
+            ),
+            False,
+        ),  # fmt: skip
+    ]
+    check(cases)
+
+
+@pytest.mark.parametrize("suite", SUITES)
+def test_a_node_whose_other_children_are_all_empty_is_refused_on_both_suites(suite: str) -> None:
+    """merkle.md, state proof step 3: a proof whose last level's 15 siblings are all EMPTY
+    (a node no canonical tree has: the leaf alone would be there) is refused. EMPTY is
+    `hash_domain("tianfu/state/empty/v1")` with the chain's hash; main's console computed
+    it once, with SHA-256, when its module loaded, so on an SM2 chain it never matched:
+    it took such a proof (and the empty tree's root of an absent entry was wrong there)."""
+    f = Forge(suite, "lonely-leaf")
+    g = f.genesis_set()
+    with chain_suite(suite).use():
+        value = encode("x")
+        kh = hash_domain("tianfu/state/key/v1", b"kv/v")
+        leaf = ProofLeaf(kh, hash_domain("tianfu/state/value/v1", value), 3, None)
+        empty = hash_domain("tianfu/state/empty/v1")
+        n = kh[0] >> 4
+        root = hash_domain("tianfu/state/internal/v1", *([empty] * n), leaf.hash(),
+                           *([empty] * (15 - n)))  # fmt: skip
+        proof = StateProof(2, [[empty] * 15], leaf)
+        header = f.header(3, root, g)
+        bp = BlockProof(f.light(header, list(g.validators)), [],
+                        [EntryProof(b"kv/v", value, encode(proof))])  # fmt: skip
+    base = document(f, [], bp, [change(0, 1, list(g.validators))], "one leaf under a node")
+    check([(base, False)])
