@@ -12,7 +12,11 @@ proven block its validators sign anew.
 - block 1 whose `prev_hash` is not the genesis hash and whose `proposer` is no member
   (valid: a verifier checks neither, blocks.md#block-header);
 - a proven value nested 5000 levels deep (invalid, refused without a crash: a decoder's
-  own limit is no verdict, encoding.md#contract-values).
+  own limit is no verdict, encoding.md#contract-values);
+- a link proving the validators entry deleted (a tombstone), after which the genesis set
+  signs again (valid, blocks.md#validator-sets);
+- a proven entry whose proof ends at a node with 15 EMPTY siblings (invalid, merkle.md,
+  step 3; EMPTY with the chain's hash, SM3 on the `sm2` chain).
 
 An invalid case's readable fields are what a verifier skipping the broken rule renders.
 """
@@ -197,12 +201,49 @@ def _deep(f: Forger) -> list[tuple[str, bool, dict[str, Any]]]:
              "is no verdict)", False, doc)]  # fmt: skip
 
 
+def _tombstone(f: Forger) -> list[tuple[str, bool, dict[str, Any]]]:
+    kh = hash_domain("tianfu/state/key/v1", VALIDATORS_KEY)
+    leaf = ProofLeaf(kh, b"", 20, f.last_change)
+    header = f.header(20, leaf.hash(), f.latest)
+    link = ValidatorLink(f.light(header, f.latest), None, encode(StateProof(2, [], leaf)))
+    g = list(f.chain.genesis.validators)
+    return [("the validators entry deleted (a tombstone): the genesis set signs again", True,
+             f.document([link], f.block(22, g, g)))]  # fmt: skip
+
+
+def _lonely_leaf(f: Forger) -> list[tuple[str, bool, dict[str, Any]]]:
+    value = encode("three")
+    kh = hash_domain("tianfu/state/key/v1", b"kv/alpha")
+    leaf = ProofLeaf(kh, hash_domain("tianfu/state/value/v1", value), 12, None)
+    empty = hash_domain("tianfu/state/empty/v1")
+    n = kh[0] >> 4
+    root = hash_domain("tianfu/state/internal/v1", *[empty] * n, leaf.hash(), *[empty] * (15 - n))
+    header = f.header(12, root, f.latest)
+    proof = encode(StateProof(2, [[empty] * 15], leaf))
+    block = BlockProof(f.light(header, f.latest), [], [EntryProof(b"kv/alpha", value, proof)])
+    doc = f.document([], block, f.block(12, f.latest, f.latest))
+    doc["block_hash"], doc["state_root"] = header.hash.hex(), root.hex()
+    return [("a state proof ending at a node whose 15 other children are EMPTY (no canonical "
+             "tree has it)", False, doc)]  # fmt: skip
+
+
 def forged_documents_membership(suite: str, chain: SpecChain,
                                 cases: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
-    """The cases above, over the valid `state` case of `suite`."""
+    """The cases above (but the last two), over the valid `state` case of `suite`."""
+    return _cases(suite, chain, cases, (_powers_alone, _rotated, _skips, _block_one, _deep))
+
+
+def forged_documents_membership_empty(suite: str, chain: SpecChain,
+                                      cases: list[dict[str, Any]]) -> list[dict[str, Any]]:  # fmt: skip
+    """The tombstone and EMPTY-node cases, appended after every suite's cases above."""
+    return _cases(suite, chain, cases, (_tombstone, _lonely_leaf))
+
+
+def _cases(suite: str, chain: SpecChain, cases: list[dict[str, Any]],
+           makers: tuple[Any, ...]) -> list[dict[str, Any]]:  # fmt: skip
     base = next(c for c in cases if c["suite"] == suite and c.get("name") == "state")
     out = []
-    for make in (_powers_alone, _rotated, _skips, _block_one, _deep):
+    for make in makers:
         f = Forger(chain, base["document"], base["now_ms"])
         for name, valid, doc in make(f):
             out.append({"name": name, "suite": suite, "genesis": suite, "kind": "state",
