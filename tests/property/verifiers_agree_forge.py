@@ -247,7 +247,8 @@ def hostile_state_document(rng: Any, suite: str, label: str) -> dict[str, Any]:
     2^64 − 1) changes in links at random heights (sequential, with or without a change, and
     skipping; a change of every kind of SET_CHANGES), each certificate signed by all of its
     set, a random part of it or all but one, and one proven block near the last link: valid
-    or not, as the rules make it. Rendered by the SDK, or by the spec verifier where the SDK
+    or not, as the rules make it (a sequential change now and then deletes the entry: a
+    tombstone, the genesis set). Rendered by the SDK, or by the spec verifier where the SDK
     refuses it, or with the common fields alone where both do."""
     f = Forge(suite, label, powers=[rng.choice(POWERS) for _ in range(rng.randint(1, 4))])
     with chain_suite(suite).use():
@@ -273,7 +274,11 @@ def hostile_state_document(rng: Any, suite: str, label: str) -> dict[str, Any]:
                 h = max(h, c)
                 prev = rng.choice([None, 0, last + 5]) if rng.random() < 0.1 else last
                 new = changed_set(rng, f, list(latest.validators))
-                links.append(f.link(h, new, c, prev, latest, some(latest)))
+                if rng.random() < 0.1:  # the entry deleted: the genesis set (a tombstone)
+                    links.append(f.link(h, None, c, prev, latest, some(latest)))
+                    new = list(gset.validators)
+                else:
+                    links.append(f.link(h, new, c, prev, latest, some(latest)))
                 if c + 2 > h:
                     latest, last_change = ValidatorSet(new), c
             else:  # a skipping link to the header's own set

@@ -40,6 +40,13 @@ def _no_dup(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _int(text: str) -> int:
+    """documents.md#parsing: an integer of more than 40 digits is refused before conversion."""
+    if len(text.lstrip("-")) > 40:
+        raise Invalid("an integer of more than 40 digits")
+    return int(text)
+
+
 def _bad_constant(name: str) -> Any:
     raise Invalid(f"{name} is not JSON")
 
@@ -68,8 +75,9 @@ def verify_document(doc: str | bytes | dict[str, Any], genesis: bytes, now_ms: i
         except UnicodeDecodeError:
             raise Invalid("not UTF-8") from None
         try:
-            doc = json.loads(text, object_pairs_hook=_no_dup, parse_constant=_bad_constant)
-        except ValueError as exc:
+            doc = json.loads(text, object_pairs_hook=_no_dup, parse_constant=_bad_constant,
+                             parse_int=_int)  # fmt: skip
+        except (ValueError, RecursionError) as exc:
             raise Invalid(f"not JSON: {exc}") from None
     if type(doc) is not dict:
         raise Invalid("not a JSON object")

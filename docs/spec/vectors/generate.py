@@ -25,6 +25,10 @@ if str(HERE) not in sys.path:
 
 from chain import T0, Signer, SpecChain, signed_tx  # noqa: E402
 from forgedvectors import forged_documents, forged_documents_eighth  # noqa: E402
+from membershipvectors import (  # noqa: E402
+    forged_documents_membership,
+    forged_documents_membership_empty,
+)
 from openvectors import open_vectors  # noqa: E402
 
 import tianfu.apps.evidence.certificate  # noqa: E402,F401  (registers the evidence kind)
@@ -852,6 +856,12 @@ def document_vectors(chains: dict[str, SpecChain], infos: dict[str, Any]) -> dic
     for suite, chain in chains.items():  # the eighth review's, after every earlier case
         with chain_suite(suite).use():
             cases += forged_documents_eighth(suite, chain, cases)
+    for suite, chain in chains.items():  # membership at the integer boundaries, after those
+        with chain_suite(suite).use():
+            cases += forged_documents_membership(suite, chain, cases)
+    for suite, chain in chains.items():  # an absent validators entry, an EMPTY node, after those
+        with chain_suite(suite).use():
+            cases += forged_documents_membership_empty(suite, chain, cases)
     return {
         "description": "Proof documents (documents.md, proofs.md). Each case is verified "
         "against the genesis of `genesis` with the clock `now_ms` and the default trust "

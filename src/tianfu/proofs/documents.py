@@ -38,6 +38,8 @@ from tianfu.types import Genesis, ValidatorSet
 
 FORMAT = "tianfu-proof/v1"
 MAX_DOCUMENT_BYTES = 40 << 20
+# no integer of a valid document has more digits (the largest, a total power, has 25)
+MAX_INTEGER_DIGITS = 40
 _CONTRACT = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -93,6 +95,16 @@ def _finite(text: str) -> float:
     return value
 
 
+def _bounded_int(text: str) -> int:
+    """An integer of at most MAX_INTEGER_DIGITS digits (documents.md#parsing), refused before
+    it is converted (a conversion takes time quadratic in the digits)."""
+    if len(text.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise DocumentError(
+            f"the document holds an integer of more than {MAX_INTEGER_DIGITS} digits"
+        )
+    return int(text)
+
+
 def _no_constant(name: str) -> Any:
     raise DocumentError(f"the document holds {name}, which is not JSON")
 
@@ -124,7 +136,11 @@ def load_document(data: str | bytes) -> dict[str, Any]:
             raise DocumentError("the document is not JSON text in UTF-8") from None
     try:
         doc = json.loads(
-            data, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
+            data,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+            parse_int=_bounded_int,
         )
     except DocumentError:
         raise

@@ -30,6 +30,10 @@ def decode_value_strict(data: bytes) -> Any:
         value = _decoder.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ValueBytesError(f"malformed value bytes: {exc}") from None
+    except RecursionError:  # nested past the decoder's limit, far past a value's 32 levels
+        raise ValueBytesError(
+            "value bytes do not hold a contract value: nested too deeply"
+        ) from None
     if try_encode(value) != data:
         raise ValueBytesError("value bytes are not the canonical encoding of a value")
     try:

@@ -103,7 +103,9 @@ export function verifyMerkle(root, item, index, size, path) {
 }
 
 // Sparse Merkle state tree (radix 16): the entry a proof shows under a root, or null.
-const EMPTY_CHILD = hashDomain("tianfu/state/empty/v1");
+// EMPTY, with the hash of the chain's suite in force (SM3 on an SM2 chain): computed per
+// proof, never once when the module loads (that would be SHA-256's on every chain).
+const emptyChild = () => hashDomain("tianfu/state/empty/v1");
 
 export function stateEntry(root, key, proofBytes) {
   const p = decode(proofBytes);
@@ -123,7 +125,8 @@ export function stateEntry(root, key, proofBytes) {
   if (!isU63(height) || !(prev === null || (isU63(prev) && prev < height))) return null;
   const prevPart = prev === null ? new Uint8Array(0) : u64(prev);
   let h = hashDomain("tianfu/state/leaf/v2", lk, lv, u64(height), prevPart);
-  if (depth && siblings[depth - 1].every((s) => eq(s, EMPTY_CHILD))) return null;
+  const empty = emptyChild();
+  if (depth && siblings[depth - 1].every((s) => eq(s, empty))) return null;
   for (let d = depth - 1; d >= 0; d--) {
     const b = khash[d >> 1];
     const n = d & 1 ? b & 0x0f : b >> 4;
@@ -132,6 +135,54 @@ export function stateEntry(root, key, proofBytes) {
     h = hashDomain("tianfu/state/internal/v1", ...children);
   }
   return eq(h, root) ? { valueHash: lv, height, prev } : null;
+}
+
+// The proven entry of `key` under `root` (merkle.md#state-proofs), absences included:
+// { valueHash, height, prev } where valueHash is null when the key was never written (no
+// leaf, or another key's leaf on its path) and empty for a tombstone (deleted), and height
+// and prev are null when never written; null if the proof does not hold under `root`.
+export function provenEntry(root, key, proofBytes) {
+  const p = decode(proofBytes);
+  if (!Array.isArray(p) || p.length !== 3 || p[0] !== 2) fail("malformed state proof");
+  const [, siblings, leaf] = p;
+  if (!Array.isArray(siblings) || siblings.length > 64) fail("malformed state proof");
+  for (const level of siblings) {
+    if (!Array.isArray(level) || level.length !== 15) fail("malformed state proof");
+    for (const h of level) if (!(h instanceof Uint8Array) || h.length !== 32) fail("malformed state proof");
+  }
+  if (!(root instanceof Uint8Array) || root.length !== 32) return null;
+  const khash = hashDomain("tianfu/state/key/v1", key);
+  const depth = siblings.length;
+  const nibble = (bytes, d) => (d & 1 ? bytes[d >> 1] & 0x0f : bytes[d >> 1] >> 4);
+  let h;
+  let entry;
+  if (leaf === null) {
+    h = emptyChild();
+    entry = { valueHash: null, height: null, prev: null };
+  } else {
+    if (!Array.isArray(leaf) || leaf.length !== 4) fail("malformed state proof");
+    const [lk, lv, height, prev] = leaf;
+    if (!(lk instanceof Uint8Array) || lk.length !== 32 || !(lv instanceof Uint8Array) ||
+        (lv.length !== 32 && lv.length !== 0) || !isU63(height) ||
+        !(prev === null || (isU63(prev) && prev < height))) {
+      fail("malformed state proof");
+    }
+    h = hashDomain("tianfu/state/leaf/v2", lk, lv, u64(height), prev === null ? new Uint8Array(0) : u64(prev));
+    if (eq(lk, khash)) {
+      entry = { valueHash: lv, height, prev };
+    } else {
+      for (let d = 0; d < depth; d++) if (nibble(lk, d) !== nibble(khash, d)) return null;
+      entry = { valueHash: null, height: null, prev: null };
+    }
+  }
+  const empty = emptyChild();
+  if (depth && siblings[depth - 1].every((s) => eq(s, empty))) return null;
+  for (let d = depth - 1; d >= 0; d--) {
+    const n = nibble(khash, d);
+    const level = siblings[d];
+    h = hashDomain("tianfu/state/internal/v1", ...level.slice(0, n), h, ...level.slice(n));
+  }
+  return eq(h, root) ? entry : null;
 }
 
 // -- chain objects ----------------------------------------------------------------------

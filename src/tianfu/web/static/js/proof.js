@@ -27,8 +27,8 @@ import {
   part,
 } from "./wire.js";
 import {
-  SUITES, certificate, checkCommit, hashDomain, header, inSuite, sha256Hex, stateEntry, transactionBody,
-  verifyMerkle,
+  SUITES, certificate, checkCommit, hashDomain, header, inSuite, provenEntry, sha256Hex, stateEntry,
+  transactionBody, verifyMerkle,
 } from "./chain.js";
 import { TrustedHistory, prepareLink } from "./valchain.js";
 import { documentText, parseDocumentJson } from "./strictjson.js";
@@ -39,7 +39,7 @@ export {
   MsgMap, VerifyError, concat, decode, encBin, encStr, encUint, eq, fail, fillMessage, fromHex, hex,
 };
 export {
-  SUITES, certificate, checkCommit, hashDomain, header, inSuite, sha256Hex, stateEntry,
+  SUITES, certificate, checkCommit, hashDomain, header, inSuite, provenEntry, sha256Hex, stateEntry,
 };
 
 const N_ = (msgid) => msgid;

@@ -4,7 +4,8 @@
 // than the one verified), and so is a number written with a fraction or an exponent (every
 // number of a document is an integer, and `6.0` or `6e0` is not the integer 6 there), an
 // integer beyond the range a JavaScript number holds exactly (unless `bigints`: then it is
-// read exactly, as a BigInt), and a document of more than 40 MiB. Layout (whitespace, key
+// read exactly, as a BigInt), an integer of more than 40 digits (refused before it is
+// converted), and a document of more than 40 MiB. Layout (whitespace, key
 // order, string escapes) is free.
 //
 // Pure module: no DOM, no network (imported by proof.js; runs under Node in the tests).
@@ -12,7 +13,8 @@
 import { fail } from "./proof.js";
 
 const MAX_DOCUMENT_BYTES = 40 << 20;
-const MAX_DEPTH = 256; // no document nests deeper (contract values stop at 64)
+const MAX_DEPTH = 256; // no valid document nests deeper than 40 (contract values stop at 32)
+const MAX_INTEGER_DIGITS = 40; // no integer of a valid document has more (a total power: 25)
 const ESCAPE = /\\(?:["\\\/bfnrt]|u[0-9a-fA-F]{4})/y;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 const WHITESPACE = /[ \t\n\r]*/y;
@@ -82,6 +84,10 @@ export function parseDocumentJson(text, bigints = false) {
     if (!m) notJson();
     if (m[1] !== undefined || m[2] !== undefined) {
       fail("the document writes a number with a fraction or an exponent");
+    }
+    // refused before it is converted (a BigInt of millions of digits takes seconds)
+    if (m[0].length - (m[0][0] === "-" ? 1 : 0) > MAX_INTEGER_DIGITS) {
+      fail("the document holds an integer of more than %(n)s digits", { n: MAX_INTEGER_DIGITS });
     }
     const n = Number(m[0]);
     if (Number.isSafeInteger(n)) return n;

@@ -14,7 +14,7 @@
 // Pure module: no DOM, no network (imported by proof.js; runs under Node in the tests).
 
 import {
-  fail, eq, hex, decode, MsgMap, hashDomain, stateEntry, header, certificate,
+  fail, eq, hex, decode, MsgMap, hashDomain, provenEntry, header, certificate,
   checkCommit, encUint, encStr, encBin, concat,
 } from "./proof.js";
 import { arrayHead, part } from "./wire.js";
@@ -137,23 +137,29 @@ export function prepareLink(link) {
       fail("the skipping link's set is not the one header %(height)s names", { height: head.height });
     }
   }
-  if (!(value instanceof Uint8Array) || !(proof instanceof Uint8Array)) {
-    fail("a validator-chain link proves no validator set: verify this proof with `tianfu verify-proof`");
+  if (!(value === null || value instanceof Uint8Array) || !(proof instanceof Uint8Array)) {
+    fail("malformed validator-chain link");
   }
-  const entry = stateEntry(head.stateRoot, VALIDATORS_KEY, proof);
-  if (!entry || !eq(entry.valueHash, hashDomain("tianfu/state/value/v1", value))) {
+  // The entry holds `value`, or, for a nil value, is absent: never written or deleted (a
+  // tombstone), which is the genesis set (blocks.md#validator-sets; `valset` null here).
+  const entry = provenEntry(head.stateRoot, VALIDATORS_KEY, proof);
+  const holds = entry && (value === null
+    ? entry.valueHash === null || entry.valueHash.length === 0
+    : entry.valueHash !== null && eq(entry.valueHash, hashDomain("tianfu/state/value/v1", value)));
+  if (!holds) {
     fail("the validator-set proof does not match the state of block %(height)s", { height: head.height });
   }
-  if (entry.height > head.height) {
+  if (entry.height !== null && entry.height > head.height) {
     fail("the validator set in the state of block %(height)s claims a later change", { height: head.height });
   }
-  const valset = setOfRecords(value, head.height);
+  const valset = value === null ? null : setOfRecords(value, head.height);
   return { head, cert, own, valset, changedIn: entry.height, prev: entry.prev };
 }
 
 export class TrustedHistory {
   constructor(genesis, nowMs) {
     const gset = makeSet(genesis.validators);
+    this.genesisSet = gset; // the set of an absent validators entry
     this.chainId = genesis.chainId;
     this.known = [{ lo: 1, hi: ACTIVATION_DELAY, set: gset }];
     this.latest = gset;
@@ -228,7 +234,8 @@ export class TrustedHistory {
   }
 
   apply(link) {
-    const { head, cert, valset: v } = link;
+    const { head, cert } = link;
+    const v = link.valset ?? this.genesisSet;
     const h = head.height;
     if (h <= this.lastLinkHeight) fail("the validator chain's links must ascend in height");
     if (link.own) {
@@ -266,7 +273,8 @@ export class TrustedHistory {
   }
 
   skip(link) {
-    const { head, cert, own, valset: v } = link;
+    const { head, cert, own } = link;
+    const v = link.valset ?? this.genesisSet;
     const h = head.height;
     const latest = this.latest;
     const presumed = this.exactSet(h) || (h > this.provenUntil ? latest : null);
