@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 
 from tianfu.types import Transaction
 
@@ -160,9 +160,11 @@ class Mempool:
             return out
         txs = self._txs
         total = 0
-        lanes = [iter(lane) for lane in self._lanes.values()]
-        while lanes:
-            live = []
+        # Each lane's iterator is made when its first turn comes (a take stops long before
+        # the last of thousands of one-transaction senders).
+        lanes: Iterable[Iterator[bytes]] = map(iter, self._lanes.values())
+        while True:
+            live: list[Iterator[bytes]] = []
             for lane in lanes:
                 for h in lane:
                     if h in skip:
@@ -176,8 +178,9 @@ class Mempool:
                         return out
                     live.append(lane)
                     break
+            if not live:
+                return out
             lanes = live
-        return out
 
     def remove(self, hashes: Iterable[bytes]) -> None:
         txs = self._txs
