@@ -451,10 +451,18 @@ class NodeService(ChainReads):
                 for ev in events:
                     size = share or len(encode(ev)) + 1
                     self._publish(CommittedEvent(height, i, h, ev), size)
-        self.mempool.remove(hashes)
-        stale = self.mempool.evict_expired(height + 1)
+        mempool = self.mempool
+        mempool.remove(hashes)
+        stale = mempool.evict_expired(height + 1)
+        verified = self.verified
         if stale:
-            self.verified.difference_update(stale)
+            verified.difference_update(stale)
+        # Every admitted transaction is pending here until committed or expired, unless a
+        # proposer dropped it from the mempool (it can never be in a block): then its hash is
+        # forgotten here too (a set of every such hash would only grow). In place: the
+        # ledger work holds `verified.__contains__`.
+        if len(verified) > len(mempool):
+            verified.difference_update([h for h in verified if h not in mempool])
         self.m_mempool.set(len(self.mempool))
         if self.private is not None:
             self.private.block_committed(executed)
