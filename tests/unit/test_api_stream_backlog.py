@@ -90,3 +90,33 @@ def test_small_events_still_queue_by_count(tmp_path) -> None:
         assert asyncio.run(run()) == 2000
     finally:
         chain.close()
+
+
+def test_a_large_result_beside_small_events_is_not_counted_as_theirs(tmp_path) -> None:
+    """A receipt's result is not its events': small events beside a 200 KB result queue by
+    their own bytes, so a stream behind by a few hundred of them is not dropped."""
+    chain = KvChain(tmp_path, auto_commit=False)
+    service = chain.service
+
+    async def run() -> tuple[bool, int]:
+        stream = service.subscribe()
+        first = asyncio.ensure_future(stream.__anext__())
+        while not service._subscribers:  # noqa: SLF001
+            await asyncio.sleep(0)
+        for h in range(1, 301):
+            executed = _executed(h, [Event("c", "e", {"n": h})])
+            receipt = executed.result.receipts[0]
+            executed.encoded_receipts = [encode(receipt) + bytes(200_000)]  # as if a result
+            service.block_committed(executed)
+        kept = bool(service._subscribers)  # noqa: SLF001
+        first.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        await stream.aclose()
+        return kept, 300
+
+    try:
+        kept, n = asyncio.run(run())
+    finally:
+        chain.close()
+    assert kept and n * 200_000 > SUBSCRIBER_QUEUE_BYTES

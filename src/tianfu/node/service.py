@@ -48,6 +48,7 @@ SUBSCRIBER_QUEUE = 10_000  # events queued for one event stream (a slower one is
 # ... and their canonical bytes: an event of 64 KiB of one-byte values takes about 0.5 MB of
 # the node's memory, so 10,000 of them held gigabytes for one stream that does not read.
 SUBSCRIBER_QUEUE_BYTES = 16 << 20
+EVENT_SHARE_MAX = 4096  # an event's share of its receipt's bytes counted as its own, at most
 ADMIT_CHUNK = 64  # transactions of a batch admitted between two turns of the event loop
 
 
@@ -446,10 +447,12 @@ class NodeService(ChainReads):
                 events = receipt.events
                 if not events:
                     continue
-                # Each event's share of its receipt's bytes (together, at least theirs).
+                # Each event's share of its receipt's bytes (together, at least theirs),
+                # when small; else its own bytes (a large result beside small events is
+                # not theirs: it would drop a stream a few hundred events behind).
                 share = len(encoded[i]) // len(events) + 1 if encoded is not None else 0
                 for ev in events:
-                    size = share or len(encode(ev)) + 1
+                    size = share if 0 < share <= EVENT_SHARE_MAX else len(encode(ev)) + 1
                     self._publish(CommittedEvent(height, i, h, ev), size)
         mempool = self.mempool
         mempool.remove(hashes)
