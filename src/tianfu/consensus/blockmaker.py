@@ -81,29 +81,16 @@ def selection_after(
     max_bytes: int | None = None,
 ) -> tuple[list[Transaction], bool]:
     """What `mempool.take` gives once the `decided` transactions are removed, without
-    removing them: a longer take with them, then the same limits without them
-    (`max_bytes`: `params.max_block_bytes` unless given). And whether the block is full:
-    the mempool holds more than the selection once the `decided` are removed (the take
-    stopped at a limit, not at the mempool's end), so transactions arriving later cannot
-    join it."""
+    removing them (the take skips them; `max_bytes`: `params.max_block_bytes` unless
+    given). And whether the block is full: the mempool holds more than the selection once
+    the `decided` are removed (the take stopped at a limit), so transactions arriving later
+    cannot join it."""
     if max_bytes is None:
         max_bytes = params.max_block_bytes
     left_out = {t.hash for t in decided}
-    extra_bytes = sum(len(t.encoded()) for t in decided)
-    taken = mempool.take(params.max_block_txs + len(decided), max_bytes + extra_bytes)
-    out: list[Transaction] = []
-    total = 0
-    for tx in taken:
-        if tx.hash in left_out:
-            continue
-        size = len(tx.encoded())
-        if len(out) >= params.max_block_txs or total + size > max_bytes:
-            return out, True
-        out.append(tx)
-        total += size
-    # The take stops before the mempool's end only at a limit the selection meets too
-    # (it holds no more transactions and fewer bytes): full if anything was left.
-    return out, len(taken) < len(mempool)
+    out = mempool.take(params.max_block_txs, max_bytes, left_out)
+    pending = len(mempool) - sum(1 for h in left_out if mempool.get(h) is not None)
+    return out, len(out) < pending
 
 
 class BlockMaker(Generic[E]):

@@ -9,7 +9,7 @@ deterministic simulator wires in-memory ones. Consensus imports none of those pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Protocol, TypeVar, runtime_checkable
 
 from tianfu.types import (
@@ -112,7 +112,9 @@ class MempoolLike(Protocol):
 
     def __len__(self) -> int: ...
     def get(self, tx_hash: bytes) -> Transaction | None: ...
-    def take(self, max_txs: int, max_bytes: int) -> list[Transaction]: ...
+    def take(
+        self, max_txs: int, max_bytes: int, skip: Collection[bytes] = ()
+    ) -> list[Transaction]: ...
     def remove(self, hashes: Iterable[bytes]) -> None: ...
 
 

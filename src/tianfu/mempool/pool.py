@@ -1,11 +1,12 @@
-"""A bounded, de-duplicating, first-come-first-served pool of admitted transactions, with a
-share of it per sender, and one share for all outsiders together (open profile)."""
+"""A bounded, de-duplicating pool of admitted transactions, taken for blocks in turns across
+senders, with a share of it per sender, and one share for all outsiders together (open
+profile)."""
 
 from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 
 from tianfu.types import Transaction
 
@@ -29,7 +30,11 @@ class OutsidersFull(MempoolFull):
 
 
 class Mempool:
-    """Pending transactions in arrival order, plus an index by expiry height.
+    """Pending transactions in arrival order, each signer's in a lane of its own, plus an
+    index by expiry height.
+
+    `take` gives the senders turns (`take`): one sender's thousands of pending transactions
+    do not stand before another sender's one, whatever a block's limits let through.
 
     The index (hashes bucketed by expiry, and a heap of the expiries) makes
     `evict_expired` cost what it evicts, not a scan of the whole pool, at every block. The
@@ -65,6 +70,9 @@ class Mempool:
         self._outsiders = [0, 0]  # outsiders' pending transactions, their bytes
         self._bytes = 0
         self._senders: dict[bytes, list[int]] = {}  # signer -> [pending txs, their bytes]
+        # signer -> its pending hashes in arrival order; signers in the order their lane
+        # opened (its first pending transaction since it had none).
+        self._lanes: dict[bytes, dict[bytes, None]] = {}
         self._by_expiry: dict[int, dict[bytes, None]] = {}  # expiry -> hashes, in order
         self._expiries: list[int] = []  # heap of expiries (some maybe without a bucket)
 
@@ -117,6 +125,8 @@ class Mempool:
             outsiders[1] += size
         if share is None:
             share = self._senders[signer] = [0, 0]
+            self._lanes[signer] = {}
+        self._lanes[signer][h] = None
         share[0] += 1
         share[1] += size
         self._txs[h] = (tx, size, outsider)
@@ -134,16 +144,43 @@ class Mempool:
         bucket[h] = None
         return True
 
-    def take(self, max_txs: int, max_bytes: int) -> list[Transaction]:
-        """The oldest pending transactions, within the limits; they stay pending until removed."""
+    def take(self, max_txs: int, max_bytes: int, skip: Collection[bytes] = ()) -> list[Transaction]:
+        """Pending transactions for a block, within the limits, in turns across senders:
+        the oldest of each sender (senders in the order their lanes opened), then the
+        second of each, and so on; each sender's in arrival order. It stops at the first
+        that does not fit. They stay pending until removed. `skip`: hashes taken as if
+        they were removed (a block being decided).
+
+        In arrival order alone, a member with thousands of pending transactions — each
+        cheap to admit, and each using a transaction's whole gas to fail — would fill
+        every block before anyone else's transaction (a block holds `max_block_gas /
+        max_gas_per_tx` of them) until other senders' transactions expired unincluded."""
         out: list[Transaction] = []
+        if max_txs <= 0:
+            return out
+        txs = self._txs
         total = 0
-        for tx, size, _ in self._txs.values():
-            if len(out) >= max_txs or total + size > max_bytes:
-                break
-            out.append(tx)
-            total += size
-        return out
+        # Each lane's iterator is made when its first turn comes (a take stops long before
+        # the last of thousands of one-transaction senders).
+        lanes: Iterable[Iterator[bytes]] = map(iter, self._lanes.values())
+        while True:
+            live: list[Iterator[bytes]] = []
+            for lane in lanes:
+                for h in lane:
+                    if h in skip:
+                        continue
+                    tx, size, _ = txs[h]
+                    if total + size > max_bytes:
+                        return out
+                    out.append(tx)
+                    total += size
+                    if len(out) >= max_txs:
+                        return out
+                    live.append(lane)
+                    break
+            if not live:
+                return out
+            lanes = live
 
     def remove(self, hashes: Iterable[bytes]) -> None:
         txs = self._txs
@@ -180,10 +217,13 @@ class Mempool:
         if entry[2]:
             self._outsiders[0] -= 1
             self._outsiders[1] -= entry[1]
-        signer = entry[0].body.signer
+        tx = entry[0]
+        signer = tx.body.signer
         share = self._senders[signer]
         if share[0] == 1:
             del self._senders[signer]
+            del self._lanes[signer]
         else:
+            del self._lanes[signer][tx.hash]
             share[0] -= 1
             share[1] -= entry[1]

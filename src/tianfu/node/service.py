@@ -24,6 +24,7 @@ from tianfu.api.service import (
     TxStateUnavailable,
     TxUnchecked,
 )
+from tianfu.codec import encode
 from tianfu.contracts.identity import AuthError
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.errors import STATE_UNREADABLE, host_read_failure
@@ -43,8 +44,24 @@ from tianfu.types import (
 )
 
 log = logging.getLogger(__name__)
-SUBSCRIBER_QUEUE = 10_000
+SUBSCRIBER_QUEUE = 10_000  # events queued for one event stream (a slower one is dropped)
+# ... and their canonical bytes: an event of 64 KiB of one-byte values takes about 0.5 MB of
+# the node's memory, so 10,000 of them held gigabytes for one stream that does not read.
+SUBSCRIBER_QUEUE_BYTES = 16 << 20
+EVENT_SHARE_MAX = 4096  # an event's share of its receipt's bytes counted as its own, at most
 ADMIT_CHUNK = 64  # transactions of a batch admitted between two turns of the event loop
+
+
+class _Subscription:
+    """An event stream's queue of (event, its canonical bytes), and the bytes it holds."""
+
+    __slots__ = ("held", "queue")
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[CommittedEvent, int] | None] = asyncio.Queue(
+            SUBSCRIBER_QUEUE
+        )
+        self.held = 0
 
 
 class _Waiter:
@@ -98,7 +115,7 @@ class NodeService(ChainReads):
         self.health: Callable[[], tuple[str, list[str]]] = lambda: ("ok", [])
         self.verified: set[bytes] = set()  # signatures checked at admission, until committed
         self._waiters: dict[bytes, list[_Waiter]] = {}  # tx hash -> waits for its commit
-        self._subscribers: set[asyncio.Queue[CommittedEvent | None]] = set()
+        self._subscribers: set[_Subscription] = set()
         self._proofs: ProofBuilder | None = None
         # Private data (`tianfu.privdata.node.PrivateDataNode`), when the node keeps it: told
         # of every committed block, served by `tianfu.api.private`.
@@ -423,40 +440,70 @@ class NodeService(ChainReads):
                     for waiter in listed:
                         waiter.committed(h, record)
         if self._subscribers:
+            encoded: list[bytes] | None = getattr(executed, "encoded_receipts", None)
+            if encoded is None or len(encoded) != len(receipts):
+                encoded = None
             for i, (h, receipt) in enumerate(zip(hashes, receipts, strict=True)):
-                for ev in receipt.events:
-                    self._publish(CommittedEvent(height, i, h, ev))
-        self.mempool.remove(hashes)
-        stale = self.mempool.evict_expired(height + 1)
+                events = receipt.events
+                if not events:
+                    continue
+                # Each event's share of its receipt's bytes (together, at least theirs),
+                # when small; else its own bytes (a large result beside small events is
+                # not theirs: it would drop a stream a few hundred events behind).
+                share = len(encoded[i]) // len(events) + 1 if encoded is not None else 0
+                for ev in events:
+                    size = share if 0 < share <= EVENT_SHARE_MAX else len(encode(ev)) + 1
+                    self._publish(CommittedEvent(height, i, h, ev), size)
+        mempool = self.mempool
+        mempool.remove(hashes)
+        stale = mempool.evict_expired(height + 1)
+        verified = self.verified
         if stale:
-            self.verified.difference_update(stale)
+            verified.difference_update(stale)
+        # Every admitted transaction is pending here until committed or expired, unless a
+        # proposer dropped it from the mempool (it can never be in a block): then its hash is
+        # forgotten here too (a set of every such hash would only grow). In place: the
+        # ledger work holds `verified.__contains__`.
+        if len(verified) > len(mempool):
+            verified.difference_update([h for h in verified if h not in mempool])
         self.m_mempool.set(len(self.mempool))
         if self.private is not None:
             self.private.block_committed(executed)
 
-    def _publish(self, event: CommittedEvent) -> None:
-        for q in list(self._subscribers):
+    def _publish(self, event: CommittedEvent, size: int) -> None:
+        """Queue `event` (`size`: its canonical bytes) for every event stream. A stream
+        whose queue holds `SUBSCRIBER_QUEUE` events, or would hold more than
+        `SUBSCRIBER_QUEUE_BYTES` with it, is dropped (its reader gets what was queued, then
+        its end), never the node."""
+        for sub in list(self._subscribers):
+            q = sub.queue
             try:
-                q.put_nowait(event)
+                if sub.held + size > SUBSCRIBER_QUEUE_BYTES and not q.empty():
+                    raise asyncio.QueueFull
+                q.put_nowait((event, size))
+                sub.held += size
             except asyncio.QueueFull:  # a slow consumer is dropped, never the node
-                self._subscribers.discard(q)
+                self._subscribers.discard(sub)
                 try:  # make room for the end marker so the reader stops cleanly
-                    q.get_nowait()
+                    item = q.get_nowait()
+                    if item is not None:
+                        sub.held -= item[1]
                     q.put_nowait(None)
                 except (asyncio.QueueEmpty, asyncio.QueueFull):
                     pass
 
     async def subscribe(self) -> AsyncIterator[CommittedEvent]:
-        q: asyncio.Queue[CommittedEvent | None] = asyncio.Queue(SUBSCRIBER_QUEUE)
-        self._subscribers.add(q)
+        sub = _Subscription()
+        self._subscribers.add(sub)
         try:
             while True:
-                item = await q.get()
+                item = await sub.queue.get()
                 if item is None:
                     return
-                yield item
+                sub.held -= item[1]
+                yield item[0]
         finally:
-            self._subscribers.discard(q)
+            self._subscribers.discard(sub)
 
     def metrics(self) -> bytes:
         self.m_mempool.set(len(self.mempool))

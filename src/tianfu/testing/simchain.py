@@ -345,7 +345,7 @@ class SimMempool:
     def get(self, tx_hash: bytes) -> None:
         return None
 
-    def take(self, max_txs: int, max_bytes: int) -> list[Any]:
+    def take(self, max_txs: int, max_bytes: int, skip: Any = ()) -> list[Any]:
         return []
 
     def remove(self, hashes: Any) -> None:
