@@ -97,9 +97,19 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
                     if type(item) in _TEXT:
                         units += len(item) // _BYTES_PER_UNIT
                 continue
+            # Mixed: a scalar keeps the unit counted above (and adds its text or hash
+            # units) without a trip through the stack; a container's unit is taken back,
+            # its own pass counted when it is popped.
             for item in items:
-                push((item, depth + 1))
-            units -= len(items)  # counted again when popped
+                ti = type(item)
+                if ti in _FLAT_CHEAP:
+                    if hashing and ti is int:
+                        units += item.bit_length() // _HASH_BITS_PER_UNIT
+                elif ti is str or ti is bytes:
+                    units += len(item) // _BYTES_PER_UNIT
+                else:
+                    push((item, depth + 1))
+                    units -= 1
     return units
 
 
