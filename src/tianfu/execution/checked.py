@@ -295,6 +295,8 @@ class CheckedBuiltins:
     def b_sorted(self, x: Any, *, key: Any = None, reverse: Any = False) -> list[Any]:
         self.m.charge(BUILTIN_GAS)
         seq = self.items(x)
+        if type(seq) in FRESH_ITEMS:  # a str's characters or a range's integers, made and kept
+            self.m.alloc(len(seq) * SMALL_BYTES)
         if key is not None and type(seq) in _LIVE and len(seq) <= MAX_SEQ_LEN:
             # CPython's sorted() sorts a copy: a key function changing `x` (or the dict of
             # a view) changes neither the items sorted nor the answer
