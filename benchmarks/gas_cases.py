@@ -315,6 +315,14 @@ CASES: list[Case] = [
     _c("in range int", "op:in", "r = range(999_999)", "z = 999_998 in r", 20, 1_000),
     _c("in dict tuple key", "op:in", TUPLE_SHARED + "\nd = {}", "z = t in d", 1, 3),
     _c(
+        "in dict deep mixed key",
+        "op:in",
+        "t = (1,)\nfor _ in range(30):\n    t = (t, 1, 2, 3, 4, 5, 6, 7)\nd = {t: 1}",
+        "z = t in d",
+        4,
+        500,
+    ),
+    _c(
         "in dict values",
         "op:in",
         "d = {str(i): 'a' * 100 for i in range(100_000)}\nt = 'b' * 100",

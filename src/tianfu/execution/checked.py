@@ -37,10 +37,10 @@ from tianfu.execution.costs import (
 from tianfu.execution.iterables import DICT_ITEMS as _DICT_ITEMS
 from tianfu.execution.iterables import (
     FRESH_ITEMS,
-    FRESH_KEPT,
     FreshZip,
     fresh_bytes,
     fresh_enumerate,
+    made_bytes,
 )
 from tianfu.execution.keys import store_key
 from tianfu.execution.limits import (
@@ -200,7 +200,7 @@ class CheckedBuiltins:
         if t is _DICT_ITEMS:
             self._pairs_charge(len(obj))
             return list(obj)
-        mem = SLOT_BYTES + SMALL_BYTES + (obj.fresh if t in FRESH_KEPT else 0)
+        mem = SLOT_BYTES + SMALL_BYTES  # (`iterate` adds a `FreshZip` item's fresh bytes)
         out = list(self.iterate(obj, LOOP_GAS + mem // MEM_BYTES_PER_GAS, mem))  # type: ignore[attr-defined]
         if len(out) > MAX_SEQ_LEN:  # (the memory cap stops it long before)
             raise too_big("a sequence", len(out), MAX_SEQ_LEN)
@@ -295,6 +295,8 @@ class CheckedBuiltins:
     def b_sorted(self, x: Any, *, key: Any = None, reverse: Any = False) -> list[Any]:
         self.m.charge(BUILTIN_GAS)
         seq = self.items(x)
+        if type(seq) in FRESH_ITEMS:  # a str's characters or a range's integers, made and kept
+            self.m.alloc(len(seq) * SMALL_BYTES)
         if key is not None and type(seq) in _LIVE and len(seq) <= MAX_SEQ_LEN:
             # CPython's sorted() sorts a copy: a key function changing `x` (or the dict of
             # a view) changes neither the items sorted nor the answer
@@ -511,7 +513,7 @@ class CheckedBuiltins:
             z = self.pulled(z)
         if k <= 4:  # each item fits `SMALL_BYTES` (and a `FreshZip`'s `fresh` bytes)
             return z
-        return self._counted(z, seq_bytes(k))
+        return self._counted(z, seq_bytes(k) + made_bytes(iterables))
 
     def pulled(self, it: Iterator[Any]) -> Iterator[Any]:
         """The items of `it`, each pull one level of call depth: a generator expression

@@ -4,8 +4,10 @@
 Iterating a dict's items, a str's characters or a range's integers makes a new object
 per item. `CheckedBuiltins.b_zip`/`b_enumerate` hand out a `FreshZip`/`FreshEnumerate`
 where the tuples they yield hold more than the small object a kept item is counted as
-(`SLOT_BYTES + SMALL_BYTES`); what keeps the items (`CheckedBuiltins.items`,
-`Runtime.keep`) adds their `fresh` bytes, a loop that only pulls them does not.
+(`SLOT_BYTES + SMALL_BYTES`); `Runtime.iterate`, through which every loop, comprehension
+and consuming builtin pulls, counts their `fresh` bytes as each item is made, whatever
+then keeps it (a dict store, `L += t`, `list()`). A zip over more than four iterables
+counts the fresh objects of each item as it pulls it (`made_bytes`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ class FreshZip(zip):
     """A `zip` over two to four iterables at least one of which makes a fresh object per
     item (a dict's items, a str's characters, a range's integers): each tuple it yields
     holds those objects, `fresh` bytes more than the small object a kept item is counted
-    as. What keeps its items counts them (`CheckedBuiltins.items`, `Runtime.keep`); a loop
-    that only pulls them does not."""
+    as, counted as each is pulled (`Runtime.iterate`)."""
 
     __slots__ = ("fresh",)
     fresh: int
@@ -44,14 +45,38 @@ class FreshEnumerate(enumerate):
 FRESH_KEPT = frozenset({FreshZip, FreshEnumerate})
 
 
+def _made(iterables: tuple[Any, ...]) -> tuple[int, int]:
+    """How many of `iterables` make a fresh object per item (a dict's items, a str's
+    characters, a range's integers, or the items of a `FreshZip`/`FreshEnumerate`), and
+    the bytes the latter's items hold beyond a small object each."""
+    made = held = 0
+    for it in iterables:
+        t = type(it)
+        if t in FRESH_ITEMS:
+            made += 1
+        elif t in FRESH_KEPT:
+            made += 1
+            held += it.fresh
+    return made, held
+
+
 def fresh_bytes(iterables: tuple[Any, ...]) -> int:
     """The bytes a kept item of `zip(*iterables)` (two to four of them) holds beyond
     `SLOT_BYTES + SMALL_BYTES`: a small object per iterable making fresh items past the
-    first, and a slot per iterable past the second."""
-    made = sum(type(it) in FRESH_ITEMS for it in iterables)
+    first (and what a `FreshZip`'s item holds beyond one), and a slot per iterable past
+    the second."""
+    made, held = _made(iterables)
     if not made:
         return 0
-    return (made - 1) * SMALL_BYTES + (len(iterables) - 2) * SLOT_BYTES
+    return (made - 1) * SMALL_BYTES + (len(iterables) - 2) * SLOT_BYTES + held
+
+
+def made_bytes(iterables: tuple[Any, ...]) -> int:
+    """The fresh objects an item of `zip(*iterables)` over more than four holds besides
+    its tuple (counted as each is pulled): a small object per iterable making fresh
+    items, and what a `FreshZip`'s item holds beyond one."""
+    made, held = _made(iterables)
+    return made * SMALL_BYTES + held
 
 
 def fresh_enumerate(x: Any, start: int) -> Any:

@@ -76,10 +76,11 @@ from tianfu.execution.walk import (
 _SHORT_SEARCH = 64
 
 
-def _gen(name: str, params: str, body: str) -> Any:
-    """A helper made from `meter.charge_source` (the single definition of a charge)."""
+def _gen(name: str, params: str, body: str, **names: Any) -> Any:
+    """A helper made from `meter.charge_source` (the single definition of a charge), its
+    body seeing `names`."""
     src = f"def {name}({params}):\n" + "".join(f"    {ln}\n" for ln in body.splitlines())
-    ns: dict[str, Any] = {}
+    ns: dict[str, Any] = dict(names)
     exec(compile(src, f"<gas.{name}>", "exec"), ns)  # noqa: S102 - our own template
     return ns[name]
 
@@ -122,6 +123,12 @@ class Runtime(CheckedOperators):
         "iterate",
         f"self, obj, gas={LOOP_GAS}, mem=0",
         "m = self.m\n"
+        # The items of a `FreshZip`/`FreshEnumerate` hold `fresh` bytes more than a small
+        # object: counted as each is made, whatever keeps it (a loop's `d[i] = t`,
+        # `L += t`, a comprehension, `list()` of it).
+        "if type(obj) in FRESH_KEPT:\n"
+        f"    gas += obj.fresh // {MEM_BYTES_PER_GAS}\n"
+        "    mem += obj.fresh\n"
         # A generator a contract holds counts each pull from it as a level of call depth
         # itself (`gen`, `pulled`): a loop over it charges its items only.
         "if mem:\n"
@@ -132,18 +139,15 @@ class Runtime(CheckedOperators):
         "    for item in obj:\n"
         + _indent(charge_source("m", "gas", None, False), 8)
         + "        yield item\n",
+        FRESH_KEPT=FRESH_KEPT,
     )
     iterate.__doc__ = (
-        "What every `for` loop and comprehension iterates through, charging each item."
+        "What every `for` loop and comprehension iterates through, charging each item "
+        "(and the fresh objects each item of a `FreshZip`/`FreshEnumerate` holds)."
     )
-
-    def keep(self, obj: Any, gas: int, mem: int) -> Any:
-        """What a list or dict comprehension iterates through to keep what it makes of
-        each item (`iterate`): a `FreshZip`'s items count the fresh objects they hold."""
-        if type(obj) in FRESH_KEPT:
-            gas += obj.fresh // MEM_BYTES_PER_GAS
-            mem += obj.fresh
-        return self.iterate(obj, gas, mem)
+    # What the innermost generator of a list or dict comprehension iterates through: the
+    # same charge as any loop's.
+    keep = iterate
 
     def gen(self, g: Any) -> Any:
         """A generator expression as contract code holds it: a generator's next item runs

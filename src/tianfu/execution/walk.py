@@ -67,6 +67,9 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
     pop, push = stack.pop, stack.append
     while stack:
         x, depth = pop()
+        if depth < 0:  # a run of scalars' units
+            units += x
+            continue
         t = type(x)
         if t in _FLAT_CHEAP:
             units += 1
@@ -97,8 +100,25 @@ def measure(meter: Meter, v: Any, verb: str, hashing: bool = False) -> int:
                     if type(item) in _TEXT:
                         units += len(item) // _BYTES_PER_UNIT
                 continue
+            # Mixed: each run of scalars goes onto the stack as one entry of their units
+            # (depth -1), counted when popped, as each scalar of it would have been: the
+            # same units, at the same points of the walk, without a trip per scalar.
+            run = 0
             for item in items:
-                push((item, depth + 1))
+                ti = type(item)
+                if ti in _FLAT_CHEAP:
+                    run += 1
+                    if hashing and ti is int:
+                        run += item.bit_length() // _HASH_BITS_PER_UNIT
+                elif ti is str or ti is bytes:
+                    run += 1 + len(item) // _BYTES_PER_UNIT
+                else:
+                    if run:
+                        push((run, -1))
+                        run = 0
+                    push((item, depth + 1))
+            if run:
+                push((run, -1))
             units -= len(items)  # counted again when popped
     return units
 
