@@ -267,7 +267,8 @@ def _call(
             me in CORE
             and p["issuer"] == me
             and p["status"] in ("active", "split")
-            and len(under) > 0
+            and 0 < len(under) <= 30  # MAX_REPAY: more are repaid a part at a time
+            and len(model.subtree(rid)) <= 100  # MAX_REPAY_READ
         )
         if ok:
             for x in under:

@@ -7,7 +7,10 @@ import copy
 import secrets
 from typing import Any
 
-from tianfu.execution.contract_api import Caller, ContractError
+from tianfu.codec import encode
+from tianfu.execution.context import CallContext
+from tianfu.execution.contract_api import Caller, ContractError, state_key
+from tianfu.execution.meter import Meter
 from tianfu.execution.sandbox import CompiledContract
 
 ALICE, BOB, CAROL, DAVE = "a" * 40, "b" * 40, "c" * 40, "d" * 40
@@ -83,3 +86,27 @@ class Local:
         except ContractError:
             self.ctx.state = before
             raise
+
+    def chain_gas(
+        self, sender: str, method: str, *args: Any, org: str = "org1", limit: int = 1_000_000
+    ) -> tuple[Any, int]:
+        """`method` run as the chain runs it, on its own `CallContext` over this state (every
+        state read, write and event charged by the byte, which `gas` does not charge) with
+        `limit` gas (a transaction's or a view's 1,000,000 by default): (result, gas used).
+        Its writes are dropped; it raises ContractError (`OutOfGas` past `limit`)."""
+        ctx = self.ctx
+        raw = {state_key(ctx.contract, k): encode(v) for k, v in ctx.state.items()}
+        for k, v in ctx.governance.items():
+            raw[state_key("governance", k)] = encode(v)
+        roles = frozenset(ctx.roles.get(sender, []))
+        meter = Meter(limit)
+        call = CallContext(
+            contract=ctx.contract,
+            sender=Caller(sender, org, sender[:3], "member", roles),
+            height=ctx.height + 1,
+            time_ms=ctx.time_ms + 1000,
+            tx_hash=secrets.token_hex(32),
+            reader=raw.get,
+            gas=meter,
+        )
+        return self.c.call(call, method, list(args), meter)

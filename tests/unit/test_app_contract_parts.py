@@ -18,7 +18,7 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "aec5f22a6834fe1b4bc87c294deedf9d6114125f49021933fb0334c690139c10",
+    "supply_finance": "7ad7c074b74b3f45928c530db84a94b9891453d60a1096cdcc67995c63180d55",
     "fund_supervision": "e5c8c7b52444b75dbbf0493928a92dc236a9c32f51bc77d8cf1152834d266f74",
     "traceability": "ca698cc077572cfd0a967913a5a1f85cfece245c1d537390900c679930232c00",
     "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",

@@ -24,7 +24,7 @@ def test_a_tree_split_past_what_one_repayment_pays_is_repaid_a_part_at_a_time(wo
     """`repay` pays every unpaid part under the id, one `Repaid` event each: a holder
     splitting its receivable into 20 parts and each of them into 20 again (21 transactions)
     made the issuer's repay of it fail with "more than 256 events in one transaction". It
-    is now refused past 200 unpaid parts, naming the parts to repay instead, before paying
+    is now refused past 30 unpaid parts, naming the parts to repay instead, before paying
     any; each of them is repaid in one call, and the receivable is closed after the last."""
     chain, p = world
     core, holder = p["core"].identity, p["tier1"].identity
@@ -39,7 +39,7 @@ def test_a_tree_split_past_what_one_repayment_pays_is_repaid_a_part_at_a_time(wo
         assert chain.call(holder, NAME, "split", part, [amount // 400] * 20).ok
     before = chain.contract_state(NAME)
     r = chain.call(core, NAME, "repay", rid, "WIRE-1")
-    assert not r.ok and "400 unpaid parts, more than the 200" in r.error
+    assert not r.ok and "400 unpaid parts, more than the 30" in r.error
     assert f"{rid}.1" in r.error and f"{rid}.20" in r.error
     assert chain.contract_state(NAME) == before
     for part in parts:
@@ -53,7 +53,7 @@ def test_a_tree_split_past_what_one_repayment_pays_is_repaid_a_part_at_a_time(wo
 
 def test_a_part_with_too_many_parts_under_it_is_refused_naming_its_own_parts(world) -> None:
     """A part (not the receivable itself) has no count of its unpaid parts: its repayment
-    reads at most 500 parts and pays at most 200, and past that names its parts."""
+    reads at most 100 parts and pays at most 30, and past that names its parts."""
     chain, p = world
     core, holder = p["core"].identity, p["tier1"].identity
     maturity = int(time.time() * 1000) + DAY_MS
@@ -67,7 +67,7 @@ def test_a_part_with_too_many_parts_under_it_is_refused_naming_its_own_parts(wor
     for part in parts:
         assert chain.call(holder, NAME, "split", part, [amount // 800] * 20).ok
     r = chain.call(core, NAME, "repay", half, "WIRE-2")
-    assert not r.ok and f"{half} has more than the 200 unpaid parts" in r.error
+    assert not r.ok and f"{half} has more than the 30 unpaid parts" in r.error
     assert f"{half}.20" in r.error
     r = chain.call(core, NAME, "repay", parts[0], "WIRE-2")
     assert r.ok and len(r.result) == 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from tianfu.client import Client
 
@@ -97,6 +97,16 @@ class operation(_ContractCall):  # noqa: N801 - used like a decorator name in SD
         return sdk._invoke(self.method, *args)
 
 
+def following(page: Any, start: int) -> int | None:
+    """The `start` of the page after `page` (read from `start`): its "next", None after the
+    last. ValueError when it does not advance past `start` (a node answering so would keep
+    a reader asking for the same pages for ever)."""
+    nxt = page["next"]
+    if nxt is not None and (type(nxt) is not int or nxt <= start):
+        raise ValueError(f"the page from {start} gives next {nxt!r}, which does not advance")
+    return cast(int | None, nxt)
+
+
 def walk_pages(read: Callable[[int], Any], key: str, most: int = 100_000) -> list[Any]:
     """The entries under `key` of every page `read(start)` answers, from start 1 until a
     page's "next" is None (at most `most` pages). An entry the contract pages by its slot of
@@ -115,7 +125,7 @@ def walk_pages(read: Callable[[int], Any], key: str, most: int = 100_000) -> lis
             if ident not in ids:
                 ids.add(ident)
                 out.append(x)
-        start = page["next"]
+        start = following(page, start)
     raise ValueError(f"more than {most} pages")
 
 
@@ -130,5 +140,5 @@ def walk_log(read: Callable[[int], Any], key: str, most: int = 100_000) -> list[
             return out
         page = read(start)
         out.extend(page[key])
-        start = page["next"]
+        start = following(page, start)
     raise ValueError(f"more than {most} pages")

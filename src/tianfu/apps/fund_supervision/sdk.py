@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK, view
+from tianfu.apps.common.sdk import ContractSDK, following, view
 from tianfu.apps.fund_supervision import NAME
 
 POOL = ""  # the source account meaning "the fund's own pool"
@@ -51,7 +51,7 @@ def paged_report(
                 raise ValueError(f"fund {fund_id} has more than {most_pages} report pages")
             page = query("report_page", fund_id, idle_ms, start, limit)
             pages.append(page)
-            start = page["next"]
+            start = following(page, start)
         if len({p["head"]["moves"] for p in pages}) == 1:
             refused = (query("refusals", fund_id), query("refusal_count", fund_id))
             return _combined(fund_id, pages, *refused)
@@ -194,7 +194,7 @@ class FundSupervision(ContractSDK):
         while start is not None:
             page = self.accounts_page(start=start, limit=limit)
             out += list(page["accounts"])
-            start = page["next"]
+            start = following(page, start)
         return out
 
     def all_refusals(self, fund_id: str, limit: int = REFUSAL_PAGE) -> list[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK, view
+from tianfu.apps.common.sdk import ContractSDK, view, walk_log
 
 CONTRACT = "ip_rights"
 
@@ -86,10 +86,4 @@ class IpRights(ContractSDK):
     def all_ownership(self, work_id: str, limit: int = 200) -> list[dict[str, Any]]:
         """A work's registration and transfers, oldest first, read a page
         (`ownership_page`) at a time."""
-        out: list[dict[str, Any]] = []
-        start: int | None = 1
-        while start is not None:
-            page = self.ownership_page(work_id, start=start, limit=limit)
-            out.extend(page["entries"])
-            start = page["next"]
-        return out
+        return walk_log(lambda s: self.ownership_page(work_id, start=s, limit=limit), "entries")

@@ -58,8 +58,14 @@ MAX_TREE = 500  # parts of a tree `audit`, `tree_totals` and `overdue` read (`tr
 MAX_TREE_PAGE = 100  # parts one `tree_page` / `audit_page` reads (and each split part's parts)
 MAX_OVERDUE_READ = 600  # parts one `overdue_page` reads (a page ends early before more)
 MAX_OPEN = 1000  # open receivables `open_receivables` and `overdue` read (their `_page`s page)
-MAX_REPAY = 200  # unpaid parts one `repay` pays (an event each: a transaction emits <= 256)
-MAX_REPAY_READ = 500  # parts one `repay` reads (more: repay the parts below one at a time)
+# One `repay` pays at most MAX_REPAY unpaid parts and reads at most MAX_REPAY_READ parts (more:
+# it names the parts below to repay one at a time). A part its holder passed on and pledged
+# again and again carries up to MAX_KEPT transfers and pledges (about 5.5 KB): paying one
+# costs about 9,000 gas (read, closing its pledge, writing it, its `Repaid` event) and
+# reading one about 1,000, so at these bounds a repayment stays under half of the 1,000,000
+# gas of a transaction (200 such parts spent 1.7 million).
+MAX_REPAY = 30
+MAX_REPAY_READ = 100
 MAX_RATE_BP = 10000
 MAX_LAZY_CLAIMS = 50  # unfiled invoice claims `issue` files itself (more: run index_claims)
 MAX_KEPT = 10  # newest transfers / closed pledges a record carries (`*_page` views read all)
@@ -539,8 +545,9 @@ def _unpaid_under(ctx, record):
     known = ctx.get("unpaid:" + rid) if record["root"] == rid else None
     count = "" if known is None else f"{known} unpaid parts, "
     refusal = (
-        f"{rid} has {count}more than the {MAX_REPAY} unpaid parts one repayment pays (an event "
-        f"each) or {MAX_REPAY_READ} it reads: repay its parts one at a time: "
+        f"{rid} has {count}more than the {MAX_REPAY} unpaid parts one repayment pays or the "
+        f"{MAX_REPAY_READ} parts it reads (within a transaction's gas): repay its parts one at "
+        f"a time: "
         f"{', '.join(record['children'])}"
     )
     ctx.require(known is None or known <= MAX_REPAY, refusal)

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK, view, walk_pages
+from tianfu.apps.common.sdk import ContractSDK, following, view, walk_pages
 from tianfu.apps.supply_finance import NAME
 from tianfu.client.errors import ApiError
 
@@ -150,7 +150,7 @@ def paged_totals(query: Callable[..., Any], rid: str, limit: int = 100) -> dict[
     start: int | None = 1
     while start is not None:
         pages.append(query("tree_page", rid, start, limit))
-        start = pages[-1]["next"]
+        start = following(pages[-1], start)
     first = pages[0]
     rejected = first["nodes"][0]["status"] == "rejected"
     leaves = sum(p["leaves"] for p in pages)

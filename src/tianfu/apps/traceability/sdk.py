@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tianfu.apps.common.sdk import ContractSDK, view
+from tianfu.apps.common.sdk import ContractSDK, following, view
 from tianfu.apps.traceability.proof import event_key
 
 CONTRACT = "traceability"
@@ -128,7 +128,7 @@ class Traceability(ContractSDK):
         while start is not None:
             page = self.events_page(code, start=start, limit=limit)
             out += list(page["events"])
-            start = page["next"]
+            start = following(page, start)
         return out
 
     def all_descendants(self, code: str, limit: int = PAGE) -> list[str]:
