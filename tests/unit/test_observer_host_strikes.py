@@ -47,10 +47,11 @@ def test_a_forged_verdict_after_the_link_closed_strikes_its_host():
                 peer = PeerId(client.address, "", "observer", client._keypair.public_key)
                 server.forged(peer, 1)
             assert server.is_banned("127.0.0.1")
+            refused = server.stats["refused_banned"]
             late = make("observer", [], listen=None, peers=target)
             await late.start()
-            try:
-                await asyncio.sleep(0.3)  # it dials and is refused: the host is banned
+            try:  # it dials and is refused: the host is banned
+                await wait_for(lambda: server.stats["refused_banned"] > refused)
                 assert not server.peers() and not late.peers()
             finally:
                 await late.stop()

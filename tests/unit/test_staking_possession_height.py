@@ -116,7 +116,7 @@ def test_governance_sets_the_height_on_an_old_chain(legacy):
     assert r.ok, r.error
 
 
-def test_a_ten_field_genesis_names_the_height(tmp_path):
+def test_an_eight_field_open_profile_names_the_height(tmp_path):
     chain, whale = _chain(tmp_path, OpenGenesis, OpenProfile, possession_height=8)
     try:
         assert chain.ledger.height < 7

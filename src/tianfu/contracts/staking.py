@@ -77,12 +77,13 @@ def prove_possession(keypair: Any, chain_id: str, owner: str) -> bytes:
 
 def possession_required(ctx: Context) -> bool:
     """Whether a bond in this block follows the proof-of-possession rule: from the height
-    the `possession_height` parameter names (a ten-field open genesis sets it, 0 by
-    default; governance may set it). A chain made from a nine-field genesis, before the
-    proof existed, has none until governance sets it: its bonds without a proof keep the
-    meaning they had, and replaying it gives the same state roots. The parameter is read
-    without gas (`CallContext.peek`), and charged as an ordinary read only where the rule
-    is in force: a bond before it uses the gas it used before the rule existed."""
+    the `possession_height` parameter names (an open genesis whose settings have eight
+    fields, `OpenProfile`, sets it, 0 by default; governance may set it). A chain made from
+    settings of seven fields (`OpenProfileV1`), before the proof existed, has none until
+    governance sets it: its bonds without a proof keep the meaning they had, and replaying
+    it gives the same state roots. The parameter is read without gas (`CallContext.peek`),
+    and charged as an ordinary read only where the rule is in force: a bond before it uses
+    the gas it used before the rule existed."""
     params = ctx.peek(GOVERNANCE, "params")  # type: ignore[attr-defined]
     start = params.get("possession_height") if isinstance(params, dict) else None
     if start is None or ctx.height < int(start):

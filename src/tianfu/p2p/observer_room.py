@@ -73,9 +73,10 @@ def room_for(
 
     A key that is not in the validator set fits only while its host has fewer than
     `max_per_host` outsiders' inbound links, and when the port holds `max_links`, in the
-    place of the idlest link of the host holding the most outsiders' links, if that host
-    holds at least two more than `host` (so fresh keys from one host cannot keep another
-    host's observer out, nor hosts holding one link each push each other out). A key that
+    place of the idlest link of the host holding the most strangers' links (below), if it
+    holds at least two more of them than `host` holds links (so fresh keys from one host
+    cannot keep another host's observer out, nor hosts holding one link each push each
+    other out). A key that
     served something valid (`useful` of its address) is never pushed out by such a key, and
     when the port is full it takes the place of the idlest link of a key that did not. A key
     in the validator set always fits, when the port is full in the place of the newest link
@@ -93,13 +94,15 @@ def room_for(
         strangers = [link for link in outsiders if not useful(link.peer.address)]
         if useful(peer.address) and strangers:
             return True, min(strangers, key=_idleness)
-        if not hosts:
+        # The host holding the most strangers' links (a credited link is never the victim,
+        # so a host holding only those is not the one to give way).
+        held_by = Counter(link.host for link in strangers)
+        if not held_by:
             return False, None
-        top, held = hosts.most_common(1)[0]
+        top, held = held_by.most_common(1)[0]
         if held < hosts[host] + 2:
             return False, None
-        victims = [link for link in strangers if link.host == top]
-        return (True, min(victims, key=_idleness)) if victims else (False, None)
+        return True, min((link for link in strangers if link.host == top), key=_idleness)
     for link in reversed(links):
         if not is_validator_key(link.peer.public_key):
             return True, link

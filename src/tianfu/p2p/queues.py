@@ -181,10 +181,12 @@ class HandshakeSlots:
     When all `total` are taken (connections from many hosts), a new connection takes the
     slot of the oldest handshake that has run at least `grace` seconds, which is aborted:
     an honest handshake takes milliseconds, so idle connections cannot hold every slot
-    for the whole handshake timeout; a handshake is never aborted within its grace. A
-    handshake from a host `protected` names (one that has served something valid) is
-    aborted only for another such host's: connections churned from many hosts take each
-    other's slots, not its.
+    for the whole handshake timeout; a handshake is never aborted within its grace. The
+    oldest handshake of each host `protected` names (one that has served something valid),
+    at most half the table, is aborted only for such a host's: connections churned from
+    many hosts take each other's slots, not its. A host's further handshakes, and those
+    beyond half the table, are aborted like anyone's: a host is credited for one admitted
+    transaction, and credited hosts holding connections open must not lock the rest out.
     """
 
     def __init__(self, total: int, per_host: int, grace: float = 1.0) -> None:
@@ -206,10 +208,8 @@ class HandshakeSlots:
             return None
         if len(self._pending) >= self.total:
             mine = protected is not None and protected(host)
-            oldest = next(
-                (s for s in self._pending if mine or protected is None or not protected(s.host)),
-                None,
-            )
+            kept = set() if mine or protected is None else self._kept(protected)
+            oldest = next((s for s in self._pending if s not in kept), None)
             if oldest is None or now - oldest.started < self.grace:
                 return None
             self.release(oldest)
@@ -219,6 +219,19 @@ class HandshakeSlots:
         self._pending[slot] = None
         self._by_host[host] = self._by_host.get(host, 0) + 1
         return slot
+
+    def _kept(self, protected: Callable[[str], bool]) -> set[HandshakeSlot]:
+        """The handshakes a stranger may not abort: the oldest of each host `protected`
+        names, at most half the table (the oldest first)."""
+        kept: set[HandshakeSlot] = set()
+        hosts: set[str] = set()
+        for slot in self._pending:
+            if len(kept) >= self.total // 2:
+                break
+            if slot.host not in hosts and protected(slot.host):
+                hosts.add(slot.host)
+                kept.add(slot)
+        return kept
 
     def release(self, slot: HandshakeSlot) -> None:
         """The handshake of `slot` ended, whatever the outcome (again: nothing)."""

@@ -242,10 +242,32 @@ def decode_genesis(data: bytes) -> Genesis:
         raise CodecError("expected the bytes of a genesis")
     first = bytes(data[:1])[0]
     if 0x90 <= first <= 0x9F and first - 0x90 == _GENESIS_FIELDS + 1:
-        try:
-            settings = msgspec.msgpack.decode(data)[_GENESIS_FIELDS]
-        except (msgspec.DecodeError, TypeError, IndexError, KeyError) as exc:
-            raise CodecError(f"invalid genesis: {exc}") from None
-        eight = isinstance(settings, list) and len(settings) == _OPEN_PROFILE_FIELDS
+        eight = _settings_length(data) == _OPEN_PROFILE_FIELDS
         return decode(data, OpenGenesis if eight else OpenGenesisV1)
     return decode(data, Genesis)
+
+
+def _settings_length(data: bytes | bytearray | memoryview) -> int | None:
+    """The length of the array header of the ninth field of `data`, read without decoding
+    any value (None if the input is over `decode`'s size limit, malformed, or that field is
+    not an array): `decode` then refuses it, with `CodecError`. Decoding the input without
+    a type instead built an object for every byte (a million empty arrays in 1 MiB), before
+    the size limit, and let nesting too deep escape as `RecursionError`."""
+    from tianfu.codec import DEFAULT_MAX_SIZE
+
+    if len(data) > DEFAULT_MAX_SIZE:
+        return None
+    try:  # `Raw` fields: the eight first are skipped over, not built
+        fields = msgspec.msgpack.decode(data, type=list[msgspec.Raw])
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if len(fields) <= _GENESIS_FIELDS:
+        return None
+    head = memoryview(fields[_GENESIS_FIELDS])[:5].tobytes()
+    if head and 0x90 <= head[0] <= 0x9F:
+        return head[0] - 0x90
+    if len(head) >= 3 and head[0] == 0xDC:
+        return int.from_bytes(head[1:3], "big")
+    if len(head) >= 5 and head[0] == 0xDD:
+        return int.from_bytes(head[1:5], "big")
+    return None
