@@ -3,17 +3,21 @@ never runs beside the sandbox's own (CPython's AST constructor is not thread saf
 parses at once in the process fail with "AST constructor recursion depth mismatch", and the
 node's consensus compiles contracts), the first views of a source parse it once however many
 arrive together (a deployed source of 256 KiB takes ~0.7 s and ~110 MB to parse), a source
-that could not be read is not remembered as having no methods."""
+that could not be read is not remembered as having no methods, and an old transaction keeps
+the names of the source it ran against after the contract is upgraded."""
 
 from __future__ import annotations
 
 import ast
+import re
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tianfu.execution import sandbox
+from tianfu.testing.appchain import AppChain
 from tianfu.web import params
 
 SOURCE = "def pay(ctx, to, amount_fen, memo=''):\n    return 1\n"
@@ -97,3 +101,38 @@ def test_a_source_that_could_not_be_read_is_not_remembered_as_methodless() -> No
     assert params.named_args("shop", "pay", ["x", 5], missing) == [("#1", "x"), ("#2", 5)]
     found = _reader("c3" * 32, SOURCE)
     assert params.named_args("shop", "pay", ["x", 5], found) == [("to", "x"), ("amount_fen", 5)]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppChain]:
+    c = AppChain(tmp_path_factory.mktemp("upgraded-args"))
+    yield c
+    c.close()
+
+
+def _args(page: str) -> str:
+    found = re.search(r'<dl class="data" id="tx-args">(.*?)</dl>', page, re.S)
+    assert found, "no named arguments on the page"
+    return found.group(1)
+
+
+def test_an_old_transaction_keeps_the_names_of_the_source_it_ran_against(chain: AppChain) -> None:
+    """Version 1 of `shop.pay` takes (to, amount_fen); version 2 swaps them. The version 1
+    payment's page still says who was paid and ¥0.05, not an amount of "x"."""
+    chain.deploy("shop", "def pay(ctx, to, amount_fen):\n    return 1\n")
+    admin = chain.admin(chain.orgs[0])
+    receipt = chain.call(admin, "shop", "pay", "x", 5)
+    assert receipt.ok, receipt.error
+    params._parsed.clear()
+    chain.deploy("shop", "def pay(ctx, amount_fen, to):\n    return 2\n")
+    heights = range(1, chain.service.status()["height"] + 1)
+    urls = [
+        url
+        for h in heights
+        for url in re.findall(r'href="(/txs/[0-9a-f]{64})"', chain.http.get(f"/blocks/{h}").text)
+    ]
+    paid = [u for u in urls if chain.http.get(f"/v1{u}").json()["tx"]["method"] == "pay"]
+    assert len(paid) == 1
+    args = _args(chain.http.get(paid[0], params={"lang": "en"}).text)
+    assert '<dt title="to">' in args and "<dd>x</dd>" in args, args
+    assert '<span class="money" title="5 fen">¥0.05</span>' in args, args
