@@ -66,6 +66,7 @@ PARAM_NAMES = {
     "passed": N_("passed"),
     "payment_ref": N_("payment reference"),
     "photo_id": N_("photograph"),
+    "prefix": N_("code prefix"),
     "product_id": N_("product"),
     "readers": N_("reader organisations"),
     "reporter": N_("reporter"),
