@@ -136,3 +136,29 @@ def test_an_old_transaction_keeps_the_names_of_the_source_it_ran_against(chain: 
     args = _args(chain.http.get(paid[0], params={"lang": "en"}).text)
     assert '<dt title="to">' in args and "<dd>x</dd>" in args, args
     assert '<span class="money" title="5 fen">¥0.05</span>' in args, args
+
+
+def test_a_code_that_is_not_a_fund_refusal_is_shown_as_written(chain: AppChain) -> None:
+    """A batch code, an argument or an event's `code` of any contract but the fund's, that
+    happens to be spelled like a fund refusal's code ("invalid") is the code, not the fund's
+    refusal sentence ("the request was malformed ..."); the fund's refusals are translated
+    (test_console_tx_readable)."""
+    chain.deploy(
+        "stock",
+        'def add(ctx, code, quantity):\n    ctx.emit("Added", code=code, quantity=quantity)\n'
+        '    return {"code": code, "quantity": quantity}\n',
+    )
+    receipt = chain.call(chain.admin(chain.orgs[0]), "stock", "add", "invalid", 3)
+    assert receipt.ok, receipt.error
+    heights = range(1, chain.service.status()["height"] + 1)
+    urls = [
+        url
+        for h in heights
+        for url in re.findall(r'href="(/txs/[0-9a-f]{64})"', chain.http.get(f"/blocks/{h}").text)
+    ]
+    added = [u for u in urls if chain.http.get(f"/v1{u}").json()["tx"]["contract"] == "stock"]
+    assert len(added) == 1
+    page = chain.http.get(added[0], params={"lang": "en"}).text
+    assert "the request was malformed (amount or document hash)" not in page
+    assert 'id="tx-refusal"' not in page
+    assert '<dt title="code">code</dt><dd>invalid</dd>' in _args(page)
