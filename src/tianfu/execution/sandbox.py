@@ -225,6 +225,16 @@ def compile_contract(source: str, max_source_bytes: int = MAX_SOURCE_BYTES) -> C
 _COMPILE_LOCK = threading.Lock()
 
 
+def parse_source(source: str) -> ast.Module:
+    """`ast.parse(source)` for a reader of contract sources outside execution (the console
+    naming a call's arguments): under the same lock as `compile_contract`, as every parse in
+    the process must be (two at once can fail: "AST constructor recursion depth mismatch",
+    a SystemError, in the consensus worker's compile as well as in the reader's), on a
+    fresh stack. Raises what `ast.parse` raises."""
+    with _COMPILE_LOCK:
+        return _on_fresh_stack(ast.parse, source)  # type: ignore[no-any-return]
+
+
 @functools.lru_cache(maxsize=128)
 def _compile(source: str, max_source_bytes: int) -> CompiledContract:
     return _on_fresh_stack(_build, source, max_source_bytes)
@@ -289,4 +299,5 @@ __all__ = [
     "HostResourceError",
     "MAX_FREE",
     "compile_contract",
+    "parse_source",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -300,6 +301,28 @@ class ConsoleData:
             return self.service.read_state(contract, key, None, False).value
         except (NotFound, QueryFailed, ValueError):
             return None
+
+    def record_at(self, contract: str, key: str, height: int) -> Any:
+        """A record as block `height` left it (None: absent, or no such height)."""
+        try:
+            return self.service.read_state(contract, key, height, False).value
+        except (NotFound, QueryFailed, ValueError):
+            return None
+
+    def reader_at(self, height: int) -> Callable[[str, str], Any]:
+        """`record` as a transaction of block `height` saw the contracts: a contract's
+        deployment record (`governance` `contract/<name>`) as it was before and after that
+        block, None when the block changed it (an upgrade: which source the transaction ran
+        is not known here); any other record (a source, by its hash) the latest."""
+
+        def read(contract: str, key: str) -> Any:
+            if contract != "governance" or not key.startswith("contract/"):
+                return self.record(contract, key)
+            after = self.record_at(contract, key, height)
+            before = self.record_at(contract, key, height - 1) if height > 1 else None
+            return None if before is not None and before != after else after
+
+        return read
 
     def orgs(self) -> list[dict[str, Any]]:
         return list(self.view("governance", "list_orgs") or [])

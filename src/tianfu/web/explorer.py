@@ -159,7 +159,10 @@ def explorer_router(data: ConsoleData) -> APIRouter:
             names=data.names(),
             tx_hash=tx_hash,
             args=named_args(
-                rec.tx.body.contract, rec.tx.body.method, rec.tx.body.args, data.record
+                rec.tx.body.contract,
+                rec.tx.body.method,
+                rec.tx.body.args,
+                data.reader_at(rec.height),
             ),
             block_time=_block_time(data, rec.height),
         )

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tianfu.contracts.governance import Governance
+from tianfu.execution.sandbox import parse_source
 from tianfu.web.i18n import N_
 
 MAX_PARSED = 32  # contract sources whose parameters are kept (by source hash)
@@ -111,15 +112,19 @@ PARAM_NAMES = {
 }
 
 # Parsed sources by hash, least recently used first; pages are served from several threads.
+# `_parsed_lock` guards the dict; `_parse_lock` is held across a source's read and parse, so
+# that the first views of a source arriving together parse it once (the others wait for it).
 _parsed: OrderedDict[str, dict[str, tuple[int, tuple[str, ...]]]] = OrderedDict()
 _parsed_lock = threading.Lock()
+_parse_lock = threading.Lock()
 
 
 def source_methods(source: str) -> dict[str, tuple[int, tuple[str, ...]]]:
     """The top-level functions of a contract source: name -> (number of required
-    parameters, parameter names), without the first (the call's context)."""
+    parameters, parameter names), without the first (the call's context). Parsed as the
+    sandbox parses (`parse_source`: one parse at a time in the process, on a fresh stack)."""
     try:
-        tree = ast.parse(source)
+        tree = parse_source(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return {}
     found = {}
@@ -158,18 +163,30 @@ def methods_of(
     source_hash = deployed.get("source_hash") if isinstance(deployed, dict) else None
     if not isinstance(source_hash, str):
         return {}
+    known = _cached(source_hash)
+    if known is not None:
+        return known
+    with _parse_lock:
+        known = _cached(source_hash)  # parsed by the view this one waited for
+        if known is not None:
+            return known
+        source = record("governance", f"source/{source_hash}")
+        if not isinstance(source, str):
+            return {}  # not readable now: not remembered, a later view reads it again
+        methods = source_methods(source)
+        with _parsed_lock:
+            _parsed[source_hash] = methods
+            while len(_parsed) > MAX_PARSED:
+                _parsed.popitem(last=False)
+    return methods
+
+
+def _cached(source_hash: str) -> dict[str, tuple[int, tuple[str, ...]]] | None:
     with _parsed_lock:
         known = _parsed.get(source_hash)
         if known is not None:
             _parsed.move_to_end(source_hash)
-            return known
-    source = record("governance", f"source/{source_hash}")
-    methods = source_methods(source) if isinstance(source, str) else {}
-    with _parsed_lock:
-        _parsed[source_hash] = methods
-        while len(_parsed) > MAX_PARSED:
-            _parsed.popitem(last=False)
-    return methods
+        return known
 
 
 def named_args(

@@ -488,6 +488,10 @@ def chain_word(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
     return word
 
 
+# The contract whose refusals carry the codes below: a `code` elsewhere (a batch code, a
+# deposit's details) is shown as written, even when it is spelled like one of them.
+REFUSING_CONTRACT = "fund_supervision"
+
 # Why the fund supervision contract refused an allocation or a disbursement, by the code it
 # records with each refusal (its own explanation, in English with the ids, is the hover text).
 REFUSAL_REASONS = {
