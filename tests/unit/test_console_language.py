@@ -31,6 +31,16 @@ def _catalogue(lang: str) -> dict[str, str]:
         return {m.id: m.string for m in read_po(fh) if m.id and isinstance(m.id, str)}
 
 
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_no_message_is_written_twice_in_a_catalogue(lang: str) -> None:
+    """Two merges each adding a label wrote it twice; babel silently keeps the last of two,
+    so a second, different translation would win unseen."""
+    text = (i18n.LOCALE_DIR / lang / "LC_MESSAGES" / "messages.po").read_text("utf-8")
+    ids = re.findall(r'^msgid "(.+)"$', text, flags=re.MULTILINE)
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    assert not twice, twice
+
+
 def test_both_catalogues_hold_the_same_messages_each_in_its_language() -> None:
     zh, en = _catalogue("zh_CN"), _catalogue("en")
     assert set(zh) == set(en), (sorted(set(zh) - set(en))[:5], sorted(set(en) - set(zh))[:5])
