@@ -58,6 +58,17 @@ def test_a_useful_links_place_is_never_taken_by_a_stranger():
     assert fits and victim is links[0]
     for link in links:
         credits.credit(link.peer.address)
+    # Credited links are kept one a host (`CREDITED_PER_HOST`): the host's oldest, links[0],
+    # is never taken by a stranger; its further links give way like strangers' (credited
+    # keys from a few hosts held a whole port: tests/unit/test_observer_credits_cap.py).
+    fits, victim = room_for(links, _peer(50), "10.0.9.9", 3, 16, never, credits.__contains__)
+    assert fits and victim is links[1]
+    for i, link in enumerate(links):
+        link.host = f"10.0.0.{i + 1}"  # each within its host's cap: never taken
+    assert room_for(links, _peer(50), "10.0.9.9", 3, 16, never, credits.__contains__) == (
+        False, None,
+    )  # fmt: skip
+    credits.credit(_peer(50).address)  # not by a credited key either
     assert room_for(links, _peer(50), "10.0.9.9", 3, 16, never, credits.__contains__) == (
         False, None,
     )  # fmt: skip

@@ -31,7 +31,9 @@ class Conduct(ABC):
         """Close `link` and forget it."""
 
     def ban(self, who: str, seconds: float | None = None) -> None:
-        """Refuse a key address or an IP for `seconds` (default `ban_s`); disconnect it."""
+        """Refuse a key address or an IP for `seconds` (default `ban_s`); disconnect it and
+        withdraw its credit."""
+        self._credits.withdraw(who)
         self._book.ban(who, time.monotonic() + (self._ban_s if seconds is None else seconds))
         self.stats["bans"] += 1
         for link in list(self._links.values()):
@@ -51,7 +53,9 @@ class Conduct(ABC):
         failed handshake strikes the IP; a key's protocol violation strikes the key, and a
         banned key strikes its IP. Every strike of a key also counts against its host
         (`keys_of`): at `HOST_KEY_STRIKES` key bans' worth the host is banned, so fresh keys
-        struck once each do not spare their IP (an IPv6 /64)."""
+        struck once each do not spare their IP (an IPv6 /64). A strike withdraws `who`'s
+        credit (`served`); a key's ban strikes its host, which withdraws the host's."""
+        self._credits.withdraw(who)
         n = self._book.strike(who)
         log.info("observer port: strike %d for %s: %s", n, who, why)
         if n >= self._max_strikes:
@@ -73,10 +77,12 @@ class Conduct(ABC):
 
     def served(self, peer: PeerId, n: int) -> None:
         """`peer` sent `n` transactions gossip admitted: its key and host are credited, and
-        preferred to strangers for links and handshakes (`observer_room.room_for`)."""
+        preferred to strangers for links and handshakes (`observer_room.room_for`) — each
+        unless it is banned or has a strike in a run not yet forgotten (a key or host that
+        misbehaved earns no credit until its strikes are forgotten, `ban_s`)."""
         link = self._links.get(peer.address)
         host = link.host if link is not None else self._book.host_of_key(peer.address)
         self.stats["served_txs"] += n
         for name in (peer.address, host):
-            if name:
+            if name and not self._book.struck(name) and not self._book.is_banned(name):
                 self._credits.credit(name)

@@ -4,10 +4,12 @@ takes the place of when the port is full, and which links sat silent too long.
 Anyone can make keys that are not in the validator set (outsiders), so their places are
 bounded by host, a full port is shared between hosts, and a silent outsider is let go; a
 key in the validator set always finds a place. A key that has served this node something
-valid (a transaction gossip admitted: `Credits`) is preferred to a stranger: its place is
-never taken by a stranger, and at a full port it takes the place of the idlest stranger,
-so links from many hosts, one each, cannot keep it out. `tianfu.p2p.observer` applies these rules
-(logging, counting and closing what they name).
+valid (a transaction gossip admitted: `Credits`) is preferred to a stranger, one link a
+host: that link's place is never taken by a stranger, and at a full port it takes the
+place of another's, so links from many hosts, one each, cannot keep it out. A host's
+further links, credited or not, give way to a less loaded host's like strangers' (a key is
+credited for one admitted transaction: credited keys from a few hosts held a whole port).
+`tianfu.p2p.observer` applies these rules (logging, counting and closing what they name).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class _Link(Link):
 
 
 MAX_CREDITS = 8192  # keys and hosts remembered as having served something valid
+# Links of credited keys kept from strangers, a host: one, so that a port full of kept
+# links takes as many hosts as it has links, as one full of strangers' links does.
+CREDITED_PER_HOST = 1
 
 
 class Credits:
@@ -52,6 +57,10 @@ class Credits:
             self._names.popitem(last=False)
         self._names[name] = None
 
+    def withdraw(self, name: str) -> None:
+        """Forget `name`'s credit (it was struck or banned)."""
+        self._names.pop(name, None)
+
     def __contains__(self, name: object) -> bool:
         return name in self._names
 
@@ -67,20 +76,29 @@ def room_for(
     max_per_host: int,
     is_validator_key: Callable[[bytes], bool],
     useful: Callable[[str], bool] = lambda _address: False,
+    credited_per_host: int = CREDITED_PER_HOST,
 ) -> tuple[bool, _Link | None]:
     """Whether an inbound link of `peer` from `host` fits among `links` (in the order they
     were made), and the link it takes the place of, if any.
 
     A key that is not in the validator set fits only while its host has fewer than
-    `max_per_host` outsiders' inbound links, and when the port holds `max_links`, in the
-    place of the idlest link of the host holding the most strangers' links (below), if it
-    holds at least two more of them than `host` holds links (so fresh keys from one host
-    cannot keep another host's observer out, nor hosts holding one link each push each
-    other out). A key that
-    served something valid (`useful` of its address) is never pushed out by such a key, and
-    when the port is full it takes the place of the idlest link of a key that did not. A key
-    in the validator set always fits, when the port is full in the place of the newest link
-    of a key that is not."""
+    `max_per_host` outsiders' inbound links. When the port holds `max_links`:
+
+    - the oldest `credited_per_host` links of each host whose keys served something valid
+      (`useful` of the address) are kept: never the place a key not in the validator set
+      takes;
+    - a credited key from a host holding fewer such kept links takes the place of the idlest
+      link of the host holding the most links, of those not kept (strangers first);
+    - any other key takes the place of the idlest stranger of the host holding the most
+      strangers' links, if it holds at least two more of them than `host` holds links, else
+      of the idlest link not kept (strangers first) of the host holding the most links, if
+      it holds at least two more than `host`: a host's links beyond its kept ones, credited
+      or not, give way to a less loaded host's, so fresh keys from a few hosts, credited
+      or not, cannot keep another host's observer out, nor hosts holding one link each push
+      each other out.
+
+    A key in the validator set always fits, when the port is full in the place of the
+    newest link of a key that is not."""
     outsiders = [
         link for link in links if link.inbound and not is_validator_key(link.peer.public_key)
     ]
@@ -90,23 +108,42 @@ def room_for(
         return False, None
     if len(links) < max_links:
         return True, None
-    if not validator:
-        strangers = [link for link in outsiders if not useful(link.peer.address)]
-        if useful(peer.address) and strangers:
-            return True, min(strangers, key=_idleness)
-        # The host holding the most strangers' links (a credited link is never the victim,
-        # so a host holding only those is not the one to give way).
-        held_by = Counter(link.host for link in strangers)
-        if not held_by:
-            return False, None
+    if validator:
+        for link in reversed(links):
+            if not is_validator_key(link.peer.public_key):
+                return True, link
+        return False, None
+    kept = _kept(outsiders, useful, credited_per_host)
+    exposed = [link for link in outsiders if link not in kept]
+    if not exposed:
+        return False, None
+
+    def heaviest_idlest(link: _Link) -> tuple[int, bool, float]:
+        return -hosts[link.host], useful(link.peer.address), link.last_in
+
+    if useful(peer.address) and sum(1 for link in kept if link.host == host) < credited_per_host:
+        return True, min(exposed, key=heaviest_idlest)
+    strangers = [link for link in exposed if not useful(link.peer.address)]
+    held_by = Counter(link.host for link in strangers)
+    if held_by:
         top, held = held_by.most_common(1)[0]
-        if held < hosts[host] + 2:
-            return False, None
-        return True, min((link for link in strangers if link.host == top), key=_idleness)
-    for link in reversed(links):
-        if not is_validator_key(link.peer.public_key):
-            return True, link
+        if held >= hosts[host] + 2:
+            return True, min((link for link in strangers if link.host == top), key=_idleness)
+    victim = min(exposed, key=heaviest_idlest)
+    if hosts[victim.host] >= hosts[host] + 2:
+        return True, victim
     return False, None
+
+
+def _kept(outsiders: list[_Link], useful: Callable[[str], bool], per_host: int) -> set[_Link]:
+    """The links of credited keys kept from strangers: the oldest `per_host` of each host."""
+    kept: set[_Link] = set()
+    held: Counter[str] = Counter()
+    for link in outsiders:
+        if held[link.host] < per_host and useful(link.peer.address):
+            held[link.host] += 1
+            kept.add(link)
+    return kept
 
 
 def idle_links(

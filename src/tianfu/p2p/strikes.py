@@ -99,6 +99,12 @@ class StrikeBook:
         entry[0] += 1
         return int(entry[0])
 
+    def struck(self, who: str, now: float | None = None) -> bool:
+        """Whether `who` has a strike in a run not yet forgotten."""
+        entry = self._strikes[_is_host(who)].get(who)
+        now = time.monotonic() if now is None else now
+        return entry is not None and now - entry[1] < self._ttl
+
     def forget(self, who: str) -> None:
         """Drop `who`'s strikes (it is banned now)."""
         self._strikes[_is_host(who)].pop(who, None)
