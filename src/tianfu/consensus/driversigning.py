@@ -143,18 +143,25 @@ class DriverSigning:
         `height` + 1 once stored, but `height` itself before the store (a full disk or a
         power cut leaves the store below the mark): so before the store a guard lets the
         mark through from its floor's height + 2 on, after it from the floor's height + 1.
-        The decided certificate has been checked for this key's signatures first
-        (`own_in`): what the mark covers no longer shows a stale signer state. A failed
-        write is logged (never raised: the block is stored all the same); the next start
-        guards."""
-        pv, guard = self.signer.privval, self.signer.guard
+        The guard is checked again where the mark is written, under the signer's lock
+        (a guard made meanwhile, `Signer.found_own`, stops it). The decided certificate
+        has been checked for this key's signatures first (`own_in`): what the mark covers
+        no longer shows a stale signer state. A failed write is logged (never raised: the
+        block is stored all the same); the next start guards."""
+        pv = self.signer.privval
         last = pv.last_hrs() if pv is not None else None
         if pv is None or (last is not None and last[0] >= height):
             return
-        if guard is not None and not guard.finished(height + 1 if stored else height):
+        resume = height + 1 if stored else height
+
+        def allowed() -> bool:  # (again under the signer's lock, where a new guard is set)
+            guard = self.signer.guard
+            return guard is None or guard.finished(resume)
+
+        if not allowed():
             return
         try:
-            await self._in_thread(pv.mark_decided, height)
+            await self._in_thread(pv.mark_decided, height, allowed)
         except (OSError, ValueError, DoubleSignRefused) as exc:  # the next start guards
             log.warning("signer state not marked at decided height %d: %r", height, exc)
 
