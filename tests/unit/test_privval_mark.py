@@ -145,3 +145,42 @@ def test_a_settled_guard_lets_the_mark_follow_from_its_floor_on(tmp_path, kp):
     asyncio.run(part._mark_decided(4))
     assert pv.last_hrs() == (4, 0, STEP_PROPOSAL)
     pv.close()
+
+
+class _Racing(_Part):
+    """A worker-thread trip that starts after the event loop ran on a while: this key's
+    signature beyond the signer state arrives from a peer (`found_own`) between the
+    driver's check for a guard and the mark's write."""
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        self.signer.found_own(6, 0, 1, "a peer's message")
+        return fn(*args)
+
+
+def test_a_guard_made_while_a_mark_is_on_its_way_to_the_worker_stops_it(tmp_path, kp):
+    """The decided height 4 is to be marked; before the write runs, a peer's message shows
+    this key's prevote at height 6, past the signer state: a guard now holds signing. The
+    mark went ahead (the guard was checked only before the trip), so the file no longer
+    looked older than the store at height 4 and the next start made no guard: the
+    network was no longer heard before signing again. Now the mark is checked again
+    under the signer's lock, where a new guard is set."""
+    path = tmp_path / "pv"
+    FilePrivValidator.initialise(kp, path)
+    pv = FilePrivValidator(kp, path)
+    part = _Racing(pv)
+    asyncio.run(part._mark_decided(4))
+    assert part.signer.guard is not None and part.signer.guard.listening
+    assert pv.last_hrs() == (0, 0, 0)
+    guard = restart_guard(
+        my_key=kp.public_key,
+        recovery=None,
+        last_hrs=pv.last_hrs(),
+        own_in_wal=[],
+        store_height=4,
+        certificates=[],
+        powers={kp.public_key: 1, b"x" * 32: 1},
+        now=0.0,
+        listen_s=1.0,
+    )
+    assert guard is not None
+    pv.close()

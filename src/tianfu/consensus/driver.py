@@ -535,7 +535,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
         executed = self.blocks.executed.get(a.block_hash)
         self._mark("decided")
         self.signer.own_in(a.certificate, "the decided certificate")
-        await self._mark_decided(a.height)  # (before the store: see `_mark_decided`)
+        await self._mark_decided(a.height, stored=False)  # (see `_mark_decided`)
         if executed is not None and self.pipeline:
             self._prepare_next(executed, a)
         try:
@@ -548,6 +548,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
         if not stored:  # the core stays decided at this height: it signs nothing more here
             self._spawn(self._recover_store(a, executed))
             return []
+        await self._mark_decided(a.height)  # (if the guard held the mark before the store)
         return await self._next_height(a)
 
     def _prepare_next(self, executed: E, a: CommitBlock) -> None:

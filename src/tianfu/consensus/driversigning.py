@@ -130,26 +130,38 @@ class DriverSigning:
             delay += self.signer.quiet_left()
         self.timeouts.schedule(key, delay, lambda: self._post(event), now)
 
-    async def _mark_decided(self, height: int) -> None:
+    async def _mark_decided(self, height: int, stored: bool = True) -> None:
         """A height decided without this validator's signature moves its signer state's mark
-        there (`FilePrivValidator.mark_decided`), before the block is stored: the file is
-        then never older than the store at the next start, even after a stop right after
-        the store, which the restart guard would take for an old copy and hold signing past
-        rounds the network may still need this validator in. Not while a `SignGuard` holds
-        signing at the next height (listening, or at the floor's height): the guard is not
-        kept across a restart, and the file older than the store makes the next start guard
-        again; from the floor's height + 1 on, the guard allows the next height anyway. The
-        decided certificate has been checked for this key's signatures first (`own_in`):
-        what the mark covers no longer shows a stale signer state. A failed write is
-        logged (never raised: the block is stored all the same); the next start guards."""
-        pv, guard = self.signer.privval, self.signer.guard
+        there (`FilePrivValidator.mark_decided`): the file is then never older than the
+        store at the next start, which the restart guard would take for an old copy and
+        hold signing past rounds the network may still need this validator in. `_commit`
+        marks before the block is stored (`stored=False`: a stop right after the store
+        finds the file marked) and again after it; block sync's heights are marked once
+        stored. Not while a `SignGuard` holds any round of the height the node would
+        start at after a stop right now: the guard is not kept across a restart, and the
+        file older than the store makes the next start guard again. That height is
+        `height` + 1 once stored, but `height` itself before the store (a full disk or a
+        power cut leaves the store below the mark): so before the store a guard lets the
+        mark through from its floor's height + 2 on, after it from the floor's height + 1.
+        The guard is checked again where the mark is written, under the signer's lock
+        (a guard made meanwhile, `Signer.found_own`, stops it). The decided certificate
+        has been checked for this key's signatures first (`own_in`): what the mark covers
+        no longer shows a stale signer state. A failed write is logged (never raised: the
+        block is stored all the same); the next start guards."""
+        pv = self.signer.privval
         last = pv.last_hrs() if pv is not None else None
         if pv is None or (last is not None and last[0] >= height):
             return
-        if guard is not None and (guard.listening or height < guard.floor[0] + 1):
+        resume = height + 1 if stored else height
+
+        def allowed() -> bool:  # (again under the signer's lock, where a new guard is set)
+            guard = self.signer.guard
+            return guard is None or guard.finished(resume)
+
+        if not allowed():
             return
         try:
-            await self._in_thread(pv.mark_decided, height)
+            await self._in_thread(pv.mark_decided, height, allowed)
         except (OSError, ValueError, DoubleSignRefused) as exc:  # the next start guards
             log.warning("signer state not marked at decided height %d: %r", height, exc)
 

@@ -63,6 +63,7 @@ import logging
 import os
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -468,7 +469,14 @@ class FilePrivValidator:
             log.warning("signer state advanced to %s from this node's consensus WAL", hrs)
             return True
 
-    def mark_decided(self, height: int) -> bool:
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock every save holds: whoever changes what a `mark_decided` condition reads
+        takes it too (`Signer.found_own`, setting a guard), so that a mark never goes
+        ahead on a condition that stopped holding while it waited for the lock."""
+        return self._lock
+
+    def mark_decided(self, height: int, still: Callable[[], bool] | None = None) -> bool:
         """Height `height` was decided and this key signed nothing there (its quiet start held
         its signatures, or block sync took the height): move the state's mark to
         (`height`, 0, proposal step), with no signature, if it is below. The mark only ever
@@ -476,10 +484,12 @@ class FilePrivValidator:
         and no proposal of round 0 of `height`; votes of `height` stay allowed, as before
         (none was signed). It keeps a whole, synced file from looking older than the store
         at the next start, which `signguard` takes for a restored copy. True if the state
-        moved."""
+        moved. `still`: checked under the lock, the mark is written only if it is True."""
         with self._lock:
             hrs = (height, 0, STEP_PROPOSAL)
             if self._last is not None and self._last.hrs >= hrs:
+                return False
+            if still is not None and not still():
                 return False
             new = LastSigned(
                 1, self.keypair.public_key, height, 0, STEP_PROPOSAL, bytes(32), b"", 0

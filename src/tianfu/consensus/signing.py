@@ -274,7 +274,8 @@ class Signer:
         if last is not None and last[0] > 0:
             new.own_signature(last[0], last[1])
         new.own_signature(height, round)
-        self.guard = new
+        with pv.lock:  # (a mark on its way checks the guard again under it)
+            self.guard = new
         self.stats["stale_signer_state"] += 1
 
     async def rewrite_state(
