@@ -37,10 +37,12 @@ from tianfu.execution.costs import (
 from tianfu.execution.iterables import DICT_ITEMS as _DICT_ITEMS
 from tianfu.execution.iterables import (
     FRESH_ITEMS,
+    FreshEnumerate,
     FreshZip,
+    enumerate_fresh,
     fresh_bytes,
-    fresh_enumerate,
     made_bytes,
+    renamed,
 )
 from tianfu.execution.keys import store_key
 from tianfu.execution.limits import (
@@ -482,14 +484,19 @@ class CheckedBuiltins:
         self.m.charge(BUILTIN_GAS)
         start = _int64(start, "enumerate()")
         self.m.alloc(ITER_BYTES)
-        # (a `FreshZip` pulls each iterator that is not flat through `pulled`)
-        fresh = fresh_enumerate(x, start)
-        if fresh is not None:
-            return fresh
+        fresh = enumerate_fresh(x)
+        if fresh:
+            # a `FreshZip` pulls what is not flat through `pulled` itself; any other
+            # iterator is pulled on its own (one more level of call depth, as before)
+            if type(x) is not FreshZip:
+                x = self._pulled_each(x)
+            e: Any = FreshEnumerate(x, start)
+            e.fresh = fresh
+            return e
         if type(x) in _FLAT_ITERABLES:
             return enumerate(x, start)
         self.m.alloc(ITER_BYTES)
-        return self.pulled(enumerate(x, start))
+        return self.pulled_tuples(enumerate(x, start))
 
     def b_zip(self, *iterables: Any, strict: Any = False) -> Any:
         self.m.charge(BUILTIN_GAS)
@@ -499,7 +506,7 @@ class CheckedBuiltins:
         # ~144 bytes): counted flat, zip(*L) over 1,000 views kept ~4.4x the bytes tracked.
         wide = 0 if k <= 4 else ITER_BYTES + k * (SMALL_BYTES + SLOT_BYTES)
         self.m.alloc(ITER_BYTES + seq_bytes(k) + wide)
-        fresh = fresh_bytes(iterables) if 2 <= k <= 4 else 0
+        fresh = fresh_bytes(iterables) if 1 <= k <= 4 else 0
         flat = all(type(it) in _FLAT_ITERABLES for it in iterables)
         if fresh:  # each iterator that is not flat is pulled on its own: still a `FreshZip`
             if not flat:
@@ -510,7 +517,7 @@ class CheckedBuiltins:
         z = zip(*iterables, strict=bool(strict))
         if not flat:
             self.m.alloc(ITER_BYTES)
-            z = self.pulled(z)
+            z = self.pulled_tuples(z)
         if k <= 4:  # each item fits `SMALL_BYTES` (and a `FreshZip`'s `fresh` bytes)
             return z
         return self._counted(z, seq_bytes(k) + made_bytes(iterables))
@@ -532,6 +539,10 @@ class CheckedBuiltins:
             finally:
                 m.depth -= 1
             yield item
+
+    # `pulled` of a zip or enumerate: the same code under a name of its own, so that a zip
+    # or enumerate over it knows each item is a fresh tuple (`iterables.makes_tuples`).
+    pulled_tuples = renamed(pulled, "CheckedBuiltins.pulled_tuples")
 
     def _pulled_each(self, it: Any) -> Any:
         """`it` as a `FreshZip` zips it: itself if flat, else its iterator through `pulled`."""
