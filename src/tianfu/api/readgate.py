@@ -35,6 +35,9 @@ queries and state proof documents — which the `QueryGate` bounds once their bo
 (parsing it too, in the worker thread: a body of many small values takes tens of ms);
 the private-data operations and photo uploads, which take a read of this budget once their
 body is in (`ReadBudget.held`, `body_read`), around their work (an upload's hash included); the
+photo blob reads, whose route decides itself (`OwnReadRoute`: a thumbnail-sized blob under a
+gate of its own, its disk reads paced by this budget's time, `ReadBudget.paced`; a larger
+blob takes a slot as any GET; `tianfu.apps.photo_sharing.serving`); the
 reads the `QueryGate` bounds at once (proof documents, the governance views: their slots
 are the query gate's, but they wait for and spend this budget's time, `ReadBudget.timed`,
 and so do the contract queries and `POST /v1/proofs/state`); the node's
@@ -67,9 +70,11 @@ from tianfu.api.errors import ApiError, error_response
 from tianfu.api.limits import client_address
 from tianfu.api.readroute import (
     GATE_KEY,
+    OwnReadRoute,  # noqa: F401 - a route taking its read itself, named here too
     PendingRead,
     ReadRoute,  # noqa: F401 - the routers' route class, named here too
     gate_routes,
+    own_read,  # noqa: F401 - the read an OwnReadRoute's handler may take
 )
 
 DEFAULT_READS = 2  # reads running at once, all clients together
@@ -343,6 +348,40 @@ class ReadBudget:
         if self._timed_turns is None:
             self._timed_turns = anyio.Semaphore(self.total)
         return self._timed_turns
+
+    async def paced(self, turns: anyio.Semaphore, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in a worker thread for a read whose concurrency its own gate bounds
+        (the photo blobs' small reads, `tianfu.apps.photo_sharing.serving`): within
+        `max_wait_s` it takes one of `turns` (held until it has spent) and waits until the
+        time budget allows a read, 429 with `Retry-After` past it; then it spends the
+        time `fn` took in its thread (at most `MAX_CHARGE_S`), not the time it waited."""
+        deadline = self.clock() + self.max_wait_s
+        got = False
+        with anyio.move_on_after(self.max_wait_s):
+            await turns.acquire()
+            got = True
+        if not got:
+            self._refuse(f"no turn came free within {self.max_wait_s:g} s", 1.0)
+        took = [0.0]
+
+        def timed() -> T:
+            start = self.clock()
+            try:
+                return fn(*args)
+            finally:
+                took[0] = self.clock() - start
+
+        try:
+            while (wait := self.time.wait_s(self.clock())) > 0:
+                if self.clock() + wait > deadline:
+                    self._refuse("reads have used their share of the node's time", wait)
+                await anyio.sleep(wait)
+            try:
+                return await anyio.to_thread.run_sync(timed)
+            finally:
+                self.time.spend(min(took[0], MAX_CHARGE_S), self.clock())
+        finally:
+            turns.release()
 
     def release(self, client: str, started: float) -> None:
         """End `client`'s read begun at `started`, spending the time it took."""

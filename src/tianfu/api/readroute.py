@@ -1,7 +1,8 @@
 """The read budget's route side (`tianfu.api.readgate`): a counted read takes its slot where
 the router hands it to its route (`ReadRoute`, the node's routers' route class; `_RouteRead`
 in front of a top-level route), after its path and query parameters pass the route's own
-check (`_Params`): what the router or the route refuses takes no slot."""
+check (`_Params`): what the router or the route refuses takes no slot. A route of class
+`OwnReadRoute` decides itself whether a read of it takes the slot (`own_read`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from tianfu.api.readgate import ReadBudget
 
 GATE_KEY = "tianfu.read"  # a counted request's `PendingRead`, taken where its route is chosen
+OWN_READ_KEY = "tianfu.read.own"  # the `PendingRead` an `OwnReadRoute`'s handler may take
 
 
 class PendingRead:
@@ -104,6 +106,31 @@ class ReadRoute(APIRoute):
             return await handler(request)
 
         return app
+
+
+class OwnReadRoute(ReadRoute):
+    """A route whose handler decides itself whether a read of it takes a slot of the read
+    budget (the photo blobs: a thumbnail is read under a gate of its own, a larger blob takes
+    the slot; `tianfu.apps.photo_sharing.serving`). The request's `PendingRead` is left for
+    the handler (`own_read`); once taken, the gate releases it when the answer starts, as
+    for any read. Its handler must bound by itself whatever it does without the slot."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Any]]:
+        handler = APIRoute.get_route_handler(self)
+
+        async def app(request: Request) -> Any:
+            read = request.scope.pop(GATE_KEY, None)
+            request.scope[OWN_READ_KEY] = read if isinstance(read, PendingRead) else None
+            return await handler(request)
+
+        return app
+
+
+def own_read(scope: Scope) -> PendingRead | None:
+    """The read an `OwnReadRoute`'s handler may take (None: a request the budget does not
+    count, or an application without a budget)."""
+    read = scope.get(OWN_READ_KEY)
+    return read if isinstance(read, PendingRead) else None
 
 
 class _RouteRead:

@@ -20,6 +20,14 @@ log = logging.getLogger(__name__)
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 
 
+class BlobTooLarge(Exception):
+    """A blob over the size its reader asked for at most (`BlobStore.load(max_bytes=)`)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the blob has {size} bytes")
+        self.size = size
+
+
 class BlobStore:
     """Blobs under `directory/<first two hex>/<sha256>`."""
 
@@ -34,10 +42,16 @@ class BlobStore:
     def has(self, sha256: str) -> bool:
         return self._path(sha256).is_file()
 
-    def load(self, sha256: str) -> bytes | None:
-        """The blob's bytes, or None if absent (or damaged: its hash no longer matches)."""
+    def load(self, sha256: str, max_bytes: int | None = None) -> bytes | None:
+        """The blob's bytes, or None if absent (or damaged: its hash no longer matches).
+        `max_bytes`: `BlobTooLarge`, unread, for a larger blob."""
         try:
-            data = self._path(sha256).read_bytes()
+            with self._path(sha256).open("rb") as f:
+                if max_bytes is not None:
+                    size = os.fstat(f.fileno()).st_size
+                    if size > max_bytes:
+                        raise BlobTooLarge(size)
+                data = f.read()
         except FileNotFoundError:
             return None
         if hashlib.sha256(data).hexdigest() != sha256:

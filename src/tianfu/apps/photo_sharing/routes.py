@@ -5,7 +5,8 @@ thumbnail. The node accepts them only if a committed registration names that SHA
 that size, and only once it has decoded them (bounded, `media.open_image`) and found the
 registered perceptual hash (an image) or a picture of the registered image (a thumbnail).
 Anything else is refused with a 4xx and nothing is stored. `GET` of the same path returns
-the bytes. The request body limit of every route (the node's `max_body_bytes`) applies, and
+the bytes, a thumbnail-sized blob cheaply and every blob as immutable (`serving.py`). The
+request body limit of every route (the node's `max_body_bytes`) applies, and
 an upload's checks are a read of the node's read budget (`tianfu.api.readgate`) once its
 body is in.
 """
@@ -14,17 +15,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from fastapi import APIRouter, Request, Response
 
 from tianfu.api.errors import ApiError
-from tianfu.api.readgate import ReadRoute, body_read
+from tianfu.api.limits import client_address
+from tianfu.api.readgate import OwnReadRoute, ReadRoute, body_read, own_read
 from tianfu.api.service import ChainService
 from tianfu.apps.photo_sharing import BLOB_PREFIX, media
-from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore
+from tianfu.apps.photo_sharing.blobs import SHA256_RE, BlobStore, BlobTooLarge
 from tianfu.apps.photo_sharing.replication import BlobReplicator, check, registration
+from tianfu.apps.photo_sharing.serving import (
+    SMALL_BLOB_BYTES,
+    BlobCache,
+    SmallReads,
+    blob_headers,
+    not_modified,
+)
 
 PREFIX = BLOB_PREFIX
 log = logging.getLogger(__name__)
@@ -53,6 +62,8 @@ def blob_router(
 ) -> APIRouter:
     router = APIRouter(tags=["photo_sharing"], route_class=ReadRoute)
     checks = threading.BoundedSemaphore(MAX_CHECKS_AT_ONCE)
+    cache = BlobCache()
+    small = SmallReads()
 
     @router.put(PREFIX + "/{sha256}", status_code=201)
     async def upload(sha256: str, request: Request, response: Response) -> dict[str, Any]:
@@ -89,18 +100,51 @@ def blob_router(
             replicator.announce(sha256)
         return {**summary, "stored": True}
 
-    @router.get(PREFIX + "/{sha256}")
-    async def download(sha256: str) -> Response:
-        """The bytes of a stored image or thumbnail (the client checks their SHA-256)."""
+    async def download(sha256: str, request: Request) -> Response:
+        """The bytes of a stored image or thumbnail (the client checks their SHA-256);
+        immutable: cached by browsers, 304 when `If-None-Match` names them (`serving`)."""
         _sha(sha256)
-        data = await anyio.to_thread.run_sync(store.load, sha256)
+        headers = blob_headers(sha256)
+        if not_modified(request.headers.get("if-none-match"), sha256):
+            return Response(status_code=304, headers=headers)
+        data = cache.get(sha256)
         if data is None:
-            if replicator is not None:
-                # A registered blob this node missed: ask the peers (the client retries).
-                await anyio.to_thread.run_sync(registration, service, sha256)
-                replicator.want(sha256)
-                raise ApiError(404, f"this node holds no photo blob {sha256} yet; asking its peers")
+            data = await _read(sha256, request)
+        return Response(data, media_type=media_type(data), headers=headers)
+
+    async def _read(sha256: str, request: Request) -> bytes:
+        """A blob the cache does not hold: a small one under `small` (then cached), a larger
+        one under a slot of the read budget, as any other read."""
+        scope = request.scope
+        with small.slot(client_address(scope)):
+            try:
+                data = await small.run(scope, store.load, sha256, SMALL_BLOB_BYTES)
+            except BlobTooLarge:
+                pass
+            else:
+                if data is None:
+                    await _missing(sha256, scope)
+                cache.put(sha256, data)
+                return data
+        read = own_read(scope)
+        if read is not None:
+            await read.take()  # released by the gate when the answer starts
+        data = await anyio.to_thread.run_sync(store.load, sha256)
+        if data is None:  # damaged since it was found
             raise ApiError(404, f"this node holds no photo blob {sha256}")
-        return Response(data, media_type=media_type(data))
+        return data
+
+    async def _missing(sha256: str, scope: Any) -> NoReturn:
+        """404 for a blob this node does not hold; a registered one is asked of the peers
+        (the client retries)."""
+        if replicator is not None:
+            await small.run(scope, registration, service, sha256)
+            replicator.want(sha256)
+            raise ApiError(404, f"this node holds no photo blob {sha256} yet; asking its peers")
+        raise ApiError(404, f"this node holds no photo blob {sha256}")
+
+    router.add_api_route(
+        PREFIX + "/{sha256}", download, methods=["GET"], route_class_override=OwnReadRoute
+    )
 
     return router
