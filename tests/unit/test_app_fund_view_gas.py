@@ -19,7 +19,9 @@ from tests.unit.test_app_fund_refusal_log import _largest_refusal
 from tianfu.apps import fund_supervision
 from tianfu.apps.fund_supervision.sdk import FundSupervision
 from tianfu.execution.contract_api import ContractError
+from tianfu.execution.meter import Meter
 from tianfu.execution.sandbox import compile_contract
+from tianfu.execution.walk import copy_value
 
 HALF = 500_000  # half of a view's 1,000,000 gas
 WIDE = "\U00020000"  # four bytes in UTF-8
@@ -238,13 +240,15 @@ def test_what_the_account_views_count_is_what_they_return(name: str) -> None:
     view returns, record by record."""
     app = _world(3, name, 0)
     app.ctx.state["acct:" + _aid(3)]["extra"] = ["a" * 500]  # a record of another shape
-    from tianfu.execution.meter import Meter
-    from tianfu.execution.walk import copy_value
-
     for a in app.call(DAVE, "accounts"):
         size = copy_value(Meter(10**12), a, "value")[1]
-        shortcut = 101 + 5 * 6 + 9 * 2 + sum(
-            len(a[k]) if a[k].isascii() else 4 * len(a[k])
-            for k in ("id", "name", "level", "parent", "manager", "registered_by")
+        shortcut = (
+            101
+            + 5 * 6
+            + 9 * 2
+            + sum(
+                len(a[k]) if a[k].isascii() else 4 * len(a[k])
+                for k in ("id", "name", "level", "parent", "manager", "registered_by")
+            )
         )
         assert size <= shortcut or "extra" in a
