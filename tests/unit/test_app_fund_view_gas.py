@@ -252,3 +252,31 @@ def test_what_the_account_views_count_is_what_they_return(name: str) -> None:
             )
         )
         assert size <= shortcut or "extra" in a
+
+
+def test_a_trace_at_its_largest_reads_each_account_of_the_path_once() -> None:
+    """`trace` read the path of accounts again for each payment: 24 planned instalments
+    paid at a village whose four ancestors' records list 3,700 sub-accounts each (as a
+    deployment before grew them) ran out of a view's gas. The path is read once per paying
+    account, within half a view's gas."""
+    roles = {ALICE: ["fund_authority"], BOB: ["fund_officer"]}
+    app = Local(CONTRACT, Ctx("fund_supervision", roles))
+    app.ctx.governance["cert/" + BOB] = {"org": "org1"}
+    now = app.ctx.time_ms
+    app.call(ALICE, "create_fund", "f1", "relief", 10**9, now - 1, now + 10**12)
+    ids = ["a" * 63 + str(i) for i in range(5)]
+    parent = ""
+    for i, level in enumerate(("province", "city", "county", "township", "village")):
+        app.call(ALICE, "register_account", ids[i], "n", level, parent, BOB)
+        app.call(ALICE if i == 0 else BOB, "allocate", "f1", parent, ids[i], 10**8 - i, "")
+        parent = ids[i]
+    h = "ab" * 32
+    app.call(BOB, "register_beneficiary", ids[4], h, ["relief"], org="org1")
+    app.call(BOB, "plan_instalments", "f1", ids[4], h, [1] * 24, org="org1")
+    for _ in range(24):
+        app.call(BOB, "disburse", "f1", ids[4], h, 1, "relief", "cd" * 32, org="org1")
+    for aid in ids[:4]:
+        app.ctx.state["acct:" + aid]["children"] = [f"o{k}".zfill(64) for k in range(3700)]
+    out = _within_half(app, "trace", "f1", h, "org1", paged="-")
+    assert out["total"] == 24 and len(out["payments"]) == 24
+    assert [hop["account"] for hop in out["payments"][23]["path"]] == ids

@@ -163,17 +163,20 @@ def trace(ctx, fund_id, id_hash, org):
             and m.get("to_org") == record.get("org")
         ]
     out = []
+    paths = {}  # each paying account's path, read once (a beneficiary is paid at one account)
     for p in payments:
+        if p["from"] not in paths:
+            paths[p["from"]] = [(a["id"], a["level"]) for a in _path(ctx, p["from"])]
         hops = []
-        for a in _path(ctx, p["from"]):
+        for aid, level in paths[p["from"]]:
             if moves is None:
-                n, shown = _allocations_before(ctx, fund_id, a["id"], p["seq"])
+                n, shown = _allocations_before(ctx, fund_id, aid, p["seq"])
             else:
-                n, shown = _scanned_before(moves, a["id"], p["seq"])
+                n, shown = _scanned_before(moves, aid, p["seq"])
             hops.append(
                 {
-                    "account": a["id"],
-                    "level": a["level"],
+                    "account": aid,
+                    "level": level,
                     "allocations_in_count": n,
                     "allocations_in": shown,
                 }
