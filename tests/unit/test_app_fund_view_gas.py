@@ -280,3 +280,52 @@ def test_a_trace_at_its_largest_reads_each_account_of_the_path_once() -> None:
     out = _within_half(app, "trace", "f1", h, "org1", paged="-")
     assert out["total"] == 24 and len(out["payments"]) == 24
     assert [hop["account"] for hop in out["payments"][23]["path"]] == ids
+
+
+def test_movements_and_allocations_into_at_their_largest_end_early() -> None:
+    """200 movements of the largest shape (a 200-character memo and an organisation of
+    four-byte characters, 64-character ids: about 1.6 KB each) made `movements` and
+    `allocations_into` at their limit of 200 fail with "return value larger than 262144
+    bytes". They now return the movements that fit (within half a view's gas), and reading
+    on from the position after the last returns the rest."""
+    app = Local(CONTRACT, Ctx("fund_supervision", {ALICE: ["fund_authority"]}))
+    now = app.ctx.time_ms
+    fid, to = "f" * 64, "b" * 64
+    app.call(ALICE, "create_fund", fid, "p" * 64, 10**9, now - 1, now + 10**12)
+    state = app.ctx.state
+    for k in range(1, 201):
+        state[f"mv:{fid}:{k}"] = {
+            "seq": k,
+            "kind": "allocate",
+            "fund": fid,
+            "from": "a" * 64,
+            "to": to,
+            "amount": 10**18,
+            "purpose": "p" * 64,
+            "doc_hash": None,
+            "memo": WIDE * 200,
+            "by": "b" * 40,
+            "org": WIDE * 61,
+            "height": 10**12,
+            "time_ms": 10**15,
+            "tx": "ab" * 32,
+            "to_org": WIDE * 61,
+        }
+        state[f"ai:{fid}:{to}:{k}"] = k
+    state[f"ain:{fid}:{to}"] = 200
+    state["acct:" + to] = {"id": to}
+    state["fund:" + fid] = state["fund:" + fid] | {"moves": 200}
+    for method, args in (("movements", (fid,)), ("allocations_into", (fid, to))):
+        seqs: list[int] = []
+        while len(seqs) < 200:
+            page = _within_half(app, method, *args, len(seqs) + 1, 200, paged="-")
+            assert page and copy_value(Meter(10**12), page, "value")[1] <= 262144
+            seqs += [m["seq"] for m in page]
+        assert seqs == list(range(1, 201))
+
+
+def test_the_refusal_views_at_their_largest() -> None:
+    """80 of the largest refusals (what `refusals` and `refusal_page` return at most)."""
+    app = _world(0, "x", 80)
+    assert len(_within_half(app, "refusals", "f1", paged="-")) == 80
+    assert len(_within_half(app, "refusal_page", "f1", 1, 80, paged="-")) == 80

@@ -87,11 +87,29 @@ def beneficiary(ctx, id_hash, org):
 
 @view
 def movements(ctx, fund_id, start, limit):
-    """Movements `start`.. (1-based) of a fund, at most `limit` (<= 200)."""
+    """Movements `start`.. (1-based) of a fund, at most `limit` (<= 200), fewer when they
+    would pass what a view returns (`_sized_moves`): the next read starts after the last."""
     f = _fund(ctx, fund_id)
     ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
     ctx.require(_is_int(limit) and limit >= 1 and limit <= 200, "limit must be 1..200")
-    return _page(ctx, "mv:" + fund_id + ":", f["moves"], start, limit)
+    last = min(f["moves"], start + limit - 1)
+    return _sized_moves(ctx, fund_id, [str(k) for k in range(start, last + 1)])
+
+
+def _sized_moves(ctx, fund_id, seqs):
+    """The movements `seqs` of a fund, in order, up to the first that would take them past
+    `_SIZED_BUDGET` bytes (by `_size_bound`; at least one): a caller reads the rest from the
+    position after the last it got (a movement's memo, organisation and ids may take 1.6 KB,
+    so 200 of the largest were past what a view returns)."""
+    out = []
+    used = 0
+    for n in seqs:
+        entry = ctx.get("mv:" + fund_id + ":" + str(n))
+        used += _size_bound(entry)
+        if len(out) > 0 and used > _SIZED_BUDGET:
+            break
+        out.append(entry)
+    return out
 
 
 def _path(ctx, account_id):
@@ -195,7 +213,8 @@ def trace(ctx, fund_id, id_hash, org):
 @view
 def allocations_into(ctx, fund_id, account_id, start, limit):
     """Allocations `start`.. (1-based, oldest first, at most `limit` <= 200) an account
-    received from a fund (those recorded in its allocation log)."""
+    received from a fund (those recorded in its allocation log), fewer when they would pass
+    what a view returns (`_sized_moves`): the next read starts after the last."""
     _fund(ctx, fund_id)
     _account(ctx, account_id)
     ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
@@ -203,7 +222,7 @@ def allocations_into(ctx, fund_id, account_id, start, limit):
     prefix = "ai:" + fund_id + ":" + account_id + ":"
     n = ctx.get("ain:" + fund_id + ":" + account_id, 0)
     seqs = [ctx.get(prefix + str(k)) for k in range(start, min(n, start + limit - 1) + 1)]
-    return [ctx.get("mv:" + fund_id + ":" + str(m)) for m in seqs]
+    return _sized_moves(ctx, fund_id, seqs)
 
 
 def _refusal_count(ctx, fund_id):
