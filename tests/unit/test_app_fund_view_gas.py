@@ -186,6 +186,9 @@ def test_a_record_of_a_deployment_before_keeps_its_list_and_children_page_reads_
     assert _pages(app, "children_page", "p1", key="children") == old + new
     page = app.call(DAVE, "children_page", "p1", 3601, 200)
     assert page["children"] == old[3600:] + new[:100] and page["next"] == 3801
+    page = app.call(DAVE, "children_page", "p1", 3501, 200)  # the list's last 200 exactly
+    assert page["children"] == old[3500:] and page["next"] == 3701
+    assert app.call(DAVE, "children_page", "p1", 3701, 1)["children"] == new[:1]
     account = _within_half(app, "account", "p1", paged="-")
     assert account["children_count"] == 3950 and "children" not in account
 

@@ -36,16 +36,17 @@ def children_page(ctx, account_id, start, limit):
     record = _account(ctx, account_id)
     listed = _listed_children(record)
     before = len(listed)
+    count = before + _set_count(ctx, "ch:" + account_id)
     out = listed[start - 1 : start - 1 + limit]
-    nxt = start + len(out) if start + len(out) <= before else None
-    if nxt is None and len(out) < limit:
+    nxt = start + len(out) if start + len(out) <= count else None
+    if len(out) < limit:  # the page goes on into the set (no member ever leaves it)
         slot = max(1, start - before)
         found, more = _set_page(ctx, "ch:" + account_id, slot, limit - len(out))
         out = out + [m for _, m in found]
         nxt = None if more is None else before + more
     return {
         "account": account_id,
-        "count": before + _set_count(ctx, "ch:" + account_id),
+        "count": count,
         "start": start,
         "children": out,
         "next": nxt,
