@@ -73,7 +73,7 @@ def test_pages_that_advance_are_all_read() -> None:
 class _AnyPage(_StuckNode):
     def query(self, contract: str, method: str, *args: Any) -> Any:
         page = self.page(args[-2])
-        page["events"] = page["accounts"] = page["entries"]
+        page["events"] = page["accounts"] = page["children"] = page["entries"]
         return page
 
 
@@ -84,6 +84,7 @@ def test_the_other_page_readers_stop_on_a_page_that_does_not_advance() -> None:
     for read in (
         lambda node: Traceability(cast(Client, node)).all_events("B1"),
         lambda node: FundSupervision(cast(Client, node)).all_accounts(),
+        lambda node: FundSupervision(cast(Client, node)).all_children("p1"),
     ):
         node = _AnyPage(2, 2)
         with pytest.raises(ValueError, match="does not advance"):

@@ -12,5 +12,10 @@ LEVELS = ("province", "city", "county", "township", "village")
 def source() -> str:
     """The sandboxed contract's source text, as it is deployed."""
     return contract_source(
-        __file__, "contract.py", "contract_views.py", "contract_refusals.py", PARTIES
+        __file__,
+        "contract.py",
+        "contract_views.py",
+        "contract_accounts.py",
+        "contract_refusals.py",
+        PARTIES,
     )

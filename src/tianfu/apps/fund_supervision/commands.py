@@ -82,6 +82,15 @@ def accounts(session: cmd.Session, v: dict[str, Any]) -> Output:
     return Output(items, (Rows("accounts", ACCOUNT_COLUMNS, items),))
 
 
+def children(session: cmd.Session, v: dict[str, Any]) -> Output:
+    try:
+        ids = FundSupervision(session.client()).all_children(v["account_id"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CommandFailed(f"malformed sub-account pages: {exc}") from None
+    items = [{"id": i} for i in ids]
+    return Output(ids, (Rows("sub-accounts", ("id",), items),))
+
+
 FUND = arg("fund_id")
 ORG = arg("org", help="The organisation whose office registered the beneficiary.")
 SOURCE = arg("source", help='Source account ("pool" = the fund\'s pool).', parse=source_account)
@@ -183,6 +192,21 @@ COMMANDS = CommandTable(
             opt("start", int, default=1),
             opt("limit", int, default=200),
             method="accounts_page",
+        ),
+        view("account", "An account's record and how many sub-accounts it has.", arg("account_id")),
+        custom(
+            "children",
+            "List an account's sub-accounts in the order registered (read a page at a time).",
+            children,
+            arg("account_id"),
+        ),
+        view(
+            "children-page",
+            "A page of an account's sub-accounts; 'next' is the --start of the following page.",
+            arg("account_id"),
+            opt("start", int, default=1),
+            opt("limit", int, default=200),
+            method="children_page",
         ),
         view(
             "balance",

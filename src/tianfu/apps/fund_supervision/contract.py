@@ -27,7 +27,11 @@ when one was cut, and how long it was; the transaction holds it whole).
 State:
   "party:<address>"        -> enrolment record (`enrol`, `party`: the shared parties part,
                               apps/common/contract_parties.py)
-  "acct:<id>"              -> a registered account (level, parent, manager, children)
+  "acct:<id>"              -> a registered account (level, parent, manager): a bounded record
+                              (one of a deployment before also lists its first sub-accounts
+                              under "children", read first and never grown)
+  "ch:<id>#..."            -> the account's sub-accounts registered since: the shared library's
+                              indexed set "ch:<id>" (ADR 0037), paged by `children_page`
   "top"                    -> ids of the top-level (province) accounts
   "acn", "acl:<k>"         -> how many accounts are registered, and the k-th (k = 1..acn, in
                               the order registered: parents before children)
@@ -80,6 +84,7 @@ MAX_TRACE_SCAN = 2000  # movements `trace` reads of a fund created before the al
 MAX_ACCOUNTS = 500  # accounts `accounts` reads in one call (`accounts_page` pages them)
 MAX_REPORT_ACCOUNTS = 200  # accounts `report` reads in one call (`report_page` pages them)
 MAX_ACCOUNT_WALK = 5000  # accounts `accounts_page` walks of a deployment before the "acn" log
+MAX_CHILDREN_PAGE = 200  # sub-accounts `children_page` returns at most
 
 
 # -- checks -------------------------------------------------------------------------------
@@ -167,15 +172,15 @@ def register_account(ctx, account_id, name, level, parent_id, manager):
             LEVELS.index(level) > LEVELS.index(parent["level"]),
             f"a sub-account of a {parent['level']} account must be at a lower level, not {level}",
         )
-        parent["children"].append(account_id)
-        ctx.put("acct:" + parent_id, parent)
+        # the parent's record keeps its size: its sub-accounts are the indexed set
+        # "ch:<parent>" (a record of a deployment before lists its first ones in "children")
+        _set_add(ctx, "ch:" + parent_id, account_id)
     record = {
         "id": account_id,
         "name": name,
         "level": level,
         "parent": parent_id,
         "manager": manager,
-        "children": [],
         "beneficiaries": 0,
         "registered_by": me,
         "height": ctx.height,

@@ -35,77 +35,6 @@ def _save_beneficiary(ctx, record, suffix):
 
 # -- views --------------------------------------------------------------------------------
 @view
-def account(ctx, account_id):
-    return _account(ctx, account_id)
-
-
-def _walk(ctx, most):
-    """The first `most` accounts breadth first from the top level, and whether there are
-    more (each manager may register sub-accounts of its accounts without bound)."""
-    out = [_account(ctx, a) for a in ctx.get("top", [])[:most]]
-    i = 0
-    while i < len(out):
-        for child in out[i]["children"]:
-            if len(out) == most:
-                return out, True
-            out.append(_account(ctx, child))
-        i += 1
-    return out, len(ctx.get("top", [])) > most
-
-
-@view
-def accounts(ctx):
-    """Every registered account, parents before children, while there are at most
-    MAX_ACCOUNTS; past that it is refused (`accounts_page` reads a page)."""
-    out, more = _walk(ctx, MAX_ACCOUNTS)
-    ctx.require(
-        not more,
-        f"more than {MAX_ACCOUNTS} accounts are registered: read them a page at a time with "
-        "accounts_page",
-    )
-    return out
-
-
-@view
-def account_count(ctx):
-    """How many accounts are registered (since the "acn" log: see `accounts_page`)."""
-    return ctx.get("acn", 0)
-
-
-@view
-def accounts_page(ctx, start, limit):
-    """Accounts `start`.. (1-based, at most `limit` <= 200) in the order registered (parents
-    before children): {"count", "start", "accounts": [...], "next"}. Accounts are only
-    added at the end, so consecutive pages neither skip nor repeat one. A deployment whose
-    first accounts were registered before the "acn" log (which then holds only the later
-    ones) is read breadth first from the top level, every account whenever registered
-    (count None), up to its MAX_ACCOUNT_WALK-th account."""
-    _check_page(ctx, start, limit)
-    n = ctx.get("acn")
-    top = ctx.get("top", [])
-    # The first account ever registered is a top-level one: when the log's first entry is
-    # not it, accounts were registered before the log, which holds only the later ones.
-    if top and ctx.get("acl:1") != top[0]:
-        last = start + limit - 1
-        ctx.require(last <= MAX_ACCOUNT_WALK, f"accounts are read up to the {MAX_ACCOUNT_WALK}th")
-        out, more = _walk(ctx, last)
-        return {
-            "count": None,
-            "start": start,
-            "accounts": out[start - 1 :],
-            "next": start + limit if more else None,
-        }
-    n = n or 0
-    ids = _numbered(ctx, "acl:", start, min(n, start + limit - 1))
-    return {
-        "count": n,
-        "start": start,
-        "accounts": [_account(ctx, a) for a in ids],
-        "next": _next_page(start, limit, n),
-    }
-
-
-@view
 def fund(ctx, fund_id):
     return _fund(ctx, fund_id)
 
@@ -158,11 +87,29 @@ def beneficiary(ctx, id_hash, org):
 
 @view
 def movements(ctx, fund_id, start, limit):
-    """Movements `start`.. (1-based) of a fund, at most `limit` (<= 200)."""
+    """Movements `start`.. (1-based) of a fund, at most `limit` (<= 200), fewer when they
+    would pass what a view returns (`_sized_moves`): the next read starts after the last."""
     f = _fund(ctx, fund_id)
     ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
     ctx.require(_is_int(limit) and limit >= 1 and limit <= 200, "limit must be 1..200")
-    return _page(ctx, "mv:" + fund_id + ":", f["moves"], start, limit)
+    last = min(f["moves"], start + limit - 1)
+    return _sized_moves(ctx, fund_id, [str(k) for k in range(start, last + 1)])
+
+
+def _sized_moves(ctx, fund_id, seqs):
+    """The movements `seqs` of a fund, in order, up to the first that would take them past
+    `_SIZED_BUDGET` bytes (by `_size_bound`; at least one): a caller reads the rest from the
+    position after the last it got (a movement's memo, organisation and ids may take 1.6 KB,
+    so 200 of the largest were past what a view returns)."""
+    out = []
+    used = 0
+    for n in seqs:
+        entry = ctx.get("mv:" + fund_id + ":" + str(n))
+        used += _size_bound(entry)
+        if len(out) > 0 and used > _SIZED_BUDGET:
+            break
+        out.append(entry)
+    return out
 
 
 def _path(ctx, account_id):
@@ -234,17 +181,20 @@ def trace(ctx, fund_id, id_hash, org):
             and m.get("to_org") == record.get("org")
         ]
     out = []
+    paths = {}  # each paying account's path, read once (a beneficiary is paid at one account)
     for p in payments:
+        if p["from"] not in paths:
+            paths[p["from"]] = [(a["id"], a["level"]) for a in _path(ctx, p["from"])]
         hops = []
-        for a in _path(ctx, p["from"]):
+        for aid, level in paths[p["from"]]:
             if moves is None:
-                n, shown = _allocations_before(ctx, fund_id, a["id"], p["seq"])
+                n, shown = _allocations_before(ctx, fund_id, aid, p["seq"])
             else:
-                n, shown = _scanned_before(moves, a["id"], p["seq"])
+                n, shown = _scanned_before(moves, aid, p["seq"])
             hops.append(
                 {
-                    "account": a["id"],
-                    "level": a["level"],
+                    "account": aid,
+                    "level": level,
                     "allocations_in_count": n,
                     "allocations_in": shown,
                 }
@@ -263,7 +213,8 @@ def trace(ctx, fund_id, id_hash, org):
 @view
 def allocations_into(ctx, fund_id, account_id, start, limit):
     """Allocations `start`.. (1-based, oldest first, at most `limit` <= 200) an account
-    received from a fund (those recorded in its allocation log)."""
+    received from a fund (those recorded in its allocation log), fewer when they would pass
+    what a view returns (`_sized_moves`): the next read starts after the last."""
     _fund(ctx, fund_id)
     _account(ctx, account_id)
     ctx.require(_is_int(start) and start >= 1, "start must be an integer >= 1")
@@ -271,7 +222,7 @@ def allocations_into(ctx, fund_id, account_id, start, limit):
     prefix = "ai:" + fund_id + ":" + account_id + ":"
     n = ctx.get("ain:" + fund_id + ":" + account_id, 0)
     seqs = [ctx.get(prefix + str(k)) for k in range(start, min(n, start + limit - 1) + 1)]
-    return [ctx.get("mv:" + fund_id + ":" + str(m)) for m in seqs]
+    return _sized_moves(ctx, fund_id, seqs)
 
 
 def _refusal_count(ctx, fund_id):
@@ -341,9 +292,14 @@ def _fund_account_ids(ctx, fund_id, f, start, limit):
     return out + [ctx.get(f"fac:{fund_id}:{k}") for k in range(first, last + 1)]
 
 
-def _books_rows(ctx, fund_id, f, aids, idle_ms):
+def _books_rows(ctx, fund_id, f, aids, idle_ms, used, gas, refusal):
     """The report's part for the accounts `aids`: {"levels", "accounts", "idle", "held",
-    "conserved"} (held: their balances; conserved: each account's books balance)."""
+    "conserved", "read"} (held: their balances; conserved: each account's books balance;
+    read: how many of `aids` it holds). `used` bytes counted before, plus each account's
+    row and idle entry (by `_fields_size_bound`), stay within `_SIZED_BUDGET`, and `gas`
+    estimated before, plus each account's (`_REPORT_ROW_GAS`, `_CHILD_GAS`), within
+    `_GAS_BUDGET`: past either it is refused with `refusal`, or (refusal None) it holds the
+    accounts before (at least one)."""
     now = ctx.time_ms
     ended = now > f["end_ms"]
     levels = {}
@@ -360,9 +316,40 @@ def _books_rows(ctx, fund_id, f, aids, idle_ms):
     idle = []
     conserved = True
     held = 0
+    cost = gas
     for aid in aids:
-        a = _account(ctx, aid)
+        a = ctx.get("acct:" + aid)  # an account the fund's list holds: it is registered
         b = _books(ctx, fund_id, aid)
+        row = {
+            "account": aid,
+            "name": a["name"],
+            "level": a["level"],
+            "parent": a["parent"],
+            "received": b["received"],
+            "allocated_out": b["allocated_out"],
+            "disbursed": b["disbursed"],
+            "balance": b["balance"],
+            "last_move_ms": b["last_move_ms"],
+        }
+        entry = None
+        if b["balance"] > 0 and (ended or now - b["last_move_ms"] >= idle_ms):
+            entry = {
+                "account": aid,
+                "level": a["level"],
+                "balance": b["balance"],
+                "since_ms": b["last_move_ms"],
+                "idle_for_ms": now - b["last_move_ms"],
+                "why": "fund period ended" if ended else "not moved for at least idle_ms",
+            }
+        size = _ROW_BYTES + len(aid) + len(a["level"]) + len(a["parent"]) + _text_bytes(a["name"])
+        if entry is not None:
+            size += _IDLE_BYTES + len(aid) + len(a["level"]) + len(entry["why"])
+        used += size
+        cost += _REPORT_ROW_GAS + size * 5 // 4 + _CHILD_GAS * len(_listed_children(a))
+        if used > _SIZED_BUDGET or cost > _GAS_BUDGET:
+            ctx.require(refusal is None, refusal)
+            if len(rows) > 0:
+                break
         if b["received"] != b["balance"] + b["allocated_out"] + b["disbursed"]:
             conserved = False
         held += b["balance"]
@@ -370,36 +357,16 @@ def _books_rows(ctx, fund_id, f, aids, idle_ms):
         lv["accounts"] = lv["accounts"] + 1
         for k in ["received", "allocated_out", "disbursed", "balance"]:
             lv[k] = lv[k] + b[k]
-        rows.append(
-            {
-                "account": aid,
-                "name": a["name"],
-                "level": a["level"],
-                "parent": a["parent"],
-                "received": b["received"],
-                "allocated_out": b["allocated_out"],
-                "disbursed": b["disbursed"],
-                "balance": b["balance"],
-                "last_move_ms": b["last_move_ms"],
-            }
-        )
-        if b["balance"] > 0 and (ended or now - b["last_move_ms"] >= idle_ms):
-            idle.append(
-                {
-                    "account": aid,
-                    "level": a["level"],
-                    "balance": b["balance"],
-                    "since_ms": b["last_move_ms"],
-                    "idle_for_ms": now - b["last_move_ms"],
-                    "why": "fund period ended" if ended else "not moved for at least idle_ms",
-                }
-            )
+        rows.append(row)
+        if entry is not None:
+            idle.append(entry)
     return {
         "levels": [levels[lv] for lv in LEVELS if levels[lv]["accounts"] > 0],
         "accounts": rows,
         "idle": idle,
         "held": held,
         "conserved": conserved,
+        "read": len(rows),
     }
 
 
@@ -454,6 +421,9 @@ def _fields_size_bound(record):
     return n
 
 
+_REPORT_HEAD_BYTES = 4000  # at least what a report's or a page's fund-wide figures take
+
+
 @view
 def report(ctx, fund_id, idle_ms):
     """The regulator's report: per-level balances, conservation, idle funds, refusals,
@@ -474,14 +444,28 @@ def report(ctx, fund_id, idle_ms):
         "it a page at a time with report_page",
     )
     head, pool_idle = _fund_head(ctx, fund_id, f, idle_ms)
-    part = _books_rows(ctx, fund_id, f, _fund_account_ids(ctx, fund_id, f, 1, n), idle_ms)
+    too_large = (
+        f"the report of fund {fund_id} is larger than one view returns: read it a page at "
+        "a time with report_page (and its refusals with refusal_page)"
+    )
+    refusals = _refusals(ctx, fund_id)
+    idle = [pool_idle] if pool_idle is not None else []
+    size = _REPORT_HEAD_BYTES
+    gas = 0
+    for entry in refusals + idle:
+        bytes_ = _fields_size_bound(entry) if isinstance(entry, dict) else _size_bound(entry)
+        size += bytes_
+        gas += _REFUSAL_GAS + bytes_ * 5 // 4
+        ctx.require(size <= _SIZED_BUDGET, too_large)
+    aids = _fund_account_ids(ctx, fund_id, f, 1, n)
+    part = _books_rows(ctx, fund_id, f, aids, idle_ms, size, gas, too_large)
     held = f["pool"] + part["held"]
     conserved = (
         part["conserved"]
         and f["pool"] + f["allocated"] == f["total"]
         and held + f["disbursed"] == f["total"]
     )
-    out = {
+    return {
         "fund": fund_id,
         "purpose": f["purpose"],
         "total": f["total"],
@@ -492,25 +476,11 @@ def report(ctx, fund_id, idle_ms):
         "now_ms": head["now_ms"],
         "period_ended": head["period_ended"],
         "levels": part["levels"],
-        "accounts": [],
-        "idle": [],
-        "refusals": [],
+        "accounts": part["accounts"],
+        "idle": idle + part["idle"],
+        "refusals": refusals,
         "refusal_count": _refusal_count(ctx, fund_id),
     }
-    too_large = (
-        f"the report of fund {fund_id} is larger than one view returns: read it a page at "
-        "a time with report_page (and its refusals with refusal_page)"
-    )
-    size = _fields_size_bound(out)
-    refusals = _refusals(ctx, fund_id)
-    idle = ([pool_idle] if pool_idle is not None else []) + part["idle"]
-    for entry in refusals + part["accounts"] + idle:
-        size += _fields_size_bound(entry) if isinstance(entry, dict) else _size_bound(entry)
-        ctx.require(size <= _SIZED_BUDGET, too_large)
-    out["refusals"] = refusals
-    out["accounts"] = part["accounts"]
-    out["idle"] = idle
-    return out
 
 
 @view
@@ -528,14 +498,16 @@ def report_page(ctx, fund_id, idle_ms, start, limit):
     _check_page(ctx, start, limit)
     n = len(f.get("accounts", [])) + f.get("naccounts", 0)
     head, pool_idle = _fund_head(ctx, fund_id, f, idle_ms)
-    part = _books_rows(ctx, fund_id, f, _fund_account_ids(ctx, fund_id, f, start, limit), idle_ms)
+    aids = _fund_account_ids(ctx, fund_id, f, start, limit)
+    part = _books_rows(ctx, fund_id, f, aids, idle_ms, _REPORT_HEAD_BYTES, 0, None)
+    read = part.pop("read")
     part.update(
         {
             "head": head,
             "pool_idle": pool_idle,
             "count": n,
             "start": start,
-            "next": _next_page(start, limit, n),
+            "next": start + read if start + read <= n else None,
         }
     )
     return part

@@ -158,6 +158,7 @@ class FundSupervision(ContractSDK):
     accounts = view(returns=list)
     account_count = view(returns=int)
     accounts_page = view(returns=dict, start=1, limit=200)
+    children_page = view("account_id", returns=dict, start=1, limit=200)
     fund = view("fund_id", returns=dict)
     funds = view(returns=list)
     balance = view("fund_id", "account_id", returns=dict)
@@ -194,6 +195,17 @@ class FundSupervision(ContractSDK):
         while start is not None:
             page = self.accounts_page(start=start, limit=limit)
             out += list(page["accounts"])
+            start = following(page, start)
+        return out
+
+    def all_children(self, account_id: str, limit: int = 200) -> list[str]:
+        """Every sub-account of an account (ids, in the order registered), read a page
+        (`children_page`) at a time; ValueError when a page's "next" does not advance."""
+        out: list[str] = []
+        start: int | None = 1
+        while start is not None:
+            page = self.children_page(account_id, start=start, limit=limit)
+            out += list(page["children"])
             start = following(page, start)
         return out
 
