@@ -76,10 +76,13 @@ def decode(data: bytes, typ: type[T], *, max_size: int = DEFAULT_MAX_SIZE) -> T:
 
 def try_encode(obj: Any) -> bytes | None:
     """`encode(obj)`, or None for a decoded object that has no canonical form (a map with
-    keys that are not strings cannot be encoded with sorted keys)."""
+    keys that are not strings cannot be encoded with sorted keys) or that the encoder cannot
+    reach the bottom of: a value the decoder took with its last levels of stack, which the
+    encoder needs a level or two more for (far deeper than any valid object: values nest at
+    most 32 levels), is refused as not canonical, never with a RecursionError."""
     try:
         return _encoder.encode(obj)
-    except (TypeError, msgspec.EncodeError):
+    except (TypeError, msgspec.EncodeError, RecursionError):
         return None
 
 

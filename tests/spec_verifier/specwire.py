@@ -88,8 +88,12 @@ def decode(data: bytes, limit: int = MIB) -> Any:
         v = _parser.decode(data)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
         raise Invalid(f"not MessagePack: {exc}") from None
-    v = _plain(v)
-    if encode(v) != data:
+    try:  # recursive walks: a value the parser took near the stack's end may go past it
+        v = _plain(v)
+        canonical = encode(v) == data
+    except RecursionError:
+        raise Invalid("nested too deeply") from None
+    if not canonical:
         raise Invalid("not the canonical encoding")
     return v
 
