@@ -247,8 +247,12 @@ def up(
         except KeyboardInterrupt:
             pass
         finally:
-            console.print("stopping ...")
-            net.stop()
+            # The nodes run in sessions of their own (Ctrl-C reaches only this process): they
+            # are stopped even when saying so fails (a reader that closed the pipe).
+            try:
+                console.print("stopping ...")
+            finally:
+                net.stop()
             console.print("stopped.")
 
 
