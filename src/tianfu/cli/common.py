@@ -1,8 +1,9 @@
 """Shared pieces of the command line: options, client construction, output and error handling.
 
 Exit codes: 0 success, 1 a failed transaction / verification / node or file error,
-2 a usage error. With `--json` only machine-readable JSON goes to stdout; warnings and
-errors always go to stderr as one plain line.
+2 a usage error; 141 (`PIPE_CLOSED_EXIT`) when the reader closed the pipe before the output
+ended, unless the command had failed. With `--json` only machine-readable JSON goes to
+stdout; warnings and errors always go to stderr as one plain line.
 """
 
 import contextlib
