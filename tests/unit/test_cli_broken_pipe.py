@@ -55,47 +55,51 @@ def test_a_failed_transaction_piped_to_a_closed_reader_still_exits_1(tmp_path: P
         served.stop()
 
 
-class _GoneReader:
-    """A stdout whose reader closed the pipe."""
+class _Reader:
+    """A stdout whose reader closes the pipe when `gone` is set."""
+
+    def __init__(self) -> None:
+        self.gone, self.text = False, ""
 
     def write(self, text: str) -> int:
-        raise BrokenPipeError(32, "Broken pipe")
+        if self.gone:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.text += text
+        return len(text)
 
     def flush(self) -> None:
-        raise BrokenPipeError(32, "Broken pipe")
+        if self.gone:
+            raise BrokenPipeError(32, "Broken pipe")
 
     def isatty(self) -> bool:
         return False
 
 
 def test_up_stops_its_nodes_when_its_reader_is_gone(tmp_path: Path, monkeypatch) -> None:
-    from rich.console import Console
-
+    """`tianfu up | head -5`, then Ctrl-C (which reaches only `up`): its first line after the
+    reader left was 'stopping ...', on which Rich exited 1 before the nodes were stopped."""
+    from tianfu.cli.tables import Screen
     from tianfu.node import localnet
 
-    done: list[str] = []
+    reader, done = _Reader(), []
+
+    def interrupted() -> None:  # the reader has gone; then Ctrl-C
+        reader.gone = True
+        raise KeyboardInterrupt
+
     net = SimpleNamespace(
         genesis=SimpleNamespace(chain_id="c"),
-        configs=[],
-        procs={},
+        configs=[SimpleNamespace(name="node1", org="org1")],
+        procs={"node1": SimpleNamespace(poll=interrupted)},
         busy_ports=lambda: [],
         start=lambda: done.append("start"),
         wait_ready=lambda timeout: done.append("ready"),
         stop=lambda: done.append("stop"),
-        url=lambda c: "",
+        url=lambda c: "http://127.0.0.1:8701",
     )
     monkeypatch.setattr(localnet.LocalNetwork, "prepare", lambda *a, **k: (net, True))
-    printed: list[str] = []
-
-    class Screen(Console):
-        """Takes the banner, then its reader closes the pipe."""
-
-        def print(self, *objects, **kwargs) -> None:  # type: ignore[no-untyped-def]
-            if "start" in done:
-                raise BrokenPipeError(32, "Broken pipe")
-            printed.append(str(objects))
-
-    monkeypatch.setattr(network_cmds, "console", Screen(file=_GoneReader()))
+    monkeypatch.setattr(network_cmds, "console", Screen(file=reader))  # type: ignore[arg-type]
     r = CliRunner().invoke(app, ["up", "--home", str(tmp_path / "net")])
-    assert printed and done == ["start", "ready", "stop"], (done, r.output)
-    assert r.exit_code == common.PIPE_CLOSED_EXIT, r.output
+    assert "Press Ctrl-C" in reader.text and done == ["start", "ready", "stop"], (done, r.output)
+    assert r.exit_code == common.PIPE_CLOSED_EXIT, (r.exit_code, r.output)
+    assert "stopped." not in reader.text
