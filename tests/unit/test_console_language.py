@@ -105,3 +105,25 @@ def test_a_field_name_the_console_does_not_know_is_shown_as_written(tmp_path: Pa
         assert '<dt title="shelf">shelf</dt>' in page
     finally:
         c.close()
+
+
+def test_a_language_asked_for_as_a_tag_is_the_page_s_language(tmp_path: Path) -> None:
+    """`?lang=` took only the catalogue names `zh_CN` and `en`: `?lang=zh` or `?lang=zh-CN`
+    (the tag the page's own `<html lang>` says) was ignored, and a reader whose browser
+    asks for English got the English page; now a tag naming a shipped language chooses it,
+    and is remembered by its catalogue name."""
+    web = AppChain(tmp_path).http
+    english, chinese = {"Accept-Language": "en"}, {"Accept-Language": "zh-CN"}
+    for tag, browser, html, code in [
+        ("zh", english, "zh-CN", "zh_CN"), ("zh-CN", english, "zh-CN", "zh_CN"),
+        ("zh_cn", english, "zh-CN", "zh_CN"), ("zh_CN", english, "zh-CN", "zh_CN"),
+        ("en", chinese, "en", "en"), ("en-US", chinese, "en", "en"), ("EN", chinese, "en", "en"),
+    ]:  # fmt: skip
+        r = web.get("/", params={"lang": tag}, headers=browser)
+        assert r.status_code == 200 and f'<html lang="{html}">' in r.text, tag
+        assert r.cookies.get(i18n.COOKIE) == code, tag
+        web.cookies.clear()
+    for ignored in ("fr", "x" * 5000, ""):
+        r = web.get("/", params={"lang": ignored}, headers=english)
+        assert '<html lang="en">' in r.text and i18n.COOKIE not in r.cookies, ignored
+    assert i18n.choose(None, "zh", "en") == "zh_CN"  # a cookie written as a tag, too

@@ -122,8 +122,13 @@ def _send(
     client = common.make_client(url, identity, need_identity=True)
     args = command.contract_args(values)
     result = client.invoke(table.contract, command.contract_method, *args, check=False)
-    common.report_result(result, as_json, readable=table.readable.tree)
     refusal = command.verdict(result.result) if command.verdict is not None else None
+    try:
+        common.report_result(result, as_json, readable=table.readable.tree)
+    except BrokenPipeError:
+        if not refusal:
+            raise
+        # the reader is gone; the refusal is still the command's outcome: exit 1
     if refusal:
         typer.echo(refusal, err=True)
         raise typer.Exit(1)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tianfu.apps.common.readable import counted
@@ -24,6 +23,7 @@ from tianfu.cli.common import (
     option_group,
     scheme_of,
 )
+from tianfu.cli.tables import Screen
 
 bench_app = CommandGroup(
     "Measure a fresh local network: finalized tx/s, latency, CPU, against this "
@@ -32,8 +32,8 @@ bench_app = CommandGroup(
     invoke_without_command=True,
     no_args_is_help=False,
 )
-console = Console(stderr=True)
-out = Console()
+console = Screen(stderr=True)
+out = Screen()
 
 ValidatorsOpt = Annotated[
     int, typer.Option("--validators", min=1, max=16, help="Validators (one process each).")

@@ -1,8 +1,9 @@
 """Shared pieces of the command line: options, client construction, output and error handling.
 
 Exit codes: 0 success, 1 a failed transaction / verification / node or file error,
-2 a usage error. With `--json` only machine-readable JSON goes to stdout; warnings and
-errors always go to stderr as one plain line.
+2 a usage error; 141 (`PIPE_CLOSED_EXIT`) when the reader closed the pipe before the output
+ended, unless the command had failed. With `--json` only machine-readable JSON goes to
+stdout; warnings and errors always go to stderr as one plain line.
 """
 
 import contextlib
@@ -10,6 +11,7 @@ import functools
 import inspect
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
@@ -127,6 +129,13 @@ def _error_line(exc: BaseException) -> tuple[str, int]:
     return f"error: {exc}", 1
 
 
+# The exit code of a command whose reader closed the pipe before the output ended
+# (`tianfu block list | head -1`): 128 + SIGPIPE, as a shell reports git, ls or grep killed
+# by the signal in the same place. Not 0: the command stopped where it was writing, so what
+# it had still to do (and check) was not done.
+PIPE_CLOSED_EXIT = 128 + signal.SIGPIPE
+
+
 def _stdout_to_devnull() -> None:
     """Point the process's stdout at /dev/null, so that flushing what is left of its buffer
     at exit cannot fail again on the closed pipe (a stdout without a file descriptor, as
@@ -140,21 +149,34 @@ def _stdout_to_devnull() -> None:
     os.close(devnull)
 
 
+def _flush_stdout() -> None:
+    """Flush stdout before an exit; a reader already gone is not reported (the exit code
+    says what happened): without this, Python's own flush at exit failed on the closed pipe,
+    printed 'Exception ignored ... BrokenPipeError' and exited 120 instead."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_to_devnull()
+
+
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn every expected failure into one clean line on stderr and an exit code. A reader
-    that closed the pipe early (`tianfu block list | head -1`) is no failure: exit 0, quietly."""
+    that closed the pipe early (`tianfu block list | head -1`) gets no error line; the exit
+    code is `PIPE_CLOSED_EXIT`, or the command's own failure code when it had one."""
     try:
         yield
         sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
     except (typer.Exit, typer.Abort, typer.BadParameter):
+        _flush_stdout()
         raise
     except BrokenPipeError:
         _stdout_to_devnull()
-        raise typer.Exit(0) from None
+        raise typer.Exit(PIPE_CLOSED_EXIT) from None
     except _EXPECTED as exc:
         line, code = _error_line(exc)
         typer.echo(line, err=True)
+        _flush_stdout()
         raise typer.Exit(code) from None
 
 
@@ -387,14 +409,8 @@ def result_doc(result: Result) -> dict[str, Any]:
     }
 
 
-def report_result(
-    result: Result, as_json: bool, readable: Callable[[Any], Any] | None = None
-) -> None:
-    """Print a transaction's outcome; exit 1 when it failed.
-
-    Every event has its own row (two events of one name are two rows). `readable` turns
-    the result and the events' data into their readable form for people (amounts, times);
-    --json prints the raw values."""
+def _print_result(result: Result, as_json: bool, readable: Callable[[Any], Any] | None) -> None:
+    """Print a transaction's outcome: JSON, or a table of its fields and events."""
     if as_json:
         print_json(result_doc(result))
     elif not result.committed:
@@ -414,7 +430,25 @@ def report_result(
         for n, e in enumerate(result.events, 1):
             fields[f"event {n}"] = Event(f"{e.contract}.{e.name}", shown(e.data))
         print_fields("transaction", fields)
-    if result.committed and not result.ok:
+
+
+def report_result(
+    result: Result, as_json: bool, readable: Callable[[Any], Any] | None = None
+) -> None:
+    """Print a transaction's outcome; exit 1 when it failed.
+
+    Every event has its own row (two events of one name are two rows). `readable` turns
+    the result and the events' data into their readable form for people (amounts, times);
+    --json prints the raw values."""
+    failed = result.committed and not result.ok
+    try:
+        _print_result(result, as_json, readable)
+    except BrokenPipeError:
+        if not failed:
+            raise
+        # The reader is gone; the transaction failed all the same: exit 1, not the exit
+        # code of a closed pipe.
+    if failed:
         if not as_json:
             typer.echo(f"error: transaction failed: {result.error}", err=True)
         raise typer.Exit(1)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from tianfu.apps.common.readable import counted
@@ -24,6 +23,7 @@ from tianfu.cli.common import (
     read_cert_file,
     scheme_of,
 )
+from tianfu.cli.tables import Screen
 
 
 def cli_url_hint(first_url: str) -> str | None:
@@ -37,7 +37,7 @@ def cli_url_hint(first_url: str) -> str | None:
 
 
 network_app = CommandGroup("Create the files of a multi-organisation network.")
-console = Console()
+console = Screen()
 
 
 def _orgs(most: int) -> Any:
@@ -247,8 +247,12 @@ def up(
         except KeyboardInterrupt:
             pass
         finally:
-            console.print("stopping ...")
-            net.stop()
+            # The nodes run in sessions of their own (Ctrl-C reaches only this process): they
+            # are stopped even when saying so fails (a reader that closed the pipe).
+            try:
+                console.print("stopping ...")
+            finally:
+                net.stop()
             console.print("stopped.")
 
 

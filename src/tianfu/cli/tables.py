@@ -13,6 +13,7 @@ their values, nothing cut or folded, so that `grep` and scripts see every value 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -89,6 +90,17 @@ class _Cells:
         if isinstance(value, str):
             return self.text(value)
         return Text(_scalar(value), overflow="fold")  # a number is never cut
+
+
+class Screen(Console):
+    """A Rich console for a command's own lines. A reader that closed the pipe raises
+    BrokenPipeError, for `handle_errors` to answer as for every other line (Rich's own
+    answer was `SystemExit(1)`, as if the command had failed); what is printed after it
+    goes nowhere."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
 def _console() -> Console:

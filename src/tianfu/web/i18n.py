@@ -79,9 +79,21 @@ def from_accept_language(header: str | None) -> str | None:
     return min(ranked)[2] if ranked else None
 
 
+def named(value: str | None) -> str | None:
+    """The shipped language a `?lang=` or cookie value names, or None: `zh_CN` and `en`,
+    also written as a language tag (`zh`, `zh-CN`, `en-US`, as the page's own `<html lang>`
+    says; `?lang=zh` showed an English reader the English page)."""
+    if value in LANGUAGES:
+        return value
+    if not value or len(value) > 35:  # the longest tag a reader would write is far shorter
+        return None
+    return _match(value)
+
+
 def choose(query: str | None, cookie: str | None, accept: str | None) -> str:
     """The language of a request (see the module docstring)."""
     for given in (query, cookie):
-        if given in LANGUAGES:
-            return given  # type: ignore[return-value]
+        code = named(given)
+        if code is not None:
+            return code
     return from_accept_language(accept) or DEFAULT_LANGUAGE

@@ -29,7 +29,7 @@ from starlette.types import Scope
 
 from tianfu.proofs import values
 from tianfu.web import format as fmt
-from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, translations
+from tianfu.web.i18n import COOKIE, HTML_LANG, LABELS, LANGUAGES, N_, choose, named, translations
 from tianfu.web.words import (
     DURATION_FIELDS,
     EVENT_NAMES,
@@ -143,7 +143,7 @@ def js_catalogue(code: str) -> str:
 def language(request: Request) -> Lang:
     query = request.query_params.get("lang")
     code = choose(query, request.cookies.get(COOKIE), request.headers.get("accept-language"))
-    return Lang(code, query in LANGUAGES)
+    return Lang(code, named(query) is not None)
 
 
 def page(request: Request, template: str, http_status: int = 200, **context: Any) -> HTMLResponse:
