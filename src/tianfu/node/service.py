@@ -348,6 +348,18 @@ class NodeService(ChainReads):
             )
         return forged.unchecked
 
+    def signature_checked(self, tx: Transaction) -> bool:
+        """Whether admission checked `tx`'s signature: this very transaction, pending (the
+        ledger's `verified`; safe from a worker thread). Its hash covers the body alone: a
+        proposer may put an admitted transaction's body under other signature bytes, which
+        must be checked, or this node would find valid a block that a node without the
+        transaction pending (one syncing from the genesis) finds invalid."""
+        h = tx.hash
+        if h not in self.verified:
+            return False
+        pending = self.mempool.get(h)
+        return pending is tx or (pending is not None and pending.signature == tx.signature)
+
     async def wait_committed(self, tx_hash: bytes, timeout_s: float) -> TxRecord | None:
         record = self.get_tx(tx_hash)
         if record is not None:
