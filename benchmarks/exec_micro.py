@@ -107,7 +107,7 @@ def measure(
         params = led.params(height)
         time_ms = chain.next_time_ms()
 
-        def all_verified(_h: bytes) -> bool:
+        def all_verified(_tx: object) -> bool:
             return True
 
         def seen(_h: bytes) -> bool:  # fresh transactions: none is committed

@@ -36,11 +36,13 @@ def test_take_gives_each_sender_a_turn_before_anyone_a_second() -> None:
     size = len(flood[0].encoded())
     assert pool.take(10, 2 * size + size // 2) == [flood[0], bob[0]]
     assert pool.take(0, 1 << 20) == []
-    # `skip`: as if those were removed.
-    assert pool.take(3, 1 << 20, {flood[0].hash, bob[0].hash}) == [flood[1], bob[1], carol[0]]
-    # A lane keeps its place while it has pending transactions, and reopens at the end.
+    # `skip`: as if those were removed, in that order (their senders go to the end).
+    assert pool.take(3, 1 << 20, [flood[0].hash, bob[0].hash]) == [carol[0], flood[1], bob[1]]
+    assert pool.take(3, 1 << 20, [bob[0].hash, flood[0].hash]) == [carol[0], bob[1], flood[1]]
+    # A lane goes to the end when one of its transactions is removed (it had its turn),
+    # and reopens at the end.
     pool.remove([t.hash for t in flood[:49]])
-    assert pool.take(3, 1 << 20) == [flood[49], bob[0], carol[0]]
+    assert pool.take(3, 1 << 20) == [bob[0], carol[0], flood[49]]
     pool.remove([flood[49].hash])
     pool.add(flood[0])
     assert pool.take(4, 1 << 20) == [bob[0], carol[0], flood[0], bob[1]]

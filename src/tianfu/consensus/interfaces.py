@@ -22,7 +22,9 @@ from tianfu.types import (
     ValidatorSet,
 )
 
-Verified = Callable[[bytes], bool]  # tx hash -> its signature was already checked
+# A transaction -> its signature was already checked (this very transaction: its hash
+# covers the body alone, so a hash would vouch for other signature bytes too).
+Verified = Callable[[Transaction], bool]
 # (scheme, public key, signed bytes, signature) -> this node found the signature valid already
 SignatureKnown = Callable[[int, bytes, bytes, bytes], bool]
 BytesCheck = Callable[[bytes, bytes], bool]  # (block hash, bytes) -> the bytes are that block

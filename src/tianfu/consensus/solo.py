@@ -74,7 +74,7 @@ class SoloDriver:
     max_block_txs: int
     max_block_bytes: int
     interval_ms: int  # at least this long from one block's start to the next one's
-    verified: Callable[[bytes], bool] | None = None
+    verified: Callable[[Any], bool] | None = None  # (a transaction)
     on_commit: Callable[[Any], None] | None = None
     clock: Callable[[], float] = time.time
     # Failures of the store, not of a transaction (the node adds its store's write error).

@@ -160,7 +160,7 @@ class Executor:
         seen: Callable[[bytes], bool],
         *,
         proposer_mode: bool = False,
-        verified: Callable[[bytes], bool] | None = None,
+        verified: Callable[[Transaction], bool] | None = None,
         params: ConsensusParams | None = None,
     ) -> BlockResult:
         """Execute `txs` as block `height`, under `params` (default `params_for(height)`).
@@ -172,7 +172,8 @@ class Executor:
         at the first transaction that would take the block past a limit (that one and the rest wait for a later block:
         `deferred`), and drops one that would exceed a limit even alone.
         `seen(hash)` says whether a transaction is already committed (replay protection);
-        `verified(hash)` may say a signature was already checked at admission.
+        `verified(tx)` may say a signature was already checked at admission (of this very
+        transaction: one of the same hash under other signature bytes is checked).
         """
         p = params or self.params_for(height)
         max_gas, max_bytes = p.max_block_gas, p.max_block_receipt_bytes
@@ -215,7 +216,7 @@ class Executor:
             try:
                 if h in in_block or seen(h):
                     raise TxInvalid("transaction already committed (replay)")
-                if verified is not None and verified(h):
+                if verified is not None and verified(tx):
                     self._check_window(tx, height, p)
                 else:
                     self.check_static(tx, height, p)

@@ -493,7 +493,7 @@ class Ledger:
         self,
         txs: list,
         proposer: bytes,
-        verified: Callable[[bytes], bool] | None = None,
+        verified: Callable[[Transaction], bool] | None = None,
     ) -> ExecutedBlock:
         """As proposer: execute the candidate transactions (dropping invalid ones) into a
         block dated with the BFT time of the stored certificate of the previous height."""
@@ -510,7 +510,7 @@ class Ledger:
         certificate: CommitCertificate,
         txs: list,
         proposer: bytes,
-        verified: Callable[[bytes], bool] | None = None,
+        verified: Callable[[Transaction], bool] | None = None,
     ) -> ExecutedBlock:
         """As proposer, ahead of the store: the block after `parent` — a block executed on
         top of the stored chain and decided with `certificate`, stored meanwhile or not —
@@ -550,7 +550,7 @@ class Ledger:
         prev_hash: bytes,
         txs: list,
         proposer: bytes,
-        verified: Callable[[bytes], bool] | None,
+        verified: Callable[[Transaction], bool] | None,
         read: Callable[[bytes], bytes | None],
         seen: Callable[[bytes], bool],
         tree: MerkleState,
@@ -599,14 +599,14 @@ class Ledger:
     def execute(
         self,
         block: Block,
-        verified: Callable[[bytes], bool] | None = None,
+        verified: Callable[[Transaction], bool] | None = None,
         last_commit_checked: Callable[[ValidatorSet], bool] | None = None,
         *,
         signature_known: SignatureKnown | None = None,
     ) -> ExecutedBlock:
         """As validator (or when syncing / replaying): re-execute and check every root.
 
-        `verified(hash)` may say a transaction passed `Executor.check_static` already (its
+        `verified(tx)` may say a transaction passed `Executor.check_static` already (its
         expiry window is checked again); `last_commit_checked(validators)` may say the
         header's `last_commit` passed `verify_commit` (for `prev_hash`, the height before)
         against exactly these validators already; `signature_known(key, bytes, signature)`

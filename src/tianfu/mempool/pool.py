@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator
+from itertools import chain
 
 from tianfu.types import Transaction
 
@@ -70,8 +71,9 @@ class Mempool:
         self._outsiders = [0, 0]  # outsiders' pending transactions, their bytes
         self._bytes = 0
         self._senders: dict[bytes, list[int]] = {}  # signer -> [pending txs, their bytes]
-        # signer -> its pending hashes in arrival order; signers in the order their lane
-        # opened (its first pending transaction since it had none).
+        # signer -> its pending hashes in arrival order; signers in turn order: a lane opens
+        # at the end, and goes back to the end when one of its transactions is removed
+        # (committed or dropped: it had its turn).
         self._lanes: dict[bytes, dict[bytes, None]] = {}
         self._by_expiry: dict[int, dict[bytes, None]] = {}  # expiry -> hashes, in order
         self._expiries: list[int] = []  # heap of expiries (some maybe without a bucket)
@@ -146,10 +148,18 @@ class Mempool:
 
     def take(self, max_txs: int, max_bytes: int, skip: Collection[bytes] = ()) -> list[Transaction]:
         """Pending transactions for a block, within the limits, in turns across senders:
-        the oldest of each sender (senders in the order their lanes opened), then the
-        second of each, and so on; each sender's in arrival order. It stops at the first
-        that does not fit. They stay pending until removed. `skip`: hashes taken as if
-        they were removed (a block being decided).
+        the oldest of each sender, then the second of each, and so on; each sender's in
+        arrival order. The senders in turn order: a sender goes to the end when one of its
+        transactions is removed (`remove`: it had its turn), a new one opens at the end. It
+        stops at the first that does not fit. They stay pending until removed. `skip`:
+        hashes taken as if they were removed, in that order (a block being decided).
+
+        The take stops at the first transaction that does not fit, so the first in turn
+        order must change from block to block: it goes in (it fits alone, or is dropped)
+        and its sender to the end, so each sender is first within as many blocks as there
+        are senders before it. Senders kept in the order their lanes opened left a large
+        transaction behind a sender that always has one pending out of every block (and
+        every sender after it).
 
         In arrival order alone, a member with thousands of pending transactions — each
         cheap to admit, and each using a transaction's whole gas to fail — would fill
@@ -162,7 +172,22 @@ class Mempool:
         total = 0
         # Each lane's iterator is made when its first turn comes (a take stops long before
         # the last of thousands of one-transaction senders).
-        lanes: Iterable[Iterator[bytes]] = map(iter, self._lanes.values())
+        order: Iterable[dict[bytes, None]] = self._lanes.values()
+        if skip:  # the order `remove(skip)` leaves: a lane with one of them to the end
+            moved: dict[bytes, None] = {}
+            for h in skip:
+                entry = txs.get(h)
+                if entry is not None:
+                    signer = entry[0].body.signer
+                    moved.pop(signer, None)
+                    moved[signer] = None
+            if moved:
+                all_lanes = self._lanes
+                order = chain(
+                    (lane for s, lane in all_lanes.items() if s not in moved),
+                    (all_lanes[s] for s in moved),
+                )
+        lanes: Iterable[Iterator[bytes]] = map(iter, order)
         while True:
             live: list[Iterator[bytes]] = []
             for lane in lanes:
@@ -189,7 +214,7 @@ class Mempool:
             entry = txs.pop(h, None)
             if entry is not None:
                 self._bytes -= entry[1]
-                self._release(entry)
+                self._release(entry, to_end=True)
                 expiry = entry[0].body.expiry
                 bucket = by_expiry[expiry]
                 del bucket[h]
@@ -212,8 +237,9 @@ class Mempool:
             self._release(entry)
         return stale
 
-    def _release(self, entry: tuple[Transaction, int, bool]) -> None:
-        """Give a removed transaction's share back to its signer (and the outsiders)."""
+    def _release(self, entry: tuple[Transaction, int, bool], to_end: bool = False) -> None:
+        """Give a removed transaction's share back to its signer (and the outsiders);
+        `to_end`: its sender had its turn (its lane goes to the end of the turn order)."""
         if entry[2]:
             self._outsiders[0] -= 1
             self._outsiders[1] -= entry[1]
@@ -224,6 +250,9 @@ class Mempool:
             del self._senders[signer]
             del self._lanes[signer]
         else:
-            del self._lanes[signer][tx.hash]
+            lanes = self._lanes
+            del lanes[signer][tx.hash]
+            if to_end:
+                lanes[signer] = lanes.pop(signer)
             share[0] -= 1
             share[1] -= entry[1]

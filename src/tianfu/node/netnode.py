@@ -197,7 +197,7 @@ async def _start(
         wal,
         shared,  # the member transport (and validators by stake on an open chain)
         on_commit=committed,
-        verified=service.verified.__contains__,
+        verified=service.signature_checked,
         commit_lock=commit_lock,
         check_store=guard.check,
         clock=faults.clock(),

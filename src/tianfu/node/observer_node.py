@@ -193,7 +193,7 @@ async def _start(
             wal,
             transport,
             on_commit=committed,
-            verified=service.verified.__contains__,
+            verified=service.signature_checked,
             commit_lock=commit_lock,
         )
         service.clock_offset = lambda: driver.clock_offset_ms

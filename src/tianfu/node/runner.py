@@ -72,7 +72,7 @@ async def serve_solo(
             max_block_txs=params.max_block_txs,
             max_block_bytes=params.max_block_bytes,
             interval_ms=params.block_interval_ms,
-            verified=service.verified.__contains__,
+            verified=service.signature_checked,
             on_commit=service.block_committed,
             write_failures=(OSError, StoreWriteError),
         )

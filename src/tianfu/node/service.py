@@ -44,7 +44,10 @@ from tianfu.types import (
 )
 
 log = logging.getLogger(__name__)
-SUBSCRIBER_QUEUE = 10_000  # events queued for one event stream (a slower one is dropped)
+# Events one event stream may have left unread when a block's events arrive (a slower one
+# is dropped); a block's events are queued whole, so a valid block with more (up to its
+# gas: tens of thousands) never drops a stream that keeps up.
+SUBSCRIBER_QUEUE = 10_000
 # ... and their canonical bytes: an event of 64 KiB of one-byte values takes about 0.5 MB of
 # the node's memory, so 10,000 of them held gigabytes for one stream that does not read.
 SUBSCRIBER_QUEUE_BYTES = 16 << 20
@@ -58,9 +61,8 @@ class _Subscription:
     __slots__ = ("held", "queue")
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[CommittedEvent, int] | None] = asyncio.Queue(
-            SUBSCRIBER_QUEUE
-        )
+        # Unbounded itself: `NodeService._publish` bounds it between blocks.
+        self.queue: asyncio.Queue[tuple[CommittedEvent, int] | None] = asyncio.Queue()
         self.held = 0
 
 
@@ -348,6 +350,18 @@ class NodeService(ChainReads):
             )
         return forged.unchecked
 
+    def signature_checked(self, tx: Transaction) -> bool:
+        """Whether admission checked `tx`'s signature: this very transaction, pending (the
+        ledger's `verified`; safe from a worker thread). Its hash covers the body alone: a
+        proposer may put an admitted transaction's body under other signature bytes, which
+        must be checked, or this node would find valid a block that a node without the
+        transaction pending (one syncing from the genesis) finds invalid."""
+        h = tx.hash
+        if h not in self.verified:
+            return False
+        pending = self.mempool.get(h)
+        return pending is tx or (pending is not None and pending.signature == tx.signature)
+
     async def wait_committed(self, tx_hash: bytes, timeout_s: float) -> TxRecord | None:
         record = self.get_tx(tx_hash)
         if record is not None:
@@ -443,6 +457,7 @@ class NodeService(ChainReads):
             encoded: list[bytes] | None = getattr(executed, "encoded_receipts", None)
             if encoded is None or len(encoded) != len(receipts):
                 encoded = None
+            published: list[tuple[CommittedEvent, int]] = []
             for i, (h, receipt) in enumerate(zip(hashes, receipts, strict=True)):
                 events = receipt.events
                 if not events:
@@ -453,7 +468,9 @@ class NodeService(ChainReads):
                 share = len(encoded[i]) // len(events) + 1 if encoded is not None else 0
                 for ev in events:
                     size = share if 0 < share <= EVENT_SHARE_MAX else len(encode(ev)) + 1
-                    self._publish(CommittedEvent(height, i, h, ev), size)
+                    published.append((CommittedEvent(height, i, h, ev), size))
+            if published:
+                self._publish(published)
         mempool = self.mempool
         mempool.remove(hashes)
         stale = mempool.evict_expired(height + 1)
@@ -470,27 +487,24 @@ class NodeService(ChainReads):
         if self.private is not None:
             self.private.block_committed(executed)
 
-    def _publish(self, event: CommittedEvent, size: int) -> None:
-        """Queue `event` (`size`: its canonical bytes) for every event stream. A stream
-        whose queue holds `SUBSCRIBER_QUEUE` events, or would hold more than
-        `SUBSCRIBER_QUEUE_BYTES` with it, is dropped (its reader gets what was queued, then
-        its end), never the node."""
+    def _publish(self, events: list[tuple[CommittedEvent, int]]) -> None:
+        """Queue a block's `events` (each with its canonical bytes) for every event stream,
+        whole. A stream that has not read `SUBSCRIBER_QUEUE` events, or
+        `SUBSCRIBER_QUEUE_BYTES` of them, when they arrive is dropped (its reader gets what
+        was queued, then its end), never the node: it holds at most those plus one
+        block's. The bound is on what a stream left unread between blocks, as the event
+        loop does not turn while a block is published: a bound within one block dropped
+        every stream, however fast its reader, at a valid block with more events."""
+        added = sum(size for _, size in events)
         for sub in list(self._subscribers):
             q = sub.queue
-            try:
-                if sub.held + size > SUBSCRIBER_QUEUE_BYTES and not q.empty():
-                    raise asyncio.QueueFull
-                q.put_nowait((event, size))
-                sub.held += size
-            except asyncio.QueueFull:  # a slow consumer is dropped, never the node
-                self._subscribers.discard(sub)
-                try:  # make room for the end marker so the reader stops cleanly
-                    item = q.get_nowait()
-                    if item is not None:
-                        sub.held -= item[1]
-                    q.put_nowait(None)
-                except (asyncio.QueueEmpty, asyncio.QueueFull):
-                    pass
+            if q.qsize() >= SUBSCRIBER_QUEUE or sub.held >= SUBSCRIBER_QUEUE_BYTES:
+                self._subscribers.discard(sub)  # a slow consumer is dropped, never the node
+                q.put_nowait(None)  # (unbounded: the reader stops cleanly after the rest)
+                continue
+            for item in events:
+                q.put_nowait(item)
+            sub.held += added
 
     async def subscribe(self) -> AsyncIterator[CommittedEvent]:
         sub = _Subscription()

@@ -57,16 +57,15 @@ class Prechecked:
     def last_commit_checked(self, validators: ValidatorSet) -> bool:
         return self.last_commit_validators is not None and self.last_commit_validators == validators
 
-    def tx_checked(self, height: int, params: ConsensusParams) -> Callable[[bytes], bool]:
+    def tx_checked(self, height: int, params: ConsensusParams) -> Callable[[Transaction], bool]:
         """`Ledger.execute`'s `verified`: True for a transaction of this block that passed
         `check_static` and whose expiry lies in the window of `params` at `height` (so the
         executor's remaining window check passes exactly as `check_static`'s would)."""
         passed = self.txs
         window = params.tx_expiry_window
 
-        def verified(tx_hash: bytes) -> bool:
-            tx = passed.get(tx_hash)
-            return tx is not None and height <= tx.body.expiry <= height + window
+        def verified(tx: Transaction) -> bool:
+            return passed.get(tx.hash) is tx and height <= tx.body.expiry <= height + window
 
         return verified
 

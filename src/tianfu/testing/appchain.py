@@ -65,7 +65,7 @@ class AppChain:
             max_block_txs=1000,
             max_block_bytes=8 << 20,
             interval_ms=0,
-            verified=self.service.verified.__contains__,
+            verified=self.service.signature_checked,
         )
         self.service.on_tx = self._commit_now
         # Private data: this one node acts for every organisation (holds all their data
