@@ -479,8 +479,8 @@ class NodeService(ChainReads):
             verified.difference_update(stale)
         # Every admitted transaction is pending here until committed or expired, unless a
         # proposer dropped it from the mempool (it can never be in a block): then its hash is
-        # forgotten here too (a set of every such hash would only grow). In place: the
-        # ledger work holds `verified.__contains__`.
+        # forgotten here too (a set of every such hash would only grow). In place: worker
+        # threads read it through `signature_checked`.
         if len(verified) > len(mempool):
             verified.difference_update([h for h in verified if h not in mempool])
         self.m_mempool.set(len(self.mempool))
