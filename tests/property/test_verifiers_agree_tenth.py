@@ -111,3 +111,24 @@ def test_a_state_read_of_a_key_that_is_no_utf8_text_is_refused() -> None:
         verify_state_json(f.g, doc)
     doc["key"] = "v"
     assert verify_state_json(f.g, doc).value == "x"
+
+
+@pytest.mark.parametrize("message", ["[" * 100_000 + "]" * 100_000, "{not json", "\udcff"])
+def test_a_stream_message_that_is_not_json_is_refused_by_verification(
+    message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hostile node's WebSocket message that is not JSON (or nests past the parser's
+    stack) raised `RecursionError` or `JSONDecodeError` out of the light client's stream: a
+    caller catching `VerificationError`, as for every other refusal, was crashed instead."""
+    import websockets.sync.client
+
+    from tianfu.client import LightClient
+    from tianfu.client.proofs import ProvingReads
+
+    f, _ = batches("standard", [])
+    monkeypatch.setattr(websockets.sync.client, "connect",
+                        lambda url, **kw: contextlib.nullcontext(iter([message])))  # fmt: skip
+    node = SimpleNamespace(light_client=LightClient.from_genesis(f.g), url="http://node",
+                           timeout=5.0)  # fmt: skip
+    with pytest.raises(VerificationError, match="not JSON"):
+        list(ProvingReads.stream_block_events(node, from_height=1))  # type: ignore[arg-type]

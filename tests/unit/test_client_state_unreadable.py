@@ -141,3 +141,17 @@ def test_a_batchs_transactions_the_node_could_not_check_are_sent_again_alone(tmp
         assert all(tx.hash in chain.service.mempool for tx in txs)
     finally:
         chain.close()
+
+
+def test_an_answer_nested_past_the_parsers_stack_is_a_client_error() -> None:
+    """A hostile node's answer of JSON nested 100,000 deep raised `RecursionError` out of
+    every SDK read (`status`, `block`, ...): a typed `ClientError` now, as for an answer
+    that is not JSON at all."""
+    from tianfu.client.errors import ClientError
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000)
+
+    http = httpx.Client(base_url="http://node", transport=httpx.MockTransport(handler))
+    with pytest.raises(ClientError, match="non-JSON"):
+        Client("http://node", http=http).status()

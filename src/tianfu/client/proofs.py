@@ -208,7 +208,12 @@ class ProvingReads(NodeConnection):
         expected = from_height
         with connect(f"{url}/v1/events/blocks?{query}", open_timeout=self.timeout) as ws:
             for message in ws:
-                batch = json.loads(message)
+                try:
+                    batch = json.loads(message)
+                except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+                    raise VerificationError(
+                        "the node sent an event batch that is not JSON"
+                    ) from None
                 verified = verify_block_events(
                     self.light_client, batch, contract=contract, name=name
                 )

@@ -243,7 +243,7 @@ class NodeConnection:
         params = {k: v for k, v in params.items() if v is not None}
         try:
             return self._request("GET", path, params=params).json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser's stack
             raise ClientError(f"node sent a non-JSON answer for {path}") from None
 
     # --- chain information ----------------------------------------------------------------
