@@ -72,8 +72,10 @@ CASES = [
 ]
 
 
-def _peak_and_tracked(how: str, n: int) -> tuple[int, int]:
-    compiled = compile_contract(_KEEP)
+def peak_and_tracked(source: str, how: str, n: int) -> tuple[int, int]:
+    """The peak bytes (tracemalloc) and the bytes the meter tracked of `f(ctx, how, n)` in
+    contract `source`, after a call with n = 10 set up the same objects outside the count."""
+    compiled = compile_contract(source)
     ctx = FakeContext(admin())
     compiled.call(ctx, "f", [how, 10], 10**8)  # set up outside the count
     meter = Meter(10**9)
@@ -100,8 +102,8 @@ def test_fresh_items_kept_by_any_means_hold_no_more_than_is_tracked(how: str) ->
     bytes the loop adds, over those of the same call not running it, are within what it
     tracked."""
     n = 20_000
-    base_peak, base_tracked = _peak_and_tracked("none", n)
-    peak, tracked = _peak_and_tracked(how, n)
+    base_peak, base_tracked = peak_and_tracked(_KEEP, "none", n)
+    peak, tracked = peak_and_tracked(_KEEP, how, n)
     added_peak, added_tracked = peak - base_peak, tracked - base_tracked
     assert added_peak <= added_tracked, (added_peak, added_tracked)
 
@@ -125,21 +127,6 @@ def test_sorted_characters_of_a_str_hold_no_more_than_is_tracked(how: str) -> No
     reference each: over 50,000 wide characters ~2.2x the bytes tracked (with a key
     function ~1.1x). `sorted` of a str or range now counts a small object per item, as
     `list()` of one does."""
-    compiled = compile_contract(_SORTED)
-    ctx = FakeContext(admin())
-
-    def peak_and_tracked(case: str) -> tuple[int, int]:
-        compiled.call(ctx, "f", [case, 10], 10**8)  # set up outside the count
-        meter = Meter(10**9)
-        gc.collect()
-        tracemalloc.start()
-        try:
-            compiled.call(ctx, "f", [case, 50_000], meter)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-        return peak, MAX_TX_MEMORY - meter.mem
-
-    base_peak, base_tracked = peak_and_tracked("none")
-    peak, tracked = peak_and_tracked(how)
+    base_peak, base_tracked = peak_and_tracked(_SORTED, "none", 50_000)
+    peak, tracked = peak_and_tracked(_SORTED, how, 50_000)
     assert peak - base_peak <= tracked - base_tracked, (peak - base_peak, tracked - base_tracked)

@@ -7,15 +7,11 @@ call exceeded the bytes it tracked.
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
-
 import pytest
 from tests.unit.test_sandbox import FakeContext, admin
+from tests.unit.test_sandbox_fresh_items import peak_and_tracked
 
 from tianfu.execution.contract_api import ContractError
-from tianfu.execution.costs import MAX_TX_MEMORY
-from tianfu.execution.meter import Meter
 from tianfu.execution.sandbox import compile_contract
 
 _NESTED = """
@@ -60,21 +56,6 @@ CASES = [
 ]
 
 
-def _peak_and_tracked(how: str, n: int) -> tuple[int, int]:
-    compiled = compile_contract(_NESTED)
-    ctx = FakeContext(admin())
-    compiled.call(ctx, "f", [how, 10], 10**8)  # set up outside the count
-    meter = Meter(10**9)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        compiled.call(ctx, "f", [how, n], meter)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return peak, MAX_TX_MEMORY - meter.mem
-
-
 @pytest.mark.parametrize("how", CASES)
 def test_items_of_nested_zips_hold_no_more_than_is_tracked(how: str) -> None:
     """A zip over one `FreshZip` (`fresh_bytes` took two to four iterables: ~2.5x the bytes
@@ -83,8 +64,8 @@ def test_items_of_nested_zips_hold_no_more_than_is_tracked(how: str) -> None:
     fresh tuple (~1.1-2.9x), counted each kept item as one small object. The bytes the call adds, over those of the same call
     keeping nothing, are within what it tracked."""
     n = 20_000
-    base_peak, base_tracked = _peak_and_tracked("none", n)
-    peak, tracked = _peak_and_tracked(how, n)
+    base_peak, base_tracked = peak_and_tracked(_NESTED, "none", n)
+    peak, tracked = peak_and_tracked(_NESTED, how, n)
     added_peak, added_tracked = peak - base_peak, tracked - base_tracked
     assert added_peak <= added_tracked, (added_peak, added_tracked)
 
