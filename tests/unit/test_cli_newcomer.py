@@ -49,6 +49,24 @@ def test_block_times_are_dates_for_people_and_milliseconds_in_json(node):  # noq
     assert r.exit_code == 2 and "unknown time zone 'Mars/Olympus'" in r.stderr, r.output
 
 
+def test_status_shows_the_latest_block_time_as_a_date(node):  # noqa: F811
+    """`tianfu status` printed `time_ms 1796629666744` to people; it is now a date in
+    TIANFU_TZ like the block commands, and --json keeps time_ms."""
+    r = run("invoke", "kv", "put", "color", "blue", "--json")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(run("status", "--json").stdout)
+    time_ms = doc["time_ms"]
+    assert isinstance(time_ms, int) and time_ms > 1_600_000_000_000 and "time" not in doc
+    for tz in ("UTC", "Asia/Shanghai"):
+        r = run("status", env={**WIDE, "TIANFU_TZ": tz})
+        assert r.exit_code == 0, r.output
+        rows = {line.split("│")[1].strip(): line for line in r.stdout.splitlines() if "│" in line}
+        assert date(time_ms, zone(tz)) in rows["time"] and "time_ms" not in rows, r.stdout
+        assert str(time_ms) not in r.stdout, r.stdout
+    r = run("status", env={**WIDE, "TIANFU_TZ": "Mars/Olympus"})
+    assert r.exit_code == 2 and "unknown time zone 'Mars/Olympus'" in r.stderr, r.output
+
+
 def test_a_url_with_the_api_path_says_what_the_url_is(node, monkeypatch):  # noqa: F811
     app = create_app(node.service)
     monkeypatch.setattr(  # requests go to the path of the URL given, as over the network

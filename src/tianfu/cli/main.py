@@ -111,8 +111,14 @@ def dev(
 
 @app.node_command("status", "url", "json")
 def status(node: Node) -> None:
-    """Show the node's chain id, height and latest block."""
+    """Show the node's chain id, height and latest block. The latest block's time is
+    shown in TIANFU_TZ (default Asia/Shanghai); --json gives time_ms, milliseconds since
+    the epoch."""
+    tz = None if node.as_json else zone()  # an unknown TIANFU_TZ: a usage error, at once
     doc = node.client().status()
+    if tz is not None and isinstance(doc.get("time_ms"), int):
+        doc = {("time" if k == "time_ms" else k): v for k, v in doc.items()}
+        doc["time"] = date(doc["time"], tz)
     show_fields(f"node at {node.url}", doc, node.as_json)
 
 
