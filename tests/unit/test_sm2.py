@@ -193,3 +193,26 @@ def test_the_chain_suite_decides_which_schemes_verify() -> None:
 def test_sm2_public_keys_of_every_size_are_refused_by_other_schemes() -> None:
     kp = generate_keypair(SM2)
     assert not get_suite(ED25519).verify(kp.public_key, b"x", kp.sign(b"x"))
+
+
+def test_a_private_key_of_n_minus_1_is_refused_where_it_is_read() -> None:
+    """An SM2 private key is in [1, n - 2] (GB/T 32918.1 6.1: 1 + d must be invertible).
+    Tongsuo reads d = n - 1 from a PKCS#8 file without complaint and then never returns
+    from signing with it (it retries for an s forever): a node with such a key file hung
+    at its first vote instead of refusing the key at start with a clear error."""
+    from tongsuopy.crypto import serialization as tser
+    from tongsuopy.crypto.asymciphers import ec as tec
+
+    key = tec.derive_private_key(sm2mod.N - 1, tec.SM2())
+    pem = key.private_bytes(tser.Encoding.PEM, tser.PrivateFormat.PKCS8, tser.NoEncryption())
+    with pytest.raises(CryptoError, match=r"\[1, n - 2\]"):
+        load_private_key_pem(pem)
+    with pytest.raises(CryptoError, match=r"\[1, n - 2\]"):
+        KeyPair.from_private(key)
+    with pytest.raises(CryptoError, match=r"\[1, n - 2\]"):
+        sm2mod.load_private_pem(pem)
+    # n - 2, the largest valid key, is read and signs.
+    top = load_private_key_pem(
+        KeyPair.from_private(sm2mod.private_key_from_int(sm2mod.N - 2)).private_pem()
+    )
+    assert get_suite(SM2).verify(top.public_key, b"m" * 32, top.sign(b"m" * 32))
