@@ -216,3 +216,41 @@ def test_a_private_key_of_n_minus_1_is_refused_where_it_is_read() -> None:
         KeyPair.from_private(sm2mod.private_key_from_int(sm2mod.N - 2)).private_pem()
     )
     assert get_suite(SM2).verify(top.public_key, b"m" * 32, top.sign(b"m" * 32))
+
+
+def test_a_key_file_whose_public_key_is_not_its_private_keys_is_refused() -> None:
+    """A PKCS#8 or SEC1 file carries the public key beside d. Tongsuo took the one written
+    in the file without checking it is [d]G, and the key pair then claimed that key while
+    signing with d: every signature failed under the key the node announced (a validator
+    silently signing nothing valid; an identity whose certificate matched the written key
+    passed its check). `cryptography` refuses such a P-256 file; SM2 now too."""
+    import base64
+
+    from tongsuopy.crypto import serialization as tser
+
+    mine, other = generate_keypair(SM2), generate_keypair(SM2)
+    mine_point = sm2mod.expand_public_key(mine.public_key)
+    other_point = sm2mod.expand_public_key(other.public_key)
+    for fmt, label in (
+        (tser.PrivateFormat.PKCS8, b"PRIVATE KEY"),
+        (tser.PrivateFormat.TraditionalOpenSSL, b"EC PRIVATE KEY"),
+    ):
+        der = mine.private.private_bytes(tser.Encoding.DER, fmt, tser.NoEncryption())
+        assert der.count(mine_point) == 1
+        swapped = der.replace(mine_point, other_point)
+        pem = b"-----BEGIN %s-----\n%s-----END %s-----\n" % (
+            label,
+            base64.encodebytes(swapped),
+            label,
+        )
+        with pytest.raises(CryptoError, match="public key"):
+            load_private_key_pem(pem)
+        # The file as written (its own public key) is read, and signs for that key.
+        good = b"-----BEGIN %s-----\n%s-----END %s-----\n" % (
+            label,
+            base64.encodebytes(der),
+            label,
+        )
+        kp = load_private_key_pem(good)
+        assert kp.public_key == mine.public_key
+        assert get_suite(SM2).verify(kp.public_key, b"m" * 32, kp.sign(b"m" * 32))

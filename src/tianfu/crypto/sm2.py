@@ -74,10 +74,16 @@ def is_private_key(key: object) -> bool:
 
 def check_private_key(private_key: Any) -> Any:
     """`private_key` if its scalar d is in [1, n - 2] (GB/T 32918.1 6.1: 1 + d must be
-    invertible mod n); else CryptoError. Tongsuo reads d = n - 1 from a key file and then
-    never returns from signing with it (it retries for an s forever)."""
-    if not 1 <= private_key.private_numbers().private_value < N - 1:
+    invertible mod n) and its public key is [d]G; else CryptoError. Tongsuo reads from a
+    key file d = n - 1, and then never returns from signing with it (it retries for an s
+    forever), and the public key written beside d without checking it: the key pair then
+    claimed that key and signed with d, so no signature verified under the key it showed
+    (`cryptography` refuses such a P-256 file when it reads it)."""
+    d = private_key.private_numbers().private_value
+    if not 1 <= d < N - 1:
         raise CryptoError("an SM2 private key must be in [1, n - 2]")
+    if public_bytes(private_key) != public_bytes(_require().derive_private_key(d, _ec.SM2())):
+        raise CryptoError("the SM2 key file's public key is not the one of its private key")
     return private_key
 
 
