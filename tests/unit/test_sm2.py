@@ -254,3 +254,22 @@ def test_a_key_file_whose_public_key_is_not_its_private_keys_is_refused() -> Non
         kp = load_private_key_pem(good)
         assert kp.public_key == mine.public_key
         assert get_suite(SM2).verify(kp.public_key, b"m" * 32, kp.sign(b"m" * 32))
+
+
+def test_a_key_file_with_d_out_of_range_is_refused() -> None:
+    """SEC1 files holding d = 0, n, n + 1 or 2^256 - 1 (their public key written as G's):
+    Tongsuo read them all; each is refused as a key outside [1, n - 2]."""
+    import base64
+
+    from tongsuopy.crypto import serialization as tser
+
+    der = sm2mod.private_key_from_int(1).private_bytes(
+        tser.Encoding.DER, tser.PrivateFormat.TraditionalOpenSSL, tser.NoEncryption()
+    )
+    one = (1).to_bytes(32, "big")
+    assert der.count(one) == 1
+    for d in (0, sm2mod.N, sm2mod.N + 1, 2**256 - 1):
+        body = base64.encodebytes(der.replace(one, d.to_bytes(32, "big")))
+        pem = b"-----BEGIN EC PRIVATE KEY-----\n" + body + b"-----END EC PRIVATE KEY-----\n"
+        with pytest.raises(CryptoError, match=r"\[1, n - 2\]"):
+            load_private_key_pem(pem)
