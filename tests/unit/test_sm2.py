@@ -193,3 +193,83 @@ def test_the_chain_suite_decides_which_schemes_verify() -> None:
 def test_sm2_public_keys_of_every_size_are_refused_by_other_schemes() -> None:
     kp = generate_keypair(SM2)
     assert not get_suite(ED25519).verify(kp.public_key, b"x", kp.sign(b"x"))
+
+
+def test_a_private_key_of_n_minus_1_is_refused_where_it_is_read() -> None:
+    """An SM2 private key is in [1, n - 2] (GB/T 32918.1 6.1: 1 + d must be invertible).
+    Tongsuo reads d = n - 1 from a PKCS#8 file without complaint and then never returns
+    from signing with it (it retries for an s forever): a node with such a key file hung
+    at its first vote instead of refusing the key at start with a clear error."""
+    from tongsuopy.crypto import serialization as tser
+    from tongsuopy.crypto.asymciphers import ec as tec
+
+    key = tec.derive_private_key(sm2mod.N - 1, tec.SM2())
+    pem = key.private_bytes(tser.Encoding.PEM, tser.PrivateFormat.PKCS8, tser.NoEncryption())
+    with pytest.raises(CryptoError, match=r"\[1, n - 2\]"):
+        load_private_key_pem(pem)
+    with pytest.raises(CryptoError, match=r"\[1, n - 2\]"):
+        KeyPair.from_private(key)
+    with pytest.raises(CryptoError, match=r"\[1, n - 2\]"):
+        sm2mod.load_private_pem(pem)
+    # n - 2, the largest valid key, is read and signs.
+    top = load_private_key_pem(
+        KeyPair.from_private(sm2mod.private_key_from_int(sm2mod.N - 2)).private_pem()
+    )
+    assert get_suite(SM2).verify(top.public_key, b"m" * 32, top.sign(b"m" * 32))
+
+
+def test_a_key_file_whose_public_key_is_not_its_private_keys_is_refused() -> None:
+    """A PKCS#8 or SEC1 file carries the public key beside d. Tongsuo took the one written
+    in the file without checking it is [d]G, and the key pair then claimed that key while
+    signing with d: every signature failed under the key the node announced (a validator
+    silently signing nothing valid; an identity whose certificate matched the written key
+    passed its check). `cryptography` refuses such a P-256 file; SM2 now too."""
+    import base64
+
+    from tongsuopy.crypto import serialization as tser
+
+    mine, other = generate_keypair(SM2), generate_keypair(SM2)
+    mine_point = sm2mod.expand_public_key(mine.public_key)
+    other_point = sm2mod.expand_public_key(other.public_key)
+    for fmt, label in (
+        (tser.PrivateFormat.PKCS8, b"PRIVATE KEY"),
+        (tser.PrivateFormat.TraditionalOpenSSL, b"EC PRIVATE KEY"),
+    ):
+        der = mine.private.private_bytes(tser.Encoding.DER, fmt, tser.NoEncryption())
+        assert der.count(mine_point) == 1
+        swapped = der.replace(mine_point, other_point)
+        pem = b"-----BEGIN %s-----\n%s-----END %s-----\n" % (
+            label,
+            base64.encodebytes(swapped),
+            label,
+        )
+        with pytest.raises(CryptoError, match="public key"):
+            load_private_key_pem(pem)
+        # The file as written (its own public key) is read, and signs for that key.
+        good = b"-----BEGIN %s-----\n%s-----END %s-----\n" % (
+            label,
+            base64.encodebytes(der),
+            label,
+        )
+        kp = load_private_key_pem(good)
+        assert kp.public_key == mine.public_key
+        assert get_suite(SM2).verify(kp.public_key, b"m" * 32, kp.sign(b"m" * 32))
+
+
+def test_a_key_file_with_d_out_of_range_is_refused() -> None:
+    """SEC1 files holding d = 0, n, n + 1 or 2^256 - 1 (their public key written as G's):
+    Tongsuo read them all; each is refused as a key outside [1, n - 2]."""
+    import base64
+
+    from tongsuopy.crypto import serialization as tser
+
+    der = sm2mod.private_key_from_int(1).private_bytes(
+        tser.Encoding.DER, tser.PrivateFormat.TraditionalOpenSSL, tser.NoEncryption()
+    )
+    one = (1).to_bytes(32, "big")
+    assert der.count(one) == 1
+    for d in (0, sm2mod.N, sm2mod.N + 1, 2**256 - 1):
+        body = base64.encodebytes(der.replace(one, d.to_bytes(32, "big")))
+        pem = b"-----BEGIN EC PRIVATE KEY-----\n" + body + b"-----END EC PRIVATE KEY-----\n"
+        with pytest.raises(CryptoError, match=r"\[1, n - 2\]"):
+            load_private_key_pem(pem)

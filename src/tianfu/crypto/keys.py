@@ -51,6 +51,7 @@ class KeyPair:
             )
             return cls(ECDSA_P256, pub, private, private)
         if sm2.is_private_key(private):
+            sm2.check_private_key(private)  # d = n - 1 would sign forever
             return cls(SM2, sm2.public_bytes(private), private, private)
         raise CryptoError(f"unsupported key type {type(private).__name__}")
 

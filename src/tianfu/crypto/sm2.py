@@ -72,6 +72,21 @@ def is_private_key(key: object) -> bool:
     return _ec is not None and isinstance(key, _ec.EllipticCurvePrivateKey)
 
 
+def check_private_key(private_key: Any) -> Any:
+    """`private_key` if its scalar d is in [1, n - 2] (GB/T 32918.1 6.1: 1 + d must be
+    invertible mod n) and its public key is [d]G; else CryptoError. Tongsuo reads from a
+    key file d = n - 1, and then never returns from signing with it (it retries for an s
+    forever), and the public key written beside d without checking it: the key pair then
+    claimed that key and signed with d, so no signature verified under the key it showed
+    (`cryptography` refuses such a P-256 file when it reads it)."""
+    d = private_key.private_numbers().private_value
+    if not 1 <= d < N - 1:
+        raise CryptoError("an SM2 private key must be in [1, n - 2]")
+    if public_bytes(private_key) != public_bytes(_require().derive_private_key(d, _ec.SM2())):
+        raise CryptoError("the SM2 key file's public key is not the one of its private key")
+    return private_key
+
+
 def public_bytes(private_key: Any) -> bytes:
     """The compressed public key (33 bytes) of an SM2 private key."""
     return bytes(
@@ -87,7 +102,8 @@ def private_pem(private_key: Any) -> bytes:
 
 
 def load_private_pem(data: bytes) -> Any:
-    """An SM2 private key from PEM (PKCS#8 or SEC1); CryptoError if it is not one."""
+    """An SM2 private key from PEM (PKCS#8 or SEC1); CryptoError if it is not one, or its
+    scalar is not in [1, n - 2]."""
     ec = _require()
     try:
         key = _ser.load_pem_private_key(data, password=None)
@@ -95,7 +111,7 @@ def load_private_pem(data: bytes) -> Any:
         raise CryptoError(f"cannot read private key: {exc}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "SM2":
         raise CryptoError("not an SM2 private key")
-    return key
+    return check_private_key(key)
 
 
 def expand_public_key(public_key: bytes) -> bytes:
