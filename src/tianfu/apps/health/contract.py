@@ -31,6 +31,9 @@ State:
                    writes at most nine keys however many claims an insurer has, and
                    `claimable_page` pages it without skipping a claim outstanding for the
                    whole walk
+  rvk:<rec>:<org>  {"height", "time_ms"}: the patient revoked <org> from that record; a
+                   clinician of another reader no longer shares it with <org> (on her consent
+                   to the organisation): only the patient does, which clears it
   suspended:<addr> {"by", "reason", "height"}     stats   the statistics
 """
 
@@ -278,6 +281,7 @@ def share(ctx, rec_id, org, wrapped):
     _live(ctx, rec)
     p = _patient(ctx, rec["patient"])
     me = ctx.sender
+    revoked = "rvk:" + rec_id + ":" + org if isinstance(org, str) else None  # else refused below
     if me.address != p["address"]:
         ctx.require(
             me.has_role("clinician") and me.org in rec["readers"],
@@ -288,7 +292,13 @@ def share(ctx, rec_id, org, wrapped):
             _consented(ctx, p, org),
             f"the patient has not consented to {org}: only the patient may share with it",
         )
+        ctx.require(
+            revoked is None or not ctx.has(revoked),
+            f"the patient revoked {org} from {rec_id}: only the patient shares it with {org} again",
+        )
     _wrapped(ctx, org, wrapped)
+    if me.address == p["address"] and ctx.has(revoked):  # her own choice: it reads again
+        ctx.delete(revoked)
     latest = rec["versions"][len(rec["versions"]) - 1]
     _add_reader(ctx, latest, org, wrapped)
     rec["readers"] = sorted(rec["readers"] + [org])
@@ -312,6 +322,7 @@ def revoke(ctx, rec_id, org):
         ctx.put("pd:" + h, pd)
     rec["readers"] = [o for o in rec["readers"] if o != org]
     ctx.put("rec:" + rec_id, rec)
+    ctx.put("rvk:" + rec_id + ":" + org, _stamp(ctx))  # no clinician shares it with org again
     _bump(ctx, "revocations", org)
     ctx.emit("RecordRevoked", id=rec_id, org=org)
 
