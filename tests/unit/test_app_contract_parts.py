@@ -20,7 +20,7 @@ from tianfu.testing.appchain import AppChain
 SOURCE_SHA256 = {
     "supply_finance": "7ad7c074b74b3f45928c530db84a94b9891453d60a1096cdcc67995c63180d55",
     "fund_supervision": "9634bbc86bcab9455abf5817fb95a267f96eee36f2a388d7613d82ee47a33763",
-    "traceability": "ca698cc077572cfd0a967913a5a1f85cfece245c1d537390900c679930232c00",
+    "traceability": "e2dcddaf47524f148c479840c53e05d96adb2121204edf24ec820654dc0464a4",
     "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",
     "ip_rights": "84cfb45c576fb759af1a84ca10910bac9dc8eabe2ca081df54c61b7a23c6ca30",
     "manufacturing": "bba9e2be0cdab2a148307f0fcf743974164df4833fe14fce6386ee59b4ed18d5",
