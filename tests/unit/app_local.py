@@ -84,7 +84,8 @@ class Local:
 
     def gas(self, sender: str, method: str, *args: Any, org: str = "org1") -> tuple[Any, int]:
         self._signs(sender, org)
-        self.ctx.sender = Caller(sender, org, sender[:3], "member")
+        roles = frozenset(self.ctx.roles.get(sender, []))  # as `ctx.has_role` answers
+        self.ctx.sender = Caller(sender, org, sender[:3], "member", roles)
         self.ctx.height += 1
         self.ctx.time_ms += 1000
         self.ctx.tx_hash = secrets.token_hex(32)

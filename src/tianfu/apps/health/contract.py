@@ -26,6 +26,8 @@ State:
   pd:<hash>        the private record (`tianfu.privdata.record`) plus "ref": its rec or rx id
   recs:<addr> / rxs:<addr>   a patient's record / prescription ids
   log:<ref>:<n>, nlog:<ref>  the access log;  seen:<hash>:<addr>  time of the last access
+  nlog:<ref>:<addr>          how many of them that reader logged (since this count: each
+                             reader logs at most MAX_LOG, so no reader fills the log for all)
   claims:<org>     prescription ids shared with an insurer organisation and not reimbursed:
                    an indexed set (the shared library's `_set_*`), so sharing or reimbursing
                    writes at most nine keys however many claims an insurer has, and
@@ -44,7 +46,7 @@ MAX_SIZE = 1000000
 MAX_READERS = 16
 MAX_VERSIONS = 20
 MAX_PER_PATIENT = 500
-MAX_LOG = 100000
+MAX_LOG = 100000  # accesses one reader logs of a record or prescription
 MAX_QUANTITY = 10000
 # Claims `claimable` and a page of `claimable_page` return: a prescription lists up to
 # MAX_READERS organisations (about 6 KB at the most: 42 of the largest fit in 256 KiB).
@@ -373,12 +375,17 @@ def access(ctx, ref, purpose):
         rx = _rx(ctx, ref)
         ctx.require(_may_access_rx(ctx, rx), f"{me.address} may not access {ref}'s details")
         h = rx["details"]
+    mine = ctx.get("nlog:" + ref + ":" + me.address, 0)  # a reader's own bound: no one else's
+    ctx.require(
+        mine < MAX_LOG,
+        f"you logged {MAX_LOG} accesses of {ref}, the most one reader logs of a record",
+    )
     n = ctx.get("nlog:" + ref, 0)
-    ctx.require(n < MAX_LOG, "the access log of this record is full")
     entry = {"n": n + 1, "by": me.address, "org": me.org, "name": me.name, "purpose": purpose}
     entry.update(_stamp(ctx))
     ctx.put("log:" + ref + ":" + str(n + 1), entry)
     ctx.put("nlog:" + ref, n + 1)
+    ctx.put("nlog:" + ref + ":" + me.address, mine + 1)
     ctx.put("seen:" + h + ":" + me.address, ctx.time_ms)
     _bump(ctx, "accesses", me.org)
     ctx.emit("RecordAccessed", ref=ref, by=me.address, org=me.org, purpose=purpose)
