@@ -75,8 +75,17 @@ class Local:
     def call(self, sender: str, method: str, *args: Any, org: str = "org1") -> Any:
         return self.gas(sender, method, *args, org=org)[0]
 
+    def _signs(self, sender: str, org: str) -> None:
+        """As on the chain: a signer's certificate is registered with its first transaction,
+        and only an identity of a member organisation transacts."""
+        gov = self.ctx.governance
+        gov.setdefault("cert/" + sender, {"org": org, "serial": sender[:8], "fingerprint": ""})
+        gov.setdefault("org/" + org, {"status": "active"})
+
     def gas(self, sender: str, method: str, *args: Any, org: str = "org1") -> tuple[Any, int]:
-        self.ctx.sender = Caller(sender, org, sender[:3], "member")
+        self._signs(sender, org)
+        roles = frozenset(self.ctx.roles.get(sender, []))  # as `ctx.has_role` answers
+        self.ctx.sender = Caller(sender, org, sender[:3], "member", roles)
         self.ctx.height += 1
         self.ctx.time_ms += 1000
         self.ctx.tx_hash = secrets.token_hex(32)
@@ -95,6 +104,7 @@ class Local:
         `limit` gas (a transaction's or a view's 1,000,000 by default): (result, gas used).
         Its writes are dropped; it raises ContractError (`OutOfGas` past `limit`)."""
         ctx = self.ctx
+        self._signs(sender, org)
         raw = {state_key(ctx.contract, k): encode(v) for k, v in ctx.state.items()}
         for k, v in ctx.governance.items():
             raw[state_key("governance", k)] = encode(v)

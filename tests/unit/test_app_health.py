@@ -291,3 +291,31 @@ def test_a_reimbursed_prescription_shared_again_is_no_claim(world: Any) -> None:
     pat.share_claim(rx, "org2")  # the reader is added (the prescription is shared) ...
     assert "org2" in h["insurer"].prescription(rx)["insurers"]
     assert h["insurer"].claim_count("org2") == before  # ... but it is no claim
+
+
+def test_a_reader_the_patient_revoked_is_not_shared_the_record_again_by_a_clinician(
+    world: Any,
+) -> None:
+    """The patient revokes hospital B from one record while still consenting to it for
+    others: a clinician of another reader organisation (the lab that wrote it) shared the
+    record with hospital B again, on the per-organisation consent, so hospital B read the
+    record, and every later version, that the patient had revoked it from. Only the patient
+    now shares it again."""
+    chain, p, h = world
+    who, pat = _patient(chain)
+    pat.consent("org2")
+    rec = h["lab"].add_record(who.info.address, "lab", b"HbA1c 6.9%", readers=["org2"])
+    pat.revoke(rec, "org2")
+    before = chain.contract_state(NAME)
+    with pytest.raises(TxFailed, match="revoked org2 from"):
+        h["lab"].share(rec, "org2")
+    assert chain.contract_state(NAME) == before
+    assert "org2" not in pat.record(rec)["readers"]
+    with pytest.raises(TxFailed, match="may not access"):
+        h["hospital_b"].read(rec, "curious")
+    pat.share(rec, "org2")  # the patient's own choice
+    assert h["hospital_b"].read(rec, "follow-up") == b"HbA1c 6.9%"
+    # a reader she shares with again is revocable again, and stays revoked after
+    pat.revoke(rec, "org2")
+    with pytest.raises(TxFailed, match="revoked org2 from"):
+        h["lab"].share(rec, "org2")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from tests.unit.app_local import ALICE, Ctx, Local
+from tests.unit.app_local import ALICE, BOB, Ctx, Local
 
 from tianfu.apps.health import source
 from tianfu.apps.health.sdk import Health
@@ -73,3 +73,30 @@ def test_the_sdk_reads_every_entry_a_page_at_a_time() -> None:
 
     log = Health(cast(Client, _Node())).all_access_log(REC, limit=2)
     assert [e["n"] for e in log] == [1, 2, 3, 4, 5]
+
+
+def test_one_reader_filling_the_log_does_not_lock_the_record_for_the_others() -> None:
+    """A record's log took MAX_LOG accesses in all and then refused every access ("the access
+    log of this record is full"), and a node serves the content only after a logged access:
+    one clinician of a reader organisation logging MAX_LOG accesses (100,000 small
+    transactions) locked the record for good, for the patient and every other reader. Each
+    reader now logs at most MAX_LOG accesses of a record, and nobody else's count stops it."""
+    ctx = Ctx("health", {BOB: ["clinician"]})
+    app = Local(compile_contract(source().replace("MAX_LOG = 100000", "MAX_LOG = 3")), ctx)
+    ctx.state["patient:" + ALICE] = {"address": ALICE, "org": "org1", "name": "alice"}
+    ctx.state["rec:" + REC] = {
+        "id": REC,
+        "patient": ALICE,
+        "org": "org2",
+        "versions": ["ab" * 32],
+        "readers": ["org1", "org2"],
+        "purged": False,
+    }
+    for k in range(3):  # a clinician of org2, a reader, as often as the bound lets it
+        app.call(BOB, "access", REC, f"curious {k}", org="org2")
+    assert app.call(ALICE, "access", REC, "my own record") == "ab" * 32
+    assert app.call(ALICE, "access_log_page", REC, 1, 10)["count"] == 4
+    before = dict(ctx.state)
+    with pytest.raises(ContractError, match="logged 3 accesses of REC000001"):
+        app.call(BOB, "access", REC, "once more", org="org2")
+    assert ctx.state == before

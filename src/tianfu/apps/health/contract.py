@@ -26,11 +26,16 @@ State:
   pd:<hash>        the private record (`tianfu.privdata.record`) plus "ref": its rec or rx id
   recs:<addr> / rxs:<addr>   a patient's record / prescription ids
   log:<ref>:<n>, nlog:<ref>  the access log;  seen:<hash>:<addr>  time of the last access
+  nlog:<ref>:<addr>          how many of them that reader logged (since this count: each
+                             reader logs at most MAX_LOG, so no reader fills the log for all)
   claims:<org>     prescription ids shared with an insurer organisation and not reimbursed:
                    an indexed set (the shared library's `_set_*`), so sharing or reimbursing
                    writes at most nine keys however many claims an insurer has, and
                    `claimable_page` pages it without skipping a claim outstanding for the
                    whole walk
+  rvk:<rec>:<org>  {"height", "time_ms"}: the patient revoked <org> from that record; a
+                   clinician of another reader no longer shares it with <org> (on her consent
+                   to the organisation): only the patient does, which clears it
   suspended:<addr> {"by", "reason", "height"}     stats   the statistics
 """
 
@@ -41,7 +46,7 @@ MAX_SIZE = 1000000
 MAX_READERS = 16
 MAX_VERSIONS = 20
 MAX_PER_PATIENT = 500
-MAX_LOG = 100000
+MAX_LOG = 100000  # accesses one reader logs of a record or prescription
 MAX_QUANTITY = 10000
 # Claims `claimable` and a page of `claimable_page` return: a prescription lists up to
 # MAX_READERS organisations (about 6 KB at the most: 42 of the largest fit in 256 KiB).
@@ -278,6 +283,7 @@ def share(ctx, rec_id, org, wrapped):
     _live(ctx, rec)
     p = _patient(ctx, rec["patient"])
     me = ctx.sender
+    revoked = "rvk:" + rec_id + ":" + org if isinstance(org, str) else None  # else refused below
     if me.address != p["address"]:
         ctx.require(
             me.has_role("clinician") and me.org in rec["readers"],
@@ -288,7 +294,13 @@ def share(ctx, rec_id, org, wrapped):
             _consented(ctx, p, org),
             f"the patient has not consented to {org}: only the patient may share with it",
         )
+        ctx.require(
+            revoked is None or not ctx.has(revoked),
+            f"the patient revoked {org} from {rec_id}: only the patient shares it with {org} again",
+        )
     _wrapped(ctx, org, wrapped)
+    if me.address == p["address"] and ctx.has(revoked):  # her own choice: it reads again
+        ctx.delete(revoked)
     latest = rec["versions"][len(rec["versions"]) - 1]
     _add_reader(ctx, latest, org, wrapped)
     rec["readers"] = sorted(rec["readers"] + [org])
@@ -312,6 +324,7 @@ def revoke(ctx, rec_id, org):
         ctx.put("pd:" + h, pd)
     rec["readers"] = [o for o in rec["readers"] if o != org]
     ctx.put("rec:" + rec_id, rec)
+    ctx.put("rvk:" + rec_id + ":" + org, _stamp(ctx))  # no clinician shares it with org again
     _bump(ctx, "revocations", org)
     ctx.emit("RecordRevoked", id=rec_id, org=org)
 
@@ -362,12 +375,17 @@ def access(ctx, ref, purpose):
         rx = _rx(ctx, ref)
         ctx.require(_may_access_rx(ctx, rx), f"{me.address} may not access {ref}'s details")
         h = rx["details"]
+    mine = ctx.get("nlog:" + ref + ":" + me.address, 0)  # a reader's own bound: no one else's
+    ctx.require(
+        mine < MAX_LOG,
+        f"you logged {MAX_LOG} accesses of {ref}, the most one reader logs of a record",
+    )
     n = ctx.get("nlog:" + ref, 0)
-    ctx.require(n < MAX_LOG, "the access log of this record is full")
     entry = {"n": n + 1, "by": me.address, "org": me.org, "name": me.name, "purpose": purpose}
     entry.update(_stamp(ctx))
     ctx.put("log:" + ref + ":" + str(n + 1), entry)
     ctx.put("nlog:" + ref, n + 1)
+    ctx.put("nlog:" + ref + ":" + me.address, mine + 1)
     ctx.put("seen:" + h + ":" + me.address, ctx.time_ms)
     _bump(ctx, "accesses", me.org)
     ctx.emit("RecordAccessed", ref=ref, by=me.address, org=me.org, purpose=purpose)

@@ -7,7 +7,8 @@
 A sandboxed contract (see docs/contracts.md and docs/apps/supply_finance.md). Amounts are
 integer fen. Roles (granted on chain by each organisation's admin): "core_enterprise"
 issues and repays, "bank" finances pledged receivables, "regulator" audits. Suppliers
-need no role but must enrol (`enrol`) before they can receive a receivable.
+need no role but must enrol (`enrol`) before they can receive a receivable, and be an active
+member identity when they receive one (a certificate standing, its organisation a member).
 
 State:
   "party:<address>"  -> enrolment record of a participant (`enrol`, `party`: the shared
@@ -110,6 +111,12 @@ def _enrolled(ctx, address, what):
     _address(ctx, address, what)
     if ctx.get("party:" + address) is None:
         raise ContractError(f"{what} {address} has not enrolled in supply_finance (enrol first)")
+
+
+def _recipient(ctx, address, what):
+    """Enrolled, and an active member identity: one revoked or gone could not act on it."""
+    _enrolled(ctx, address, what)
+    _active_member_org(ctx, address)
 
 
 def _holder_only(ctx, record, action):
@@ -227,7 +234,7 @@ def issue(ctx, supplier, amount, maturity_ms, doc_hash):
     ctx.require_role("core_enterprise")
     me = ctx.sender.address
     _enrolled(ctx, me, "the issuer")
-    _enrolled(ctx, supplier, "supplier")
+    _recipient(ctx, supplier, "supplier")
     ctx.require(supplier != me, "a core enterprise cannot issue a receivable to itself")
     _amount(ctx, amount, "amount")
     ctx.require(
@@ -362,7 +369,7 @@ def _split(ctx, record, amounts):
 
 def _transfer(ctx, record, to):
     rid = record["id"]
-    _enrolled(ctx, to, "the recipient")
+    _recipient(ctx, to, "the recipient")
     ctx.require(to != record["holder"], f"{rid} is already held by {to}")
     old = record["holder"]
     record["holder"] = to
@@ -405,7 +412,7 @@ def split_transfer(ctx, rid, amount, to):
     ctx.require(
         amount <= record["amount"], f"amount {amount} exceeds {rid}'s amount {record['amount']}"
     )
-    _enrolled(ctx, to, "the recipient")
+    _recipient(ctx, to, "the recipient")
     ctx.require(to != record["holder"], f"{rid} is already held by {to}")
     if amount == record["amount"]:
         return {"transferred": _transfer(ctx, record, to), "kept": None}

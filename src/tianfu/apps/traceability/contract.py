@@ -68,6 +68,10 @@ RECALL_STEP = 250  # queue entries one recall call takes or adds, about (continu
 CODE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
 PREFIX_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 MAX_PREFIX = 32
+# A batch created or merged holds at most this much (in its product's smallest unit), so the
+# sum of any MAX_MERGE batches stays an integer the ledger stores (under 2**63); a split's
+# parts sum to their batch.
+MAX_QUANTITY = 10**18
 
 
 def _code(ctx, code, what="batch code"):
@@ -235,6 +239,9 @@ def create_batch(ctx, code, product_id, quantity, origin):
     ctx.require_role("producer")
     _code(ctx, code)
     _quantity(ctx, quantity)
+    ctx.require(
+        quantity <= MAX_QUANTITY, f"a batch's quantity is at most {MAX_QUANTITY}, not {quantity}"
+    )
     _text(ctx, origin, "origin")
     product = _own_product(ctx, product_id)
     b = _new_batch(ctx, code, product, quantity, origin, [])
@@ -369,6 +376,10 @@ def merge_batches(ctx, new_code, codes, product_id):
             len(lines) <= MAX_LINES,
             f"the merged batch would come from more than {MAX_LINES} created batches",
         )
+    ctx.require(
+        total <= MAX_QUANTITY,
+        f"the merged batch would hold {total}, more than {MAX_QUANTITY}, the most a batch holds",
+    )
     merged = _new_batch(ctx, new_code, product, total, "; ".join(origins), list(codes))
     merged["lines"] = lines
     _append(ctx, merged, "merged_from", {"parents": ",".join(codes), "quantity": total})
