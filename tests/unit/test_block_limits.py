@@ -43,7 +43,13 @@ def test_replica_refuses_a_block_with_too_many_transactions(tmp_path):
         )
         for n in range(3)
     ]
+    # An honest builder keeps to the limit (the third waits for the next block) ...
+    honest = proposer.build_block(txs, node.keypair.public_key)
+    assert list(honest.block.txs) == txs[:2] and honest.result.deferred == 1
+    # ... a Byzantine one, building under a larger limit, makes a block the replica refuses.
+    proposer.params = lambda height: ConsensusParams(max_block_txs=10)  # type: ignore[method-assign]
     over = proposer.build_block(txs, node.keypair.public_key)
+    assert len(over.block.txs) == 3
     with pytest.raises(InvalidBlock, match="limit is 2"):
         replica.execute(over.block)
     within = proposer.build_block(txs[:2], node.keypair.public_key)

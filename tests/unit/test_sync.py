@@ -334,7 +334,7 @@ def test_oversize_response_is_refused(world, tmp_path) -> None:
     big: list[bytes] = []
 
     def respond(req: BlocksRequest) -> bytes:
-        big.append(b"\x91" + b"\x00" * (2 << 20))  # bigger than any allowed response
+        big.append(b"\x91" + b"\x00" * (24 << 20))  # bigger than any allowed response
         return big[-1]
 
     b, liar = _run_liar_then_honest(world, tmp_path, respond, config=cfg)

@@ -63,6 +63,7 @@ log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in i
 
 IDLE_POLL_S = 0.01  # how often an idle proposer looks at the mempool
 MIN_BUDGET_BYTES = 1 << 20  # the smallest transaction bytes a proposal is limited to
+ANY_SIZE = 1 << 62  # a take's byte limit that any transaction fits
 
 
 @dataclass
@@ -330,8 +331,10 @@ class BlockMaker(Generic[E]):
                 await self.timers.sleep(IDLE_POLL_S)
             self.mark("build")
             txs = self.mempool.take(params.max_block_txs, self.limit(params, a.round))
-            if not txs:  # a transaction larger than the limit goes alone
-                txs = self.mempool.take(1, params.max_block_bytes)
+            if not txs:  # a transaction larger than the limit goes alone, or, larger than
+                # any block (`Executor.check_size`), is dropped: the first in turn order
+                # must leave, or the take stops at it in every block
+                txs = self.mempool.take(1, ANY_SIZE)
             try:
                 async with lock:
                     if height() != a.height:

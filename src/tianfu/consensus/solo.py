@@ -47,6 +47,7 @@ from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig
 log = logging.getLogger(__name__)
 
 STALE_TIME_MS = 1000  # a next block time older than this gets an empty block first
+ANY_SIZE = 1 << 62  # a take's byte limit that any transaction fits
 
 
 class BlockBuilder(Protocol):
@@ -227,6 +228,10 @@ class SoloDriver:
     async def _produce(self) -> None:
         # The mempool is only touched on the event loop; execution runs in a worker thread.
         txs = self.mempool.take(self.max_block_txs, self.max_block_bytes)
+        if not txs and len(self.mempool):
+            # The first in turn is larger than the limit: it goes alone, or, larger than any
+            # block of this height, is dropped (else the take stops at it every time).
+            txs = self.mempool.take(1, ANY_SIZE)
         blame_host = False
         while True:
             try:

@@ -69,8 +69,16 @@ def check_static(
 
 def check_size(tx: Transaction, params: ConsensusParams) -> int:
     """The transaction's encoded size; raises TxInvalid if its bytes alone need more gas
-    than `max_gas_per_tx` (`tx_gas`): such a transaction may never be in a block."""
+    than `max_gas_per_tx` (`tx_gas`), or are more than a block's transactions may take
+    (`max_block_bytes`): such a transaction may never be in a block. (A block holding one
+    is over its bytes anyway; pending, it stood first in the proposers' turn order, never
+    taken and never dropped, and every block was empty until it expired.)"""
     size = len(tx.encoded())
+    if size > params.max_block_bytes:
+        raise TxInvalid(
+            f"a transaction of {size} bytes can never be in a block: a block's transactions "
+            f"take at most {params.max_block_bytes} bytes (max_block_bytes)"
+        )
     need = tx_gas(len(tx.body.cert), size)
     if need > params.max_gas_per_tx:
         raise TxInvalid(

@@ -169,8 +169,9 @@ class Executor:
         in a block (`check_static`, `check_size`), and BlockOverLimit when the receipts' gas
         or canonical bytes add up past `max_block_gas` / `max_block_receipt_bytes`. A
         proposer drops invalid transactions instead and reports them in `dropped`; it stops
-        at the first transaction that would take the block past a limit (that one and the rest wait for a later block:
-        `deferred`), and drops one that would exceed a limit even alone.
+        at the first transaction that would take the block past a limit — its gas, receipt
+        bytes, transaction count or transaction bytes (that one and the rest wait for a
+        later block: `deferred`) — and drops one that would exceed a limit even alone.
         `seen(hash)` says whether a transaction is already committed (replay protection);
         `verified(tx)` may say a signature was already checked at admission (of this very
         transaction: one of the same hash under other signature bytes is checked).
@@ -211,7 +212,15 @@ class Executor:
         run = BlockRun(height, time_ms, p, read, target, block_gov)
         gas_total = bytes_total = 0
         deferred = 0
+        # A proposer also keeps to the block's count and bytes of transactions (a validator's
+        # ledger refuses a block over them before executing it): candidates taken under
+        # other limits than the height's (a governance change) wait for a later block.
+        max_txs, max_tx_bytes = p.max_block_txs, p.max_block_bytes
+        tx_bytes = 0
         for i, tx in enumerate(txs):
+            if proposer_mode and len(included) >= max_txs:
+                deferred = len(txs) - i
+                break
             h = tx.hash
             try:
                 if h in in_block or seen(h):
@@ -220,12 +229,15 @@ class Executor:
                     self._check_window(tx, height, p)
                 else:
                     self.check_static(tx, height, p)
-                self.check_size(tx, p)
+                size = self.check_size(tx, p)
             except TxInvalid as exc:
                 if proposer_mode:
                     dropped.append((h, str(exc)))
                     continue
                 raise
+            if proposer_mode and tx_bytes + size > max_tx_bytes:
+                deferred = len(txs) - i
+                break
             try:
                 receipt = self._execute_tx(tx, h, run)
             except AccessRefused as exc:  # open profile: refused before any write
@@ -263,6 +275,7 @@ class Executor:
                 overlay.update(staged)
                 staged.clear()
             in_block.add(h)
+            tx_bytes += size
             included.append(tx)
             receipts.append(receipt)
             encoded.append(raw)

@@ -31,6 +31,7 @@ from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar
 
 from tianfu.codec import CodecError, decode, encode
+from tianfu.consensus.messages import MAX_BLOCK_BYTES  # the largest block a proposal carries
 from tianfu.crypto import CertificateError
 from tianfu.execution.errors import host_read_failure
 from tianfu.ledger import InvalidBlock, Ledger
@@ -107,10 +108,11 @@ class BlockSyncer:
         if not 1 <= self.max_batch <= MAX_BLOCKS_PER_MESSAGE:
             raise ValueError(f"max_batch must be between 1 and {MAX_BLOCKS_PER_MESSAGE}")
         TokenBucket(self.config.serve_rate, self.config.serve_burst, now=0.0)  # validates them
+        # Any block the chain certifies, not one within the genesis's `max_block_bytes`:
+        # governance may raise it, and a valid block over the genesis's limit made every
+        # honest peer's answer "malformed" (each banned in turn: no catching up past it).
         self.max_response_in = (
-            self.config.max_response_bytes
-            + self.ledger.genesis.params.max_block_bytes
-            + RESPONSE_SLACK_BYTES
+            self.config.max_response_bytes + MAX_BLOCK_BYTES + RESPONSE_SLACK_BYTES
         )
         self._peers: dict[str, PeerState] = {}
         self._pending: dict[str, PendingRequest] = {}
