@@ -271,6 +271,23 @@ def crypto_vectors() -> dict[str, Any]:
     case("ed25519: a public key of order 2, R the identity, S = 0", "standard", ed, msg,
          identity + zero_s, order2)  # fmt: skip
     case("ed25519: R of small order (y = p - 1)", "standard", ed, msg, order2 + ed_sig[32:])
+    # Compressed keys (crypto.md): x below the field prime, read as it is (not modulo p), a
+    # point of the curve, prefix 02 or 03.
+    for s, sig, suite, fp, a, b in (
+        (p256, p_sig, "standard", 2**256 - 2**224 + 2**192 + 2**96 - 1, -3,
+         0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B),
+        (sm, sm_sig, "sm2", 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF, -3,
+         0x28E9FA9E9D9F5E344D5A9E4BCF6509A7F39789F515AB8F92DDBCBD414D940E93),
+    ):  # fmt: skip
+        tag = "ecdsa-p256" if s.scheme == ECDSA_P256 else "sm2"
+        on = [x for x in range(1, 64) if pow((x**3 + a * x + b) % fp, (fp - 1) // 2, fp) == 1]
+        off = [x for x in range(1, 64) if pow((x**3 + a * x + b) % fp, (fp - 1) // 2, fp) > 1]
+        case(f"{tag}: public key 02 ‖ (x + p), x = {on[0]} the abscissa of a point", suite, s,
+             msg, sig, b"\x02" + (on[0] + fp).to_bytes(32, "big"))  # fmt: skip
+        case(f"{tag}: public key 02 ‖ x, x = {off[0]} the abscissa of no point", suite, s, msg,
+             sig, b"\x02" + off[0].to_bytes(32, "big"))  # fmt: skip
+        case(f"{tag}: public key with the prefix 04 (33 bytes)", suite, s, msg, sig,
+             b"\x04" + s.public_key[1:])  # fmt: skip
     # crypto.md#addresses: no address for a scheme no suite accepts; 256 and 257 are what a
     # u8(scheme) taken modulo 256 would turn into 0 and 1 (the Ed25519 key's address).
     for scheme in (0, 4, 256, 257):

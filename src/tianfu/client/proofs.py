@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tianfu.client.errors import ClientError
-from tianfu.client.transport import NodeConnection, _decode_raw, _hash_hex
+from tianfu.client.transport import NodeConnection, _decode_raw, _hash_hex, _object_answer
 from tianfu.client.verify import (
     VerificationError,
     VerifiedBlockEvents,
@@ -37,7 +37,7 @@ class ProvingReads(NodeConnection):
         params: dict[str, Any] = {"height": height}
         if prove:
             params["prove"] = "true"
-        return dict(self._get(f"/v1/state/{contract}/{key}", **params))
+        return self._get_object(f"/v1/state/{contract}/{key}", **params)
 
     def read_state(
         self, contract: str, key: str, height: int | None = None, verify: bool = True
@@ -59,7 +59,7 @@ class ProvingReads(NodeConnection):
 
     def tx_proof_raw(self, tx_hash: str | bytes, mode: str | None = None) -> dict[str, Any]:
         """The node's proof document of a transaction and its receipt (unverified)."""
-        return dict(self._get(f"/v1/txs/{_hash_hex(tx_hash)}/proof", mode=mode))
+        return self._get_object(f"/v1/txs/{_hash_hex(tx_hash)}/proof", mode=mode)
 
     def verify_tx_inclusion(self, tx_hash: str | bytes) -> VerifiedTx:
         """Prove that a transaction, with its receipt, is in a block committed by the
@@ -81,7 +81,7 @@ class ProvingReads(NodeConnection):
         self, contract: str, key: str, height: int | None = None, mode: str | None = None
     ) -> dict[str, Any]:
         """The node's proof document of one state entry (unverified)."""
-        return dict(self._get(f"/v1/proofs/state/{contract}/{key}", height=height, mode=mode))
+        return self._get_object(f"/v1/proofs/state/{contract}/{key}", height=height, mode=mode)
 
     def verify_document(
         self, doc: dict[str, Any] | str | bytes, kind: str | None = None
@@ -99,17 +99,17 @@ class ProvingReads(NodeConnection):
         self, contract: str, key: str, height: int | None = None, limit: int | None = None
     ) -> dict[str, Any]:
         """The node's history proof document of a state entry (unverified)."""
-        return dict(self._get(f"/v1/proofs/history/{contract}/{key}", height=height, limit=limit))
+        return self._get_object(f"/v1/proofs/history/{contract}/{key}", height=height, limit=limit)
 
     def absence_proof_raw(self, tx_hash: str | bytes, height: int | None = None) -> dict[str, Any]:
         """The node's absence proof document of a transaction (unverified)."""
-        return dict(self._get(f"/v1/proofs/absence/{_hash_hex(tx_hash)}", height=height))
+        return self._get_object(f"/v1/proofs/absence/{_hash_hex(tx_hash)}", height=height)
 
     def validators_proof_raw(
         self, height: int | None = None, mode: str | None = None
     ) -> dict[str, Any]:
         """The node's proof document of the validator set of a block (unverified)."""
-        return dict(self._get("/v1/proofs/validators", height=height, mode=mode))
+        return self._get_object("/v1/proofs/validators", height=height, mode=mode)
 
     def consortium_proof_raw(
         self, kind: str, height: int | None = None, mode: str | None = None
@@ -118,13 +118,13 @@ class ProvingReads(NodeConnection):
         ("contracts") answer (unverified)."""
         if kind not in ("orgs", "contracts"):
             raise ValueError(f"no consortium answer {kind!r}")
-        return dict(self._get(f"/v1/proofs/{kind}", height=height, mode=mode))
+        return self._get_object(f"/v1/proofs/{kind}", height=height, mode=mode)
 
     def block_events_raw(
         self, height: int, contract: str | None = None, name: str | None = None
     ) -> dict[str, Any]:
         """The node's event batch of one block (unverified)."""
-        return dict(self._get(f"/v1/blocks/{int(height)}/events", contract=contract, name=name))
+        return self._get_object(f"/v1/blocks/{int(height)}/events", contract=contract, name=name)
 
     def state_proofs_raw(
         self, reads: list[tuple[str, str]], height: int | None = None
@@ -134,9 +134,10 @@ class ProvingReads(NodeConnection):
         if height is not None:
             body["height"] = height
         try:
-            return dict(self._request("POST", "/v1/proofs/state", json=body).json())
-        except ValueError:
+            answer = self._request("POST", "/v1/proofs/state", json=body).json()
+        except (ValueError, RecursionError):
             raise ClientError("node sent a non-JSON answer for /v1/proofs/state") from None
+        return _object_answer(answer, "/v1/proofs/state")
 
     def prove_states(
         self, reads: list[tuple[str, str]], height: int | None = None

@@ -246,6 +246,11 @@ class NodeConnection:
         except (ValueError, RecursionError):  # not JSON, or nested past the parser's stack
             raise ClientError(f"node sent a non-JSON answer for {path}") from None
 
+    def _get_object(self, path: str, **params: Any) -> dict[str, Any]:
+        """`_get` of a route that answers a JSON object: any other JSON (null, a number, a
+        text, an array) is the node's error, refused as a non-JSON answer is."""
+        return _object_answer(self._get(path, **params), path)
+
     # --- chain information ----------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -299,11 +304,11 @@ class NodeConnection:
         return [_decode_raw(h, BlockHeader, "raw") for h in doc["blocks"]]
 
     def block_raw(self, height: int) -> dict[str, Any]:
-        return dict(self._get(f"/v1/blocks/{int(height)}"))
+        return self._get_object(f"/v1/blocks/{int(height)}")
 
     def validator_chain_raw(self, height: int, after: int = 0) -> dict[str, Any]:
         """The validator-set changes after change `after` needed for block `height`."""
-        return dict(self._get("/v1/proofs/chain", height=height, after=after))
+        return self._get_object("/v1/proofs/chain", height=height, after=after)
 
     # --- light client -------------------------------------------------------------------------
 
@@ -335,3 +340,9 @@ class NodeConnection:
         if self.identity is not None:
             return suite_for_scheme(self.identity.keypair.scheme)
         return suite_of(self.fetch_genesis())
+
+
+def _object_answer(answer: Any, path: str) -> dict[str, Any]:
+    if not isinstance(answer, dict):
+        raise ClientError(f"node sent an answer for {path} that is not a JSON object")
+    return answer

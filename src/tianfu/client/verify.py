@@ -24,7 +24,7 @@ from tianfu.codec import CodecError, decode
 from tianfu.crypto import ChainSuite, CryptoError, suite_of
 from tianfu.crypto.merkle import merkle_root, verify_merkle_proof
 from tianfu.execution.contract_api import state_key
-from tianfu.proofs.documents import VerifiedDocument, canonical_json, verify_document
+from tianfu.proofs.documents import VerifiedDocument, same_json, verify_document
 from tianfu.proofs.errors import VerificationError
 from tianfu.proofs.formats import MAX_PART_BYTES, MAX_STATE_KEY, ProofBundle, ValidatorLink
 from tianfu.proofs.valchain import TrustedHistory, TrustError, TrustOptions, suite_of_set
@@ -539,6 +539,6 @@ def verify_block_events(
         {"tx_index": i, "contract": ev.contract, "name": ev.name, "data": readable(ev.data)}
         for i, ev in events
     ]
-    if canonical_json(batch.get("events")) != canonical_json(expected):
+    if not same_json(batch.get("events"), expected):
         raise VerificationError(f"the batch's events differ from block {header.height}'s receipts")
     return VerifiedBlockEvents(header.height, header.hash, receipts, events)
