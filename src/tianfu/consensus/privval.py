@@ -69,6 +69,7 @@ from pathlib import Path
 import msgspec
 
 from tianfu.codec import CodecError, check_version, decode, encode
+from tianfu.consensus import signerlock
 from tianfu.consensus.messages import Proposal, proposal_signing_bytes
 from tianfu.crypto.keys import KeyPair
 from tianfu.durable import replace_durably
@@ -180,6 +181,7 @@ class FilePrivValidator:
         self.path = Path(state_path)
         self._lock = threading.RLock()  # (sign_vote holds it around sign)
         self._fd = -1  # the format 2 file, open for in-place saves
+        self._held: signerlock.FileKey | None = None  # its lock (`signerlock`), while open
         self._seq = 0  # save number of the state in the file (format 2)
         # Why the state may be older than what this key signed (None: it cannot be).
         self.recovery: str | None = None
@@ -203,14 +205,38 @@ class FilePrivValidator:
 
     def close(self) -> None:
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            self._let_go()
 
     def __del__(self) -> None:
-        fd = getattr(self, "_fd", -1)
-        if fd >= 0:
+        if getattr(self, "_fd", -1) >= 0 or getattr(self, "_held", None) is not None:
+            self._let_go()
+
+    def _take(self, fd: int) -> None:
+        """Make `fd` the open signer file, holding its lock (`signerlock`). If another
+        process holds it, `fd` is closed and `OSError` raised naming the fix (the file
+        open so far stays this signer's)."""
+        try:
+            key = signerlock.hold(fd)
+        except BlockingIOError:
             os.close(fd)
+            raise OSError(
+                errno.EAGAIN,
+                f"signer state {self.path} is in use by another process (another node on "
+                "this data directory, or this file shared with another home): one key must "
+                "never sign from two processes; stop the other one (keep the file: it holds "
+                "what this key signed)",
+            ) from None
+        self._let_go()
+        self._fd, self._held = fd, key
+
+    def _let_go(self) -> None:
+        """Close the open signer file and release its lock."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._held is not None:
+            signerlock.release(self._held)
+            self._held = None
 
     @property
     def public_key(self) -> bytes:
@@ -304,9 +330,13 @@ class FilePrivValidator:
             self.recovery = "the signer file's slots differ (an interrupted save)"
             log.warning("signer state %s: %s; last signed %s", self.path, self.recovery, last.hrs)
         try:
-            self._fd = os.open(self.path, os.O_RDWR)
+            fd = os.open(self.path, os.O_RDWR)
         except OSError as exc:
             raise self._unreadable("open", exc) from None
+        try:
+            self._take(fd)
+        except OSError as exc:
+            raise PrivValStateError(exc.strerror or str(exc)) from None
         self._seq = seq
         if self.recovery is not None:
             self._repair(seq, last)
@@ -341,8 +371,7 @@ class FilePrivValidator:
             self.path,
             last.hrs,
         )
-        fd, self._fd = self._fd, -1
-        os.close(fd)
+        self._let_go()
         return True
 
     def rewrite(self) -> None:
@@ -417,10 +446,8 @@ class FilePrivValidator:
             state.hrs,
             last.hrs,
         )
-        fd = os.open(self.path, os.O_RDWR)
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._fd, self._seq, self._last = fd, seq, state
+        self._take(os.open(self.path, os.O_RDWR))
+        self._seq, self._last = seq, state
         return True
 
     def _path_state(self) -> tuple[int, LastSigned] | None:
@@ -444,7 +471,7 @@ class FilePrivValidator:
     def _create(self, seq: int, last: LastSigned) -> None:
         """Write a new format 2 file holding `last` in both slots, atomically and durably."""
         replace_durably(self.path, encode_slot(seq, last) * 2)
-        self._fd = os.open(self.path, os.O_RDWR)
+        self._take(os.open(self.path, os.O_RDWR))
 
     # ---------------------------------------------------------------- signing
 
