@@ -140,6 +140,22 @@ def test_state_file_of_another_key_is_refused(tmp_path, kp):
         FilePrivValidator(generate_keypair(), path)
 
 
+def test_another_validators_signer_file_is_refused_naming_the_fix(tmp_path, kp):
+    """Another validator's signer file put in this data directory (a copy from the wrong
+    machine) was refused with only "belongs to another key": the refusal now names what to
+    do, in one line, and the file is left as it was."""
+    path = tmp_path / "privval.json"
+    FilePrivValidator(kp, path, allow_missing=True).sign_vote(CHAIN, 3, 0, PREVOTE, H1)
+    data = path.read_bytes()
+    for flag in (False, True):  # (--new-signer-state does not take another key's file)
+        with pytest.raises(PrivValStateError) as err:
+            FilePrivValidator(generate_keypair(), path, check_network=flag)
+        msg = str(err.value)
+        assert "\n" not in msg and "belongs to another key" in msg
+        assert "this validator's own signer file" in msg and "--new-signer-state" in msg
+        assert path.read_bytes() == data
+
+
 def test_failed_persist_returns_no_signature(tmp_path, kp, monkeypatch):
     pv = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
     pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)

@@ -281,8 +281,16 @@ class FilePrivValidator:
                 f"signer state {self.path} is corrupted ({exc}): move it aside; {_REMEDY}"
             ) from None
         if last.public_key != self.keypair.public_key:
-            raise PrivValStateError(f"signer state {self.path} belongs to another key")
+            raise self._another_key()
         return last  # format 1: the first save converts the file (self._fd stays -1)
+
+    def _another_key(self) -> PrivValStateError:
+        """The refusal of a signer file of another validator's key, naming the fix."""
+        return PrivValStateError(
+            f"signer state {self.path} belongs to another key, not this node's identity "
+            "(another validator's file): put back this validator's own signer file; if it "
+            f"is lost, move this one aside and {_REMEDY}"
+        )
 
     def _unreadable(self, what: str, exc: OSError) -> PrivValStateError:
         """The refusal of a signer file that cannot be read or opened, naming the fix: a
@@ -317,7 +325,7 @@ class FilePrivValidator:
             )
         seq, last = max(good, key=lambda s: s[0])
         if any(s[1].public_key != self.keypair.public_key for s in good):
-            raise PrivValStateError(f"signer state {self.path} belongs to another key")
+            raise self._another_key()
         if len(good) == 1:
             self.recovery = "one slot of the signer file is damaged"
             log.warning(
