@@ -300,7 +300,7 @@ class FilePrivValidator:
         try:
             self._write_both(seq, last)
         except OSError as exc:
-            raise PrivValStateError(f"cannot repair signer state {self.path}: {exc}") from None
+            raise self._unreadable("repair", exc) from None
 
     def _write_both(self, seq: int, last: LastSigned) -> None:
         """`last` as save `seq` into both slots of the open file, each synced."""
@@ -430,7 +430,9 @@ class FilePrivValidator:
         self, height: int, round: int, step: int, sign_bytes: bytes, signature: bytes, time_ms: int
     ) -> bool:
         """Record a message this key signed that is newer than the stored state (read back
-        from the consensus WAL after the state was damaged); True if the state moved."""
+        from the consensus WAL after the state was damaged, at start); True if the state
+        moved. `PrivValStateError` naming the fix if it cannot be written (nothing is signed
+        until it is: the node does not start)."""
         hrs = (height, round, step)
         with self._lock:
             if self._last is not None and hrs <= self._last.hrs:
@@ -443,6 +445,8 @@ class FilePrivValidator:
                 self._save(new)
             except DoubleSignRefused:  # the file at the path holds a later state: taken
                 return True
+            except OSError as exc:
+                raise self._unreadable("write", exc) from None
             self._last = new
             log.warning("signer state advanced to %s from this node's consensus WAL", hrs)
             return True
