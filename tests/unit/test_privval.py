@@ -140,6 +140,22 @@ def test_state_file_of_another_key_is_refused(tmp_path, kp):
         FilePrivValidator(generate_keypair(), path)
 
 
+def test_another_validators_signer_file_is_refused_naming_the_fix(tmp_path, kp):
+    """Another validator's signer file put in this data directory (a copy from the wrong
+    machine) was refused with only "belongs to another key": the refusal now names what to
+    do, in one line, and the file is left as it was."""
+    path = tmp_path / "privval.json"
+    FilePrivValidator(kp, path, allow_missing=True).sign_vote(CHAIN, 3, 0, PREVOTE, H1)
+    data = path.read_bytes()
+    for flag in (False, True):  # (--new-signer-state does not take another key's file)
+        with pytest.raises(PrivValStateError) as err:
+            FilePrivValidator(generate_keypair(), path, check_network=flag)
+        msg = str(err.value)
+        assert "\n" not in msg and "belongs to another key" in msg
+        assert "this validator's own signer file" in msg and "--new-signer-state" in msg
+        assert path.read_bytes() == data
+
+
 def test_failed_persist_returns_no_signature(tmp_path, kp, monkeypatch):
     pv = FilePrivValidator(kp, tmp_path / "pv.bin", allow_missing=True)
     pv.sign_vote(CHAIN, 1, 0, PREVOTE, H1)
@@ -505,3 +521,43 @@ def test_a_height_decided_without_this_key_moves_the_mark_only_forward(tmp_path,
     assert pv.last_hrs() == (2, 0, STEP_PREVOTE)
     with pytest.raises(DoubleSignRefused):
         pv.sign_vote(CHAIN, 1, 3, PREVOTE, H1)  # nothing at or before a decided height
+
+
+@pytest.mark.parametrize("at", ["repair of a damaged slot", "advance from the WAL"])
+def test_a_signer_file_the_disk_cannot_write_at_start_is_refused_naming_it_and_the_fix(
+    tmp_path, kp, monkeypatch, at
+):
+    """At start the signer writes its file before anything is signed: a damaged slot is
+    written over from the intact one, and a message of this key newer than the file (read
+    back from the consensus WAL) is saved. A disk that fails that write (an I/O error) made
+    the start fail with "[Errno 5] Input/output error" (the WAL's advance: neither the file
+    nor a fix named) or "cannot repair signer state ...: [Errno 5] ..." (no fix): both are
+    now one line naming the file and the fix, and the file is kept as it was."""
+    path = tmp_path / "privval.json"
+    pv = FilePrivValidator(kp, path, allow_missing=True)
+    pv.sign_vote(CHAIN, 4, 0, PREVOTE, H1)
+    pv.sign_vote(CHAIN, 4, 0, PRECOMMIT, H1, 1_000)
+    newer = vote_signing_bytes(CHAIN, 5, 0, PREVOTE, H1, 0)
+    sig = kp.sign(newer)
+    pv.close()
+    if at == "repair of a damaged slot":
+        d = bytearray(path.read_bytes())
+        d[SLOT + 100] ^= 1
+        path.write_bytes(bytes(d))
+    data = path.read_bytes()
+
+    def eio(*_a):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "pwrite", eio)
+    with pytest.raises(PrivValStateError) as err:
+        pv = FilePrivValidator(kp, path)
+        pv.advance_to(5, 0, STEP_PREVOTE, newer, sig, 0)
+    msg = str(err.value)
+    assert "\n" not in msg and str(path) in msg and "Input/output error" in msg
+    assert "fix the file system under it" in msg and "keep the file" in msg
+    monkeypatch.undo()
+    assert path.read_bytes() == data
+    pv = FilePrivValidator(kp, path)  # once the disk writes again, the start goes on
+    assert pv.advance_to(5, 0, STEP_PREVOTE, newer, sig, 0) and pv.last_hrs() == (5, 0, 1)
+    pv.close()

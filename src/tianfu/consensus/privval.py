@@ -61,15 +61,21 @@ import errno
 import hashlib
 import logging
 import os
-import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import msgspec
-
-from tianfu.codec import CodecError, check_version, decode, encode
+from tianfu.codec import CodecError, decode
+from tianfu.consensus import signerlock
 from tianfu.consensus.messages import Proposal, proposal_signing_bytes
+from tianfu.consensus.signerslots import (
+    FILE_SIZE,
+    MAGIC2,
+    SLOT,
+    LastSigned,
+    decode_slot,
+    encode_slot,
+)
 from tianfu.crypto.keys import KeyPair
 from tianfu.durable import replace_durably
 from tianfu.types import PRECOMMIT, PREVOTE, Vote, vote_signing_bytes
@@ -80,12 +86,7 @@ STEP_PREVOTE = 1
 STEP_PRECOMMIT = 2
 
 _MAGIC = b"TFPV1\n"  # format 1: magic | sha256(body) | body
-MAGIC2 = b"TFPV2\n"
-SLOT = 4096
 SIGNER_FILE = "privval.json"  # the signer state's name in a node's data directory
-FILE_SIZE = 2 * SLOT
-_SLOT_HEAD = struct.Struct(">6sQI32s")  # magic, seq, body length, digest
-_MAX_BODY = SLOT - _SLOT_HEAD.size
 _VOTE_STEPS = {PREVOTE: STEP_PREVOTE, PRECOMMIT: STEP_PRECOMMIT}
 _fdatasync = getattr(os, "fdatasync", os.fsync)  # (macOS has no fdatasync)
 # What to do about a missing or unreadable signer file. A copy restored from a backup is
@@ -108,63 +109,6 @@ class PrivValStateError(Exception):
     """The last-signed state file exists but is unreadable, corrupted or another key's."""
 
 
-class LastSigned(msgspec.Struct, array_like=True, frozen=True):
-    """What the guard persists: the last signed (h, r, step), its bytes' hash, the signature."""
-
-    version: int
-    public_key: bytes
-    height: int
-    round: int
-    step: int
-    sign_bytes_hash: bytes
-    signature: bytes
-    time_ms: int = 0  # the signed vote's time (a precommit of a block), else 0
-
-    def validate(self) -> None:
-        check_version(self)
-        if self.height < 0 or self.round < 0 or self.step not in (0, 1, 2):
-            raise ValueError("bad last-signed position")
-        if len(self.sign_bytes_hash) != 32:
-            raise ValueError("bad sign-bytes hash")
-
-    @property
-    def hrs(self) -> tuple[int, int, int]:
-        return (self.height, self.round, self.step)
-
-
-def _slot_digest(seq: int, body: bytes) -> bytes:
-    """sha256 over a slot's seq, length, body and zero padding (all but magic and digest)."""
-    h = hashlib.sha256(struct.pack(">QI", seq, len(body)))
-    h.update(body)
-    h.update(bytes(_MAX_BODY - len(body)))
-    return h.digest()
-
-
-def encode_slot(seq: int, last: LastSigned) -> bytes:
-    """One slot's `SLOT` bytes holding `last` as save number `seq`."""
-    body = encode(last)
-    if len(body) > _MAX_BODY:
-        raise ValueError(f"signer state of {len(body)} bytes does not fit a slot")
-    head = _SLOT_HEAD.pack(MAGIC2, seq, len(body), _slot_digest(seq, body))
-    return head + body + bytes(_MAX_BODY - len(body))
-
-
-def decode_slot(slot: bytes) -> tuple[int, LastSigned] | None:
-    """(seq, state) of an intact slot, None if it is torn or damaged in any way."""
-    if len(slot) != SLOT:
-        return None
-    magic, seq, length, digest = _SLOT_HEAD.unpack_from(slot)
-    if magic != MAGIC2 or length > _MAX_BODY:
-        return None
-    body = slot[_SLOT_HEAD.size : _SLOT_HEAD.size + length]
-    if _slot_digest(seq, body) != digest or any(slot[_SLOT_HEAD.size + length :]):
-        return None
-    try:
-        return seq, decode(body, LastSigned, max_size=_MAX_BODY)
-    except CodecError:
-        return None
-
-
 class FilePrivValidator:
     """A key plus its durable double-sign guard. Thread-safe."""
 
@@ -180,6 +124,7 @@ class FilePrivValidator:
         self.path = Path(state_path)
         self._lock = threading.RLock()  # (sign_vote holds it around sign)
         self._fd = -1  # the format 2 file, open for in-place saves
+        self._held: signerlock.FileKey | None = None  # its lock (`signerlock`), while open
         self._seq = 0  # save number of the state in the file (format 2)
         # Why the state may be older than what this key signed (None: it cannot be).
         self.recovery: str | None = None
@@ -203,14 +148,38 @@ class FilePrivValidator:
 
     def close(self) -> None:
         with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+            self._let_go()
 
     def __del__(self) -> None:
-        fd = getattr(self, "_fd", -1)
-        if fd >= 0:
+        if getattr(self, "_fd", -1) >= 0 or getattr(self, "_held", None) is not None:
+            self._let_go()
+
+    def _take(self, fd: int) -> None:
+        """Make `fd` the open signer file, holding its lock (`signerlock`). If another
+        process holds it, `fd` is closed and `OSError` raised naming the fix (the file
+        open so far stays this signer's)."""
+        try:
+            key = signerlock.hold(fd)
+        except BlockingIOError:
             os.close(fd)
+            raise OSError(
+                errno.EAGAIN,
+                f"signer state {self.path} is in use by another process (another node on "
+                "this data directory, or this file shared with another home): one key must "
+                "never sign from two processes; stop the other one (keep the file: it holds "
+                "what this key signed)",
+            ) from None
+        self._let_go()
+        self._fd, self._held = fd, key
+
+    def _let_go(self) -> None:
+        """Close the open signer file and release its lock."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._held is not None:
+            signerlock.release(self._held)
+            self._held = None
 
     @property
     def public_key(self) -> bytes:
@@ -255,8 +224,16 @@ class FilePrivValidator:
                 f"signer state {self.path} is corrupted ({exc}): move it aside; {_REMEDY}"
             ) from None
         if last.public_key != self.keypair.public_key:
-            raise PrivValStateError(f"signer state {self.path} belongs to another key")
+            raise self._another_key()
         return last  # format 1: the first save converts the file (self._fd stays -1)
+
+    def _another_key(self) -> PrivValStateError:
+        """The refusal of a signer file of another validator's key, naming the fix."""
+        return PrivValStateError(
+            f"signer state {self.path} belongs to another key, not this node's identity "
+            "(another validator's file): put back this validator's own signer file; if it "
+            f"is lost, move this one aside and {_REMEDY}"
+        )
 
     def _unreadable(self, what: str, exc: OSError) -> PrivValStateError:
         """The refusal of a signer file that cannot be read or opened, naming the fix: a
@@ -291,7 +268,7 @@ class FilePrivValidator:
             )
         seq, last = max(good, key=lambda s: s[0])
         if any(s[1].public_key != self.keypair.public_key for s in good):
-            raise PrivValStateError(f"signer state {self.path} belongs to another key")
+            raise self._another_key()
         if len(good) == 1:
             self.recovery = "one slot of the signer file is damaged"
             log.warning(
@@ -304,9 +281,13 @@ class FilePrivValidator:
             self.recovery = "the signer file's slots differ (an interrupted save)"
             log.warning("signer state %s: %s; last signed %s", self.path, self.recovery, last.hrs)
         try:
-            self._fd = os.open(self.path, os.O_RDWR)
+            fd = os.open(self.path, os.O_RDWR)
         except OSError as exc:
             raise self._unreadable("open", exc) from None
+        try:
+            self._take(fd)
+        except OSError as exc:
+            raise PrivValStateError(exc.strerror or str(exc)) from None
         self._seq = seq
         if self.recovery is not None:
             self._repair(seq, last)
@@ -319,7 +300,7 @@ class FilePrivValidator:
         try:
             self._write_both(seq, last)
         except OSError as exc:
-            raise PrivValStateError(f"cannot repair signer state {self.path}: {exc}") from None
+            raise self._unreadable("repair", exc) from None
 
     def _write_both(self, seq: int, last: LastSigned) -> None:
         """`last` as save `seq` into both slots of the open file, each synced."""
@@ -341,8 +322,7 @@ class FilePrivValidator:
             self.path,
             last.hrs,
         )
-        fd, self._fd = self._fd, -1
-        os.close(fd)
+        self._let_go()
         return True
 
     def rewrite(self) -> None:
@@ -417,10 +397,8 @@ class FilePrivValidator:
             state.hrs,
             last.hrs,
         )
-        fd = os.open(self.path, os.O_RDWR)
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._fd, self._seq, self._last = fd, seq, state
+        self._take(os.open(self.path, os.O_RDWR))
+        self._seq, self._last = seq, state
         return True
 
     def _path_state(self) -> tuple[int, LastSigned] | None:
@@ -444,7 +422,7 @@ class FilePrivValidator:
     def _create(self, seq: int, last: LastSigned) -> None:
         """Write a new format 2 file holding `last` in both slots, atomically and durably."""
         replace_durably(self.path, encode_slot(seq, last) * 2)
-        self._fd = os.open(self.path, os.O_RDWR)
+        self._take(os.open(self.path, os.O_RDWR))
 
     # ---------------------------------------------------------------- signing
 
@@ -452,7 +430,9 @@ class FilePrivValidator:
         self, height: int, round: int, step: int, sign_bytes: bytes, signature: bytes, time_ms: int
     ) -> bool:
         """Record a message this key signed that is newer than the stored state (read back
-        from the consensus WAL after the state was damaged); True if the state moved."""
+        from the consensus WAL after the state was damaged, at start); True if the state
+        moved. `PrivValStateError` naming the fix if it cannot be written (nothing is signed
+        until it is: the node does not start)."""
         hrs = (height, round, step)
         with self._lock:
             if self._last is not None and hrs <= self._last.hrs:
@@ -465,6 +445,8 @@ class FilePrivValidator:
                 self._save(new)
             except DoubleSignRefused:  # the file at the path holds a later state: taken
                 return True
+            except OSError as exc:
+                raise self._unreadable("write", exc) from None
             self._last = new
             log.warning("signer state advanced to %s from this node's consensus WAL", hrs)
             return True
