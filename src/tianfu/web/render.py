@@ -171,9 +171,11 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
 
 
 def _other_lang_url(request: Request, code: str) -> str:
-    """This page in language `code`: a relative URL (never the request's Host)."""
+    """This page in language `code`: a URL from the root of this node (never the request's
+    Host; a path that starts with `//`, which a browser reads as another host's URL, starts
+    with one slash)."""
     url = request.url.include_query_params(lang=code)
-    return f"{url.path}?{url.query}"
+    return "/" + url.path.lstrip("/") + "?" + url.query
 
 
 def _render(template: str, code: str, /, **context: Any) -> str:
