@@ -35,6 +35,10 @@ WORDS = frozenset(
         N_("resolved"),
         N_("surrendered"),
         N_("registered"),
+        # how a receivable's pledge closed, and whom its repayment went to
+        N_("repaid_to_bank"),
+        N_("closed_by_repayment"),
+        N_("holder"),
         # statuses of a manufacturing order
         N_("placed"),
         N_("declined"),
