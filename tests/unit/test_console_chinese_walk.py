@@ -35,6 +35,7 @@ WALKED = re.compile(
     r"/(|blocks|validators|orgs|contracts|proposals)|/proposals/[0-9a-f]+"
     r"|/(funds|receivables|works|trace|cases|evidence|photos)(/[^/?#]+)?"
     r"|/medical(/(records|prescriptions)/[^/?#]+)?"
+    r"|/orders(/[^/?#]+/[^/?#]+)?"
 )
 SKIPPED_TAGS = frozenset({"script", "style", "pre", "code", "template"})
 BILINGUAL = re.compile(r"（[^（）]*）")

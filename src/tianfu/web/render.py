@@ -74,6 +74,7 @@ APPLICATION_PAGES = (
     ("/funds", N_("Funds")),
     ("/receivables", N_("Receivables")),
     ("/works", N_("Works")),
+    ("/orders", N_("Orders")),
     ("/trace", N_("Traceability")),
     ("/cases", N_("City cases")),
     ("/medical", N_("Health records")),
