@@ -198,6 +198,9 @@ AS_WRITTEN = frozenset(
         *("软件许可协议，签字版 PDF（Licence agreement, signed PDF）", "Tianfu skyline at dusk"),
         *("friction coefficient below specification", "print run of 5,000, 2025"),
         "retouched copy of my photo",
+        # the members' own words inside the demo's call arguments, shown field by field: an
+        # evidence deposit's details ({"case": "demo", "pages": 12}), a bill's part numbers
+        *("demo", "pages", "caliper"),
         # the demo's photographs' titles and licence terms
         *("Tianfu skyline at dusk", "City at night", "credit the author"),
     }

@@ -114,3 +114,22 @@ def test_odd_ids_and_cursors_are_clear_pages(client: TestClient, url: str, statu
     r = client.get(url + ("&" if "?" in url else "?") + "lang=en")
     assert r.status_code == status, (url, r.text[:300])
     assert r.headers["content-type"].startswith("text/html")
+
+
+def test_an_orders_items_on_its_transaction_page_are_read_not_json(client: TestClient) -> None:
+    """A list of records in a call's arguments (a bill of materials) is shown record by
+    record, amounts in yuan, field names in the reader's language (it was JSON in fen)."""
+    block = re.search(r'href="(/blocks/[0-9]+)"', client.get("/orders/org1/LATE-1").text)
+    assert block is not None  # the order's page links the block that placed it
+    html = client.get(block[1]).text
+    url = re.search(r'href="(/txs/[0-9a-f]{64})"', html)
+    assert url is not None
+    for lang, said in (
+        ("zh_CN", "零件 rotor 数量 2 单价 ¥123.45"),
+        ("en", "part rotor quantity 2 unit price ¥123.45"),
+    ):
+        page = client.get(url[1], params={"lang": lang}).text
+        args = page.split('id="tx-args">', 1)[1].split("<details>", 1)[0]
+        text = " ".join(TAGS.sub(" ", args).split())
+        assert said in text, text
+        assert "unit_price_fen" not in text and "12345" not in text

@@ -93,6 +93,7 @@ _env.filters["yuan"] = fmt.yuan
 _env.filters["short"] = fmt.short
 _env.filters["plain"] = values.readable
 _env.filters["json"] = fmt.as_json
+_env.tests["list"] = lambda value: isinstance(value, (list, tuple))
 
 
 def _fill(message: str, **params: Any) -> str:

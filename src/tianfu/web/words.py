@@ -207,6 +207,10 @@ FIELD_NAMES = {
     "parents": N_("parent batches"),
     "origin": N_("origin"),
     "quantity": N_("quantity"),
+    # a manufacturing order's bill of materials
+    "part": N_("part"),
+    "qty": N_("quantity"),
+    "unit_price_fen": N_("unit price"),
     "root": N_("recalled batch"),
     "reason": N_("reason"),
     "store": N_("store"),
