@@ -129,6 +129,8 @@ def test_every_page_loads_in_both_languages(page: Any, url: str) -> None:
         "prescription": "/medical/prescriptions/RX000001",
         "photos": "/photos",
         "photo": "/photos/PH000001",
+        "orders": "/orders",
+        "order": "/orders/org1/PO-BRK-0001",
     }
     assert status["height"] >= tx_height
     for lang, html_lang, word in (("en", "en", "Overview"), ("zh_CN", "zh-CN", "概览")):
@@ -155,6 +157,25 @@ def test_every_page_loads_in_both_languages(page: Any, url: str) -> None:
     assert not others, others
 
 
+def test_without_scripts_what_needs_one_is_hidden_and_explained(browser: Any, url: str) -> None:
+    """With scripts off, the trace page does not say "Checking…" for ever and /verify shows
+    no form that cannot work: each says, instead, that the check needs scripts."""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        pg = context.new_page()
+        pg.goto(f"{url}/trace/LJ-TIN-001?lang=en")
+        assert not pg.is_visible("#chain-check-result")
+        # (Playwright's text selectors skip <noscript>: read its paragraph by CSS)
+        said = pg.locator("noscript p.warn")
+        assert said.is_visible() and "Not checked" in said.inner_text()
+        pg.goto(f"{url}/verify?lang=zh_CN")
+        assert not pg.is_visible("#verify-form")
+        said = pg.locator("noscript p.warn")
+        assert said.is_visible() and "此浏览器不运行脚本" in said.inner_text()
+    finally:
+        context.close()
+
+
 def test_pages_fit_a_phone_screen(browser: Any, url: str) -> None:
     """No page scrolls sideways on a 390-pixel-wide phone (wide tables scroll inside)."""
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
@@ -166,6 +187,7 @@ def test_pages_fit_a_phone_screen(browser: Any, url: str) -> None:
             "/trace/LJ-TIN-004",
             "/funds/rural-housing-2024",
             "/cases/C-0001",
+            "/orders/org1/PO-BRK-0001",
             "/verify",
         ):
             pg.goto(f"{url}{path}?lang=zh_CN")

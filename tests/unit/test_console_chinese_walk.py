@@ -35,6 +35,7 @@ WALKED = re.compile(
     r"/(|blocks|validators|orgs|contracts|proposals)|/proposals/[0-9a-f]+"
     r"|/(funds|receivables|works|trace|cases|evidence|photos)(/[^/?#]+)?"
     r"|/medical(/(records|prescriptions)/[^/?#]+)?"
+    r"|/orders(/[^/?#]+/[^/?#]+)?"
 )
 SKIPPED_TAGS = frozenset({"script", "style", "pre", "code", "template"})
 BILINGUAL = re.compile(r"（[^（）]*）")
@@ -197,6 +198,9 @@ AS_WRITTEN = frozenset(
         *("软件许可协议，签字版 PDF（Licence agreement, signed PDF）", "Tianfu skyline at dusk"),
         *("friction coefficient below specification", "print run of 5,000, 2025"),
         "retouched copy of my photo",
+        # the members' own words inside the demo's call arguments, shown field by field: an
+        # evidence deposit's details ({"case": "demo", "pages": 12}), a bill's part numbers
+        *("demo", "pages", "caliper"),
         # the demo's photographs' titles and licence terms
         *("Tianfu skyline at dusk", "City at night", "credit the author"),
     }

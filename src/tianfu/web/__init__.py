@@ -23,6 +23,7 @@ from tianfu.web.applications import applications_router
 from tianfu.web.data import ConsoleData
 from tianfu.web.explorer import explorer_router
 from tianfu.web.i18n import N_
+from tianfu.web.orders import orders_router
 from tianfu.web.render import (
     STATIC,
     STATIC_URL,
@@ -41,6 +42,7 @@ def install_console(app: FastAPI, service: ChainService) -> None:
     app.include_router(explorer_router(data))
     app.include_router(applications_router(data))
     app.include_router(app_pages_router(data))
+    app.include_router(orders_router(data))
     app.include_router(verify_router(data))
     app.mount(STATIC_URL, SecuredStatic(directory=STATIC), name="console-static")
     budget = getattr(app.state, "read_budget", None)

@@ -11,6 +11,7 @@ object a 404 page, both in the request's language.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -19,6 +20,7 @@ from tianfu.api.readgate import ReadRoute
 from tianfu.execution.contract_api import address_of
 from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
+from tianfu.web.orders import MANUFACTURING, ORDER
 from tianfu.web.params import named_args
 from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page
 from tianfu.web.words import CONTRACT_FIELDS, HEALTH_REASONS
@@ -288,6 +290,8 @@ def find(data: ConsoleData, text: str) -> str | None:
             return f"/blocks/{found}"
     if _ADDRESS.fullmatch(low) and isinstance(data.record("governance", f"cert/{low}"), dict):
         return f"/accounts/{low}"
+    if ORDER.pattern.fullmatch(text) and data.record(MANUFACTURING, "order:" + text) is not None:
+        return "/orders/" + quote(text)
     if _ID.fullmatch(text):
         for contract, prefix, url in BUSINESS_IDS:
             if data.record(contract, prefix + text) is not None:

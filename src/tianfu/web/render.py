@@ -74,6 +74,7 @@ APPLICATION_PAGES = (
     ("/funds", N_("Funds")),
     ("/receivables", N_("Receivables")),
     ("/works", N_("Works")),
+    ("/orders", N_("Orders")),
     ("/trace", N_("Traceability")),
     ("/cases", N_("City cases")),
     ("/medical", N_("Health records")),
@@ -92,6 +93,7 @@ _env.filters["yuan"] = fmt.yuan
 _env.filters["short"] = fmt.short
 _env.filters["plain"] = values.readable
 _env.filters["json"] = fmt.as_json
+_env.tests["list"] = lambda value: isinstance(value, (list, tuple))
 
 
 def _fill(message: str, **params: Any) -> str:
@@ -171,9 +173,11 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
 
 
 def _other_lang_url(request: Request, code: str) -> str:
-    """This page in language `code`: a relative URL (never the request's Host)."""
+    """This page in language `code`: a URL from the root of this node (never the request's
+    Host; a path that starts with `//`, which a browser reads as another host's URL, starts
+    with one slash)."""
     url = request.url.include_query_params(lang=code)
-    return f"{url.path}?{url.query}"
+    return "/" + url.path.lstrip("/") + "?" + url.query
 
 
 def _render(template: str, code: str, /, **context: Any) -> str:

@@ -35,6 +35,10 @@ WORDS = frozenset(
         N_("resolved"),
         N_("surrendered"),
         N_("registered"),
+        # how a receivable's pledge closed, and whom its repayment went to
+        N_("repaid_to_bank"),
+        N_("closed_by_repayment"),
+        N_("holder"),
         # statuses of a manufacturing order
         N_("placed"),
         N_("declined"),
@@ -203,6 +207,10 @@ FIELD_NAMES = {
     "parents": N_("parent batches"),
     "origin": N_("origin"),
     "quantity": N_("quantity"),
+    # a manufacturing order's bill of materials
+    "part": N_("part"),
+    "qty": N_("quantity"),
+    "unit_price_fen": N_("unit price"),
     "root": N_("recalled batch"),
     "reason": N_("reason"),
     "store": N_("store"),
