@@ -11,6 +11,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,23 @@ log = logging.getLogger("tianfu.store.sqlite")
 _T = TypeVar("_T")
 
 
+class _ThreadConn:
+    """A thread's read connection, held by that thread only (its `threading.local`): closed
+    when the thread ends and its locals go, or when the store closes. A pool of worker
+    threads ends its idle workers and starts new ones under the next load; holding each
+    connection until the store closed leaked two file handles and up to a page cache's
+    memory per ended thread, until the node could open no file at all."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
 @dataclass
 class WriteGroup:
     """The writes of one thread grouped into one transaction (`grouped_writes`): the
@@ -63,7 +81,8 @@ class StoreFile:
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
         self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: list[sqlite3.Connection] = []  # the writer's
+        self._readers: weakref.WeakSet[_ThreadConn] = weakref.WeakSet()  # the threads'
         self._conns_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._closed = False
@@ -132,6 +151,7 @@ class StoreFile:
         )
 
     def _open(self) -> sqlite3.Connection:
+        """A new connection (the caller keeps it: the writer's, or a thread's)."""
         try:
             conn = connect(self._path)
         except sqlite3.Error as exc:
@@ -142,8 +162,6 @@ class StoreFile:
             if sqlite_code(exc) in BUSY_CODES:  # another process holds it locked
                 raise StoreBusy(f"cannot open store {self._path}: {exc}") from None
             raise StoreError(f"cannot open store {self._path}: {exc}") from None
-        with self._conns_lock:
-            self._conns.append(conn)
         return conn
 
     def _writer_conn(self) -> sqlite3.Connection:
@@ -152,6 +170,8 @@ class StoreFile:
             raise StoreClosed("the store is closed")
         if self._writer is None:
             self._writer = self._open()
+            with self._conns_lock:
+                self._conns.append(self._writer)
         return self._writer
 
     def _mine(self) -> WriteGroup | None:
@@ -167,10 +187,16 @@ class StoreFile:
         group = self._group
         if group is not None and group.thread == threading.get_ident():
             return group.conn
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._open()
-        return conn
+        mine: _ThreadConn | None = getattr(self._local, "conn", None)
+        if mine is None:
+            mine = _ThreadConn(self._open())
+            with self._conns_lock:
+                if self._closed:  # closed meanwhile: nothing is left open after close()
+                    mine.conn.close()
+                    raise StoreClosed("the store is closed")
+                self._readers.add(mine)
+            self._local.conn = mine
+        return mine.conn
 
     def _failed(self, exc: sqlite3.Error, doing: str) -> StoreError:
         """The typed error for a SQLite failure (and `on_damage` told of a damaged file)."""
@@ -320,6 +346,9 @@ class StoreFile:
             for conn in self._conns:
                 conn.close()
             self._conns.clear()
+            for reader in list(self._readers):
+                reader.conn.close()
+            self._readers.clear()
             self._writer = None
 
     def __enter__(self) -> Self:

@@ -27,7 +27,9 @@ never the writer's: in WAL mode a reader keeps reading the last committed snapsh
 block is being written, and sees the new height only once it is wholly committed. A single
 read call runs one statement, so it sees one snapshot; `iter_latest` holds one cursor for
 the whole scan, so it is one snapshot too, even if the same thread commits meanwhile.
-Read connections of threads that have ended stay open until `close()`. The one exception:
+A thread's read connection is closed when the thread ends (worker pools end idle threads
+and start new ones: kept until `close()`, each ended thread's connection leaked two file
+handles and its page cache), and every one left at `close()`. The one exception:
 the thread inside its own `grouped_writes` reads through the writer's connection (and the
 group's rows kept in memory), so that it sees what it wrote; others wait for the COMMIT.
 

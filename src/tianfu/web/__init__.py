@@ -72,9 +72,13 @@ def _html_errors(app: FastAPI) -> None:
 
 
 def _for_browsers(api_handler: Any) -> Any:
-    async def handler(request: Request, exc: Exception) -> Response:
+    async def handler(request: Request, exc: Exception) -> Response | None:
         answer = api_handler(request, exc)
         response = await answer if inspect.isawaitable(answer) else answer
+        # A WebSocket's handler closes it and answers None (a stream's malformed query
+        # parameters): no page, and nothing to read a status from.
+        if request.scope.get("type") != "http" or not isinstance(response, Response):
+            return response
         if response.status_code < 400 or not _browser_page(request):
             return response
         if response.status_code == 404:
