@@ -18,7 +18,7 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "b5a291373e2859fc83c8edf2af63686ccb492de69826975ad61afba274616c33",
+    "supply_finance": "61409ddf7ccdd0942b8bd0a582f32e8e9203fe014708c5d568b0d52cfa20a04f",
     "fund_supervision": "9634bbc86bcab9455abf5817fb95a267f96eee36f2a388d7613d82ee47a33763",
     "traceability": "e2dcddaf47524f148c479840c53e05d96adb2121204edf24ec820654dc0464a4",
     "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",
