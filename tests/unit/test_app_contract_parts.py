@@ -25,7 +25,7 @@ SOURCE_SHA256 = {
     "ip_rights": "84cfb45c576fb759af1a84ca10910bac9dc8eabe2ca081df54c61b7a23c6ca30",
     "manufacturing": "bba9e2be0cdab2a148307f0fcf743974164df4833fe14fce6386ee59b4ed18d5",
     "city_governance": "07b3c31b1c6cd7793ded37cc6bc7a0629791279dbb913ec41e72ec5bc4ba40e3",
-    "health": "b10f0b4771c12bbcc885640c7732a3b196bbe54fa852cea8f6a943c21cfadfef",
+    "health": "3a247bb564861cbca02e0f78fe8a3952c5505255a4431ce550a075e4d281d306",
     "photo_sharing": "56929b6f02785e4613d251b72ad61891dcd7e68309aa00c0f66f61701a49bb1d",
 }
 APPS = {a.name: a for a in APPLICATIONS}
