@@ -19,7 +19,7 @@ from tianfu.testing.appchain import AppChain
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
     "supply_finance": "61409ddf7ccdd0942b8bd0a582f32e8e9203fe014708c5d568b0d52cfa20a04f",
-    "fund_supervision": "9634bbc86bcab9455abf5817fb95a267f96eee36f2a388d7613d82ee47a33763",
+    "fund_supervision": "0b532d953b2970e963f676359f2b373a5b5b46c5295e5cb8ae38a10aa9aeea73",
     "traceability": "e2dcddaf47524f148c479840c53e05d96adb2121204edf24ec820654dc0464a4",
     "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",
     "ip_rights": "84cfb45c576fb759af1a84ca10910bac9dc8eabe2ca081df54c61b7a23c6ca30",
