@@ -249,3 +249,76 @@ def test_a_beneficiary_is_paid_once_per_fund_or_exactly_its_plan(world, ops):
         assert record["plan"] == plans[i] and record["paid"] == paid[i]
         assert len(paid[i]) <= (1 if plans[i] is None else len(plans[i]))
         assert chain.query(NAME, "trace", fund_id, ben, vorg)["total"] == sum(paid[i])
+
+
+# -- handing accounts to new managers: who may, and that nothing moves -----------------------
+# The province "p", its city "c" and the city's county "k"; ALICE a fund authority, the
+# officers may manage an account, FRANK a regulator and GRACE a member with no role.
+_OFFICERS = ["b" * 40, "c" * 40, "d" * 40, "e" * 40]
+_ALICE, _FRANK, _GRACE = "a" * 40, "f" * 40, "1" * 40
+_PARENT = {"p": "", "c": "p", "k": "c"}
+_COMPILED: list = []  # the contract, compiled once
+hand_op = st.tuples(
+    st.sampled_from(["handover", "handover", "allocate"]),
+    st.sampled_from([_ALICE, _FRANK, _GRACE, *_OFFICERS]),  # who acts
+    st.sampled_from(["p", "c", "k"]),  # the account handed over, or allocated from
+    st.sampled_from([_GRACE, _FRANK, *_OFFICERS]),  # the new manager
+    st.integers(1, 400),  # an amount allocated
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=st.lists(hand_op, min_size=1, max_size=16))
+def test_only_those_answering_for_an_account_hand_it_over_and_nothing_moves(ops):
+    from tests.unit.app_local import Ctx, Local
+
+    from tianfu.apps.fund_supervision import source
+    from tianfu.execution.contract_api import ContractError
+    from tianfu.execution.sandbox import compile_contract
+
+    roles = {_ALICE: ["fund_authority"], _FRANK: ["regulator"]}
+    roles.update({o: ["fund_officer"] for o in _OFFICERS})
+    if not _COMPILED:
+        _COMPILED.append(compile_contract(source()))
+    app = Local(_COMPILED[0], Ctx(NAME, roles))
+    for who in (_ALICE, _FRANK, _GRACE, *_OFFICERS):  # every identity registered, in org1
+        app.ctx.governance["cert/" + who] = {"org": "org1", "serial": who[:8], "fingerprint": ""}
+    now = app.ctx.time_ms
+    app.call(_ALICE, "create_fund", "f1", "relief", 1000, now - 1, now + 10**12)
+    manager = {"p": _OFFICERS[0], "c": _OFFICERS[1], "k": _OFFICERS[2]}
+    app.call(_ALICE, "register_account", "p", "P", "province", "", manager["p"])
+    app.call(manager["p"], "register_account", "c", "C", "city", "p", manager["c"])
+    app.call(manager["c"], "register_account", "k", "K", "county", "c", manager["k"])
+    app.call(_ALICE, "allocate", "f1", "", "p", 1000, "")
+    balance = {"p": 1000, "c": 0, "k": 0}
+    handed = {"p": [], "c": [], "k": []}
+    for kind, who, account, new, amount in ops:
+        parent = _PARENT[account]
+        if kind == "handover":
+            ok = (who == _ALICE or (parent != "" and manager[parent] == who)) and (
+                new in _OFFICERS and new != manager[account]
+            )
+            args: tuple = (account, new, "reorganised")
+        else:
+            child = {"p": "c", "c": "k", "k": None}[account]
+            ok = child is not None and who == manager[account] and amount <= balance[account]
+            args = ("f1", account, child or "p", amount, "")
+        state = dict(app.ctx.state)
+        try:
+            app.call(who, "replace_manager" if kind == "handover" else "allocate", *args)
+        except ContractError:
+            assert not ok and app.ctx.state == state
+        else:
+            assert ok
+            if kind == "handover":
+                handed[account].append(new)
+                manager[account] = new
+            else:
+                balance[account] -= amount
+                balance[args[2]] += amount
+        for a in ("p", "c", "k"):
+            assert app.call(_GRACE, "account", a)["manager"] == manager[a]
+            assert app.call(_GRACE, "balance", "f1", a)["balance"] == balance[a]
+            assert [h["to"] for h in app.call(_GRACE, "handovers", a)] == handed[a]
+        report = app.call(_GRACE, "report", "f1", None)
+        assert report["conserved"] and report["pool"] + sum(balance.values()) == 1000

@@ -78,7 +78,7 @@ def _outcome(ok: bool, action: Any, *args: Any) -> None:
 
 # -- a prescription is dispensed at most once --------------------------------------------------
 rx_op = st.tuples(
-    st.sampled_from(["present", "dispense", "dispense", "both", "cancel", "claim"]),
+    st.sampled_from(["present", "dispense", "dispense", "both", "cancel", "claim", "dismiss"]),
     st.sampled_from(["ph_a", "ph_b", "nurse", "doctor", "patient"]),
     st.integers(0, 2),  # which prescription
     st.integers(-1, 12),  # quantity (each prescription is for 10)
@@ -96,7 +96,9 @@ def test_a_prescription_is_dispensed_at_most_once(world: Any, ops: list[Any]) ->
     org = {k: v.info.org for k, v in ids.items()}
     expires = int(time.time() * 1000) + DAY_MS
     rxs = [h["doctor"].prescribe(me, f"drug {i}", "daily", 10, expires) for i in range(3)]
-    model = {rx: {"status": "issued", "presented": set(), "dispensed": 0} for rx in rxs}
+    model = {
+        rx: {"status": "issued", "presented": set(), "dispensed": 0, "listed": True} for rx in rxs
+    }
     # The first is presented to pharmacy A, the second to both: dispensing races are likely.
     for rx, orgs in ((rxs[0], ("ph_a",)), (rxs[1], ("ph_a", "ph_b"))):
         for k in orgs:
@@ -128,14 +130,21 @@ def test_a_prescription_is_dispensed_at_most_once(world: Any, ops: list[Any]) ->
                 assert r.ok == ok, (w, q, m, r.error)
                 if ok:
                     m["status"], m["dispensed"] = "dispensed", q
-        elif kind == "cancel":
-            ok = who == "doctor" and m["status"] == "issued"
+        elif kind == "cancel":  # the prescriber withdraws it, or the patient declines it
+            ok = who in ("doctor", "patient") and m["status"] == "issued"
             _outcome(ok, actors[who].cancel, rx, "changed")
             if ok:
                 m["status"] = "cancelled"
+        elif kind == "dismiss":  # off her list once it is no longer issued (none expires here)
+            ok = who == "patient" and m["status"] != "issued" and m["listed"]
+            _outcome(ok, actors[who]._invoke, "dismiss", rx)
+            if ok:
+                m["listed"] = False
         elif m["status"] == "dispensed" and who == "patient":  # a claim to the insurer
             pat.share_claim(rx, "org4")
             m["status"] = "claimed"
+        listed = [x["id"] for x in pat.prescriptions_of(me)]
+        assert listed == [x for x in rxs if model[x]["listed"]]
         for rx_id, mm in model.items():
             onchain = pat.prescription(rx_id)
             assert onchain["status"] == ("dispensed" if mm["status"] == "claimed" else mm["status"])
@@ -226,6 +235,7 @@ def test_no_organisation_reads_without_a_grant(world: Any, ops: list[Any]) -> No
             _check_read(h[who], rec, versions, org[who] in readers and not purged)
         onchain = pat.record(rec)
         assert onchain["readers"] == sorted(readers) and onchain["purged"] == purged
+        assert [r["id"] for r in pat.records_of(me)] == ([] if purged else [rec])  # purge: off
         assert onchain["versions"] == versions
         for i, v in enumerate(versions):
             pd = chain.service.private.chain.record(NAME, v)

@@ -1,7 +1,7 @@
 """The applications' pages over indexed sets, walked while others change the set: supply
 finance's `holdings_page` (transfers and splits move parts in and out of a holder's set),
 `open_page` and `overdue_page` (issues, rejections and repayments), health's
-`claimable_page` and city governance's `overdue_in`. Against a model: a member present from
+`claimable_page` and `records_of_page` and city governance's `overdue_in`. Against a model: a member present from
 the first page to the last is in exactly one page, and a member is in at most one page for
 each time it entered the set (one that leaves and comes back may be in two)."""
 
@@ -193,6 +193,23 @@ def test_health_claimable_pages_skip_and_repeat_nothing(setup: Any, walk: Any) -
         return [r["id"] for r in page["claimable"]], page["next"]
 
     _walk_set(app, "claims:org4", ids, read, setup, walk)
+
+
+@settings(max_examples=60, deadline=None)
+@given(setup=st.lists(set_op, max_size=20), walk=st.lists(set_op, max_size=40))
+def test_health_patient_list_pages_skip_and_repeat_nothing(setup: Any, walk: Any) -> None:
+    """A patient's records (written, purged) and prescriptions (issued, dismissed)."""
+    app = Local(HEALTH, Ctx("health"))
+    ids = [f"REC{k:06d}" for k in range(16)]
+    for rec in ids:
+        app.ctx.state["rec:" + rec] = {"id": rec, "patient": ALICE}
+
+    def read(start: int) -> tuple[list[str], int | None]:
+        page = app.call(BOB, "records_of_page", ALICE, start, 3)
+        assert page["count"] == len(LIB["_set_all"](app.ctx, "recs:" + ALICE))
+        return [r["id"] for r in page["records"]], page["next"]
+
+    _walk_set(app, "recs:" + ALICE, ids, read, setup, walk)
 
 
 @settings(max_examples=60, deadline=None)

@@ -18,14 +18,14 @@ from tianfu.testing.appchain import AppChain
 # of the shared library changes what a new deployment runs (and its source hash): update a
 # pin only deliberately, saying why. A chain keeps the source it deployed (ADR 0031).
 SOURCE_SHA256 = {
-    "supply_finance": "b5a291373e2859fc83c8edf2af63686ccb492de69826975ad61afba274616c33",
-    "fund_supervision": "9634bbc86bcab9455abf5817fb95a267f96eee36f2a388d7613d82ee47a33763",
+    "supply_finance": "61409ddf7ccdd0942b8bd0a582f32e8e9203fe014708c5d568b0d52cfa20a04f",
+    "fund_supervision": "0b532d953b2970e963f676359f2b373a5b5b46c5295e5cb8ae38a10aa9aeea73",
     "traceability": "e2dcddaf47524f148c479840c53e05d96adb2121204edf24ec820654dc0464a4",
     "evidence": "b37bd12baa5a56d7872fd73b660e6b378a91ab1836d18a094c77c19b3b0969e4",
     "ip_rights": "84cfb45c576fb759af1a84ca10910bac9dc8eabe2ca081df54c61b7a23c6ca30",
     "manufacturing": "bba9e2be0cdab2a148307f0fcf743974164df4833fe14fce6386ee59b4ed18d5",
     "city_governance": "07b3c31b1c6cd7793ded37cc6bc7a0629791279dbb913ec41e72ec5bc4ba40e3",
-    "health": "b10f0b4771c12bbcc885640c7732a3b196bbe54fa852cea8f6a943c21cfadfef",
+    "health": "3a247bb564861cbca02e0f78fe8a3952c5505255a4431ce550a075e4d281d306",
     "photo_sharing": "56929b6f02785e4613d251b72ad61891dcd7e68309aa00c0f66f61701a49bb1d",
 }
 APPS = {a.name: a for a in APPLICATIONS}

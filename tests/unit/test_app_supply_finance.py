@@ -7,6 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tianfu.apps.common.inputs import time_ms as parse_time_ms
+from tianfu.apps.common.source import _without_header
 from tianfu.apps.supply_finance import NAME, source
 from tianfu.apps.supply_finance.demo import DAY_MS, create_demo, invoice_hash, setup_parties
 from tianfu.apps.supply_finance.scenario import run_scenario
@@ -336,6 +337,9 @@ def test_a_tree_issued_before_the_unpaid_count_is_counted_from_its_records(world
         pytest.skip("the contract before the unpaid count is not in this checkout's history")
     new = source()
     before = new.replace(here.read_text().strip("\n"), old.stdout.strip("\n"))
+    # that contract kept its pledge financing in its main part (now contract_pledges.py)
+    pledges = _without_header((here.parent / "contract_pledges.py").read_text()).strip("\n")
+    before = before.replace("\n\n\n" + pledges, "")
     assert before != new and '"unpaid:"' not in before
     chain.deploy(NAME, before)
     try:

@@ -121,6 +121,14 @@ COMMANDS = CommandTable(
             arg("parent", help='Parent account id ("pool" for a province).', parse=source_account),
             address("manager", "Manager's address or identity directory."),
         ),
+        tx(
+            "replace-manager",
+            "(fund authority, or the parent's manager) Hand an account to a new manager; its "
+            "books stay as they are.",
+            arg("account_id"),
+            address("manager", "The new manager's address or identity directory."),
+            arg("reason"),
+        ),
         custom(
             "beneficiary-hash",
             "Compute (locally) the salted hash under which a beneficiary is registered.",
@@ -207,6 +215,20 @@ COMMANDS = CommandTable(
             opt("start", int, default=1),
             opt("limit", int, default=200),
             method="children_page",
+        ),
+        view(
+            "handovers",
+            "Every handover of an account to a new manager, oldest first.",
+            arg("account_id"),
+            columns=("from", "to", "reason", "by", "org", "height"),
+        ),
+        view(
+            "handover-page",
+            "A page of an account's handovers; 'next' is the --start of the following page.",
+            arg("account_id"),
+            opt("start", int, default=1),
+            opt("limit", int, default=100),
+            method="handover_page",
         ),
         view(
             "balance",

@@ -1,7 +1,72 @@
 # ruff: noqa: F821  (a sandboxed contract: `view` and `ContractError` are provided by the sandbox)
 # mypy: ignore-errors
-# The fund_supervision contract's account views (the registry: accounts, their sub-accounts) and
-# the gas estimates its views keep within: `source()` puts this file after contract_views.py.
+# The fund_supervision contract's account registry after registration: handing an account to a
+# new manager, the account views (accounts, their sub-accounts) and the gas estimates its views
+# keep within: `source()` puts this file after contract_views.py.
+
+# -- handing an account to a new manager -----------------------------------------------------
+# "mhn:<id>" -> how many times the account was handed over; "mh:<id>:<k>" -> the k-th handover
+# (k = 1..mhn): {"account", "from", "to", "reason", "by", "name", "org", "height", "time_ms",
+# "tx"}. The account's record changes only its "manager": its books, balances and movements
+# stay as they are, so nothing is created, moved or lost by a handover.
+MAX_HANDOVERS_SHOWN = 100  # handovers a view returns (a 200-character reason: about 1.6 KB each)
+
+
+def replace_manager(ctx, account_id, manager, reason):
+    """Hand an account to a new manager (one whose certificate was revoked, or whose
+    organisation left, can no longer act; its balance would be stuck): by a fund authority,
+    or for a sub-account by the manager of its parent account, who registered it. The new
+    manager holds the role 'fund_officer' and is an active member identity."""
+    record = _account(ctx, account_id)
+    me = ctx.sender.address
+    parent = record["parent"]
+    by_parent = parent != POOL and _account(ctx, parent)["manager"] == me
+    who = "a fund authority" if parent == POOL else f"a fund authority or the manager of {parent}"
+    ctx.require(
+        ctx.has_role("fund_authority") or by_parent,
+        f"only {who} may hand {account_id} to a new manager",
+    )
+    ctx.require(_is_address(manager), "manager must be an address of 40 lowercase hex characters")
+    ctx.require(manager != record["manager"], f"{manager} manages {account_id} already")
+    ctx.require(
+        _has_role(ctx, manager, "fund_officer"),
+        f"manager {manager} does not hold the on-chain role 'fund_officer'",
+    )
+    _active_member_org(ctx, manager)
+    _nonempty_text(ctx, reason, "reason", 200)
+    n = ctx.get("mhn:" + account_id, 0) + 1
+    entry = {"account": account_id, "from": record["manager"], "to": manager, "reason": reason}
+    entry.update(_signed_stamp(ctx))
+    ctx.put("mh:" + account_id + ":" + str(n), entry)
+    ctx.put("mhn:" + account_id, n)
+    old = record["manager"]
+    record["manager"] = manager
+    ctx.put("acct:" + account_id, record)
+    ctx.emit("ManagerReplaced", id=account_id, old=old, new=manager, by=me, reason=reason)
+    return entry
+
+
+@view
+def handovers(ctx, account_id):
+    """Every handover of an account to a new manager, oldest first (there are few: each is
+    an authority's or the parent's manager's transaction)."""
+    _str_arg(ctx, account_id, "account_id")
+    n = ctx.get("mhn:" + account_id, 0)
+    _whole_list(ctx, account_id, n, "handovers", MAX_HANDOVERS_SHOWN, "handover_page")
+    return _numbered(ctx, "mh:" + account_id + ":", 1, n)
+
+
+@view
+def handover_page(ctx, account_id, start, limit):
+    """Handovers `start`.. (1-based, at most `limit` <= MAX_HANDOVERS_SHOWN) of an account:
+    {"account", "count", "start", "handovers": [...], "next"}."""
+    _str_arg(ctx, account_id, "account_id")
+    _check_page(ctx, start, limit, MAX_HANDOVERS_SHOWN)
+    n = ctx.get("mhn:" + account_id, 0)
+    return _log_page(
+        ctx, {"account": account_id}, "handovers", "mh:" + account_id + ":", n, start, limit
+    )
+
 
 # -- accounts and sub-accounts ---------------------------------------------------------------
 def _shown(record):

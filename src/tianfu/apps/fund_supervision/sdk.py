@@ -110,6 +110,11 @@ class FundSupervision(ContractSDK):
     ) -> dict[str, Any]:
         return dict(self._invoke("register_account", account_id, name, level, parent_id, manager))
 
+    def replace_manager(self, account_id: str, manager: str, reason: str) -> dict[str, Any]:
+        """Hand an account to a new manager (a fund authority; for a sub-account also the
+        manager of its parent account): the handover recorded, the books unchanged."""
+        return dict(self._invoke("replace_manager", account_id, manager, reason))
+
     def register_beneficiary(
         self, account_id: str, id_hash: str, purposes: list[str]
     ) -> dict[str, Any]:
@@ -159,6 +164,8 @@ class FundSupervision(ContractSDK):
     account_count = view(returns=int)
     accounts_page = view(returns=dict, start=1, limit=200)
     children_page = view("account_id", returns=dict, start=1, limit=200)
+    handovers = view("account_id", returns=list)
+    handover_page = view("account_id", returns=dict, start=1, limit=100)
     fund = view("fund_id", returns=dict)
     funds = view(returns=list)
     balance = view("fund_id", "account_id", returns=dict)

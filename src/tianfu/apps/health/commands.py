@@ -165,7 +165,12 @@ COMMANDS = CommandTable(
             uses=SIGNED,
         ),
         tx("revoke", "(patient) Stop ORG reading a record; its nodes delete it.", RECORD, ORG),
-        tx("purge", "(patient) Delete a record's content everywhere; its hash stays.", RECORD),
+        tx(
+            "purge",
+            "(patient) Delete a record's content everywhere and take it off her list; its "
+            "hash stays.",
+            RECORD,
+        ),
         custom(
             "prescribe",
             "(doctor) Issue a prescription; drug and dose stay private.",
@@ -207,9 +212,15 @@ COMMANDS = CommandTable(
         ),
         tx(
             "cancel",
-            "(the prescribing doctor) Cancel an undispensed prescription.",
+            "(the prescribing doctor, or the patient declining it) Cancel an undispensed "
+            "prescription.",
             RX,
             arg("reason"),
+        ),
+        tx(
+            "dismiss",
+            "(patient) Take a dispensed, cancelled or expired prescription off her list.",
+            RX,
         ),
         custom(
             "share-claim",

@@ -24,7 +24,14 @@ State:
                     "status", "presented", "insurers", "dispensed", "reimbursed",
                     "cancelled", "height", "time_ms"}
   pd:<hash>        the private record (`tianfu.privdata.record`) plus "ref": its rec or rx id
-  recs:<addr> / rxs:<addr>   a patient's record / prescription ids
+  recs:<addr> / rxs:<addr>   a patient's list of records / prescriptions: an indexed set of
+                   ids (the shared library's `_set_*`; a list a deployment before kept under
+                   the same key is read first), paged by slot without skips
+  nrecs:<addr>:<org> / nrxs:<addr>:<org>   how many of them <org> wrote that are on her list
+                   (added since this count): each organisation keeps at most MAX_PER_ORG on a
+                   patient's list, so no organisation fills it for the others; the patient
+                   frees a slot by purging a record or dismissing a prescription that is no
+                   longer issued (it leaves her list; `record` / `prescription` still show it)
   log:<ref>:<n>, nlog:<ref>  the access log;  seen:<hash>:<addr>  time of the last access
   nlog:<ref>:<addr>          how many of them that reader logged (since this count: each
                              reader logs at most MAX_LOG, so no reader fills the log for all)
@@ -45,7 +52,7 @@ WRAPPED_LEN = 80
 MAX_SIZE = 1000000
 MAX_READERS = 16
 MAX_VERSIONS = 20
-MAX_PER_PATIENT = 500
+MAX_PER_ORG = 500  # records (prescriptions) one organisation keeps on a patient's list
 MAX_LOG = 100000  # accesses one reader logs of a record or prescription
 MAX_QUANTITY = 10000
 # Claims `claimable` and a page of `claimable_page` return: a prescription lists up to
@@ -163,10 +170,28 @@ def _next_id(ctx, counter, prefix):
     return prefix + str(n).zfill(6)
 
 
-def _append(ctx, key, item, limit, what):
-    items = ctx.get(key, [])
-    ctx.require(len(items) < limit, f"too many {what}")
-    ctx.put(key, items + [item])
+def _list_add(ctx, index, patient, org, item, what):
+    """Put `item`, written by `org`, on the patient's list `index` (recs: / rxs:), within
+    `org`'s share of it."""
+    mine = "n" + index + patient + ":" + org
+    n = ctx.get(mine, 0)
+    ctx.require(
+        n < MAX_PER_ORG,
+        f"{org} has {MAX_PER_ORG} {what} on this patient's list, the most one organisation "
+        "keeps: the patient frees a slot",
+    )
+    ctx.put(mine, n + 1)
+    _set_add(ctx, index + patient, item)
+
+
+def _list_remove(ctx, index, patient, org, item):
+    """Take `item` off the patient's list `index`, freeing `org`'s slot when it took one
+    (an id listed before the per-organisation counts took none)."""
+    name = index + patient
+    if ctx.has(name + "#k:" + item):
+        mine = "n" + index + patient + ":" + org
+        ctx.put(mine, ctx.get(mine, 0) - 1)
+    _set_remove(ctx, name, item)
 
 
 def _bump(ctx, name, org, by=1):
@@ -250,7 +275,7 @@ def add_record(ctx, patient, kind, h, size, readers):
     }
     rec.update(_stamp(ctx))
     ctx.put("rec:" + rec_id, rec)
-    _append(ctx, "recs:" + patient, rec_id, MAX_PER_PATIENT, "records for this patient")
+    _list_add(ctx, "recs:", patient, org, rec_id, "records")
     _bump(ctx, "records", org)
     _bump(ctx, "records_" + kind, org)
     ctx.emit("RecordAdded", id=rec_id, patient=patient, kind=kind, org=org, hash=h)
@@ -341,6 +366,7 @@ def purge(ctx, rec_id):
     rec["purged"] = True
     rec["readers"] = []
     ctx.put("rec:" + rec_id, rec)
+    _list_remove(ctx, "recs:", rec["patient"], rec["org"], rec_id)  # its writer's slot is free
     _bump(ctx, "purges", rec["org"])
     ctx.emit("RecordPurged", id=rec_id)
 
@@ -432,7 +458,7 @@ def prescribe(ctx, patient, quantity, expires_ms, h, size, readers):
     }
     rx.update(_stamp(ctx))
     ctx.put("rx:" + rx_id, rx)
-    _append(ctx, "rxs:" + patient, rx_id, MAX_PER_PATIENT, "prescriptions for this patient")
+    _list_add(ctx, "rxs:", patient, me.org, rx_id, "prescriptions")
     _bump(ctx, "rx_issued", me.org)
     ctx.emit("PrescriptionIssued", id=rx_id, patient=patient, org=me.org, quantity=quantity)
     return rx_id
@@ -470,8 +496,12 @@ def dispense(ctx, rx_id, quantity):
 
 
 def cancel(ctx, rx_id, reason):
+    """The prescribing doctor withdraws an issued prescription, or the patient declines it."""
     rx = _rx(ctx, rx_id)
-    ctx.require(ctx.sender.address == rx["doctor"], "only the prescribing doctor cancels it")
+    ctx.require(
+        ctx.sender.address == rx["doctor"] or ctx.sender.address == rx["patient"],
+        "only the prescribing doctor or the patient cancels it",
+    )
     ctx.require(rx["status"] == "issued", f"prescription {rx_id} is {rx['status']}")
     _text(ctx, reason, "reason", 200)
     rx["status"] = "cancelled"
@@ -481,6 +511,26 @@ def cancel(ctx, rx_id, reason):
     ctx.put("rx:" + rx_id, rx)
     _bump(ctx, "rx_cancelled", rx["org"])
     ctx.emit("PrescriptionCancelled", id=rx_id)
+
+
+def dismiss(ctx, rx_id):
+    """The patient takes a prescription that is no longer issued (dispensed, cancelled or
+    expired) off her list, freeing its prescriber organisation's slot; it stays readable
+    (`prescription`), claimable and reimbursable as before."""
+    rx = _rx(ctx, rx_id)
+    ctx.require(ctx.sender.address == rx["patient"], "only the patient dismisses a prescription")
+    ctx.require(
+        rx["status"] != "issued" or ctx.time_ms > rx["expires_ms"],
+        f"prescription {rx_id} is issued and not expired: cancel it first",
+    )
+    name = "rxs:" + rx["patient"]
+    listed = ctx.get(name, [])
+    ctx.require(
+        ctx.has(name + "#k:" + rx_id) or rx_id in listed,
+        f"prescription {rx_id} is not on your list",
+    )
+    _list_remove(ctx, "rxs:", rx["patient"], rx["org"], rx_id)
+    ctx.emit("PrescriptionDismissed", id=rx_id)
 
 
 def share_claim(ctx, rx_id, org, wrapped):

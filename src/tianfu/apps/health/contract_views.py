@@ -21,48 +21,54 @@ MAX_LOG_SHOWN = 150
 MAX_RECORDS_SHOWN = 40
 
 
-def _patient_ids(ctx, address, index):
-    _str_arg(ctx, address, "address")
-    return ctx.get(index + address, [])
-
-
 def _patient_list(ctx, address, index, prefix, noun, page_view):
-    ids = _patient_ids(ctx, address, index)
-    _whole_list(ctx, address, len(ids), noun, MAX_RECORDS_SHOWN, page_view)
-    return _listed(ctx, prefix, ids)
+    _str_arg(ctx, address, "address")
+    n = _set_count(ctx, index + address)
+    _whole_list(ctx, address, n, noun, MAX_RECORDS_SHOWN, page_view)
+    return _listed(ctx, prefix, _set_all(ctx, index + address))
 
 
 def _patient_page(ctx, address, index, prefix, field, start, limit):
-    ids = _patient_ids(ctx, address, index)
+    _str_arg(ctx, address, "address")
     _check_page(ctx, start, limit, MAX_RECORDS_SHOWN)
-    return _listed_page(ctx, {"patient": address}, field, prefix, ids, start, limit)
+    entries, after = _set_page(ctx, index + address, start, limit)
+    return {
+        "patient": address,
+        "count": _set_count(ctx, index + address),
+        "start": start,
+        field: _listed(ctx, prefix, [x for _, x in entries]),
+        "next": after,
+    }
 
 
 @view
 def records_of(ctx, address):
-    """A patient's records, oldest first, while there are at most MAX_RECORDS_SHOWN; past
-    that it is refused (`records_of_page` reads a page)."""
+    """The records on a patient's list (a purged record leaves it), oldest first, while
+    there are at most MAX_RECORDS_SHOWN; past that it is refused (`records_of_page` reads
+    a page)."""
     return _patient_list(ctx, address, "recs:", "rec:", "records", "records_of_page")
 
 
 @view
 def records_of_page(ctx, address, start, limit):
-    """A patient's records `start`.. (1-based, at most `limit` <= MAX_RECORDS_SHOWN), oldest
-    first: {"patient", "count", "start", "records": [...], "next"}; "next" is the `start`
-    of the following page, or None after the last."""
+    """The records on a patient's list from slot `start` (1 for the first page), at most
+    `limit` (<= MAX_RECORDS_SHOWN), oldest first: {"patient", "count", "start", "records":
+    [...], "next"}; "next" is the `start` of the following page, or None after the last. A
+    record on the list from the first page to the last is in exactly one page."""
     return _patient_page(ctx, address, "recs:", "rec:", "records", start, limit)
 
 
 @view
 def prescriptions_of(ctx, address):
-    """A patient's prescriptions, oldest first, while there are at most MAX_RECORDS_SHOWN;
-    past that it is refused (`prescriptions_of_page` reads a page)."""
+    """The prescriptions on a patient's list (a dismissed one leaves it), oldest first,
+    while there are at most MAX_RECORDS_SHOWN; past that it is refused
+    (`prescriptions_of_page` reads a page)."""
     return _patient_list(ctx, address, "rxs:", "rx:", "prescriptions", "prescriptions_of_page")
 
 
 @view
 def prescriptions_of_page(ctx, address, start, limit):
-    """A patient's prescriptions `start`.. (1-based, at most `limit` <= MAX_RECORDS_SHOWN):
+    """The prescriptions on a patient's list from slot `start`, as `records_of_page`:
     {"patient", "count", "start", "prescriptions": [...], "next"}."""
     return _patient_page(ctx, address, "rxs:", "rx:", "prescriptions", start, limit)
 

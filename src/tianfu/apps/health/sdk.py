@@ -155,6 +155,11 @@ class Health(ContractSDK):
     def cancel(self, rx_id: str, reason: str) -> None:
         self._invoke("cancel", rx_id, reason)
 
+    def dismiss(self, rx_id: str) -> None:
+        """As the patient: take a dispensed, cancelled or expired prescription off her list,
+        freeing its prescriber organisation's slot there."""
+        self._invoke("dismiss", rx_id)
+
     def share_claim(self, rx_id: str, org: str) -> None:
         """Let insurer organisation `org` read a dispensed prescription for reimbursement."""
         self._invoke("share_claim", rx_id, org, self._wrap_details(rx_id, org))

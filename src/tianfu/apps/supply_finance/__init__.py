@@ -10,4 +10,6 @@ ROLES = ("core_enterprise", "bank", "regulator")
 
 def source() -> str:
     """The sandboxed contract's source text, as it is deployed."""
-    return contract_source(__file__, "contract.py", "contract_views.py", PARTIES)
+    return contract_source(
+        __file__, "contract.py", "contract_views.py", "contract_pledges.py", PARTIES
+    )
