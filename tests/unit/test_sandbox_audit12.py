@@ -7,11 +7,16 @@ Each regression test fails on the code before its fix; none times anything.
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+
 import pytest
 from tests.unit.test_sandbox import FakeContext, admin
 from tests.unit.test_sandbox_fresh_items import peak_and_tracked
 
+from tianfu.execution.costs import MAX_TX_MEMORY, METHOD_GAS, bytes_gas
 from tianfu.execution.meter import Meter
+from tianfu.execution.runtime import Runtime
 from tianfu.execution.sandbox import compile_contract
 
 _INTS = """
@@ -73,3 +78,74 @@ def f(ctx):
     meter = Meter(10**6)
     compiled.call(FakeContext(admin()), "f", [], meter)
     assert meter.used == 98
+
+
+_CASE = """
+def f(ctx, how, n):
+    s = "ab" * n
+    z = ""
+    if how == "swapcase":
+        z = s.swapcase()
+    elif how == "title":
+        z = s.title()
+    elif how == "capitalize":
+        z = s.capitalize()
+    return len(z)
+"""
+
+
+def _call_peak(source: str, args: list[object], gas: int = 10**8) -> tuple[int, int]:
+    """The peak bytes (tracemalloc) of one call and the bytes its meter tracked."""
+    compiled = compile_contract(source)
+    ctx = FakeContext(admin())
+    meter = Meter(gas)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        try:
+            compiled.call(ctx, "f", args, meter)
+        except Exception:  # noqa: BLE001 - a refusal still made what it made
+            pass
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return peak, MAX_TX_MEMORY - meter.mem
+
+
+@pytest.mark.parametrize("how", ["swapcase", "title", "capitalize"])
+def test_ascii_case_mappings_count_their_work_buffer(how: str) -> None:
+    """`swapcase`, `title` and `capitalize` have no ASCII fast path in CPython: they map
+    into a buffer of three 4-byte characters per character (12 bytes a character) before
+    they build the result, and they look every character up in the Unicode tables. ASCII
+    text was charged as `lower()` (its fast path): one byte a character tracked, and
+    ~5-6.5x a plain loop's CPU per gas (`gas_calibration.py --only "ascii case"`). They are
+    now charged as for any text: the buffer counted, ~0.5x."""
+    n = 400_000
+    base_peak, base_tracked = _call_peak(_CASE, ["none", n])
+    peak, tracked = _call_peak(_CASE, [how, n])
+    assert peak - base_peak <= tracked - base_tracked, (peak - base_peak, tracked - base_tracked)
+
+
+def _method_gas(obj: object, name: str) -> int:
+    """The gas of one call of `obj.name()` (the method object made first, apart)."""
+    rt = Runtime(10**9)
+    method = rt.getattr(obj, name)
+    before = rt.m.left
+    method()
+    return before - rt.m.left
+
+
+def test_str_predicates_pay_for_each_unicode_lookup_per_character() -> None:
+    """`isalnum` tests a character for alpha, decimal, digit and numeric in turn, each a
+    lookup in the Unicode tables: over numeric characters (`'½' * 999_999`) it took ~12x a
+    plain loop's CPU per gas at the one `bytes_gas` a pass every predicate paid;
+    `islower`, `isupper` and `istitle` make two tests, ~5x. They now pay a pass per test
+    (~3x and ~2.5x); bytes, tested by a table, and the one-test predicates pay as before."""
+    w = "\u00bd" * 999_999
+    one = _method_gas(w, "isnumeric") - METHOD_GAS
+    assert one == bytes_gas(len(w))  # as before
+    assert _method_gas(w, "isalnum") - METHOD_GAS == 4 * one
+    for name in ("islower", "isupper", "istitle"):
+        assert _method_gas(w, name) - METHOD_GAS == 2 * one
+    b = b"a" * 999_999
+    assert _method_gas(b, "isalnum") == _method_gas(b, "isdigit") == METHOD_GAS + one
