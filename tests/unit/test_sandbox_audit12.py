@@ -14,6 +14,8 @@ import pytest
 from tests.unit.test_sandbox import FakeContext, admin
 from tests.unit.test_sandbox_fresh_items import peak_and_tracked
 
+from tianfu.execution.context import CallContext
+from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import MAX_TX_MEMORY, METHOD_GAS, bytes_gas
 from tianfu.execution.meter import Meter
 from tianfu.execution.runtime import Runtime
@@ -149,3 +151,52 @@ def test_str_predicates_pay_for_each_unicode_lookup_per_character() -> None:
         assert _method_gas(w, name) - METHOD_GAS == 2 * one
     b = b"a" * 999_999
     assert _method_gas(b, "isalnum") == _method_gas(b, "isdigit") == METHOD_GAS + one
+
+
+_OUTPUT = """
+def f(ctx, how, k):
+    s = "a" * 1_000_000
+    if how == "put":
+        ctx.put("k", [s] * k)
+    elif how == "emit":
+        ctx.emit("E", v=[s] * k)
+    return 0
+"""
+
+
+@pytest.mark.parametrize("how", ["put", "emit"])
+def test_a_stored_or_emitted_value_too_big_is_refused_before_it_is_encoded(how: str) -> None:
+    """`ctx.put` and `ctx.emit` encoded a value whole before refusing it as larger than a
+    stored value (256 KiB) or an event (64 KiB) may be: 60 references to one 1 MB string,
+    walked for ~960,000 gas, made a 60 MB encoding the meter never counted (~67 MB of peak
+    for ~1 MB tracked; every such put of a transaction, one after the other). A value whose
+    encoding is surely too big (the copy's size, less the most it can overcount per
+    element) is now refused before it is encoded: the same error and the same gas."""
+    compiled = compile_contract(_OUTPUT)
+    store: dict[bytes, bytes] = {}
+    meter = Meter(1_000_000)
+    ctx = CallContext(
+        contract="c",
+        sender=admin(),
+        height=1,
+        time_ms=1,
+        tx_hash="00",
+        reader=store.get,
+        gas=meter,
+    )
+    gc.collect()
+    tracemalloc.start()
+    try:
+        with pytest.raises(ContractError) as info:
+            compiled.call(ctx, "f", [how, 60], meter)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    expected = (
+        "stored value larger than 262144 bytes"
+        if how == "put"
+        else "event E is larger than 65536 bytes"
+    )
+    assert str(info.value) == expected
+    assert meter.used == 957_098  # as before
+    assert peak < 8 << 20, peak
