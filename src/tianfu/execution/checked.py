@@ -38,6 +38,7 @@ from tianfu.execution.iterables import DICT_ITEMS as _DICT_ITEMS
 from tianfu.execution.iterables import (
     FRESH_ITEMS,
     FreshEnumerate,
+    FreshReversed,
     FreshZip,
     enumerate_fresh,
     fresh_bytes,
@@ -560,6 +561,8 @@ class CheckedBuiltins:
     def b_reversed(self, x: Any) -> Any:
         self.m.charge(BUILTIN_GAS)
         self.m.alloc(ITER_BYTES)
+        if type(x) is str and not x.isascii():  # each item a fresh character
+            return FreshReversed(x)
         try:
             return reversed(x)
         except TypeError:
