@@ -8,7 +8,11 @@ Each regression test fails on the code before its fix; none times anything.
 from __future__ import annotations
 
 import gc
+import os
+import subprocess
+import sys
 import tracemalloc
+from pathlib import Path
 
 import pytest
 from tests.unit.test_sandbox import FakeContext, admin
@@ -249,3 +253,35 @@ def test_zips_over_reversed_fresh_iterables_count_their_fresh_items(how: str) ->
     peak, tracked = peak_and_tracked(_REVERSED, how, n)
     added_peak, added_tracked = peak - base_peak, tracked - base_tracked
     assert added_peak <= added_tracked, (added_peak, added_tracked)
+
+
+_SMALL_STACKS = r"""
+import threading
+threading.stack_size(256 * 1024)  # a host whose threads get small stacks (musl: 128 KiB)
+from tianfu.execution.sandbox import ContractRejected, compile_contract
+try:
+    compile_contract("x = " + "-" * 250_000 + "1")
+except ContractRejected as exc:
+    print("rejected:", exc)
+"""
+
+
+def test_compiling_a_deeply_nested_source_does_not_depend_on_the_hosts_thread_stacks() -> None:
+    """Parsing recurses in C as deep as the source nests (250,000 unary minus signs in a
+    256 KB source: ~700 KB of C stack before the parser's own limit refuses it), on a
+    thread whose stack was the host's default for new threads: 8 MiB here, but 128 KiB
+    under musl, or whatever `threading.stack_size` the process set. With 256 KiB the node
+    crashed (SIGSEGV) compiling a proposed source, in a block every node re-executes. The
+    compile thread now has a stack of its own size (`sandbox.COMPILE_STACK_BYTES`)."""
+    src = Path(__file__).resolve().parents[2] / "src"
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run(
+        [sys.executable, "-c", _SMALL_STACKS],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+    assert done.stdout.strip() == "rejected: source cannot be parsed (too complex)"
