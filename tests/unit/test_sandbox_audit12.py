@@ -20,7 +20,7 @@ from tests.unit.test_sandbox_fresh_items import peak_and_tracked
 
 from tianfu.execution.context import CallContext
 from tianfu.execution.contract_api import ContractError
-from tianfu.execution.costs import MAX_TX_MEMORY, METHOD_GAS, bytes_gas
+from tianfu.execution.costs import MAX_TX_MEMORY, METHOD_GAS, bytes_gas, int_str_gas
 from tianfu.execution.meter import Meter
 from tianfu.execution.runtime import Runtime
 from tianfu.execution.sandbox import compile_contract
@@ -285,3 +285,37 @@ def test_compiling_a_deeply_nested_source_does_not_depend_on_the_hosts_thread_st
     )
     assert done.returncode == 0, (done.returncode, done.stderr[-500:])
     assert done.stdout.strip() == "rejected: source cannot be parsed (too complex)"
+
+
+_BIG = (1 << 4095) - 1
+
+
+def test_an_exception_made_of_a_big_integer_pays_its_decimal_conversion() -> None:
+    """`ValueError(x)`, `assert False, x` or `KeyError` of a missing key `x` caught `as e`
+    make their message `repr(x)`: for a 4,096-bit integer a decimal conversion quadratic in
+    its limbs (what `str(x)` pays ~290 gas for), made for the 4 gas of the exception's
+    memory: ~60x a plain loop's CPU per gas, `e = ValueError(x)` in a loop. Each now pays
+    the conversion as `str(x)` does."""
+    conversion = int_str_gas(_BIG.bit_length())  # what `str(x)` pays for it
+    assert conversion > 200
+    rt = Runtime(10**9)
+    before = rt.m.left
+    rt.exc(ValueError, _BIG)
+    assert before - rt.m.left >= conversion
+    before = rt.m.left
+    rt.exc(AssertionError, -_BIG)
+    assert before - rt.m.left >= conversion
+    before = rt.m.left
+    rt.caught(KeyError(_BIG))
+    assert before - rt.m.left >= conversion
+
+
+def test_an_exception_made_of_a_small_value_pays_as_before() -> None:
+    """Messages of text and of integers within 64 bits pay what they did (pinned)."""
+    rt = Runtime(10**9)
+    gas = []
+    for args in [("abc",), (5,), ((1 << 64) - 1,), ("a" * 1000,), ()]:
+        before = rt.m.left
+        rt.exc(ValueError, *args)
+        gas.append(before - rt.m.left)
+    assert gas == [1, 1, 1, 4, 1]
