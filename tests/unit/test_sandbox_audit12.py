@@ -319,3 +319,27 @@ def test_an_exception_made_of_a_small_value_pays_as_before() -> None:
         rt.exc(ValueError, *args)
         gas.append(before - rt.m.left)
     assert gas == [1, 1, 1, 4, 1]
+
+
+@pytest.mark.parametrize(
+    ("what", "count"),
+    [("a repetition", 2 * _BIG), ("bytes()", _BIG), ("padding", _BIG)],
+)
+def test_a_refused_count_beyond_64_bits_pays_the_conversion_of_its_message(
+    what: str, count: int
+) -> None:
+    """A repetition (`'ab' * x`), `bytes(x)` or a padding width (`s.ljust(x)`) past the
+    sequence cap is refused with the count in its message: for a 4,096-bit count a decimal
+    conversion made for no gas (caught in a loop, ~13-15x a plain loop's CPU per gas). It
+    is now charged as `str(n)` charges it; the message is the same."""
+    rt = Runtime(10**9)
+    before = rt.m.left
+    with pytest.raises(ContractError) as info:
+        if what == "a repetition":
+            rt.mul("ab", _BIG)
+        elif what == "bytes()":
+            rt.b_bytes(_BIG)
+        else:
+            rt.getattr("a", "ljust")(_BIG)
+    assert str(info.value) == f"{what} would have {count} elements; the limit is 1000000"
+    assert before - rt.m.left >= int_str_gas(count.bit_length())

@@ -54,6 +54,7 @@ from tianfu.execution.limits import (
     MAX_WALK_DEPTH,
     check_encoding,
     too_big,
+    too_big_count,
 )
 from tianfu.execution.walk import CONTAINER_UNITS, WalkError, measure, units_gas
 
@@ -577,7 +578,7 @@ class CheckedBuiltins:
             if x < 0:
                 raise _fail(ValueError, "negative count")
             if x > MAX_SEQ_LEN:
-                raise too_big("bytes()", x, MAX_SEQ_LEN)
+                raise too_big_count(m, "bytes()", x, MAX_SEQ_LEN)
             m.charge_alloc(bytes_gas(x), bytes_bytes(x))
             return bytes(x)
         if t is str:

@@ -41,7 +41,13 @@ from tianfu.execution.costs import (
     strip_gas,
 )
 from tianfu.execution.keys import store_key
-from tianfu.execution.limits import MAX_INT_BITS, MAX_SEQ_LEN, check_encoding, too_big
+from tianfu.execution.limits import (
+    MAX_INT_BITS,
+    MAX_SEQ_LEN,
+    check_encoding,
+    too_big,
+    too_big_count,
+)
 from tianfu.execution.method_objects import method_object
 from tianfu.execution.walk import hashable_key
 
@@ -320,7 +326,8 @@ def _c_width(rt: Runtime, s: Any, args: Args, kw: Kw) -> Args:
     if fill is not None and (type(fill) is not type(s) or len(fill) != 1):
         raise _fail(TypeError, "the fill character must be one character")
     n = max(width, len(s))
-    _cap("padding", n)
+    if n > MAX_SEQ_LEN:
+        raise too_big_count(rt.m, "padding", n, MAX_SEQ_LEN)
     rt.m.charge_alloc(bytes_gas(n), _text_mem(s, n, _wide(s) or _wide(fill)))
     return args
 

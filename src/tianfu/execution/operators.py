@@ -37,6 +37,7 @@ from tianfu.execution.limits import (
     MAX_INT_BITS,
     MAX_SEQ_LEN,
     too_big,
+    too_big_count,
 )
 
 _TEXT = (str, bytes)
@@ -148,7 +149,7 @@ class CheckedOperators(CheckedBuiltins):
         if type(seq) in (str, bytes, list, tuple) and _isint(n):
             size = len(seq) * max(n, 0)
             if size > MAX_SEQ_LEN:
-                raise too_big("a repetition", size, MAX_SEQ_LEN)
+                raise too_big_count(self.m, "a repetition", size, MAX_SEQ_LEN)
             m = self.m
             if type(seq) is str:
                 m.charge_alloc(bytes_gas(size), str_bytes(size, not seq.isascii()))
