@@ -382,7 +382,7 @@ class Runtime(CheckedOperators):
     # -- exceptions -------------------------------------------------------------------------
     def exc(self, cls: Any, *args: Any) -> BaseException:
         """`E(...)` for an exception class a contract names: its message made now, bounded."""
-        gas = _int_message_gas(args)
+        gas = errors.int_message_gas(args)
         if gas:
             self.m.charge(gas)
         exc = errors.constructed(cls, args)
@@ -395,7 +395,7 @@ class Runtime(CheckedOperators):
     def caught(self, exc: BaseException) -> BaseException:
         """What `except E as name` binds (see `errors.caught`)."""
         if isinstance(exc, KeyError):  # its message is its key's bounded repr
-            gas = _int_message_gas(exc.args)
+            gas = errors.int_message_gas(exc.args)
             if gas:
                 self.m.charge(gas)
         copy = errors.caught(exc, _VISIBLE)
@@ -477,18 +477,6 @@ def _lambda_wrapper(rt: Runtime, fn: Callable[..., Any], gas: int, mem: int) -> 
             m.depth -= 1
 
     return lam
-
-
-def _int_message_gas(args: tuple[Any, ...]) -> int:
-    """The decimal conversion of an exception's message that is the repr of its one
-    argument, an integer beyond 64 bits (`errors.text_of`): what `str(x)` pays for it. At
-    the exception's memory alone, `e = ValueError(x)` of a 4,096-bit x took ~60x a plain
-    loop's CPU per gas. (A container's repr is charged per character it makes.)"""
-    if len(args) == 1 and type(args[0]) is int:
-        bits = args[0].bit_length()
-        if bits > 64:
-            return int_str_gas(bits)
-    return 0
 
 
 def _each_gas(m: Meter, n: int, needle: Any) -> int:
