@@ -394,7 +394,8 @@ class Runtime(CheckedOperators):
 
     def caught(self, exc: BaseException) -> BaseException:
         """What `except E as name` binds (see `errors.caught`)."""
-        if isinstance(exc, KeyError):  # its message is its key's bounded repr
+        if isinstance(exc, KeyError) and _b.getattr(exc, errors.ATTR, None) is None:
+            # the interpreter's: its message is its key's bounded repr, made now
             gas = errors.int_message_gas(exc.args)
             if gas:
                 self.m.charge(gas)
