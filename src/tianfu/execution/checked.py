@@ -38,6 +38,7 @@ from tianfu.execution.iterables import DICT_ITEMS as _DICT_ITEMS
 from tianfu.execution.iterables import (
     FRESH_ITEMS,
     FreshEnumerate,
+    FreshReversed,
     FreshZip,
     enumerate_fresh,
     fresh_bytes,
@@ -53,6 +54,7 @@ from tianfu.execution.limits import (
     MAX_WALK_DEPTH,
     check_encoding,
     too_big,
+    too_big_count,
 )
 from tianfu.execution.walk import CONTAINER_UNITS, WalkError, measure, units_gas
 
@@ -560,6 +562,8 @@ class CheckedBuiltins:
     def b_reversed(self, x: Any) -> Any:
         self.m.charge(BUILTIN_GAS)
         self.m.alloc(ITER_BYTES)
+        if type(x) is str and not x.isascii():  # each item a fresh character
+            return FreshReversed(x)
         try:
             return reversed(x)
         except TypeError:
@@ -574,7 +578,7 @@ class CheckedBuiltins:
             if x < 0:
                 raise _fail(ValueError, "negative count")
             if x > MAX_SEQ_LEN:
-                raise too_big("bytes()", x, MAX_SEQ_LEN)
+                raise too_big_count(m, "bytes()", x, MAX_SEQ_LEN)
             m.charge_alloc(bytes_gas(x), bytes_bytes(x))
             return bytes(x)
         if t is str:

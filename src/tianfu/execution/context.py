@@ -204,14 +204,18 @@ class CallContext:
             raise ContractError(f"cannot store value: {exc}") from None
         self.put_checked(key, value)
 
-    def put_checked(self, key: str, value: Any, extra: int = 0) -> None:
+    def put_checked(self, key: str, value: Any, extra: int = 0, floor: int = 0) -> None:
         """`put` of a value known to pass `check_value` (the sandbox's copy of it, see
-        `tianfu.execution.proxy`): the same checks, charges and failures otherwise."""
+        `tianfu.execution.proxy`): the same checks, charges and failures otherwise. `floor`,
+        a lower bound of the size of the value's encoding (`walk.encoded_floor`), refuses a
+        value surely too big before it is encoded (the same failure, no encoding made)."""
         if self._read_only:
             raise ContractError("a read-only call cannot write state")
         if type(key) is not str or not key:
             raise ContractError("state keys must be non-empty strings")
         k = self._key(self.contract, key)
+        if floor > MAX_VALUE_BYTES:
+            raise ContractError(f"stored value larger than {MAX_VALUE_BYTES} bytes")
         raw = encode(value)
         if len(raw) > MAX_VALUE_BYTES:
             raise ContractError(f"stored value larger than {MAX_VALUE_BYTES} bytes")
@@ -238,10 +242,13 @@ class CallContext:
             raise ContractError(f"bad event data: {exc}") from None
         self.emit_checked(event, data)
 
-    def emit_checked(self, event: str, data: dict[str, Any], extra: int = 0) -> None:
+    def emit_checked(
+        self, event: str, data: dict[str, Any], extra: int = 0, floor: int = 0
+    ) -> None:
         """`emit(event, **data)` for a fresh dict known to pass `check_value` (the
         sandbox's copy): the same checks, charges and failures otherwise; the event keeps
-        `data` itself."""
+        `data` itself. `floor`, a lower bound of the size of its encoding, refuses data
+        surely too big before it is encoded (as `put_checked`)."""
         if self._read_only:
             return
         if type(event) is not str or not event:
@@ -251,6 +258,8 @@ class CallContext:
         events = self.events
         if len(events) >= MAX_EVENTS:
             raise ContractError(f"more than {MAX_EVENTS} events in one transaction")
+        if floor > MAX_EVENT_BYTES:
+            raise ContractError(f"event {event} is larger than {MAX_EVENT_BYTES} bytes")
         raw = encode(data)
         if len(raw) > MAX_EVENT_BYTES:
             raise ContractError(f"event {event} is larger than {MAX_EVENT_BYTES} bytes")

@@ -25,6 +25,7 @@ import sqlite3
 from typing import Any
 
 from tianfu.execution.contract_api import ContractError
+from tianfu.execution.costs import int_str_gas
 from tianfu.execution.limits import MAX_MESSAGE, sanitize
 from tianfu.execution.walk import bounded_repr
 
@@ -113,6 +114,18 @@ def walked(args: tuple[Any, ...]) -> bool:
     """Whether `text_of(args)` is made by `bounded_repr` walking a container in Python
     (a few plain-loop gas of work per character made), not by C code."""
     return len(args) > 1 or (len(args) == 1 and type(args[0]) in (list, tuple, dict))
+
+
+def int_message_gas(args: tuple[Any, ...]) -> int:
+    """The decimal conversion of a message that is the repr of the one argument, an
+    integer beyond 64 bits (`text_of`): what `str(x)` pays for it. At the exception's
+    memory alone, `e = ValueError(x)` of a 4,096-bit x took ~60x a plain loop's CPU per
+    gas. (A container's repr is charged per character it makes.)"""
+    if len(args) == 1 and type(args[0]) is int:
+        bits = args[0].bit_length()
+        if bits > 64:
+            return int_str_gas(bits)
+    return 0
 
 
 def constructed(cls: type[BaseException], args: tuple[Any, ...]) -> BaseException:

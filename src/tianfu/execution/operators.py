@@ -37,6 +37,7 @@ from tianfu.execution.limits import (
     MAX_INT_BITS,
     MAX_SEQ_LEN,
     too_big,
+    too_big_count,
 )
 
 _TEXT = (str, bytes)
@@ -148,7 +149,7 @@ class CheckedOperators(CheckedBuiltins):
         if type(seq) in (str, bytes, list, tuple) and _isint(n):
             size = len(seq) * max(n, 0)
             if size > MAX_SEQ_LEN:
-                raise too_big("a repetition", size, MAX_SEQ_LEN)
+                raise too_big_count(self.m, "a repetition", size, MAX_SEQ_LEN)
             m = self.m
             if type(seq) is str:
                 m.charge_alloc(bytes_gas(size), str_bytes(size, not seq.isascii()))
@@ -191,13 +192,25 @@ class CheckedOperators(CheckedBuiltins):
 
     def mod(self, a: Any, b: Any) -> Any:
         if type(a) is int and type(b) is int and b and a.bit_length() <= 64:
-            return a % b
+            r = a % b
+            return r if r.bit_length() <= 64 else self._big(r)
         self._division("%", a, b)
-        return a % b
+        return self._remainder(a, a % b)
 
     def divmod_(self, a: Any, b: Any) -> Any:
         self._division("divmod", a, b)
-        return divmod(a, b)
+        q, r = divmod(a, b)
+        return q, self._remainder(a, r)
+
+    def _remainder(self, a: Any, r: int) -> int:
+        """A remainder, counted if `_division` did not: it is as wide as the divisor when
+        the signs differ (`-1 % big` is `big - 1`), and `_division` counts a result by the
+        dividend's size (a 4,096-bit remainder of a small dividend was never counted: kept,
+        ~4x the bytes tracked)."""
+        bits = r.bit_length()
+        if bits > 64 and bits > a.bit_length():
+            return self._big(r)
+        return r
 
     def pow(self, a: Any, b: Any, mod: Any = None) -> Any:
         if not (_isint(a) and _isint(b) and (mod is None or _isint(mod))):
@@ -215,7 +228,8 @@ class CheckedOperators(CheckedBuiltins):
             )
             return _b.pow(a, b, mod)
         if abs(a) <= 1 or b <= 1:
-            return a**b
+            r = a**b  # `big ** 1` is a new object, a copy of `big`: counted as one
+            return r if r.bit_length() <= 64 else self._big(r)
         bits = (a.bit_length() - 1) * b + 1
         if bits > MAX_INT_BITS:
             raise ContractError(f"integer result wider than {MAX_INT_BITS} bits")

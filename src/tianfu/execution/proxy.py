@@ -16,7 +16,13 @@ from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.costs import CTX_GAS, bytes_gas, str_bytes
 from tianfu.execution.limits import MAX_EVENT_NAME
 from tianfu.execution.runtime import Runtime, hot_host
-from tianfu.execution.walk import TEXT_BYTES_PER_UNIT, copy_field, copy_value, units_gas
+from tianfu.execution.walk import (
+    TEXT_BYTES_PER_UNIT,
+    copy_field,
+    copy_stored,
+    copy_value,
+    units_gas,
+)
 from tianfu.types.values import MAX_INT, MIN_INT
 
 _SCALARS = frozenset({type(None), bool, str, bytes})  # immutable: a copy is the value itself
@@ -132,11 +138,16 @@ class ContextProxy:
 
     def put(self, key: str, value: Any) -> None:
         t = type(value)
+        floor = 0  # a lower bound of the encoding's size, for a copied value
         if t is not int or not MIN_INT <= value <= MAX_INT:
-            value = self._in(value, "stored value")
+            gas = _scalar_gas(value)  # as `_in`
+            if gas < 0:
+                value, floor = copy_stored(self._rt.m, value, "stored value")
+            elif gas:
+                self._rt.m.charge(gas)
         host = self._host
         if host is not None:  # the copy passes `check_value`
-            host.put_checked(key, value, CTX_GAS)
+            host.put_checked(key, value, CTX_GAS, floor)
             return
         self._rt.m.charge(CTX_GAS)
         self._ctx.put(key, value)
@@ -153,6 +164,7 @@ class ContextProxy:
         if type(event) is not str or not 0 < len(event) <= MAX_EVENT_NAME:
             raise ContractError(f"an event name is a str of 1 to {MAX_EVENT_NAME} characters")
         gas = CTX_GAS  # the call, and the walk units of the scalars: charged with the event
+        floor = 0  # a lower bound of the encoding's size of the copied fields
         for k, v in data.items():
             t = type(v)
             if t is int and MIN_INT <= v <= MAX_INT or t is bool or v is None:
@@ -161,10 +173,11 @@ class ContextProxy:
             if g >= 0:
                 gas += g
             else:  # copied and checked as one level down in the event's data
-                data[k] = copy_field(self._rt.m, v)
+                data[k], size = copy_field(self._rt.m, v)
+                floor += size
         host = self._host
         if host is not None:  # `data` is this call's own dict of checked values
-            host.emit_checked(event, data, gas)
+            host.emit_checked(event, data, gas, floor)
             return
         self._rt.m.charge(gas)
         self._ctx.emit(event, **data)

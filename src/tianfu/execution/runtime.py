@@ -382,6 +382,9 @@ class Runtime(CheckedOperators):
     # -- exceptions -------------------------------------------------------------------------
     def exc(self, cls: Any, *args: Any) -> BaseException:
         """`E(...)` for an exception class a contract names: its message made now, bounded."""
+        gas = errors.int_message_gas(args)
+        if gas:
+            self.m.charge(gas)
         exc = errors.constructed(cls, args)
         n = len(str(_b.getattr(exc, errors.ATTR)))
         self.m.alloc(EXC_BYTES + n)
@@ -391,6 +394,11 @@ class Runtime(CheckedOperators):
 
     def caught(self, exc: BaseException) -> BaseException:
         """What `except E as name` binds (see `errors.caught`)."""
+        if isinstance(exc, KeyError) and _b.getattr(exc, errors.ATTR, None) is None:
+            # the interpreter's: its message is its key's bounded repr, made now
+            gas = errors.int_message_gas(exc.args)
+            if gas:
+                self.m.charge(gas)
         copy = errors.caught(exc, _VISIBLE)
         n = len(str(_b.getattr(copy, errors.ATTR)))
         self.m.alloc(EXC_BYTES + n)

@@ -223,6 +223,9 @@ def compile_contract(source: str, max_source_bytes: int = MAX_SOURCE_BYTES) -> C
 
 
 _COMPILE_LOCK = threading.Lock()
+# The compile thread's stack (`_on_fresh_stack`): far above the ~1 MB the deepest source
+# takes to parse, validate, instrument and compile (reserved, not committed, until used).
+COMPILE_STACK_BYTES = 32 << 20
 
 
 def parse_source(source: str) -> ast.Module:
@@ -256,7 +259,16 @@ def _on_fresh_stack(fn: Any, *args: Any) -> Any:
             outcome.append((False, exc))
 
     worker = threading.Thread(target=run, name="tianfu-compile", daemon=True)
-    worker.start()
+    # A stack of its own size, not the host's default for new threads (RLIMIT_STACK, 128
+    # KiB under musl, or what the process set): parsing recurses in C as deep as the
+    # source nests, ~700 KB before the parser's own limit refuses it, and a smaller stack
+    # crashed the node. The size is the process's for threads started meanwhile too
+    # (every caller holds `_COMPILE_LOCK`; another thread started then gets a bigger one).
+    previous = threading.stack_size(COMPILE_STACK_BYTES)
+    try:
+        worker.start()
+    finally:
+        threading.stack_size(previous)
     worker.join()
     ok, value = outcome[0]
     if not ok:

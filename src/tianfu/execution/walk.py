@@ -191,27 +191,55 @@ def copy_value(meter: Meter, value: Any, what: str) -> tuple[Any, int]:
     list or dict), one per `BYTES_PER_GAS // NODES_PER_GAS` bytes of text (every
     occurrence of a shared string counts) and the copy's memory; runs out of gas (or
     memory) as soon as the copy would need more than the meter has left."""
+    result, size, _ = _copied(meter, value, what)
+    return result, size
+
+
+def copy_stored(meter: Meter, value: Any, what: str) -> tuple[Any, int]:
+    """`copy_value`'s copy, and a lower bound of the size of its encoding (`encoded_floor`):
+    a value whose floor is past a cap is refused before it is encoded."""
+    result, size, nodes = _copied(meter, value, what)
+    return result, encoded_floor(size, nodes)
+
+
+def _copied(meter: Meter, value: Any, what: str) -> tuple[Any, int, int]:
+    """`copy_value`'s copy and size, and the number of elements it walked."""
     t = type(value)
     if t is str:
         n = utf8_len(value, what)
         meter.charge(units_gas(1 + n // _BYTES_PER_UNIT))
-        return value, 5 + n
+        return value, 5 + n, 1
     c = _Copy(meter, what)
     result = c.walk(value, 0)
     meter.charge_alloc(units_gas(c.units), c.nbytes)
-    return result, c.size
+    return result, c.size, MAX_VALUE_ITEMS - c.nodes
 
 
-def copy_field(meter: Meter, value: Any) -> Any:
+# The most `_Copy.size` counts beyond an element's encoding: 9 bytes for an integer that
+# takes 1 at least, and 5 for its dict key's header that takes 1 at least (text, bytes
+# and container headers: 5 for at least 1 or 2).
+_SIZE_SLACK = 12
+
+
+def encoded_floor(size: int, nodes: int) -> int:
+    """A lower bound of the size of the encoding of a value `_Copy` counted `size` bytes
+    for over `nodes` elements. A value of 60 references to one 1 MB string was encoded
+    whole (60 MB, never counted) before `ctx.put` refused it as bigger than a stored value
+    may be; past the cap by its floor, it is refused first, with the same error and gas."""
+    return size - _SIZE_SLACK * nodes
+
+
+def copy_field(meter: Meter, value: Any) -> tuple[Any, int]:
     """`copy_value` of an event's field, which sits one level down in the event's data:
     refused, once copied and charged, if anything in it is `MAX_DEPTH` levels down (what
-    `check_value` of the whole data refuses), without a second walk."""
+    `check_value` of the whole data refuses), without a second walk. Returns the copy and a
+    lower bound of its encoding's size (`encoded_floor`)."""
     c = _Copy(meter, "event data")
     result = c.walk(value, 0)
     meter.charge_alloc(units_gas(c.units), c.nbytes)
     if c.deep >= MAX_DEPTH:
         raise ContractError(f"bad event data: value nested deeper than {MAX_DEPTH} levels")
-    return result
+    return result, encoded_floor(c.size, MAX_VALUE_ITEMS - c.nodes)
 
 
 def copy_args(meter: Meter, args: list[Any]) -> list[Any]:
