@@ -63,6 +63,7 @@ log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in i
 
 IDLE_POLL_S = 0.01  # how often an idle proposer looks at the mempool
 MIN_BUDGET_BYTES = 1 << 20  # the smallest transaction bytes a proposal is limited to
+UNLIMITED_BYTES = 1 << 62  # a take of one transaction whatever its size
 
 
 @dataclass
@@ -330,8 +331,10 @@ class BlockMaker(Generic[E]):
                 await self.timers.sleep(IDLE_POLL_S)
             self.mark("build")
             txs = self.mempool.take(params.max_block_txs, self.limit(params, a.round))
-            if not txs:  # a transaction larger than the limit goes alone
-                txs = self.mempool.take(1, params.max_block_bytes)
+            if not txs:  # a transaction larger than the limit goes alone (one larger
+                # than any block is taken too: the build drops it, `check_size`, and the
+                # next selection no longer stops at it)
+                txs = self.mempool.take(1, UNLIMITED_BYTES)
             try:
                 async with lock:
                     if height() != a.height:

@@ -68,9 +68,19 @@ def check_static(
 
 
 def check_size(tx: Transaction, params: ConsensusParams) -> int:
-    """The transaction's encoded size; raises TxInvalid if its bytes alone need more gas
-    than `max_gas_per_tx` (`tx_gas`): such a transaction may never be in a block."""
+    """The transaction's encoded size; raises TxInvalid if it is larger than
+    `max_block_bytes` (a block holds at most that many transaction bytes) or its bytes
+    alone need more gas than `max_gas_per_tx` (`tx_gas`): such a transaction may never be
+    in a block. (A block over `max_block_bytes` is refused whole before its transactions
+    are checked: in a block this refuses nothing more. At admission it keeps out what a
+    vote lowering `max_block_bytes` left too large, and a proposer drops one still
+    pending instead of stopping its selection there.)"""
     size = len(tx.encoded())
+    if size > params.max_block_bytes:
+        raise TxInvalid(
+            f"a transaction of {size} bytes is larger than a block may hold "
+            f"(max_block_bytes {params.max_block_bytes})"
+        )
     need = tx_gas(len(tx.body.cert), size)
     if need > params.max_gas_per_tx:
         raise TxInvalid(
