@@ -70,6 +70,18 @@ def test_cli_admits_an_org_and_a_validator(chain, tmp_path):
 
     node5 = ca5.issue("node5", "node")
     (tmp_path / "node5.pem").write_bytes(der_to_pem(node5.cert_der))
+    # node0 alone has power 1: node5 may not join with a third or more of the power
+    r = gov_cli(
+        "propose", "add-validator", "node5", "--org", "org5", "--cert", tmp_path / "node5.pem",
+        "--power", 2, "--identity", ids / "org1",
+    )  # fmt: skip
+    assert r.exit_code == 1 and "a third or more of the voting power" in r.output
+    r = gov_cli("propose", "set-power", "node0", "5", "--identity", ids / "org1", "--json")
+    assert r.exit_code == 0, r.output
+    pid = json.loads(r.stdout)["result"]
+    for org in ("org1", "org2", "org3", "org4"):
+        r = gov_cli("vote", pid, "--identity", ids / org, "--json")
+    assert json.loads(r.stdout)["result"]["status"] == "activated"
     r = gov_cli(
         "propose", "add-validator", "node5", "--org", "org5", "--cert", tmp_path / "node5.pem",
         "--power", 2, "--identity", ids / "org1", "--json",

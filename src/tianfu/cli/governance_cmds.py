@@ -54,7 +54,15 @@ def propose_add_validator(
     node: Node,
     name: str,
     org: Annotated[str, typer.Option("--org", help="The validator's organisation.")],
-    power: Annotated[int, typer.Option("--power", min=1, help="Voting power.")] = 1,
+    power: Annotated[
+        int,
+        typer.Option(
+            "--power",
+            min=1,
+            help="Voting power: below half of the present validators' total (raise it "
+            "with set-power once the node signs).",
+        ),
+    ] = 1,
     pubkey: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--pubkey", help="The validator's public key, hex."),

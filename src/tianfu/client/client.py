@@ -80,6 +80,8 @@ class Client(ProvingReads):
         if self.identity is None:
             raise ClientError("an identity is needed to sign transactions")
         kp = self.identity.keypair
+        if self._expiry_window is not None:
+            expiry_blocks = min(expiry_blocks, self._expiry_window)
         body = TxBody(
             1,
             self.chain_id,
@@ -222,10 +224,23 @@ class Client(ProvingReads):
         except ApiError as exc:
             if exc.status != 400 or "expir" not in str(exc):
                 raise
-            # The cached chain height was stale (a fast chain): refresh it and sign anew.
+            # The cached chain height was stale (a fast chain): refresh it and sign anew;
+            # or the expiry is past the chain's window (a vote narrowed it): learn it.
             self._height = None
+            if "too far ahead" in str(exc):
+                self._expiry_window = self._chain_expiry_window()
             tx = self.build_tx(contract, method, *args, expiry_blocks=expiry_blocks)
             return self.send(tx, wait=wait, check=check)
+
+    def _chain_expiry_window(self) -> int | None:
+        """The `tx_expiry_window` of the latest state (governance's `get_params`), or None
+        if the node gives none. A window widened by the latest block is in force two blocks
+        later: until then an expiry capped at it may be refused again."""
+        params = self.query("governance", "get_params")
+        window = params.get("tx_expiry_window") if isinstance(params, dict) else None
+        if isinstance(window, int) and not isinstance(window, bool) and window >= 1:
+            return window
+        return None
 
     def get_tx(self, tx_hash: str | bytes) -> TxInfo:
         h = _hash_hex(tx_hash)

@@ -173,6 +173,9 @@ class NodeConnection:
         self._own_http = http is None
         self._chain_id: str | None = genesis.chain_id if genesis else None
         self._height: tuple[int, float] | None = None
+        # The chain's `tx_expiry_window` once a node refused an expiry as too far ahead (a
+        # vote may narrow it to 1 block): expiries are capped at it from then on.
+        self._expiry_window: int | None = None
         self._cert_registered = False
         self._light: LightClient | None = None
         # A read refused with 429 (the node's query limits) or 503 (its state unreadable),

@@ -114,6 +114,12 @@ MAX_FUTURE_ROUNDS = 8
 MAX_PROPOSALS_PER_ROUND = 2
 MAX_BUFFER_PER_SIGNER = 4 * (MAX_FUTURE_ROUNDS + 1)
 MAX_BUFFER_UNKNOWN = 64
+# The least a timeout grows per round, whatever `timeout_delta_ms` says (a vote may set it
+# to 0): with timeouts that never grow, a network slower than them (10 ms, the bound of
+# `timeout_propose_ms` / `timeout_vote_ms`, against tens of milliseconds between members)
+# fails every round of the height forever. Tendermint decides once a round's timeouts
+# exceed the network's delay; timeouts are local (no block or vote depends on them).
+MIN_TIMEOUT_DELTA_MS = 10
 # Bytes of blocks in the buffered next-height proposals of one signer (or of the unknown
 # signers together): a proposer signs one block a round, so two full blocks are room enough.
 MAX_BUFFER_BLOCK_BYTES = 2 * MAX_BLOCK_BYTES
@@ -211,7 +217,7 @@ class ConsensusCore(HeldBlocks):
         base = (
             self.params.timeout_propose_ms if step == Step.PROPOSE else self.params.timeout_vote_ms
         )
-        return base + round * self.params.timeout_delta_ms
+        return base + round * max(self.params.timeout_delta_ms, MIN_TIMEOUT_DELTA_MS)
 
     # ------------------------------------------------------------ dispatch
 

@@ -225,9 +225,22 @@ class SoloDriver:
             with contextlib.suppress(Exception):
                 await self._inflight
 
+    def limits(self) -> tuple[int, int]:
+        """(transactions, transaction bytes) the next block may hold: `max_block_txs` and
+        `max_block_bytes`, within the chain's parameters of that height when the ledger
+        has them (`Ledger.params`: a vote changes them from H + 2; every other ledger
+        refuses a block over them)."""
+        txs, nbytes = self.max_block_txs, self.max_block_bytes
+        params_at = getattr(self.ledger, "params", None)
+        if callable(params_at):
+            p = params_at(self.ledger.height + 1)
+            txs, nbytes = min(txs, p.max_block_txs), min(nbytes, p.max_block_bytes)
+        return txs, nbytes
+
     async def _produce(self) -> None:
         # The mempool is only touched on the event loop; execution runs in a worker thread.
-        txs = self.mempool.take(self.max_block_txs, self.max_block_bytes)
+        max_txs, max_bytes = self.limits()
+        txs = self.mempool.take(max_txs, max_bytes)
         if not txs and len(self.mempool):
             # The first in turn is larger than the limit: it goes alone, or, larger than any
             # block of this height, is dropped (else the take stops at it every time).

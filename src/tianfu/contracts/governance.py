@@ -44,7 +44,7 @@ SYSTEM_CONTRACTS = frozenset({NAME})
 # The whole name (`\Z`: a `$` would also match before a final line feed).
 CONTRACT_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 ROLE_RE = identity.ROLE_RE
-MAX_PENDING = 256  # open proposals at any time
+MAX_PENDING = 256  # open proposals at any time; an organisation's share: 256 / members
 
 
 def genesis_entries(genesis: Genesis) -> dict[str, Any]:
@@ -109,15 +109,28 @@ def _open_proposal(ctx: Context, kind: str, fields: dict[str, Any]) -> str:
     pid = ctx.tx_hash[:16]
     if ctx.has(f"proposal/{pid}"):
         raise ContractError("one proposal per transaction")
-    pending = [
-        p
-        for p in ctx.get("pending", [])
-        if (q := ctx.get(f"proposal/{p}")) is not None
-        and q["status"] == "pending"
-        and ctx.height <= q.get("expires", ctx.height)
-    ]
+    pending: list[str] = []
+    mine = 0  # the open proposals of the sender's organisation
+    for p in ctx.get("pending", []):
+        q = ctx.get(f"proposal/{p}")
+        if (
+            q is not None
+            and q["status"] == "pending"
+            and ctx.height <= q.get("expires", ctx.height)
+        ):
+            pending.append(p)
+            mine += q.get("proposer_org") == ctx.sender.org
     if len(pending) >= MAX_PENDING:
         raise ContractError(f"{MAX_PENDING} proposals are already open; decide some first")
+    # Each organisation keeps at most its share of the open proposals: one member filling
+    # them all would leave the others unable to propose anything, even its removal.
+    share = max(1, MAX_PENDING // max(1, _member_count(ctx)))
+    if mine >= share:
+        raise ContractError(
+            f"organisation {ctx.sender.org} has {share} open proposals, its share of the "
+            f"{MAX_PENDING} open at most among {_member_count(ctx)} members; wait until "
+            "some are decided or expire"
+        )
     expiry = int(reviewed_admission.params(ctx)["proposal_expiry_blocks"])
     proposal = {
         "id": pid,

@@ -263,7 +263,31 @@ def _new_validators(ctx: Context, kind: str, args: dict[str, Any]) -> list[dict[
     elif kind == REMOVE_ORG:
         records = [r for r in records if r["org"] != args["name"]]
     check_validator_set(ctx, records)
+    if kind == ADD_VALIDATOR:
+        _check_joining_power(records[:-1], args)
     return records
+
+
+def _check_joining_power(records: list[dict[str, Any]], new: dict[str, Any]) -> None:
+    """A validator joins with less than a third of the new set's power (less than half of
+    the others' total), so the validators already in the set keep more than 2/3 and decide
+    blocks without it (ADR 0041). Until the new node signs — it may not run yet, or never —
+    a larger share leaves no quorum reachable: no block is decided again, and no vote can
+    undo the change. Its power can be raised by `set_power` once it signs."""
+    others = sum(r["power"] for r in records)
+    power = new["power"]
+    if 2 * power >= others:
+        below = (others + 1) // 2
+        how = (
+            f"add it with power below {below} and raise it with set_power once it signs"
+            if below > 1
+            else "raise the present validators' power first (set_power), then add it"
+        )
+        raise ContractError(
+            f"validator {new['name']}: power {power} would give it a third or more of the "
+            f"voting power (the set holds {others}): the others could no longer decide "
+            f"blocks without it; {how}"
+        )
 
 
 def check_proposal(ctx: Context, kind: str, raw: Any) -> dict[str, Any]:
