@@ -521,6 +521,10 @@ REFUSAL_REASONS = {
 HEALTH_REASONS = {
     "consensus_stopped": N_("consensus stopped on an error"),
     "not_signing": N_("this validator signs nothing: its store or signer file cannot take a block"),
+    "signing_held": N_(
+        "this validator does not sign for now: after a start it first learns from the network "
+        "what its key signed, or its signer is ahead of its store; it signs again by itself"
+    ),
     "cannot_build": N_("proposal blocks cannot be built: the store is busy or failing"),
     "cannot_execute": N_("proposed blocks cannot be executed: the store is busy or failing"),
     "store_damaged": N_("the store is damaged and must be repaired"),
