@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tianfu.web.i18n import N_
-from tianfu.web.params import PARAM_NAMES
+from tianfu.web.params import CONTRACT_PARAM_NAMES, PARAM_NAMES
 
 WORDS = frozenset(
     {
@@ -463,13 +463,17 @@ WORD_FIELDS = frozenset(
 )
 
 
-def field_name(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
+def field_name(gettext: Callable[[str], str]) -> Callable[..., Any]:
     """A function showing a record's field name (or a method's parameter name) in
     `gettext`'s language when it is one of `FIELD_NAMES` (or `PARAM_NAMES`), unchanged
-    otherwise."""
+    otherwise; given the contract that wrote it, that contract's own label first
+    (`CONTRACT_PARAM_NAMES`)."""
 
-    def field(key: Any) -> Any:
-        label = FIELD_NAMES.get(key, PARAM_NAMES.get(key)) if isinstance(key, str) else None
+    def field(key: Any, contract: Any = None) -> Any:
+        if not isinstance(key, str):
+            return key
+        own = CONTRACT_PARAM_NAMES.get(contract, {}) if isinstance(contract, str) else {}
+        label = own.get(key) or FIELD_NAMES.get(key, PARAM_NAMES.get(key))
         return key if label is None else gettext(label)
 
     return field
@@ -514,6 +518,15 @@ REFUSAL_REASONS = {
     "wrong_purpose": N_("the payment is not for a purpose the fund or the beneficiary allows"),
     "over_allocation": N_("the amount is more than the balance"),
 }
+
+
+# A refused attempt of the fund supervision contract, by its kind (the operation refused):
+# a sentence of its own in each language; a kind the table does not know is shown as written.
+REFUSED_ATTEMPTS = {
+    "allocate": N_("Allocation of %(amount)s refused: %(reason)s"),
+    "disburse": N_("Disbursement of %(amount)s refused: %(reason)s"),
+}
+REFUSED_OTHER = N_("Refused attempt (%(kind)s), %(amount)s: %(reason)s")
 
 
 # What a node's health names, by the reason code its status gives each problem
