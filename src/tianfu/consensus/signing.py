@@ -201,10 +201,11 @@ class Signer:
     def held(self, height: int, round: int) -> str | None:
         """Why, in words, this validator cannot sign in (height, round) although no halt
         is in force (None: it can, as far as its signer knows): the quiet start holds a
-        signature, the restart guard holds it (listening to the network, or waiting for it to move past every position the
-        key may have signed), or the signer refuses because its state is ahead of this
-        node (the store is behind what the key signed, or a later signer file was put in
-        place). Reads only: it clears by itself once the node can sign."""
+        signature, the restart guard holds it (listening to the network, or waiting for it
+        to move past every position the key may have signed), or the signer refuses
+        because its state is ahead of this node (the store is behind what the key signed,
+        or a later signer file was put in place). Reads only: it clears by itself once the
+        node can sign."""
         pv = self.privval
         if pv is None:
             return None

@@ -1,8 +1,8 @@
 """The node's health: the `health` field of `/v1/status` and the health metrics.
 
 `NodeHealth.text()` is "ok", or "degraded: " and every current problem ("not signing:
-cannot store decided block 243: ... database or disk is full", "signing held: after a
-restart (...) it signs again from height 12 round 2 ...", "block sync: ...",
+cannot store decided block 243: ... database or disk is full", "signing held: signer
+state recovery, ...: it signs again from height 12 round 2 ...", "block sync: ...",
 "consensus stopped: ...", "cannot build proposal blocks: StoreBusy: ...", "cannot execute
 proposed blocks: StoreBusy: ..."), each read from a probe when asked; `report()` also gives
 each problem's reason code (`REASONS`: the same problem has the same code whatever its
