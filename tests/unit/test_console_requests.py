@@ -99,13 +99,16 @@ def test_a_well_formed_key_cursor_is_a_page(
 def test_head_on_every_page_is_answered_as_get_without_a_body(
     client: TestClient, pages: dict[str, str]
 ) -> None:
-    for path in [p for p, _ in NAV if p != "/docs"] + list(pages.values()):
+    for path in [p for p, _ in NAV] + ["/redoc"] + list(pages.values()):
         got, head = client.get(path, headers=HTML), client.head(path, headers=HTML)
         assert got.status_code == 200, path
         assert head.status_code == 200, (path, head.status_code)
         assert head.content == b"", path
         for name in ("content-type", "content-security-policy", "content-length"):
             assert head.headers[name] == got.headers[name], (path, name)
+    icon, head = client.get("/favicon.ico"), client.head("/favicon.ico")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == icon.headers["content-length"]
     r = client.head("/no-such-page", headers=HTML)
     assert r.status_code == 404 and r.content == b""
     assert r.headers["content-type"].startswith("text/html")
