@@ -156,6 +156,7 @@ def test_a_degraded_nodes_health_is_in_the_readers_language(chain: AppChain) -> 
     driver = SimpleNamespace(
         failed=None,
         halted=halted,
+        signing_held=None,
         blocks=SimpleNamespace(build_failure=None, execute_failure="StoreBusy: locked"),
     )
     idle = SimpleNamespace(store_error=None, fatal=None, stats={}, peers=list)

@@ -36,12 +36,23 @@ def test_each_problem_has_its_reason_code_in_the_texts_order() -> None:
     stopped consensus is `consensus_stopped` (not also `not_signing`), a probe added
     without a code is `other`, a probe that raises is `probe_failed`."""
     driver = SimpleNamespace(
-        failed=None, halted=None, blocks=SimpleNamespace(build_failure=None, execute_failure=None)
+        failed=None,
+        halted=None,
+        signing_held=None,
+        blocks=SimpleNamespace(build_failure=None, execute_failure=None),
     )
     idle = SimpleNamespace(store_error=None, fatal=None, stats={}, peers=list)
     health = NodeHealth()
     wire_health(health, store=idle, driver=driver, syncer=idle, transport=idle, guard=idle)
     assert health.state() == ("ok", [])
+    driver.signing_held = "its signer refuses: ..."  # held, nothing else: its own code
+    assert health.state() == (
+        "degraded: signing held: its signer refuses: ...",
+        ["signing_held"],
+    )
+    driver.halted = "signer file not writable"  # a halt says why: not held as well
+    assert health.state()[1] == ["not_signing"]
+    driver.signing_held = None
     driver.halted, driver.failed = "signer file not writable", RuntimeError("boom")
     idle.fatal = "page 7 damaged"
     assert health.state() == (

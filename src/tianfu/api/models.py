@@ -221,8 +221,8 @@ class StatusOut(Model):
     health_reasons: list[str] = Field(
         default_factory=list,
         description="the reason code of each problem `health` names, in its order (empty when"
-        " ok): consensus_stopped, not_signing, cannot_build, cannot_execute, store_damaged,"
-        " block_sync, probe_failed, other",
+        " ok): consensus_stopped, not_signing, signing_held, cannot_build, cannot_execute,"
+        " store_damaged, block_sync, probe_failed, other",
     )
     clock_offset_ms: int | None
 

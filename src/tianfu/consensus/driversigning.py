@@ -49,6 +49,8 @@ class DriverSigning:
     _stopping: bool
     _marking_synced: bool
     double_sign_check_heights: int
+    my_key: bytes | None
+    failed: BaseException | None
 
     def _post(self, event: Event) -> None:
         raise NotImplementedError
@@ -63,6 +65,20 @@ class DriverSigning:
         core = self.core
         validators = core.validators if core is not None else self.ledger.validator_set(1)
         return {v.public_key: v.power for v in validators.validators}
+
+    @property
+    def signing_held(self) -> str | None:
+        """Why this validator cannot sign where its core is, though nothing halts it
+        (`Signer.held`: the quiet start, the restart guard, a signer ahead of the node), or
+        None: it can, it is halted (`halted` says why), stopped, or no validator here."""
+        core = self.core
+        if core is None or self.my_key is None or self.failed is not None:
+            return None
+        if self.signer.halted is not None or core.decided is not None:
+            return None
+        if not any(v.public_key == self.my_key for v in core.validators.validators):
+            return None
+        return self.signer.held(core.height, core.round)
 
     def _guard_tick(self) -> None:
         """A recovering node in a round it may not sign in moves to the first it may; the

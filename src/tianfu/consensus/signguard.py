@@ -130,8 +130,11 @@ class SignGuard:
 
     def allows(self, height: int, round: int, now: float) -> bool:
         """May this node sign a message at (height, round) now?"""
-        if not self.settle(now):
-            return False
+        return self.settle(now) and self.permits(height, round)
+
+    def permits(self, height: int, round: int) -> bool:
+        """Whether (height, round) is past every position the key may have signed, by the
+        floor found so far (pure: signing also waits for the listening period, `allows`)."""
         h, r = self.floor
         if height >= h + 2:
             return True

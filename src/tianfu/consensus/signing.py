@@ -181,6 +181,8 @@ class Signer:
         # A save of the signer state failed: the driver starts `rewrite_state` (once).
         self.rewrite_due = False
         self._halts: dict[str, str] = {}  # why this node does not sign now, by source
+        # The (height, round) the signer last refused to sign at, until a signature is made.
+        self.refused: tuple[int, int] | None = None
 
     @property
     def halted(self) -> str | None:
@@ -195,6 +197,44 @@ class Signer:
     def resume(self, source: str) -> None:
         if self._halts.pop(source, None) is not None and not self._halts:
             log.warning("signing again")
+
+    def held(self, height: int, round: int) -> str | None:
+        """Why, in words, this validator cannot sign in (height, round) although no halt
+        is in force (None: it can, as far as its signer knows): the quiet start holds a
+        signature, the restart guard holds it (listening to the network, or waiting for it
+        to move past every position the key may have signed), or the signer refuses
+        because its state is ahead of this node (the store is behind what the key signed,
+        or a later signer file was put in place). Reads only: it clears by itself once the
+        node can sign."""
+        pv = self.privval
+        if pv is None:
+            return None
+        if self._held and self.timers.now() < self.quiet_until:
+            return (
+                "it has just started: it listens to the network for signatures of its key "
+                "that its signer state does not hold before it signs"
+            )
+        guard = self.guard
+        if guard is not None and guard.listening:
+            return (
+                f"signer state recovery, {guard.reason}: it listens to the network to learn "
+                "how far its key and the network got before it signs again"
+            )
+        if guard is not None and not guard.permits(height, round):
+            return (
+                f"signer state recovery, {guard.reason}: it signs again from "
+                f"{guard.first_allowed()}, once the network is past every position its key may "
+                "have signed"
+            )
+        last, refused = pv.last_hrs(), self.refused
+        if refused is not None and last is not None and last[:2] > (height, round):
+            return (
+                f"its signer refuses: the signer state holds this key's signature at height "
+                f"{last[0]} round {last[1]}, past this node's height {height} round {round} "
+                "(its store is behind what the key signed, or a later signer file was put in "
+                "place); it signs again once the network is past that position"
+            )
+        return None
 
     def recover(
         self,
@@ -420,6 +460,7 @@ class Signer:
         except DoubleSignRefused as exc:
             log.warning("signer refused: %s", exc)
             self.stats["sign_refused"] += 1
+            self.refused = (a.height, a.round)
             return None
         except OSError as exc:  # the signer state could not be made durable: no signature
             self.stats["signer_write_failures"] += 1
@@ -431,4 +472,5 @@ class Signer:
             if self.wal.failing <= 1:  # once until a write succeeds
                 log.error("consensus WAL write failed: %s", wal_error)
         self.stats["signed"] += 1
+        self.refused = None
         return event

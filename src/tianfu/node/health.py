@@ -1,14 +1,15 @@
 """The node's health: the `health` field of `/v1/status` and the health metrics.
 
 `NodeHealth.text()` is "ok", or "degraded: " and every current problem ("not signing:
-cannot store decided block 243: ... database or disk is full", "block sync: ...",
+cannot store decided block 243: ... database or disk is full", "signing held: signer
+state recovery, ...: it signs again from height 12 round 2 ...", "block sync: ...",
 "consensus stopped: ...", "cannot build proposal blocks: StoreBusy: ...", "cannot execute
 proposed blocks: StoreBusy: ..."), each read from a probe when asked; `report()` also gives
 each problem's reason code (`REASONS`: the same problem has the same code whatever its
-English, so a reader's language can say it). The same object is a
-Prometheus collector: `tianfu_health_ok`, `tianfu_signing_halted`, `tianfu_p2p_peers`,
-and counters of store write failures, incomplete checkpoints, failed handshakes and
-handshakes failed on a certificate not yet valid or expired by this node's clock.
+English, so a reader's language can say it). The same object is a Prometheus collector:
+`tianfu_health_ok`, `tianfu_signing_halted`, `tianfu_signing_held`, `tianfu_p2p_peers`, and
+counters of store write failures, incomplete checkpoints, failed handshakes and handshakes
+failed on a certificate not yet valid or expired by this node's clock.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ Probe = Callable[[], "str | tuple[str, str] | None"]
 REASONS = (
     "consensus_stopped",  # the consensus driver stopped on an error
     "not_signing",  # a validator signs nothing (its store or signer file cannot take a block)
+    "signing_held",  # a validator cannot sign for now (restart guard, a signer ahead of it)
     "cannot_build",  # proposal blocks cannot be built (the store is busy or failing)
     "cannot_execute",  # proposed blocks cannot be executed (the store is busy or failing)
     "store_damaged",  # the store is damaged and must be repaired
@@ -115,7 +117,14 @@ def wire_health(
         failure = driver.blocks.execute_failure
         return None if failure is None else f"cannot execute proposed blocks: {failure}"
 
+    def held() -> str | None:
+        if driver.failed is not None or driver.halted is not None:
+            return None  # (`signing` says why)
+        why = driver.signing_held
+        return None if why is None else f"signing held: {why}"
+
     health.add("not_signing", signing)
+    health.add("signing_held", held)
     health.add("cannot_build", proposing)
     health.add("cannot_execute", executing)
     health.add(
@@ -128,6 +137,11 @@ def wire_health(
     health.gauges["tianfu_signing_halted"] = (
         "1 while this validator signs nothing (store or signer file failure, damage)",
         lambda: 0.0 if driver.halted is None and driver.failed is None else 1.0,
+    )
+    health.gauges["tianfu_signing_held"] = (
+        "1 while this validator cannot sign for now and signs again by itself (the quiet "
+        "start, the restart guard, a signer state ahead of the store)",
+        lambda: 0.0 if held() is None else 1.0,
     )
     health.gauges["tianfu_p2p_peers"] = ("Connected peers", lambda: len(transport.peers()))
     health.counters["tianfu_store_write_failures"] = (

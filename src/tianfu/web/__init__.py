@@ -32,6 +32,7 @@ from tianfu.web.render import (
     not_found,
     shared_error_page,
 )
+from tianfu.web.route import headless
 from tianfu.web.verify import verify_router
 
 __all__ = ["install_console"]
@@ -82,8 +83,8 @@ def _for_browsers(api_handler: Any) -> Any:
         if response.status_code < 400 or not _browser_page(request):
             return response
         if response.status_code == 404:
-            return not_found(request, N_("No page at %(path)s"), path=request.url.path[:200])
-        if response.status_code >= 500:
+            page = not_found(request, N_("No page at %(path)s"), path=request.url.path[:200])
+        elif response.status_code >= 500:
             message = N_(
                 "This page could not be shown: the node failed to read it. Its log has the error."
             )
@@ -94,6 +95,6 @@ def _for_browsers(api_handler: Any) -> Any:
             page = shared_error_page(request, status, message, status=status)
         if "retry-after" in response.headers:  # a 429's wait, for the browser as for the API
             page.headers["retry-after"] = response.headers["retry-after"]
-        return page
+        return headless(page) if request.method == "HEAD" else page
 
     return handler

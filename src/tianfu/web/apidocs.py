@@ -12,10 +12,11 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, Response
 from starlette.routing import Route
 
 from tianfu.web.render import SecuredStatic, page, secured
+from tianfu.web.route import headless
 
 ASSETS = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
@@ -35,19 +36,19 @@ def install_api_docs(app: FastAPI) -> None:
     ]
     openapi_url = app.openapi_url or "/openapi.json"
 
-    @app.get("/docs", include_in_schema=False)
-    def docs(request: Request) -> HTMLResponse:
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
+    def docs(request: Request) -> Response:
         r = page(request, "swagger.html", assets=ASSETS_URL, openapi_url=openapi_url)
         r.headers["Content-Security-Policy"] = DOCS_CSP
-        return r
+        return headless(r) if request.method == "HEAD" else r
 
-    @app.get("/redoc", include_in_schema=False)
-    def redoc(request: Request) -> HTMLResponse:
+    @app.api_route("/redoc", methods=["GET", "HEAD"], include_in_schema=False)
+    def redoc(request: Request) -> Response:
         r = page(request, "redoc.html", assets=ASSETS_URL, openapi_url=openapi_url)
         r.headers["Content-Security-Policy"] = DOCS_CSP
-        return r
+        return headless(r) if request.method == "HEAD" else r
 
-    @app.get("/favicon.ico", include_in_schema=False)
+    @app.api_route("/favicon.ico", methods=["GET", "HEAD"], include_in_schema=False)
     def favicon() -> Response:
         return secured(FileResponse(ASSETS / "favicon.png", media_type="image/png"))
 

@@ -23,13 +23,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tianfu.api.readgate import ReadRoute
 from tianfu.apps.photo_sharing import BLOB_PREFIX
 from tianfu.apps.photo_sharing.certificate import SPEC as PHOTO_CERTIFICATE
 from tianfu.proofs.documents import dump_document
 from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
 from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page, secured
+from tianfu.web.route import PageRoute
 
 HEALTH = "health"
 PHOTO = "photo_sharing"
@@ -92,7 +92,7 @@ def counted_log(rows: Any, count: Any, start: int, limit: int) -> dict[str, Any]
 
 
 def app_pages_router(data: ConsoleData) -> APIRouter:
-    router = APIRouter(include_in_schema=False, route_class=ReadRoute)
+    router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
     # -- health ----------------------------------------------------------------------------
     @router.get("/medical", response_class=HTMLResponse)

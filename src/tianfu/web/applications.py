@@ -17,13 +17,19 @@ import segno
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from tianfu.api.readgate import ReadRoute
 from tianfu.apps.fund_supervision.sdk import paged_report
 from tianfu.proofs.documents import dump_document
-from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
+from tianfu.web.data import (
+    HEIGHT_CURSOR,
+    HISTORY_CURSOR,
+    PAYMENTS_CURSOR,
+    TRACE_STEP_CURSOR,
+    ConsoleData,
+)
 from tianfu.web.i18n import N_
 from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page, secured
-from tianfu.web.words import REFUSAL_REASONS
+from tianfu.web.route import PageRoute
+from tianfu.web.words import REFUSAL_REASONS, REFUSED_ATTEMPTS, REFUSED_OTHER
 
 MAX_TREE = 500  # nodes of an allocation or receivable tree shown on one page
 MAX_LIST = 200  # records of one kind read to compute a page's summaries (alerts, parties)
@@ -86,7 +92,7 @@ def qr_svg(url: str) -> bytes:
 
 
 def applications_router(data: ConsoleData) -> APIRouter:
-    router = APIRouter(include_in_schema=False, route_class=ReadRoute)
+    router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
     def record(
         request: Request, kind: _Records, value: str, **ids: str
@@ -122,7 +128,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
         batch = record(request, BATCH, code, code=code)
         if isinstance(batch, HTMLResponse):
             return batch
-        before = cursor(request, "before")
+        before = cursor(request, "before", pattern=TRACE_STEP_CURSOR)
         if isinstance(before, HTMLResponse):
             return before
         product = data.record("traceability", f"product:{batch.get('product')}")
@@ -174,7 +180,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
                     request, N_("Not a number of days: %(value)s"), value=idle_days[:20]
                 )
             days = int(idle_days)
-        before = cursor(request, "before")
+        before = cursor(request, "before", pattern=PAYMENTS_CURSOR)
         if isinstance(before, HTMLResponse):
             return before
         first = cursor(request, "accounts", numeric=True)
@@ -217,6 +223,8 @@ def applications_router(data: ConsoleData) -> APIRouter:
             refusals=data.view("fund_supervision", "refusals", fund_id) or [],
             idle_days=days,
             reasons=REFUSAL_REASONS,
+            attempts=REFUSED_ATTEMPTS,
+            other_attempt=REFUSED_OTHER,
         )
 
     # -- supply-chain finance --------------------------------------------------------------
@@ -277,7 +285,7 @@ def applications_router(data: ConsoleData) -> APIRouter:
         cursors = {}
         for name in ("licences", "disputes"):
             cursors[name] = cursor(request, name, numeric=True)
-        cursors["history"] = cursor(request, "history")
+        cursors["history"] = cursor(request, "history", pattern=HISTORY_CURSOR)
         for c in cursors.values():
             if isinstance(c, HTMLResponse):
                 return c

@@ -39,6 +39,12 @@ MAX_IDENTITIES = 5_000
 _ADDRESS = re.compile(r"[0-9a-f]{40}")
 _TX_HASH = re.compile(r"[0-9a-f]{64}")
 HEIGHT_CURSOR = re.compile(r"[0-9]{1,18}(-[0-9]{1,9})?")  # a cursor of `created_page`
+# The cursors of `scan_page` lists, each the end of a record's key after the list's prefix:
+# a trace step's number (`ev:<code>:<8 digits>`), a work's history entry's
+# (`hist:<work>:<6 digits>`), a fund's payments record's `[<org>:]<identity hash>`.
+TRACE_STEP_CURSOR = re.compile(r"[0-9]{8,18}")
+HISTORY_CURSOR = re.compile(r"[0-9]{6,18}")
+PAYMENTS_CURSOR = re.compile(r"(?:[^\x00-\x1f\x7f-\x9f]{1,128}:)?[0-9a-f]{64}")
 
 
 class IdentityCounts(NamedTuple):

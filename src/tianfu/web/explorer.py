@@ -16,13 +16,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from tianfu.api.readgate import ReadRoute
 from tianfu.execution.contract_api import address_of
 from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
 from tianfu.web.orders import MANUFACTURING, ORDER
 from tianfu.web.params import named_args
 from tianfu.web.render import Ids, bad_request, cursor, lookup, not_found, page
+from tianfu.web.route import PageRoute
 from tianfu.web.words import CONTRACT_FIELDS, HEALTH_REASONS
 
 PAGE = 20  # blocks per page of the block list
@@ -59,7 +59,7 @@ def _height(text: str) -> int | None:
 
 
 def explorer_router(data: ConsoleData) -> APIRouter:
-    router = APIRouter(include_in_schema=False, route_class=ReadRoute)
+    router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
     @router.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> HTMLResponse:

@@ -17,11 +17,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from tianfu.api.readgate import ReadRoute
 from tianfu.web.app_pages import log_page, start_of
 from tianfu.web.data import HEIGHT_CURSOR, ConsoleData
 from tianfu.web.i18n import N_
 from tianfu.web.render import Ids, cursor, lookup, page
+from tianfu.web.route import PageRoute
 
 MANUFACTURING = "manufacturing"
 TREE_PAGE = 100  # orders of a tree per page (the view gives at most 150)
@@ -37,7 +37,7 @@ ORDER = Ids(
 
 
 def orders_router(data: ConsoleData) -> APIRouter:
-    router = APIRouter(include_in_schema=False, route_class=ReadRoute)
+    router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
     @router.get("/orders", response_class=HTMLResponse)
     def orders(request: Request) -> HTMLResponse:

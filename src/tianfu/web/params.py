@@ -111,6 +111,13 @@ PARAM_NAMES = {
     "refusal": N_("refusal number"),
 }
 
+# The parameter (and record field) names whose meaning differs by contract, by contract:
+# looked up before `PARAM_NAMES` and the field names (a manufacturing order's `due_ms` is its
+# delivery time, a city case's the time it must be dealt with by).
+CONTRACT_PARAM_NAMES = {
+    "manufacturing": {"due_ms": N_("delivery due")},
+}
+
 # Parsed sources by hash, least recently used first; pages are served from several threads.
 # `_parsed_lock` guards the dict; `_parse_lock` is held across a source's read and parse, so
 # that the first views of a source arriving together parse it once (the others wait for it).

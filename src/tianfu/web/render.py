@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from babel.messages.extract import extract
 from fastapi import Request
@@ -159,7 +160,8 @@ def page(request: Request, template: str, http_status: int = 200, **context: Any
         url = request.url.remove_query_params(["lang", param])
         if value is not None:
             url = url.include_query_params(**{param: value})
-        return f"{url.path}?{url.query}" if url.query else url.path
+        path = link_path(url.path)
+        return f"{path}?{url.query}" if url.query else path
 
     html = _render(
         template,
@@ -177,7 +179,13 @@ def _other_lang_url(request: Request, code: str) -> str:
     Host; a path that starts with `//`, which a browser reads as another host's URL, starts
     with one slash)."""
     url = request.url.include_query_params(lang=code)
-    return "/" + url.path.lstrip("/") + "?" + url.query
+    return "/" + link_path(url.path).lstrip("/") + "?" + url.query
+
+
+def link_path(path: str) -> str:
+    """A request's (decoded) path as a link's: percent-encoded again where a URL path needs
+    it (a control character, a space, a non-ASCII letter, a "%", "?" or "#" it held)."""
+    return quote(path, safe="/:@!$&'()*+,;=~")
 
 
 def _render(template: str, code: str, /, **context: Any) -> str:
@@ -236,7 +244,9 @@ def shared_error_page(
     request's, put in by replacing text. A refused page costs a string replacement, not a
     template render (0.4-0.5 ms each)."""
     lang = language(request)
-    html = _shared_error_html(lang.code, http_status, message, tuple(sorted(params.items())))
+    html = _shared_error_html(
+        lang.code, http_status, message, tuple(sorted(_shown(params).items()))
+    )
     for code in LANGUAGES:
         if code != lang.code:
             url = str(escape(_other_lang_url(request, code)))
@@ -259,18 +269,38 @@ def _shared_error_html(
     )
 
 
+# What an error page never shows as itself of a value taken from the request: control
+# characters (NUL, line breaks, escape, C1) and the invisible ones that reorder or hide text
+# (bidirectional overrides and isolates, zero-width characters, line separators, BOM).
+_UNSHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def shown(value: Any) -> Any:
+    """A value from the request (a path, a malformed id or cursor) as an error page shows
+    it: each control or invisible character as its percent-encoding (`%00`), never itself."""
+    if not isinstance(value, str):
+        return value
+    return _UNSHOWN.sub(lambda m: quote(m.group(), safe=""), value)
+
+
+def _shown(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: shown(v) for k, v in params.items()}
+
+
 def not_found(request: Request, message: str, **params: Any) -> HTMLResponse:
     """A 404 page; `message` is a catalogue msgid with %(name)s placeholders for `params`."""
-    return page(request, "error.html", http_status=404, message=message, params=params)
+    return page(request, "error.html", http_status=404, message=message, params=_shown(params))
 
 
 def error_page(request: Request, http_status: int, message: str, **params: Any) -> HTMLResponse:
     """An error page with HTTP status `http_status`; `message` as for `not_found`."""
-    return page(request, "error.html", http_status=http_status, message=message, params=params)
+    return page(
+        request, "error.html", http_status=http_status, message=message, params=_shown(params)
+    )
 
 
 def bad_request(request: Request, message: str, **params: Any) -> HTMLResponse:
-    return page(request, "error.html", http_status=400, message=message, params=params)
+    return page(request, "error.html", http_status=400, message=message, params=_shown(params))
 
 
 def cursor(

@@ -11,13 +11,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from tianfu.api.readgate import ReadRoute
 from tianfu.web.data import ConsoleData
 from tianfu.web.render import page
+from tianfu.web.route import PageRoute
 
 
 def verify_router(data: ConsoleData) -> APIRouter:
-    router = APIRouter(include_in_schema=False, route_class=ReadRoute)
+    router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
     @router.get("/verify", response_class=HTMLResponse)
     def verify(request: Request) -> HTMLResponse:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tianfu.web.i18n import N_
-from tianfu.web.params import PARAM_NAMES
+from tianfu.web.params import CONTRACT_PARAM_NAMES, PARAM_NAMES
 
 WORDS = frozenset(
     {
@@ -467,13 +467,17 @@ WORD_FIELDS = frozenset(
 )
 
 
-def field_name(gettext: Callable[[str], str]) -> Callable[[Any], Any]:
+def field_name(gettext: Callable[[str], str]) -> Callable[..., Any]:
     """A function showing a record's field name (or a method's parameter name) in
     `gettext`'s language when it is one of `FIELD_NAMES` (or `PARAM_NAMES`), unchanged
-    otherwise."""
+    otherwise; given the contract that wrote it, that contract's own label first
+    (`CONTRACT_PARAM_NAMES`)."""
 
-    def field(key: Any) -> Any:
-        label = FIELD_NAMES.get(key, PARAM_NAMES.get(key)) if isinstance(key, str) else None
+    def field(key: Any, contract: Any = None) -> Any:
+        if not isinstance(key, str):
+            return key
+        own = CONTRACT_PARAM_NAMES.get(contract, {}) if isinstance(contract, str) else {}
+        label = own.get(key) or FIELD_NAMES.get(key, PARAM_NAMES.get(key))
         return key if label is None else gettext(label)
 
     return field
@@ -520,11 +524,24 @@ REFUSAL_REASONS = {
 }
 
 
+# A refused attempt of the fund supervision contract, by its kind (the operation refused):
+# a sentence of its own in each language; a kind the table does not know is shown as written.
+REFUSED_ATTEMPTS = {
+    "allocate": N_("Allocation of %(amount)s refused: %(reason)s"),
+    "disburse": N_("Disbursement of %(amount)s refused: %(reason)s"),
+}
+REFUSED_OTHER = N_("Refused attempt (%(kind)s), %(amount)s: %(reason)s")
+
+
 # What a node's health names, by the reason code its status gives each problem
 # (`tianfu.node.health.REASONS`; the node's English text is the hover text).
 HEALTH_REASONS = {
     "consensus_stopped": N_("consensus stopped on an error"),
     "not_signing": N_("this validator signs nothing: its store or signer file cannot take a block"),
+    "signing_held": N_(
+        "this validator does not sign for now: after a start it first learns from the network "
+        "what its key signed, or its signer is ahead of its store; it signs again by itself"
+    ),
     "cannot_build": N_("proposal blocks cannot be built: the store is busy or failing"),
     "cannot_execute": N_("proposed blocks cannot be executed: the store is busy or failing"),
     "store_damaged": N_("the store is damaged and must be repaired"),
