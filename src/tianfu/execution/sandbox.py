@@ -18,8 +18,11 @@ docs/adr/0005-contract-sandbox.md for the rules and the reasons.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import threading
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType
 from typing import Any
@@ -266,6 +269,17 @@ def _on_fresh_stack(fn: Any, *args: Any) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def _no_warnings() -> Iterator[None]:
+    """Parsing and compiling warn (an invalid escape: DeprecationWarning in 3.11,
+    SyntaxWarning in 3.12), and a process whose filters turn warnings into errors
+    (`-W error`) would refuse what others take: warnings are ignored here (every compile
+    holds `_COMPILE_LOCK`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def _build(source: str, max_source_bytes: int) -> CompiledContract:
     try:
         raw = source.encode()
@@ -278,7 +292,8 @@ def _build(source: str, max_source_bytes: int) -> CompiledContract:
     if "\x00" in source:  # 3.11 raises ValueError for it, 3.12 SyntaxError
         raise ContractRejected(SYNTAX_ERROR)
     try:
-        tree = ast.parse(source, filename="<contract>", mode="exec")
+        with _no_warnings():
+            tree = ast.parse(source, filename="<contract>", mode="exec")
     except SyntaxError:
         raise ContractRejected(SYNTAX_ERROR) from None
     except (ValueError, RecursionError, MemoryError):
@@ -293,7 +308,8 @@ def _build(source: str, max_source_bytes: int) -> CompiledContract:
     validator.check_module(tree, fstring_lines(tree))
     tree = instrument(tree)
     try:
-        code = compile(tree, "<contract>", "exec", dont_inherit=True, optimize=0)
+        with _no_warnings():
+            code = compile(tree, "<contract>", "exec", dont_inherit=True, optimize=0)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ContractRejected("source cannot be compiled (too complex)") from None
     return CompiledContract(
