@@ -130,7 +130,8 @@ def fmt(ctx, v):
 def text(ctx, s):
     return [s.upper(), s.lower(), s.casefold(), s.title(), s.isalpha(), s.isalnum(),
             s.isdigit(), s.isdecimal(), s.isnumeric(), s.isprintable(), s.isidentifier(),
-            s.isspace(), s.istitle(), s.split(), s.strip(), str([s]), len(s.upper())]
+            s.isspace(), s.istitle(), s.split(), s.strip(), str([s]), len(s.upper()),
+            s.capitalize(), s.swapcase()]
 
 
 def encode_ascii(ctx, s):
@@ -257,6 +258,9 @@ CALLS: list[tuple[str, list[Any]]] = [
     ("text", ["\u4e24\u4eac"]), ("text", ["\u10fc\ua7f2 \u03a3\U0001e030\u03a3 ab"]),
     ("text", ["a\u30fbb"]), ("text", ["x\u200dy"]), ("key_missing", ["\U0001e030"]),
     ("raise_own", ["\U0001e030"]), ("fmt", [["\U0001e030", {"\U0001fae8": 1}]]),
+    ("text", ["A\u03a3\U0001e030 x\u03a3\u10fc b\u10fc\u03a3 \U0001e030\u03a3a"]),
+    ("text", ["\U0001e030ab CD\ua7f2ef \u03a3\u03a3\U0001e4d0\u03a3"]),
+    ("text", ["\U0001e030\u03a3A\u03a3 \U0001e06d\u03a3 \U00011f00\u03a3"]),
 ]  # fmt: skip
 
 # Governance (native) calls with good and bad arguments.
@@ -278,6 +282,35 @@ GOV_CALLS: list[tuple[str, list[Any]]] = [
     ("propose_add_org", ["o\U0001e030", b"\x30\x82"]), ("propose_set_params", [{"\U0001e030": 1}]),
     ("get_contract", ["\U0001e030"]),
 ]  # fmt: skip
+
+
+# Text for the Unicode check: every text method on random strings of characters whose
+# answers moved between Unicode 14.0, 15.0 and 15.1, and their neighbours (sigma, ligatures).
+UNICODE_POOL = list("aAbZ \u017f\u00df\u03a3\u03c3\u03c2'.-1") + [
+    "\u10fc", "\ua7f2", "\uab69", "\u4e24", "\u30fb", "\u200d", "\U0001e030", "\U0001e06d",
+    "\U0001e4d0", "\U00011f50", "\u0cf3", "\U0001fae8", "\U0001f600", "\u0345", "\u0130",
+    "\u01c5", "\u1f88", "\ufb03", "\u0301", "\U00031350", "\u2ffc", "\u02b9",
+]  # fmt: skip
+
+
+def unicode_answers(n: int = 20_000) -> list[list[Any]]:
+    """Each text method (`tianfu.unicode14`: as the sandbox answers it) on `n` strings."""
+    import random
+
+    from tianfu import unicode14
+
+    rng = random.Random(7)
+    names = sorted(unicode14.TEXT_METHODS)
+    rows = []
+    for _ in range(n):
+        s = "".join(rng.choice(UNICODE_POOL) for _ in range(rng.randint(0, 8)))
+        row: list[Any] = [s]
+        for name in names:
+            method = unicode14.text_method(s, name)
+            row.append(method() if method else getattr(s, name)())
+        row.append(unicode14.fix_repr(repr([s])))
+        rows.append(row)
+    return rows
 
 
 # -- prepare -------------------------------------------------------------------------------
@@ -403,7 +436,8 @@ def run(job_path: Path, out_path: Path) -> None:
                 }
             )
         ledger.store.close()
-    out_path.write_bytes(msgspec.msgpack.encode({"version": sys.version, "blocks": out}))
+    result = {"version": sys.version, "blocks": out, "unicode": unicode_answers()}
+    out_path.write_bytes(msgspec.msgpack.encode(result))
 
 
 # -- compare ---------------------------------------------------------------------------------
@@ -434,6 +468,9 @@ def compare(ref: dict[str, Any], other: dict[str, Any]) -> list[str]:
                     diffs.append(
                         f"block {h} {label}: {field}: {a[field][i]!r} / {b[field][i]!r}"[:400]
                     )
+    for a, b in zip(ref["unicode"], other["unicode"], strict=True):
+        if a != b:
+            diffs.append(f"unicode: {a!r} / {b!r}"[:400])
     return diffs
 
 

@@ -23,6 +23,7 @@ path: the interpreter's own answer, equal on 3.11, 3.12 and 3.13.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -73,6 +74,9 @@ class _Tables:
         new = _char_class(bmp + astral)
         self.new = re.compile(f"[{new}]")  # unassigned in 14.0, assigned here
         self.case_split = re.compile(f"([{new}{_CASE_CHANGED}])")
+        self.new_split = re.compile(f"([{new}])")
+        self.case_changed = re.compile(f"[{_CASE_CHANGED}]")
+        self.kept = re.compile(f"[{_CASE_CHANGED}{_STAND_IN}]")
         self.not_in_14 = {  # per predicate: characters answering False in 14.0
             "isnumeric": re.compile(f"[{new}{_NUMERIC_CHANGED}]"),
             "isidentifier": re.compile(f"[{new}{_ID_CHANGED}]"),
@@ -97,8 +101,8 @@ class _Tables:
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 # Gas of the check on non-ASCII text, charged on every version alike (3.11 does no work for
 # it): a character's bitmap test, and a character beyond the BMP tested against each range.
-CHECK_CHARS_PER_GAS = 4
-ASTRAL_CHECK_GAS = 4
+CHECK_CHARS_PER_GAS = 8
+ASTRAL_CHECK_GAS = 1
 
 
 def check_gas(s: str) -> int:
@@ -180,10 +184,16 @@ def _predicate(s: str, name: str) -> bool:
 
 def _case(s: str, name: str) -> str:
     """A case mapping with every code point uncased in 14.0 kept, the text between them
-    mapped on its own (such a character ends a word and a final-sigma context)."""
+    mapped on its own (such a character ends a word and a final-sigma context). No code
+    point whose answers moved has a case mapping of its own (each maps to itself in 3.11
+    and later), so `upper` and `casefold`, character by character, need nothing; `lower`,
+    `swapcase` and `capitalize` look at the context of a capital sigma only; `title` at
+    whether the character before is cased."""
     t = _tables()
     assert t is not None  # (only called for volatile text)
-    parts = t.case_split.split(s)  # text, separator, text, separator, ..., text
+    if name in ("upper", "casefold") or (name != "title" and "\u03a3" not in s):
+        return str(getattr(s, name)())
+    parts = t.new_split.split(s)  # text, separator, text, separator, ..., text
     out = []
     for i, part in enumerate(parts):
         if i % 2:
@@ -191,9 +201,25 @@ def _case(s: str, name: str) -> str:
         elif name == "capitalize":
             # only the text's first character is title-cased; the rest is lower-cased
             out.append(part.capitalize() if i == 0 else part.lower())
+        elif name == "title":
+            out.append(_title(part, t))
         else:
             out.append(getattr(part, name)())
     return "".join(out)
+
+
+_STAND_IN = "\u02b9"  # MODIFIER LETTER PRIME: uncased, case-ignorable, maps to itself
+
+
+def _title(part: str, t: _Tables) -> str:
+    """`part.title()` as 14.0 has it: the 5 changed characters are case-ignorable there as
+    later (no sigma context ends at them) but uncased (a word starts after them), as the
+    stand-in is; title-cased with stand-ins, then put back."""
+    if t.case_changed.search(part) is None:
+        return part.title()
+    kept = t.kept.findall(part)  # the stand-ins and changed characters, in order
+    pieces = t.case_changed.sub(_STAND_IN, part).title().split(_STAND_IN)
+    return "".join(itertools.chain.from_iterable(zip(pieces, [*kept, ""], strict=True)))
 
 
 @functools.cache
