@@ -74,9 +74,10 @@ class _Tables:
         new = _char_class(bmp + astral)
         self.new = re.compile(f"[{new}]")  # unassigned in 14.0, assigned here
         self.case_split = re.compile(f"([{new}{_CASE_CHANGED}])")
-        self.new_split = re.compile(f"([{new}])")
         self.case_changed = re.compile(f"[{_CASE_CHANGED}]")
-        self.kept = re.compile(f"[{_CASE_CHANGED}{_STAND_IN}]")
+        self.kept_new = re.compile(f"[{new}0]")
+        self.kept_title = re.compile(f"[{new}{_CASE_CHANGED}0{_STAND_IN}]")
+        self.stand_ins = re.compile(f"[0{_STAND_IN}]")
         self.not_in_14 = {  # per predicate: characters answering False in 14.0
             "isnumeric": re.compile(f"[{new}{_NUMERIC_CHANGED}]"),
             "isidentifier": re.compile(f"[{new}{_ID_CHANGED}]"),
@@ -105,12 +106,22 @@ CHECK_CHARS_PER_GAS = 8
 ASTRAL_CHECK_GAS = 1
 
 
-def check_gas(s: str) -> int:
-    """Gas of `volatile(s)`: nothing for ASCII text."""
+# A case mapping whose answer may rest on context (`title`; `lower`, `swapcase`,
+# `capitalize` of text holding a capital sigma): on 3.12 and later, text holding a character
+# whose answers moved is mapped around stand-ins (`_case`), ~10x the plain mapping's work.
+CONTEXT_CASE_GAS = 2  # per character of non-ASCII text, on every version alike
+
+
+def check_gas(s: str, name: str = "") -> int:
+    """Gas of `volatile(s)` and, for the method `name`, of answering as 14.0 does: nothing
+    for ASCII text."""
     if s.isascii():
         return 0
     astral = len(s.encode("utf-16-le", "surrogatepass")) // 2 - len(s)
-    return len(s) // CHECK_CHARS_PER_GAS + ASTRAL_CHECK_GAS * astral
+    gas = len(s) // CHECK_CHARS_PER_GAS + ASTRAL_CHECK_GAS * astral
+    if name == "title" or (name in ("lower", "swapcase", "capitalize") and "\u03a3" in s):
+        gas += CONTEXT_CASE_GAS * len(s)
+    return gas
 
 
 @functools.cache
@@ -193,33 +204,22 @@ def _case(s: str, name: str) -> str:
     assert t is not None  # (only called for volatile text)
     if name in ("upper", "casefold") or (name != "title" and "\u03a3" not in s):
         return str(getattr(s, name)())
-    parts = t.new_split.split(s)  # text, separator, text, separator, ..., text
-    out = []
-    for i, part in enumerate(parts):
-        if i % 2:
-            out.append(part)  # an uncased code point: unchanged
-        elif name == "capitalize":
-            # only the text's first character is title-cased; the rest is lower-cased
-            out.append(part.capitalize() if i == 0 else part.lower())
-        elif name == "title":
-            out.append(_title(part, t))
-        else:
-            out.append(getattr(part, name)())
-    return "".join(out)
+    # Each code point 14.0 leaves unassigned becomes "0" (uncased, not case-ignorable, maps
+    # to itself: as an unassigned one in 3.11); for `title` each changed character becomes
+    # U+02B9 (uncased, case-ignorable, maps to itself: as they were in 3.11). No mapping
+    # makes either, so the result is cut at them and the characters put back, in order.
+    text = t.new.sub("0", s)
+    if name == "title":
+        kept = t.kept_title.findall(s)
+        mapped = t.case_changed.sub(_STAND_IN, text).title()
+        pieces = t.stand_ins.split(mapped)
+    else:
+        kept = t.kept_new.findall(s)
+        pieces = getattr(text, name)().split("0")
+    return "".join(itertools.chain.from_iterable(zip(pieces, [*kept, ""], strict=True)))
 
 
 _STAND_IN = "\u02b9"  # MODIFIER LETTER PRIME: uncased, case-ignorable, maps to itself
-
-
-def _title(part: str, t: _Tables) -> str:
-    """`part.title()` as 14.0 has it: the 5 changed characters are case-ignorable there as
-    later (no sigma context ends at them) but uncased (a word starts after them), as the
-    stand-in is; title-cased with stand-ins, then put back."""
-    if t.case_changed.search(part) is None:
-        return part.title()
-    kept = t.kept.findall(part)  # the stand-ins and changed characters, in order
-    pieces = t.case_changed.sub(_STAND_IN, part).title().split(_STAND_IN)
-    return "".join(itertools.chain.from_iterable(zip(pieces, [*kept, ""], strict=True)))
 
 
 @functools.cache

@@ -332,6 +332,9 @@ def test_a_failed_receipt_escapes_code_points_14_leaves_unassigned(chain: Any) -
 
 def test_the_check_of_non_ascii_text_is_charged_on_every_version() -> None:
     assert unicode14.check_gas("abc" * 100) == 0
-    assert unicode14.check_gas("\u00e9" * 64) == 16
-    assert unicode14.check_gas("\U0001f600" * 4) == 1 + 16
+    assert unicode14.check_gas("\u00e9" * 64) == 8
+    assert unicode14.check_gas("\U0001f600" * 4) == 0 + 4
+    assert unicode14.check_gas("\u00e9" * 64, "title") == 8 + 128
+    assert unicode14.check_gas("\u00e9" * 64, "lower") == 8
+    assert unicode14.check_gas("\u00e9\u03a3" * 32, "lower") == 8 + 128
     assert unicode14.escape_unassigned("\u00e9\U0001e030\u0378") == "\u00e9\\U0001e030\\u0378"

@@ -132,7 +132,7 @@ def _text_method(name: str) -> Callable[..., Any]:
     def method(rt: Runtime, s: str, *args: Any, **kwargs: Any) -> Any:
         """`s.name(...)` of non-ASCII text, answered as Unicode 14.0 answers it on every
         Python version (`tianfu.unicode14`), the check charged on every version alike."""
-        rt.m.charge(unicode14.check_gas(s))
+        rt.m.charge(unicode14.check_gas(s, name))
         replacement = unicode14.text_method(s, name)
         if replacement is None:
             return getattr(s, name)(*args, **kwargs)

@@ -421,8 +421,9 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
                 meter.charge(meter.left + 1)
             if not v.isascii():
                 wide = True
-                # whether it holds a character 14.0 does not print (`unicode14`)
-                units += NODES_PER_GAS * unicode14.check_gas(v)
+                # whether it holds a character 14.0 does not print, and escaping them in
+                # the text made (`unicode14.fix_repr`: twice the check)
+                units += NODES_PER_GAS * 2 * unicode14.check_gas(v)
                 if units > budget:
                     meter.charge(meter.left + 1)
             total += 2 + (2 * len(v) if unicode14.isprintable(v) else 10 * len(v))
