@@ -255,7 +255,8 @@ def _field(body: str, k: int, raw: bool, level: int) -> int:
     if level >= 2:
         raise NotPython311("f-string: expressions nested too deeply")
     start, n = k, len(body)
-    quote, triple, depth = "", False, []
+    quote, triple = "", False
+    depth: list[str] = []
     while k < n:
         ch = body[k]
         if ch == "\\":
@@ -311,7 +312,8 @@ def _field_expression(expr: str) -> None:
     the string literals in it read as 3.11 reads them (nested f-strings included)."""
     if not expr.strip(" \t\n\r\f\v"):
         raise NotPython311("f-string: empty expression not allowed")
-    code, k, n = [], 0, len(expr)
+    code: list[str] = []
+    k, n = 0, len(expr)
     while k < n:
         ch = expr[k]
         if ch in "'\"":
