@@ -13,11 +13,11 @@ different Python versions: receipts and state would split.
 So the chain answers as Unicode 14.0 does for every code point whose answer moved, on every
 version: a code point unassigned in 14.0 (`UNASSIGNED_14`, generated from 3.11) is no
 letter, digit, space, printable or identifier character, has no case, and is kept as it is
-by case mappings (which map the text between such characters on their own: a character
-without case separates words, as it did in 3.11); `repr` escapes it (`\\U0001e030`);
-`int()` refuses it. The changed characters answer as 3.11 did. Text made only of characters
-14.0 assigned and no changed one (every ASCII text, every usual Chinese text) takes the fast
-path: the interpreter's own answer, equal on 3.11, 3.12 and 3.13.
+by case mappings (where context matters, `title` and a capital sigma's final form, the
+text is mapped with a stand-in of 3.11's properties in its place); `repr` escapes it
+(`\\U0001e030`); `int()` refuses it. The changed characters answer as 3.11 did. Text made
+only of characters 14.0 assigned and none of the changed ones (all ASCII text, most other
+text) takes the fast path: the interpreter's own answer, equal on 3.11, 3.12 and 3.13.
 """
 
 from __future__ import annotations
@@ -194,12 +194,11 @@ def _predicate(s: str, name: str) -> bool:
 
 
 def _case(s: str, name: str) -> str:
-    """A case mapping with every code point uncased in 14.0 kept, the text between them
-    mapped on its own (such a character ends a word and a final-sigma context). No code
-    point whose answers moved has a case mapping of its own (each maps to itself in 3.11
-    and later), so `upper` and `casefold`, character by character, need nothing; `lower`,
-    `swapcase` and `capitalize` look at the context of a capital sigma only; `title` at
-    whether the character before is cased."""
+    """A case mapping as 14.0 makes it. No code point whose answers moved has a case
+    mapping of its own (each maps to itself in 3.11 and later), so `upper` and `casefold`,
+    character by character, need nothing; `lower`, `swapcase` and `capitalize` look at the
+    context of a capital sigma only; `title` also at whether the character before is
+    cased. Those are mapped with stand-ins in place of the moved characters."""
     t = _tables()
     assert t is not None  # (only called for volatile text)
     if name in ("upper", "casefold") or (name != "title" and "\u03a3" not in s):
