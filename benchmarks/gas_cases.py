@@ -592,6 +592,49 @@ CASES: list[Case] = [
         1,
         10,
     ),
+    # Unicode 14.0's answers (`tianfu.unicode14`): on 3.12 and later, non-ASCII text is
+    # searched for characters whose answers moved (BMP, then beyond it); 3.11 does no such
+    # work but charges the same gas.
+    _c(
+        "str.is* unicode14 BMP",
+        "m:str.isalpha m:str.isnumeric m:str.isidentifier m:str.islower",
+        "w = '\\u4e2d' * 999_999",
+        "z = w.isalpha() or w.isnumeric() or w.isidentifier() or w.islower()",
+        1,
+        5,
+    ),
+    _c(
+        "str.is* unicode14 astral",
+        "m:str.isalpha m:str.isprintable",
+        "w = '\\u4e2d\\U0001f600' * 499_999",
+        "z = w.isalpha() or w.isprintable()",
+        1,
+        5,
+    ),
+    _c(
+        "str.title unicode14 volatile",
+        "m:str.title m:str.lower m:str.capitalize",
+        "w = '\\u03a3\\U0001e030\\u10fc' * 100_000",
+        "z = w.title() or w.lower() or w.capitalize()",
+        1,
+        5,
+    ),
+    _c(
+        "str() unicode14 astral",
+        "b:str",
+        "L = ['\\U0001f600' * 1000] * 300",
+        "z = str(L)",
+        1,
+        10,
+    ),
+    _c(
+        "str() unicode14 escaped",
+        "b:str",
+        "L = ['\\u4e2d\\U0001e030' * 500] * 90",
+        "z = str(L)",
+        1,
+        10,
+    ),
     _c(
         "str.isalnum numeric",
         "m:str.isalnum",

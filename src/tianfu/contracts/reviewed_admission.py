@@ -29,6 +29,7 @@ from typing import Any
 
 import msgspec
 
+from tianfu import unicode14
 from tianfu.contracts import identity
 from tianfu.execution.contract_api import Context, ContractError, failing_as
 from tianfu.types import ConsensusParams, Genesis, Validator, ValidatorSet
@@ -224,8 +225,11 @@ def _find(records: list[dict[str, Any]], name: Any) -> int:
 def _check_org_name(name: Any) -> str:
     if not isinstance(name, str) or not 1 <= len(name) <= 64:
         raise ContractError("organisation name must be a string of 1 to 64 characters")
-    if not name.isprintable() or name != name.strip() or "/" in name:
-        raise ContractError(f"organisation name {name!r} has control characters, '/' or spaces")
+    if not unicode14.isprintable(name) or name != name.strip() or "/" in name:
+        raise ContractError(
+            f"organisation name {unicode14.fix_repr(repr(name))} has control characters, '/' "
+            "or spaces"
+        )
     return name
 
 

@@ -19,13 +19,16 @@ from tianfu.execution.contract_api import Caller, ContractError
 from tianfu.execution.limits import MAX_RECEIPT_BYTES, MAX_RESULT_BYTES, sanitize
 from tianfu.execution.meter import Meter
 from tianfu.types import FAILED, ConsensusParams, Receipt, Transaction
+from tianfu.unicode14 import escape_unassigned
 
 FLAT_RESULTS = frozenset({type(None), bool, str, bytes})  # always valid contract values
 
 
 def failed_receipt(meter: Meter, exc: ContractError) -> Receipt:
     """The failed receipt of a transaction: all the gas its meter consumed, the message."""
-    return Receipt(FAILED, meter.used, None, sanitize(str(exc)), [])
+    # A code point Unicode 14.0 leaves unassigned is escaped wherever it is: a message may
+    # hold a `repr` of a value, which escapes it in CPython 3.11 only (`unicode14`).
+    return Receipt(FAILED, meter.used, None, sanitize(escape_unassigned(sanitize(str(exc)))), [])
 
 
 # Events of at most this many bytes leave room for any result (the sandbox caps a result

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from tianfu import unicode14
 from tianfu.execution import errors
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
@@ -419,6 +420,11 @@ class CheckedBuiltins:
             if len(x) > MAX_INT_STR:
                 raise ContractError(f"int() of a string longer than {MAX_INT_STR} characters")
             self.m.charge(int_parse_gas(len(x)))
+            if t is str and not x.isascii():
+                # a digit Unicode 14.0 leaves unassigned is none, as in 3.11 (`unicode14`)
+                self.m.charge(unicode14.check_gas(x))
+                if unicode14.has_new(x):
+                    raise _fail(ValueError, "invalid literal for int()")
             try:
                 r = int(x, *base)
             except ValueError:

@@ -41,6 +41,7 @@ from tianfu.execution.costs import (
 )
 from tianfu.execution.limits import MAX_RECEIPT_BYTES
 from tianfu.execution.meter import Meter
+from tianfu.execution.native import arity, call_native
 from tianfu.execution.query import run_query
 from tianfu.execution.refusals import AccessRefused, TxInvalid
 from tianfu.execution.system import GOVERNANCE, GovernanceModule, OpenProfileModule
@@ -102,6 +103,12 @@ class Executor:
             self.native.update(open_profile.natives())
             self._execute_tx = self._execute_open_tx  # type: ignore[method-assign,assignment]
         self._native_methods = {n: governance.native_methods(c) for n, c in self.native.items()}
+        # Each native method's (required, most) arguments: bound by `call_native`, whose
+        # refusal reads the same on every Python version.
+        self._native_arity = {
+            n: {m: arity(getattr(c, m)) for m in self._native_methods[n][0]}
+            for n, c in self.native.items()
+        }
         # Compiled contracts by source hash, least recently used first. Its get-then-move
         # and insert-then-evict sequences are not atomic, so they hold `_compiled_lock`: a
         # thread evicting an entry between another's get and move_to_end would otherwise
@@ -421,14 +428,8 @@ class Executor:
             if ctx._read_only and method not in views:
                 raise ContractError(f"{contract}.{method} is not a view")
             gas.charge(GAS_NATIVE_CALL)
-            try:
-                return getattr(native, method)(ctx, *args), 0
-            except TypeError as exc:
-                raise ContractError(f"bad arguments for {contract}.{method}: {exc}") from None
-            except (KeyError, AttributeError, ValueError) as exc:
-                raise ContractError(
-                    f"{contract}.{method} failed: {type(exc).__name__}: {exc}"
-                ) from None
+            bounds = self._native_arity[contract][method]
+            return call_native(native, contract, method, bounds, ctx, args), 0
         if block_gov is None:
             compiled = self._compiled_contract(contract, read)
         else:

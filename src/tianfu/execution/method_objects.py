@@ -16,6 +16,7 @@ from itertools import islice
 from operator import indexOf as _index_of
 from typing import TYPE_CHECKING, Any
 
+from tianfu import unicode14
 from tianfu.execution import errors
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import BUILTIN_GAS, METHOD_GAS, items_gas, seq_bytes
@@ -89,6 +90,9 @@ def method_object(rt: Runtime, obj: Any, name: str, cost: Cost) -> _Method:
     elif type(obj) is list and name == "index":
         bound = _new(_HostMethod)
         bound.method = _list_index
+    elif type(obj) is str and name in unicode14.TEXT_METHODS and not obj.isascii():
+        bound = _new(_HostMethod)
+        bound.method = _UNICODE_14[name]
     else:
         bound = _new(_Method)
         bound.method = getattr(obj, name)
@@ -122,6 +126,24 @@ def _list_index(rt: Runtime, lst: list[Any], *args: Any) -> int:
         return _index_of(lst, args[0])
     # the window read in place: a slice of it was a copy of up to 8 MB the meter never saw
     return span.start + _index_of(islice(lst, span.start, span.stop), args[0])
+
+
+def _text_method(name: str) -> Callable[..., Any]:
+    def method(rt: Runtime, s: str, *args: Any, **kwargs: Any) -> Any:
+        """`s.name(...)` of non-ASCII text, answered as Unicode 14.0 answers it on every
+        Python version (`tianfu.unicode14`), the check charged on every version alike."""
+        rt.m.charge(unicode14.check_gas(s, name))
+        replacement = unicode14.text_method(s, name)
+        if replacement is None:
+            return getattr(s, name)(*args, **kwargs)
+        if args or kwargs:
+            raise TypeError  # as the interpreter's own method: "bad argument types"
+        return replacement()
+
+    return method
+
+
+_UNICODE_14 = {name: _text_method(name) for name in unicode14.TEXT_METHODS}
 
 
 def _sort_keywords(rt: Runtime, lst: list[Any], *, key: Any = None, reverse: Any = False) -> None:

@@ -17,6 +17,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
+from tianfu import unicode14
 from tianfu.execution import errors
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
@@ -202,7 +203,8 @@ class Runtime(CheckedOperators):
             if n > MAX_SEQ_LEN:
                 raise too_big("str()", n, MAX_SEQ_LEN)
             m.charge_alloc(bytes_gas(n), str_bytes(n, wide))
-            return repr(value)
+            # a character Unicode 14.0 leaves unassigned is escaped, as 3.11 does
+            return unicode14.fix_repr(repr(value)) if wide else repr(value)
         raise ContractError(f"cannot convert {t.__name__} to str")
 
     def fpart(self, value: Any) -> str:

@@ -18,8 +18,11 @@ docs/adr/0005-contract-sandbox.md for the rules and the reasons.
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
 import threading
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import CodeType, FunctionType
 from typing import Any
@@ -30,6 +33,7 @@ from tianfu.execution import runtime as g
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import result_gas
 from tianfu.execution.errors import HostResourceError
+from tianfu.execution.grammar import SYNTAX_ERROR, NotPython311, check_311, fstring_lines
 from tianfu.execution.instances import MAX_FREE, ModuleInstance, ModuleInstances, entry_point
 from tianfu.execution.instrument import (  # noqa: F401 - re-exported
     HELPER_PREFIX,
@@ -45,6 +49,7 @@ from tianfu.execution.validate import (  # noqa: F401 - re-exported
     FORBIDDEN_NAMES,
     MAX_AST_DEPTH,
     MAX_SOURCE_BYTES,
+    TOO_DEEP,
     ContractRejected,
     Validator,
     check_depth,
@@ -276,6 +281,17 @@ def _on_fresh_stack(fn: Any, *args: Any) -> Any:
     return value
 
 
+@contextlib.contextmanager
+def _no_warnings() -> Iterator[None]:
+    """Parsing and compiling warn (an invalid escape: DeprecationWarning in 3.11,
+    SyntaxWarning in 3.12), and a process whose filters turn warnings into errors
+    (`-W error`) would refuse what others take: warnings are ignored here (every compile
+    holds `_COMPILE_LOCK`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def _build(source: str, max_source_bytes: int) -> CompiledContract:
     try:
         raw = source.encode()
@@ -283,18 +299,29 @@ def _build(source: str, max_source_bytes: int) -> CompiledContract:
         raise ContractRejected("source is not valid text (a lone surrogate)") from None
     if len(raw) > max_source_bytes:
         raise ContractRejected(f"source is {len(raw)} bytes; the limit is {max_source_bytes}")
+    # CPython's own words for a source it cannot parse, and the line it names, differ
+    # between versions (and so does what it parses: `grammar`): the refusal is fixed text.
+    if "\x00" in source:  # 3.11 raises ValueError for it, 3.12 SyntaxError
+        raise ContractRejected(SYNTAX_ERROR)
     try:
-        tree = ast.parse(source, filename="<contract>", mode="exec")
-    except SyntaxError as exc:
-        raise ContractRejected(f"line {exc.lineno}: syntax error: {exc.msg}") from None
+        with _no_warnings():
+            tree = ast.parse(source, filename="<contract>", mode="exec")
+    except SyntaxError:
+        raise ContractRejected(SYNTAX_ERROR) from None
     except (ValueError, RecursionError, MemoryError):
-        raise ContractRejected("source cannot be parsed (too complex)") from None
+        # nested too deep for this parser: for another, `check_depth` says the same
+        raise ContractRejected(TOO_DEEP) from None
+    try:
+        check_311(tree, source)
+    except NotPython311:
+        raise ContractRejected(SYNTAX_ERROR) from None
     check_depth(tree)
     validator = Validator()
-    validator.check_module(tree)
+    validator.check_module(tree, fstring_lines(tree))
     tree = instrument(tree)
     try:
-        code = compile(tree, "<contract>", "exec", dont_inherit=True, optimize=0)
+        with _no_warnings():
+            code = compile(tree, "<contract>", "exec", dont_inherit=True, optimize=0)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise ContractRejected("source cannot be compiled (too complex)") from None
     return CompiledContract(

@@ -18,6 +18,7 @@ from tianfu.execution.runtime import CATCHABLE, EXCEPTION_NAMES, SAFE_BUILTIN_NA
 
 MAX_SOURCE_BYTES = 256 * 1024
 MAX_AST_DEPTH = 200
+TOO_DEEP = f"code nested more than {MAX_AST_DEPTH} levels deep"
 
 FORBIDDEN_NAMES = frozenset(
     "eval exec compile open input print getattr setattr delattr hasattr globals locals vars "
@@ -77,8 +78,14 @@ class ContractRejected(ValueError):
     """Contract source refused at deployment; the message says what and at which line."""
 
 
+# While `Validator.check_module` runs (under the sandbox's compile lock): the line of the
+# f-string holding a node, by node id — a refusal inside an f-string names the f-string's
+# line, which is the same on every Python version (its parts' lines are not: `grammar`).
+_FSTRING_LINES: dict[int, int] = {}
+
+
 def reject(node: ast.AST | None, why: str, line: int | None = None) -> ContractRejected:
-    line = getattr(node, "lineno", line)
+    line = _FSTRING_LINES.get(id(node)) or getattr(node, "lineno", line)
     return ContractRejected(f"line {line}: {why}" if line else why)
 
 
@@ -97,7 +104,17 @@ class Validator(ast.NodeVisitor):
         # or tested with isinstance. Anywhere else a class would be a value.
         self._class_ok: set[int] = set()
 
-    def check_module(self, tree: ast.Module) -> None:
+    def check_module(self, tree: ast.Module, fstring_lines: dict[int, int] | None = None) -> None:
+        """Validate a parsed contract; `fstring_lines` (`grammar.fstring_lines`): refusals
+        inside an f-string name its line."""
+        _FSTRING_LINES.clear()
+        _FSTRING_LINES.update(fstring_lines or {})
+        try:
+            self._check_module(tree)
+        finally:
+            _FSTRING_LINES.clear()
+
+    def _check_module(self, tree: ast.Module) -> None:
         defined: set[str] = set()
         for stmt in tree.body:
             if isinstance(stmt, ast.FunctionDef):
@@ -334,5 +351,6 @@ def check_depth(tree: ast.AST) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > MAX_AST_DEPTH:
-            raise reject(node, f"code nested more than {MAX_AST_DEPTH} levels deep")
+            # no line: a parser that cannot parse it says the same (`sandbox._build`)
+            raise ContractRejected(TOO_DEEP)
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))

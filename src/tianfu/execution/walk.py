@@ -14,6 +14,7 @@ from __future__ import annotations
 from itertools import islice
 from typing import Any
 
+from tianfu import unicode14
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.costs import (
     BYTES_PER_GAS,
@@ -448,7 +449,12 @@ def repr_bound(meter: Meter, value: Any) -> tuple[int, bool]:
                 meter.charge(meter.left + 1)
             if not v.isascii():
                 wide = True
-            total += 2 + (2 * len(v) if v.isprintable() else 10 * len(v))
+                # whether it holds a character 14.0 does not print, and escaping them in
+                # the text made (`unicode14.fix_repr`: twice the check)
+                units += NODES_PER_GAS * 2 * unicode14.check_gas(v)
+                if units > budget:
+                    meter.charge(meter.left + 1)
+            total += 2 + (2 * len(v) if unicode14.isprintable(v) else 10 * len(v))
         elif t is bytes:
             total += 3 + 4 * len(v)
         elif t is int:
@@ -502,7 +508,8 @@ def bounded_repr(value: Any, limit: int = MAX_MESSAGE) -> str:
     def go(v: Any, depth: int) -> bool:
         t = type(v)
         if t is str or t is bytes:
-            return put(repr(v[: room[0] + 1]) if len(v) > room[0] else repr(v))
+            text = repr(v[: room[0] + 1]) if len(v) > room[0] else repr(v)
+            return put(unicode14.fix_repr(text))
         if v is None or t in (bool, int):
             return put(repr(v))
         if depth >= 4 or t not in (list, tuple, dict):

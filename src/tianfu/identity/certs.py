@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from tianfu import unicode14
 from tianfu.crypto.address import address_of
 from tianfu.crypto.keys import KeyPair, generate_keypair, public_key_from_x509
 from tianfu.crypto.suite import ED25519, SM2, CryptoError
@@ -58,8 +59,11 @@ class CertInfo:
 def _check_label(what: str, value: str) -> None:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_NAME_LENGTH:
         raise IdentityError(f"{what} must be a string of 1 to {MAX_NAME_LENGTH} characters")
-    if not value.isprintable() or value != value.strip():
-        raise IdentityError(f"{what} {value!r} has control characters or surrounding spaces")
+    # printable as Unicode 14.0 (CPython 3.11) has it, on every Python version (`unicode14`)
+    if not unicode14.isprintable(value) or value != value.strip():
+        raise IdentityError(
+            f"{what} {unicode14.fix_repr(repr(value))} has control characters or surrounding spaces"
+        )
 
 
 def _sign_algorithm(key: KeyPair) -> hashes.SHA256 | None:
