@@ -299,7 +299,7 @@ def unicode_answers(n: int = 20_000) -> list[list[Any]]:
 
     try:
         from tianfu import unicode14
-    except ImportError:  # a tianfu from before ADR 0039: the interpreter's own answers
+    except ImportError:  # a tianfu from before ADR 0042: the interpreter's own answers
         unicode14 = None  # type: ignore[assignment]
     rng = random.Random(7)
     names = sorted(

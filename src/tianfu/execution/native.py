@@ -9,7 +9,7 @@ repr) and change between versions; a failed receipt holding one would give nodes
 different versions different receipts roots. So the arguments are bound here, against an
 arity read from the method's signature once, with this module's message, and an exception
 the method raised by accident becomes a fixed text naming its class only
-(`ADR 0005`, "Messages are the sandbox's"; ADR 0039).
+(`ADR 0005`, "Messages are the sandbox's"; ADR 0042).
 """
 
 from __future__ import annotations
