@@ -57,7 +57,9 @@ class Credits:
     thousands admitted forgets its own credits, not an honest peer's. Only when as many
     hosts hold credits as the table has room for does a host's last one go."""
 
-    def __init__(self, max_entries: int = MAX_CREDITS, per_host: int = MAX_CREDITS_PER_HOST):
+    def __init__(
+        self, max_entries: int = MAX_CREDITS, per_host: int = MAX_CREDITS_PER_HOST
+    ) -> None:
         if max_entries < 1 or per_host < 1:
             raise ValueError("max_entries and per_host must be >= 1")
         self._max = max_entries
