@@ -136,3 +136,16 @@ def test_query_takes_the_raw_result() -> None:
 @pytest.mark.parametrize("answer", list(QUERY))
 def test_a_malformed_answer_to_query_is_a_client_error(answer: str) -> None:
     _refused(lambda c: c.query("kv", "get", "k"), 200, QUERY[answer])
+
+
+def _tx_record(**fields: Any) -> bytes:
+    """`GET /v1/txs/{hash}`'s record, with `fields` changed (`...`: left out)."""
+    doc = {"hash": HASH, "height": 3, "index": 0, "tx": {"raw": encode(TX).hex()},
+           "receipt": {"raw": RECEIPT}} | fields  # fmt: skip
+    return _json({k: v for k, v in doc.items() if v is not ...})
+
+
+def test_get_tx_takes_the_record_and_refuses_a_malformed_one() -> None:
+    assert _client(200, _tx_record()).get_tx(HASH).height == 3
+    for bad in (_tx_record(height=...), _tx_record(height="3"), _tx_record(index=None)):
+        _refused(lambda c: c.get_tx(HASH), 200, bad)

@@ -248,7 +248,10 @@ class Client(ProvingReads):
         if tx.hash.hex() != h.lower():
             raise ClientError("node returned a different transaction than the one asked for")
         receipt: Receipt = _decode_raw(doc, Receipt, "receipt", "raw")
-        return TxInfo(h, tx, receipt, int(doc["height"]), int(doc["index"]))
+        what = f"/v1/txs/{h}"
+        return TxInfo(
+            h, tx, receipt, _count_field(doc, "height", what), _count_field(doc, "index", what)
+        )
 
     def query(self, contract: str, method: str, *args: Any) -> Any:
         """A read-only call on the latest state (not verified: the node computes it)."""
