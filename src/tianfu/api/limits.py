@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tianfu.api.batch import BATCH_PATH, json_body_limit
 from tianfu.api.errors import ApiError
 from tianfu.consensus.peers import PeerBucketTable
+from tianfu.netaddr import embedded_ipv4
 from tianfu.ratelimit import TokenBucket
 
 TX_PATH = "/v1/txs"
@@ -277,8 +278,8 @@ def client_address(scope: Scope) -> str:
     /48 at most, and may use every address of it, each one a new client otherwise; a /48
     site is 256 clients, not 65,536, and up to 256 /64 subscribers of one provider share
     a client), and an IPv6 address that carries an IPv4 address as that IPv4 address
-    (`_embedded_ipv4`: the same client on a dual-stack socket, through 6to4, Teredo or a
-    NAT64). X-Forwarded-For is read only on a connection from a proxy the operator declared
+    (`tianfu.netaddr.embedded_ipv4`: the same client on a dual-stack socket, through 6to4,
+    Teredo or a NAT64). X-Forwarded-For is read only on a connection from a proxy the operator declared
     trusted (`TrustedProxies`, none by default): a client could name any address in it."""
     client = scope.get("client")
     if not client:
@@ -361,10 +362,6 @@ def _proxy_network(declared: str) -> ipaddress.IPv4Network | ipaddress.IPv6Netwo
     return net
 
 
-_NAT64 = int(ipaddress.IPv6Address("64:ff9b::")) >> 32  # RFC 6052's well-known /96
-_TRANSLATED = 0xFFFF_0000  # ::ffff:0:0:0/96, RFC 2765's IPv4-translated addresses
-
-
 # The IPv6 network one client is counted as: RIPE-690 and RFC 6177 advise an ISP to give
 # an end site a /56 or a /48 (a /64 only to a single network, such as a phone), and a site
 # may use any address of it. A /64 key made a /56 site 256 clients and a /48 site 65,536,
@@ -387,29 +384,10 @@ def _client_key(host: str) -> str:
     except ValueError:
         return host  # not an IP address (a test client's name, a Unix socket)
     if isinstance(ip, ipaddress.IPv6Address):
-        ipv4 = _embedded_ipv4(ip)
+        ipv4 = embedded_ipv4(ip)
         if ipv4 is not None:
             return str(ipv4)
         # The zone of a scoped (link-local) address is the server's interface: left out.
         shift = 128 - IPV6_CLIENT_PREFIX
         return str(ipaddress.IPv6Network((int(ip) >> shift << shift, IPV6_CLIENT_PREFIX)))
     return str(ip)
-
-
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 client an IPv6 address stands for: IPv4-mapped (::ffff:0:0/96) and
-    IPv4-translated (::ffff:0:0:0/96) addresses, IPv4-compatible ones (::/96, a routable
-    IPv4 address), 6to4 (2002::/16: the IPv4 host owns the whole /48, 256 /56s), Teredo
-    (2001::/32: the client's public IPv4 address; the /56 is the Teredo server's, shared by
-    all its clients) and the NAT64 well-known prefix (64:ff9b::/96: the IPv4 clients a
-    translator carries would otherwise share one /56). None for any other address."""
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    n = int(ip)
-    if n >> 32 in (_NAT64, _TRANSLATED) or (n >> 32 == 0 and n >= 1 << 24):
-        return ipaddress.IPv4Address(n & 0xFFFF_FFFF)
-    return None

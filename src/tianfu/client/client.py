@@ -15,7 +15,13 @@ from typing import Any
 
 from tianfu.client.errors import ApiError, ClientError, TxFailed, TxTimeout
 from tianfu.client.proofs import ProvingReads
-from tianfu.client.transport import DEFAULT_URL, _decode_raw, _hash_hex
+from tianfu.client.transport import (
+    DEFAULT_URL,
+    _count_field,
+    _decode_raw,
+    _hash_hex,
+    _json_object,
+)
 from tianfu.client.verify import VerificationError, decode_value
 from tianfu.codec import decode, encode
 from tianfu.crypto import sign_tx
@@ -98,14 +104,17 @@ class Client(ProvingReads):
         return sign_tx(kp, body)
 
     def submit(self, tx: Transaction) -> str:
-        """Send a signed transaction; return its hash (hex). It is pending until committed."""
-        doc = self._request(
+        """Send a signed transaction; return its hash (hex). It is pending until committed.
+        An answer that is not the node's word on this transaction is a `ClientError`."""
+        resp = self._request(
             "POST",
             "/v1/txs",
             content=encode(tx),
             headers={"content-type": "application/octet-stream"},
-        ).json()
-        return str(doc["hash"])
+        )
+        tx_hash = tx.hash.hex()
+        _same_tx(_json_object(resp, "a submission"), tx_hash)
+        return tx_hash
 
     def _result(self, doc: dict[str, Any], tx_hash: str) -> Result:
         receipt: Receipt = _decode_raw(doc, Receipt, "receipt", "raw")
@@ -116,8 +125,8 @@ class Client(ProvingReads):
             error=receipt.error,
             result=receipt.result,
             events=list(receipt.events),
-            height=int(doc["height"]),
-            index=int(doc["index"]),
+            height=_count_field(doc, "height", "a submission"),
+            index=_count_field(doc, "index", "a submission"),
             gas_used=receipt.gas_used,
         )
 
@@ -134,9 +143,14 @@ class Client(ProvingReads):
             headers={"content-type": "application/octet-stream"},
             **({"timeout": self.timeout + 10} if self._own_http else {}),
         )
-        doc = resp.json()
+        doc = _json_object(resp, "a submission")
+        _same_tx(doc, tx_hash)
         if resp.status_code == 202:
             raise TxTimeout(tx_hash, self.timeout)
+        if doc.get("status") != "committed":
+            raise ClientError(
+                f"malformed node answer to a submission: status {doc.get('status')!r}"
+            )
         result = self._result(doc, tx_hash)
         if result.ok:
             self._cert_registered = True
@@ -249,20 +263,26 @@ class Client(ProvingReads):
         if tx.hash.hex() != h.lower():
             raise ClientError("node returned a different transaction than the one asked for")
         receipt: Receipt = _decode_raw(doc, Receipt, "receipt", "raw")
-        return TxInfo(h, tx, receipt, int(doc["height"]), int(doc["index"]))
+        what = f"/v1/txs/{h}"
+        return TxInfo(
+            h, tx, receipt, _count_field(doc, "height", what), _count_field(doc, "index", what)
+        )
 
     def query(self, contract: str, method: str, *args: Any) -> Any:
         """A read-only call on the latest state (not verified: the node computes it)."""
         resp = self._request(
             "POST", "/v1/query", json={"contract": contract, "method": method, "args": list(args)}
         )
-        doc = resp.json()
-        if isinstance(doc.get("raw"), str):
+        doc = _json_object(resp, "a query")
+        raw = doc.get("raw")
+        if isinstance(raw, str):
             try:
-                return decode_value(bytes.fromhex(doc["raw"]))
+                return decode_value(bytes.fromhex(raw))
             except (ValueError, VerificationError):
                 raise ClientError("malformed query result from node") from None
-        return doc.get("result")
+        if raw is not None or "result" not in doc:
+            raise ClientError("malformed node answer to a query: no raw result")
+        return doc["result"]
 
     # --- contract lifecycle and governance ------------------------------------------------------
 
@@ -283,6 +303,16 @@ class Client(ProvingReads):
 
     def revoke_cert(self, address: str) -> Result:
         return self.invoke("governance", "revoke_cert", address)
+
+
+def _same_tx(doc: dict[str, Any], tx_hash: str) -> None:
+    """Refuse a node's answer to a submission that is not about transaction `tx_hash`."""
+    if "hash" not in doc:
+        raise ClientError("malformed node answer to a submission: no field hash")
+    if doc["hash"] != tx_hash:
+        raise ClientError(
+            f"node answered a submission of {tx_hash} for another transaction: {doc['hash']!r:.80}"
+        )
 
 
 __all__ = ["DEFAULT_URL", "Client", "Result", "TxInfo"]

@@ -135,6 +135,28 @@ def _decode_raw(doc: Any, typ: type[Any], *names: str) -> Any:
         raise ClientError(f"malformed {typ.__name__} from node: {exc}") from None
 
 
+def _json_object(resp: httpx.Response, what: str) -> dict[str, Any]:
+    """The JSON object the node answered `what` with; any other answer (not JSON, nested
+    past the parser's stack, or JSON but no object) is a `ClientError` saying so."""
+    try:
+        doc = resp.json()
+    except (ValueError, RecursionError):
+        raise ClientError(f"node sent a non-JSON answer to {what}") from None
+    if not isinstance(doc, dict):
+        raise ClientError(f"node sent an answer to {what} that is not a JSON object")
+    return doc
+
+
+def _count_field(doc: dict[str, Any], name: str, what: str) -> int:
+    """`doc[name]`, a whole number >= 0 (a height, an index); else a `ClientError`."""
+    if name not in doc:
+        raise ClientError(f"malformed node answer to {what}: no field {name}")
+    value = doc[name]
+    if type(value) is not int or value < 0:
+        raise ClientError(f"malformed node answer to {what}: {name} is not a whole number")
+    return value
+
+
 def _hash_hex(tx_hash: str | bytes) -> str:
     return tx_hash.hex() if isinstance(tx_hash, bytes) else tx_hash
 
@@ -257,21 +279,25 @@ class NodeConnection:
     # --- chain information ----------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        doc = self._get("/v1/status")
-        if isinstance(doc.get("height"), int):
+        doc = self._get_object("/v1/status")
+        if type(doc.get("height")) is int and doc["height"] >= 0:
             self._height = (doc["height"], time.monotonic())
         return doc
 
     @property
     def chain_id(self) -> str:
         if self._chain_id is None:
-            self._chain_id = str(self.status()["chain_id"])
+            chain_id = self.status().get("chain_id")
+            if not isinstance(chain_id, str) or not chain_id:
+                raise ClientError("malformed node answer to /v1/status: no chain_id")
+            self._chain_id = chain_id
         return self._chain_id
 
     def _current_height(self) -> int:
         if self._height is None or time.monotonic() - self._height[1] > HEIGHT_TTL_S:
             self.status()
-        assert self._height is not None
+        if self._height is None:
+            raise ClientError("malformed node answer to /v1/status: height is not a number")
         return self._height[0]
 
     def fetch_genesis(self) -> Genesis:

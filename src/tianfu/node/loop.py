@@ -11,6 +11,10 @@ counting; CPython's default first-generation threshold (700 allocations) runs a 
 collection hundreds of times a second for almost no garbage. `run` raises it to
 `GC_THRESHOLD` (docs/performance.md measures the difference); `TIANFU_GC_THRESHOLD=700`
 restores the default.
+
+Stacks: `run` first sets the stacks of the threads the process starts from then on, and
+the main thread's limit (`tianfu.stacks.set_stacks`: before any thread pool, asyncio's
+default executor or anyio's worker threads exist; they are all made on first use).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import gc
 import os
 from collections.abc import Coroutine
 from typing import Any, TypeVar
+
+from tianfu.stacks import set_stacks
 
 T = TypeVar("T")
 
@@ -46,8 +52,10 @@ def tune_gc() -> tuple[int, int, int]:
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """`asyncio.run(main)` on the loop `loop_name()` names, with the collector tuned."""
+    """`asyncio.run(main)` on the loop `loop_name()` names, with the collector tuned and
+    the threads' stacks set (`tianfu.stacks.set_stacks`)."""
     tune_gc()
+    set_stacks()
     if loop_name() == "uvloop":
         import uvloop
 

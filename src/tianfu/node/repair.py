@@ -37,6 +37,7 @@ from tianfu.node.trust import chain_trust
 from tianfu.node.wiring import cancel_all
 from tianfu.p2p.network import TlsNetwork
 from tianfu.p2p.protocol import KIND_BLOCKS_REQUEST, KIND_BLOCKS_RESPONSE, KIND_STATUS, PeerId
+from tianfu.stacks import set_stacks
 from tianfu.store import Store, StoreDamaged, StoreError
 from tianfu.store.check import check_store
 from tianfu.sync import BlockSyncer, SyncConfig
@@ -240,6 +241,7 @@ def run_repair(
     """`repair` on its own event loop (the CLI entry point)."""
     cfg = NodeConfig.load(home)
     started = time.monotonic()
+    set_stacks()  # it decodes and executes the peers' blocks in threads, as a node does
     result = asyncio.run(
         repair(
             cfg,

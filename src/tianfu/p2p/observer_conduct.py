@@ -13,6 +13,8 @@ from tianfu.p2p.protocol import PeerId
 from tianfu.p2p.strikes import HOST_KEY_STRIKES, StrikeBook, keys_of
 
 log = logging.getLogger("tianfu.p2p.observer")  # what the port does, in its log
+# What the credits of keys whose host is no longer known count for (never an address).
+UNKNOWN_HOST = "unknown host"
 
 
 class Conduct(ABC):
@@ -79,10 +81,17 @@ class Conduct(ABC):
         """`peer` sent `n` transactions gossip admitted: its key and host are credited, and
         preferred to strangers for links and handshakes (`observer_room.room_for`) — each
         unless it is banned or has a strike in a run not yet forgotten (a key or host that
-        misbehaved earns no credit until its strikes are forgotten, `ban_s`)."""
+        misbehaved earns no credit until its strikes are forgotten, `ban_s`). A key's credit
+        counts for its host (`Credits`: bounded per host), a key whose host is no longer
+        known for one shared `UNKNOWN_HOST`."""
         link = self._links.get(peer.address)
         host = link.host if link is not None else self._book.host_of_key(peer.address)
         self.stats["served_txs"] += n
-        for name in (peer.address, host):
-            if name and not self._book.struck(name) and not self._book.is_banned(name):
-                self._credits.credit(name)
+
+        def creditable(name: str) -> bool:
+            return not self._book.struck(name) and not self._book.is_banned(name)
+
+        if host and creditable(host):
+            self._credits.credit(host)
+        if creditable(peer.address):
+            self._credits.credit(peer.address, host or UNKNOWN_HOST)

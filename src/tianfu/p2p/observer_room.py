@@ -38,34 +38,88 @@ class _Link(Link):
 
 
 MAX_CREDITS = 8192  # keys and hosts remembered as having served something valid
+# Of which counted for one host (its own credit and its keys'): one host's flood of
+# credited keys forgets its own oldest, never another host's credits.
+MAX_CREDITS_PER_HOST = 16
 # Links of credited keys kept from strangers, a host: one, so that a port full of kept
 # links takes as many hosts as it has links, as one full of strangers' links does.
 CREDITED_PER_HOST = 1
 
 
 class Credits:
-    """Key addresses and hosts that have served this node something valid, the latest
-    `max_entries` (a bounded table: an old credit is forgotten first)."""
+    """Key addresses and hosts that have served this node something valid, bounded per host
+    and in all.
 
-    def __init__(self, max_entries: int = MAX_CREDITS) -> None:
+    Each credit counts for a host: a key's for the host it linked from, a host's for
+    itself. A host holds at most `per_host` credits (its oldest is forgotten first), and
+    when `max_entries` are held, the oldest credit of the host holding the most is
+    forgotten: keys are free and a transaction admitted credits one, so a host that gets
+    thousands admitted forgets its own credits, not an honest peer's. Only when as many
+    hosts hold credits as the table has room for does a host's last one go."""
+
+    def __init__(
+        self, max_entries: int = MAX_CREDITS, per_host: int = MAX_CREDITS_PER_HOST
+    ) -> None:
+        if max_entries < 1 or per_host < 1:
+            raise ValueError("max_entries and per_host must be >= 1")
         self._max = max_entries
-        self._names: OrderedDict[str, None] = OrderedDict()
+        self._per_host = per_host
+        self._host: dict[str, str] = {}  # credited name -> the host it counts for
+        self._of: dict[str, OrderedDict[str, None]] = {}  # host -> its credits, oldest first
+        # `_holding[n]`: the hosts holding n credits, in the order they came to hold n.
+        self._holding: list[dict[str, None]] = [{} for _ in range(per_host + 1)]
 
-    def credit(self, name: str) -> None:
-        self._names.pop(name, None)
-        while len(self._names) >= self._max:
-            self._names.popitem(last=False)
-        self._names[name] = None
+    def credit(self, name: str, host: str | None = None) -> None:
+        """Credit `name`: a key address linked from `host`, or a host (`host` None: it counts
+        for itself, as does a key whose host is not known)."""
+        host = name if host is None else host
+        if self._host.get(name) == host:
+            self._of[host].move_to_end(name)
+            return
+        self.withdraw(name)
+        names = self._of.get(host)
+        if names is not None and len(names) >= self._per_host:
+            self.withdraw(next(iter(names)))
+        elif len(self._host) >= self._max:
+            self.withdraw(next(iter(self._of[self._heaviest()])))
+        names = self._of.setdefault(host, OrderedDict())
+        self._moved(host, len(names), len(names) + 1)
+        names[name] = None
+        self._host[name] = host
 
     def withdraw(self, name: str) -> None:
         """Forget `name`'s credit (it was struck or banned)."""
-        self._names.pop(name, None)
+        host = self._host.pop(name, None)
+        if host is None:
+            return
+        names = self._of[host]
+        del names[name]
+        self._moved(host, len(names) + 1, len(names))
+        if not names:
+            del self._of[host]
+
+    def _moved(self, host: str, was: int, now: int) -> None:
+        if was:
+            del self._holding[was][host]
+        if now:
+            self._holding[now][host] = None
+
+    def _heaviest(self) -> str:
+        """The host holding the most credits (of those, the first to hold that many)."""
+        for hosts in reversed(self._holding):
+            if hosts:
+                return next(iter(hosts))
+        raise LookupError("no credits")
+
+    def held_by(self, host: str) -> int:
+        """How many credits count for `host`."""
+        return len(self._of.get(host, ()))
 
     def __contains__(self, name: object) -> bool:
-        return name in self._names
+        return name in self._host
 
     def __len__(self) -> int:
-        return len(self._names)
+        return len(self._host)
 
 
 def room_for(

@@ -21,7 +21,10 @@ remembered (`seen`, bounded like the rest), so a verdict that comes after the li
 (gossip's signature check) still finds it.
 
 `host_of` names the host an IP stands for: the address itself for IPv4, its /64 network
-for IPv6 (one subscriber's allocation: the addresses inside it cost nothing more).
+for IPv6 (one subscriber's allocation: the addresses inside it cost nothing more), and the
+IPv4 address an IPv6 address carries (`tianfu.netaddr.embedded_ipv4`: IPv4-mapped, 6to4,
+Teredo, NAT64), as the API counts its clients: one IPv4 host owns a whole /48 of 6to4 /64s,
+and the clients of one Teredo server or NAT64 translator are not one host.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections import OrderedDict
+
+from tianfu.netaddr import embedded_ipv4
 
 MAX_ENTRIES = 8192  # per table: strikes and bans, of keys and of hosts
 HOST_KEY_STRIKES = 3  # a host's keys' strikes, in key bans' worth, that ban the host
@@ -41,14 +46,16 @@ def keys_of(host: str) -> str:
 
 
 def host_of(ip: str) -> str:
-    """The host `ip` counts as: itself (IPv4, or anything unparsable), or its /64 (IPv6)."""
+    """The host `ip` counts as: itself (IPv4, or anything unparsable), the IPv4 address an
+    IPv6 address carries (`embedded_ipv4`), or else its /64 (IPv6)."""
     try:
         addr = ipaddress.ip_address(ip)
     except ValueError:
         return ip
     if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            return str(addr.ipv4_mapped)
+        ipv4 = embedded_ipv4(addr)
+        if ipv4 is not None:
+            return str(ipv4)
         return str(ipaddress.IPv6Network((addr, 64), strict=False))
     return ip
 

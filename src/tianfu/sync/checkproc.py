@@ -42,6 +42,7 @@ import msgspec
 
 from tianfu.codec import encode
 from tianfu.execution.executor import Executor
+from tianfu.stacks import set_stacks
 from tianfu.sync.messages import BlockWithCert
 from tianfu.sync.precheck import Checks, Guess, Prechecked, Verified, precheck
 from tianfu.types import ConsensusParams, ValidatorSet
@@ -333,6 +334,7 @@ def shared() -> CheckProcess:
 def _serve(tasks: Connection, answers: Connection) -> None:
     """The checking process: answer batches until the node closes the pipe or exits."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    set_stacks()  # the node's stacks: the child decodes the peers' blocks
     parent = multiprocessing.parent_process()
     watch: list[Any] = [tasks] + ([parent.sentinel] if parent is not None else [])
     try:
