@@ -210,3 +210,44 @@ def test_a_signer_never_replaces_a_signer_file_another_process_holds(tmp_path):
         a.close()
     assert not signed["A"] & signed["B"], f"one key signed other blocks at {signed}"
     assert signed["A"] | signed["B"], "someone signs"
+
+
+def test_a_signer_collected_inside_the_lock_table_does_not_deadlock(tmp_path, monkeypatch):
+    """A signer never closed (a simulated node dropped on a restart, in a reference cycle)
+    is closed by the garbage collector, which runs at any allocation: inside
+    `signerlock.hold` of another signer too, whose thread holds the lock table then. Its
+    `__del__` releasing its own file must not wait for that thread (itself) forever."""
+    import gc
+    import threading
+
+    from tianfu.consensus import signerlock
+
+    kp = generate_keypair()
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    FilePrivValidator.initialise(kp, first)
+    FilePrivValidator.initialise(kp, second)
+    was_enabled = gc.isenabled()
+    gc.disable()  # (the cycle is collected where the test says, not before)
+    try:
+        dropped = FilePrivValidator(kp, first)
+        dropped.cycle = dropped  # type: ignore[attr-defined]
+        del dropped
+        real_dup = os.dup
+
+        def dup(fd: int) -> int:  # a collection at an allocation inside the lock table
+            gc.collect()
+            return real_dup(fd)
+
+        monkeypatch.setattr(signerlock.os, "dup", dup)
+        opened: list[FilePrivValidator] = []
+        t = threading.Thread(
+            target=lambda: opened.append(FilePrivValidator(kp, second)), daemon=True
+        )
+        t.start()
+        t.join(timeout=120)
+        assert not t.is_alive(), "the signer's lock table deadlocked in a collection"
+        monkeypatch.undo()
+        opened[0].close()
+    finally:
+        if was_enabled:
+            gc.enable()

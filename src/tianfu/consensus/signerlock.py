@@ -30,7 +30,10 @@ from pathlib import Path
 
 FileKey = tuple[int, int]  # (device, inode) of a signer file
 
-_lock = threading.Lock()
+# Reentrant: a signer never closed is closed by the garbage collector (`__del__`), which
+# runs at any allocation, also in a thread inside `hold` of another signer file; its
+# release then takes this lock again in that thread (a plain lock deadlocked there).
+_lock = threading.RLock()
 _held: dict[FileKey, list[int]] = {}  # file -> [locked descriptor, holders in this process]
 
 
