@@ -251,3 +251,76 @@ def test_a_signer_collected_inside_the_lock_table_does_not_deadlock(tmp_path, mo
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_a_signer_adopting_the_file_at_its_path_takes_its_state_once_locked(tmp_path, monkeypatch):
+    """A (this process) finds its file replaced by one B signs from, holding this key's
+    state at or after A's: A adopts that file. B signs 7/0 and stops between A's read of
+    the file and A's lock of it: A must then know 7/0 is signed, not sign it again from
+    the state it read before the lock."""
+    import threading
+
+    from tianfu.consensus import signerlock
+
+    kp = generate_keypair()
+    path = tmp_path / "privval.json"
+    FilePrivValidator.initialise(kp, path)
+    a = FilePrivValidator(kp, path)
+    assert _sign(a, 5)
+    copy = tmp_path / "copy"
+    copy.write_bytes(path.read_bytes())
+    os.replace(copy, path)  # put back while A runs: B loads it
+    key = tmp_path / "key.pem"
+    key.write_bytes(kp.private_pem())
+    here = tmp_path / "b"
+    here.mkdir()
+    b = subprocess.Popen(
+        [sys.executable, "-c", _SIGNER, str(key), str(path), str(here)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert b.stdin is not None
+    signed: dict[str, set[int]] = {"A": set(), "B": set()}
+    at_lock, go = threading.Event(), threading.Event()
+    real_hold = signerlock.hold
+
+    def hold(fd: int) -> signerlock.FileKey:
+        if not at_lock.is_set():
+            at_lock.set()
+            assert go.wait(timeout=120)
+        return real_hold(fd)
+
+    try:
+        _wait_for(here / "ready", b, "its start")
+        b.stdin.write("6\n")
+        b.stdin.flush()
+        _wait_for(here / "answer-6", b, "its answer at 6")
+        assert (here / "answer-6").read_text() == "SIGNED"
+        signed["B"].add(6)
+        monkeypatch.setattr(signerlock, "hold", hold)
+        first = threading.Thread(target=lambda: signed["A"].update({6} if _sign(a, 6) else ()))
+        first.start()  # A: its file is gone, the one at the path holds 6/0: A adopts it
+        assert at_lock.wait(timeout=120), "A never came to adopt the file"
+        b.stdin.write("7\n")  # meanwhile B signs 7/0 and stops
+        b.stdin.close()
+        _wait_for(here / "answer-7", b, "its answer at 7")
+        if (here / "answer-7").read_text() == "SIGNED":
+            signed["B"].add(7)
+        b.wait(timeout=120)
+        go.set()
+        first.join(timeout=120)
+        assert not first.is_alive()
+        monkeypatch.undo()
+        if _sign(a, 7):
+            signed["A"].add(7)
+    finally:
+        go.set()
+        if b.poll() is None:
+            b.kill()
+            b.wait()
+        a.close()
+    assert signed["B"] == {6, 7}
+    assert not signed["A"] & signed["B"], f"one key signed other blocks at {signed}"

@@ -77,6 +77,7 @@ from tianfu.consensus.signerslots import (
     LastSigned,
     decode_slot,
     encode_slot,
+    latest_of,
 )
 from tianfu.crypto.keys import KeyPair
 from tianfu.durable import fsync_dir
@@ -419,6 +420,13 @@ class FilePrivValidator:
             last.hrs,
         )
         self._take(os.open(self.path, os.O_RDWR))
+        # What the file holds now that this process has its lock: read before, it may be
+        # older (the other process signed on until it let go of the file).
+        held = latest_of(os.pread(self._fd, FILE_SIZE + 1, 0), self.public_key)
+        if held is not None:
+            if held[1].hrs > state.hrs:
+                state = held[1]
+            seq = max(seq, held[0])
         self._seq, self._last = seq, state
         return True
 
@@ -434,11 +442,7 @@ class FilePrivValidator:
                 f"signer state {self.path} is a directory, not the signer file: remove it or "
                 "move it aside (this process then writes its state there again by itself)",
             ) from None
-        if len(data) != FILE_SIZE:
-            return None
-        slots = (decode_slot(data[:SLOT]), decode_slot(data[SLOT:]))
-        good = [s for s in slots if s is not None and s[1].public_key == self.public_key]
-        return max(good, key=lambda s: (s[1].hrs, s[0])) if good else None
+        return latest_of(data, self.public_key)
 
     def _create(self, seq: int, last: LastSigned) -> None:
         """Write a new format 2 file holding `last` in both slots, atomically and durably,
