@@ -422,7 +422,11 @@ class FilePrivValidator:
         self._take(os.open(self.path, os.O_RDWR))
         # What the file holds now that this process has its lock: read before, it may be
         # older (the other process signed on until it let go of the file).
-        held = latest_of(os.pread(self._fd, FILE_SIZE + 1, 0), self.public_key)
+        try:
+            held = latest_of(os.pread(self._fd, FILE_SIZE + 1, 0), self.public_key)
+        except OSError:
+            self._let_go()  # (not kept: an in-place save of this state would go back)
+            raise
         if held is not None:
             if held[1].hrs > state.hrs:
                 state = held[1]
