@@ -57,10 +57,12 @@ crash with another clock reading returns the stored vote, time and signature unc
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -75,9 +77,10 @@ from tianfu.consensus.signerslots import (
     LastSigned,
     decode_slot,
     encode_slot,
+    latest_of,
 )
 from tianfu.crypto.keys import KeyPair
-from tianfu.durable import replace_durably
+from tianfu.durable import fsync_dir
 from tianfu.types import PRECOMMIT, PREVOTE, Vote, vote_signing_bytes
 from tianfu.types.block import check_vote_time
 
@@ -162,15 +165,19 @@ class FilePrivValidator:
             key = signerlock.hold(fd)
         except BlockingIOError:
             os.close(fd)
-            raise OSError(
-                errno.EAGAIN,
-                f"signer state {self.path} is in use by another process (another node on "
-                "this data directory, or this file shared with another home): one key must "
-                "never sign from two processes; stop the other one (keep the file: it holds "
-                "what this key signed)",
-            ) from None
+            raise self._in_use() from None
         self._let_go()
         self._fd, self._held = fd, key
+
+    def _in_use(self) -> OSError:
+        """The refusal of a signer file another process holds, naming the fix."""
+        return OSError(
+            errno.EAGAIN,
+            f"signer state {self.path} is in use by another process (another node on "
+            "this data directory, or this file shared with another home): one key must "
+            "never sign from two processes; stop the other one (keep the file: it holds "
+            "what this key signed)",
+        )
 
     def _let_go(self) -> None:
         """Close the open signer file and release its lock."""
@@ -205,7 +212,7 @@ class FilePrivValidator:
         except OSError as exc:
             raise self._unreadable("read", exc) from None
         if data.startswith(MAGIC2):
-            return self._load_slots(data)
+            return self._load_slots()
         if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 32:
             raise PrivValStateError(
                 f"signer state {self.path} is corrupted (bad header): move it aside; {_REMEDY}"
@@ -254,7 +261,30 @@ class FilePrivValidator:
             "the file: it holds what this key signed)"
         )
 
-    def _load_slots(self, data: bytes) -> LastSigned:
+    def _load_slots(self) -> LastSigned:
+        """The state of a format 2 file, read through the descriptor this signer holds the
+        lock of (what `_load` read before may be older: another process signing from the file
+        until it let go of it, its later state written meanwhile)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except OSError as exc:
+            raise self._unreadable("open", exc) from None
+        try:
+            self._take(fd)
+        except OSError as exc:
+            raise PrivValStateError(exc.strerror or str(exc)) from None
+        try:
+            return self._held_state()
+        except BaseException:
+            self._let_go()
+            raise
+
+    def _held_state(self) -> LastSigned:
+        """The state in the open (locked) format 2 file; its damage repaired first."""
+        try:
+            data = os.pread(self._fd, FILE_SIZE + 1, 0)
+        except OSError as exc:
+            raise self._unreadable("read", exc) from None
         if len(data) != FILE_SIZE:
             raise PrivValStateError(
                 f"signer state {self.path} is corrupted ({len(data)} bytes, expected "
@@ -280,14 +310,6 @@ class FilePrivValidator:
         elif good[0][0] != good[1][0]:
             self.recovery = "the signer file's slots differ (an interrupted save)"
             log.warning("signer state %s: %s; last signed %s", self.path, self.recovery, last.hrs)
-        try:
-            fd = os.open(self.path, os.O_RDWR)
-        except OSError as exc:
-            raise self._unreadable("open", exc) from None
-        try:
-            self._take(fd)
-        except OSError as exc:
-            raise PrivValStateError(exc.strerror or str(exc)) from None
         self._seq = seq
         if self.recovery is not None:
             self._repair(seq, last)
@@ -398,6 +420,17 @@ class FilePrivValidator:
             last.hrs,
         )
         self._take(os.open(self.path, os.O_RDWR))
+        # What the file holds now that this process has its lock: read before, it may be
+        # older (the other process signed on until it let go of the file).
+        try:
+            held = latest_of(os.pread(self._fd, FILE_SIZE + 1, 0), self.public_key)
+        except OSError:
+            self._let_go()  # (not kept: an in-place save of this state would go back)
+            raise
+        if held is not None:
+            if held[1].hrs > state.hrs:
+                state = held[1]
+            seq = max(seq, held[0])
         self._seq, self._last = seq, state
         return True
 
@@ -413,16 +446,41 @@ class FilePrivValidator:
                 f"signer state {self.path} is a directory, not the signer file: remove it or "
                 "move it aside (this process then writes its state there again by itself)",
             ) from None
-        if len(data) != FILE_SIZE:
-            return None
-        slots = (decode_slot(data[:SLOT]), decode_slot(data[SLOT:]))
-        good = [s for s in slots if s is not None and s[1].public_key == self.public_key]
-        return max(good, key=lambda s: (s[1].hrs, s[0])) if good else None
+        return latest_of(data, self.public_key)
 
     def _create(self, seq: int, last: LastSigned) -> None:
-        """Write a new format 2 file holding `last` in both slots, atomically and durably."""
-        replace_durably(self.path, encode_slot(seq, last) * 2)
-        self._take(os.open(self.path, os.O_RDWR))
+        """Write a new format 2 file holding `last` in both slots, atomically and durably,
+        and make it the open file: written under a name of its own and locked before it is
+        renamed to the path, and renamed only while the file it replaces is not another
+        process's (`signerlock.replacing`; else `OSError`, nothing replaced). A file put
+        there unlocked, or over one another process signs from in place, let that process
+        and this one each take the path for their own and both sign one height."""
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+        try:
+            key = signerlock.hold(fd)  # (a new file: no other process has it)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        try:
+            data = memoryview(encode_slot(seq, last) * 2)
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+            try:
+                with signerlock.replacing(self.path):
+                    os.replace(tmp, self.path)
+            except BlockingIOError:
+                raise self._in_use() from None
+        except BaseException:
+            signerlock.release(key)
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        self._let_go()
+        self._fd, self._held = fd, key
+        fsync_dir(self.path.parent)  # (if it fails, the save fails: the file stays this one)
 
     # ---------------------------------------------------------------- signing
 

@@ -73,3 +73,12 @@ def decode_slot(slot: bytes) -> tuple[int, LastSigned] | None:
         return seq, decode(body, LastSigned, max_size=_MAX_BODY)
     except CodecError:
         return None
+
+
+def latest_of(data: bytes, public_key: bytes) -> tuple[int, LastSigned] | None:
+    """(seq, state) of `public_key`'s latest intact slot in a signer file's `data`, if any."""
+    if len(data) != FILE_SIZE:
+        return None
+    slots = (decode_slot(data[:SLOT]), decode_slot(data[SLOT:]))
+    good = [s for s in slots if s is not None and s[1].public_key == public_key]
+    return max(good, key=lambda s: (s[1].hrs, s[0])) if good else None
