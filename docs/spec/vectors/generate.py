@@ -560,7 +560,7 @@ def _block_vectors(suite: str, chain: SpecChain) -> dict[str, Any]:
         ("a validator of a scheme the suite does not accept", msgspec.structs.replace(
             g, validators=[msgspec.structs.replace(g.validators[0],
                                                    scheme=SM2 if suite == "standard" else ED25519)])),
-        ("version 2", msgspec.structs.replace(g, version=2)),
+        ("version 3", msgspec.structs.replace(g, version=3)),
     ]  # fmt: skip
     h2 = chain.header(2)
     assert h2 is not None

@@ -39,6 +39,7 @@ from tianfu.types import (
     Receipt,
     Transaction,
     ValidatorSet,
+    VoteDomain,
 )
 
 __all__ = [
@@ -139,7 +140,7 @@ class LightClient:
     def __init__(
         self,
         validators: ValidatorSet,
-        chain_id: str,
+        chain: VoteDomain | str,
         *,
         source: StateSource | None = None,
         history: TrustedHistory | None = None,
@@ -147,13 +148,13 @@ class LightClient:
     ) -> None:
         if history is None:
             try:
-                history = TrustedHistory.from_validator_set(validators, chain_id)
+                history = TrustedHistory.from_validator_set(validators, chain)
             except TrustError as exc:
                 raise VerificationError(str(exc)) from None
         self.history = history
         self._anchor = copy.deepcopy(history)  # the history before any link was applied
         self.validators = validators  # the trust anchor's set (signs from height 1)
-        self.chain_id = chain_id
+        self.chain_id = VoteDomain.of(chain).chain_id
         self.source = source
         self.genesis = genesis
 
