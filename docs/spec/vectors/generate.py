@@ -25,6 +25,7 @@ if str(HERE) not in sys.path:
 
 from chain import T0, Signer, SpecChain, signed_tx  # noqa: E402
 from forgedvectors import forged_documents, forged_documents_eighth  # noqa: E402
+from genesis2vectors import genesis2_vectors  # noqa: E402
 from membershipvectors import (  # noqa: E402
     forged_documents_membership,
     forged_documents_membership_empty,
@@ -947,6 +948,7 @@ def build() -> dict[str, str]:
         "merkle.json": merkle_vectors(chains),
         "documents.json": document_vectors(chains, infos),
         "open.json": open_vectors(),
+        "genesis2.json": genesis2_vectors(),  # after every earlier file (which keep their bytes)
     }
     return {name: json.dumps(v, indent=1, ensure_ascii=False) + "\n" for name, v in files.items()}
 
