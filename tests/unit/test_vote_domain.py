@@ -144,3 +144,24 @@ def test_the_vectors_sign_bytes_are_the_nodes(suite):
                                      bytes.fromhex(x["block_hash"]), x["time_ms"])  # fmt: skip
             assert got.hex() == x["sign_bytes"]
     assert Counter(c["valid"] for c in v["cases"] if c["suite"] == suite) == {True: 2, False: 4}
+
+
+def test_a_light_client_of_a_bare_set_takes_the_chains_domain():
+    """The SDK's light client without a genesis: given the chain's `VoteDomain` it verifies a
+    version-2 chain's header; given the bare chain id (a version-1 chain's) it refuses it."""
+    from tianfu.client.verify import LightClient, VerificationError
+    from tianfu.crypto import sign_vote
+    from tianfu.types import BlockHeader, CommitCertificate, CommitSig
+
+    kp = generate_keypair()
+    vals = ValidatorSet([Validator("v", "o", kp.scheme, kp.public_key, 1)])
+    g = Genesis(2, "vd", 1_000, [OrgConfig("o", b"ca")], list(vals.validators))
+    header = BlockHeader(1, "vd", 1, 1_000, g.hash, bytes(32), bytes(32), bytes(32),
+                         vals.hash, kp.public_key, 0, None)  # fmt: skip
+    vote = sign_vote(kp, g.vote_domain, 1, 0, PRECOMMIT, header.hash, 2_000)
+    cert = CommitCertificate(1, "vd", 1, 0, header.hash,
+                             [CommitSig(kp.public_key, 2_000, vote.signature)])  # fmt: skip
+    LightClient(vals, g.vote_domain).verify_header(header, cert)
+    LightClient.from_genesis(g).verify_header(header, cert)
+    with pytest.raises(VerificationError, match="invalid signature"):
+        LightClient(vals, "vd").verify_header(header, cert)
