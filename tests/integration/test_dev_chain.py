@@ -64,7 +64,7 @@ def test_deploy_invoke_and_prove(dev_chain):
     )
     block = user.block(r2.height)
     verify_commit(
-        cert, block.hash, r2.height, dev_chain.genesis.validator_set, dev_chain.genesis.chain_id
+        cert, block.hash, r2.height, dev_chain.genesis.validator_set, dev_chain.genesis.vote_domain
     )
 
     # The transaction's inclusion proof verifies too.

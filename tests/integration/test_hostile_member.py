@@ -62,6 +62,7 @@ async def attack(net: LocalNetwork, urls: list[str], seconds: float) -> dict[str
     me = Identity.load(bad_cfg.identity)
     key = me.keypair
     chain = net.genesis.chain_id
+    domain = net.genesis.vote_domain  # what the chain's votes sign (ADR 0039)
     cas = {o.name: o.ca_cert for o in net.genesis.orgs}
     asked: list[int] = []
 
@@ -100,7 +101,7 @@ async def attack(net: LocalNetwork, urls: list[str], seconds: float) -> dict[str
             # Far-future heights and rounds.
             for far_h, far_r in ((h + 10**6, 0), (h, 10**6), (h + 1, 10**9)):
                 for t in (PREVOTE, PRECOMMIT):
-                    v = sign_vote(key, chain, far_h, far_r, t, sha256(b"x%d" % n), 0)
+                    v = sign_vote(key, domain, far_h, far_r, t, sha256(b"x%d" % n), 0)
                     transport.broadcast(KIND_VOTE, encode(v))
                     sent["far_future"] += 1
             # One round's proposal for ever other (empty) blocks: evidence each time.
@@ -112,7 +113,7 @@ async def attack(net: LocalNetwork, urls: list[str], seconds: float) -> dict[str
             # A commit of the height being decided, signed by us alone.
             block = os.urandom(1 << 16)
             bh = sha256(block)
-            v = sign_vote(key, chain, h, 0, PRECOMMIT, bh, int(time.time() * 1000))
+            v = sign_vote(key, domain, h, 0, PRECOMMIT, bh, int(time.time() * 1000))
             cert = CommitCertificate(
                 1, chain, h, 0, bh, [CommitSig(v.validator, v.time_ms, v.signature)]
             )

@@ -44,7 +44,7 @@ from tianfu.node.localnet import LocalnetEnv, LocalNetwork
 from tianfu.p2p.observer import ObserverTransport
 from tianfu.p2p.protocol import KIND_VOTE
 from tianfu.testing.processes import NodeProcess
-from tianfu.types import PREVOTE, OpenProfile, StakeGrant
+from tianfu.types import PREVOTE, OpenProfile, StakeGrant, VoteDomain
 
 pytestmark = pytest.mark.timeout(600)
 WAIT_S = 180.0
@@ -342,8 +342,9 @@ class ByzantineNode:
     """A validator by stake that double-signs: it links to a validator's observer port with
     its consensus key and sends two conflicting prevotes for each height it is told."""
 
-    def __init__(self, kp: KeyPair, chain_id: str, peers: list[tuple[str, int]]) -> None:
-        self.kp, self.chain_id = kp, chain_id
+    def __init__(self, kp: KeyPair, domain: VoteDomain, peers: list[tuple[str, int]]) -> None:
+        chain_id = domain.chain_id
+        self.kp, self.chain_id, self.domain = kp, chain_id, domain
         self.loop = asyncio.new_event_loop()
         self.transport = ObserverTransport(
             kp, chain_id, lambda *_: None, role="validator", listen=None, peers=peers,
@@ -356,7 +357,7 @@ class ByzantineNode:
 
     def double_sign(self, h: int) -> None:
         for block_hash in (b"\x0a" * 32, b"\x0b" * 32):
-            vote = sign_vote(self.kp, self.chain_id, h, 0, PREVOTE, block_hash)
+            vote = sign_vote(self.kp, self.domain, h, 0, PREVOTE, block_hash)
             self.loop.call_soon_threadsafe(self.transport.broadcast, KIND_VOTE, encode(vote))
 
     def stop(self) -> None:
@@ -375,7 +376,7 @@ def test_double_signing_validator_is_slashed_and_jailed(opennet):
     assert r.ok, r.error
     check_set_changes_at(url, r.result["effective_height"], True, "byzantine-v")
     node = ByzantineNode(
-        byz, genesis.chain_id, [(c.p2p_host, c.observer_port) for c in opennet.net.configs]
+        byz, genesis.vote_domain, [(c.p2p_host, c.observer_port) for c in opennet.net.configs]
     )
     try:
 

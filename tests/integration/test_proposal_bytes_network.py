@@ -93,6 +93,7 @@ class Byzantine:
         self.me = Identity.load(net.configs[3].identity)
         self.key = self.me.keypair
         self.chain = net.genesis.chain_id
+        self.domain = net.genesis.vote_domain  # what the chain's votes sign (ADR 0039)
         self.valset = net.genesis.validator_set
         self.victim = victim
         self.headers: dict[bytes, BlockHeader] = {}  # proposed blocks' headers by hash
@@ -134,7 +135,7 @@ class Byzantine:
         for peer in self.transport.peers():
             copy = blockless if peer.public_key == self.victim else p
             self.transport.send(peer.address, KIND_PROPOSAL, encode(copy))
-        prevote = sign_vote(self.key, self.chain, h, 0, PREVOTE, block.hash, 0)
+        prevote = sign_vote(self.key, self.domain, h, 0, PREVOTE, block.hash, 0)
         self.transport.broadcast(KIND_VOTE, encode(prevote))
         self.attacked.append(h)
 

@@ -170,6 +170,7 @@ class History:
     trusted_time: int = 0
     last_link: int = 0
     changes: list[tuple[int, int, list[Validator], bool]] = field(default_factory=list)
+    genesis_hash: bytes | None = None  # what votes sign besides the chain id (Genesis.vote_hash)
 
     facts: dict[int, tuple[list[Validator], SetFacts]] = field(default_factory=dict)
 
@@ -220,7 +221,8 @@ class History:
                                  *(k for k in others if k[0] > hi)]  # fmt: skip
 
     def check(self, b: Block, vals: list[Validator]) -> list[Validator]:
-        return certifies(self.suite, b.cert, b.header, vals, self.chain_id, self.f(vals))
+        return certifies(self.suite, b.cert, b.header, vals, self.chain_id, self.f(vals),
+                         self.genesis_hash)  # fmt: skip
 
     def apply(self, link: Link) -> None:
         b, h = link.block, link.block.header.height
@@ -288,7 +290,8 @@ def verify_bundle(data: bytes, g: Genesis, now: int) -> tuple[History, list[Bloc
     links = [parse_link(g.suite, v, g) for v in listof(b[1], 4096)]
     blocks = [parse_block(g.suite, v) for v in listof(b[2], 1024, 1)]
     hist = History(g.suite, g.chain_id, g.validators, now, [[1, 2, g.validators]], g.validators,
-                   trusted_time=g.time_ms, changes=[(0, 1, g.validators, False)])  # fmt: skip
+                   trusted_time=g.time_ms, changes=[(0, 1, g.validators, False)],
+                   genesis_hash=g.vote_hash)  # fmt: skip
     for link in links:
         hist.apply(link)
     for blk in blocks:

@@ -114,6 +114,8 @@ def genesis_value(g: Genesis, name: str) -> Any:
     }  # fmt: skip
     for o in orgs:
         entries[f"org/{o[0]}"] = {"name": o[0], "ca_cert": o[1], "status": "active"}
+    if g.vote_hash is not None:  # version 2
+        entries["genesis_hash"] = g.vote_hash
     if g.open is not None:  # blocks.md#the-open-profile
         entries["params"].update(g.open["params"])
         entries.update(open_entries(g.open, g.validators))

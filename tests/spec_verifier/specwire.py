@@ -369,12 +369,19 @@ class Genesis:
     decoded: list[Any]
     hash: bytes
     open: dict[str, Any] | None = None  # the open profile's settings (blocks.md#the-open-profile)
+    version: int = 1
+
+    @property
+    def vote_hash(self) -> bytes | None:
+        """What votes sign besides the chain id (blocks.md#votes): the genesis hash from
+        version 2, nothing in version 1."""
+        return self.hash if self.version == 2 else None
 
 
 def parse_genesis(data: bytes) -> Genesis:
     g = decode(data)
     g = arr(g, 9 if type(g) is list and len(g) == 9 else 8, "Genesis")
-    if num(g[0]) != 1:
+    if num(g[0]) not in (1, 2):
         raise Invalid("genesis version")
     suite = text(g[7])
     if suite not in HASHES:
@@ -406,7 +413,7 @@ def parse_genesis(data: bytes) -> Genesis:
 
     return Genesis(text(g[1]), num(g[2]), vals, suite, g,
                    hash_domain(suite, "tianfu/genesis/v1", data),
-                   parse_open_profile(g[8]) if len(g) == 9 else None)  # fmt: skip
+                   parse_open_profile(g[8]) if len(g) == 9 else None, g[0])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -470,10 +477,13 @@ def parse_header(suite: str, data: bytes) -> Header:
 
 
 def vote_sign_bytes(suite: str, chain_id: str, height: int, rnd: int, typ: int, block_hash: bytes,
-                    time_ms: int) -> bytes:  # fmt: skip
-    return hash_domain(
-        suite, "tianfu/vote/v2", encode([chain_id, height, rnd, typ, block_hash, time_ms])
-    )
+                    time_ms: int, genesis_hash: bytes | None = None) -> bytes:  # fmt: skip
+    """blocks.md#votes: `genesis_hash` is the genesis hash of a version-2 genesis, None for
+    a version-1 genesis."""
+    body = [chain_id, height, rnd, typ, block_hash, time_ms]
+    if genesis_hash is None:
+        return hash_domain(suite, "tianfu/vote/v2", encode(body))
+    return hash_domain(suite, "tianfu/vote/v3", encode([genesis_hash, *body]))
 
 
 @dataclass(frozen=True)
@@ -498,10 +508,11 @@ def set_facts(suite: str, vals: list[Validator]) -> SetFacts:
 
 def certifies(
     suite: str, c: Cert, h: Header, vals: list[Validator], chain_id: str,
-    facts: SetFacts | None = None,
+    facts: SetFacts | None = None, genesis_hash: bytes | None = None,
 ) -> list[Validator]:  # fmt: skip
     """The seven rules of blocks.md#commit-certificate-validity; returns the signers.
-    `facts` are `set_facts(suite, vals)`, if already at hand."""
+    `facts` are `set_facts(suite, vals)`, if already at hand; `genesis_hash` what the
+    votes sign besides the chain id (`Genesis.vote_hash`)."""
     if not (c.chain_id == h.chain_id == chain_id) or c.height != h.height or c.block_hash != h.hash:
         raise Invalid("the certificate is of another block")
     f = facts or set_facts(suite, vals)
@@ -512,7 +523,8 @@ def certifies(
             raise Invalid("a validator listed twice")
         seen.add(key)
         v = f.members.get(key)
-        msg = vote_sign_bytes(suite, c.chain_id, c.height, c.round, 2, c.block_hash, t)
+        msg = vote_sign_bytes(suite, c.chain_id, c.height, c.round, 2, c.block_hash, t,
+                              genesis_hash)  # fmt: skip
         if v is None or not verify_sig(suite, v.scheme, v.key, msg, sig):
             raise Invalid("a foreign or invalid signature")
         signers.append(v)

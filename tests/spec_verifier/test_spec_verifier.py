@@ -276,3 +276,22 @@ def test_the_document_size_limit_is_of_utf8_bytes():
     for doc in (text, text.encode()):
         with pytest.raises(w.Invalid, match="too large"):
             specverify.verify_document(doc, genesis)
+
+
+@pytest.mark.parametrize("suite", ["standard", "sm2"])
+def test_version_2_genesis_votes_sign_its_hash(suite):
+    """blocks.md#votes: a version-2 genesis's votes sign `tianfu/vote/v3` with its hash."""
+    v = load("genesis2.json")
+    g = w.parse_genesis(bytes.fromhex(v["geneses"][suite]))
+    assert g.version == 2 and g.vote_hash == g.hash
+    assert g.hash.hex() == v["genesis_hashes"][suite]
+    again = w.parse_genesis(bytes.fromhex(v["geneses"][f"{suite}-relaunched"]))
+    assert again.chain_id == g.chain_id and again.validators == g.validators
+    votes = [x for x in v["votes"] if x["suite"] == suite]
+    assert votes
+    for x in votes:
+        args = (suite, x["chain_id"], x["height"], x["round"], x["type"],
+                bytes.fromhex(x["block_hash"]), x["time_ms"])  # fmt: skip
+        assert w.vote_sign_bytes(*args, g.vote_hash).hex() == x["sign_bytes"]
+        assert w.vote_sign_bytes(*args, again.vote_hash).hex() != x["sign_bytes"]
+        assert w.vote_sign_bytes(*args).hex() != x["sign_bytes"]  # a version-1 chain's

@@ -74,7 +74,9 @@ def _saw_as_votes(gossip: PeerGossip, chain, cert: CommitCertificate) -> None:
     vals = chain.ledger.validator_set(cert.height)
     for cs in cert.signatures:
         v = vals.by_key(cs.validator)
-        assert gossip.verify(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature)
+        assert gossip.verify(
+            v.scheme, v.public_key, cert.signing_bytes(cs, chain.genesis.vote_domain), cs.signature
+        )
 
 
 def _next_block(chain, cert: CommitCertificate | None = None):
@@ -134,13 +136,21 @@ def test_a_signature_found_invalid_is_not_known(chain):
     cs = cert.signatures[0]
     v = vals.by_key(cs.validator)
     bad = bytes(64)
-    assert not gossip.verify(v.scheme, v.public_key, cert.signing_bytes(cs), bad)
-    assert not gossip.known(v.scheme, v.public_key, cert.signing_bytes(cs), bad)
+    assert not gossip.verify(
+        v.scheme, v.public_key, cert.signing_bytes(cs, chain.genesis.vote_domain), bad
+    )
     assert not gossip.known(
-        v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature
+        v.scheme, v.public_key, cert.signing_bytes(cs, chain.genesis.vote_domain), bad
+    )
+    assert not gossip.known(
+        v.scheme, v.public_key, cert.signing_bytes(cs, chain.genesis.vote_domain), cs.signature
     )  # not seen
-    assert gossip.verify(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature)
-    assert gossip.known(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature)
+    assert gossip.verify(
+        v.scheme, v.public_key, cert.signing_bytes(cs, chain.genesis.vote_domain), cs.signature
+    )
+    assert gossip.known(
+        v.scheme, v.public_key, cert.signing_bytes(cs, chain.genesis.vote_domain), cs.signature
+    )
 
 
 def test_the_driver_executes_with_its_gossip_as_the_known_signatures(chain, tmp_path):

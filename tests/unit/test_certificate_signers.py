@@ -10,7 +10,14 @@ import pytest
 from tianfu.crypto import ED25519, CertificateError, certificate_signers, sign_vote, verify_commit
 from tianfu.proofs.commit import CommitError, check_commit
 from tianfu.testing.sim import sim_key
-from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig, Validator, ValidatorSet
+from tianfu.types import (
+    PRECOMMIT,
+    CommitCertificate,
+    CommitSig,
+    Validator,
+    ValidatorSet,
+    VoteDomain,
+)
 
 CHAIN = "certs"
 HASH = bytes(range(32))
@@ -30,7 +37,9 @@ def cert(sigs: list[CommitSig]) -> CommitCertificate:
 
 
 def test_returns_the_signers_in_the_certificate_order() -> None:
-    signed = certificate_signers(cert([commit_sig(2), commit_sig(0)]), VALS.by_key)
+    signed = certificate_signers(
+        cert([commit_sig(2), commit_sig(0)]), VALS.by_key, VoteDomain(CHAIN)
+    )
     assert [v.name for v in signed] == ["v2", "v0"]
 
 
@@ -49,7 +58,7 @@ def forged(sig: CommitSig) -> CommitSig:
 def test_every_listed_signature_counts_for_node_and_light_client(sigs, reason) -> None:
     bad = cert([*sigs, commit_sig(2), commit_sig(3)])  # a quorum even without the bad one
     with pytest.raises(CertificateError, match=f"^certificate .*{reason}"):
-        certificate_signers(bad, VALS.by_key)
+        certificate_signers(bad, VALS.by_key, VoteDomain(CHAIN))
     with pytest.raises(CertificateError, match=reason):
         verify_commit(bad, HASH, 3, VALS, CHAIN)
     header = SimpleNamespace(chain_id=CHAIN, height=3, hash=HASH)  # what check_commit reads

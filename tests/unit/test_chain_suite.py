@@ -40,6 +40,7 @@ from tianfu.types import (
     TxBody,
     Validator,
     ValidatorSet,
+    VoteDomain,
 )
 
 
@@ -123,13 +124,17 @@ def test_votes_and_certificates_of_the_other_suite_are_refused() -> None:
     valset = ValidatorSet([Validator("v", "o", SM2, sm2_key.public_key, 1)])
     with SM2_SUITE.use():
         vote = sign_vote(sm2_key, "c", 5, 0, PRECOMMIT, b"h" * 32, 1_000)
-        assert verify_vote(vote, valset)
+        assert verify_vote(vote, valset, VoteDomain("c"))
         # The validator's key, but an Ed25519 signature: refused.
-        forged = msgspec.structs.replace(vote, signature=ed_key.sign(vote.signing_bytes()))
-        assert not verify_vote(forged, valset)
+        forged = msgspec.structs.replace(
+            vote, signature=ed_key.sign(vote.signing_bytes(VoteDomain("c")))
+        )
+        assert not verify_vote(forged, valset, VoteDomain("c"))
         # An Ed25519 validator on the SM2 chain: its votes never verify.
         ed_set = ValidatorSet([Validator("e", "o", ED25519, ed_key.public_key, 1)])
-        assert not verify_vote(sign_vote(ed_key, "c", 5, 0, PRECOMMIT, b"h" * 32, 1_000), ed_set)
+        assert not verify_vote(
+            sign_vote(ed_key, "c", 5, 0, PRECOMMIT, b"h" * 32, 1_000), ed_set, VoteDomain("c")
+        )
         cert = CommitCertificate(
             1, "c", 5, 0, b"h" * 32, [CommitSig(sm2_key.public_key, vote.time_ms, vote.signature)]
         )

@@ -13,7 +13,7 @@ from tianfu.consensus.clock import ClockCheck
 from tianfu.crypto import ED25519, sign_vote
 from tianfu.crypto.suite import verify
 from tianfu.testing.sim import sim_key
-from tianfu.types import PRECOMMIT, PREVOTE, Validator, ValidatorSet
+from tianfu.types import PRECOMMIT, PREVOTE, Validator, ValidatorSet, VoteDomain
 
 
 class Clock:
@@ -123,13 +123,13 @@ def test_junk_precommits_do_not_hide_the_real_readings():
     for n in range(5_000):
         junk = signed(n % 4, 6_000_000 - n)
         bad = msgspec.structs.replace(junk, signature=n.to_bytes(4, "big") * 16)
-        check.arrived(bad, VALS, verify)
+        check.arrived(bad, VALS, verify, VoteDomain("chain"))
     outsider = sign_vote(sim_key(99), "chain", 7, 0, PRECOMMIT, b"\x01" * 32, 1)
-    check.arrived(outsider, VALS, verify)
+    check.arrived(outsider, VALS, verify, VoteDomain("chain"))
     assert check.pending() == 0  # nothing unverified is kept
     clock.t = 6_000.5
     for v in real:
-        check.arrived(v, VALS, verify)
+        check.arrived(v, VALS, verify, VoteDomain("chain"))
     check.check_commit(cert(*real))
     assert check.offset_ms == 500
 

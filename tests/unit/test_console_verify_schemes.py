@@ -229,7 +229,7 @@ def test_an_sm2_precommit_at_infinity_is_refused_by_the_console_and_python(
     block = bundle.blocks[0]
     commit = decode(block.block.certificate, CommitCertificate)
     sig = commit.signatures[0]
-    r = sm2_e(chain.driver.key.public_key, commit.signing_bytes(sig)) % N
+    r = sm2_e(chain.driver.key.public_key, commit.signing_bytes(sig, chain.genesis.vote_domain)) % N
     s = -r * d * pow(1 + d, -1, N) % N
     forged = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     commit = msgspec.structs.replace(

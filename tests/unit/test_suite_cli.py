@@ -67,7 +67,9 @@ def test_genesis_create_takes_the_certificates_suite_and_refuses_a_mix(tmp_path:
     )
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["suite"] == "sm2"
-    assert decode((tmp_path / "g1/genesis.bin").read_bytes(), Genesis).suite == "sm2"
+    made = decode((tmp_path / "g1/genesis.bin").read_bytes(), Genesis)
+    assert made.suite == "sm2"
+    assert made.version == 2  # its votes sign its hash (ADR 0039)
     # A standard organisation among SM2 ones, or --scheme naming the other suite: refused.
     mixed = [*sm2_orgs, "--org", f"org3={tmp_path / 'org3/ca/ca.pem'}"]
     r = run("genesis", "create", *mixed, *sm2_vals, "--out", tmp_path / "g2/genesis.bin")

@@ -173,10 +173,10 @@ class SpecChain:
     def __init__(self, chain_id: str, suite: str, validators: list[tuple[Signer, str, int]],
                  params: ConsensusParams | None = None,
                  open_profile: OpenProfileV1 | None = None,
-                 names: list[str] | None = None):  # fmt: skip
+                 names: list[str] | None = None, version: int = 1):  # fmt: skip
         self.signers = {s.public_key: s for s, _, _ in validators}
         genesis = Genesis(
-            version=1,
+            version=version,
             chain_id=chain_id,
             time_ms=T0,
             orgs=[
@@ -200,6 +200,7 @@ class SpecChain:
             genesis = kind(*msgspec.structs.astuple(genesis), open_profile=open_profile)
         self.genesis = genesis
         self.chain_id = chain_id
+        self.vote_domain = genesis.vote_domain  # what its votes sign (blocks.md#votes)
         self.nodes = InMemoryNodes()
         self.state = MerkleState(self.nodes)
         entries = governance.genesis_entries(self.genesis)
@@ -249,7 +250,7 @@ class SpecChain:
             if v.public_key in self.abstain:
                 continue
             t = time_ms + 1000 + i  # the signers' clocks differ by a millisecond each
-            msg = vote_signing_bytes(self.chain_id, h, 0, PRECOMMIT, header.hash, t)
+            msg = vote_signing_bytes(self.vote_domain, h, 0, PRECOMMIT, header.hash, t)
             sigs.append(CommitSig(v.public_key, t, self.signers[v.public_key].sign(msg)))
         self.blocks.append(Block(header, [t for t, _ in txs]))
         self.receipt_lists.append([r for _, r in txs])

@@ -25,6 +25,7 @@ if str(HERE) not in sys.path:
 
 from chain import T0, Signer, SpecChain, signed_tx  # noqa: E402
 from forgedvectors import forged_documents, forged_documents_eighth  # noqa: E402
+from genesis2vectors import genesis2_vectors  # noqa: E402
 from membershipvectors import (  # noqa: E402
     forged_documents_membership,
     forged_documents_membership_empty,
@@ -560,7 +561,7 @@ def _block_vectors(suite: str, chain: SpecChain) -> dict[str, Any]:
         ("a validator of a scheme the suite does not accept", msgspec.structs.replace(
             g, validators=[msgspec.structs.replace(g.validators[0],
                                                    scheme=SM2 if suite == "standard" else ED25519)])),
-        ("version 2", msgspec.structs.replace(g, version=2)),
+        ("version 3", msgspec.structs.replace(g, version=3)),
     ]  # fmt: skip
     h2 = chain.header(2)
     assert h2 is not None
@@ -947,6 +948,7 @@ def build() -> dict[str, str]:
         "merkle.json": merkle_vectors(chains),
         "documents.json": document_vectors(chains, infos),
         "open.json": open_vectors(),
+        "genesis2.json": genesis2_vectors(),  # after every earlier file (which keep their bytes)
     }
     return {name: json.dumps(v, indent=1, ensure_ascii=False) + "\n" for name, v in files.items()}
 

@@ -297,6 +297,7 @@ def genesis_create(
         from tianfu.identity import cert_info, verify_cert
         from tianfu.node.dev import write_genesis
         from tianfu.types import Genesis, OrgConfig, Validator
+        from tianfu.types.genesis import GENESIS_VERSION
 
         orgs: dict[str, bytes] = {}
         for spec in org:
@@ -339,7 +340,7 @@ def genesis_create(
             except CryptoError as exc:
                 raise UsageProblem(f"validator {v.name!r}: {exc}") from None
         genesis = Genesis(
-            version=1,
+            version=GENESIS_VERSION,
             chain_id=chain_id,
             time_ms=int(time.time() * 1000),
             orgs=[OrgConfig(n, der) for n, der in orgs.items()],

@@ -39,6 +39,7 @@ from tianfu.types import (
     Receipt,
     Transaction,
     ValidatorSet,
+    VoteDomain,
 )
 
 __all__ = [
@@ -139,7 +140,7 @@ class LightClient:
     def __init__(
         self,
         validators: ValidatorSet,
-        chain_id: str,
+        chain: VoteDomain | str,
         *,
         source: StateSource | None = None,
         history: TrustedHistory | None = None,
@@ -147,13 +148,13 @@ class LightClient:
     ) -> None:
         if history is None:
             try:
-                history = TrustedHistory.from_validator_set(validators, chain_id)
+                history = TrustedHistory.from_validator_set(validators, chain)
             except TrustError as exc:
                 raise VerificationError(str(exc)) from None
         self.history = history
         self._anchor = copy.deepcopy(history)  # the history before any link was applied
         self.validators = validators  # the trust anchor's set (signs from height 1)
-        self.chain_id = chain_id
+        self.chain_id = VoteDomain.of(chain).chain_id
         self.source = source
         self.genesis = genesis
 
@@ -265,13 +266,17 @@ def _link_height(link: ValidatorLink) -> int:
 
 
 def as_light_client(
-    trust: LightClient | Genesis | ValidatorSet, chain_id: str | None = None
+    trust: LightClient | Genesis | ValidatorSet, chain_id: VoteDomain | str | None = None
 ) -> LightClient:
+    """A client trusting `trust`. With a bare validator set, `chain_id` says what the
+    chain's votes sign: its `VoteDomain` (the genesis's `vote_domain`), or a bare chain id
+    for a chain of a version-1 genesis."""
     if isinstance(trust, LightClient):
         return trust
     if isinstance(trust, Genesis):
-        if chain_id is not None and chain_id != trust.chain_id:
-            raise VerificationError(f"genesis is for chain {trust.chain_id!r}, not {chain_id!r}")
+        named = None if chain_id is None else VoteDomain.of(chain_id).chain_id
+        if named is not None and named != trust.chain_id:
+            raise VerificationError(f"genesis is for chain {trust.chain_id!r}, not {named!r}")
         return LightClient.from_genesis(trust)
     if chain_id is None:
         raise VerificationError("a chain id is needed with a bare validator set")
@@ -308,7 +313,7 @@ def verify_header_bytes(
 @_in_trust_suite
 def verify_state_read(
     trust: LightClient | Genesis | ValidatorSet,
-    chain_id: str | None,
+    chain_id: VoteDomain | str | None,
     contract: str,
     key: str,
     value_bytes: bytes | None,
@@ -365,7 +370,7 @@ def verify_state_read(
 @_in_trust_suite
 def verify_tx_proof(
     trust: LightClient | Genesis | ValidatorSet,
-    chain_id: str | None,
+    chain_id: VoteDomain | str | None,
     tx_bytes: bytes,
     index: int,
     size: int,
@@ -429,7 +434,7 @@ def verify_state_json(
     trust: LightClient | Genesis | ValidatorSet,
     doc: dict[str, Any],
     *,
-    chain_id: str | None = None,
+    chain_id: VoteDomain | str | None = None,
     contract: str | None = None,
     key: str | None = None,
     height: int | None = None,
@@ -466,7 +471,7 @@ def verify_tx_proof_json(
     trust: LightClient | Genesis | ValidatorSet,
     doc: dict[str, Any],
     *,
-    chain_id: str | None = None,
+    chain_id: VoteDomain | str | None = None,
     tx_hash: bytes | None = None,
 ) -> VerifiedTx:
     """Verify a `GET /v1/txs/{hash}/proof` document (transaction and receipt)."""
@@ -496,7 +501,7 @@ def verify_block_events(
     trust: LightClient | Genesis | ValidatorSet,
     batch: dict[str, Any],
     *,
-    chain_id: str | None = None,
+    chain_id: VoteDomain | str | None = None,
     contract: str | None = None,
     name: str | None = None,
     height: int | None = None,

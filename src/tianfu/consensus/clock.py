@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from tianfu.types import PRECOMMIT, CommitCertificate, ValidatorSet, Vote
+from tianfu.types import PRECOMMIT, CommitCertificate, ValidatorSet, Vote, VoteDomain
 
 T = TypeVar("T")
 Verifier = Callable[[int, bytes, bytes, bytes], bool]  # (scheme, public key, message, signature)
@@ -90,14 +90,19 @@ class ClockCheck:
         # validator -> signature -> (height, offset), oldest first
         self._arrived: dict[bytes, dict[bytes, tuple[int, int]]] = {}
 
-    def arrived(self, vote: Vote, validators: ValidatorSet, verify: Verifier) -> None:
+    def arrived(
+        self, vote: Vote, validators: ValidatorSet, verify: Verifier, domain: VoteDomain
+    ) -> None:
         """A peer's vote arrived at the height in progress: its reading is kept if it is a
-        precommit of a block signed by a validator of `validators` (`verify` checks the
-        signature; the core's later check of the same vote is answered from its cache)."""
+        precommit of a block signed, on the chain of `domain`, by a validator of
+        `validators` (`verify` checks the signature; the core's later check of the same
+        vote is answered from its cache)."""
         if vote.type != PRECOMMIT or vote.time_ms <= 0:
             return
         v = validators.by_key(vote.validator)
-        if v is not None and verify(v.scheme, v.public_key, vote.signing_bytes(), vote.signature):
+        if v is not None and verify(
+            v.scheme, v.public_key, vote.signing_bytes(domain), vote.signature
+        ):
             self.saw_precommit(vote)
 
     def saw_precommit(self, vote: Vote) -> None:

@@ -108,6 +108,7 @@ from tianfu.types import (
     Validator,
     ValidatorSet,
     Vote,
+    VoteDomain,
 )
 
 MAX_FUTURE_ROUNDS = 8
@@ -133,7 +134,7 @@ class ConsensusCore(HeldBlocks):
 
     def __init__(
         self,
-        chain_id: str,
+        chain: VoteDomain | str,
         height: int,
         validator_set: ValidatorSet,
         my_key: bytes | None,
@@ -142,7 +143,8 @@ class ConsensusCore(HeldBlocks):
         verifier: Verifier = crypto_verify,
         bytes_check: BytesCheck | None = None,
     ) -> None:
-        self.chain_id = chain_id
+        self.domain = VoteDomain.of(chain)  # what votes sign (a bare chain id: genesis v1)
+        self.chain_id = self.domain.chain_id
         self.bytes_check = bytes_check
         self.my_key = my_key
         self.proposer_selection = proposer_selection
@@ -296,7 +298,7 @@ class ConsensusCore(HeldBlocks):
     def _vote_sig_ok(self, vote: Vote) -> bool:
         v = self._vals.get(vote.validator)
         return v is not None and self.verifier(
-            v.scheme, v.public_key, vote.signing_bytes(), vote.signature
+            v.scheme, v.public_key, vote.signing_bytes(self.domain), vote.signature
         )
 
     def _proposal_sig_ok(self, p: Proposal) -> bool:
@@ -413,7 +415,9 @@ class ConsensusCore(HeldBlocks):
             v = self._vals.get(cs.validator)
             if v is None or cs.validator in seen:
                 return
-            if not self.verifier(v.scheme, v.public_key, cert.signing_bytes(cs), cs.signature):
+            if not self.verifier(
+                v.scheme, v.public_key, cert.signing_bytes(cs, self.domain), cs.signature
+            ):
                 return
             seen.add(cs.validator)
             power += v.power

@@ -159,6 +159,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
         self.pipeline = pipeline and isinstance(ledger, PipelineLedger)
         self.params = params or ledger.genesis.params  # those of the height being decided
         self.chain_id = ledger.chain_id
+        self.vote_domain = ledger.genesis.vote_domain  # what votes sign (ADR 0039)
         self.clock = clock
         self.timers: Timers = timers or AsyncioTimers()
         self.verified = verified
@@ -172,7 +173,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
         self.gossip = PeerGossip(
             self,
             network,
-            self.chain_id,
+            self.vote_domain,
             self.my_key,
             timers=self.timers,
             stats=self.stats,
@@ -198,7 +199,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
         self.timeline = HeightTimeline()
         self.double_sign_check_heights = double_sign_check_heights
         self.signer = Signer(
-            privval, wal, self.chain_id, clock=clock, timers=self.timers, stats=self.stats
+            privval, wal, self.vote_domain, clock=clock, timers=self.timers, stats=self.stats
         )
         self.signer.powers = self._powers
         self.gossip.own = self.signer  # this key's messages its signer did not sign
@@ -242,7 +243,9 @@ class ConsensusDriver(DriverSigning, Generic[E]):
             return False
         if isinstance(event, VoteReceived) and self.core is not None:
             if event.vote.height == self.core.height:  # (on arrival, not when handled)
-                self.clock_check.arrived(event.vote, self.core.validators, self.gossip.verify)
+                self.clock_check.arrived(
+                    event.vote, self.core.validators, self.gossip.verify, self.vote_domain
+                )
         if isinstance(event, ProposalReceived) and self.core is not None:
             if event.proposal.height == self.core.height:
                 self.timeline.mark("proposal_in", self.timers.now())
@@ -300,7 +303,7 @@ class ConsensusDriver(DriverSigning, Generic[E]):
 
     def _default_core(self, height: int, validators: ValidatorSet) -> ConsensusCore:
         return ConsensusCore(
-            self.chain_id,
+            self.vote_domain,
             height,
             validators,
             self.my_key,

@@ -17,7 +17,7 @@ import msgspec
 from tianfu.codec import check_version, encode, hash_domain
 from tianfu.crypto.keys import KeyPair
 from tianfu.crypto.suite import verify
-from tianfu.types import CommitCertificate, ValidatorSet, Vote
+from tianfu.types import CommitCertificate, ValidatorSet, Vote, VoteDomain
 from tianfu.types.block import Hash
 from tianfu.types.tx import ChainId, PubKey, Sig
 
@@ -95,6 +95,11 @@ def sign_proposal(
     return Proposal(
         1, chain_id, height, round, pol_round, block_hash, block, keypair.public_key, sig
     )
+
+
+def message_signing_bytes(msg: Vote | Proposal, domain: VoteDomain) -> bytes:
+    """The bytes `msg` signed: a vote's on the chain of `domain`, a proposal's own."""
+    return msg.signing_bytes(domain) if isinstance(msg, Vote) else msg.signing_bytes()
 
 
 def verify_proposal(proposal: Proposal, validators: ValidatorSet) -> bool:

@@ -43,11 +43,12 @@ from tianfu.consensus.messages import (
     Proposal,
     ProposalReceived,
     VoteReceived,
+    message_signing_bytes,
 )
 from tianfu.consensus.signguard import SignGuard
 from tianfu.crypto.suite import verify as crypto_verify
 from tianfu.ratelimit import TokenBucket
-from tianfu.types import PREVOTE, CommitCertificate, Validator, Vote
+from tianfu.types import PREVOTE, CommitCertificate, Validator, Vote, VoteDomain
 
 log = logging.getLogger(__name__)
 
@@ -287,7 +288,7 @@ class PeerGossip:
         self,
         host: GossipHost,
         network: FrameNetwork,
-        chain_id: str,
+        chain: VoteDomain | str,
         my_key: bytes | None,
         *,
         timers: Timers,
@@ -298,7 +299,8 @@ class PeerGossip:
         interval: float = 0.5,
     ) -> None:
         self.host, self.network = host, network
-        self.chain_id, self.my_key = chain_id, my_key
+        self.domain = VoteDomain.of(chain)  # what votes sign (a bare chain id: genesis v1)
+        self.chain_id, self.my_key = self.domain.chain_id, my_key
         self.timers, self.stats = timers, stats
         self._verifier = verifier or crypto_verify
         self.peer_rate, self.peer_burst = peer_rate, peer_burst
@@ -391,7 +393,7 @@ class PeerGossip:
                 self._hold(msg)
                 self.stats["duplicate"] += 1
                 return
-            if not self.verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
+            if not self.verify(val.scheme, signer, self._signed(msg), msg.signature):
                 self.stats["dropped_bad_signature"] += 1
                 return
             if isinstance(msg, Proposal) and not self._bytes_ok(msg.block_hash, msg.block):
@@ -458,11 +460,14 @@ class PeerGossip:
             return
         self.stats["commit_frames"] += 1
 
+    def _signed(self, msg: Vote | Proposal) -> bytes:
+        return message_signing_bytes(msg, self.domain)
+
     def _observe(self, core: ConsensusView, guard: SignGuard, msg: Vote | Proposal) -> None:
         """Tell the signer-recovery guard where a validly signed message's signer was."""
         signer = msg.validator if isinstance(msg, Vote) else msg.proposer
         val = core.validator(signer)
-        if val is None or not self.verify(val.scheme, signer, msg.signing_bytes(), msg.signature):
+        if val is None or not self.verify(val.scheme, signer, self._signed(msg), msg.signature):
             return
         guard.observe(signer, msg.height, msg.round)
 
@@ -481,7 +486,7 @@ class PeerGossip:
             return
         val = core.validator(signer_of(msg))
         if val is not None and self.verify(
-            val.scheme, val.public_key, msg.signing_bytes(), msg.signature
+            val.scheme, val.public_key, self._signed(msg), msg.signature
         ):
             own.found_own(msg.height, msg.round, step, "a peer's message")
 
@@ -500,7 +505,7 @@ class PeerGossip:
                 continue
             val = core.validator(cs.validator)
             if val is not None and self.verify(
-                val.scheme, cs.validator, cert.signing_bytes(cs), cs.signature
+                val.scheme, cs.validator, cert.signing_bytes(cs, self.domain), cs.signature
             ):
                 return True
         return False

@@ -81,7 +81,7 @@ from tianfu.consensus.signerslots import (
 )
 from tianfu.crypto.keys import KeyPair
 from tianfu.durable import fsync_dir
-from tianfu.types import PRECOMMIT, PREVOTE, Vote, vote_signing_bytes
+from tianfu.types import PRECOMMIT, PREVOTE, Vote, VoteDomain, vote_signing_bytes
 from tianfu.types.block import check_vote_time
 
 STEP_PROPOSAL = 0
@@ -574,14 +574,15 @@ class FilePrivValidator:
 
     def sign_vote(
         self,
-        chain_id: str,
+        domain: VoteDomain | str,
         height: int,
         round: int,
         type: int,
         block_hash: bytes,
         time_ms: int = 0,
     ) -> Vote:
-        """Sign a vote (`time_ms`: BFT time, for a precommit of a block only).
+        """Sign a vote on the chain of `domain` (a bare chain id: of a version-1 genesis;
+        `time_ms`: BFT time, for a precommit of a block only).
 
         If this very precommit was signed already with another time (a re-sign after a
         crash), the stored vote is returned: its time and signature, not new ones.
@@ -590,6 +591,7 @@ class FilePrivValidator:
         if step is None:
             raise ValueError(f"unknown vote type {type}")
         check_vote_time(type, block_hash, time_ms)
+        d = VoteDomain.of(domain)
         with self._lock:
             last = self._last
             if (
@@ -598,12 +600,12 @@ class FilePrivValidator:
                 and last.time_ms != time_ms
                 and last.time_ms > 0
             ):
-                before = vote_signing_bytes(chain_id, height, round, type, block_hash, last.time_ms)
+                before = vote_signing_bytes(d, height, round, type, block_hash, last.time_ms)
                 if hashlib.sha256(before).digest() == last.sign_bytes_hash:
                     time_ms = last.time_ms
-            msg = vote_signing_bytes(chain_id, height, round, type, block_hash, time_ms)
+            msg = vote_signing_bytes(d, height, round, type, block_hash, time_ms)
             sig = self.sign(height, round, step, msg, time_ms)
-        return Vote(1, chain_id, height, round, type, block_hash, time_ms, self.public_key, sig)
+        return Vote(1, d.chain_id, height, round, type, block_hash, time_ms, self.public_key, sig)
 
     def sign_proposal(
         self,

@@ -31,7 +31,7 @@ from tianfu.consensus.privval import STEP_PROPOSAL, DoubleSignRefused, FilePrivV
 from tianfu.consensus.retry import Retry
 from tianfu.consensus.signguard import SignGuard, restart_guard
 from tianfu.consensus.wal import ConsensusWAL, WalEntry, WalProposal, WalVote
-from tianfu.types import PRECOMMIT, PREVOTE, CommitCertificate, ValidatorSet
+from tianfu.types import PRECOMMIT, PREVOTE, CommitCertificate, ValidatorSet, VoteDomain
 
 log = logging.getLogger("tianfu.consensus.driver")  # what the driver does, in its log
 
@@ -49,7 +49,7 @@ def step_of(a: SignVote | SignProposal) -> int:
 def sign_durably(
     pv: FilePrivValidator,
     wal: ConsensusWAL,
-    chain_id: str,
+    domain: VoteDomain,
     a: SignVote | SignProposal,
     time_ms: int = 0,
 ) -> tuple[Event, OSError | None]:
@@ -58,11 +58,11 @@ def sign_durably(
     stands: the signer has recorded it). Raises `DoubleSignRefused` from the signer."""
     event: Event
     if isinstance(a, SignVote):
-        vote = pv.sign_vote(chain_id, a.height, a.round, a.type, a.block_hash, time_ms)
+        vote = pv.sign_vote(domain, a.height, a.round, a.type, a.block_hash, time_ms)
         entry: WalEntry = WalVote(vote)
         event = VoteReceived(vote)
     else:
-        p = pv.sign_proposal(chain_id, a.height, a.round, a.pol_round, a.block_hash, a.block)
+        p = pv.sign_proposal(domain.chain_id, a.height, a.round, a.pol_round, a.block_hash, a.block)
         entry, event = WalProposal(p), ProposalReceived(p)
     try:
         wal.append(entry, sync=True)
@@ -71,15 +71,18 @@ def sign_durably(
     return event, None
 
 
-def advance_signer_from_wal(pv: FilePrivValidator, entries: list[WalEntry]) -> None:
+def advance_signer_from_wal(
+    pv: FilePrivValidator, entries: list[WalEntry], domain: VoteDomain
+) -> None:
     """If the WAL holds a message of ours newer than the signer's state (the state's
-    newest copy was lost), the signer takes it as its last signed position."""
+    newest copy was lost), the signer takes it as its last signed position (a vote's
+    bytes those it signed on the chain of `domain`)."""
     best: tuple[tuple[int, int, int], bytes, bytes, int] | None = None
     for e in entries:
         if isinstance(e, WalVote) and e.vote.validator == pv.public_key:
             v = e.vote
             hrs = (v.height, v.round, 1 if v.type == PREVOTE else 2)
-            item = (hrs, v.signing_bytes(), v.signature, v.time_ms)
+            item = (hrs, v.signing_bytes(domain), v.signature, v.time_ms)
         elif isinstance(e, WalProposal) and e.proposal.proposer == pv.public_key:
             p = e.proposal
             item = ((p.height, p.round, STEP_PROPOSAL), p.signing_bytes(), p.signature, 0)
@@ -163,13 +166,14 @@ class Signer:
         self,
         privval: FilePrivValidator | None,
         wal: ConsensusWAL,
-        chain_id: str,
+        chain: VoteDomain | str,
         *,
         clock: Callable[[], float],
         timers: Timers,
         stats: Counter[str],
     ) -> None:
-        self.privval, self.wal, self.chain_id = privval, wal, chain_id
+        self.privval, self.wal = privval, wal
+        self.domain = VoteDomain.of(chain)  # what votes sign (a bare chain id: genesis v1)
         self.clock, self.timers, self.stats = clock, timers, stats
         self.guard: SignGuard | None = None
         self.listen_s = 1.0  # a guard's listening period (set at `recover`)
@@ -264,7 +268,7 @@ class Signer:
         )
         if self.guard is not None:
             self.stats["sign_guard"] += 1
-        advance_signer_from_wal(pv, entries)
+        advance_signer_from_wal(pv, entries, self.domain)
         # However intact, the signer state may be older than what the key signed (the data
         # directory put back from a backup, another one with this key, a wiped one made
         # again with the key kept): only the network can show it, so nothing new is signed
@@ -455,7 +459,7 @@ class Signer:
             time_ms = max(int(self.clock() * 1000), block_ms + 1)
         try:  # one worker-thread trip for the signer's fsync and the WAL's
             event, wal_error = await run_blocking(
-                sign_durably, pv, self.wal, self.chain_id, a, time_ms
+                sign_durably, pv, self.wal, self.domain, a, time_ms
             )
         except DoubleSignRefused as exc:
             log.warning("signer refused: %s", exc)

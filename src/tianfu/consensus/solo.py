@@ -42,7 +42,7 @@ from tianfu.consensus.culprit import (
 )
 from tianfu.consensus.retry import Retry
 from tianfu.crypto import KeyPair, sign_vote
-from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig
+from tianfu.types import PRECOMMIT, CommitCertificate, CommitSig, VoteDomain
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ ANY_SIZE = 1 << 62  # a take's byte limit that any transaction fits
 
 class BlockBuilder(Protocol):
     chain_id: str
+    vote_domain: VoteDomain
 
     def build_block(self, txs: list, proposer: bytes, verified: Any = None) -> Any: ...
     def next_block_time(self) -> int: ...
@@ -102,7 +103,7 @@ class SoloDriver:
         # BFT time with one validator: its precommit's time dates the next block.
         time_ms = max(int(self.clock() * 1000), header.time_ms + 1)
         vote = sign_vote(
-            self.key, self.ledger.chain_id, header.height, 0, PRECOMMIT, header.hash, time_ms
+            self.key, self.ledger.vote_domain, header.height, 0, PRECOMMIT, header.hash, time_ms
         )
         cert = CommitCertificate(
             1,

@@ -121,6 +121,8 @@ def genesis_entries(genesis: Genesis) -> dict[str, Any]:
         "valset/1": records,
         "params": msgspec.structs.asdict(genesis.params),
     }
+    if genesis.vote_domain.genesis_hash is not None:  # votes sign it (version 2, ADR 0039)
+        entries["genesis_hash"] = genesis.vote_domain.genesis_hash
     if genesis.open is not None:  # the open profile: its governed parameters join `params`
         entries["profile"] = genesis.profile
         entries["params"].update(genesis.open.params())
@@ -526,7 +528,7 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
     """Record proof that one validator signed two different blocks for one (height, round, type)."""
     from tianfu.codec import CodecError, decode
     from tianfu.crypto import verify_vote
-    from tianfu.types import Vote
+    from tianfu.types import Vote, VoteDomain
 
     if ctx.sender.kind not in ("node", "admin") and not is_open(ctx):
         raise ContractError("only a member organisation's node or admin may submit evidence")
@@ -553,7 +555,9 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
     validator = vs.by_key(a.validator)
     if validator is None:
         raise ContractError(f"the signer was not a validator at height {a.height}")
-    if not (verify_vote(a, vs) and verify_vote(b, vs)):
+    signed_hash = ctx.get("genesis_hash")  # only on a chain of a version-2 genesis
+    domain = VoteDomain(a.chain_id, bytes(signed_hash) if signed_hash is not None else None)
+    if not (verify_vote(a, vs, domain) and verify_vote(b, vs, domain)):
         raise ContractError("a vote's signature is not valid")
     key = f"evidence/{validator.name}/{a.height}/{a.round}/{a.type}"
     if ctx.has(key):

@@ -13,6 +13,7 @@ from tianfu.types import (
     Validator,
     ValidatorSet,
     Vote,
+    VoteDomain,
     vote_signing_bytes,
 )
 
@@ -39,24 +40,27 @@ def verify_tx(tx: Transaction) -> bool:
 
 def sign_vote(
     keypair: KeyPair,
-    chain_id: str,
+    domain: VoteDomain | str,
     height: int,
     round: int,
     type: int,
     block_hash: bytes,
     time_ms: int = 0,
 ) -> Vote:
-    """A signed vote; `time_ms` (BFT time) only for a precommit of a block, else 0."""
+    """A signed vote on the chain of `domain` (a bare chain id: of a version-1 genesis);
+    `time_ms` (BFT time) only for a precommit of a block, else 0."""
+    d = VoteDomain.of(domain)
     with suite_for_scheme(keypair.scheme).use():
-        sig = keypair.sign(vote_signing_bytes(chain_id, height, round, type, block_hash, time_ms))
-    return Vote(1, chain_id, height, round, type, block_hash, time_ms, keypair.public_key, sig)
+        sig = keypair.sign(vote_signing_bytes(d, height, round, type, block_hash, time_ms))
+    return Vote(1, d.chain_id, height, round, type, block_hash, time_ms, keypair.public_key, sig)
 
 
-def verify_vote(vote: Vote, validators: ValidatorSet) -> bool:
+def verify_vote(vote: Vote, validators: ValidatorSet, domain: VoteDomain) -> bool:
+    """Whether `vote` is signed, for the chain of `domain`, by a member of `validators`."""
     v = validators.by_key(vote.validator)
-    if v is None:
+    if v is None or vote.chain_id != domain.chain_id:
         return False
-    return verify(v.scheme, v.public_key, vote.signing_bytes(), vote.signature)
+    return verify(v.scheme, v.public_key, vote.signing_bytes(domain), vote.signature)
 
 
 # (scheme, public key, message, signature) -> this process already found the signature valid
@@ -66,6 +70,7 @@ SignatureKnown = Callable[[int, bytes, bytes, bytes], bool]
 def certificate_signers(
     cert: CommitCertificate,
     member: Callable[[bytes], Validator | None],
+    domain: VoteDomain,
     known: SignatureKnown | None = None,
 ) -> list[Validator]:
     """The validators whose precommits `cert` lists (`member` finds one by its key), each
@@ -73,7 +78,8 @@ def certificate_signers(
     signature counts, none is skipped: raises `CertificateError` for a validator listed
     twice, a key `member` does not know, or an invalid signature. A signature `known`
     says this process verified already (the same key, bytes and signature: a precommit
-    checked when it arrived as a vote) is not verified again."""
+    checked when it arrived as a vote) is not verified again. The precommits are those of
+    the chain of `domain`."""
     signers: dict[bytes, Validator] = {}  # key -> validator, in the certificate's order
     for cs in cert.signatures:
         if cs.validator in signers:
@@ -81,7 +87,7 @@ def certificate_signers(
         v = member(cs.validator)
         if v is None:
             raise CertificateError("certificate is signed by a key outside the validator set")
-        msg = cert.signing_bytes(cs)
+        msg = cert.signing_bytes(cs, domain)
         seen = known is not None and known(v.scheme, v.public_key, msg, cs.signature)
         if not seen and not verify(v.scheme, v.public_key, msg, cs.signature):
             raise CertificateError(
@@ -96,17 +102,19 @@ def verify_commit(
     block_hash: bytes,
     height: int,
     validators: ValidatorSet,
-    chain_id: str,
+    domain: VoteDomain | str,
     known: SignatureKnown | None = None,
 ) -> None:
     """Raise `CertificateError` unless `cert` carries >2/3 valid precommits for `block_hash`.
 
     This is the light-client check: it needs only the validator set of that height. Each
     signature is checked against its own precommit bytes, which include its time (once:
-    see `certificate_signers` for `known`).
+    see `certificate_signers` for `known`), on the chain of `domain` (a bare chain id: of
+    a version-1 genesis).
     """
-    if cert.chain_id != chain_id:
-        raise CertificateError(f"certificate is for chain {cert.chain_id!r}, not {chain_id!r}")
+    d = VoteDomain.of(domain)
+    if cert.chain_id != d.chain_id:
+        raise CertificateError(f"certificate is for chain {cert.chain_id!r}, not {d.chain_id!r}")
     if cert.height != height:
         raise CertificateError(f"certificate is for height {cert.height}, not {height}")
     if cert.block_hash != block_hash:
@@ -115,7 +123,7 @@ def verify_commit(
         cert.validate()
     except ValueError as exc:
         raise CertificateError(f"malformed certificate: {exc}") from None
-    power = sum(v.power for v in certificate_signers(cert, validators.by_key, known))
+    power = sum(v.power for v in certificate_signers(cert, validators.by_key, d, known))
     if power < validators.quorum():
         raise CertificateError(
             f"signatures carry {power} of {validators.total_power} voting power; "

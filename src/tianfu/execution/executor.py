@@ -89,6 +89,7 @@ class Executor:
         self.genesis = genesis
         self.governance = governance  # the governance system contract (run natively)
         self.chain_id = genesis.chain_id
+        self.vote_domain = genesis.vote_domain  # what the chain's votes sign (ADR 0039)
         self.suite = suite_of(genesis)  # the signature schemes the chain accepts
         self.params = genesis.params  # the genesis parameters: used when no others are known
         # The parameters in force for a height (set by the ledger); None: always `params`.

@@ -139,6 +139,7 @@ class Ledger:
         self.store = store
         self.genesis = genesis
         self.chain_id = genesis.chain_id
+        self.vote_domain = genesis.vote_domain  # what its votes sign (ADR 0039)
         self.executor = executor_for(genesis)
         self.state = MerkleState(store)
         self.latest = _LatestCache(store)
@@ -344,7 +345,7 @@ class Ledger:
                         h.prev_hash,
                         h.height - 1,
                         validators,
-                        self.chain_id,
+                        self.vote_domain,
                         signature_known,
                     )
             except CertificateError as exc:

@@ -26,7 +26,7 @@ def replay_chain(
         cert = source.load_cert(h)
         if block is None or cert is None:
             raise InvalidBlock(f"height {h} is missing from the source store")
-        verify_commit(cert, block.hash, h, ledger.validator_set(h), genesis.chain_id)
+        verify_commit(cert, block.hash, h, ledger.validator_set(h), ledger.vote_domain)
         ledger.commit(ledger.execute(block), cert)
         if progress is not None:
             progress(h, top)

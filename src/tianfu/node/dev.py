@@ -21,7 +21,7 @@ from tianfu.codec import encode, to_builtins
 from tianfu.crypto import ED25519, scheme_name, suite_for_scheme
 from tianfu.identity import Identity, OrgCA
 from tianfu.types import Genesis, OrgConfig, Validator
-from tianfu.types.genesis import decode_genesis
+from tianfu.types.genesis import GENESIS_VERSION, decode_genesis
 
 DEV_ORG = "devorg"
 DEV_CHAIN_ID = "tianfu-dev"
@@ -65,7 +65,7 @@ def init_dev(home: Path, scheme: int = ED25519) -> bool:
         ids[name] = ident
     node = ids["node"]
     genesis = Genesis(
-        version=1,
+        version=GENESIS_VERSION,
         chain_id=DEV_CHAIN_ID,
         time_ms=int(time.time() * 1000),
         orgs=[OrgConfig(DEV_ORG, ca.cert_der)],

@@ -23,6 +23,7 @@ from tianfu.identity import OrgCA
 from tianfu.node.config import NodeConfig
 from tianfu.node.dev import write_genesis
 from tianfu.types import ConsensusParams, Genesis, OpenGenesis, OpenProfile, OrgConfig, Validator
+from tianfu.types.genesis import GENESIS_VERSION
 
 API_BASE_PORT = 8700
 P2P_BASE_PORT = 9700
@@ -85,7 +86,7 @@ def init_network(
             )
         )
     fields = {
-        "version": 1,
+        "version": GENESIS_VERSION,
         "chain_id": chain_id,
         "time_ms": int(time.time() * 1000),
         "orgs": [OrgConfig(o, cas[o].cert_der) for o in names],

@@ -99,7 +99,9 @@ def certificate_check(ledger: Ledger) -> Callable[[int, CommitCertificate], None
     """Verify a stored certificate against the validator set of its height."""
 
     def verify(height: int, cert: CommitCertificate) -> None:
-        verify_commit(cert, cert.block_hash, height, ledger.validator_set(height), ledger.chain_id)
+        verify_commit(
+            cert, cert.block_hash, height, ledger.validator_set(height), ledger.vote_domain
+        )
 
     return verify
 

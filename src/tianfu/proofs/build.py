@@ -246,7 +246,7 @@ class ProofBuilder:
         out = None
         if cert is not None and header is not None:
             own = self._set_at(height)
-            out = frozenset(check_commit(cert, header, own, self.reader.genesis.chain_id))
+            out = frozenset(check_commit(cert, header, own, self.reader.genesis.vote_domain))
         with self._lock:
             self._signed[height] = out
         return out

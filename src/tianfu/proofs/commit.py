@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tianfu.crypto import CertificateError, certificate_signers
-from tianfu.types import BlockHeader, CommitCertificate, ValidatorSet
+from tianfu.types import BlockHeader, CommitCertificate, ValidatorSet, VoteDomain
 
 
 class CommitError(ValueError):
@@ -35,12 +35,15 @@ ONE_THIRD = Fraction(1, 3)
 
 
 def check_commit(
-    cert: CommitCertificate, header: BlockHeader, valset: ValidatorSet, chain_id: str
+    cert: CommitCertificate, header: BlockHeader, valset: ValidatorSet, chain: VoteDomain | str
 ) -> list[tuple[int, bytes]]:
     """Raise `CommitError` unless `cert` carries valid precommits for exactly `header` of
     validators of `valset` holding more than 2/3 of its power. Every signature listed must
     be valid and from a distinct member of the set (none is ignored). Returns the signers'
-    (scheme, public key)."""
+    (scheme, public key). The precommits are those of the chain of `chain` (a bare chain
+    id: of a version-1 genesis)."""
+    domain = VoteDomain.of(chain)
+    chain_id = domain.chain_id
     if cert.chain_id != chain_id or header.chain_id != chain_id:
         raise CommitError(f"the commit certificate is not for chain {chain_id!r}")
     if cert.height != header.height:
@@ -50,7 +53,7 @@ def check_commit(
     if cert.block_hash != header.hash:
         raise CommitError("the commit certificate signs a different block hash")
     try:
-        signed = certificate_signers(cert, valset.members().get)
+        signed = certificate_signers(cert, valset.members().get, domain)
     except CertificateError as exc:
         raise CommitError(f"the commit {exc}") from None
     power = sum(v.power for v in signed)

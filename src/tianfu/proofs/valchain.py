@@ -52,7 +52,7 @@ from tianfu.proofs.errors import VerificationError
 from tianfu.proofs.formats import MAX_PART_BYTES, LightBlock, ValidatorLink
 from tianfu.proofs.values import decode_value_strict
 from tianfu.state import StateProof, check_proof
-from tianfu.types import BlockHeader, CommitCertificate, Genesis, ValidatorSet
+from tianfu.types import BlockHeader, CommitCertificate, Genesis, ValidatorSet, VoteDomain
 
 VALIDATORS_KEY = state_key("governance", "validators")
 ACTIVATION_DELAY = 2  # a set written in state h signs from block h + 2
@@ -281,6 +281,11 @@ class TrustedHistory:
     last_link_height: int = 0
     changes: list[Change] = field(default_factory=list)
     suite: ChainSuite = STANDARD
+    genesis_hash: bytes | None = None  # what votes sign besides the chain id (version 2)
+
+    @property
+    def vote_domain(self) -> VoteDomain:
+        return VoteDomain(self.chain_id, self.genesis_hash)
 
     @classmethod
     def from_genesis(cls, genesis: Genesis, options: TrustOptions | None = None) -> TrustedHistory:
@@ -294,6 +299,7 @@ class TrustedHistory:
         return cls(
             suite=suite,
             chain_id=genesis.chain_id,
+            genesis_hash=genesis.vote_domain.genesis_hash,
             genesis_set=gset,
             options=options or TrustOptions(),
             known=[_Known(1, ACTIVATION_DELAY, gset)],
@@ -303,13 +309,16 @@ class TrustedHistory:
         )
 
     @classmethod
-    def from_validator_set(cls, valset: ValidatorSet, chain_id: str) -> TrustedHistory:
-        """A history that trusts `valset` from height 1 (no genesis at hand)."""
+    def from_validator_set(cls, valset: ValidatorSet, chain: VoteDomain | str) -> TrustedHistory:
+        """A history that trusts `valset` from height 1 (no genesis at hand) on the chain of
+        `chain` (a bare chain id: of a version-1 genesis)."""
+        domain = VoteDomain.of(chain)
         if not valset.validators:
             raise TrustError("the trusted validator set is empty")
         return cls(
             suite=suite_of_set(valset),
-            chain_id=chain_id,
+            chain_id=domain.chain_id,
+            genesis_hash=domain.genesis_hash,
             genesis_set=valset,
             known=[_Known(1, ACTIVATION_DELAY, valset)],
             latest=valset,
@@ -361,6 +370,7 @@ class TrustedHistory:
         hist = cls(
             suite=suite,
             chain_id=genesis.chain_id,
+            genesis_hash=genesis.vote_domain.genesis_hash,
             genesis_set=genesis.validator_set,
             options=options or TrustOptions(),
             known=[],
@@ -444,7 +454,7 @@ class TrustedHistory:
                 f"its height (proven up to height {self.proven_until})"
             )
         try:
-            return check_commit(cert, header, valset, self.chain_id)
+            return check_commit(cert, header, valset, self.vote_domain)
         except CommitError as exc:
             raise TrustError(
                 f"commit certificate of block {header.height} rejected: {exc}"

@@ -98,7 +98,7 @@ def check_ahead(
     guesses = precheck.guesses(ledger, items, from_height)
     if config.check_in_process and (process := checkproc.shared()).ready():
         return process.submit(items, from_height, guesses, ledger.executor, config.check_wait_s)
-    return precheck.submit(items, from_height, guesses, ledger.chain_id, ledger.executor)
+    return precheck.submit(items, from_height, guesses, ledger.vote_domain, ledger.executor)
 
 
 def verify_and_commit(
@@ -108,7 +108,7 @@ def verify_and_commit(
     block = item.block
     validators = ledger.validator_set(height)
     if not checked.cert_checked(validators):
-        verify_commit(item.cert, block.hash, height, validators, ledger.chain_id)
+        verify_commit(item.cert, block.hash, height, validators, ledger.vote_domain)
     executed = ledger.execute(
         block,
         verified=checked.tx_checked(height, ledger.params(height)),

@@ -395,7 +395,7 @@ def _check(
             None if p < 0 else value(p, ValidatorSet),
             value(c, ConsensusParams),
         )
-        got = precheck(item, from_height + i, guess, executor.chain_id, executor, verified)
+        got = precheck(item, from_height + i, guess, executor.vote_domain, executor, verified)
         yield (
             got.cert_validators is not None,
             got.last_commit_validators is not None,

@@ -23,7 +23,7 @@ from tianfu.execution.refusals import TxInvalid
 from tianfu.ledger import Ledger
 from tianfu.sync import threads
 from tianfu.sync.messages import BlockWithCert
-from tianfu.types import CommitCertificate, ConsensusParams, Transaction, ValidatorSet
+from tianfu.types import CommitCertificate, ConsensusParams, Transaction, ValidatorSet, VoteDomain
 
 
 def _worker() -> ThreadPoolExecutor:
@@ -89,10 +89,10 @@ def guesses(
 
 
 def _commit_ok(
-    cert: CommitCertificate, block_hash: bytes, height: int, vals: ValidatorSet, chain_id: str
+    cert: CommitCertificate, block_hash: bytes, height: int, vals: ValidatorSet, domain: VoteDomain
 ) -> bool:
     try:
-        verify_commit(cert, block_hash, height, vals, chain_id)
+        verify_commit(cert, block_hash, height, vals, domain)
     except CertificateError:
         return False
     return True
@@ -108,7 +108,7 @@ class Verified:
     verified a second time. Used by one thread at a time, one per batch."""
 
     def __init__(self) -> None:
-        self._last: tuple[CommitCertificate, bytes, int, ValidatorSet, str] | None = None
+        self._last: tuple[CommitCertificate, bytes, int, ValidatorSet, VoteDomain] | None = None
 
     def commit_ok(
         self,
@@ -116,9 +116,9 @@ class Verified:
         block_hash: bytes,
         height: int,
         vals: ValidatorSet,
-        chain_id: str,
+        domain: VoteDomain,
     ) -> bool:
-        args = (cert, block_hash, height, vals, chain_id)
+        args = (cert, block_hash, height, vals, domain)
         if args == self._last:
             return True
         if not _commit_ok(*args):
@@ -131,7 +131,7 @@ def precheck(
     item: BlockWithCert,
     height: int,
     guess: Guess,
-    chain_id: str,
+    domain: VoteDomain,
     executor: Executor,
     verified: Verified | None = None,
 ) -> Prechecked:
@@ -146,10 +146,10 @@ def precheck(
     if (
         prev is not None
         and header.last_commit is not None
-        and commit_ok(header.last_commit, header.prev_hash, height - 1, prev, chain_id)
+        and commit_ok(header.last_commit, header.prev_hash, height - 1, prev, domain)
     ):
         out.last_commit_validators = prev
-    if commit_ok(item.cert, block.hash, height, guess.validators, chain_id):
+    if commit_ok(item.cert, block.hash, height, guess.validators, domain):
         out.cert_validators = guess.validators
     seen: set[bytes] = set()
     for tx in block.txs:
@@ -194,7 +194,7 @@ def submit(
     items: list[BlockWithCert],
     from_height: int,
     guesses: list[Guess],
-    chain_id: str,
+    domain: VoteDomain,
     executor: Executor,
 ) -> ThreadChecks:
     """Start the checks of `items` (heights from `from_height`) in the checking thread, in
@@ -209,7 +209,7 @@ def submit(
                 item,
                 from_height + i,
                 guess,
-                chain_id,
+                domain,
                 executor,
                 verified,
             )

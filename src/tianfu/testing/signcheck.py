@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tianfu.consensus.messages import Proposal
 from tianfu.consensus.wal import WalProposal, WalVote, scan
-from tianfu.types import PRECOMMIT, CommitCertificate, Vote
+from tianfu.types import PRECOMMIT, CommitCertificate, Vote, VoteDomain
 
 STEP_OF = {1: 1, 2: 2}  # vote type -> step; a proposal is step 0
 
@@ -25,13 +25,17 @@ Position = tuple[bytes, int, int, int]  # (signer, height, round, step)
 class SignatureLog:
     """Signatures seen so far, by position; `conflicts()` lists double signs."""
 
-    def __init__(self) -> None:
+    def __init__(self, domain: VoteDomain | None = None) -> None:
+        # Votes' bytes are those of one domain: two distinct messages of one position have
+        # distinct bytes under any (a chain's own by default: the votes' chain id alone).
+        self.domain = domain or VoteDomain("")
         self.seen: dict[Position, set[bytes]] = defaultdict(set)
         self.count = 0
 
     def add_vote(self, vote: Vote) -> None:
         self._add(
-            (vote.validator, vote.height, vote.round, STEP_OF[vote.type]), vote.signing_bytes()
+            (vote.validator, vote.height, vote.round, STEP_OF[vote.type]),
+            vote.signing_bytes(self.domain),
         )
 
     def add_proposal(self, p: Proposal) -> None:
@@ -40,7 +44,8 @@ class SignatureLog:
     def add_certificate(self, cert: CommitCertificate) -> None:
         for cs in cert.signatures:
             self._add(
-                (cs.validator, cert.height, cert.round, STEP_OF[PRECOMMIT]), cert.signing_bytes(cs)
+                (cs.validator, cert.height, cert.round, STEP_OF[PRECOMMIT]),
+                cert.signing_bytes(cs, self.domain),
             )
 
     def add_wal(self, path: Path) -> None:

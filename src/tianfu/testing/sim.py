@@ -135,7 +135,9 @@ class Simulation:
         restore: int = 0,
         honest_class: type[DriverNode] | type[SimNode] = DriverNode,
         clock_jumps: list[tuple[int, dict[int, int]]] | None = None,
+        genesis_version: int = 1,
     ) -> None:
+        self.genesis_version = genesis_version  # what votes sign (ADR 0039; see SimRules)
         self.rng = random.Random(seed)
         self.skews = dict(skews or {})  # validator index -> clock offset (ms)
         self.clock_jumps = clock_jumps or []  # (time ms, new offsets) while running
@@ -185,7 +187,7 @@ class Simulation:
         validators = [
             Validator(f"v{i}", f"org{i}", ED25519, k.public_key, 1) for i, k in enumerate(self.keys)
         ]
-        return SimRules(ValidatorSet(validators), self.params)
+        return SimRules(ValidatorSet(validators), self.params, self.genesis_version)
 
     @property
     def validators(self) -> ValidatorSet:

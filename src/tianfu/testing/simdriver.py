@@ -259,7 +259,8 @@ class DriverNode:
         if kind == KIND_VOTE:
             v = decode(payload, Vote)
             if v.validator == self.key.public_key:  # (not a relayed vote of another)
-                self.sim.record_signed(self.val_index, v.height, v.round, v.type, v.signing_bytes())
+                msg = v.signing_bytes(self.sim.rules.domain)
+                self.sim.record_signed(self.val_index, v.height, v.round, v.type, msg)
             return v
         if kind == KIND_PROPOSAL:
             p = decode(payload, Proposal)

@@ -69,7 +69,7 @@ class SimNode:
         self.name = name
         self.key = sim.keys[val_index]
         self.core = self.core_class(
-            CHAIN_ID,
+            sim.rules.domain,
             1,
             sim.rules.validator_set(1),
             self.key.public_key,
@@ -165,7 +165,7 @@ class SimNode:
         if type == PRECOMMIT and h:
             block = self.core.blocks.get(h) or self.sim.rules.known_blocks.get(h, b"")
             time_ms = max(self.clock_ms(), sim_block_time(block) + 1)
-        msg = vote_signing_bytes(CHAIN_ID, height, round, type, h, time_ms)
+        msg = vote_signing_bytes(self.sim.rules.domain, height, round, type, h, time_ms)
         if self.honest:
             self.sim.signed.setdefault((self.val_index, height, round, type), set()).add(msg)
         sig = cached_sign(self.key, msg)
@@ -259,7 +259,7 @@ class SimNode:
         sim = self.sim
         height = len(self.commits) + 1
         self.core = self.core_class(
-            CHAIN_ID,
+            sim.rules.domain,
             height,
             sim.rules.validator_set(height),
             self.key.public_key,

@@ -30,7 +30,6 @@ from tianfu.consensus.messages import DuplicateVoteEvidence
 from tianfu.crypto import ED25519, KeyPair
 from tianfu.testing.sim import Simulation
 from tianfu.testing.simchain import (
-    CHAIN_ID,
     CommitRecord,
     InvalidSimBlock,
     SimRules,
@@ -54,6 +53,7 @@ class StakeRules(SimRules):
         params: ConsensusParams,
         stake_changes: dict[int, dict[int, int]],
         slash_bps: int,
+        genesis_version: int = 1,
     ) -> None:
         if len(stakes) != len(keys) or min(stakes) < 1:
             raise ValueError("one positive stake per validator")
@@ -67,7 +67,7 @@ class StakeRules(SimRules):
         self.evidence: list[DuplicateVoteEvidence] = []  # what slashing tags number
         self._tags: dict[bytes, str] = {}  # the tag of every block made, by its state root
         self._applied: set[int] = set()
-        super().__init__(self._set_of(self.stakes), params)
+        super().__init__(self._set_of(self.stakes), params, genesis_version)
         self.valsets: list[tuple[int, ValidatorSet]] = [(1, self.validators)]
 
     def _set_of(self, stakes: list[int]) -> ValidatorSet:
@@ -142,7 +142,7 @@ class StakeRules(SimRules):
             cached_verify(
                 ED25519,
                 key,
-                vote_signing_bytes(CHAIN_ID, v.height, v.round, v.type, v.block_hash, v.time_ms),
+                vote_signing_bytes(self.domain, v.height, v.round, v.type, v.block_hash, v.time_ms),
                 v.signature,
             )
             for v in (a, b)
@@ -208,7 +208,12 @@ class StakeSimulation(Simulation):
 
     def make_rules(self) -> StakeRules:
         return StakeRules(
-            self.keys, self._stakes, self.params, self._stake_changes, self._slash_bps
+            self.keys,
+            self._stakes,
+            self.params,
+            self._stake_changes,
+            self._slash_bps,
+            self.genesis_version,
         )
 
     def validator_set(self, height: int) -> ValidatorSet:

@@ -11,6 +11,7 @@ from tianfu.types.block import (
     Validator,
     ValidatorSet,
     Vote,
+    VoteDomain,
     vote_signing_bytes,
 )
 from tianfu.types.genesis import (
@@ -56,6 +57,7 @@ __all__ = [
     "ValidatorSet",
     "ValueTypeError",
     "Vote",
+    "VoteDomain",
     "check_value",
     "tx_hash",
     "vote_signing_bytes",

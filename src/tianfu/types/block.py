@@ -190,14 +190,53 @@ class VoteBody(msgspec.Struct, array_like=True, frozen=True):
     time_ms: int  # the signer's time for a precommit of a block, else 0
 
 
+class VoteDomain(msgspec.Struct, frozen=True):
+    """What a chain's votes sign besides the vote itself, made once from its genesis
+    (`Genesis.vote_domain`): the chain id, and for a genesis of version 2 its hash
+    (ADR 0039), so that no vote or certificate of one chain verifies against another
+    genesis of the same chain id and validator keys. `genesis_hash` is None for a genesis
+    of version 1, whose votes sign the chain id alone (`tianfu/vote/v2`)."""
+
+    chain_id: str
+    genesis_hash: bytes | None = None
+
+    @staticmethod
+    def of(domain: VoteDomain | str) -> VoteDomain:
+        """`domain` itself, or for a bare chain id the domain of a version-1 genesis."""
+        return domain if isinstance(domain, VoteDomain) else VoteDomain(domain)
+
+
+class VoteBodyV3(msgspec.Struct, array_like=True, frozen=True):
+    """A vote's signed body on a chain of a version-2 genesis (`tianfu/vote/v3`)."""
+
+    genesis_hash: Hash
+    chain_id: ChainId
+    height: int
+    round: int
+    type: int
+    block_hash: Hash
+    time_ms: int
+
+
 def vote_signing_bytes(
-    chain_id: str, height: int, round: int, type: int, block_hash: bytes, time_ms: int = 0
+    domain: VoteDomain | str,
+    height: int,
+    round: int,
+    type: int,
+    block_hash: bytes,
+    time_ms: int = 0,
 ) -> bytes:
-    """What a validator signs for a vote. `time_ms` is nonzero exactly for a precommit of
-    a block (BFT time); prevotes and nil precommits sign 0."""
-    return hash_domain(
-        "tianfu/vote/v2", encode(VoteBody(chain_id, height, round, type, block_hash, time_ms))
-    )
+    """What a validator signs for a vote on the chain of `domain` (a bare chain id: of a
+    version-1 genesis). `time_ms` is nonzero exactly for a precommit of a block (BFT
+    time); prevotes and nil precommits sign 0."""
+    d = VoteDomain.of(domain)
+    if d.genesis_hash is None:
+        return hash_domain(
+            "tianfu/vote/v2",
+            encode(VoteBody(d.chain_id, height, round, type, block_hash, time_ms)),
+        )
+    body = VoteBodyV3(d.genesis_hash, d.chain_id, height, round, type, block_hash, time_ms)
+    return hash_domain("tianfu/vote/v3", encode(body))
 
 
 def check_vote_time(type: int, block_hash: bytes, time_ms: int) -> None:
@@ -229,9 +268,16 @@ class Vote(msgspec.Struct, array_like=True, frozen=True):
             raise ValueError(f"vote height must be 1 … {MAX_COUNT} and round 0 … {MAX_COUNT}")
         check_vote_time(self.type, self.block_hash, self.time_ms)
 
-    def signing_bytes(self) -> bytes:
+    def signing_bytes(self, domain: VoteDomain) -> bytes:
+        """The bytes this vote signed on the chain of `domain` (whose chain id it names:
+        checked where the vote is taken)."""
         return vote_signing_bytes(
-            self.chain_id, self.height, self.round, self.type, self.block_hash, self.time_ms
+            VoteDomain(self.chain_id, domain.genesis_hash),
+            self.height,
+            self.round,
+            self.type,
+            self.block_hash,
+            self.time_ms,
         )
 
 
@@ -263,10 +309,17 @@ class CommitCertificate(msgspec.Struct, array_like=True, frozen=True):
             if not 0 < cs.time_ms <= MAX_TIME_MS:
                 raise ValueError(f"certificate signature time {cs.time_ms} is out of range")
 
-    def signing_bytes(self, cs: CommitSig) -> bytes:
-        """The bytes `cs` signed: its precommit of this certificate's block, at its time."""
+    def signing_bytes(self, cs: CommitSig, domain: VoteDomain) -> bytes:
+        """The bytes `cs` signed: its precommit of this certificate's block, at its time,
+        on the chain of `domain` (whose chain id the certificate names: checked where the
+        certificate is taken)."""
         return vote_signing_bytes(
-            self.chain_id, self.height, self.round, PRECOMMIT, self.block_hash, cs.time_ms
+            VoteDomain(self.chain_id, domain.genesis_hash),
+            self.height,
+            self.round,
+            PRECOMMIT,
+            self.block_hash,
+            cs.time_ms,
         )
 
 

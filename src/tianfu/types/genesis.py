@@ -7,13 +7,19 @@ from typing import Annotated
 import msgspec
 
 from tianfu.codec import HASH_SUITES, check_version, encode, hash_domain, hash_scope
-from tianfu.types.block import Validator, ValidatorSet
+from tianfu.types.block import Validator, ValidatorSet, VoteDomain
 from tianfu.types.suites import SUITE_HASHES, SUITE_SCHEMES, hash_for_scheme
 
 __all__ = ["SUITE_HASHES", "SUITE_SCHEMES", "hash_for_scheme"]
 
 # The crypto suites a genesis may name (`Genesis.suite`): see `tianfu.types.suites`.
 
+
+# Genesis versions (docs/spec/blocks.md#genesis): 1, whose chain's votes sign the chain id
+# (`tianfu/vote/v2`), and 2, whose votes also sign the genesis hash (`tianfu/vote/v3`, ADR
+# 0039). New geneses are of the newest version; a version-1 genesis keeps its chain.
+GENESIS_VERSIONS = (1, 2)
+GENESIS_VERSION = 2
 
 # The largest canonical encoding of one transaction's receipt (result, error and events).
 # Execution keeps every receipt within it; a block's receipt budget
@@ -83,7 +89,8 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True):
     suite: str = "standard"
 
     def validate(self) -> None:
-        check_version(self)
+        if self.version not in GENESIS_VERSIONS:
+            check_version(self)  # raises CodecError, as for any unknown version
         if self.suite not in SUITE_SCHEMES:
             raise ValueError(
                 f"unknown crypto suite {self.suite!r}; known: {', '.join(sorted(SUITE_SCHEMES))}"
@@ -132,6 +139,12 @@ class Genesis(msgspec.Struct, array_like=True, frozen=True):
     @property
     def validator_set(self) -> ValidatorSet:
         return ValidatorSet(list(self.validators))
+
+    @property
+    def vote_domain(self) -> VoteDomain:
+        """What this chain's votes sign besides the vote: the chain id, and from version 2
+        the genesis hash (ADR 0039). Computed at each call: callers keep it."""
+        return VoteDomain(self.chain_id, self.hash if self.version >= 2 else None)
 
 
 # -- the open profile -------------------------------------------------------------------------

@@ -50,17 +50,20 @@ export const sha256Hex = (b) => hex(sha256(b));
 
 const PRECOMMIT = 2;
 
-function voteSignBytes(chainId, height, round, blockHash, timeMs) {
-  const body = concat(
-    new Uint8Array([0x96]),
+// What a precommit signs (docs/spec/blocks.md#votes): on the chain of a version-2 genesis
+// (`genesisHash` its hash) the genesis hash first, under tianfu/vote/v3; on the chain of a
+// version-1 genesis (`genesisHash` null) the chain id alone, under tianfu/vote/v2.
+function voteSignBytes(chainId, genesisHash, height, round, blockHash, timeMs) {
+  const fields = [
     encStr(chainId),
     encUint(height),
     encUint(round),
     encUint(PRECOMMIT),
     encBin(blockHash),
     encUint(timeMs),
-  );
-  return hashDomain("tianfu/vote/v2", body);
+  ];
+  if (genesisHash === null) return hashDomain("tianfu/vote/v2", concat(new Uint8Array([0x96]), ...fields));
+  return hashDomain("tianfu/vote/v3", concat(new Uint8Array([0x97]), encBin(genesisHash), ...fields));
 }
 
 // Binary Merkle tree (RFC 6962 shape) of tx and receipt roots. `split(n)` is the largest
@@ -431,8 +434,11 @@ export function membersOf(set) {
 }
 
 // The members of `set` whose precommits certify `head` (more than 2/3 of its power; every
-// listed signature valid and from a distinct member), or a refusal.
-export function checkCommit(cert, head, set, chainId) {
+// listed signature valid and from a distinct member), or a refusal. `domain` is what the
+// chain's votes sign besides themselves: {chainId, genesisHash} (genesisHash null for a
+// version-1 genesis), as `parseGenesis` gives it.
+export function checkCommit(cert, head, set, domain) {
+  const { chainId, genesisHash } = domain;
   if (cert.chainId !== chainId || head.chainId !== chainId) {
     fail("the block is not of chain %(chain)s", { chain: chainId });
   }
@@ -451,7 +457,7 @@ export function checkCommit(cert, head, set, chainId) {
     seen.add(k);
     const v = members.get(k);
     if (!v) fail("the commit certificate is signed by a key outside the validator set");
-    const msg = voteSignBytes(cert.chainId, cert.height, cert.round, cert.blockHash, timeMs);
+    const msg = voteSignBytes(cert.chainId, genesisHash, cert.height, cert.round, cert.blockHash, timeMs);
     if (!verifySignature(v, msg, sig)) fail("invalid signature of validator %(name)s", { name: v.name });
     power += BigInt(v.power);
     signers.push(v);

@@ -18,7 +18,7 @@ export function parseGenesis(bytes) {
   const g = decode(bytes);
   if (!Array.isArray(g) || (g.length !== 8 && g.length !== 9)) bad();
   const [version, chainId, timeMs, orgs, validators, params, policies, suite] = g;
-  if (version !== 1 || typeof chainId !== "string" || !(Number.isInteger(timeMs) || typeof timeMs === "bigint")) bad();
+  if ((version !== 1 && version !== 2) || typeof chainId !== "string" || !(Number.isInteger(timeMs) || typeof timeMs === "bigint")) bad();
   if (typeof suite !== "string" || !Object.hasOwn(SUITES, suite)) {
     fail("the genesis uses the %(suite)s crypto suite, which this page does not verify", { suite: String(suite) });
   }
@@ -49,9 +49,12 @@ export function parseGenesis(bytes) {
     fail("a genesis validator is of an unlisted organisation or of a scheme its suite does not accept");
   }
   if (g.length === 9) checkOpenProfile(g[8]);
+  const hash = inSuite(suite, () => hashDomain("tianfu/genesis/v1", bytes));
   return {
     chainId, timeMs, suite, validators: set, profile: g.length === 9 ? "open" : "consortium",
-    hash: inSuite(suite, () => hashDomain("tianfu/genesis/v1", bytes)),
+    hash,
+    // what the chain's votes sign besides the chain id: the genesis hash from version 2
+    voteDomain: { chainId, genesisHash: version === 2 ? hash : null },
   };
 }
 

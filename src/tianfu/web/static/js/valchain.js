@@ -161,6 +161,7 @@ export class TrustedHistory {
     const gset = makeSet(genesis.validators);
     this.genesisSet = gset; // the set of an absent validators entry
     this.chainId = genesis.chainId;
+    this.voteDomain = genesis.voteDomain; // what its votes sign (blocks.md#votes)
     this.known = [{ lo: 1, hi: ACTIVATION_DELAY, set: gset }];
     this.latest = gset;
     this.lastChange = GENESIS;
@@ -230,7 +231,7 @@ export class TrustedHistory {
     if (!eq(head.validatorsHash, set.hash)) {
       fail("header %(height)s names a validator set other than the trusted one of its height", { height: head.height });
     }
-    return checkCommit(cert, head, set, this.chainId);
+    return checkCommit(cert, head, set, this.voteDomain);
   }
 
   apply(link) {
