@@ -27,7 +27,9 @@ ORGS = ("org1", "org2", "org3", "org4")
 
 
 class Chain:
-    def __init__(self, directory, params=None, genesis_age_ms=10_000, validator_orgs=ORGS):
+    def __init__(
+        self, directory, params=None, genesis_age_ms=10_000, validator_orgs=ORGS, version=1
+    ):
         self.cas = {o: OrgCA.create(o) for o in ORGS}
         self.admins = {o: ca.issue(f"{o}-admin", "admin") for o, ca in self.cas.items()}
         self.keys = {}
@@ -39,7 +41,7 @@ class Chain:
                 Validator(f"{o}-v", o, node.keypair.scheme, node.keypair.public_key, 10)
             )
         self.genesis = Genesis(
-            1,
+            version,
             "tianfu-gov-test",
             int(time.time() * 1000) - genesis_age_ms,
             [OrgConfig(o, ca.cert_der) for o, ca in self.cas.items()],
@@ -90,7 +92,7 @@ class Chain:
         for v in valset.validators:
             vote = sign_vote(
                 self.keys[v.public_key],
-                self.genesis.chain_id,
+                self.genesis.vote_domain,
                 header.height,
                 0,
                 PRECOMMIT,
@@ -99,7 +101,7 @@ class Chain:
             )
             sigs.append(CommitSig(vote.validator, vote.time_ms, vote.signature))
         cert = CommitCertificate(1, self.genesis.chain_id, header.height, 0, header.hash, sigs)
-        verify_commit(cert, header.hash, header.height, valset, self.genesis.chain_id)
+        verify_commit(cert, header.hash, header.height, valset, self.genesis.vote_domain)
         self.ledger.commit(executed, cert)
         # An independent node re-executes the block and agrees on every root and the set.
         self.replica.commit(self.replica.execute(executed.block), cert)

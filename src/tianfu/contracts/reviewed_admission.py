@@ -32,6 +32,7 @@ import msgspec
 from tianfu import unicode14
 from tianfu.contracts import identity
 from tianfu.execution.contract_api import Context, ContractError, failing_as
+from tianfu.execution.system import GOVERNANCE
 from tianfu.types import ConsensusParams, Genesis, Validator, ValidatorSet
 from tianfu.types.genesis import MAX_TX_RECEIPT_BYTES, OPEN
 from tianfu.types.openparams import OPEN_PARAM_KEYS, check_open_param
@@ -555,7 +556,13 @@ def submit_evidence(ctx: Context, vote_a_bytes: Any, vote_b_bytes: Any) -> dict[
     validator = vs.by_key(a.validator)
     if validator is None:
         raise ContractError(f"the signer was not a validator at height {a.height}")
-    signed_hash = ctx.get("genesis_hash")  # only on a chain of a version-2 genesis
+    # Only a version-2 genesis's state holds the hash its votes sign. It is looked for
+    # without gas and charged as an ordinary read only where present: evidence on a chain
+    # of a version-1 genesis uses the gas it used before version 2 existed, so that the
+    # chain's receipts roots stay what they were when it is synced or replayed.
+    signed_hash = ctx.peek(GOVERNANCE, "genesis_hash")  # type: ignore[attr-defined]
+    if signed_hash is not None:
+        signed_hash = ctx.get("genesis_hash")  # charged (the governance contract's state)
     domain = VoteDomain(a.chain_id, bytes(signed_hash) if signed_hash is not None else None)
     if not (verify_vote(a, vs, domain) and verify_vote(b, vs, domain)):
         raise ContractError("a vote's signature is not valid")
