@@ -141,6 +141,10 @@ NEWER_GRAMMAR = {
     "zwj identifier": "def f(ctx, x):\n    a\u200db = x\n    return a\u200db\n",
     "unicode 15 in a field": 'def f(ctx, x):\n    return f"{x}{\U0001e030}"\n',
     "null byte": "def f(ctx, x):\n    return x\n\x00",
+    # 3.11: "f-string: cannot use starred expression here"; 3.12 and 3.13 parse it
+    "starred field": 'def f(ctx, x):\n    return f"{*x}"\n',
+    "starred field with a debug text": 'def f(ctx, x):\n    return f"{*x=}"\n',
+    "starred field in a format spec": 'def f(ctx, x):\n    return f"{x:{*x}}"\n',
     "plain syntax error": "def f(ctx)\n    return 1\n",
     "unclosed": "def f(ctx, x):\n    return (1,\n",
 }
@@ -214,6 +218,22 @@ def test_a_node_class_or_field_311_does_not_have_is_a_syntax_error() -> None:
     tree.body[0].type_params = [ast.Name("T")]  # type: ignore[attr-defined]
     with pytest.raises(grammar.NotPython311):
         grammar.check_311(tree, source)
+
+
+@pytest.mark.parametrize("spec", [False, True])
+def test_a_starred_f_string_field_is_a_syntax_error(spec: bool) -> None:
+    """3.11 refuses `f"{*x}"` ("f-string: cannot use starred expression here"); 3.12 and
+    3.13 parse it as a `Starred` field, and the contract deployed there only. The tree is
+    made here as 3.12 makes it, from a source of the same length 3.11 parses."""
+    field = "{x:{(x)}}" if spec else "{(x)}"
+    plain = f"def f(ctx, x):\n    return f'{field}'\n"
+    starred = plain.replace("{(x)}", "{*x }")
+    tree = ast.parse(plain)
+    grammar.check_311(tree, starred)  # none without the star
+    value = [n for n in ast.walk(tree) if isinstance(n, ast.FormattedValue)][-1]
+    value.value = ast.copy_location(ast.Starred(value.value, ast.Load()), value.value)
+    with pytest.raises(grammar.NotPython311):
+        grammar.check_311(tree, starred)
 
 
 # The f-string literals 3.11's tokenizer and parser take, read again by `grammar`: every

@@ -13,7 +13,8 @@ refuses, as a syntax error like 3.11's parser, on every version:
 - an f-string whose text 3.11's tokenizer and f-string parser would not take: every
   f-string literal is read again as 3.11 reads it (the literal ends at its first unescaped
   closing quote; in a replacement field no backslash, no `#`, brackets and nested strings
-  balanced, nested f-strings read the same way, format specs nested at most two deep);
+  balanced, nested f-strings read the same way, format specs nested at most two deep; no
+  field that is a starred expression, `{*x}`);
 - outside string literals and comments (identifiers, operators, in f-string fields too), a
   code point Unicode 14.0 leaves unassigned, or one that became an identifier character
   later (U+200C, U+200D, U+30FB, U+FF65).
@@ -91,6 +92,9 @@ def check_311(tree: ast.Module, source: str) -> None:
         for name in node._fields:
             if name not in fields and getattr(node, name, None):
                 raise NotPython311(f"{type(node).__name__}.{name}")
+        if isinstance(node, ast.FormattedValue) and isinstance(node.value, ast.Starred):
+            # 3.11: "f-string: cannot use starred expression here" (3.12 parses `{*x}`)
+            raise NotPython311("starred f-string field")
         if isinstance(node, ast.JoinedStr) and id(node) not in inside:
             fstrings.append(node)
             inside.update(id(n) for n in ast.walk(node) if n is not node)
