@@ -620,6 +620,14 @@ CASES: list[Case] = [
         5,
     ),
     _c(
+        "str.title unicode14 astral",
+        "m:str.title m:str.lower",
+        "w = '\\U0001f600' * 199_999 + '\\u03a3\\U0001e030'",
+        "z = w.title() or w.lower()",
+        1,
+        5,
+    ),
+    _c(
         "str() unicode14 astral",
         "b:str",
         "L = ['\\U0001f600' * 1000] * 300",

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tianfu import unicode14
-from tianfu.execution import grammar
+from tianfu.execution import grammar, sandbox
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.native import arity, arity_text, call_native
 from tianfu.execution.sandbox import ContractRejected, compile_contract
@@ -357,3 +357,37 @@ def test_the_check_of_non_ascii_text_is_charged_on_every_version() -> None:
     assert unicode14.check_gas("\u00e9" * 64, "lower") == 8
     assert unicode14.check_gas("\u00e9\u03a3" * 32, "lower") == 8 + 128
     assert unicode14.escape_unassigned("\u00e9\U0001e030\u0378") == "\u00e9\\U0001e030\\u0378"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'def f(ctx, x):\n    return f"{x:{x=}}"\n',
+        'def f(ctx, x):\n    return f"{x:>{x = !r}}"\n',
+        'def f(ctx, x):\n    return f"a" f"""{x!r:{\nx=}}"""\n',
+    ],
+)
+def test_a_debug_field_in_a_format_spec_is_a_syntax_error(source: str) -> None:
+    """CPython 3.12.0 to 3.12.4 cannot parse `f"{x:{y=}}"` (gh-121130: `ast.parse` raises
+    ValueError "field 'value' is required for Constant"), which the node reported as
+    "code nested more than 200 levels deep" while 3.11 and 3.13 parsed it and refused its
+    format spec with the validator's text: a refused proposal's receipt differed."""
+    with pytest.raises(ContractRejected) as info:
+        compile_contract(source)
+    assert str(info.value) == "syntax error"
+
+
+def test_a_value_error_of_the_parser_is_a_syntax_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parser of 3.12.0-3.12.4 raises ValueError for a debug field in a format spec."""
+
+    class Ast:  # the sandbox's `ast`, whose parser fails as 3.12.1's does
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ast, name)
+
+        def parse(self, *args: Any, **kwargs: Any) -> Any:
+            raise ValueError("field 'value' is required for Constant")
+
+    monkeypatch.setattr(sandbox, "ast", Ast())
+    with pytest.raises(ContractRejected) as info:
+        compile_contract('def f(ctx, x):\n    return f"{x:{x=}} "\n')
+    assert str(info.value) == "syntax error"

@@ -14,7 +14,8 @@ refuses, as a syntax error like 3.11's parser, on every version:
   f-string literal is read again as 3.11 reads it (the literal ends at its first unescaped
   closing quote; in a replacement field no backslash, no `#`, brackets and nested strings
   balanced, nested f-strings read the same way, format specs nested at most two deep; no
-  field that is a starred expression, `{*x}`);
+  field that is a starred expression, `{*x}`; no `=` debug text in a format spec's field,
+  `{x:{y=}}`, which 3.11 parses but 3.12.0-3.12.4 cannot: a syntax error everywhere);
 - outside string literals and comments (identifiers, operators, in f-string fields too), a
   code point Unicode 14.0 leaves unassigned, or one that became an identifier character
   later (U+200C, U+200D, U+30FB, U+FF65).
@@ -295,6 +296,10 @@ def _field(body: str, k: int, raw: bool, level: int) -> int:
         raise NotPython311("f-string: unterminated field")
     _field_expression(body[start:k])
     if body[k] == "=":
+        if level:
+            # 3.11 parses `f"{x:{y=}}"`, 3.12.0-3.12.4 cannot (gh-121130: ValueError in
+            # `ast.parse`): refused on every version, as that parser's failure is
+            raise NotPython311("f-string: '=' in a format spec's field")
         k += 1
         while k < n and body[k] in " \t\n\r\f\v":
             k += 1
