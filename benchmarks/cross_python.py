@@ -225,6 +225,9 @@ SOURCES = {
     "fstring_starred_tuple": 'def f(ctx, x):\n    return f"{*x,}"\n',
     "fstring_debug_in_spec": 'def f(ctx, x):\n    return f"{x:{x=}}"\n',
     "fstring_conversion_space": 'def f(ctx, x):\n    return f"{x!r :}"\n',
+    "named_escape_15": 'def f(ctx, x):\n    return "\\N{MODIFIER LETTER CYRILLIC SMALL A}"\n',
+    "named_escape_15_1": 'def f(ctx, x):\n    return f"{x}\\N{CJK UNIFIED IDEOGRAPH-2EBF0}"\n',
+    "named_escape_14": 'def f(ctx, x):\n    return "\\N{BULLET}" + r"\\N{NO SUCH}"\n',
 }
 for _n in (50, 95, 190, 250, 400, 900, 1500):
     SOURCES[f"deep_neg_{_n}"] = "def f(ctx, x):\n    return " + "-" * _n + "x\n"

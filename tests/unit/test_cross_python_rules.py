@@ -391,3 +391,29 @@ def test_a_value_error_of_the_parser_is_a_syntax_error(monkeypatch: pytest.Monke
     with pytest.raises(ContractRejected) as info:
         compile_contract('def f(ctx, x):\n    return f"{x:{x=}} "\n')
     assert str(info.value) == "syntax error"
+
+
+@pytest.mark.parametrize("fstring", [False, True])
+@pytest.mark.parametrize(
+    "name", ["MODIFIER LETTER CYRILLIC SMALL A", "CJK UNIFIED IDEOGRAPH-2EBF0"]
+)
+def test_a_named_escape_of_a_later_character_is_a_syntax_error(fstring: bool, name: str) -> None:
+    """`"\\N{MODIFIER LETTER CYRILLIC SMALL A}"` (U+1E030, Unicode 15.0): 3.11's parser
+    does not know the name and refuses the source, 3.12 and 3.13 deployed it. The tree is
+    the one 3.12 makes, from a literal of the same length 3.11 parses."""
+    escape = "\\N{" + name + "}"
+    literal = f"f'a' f'{escape}{{x}}'" if fstring else f"'a' '{escape}' + x"
+    source = f"def f(ctx, x):\n    return {literal}\n"
+    plain = source.replace(escape, "b" * len(escape))
+    tree = ast.parse(plain)
+    grammar.check_311(tree, plain)
+    with pytest.raises(grammar.NotPython311):
+        grammar.check_311(tree, source)
+
+
+def test_named_escapes_of_14s_characters_compile() -> None:
+    compile_contract(
+        'def f(ctx, x):\n    return "\\\\N{BULLET}\\N{BULLET}\\N{LATIN SMALL LETTER A}" + '
+        "f'\\N{BULLET}{x}\\N{CJK UNIFIED IDEOGRAPH-4E2D}' + r'\\N{NO SUCH NAME}' + "
+        "b'\\N{NO SUCH NAME}'.decode()\n"
+    )

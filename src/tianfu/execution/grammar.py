@@ -16,6 +16,8 @@ refuses, as a syntax error like 3.11's parser, on every version:
   balanced, nested f-strings read the same way, format specs nested at most two deep; no
   field that is a starred expression, `{*x}`; no `=` debug text in a format spec's field,
   `{x:{y=}}`, which 3.11 parses but 3.12.0-3.12.4 cannot: a syntax error everywhere);
+- in any string literal that is not raw, a `\\N{name}` escape of a character Unicode 14.0
+  does not have (3.12 and 3.13 know the names of 15.0's and 15.1's characters);
 - outside string literals and comments (identifiers, operators, in f-string fields too), a
   code point Unicode 14.0 leaves unassigned, or one that became an identifier character
   later (U+200C, U+200D, U+30FB, U+FF65).
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import re
+import unicodedata
 
 from tianfu.unicode14 import UNASSIGNED_14, _char_class
 
@@ -71,6 +74,7 @@ FIELDS_311: dict[str, frozenset[str]] = {
 }
 # Outside strings and comments: not a character of 3.11's source text.
 _NOT_CODE = re.compile(f"[{_char_class(UNASSIGNED_14)}\u200c\u200d\u30fb\uff65]")
+_UNASSIGNED = re.compile(f"[{_char_class(UNASSIGNED_14)}]")
 _LINES = re.compile(r"\r\n|\r|\n")
 _PREFIXES = frozenset({"", "r", "u", "b", "br", "rb", "f", "fr", "rf"})
 _MAX_NESTING = 200  # 3.11's MAXLEVEL of brackets in an f-string field
@@ -106,6 +110,10 @@ def check_311(tree: ast.Module, source: str) -> None:
         ):
             strings.append(_position(node))
     lines = _LINES.split(source)
+    for pos in strings:  # the string literals: their `\N{...}` escapes (f-strings below)
+        text = _segment(lines, pos)
+        if "\\N" in text:
+            _check_literals(text)
     for node in fstrings:
         strings.append(_position(node))
         _check_literals(_segment(lines, _position(node)))
@@ -199,9 +207,32 @@ def _literal(text: str, i: int) -> int:
     if prefix not in _PREFIXES or j >= len(text) or text[j] not in "'\"":
         raise NotPython311("literal")
     body, end = _string_body(text, j)
+    if "r" not in prefix and "b" not in prefix:
+        _named_escapes(body)
     if "f" in prefix:
         _fstring_body(body, raw="r" in prefix, level=0)
     return end
+
+
+def _named_escapes(body: str) -> None:
+    """Each `\\N{name}` escape of a (not raw) string's body names a character Unicode 14.0
+    has: 3.12 and 3.13 also know the names of the characters of Unicode 15.0 and 15.1
+    (`"\\N{MODIFIER LETTER CYRILLIC SMALL A}"`, U+1E030), which 3.11 refuses."""
+    k = body.find("\\")
+    while k >= 0:
+        if body.startswith("N{", k + 1):
+            close = body.find("}", k + 3)
+            if close < 0:
+                raise NotPython311("malformed \\N escape")
+            try:
+                char = unicodedata.lookup(body[k + 3 : close])
+            except KeyError:
+                raise NotPython311("unknown \\N name") from None
+            if _UNASSIGNED.match(char):
+                raise NotPython311("\\N names a character Unicode 14.0 does not have")
+            k = body.find("\\", close + 1)
+        else:
+            k = body.find("\\", k + 2)  # after the escaped character
 
 
 def _string_body(text: str, j: int) -> tuple[str, int]:
