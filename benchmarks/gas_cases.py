@@ -620,6 +620,22 @@ CASES: list[Case] = [
         5,
     ),
     _c(
+        "str.islower uni14 volatile",
+        "m:str.islower m:str.isupper m:str.istitle",
+        "w = '\\u4e2d' * 999_999 + '\\u10fc'",
+        "z = w.islower() or w.isupper() or w.istitle()",
+        1,
+        5,
+    ),
+    _c(
+        "str.isalpha uni14 volatile",
+        "m:str.isalpha m:str.isnumeric m:str.isidentifier",
+        "w = '\\u4e2d' * 999_999 + '\\u10fc'",
+        "z = w.isalpha() or w.isnumeric() or w.isidentifier()",
+        1,
+        5,
+    ),
+    _c(
         "str.title unicode14 astral",
         "m:str.title m:str.lower",
         "w = '\\U0001f600' * 199_999 + '\\u03a3\\U0001e030'",
