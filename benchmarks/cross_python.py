@@ -219,6 +219,15 @@ SOURCES = {
     "id_zwj": "def f(ctx, x):\n    a\u200db = x\n    return a\u200db\n",
     "new_char_in_string": 'def f(ctx, x):\n    return "\U0001fae8" + "\u0cf3"  # \U0001e030\n',
     "new_char_in_fstring_field": 'def f(ctx, x):\n    return f"{x}{\U0001e030}"\n',
+    "fstring_starred": 'def f(ctx, x):\n    return f"{*x}"\n',
+    "fstring_starred_debug": 'def f(ctx, x):\n    return f"{*x=}"\n',
+    "fstring_starred_in_spec": 'def f(ctx, x):\n    return f"{x:{ *x }}"\n',
+    "fstring_starred_tuple": 'def f(ctx, x):\n    return f"{*x,}"\n',
+    "fstring_debug_in_spec": 'def f(ctx, x):\n    return f"{x:{x=}}"\n',
+    "fstring_conversion_space": 'def f(ctx, x):\n    return f"{x!r :}"\n',
+    "named_escape_15": 'def f(ctx, x):\n    return "\\N{MODIFIER LETTER CYRILLIC SMALL A}"\n',
+    "named_escape_15_1": 'def f(ctx, x):\n    return f"{x}\\N{CJK UNIFIED IDEOGRAPH-2EBF0}"\n',
+    "named_escape_14": 'def f(ctx, x):\n    return "\\N{BULLET}" + r"\\N{NO SUCH}"\n',
 }
 for _n in (50, 95, 190, 250, 400, 900, 1500):
     SOURCES[f"deep_neg_{_n}"] = "def f(ctx, x):\n    return " + "-" * _n + "x\n"

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tianfu import unicode14
-from tianfu.execution import grammar
+from tianfu.execution import grammar, sandbox
 from tianfu.execution.contract_api import ContractError
 from tianfu.execution.native import arity, arity_text, call_native
 from tianfu.execution.sandbox import ContractRejected, compile_contract
@@ -141,6 +141,10 @@ NEWER_GRAMMAR = {
     "zwj identifier": "def f(ctx, x):\n    a\u200db = x\n    return a\u200db\n",
     "unicode 15 in a field": 'def f(ctx, x):\n    return f"{x}{\U0001e030}"\n',
     "null byte": "def f(ctx, x):\n    return x\n\x00",
+    # 3.11: "f-string: cannot use starred expression here"; 3.12 and 3.13 parse it
+    "starred field": 'def f(ctx, x):\n    return f"{*x}"\n',
+    "starred field with a debug text": 'def f(ctx, x):\n    return f"{*x=}"\n',
+    "starred field in a format spec": 'def f(ctx, x):\n    return f"{x:{*x}}"\n',
     "plain syntax error": "def f(ctx)\n    return 1\n",
     "unclosed": "def f(ctx, x):\n    return (1,\n",
 }
@@ -214,6 +218,22 @@ def test_a_node_class_or_field_311_does_not_have_is_a_syntax_error() -> None:
     tree.body[0].type_params = [ast.Name("T")]  # type: ignore[attr-defined]
     with pytest.raises(grammar.NotPython311):
         grammar.check_311(tree, source)
+
+
+@pytest.mark.parametrize("spec", [False, True])
+def test_a_starred_f_string_field_is_a_syntax_error(spec: bool) -> None:
+    """3.11 refuses `f"{*x}"` ("f-string: cannot use starred expression here"); 3.12 and
+    3.13 parse it as a `Starred` field, and the contract deployed there only. The tree is
+    made here as 3.12 makes it, from a source of the same length 3.11 parses."""
+    field = "{x:{(x)}}" if spec else "{(x)}"
+    plain = f"def f(ctx, x):\n    return f'{field}'\n"
+    starred = plain.replace("{(x)}", "{*x }")
+    tree = ast.parse(plain)
+    grammar.check_311(tree, starred)  # none without the star
+    value = [n for n in ast.walk(tree) if isinstance(n, ast.FormattedValue)][-1]
+    value.value = ast.copy_location(ast.Starred(value.value, ast.Load()), value.value)
+    with pytest.raises(grammar.NotPython311):
+        grammar.check_311(tree, starred)
 
 
 # The f-string literals 3.11's tokenizer and parser take, read again by `grammar`: every
@@ -337,3 +357,63 @@ def test_the_check_of_non_ascii_text_is_charged_on_every_version() -> None:
     assert unicode14.check_gas("\u00e9" * 64, "lower") == 8
     assert unicode14.check_gas("\u00e9\u03a3" * 32, "lower") == 8 + 128
     assert unicode14.escape_unassigned("\u00e9\U0001e030\u0378") == "\u00e9\\U0001e030\\u0378"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'def f(ctx, x):\n    return f"{x:{x=}}"\n',
+        'def f(ctx, x):\n    return f"{x:>{x = !r}}"\n',
+        'def f(ctx, x):\n    return f"a" f"""{x!r:{\nx=}}"""\n',
+    ],
+)
+def test_a_debug_field_in_a_format_spec_is_a_syntax_error(source: str) -> None:
+    """CPython 3.12.0 to 3.12.4 cannot parse `f"{x:{y=}}"` (gh-121130: `ast.parse` raises
+    ValueError "field 'value' is required for Constant"), which the node reported as
+    "code nested more than 200 levels deep" while 3.11 and 3.13 parsed it and refused its
+    format spec with the validator's text: a refused proposal's receipt differed."""
+    with pytest.raises(ContractRejected) as info:
+        compile_contract(source)
+    assert str(info.value) == "syntax error"
+
+
+def test_a_value_error_of_the_parser_is_a_syntax_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parser of 3.12.0-3.12.4 raises ValueError for a debug field in a format spec."""
+
+    class Ast:  # the sandbox's `ast`, whose parser fails as 3.12.1's does
+        def __getattr__(self, name: str) -> Any:
+            return getattr(ast, name)
+
+        def parse(self, *args: Any, **kwargs: Any) -> Any:
+            raise ValueError("field 'value' is required for Constant")
+
+    monkeypatch.setattr(sandbox, "ast", Ast())
+    with pytest.raises(ContractRejected) as info:
+        compile_contract('def f(ctx, x):\n    return f"{x:{x=}} "\n')
+    assert str(info.value) == "syntax error"
+
+
+@pytest.mark.parametrize("fstring", [False, True])
+@pytest.mark.parametrize(
+    "name", ["MODIFIER LETTER CYRILLIC SMALL A", "CJK UNIFIED IDEOGRAPH-2EBF0"]
+)
+def test_a_named_escape_of_a_later_character_is_a_syntax_error(fstring: bool, name: str) -> None:
+    """`"\\N{MODIFIER LETTER CYRILLIC SMALL A}"` (U+1E030, Unicode 15.0): 3.11's parser
+    does not know the name and refuses the source, 3.12 and 3.13 deployed it. The tree is
+    the one 3.12 makes, from a literal of the same length 3.11 parses."""
+    escape = "\\N{" + name + "}"
+    literal = f"f'a' f'{escape}{{x}}'" if fstring else f"'a' '{escape}' + x"
+    source = f"def f(ctx, x):\n    return {literal}\n"
+    plain = source.replace(escape, "b" * len(escape))
+    tree = ast.parse(plain)
+    grammar.check_311(tree, plain)
+    with pytest.raises(grammar.NotPython311):
+        grammar.check_311(tree, source)
+
+
+def test_named_escapes_of_14s_characters_compile() -> None:
+    compile_contract(
+        'def f(ctx, x):\n    return "\\\\N{BULLET}\\N{BULLET}\\N{LATIN SMALL LETTER A}" + '
+        "f'\\N{BULLET}{x}\\N{CJK UNIFIED IDEOGRAPH-4E2D}' + r'\\N{NO SUCH NAME}' + "
+        "b'\\N{NO SUCH NAME}'.decode()\n"
+    )

@@ -13,7 +13,11 @@ refuses, as a syntax error like 3.11's parser, on every version:
 - an f-string whose text 3.11's tokenizer and f-string parser would not take: every
   f-string literal is read again as 3.11 reads it (the literal ends at its first unescaped
   closing quote; in a replacement field no backslash, no `#`, brackets and nested strings
-  balanced, nested f-strings read the same way, format specs nested at most two deep);
+  balanced, nested f-strings read the same way, format specs nested at most two deep; no
+  field that is a starred expression, `{*x}`; no `=` debug text in a format spec's field,
+  `{x:{y=}}`, which 3.11 parses but 3.12.0-3.12.4 cannot: a syntax error everywhere);
+- in any string literal that is not raw, a `\\N{name}` escape of a character Unicode 14.0
+  does not have (3.12 and 3.13 know the names of 15.0's and 15.1's characters);
 - outside string literals and comments (identifiers, operators, in f-string fields too), a
   code point Unicode 14.0 leaves unassigned, or one that became an identifier character
   later (U+200C, U+200D, U+30FB, U+FF65).
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import re
+import unicodedata
 
 from tianfu.unicode14 import UNASSIGNED_14, _char_class
 
@@ -69,6 +74,7 @@ FIELDS_311: dict[str, frozenset[str]] = {
 }
 # Outside strings and comments: not a character of 3.11's source text.
 _NOT_CODE = re.compile(f"[{_char_class(UNASSIGNED_14)}\u200c\u200d\u30fb\uff65]")
+_UNASSIGNED = re.compile(f"[{_char_class(UNASSIGNED_14)}]")
 _LINES = re.compile(r"\r\n|\r|\n")
 _PREFIXES = frozenset({"", "r", "u", "b", "br", "rb", "f", "fr", "rf"})
 _MAX_NESTING = 200  # 3.11's MAXLEVEL of brackets in an f-string field
@@ -91,6 +97,9 @@ def check_311(tree: ast.Module, source: str) -> None:
         for name in node._fields:
             if name not in fields and getattr(node, name, None):
                 raise NotPython311(f"{type(node).__name__}.{name}")
+        if isinstance(node, ast.FormattedValue) and isinstance(node.value, ast.Starred):
+            # 3.11: "f-string: cannot use starred expression here" (3.12 parses `{*x}`)
+            raise NotPython311("starred f-string field")
         if isinstance(node, ast.JoinedStr) and id(node) not in inside:
             fstrings.append(node)
             inside.update(id(n) for n in ast.walk(node) if n is not node)
@@ -101,6 +110,10 @@ def check_311(tree: ast.Module, source: str) -> None:
         ):
             strings.append(_position(node))
     lines = _LINES.split(source)
+    for pos in strings:  # the string literals: their `\N{...}` escapes (f-strings below)
+        text = _segment(lines, pos)
+        if "\\N" in text:
+            _check_literals(text)
     for node in fstrings:
         strings.append(_position(node))
         _check_literals(_segment(lines, _position(node)))
@@ -194,9 +207,32 @@ def _literal(text: str, i: int) -> int:
     if prefix not in _PREFIXES or j >= len(text) or text[j] not in "'\"":
         raise NotPython311("literal")
     body, end = _string_body(text, j)
+    if "r" not in prefix and "b" not in prefix:
+        _named_escapes(body)
     if "f" in prefix:
         _fstring_body(body, raw="r" in prefix, level=0)
     return end
+
+
+def _named_escapes(body: str) -> None:
+    """Each `\\N{name}` escape of a (not raw) string's body names a character Unicode 14.0
+    has: 3.12 and 3.13 also know the names of the characters of Unicode 15.0 and 15.1
+    (`"\\N{MODIFIER LETTER CYRILLIC SMALL A}"`, U+1E030), which 3.11 refuses."""
+    k = body.find("\\")
+    while k >= 0:
+        if body.startswith("N{", k + 1):
+            close = body.find("}", k + 3)
+            if close < 0:
+                raise NotPython311("malformed \\N escape")
+            try:
+                char = unicodedata.lookup(body[k + 3 : close])
+            except KeyError:
+                raise NotPython311("unknown \\N name") from None
+            if _UNASSIGNED.match(char):
+                raise NotPython311("\\N names a character Unicode 14.0 does not have")
+            k = body.find("\\", close + 1)
+        else:
+            k = body.find("\\", k + 2)  # after the escaped character
 
 
 def _string_body(text: str, j: int) -> tuple[str, int]:
@@ -291,6 +327,10 @@ def _field(body: str, k: int, raw: bool, level: int) -> int:
         raise NotPython311("f-string: unterminated field")
     _field_expression(body[start:k])
     if body[k] == "=":
+        if level:
+            # 3.11 parses `f"{x:{y=}}"`, 3.12.0-3.12.4 cannot (gh-121130: ValueError in
+            # `ast.parse`): refused on every version, as that parser's failure is
+            raise NotPython311("f-string: '=' in a format spec's field")
         k += 1
         while k < n and body[k] in " \t\n\r\f\v":
             k += 1

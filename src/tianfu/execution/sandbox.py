@@ -306,9 +306,11 @@ def _build(source: str, max_source_bytes: int) -> CompiledContract:
     try:
         with _no_warnings():
             tree = ast.parse(source, filename="<contract>", mode="exec")
-    except SyntaxError:
+    except (SyntaxError, ValueError):
+        # ValueError: 3.12.0-3.12.4's parser on a debug field in a format spec (gh-121130),
+        # which `check_311` refuses as a syntax error wherever it parses
         raise ContractRejected(SYNTAX_ERROR) from None
-    except (ValueError, RecursionError, MemoryError):
+    except (RecursionError, MemoryError):
         # nested too deep for this parser: for another, `check_depth` says the same
         raise ContractRejected(TOO_DEEP) from None
     try:
