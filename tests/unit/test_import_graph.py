@@ -24,8 +24,12 @@ SRC = Path(tianfu.__file__).parent
 # kept; the other packages are placed where their imports put them.
 LAYERS: list[set[str]] = [
     {"scoped"},  # a process default with a per-thread/task override (the hash, the suite)
-    {"codec_scan"},  # the map-key gate of untrusted msgpack (it imports nothing of tianfu)
-    {"codec", "durable", "ratelimit"},  # canonical bytes; durable file writes; token buckets
+    # Modules that import nothing of tianfu: the map-key gate of untrusted msgpack; the
+    # Unicode 14.0 table (ADR 0042); the host of an address (IPv4 carried in IPv6); the
+    # node threads' stacks.
+    {"codec_scan", "unicode14_table", "netaddr", "stacks"},
+    # canonical bytes; durable file writes; token buckets; text answers as Unicode 14.0's
+    {"codec", "durable", "ratelimit", "unicode14"},
     {"types"},
     {"crypto", "state"},
     {"identity", "mempool", "consensus", "execution"},  # execution: runtime, sandbox, API
