@@ -150,11 +150,10 @@ def _sign(pv: FilePrivValidator, height: int) -> bool:
     return True
 
 
-def test_a_signer_never_replaces_a_signer_file_another_process_holds(tmp_path):
-    """A copy put back over the signer file while the node runs (A) lets a second process
-    (B, `node.lock` deleted) load it and hold it. Neither may then replace the file the
-    other holds: A writing its state at the path again over B's held file, and B writing
-    its own over A's new one while A signs in place, gave two signatures at one height."""
+def _a_and_b(tmp_path: Path) -> tuple[FilePrivValidator, subprocess.Popen[str], Path]:
+    """Signer A in this process, which signed height 5, then its file put back at the path
+    as an old copy (a new file there while A runs), and signer B on that path in a child
+    process (`_SIGNER`, its files in the returned folder)."""
     kp = generate_keypair()
     path = tmp_path / "privval.json"
     FilePrivValidator.initialise(kp, path)
@@ -162,7 +161,7 @@ def test_a_signer_never_replaces_a_signer_file_another_process_holds(tmp_path):
     assert _sign(a, 5)
     copy = tmp_path / "copy"
     copy.write_bytes(path.read_bytes())
-    os.replace(copy, path)  # put back while A runs (a new file at the path)
+    os.replace(copy, path)
     key = tmp_path / "key.pem"
     key.write_bytes(kp.private_pem())
     here = tmp_path / "b"
@@ -175,6 +174,16 @@ def test_a_signer_never_replaces_a_signer_file_another_process_holds(tmp_path):
         text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
+    assert b.stdin is not None
+    return a, b, here
+
+
+def test_a_signer_never_replaces_a_signer_file_another_process_holds(tmp_path):
+    """A copy put back over the signer file while the node runs (A) lets a second process
+    (B, `node.lock` deleted) load it and hold it. Neither may then replace the file the
+    other holds: A writing its state at the path again over B's held file, and B writing
+    its own over A's new one while A signs in place, gave two signatures at one height."""
+    a, b, here = _a_and_b(tmp_path)  # the file put back while A runs (a new file at the path)
     assert b.stdin is not None
     signed: dict[str, set[int]] = {"A": set(), "B": set()}
     try:
@@ -262,26 +271,7 @@ def test_a_signer_adopting_the_file_at_its_path_takes_its_state_once_locked(tmp_
 
     from tianfu.consensus import signerlock
 
-    kp = generate_keypair()
-    path = tmp_path / "privval.json"
-    FilePrivValidator.initialise(kp, path)
-    a = FilePrivValidator(kp, path)
-    assert _sign(a, 5)
-    copy = tmp_path / "copy"
-    copy.write_bytes(path.read_bytes())
-    os.replace(copy, path)  # put back while A runs: B loads it
-    key = tmp_path / "key.pem"
-    key.write_bytes(kp.private_pem())
-    here = tmp_path / "b"
-    here.mkdir()
-    b = subprocess.Popen(
-        [sys.executable, "-c", _SIGNER, str(key), str(path), str(here)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
+    a, b, here = _a_and_b(tmp_path)  # the file put back while A runs: B loads it
     assert b.stdin is not None
     signed: dict[str, set[int]] = {"A": set(), "B": set()}
     at_lock, go = threading.Event(), threading.Event()
